@@ -1,0 +1,64 @@
+"""
+The one JSON codec.
+
+Output matches Go's encoding/json as the upstream apiserver writes it:
+compact, keys in the order the dicts hold them, HTML-significant characters
+escaped (``<`` ``>`` ``&`` as ``\\u003c`` ...), and a trailing newline on
+whole documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+
+_ESCAPES = ((b"&", b"\\u0026"), (b"<", b"\\u003c"), (b">", b"\\u003e"),
+            ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+
+
+def _escape(raw: bytes) -> bytes:
+    # These bytes can only occur inside JSON strings, so a byte replace is exact.
+    for needle, escaped in _ESCAPES:
+        if needle in raw:
+            raw = raw.replace(needle, escaped)
+    return raw
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON without a trailing newline (for embedding)."""
+    return _escape(orjson.dumps(obj))
+
+
+def encode(obj: Any) -> bytes:
+    """A whole JSON document as the apiserver writes it: with a trailing newline."""
+    return _escape(orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; raises ValueError on bad input."""
+    return orjson.loads(data)
+
+
+class _SafeLoader(yaml.SafeLoader):
+    pass
+
+
+# YAML 1.1 timestamps and such stay strings, as in sigs.k8s.io/yaml (which goes via JSON).
+for _first, _resolvers in list(_SafeLoader.yaml_implicit_resolvers.items()):
+    _SafeLoader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp) for tag, regexp in _resolvers if tag != "tag:yaml.org,2002:timestamp"
+    ]
+
+
+def load_yaml(data: bytes | str) -> Any:
+    """Parse one YAML document; raises ValueError on bad input."""
+    try:
+        return yaml.load(data, Loader=_SafeLoader)
+    except yaml.YAMLError as e:
+        raise ValueError(str(e)) from None
+
+
+def dump_yaml(obj: Any) -> bytes:
+    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, allow_unicode=True).encode()

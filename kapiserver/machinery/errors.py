@@ -1,0 +1,228 @@
+"""
+Status errors: the one error type hierarchy of the API.
+
+A :class:`StatusError` carries a ``metav1.Status``; handlers raise them and the
+endpoints layer writes ``to_status()`` with its ``code``.  Messages, reasons and
+details follow upstream's k8s.io/apimachinery/pkg/api/errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from . import codec
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResource:
+    group: str
+    resource: str
+
+    def __str__(self) -> str:
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One validation failure (field.Error): ``reason`` is the StatusCause type
+    (FieldValueRequired, FieldValueInvalid, ...)."""
+
+    reason: str
+    field: str
+    body: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body}" if self.field else self.body
+
+    def cause(self) -> dict:
+        return {"reason": self.reason, "message": self.body, "field": self.field}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return codec.dumps(value).decode()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return codec.dumps(value).decode()
+
+
+def required(field: str, detail: str = "") -> FieldError:
+    return FieldError("FieldValueRequired", field, "Required value" + (f": {detail}" if detail else ""))
+
+
+def invalid(field: str, value: Any, detail: str = "") -> FieldError:
+    body = f"Invalid value: {_show(value)}" + (f": {detail}" if detail else "")
+    return FieldError("FieldValueInvalid", field, body)
+
+
+def not_supported(field: str, value: Any, supported: Iterable[str]) -> FieldError:
+    body = f"Unsupported value: {_show(value)}"
+    values = list(supported)
+    if values:
+        body += ": supported values: " + ", ".join(f'"{v}"' for v in values)
+    return FieldError("FieldValueNotSupported", field, body)
+
+
+def duplicate(field: str, value: Any) -> FieldError:
+    return FieldError("FieldValueDuplicate", field, f"Duplicate value: {_show(value)}")
+
+
+def forbidden(field: str, detail: str) -> FieldError:
+    return FieldError("FieldValueForbidden", field, f"Forbidden: {detail}")
+
+
+def too_long(field: str, value: Any, max_length: int) -> FieldError:
+    return FieldError("FieldValueTooLong", field, f"Too long: may not be more than {max_length} bytes")
+
+
+def not_found_field(field: str, value: Any) -> FieldError:
+    return FieldError("FieldValueNotFound", field, f"Not found: {_show(value)}")
+
+
+class StatusError(Exception):
+    """An API error with its Status.  ``code`` is the HTTP status."""
+
+    def __init__(self, code: int, reason: str, message: str, details: Optional[dict] = None):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def to_status(self) -> dict:
+        status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            status["message"] = self.message
+        if self.reason:
+            status["reason"] = self.reason
+        if self.details:
+            status["details"] = self.details
+        status["code"] = self.code
+        return status
+
+    def __repr__(self) -> str:
+        return f"StatusError({self.code}, {self.reason!r}, {self.message!r})"
+
+
+def _details(qualified: GroupResource, name: str = "", kind: Optional[str] = None, **extra) -> dict:
+    details: dict = {}
+    if name:
+        details["name"] = name
+    if qualified.group:
+        details["group"] = qualified.group
+    details["kind"] = kind if kind is not None else qualified.resource
+    if not details["kind"]:
+        del details["kind"]
+    details.update(extra)
+    return details
+
+
+def not_found(qualified: GroupResource, name: str) -> StatusError:
+    return StatusError(404, "NotFound", f'{qualified} "{name}" not found', _details(qualified, name))
+
+
+def already_exists(qualified: GroupResource, name: str) -> StatusError:
+    return StatusError(409, "AlreadyExists", f'{qualified} "{name}" already exists',
+                       _details(qualified, name))
+
+
+def conflict(qualified: GroupResource, name: str, why: str) -> StatusError:
+    return StatusError(409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{name}": {why}',
+                       _details(qualified, name))
+
+
+OBJECT_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def modified(qualified: GroupResource, name: str) -> StatusError:
+    return conflict(qualified, name, OBJECT_MODIFIED)
+
+
+def invalid_object(group: str, kind: str, name: str, errors: list[FieldError]) -> StatusError:
+    if len(errors) == 1:
+        summary = str(errors[0])
+    else:
+        summary = "[" + ", ".join(str(e) for e in errors) + "]"
+    details: dict = {}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    details["kind"] = kind
+    details["causes"] = [e.cause() for e in errors]
+    return StatusError(422, "Invalid", f'{kind} "{name}" is invalid: {summary}', details)
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def unauthorized(message: str = "Unauthorized") -> StatusError:
+    return StatusError(401, "Unauthorized", message)
+
+
+def forbidden_request(qualified: GroupResource, name: str, message: str) -> StatusError:
+    return StatusError(403, "Forbidden", message, _details(qualified, name))
+
+
+def method_not_supported(qualified: GroupResource, action: str) -> StatusError:
+    return StatusError(405, "MethodNotAllowed",
+                       f"{action} is not supported on resources of kind {_quote_resource(qualified)}",
+                       _details(qualified))
+
+
+def _quote_resource(qualified: GroupResource) -> str:
+    return f'"{qualified}"'
+
+
+def not_acceptable(accepted: Iterable[str]) -> StatusError:
+    return StatusError(406, "NotAcceptable",
+                       "only the following media types are accepted: " + ", ".join(accepted))
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(410, "Gone", message)
+
+
+def resource_expired(message: str) -> StatusError:
+    return StatusError(410, "Expired", message)
+
+
+def request_entity_too_large(message: str) -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: {message}")
+
+
+def unsupported_media_type(content_type: str, supported: Iterable[str]) -> StatusError:
+    return StatusError(415, "UnsupportedMediaType",
+                       f"the body of the request was in an unknown format - accepted media types include: "
+                       + ", ".join(supported))
+
+
+def too_many_requests(message: str, retry_after: int) -> StatusError:
+    return StatusError(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after})
+
+
+def internal_error(message: str) -> StatusError:
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}",
+                       {"causes": [{"message": message}]})
+
+
+def service_unavailable(message: str) -> StatusError:
+    return StatusError(503, "ServiceUnavailable", message)
+
+
+def timeout(message: str, retry_after: int = 0) -> StatusError:
+    details = {"retryAfterSeconds": retry_after} if retry_after else None
+    return StatusError(504, "Timeout", message, details)
+
+
+def success_status(details: Optional[dict] = None) -> dict:
+    status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details:
+        status["details"] = details
+    return status

@@ -1,0 +1,5 @@
+from twisted.application.service import ServiceMaker
+
+kube_apiserver = ServiceMaker(
+    "kapiserver", "kapiserver.tap", "The Kubernetes API server.", "kube-apiserver"
+)
