@@ -1,0 +1,81 @@
+"""
+RequestInfo: what a request asks for, read off its method, path and query as
+upstream's RequestInfoFactory does (verb, API prefix, group, version,
+namespace, resource, name, subresource, and the rest of the path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Path steps after a namespace's name that are subresources of that namespace,
+# not resources inside it.
+_NAMESPACE_SUBRESOURCES = frozenset(("status", "finalize"))
+
+_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch",
+          "DELETE": "delete"}
+
+
+@dataclass
+class RequestInfo:
+    is_resource_request: bool
+    path: str
+    verb: str
+    api_prefix: str = ""
+    api_group: str = ""
+    api_version: str = ""
+    namespace: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+    parts: list[str] = field(default_factory=list)
+    rest: list[str] = field(default_factory=list)   # after name/subresource (proxy paths)
+
+
+def is_true(values: Optional[list[bytes]]) -> bool:
+    """Query booleans as apimachinery reads them: absent, "0" and "false" are
+    false; anything else (even "" and "True") is true."""
+    if not values:
+        return False
+    value = values[0].decode("utf-8", "replace")
+    return value != "0" and value.lower() != "false"
+
+
+def request_info(method: str, path: str, args: dict[bytes, list[bytes]]) -> RequestInfo:
+    lower_verb = method.lower()
+    parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+    if len(parts) < 2 or parts[0] not in ("api", "apis"):
+        return RequestInfo(False, path, lower_verb, parts=parts)
+    info = RequestInfo(True, path, _VERBS.get(method, lower_verb), api_prefix=parts[0], parts=parts)
+    current = parts[1:]
+    if info.api_prefix == "apis":
+        if len(current) < 2:
+            # /apis/{group}: group discovery.
+            return RequestInfo(False, path, lower_verb, parts=parts)
+        info.api_group, current = current[0], current[1:]
+    info.api_version, current = current[0], current[1:]
+    if not current:
+        return RequestInfo(False, path, lower_verb, parts=parts)
+    if current[0] == "watch":
+        # The deprecated /watch/ path prefix.
+        info.verb, current = "watch", current[1:]
+        if not current:
+            return RequestInfo(False, path, lower_verb, parts=parts)
+    if current[0] == "namespaces":
+        if len(current) > 1:
+            info.namespace = current[1]
+            if len(current) > 2 and current[2] not in _NAMESPACE_SUBRESOURCES:
+                current = current[2:]
+    info.resource = current[0]
+    if len(current) > 1:
+        info.name = current[1]
+    if len(current) > 2:
+        info.subresource = current[2]
+    if len(current) > 3:
+        info.rest = current[3:]
+    if not info.name:
+        info.verb = {"get": "list", "delete": "deletecollection"}.get(info.verb, info.verb)
+    if info.verb in ("list", "get") and is_true(args.get(b"watch")):
+        info.verb = "watch"
+    return info

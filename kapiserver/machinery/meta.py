@@ -1,0 +1,59 @@
+"""Object metadata helpers: timestamps, uids, generated names, the Go field order of ObjectMeta."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import uuid
+
+# The order of ObjectMeta's fields in Go, which is the order upstream writes them.
+OBJECT_META_ORDER = (
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+    "ownerReferences", "finalizers", "managedFields",
+)
+_META_RANK = {name: i for i, name in enumerate(OBJECT_META_ORDER)}
+_TOP_RANK = {"kind": 0, "apiVersion": 1, "metadata": 2}
+
+# Lower-case consonants and digits without vowels or look-alikes, as upstream's rand.String.
+_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+MAX_GENERATED_NAME_LENGTH = 63 - 5
+GENERATED_SUFFIX_LENGTH = 5
+
+
+def rfc3339(ts: float) -> str:
+    """Seconds-precision UTC RFC 3339, as metav1.Time marshals."""
+    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_micro(ts: float) -> str:
+    """Microsecond-precision UTC RFC 3339, as metav1.MicroTime marshals."""
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> float:
+    """Parse an RFC 3339 time as clients send it ("Z" or "+00:00" offsets)."""
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generate_name(base: str) -> str:
+    if len(base) > MAX_GENERATED_NAME_LENGTH:
+        base = base[:MAX_GENERATED_NAME_LENGTH]
+    return base + "".join(secrets.choice(_ALPHANUMS) for _ in range(GENERATED_SUFFIX_LENGTH))
+
+
+def ordered_object(obj: dict) -> dict:
+    """The object with kind, apiVersion, metadata first and metadata in Go's order."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta = dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], 99)))
+    out = dict(sorted(obj.items(), key=lambda kv: _TOP_RANK.get(kv[0], 3)))
+    if meta is not None:
+        out["metadata"] = meta
+    return out

@@ -1,0 +1,411 @@
+"""
+The generic Store: create, get, list, update (and patch), delete, deletecollection
+and watch, written once for every resource and configured by a Strategy.
+
+Objects go in and out as the served version's JSON-shaped dicts; storage holds
+the storage version's JSON bytes without a resourceVersion (it is the key's
+mod_revision, filled in on every read, as etcd3 does upstream).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Awaitable, Callable, Optional, Union
+
+from ..machinery import codec, continuetoken, errors, meta
+from ..machinery.errors import GroupResource, StatusError
+from ..storage import (Compacted, Conflict, DELETE, Event, FutureRevision, KeyExists, KeyNotFound,
+                       RevisionCompacted, Storage)
+from . import conversion
+from .catalog import ResourceInfo
+from .options import DeleteOptions, ListOptions, WriteOptions
+from .strategy import Strategy
+
+UpdateFunc = Callable[[Optional[dict]], Union[dict, Awaitable[dict]]]
+Admit = Callable[[str, "Store", dict, Optional[dict]], Awaitable[None]]
+
+# How many keys one storage read fetches while a selector filters a limited list.
+_LIST_BATCH = 500
+
+
+class Store:
+    def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
+                 key_root: bytes, admit: Optional[Admit] = None):
+        self.info = info
+        self.strategy = strategy
+        self.storage = storage
+        self.clock = clock
+        self.key_root = key_root.rstrip(b"/") + b"/"
+        self.admit = admit
+        self.qualified = GroupResource(info.group, info.resource)
+        self._storage_group, self._storage_version = info.storage_gv
+        self._api_version = info.api_version
+
+    # -- keys and encoding ---------------------------------------------------------------
+    def prefix(self, namespace: Optional[str]) -> bytes:
+        if self.info.namespaced and namespace:
+            return self.key_root + namespace.encode() + b"/"
+        return self.key_root
+
+    def key(self, namespace: Optional[str], name: str) -> bytes:
+        if not name or "/" in name or name in (".", ".."):
+            raise errors.bad_request(f"invalid resource name {name!r}" if name else "resource name may not be empty")
+        if self.info.namespaced:
+            if not namespace:
+                raise errors.bad_request("namespace is required")
+            return self.key_root + namespace.encode() + b"/" + name.encode()
+        return self.key_root + name.encode()
+
+    def decode(self, value: bytes, revision: int) -> dict:
+        obj = codec.loads(value)
+        obj = conversion.from_storage(obj, self.info)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+        return obj
+
+    def encode(self, obj: dict) -> bytes:
+        stored = copy.copy(obj)
+        stored["metadata"] = {k: v for k, v in obj["metadata"].items()
+                              if k not in ("resourceVersion", "selfLink")}
+        return codec.dumps(conversion.to_storage(stored, self.info))
+
+    def now(self) -> float:
+        return self.clock.seconds()
+
+    # -- reads ---------------------------------------------------------------------------
+    async def get(self, namespace: Optional[str], name: str) -> dict:
+        kv = await self.storage.get(self.key(namespace, name))
+        if kv is None:
+            raise errors.not_found(self.qualified, name)
+        return self.decode(kv.value, kv.mod_revision)
+
+    def matches(self, obj: dict, options: ListOptions) -> bool:
+        if options.label_selector is not None and not options.label_selector.empty:
+            if not options.label_selector.matches(obj.get("metadata", {}).get("labels") or {}):
+                return False
+        if options.field_selector is not None and not options.field_selector.empty:
+            if not options.field_selector.matches(self.strategy.field_set(obj)):
+                return False
+        return True
+
+    async def list(self, namespace: Optional[str], options: ListOptions) -> tuple[list[dict], dict]:
+        """(items, list metadata {resourceVersion, continue?, remainingItemCount?})."""
+        prefix = self.prefix(namespace)
+        revision: Optional[int] = None
+        start_key = None
+        if options.continue_token:
+            revision, start = continuetoken.decode(options.continue_token)
+            start_key = prefix + start.encode()
+        elif options.resource_version not in ("", "0"):
+            requested = _parse_rv(options.resource_version)
+            if options.resource_version_match == "Exact":
+                revision = requested
+            else:
+                current = await self.storage.current_revision()
+                if requested > current:
+                    raise errors.timeout(f"Too large resource version: {requested}, current: {current}", 1)
+        items: list[dict] = []
+        limit = options.limit if options.limit > 0 else 0
+        last_key = None
+        more = False
+        count = None
+        while True:
+            batch = max(limit - len(items), 1) if limit and not options.has_selector else \
+                (_LIST_BATCH if limit else 0)
+            try:
+                result = await self.storage.range(prefix, revision=revision, limit=batch, start_key=start_key)
+            except RevisionCompacted as e:
+                if options.continue_token:
+                    raise errors.resource_expired(
+                        "The provided continue parameter is too old to display a consistent list result. "
+                        "You can start a new list without the continue parameter, or use the continue token "
+                        "in this response to retrieve the remainder of the results. Continuing with the "
+                        "provided token results in an inconsistent list - objects that were created, modified, "
+                        "or deleted between the time the first chunk was returned and now may show up in the "
+                        "list.") from None
+                raise errors.resource_expired(
+                    f"too old resource version: {e.requested} ({e.compact_revision})") from None
+            except FutureRevision as e:
+                raise errors.timeout(f"Too large resource version: {e.requested}, current: {e.current}", 1) \
+                    from None
+            revision = result.revision
+            if count is None:
+                count = result.count
+            for index, kv in enumerate(result.kvs):
+                obj = self.decode(kv.value, kv.mod_revision)
+                if self.matches(obj, options):
+                    items.append(obj)
+                if limit and len(items) >= limit:
+                    last_key = kv.key
+                    more = index + 1 < len(result.kvs) or result.more
+                    break
+            if last_key is not None or not result.more:
+                break
+            start_key = result.kvs[-1].key + b"\x00"
+        list_meta: dict = {"resourceVersion": str(revision)}
+        if more:
+            list_meta["continue"] = continuetoken.encode(revision, (last_key[len(prefix):] + b"\x00").decode())
+            if not options.has_selector and count is not None:
+                list_meta["remainingItemCount"] = max(count - len(items), 0)
+        return items, list_meta
+
+    # -- create --------------------------------------------------------------------------
+    def _check_namespace(self, obj: dict, namespace: Optional[str]) -> None:
+        meta_ = obj["metadata"]
+        if self.info.namespaced:
+            given = meta_.get("namespace")
+            if given and namespace and given != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request")
+            if namespace:
+                meta_["namespace"] = namespace
+        else:
+            meta_.pop("namespace", None)
+
+    def _check_type(self, obj: dict) -> None:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the body of the request must be an object")
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind and kind != self.info.kind or api_version and api_version != self._api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({self._api_version})" if api_version and api_version != self._api_version else
+                f"the kind in the data ({kind}) does not match the expected kind ({self.info.kind})")
+        if not isinstance(obj.get("metadata", {}), dict):
+            raise errors.bad_request("metadata must be an object")
+        obj["apiVersion"], obj["kind"] = self._api_version, self.info.kind
+
+    async def create(self, namespace: Optional[str], obj: dict, options: WriteOptions = WriteOptions()) -> dict:
+        self._check_type(obj)
+        obj = meta.ordered_object(obj)
+        obj.setdefault("metadata", {})
+        self._check_namespace(obj, namespace)
+        self.strategy.default(obj)
+        meta_ = obj["metadata"]
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink",
+                      "uid", "creationTimestamp", "generation"):
+            meta_.pop(field, None)
+        self.strategy.prepare_for_create(obj)
+        if not meta_.get("name") and meta_.get("generateName"):
+            meta_["name"] = meta.generate_name(meta_["generateName"])
+        meta_["uid"] = meta.new_uid()
+        meta_["creationTimestamp"] = meta.rfc3339(self.now())
+        obj["metadata"] = meta_ = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+        field_errors = self.strategy.validate(obj)
+        if field_errors:
+            raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
+        if self.admit is not None:
+            await self.admit("create", self, obj, None)
+        if options.dry_run:
+            return obj
+        key = self.key(meta_.get("namespace"), meta_["name"])
+        try:
+            revision = await self.storage.create(key, self.encode(obj))
+        except KeyExists:
+            raise errors.already_exists(self.qualified, meta_["name"]) from None
+        meta_["resourceVersion"] = str(revision)
+        return obj
+
+    # -- update --------------------------------------------------------------------------
+    async def update(self, namespace: Optional[str], name: str, update: UpdateFunc,
+                     options: WriteOptions = WriteOptions(), subresource: str = "",
+                     allow_create: Optional[bool] = None) -> tuple[dict, bool]:
+        """Apply ``update`` (old object or None -> new object) with optimistic
+        concurrency, retrying on storage conflicts when the new object carries
+        no resourceVersion of its own.  (object, created?)."""
+        key = self.key(namespace, name)
+        if allow_create is None:
+            allow_create = self.strategy.allow_create_on_update and not subresource
+        while True:
+            kv = await self.storage.get(key)
+            old = self.decode(kv.value, kv.mod_revision) if kv is not None else None
+            new = update(copy.deepcopy(old) if old is not None else None)
+            if hasattr(new, "__await__"):
+                new = await new
+            self._check_type(new)
+            new.setdefault("metadata", {})
+            if new["metadata"].get("name", name) != name:
+                raise errors.bad_request(
+                    "the name of the object (%s) does not match the name on the URL (%s)"
+                    % (new["metadata"].get("name"), name))
+            new["metadata"]["name"] = name
+            if old is None:
+                if not allow_create:
+                    raise errors.not_found(self.qualified, name)
+                if new["metadata"].get("resourceVersion"):
+                    raise errors.not_found(self.qualified, name)
+                return await self.create(namespace, new, options), True
+            self._check_namespace(new, namespace)
+            requested_rv = new["metadata"].get("resourceVersion")
+            if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
+                raise errors.modified(self.qualified, name)
+            new = self._prepare_update(new, old, subresource)
+            field_errors = self.strategy.validate_update(new, old)
+            if field_errors:
+                raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
+            if self.admit is not None:
+                await self.admit("update", self, new, old)
+            deleting = self._should_delete_during_update(new)
+            if _same(new, old) and not deleting:
+                return old, False
+            if options.dry_run:
+                return new, False
+            try:
+                if deleting:
+                    revision, _ = await self.storage.delete(key, kv.mod_revision)
+                else:
+                    revision = await self.storage.update(key, self.encode(new), kv.mod_revision)
+            except (Conflict, KeyNotFound):
+                if requested_rv:
+                    raise errors.modified(self.qualified, name) from None
+                continue
+            new["metadata"]["resourceVersion"] = str(revision)
+            return new, False
+
+    def _prepare_update(self, new: dict, old: dict, subresource: str) -> dict:
+        new = meta.ordered_object(new)
+        meta_, old_meta = new["metadata"], old["metadata"]
+        # Fields the server owns: a client cannot change them by an update.
+        for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                      "generation", "namespace"):
+            if field in old_meta:
+                meta_[field] = old_meta[field]
+            else:
+                meta_.pop(field, None)
+        meta_.pop("selfLink", None)
+        meta_["resourceVersion"] = old_meta["resourceVersion"]
+        if subresource == "status":
+            self.strategy.prepare_for_status_update(new, old)
+        else:
+            self.strategy.default(new)
+            self.strategy.prepare_for_update(new, old)
+        new["metadata"] = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+        return new
+
+    @staticmethod
+    def _should_delete_during_update(obj: dict) -> bool:
+        meta_ = obj["metadata"]
+        return bool(meta_.get("deletionTimestamp")) and not meta_.get("finalizers") \
+            and not meta_.get("deletionGracePeriodSeconds")
+
+    # -- delete --------------------------------------------------------------------------
+    async def delete(self, namespace: Optional[str], name: str,
+                     options: DeleteOptions = DeleteOptions()) -> tuple[dict, bool]:
+        """(the object, deleted now?).  An object with finalizers or a grace period
+        is marked with a deletionTimestamp and stays until they are done."""
+        key = self.key(namespace, name)
+        while True:
+            kv = await self.storage.get(key)
+            if kv is None:
+                raise errors.not_found(self.qualified, name)
+            obj = self.decode(kv.value, kv.mod_revision)
+            meta_ = obj["metadata"]
+            if options.precondition_uid is not None and options.precondition_uid != meta_.get("uid"):
+                raise errors.conflict(
+                    self.qualified, name,
+                    f"Precondition failed: UID in precondition: {options.precondition_uid}, "
+                    f"UID in object meta: {meta_.get('uid')}")
+            if options.precondition_resource_version is not None and \
+                    options.precondition_resource_version != meta_["resourceVersion"]:
+                raise errors.conflict(
+                    self.qualified, name,
+                    f"Precondition failed: ResourceVersion in precondition: "
+                    f"{options.precondition_resource_version}, ResourceVersion in object meta: "
+                    f"{meta_['resourceVersion']}")
+            if self.admit is not None:
+                await self.admit("delete", self, obj, obj)
+            grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
+            pending = bool(meta_.get("finalizers")) or grace > 0
+            if meta_.get("deletionTimestamp") and pending:
+                # Already being deleted: a shorter grace period may still shorten the wait.
+                current = meta_.get("deletionGracePeriodSeconds") or 0
+                if not (grace < current):
+                    return obj, False
+            if options.dry_run:
+                return obj, not pending
+            try:
+                if pending:
+                    if not meta_.get("deletionTimestamp") or grace < (meta_.get("deletionGracePeriodSeconds") or 0):
+                        meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
+                    meta_["deletionGracePeriodSeconds"] = grace
+                    obj["metadata"] = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+                    revision = await self.storage.update(key, self.encode(obj), kv.mod_revision)
+                    obj["metadata"]["resourceVersion"] = str(revision)
+                    return obj, False
+                revision, _ = await self.storage.delete(key, kv.mod_revision)
+            except (Conflict, KeyNotFound):
+                continue
+            meta_["resourceVersion"] = str(revision)
+            return obj, True
+
+    async def delete_collection(self, namespace: Optional[str], list_options: ListOptions,
+                                options: DeleteOptions) -> tuple[list[dict], dict]:
+        items, list_meta = await self.list(namespace, ListOptions(
+            label_selector=list_options.label_selector, field_selector=list_options.field_selector))
+        deleted = []
+        for item in items:
+            item_meta = item["metadata"]
+            try:
+                obj, _ = await self.delete(item_meta.get("namespace"), item_meta["name"], options)
+            except StatusError as e:
+                if e.code == 404:
+                    continue
+                raise
+            deleted.append(obj)
+        return deleted, list_meta
+
+    # -- watch ---------------------------------------------------------------------------
+    async def watch(self, namespace: Optional[str], options: ListOptions,
+                    send: Callable[[str, dict], None]):
+        """Start a watch; ``send(type, object)`` gets ADDED/MODIFIED/DELETED and
+        ERROR (a Status) events on the reactor thread.  Returns a handle with
+        cancel().  Without a resourceVersion (or "0") the current objects come
+        first as ADDED."""
+        prefix = self.prefix(namespace)
+        rv = options.resource_version
+        if rv in ("", "0"):
+            items, list_meta = await self.list(namespace, ListOptions(
+                label_selector=options.label_selector, field_selector=options.field_selector))
+            for item in items:
+                send("ADDED", item)
+            after = int(list_meta["resourceVersion"])
+        else:
+            after = _parse_rv(rv)
+            current = await self.storage.current_revision()
+            if after > current:
+                raise errors.timeout(f"Too large resource version: {after}, current: {current}", 1)
+
+        def sink(event: Union[Event, Compacted]) -> None:
+            if isinstance(event, Compacted):
+                send("ERROR", errors.resource_expired(
+                    f"too old resource version: {after} ({event.compact_revision})").to_status())
+                return
+            old = self.decode(event.prev_kv.value, event.prev_kv.mod_revision) \
+                if event.prev_kv is not None else None
+            old_matches = old is not None and self.matches(old, options)
+            if event.type == DELETE:
+                if old_matches:
+                    old["metadata"]["resourceVersion"] = str(event.revision)
+                    send("DELETED", old)
+                return
+            new = self.decode(event.kv.value, event.kv.mod_revision)
+            new_matches = self.matches(new, options)
+            if new_matches:
+                send("MODIFIED" if old_matches else "ADDED", new)
+            elif old_matches:
+                send("DELETED", new)
+
+        return self.storage.watch(prefix, after, sink)
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError
+        return value
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{text}"') from None
+
+
+def _same(new: dict, old: dict) -> bool:
+    return new == old

@@ -1,0 +1,126 @@
+"""
+The per-resource strategy: what differs between resources in the generic Store.
+
+Hooks run in one fixed order (as upstream's rest.BeforeCreate/BeforeUpdate):
+create:  default -> prepare_for_create -> (metadata filled by the Store) -> validate
+update:  default -> prepare_for_update (or prepare_for_status_update) -> validate_update
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..machinery.errors import FieldError
+from .catalog import ResourceInfo
+
+# Resources whose DELETE answers with the deleted object rather than a Status.
+RETURN_DELETED_OBJECT = {
+    ("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
+    ("storage.k8s.io", "storageclasses"),
+}
+# Resources a PUT may create (upstream AllowCreateOnUpdate).
+ALLOW_CREATE_ON_UPDATE = {
+    ("", "endpoints"), ("", "events"), ("", "limitranges"), ("coordination.k8s.io", "leases"),
+    ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"),
+    ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"),
+}
+# Resources whose objects carry no spec/status split: generation is never bumped by them.
+_NO_GENERATION = {("", "configmaps"), ("", "secrets"), ("", "endpoints"), ("", "events"),
+                  ("events.k8s.io", "events"), ("", "serviceaccounts")}
+
+
+class Strategy:
+    """Default behaviour, good for most built-in resources; subclass per resource."""
+
+    def __init__(self, info: ResourceInfo):
+        self.info = info
+        self.has_status = info.subresource("status") is not None
+        key = (info.group, info.resource)
+        self.return_deleted_object = key in RETURN_DELETED_OBJECT
+        self.allow_create_on_update = key in ALLOW_CREATE_ON_UPDATE
+        self.tracks_generation = key not in _NO_GENERATION
+
+    # -- defaulting and preparation ---------------------------------------------------------
+    def default(self, obj: dict) -> None:
+        from . import defaults
+        defaults.apply_defaults(self.info.group, self.info.version, self.info.kind, obj)
+
+    def prepare_for_create(self, obj: dict) -> None:
+        if self.has_status:
+            self.reset_status(obj)
+        if self.tracks_generation:
+            obj["metadata"]["generation"] = 1
+
+    def reset_status(self, obj: dict) -> None:
+        """What status a new object starts with (upstream strategies clear it)."""
+        obj.pop("status", None)
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        if self.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if self.tracks_generation:
+            generation = old["metadata"].get("generation", 1)
+            if self.spec_of(new) != self.spec_of(old):
+                generation += 1
+            new["metadata"]["generation"] = generation
+
+    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        """A write through /status changes the status only."""
+        status = new.get("status")
+        for field in list(new):
+            if field not in ("metadata", "apiVersion", "kind"):
+                del new[field]
+        for field, value in old.items():
+            if field not in ("metadata", "apiVersion", "kind", "status"):
+                new[field] = copy.deepcopy(value)
+        if status is not None:
+            new["status"] = status
+        meta, old_meta = new["metadata"], old["metadata"]
+        for field in ("labels", "annotations", "ownerReferences", "finalizers", "deletionTimestamp",
+                      "deletionGracePeriodSeconds", "generation"):
+            if field in old_meta:
+                meta[field] = copy.deepcopy(old_meta[field])
+            else:
+                meta.pop(field, None)
+
+    @staticmethod
+    def spec_of(obj: dict) -> dict:
+        """Everything that counts as the object's desired state (all but metadata and status)."""
+        return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self, obj: dict) -> list[FieldError]:
+        from . import validation
+        return validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
+                                   self.info.namespaced)
+
+    def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+        from . import validation
+        return validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
+                                   self.info.namespaced)
+
+    # -- reading ----------------------------------------------------------------------------
+    def field_set(self, obj: dict) -> dict[str, str]:
+        from . import fields
+        return fields.field_set(self.info.group, self.info.resource, obj)
+
+    def check_field_selector(self, selector) -> None:
+        from . import fields
+        fields.check_field_selector(self.info.group, self.info.resource, selector)
+
+    def printer(self):
+        from . import printers
+        return printers.printer_for(self.info.group, self.info.resource)
+
+    # -- deletion ---------------------------------------------------------------------------
+    def default_grace_period(self, obj: dict) -> int:
+        return 0
+
+    def check_graceful_delete(self, obj: dict, grace_period: Optional[int]) -> int:
+        """The grace period to apply; 0 deletes at once."""
+        return grace_period if grace_period is not None else self.default_grace_period(obj)
