@@ -1,0 +1,104 @@
+"""Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage,
+discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
+
+from __future__ import annotations
+
+from ._util import child, items, set_if_nil, sub
+
+DEFAULT_CPU_UTILIZATION = 80
+
+
+def hpa_v1(obj: dict) -> None:
+    """autoscaling/v1: only minReplicas; the CPU target default lives in v1<->v2 conversion."""
+    set_if_nil(sub(obj, "spec"), "minReplicas", 1)
+
+
+def _scale_up_policies() -> list[dict]:
+    return [{"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15}]
+
+
+def _scale_down_policies() -> list[dict]:
+    return [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+
+
+def _scaling_rules(rules, stabilization: int, policies) -> dict:
+    if not isinstance(rules, dict):
+        return {"stabilizationWindowSeconds": stabilization, "selectPolicy": "Max", "policies": policies()}
+    if not rules.get("policies"):
+        rules["policies"] = policies()
+    set_if_nil(rules, "selectPolicy", "Max")
+    set_if_nil(rules, "stabilizationWindowSeconds", stabilization)
+    return rules
+
+
+def hpa_v2(obj: dict) -> None:
+    spec = sub(obj, "spec")
+    set_if_nil(spec, "minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]
+    behavior = child(spec, "behavior")
+    if behavior is not None:
+        behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), 0, _scale_up_policies)
+        behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), 300, _scale_down_policies)
+
+
+def network_policy(obj: dict) -> None:
+    spec = sub(obj, "spec")
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for rule in items(spec, direction):
+            for port in items(rule, "ports"):
+                set_if_nil(port, "protocol", "TCP")
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+
+
+def ingress_class(obj: dict) -> None:
+    parameters = child(child(obj, "spec"), "parameters")
+    if parameters is not None:
+        set_if_nil(parameters, "scope", "Cluster")
+
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _subjects(obj: dict) -> None:
+    for subject in items(obj, "subjects"):
+        if not subject.get("apiGroup"):
+            kind = subject.get("kind")
+            if kind == "ServiceAccount":
+                subject["apiGroup"] = ""
+            elif kind in ("User", "Group"):
+                subject["apiGroup"] = RBAC_GROUP
+
+
+def role_binding(obj: dict) -> None:
+    role_ref = sub(obj, "roleRef")
+    if not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = RBAC_GROUP
+    _subjects(obj)
+
+
+def storage_class(obj: dict) -> None:
+    set_if_nil(obj, "reclaimPolicy", "Delete")
+    set_if_nil(obj, "volumeBindingMode", "Immediate")
+
+
+def endpoint_slice(obj: dict) -> None:
+    for port in items(obj, "ports"):
+        set_if_nil(port, "name", "")
+        set_if_nil(port, "protocol", "TCP")
+
+
+# (group, version, kind) -> defaulter; the version is "*" where every version agrees.
+DEFAULTERS = {
+    ("autoscaling", "v1", "HorizontalPodAutoscaler"): hpa_v1,
+    ("autoscaling", "v2", "HorizontalPodAutoscaler"): hpa_v2,
+    ("networking.k8s.io", "*", "NetworkPolicy"): network_policy,
+    ("networking.k8s.io", "*", "IngressClass"): ingress_class,
+    (RBAC_GROUP, "*", "RoleBinding"): role_binding,
+    (RBAC_GROUP, "*", "ClusterRoleBinding"): role_binding,
+    ("storage.k8s.io", "*", "StorageClass"): storage_class,
+    ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
+}
