@@ -1,11 +1,190 @@
-"""twistd kube-apiserver: placeholder until the tap lands."""
+"""`twistd kube-apiserver`: kube-apiserver's command-line flags and the service they build.
+
+Flags are read the way upstream's pflag reads them: `--flag=value` or `--flag value`, `-v 2`, `-v=2` or
+`--v=2`, bare boolean flags (`--watch-cache`), repeated list flags accumulating, no abbreviations.  Values
+stay strings while parsing; `postOptions` turns them into a `ServerConfig`, so every error names its flag.
+"""
+import sys
+
+from twisted.logger import Logger
 from twisted.python import usage
+
+from kapiserver import logs
+from kapiserver.config import OptionError, ServerConfig, parse_bool
+from kapiserver.version import raw_version_string, version_string
+
+_log = Logger()
+
+# Boolean flags: bare `--flag` means true, as with pflag; `--flag=false` turns them off.
+BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"})
+# List and map flags: repeating one adds to it rather than replacing it, as with pflag.
+ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "watch-cache-sizes", "runtime-config"})
 
 
 class Options(usage.Options):
-    pass
+    """kube-apiserver's flags, with upstream's names and defaults."""
+
+    longdesc = ("The Kubernetes API server validates and configures data for the API objects (pods, "
+                "services, deployments, ...) and serves the REST API through which every other "
+                "component reads and changes the cluster's state.")
+
+    optParameters = [
+        ["insecure-bind-address", None, "127.0.0.1",
+         "The IP address on which to serve plain HTTP (no TLS, no authentication)."],
+        ["insecure-port", None, "8080",
+         "The port on which to serve plain HTTP. 0 turns the insecure listener off."],
+        ["bind-address", None, "0.0.0.0",
+         "The IP address on which to listen for --secure-port."],
+        ["secure-port", None, "0",
+         "The port on which to serve HTTPS. Only 0 (off) is accepted until TLS support lands."],
+        ["data-dir", None, "./kapiserver-data",
+         "Directory holding the embedded SQLite store (storage backend sqlite)."],
+        ["storage-backend", None, None,
+         "The storage backend: sqlite (the default) or etcd3 (the default when --etcd-servers is given)."],
+        ["etcd-servers", None, None,
+         "etcd servers to store in (scheme://ip:port), comma separated; selects the etcd3 backend."],
+        ["etcd-prefix", None, "/registry",
+         "The prefix prepended to every key in storage."],
+        ["service-cluster-ip-range", None, "10.0.0.0/24",
+         "The CIDR from which Service cluster IPs are allocated; at most 20 host bits."],
+        ["service-node-port-range", None, "30000-32767",
+         "The range of ports reserved for NodePort Services, inclusive (low-high, base+size or one port)."],
+        ["advertise-address", None, None,
+         "The IP address advertised to the cluster (the kubernetes Service's endpoint). If unset, the "
+         "bind address; if that is unspecified or loopback, the address of the host's default-route "
+         "interface; 127.0.0.1 when the host has none."],
+        ["event-ttl", None, "1h0m0s",
+         "How long Events are kept (a Go duration)."],
+        ["delete-collection-workers", None, "1",
+         "Number of workers spawned for each DeleteCollection call."],
+        ["watch-cache", None, "true",
+         "Serve lists and watches from the in-memory watch cache."],
+        ["watch-cache-sizes", None, None,
+         "Watch cache sizes per resource, comma separated, each resource[.group]#size."],
+        ["default-watch-cache-size", None, "100",
+         "The watch cache size for resources not named in --watch-cache-sizes. 0 disables caching them."],
+        ["runtime-config", None, None,
+         "API groups and versions to turn on or off, comma separated key=value pairs: api/all, "
+         "api/ga, api/beta, api/alpha, or group/version."],
+        ["master-service-namespace", None, "default",
+         "DEPRECATED: the namespace of the kubernetes Service."],
+        ["etcd-compaction-interval", None, "5m0s",
+         "How often old revisions are compacted away (a Go duration). 0 turns compaction off."],
+        ["max-request-bytes", None, "3145728",
+         "The largest request body accepted, in bytes."],
+        ["request-timeout", None, "1m0s",
+         "How long a non-long-running request may take before it times out (a Go duration)."],
+        ["min-request-timeout", None, "1800",
+         "The least number of seconds a watch stays open; each watch picks a random timeout above it."],
+        ["kubernetes-service-node-port", None, "0",
+         "If non-zero, the kubernetes Service is a NodePort Service on this port (within "
+         "--service-node-port-range); 0 keeps it ClusterIP."],
+        ["v", "v", "0",
+         "Log verbosity level. 2 logs one line per request."],
+    ]
+
+    def opt_version(self, value):
+        """Print version information and quit (--version, --version=raw)."""
+        if value == "raw":
+            print(raw_version_string())
+            sys.exit(0)
+        try:
+            wanted = parse_bool(value)
+        except ValueError:
+            raise usage.UsageError(f'invalid argument "{value}" for "--version" flag: '
+                                   f"want true, false or raw") from None
+        if wanted:
+            print(version_string())
+            sys.exit(0)
+
+    def parseOptions(self, options=None):
+        """Parse like pflag does (see the module docstring), then validate everything in postOptions."""
+        if options is None:
+            options = sys.argv[1:]
+        super().parseOptions(self._normalize(list(options)))
+
+    def _normalize(self, args):
+        # Rewrite pflag's spellings into the one form getopt reads unambiguously (--name=value), and
+        # reject unknown flags here, before getopt's prefix matching could accept an abbreviation.
+        parameters = {name[:-1] for name in self.longOpt if name.endswith("=")}
+        flags = {name for name in self.longOpt if not name.endswith("=")}
+        shorts = {short: long for short, long in self.synonyms.items() if len(short) == 1}
+        accumulated = {}
+        out = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                out.extend(args[i:])
+                break
+            if arg.startswith("--"):
+                name, has_value, value = arg[2:].partition("=")
+                if name in parameters:
+                    if not has_value:
+                        if name in BOOLEAN_PARAMETERS:
+                            value = "true"
+                        elif i + 1 < len(args):
+                            i += 1
+                            value = args[i]
+                        else:
+                            raise usage.UsageError(f"flag needs an argument: --{name}")
+                    if name in ACCUMULATING_PARAMETERS:
+                        accumulated.setdefault(name, []).append(value)
+                    else:
+                        out.append(f"--{name}={value}")
+                elif name in flags:
+                    if has_value:
+                        raise usage.UsageError(f"flag --{name} does not take a value")
+                    out.append(arg)
+                else:
+                    raise usage.UsageError(f"unknown flag: --{name}")
+            elif arg.startswith("-") and len(arg) > 1:
+                short, rest = arg[1], arg[2:]
+                if short == "h" and not rest:
+                    out.append("--help")
+                elif short in shorts and shorts[short] in parameters:
+                    value = rest[1:] if rest.startswith("=") else rest
+                    if not rest:
+                        if i + 1 >= len(args):
+                            raise usage.UsageError(f"flag needs an argument: '{short}' in -{short}")
+                        i += 1
+                        value = args[i]
+                    out.append(f"--{shorts[short]}={value}")
+                else:
+                    raise usage.UsageError(f"unknown shorthand flag: '{short}' in {arg}")
+            else:
+                out.append(arg)
+            i += 1
+        for name, values in accumulated.items():
+            out.insert(0, f"--{name}={','.join(values)}")
+        return out
+
+    def parseArgs(self, *args):
+        """kube-apiserver takes flags only."""
+        if args:
+            quoted = ", ".join(f'"{arg}"' for arg in args)
+            raise usage.UsageError(f'"kube-apiserver" does not take any arguments, got [{quoted}]')
+
+    def postOptions(self):
+        """Validate every value; the resulting ServerConfig is kept as `self.server_config`."""
+        try:
+            self.server_config = ServerConfig.from_options(self)
+        except OptionError as e:
+            raise usage.UsageError(str(e)) from None
 
 
 def makeService(config, reactor=None):
-    from twisted.application.service import MultiService
-    return MultiService()
+    """The kube-apiserver service for parsed `config` (an Options, or any mapping of flag name to value)."""
+    server_config = getattr(config, "server_config", None)
+    if server_config is None:
+        server_config = ServerConfig.from_options(config)
+    logs.set_verbosity(server_config.verbosity)
+    if server_config.advertise_address_is_fallback:
+        _log.warn("No usable address on a default-route interface; advertising {address}. "
+                  "Set --advertise-address to an address the cluster can reach.",
+                  address=str(server_config.advertise_address))
+    if reactor is None:
+        from twisted.internet import reactor
+    # Imported here: the service tree is heavy and only needed once options are known to be good.
+    from kapiserver.server import make_service
+    return make_service(server_config, reactor)
