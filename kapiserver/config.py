@@ -475,8 +475,8 @@ class ServerConfig:
                               f"65535, inclusive. If 0, the Kubernetes master service will be of type ClusterIP")
         if service_node_port and not node_ports[0] <= service_node_port <= node_ports[1]:
             raise OptionError("kubernetes-service-node-port",
-                              f"kubernetes service port range {node_ports[0]}-{node_ports[1]} doesn't "
-                              f"contain {service_node_port}")
+                              f"--kubernetes-service-node-port {service_node_port} is outside "
+                              f"--service-node-port-range {node_ports[0]}-{node_ports[1]}")
 
         event_ttl = pick("event-ttl", _duration, defaults.event_ttl)
         if event_ttl <= 0:
