@@ -1,0 +1,347 @@
+"""
+The embedded default backend: one SQLite file, no other process.
+
+The reactor side lives here; the SQL lives in ``_sqlite_db``.  All SQLite work
+runs on one dedicated thread (a one-thread ThreadPool this object owns), so the
+reactor never waits for a disk and SQLite sees a single connection used from a
+single thread.  Writes queue on the reactor and go to that thread in batches:
+while one batch commits, the next accumulates, and each batch is one
+transaction and one fsync (group commit).
+
+Watches are served from the revision log: a new watcher first replays the log
+after its revision (in chunks), while live events committed meanwhile are
+buffered for it; when the replay reaches the end of the log the buffer is
+flushed, skipping what the replay already delivered.  Because a write's events
+are dispatched on the reactor only after its commit, and a watcher's replay is
+read on the database thread only after the watcher was registered, every event
+is either in the replay or in the buffer (or both, and then sent once).
+"""
+
+from __future__ import annotations
+
+import os
+from threading import Thread
+from typing import Any, Callable, Optional
+
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+
+from ._sqlite_db import Database, SQLiteSnapshot
+from .interface import Compacted, Event, KeyValue, RangeResult, Unavailable, WatchSink
+
+__all__ = ["SQLiteStorage", "SQLiteSnapshot", "open_sqlite", "DB_FILENAME"]
+
+DB_FILENAME = "kapiserver.db"
+
+log = Logger()
+
+# Bounds one transaction (and so the latency of the writes behind it).
+_MAX_BATCH = 1000
+
+
+class _DatabaseThreadPool(ThreadPool):
+    # Daemon thread: a process that exits without close() must not hang on it;
+    # SQLite's journal keeps the file consistent and acknowledged writes were
+    # already synced.
+    threadFactory = staticmethod(lambda *a, **kw: Thread(*a, daemon=True, **kw))
+
+
+def _check_bytes(**kw: Any) -> None:
+    for name, value in kw.items():
+        if not isinstance(value, bytes):
+            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+class _Outcome:
+    """A result known once, handed to any number of waiters."""
+
+    def __init__(self) -> None:
+        self._result: Any = None
+        self._known = False
+        self._waiters: list[Deferred] = []
+
+    def fire(self, result: Any) -> None:
+        self._result, self._known = result, True
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            self._give(d)
+
+    def wait(self) -> Deferred:
+        d: Deferred = Deferred()
+        if self._known:
+            self._give(d)
+        else:
+            self._waiters.append(d)
+        return d
+
+    def _give(self, d: Deferred) -> None:
+        if isinstance(self._result, Failure):
+            d.errback(self._result)
+        else:
+            d.callback(self._result)
+
+
+class _Watcher:
+    """One watch: replaying history until ``replaying`` drops, then live."""
+
+    def __init__(self, storage: "SQLiteStorage", prefix: bytes, after_revision: int,
+                 sink: WatchSink):
+        self._storage = storage
+        self.prefix = prefix
+        self.last = after_revision  # the newest revision this sink has seen (or skipped)
+        self.sink = sink
+        self.replaying = True
+        self.pending: list[Event] = []
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.pending = []
+            self._storage._forget(self)
+
+    def deliver(self, event: Event) -> None:
+        if self.cancelled or event.revision <= self.last:
+            return
+        self.last = event.revision
+        try:
+            self.sink(event)
+        except Exception:
+            log.failure("watch sink raised on {revision}", revision=event.revision)
+
+    def compacted(self, compacted: Compacted) -> None:
+        self.cancel()
+        try:
+            self.sink(compacted)
+        except Exception:
+            log.failure("watch sink raised on Compacted")
+
+
+class SQLiteStorage:
+    """The Storage contract (see interface.py) on one SQLite file.
+
+    ``SQLiteStorage(path, reactor)`` starts the database thread and opens the
+    file; operations may be issued at once (they queue behind the open).
+    ``opened()`` tells whether the open worked; ``open_sqlite`` does both.
+    ``synchronous`` is SQLite's PRAGMA; keep FULL outside benchmarks.
+    ``replay_chunk`` is how many log rows one watch-replay step reads."""
+
+    def __init__(self, path: str, reactor: Any, *, synchronous: str = "FULL",
+                 replay_chunk: int = 1000):
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"bad synchronous mode {synchronous!r}")
+        self.path = path
+        self._reactor = reactor
+        self._db = Database(path, synchronous.upper())
+        self._replay_chunk = replay_chunk
+        self._pool = _DatabaseThreadPool(1, 1, name=f"sqlite-storage:{os.path.basename(path)}")
+        self._pool.start()
+        self._closed = False
+        self._close = _Outcome()
+        self._queue: list[tuple[tuple, Deferred]] = []
+        self._writing = False
+        self._watchers: list[_Watcher] = []
+        self._open = _Outcome()
+        self._run(self._db.open).addBoth(self._opened)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def _opened(self, result: Any) -> None:
+        if isinstance(result, Failure):
+            log.failure("cannot open {path}", failure=result, path=self.path)
+        self._open.fire(self if not isinstance(result, Failure) else result)
+
+    def opened(self) -> Deferred["SQLiteStorage"]:
+        """Fires with this storage once the file is open; Unavailable if it
+        could not be opened."""
+        return self._open.wait()
+
+    def close(self) -> Deferred[None]:
+        """Fail queued writes with Unavailable, let the batch in flight finish,
+        drop all watchers, close the file and stop the thread.  Idempotent."""
+        if not self._closed:
+            self._closed = True
+            queued, self._queue = self._queue, []
+            for _, d in queued:
+                d.errback(Unavailable("storage closed"))
+            for w in list(self._watchers):
+                w.cancel()
+
+            def stop(result: Any) -> None:
+                # The thread is idle now (the close was its last job), so the
+                # join inside stop() is immediate.
+                self._pool.stop()
+                self._close.fire(None if not isinstance(result, Failure) else result)
+
+            deferToThreadPool(self._reactor, self._pool, self._db.close).addBoth(stop)
+        return self._close.wait()
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Deferred:
+        if self._closed:
+            return fail(Unavailable("storage closed"))
+        return deferToThreadPool(self._reactor, self._pool, fn, *args)
+
+    # -- reads ------------------------------------------------------------
+
+    def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
+        _check_bytes(key=key)
+        return self._run(self._db.get, key)
+
+    def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
+              start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
+        _check_bytes(prefix=prefix)
+        if start_key is not None:
+            _check_bytes(start_key=start_key)
+        return self._run(self._db.range, prefix, revision, limit, start_key)
+
+    def current_revision(self) -> Deferred[int]:
+        return self._run(self._db.current_revision)
+
+    def check_health(self) -> Deferred[None]:
+        return self._run(self._db.health)
+
+    # -- writes -----------------------------------------------------------
+
+    def create(self, key: bytes, value: bytes) -> Deferred[int]:
+        _check_bytes(key=key, value=value)
+        return self._write(("create", key, value))
+
+    def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
+        _check_bytes(key=key, value=value)
+        return self._write(("update", key, value, expected_mod_revision))
+
+    def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
+               ) -> Deferred[tuple[int, KeyValue]]:
+        _check_bytes(key=key)
+        return self._write(("delete", key, expected_mod_revision))
+
+    def _write(self, op: tuple) -> Deferred:
+        if self._closed:
+            return fail(Unavailable("storage closed"))
+        d: Deferred = Deferred()
+        self._queue.append((op, d))
+        self._flush()
+        return d
+
+    def _flush(self) -> None:
+        if self._writing or not self._queue or self._closed:
+            return
+        batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+        self._writing = True
+        self._run(self._db.apply_batch, [op for op, _ in batch]).addBoth(self._committed, batch)
+
+    def _committed(self, result: Any, batch: list[tuple[tuple, Deferred]]) -> None:
+        self._writing = False
+        # Hand the next batch to the thread before running callbacks, so the
+        # disk works while the reactor does.
+        self._flush()
+        if isinstance(result, Failure):
+            for _, d in batch:
+                d.errback(result)
+            return
+        outcomes, events = result
+        # Watchers hear of a write before its writer does.
+        self._dispatch(events)
+        for (ok, value), (_, d) in zip(outcomes, batch):
+            if ok:
+                d.callback(value)
+            else:
+                d.errback(Failure(value))
+
+    # -- watch ------------------------------------------------------------
+
+    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink) -> _Watcher:
+        _check_bytes(prefix=prefix)
+        w = _Watcher(self, prefix, after_revision, sink)
+        if self._closed:
+            w.cancelled = True
+            return w
+        self._watchers.append(w)
+        self._replay(w)
+        return w
+
+    def _forget(self, w: _Watcher) -> None:
+        try:
+            self._watchers.remove(w)
+        except ValueError:
+            pass
+
+    def _replay(self, w: _Watcher) -> None:
+        if w.cancelled:
+            return
+        d = self._run(self._db.replay, w.prefix, w.last, self._replay_chunk)
+        d.addCallbacks(self._replayed, self._replay_failed, (w,), errbackArgs=(w,))
+
+    def _replayed(self, result: "list[Event] | Compacted", w: _Watcher) -> None:
+        if w.cancelled:
+            return
+        if isinstance(result, Compacted):
+            w.compacted(result)
+            return
+        for event in result:
+            w.deliver(event)
+        if len(result) >= self._replay_chunk:
+            self._replay(w)
+            return
+        # Caught up with the log as of that read: what was committed after it
+        # is in the buffer.
+        w.replaying = False
+        pending, w.pending = w.pending, []
+        for event in pending:
+            w.deliver(event)
+
+    def _replay_failed(self, failure: Failure, w: _Watcher) -> None:
+        # The contract has no error event for a watch; the watcher ends and
+        # its owner sees no more events (closing the store lands here too).
+        if not self._closed:
+            log.failure("watch replay failed for {prefix!r}", failure=failure, prefix=w.prefix)
+        w.cancel()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            key = event.kv.key
+            for w in tuple(self._watchers):
+                if key.startswith(w.prefix):
+                    if w.replaying:
+                        w.pending.append(event)
+                    else:
+                        w.deliver(event)
+
+    # -- maintenance ------------------------------------------------------
+
+    def compact(self, revision: int) -> Deferred[None]:
+        """Forget history superseded at or before ``revision``; reads below it
+        then fail with RevisionCompacted, watches from below it get Compacted.
+        As etcd: RevisionCompacted if already compacted at or past it,
+        FutureRevision if it is beyond the current revision."""
+        return self._run(self._db.compact, revision)
+
+    def snapshot(self) -> Deferred[SQLiteSnapshot]:
+        """The live keys and the revision, as an immutable value."""
+        return self._run(self._db.snapshot)
+
+    def restore(self, snapshot: SQLiteSnapshot) -> Deferred[int]:
+        """Make the live keys exactly those of ``snapshot`` (values,
+        create_revisions and mod_revisions as they were), in one transaction.
+
+        Revisions never go back: the store moves to R = max(current, snapshot
+        revision) + 1 and is compacted at R, so a read or watch from before the
+        restore fails with RevisionCompacted / Compacted instead of seeing a
+        history that no longer holds, and the next write gets R + 1.  No watch
+        event is sent for the restore: existing watchers are left without
+        news of it, and whoever restores must restart them (re-list at R).
+        Fires with R."""
+        return self._run(self._db.restore, snapshot)
+
+
+def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorage]:
+    """Create ``data_dir`` if needed and open ``data_dir/kapiserver.db``.
+    Keyword arguments go to SQLiteStorage."""
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+    except OSError as e:
+        return fail(Unavailable(f"cannot create {data_dir}: {e}"))
+    return SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw).opened()

@@ -1,0 +1,132 @@
+"""
+Fixtures for the storage contract suite, and the helper that drives Deferreds.
+
+Driving Deferreds (copy this for other reactor-based tests)
+-----------------------------------------------------------
+Tests here are plain synchronous functions.  ``run(d)`` takes a Deferred (or a
+coroutine, wrapped with Deferred.fromCoroutine) and turns the *global* Twisted
+reactor by hand (``runUntilCurrent()`` + ``doIteration()``, the two halves of
+``reactor.iterate()``) until it fires, then returns its
+result or raises its exception; it fails the test after ``timeout`` seconds.
+The reactor is never ``run()``, so no test can leave it running or stopped for
+the next: state lives only in what a test created (and closed).  Work done on
+other threads (the storage's database thread) comes back through
+``reactor.callFromThread``, whose waker makes ``iterate`` return at once, and
+those calls run in the order they were made, so results are deterministic.
+
+``run_until(predicate)`` turns the reactor until ``predicate()`` is true, for
+things that are not a Deferred (a watch sink filling a list).  ``settle()``
+turns it for a moment, to show that something does *not* happen.
+
+Backends
+--------
+``BACKENDS`` lists backend factories; ``storage`` runs every contract test on
+each.  A factory has ``open(run) -> storage`` that opens the *same* store each
+time it is called within a test (so closing and opening again is a restart),
+and ``cleanup(run)``.  An etcd backend is one more class in the list (skipping
+itself when no etcd is reachable).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Callable
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from kapiserver.storage.sqlite import open_sqlite
+
+
+def run(d: Any, timeout: float = 10.0) -> Any:
+    """Turn the global reactor until ``d`` fires; its result, or raise its error."""
+    if inspect.iscoroutine(d):
+        d = Deferred.fromCoroutine(d)
+    outcome: list = []
+    d.addBoth(outcome.append)  # also swallows the failure: we re-raise it below
+    _turn_until(lambda: bool(outcome), timeout, f"Deferred did not fire within {timeout}s")
+    result = outcome[0]
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result
+
+
+def run_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Turn the global reactor until ``predicate()`` holds."""
+    _turn_until(predicate, timeout, f"condition not reached within {timeout}s")
+
+
+def _turn_until(done: Callable[[], bool], timeout: float, message: str) -> None:
+    # reactor.iterate() is runUntilCurrent() then a wait for I/O; doing the two
+    # halves ourselves lets us stop right after the calls that made ``done``
+    # true instead of sleeping through one more wait.  A callFromThread wakes
+    # the wait at once, so the cap only bounds how often the deadline is read.
+    deadline = time.monotonic() + timeout
+    while True:
+        reactor.runUntilCurrent()
+        if done():
+            return
+        now = time.monotonic()
+        if now > deadline:
+            raise TimeoutError(message)
+        pending = reactor.timeout()
+        reactor.doIteration(min(0.05, deadline - now, 0.05 if pending is None else pending))
+
+
+def settle(seconds: float = 0.05) -> None:
+    """Turn the global reactor for ``seconds``, running whatever comes back."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reactor.iterate(0.005)
+
+
+class SQLiteBackend:
+    name = "sqlite"
+
+    def __init__(self, tmp_path):
+        self.data_dir = str(tmp_path / "data")
+        self.opened: list = []
+
+    def open(self, run=run, **kw):
+        storage = run(open_sqlite(self.data_dir, reactor, **kw))
+        self.opened.append(storage)
+        return storage
+
+    def cleanup(self, run=run):
+        for storage in self.opened:
+            run(storage.close())
+
+
+BACKENDS = [SQLiteBackend]
+
+
+@pytest.fixture(name="run")
+def _run_fixture():
+    return run
+
+
+@pytest.fixture(name="run_until")
+def _run_until_fixture():
+    return run_until
+
+
+@pytest.fixture(name="settle")
+def _settle_fixture():
+    return settle
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda b: b.name)
+def backend(request, tmp_path):
+    """A backend factory; closes whatever it opened when the test ends."""
+    b = request.param(tmp_path)
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture
+def storage(backend):
+    """An opened, empty store on each backend."""
+    return backend.open()
