@@ -100,7 +100,7 @@ class StatusError(Exception):
             status["message"] = self.message
         if self.reason:
             status["reason"] = self.reason
-        if self.details:
+        if self.details is not None:  # upstream writes "details":{} when set but empty
             status["details"] = self.details
         status["code"] = self.code
         return status

@@ -1,0 +1,235 @@
+"""
+How Go's encoding/json and fmt describe JSON values and errors.
+
+Upstream puts these texts into Status messages (a malformed patch body, a strategic
+merge patch that names a missing merge key), so clients see Go's wording.  This
+module produces the same wording from Python values: ``syntax_error`` scans bytes
+the way Go's decoder does and names the first bad character; ``type_name`` and
+``go_value`` give ``%T``-like and ``%v`` renderings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+END = "unexpected end of JSON input"
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\"}
+
+
+def _quote_char(c: str) -> str:
+    """Go's quoteChar: the character in single quotes, escaped as strconv.Quote would."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    if c in _GO_ESCAPES:
+        return f"'{_GO_ESCAPES[c]}'"
+    if c < " " or c == "\x7f":
+        return f"'\\x{ord(c):02x}'"
+    return f"'{c}'"
+
+
+class _Bad(Exception):
+    pass
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.s = text
+        self.i = 0
+
+    def fail(self, context: str):
+        if self.i >= len(self.s):
+            raise _Bad(END)
+        raise _Bad(f"invalid character {_quote_char(self.s[self.i])} {context}")
+
+    def ws(self):
+        while self.i < len(self.s) and self.s[self.i] in " \t\r\n":
+            self.i += 1
+
+    def peek(self) -> str:
+        return self.s[self.i] if self.i < len(self.s) else ""
+
+    def value(self):
+        self.ws()
+        c = self.peek()
+        if c == "{":
+            self.i += 1
+            self.ws()
+            if self.peek() == "}":
+                self.i += 1
+                return
+            while True:
+                self.ws()
+                if self.peek() != '"':
+                    self.fail("looking for beginning of object key string")
+                self.string()
+                self.ws()
+                if self.peek() != ":":
+                    self.fail("after object key")
+                self.i += 1
+                self.value()
+                self.ws()
+                c = self.peek()
+                if c == ",":
+                    self.i += 1
+                    continue
+                if c == "}":
+                    self.i += 1
+                    return
+                self.fail("after object key:value pair")
+        elif c == "[":
+            self.i += 1
+            self.ws()
+            if self.peek() == "]":
+                self.i += 1
+                return
+            while True:
+                self.value()
+                self.ws()
+                c = self.peek()
+                if c == ",":
+                    self.i += 1
+                    continue
+                if c == "]":
+                    self.i += 1
+                    return
+                self.fail("after array element")
+        elif c == '"':
+            self.string()
+        elif c == "-" or c.isdigit() and c.isascii():
+            self.number()
+        elif c in ("t", "f", "n"):
+            word = {"t": "true", "f": "false", "n": "null"}[c]
+            for expected in word[1:]:
+                self.i += 1
+                if self.peek() != expected:
+                    self.fail(f"in literal {word} (expecting {_quote_char(expected)})")
+            self.i += 1
+        else:
+            self.fail("looking for beginning of value")
+
+    def string(self):
+        self.i += 1
+        while True:
+            c = self.peek()
+            if c == "":
+                self.fail("")
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\":
+                self.i += 1
+                e = self.peek()
+                if e == "u":
+                    for _ in range(4):
+                        self.i += 1
+                        if self.peek() == "" or self.peek() not in "0123456789abcdefABCDEF":
+                            self.fail("in \\u hexadecimal character escape")
+                elif e not in '"\\/bfnrt':
+                    self.fail("in string escape code")
+            elif c < " ":
+                self.fail("in string literal")
+            self.i += 1
+
+    def digits(self, context: str, first: bool):
+        if first and not (self.peek().isdigit() and self.peek().isascii()):
+            self.fail(context)
+        while self.peek().isdigit() and self.peek().isascii():
+            self.i += 1
+
+    def number(self):
+        if self.peek() == "-":
+            self.i += 1
+            if not (self.peek().isdigit() and self.peek().isascii()):
+                self.fail("in numeric literal")
+        if self.peek() == "0":
+            self.i += 1
+        else:
+            self.digits("in numeric literal", True)
+        if self.peek() == ".":
+            self.i += 1
+            self.digits("after decimal point in numeric literal", True)
+        if self.peek() in ("e", "E"):
+            self.i += 1
+            if self.peek() in ("+", "-"):
+                self.i += 1
+            self.digits("in exponent of numeric literal", True)
+
+
+def syntax_error(data: bytes | str) -> Optional[str]:
+    """Go's message for the first syntax error in ``data``, or None if it is well-formed JSON."""
+    text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else data
+    scanner = _Scanner(text)
+    try:
+        scanner.ws()
+        if scanner.i >= len(text):
+            return END
+        scanner.value()
+        scanner.ws()
+        if scanner.i < len(text):
+            scanner.fail("after top-level value")
+    except _Bad as bad:
+        return str(bad)
+    return None
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind as Go's UnmarshalTypeError names it: object, array, string, number, bool."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def type_name(value: Any) -> str:
+    """``reflect.TypeOf(value)`` of a value decoded into interface{}, as ``%s`` prints it."""
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    return "%!s(<nil>)"
+
+
+def go_value(value: Any) -> str:
+    """``fmt.Sprintf("%v", value)`` of a decoded JSON value (maps print with sorted keys)."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value).replace("e+", "e+")
+    return str(value)
+
+
+def go_string(value: Any) -> str:
+    """``%s`` of a decoded JSON value: strings bare, anything else in Go's ``%!s(T=v)`` form."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "%!s(<nil>)"
+    return f"%!s({type_name(value)}={go_value(value)})"
