@@ -10,7 +10,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from kapiserver import logs
-from kapiserver.config import OptionError, ServerConfig, parse_bool
+from kapiserver.config import OptionError, ServerConfig, choose_host_address, parse_bool
 from kapiserver.version import raw_version_string, version_string
 
 _log = Logger()
@@ -23,6 +23,9 @@ ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "watch-cache-sizes", "runti
 
 class Options(usage.Options):
     """kube-apiserver's flags, with upstream's names and defaults."""
+
+    # How the host's address is found when --advertise-address needs defaulting; tests replace it.
+    choose_host = staticmethod(choose_host_address)
 
     longdesc = ("The Kubernetes API server validates and configures data for the API objects (pods, "
                 "services, deployments, ...) and serves the REST API through which every other "
@@ -168,7 +171,7 @@ class Options(usage.Options):
     def postOptions(self):
         """Validate every value; the resulting ServerConfig is kept as `self.server_config`."""
         try:
-            self.server_config = ServerConfig.from_options(self)
+            self.server_config = ServerConfig.from_options(self, choose_host=self.choose_host)
         except OptionError as e:
             raise usage.UsageError(str(e)) from None
 

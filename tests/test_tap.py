@@ -25,16 +25,8 @@ HOST = ipaddress.ip_address("192.0.2.10")
 def parse(*args, host=HOST):
     """Parse `args` with a fixed host address, so results do not depend on this machine's network."""
     options = tap.Options()
-    original = ServerConfig.from_options.__func__
-
-    def from_options(cls, opts, choose_host=None):
-        return original(cls, opts, choose_host=lambda: host)
-
-    ServerConfig.from_options = classmethod(from_options)
-    try:
-        options.parseOptions(list(args))
-    finally:
-        ServerConfig.from_options = classmethod(original)
+    options.choose_host = lambda: host
+    options.parseOptions(list(args))
     return options.server_config
 
 
