@@ -1,0 +1,267 @@
+"""
+Regenerate the message tables in ``tables/`` (a development tool, never imported by the server).
+
+Field numbers, wire types and pointer-ness are facts of the wire format.  This
+script reads them from the FileDescriptorProtos that every Go program built on
+k8s.io/api carries (gzip-compressed, registered by the generated code), so a
+kubectl binary of the wanted minor version is the source:
+
+    python -m kapiserver.machinery.protobuf._generate /path/to/kubectl.1.32
+
+The JSON side (which fields a struct inlines, which zero values Go prints
+because the field has no ``omitempty``) is taken from the upstream OpenAPI
+definitions shipped by kubernetes_validate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import textwrap
+import zlib
+
+from . import wire
+
+# The generated.proto files served by a 1.32 apiserver that we decode: GA
+# group-versions plus apimachinery's shared messages.
+SOURCES = {
+    "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto": "meta_v1",
+    "k8s.io/apimachinery/pkg/runtime/generated.proto": "runtime",
+    "k8s.io/apimachinery/pkg/runtime/schema/generated.proto": "runtime_schema",
+    "k8s.io/apimachinery/pkg/api/resource/generated.proto": "resource",
+    "k8s.io/apimachinery/pkg/util/intstr/generated.proto": "intstr",
+    "k8s.io/api/core/v1/generated.proto": "core_v1",
+    "k8s.io/api/admissionregistration/v1/generated.proto": "admissionregistration_v1",
+    "k8s.io/api/apps/v1/generated.proto": "apps_v1",
+    "k8s.io/api/authentication/v1/generated.proto": "authentication_v1",
+    "k8s.io/api/authorization/v1/generated.proto": "authorization_v1",
+    "k8s.io/api/autoscaling/v1/generated.proto": "autoscaling_v1",
+    "k8s.io/api/autoscaling/v2/generated.proto": "autoscaling_v2",
+    "k8s.io/api/batch/v1/generated.proto": "batch_v1",
+    "k8s.io/api/certificates/v1/generated.proto": "certificates_v1",
+    "k8s.io/api/coordination/v1/generated.proto": "coordination_v1",
+    "k8s.io/api/discovery/v1/generated.proto": "discovery_v1",
+    "k8s.io/api/events/v1/generated.proto": "events_v1",
+    "k8s.io/api/flowcontrol/v1/generated.proto": "flowcontrol_v1",
+    "k8s.io/api/networking/v1/generated.proto": "networking_v1",
+    "k8s.io/api/node/v1/generated.proto": "node_v1",
+    "k8s.io/api/policy/v1/generated.proto": "policy_v1",
+    "k8s.io/api/rbac/v1/generated.proto": "rbac_v1",
+    "k8s.io/api/scheduling/v1/generated.proto": "scheduling_v1",
+    "k8s.io/api/storage/v1/generated.proto": "storage_v1",
+}
+
+# descriptor.proto numbers
+_SCALARS = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fixed64", 7: "fixed32",
+            8: "bool", 9: "string", 12: "bytes", 13: "uint32", 15: "sfixed32", 16: "sfixed64",
+            17: "sint32", 18: "sint64"}
+_MESSAGE = 11
+_REPEATED = 3
+_GOGO_NULLABLE = 65001
+_MAP_ENTRY = 7
+
+# Messages whose JSON form is not an object: the decoder renders them itself.
+_OPAQUE = {"meta.v1.Time", "meta.v1.MicroTime", "meta.v1.Duration", "meta.v1.FieldsV1",
+           "resource.Quantity", "intstr.IntOrString", "runtime.RawExtension"}
+
+
+def short_name(full: str) -> str:
+    """``.k8s.io.api.core.v1.Pod`` -> ``core.v1.Pod``; apimachinery packages lose their path."""
+    full = full.lstrip(".")
+    for prefix, short in (("k8s.io.apimachinery.pkg.apis.meta.v1.", "meta.v1."),
+                          ("k8s.io.apimachinery.pkg.runtime.schema.", "schema."),
+                          ("k8s.io.apimachinery.pkg.runtime.", "runtime."),
+                          ("k8s.io.apimachinery.pkg.api.resource.", "resource."),
+                          ("k8s.io.apimachinery.pkg.util.intstr.", "intstr."),
+                          ("k8s.io.api.", "")):
+        if full.startswith(prefix):
+            return short + full[len(prefix):]
+    raise ValueError(full)
+
+
+def openapi_name(short: str) -> str:
+    package, _, name = short.rpartition(".")
+    if package.startswith(("meta.", "runtime", "schema", "resource", "intstr")):
+        path = {"meta.v1": "apis.meta.v1", "runtime": "runtime", "schema": "runtime.schema",
+                "resource": "api.resource", "intstr": "util.intstr"}[package]
+        return f"io.k8s.apimachinery.pkg.{path}.{name}"
+    return f"io.k8s.api.{package}.{name}"
+
+
+def _text(value) -> str:
+    return bytes(value).decode()
+
+
+def _options(data) -> dict:
+    return {n: v for n, _, v in wire.fields(data)}
+
+
+def _field(data) -> dict:
+    field = {"options": {}}
+    for n, _, v in wire.fields(data):
+        key = {1: "name", 3: "number", 4: "label", 5: "type", 6: "type_name"}.get(n)
+        if key:
+            field[key] = _text(v) if key in ("name", "type_name") else v
+        elif n == 8:
+            field["options"] = _options(v)
+    return field
+
+
+def _message(data, prefix: str, out: dict) -> None:
+    message = {"fields": [], "options": {}}
+    nested = []
+    for n, _, v in wire.fields(data):
+        if n == 1:
+            message["name"] = _text(v)
+        elif n == 2:
+            message["fields"].append(_field(v))
+        elif n == 3:
+            nested.append(v)
+        elif n == 7:
+            message["options"] = _options(v)
+    full = f"{prefix}.{message['name']}"
+    out[full] = message
+    for item in nested:
+        _message(item, full, out)
+
+
+def descriptors(binary: str) -> dict[str, dict]:
+    """Every generated.proto embedded in a Go binary: file name -> {package, messages}."""
+    data = open(binary, "rb").read()
+    files = {}
+    for match in re.finditer(rb"\x1f\x8b\x08\x00\x00\x00\x00\x00[\x00\x02]\xff", data):
+        try:
+            raw = zlib.decompressobj(31).decompress(data[match.start():match.start() + (1 << 21)])
+        except zlib.error:
+            continue
+        if b"generated.proto" not in raw[:120]:
+            continue
+        name, package, messages = "", "", {}
+        bodies = []
+        for n, _, v in wire.fields(raw):
+            if n == 1:
+                name = _text(v)
+            elif n == 2:
+                package = _text(v)
+            elif n == 4:
+                bodies.append(v)
+        for body in bodies:
+            _message(body, "." + package, messages)
+        files[name] = {"package": package, "messages": messages}
+    return files
+
+
+class Generator:
+    def __init__(self, files: dict, definitions: dict):
+        self.messages = {}
+        for info in files.values():
+            self.messages.update(info["messages"])
+        self.definitions = definitions
+        self.warnings: list[str] = []
+
+    def type_of(self, field: dict, package: str) -> str:
+        if field["type"] != _MESSAGE:
+            return _SCALARS[field["type"]]
+        target = self.messages[field["type_name"]]
+        if target["options"].get(_MAP_ENTRY):
+            key, value = sorted(target["fields"], key=lambda f: f["number"])
+            return f"map<{self.type_of(key, package)},{self.type_of(value, package)}>"
+        name = short_name(field["type_name"])
+        own, _, bare = name.rpartition(".")
+        return bare if own == package else name
+
+    def is_list_wrapper(self, full: str) -> bool:
+        """A Go named slice type (``type ExtraValue []string``): a message of one repeated ``items``."""
+        fields = self.messages[full]["fields"]
+        return (len(fields) == 1 and fields[0]["name"] == "items" and fields[0]["label"] == _REPEATED
+                and openapi_name(short_name(full)) not in self.definitions)
+
+    def spec(self, full: str) -> str:
+        short = short_name(full)
+        package = short.rpartition(".")[0]
+        schema = self.definitions.get(openapi_name(short), {})
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        parts = []
+        for field in sorted(self.messages[full]["fields"], key=lambda f: f["number"]):
+            name = field["name"]
+            if properties and name not in properties:
+                # go-to-protobuf derives a few proto names from the Go name (uID, aPIGroup, Webhooks)
+                name = next((p for p in properties if p.lower() == name.lower()), name)
+            flags = ""
+            if field["label"] == _REPEATED and not self.type_of(field, package).startswith("map<"):
+                flags += "*"
+            inline = (field["type"] == _MESSAGE and properties and name not in properties
+                      and short not in _OPAQUE)
+            if inline:
+                flags += "^"
+            elif properties and name not in properties:
+                self.warnings.append(f"{short}.{name}: not in the OpenAPI definition")
+            if field["type"] != _MESSAGE and field["label"] != _REPEATED:
+                pointer = field["options"].get(_GOGO_NULLABLE, 1) != 0
+                if pointer or name in required:
+                    flags += "?"
+            parts.append(f"{field['number']} {name} {self.type_of(field, package)}{flags}")
+        return "; ".join(parts)
+
+    def module(self, proto: str, package_name: str, files: dict) -> str:
+        info = files[proto]
+        package = short_name("." + info["package"] + ".X").rpartition(".")[0]
+        lines = [f'"""Message tables of {proto} (generated by _generate.py; do not edit)."""', "",
+                 f'PACKAGE = "{package}"', "", "MESSAGES = {"]
+        lists, kinds = [], []
+        for full, message in sorted(info["messages"].items()):
+            if message["options"].get(_MAP_ENTRY):
+                continue
+            name = short_name(full).rpartition(".")[2]
+            if self.is_list_wrapper(full):
+                lists.append(name)
+            if "x-kubernetes-group-version-kind" in self.definitions.get(openapi_name(short_name(full)), {}):
+                kinds.append(name)
+            body = self.spec(full)
+            if len(body) + len(name) < 100:
+                lines.append(f'    "{name}": "{body}",')
+                continue
+            chunks = textwrap.wrap(body, 100, break_long_words=False, break_on_hyphens=False,
+                                   drop_whitespace=False)
+            lines.append(f'    "{name}": (')
+            lines.extend(f'        "{c}"' for c in chunks)
+            lines[-1] += "),"
+        lines.append("}")
+        lines.append("")
+        lines.append("# Go named slice types: the JSON form is the bare list of items.")
+        lines.append("LISTS = frozenset({" + ", ".join(f'"{n}"' for n in sorted(lists)) + "})")
+        lines.append("")
+        lines.append("# The messages that are API kinds (may stand at the top of a request body).")
+        if kinds:
+            lines.append("KINDS = frozenset({")
+            lines.extend(textwrap.wrap(", ".join(f'"{k}"' for k in kinds) + ",", 104, initial_indent="    ",
+                                       subsequent_indent="    ", break_on_hyphens=False))
+            lines.append("})")
+        else:
+            lines.append("KINDS = frozenset()")
+        return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    import kubernetes_validate
+
+    binary = argv[1]
+    schema_path = os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema",
+                               "v1.32.0-local", "_definitions.json")
+    definitions = json.load(open(schema_path))["$defs"]
+    files = descriptors(binary)
+    generator = Generator(files, definitions)
+    out_dir = os.path.join(os.path.dirname(__file__), "tables")
+    os.makedirs(out_dir, exist_ok=True)
+    for proto, module in SOURCES.items():
+        with open(os.path.join(out_dir, module + ".py"), "w") as out:
+            out.write(generator.module(proto, module, files))
+    for warning in generator.warnings:
+        print("warning:", warning, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
