@@ -69,6 +69,8 @@ def json_patch(original: dict, ops: list) -> dict:
                 raise ValueError("operation is not an object")
             if _passes_as_absent(document, op):
                 continue
+            if op.get("op") in ("add", "replace", "test") and "value" not in op:
+                op = {**op, "value": None}  # evanphx reads a missing value as null
             document = jsonpatch.JsonPatch([op]).apply(document, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, ValueError,
             KeyError, IndexError, AttributeError):
