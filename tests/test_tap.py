@@ -1,6 +1,7 @@
 """The command line: flag parsing, validation, version output, advertise-address defaulting, request logging."""
 import dataclasses
 import ipaddress
+import signal
 import subprocess
 import sys
 import types
@@ -418,3 +419,56 @@ def test_latency_formatted_like_go():
     """Latencies print as Go prints durations."""
     assert [logs.format_latency(s) for s in (0, 0.000812, 0.0032, 1.5, 2)] == \
         ["0s", "812\u00b5s", "3.2ms", "1.5s", "2s"]
+
+
+# A stand-in for kapiserver.server, so the foreground command is tested on its own.
+FOREGROUND_SCRIPT = """
+import sys, types
+from twisted.application.service import MultiService, Service
+
+class Probe(Service):
+    def startService(self):
+        if "--fail" in sys.argv:
+            raise OSError("address already in use")
+        Service.startService(self)
+        print("started", flush=True)
+
+    def stopService(self):
+        print("stopped", flush=True)
+        return Service.stopService(self)
+
+def make_service(config, reactor):
+    root = MultiService()
+    Probe().setServiceParent(root)
+    return root
+
+server = types.ModuleType("kapiserver.server")
+server.make_service = make_service
+sys.modules["kapiserver.server"] = server
+from kapiserver.__main__ import main
+sys.exit(main([arg for arg in sys.argv[1:] if arg != "--fail"]))
+"""
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_foreground_server_stops_cleanly_on_signal(signal_number):
+    """`python -m kapiserver` runs the service until SIGTERM or SIGINT, then stops it and exits 0."""
+    process = subprocess.Popen([sys.executable, "-c", FOREGROUND_SCRIPT, "--insecure-port=0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "started\n"
+        process.send_signal(signal_number)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert out == "stopped\n"
+
+
+def test_foreground_server_exits_1_when_it_cannot_start():
+    """A service that fails to start is logged to stderr and the command exits 1."""
+    result = subprocess.run([sys.executable, "-c", FOREGROUND_SCRIPT, "--fail"], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr
