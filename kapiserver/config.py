@@ -7,7 +7,6 @@ look at the host (choosing the advertise address) reads local kernel tables only
 """
 import dataclasses
 import ipaddress
-import os
 import re
 import socket
 import struct
