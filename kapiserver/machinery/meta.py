@@ -13,7 +13,8 @@ OBJECT_META_ORDER = (
     "ownerReferences", "finalizers", "managedFields",
 )
 _META_RANK = {name: i for i, name in enumerate(OBJECT_META_ORDER)}
-_TOP_RANK = {"kind": 0, "apiVersion": 1, "metadata": 2}
+# kind, apiVersion, metadata, spec first and status last, as Go's structs have them.
+_TOP_RANK = {"kind": 0, "apiVersion": 1, "metadata": 2, "spec": 3, "status": 5}
 
 # Lower-case consonants and digits without vowels or look-alikes, as upstream's rand.String.
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
@@ -48,12 +49,17 @@ def generate_name(base: str) -> str:
     return base + "".join(secrets.choice(_ALPHANUMS) for _ in range(GENERATED_SUFFIX_LENGTH))
 
 
+def ordered_metadata(meta: dict) -> dict:
+    """ObjectMeta's fields in Go's order."""
+    return dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], 99)))
+
+
 def ordered_object(obj: dict) -> dict:
     """The object with kind, apiVersion, metadata first and metadata in Go's order."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        meta = dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], 99)))
-    out = dict(sorted(obj.items(), key=lambda kv: _TOP_RANK.get(kv[0], 3)))
+        meta = ordered_metadata(meta)
+    out = dict(sorted(obj.items(), key=lambda kv: _TOP_RANK.get(kv[0], 4)))
     if meta is not None:
         out["metadata"] = meta
     return out

@@ -30,8 +30,11 @@ _LIST_BATCH = 500
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
-                 key_root: bytes, admit: Optional[Admit] = None):
+                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True):
         self.info = info
+        # Lists of built-in types carry no kind/apiVersion in their items (typed
+        # lists upstream); lists of custom resources do.
+        self.strip_item_type = builtin
         self.strategy = strategy
         self.storage = storage
         self.clock = clock
@@ -63,9 +66,14 @@ class Store:
         return obj
 
     def encode(self, obj: dict) -> bytes:
-        stored = copy.copy(obj)
-        stored["metadata"] = {k: v for k, v in obj["metadata"].items()
-                              if k not in ("resourceVersion", "selfLink")}
+        stored = meta.ordered_object(obj)
+        # resourceVersion is the key's mod_revision; an empty one keeps its place
+        # in the metadata, so decoding need not reorder.
+        stored["metadata"] = {k: ("" if k == "resourceVersion" else v)
+                              for k, v in stored["metadata"].items() if k != "selfLink"}
+        if "resourceVersion" not in stored["metadata"]:
+            stored["metadata"]["resourceVersion"] = ""
+            stored["metadata"] = meta.ordered_metadata(stored["metadata"])
         return codec.dumps(conversion.to_storage(stored, self.info))
 
     def now(self) -> float:
@@ -189,7 +197,7 @@ class Store:
             meta_["name"] = meta.generate_name(meta_["generateName"])
         meta_["uid"] = meta.new_uid()
         meta_["creationTimestamp"] = meta.rfc3339(self.now())
-        obj["metadata"] = meta_ = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+        obj["metadata"] = meta_ = meta.ordered_metadata(meta_)
         field_errors = self.strategy.validate(obj)
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
@@ -198,10 +206,15 @@ class Store:
         if options.dry_run:
             return obj
         key = self.key(meta_.get("namespace"), meta_["name"])
+        await self.strategy.before_create(obj)
         try:
             revision = await self.storage.create(key, self.encode(obj))
         except KeyExists:
+            await self.strategy.create_failed(obj)
             raise errors.already_exists(self.qualified, meta_["name"]) from None
+        except BaseException:
+            await self.strategy.create_failed(obj)
+            raise
         meta_["resourceVersion"] = str(revision)
         return obj
 
@@ -249,6 +262,8 @@ class Store:
                 return old, False
             if options.dry_run:
                 return new, False
+            if not deleting:
+                await self.strategy.before_update(new, old)
             try:
                 if deleting:
                     revision, _ = await self.storage.delete(key, kv.mod_revision)
@@ -258,6 +273,8 @@ class Store:
                 if requested_rv:
                     raise errors.modified(self.qualified, name) from None
                 continue
+            if deleting:
+                await self.strategy.after_delete(new)
             new["metadata"]["resourceVersion"] = str(revision)
             return new, False
 
@@ -275,16 +292,17 @@ class Store:
         meta_["resourceVersion"] = old_meta["resourceVersion"]
         if subresource == "status":
             self.strategy.prepare_for_status_update(new, old)
+        elif subresource == "finalize":
+            self.strategy.prepare_for_finalize(new, old)
         else:
             self.strategy.default(new)
             self.strategy.prepare_for_update(new, old)
-        new["metadata"] = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+        new["metadata"] = meta.ordered_metadata(meta_)
         return new
 
-    @staticmethod
-    def _should_delete_during_update(obj: dict) -> bool:
+    def _should_delete_during_update(self, obj: dict) -> bool:
         meta_ = obj["metadata"]
-        return bool(meta_.get("deletionTimestamp")) and not meta_.get("finalizers") \
+        return bool(meta_.get("deletionTimestamp")) and not self.strategy.pending_finalizers(obj) \
             and not meta_.get("deletionGracePeriodSeconds")
 
     # -- delete --------------------------------------------------------------------------
@@ -314,7 +332,7 @@ class Store:
             if self.admit is not None:
                 await self.admit("delete", self, obj, obj)
             grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
-            pending = bool(meta_.get("finalizers")) or grace > 0
+            pending = self.strategy.pending_finalizers(obj) or grace > 0
             if meta_.get("deletionTimestamp") and pending:
                 # Already being deleted: a shorter grace period may still shorten the wait.
                 current = meta_.get("deletionGracePeriodSeconds") or 0
@@ -327,13 +345,15 @@ class Store:
                     if not meta_.get("deletionTimestamp") or grace < (meta_.get("deletionGracePeriodSeconds") or 0):
                         meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
                     meta_["deletionGracePeriodSeconds"] = grace
-                    obj["metadata"] = dict(sorted(meta_.items(), key=lambda kv: meta._META_RANK.get(kv[0], 99)))
+                    self.strategy.prepare_for_delete(obj)
+                    obj["metadata"] = meta.ordered_metadata(meta_)
                     revision = await self.storage.update(key, self.encode(obj), kv.mod_revision)
                     obj["metadata"]["resourceVersion"] = str(revision)
                     return obj, False
                 revision, _ = await self.storage.delete(key, kv.mod_revision)
             except (Conflict, KeyNotFound):
                 continue
+            await self.strategy.after_delete(obj)
             meta_["resourceVersion"] = str(revision)
             return obj, True
 

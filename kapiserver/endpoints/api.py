@@ -1,0 +1,249 @@
+"""
+The resource handlers: one per verb, written once for every resource.
+A request arrives here with its RequestInfo resolved to a Store.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..machinery import codec, errors
+from ..machinery.errors import StatusError
+from ..registry.options import DeleteOptions, ListOptions, WriteOptions
+from . import negotiation, render, subresources
+from .http import query, query_int, read_body, write_bytes
+from .negotiation import Representation
+from .requestinfo import RequestInfo, is_true
+
+
+class APIContext:
+    """What the handlers need of the server: registry, clock, reactor, limits."""
+
+    def __init__(self, registry, clock, reactor, config=None, streams=None):
+        self.registry = registry
+        self.clock = clock
+        self.reactor = reactor
+        self.config = config
+        self.max_request_bytes = getattr(config, "max_request_bytes", 3 * 1024 * 1024)
+        self.min_request_timeout = getattr(config, "min_request_timeout", 1800)
+        self.streams = streams
+
+
+def list_options(request, store) -> ListOptions:
+    from ..machinery import selectors
+    options = ListOptions()
+    text = query(request, "labelSelector")
+    if text:
+        options.label_selector = selectors.parse_label_selector(text)
+    text = query(request, "fieldSelector")
+    if text:
+        options.field_selector = selectors.parse_field_selector(text)
+        store.strategy.check_field_selector(options.field_selector)
+    options.limit = query_int(request, "limit", 0) or 0
+    options.continue_token = query(request, "continue")
+    options.resource_version = query(request, "resourceVersion")
+    options.resource_version_match = query(request, "resourceVersionMatch")
+    if options.resource_version_match and options.resource_version_match not in ("Exact", "NotOlderThan"):
+        raise errors.bad_request(
+            f'resourceVersionMatch: Unsupported value: "{options.resource_version_match}": supported values: '
+            f'"Exact", "NotOlderThan"')
+    if options.resource_version_match and not options.resource_version and \
+            query(request, "sendInitialEvents") == "":
+        raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if options.continue_token and options.resource_version not in ("", "0"):
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
+    options.allow_bookmarks = is_true(request.args.get(b"allowWatchBookmarks"))
+    options.timeout_seconds = query_int(request, "timeoutSeconds")
+    if b"sendInitialEvents" in request.args:
+        options.send_initial_events = is_true(request.args.get(b"sendInitialEvents"))
+    return options
+
+
+def write_options(request) -> WriteOptions:
+    dry_run = request.args.get(b"dryRun") or []
+    for value in dry_run:
+        if value != b"All":
+            raise errors.bad_request(f'dryRun: Unsupported value: "{value.decode()}": supported values: "All"')
+    validation = query(request, "fieldValidation", "Strict") or "Strict"
+    if validation not in ("Ignore", "Warn", "Strict"):
+        raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
+    return WriteOptions(dry_run=bool(dry_run), field_manager=query(request, "fieldManager"),
+                        field_validation=validation)
+
+
+def delete_options(request, body: bytes) -> DeleteOptions:
+    options = DeleteOptions()
+    data: dict = {}
+    if body.strip():
+        data = negotiation.decode_body(request.getHeader(b"content-type") and
+                                       request.getHeader(b"content-type").decode(), body)
+        if not isinstance(data, dict):
+            raise errors.bad_request("DeleteOptions must be an object")
+    grace = data.get("gracePeriodSeconds")
+    if grace is None:
+        grace = query_int(request, "gracePeriodSeconds")
+    if grace is not None:
+        options.grace_period_seconds = int(grace)
+    preconditions = data.get("preconditions") or {}
+    options.precondition_uid = preconditions.get("uid")
+    options.precondition_resource_version = preconditions.get("resourceVersion")
+    options.propagation_policy = data.get("propagationPolicy") or query(request, "propagationPolicy") or None
+    if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
+        raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", [errors.not_supported(
+            "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"])])
+    dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
+    options.dry_run = bool(dry_run)
+    return options
+
+
+def _content_type(request) -> Optional[str]:
+    value = request.getHeader(b"content-type")
+    return value.decode("latin-1") if value else None
+
+
+def _check_body_object(body) -> dict:
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of the request was not a JSON object")
+    return body
+
+
+class ResourceHandler:
+    """Serves the verbs of one request against its Store."""
+
+    def __init__(self, context: APIContext):
+        self.context = context
+
+    async def handle(self, request, info: RequestInfo, store) -> None:
+        if info.subresource:
+            await subresources.handle(self, request, info, store)
+            return
+        verb = info.verb
+        if verb not in store.info.verbs:
+            raise errors.method_not_supported(store.qualified, verb)
+        namespace = info.namespace if store.info.namespaced else None
+        if store.info.namespaced and not namespace and verb not in ("list", "watch"):
+            raise StatusError(405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              {"kind": store.info.resource, **({"group": store.info.group}
+                                                                if store.info.group else {})})
+        handler = getattr(self, "do_" + verb)
+        await handler(request, info, store, namespace)
+
+    # -- reads --------------------------------------------------------------------------
+    def representation(self, request) -> Representation:
+        accept = request.getHeader(b"accept")
+        return negotiation.negotiate_output(accept.decode("latin-1") if accept else None)
+
+    def respond(self, request, code: int, obj: dict, store, rep: Optional[Representation] = None) -> None:
+        rep = rep or self.representation(request)
+        out = render.render_object(store, obj, rep, self.context.clock, query(request, "includeObject"))
+        write_bytes(request, code, rep.content_type, rep.encode(out))
+
+    async def do_get(self, request, info, store, namespace):
+        rep = self.representation(request)
+        obj = await store.get(namespace, info.name)
+        self.respond(request, 200, obj, store, rep)
+
+    async def do_list(self, request, info, store, namespace):
+        rep = self.representation(request)
+        options = list_options(request, store)
+        items, list_meta = await store.list(namespace or None, options)
+        out = render.render_list(store, items, list_meta, rep, self.context.clock, query(request, "includeObject"))
+        write_bytes(request, 200, rep.content_type, rep.encode(out))
+
+    async def do_watch(self, request, info, store, namespace):
+        from .watch import serve_watch
+        rep = self.representation(request)
+        options = list_options(request, store)
+        if info.name:
+            from ..machinery import selectors
+            by_name = selectors.parse_field_selector(f"metadata.name={info.name}")
+            options.field_selector = by_name if options.field_selector is None else \
+                selectors.parse_field_selector(f"metadata.name={info.name}," + query(request, "fieldSelector"))
+        await serve_watch(self.context, request, store, namespace or None, options, rep)
+
+    # -- writes -------------------------------------------------------------------------
+    def body(self, request):
+        raw = read_body(request, self.context.max_request_bytes)
+        if not raw.strip():
+            raise errors.bad_request("the body of the request was empty")
+        return negotiation.decode_body(_content_type(request), raw)
+
+    async def do_create(self, request, info, store, namespace):
+        obj = _check_body_object(self.body(request))
+        if info.name:
+            raise errors.method_not_supported(store.qualified, "create")
+        options = write_options(request)
+        created = await store.create(namespace, obj, options)
+        self.respond(request, 201, created, store)
+
+    async def do_update(self, request, info, store, namespace):
+        obj = _check_body_object(self.body(request))
+        options = write_options(request)
+        result, created = await store.update(namespace, info.name, lambda old: copy.deepcopy(obj), options)
+        self.respond(request, 201 if created else 200, result, store)
+
+    async def do_patch(self, request, info, store, namespace):
+        patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
+        options = write_options(request)
+
+        def apply(old):
+            if old is None:
+                raise errors.not_found(store.qualified, info.name)
+            return patcher(old)
+
+        result, created = await store.update(namespace, info.name, apply, options, allow_create=False)
+        self.respond(request, 201 if created else 200, result, store)
+
+    async def do_delete(self, request, info, store, namespace):
+        options = delete_options(request, read_body(request, self.context.max_request_bytes))
+        obj, deleted = await store.delete(namespace, info.name, options)
+        if not deleted or store.strategy.return_deleted_object:
+            self.respond(request, 200, obj, store)
+            return
+        details = {"name": info.name}
+        if store.info.group:
+            details["group"] = store.info.group
+        details["kind"] = store.info.resource
+        details["uid"] = obj["metadata"].get("uid", "")
+        write_bytes(request, 200, "application/json", codec.encode(errors.success_status(details)))
+
+    async def do_deletecollection(self, request, info, store, namespace):
+        options = delete_options(request, read_body(request, self.context.max_request_bytes))
+        listing = list_options(request, store)
+        items, list_meta = await store.delete_collection(namespace, listing, options)
+        rep = self.representation(request)
+        out = render.render_list(store, items, list_meta, rep, self.context.clock)
+        write_bytes(request, 200, rep.content_type, rep.encode(out))
+
+
+def patch_function(request, context, store, raw: bytes, info=None):
+    """A function old -> patched object for the request's patch type."""
+    from ..machinery import patch, schema
+    content_type = negotiation.body_media_type(_content_type(request)).type
+    if not _content_type(request):
+        raise errors.unsupported_media_type("", negotiation.PATCH_TYPES)
+    if content_type not in negotiation.PATCH_TYPES:
+        raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES)
+    info = info or store.info
+    if content_type == negotiation.APPLY_PATCH_YAML:
+        raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES[:3])
+    try:
+        document = codec.loads(raw) if raw.strip() else None
+    except ValueError as e:
+        raise errors.bad_request(f"error decoding patch: {e}") from None
+    if document is None:
+        raise errors.bad_request("the body of the request was empty")
+    if content_type == negotiation.JSON_PATCH:
+        if not isinstance(document, list):
+            raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        return lambda old: patch.json_patch(old, document)
+    if not isinstance(document, dict):
+        raise errors.bad_request("the patch document must be a JSON object")
+    if content_type == negotiation.MERGE_PATCH:
+        return lambda old: patch.merge_patch(old, document)
+    node = schema.node_for(info.group, info.version, info.kind)
+    if node is None or not store.strip_item_type:
+        raise errors.unsupported_media_type(content_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH))
+    return lambda old: patch.strategic_merge_patch(old, document, node)

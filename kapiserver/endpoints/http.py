@@ -1,0 +1,69 @@
+"""Writing responses: objects, Status errors, and the headers every API answer carries."""
+
+from __future__ import annotations
+
+import traceback
+
+from twisted.logger import Logger
+
+from ..machinery import codec, errors
+from ..machinery.errors import StatusError
+
+log = Logger()
+
+
+def set_common_headers(request, content_type: str) -> None:
+    request.setHeader(b"Content-Type", content_type.encode())
+    if not request.responseHeaders.hasHeader(b"Cache-Control"):
+        request.setHeader(b"Cache-Control", b"no-cache, private")
+
+
+def write_bytes(request, code: int, content_type: str, body: bytes) -> None:
+    if request.finished or getattr(request, "_disconnected", False):
+        return
+    request.setResponseCode(code)
+    set_common_headers(request, content_type)
+    request.setHeader(b"Content-Length", str(len(body)).encode())
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()
+
+
+def write_status(request, error: StatusError) -> None:
+    write_bytes(request, error.code, "application/json", codec.encode(error.to_status()))
+
+
+def write_failure(request, exc: BaseException) -> None:
+    """An error from a handler: a Status error as it is, anything else a 500 (a bug)."""
+    if isinstance(exc, StatusError):
+        write_status(request, exc)
+        return
+    log.error("internal error serving {method} {path}: {tb}", method=request.method, path=request.path,
+              tb="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    write_status(request, errors.internal_error(f"{type(exc).__name__}: {exc}"))
+
+
+def read_body(request, max_bytes: int) -> bytes:
+    request.content.seek(0)
+    body = request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise errors.request_entity_too_large("limit is %d" % max_bytes)
+    return body
+
+
+def query(request, name: str, default: str = "") -> str:
+    values = request.args.get(name.encode())
+    if not values:
+        return default
+    return values[0].decode("utf-8", "replace")
+
+
+def query_int(request, name: str, default=None):
+    text = query(request, name)
+    if text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.bad_request(f'invalid value "{text}" for query parameter {name}: must be an integer') \
+            from None

@@ -1,0 +1,172 @@
+"""Non-resource paths: discovery, OpenAPI, /version, health checks, and the path list at /."""
+
+from __future__ import annotations
+
+from ..machinery import codec, errors
+from ..machinery.errors import StatusError
+from .http import write_bytes
+from .negotiation import parse_accept
+
+NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def wants_aggregated(request) -> str:
+    """The aggregated discovery version the client asks for first, or ""."""
+    from . import discovery
+    accept = request.getHeader(b"accept")
+    for media in parse_accept(accept.decode("latin-1") if accept else None):
+        if media.param("as") == "APIGroupDiscoveryList" and media.param("g") == "apidiscovery.k8s.io":
+            if media.param("v") in ("v2", "v2beta1"):
+                return media.param("v")
+        elif media.type in ("application/json", "*/*", "application/*"):
+            return ""
+    return ""
+
+
+class NonResourceHandler:
+    def __init__(self, context, health=None):
+        self.context = context
+        self.health = health
+        self._cache: dict = {}
+
+    @property
+    def catalog(self):
+        return self.context.registry.catalog
+
+    def _write_json(self, request, obj, content_type="application/json"):
+        write_bytes(request, 200, content_type, codec.encode(obj))
+
+    async def handle(self, request, info) -> None:
+        parts = info.parts
+        method = request.method
+        if method not in (b"GET", b"HEAD"):
+            if parts and parts[0] in ("api", "apis", "version", "openapi", "healthz", "livez", "readyz"):
+                raise StatusError(405, "MethodNotAllowed",
+                                  "the server does not allow this method on the requested resource", {})
+            raise NOT_FOUND
+        if not parts:
+            self._write_json(request, {"paths": self.paths()})
+            return
+        head = parts[0]
+        if head == "version" and len(parts) == 1:
+            from ..version import VERSION_INFO
+            self._write_json(request, VERSION_INFO)
+        elif head in ("api", "apis"):
+            self.discovery(request, parts)
+        elif head == "openapi":
+            self.openapi(request, parts)
+        elif head in ("healthz", "livez", "readyz"):
+            await self.health_check(request, head, parts[1:])
+        else:
+            raise NOT_FOUND
+
+    def paths(self) -> list[str]:
+        paths = ["/api", "/api/v1", "/apis", "/apis/"]
+        for group, versions in self.catalog.groups:
+            if not group:
+                continue
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v in versions)
+        paths += ["/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz", "/version"]
+        return sorted(paths)
+
+    def discovery(self, request, parts) -> None:
+        from . import discovery
+        catalog = self.catalog
+        if len(parts) == 1:
+            aggregated = wants_aggregated(request)
+            legacy = parts[0] == "api"
+            if aggregated:
+                doc = discovery.aggregated_discovery(catalog, legacy)
+                content_type = discovery.AGGREGATED_CONTENT_TYPE
+                if aggregated == "v2beta1":
+                    doc = dict(doc, apiVersion="apidiscovery.k8s.io/v2beta1")
+                    content_type = content_type.replace("v=v2", "v=v2beta1")
+                self._write_json(request, doc, content_type)
+            elif legacy:
+                host = request.getHost()
+                self._write_json(request, discovery.api_versions(f"{self._address(request)}"))
+            else:
+                self._write_json(request, discovery.api_group_list(catalog))
+            return
+        if parts[0] == "api":
+            if len(parts) == 2:
+                doc = discovery.api_resource_list(catalog, "", parts[1])
+                if doc is not None:
+                    self._write_json(request, doc)
+                    return
+            raise NOT_FOUND
+        if len(parts) == 2:
+            doc = discovery.api_group(catalog, parts[1])
+        elif len(parts) == 3:
+            doc = discovery.api_resource_list(catalog, parts[1], parts[2])
+        else:
+            doc = None
+        if doc is None:
+            raise NOT_FOUND
+        self._write_json(request, doc)
+
+    def _address(self, request) -> str:
+        config = self.context.config
+        advertise = getattr(config, "advertise_address", None)
+        host = request.getHost()
+        return f"{advertise or host.host}:{host.port}"
+
+    def openapi(self, request, parts) -> None:
+        from . import openapi
+        if parts[1:] == ["v2"]:
+            accept = request.getHeader(b"accept")
+            types = [m.type for m in parse_accept(accept.decode("latin-1") if accept else None)]
+            if not any(t in ("application/json", "*/*", "application/*") for t in types):
+                raise errors.not_acceptable(["application/json"])
+            write_bytes(request, 200, "application/json", openapi.openapi_v2_document(self.catalog))
+            return
+        if len(parts) >= 2 and parts[1] == "v3":
+            if len(parts) == 2:
+                self._write_json(request, openapi.openapi_v3_index(self.catalog))
+                return
+            gv_path = "/".join(parts[2:])
+            try:
+                body, digest = openapi.openapi_v3_document(self.catalog, gv_path)
+            except KeyError:
+                raise NOT_FOUND from None
+            if body is None:
+                raise NOT_FOUND
+            request.setHeader(b"Etag", f'"{digest}"'.encode())
+            request.setHeader(b"Cache-Control", b"public, immutable")
+            write_bytes(request, 200, "application/json", body)
+            # write_bytes sets Cache-Control no-cache; the hash pins this document.
+            return
+        raise NOT_FOUND
+
+    async def health_check(self, request, kind: str, rest) -> None:
+        checks = [("ping", None), ("log", None)]
+        if kind != "livez":
+            checks.append(("etcd", self.context.registry.storage.check_health))
+        if self.health is not None:
+            checks.extend(self.health.checks(kind))
+        if rest:
+            wanted = rest[0]
+            checks = [c for c in checks if c[0] == wanted]
+            if not checks:
+                raise NOT_FOUND
+        results = []
+        healthy = True
+        for name, check in checks:
+            try:
+                if check is not None:
+                    await check()
+                results.append((name, None))
+            except Exception as e:  # a failing check is reported, not raised
+                healthy = False
+                results.append((name, str(e) or type(e).__name__))
+        verbose = b"verbose" in request.args or not healthy
+        if verbose:
+            lines = []
+            for name, error in results:
+                lines.append(f"[+]{name} ok" if error is None else f"[-]{name} failed: reason withheld")
+            lines.append(f"{kind} check passed" if healthy else f"{kind} check failed")
+            text = "\n".join(lines) + "\n"
+        else:
+            text = "ok"
+        write_bytes(request, 200 if healthy else 500, "text/plain; charset=utf-8", text.encode())

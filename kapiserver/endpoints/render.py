@@ -1,0 +1,53 @@
+"""Turning objects and lists into the representation the client asked for."""
+
+from __future__ import annotations
+
+import datetime
+
+from .negotiation import Representation
+
+
+def _now(clock) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(clock.seconds(), datetime.timezone.utc)
+
+
+def partial_metadata(obj: dict, version: str = "v1") -> dict:
+    return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
+            "metadata": obj.get("metadata", {})}
+
+
+def list_object(store, items: list[dict], list_meta: dict) -> dict:
+    info = store.info
+    if store.strip_item_type:
+        items = [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
+    return {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta, "items": items}
+
+
+def table(store, items: list[dict], list_meta: dict, rep: Representation, clock, include_object: str,
+          no_headers: bool = False) -> dict:
+    from ..registry import printers
+    printer = store.strategy.printer()
+    result = printers.table(printer, items, _now(clock), include_object or "Metadata", list_meta,
+                            no_headers=no_headers)
+    if rep.target_version != "v1":
+        result["apiVersion"] = f"meta.k8s.io/{rep.target_version}"
+    return result
+
+
+def render_object(store, obj: dict, rep: Representation, clock, include_object: str = "") -> dict:
+    if rep.target == "Table":
+        return table(store, [obj], {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")},
+                     rep, clock, include_object)
+    if rep.target == "PartialObjectMetadata":
+        return partial_metadata(obj, rep.target_version)
+    return obj
+
+
+def render_list(store, items: list[dict], list_meta: dict, rep: Representation, clock,
+                include_object: str = "") -> dict:
+    if rep.target == "Table":
+        return table(store, items, list_meta, rep, clock, include_object)
+    if rep.target in ("PartialObjectMetadataList", "PartialObjectMetadata"):
+        return {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rep.target_version}",
+                "metadata": list_meta, "items": [partial_metadata(i, rep.target_version) for i in items]}
+    return list_object(store, items, list_meta)

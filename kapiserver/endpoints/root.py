@@ -1,0 +1,65 @@
+"""
+The HTTP root: routes every request by its RequestInfo.  Resource requests go
+to the resource handlers; the rest are discovery, OpenAPI, version and health.
+"""
+
+from __future__ import annotations
+
+import time
+
+from twisted.internet.defer import Deferred
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from ..machinery import codec, errors
+from ..machinery.errors import StatusError
+from . import nonresource, reviews
+from .api import APIContext, ResourceHandler
+from .http import write_bytes, write_failure
+from .requestinfo import request_info
+
+NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+class APIRoot(Resource):
+    isLeaf = True
+
+    def __init__(self, context: APIContext, health=None):
+        super().__init__()
+        self.context = context
+        self.handler = ResourceHandler(context)
+        self.nonresource = nonresource.NonResourceHandler(context, health)
+
+    def render(self, request):
+        started = time.monotonic()
+        request.notifyFinish().addErrback(lambda _: setattr(request, "_disconnected", True))
+        d = Deferred.fromCoroutine(self._serve(request))
+        d.addErrback(lambda failure: write_failure(request, failure.value))
+        d.addBoth(lambda _: self._log(request, started))
+        return NOT_DONE_YET
+
+    def _log(self, request, started: float) -> None:
+        try:
+            from ..logs import log_request
+        except ImportError:
+            return
+        log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code,
+                    time.monotonic() - started)
+
+    async def _serve(self, request) -> None:
+        path = request.path.decode("utf-8", "replace")
+        info = request_info(request.method.decode(), path, request.args)
+        if not info.is_resource_request:
+            await self.nonresource.handle(request, info)
+            return
+        catalog = self.context.registry.catalog
+        resource_info = catalog.lookup(info.api_group, info.api_version, info.resource)
+        if resource_info is None:
+            raise NOT_FOUND
+        if reviews.is_virtual(resource_info):
+            await reviews.handle(self.handler, request, info, resource_info)
+            return
+        store = self.context.registry.lookup(info.api_group, info.api_version, info.resource)
+        if store is None:
+            raise NOT_FOUND
+        await self.handler.handle(request, info, store)

@@ -1,0 +1,229 @@
+"""Strategies of the core/v1 resources whose behaviour differs from the default."""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+from ..machinery import errors
+from .strategy import Strategy
+
+
+def _quantity_set(resources: dict, name: str) -> bool:
+    return bool(resources) and name in resources
+
+
+def pod_qos_class(pod: dict) -> str:
+    """BestEffort, Burstable or Guaranteed, as upstream's qos.GetPodQOS decides."""
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            if name not in limits:
+                guaranteed = False
+            elif name in requests and str(requests[name]) != str(limits[name]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+class PodStrategy(Strategy):
+    def reset_status(self, obj: dict) -> None:
+        obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+
+    def default_grace_period(self, obj: dict) -> int:
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        # An unscheduled pod, or one that has finished, has nothing to wait for.
+        if not spec.get("nodeName") or phase in ("Failed", "Succeeded"):
+            return 0
+        grace = spec.get("terminationGracePeriodSeconds")
+        return 30 if grace is None else int(grace)
+
+    def check_graceful_delete(self, obj: dict, grace_period):
+        default = self.default_grace_period(obj)
+        if default == 0:
+            return 0
+        return default if grace_period is None else max(int(grace_period), 0)
+
+
+class SecretStrategy(Strategy):
+    def default(self, obj: dict) -> None:
+        super().default(obj)
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.setdefault("data", {})
+            if data is None:
+                data = obj["data"] = {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+class NamespaceStrategy(Strategy):
+    """Namespaces start Active with the "kubernetes" finalizer, which the
+    namespace controller removes (through /finalize) once the namespace is empty."""
+
+    def reset_status(self, obj: dict) -> None:
+        obj["status"] = {"phase": "Active"}
+
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        obj.setdefault("spec", {})
+        finalizers = obj["spec"].get("finalizers") or []
+        if "kubernetes" not in finalizers:
+            finalizers.append("kubernetes")
+        obj["spec"]["finalizers"] = finalizers
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_update(new, old)
+        # spec.finalizers changes only through /finalize.
+        new["spec"] = copy.deepcopy(old.get("spec") or {})
+        new["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = new["metadata"]["name"]
+
+    def prepare_for_finalize(self, new: dict, old: dict) -> None:
+        spec = new.get("spec") or {}
+        status = copy.deepcopy(old.get("status") or {})
+        for field in list(new):
+            if field not in ("metadata", "apiVersion", "kind"):
+                del new[field]
+        new["spec"] = {"finalizers": list(spec.get("finalizers") or [])} if spec.get("finalizers") else {}
+        new["status"] = status
+        old_meta, meta = old["metadata"], new["metadata"]
+        for field in ("labels", "annotations", "finalizers", "ownerReferences"):
+            if field in old_meta:
+                meta[field] = copy.deepcopy(old_meta[field])
+
+    def pending_finalizers(self, obj: dict) -> bool:
+        return super().pending_finalizers(obj) or bool((obj.get("spec") or {}).get("finalizers"))
+
+    def prepare_for_delete(self, obj: dict) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+
+class ServiceStrategy(Strategy):
+    """Services take a cluster IP (unless headless or ExternalName) and node
+    ports (NodePort and LoadBalancer types) from the allocators."""
+
+    def __init__(self, info, ip_allocator, port_allocator):
+        super().__init__(info)
+        self.ips = ip_allocator
+        self.ports = port_allocator
+
+    def reset_status(self, obj: dict) -> None:
+        obj["status"] = {"loadBalancer": {}}
+
+    def _field_error(self, obj, error):
+        return errors.invalid_object("", "Service", obj["metadata"].get("name", ""), [error])
+
+    async def before_create(self, obj: dict) -> None:
+        spec = obj.setdefault("spec", {})
+        taken_ip = None
+        taken_ports = []
+        try:
+            if spec.get("type") != "ExternalName":
+                ip = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
+                if ip == "None":
+                    spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
+                elif ip:
+                    if not self.ips.contains(ip):
+                        raise self._field_error(obj, errors.invalid(
+                            "spec.clusterIPs", [ip],
+                            f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
+                            f"The range of valid IPs is {self.ips.describe_range}"))
+                    if not await self.ips.allocate(ip, _owner(obj)):
+                        raise self._field_error(obj, errors.invalid(
+                            "spec.clusterIPs", [ip], f"failed to allocate IP {ip}: provided IP is already allocated"))
+                    taken_ip = ip
+                    spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+                else:
+                    taken_ip = await self.ips.allocate_next(_owner(obj))
+                    spec["clusterIP"], spec["clusterIPs"] = taken_ip, [taken_ip]
+                spec.setdefault("ipFamilies", ["IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
+            taken_ports = await self._allocate_node_ports(obj, spec, old_spec=None)
+        except BaseException:
+            if taken_ip:
+                await self.ips.release(taken_ip)
+            for port in taken_ports:
+                await self.ports.release(port)
+            raise
+
+    async def _allocate_node_ports(self, obj, spec, old_spec):
+        taken = []
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                port.pop("nodePort", None)
+            return taken
+        old_ports = {str(p.get("nodePort")) for p in (old_spec or {}).get("ports") or [] if p.get("nodePort")}
+        for index, port in enumerate(spec.get("ports") or []):
+            node_port = port.get("nodePort")
+            if node_port:
+                if str(node_port) in old_ports:
+                    continue
+                if not self.ports.contains(str(node_port)):
+                    raise self._field_error(obj, errors.invalid(
+                        f"spec.ports[{index}].nodePort", node_port,
+                        f"provided port is not in the valid range. The range of valid ports is "
+                        f"{self.ports.describe_range}"))
+                if not await self.ports.allocate(str(node_port), _owner(obj)):
+                    raise self._field_error(obj, errors.invalid(
+                        f"spec.ports[{index}].nodePort", node_port, "provided port is already allocated"))
+                taken.append(str(node_port))
+            else:
+                value = await self.ports.allocate_next(_owner(obj))
+                port["nodePort"] = int(value)
+                taken.append(value)
+        return taken
+
+    async def create_failed(self, obj: dict) -> None:
+        await self.after_delete(obj)
+
+    async def before_update(self, new: dict, old: dict) -> None:
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        if old_spec.get("clusterIP") and spec.get("type") != "ExternalName":
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
+        await self._allocate_node_ports(new, spec, old_spec)
+        kept = {str(p.get("nodePort")) for p in spec.get("ports") or [] if p.get("nodePort")}
+        for port in old_spec.get("ports") or []:
+            if port.get("nodePort") and str(port["nodePort"]) not in kept:
+                await self.ports.release(str(port["nodePort"]))
+
+    async def after_delete(self, obj: dict) -> None:
+        spec = obj.get("spec") or {}
+        for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
+            if ip and ip != "None":
+                await self.ips.release(ip)
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                await self.ports.release(str(port["nodePort"]))
+
+
+def _owner(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+class PersistentVolumeStrategy(Strategy):
+    def reset_status(self, obj: dict) -> None:
+        obj["status"] = {"phase": "Pending"}
+
+
+class PersistentVolumeClaimStrategy(Strategy):
+    def reset_status(self, obj: dict) -> None:
+        obj["status"] = {"phase": "Pending"}
+
+
+class NodeStrategy(Strategy):
+    def reset_status(self, obj: dict) -> None:
+        # Nodes register with their status (the kubelet writes it on create).
+        obj.setdefault("status", {})

@@ -1,0 +1,69 @@
+"""
+The Registry: one Store per served resource, built from the catalogue and the
+strategies, sharing one storage and one clock.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..admission.lifecycle import NamespaceLifecycle
+from ..storage import Storage
+from . import core
+from .allocator import node_port_allocator, service_ip_allocator
+from .catalog import Catalog, ResourceInfo
+from .store import Store
+from .strategy import Strategy
+
+
+class Registry:
+    def __init__(self, storage: Storage, clock, catalog: Optional[Catalog] = None, prefix: bytes = b"/registry",
+                 service_cluster_ip_range=None, service_node_port_range=(30000, 32767)):
+        import ipaddress
+        self.storage = storage
+        self.clock = clock
+        self.catalog = catalog or Catalog()
+        self.prefix = prefix.rstrip(b"/")
+        network = service_cluster_ip_range or ipaddress.ip_network("10.0.0.0/24")
+        self.service_ips = service_ip_allocator(storage, self.prefix, network)
+        self.node_ports = node_port_allocator(storage, self.prefix, *service_node_port_range)
+        self.stores: dict[tuple[str, str, str], Store] = {}
+        self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get(None, name))
+        for info in self.catalog.all():
+            self.add(info)
+
+    def strategy_for(self, info: ResourceInfo) -> Strategy:
+        key = (info.storage_gv[0], info.storage_key)
+        if key == ("", "pods"):
+            return core.PodStrategy(info)
+        if key == ("", "secrets"):
+            return core.SecretStrategy(info)
+        if key == ("", "namespaces"):
+            return core.NamespaceStrategy(info)
+        if key == ("", "services"):
+            return core.ServiceStrategy(info, self.service_ips, self.node_ports)
+        if key == ("", "persistentvolumes"):
+            return core.PersistentVolumeStrategy(info)
+        if key == ("", "persistentvolumeclaims"):
+            return core.PersistentVolumeClaimStrategy(info)
+        if key == ("", "nodes"):
+            return core.NodeStrategy(info)
+        return Strategy(info)
+
+    def key_root(self, info: ResourceInfo, builtin: bool = True) -> bytes:
+        group, _ = info.storage_gv
+        if builtin:
+            return self.prefix + b"/" + info.storage_key.encode()
+        return self.prefix + b"/" + group.encode() + b"/" + info.storage_key.encode()
+
+    def add(self, info: ResourceInfo, strategy: Optional[Strategy] = None, builtin: bool = True) -> Store:
+        store = Store(info, strategy or self.strategy_for(info), self.storage, self.clock,
+                      self.key_root(info, builtin), admit=self.admit, builtin=builtin)
+        self.stores[(info.group, info.version, info.resource)] = store
+        return store
+
+    def store(self, group: str, version: str, resource: str) -> Store:
+        return self.stores[(group, version, resource)]
+
+    def lookup(self, group: str, version: str, resource: str) -> Optional[Store]:
+        return self.stores.get((group, version, resource))

@@ -1,0 +1,179 @@
+"""
+The service tree of one kube-apiserver: storage, the registry, the
+controllers the apiserver runs itself, and the listeners.
+
+Listeners come up once storage is open; a listen that fails (the port is
+taken) is retried every LISTEN_RETRY seconds instead of ending the process.
+"""
+
+from __future__ import annotations
+
+from twisted.application import service
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from .config import ServerConfig
+
+log = Logger()
+LISTEN_RETRY = 15.0
+
+
+class _QuietSite(Site):
+    """twisted.web's access log is replaced by kapiserver's request log."""
+
+    def log(self, request):
+        pass
+
+
+class Listener(service.Service):
+    """Listen on an endpoint; on failure, log and try again later."""
+
+    def __init__(self, reactor, description: str, factory, name: str):
+        self.reactor = reactor
+        self.description = description
+        self.factory = factory
+        self.setName(name)
+        self.port = None
+        self._retry = None
+        self.listening = Deferred()
+
+    def startService(self):
+        super().startService()
+        self._listen()
+
+    def _listen(self):
+        self._retry = None
+        d = endpoints.serverFromString(self.reactor, self.description).listen(self.factory)
+
+        def listening(port):
+            self.port = port
+            log.info("Serving insecurely on {address}", address=_address(port))
+            if not self.listening.called:
+                self.listening.callback(port)
+
+        def failed(failure):
+            log.error("Unable to listen on {description}: {error}; retrying in {retry}s",
+                      description=self.description, error=failure.getErrorMessage(), retry=LISTEN_RETRY)
+            if self.running:
+                self._retry = self.reactor.callLater(LISTEN_RETRY, self._listen)
+        d.addCallbacks(listening, failed)
+
+    def stopService(self):
+        super().stopService()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        if self.port is not None:
+            port, self.port = self.port, None
+            return port.stopListening()
+
+
+def _address(port) -> str:
+    host = port.getHost()
+    return f"{host.host}:{host.port}"
+
+
+class APIServerService(service.MultiService):
+    """Opens storage, builds the registry and controllers, then starts listening."""
+
+    def __init__(self, config: ServerConfig, reactor, storage=None):
+        super().__init__()
+        self.config = config
+        self.reactor = reactor
+        self.storage = storage
+        self.registry = None
+        self.ready = Deferred()
+        self._timers = []
+        self._namespace_controller = None
+
+    def startService(self):
+        service.Service.startService(self)
+        d = Deferred.fromCoroutine(self._start())
+        d.addErrback(self._failed)
+
+    def _failed(self, failure):
+        log.failure("kube-apiserver failed to start", failure)
+        if self.reactor.running:
+            self.reactor.stop()
+
+    async def _open_storage(self):
+        config = self.config
+        if config.storage_backend == "sqlite":
+            from .storage.sqlite import open_sqlite
+            return await open_sqlite(config.data_dir, self.reactor)
+        raise RuntimeError(f"storage backend {config.storage_backend!r} is not available yet")
+
+    async def _start(self):
+        from .controllers.bootstrap import BootstrapController
+        from .controllers.namespace import NamespaceController
+        from .endpoints.api import APIContext
+        from .endpoints.root import APIRoot
+        from .registry.registry import Registry
+        config = self.config
+        if self.storage is None:
+            self.storage = await self._open_storage()
+        self.registry = Registry(self.storage, self.reactor, prefix=config.etcd_prefix.encode(),
+                                 service_cluster_ip_range=config.service_cluster_ip_range,
+                                 service_node_port_range=config.service_node_port_range)
+        port = config.secure_port or config.insecure_port
+        bootstrap = BootstrapController(self.registry, config.master_service_namespace,
+                                        str(config.advertise_address or "127.0.0.1"), port,
+                                        config.service_cluster_ip_range)
+        await bootstrap.reconcile()
+        self._every(10.0, bootstrap.reconcile)
+        self._namespace_controller = NamespaceController(self.registry, self.reactor)
+        await self._namespace_controller.start()
+        if config.etcd_compaction_interval > 0:
+            self._start_compaction(config.etcd_compaction_interval)
+        context = APIContext(self.registry, self.reactor, self.reactor, config)
+        site = _QuietSite(APIRoot(context))
+        site.displayTracebacks = False
+        if config.insecure_port:
+            description = f"tcp:{config.insecure_port}:interface={_endpoint_host(config.insecure_bind_address)}"
+            listener = Listener(self.reactor, description, site, "insecure")
+            listener.setServiceParent(self)
+            await listener.listening
+        self.ready.callback(self)
+
+    def _every(self, interval: float, work) -> None:
+        def run():
+            d = Deferred.fromCoroutine(work())
+            d.addErrback(lambda f: log.failure("periodic work failed", f))
+            d.addBoth(lambda _: self._schedule(interval, run))
+        self._schedule(interval, run)
+
+    def _schedule(self, interval, run):
+        if self.running:
+            self._timers.append(self.reactor.callLater(interval, run))
+            self._timers = [t for t in self._timers if t.active()]
+
+    def _start_compaction(self, interval: float) -> None:
+        state = {"last": 0}
+
+        async def compact():
+            current = await self.storage.current_revision()
+            if state["last"]:
+                await self.storage.compact(state["last"])
+            state["last"] = current
+        self._every(interval, compact)
+
+    def stopService(self):
+        for timer in self._timers:
+            if timer.active():
+                timer.cancel()
+        if self._namespace_controller is not None:
+            self._namespace_controller.stop()
+        d = service.MultiService.stopService(self)
+        if self.storage is not None:
+            storage = self.storage
+            d.addCallback(lambda _: storage.close())
+        return d
+
+
+def _endpoint_host(address: str) -> str:
+    return address.replace(":", "\\:")
+
+
+def make_service(config: ServerConfig, reactor) -> service.MultiService:
+    return APIServerService(config, reactor)
