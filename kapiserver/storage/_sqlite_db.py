@@ -94,8 +94,10 @@ class Database:
 
     def open(self) -> None:
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(self.path, isolation_level=None)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
+            # another process can make us wait for a lock (see EXCLUSIVE
+            # below), so do not wait long.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e
         try:

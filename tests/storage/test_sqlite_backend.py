@@ -1,0 +1,235 @@
+"""What the SQLite backend promises beyond the storage contract: its file,
+group commit, chunked watch replay, compaction's effect on the file,
+snapshot/restore, and failing cleanly."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+from twisted.internet import reactor
+
+from kapiserver.storage import Compacted, KeyExists, KeyValue, RevisionCompacted, Unavailable
+from kapiserver.storage import _sqlite_db
+from kapiserver.storage.sqlite import DB_FILENAME, SQLiteStorage, open_sqlite
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return str(tmp_path / "nested" / "data")
+
+
+@pytest.fixture
+def opened(data_dir, run):
+    """open(**kw) opens the store in data_dir; all are closed at the end."""
+    stores = []
+
+    def open_(**kw):
+        store = run(open_sqlite(data_dir, reactor, **kw))
+        stores.append(store)
+        return store
+
+    yield open_
+    for store in stores:
+        run(store.close())
+
+
+def _rows(data_dir, sql):
+    conn = sqlite3.connect(os.path.join(data_dir, DB_FILENAME))
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_open_creates_directory_and_wal_file(data_dir, opened, run):
+    """open_sqlite creates the data directory and kapiserver.db in it, in WAL mode."""
+    store = opened()
+    run(store.create(b"/a", b"1"))
+    run(store.close())
+    assert os.path.isfile(os.path.join(data_dir, DB_FILENAME))
+    assert _rows(data_dir, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_empty_store_starts_at_revision_one(opened, run):
+    """Like etcd, an empty store is at revision 1 and its first write takes revision 2."""
+    store = opened()
+    assert run(store.current_revision()) == 1
+    assert run(store.create(b"/a", b"1")) == 2
+
+
+def test_second_open_of_a_live_file_is_unavailable(data_dir, opened, run):
+    """While one storage has the file open, another cannot open it (one revision counter per file)."""
+    opened()
+    other = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor)
+    try:
+        with pytest.raises(Unavailable):
+            run(other.opened())
+        with pytest.raises(Unavailable):
+            run(other.get(b"/a"))
+    finally:
+        run(other.close())
+
+
+def test_corrupt_file_is_unavailable(data_dir, run):
+    """A file that is not an SQLite database fails to open with Unavailable."""
+    os.makedirs(data_dir)
+    with open(os.path.join(data_dir, DB_FILENAME), "wb") as f:
+        f.write(b"this is not a database" * 100)
+    store = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor)
+    try:
+        with pytest.raises(Unavailable):
+            run(store.opened())
+    finally:
+        run(store.close())
+
+
+def test_non_bytes_keys_are_refused(opened):
+    """A str key or value is a programming error: TypeError, not a silently different sort order."""
+    store = opened()
+    with pytest.raises(TypeError):
+        store.create("/a", b"1")
+    with pytest.raises(TypeError):
+        store.range("/")
+
+
+def test_writes_in_flight_commit_in_submission_order(opened, run):
+    """Writes issued together get consecutive revisions in the order issued; a failed one takes none."""
+    store = opened()
+    run(store.create(b"/dup", b"1"))
+    ds = [store.create(b"/k%02d" % i, b"v") for i in range(30)]
+    dup = store.create(b"/dup", b"2")
+    ds += [store.create(b"/k%02d" % i, b"v") for i in range(30, 60)]
+    revs = [run(d) for d in ds]
+    assert revs == list(range(revs[0], revs[0] + 60))
+    with pytest.raises(KeyExists):
+        run(dup)
+
+
+def test_sqlite_error_fails_the_whole_batch(opened, run, monkeypatch):
+    """An SQLite error inside a batch rolls it back: every write in it fails with Unavailable and no revision is used."""
+    store = opened()
+    real_create = _sqlite_db.Database._create
+
+    def create(self, conn, key, value):
+        if key == b"/boom":
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_create(self, conn, key, value)
+
+    monkeypatch.setitem(_sqlite_db._OPS, "create", create)
+    first = store.create(b"/first", b"1")  # goes alone; the next three queue behind it
+    batch = [store.create(b"/a", b"1"), store.create(b"/boom", b"1"), store.create(b"/b", b"1")]
+    rev = run(first)
+    for d in batch:
+        with pytest.raises(Unavailable):
+            run(d)
+    assert run(store.current_revision()) == rev
+    assert run(store.get(b"/a")) is None
+    assert run(store.create(b"/c", b"1")) == rev + 1
+
+
+def test_close_fails_queued_writes_and_finishes_the_running_one(opened, run):
+    """close() lets the batch being committed finish and fails writes still queued with Unavailable."""
+    store = opened()
+    running = store.create(b"/a", b"1")
+    queued = store.create(b"/b", b"1")
+    closed = store.close()
+    assert run(running) > 1
+    with pytest.raises(Unavailable):
+        run(queued)
+    run(closed)
+
+
+def test_replay_in_chunks_with_concurrent_writes(opened, run, run_until, settle):
+    """A replay longer than one chunk, overlapping live writes, delivers each revision once, in order."""
+    store = opened(replay_chunk=3)
+    start = run(store.current_revision())
+    for i in range(20):
+        run(store.create(b"/w/%02d" % i, b"1"))
+    got = []
+    store.watch(b"/w/", start, got.append)
+    more = [store.update(b"/w/%02d" % i, b"2", start + 1 + i) for i in range(20)]
+    for d in more:
+        run(d)
+    run_until(lambda: len(got) >= 40)
+    settle()
+    assert [e.revision for e in got] == list(range(start + 1, start + 41))
+
+
+def test_compaction_during_replay_sends_compacted(opened, run, run_until, settle):
+    """A replay overtaken by a compaction ends with the events it sent, then one Compacted."""
+    store = opened(replay_chunk=2)
+    start = run(store.current_revision())
+    for i in range(10):
+        run(store.create(b"/w/%d" % i, b"1"))
+    got = []
+    store.watch(b"/w/", start, got.append)
+    compacting = store.compact(start + 6)  # runs after the first chunk is read
+    run(compacting)
+    run_until(lambda: got and isinstance(got[-1], Compacted))
+    settle()
+    assert [e.revision for e in got[:-1]] == [start + 1, start + 2]
+    assert got[-1] == Compacted(start + 6)
+
+
+def test_compaction_removes_superseded_rows_and_tombstones(data_dir, opened, run):
+    """compact(C) leaves in the log only the live row of each key at C and the rows after C."""
+    store = opened()
+    r1 = run(store.create(b"/a", b"1"))
+    r2 = run(store.update(b"/a", b"2", r1))
+    r3 = run(store.create(b"/b", b"1"))
+    r4, _ = run(store.delete(b"/b"))
+    r5 = run(store.update(b"/a", b"3", r2))
+    run(store.compact(r4))
+    run(store.close())
+    assert _rows(data_dir, "SELECT revision FROM log ORDER BY revision") == [(r2,), (r5,)]
+    assert _rows(data_dir, "SELECT value FROM meta WHERE name = 'compact_revision'") == [(r4,)]
+    assert r3 < r4
+
+
+def test_snapshot_restore(opened, run, run_until, settle):
+    """restore brings back the snapshot's keys as they were, moves the revision forward, compacts before it and notifies no watcher."""
+    store = opened()
+    r1 = run(store.create(b"/a", b"1"))
+    r2 = run(store.create(b"/b", b"1"))
+    snap = run(store.snapshot())
+    assert snap.revision == r2
+    r3 = run(store.update(b"/a", b"2", r1))
+    run(store.delete(b"/b"))
+    r5 = run(store.create(b"/c", b"1"))
+    got = []
+    store.watch(b"/", r5, got.append)
+
+    restored = run(store.restore(snap))
+    assert restored == r5 + 1
+    assert run(store.current_revision()) == restored
+    assert run(store.range(b"/")).kvs == [KeyValue(b"/a", b"1", r1, r1), KeyValue(b"/b", b"1", r2, r2)]
+    with pytest.raises(RevisionCompacted):
+        run(store.range(b"/", revision=r3))
+    late = []
+    store.watch(b"/", r5, late.append)
+    run_until(lambda: late)
+    assert late == [Compacted(restored)]
+    settle()
+    assert got == []
+
+    assert run(store.update(b"/a", b"3", r1)) == restored + 1
+    fresh = []
+    store.watch(b"/", restored, fresh.append)
+    run_until(lambda: fresh)
+    assert fresh[0].prev_kv == KeyValue(b"/a", b"1", r1, r1)
+
+
+def test_restore_survives_restart(opened, run):
+    """A restored state and its revision are what a reopened store finds."""
+    store = opened()
+    run(store.create(b"/a", b"1"))
+    snap = run(store.snapshot())
+    run(store.create(b"/b", b"1"))
+    restored = run(store.restore(snap))
+    run(store.close())
+    again = opened()
+    assert run(again.current_revision()) == restored
+    assert [kv.key for kv in run(again.range(b"/")).kvs] == [b"/a"]
+    assert run(again.create(b"/b", b"2")) == restored + 1
