@@ -153,7 +153,7 @@ def test_kubectl_reviews():
     assert decode(bytes.fromhex(KUBECTL_RULES_REVIEW)) == {
         "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
         "metadata": {"creationTimestamp": None}, "spec": {"namespace": "default"},
-        "status": {"incomplete": False}}
+        "status": {"resourceRules": None, "nonResourceRules": None, "incomplete": False}}
 
 
 # --- zero values, pointers, maps --------------------------------------------------------------------
@@ -162,7 +162,24 @@ def test_pointer_zero_is_kept_and_omitempty_zero_dropped():
     """replicas (a pointer) set to 0 is kept; minReadySeconds and paused (omitempty values) at 0 are not."""
     spec = msg(f(1, 0), f(5, 0), f(7, False))
     obj = decode(envelope("apps/v1", "Deployment", msg(meta("d"), f(2, spec))))
-    assert obj["spec"] == {"replicas": 0}
+    assert obj["spec"]["replicas"] == 0
+    assert "minReadySeconds" not in obj["spec"] and "paused" not in obj["spec"]
+
+
+def test_fields_go_always_prints_are_filled_in():
+    """Fields Go prints even when absent from the wire come out as Go prints them: value structs
+    as {} (Time as null), slices without omitempty as null, scalars without omitempty as zero."""
+    obj = decode(envelope("apps/v1", "Deployment", b""))
+    assert obj == {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"creationTimestamp": None},
+        "spec": {"template": {"metadata": {"creationTimestamp": None}, "spec": {"containers": None}},
+                 "strategy": {}},
+        "status": {},
+    }
+    binding = decode(envelope("rbac.authorization.k8s.io/v1", "RoleBinding", b""))
+    assert binding["roleRef"] == {"apiGroup": "", "kind": "", "name": ""}
+    assert "subjects" not in binding   # omitempty
 
 
 def test_pointer_bool_false_is_kept():
@@ -196,10 +213,16 @@ def test_int_or_string():
                                     {"name": "q", "port": 81, "targetPort": "http"}]
 
 
+def test_value_int_or_string_absent_prints_zero():
+    """A value (non-pointer) IntOrString absent from the wire prints as 0, as Go prints it."""
+    obj = decode(envelope("v1", "Service", msg(meta("s"), f(2, msg(f(1, msg(f(3, 80))))))))
+    assert obj["spec"]["ports"] == [{"port": 80, "targetPort": 0}]
+
+
 def test_required_field_zero_is_kept():
     """A field Go prints without omitempty (ServicePort.port) keeps a zero value."""
-    obj = decode(envelope("v1", "Service", msg(meta("s"), f(2, msg(f(1, msg(f(3, 0))))))))
-    assert obj["spec"]["ports"] == [{"port": 0}]
+    obj = decode(envelope("v1", "Service", msg(meta("s"), f(2, msg(f(1, msg(f(3, 0), f(4, msg(f(2, 1))))))))))
+    assert obj["spec"]["ports"] == [{"port": 0, "targetPort": 1}]
 
 
 # --- special types ----------------------------------------------------------------------------------
@@ -243,7 +266,7 @@ def test_raw_extension_json_and_nested_envelope():
     inner = envelope("v1", "ConfigMap", msg(meta("inner"), f(2, entry("k", "v"))))
     nested = decode(envelope("apps/v1", "ControllerRevision", msg(meta("r2"), f(2, msg(f(1, inner))))))
     assert nested["data"] == {"apiVersion": "v1", "kind": "ConfigMap",
-                              "metadata": {"name": "inner"}, "data": {"k": "v"}}
+                              "metadata": {"name": "inner", "creationTimestamp": None}, "data": {"k": "v"}}
 
 
 def test_managed_fields_raw_json():
@@ -264,8 +287,8 @@ def test_inline_structs_are_flattened():
     pod_spec = msg(f(1, volume), f(2, container))
     obj = decode(envelope("v1", "Pod", msg(meta("p"), f(2, pod_spec))))
     assert obj["spec"]["volumes"] == [{"name": "cfg", "configMap": {"name": "my-cm"}}]
-    assert obj["spec"]["containers"] == [{"name": "c", "livenessProbe": {"exec": {"command": ["true"]},
-                                                                         "initialDelaySeconds": 5}}]
+    assert obj["spec"]["containers"] == [{"name": "c", "resources": {},
+                                          "livenessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 5}}]
 
 
 def test_extra_value_list_wrapper():
@@ -299,13 +322,13 @@ def test_negative_int32_ten_byte_varint():
 def test_unknown_fields_are_skipped():
     """Fields the table does not know are skipped, as generated Go code skips them."""
     obj = decode(envelope("v1", "ConfigMap", msg(meta("c"), f(99, "future"), f(98, 5))))
-    assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert obj == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "creationTimestamp": None}}
 
 
 def test_repeated_singular_message_merges():
     """A singular message sent twice is merged, as protobuf requires."""
     obj = decode(envelope("v1", "ConfigMap", msg(f(1, msg(f(1, "c"))), f(1, msg(f(3, "ns"))))))
-    assert obj["metadata"] == {"name": "c", "namespace": "ns"}
+    assert obj["metadata"] == {"name": "c", "namespace": "ns", "creationTimestamp": None}
 
 
 def test_delete_options_in_any_group():
@@ -327,7 +350,7 @@ def test_kind_defaults_from_the_endpoint():
     """An envelope without a kind takes the endpoint's, as upstream fills defaults."""
     body = b"k8s\x00" + msg(f(1, msg()), f(2, meta("c")))
     assert decode(body, default_api_version="v1", default_kind="ConfigMap") == {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "creationTimestamp": None}}
 
 
 # --- errors -----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ _SCALARS = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fi
             8: "bool", 9: "string", 12: "bytes", 13: "uint32", 15: "sfixed32", 16: "sfixed64",
             17: "sint32", 18: "sint64"}
 _MESSAGE = 11
+_BYTES = 12
 _REPEATED = 3
 _GOGO_NULLABLE = 65001
 _MAP_ENTRY = 7
@@ -153,8 +154,27 @@ def descriptors(binary: str) -> dict[str, dict]:
     return files
 
 
+def struct_tags(binary: str) -> dict[tuple, set]:
+    """Go struct tags kept in the binary for reflection, as
+    (proto number, proto name, repeated) -> the set of omitempty values seen for it."""
+    data = open(binary, "rb").read()
+    seen: dict[tuple, set] = {}
+    for match in re.finditer(rb'json:"([^"]*)"[ -~]{0,200}?protobuf:"([^"]*)"', data):
+        json_tag = match.group(1).decode()
+        parts = match.group(2).decode().split(",")
+        if len(parts) < 2 or not parts[1].isdigit():
+            continue
+        names = [p[5:] for p in parts if p.startswith("name=")]
+        if not names:
+            continue
+        key = (int(parts[1]), names[0], "rep" in parts)
+        seen.setdefault(key, set()).add("omitempty" in json_tag.split(",")[1:])
+    return seen
+
+
 class Generator:
-    def __init__(self, files: dict, definitions: dict):
+    def __init__(self, files: dict, definitions: dict, tags: dict):
+        self.tags = tags
         self.messages = {}
         for info in files.values():
             self.messages.update(info["messages"])
@@ -171,6 +191,14 @@ class Generator:
         name = short_name(field["type_name"])
         own, _, bare = name.rpartition(".")
         return bare if own == package else name
+
+    def omitempty(self, field: dict, json_name: str, required: set) -> bool:
+        """Whether the Go field's JSON tag says omitempty: from the struct tags compiled into the
+        binary when they agree for this protobuf tag, else guessed from the OpenAPI required list."""
+        seen = self.tags.get((field["number"], field["name"], field["label"] == _REPEATED), set())
+        if len(seen) == 1:
+            return next(iter(seen))
+        return json_name not in required
 
     def is_list_wrapper(self, full: str) -> bool:
         """A Go named slice type (``type ExtraValue []string``): a message of one repeated ``items``."""
@@ -190,20 +218,29 @@ class Generator:
             if properties and name not in properties:
                 # go-to-protobuf derives a few proto names from the Go name (uID, aPIGroup, Webhooks)
                 name = next((p for p in properties if p.lower() == name.lower()), name)
-            flags = ""
-            if field["label"] == _REPEATED and not self.type_of(field, package).startswith("map<"):
-                flags += "*"
+            type_name = self.type_of(field, package)
+            repeated = field["label"] == _REPEATED
+            flags = "*" if repeated and not type_name.startswith("map<") else ""
             inline = (field["type"] == _MESSAGE and properties and name not in properties
                       and short not in _OPAQUE)
             if inline:
                 flags += "^"
             elif properties and name not in properties:
                 self.warnings.append(f"{short}.{name}: not in the OpenAPI definition")
-            if field["type"] != _MESSAGE and field["label"] != _REPEATED:
-                pointer = field["options"].get(_GOGO_NULLABLE, 1) != 0
-                if pointer or name in required:
+            omitempty = self.omitempty(field, name, required)
+            nullable = field["options"].get(_GOGO_NULLABLE, 1) != 0
+            if repeated:  # slices and maps (maps are repeated entries on the wire)
+                always = not omitempty            # Go prints a nil slice or map as null
+            elif field["type"] == _MESSAGE:
+                always = not nullable             # Go never omits a struct value
+            else:
+                pointer = nullable and field["type"] != _BYTES
+                always = not pointer and not omitempty
+                if pointer:
                     flags += "?"
-            parts.append(f"{field['number']} {name} {self.type_of(field, package)}{flags}")
+            if always and not inline:
+                flags += "!"
+            parts.append(f"{field['number']} {name} {type_name}{flags}")
         return "; ".join(parts)
 
     def module(self, proto: str, package_name: str, files: dict) -> str:
@@ -253,7 +290,7 @@ def main(argv: list[str]) -> None:
                                "v1.32.0-local", "_definitions.json")
     definitions = json.load(open(schema_path))["$defs"]
     files = descriptors(binary)
-    generator = Generator(files, definitions)
+    generator = Generator(files, definitions, struct_tags(binary))
     out_dir = os.path.join(os.path.dirname(__file__), "tables")
     os.makedirs(out_dir, exist_ok=True)
     for proto, module in SOURCES.items():

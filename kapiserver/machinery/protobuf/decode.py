@@ -159,17 +159,29 @@ def _decode_message(table: Message, data: memoryview, depth: int) -> Any:
         values[number] = _decode_message(_table(table.fields[number].type), joined, depth)
     if table.list_wrapper:
         return values.get(1)
+    for number, field in table.fields.items():
+        if field.always and number not in values:
+            values[number] = _absent(field, depth)
     out: dict[str, Any] = {}
     for number in sorted(values):
         field = table.fields[number]
         value = values[number]
         if field.inline:
             out.update(value)
-        elif field.type.name == "map":
+        elif field.type.name == "map" and value is not None:
             out[field.name] = {key: value[key] for key in sorted(value)}
         elif field.repeated or field.keep_zero or not field.type.scalar or value:
             out[field.name] = value
     return out
+
+
+def _absent(field: Field, depth: int) -> Any:
+    """What Go prints for a field that was not on the wire but is printed regardless."""
+    if field.repeated or field.type.name in ("map", "bytes"):
+        return None
+    if field.type.scalar:
+        return _zero(field.type)
+    return _decode_message(_table(field.type), memoryview(b""), depth)
 
 
 def _table(kind: Type) -> Message:
@@ -237,10 +249,11 @@ def _map_entry(field: Field, raw: memoryview, depth: int) -> tuple[Any, Any]:
     value: Any = None
     for number, wire_type, item in wire.fields(raw):
         if number == 1:
-            key = _scalar(Field(1, field.name + ".key", key_type, False, True, False), wire_type, item)
+            key = _scalar(Field(1, field.name + ".key", key_type, False, True, False, False), wire_type, item)
         elif number == 2:
             if value_type.scalar:
-                value = _scalar(Field(2, field.name + ".value", value_type, False, True, False), wire_type, item)
+                value = _scalar(Field(2, field.name + ".value", value_type, False, True, False, False), wire_type,
+                                item)
             else:
                 _check(field, wire_type, wire.BYTES)
                 value = _decode_message(_table(value_type), item, depth)

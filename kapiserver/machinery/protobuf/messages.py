@@ -7,9 +7,12 @@ Each ``tables/<group>_<version>.py`` module holds one string per message:
 else ``package.Name``) or ``map<K,V>``, and the flags are
 
 - ``*`` repeated;
-- ``?`` a zero value read from the wire is kept: the Go field is a pointer, or
-  its JSON tag has no ``omitempty`` (otherwise Go's JSON would drop it);
+- ``?`` a pointer scalar: printed whenever it is on the wire, even as a zero value;
+- ``!`` always printed, as Go's JSON prints it: a value (non-pointer) struct, or a
+  scalar, slice or map whose JSON tag has no ``omitempty`` (an absent slice or map is null);
 - ``^`` inlined: the JSON form merges the message's fields into the parent.
+
+Fields without ``?`` or ``!`` are printed only when non-zero (``omitempty``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class Field:
     name: str
     type: Type
     repeated: bool
-    keep_zero: bool
+    keep_zero: bool    # a zero value read from the wire is printed
+    always: bool       # printed even when absent from the wire
     inline: bool
 
 
@@ -96,11 +100,11 @@ def _compile(name: str) -> Message:
             continue
         number, json_name, type_text = part.split()
         flags = ""
-        while type_text[-1] in "*?^":
+        while type_text[-1] in "*?!^":
             flags += type_text[-1]
             type_text = type_text[:-1]
         fields[int(number)] = Field(int(number), json_name, _parse_type(type_text, package),
-                                    "*" in flags, "?" in flags, "^" in flags)
+                                    "*" in flags, "?" in flags or "!" in flags, "!" in flags, "^" in flags)
     return Message(name, fields, name in _lists)
 
 

@@ -7,27 +7,28 @@ MESSAGES = {
         "1 name string; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity; 5 "
         "container string"),
     "ContainerResourceMetricStatus": (
-        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity; 4 "
-        "container string"),
-    "CrossVersionObjectReference": "1 kind string?; 2 name string?; 3 apiVersion string",
+        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!; 4 "
+        "container string!"),
+    "CrossVersionObjectReference": "1 kind string!; 2 name string!; 3 apiVersion string",
     "ExternalMetricSource": (
-        "1 metricName string; 2 metricSelector meta.v1.LabelSelector; 3 targetValue resource.Quantity; 4 "
+        "1 metricName string!; 2 metricSelector meta.v1.LabelSelector; 3 targetValue resource.Quantity; 4 "
         "targetAverageValue resource.Quantity"),
     "ExternalMetricStatus": (
-        "1 metricName string; 2 metricSelector meta.v1.LabelSelector; 3 currentValue resource.Quantity; 4 "
+        "1 metricName string!; 2 metricSelector meta.v1.LabelSelector; 3 currentValue resource.Quantity!; 4 "
         "currentAverageValue resource.Quantity"),
     "HorizontalPodAutoscaler": (
-        "1 metadata meta.v1.ObjectMeta; 2 spec HorizontalPodAutoscalerSpec; 3 status "
-        "HorizontalPodAutoscalerStatus"),
+        "1 metadata meta.v1.ObjectMeta!; 2 spec HorizontalPodAutoscalerSpec!; 3 status "
+        "HorizontalPodAutoscalerStatus!"),
     "HorizontalPodAutoscalerCondition": (
-        "1 type string; 2 status string; 3 lastTransitionTime meta.v1.Time; 4 reason string; 5 message string"),
-    "HorizontalPodAutoscalerList": "1 metadata meta.v1.ListMeta; 2 items HorizontalPodAutoscaler*",
+        "1 type string; 2 status string; 3 lastTransitionTime meta.v1.Time!; 4 reason string; 5 message "
+        "string"),
+    "HorizontalPodAutoscalerList": "1 metadata meta.v1.ListMeta!; 2 items HorizontalPodAutoscaler*!",
     "HorizontalPodAutoscalerSpec": (
-        "1 scaleTargetRef CrossVersionObjectReference; 2 minReplicas int32?; 3 maxReplicas int32?; 4 "
+        "1 scaleTargetRef CrossVersionObjectReference!; 2 minReplicas int32?; 3 maxReplicas int32!; 4 "
         "targetCPUUtilizationPercentage int32?"),
     "HorizontalPodAutoscalerStatus": (
-        "1 observedGeneration int64?; 2 lastScaleTime meta.v1.Time; 3 currentReplicas int32?; 4 "
-        "desiredReplicas int32?; 5 currentCPUUtilizationPercentage int32?"),
+        "1 observedGeneration int64?; 2 lastScaleTime meta.v1.Time; 3 currentReplicas int32!; 4 "
+        "desiredReplicas int32!; 5 currentCPUUtilizationPercentage int32?"),
     "MetricSpec": (
         "1 type string; 2 object ObjectMetricSource; 3 pods PodsMetricSource; 4 resource "
         "ResourceMetricSource; 5 external ExternalMetricSource; 7 containerResource "
@@ -37,22 +38,22 @@ MESSAGES = {
         "ResourceMetricStatus; 5 external ExternalMetricStatus; 7 containerResource "
         "ContainerResourceMetricStatus"),
     "ObjectMetricSource": (
-        "1 target CrossVersionObjectReference; 2 metricName string; 3 targetValue resource.Quantity; 4 "
+        "1 target CrossVersionObjectReference!; 2 metricName string!; 3 targetValue resource.Quantity!; 4 "
         "selector meta.v1.LabelSelector; 5 averageValue resource.Quantity"),
     "ObjectMetricStatus": (
-        "1 target CrossVersionObjectReference; 2 metricName string; 3 currentValue resource.Quantity; 4 "
+        "1 target CrossVersionObjectReference!; 2 metricName string!; 3 currentValue resource.Quantity!; 4 "
         "selector meta.v1.LabelSelector; 5 averageValue resource.Quantity"),
     "PodsMetricSource": (
-        "1 metricName string; 2 targetAverageValue resource.Quantity; 3 selector meta.v1.LabelSelector"),
+        "1 metricName string!; 2 targetAverageValue resource.Quantity!; 3 selector meta.v1.LabelSelector"),
     "PodsMetricStatus": (
-        "1 metricName string; 2 currentAverageValue resource.Quantity; 3 selector meta.v1.LabelSelector"),
+        "1 metricName string!; 2 currentAverageValue resource.Quantity!; 3 selector meta.v1.LabelSelector"),
     "ResourceMetricSource": (
         "1 name string; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity"),
     "ResourceMetricStatus": (
-        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity"),
-    "Scale": "1 metadata meta.v1.ObjectMeta; 2 spec ScaleSpec; 3 status ScaleStatus",
+        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!"),
+    "Scale": "1 metadata meta.v1.ObjectMeta!; 2 spec ScaleSpec!; 3 status ScaleStatus!",
     "ScaleSpec": "1 replicas int32",
-    "ScaleStatus": "1 replicas int32?; 2 selector string",
+    "ScaleStatus": "1 replicas int32!; 2 selector string",
 }
 
 # Go named slice types: the JSON form is the bare list of items.

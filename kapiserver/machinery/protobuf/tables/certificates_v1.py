@@ -4,17 +4,17 @@ PACKAGE = "certificates.v1"
 
 MESSAGES = {
     "CertificateSigningRequest": (
-        "1 metadata meta.v1.ObjectMeta; 2 spec CertificateSigningRequestSpec; 3 status "
-        "CertificateSigningRequestStatus"),
+        "1 metadata meta.v1.ObjectMeta!; 2 spec CertificateSigningRequestSpec!; 3 status "
+        "CertificateSigningRequestStatus!"),
     "CertificateSigningRequestCondition": (
-        "1 type string?; 2 reason string; 3 message string; 4 lastUpdateTime meta.v1.Time; 5 "
-        "lastTransitionTime meta.v1.Time; 6 status string?"),
-    "CertificateSigningRequestList": "1 metadata meta.v1.ListMeta; 2 items CertificateSigningRequest*",
+        "1 type string!; 2 reason string; 3 message string; 4 lastUpdateTime meta.v1.Time!; 5 "
+        "lastTransitionTime meta.v1.Time!; 6 status string!"),
+    "CertificateSigningRequestList": "1 metadata meta.v1.ListMeta!; 2 items CertificateSigningRequest*!",
     "CertificateSigningRequestSpec": (
-        "1 request bytes?; 2 username string; 3 uid string; 4 groups string*; 5 usages string*; 6 extra "
-        "map<string,ExtraValue>; 7 signerName string?; 8 expirationSeconds int32?"),
+        "1 request bytes!; 2 username string; 3 uid string; 4 groups string*; 5 usages string*; 6 extra "
+        "map<string,ExtraValue>; 7 signerName string!; 8 expirationSeconds int32?"),
     "CertificateSigningRequestStatus": (
-        "1 conditions CertificateSigningRequestCondition*; 2 certificate bytes?"),
+        "1 conditions CertificateSigningRequestCondition*; 2 certificate bytes"),
     "ExtraValue": "1 items string*",
 }
 

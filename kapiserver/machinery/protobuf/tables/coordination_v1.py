@@ -3,8 +3,8 @@
 PACKAGE = "coordination.v1"
 
 MESSAGES = {
-    "Lease": "1 metadata meta.v1.ObjectMeta; 2 spec LeaseSpec",
-    "LeaseList": "1 metadata meta.v1.ListMeta; 2 items Lease*",
+    "Lease": "1 metadata meta.v1.ObjectMeta!; 2 spec LeaseSpec!",
+    "LeaseList": "1 metadata meta.v1.ListMeta!; 2 items Lease*!",
     "LeaseSpec": (
         "1 holderIdentity string?; 2 leaseDurationSeconds int32?; 3 acquireTime meta.v1.MicroTime; 4 "
         "renewTime meta.v1.MicroTime; 5 leaseTransitions int32?; 6 strategy string?; 7 preferredHolder "

@@ -4,13 +4,13 @@ PACKAGE = "events.v1"
 
 MESSAGES = {
     "Event": (
-        "1 metadata meta.v1.ObjectMeta; 2 eventTime meta.v1.MicroTime; 3 series EventSeries; 4 "
+        "1 metadata meta.v1.ObjectMeta!; 2 eventTime meta.v1.MicroTime!; 3 series EventSeries; 4 "
         "reportingController string; 5 reportingInstance string; 6 action string; 7 reason string; 8 "
-        "regarding core.v1.ObjectReference; 9 related core.v1.ObjectReference; 10 note string; 11 type "
-        "string; 12 deprecatedSource core.v1.EventSource; 13 deprecatedFirstTimestamp meta.v1.Time; 14 "
-        "deprecatedLastTimestamp meta.v1.Time; 15 deprecatedCount int32"),
-    "EventList": "1 metadata meta.v1.ListMeta; 2 items Event*",
-    "EventSeries": "1 count int32?; 2 lastObservedTime meta.v1.MicroTime",
+        "regarding core.v1.ObjectReference!; 9 related core.v1.ObjectReference; 10 note string; 11 type "
+        "string; 12 deprecatedSource core.v1.EventSource!; 13 deprecatedFirstTimestamp meta.v1.Time!; 14 "
+        "deprecatedLastTimestamp meta.v1.Time!; 15 deprecatedCount int32"),
+    "EventList": "1 metadata meta.v1.ListMeta!; 2 items Event*!",
+    "EventSeries": "1 count int32!; 2 lastObservedTime meta.v1.MicroTime!",
 }
 
 # Go named slice types: the JSON form is the bare list of items.

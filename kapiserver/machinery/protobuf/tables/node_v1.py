@@ -5,8 +5,8 @@ PACKAGE = "node.v1"
 MESSAGES = {
     "Overhead": "1 podFixed map<string,resource.Quantity>",
     "RuntimeClass": (
-        "1 metadata meta.v1.ObjectMeta; 2 handler string?; 3 overhead Overhead; 4 scheduling Scheduling"),
-    "RuntimeClassList": "1 metadata meta.v1.ListMeta; 2 items RuntimeClass*",
+        "1 metadata meta.v1.ObjectMeta!; 2 handler string!; 3 overhead Overhead; 4 scheduling Scheduling"),
+    "RuntimeClassList": "1 metadata meta.v1.ListMeta!; 2 items RuntimeClass*!",
     "Scheduling": "1 nodeSelector map<string,string>; 2 tolerations core.v1.Toleration*",
 }
 

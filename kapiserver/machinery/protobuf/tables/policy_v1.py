@@ -3,16 +3,16 @@
 PACKAGE = "policy.v1"
 
 MESSAGES = {
-    "Eviction": "1 metadata meta.v1.ObjectMeta; 2 deleteOptions meta.v1.DeleteOptions",
+    "Eviction": "1 metadata meta.v1.ObjectMeta!; 2 deleteOptions meta.v1.DeleteOptions",
     "PodDisruptionBudget": (
-        "1 metadata meta.v1.ObjectMeta; 2 spec PodDisruptionBudgetSpec; 3 status PodDisruptionBudgetStatus"),
-    "PodDisruptionBudgetList": "1 metadata meta.v1.ListMeta; 2 items PodDisruptionBudget*",
+        "1 metadata meta.v1.ObjectMeta!; 2 spec PodDisruptionBudgetSpec!; 3 status PodDisruptionBudgetStatus!"),
+    "PodDisruptionBudgetList": "1 metadata meta.v1.ListMeta!; 2 items PodDisruptionBudget*!",
     "PodDisruptionBudgetSpec": (
         "1 minAvailable intstr.IntOrString; 2 selector meta.v1.LabelSelector; 3 maxUnavailable "
         "intstr.IntOrString; 4 unhealthyPodEvictionPolicy string?"),
     "PodDisruptionBudgetStatus": (
-        "1 observedGeneration int64; 2 disruptedPods map<string,meta.v1.Time>; 3 disruptionsAllowed int32?; 4"
-        " currentHealthy int32?; 5 desiredHealthy int32?; 6 expectedPods int32?; 7 conditions "
+        "1 observedGeneration int64; 2 disruptedPods map<string,meta.v1.Time>; 3 disruptionsAllowed int32!; 4"
+        " currentHealthy int32!; 5 desiredHealthy int32!; 6 expectedPods int32!; 7 conditions "
         "meta.v1.Condition*"),
 }
 

@@ -4,9 +4,9 @@ PACKAGE = "scheduling.v1"
 
 MESSAGES = {
     "PriorityClass": (
-        "1 metadata meta.v1.ObjectMeta; 2 value int32?; 3 globalDefault bool; 4 description string; 5 "
+        "1 metadata meta.v1.ObjectMeta!; 2 value int32!; 3 globalDefault bool; 4 description string; 5 "
         "preemptionPolicy string?"),
-    "PriorityClassList": "1 metadata meta.v1.ListMeta; 2 items PriorityClass*",
+    "PriorityClassList": "1 metadata meta.v1.ListMeta!; 2 items PriorityClass*!",
 }
 
 # Go named slice types: the JSON form is the bare list of items.
