@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kapiserver.machinery import errors
@@ -35,6 +37,86 @@ KUBECTL_RULES_REVIEW = (  # kubectl auth can-i --list
     "6b3873000a310a17617574686f72697a6174696f6e2e6b38732e696f2f7631121653656c665375626a65637452756c6573"
     "52657669657712230a100a0012001a0022002a0032003800420012090a0764656661756c741a04180022001a002200")
 
+
+KUBECTL_CASES = [  # (protobuf body kubectl sent, the JSON `kubectl create ... --dry-run=client -o json` prints)
+    (
+        "6b3873000a2b0a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f7631120b436c7573746572526f6c6512"
+        "250a130a0361676712001a0022002a003200380042001a0e0a0c0a0a0a03666f6f12036261721a002200",
+        '{"kind":"ClusterRole","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":"agg","creation'
+        'Timestamp":null},"rules":null,"aggregationRule":{"clusterRoleSelectors":[{"matchLabels":{"foo":"bar"'
+        '}}]}}'
+    ),
+    (
+        "6b3873000a130a0862617463682f7631120743726f6e4a6f6212a7010a130a03636a3112001a0022002a0032003800420012"
+        "8d010a0b2a2f35202a202a202a202a1a002a7c0a130a03636a3112001a0022002a00320038004200126532630a100a001200"
+        "1a0022002a00320038004200124f12280a03636a31120762757379626f781a04646174652a0042006a007200800100880100"
+        "900100a201001a094f6e4661696c757265320042004a0052005800600068008201008a01009a0100c201001a001a002200",
+        '{"kind":"CronJob","apiVersion":"batch/v1","metadata":{"name":"cj1","creationTimestamp":null},"spec":'
+        '{"schedule":"*/5 * * * *","jobTemplate":{"metadata":{"name":"cj1","creationTimestamp":null},"spec":{'
+        '"template":{"metadata":{"creationTimestamp":null},"spec":{"containers":[{"name":"cj1","image":"busyb'
+        'ox","command":["date"],"resources":{}}],"restartPolicy":"OnFailure"}}}}},"status":{}}'
+    ),
+    (
+        "6b3873000a1f0a146e6574776f726b696e672e6b38732e696f2f76311207496e6772657373126f0a1c0a04696e673112001a"
+        "0022002a0032003800420062060a0161120162124b12120a07666f6f2e636f6d12076d792d636572741a2e0a07666f6f2e63"
+        "6f6d12230a210a1f0a042f626172120f220d0a047376633112050a0010903f1a0650726566697822056e67696e781a020a00"
+        "1a002200",
+        '{"kind":"Ingress","apiVersion":"networking.k8s.io/v1","metadata":{"name":"ing1","creationTimestamp":'
+        'null,"annotations":{"a":"b"}},"spec":{"ingressClassName":"nginx","tls":[{"hosts":["foo.com"],"secret'
+        'Name":"my-cert"}],"rules":[{"host":"foo.com","http":{"paths":[{"path":"/bar","pathType":"Prefix","ba'
+        'ckend":{"service":{"name":"svc1","port":{"number":8080}}}}]}}]},"status":{"loadBalancer":{}}}'
+    ),
+    (
+        "6b3873000a0f0a0862617463682f763112034a6f621284010a120a026a3112001a0022002a00320038004200126432620a10"
+        "0a0012001a0022002a00320038004200124e122b0a026a31120762757379626f781a046563686f1a0268692a0042006a0072"
+        "00800100880100900100a201001a054e65766572320042004a0052005800600068008201008a01009a0100c201001a082000"
+        "280030003a001a002200",
+        '{"kind":"Job","apiVersion":"batch/v1","metadata":{"name":"j1","creationTimestamp":null},"spec":{"tem'
+        'plate":{"metadata":{"creationTimestamp":null},"spec":{"containers":[{"name":"j1","image":"busybox","'
+        'command":["echo","hi"],"resources":{}}],"restartPolicy":"Never"}}},"status":{}}'
+    ),
+    (
+        "6b3873000a200a09706f6c6963792f76311213506f6444697372757074696f6e427564676574123d0a140a04706462311200"
+        "1a0022002a0032003800420012190a09080110001a03353025120c0a0a0a0361707012037765621a0a080018002000280030"
+        "001a002200",
+        '{"kind":"PodDisruptionBudget","apiVersion":"policy/v1","metadata":{"name":"pdb1","creationTimestamp"'
+        ':null},"spec":{"minAvailable":"50%","selector":{"matchLabels":{"app":"web"}}},"status":{"disruptions'
+        'Allowed":0,"currentHealthy":0,"desiredHealthy":0,"expectedPods":0}}'
+    ),
+    (
+        "6b3873000a250a147363686564756c696e672e6b38732e696f2f7631120d5072696f72697479436c61737312310a130a0370"
+        "633212001a0022002a003200380042001000180122002a14507265656d70744c6f7765725072696f726974791a002200",
+        '{"kind":"PriorityClass","apiVersion":"scheduling.k8s.io/v1","metadata":{"name":"pc2","creationTimest'
+        'amp":null},"value":0,"globalDefault":true,"preemptionPolicy":"PreemptLowerPriority"}'
+    ),
+    (
+        "6b3873000a130a027631120d5265736f7572636551756f7461124f0a120a02713112001a0022002a0032003800420012370a"
+        "0a0a0363707512030a01310a0f0a066d656d6f727912050a033147690a0c0a04706f647312040a023130120a426573744566"
+        "666f72741a001a002200",
+        '{"kind":"ResourceQuota","apiVersion":"v1","metadata":{"name":"q1","creationTimestamp":null},"spec":{'
+        '"hard":{"cpu":"1","memory":"1Gi","pods":"10"},"scopes":["BestEffort"]},"status":{}}'
+    ),
+    (
+        "6b3873000a2b0a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f7631120b526f6c6542696e64696e6712"
+        "b6010a130a0372623112001a0022002a00320038004200122a0a04557365721219726261632e617574686f72697a6174696f"
+        "6e2e6b38732e696f1a05616c6963652200122a0a0547726f75701219726261632e617574686f72697a6174696f6e2e6b3873"
+        "2e696f1a0464657673220012200a0e536572766963654163636f756e7412001a03736131220764656661756c741a250a1972"
+        "6261632e617574686f72697a6174696f6e2e6b38732e696f1204526f6c651a0272311a002200",
+        '{"kind":"RoleBinding","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":"rb1","creation'
+        'Timestamp":null},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"alice"},{'
+        '"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"devs"},{"kind":"ServiceAccount","name"'
+        ':"sa1","namespace":"default"}],"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name'
+        '":"r1"}}'
+    ),
+    (
+        "6b3873000a0d0a027631120753657276696365126a0a1f0a036e703112001a0022002a003200380042005a0a0a0361707012"
+        "036e703112430a1d0a0738302d38303830120354435018502207080010903f1a002880eb01120a0a0361707012036e70311a"
+        "0022084e6f6465506f72743a00420052005a00600068001a020a001a002200",
+        '{"kind":"Service","apiVersion":"v1","metadata":{"name":"np1","creationTimestamp":null,"labels":{"app'
+        '":"np1"}},"spec":{"ports":[{"name":"80-8080","protocol":"TCP","port":80,"targetPort":8080,"nodePort"'
+        ':30080}],"selector":{"app":"np1"},"type":"NodePort"},"status":{"loadBalancer":{}}}'
+    ),
+]
 
 # --- a tiny encoder for hand-made messages ----------------------------------------------------------
 
@@ -155,6 +237,13 @@ def test_kubectl_reviews():
         "metadata": {"creationTimestamp": None}, "spec": {"namespace": "default"},
         "status": {"resourceRules": None, "nonResourceRules": None, "incomplete": False}}
 
+
+
+@pytest.mark.parametrize("body, printed", KUBECTL_CASES,
+                         ids=[json.loads(p)["kind"] + "/" + json.loads(p)["metadata"]["name"] for _, p in KUBECTL_CASES])
+def test_kubectl_bodies_match_kubectl_json(body, printed):
+    """Each protobuf body kubectl sent decodes to exactly the JSON kubectl prints for the same object."""
+    assert decode(bytes.fromhex(body)) == json.loads(printed)
 
 # --- zero values, pointers, maps --------------------------------------------------------------------
 
