@@ -38,6 +38,20 @@ KUBECTL_RULES_REVIEW = (  # kubectl auth can-i --list
     "52657669657712230a100a0012001a0022002a0032003800420012090a0764656661756c741a04180022001a002200")
 
 
+KUBECTL_CSR_APPROVAL = (  # kubectl certificate approve csr1: the typed PUT of a full object it had read as JSON
+    "6b3873000a330a166365727469666963617465732e6b38732e696f2f7631121943657274696669636174655369676e696e67"
+    "5265717565737412b5040ae1010a046373723112001a0022002a2430623666336634652d313131312d323232322d33333333"
+    "2d343434343535353536363636320234323803420808d983e2b10610005a060a01611201315a060a0162120132620d0a046e"
+    "6f74651205783c79267a6a170a044e6f64651a026e312203752d312a02763130013800720266318a01600a076b7562656374"
+    "6c12065570646174651a166365727469666963617465732e6b38732e696f2f7631220808d983e2b106100032084669656c64"
+    "7356313a1f0a1d7b22663a73706563223a207b22663a72657175657374223a207b7d7d7d420012bb010a242d2d2d2d2d4245"
+    "47494e20434552544946494341544520524551554553542d2d2d2d2d0a1205616c6963651a03612d31221473797374656d3a"
+    "61757468656e746963617465642204646576732a0b636c69656e7420617574682a116469676974616c207369676e61747572"
+    "6532090a05656d707479120032170a0673636f706573120d0a04726561640a0577726974653a236b756265726e657465732e"
+    "696f2f6b7562652d6170697365727665722d636c69656e744080a3051a90010a290a0750656e64696e671201521a016d2208"
+    "08da83e2b10610002a0808db83e2b10610003204547275650a630a08417070726f766564120e4b75626563746c417070726f"
+    "76651a3554686973204353522077617320617070726f766564206279206b75626563746c2063657274696669636174652061"
+    "7070726f76652e220808d9d19cd80610002a003204547275651a002200")
 KUBECTL_CASES = [  # (protobuf body kubectl sent, the JSON `kubectl create ... --dry-run=client -o json` prints)
     (
         "6b3873000a2b0a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f7631120b436c7573746572526f6c6512"
@@ -237,6 +251,37 @@ def test_kubectl_reviews():
         "metadata": {"creationTimestamp": None}, "spec": {"namespace": "default"},
         "status": {"resourceRules": None, "nonResourceRules": None, "incomplete": False}}
 
+
+def test_kubectl_csr_approval_full_object():
+    """A full object round-trips: metadata (owner references, managed fields, times), bytes, extra, conditions."""
+    assert decode(bytes.fromhex(KUBECTL_CSR_APPROVAL)) == {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {
+            "name": "csr1", "uid": "0b6f3f4e-1111-2222-3333-444455556666", "resourceVersion": "42",
+            "generation": 3, "creationTimestamp": "2024-05-06T07:08:09Z", "labels": {"a": "1", "b": "2"},
+            "annotations": {"note": "x<y&z"},
+            "ownerReferences": [{"kind": "Node", "name": "n1", "uid": "u-1", "apiVersion": "v1",
+                                 "controller": True, "blockOwnerDeletion": False}],
+            "finalizers": ["f1"],
+            "managedFields": [{"manager": "kubectl", "operation": "Update", "apiVersion": "certificates.k8s.io/v1",
+                               "time": "2024-05-06T07:08:09Z", "fieldsType": "FieldsV1",
+                               "fieldsV1": {"f:spec": {"f:request": {}}}}],
+        },
+        "spec": {
+            "request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
+            "username": "alice", "uid": "a-1", "groups": ["system:authenticated", "devs"],
+            "usages": ["client auth", "digital signature"],
+            "extra": {"empty": None, "scopes": ["read", "write"]},   # Go prints an empty ExtraValue as null
+            "signerName": "kubernetes.io/kube-apiserver-client", "expirationSeconds": 86400,
+        },
+        "status": {"conditions": [
+            {"type": "Pending", "reason": "R", "message": "m", "lastUpdateTime": "2024-05-06T07:08:10Z",
+             "lastTransitionTime": "2024-05-06T07:08:11Z", "status": "True"},
+            {"type": "Approved", "reason": "KubectlApprove",
+             "message": "This CSR was approved by kubectl certificate approve.",
+             "lastUpdateTime": "2026-11-25T18:28:41Z", "lastTransitionTime": None, "status": "True"},
+        ]},
+    }
 
 
 @pytest.mark.parametrize("body, printed", KUBECTL_CASES,
