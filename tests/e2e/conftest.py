@@ -1,0 +1,159 @@
+"""
+A real kube-apiserver process on loopback, and the real clients that talk to
+it: kubectl (skipped with a reason where it is not installed) and the official
+Python client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+KUBECTL_CANDIDATES = ("/usr/lib/google-cloud-sdk/bin/kubectl.1.32", shutil.which("kubectl") or "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class APIServerProcess:
+    """``python -m kapiserver`` on a free loopback port with its own data dir."""
+
+    def __init__(self, data_dir: Path, port: int = 0, args: tuple = ()):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.args = args
+        self.process = None
+        self.log_path = data_dir.parent / f"{data_dir.name}-apiserver.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "APIServerProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={self.data_dir}",
+             "--etcd-compaction-interval=0", "-v=2", *self.args],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kapiserver exited with {self.process.returncode}: {self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"kapiserver did not become ready: {self.log()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()[-4000:]
+        except OSError:
+            return ""
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        """(status, decoded JSON or text) of one raw HTTP request."""
+        data = None
+        headers = dict(headers or {})
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                raw, status = response.read(), response.status
+        except urllib.error.HTTPError as e:
+            raw, status = e.read(), e.code
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode()
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory):
+    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data").start()
+    yield server
+    server.stop()
+
+
+def kubectl_binary() -> str:
+    for candidate in KUBECTL_CANDIDATES:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return ""
+
+
+class Kubectl:
+    def __init__(self, binary: str, server: APIServerProcess, home: Path):
+        self.binary = binary
+        self.server = server
+        self.kubeconfig = home / "kubeconfig"
+        self.cache_dir = home / "cache"
+        self.kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "k",
+            "clusters": [{"name": "k", "cluster": {"server": server.url}}],
+            "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
+            "users": [{"name": "u", "user": {"token": "unused-over-http"}}],
+        }))
+
+    def __call__(self, *args, input=None, check=True, timeout=30) -> subprocess.CompletedProcess:
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.kubeconfig.parent))
+        result = subprocess.run([self.binary, f"--cache-dir={self.cache_dir}", *args], input=input,
+                                capture_output=True, text=True, timeout=timeout, env=env)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}\n--- server log ---\n{self.server.log()}")
+        return result
+
+    def json(self, *args):
+        return json.loads(self(*args, "-o", "json").stdout)
+
+    def popen(self, *args) -> subprocess.Popen:
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.kubeconfig.parent))
+        return subprocess.Popen([self.binary, f"--cache-dir={self.cache_dir}", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def kubectl(apiserver, tmp_path_factory):
+    binary = kubectl_binary()
+    if not binary:
+        pytest.skip("kubectl is not installed on this machine")
+    return Kubectl(binary, apiserver, tmp_path_factory.mktemp("kubectl"))
+
+
+@pytest.fixture(scope="module")
+def k8s(apiserver):
+    """An ApiClient of the official Python client, pointed at the server."""
+    kubernetes = pytest.importorskip("kubernetes")
+    configuration = kubernetes.client.Configuration()
+    configuration.host = apiserver.url
+    configuration.api_key = {"authorization": "Bearer test-token"}
+    with kubernetes.client.ApiClient(configuration) as client:
+        yield client

@@ -1,0 +1,182 @@
+"""kubectl 1.32 against a running kapiserver: the everyday commands, end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from .manifests import MULTI_KIND
+
+
+def test_apply_multi_kind_manifest(kubectl):
+    """Applying a manifest of many kinds creates each object, and applying again changes nothing."""
+    result = kubectl("apply", "-f", "-", input=MULTI_KIND.format(ns="multi"))
+    for line in ("namespace/multi created", "deployment.apps/web created", "service/web created",
+                 "statefulset.apps/db created", "horizontalpodautoscaler.autoscaling/web created",
+                 "storageclass.storage.k8s.io/multi-fast created", "ingress.networking.k8s.io/web created"):
+        assert line in result.stdout
+    again = kubectl("apply", "-f", "-", input=MULTI_KIND.format(ns="multi"))
+    assert "deployment.apps/web unchanged" in again.stdout
+    secret = kubectl.json("get", "secret", "creds", "-n", "multi")
+    assert secret["data"] == {"password": "aHVudGVyMg=="}
+    assert "stringData" not in secret
+
+
+def test_get_table_wide_yaml_json(kubectl):
+    """kubectl get prints upstream's columns, -o wide adds the wide ones, -o yaml/json give the object."""
+    kubectl("apply", "-f", "-", input=MULTI_KIND.format(ns="tables"))
+    pods = kubectl("get", "pods", "-n", "tables").stdout.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert pods[1].split()[:4] == ["solo", "0/1", "Pending", "0"]
+    wide = kubectl("get", "pods", "-n", "tables", "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[:8] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED"]
+    deploys = kubectl("get", "deploy", "-n", "tables").stdout.splitlines()
+    assert deploys[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert deploys[1].split()[:4] == ["web", "0/2", "0", "0"]
+    services = kubectl("get", "svc", "web", "-n", "tables").stdout.splitlines()
+    assert services[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert services[1].split()[1] == "ClusterIP" and services[1].split()[4] == "80/TCP"
+    as_yaml = kubectl("get", "deploy", "web", "-n", "tables", "-o", "yaml").stdout
+    assert "kind: Deployment" in as_yaml and "maxSurge: 25%" in as_yaml
+    pod = kubectl.json("get", "pod", "solo", "-n", "tables")
+    assert pod["spec"]["restartPolicy"] == "Always"
+    assert pod["spec"]["containers"][0]["terminationMessagePath"] == "/dev/termination-log"
+    assert pod["status"]["phase"] == "Pending"
+
+
+def test_label_annotate_and_three_patch_types(kubectl):
+    """label, annotate and the json, merge and strategic patch types all change what they should."""
+    kubectl("apply", "-f", "-", input=MULTI_KIND.format(ns="patching"))
+    kubectl("label", "deploy", "web", "tier=frontend", "-n", "patching")
+    kubectl("annotate", "deploy", "web", "owner=team-a", "-n", "patching")
+    kubectl("patch", "deploy", "web", "-n", "patching", "--type=json",
+            "-p", '[{"op":"replace","path":"/spec/replicas","value":4}]')
+    kubectl("patch", "deploy", "web", "-n", "patching", "--type=merge", "-p", '{"spec":{"paused":true}}')
+    kubectl("patch", "deploy", "web", "-n", "patching",
+            "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}')
+    deploy = kubectl.json("get", "deploy", "web", "-n", "patching")
+    assert deploy["metadata"]["labels"]["tier"] == "frontend"
+    assert deploy["metadata"]["annotations"]["owner"] == "team-a"
+    assert deploy["spec"]["replicas"] == 4 and deploy["spec"]["paused"] is True
+    containers = deploy["spec"]["template"]["spec"]["containers"]
+    # Strategic merge: the container named nginx changed, the sidecar kept.
+    assert [(c["name"], c["image"]) for c in containers] == [("nginx", "nginx:1.28"), ("sidecar", "busybox:1.36")]
+    assert deploy["metadata"]["generation"] == 4
+    kubectl("label", "deploy", "web", "tier-", "-n", "patching")
+    assert "tier" not in kubectl.json("get", "deploy", "web", "-n", "patching")["metadata"]["labels"]
+    kubectl("set", "image", "deploy/web", "sidecar=busybox:1.37", "-n", "patching")
+    images = [c["image"] for c in kubectl.json("get", "deploy", "web", "-n", "patching")
+              ["spec"]["template"]["spec"]["containers"]]
+    assert images == ["nginx:1.28", "busybox:1.37"]
+
+
+def test_scale(kubectl):
+    """kubectl scale goes through the scale subresource and changes spec.replicas."""
+    kubectl("apply", "-f", "-", input=MULTI_KIND.format(ns="scaling"))
+    assert "scaled" in kubectl("scale", "deploy/web", "--replicas=7", "-n", "scaling").stdout
+    assert kubectl.json("get", "deploy", "web", "-n", "scaling")["spec"]["replicas"] == 7
+    kubectl("scale", "statefulset/db", "--replicas=3", "--current-replicas=1", "-n", "scaling")
+    assert kubectl.json("get", "sts", "db", "-n", "scaling")["spec"]["replicas"] == 3
+
+
+def test_replace_with_stale_resource_version_conflicts(kubectl, tmp_path):
+    """A replace carrying an old resourceVersion is refused with upstream's 409 Conflict."""
+    kubectl("create", "configmap", "stale", "--from-literal=a=1")
+    old = kubectl("get", "cm", "stale", "-o", "yaml").stdout
+    kubectl("label", "cm", "stale", "touched=yes")
+    path = tmp_path / "old.yaml"
+    path.write_text(old)
+    result = kubectl("replace", "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert ('Error from server (Conflict): error when replacing "%s": Operation cannot be fulfilled on '
+            'configmaps "stale": the object has been modified; please apply your changes to the latest '
+            'version and try again' % path) in result.stderr
+
+
+def test_create_twice_already_exists(kubectl):
+    """Creating the same object twice gives AlreadyExists."""
+    kubectl("create", "configmap", "twice", "--from-literal=a=1")
+    result = kubectl("create", "configmap", "twice", "--from-literal=a=1", check=False)
+    assert result.returncode == 1
+    assert 'configmaps "twice" already exists' in result.stderr
+
+
+def test_generate_name(kubectl):
+    """An object with generateName gets a name of that prefix and five random characters."""
+    result = kubectl("create", "-f", "-", "-o", "name", input=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}}))
+    name = result.stdout.strip().split("/")[1]
+    assert name.startswith("gen-") and len(name) == len("gen-") + 5
+
+
+def test_finalizer_holds_delete(kubectl):
+    """A finalizer keeps a deleted object (with a deletionTimestamp) until the finalizer is removed."""
+    kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}))
+    kubectl("delete", "cm", "held", "--wait=false")
+    held = kubectl.json("get", "cm", "held")
+    assert held["metadata"]["deletionTimestamp"]
+    kubectl("patch", "cm", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    result = kubectl("get", "cm", "held", check=False)
+    assert result.returncode == 1 and 'configmaps "held" not found' in result.stderr
+
+
+def test_delete_with_selector(kubectl):
+    """kubectl delete -l removes only the labelled objects."""
+    for name, group in (("a1", "one"), ("a2", "one"), ("b1", "two")):
+        kubectl("create", "configmap", name, "-n", "default")
+        kubectl("label", "cm", name, f"group={group}", "-n", "default")
+    out = kubectl("delete", "cm", "-l", "group=one", "-n", "default").stdout
+    assert 'configmap "a1" deleted' in out and 'configmap "a2" deleted' in out
+    left = kubectl("get", "cm", "-l", "group", "-n", "default", "-o", "name").stdout.split()
+    assert left == ["configmap/b1"]
+
+
+def test_namespace_deletion_removes_content(kubectl):
+    """Deleting a namespace deletes what is in it, then the namespace itself."""
+    kubectl("create", "namespace", "doomed")
+    kubectl("create", "configmap", "x", "-n", "doomed")
+    kubectl("create", "deployment", "d", "--image=nginx", "-n", "doomed")
+    kubectl("delete", "namespace", "doomed", "--timeout=20s")
+    result = kubectl("get", "namespace", "doomed", check=False)
+    assert 'namespaces "doomed" not found' in result.stderr
+    refused = kubectl("create", "configmap", "y", "-n", "doomed", check=False)
+    assert 'namespaces "doomed" not found' in refused.stderr
+
+
+def test_get_watch_sees_added_modified_deleted(kubectl):
+    """kubectl get -w prints the object as it is added, modified and deleted."""
+    kubectl("create", "namespace", "watching")
+    watcher = kubectl.popen("get", "configmaps", "-n", "watching", "-w", "--output-watch-events",
+                            "--request-timeout=20s")
+    try:
+        time.sleep(1.0)
+        kubectl("create", "configmap", "w", "-n", "watching")
+        kubectl("label", "configmap", "w", "x=y", "-n", "watching")
+        kubectl("delete", "configmap", "w", "-n", "watching")
+        time.sleep(1.0)
+    finally:
+        watcher.terminate()
+        out, err = watcher.communicate(timeout=10)
+    events = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[1] == "w"]
+    assert events == ["ADDED", "MODIFIED", "DELETED"], out + err
+
+
+def test_imperative_creates_send_protobuf(kubectl):
+    """kubectl create <kind> (protobuf bodies) works for the common generators."""
+    kubectl("create", "namespace", "imperative")
+    kubectl("create", "deployment", "d", "--image=nginx:1.27", "--replicas=2", "-n", "imperative")
+    kubectl("create", "secret", "generic", "s", "--from-literal=k=v", "-n", "imperative")
+    kubectl("create", "service", "clusterip", "svc", "--tcp=80:8080", "-n", "imperative")
+    kubectl("create", "job", "j", "--image=busybox", "-n", "imperative")
+    kubectl("create", "serviceaccount", "sa", "-n", "imperative")
+    kubectl("create", "role", "r", "--verb=get", "--resource=pods", "-n", "imperative")
+    deploy = kubectl.json("get", "deploy", "d", "-n", "imperative")
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    svc = kubectl.json("get", "svc", "svc", "-n", "imperative")
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080
+    assert kubectl.json("get", "secret", "s", "-n", "imperative")["data"] == {"k": "dg=="}
