@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS log (
     deleted INTEGER NOT NULL,
     prev_revision INTEGER
 );
-CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
+CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision, deleted);
 CREATE TABLE IF NOT EXISTS current (
     key BLOB PRIMARY KEY,
     mod_revision INTEGER NOT NULL
@@ -263,17 +263,19 @@ class Database:
                 ).fetchall()
                 count_sql = f"SELECT COUNT(*) FROM current c WHERE {where}"
             else:
-                where, args = _key_bounds("key", lo, hi)
-                # The newest row per key at or below the revision, then drop
-                # the keys whose newest row is a tombstone.
+                where, args = _key_bounds("a.key", lo, hi)
+                # A key's row at the revision is its newest row at or below
+                # it; the key is absent if that row is a tombstone.  The index
+                # on (key, revision, deleted) answers every filter here, so
+                # the table is read only for the rows returned.
                 source = (
-                    " FROM (SELECT MAX(revision) AS r FROM log"
-                    f" WHERE {where} AND revision <= ? GROUP BY key) m"
-                    " CROSS JOIN log l ON l.revision = m.r WHERE l.deleted = 0")
-                args = args + [revision]
+                    f" FROM log a WHERE {where} AND a.revision <= ? AND a.deleted = 0"
+                    " AND NOT EXISTS (SELECT 1 FROM log b WHERE b.key = a.key"
+                    " AND b.revision > a.revision AND b.revision <= ?)")
+                args = args + [revision, revision]
                 rows = conn.execute(
-                    "SELECT l.key, l.value, l.create_revision, l.revision" + source
-                    + " ORDER BY l.key" + limit_sql,
+                    "SELECT a.key, a.value, a.create_revision, a.revision" + source
+                    + " ORDER BY a.key" + limit_sql,
                     args + ([limit] if limit > 0 else []),
                 ).fetchall()
                 count_sql = "SELECT COUNT(*)" + source

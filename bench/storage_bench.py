@@ -1,0 +1,101 @@
+"""
+Storage benchmark, run by hand (never by the tests):
+
+    python bench/storage_bench.py [--writes 5000] [--value-size 1024] [--synchronous FULL]
+
+Measures, on a fresh SQLite store in a temporary directory (or --dir):
+create throughput with 1, 10, 100 and 1000 writes in flight (group commit
+shows as the gain with more in flight), range of 1000 keys at the current
+revision and at an older one, and a watch replaying the whole log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+
+from twisted.internet import defer, task
+
+from kapiserver.storage.sqlite import open_sqlite
+
+
+async def creates_in_flight(store, prefix: bytes, total: int, in_flight: int, value: bytes) -> float:
+    """Create ``total`` keys keeping ``in_flight`` writes outstanding; writes per second."""
+    next_index = 0
+
+    async def worker():
+        nonlocal next_index
+        while next_index < total:
+            i = next_index
+            next_index += 1
+            await store.create(prefix + b"%08d" % i, value)
+
+    started = time.perf_counter()
+    await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(in_flight)])
+    return total / (time.perf_counter() - started)
+
+
+async def timed_ranges(store, prefix: bytes, revision, rounds: int = 20) -> float:
+    """Mean milliseconds for range(prefix, revision, limit=1000)."""
+    started = time.perf_counter()
+    for _ in range(rounds):
+        result = await store.range(prefix, revision=revision, limit=1000)
+        assert len(result.kvs) == 1000, len(result.kvs)
+    return (time.perf_counter() - started) / rounds * 1000
+
+
+async def replay_all(store, prefix: bytes, expected: int) -> float:
+    """Events per second for a watch replaying ``expected`` events from the start."""
+    done = defer.Deferred()
+    seen = 0
+
+    def sink(event):
+        nonlocal seen
+        seen += 1
+        if seen == expected:
+            done.callback(None)
+
+    started = time.perf_counter()
+    handle = store.watch(prefix, 0, sink)
+    await done
+    handle.cancel()
+    return expected / (time.perf_counter() - started)
+
+
+async def main(reactor, args) -> None:
+    data_dir = args.dir or tempfile.mkdtemp(prefix="kapiserver-bench-")
+    store = await open_sqlite(data_dir, reactor, synchronous=args.synchronous)
+    value = b"x" * args.value_size
+    print(f"store: {data_dir}  synchronous={args.synchronous}  value={args.value_size} bytes")
+    try:
+        written = 0
+        for in_flight in (1, 10, 100, 1000):
+            prefix = b"/bench/inflight-%d/" % in_flight
+            total = args.writes if in_flight > 1 else min(args.writes, 1000)
+            rate = await creates_in_flight(store, prefix, total, in_flight, value)
+            written += total
+            print(f"create, {in_flight:4d} in flight: {rate:9.0f} writes/s  ({total} writes)")
+        prefix = b"/bench/inflight-100/"
+        old = await store.current_revision()
+        await creates_in_flight(store, b"/bench/later/", 1000, 100, value)
+        written += 1000
+        print(f"range 1000 keys, current revision: {await timed_ranges(store, prefix, None):7.2f} ms")
+        print(f"range 1000 keys, older revision:   {await timed_ranges(store, prefix, old):7.2f} ms")
+        rate = await replay_all(store, b"/bench/", written)
+        print(f"watch replay of {written} events: {rate:9.0f} events/s")
+    finally:
+        await store.close()
+        if not args.dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--writes", type=int, default=5000)
+    parser.add_argument("--value-size", type=int, default=1024)
+    parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
+    parser.add_argument("--dir", help="data directory to use (kept afterwards)")
+    options = parser.parse_args()
+    task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor, options)))
