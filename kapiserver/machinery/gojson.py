@@ -10,6 +10,7 @@ the way Go's decoder does and names the first bad character; ``type_name`` and
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Optional
 
 END = "unexpected end of JSON input"
@@ -220,10 +221,31 @@ def go_value(value: Any) -> str:
     if value is None:
         return "<nil>"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value).replace("e+", "e+")
+        return _go_float(value)
     return str(value)
+
+
+def _go_float(value: float) -> str:
+    """``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e6 (Go's %g)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if str(value).startswith("-") else "0"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    point = len(text) + exponent  # position of the decimal point within the digits
+    e = point - 1
+    minus = "-" if sign else ""
+    if e < -4 or e >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if e < 0 else '+'}{abs(e):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return f"{minus}{text}{'0' * (point - len(text))}"
+    return f"{minus}{text[:point]}.{text[point:]}"
 
 
 def go_string(value: Any) -> str:

@@ -271,7 +271,8 @@ def _merge_ordered_lists(original: dict, patch: dict, node: Optional[SchemaNode]
         if not isinstance(order, list):
             raise _bad_arg_type("[]interface {}", order)
         key = _extract_key(directive_key, ORDER_PREFIX)
-        in_original, in_patch = key in original, key in patch
+        # a stored null is no list at all (a Go struct cannot hold one)
+        in_original, in_patch = original.get(key) is not None, key in patch
         current, incoming = original.get(key), patch.get(key)
         if in_original and not isinstance(current, list):
             raise _bad_arg_type("[]interface {}", current)
