@@ -22,10 +22,17 @@ def serve(catalog, extra_schemas=None):
             pass
 
         def do_POST(self):
-            # Echo the object back as created, and remember the request line for the test.
+            # Keep the object (so a later GET finds it), echo it back, and log the request.
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             server.requests.append(("POST", self.path, self.headers.get("Content-Type", "")))
+            name = codec.loads(body)["metadata"]["name"]
+            server.objects[urlsplit(self.path).path + "/" + name] = body
             self.reply(body, status=201)
+
+        def do_PATCH(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            server.requests.append(("PATCH", self.path, self.headers.get("Content-Type", "")))
+            self.reply(server.objects[urlsplit(self.path).path])
 
         def reply(self, body: bytes, content_type="application/json", status=200):
             self.send_response(status)
@@ -55,6 +62,8 @@ def serve(catalog, extra_schemas=None):
                 built = openapi.openapi_v3_document(catalog, "/".join(parts[2:]), extra_schemas=extra_schemas)
                 if built is not None:
                     return self.reply(built[0])
+            if path in server.objects:
+                return self.reply(server.objects[path])
             doc = None
             if parts[0] == "api" and len(parts) == 2:
                 doc = discovery.api_resource_list(catalog, "", parts[1])
@@ -69,5 +78,6 @@ def serve(catalog, extra_schemas=None):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.requests = []
+    server.objects = {}
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -296,3 +296,38 @@ def test_kubectl_explain_and_create_validation(catalog, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.skipif(not shutil.which(KUBECTL), reason="kubectl 1.32 not installed")
+def test_kubectl_apply_picks_patch_type_from_the_document(catalog, tmp_path):
+    """kubectl apply on an existing object sends a strategic merge patch for a built-in kind and a
+    merge patch for a CRD, as it reads from each document's PATCH content types."""
+    from kubectl_server import serve
+
+    catalog.add(ResourceInfo("stable.example.com", "v1", "crontabs", "CronTab", True))
+    server, url = serve(catalog, CRD_SCHEMA)
+    try:
+        (tmp_path / "kubeconfig").write_text("")
+        env = dict(os.environ, KUBECONFIG=str(tmp_path / "kubeconfig"))
+        base = [KUBECTL, "--server", url, "--cache-dir", str(tmp_path / "cache")]
+        manifests = {
+            "deployment": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: default\n"
+                          "spec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n"
+                          "    spec:\n      containers:\n      - name: c\n        image: busybox%s\n",
+            "crontab": "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: x\n"
+                       "  namespace: default\nspec:\n  cronSpec: a%s\n",
+        }
+        for name, text in manifests.items():
+            for revision in ("", "2"):
+                (tmp_path / f"{name}.yaml").write_text(text % revision)
+                applied = subprocess.run(base + ["apply", "-f", str(tmp_path / f"{name}.yaml")],
+                                         capture_output=True, text=True, env=env, timeout=60)
+                assert applied.returncode == 0, applied.stderr
+        patches = [(path.split("?")[0], ctype) for method, path, ctype in server.requests if method == "PATCH"]
+        assert patches == [
+            ("/apis/apps/v1/namespaces/default/deployments/d", "application/strategic-merge-patch+json"),
+            ("/apis/stable.example.com/v1/namespaces/default/crontabs/x", "application/merge-patch+json"),
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
