@@ -134,7 +134,8 @@ def test_label_selector_from_dict_errors():
     assert caught.value.message == '"Near" is not a valid label selector operator'
     with pytest.raises(errors.StatusError) as caught:
         label_selector_from_dict({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})
-    assert caught.value.message == "values: Invalid value: null: for 'in', 'notin' operators, values set can't be empty"
+    assert caught.value.message == ("values: Invalid value: null: "
+                                    "for 'in', 'notin' operators, values set can't be empty")
 
 
 def test_format_helpers():
