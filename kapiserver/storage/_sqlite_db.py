@@ -322,8 +322,12 @@ class Database:
         conn = self._db()
         if revision > self.revision:
             raise FutureRevision(revision, self.revision)
-        if revision <= self.compact_revision:
+        if revision < self.compact_revision:
             raise RevisionCompacted(revision, self.compact_revision)
+        if revision == self.compact_revision:
+            # etcd calls this an error; an idle server compacting on a timer
+            # asks for the same revision again, and nothing is wrong with that.
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(

@@ -315,8 +315,9 @@ class SQLiteStorage:
     def compact(self, revision: int) -> Deferred[None]:
         """Forget history superseded at or before ``revision``; reads below it
         then fail with RevisionCompacted, watches from below it get Compacted.
-        As etcd: RevisionCompacted if already compacted at or past it,
-        FutureRevision if it is beyond the current revision."""
+        RevisionCompacted if already compacted past it (compacting again at
+        the same revision is a no-op, unlike etcd), FutureRevision if it is
+        beyond the current revision."""
         return self._run(self._db.compact, revision)
 
     def snapshot(self) -> Deferred[SQLiteSnapshot]:

@@ -450,15 +450,18 @@ def test_watch_from_compact_revision_replays_the_rest(storage, run, run_until):
     assert got == [Event(PUT, kv4, kv1), Event(DELETE, KeyValue(b"/c/a", b"", 0, r5), kv4)]
 
 
-def test_compact_future_or_repeated(storage, run):
-    """compact beyond the current revision is FutureRevision; at or below the last one, RevisionCompacted."""
-    rev = run(storage.create(b"/c/a", b"1"))
+def test_compact_future_repeated_or_older(storage, run):
+    """compact beyond the current revision is FutureRevision; again at the last one is a no-op; below it, RevisionCompacted."""
+    r1 = run(storage.create(b"/c/a", b"1"))
+    r2 = run(storage.update(b"/c/a", b"2", r1))
     with pytest.raises(FutureRevision):
-        run(storage.compact(rev + 1))
-    run(storage.compact(rev))
-    with pytest.raises(RevisionCompacted):
-        run(storage.compact(rev))
-    assert run(storage.get(b"/c/a")).value == b"1"
+        run(storage.compact(r2 + 1))
+    run(storage.compact(r2))
+    run(storage.compact(r2))
+    with pytest.raises(RevisionCompacted) as e:
+        run(storage.compact(r1))
+    assert e.value.compact_revision == r2
+    assert run(storage.get(b"/c/a")).value == b"2"
 
 
 # -- health, close, restart -----------------------------------------------
