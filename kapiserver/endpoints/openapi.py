@@ -47,6 +47,7 @@ _CUSTOM_TYPES = ("application/json", "application/yaml")
 _CUSTOM_STREAM_TYPES = ("application/json", "application/json;stream=watch", "application/yaml")
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _VERSION_INFO = "io.k8s.apimachinery.pkg.version.Info"
+_PATCH_ONLY_PARAMS = frozenset({"dryRun", "fieldManager", "fieldValidation", "force"})
 
 
 def document_hash(body: bytes) -> str:
@@ -197,6 +198,9 @@ def _split_params(ops: list[Operation]) -> tuple[list[Param], dict[int, list[Par
     common = set(ops[0].params)
     for op in ops[1:]:
         common &= set(op.params)
+    if any(op.method == "patch" for op in ops):
+        # kubectl looks for fieldValidation (and friends) on the PATCH operation itself only.
+        common = {p for p in common if p.name not in _PATCH_ONLY_PARAMS}
     shared = sorted(common, key=lambda p: (p.name, p.location))
     own = {id(op): sorted((p for p in op.params if p not in common), key=lambda p: (p.name, p.location))
            for op in ops}

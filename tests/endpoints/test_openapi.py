@@ -331,3 +331,13 @@ def test_kubectl_apply_picks_patch_type_from_the_document(catalog, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_patch_parameters_stay_on_a_lone_patch_operation(catalog):
+    """Even where PATCH is a path's only operation, its fieldValidation stays on the operation,
+    where kubectl looks for it (shared parameters otherwise move up to the path)."""
+    catalog.add(ResourceInfo("x.example.com", "v1", "knobs", "Knob", False, verbs=("patch",)))
+    doc = _doc(catalog, "apis/x.example.com/v1")
+    item = doc["paths"]["/apis/x.example.com/v1/knobs/{name}"]
+    assert {"dryRun", "fieldManager", "fieldValidation", "force"} <= {p["name"] for p in item["patch"]["parameters"]}
+    assert [p["name"] for p in item["parameters"]] == ["name", "pretty"]
