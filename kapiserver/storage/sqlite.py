@@ -345,4 +345,10 @@ def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorag
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
         return fail(Unavailable(f"cannot create {data_dir}: {e}"))
-    return SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw).opened()
+    storage = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw)
+
+    def failed(failure: Failure) -> Deferred:
+        # Nobody gets this storage, so nobody else would stop its thread.
+        return storage.close().addBoth(lambda _: failure)
+
+    return storage.opened().addErrback(failed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 
 import pytest
 from twisted.internet import reactor
@@ -73,16 +74,14 @@ def test_second_open_of_a_live_file_is_unavailable(data_dir, opened, run):
 
 
 def test_corrupt_file_is_unavailable(data_dir, run):
-    """A file that is not an SQLite database fails to open with Unavailable."""
+    """A file that is not an SQLite database fails to open with Unavailable, and leaves no thread behind."""
     os.makedirs(data_dir)
     with open(os.path.join(data_dir, DB_FILENAME), "wb") as f:
         f.write(b"this is not a database" * 100)
-    store = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor)
-    try:
-        with pytest.raises(Unavailable):
-            run(store.opened())
-    finally:
-        run(store.close())
+    before = set(threading.enumerate())
+    with pytest.raises(Unavailable):
+        run(open_sqlite(data_dir, reactor))
+    assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []
 
 
 def test_non_bytes_keys_are_refused(opened):
