@@ -383,6 +383,17 @@ def test_table_shape_with_metadata_objects():
     assert list(row["object"]["metadata"])[:4] == ["name", "namespace", "uid", "resourceVersion"]
 
 
+def test_partial_object_metadata_marshals_as_go_does():
+    """Row metadata drops empty fields, keeps a missing creationTimestamp as null, in Go's order."""
+    obj = {"metadata": {"labels": {}, "name": "c", "generation": 0, "finalizers": ["f"],
+                        "deletionGracePeriodSeconds": 0, "namespace": "d"}}
+    row = table(printer_for("", "configmaps"), [obj], NOW)["rows"][0]
+    assert row["object"]["metadata"] == {"name": "c", "namespace": "d", "creationTimestamp": None,
+                                         "deletionGracePeriodSeconds": 0, "finalizers": ["f"]}
+    assert list(row["object"]["metadata"]) == ["name", "namespace", "creationTimestamp",
+                                               "deletionGracePeriodSeconds", "finalizers"]
+
+
 def test_table_include_object_and_no_headers():
     """includeObject=Object embeds the object, None a null; without headers columns are null."""
     obj = pod({"phase": "Succeeded"})

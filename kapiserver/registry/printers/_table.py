@@ -41,12 +41,26 @@ DEFAULT = b.Printer(
     rows_start_nil=True)
 
 
+def _go_object_meta(metadata: Mapping) -> dict:
+    """The metadata as Go's ObjectMeta marshals it: declaration order, empty fields omitted
+    (omitempty), but creationTimestamp always there (a struct, which omitempty never drops)."""
+    out: dict = {}
+    for key in _OBJECT_META_ORDER:
+        value = metadata.get(key)
+        if key == "creationTimestamp":
+            out[key] = value
+        elif key == "deletionGracePeriodSeconds":
+            if value is not None:
+                out[key] = value
+        elif value not in (None, "", 0, {}, []):
+            out[key] = value
+    return out
+
+
 def partial_object_metadata(obj: Mapping, group_version: str = "meta.k8s.io/v1") -> dict:
     """meta.AsPartialObjectMetadata: the object's metadata under a PartialObjectMetadata kind."""
-    metadata = dict(b.meta(obj))
-    ordered = {key: metadata.pop(key) for key in _OBJECT_META_ORDER if key in metadata}
-    ordered.update(metadata)
-    return {"kind": "PartialObjectMetadata", "apiVersion": group_version, "metadata": ordered}
+    return {"kind": "PartialObjectMetadata", "apiVersion": group_version,
+            "metadata": _go_object_meta(b.meta(obj))}
 
 
 def table(printer: b.Printer, objects: Iterable[Mapping], now: datetime, include_object: str = "Metadata",
