@@ -167,8 +167,13 @@ def decode_patch(patch_type: str, body: bytes, field_validation: str = "") -> An
         raise bad_request(f"error decoding patch: {problem}" if strict else problem)
     try:
         document = codec.loads(body)
-    except ValueError as err:  # e.g. numbers beyond 64 bits, which Go would read as floats
-        raise bad_request(str(err)) from None
+    except ValueError:
+        try:
+            # Go's decoder replaces invalid UTF-8 instead of refusing it
+            text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+            document = codec.loads(text)
+        except ValueError as err:  # e.g. 1e400, which Go cannot hold in a float64 either
+            raise bad_request(str(err)) from None
     if patch_type == JSON_PATCH:
         problem = _strict_ops_error(document)
         if problem is not None:

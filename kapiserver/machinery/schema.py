@@ -47,11 +47,20 @@ def _definitions_path() -> Path:
             / "v1.32.0-local" / "_definitions.json")
 
 
-@functools.cache
+_loaded: Optional[dict[str, dict]] = None
+
+
 def definitions() -> dict[str, dict]:
-    """Every upstream definition by its name (``io.k8s.api.core.v1.Pod`` ...), raw as loaded."""
-    with _lock:  # several threads may ask first; read the file once
-        return codec.loads(_definitions_path().read_bytes())["$defs"]
+    """Every upstream definition by its name (``io.k8s.api.core.v1.Pod`` ...), raw as loaded.
+
+    Read from disk on the first call only; every caller gets the same dict (do not mutate it).
+    """
+    global _loaded
+    if _loaded is None:
+        with _lock:  # several threads may ask first; read the file once
+            if _loaded is None:
+                _loaded = codec.loads(_definitions_path().read_bytes())["$defs"]
+    return _loaded
 
 
 @functools.cache

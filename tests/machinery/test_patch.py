@@ -182,6 +182,11 @@ def test_null_bodies():
     assert _status(patch.apply_patch, MERGE_PATCH, {"a": 1}, b"null")["message"] == "Invalid JSON Patch"
 
 
+def test_invalid_utf8_is_replaced_not_refused():
+    """Like Go's decoder, bytes that are not UTF-8 become U+FFFD instead of failing the request."""
+    assert patch.apply_patch(MERGE_PATCH, {}, b'{"a":"\xff"}') == {"a": "\ufffd"}
+
+
 def test_apply_patch_dispatches_by_type():
     """apply_patch decodes and applies each of the three patch types."""
     obj = {"metadata": {"labels": {"a": "1"}}}
