@@ -29,8 +29,8 @@ from typing import Any, Iterable, Mapping, Optional
 import orjson
 
 from kapiserver.endpoints.openapi_paths import (
-    CUSTOM_PATCH_TYPES, STRING, Operation, Param, gv_prefix, group_version_operations, operation_id, tag_for,
-    to_valid_operation_id)
+    CUSTOM_PATCH_TYPES, STRING, Operation, Param, group_version_operations, group_words, gv_prefix, operation_id,
+    tag_for, to_valid_operation_id)
 from kapiserver.machinery import codec, schema
 from kapiserver.registry.catalog import Catalog
 
@@ -213,9 +213,10 @@ class _Renderer:
         self.roots: set[str] = set()
 
     def ref(self, kind, prefix: str) -> dict:
+        """A schema for a (group, version, kind), a schema name, or STRING."""
         if kind == STRING:
             return {"type": "string"}
-        name = self.schemas.resolve(kind)
+        name = kind if isinstance(kind, str) else self.schemas.resolve(kind)
         self.roots.add(name)
         return {"$ref": prefix + name}
 
@@ -300,28 +301,29 @@ class _Renderer:
 # --- the non-resource documents -------------------------------------------------------------------
 
 
-def _discovery_op(path_kind: str, tag: str, op_id: str, description: str) -> Operation:
+def _discovery_op(schema_name: str, tag: str, op_id: str, description: str,
+                  produces: tuple[str, ...] = _BUILTIN_TYPES) -> Operation:
     return Operation(method="get", operation_id=op_id, description=description, action="", gvk=None, tag=tag,
-                     consumes=(), responses=[("200", "OK", ("", "v1", path_kind))],
-                     produces=_BUILTIN_TYPES)
+                     consumes=(), responses=[("200", "OK", schema_name)], produces=produces)
 
 
 def _discovery_operations(gv_path: str, catalog: Catalog) -> Optional[list[tuple[str, Operation]]]:
+    """The one operation of a non-resource document (api, apis, version, apis/<group>), or None."""
     parts = gv_path.split("/")
     if gv_path == "api":
-        return [("/api/", _discovery_op("APIVersions", "core", "getCoreAPIVersions", "get available API versions"))]
+        return [("/api/", _discovery_op(_META + "APIVersions", "core", "getCoreAPIVersions",
+                                        "get available API versions"))]
     if gv_path == "apis":
-        return [("/apis/", _discovery_op("APIGroupList", "apis", "getAPIVersions", "get available API versions"))]
+        return [("/apis/", _discovery_op(_META + "APIGroupList", "apis", "getAPIVersions",
+                                         "get available API versions"))]
     if gv_path == "version":
-        op = Operation(method="get", operation_id="getCodeVersion", description="get the version information for "
-                       "this server", action="", gvk=None, tag="version", consumes=(),
-                       responses=[("200", "OK", ("version", "", "Info"))], produces=("application/json",))
-        return [("/version/", op)]
+        return [("/version/", _discovery_op(_VERSION_INFO, "version", "getCodeVersion",
+                                            "get the version information for this server", ("application/json",)))]
     if len(parts) == 2 and parts[0] == "apis" and catalog.versions(parts[1]):
         group = parts[1]
-        words = to_valid_operation_id(group[: -len(".k8s.io")] if group.endswith(".k8s.io") else group, True)
-        tag = to_valid_operation_id(group[: -len(".k8s.io")] if group.endswith(".k8s.io") else group, False)
-        return [(f"/apis/{group}/", _discovery_op("APIGroup", tag, f"get{words}APIGroup",
+        words = group_words(group)
+        return [(f"/apis/{group}/", _discovery_op(_META + "APIGroup", to_valid_operation_id(words, False),
+                                                  f"get{to_valid_operation_id(words, True)}APIGroup",
                                                   "get information of a group"))]
     return None
 
@@ -340,16 +342,9 @@ def _gv_path(group: str, version: str) -> str:
 
 
 def _resource_list_op(group: str, version: str) -> tuple[str, Operation]:
-    op = _discovery_op("APIResourceList", tag_for(group, version), operation_id("get", group, version, "APIResources"),
-                       "get available resources")
+    op = _discovery_op(_META + "APIResourceList", tag_for(group, version),
+                       operation_id("get", group, version, "APIResources"), "get available resources")
     return (gv_prefix(group, version) + "/", op)
-
-
-class _VersionInfoSchemas(_Schemas):
-    def name_for(self, gvk):
-        if gvk == ("version", "", "Info"):
-            return _VERSION_INFO
-        return super().name_for(gvk)
 
 
 # --- documents ------------------------------------------------------------------------------------
@@ -412,7 +407,7 @@ def openapi_v3_document(catalog: Catalog, gv_path: str, *, extra_schemas: Option
         if operations is None:
             return None
         key = ("v3", gv_path, version)
-        return _cached(key, lambda: _build_v3(operations, _VersionInfoSchemas(None), version))
+        return _cached(key, lambda: _build_v3(operations, _Schemas(None), version))
     group, version_name = gv
     resources = catalog.resources(group, version_name)
     if not resources:
@@ -487,7 +482,7 @@ def openapi_v2_document(catalog: Catalog, *, extra_schemas: Optional[Mapping[str
            _fingerprint(extra_schemas) if extra_schemas else b"")
 
     def build() -> tuple[bytes, str]:
-        schemas = _VersionInfoSchemas(extra_schemas)
+        schemas = _Schemas(extra_schemas)
         operations: list[tuple[str, Operation]] = []
         for path in ("api", "apis", "version"):
             operations += _discovery_operations(path, catalog) or []

@@ -113,7 +113,8 @@ class Param:
 class Operation:
     """One HTTP method on one path, in a form both OpenAPI renderers understand.
 
-    Kinds are (group, version, kind) triples or :data:`STRING`; the renderer maps them to schemas.
+    Kinds are (group, version, kind) triples, schema names, or :data:`STRING`; the renderer maps
+    them to schemas.
     """
     method: str
     operation_id: str
@@ -145,16 +146,17 @@ def to_valid_operation_id(text: str, capitalize_first: bool) -> str:
     return "".join(out)
 
 
-def _group_words(group: str) -> str:
+def group_words(group: str) -> str:
+    """The part of a group name operation ids and tags are made of (``.k8s.io`` dropped)."""
     return group[: -len(".k8s.io")] if group.endswith(".k8s.io") else (group or "core")
 
 
 def tag_for(group: str, version: str) -> str:
-    return to_valid_operation_id(_group_words(group), False) + "_" + to_valid_operation_id(version, False)
+    return to_valid_operation_id(group_words(group), False) + "_" + to_valid_operation_id(version, False)
 
 
 def operation_id(verb: str, group: str, version: str, rest: str) -> str:
-    return (verb + to_valid_operation_id(_group_words(group), True) + to_valid_operation_id(version, True)
+    return (verb + to_valid_operation_id(group_words(group), True) + to_valid_operation_id(version, True)
             + to_valid_operation_id(rest, True))
 
 
