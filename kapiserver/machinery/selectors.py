@@ -28,16 +28,16 @@ from . import errors
 # --- validation.IsQualifiedName / IsValidLabelValue -------------------------------------------
 
 _QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME_FMT}$")
+_QNAME_RE = re.compile(_QNAME_FMT)
 _QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', "
               "and must start and end with an alphanumeric character")
 _LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
+_LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
 _LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, "
                     "'-', '_' or '.', and must start and end with an alphanumeric character")
 _DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
+_DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
 _DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
                           "characters, '-' or '.', and must start and end with an alphanumeric character")
 
@@ -60,9 +60,9 @@ def _max_len(n: int) -> str:
 
 def _dns1123_subdomain(value: str) -> list[str]:
     errs = []
-    if len(value) > 253:
+    if len(value.encode()) > 253:
         errs.append(_max_len(253))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
+    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
         errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
     return errs
 
@@ -84,9 +84,9 @@ def validate_label_key(key: str) -> list[str]:
                 + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
     if not name:
         errs.append("name part must be non-empty")
-    elif len(name) > 63:
+    elif len(name.encode()) > 63:
         errs.append("name part " + _max_len(63))
-    if name and not _QNAME_RE.match(name):
+    if not _QNAME_RE.fullmatch(name):  # checked even when empty, as upstream does
         errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
     return errs
 
@@ -94,9 +94,9 @@ def validate_label_key(key: str) -> list[str]:
 def validate_label_value(value: str) -> list[str]:
     """The messages of upstream's IsValidLabelValue; empty when ``value`` is valid."""
     errs = []
-    if len(value) > 63:
+    if len(value.encode()) > 63:
         errs.append(_max_len(63))
-    if not _LABEL_VALUE_RE.match(value):
+    if not _LABEL_VALUE_RE.fullmatch(value):
         errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 

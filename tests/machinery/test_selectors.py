@@ -103,6 +103,8 @@ def test_exact_match():
      "end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
      "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
     ("/a", 'unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be non-empty'),
+    ("example.com/=x", 'unable to parse requirement: <nil>: Invalid value: "example.com/": '
+                       "name part must be non-empty; " + _NAME_PART_MSG),
     ("a" * 64, f'unable to parse requirement: <nil>: Invalid value: "{"a" * 64}": '
                "name part must be no more than 63 characters"),
 ])
@@ -136,6 +138,12 @@ def test_label_selector_from_dict_errors():
         label_selector_from_dict({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})
     assert caught.value.message == ("values: Invalid value: null: "
                                     "for 'in', 'notin' operators, values set can't be empty")
+
+
+def test_label_values_are_matched_whole():
+    """A trailing newline does not slip past value validation (patterns match the whole value)."""
+    with pytest.raises(errors.StatusError):
+        label_selector_from_dict({"matchLabels": {"app": "web\n"}})
 
 
 def test_format_helpers():
