@@ -8,21 +8,20 @@ kubectl binary of the wanted minor version is the source:
 
     python -m kapiserver.machinery.protobuf._generate /path/to/kubectl.1.32
 
-The JSON side (which fields a struct inlines, which zero values Go prints
-because the field has no ``omitempty``) is taken from the upstream OpenAPI
-definitions shipped by kubernetes_validate.
+The JSON side (each field's JSON name, ``omitempty``, ``inline``) comes from
+the Go struct tags that the same binary keeps for reflection; where a struct is
+not found there, from the upstream OpenAPI definitions shipped by
+kubernetes_validate (properties, required), which also say which messages are kinds.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import textwrap
-import zlib
 
-from . import wire
+from ._gobinary import GoBinary, json_fields
 
 # The generated.proto files served by a 1.32 apiserver that we decode: GA
 # group-versions plus apimachinery's shared messages.
@@ -91,93 +90,17 @@ def openapi_name(short: str) -> str:
     return f"io.k8s.api.{package}.{name}"
 
 
-def _text(value) -> str:
-    return bytes(value).decode()
-
-
-def _options(data) -> dict:
-    return {n: v for n, _, v in wire.fields(data)}
-
-
-def _field(data) -> dict:
-    field = {"options": {}}
-    for n, _, v in wire.fields(data):
-        key = {1: "name", 3: "number", 4: "label", 5: "type", 6: "type_name"}.get(n)
-        if key:
-            field[key] = _text(v) if key in ("name", "type_name") else v
-        elif n == 8:
-            field["options"] = _options(v)
-    return field
-
-
-def _message(data, prefix: str, out: dict) -> None:
-    message = {"fields": [], "options": {}}
-    nested = []
-    for n, _, v in wire.fields(data):
-        if n == 1:
-            message["name"] = _text(v)
-        elif n == 2:
-            message["fields"].append(_field(v))
-        elif n == 3:
-            nested.append(v)
-        elif n == 7:
-            message["options"] = _options(v)
-    full = f"{prefix}.{message['name']}"
-    out[full] = message
-    for item in nested:
-        _message(item, full, out)
-
-
-def descriptors(binary: str) -> dict[str, dict]:
-    """Every generated.proto embedded in a Go binary: file name -> {package, messages}."""
-    data = open(binary, "rb").read()
-    files = {}
-    for match in re.finditer(rb"\x1f\x8b\x08\x00\x00\x00\x00\x00[\x00\x02]\xff", data):
-        try:
-            raw = zlib.decompressobj(31).decompress(data[match.start():match.start() + (1 << 21)])
-        except zlib.error:
-            continue
-        if b"generated.proto" not in raw[:120]:
-            continue
-        name, package, messages = "", "", {}
-        bodies = []
-        for n, _, v in wire.fields(raw):
-            if n == 1:
-                name = _text(v)
-            elif n == 2:
-                package = _text(v)
-            elif n == 4:
-                bodies.append(v)
-        for body in bodies:
-            _message(body, "." + package, messages)
-        files[name] = {"package": package, "messages": messages}
-    return files
-
-
-def struct_tags(binary: str) -> dict[tuple, set]:
-    """Go struct tags kept in the binary for reflection, as
-    (proto number, proto name, repeated) -> the set of omitempty values seen for it."""
-    data = open(binary, "rb").read()
-    seen: dict[tuple, set] = {}
-    for match in re.finditer(rb'json:"([^"]*)"[ -~]{0,200}?protobuf:"([^"]*)"', data):
-        json_tag = match.group(1).decode()
-        parts = match.group(2).decode().split(",")
-        if len(parts) < 2 or not parts[1].isdigit():
-            continue
-        names = [p[5:] for p in parts if p.startswith("name=")]
-        if not names:
-            continue
-        key = (int(parts[1]), names[0], "rep" in parts)
-        seen.setdefault(key, set()).add("omitempty" in json_tag.split(",")[1:])
-    return seen
-
-
 class Generator:
-    def __init__(self, files: dict, definitions: dict, tags: dict):
-        self.tags = tags
+    def __init__(self, files: dict, definitions: dict, structs: dict):
         self.messages = {}
+        self.go_types = {}   # proto full name -> Go struct fields by proto number
         for info in files.values():
             self.messages.update(info["messages"])
+            go_name = info["go_package"].rpartition("/")[2]
+            for full in info["messages"]:
+                fields = structs.get((info["go_package"], f"{go_name}.{full.rpartition('.')[2]}"))
+                if fields is not None:
+                    self.go_types[full] = json_fields(fields)
         self.definitions = definitions
         self.warnings: list[str] = []
 
@@ -192,14 +115,6 @@ class Generator:
         own, _, bare = name.rpartition(".")
         return bare if own == package else name
 
-    def omitempty(self, field: dict, json_name: str, required: set) -> bool:
-        """Whether the Go field's JSON tag says omitempty: from the struct tags compiled into the
-        binary when they agree for this protobuf tag, else guessed from the OpenAPI required list."""
-        seen = self.tags.get((field["number"], field["name"], field["label"] == _REPEATED), set())
-        if len(seen) == 1:
-            return next(iter(seen))
-        return json_name not in required
-
     def is_list_wrapper(self, full: str) -> bool:
         """A Go named slice type (``type ExtraValue []string``): a message of one repeated ``items``."""
         fields = self.messages[full]["fields"]
@@ -212,22 +127,22 @@ class Generator:
         schema = self.definitions.get(openapi_name(short), {})
         properties = schema.get("properties", {})
         required = set(schema.get("required", ()))
+        go_fields = self.go_types.get(full)
+        if go_fields is None and not self.is_list_wrapper(full):
+            self.warnings.append(f"{short}: no Go struct tags; JSON names and omitempty guessed from OpenAPI")
         parts = []
         for field in sorted(self.messages[full]["fields"], key=lambda f: f["number"]):
-            name = field["name"]
-            if properties and name not in properties:
-                # go-to-protobuf derives a few proto names from the Go name (uID, aPIGroup, Webhooks)
-                name = next((p for p in properties if p.lower() == name.lower()), name)
             type_name = self.type_of(field, package)
             repeated = field["label"] == _REPEATED
             flags = "*" if repeated and not type_name.startswith("map<") else ""
-            inline = (field["type"] == _MESSAGE and properties and name not in properties
-                      and short not in _OPAQUE)
+            if go_fields is not None and field["number"] in go_fields:
+                name, omitempty, inline = go_fields[field["number"]]
+                if name in ("", "-"):   # inlined, or a special type's own raw field
+                    name = field["name"]
+            else:
+                name, omitempty, inline = self.guess_json(short, field, properties, required)
             if inline:
                 flags += "^"
-            elif properties and name not in properties:
-                self.warnings.append(f"{short}.{name}: not in the OpenAPI definition")
-            omitempty = self.omitempty(field, name, required)
             nullable = field["options"].get(_GOGO_NULLABLE, 1) != 0
             if repeated:  # slices and maps (maps are repeated entries on the wire)
                 always = not omitempty            # Go prints a nil slice or map as null
@@ -242,6 +157,16 @@ class Generator:
                 flags += "!"
             parts.append(f"{field['number']} {name} {type_name}{flags}")
         return "; ".join(parts)
+
+    def guess_json(self, short: str, field: dict, properties: dict, required: set) -> tuple[str, bool, bool]:
+        """(JSON name, omitempty, inline) from the OpenAPI definition, for structs the binary lacks."""
+        name = field["name"]
+        if properties and name not in properties:
+            # go-to-protobuf derives a few proto names from the Go name (uID, aPIGroup, Webhooks)
+            name = next((p for p in properties if p.lower() == name.lower()), name)
+        inline = bool(field["type"] == _MESSAGE and properties and name not in properties
+                      and short not in _OPAQUE)
+        return name, name not in required, inline
 
     def module(self, proto: str, package_name: str, files: dict) -> str:
         info = files[proto]
@@ -289,8 +214,9 @@ def main(argv: list[str]) -> None:
     schema_path = os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema",
                                "v1.32.0-local", "_definitions.json")
     definitions = json.load(open(schema_path))["$defs"]
-    files = descriptors(binary)
-    generator = Generator(files, definitions, struct_tags(binary))
+    go_binary = GoBinary(binary)
+    files = go_binary.descriptors()
+    generator = Generator(files, definitions, go_binary.structs())
     out_dir = os.path.join(os.path.dirname(__file__), "tables")
     os.makedirs(out_dir, exist_ok=True)
     for proto, module in SOURCES.items():

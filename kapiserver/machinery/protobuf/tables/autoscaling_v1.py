@@ -4,10 +4,10 @@ PACKAGE = "autoscaling.v1"
 
 MESSAGES = {
     "ContainerResourceMetricSource": (
-        "1 name string; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity; 5 "
-        "container string"),
+        "1 name string!; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity; 5 "
+        "container string!"),
     "ContainerResourceMetricStatus": (
-        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!; 4 "
+        "1 name string!; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!; 4 "
         "container string!"),
     "CrossVersionObjectReference": "1 kind string!; 2 name string!; 3 apiVersion string",
     "ExternalMetricSource": (
@@ -20,7 +20,7 @@ MESSAGES = {
         "1 metadata meta.v1.ObjectMeta!; 2 spec HorizontalPodAutoscalerSpec!; 3 status "
         "HorizontalPodAutoscalerStatus!"),
     "HorizontalPodAutoscalerCondition": (
-        "1 type string; 2 status string; 3 lastTransitionTime meta.v1.Time!; 4 reason string; 5 message "
+        "1 type string!; 2 status string!; 3 lastTransitionTime meta.v1.Time!; 4 reason string; 5 message "
         "string"),
     "HorizontalPodAutoscalerList": "1 metadata meta.v1.ListMeta!; 2 items HorizontalPodAutoscaler*!",
     "HorizontalPodAutoscalerSpec": (
@@ -30,11 +30,11 @@ MESSAGES = {
         "1 observedGeneration int64?; 2 lastScaleTime meta.v1.Time; 3 currentReplicas int32!; 4 "
         "desiredReplicas int32!; 5 currentCPUUtilizationPercentage int32?"),
     "MetricSpec": (
-        "1 type string; 2 object ObjectMetricSource; 3 pods PodsMetricSource; 4 resource "
+        "1 type string!; 2 object ObjectMetricSource; 3 pods PodsMetricSource; 4 resource "
         "ResourceMetricSource; 5 external ExternalMetricSource; 7 containerResource "
         "ContainerResourceMetricSource"),
     "MetricStatus": (
-        "1 type string; 2 object ObjectMetricStatus; 3 pods PodsMetricStatus; 4 resource "
+        "1 type string!; 2 object ObjectMetricStatus; 3 pods PodsMetricStatus; 4 resource "
         "ResourceMetricStatus; 5 external ExternalMetricStatus; 7 containerResource "
         "ContainerResourceMetricStatus"),
     "ObjectMetricSource": (
@@ -48,9 +48,9 @@ MESSAGES = {
     "PodsMetricStatus": (
         "1 metricName string!; 2 currentAverageValue resource.Quantity!; 3 selector meta.v1.LabelSelector"),
     "ResourceMetricSource": (
-        "1 name string; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity"),
+        "1 name string!; 2 targetAverageUtilization int32?; 3 targetAverageValue resource.Quantity"),
     "ResourceMetricStatus": (
-        "1 name string; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!"),
+        "1 name string!; 2 currentAverageUtilization int32?; 3 currentAverageValue resource.Quantity!"),
     "Scale": "1 metadata meta.v1.ObjectMeta!; 2 spec ScaleSpec!; 3 status ScaleStatus!",
     "ScaleSpec": "1 replicas int32",
     "ScaleStatus": "1 replicas int32!; 2 selector string",

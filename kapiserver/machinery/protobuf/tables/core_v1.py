@@ -103,7 +103,7 @@ MESSAGES = {
     "EphemeralContainer": (
         "1 ephemeralContainerCommon EphemeralContainerCommon^; 2 targetContainerName string"),
     "EphemeralContainerCommon": (
-        "1 name string; 2 image string; 3 command string*; 4 args string*; 5 workingDir string; 6 ports "
+        "1 name string!; 2 image string; 3 command string*; 4 args string*; 5 workingDir string; 6 ports "
         "ContainerPort*; 7 env EnvVar*; 8 resources ResourceRequirements!; 9 volumeMounts VolumeMount*; 10 "
         "livenessProbe Probe; 11 readinessProbe Probe; 12 lifecycle Lifecycle; 13 terminationMessagePath "
         "string; 14 imagePullPolicy string; 15 securityContext SecurityContext; 16 stdin bool; 17 stdinOnce "
@@ -161,7 +161,7 @@ MESSAGES = {
     "LimitRangeList": "1 metadata meta.v1.ListMeta!; 2 items LimitRange*!",
     "LimitRangeSpec": "1 limits LimitRangeItem*!",
     "LinuxContainerUser": "1 uid int64!; 2 gid int64!; 3 supplementalGroups int64*",
-    "List": "1 metadata meta.v1.ListMeta!; 2 items runtime.RawExtension*",
+    "List": "1 metadata meta.v1.ListMeta!; 2 items runtime.RawExtension*!",
     "LoadBalancerIngress": "1 ip string; 2 hostname string; 3 ipMode string?; 4 ports PortStatus*",
     "LoadBalancerStatus": "1 ingress LoadBalancerIngress*",
     "LocalObjectReference": "1 name string",
@@ -191,7 +191,7 @@ MESSAGES = {
     "NodeFeatures": "1 supplementalGroupsPolicy bool?",
     "NodeList": "1 metadata meta.v1.ListMeta!; 2 items Node*!",
     "NodeProxyOptions": "1 path string",
-    "NodeRuntimeHandler": "1 name string; 2 features NodeRuntimeHandlerFeatures",
+    "NodeRuntimeHandler": "1 name string!; 2 features NodeRuntimeHandlerFeatures",
     "NodeRuntimeHandlerFeatures": "1 recursiveReadOnlyMounts bool?; 2 userNamespaces bool?",
     "NodeSelector": "1 nodeSelectorTerms NodeSelectorTerm*!",
     "NodeSelectorRequirement": "1 key string!; 2 operator string!; 3 values string*",
@@ -394,7 +394,7 @@ MESSAGES = {
         "1 metadata meta.v1.ObjectMeta!; 2 secrets ObjectReference*; 3 imagePullSecrets "
         "LocalObjectReference*; 4 automountServiceAccountToken bool?"),
     "ServiceAccountList": "1 metadata meta.v1.ListMeta!; 2 items ServiceAccount*!",
-    "ServiceAccountTokenProjection": "1 audience string!; 2 expirationSeconds int64?; 3 path string!",
+    "ServiceAccountTokenProjection": "1 audience string; 2 expirationSeconds int64?; 3 path string!",
     "ServiceList": "1 metadata meta.v1.ListMeta!; 2 items Service*!",
     "ServicePort": (
         "1 name string; 2 protocol string; 3 port int32!; 4 targetPort intstr.IntOrString!; 5 nodePort int32;"

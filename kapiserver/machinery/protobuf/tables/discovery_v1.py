@@ -11,7 +11,8 @@ MESSAGES = {
     "EndpointHints": "1 forZones ForZone*",
     "EndpointPort": "1 name string?; 2 protocol string?; 3 port int32?; 4 appProtocol string?",
     "EndpointSlice": (
-        "1 metadata meta.v1.ObjectMeta!; 2 endpoints Endpoint*!; 3 ports EndpointPort*; 4 addressType string!"),
+        "1 metadata meta.v1.ObjectMeta!; 2 endpoints Endpoint*!; 3 ports EndpointPort*!; 4 addressType "
+        "string!"),
     "EndpointSliceList": "1 metadata meta.v1.ListMeta!; 2 items EndpointSlice*!",
     "ForZone": "1 name string!",
 }

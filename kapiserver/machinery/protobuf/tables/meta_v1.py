@@ -13,7 +13,7 @@ MESSAGES = {
         "string"),
     "APIResourceList": "1 groupVersion string!; 2 resources APIResource*!",
     "APIVersions": "1 versions string*!; 2 serverAddressByClientCIDRs ServerAddressByClientCIDR*!",
-    "ApplyOptions": "1 dryRun string*; 2 force bool; 3 fieldManager string",
+    "ApplyOptions": "1 dryRun string*; 2 force bool!; 3 fieldManager string!",
     "Condition": (
         "1 type string!; 2 status string!; 3 observedGeneration int64; 4 lastTransitionTime Time!; 5 reason "
         "string!; 6 message string!"),
@@ -26,15 +26,15 @@ MESSAGES = {
     "FieldSelectorRequirement": "1 key string!; 2 operator string!; 3 values string*",
     "FieldsV1": "1 Raw bytes!",
     "GetOptions": "1 resourceVersion string",
-    "GroupKind": "1 group string; 2 kind string",
-    "GroupResource": "1 group string; 2 resource string",
-    "GroupVersion": "1 group string; 2 version string",
+    "GroupKind": "1 group string!; 2 kind string!",
+    "GroupResource": "1 group string!; 2 resource string!",
+    "GroupVersion": "1 group string!; 2 version string!",
     "GroupVersionForDiscovery": "1 groupVersion string!; 2 version string!",
-    "GroupVersionKind": "1 group string; 2 version string; 3 kind string",
-    "GroupVersionResource": "1 group string; 2 version string; 3 resource string",
+    "GroupVersionKind": "1 group string!; 2 version string!; 3 kind string!",
+    "GroupVersionResource": "1 group string!; 2 version string!; 3 resource string!",
     "LabelSelector": "1 matchLabels map<string,string>; 2 matchExpressions LabelSelectorRequirement*",
     "LabelSelectorRequirement": "1 key string!; 2 operator string!; 3 values string*",
-    "List": "1 metadata ListMeta!; 2 items runtime.RawExtension*",
+    "List": "1 metadata ListMeta!; 2 items runtime.RawExtension*!",
     "ListMeta": "1 selfLink string; 2 resourceVersion string; 3 continue string; 4 remainingItemCount int64?",
     "ListOptions": (
         "1 labelSelector string; 2 fieldSelector string; 3 watch bool; 4 resourceVersion string; 5 "
@@ -43,7 +43,7 @@ MESSAGES = {
     "ManagedFieldsEntry": (
         "1 manager string; 2 operation string; 3 apiVersion string; 4 time Time; 6 fieldsType string; 7 "
         "fieldsV1 FieldsV1; 8 subresource string"),
-    "MicroTime": "1 seconds int64!; 2 nanos int32!",
+    "MicroTime": "1 seconds int64; 2 nanos int32",
     "ObjectMeta": (
         "1 name string; 2 generateName string; 3 namespace string; 4 selfLink string; 5 uid string; 6 "
         "resourceVersion string; 7 generation int64; 8 creationTimestamp Time!; 9 deletionTimestamp Time; 10 "
@@ -53,7 +53,7 @@ MESSAGES = {
         "1 kind string!; 3 name string!; 4 uid string!; 5 apiVersion string!; 6 controller bool?; 7 "
         "blockOwnerDeletion bool?"),
     "PartialObjectMetadata": "1 metadata ObjectMeta!",
-    "PartialObjectMetadataList": "1 metadata ListMeta!; 2 items PartialObjectMetadata*",
+    "PartialObjectMetadataList": "1 metadata ListMeta!; 2 items PartialObjectMetadata*!",
     "Patch": "",
     "PatchOptions": "1 dryRun string*; 2 force bool?; 3 fieldManager string; 4 fieldValidation string",
     "Preconditions": "1 uid string?; 2 resourceVersion string?",
@@ -67,7 +67,7 @@ MESSAGES = {
         "1 name string; 2 group string; 3 kind string; 4 causes StatusCause*; 5 retryAfterSeconds int32; 6 "
         "uid string"),
     "TableOptions": "1 includeObject string",
-    "Time": "1 seconds int64!; 2 nanos int32!",
+    "Time": "1 seconds int64; 2 nanos int32",
     "Timestamp": "1 seconds int64!; 2 nanos int32!",
     "TypeMeta": "1 kind string; 2 apiVersion string",
     "UpdateOptions": "1 dryRun string*; 2 fieldManager string; 3 fieldValidation string",

@@ -5,7 +5,7 @@ PACKAGE = "runtime"
 MESSAGES = {
     "RawExtension": "1 raw bytes!",
     "TypeMeta": "1 apiVersion string; 2 kind string",
-    "Unknown": "1 typeMeta TypeMeta!; 2 raw bytes!; 3 contentEncoding string; 4 contentType string",
+    "Unknown": "1 typeMeta TypeMeta^; 2 raw bytes!; 3 contentEncoding string; 4 contentType string",
 }
 
 # Go named slice types: the JSON form is the bare list of items.
