@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 
 import pytest
 
@@ -572,3 +574,17 @@ def test_every_reference_resolves():
                     missing.add(kind.name)
     assert not missing
     assert len(messages.names()) > 500
+
+
+KUBECTL_1_32 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+
+
+@pytest.mark.skipif(not os.path.exists(KUBECTL_1_32), reason="needs the kubectl 1.32 binary the tables come from")
+def test_tables_are_what_the_generator_writes(tmp_path):
+    """The committed tables are exactly what _generate.py reads out of kubectl 1.32 (no hand edits)."""
+    from kapiserver.machinery.protobuf import _generate
+
+    assert _generate.generate(KUBECTL_1_32, str(tmp_path)) == []
+    tables = pathlib.Path(messages.__file__).parent / "tables"
+    for module in _generate.SOURCES.values():
+        assert (tmp_path / f"{module}.py").read_text() == (tables / f"{module}.py").read_text(), module

@@ -207,22 +207,26 @@ class Generator:
         return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str]) -> None:
+def generate(binary: str, out_dir: str) -> list[str]:
+    """Write one table module per entry of SOURCES into ``out_dir``; returns the warnings."""
     import kubernetes_validate
 
-    binary = argv[1]
     schema_path = os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema",
                                "v1.32.0-local", "_definitions.json")
-    definitions = json.load(open(schema_path))["$defs"]
+    with open(schema_path) as schema:
+        definitions = json.load(schema)["$defs"]
     go_binary = GoBinary(binary)
     files = go_binary.descriptors()
     generator = Generator(files, definitions, go_binary.structs())
-    out_dir = os.path.join(os.path.dirname(__file__), "tables")
     os.makedirs(out_dir, exist_ok=True)
     for proto, module in SOURCES.items():
         with open(os.path.join(out_dir, module + ".py"), "w") as out:
             out.write(generator.module(proto, module, files))
-    for warning in generator.warnings:
+    return generator.warnings
+
+
+def main(argv: list[str]) -> None:
+    for warning in generate(argv[1], os.path.join(os.path.dirname(__file__), "tables")):
         print("warning:", warning, file=sys.stderr)
 
 
