@@ -69,9 +69,7 @@ def json_patch(original: dict, ops: list) -> dict:
                 raise ValueError("operation is not an object")
             if _passes_as_absent(document, op):
                 continue
-            if op.get("op") in ("add", "replace", "test") and "value" not in op:
-                op = {**op, "value": None}  # evanphx reads a missing value as null
-            document = jsonpatch.JsonPatch([op]).apply(document, in_place=True)
+            document = jsonpatch.JsonPatch([_as_evanphx(document, op)]).apply(document, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, ValueError,
             KeyError, IndexError, AttributeError):
         # upstream keeps the library's reason out of the Status: only the fixed message
@@ -79,6 +77,47 @@ def json_patch(original: dict, ops: list) -> dict:
     if not isinstance(document, dict):
         raise _not_an_object(document)
     return document
+
+
+def _pointer(document: Any, path: Any, inserting: bool = False) -> str:
+    """A path as evanphx/json-patch reads it: the first segment is ignored (so "" and
+    "a" point nowhere) and negative array indices count from the end."""
+    if not isinstance(path, str):
+        raise ValueError("path is not a string")
+    segments = path.split("/")
+    if len(segments) < 2:
+        raise ValueError("missing path")
+    tokens = segments[1:]
+    current = document
+    for i, token in enumerate(tokens):
+        if isinstance(current, list) and token.lstrip("-").isdigit() and token.startswith("-"):
+            # an insertion counts from the end of the list it makes, one longer
+            size = len(current) + (1 if inserting and i == len(tokens) - 1 else 0)
+            index = int(token)
+            if index < -size:
+                raise ValueError("index out of range")
+            tokens[i] = token = str(index + size)
+        if i == len(tokens) - 1:
+            break
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, dict):
+            current = current.get(key)
+        elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+            current = current[int(key)]
+        else:
+            current = None
+    return "/" + "/".join(tokens)
+
+
+def _as_evanphx(document: Any, op: dict) -> dict:
+    """One operation adjusted to evanphx/json-patch's reading of RFC 6902."""
+    op = dict(op)
+    op["path"] = _pointer(document, op.get("path"), op.get("op") in ("add", "move", "copy"))
+    if op.get("op") in ("move", "copy"):
+        op["from"] = _pointer(document, op.get("from"))
+    if op.get("op") in ("add", "replace", "test") and "value" not in op:
+        op["value"] = None  # evanphx reads a missing value as null
+    return op
 
 
 def _passes_as_absent(document: Any, op: dict) -> bool:
