@@ -1,12 +1,20 @@
 """
-Conversion between the versions that share one storage: core/v1 and
-events.k8s.io/v1 events, autoscaling/v1 and v2 horizontal pod autoscalers.
-Everything else is stored as it is served.
+Conversion between the versions that share one storage: events.k8s.io/v1
+events are stored as core/v1 events, and autoscaling/v1 horizontal pod
+autoscalers as autoscaling/v2 ones.  Everything else is stored as served.
+
+What one version cannot express travels in annotations, as upstream does for
+HPAs, so a round trip through the narrower version loses nothing.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+from ..machinery import codec
 from .catalog import ResourceInfo
+
+Converter = Callable[[dict], dict]
 
 
 def to_storage(obj: dict, info: ResourceInfo) -> dict:
@@ -14,7 +22,7 @@ def to_storage(obj: dict, info: ResourceInfo) -> dict:
     if (group, version) == (info.group, info.version):
         return obj
     convert = _CONVERTERS.get((info.group, info.version, group, version))
-    obj = convert(obj) if convert else obj
+    obj = convert(obj) if convert else dict(obj)
     obj["apiVersion"] = f"{group}/{version}" if group else version
     return obj
 
@@ -24,9 +32,152 @@ def from_storage(obj: dict, info: ResourceInfo) -> dict:
     if (group, version) == (info.group, info.version):
         return obj
     convert = _CONVERTERS.get((group, version, info.group, info.version))
-    obj = convert(obj) if convert else obj
+    obj = convert(obj) if convert else dict(obj)
     obj["apiVersion"] = info.api_version
     return obj
 
 
-_CONVERTERS: dict = {}
+def _head(obj: dict) -> dict:
+    return {k: obj[k] for k in ("kind", "apiVersion", "metadata") if k in obj}
+
+
+# -- events: events.k8s.io/v1 <-> core/v1 ----------------------------------------------------------
+# (events.k8s.io name, core name)
+_EVENT_FIELDS = (
+    ("eventTime", "eventTime"), ("series", "series"), ("reportingController", "reportingComponent"),
+    ("reportingInstance", "reportingInstance"), ("action", "action"), ("reason", "reason"),
+    ("regarding", "involvedObject"), ("related", "related"), ("note", "message"), ("type", "type"),
+    ("deprecatedSource", "source"), ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"),
+)
+# Go order of core/v1 Event's fields.
+_CORE_EVENT_ORDER = ("involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp",
+                     "count", "type", "eventTime", "series", "action", "related", "reportingComponent",
+                     "reportingInstance")
+
+
+def events_to_core(obj: dict) -> dict:
+    out = _head(obj)
+    renamed = {core: obj[new] for new, core in _EVENT_FIELDS if new in obj}
+    for field in _CORE_EVENT_ORDER:
+        if field in renamed:
+            out[field] = renamed[field]
+    # core/v1 requires involvedObject; an events.k8s.io event may omit regarding.
+    out.setdefault("involvedObject", {})
+    return out
+
+
+def core_to_events(obj: dict) -> dict:
+    out = _head(obj)
+    for new, core in _EVENT_FIELDS:
+        if core in obj and not (core == "involvedObject" and obj[core] == {}):
+            out[new] = obj[core]
+    return out
+
+
+# -- horizontal pod autoscalers: autoscaling/v1 <-> v2 ----------------------------------------------
+_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
+_CURRENT_METRICS = "autoscaling.alpha.kubernetes.io/current-metrics"
+_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
+_BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
+
+
+def _is_cpu_utilization(metric: dict) -> bool:
+    resource = metric.get("resource") or {}
+    return metric.get("type") == "Resource" and resource.get("name") == "cpu" and \
+        (resource.get("target") or {}).get("type") == "Utilization"
+
+
+def hpa_v2_to_v1(obj: dict) -> dict:
+    out = _head(obj)
+    meta = dict(out.get("metadata") or {})
+    annotations = dict(meta.get("annotations") or {})
+    spec = obj.get("spec") or {}
+    v1_spec = {k: spec[k] for k in ("scaleTargetRef", "minReplicas", "maxReplicas") if k in spec}
+    others = []
+    for metric in spec.get("metrics") or []:
+        if _is_cpu_utilization(metric) and "targetCPUUtilizationPercentage" not in v1_spec:
+            v1_spec["targetCPUUtilizationPercentage"] = metric["resource"]["target"].get("averageUtilization")
+        else:
+            others.append(metric)
+    if others:
+        annotations[_METRICS] = codec.dumps(others).decode()
+    if spec.get("behavior"):
+        annotations[_BEHAVIOR] = codec.dumps(spec["behavior"]).decode()
+    out["spec"] = v1_spec
+    if "status" in obj:
+        status = obj.get("status") or {}
+        v1_status = {k: status[k] for k in ("observedGeneration", "lastScaleTime", "currentReplicas",
+                                             "desiredReplicas") if k in status}
+        v1_status.setdefault("desiredReplicas", 0)
+        current_others = []
+        for metric in status.get("currentMetrics") or []:
+            resource = metric.get("resource") or {}
+            if metric.get("type") == "Resource" and resource.get("name") == "cpu" and \
+                    "averageUtilization" in (resource.get("current") or {}):
+                v1_status["currentCPUUtilizationPercentage"] = resource["current"]["averageUtilization"]
+            else:
+                current_others.append(metric)
+        if current_others:
+            annotations[_CURRENT_METRICS] = codec.dumps(current_others).decode()
+        if status.get("conditions"):
+            annotations[_CONDITIONS] = codec.dumps(status["conditions"]).decode()
+        out["status"] = v1_status
+    if annotations:
+        meta["annotations"] = annotations
+        out["metadata"] = meta
+    return out
+
+
+def hpa_v1_to_v2(obj: dict) -> dict:
+    out = _head(obj)
+    meta = dict(out.get("metadata") or {})
+    annotations = dict(meta.get("annotations") or {})
+
+    def take(key):
+        raw = annotations.pop(key, None)
+        try:
+            return codec.loads(raw) if raw else None
+        except ValueError:
+            return None
+    spec = obj.get("spec") or {}
+    v2_spec = {k: spec[k] for k in ("scaleTargetRef", "minReplicas", "maxReplicas") if k in spec}
+    metrics = []
+    if spec.get("targetCPUUtilizationPercentage") is not None:
+        metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": spec["targetCPUUtilizationPercentage"]}}})
+    metrics += take(_METRICS) or []
+    if metrics:
+        v2_spec["metrics"] = metrics
+    behavior = take(_BEHAVIOR)
+    if behavior:
+        v2_spec["behavior"] = behavior
+    out["spec"] = v2_spec
+    current = take(_CURRENT_METRICS) or []
+    conditions = take(_CONDITIONS)
+    if "status" in obj:
+        status = obj.get("status") or {}
+        v2_status = {k: status[k] for k in ("observedGeneration", "lastScaleTime", "currentReplicas",
+                                             "desiredReplicas") if k in status}
+        if status.get("currentCPUUtilizationPercentage") is not None:
+            current.insert(0, {"type": "Resource", "resource": {"name": "cpu", "current": {
+                "averageUtilization": status["currentCPUUtilizationPercentage"]}}})
+        if current:
+            v2_status["currentMetrics"] = current
+        if conditions:
+            v2_status["conditions"] = conditions
+        out["status"] = v2_status
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
+_CONVERTERS: dict[tuple[str, str, str, str], Converter] = {
+    ("events.k8s.io", "v1", "", "v1"): events_to_core,
+    ("", "v1", "events.k8s.io", "v1"): core_to_events,
+    ("autoscaling", "v1", "autoscaling", "v2"): hpa_v1_to_v2,
+    ("autoscaling", "v2", "autoscaling", "v1"): hpa_v2_to_v1,
+}
