@@ -183,8 +183,13 @@ _SPECIFIC: dict[tuple[str, str], Callable[[Mapping], dict[str, str]]] = {
 }
 
 
-def field_set(group: str, resource: str, obj: Mapping) -> dict[str, str]:
-    """The object's selectable fields, as the resource's upstream strategy computes them."""
+def field_set(group: str, resource: str, obj: Mapping, aliases: bool = True) -> dict[str, str]:
+    """The object's selectable fields, as the resource's upstream strategy computes them.
+
+    With ``aliases`` (the default) each field is also offered under the other names a
+    request may use for it (``spec.host``, ``regarding.name`` ...), so that a selector
+    matches whether or not it went through :func:`check_field_selector`'s conversion;
+    ``aliases=False`` gives upstream's set exactly."""
     namespaced: Optional[bool] = _NAMESPACED.get((group, resource))
     if namespaced is None:  # not built in (a CRD, say): judge by the object
         namespaced = bool(_get(obj, "metadata.namespace"))
@@ -194,4 +199,9 @@ def field_set(group: str, resource: str, obj: Mapping) -> dict[str, str]:
     specific = _SPECIFIC.get((group, resource))
     if specific is not None:
         fields.update(specific(obj))
+    if aliases:
+        accepted = _CONVERSIONS.get((group, resource), _DEFAULT)[0]
+        for label, target in accepted.items():
+            if label != target and target in fields:
+                fields.setdefault(label, fields[target])
     return fields

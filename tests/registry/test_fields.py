@@ -21,7 +21,7 @@ def test_pod_fields():
                     "serviceAccountName": "default"},
            "status": {"phase": "Running", "podIP": "10.0.0.9",
                       "podIPs": [{"ip": "10.0.0.9"}, {"ip": "fd00::9"}]}}
-    assert field_set("", "pods", pod) == {
+    assert field_set("", "pods", pod, aliases=False) == {
         "metadata.name": "web", "metadata.namespace": "prod", "spec.nodeName": "n1",
         "spec.restartPolicy": "Always", "spec.schedulerName": "default-scheduler",
         "spec.serviceAccountName": "default", "spec.hostNetwork": "false", "status.phase": "Running",
@@ -38,6 +38,18 @@ def test_pod_selector_conversion_and_matching():
     assert selector.matches(fields)
     ips = check_field_selector("", "pods", parse_field_selector("status.podIPs=10.0.0.9"))
     assert not ips.matches(fields)
+
+
+def test_aliases_match_without_conversion():
+    """A selector used as parsed (not converted) still matches through the aliased names."""
+    pod = {"metadata": {"name": "web", "namespace": "prod"}, "spec": {"nodeName": "n1"}}
+    assert field_set("", "pods", pod)["spec.host"] == "n1"
+    assert parse_field_selector("spec.host=n1").matches(field_set("", "pods", pod))
+    event = {"metadata": {"name": "e", "namespace": "d"}, "involvedObject": {"name": "web"},
+             "reportingController": "kubelet"}
+    fields = field_set("events.k8s.io", "events", event)
+    assert parse_field_selector("regarding.name=web,reportingController=kubelet").matches(fields)
+    assert "regarding.name" not in field_set("", "events", event)
 
 
 def test_refusals_use_each_kinds_message():
