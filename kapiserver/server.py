@@ -113,7 +113,9 @@ class APIServerService(service.MultiService):
         config = self.config
         if self.storage is None:
             self.storage = await self._open_storage()
-        self.registry = Registry(self.storage, self.reactor, prefix=config.etcd_prefix.encode(),
+        from .registry.catalog import Catalog, enabled_builtin
+        catalog = Catalog(enabled_builtin(config.runtime_config))
+        self.registry = Registry(self.storage, self.reactor, catalog=catalog, prefix=config.etcd_prefix.encode(),
                                  service_cluster_ip_range=config.service_cluster_ip_range,
                                  service_node_port_range=config.service_node_port_range)
         port = config.secure_port or config.insecure_port

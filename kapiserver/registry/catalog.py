@@ -214,11 +214,38 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def enabled_builtin(runtime_config) -> tuple[ResourceInfo, ...]:
+    """The built-in resources left on by ``--runtime-config`` ("api/all=false",
+    "apps/v1=false", "api/ga=true", ...).  Unknown group-versions are refused,
+    as upstream refuses them."""
+    known = {(i.group, i.version) for i in BUILTIN}
+    default = True
+    for key in ("api/all", "api/ga"):
+        if key in runtime_config:
+            default = runtime_config[key]
+    switches = {}
+    for key, value in runtime_config.items():
+        if key in ("api/all", "api/ga", "api/beta", "api/alpha", "api/legacy"):
+            if key == "api/legacy":
+                switches[("", "v1")] = value
+            continue
+        group, _, version = key.rpartition("/")
+        if group == "api":
+            group = ""
+        if (group, version) not in known:
+            raise ValueError(f"--runtime-config: unknown api groups {key}")
+        switches[(group, version)] = value
+    return tuple(i for i in BUILTIN if switches.get((i.group, i.version), default))
+
+
 class Catalog:
     """The resources being served, indexed for lookup.  CRDs add to it at run time."""
 
     def __init__(self, resources=BUILTIN, groups=GROUP_ORDER):
-        self.groups: list[tuple[str, list[str]]] = [(g, list(vs)) for g, vs in groups]
+        served = {(i.group, i.version) for i in resources}
+        self.groups: list[tuple[str, list[str]]] = [
+            (g, [v for v in vs if (g, v) in served]) for g, vs in groups]
+        self.groups = [(g, vs) for g, vs in self.groups if vs]
         self._by_gvr: dict[tuple[str, str, str], ResourceInfo] = {}
         for info in resources:
             self.add(info)
