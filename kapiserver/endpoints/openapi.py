@@ -418,7 +418,7 @@ def openapi_v3_document(catalog: Catalog, gv_path: str, *, extra_schemas: Option
     def build() -> tuple[bytes, str]:
         schemas = _Schemas(extras)
         operations = [_resource_list_op(group, version_name)]
-        operations += group_version_operations(resources, lambda gvk: True)
+        operations += group_version_operations(resources)
         return _build_v3(operations, schemas, version)
 
     return _cached(key, build)
@@ -493,7 +493,7 @@ def openapi_v2_document(catalog: Catalog, *, extra_schemas: Optional[Mapping[str
                 resources = catalog.resources(group, v)
                 if resources:
                     operations.append(_resource_list_op(group, v))
-                    operations += group_version_operations(resources, lambda gvk: True)
+                    operations += group_version_operations(resources)
         renderer = _Renderer(schemas)
         paths = renderer.paths(operations, v3=False)
         document = {

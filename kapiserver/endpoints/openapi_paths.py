@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from kapiserver.registry.catalog import ResourceInfo, Subresource
 
@@ -186,11 +186,9 @@ def _title(word: str) -> str:
 class _Builder:
     """Collects the operations of one resource (and its subresources)."""
 
-    def __init__(self, info: ResourceInfo, out: list[tuple[str, Operation]],
-                 has_kind: Callable[[tuple[str, str, str]], bool]):
+    def __init__(self, info: ResourceInfo, out: list[tuple[str, Operation]]):
         self.info = info
         self.out = out
-        self.has_kind = has_kind
         self.tag = tag_for(info.group, info.version)
         self.prefix = gv_prefix(info.group, info.version)
         self.ns = "Namespaced" if info.namespaced else ""
@@ -220,7 +218,7 @@ class _Builder:
         item = collection + "/{name}"
         scope, named = self.scope_params, self.scope_params + [self.name_param]
         pretty = _query("pretty")
-        listable = "list" in verbs and self.has_kind(list_gvk)
+        listable = "list" in verbs
         watchable = "watch" in verbs
         if listable:
             doc = f"list or watch objects of kind {kind}" if watchable else f"list objects of kind {kind}"
@@ -345,14 +343,9 @@ class _Builder:
                     owner=(self.info.group, self.info.version, self.info.kind)))
 
 
-def group_version_operations(resources: list[ResourceInfo],
-                             has_kind: Callable[[tuple[str, str, str]], bool]) -> list[tuple[str, Operation]]:
-    """Every (path, operation) the resources of one group-version serve, in registration order.
-
-    ``has_kind`` tells whether a schema exists for a (group, version, kind); a resource whose
-    list kind has none gets no list operations (as upstream, where only listers have one).
-    """
+def group_version_operations(resources: list[ResourceInfo]) -> list[tuple[str, Operation]]:
+    """Every (path, operation) the resources of one group-version serve, in registration order."""
     out: list[tuple[str, Operation]] = []
     for info in sorted(resources, key=lambda i: i.resource):
-        _Builder(info, out, has_kind).resource()
+        _Builder(info, out).resource()
     return out
