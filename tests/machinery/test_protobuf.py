@@ -7,6 +7,8 @@ import os
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kapiserver.machinery import errors
 from kapiserver.machinery.protobuf import decode, go_duration, messages, wire
@@ -588,3 +590,48 @@ def test_tables_are_what_the_generator_writes(tmp_path):
     tables = pathlib.Path(messages.__file__).parent / "tables"
     for module in _generate.SOURCES.values():
         assert (tmp_path / f"{module}.py").read_text() == (tables / f"{module}.py").read_text(), module
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from([("v1", "Pod"), ("apps/v1", "Deployment"), ("v1", "Secret"),
+                             ("authorization.k8s.io/v1", "SubjectAccessReview"), ("apps/v1", "ControllerRevision"),
+                             ("certificates.k8s.io/v1", "CertificateSigningRequest")]),
+       raw=st.binary(max_size=200))
+def test_arbitrary_bytes_never_crash(kind, raw):
+    """Whatever the raw object bytes, decoding returns a dict or raises a 400, never anything else."""
+    try:
+        obj = decode(envelope(kind[0], kind[1], raw))
+    except errors.StatusError as e:
+        assert e.code == 400
+    else:
+        assert obj["kind"] == kind[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=120))
+def test_arbitrary_envelopes_never_crash(body):
+    """Random bytes after the magic prefix give a dict or a 400."""
+    try:
+        decode(b"k8s\x00" + body)
+    except errors.StatusError as e:
+        assert e.code == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.integers(min_value=4, max_value=628), value=st.integers(min_value=0, max_value=255),
+       cut=st.integers(min_value=0, max_value=629))
+def test_mutated_kubectl_body_never_crashes(position, value, cut):
+    """A real body with one byte changed, then truncated, decodes or is refused with a 400."""
+    body = bytearray(bytes.fromhex(KUBECTL_CSR_APPROVAL))
+    body[position % len(body)] = value
+    try:
+        decode(bytes(body[:max(cut, 4)]))
+    except errors.StatusError as e:
+        assert e.code == 400
+
+
+def test_early_years_are_zero_padded():
+    """Times before the year 1000 keep four year digits, as Go's RFC 3339 formatting does."""
+    stamp = msg(f(1, -59011459200))   # 0100-01-01T00:00:00Z
+    obj = decode(envelope("v1", "Namespace", f(1, msg(f(1, "n"), f(9, stamp)))))
+    assert obj["metadata"]["deletionTimestamp"] == "0100-01-01T00:00:00Z"

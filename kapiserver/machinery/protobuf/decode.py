@@ -295,9 +295,12 @@ def _timestamp(seconds: int, micros: int, fraction: bool) -> str:
         moment = _EPOCH + datetime.timedelta(seconds=seconds, microseconds=micros)
     except OverflowError:
         raise ProtobufError(f"timestamp {seconds} is out of range") from None
+    # Formatted by hand: strftime does not zero-pad years before 1000 everywhere, Go does.
+    text = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
     if fraction:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
 
 
 def _time(table: Message, data: memoryview, depth: int) -> Optional[str]:
