@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any, Optional
 
 END = "unexpected end of JSON input"
+# Go allows 10000 levels; ours is what the JSON codec can write back (orjson stops at 254)
+MAX_DEPTH = 254
 
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
@@ -41,6 +43,13 @@ class _Scanner:
     def __init__(self, text: str):
         self.s = text
         self.i = 0
+        self.depth = 0
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail("exceeded max depth")
+        self.i += 1
 
     def fail(self, context: str):
         if self.i >= len(self.s):
@@ -58,10 +67,11 @@ class _Scanner:
         self.ws()
         c = self.peek()
         if c == "{":
-            self.i += 1
+            self.enter()
             self.ws()
             if self.peek() == "}":
                 self.i += 1
+                self.depth -= 1
                 return
             while True:
                 self.ws()
@@ -80,13 +90,15 @@ class _Scanner:
                     continue
                 if c == "}":
                     self.i += 1
+                    self.depth -= 1
                     return
                 self.fail("after object key:value pair")
         elif c == "[":
-            self.i += 1
+            self.enter()
             self.ws()
             if self.peek() == "]":
                 self.i += 1
+                self.depth -= 1
                 return
             while True:
                 self.value()
@@ -97,6 +109,7 @@ class _Scanner:
                     continue
                 if c == "]":
                     self.i += 1
+                    self.depth -= 1
                     return
                 self.fail("after array element")
         elif c == '"':

@@ -60,8 +60,8 @@ def json_patch(original: dict, ops: list) -> dict:
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise request_entity_too_large(f"The allowed maximum operations in a JSON patch is "
                                        f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}")
-    document = orjson.loads(orjson.dumps(original))
     try:
+        document = orjson.loads(orjson.dumps(original))
         for op in ops:
             if op is None:
                 continue
@@ -71,7 +71,7 @@ def json_patch(original: dict, ops: list) -> dict:
                 continue
             document = jsonpatch.JsonPatch([_as_evanphx(document, op)]).apply(document, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, ValueError,
-            KeyError, IndexError, AttributeError):
+            KeyError, IndexError, AttributeError, RecursionError):
         # upstream keeps the library's reason out of the Status: only the fixed message
         raise unprocessable() from None
     if not isinstance(document, dict):
@@ -165,7 +165,10 @@ def merge_patch(original: dict, patch: Any) -> dict:
         if isinstance(patch, list):
             raise _not_an_object(_prune_nulls(patch))
         raise bad_request("Invalid JSON Patch")
-    return _merge_docs(orjson.loads(orjson.dumps(original)), patch)
+    try:
+        return _merge_docs(orjson.loads(orjson.dumps(original)), patch)
+    except (RecursionError, TypeError):  # nested deeper than the codec can write
+        raise unprocessable() from None
 
 
 # --- request bodies -----------------------------------------------------------------------

@@ -83,6 +83,8 @@ def strategic_merge_patch(original: dict, patch: dict, node: Optional[SchemaNode
         return _merge_map(_copy(original), _copy(patch), node)
     except _PatchError as err:
         raise _status(str(err)) from None
+    except (RecursionError, TypeError):  # nested deeper than the codec can write
+        raise unprocessable() from None
 
 
 def _copy(value: Any) -> Any:

@@ -193,6 +193,25 @@ def test_null_bodies():
     assert _status(patch.apply_patch, MERGE_PATCH, {"a": 1}, b"null")["message"] == "Invalid JSON Patch"
 
 
+def test_bodies_nested_too_deep_are_400():
+    """Bodies nested deeper than the codec can write back are refused in Go's words, not crashed on."""
+    body = b'{"a":' * 300 + b"1" + b"}" * 300
+    for patch_type in patch.PATCH_TYPES:
+        status = _status(patch.apply_patch, patch_type, {}, body)
+        assert status["code"] == 400
+        assert status["message"].endswith("invalid character '{' exceeded max depth")
+
+
+def test_objects_nested_too_deep_are_422():
+    """Deep objects handed to the pure functions give a Status too, never a TypeError."""
+    deep: dict = {}
+    for _ in range(300):
+        deep = {"a": deep}
+    assert _status(patch.merge_patch, deep, {"b": 1})["code"] == 422
+    assert _status(patch.json_patch, deep, [])["code"] == 422
+    assert _status(patch.strategic_merge_patch, deep, {"b": 1}, None)["code"] == 422
+
+
 def test_invalid_utf8_is_replaced_not_refused():
     """Like Go's decoder, bytes that are not UTF-8 become U+FFFD instead of failing the request."""
     assert patch.apply_patch(MERGE_PATCH, {}, b'{"a":"\xff"}') == {"a": "\ufffd"}
