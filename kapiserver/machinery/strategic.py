@@ -359,7 +359,7 @@ def _merge_list(original: list, patch: list, items: Optional[SchemaNode], merge_
     else:
         if not merge_key:
             raise _PatchError("cannot merge lists without merge key for type struct")
-        original, patch = _special_items(original, patch, merge_key)
+        original, patch = _special_items(original, patch, merge_key, items)
         merged = _merge_by_key(original, patch, merge_key, items)
     if merge_key:
         ordered, server_only = _partition_maps(merged, patch, merge_key)
@@ -391,7 +391,8 @@ def _dedupe_scalars(values: list) -> list:
     return values
 
 
-def _special_items(original: list, patch: list, merge_key: str) -> tuple[list, list]:
+def _special_items(original: list, patch: list, merge_key: str,
+                   items: Optional[SchemaNode]) -> tuple[list, list]:
     """Apply ``$patch`` items of a merge list; return the remaining original and patch."""
     plain: list = []
     replace = False
@@ -411,7 +412,7 @@ def _special_items(original: list, patch: list, merge_key: str) -> tuple[list, l
         else:
             raise _bad_patch_type(directive, item)
     if replace:
-        return [_fresh(item, None)[0] for item in plain], []
+        return [_fresh(item, items)[0] for item in plain], []
     return original, plain
 
 
