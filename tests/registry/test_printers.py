@@ -231,6 +231,17 @@ def test_controller_revision():
     assert cells("apps", "controllerrevisions", rev)[:3] == ["web-5d8", "statefulset.apps/web", 2]
 
 
+def test_scale_subresource():
+    """The scale subresource prints NAME DESIRED AVAILABLE AGE from the Scale object."""
+    printer = printer_for("apps", "deployments", "scale")
+    assert [c["name"] for c in printer.columns] == ["Name", "Desired", "Available", "Age"]
+    assert printer.columns[0]["format"] == ""
+    scale = {"metadata": {"name": "web", "creationTimestamp": ago(seconds=5)}, "spec": {"replicas": 3},
+             "status": {"replicas": 2, "selector": "app=web"}}
+    assert printer.row(scale, NOW) == ["web", 3, 2, "5s"]
+    assert printer_for("apps", "deployments", "status") is printer_for("apps", "deployments")
+
+
 def test_jobs():
     """Jobs print STATUS COMPLETIONS DURATION, duration running until completion."""
     assert headers("batch", "jobs")[:5] == ["Name", "Status", "Completions", "Duration", "Age"]

@@ -3,9 +3,10 @@ Server-side printing: the ``meta.k8s.io/v1`` Table that ``kubectl get`` asks for
 
 Public API:
 
-- :func:`printer_for` — the :class:`Printer` of a resource: upstream's columns for the
-  built-in ones (pkg/printers/internalversion), the default NAME / CREATED AT table
-  (k8s.io/apiserver rest.NewDefaultTableConvertor) for everything else.
+- :func:`printer_for` — the :class:`Printer` of a resource (or its scale subresource):
+  upstream's columns for the built-in ones (pkg/printers/internalversion), the default
+  NAME / CREATED AT table (k8s.io/apiserver rest.NewDefaultTableConvertor) for everything
+  else.  CRDs want their additionalPrinterColumns instead; that is not built here.
 - :func:`table` — a Table object from a printer and objects, shaped as the apiserver's
   ``asTable`` shapes it (includeObject Metadata / Object / None, headers omitted on
   request: watches send them only with the first event).
@@ -27,6 +28,10 @@ for _module in (core_pods, core, core_events, apps, batch, autoscaling, networki
     _PRINTERS.update(_module.PRINTERS)
 
 
-def printer_for(group: str, resource: str) -> Printer:
-    """The printer for a group's resource (any version); the default table when upstream has none."""
+def printer_for(group: str, resource: str, subresource: str = "") -> Printer:
+    """The printer for a group's resource (any version); the default table when upstream has none.
+
+    The ``scale`` subresource prints Scale objects; ``status`` prints as its resource does."""
+    if subresource == "scale":
+        return autoscaling.SCALE
     return _PRINTERS.get((group, resource), DEFAULT)

@@ -102,3 +102,13 @@ def _cells(hpa: dict, now: datetime) -> list:
 
 
 PRINTERS = {("autoscaling", "horizontalpodautoscalers"): b.Printer(_columns, _cells)}
+
+# The scale subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets, RCs.
+# Upstream's Name column here carries no "name" format.
+SCALE = b.Printer(
+    lambda: [b.name_column(format_=""),
+             b.column("Desired", "integer", b.doc("autoscaling.v1.ScaleSpec", "replicas")),
+             b.column("Available", "integer", b.doc("autoscaling.v1.ScaleStatus", "replicas")),
+             b.age_column()],
+    lambda scale, now: [b.name(scale), b.int_cell(b.get(scale, "spec.replicas")),
+                        b.int_cell(b.get(scale, "status.replicas")), b.age(scale, now)])
