@@ -288,8 +288,12 @@ def test_kubectl_csr_approval_full_object():
     }
 
 
-@pytest.mark.parametrize("body, printed", KUBECTL_CASES,
-                         ids=[json.loads(p)["kind"] + "/" + json.loads(p)["metadata"]["name"] for _, p in KUBECTL_CASES])
+def _case_id(printed: str) -> str:
+    obj = json.loads(printed)
+    return obj["kind"] + "/" + obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize("body, printed", KUBECTL_CASES, ids=[_case_id(p) for _, p in KUBECTL_CASES])
 def test_kubectl_bodies_match_kubectl_json(body, printed):
     """Each protobuf body kubectl sent decodes to exactly the JSON kubectl prints for the same object."""
     assert decode(bytes.fromhex(body)) == json.loads(printed)
