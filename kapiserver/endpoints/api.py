@@ -65,7 +65,8 @@ def write_options(request) -> WriteOptions:
     for value in dry_run:
         if value != b"All":
             raise errors.bad_request(f'dryRun: Unsupported value: "{value.decode()}": supported values: "All"')
-    validation = query(request, "fieldValidation", "Strict") or "Strict"
+    # Upstream's default when a client does not say is Warn.
+    validation = query(request, "fieldValidation", "Warn") or "Warn"
     if validation not in ("Ignore", "Warn", "Strict"):
         raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
     return WriteOptions(dry_run=bool(dry_run), field_manager=query(request, "fieldManager"),
@@ -100,6 +101,26 @@ def delete_options(request, body: bytes) -> DeleteOptions:
 def _content_type(request) -> Optional[str]:
     value = request.getHeader(b"content-type")
     return value.decode("latin-1") if value else None
+
+
+def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) -> dict:
+    """Check a built-in object's JSON types against its schema and drop unknown
+    fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
+    from ..machinery import schema, typed
+    info = info or store.info
+    if not store.strip_item_type or not isinstance(obj, dict):
+        return obj
+    node = schema.node_for(info.group, info.version, info.kind)
+    if node is None:
+        return obj
+    obj, unknown = typed.decode(obj, node, info.kind, info.version)
+    if unknown and options.field_validation == "Strict":
+        raise errors.bad_request("strict decoding error: " +
+                                 ", ".join(f'unknown field "{path}"' for path in unknown))
+    if unknown and options.field_validation == "Warn":
+        for path in unknown:
+            request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    return obj
 
 
 def _check_body_object(body) -> dict:
@@ -175,12 +196,13 @@ class ResourceHandler:
         if info.name:
             raise errors.method_not_supported(store.qualified, "create")
         options = write_options(request)
+        obj = decode_typed(request, store, obj, options)
         created = await store.create(namespace, obj, options)
         self.respond(request, 201, created, store)
 
     async def do_update(self, request, info, store, namespace):
-        obj = _check_body_object(self.body(request))
         options = write_options(request)
+        obj = decode_typed(request, store, _check_body_object(self.body(request)), options)
         result, created = await store.update(namespace, info.name, lambda old: copy.deepcopy(obj), options)
         self.respond(request, 201 if created else 200, result, store)
 
@@ -191,7 +213,7 @@ class ResourceHandler:
         def apply(old):
             if old is None:
                 raise errors.not_found(store.qualified, info.name)
-            return patcher(old)
+            return decode_typed(request, store, patcher(old), options)
 
         result, created = await store.update(namespace, info.name, apply, options, allow_create=False)
         self.respond(request, 201 if created else 200, result, store)

@@ -77,15 +77,12 @@ class NonResourceHandler:
             aggregated = wants_aggregated(request)
             legacy = parts[0] == "api"
             if aggregated:
-                doc = discovery.aggregated_discovery(catalog, legacy)
-                content_type = discovery.AGGREGATED_CONTENT_TYPE
-                if aggregated == "v2beta1":
-                    doc = dict(doc, apiVersion="apidiscovery.k8s.io/v2beta1")
-                    content_type = content_type.replace("v=v2", "v=v2beta1")
+                doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated)
+                content_type = discovery.AGGREGATED_CONTENT_TYPE if aggregated == "v2" else \
+                    discovery.AGGREGATED_CONTENT_TYPE_V2BETA1
                 self._write_json(request, doc, content_type)
             elif legacy:
-                host = request.getHost()
-                self._write_json(request, discovery.api_versions(f"{self._address(request)}"))
+                self._write_json(request, discovery.api_versions(self._address(request)))
             else:
                 self._write_json(request, discovery.api_group_list(catalog))
             return
@@ -126,16 +123,13 @@ class NonResourceHandler:
                 self._write_json(request, openapi.openapi_v3_index(self.catalog))
                 return
             gv_path = "/".join(parts[2:])
-            try:
-                body, digest = openapi.openapi_v3_document(self.catalog, gv_path)
-            except KeyError:
-                raise NOT_FOUND from None
-            if body is None:
+            document = openapi.openapi_v3_document(self.catalog, gv_path)
+            if document is None:
                 raise NOT_FOUND
+            body, digest = document
             request.setHeader(b"Etag", f'"{digest}"'.encode())
             request.setHeader(b"Cache-Control", b"public, immutable")
             write_bytes(request, 200, "application/json", body)
-            # write_bytes sets Cache-Control no-cache; the hash pins this document.
             return
         raise NOT_FOUND
 

@@ -1,0 +1,127 @@
+"""
+Decoding a JSON object into a built-in type, as Go's decoder does upstream:
+values of the wrong JSON type are a 400, unknown fields are dropped (and
+reported, for fieldValidation), and nulls in struct fields mean "absent".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import errors
+from .schema import SchemaNode
+
+_GO_TYPES = {("integer", "int32"): "int32", ("integer", "int64"): "int64", ("integer", None): "int",
+             ("number", "double"): "float64", ("number", None): "float64", ("boolean", None): "bool",
+             ("string", None): "string"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _go_type(node: SchemaNode) -> str:
+    kind = node.type
+    if kind == "object":
+        if node.name:
+            return node.name.rsplit(".", 2)[-2] + "." + node.name.rsplit(".", 1)[-1]
+        return "map[string]string" if node.values() is not None and node.values().type == "string" else \
+            "map[string]interface {}"
+    if kind == "array":
+        items = node.items()
+        return "[]" + (_go_type(items) if items is not None else "interface {}")
+    return _GO_TYPES.get((kind, node.format), _GO_TYPES.get((kind, None), kind or "interface {}"))
+
+
+class _Decoder:
+    def __init__(self, kind: str, version: str):
+        self.kind = kind
+        self.version = version
+        self.unknown: list[str] = []
+
+    def fail(self, value: Any, struct: str, path: str, node: SchemaNode):
+        raise errors.bad_request(
+            f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: json: cannot '
+            f"unmarshal {_json_type(value)} into Go struct field {struct}.{path} of type {_go_type(node)}")
+
+    def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str) -> Any:
+        if node is None or value is None or node.preserve_unknown:
+            return value
+        if node.int_or_string:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                self.fail(value, struct, path, node)
+            return value
+        kind = node.type
+        if node.name == "io.k8s.apimachinery.pkg.api.resource.Quantity":
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                self.fail(value, struct, path, node)
+            return value
+        if kind == "object" or (kind is None and isinstance(value, dict) and node.properties):
+            if not isinstance(value, dict):
+                self.fail(value, struct, path, node)
+            return self.object(value, node, struct, path)
+        if kind == "array":
+            if not isinstance(value, list):
+                self.fail(value, struct, path, node)
+            items = node.items()
+            return [self.value(item, items, struct, path) for item in value]
+        if kind == "string":
+            if not isinstance(value, str):
+                self.fail(value, struct, path, node)
+        elif kind == "integer":
+            if isinstance(value, bool) or not (isinstance(value, int) or
+                                               (isinstance(value, float) and value.is_integer())):
+                self.fail(value, struct, path, node)
+            return int(value)
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(value, struct, path, node)
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                self.fail(value, struct, path, node)
+        return value
+
+    def object(self, value: dict, node: SchemaNode, struct: str, path: str) -> dict:
+        properties = node.properties
+        if properties:
+            own = node.name.rsplit(".", 1)[-1] if node.name else struct
+            out = {}
+            for key, item in value.items():
+                child = node.field(key)
+                field_path = f"{path}.{key}" if path else key
+                if child is None:
+                    self.unknown.append(field_path)
+                    continue
+                if item is None:
+                    continue
+                out[key] = self.value(item, child, own, field_path)
+            return out
+        values = node.values()
+        if values is None:
+            return value
+        out = {}
+        for key, item in value.items():
+            field_path = f"{path}[{key}]" if path else key
+            if item is None and values.type == "string":
+                out[key] = ""
+                continue
+            out[key] = self.value(item, values, struct, field_path)
+        return out
+
+
+def decode(obj: dict, node: SchemaNode, kind: str, version: str) -> tuple[dict, list[str]]:
+    """(the object with unknown fields dropped, the unknown fields' paths).
+    400 BadRequest when a value has the wrong JSON type."""
+    decoder = _Decoder(kind, version)
+    out = decoder.object(obj, node, kind, "")
+    return out, decoder.unknown
