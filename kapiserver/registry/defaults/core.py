@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from . import pod as _pod
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub
 
@@ -69,6 +71,14 @@ def service(obj: dict) -> None:
 
 def secret(obj: dict) -> None:
     set_if_empty(obj, "type", "Opaque")
+    # stringData is write-only: upstream folds it into data when converting from v1 on
+    # decode (its keys win), which is the same moment defaults run.
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value if value is not None else "").encode()).decode()
+        obj["data"] = data
 
 
 def namespace(obj: dict) -> None:

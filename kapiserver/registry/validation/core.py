@@ -1,0 +1,529 @@
+"""Validation of the core/v1 kinds other than Pod (pkg/apis/core/validation)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from . import meta as _meta
+from . import names, pod
+from ..defaults._quantity import parse_quantity
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
+                    go_string_map, immutable, invalid, invalid_go, is_int, labels, nonnegative, not_supported,
+                    one_of, qualified_name, required, too_long)
+
+MAX_SECRET_SIZE = 1 * 1024 * 1024
+KUBELET_PORT = 10250
+SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+SESSION_AFFINITIES = ("ClientIP", "None")
+IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
+
+
+def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain) -> Errors:
+    return _meta.object_meta(obj.get("metadata"), namespaced, name_fn)
+
+
+# -- Service ---------------------------------------------------------------------------------
+
+def _go_service_port_key(port: dict) -> str:
+    return (f"core.ServicePort{{Name:\"\", Protocol:{go_quote(port.get('protocol') or '')}, "
+            f"AppProtocol:(*string)(nil), Port:{port.get('port') or 0}, "
+            f"TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}")
+
+
+def _headless(spec: dict) -> bool:
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return bool(ips) and ips[0] == "None"
+
+
+def _service_port(port: dict, require_name: bool, seen: set[str], path: str) -> Errors:
+    errs: Errors = []
+    name = port.get("name") or ""
+    if require_name and not name:
+        errs.append(required(f"{path}.name", ""))
+    elif name:
+        errs += dns1123_label(name, f"{path}.name")
+        if name in seen:
+            errs.append(duplicate(f"{path}.name", name))
+        seen.add(name)
+    errs += [invalid(f"{path}.port", port.get("port", 0), msg) for msg in names.is_valid_port_num(port.get("port"))]
+    errs += one_of(port.get("protocol"), f"{path}.protocol", pod.PROTOCOLS)
+    target = port.get("targetPort")
+    if isinstance(target, str):
+        errs += [invalid(f"{path}.targetPort", target, msg) for msg in names.is_valid_port_name(target)]
+    else:
+        errs += [invalid(f"{path}.targetPort", target or 0, msg) for msg in names.is_valid_port_num(target)]
+    if port.get("appProtocol") is not None:
+        errs += qualified_name(str(port["appProtocol"]), f"{path}.appProtocol")
+    return errs
+
+
+def validate_service(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced, names.name_is_dns1035_label)
+    spec = _dict(obj.get("spec"))
+    kind = spec.get("type")
+    ports = _list(spec.get("ports"))
+    if not ports and not _headless(spec) and kind != "ExternalName":
+        errs.append(required("spec.ports", ""))
+    if kind == "LoadBalancer":
+        if _headless(spec):
+            errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for LoadBalancer services"))
+        for i, port in enumerate(ports):
+            if port.get("port") == KUBELET_PORT:
+                errs.append(invalid(f"spec.ports[{i}]", KUBELET_PORT,
+                                    f"may not expose port {KUBELET_PORT} externally since it is used by kubelet"))
+    elif kind == "NodePort":
+        if _headless(spec):
+            errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for NodePort services"))
+    elif kind == "ExternalName":
+        if spec.get("clusterIPs"):
+            errs.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+        if spec.get("ipFamilies"):
+            errs.append(forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
+        if spec.get("ipFamilyPolicy") is not None:
+            errs.append(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
+        cname = (spec.get("externalName") or "").removesuffix(".")
+        if cname:
+            errs += dns1123_subdomain(cname, "spec.externalName")
+        else:
+            errs.append(required("spec.externalName", ""))
+    seen: set[str] = set()
+    for i, port in enumerate(ports):
+        errs += _service_port(port, len(ports) > 1, seen, f"spec.ports[{i}]")
+    if spec.get("selector") is not None:
+        errs += labels(spec.get("selector"), "spec.selector")
+    affinity = spec.get("sessionAffinity")
+    errs += one_of(affinity, "spec.sessionAffinity", SESSION_AFFINITIES)
+    if affinity == "ClientIP":
+        timeout = _dict(_dict(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
+        if timeout is None:
+            errs.append(required("spec.sessionAffinityConfig.clientIP.timeoutSeconds", ""))
+        elif not (is_int(timeout) and 0 < timeout <= 86400):
+            errs.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
+                                "must be greater than 0 and less than 86400"))
+    elif affinity == "None" and spec.get("sessionAffinityConfig") is not None:
+        errs.append(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"))
+    errs += one_of(kind, "spec.type", SERVICE_TYPES)
+    if kind == "ClusterIP":
+        for i, port in enumerate(ports):
+            if port.get("nodePort"):
+                errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
+    node_ports: set[tuple] = set()
+    for i, port in enumerate(ports):
+        if not port.get("nodePort"):
+            continue
+        key = (port.get("protocol"), port.get("nodePort"))
+        if key in node_ports:
+            errs.append(duplicate(f"spec.ports[{i}].nodePort", port.get("nodePort")))
+        node_ports.add(key)
+    port_keys: set[tuple] = set()
+    for i, port in enumerate(ports):
+        key = (port.get("protocol"), port.get("port"))
+        if key in port_keys:
+            errs.append(duplicate_go(f"spec.ports[{i}]", _go_service_port_key(port)))
+        port_keys.add(key)
+    for key in ("externalTrafficPolicy",):
+        policy = spec.get(key)
+        if policy and policy not in ("Cluster", "Local"):
+            errs.append(not_supported(f"spec.{key}", policy, ["Cluster", "Local"]))
+    policy = spec.get("internalTrafficPolicy")
+    if policy is not None and policy not in ("Cluster", "Local"):
+        errs.append(not_supported("spec.internalTrafficPolicy", policy, ["Cluster", "Local"]))
+    return errs
+
+
+def _primary_cluster_ip(spec: dict) -> str:
+    ips = spec.get("clusterIPs")
+    if isinstance(ips, list) and ips:
+        return ips[0] or ""
+    return spec.get("clusterIP") or ""
+
+
+def validate_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    if "ExternalName" not in (spec.get("type"), old_spec.get("type")):
+        new_ip, old_ip = _primary_cluster_ip(spec), _primary_cluster_ip(old_spec)
+        if old_ip and new_ip and new_ip != old_ip:
+            errs.append(invalid("spec.clusterIPs[0]", new_ip, "may not change once set"))
+    return errs + validate_service(new, namespaced)
+
+
+# -- ConfigMap and Secret --------------------------------------------------------------------
+
+def _decoded_len(value: Any) -> int:
+    if not isinstance(value, str):
+        return 0
+    try:
+        return len(base64.b64decode(value, validate=False))
+    except (binascii.Error, ValueError):
+        return len(value)
+
+
+def validate_config_map(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
+    total = 0
+    for key in sorted(data):
+        errs += [invalid(f"data[{key}]", key, msg) for msg in names.is_config_map_key(key)]
+        if key in binary:
+            errs.append(invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
+        total += len(str(data[key] or "").encode())
+    for key in sorted(binary):
+        errs += [invalid(f"binaryData[{key}]", key, msg) for msg in names.is_config_map_key(key)]
+        if key in data:
+            errs.append(invalid(f"binaryData[{key}]", key, "duplicate of key present in data"))
+        total += _decoded_len(binary[key])
+    if total > MAX_SECRET_SIZE:
+        errs.append(too_long("", "", MAX_SECRET_SIZE))
+    return errs
+
+
+def _immutable_payload(new: dict, old: dict, keys: tuple[str, ...]) -> Errors:
+    errs: Errors = []
+    if old.get("immutable") is True:
+        if new.get("immutable") is not True:
+            errs.append(forbidden("immutable", IMMUTABLE_WHEN_SET))
+        for key in keys:
+            if (new.get(key) or None) != (old.get(key) or None):
+                errs.append(forbidden(key, IMMUTABLE_WHEN_SET))
+    return errs
+
+
+def validate_config_map_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    errs += _immutable_payload(new, old, ("data", "binaryData"))
+    return errs + validate_config_map(new, namespaced)
+
+
+def _secret_bytes(value: Any) -> bytes:
+    try:
+        return base64.b64decode(value or "", validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def validate_secret(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    data = dict(_dict(obj.get("data")))
+    # stringData is merged into data on decode upstream; count its keys here too.
+    for key, value in _dict(obj.get("stringData")).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    total = 0
+    for key in sorted(data):
+        errs += [invalid(f"data[{key}]", key, msg) for msg in names.is_config_map_key(key)]
+        total += _decoded_len(data[key])
+    if total > MAX_SECRET_SIZE:
+        errs.append(too_long("data", "", MAX_SECRET_SIZE))
+    kind = obj.get("type") or ""
+    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    if kind == "kubernetes.io/service-account-token":
+        if not annotations.get("kubernetes.io/service-account.name"):
+            errs.append(required("metadata.annotations[kubernetes.io/service-account.name]", ""))
+    elif kind in ("kubernetes.io/dockercfg", "kubernetes.io/dockerconfigjson"):
+        key = ".dockercfg" if kind == "kubernetes.io/dockercfg" else ".dockerconfigjson"
+        if key not in data:
+            errs.append(required(f"data[{key}]", ""))
+        else:
+            try:
+                parsed = json.loads(_secret_bytes(data[key]) or b"null")
+                if not isinstance(parsed, dict) and parsed is not None:
+                    raise ValueError("json: cannot unmarshal into Go value of type map[string]interface {}")
+            except ValueError as exc:
+                errs.append(invalid(f"data[{key}]", "<secret contents redacted>", _json_error(exc)))
+    elif kind == "kubernetes.io/basic-auth":
+        if "username" not in data and "password" not in data:
+            errs.append(required("data[username]", ""))
+            errs.append(required("data[password]", ""))
+    elif kind == "kubernetes.io/ssh-auth":
+        if not _secret_bytes(data.get("ssh-privatekey")):
+            errs.append(required("data[ssh-privatekey]", ""))
+    elif kind == "kubernetes.io/tls":
+        if "tls.crt" not in data:
+            errs.append(required("data[tls.crt]", ""))
+        if "tls.key" not in data:
+            errs.append(required("data[tls.key]", ""))
+    return errs
+
+
+def _json_error(exc: Exception) -> str:
+    text = str(exc)
+    if "Expecting value" in text or "Extra data" in text or "Unterminated" in text:
+        return "invalid character looking for beginning of value"
+    if "cannot unmarshal" in text:
+        return text
+    return "unexpected end of JSON input"
+
+
+def validate_secret_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    errs += immutable(new.get("type") or "", old.get("type") or "", "type")
+    errs += _immutable_payload(new, old, ("data",))
+    return errs + validate_secret(new, namespaced)
+
+
+# -- Namespace, Node, ServiceAccount ---------------------------------------------------------
+
+def validate_namespace(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False, names.name_is_dns_label)
+    for name in _dict(obj.get("spec")).get("finalizers") or []:
+        errs += qualified_name(str(name), "spec.finalizers")
+        if "/" not in str(name) and name not in _meta.STANDARD_FINALIZERS:
+            errs.append(invalid("spec.finalizers", name,
+                                "name is neither a standard finalizer name nor is it fully qualified"))
+    return errs
+
+
+def validate_node(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False)
+    spec = _dict(obj.get("spec"))
+    seen: set[tuple] = set()
+    for i, taint in enumerate(_list(spec.get("taints"))):
+        path = f"spec.taints[{i}]"
+        errs += qualified_name(str(taint.get("key") or ""), f"{path}.key")
+        if taint.get("value"):
+            errs += [invalid(f"{path}.value", taint["value"], msg) for msg in names.is_label_value(str(taint["value"]))]
+        errs += one_of(taint.get("effect"), f"{path}.effect", pod.TAINT_EFFECTS)
+        key = (taint.get("key"), taint.get("effect"))
+        if key in seen:
+            errs.append(duplicate(path, taint))
+        seen.add(key)
+    return errs
+
+
+def validate_service_account(obj: dict, namespaced: bool) -> Errors:
+    return _meta_create(obj, namespaced)
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+VOLUME_MODES = ("Block", "Filesystem")
+RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
+
+
+def _access_modes(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    modes = value if isinstance(value, list) else []
+    if not modes:
+        errs.append(required(path, ""))
+    for mode in modes:
+        if mode not in ACCESS_MODES:
+            errs.append(not_supported(path, mode, ACCESS_MODES))
+    return errs
+
+
+def validate_persistent_volume(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False)
+    spec = _dict(obj.get("spec"))
+    errs += _access_modes(spec.get("accessModes"), "spec.accessModes")
+    if not _dict(spec.get("capacity")):
+        errs.append(required("spec.capacity", ""))
+    elif "storage" not in spec["capacity"] or len(spec["capacity"]) != 1:
+        errs.append(not_supported("spec.capacity", list(spec["capacity"]), ["storage"]))
+    policy = spec.get("persistentVolumeReclaimPolicy")
+    if policy and policy not in RECLAIM_POLICIES:
+        errs.append(not_supported("spec.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
+    if spec.get("volumeMode") is not None and spec["volumeMode"] not in VOLUME_MODES:
+        errs.append(not_supported("spec.volumeMode", spec["volumeMode"], VOLUME_MODES))
+    return errs
+
+
+def pvc_spec(spec: dict, path: str) -> Errors:
+    errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes")
+    requests = _dict(_dict(spec.get("resources")).get("requests"))
+    if "storage" not in requests:
+        errs.append(required(f"{path}.resources[storage]", ""))
+    if spec.get("volumeMode") is not None and spec["volumeMode"] not in VOLUME_MODES:
+        errs.append(not_supported(f"{path}.volumeMode", spec["volumeMode"], VOLUME_MODES))
+    if spec.get("storageClassName"):
+        errs += [invalid(f"{path}.storageClassName", spec["storageClassName"], msg)
+                 for msg in names.is_dns1123_subdomain(str(spec["storageClassName"]))]
+    return errs
+
+
+def validate_persistent_volume_claim(obj: dict, namespaced: bool) -> Errors:
+    return _meta_create(obj, namespaced) + pvc_spec(_dict(obj.get("spec")), "spec")
+
+
+# -- controllers and templates ---------------------------------------------------------------
+
+def validate_pod_template(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    return errs + pod.pod_template_spec(obj.get("template"), "template")
+
+
+def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    spec = _dict(obj.get("spec"))
+    errs += nonnegative(spec.get("replicas"), "spec.replicas")
+    errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
+    selector = _dict(spec.get("selector"))
+    if not selector:
+        errs.append(required("spec.selector", ""))
+    else:
+        errs += labels(selector, "spec.selector")
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        errs.append(required("spec.template", ""))
+        return errs
+    template_labels = _dict(template.get("metadata")).get("labels")
+    if selector and any(_dict(template_labels).get(k) != v for k, v in selector.items()):
+        errs.append(invalid_go("spec.template.metadata.labels", go_string_map(template_labels),
+                               "`selector` does not match template `labels`"))
+    errs += pod.pod_template_spec(template, "spec.template")
+    restart = _dict(template.get("spec")).get("restartPolicy")
+    if restart != "Always":
+        errs.append(not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
+    if _dict(template.get("spec")).get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                              "activeDeadlineSeconds in ReplicationController is not Supported"))
+    return errs
+
+
+# -- quota and limits ------------------------------------------------------------------------
+
+def validate_limit_range(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    seen: set[str] = set()
+    for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
+        kind = item.get("type") or ""
+        path = f"spec.limits[{i}].type"
+        if kind in seen:
+            errs.append(duplicate(path, kind))
+        seen.add(kind)
+    return errs
+
+
+def validate_resource_quota(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    for name, value in sorted(_dict(_dict(obj.get("spec")).get("hard")).items()):
+        errs += qualified_name(name, f"spec.hard[{name}]")
+        amount = parse_quantity(value)
+        if amount is not None and amount < 0:
+            errs.append(invalid(f"spec.hard[{name}]", str(value), "must be greater than or equal to 0"))
+    return errs
+
+
+# -- endpoints, events, bindings -------------------------------------------------------------
+
+def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced)
+    for i, subset in enumerate(_list(obj.get("subsets"))):
+        path = f"subsets[{i}]"
+        if not subset.get("addresses") and not subset.get("notReadyAddresses"):
+            errs.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
+        for key in ("addresses", "notReadyAddresses"):
+            for j, address in enumerate(_list(subset.get(key))):
+                if not address.get("ip"):
+                    errs.append(required(f"{path}.{key}[{j}].ip", ""))
+        ports = _list(subset.get("ports"))
+        for j, port in enumerate(ports):
+            ppath = f"{path}.ports[{j}]"
+            if len(ports) > 1 and not port.get("name"):
+                errs.append(required(f"{ppath}.name", ""))
+            elif port.get("name"):
+                errs += dns1123_label(str(port["name"]), f"{ppath}.name")
+            errs += [invalid(f"{ppath}.port", port.get("port", 0), msg)
+                     for msg in names.is_valid_port_num(port.get("port"))]
+            errs += one_of(port.get("protocol"), f"{ppath}.protocol", pod.PROTOCOLS)
+    return errs
+
+
+def validate_event(obj: dict, namespaced: bool) -> Errors:
+    """Legacy core/v1 event rules: no ObjectMeta validation, only the namespace checks."""
+    errs: Errors = []
+    namespace = _dict(obj.get("metadata")).get("namespace") or ""
+    involved = _dict(obj.get("involvedObject"))
+    involved_ns = involved.get("namespace") or ""
+    if not obj.get("eventTime"):
+        if not involved_ns:
+            if namespace not in ("", "default"):
+                errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+        elif namespace != involved_ns:
+            errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+    else:
+        if not involved_ns and namespace not in ("default", "kube-system"):
+            errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+        controller = obj.get("reportingComponent") or ""
+        if not controller:
+            errs.append(required("reportingComponent", ""))
+        errs += qualified_name(controller, "reportingComponent")
+        if not obj.get("reportingInstance"):
+            errs.append(required("reportingInstance", ""))
+        if not obj.get("action"):
+            errs.append(required("action", ""))
+        if not obj.get("reason"):
+            errs.append(required("reason", ""))
+    errs += [invalid("namespace", namespace, msg) for msg in names.is_dns1123_subdomain(namespace)]
+    return errs
+
+
+def validate_binding(obj: dict, namespaced: bool) -> Errors:
+    errs: Errors = []
+    target = _dict(obj.get("target"))
+    if target.get("kind") and target["kind"] != "Node":
+        errs.append(not_supported("target.kind", target["kind"], ["Node", "<empty>"]))
+    if not target.get("name"):
+        errs.append(required("target.name", ""))
+    return errs
+
+
+CREATE = {
+    "Service": validate_service,
+    "ConfigMap": validate_config_map,
+    "Secret": validate_secret,
+    "Namespace": validate_namespace,
+    "Node": validate_node,
+    "ServiceAccount": validate_service_account,
+    "PersistentVolume": validate_persistent_volume,
+    "PersistentVolumeClaim": validate_persistent_volume_claim,
+    "PodTemplate": validate_pod_template,
+    "ReplicationController": validate_replication_controller,
+    "LimitRange": validate_limit_range,
+    "ResourceQuota": validate_resource_quota,
+    "Endpoints": validate_endpoints,
+    "Event": validate_event,
+    "Binding": validate_binding,
+}
+
+
+def _pvc_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    spec, old_spec = dict(_dict(new.get("spec"))), dict(_dict(old.get("spec")))
+    # A claim's spec is frozen except the storage request (expansion); volumeName may be set
+    # once and a nil storageClassName may be filled in.
+    for key in ("resources",):
+        spec.pop(key, None)
+        old_spec.pop(key, None)
+    if not old_spec.get("volumeName"):
+        spec.pop("volumeName", None)
+        old_spec.pop("volumeName", None)
+    if old_spec.get("storageClassName") is None:
+        spec.pop("storageClassName", None)
+        old_spec.pop("storageClassName", None)
+    if spec != old_spec:
+        errs.append(forbidden("spec", "spec is immutable after creation except resources.requests for bound claims"))
+    new_size = parse_quantity(_dict(_dict(_dict(new.get("spec")).get("resources")).get("requests")).get("storage"))
+    old_size = parse_quantity(_dict(_dict(_dict(old.get("spec")).get("resources")).get("requests")).get("storage"))
+    if new_size is not None and old_size is not None and new_size < old_size:
+        errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
+    return errs + pvc_spec(_dict(new.get("spec")), "spec")
+
+
+UPDATE = {
+    "Service": validate_service_update,
+    "ConfigMap": validate_config_map_update,
+    "Secret": validate_secret_update,
+    "PersistentVolumeClaim": _pvc_update,
+}

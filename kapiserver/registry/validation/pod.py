@@ -1,0 +1,488 @@
+"""Validation of pod specs and pod templates (core ValidatePodSpec and its parts),
+and of Pod objects on create and update."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..defaults._quantity import parse_quantity
+from . import meta as _meta
+from . import names
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_quote, invalid, is_int,
+                    labels, nonnegative, not_found_field, not_supported, one_of, qualified_name, required)
+
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+_MAX_INT32 = 2 ** 31 - 1
+_VOLUME_SOURCES = (
+    "emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret", "nfs", "iscsi",
+    "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI",
+    "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume",
+    "projected", "scaleIO", "storageos", "configMap", "csi", "ephemeral", "image",
+)
+_HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
+                    "BlockDevice")
+
+UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+    "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+    "previously negative)")
+
+
+def _list(value: Any) -> list:
+    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+# -- volumes ---------------------------------------------------------------------------------
+
+def _volume_source(v: dict, path: str) -> Errors:
+    errs: Errors = []
+    present = [name for name in _VOLUME_SOURCES if v.get(name) is not None]
+    if not present:
+        return [required(path, "must specify a volume type")]
+    for extra in present[1:]:
+        errs.append(forbidden(f"{path}.{extra}", "may not specify more than 1 volume type"))
+    kind = present[0]
+    source = v[kind] if isinstance(v[kind], dict) else {}
+    spath = f"{path}.{kind}"
+    if kind == "configMap" and not source.get("name"):
+        errs.append(required(f"{spath}.name", ""))
+    elif kind == "secret" and not source.get("secretName"):
+        errs.append(required(f"{spath}.secretName", ""))
+    elif kind == "persistentVolumeClaim" and not source.get("claimName"):
+        errs.append(required(f"{spath}.claimName", ""))
+    elif kind == "hostPath":
+        if not source.get("path"):
+            errs.append(required(f"{spath}.path", ""))
+        if source.get("type") not in _HOST_PATH_TYPES:
+            errs.append(not_supported(f"{spath}.type", source.get("type"), _HOST_PATH_TYPES))
+    elif kind == "nfs":
+        if not source.get("server"):
+            errs.append(required(f"{spath}.server", ""))
+        if not source.get("path"):
+            errs.append(required(f"{spath}.path", ""))
+        elif not _str(source.get("path")).startswith("/"):
+            errs.append(invalid(f"{spath}.path", source.get("path"), "must be an absolute path"))
+    elif kind == "csi" and not source.get("driver"):
+        errs.append(required(f"{spath}.driver", ""))
+    if kind in ("configMap", "secret", "downwardAPI", "projected"):
+        mode = source.get("defaultMode")
+        if is_int(mode) and not 0 <= mode <= 0o777:
+            errs.append(invalid(f"{spath}.defaultMode", mode,
+                                "must be a number between 0 and 0777 (octal), both inclusive"))
+    if kind in ("configMap", "secret"):
+        for i, item in enumerate(_list(source.get("items"))):
+            if not item.get("key"):
+                errs.append(required(f"{spath}.items[{i}].key", ""))
+            if not item.get("path"):
+                errs.append(required(f"{spath}.items[{i}].path", ""))
+    return errs
+
+
+def volumes(value: Any, path: str) -> tuple[set[str], Errors]:
+    errs: Errors = []
+    seen: set[str] = set()
+    for i, v in enumerate(_list(value)):
+        vpath = f"{path}[{i}]"
+        errs += _volume_source(v, vpath)
+        name = _str(v.get("name"))
+        if not name:
+            errs.append(required(f"{vpath}.name", ""))
+        else:
+            errs += dns1123_label(name, f"{vpath}.name")
+        if name in seen:
+            errs.append(duplicate(f"{vpath}.name", name))
+        seen.add(name)
+    return seen, errs
+
+
+# -- containers ------------------------------------------------------------------------------
+
+def _ports(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    seen: set[str] = set()
+    for i, port in enumerate(_list(value)):
+        ppath = f"{path}[{i}]"
+        name = _str(port.get("name"))
+        if name:
+            msgs = names.is_valid_port_name(name)
+            if msgs:
+                errs += [invalid(f"{ppath}.name", name, msg) for msg in msgs]
+            elif name in seen:
+                errs.append(duplicate(f"{ppath}.name", name))
+            else:
+                seen.add(name)
+        container_port = port.get("containerPort")
+        if not container_port:
+            errs.append(required(f"{ppath}.containerPort", ""))
+        else:
+            errs += [invalid(f"{ppath}.containerPort", container_port, msg)
+                     for msg in names.is_valid_port_num(container_port)]
+        host_port = port.get("hostPort")
+        if host_port:
+            errs += [invalid(f"{ppath}.hostPort", host_port, msg) for msg in names.is_valid_port_num(host_port)]
+        errs += one_of(port.get("protocol"), f"{ppath}.protocol", PROTOCOLS)
+    return errs
+
+
+def _env(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    for i, env in enumerate(_list(value)):
+        name = _str(env.get("name"))
+        if not name:
+            errs.append(required(f"{path}[{i}].name", ""))
+        else:
+            errs += [invalid(f"{path}[{i}].name", name, msg) for msg in names.is_relaxed_env_var_name(name)]
+        value_from = env.get("valueFrom")
+        if isinstance(value_from, dict):
+            sources = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+                       if value_from.get(k) is not None]
+            vpath = f"{path}[{i}].valueFrom"
+            if env.get("value"):
+                errs.append(invalid(vpath, "", "may not be specified when `value` is not empty"))
+            if not sources:
+                errs.append(invalid(vpath, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                                               "`configMapKeyRef` or `secretKeyRef`"))
+            elif len(sources) > 1:
+                errs.append(invalid(vpath, "", "may not have more than one field specified at a time"))
+            for ref in ("configMapKeyRef", "secretKeyRef"):
+                selector = value_from.get(ref)
+                if isinstance(selector, dict):
+                    if not selector.get("name"):
+                        errs.append(required(f"{vpath}.{ref}.name", ""))
+                    if not selector.get("key"):
+                        errs.append(required(f"{vpath}.{ref}.key", ""))
+    return errs
+
+
+def _volume_mounts(value: Any, volume_names: set[str], path: str) -> Errors:
+    errs: Errors = []
+    mount_points: set[str] = set()
+    for i, mount in enumerate(_list(value)):
+        mpath = f"{path}[{i}]"
+        name, mount_path = _str(mount.get("name")), _str(mount.get("mountPath"))
+        if not name:
+            errs.append(required(f"{mpath}.name", ""))
+        if name not in volume_names:
+            errs.append(not_found_field(f"{mpath}.name", name))
+        if not mount_path:
+            errs.append(required(f"{mpath}.mountPath", ""))
+        if mount_path in mount_points:
+            errs.append(invalid(f"{mpath}.mountPath", mount_path, "must be unique"))
+        mount_points.add(mount_path)
+    return errs
+
+
+def _resource_name(name: str, path: str) -> Errors:
+    errs = qualified_name(name, path)
+    if "/" not in name:
+        if name not in _STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+            errs.append(invalid(path, name, "must be a standard resource for containers"))
+    return errs
+
+
+def resources(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    value = value if isinstance(value, dict) else {}
+    limits = value.get("limits") if isinstance(value.get("limits"), dict) else {}
+    requests = value.get("requests") if isinstance(value.get("requests"), dict) else {}
+    for name in sorted(limits):
+        errs += _resource_name(name, f"{path}.limits[{name}]")
+        amount = parse_quantity(limits[name])
+        if amount is not None and amount < 0:
+            errs.append(invalid(f"{path}.limits[{name}]", _str(limits[name]), "must be greater than or equal to 0"))
+    for name in sorted(requests):
+        errs += _resource_name(name, f"{path}.requests[{name}]")
+        amount = parse_quantity(requests[name])
+        if amount is not None and amount < 0:
+            errs.append(invalid(f"{path}.requests[{name}]", _str(requests[name]),
+                                "must be greater than or equal to 0"))
+        limit = parse_quantity(limits.get(name)) if name in limits else None
+        if amount is None or limit is None:
+            continue
+        if name.startswith("hugepages-") and amount != limit:
+            errs.append(invalid(f"{path}.requests", _str(requests[name]),
+                                f"must be equal to {name} limit of {_str(limits[name])}"))
+        elif amount > limit:
+            errs.append(invalid(f"{path}.requests", _str(requests[name]),
+                                f"must be less than or equal to {name} limit of {_str(limits[name])}"))
+    return errs
+
+
+def _probe(p: Any, path: str, liveness_like: bool) -> Errors:
+    if not isinstance(p, dict):
+        return []
+    errs: Errors = []
+    handlers = [k for k in ("exec", "httpGet", "tcpSocket", "grpc") if p.get(k) is not None]
+    if not handlers:
+        errs.append(required(path, "must specify a handler type"))
+    elif len(handlers) > 1:
+        errs.append(forbidden(f"{path}.{handlers[1]}", "may not specify more than 1 handler type"))
+    for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
+                "failureThreshold"):
+        errs += nonnegative(p.get(key), f"{path}.{key}")
+    if liveness_like and p.get("successThreshold") not in (None, 1):
+        errs.append(invalid(f"{path}.successThreshold", p.get("successThreshold"), "must be 1"))
+    http_get = p.get("httpGet")
+    if isinstance(http_get, dict):
+        port = http_get.get("port")
+        errs += _port_num_or_name(port, f"{path}.httpGet.port")
+    return errs
+
+
+def _port_num_or_name(port: Any, path: str) -> Errors:
+    if isinstance(port, str):
+        return [invalid(path, port, msg) for msg in names.is_valid_port_name(port)]
+    return [invalid(path, port, msg) for msg in names.is_valid_port_num(port)]
+
+
+def _container_common(c: dict, volume_names: set[str], path: str) -> Errors:
+    errs: Errors = []
+    name = _str(c.get("name"))
+    if not name:
+        errs.append(required(f"{path}.name", ""))
+    else:
+        errs += dns1123_label(name, f"{path}.name")
+    if not c.get("image"):
+        errs.append(required(f"{path}.image", ""))
+    errs += one_of(c.get("terminationMessagePolicy"), f"{path}.terminationMessagePolicy",
+                   TERMINATION_MESSAGE_POLICIES)
+    errs += _ports(c.get("ports"), f"{path}.ports")
+    errs += _env(c.get("env"), f"{path}.env")
+    errs += _volume_mounts(c.get("volumeMounts"), volume_names, f"{path}.volumeMounts")
+    errs += one_of(c.get("imagePullPolicy"), f"{path}.imagePullPolicy", PULL_POLICIES)
+    errs += resources(c.get("resources"), f"{path}.resources")
+    return errs
+
+
+def _host_port_conflicts(containers: list[dict], path: str, seen: set[str]) -> Errors:
+    errs: Errors = []
+    for ci, c in enumerate(containers):
+        for pi, port in enumerate(_list(c.get("ports"))):
+            host_port = port.get("hostPort")
+            if not host_port:
+                continue
+            key = f"{_str(port.get('hostIP'))}/{_str(port.get('protocol'))}/{host_port}"
+            if key in seen:
+                errs.append(duplicate(f"{path}[{ci}].ports[{pi}].hostPort", key))
+            seen.add(key)
+    return errs
+
+
+def containers(value: Any, volume_names: set[str], path: str) -> Errors:
+    items = _list(value)
+    if not items:
+        return [required(path, "")]
+    errs: Errors = []
+    seen: set[str] = set()
+    for i, c in enumerate(items):
+        cpath = f"{path}[{i}]"
+        errs += _container_common(c, volume_names, cpath)
+        name = _str(c.get("name"))
+        if name in seen:
+            errs.append(duplicate(f"{cpath}.name", name))
+        seen.add(name)
+        errs += _probe(c.get("livenessProbe"), f"{cpath}.livenessProbe", True)
+        errs += _probe(c.get("readinessProbe"), f"{cpath}.readinessProbe", False)
+        errs += _probe(c.get("startupProbe"), f"{cpath}.startupProbe", True)
+        if c.get("restartPolicy") is not None:
+            errs.append(forbidden(f"{cpath}.restartPolicy", "may not be set for non-init containers"))
+    return errs + _host_port_conflicts(items, path, set())
+
+
+def init_containers(value: Any, regular: Any, volume_names: set[str], path: str) -> Errors:
+    errs: Errors = []
+    seen = {_str(c.get("name")) for c in _list(regular)}
+    for i, c in enumerate(_list(value)):
+        cpath = f"{path}[{i}]"
+        errs += _container_common(c, volume_names, cpath)
+        name = _str(c.get("name"))
+        if name in seen:
+            errs.append(duplicate(f"{cpath}.name", name))
+        seen.add(name)
+        policy = c.get("restartPolicy")
+        if policy is not None and policy != "Always":
+            errs.append(not_supported(f"{cpath}.restartPolicy", policy, ["Always"]))
+        if policy != "Always":
+            for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
+                if c.get(key) is not None:
+                    errs.append(forbidden(f"{cpath}.{key}",
+                                          "may not be set for init containers without restartPolicy=Always"))
+        else:
+            errs += _probe(c.get("livenessProbe"), f"{cpath}.livenessProbe", True)
+            errs += _probe(c.get("readinessProbe"), f"{cpath}.readinessProbe", False)
+            errs += _probe(c.get("startupProbe"), f"{cpath}.startupProbe", True)
+    return errs + _host_port_conflicts(_list(value), path, set())
+
+
+# -- the pod spec ----------------------------------------------------------------------------
+
+def tolerations(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    for i, t in enumerate(_list(value)):
+        tpath = f"{path}[{i}]"
+        key, operator = _str(t.get("key")), t.get("operator") or ""
+        if key:
+            errs += qualified_name(key, f"{tpath}.key")
+        if not key and operator != "Exists":
+            errs.append(invalid(f"{tpath}.operator", operator,
+                                "operator must be Exists when `key` is empty, which means \"match all values "
+                                "and all keys\""))
+        if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
+            errs.append(invalid(f"{tpath}.effect", t.get("effect") or "",
+                                "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+        if operator in ("Equal", ""):
+            msgs = names.is_label_value(_str(t.get("value")))
+            if msgs:
+                errs.append(invalid(f"{tpath}.operator", _str(t.get("value")), ";".join(msgs)))
+        elif operator == "Exists":
+            if t.get("value"):
+                errs.append(invalid(f"{tpath}.operator", t, "value must be empty when `operator` is 'Exists'"))
+        else:
+            errs.append(not_supported(f"{tpath}.operator", operator, ["Equal", "Exists"]))
+        effect = t.get("effect")
+        if effect and effect not in TAINT_EFFECTS:
+            errs.append(not_supported(f"{tpath}.effect", effect, TAINT_EFFECTS))
+    return errs
+
+
+def pod_spec(spec: Any, path: str) -> Errors:
+    """ValidatePodSpec, the rules users meet most."""
+    spec = spec if isinstance(spec, dict) else {}
+    volume_names, errs = volumes(spec.get("volumes"), f"{path}.volumes")
+    errs += containers(spec.get("containers"), volume_names, f"{path}.containers")
+    errs += init_containers(spec.get("initContainers"), spec.get("containers"), volume_names,
+                            f"{path}.initContainers")
+    errs += one_of(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES)
+    errs += one_of(spec.get("dnsPolicy"), f"{path}.dnsPolicy", DNS_POLICIES)
+    errs += labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    if spec.get("serviceAccountName"):
+        errs += [invalid(f"{path}.serviceAccountName", spec["serviceAccountName"], msg)
+                 for msg in names.name_is_dns_subdomain(_str(spec["serviceAccountName"]), False)]
+    if spec.get("nodeName"):
+        errs += [invalid(f"{path}.nodeName", spec["nodeName"], msg)
+                 for msg in names.name_is_dns_subdomain(_str(spec["nodeName"]), False)]
+    deadline = spec.get("activeDeadlineSeconds")
+    if is_int(deadline) and not 1 <= deadline <= _MAX_INT32:
+        errs.append(invalid(f"{path}.activeDeadlineSeconds", deadline, names.inclusive_range_error(1, _MAX_INT32)))
+    if spec.get("hostname"):
+        errs += dns1123_label(_str(spec["hostname"]), f"{path}.hostname")
+    if spec.get("subdomain"):
+        errs += dns1123_label(_str(spec["subdomain"]), f"{path}.subdomain")
+    errs += tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    if spec.get("priorityClassName"):
+        errs += [invalid(f"{path}.priorityClassName", spec["priorityClassName"], msg)
+                 for msg in names.name_is_dns_subdomain(_str(spec["priorityClassName"]), False)]
+    if spec.get("runtimeClassName") is not None:
+        errs += dns1123_subdomain(_str(spec["runtimeClassName"]), f"{path}.runtimeClassName")
+    return errs
+
+
+def pod_template_spec(template: Any, path: str) -> Errors:
+    """ValidatePodTemplateSpec: the template's labels and annotations sit at
+    ``<path>.labels`` / ``<path>.annotations`` (not under metadata), as upstream reports them."""
+    if not isinstance(template, dict):
+        return [required(path, "")]
+    meta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+    errs = labels(meta.get("labels"), f"{path}.labels")
+    errs += _meta.annotations(meta.get("annotations"), f"{path}.annotations")
+    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    errs += pod_spec(spec, f"{path}.spec")
+    if spec.get("ephemeralContainers"):
+        errs.append(forbidden(f"{path}.spec.ephemeralContainers", "ephemeral containers not allowed in pod template"))
+    return errs
+
+
+# -- Pod objects -----------------------------------------------------------------------------
+
+def validate_pod(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    errs += pod_spec(spec, "spec")
+    if spec.get("ephemeralContainers"):
+        errs.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    if spec.get("nodeName") and spec.get("schedulingGates"):
+        errs.append(forbidden("spec.nodeName", "cannot be set until all schedulingGates have been cleared"))
+    return errs
+
+
+def _go_field(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _spec_diff(old: dict, new: dict) -> str:
+    """A short rendering of what changed, in the spirit of upstream's cmp.Diff of PodSpec."""
+    lines = ["  core.PodSpec{"]
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            if key in old:
+                lines.append(f"- \t{_go_field(key)}: {go_quote(old[key]) if isinstance(old[key], str) else old[key]},")
+            if key in new:
+                lines.append(f"+ \t{_go_field(key)}: {go_quote(new[key]) if isinstance(new[key], str) else new[key]},")
+    lines.append("  }")
+    return "\n".join(lines) + "\n"
+
+
+def _munged_spec(new: dict, old: dict) -> dict:
+    """The new spec with every field a pod update may change set back to its old value."""
+    munged = copy.deepcopy(new)
+    for key in ("containers", "initContainers"):
+        new_list, old_list = _list(munged.get(key)), _list(old.get(key))
+        if len(new_list) == len(old_list):
+            for c, o in zip(new_list, old_list):
+                if "image" in o:
+                    c["image"] = o["image"]
+                else:
+                    c.pop("image", None)
+    for key in ("activeDeadlineSeconds", "ephemeralContainers"):
+        if key in old:
+            munged[key] = copy.deepcopy(old[key])
+        else:
+            munged.pop(key, None)
+    old_grace, new_grace = old.get("terminationGracePeriodSeconds"), new.get("terminationGracePeriodSeconds")
+    if is_int(old_grace) and old_grace < 0 and new_grace == 1:
+        munged["terminationGracePeriodSeconds"] = old_grace
+    old_tolerations = _list(old.get("tolerations"))
+    if all(t in _list(new.get("tolerations")) for t in old_tolerations):
+        munged["tolerations"] = copy.deepcopy(old.get("tolerations"))
+        if "tolerations" not in old:
+            munged.pop("tolerations", None)
+    old_gates = _list(old.get("schedulingGates"))
+    if all(g in old_gates for g in _list(new.get("schedulingGates"))):
+        if "schedulingGates" in old:
+            munged["schedulingGates"] = copy.deepcopy(old["schedulingGates"])
+        else:
+            munged.pop("schedulingGates", None)
+    return munged
+
+
+def validate_pod_update(new: dict, old: dict) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    # Upstream re-runs the create-time metadata and spec checks on update.
+    errs += _meta.object_meta(new.get("metadata"), True, names.name_is_dns_subdomain)
+    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+    old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    errs += pod_spec(spec, "spec")
+    deadline, old_deadline = spec.get("activeDeadlineSeconds"), old_spec.get("activeDeadlineSeconds")
+    if old_deadline is not None:
+        if deadline is None:
+            errs.append(invalid("spec.activeDeadlineSeconds", None,
+                                "must not update from a positive integer to nil value"))
+        elif is_int(deadline) and is_int(old_deadline) and deadline > old_deadline:
+            errs.append(invalid("spec.activeDeadlineSeconds", deadline,
+                                "must be less than or equal to previous value"))
+    munged = _munged_spec(spec, old_spec)
+    if munged != old_spec:
+        errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + _spec_diff(old_spec, munged)))
+    return errs
