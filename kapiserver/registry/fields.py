@@ -12,12 +12,13 @@ Upstream answers this in two independent layers, and so do we:
    :func:`field_set` is this layer.  A label accepted by (1) but absent from (2)
    reads as ``""`` (pods' ``status.podIPs`` is one).
 
-Public API: :func:`field_set`, :func:`check_field_selector`, :func:`accepts`.
+Public API: :func:`field_set`, :func:`check_field_selector`, :func:`accepts` (each
+takes a CRD's ``selectableFields`` for custom resources).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from ..machinery import errors
 from ..machinery.selectors import FieldSelector, go_quote
@@ -81,16 +82,34 @@ _CONVERSIONS: dict[tuple[str, str], tuple[dict[str, str], Callable[[str], str]]]
 _DEFAULT = (_identity(*_META), _default_refusal)
 
 
-def accepts(group: str, resource: str, label: str) -> bool:
+def _custom(selectable_fields: Iterable[str]) -> tuple[dict[str, str], Callable[[str], str]]:
+    """A custom resource's rules: its CRD's selectableFields (JSON paths, ``.spec.color``)."""
+    return _identity(*_META, *(_label(path) for path in selectable_fields)), _not_supported
+
+
+def _label(json_path: str) -> str:
+    return json_path[1:] if json_path.startswith(".") else json_path
+
+
+def _rules(group: str, resource: str, selectable_fields: Optional[Iterable[str]]):
+    if selectable_fields is not None:
+        return _custom(selectable_fields)
+    return _CONVERSIONS.get((group, resource), _DEFAULT)
+
+
+def accepts(group: str, resource: str, label: str, selectable_fields: Optional[Iterable[str]] = None) -> bool:
     """Whether a field selector on this resource may name ``label``."""
-    return label in _CONVERSIONS.get((group, resource), _DEFAULT)[0]
+    return label in _rules(group, resource, selectable_fields)[0]
 
 
-def check_field_selector(group: str, resource: str, selector: FieldSelector) -> FieldSelector:
+def check_field_selector(group: str, resource: str, selector: FieldSelector,
+                         selectable_fields: Optional[Iterable[str]] = None) -> FieldSelector:
     """The selector with its labels converted as upstream converts them (``spec.host`` ->
     ``spec.nodeName``, ``regarding.name`` -> ``involvedObject.name`` ...), ready to match
-    against :func:`field_set`.  The first refused label raises a 400 with upstream's message."""
-    accepted, refusal = _CONVERSIONS.get((group, resource), _DEFAULT)
+    against :func:`field_set`.  The first refused label raises a 400 with upstream's message.
+
+    For a custom resource, pass its CRD version's ``selectableFields`` JSON paths."""
+    accepted, refusal = _rules(group, resource, selectable_fields)
 
     def convert(label: str, value: str) -> tuple[str, str]:
         if label not in accepted:
@@ -183,13 +202,23 @@ _SPECIFIC: dict[tuple[str, str], Callable[[Mapping], dict[str, str]]] = {
 }
 
 
-def field_set(group: str, resource: str, obj: Mapping, aliases: bool = True) -> dict[str, str]:
+def _custom_value(value) -> str:
+    if isinstance(value, bool):
+        return _bool(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return ""  # selectable fields are strings, integers or booleans; anything else reads empty
+
+
+def field_set(group: str, resource: str, obj: Mapping, aliases: bool = True,
+              selectable_fields: Optional[Iterable[str]] = None) -> dict[str, str]:
     """The object's selectable fields, as the resource's upstream strategy computes them.
 
     With ``aliases`` (the default) each field is also offered under the other names a
     request may use for it (``spec.host``, ``regarding.name`` ...), so that a selector
     matches whether or not it went through :func:`check_field_selector`'s conversion;
-    ``aliases=False`` gives upstream's set exactly."""
+    ``aliases=False`` gives upstream's set exactly.  For a custom resource, pass its
+    CRD version's ``selectableFields`` JSON paths; each adds the value found there."""
     namespaced: Optional[bool] = _NAMESPACED.get((group, resource))
     if namespaced is None:  # not built in (a CRD, say): judge by the object
         namespaced = bool(_get(obj, "metadata.namespace"))
@@ -199,6 +228,10 @@ def field_set(group: str, resource: str, obj: Mapping, aliases: bool = True) -> 
     specific = _SPECIFIC.get((group, resource))
     if specific is not None:
         fields.update(specific(obj))
+    for path in selectable_fields or ():
+        value = _get(obj, _label(path))
+        if value is not None:
+            fields[_label(path)] = _custom_value(value)
     if aliases:
         accepted = _CONVERSIONS.get((group, resource), _DEFAULT)[0]
         for label, target in accepted.items():

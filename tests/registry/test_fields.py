@@ -135,3 +135,22 @@ def test_metadata_only_resources():
                                           parse_field_selector("metadata.namespace=x"))
     assert not cluster_scoped.matches(field_set("storage.k8s.io", "storageclasses",
                                                 {"metadata": {"name": "sc"}}))
+
+
+def test_custom_resource_selectable_fields():
+    """A CRD's selectableFields are accepted and read from the object; other labels are refused."""
+    paths = [".spec.color", ".spec.size", ".status.ready"]
+    shirt = {"metadata": {"name": "s1", "namespace": "d"}, "spec": {"color": "blue", "size": 3},
+             "status": {"ready": True}}
+    fields = field_set("stable.example.com", "shirts", shirt, selectable_fields=paths)
+    assert fields == {"metadata.name": "s1", "metadata.namespace": "d", "spec.color": "blue", "spec.size": "3",
+                      "status.ready": "true"}
+    selector = check_field_selector("stable.example.com", "shirts",
+                                    parse_field_selector("spec.color=blue,spec.size!=4"), selectable_fields=paths)
+    assert selector.matches(fields)
+    with pytest.raises(errors.StatusError) as caught:
+        check_field_selector("stable.example.com", "shirts", parse_field_selector("spec.fabric=silk"),
+                             selectable_fields=paths)
+    assert caught.value.message == "field label not supported: spec.fabric"
+    assert _refusal("stable.example.com", "shirts", "spec.color=blue") == (
+        '"spec.color" is not a known field selector: only "metadata.name", "metadata.namespace"')
