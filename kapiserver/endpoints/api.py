@@ -243,29 +243,21 @@ class ResourceHandler:
 def patch_function(request, context, store, raw: bytes, info=None):
     """A function old -> patched object for the request's patch type."""
     from ..machinery import patch, schema
-    content_type = negotiation.body_media_type(_content_type(request)).type
-    if not _content_type(request):
-        raise errors.unsupported_media_type("", negotiation.PATCH_TYPES)
+    header = _content_type(request)
+    content_type = negotiation.body_media_type(header).type if header else ""
     if content_type not in negotiation.PATCH_TYPES:
         raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES)
     info = info or store.info
     if content_type == negotiation.APPLY_PATCH_YAML:
         raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES[:3])
-    try:
-        document = codec.loads(raw) if raw.strip() else None
-    except ValueError as e:
-        raise errors.bad_request(f"error decoding patch: {e}") from None
+    node = schema.node_for(info.group, info.version, info.kind) if store.strip_item_type else None
+    if content_type == negotiation.STRATEGIC_MERGE_PATCH and node is None:
+        raise errors.unsupported_media_type(content_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH))
+    document = patch.decode_patch(content_type, raw, query(request, "fieldValidation"))
     if document is None:
-        raise errors.bad_request("the body of the request was empty")
+        document = {} if content_type != negotiation.JSON_PATCH else []
     if content_type == negotiation.JSON_PATCH:
-        if not isinstance(document, list):
-            raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
         return lambda old: patch.json_patch(old, document)
-    if not isinstance(document, dict):
-        raise errors.bad_request("the patch document must be a JSON object")
     if content_type == negotiation.MERGE_PATCH:
         return lambda old: patch.merge_patch(old, document)
-    node = schema.node_for(info.group, info.version, info.kind)
-    if node is None or not store.strip_item_type:
-        raise errors.unsupported_media_type(content_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH))
     return lambda old: patch.strategic_merge_patch(old, document, node)
