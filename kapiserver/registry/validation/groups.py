@@ -10,7 +10,7 @@ from . import meta as _meta
 from . import names, pod
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_quote, go_strings, immutable, int_or_percent,
                     invalid, invalid_go, is_int, label_selector, nonnegative, not_more_than_100_percent,
-                    not_supported, one_of, qualified_name, required)
+                    not_supported, one_of, qualified_name, required, too_long)
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -173,8 +173,9 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
                 errs.append(invalid(f"spec.rules[{i}].host", host, "must be a DNS name, not an IP address"))
             if "*" in host:
                 errs += [invalid(f"spec.rules[{i}].host", host, msg) for msg in names.is_wildcard_dns1123_subdomain(host)]
-            else:
-                errs += [invalid(f"spec.rules[{i}].host", host, msg) for msg in names.is_dns1123_subdomain(host)]
+                # Upstream skips the rule's paths when the host is a wildcard.
+                continue
+            errs += [invalid(f"spec.rules[{i}].host", host, msg) for msg in names.is_dns1123_subdomain(host)]
         http = rule.get("http")
         if isinstance(http, dict):
             # Upstream reports rule-value errors under rules[0] whatever the rule's index.
@@ -183,13 +184,28 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
                 errs.append(required("spec.rules[0].http.paths", ""))
             for j, entry in enumerate(paths):
                 errs += _http_path(entry, f"spec.rules[0].http.paths[{j}]")
-    for i, tls in enumerate(_list(spec.get("tls"))):
+    for tls in _list(spec.get("tls")):
         for j, host in enumerate(tls.get("hosts") or []):
+            # Upstream indexes spec.tls by the host's position, not the entry's.
             check = names.is_wildcard_dns1123_subdomain if "*" in str(host) else names.is_dns1123_subdomain
-            errs += [invalid(f"spec.tls[{i}].hosts[{j}]", host, msg) for msg in check(str(host))]
+            errs += [invalid(f"spec.tls[{j}].hosts", host, msg) for msg in check(str(host))]
     if spec.get("ingressClassName") is not None:
         errs += [invalid("spec.ingressClassName", spec["ingressClassName"], msg)
                  for msg in names.name_is_dns_subdomain(str(spec["ingressClassName"]), False)]
+    return errs
+
+
+def _typed_reference(ref: Any, path: str) -> Errors:
+    if not isinstance(ref, dict):
+        return []
+    errs: Errors = []
+    if ref.get("apiGroup") is not None:
+        errs += [invalid(f"{path}.apiGroup", ref["apiGroup"], msg) for msg in names.is_dns1123_subdomain(str(ref["apiGroup"]))]
+    for key in ("kind", "name"):
+        if not ref.get(key):
+            errs.append(required(f"{path}.{key}", f"{key} is required"))
+        else:
+            errs += [invalid(f"{path}.{key}", ref[key], msg) for msg in names.is_valid_path_segment_name(str(ref[key]))]
     return errs
 
 
@@ -197,10 +213,17 @@ def validate_ingress_class(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
     spec = _dict(obj.get("spec"))
     controller = spec.get("controller") or ""
+    if len(controller) > 250:
+        errs.append(too_long("spec.controller", controller, 250))
     if not controller:
         errs.append(required("spec.controller", ""))
-    elif len(controller) > 250:
-        errs.append(invalid("spec.controller", controller, "must be no more than 250 characters") )
+    else:
+        host, _, rest = controller.partition("/")
+        if not host or not rest:
+            errs.append(invalid("spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")'))
+        else:
+            errs += [invalid("spec.controller", host, msg) for msg in names.is_dns1123_subdomain(host)]
+    errs += _typed_reference(spec.get("parameters"), "spec.parameters")
     return errs
 
 
