@@ -438,3 +438,48 @@ def test_table_v1beta1():
                    group_version="meta.k8s.io/v1beta1")
     assert result["apiVersion"] == "meta.k8s.io/v1beta1"
     assert result["rows"][0]["object"]["apiVersion"] == "meta.k8s.io/v1beta1"
+
+
+# --- custom resources ------------------------------------------------------------------------
+
+def test_custom_resource_default_columns():
+    """A CRD without additionalPrinterColumns prints Name and an Age date column."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([])
+    assert [(c["name"], c["type"], c["description"]) for c in printer.columns] == [
+        ("Name", "string", NAME_DOC), ("Age", "date", AGE_DOC)]
+    assert printer.row({"metadata": {"name": "w", "creationTimestamp": ago(hours=3)}}, NOW) == ["w", "3h"]
+    assert table(printer, [], NOW)["rows"] == []
+
+
+def test_custom_resource_columns():
+    """additionalPrinterColumns read their JSONPath and keep JSON types; missing values are null."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([
+        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+        {"name": "Selector", "type": "string", "jsonPath": ".spec.selector", "description": "what it picks"},
+        {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused", "priority": 1},
+        {"name": "Started", "type": "date", "jsonPath": ".status.startTime"},
+        {"name": "First", "type": "string", "jsonPath": ".spec.items[0]"},
+        {"name": "Missing", "type": "string", "jsonPath": ".spec.nothing"},
+    ])
+    columns = printer.columns
+    assert columns[1]["description"] == ('Custom resource definition column (in JSONPath format): '
+                                         '.status.conditions[?(@.type=="Ready")].status')
+    assert columns[3]["description"] == "what it picks"
+    assert columns[4]["priority"] == 1 and columns[4]["type"] == "boolean"
+    obj = {"metadata": {"name": "w"},
+           "spec": {"replicas": 3, "selector": {"tier": "fe", "app": "<web>"}, "paused": False,
+                    "items": ["a", "b"]},
+           "status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}],
+                      "startTime": ago(minutes=2)}}
+    assert printer.row(obj, NOW) == ["w", "True", 3, '{"app":"\\u003cweb\\u003e","tier":"fe"}', False, "2m", "a",
+                                     None]
+
+
+def test_custom_resource_bad_path():
+    """A JSONPath the printer cannot read is refused when the printer is built."""
+    from kapiserver.registry.printers import JSONPathError, custom_resource_printer
+    with pytest.raises(JSONPathError):
+        custom_resource_printer([{"name": "X", "type": "string", "jsonPath": ".spec[?(weird"}])

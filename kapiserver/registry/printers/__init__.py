@@ -6,7 +6,8 @@ Public API:
 - :func:`printer_for` — the :class:`Printer` of a resource (or its scale subresource):
   upstream's columns for the built-in ones (pkg/printers/internalversion), the default
   NAME / CREATED AT table (k8s.io/apiserver rest.NewDefaultTableConvertor) for everything
-  else.  CRDs want their additionalPrinterColumns instead; that is not built here.
+  else (a custom resource wants :func:`custom_resource_printer` instead).
+- :func:`custom_resource_printer` — a CRD version's additionalPrinterColumns.
 - :func:`table` — a Table object from a printer and objects, shaped as the apiserver's
   ``asTable`` shapes it (includeObject Metadata / Object / None, headers omitted on
   request: watches send them only with the first event).
@@ -19,8 +20,10 @@ from . import apps, autoscaling, batch, certificates, coordination, core, core_e
 from . import discovery, networking, policy, rbac, storage
 from ._base import Printer, human_duration, translate_timestamp_since
 from ._table import DEFAULT, table
+from .custom import JSONPathError, custom_resource_printer
 
-__all__ = ["Printer", "printer_for", "table", "human_duration", "translate_timestamp_since", "DEFAULT"]
+__all__ = ["Printer", "printer_for", "table", "human_duration", "translate_timestamp_since", "DEFAULT",
+           "custom_resource_printer", "JSONPathError"]
 
 _PRINTERS: dict[tuple[str, str], Printer] = {}
 for _module in (core_pods, core, core_events, apps, batch, autoscaling, networking, policy, rbac, storage,
