@@ -61,10 +61,12 @@ def test_name_and_age_columns_carry_upstream_descriptions():
 
 
 def test_every_builtin_row_fits_its_columns():
-    """Every built-in resource prints one cell per column, even for a bare object."""
+    """Every built-in resource prints one cell per column, even for a bare object, and every
+    column has a description (so each upstream field doc was found)."""
     for info in BUILTIN:
         printer = printer_for(info.group, info.resource)
         assert len(printer.row({"metadata": {"name": "x"}}, NOW)) == len(printer.columns), info.resource
+        assert all(c["description"] for c in printer.columns), info.resource
 
 
 # --- pods ------------------------------------------------------------------------------------

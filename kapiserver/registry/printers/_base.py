@@ -120,6 +120,8 @@ def _human(micros: int) -> str:
 
 def parse_time(value: Any) -> Optional[datetime]:
     """An RFC 3339 timestamp (metav1.Time or MicroTime) as an aware datetime; None when unset."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if not value or not isinstance(value, str):
         return None
     text = value.strip()
