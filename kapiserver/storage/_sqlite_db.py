@@ -18,7 +18,9 @@ Layout (one file, WAL journal):
 Compaction at C removes every row at or below C that a later row at or below C
 supersedes, and every tombstone at or below C.  What survives at or below C is
 exactly the live state at C, so reads at C still work and every row above C
-still finds its ``prev_revision`` row (or had none to find).
+still finds its ``prev_revision`` row (or had none to find: a key created
+again after a delete has no prev_revision, so no surviving row needs a
+removed tombstone).
 """
 
 from __future__ import annotations
@@ -318,7 +320,11 @@ class Database:
 
     # -- maintenance ------------------------------------------------------
 
-    def compact(self, revision: int) -> None:
+    def compact(self, revision: int, max_step: int = 0) -> int:
+        """Compact towards ``revision``, at most ``max_step`` revisions past
+        the last compaction in this transaction (0: all the way); returns
+        the compact revision reached, so the caller repeats until it is
+        ``revision`` and writes can go in between."""
         conn = self._db()
         if revision > self.revision:
             raise FutureRevision(revision, self.revision)
@@ -327,21 +333,30 @@ class Database:
         if revision == self.compact_revision:
             # etcd calls this an error; an idle server compacting on a timer
             # asks for the same revision again, and nothing is wrong with that.
-            return
+            return revision
+        old = self.compact_revision
+        if max_step > 0:
+            revision = min(revision, old + max_step)
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # A row at or below C is superseded exactly when its successor
+            # (the row naming it as prev_revision) is at or below C; the rows
+            # at or below the last compaction were dealt with then.  So only
+            # the rows in (old, C] need reading.  Their prev links go first,
+            # while the tombstones among them still carry theirs.
             conn.execute(
-                "DELETE FROM log WHERE revision <= ?1 AND (deleted = 1 OR EXISTS ("
-                " SELECT 1 FROM log n WHERE n.key = log.key"
-                " AND n.revision > log.revision AND n.revision <= ?1))",
-                (revision,),
-            )
+                "DELETE FROM log WHERE revision IN (SELECT prev_revision FROM log"
+                " WHERE revision > ? AND revision <= ? AND prev_revision IS NOT NULL)",
+                (old, revision))
+            conn.execute("DELETE FROM log WHERE revision > ? AND revision <= ? AND deleted = 1",
+                         (old, revision))
             conn.execute("UPDATE meta SET value = ? WHERE name = 'compact_revision'", (revision,))
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             self._rollback()
             raise Unavailable(f"sqlite: compaction failed: {e}") from e
         self.compact_revision = revision
+        return revision
 
     def snapshot(self) -> SQLiteSnapshot:
         rng = self.range(b"", None, 0, None)

@@ -38,8 +38,9 @@ DB_FILENAME = "kapiserver.db"
 
 log = Logger()
 
-# Bounds one transaction (and so the latency of the writes behind it).
+# Bound one transaction (and so the latency of the writes behind it).
 _MAX_BATCH = 1000
+_COMPACT_STEP = 20000
 
 
 class _DatabaseThreadPool(ThreadPool):
@@ -318,7 +319,13 @@ class SQLiteStorage:
         RevisionCompacted if already compacted past it (compacting again at
         the same revision is a no-op, unlike etcd), FutureRevision if it is
         beyond the current revision."""
-        return self._run(self._db.compact, revision)
+        return Deferred.fromCoroutine(self._compact(revision))
+
+    async def _compact(self, revision: int) -> None:
+        # In steps, each its own transaction, so a large compaction does not
+        # hold queued writes back for its whole length.
+        while await self._run(self._db.compact, revision, _COMPACT_STEP) < revision:
+            pass
 
     def snapshot(self) -> Deferred[SQLiteSnapshot]:
         """The live keys and the revision, as an immutable value."""
