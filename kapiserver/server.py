@@ -117,7 +117,9 @@ class APIServerService(service.MultiService):
         catalog = Catalog(enabled_builtin(config.runtime_config))
         self.registry = Registry(self.storage, self.reactor, catalog=catalog, prefix=config.etcd_prefix.encode(),
                                  service_cluster_ip_range=config.service_cluster_ip_range,
-                                 service_node_port_range=config.service_node_port_range)
+                                 service_node_port_range=config.service_node_port_range,
+                                 watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
+                                 default_watch_cache_size=config.default_watch_cache_size)
         port = config.secure_port or config.insecure_port
         bootstrap = BootstrapController(self.registry, config.master_service_namespace,
                                         str(config.advertise_address or "127.0.0.1"), port,
@@ -166,6 +168,8 @@ class APIServerService(service.MultiService):
                 timer.cancel()
         if self._namespace_controller is not None:
             self._namespace_controller.stop()
+        if self.registry is not None:
+            self.registry.stop_watch_caches()
         d = service.MultiService.stopService(self)
         if self.storage is not None:
             storage = self.storage

@@ -18,8 +18,14 @@ from .strategy import Strategy
 
 class Registry:
     def __init__(self, storage: Storage, clock, catalog: Optional[Catalog] = None, prefix: bytes = b"/registry",
-                 service_cluster_ip_range=None, service_node_port_range=(30000, 32767)):
+                 service_cluster_ip_range=None, service_node_port_range=(30000, 32767),
+                 watch_cache: bool = False, watch_cache_sizes=None, default_watch_cache_size: int = 100):
         import ipaddress
+        # One watch cache per served resource when on (the server turns it on from
+        # --watch-cache; bare registries in tests read storage directly).
+        self.watch_cache = watch_cache
+        self.watch_cache_sizes = dict(watch_cache_sizes or {})
+        self.default_watch_cache_size = default_watch_cache_size
         self.storage = storage
         self.clock = clock
         self.catalog = catalog or Catalog()
@@ -59,8 +65,30 @@ class Registry:
     def add(self, info: ResourceInfo, strategy: Optional[Strategy] = None, builtin: bool = True) -> Store:
         store = Store(info, strategy or self.strategy_for(info), self.storage, self.clock,
                       self.key_root(info, builtin), admit=self.admit, builtin=builtin)
+        size = self.watch_cache_size(info)
+        if size > 0:
+            from ..watch.cacher import Cacher
+            store.cacher = Cacher(self.storage, store.key_root, store.decode, store.strategy.field_set, size,
+                                  self.clock, resource=self._resource_name(info))
+            store.cacher.start()
         self.stores[(info.group, info.version, info.resource)] = store
         return store
+
+    @staticmethod
+    def _resource_name(info: ResourceInfo) -> str:
+        return f"{info.resource}.{info.group}" if info.group else info.resource
+
+    def watch_cache_size(self, info: ResourceInfo) -> int:
+        """The window size for ``info``'s watch cache; 0 means no cache
+        (--watch-cache=false, or resource#0 in --watch-cache-sizes)."""
+        if not self.watch_cache:
+            return 0
+        return self.watch_cache_sizes.get(self._resource_name(info), self.default_watch_cache_size)
+
+    def stop_watch_caches(self) -> None:
+        for store in self.stores.values():
+            if store.cacher is not None:
+                store.cacher.stop()
 
     def store(self, group: str, version: str, resource: str) -> Store:
         return self.stores[(group, version, resource)]

@@ -1,0 +1,357 @@
+"""
+The watch cache core, sans-IO: events and ``now`` in, deliveries and errors out.
+
+The rules (every method below keeps them):
+
+1. The cache holds the current objects under one storage prefix (decoded dicts keyed by
+   storage key, with their mod revisions) as of ``revision``, and a window of the latest
+   events.  Events come in strictly in revision order; ``progress(rev)`` moves ``revision``
+   on without an event (storage said nothing under the prefix changed up to ``rev``).
+2. ``window_start`` is the revision after which every event is in the window.  A watch
+   may start from any rv >= window_start; an older one is refused with 410 Expired
+   "too old resource version: rv (window_start)", as upstream words it.
+3. The window keeps at least ``capacity`` events, and also every event younger than
+   ``fresh_seconds`` (upstream's 75 s), up to ``max_capacity``.
+4. A watcher sees each event with revision > its start rv exactly once, in revision
+   order, typed by its filter's transition: the new object passes -> ADDED (the old did
+   not) or MODIFIED (it did); only the old object passes -> DELETED carrying the old
+   object with the event's resourceVersion; neither -> nothing.
+5. Each event is encoded once per (type, encoding key); every watcher with that key is
+   handed the same bytes.  An encoding whose key is None is never shared.
+6. Deliveries queue on the watcher (``pending``) until the IO side takes them.  A
+   watcher whose queue passes its bound is closed and dropped from fan-out at once, so
+   it never slows the others; ``delivered_rv`` stays the revision of the last payload
+   taken, from which its client can resume.
+7. A bookmark carries ``revision``; it is queued behind every event at or below that
+   revision, so a bookmark never skips an undelivered event.
+8. ``replace`` (a re-list after storage compaction) swaps in a new state and closes
+   every watcher: their events in between are unknown, so they must resume.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
+
+from ..machinery import errors
+
+ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
+PUT, DELETE = "PUT", "DELETE"
+
+FieldSet = Callable[[dict], dict]
+
+
+class Encoding(Protocol):
+    """How one watcher wants its deliveries; ``key`` equal between two encodings means
+    they encode an event to the same payload (None: never share)."""
+
+    key: Optional[Hashable]
+
+    def event(self, event_type: str, obj: dict) -> Any: ...
+
+    def bookmark(self, revision: int, initial_events_end: bool) -> Any: ...
+
+
+class Entry:
+    """One object version with its labels and fields, each worked out once."""
+
+    __slots__ = ("key", "obj", "revision", "_fields")
+
+    def __init__(self, key: bytes, obj: dict, revision: int):
+        self.key = key
+        self.obj = obj
+        self.revision = revision
+        self._fields: Optional[dict] = None
+
+    @property
+    def labels(self) -> dict:
+        return (self.obj.get("metadata") or {}).get("labels") or {}
+
+    def fields(self, field_set: FieldSet) -> dict:
+        if self._fields is None:
+            self._fields = field_set(self.obj)
+        return self._fields
+
+
+class Filter:
+    """A watcher's label and field selectors (either may be None or empty)."""
+
+    __slots__ = ("label_selector", "field_selector", "everything")
+
+    def __init__(self, label_selector=None, field_selector=None):
+        self.label_selector = None if label_selector is None or label_selector.empty else label_selector
+        self.field_selector = None if field_selector is None or field_selector.empty else field_selector
+        self.everything = self.label_selector is None and self.field_selector is None
+
+    def passes(self, entry: Entry, field_set: FieldSet) -> bool:
+        if self.everything:
+            return True
+        if self.label_selector is not None and not self.label_selector.matches(entry.labels):
+            return False
+        if self.field_selector is not None and not self.field_selector.matches(entry.fields(field_set)):
+            return False
+        return True
+
+
+EVERYTHING = Filter()
+
+
+class WatchEvent:
+    """One storage change as the cache keeps it; payloads are memoised per encoding."""
+
+    __slots__ = ("kind", "key", "new", "old", "revision", "time", "_payloads", "_old_at_revision")
+
+    def __init__(self, kind: str, key: bytes, new: Optional[Entry], old: Optional[Entry], revision: int,
+                 time: float):
+        self.kind = kind
+        self.key = key
+        self.new = new
+        self.old = old
+        self.revision = revision
+        self.time = time
+        self._payloads: dict = {}
+        self._old_at_revision: Optional[dict] = None
+
+    def typed_for(self, flt: Filter, field_set: FieldSet) -> Optional[str]:
+        new_passes = self.new is not None and flt.passes(self.new, field_set)
+        old_passes = self.old is not None and flt.passes(self.old, field_set)
+        if new_passes:
+            return MODIFIED if old_passes else ADDED
+        return DELETED if old_passes else None
+
+    def object_for(self, event_type: str) -> dict:
+        if event_type != DELETED:
+            return self.new.obj
+        if self._old_at_revision is None:
+            old = dict(self.old.obj)
+            old["metadata"] = dict(old.get("metadata") or {}, resourceVersion=str(self.revision))
+            self._old_at_revision = old
+        return self._old_at_revision
+
+    def payload(self, event_type: str, encoding: Encoding) -> Any:
+        key = encoding.key
+        if key is None:
+            return encoding.event(event_type, self.object_for(event_type))
+        memo = (event_type, key)
+        payload = self._payloads.get(memo)
+        if payload is None:
+            payload = self._payloads[memo] = encoding.event(event_type, self.object_for(event_type))
+        return payload
+
+
+def _size(payload: Any) -> int:
+    return len(payload) if isinstance(payload, (bytes, bytearray)) else 1
+
+
+class CacheWatcher:
+    """One watch on the cache.  The IO side takes ``pending`` with ``WatchCache.take``."""
+
+    def __init__(self, prefix: bytes, start_rv: int, flt: Filter, encoding: Encoding, allow_bookmarks: bool,
+                 now: float):
+        self.prefix = prefix
+        self.start_rv = start_rv
+        self.filter = flt
+        self.encoding = encoding
+        self.allow_bookmarks = allow_bookmarks
+        self.sent_rv = start_rv          # the newest revision queued (events or bookmarks)
+        self.delivered_rv = start_rv     # the newest revision the IO side has taken
+        self.pending: deque = deque()    # (revision, payload)
+        self.pending_bytes = 0
+        self.closed = False
+        self.close_reason = ""
+        self.last_bookmark = now
+
+    def _queue(self, revision: int, payload: Any) -> None:
+        self.pending.append((revision, payload))
+        self.pending_bytes += _size(payload)
+        self.sent_rv = max(self.sent_rv, revision)
+
+
+class WatchCache:
+    def __init__(self, capacity: int, field_set: FieldSet, *, fresh_seconds: float = 75.0,
+                 max_capacity: int = 100_000, max_pending_events: int = 1000,
+                 max_pending_bytes: int = 16 << 20, bookmark_interval: float = 60.0):
+        self.capacity = max(int(capacity), 1)
+        self.max_capacity = max(max_capacity, self.capacity)
+        self.fresh_seconds = fresh_seconds
+        self.field_set = field_set
+        self.max_pending_events = max_pending_events
+        self.max_pending_bytes = max_pending_bytes
+        self.bookmark_interval = bookmark_interval
+        self.objects: dict[bytes, Entry] = {}
+        self._sorted_keys: Optional[list[bytes]] = None
+        self.window: deque[WatchEvent] = deque()
+        self.revision = 0
+        self.window_start = 0
+        self.ready = False
+        self.watchers: list[CacheWatcher] = []
+        self._bookmark_payloads: dict = {}
+
+    # -- state in ----------------------------------------------------------------------
+    def replace(self, items: Iterable[tuple[bytes, dict, int]], revision: int) -> list[CacheWatcher]:
+        """The whole state as of ``revision`` (initial fill or re-list); closes and
+        returns every watcher."""
+        self.objects = {key: Entry(key, obj, rev) for key, obj, rev in items}
+        self._sorted_keys = None
+        self.window.clear()
+        self.revision = self.window_start = revision
+        self.ready = True
+        closed = list(self.watchers)
+        for w in closed:
+            self._close(w, "the watch cache was re-listed")
+        return closed
+
+    def progress(self, revision: int) -> None:
+        """Nothing under the prefix changed up to ``revision``."""
+        if revision > self.revision:
+            self.revision = revision
+
+    def apply(self, kind: str, key: bytes, obj: Optional[dict], revision: int, now: float) -> list[CacheWatcher]:
+        """One storage change (PUT with the new object, DELETE with None); returns the
+        watchers that got something queued or were closed."""
+        if revision <= self.revision and self.ready:
+            raise ValueError(f"event at revision {revision} is not after the cache's {self.revision}")
+        old = self.objects.get(key)
+        if kind == DELETE:
+            new = None
+            if old is None:
+                self.revision = revision    # a key we never saw: nothing to tell anyone
+                return []
+            del self.objects[key]
+            self._sorted_keys = None
+        else:
+            new = Entry(key, obj, revision)
+            if old is None:
+                self._sorted_keys = None
+            self.objects[key] = new
+        event = WatchEvent(kind, key, new, old, revision, now)
+        self.revision = revision
+        self.window.append(event)
+        self._trim(now)
+        touched = []
+        for w in self.watchers:
+            if not key.startswith(w.prefix) or revision <= w.sent_rv:
+                continue
+            event_type = event.typed_for(w.filter, self.field_set)
+            if event_type is None:
+                continue
+            w._queue(revision, event.payload(event_type, w.encoding))
+            touched.append(w)
+            if len(w.pending) > self.max_pending_events or w.pending_bytes > self.max_pending_bytes:
+                self._close(w, "the watcher fell too far behind")
+        return touched
+
+    def _trim(self, now: float) -> None:
+        window = self.window
+        while len(window) > self.capacity and (
+                len(window) > self.max_capacity or now - window[0].time >= self.fresh_seconds):
+            self.window_start = window.popleft().revision
+
+    # -- reads -------------------------------------------------------------------------
+    def _keys(self) -> list[bytes]:
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self.objects)
+        return self._sorted_keys
+
+    def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[list[dict], int]:
+        """The objects under ``prefix`` passing ``flt``, in key order, and the revision
+        they are current at.  The dicts are the cache's own: read them, never change them."""
+        keys = self._keys()
+        start = bisect.bisect_left(keys, prefix)
+        objects, field_set = self.objects, self.field_set
+        items = []
+        for i in range(start, len(keys)):
+            key = keys[i]
+            if not key.startswith(prefix):
+                break
+            entry = objects[key]
+            if flt.everything or flt.passes(entry, field_set):
+                items.append(entry.obj)
+        return items, self.revision
+
+    def get(self, key: bytes) -> Optional[dict]:
+        entry = self.objects.get(key)
+        return entry.obj if entry is not None else None
+
+    def check_window(self, rv: int) -> None:
+        """410 Expired when events after ``rv`` are no longer all in the window."""
+        if rv < self.window_start:
+            raise errors.resource_expired(f"too old resource version: {rv} ({self.window_start})")
+
+    # -- watchers ----------------------------------------------------------------------
+    def watch(self, prefix: bytes, rv: Optional[int], flt: Filter, encoding: Encoding, now: float, *,
+              allow_bookmarks: bool = False, initial_events_end: bool = False) -> CacheWatcher:
+        """A watcher of the changes under ``prefix``.  ``rv`` None: the current objects
+        first as ADDED (then, if ``initial_events_end``, a BOOKMARK marking their end);
+        otherwise every change after ``rv`` (410 if it is older than the window; a
+        future ``rv`` simply waits for the events after it)."""
+        if rv is None:
+            items, revision = self.list(prefix, flt)
+            w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now)
+            for obj in items:
+                w._queue(int(obj["metadata"]["resourceVersion"]), encoding.event(ADDED, obj))
+            w.sent_rv = revision
+            if initial_events_end:
+                w._queue(revision, encoding.bookmark(revision, True))
+        else:
+            self.check_window(rv)
+            w = CacheWatcher(prefix, rv, flt, encoding, allow_bookmarks, now)
+            for event in self.window:
+                if event.revision <= rv or not event.key.startswith(prefix):
+                    continue
+                event_type = event.typed_for(flt, self.field_set)
+                if event_type is not None:
+                    w._queue(event.revision, event.payload(event_type, encoding))
+            w.sent_rv = max(rv, self.revision)
+        self.watchers.append(w)
+        return w
+
+    def take(self, w: CacheWatcher) -> list:
+        """The payloads queued for ``w``, in order; they count as delivered."""
+        if not w.pending:
+            return []
+        out = [payload for _, payload in w.pending]
+        w.delivered_rv = max(w.delivered_rv, w.pending[-1][0])
+        w.pending.clear()
+        w.pending_bytes = 0
+        return out
+
+    def stop(self, w: CacheWatcher) -> None:
+        if not w.closed:
+            self._close(w, "stopped")
+
+    def _close(self, w: CacheWatcher, reason: str) -> None:
+        w.closed = True
+        w.close_reason = reason
+        w.pending.clear()
+        w.pending_bytes = 0
+        if w in self.watchers:
+            self.watchers = [x for x in self.watchers if x is not w]
+
+    def bookmarks(self, now: float) -> list[CacheWatcher]:
+        """Queue a BOOKMARK at ``revision`` for each watcher that asked for them and had
+        none for ``bookmark_interval``; returns those watchers."""
+        due = []
+        revision = self.revision
+        for w in self.watchers:
+            if not w.allow_bookmarks or now - w.last_bookmark < self.bookmark_interval:
+                continue
+            if revision < w.sent_rv:
+                continue    # a watch from a future rv: nothing to vouch for yet
+            w.last_bookmark = now
+            w._queue(revision, self._bookmark(w.encoding, revision))
+            due.append(w)
+        return due
+
+    def _bookmark(self, encoding: Encoding, revision: int) -> Any:
+        key = encoding.key
+        if key is None:
+            return encoding.bookmark(revision, False)
+        memo = (key, revision)
+        payload = self._bookmark_payloads.get(memo)
+        if payload is None:
+            if len(self._bookmark_payloads) > 64:
+                self._bookmark_payloads.clear()
+            payload = self._bookmark_payloads[memo] = encoding.bookmark(revision, False)
+        return payload

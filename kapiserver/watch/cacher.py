@@ -1,0 +1,314 @@
+"""
+The IO side of the watch cache: one Cacher per resource prefix, fed by ONE storage
+watch, serving lists and watches from the sans-IO core in ``cache.py``.
+
+- Fill: one storage range of the prefix, then a storage watch from the range's revision.
+  A Compacted from that watch (we fell behind compaction) re-lists, which closes every
+  cache watcher so its client resumes (or re-lists on 410).
+- Consistent reads (resourceVersion unset) ask storage for its current revision and
+  serve from the cache once it has caught up with it ("consistent list from cache").
+  The storage contract delivers watch events on the reactor thread strictly in revision
+  order, and a backend hands a write to its watchers before any later read answers; so
+  once that answer is in, a live storage watch has delivered everything up to it and the
+  cache may count itself current at that revision.  A cache that cannot get there within
+  ``wait_timeout`` answers None and the caller reads storage, as upstream falls back.
+- resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
+  "Too large resource version".  resourceVersion=0: the cache as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from ..machinery import errors
+from ..storage import Compacted, DELETE as STORAGE_DELETE
+from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache
+
+log = Logger()
+
+Decode = Callable[[bytes, int], dict]
+Wake = Callable[[CacheWatcher], None]
+
+
+def filter_of(options) -> Filter:
+    return Filter(options.label_selector, options.field_selector)
+
+
+class CacherWatch:
+    """What a watch on the cacher hands back: the core's watcher, and cancel()."""
+
+    def __init__(self, cacher: "Cacher", watcher: CacheWatcher):
+        self.cacher = cacher
+        self.watcher = watcher
+
+    def take(self) -> list:
+        return self.cacher.cache.take(self.watcher)
+
+    @property
+    def closed(self) -> bool:
+        return self.watcher.closed
+
+    def cancel(self) -> None:
+        self.cacher._forget(self.watcher)
+
+
+class Cacher:
+    def __init__(self, storage, prefix: bytes, decode: Decode, field_set: Callable[[dict], dict],
+                 capacity: int, clock, *, wait_timeout: float = 3.0, bookmark_interval: float = 60.0,
+                 bookmark_tick: float = 1.0, resource: str = ""):
+        self.storage = storage
+        self.prefix = prefix
+        self.decode = decode
+        self.clock = clock
+        self.resource = resource or prefix.decode(errors="replace")
+        self.wait_timeout = wait_timeout
+        self.bookmark_tick = bookmark_tick
+        self.cache = WatchCache(capacity, field_set, bookmark_interval=bookmark_interval)
+        self._wakers: dict[int, Wake] = {}
+        self._waiters: list[tuple[int, Deferred]] = []
+        self._handle = None
+        self._stopped = False
+        self._filling = False
+        self._ticker = None
+
+    # -- feeding -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Fill from storage and start the storage watch (again, after a Compacted)."""
+        if self._filling or self._stopped:
+            return
+        self._filling = True
+        d = Deferred.fromCoroutine(self._fill())
+        d.addErrback(self._fill_failed)
+
+    async def _fill(self) -> None:
+        result = await self.storage.range(self.prefix)
+        if self._stopped:
+            return
+        items = [(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in result.kvs]
+        closed = self.cache.replace(items, result.revision)
+        self._filling = False
+        self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event)
+        for w in closed:
+            self._wake(w)
+        self._release()
+
+    def _fill_failed(self, failure) -> None:
+        self._filling = False
+        if self._stopped:
+            return
+        log.failure("watch cache fill of {prefix} failed; retrying", failure, prefix=self.resource)
+        self.clock.callLater(1.0, self.start)
+
+    def _on_storage_event(self, event) -> None:
+        if isinstance(event, Compacted):
+            self._handle = None
+            self.cache.ready = False
+            self.start()
+            return
+        now = self.clock.seconds()
+        try:
+            if event.type == STORAGE_DELETE:
+                touched = self.cache.apply(DELETE, event.kv.key, None, event.revision, now)
+            else:
+                obj = self.decode(event.kv.value, event.kv.mod_revision)
+                touched = self.cache.apply(PUT, event.kv.key, obj, event.revision, now)
+        except Exception:
+            log.failure("watch cache of {prefix} could not apply revision {rev}; re-listing",
+                        prefix=self.resource, rev=event.revision)
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            self.cache.ready = False
+            self.start()
+            return
+        for w in touched:
+            self._wake(w)
+        if self._waiters:
+            self._release()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._ticker is not None and self._ticker.active():
+            self._ticker.cancel()
+        for w in list(self.cache.watchers):
+            self.cache.stop(w)
+            self._wake(w)
+
+    # -- waiting for revisions ---------------------------------------------------------
+    def _release(self) -> None:
+        if not self.cache.ready:
+            return
+        keep = []
+        for revision, d in self._waiters:
+            if self.cache.revision >= revision:
+                d.callback(True)
+            else:
+                keep.append((revision, d))
+        self._waiters = keep
+
+    def wait_for(self, revision: int, timeout: Optional[float] = None) -> Deferred:
+        """Fires True once the cache is ready and at ``revision`` or later, False after
+        ``timeout`` seconds."""
+        if self.cache.ready and self.cache.revision >= revision:
+            d = Deferred()
+            d.callback(True)
+            return d
+        d = Deferred()
+        entry = (revision, d)
+        self._waiters.append(entry)
+
+        def expire():
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+                d.callback(False)
+        timer = self.clock.callLater(self.wait_timeout if timeout is None else timeout, expire)
+        d.addBoth(_cancel_timer, timer)
+        return d
+
+    async def _storage_caught_up(self) -> Optional[int]:
+        """Storage's current revision once the cache is current at it, or None."""
+        current = await self.storage.current_revision()
+        if self._handle is not None and self.cache.ready and not getattr(self._handle, "replaying", False):
+            self.cache.progress(current)
+        if await self.wait_for(current):
+            return current
+        return None
+
+    async def _not_older_than(self, rv: int) -> None:
+        if await self.wait_for(rv):
+            return
+        current = await self.storage.current_revision()
+        if current >= rv and await self._storage_caught_up() is not None:
+            return
+        raise errors.timeout(f"Too large resource version: {rv}, current: {self.cache.revision}", 1)
+
+    # -- lists -------------------------------------------------------------------------
+    async def list(self, prefix: bytes, options) -> Optional[tuple[list[dict], dict]]:
+        """(items, list metadata) from the cache, or None when the caller should read
+        storage (a consistent read the cache could not catch up with in time).  The
+        items are the cache's own dicts: read them, never change them."""
+        rv = options.resource_version
+        if rv == "":
+            if await self._storage_caught_up() is None:
+                return None
+        elif rv == "0":
+            if not await self.wait_for(0):
+                return None
+        else:
+            await self._not_older_than(_parse_rv(rv))
+        items, revision = self.cache.list(prefix, filter_of(options))
+        return items, {"resourceVersion": str(revision)}
+
+    # -- watches -----------------------------------------------------------------------
+    async def watch(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> CacherWatch:
+        """A watch served from the cache; ``wake(watcher)`` is called whenever it has
+        payloads queued or was closed.  Raises StatusError for a too-old (410) or,
+        with sendInitialEvents, a too-large (504) resourceVersion."""
+        rv_text = options.resource_version
+        initial = options.send_initial_events if options.send_initial_events is not None \
+            else rv_text in ("", "0")
+        if initial:
+            if rv_text == "" and options.send_initial_events:
+                if await self._storage_caught_up() is None:
+                    raise errors.timeout(f"Too large resource version: {self.cache.revision}, current: "
+                                         f"{self.cache.revision}", 1)
+            elif rv_text in ("", "0"):
+                await self.wait_for(0, timeout=self.wait_timeout * 10)
+            else:
+                await self._not_older_than(_parse_rv(rv_text))
+            start = None
+        else:
+            if rv_text in ("", "0"):
+                await self.wait_for(0, timeout=self.wait_timeout * 10)
+                start = self.cache.revision
+            else:
+                start = _parse_rv(rv_text)
+                await self.wait_for(0, timeout=self.wait_timeout * 10)
+        if not self.cache.ready:
+            raise errors.timeout("the watch cache is not ready yet", 1)
+        watcher = self.cache.watch(prefix, start, filter_of(options), encoding, self.clock.seconds(),
+                                   allow_bookmarks=options.allow_bookmarks,
+                                   initial_events_end=bool(initial and options.send_initial_events
+                                                           and options.allow_bookmarks))
+        self._wakers[id(watcher)] = wake
+        if options.allow_bookmarks:
+            self._tick_soon()
+        if watcher.pending:
+            self.clock.callLater(0, self._wake, watcher)
+        return CacherWatch(self, watcher)
+
+    def _forget(self, watcher: CacheWatcher) -> None:
+        self.cache.stop(watcher)
+        self._wakers.pop(id(watcher), None)
+
+    def _wake(self, watcher: CacheWatcher) -> None:
+        wake = self._wakers.get(id(watcher))
+        if wake is None:
+            return
+        if watcher.closed:
+            del self._wakers[id(watcher)]
+        try:
+            wake(watcher)
+        except Exception:
+            log.failure("watch delivery failed on {prefix}", prefix=self.resource)
+
+    def _tick_soon(self) -> None:
+        if self._ticker is None or not self._ticker.active():
+            self._ticker = self.clock.callLater(self.bookmark_tick, self._tick)
+
+    def _tick(self) -> None:
+        self._ticker = None
+        for w in self.cache.bookmarks(self.clock.seconds()):
+            self._wake(w)
+        if any(w.allow_bookmarks for w in self.cache.watchers):
+            self._tick_soon()
+
+
+def _cancel_timer(result: Any, timer) -> Any:
+    if timer.active():
+        timer.cancel()
+    return result
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError
+        return value
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{text}"') from None
+
+
+class CallbackEncoding:
+    """Deliveries as (type, object) pairs for in-process watchers (controllers)."""
+
+    key = "object"
+
+    def __init__(self, kind: str, api_version: str):
+        self.kind = kind
+        self.api_version = api_version
+
+    def event(self, event_type: str, obj: dict) -> tuple:
+        return event_type, obj
+
+    def bookmark(self, revision: int, initial_events_end: bool) -> tuple:
+        meta: dict = {"resourceVersion": str(revision)}
+        if initial_events_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return "BOOKMARK", {"kind": self.kind, "apiVersion": self.api_version, "metadata": meta}
+
+
+async def watch_with_callback(cacher: Cacher, prefix: bytes, options, kind: str, api_version: str,
+                              send: Callable[[str, dict], None]) -> CacherWatch:
+    """A cache watch calling ``send(type, object)`` for each event, as Store.watch promises."""
+    def wake(w: CacheWatcher) -> None:
+        for event_type, obj in cacher.cache.take(w):
+            send(event_type, obj)
+    return await cacher.watch(prefix, options, CallbackEncoding(kind, api_version), wake)
