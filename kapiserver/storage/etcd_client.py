@@ -1,0 +1,347 @@
+"""
+A small Twisted-native client for etcd v3's JSON gateway (grpc-gateway).
+
+Every call is an HTTP/1.1 POST of one JSON message to ``/v3/<service>/<method>``
+on a pool of persistent connections; a watch is one streaming POST to
+``/v3/watch`` whose response is newline-separated JSON messages.  No threads:
+connections are built from endpoints that need no name resolution for IP
+addresses (``Agent.usingEndpointFactory``; a plain ``Agent`` resolves even
+``127.0.0.1`` in the reactor's thread pool).
+
+The gateway's JSON is protobuf's: bytes fields are base64, int64 fields are
+decimal strings, fields at their zero value are left out, enums are names.
+Errors come back as a non-200 response carrying ``{"code": <gRPC code>,
+"message": ...}``.
+
+Several endpoints may be given: calls go to one of them, and a connection that
+cannot be made moves the client on to the next (a write is resent only when
+its connection was never made, so no write can apply twice).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+from twisted.internet import error as net_error
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout, fail
+from twisted.internet.endpoints import (
+    HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint, UNIXClientEndpoint, wrapClientTLS,
+)
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool, PotentialDataLoss, ResponseDone
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
+
+from ..machinery import codec
+from .interface import Unavailable
+
+__all__ = ["EtcdClient", "EtcdError", "TLSFiles", "b64", "unb64"]
+
+log = Logger()
+
+# gRPC status codes etcd answers with.
+OUT_OF_RANGE = 11          # compacted or future revision
+UNAVAILABLE = 14           # no leader, member stopping, ...
+DEADLINE_EXCEEDED = 4      # "etcdserver: request timed out"
+
+_HEADERS = Headers({b"Content-Type": [b"application/json"]})
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: Optional[str]) -> bytes:
+    return base64.b64decode(text) if text else b""
+
+
+class EtcdError(Exception):
+    """etcd answered with an error status."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for TLS to etcd (--etcd-cafile, --etcd-certfile, --etcd-keyfile)."""
+
+    cafile: Optional[str] = None
+    certfile: Optional[str] = None
+    keyfile: Optional[str] = None
+
+
+@implementer(IBodyProducer)
+class _Body:
+    """A request body known in full (the Agent wants a producer)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: Any) -> Deferred:
+        consumer.write(self._data)
+        d: Deferred = Deferred()
+        d.callback(None)
+        return d
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class _Endpoints:
+    """The Agent's endpoint factory: request URLs name an endpoint by index
+    (``http://etcd-3/...``), and each index maps to a connection recipe built
+    once from the --etcd-servers URL."""
+
+    def __init__(self, reactor: Any, servers: list[str], tls: Optional[TLSFiles],
+                 connect_timeout: float):
+        self._reactor = reactor
+        self._tls = tls or TLSFiles()
+        self._timeout = connect_timeout
+        self._made: dict[int, Any] = {}
+        self.servers = servers
+
+    def endpointForURI(self, uri: Any) -> Any:
+        index = int(uri.host.decode().rsplit("-", 1)[1])
+        if index not in self._made:
+            self._made[index] = self._build(self.servers[index])
+        return self._made[index]
+
+    def _build(self, server: str) -> Any:
+        scheme, _, rest = server.partition("://")
+        if scheme in ("unix", "unixs"):
+            path = rest.split("?", 1)[0]
+            ep = UNIXClientEndpoint(self._reactor, path, timeout=self._timeout)
+            return self._wrap(ep, "localhost") if scheme == "unixs" else ep
+        parts = urlsplit(server)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or 2379
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ep = HostnameEndpoint(self._reactor, host.encode("idna"), port, timeout=self._timeout)
+        else:
+            cls = TCP4ClientEndpoint if ip.version == 4 else TCP6ClientEndpoint
+            ep = cls(self._reactor, host, port, timeout=self._timeout)
+        return self._wrap(ep, host) if scheme == "https" else ep
+
+    def _wrap(self, ep: Any, host: str) -> Any:
+        from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+        trust = None
+        if self._tls.cafile:
+            with open(self._tls.cafile, "rb") as f:
+                trust = Certificate.loadPEM(f.read())
+        client_cert = None
+        if self._tls.certfile:
+            with open(self._tls.certfile, "rb") as f:
+                cert_pem = f.read()
+            with open(self._tls.keyfile or self._tls.certfile, "rb") as f:
+                key_pem = f.read()
+            client_cert = PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
+        options = optionsForClientTLS(host, trustRoot=trust, clientCertificate=client_cert)
+        return wrapClientTLS(options, ep)
+
+
+def _never_sent(failure: Failure) -> bool:
+    """True when the request cannot have reached etcd (no connection was made)."""
+    return failure.check(net_error.ConnectError, net_error.ConnectionRefusedError,
+                         net_error.TimeoutError, net_error.DNSLookupError) is not None
+
+
+class _Lines(Protocol):
+    """Splits a streaming response body into JSON messages, one per line."""
+
+    def __init__(self, on_message: Callable[[dict], None], finished: Deferred):
+        self._on_message = on_message
+        self._finished = finished
+        self._buffer = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            line, sep, rest = self._buffer.partition(b"\n")
+            if not sep:
+                return
+            self._buffer = rest
+            if line.strip():
+                try:
+                    self._on_message(codec.loads(line))
+                except Exception:
+                    log.failure("etcd watch message handler failed")
+                if self.transport is None:
+                    return
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        d, self._finished = self._finished, None
+        if d is not None:
+            d.callback(reason.value if reason is not None else ResponseDone())
+
+
+class _Collect(Protocol):
+    """Gathers a whole response body (readBody without its deprecation
+    warning about the pool's transport proxy)."""
+
+    def __init__(self, finished: Deferred):
+        self._finished = finished
+        self._parts: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        if reason is not None and reason.check(ResponseDone, PotentialDataLoss):
+            self._finished.callback(b"".join(self._parts))
+        else:
+            self._finished.errback(reason)
+
+
+def _read_body(response: Any) -> Deferred:
+    d: Deferred = Deferred()
+    response.deliverBody(_Collect(d))
+    return d
+
+
+class WatchStream:
+    """One streaming /v3/watch request.  ``done`` fires (never fails) with
+    the reason the stream ended, an exception instance."""
+
+    def __init__(self) -> None:
+        self.done: Deferred = Deferred()
+        self._protocol: Optional[_Lines] = None
+        self._request: Optional[Deferred] = None
+        self.stopped = False
+
+    def stop(self) -> None:
+        """End the stream (closing its connection); ``done`` fires soon after."""
+        self.stopped = True
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.stopProducing()
+        elif self._request is not None:
+            self._request.cancel()
+
+
+class EtcdClient:
+    """``call("kv/range", {...})`` -> Deferred[dict]; ``watch({...}, on_message)``.
+
+    Calls fail with EtcdError for etcd's own errors and Unavailable when etcd
+    cannot be reached or does not answer within ``timeout`` seconds."""
+
+    def __init__(self, reactor: Any, servers: list[str], *, tls: Optional[TLSFiles] = None,
+                 timeout: float = 5.0, connect_timeout: float = 2.0, pool_size: int = 64):
+        if not servers:
+            raise ValueError("no etcd servers")
+        self._reactor = reactor
+        self.servers = list(servers)
+        self.timeout = timeout
+        self._endpoints = _Endpoints(reactor, self.servers, tls, connect_timeout)
+        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool.maxPersistentPerHost = pool_size
+        self._pool.retryAutomatically = False  # a repeated write could apply twice
+        self._agent = Agent.usingEndpointFactory(reactor, self._endpoints, pool=self._pool)
+        # Watches hold their connection for as long as they live: no pooling.
+        self._stream_agent = Agent.usingEndpointFactory(
+            reactor, self._endpoints, pool=HTTPConnectionPool(reactor, persistent=False))
+        self._current = 0
+        self._closed = False
+
+    def _url(self, index: int, path: str) -> bytes:
+        return f"http://etcd-{index}/v3/{path}".encode()
+
+    def _next_endpoint(self, failed: int) -> None:
+        if self._current == failed:
+            self._current = (failed + 1) % len(self.servers)
+
+    # -- unary calls ----------------------------------------------------------
+
+    def call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:
+        if self._closed:
+            return fail(Unavailable("etcd client closed"))
+        data = codec.dumps(body)
+        d = self._attempt(path, data, self._current, len(self.servers))
+        return d.addTimeout(timeout or self.timeout, self._reactor).addErrback(self._timed_out, path)
+
+    def _attempt(self, path: str, data: bytes, index: int, tries_left: int) -> Deferred:
+        d = self._agent.request(b"POST", self._url(index, path), _HEADERS, _Body(data))
+
+        def failed(failure: Failure) -> Any:
+            if failure.check(CancelledError, EtcdError):
+                return failure
+            self._next_endpoint(index)
+            if _never_sent(failure) and tries_left > 1 and not self._closed:
+                return self._attempt(path, data, (index + 1) % len(self.servers), tries_left - 1)
+            raise Unavailable(f"etcd {self.servers[index]}: {failure.getErrorMessage()}")
+
+        return d.addCallback(self._read, index).addErrback(failed)
+
+    def _read(self, response: Any, index: int) -> Deferred:
+        def parsed(body: bytes) -> dict:
+            message = codec.loads(body) if body else {}
+            if response.code != 200:
+                raise EtcdError(int(message.get("code", 2)),
+                                str(message.get("message") or message.get("error") or response.code))
+            return message
+        return _read_body(response).addCallback(parsed)
+
+    def _timed_out(self, failure: Failure, path: str) -> Any:
+        if failure.check(DeferredTimeout, CancelledError):
+            raise Unavailable(f"etcd did not answer {path} within {self.timeout}s")
+        if failure.check(EtcdError) and failure.value.code in (UNAVAILABLE, DEADLINE_EXCEEDED):
+            raise Unavailable(f"etcd: {failure.value.message}")
+        return failure
+
+    # -- watch streams --------------------------------------------------------
+
+    def watch(self, create_request: dict, on_message: Callable[[dict], None]) -> WatchStream:
+        """Open a watch stream; each message (a WatchResponse's ``result``, or
+        ``{"error": ...}``) goes to ``on_message`` on the reactor thread."""
+        stream = WatchStream()
+        if self._closed:
+            stream.done.callback(Unavailable("etcd client closed"))
+            return stream
+        index = self._current
+        body = _Body(codec.dumps({"create_request": create_request}))
+        d = self._stream_agent.request(b"POST", self._url(index, "watch"), _HEADERS, body)
+        stream._request = d
+
+        def connected(response: Any) -> None:
+            stream._request = None
+            if response.code != 200:
+                _read_body(response).addBoth(
+                    lambda body: stream.done.callback(EtcdError(response.code, repr(body))))
+                return
+            finished: Deferred = Deferred()
+            stream._protocol = _Lines(on_message, finished)
+            response.deliverBody(stream._protocol)
+            if stream.stopped:
+                stream.stop()
+            finished.addCallback(stream.done.callback)
+
+        def failed(failure: Failure) -> None:
+            stream._request = None
+            self._next_endpoint(index)
+            stream.done.callback(failure.value)
+
+        d.addCallbacks(connected, failed)
+        return stream
+
+    def close(self) -> Deferred:
+        self._closed = True
+        return self._pool.closeCachedConnections()
+
+
