@@ -30,8 +30,10 @@ _LIST_BATCH = 500
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
-                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True):
+                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True, cacher=None):
         self.info = info
+        # The watch cache (kapiserver.watch.cacher.Cacher) serving list and watch, if any.
+        self.cacher = cacher
         # Lists of built-in types carry no kind/apiVersion in their items (typed
         # lists upstream); lists of custom resources do.
         self.strip_item_type = builtin
@@ -96,8 +98,16 @@ class Store:
         return True
 
     async def list(self, namespace: Optional[str], options: ListOptions) -> tuple[list[dict], dict]:
-        """(items, list metadata {resourceVersion, continue?, remainingItemCount?})."""
+        """(items, list metadata {resourceVersion, continue?, remainingItemCount?}).
+        Items may be the watch cache's own dicts: read them, never change them."""
         prefix = self.prefix(namespace)
+        # As upstream: continue pages, Exact reads and limited reads at a revision
+        # other than 0 read storage (one snapshot revision); the rest the cache serves.
+        if self.cacher is not None and not options.continue_token and \
+                options.resource_version_match != "Exact" and not (options.limit and options.resource_version != "0"):
+            served = await self.cacher.list(prefix, options)
+            if served is not None:
+                return served
         revision: Optional[int] = None
         start_key = None
         if options.continue_token:
@@ -216,6 +226,7 @@ class Store:
             await self.strategy.create_failed(obj)
             raise
         meta_["resourceVersion"] = str(revision)
+        await self.strategy.after_write(obj)
         return obj
 
     # -- update --------------------------------------------------------------------------
@@ -273,9 +284,11 @@ class Store:
                 if requested_rv:
                     raise errors.modified(self.qualified, name) from None
                 continue
+            new["metadata"]["resourceVersion"] = str(revision)
             if deleting:
                 await self.strategy.after_delete(new)
-            new["metadata"]["resourceVersion"] = str(revision)
+            else:
+                await self.strategy.after_write(new)
             return new, False
 
     def _prepare_update(self, new: dict, old: dict, subresource: str) -> dict:
@@ -381,6 +394,9 @@ class Store:
         cancel().  Without a resourceVersion (or "0") the current objects come
         first as ADDED."""
         prefix = self.prefix(namespace)
+        if self.cacher is not None:
+            from ..watch.cacher import watch_with_callback
+            return await watch_with_callback(self.cacher, prefix, options, self.info.kind, self._api_version, send)
         rv = options.resource_version
         if rv in ("", "0"):
             items, list_meta = await self.list(namespace, ListOptions(
