@@ -13,6 +13,7 @@ from twisted.internet import reactor
 
 from kapiserver.storage import Compacted, KeyExists, KeyValue, RevisionCompacted, Unavailable
 from kapiserver.storage import _sqlite_db
+from kapiserver.storage import sqlite as sqlite_module
 from kapiserver.storage.sqlite import DB_FILENAME, SQLiteStorage, open_sqlite
 
 
@@ -232,3 +233,25 @@ def test_restore_survives_restart(opened, run):
     assert run(again.current_revision()) == restored
     assert [kv.key for kv in run(again.range(b"/")).kvs] == [b"/a"]
     assert run(again.create(b"/b", b"2")) == restored + 1
+
+
+def test_compaction_in_small_steps_leaves_the_same_log(data_dir, opened, run, monkeypatch):
+    """A compaction taken a few revisions per transaction ends with the same rows and compact revision as one taken at once."""
+    monkeypatch.setattr(sqlite_module, "_COMPACT_STEP", 3)
+    store = opened()
+    revs = {}
+    for round_ in range(4):
+        for name in (b"/a", b"/b", b"/c"):
+            if name in revs and round_ == 2 and name == b"/b":
+                run(store.delete(name))
+                del revs[name]
+            elif name in revs:
+                revs[name] = run(store.update(name, b"%d" % round_, revs[name]))
+            else:
+                revs[name] = run(store.create(name, b"%d" % round_))
+    top = run(store.current_revision())
+    run(store.compact(top))
+    run(store.close())
+    assert _rows(data_dir, "SELECT revision FROM log ORDER BY revision") == sorted(
+        (rev,) for rev in revs.values())
+    assert _rows(data_dir, "SELECT value FROM meta WHERE name = 'compact_revision'") == [(top,)]
