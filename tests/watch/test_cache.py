@@ -1,0 +1,293 @@
+"""The sans-IO watch cache core: no reactor, events and `now` in, deliveries out."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kapiserver.machinery.errors import StatusError
+from kapiserver.machinery.selectors import parse_field_selector, parse_label_selector
+from kapiserver.watch.cache import DELETE, PUT, Filter, WatchCache
+
+
+def fields(obj):
+    return {"metadata.name": obj["metadata"]["name"], "metadata.namespace": obj["metadata"].get("namespace", ""),
+            "status.phase": (obj.get("status") or {}).get("phase", "")}
+
+
+def pod(name, rv, labels=None, phase="Pending", namespace="default"):
+    meta = {"name": name, "namespace": namespace, "resourceVersion": str(rv)}
+    if labels:
+        meta["labels"] = labels
+    return {"kind": "Pod", "metadata": meta, "status": {"phase": phase}}
+
+
+def key(name, namespace="default"):
+    return f"/registry/pods/{namespace}/{name}".encode()
+
+
+class Encoding:
+    """Deliveries as (type, name, rv) tuples; counts how often it encoded."""
+
+    def __init__(self, key="plain"):
+        self.key = key
+        self.calls = 0
+
+    def event(self, event_type, obj):
+        self.calls += 1
+        return (event_type, obj["metadata"]["name"], int(obj["metadata"]["resourceVersion"]))
+
+    def bookmark(self, revision, end):
+        return ("BOOKMARK", "end" if end else "", revision)
+
+
+def filled(capacity=10, **kw):
+    cache = WatchCache(capacity, fields, **kw)
+    cache.replace([(key("a"), pod("a", 3), 3), (key("b"), pod("b", 5), 5)], 5)
+    return cache
+
+
+def put(cache, name, rv, now=0.0, **kw):
+    return cache.apply(PUT, key(name, kw.get("namespace", "default")), pod(name, rv, **kw), rv, now)
+
+
+def test_list_returns_objects_in_key_order_at_cache_revision():
+    """A list answers the current objects under the prefix in key order, with the cache's revision."""
+    cache = filled()
+    put(cache, "0", 6, namespace="other")
+    items, revision = cache.list(b"/registry/pods/default/")
+    assert [i["metadata"]["name"] for i in items] == ["a", "b"]
+    assert revision == 6
+    assert [i["metadata"]["name"] for i in cache.list(b"/registry/pods/")[0]] == ["a", "b", "0"]
+
+
+def test_watch_without_rv_sends_current_objects_then_initial_events_end_bookmark():
+    """A watch without rv queues ADDED for each current object, then the initial-events-end BOOKMARK."""
+    cache = filled()
+    w = cache.watch(b"/registry/pods/", None, Filter(), Encoding(), 0.0, initial_events_end=True)
+    assert cache.take(w) == [("ADDED", "a", 3), ("ADDED", "b", 5), ("BOOKMARK", "end", 5)]
+    put(cache, "a", 6)
+    assert cache.take(w) == [("MODIFIED", "a", 6)]
+
+
+def test_watch_from_rv_replays_window_after_it():
+    """A watch from rv gets exactly the window's events after rv, then live ones."""
+    cache = filled()
+    put(cache, "a", 6)
+    put(cache, "c", 7)
+    w = cache.watch(b"/registry/pods/", 6, Filter(), Encoding(), 0.0)
+    assert cache.take(w) == [("ADDED", "c", 7)]
+    cache.apply(DELETE, key("c"), None, 8, 0.0)
+    assert cache.take(w) == [("DELETED", "c", 8)]
+
+
+def test_too_old_rv_is_410_with_upstream_message():
+    """A watch from before the window start fails with 410 Expired 'too old resource version: X (Y)'."""
+    cache = filled(capacity=2, fresh_seconds=0)
+    for rv in (6, 7, 8):
+        put(cache, "a", rv, now=100.0)
+    assert cache.window_start == 6
+    with pytest.raises(StatusError) as e:
+        cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0)
+    assert (e.value.code, e.value.reason) == (410, "Expired")
+    assert str(e.value) == "too old resource version: 5 (6)"
+    cache.watch(b"/registry/pods/", 6, Filter(), Encoding(), 0.0)
+
+
+def test_window_keeps_fresh_events_beyond_capacity():
+    """Events younger than fresh_seconds stay in the window even past its capacity."""
+    cache = filled(capacity=2, fresh_seconds=75)
+    for rv in (6, 7, 8, 9):
+        put(cache, "a", rv, now=10.0)
+    assert len(cache.window) == 4 and cache.window_start == 5
+    put(cache, "a", 10, now=100.0)
+    assert len(cache.window) == 2 and cache.window_start == 8
+
+
+def test_selector_transitions_added_and_deleted():
+    """An object that starts matching arrives as ADDED; one that stops matching as DELETED with the old object."""
+    cache = filled()
+    flt = Filter(parse_label_selector("app=web"))
+    w = cache.watch(b"/registry/pods/", 5, flt, Encoding(), 0.0)
+    put(cache, "a", 6, labels={"app": "web"})
+    put(cache, "a", 7, labels={"app": "web"}, phase="Running")
+    put(cache, "a", 8, labels={"app": "db"})
+    put(cache, "b", 9, labels={"app": "db"})
+    assert cache.take(w) == [("ADDED", "a", 6), ("MODIFIED", "a", 7), ("DELETED", "a", 8)]
+
+
+def test_field_selector_filters_and_fields_computed_once_per_event():
+    """Field selectors filter by the strategy's field set, worked out once per object version."""
+    calls = []
+
+    def counting(obj):
+        calls.append(obj["metadata"]["name"])
+        return fields(obj)
+    cache = WatchCache(10, counting)
+    cache.replace([], 1)
+    watchers = [cache.watch(b"/registry/pods/", 1, Filter(None, parse_field_selector("status.phase=Running")),
+                            Encoding(), 0.0) for _ in range(5)]
+    put(cache, "a", 2, phase="Running")
+    assert all(cache.take(w) == [("ADDED", "a", 2)] for w in watchers)
+    assert calls == ["a"]
+
+
+def test_event_encoded_once_for_all_watchers_with_same_encoding_key():
+    """Each event is encoded once per encoding key; every watcher gets the very same payload object."""
+    cache = filled()
+    shared = Encoding()
+    watchers = [cache.watch(b"/registry/pods/", 5, Filter(), shared, 0.0) for _ in range(50)]
+    put(cache, "a", 6)
+    payloads = [cache.take(w)[0] for w in watchers]
+    assert shared.calls == 1
+    assert all(p is payloads[0] for p in payloads)
+
+
+def test_unshared_encoding_encodes_per_watcher():
+    """An encoding whose key is None encodes for its watcher alone."""
+    cache = filled()
+    e1, e2 = Encoding(None), Encoding(None)
+    w1 = cache.watch(b"/registry/pods/", 5, Filter(), e1, 0.0)
+    w2 = cache.watch(b"/registry/pods/", 5, Filter(), e2, 0.0)
+    put(cache, "a", 6)
+    assert cache.take(w1) == cache.take(w2) and (e1.calls, e2.calls) == (1, 1)
+
+
+def test_slow_watcher_closed_without_affecting_others():
+    """A watcher whose queue passes the bound is closed with its delivered rv intact; others keep going."""
+    cache = filled(max_pending_events=3)
+    slow = cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0)
+    fast = cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0)
+    put(cache, "a", 6)
+    assert cache.take(slow) == cache.take(fast) == [("MODIFIED", "a", 6)]
+    for rv in range(7, 12):
+        put(cache, "a", rv)
+        assert cache.take(fast) == [("MODIFIED", "a", rv)]
+    assert slow.closed and slow.delivered_rv == 6 and not fast.closed
+    assert slow not in cache.watchers
+    resumed = cache.watch(b"/registry/pods/", slow.delivered_rv, Filter(), Encoding(), 0.0)
+    assert [e[2] for e in cache.take(resumed)] == [7, 8, 9, 10, 11]
+
+
+def test_bookmarks_every_interval_never_before_pending_events():
+    """Bookmarks come once per interval to watchers that asked, queued after every event they cover."""
+    cache = filled(bookmark_interval=60)
+    w = cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0, allow_bookmarks=True)
+    other = cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0)
+    assert cache.bookmarks(30.0) == []
+    put(cache, "a", 6)
+    assert cache.bookmarks(61.0) == [w]
+    assert cache.take(w) == [("MODIFIED", "a", 6), ("BOOKMARK", "", 6)]
+    assert cache.take(other) == [("MODIFIED", "a", 6)]
+    cache.progress(9)
+    assert cache.bookmarks(100.0) == []
+    cache.bookmarks(122.0)
+    assert cache.take(w) == [("BOOKMARK", "", 9)]
+
+
+def test_future_rv_watch_waits_for_later_events():
+    """A watch from a revision the cache has not reached gets only the events after it."""
+    cache = filled()
+    w = cache.watch(b"/registry/pods/", 7, Filter(), Encoding(), 0.0, allow_bookmarks=True)
+    put(cache, "a", 6)
+    put(cache, "a", 7)
+    assert cache.bookmarks(1000.0) == [w]
+    put(cache, "a", 8)
+    assert cache.take(w) == [("BOOKMARK", "", 7), ("MODIFIED", "a", 8)]
+
+
+def test_replace_closes_every_watcher():
+    """A re-list swaps the state in and closes every watcher so its client resumes."""
+    cache = filled()
+    w = cache.watch(b"/registry/pods/", 5, Filter(), Encoding(), 0.0)
+    closed = cache.replace([(key("z"), pod("z", 20), 20)], 20)
+    assert closed == [w] and w.closed and cache.window_start == 20
+    assert [i["metadata"]["name"] for i in cache.list(b"/registry/pods/")[0]] == ["z"]
+
+
+def test_out_of_order_event_is_refused():
+    """An event not after the cache's revision is a feeder bug and is refused."""
+    cache = filled()
+    with pytest.raises(ValueError):
+        put(cache, "a", 5)
+
+
+# -- property: every event exactly once, in order, to every watcher resuming from a delivered rv ----------
+
+ops = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.sampled_from("abcd"), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("delete"), st.sampled_from("abcd"), st.none()),
+    st.tuples(st.just("watch"), st.integers(0, 10), st.sampled_from(["", "app=web"])),
+    st.tuples(st.just("take"), st.integers(0, 10), st.none()),
+    st.tuples(st.just("resume"), st.integers(0, 10), st.none()),
+    st.tuples(st.just("tick"), st.integers(1, 100), st.none()),
+), max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, st.integers(1, 6), st.integers(2, 8))
+def test_any_interleaving_delivers_each_event_once_in_order(script, capacity, bound):
+    """Any interleaving of writes, watches, takes and resumes delivers, to each watcher, exactly the
+    events after its start rv that its selector sees, once, in revision order (or a 410 / a close)."""
+    cache = WatchCache(capacity, fields, fresh_seconds=0, max_pending_events=bound)
+    cache.replace([], 1)
+    log = []                 # (revision, key, new labels or None, old labels or None)
+    live = {}                # key -> labels
+    revision, now = 1, 0.0
+    watchers = []            # [watcher, selector text, start rv, received]
+
+    def expected(start, selector):
+        out = []
+        flt = parse_label_selector(selector)
+        for rev, name, new, old in log:
+            if rev <= start:
+                continue
+            new_ok = new is not None and flt.matches(new)
+            old_ok = old is not None and flt.matches(old)
+            if new_ok:
+                out.append(("MODIFIED" if old_ok else "ADDED", name, rev))
+            elif old_ok:
+                out.append(("DELETED", name, rev))
+        return out
+
+    def start_watch(rv, selector):
+        try:
+            w = cache.watch(b"/registry/pods/", rv, Filter(parse_label_selector(selector)), Encoding(selector),
+                            now)
+        except StatusError as e:
+            assert e.code == 410 and rv < cache.window_start
+            return
+        watchers.append([w, selector, rv, []])
+
+    for op, a, b in script:
+        if op == "put":
+            revision += 1
+            old = live.get(a)
+            live[a] = {"app": b}
+            log.append((revision, a, live[a], old))
+            cache.apply(PUT, key(a), pod(a, revision, labels=live[a]), revision, now)
+        elif op == "delete":
+            if a not in live:
+                continue
+            revision += 1
+            log.append((revision, a, None, live.pop(a)))
+            cache.apply(DELETE, key(a), None, revision, now)
+        elif op == "watch":
+            start_watch(min(a, revision), b)
+        elif op == "take" and watchers:
+            w = watchers[a % len(watchers)]
+            w[3].extend(cache.take(w[0]))
+        elif op == "resume" and watchers:
+            w, selector, _, received = watchers[a % len(watchers)]
+            received.extend(cache.take(w))
+            start_watch(w.delivered_rv, selector)
+        elif op == "tick":
+            now += a
+    for w, selector, start, received in watchers:
+        received.extend(cache.take(w))
+        want = expected(start, selector)
+        if w.closed:
+            assert received == want[:len(received)]
+            assert w.delivered_rv == (received[-1][2] if received else start)
+        else:
+            assert received == want
