@@ -137,7 +137,7 @@ class SQLiteStorage:
         self.path = path
         self._reactor = reactor
         self._db = Database(path, synchronous.upper())
-        self._replay_chunk = replay_chunk
+        self._replay_chunk = max(1, replay_chunk)
         self._pool = _DatabaseThreadPool(1, 1, name=f"sqlite-storage:{os.path.basename(path)}")
         self._pool.start()
         self._closed = False
