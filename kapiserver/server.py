@@ -86,6 +86,7 @@ class APIServerService(service.MultiService):
         self.ready = Deferred()
         self._timers = []
         self._namespace_controller = None
+        self._crd_controller = None
 
     def startService(self):
         service.Service.startService(self)
@@ -128,6 +129,9 @@ class APIServerService(service.MultiService):
         self._every(10.0, bootstrap.reconcile)
         self._namespace_controller = NamespaceController(self.registry, self.reactor)
         await self._namespace_controller.start()
+        from .controllers.crd import CRDController
+        self._crd_controller = CRDController(self.registry, self.reactor)
+        await self._crd_controller.start()
         if config.etcd_compaction_interval > 0:
             self._start_compaction(config.etcd_compaction_interval)
         context = APIContext(self.registry, self.reactor, self.reactor, config)
@@ -168,6 +172,8 @@ class APIServerService(service.MultiService):
                 timer.cancel()
         if self._namespace_controller is not None:
             self._namespace_controller.stop()
+        if self._crd_controller is not None:
+            self._crd_controller.stop()
         if self.registry is not None:
             self.registry.stop_watch_caches()
         d = service.MultiService.stopService(self)

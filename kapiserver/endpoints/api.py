@@ -38,8 +38,7 @@ def list_options(request, store) -> ListOptions:
         options.label_selector = selectors.parse_label_selector(text)
     text = query(request, "fieldSelector")
     if text:
-        options.field_selector = selectors.parse_field_selector(text)
-        store.strategy.check_field_selector(options.field_selector)
+        options.field_selector = store.strategy.check_field_selector(selectors.parse_field_selector(text))
     options.limit = query_int(request, "limit", 0) or 0
     options.continue_token = query(request, "continue")
     options.resource_version = query(request, "resourceVersion")

@@ -33,6 +33,10 @@ class NonResourceHandler:
     def catalog(self):
         return self.context.registry.catalog
 
+    @property
+    def schemas(self):
+        return self.context.registry.openapi_schemas
+
     def _write_json(self, request, obj, content_type="application/json"):
         write_bytes(request, 200, content_type, codec.encode(obj))
 
@@ -116,14 +120,15 @@ class NonResourceHandler:
             types = [m.type for m in parse_accept(accept.decode("latin-1") if accept else None)]
             if not any(t in ("application/json", "*/*", "application/*") for t in types):
                 raise errors.not_acceptable(["application/json"])
-            write_bytes(request, 200, "application/json", openapi.openapi_v2_document(self.catalog))
+            write_bytes(request, 200, "application/json",
+                        openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas))
             return
         if len(parts) >= 2 and parts[1] == "v3":
             if len(parts) == 2:
-                self._write_json(request, openapi.openapi_v3_index(self.catalog))
+                self._write_json(request, openapi.openapi_v3_index(self.catalog, extra_schemas=self.schemas))
                 return
             gv_path = "/".join(parts[2:])
-            document = openapi.openapi_v3_document(self.catalog, gv_path)
+            document = openapi.openapi_v3_document(self.catalog, gv_path, extra_schemas=self.schemas)
             if document is None:
                 raise NOT_FOUND
             body, digest = document

@@ -27,11 +27,8 @@ def table(store, items: list[dict], list_meta: dict, rep: Representation, clock,
           no_headers: bool = False) -> dict:
     from ..registry import printers
     printer = store.strategy.printer()
-    result = printers.table(printer, items, _now(clock), include_object or "Metadata", list_meta,
-                            no_headers=no_headers)
-    if rep.target_version != "v1":
-        result["apiVersion"] = f"meta.k8s.io/{rep.target_version}"
-    return result
+    return printers.table(printer, items, _now(clock), include_object or "Metadata", list_meta,
+                          no_headers=no_headers, group_version=f"meta.k8s.io/{rep.target_version}")
 
 
 def render_object(store, obj: dict, rep: Representation, clock, include_object: str = "") -> dict:

@@ -146,6 +146,10 @@ BUILTIN: tuple[ResourceInfo, ...] = (
        subresources=(SCALE, _status("ReplicaSet"))),
     _r("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
        subresources=(SCALE, _status("StatefulSet"))),
+    # apiextensions.k8s.io/v1
+    _r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+       short_names=("crd", "crds"), categories=("api-extensions",),
+       subresources=(_status("CustomResourceDefinition"),)),
     # authentication / authorization: create-only reviews
     _r("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, verbs=CREATE_ONLY),
     _r("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False, verbs=CREATE_ONLY),
@@ -209,6 +213,7 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("policy", ("v1",)),
     ("rbac.authorization.k8s.io", ("v1",)),
     ("storage.k8s.io", ("v1",)),
+    ("apiextensions.k8s.io", ("v1",)),
     ("coordination.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),
 )

@@ -34,6 +34,10 @@ class Registry:
         self.service_ips = service_ip_allocator(storage, self.prefix, network)
         self.node_ports = node_port_allocator(storage, self.prefix, *service_node_port_range)
         self.stores: dict[tuple[str, str, str], Store] = {}
+        # Component schemas of custom resources for the OpenAPI documents, and a
+        # counter bumped whenever the served resources change.
+        self.openapi_schemas: dict[str, dict] = {}
+        self.generation = 0
         self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get(None, name))
         for info in self.catalog.all():
             self.add(info)
@@ -54,6 +58,9 @@ class Registry:
             return core.PersistentVolumeClaimStrategy(info)
         if key == ("", "nodes"):
             return core.NodeStrategy(info)
+        if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            from .crd import CustomResourceDefinitionStrategy
+            return CustomResourceDefinitionStrategy(info, self.clock)
         return Strategy(info)
 
     def key_root(self, info: ResourceInfo, builtin: bool = True) -> bytes:
@@ -89,6 +96,9 @@ class Registry:
         for store in self.stores.values():
             if store.cacher is not None:
                 store.cacher.stop()
+
+    def remove(self, group: str, version: str, resource: str) -> None:
+        self.stores.pop((group, version, resource), None)
 
     def store(self, group: str, version: str, resource: str) -> Store:
         return self.stores[(group, version, resource)]

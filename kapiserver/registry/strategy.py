@@ -74,6 +74,9 @@ class Strategy:
     async def after_delete(self, obj: dict) -> None:
         """The object is gone from storage."""
 
+    async def after_write(self, obj: dict) -> None:
+        """The object was created or updated in storage."""
+
     def prepare_for_delete(self, obj: dict) -> None:
         """The object is about to be marked for graceful deletion."""
 
@@ -120,15 +123,11 @@ class Strategy:
     # -- validation -------------------------------------------------------------------------
     def validate(self, obj: dict) -> list[FieldError]:
         from . import validation
-        if not hasattr(validation, "validate"):  # TEMP until validation lands
-            return []
         return validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
                                    self.info.namespaced)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
         from . import validation
-        if not hasattr(validation, "validate"):  # TEMP until validation lands
-            return []
         return validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
                                    self.info.namespaced)
 
@@ -137,9 +136,10 @@ class Strategy:
         from . import fields
         return fields.field_set(self.info.group, self.info.resource, obj)
 
-    def check_field_selector(self, selector) -> None:
+    def check_field_selector(self, selector):
+        """The selector with its labels converted (a 400 for labels the resource lacks)."""
         from . import fields
-        fields.check_field_selector(self.info.group, self.info.resource, selector)
+        return fields.check_field_selector(self.info.group, self.info.resource, selector)
 
     def printer(self):
         from . import printers

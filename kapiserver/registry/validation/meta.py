@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import names
-from ._util import (Errors, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
+from ._util import (text, Errors, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
                     qualified_name, required, too_long)
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * (1 << 10)  # 256 KiB
-STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
+# apiextensions adds its own cleanup finalizer to the standard ones.
+STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion", "customresourcecleanup.apiextensions.k8s.io")
 _MANAGED_FIELDS_OPERATIONS = ("Apply", "Update")
 
 
@@ -42,15 +43,15 @@ def owner_references(refs: Any, field: str) -> Errors:
     for ref in refs:
         if not isinstance(ref, dict):
             continue
-        api_version, kind = ref.get("apiVersion") or "", ref.get("kind") or ""
+        api_version, kind = text(ref.get("apiVersion")), text(ref.get("kind"))
         if not _api_version_has_version(api_version):
             errs.append(invalid(f"{field}.apiVersion", api_version, "version must not be empty"))
         if not kind:
             errs.append(invalid(f"{field}.kind", kind, "kind must not be empty"))
         if not ref.get("name"):
-            errs.append(invalid(f"{field}.name", ref.get("name") or "", "name must not be empty"))
+            errs.append(invalid(f"{field}.name", text(ref.get("name")), "name must not be empty"))
         if not ref.get("uid"):
-            errs.append(invalid(f"{field}.uid", ref.get("uid") or "", "uid must not be empty"))
+            errs.append(invalid(f"{field}.uid", text(ref.get("uid")), "uid must not be empty"))
         if ref.get("controller") is True:
             controllers.append(f"{kind}/{ref.get('name', '')}")
     if len(controllers) > 1:
@@ -107,15 +108,15 @@ def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", k
     ``kube_rules`` adds core's finalizer-name pass (every group but RBAC uses it)."""
     meta = meta if isinstance(meta, dict) else {}
     errs: Errors = []
-    generate_name = meta.get("generateName") or ""
+    generate_name = text(meta.get("generateName"))
     if generate_name:
         errs += [invalid(f"{field}.generateName", generate_name, msg) for msg in name_fn(generate_name, True)]
-    name = meta.get("name") or ""
+    name = text(meta.get("name"))
     if not name:
         errs.append(required(f"{field}.name", "name or generateName is required"))
     else:
         errs += [invalid(f"{field}.name", name, msg) for msg in name_fn(name, False)]
-    namespace = meta.get("namespace") or ""
+    namespace = text(meta.get("namespace"))
     if namespaced:
         if not namespace:
             errs.append(required(f"{field}.namespace", ""))

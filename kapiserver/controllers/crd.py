@@ -1,0 +1,123 @@
+"""
+Serving what CustomResourceDefinitions define: each served version of an
+established CRD becomes a resource in the catalogue (discovery, OpenAPI) with
+its own Store, at once on create and on every apiserver that sees the CRD;
+a deleted CRD takes its custom resources with it before it goes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from ..machinery.errors import StatusError
+from ..registry.crd import CLEANUP_FINALIZER, CustomResourceStrategy, resource_infos, version_of
+from ..registry.options import DeleteOptions, ListOptions
+
+log = Logger()
+OBJECT_META_REF = "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+RETRY_INTERVAL = 2.0
+
+
+def openapi_schema(info, crd: dict) -> dict:
+    """The component schema of one CRD version, as upstream publishes it."""
+    schema = copy.deepcopy((version_of(crd, info.version).get("schema") or {}).get("openAPIV3Schema") or {})
+    schema.setdefault("type", "object")
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"type": "string", "description": (
+        "APIVersion defines the versioned schema of this representation of an object. Servers should convert "
+        "recognized schemas to the latest internal value, and may reject unrecognized values.")}
+    properties["kind"] = {"type": "string", "description": (
+        "Kind is a string value representing the REST resource this object represents. Servers may infer "
+        "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase.")}
+    properties["metadata"] = {"allOf": [{"$ref": OBJECT_META_REF}], "description": (
+        "Standard object's metadata.")}
+    schema["x-kubernetes-group-version-kind"] = [
+        {"group": info.group, "kind": info.kind, "version": info.version}]
+    return schema
+
+
+class CRDController:
+    def __init__(self, registry, clock):
+        from ..endpoints.openapi import rest_friendly_name
+        self.registry = registry
+        self.clock = clock
+        self.crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        self.crds.strategy.on_change = self.sync
+        self.crds.strategy.on_delete = self.unregister
+        self._served: dict[str, list] = {}      # CRD name -> ResourceInfos served
+        self._watch = None
+        self._cleaning: set[str] = set()
+        self._name_of = rest_friendly_name
+
+    async def start(self) -> None:
+        self._watch = await self.crds.watch(None, ListOptions(), self._event)
+
+    def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _event(self, event_type: str, crd: dict) -> None:
+        if event_type == "DELETED":
+            d = Deferred.fromCoroutine(self.unregister(crd))
+        else:
+            d = Deferred.fromCoroutine(self.sync(crd))
+        d.addErrback(lambda f: log.failure("CRD {name} sync failed", f, name=crd["metadata"].get("name")))
+
+    async def sync(self, crd: dict) -> None:
+        name = crd["metadata"]["name"]
+        infos = resource_infos(crd)
+        current = {(i.group, i.version, i.resource) for i in infos}
+        for old in self._served.get(name, []):
+            if (old.group, old.version, old.resource) not in current:
+                self._remove(old)
+        for info in infos:
+            self.registry.catalog.add(info)
+            self.registry.add(info, CustomResourceStrategy(info, crd), builtin=False)
+            self.registry.openapi_schemas[self._name_of(info.group, info.version, info.kind)] = \
+                openapi_schema(info, crd)
+        self._served[name] = infos
+        self.registry.generation += 1
+        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
+            self._cleaning.add(name)
+            try:
+                await self.cleanup(crd)
+            finally:
+                self._cleaning.discard(name)
+
+    def _remove(self, info) -> None:
+        self.registry.catalog.remove(info.group, info.version, info.resource)
+        self.registry.remove(info.group, info.version, info.resource)
+        self.registry.openapi_schemas.pop(self._name_of(info.group, info.version, info.kind), None)
+
+    async def unregister(self, crd: dict) -> None:
+        for info in self._served.pop(crd["metadata"]["name"], []):
+            self._remove(info)
+        self.registry.generation += 1
+
+    async def cleanup(self, crd: dict) -> None:
+        """Delete every custom resource of a CRD being deleted, then let the CRD go."""
+        name = crd["metadata"]["name"]
+        infos = self._served.get(name) or []
+        if infos:
+            store = self.registry.lookup(infos[0].group, infos[0].version, infos[0].resource)
+            await store.delete_collection(None, ListOptions(), DeleteOptions())
+            items, _ = await store.list(None, ListOptions())
+            if items:
+                self.clock.callLater(RETRY_INTERVAL, lambda: self._event("MODIFIED", crd))
+                return
+
+        def release(old):
+            if old is None:
+                raise StatusError(404, "NotFound", "gone")
+            old["metadata"]["finalizers"] = [f for f in old["metadata"].get("finalizers") or []
+                                             if f != CLEANUP_FINALIZER]
+            return old
+        try:
+            await self.crds.update(None, name, release, allow_create=False)
+        except StatusError as e:
+            if e.code != 404:
+                raise

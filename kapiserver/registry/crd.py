@@ -1,0 +1,229 @@
+"""
+CustomResourceDefinitions (apiextensions.k8s.io/v1) and the custom resources
+they define.
+
+A CRD is accepted and Established as it is created; each served version
+becomes a ResourceInfo in the catalogue and a Store with a
+CustomResourceStrategy (structural schema pruning, defaulting and validation,
+status and scale subresources, additionalPrinterColumns).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..machinery import errors, meta, structural
+from ..machinery.errors import FieldError
+from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
+from .strategy import Strategy
+
+CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+CRD_INFO = ResourceInfo("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+                        False, short_names=("crd", "crds"), categories=("api-extensions",),
+                        subresources=(Subresource("status", "CustomResourceDefinition", GET_PATCH_UPDATE),))
+
+
+def accepted_names(crd: dict) -> dict:
+    names = copy.deepcopy((crd.get("spec") or {}).get("names") or {})
+    if names.get("kind"):
+        names.setdefault("singular", names["kind"].lower())
+        names.setdefault("listKind", names["kind"] + "List")
+    return names
+
+
+def _condition(kind: str, reason: str, message: str, now: float) -> dict:
+    return {"type": kind, "status": "True", "lastTransitionTime": meta.rfc3339(now), "reason": reason,
+            "message": message}
+
+
+class CustomResourceDefinitionStrategy(Strategy):
+    """CRDs: names checked and accepted at once; ``on_change`` registers the resources."""
+
+    def __init__(self, info, clock, on_change=None, on_delete=None):
+        super().__init__(info)
+        self.clock = clock
+        self.on_change = on_change
+        self.on_delete = on_delete
+        self.tracks_generation = True
+
+    def reset_status(self, obj: dict) -> None:
+        now = self.clock.seconds()
+        obj["status"] = {
+            "conditions": [
+                _condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
+                _condition("Established", "InitialNamesAccepted", "the initial names have been accepted", now),
+            ],
+            "acceptedNames": accepted_names(obj),
+            "storedVersions": [v["name"] for v in (obj.get("spec") or {}).get("versions") or []
+                               if v.get("storage")],
+        }
+
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CLEANUP_FINALIZER)
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_update(new, old)
+        status = new.setdefault("status", {})
+        status["acceptedNames"] = accepted_names(new)
+        stored = list(status.get("storedVersions") or [])
+        for version in (new.get("spec") or {}).get("versions") or []:
+            if version.get("storage") and version["name"] not in stored:
+                stored.append(version["name"])
+        status["storedVersions"] = stored
+
+    def validate(self, obj: dict) -> list[FieldError]:
+        return super().validate(obj) + validate_crd(obj)
+
+    def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+        out = super().validate_update(new, old) + validate_crd(new)
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        for field in ("group", "scope"):
+            if old_spec.get(field) != new_spec.get(field):
+                out.append(errors.invalid(f"spec.{field}", new_spec.get(field), "field is immutable"))
+        return out
+
+    async def after_write(self, obj: dict) -> None:
+        if self.on_change is not None:
+            await self.on_change(obj)
+
+    async def after_delete(self, obj: dict) -> None:
+        if self.on_delete is not None:
+            await self.on_delete(obj)
+
+
+def validate_crd(crd: dict) -> list[FieldError]:
+    out: list[FieldError] = []
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    group = spec.get("group") or ""
+    name = crd.get("metadata", {}).get("name", "")
+    if not group:
+        out.append(errors.required("spec.group"))
+    elif "." not in group:
+        out.append(errors.invalid("spec.group", group, "should be a domain with at least one dot"))
+    if not names.get("plural"):
+        out.append(errors.required("spec.names.plural"))
+    if not names.get("kind"):
+        out.append(errors.required("spec.names.kind"))
+    if group and names.get("plural") and name != f"{names['plural']}.{group}":
+        out.append(errors.invalid("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
+    if spec.get("scope") not in ("Namespaced", "Cluster"):
+        out.append(errors.not_supported("spec.scope", spec.get("scope"), ["Cluster", "Namespaced"]))
+    versions = spec.get("versions") or []
+    if not versions:
+        out.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))
+    elif sum(1 for v in versions if v.get("storage")) != 1:
+        out.append(errors.invalid("spec.versions", versions if False else "",
+                                  "must have exactly one version marked as storage version"))
+    seen = set()
+    for index, version in enumerate(versions):
+        if not version.get("name"):
+            out.append(errors.required(f"spec.versions[{index}].name"))
+        elif version["name"] in seen:
+            out.append(errors.duplicate(f"spec.versions[{index}].name", version["name"]))
+        seen.add(version.get("name"))
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        if schema is None:
+            out.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema",
+                                       "schemas are required"))
+        elif schema.get("type") != "object":
+            out.append(errors.invalid(f"spec.versions[{index}].schema.openAPIV3Schema.type",
+                                      schema.get("type", ""), "must be object at the root"))
+    return out
+
+
+def resource_infos(crd: dict) -> list[ResourceInfo]:
+    """One ResourceInfo per served version of an established CRD."""
+    spec = crd.get("spec") or {}
+    names = accepted_names(crd)
+    group = spec.get("group", "")
+    storage_version = next((v["name"] for v in spec.get("versions") or [] if v.get("storage")), None)
+    out = []
+    for version in spec.get("versions") or []:
+        if not version.get("served", True):
+            continue
+        subresources = []
+        subs = version.get("subresources") or {}
+        if "status" in subs:
+            subresources.append(Subresource("status", names["kind"], GET_PATCH_UPDATE))
+        if "scale" in subs:
+            subresources.append(Subresource("scale", "Scale", GET_PATCH_UPDATE, "autoscaling", "v1"))
+        out.append(ResourceInfo(
+            group, version["name"], names["plural"], names["kind"], spec.get("scope") == "Namespaced",
+            verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
+            categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
+            singular=names.get("singular", ""), storage_version=storage_version))
+    return out
+
+
+def version_of(crd: dict, name: str) -> dict:
+    for version in (crd.get("spec") or {}).get("versions") or []:
+        if version.get("name") == name:
+            return version
+    return {}
+
+
+class CustomResourceStrategy(Strategy):
+    def __init__(self, info: ResourceInfo, crd: dict):
+        super().__init__(info)
+        version = version_of(crd, info.version)
+        self.schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+        self.columns = version.get("additionalPrinterColumns")
+        subs = version.get("subresources") or {}
+        self.scale_paths = subs.get("scale")
+        self.tracks_generation = True
+
+    def default(self, obj: dict) -> None:
+        pruned = structural.prune(obj, self.schema, root=True)
+        obj.clear()
+        obj.update(pruned)
+        structural.apply_defaults(obj, self.schema)
+
+    def reset_status(self, obj: dict) -> None:
+        obj.pop("status", None)
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        if self.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        generation = old["metadata"].get("generation", 1)
+        if self.spec_of(new) != self.spec_of(old) or (not self.has_status and new.get("status") != old.get("status")):
+            generation += 1
+        new["metadata"]["generation"] = generation
+
+    def validate(self, obj: dict) -> list[FieldError]:
+        from . import validation
+        out = validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
+                                  self.info.namespaced)
+        return out + structural.validate(obj, self.schema, root=True)
+
+    def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+        from . import validation
+        out = validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
+                                  self.info.namespaced)
+        return out + structural.validate(new, self.schema, root=True)
+
+    def field_set(self, obj: dict) -> dict[str, str]:
+        meta_ = obj.get("metadata") or {}
+        fields = {"metadata.name": meta_.get("name", "")}
+        if self.info.namespaced:
+            fields["metadata.namespace"] = meta_.get("namespace", "")
+        return fields
+
+    def check_field_selector(self, selector):
+        allowed = {"metadata.name", "metadata.namespace"} if self.info.namespaced else {"metadata.name"}
+        for requirement in getattr(selector, "requirements", ()):
+            field = requirement[0] if isinstance(requirement, tuple) else getattr(requirement, "field", None)
+            if field is not None and field not in allowed:
+                raise errors.bad_request(f'field label not supported: {field}')
+        return selector
+
+    def printer(self):
+        from .printers.custom import custom_resource_printer
+        return custom_resource_printer(self.columns)
