@@ -1,0 +1,181 @@
+"""The Cacher: one storage watch feeding the cache, resourceVersion semantics of lists and watches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from twisted.internet import task
+from twisted.internet.defer import Deferred, succeed
+
+from kapiserver.machinery.errors import StatusError
+from kapiserver.registry.options import ListOptions
+from kapiserver.storage import Compacted, DELETE, Event, KeyValue, PUT, RangeResult
+from kapiserver.watch.cacher import Cacher, watch_with_callback
+
+PREFIX = b"/registry/configmaps/"
+
+
+class FakeStorage:
+    """Just enough storage: a dict, a revision, watches that hear every write at once."""
+
+    def __init__(self):
+        self.data: dict[bytes, KeyValue] = {}
+        self.revision = 1
+        self.watches = []
+        self.ranges = 0
+
+    def write(self, name: str, value=None) -> int:
+        self.revision += 1
+        key = PREFIX + b"default/" + name.encode()
+        prev = self.data.get(key)
+        if value is None:
+            del self.data[key]
+            event = Event(DELETE, KeyValue(key, b"", 0, self.revision), prev)
+        else:
+            kv = KeyValue(key, json.dumps(value).encode(), prev.create_revision if prev else self.revision,
+                          self.revision)
+            self.data[key] = kv
+            event = Event(PUT, kv, prev)
+        for prefix, sink in list(self.watches):
+            if key.startswith(prefix):
+                sink(event)
+        return self.revision
+
+    def other_write(self):
+        self.revision += 1
+
+    def range(self, prefix, revision=None, limit=0, start_key=None):
+        self.ranges += 1
+        kvs = [kv for k, kv in sorted(self.data.items()) if k.startswith(prefix)]
+        return succeed(RangeResult(kvs, self.revision, False, len(kvs)))
+
+    def watch(self, prefix, after, sink):
+        entry = (prefix, sink)
+        self.watches.append(entry)
+
+        class Handle:
+            def cancel(_):
+                if entry in self.watches:
+                    self.watches.remove(entry)
+        return Handle()
+
+    def current_revision(self):
+        return succeed(self.revision)
+
+
+def decode(value, revision):
+    obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def cm(name, data="x"):
+    return {"metadata": {"name": name, "namespace": "default"}, "data": {"k": data}}
+
+
+def result(d: Deferred):
+    out = []
+    d.addBoth(out.append)
+    assert out, "the Deferred has not fired"
+    if hasattr(out[0], "raiseException"):
+        out[0].raiseException()
+    return out[0]
+
+
+@pytest.fixture
+def world():
+    storage, clock = FakeStorage(), task.Clock()
+    storage.write("a", cm("a"))
+    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher.start()
+    return storage, clock, cacher
+
+
+def names(items):
+    return [i["metadata"]["name"] for i in items]
+
+
+def test_fills_once_and_follows_one_storage_watch(world):
+    """The cache fills with one range, then follows writes through one storage watch."""
+    storage, clock, cacher = world
+    storage.write("b", cm("b"))
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
+    assert names(items) == ["a", "b"] and meta == {"resourceVersion": "3"}
+    assert storage.ranges == 1 and len(storage.watches) == 1
+
+
+def test_consistent_list_is_current_at_storage_revision(world):
+    """A consistent list answers at storage's current revision even when the last write was elsewhere."""
+    storage, clock, cacher = world
+    storage.other_write()
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions())))
+    assert names(items) == ["a"] and meta == {"resourceVersion": str(storage.revision)}
+
+
+def test_not_older_than_future_rv_is_504_after_wait(world):
+    """A list at a revision storage has not reached waits, then fails 504 'Too large resource version'."""
+    storage, clock, cacher = world
+    d = Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="50")))
+    clock.advance(2.9)
+    assert not d.called
+    clock.advance(0.2)
+    with pytest.raises(StatusError) as e:
+        result(d)
+    assert e.value.code == 504 and str(e.value) == "Too large resource version: 50, current: 2"
+    assert e.value.details == {"retryAfterSeconds": 1}
+
+
+def test_not_older_than_is_served_when_the_cache_gets_there(world):
+    """A list at a revision just ahead of the cache is answered as soon as the event arrives."""
+    storage, clock, cacher = world
+    d = Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="3")))
+    assert not d.called
+    storage.write("b", cm("b"))
+    assert names(result(d)[0]) == ["a", "b"]
+
+
+def test_watch_callback_and_compaction_relists(world):
+    """Callback watches get events; a Compacted re-lists, closes watchers, and a resume from a lost rv gets 410."""
+    storage, clock, cacher = world
+    got = []
+    handle = result(Deferred.fromCoroutine(watch_with_callback(
+        cacher, PREFIX, ListOptions(resource_version="2"), "ConfigMap", "v1", lambda t, o: got.append(
+            (t, o["metadata"]["name"], o["metadata"]["resourceVersion"])))))
+    storage.write("a", cm("a", "y"))
+    storage.write("a", None)
+    assert got == [("MODIFIED", "a", "3"), ("DELETED", "a", "4")]
+    storage.revision += 5
+    prefix, sink = storage.watches[0]
+    sink(Compacted(8))
+    assert handle.closed and storage.ranges == 2
+    with pytest.raises(StatusError) as e:
+        result(Deferred.fromCoroutine(cacher.watch(PREFIX, ListOptions(resource_version="4"), None, None)))
+    assert e.value.code == 410 and str(e.value) == "too old resource version: 4 (9)"
+
+
+def test_periodic_bookmarks_from_the_ticker(world):
+    """A watch asking for bookmarks gets one about every minute, at the cache's revision."""
+    storage, clock, cacher = world
+    got = []
+    result(Deferred.fromCoroutine(watch_with_callback(
+        cacher, PREFIX, ListOptions(resource_version="2", allow_bookmarks=True), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["resourceVersion"])))))
+    storage.write("b", cm("b"))
+    clock.pump([1.0] * 59)
+    assert got == [("ADDED", "3")]
+    clock.pump([1.0] * 2)
+    assert got == [("ADDED", "3"), ("BOOKMARK", "3")]
+
+
+def test_initial_events_then_end_bookmark(world):
+    """sendInitialEvents with bookmarks: the current objects as ADDED, then the initial-events-end BOOKMARK."""
+    storage, clock, cacher = world
+    got = []
+    result(Deferred.fromCoroutine(watch_with_callback(
+        cacher, PREFIX, ListOptions(resource_version="", resource_version_match="NotOlderThan",
+                                    send_initial_events=True, allow_bookmarks=True),
+        "ConfigMap", "v1", lambda t, o: got.append((t, o["metadata"])))))
+    clock.advance(0)
+    assert got[0][0] == "ADDED" and got[0][1]["name"] == "a"
+    assert got[1] == ("BOOKMARK", {"resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}})
