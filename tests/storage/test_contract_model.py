@@ -35,7 +35,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations, compact_at=st.floats(0, 1))
 def test_matches_in_memory_model(storage, run, run_until, settle, ops, compact_at):
