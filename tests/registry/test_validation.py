@@ -488,3 +488,56 @@ def test_every_builtin_kind_validates_without_crashing(info):
     updated = validate(info.group, info.version, info.kind, obj, copy.deepcopy(obj), info.namespaced)
     for err in created + updated:
         assert err.reason.startswith("FieldValue") and str(err)
+
+
+_ODD_VALUES = [None, "", "x", 0, -1, 70000, True, 1.5, [], {}, ["a"], {"a": "b"}, [None], [1]]
+_FUZZ_SEEDS = [
+    ("", "Pod", {"metadata": meta("p", labels={"a": "b"}), "spec": {
+        "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}],
+                        "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}],
+                        "resources": {"limits": {"cpu": "1"}}, "livenessProbe": {"httpGet": {"port": 80}},
+                        "volumeMounts": [{"name": "v", "mountPath": "/"}]}],
+        "volumes": [{"name": "v", "configMap": {"name": "c"}}], "tolerations": [{"key": "k"}]}}),
+    ("apps", "Deployment", {"metadata": meta("d"), "spec": {
+        "selector": {"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "a", "operator": "In", "values": ["b"]}]},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "10%"}}}}),
+    ("", "Service", {"metadata": meta("s"), "spec": {
+        "ports": [{"port": 80, "targetPort": "http", "nodePort": 30000}], "selector": {"a": "b"},
+        "type": "NodePort", "sessionAffinity": "ClientIP"}}),
+    ("", "Secret", {"metadata": meta("s"), "type": "kubernetes.io/dockerconfigjson",
+                    "data": {".dockerconfigjson": "e30="}, "stringData": {"a": "b"}}),
+    ("batch", "CronJob", {"metadata": meta("c"), "spec": {"schedule": "* * * * *", "timeZone": "UTC", "jobTemplate": {
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}}}}}}),
+    ("networking.k8s.io", "Ingress", {"metadata": meta("i"), "spec": {"tls": [{"hosts": ["*.a.b"]}], "rules": [
+        {"host": "a.b", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                            "backend": {"service": {"name": "s", "port": {"name": "http"}}}}]}}]}}),
+    ("rbac.authorization.k8s.io", "RoleBinding", {"metadata": meta("b"), "roleRef": {"kind": "Role", "name": "r"},
+                                                  "subjects": [{"kind": "User", "name": "u"}]}),
+]
+
+
+def _paths(obj, prefix=()):
+    if prefix:
+        yield prefix
+    children = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in children:
+        yield from _paths(value, prefix + (key,))
+
+
+@pytest.mark.parametrize("group, kind, seed", _FUZZ_SEEDS, ids=[k for _, k, _ in _FUZZ_SEEDS])
+def test_malformed_values_never_crash(group, kind, seed):
+    """Any field replaced by a value of the wrong type yields FieldErrors, never an exception."""
+    old = copy.deepcopy(seed)
+    old["metadata"]["resourceVersion"] = "1"
+    apply_defaults(group, "v1", kind, old)
+    for path in list(_paths(seed)):
+        for value in _ODD_VALUES:
+            obj = copy.deepcopy(seed)
+            target = obj
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = copy.deepcopy(value)
+            apply_defaults(group, "v1", kind, obj)
+            validate(group, "v1", kind, obj, None, True)
+            validate(group, "v1", kind, obj, old, True)

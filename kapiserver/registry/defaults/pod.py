@@ -29,7 +29,7 @@ _REFERENCE = re.compile(
 def image_tag(image: str) -> str:
     """The tag the kubelet pulls: "latest" when neither tag nor digest is given, "" for a
     digest-only or unparsable reference."""
-    match = _REFERENCE.match(image or "")
+    match = _REFERENCE.match(image if isinstance(image, str) else "")
     if not match:
         return ""
     name = (match.group("domain") + "/" if match.group("domain") else "") + match.group("path")

@@ -14,6 +14,27 @@ FIELD_IMMUTABLE = "field is immutable"
 Errors = list[FieldError]
 
 
+def text(value: Any) -> str:
+    """A string field's value; a malformed (non-string) one is checked as its text."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None or value is False else str(value)
+
+
+def seq(value: Any) -> list:
+    """A list field's value; anything else (a malformed body) counts as empty."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def dict_items(value: Any) -> list[dict]:
+    """The dict members of a list (a malformed list yields nothing to check)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def invalid_go(field: str, rendered: str, detail: str = "") -> FieldError:
     """field.Invalid whose bad value Go prints with %#v (maps, structs, slices)."""
     return FieldError("FieldValueInvalid", field, f"Invalid value: {rendered}" + (f": {detail}" if detail else ""))
@@ -40,19 +61,19 @@ def go_string_map(value: Any) -> str:
 def go_strings(value: Any) -> str:
     if value is None:
         return "[]string(nil)"
-    return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
+    return "[]string{" + ", ".join(go_quote(v) for v in (value if isinstance(value, list) else [value])) + "}"
 
 
 def go_label_selector(selector: Any) -> str:
     """%#v of a metav1.LabelSelector value."""
-    selector = selector if isinstance(selector, dict) else {}
+    selector = as_dict(selector)
     expressions = selector.get("matchExpressions")
-    if expressions is None:
+    if not isinstance(expressions, list):
         rendered = "[]v1.LabelSelectorRequirement(nil)"
     else:
         rendered = "[]v1.LabelSelectorRequirement{" + ", ".join(
             f"v1.LabelSelectorRequirement{{Key:{go_quote(e.get('key'))}, Operator:{go_quote(e.get('operator'))}, "
-            f"Values:{go_strings(e.get('values'))}}}" for e in expressions if isinstance(e, dict)) + "}"
+            f"Values:{go_strings(e.get('values'))}}}" for e in dict_items(expressions)) + "}"
     return (f"v1.LabelSelector{{MatchLabels:{go_string_map(selector.get('matchLabels'))}, "
             f"MatchExpressions:{rendered}}}")
 
@@ -114,11 +135,13 @@ def label_selector(selector: Any, field: str) -> Errors:
     errs: Errors = []
     if not isinstance(selector, dict):
         return errs
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
+    expressions = selector.get("matchExpressions")
+    for i, expr in enumerate(expressions if isinstance(expressions, list) else []):
         path = f"{field}.matchExpressions[{i}]"
         if not isinstance(expr, dict):
             continue
-        operator, values = expr.get("operator"), expr.get("values") or []
+        operator, values = expr.get("operator"), expr.get("values")
+        values = values if isinstance(values, list) else []
         if operator in ("In", "NotIn"):
             if not values:
                 errs.append(required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
@@ -140,12 +163,13 @@ def selector_matches(selector: Any, target: Any) -> bool:
     an empty one selects everything."""
     if not isinstance(selector, dict):
         return False
-    target = target if isinstance(target, dict) else {}
-    for key, value in (selector.get("matchLabels") or {}).items():
+    target = as_dict(target)
+    for key, value in as_dict(selector.get("matchLabels")).items():
         if target.get(key) != value:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    for expr in dict_items(selector.get("matchExpressions")):
+        key, operator, values = str(expr.get("key")), expr.get("operator"), expr.get("values")
+        values = values if isinstance(values, list) else []
         if operator == "In" and target.get(key) not in values:
             return False
         if operator == "NotIn" and key in target and target[key] in values:
@@ -158,7 +182,8 @@ def selector_matches(selector: Any, target: Any) -> bool:
 
 
 def selector_empty(selector: Any) -> bool:
-    return not (isinstance(selector, dict) and (selector.get("matchLabels") or selector.get("matchExpressions")))
+    selector = as_dict(selector)
+    return not (selector.get("matchLabels") or selector.get("matchExpressions"))
 
 
 def one_of(value: Any, field: str, supported: Iterable[str]) -> Errors:

@@ -8,7 +8,7 @@ from . import cron
 from . import meta as _meta
 from . import names, pod
 from ._util import (Errors, go_label_selector, go_string_map, immutable, invalid, invalid_go, label_selector,
-                    nonnegative, not_supported, one_of, required, selector_matches)
+                    nonnegative, not_supported, one_of, required, selector_matches, text)
 
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 COMPLETION_MODES = ("NonIndexed", "Indexed")
@@ -83,14 +83,14 @@ def validate_job_update(new: dict, old: dict, namespaced: bool) -> Errors:
 
 def _cron_job_spec(spec: dict, old_spec: dict | None) -> Errors:
     errs: Errors = []
-    schedule = spec.get("schedule") or ""
+    schedule = text(spec.get("schedule"))
     if not schedule:
         errs.append(required("spec.schedule", ""))
     else:
         problem = cron.parse_error(schedule)
         if problem:
             errs.append(invalid("spec.schedule", schedule, problem))
-        allow_tz = old_spec is not None and "TZ" in (old_spec.get("schedule") or "")
+        allow_tz = old_spec is not None and "TZ" in text(old_spec.get("schedule"))
         if allow_tz and "TZ" in schedule and spec.get("timeZone") is not None:
             errs.append(invalid("spec.schedule", schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
         elif not allow_tz and "TZ" in schedule:
@@ -135,7 +135,7 @@ def validate_cron_job(obj: dict, namespaced: bool) -> Errors:
     meta = _dict(obj.get("metadata"))
     errs = _meta.object_meta(meta, namespaced, names.name_is_dns_subdomain)
     errs += _cron_job_spec(_dict(obj.get("spec")), None)
-    if len(str(meta.get("name") or "")) > CRONJOB_NAME_MAX:
+    if len(text(meta.get("name"))) > CRONJOB_NAME_MAX:
         errs.append(invalid("metadata.name", meta.get("name"), "must be no more than 52 characters"))
     return errs
 

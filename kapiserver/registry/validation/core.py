@@ -10,9 +10,9 @@ from typing import Any
 from . import meta as _meta
 from . import names, pod
 from ..defaults._quantity import parse_quantity
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
-                    go_string_map, immutable, invalid, invalid_go, is_int, labels, nonnegative, not_supported,
-                    one_of, qualified_name, required, too_long)
+from ._util import (Errors, seq, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
+                    go_string_map, immutable, invalid, invalid_go, is_int, labels, nonnegative,
+                    not_supported, one_of, qualified_name, required, text, too_long)
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024
 KUBELET_PORT = 10250
@@ -48,7 +48,7 @@ def _headless(spec: dict) -> bool:
 
 def _service_port(port: dict, require_name: bool, seen: set[str], path: str) -> Errors:
     errs: Errors = []
-    name = port.get("name") or ""
+    name = text(port.get("name"))
     if require_name and not name:
         errs.append(required(f"{path}.name", ""))
     elif name:
@@ -92,7 +92,7 @@ def validate_service(obj: dict, namespaced: bool) -> Errors:
             errs.append(forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
         if spec.get("ipFamilyPolicy") is not None:
             errs.append(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
-        cname = (spec.get("externalName") or "").removesuffix(".")
+        cname = text(spec.get("externalName")).removesuffix(".")
         if cname:
             errs += dns1123_subdomain(cname, "spec.externalName")
         else:
@@ -122,13 +122,13 @@ def validate_service(obj: dict, namespaced: bool) -> Errors:
     for i, port in enumerate(ports):
         if not port.get("nodePort"):
             continue
-        key = (port.get("protocol"), port.get("nodePort"))
+        key = (str(port.get("protocol")), str(port.get("nodePort")))
         if key in node_ports:
             errs.append(duplicate(f"spec.ports[{i}].nodePort", port.get("nodePort")))
         node_ports.add(key)
     port_keys: set[tuple] = set()
     for i, port in enumerate(ports):
-        key = (port.get("protocol"), port.get("port"))
+        key = (str(port.get("protocol")), str(port.get("port")))
         if key in port_keys:
             errs.append(duplicate_go(f"spec.ports[{i}]", _go_service_port_key(port)))
         port_keys.add(key)
@@ -146,7 +146,7 @@ def _primary_cluster_ip(spec: dict) -> str:
     ips = spec.get("clusterIPs")
     if isinstance(ips, list) and ips:
         return ips[0] or ""
-    return spec.get("clusterIP") or ""
+    return text(spec.get("clusterIP"))
 
 
 def validate_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
@@ -207,6 +207,8 @@ def validate_config_map_update(new: dict, old: dict, namespaced: bool) -> Errors
 
 
 def _secret_bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        return b""
     try:
         return base64.b64decode(value or "", validate=False)
     except (binascii.Error, ValueError):
@@ -225,7 +227,7 @@ def validate_secret(obj: dict, namespaced: bool) -> Errors:
         total += _decoded_len(data[key])
     if total > MAX_SECRET_SIZE:
         errs.append(too_long("data", "", MAX_SECRET_SIZE))
-    kind = obj.get("type") or ""
+    kind = text(obj.get("type"))
     annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
     if kind == "kubernetes.io/service-account-token":
         if not annotations.get("kubernetes.io/service-account.name"):
@@ -267,7 +269,7 @@ def _json_error(exc: Exception) -> str:
 
 def validate_secret_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    errs += immutable(new.get("type") or "", old.get("type") or "", "type")
+    errs += immutable(text(new.get("type")), text(old.get("type")), "type")
     errs += _immutable_payload(new, old, ("data",))
     return errs + validate_secret(new, namespaced)
 
@@ -276,7 +278,7 @@ def validate_secret_update(new: dict, old: dict, namespaced: bool) -> Errors:
 
 def validate_namespace(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False, names.name_is_dns_label)
-    for name in _dict(obj.get("spec")).get("finalizers") or []:
+    for name in seq(_dict(obj.get("spec")).get("finalizers")):
         errs += qualified_name(str(name), "spec.finalizers")
         if "/" not in str(name) and name not in _meta.STANDARD_FINALIZERS:
             errs.append(invalid("spec.finalizers", name,
@@ -290,11 +292,11 @@ def validate_node(obj: dict, namespaced: bool) -> Errors:
     seen: set[tuple] = set()
     for i, taint in enumerate(_list(spec.get("taints"))):
         path = f"spec.taints[{i}]"
-        errs += qualified_name(str(taint.get("key") or ""), f"{path}.key")
+        errs += qualified_name(text(taint.get("key")), f"{path}.key")
         if taint.get("value"):
             errs += [invalid(f"{path}.value", taint["value"], msg) for msg in names.is_label_value(str(taint["value"]))]
         errs += one_of(taint.get("effect"), f"{path}.effect", pod.TAINT_EFFECTS)
-        key = (taint.get("key"), taint.get("effect"))
+        key = (str(taint.get("key")), str(taint.get("effect")))
         if key in seen:
             errs.append(duplicate(path, taint))
         seen.add(key)
@@ -397,7 +399,7 @@ def validate_limit_range(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
     seen: set[str] = set()
     for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
-        kind = item.get("type") or ""
+        kind = text(item.get("type"))
         path = f"spec.limits[{i}].type"
         if kind in seen:
             errs.append(duplicate(path, kind))
@@ -443,9 +445,9 @@ def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
 def validate_event(obj: dict, namespaced: bool) -> Errors:
     """Legacy core/v1 event rules: no ObjectMeta validation, only the namespace checks."""
     errs: Errors = []
-    namespace = _dict(obj.get("metadata")).get("namespace") or ""
+    namespace = text(_dict(obj.get("metadata")).get("namespace"))
     involved = _dict(obj.get("involvedObject"))
-    involved_ns = involved.get("namespace") or ""
+    involved_ns = text(involved.get("namespace"))
     if not obj.get("eventTime"):
         if not involved_ns:
             if namespace not in ("", "default"):
@@ -455,7 +457,7 @@ def validate_event(obj: dict, namespaced: bool) -> Errors:
     else:
         if not involved_ns and namespace not in ("default", "kube-system"):
             errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-        controller = obj.get("reportingComponent") or ""
+        controller = text(obj.get("reportingComponent"))
         if not controller:
             errs.append(required("reportingComponent", ""))
         errs += qualified_name(controller, "reportingComponent")

@@ -8,9 +8,10 @@ from typing import Any
 
 from . import meta as _meta
 from . import names, pod
-from ._util import (Errors, dns1123_label, duplicate, forbidden, go_quote, go_strings, immutable, int_or_percent,
-                    invalid, invalid_go, is_int, label_selector, nonnegative, not_more_than_100_percent,
-                    not_supported, one_of, qualified_name, required, too_long)
+from ._util import (Errors, seq, dns1123_label, duplicate, forbidden, go_quote, go_strings, immutable,
+                    int_or_percent, invalid, invalid_go, is_int, label_selector, nonnegative,
+                    not_more_than_100_percent, not_supported, one_of, qualified_name, required, text,
+                    too_long)
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -107,13 +108,13 @@ def _ingress_backend(backend: dict, path: str) -> Errors:
     if service is None:
         return [invalid(path, "", "resource or service backend is required")]
     service = _dict(service)
-    name = service.get("name") or ""
+    name = text(service.get("name"))
     if not name:
         errs.append(required(f"{path}.service.name", ""))
     else:
         errs += [invalid(f"{path}.service.name", name, msg) for msg in names.name_is_dns1035_label(name, False)]
     port = _dict(service.get("port"))
-    port_name, port_number = port.get("name") or "", port.get("number") or 0
+    port_name, port_number = text(port.get("name")), port.get("number") or 0
     if port_name and port_number:
         errs.append(invalid(path, "", "cannot set both port name & port number"))
     elif port_name:
@@ -128,7 +129,7 @@ def _ingress_backend(backend: dict, path: str) -> Errors:
 
 def _http_path(entry: dict, path: str) -> Errors:
     errs: Errors = []
-    path_type, value = entry.get("pathType"), entry.get("path") or ""
+    path_type, value = entry.get("pathType"), text(entry.get("path"))
     if path_type is None:
         return [required(f"{path}.pathType", "pathType must be specified")]
     if path_type in ("Exact", "Prefix"):
@@ -167,7 +168,7 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
     if spec.get("defaultBackend") is not None:
         errs += _ingress_backend(_dict(spec["defaultBackend"]), "spec.defaultBackend")
     for i, rule in enumerate(rules):
-        host = rule.get("host") or ""
+        host = text(rule.get("host"))
         if host:
             if _is_ip(host):
                 errs.append(invalid(f"spec.rules[{i}].host", host, "must be a DNS name, not an IP address"))
@@ -185,7 +186,7 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
             for j, entry in enumerate(paths):
                 errs += _http_path(entry, f"spec.rules[0].http.paths[{j}]")
     for tls in _list(spec.get("tls")):
-        for j, host in enumerate(tls.get("hosts") or []):
+        for j, host in enumerate(seq(tls.get("hosts"))):
             # Upstream indexes spec.tls by the host's position, not the entry's.
             check = names.is_wildcard_dns1123_subdomain if "*" in str(host) else names.is_dns1123_subdomain
             errs += [invalid(f"spec.tls[{j}].hosts", host, msg) for msg in check(str(host))]
@@ -212,7 +213,7 @@ def _typed_reference(ref: Any, path: str) -> Errors:
 def validate_ingress_class(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
     spec = _dict(obj.get("spec"))
-    controller = spec.get("controller") or ""
+    controller = text(spec.get("controller"))
     if len(controller) > 250:
         errs.append(too_long("spec.controller", controller, 250))
     if not controller:
@@ -255,7 +256,7 @@ def validate_network_policy(obj: dict, namespaced: bool) -> Errors:
                 errs += label_selector(peer.get("namespaceSelector"), f"{ppath}.namespaceSelector")
                 block = peer.get("ipBlock")
                 if isinstance(block, dict):
-                    cidr = block.get("cidr") or ""
+                    cidr = text(block.get("cidr"))
                     if not cidr:
                         errs.append(required(f"{ppath}.ipBlock.cidr", ""))
                     else:
@@ -264,7 +265,7 @@ def validate_network_policy(obj: dict, namespaced: bool) -> Errors:
                         except ValueError:
                             errs.append(invalid(f"{ppath}.ipBlock.cidr", cidr,
                                                 "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"))
-    types = spec.get("policyTypes") or []
+    types = seq(spec.get("policyTypes"))
     for i, kind in enumerate(types):
         if kind not in ("Ingress", "Egress"):
             errs.append(not_supported(f"spec.policyTypes[{i}]", kind, ["Ingress", "Egress"]))
@@ -279,7 +280,7 @@ def _policy_rule(rule: dict, namespaced: bool, path: str) -> Errors:
     errs: Errors = []
     if not rule.get("verbs"):
         errs.append(required(f"{path}.verbs", "verbs must contain at least one value"))
-    urls = rule.get("nonResourceURLs") or []
+    urls = seq(rule.get("nonResourceURLs"))
     if urls:
         if namespaced:
             errs.append(invalid_go(f"{path}.nonResourceURLs", go_strings(urls),
@@ -306,7 +307,7 @@ def validate_cluster_role(obj: dict, namespaced: bool) -> Errors:
     errs = validate_role(obj, False)
     aggregation = obj.get("aggregationRule")
     if isinstance(aggregation, dict):
-        selectors = aggregation.get("clusterRoleSelectors") or []
+        selectors = seq(aggregation.get("clusterRoleSelectors"))
         if not selectors:
             errs.append(required("aggregationRule.clusterRoleSelectors", "at least one clusterRoleSelector required "
                                                                          "if aggregationRule is non-nil"))
@@ -317,7 +318,7 @@ def validate_cluster_role(obj: dict, namespaced: bool) -> Errors:
 
 def _subject(subject: dict, namespaced: bool, path: str) -> Errors:
     errs: Errors = []
-    name, kind, group = subject.get("name") or "", subject.get("kind") or "", subject.get("apiGroup") or ""
+    name, kind, group = text(subject.get("name")), text(subject.get("kind")), text(subject.get("apiGroup"))
     if not name:
         errs.append(required(f"{path}.name", ""))
     if kind == "ServiceAccount":
@@ -339,9 +340,9 @@ def _binding(obj: dict, namespaced: bool, role_kinds: list[str]) -> Errors:
     errs = _meta_create(obj, namespaced, names.path_segment_name, kube_rules=False)
     ref = _dict(obj.get("roleRef"))
     if ref.get("apiGroup") != RBAC_GROUP:
-        errs.append(not_supported("roleRef.apiGroup", ref.get("apiGroup") or "", [RBAC_GROUP]))
+        errs.append(not_supported("roleRef.apiGroup", text(ref.get("apiGroup")), [RBAC_GROUP]))
     if ref.get("kind") not in role_kinds:
-        errs.append(not_supported("roleRef.kind", ref.get("kind") or "", role_kinds))
+        errs.append(not_supported("roleRef.kind", text(ref.get("kind")), role_kinds))
     if not ref.get("name"):
         errs.append(required("roleRef.name", ""))
     else:
@@ -386,7 +387,7 @@ def _rbac_update(create):
 
 def validate_storage_class(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
-    provisioner = obj.get("provisioner") or ""
+    provisioner = text(obj.get("provisioner"))
     if not provisioner:
         errs.append(required("provisioner", ""))
     else:
@@ -443,14 +444,14 @@ def validate_endpoint_slice(obj: dict, namespaced: bool) -> Errors:
     if len(endpoints) > 1000:
         errs.append(invalid_go("endpoints", "[]discovery.Endpoint{...}", "must have at most 1000 items"))
     for i, endpoint in enumerate(endpoints):
-        addresses = endpoint.get("addresses") or []
+        addresses = seq(endpoint.get("addresses"))
         if not addresses:
             errs.append(required(f"endpoints[{i}].addresses", "must contain at least 1 address"))
         elif len(addresses) > 100:
             errs.append(invalid_go(f"endpoints[{i}].addresses", go_strings(addresses), "must have at most 100 items"))
     seen: set[str] = set()
     for i, port in enumerate(_list(obj.get("ports"))):
-        name = port.get("name") or ""
+        name = text(port.get("name"))
         if name:
             errs += dns1123_label(name, f"ports[{i}].name")
         if name in seen:
@@ -509,20 +510,20 @@ def _signer_name(signer: str) -> Errors:
 def validate_events_event(obj: dict, namespaced: bool) -> Errors:
     """events.k8s.io/v1: strict rules; paths name the internal fields, as upstream reports them."""
     errs: Errors = []
-    namespace = _dict(obj.get("metadata")).get("namespace") or ""
-    regarding_ns = _dict(obj.get("regarding")).get("namespace") or ""
+    namespace = text(_dict(obj.get("metadata")).get("namespace"))
+    regarding_ns = text(_dict(obj.get("regarding")).get("namespace"))
     if obj.get("eventTime") and not regarding_ns and namespace not in ("default", "kube-system"):
         errs.append(invalid("involvedObject.namespace", regarding_ns, "does not match event.namespace"))
     if not obj.get("reportingController"):
         errs.append(required("reportingController", ""))
-    errs += qualified_name(obj.get("reportingController") or "", "reportingController")
+    errs += qualified_name(text(obj.get("reportingController")), "reportingController")
     if not obj.get("reportingInstance"):
         errs.append(required("reportingInstance", ""))
     if not obj.get("action"):
         errs.append(required("action", ""))
     if not obj.get("reason"):
         errs.append(required("reason", ""))
-    if len(obj.get("note") or "") > 1024:
+    if len(text(obj.get("note"))) > 1024:
         errs.append(invalid("message", "", "can have at most 1024 characters"))
     errs += [invalid("namespace", namespace, msg) for msg in names.is_dns1123_subdomain(namespace)]
     errs += _meta_create(obj, True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import names
-from ._util import (text, Errors, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
-                    qualified_name, required, too_long)
+from ._util import (Errors, seq, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
+                    qualified_name, required, text, too_long)
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * (1 << 10)  # 256 KiB
 # apiextensions adds its own cleanup finalizer to the standard ones.
@@ -143,7 +143,7 @@ def object_meta_update(new: Any, old: Any, field: str = "metadata", kube_rules: 
     old = old if isinstance(old, dict) else {}
     errs: Errors = []
     if old.get("deletionTimestamp"):
-        added = [f for f in new.get("finalizers") or [] if f not in (old.get("finalizers") or [])]
+        added = [f for f in seq(new.get("finalizers")) if f not in seq(old.get("finalizers"))]
         if added:
             errs.append(forbidden(f"{field}.finalizers",
                                   "no new finalizers can be added if the object is being deleted, found new "

@@ -47,6 +47,14 @@ _C_IDENTIFIER_MSG = ("a valid C identifier must start with alphabetic character 
                      "alphanumeric characters or '_'")
 
 
+def _stringy(fn):
+    """Checks take strings; anything else (a malformed body) is checked as its text."""
+    def check(value, *args):
+        return fn(value if isinstance(value, str) else ("" if value is None else str(value)), *args)
+    check.__name__, check.__doc__ = fn.__name__, fn.__doc__
+    return check
+
+
 def _full(fmt: str) -> re.Pattern:
     # Go's regexp is RE2: "$" only matches at the very end, as \Z does here.
     return re.compile("^(?:" + fmt + r")\Z")
@@ -94,6 +102,7 @@ def _blen(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass"))
 
 
+@_stringy
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_LABEL_MAX:
@@ -106,6 +115,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
@@ -115,6 +125,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_dns1035_label(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1035_LABEL_MAX:
@@ -124,6 +135,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
@@ -133,6 +145,7 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_qualified_name(value: str) -> list[str]:
     """IsQualifiedName: an optional DNS-subdomain prefix and "/", then a name part."""
     errs = []
@@ -157,6 +170,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_label_value(value: str) -> list[str]:
     errs = []
     if _blen(value) > LABEL_VALUE_MAX:
@@ -176,6 +190,7 @@ def _ch_dir_prefix(value: str) -> list[str]:
     return []
 
 
+@_stringy
 def is_config_map_key(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
@@ -185,6 +200,7 @@ def is_config_map_key(value: str) -> list[str]:
     return errs + _ch_dir_prefix(value)
 
 
+@_stringy
 def is_env_var_name(value: str) -> list[str]:
     errs = []
     if not _ENV_NAME.match(value):
@@ -192,6 +208,7 @@ def is_env_var_name(value: str) -> list[str]:
     return errs + _ch_dir_prefix(value)
 
 
+@_stringy
 def is_relaxed_env_var_name(value: str) -> list[str]:
     """The RelaxedEnvironmentVariableValidation rule (beta, on by default in 1.32)."""
     errs = []
@@ -203,6 +220,7 @@ def is_relaxed_env_var_name(value: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_c_identifier(value: str) -> list[str]:
     if not _C_IDENTIFIER.match(value):
         return [regex_error(_C_IDENTIFIER_MSG, _C_IDENTIFIER_FMT, "my_name", "MY_NAME", "MyName")]
@@ -215,6 +233,7 @@ def is_valid_port_num(port) -> list[str]:
     return [inclusive_range_error(1, 65535)]
 
 
+@_stringy
 def is_valid_port_name(port: str) -> list[str]:
     errs = []
     if _blen(port) > 15:
@@ -230,12 +249,14 @@ def is_valid_port_name(port: str) -> list[str]:
     return errs
 
 
+@_stringy
 def is_valid_percent(value: str) -> list[str]:
     if not _PERCENT.match(value):
         return [regex_error(_PERCENT_MSG, _PERCENT_FMT, "1%", "93%")]
     return []
 
 
+@_stringy
 def is_valid_path_segment_name(name: str) -> list[str]:
     for illegal in (".", ".."):
         if name == illegal:
@@ -243,6 +264,7 @@ def is_valid_path_segment_name(name: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
 
+@_stringy
 def is_valid_path_segment_prefix(name: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
@@ -259,18 +281,22 @@ def _mask_trailing_dash(name: str) -> str:
     return name
 
 
+@_stringy
 def name_is_dns_subdomain(name: str, prefix: bool) -> list[str]:
     return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
 
 
+@_stringy
 def name_is_dns_label(name: str, prefix: bool) -> list[str]:
     return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
 
 
+@_stringy
 def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
     return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
 
 
+@_stringy
 def path_segment_name(name: str, prefix: bool) -> list[str]:
     return is_valid_path_segment_prefix(name) if prefix else is_valid_path_segment_name(name)
 

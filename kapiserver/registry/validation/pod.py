@@ -9,8 +9,9 @@ from typing import Any
 from ..defaults._quantity import parse_quantity
 from . import meta as _meta
 from . import names
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_quote, invalid, is_int,
-                    labels, nonnegative, not_found_field, not_supported, one_of, qualified_name, required)
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_quote, invalid,
+                    is_int, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
+                    required, text)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -332,7 +333,7 @@ def tolerations(value: Any, path: str) -> Errors:
     errs: Errors = []
     for i, t in enumerate(_list(value)):
         tpath = f"{path}[{i}]"
-        key, operator = _str(t.get("key")), t.get("operator") or ""
+        key, operator = _str(t.get("key")), text(t.get("operator"))
         if key:
             errs += qualified_name(key, f"{tpath}.key")
         if not key and operator != "Exists":
@@ -340,7 +341,7 @@ def tolerations(value: Any, path: str) -> Errors:
                                 "operator must be Exists when `key` is empty, which means \"match all values "
                                 "and all keys\""))
         if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
-            errs.append(invalid(f"{tpath}.effect", t.get("effect") or "",
+            errs.append(invalid(f"{tpath}.effect", text(t.get("effect")),
                                 "effect must be 'NoExecute' when `tolerationSeconds` is set"))
         if operator in ("Equal", ""):
             msgs = names.is_label_value(_str(t.get("value")))
