@@ -98,7 +98,8 @@ class Database:
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
             # another process can make us wait for a lock (see EXCLUSIVE
-            # below), so do not wait long.
+            # below), so do not wait long.  check_same_thread stays on: any
+            # use from another thread (the reactor's) fails loudly.
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e
@@ -106,7 +107,9 @@ class Database:
             # EXCLUSIVE: a second kapiserver on the same file would fork the
             # revision counter; it fails to open instead.
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-            conn.execute("PRAGMA journal_mode=WAL")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
             # FULL syncs the WAL at every commit, so an acknowledged write
             # survives power loss too (NORMAL would survive kill -9 but not an
             # OS crash).  Group commit pays that fsync once per batch.
