@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...machinery.errors import FieldError
-from . import apps, batch, core, groups, names, pod
+from . import apps, batch, core, groups, names, networking, pod, rbac
 from . import meta as _meta
 from .names import name_rule, validate_name
 
@@ -34,6 +34,10 @@ def _creator(group: str, kind: str):
         return apps.CREATE.get(kind)
     if group == "batch":
         return batch.CREATE.get(kind)
+    if group == "networking.k8s.io":
+        return networking.CREATE.get(kind)
+    if group == "rbac.authorization.k8s.io":
+        return rbac.CREATE.get(kind)
     return groups.CREATE.get((group, kind))
 
 
@@ -48,6 +52,8 @@ def _updater(group: str, kind: str):
         return apps.UPDATE.get(kind)
     if group == "batch":
         return batch.UPDATE.get(kind)
+    if group == "rbac.authorization.k8s.io":
+        return rbac.UPDATE.get(kind)
     return groups.UPDATE.get((group, kind))
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ...machinery import codec
 from ..defaults._quantity import parse_quantity
 from . import meta as _meta
 from . import names
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_quote, invalid,
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid,
                     is_int, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
                     required, text)
 
@@ -423,14 +424,15 @@ def _go_field(name: str) -> str:
 
 
 def _spec_diff(old: dict, new: dict) -> str:
-    """A short rendering of what changed, in the spirit of upstream's cmp.Diff of PodSpec."""
+    """A short rendering of what changed, in the spirit of upstream's cmp.Diff of the PodSpec
+    (which names Go fields and prints Go values; here the values are JSON)."""
     lines = ["  core.PodSpec{"]
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             if key in old:
-                lines.append(f"- \t{_go_field(key)}: {go_quote(old[key]) if isinstance(old[key], str) else old[key]},")
+                lines.append(f"- \t{_go_field(key)}: {codec.dumps(old[key]).decode()},")
             if key in new:
-                lines.append(f"+ \t{_go_field(key)}: {go_quote(new[key]) if isinstance(new[key], str) else new[key]},")
+                lines.append(f"+ \t{_go_field(key)}: {codec.dumps(new[key]).decode()},")
     lines.append("  }")
     return "\n".join(lines) + "\n"
 
