@@ -66,7 +66,8 @@ def _assert_refs_resolve(doc, prefix="#/components/schemas/", where=("components
     def walk(value):
         if isinstance(value, dict):
             for key, sub in value.items():
-                if key == "$ref":
+                if key == "$ref" and isinstance(sub, str):
+                    # (a "$ref" whose value is a schema is a property named $ref: JSONSchemaProps has one)
                     assert sub.startswith(prefix), sub
                     if sub[len(prefix):] not in defs:
                         missing.add(sub)
