@@ -13,6 +13,8 @@ import struct
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple, Union
 
+from .auth.options import SecurityConfig, parse_security
+
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -239,6 +241,26 @@ def parse_etcd_servers(flag, value):
     return tuple(servers)
 
 
+def parse_etcd_servers_overrides(flag, value):
+    """"group/resource#url;url,..." -> {"group/resource": (url, ...)}; the core group is empty ("/pods")."""
+    if isinstance(value, Mapping):
+        return {key: tuple(servers) for key, servers in value.items()}
+    overrides = {}
+    for entry in _list(value):
+        resource, sep, servers_text = entry.partition("#")
+        group, slash, name = resource.partition("/")
+        if not sep or not slash or not name or not servers_text:
+            raise _invalid(flag, value, f"invalid value of etcd servers override: {entry} "
+                                        f"(want group/resource#servers, servers separated by ';')")
+        servers = tuple(s.strip() for s in servers_text.split(";") if s.strip())
+        parse_etcd_servers(flag, ",".join(servers))
+        overrides[f"{group}/{name}"] = servers
+    return overrides
+
+
+_MEDIA_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+
+
 # --- the advertise address --------------------------------------------------------------------------
 
 _IPV4_ROUTE_FILE = "/proc/net/route"
@@ -397,11 +419,17 @@ class ServerConfig:
     insecure_bind_address: str = "127.0.0.1"
     insecure_port: int = 8080  # 0 disables the insecure listener
     bind_address: str = "0.0.0.0"
-    secure_port: int = 0
+    secure_port: int = 6443  # 0 disables the secure listener
     data_dir: str = "./kapiserver-data"
     storage_backend: str = "sqlite"
     etcd_servers: Tuple[str, ...] = ()
     etcd_prefix: str = "/registry"
+    etcd_servers_overrides: Mapping[str, Tuple[str, ...]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
+    etcd_cafile: Optional[str] = None
+    etcd_certfile: Optional[str] = None
+    etcd_keyfile: Optional[str] = None
+    storage_media_type: str = "application/json"
     service_cluster_ip_range: IPNetwork = ipaddress.IPv4Network("10.0.0.0/24")
     service_node_port_range: Tuple[int, int] = (30000, 32767)
     advertise_address: Optional[IPAddress] = None
@@ -420,6 +448,8 @@ class ServerConfig:
     kubernetes_service_node_port: int = 0
     # True when no usable host address was found and advertise_address fell back to 127.0.0.1.
     advertise_address_is_fallback: bool = False
+    # TLS, authentication, authorization, admission and audit (kapiserver.auth.options).
+    security: SecurityConfig = dataclasses.field(default_factory=SecurityConfig)
 
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
@@ -443,9 +473,6 @@ class ServerConfig:
                              defaults.insecure_port)
         bind = pick("bind-address", _ip, None)
         secure_port = pick("secure-port", lambda f, v: _port(f, v, "secure port"), defaults.secure_port)
-        if secure_port != 0:
-            raise OptionError("secure-port", "--secure-port is not supported yet: TLS arrives with the "
-                                             "security work; use --secure-port=0")
 
         data_dir = pick("data-dir", lambda f, v: str(v), defaults.data_dir)
         if not data_dir.strip():
@@ -465,6 +492,17 @@ class ServerConfig:
             raise OptionError("etcd-servers", "--etcd-servers cannot be used with --storage-backend=sqlite")
 
         etcd_prefix = pick("etcd-prefix", lambda f, v: str(v), defaults.etcd_prefix)
+        overrides = pick("etcd-servers-overrides", parse_etcd_servers_overrides, {})
+        if overrides and backend != "etcd3":
+            raise OptionError("etcd-servers-overrides", "--etcd-servers-overrides needs --etcd-servers")
+        etcd_files = {flag: pick(flag, lambda f, v: str(v) or None, None)
+                      for flag in ("etcd-cafile", "etcd-certfile", "etcd-keyfile")}
+        if bool(etcd_files["etcd-certfile"]) != bool(etcd_files["etcd-keyfile"]):
+            raise OptionError("etcd-certfile", "--etcd-certfile and --etcd-keyfile must be given together")
+        media_type = pick("storage-media-type", lambda f, v: str(v).strip(), defaults.storage_media_type)
+        if media_type not in _MEDIA_TYPES:
+            raise OptionError("storage-media-type", f'--storage-media-type "{media_type}" is not supported; '
+                                                    f"use one of {', '.join(_MEDIA_TYPES)}")
         cidr = pick("service-cluster-ip-range", parse_service_cidr, defaults.service_cluster_ip_range)
         node_ports = pick("service-node-port-range", parse_port_range, defaults.service_node_port_range)
         service_node_port = pick("kubernetes-service-node-port", _int, defaults.kubernetes_service_node_port)
@@ -504,6 +542,8 @@ class ServerConfig:
                                     pick("min-request-timeout", _int, defaults.min_request_timeout))
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
 
+        security = parse_security(options, data_dir, OptionError, parse_bool, parse_duration, _list)
+
         advertise = pick("advertise-address", _ip, None)
         if insecure_bind is None:
             insecure_bind = ipaddress.ip_address(defaults.insecure_bind_address)
@@ -522,6 +562,11 @@ class ServerConfig:
             storage_backend=backend,
             etcd_servers=etcd_servers,
             etcd_prefix=etcd_prefix,
+            etcd_servers_overrides=MappingProxyType(dict(overrides)),
+            etcd_cafile=etcd_files["etcd-cafile"],
+            etcd_certfile=etcd_files["etcd-certfile"],
+            etcd_keyfile=etcd_files["etcd-keyfile"],
+            storage_media_type=media_type,
             service_cluster_ip_range=cidr,
             service_node_port_range=node_ports,
             advertise_address=advertise,
@@ -539,4 +584,5 @@ class ServerConfig:
             verbosity=verbosity,
             kubernetes_service_node_port=service_node_port,
             advertise_address_is_fallback=fell_back,
+            security=security,
         )
