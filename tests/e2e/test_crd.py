@@ -1,0 +1,90 @@
+"""CustomResourceDefinitions with kubectl and the Python client: served at once, schema-checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CRD = (Path(__file__).parent / "crontab-crd.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def crontabs(kubectl):
+    kubectl("apply", "-f", "-", input=CRD)
+    return kubectl
+
+
+def test_crd_is_established_and_served_at_once(crontabs):
+    """Right after the CRD is created its kind can be created, listed and explained."""
+    crd = crontabs.json("get", "crd", "crontabs.stable.example.com")
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    assert crd["status"]["acceptedNames"]["listKind"] == "CronTabList"
+    crontabs("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "c1"},
+        "spec": {"cronSpec": "*/5 * * * *", "image": "img", "unknownField": 1}}))
+    obj = crontabs.json("get", "ct", "c1")
+    assert obj["spec"] == {"cronSpec": "*/5 * * * *", "image": "img", "replicas": 1}   # pruned, defaulted
+    table = crontabs("get", "crontabs").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SPEC", "REPLICAS", "AGE"]
+    assert table[1].split()[:3] == ["c1", "*/5", "*"]
+    explained = crontabs("explain", "crontab.spec.cronSpec").stdout
+    assert "the schedule" in explained
+    assert "crontab.stable.example.com/c1" in crontabs("get", "all").stdout
+
+
+def test_schema_violations_are_422_with_causes(crontabs):
+    """A custom resource breaking its schema is refused with field causes."""
+    result = crontabs("apply", "-f", "-", check=False, input=json.dumps({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "bad"},
+        "spec": {"replicas": 50}}))
+    assert result.returncode == 1
+    assert "spec.cronSpec: Required value" in result.stderr
+    assert "spec.replicas: Invalid value: 50: spec.replicas in body should be less than or equal to 10" \
+        in result.stderr
+
+
+def test_status_subresource_and_generation(crontabs):
+    """Spec changes bump generation; status changes only through /status."""
+    crontabs("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "c2"},
+        "spec": {"cronSpec": "1 * * * *"}}))
+    crontabs("patch", "ct", "c2", "--type=merge", "-p", '{"spec":{"replicas":2},"status":{"replicas":9}}')
+    obj = crontabs.json("get", "ct", "c2")
+    assert obj["metadata"]["generation"] == 2 and "status" not in obj
+    crontabs("patch", "ct", "c2", "--subresource=status", "--type=merge", "-p", '{"status":{"replicas":2}}')
+    obj = crontabs.json("get", "ct", "c2")
+    assert obj["status"] == {"replicas": 2} and obj["metadata"]["generation"] == 2
+
+
+def test_python_client_custom_objects(crontabs, k8s):
+    """CustomObjectsApi creates, merge-patches and lists custom objects."""
+    from kubernetes import client
+    api = client.CustomObjectsApi(k8s)
+    api.create_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs", {
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "py"},
+        "spec": {"cronSpec": "2 * * * *"}})
+    api.patch_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs", "py",
+                                       {"spec": {"image": "new"}})
+    listed = api.list_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs")
+    assert listed["kind"] == "CronTabList"
+    item = next(i for i in listed["items"] if i["metadata"]["name"] == "py")
+    assert item["kind"] == "CronTab" and item["spec"]["image"] == "new"
+
+
+def test_deleting_the_crd_removes_its_objects(kubectl):
+    """Deleting a CRD deletes its custom resources, then the CRD, and the kind is no longer served."""
+    crd = CRD.replace("crontabs.stable.example.com", "crontabs.doomed.example.com").replace(
+        "group: stable.example.com", "group: doomed.example.com")
+    kubectl("apply", "-f", "-", input=crd)
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "doomed.example.com/v1", "kind": "CronTab", "metadata": {"name": "x"},
+        "spec": {"cronSpec": "3 * * * *"}}))
+    kubectl("delete", "crd", "crontabs.doomed.example.com", "--timeout=20s")
+    status, _ = kubectl.server.request("GET", "/apis/doomed.example.com/v1/namespaces/default/crontabs")
+    assert status == 404
+    kubectl("apply", "-f", "-", input=crd)
+    status, listed = kubectl.server.request("GET", "/apis/doomed.example.com/v1/namespaces/default/crontabs")
+    assert status == 200 and listed["items"] == []
