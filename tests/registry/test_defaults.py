@@ -294,3 +294,28 @@ def test_image_tag_parsing():
     """The tag is found after the last path component, not in a registry port."""
     assert image_tag("localhost:5000/app:v1") == "v1"
     assert image_tag("localhost:5000/app") == "latest"
+
+
+@pytest.mark.parametrize("given, written", [
+    ("0.5", "500m"), ("1000m", "1"), ("1000", "1k"), ("1024Mi", "1Gi"), ("1.5Gi", "1536Mi"),
+    ("500Mi", "500Mi"), ("1e3", "1e3"), (1, "1"), (0.25, "250m"), ("0.0001", "1m"), ("0", "0"),
+    ("128974848", "128974848"), ("0.5Ki", "512"), ("not-a-quantity", "not-a-quantity"),
+])
+def test_resource_quantities_are_written_canonically(given, written):
+    """Resource-list quantities come back in upstream's canonical form, rounded up to milli."""
+    out = defaulted("", "v1", "Pod", pod(nginx(resources={"limits": {"cpu": given}})))
+    resources = out["spec"]["containers"][0]["resources"]
+    assert resources["limits"]["cpu"] == written
+    assert resources["requests"]["cpu"] == written
+
+
+def test_other_resource_lists_are_canonical():
+    """PVC requests, quota hard limits, node capacity and emptyDir size limits are canonical too."""
+    pvc = defaulted("", "v1", "PersistentVolumeClaim", {"spec": {"resources": {"requests": {"storage": "1024Mi"}}}})
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    quota = defaulted("", "v1", "ResourceQuota", {"spec": {"hard": {"pods": "1000", "requests.cpu": "0.5"}}})
+    assert quota["spec"]["hard"] == {"pods": "1k", "requests.cpu": "500m"}
+    node = defaulted("", "v1", "Node", {"status": {"capacity": {"memory": "2048Ki"}}})
+    assert node["status"]["capacity"] == node["status"]["allocatable"] == {"memory": "2Mi"}
+    vol = defaulted("", "v1", "Pod", pod(volumes=[{"name": "t", "emptyDir": {"sizeLimit": "1024Mi"}}]))
+    assert vol["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == "1Gi"

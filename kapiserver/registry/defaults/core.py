@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from . import pod as _pod
+from ._quantity import canonical_resource_list
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub
 
 DEFAULT_CLIENT_IP_TIMEOUT = 10800  # seconds of ClientIP session affinity
@@ -95,8 +96,11 @@ def namespace(obj: dict) -> None:
 
 def node(obj: dict) -> None:
     status = child(obj, "status")
-    if status is not None and status.get("allocatable") is None and status.get("capacity") is not None:
-        status["allocatable"] = dict(status["capacity"])
+    if status is not None:
+        if status.get("allocatable") is None and status.get("capacity") is not None:
+            status["allocatable"] = dict(status["capacity"])
+        canonical_resource_list(status, "capacity")
+        canonical_resource_list(status, "allocatable")
 
 
 def _pv_source(spec: dict) -> None:
@@ -112,11 +116,15 @@ def persistent_volume(obj: dict) -> None:
     set_if_empty(sub(obj, "status"), "phase", "Pending")
     set_if_empty(spec, "persistentVolumeReclaimPolicy", "Retain")
     set_if_nil(spec, "volumeMode", "Filesystem")
+    canonical_resource_list(spec, "capacity")
     _pv_source(spec)
 
 
 def persistent_volume_claim(obj: dict) -> None:
-    set_if_empty(sub(obj, "status"), "phase", "Pending")
+    status = sub(obj, "status")
+    set_if_empty(status, "phase", "Pending")
+    canonical_resource_list(status, "capacity")
+    canonical_resource_list(status, "allocatedResources")
     _pod.pvc_spec(sub(obj, "spec"))
 
 
@@ -130,6 +138,8 @@ def limit_range(obj: dict) -> None:
     """SetDefaults_LimitRangeItem: for Container limits, default <- max, defaultRequest <-
     default, then min."""
     for item in items(sub(obj, "spec"), "limits"):
+        for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+            canonical_resource_list(item, key)
         if item.get("type") != "Container":
             continue
         default = dict(item.get("default") or {})
@@ -146,7 +156,15 @@ def limit_range(obj: dict) -> None:
                 item[key] = value
 
 
+def resource_quota(obj: dict) -> None:
+    canonical_resource_list(child(obj, "spec"), "hard")
+    status = child(obj, "status")
+    canonical_resource_list(status, "hard")
+    canonical_resource_list(status, "used")
+
+
 DEFAULTERS = {
+    "ResourceQuota": resource_quota,
     "Pod": pod,
     "PodTemplate": pod_template,
     "ReplicationController": replication_controller,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ._quantity import parse_quantity
+from ._quantity import canonical_quantity, canonical_resource_list, parse_quantity
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub, template_metadata
 
 DEFAULT_MODE = 0o644      # 420: secret, configMap, downwardAPI and projected volumes
@@ -53,7 +53,9 @@ def container(c: dict) -> None:
         if field_ref is not None:
             object_field_selector(field_ref)
     # ResourceRequirements is a non-pointer struct: Go always writes it.
-    sub(c, "resources")
+    resources = sub(c, "resources")
+    canonical_resource_list(resources, "limits")
+    canonical_resource_list(resources, "requests")
     for name in ("livenessProbe", "readinessProbe", "startupProbe"):
         p = child(c, name)
         if p is not None:
@@ -127,6 +129,9 @@ def volume(v: dict) -> None:
     """SetDefaults_Volume (no source means an emptyDir) and each source's defaults."""
     if all(v.get(name) is None for name in _VOLUME_SOURCES):
         v["emptyDir"] = {}
+    empty_dir = child(v, "emptyDir")
+    if empty_dir is not None and empty_dir.get("sizeLimit") is not None:
+        empty_dir["sizeLimit"] = canonical_quantity(empty_dir["sizeLimit"])
     simple = {"hostPath": host_path, "iscsi": iscsi, "rbd": rbd, "azureDisk": azure_disk,
               "scaleIO": scale_io}
     for name, fn in simple.items():
@@ -167,7 +172,9 @@ def _downward_items(source: dict) -> None:
 def pvc_spec(spec: dict) -> None:
     """SetDefaults_PersistentVolumeClaimSpec."""
     set_if_nil(spec, "volumeMode", "Filesystem")
-    sub(spec, "resources")
+    resources = sub(spec, "resources")
+    canonical_resource_list(resources, "limits")
+    canonical_resource_list(resources, "requests")
 
 
 def pod_spec(spec: dict) -> None:
@@ -182,6 +189,7 @@ def pod_spec(spec: dict) -> None:
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for c in items(spec, key):
             container(c)
+    canonical_resource_list(spec, "overhead")
 
 
 def pod_template(template: dict) -> None:

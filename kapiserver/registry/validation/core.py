@@ -314,11 +314,18 @@ VOLUME_MODES = ("Block", "Filesystem")
 RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
 
 
-def _access_modes(value: Any, path: str) -> Errors:
+_PV_SOURCES = (
+    "gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd", "iscsi", "cinder",
+    "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
+    "photonPersistentDisk", "portworxVolume", "scaleIO", "local", "storageos", "csi",
+)
+
+
+def _access_modes(value: Any, path: str, detail: str = "") -> Errors:
     errs: Errors = []
     modes = value if isinstance(value, list) else []
     if not modes:
-        errs.append(required(path, ""))
+        errs.append(required(path, detail))
     for mode in modes:
         if mode not in ACCESS_MODES:
             errs.append(not_supported(path, mode, ACCESS_MODES))
@@ -329,10 +336,16 @@ def validate_persistent_volume(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
     spec = _dict(obj.get("spec"))
     errs += _access_modes(spec.get("accessModes"), "spec.accessModes")
-    if not _dict(spec.get("capacity")):
+    capacity = _dict(spec.get("capacity"))
+    if not capacity:
         errs.append(required("spec.capacity", ""))
-    elif "storage" not in spec["capacity"] or len(spec["capacity"]) != 1:
-        errs.append(not_supported("spec.capacity", list(spec["capacity"]), ["storage"]))
+    if "storage" not in capacity or len(capacity) != 1:
+        errs.append(not_supported("spec.capacity", capacity, ["storage"]))
+    sources = [key for key in _PV_SOURCES if spec.get(key) is not None]
+    if not sources:
+        errs.append(required("spec", "must specify a volume type"))
+    for extra in sources[1:]:
+        errs.append(forbidden(f"spec.{extra}", "may not specify more than 1 volume type"))
     policy = spec.get("persistentVolumeReclaimPolicy")
     if policy and policy not in RECLAIM_POLICIES:
         errs.append(not_supported("spec.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
@@ -342,7 +355,7 @@ def validate_persistent_volume(obj: dict, namespaced: bool) -> Errors:
 
 
 def pvc_spec(spec: dict, path: str) -> Errors:
-    errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes")
+    errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes", "at least 1 access mode is required")
     requests = _dict(_dict(spec.get("resources")).get("requests"))
     if "storage" not in requests:
         errs.append(required(f"{path}.resources[storage]", ""))
