@@ -76,7 +76,8 @@ def apiservers(tmp_path):
     started = []
 
     def start(urls, name):
-        server = APIServerProcess(tmp_path / name, args=(f"--etcd-servers={','.join(urls)}",))
+        server = APIServerProcess(tmp_path / name, args=(f"--etcd-servers={','.join(urls)}",
+                                                                "--secure-port=0"))
         started.append(server)
         return server.start()
 
