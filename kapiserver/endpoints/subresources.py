@@ -41,6 +41,9 @@ async def handle(handler, request, info, store) -> None:
         await _evict(handler, request, info, store, namespace)
     elif name in _STREAMS:
         await _stream(handler, request, info, store, namespace)
+    elif name == "token":
+        from ..auth.tokenrequest import token_request
+        await token_request(handler, request, info, store, namespace)
     else:
         raise StatusError(503, "ServiceUnavailable",
                           f"{store.info.resource}/{name} is not available on this server yet")
@@ -114,27 +117,58 @@ def _selector_string(selector) -> str:
     return ""
 
 
-def to_scale(obj: dict) -> dict:
+_BUILTIN_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+
+
+def _path(text: str) -> list[str]:
+    return [p for p in (text or "").split(".") if p]
+
+
+def _get_path(obj: dict, text: str):
+    if not _path(text):
+        return None
+    for part in _path(text):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _set_path(obj: dict, text: str, value) -> None:
+    parts = _path(text)
+    for part in parts[:-1]:
+        obj = obj.setdefault(part, {})
+    obj[parts[-1]] = value
+
+
+def scale_paths(store) -> dict:
+    """Where replicas live: a CRD's scale subresource says; built-ins use spec/status.replicas."""
+    return getattr(store.strategy, "scale_paths", None) or _BUILTIN_SCALE
+
+
+def to_scale(obj: dict, paths: dict = _BUILTIN_SCALE) -> dict:
     meta_ = obj["metadata"]
     scale_meta = {k: meta_[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                   if k in meta_}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    out_status = {"replicas": status.get("replicas", 0)}
-    selector = _selector_string(spec.get("selector"))
+    out_status = {"replicas": _get_path(obj, paths["statusReplicasPath"]) or 0}
+    if paths is _BUILTIN_SCALE:
+        selector = _selector_string((obj.get("spec") or {}).get("selector"))
+    else:
+        selector = _get_path(obj, paths.get("labelSelectorPath", "")) or ""
     if selector:
         out_status["selector"] = selector
+    replicas = _get_path(obj, paths["specReplicasPath"])
     return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_meta,
-            "spec": {"replicas": spec.get("replicas", 0)} if spec.get("replicas") else {},
-            "status": out_status}
+            "spec": {"replicas": replicas} if replicas else {}, "status": out_status}
 
 
 async def _scale(handler, request, info, store, namespace, verb):
     from .api import write_options, _check_body_object, patch_function
     from ..registry.catalog import ResourceInfo
     scale_info = ResourceInfo("autoscaling", "v1", "scale", "Scale", True)
+    paths = scale_paths(store)
     if verb == "get":
-        scale = to_scale(await store.get(namespace, info.name))
+        scale = to_scale(await store.get(namespace, info.name), paths)
         write_bytes(request, 200, "application/json", codec.encode(scale))
         return
     options = write_options(request)
@@ -149,19 +183,19 @@ async def _scale(handler, request, info, store, namespace, verb):
     def update(old):
         if old is None:
             raise errors.not_found(store.qualified, info.name)
-        scale = change(to_scale(old))
+        scale = change(to_scale(old, paths))
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid_object("autoscaling", "Scale", info.name, [
                 errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")])
         new = copy.deepcopy(old)
-        new.setdefault("spec", {})["replicas"] = replicas
+        _set_path(new, paths["specReplicasPath"], replicas)
         rv = (scale.get("metadata") or {}).get("resourceVersion")
         if rv:
             new["metadata"]["resourceVersion"] = rv
         return new
     result, _ = await store.update(namespace, info.name, update, options, allow_create=False)
-    write_bytes(request, 200, "application/json", codec.encode(to_scale(result)))
+    write_bytes(request, 200, "application/json", codec.encode(to_scale(result, paths)))
 
 
 async def bind_pod(pods, namespace: str, name: str, binding: dict) -> dict:
@@ -192,7 +226,7 @@ async def bind_pod(pods, namespace: str, name: str, binding: dict) -> dict:
                            "lastProbeTime": None,
                            "lastTransitionTime": meta.rfc3339(pods.now())})
         return old
-    result, _ = await pods.update(namespace, name, update, allow_create=False)
+    result, _ = await pods.update(namespace, name, update, subresource="binding", allow_create=False)
     return result
 
 

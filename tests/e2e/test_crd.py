@@ -88,3 +88,15 @@ def test_deleting_the_crd_removes_its_objects(kubectl):
     kubectl("apply", "-f", "-", input=crd)
     status, listed = kubectl.server.request("GET", "/apis/doomed.example.com/v1/namespaces/default/crontabs")
     assert status == 200 and listed["items"] == []
+
+
+def test_scale_subresource_of_a_custom_resource(crontabs):
+    """kubectl scale works on a CRD with a scale subresource, through its specReplicasPath."""
+    crontabs("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "scaled"},
+        "spec": {"cronSpec": "4 * * * *"}}))
+    crontabs("scale", "crontab/scaled", "--replicas=4")
+    assert crontabs.json("get", "ct", "scaled")["spec"]["replicas"] == 4
+    status, scale = crontabs.server.request(
+        "GET", "/apis/stable.example.com/v1/namespaces/default/crontabs/scaled/scale")
+    assert status == 200 and scale["kind"] == "Scale" and scale["spec"] == {"replicas": 4}
