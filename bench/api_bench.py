@@ -1,0 +1,281 @@
+"""
+API benchmark, run by hand (never by the tests):
+
+    python bench/api_bench.py [--duration 5] [--objects 1000] [--rss-objects 10000] [--watchers 1000]
+
+Starts kapiserver (python -m kapiserver on a temporary data dir) and, in the same run,
+a floor (bench/floor.py: a bare twisted.web resource answering the very bytes kapiserver
+answered), then measures with wrk (Debian package ``wrk``):
+  GET one object at 1 and 32 connections; LIST of --objects objects at resourceVersion=0
+  and consistent (unset); CREATE at 16 connections (wrk + a lua script, generateName);
+  watch fan-out (--watchers raw-socket watchers, one object updated 20 times: delivered
+  fraction, p50/p99 latency from the update's request to each watcher's read);
+  startup time to /readyz; RSS with --rss-objects objects stored.
+Prints project and floor requests/s, their ratio, and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Server:
+    def __init__(self, data_dir: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
+             "--etcd-compaction-interval=0"], stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=raise_fd_limit)
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("kapiserver exited")
+                time.sleep(0.01)
+        self.startup = time.perf_counter() - started
+
+    def request(self, method, path, body=None, content_type="application/json"):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data, headers={"Content-Type": content_type} if data else {})
+        response = conn.getresponse()
+        raw = response.read()
+        conn.close()
+        return response.status, response.getheader("Content-Type"), raw
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def configmap(name, value="x" * 64, generate=False):
+    meta = {"generateName": name} if generate else {"name": name}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"v": value}}
+
+
+def create_many(server: Server, namespace: str, count: int, threads: int = 8) -> None:
+    server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": namespace}})
+
+    def worker(indices):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        for i in indices:
+            conn.request("POST", f"/api/v1/namespaces/{namespace}/configmaps",
+                         body=json.dumps(configmap(f"cm-{i:06d}")).encode(),
+                         headers={"Content-Type": "application/json"})
+            conn.getresponse().read()
+        conn.close()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, [range(t, count, threads) for t in range(threads)]))
+
+
+def wrk(url: str, connections: int, duration: float, script: str = "") -> float:
+    threads = 1 if connections == 1 else 2
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors_ = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors_:
+        print(f"    (wrk saw {errors_.group(1)} non-2xx responses on {url})")
+    return float(match.group(1)) if match else 0.0
+
+
+def watch_fanout(server: Server, watchers: int, updates: int = 20) -> dict:
+    ns = "bench-watch"
+    server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": ns}})
+    status, _, raw = server.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("fan", "start"))
+    rv = json.loads(raw)["metadata"]["resourceVersion"]
+    path = f"/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=120"
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(watchers):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, {"buf": b"", "seen": set()})
+        socks.append(s)
+    time.sleep(1.0)
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    pattern = re.compile(rb'"v":"u(\d+)"')
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+    def drain(until: float) -> None:
+        while time.perf_counter() < until:
+            for key, _ in sel.select(timeout=max(0.0, min(0.05, until - time.perf_counter()))):
+                now = time.perf_counter()
+                try:
+                    chunk = key.fileobj.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                state = key.data
+                state["buf"] = (state["buf"] + chunk)[-4096:]
+                for m in pattern.finditer(chunk):
+                    i = int(m.group(1))
+                    if i not in state["seen"] and i in sent:
+                        state["seen"].add(i)
+                        latencies.append(now - sent[i])
+
+    for i in range(updates):
+        body = json.dumps(configmap("fan", f"u{i}")).encode()
+        sent[i] = time.perf_counter()
+        conn.request("PUT", f"/api/v1/namespaces/{ns}/configmaps/fan", body=body,
+                     headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        drain(time.perf_counter() + 0.05)
+    drain(time.perf_counter() + 5.0)
+    conn.close()
+    for s in socks:
+        s.close()
+    latencies.sort()
+    expected = watchers * updates
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+    return {"delivered": len(latencies) / expected, "p50_ms": pct(0.5), "p99_ms": pct(0.99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--rss-objects", type=int, default=10000)
+    parser.add_argument("--watchers", type=int, default=1000)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    raise_fd_limit()
+    work = tempfile.mkdtemp(prefix="kapiserver-bench-")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
+          f"{_cpu_model()}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    server = Server(os.path.join(work, "data"))
+    floor = None
+    try:
+        print(f"startup to /readyz: {server.startup * 1000:.0f} ms (empty store)")
+        create_many(server, "bench", args.objects)
+        server.request("POST", "/api/v1/namespaces/bench/configmaps", configmap("one"))
+        cases = [
+            ("GET one object, 1 conn", "/api/v1/namespaces/bench/configmaps/one", 1),
+            ("GET one object, 32 conns", "/api/v1/namespaces/bench/configmaps/one", 32),
+            (f"LIST {args.objects} at RV=0, 1 conn", "/api/v1/namespaces/bench/configmaps?resourceVersion=0", 1),
+            (f"LIST {args.objects} at RV=0, 8 conns", "/api/v1/namespaces/bench/configmaps?resourceVersion=0", 8),
+            (f"LIST {args.objects} consistent, 1 conn", "/api/v1/namespaces/bench/configmaps", 1),
+            (f"LIST {args.objects} consistent, 8 conns", "/api/v1/namespaces/bench/configmaps", 8),
+        ]
+        # The floor answers the very bytes kapiserver answered.
+        table = {}
+        for index, (_, path, _) in enumerate(cases):
+            status, content_type, raw = server.request("GET", path)
+            body_file = os.path.join(work, f"body-{index}")
+            with open(body_file, "wb") as f:
+                f.write(raw)
+            table[path] = [status, content_type, body_file]
+        status, content_type, raw = server.request(
+            "POST", "/api/v1/namespaces/bench/configmaps", configmap("created-", generate=True))
+        with open(os.path.join(work, "body-create"), "wb") as f:
+            f.write(raw)
+        table["/api/v1/namespaces/bench-create/configmaps"] = [201, content_type, os.path.join(work, "body-create")]
+        with open(os.path.join(work, "floor.json"), "w") as f:
+            json.dump(table, f)
+        floor_port = free_port()
+        floor = subprocess.Popen([sys.executable, os.path.join(HERE, "floor.py"), str(floor_port),
+                                  os.path.join(work, "floor.json")])
+        time.sleep(1.0)
+        print(f"{'case':40} {'kapiserver/s':>13} {'floor/s':>10} {'ratio':>7}")
+        for name, path, conns in cases:
+            ours = wrk(server.url + path, conns, args.duration)
+            base = wrk(f"http://127.0.0.1:{floor_port}" + path, conns, args.duration)
+            print(f"{name:40} {ours:13.1f} {base:10.1f} {ours / base if base else 0:7.2f}")
+        server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": "bench-create"}})
+        script = os.path.join(work, "create.lua")
+        with open(script, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                    f"wrk.body = {json.dumps(json.dumps(configmap('c-', generate=True)))}\n")
+        ours = wrk(server.url + "/api/v1/namespaces/bench-create/configmaps", 16, args.duration, script)
+        base = wrk(f"http://127.0.0.1:{floor_port}/api/v1/namespaces/bench-create/configmaps", 16,
+                   args.duration, script)
+        print(f"{'CREATE, 16 conns':40} {ours:13.1f} {base:10.1f} {ours / base if base else 0:7.2f}")
+        result = watch_fanout(server, args.watchers)
+        print(f"watch fan-out, {args.watchers} watchers x 20 updates: delivered {result['delivered'] * 100:.1f}%, "
+              f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms")
+        status, _, raw = server.request("GET", "/api/v1/configmaps?resourceVersion=0")
+        stored = len(json.loads(raw)["items"])
+        if stored < args.rss_objects:
+            create_many(server, "bench-rss", args.rss_objects - stored)
+        status, _, raw = server.request("GET", "/api/v1/configmaps?resourceVersion=0")
+        print(f"RSS with {len(json.loads(raw)['items'])} configmaps stored: {server.rss_mib():.0f} MiB")
+        server.stop()
+        restarted = Server(os.path.join(work, "data"))
+        print(f"startup to /readyz with them stored: {restarted.startup * 1000:.0f} ms; "
+              f"RSS after restart: {restarted.rss_mib():.0f} MiB")
+        restarted.stop()
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+        if floor is not None:
+            floor.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
