@@ -46,7 +46,9 @@ class APIServerProcess:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={self.data_dir}",
-             "--etcd-compaction-interval=0", "-v=2", *self.args],
+             "--etcd-compaction-interval=0", "-v=2",
+             *(() if any(a.startswith("--secure-port") for a in self.args) else ("--secure-port=0",)),
+             *self.args],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
