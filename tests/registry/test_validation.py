@@ -200,6 +200,19 @@ def test_restart_policy_and_volume_mounts():
         'spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"']
 
 
+def test_env_field_refs():
+    """Env field refs must name a downward-API field an env var may use."""
+    env = [{"name": "PHASE", "valueFrom": {"fieldRef": {"fieldPath": "status.phase"}}},
+           {"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "metadata.foo"}}},
+           {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    assert errors("", "Pod", pod(containers=[{"name": "c", "image": "x", "env": env}])) == [
+        'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "status.phase": supported '
+        'values: "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", '
+        '"spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"',
+        'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: Invalid value: "metadata.foo": error converting '
+        "fieldPath: field label not supported: metadata.foo"]
+
+
 def test_requests_may_not_exceed_limits():
     """A request above its limit names the resource and the limit."""
     c = {"name": "c", "image": "x", "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}

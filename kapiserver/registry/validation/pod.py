@@ -4,14 +4,15 @@ and of Pod objects on create and update."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from ...machinery import codec
 from ..defaults._quantity import parse_quantity
 from . import meta as _meta
 from . import names
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid,
-                    is_int, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid, is_int,
+                    label_selector, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
                     required, text)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
@@ -138,6 +139,52 @@ def _ports(value: Any, path: str) -> Errors:
     return errs
 
 
+_ENV_FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName",
+                    "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
+_DOWNWARD_LABELS = ("metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
+                    "metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName",
+                    "spec.schedulerName", "status.phase", "status.hostIP", "status.hostIPs", "status.podIP",
+                    "status.podIPs")
+_SUBSCRIPTED = re.compile(r"^(metadata\.(?:labels|annotations)|[^\[]+)\['(.*)'\]$")
+
+
+def _field_selector(selector: dict, path: str) -> Errors:
+    """validateObjectFieldSelector for env vars: a supported downward-API field path."""
+    api_version, field_path = text(selector.get("apiVersion")), text(selector.get("fieldPath"))
+    if not api_version:
+        return [required(f"{path}.apiVersion", "")]
+    if not field_path:
+        return [required(f"{path}.fieldPath", "")]
+    subscripted = _SUBSCRIPTED.match(field_path)
+    if api_version != "v1":
+        return [invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: unsupported pod version: {api_version}")]
+    if subscripted:
+        base, key = subscripted.groups()
+        if base not in ("metadata.labels", "metadata.annotations"):
+            return [invalid(f"{path}.fieldPath", field_path,
+                            f"error converting fieldPath: field label does not support subscript: {field_path}")]
+        check = key.lower() if base == "metadata.annotations" else key
+        return [invalid(f"{path}.fieldPath", key, msg) for msg in names.is_qualified_name(check)]
+    if field_path not in _DOWNWARD_LABELS and field_path != "spec.host":
+        return [invalid(f"{path}.fieldPath", field_path,
+                        f"error converting fieldPath: field label not supported: {field_path}")]
+    internal = "spec.nodeName" if field_path == "spec.host" else field_path
+    if internal not in _ENV_FIELD_PATHS:
+        return [not_supported(f"{path}.fieldPath", internal, sorted(_ENV_FIELD_PATHS))]
+    return []
+
+
+def _key_selector(selector: dict, path: str) -> Errors:
+    """A configMapKeyRef / secretKeyRef: a subdomain name and a config key."""
+    name, key = text(selector.get("name")), text(selector.get("key"))
+    errs = [invalid(f"{path}.name", name, msg) for msg in names.name_is_dns_subdomain(name, False)]
+    if not key:
+        errs.append(required(f"{path}.key", ""))
+    else:
+        errs += [invalid(f"{path}.key", key, msg) for msg in names.is_config_map_key(key)]
+    return errs
+
+
 def _env(value: Any, path: str) -> Errors:
     errs: Errors = []
     for i, env in enumerate(_list(value)):
@@ -147,24 +194,30 @@ def _env(value: Any, path: str) -> Errors:
         else:
             errs += [invalid(f"{path}[{i}].name", name, msg) for msg in names.is_relaxed_env_var_name(name)]
         value_from = env.get("valueFrom")
-        if isinstance(value_from, dict):
-            sources = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
-                       if value_from.get(k) is not None]
-            vpath = f"{path}[{i}].valueFrom"
-            if env.get("value"):
-                errs.append(invalid(vpath, "", "may not be specified when `value` is not empty"))
-            if not sources:
-                errs.append(invalid(vpath, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
-                                               "`configMapKeyRef` or `secretKeyRef`"))
-            elif len(sources) > 1:
-                errs.append(invalid(vpath, "", "may not have more than one field specified at a time"))
-            for ref in ("configMapKeyRef", "secretKeyRef"):
-                selector = value_from.get(ref)
-                if isinstance(selector, dict):
-                    if not selector.get("name"):
-                        errs.append(required(f"{vpath}.{ref}.name", ""))
-                    if not selector.get("key"):
-                        errs.append(required(f"{vpath}.{ref}.key", ""))
+        if not isinstance(value_from, dict):
+            continue
+        vpath = f"{path}[{i}].valueFrom"
+        sources = 0
+        for ref in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"):
+            selector = value_from.get(ref)
+            if selector is None:
+                continue
+            sources += 1
+            selector = selector if isinstance(selector, dict) else {}
+            if ref == "fieldRef":
+                errs += _field_selector(selector, f"{vpath}.fieldRef")
+            elif ref == "resourceFieldRef":
+                if not selector.get("resource"):
+                    errs.append(required(f"{vpath}.resourceFieldRef.resource", ""))
+            else:
+                errs += _key_selector(selector, f"{vpath}.{ref}")
+        if sources == 0:
+            errs.append(invalid(vpath, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                                           "`configMapKeyRef` or `secretKeyRef`"))
+        elif env.get("value"):
+            errs.append(invalid(vpath, "", "may not be specified when `value` is not empty"))
+        elif sources > 1:
+            errs.append(invalid(vpath, "", "may not have more than one field specified at a time"))
     return errs
 
 
@@ -359,6 +412,26 @@ def tolerations(value: Any, path: str) -> Errors:
     return errs
 
 
+def topology_spread(value: Any, path: str) -> Errors:
+    errs: Errors = []
+    constraints = _list(value)
+    for i, constraint in enumerate(constraints):
+        cpath = f"{path}[{i}]"
+        skew = constraint.get("maxSkew")
+        if not is_int(skew) or skew <= 0:
+            errs.append(invalid(f"{cpath}.maxSkew", skew if is_int(skew) else 0, "must be greater than zero"))
+        if not constraint.get("topologyKey"):
+            errs.append(required(f"{cpath}.topologyKey", "can not be empty"))
+        action = constraint.get("whenUnsatisfiable")
+        if action not in ("DoNotSchedule", "ScheduleAnyway"):
+            errs.append(not_supported(f"{cpath}.whenUnsatisfiable", action or "", ["DoNotSchedule", "ScheduleAnyway"]))
+        pair = (constraint.get("topologyKey"), action)
+        if any((other.get("topologyKey"), other.get("whenUnsatisfiable")) == pair for other in constraints[i + 1:]):
+            errs.append(duplicate(f"{cpath}.{{topologyKey, whenUnsatisfiable}}", f"{pair[0]}, {pair[1]}"))
+        errs += label_selector(constraint.get("labelSelector"), f"{cpath}.labelSelector")
+    return errs
+
+
 def pod_spec(spec: Any, path: str) -> Errors:
     """ValidatePodSpec, the rules users meet most."""
     spec = spec if isinstance(spec, dict) else {}
@@ -369,6 +442,7 @@ def pod_spec(spec: Any, path: str) -> Errors:
     errs += one_of(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES)
     errs += one_of(spec.get("dnsPolicy"), f"{path}.dnsPolicy", DNS_POLICIES)
     errs += labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += topology_spread(spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints")
     if spec.get("serviceAccountName"):
         errs += [invalid(f"{path}.serviceAccountName", spec["serviceAccountName"], msg)
                  for msg in names.name_is_dns_subdomain(_str(spec["serviceAccountName"]), False)]
