@@ -137,7 +137,9 @@ class APIServerService(service.MultiService):
         await self._crd_controller.start()
         if config.etcd_compaction_interval > 0:
             self._start_compaction(config.etcd_compaction_interval)
-        context = APIContext(self.registry, self.reactor, self.reactor, config)
+        from .endpoints.streams import build_streams
+        context = APIContext(self.registry, self.reactor, self.reactor, config,
+                             streams=build_streams(self.reactor, self.registry, config))
         site = _QuietSite(APIRoot(context))
         site.displayTracebacks = False
         if config.insecure_port:

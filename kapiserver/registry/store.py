@@ -263,7 +263,9 @@ class Store:
             if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
                 raise errors.modified(self.qualified, name)
             new = self._prepare_update(new, old, subresource)
-            field_errors = self.strategy.validate_update(new, old)
+            # A binding sets spec.nodeName, which no ordinary pod update may change (upstream's
+            # binding REST writes it without update validation).
+            field_errors = [] if subresource == "binding" else self.strategy.validate_update(new, old)
             if field_errors:
                 raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
             if self.admit is not None:

@@ -1,0 +1,193 @@
+"""The node streams: pods/log, exec, attach, portforward and proxy, services/proxy, nodes/proxy.
+The apiserver finds the backend (a node's kubelet, a pod, a service endpoint), connects to it, and
+then relays the client's request and every byte after it both ways — upgrades (WebSocket, SPDY/3.1)
+included, so the client talks to the kubelet's streaming protocols through the apiserver unchanged."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+from urllib.parse import quote
+
+from twisted.internet import protocol
+
+from ..machinery import errors
+from .upgrade import hijack, request_head
+
+_KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
+
+
+class _Backend(protocol.Protocol):
+    """The apiserver's side of the connection to the backend."""
+
+    def __init__(self):
+        self.peer = None
+        self.early: List[bytes] = []
+
+    def dataReceived(self, data):
+        if self.peer is None:
+            self.early.append(data)
+        else:
+            self.peer.write(data)
+
+    def connectionLost(self, reason=None):
+        if self.peer is not None:
+            self.peer.loseConnection()
+
+
+class _Client(protocol.Protocol):
+    """The taken-over client connection: everything it sends goes to the backend."""
+
+    def __init__(self, backend: _Backend):
+        self.backend = backend
+
+    def connectionMade(self):
+        self.backend.peer = self.transport
+        for data in self.backend.early:
+            self.transport.write(data)
+        self.backend.early = []
+
+    def dataReceived(self, data):
+        self.backend.transport.write(data)
+
+    def connectionLost(self, reason=None):
+        self.backend.transport.loseConnection()
+
+
+def _container(pod: dict, name: str) -> str:
+    """The container a request means, as upstream picks and checks it."""
+    spec = pod.get("spec") or {}
+    containers = [c["name"] for c in spec.get("containers") or []]
+    init = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
+    pod_name = pod["metadata"]["name"]
+    if not name:
+        if len(containers) == 1:
+            return containers[0]
+        message = (f"a container name must be specified for pod {pod_name}, "
+                   f"choose one of: [{' '.join(containers)}]")
+        if init:
+            message += f" or one of the init containers: [{' '.join(init)}]"
+        if ephemeral:
+            message += f" or one of the ephemeral containers: [{' '.join(ephemeral)}]"
+        raise errors.bad_request(message)
+    if name not in containers + init + ephemeral:
+        raise errors.bad_request(f"container {name} is not valid for pod {pod_name}")
+    return name
+
+
+def _query(request, drop: Tuple[str, ...] = ()) -> bytes:
+    """The request's query string, without the parameters named in `drop`."""
+    if b"?" not in request.uri:
+        return b""
+    raw = request.uri.split(b"?", 1)[1]
+    keep = [p for p in raw.split(b"&") if p and p.split(b"=", 1)[0].decode("latin-1") not in drop]
+    return (b"?" + b"&".join(keep)) if keep else b""
+
+
+def _split_name(name: str) -> Tuple[str, str, str]:
+    """`name`, `name:port` or `scheme:name:port` of a proxy request -> (scheme, name, port)."""
+    parts = name.split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        return "", parts[0], parts[1]
+    return "", name, ""
+
+
+def _proxy_rest(request, info) -> bytes:
+    """The path after .../proxy, with its trailing slash, and the query."""
+    path = request.path
+    marker = b"/" + info.subresource.encode()
+    index = path.find(marker + b"/", path.find(info.name.encode()))
+    rest = path[index + len(marker):] if index >= 0 else b""
+    return (rest or b"/") + _query(request)
+
+
+class NodeStreams:
+    """`context.streams`: serves the streaming subresources through the kubelet client."""
+
+    def __init__(self, reactor, kubelet, registry):
+        self.reactor = reactor
+        self.kubelet = kubelet
+        self.registry = registry
+
+    async def handle(self, request, info, store, obj) -> None:
+        resource = store.info.resource
+        if resource == "pods" and info.subresource in _KUBELET_PATHS:
+            host, port, path = await self._kubelet_target(request, info, obj)
+        elif resource == "pods":
+            host, port, path = self._pod_target(request, info, obj)
+        elif resource == "services":
+            host, port, path = await self._service_target(request, info, obj)
+        elif resource == "nodes":
+            _, _, port_text = _split_name(info.name)
+            _, host, port = await self.kubelet.connection_info(obj["metadata"]["name"])
+            port = int(port_text) if port_text.isdigit() else port
+            path = _proxy_rest(request, info)
+        else:
+            raise errors.not_found(errors.GroupResource(store.info.group, resource), info.name)
+        await self.relay(request, host, port, path)
+
+    async def _kubelet_target(self, request, info, pod):
+        namespace, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+        container = ""
+        values = request.args.get(b"container")
+        if values:
+            container = values[0].decode("utf-8", "replace")
+        path = f"/{_KUBELET_PATHS[info.subresource]}/{quote(namespace)}/{quote(name)}"
+        if info.subresource != "portforward":
+            path += "/" + quote(_container(pod, container))
+        _, host, port = await self.kubelet.connection_info(pod["spec"]["nodeName"])
+        return host, port, path.encode() + _query(request, drop=("container",))
+
+    def _pod_target(self, request, info, pod):
+        _, _, port = _split_name(info.name)
+        host = (pod.get("status") or {}).get("podIP")
+        if not host:
+            raise errors.bad_request(f"address not allowed")
+        return host, int(port) if port.isdigit() else 80, _proxy_rest(request, info)
+
+    async def _service_target(self, request, info, service):
+        _, name, port_name = _split_name(info.name)
+        namespace = service["metadata"].get("namespace", "")
+        wanted = None
+        for port in (service.get("spec") or {}).get("ports") or []:
+            if port_name in ("", port.get("name", ""), str(port.get("port"))):
+                wanted = port.get("name", "")
+                break
+        endpoints_store = self.registry.lookup("", "v1", "endpoints")
+        try:
+            endpoints = await endpoints_store.get(namespace, name)
+        except errors.StatusError:
+            endpoints = {}
+        for subset in endpoints.get("subsets") or []:
+            ports = [p for p in subset.get("ports") or [] if wanted is None or p.get("name", "") == wanted]
+            addresses = subset.get("addresses") or []
+            if ports and addresses:
+                return addresses[0]["ip"], int(ports[0]["port"]), _proxy_rest(request, info)
+        raise errors.StatusError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"', {})
+
+    async def relay(self, request, host: str, port: int, path: bytes) -> None:
+        """Connect to host:port, then hand the client's connection over to a byte relay."""
+        backend = _Backend()
+        await self.kubelet.dial(host, port, backend)
+        upgrade = bool(request.requestHeaders.getRawHeaders(b"upgrade"))
+        request.content.seek(0)
+        body = request.content.read()
+        extra = [(b"Host", f"{host}:{port}".encode())]
+        if not upgrade:
+            # One exchange per relayed connection: its end is the end of the response.
+            extra.append((b"Connection", b"close"))
+        if body or not upgrade:
+            extra.append((b"Content-Length", str(len(body)).encode()))
+        head = request_head(request, path=path, extra_headers=extra,
+                            drop=(b"transfer-encoding", b"keep-alive"))
+        backend.transport.write(head + body)
+        hijack(request, _Client(backend))
+
+
+def build_streams(reactor, registry, config, tunneler=None) -> NodeStreams:
+    """The streams of a server: a kubelet client configured from --kubelet-* (and --ssh-*)."""
+    from ..kubelet.client import KubeletClient, kubelet_config
+    kubelet = KubeletClient(reactor, kubelet_config(config), registry.lookup("", "v1", "nodes"), tunneler)
+    return NodeStreams(reactor, kubelet, registry)

@@ -1,0 +1,223 @@
+"""The kubelet API of the node agent, as the apiserver calls it: /healthz, /pods,
+/containerLogs/{ns}/{pod}/{container}, /exec|/attach/{ns}/{pod}/{container},
+/portForward/{ns}/{pod}, /run/{ns}/{pod}/{container}.  Errors are Status objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from twisted.internet import defer
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from ..endpoints.upgrade import header_values, wants_upgrade
+from ..endpoints.websocket import serve_websocket
+from .execution import AttachRun, ExecRun
+from .logstore import ContainerLog, LogOptions
+from . import wire
+
+
+def _status(code: int, reason: str, message: str) -> bytes:
+    return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": message, "reason": reason, "code": code}).encode()
+
+
+class _Error(Exception):
+    def __init__(self, code: int, reason: str, message: str):
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+
+def _arg(request, name: str, default: Optional[str] = None) -> Optional[str]:
+    values = request.args.get(name.encode())
+    return values[0].decode("utf-8", "replace") if values else default
+
+
+def _flag(request, name: str) -> bool:
+    value = _arg(request, name)
+    return value is not None and value.lower() not in ("0", "false")
+
+
+def _int(request, name: str) -> Optional[int]:
+    value = _arg(request, name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _Error(400, "BadRequest", f"invalid value {value!r} for {name}") from None
+
+
+class KubeletAPI(Resource):
+    isLeaf = True
+
+    def __init__(self, reactor, agent):
+        super().__init__()
+        self.reactor = reactor
+        self.agent = agent
+
+    def render(self, request):
+        parts = [p.decode("utf-8", "replace") for p in request.path.strip(b"/").split(b"/")]
+        try:
+            return self._route(request, parts)
+        except _Error as e:
+            request.setResponseCode(e.code)
+            request.setHeader(b"Content-Type", b"application/json")
+            return _status(e.code, e.reason, e.message)
+
+    def _route(self, request, parts):
+        head = parts[0] if parts else ""
+        if head in ("healthz", "livez", "readyz"):
+            request.setHeader(b"Content-Type", b"text/plain")
+            return b"ok"
+        if head == "pods":
+            request.setHeader(b"Content-Type", b"application/json")
+            items = [w.pod for w in self.agent.workers.values()]
+            return json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
+        if head == "containerLogs" and len(parts) == 4:
+            return self._logs(request, *parts[1:])
+        if head in ("exec", "attach", "run") and len(parts) == 4:
+            return self._exec(request, head, *parts[1:])
+        if head == "portForward" and len(parts) == 3:
+            return self._port_forward(request, *parts[1:])
+        raise _Error(404, "NotFound", "the server could not find the requested resource")
+
+    def _container(self, namespace, name, container_name):
+        worker = self.agent.worker(namespace, name)
+        if worker is None:
+            raise _Error(404, "NotFound", f'pod "{name}" not found on this node')
+        container = worker.container(container_name)
+        if container is None:
+            raise _Error(400, "BadRequest", f"container {container_name} is not valid for pod {name}")
+        return worker, container
+
+    # -- logs ---------------------------------------------------------------------------------------
+    def _logs(self, request, namespace, name, container_name):
+        worker, container = self._container(namespace, name, container_name)
+        options = LogOptions(follow=_flag(request, "follow"), timestamps=_flag(request, "timestamps"),
+                             tail_lines=_int(request, "tailLines"), since_seconds=_int(request, "sinceSeconds"),
+                             since_time=_arg(request, "sinceTime"), limit_bytes=_int(request, "limitBytes"),
+                             previous=_flag(request, "previous"))
+        if options.previous:
+            if not container.previous_log_path:
+                raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod '
+                                                f'"{name}" not found')
+            log = ContainerLog.__new__(ContainerLog)
+            log.path, log.closed, log.followers = container.previous_log_path, True, []
+        else:
+            log = container.log
+        if log is None:
+            reason = (container.state.get("waiting") or {}).get("reason", "ContainerCreating")
+            raise _Error(400, "BadRequest", f'container "{container.name}" in pod "{name}" is waiting to '
+                                            f'start: {reason}')
+        request.setHeader(b"Content-Type", b"text/plain")
+        budget = [options.limit_bytes]
+
+        def emit(data: bytes) -> bool:
+            if budget[0] is not None:
+                data = data[:budget[0]]
+                budget[0] -= len(data)
+            if data:
+                request.write(data)
+            return budget[0] is None or budget[0] > 0
+        keep_going = True
+        for record in options.select(log.records(), self.reactor.seconds()):
+            keep_going = emit(options.render(record))
+            if not keep_going:
+                break
+        if not options.follow or log.closed or not keep_going:
+            request.finish()
+            return NOT_DONE_YET
+        finished = [False]
+
+        def done():
+            if not finished[0]:
+                finished[0] = True
+                stop()
+                request.finish()
+
+        def record(line):
+            if not emit(options.render(line)):
+                done()
+        stop = log.follow(record, done)
+        request.notifyFinish().addBoth(lambda _: (finished.__setitem__(0, True), stop()))
+        return NOT_DONE_YET
+
+    # -- exec / attach --------------------------------------------------------------------------------
+    def _exec(self, request, kind, namespace, name, container_name):
+        worker, container = self._container(namespace, name, container_name)
+        argv = [v.decode("utf-8", "replace") for v in request.args.get(b"command") or []]
+        if kind == "run":
+            argv = argv or (_arg(request, "cmd") or "").split()
+            return self._run(request, worker, container, argv)
+        tty, stdin = _flag(request, "tty"), _flag(request, "stdin")
+        stdout, stderr = _flag(request, "stdout"), _flag(request, "stderr")
+        if kind == "exec":
+            make = lambda sink: ExecRun(self.reactor, worker, container, argv, tty, stdin, sink)
+        else:
+            if not container.running:
+                raise _Error(400, "BadRequest", f"cannot attach to a container that is not running: "
+                                                f"{container.name}")
+            make = lambda sink: AttachRun(self.reactor, worker, container, tty, stdin, sink)
+        if wants_upgrade(request, "websocket"):
+            serve_websocket(request, wire.ChannelExec(make))
+            return NOT_DONE_YET
+        if wants_upgrade(request, "SPDY/3.1"):
+            offered = header_values(request, b"x-stream-protocol-version")
+            version = next((p for p in wire.CHANNEL_PROTOCOLS if p in offered), None)
+            if version is None:
+                raise _Error(403, "Forbidden", f"unable to upgrade: no common protocol in {offered}")
+            handler = wire.SPDYExec(make, stdin, stdout, stderr, tty, version)
+            wire.serve_spdy(request, version, handler.on_stream, handler.on_close)
+            return NOT_DONE_YET
+        raise _Error(400, "BadRequest", "Upgrade request required")
+
+    def _run(self, request, worker, container, argv):
+        """/run: the command's combined output as the response body."""
+        chunks = []
+        done = defer.Deferred()
+
+        class Sink:
+            def write(self, name, data):
+                chunks.append(data)
+
+            def finish(self, status):
+                done.callback(status)
+        ExecRun(self.reactor, worker, container, argv, False, False, Sink()).start()
+
+        def reply(status):
+            request.setHeader(b"Content-Type", b"text/plain")
+            request.write(b"".join(chunks))
+            request.finish()
+        done.addCallback(reply)
+        return NOT_DONE_YET
+
+    # -- port-forward ---------------------------------------------------------------------------------
+    def _port_forward(self, request, namespace, name):
+        worker = self.agent.worker(namespace, name)
+        if worker is None:
+            raise _Error(404, "NotFound", f'pod "{name}" not found on this node')
+        host = worker.host_ip
+        if wants_upgrade(request, "websocket"):
+            offered = header_values(request, b"sec-websocket-protocol")
+            if wire.PORT_FORWARD_TUNNEL in offered:
+                serve_websocket(request, wire.TunnelledSPDY(wire.SPDYPortForward(self.reactor, host)))
+                return NOT_DONE_YET
+            ports = []
+            for value in request.args.get(b"ports") or []:
+                for item in value.decode().split(","):
+                    if item.strip():
+                        try:
+                            ports.append(int(item))
+                        except ValueError:
+                            raise _Error(400, "BadRequest", f"invalid port {item!r}") from None
+            if not ports:
+                raise _Error(400, "BadRequest", "query parameter \"port\" is required")
+            serve_websocket(request, wire.ChannelPortForward(self.reactor, host, ports))
+            return NOT_DONE_YET
+        if wants_upgrade(request, "SPDY/3.1"):
+            handler = wire.SPDYPortForward(self.reactor, host)
+            wire.serve_spdy(request, "portforward.k8s.io", handler.on_stream, handler.on_close)
+            return NOT_DONE_YET
+        raise _Error(400, "BadRequest", "Upgrade request required")

@@ -1,0 +1,319 @@
+"""Pods as host processes: each container's command runs with the host's own tools (an image cannot
+be pulled here), in its own session so that signals reach everything it started.  Restart policy,
+exit codes and the pod's phase, conditions and containerStatuses follow what a kubelet reports."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+from typing import Callable, Dict, List, Optional
+
+from twisted.internet import protocol
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from ..machinery import meta
+from .logstore import ContainerLog, ensure_dir
+
+log = Logger()
+_SETSID = shutil.which("setsid")
+_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
+# A container without a command or args would run its image's entrypoint; there is no image here,
+# so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
+IDLE_COMMAND = ["sleep", "infinity"]
+
+
+def expand(text: str, env: Dict[str, str]) -> str:
+    """$(VAR) references as the kubelet expands them in command, args and env values."""
+    def one(match):
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        return env[name] if name in env else match.group(0)
+    return _VAR_REF.sub(one, text)
+
+
+class _ContainerProcess(protocol.ProcessProtocol):
+    def __init__(self, container: "Container"):
+        self.container = container
+
+    def outReceived(self, data):
+        self.container.output(data)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason):
+        code = getattr(reason.value, "exitCode", None)
+        sig = getattr(reason.value, "signal", None)
+        if code is None:
+            code = 128 + (sig or 9)
+        self.container.exited(code, sig)
+
+
+class Container:
+    """One container of a pod: the process of its current instance, its state and its logs."""
+
+    def __init__(self, pod: "PodWorker", spec: dict):
+        self.pod = pod
+        self.spec = spec
+        self.name = spec["name"]
+        self.restart_count = 0
+        self.state: dict = {"waiting": {"reason": "ContainerCreating"}}
+        self.last_state: dict = {}
+        self.transport = None
+        self.log: Optional[ContainerLog] = None
+        self.previous_log_path: Optional[str] = None
+        self.stdin_listeners: List[Callable[[bytes], None]] = []
+        self._restart = None
+        self.stopping = False
+        self._exit_waiters: List[Deferred] = []
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    def log_path(self, instance: int) -> str:
+        return os.path.join(self.pod.directory, "logs", f"{self.name}-{instance}.log")
+
+    def start(self) -> None:
+        self._restart = None
+        if self.stopping:
+            return
+        env = self.pod.environment(self.spec)
+        argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        argv = argv or list(IDLE_COMMAND)
+        executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
+        ensure_dir(os.path.dirname(self.log_path(0)))
+        if self.log is not None:
+            self.previous_log_path = self.log.path
+        self.log = ContainerLog(self.log_path(self.restart_count))
+        cwd = self.spec.get("workingDir") or self.pod.directory
+        if not os.path.isdir(cwd):
+            cwd = self.pod.directory
+        if executable is None:
+            message = (f'failed to create containerd task: exec: "{argv[0]}": executable file not found '
+                       f'in $PATH')
+            self.log.close()
+            self._terminate_state(128, None, reason="StartError", message=message)
+            self.pod.changed()
+            self._maybe_restart(128)
+            return
+        if _SETSID:
+            argv = [_SETSID, executable] + argv[1:]
+            executable = _SETSID
+        self.started_at = meta.rfc3339(self.pod.reactor.seconds())
+        self.transport = self.pod.reactor.spawnProcess(
+            _ContainerProcess(self), executable, argv, env=env, path=cwd,
+            childFDs={0: "w", 1: "r", 2: "r"})
+        if not self.spec.get("stdin"):
+            self.transport.closeStdin()
+        self.state = {"running": {"startedAt": self.started_at}}
+        self.pod.changed()
+
+    def output(self, data: bytes) -> None:
+        if self.log is not None:
+            self.log.write(data)
+
+    def write_stdin(self, data: bytes) -> None:
+        if self.transport is not None and self.spec.get("stdin"):
+            self.transport.write(data)
+
+    def close_stdin(self) -> None:
+        if self.transport is not None and self.spec.get("stdinOnce"):
+            self.transport.closeStdin()
+
+    def _terminate_state(self, code: int, sig, reason=None, message=None) -> None:
+        finished = meta.rfc3339(self.pod.reactor.seconds())
+        terminated = {"exitCode": code, "reason": reason or ("Completed" if code == 0 else "Error"),
+                      "startedAt": getattr(self, "started_at", finished), "finishedAt": finished,
+                      "containerID": self.container_id()}
+        if sig:
+            terminated["signal"] = sig
+        if message:
+            terminated["message"] = message
+        self.state = {"terminated": terminated}
+
+    def exited(self, code: int, sig) -> None:
+        self.transport = None
+        if self.log is not None:
+            self.log.close()
+        self._terminate_state(code, sig)
+        waiters, self._exit_waiters = self._exit_waiters, []
+        for waiter in waiters:
+            waiter.callback(code)
+        self.pod.changed()
+        self._maybe_restart(code)
+
+    def _maybe_restart(self, code: int) -> None:
+        policy = self.pod.restart_policy
+        if self.stopping or policy == "Never" or (policy == "OnFailure" and code == 0):
+            return
+        delay = min(10.0, 0.5 * (2 ** self.restart_count))
+        self.last_state = self.state
+        self.restart_count += 1
+        if self.restart_count > 1:
+            self.state = {"waiting": {"reason": "CrashLoopBackOff",
+                                      "message": f"back-off restarting failed container {self.name}"}}
+        self._restart = self.pod.reactor.callLater(delay, self.start)
+
+    def container_id(self) -> str:
+        return f"kapiserver://{self.pod.uid}-{self.name}-{self.restart_count}"
+
+    def wait_exit(self) -> Deferred:
+        d = Deferred()
+        if self.transport is None:
+            d.callback(None)
+        else:
+            self._exit_waiters.append(d)
+        return d
+
+    def signal(self, name: str) -> None:
+        if self.transport is None or self.transport.pid is None:
+            return
+        sig = getattr(signal, f"SIG{name}")
+        try:
+            if _SETSID:
+                os.killpg(self.transport.pid, sig)
+            else:
+                os.kill(self.transport.pid, sig)
+        except OSError:
+            pass
+
+    def stop(self) -> Deferred:
+        self.stopping = True
+        if self._restart is not None and self._restart.active():
+            self._restart.cancel()
+        self.signal("TERM")
+        return self.wait_exit()
+
+    def status(self) -> dict:
+        out = {"name": self.name, "image": self.spec.get("image", ""), "imageID": "",
+               "ready": self.running, "started": self.running, "restartCount": self.restart_count,
+               "state": self.state, "lastState": self.last_state}
+        if self.running or "terminated" in self.state:
+            out["containerID"] = self.container_id()
+        return out
+
+
+class PodWorker:
+    """The containers of one pod on this node."""
+
+    def __init__(self, reactor, pod: dict, directory: str, on_change: Callable[["PodWorker"], None],
+                 environment: Dict[str, str], resolved: Optional[dict] = None, host_ip="127.0.0.1"):
+        self.reactor = reactor
+        self.pod = pod
+        self.uid = pod["metadata"]["uid"]
+        self.namespace = pod["metadata"].get("namespace", "default")
+        self.name = pod["metadata"]["name"]
+        self.directory = ensure_dir(directory)
+        self.on_change = on_change
+        self.base_env = environment
+        self.resolved = resolved or {}
+        self.host_ip = host_ip
+        self.restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
+        self.start_time = meta.rfc3339(reactor.seconds())
+        self.terminating = False
+
+    def container(self, name: Optional[str]) -> Optional[Container]:
+        if not name:
+            return self.containers[0] if self.containers else None
+        return next((c for c in self.containers if c.name == name), None)
+
+    def environment(self, spec: dict) -> Dict[str, str]:
+        env = dict(self.base_env)
+        env["HOSTNAME"] = self.name
+        for source in spec.get("envFrom") or []:
+            ref = source.get("configMapRef") or source.get("secretRef")
+            if ref:
+                kind = "configmaps" if "configMapRef" in source else "secrets"
+                for key, value in (self.resolved.get((kind, ref.get("name"))) or {}).items():
+                    env[(source.get("prefix") or "") + key] = value
+        for item in spec.get("env") or []:
+            if "value" in item or not item.get("valueFrom"):
+                env[item["name"]] = expand(str(item.get("value") or ""), env)
+                continue
+            source = item["valueFrom"]
+            value = None
+            if "fieldRef" in source:
+                value = self.field(source["fieldRef"].get("fieldPath", ""))
+            elif "configMapKeyRef" in source or "secretKeyRef" in source:
+                kind = "configmaps" if "configMapKeyRef" in source else "secrets"
+                ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
+                value = (self.resolved.get((kind, ref.get("name"))) or {}).get(ref.get("key"))
+            if value is not None:
+                env[item["name"]] = value
+        return env
+
+    def field(self, path: str) -> Optional[str]:
+        metadata = self.pod["metadata"]
+        simple = {"metadata.name": self.name, "metadata.namespace": self.namespace,
+                  "metadata.uid": self.uid, "spec.nodeName": self.pod["spec"].get("nodeName"),
+                  "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName"),
+                  "status.podIP": self.host_ip, "status.hostIP": self.host_ip}
+        if path in simple:
+            return simple[path]
+        match = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
+        if match:
+            return (metadata.get(match.group(1)) or {}).get(match.group(2))
+        return None
+
+    def start(self) -> None:
+        for container in self.containers:
+            container.start()
+
+    def changed(self) -> None:
+        self.on_change(self)
+
+    def kill(self, grace: float) -> Deferred:
+        """SIGTERM every container, SIGKILL what is left after the grace period."""
+        self.terminating = True
+        waits = [c.stop() for c in self.containers]
+        timer = self.reactor.callLater(max(grace, 0), lambda: [c.signal("KILL") for c in self.containers])
+        from twisted.internet.defer import gatherResults
+        d = gatherResults(waits)
+
+        def done(result):
+            if timer.active():
+                timer.cancel()
+            return result
+        return d.addBoth(done)
+
+    def status(self) -> dict:
+        statuses = [c.status() for c in self.containers]
+        states = [s["state"] for s in statuses]
+        restarting = any(c._restart is not None and c._restart.active() for c in self.containers)
+        if all("terminated" in s for s in states) and not restarting and states:
+            codes = [s["terminated"]["exitCode"] for s in states]
+            phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
+        elif any("running" in s for s in states) or restarting or \
+                any(c.restart_count for c in self.containers):
+            phase = "Running"
+        else:
+            phase = "Pending"
+        ready = bool(statuses) and all(s["ready"] for s in statuses)
+        now = meta.rfc3339(self.reactor.seconds())
+        previous = {c["type"]: c for c in (self.pod.get("status") or {}).get("conditions") or []}
+
+        def condition(kind, value, reason=None):
+            status = "True" if value else "False"
+            old = previous.get(kind)
+            since = old["lastTransitionTime"] if old and old.get("status") == status and \
+                old.get("lastTransitionTime") else now
+            out = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+            if reason and not value:
+                out["reason"] = reason
+            return out
+        conditions = [
+            condition("PodReadyToStartContainers", True),
+            condition("Initialized", True),
+            condition("Ready", ready, "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"),
+            condition("ContainersReady", ready,
+                      "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"),
+            condition("PodScheduled", True),
+        ]
+        return {"phase": phase, "conditions": conditions, "hostIP": self.host_ip,
+                "hostIPs": [{"ip": self.host_ip}], "podIP": self.host_ip, "podIPs": [{"ip": self.host_ip}],
+                "startTime": self.start_time, "containerStatuses": statuses}
