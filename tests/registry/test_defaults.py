@@ -319,3 +319,19 @@ def test_other_resource_lists_are_canonical():
     assert node["status"]["capacity"] == node["status"]["allocatable"] == {"memory": "2Mi"}
     vol = defaulted("", "v1", "Pod", pod(volumes=[{"name": "t", "emptyDir": {"sizeLimit": "1024Mi"}}]))
     assert vol["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == "1Gi"
+
+
+def test_zero_status_shapes():
+    """Statuses read back in the shape Go writes: non-omitempty members present as zeros."""
+    assert defaulted("apps", "v1", "Deployment", deployment())["status"] == {}
+    assert defaulted("apps", "v1", "ReplicaSet", deployment())["status"] == {"replicas": 0}
+    assert defaulted("apps", "v1", "DaemonSet", deployment())["status"] == {
+        "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}
+    assert defaulted("", "v1", "Service", {"spec": {"ports": [{"port": 80}]}})["status"] == {"loadBalancer": {}}
+    node = defaulted("", "v1", "Node", {"metadata": {"name": "n"}, "status": {"nodeInfo": {"architecture": "amd64"}}})
+    assert node["status"]["nodeInfo"]["architecture"] == "amd64"
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == ""
+    assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 0}}
+    running = defaulted("apps", "v1", "ReplicaSet", {**deployment(), "status": {"replicas": 3, "readyReplicas": 3}})
+    assert running["status"] == {"replicas": 3, "readyReplicas": 3}
+    assert "status" not in defaulted("", "v1", "ConfigMap", {"data": {}})

@@ -7,9 +7,10 @@ does).  Kinds with no upstream defaulter (ConfigMap, ServiceAccount, Event, Leas
 ResourceQuota, ControllerRevision, PodDisruptionBudget, Ingress, Role, ClusterRole,
 CertificateSigningRequest, the reviews ...) are left as they are.
 
-Beyond the defaulters proper, embedded ObjectMeta in templates gets
-``creationTimestamp: null`` and containers get ``resources: {}``, because Go always
-writes those non-pointer structs and clients compare against that output.
+Beyond the defaulters proper, what Go always writes is filled in too: embedded
+ObjectMeta in templates gets ``creationTimestamp: null``, containers ``resources: {}``,
+resource-list quantities their canonical form, and statuses their zero shape
+(:mod:`.shape`), because clients compare against a Go apiserver's output.
 
 Deliberately not here (strategy or REST work upstream): pod status.phase/qosClass
 (see :func:`pod.pod_qos_class`), the namespace "kubernetes" finalizer, a job's
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 from . import apps, batch, core, groups
 from .pod import pod_qos_class
+from .shape import fill_zero_status, zero_status
 
-__all__ = ["apply_defaults", "pod_qos_class"]
+__all__ = ["apply_defaults", "pod_qos_class", "zero_status"]
 
 _BY_GROUP = {"": core.DEFAULTERS, "apps": apps.DEFAULTERS, "batch": batch.DEFAULTERS}
 
@@ -35,3 +37,4 @@ def apply_defaults(group: str, version: str, kind: str, obj: dict) -> None:
         defaulter = groups.DEFAULTERS.get((group, version, kind)) or groups.DEFAULTERS.get((group, "*", kind))
     if defaulter is not None:
         defaulter(obj)
+    fill_zero_status(group, version, kind, obj)

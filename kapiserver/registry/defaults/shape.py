@@ -1,0 +1,61 @@
+"""What Go writes for fields it never omits: non-pointer status structs and their
+non-omitempty members.  A Go apiserver decodes every object into typed structs, so a
+new Deployment reads back with ``status: {}``, a ReplicaSet with ``status: {replicas: 0}``
+and a Node with a complete (empty) ``status.nodeInfo``; clients (the Python client's
+required-field checks among them) expect those shapes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_NODE_INFO = {key: "" for key in (
+    "machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
+    "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture")}
+
+# (group, version or "*", kind) -> the zero status Go writes.
+ZERO_STATUS: dict[tuple[str, str, str], dict] = {
+    ("", "*", "Pod"): {},
+    ("", "*", "ReplicationController"): {"replicas": 0},
+    ("", "*", "Service"): {"loadBalancer": {}},
+    ("", "*", "Node"): {"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": _NODE_INFO},
+    ("", "*", "ResourceQuota"): {},
+    ("apps", "*", "Deployment"): {},
+    ("apps", "*", "ReplicaSet"): {"replicas": 0},
+    ("apps", "*", "StatefulSet"): {"replicas": 0, "availableReplicas": 0},
+    ("apps", "*", "DaemonSet"): {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                                 "desiredNumberScheduled": 0, "numberReady": 0},
+    ("batch", "*", "Job"): {},
+    ("batch", "*", "CronJob"): {},
+    ("autoscaling", "v1", "HorizontalPodAutoscaler"): {"currentReplicas": 0, "desiredReplicas": 0},
+    ("autoscaling", "v2", "HorizontalPodAutoscaler"): {"desiredReplicas": 0},
+    ("policy", "*", "PodDisruptionBudget"): {"disruptionsAllowed": 0, "currentHealthy": 0,
+                                             "desiredHealthy": 0, "expectedPods": 0},
+    ("networking.k8s.io", "*", "Ingress"): {"loadBalancer": {}},
+    ("certificates.k8s.io", "*", "CertificateSigningRequest"): {},
+}
+
+
+def _fill(target: dict, template: dict) -> None:
+    for key, value in template.items():
+        if isinstance(value, dict):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _fill(target[key], value)
+        elif target.get(key) is None:
+            target[key] = copy.deepcopy(value)
+
+
+def zero_status(group: str, version: str, kind: str) -> Any:
+    """The status a new object of this kind reads back with (None: Go omits it)."""
+    template = ZERO_STATUS.get((group, version, kind), ZERO_STATUS.get((group, "*", kind)))
+    return copy.deepcopy(template) if template is not None else None
+
+
+def fill_zero_status(group: str, version: str, kind: str, obj: dict) -> None:
+    template = ZERO_STATUS.get((group, version, kind), ZERO_STATUS.get((group, "*", kind)))
+    if template is None:
+        return
+    if not isinstance(obj.get("status"), dict):
+        obj["status"] = {}
+    _fill(obj["status"], template)
