@@ -13,6 +13,8 @@ import struct
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple, Union
 
+from .auth.options import SecurityConfig, parse_security
+
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -417,7 +419,7 @@ class ServerConfig:
     insecure_bind_address: str = "127.0.0.1"
     insecure_port: int = 8080  # 0 disables the insecure listener
     bind_address: str = "0.0.0.0"
-    secure_port: int = 0
+    secure_port: int = 6443  # 0 disables the secure listener
     data_dir: str = "./kapiserver-data"
     storage_backend: str = "sqlite"
     etcd_servers: Tuple[str, ...] = ()
@@ -446,6 +448,8 @@ class ServerConfig:
     kubernetes_service_node_port: int = 0
     # True when no usable host address was found and advertise_address fell back to 127.0.0.1.
     advertise_address_is_fallback: bool = False
+    # TLS, authentication, authorization, admission and audit (kapiserver.auth.options).
+    security: SecurityConfig = dataclasses.field(default_factory=SecurityConfig)
 
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
@@ -469,9 +473,6 @@ class ServerConfig:
                              defaults.insecure_port)
         bind = pick("bind-address", _ip, None)
         secure_port = pick("secure-port", lambda f, v: _port(f, v, "secure port"), defaults.secure_port)
-        if secure_port != 0:
-            raise OptionError("secure-port", "--secure-port is not supported yet: TLS arrives with the "
-                                             "security work; use --secure-port=0")
 
         data_dir = pick("data-dir", lambda f, v: str(v), defaults.data_dir)
         if not data_dir.strip():
@@ -541,6 +542,8 @@ class ServerConfig:
                                     pick("min-request-timeout", _int, defaults.min_request_timeout))
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
 
+        security = parse_security(options, data_dir, OptionError, parse_bool, parse_duration, _list)
+
         advertise = pick("advertise-address", _ip, None)
         if insecure_bind is None:
             insecure_bind = ipaddress.ip_address(defaults.insecure_bind_address)
@@ -581,4 +584,5 @@ class ServerConfig:
             verbosity=verbosity,
             kubernetes_service_node_port=service_node_port,
             advertise_address_is_fallback=fell_back,
+            security=security,
         )

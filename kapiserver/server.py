@@ -30,8 +30,10 @@ class _QuietSite(Site):
 class Listener(service.Service):
     """Listen on an endpoint; on failure, log and try again later."""
 
-    def __init__(self, reactor, description: str, factory, name: str):
+    def __init__(self, reactor, description, factory, name: str, how: str = "insecurely"):
+        """``description`` is an endpoint string or an IStreamServerEndpoint."""
         self.reactor = reactor
+        self.how = how
         self.description = description
         self.factory = factory
         self.setName(name)
@@ -45,11 +47,14 @@ class Listener(service.Service):
 
     def _listen(self):
         self._retry = None
-        d = endpoints.serverFromString(self.reactor, self.description).listen(self.factory)
+        endpoint = self.description
+        if isinstance(endpoint, str):
+            endpoint = endpoints.serverFromString(self.reactor, endpoint)
+        d = endpoint.listen(self.factory)
 
         def listening(port):
             self.port = port
-            log.info("Serving insecurely on {address}", address=_address(port))
+            log.info("Serving {how} on {address}", how=self.how, address=_address(port))
             if not self.listening.called:
                 self.listening.callback(port)
 
@@ -140,7 +145,8 @@ class APIServerService(service.MultiService):
         from .endpoints.streams import build_streams
         context = APIContext(self.registry, self.reactor, self.reactor, config,
                              streams=build_streams(self.reactor, self.registry, config))
-        site = _QuietSite(APIRoot(context))
+        security, audit = await self._security(context)
+        site = _QuietSite(APIRoot(context, audit=audit))
         site.displayTracebacks = False
         if config.insecure_port:
             description = f"tcp:{config.insecure_port}:interface={_endpoint_host(config.insecure_bind_address)}"
@@ -148,6 +154,44 @@ class APIServerService(service.MultiService):
             listener.setServiceParent(self)
             await listener.listening
         self.ready.callback(self)
+
+    async def _security(self, context):
+        """Bootstrap RBAC policy, the admission chain and, with --secure-port, the TLS listener."""
+        from .admission.chain import build_chain, install
+        from .auth.policy import ensure_bootstrap_policy
+        config, sec = self.config, self.config.security
+        await ensure_bootstrap_policy(self.registry)
+        audit = None
+        if sec.audit_log_path:
+            from .auth.audit import AuditLog
+            audit = AuditLog(sec.audit_log_path)
+        security = None
+        if config.secure_port:
+            security = self._secure_listener(context, audit)
+        install(self.registry, build_chain(self.registry, security, sec.enable_admission_plugins,
+                                           sec.disable_admission_plugins, sec.admission_control,
+                                           sec.allow_privileged, getattr(security, "webhooks", None)))
+        context.security = security
+        return security, audit
+
+    def _secure_listener(self, context, audit):
+        """The HTTPS listener; generates the CA, serving certificate and admin kubeconfig when needed."""
+        from twisted.internet.endpoints import SSL4ServerEndpoint
+        from .auth import setup, tls
+        from .endpoints.root import APIRoot
+        config, sec = self.config, self.config.security
+        cert, key, ca_cert, ca_key = setup.serving_files(config)
+        security = setup.build_security(config, self.registry, key, ca_cert)
+        if ca_cert is not None:
+            path = setup.admin_kubeconfig(config, config.secure_port, ca_cert, ca_key)
+            log.info("Wrote the admin kubeconfig to {path}", path=path)
+        options = tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
+        site = _QuietSite(APIRoot(context, security=security, audit=audit))
+        site.displayTracebacks = False
+        endpoint = SSL4ServerEndpoint(self.reactor, config.secure_port, options,
+                                      interface=config.bind_address if config.bind_address != "0.0.0.0" else "")
+        Listener(self.reactor, endpoint, site, "secure", how="securely").setServiceParent(self)
+        return security
 
     def _every(self, interval: float, work) -> None:
         def run():

@@ -10,13 +10,14 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from kapiserver import logs
+from kapiserver.auth import options as security_options
 from kapiserver.config import OptionError, ServerConfig, choose_host_address, parse_bool
 from kapiserver.version import raw_version_string, version_string
 
 _log = Logger()
 
 # Boolean flags: bare `--flag` means true, as with pflag; `--flag=false` turns them off.
-BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"})
+BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS
 # List and map flags: repeating one adds to it rather than replacing it, as with pflag.
 ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
                                      "runtime-config"})
@@ -39,8 +40,8 @@ class Options(usage.Options):
          "The port on which to serve plain HTTP. 0 turns the insecure listener off."],
         ["bind-address", None, "0.0.0.0",
          "The IP address on which to listen for --secure-port."],
-        ["secure-port", None, "0",
-         "The port on which to serve HTTPS. Only 0 (off) is accepted until TLS support lands."],
+        ["secure-port", None, "6443",
+         "The port on which to serve HTTPS with authentication and authorization. 0 turns it off."],
         ["data-dir", None, "./kapiserver-data",
          "Directory holding the embedded SQLite store (storage backend sqlite)."],
         ["storage-backend", None, None,
@@ -97,7 +98,7 @@ class Options(usage.Options):
          "--service-node-port-range); 0 keeps it ClusterIP."],
         ["v", "v", "0",
          "Log verbosity level. 2 logs one line per request."],
-    ]
+    ] + [[name, None, default, help] for name, default, help in security_options.PARAMETERS]
 
     def opt_version(self, value):
         """Print version information and quit (--version, --version=raw)."""
@@ -199,6 +200,9 @@ def makeService(config, reactor=None):
         _log.warn("No usable address on a default-route interface; advertising {address}. "
                   "Set --advertise-address to an address the cluster can reach.",
                   address=str(server_config.advertise_address))
+    warning = security_options.anonymous_warning(server_config.security)
+    if warning and server_config.secure_port:
+        _log.warn(warning)
     if reactor is None:
         from twisted.internet import reactor
     # Imported here: the service tree is heavy and only needed once options are known to be good.

@@ -50,7 +50,7 @@ def test_default_values_are_upstreams():
     """The defaults are kube-apiserver's where upstream has one (3 MiB bodies, 1h events, 5m compaction)."""
     config = parse()
     assert config.insecure_bind_address == "127.0.0.1" and config.insecure_port == 8080
-    assert config.bind_address == "0.0.0.0" and config.secure_port == 0
+    assert config.bind_address == "0.0.0.0" and config.secure_port == 6443
     assert config.storage_backend == "sqlite" and config.data_dir == "./kapiserver-data"
     assert config.etcd_servers == () and config.etcd_prefix == "/registry"
     assert config.service_cluster_ip_range == ipaddress.ip_network("10.0.0.0/24")
@@ -163,10 +163,9 @@ def test_invalid_values_name_their_flag(args, flag):
     assert flag in usage_error(*args)
 
 
-def test_secure_port_not_supported_yet():
-    """A non-zero --secure-port is refused with a message saying TLS is not there yet."""
-    assert usage_error("--secure-port=6443") == (
-        "--secure-port is not supported yet: TLS arrives with the security work; use --secure-port=0")
+def test_secure_port_is_accepted():
+    """--secure-port takes any port; 0 turns the secure listener off."""
+    assert parse("--secure-port=7443").secure_port == 7443
     assert parse("--secure-port=0").secure_port == 0
 
 
@@ -322,7 +321,9 @@ def test_advertise_defaults_to_usable_bind_address():
     """With no advertise address, a specified non-loopback bind address is advertised."""
     bind = ipaddress.ip_address("10.1.1.1")
     assert default_advertise_address(None, bind, lambda: HOST) == (bind, False)
-    assert parse("--insecure-bind-address=10.1.1.1").advertise_address == bind
+    assert parse("--bind-address=10.1.1.1").advertise_address == bind
+    # With the secure port off, the insecure listener's address is the one that serves.
+    assert parse("--secure-port=0", "--insecure-bind-address=10.1.1.1").advertise_address == bind
 
 
 def test_advertise_uses_host_interface_for_loopback_or_unspecified_bind():

@@ -1,13 +1,16 @@
 """
 Resources that store nothing: the access and token reviews (answered by the
-authorizer and authenticator: AlwaysAllow and the insecure port's user until
-the security work lands), core/v1 bindings, and componentstatuses.
+configured authorizer and authenticator, for the request's user), core/v1
+bindings, and componentstatuses.
 """
 
 from __future__ import annotations
 
 import copy
 
+from ..auth.authz import ALLOW, DENY, Attributes, AlwaysAllow
+from ..auth.context import current_user
+from ..auth.user import UserInfo
 from ..machinery import codec, errors, meta
 from .http import write_bytes
 
@@ -18,8 +21,6 @@ VIRTUAL = {
     ("", "bindings"), ("", "componentstatuses"),
 }
 
-# Who a request on the insecure port is, as upstream's insecure serving said.
-INSECURE_USER = {"username": "system:unsecured", "groups": ["system:masters", "system:authenticated"]}
 
 
 def is_virtual(info) -> bool:
@@ -49,18 +50,17 @@ async def handle(handler, request, info, catalog_info) -> None:
     out.setdefault("metadata", {})
     out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     spec = out.get("spec") or {}
+    security = getattr(handler.context, "security", None)
+    user = current_user()
     if key == ("authentication.k8s.io", "selfsubjectreviews"):
-        out["status"] = {"userInfo": copy.deepcopy(INSECURE_USER)}
+        out["status"] = {"userInfo": user.to_api()}
     elif key == ("authentication.k8s.io", "tokenreviews"):
         if not spec.get("token"):
             raise errors.invalid_object("authentication.k8s.io", "TokenReview", "",
                                         [errors.required("spec.token")])
-        # No token authenticator is configured: no token is valid.
-        out["status"] = {"user": {}}
+        out["status"] = await _token_review(security, spec)
     elif key == ("authorization.k8s.io", "selfsubjectrulesreviews"):
-        out["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                         "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                         "incomplete": False}
+        out["status"] = await _rules_review(security, user, spec.get("namespace") or "")
     else:
         if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
             raise errors.invalid_object(catalog_info.group, catalog_info.kind, "", [errors.invalid(
@@ -70,7 +70,17 @@ async def handle(handler, request, info, catalog_info) -> None:
                 and not spec.get("groups"):
             raise errors.invalid_object(catalog_info.group, catalog_info.kind, "", [errors.invalid(
                 "spec.user", "", "at least one of user or group must be specified")])
-        out["status"] = {"allowed": True, "reason": "AlwaysAllow"}
+        if key == ("authorization.k8s.io", "localsubjectaccessreviews"):
+            namespace = (spec.get("resourceAttributes") or {}).get("namespace", "")
+            if spec.get("resourceAttributes") and namespace != info.namespace:
+                raise errors.invalid_object(catalog_info.group, catalog_info.kind, "", [errors.invalid(
+                    "spec.resourceAttributes.namespace", namespace, "must match metadata.namespace")])
+        if key == ("authorization.k8s.io", "selfsubjectaccessreviews"):
+            subject = user
+        else:
+            subject = UserInfo(spec.get("user", "") or "", spec.get("uid", "") or "", list(spec.get("groups") or []),
+                               {k: list(v) for k, v in (spec.get("extra") or {}).items()})
+        out["status"] = await _access_review(security, subject, spec)
     write_bytes(request, 201, "application/json", codec.encode(out))
 
 
@@ -93,3 +103,46 @@ async def _component_statuses(handler, request, info) -> None:
     body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {},
             "items": [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")}]}
     write_bytes(request, 200, "application/json", codec.encode(body))
+
+
+def _authorizer(security):
+    # With no secure port there is no authorizer: everything is allowed, as on the insecure port.
+    return security.authorizer if security is not None else AlwaysAllow()
+
+
+async def _access_review(security, user: UserInfo, spec: dict) -> dict:
+    resource = spec.get("resourceAttributes")
+    if resource:
+        attributes = Attributes(user, resource.get("verb", "") or "", True, resource.get("namespace", "") or "",
+                                resource.get("group", "") or "", resource.get("version", "") or "",
+                                resource.get("resource", "") or "", resource.get("subresource", "") or "",
+                                resource.get("name", "") or "")
+    else:
+        other = spec.get("nonResourceAttributes") or {}
+        attributes = Attributes(user, other.get("verb", "") or "", False, path=other.get("path", "") or "")
+    decision = await _authorizer(security).authorize(attributes)
+    status: dict = {"allowed": decision.decision == ALLOW}
+    if decision.decision == DENY:
+        status["denied"] = True
+    if decision.reason:
+        status["reason"] = decision.reason
+    return status
+
+
+async def _rules_review(security, user: UserInfo, namespace: str) -> dict:
+    resource, non_resource, incomplete = await _authorizer(security).rules_for(user, namespace)
+    return {"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": incomplete}
+
+
+async def _token_review(security, spec: dict) -> dict:
+    if security is None:
+        return {"user": {}}
+    user = await security.authenticator.authenticate_token(spec["token"])
+    if user is None:
+        return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
+    from ..auth.user import with_authenticated
+    status = {"authenticated": True, "user": with_authenticated(user).to_api()}
+    audiences = spec.get("audiences") or security.audiences
+    if audiences:
+        status["audiences"] = list(audiences)
+    return status

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ..auth.filters import insecure
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
@@ -24,18 +25,24 @@ NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requeste
 class APIRoot(Resource):
     isLeaf = True
 
-    def __init__(self, context: APIContext, health=None):
+    def __init__(self, context: APIContext, health=None, security=None, audit=None):
         super().__init__()
         self.context = context
+        # security: kapiserver.auth.filters.Security on the secure port; None serves as the insecure port.
+        self.security = security
+        self.audit = audit
         self.handler = ResourceHandler(context)
         self.nonresource = nonresource.NonResourceHandler(context, health)
 
     def render(self, request):
         started = time.monotonic()
+        received = time.time()
         request.notifyFinish().addErrback(lambda _: setattr(request, "_disconnected", True))
         d = Deferred.fromCoroutine(self._serve(request))
         d.addErrback(lambda failure: write_failure(request, failure.value))
         d.addBoth(lambda _: self._log(request, started))
+        if self.audit is not None:
+            d.addBoth(lambda _: self.audit.log(request, getattr(request, "kapi_info", None), received, time.time()))
         return NOT_DONE_YET
 
     def _log(self, request, started: float) -> None:
@@ -49,6 +56,12 @@ class APIRoot(Resource):
     async def _serve(self, request) -> None:
         path = request.path.decode("utf-8", "replace")
         info = request_info(request.method.decode(), path, request.args)
+        request.kapi_info = info
+        # Authentication, impersonation and authorization before anything is dispatched.
+        if self.security is not None:
+            await self.security.filter(request, info)
+        else:
+            insecure(request)
         if not info.is_resource_request:
             await self.nonresource.handle(request, info)
             return

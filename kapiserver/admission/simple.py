@@ -1,0 +1,65 @@
+"""Small admission plugins: AlwaysAdmit, AlwaysDeny, AlwaysPullImages, ServiceAccount, and --allow-privileged."""
+
+from __future__ import annotations
+
+from ..machinery import errors
+from ..machinery.errors import StatusError
+
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def _is_pod(store) -> bool:
+    return store.info.group == "" and store.info.resource == "pods" and not getattr(store, "subresource", "")
+
+
+class AlwaysAdmit:
+    async def __call__(self, operation, store, obj, old) -> None:
+        return None
+
+
+class AlwaysDeny:
+    async def __call__(self, operation, store, obj, old) -> None:
+        if operation in ("create", "update", "delete"):
+            raise StatusError(403, "Forbidden", "admission control is denying all modifications", {})
+
+
+class AlwaysPullImages:
+    """Every container of a new or updated pod pulls its image always."""
+
+    async def __call__(self, operation, store, obj, old) -> None:
+        if operation not in ("create", "update") or not _is_pod(store):
+            return
+        for key in _CONTAINER_LISTS:
+            for container in (obj.get("spec") or {}).get(key) or []:
+                container["imagePullPolicy"] = "Always"
+
+
+class ServiceAccount:
+    """Pods without a service account run as "default"."""
+
+    async def __call__(self, operation, store, obj, old) -> None:
+        if operation != "create" or not _is_pod(store):
+            return
+        spec = obj.setdefault("spec", {})
+        if not spec.get("serviceAccountName"):
+            spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+
+
+class AllowPrivileged:
+    """--allow-privileged=false: no container of a pod may be privileged (upstream does this in validation)."""
+
+    def __init__(self, allowed: bool):
+        self.allowed = allowed
+
+    async def __call__(self, operation, store, obj, old) -> None:
+        if self.allowed or operation not in ("create", "update") or not _is_pod(store):
+            return
+        problems = []
+        for key in _CONTAINER_LISTS:
+            for index, container in enumerate((obj.get("spec") or {}).get(key) or []):
+                if ((container.get("securityContext") or {}).get("privileged")):
+                    problems.append(errors.forbidden(f"spec.{key}[{index}].securityContext.privileged",
+                                                     "disallowed by cluster policy"))
+        if problems:
+            raise errors.invalid_object("", "Pod", obj["metadata"].get("name", ""), problems)

@@ -1,0 +1,1 @@
+"""Security: serving certificates, authentication, impersonation, authorization and audit."""

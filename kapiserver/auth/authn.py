@@ -1,0 +1,187 @@
+"""
+Authentication in upstream's order: x509 client certificates, then bearer
+tokens (the static token file, service-account JWTs), then basic auth; a
+request with no credentials is system:anonymous when --anonymous-auth allows,
+and credentials that no authenticator accepts are a 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..machinery import errors
+from ..machinery.errors import StatusError
+from . import certs, jwt
+from .tls import peer_certificate
+from .user import (ALL_UNAUTHENTICATED, ANONYMOUS, SERVICE_ACCOUNTS_GROUP, UserInfo, with_authenticated)
+
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+POD_NAME = "authentication.kubernetes.io/pod-name"
+POD_UID = "authentication.kubernetes.io/pod-uid"
+
+
+class AuthenticationError(Exception):
+    """Credentials were presented and none of the authenticators accepted them."""
+
+
+def read_user_csv(path: str, secret_name: str) -> dict[str, UserInfo]:
+    """A token or password file: secret,user,uid[,"group1,group2"] per line; blank lines skipped."""
+    users: dict[str, UserInfo] = {}
+    with open(path, newline="") as f:
+        for number, row in enumerate(csv.reader(f), start=1):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{path}: line {number}: a {secret_name} file needs at least three columns")
+            secret, name, uid = row[0].strip(), row[1].strip(), row[2].strip()
+            groups = [g.strip() for g in row[3].split(",") if g.strip()] if len(row) > 3 else []
+            users[secret] = UserInfo(name, uid, groups)
+    return users
+
+
+@dataclass
+class ServiceAccountTokens:
+    """What service-account token authentication and TokenRequest need."""
+    public_keys: list
+    signing_key: object = None
+    issuers: list[str] = field(default_factory=lambda: [jwt.LEGACY_ISSUER])
+    audiences: list[str] = field(default_factory=list)
+    lookup: bool = True
+    max_expiration: int = 0
+
+    @property
+    def issuer(self) -> str:
+        return self.issuers[0]
+
+
+class Authenticator:
+    def __init__(self, client_ca: Optional[list] = None, tokens: Optional[dict[str, UserInfo]] = None,
+                 passwords: Optional[dict[str, UserInfo]] = None,
+                 service_accounts: Optional[ServiceAccountTokens] = None, anonymous: bool = True,
+                 registry=None, token_authenticators: Optional[list] = None, clock=time.time):
+        self.client_ca = client_ca or []
+        self.tokens = tokens or {}
+        self.passwords = passwords or {}
+        self.service_accounts = service_accounts
+        self.anonymous = anonymous
+        self.registry = registry
+        # More bearer-token authenticators (webhook, OIDC): async callables token -> UserInfo | None.
+        self.token_authenticators = list(token_authenticators or [])
+        self.clock = clock
+
+    async def authenticate(self, request) -> UserInfo:
+        """The request's user; raises the 401 StatusError when its credentials are bad or missing."""
+        try:
+            user = await self._authenticate(request)
+        except AuthenticationError:
+            raise errors.unauthorized() from None
+        if user is not None:
+            return with_authenticated(user)
+        if self.anonymous:
+            return UserInfo(ANONYMOUS, groups=[ALL_UNAUTHENTICATED])
+        raise errors.unauthorized()
+
+    async def _authenticate(self, request) -> Optional[UserInfo]:
+        failed = False
+        cert = peer_certificate(request)
+        if cert is not None and self.client_ca:
+            if certs.verify_client_certificate(cert, self.client_ca) is None:
+                return user_from_certificate(cert)
+            failed = True
+        header = (request.getHeader(b"authorization") or b"").decode("latin-1").strip()
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() == "bearer" and credential:
+            user = await self.authenticate_token(credential)
+            if user is not None:
+                return user
+            failed = True
+        elif scheme.lower() == "basic" and credential and self.passwords:
+            try:
+                name, _, password = base64.b64decode(credential).decode().partition(":")
+            except ValueError:
+                raise AuthenticationError() from None
+            user = self.passwords.get(password)
+            if user is not None and user.name == name:
+                return UserInfo(user.name, user.uid, list(user.groups))
+            failed = True
+        if failed:
+            raise AuthenticationError()
+        return None
+
+    async def authenticate_token(self, token: str) -> Optional[UserInfo]:
+        """The user a bearer token stands for, or None (also used by TokenReview)."""
+        static = self.tokens.get(token)
+        if static is not None:
+            return UserInfo(static.name, static.uid, list(static.groups))
+        if self.service_accounts is not None and jwt.looks_like_jwt(token):
+            user = await self._service_account(token)
+            if user is not None:
+                return user
+        for authenticate in self.token_authenticators:
+            user = await authenticate(token)
+            if user is not None:
+                return user
+        return None
+
+    async def _service_account(self, token: str) -> Optional[UserInfo]:
+        sa = self.service_accounts
+        claims = jwt.verify(token, sa.public_keys)
+        if claims is None or claims.get("iss") not in sa.issuers:
+            return None
+        now = self.clock()
+        private = claims.get("kubernetes.io")
+        if isinstance(private, dict):
+            # A bound token: expiry, not-before and audience are checked.
+            if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < now - 60:
+                return None
+            if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now + 60:
+                return None
+            audiences = claims.get("aud") or []
+            audiences = [audiences] if isinstance(audiences, str) else audiences
+            if sa.audiences and not set(audiences) & set(sa.audiences):
+                return None
+            namespace = private.get("namespace", "")
+            account = private.get("serviceaccount") or {}
+            name, uid = account.get("name", ""), account.get("uid", "")
+            pod = private.get("pod") or {}
+            extra = {}
+            if claims.get("jti"):
+                extra[CREDENTIAL_ID] = [f"JTI={claims['jti']}"]
+            if pod:
+                extra[POD_NAME], extra[POD_UID] = [pod.get("name", "")], [pod.get("uid", "")]
+        else:
+            # A legacy secret-based token.
+            namespace = claims.get("kubernetes.io/serviceaccount/namespace", "")
+            name = claims.get("kubernetes.io/serviceaccount/service-account.name", "")
+            uid = claims.get("kubernetes.io/serviceaccount/service-account.uid", "")
+            extra = {}
+        if not namespace or not name:
+            return None
+        if sa.lookup and self.registry is not None and not await self._account_exists(namespace, name, uid):
+            return None
+        return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
+                        [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra)
+
+    async def _account_exists(self, namespace: str, name: str, uid: str) -> bool:
+        try:
+            account = await self.registry.store("", "v1", "serviceaccounts").get(namespace, name)
+        except StatusError:
+            return False
+        metadata = account.get("metadata") or {}
+        return (not uid or metadata.get("uid") == uid) and not metadata.get("deletionTimestamp")
+
+
+def user_from_certificate(cert) -> UserInfo:
+    """CN is the user, each O a group, as upstream's CommonNameUserConversion."""
+    from cryptography.x509.oid import NameOID
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    organizations = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    from cryptography.hazmat.primitives import hashes
+    extra = {CREDENTIAL_ID: [f"X509SHA256={cert.fingerprint(hashes.SHA256()).hex()}"]}
+    return UserInfo(str(common[0].value) if common else "", groups=[str(o.value) for o in organizations],
+                    extra=extra)

@@ -1,0 +1,187 @@
+"""
+The security flags, validated: serving certificates, authentication,
+authorization, admission and audit.  Parsed from the same options mapping as
+ServerConfig (kapiserver.config), raising its OptionError naming the flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+from .authz import check_modes
+from .tls import CIPHER_SUITES, TLS_VERSIONS
+
+# (flag, default, help) for tap.Options; booleans are listed in BOOLEAN_FLAGS, lists in LIST_FLAGS.
+PARAMETERS = [
+    ("cert-dir", None, "Directory for the generated CA, serving certificate and keys when --tls-cert-file is "
+                       "not given (default: pki under --data-dir)."),
+    ("tls-cert-file", None, "Serving certificate (PEM, with intermediates after it)."),
+    ("tls-private-key-file", None, "Private key of --tls-cert-file."),
+    ("tls-min-version", None, "Minimum TLS version: VersionTLS12 or VersionTLS13 (default VersionTLS12)."),
+    ("tls-cipher-suites", None, "Comma separated TLS 1.2 cipher suites, by Go name."),
+    ("client-ca-file", None, "CA bundle that signs client certificates (CN is the user, O the groups)."),
+    ("token-auth-file", None, "Static bearer tokens, CSV: token,user,uid,\"group1,group2\"."),
+    ("basic-auth-file", None, "Static passwords for basic auth, CSV: password,user,uid,\"group1,group2\"."),
+    ("anonymous-auth", "true", "Requests with no credentials are system:anonymous in system:unauthenticated."),
+    ("service-account-key-file", None, "PEM files with public (or private) keys that verify service-account "
+                                       "tokens; repeatable. Default: the signing key."),
+    ("service-account-signing-key-file", None, "Private key that signs service-account tokens (default: the "
+                                               "TLS private key, or one generated in --cert-dir)."),
+    ("service-account-issuer", None, "Issuer of service-account tokens; repeatable, the first issues."),
+    ("service-account-lookup", "true", "Check that a token's service account still exists."),
+    ("service-account-max-token-expiration", None, "Longest TokenRequest expiration (a Go duration)."),
+    ("api-audiences", None, "Audiences of the API; tokens must have one (default: the issuers)."),
+    ("authorization-mode", "AlwaysAllow", "Comma separated: AlwaysAllow, AlwaysDeny, ABAC, RBAC, Webhook, Node."),
+    ("authorization-policy-file", None, "The ABAC policy, one JSON object per line."),
+    ("authorization-webhook-config-file", None, "kubeconfig of the authorization webhook."),
+    ("authorization-rbac-super-user", None, "A user name RBAC lets do everything."),
+    ("authentication-token-webhook-config-file", None, "kubeconfig of the token-review webhook."),
+    ("authentication-token-webhook-cache-ttl", "2m0s", "How long webhook token answers are cached."),
+    ("enable-admission-plugins", None, "Admission plugins to turn on besides the defaults, comma separated."),
+    ("disable-admission-plugins", None, "Admission plugins to turn off, comma separated."),
+    ("admission-control", None, "DEPRECATED: the exact, ordered list of admission plugins."),
+    ("admission-control-config-file", None, "AdmissionConfiguration file with per-plugin configuration."),
+    ("allow-privileged", "false", "Allow privileged containers."),
+    ("audit-log-path", None, "Write one audit event per request to this file as JSON lines; - is stdout."),
+]
+BOOLEAN_FLAGS = frozenset({"anonymous-auth", "service-account-lookup", "allow-privileged"})
+LIST_FLAGS = frozenset({"service-account-key-file", "service-account-issuer", "api-audiences",
+                        "tls-cipher-suites", "enable-admission-plugins", "disable-admission-plugins",
+                        "admission-control", "authorization-mode"})
+
+
+@dataclasses.dataclass(frozen=True)
+class SecurityConfig:
+    """The defaults are what no flags give (the AlwaysAllow default turns anonymous requests off)."""
+    cert_dir: str = "./kapiserver-data/pki"
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    tls_min_version: str = ""
+    tls_cipher_suites: Tuple[str, ...] = ()
+    client_ca_file: str = ""
+    token_auth_file: str = ""
+    basic_auth_file: str = ""
+    anonymous_auth: bool = False
+    service_account_key_files: Tuple[str, ...] = ()
+    service_account_signing_key_file: str = ""
+    service_account_issuers: Tuple[str, ...] = ()
+    service_account_lookup: bool = True
+    service_account_max_token_expiration: float = 0.0
+    api_audiences: Tuple[str, ...] = ()
+    authorization_modes: Tuple[str, ...] = ("AlwaysAllow",)
+    authorization_policy_file: str = ""
+    authorization_webhook_config_file: str = ""
+    authorization_rbac_super_user: str = ""
+    authentication_token_webhook_config_file: str = ""
+    authentication_token_webhook_cache_ttl: float = 120.0
+    enable_admission_plugins: Tuple[str, ...] = ()
+    disable_admission_plugins: Tuple[str, ...] = ()
+    admission_control: Tuple[str, ...] = ()
+    admission_control_config_file: str = ""
+    allow_privileged: bool = False
+    audit_log_path: str = ""
+    # Upstream turns anonymous requests off when AlwaysAllow would let them do anything.
+    anonymous_disabled_by_always_allow: bool = True
+
+    def issuer(self) -> str:
+        return self.service_account_issuers[0] if self.service_account_issuers else \
+            "https://kubernetes.default.svc.cluster.local"
+
+
+def parse_security(options, data_dir: str, error, parse_bool, parse_duration, split) -> SecurityConfig:
+    """``error(flag, message)`` builds the OptionError; the parsers are config.py's, passed to avoid a cycle."""
+    def get(flag, default=""):
+        value = options.get(flag)
+        return default if value is None else value
+
+    def boolean(flag, default):
+        value = options.get(flag)
+        if value is None:
+            return default
+        try:
+            return parse_bool(value)
+        except ValueError as e:
+            raise error(flag, f'invalid argument "{value}" for "--{flag}" flag: {e}') from None
+
+    def existing(flag):
+        path = str(get(flag)).strip()
+        if path and not os.path.exists(path):
+            raise error(flag, f"--{flag} {path}: no such file")
+        return path
+
+    cert_file, key_file = existing("tls-cert-file"), existing("tls-private-key-file")
+    if bool(cert_file) != bool(key_file):
+        raise error("tls-cert-file", "--tls-cert-file and --tls-private-key-file must be given together")
+    min_version = str(get("tls-min-version")).strip()
+    if min_version and min_version not in TLS_VERSIONS:
+        raise error("tls-min-version", f'invalid argument "{min_version}" for "--tls-min-version" flag: '
+                                       f"unknown tls version; supported: {', '.join(sorted(TLS_VERSIONS))}")
+    suites = tuple(split(get("tls-cipher-suites", None)))
+    for suite in suites:
+        if suite not in CIPHER_SUITES:
+            raise error("tls-cipher-suites", f"Cipher suite {suite} not supported or doesn't exist")
+    modes = tuple(split(get("authorization-mode", None))) or ("AlwaysAllow",)
+    problem = check_modes(list(modes))
+    if problem:
+        raise error("authorization-mode", problem)
+    policy = existing("authorization-policy-file")
+    if ("ABAC" in modes) != bool(policy):
+        raise error("authorization-policy-file",
+                    "authorization-mode ABAC needs --authorization-policy-file, and it is only used with ABAC")
+    webhook = existing("authorization-webhook-config-file")
+    if ("Webhook" in modes) != bool(webhook):
+        raise error("authorization-webhook-config-file", "authorization-mode Webhook needs "
+                    "--authorization-webhook-config-file, and it is only used with Webhook")
+    max_expiration = 0.0
+    if options.get("service-account-max-token-expiration") is not None:
+        try:
+            max_expiration = parse_duration(options["service-account-max-token-expiration"])
+        except ValueError as e:
+            raise error("service-account-max-token-expiration", str(e)) from None
+    ttl = 120.0
+    if options.get("authentication-token-webhook-cache-ttl") is not None:
+        try:
+            ttl = parse_duration(options["authentication-token-webhook-cache-ttl"])
+        except ValueError as e:
+            raise error("authentication-token-webhook-cache-ttl", str(e)) from None
+    anonymous = boolean("anonymous-auth", True)
+    disabled_by_always_allow = anonymous and "AlwaysAllow" in modes
+    from ..admission.chain import check_plugin_names
+    for flag in ("enable-admission-plugins", "disable-admission-plugins", "admission-control"):
+        problem = check_plugin_names(split(get(flag, None)))
+        if problem:
+            raise error(flag, f"{flag} {problem}")
+    return SecurityConfig(
+        cert_dir=str(get("cert-dir")).strip() or os.path.join(data_dir, "pki"),
+        tls_cert_file=cert_file, tls_private_key_file=key_file, tls_min_version=min_version,
+        tls_cipher_suites=suites, client_ca_file=existing("client-ca-file"),
+        token_auth_file=existing("token-auth-file"), basic_auth_file=existing("basic-auth-file"),
+        anonymous_auth=anonymous and not disabled_by_always_allow,
+        service_account_key_files=tuple(split(get("service-account-key-file", None))),
+        service_account_signing_key_file=existing("service-account-signing-key-file"),
+        service_account_issuers=tuple(split(get("service-account-issuer", None))),
+        service_account_lookup=boolean("service-account-lookup", True),
+        service_account_max_token_expiration=max_expiration,
+        api_audiences=tuple(split(get("api-audiences", None))),
+        authorization_modes=modes, authorization_policy_file=policy,
+        authorization_webhook_config_file=webhook,
+        authorization_rbac_super_user=str(get("authorization-rbac-super-user")).strip(),
+        authentication_token_webhook_config_file=existing("authentication-token-webhook-config-file"),
+        authentication_token_webhook_cache_ttl=ttl,
+        enable_admission_plugins=tuple(split(get("enable-admission-plugins", None))),
+        disable_admission_plugins=tuple(split(get("disable-admission-plugins", None))),
+        admission_control=tuple(split(get("admission-control", None))),
+        admission_control_config_file=existing("admission-control-config-file"),
+        allow_privileged=boolean("allow-privileged", False),
+        audit_log_path=str(get("audit-log-path")).strip(),
+        anonymous_disabled_by_always_allow=disabled_by_always_allow,
+    )
+
+
+def anonymous_warning(config: SecurityConfig) -> Optional[str]:
+    if config.anonymous_disabled_by_always_allow:
+        return "AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false. " \
+               "You should use a different authorizer"
+    return None

@@ -1,0 +1,89 @@
+"""
+The secure listener's TLS settings: pyOpenSSL context options from
+--tls-min-version and --tls-cipher-suites, asking for (not requiring) a client
+certificate so x509 authentication can read it.
+"""
+
+from __future__ import annotations
+
+from OpenSSL import SSL, crypto
+from twisted.internet import ssl
+
+# Go's TLS version names (--tls-min-version) and the cipher suite names Go knows (--tls-cipher-suites),
+# mapped to OpenSSL's.  TLS 1.3 suites are not configurable, in Go or here.
+TLS_VERSIONS = {"VersionTLS10": ssl.TLSVersion.TLSv1_0, "VersionTLS11": ssl.TLSVersion.TLSv1_1,
+                "VersionTLS12": ssl.TLSVersion.TLSv1_2, "VersionTLS13": ssl.TLSVersion.TLSv1_3}
+CIPHER_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
+}
+
+
+class ServingOptions(ssl.CertificateOptions):
+    """CertificateOptions that request a client certificate but leave judging it to x509 authentication,
+    as upstream's RequestClientCert does: a bad certificate is a 401, not a failed handshake."""
+
+    def getContext(self):
+        context = super().getContext()
+        if not getattr(self, "_client_certs_requested", False):
+            context.set_verify(SSL.VERIFY_PEER, lambda connection, cert, errno, depth, ok: True)
+            context.set_session_id(b"kapiserver")
+            self._client_certs_requested = True
+        return context
+
+
+def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher_suites=()) -> ServingOptions:
+    """TLS options for the secure port from PEM files (the certificate file may carry its chain)."""
+    with open(cert_file, "rb") as f:
+        chain_pem = f.read()
+    with open(key_file, "rb") as f:
+        key = crypto.load_privatekey(crypto.FILETYPE_PEM, f.read())
+    chain = _split_pem(chain_pem)
+    certificate = crypto.load_certificate(crypto.FILETYPE_PEM, chain[0])
+    extra = [crypto.load_certificate(crypto.FILETYPE_PEM, pem) for pem in chain[1:]]
+    kwargs = {}
+    if min_version:
+        kwargs["raiseMinimumTo"] = TLS_VERSIONS[min_version]
+    else:
+        kwargs["raiseMinimumTo"] = ssl.TLSVersion.TLSv1_2
+    if cipher_suites:
+        kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
+            ":".join(CIPHER_SUITES[name] for name in cipher_suites))
+    return ServingOptions(privateKey=key, certificate=certificate, extraCertChain=extra,
+                          acceptableProtocols=[b"http/1.1"], **kwargs)
+
+
+def _split_pem(data: bytes) -> list[bytes]:
+    marker = b"-----END CERTIFICATE-----"
+    return [part.strip() + b"\n" + marker + b"\n" for part in data.split(marker) if b"BEGIN CERTIFICATE" in part]
+
+
+def peer_certificate(request):
+    """The client's certificate (cryptography x509) on a TLS connection, or None."""
+    transport = getattr(request, "transport", None) or getattr(getattr(request, "channel", None), "transport", None)
+    get = getattr(transport, "getPeerCertificate", None)
+    if get is None:
+        return None
+    try:
+        cert = get()
+    except Exception:  # not a TLS connection or the handshake state is gone
+        return None
+    return cert.to_cryptography() if cert is not None else None
+
+
+def is_secure(request) -> bool:
+    return bool(request.isSecure())

@@ -1,0 +1,209 @@
+"""
+The secure port end to end: kubectl over TLS with the generated admin
+kubeconfig, client certificates, static tokens and service-account tokens;
+RBAC denying what was not granted, with upstream's messages; impersonation;
+the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+
+from kapiserver.auth import certs
+
+from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
+
+TOKENS = 'admin-token,root,1,"system:masters"\nbob-token,bob,2,"devs"\nalice-token,alice,3\n'
+
+
+class SecureServer:
+    def __init__(self, server: APIServerProcess, port: int, home):
+        self.server, self.port, self.home = server, port, home
+        self.url = f"https://127.0.0.1:{port}"
+        self.admin = json.loads((server.data_dir / "admin.kubeconfig").read_text())
+        self.ca_pem = base64.b64decode(self.admin["clusters"][0]["cluster"]["certificate-authority-data"])
+
+    def kubeconfig(self, name: str, user: dict) -> Kubectl:
+        """A kubectl whose kubeconfig trusts the generated CA and presents ``user``."""
+        home = self.home / name
+        home.mkdir(exist_ok=True)
+        k = Kubectl(kubectl_binary(), self.server, home)
+        k.kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "k",
+            "clusters": [{"name": "k", "cluster": {"server": self.url, "certificate-authority-data":
+                                                   base64.b64encode(self.ca_pem).decode()}}],
+            "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
+            "users": [{"name": "u", "user": user}]}))
+        return k
+
+    def request(self, method: str, path: str, token: str = "", body=None):
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = json.dumps(body).encode() if body is not None else None
+        if data:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    if not kubectl_binary():
+        pytest.skip("kubectl is not installed on this machine")
+    base = tmp_path_factory.mktemp("secure")
+    (base / "tokens.csv").write_text(TOKENS)
+    port = free_port()
+    server = APIServerProcess(base / "data", args=(
+        f"--secure-port={port}", "--bind-address=127.0.0.1", "--authorization-mode=Node,RBAC",
+        f"--token-auth-file={base / 'tokens.csv'}", f"--audit-log-path={base / 'audit.log'}")).start()
+    yield SecureServer(server, port, base)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(secure):
+    home = secure.home / "admin"
+    home.mkdir()
+    k = Kubectl(kubectl_binary(), secure.server, home)
+    k.kubeconfig.write_text((secure.server.data_dir / "admin.kubeconfig").read_text())
+    k("create", "namespace", "team")
+    k("create", "role", "pod-reader", "-n", "team", "--verb=get,list,watch", "--resource=pods")
+    k("create", "rolebinding", "bob-reads-pods", "-n", "team", "--role=pod-reader", "--user=bob")
+    return k
+
+
+@pytest.fixture(scope="module")
+def bob(secure, admin):
+    return secure.kubeconfig("bob", {"token": "bob-token"})
+
+
+def test_admin_kubeconfig_works_over_tls(admin):
+    """The generated admin.kubeconfig reaches the secure port and is system:masters by its certificate."""
+    assert "team" in admin("get", "ns").stdout
+    who = admin("auth", "whoami", "-o", "json")
+    user = json.loads(who.stdout)["status"]["userInfo"]
+    assert user["username"] == "kubernetes-admin"
+    assert user["groups"] == ["system:masters", "system:authenticated"]
+
+
+def test_bad_token_is_401_and_no_credentials_is_anonymous(secure, admin):
+    """A token nobody knows is 401 Unauthorized; no credentials is system:anonymous, forbidden by RBAC."""
+    code, status = secure.request("GET", "/api/v1/namespaces", token="nope")
+    assert (code, status["reason"], status["message"]) == (401, "Unauthorized", "Unauthorized")
+    code, status = secure.request("GET", "/api/v1/namespaces")
+    assert code == 403
+    assert status["message"] == ('namespaces is forbidden: User "system:anonymous" cannot list resource '
+                                 '"namespaces" in API group "" at the cluster scope')
+    assert secure.request("GET", "/version")[0] == 200
+
+
+def test_rbac_matrix(bob):
+    """bob may read pods in team only: not secrets there, not pods elsewhere, not namespaces."""
+    assert bob("get", "pods", "-n", "team").returncode == 0
+    denied = bob("get", "secrets", "-n", "team", check=False)
+    assert denied.returncode != 0
+    assert ('secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the '
+            'namespace "team"') in denied.stderr
+    denied = bob("get", "pods", "-n", "default", check=False)
+    assert 'User "bob" cannot list resource "pods" in API group "" in the namespace "default"' in denied.stderr
+    denied = bob("get", "namespaces", check=False)
+    assert 'cannot list resource "namespaces" in API group "" at the cluster scope' in denied.stderr
+
+
+def test_rbac_forbids_escalation(bob, admin):
+    """bob cannot bind himself to edit, nor write a role with more than he holds; can-i tells the truth."""
+    denied = bob("create", "rolebinding", "mine", "-n", "team", "--clusterrole=edit", "--user=bob", check=False)
+    assert denied.returncode != 0 and "rolebindings" in denied.stderr
+    admin("create", "role", "role-writer", "-n", "team", "--verb=create,get",
+          "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io")
+    admin("create", "rolebinding", "bob-writes-roles", "-n", "team", "--role=role-writer", "--user=bob")
+    denied = bob("create", "role", "more", "-n", "team", "--verb=get", "--resource=secrets", check=False)
+    assert "is attempting to grant RBAC permissions not currently held" in denied.stderr
+    # A role within what bob holds is fine.
+    bob("create", "role", "less", "-n", "team", "--verb=get", "--resource=pods")
+    assert bob("auth", "can-i", "list", "pods", "-n", "team").stdout.strip() == "yes"
+    no = bob("auth", "can-i", "get", "secrets", "-n", "team", check=False)
+    assert (no.returncode, no.stdout.strip()) == (1, "no")
+    rules = bob("auth", "can-i", "--list", "-n", "team").stdout
+    assert "pods" in rules and "secrets" not in rules
+
+
+def test_static_token_user_and_groups(secure):
+    """A --token-auth-file user is its name, uid and groups plus system:authenticated."""
+    who = json.loads(secure.kubeconfig("root", {"token": "admin-token"})("auth", "whoami", "-o", "json").stdout)
+    assert who["status"]["userInfo"] == {"username": "root", "uid": "1",
+                                         "groups": ["system:masters", "system:authenticated"]}
+
+
+def test_client_certificate_users(secure, tmp_path):
+    """A certificate from the CA is its CN and O groups; one from another CA is 401."""
+    ca_cert = certs.load_certificates(str(secure.server.data_dir / "pki" / "ca.crt"))[0]
+    ca_key = certs.load_key(str(secure.server.data_dir / "pki" / "ca.key"))
+    cert, key = certs.sign_certificate(ca_cert, ca_key, "carol", ["qa", "ops"], client=True)
+    carol = secure.kubeconfig("carol", {
+        "client-certificate-data": base64.b64encode(certs.cert_pem(cert)).decode(),
+        "client-key-data": base64.b64encode(certs.key_pem(key)).decode()})
+    user = json.loads(carol("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert (user["username"], user["groups"]) == ("carol", ["qa", "ops", "system:authenticated"])
+    other_ca, other_key = certs.new_ca("elsewhere")
+    cert, key = certs.sign_certificate(other_ca, other_key, "mallory", ["system:masters"], client=True)
+    mallory = secure.kubeconfig("mallory", {
+        "client-certificate-data": base64.b64encode(certs.cert_pem(cert)).decode(),
+        "client-key-data": base64.b64encode(certs.key_pem(key)).decode()})
+    result = mallory("get", "ns", check=False)
+    assert result.returncode != 0 and "You must be logged in to the server" in result.stderr
+
+
+def test_service_account_token(secure, admin):
+    """kubectl create token gives a JWT that is the service account; deleting the account revokes it."""
+    admin("create", "serviceaccount", "robot", "-n", "team")
+    token = admin("create", "token", "robot", "-n", "team").stdout.strip()
+    assert token.count(".") == 2
+    robot = secure.kubeconfig("robot", {"token": token})
+    user = json.loads(robot("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert user["username"] == "system:serviceaccount:team:robot"
+    assert user["groups"] == ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]
+    denied = robot("get", "pods", "-n", "team", check=False)
+    assert 'User "system:serviceaccount:team:robot" cannot list resource "pods"' in denied.stderr
+    admin("delete", "serviceaccount", "robot", "-n", "team")
+    result = robot("get", "pods", "-n", "team", check=False)
+    assert "You must be logged in to the server" in result.stderr
+
+
+def test_impersonation(admin, bob):
+    """kubectl --as acts as the user when impersonation is allowed; bob may not impersonate."""
+    assert admin("auth", "whoami", "--as=bob", "-o", "json", check=True).stdout.count('"bob"') == 1
+    assert admin("get", "pods", "-n", "team", "--as=bob").returncode == 0
+    denied = admin("get", "pods", "-n", "default", "--as=bob", check=False)
+    assert 'User "bob" cannot list resource "pods"' in denied.stderr
+    denied = bob("get", "pods", "-n", "team", "--as=alice", check=False)
+    assert ('users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at '
+            'the cluster scope') in denied.stderr
+
+
+def test_insecure_port_still_needs_nothing(secure, admin):
+    """The insecure port keeps serving without credentials as system:unsecured."""
+    status, body = secure.server.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                         {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert status == 201 and body["status"]["userInfo"]["username"] == "system:unsecured"
+
+
+def test_audit_log_has_one_event_per_request(secure, admin):
+    """Each request on the secure port is one audit Event with its user, verb and code."""
+    lines = (secure.home / "audit.log").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert all(e["kind"] == "Event" and e["level"] == "Metadata" for e in events)
+    creates = [e for e in events if e["verb"] == "create" and e.get("objectRef", {}).get("name") == "team"
+               or (e["verb"] == "create" and e.get("objectRef", {}).get("resource") == "namespaces")]
+    assert creates and creates[0]["user"]["username"] == "kubernetes-admin"
+    assert creates[0]["responseStatus"]["code"] == 201
