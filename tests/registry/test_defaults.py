@@ -335,3 +335,16 @@ def test_zero_status_shapes():
     running = defaulted("apps", "v1", "ReplicaSet", {**deployment(), "status": {"replicas": 3, "readyReplicas": 3}})
     assert running["status"] == {"replicas": 3, "readyReplicas": 3}
     assert "status" not in defaulted("", "v1", "ConfigMap", {"data": {}})
+
+
+def test_always_written_fields():
+    """Non-omitempty fields read back as Go writes them: nulls, empty strings and empty structs."""
+    event = defaulted("", "v1", "Event", {"metadata": {"name": "e"}, "reason": "Started"})
+    assert {k: event[k] for k in ("eventTime", "firstTimestamp", "lastTimestamp", "reportingComponent",
+                                  "reportingInstance", "source", "involvedObject")} == {
+        "eventTime": None, "firstTimestamp": None, "lastTimestamp": None, "reportingComponent": "",
+        "reportingInstance": "", "source": {}, "involvedObject": {}}
+    assert defaulted("apps", "v1", "StatefulSet", deployment())["spec"]["serviceName"] == ""
+    assert defaulted("networking.k8s.io", "v1", "NetworkPolicy", {})["spec"]["podSelector"] == {}
+    assert defaulted("coordination.k8s.io", "v1", "Lease", {"metadata": {"name": "l"}})["spec"] == {}
+    assert defaulted("rbac.authorization.k8s.io", "v1", "ClusterRole", {})["rules"] is None

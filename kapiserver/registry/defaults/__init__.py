@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from . import apps, batch, core, groups
 from .pod import pod_qos_class
-from .shape import fill_zero_status, zero_status
+from .shape import fill_zero_fields, zero_status
 
 __all__ = ["apply_defaults", "pod_qos_class", "zero_status"]
 
@@ -37,4 +37,4 @@ def apply_defaults(group: str, version: str, kind: str, obj: dict) -> None:
         defaulter = groups.DEFAULTERS.get((group, version, kind)) or groups.DEFAULTERS.get((group, "*", kind))
     if defaulter is not None:
         defaulter(obj)
-    fill_zero_status(group, version, kind, obj)
+    fill_zero_fields(group, version, kind, obj)

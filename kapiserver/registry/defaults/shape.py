@@ -1,8 +1,9 @@
-"""What Go writes for fields it never omits: non-pointer status structs and their
-non-omitempty members.  A Go apiserver decodes every object into typed structs, so a
-new Deployment reads back with ``status: {}``, a ReplicaSet with ``status: {replicas: 0}``
-and a Node with a complete (empty) ``status.nodeInfo``; clients (the Python client's
-required-field checks among them) expect those shapes."""
+"""What Go writes for fields it never omits: non-pointer structs (``spec``, ``status``,
+embedded references) and non-omitempty members.  A Go apiserver decodes every object
+into typed structs, so a new Deployment reads back with ``status: {}``, a ReplicaSet with
+``status: {replicas: 0}``, a legacy Event with ``eventTime: null`` and
+``reportingComponent: ""``, and a Node with a complete (empty) ``status.nodeInfo``;
+clients (the Python client's required-field checks among them) expect those shapes."""
 
 from __future__ import annotations
 
@@ -36,6 +37,35 @@ ZERO_STATUS: dict[tuple[str, str, str], dict] = {
 }
 
 
+# (group, version or "*", kind) -> the other always-written fields ("status" aside).
+ZERO_FIELDS: dict[tuple[str, str, str], dict] = {
+    ("", "*", "Event"): {"involvedObject": {}, "source": {}, "firstTimestamp": None, "lastTimestamp": None,
+                         "eventTime": None, "reportingComponent": "", "reportingInstance": ""},
+    ("events.k8s.io", "*", "Event"): {"eventTime": None, "regarding": {}, "deprecatedSource": {},
+                                      "deprecatedFirstTimestamp": None, "deprecatedLastTimestamp": None},
+    ("", "*", "LimitRange"): {"spec": {"limits": None}},
+    ("", "*", "PodTemplate"): {"template": {}},
+    ("apps", "*", "StatefulSet"): {"spec": {"serviceName": ""}},
+    ("apps", "*", "ControllerRevision"): {"revision": 0},
+    ("networking.k8s.io", "*", "NetworkPolicy"): {"spec": {"podSelector": {}}},
+    ("discovery.k8s.io", "*", "EndpointSlice"): {"endpoints": None},
+    ("rbac.authorization.k8s.io", "*", "Role"): {"rules": None},
+    ("rbac.authorization.k8s.io", "*", "ClusterRole"): {"rules": None},
+    ("rbac.authorization.k8s.io", "*", "RoleBinding"): {"roleRef": {}},
+    ("rbac.authorization.k8s.io", "*", "ClusterRoleBinding"): {"roleRef": {}},
+}
+# Kinds whose spec is a non-pointer struct: written as {} when empty.
+_WITH_SPEC = {
+    ("", "LimitRange"), ("", "Namespace"), ("", "Node"), ("", "PersistentVolumeClaim"), ("", "PersistentVolume"),
+    ("", "Pod"), ("", "ReplicationController"), ("", "ResourceQuota"), ("", "Service"),
+    ("apps", "DaemonSet"), ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"),
+    ("autoscaling", "HorizontalPodAutoscaler"), ("batch", "CronJob"), ("batch", "Job"),
+    ("certificates.k8s.io", "CertificateSigningRequest"), ("coordination.k8s.io", "Lease"),
+    ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
+}
+
+
 def _fill(target: dict, template: dict) -> None:
     for key, value in template.items():
         if isinstance(value, dict):
@@ -52,10 +82,15 @@ def zero_status(group: str, version: str, kind: str) -> Any:
     return copy.deepcopy(template) if template is not None else None
 
 
-def fill_zero_status(group: str, version: str, kind: str, obj: dict) -> None:
-    template = ZERO_STATUS.get((group, version, kind), ZERO_STATUS.get((group, "*", kind)))
-    if template is None:
-        return
-    if not isinstance(obj.get("status"), dict):
-        obj["status"] = {}
-    _fill(obj["status"], template)
+def fill_zero_fields(group: str, version: str, kind: str, obj: dict) -> None:
+    """Add the always-written fields a Go apiserver would show for this kind."""
+    if (group, kind) in _WITH_SPEC and not isinstance(obj.get("spec"), dict):
+        obj["spec"] = {}
+    fields = ZERO_FIELDS.get((group, version, kind), ZERO_FIELDS.get((group, "*", kind)))
+    if fields is not None:
+        _fill(obj, fields)
+    status = ZERO_STATUS.get((group, version, kind), ZERO_STATUS.get((group, "*", kind)))
+    if status is not None:
+        if not isinstance(obj.get("status"), dict):
+            obj["status"] = {}
+        _fill(obj["status"], status)
