@@ -165,7 +165,41 @@ class NodeStreams:
             addresses = subset.get("addresses") or []
             if ports and addresses:
                 return addresses[0]["ip"], int(ports[0]["port"]), _proxy_rest(request, info)
+        target = await self._ready_pod(service, port_name)
+        if target is not None:
+            return target[0], target[1], _proxy_rest(request, info)
         raise errors.StatusError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"', {})
+
+    async def _ready_pod(self, service, port_name: str):
+        """Without an endpoints controller, the service's ready pods are its endpoints."""
+        from ..machinery import selectors
+        from ..registry.options import ListOptions
+        spec = service.get("spec") or {}
+        selector = spec.get("selector") or {}
+        if not selector:
+            return None
+        ports = spec.get("ports") or []
+        port = next((p for p in ports if port_name in ("", p.get("name", ""), str(p.get("port")))), None)
+        if port is None:
+            return None
+        options = ListOptions()
+        options.label_selector = selectors.parse_label_selector(
+            ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+        pods, _ = await self.registry.lookup("", "v1", "pods").list(service["metadata"].get("namespace"), options)
+        for pod in pods:
+            status = pod.get("status") or {}
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+            if not ready or not status.get("podIP") or pod["metadata"].get("deletionTimestamp"):
+                continue
+            target = port.get("targetPort", port.get("port"))
+            if isinstance(target, str):
+                named = [p.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
+                         for p in c.get("ports") or [] if p.get("name") == target]
+                if not named:
+                    continue
+                target = named[0]
+            return status["podIP"], int(target)
+        return None
 
     async def relay(self, request, host: str, port: int, path: bytes) -> None:
         """Connect to host:port, then hand the client's connection over to a byte relay."""

@@ -265,6 +265,7 @@ class ChannelPortForward(Session):
         self.ports = ports
         self.conns = {}
         self.pending: Dict[int, List[bytes]] = {}
+        self.finished = set()
         self.ws = None
 
     def opened(self, ws, protocol):
@@ -289,10 +290,17 @@ class ChannelPortForward(Session):
         def failed(failure):
             self.ws.send(bytes([2 * index + 1]) + f"error forwarding port {port} to pod: "
                          f"{failure.getErrorMessage()}".encode())
+            self.pending.pop(index, None)
+            self._lost(index)
         d.addCallbacks(connected, failed)
 
     def _lost(self, index):
+        # One connection per port per WebSocket, as the kubelet's channel port-forward has it: when
+        # every port's connection has ended, the WebSocket ends too (the client's sockets see EOF).
         self.conns.pop(index, None)
+        self.finished.add(index)
+        if len(self.finished) == len(self.ports) and self.ws is not None:
+            self.ws.close(1000)
 
     def message(self, payload, binary):
         if not payload:
