@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, gatherResults, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -361,7 +361,6 @@ class Etcd3Storage:
                  if key.startswith(w.prefix) and w.start < revision and w.last < revision]
         if not waits:
             return succeed(revision)
-        from twisted.internet.defer import DeferredList
         d = DeferredList(waits, consumeErrors=True)
         d.addTimeout(self._ack_wait, self._reactor, onTimeoutCancel=lambda *_: None)
         return d.addBoth(lambda _: revision)
@@ -489,29 +488,33 @@ class RoutedStorage:
         # overriding clusters are left to their own operators' compaction.
         return self.default.compact(revision)
 
+    def _stores(self) -> list:
+        stores = [self.default]
+        for _, storage in self.routes:
+            if storage not in stores:
+                stores.append(storage)
+        return stores
+
     def check_health(self) -> Deferred:
-        from twisted.internet.defer import gatherResults
-        stores = [self.default] + [storage for _, storage in self.routes]
+        stores = self._stores()
         d = gatherResults([storage.check_health() for storage in stores], consumeErrors=True)
         return d.addCallbacks(lambda _: None, lambda f: f.value.subFailure)
 
     def close(self) -> Deferred:
-        from twisted.internet.defer import gatherResults
-        stores = [self.default] + [storage for _, storage in self.routes]
+        stores = self._stores()
         return gatherResults([storage.close() for storage in stores]).addCallback(lambda _: None)
 
 
-def _override_key_root(prefix: str, resource: str) -> bytes:
-    """The key root the Registry uses for "group/resource" (built-ins keep
-    their storage name without the group, custom resources have the group)."""
-    from ..registry.catalog import BUILTIN
+def _override_key_roots(prefix: str, resource: str) -> list[bytes]:
+    """The key roots the Registry may use for "group/resource": built-ins are
+    stored under prefix/resource (the group left out), custom resources under
+    prefix/group/resource.  Storage knows no catalog, so both are routed."""
     group, _, name = resource.partition("/")
-    for info in BUILTIN:
-        if info.group == group and info.resource == name:
-            return f"{prefix.rstrip('/')}/{info.storage_key}/".encode()
+    root = prefix.rstrip("/")
+    roots = [f"{root}/{name}/".encode()]
     if group:
-        return f"{prefix.rstrip('/')}/{group}/{name}/".encode()
-    return f"{prefix.rstrip('/')}/{name}/".encode()
+        roots.append(f"{root}/{group}/{name}/".encode())
+    return roots
 
 
 def open_etcd3_config(config: Any, reactor: Any) -> Deferred:
@@ -521,6 +524,9 @@ def open_etcd3_config(config: Any, reactor: Any) -> Deferred:
     default = Etcd3Storage(list(config.etcd_servers), reactor, tls=tls)
     if not config.etcd_servers_overrides:
         return succeed(default)
-    routes = {_override_key_root(config.etcd_prefix, resource): Etcd3Storage(list(servers), reactor, tls=tls)
-              for resource, servers in config.etcd_servers_overrides.items()}
+    routes = {}
+    for resource, servers in config.etcd_servers_overrides.items():
+        storage = Etcd3Storage(list(servers), reactor, tls=tls)
+        for root in _override_key_roots(config.etcd_prefix, resource):
+            routes[root] = storage
     return succeed(RoutedStorage(default, routes))
