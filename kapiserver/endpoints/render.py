@@ -19,7 +19,9 @@ def partial_metadata(obj: dict, version: str = "v1") -> dict:
 def list_object(store, items: list[dict], list_meta: dict) -> dict:
     info = store.info
     if store.strip_item_type:
-        items = [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
+        stripped = getattr(items, "stripped", None)   # the watch cache keeps them ready
+        items = stripped if stripped is not None else \
+            [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
     return {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta, "items": items}
 
 

@@ -56,13 +56,21 @@ class Encoding(Protocol):
 class Entry:
     """One object version with its labels and fields, each worked out once."""
 
-    __slots__ = ("key", "obj", "revision", "_fields")
+    __slots__ = ("key", "obj", "revision", "_fields", "_item")
 
     def __init__(self, key: bytes, obj: dict, revision: int):
         self.key = key
         self.obj = obj
         self.revision = revision
         self._fields: Optional[dict] = None
+        self._item: Optional[dict] = None
+
+    @property
+    def item(self) -> dict:
+        """The object as an item of a typed list: without kind and apiVersion."""
+        if self._item is None:
+            self._item = {k: v for k, v in self.obj.items() if k != "kind" and k != "apiVersion"}
+        return self._item
 
     @property
     def labels(self) -> dict:
@@ -95,6 +103,23 @@ class Filter:
 
 
 EVERYTHING = Filter()
+
+
+class ListItems(list):
+    """The objects of a cache list; ``stripped`` has them as typed-list items
+    (no kind/apiVersion), each worked out once per object version."""
+
+    __slots__ = ("entries",)
+
+    @property
+    def stripped(self) -> list[dict]:
+        return [e.item for e in self.entries]
+
+
+def _list_items(entries: list[Entry]) -> ListItems:
+    items = ListItems(e.obj for e in entries)
+    items.entries = entries
+    return items
 
 
 class WatchEvent:
@@ -254,21 +279,18 @@ class WatchCache:
             self._sorted_keys = sorted(self.objects)
         return self._sorted_keys
 
-    def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[list[dict], int]:
+    def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[ListItems, int]:
         """The objects under ``prefix`` passing ``flt``, in key order, and the revision
         they are current at.  The dicts are the cache's own: read them, never change them."""
         keys = self._keys()
-        start = bisect.bisect_left(keys, prefix)
+        # Every key under the prefix sorts between the prefix and the prefix followed by 0xff bytes
+        # (keys are UTF-8 paths, which never hold 0xff).
+        selected = keys[bisect.bisect_left(keys, prefix):bisect.bisect_left(keys, prefix + b"\xff")]
         objects, field_set = self.objects, self.field_set
-        items = []
-        for i in range(start, len(keys)):
-            key = keys[i]
-            if not key.startswith(prefix):
-                break
-            entry = objects[key]
-            if flt.everything or flt.passes(entry, field_set):
-                items.append(entry.obj)
-        return items, self.revision
+        entries = [objects[key] for key in selected]
+        if not flt.everything:
+            entries = [e for e in entries if flt.passes(e, field_set)]
+        return _list_items(entries), self.revision
 
     def get(self, key: bytes) -> Optional[dict]:
         entry = self.objects.get(key)
