@@ -7,11 +7,13 @@ watch, serving lists and watches from the sans-IO core in ``cache.py``.
   cache watcher so its client resumes (or re-lists on 410).
 - Consistent reads (resourceVersion unset) ask storage for its current revision and
   serve from the cache once it has caught up with it ("consistent list from cache").
-  The storage contract delivers watch events on the reactor thread strictly in revision
-  order, and a backend hands a write to its watchers before any later read answers; so
-  once that answer is in, a live storage watch has delivered everything up to it and the
-  cache may count itself current at that revision.  A cache that cannot get there within
-  ``wait_timeout`` answers None and the caller reads storage, as upstream falls back.
+  The embedded store delivers watch events on the reactor thread strictly in revision
+  order and hands a write to its live watchers before any later read answers; so once
+  that answer is in, the cache may count itself current at that revision.  A remote
+  store (etcd) vouches through its watch's progress (``progress_revision`` and
+  ``on_progress``, fed by etcd's progress notifications).  A cache that cannot get there
+  within ``wait_timeout`` answers None and the caller reads storage, as upstream falls
+  back.
 - resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
   "Too large resource version".  resourceVersion=0: the cache as it is.
 """
@@ -90,7 +92,12 @@ class Cacher:
         items = [(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in result.kvs]
         closed = self.cache.replace(items, result.revision)
         self._filling = False
-        self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event)
+        try:
+            # A backend that hears of progress without events (etcd's progress notify) tells us.
+            self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event,
+                                              on_progress=self._on_progress)
+        except TypeError:
+            self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event)
         for w in closed:
             self._wake(w)
         self._release()
@@ -128,6 +135,12 @@ class Cacher:
             self._wake(w)
         if self._waiters:
             self._release()
+
+    def _on_progress(self, revision: int) -> None:
+        if self.cache.ready:
+            self.cache.progress(revision)
+            if self._waiters:
+                self._release()
 
     def stop(self) -> None:
         self._stopped = True
@@ -174,9 +187,19 @@ class Cacher:
     async def _storage_caught_up(self) -> Optional[int]:
         """Storage's current revision once the cache is current at it, or None."""
         current = await self.storage.current_revision()
-        if self._handle is not None and self.cache.ready and not getattr(self._handle, "replaying", False):
-            self.cache.progress(current)
-        if await self.wait_for(current):
+        handle = self._handle
+        if handle is not None and self.cache.ready:
+            if hasattr(handle, "progress_revision"):
+                # A remote store (etcd): only what the watch vouches for counts.
+                self.cache.progress(handle.progress_revision)
+            elif not getattr(handle, "replaying", False):
+                # The embedded store hands each write to its live watchers before any
+                # later read answers, so this answer means we have seen up to it.
+                self.cache.progress(current)
+        # Without a progress request, a remote store's vouching may lag: read it
+        # rather than keep a consistent list waiting long.
+        remote = handle is not None and hasattr(handle, "progress_revision")
+        if await self.wait_for(current, timeout=min(self.wait_timeout, 0.25) if remote else None):
             return current
         return None
 
