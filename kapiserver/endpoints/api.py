@@ -92,6 +92,15 @@ def delete_options(request, body: bytes) -> DeleteOptions:
     if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
         raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", [errors.not_supported(
             "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"])])
+    orphan = data.get("orphanDependents")
+    if orphan is None and query(request, "orphanDependents"):
+        orphan = query(request, "orphanDependents").lower() in ("true", "1", "t")
+    if orphan is not None:
+        options.orphan_dependents = bool(orphan)
+        if options.propagation_policy is not None:
+            raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", [errors.invalid(
+                "propagationPolicy", options.propagation_policy,
+                "orphanDependents and deletionPropagation cannot be both set")])
     dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
     options.dry_run = bool(dry_run)
     return options
@@ -142,6 +151,8 @@ class ResourceHandler:
         if verb not in store.info.verbs:
             raise errors.method_not_supported(store.qualified, verb)
         namespace = info.namespace if store.info.namespaced else None
+        if not store.info.namespaced and info.namespace and store.info.resource != "namespaces":
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         if store.info.namespaced and not namespace and verb not in ("list", "watch"):
             raise StatusError(405, "MethodNotAllowed",
                               "the server does not allow this method on the requested resource",

@@ -16,7 +16,7 @@ from ..machinery import codec, continuetoken, errors, meta
 from ..machinery.errors import GroupResource, StatusError
 from ..storage import (Compacted, Conflict, DELETE, Event, FutureRevision, KeyExists, KeyNotFound,
                        RevisionCompacted, Storage)
-from . import conversion
+from . import conversion, gcpolicy
 from .catalog import ResourceInfo
 from .options import DeleteOptions, ListOptions, WriteOptions
 from .strategy import Strategy
@@ -347,8 +347,16 @@ class Store:
             if self.admit is not None:
                 await self.admit("delete", self, obj, obj)
             grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
+            # The garbage collector's orphan/foregroundDeletion finalizers, per propagationPolicy.
+            gc_changed, finalizers = gcpolicy.deletion_finalizers(self.info, meta_, options)
+            if gc_changed:
+                if finalizers:
+                    meta_["finalizers"] = finalizers
+                else:
+                    meta_.pop("finalizers", None)
             pending = self.strategy.pending_finalizers(obj) or grace > 0
-            if meta_.get("deletionTimestamp") and pending:
+            deleting = bool(meta_.get("deletionTimestamp"))
+            if deleting and pending and not gc_changed:
                 # Already being deleted: a shorter grace period may still shorten the wait.
                 current = meta_.get("deletionGracePeriodSeconds") or 0
                 if not (grace < current):
@@ -357,9 +365,9 @@ class Store:
                 return obj, not pending
             try:
                 if pending:
-                    if not meta_.get("deletionTimestamp") or grace < (meta_.get("deletionGracePeriodSeconds") or 0):
+                    if not deleting or grace < (meta_.get("deletionGracePeriodSeconds") or 0):
                         meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
-                    meta_["deletionGracePeriodSeconds"] = grace
+                        meta_["deletionGracePeriodSeconds"] = grace
                     self.strategy.prepare_for_delete(obj)
                     obj["metadata"] = meta.ordered_metadata(meta_)
                     revision = await self.storage.update(key, self.encode(obj), kv.mod_revision)

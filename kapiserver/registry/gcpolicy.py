@@ -1,0 +1,67 @@
+"""
+The garbage-collection finalizers a delete puts on an object, as upstream's
+generic store does: ``orphan`` or ``foregroundDeletion`` from the request's
+propagationPolicy (or the deprecated orphanDependents), else from finalizers
+the object already carries, else from the resource's default policy.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+ORPHAN = "orphan"
+FOREGROUND = "foregroundDeletion"
+
+# A resource's default policy when a delete names none.
+DELETE_DEPENDENTS = "DeleteDependents"
+ORPHAN_DEPENDENTS = "OrphanDependents"
+UNSUPPORTED = "Unsupported"
+
+
+def default_policy(info) -> str:
+    """Events take no part in garbage collection; core/v1 ReplicationControllers
+    orphan by default (kept from before server-side cascading); the rest delete."""
+    group, resource = info.storage_gv[0], info.storage_key
+    if (group, resource) == ("", "events"):
+        return UNSUPPORTED
+    if (info.group, info.version, info.resource) == ("", "v1", "replicationcontrollers"):
+        return ORPHAN_DEPENDENTS
+    return DELETE_DEPENDENTS
+
+
+def _should_orphan(policy: str, finalizers: list, options) -> bool:
+    if options.orphan_dependents is not None:
+        return bool(options.orphan_dependents)
+    if options.propagation_policy is not None:
+        return options.propagation_policy == "Orphan"
+    for finalizer in finalizers:
+        if finalizer == ORPHAN:
+            return True
+        if finalizer == FOREGROUND:
+            return False
+    return policy == ORPHAN_DEPENDENTS
+
+
+def _should_delete_dependents(finalizers: list, options) -> bool:
+    # The deprecated field cannot ask for foreground deletion.
+    if options.orphan_dependents is not None:
+        return False
+    if options.propagation_policy is not None:
+        return options.propagation_policy == "Foreground"
+    return FOREGROUND in finalizers
+
+
+def deletion_finalizers(info, metadata: dict, options) -> tuple[bool, Optional[list]]:
+    """(changed?, the finalizers the object should carry) for a delete with ``options``."""
+    policy = default_policy(info)
+    current = list(metadata.get("finalizers") or [])
+    if policy == UNSUPPORTED:
+        return False, current
+    wanted = [f for f in current if f not in (ORPHAN, FOREGROUND)]
+    if _should_orphan(policy, current, options):
+        wanted.append(ORPHAN)
+    if _should_delete_dependents(current, options):
+        wanted.append(FOREGROUND)
+    if set(wanted) == set(current):
+        return False, current
+    return True, wanted

@@ -1,0 +1,61 @@
+"""
+A Registry on a real SQLite store in a temporary directory, driven by turning
+the global reactor by hand (as tests/storage does), for the controllers the
+apiserver runs itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Callable
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from kapiserver.registry.registry import Registry
+from kapiserver.storage.sqlite import open_sqlite
+
+
+def run(d: Any, timeout: float = 10.0) -> Any:
+    """Turn the global reactor until ``d`` fires; its result, or raise its error."""
+    if inspect.iscoroutine(d):
+        d = Deferred.fromCoroutine(d)
+    outcome: list = []
+    d.addBoth(outcome.append)
+    run_until(lambda: bool(outcome), timeout)
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def run_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Turn the global reactor until ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reactor.runUntilCurrent()
+        if predicate():
+            return
+        now = time.monotonic()
+        if now > deadline:
+            raise TimeoutError(f"condition not reached within {timeout}s")
+        pending = reactor.timeout()
+        reactor.doIteration(min(0.02, deadline - now, 0.02 if pending is None else pending))
+
+
+def settle(seconds: float = 0.1) -> None:
+    """Turn the reactor for a while, to show that something does not happen."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reactor.iterate(0.005)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
+    registry = Registry(storage, reactor)
+    yield registry
+    registry.stop_watch_caches()
+    run(storage.close())
