@@ -92,6 +92,8 @@ class APIServerService(service.MultiService):
         self._timers = []
         self._namespace_controller = None
         self._crd_controller = None
+        self._garbage_collector = None
+        self._event_ttl_controller = None
 
     def startService(self):
         service.Service.startService(self)
@@ -140,6 +142,12 @@ class APIServerService(service.MultiService):
         from .controllers.crd import CRDController
         self._crd_controller = CRDController(self.registry, self.reactor)
         await self._crd_controller.start()
+        from .controllers.eventttl import EventTTLController
+        from .controllers.garbagecollector import GarbageCollector
+        self._garbage_collector = GarbageCollector(self.registry, self.reactor)
+        await self._garbage_collector.start()
+        self._event_ttl_controller = EventTTLController(self.registry, self.reactor, config.event_ttl)
+        await self._event_ttl_controller.start()
         if config.etcd_compaction_interval > 0:
             self._start_compaction(config.etcd_compaction_interval)
         from .endpoints.streams import build_streams
@@ -223,6 +231,9 @@ class APIServerService(service.MultiService):
             self._namespace_controller.stop()
         if self._crd_controller is not None:
             self._crd_controller.stop()
+        for controller in (self._garbage_collector, self._event_ttl_controller):
+            if controller is not None:
+                controller.stop()
         if self.registry is not None:
             self.registry.stop_watch_caches()
         d = service.MultiService.stopService(self)
