@@ -184,7 +184,7 @@ class Cacher:
         d.addBoth(_cancel_timer, timer)
         return d
 
-    async def _storage_caught_up(self) -> Optional[int]:
+    async def _storage_caught_up(self, fallback: bool = False) -> Optional[int]:
         """Storage's current revision once the cache is current at it, or None."""
         current = await self.storage.current_revision()
         handle = self._handle
@@ -196,10 +196,10 @@ class Cacher:
                 # The embedded store hands each write to its live watchers before any
                 # later read answers, so this answer means we have seen up to it.
                 self.cache.progress(current)
-        # Without a progress request, a remote store's vouching may lag: read it
-        # rather than keep a consistent list waiting long.
+        # Without a progress request, a remote store's vouching may lag: a caller
+        # that can fall back to storage reads it rather than wait long.
         remote = handle is not None and hasattr(handle, "progress_revision")
-        if await self.wait_for(current, timeout=min(self.wait_timeout, 0.25) if remote else None):
+        if await self.wait_for(current, timeout=min(self.wait_timeout, 0.25) if remote and fallback else None):
             return current
         return None
 
@@ -218,7 +218,7 @@ class Cacher:
         items are the cache's own dicts: read them, never change them."""
         rv = options.resource_version
         if rv == "":
-            if await self._storage_caught_up() is None:
+            if await self._storage_caught_up(fallback=True) is None:
                 return None
         elif rv == "0":
             if not await self.wait_for(0):
