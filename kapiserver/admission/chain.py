@@ -73,6 +73,9 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
         "NamespaceLifecycle": lambda: NamespaceLifecycle(
             lambda name: registry.store("", "v1", "namespaces").get(None, name)),
     }
+    if webhooks is None:
+        from .webhooks import AdmissionWebhooks
+        webhooks = AdmissionWebhooks(registry)
     if webhooks is not None:
         factories["MutatingAdmissionWebhook"] = lambda: webhooks.mutating
         factories["ValidatingAdmissionWebhook"] = lambda: webhooks.validating

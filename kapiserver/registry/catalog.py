@@ -197,6 +197,11 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     # storage.k8s.io/v1
     _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
+    # admissionregistration.k8s.io/v1
+    _r("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+       False, categories=("api-extensions",)),
+    _r("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+       False, categories=("api-extensions",)),
 )
 
 # The preferred version of each group comes first in this list.
@@ -213,6 +218,7 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("policy", ("v1",)),
     ("rbac.authorization.k8s.io", ("v1",)),
     ("storage.k8s.io", ("v1",)),
+    ("admissionregistration.k8s.io", ("v1",)),
     ("apiextensions.k8s.io", ("v1",)),
     ("coordination.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),

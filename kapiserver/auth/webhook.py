@@ -1,0 +1,170 @@
+"""
+Calling webhooks over HTTPS: a client built from a kubeconfig (authorization
+and token-review webhooks) or from a clientConfig (admission webhooks), and
+the authorization and token-review webhooks themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Optional
+
+import yaml
+from OpenSSL import crypto
+from twisted.internet import ssl
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
+
+from .authz import ALLOW, DENY, NO_OPINION, Attributes, Decision
+from .user import UserInfo
+
+
+@implementer(IPolicyForHTTPS)
+class _Policy:
+    def __init__(self, ca_pem: Optional[bytes], client_cert: Optional[bytes], client_key: Optional[bytes],
+                 insecure: bool = False):
+        self.trust = ssl.trustRootFromCertificates(
+            [ssl.Certificate.loadPEM(pem) for pem in _split(ca_pem)]) if ca_pem else None
+        self.client = None
+        if client_cert and client_key:
+            self.client = ssl.PrivateCertificate.loadPEM(client_cert + b"\n" + client_key)
+        self.insecure = insecure
+
+    def creatorForNetloc(self, hostname, port):
+        if self.insecure:
+            return ssl.CertificateOptions(verify=False, **({"privateKey": self.client.privateKey.original,
+                                                            "certificate": self.client.original}
+                                                           if self.client else {}))
+        return ssl.optionsForClientTLS(hostname.decode(), trustRoot=self.trust, clientCertificate=self.client)
+
+
+def _split(pem: bytes) -> list[bytes]:
+    marker = b"-----END CERTIFICATE-----"
+    return [p.strip() + b"\n" + marker + b"\n" for p in pem.split(marker) if b"BEGIN CERTIFICATE" in p]
+
+
+class WebhookClient:
+    """POSTs JSON to one HTTPS URL and returns the decoded JSON answer."""
+
+    def __init__(self, url: str, ca_pem: Optional[bytes] = None, client_cert: Optional[bytes] = None,
+                 client_key: Optional[bytes] = None, token: str = "", insecure: bool = False, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.url = url
+        self.token = token
+        self.reactor = reactor
+        self.pool = HTTPConnectionPool(reactor, persistent=False)
+        self.agent = Agent(reactor, contextFactory=_Policy(ca_pem, client_cert, client_key, insecure),
+                           pool=self.pool)
+
+    async def post(self, body: dict, timeout: float = 30.0, url: str = "") -> dict:
+        import treq
+        headers = {b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]}
+        if self.token:
+            headers[b"Authorization"] = [f"Bearer {self.token}".encode()]
+        response = await treq.post(url or self.url, data=json.dumps(body).encode(), headers=headers,
+                                   agent=self.agent, timeout=timeout)
+        content = await treq.content(response)
+        if response.code >= 300:
+            raise RuntimeError(f"the server responded with the status code {response.code}")
+        return json.loads(content)
+
+
+def _data(entry: dict, key: str) -> Optional[bytes]:
+    if entry.get(f"{key}-data"):
+        return base64.b64decode(entry[f"{key}-data"])
+    if entry.get(key):
+        with open(entry[key], "rb") as f:
+            return f.read()
+    return None
+
+
+def client_from_kubeconfig(path: str, reactor=None) -> WebhookClient:
+    with open(path) as f:
+        config = yaml.safe_load(f)
+    context_name = config.get("current-context")
+    contexts = {c["name"]: c.get("context") or {} for c in config.get("contexts") or []}
+    context = contexts.get(context_name) or {}
+    clusters = {c["name"]: c.get("cluster") or {} for c in config.get("clusters") or []}
+    users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
+    cluster = clusters.get(context.get("cluster")) or next(iter(clusters.values()), {})
+    user = users.get(context.get("user")) or next(iter(users.values()), {})
+    return WebhookClient(cluster.get("server", ""), _data(cluster, "certificate-authority"),
+                         _data(user, "client-certificate"), _data(user, "client-key"), user.get("token", ""),
+                         bool(cluster.get("insecure-skip-tls-verify")), reactor)
+
+
+def sar_spec(a: Attributes) -> dict:
+    """The SubjectAccessReview spec for request attributes, as upstream's webhook authorizer sends it."""
+    spec: dict = {}
+    if a.is_resource_request:
+        attributes = {"namespace": a.namespace, "verb": a.verb, "group": a.api_group, "version": a.api_version,
+                      "resource": a.resource, "subresource": a.subresource, "name": a.name}
+        spec["resourceAttributes"] = {k: v for k, v in attributes.items() if v}
+    else:
+        spec["nonResourceAttributes"] = {"path": a.path, "verb": a.verb}
+    spec["user"] = a.user.name
+    if a.user.groups:
+        spec["groups"] = list(a.user.groups)
+    if a.user.uid:
+        spec["uid"] = a.user.uid
+    if a.user.extra:
+        spec["extra"] = a.user.extra
+    return spec
+
+
+class AuthorizationWebhook:
+    """--authorization-webhook-config-file: the remote service decides (allowed answers cached 5m, denied 30s)."""
+
+    def __init__(self, kubeconfig: str, client: Optional[WebhookClient] = None,
+                 authorized_ttl: float = 300.0, unauthorized_ttl: float = 30.0):
+        self.client = client or client_from_kubeconfig(kubeconfig)
+        self.ttls = (authorized_ttl, unauthorized_ttl)
+        self.cache: dict[str, tuple[float, Decision]] = {}
+
+    async def authorize(self, attributes: Attributes) -> Decision:
+        spec = sar_spec(attributes)
+        key = json.dumps(spec, sort_keys=True)
+        cached = self.cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+        try:
+            answer = await self.client.post(review)
+        except Exception as e:  # an unreachable webhook has no opinion, as upstream (and is not cached)
+            return Decision(NO_OPINION, "", str(e))
+        status = answer.get("status") or {}
+        if status.get("allowed"):
+            decision = Decision(ALLOW, status.get("reason", ""))
+        elif status.get("denied"):
+            decision = Decision(DENY, status.get("reason", ""))
+        else:
+            decision = Decision(NO_OPINION, status.get("reason", ""))
+        self.cache[key] = (time.monotonic() + self.ttls[0 if decision.allowed else 1], decision)
+        return decision
+
+
+class TokenWebhook:
+    """--authentication-token-webhook-config-file: tokens sent as TokenReviews; answers cached for the TTL."""
+
+    def __init__(self, kubeconfig: str, ttl: float = 120.0, client: Optional[WebhookClient] = None):
+        self.client = client or client_from_kubeconfig(kubeconfig)
+        self.ttl = ttl
+        self.cache: dict[str, tuple[float, Optional[UserInfo]]] = {}
+
+    async def authenticate(self, token: str) -> Optional[UserInfo]:
+        cached = self.cache.get(token)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        try:
+            answer = await self.client.post(review)
+        except Exception:  # noqa: BLE001 - an unreachable webhook authenticates nobody
+            return None
+        status = answer.get("status") or {}
+        user = UserInfo.from_api(status.get("user") or {}) if status.get("authenticated") else None
+        self.cache[token] = (time.monotonic() + self.ttl, user)
+        return user

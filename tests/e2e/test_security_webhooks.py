@@ -1,0 +1,177 @@
+"""
+Webhooks served by the test itself over HTTPS: an authorization webhook
+(--authorization-mode=...,Webhook), and validating and mutating admission
+webhooks with failurePolicy and timeouts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kapiserver.auth import certs
+
+from .conftest import APIServerProcess, free_port, kubectl_binary
+from .test_security import SecureServer
+
+SEEN = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        SEEN.append((self.path, body))
+        if self.path == "/authorize":
+            attributes = body["spec"].get("resourceAttributes") or {}
+            status = {"allowed": False}
+            if body["spec"]["user"] == "webhook-user":
+                if attributes.get("resource") == "configmaps":
+                    status = {"allowed": True}
+                elif attributes.get("resource") == "secrets":
+                    status = {"allowed": False, "denied": True, "reason": "secrets are off limits"}
+            answer = dict(body, status=status)
+        else:
+            request = body["request"]
+            response = {"uid": request["uid"], "allowed": True}
+            labels = (request.get("object") or {}).get("metadata", {}).get("labels") or {}
+            if self.path == "/validate" and labels.get("deny") == "yes":
+                response = {"uid": request["uid"], "allowed": False,
+                            "status": {"code": 403, "message": "label deny is set"}}
+            elif self.path == "/mutate":
+                patch = [{"op": "add", "path": "/metadata/labels", "value": dict(labels, mutated="true")}]
+                response["patchType"] = "JSONPatch"
+                response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
+            elif self.path == "/slow":
+                time.sleep(2.5)
+            answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def webhook_server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("webhook")
+    ca, ca_key = certs.new_ca("webhook-ca")
+    cert, key = certs.sign_certificate(ca, ca_key, "webhook", hosts=["127.0.0.1", "localhost"])
+    (base / "tls.crt").write_bytes(certs.cert_pem(cert))
+    (base / "tls.key").write_bytes(certs.key_pem(key))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    # The slow webhook answers after the apiserver gave up: that broken pipe is expected.
+    server.handle_error = lambda request, address: None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(base / "tls.crt", base / "tls.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    yield url, certs.cert_pem(ca), base
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def secure(webhook_server, tmp_path_factory):
+    if not kubectl_binary():
+        pytest.skip("kubectl is not installed on this machine")
+    url, ca_pem, _ = webhook_server
+    base = tmp_path_factory.mktemp("secure-webhook")
+    (base / "tokens.csv").write_text("hook-token,webhook-user,9\n")
+    (base / "authz.kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "w",
+        "clusters": [{"name": "w", "cluster": {"server": url + "/authorize",
+                                               "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "contexts": [{"name": "w", "context": {"cluster": "w", "user": "w"}}],
+        "users": [{"name": "w", "user": {}}]}))
+    port = free_port()
+    server = APIServerProcess(base / "data", args=(
+        f"--secure-port={port}", "--bind-address=127.0.0.1", "--authorization-mode=RBAC,Webhook",
+        f"--authorization-webhook-config-file={base / 'authz.kubeconfig'}",
+        f"--token-auth-file={base / 'tokens.csv'}")).start()
+    yield SecureServer(server, port, base)
+    server.stop()
+
+
+def test_authorization_webhook_decides(secure):
+    """What RBAC does not allow goes to the webhook: allowed, denied with its reason, or no opinion."""
+    user = secure.kubeconfig("hook", {"token": "hook-token"})
+    assert user("get", "configmaps", "-n", "default").returncode == 0
+    denied = user("get", "secrets", "-n", "default", check=False)
+    assert ('secrets is forbidden: User "webhook-user" cannot list resource "secrets" in API group "" in the '
+            'namespace "default": secrets are off limits') in denied.stderr
+    denied = user("get", "pods", "-n", "default", check=False)
+    assert 'User "webhook-user" cannot list resource "pods"' in denied.stderr
+    reviews = [body for path, body in SEEN if path == "/authorize"]
+    assert reviews and reviews[-1]["kind"] == "SubjectAccessReview"
+    assert reviews[-1]["spec"]["user"] == "webhook-user"
+
+
+def _webhook_configuration(kind: str, name: str, url: str, ca_pem: bytes, **extra) -> dict:
+    webhook = {"name": f"{name}.example.com", "clientConfig": {"url": url,
+                                                              "caBundle": base64.b64encode(ca_pem).decode()},
+               "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                          "resources": ["configmaps"]}],
+               "sideEffects": "None", "admissionReviewVersions": ["v1"],
+               "namespaceSelector": {"matchLabels": {"hooks": "on"}}, **extra}
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": name},
+            "webhooks": [webhook]}
+
+
+def test_admission_webhooks(secure, webhook_server):
+    """A validating webhook denies with upstream's message, a mutating one patches; selectors apply."""
+    url, ca_pem, _ = webhook_server
+    api = secure.server
+    for kind, name, path in (("ValidatingWebhookConfiguration", "validate", "/validate"),
+                             ("MutatingWebhookConfiguration", "mutate", "/mutate")):
+        resource = kind.lower().replace("webhookconfiguration", "webhookconfigurations")
+        status, body = api.request("POST", f"/apis/admissionregistration.k8s.io/v1/{resource}",
+                                   _webhook_configuration(kind, name, url + path, ca_pem))
+        assert status == 201, body
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "hooked", "labels": {"hooks": "on"}}})
+    status, body = api.request("POST", "/api/v1/namespaces/hooked/configmaps",
+                               {"metadata": {"name": "bad", "labels": {"deny": "yes"}}})
+    assert (status, body["message"]) == (403, 'admission webhook "validate.example.com" denied the request: '
+                                              'label deny is set')
+    status, body = api.request("POST", "/api/v1/namespaces/hooked/configmaps", {"metadata": {"name": "good"}})
+    assert status == 201 and body["metadata"]["labels"] == {"mutated": "true"}
+    # Outside the selected namespaces nothing is called.
+    status, body = api.request("POST", "/api/v1/namespaces/default/configmaps",
+                               {"metadata": {"name": "plain", "labels": {"deny": "yes"}}})
+    assert status == 201 and body["metadata"]["labels"] == {"deny": "yes"}
+    review = [b for p, b in SEEN if p == "/validate"][-1]
+    assert review["request"]["operation"] == "CREATE" and review["request"]["namespace"] == "hooked"
+    assert review["request"]["userInfo"]["username"] == "system:unsecured"
+
+
+def test_admission_webhook_timeout_and_failure_policy(secure, webhook_server):
+    """A webhook slower than timeoutSeconds fails the request with Fail and is skipped with Ignore."""
+    url, ca_pem, _ = webhook_server
+    api = secure.server
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "slow", "labels": {"hooks": "on"}}})
+    for policy in ("Fail", "Ignore"):
+        configuration = _webhook_configuration("ValidatingWebhookConfiguration", f"slow-{policy.lower()}",
+                                               url + "/slow", ca_pem, timeoutSeconds=1, failurePolicy=policy)
+        configuration["webhooks"][0]["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": "slow"}}
+        status, body = api.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                                   configuration)
+        assert status == 201, body
+        status, body = api.request("POST", "/api/v1/namespaces/slow/configmaps",
+                                   {"metadata": {"name": f"cm-{policy.lower()}"}})
+        if policy == "Fail":
+            assert status == 500
+            assert body["message"].startswith('Internal error occurred: failed calling webhook '
+                                              '"slow-fail.example.com": failed to call webhook: Post')
+            api.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/slow-fail")
+        else:
+            assert status == 201
