@@ -554,3 +554,15 @@ def test_malformed_values_never_crash(group, kind, seed):
             apply_defaults(group, "v1", kind, obj)
             validate(group, "v1", kind, obj, None, True)
             validate(group, "v1", kind, obj, old, True)
+
+
+def test_service_traffic_policies_and_cluster_ips():
+    """externalTrafficPolicy needs an externally reachable service; cluster IPs must be IPs."""
+    svc = {"metadata": meta("web"), "spec": {"externalTrafficPolicy": "Local", "clusterIP": "10.0.0",
+                                             "ports": [{"port": 80}]}}
+    assert errors("", "Service", svc) == [
+        'spec.clusterIPs[0]: Invalid value: "10.0.0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+        'spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services']
+    svc["spec"].update(type="NodePort", clusterIP="None")
+    assert errors("", "Service", svc) == [
+        'spec.clusterIPs[0]: Invalid value: "None": may not be set to \'None\' for NodePort services']

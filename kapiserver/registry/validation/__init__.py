@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...machinery.errors import FieldError
-from . import apps, batch, core, groups, names, networking, pod, rbac
+from . import apps, batch, core, groups, names, networking, pod, rbac, service
 from . import meta as _meta
 from .names import name_rule, validate_name
 
@@ -29,7 +29,7 @@ def _creator(group: str, kind: str):
     if group == "":
         if kind == "Pod":
             return pod.validate_pod
-        return core.CREATE.get(kind)
+        return core.CREATE.get(kind) or service.CREATE.get(kind)
     if group == "apps":
         return apps.CREATE.get(kind)
     if group == "batch":
@@ -47,7 +47,7 @@ def _updater(group: str, kind: str):
             return lambda new, old, namespaced: pod.validate_pod_update(new, old)
         if kind == "Event":
             return lambda new, old, namespaced: core.validate_event(new, namespaced)
-        return core.UPDATE.get(kind)
+        return core.UPDATE.get(kind) or service.UPDATE.get(kind)
     if group == "apps":
         return apps.UPDATE.get(kind)
     if group == "batch":

@@ -1,4 +1,4 @@
-"""Validation of the core/v1 kinds other than Pod (pkg/apis/core/validation)."""
+"""Validation of the core/v1 kinds other than Pod and Service (pkg/apis/core/validation)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from typing import Any
 from . import meta as _meta
 from . import names, pod
 from ..defaults._quantity import parse_quantity
-from ._util import (Errors, seq, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
-                    go_string_map, immutable, invalid, invalid_go, is_int, labels, nonnegative,
-                    not_supported, one_of, qualified_name, required, text, too_long)
+from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
+                    labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024
-KUBELET_PORT = 10250
-SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
-SESSION_AFFINITIES = ("ClientIP", "None")
 IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
 
 
@@ -31,132 +27,6 @@ def _list(value: Any) -> list:
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain) -> Errors:
     return _meta.object_meta(obj.get("metadata"), namespaced, name_fn)
-
-
-# -- Service ---------------------------------------------------------------------------------
-
-def _go_service_port_key(port: dict) -> str:
-    return (f"core.ServicePort{{Name:\"\", Protocol:{go_quote(port.get('protocol') or '')}, "
-            f"AppProtocol:(*string)(nil), Port:{port.get('port') or 0}, "
-            f"TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}")
-
-
-def _headless(spec: dict) -> bool:
-    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    return bool(ips) and ips[0] == "None"
-
-
-def _service_port(port: dict, require_name: bool, seen: set[str], path: str) -> Errors:
-    errs: Errors = []
-    name = text(port.get("name"))
-    if require_name and not name:
-        errs.append(required(f"{path}.name", ""))
-    elif name:
-        errs += dns1123_label(name, f"{path}.name")
-        if name in seen:
-            errs.append(duplicate(f"{path}.name", name))
-        seen.add(name)
-    errs += [invalid(f"{path}.port", port.get("port", 0), msg) for msg in names.is_valid_port_num(port.get("port"))]
-    errs += one_of(port.get("protocol"), f"{path}.protocol", pod.PROTOCOLS)
-    target = port.get("targetPort")
-    if isinstance(target, str):
-        errs += [invalid(f"{path}.targetPort", target, msg) for msg in names.is_valid_port_name(target)]
-    else:
-        errs += [invalid(f"{path}.targetPort", target or 0, msg) for msg in names.is_valid_port_num(target)]
-    if port.get("appProtocol") is not None:
-        errs += qualified_name(str(port["appProtocol"]), f"{path}.appProtocol")
-    return errs
-
-
-def validate_service(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, namespaced, names.name_is_dns1035_label)
-    spec = _dict(obj.get("spec"))
-    kind = spec.get("type")
-    ports = _list(spec.get("ports"))
-    if not ports and not _headless(spec) and kind != "ExternalName":
-        errs.append(required("spec.ports", ""))
-    if kind == "LoadBalancer":
-        if _headless(spec):
-            errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for LoadBalancer services"))
-        for i, port in enumerate(ports):
-            if port.get("port") == KUBELET_PORT:
-                errs.append(invalid(f"spec.ports[{i}]", KUBELET_PORT,
-                                    f"may not expose port {KUBELET_PORT} externally since it is used by kubelet"))
-    elif kind == "NodePort":
-        if _headless(spec):
-            errs.append(invalid("spec.clusterIPs[0]", "None", "may not be set to 'None' for NodePort services"))
-    elif kind == "ExternalName":
-        if spec.get("clusterIPs"):
-            errs.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
-        if spec.get("ipFamilies"):
-            errs.append(forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
-        if spec.get("ipFamilyPolicy") is not None:
-            errs.append(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
-        cname = text(spec.get("externalName")).removesuffix(".")
-        if cname:
-            errs += dns1123_subdomain(cname, "spec.externalName")
-        else:
-            errs.append(required("spec.externalName", ""))
-    seen: set[str] = set()
-    for i, port in enumerate(ports):
-        errs += _service_port(port, len(ports) > 1, seen, f"spec.ports[{i}]")
-    if spec.get("selector") is not None:
-        errs += labels(spec.get("selector"), "spec.selector")
-    affinity = spec.get("sessionAffinity")
-    errs += one_of(affinity, "spec.sessionAffinity", SESSION_AFFINITIES)
-    if affinity == "ClientIP":
-        timeout = _dict(_dict(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
-        if timeout is None:
-            errs.append(required("spec.sessionAffinityConfig.clientIP.timeoutSeconds", ""))
-        elif not (is_int(timeout) and 0 < timeout <= 86400):
-            errs.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
-                                "must be greater than 0 and less than 86400"))
-    elif affinity == "None" and spec.get("sessionAffinityConfig") is not None:
-        errs.append(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"))
-    errs += one_of(kind, "spec.type", SERVICE_TYPES)
-    if kind == "ClusterIP":
-        for i, port in enumerate(ports):
-            if port.get("nodePort"):
-                errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
-    node_ports: set[tuple] = set()
-    for i, port in enumerate(ports):
-        if not port.get("nodePort"):
-            continue
-        key = (str(port.get("protocol")), str(port.get("nodePort")))
-        if key in node_ports:
-            errs.append(duplicate(f"spec.ports[{i}].nodePort", port.get("nodePort")))
-        node_ports.add(key)
-    port_keys: set[tuple] = set()
-    for i, port in enumerate(ports):
-        key = (str(port.get("protocol")), str(port.get("port")))
-        if key in port_keys:
-            errs.append(duplicate_go(f"spec.ports[{i}]", _go_service_port_key(port)))
-        port_keys.add(key)
-    for key in ("externalTrafficPolicy",):
-        policy = spec.get(key)
-        if policy and policy not in ("Cluster", "Local"):
-            errs.append(not_supported(f"spec.{key}", policy, ["Cluster", "Local"]))
-    policy = spec.get("internalTrafficPolicy")
-    if policy is not None and policy not in ("Cluster", "Local"):
-        errs.append(not_supported("spec.internalTrafficPolicy", policy, ["Cluster", "Local"]))
-    return errs
-
-
-def _primary_cluster_ip(spec: dict) -> str:
-    ips = spec.get("clusterIPs")
-    if isinstance(ips, list) and ips:
-        return ips[0] or ""
-    return text(spec.get("clusterIP"))
-
-
-def validate_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
-    if "ExternalName" not in (spec.get("type"), old_spec.get("type")):
-        new_ip, old_ip = _primary_cluster_ip(spec), _primary_cluster_ip(old_spec)
-        if old_ip and new_ip and new_ip != old_ip:
-            errs.append(invalid("spec.clusterIPs[0]", new_ip, "may not change once set"))
-    return errs + validate_service(new, namespaced)
 
 
 # -- ConfigMap and Secret --------------------------------------------------------------------
@@ -495,7 +365,6 @@ def validate_binding(obj: dict, namespaced: bool) -> Errors:
 
 
 CREATE = {
-    "Service": validate_service,
     "ConfigMap": validate_config_map,
     "Secret": validate_secret,
     "Namespace": validate_namespace,
@@ -537,7 +406,6 @@ def _pvc_update(new: dict, old: dict, namespaced: bool) -> Errors:
 
 
 UPDATE = {
-    "Service": validate_service_update,
     "ConfigMap": validate_config_map_update,
     "Secret": validate_secret_update,
     "PersistentVolumeClaim": _pvc_update,
