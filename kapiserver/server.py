@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.web.server import Site
 
 from .config import ServerConfig
+from .runtime import wrap_site
 
 log = Logger()
 LISTEN_RETRY = 15.0
@@ -156,6 +157,7 @@ class APIServerService(service.MultiService):
         security, audit = await self._security(context)
         site = _QuietSite(APIRoot(context, audit=audit))
         site.displayTracebacks = False
+        wrap_site(site, site.resource, self.reactor, config)
         if config.insecure_port:
             description = f"tcp:{config.insecure_port}:interface={_endpoint_host(config.insecure_bind_address)}"
             listener = Listener(self.reactor, description, site, "insecure")
@@ -196,6 +198,7 @@ class APIServerService(service.MultiService):
         options = tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
         site = _QuietSite(APIRoot(context, security=security, audit=audit))
         site.displayTracebacks = False
+        wrap_site(site, site.resource, self.reactor, config)
         endpoint = SSL4ServerEndpoint(self.reactor, config.secure_port, options,
                                       interface=config.bind_address if config.bind_address != "0.0.0.0" else "")
         Listener(self.reactor, endpoint, site, "secure", how="securely").setServiceParent(self)

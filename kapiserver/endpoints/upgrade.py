@@ -41,7 +41,9 @@ def hijack(request, protocol, replay: bytes = b"") -> None:
     # twisted.web marks the request finished so it neither times out nor writes a response.
     request.finished = True
     protocol.makeConnection(transport)
-    transport.resumeProducing()
+    resume = getattr(transport, "resumeProducing", None)
+    if resume is not None:
+        resume()
     if replay or buffered:
         protocol.dataReceived(replay + buffered)
 

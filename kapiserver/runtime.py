@@ -1,0 +1,122 @@
+"""The server runtime around the API: a timeout for every request that is not long-running
+(--request-timeout, 504), --max-requests-inflight / --max-mutating-requests-inflight (429 with
+Retry-After), panic recovery (an exception is a 500 Status and the server keeps serving), and
+upstream's 1 MiB limit on request headers (431)."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from .endpoints.requestinfo import request_info
+
+log = Logger()
+MAX_HEADER_BYTES = 1 << 20
+_LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
+_MUTATING = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+
+def _status(code: int, reason: str, message: str, details=None) -> bytes:
+    return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": message, "reason": reason, "details": details or {}, "code": code},
+                      separators=(",", ":")).encode()
+
+
+def _write(request, code: int, body: bytes, headers=()) -> None:
+    if request.finished or getattr(request, "_disconnected", False):
+        return
+    request.setResponseCode(code)
+    request.setHeader(b"Content-Type", b"application/json")
+    request.setHeader(b"Cache-Control", b"no-cache, private")
+    for name, value in headers:
+        request.setHeader(name, value)
+    request.setHeader(b"Content-Length", str(len(body)).encode())
+    request.write(body)
+    request.finish()
+
+
+def is_long_running(request) -> bool:
+    """watch, proxy and the node streams run as long as they need (upstream's long-running check)."""
+    info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"), request.args)
+    if info.verb in ("watch", "proxy") or info.subresource in _LONG_RUNNING_SUBRESOURCES:
+        return True
+    return request.requestHeaders.hasHeader(b"upgrade")
+
+
+class RuntimeLimits(Resource):
+    """Wraps the API root: limits, timeouts and panic recovery, none of them in the handlers."""
+    isLeaf = True
+
+    def __init__(self, inner, reactor, request_timeout: float = 60.0, max_inflight: int = 400,
+                 max_mutating_inflight: int = 200):
+        super().__init__()
+        self.inner = inner
+        self.reactor = reactor
+        self.request_timeout = request_timeout
+        self.max_inflight = max_inflight
+        self.max_mutating_inflight = max_mutating_inflight
+        self.inflight = 0
+        self.mutating_inflight = 0
+
+    def render(self, request):
+        long_running = is_long_running(request)
+        mutating = request.method in _MUTATING
+        if not long_running:
+            limit, current = ((self.max_mutating_inflight, self.mutating_inflight) if mutating
+                              else (self.max_inflight, self.inflight))
+            if limit and current >= limit:
+                _write(request, 429, _status(429, "TooManyRequests", "Too many requests, please try again later.",
+                                             {"retryAfterSeconds": 1}), [(b"Retry-After", b"1")])
+                return NOT_DONE_YET
+            self._count(mutating, +1)
+            request.notifyFinish().addBoth(lambda _: self._count(mutating, -1))
+            if self.request_timeout > 0:
+                timer = self.reactor.callLater(self.request_timeout, self._timed_out, request)
+                request.notifyFinish().addBoth(lambda _: timer.active() and timer.cancel())
+        try:
+            return self.inner.render(request)
+        except Exception as e:
+            log.failure("handler failed for {path}", path=request.path)
+            _write(request, 500, _status(500, "InternalError", f"Internal error occurred: {type(e).__name__}: {e}",
+                                         {"causes": [{"message": str(e)}]}))
+            return NOT_DONE_YET
+
+    def _count(self, mutating: bool, delta: int):
+        if mutating:
+            self.mutating_inflight += delta
+        else:
+            self.inflight += delta
+
+    def _timed_out(self, request):
+        _write(request, 504, _status(504, "Timeout", "Timeout: request did not complete within the allotted timeout"))
+
+
+class LimitedHeadersChannel(http.HTTPChannel):
+    """An HTTP channel that answers 431 when a request's headers pass MAX_HEADER_BYTES, as Go's server does."""
+    totalHeadersSize = MAX_HEADER_BYTES * 2
+    MAX_LENGTH = MAX_HEADER_BYTES * 2
+
+    def lineReceived(self, line):
+        self._kap_header_bytes = getattr(self, "_kap_header_bytes", 0) + len(line) + 2
+        if self._kap_header_bytes > MAX_HEADER_BYTES:
+            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; "
+                                 b"charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
+            self.transport.loseConnection()
+            self._kap_header_bytes = 0
+            return
+        if line == b"":
+            self._kap_header_bytes = 0
+        return super().lineReceived(line)
+
+
+def wrap_site(site, root, reactor, config):
+    """Install the runtime on a Site: the limits around `root` and the header limit on its channels."""
+    site.resource = RuntimeLimits(root, reactor, getattr(config, "request_timeout", 60.0),
+                                  getattr(config, "max_requests_inflight", 400),
+                                  getattr(config, "max_mutating_requests_inflight", 200))
+    site.protocol = LimitedHeadersChannel
+    return site
