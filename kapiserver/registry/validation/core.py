@@ -251,13 +251,13 @@ def validate_pod_template(obj: dict, namespaced: bool) -> Errors:
 def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
     spec = _dict(obj.get("spec"))
-    errs += nonnegative(spec.get("replicas"), "spec.replicas")
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     selector = _dict(spec.get("selector"))
     if not selector:
         errs.append(required("spec.selector", ""))
     else:
         errs += labels(selector, "spec.selector")
+    errs += nonnegative(spec.get("replicas"), "spec.replicas")
     template = spec.get("template")
     if not isinstance(template, dict):
         errs.append(required("spec.template", ""))
@@ -267,12 +267,12 @@ def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
         errs.append(invalid_go("spec.template.metadata.labels", go_string_map(template_labels),
                                "`selector` does not match template `labels`"))
     errs += pod.pod_template_spec(template, "spec.template")
-    restart = _dict(template.get("spec")).get("restartPolicy")
-    if restart != "Always":
-        errs.append(not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
-    if _dict(template.get("spec")).get("activeDeadlineSeconds") is not None:
-        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
-                              "activeDeadlineSeconds in ReplicationController is not Supported"))
+    template_spec = _dict(template.get("spec"))
+    if template_spec.get("restartPolicy") != "Always":
+        errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
+    if template_spec.get("activeDeadlineSeconds") is not None:
+        errs.append(invalid("spec.template.spec.activeDeadlineSeconds", template_spec["activeDeadlineSeconds"],
+                            "activeDeadlineSeconds in ReplicationController is not Supported"))
     return errs
 
 
