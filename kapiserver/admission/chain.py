@@ -13,14 +13,14 @@ from typing import Iterable, Optional
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
          "AlwaysPullImages", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
          "ResourceQuota", "AlwaysDeny")
-# On unless disabled.  Upstream's defaults also include LimitRanger, ServiceAccount, ResourceQuota and
-# DefaultStorageClass; here they are opt-in (see the report in the man page) because nothing in kapiserver
-# yet creates the default ServiceAccounts they expect.
-DEFAULT_ON = ("NamespaceLifecycle", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook")
+# On unless disabled.  Upstream's defaults also include LimitRanger and ServiceAccount;
+# ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
+DEFAULT_ON = ("NamespaceLifecycle", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
+              "ResourceQuota")
 
 
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
-MISSING = ("LimitRanger", "NodeRestriction", "DefaultStorageClass", "ResourceQuota")
+MISSING = ("LimitRanger", "NodeRestriction")
 
 
 def check_plugin_names(names: Iterable[str]) -> Optional[str]:
@@ -73,6 +73,9 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
         "NamespaceLifecycle": lambda: NamespaceLifecycle(
             lambda name: registry.store("", "v1", "namespaces").get(None, name)),
     }
+    from .quota import ResourceQuotaAdmission
+    factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(registry)
+    factories["DefaultStorageClass"] = lambda: simple.DefaultStorageClass(registry)
     if webhooks is None:
         from .webhooks import AdmissionWebhooks
         webhooks = AdmissionWebhooks(registry)

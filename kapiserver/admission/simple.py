@@ -63,3 +63,31 @@ class AllowPrivileged:
                                                      "disallowed by cluster policy"))
         if problems:
             raise errors.invalid_object("", "Pod", obj["metadata"].get("name", ""), problems)
+
+
+class DefaultStorageClass:
+    """A new claim naming no storage class gets the one annotated as the default (the newest, if several)."""
+
+    ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    async def __call__(self, operation, store, obj, old) -> None:
+        info = store.info
+        if operation != "create" or (info.group, info.resource) != ("", "persistentvolumeclaims") or \
+                getattr(store, "subresource", ""):
+            return
+        spec = obj.setdefault("spec", {})
+        if spec.get("storageClassName") is not None:
+            return
+        from ..registry.options import ListOptions
+        classes = self.registry.lookup("storage.k8s.io", "v1", "storageclasses")
+        if classes is None:
+            return
+        defaults = [c for c in (await classes.list(None, ListOptions()))[0]
+                    if (c["metadata"].get("annotations") or {}).get(self.ANNOTATION) == "true"]
+        if defaults:
+            newest = max(defaults, key=lambda c: (c["metadata"].get("creationTimestamp") or "",
+                                                  c["metadata"]["name"]))
+            spec["storageClassName"] = newest["metadata"]["name"]

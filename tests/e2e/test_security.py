@@ -207,3 +207,32 @@ def test_audit_log_has_one_event_per_request(secure, admin):
                or (e["verb"] == "create" and e.get("objectRef", {}).get("resource") == "namespaces")]
     assert creates and creates[0]["user"]["username"] == "kubernetes-admin"
     assert creates[0]["responseStatus"]["code"] == 201
+
+
+def test_resource_quota_exceeded_is_403(secure, admin):
+    """A create past a ResourceQuota's hard limit is 403 in upstream's words; status tracks usage."""
+    import time
+    admin("create", "namespace", "quoted")
+    admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
+    admin("create", "configmap", "one", "-n", "quoted")
+    # kube-root-ca.crt is not published here, so the namespace holds exactly what the test made.
+    admin("create", "configmap", "two", "-n", "quoted")
+    denied = admin("create", "configmap", "three", "-n", "quoted", check=False)
+    assert ('configmaps "three" is forbidden: exceeded quota: small, requested: configmaps=1, used: '
+            'configmaps=2, limited: configmaps=2') in denied.stderr
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "quoted"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    denied = admin("create", "-f", "-", input=json.dumps(pod), check=False)
+    assert 'pods "p" is forbidden: failed quota: small: must specify requests.cpu for: c' in denied.stderr
+    pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1500m"}}
+    denied = admin("create", "-f", "-", input=json.dumps(pod), check=False)
+    assert ('exceeded quota: small, requested: requests.cpu=1500m, used: requests.cpu=0, limited: '
+            'requests.cpu=1') in denied.stderr
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status = admin.json("get", "quota", "small", "-n", "quoted").get("status") or {}
+        if status.get("used", {}).get("configmaps") == "2":
+            break
+        time.sleep(0.1)
+    assert status == {"hard": {"configmaps": "2", "requests.cpu": "1"},
+                      "used": {"configmaps": "2", "requests.cpu": "0"}}

@@ -1,0 +1,181 @@
+"""
+ResourceQuota admission: a create in a namespace is refused with 403 when it
+would take any quota's usage past its hard limit, in upstream's words; the
+quotas' status (hard and used) is recomputed after each change.
+"""
+
+from __future__ import annotations
+
+import copy
+from fractions import Fraction
+
+from ..machinery.errors import StatusError
+from ..registry.defaults._quantity import canonical_quantity, parse_quantity
+from ..registry.options import ListOptions
+
+# The legacy names of object counts, besides count/<resource>[.<group>].
+_LEGACY_COUNTS = {"pods": ("", "pods"), "services": ("", "services"), "configmaps": ("", "configmaps"),
+                  "secrets": ("", "secrets"), "persistentvolumeclaims": ("", "persistentvolumeclaims"),
+                  "replicationcontrollers": ("", "replicationcontrollers"),
+                  "resourcequotas": ("", "resourcequotas")}
+_COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory",
+            "requests.ephemeral-storage", "limits.ephemeral-storage", "ephemeral-storage")
+
+
+def _terminal(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _pod_compute(pod: dict) -> dict[str, Fraction]:
+    """requests.* and limits.* of a pod: its containers' sum, or its largest init container if larger."""
+    def total(containers, kind, name):
+        return sum((parse_quantity(((c.get("resources") or {}).get(kind) or {}).get(name)) or Fraction(0)
+                    for c in containers), Fraction(0))
+    spec = pod.get("spec") or {}
+    usage = {}
+    for kind in ("requests", "limits"):
+        for name in ("cpu", "memory", "ephemeral-storage"):
+            main = total(spec.get("containers") or [], kind, name)
+            init = max((total([c], kind, name) for c in spec.get("initContainers") or []), default=Fraction(0))
+            usage[f"{kind}.{name}"] = max(main, init)
+    for name in ("cpu", "memory", "ephemeral-storage"):
+        usage[name] = usage[f"requests.{name}"]
+    return usage
+
+
+def object_usage(info, obj: dict) -> dict[str, Fraction]:
+    """What one object counts against a quota."""
+    usage = {f"count/{info.resource}" + (f".{info.group}" if info.group else ""): Fraction(1)}
+    for legacy, key in _LEGACY_COUNTS.items():
+        if key == (info.group, info.resource):
+            usage[legacy] = Fraction(1)
+    if (info.group, info.resource) == ("", "pods"):
+        if _terminal(obj):
+            return {k: v for k, v in usage.items() if k.startswith("count/")}
+        usage.update(_pod_compute(obj))
+    elif (info.group, info.resource) == ("", "services"):
+        kind = (obj.get("spec") or {}).get("type")
+        if kind in ("NodePort", "LoadBalancer"):
+            usage["services.nodeports"] = Fraction(len((obj.get("spec") or {}).get("ports") or []))
+        if kind == "LoadBalancer":
+            usage["services.loadbalancers"] = Fraction(1)
+    elif (info.group, info.resource) == ("", "persistentvolumeclaims"):
+        storage = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+        usage["requests.storage"] = parse_quantity(storage) or Fraction(0)
+    return usage
+
+
+def _format(values: dict[str, Fraction], keys) -> str:
+    return ",".join(f"{k}={canonical_quantity(_text(values.get(k, Fraction(0))))}" for k in keys)
+
+
+def _text(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{int(value * 1000)}m" if (value * 1000).denominator == 1 else f"{int(value * 10 ** 9)}n"
+
+
+class ResourceQuotaAdmission:
+    def __init__(self, registry, reactor=None):
+        self.registry = registry
+        self.reactor = reactor
+
+    def _quota_store(self):
+        return self.registry.store("", "v1", "resourcequotas")
+
+    async def _quotas(self, namespace: str) -> list[dict]:
+        return (await self._quota_store().list(namespace, ListOptions()))[0]
+
+    async def usage(self, namespace: str, keys) -> dict[str, Fraction]:
+        """The namespace's current usage of ``keys``, counted from the stored objects."""
+        used = {k: Fraction(0) for k in keys}
+        # One store per stored resource: several served versions share one key root.
+        for store in {s.key_root: s for s in self.registry.stores.values()}.values():
+            info = store.info
+            if not info.namespaced or getattr(store, "subresource", ""):
+                continue
+            sample = {f"count/{info.resource}" + (f".{info.group}" if info.group else "")}
+            sample |= {legacy for legacy, key in _LEGACY_COUNTS.items() if key == (info.group, info.resource)}
+            if (info.group, info.resource) in (("", "pods"), ("", "services"), ("", "persistentvolumeclaims")):
+                sample |= set(_COMPUTE) | {"services.nodeports", "services.loadbalancers", "requests.storage"}
+            if not sample & set(keys):
+                continue
+            for item in (await store.list(namespace, ListOptions()))[0]:
+                for key, value in object_usage(info, item).items():
+                    if key in used:
+                        used[key] += value
+        return used
+
+    async def __call__(self, operation: str, store, obj: dict, old) -> None:
+        info = store.info
+        if not info.namespaced or getattr(store, "subresource", ""):
+            return
+        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        if (info.group, info.resource) == ("", "resourcequotas"):
+            if operation == "create":
+                self._recompute_soon(namespace)
+            return
+        if operation not in ("create", "delete") or not namespace:
+            return
+        quotas = await self._quotas(namespace)
+        if not quotas:
+            return
+        if operation == "create":
+            requested = object_usage(info, obj)
+            for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
+                await self._check(quota, namespace, info, obj, requested)
+        self._recompute_soon(namespace)
+
+    async def _check(self, quota, namespace, info, obj, requested) -> None:
+        hard = {k: parse_quantity(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items()}
+        relevant = sorted(k for k in hard if k in requested)
+        if not relevant:
+            return
+        name = quota["metadata"]["name"]
+        if (info.group, info.resource) == ("", "pods"):
+            missing = [k for k in relevant if k in _COMPUTE and requested[k] == 0]
+            if missing:
+                containers = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
+                text = "; ".join(f"{k} for: {','.join(containers)}" for k in missing)
+                raise self._forbidden(info, obj, f"failed quota: {name}: must specify {text}")
+        used = await self.usage(namespace, relevant)
+        exceeded = [k for k in relevant if hard[k] is not None and used[k] + requested[k] > hard[k]]
+        if exceeded:
+            raise self._forbidden(info, obj, f"exceeded quota: {name}, requested: {_format(requested, exceeded)}, "
+                                             f"used: {_format(used, exceeded)}, limited: "
+                                             f"{_format(hard, exceeded)}")
+
+    @staticmethod
+    def _forbidden(info, obj, message) -> StatusError:
+        name = (obj.get("metadata") or {}).get("name", "")
+        qualified = f"{info.resource}.{info.group}" if info.group else info.resource
+        details = {"name": name, **({"group": info.group} if info.group else {}), "kind": info.resource}
+        return StatusError(403, "Forbidden", f'{qualified} "{name}" is forbidden: {message}', details)
+
+    def _recompute_soon(self, namespace: str) -> None:
+        # Admission runs before the write: count once the write has landed.
+        from twisted.internet.defer import Deferred
+        reactor = self.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+
+        def run():
+            d = Deferred.fromCoroutine(self.recompute(namespace))
+            d.addErrback(lambda failure: None)  # the next change recomputes again
+        reactor.callLater(0.05, run)
+
+    async def recompute(self, namespace: str) -> None:
+        """Write every quota's status in ``namespace``: hard from spec, used counted now."""
+        store = self._quota_store()
+        for quota in await self._quotas(namespace):
+            hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
+            used = await self.usage(namespace, list(hard))
+            status = {"hard": hard, "used": {k: canonical_quantity(_text(v)) for k, v in used.items()}}
+            if quota.get("status") == status:
+                continue
+
+            def update(old, status=status):
+                new = copy.deepcopy(old)
+                new["status"] = status
+                return new
+            await store.update(namespace, quota["metadata"]["name"], update, subresource="status")
