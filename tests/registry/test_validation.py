@@ -220,6 +220,15 @@ def test_requests_may_not_exceed_limits():
         'spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1']
 
 
+def test_extended_resources_are_not_overcommitted():
+    """Extended resources need a limit equal to the request, in whole units."""
+    c = {"name": "c", "image": "x", "resources": {"requests": {"nvidia.com/gpu": "1", "example.com/foo": "2"},
+                                                  "limits": {"example.com/foo": "1"}}}
+    assert errors("", "Pod", pod(containers=[c])) == [
+        'spec.containers[0].resources.requests: Invalid value: "2": must be equal to example.com/foo limit of 1',
+        "spec.containers[0].resources.limits: Required value: Limit must be set for non overcommitable resources"]
+
+
 def test_pod_update_may_change_only_images():
     """Changing anything but images (and the few other mutable fields) is Forbidden at spec."""
     old = pod()

@@ -239,12 +239,35 @@ def _volume_mounts(value: Any, volume_names: set[str], path: str) -> Errors:
     return errs
 
 
+def _is_native(name: str) -> bool:
+    return "/" not in name or "kubernetes.io/" in name
+
+
+def _overcommit_allowed(name: str) -> bool:
+    # Extended (non-native) resources and huge pages cannot be overcommitted.
+    return _is_native(name) and not name.startswith("hugepages-")
+
+
 def _resource_name(name: str, path: str) -> Errors:
     errs = qualified_name(name, path)
     if "/" not in name:
         if name not in _STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
             errs.append(invalid(path, name, "must be a standard resource for containers"))
+    elif not _is_native(name):
+        if name.startswith("requests.") or names.is_qualified_name("requests." + name):
+            errs.append(invalid(path, name, "doesn't follow extended resource name standard"))
     return errs
+
+
+def _quantity(name: str, value: Any, path: str) -> Errors:
+    amount = parse_quantity(value)
+    if amount is None:
+        return []
+    if amount < 0:
+        return [invalid(path, _str(value), "must be greater than or equal to 0")]
+    if not _is_native(name) and amount.denominator != 1:
+        return [invalid(path, _str(value), "must be an integer")]
+    return []
 
 
 def resources(value: Any, path: str) -> Errors:
@@ -254,19 +277,19 @@ def resources(value: Any, path: str) -> Errors:
     requests = value.get("requests") if isinstance(value.get("requests"), dict) else {}
     for name in sorted(limits):
         errs += _resource_name(name, f"{path}.limits[{name}]")
-        amount = parse_quantity(limits[name])
-        if amount is not None and amount < 0:
-            errs.append(invalid(f"{path}.limits[{name}]", _str(limits[name]), "must be greater than or equal to 0"))
+        errs += _quantity(name, limits[name], f"{path}.limits[{name}]")
     for name in sorted(requests):
         errs += _resource_name(name, f"{path}.requests[{name}]")
+        errs += _quantity(name, requests[name], f"{path}.requests[{name}]")
         amount = parse_quantity(requests[name])
-        if amount is not None and amount < 0:
-            errs.append(invalid(f"{path}.requests[{name}]", _str(requests[name]),
-                                "must be greater than or equal to 0"))
-        limit = parse_quantity(limits.get(name)) if name in limits else None
+        if name not in limits:
+            if not _overcommit_allowed(name):
+                errs.append(required(f"{path}.limits", "Limit must be set for non overcommitable resources"))
+            continue
+        limit = parse_quantity(limits[name])
         if amount is None or limit is None:
             continue
-        if name.startswith("hugepages-") and amount != limit:
+        if amount != limit and not _overcommit_allowed(name):
             errs.append(invalid(f"{path}.requests", _str(requests[name]),
                                 f"must be equal to {name} limit of {_str(limits[name])}"))
         elif amount > limit:
