@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Mapping, Optional, Tuple, Union
 
 from .auth.options import SecurityConfig, parse_security
+from .kubelet.options import NodeAccessConfig, parse_node_access
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -450,6 +451,8 @@ class ServerConfig:
     advertise_address_is_fallback: bool = False
     # TLS, authentication, authorization, admission and audit (kapiserver.auth.options).
     security: SecurityConfig = dataclasses.field(default_factory=SecurityConfig)
+    # Kubelet client, SSH tunnels and in-flight limits (kapiserver.kubelet.options).
+    node_access: NodeAccessConfig = dataclasses.field(default_factory=NodeAccessConfig)
 
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
@@ -543,6 +546,7 @@ class ServerConfig:
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
 
         security = parse_security(options, data_dir, OptionError, parse_bool, parse_duration, _list)
+        node_access = parse_node_access(options, OptionError, parse_bool, parse_duration, _list)
 
         advertise = pick("advertise-address", _ip, None)
         if insecure_bind is None:
@@ -585,4 +589,5 @@ class ServerConfig:
             kubernetes_service_node_port=service_node_port,
             advertise_address_is_fallback=fell_back,
             security=security,
+            node_access=node_access,
         )

@@ -115,8 +115,9 @@ class LimitedHeadersChannel(http.HTTPChannel):
 
 def wrap_site(site, root, reactor, config):
     """Install the runtime on a Site: the limits around `root` and the header limit on its channels."""
+    access = getattr(config, "node_access", None)
     site.resource = RuntimeLimits(root, reactor, getattr(config, "request_timeout", 60.0),
-                                  getattr(config, "max_requests_inflight", 400),
-                                  getattr(config, "max_mutating_requests_inflight", 200))
+                                  getattr(access, "max_requests_inflight", 400),
+                                  getattr(access, "max_mutating_requests_inflight", 200))
     site.protocol = LimitedHeadersChannel
     return site

@@ -11,13 +11,15 @@ from twisted.python import usage
 
 from kapiserver import logs
 from kapiserver.auth import options as security_options
+from kapiserver.kubelet import options as node_access_options
 from kapiserver.config import OptionError, ServerConfig, choose_host_address, parse_bool
 from kapiserver.version import raw_version_string, version_string
 
 _log = Logger()
 
 # Boolean flags: bare `--flag` means true, as with pflag; `--flag=false` turns them off.
-BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS
+BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS | \
+    node_access_options.BOOLEAN_FLAGS
 # List and map flags: repeating one adds to it rather than replacing it, as with pflag.
 ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
                                      "runtime-config"})
@@ -98,7 +100,8 @@ class Options(usage.Options):
          "--service-node-port-range); 0 keeps it ClusterIP."],
         ["v", "v", "0",
          "Log verbosity level. 2 logs one line per request."],
-    ] + [[name, None, default, help] for name, default, help in security_options.PARAMETERS]
+    ] + [[name, None, default, help] for name, default, help in security_options.PARAMETERS] \
+      + [[name, None, default, help] for name, default, help in node_access_options.PARAMETERS]
 
     def opt_version(self, value):
         """Print version information and quit (--version, --version=raw)."""

@@ -84,13 +84,5 @@ class KubeletClient:
 
 def kubelet_config(config) -> KubeletConfig:
     """The --kubelet-* flags of a ServerConfig (defaults where it has none)."""
-    defaults = KubeletConfig()
-    return KubeletConfig(
-        port=getattr(config, "kubelet_port", defaults.port),
-        https=getattr(config, "kubelet_https", defaults.https),
-        client_certificate=getattr(config, "kubelet_client_certificate", "") or "",
-        client_key=getattr(config, "kubelet_client_key", "") or "",
-        certificate_authority=getattr(config, "kubelet_certificate_authority", "") or "",
-        preferred_address_types=tuple(getattr(config, "kubelet_preferred_address_types", None)
-                                      or defaults.preferred_address_types),
-        timeout=getattr(config, "kubelet_timeout", defaults.timeout))
+    access = getattr(config, "node_access", None)
+    return access.kubelet if access is not None else KubeletConfig()
