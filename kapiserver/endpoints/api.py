@@ -6,6 +6,7 @@ A request arrives here with its RequestInfo resolved to a Store.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, fields
 from typing import Optional
 
 from ..machinery import codec, errors
@@ -68,8 +69,18 @@ def write_options(request) -> WriteOptions:
     validation = query(request, "fieldValidation", "Warn") or "Warn"
     if validation not in ("Ignore", "Warn", "Strict"):
         raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
-    return WriteOptions(dry_run=bool(dry_run), field_manager=query(request, "fieldManager"),
-                        field_validation=validation)
+    from ..machinery.fieldmanager import manager_from_user_agent
+    agent = request.getHeader(b"user-agent")
+    # A write that names no manager is recorded under its User-Agent's product, as upstream.
+    manager = query(request, "fieldManager") or manager_from_user_agent(agent.decode("latin-1") if agent else "")
+    return WriteOptions(dry_run=bool(dry_run), field_manager=manager, field_validation=validation)
+
+
+@dataclass
+class ApplyOptions(WriteOptions):
+    """The options of a server-side apply: the Store leaves its managedFields to the apply."""
+    operation: str = "Apply"
+    force: bool = False
 
 
 def delete_options(request, body: bytes) -> DeleteOptions:
@@ -89,18 +100,23 @@ def delete_options(request, body: bytes) -> DeleteOptions:
     options.precondition_uid = preconditions.get("uid")
     options.precondition_resource_version = preconditions.get("resourceVersion")
     options.propagation_policy = data.get("propagationPolicy") or query(request, "propagationPolicy") or None
-    if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
-        raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", [errors.not_supported(
-            "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"])])
     orphan = data.get("orphanDependents")
     if orphan is None and query(request, "orphanDependents"):
         orphan = query(request, "orphanDependents").lower() in ("true", "1", "t")
     if orphan is not None:
         options.orphan_dependents = bool(orphan)
-        if options.propagation_policy is not None:
-            raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", [errors.invalid(
-                "propagationPolicy", options.propagation_policy,
-                "orphanDependents and deletionPropagation cannot be both set")])
+    invalid = []
+    if orphan is not None and options.propagation_policy is not None:
+        invalid.append(errors.invalid("propagationPolicy", options.propagation_policy,
+                                      "orphanDependents and deletionPropagation cannot be both set"))
+    if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
+        invalid.append(errors.not_supported(
+            "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"]))
+    if invalid:
+        error = errors.invalid_object("meta.k8s.io", "DeleteOptions", "", invalid)
+        # The qualified kind, as upstream's NewInvalid writes it.
+        error.message = error.message.replace("DeleteOptions ", "DeleteOptions.meta.k8s.io ", 1)
+        raise error
     dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
     options.dry_run = bool(dry_run)
     return options
@@ -219,13 +235,17 @@ class ResourceHandler:
     async def do_patch(self, request, info, store, namespace):
         patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
         options = write_options(request)
+        applying = isinstance(patcher, ApplyPatcher)
+        if applying:
+            options = ApplyOptions(**{f.name: getattr(options, f.name) for f in fields(WriteOptions)},
+                                   force=patcher.force)
 
         def apply(old):
-            if old is None:
+            if old is None and not applying:
                 raise errors.not_found(store.qualified, info.name)
             return decode_typed(request, store, patcher(old), options)
 
-        result, created = await store.update(namespace, info.name, apply, options, allow_create=False)
+        result, created = await store.update(namespace, info.name, apply, options, allow_create=applying)
         self.respond(request, 201 if created else 200, result, store)
 
     async def do_delete(self, request, info, store, namespace):
@@ -259,7 +279,9 @@ def patch_function(request, context, store, raw: bytes, info=None):
         raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES)
     info = info or store.info
     if content_type == negotiation.APPLY_PATCH_YAML:
-        raise errors.unsupported_media_type(content_type, negotiation.PATCH_TYPES[:3])
+        return ApplyPatcher(request, context, store, raw, info)
+    if b"force" in request.args:
+        raise _patch_options_invalid(errors.forbidden("force", "may not be specified for non-apply patch"))
     node = schema.node_for(info.group, info.version, info.kind) if store.strip_item_type else None
     if content_type == negotiation.STRATEGIC_MERGE_PATCH and node is None:
         raise errors.unsupported_media_type(content_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH))
@@ -271,3 +293,48 @@ def patch_function(request, context, store, raw: bytes, info=None):
     if content_type == negotiation.MERGE_PATCH:
         return lambda old: patch.merge_patch(old, document)
     return lambda old: patch.strategic_merge_patch(old, document, node)
+
+
+def _patch_options_invalid(error) -> StatusError:
+    status = errors.invalid_object("meta.k8s.io", "PatchOptions", "", [error])
+    status.message = f'PatchOptions.meta.k8s.io "" is invalid: {error}'
+    return status
+
+
+def _decode_apply(raw: bytes) -> dict:
+    try:
+        config = codec.loads(raw)
+    except ValueError:
+        import yaml
+        try:
+            config = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise errors.bad_request(f"error decoding YAML: {err}") from None
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise errors.bad_request("error decoding YAML: the applied configuration must be an object")
+    return config
+
+
+class ApplyPatcher:
+    """A server-side apply (application/apply-patch+yaml) as a function old -> new (old None creates)."""
+
+    def __init__(self, request, context, store, raw: bytes, info=None):
+        from ..machinery import fieldmanager
+        self.manager = query(request, "fieldManager")
+        if not self.manager:
+            raise _patch_options_invalid(errors.required("fieldManager", "is required for apply patch"))
+        self.force = is_true(request.args.get(b"force"))
+        self.config = _decode_apply(raw)
+        self.clock = context.clock
+        self.store = store
+        self.types = fieldmanager.types_for(store)
+        info = info or store.info
+        self.api_version = f"{info.group}/{info.version}" if info.group else info.version
+
+    def __call__(self, old):
+        from ..machinery import fieldmanager
+        return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
+                                  self.types, force=self.force,
+                                  ignore_status=bool(getattr(self.store.strategy, "has_status", False)))

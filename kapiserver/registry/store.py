@@ -45,6 +45,7 @@ class Store:
         self.qualified = GroupResource(info.group, info.resource)
         self._storage_group, self._storage_version = info.storage_gv
         self._api_version = info.api_version
+        self._field_types = None  # (schema, metadata schema) for managedFields, on first write
 
     # -- keys and encoding ---------------------------------------------------------------
     def prefix(self, namespace: Optional[str]) -> bytes:
@@ -208,6 +209,7 @@ class Store:
         meta_["uid"] = meta.new_uid()
         meta_["creationTimestamp"] = meta.rfc3339(self.now())
         obj["metadata"] = meta_ = meta.ordered_metadata(meta_)
+        self._record_managed_fields(None, obj, options, "")
         field_errors = self.strategy.validate(obj)
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
@@ -263,6 +265,7 @@ class Store:
             if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
                 raise errors.modified(self.qualified, name)
             new = self._prepare_update(new, old, subresource)
+            self._record_managed_fields(old, new, options, subresource)
             # A binding sets spec.nodeName, which no ordinary pod update may change (upstream's
             # binding REST writes it without update validation).
             field_errors = [] if subresource == "binding" else self.strategy.validate_update(new, old)
@@ -292,6 +295,20 @@ class Store:
             else:
                 await self.strategy.after_write(new)
             return new, False
+
+    def _record_managed_fields(self, old: Optional[dict], new: dict, options: WriteOptions,
+                               subresource: str) -> None:
+        """managedFields for an Update operation; an apply has already set its own."""
+        if getattr(options, "operation", "Update") != "Update":
+            return
+        from ..machinery import fieldmanager
+        if self._field_types is None:
+            self._field_types = fieldmanager.types_for(self)
+        # Upstream compares a create against the type's zero value, whose structs exist empty.
+        seed = {"metadata": {}, "spec": {}, "status": {}} if self.strip_item_type else None
+        fieldmanager.record_update(old, new, options.field_manager or "kube-apiserver", self._api_version,
+                                   self.now(), self._field_types, subresource,
+                                   ignore_status=self.strategy.has_status and not subresource, seed=seed)
 
     def _prepare_update(self, new: dict, old: dict, subresource: str) -> dict:
         new = meta.ordered_object(new)

@@ -1,0 +1,281 @@
+"""
+managedFields: who owns which field of an object, kept on every write, and
+server-side apply (merge, prune, conflicts) built on it, as upstream's
+structured-merge-diff and the apiserver's fieldmanager do.
+
+Public API:
+
+- :func:`manager_from_user_agent` — the manager of a write that names none.
+- :func:`types_for` — the (schema, metadata schema) a Store's objects are walked with.
+- :func:`record_update` — set ``managedFields`` on an object written by create/update/patch.
+- :func:`apply` — the object an apply configuration makes of the live one, with its managedFields;
+  raises a 409 listing the conflicts unless ``force``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from . import errors, fieldpath, fieldtyped, meta
+from .fieldpath import Set
+
+APPLY, UPDATE = "Apply", "Update"
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+# Fields the server sets: nobody owns them (members only; what is under metadata stays).
+_STRIP = {}
+for _path in (("apiVersion",), ("kind",), ("metadata",), ("metadata", "name"), ("metadata", "namespace"),
+              ("metadata", "creationTimestamp"), ("metadata", "selfLink"), ("metadata", "uid"),
+              ("metadata", "clusterName"), ("metadata", "generation"), ("metadata", "managedFields"),
+              ("metadata", "resourceVersion")):
+    fieldpath.insert(_STRIP, [fieldpath.field(p) for p in _path])
+_MANAGED_FIELDS = (fieldpath.field("metadata"), fieldpath.field("managedFields"))
+_STATUS = (fieldpath.field("status"),)
+
+
+def manager_from_user_agent(user_agent: Optional[str]) -> str:
+    """The part of a User-Agent before its first "/", printable characters only, at most 128."""
+    head = (user_agent or "").split("/", 1)[0]
+    out = []
+    for char in head:
+        if len(out) >= 128:
+            break
+        if char.isprintable():
+            out.append(char)
+    return "".join(out)
+
+
+def types_for(store) -> tuple[Any, Any]:
+    """(the object's schema node or None, the schema metadata is walked with or None)."""
+    from . import schema
+    info = store.info
+    if getattr(store, "strip_item_type", True):
+        return schema.node_for(info.group, info.version, info.kind), None
+    raw = getattr(store.strategy, "schema", None)
+    root = schema.SchemaNode(raw, raw, None) if isinstance(raw, dict) and raw else None
+    return root, schema.node_named(_OBJECT_META)
+
+
+# -- entries -----------------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    manager: str
+    operation: str
+    api_version: str
+    time: Optional[str]
+    subresource: str
+    fields: Set
+
+    @property
+    def identity(self) -> tuple:
+        # An applier owns one set whatever version it applied at; updaters one per version.
+        return (self.manager, self.operation, "" if self.operation == APPLY else self.api_version,
+                self.subresource)
+
+    def describe(self) -> str:
+        """How a conflict message names this manager."""
+        text = json.dumps(self.manager)
+        if self.subresource:
+            text += f" with subresource {json.dumps(self.subresource)}"
+        if self.operation == UPDATE:
+            text += f" using {self.api_version}"
+        return text
+
+
+def decode(entries: Any) -> dict[tuple, Entry]:
+    """managedFields -> {identity: Entry}; ValueError if they are not valid."""
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise ValueError("managedFields must be a list")
+    out: dict[tuple, Entry] = {}
+    for raw in entries:
+        if not isinstance(raw, dict):
+            raise ValueError("a managedFields entry must be an object")
+        if raw.get("fieldsType") != "FieldsV1":
+            raise ValueError(f"invalid fieldsType {raw.get('fieldsType')!r}")
+        if raw.get("operation") not in (APPLY, UPDATE):
+            raise ValueError(f"invalid operation {raw.get('operation')!r}")
+        entry = Entry(str(raw.get("manager") or ""), raw["operation"], str(raw.get("apiVersion") or ""),
+                      raw.get("time"), str(raw.get("subresource") or ""),
+                      fieldpath.from_fields_v1(raw.get("fieldsV1") or {}))
+        previous = out.get(entry.identity)
+        if previous is not None:
+            raise ValueError(f"duplicate entry for manager {entry.manager!r}")
+        out[entry.identity] = entry
+    return out
+
+
+def _time_seconds(entry: Entry) -> float:
+    try:
+        return meta.parse_time(entry.time) if entry.time else 0
+    except ValueError:
+        return 0
+
+
+def encode(managed: dict[tuple, Entry]) -> list[dict]:
+    """{identity: Entry} -> managedFields, in upstream's order (Apply first, then by time)."""
+    ordered = sorted(managed.values(), key=lambda e: (e.operation, _time_seconds(e), e.manager, e.api_version,
+                                                      e.subresource))
+    out = []
+    for entry in ordered:
+        raw: dict = {}
+        if entry.manager:
+            raw["manager"] = entry.manager
+        raw["operation"] = entry.operation
+        if entry.api_version:
+            raw["apiVersion"] = entry.api_version
+        if entry.time:
+            raw["time"] = entry.time
+        raw["fieldsType"] = "FieldsV1"
+        raw["fieldsV1"] = fieldpath.to_fields_v1(entry.fields)
+        if entry.subresource:
+            raw["subresource"] = entry.subresource
+        out.append(raw)
+    return out
+
+
+def _store(obj: dict, managed: dict[tuple, Entry]) -> None:
+    managed = {k: e for k, e in managed.items() if e.fields}
+    meta_ = obj.setdefault("metadata", {})
+    if managed:
+        meta_["managedFields"] = encode(managed)
+    else:
+        meta_.pop("managedFields", None)
+
+
+def _without_managed_fields(obj: Optional[dict]) -> dict:
+    if obj is None:
+        return {}
+    out = dict(obj)
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "managedFields"}
+    return out
+
+
+def _owned(fields: Set, ignore_status: bool) -> Set:
+    fields = fieldpath.difference(fields, _STRIP)
+    fields = fieldpath.remove_subtree(fields, _MANAGED_FIELDS)
+    return fieldpath.remove_subtree(fields, _STATUS) if ignore_status else fields
+
+
+def _live_managed(obj: Optional[dict]) -> dict[tuple, Entry]:
+    try:
+        return decode(((obj or {}).get("metadata") or {}).get("managedFields"))
+    except ValueError:
+        return {}
+
+
+def _is_reset(entries: Any) -> bool:
+    return entries == [] or entries == [{}]
+
+
+# -- update ------------------------------------------------------------------------------
+
+def record_update(old: Optional[dict], new: dict, manager: str, api_version: str, now: float,
+                  types: tuple = (None, None), subresource: str = "", ignore_status: bool = False,
+                  seed: Optional[dict] = None) -> None:
+    """Set ``new``'s managedFields for a create (``old`` None) or an update by ``manager``:
+    what it added or changed becomes its own, and nobody keeps what it changed or removed.
+    Managed fields the request itself carries are honoured (``[]`` clears them; invalid ones
+    are replaced by the live object's), except on a subresource."""
+    node, root_meta = types
+    given = (new.get("metadata") or {}).get("managedFields", None)
+    if subresource or old is not None and given is None:
+        managed = _live_managed(old)
+    elif _is_reset(given):
+        managed = {}
+    else:
+        try:
+            managed = decode(given)
+        except ValueError:
+            managed = {}
+        if not managed:
+            managed = _live_managed(old)
+    before = _without_managed_fields(old) if old is not None else copy.deepcopy(seed or {})
+    after = _without_managed_fields(new)
+    comparison = fieldtyped.compare(before, after, node, root_meta)
+    touched = fieldpath.union(comparison.changed(), comparison.removed)
+    for entry in managed.values():
+        entry.fields = fieldpath.difference(entry.fields, touched)
+    mine = _owned(comparison.changed(), ignore_status)
+    if mine:
+        probe = Entry(manager, UPDATE, api_version, None, subresource, {})
+        entry = managed.get(probe.identity) or probe
+        entry.fields = fieldpath.union(entry.fields, mine)
+        entry.time = meta.rfc3339(now)
+        managed[entry.identity] = entry
+    _store(new, managed)
+
+
+# -- apply -------------------------------------------------------------------------------
+
+def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
+    causes = [{"type": "FieldManagerConflict", "message": f"conflict with {entry.describe()}",
+               "field": fieldpath.path_string(path)} for entry, path in conflicts]
+    if len(conflicts) == 1:
+        entry, path = conflicts[0]
+        message = f"Apply failed with 1 conflict: conflict with {entry.describe()}: {fieldpath.path_string(path)}"
+    else:
+        lines = []
+        by_manager: dict[str, list] = {}
+        for entry, path in conflicts:
+            by_manager.setdefault(entry.describe(), []).append(path)
+        for name in sorted(by_manager):
+            lines.append(f"conflicts with {name}:")
+            lines.extend(f"- {fieldpath.path_string(p)}" for p in by_manager[name])
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+    return errors.StatusError(409, "Conflict", message, {"causes": causes})
+
+
+def apply(live: Optional[dict], config: dict, manager: str, api_version: str, now: float,
+          types: tuple = (None, None), force: bool = False, ignore_status: bool = False) -> dict:
+    """The object ``config`` applied by ``manager`` makes of ``live`` (None: nothing yet), with
+    managedFields.  Fields the applier applied before and left out now are removed unless someone
+    else owns them.  Raises a 409 Conflict listing fields other managers own with other values."""
+    node, root_meta = types
+    if not isinstance(config, dict):
+        raise errors.bad_request("the body of the request was not a JSON object")
+    if config.get("apiVersion") != api_version:
+        raise errors.bad_request(f"Incorrect version specified in apply patch. Specified patch version: "
+                                 f"{config.get('apiVersion', '')}, expected: {api_version}")
+    if isinstance(config.get("metadata"), dict) and config["metadata"].get("managedFields") is not None:
+        raise errors.bad_request("metadata.managedFields must be nil")
+    if ignore_status:
+        config = {k: v for k, v in config.items() if k != "status"}
+    managed = _live_managed(live)
+    before = _without_managed_fields(live)
+    merged = fieldtyped.merge(before, config, node, root_meta)
+    applied = _owned(fieldtyped.field_set(config, node, root_meta), ignore_status)
+    identity = (manager, APPLY, "", "")
+    previous = managed.get(identity)
+    entry = Entry(manager, APPLY, api_version, previous.time if previous else None, "", applied)
+    managed[identity] = entry
+    if previous is not None and previous.fields:
+        owned: Set = {}
+        for each in managed.values():
+            owned = fieldpath.union(owned, each.fields)
+        merged = fieldtyped.prune(merged, node, previous.fields, owned, root_meta)
+    comparison = fieldtyped.compare(before, merged, node, root_meta)
+    changed = comparison.changed()
+    conflicts = []
+    for key in sorted(managed, key=lambda k: tuple(str(x) for x in k)):
+        if key == identity:
+            continue
+        other = managed[key]
+        clash = fieldpath.intersection(other.fields, changed)
+        conflicts.extend((other, path) for path in fieldpath.members(clash))
+        if clash:
+            other.fields = fieldpath.difference(other.fields, clash)
+        other.fields = fieldpath.difference(other.fields, comparison.removed)
+    if conflicts and not force:
+        raise conflict_error(conflicts)
+    if merged != before or entry.time is None:
+        entry.time = meta.rfc3339(now)
+    _store(merged, managed)
+    return merged

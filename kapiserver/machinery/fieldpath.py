@@ -1,0 +1,221 @@
+"""
+Field sets as server-side apply keeps them: trees of path elements.
+
+A path element is a string in the managedFields ``fieldsV1`` vocabulary:
+``f:<field name>``, ``k:<json object of list-map keys>``, ``v:<json value of a set item>``
+and ``i:<index>``.  A set is a dict from path element to a child set; a child that
+holds the key ``"."`` is a member itself (the path it ends is in the set), the other
+keys are its children.  Every function here returns new dicts and leaves its
+arguments alone.
+
+Public API: :func:`field`, :func:`key`, :func:`value`, :func:`index` (path elements),
+:func:`insert`, :func:`union`, :func:`difference`, :func:`intersection`,
+:func:`remove_subtree`, :func:`is_empty`, :func:`has_member`, :func:`has_any`,
+:func:`members`, :func:`to_fields_v1`, :func:`from_fields_v1`, :func:`path_string`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, Sequence
+
+Set = dict
+MEMBER = "."
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def field(name: str) -> str:
+    return "f:" + name
+
+
+def key(fields: dict) -> str:
+    return "k:" + _json(fields)
+
+
+def value(item: Any) -> str:
+    return "v:" + _json(item)
+
+
+def index(i: int) -> str:
+    return "i:" + str(i)
+
+
+# -- set algebra -------------------------------------------------------------------------
+
+def insert(tree: Set, path: Sequence[str]) -> None:
+    """Add ``path`` as a member of ``tree`` (in place: the one mutating helper, for builders)."""
+    node = tree
+    for element in path:
+        node = node.setdefault(element, {})
+    if path:
+        node[MEMBER] = {}
+
+
+def is_empty(tree: Set) -> bool:
+    return not tree
+
+
+def union(a: Set, b: Set) -> Set:
+    out: Set = {}
+    for element in set(a) | set(b):
+        if element == MEMBER:
+            out[MEMBER] = {}
+        elif element in a and element in b:
+            out[element] = union(a[element], b[element])
+        else:
+            out[element] = _copy(a.get(element, b.get(element)))
+    return out
+
+
+def _copy(tree: Set) -> Set:
+    return {k: _copy(v) for k, v in tree.items()}
+
+
+def difference(a: Set, b: Set) -> Set:
+    """Members of ``a`` that are not members of ``b`` (children of a removed member stay)."""
+    out: Set = {}
+    for element, child in a.items():
+        if element == MEMBER:
+            continue
+        if element not in b:
+            out[element] = _copy(child)
+            continue
+        rest = difference(child, b[element])
+        if MEMBER in child and MEMBER not in b[element]:
+            rest[MEMBER] = {}
+        if rest:
+            out[element] = rest
+    return out
+
+
+def intersection(a: Set, b: Set) -> Set:
+    out: Set = {}
+    for element, child in a.items():
+        if element == MEMBER or element not in b:
+            continue
+        both = intersection(child, b[element])
+        if MEMBER in child and MEMBER in b[element]:
+            both[MEMBER] = {}
+        if both:
+            out[element] = both
+    return out
+
+
+def remove_subtree(tree: Set, path: Sequence[str]) -> Set:
+    """``tree`` without ``path`` and everything under it."""
+    if not path:
+        return {}
+    out = _copy(tree)
+    node, parents = out, []
+    for element in path[:-1]:
+        if element not in node:
+            return out
+        parents.append((node, element))
+        node = node[element]
+    node.pop(path[-1], None)
+    for parent, element in reversed(parents):
+        if not parent[element]:
+            del parent[element]
+    return out
+
+
+def _descend(tree: Set, path: Sequence[str]):
+    node = tree
+    for element in path:
+        node = node.get(element)
+        if node is None:
+            return None
+    return node
+
+
+def has_member(tree: Set, path: Sequence[str]) -> bool:
+    node = _descend(tree, path)
+    return node is not None and MEMBER in node
+
+
+def has_any(tree: Set, path: Sequence[str]) -> bool:
+    """True if ``path`` or anything under it is in the set."""
+    return bool(_descend(tree, path))
+
+
+def members(tree: Set, prefix: tuple = ()) -> Iterator[tuple]:
+    """Every member path, in the set's sorted order."""
+    for element in _sorted(tree):
+        child = tree[element]
+        if MEMBER in child:
+            yield prefix + (element,)
+        yield from members(child, prefix + (element,))
+
+
+# -- the fieldsV1 encoding ---------------------------------------------------------------
+
+_RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
+
+
+def _sorted(tree: Set) -> list[str]:
+    return sorted((e for e in tree if e != MEMBER),
+                  key=lambda e: (_RANK.get(e[:1], 4), int(e[2:]) if e[:1] == "i" and e[2:].isdigit() else 0, e))
+
+
+def to_fields_v1(tree: Set) -> dict:
+    """The managedFields ``fieldsV1`` form: a leaf member is ``{}``, a member with children carries ``".": {}``."""
+    out: dict = {}
+    for element in _sorted(tree):
+        child = tree[element]
+        encoded = to_fields_v1(child)
+        if MEMBER in child and encoded:
+            encoded = {MEMBER: {}, **encoded}
+        out[element] = encoded
+    return out
+
+
+class FieldsError(ValueError):
+    """A fieldsV1 document that is not a set of path elements."""
+
+
+def from_fields_v1(fields: Any) -> Set:
+    if not isinstance(fields, dict):
+        raise FieldsError("fieldsV1 must be an object")
+    out: Set = {}
+    for element, child in fields.items():
+        if element == MEMBER:
+            continue
+        if not isinstance(element, str) or element[:2] not in ("f:", "k:", "v:", "i:"):
+            raise FieldsError(f"unknown path element: {element!r}")
+        if element[0] in "kv":
+            try:
+                json.loads(element[2:])
+            except ValueError:
+                raise FieldsError(f"invalid path element: {element!r}") from None
+        if not isinstance(child, dict):
+            raise FieldsError(f"the value of {element!r} must be an object")
+        decoded = from_fields_v1(child)
+        if not child or MEMBER in child:
+            decoded[MEMBER] = {}
+        out[element] = decoded
+    return out
+
+
+def _go_value(item: Any) -> str:
+    # Values in paths print as JSON (strings quoted), as upstream's path strings do.
+    return _json(item)
+
+
+def path_string(path: Sequence[str]) -> str:
+    """A path as upstream prints it: ``.spec.containers[name="nginx"].image``, ``[="x"]``, ``[0]``."""
+    out = []
+    for element in path:
+        kind, rest = element[:1], element[2:]
+        if kind == "f":
+            out.append("." + rest)
+        elif kind == "k":
+            fields = json.loads(rest)
+            out.append("[" + ",".join(f"{k}={_go_value(v)}" for k, v in sorted(fields.items())) + "]")
+        elif kind == "v":
+            out.append("[=" + _go_value(json.loads(rest)) + "]")
+        else:
+            out.append("[" + rest + "]")
+    return "".join(out)

@@ -1,0 +1,275 @@
+"""
+Objects walked by their schema for server-side apply: the field set of an applied
+configuration, the comparison of two objects, the merge of a configuration into a
+live object, and the pruning of fields an applier stopped applying.
+
+Types come from a :class:`~kapiserver.machinery.schema.SchemaNode` (a built-in
+definition, or a custom resource's structural schema wrapped in one); where there
+is no schema the type is deduced from the value, as upstream does: objects are
+granular maps, arrays are atomic, the rest are scalars.
+
+Lists follow ``x-kubernetes-list-type`` (``map`` by ``x-kubernetes-list-map-keys``,
+``set``, else ``atomic``; an old-style ``x-kubernetes-patch-merge-key`` means ``map``),
+objects follow ``x-kubernetes-map-type`` (``atomic`` or granular).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+from . import fieldpath
+from .fieldpath import Set
+
+MISSING = object()
+# List-map keys upstream defaults when an item leaves them out (its schema defaults them).
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+STRUCT, MAP, LIST_MAP, LIST_SET, ATOMIC, SCALAR = "struct", "map", "list-map", "list-set", "atomic", "scalar"
+
+
+def shape(node, value: Any) -> str:
+    """How a value at ``node`` is walked."""
+    if node is None or node.preserve_unknown and not node.properties:
+        if isinstance(value, dict):
+            return MAP
+        return ATOMIC if isinstance(value, list) else SCALAR
+    kind = node.type
+    if node.int_or_string or kind in ("string", "integer", "number", "boolean"):
+        return SCALAR
+    if kind == "array" or kind is None and isinstance(value, list) and node.items() is not None:
+        list_type = node.list_type
+        if list_type is None and (node.patch_strategy or "").find("merge") >= 0:
+            list_type = "map" if node.patch_merge_key else "set"
+        if list_type == "map" and list_keys(node):
+            return LIST_MAP
+        return LIST_SET if list_type == "set" else ATOMIC
+    if kind == "object" or node.properties or node.values() is not None:
+        if node.map_type == "atomic":
+            return ATOMIC
+        return STRUCT if node.properties or node.values() is None else MAP
+    return SCALAR if not isinstance(value, (dict, list)) else (MAP if isinstance(value, dict) else ATOMIC)
+
+
+def list_keys(node) -> list[str]:
+    return node.list_map_keys or ([node.patch_merge_key] if node.patch_merge_key else [])
+
+
+def child(node, name: str, root_meta=None):
+    """The schema of field ``name``: a declared property, else the map's values, else deduced (None)."""
+    if node is None:
+        return None
+    if root_meta is not None and name == "metadata":
+        return root_meta
+    found = node.field(name)
+    return found if found is not None else node.values()
+
+
+def declared(node, name: str) -> bool:
+    return node is not None and node.field(name) is not None
+
+
+def item_element(node, item: Any, kind: str) -> Optional[str]:
+    """The path element of a list item (None for an item that cannot be keyed)."""
+    if kind == LIST_SET:
+        return fieldpath.value(item)
+    if not isinstance(item, dict):
+        return None
+    keys = {}
+    for name in list_keys(node):
+        if name in item:
+            keys[name] = item[name]
+        elif name in _KEY_DEFAULTS:
+            keys[name] = _KEY_DEFAULTS[name]
+    return fieldpath.key(keys) if keys else None
+
+
+def _items(node, value: Any, kind: str) -> dict:
+    """element -> item, first occurrence wins, in list order."""
+    out: dict = {}
+    if isinstance(value, list):
+        for item in value:
+            element = item_element(node, item, kind)
+            if element is not None and element not in out:
+                out[element] = item
+    return out
+
+
+# -- the field set of a configuration ---------------------------------------------------
+
+def field_set(obj: dict, node, root_meta=None) -> Set:
+    """Every field a configuration sets: its leaves, its list items, and maps it sets empty."""
+    out: Set = {}
+    _to_set(obj, node, (), out, root_meta)
+    return out
+
+
+def _to_set(value: Any, node, path: tuple, out: Set, root_meta=None) -> None:
+    kind = shape(node, value)
+    if kind in (SCALAR, ATOMIC):
+        fieldpath.insert(out, path)
+    elif kind in (STRUCT, MAP):
+        if not isinstance(value, dict):
+            fieldpath.insert(out, path)
+            return
+        for name, sub in value.items():
+            sub_path = path + (fieldpath.field(name),)
+            sub_node = child(node, name, root_meta)
+            _to_set(sub, sub_node, sub_path, out)
+            if sub is None or sub == {} or not declared(node, name) or sub_node is None:
+                fieldpath.insert(out, sub_path)
+    else:
+        if not isinstance(value, list):
+            fieldpath.insert(out, path)
+            return
+        item_node = node.items()
+        for element, item in _items(node, value, kind).items():
+            sub_path = path + (element,)
+            _to_set(item, item_node, sub_path, out)
+            fieldpath.insert(out, sub_path)
+
+
+# -- comparing two objects ---------------------------------------------------------------
+
+class Comparison:
+    """What changed from one object to the next: added, modified and removed field sets."""
+
+    def __init__(self):
+        self.added: Set = {}
+        self.modified: Set = {}
+        self.removed: Set = {}
+
+    def changed(self) -> Set:
+        return fieldpath.union(self.added, self.modified)
+
+
+def compare(old: Any, new: Any, node, root_meta=None) -> Comparison:
+    out = Comparison()
+    _compare(old, new, node, (), out, root_meta)
+    return out
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b) if not isinstance(a, (dict, list)) else a == b
+
+
+def _leaf(old: Any, new: Any, path: tuple, out: Comparison) -> None:
+    if old is MISSING and new is MISSING:
+        return
+    if old is MISSING:
+        fieldpath.insert(out.added, path)
+    elif new is MISSING:
+        fieldpath.insert(out.removed, path)
+    elif not _equal(old, new):
+        fieldpath.insert(out.modified, path)
+
+
+def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=None) -> None:
+    kind = shape(node, new if new is not MISSING else old)
+    if kind in (SCALAR, ATOMIC):
+        _leaf(old, new, path, out)
+        return
+    container = dict if kind in (STRUCT, MAP) else list
+    if (old is not MISSING and not isinstance(old, container)) or \
+            (new is not MISSING and not isinstance(new, container)):
+        _leaf(old, new, path, out)
+        return
+    if container is dict:
+        # A map that appears or disappears is itself added or removed; a list is not.
+        if path and old is MISSING:
+            fieldpath.insert(out.added, path)
+        elif path and new is MISSING:
+            fieldpath.insert(out.removed, path)
+        left = old if old is not MISSING else {}
+        right = new if new is not MISSING else {}
+        for name in list(left) + [n for n in right if n not in left]:
+            _compare(left.get(name, MISSING), right.get(name, MISSING), child(node, name, root_meta),
+                     path + (fieldpath.field(name),), out)
+        return
+    left = _items(node, old if old is not MISSING else [], kind)
+    right = _items(node, new if new is not MISSING else [], kind)
+    item_node = node.items()
+    for element in list(left) + [e for e in right if e not in left]:
+        _compare(left.get(element, MISSING), right.get(element, MISSING), item_node, path + (element,), out)
+
+
+# -- merging a configuration into a live object ------------------------------------------
+
+def merge(live: Any, config: Any, node, root_meta=None) -> Any:
+    """``config`` laid over ``live``: maps and keyed lists merge, everything else is replaced."""
+    if live is MISSING:
+        return copy.deepcopy(config)
+    kind = shape(node, config)
+    if kind in (STRUCT, MAP):
+        if not isinstance(live, dict) or not isinstance(config, dict):
+            return copy.deepcopy(config)
+        out = dict(live)
+        for name, sub in config.items():
+            out[name] = merge(live.get(name, MISSING), sub, child(node, name, root_meta))
+        return out
+    if kind in (LIST_MAP, LIST_SET) and isinstance(live, list) and isinstance(config, list):
+        item_node = node.items()
+        left, right = _items(node, live, kind), _items(node, config, kind)
+        merged = {e: merge(left.get(e, MISSING), item, item_node) for e, item in right.items()}
+        out, emitted = [], set()
+        pending = list(right)
+        for element, item in left.items():
+            if element not in right:
+                out.append(item)
+                continue
+            # Configured items keep the configuration's order around the live ones.
+            while pending:
+                head = pending.pop(0)
+                if head not in emitted:
+                    out.append(merged[head])
+                    emitted.add(head)
+                if head == element:
+                    break
+        for head in pending:
+            if head not in emitted:
+                out.append(merged[head])
+                emitted.add(head)
+        return out
+    return copy.deepcopy(config)
+
+
+# -- pruning what an applier no longer applies -------------------------------------------
+
+def prune(obj: dict, node, previous: Set, owned: Set, root_meta=None) -> dict:
+    """``obj`` without the fields the applier owned before (``previous``) that nobody
+    owns now (``owned``: every manager's set, the applier's new one included)."""
+    result = _prune_value(obj, node, (), previous, owned, root_meta)
+    return result if result is not MISSING else {}
+
+
+def _prune_value(value: Any, node, path: tuple, previous: Set, owned: Set, root_meta=None) -> Any:
+    kind = shape(node, value)
+    if kind in (STRUCT, MAP) and isinstance(value, dict):
+        out = {}
+        for name, sub in value.items():
+            sub_path = path + (fieldpath.field(name),)
+            kept = _keep(sub, child(node, name, root_meta), sub_path, previous, owned, named=True)
+            if kept is not MISSING:
+                out[name] = kept
+        return out
+    if kind in (LIST_MAP, LIST_SET) and isinstance(value, list):
+        out_list = []
+        item_node = node.items()
+        for item in value:
+            element = item_element(node, item, kind)
+            if element is None:
+                out_list.append(item)
+                continue
+            kept = _keep(item, item_node, path + (element,), previous, owned, named=False)
+            if kept is not MISSING:
+                out_list.append(kept)
+        return out_list
+    return value
+
+
+def _keep(value: Any, node, path: tuple, previous: Set, owned: Set, named: bool) -> Any:
+    if not fieldpath.has_any(previous, path):
+        return value
+    if not fieldpath.has_any(owned, path) and (named or fieldpath.has_member(previous, path)):
+        return MISSING
+    return _prune_value(value, node, path, previous, owned)
