@@ -1,11 +1,12 @@
 """
 A small Twisted-native client for etcd v3's JSON gateway (grpc-gateway).
 
-Every call is an HTTP/1.1 POST of one JSON message to ``/v3/<service>/<method>``
-on a pool of persistent connections; a watch is one streaming POST to
-``/v3/watch`` whose response is newline-separated JSON messages.  No threads:
-connections are built from endpoints that need no name resolution for IP
-addresses (``Agent.usingEndpointFactory``; a plain ``Agent`` resolves even
+Every call is an HTTP/1.1 POST of one JSON message to ``/v3/<service>/<method>``,
+pipelined on a few persistent connections per endpoint (``etcd_http``); a
+watch is one streaming POST to ``/v3/watch`` (through Twisted's Agent) whose
+response is newline-separated JSON messages.  No threads: connections are
+built from endpoints that need no name resolution for IP addresses (the Agent
+is made with ``Agent.usingEndpointFactory``; a plain ``Agent`` resolves even
 ``127.0.0.1`` in the reactor's thread pool).
 
 The gateway's JSON is protobuf's: bytes fields are base64, int64 fields are
@@ -27,7 +28,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from twisted.internet import error as net_error
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout, fail
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout, fail, succeed
 from twisted.internet.endpoints import (
     HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint, UNIXClientEndpoint, wrapClientTLS,
 )
@@ -40,6 +41,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ..machinery import codec
+from .etcd_http import PipelinedPool
 from .interface import Unavailable
 
 __all__ = ["EtcdClient", "EtcdError", "TLSFiles", "b64", "unb64"]
@@ -116,12 +118,24 @@ class _Endpoints:
         self._timeout = connect_timeout
         self._made: dict[int, Any] = {}
         self.servers = servers
+        self._pools: dict[int, PipelinedPool] = {}
 
     def endpointForURI(self, uri: Any) -> Any:
         index = int(uri.host.decode().rsplit("-", 1)[1])
         if index not in self._made:
             self._made[index] = self._build(self.servers[index])
         return self._made[index]
+
+    def pool(self, index: int, size: int) -> PipelinedPool:
+        if index not in self._pools:
+            if index not in self._made:
+                self._made[index] = self._build(self.servers[index])
+            self._pools[index] = PipelinedPool(self._made[index], b"etcd-%d" % index, size=size)
+        return self._pools[index]
+
+    def close_pools(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
 
     def _build(self, server: str) -> Any:
         scheme, _, rest = server.partition("://")
@@ -261,17 +275,14 @@ class EtcdClient:
     cannot be reached or does not answer within ``timeout`` seconds."""
 
     def __init__(self, reactor: Any, servers: list[str], *, tls: Optional[TLSFiles] = None,
-                 timeout: float = 5.0, connect_timeout: float = 2.0, pool_size: int = 64):
+                 timeout: float = 5.0, connect_timeout: float = 2.0, pool_size: int = 4):
         if not servers:
             raise ValueError("no etcd servers")
         self._reactor = reactor
         self.servers = list(servers)
         self.timeout = timeout
         self._endpoints = _Endpoints(reactor, self.servers, tls, connect_timeout)
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = pool_size
-        self._pool.retryAutomatically = False  # a repeated write could apply twice
-        self._agent = Agent.usingEndpointFactory(reactor, self._endpoints, pool=self._pool)
+        self._pool_size = pool_size
         # Watches hold their connection for as long as they live: no pooling.
         self._stream_agent = Agent.usingEndpointFactory(
             reactor, self._endpoints, pool=HTTPConnectionPool(reactor, persistent=False))
@@ -295,7 +306,7 @@ class EtcdClient:
         return d.addTimeout(timeout or self.timeout, self._reactor).addErrback(self._timed_out, path)
 
     def _attempt(self, path: str, data: bytes, index: int, tries_left: int) -> Deferred:
-        d = self._agent.request(b"POST", self._url(index, path), _HEADERS, _Body(data))
+        d = self._endpoints.pool(index, self._pool_size).request(b"/v3/" + path.encode(), data)
 
         def failed(failure: Failure) -> Any:
             if failure.check(CancelledError, EtcdError):
@@ -307,14 +318,13 @@ class EtcdClient:
 
         return d.addCallback(self._read, index).addErrback(failed)
 
-    def _read(self, response: Any, index: int) -> Deferred:
-        def parsed(body: bytes) -> dict:
-            message = codec.loads(body) if body else {}
-            if response.code != 200:
-                raise EtcdError(int(message.get("code", 2)),
-                                str(message.get("message") or message.get("error") or response.code))
-            return message
-        return _read_body(response).addCallback(parsed)
+    def _read(self, response: tuple[int, bytes], index: int) -> dict:
+        status, body = response
+        message = codec.loads(body) if body else {}
+        if status != 200:
+            raise EtcdError(int(message.get("code", 2)),
+                            str(message.get("message") or message.get("error") or status))
+        return message
 
     def _timed_out(self, failure: Failure, path: str) -> Any:
         if failure.check(DeferredTimeout, CancelledError):
@@ -360,6 +370,7 @@ class EtcdClient:
 
     def close(self) -> Deferred:
         self._closed = True
-        return self._pool.closeCachedConnections()
+        self._endpoints.close_pools()
+        return succeed(None)
 
 
