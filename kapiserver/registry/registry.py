@@ -98,7 +98,9 @@ class Registry:
                 store.cacher.stop()
 
     def remove(self, group: str, version: str, resource: str) -> None:
-        self.stores.pop((group, version, resource), None)
+        store = self.stores.pop((group, version, resource), None)
+        if store is not None and store.cacher is not None:
+            store.cacher.stop()     # its storage watch, and its watchers' responses
 
     def store(self, group: str, version: str, resource: str) -> Store:
         return self.stores[(group, version, resource)]
