@@ -305,8 +305,7 @@ def test_statefulset_spec_mostly_immutable():
     new["spec"]["serviceName"] = "other"
     assert errors("apps", "StatefulSet", new, old) == [
         "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-        "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
-        "are forbidden"]
+        "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"]
 
 
 def test_daemonset_template_restart_policy():

@@ -197,12 +197,12 @@ def one_of(value: Any, field: str, supported: Iterable[str]) -> Errors:
 
 
 def int_or_percent(value: Any, field: str) -> Errors:
-    """ValidatePositiveIntOrPercent."""
+    """ValidatePositiveIntOrPercent (its "5%%" is upstream's literal text)."""
     if isinstance(value, str):
         return [invalid_go(field, go_int_or_string(value), msg) for msg in names.is_valid_percent(value)]
     if is_int(value):
         return nonnegative(value, field)
-    return [invalid_go(field, go_int_or_string(value), "must be an integer or percentage (e.g '5%')")]
+    return [invalid_go(field, go_int_or_string(value), "must be an integer or percentage (e.g '5%%')")]
 
 
 def percent_value(value: Any) -> tuple[int, bool]:

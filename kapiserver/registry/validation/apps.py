@@ -7,8 +7,8 @@ from typing import Any
 from . import meta as _meta
 from . import names, pod
 from ._util import (Errors, forbidden, go_int_or_string, go_label_selector, go_string_map, immutable, int_or_percent,
-                    int_or_percent_value, invalid, invalid_go, label_selector, nonnegative, not_more_than_100_percent,
-                    not_supported, required, selector_empty, selector_matches)
+                    int_or_percent_value, invalid, invalid_go, label_selector, labels, nonnegative,
+                    not_more_than_100_percent, not_supported, required, selector_empty, selector_matches)
 
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
 
@@ -122,8 +122,8 @@ def validate_daemon_set(obj: dict, namespaced: bool) -> Errors:
     if template_spec.get("restartPolicy") != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
     if template_spec.get("activeDeadlineSeconds") is not None:
-        errs.append(invalid("spec.template.spec.activeDeadlineSeconds", template_spec["activeDeadlineSeconds"],
-                            "activeDeadlineSeconds in DaemonSet is not Supported"))
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                              "activeDeadlineSeconds in DaemonSet is not Supported"))
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     strategy = _dict(spec.get("updateStrategy"))
     if strategy.get("type") == "RollingUpdate":
@@ -136,6 +136,14 @@ def validate_daemon_set(obj: dict, namespaced: bool) -> Errors:
             errs += int_or_percent(rolling.get("maxSurge"), f"{path}.maxSurge")
             errs += not_more_than_100_percent(rolling.get("maxUnavailable"), f"{path}.maxUnavailable")
             errs += not_more_than_100_percent(rolling.get("maxSurge"), f"{path}.maxSurge")
+            # Exactly one of the two may be non-zero.
+            has_unavailable = int_or_percent_value(rolling.get("maxUnavailable")) != 0
+            has_surge = int_or_percent_value(rolling.get("maxSurge")) != 0
+            if has_unavailable and has_surge:
+                errs.append(invalid_go(f"{path}.maxSurge", go_int_or_string(rolling.get("maxSurge")),
+                                       "may not be set when maxUnavailable is non-zero"))
+            elif not has_unavailable and not has_surge:
+                errs.append(required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0"))
     elif strategy.get("type") != "OnDelete":
         errs.append(not_supported("spec.updateStrategy", strategy, ["RollingUpdate", "OnDelete"]))
     errs += nonnegative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit")
@@ -176,7 +184,10 @@ def _stateful_set_spec(spec: dict) -> Errors:
         if not selector_matches(selector, _template_labels(spec)):
             errs.append(invalid_go("spec.template.metadata.labels", go_string_map(_template_labels(spec)),
                                    SELECTOR_MISMATCH))
-    errs += pod.pod_template_spec(template, "spec.template")
+    # Upstream (through 1.32) checks only the template's labels and annotations here, not its pod spec.
+    template_meta = _dict(_dict(template).get("metadata"))
+    errs += labels(template_meta.get("labels"), "spec.template.labels")
+    errs += _meta.annotations(template_meta.get("annotations"), "spec.template.annotations")
     template_spec = _dict(_dict(template).get("spec"))
     if template_spec.get("restartPolicy") != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
@@ -194,8 +205,8 @@ def validate_stateful_set(obj: dict, namespaced: bool) -> Errors:
     return errs + _stateful_set_spec(_dict(obj.get("spec")))
 
 
-_STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
-                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+_STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                "minReadySeconds")
 
 
 def validate_stateful_set_update(new: dict, old: dict, namespaced: bool) -> Errors:
@@ -207,8 +218,8 @@ def validate_stateful_set_update(new: dict, old: dict, namespaced: bool) -> Erro
     old_frozen = {k: v for k, v in old_spec.items() if k not in _STS_MUTABLE}
     if frozen != old_frozen:
         errs.append(forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-                                      "'template', 'updateStrategy', 'revisionHistoryLimit', "
-                                      "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
+                                      "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+                                      "'minReadySeconds' are forbidden"))
     return errs
 
 
