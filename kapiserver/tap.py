@@ -23,6 +23,8 @@ BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"}) | security_options.BO
 # List and map flags: repeating one adds to it rather than replacing it, as with pflag.
 ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
                                      "runtime-config"})
+# The security lists (--authorization-mode, --service-account-issuer, ...) accumulate too.
+ACCUMULATING_PARAMETERS |= security_options.LIST_FLAGS
 
 
 class Options(usage.Options):

@@ -88,21 +88,24 @@ class _Snapshot:
         for b in bindings:
             self.bindings.setdefault(b["metadata"].get("namespace", ""), []).append(b)
 
-    def cluster_role_rules(self, name: str) -> list:
+    def cluster_role_rules(self, name: str, seen: frozenset = frozenset()) -> list:
         role = self.cluster_roles.get(name)
-        if role is None:
+        if role is None or name in seen:
             return []
         aggregation = role.get("aggregationRule")
-        if not aggregation:
-            return list(role.get("rules") or [])
-        # Aggregated roles: their own rules (the controller's copy) plus every selected role's rules now.
         rules = list(role.get("rules") or [])
-        for other in self.cluster_roles.values():
+        if not aggregation:
+            return rules
+        # Aggregated roles: their own rules (the controller's copy) plus every selected role's rules now,
+        # followed through roles that aggregate in turn (edit into admin).
+        for other_name, other in self.cluster_roles.items():
             if other is role:
                 continue
             labels = other["metadata"].get("labels") or {}
             if any(_selector_matches(s, labels) for s in aggregation.get("clusterRoleSelectors") or []):
-                rules.extend(r for r in other.get("rules") or [] if r not in rules)
+                for rule in self.cluster_role_rules(other_name, seen | {name}):
+                    if rule not in rules:
+                        rules.append(rule)
         return rules
 
     def role_ref_rules(self, ref: dict, namespace: str) -> list:

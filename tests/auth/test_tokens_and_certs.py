@@ -1,0 +1,87 @@
+"""Service-account JWTs, the generated certificates, client-certificate verification and token files."""
+
+import asyncio
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kapiserver.auth import authn, certs, jwt
+
+
+def test_jwt_round_trip_rsa_and_ecdsa():
+    """Tokens signed with RSA or ECDSA verify with the matching public key and no other."""
+    for key in (certs.new_key(), ec.generate_private_key(ec.SECP256R1())):
+        claims = jwt.bound_claims("https://issuer", ["api"], "team", "robot", "uid-1", 600, now=1000)
+        token = jwt.sign(claims, key)
+        assert jwt.verify(token, [key.public_key()]) == claims
+        assert jwt.verify(token, [certs.new_key().public_key()]) is None
+        head, body, signature = token.split(".")
+        assert jwt.verify(f"{head}.{body}x.{signature}", [key.public_key()]) is None
+
+
+def test_bound_claims():
+    """Bound tokens carry upstream's claims: sub, aud, exp = iat + seconds, the kubernetes.io claim."""
+    claims = jwt.bound_claims("iss", ["a"], "ns", "sa", "u", 3600, pod={"name": "p", "uid": "pu"}, now=10)
+    assert claims["sub"] == "system:serviceaccount:ns:sa" and claims["aud"] == ["a"]
+    assert (claims["iat"], claims["nbf"], claims["exp"]) == (10, 10, 3610)
+    assert claims["kubernetes.io"] == {"namespace": "ns", "serviceaccount": {"name": "sa", "uid": "u"},
+                                       "pod": {"name": "p", "uid": "pu"}}
+
+
+def test_service_account_authentication_checks_expiry_and_issuer():
+    """A valid token is the service account; expired tokens and foreign issuers are nobody."""
+    key = certs.new_key()
+    sa = authn.ServiceAccountTokens([key.public_key()], key, ["iss"], ["iss"], lookup=False)
+    authenticator = authn.Authenticator(service_accounts=sa, clock=lambda: 5000)
+    good = jwt.sign(jwt.bound_claims("iss", ["iss"], "ns", "robot", "u", 3600, now=4000), key)
+    user = asyncio.run(authenticator.authenticate_token(good))
+    assert user.name == "system:serviceaccount:ns:robot"
+    assert user.groups == ["system:serviceaccounts", "system:serviceaccounts:ns"]
+    expired = jwt.sign(jwt.bound_claims("iss", ["iss"], "ns", "robot", "u", 600, now=1000), key)
+    assert asyncio.run(authenticator.authenticate_token(expired)) is None
+    foreign = jwt.sign(jwt.bound_claims("other", ["iss"], "ns", "robot", "u", 3600, now=4000), key)
+    assert asyncio.run(authenticator.authenticate_token(foreign)) is None
+    wrong_audience = jwt.sign(jwt.bound_claims("iss", ["elsewhere"], "ns", "robot", "u", 3600, now=4000), key)
+    assert asyncio.run(authenticator.authenticate_token(wrong_audience)) is None
+
+
+def test_self_signed_certificates(tmp_path):
+    """The generated serving certificate covers the hosts and is kept across restarts; the CA too."""
+    hosts = certs.serving_hosts("10.1.2.3", "10.0.0.1")
+    paths = certs.ensure_self_signed(str(tmp_path), hosts)
+    cert = certs.load_certificates(str(paths[2]))[0]
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", "kubernetes.default.svc"} <= set(names.get_values_for_type(x509.DNSName))
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} >= {"10.1.2.3", "10.0.0.1", "127.0.0.1"}
+    before = paths[2].read_bytes()
+    certs.ensure_self_signed(str(tmp_path), hosts)
+    assert paths[2].read_bytes() == before
+    ca_before = paths[0].read_bytes()
+    certs.ensure_self_signed(str(tmp_path), certs.serving_hosts("10.9.9.9", "10.0.0.1"))
+    assert paths[2].read_bytes() != before and paths[0].read_bytes() == ca_before
+    assert (paths[1].stat().st_mode & 0o777) == 0o600
+
+
+def test_client_certificate_verification():
+    """Client certificates must come from a trusted CA and be for client auth; CN and O become the user."""
+    ca, ca_key = certs.new_ca("ca")
+    client, _ = certs.sign_certificate(ca, ca_key, "carol", ["qa"], client=True)
+    assert certs.verify_client_certificate(client, [ca]) is None
+    other, other_key = certs.new_ca("ca")  # same subject, different key
+    assert certs.verify_client_certificate(client, [other]) == "x509: certificate signed by unknown authority"
+    server, _ = certs.sign_certificate(ca, ca_key, "srv", hosts=["localhost"])
+    assert "incompatible key usage" in certs.verify_client_certificate(server, [ca])
+    user = authn.user_from_certificate(client)
+    assert (user.name, user.groups) == ("carol", ["qa"])
+
+
+def test_token_file(tmp_path):
+    """token,user,uid,"groups" lines; short lines are refused with their line number."""
+    path = tmp_path / "tokens.csv"
+    path.write_text('t1,alice,1,"a,b"\n\nt2,bob,2\n')
+    users = authn.read_user_csv(str(path), "token")
+    assert (users["t1"].name, users["t1"].groups, users["t2"].groups) == ("alice", ["a", "b"], [])
+    path.write_text("t1,alice\n")
+    with pytest.raises(ValueError, match="line 1"):
+        authn.read_user_csv(str(path), "token")
