@@ -56,7 +56,7 @@ class Encoding(Protocol):
 class Entry:
     """One object version with its labels and fields, each worked out once."""
 
-    __slots__ = ("key", "obj", "revision", "_fields", "_item")
+    __slots__ = ("key", "obj", "revision", "_fields", "_item", "_added")
 
     def __init__(self, key: bytes, obj: dict, revision: int):
         self.key = key
@@ -64,6 +64,16 @@ class Entry:
         self.revision = revision
         self._fields: Optional[dict] = None
         self._item: Optional[dict] = None
+        self._added: Optional[tuple] = None     # (encoding key, ADDED payload)
+
+    def added(self, encoding: "Encoding") -> Any:
+        """This object as an initial ADDED event, encoded once per encoding key."""
+        key = encoding.key
+        if key is None:
+            return encoding.event(ADDED, self.obj)
+        if self._added is None or self._added[0] != key:
+            self._added = (key, encoding.event(ADDED, self.obj))
+        return self._added[1]
 
     @property
     def item(self) -> dict:
@@ -311,8 +321,8 @@ class WatchCache:
         if rv is None:
             items, revision = self.list(prefix, flt)
             w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now)
-            for obj in items:
-                w._queue(int(obj["metadata"]["resourceVersion"]), encoding.event(ADDED, obj))
+            for entry in items.entries:
+                w._queue(entry.revision, entry.added(encoding))
             w.sent_rv = revision
             if initial_events_end:
                 w._queue(revision, encoding.bookmark(revision, True))

@@ -143,6 +143,15 @@ def test_event_encoded_once_for_all_watchers_with_same_encoding_key():
     assert all(p is payloads[0] for p in payloads)
 
 
+def test_initial_events_encoded_once_per_object_for_all_watchers():
+    """The initial ADDED of each object is encoded once per encoding key, however many watchers start."""
+    cache = filled()
+    shared = Encoding()
+    watchers = [cache.watch(b"/registry/pods/", None, Filter(), shared, 0.0) for _ in range(20)]
+    assert shared.calls == 2
+    assert all(cache.take(w) == [("ADDED", "a", 3), ("ADDED", "b", 5)] for w in watchers)
+
+
 def test_unshared_encoding_encodes_per_watcher():
     """An encoding whose key is None encodes for its watcher alone."""
     cache = filled()
