@@ -17,7 +17,7 @@ from .endpoints.requestinfo import request_info
 log = Logger()
 MAX_HEADER_BYTES = 1 << 20
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
-_MUTATING = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+_MUTATING = frozenset((b"POST", b"PUT", b"PATCH", b"DELETE"))
 
 
 def _status(code: int, reason: str, message: str, details=None) -> bytes:
