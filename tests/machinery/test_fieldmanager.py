@@ -1,0 +1,253 @@
+"""Field sets, typed merge/compare/prune, and the field manager's Apply and Update operations."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from kapiserver.machinery import fieldmanager as fm
+from kapiserver.machinery import fieldpath as fp
+from kapiserver.machinery import fieldtyped as ft
+from kapiserver.machinery import schema
+from kapiserver.machinery.errors import StatusError
+
+DEPLOY = (schema.node_for("apps", "v1", "Deployment"), None)
+POD = schema.node_for("", "v1", "Pod")
+
+
+def deployment(replicas=2, image="nginx", labels=None):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": labels if labels is not None else {"app": "d"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "d"}},
+                     "template": {"metadata": {"labels": {"app": "d"}},
+                                  "spec": {"containers": [{"name": "nginx", "image": image}]}}}}
+
+
+def entries(obj):
+    return {(e.get("manager"), e["operation"]): e for e in obj["metadata"].get("managedFields", [])}
+
+
+# -- fieldpath ---------------------------------------------------------------------------
+
+def test_fields_v1_round_trip_marks_members_with_dot():
+    """A member with children carries ".": {} in fieldsV1 and a leaf member is {}; decoding inverts it."""
+    tree = {}
+    fp.insert(tree, ["f:metadata", "f:labels"])
+    fp.insert(tree, ["f:metadata", "f:labels", "f:app"])
+    fp.insert(tree, ["f:spec", "f:replicas"])
+    encoded = fp.to_fields_v1(tree)
+    assert encoded == {"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": {"f:replicas": {}}}
+    assert fp.from_fields_v1(encoded) == tree
+
+
+def test_fields_v1_rejects_unknown_path_elements():
+    """Path elements other than f:, k:, v:, i: (or k:/v: that are not JSON) are invalid."""
+    with pytest.raises(fp.FieldsError):
+        fp.from_fields_v1({"x:y": {}})
+    with pytest.raises(fp.FieldsError):
+        fp.from_fields_v1({"k:{bad": {}})
+
+
+def test_set_algebra():
+    """Union, difference and intersection act on members; children of a removed member stay."""
+    a, b = {}, {}
+    fp.insert(a, ["f:spec", "f:replicas"])
+    fp.insert(a, ["f:spec", "f:paused"])
+    fp.insert(b, ["f:spec", "f:replicas"])
+    fp.insert(b, ["f:metadata"])
+    assert list(fp.members(fp.union(a, b))) == [("f:metadata",), ("f:spec", "f:paused"), ("f:spec", "f:replicas")]
+    assert list(fp.members(fp.difference(a, b))) == [("f:spec", "f:paused")]
+    assert list(fp.members(fp.intersection(a, b))) == [("f:spec", "f:replicas")]
+    parent = {}
+    fp.insert(parent, ["f:labels"])
+    fp.insert(parent, ["f:labels", "f:app"])
+    only = {}
+    fp.insert(only, ["f:labels"])
+    assert list(fp.members(fp.difference(parent, only))) == [("f:labels", "f:app")]
+
+
+def test_path_strings_as_upstream_prints_them():
+    """Paths print as .field, [key="value"], [="set value"] and [index]."""
+    assert fp.path_string(["f:spec", "f:containers", fp.key({"name": "nginx"}), "f:image"]) == \
+        '.spec.containers[name="nginx"].image'
+    assert fp.path_string(["f:metadata", "f:finalizers", fp.value("a/b")]) == '.metadata.finalizers[="a/b"]'
+    assert fp.path_string(["f:x", fp.index(3)]) == ".x[3]"
+    assert fp.key({"protocol": "TCP", "containerPort": 80}) == 'k:{"containerPort":80,"protocol":"TCP"}'
+
+
+# -- typed -------------------------------------------------------------------------------
+
+def test_field_set_of_a_configuration():
+    """Leaves, list items (keyed, with "."), atomic maps and map entries are members; structs are not."""
+    tree = ft.field_set({"metadata": {"labels": {"disk": "ssd"}},
+                         "spec": {"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}],
+                                  "nodeSelector": {"disk": "ssd"}}}, POD)
+    encoded = fp.to_fields_v1(tree)
+    container = encoded["f:spec"]["f:containers"]['k:{"name":"a"}']
+    assert container == {".": {}, "f:image": {}, "f:name": {},
+                         "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}}
+    assert encoded["f:spec"]["f:nodeSelector"] == {}  # x-kubernetes-map-type: atomic
+    assert encoded["f:metadata"] == {"f:labels": {"f:disk": {}}}
+
+
+def test_compare_reports_added_modified_removed():
+    """A new map is added with its leaves, a changed scalar is modified, a dropped list item removed."""
+    old = {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}}
+    new = {"metadata": {"labels": {"k": "v"}}, "spec": {"containers": [{"name": "a", "image": "z"}]}}
+    result = ft.compare(old, new, POD)
+    assert fp.to_fields_v1(result.added) == {"f:metadata": {".": {}, "f:labels": {".": {}, "f:k": {}}}}
+    assert fp.to_fields_v1(result.modified) == {"f:spec": {"f:containers": {'k:{"name":"a"}': {"f:image": {}}}}}
+    assert list(fp.members(result.removed))[0] == ("f:spec", "f:containers", 'k:{"name":"b"}')
+
+
+def test_merge_follows_list_types():
+    """Keyed lists merge by key, sets by value, atomic lists and scalars are replaced."""
+    live = {"spec": {"containers": [{"name": "a", "image": "x", "args": ["1", "2"]}],
+                     "tolerations": [{"key": "t"}]}}
+    config = {"spec": {"containers": [{"name": "b", "image": "y"}, {"name": "a", "args": ["3"]}]}}
+    merged = ft.merge(live, config, POD)
+    assert merged["spec"]["containers"] == [{"name": "b", "image": "y"}, {"name": "a", "image": "x", "args": ["3"]}]
+    assert merged["spec"]["tolerations"] == [{"key": "t"}]
+    meta = schema.node_for("", "v1", "Pod")
+    merged = ft.merge({"metadata": {"finalizers": ["a", "b"]}}, {"metadata": {"finalizers": ["c", "a"]}}, meta)
+    assert merged["metadata"]["finalizers"] == ["b", "c", "a"] or merged["metadata"]["finalizers"] == ["c", "a", "b"]
+
+
+def test_deduced_types_without_schema():
+    """Without a schema objects merge granularly and arrays are replaced whole."""
+    merged = ft.merge({"a": {"x": 1}, "l": [1, 2]}, {"a": {"y": 2}, "l": [3]}, None)
+    assert merged == {"a": {"x": 1, "y": 2}, "l": [3]}
+
+
+# -- apply and update --------------------------------------------------------------------
+
+def test_apply_creates_with_an_apply_entry():
+    """Applying onto nothing gives the configuration with one Apply entry for the manager."""
+    obj = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
+    (entry,) = obj["metadata"]["managedFields"]
+    assert entry["manager"] == "kubectl" and entry["operation"] == "Apply"
+    assert entry["time"] == "1970-01-01T00:00:00Z" and entry["fieldsType"] == "FieldsV1"
+    assert entry["fieldsV1"]["f:metadata"] == {"f:labels": {"f:app": {}}}
+    assert entry["fieldsV1"]["f:spec"]["f:selector"] == {}
+
+
+def test_update_takes_changed_fields_from_others():
+    """An update owns what it changed, and the applier stops owning it."""
+    live = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
+    new = copy.deepcopy(live)
+    new["spec"]["replicas"] = 5
+    fm.record_update(live, new, "hpa", "apps/v1", 60, DEPLOY)
+    owners = entries(new)
+    assert owners[("hpa", "Update")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert owners[("hpa", "Update")]["time"] == "1970-01-01T00:01:00Z"
+    assert "f:replicas" not in owners[("kubectl", "Apply")]["fieldsV1"]["f:spec"]
+
+
+def test_update_that_changes_nothing_keeps_managed_fields():
+    """A no-op update leaves managedFields exactly as they were (no new entry, no new time)."""
+    live = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
+    new = copy.deepcopy(live)
+    fm.record_update(live, new, "someone", "apps/v1", 99, DEPLOY)
+    assert new["metadata"]["managedFields"] == live["metadata"]["managedFields"]
+
+
+def test_apply_conflict_and_force():
+    """Changing a field an updater owns is a 409 with causes; force moves the field to the applier."""
+    live = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
+    new = copy.deepcopy(live)
+    new["spec"]["replicas"] = 5
+    fm.record_update(live, new, "hpa", "apps/v1", 60, DEPLOY)
+    with pytest.raises(StatusError) as caught:
+        fm.apply(new, deployment(replicas=3, image="nginx:2"), "kubectl", "apps/v1", 120, DEPLOY)
+    error = caught.value
+    assert error.code == 409 and error.reason == "Conflict"
+    assert error.message == 'Apply failed with 1 conflict: conflict with "hpa" using apps/v1: .spec.replicas'
+    assert error.details == {"causes": [{"type": "FieldManagerConflict", "message": 'conflict with "hpa" using apps/v1',
+                                         "field": ".spec.replicas"}]}
+    forced = fm.apply(new, deployment(replicas=3), "kubectl", "apps/v1", 120, DEPLOY, force=True)
+    assert forced["spec"]["replicas"] == 3 and ("hpa", "Update") not in entries(forced)
+
+
+def test_several_conflicts_are_listed_per_manager():
+    """Conflicts with several fields list each under its manager."""
+    live = fm.apply(None, deployment(), "a", "apps/v1", 0, DEPLOY)
+    with pytest.raises(StatusError) as caught:
+        fm.apply(live, deployment(replicas=9, image="other"), "b", "apps/v1", 0, DEPLOY)
+    assert caught.value.message == (
+        'Apply failed with 2 conflicts: conflicts with "a":\n- .spec.replicas\n'
+        '- .spec.template.spec.containers[name="nginx"].image')
+
+
+def test_apply_same_value_shares_ownership():
+    """A second applier of an equal value does not conflict and co-owns the field."""
+    live = fm.apply(None, deployment(), "a", "apps/v1", 0, DEPLOY)
+    both = fm.apply(live, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                           "spec": {"replicas": 2}}, "b", "apps/v1", 0, DEPLOY)
+    assert entries(both)[("b", "Apply")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert entries(both)[("a", "Apply")]["fieldsV1"]["f:spec"]["f:replicas"] == {}
+
+
+def test_apply_removes_fields_dropped_from_the_config_unless_shared():
+    """Fields dropped from the applier's config go, except those another manager also owns."""
+    live = fm.apply(None, deployment(labels={"app": "d", "tier": "web", "team": "a"}), "kubectl", "apps/v1", 0,
+                    DEPLOY)
+    new = copy.deepcopy(live)
+    new["metadata"]["labels"]["team"] = "b"
+    fm.record_update(live, new, "kubectl-label", "apps/v1", 1, DEPLOY)
+    after = fm.apply(new, deployment(), "kubectl", "apps/v1", 2, DEPLOY)
+    assert after["metadata"]["labels"] == {"app": "d", "team": "b"}
+
+
+def test_apply_removes_a_dropped_list_item():
+    """A keyed list item the applier stops applying is removed."""
+    config = deployment()
+    config["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    live = fm.apply(None, config, "kubectl", "apps/v1", 0, DEPLOY)
+    after = fm.apply(live, deployment(), "kubectl", "apps/v1", 1, DEPLOY)
+    assert [c["name"] for c in after["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+
+
+def test_apply_checks_version_and_managed_fields():
+    """An apply must name the resource's apiVersion and may not carry managedFields."""
+    with pytest.raises(StatusError) as caught:
+        fm.apply(None, {"apiVersion": "apps/v1beta1", "kind": "Deployment"}, "m", "apps/v1", 0, DEPLOY)
+    assert caught.value.message == ("Incorrect version specified in apply patch. Specified patch version: "
+                                    "apps/v1beta1, expected: apps/v1")
+    config = deployment()
+    config["metadata"]["managedFields"] = []
+    with pytest.raises(StatusError) as caught:
+        fm.apply(None, config, "m", "apps/v1", 0, DEPLOY)
+    assert caught.value.message == "metadata.managedFields must be nil"
+
+
+def test_managed_fields_given_in_an_update():
+    """An update's own managedFields replace the live ones; [] clears them; invalid ones keep the live ones."""
+    live = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
+    cleared = copy.deepcopy(live)
+    cleared["metadata"]["managedFields"] = []
+    fm.record_update(live, cleared, "x", "apps/v1", 1, DEPLOY)
+    assert "managedFields" not in cleared["metadata"]
+    bogus = copy.deepcopy(live)
+    bogus["metadata"]["managedFields"] = [{"manager": "q", "operation": "Nope", "fieldsType": "FieldsV1"}]
+    fm.record_update(live, bogus, "x", "apps/v1", 1, DEPLOY)
+    assert bogus["metadata"]["managedFields"] == live["metadata"]["managedFields"]
+
+
+def test_create_records_an_update_entry_without_server_fields():
+    """A create's entry owns what the client set, not name, uid or other server-set metadata."""
+    obj = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "c", "namespace": "n", "uid": "u", "creationTimestamp": "t", "labels": {"a": "b"}},
+           "data": {"k": "v"}}
+    fm.record_update(None, obj, "kubectl-create", "v1", 0, (schema.node_for("", "v1", "ConfigMap"), None),
+                     seed={"metadata": {}})
+    (entry,) = obj["metadata"]["managedFields"]
+    assert entry["fieldsV1"] == {"f:data": {".": {}, "f:k": {}}, "f:metadata": {"f:labels": {".": {}, "f:a": {}}}}
+
+
+def test_manager_from_user_agent():
+    """The manager of an unnamed write is the User-Agent up to its first slash."""
+    assert fm.manager_from_user_agent("kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07") == "kubectl"
+    assert fm.manager_from_user_agent("OpenAPI-Generator/37.0.2/python") == "OpenAPI-Generator"
+    assert fm.manager_from_user_agent("a\x00b/1") == "ab"
+    assert fm.manager_from_user_agent("") == ""
