@@ -141,8 +141,10 @@ class _Watcher:
             compact = int(result.get("compact_revision", 0))
             if compact:
                 self._compacted(compact)
-            # Canceled for another reason (the member is stopping): the stream
-            # ends and is reopened.
+            elif self._stream is not None:
+                # Canceled for another reason (the member is stopping): end
+                # this stream ourselves; _ended reopens it.
+                self._stream.stop()
             return
         events = result.get("events")
         if events:

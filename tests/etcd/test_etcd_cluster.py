@@ -14,8 +14,11 @@ from kapiserver.storage.etcd3 import Etcd3Storage
 
 
 def test_killing_a_member_under_writes_loses_no_acknowledged_write(etcd3_cluster, run, run_until):
-    """With 16 creates in flight, SIGKILL of the member the client talks to loses none of the acknowledged ones."""
+    """With 16 creates in flight, SIGKILL of the member the client talks to loses none of the acknowledged ones, and a watch open through it resumes on a survivor with every write once, in order."""
     storage = Etcd3Storage(etcd3_cluster.urls, reactor, timeout=2.0)
+    start = run(storage.current_revision())
+    watched = []
+    storage.watch(b"/acked/", start, watched.append)
     acknowledged, failed = [], []
     state = {"next": 0, "in_flight": 0, "killed_at": None}
     total = 600
@@ -48,5 +51,9 @@ def test_killing_a_member_under_writes_loses_no_acknowledged_write(etcd3_cluster
         run(survivors.close())
         assert set(acknowledged) <= stored
         assert len(acknowledged) + len(failed) == total
+        end = run(storage.current_revision())
+        run_until(lambda: len(watched) >= end - start, timeout=10)
+        assert [e.revision for e in watched] == list(range(start + 1, end + 1))
+        assert set(acknowledged) <= {e.kv.key for e in watched}
     finally:
         run(storage.close())
