@@ -1,0 +1,71 @@
+"""
+The pipelined HTTP/1.1 connection under the etcd client, against a
+StringTransport: responses are matched to requests in order, with either
+framing, and a lost connection fails every request still outstanding.
+"""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from kapiserver.storage.etcd_http import _Connection
+
+
+def _connection():
+    connection = _Connection(b"etcd-0")
+    connection.makeConnection(StringTransport())
+    return connection
+
+
+def _outcomes(deferreds):
+    got = []
+    for d in deferreds:
+        d.addBoth(got.append)
+    return got
+
+
+def test_pipelined_requests_get_their_responses_in_order():
+    """Two requests written back to back receive the two responses in order, Content-Length and chunked alike, split anywhere."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/v3/kv/range", b"{}"), connection.request(b"/v3/kv/txn", b'{"a":1}')])
+    written = connection.transport.value()
+    assert written.count(b"POST ") == 2 and b"Content-Length: 7\r\n\r\n{\"a\":1}" in written
+    stream = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+              b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\n{\"cod\r\n6\r\ne\":11}\r\n0\r\n\r\n")
+    for i in range(0, len(stream), 7):
+        connection.dataReceived(stream[i:i + 7])
+    assert got == [(200, b"{}"), (400, b'{"code":11}')]
+    assert connection.outstanding == []
+
+
+def test_lost_connection_fails_every_outstanding_request():
+    """When the connection drops, each request without a response fails; the answered one keeps its answer."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}") for _ in range(3)])
+    connection.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    connection.connectionLost(Failure(ConnectionLost()))
+    assert got[0] == (200, b"")
+    assert [f.check(ConnectionLost) for f in got[1:]] == [ConnectionLost, ConnectionLost]
+
+
+def test_garbage_response_fails_outstanding_requests():
+    """A response that is not HTTP fails the requests and closes the connection."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}")])
+    connection.dataReceived(b"SSH-2.0-OpenSSH\r\n")
+    assert got[0].check(ConnectionLost)
+    assert connection.transport.disconnecting
+
+
+@pytest.mark.parametrize("header", [b"Connection: close", b"Connection: Close"])
+def test_connection_close_header_closes_after_the_response(header):
+    """A response saying Connection: close is delivered and the connection is then closed."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}")])
+    connection.dataReceived(b"HTTP/1.1 503 Service Unavailable\r\n" + header + b"\r\nContent-Length: 1\r\n\r\nx")
+    assert got == [(503, b"x")]
+    assert connection.transport.disconnecting
