@@ -33,6 +33,14 @@ PARAMETERS = [
     ("service-account-lookup", "true", "Check that a token's service account still exists."),
     ("service-account-max-token-expiration", None, "Longest TokenRequest expiration (a Go duration)."),
     ("api-audiences", None, "Audiences of the API; tokens must have one (default: the issuers)."),
+    ("oidc-issuer-url", None, "The https URL of the OpenID issuer; ID tokens it signs are accepted."),
+    ("oidc-client-id", None, "The client ID ID tokens must be issued for (their aud)."),
+    ("oidc-ca-file", None, "CA bundle that signs the issuer's serving certificate."),
+    ("oidc-username-claim", "sub", "The claim holding the user name."),
+    ("oidc-username-prefix", None, "Prefix of user names; - for none."),
+    ("oidc-groups-claim", None, "The claim holding the groups (a string or a list)."),
+    ("oidc-groups-prefix", None, "Prefix of group names."),
+    ("oidc-required-claim", None, "key=value claims an ID token must carry; repeatable."),
     ("authorization-mode", "AlwaysAllow", "Comma separated: AlwaysAllow, AlwaysDeny, ABAC, RBAC, Webhook, Node."),
     ("authorization-policy-file", None, "The ABAC policy, one JSON object per line."),
     ("authorization-webhook-config-file", None, "kubeconfig of the authorization webhook."),
@@ -49,7 +57,7 @@ PARAMETERS = [
 BOOLEAN_FLAGS = frozenset({"anonymous-auth", "service-account-lookup", "allow-privileged"})
 LIST_FLAGS = frozenset({"service-account-key-file", "service-account-issuer", "api-audiences",
                         "tls-cipher-suites", "enable-admission-plugins", "disable-admission-plugins",
-                        "admission-control", "authorization-mode"})
+                        "admission-control", "authorization-mode", "oidc-required-claim"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,14 @@ class SecurityConfig:
     authorization_rbac_super_user: str = ""
     authentication_token_webhook_config_file: str = ""
     authentication_token_webhook_cache_ttl: float = 120.0
+    oidc_issuer_url: str = ""
+    oidc_client_id: str = ""
+    oidc_ca_file: str = ""
+    oidc_username_claim: str = "sub"
+    oidc_username_prefix: Optional[str] = None
+    oidc_groups_claim: str = ""
+    oidc_groups_prefix: str = ""
+    oidc_required_claims: Tuple[Tuple[str, str], ...] = ()
     enable_admission_plugins: Tuple[str, ...] = ()
     disable_admission_plugins: Tuple[str, ...] = ()
     admission_control: Tuple[str, ...] = ()
@@ -146,6 +162,19 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
             ttl = parse_duration(options["authentication-token-webhook-cache-ttl"])
         except ValueError as e:
             raise error("authentication-token-webhook-cache-ttl", str(e)) from None
+    issuer_url = str(get("oidc-issuer-url")).strip()
+    client_id = str(get("oidc-client-id")).strip()
+    if issuer_url and not issuer_url.startswith("https://"):
+        raise error("oidc-issuer-url", f"oidc-issuer-url {issuer_url!r} must use the https scheme")
+    if bool(issuer_url) != bool(client_id):
+        raise error("oidc-client-id", "oidc-issuer-url and oidc-client-id must be specified together")
+    required = []
+    for item in split(get("oidc-required-claim", None)):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise error("oidc-required-claim", f'invalid argument "{item}" for "--oidc-required-claim" flag: '
+                                               f"want key=value")
+        required.append((key, value))
     anonymous = boolean("anonymous-auth", True)
     disabled_by_always_allow = anonymous and "AlwaysAllow" in modes
     from ..admission.chain import check_plugin_names
@@ -170,6 +199,13 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
         authorization_rbac_super_user=str(get("authorization-rbac-super-user")).strip(),
         authentication_token_webhook_config_file=existing("authentication-token-webhook-config-file"),
         authentication_token_webhook_cache_ttl=ttl,
+        oidc_issuer_url=issuer_url, oidc_client_id=client_id, oidc_ca_file=existing("oidc-ca-file"),
+        oidc_username_claim=str(get("oidc-username-claim", "sub")).strip() or "sub",
+        oidc_username_prefix=None if options.get("oidc-username-prefix") is None
+        else str(options["oidc-username-prefix"]),
+        oidc_groups_claim=str(get("oidc-groups-claim")).strip(),
+        oidc_groups_prefix=str(get("oidc-groups-prefix")),
+        oidc_required_claims=tuple(required),
         enable_admission_plugins=tuple(split(get("enable-admission-plugins", None))),
         disable_admission_plugins=tuple(split(get("disable-admission-plugins", None))),
         admission_control=tuple(split(get("admission-control", None))),

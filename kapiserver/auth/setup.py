@@ -65,6 +65,12 @@ def build_security(config, registry, tls_key: str, client_ca: Optional[Path]) ->
         from .webhook import TokenWebhook
         token_authenticators.append(TokenWebhook(sec.authentication_token_webhook_config_file,
                                                  sec.authentication_token_webhook_cache_ttl).authenticate)
+    if sec.oidc_issuer_url:
+        from .oidc import OIDCAuthenticator
+        token_authenticators.insert(0, OIDCAuthenticator(
+            sec.oidc_issuer_url, sec.oidc_client_id, sec.oidc_ca_file, sec.oidc_username_claim,
+            sec.oidc_username_prefix, sec.oidc_groups_claim, sec.oidc_groups_prefix,
+            dict(sec.oidc_required_claims)).authenticate)
     authenticator = authn.Authenticator(
         client_ca=roots,
         tokens=authn.read_user_csv(sec.token_auth_file, "token") if sec.token_auth_file else None,

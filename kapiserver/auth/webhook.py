@@ -73,6 +73,16 @@ class WebhookClient:
         return json.loads(content)
 
 
+    async def get(self, url: str, timeout: float = 30.0) -> dict:
+        import treq
+        response = await treq.get(url, headers={b"Accept": [b"application/json"]}, agent=self.agent,
+                                  timeout=timeout)
+        content = await treq.content(response)
+        if response.code >= 300:
+            raise RuntimeError(f"the server responded with the status code {response.code}")
+        return json.loads(content)
+
+
 def _data(entry: dict, key: str) -> Optional[bytes]:
     if entry.get(f"{key}-data"):
         return base64.b64decode(entry[f"{key}-data"])

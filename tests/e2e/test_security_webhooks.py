@@ -21,11 +21,33 @@ from .conftest import APIServerProcess, free_port, kubectl_binary
 from .test_security import SecureServer
 
 SEEN = []
+OIDC_KEY = certs.new_key()
+ISSUER = {}
+
+
+def _jwk(key) -> dict:
+    numbers = key.public_key().public_numbers()
+
+    def b64(number):
+        return base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+    return {"kty": "RSA", "alg": "RS256", "use": "sig", "n": b64(numbers.n), "e": b64(numbers.e)}
 
 
 class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        if self.path == "/.well-known/openid-configuration":
+            answer = {"issuer": ISSUER["url"], "jwks_uri": ISSUER["url"] + "/jwks"}
+        else:
+            answer = {"keys": [_jwk(OIDC_KEY)]}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -77,6 +99,8 @@ def webhook_server(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"https://127.0.0.1:{server.server_address[1]}"
+    ISSUER["url"] = url
+    (base / "ca.crt").write_bytes(certs.cert_pem(ca))
     yield url, certs.cert_pem(ca), base
     server.shutdown()
 
@@ -85,7 +109,7 @@ def webhook_server(tmp_path_factory):
 def secure(webhook_server, tmp_path_factory):
     if not kubectl_binary():
         pytest.skip("kubectl is not installed on this machine")
-    url, ca_pem, _ = webhook_server
+    url, ca_pem, hook_dir = webhook_server
     base = tmp_path_factory.mktemp("secure-webhook")
     (base / "tokens.csv").write_text("hook-token,webhook-user,9\n")
     (base / "authz.kubeconfig").write_text(json.dumps({
@@ -98,7 +122,9 @@ def secure(webhook_server, tmp_path_factory):
     server = APIServerProcess(base / "data", args=(
         f"--secure-port={port}", "--bind-address=127.0.0.1", "--authorization-mode=RBAC,Webhook",
         f"--authorization-webhook-config-file={base / 'authz.kubeconfig'}",
-        f"--token-auth-file={base / 'tokens.csv'}")).start()
+        f"--token-auth-file={base / 'tokens.csv'}", f"--oidc-issuer-url={url}", "--oidc-client-id=kapi",
+        f"--oidc-ca-file={hook_dir / 'ca.crt'}", "--oidc-username-claim=email", "--oidc-groups-claim=groups",
+        "--oidc-groups-prefix=oidc:")).start()
     yield SecureServer(server, port, base)
     server.stop()
 
@@ -175,3 +201,19 @@ def test_admission_webhook_timeout_and_failure_policy(secure, webhook_server):
             api.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/slow-fail")
         else:
             assert status == 201
+
+
+def test_oidc_id_tokens(secure):
+    """An ID token from the issuer, for the client ID, is the user of its claims; others are 401."""
+    from kapiserver.auth import jwt
+    now = int(time.time())
+    claims = {"iss": ISSUER["url"], "aud": "kapi", "sub": "1234", "email": "dora@example.com",
+              "email_verified": True, "groups": ["admins", "devs"], "iat": now, "exp": now + 600}
+    dora = secure.kubeconfig("dora", {"token": jwt.sign(claims, OIDC_KEY)})
+    user = json.loads(dora("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert user == {"username": "dora@example.com", "groups": ["oidc:admins", "oidc:devs", "system:authenticated"]}
+    for bad in (dict(claims, aud="other"), dict(claims, exp=now - 10)):
+        result = secure.kubeconfig("bad", {"token": jwt.sign(bad, OIDC_KEY)})("get", "ns", check=False)
+        assert "You must be logged in to the server" in result.stderr
+    forged = secure.kubeconfig("forged", {"token": jwt.sign(claims, certs.new_key())})("get", "ns", check=False)
+    assert "You must be logged in to the server" in forged.stderr
