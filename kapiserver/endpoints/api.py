@@ -335,6 +335,8 @@ class ApplyPatcher:
 
     def __call__(self, old):
         from ..machinery import fieldmanager
+        # Built-in types start from Go's zero value, whose struct fields exist empty.
+        seed = {"metadata": {}, "spec": {}, "status": {}} if self.store.strip_item_type else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
-                                  self.types, force=self.force,
+                                  self.types, force=self.force, seed=seed,
                                   ignore_status=bool(getattr(self.store.strategy, "has_status", False)))

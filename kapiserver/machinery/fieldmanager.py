@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -197,6 +196,10 @@ def record_update(old: Optional[dict], new: dict, manager: str, api_version: str
             managed = {}
         if not managed:
             managed = _live_managed(old)
+    if old is not None and not managed:
+        # As upstream: an object nobody tracks stays untracked until someone applies to it.
+        _store(new, {})
+        return
     before = _without_managed_fields(old) if old is not None else copy.deepcopy(seed or {})
     after = _without_managed_fields(new)
     comparison = fieldtyped.compare(before, after, node, root_meta)
@@ -234,10 +237,68 @@ def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
 
 
 def apply(live: Optional[dict], config: dict, manager: str, api_version: str, now: float,
-          types: tuple = (None, None), force: bool = False, ignore_status: bool = False) -> dict:
+          types: tuple = (None, None), force: bool = False, ignore_status: bool = False,
+          seed: Optional[dict] = None) -> dict:
     """The object ``config`` applied by ``manager`` makes of ``live`` (None: nothing yet), with
     managedFields.  Fields the applier applied before and left out now are removed unless someone
-    else owns them.  Raises a 409 Conflict listing fields other managers own with other values."""
+    else owns them.  Raises a 409 Conflict listing fields other managers own with other values.
+
+    As upstream: the first apply to an object without managedFields gives its existing fields to
+    "before-first-apply"; "kubectl" may take fields its client-side last-applied annotation
+    shows it set, and keeps that annotation in step with what it applies."""
+    try:
+        merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed)
+    except _Conflicts as conflicts:
+        allowed = _allowed_by_last_applied(live, types) if manager == KUBECTL else None
+        remaining = [(e, p) for e, p in conflicts.found if allowed is None or not fieldpath.has_member(allowed, p)]
+        if remaining:
+            raise conflict_error(remaining) from None
+        merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed)
+    if manager == KUBECTL and _last_applied(live):
+        last = {k: v for k, v in config.items()}
+        annotations = dict((last.get("metadata") or {}).get("annotations") or {})
+        annotations.pop(LAST_APPLIED, None)
+        last["metadata"] = {k: v for k, v in (last.get("metadata") or {}).items() if k != "annotations"}
+        if annotations:
+            last["metadata"]["annotations"] = annotations
+        merged["metadata"].setdefault("annotations", {})[LAST_APPLIED] = \
+            json.dumps(last, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
+    return merged
+
+
+KUBECTL = "kubectl"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+BEFORE_FIRST_APPLY = "before-first-apply"
+
+
+class _Conflicts(Exception):
+    def __init__(self, found):
+        super().__init__("conflicts")
+        self.found = found
+
+
+def _last_applied(live: Optional[dict]) -> str:
+    return (((live or {}).get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED) or ""
+
+
+def _allowed_by_last_applied(live: Optional[dict], types: tuple) -> Optional[Set]:
+    """Fields client-side apply set that still hold the values it set: kubectl may take them over."""
+    text = _last_applied(live)
+    if not text:
+        return None
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(last, dict):
+        return None
+    node, root_meta = types
+    fields = fieldtyped.field_set(last, node, root_meta)
+    comparison = fieldtyped.compare(last, _without_managed_fields(live), node, root_meta)
+    return fieldpath.difference(fieldpath.difference(fields, comparison.changed()), comparison.removed)
+
+
+def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed) -> dict:
     node, root_meta = types
     if not isinstance(config, dict):
         raise errors.bad_request("the body of the request was not a JSON object")
@@ -250,6 +311,12 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
         config = {k: v for k, v in config.items() if k != "status"}
     managed = _live_managed(live)
     before = _without_managed_fields(live)
+    if live is not None and not managed:
+        # Fields set before anyone applied belong to a stand-in, so an apply can conflict with them.
+        existing = fieldtyped.compare(copy.deepcopy(seed or {}), before, node, root_meta).changed()
+        entry = Entry(BEFORE_FIRST_APPLY, UPDATE, api_version, meta.rfc3339(now), "",
+                      _owned(existing, ignore_status))
+        managed[entry.identity] = entry
     merged = fieldtyped.merge(before, config, node, root_meta)
     applied = _owned(fieldtyped.field_set(config, node, root_meta), ignore_status)
     identity = (manager, APPLY, "", "")
@@ -274,7 +341,7 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
             other.fields = fieldpath.difference(other.fields, clash)
         other.fields = fieldpath.difference(other.fields, comparison.removed)
     if conflicts and not force:
-        raise conflict_error(conflicts)
+        raise _Conflicts(conflicts)
     if merged != before or entry.time is None:
         entry.time = meta.rfc3339(now)
     _store(merged, managed)

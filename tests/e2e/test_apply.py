@@ -233,3 +233,31 @@ def test_custom_resource_lists_merge_per_list_type(apiserver, kubectl):
         "size": 1, "tags": []})).encode(), APPLY)
     assert status == 200, body
     assert body["spec"]["tags"] == ["y"] and body["spec"]["ports"] == [{"name": "https", "port": 443}]
+
+
+def test_upgrade_from_client_side_apply(kubectl):
+    """After a client-side apply, apply --server-side by kubectl changes the fields it set without conflicts,
+    and keeps the last-applied annotation in step."""
+    kubectl("apply", "-f", "-", input=deployment("ssa-upgrade"))
+    obj = kubectl.json("get", "deploy", "ssa-upgrade", "--show-managed-fields")
+    assert ("kubectl-client-side-apply", "Update") in managers(obj)
+    kubectl("apply", "--server-side", "-f", "-", input=deployment("ssa-upgrade", replicas=4))
+    obj = kubectl.json("get", "deploy", "ssa-upgrade", "--show-managed-fields")
+    assert obj["spec"]["replicas"] == 4
+    assert managers(obj)[("kubectl", "Apply")]["fieldsV1"]["f:spec"]["f:replicas"] == {}
+    last = json.loads(obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    assert last["spec"]["replicas"] == 4
+
+
+def test_first_apply_to_an_untracked_object(apiserver, kubectl):
+    """Fields of an object without managedFields belong to before-first-apply, and an apply conflicts with them."""
+    kubectl("create", "configmap", "ssa-untracked", "--from-literal=a=1")
+    path = "/api/v1/namespaces/default/configmaps/ssa-untracked"
+    status, body = apiserver.request("PATCH", path, b'{"metadata":{"managedFields":[]}}',
+                                     {"Content-Type": "application/merge-patch+json"})
+    assert status == 200 and "managedFields" not in body["metadata"]
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-untracked"}, "data": {"a": "2"}}
+    status, body = apiserver.request("PATCH", path + "?fieldManager=tool", json.dumps(config).encode(), APPLY)
+    assert status == 409
+    assert body["message"] == \
+        'Apply failed with 1 conflict: conflict with "before-first-apply" using v1: .data.a'
