@@ -52,10 +52,12 @@ async def impersonate(request, user: UserInfo, authorizer) -> UserInfo:
         return user
     name = names[0]
     checks = []
+    implicit_groups = []
     if name.startswith(SERVICE_ACCOUNT_PREFIX) and name.count(":") == 3:
         _, _, namespace, account = name.split(":")
         checks.append(Attributes(user, "impersonate", True, namespace, "", "", "serviceaccounts", "", account))
-        groups = groups or [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"]
+        # A service account's groups come with it; only groups asked for explicitly are checked.
+        implicit_groups = [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"]
     else:
         checks.append(Attributes(user, "impersonate", True, "", "", "", "users", "", name))
     for group in groups:
@@ -70,7 +72,7 @@ async def impersonate(request, user: UserInfo, authorizer) -> UserInfo:
         decision = await authorizer.authorize(attributes)
         if not decision.allowed:
             raise _forbidden(attributes, decision.reason)
-    groups = list(groups)
+    groups = [*implicit_groups, *(g for g in groups if g not in implicit_groups)]
     if name == ANONYMOUS:
         if ALL_UNAUTHENTICATED not in groups:
             groups.append(ALL_UNAUTHENTICATED)
