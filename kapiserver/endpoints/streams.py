@@ -223,5 +223,9 @@ class NodeStreams:
 def build_streams(reactor, registry, config, tunneler=None) -> NodeStreams:
     """The streams of a server: a kubelet client configured from --kubelet-* (and --ssh-*)."""
     from ..kubelet.client import KubeletClient, kubelet_config
+    access = getattr(config, "node_access", None)
+    if tunneler is None and access is not None and access.ssh_user:
+        from ..tunneler.ssh import SSHTunneler
+        tunneler = SSHTunneler(reactor, access.ssh_user, access.ssh_keyfile)
     kubelet = KubeletClient(reactor, kubelet_config(config), registry.lookup("", "v1", "nodes"), tunneler)
     return NodeStreams(reactor, kubelet, registry)

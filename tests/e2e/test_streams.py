@@ -36,12 +36,13 @@ class NodeProcess:
             "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
             "users": [{"name": "u", "user": {}}]}))
         self.process = None
+        self.extra_args = ()
 
     def start(self, timeout=20.0):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver.node", f"--kubeconfig={self.kubeconfig}",
              f"--node-name={self.name}", f"--kubelet-port={self.port}", f"--root-dir={self.home / 'root'}",
-             "--schedule", "--sync-frequency=0.2"],
+             "--schedule", "--sync-frequency=0.2", *self.extra_args],
             stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

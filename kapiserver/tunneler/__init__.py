@@ -1,0 +1,1 @@
+"""Reaching nodes the apiserver cannot dial directly: SSH tunnels (twisted.conch)."""
