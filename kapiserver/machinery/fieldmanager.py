@@ -139,8 +139,41 @@ def encode(managed: dict[tuple, Entry]) -> list[dict]:
     return out
 
 
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def _cap_updaters(managed: dict[tuple, Entry]) -> dict[tuple, Entry]:
+    """Past ten Update entries, the oldest are folded into one "ancient-changes" entry per apiVersion."""
+    updaters = sorted((e for e in managed.values() if e.operation == UPDATE),
+                      key=lambda e: (_time_seconds(e), json.dumps(e.identity)))
+    count = len(updaters)
+    if count <= MAX_UPDATE_MANAGERS:
+        return managed
+    first_of_version: dict[str, Entry] = {}
+    for entry in updaters:
+        if count <= MAX_UPDATE_MANAGERS:
+            break
+        first = first_of_version.get(entry.api_version)
+        if first is None:
+            first_of_version[entry.api_version] = entry
+            continue
+        bucket_id = (ANCIENT_CHANGES, UPDATE, entry.api_version, "")
+        bucket = managed.get(bucket_id)
+        if bucket is None:
+            managed.pop(first.identity, None)
+            bucket = Entry(ANCIENT_CHANGES, UPDATE, entry.api_version, first.time, "", first.fields)
+            managed[bucket_id] = bucket
+            first_of_version[entry.api_version] = bucket
+        bucket.fields = fieldpath.union(bucket.fields, entry.fields)
+        bucket.time = entry.time
+        managed.pop(entry.identity, None)
+        count -= 1
+    return managed
+
+
 def _store(obj: dict, managed: dict[tuple, Entry]) -> None:
-    managed = {k: e for k, e in managed.items() if e.fields}
+    managed = _cap_updaters({k: e for k, e in managed.items() if e.fields})
     meta_ = obj.setdefault("metadata", {})
     if managed:
         meta_["managedFields"] = encode(managed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -251,3 +252,53 @@ def test_manager_from_user_agent():
     assert fm.manager_from_user_agent("OpenAPI-Generator/37.0.2/python") == "OpenAPI-Generator"
     assert fm.manager_from_user_agent("a\x00b/1") == "ab"
     assert fm.manager_from_user_agent("") == ""
+
+
+def test_first_apply_to_an_untracked_object_meets_before_first_apply():
+    """An object without managedFields has its fields owned by before-first-apply when first applied."""
+    live = deployment()
+    live["metadata"]["uid"] = "u"
+    with pytest.raises(StatusError) as caught:
+        fm.apply(live, deployment(replicas=3), "tool", "apps/v1", 0, DEPLOY,
+                 seed={"metadata": {}, "spec": {}, "status": {}})
+    assert caught.value.message == \
+        'Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: .spec.replicas'
+    same = fm.apply(live, deployment(), "tool", "apps/v1", 0, DEPLOY, seed={"metadata": {}, "spec": {}})
+    assert set(entries(same)) == {("tool", "Apply"), ("before-first-apply", "Update")}
+
+
+def test_update_of_an_untracked_object_stays_untracked():
+    """An update to an object with no managedFields records none, as upstream skips tracking it."""
+    live = deployment()
+    new = deployment(replicas=4)
+    fm.record_update(live, new, "x", "apps/v1", 0, DEPLOY)
+    assert "managedFields" not in new["metadata"]
+
+
+def test_kubectl_takes_over_fields_from_its_last_applied_annotation():
+    """kubectl may apply over client-side-applied fields that still match its last-applied annotation,
+    and the annotation follows the applied configuration."""
+    config = deployment()
+    live = copy.deepcopy(config)
+    live["metadata"]["annotations"] = {fm.LAST_APPLIED: json.dumps(config)}
+    fm.record_update(None, live, "kubectl-client-side-apply", "apps/v1", 0, DEPLOY, seed={"metadata": {}})
+    applied = fm.apply(live, deployment(replicas=3), "kubectl", "apps/v1", 1, DEPLOY)
+    assert applied["spec"]["replicas"] == 3
+    assert json.loads(applied["metadata"]["annotations"][fm.LAST_APPLIED])["spec"]["replicas"] == 3
+    with pytest.raises(StatusError):
+        fm.apply(live, deployment(replicas=3), "someone-else", "apps/v1", 1, DEPLOY)
+
+
+def test_update_managers_are_capped_at_ten():
+    """Past ten Update entries the oldest are merged into one ancient-changes entry."""
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    types = (schema.node_for("", "v1", "ConfigMap"), None)
+    fm.record_update(None, obj, "m0", "v1", 0, types)
+    for i in range(12):
+        new = copy.deepcopy(obj)
+        new["data"][f"k{i}"] = "v"
+        fm.record_update(obj, new, f"m{i}", "v1", 100 + i, types)
+        obj = new
+    owners = entries(obj)
+    assert len(owners) == 10 and ("ancient-changes", "Update") in owners
+    assert set(owners[("ancient-changes", "Update")]["fieldsV1"]["f:data"]) >= {"f:k0", "f:k1", "f:k2"}
