@@ -262,6 +262,9 @@ def _prune_value(value: Any, node, path: tuple, previous: Set, owned: Set, root_
                 continue
             kept = _keep(item, item_node, path + (element,), previous, owned, named=False)
             if kept is not MISSING:
+                if kind == LIST_MAP and isinstance(kept, dict) and kept is not item:
+                    # An item that stays keeps its keys, whoever owns them.
+                    kept = {k: v for k, v in item.items() if k in kept or k in list_keys(node)} | kept
                 out_list.append(kept)
         return out_list
     return value

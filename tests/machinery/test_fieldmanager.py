@@ -302,3 +302,15 @@ def test_update_managers_are_capped_at_ten():
     owners = entries(obj)
     assert len(owners) == 10 and ("ancient-changes", "Update") in owners
     assert set(owners[("ancient-changes", "Update")]["fieldsV1"]["f:data"]) >= {"f:k0", "f:k1", "f:k2"}
+
+
+def test_dropped_list_item_another_manager_touched_keeps_its_key():
+    """A list item the applier drops stays, with its key, while another manager owns a field in it."""
+    config = deployment()
+    config["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox", "args": ["a"]})
+    live = fm.apply(None, config, "kubectl", "apps/v1", 0, DEPLOY)
+    new = copy.deepcopy(live)
+    new["spec"]["template"]["spec"]["containers"][1]["image"] = "busybox:2"
+    fm.record_update(live, new, "kubectl-set", "apps/v1", 1, DEPLOY)
+    after = fm.apply(new, deployment(), "kubectl", "apps/v1", 2, DEPLOY)
+    assert after["spec"]["template"]["spec"]["containers"][1] == {"name": "side", "image": "busybox:2"}
