@@ -52,7 +52,7 @@ class EtcdMember:
     """One etcd process; ``start()``, ``kill()`` (SIGKILL), ``stop()`` (SIGTERM)."""
 
     def __init__(self, name: str, base_dir: str, client_port: int, peer_port: int,
-                 initial_cluster: str, cluster_state: str = "new"):
+                 initial_cluster: str, cluster_state: str = "new", client_tls: tuple = ()):
         self.name = name
         self.data_dir = os.path.join(base_dir, name)
         self.log_path = os.path.join(base_dir, f"{name}.log")
@@ -60,11 +60,14 @@ class EtcdMember:
         self.peer_port = peer_port
         self.initial_cluster = initial_cluster
         self.cluster_state = cluster_state
+        # (ca, cert, key) PEM paths: clients must use https and present a certificate.
+        self.client_tls = client_tls
         self.process: Optional[subprocess.Popen] = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.client_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     def start(self) -> "EtcdMember":
         binary = etcd_binary()
@@ -80,18 +83,34 @@ class EtcdMember:
              "--initial-cluster-state", self.cluster_state,
              "--heartbeat-interval", "10", "--election-timeout", "100", "--unsafe-no-fsync",
              "--experimental-watch-progress-notify-interval", "100ms",
-             "--log-level", "warn"],
+             "--log-level", "warn", *self._tls_args()],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
 
+    def _tls_args(self) -> list[str]:
+        if not self.client_tls:
+            return []
+        ca, cert, key = self.client_tls
+        return ["--trusted-ca-file", ca, "--cert-file", cert, "--key-file", key, "--client-cert-auth"]
+
+    def _ssl_context(self):
+        if not self.client_tls:
+            return None
+        import ssl
+        ca, cert, key = self.client_tls
+        context = ssl.create_default_context(cafile=ca)
+        context.load_cert_chain(cert, key)
+        return context
+
     def wait_ready(self, timeout: float = 15.0) -> "EtcdMember":
         deadline = time.monotonic() + timeout
+        context = self._ssl_context()
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"etcd {self.name} exited: {self.log()}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                with urllib.request.urlopen(self.url + "/health", timeout=1, context=context) as response:
                     if b'"true"' in response.read():
                         return self
             except OSError:
@@ -126,14 +145,15 @@ class EtcdMember:
 class EtcdCluster:
     """``size`` members on loopback; ``urls`` is the --etcd-servers list."""
 
-    def __init__(self, size: int = 1, base_dir: Optional[str] = None):
+    def __init__(self, size: int = 1, base_dir: Optional[str] = None, client_tls: tuple = ()):
         self._own_dir = base_dir is None
         # mkdtemp makes the directory 0700: etcd's data is nobody else's.
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="kapiserver-etcd-")
         ports = free_ports(2 * size)
         names = [f"m{i}" for i in range(size)]
         initial = ",".join(f"{name}=http://127.0.0.1:{ports[2 * i + 1]}" for i, name in enumerate(names))
-        self.members = [EtcdMember(name, self.base_dir, ports[2 * i], ports[2 * i + 1], initial)
+        self.members = [EtcdMember(name, self.base_dir, ports[2 * i], ports[2 * i + 1], initial,
+                                   client_tls=client_tls)
                         for i, name in enumerate(names)]
 
     @property
