@@ -245,6 +245,16 @@ class NodeAgent(service.Service):
                     wanted.add(("configmaps", source["configMapKeyRef"].get("name")))
                 if source.get("secretKeyRef"):
                     wanted.add(("secrets", source["secretKeyRef"].get("name")))
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            if volume.get("configMap"):
+                wanted.add(("configmaps", volume["configMap"].get("name")))
+            if volume.get("secret"):
+                wanted.add(("secrets", volume["secret"].get("secretName")))
+            for source in (volume.get("projected") or {}).get("sources") or []:
+                if source.get("configMap"):
+                    wanted.add(("configmaps", source["configMap"].get("name")))
+                if source.get("secret"):
+                    wanted.add(("secrets", source["secret"].get("name")))
         resolved = {}
         namespace = pod["metadata"].get("namespace", "default")
         import base64
@@ -269,9 +279,45 @@ class NodeAgent(service.Service):
         worker.start()
 
     def _materialize_volumes(self, worker, pod):
+        """emptyDir, configMap, secret and downwardAPI volumes as files under the pod's directory
+        (volumes/<name>); containers find them through $KUBE_VOLUMES_DIR."""
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             path = os.path.join(worker.directory, "volumes", volume["name"])
             os.makedirs(path, exist_ok=True)
+            files = {}
+            if volume.get("configMap"):
+                files = self._keyed(worker, "configmaps", volume["configMap"].get("name"), volume["configMap"])
+            elif volume.get("secret"):
+                files = self._keyed(worker, "secrets", volume["secret"].get("secretName"), volume["secret"])
+            elif volume.get("downwardAPI"):
+                for item in volume["downwardAPI"].get("items") or []:
+                    field = (item.get("fieldRef") or {}).get("fieldPath", "")
+                    if field in ("metadata.labels", "metadata.annotations"):
+                        values = pod["metadata"].get(field.split(".")[1]) or {}
+                        files[item["path"]] = "".join(f'{k}="{v}"\n' for k, v in sorted(values.items()))
+                    else:
+                        value = worker.field(field)
+                        if value is not None:
+                            files[item["path"]] = value
+            for relative, content in files.items():
+                target = os.path.normpath(os.path.join(path, relative))
+                if not target.startswith(path + os.sep):
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w") as f:
+                    f.write(content)
+        self.env_for(worker)
+
+    def env_for(self, worker):
+        worker.base_env = dict(worker.base_env, KUBE_VOLUMES_DIR=os.path.join(worker.directory, "volumes"))
+
+    @staticmethod
+    def _keyed(worker, kind, name, source) -> dict:
+        data = worker.resolved.get((kind, name)) or {}
+        items = source.get("items")
+        if items:
+            return {item["path"]: data[item["key"]] for item in items if item.get("key") in data}
+        return dict(data)
 
     def _changed(self, worker: PodWorker):
         self._dirty.add(worker.uid)

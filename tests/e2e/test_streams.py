@@ -315,3 +315,21 @@ def test_delete_stops_the_process(kc, tmp_path):
     _running(kc, "trap")
     kc("delete", "pod", "trap", "--wait=true", timeout=30)
     assert marker.read_text() == "term\n"
+
+
+def test_configmap_downward_api_volumes_and_env(kc):
+    """configMap and downwardAPI volumes are materialized for the pod, and configMapKeyRef env is resolved."""
+    kc("create", "configmap", "greetings", "--from-literal=greeting=hello")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vols", "labels": {"a": "b"}},
+        "spec": {"containers": [{
+            "name": "c", "image": "busybox",
+            "command": ["sh", "-c", "cat $KUBE_VOLUMES_DIR/cfg/greeting; echo; cat $KUBE_VOLUMES_DIR/info/name;"
+                        " echo; echo $GREETING; sleep 3600"],
+            "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "greetings", "key": "greeting"}}}]}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "greetings"}},
+                        {"name": "info", "downwardAPI": {"items": [
+                            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}]}}
+    kc("apply", "-f", "-", input=json.dumps(manifest))
+    _running(kc, "vols")
+    _wait(lambda: kc("logs", "vols").stdout == "hello\nvols\nhello\n", what="volume contents in the log")
