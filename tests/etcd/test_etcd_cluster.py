@@ -14,7 +14,8 @@ from kapiserver.storage.etcd3 import Etcd3Storage
 
 
 def test_killing_a_member_under_writes_loses_no_acknowledged_write(etcd3_cluster, run, run_until):
-    """With 16 creates in flight, SIGKILL of the member the client talks to loses none of the acknowledged ones, and a watch open through it resumes on a survivor with every write once, in order."""
+    """SIGKILL of the member in use, with 16 creates in flight, loses no acknowledged write,
+    and a watch through it resumes on a survivor with every write once, in order."""
     storage = Etcd3Storage(etcd3_cluster.urls, reactor, timeout=2.0)
     start = run(storage.current_revision())
     watched = []
