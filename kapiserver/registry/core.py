@@ -9,34 +9,9 @@ from ..machinery import errors
 from .strategy import Strategy
 
 
-def _quantity_set(resources: dict, name: str) -> bool:
-    return bool(resources) and name in resources
-
-
-def pod_qos_class(pod: dict) -> str:
-    """BestEffort, Burstable or Guaranteed, as upstream's qos.GetPodQOS decides."""
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = resources.get("requests") or {}
-        limits = resources.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for name in ("cpu", "memory"):
-            if name not in limits:
-                guaranteed = False
-            elif name in requests and str(requests[name]) != str(limits[name]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
 class PodStrategy(Strategy):
     def reset_status(self, obj: dict) -> None:
+        from .defaults import pod_qos_class
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
 
     def default_grace_period(self, obj: dict) -> int:

@@ -58,6 +58,9 @@ class Registry:
             return core.PersistentVolumeClaimStrategy(info)
         if key == ("", "nodes"):
             return core.NodeStrategy(info)
+        if key == ("batch", "jobs"):
+            from .batch import JobStrategy
+            return JobStrategy(info)
         if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             from .crd import CustomResourceDefinitionStrategy
             return CustomResourceDefinitionStrategy(info, self.clock)

@@ -57,9 +57,11 @@ class Strategy:
             obj["metadata"]["generation"] = 1
 
     def reset_status(self, obj: dict) -> None:
-        """What status a new object starts with (upstream strategies clear it;
-        an empty status struct still renders as {})."""
-        obj["status"] = {}
+        """What status a new object starts with: upstream strategies clear it, and
+        Go renders the cleared struct in its zero shape."""
+        from . import defaults
+        zero = defaults.zero_status(self.info.group, self.info.version, self.info.kind)
+        obj["status"] = zero if zero is not None else {}
 
     # -- hooks around the write (allocations and their release) ------------------------------
     async def before_create(self, obj: dict) -> None:
