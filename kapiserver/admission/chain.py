@@ -13,14 +13,14 @@ from typing import Iterable, Optional
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
          "AlwaysPullImages", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
          "ResourceQuota", "AlwaysDeny")
-# On unless disabled.  Upstream's defaults also include LimitRanger and ServiceAccount;
+# On unless disabled.  Upstream's defaults also include ServiceAccount;
 # ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
-DEFAULT_ON = ("NamespaceLifecycle", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
               "ResourceQuota")
 
 
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
-MISSING = ("LimitRanger", "NodeRestriction")
+MISSING = ("NodeRestriction",)
 
 
 def check_plugin_names(names: Iterable[str]) -> Optional[str]:
@@ -76,6 +76,8 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
     from .quota import ResourceQuotaAdmission
     factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(registry)
     factories["DefaultStorageClass"] = lambda: simple.DefaultStorageClass(registry)
+    from .limitranger import LimitRanger
+    factories["LimitRanger"] = lambda: LimitRanger(registry)
     if webhooks is None:
         from .webhooks import AdmissionWebhooks
         webhooks = AdmissionWebhooks(registry)

@@ -236,3 +236,23 @@ def test_resource_quota_exceeded_is_403(secure, admin):
         time.sleep(0.1)
     assert status == {"hard": {"configmaps": "2", "requests.cpu": "1"},
                       "used": {"configmaps": "2", "requests.cpu": "0"}}
+
+
+def test_limit_range_defaults_and_maximum(secure, admin):
+    """Containers take a LimitRange's defaults; a limit above its max is 403 in upstream's words."""
+    api = secure.server
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "limited"}})
+    status, _ = api.request("POST", "/api/v1/namespaces/limited/limitranges", {
+        "metadata": {"name": "lr"}, "spec": {"limits": [{
+            "type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "250m"},
+            "max": {"cpu": "1"}}]}})
+    assert status == 201
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    status, body = api.request("POST", "/api/v1/namespaces/limited/pods", pod)
+    assert status == 201
+    assert body["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "500m"}, "requests": {"cpu": "250m"}}
+    pod["metadata"]["name"] = "big"
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2"}}
+    status, body = api.request("POST", "/api/v1/namespaces/limited/pods", pod)
+    assert (status, body["message"]) == (403, 'pods "big" is forbidden: maximum cpu usage per Container is 1, '
+                                              'but limit is 2')
