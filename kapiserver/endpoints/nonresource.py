@@ -144,6 +144,9 @@ class NonResourceHandler:
             checks.append(("etcd", self.context.registry.storage.check_health))
         if self.health is not None:
             checks.extend(self.health.checks(kind))
+        streams = getattr(self.context, "streams", None)
+        if hasattr(streams, "health_checks"):
+            checks.extend(streams.health_checks(kind))
         if rest:
             wanted = rest[0]
             checks = [c for c in checks if c[0] == wanted]

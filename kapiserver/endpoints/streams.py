@@ -111,6 +111,17 @@ class NodeStreams:
         self.kubelet = kubelet
         self.registry = registry
 
+    def health_checks(self, kind: str):
+        """/healthz reports the SSH tunnels' state when nodes are reached through them."""
+        tunneler = getattr(self.kubelet, "tunneler", None)
+        if tunneler is None or kind != "healthz":
+            return []
+
+        async def tunnels():
+            if not tunneler.healthy():
+                raise RuntimeError("no SSH tunnel could be opened")
+        return [("ssh-tunnels", tunnels)]
+
     async def handle(self, request, info, store, obj) -> None:
         resource = store.info.resource
         if resource == "pods" and info.subresource in _KUBELET_PATHS:

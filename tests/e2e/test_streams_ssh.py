@@ -94,6 +94,8 @@ def test_logs_and_exec_through_the_ssh_tunnel(tunnelled, tmp_path_factory):
     _wait(lambda: kc("logs", "tunnelled").stdout == "through-ssh\n", what="log through the tunnel")
     result = kc("exec", "tunnelled", "--", "sh", "-c", "echo exec-ok; exit 5", check=False)
     assert result.returncode == 5 and result.stdout == "exec-ok\n"
+    status, text = server.request("GET", "/healthz?verbose=true")
+    assert status == 200 and "[+]ssh-tunnels ok" in text
     # The connections came from sshd, not from the apiserver itself.
     assert "direct-tcpip" in (home / "sshd.log").read_text() or "Accepted publickey" in \
         (home / "sshd.log").read_text()
