@@ -77,14 +77,19 @@ def _text(value: Fraction) -> str:
 
 class ResourceQuotaAdmission:
     def __init__(self, registry, reactor=None):
+        from .cache import AdmissionReadCache
         self.registry = registry
         self.reactor = reactor
+        self._cache = AdmissionReadCache(self._load)
 
     def _quota_store(self):
         return self.registry.store("", "v1", "resourcequotas")
 
-    async def _quotas(self, namespace: str) -> list[dict]:
+    async def _load(self, namespace: str) -> list[dict]:
         return (await self._quota_store().list(namespace, ListOptions()))[0]
+
+    async def _quotas(self, namespace: str) -> list[dict]:
+        return await self._cache.get(namespace)
 
     async def usage(self, namespace: str, keys) -> dict[str, Fraction]:
         """The namespace's current usage of ``keys``, counted from the stored objects."""
@@ -112,6 +117,7 @@ class ResourceQuotaAdmission:
             return
         namespace = (obj.get("metadata") or {}).get("namespace", "")
         if (info.group, info.resource) == ("", "resourcequotas"):
+            self._cache.invalidate()
             if operation == "create":
                 self._recompute_soon(namespace)
             return
@@ -167,7 +173,7 @@ class ResourceQuotaAdmission:
     async def recompute(self, namespace: str) -> None:
         """Write every quota's status in ``namespace``: hard from spec, used counted now."""
         store = self._quota_store()
-        for quota in await self._quotas(namespace):
+        for quota in await self._load(namespace):
             hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
             used = await self.usage(namespace, list(hard))
             status = {"hard": hard, "used": {k: canonical_quantity(_text(v)) for k, v in used.items()}}

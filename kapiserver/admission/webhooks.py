@@ -51,12 +51,17 @@ class _Webhooks:
         self.mutating = mutating
         self.reactor = reactor
         self._clients: dict = {}
+        from .cache import AdmissionReadCache
+        self._cache = AdmissionReadCache(self._load)
 
-    async def _configurations(self) -> list[dict]:
+    async def _load(self, _key: str) -> list[dict]:
         store = self.registry.lookup(GROUP, "v1", self.resource)
         if store is None:
             return []
         return (await store.list(None, ListOptions()))[0]
+
+    async def _configurations(self) -> list[dict]:
+        return await self._cache.get()
 
     async def _namespace_labels(self, name: str) -> dict:
         try:
@@ -81,8 +86,12 @@ class _Webhooks:
     async def __call__(self, operation: str, store, obj: dict, old) -> None:
         op = _OPERATIONS.get(operation)
         info = store.info
-        if op is None or info.group == GROUP:
+        if info.group == GROUP:
+            if info.resource == self.resource:
+                self._cache.invalidate()
             return  # webhook configurations are never sent to webhooks, as upstream
+        if op is None:
+            return
         subresource = getattr(store, "subresource", "") or ""
         for configuration in await self._configurations():
             for webhook in configuration.get("webhooks") or []:
