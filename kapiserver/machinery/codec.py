@@ -20,8 +20,11 @@ _ESCAPES = ((b"&", b"\\u0026"), (b"<", b"\\u003c"), (b">", b"\\u003e"),
 
 def _escape(raw: bytes) -> bytes:
     # These bytes can only occur inside JSON strings, so a byte replace is exact.
+    # One-byte searches are memchr-fast; the three-byte ones (U+2028/2029) are not,
+    # so they run only when their lead byte occurs at all.
+    lead = b"\xe2" in raw
     for needle, escaped in _ESCAPES:
-        if needle in raw:
+        if (lead or len(needle) == 1) and needle in raw:
             raw = raw.replace(needle, escaped)
     return raw
 
