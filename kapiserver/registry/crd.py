@@ -186,17 +186,6 @@ class CustomResourceStrategy(Strategy):
     def reset_status(self, obj: dict) -> None:
         obj.pop("status", None)
 
-    def prepare_for_update(self, new: dict, old: dict) -> None:
-        if self.has_status:
-            if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
-            else:
-                new.pop("status", None)
-        generation = old["metadata"].get("generation", 1)
-        if self.spec_of(new) != self.spec_of(old) or (not self.has_status and new.get("status") != old.get("status")):
-            generation += 1
-        new["metadata"]["generation"] = generation
-
     def validate(self, obj: dict) -> list[FieldError]:
         from . import validation
         out = validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,

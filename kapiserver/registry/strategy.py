@@ -117,10 +117,11 @@ class Strategy:
             else:
                 meta.pop(field, None)
 
-    @staticmethod
-    def spec_of(obj: dict) -> dict:
-        """Everything that counts as the object's desired state (all but metadata and status)."""
-        return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    def spec_of(self, obj: dict) -> dict:
+        """Everything that counts as the object's desired state: all but metadata,
+        and but status where status is written through its own subresource."""
+        skip = ("metadata", "status", "apiVersion", "kind") if self.has_status else ("metadata", "apiVersion", "kind")
+        return {k: v for k, v in obj.items() if k not in skip}
 
     # -- validation -------------------------------------------------------------------------
     def validate(self, obj: dict) -> list[FieldError]:

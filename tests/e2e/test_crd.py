@@ -95,8 +95,8 @@ def test_scale_subresource_of_a_custom_resource(crontabs):
     crontabs("apply", "-f", "-", input=json.dumps({
         "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "scaled"},
         "spec": {"cronSpec": "4 * * * *"}}))
-    crontabs("scale", "crontab/scaled", "--replicas=4")
-    assert crontabs.json("get", "ct", "scaled")["spec"]["replicas"] == 4
+    crontabs("scale", "crontabs.stable.example.com/scaled", "--replicas=4")
+    assert crontabs.json("get", "crontabs.stable.example.com", "scaled")["spec"]["replicas"] == 4
     status, scale = crontabs.server.request(
         "GET", "/apis/stable.example.com/v1/namespaces/default/crontabs/scaled/scale")
     assert status == 200 and scale["kind"] == "Scale" and scale["spec"] == {"replicas": 4}
