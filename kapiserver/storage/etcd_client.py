@@ -275,7 +275,7 @@ class EtcdClient:
     cannot be reached or does not answer within ``timeout`` seconds."""
 
     def __init__(self, reactor: Any, servers: list[str], *, tls: Optional[TLSFiles] = None,
-                 timeout: float = 5.0, connect_timeout: float = 2.0, pool_size: int = 4):
+                 timeout: float = 5.0, connect_timeout: float = 2.0, pool_size: int = 16):
         if not servers:
             raise ValueError("no etcd servers")
         self._reactor = reactor

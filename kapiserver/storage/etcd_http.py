@@ -34,7 +34,9 @@ class _Connection(Protocol):
     def __init__(self, host: bytes) -> None:
         self._host = host
         self.outstanding: list[Deferred] = []
-        self._buffer = b""
+        # A bytearray: deleting from its front is cheap, so a large chunked
+        # body is not copied once per chunk.
+        self._buffer = bytearray()
         self._state = _STATUS
         self._status = 0
         self._length = -1
@@ -63,11 +65,17 @@ class _Connection(Protocol):
             self.transport.loseConnection()
 
     def _line(self) -> Optional[bytes]:
-        line, sep, rest = self._buffer.partition(b"\r\n")
-        if not sep:
+        end = self._buffer.find(b"\r\n")
+        if end < 0:
             return None
-        self._buffer = rest
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 2]
         return line
+
+    def _take(self, n: int) -> bytes:
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
 
     def _step(self) -> bool:
         state = self._state
@@ -107,8 +115,7 @@ class _Connection(Protocol):
         if state == _BODY:
             if len(self._buffer) < self._length:
                 return False
-            body, self._buffer = self._buffer[:self._length], self._buffer[self._length:]
-            self._finish(body)
+            self._finish(self._take(self._length))
             return True
         if state == _CHUNK_SIZE:
             line = self._line()
@@ -120,8 +127,7 @@ class _Connection(Protocol):
         if state == _CHUNK:
             if len(self._buffer) < self._length:
                 return False
-            self._body.append(self._buffer[:self._length])
-            self._buffer = self._buffer[self._length:]
+            self._body.append(self._take(self._length))
             self._state = _CHUNK_END
             return True
         if state == _CHUNK_END:
