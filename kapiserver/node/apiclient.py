@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from typing import Optional
 from urllib.parse import quote, urlencode
 
 import treq
 import yaml
+from treq.client import HTTPClient
+from twisted.web.client import Agent
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
 
 
 class APIError(Exception):
@@ -30,7 +36,52 @@ def load_kubeconfig(path: str) -> dict:
     headers = {}
     if user.get("token"):
         headers["Authorization"] = f"Bearer {user['token']}"
-    return {"server": cluster.get("server", "http://127.0.0.1:8080").rstrip("/"), "headers": headers}
+    base = os.path.dirname(os.path.abspath(path))
+    return {"server": cluster.get("server", "http://127.0.0.1:8080").rstrip("/"), "headers": headers,
+            "ca": _pem(cluster, "certificate-authority", base),
+            "cert": _pem(user, "client-certificate", base), "key": _pem(user, "client-key", base),
+            "insecure": bool(cluster.get("insecure-skip-tls-verify"))}
+
+
+def _pem(section: dict, name: str, base: str) -> Optional[bytes]:
+    """A kubeconfig's inline `<name>-data` (base64) or `<name>` file, as PEM bytes."""
+    if section.get(f"{name}-data"):
+        return base64.b64decode(section[f"{name}-data"])
+    if section.get(name):
+        with open(os.path.join(base, section[name]), "rb") as f:
+            return f.read()
+    return None
+
+
+@implementer(IPolicyForHTTPS)
+class _KubeconfigTLS:
+    """TLS to the API server as the kubeconfig says: its CA, its client certificate."""
+
+    def __init__(self, ca: Optional[bytes], cert: Optional[bytes], key: Optional[bytes], insecure: bool):
+        from twisted.internet import ssl
+        self.trust = ssl.Certificate.loadPEM(ca) if ca else None
+        self.client = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key) if cert and key else None
+        self.insecure = insecure
+
+    def creatorForNetloc(self, hostname, port):
+        from twisted.internet import ssl
+        if self.insecure:
+            return ssl.CertificateOptions(verify=False, privateKey=self.client and self.client.privateKey.original,
+                                          certificate=self.client and self.client.original)
+        return ssl.optionsForClientTLS(hostname.decode("ascii"), trustRoot=self.trust,
+                                       clientCertificate=self.client)
+
+
+def client_from_kubeconfig(path: str, reactor=None) -> "APIClient":
+    config = load_kubeconfig(path)
+    http = treq
+    if config["server"].startswith("https://"):
+        if reactor is None:
+            from twisted.internet import reactor
+        agent = Agent(reactor, contextFactory=_KubeconfigTLS(config["ca"], config["cert"], config["key"],
+                                                              config["insecure"]))
+        http = HTTPClient(agent)
+    return APIClient(config["server"], config["headers"], http=http)
 
 
 class APIClient:

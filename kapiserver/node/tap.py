@@ -43,13 +43,12 @@ def makeService(options, reactor=None):
         from twisted.internet import reactor
     from ..server import Listener, _QuietSite
     from .agent import NodeAgent
-    from .apiclient import APIClient, load_kubeconfig
+    from .apiclient import client_from_kubeconfig
     from .kubeletapi import KubeletAPI
-    config = load_kubeconfig(options["kubeconfig"])
     root = os.path.abspath(options["root-dir"])
     os.makedirs(root, exist_ok=True)
     top = service.MultiService()
-    agent = NodeAgent(reactor, APIClient(config["server"], config["headers"]), options["node-name"],
+    agent = NodeAgent(reactor, client_from_kubeconfig(options["kubeconfig"], reactor), options["node-name"],
                       options["address"], options["kubelet-port"], root, schedule=options["schedule"],
                       sync_interval=options["sync-frequency"])
     agent.setServiceParent(top)

@@ -21,3 +21,23 @@ def test_node_object_is_complete():
 def test_variable_references_expand_as_the_kubelet_does():
     """$(VAR) expands from the container's env, $$ escapes, unknown references stay as written."""
     assert expand("$(A)-$(B)-$$(A)", {"A": "x"}) == "x-$(B)-$(A)"
+
+
+def test_kubeconfig_gives_server_token_and_tls_material(tmp_path):
+    """The agent reads its kubeconfig's current context: server, bearer token, inline and file PEMs."""
+    import base64
+    import json
+    from kapiserver.node.apiclient import load_kubeconfig
+    (tmp_path / "ca.pem").write_bytes(b"CA")
+    (tmp_path / "config").write_text(json.dumps({
+        "current-context": "b",
+        "contexts": [{"name": "a", "context": {"cluster": "x", "user": "x"}},
+                     {"name": "b", "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "x", "cluster": {"server": "http://wrong"}},
+                     {"name": "c", "cluster": {"server": "https://api:6443/", "certificate-authority": "ca.pem"}}],
+        "users": [{"name": "x", "user": {}},
+                  {"name": "u", "user": {"token": "t", "client-key-data": base64.b64encode(b"KEY").decode()}}]}))
+    config = load_kubeconfig(str(tmp_path / "config"))
+    assert config["server"] == "https://api:6443"
+    assert config["headers"] == {"Authorization": "Bearer t"}
+    assert config["ca"] == b"CA" and config["key"] == b"KEY" and config["cert"] is None
