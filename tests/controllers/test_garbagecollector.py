@@ -130,3 +130,38 @@ def test_custom_resource_store_added_later_is_watched(registry, gc):
         except StatusError:
             return True
     run_until(gone)
+
+
+def test_second_delete_swaps_the_gc_finalizer(registry):
+    """Deleting again with another policy swaps orphan for foregroundDeletion, keeping the deletionTimestamp."""
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "default"}}))
+    make(registry, "twice", finalizers=["example.com/hold"])
+    first, _ = run(configmaps(registry).delete("default", "twice", DeleteOptions(propagation_policy="Orphan")))
+    assert first["metadata"]["finalizers"] == ["example.com/hold", "orphan"]
+    second, now = run(configmaps(registry).delete("default", "twice",
+                                                  DeleteOptions(propagation_policy="Foreground")))
+    assert not now
+    assert second["metadata"]["finalizers"] == ["example.com/hold", "foregroundDeletion"]
+    assert second["metadata"]["deletionTimestamp"] == first["metadata"]["deletionTimestamp"]
+    assert exists(registry, "twice")["metadata"]["finalizers"] == ["example.com/hold", "foregroundDeletion"]
+
+
+def test_orphan_only_finalizer_removed_by_background_delete_deletes_at_once(registry):
+    """An object held only by orphan goes at once when deleted again with Background."""
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "default"}}))
+    make(registry, "held")
+    run(configmaps(registry).delete("default", "held", DeleteOptions(propagation_policy="Orphan")))
+    _, now = run(configmaps(registry).delete("default", "held", DeleteOptions(propagation_policy="Background")))
+    assert now and exists(registry, "held") is None
+
+
+def test_foreground_cycle_is_broken(registry, gc):
+    """Two objects owning each other with blockOwnerDeletion are both collected by a foreground delete."""
+    a = make(registry, "cyc-a")
+    b = make(registry, "cyc-b", a, block=True)
+    refs = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "cyc-b", "uid": b["metadata"]["uid"],
+             "blockOwnerDeletion": True}]
+    run(configmaps(registry).update("default", "cyc-a", lambda old: {
+        **old, "metadata": {**old["metadata"], "ownerReferences": refs}}))
+    run(configmaps(registry).delete("default", "cyc-a", DeleteOptions(propagation_policy="Foreground")))
+    run_until(lambda: exists(registry, "cyc-a") is None and exists(registry, "cyc-b") is None)
