@@ -16,18 +16,53 @@ from .upgrade import hijack, request_head
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
 
 
+class Throttle:
+    """--max-connection-bytes-per-sec for one direction of a relay: past the second's budget, the
+    sending side is paused until the next second."""
+
+    def __init__(self, reactor, rate: int):
+        self.reactor = reactor
+        self.rate = rate
+        self.window_start = reactor.seconds()
+        self.sent = 0
+        self._resume = None
+
+    def account(self, size: int, source) -> None:
+        if not self.rate:
+            return
+        now = self.reactor.seconds()
+        if now - self.window_start >= 1.0:
+            self.window_start, self.sent = now, 0
+        self.sent += size
+        if self.sent >= self.rate and self._resume is None and source is not None:
+            source.pauseProducing()
+            delay = max(self.window_start + self.sent / self.rate - now, 0.0)
+
+            def resume():
+                self._resume = None
+                self.window_start, self.sent = self.reactor.seconds(), 0
+                try:
+                    source.resumeProducing()
+                except Exception:
+                    pass
+            self._resume = self.reactor.callLater(delay, resume)
+
+
 class _Backend(protocol.Protocol):
     """The apiserver's side of the connection to the backend."""
 
-    def __init__(self):
+    def __init__(self, throttle: Optional[Throttle] = None):
         self.peer = None
         self.early: List[bytes] = []
+        self.throttle = throttle
 
     def dataReceived(self, data):
         if self.peer is None:
             self.early.append(data)
         else:
             self.peer.write(data)
+            if self.throttle is not None:
+                self.throttle.account(len(data), self.transport)
 
     def connectionLost(self, reason=None):
         if self.peer is not None:
@@ -37,8 +72,9 @@ class _Backend(protocol.Protocol):
 class _Client(protocol.Protocol):
     """The taken-over client connection: everything it sends goes to the backend."""
 
-    def __init__(self, backend: _Backend):
+    def __init__(self, backend: _Backend, throttle: Optional[Throttle] = None):
         self.backend = backend
+        self.throttle = throttle
 
     def connectionMade(self):
         self.backend.peer = self.transport
@@ -48,6 +84,8 @@ class _Client(protocol.Protocol):
 
     def dataReceived(self, data):
         self.backend.transport.write(data)
+        if self.throttle is not None:
+            self.throttle.account(len(data), self.transport)
 
     def connectionLost(self, reason=None):
         self.backend.transport.loseConnection()
@@ -106,10 +144,11 @@ def _proxy_rest(request, info) -> bytes:
 class NodeStreams:
     """`context.streams`: serves the streaming subresources through the kubelet client."""
 
-    def __init__(self, reactor, kubelet, registry):
+    def __init__(self, reactor, kubelet, registry, bytes_per_sec: int = 0):
         self.reactor = reactor
         self.kubelet = kubelet
         self.registry = registry
+        self.bytes_per_sec = bytes_per_sec
 
     def health_checks(self, kind: str):
         """/healthz reports the SSH tunnels' state when nodes are reached through them."""
@@ -214,7 +253,8 @@ class NodeStreams:
 
     async def relay(self, request, host: str, port: int, path: bytes) -> None:
         """Connect to host:port, then hand the client's connection over to a byte relay."""
-        backend = _Backend()
+        rate = self.bytes_per_sec
+        backend = _Backend(Throttle(self.reactor, rate) if rate else None)
         await self.kubelet.dial(host, port, backend)
         upgrade = bool(request.requestHeaders.getRawHeaders(b"upgrade"))
         request.content.seek(0)
@@ -228,7 +268,7 @@ class NodeStreams:
         head = request_head(request, path=path, extra_headers=extra,
                             drop=(b"transfer-encoding", b"keep-alive"))
         backend.transport.write(head + body)
-        hijack(request, _Client(backend))
+        hijack(request, _Client(backend, Throttle(self.reactor, rate) if rate else None))
 
 
 def build_streams(reactor, registry, config, tunneler=None) -> NodeStreams:
@@ -239,4 +279,4 @@ def build_streams(reactor, registry, config, tunneler=None) -> NodeStreams:
         from ..tunneler.ssh import SSHTunneler
         tunneler = SSHTunneler(reactor, access.ssh_user, access.ssh_keyfile)
     kubelet = KubeletClient(reactor, kubelet_config(config), registry.lookup("", "v1", "nodes"), tunneler)
-    return NodeStreams(reactor, kubelet, registry)
+    return NodeStreams(reactor, kubelet, registry, getattr(access, "max_connection_bytes_per_sec", 0))

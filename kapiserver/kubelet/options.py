@@ -25,7 +25,8 @@ PARAMETERS = [
                                      "answered 429. 0 means no limit."),
     ("max-mutating-requests-inflight", "200", "The most mutating requests in flight at once; more are "
                                               "answered 429. 0 means no limit."),
-    ("max-connection-bytes-per-sec", "0", "Accepted for compatibility; bandwidth is not limited yet."),
+    ("max-connection-bytes-per-sec", "0", "If non-zero, limit each long-running stream to this many bytes "
+                                         "per second in each direction."),
 ]
 BOOLEAN_FLAGS = frozenset({"kubelet-https"})
 _ADDRESS_TYPES = frozenset(DEFAULT_ADDRESS_TYPES)

@@ -79,3 +79,26 @@ def test_remote_fin_and_goaway():
     session.data_received(spdy.data_frame(1, spdy.FLAG_FIN, b""))
     session.data_received(spdy.control_frame(spdy.GOAWAY, 0, struct.pack(">II", 0, 0)))
     assert closed == ["fin", True] and reset == [True] and session.closed
+
+
+def test_throttle_pauses_the_sender_past_its_budget():
+    """--max-connection-bytes-per-sec: past a second's budget the source is paused, then resumed."""
+    from twisted.internet import task
+    from kapiserver.endpoints.streams import Throttle
+
+    class Source:
+        paused = 0
+
+        def pauseProducing(self):
+            self.paused += 1
+
+        def resumeProducing(self):
+            self.paused -= 1
+    clock, source = task.Clock(), Source()
+    throttle = Throttle(clock, 1000)
+    throttle.account(600, source)
+    assert source.paused == 0
+    throttle.account(1400, source)
+    assert source.paused == 1
+    clock.advance(2)
+    assert source.paused == 0
