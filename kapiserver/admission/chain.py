@@ -20,7 +20,7 @@ DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "Mutat
 
 
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
-MISSING = ("NodeRestriction",)
+MISSING: tuple[str, ...] = ()
 
 
 def check_plugin_names(names: Iterable[str]) -> Optional[str]:
@@ -76,6 +76,8 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
     from .quota import ResourceQuotaAdmission
     factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(registry)
     factories["DefaultStorageClass"] = lambda: simple.DefaultStorageClass(registry)
+    from .noderestriction import NodeRestriction
+    factories["NodeRestriction"] = NodeRestriction
     from .limitranger import LimitRanger
     factories["LimitRanger"] = lambda: LimitRanger(registry)
     if webhooks is None:

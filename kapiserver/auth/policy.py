@@ -138,7 +138,8 @@ def cluster_role_bindings() -> list[dict]:
         _binding("system:kube-scheduler", "system:kube-scheduler", [("User", "system:kube-scheduler")]),
         _binding("system:kube-controller-manager", "system:kube-controller-manager",
                  [("User", "system:kube-controller-manager")]),
-        _binding("system:node", "system:node", [("Group", "system:nodes")]),
+        # As upstream, system:node is bound to no one: kubelets are authorized by the Node mode.
+        _binding("system:node", "system:node", []),
     ]
 
 

@@ -82,8 +82,12 @@ def build_security(config, registry, tls_key: str, client_ca: Optional[Path]) ->
     if "Webhook" in sec.authorization_modes:
         from .webhook import AuthorizationWebhook
         webhook = AuthorizationWebhook(sec.authorization_webhook_config_file)
+    node = None
+    if "Node" in sec.authorization_modes:
+        from .node import NodeAuthorizer
+        node = NodeAuthorizer(registry)
     authorizer = authz.build(list(sec.authorization_modes), rbac=rbac, policy_file=sec.authorization_policy_file,
-                             webhook=webhook, super_user=sec.authorization_rbac_super_user)
+                             webhook=webhook, node=node, super_user=sec.authorization_rbac_super_user)
     security = Security(authenticator, authorizer, service_accounts, service_accounts.audiences)
     security.rbac = rbac
     return security

@@ -43,7 +43,6 @@ def test_lists_accumulate():
     (("--tls-min-version=VersionTLS99",), "unknown tls version"),
     (("--tls-cipher-suites=TLS_NOPE",), "Cipher suite TLS_NOPE not supported or doesn't exist"),
     (("--enable-admission-plugins=Bogus",), 'enable-admission-plugins plugin "Bogus" is unknown'),
-    (("--enable-admission-plugins=NodeRestriction",), "not available in kapiserver yet"),
     (("--token-auth-file=/nonexistent/tokens",), "no such file"),
     (("--anonymous-auth=maybe",), 'invalid argument "maybe" for "--anonymous-auth" flag'),
 ])

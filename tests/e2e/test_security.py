@@ -65,7 +65,8 @@ def secure(tmp_path_factory):
     port = free_port()
     server = APIServerProcess(base / "data", args=(
         f"--secure-port={port}", "--bind-address=127.0.0.1", "--authorization-mode=Node,RBAC",
-        f"--token-auth-file={base / 'tokens.csv'}", f"--audit-log-path={base / 'audit.log'}")).start()
+        f"--token-auth-file={base / 'tokens.csv'}", f"--audit-log-path={base / 'audit.log'}",
+        "--enable-admission-plugins=NodeRestriction")).start()
     yield SecureServer(server, port, base)
     server.stop()
 
@@ -256,3 +257,34 @@ def test_limit_range_defaults_and_maximum(secure, admin):
     status, body = api.request("POST", "/api/v1/namespaces/limited/pods", pod)
     assert (status, body["message"]) == (403, 'pods "big" is forbidden: maximum cpu usage per Container is 1, '
                                               'but limit is 2')
+
+
+def test_node_authorizer_and_node_restriction(secure, admin):
+    """A kubelet reads only secrets its pods use, and changes only its own Node and mirror pods."""
+    api = secure.server
+    for name in ("used", "unused"):
+        api.request("POST", "/api/v1/namespaces/team/secrets", {"metadata": {"name": name}})
+    for name in ("n1", "n2"):
+        api.request("POST", "/api/v1/nodes", {"metadata": {"name": name}})
+    status, body = api.request("POST", "/api/v1/namespaces/team/pods", {
+        "metadata": {"name": "on-n1"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}],
+                                                "volumes": [{"name": "v", "secret": {"secretName": "used"}}]}})
+    assert status == 201, body
+    ca_cert = certs.load_certificates(str(secure.server.data_dir / "pki" / "ca.crt"))[0]
+    ca_key = certs.load_key(str(secure.server.data_dir / "pki" / "ca.key"))
+    cert, key = certs.sign_certificate(ca_cert, ca_key, "system:node:n1", ["system:nodes"], client=True)
+    kubelet = secure.kubeconfig("kubelet", {
+        "client-certificate-data": base64.b64encode(certs.cert_pem(cert)).decode(),
+        "client-key-data": base64.b64encode(certs.key_pem(key)).decode()})
+    assert kubelet("get", "secret", "used", "-n", "team").returncode == 0
+    denied = kubelet("get", "secret", "unused", "-n", "team", check=False)
+    assert ('secrets "unused" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" '
+            "in the namespace \"team\": no relationship found between node 'n1' and this object") in denied.stderr
+    assert kubelet("get", "pods", "-A").returncode == 0
+    kubelet("label", "node", "n1", "ready=yes")
+    denied = kubelet("label", "node", "n2", "ready=yes", check=False)
+    assert 'node "n1" is not allowed to modify node "n2"' in denied.stderr
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sneaky", "namespace": "team"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}}
+    denied = kubelet("create", "-f", "-", input=json.dumps(pod), check=False)
+    assert "node \"n1\" can only create mirror pods" in denied.stderr
