@@ -6,7 +6,7 @@ A request arrives here with its RequestInfo resolved to a Store.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 from ..machinery import codec, errors
@@ -73,14 +73,24 @@ def write_options(request) -> WriteOptions:
     agent = request.getHeader(b"user-agent")
     # A write that names no manager is recorded under its User-Agent's product, as upstream.
     manager = query(request, "fieldManager") or manager_from_user_agent(agent.decode("latin-1") if agent else "")
-    return WriteOptions(dry_run=bool(dry_run), field_manager=manager, field_validation=validation)
+    return (ApplyOptions if _is_apply(request) else WriteOptions)(dry_run=bool(dry_run), field_manager=manager,
+                                                                  field_validation=validation)
+
+
+def _is_apply(request) -> bool:
+    header = _content_type(request)
+    if request.method != b"PATCH" or not header:
+        return False
+    try:
+        return negotiation.body_media_type(header).type == negotiation.APPLY_PATCH_YAML
+    except StatusError:
+        return False
 
 
 @dataclass
 class ApplyOptions(WriteOptions):
     """The options of a server-side apply: the Store leaves its managedFields to the apply."""
     operation: str = "Apply"
-    force: bool = False
 
 
 def delete_options(request, body: bytes) -> DeleteOptions:
@@ -236,9 +246,6 @@ class ResourceHandler:
         patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
         options = write_options(request)
         applying = isinstance(patcher, ApplyPatcher)
-        if applying:
-            options = ApplyOptions(**{f.name: getattr(options, f.name) for f in fields(WriteOptions)},
-                                   force=patcher.force)
 
         def apply(old):
             if old is None and not applying:
@@ -332,11 +339,13 @@ class ApplyPatcher:
         self.types = fieldmanager.types_for(store)
         info = info or store.info
         self.api_version = f"{info.group}/{info.version}" if info.group else info.version
+        self.subresource = "status" if request.path.rstrip(b"/").endswith(b"/status") else ""
 
     def __call__(self, old):
         from ..machinery import fieldmanager
         # Built-in types start from Go's zero value, whose struct fields exist empty.
         seed = {"metadata": {}, "spec": {}, "status": {}} if self.store.strip_item_type else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
-                                  self.types, force=self.force, seed=seed,
-                                  ignore_status=bool(getattr(self.store.strategy, "has_status", False)))
+                                  self.types, force=self.force, seed=seed, subresource=self.subresource,
+                                  ignore_status=bool(getattr(self.store.strategy, "has_status", False))
+                                  and not self.subresource)

@@ -271,7 +271,7 @@ def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
 
 def apply(live: Optional[dict], config: dict, manager: str, api_version: str, now: float,
           types: tuple = (None, None), force: bool = False, ignore_status: bool = False,
-          seed: Optional[dict] = None) -> dict:
+          seed: Optional[dict] = None, subresource: str = "") -> dict:
     """The object ``config`` applied by ``manager`` makes of ``live`` (None: nothing yet), with
     managedFields.  Fields the applier applied before and left out now are removed unless someone
     else owns them.  Raises a 409 Conflict listing fields other managers own with other values.
@@ -280,13 +280,13 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
     "before-first-apply"; "kubectl" may take fields its client-side last-applied annotation
     shows it set, and keeps that annotation in step with what it applies."""
     try:
-        merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed)
+        merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource)
     except _Conflicts as conflicts:
         allowed = _allowed_by_last_applied(live, types) if manager == KUBECTL else None
         remaining = [(e, p) for e, p in conflicts.found if allowed is None or not fieldpath.has_member(allowed, p)]
         if remaining:
             raise conflict_error(remaining) from None
-        merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed)
+        merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed, subresource)
     if manager == KUBECTL and _last_applied(live):
         last = {k: v for k, v in config.items()}
         annotations = dict((last.get("metadata") or {}).get("annotations") or {})
@@ -331,7 +331,7 @@ def _allowed_by_last_applied(live: Optional[dict], types: tuple) -> Optional[Set
     return fieldpath.difference(fieldpath.difference(fields, comparison.changed()), comparison.removed)
 
 
-def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed) -> dict:
+def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource) -> dict:
     node, root_meta = types
     if not isinstance(config, dict):
         raise errors.bad_request("the body of the request was not a JSON object")
@@ -342,6 +342,9 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
         raise errors.bad_request("metadata.managedFields must be nil")
     if ignore_status:
         config = {k: v for k, v in config.items() if k != "status"}
+    if subresource == "status":
+        # Through /status only the status is applied (and owned).
+        config = {k: v for k, v in config.items() if k in ("apiVersion", "kind", "metadata", "status")}
     managed = _live_managed(live)
     before = _without_managed_fields(live)
     if live is not None and not managed:
@@ -352,9 +355,11 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
         managed[entry.identity] = entry
     merged = fieldtyped.merge(before, config, node, root_meta)
     applied = _owned(fieldtyped.field_set(config, node, root_meta), ignore_status)
-    identity = (manager, APPLY, "", "")
+    if subresource == "status":
+        applied = {k: v for k, v in applied.items() if k == _STATUS[0]}
+    identity = (manager, APPLY, "", subresource)
     previous = managed.get(identity)
-    entry = Entry(manager, APPLY, api_version, previous.time if previous else None, "", applied)
+    entry = Entry(manager, APPLY, api_version, previous.time if previous else None, subresource, applied)
     managed[identity] = entry
     if previous is not None and previous.fields:
         owned: Set = {}

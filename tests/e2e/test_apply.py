@@ -261,3 +261,18 @@ def test_first_apply_to_an_untracked_object(apiserver, kubectl):
     assert status == 409
     assert body["message"] == \
         'Apply failed with 1 conflict: conflict with "before-first-apply" using v1: .data.a'
+
+
+def test_apply_through_the_status_subresource(apiserver, kubectl):
+    """An apply to /status changes and owns only the status, in an entry marked with the subresource."""
+    kubectl("apply", "--server-side", "-f", "-", input=deployment("ssa-status"))
+    config = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-status"},
+              "spec": {"replicas": 9}, "status": {"observedGeneration": 1}}
+    status, body = apiserver.request(
+        "PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa-status/status?fieldManager=ctl",
+        json.dumps(config).encode(), APPLY)
+    assert status == 200, body
+    assert body["spec"]["replicas"] == 2 and body["status"]["observedGeneration"] == 1
+    (entry,) = [e for e in body["metadata"]["managedFields"] if e["manager"] == "ctl"]
+    assert entry["operation"] == "Apply" and entry["subresource"] == "status"
+    assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
