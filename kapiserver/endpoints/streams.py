@@ -17,35 +17,57 @@ _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "p
 
 
 class Throttle:
-    """--max-connection-bytes-per-sec for one direction of a relay: past the second's budget, the
-    sending side is paused until the next second."""
+    """--max-connection-bytes-per-sec for one direction of a relay: at most `rate` bytes a second are
+    written; the rest waits, and the sending side is paused meanwhile."""
 
     def __init__(self, reactor, rate: int):
         self.reactor = reactor
         self.rate = rate
         self.window_start = reactor.seconds()
         self.sent = 0
-        self._resume = None
+        self.queue = b""
+        self.paused = False
+        self._timer = None
+        self._on_drained = None
 
-    def account(self, size: int, source) -> None:
-        if not self.rate:
-            return
+    def send(self, data: bytes, write, source) -> None:
+        self.queue += data
+        self._drain(write, source)
+
+    def _drain(self, write, source) -> None:
         now = self.reactor.seconds()
         if now - self.window_start >= 1.0:
             self.window_start, self.sent = now, 0
-        self.sent += size
-        if self.sent >= self.rate and self._resume is None and source is not None:
-            source.pauseProducing()
-            delay = max(self.window_start + self.sent / self.rate - now, 0.0)
+        allowed = self.rate - self.sent
+        if allowed > 0 and self.queue:
+            chunk, self.queue = self.queue[:allowed], self.queue[allowed:]
+            self.sent += len(chunk)
+            write(chunk)
+        if self.queue:
+            if not self.paused and source is not None:
+                self.paused = True
+                source.pauseProducing()
+            if self._timer is None:
+                def tick():
+                    self._timer = None
+                    self._drain(write, source)
+                self._timer = self.reactor.callLater(max(self.window_start + 1.0 - now, 0.01), tick)
+            return
+        if self.paused:
+            self.paused = False
+            try:
+                source.resumeProducing()
+            except Exception:
+                pass
+        if self._on_drained is not None:
+            done, self._on_drained = self._on_drained, None
+            done()
 
-            def resume():
-                self._resume = None
-                self.window_start, self.sent = self.reactor.seconds(), 0
-                try:
-                    source.resumeProducing()
-                except Exception:
-                    pass
-            self._resume = self.reactor.callLater(delay, resume)
+    def when_drained(self, done) -> None:
+        if self.queue:
+            self._on_drained = done
+        else:
+            done()
 
 
 class _Backend(protocol.Protocol):
@@ -59,14 +81,17 @@ class _Backend(protocol.Protocol):
     def dataReceived(self, data):
         if self.peer is None:
             self.early.append(data)
+        elif self.throttle is not None:
+            self.throttle.send(data, self.peer.write, self.transport)
         else:
             self.peer.write(data)
-            if self.throttle is not None:
-                self.throttle.account(len(data), self.transport)
 
     def connectionLost(self, reason=None):
         if self.peer is not None:
-            self.peer.loseConnection()
+            if self.throttle is not None:
+                self.throttle.when_drained(self.peer.loseConnection)
+            else:
+                self.peer.loseConnection()
 
 
 class _Client(protocol.Protocol):
@@ -83,9 +108,10 @@ class _Client(protocol.Protocol):
         self.backend.early = []
 
     def dataReceived(self, data):
-        self.backend.transport.write(data)
         if self.throttle is not None:
-            self.throttle.account(len(data), self.transport)
+            self.throttle.send(data, self.backend.transport.write, self.transport)
+        else:
+            self.backend.transport.write(data)
 
     def connectionLost(self, reason=None):
         self.backend.transport.loseConnection()

@@ -81,24 +81,26 @@ def test_remote_fin_and_goaway():
     assert closed == ["fin", True] and reset == [True] and session.closed
 
 
-def test_throttle_pauses_the_sender_past_its_budget():
-    """--max-connection-bytes-per-sec: past a second's budget the source is paused, then resumed."""
+def test_throttle_spreads_writes_over_seconds():
+    """--max-connection-bytes-per-sec: a second's budget is written at once, the rest in later seconds
+    while the source is paused; the end waits for the queue."""
     from twisted.internet import task
     from kapiserver.endpoints.streams import Throttle
 
     class Source:
-        paused = 0
+        paused = False
 
         def pauseProducing(self):
-            self.paused += 1
+            self.paused = True
 
         def resumeProducing(self):
-            self.paused -= 1
-    clock, source = task.Clock(), Source()
+            self.paused = False
+    clock, source, written, ended = task.Clock(), Source(), [], []
     throttle = Throttle(clock, 1000)
-    throttle.account(600, source)
-    assert source.paused == 0
-    throttle.account(1400, source)
-    assert source.paused == 1
-    clock.advance(2)
-    assert source.paused == 0
+    throttle.send(b"a" * 2500, written.append, source)
+    throttle.when_drained(lambda: ended.append(True))
+    assert written == [b"a" * 1000] and source.paused and not ended
+    clock.advance(1)
+    assert len(b"".join(written)) == 2000 and source.paused
+    clock.advance(1)
+    assert len(b"".join(written)) == 2500 and not source.paused and ended == [True]
