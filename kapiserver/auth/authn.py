@@ -62,7 +62,8 @@ class Authenticator:
     def __init__(self, client_ca: Optional[list] = None, tokens: Optional[dict[str, UserInfo]] = None,
                  passwords: Optional[dict[str, UserInfo]] = None,
                  service_accounts: Optional[ServiceAccountTokens] = None, anonymous: bool = True,
-                 registry=None, token_authenticators: Optional[list] = None, clock=time.time):
+                 registry=None, token_authenticators: Optional[list] = None, clock=time.time,
+                 password_authenticators: Optional[list] = None):
         self.client_ca = client_ca or []
         self.tokens = tokens or {}
         self.passwords = passwords or {}
@@ -71,6 +72,8 @@ class Authenticator:
         self.registry = registry
         # More bearer-token authenticators (webhook, OIDC): async callables token -> UserInfo | None.
         self.token_authenticators = list(token_authenticators or [])
+        # More basic-auth checkers (Keystone): async callables (name, password) -> UserInfo | None.
+        self.password_authenticators = list(password_authenticators or [])
         self.clock = clock
 
     async def authenticate(self, request) -> UserInfo:
@@ -100,7 +103,7 @@ class Authenticator:
             if user is not None:
                 return user
             failed = True
-        elif scheme.lower() == "basic" and credential and self.passwords:
+        elif scheme.lower() == "basic" and credential and (self.passwords or self.password_authenticators):
             try:
                 name, _, password = base64.b64decode(credential).decode().partition(":")
             except ValueError:
@@ -108,6 +111,10 @@ class Authenticator:
             user = self.passwords.get(password)
             if user is not None and user.name == name:
                 return UserInfo(user.name, user.uid, list(user.groups))
+            for check in self.password_authenticators:
+                user = await check(name, password)
+                if user is not None:
+                    return user
             failed = True
         if failed:
             raise AuthenticationError()

@@ -24,6 +24,8 @@ PARAMETERS = [
     ("client-ca-file", None, "CA bundle that signs client certificates (CN is the user, O the groups)."),
     ("token-auth-file", None, "Static bearer tokens, CSV: token,user,uid,\"group1,group2\"."),
     ("basic-auth-file", None, "Static passwords for basic auth, CSV: password,user,uid,\"group1,group2\"."),
+    ("experimental-keystone-url", None, "Keystone's URL: basic-auth credentials are checked there."),
+    ("experimental-keystone-ca-file", None, "CA bundle that signs Keystone's serving certificate."),
     ("anonymous-auth", "true", "Requests with no credentials are system:anonymous in system:unauthenticated."),
     ("service-account-key-file", None, "PEM files with public (or private) keys that verify service-account "
                                        "tokens; repeatable. Default: the signing key."),
@@ -72,6 +74,8 @@ class SecurityConfig:
     token_auth_file: str = ""
     basic_auth_file: str = ""
     anonymous_auth: bool = False
+    experimental_keystone_url: str = ""
+    experimental_keystone_ca_file: str = ""
     service_account_key_files: Tuple[str, ...] = ()
     service_account_signing_key_file: str = ""
     service_account_issuers: Tuple[str, ...] = ()
@@ -188,6 +192,8 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
         tls_cipher_suites=suites, client_ca_file=existing("client-ca-file"),
         token_auth_file=existing("token-auth-file"), basic_auth_file=existing("basic-auth-file"),
         anonymous_auth=anonymous and not disabled_by_always_allow,
+        experimental_keystone_url=str(get("experimental-keystone-url")).strip(),
+        experimental_keystone_ca_file=existing("experimental-keystone-ca-file"),
         service_account_key_files=tuple(split(get("service-account-key-file", None))),
         service_account_signing_key_file=existing("service-account-signing-key-file"),
         service_account_issuers=tuple(split(get("service-account-issuer", None))),

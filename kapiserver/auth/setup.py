@@ -71,12 +71,17 @@ def build_security(config, registry, tls_key: str, client_ca: Optional[Path]) ->
             sec.oidc_issuer_url, sec.oidc_client_id, sec.oidc_ca_file, sec.oidc_username_claim,
             sec.oidc_username_prefix, sec.oidc_groups_claim, sec.oidc_groups_prefix,
             dict(sec.oidc_required_claims)).authenticate)
+    password_authenticators = []
+    if sec.experimental_keystone_url:
+        from .keystone import KeystoneAuthenticator
+        password_authenticators.append(KeystoneAuthenticator(sec.experimental_keystone_url,
+                                                             sec.experimental_keystone_ca_file).authenticate)
     authenticator = authn.Authenticator(
         client_ca=roots,
         tokens=authn.read_user_csv(sec.token_auth_file, "token") if sec.token_auth_file else None,
         passwords=authn.read_user_csv(sec.basic_auth_file, "password") if sec.basic_auth_file else None,
         service_accounts=service_accounts, anonymous=sec.anonymous_auth, registry=registry,
-        token_authenticators=token_authenticators)
+        token_authenticators=token_authenticators, password_authenticators=password_authenticators)
     rbac = RBACAuthorizer(registry)
     webhook = None
     if "Webhook" in sec.authorization_modes:

@@ -118,3 +118,27 @@ def test_impersonating_a_service_account():
     r = request(impersonate_user="system:serviceaccount:team:robot")
     user = asyncio.run(impersonation.impersonate(r, UserInfo("admin"), authorizer))
     assert user.groups == ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]
+
+
+def test_keystone_password_authentication():
+    """Basic credentials Keystone issues a token for are that user; refused ones are 401."""
+    from kapiserver.auth.keystone import KeystoneAuthenticator
+
+    class Keystone:
+        def __init__(self):
+            self.sent = []
+
+        async def post(self, body, timeout=30.0, url=""):
+            self.sent.append((url, body))
+            if body["auth"]["identity"]["password"]["user"]["password"] != "secret":
+                raise RuntimeError("the server responded with the status code 401")
+            return {"token": {}}
+    client = Keystone()
+    keystone = KeystoneAuthenticator("https://keystone:5000/", client=client)
+    authenticator = authn.Authenticator(password_authenticators=[keystone.authenticate])
+    good = base64.b64encode(b"kim:secret").decode()
+    assert authenticate(authenticator, request(authorization=f"Basic {good}")).name == "kim"
+    assert client.sent[0][0] == "https://keystone:5000/v3/auth/tokens"
+    bad = base64.b64encode(b"kim:wrong").decode()
+    with pytest.raises(StatusError):
+        authenticate(authenticator, request(authorization=f"Basic {bad}"))
