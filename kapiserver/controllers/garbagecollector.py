@@ -28,7 +28,8 @@ from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
 
-RETRY_INTERVAL = 1.0
+RETRY_INTERVAL = 0.5
+MAX_RETRY_INTERVAL = 30.0
 # How often the set of watched resources is compared with the registry's
 # (custom resources come and go with their CRDs).
 RESYNC_INTERVAL = 1.0
@@ -77,6 +78,7 @@ class GarbageCollector:
         self._delete_queue: dict[str, None] = {}
         self._orphan_queue: dict[str, None] = {}
         self._retries: dict[tuple[str, str], object] = {}
+        self._failures: dict[tuple[str, str], int] = {}
         self._draining = False
         self._kick_call = None
         self._resync_call = None
@@ -313,7 +315,9 @@ class GarbageCollector:
                     if not (isinstance(e, StatusError) and e.code in (409, 429, 500, 503, 504)):
                         log.failure("garbage collector: {kind} {uid} failed", kind=kind, uid=uid)
                     done = False
-                if not done:
+                if done:
+                    self._failures.pop((kind, uid), None)
+                else:
                     self._retry(kind, uid)
         finally:
             self._draining = False
@@ -321,15 +325,18 @@ class GarbageCollector:
             self._kick()
 
     def _retry(self, kind: str, uid: str) -> None:
+        """Try again later, backing off (as upstream's rate-limited queues) up to MAX_RETRY_INTERVAL."""
         key = (kind, uid)
         call = self._retries.get(key)
         if call is not None and call.active() or self._stopped:
             return
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(self.retry_interval * 2 ** min(failures - 1, 10), MAX_RETRY_INTERVAL)
 
         def again():
             self._retries.pop(key, None)
             (self.enqueue_orphan if kind == "orphan" else self.enqueue_delete)(uid)
-        self._retries[key] = self.clock.callLater(self.retry_interval, again)
+        self._retries[key] = self.clock.callLater(delay, again)
 
     # -- looking objects up ----------------------------------------------------------------
     def store_for(self, api_version: str, kind: str):

@@ -165,3 +165,13 @@ def test_foreground_cycle_is_broken(registry, gc):
         **old, "metadata": {**old["metadata"], "ownerReferences": refs}}))
     run(configmaps(registry).delete("default", "cyc-a", DeleteOptions(propagation_policy="Foreground")))
     run_until(lambda: exists(registry, "cyc-a") is None and exists(registry, "cyc-b") is None)
+
+
+def test_owner_of_an_unknown_kind_keeps_the_dependent(registry, gc):
+    """An owner reference to a kind no store serves is never taken as absent: the dependent stays."""
+    run(configmaps(registry).create("default", {"metadata": {"name": "unknown-owner", "ownerReferences": [
+        {"apiVersion": "nowhere.example.com/v1", "kind": "Thing", "name": "t",
+         "uid": "00000000-0000-0000-0000-000000000002"}]}}))
+    settle(0.4)
+    assert exists(registry, "unknown-owner") is not None
+    assert gc._failures, "the unknown owner is retried with backoff"
