@@ -220,9 +220,13 @@ class APIServerService(service.MultiService):
         state = {"last": 0}
 
         async def compact():
+            from .storage import RevisionCompacted
             current = await self.storage.current_revision()
             if state["last"]:
-                await self.storage.compact(state["last"])
+                try:
+                    await self.storage.compact(state["last"])
+                except RevisionCompacted:
+                    pass   # another apiserver on the same etcd compacted further already
             state["last"] = current
         self._every(interval, compact)
 

@@ -38,6 +38,13 @@ def write_failure(request, exc: BaseException) -> None:
     if isinstance(exc, StatusError):
         write_status(request, exc)
         return
+    from ..storage import Unavailable
+    if isinstance(exc, Unavailable):
+        # Storage cannot be reached: fail fast, and say so without its addresses.
+        log.warn("storage unavailable serving {method} {path}: {error}", method=request.method,
+                 path=request.path, error=str(exc))
+        write_status(request, errors.service_unavailable("the storage backend is unavailable; try again later"))
+        return
     log.error("internal error serving {method} {path}: {tb}", method=request.method, path=request.path,
               tb="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     write_status(request, errors.internal_error(f"{type(exc).__name__}: {exc}"))
