@@ -331,6 +331,15 @@ def _allowed_by_last_applied(live: Optional[dict], types: tuple) -> Optional[Set
     return fieldpath.difference(fieldpath.difference(fields, comparison.changed()), comparison.removed)
 
 
+def _typed_patch_error(config: dict, api_version: str, problems: list[str]) -> errors.StatusError:
+    """Upstream's error for a configuration its schema cannot type: a 500 with no reason."""
+    meta_ = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    group_version = api_version if "/" in api_version else "/" + api_version
+    where = f"{meta_.get('namespace', '')}/{meta_.get('name', '')}; {group_version}, Kind={config.get('kind', '')}"
+    detail = problems[0] if len(problems) == 1 else "errors:\n  " + "\n  ".join(problems)
+    return errors.StatusError(500, "", f"failed to create typed patch object ({where}): {detail}")
+
+
 def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource) -> dict:
     node, root_meta = types
     if not isinstance(config, dict):
@@ -354,7 +363,10 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
                       _owned(existing, ignore_status))
         managed[entry.identity] = entry
     merged = fieldtyped.merge(before, config, node, root_meta)
-    applied = _owned(fieldtyped.field_set(config, node, root_meta), ignore_status)
+    problems: list[str] = []
+    applied = _owned(fieldtyped.field_set(config, node, root_meta, problems), ignore_status)
+    if problems:
+        raise _typed_patch_error(config, api_version, problems)
     if subresource == "status":
         applied = {k: v for k, v in applied.items() if k == _STATUS[0]}
     identity = (manager, APPLY, "", subresource)

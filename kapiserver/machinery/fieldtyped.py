@@ -97,14 +97,27 @@ def _items(node, value: Any, kind: str) -> dict:
 
 # -- the field set of a configuration ---------------------------------------------------
 
-def field_set(obj: dict, node, root_meta=None) -> Set:
-    """Every field a configuration sets: its leaves, its list items, and maps it sets empty."""
+def field_set(obj: dict, node, root_meta=None, problems: Optional[list] = None) -> Set:
+    """Every field a configuration sets: its leaves, its list items, and maps it sets empty.
+    Fields the schema does not declare are left out and reported in ``problems``, if given."""
     out: Set = {}
-    _to_set(obj, node, (), out, root_meta)
+    _to_set(obj, node, (), out, root_meta, problems if problems is not None else [])
     return out
 
 
-def _to_set(value: Any, node, path: tuple, out: Set, root_meta=None) -> None:
+# Fields every object (and every embedded resource) may carry whatever its schema lists.
+_OBJECT_FIELDS = ("apiVersion", "kind", "metadata")
+
+
+def _undeclared(node, name: str, root: bool) -> bool:
+    if node is None or node.field(name) is not None or node.values() is not None or node.preserve_unknown:
+        return False
+    if name in _OBJECT_FIELDS and (root or node.raw.get("x-kubernetes-embedded-resource")):
+        return False
+    return True
+
+
+def _to_set(value: Any, node, path: tuple, out: Set, root_meta, problems: list) -> None:
     kind = shape(node, value)
     if kind in (SCALAR, ATOMIC):
         fieldpath.insert(out, path)
@@ -114,8 +127,11 @@ def _to_set(value: Any, node, path: tuple, out: Set, root_meta=None) -> None:
             return
         for name, sub in value.items():
             sub_path = path + (fieldpath.field(name),)
+            if kind == STRUCT and _undeclared(node, name, not path):
+                problems.append(f"{fieldpath.path_string(sub_path)}: field not declared in schema")
+                continue
             sub_node = child(node, name, root_meta)
-            _to_set(sub, sub_node, sub_path, out)
+            _to_set(sub, sub_node, sub_path, out, None, problems)
             if sub is None or sub == {} or not declared(node, name) or sub_node is None:
                 fieldpath.insert(out, sub_path)
     else:
@@ -125,7 +141,7 @@ def _to_set(value: Any, node, path: tuple, out: Set, root_meta=None) -> None:
         item_node = node.items()
         for element, item in _items(node, value, kind).items():
             sub_path = path + (element,)
-            _to_set(item, item_node, sub_path, out)
+            _to_set(item, item_node, sub_path, out, None, problems)
             fieldpath.insert(out, sub_path)
 
 

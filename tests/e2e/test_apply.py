@@ -276,3 +276,12 @@ def test_apply_through_the_status_subresource(apiserver, kubectl):
     (entry,) = [e for e in body["metadata"]["managedFields"] if e["manager"] == "ctl"]
     assert entry["operation"] == "Apply" and entry["subresource"] == "status"
     assert entry["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
+
+
+def test_apply_of_an_undeclared_field_is_refused(kubectl):
+    """kubectl apply --server-side of a field the schema lacks fails as upstream, even without validation."""
+    manifest = deployment("ssa-bogus").replace("  replicas: 2\n", "  replicas: 2\n  bogus: 1\n")
+    failed = kubectl("apply", "--server-side", "--validate=false", "-f", "-", input=manifest, check=False)
+    assert failed.returncode != 0
+    assert "failed to create typed patch object (default/ssa-bogus; apps/v1, Kind=Deployment): " \
+           ".spec.bogus: field not declared in schema" in failed.stderr

@@ -314,3 +314,18 @@ def test_dropped_list_item_another_manager_touched_keeps_its_key():
     fm.record_update(live, new, "kubectl-set", "apps/v1", 1, DEPLOY)
     after = fm.apply(new, deployment(), "kubectl", "apps/v1", 2, DEPLOY)
     assert after["spec"]["template"]["spec"]["containers"][1] == {"name": "side", "image": "busybox:2"}
+
+
+def test_apply_of_undeclared_fields_fails_as_upstream():
+    """A configuration with fields its schema does not declare fails with upstream's typed-patch error."""
+    config = deployment()
+    config["metadata"]["namespace"] = "ns"
+    config["spec"]["bogus"] = 1
+    config["spec"]["template"]["spec"]["containers"][0]["nope"] = True
+    with pytest.raises(StatusError) as caught:
+        fm.apply(None, config, "m", "apps/v1", 0, DEPLOY)
+    assert caught.value.code == 500 and caught.value.reason == ""
+    assert caught.value.message == (
+        "failed to create typed patch object (ns/d; apps/v1, Kind=Deployment): errors:\n"
+        '  .spec.template.spec.containers[name="nginx"].nope: field not declared in schema\n'
+        "  .spec.bogus: field not declared in schema")
