@@ -40,10 +40,26 @@ class _Auth(userauth.SSHUserAuthClient):
     def getPublicKey(self):
         if self.lastPublicKey:
             return None  # one key only: no second offer after a refusal
-        return self.key.public()
+        public = self.key.public()
+        return _RSASHA256(public) if public.type() == "RSA" else public
 
     def getPrivateKey(self):
         return defer.succeed(self.key)
+
+    def signData(self, public_key, data):
+        # RSA keys sign with SHA-256 (RFC 8332): OpenSSH 8.8 and later refuse SHA-1 "ssh-rsa" signatures.
+        kind = b"rsa-sha2-256" if self.key.type() == "RSA" else None
+        return defer.succeed(self.key.sign(data, signatureType=kind))
+
+
+class _RSASHA256(keys.Key):
+    """An RSA public key offered under the rsa-sha2-256 algorithm name (its blob stays ssh-rsa)."""
+
+    def __init__(self, key: keys.Key):
+        super().__init__(key._keyObject)
+
+    def sshType(self):
+        return b"rsa-sha2-256"
 
     def getPassword(self, prompt=None):
         return None

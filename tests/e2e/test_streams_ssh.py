@@ -23,12 +23,14 @@ ADDRESS = "127.0.0.2"
 
 
 def _port_free(host, port):
+    """Nothing listens there (TIME_WAIT leftovers of an earlier run do not count)."""
     with socket.socket() as s:
+        s.settimeout(1)
         try:
-            s.bind((host, port))
-            return True
-        except OSError:
+            s.connect((host, port))
             return False
+        except OSError:
+            return True
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,8 @@ def sshd(tmp_path_factory):
         pytest.skip(f"{ADDRESS}:22 is taken")
     home = tmp_path_factory.mktemp("sshd")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+    # An RSA client key: the harder case (SHA-256 signatures, as OpenSSH 8.8+ requires).
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f",
                     str(home / "client_key")], check=True)
     (home / "authorized_keys").write_text((home / "client_key.pub").read_text())
     os.makedirs("/run/sshd", exist_ok=True)
