@@ -5,8 +5,9 @@ A path element is a string in the managedFields ``fieldsV1`` vocabulary:
 ``f:<field name>``, ``k:<json object of list-map keys>``, ``v:<json value of a set item>``
 and ``i:<index>``.  A set is a dict from path element to a child set; a child that
 holds the key ``"."`` is a member itself (the path it ends is in the set), the other
-keys are its children.  Every function here returns new dicts and leaves its
-arguments alone.
+keys are its children.  Sets are values: the functions here never change their
+arguments, and their results may share unchanged subtrees with them (so only
+:func:`insert`, on a set being built, mutates).
 
 Public API: :func:`field`, :func:`key`, :func:`value`, :func:`index` (path elements),
 :func:`insert`, :func:`union`, :func:`difference`, :func:`intersection`,
@@ -66,12 +67,8 @@ def union(a: Set, b: Set) -> Set:
         elif element in a and element in b:
             out[element] = union(a[element], b[element])
         else:
-            out[element] = _copy(a.get(element, b.get(element)))
+            out[element] = a[element] if element in a else b[element]
     return out
-
-
-def _copy(tree: Set) -> Set:
-    return {k: _copy(v) for k, v in tree.items()}
 
 
 def difference(a: Set, b: Set) -> Set:
@@ -81,7 +78,7 @@ def difference(a: Set, b: Set) -> Set:
         if element == MEMBER:
             continue
         if element not in b:
-            out[element] = _copy(child)
+            out[element] = child
             continue
         rest = difference(child, b[element])
         if MEMBER in child and MEMBER not in b[element]:
@@ -106,13 +103,12 @@ def intersection(a: Set, b: Set) -> Set:
 
 def remove_subtree(tree: Set, path: Sequence[str]) -> Set:
     """``tree`` without ``path`` and everything under it."""
-    if not path:
-        return {}
-    out = _copy(tree)
+    if not path or not has_any(tree, path):
+        return tree if path else {}
+    out = dict(tree)
     node, parents = out, []
     for element in path[:-1]:
-        if element not in node:
-            return out
+        node[element] = dict(node[element])
         parents.append((node, element))
         node = node[element]
     node.pop(path[-1], None)

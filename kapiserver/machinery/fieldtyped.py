@@ -28,8 +28,37 @@ _KEY_DEFAULTS = {"protocol": "TCP"}
 STRUCT, MAP, LIST_MAP, LIST_SET, ATOMIC, SCALAR = "struct", "map", "list-map", "list-set", "atomic", "scalar"
 
 
+# Schema facts per schema dict, looked up on every field of every write.  Keyed by the
+# dicts' ids, and each entry keeps its dicts so an id cannot be reused while cached.
+_CACHE: dict = {}
+_CACHE_LIMIT = 100_000
+
+
+def _cached(key: tuple, keep: tuple, compute):
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit[1]
+    if len(_CACHE) > _CACHE_LIMIT:
+        _CACHE.clear()
+    result = compute()
+    _CACHE[key] = (keep, result)
+    return result
+
+
+def _value_kind(value: Any) -> int:
+    return 1 if isinstance(value, dict) else 2 if isinstance(value, list) else 0
+
+
 def shape(node, value: Any) -> str:
     """How a value at ``node`` is walked."""
+    if node is None:
+        return (SCALAR, MAP, ATOMIC)[_value_kind(value)]
+    site, target = node._site, node._target
+    return _cached(("shape", id(site), id(target), _value_kind(value)), (site, target),
+                   lambda: _shape(node, value))
+
+
+def _shape(node, value: Any) -> str:
     if node is None or node.preserve_unknown and not node.properties:
         if isinstance(value, dict):
             return MAP
@@ -61,12 +90,20 @@ def child(node, name: str, root_meta=None):
         return None
     if root_meta is not None and name == "metadata":
         return root_meta
+    target = node._target
+    return _cached(("child", id(target), name), (target,), lambda: _child(node, name))
+
+
+def _child(node, name: str):
     found = node.field(name)
     return found if found is not None else node.values()
 
 
 def declared(node, name: str) -> bool:
-    return node is not None and node.field(name) is not None
+    if node is None:
+        return False
+    target = node._target
+    return _cached(("declared", id(target), name), (target,), lambda: node.field(name) is not None)
 
 
 def item_element(node, item: Any, kind: str) -> Optional[str]:
