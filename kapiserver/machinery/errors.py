@@ -155,7 +155,8 @@ def invalid_object(group: str, kind: str, name: str, errors: list[FieldError]) -
         details["group"] = group
     details["kind"] = kind
     details["causes"] = [e.cause() for e in errors]
-    return StatusError(422, "Invalid", f'{kind} "{name}" is invalid: {summary}', details)
+    qualified_kind = f"{kind}.{group}" if group else kind   # schema.GroupKind's String()
+    return StatusError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {summary}', details)
 
 
 def bad_request(message: str) -> StatusError:

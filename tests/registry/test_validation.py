@@ -476,7 +476,7 @@ def test_invalid_object_status_message():
     apply_defaults("apps", "v1", "Deployment", obj)
     status = invalid_object("apps", "Deployment", "web", validate("apps", "v1", "Deployment", obj, None, True))
     assert status.message == (
-        'Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: '
+        'Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: '
         'map[string]string{"app":"other"}: `selector` does not match template `labels`')
     assert status.details["causes"] == [{
         "reason": "FieldValueInvalid", "field": "spec.template.metadata.labels",
