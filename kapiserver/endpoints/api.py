@@ -72,9 +72,26 @@ def write_options(request) -> WriteOptions:
     from ..machinery.fieldmanager import manager_from_user_agent
     agent = request.getHeader(b"user-agent")
     # A write that names no manager is recorded under its User-Agent's product, as upstream.
-    manager = query(request, "fieldManager") or manager_from_user_agent(agent.decode("latin-1") if agent else "")
+    given = query(request, "fieldManager")
+    if given:
+        _check_field_manager(request, given)
+    manager = given or manager_from_user_agent(agent.decode("latin-1") if agent else "")
     return (ApplyOptions if _is_apply(request) else WriteOptions)(dry_run=bool(dry_run), field_manager=manager,
                                                                   field_validation=validation)
+
+
+def _check_field_manager(request, manager: str) -> None:
+    """fieldManager: at most 128 bytes of printable characters, as upstream validates it."""
+    problems = []
+    if len(manager.encode()) > 128:
+        problems.append(errors.too_long("fieldManager", manager, 128))
+    for position, char in enumerate(manager):
+        if not char.isprintable() and char != " ":
+            problems.append(errors.invalid("fieldManager", manager,
+                                           f"invalid character U+{ord(char):04X} (at position {position})"))
+    if problems:
+        kind = {b"POST": "CreateOptions", b"PUT": "UpdateOptions"}.get(request.method, "PatchOptions")
+        raise _options_invalid(kind, problems)
 
 
 def _is_apply(request) -> bool:
@@ -123,10 +140,7 @@ def delete_options(request, body: bytes) -> DeleteOptions:
         invalid.append(errors.not_supported(
             "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"]))
     if invalid:
-        error = errors.invalid_object("meta.k8s.io", "DeleteOptions", "", invalid)
-        # The qualified kind, as upstream's NewInvalid writes it.
-        error.message = error.message.replace("DeleteOptions ", "DeleteOptions.meta.k8s.io ", 1)
-        raise error
+        raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", invalid)
     dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
     options.dry_run = bool(dry_run)
     return options
@@ -206,8 +220,13 @@ class ResourceHandler:
         rep = self.representation(request)
         options = list_options(request, store)
         items, list_meta = await store.list(namespace or None, options)
-        out = render.render_list(store, items, list_meta, rep, self.context.clock, query(request, "includeObject"))
-        write_bytes(request, 200, rep.content_type, rep.encode(out))
+        # Plain JSON from the watch cache: spliced from each object's cached bytes.
+        body = render.encoded_list(store, items, list_meta) \
+            if rep.media == negotiation.JSON and not rep.target else None
+        if body is None:
+            out = render.render_list(store, items, list_meta, rep, self.context.clock, query(request, "includeObject"))
+            body = rep.encode(out)
+        write_bytes(request, 200, rep.content_type, body)
 
     async def do_watch(self, request, info, store, namespace):
         from .watch import serve_watch
@@ -303,8 +322,13 @@ def patch_function(request, context, store, raw: bytes, info=None):
 
 
 def _patch_options_invalid(error) -> StatusError:
-    status = errors.invalid_object("meta.k8s.io", "PatchOptions", "", [error])
-    status.message = f'PatchOptions.meta.k8s.io "" is invalid: {error}'
+    return _options_invalid("PatchOptions", [error])
+
+
+def _options_invalid(kind: str, problems: list) -> StatusError:
+    status = errors.invalid_object("meta.k8s.io", kind, "", problems)
+    # The qualified kind, as upstream's NewInvalid writes it.
+    status.message = status.message.replace(f'{kind} ""', f'{kind}.meta.k8s.io ""', 1)
     return status
 
 
