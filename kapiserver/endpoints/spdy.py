@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01

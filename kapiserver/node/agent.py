@@ -190,7 +190,9 @@ class NodeAgent(service.Service):
     async def _sync(self):
         if not self.registered.called:
             return
-        pods = await self.client.get("/api/v1/pods")
+        # With --schedule every pod is looked at (unbound ones get bound); otherwise only this node's.
+        query = None if self.schedule else {"fieldSelector": f"spec.nodeName={self.node_name}"}
+        pods = await self.client.get("/api/v1/pods", query=query)
         items = pods.get("items") or []
         if self.schedule:
             for pod in items:

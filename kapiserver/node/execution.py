@@ -10,7 +10,7 @@ import os
 import shutil
 import struct
 import termios
-from typing import List, Optional
+from typing import List
 
 from twisted.internet import protocol
 
@@ -76,8 +76,7 @@ class ExecRun:
             return
         executable = self.argv[0] if "/" in self.argv[0] else shutil.which(self.argv[0], path=env.get("PATH"))
         if executable is None:
-            # As a container runtime reports it; kubectl shows the message and exits 1... unless the
-            # shell convention applies: 127 for a command that is not there.
+            # As runc reports a missing executable: the message on the output, exit code 127.
             self.sink.write("stderr" if not self.tty else "stdout",
                             f'exec: "{self.argv[0]}": executable file not found in $PATH\n'.encode())
             self.done = True

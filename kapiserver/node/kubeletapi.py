@@ -14,7 +14,7 @@ from twisted.web.server import NOT_DONE_YET
 from ..endpoints.upgrade import header_values, wants_upgrade
 from ..endpoints.websocket import serve_websocket
 from .execution import AttachRun, ExecRun
-from .logstore import ContainerLog, LogOptions
+from .logstore import LogOptions, read_records
 from . import wire
 
 
@@ -103,14 +103,14 @@ class KubeletAPI(Resource):
             if not container.previous_log_path:
                 raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod '
                                                 f'"{name}" not found')
-            log = ContainerLog.__new__(ContainerLog)
-            log.path, log.closed, log.followers = container.previous_log_path, True, []
-        else:
-            log = container.log
-        if log is None:
+            records, closed, follow = read_records(container.previous_log_path), True, None
+        elif container.log is None:
             reason = (container.state.get("waiting") or {}).get("reason", "ContainerCreating")
             raise _Error(400, "BadRequest", f'container "{container.name}" in pod "{name}" is waiting to '
                                             f'start: {reason}')
+        else:
+            log = container.log
+            records, closed, follow = log.records(), log.closed, log.follow
         request.setHeader(b"Content-Type", b"text/plain")
         budget = [options.limit_bytes]
 
@@ -122,11 +122,11 @@ class KubeletAPI(Resource):
                 request.write(data)
             return budget[0] is None or budget[0] > 0
         keep_going = True
-        for record in options.select(log.records(), self.reactor.seconds()):
+        for record in options.select(records, self.reactor.seconds()):
             keep_going = emit(options.render(record))
             if not keep_going:
                 break
-        if not options.follow or log.closed or not keep_going:
+        if not options.follow or closed or not keep_going:
             request.finish()
             return NOT_DONE_YET
         finished = [False]
@@ -140,7 +140,7 @@ class KubeletAPI(Resource):
         def record(line):
             if not emit(options.render(line)):
                 done()
-        stop = log.follow(record, done)
+        stop = follow(record, done)
         request.notifyFinish().addBoth(lambda _: (finished.__setitem__(0, True), stop()))
         return NOT_DONE_YET
 

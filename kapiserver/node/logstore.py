@@ -75,11 +75,16 @@ class ContainerLog:
         return stop
 
     def records(self) -> List[bytes]:
-        try:
-            with open(self.path, "rb") as f:
-                return f.read().splitlines(keepends=True)
-        except OSError:
-            return []
+        return read_records(self.path)
+
+
+def read_records(path: str) -> List[bytes]:
+    """The stamped lines of a log file (of a running or an earlier container instance)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().splitlines(keepends=True)
+    except OSError:
+        return []
 
 
 class LogOptions:

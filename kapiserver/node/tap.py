@@ -7,7 +7,6 @@ import socket
 
 from twisted.application import service
 from twisted.python import usage
-from twisted.web.server import Site
 
 
 class Options(usage.Options):

@@ -193,10 +193,10 @@ class SPDYPortForward:
                 pending.append(chunk)
 
         def client_closed():
+            # The client is done sending: half-close towards the pod, which still may answer.
             state["client_done"] = True
             if state["conn"] is not None:
-                state["conn"].transport.loseWriteConnection() if hasattr(
-                    state["conn"].transport, "loseWriteConnection") else None
+                state["conn"].transport.loseWriteConnection()
         data.on_data = client_data
         data.on_remote_close = client_closed
         data.on_reset = lambda: state["conn"] is not None and state["conn"].transport.loseConnection()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from typing import Dict, Optional
 
-from twisted.conch.ssh import channel, common, connection, forwarding, keys, transport, userauth
-from twisted.internet import defer, protocol
+from twisted.conch.ssh import channel, connection, forwarding, keys, transport, userauth
+from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.logger import Logger
 
