@@ -285,3 +285,12 @@ def test_apply_of_an_undeclared_field_is_refused(kubectl):
     assert failed.returncode != 0
     assert "failed to create typed patch object (default/ssa-bogus; apps/v1, Kind=Deployment): " \
            ".spec.bogus: field not declared in schema" in failed.stderr
+
+
+def test_field_manager_is_validated(apiserver):
+    """A fieldManager longer than 128 bytes is refused with upstream's 422 on the verb's options."""
+    status, body = apiserver.request("POST", "/api/v1/namespaces/default/configmaps?fieldManager=" + "m" * 129,
+                                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-long"}})
+    assert status == 422
+    assert body["message"] == \
+        'CreateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes'
