@@ -333,3 +333,15 @@ def test_configmap_downward_api_volumes_and_env(kc):
     kc("apply", "-f", "-", input=json.dumps(manifest))
     _running(kc, "vols")
     _wait(lambda: kc("logs", "vols").stdout == "hello\nvols\nhello\n", what="volume contents in the log")
+
+
+def test_crashing_container_restarts_and_keeps_previous_logs(kc):
+    """restartPolicy Always restarts a failing container with back-off; `logs --previous` shows the last run."""
+    kc("run", "crash", "--image=busybox", "--", "sh", "-c", "echo run $(date +%N); exit 1")
+    pod = _wait(lambda: (lambda p: p if (p["status"].get("containerStatuses") or [{}])[0].get("restartCount", 0) >= 2
+                         else None)(kc.json("get", "pod", "crash")), what="restarts")
+    status = pod["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert pod["status"]["phase"] == "Running"
+    previous = kc("logs", "crash", "--previous").stdout
+    assert previous.startswith("run ")
