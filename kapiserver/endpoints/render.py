@@ -42,6 +42,18 @@ def render_object(store, obj: dict, rep: Representation, clock, include_object: 
     return obj
 
 
+def encoded_list(store, items, list_meta: dict) -> "bytes | None":
+    """The plain JSON list document, spliced from the watch cache's per-object bytes
+    (the same bytes codec.encode(list_object(...)) gives); None for other item lists."""
+    encoded = getattr(items, "encoded", None)
+    if encoded is None:
+        return None
+    from ..machinery import codec
+    info = store.info
+    head = codec.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta})
+    return b"".join((head[:-1], b',"items":[', b",".join(encoded(store.strip_item_type)), b"]}\n"))
+
+
 def render_list(store, items: list[dict], list_meta: dict, rep: Representation, clock,
                 include_object: str = "") -> dict:
     if rep.target == "Table":

@@ -34,7 +34,7 @@ import bisect
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
 
-from ..machinery import errors
+from ..machinery import codec, errors
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 PUT, DELETE = "PUT", "DELETE"
@@ -56,7 +56,7 @@ class Encoding(Protocol):
 class Entry:
     """One object version with its labels and fields, each worked out once."""
 
-    __slots__ = ("key", "obj", "revision", "_fields", "_item", "_added")
+    __slots__ = ("key", "obj", "revision", "_fields", "_item", "_added", "_json")
 
     def __init__(self, key: bytes, obj: dict, revision: int):
         self.key = key
@@ -65,6 +65,17 @@ class Entry:
         self._fields: Optional[dict] = None
         self._item: Optional[dict] = None
         self._added: Optional[tuple] = None     # (encoding key, ADDED payload)
+        self._json: Optional[list] = None       # [as a typed-list item, whole] JSON bytes
+
+    def json(self, strip_type: bool) -> bytes:
+        """The object's JSON (as a typed-list item when ``strip_type``), encoded once."""
+        if self._json is None:
+            self._json = [None, None]
+        index = 0 if strip_type else 1
+        encoded = self._json[index]
+        if encoded is None:
+            encoded = self._json[index] = codec.dumps(self.item if strip_type else self.obj)
+        return encoded
 
     def added(self, encoding: "Encoding") -> Any:
         """This object as an initial ADDED event, encoded once per encoding key."""
@@ -124,6 +135,10 @@ class ListItems(list):
     @property
     def stripped(self) -> list[dict]:
         return [e.item for e in self.entries]
+
+    def encoded(self, strip_type: bool) -> list[bytes]:
+        """Each object's JSON bytes, encoded once per object version."""
+        return [e.json(strip_type) for e in self.entries]
 
 
 def _list_items(entries: list[Entry]) -> ListItems:
