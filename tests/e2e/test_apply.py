@@ -294,3 +294,11 @@ def test_field_manager_is_validated(apiserver):
     assert status == 422
     assert body["message"] == \
         'CreateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes'
+
+
+def test_server_dry_run_apply_changes_nothing(kubectl):
+    """apply --server-side --dry-run=server answers with the result and stores nothing."""
+    result = kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", input=deployment("ssa-dry"))
+    assert "deployment.apps/ssa-dry serverside-applied (server dry run)" in result.stdout
+    missing = kubectl("get", "deploy", "ssa-dry", check=False)
+    assert missing.returncode != 0 and "NotFound" in missing.stderr
