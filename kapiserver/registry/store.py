@@ -45,7 +45,6 @@ class Store:
         self.qualified = GroupResource(info.group, info.resource)
         self._storage_group, self._storage_version = info.storage_gv
         self._api_version = info.api_version
-        self._field_types = None  # (schema, metadata schema) for managedFields, on first write
 
     # -- keys and encoding ---------------------------------------------------------------
     def prefix(self, namespace: Optional[str]) -> bytes:
@@ -302,12 +301,10 @@ class Store:
         if getattr(options, "operation", "Update") != "Update":
             return
         from ..machinery import fieldmanager
-        if self._field_types is None:
-            self._field_types = fieldmanager.types_for(self)
         # Upstream compares a create against the type's zero value, whose structs exist empty.
         seed = {"metadata": {}, "spec": {}, "status": {}} if self.strip_item_type else None
         fieldmanager.record_update(old, new, options.field_manager or "kube-apiserver", self._api_version,
-                                   self.now(), self._field_types, subresource,
+                                   self.now(), fieldmanager.types_for(self), subresource,
                                    ignore_status=self.strategy.has_status and not subresource, seed=seed)
 
     def _prepare_update(self, new: dict, old: dict, subresource: str) -> dict:
