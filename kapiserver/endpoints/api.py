@@ -368,7 +368,8 @@ class ApplyPatcher:
     def __call__(self, old):
         from ..machinery import fieldmanager
         # Built-in types start from Go's zero value, whose struct fields exist empty.
-        seed = {"metadata": {}, "spec": {}, "status": {}} if self.store.strip_item_type else None
+        seed = fieldmanager.zero_object(self.store.info.group, self.store.info.kind) \
+            if self.store.strip_item_type else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
                                   self.types, force=self.force, seed=seed, subresource=self.subresource,
                                   ignore_status=bool(getattr(self.store.strategy, "has_status", False))

@@ -7,6 +7,7 @@ Public API:
 
 - :func:`manager_from_user_agent` — the manager of a write that names none.
 - :func:`types_for` — the (schema, metadata schema) a Store's objects are walked with.
+- :func:`zero_object` — the empty built-in object a create is compared with (``seed``).
 - :func:`record_update` — set ``managedFields`` on an object written by create/update/patch.
 - :func:`apply` — the object an apply configuration makes of the live one, with its managedFields;
   raises a 409 listing the conflicts unless ``force``.
@@ -57,6 +58,26 @@ def types_for(store) -> tuple[Any, Any]:
     raw = getattr(store.strategy, "schema", None)
     root = schema.SchemaNode(raw, raw, None) if isinstance(raw, dict) and raw else None
     return root, schema.node_named(_OBJECT_META)
+
+
+# What a built-in object's Go zero value holds: its struct (not pointer) fields exist, empty.
+# A create is compared with it, so the maps it already has are not "added" themselves.
+_POD_TEMPLATE = {"metadata": {}, "spec": {}}
+_ZERO_SPECS = {
+    ("apps", "Deployment"): {"template": _POD_TEMPLATE, "strategy": {}},
+    ("apps", "StatefulSet"): {"template": _POD_TEMPLATE, "updateStrategy": {}},
+    ("apps", "DaemonSet"): {"template": _POD_TEMPLATE, "updateStrategy": {}},
+    ("apps", "ReplicaSet"): {"template": _POD_TEMPLATE},
+    ("batch", "Job"): {"template": _POD_TEMPLATE},
+    ("batch", "CronJob"): {"jobTemplate": {"metadata": {}, "spec": {"template": _POD_TEMPLATE}}},
+}
+
+
+def zero_object(group: str, kind: str) -> dict:
+    """The empty built-in object a create or a first apply is compared with."""
+    if group == "" and kind == "PodTemplate":
+        return {"metadata": {}, "template": copy.deepcopy(_POD_TEMPLATE)}
+    return {"metadata": {}, "spec": copy.deepcopy(_ZERO_SPECS.get((group, kind), {})), "status": {}}
 
 
 # -- entries -----------------------------------------------------------------------------

@@ -302,7 +302,7 @@ class Store:
             return
         from ..machinery import fieldmanager
         # Upstream compares a create against the type's zero value, whose structs exist empty.
-        seed = {"metadata": {}, "spec": {}, "status": {}} if self.strip_item_type else None
+        seed = fieldmanager.zero_object(self.info.group, self.info.kind) if self.strip_item_type else None
         fieldmanager.record_update(old, new, options.field_manager or "kube-apiserver", self._api_version,
                                    self.now(), fieldmanager.types_for(self), subresource,
                                    ignore_status=self.strategy.has_status and not subresource, seed=seed)

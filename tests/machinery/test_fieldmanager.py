@@ -329,3 +329,19 @@ def test_apply_of_undeclared_fields_fails_as_upstream():
         "failed to create typed patch object (ns/d; apps/v1, Kind=Deployment): errors:\n"
         '  .spec.template.spec.containers[name="nginx"].nope: field not declared in schema\n'
         "  .spec.bogus: field not declared in schema")
+
+
+def test_create_of_a_deployment_owns_fields_as_upstream_records_them():
+    """A created Deployment's entry marks with "." only what the Go zero value lacks (labels, rollingUpdate,
+    list items), not spec, strategy or the pod template."""
+    obj = deployment()
+    obj["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    fm.record_update(None, obj, "kubectl-create", "apps/v1", 0, DEPLOY, seed=fm.zero_object("apps", "Deployment"))
+    fields = obj["metadata"]["managedFields"][0]["fieldsV1"]
+    assert fields["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    spec = fields["f:spec"]
+    assert "." not in spec and "." not in spec["f:strategy"] and "." not in spec["f:template"]
+    assert spec["f:strategy"]["f:rollingUpdate"] == {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}
+    assert spec["f:template"]["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    assert spec["f:template"]["f:spec"]["f:containers"] == {'k:{"name":"nginx"}': {".": {}, "f:image": {},
+                                                                                  "f:name": {}}}
