@@ -48,7 +48,8 @@ class EscalationCheck:
         missing = missing_rules(snapshot.rules_for(user, namespace), requested)
         if not missing:
             return
-        groups = ",".join(f'"{g}"' for g in user.groups)
+        # Go's %q of a []string: quoted items separated by spaces.
+        groups = " ".join(f'"{g}"' for g in user.groups)
         lines = "\n".join(format_rule(rule) for rule in missing)
         qualified = f"{info.resource}.{GROUP}"
         raise StatusError(403, "Forbidden",

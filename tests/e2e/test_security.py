@@ -129,7 +129,9 @@ def test_rbac_forbids_escalation(bob, admin):
           "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io")
     admin("create", "rolebinding", "bob-writes-roles", "-n", "team", "--role=role-writer", "--user=bob")
     denied = bob("create", "role", "more", "-n", "team", "--verb=get", "--resource=secrets", check=False)
-    assert "is attempting to grant RBAC permissions not currently held" in denied.stderr
+    assert ('roles.rbac.authorization.k8s.io "more" is forbidden: user "bob" (groups=["devs" '
+            '"system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+            '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}') in denied.stderr
     # A role within what bob holds is fine.
     bob("create", "role", "less", "-n", "team", "--verb=get", "--resource=pods")
     assert bob("auth", "can-i", "list", "pods", "-n", "team").stdout.strip() == "yes"
