@@ -345,3 +345,10 @@ def test_crashing_container_restarts_and_keeps_previous_logs(kc):
     assert pod["status"]["phase"] == "Running"
     previous = kc("logs", "crash", "--previous").stdout
     assert previous.startswith("run ")
+
+
+def test_run_interactive_attaches_stdin_and_output(kc):
+    """`kubectl run -i --rm` attaches to the container: its stdin gets our input, its output comes back."""
+    result = kc("run", "-i", "--rm", "--restart=Never", "interactive", "--image=busybox", "--",
+                "sh", "-c", "read x; echo got $x", input="hello\n", timeout=60)
+    assert "got hello" in result.stdout
