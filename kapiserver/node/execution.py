@@ -15,6 +15,7 @@ from typing import List
 from twisted.internet import protocol
 
 SUCCESS = {"metadata": {}, "status": "Success"}
+_NSENTER = shutil.which("nsenter")
 
 
 def exit_status(argv: List[str], code: int) -> dict:
@@ -82,11 +83,16 @@ class ExecRun:
             self.done = True
             self.sink.finish(exit_status(self.argv, 127))
             return
+        argv = [executable] + self.argv[1:]
+        pid = self.worker.namespace_pid(self.container)
+        if pid is not None and _NSENTER is not None:
+            # The container sees its volumes at their mountPaths: so does a command exec'd into it.
+            argv = [_NSENTER, f"--target={pid}", "--mount", "--wd=" + cwd, "--"] + argv
         if self.tty:
-            self.transport = self.reactor.spawnProcess(_ExecProcess(self), executable, self.argv, env=env,
+            self.transport = self.reactor.spawnProcess(_ExecProcess(self), argv[0], argv, env=env,
                                                        path=cwd, usePTY=True)
         else:
-            self.transport = self.reactor.spawnProcess(_ExecProcess(self), executable, self.argv, env=env,
+            self.transport = self.reactor.spawnProcess(_ExecProcess(self), argv[0], argv, env=env,
                                                        path=cwd, childFDs={0: "w", 1: "r", 2: "r"})
             if not self.stdin:
                 self.transport.closeStdin()

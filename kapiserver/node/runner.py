@@ -25,6 +25,26 @@ _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 IDLE_COMMAND = ["sleep", "infinity"]
 
 
+_UNSHARE = shutil.which("unshare")
+# Bind-mounts the pod's volumes at their mountPaths, then becomes the container's command.
+_MOUNT_SCRIPT = ('set -e; while [ "$1" != "--" ]; do mkdir -p "$2"; mount --bind "$1" "$2"; '
+                 'if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi; shift 3; done; shift; exec "$@"')
+
+
+def can_mount() -> bool:
+    """Volumes go to their mountPath only where a private mount namespace is possible (root, unshare)."""
+    return os.geteuid() == 0 and _UNSHARE is not None
+
+
+def mount_namespace_argv(mounts) -> List[str]:
+    """The argv prefix that runs a command in a private mount namespace with `mounts` bound in place:
+    (source, target, read_only) triples."""
+    args = [_UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", _MOUNT_SCRIPT, "mount-volumes"]
+    for source, target, read_only in mounts:
+        args += [source, target, "ro" if read_only else "rw"]
+    return args + ["--"]
+
+
 def expand(text: str, env: Dict[str, str]) -> str:
     """$(VAR) references as the kubelet expands them in command, args and env values."""
     def one(match):
@@ -100,9 +120,13 @@ class Container:
             self.pod.changed()
             self._maybe_restart(128)
             return
+        argv = [executable] + argv[1:]
+        mounts = self.pod.mounts_for(self.spec)
+        if mounts:
+            argv = mount_namespace_argv(mounts) + argv
         if _SETSID:
-            argv = [_SETSID, executable] + argv[1:]
-            executable = _SETSID
+            argv = [_SETSID] + argv
+        executable = argv[0]
         self.started_at = meta.rfc3339(self.pod.reactor.seconds())
         self.transport = self.pod.reactor.spawnProcess(
             _ContainerProcess(self), executable, argv, env=env, path=cwd,
@@ -216,6 +240,7 @@ class PodWorker:
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
         self.start_time = meta.rfc3339(reactor.seconds())
         self.terminating = False
+        self.created_dirs: List[str] = []
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:
@@ -260,6 +285,40 @@ class PodWorker:
             return (metadata.get(match.group(1)) or {}).get(match.group(2))
         return None
 
+    def mounts_for(self, spec: dict) -> List[tuple]:
+        """(volume directory, mountPath, readOnly) of a container's volumeMounts, when mounting is possible."""
+        if not can_mount():
+            return []
+        names = {v["name"] for v in (self.pod.get("spec") or {}).get("volumes") or []}
+        out = []
+        for mount in spec.get("volumeMounts") or []:
+            if mount.get("name") in names and mount.get("mountPath", "").startswith("/"):
+                source = os.path.join(self.directory, "volumes", mount["name"], mount.get("subPath") or "")
+                out.append((source.rstrip("/") or source, mount["mountPath"], bool(mount.get("readOnly"))))
+                self._note_created(mount["mountPath"])
+        return out
+
+    def _note_created(self, target: str) -> None:
+        # The mount script creates missing mountPaths on the host; they are removed with the pod.
+        path = os.path.normpath(target)
+        while path != "/" and not os.path.exists(path) and path not in self.created_dirs:
+            self.created_dirs.append(path)
+            path = os.path.dirname(path)
+
+    def remove_created_dirs(self) -> None:
+        for path in sorted(self.created_dirs, key=len, reverse=True):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        self.created_dirs = []
+
+    def namespace_pid(self, container: "Container") -> Optional[int]:
+        """The pid whose mount namespace a command run "in" the container must enter, if it has its own."""
+        if container.transport is None or not self.mounts_for(container.spec):
+            return None
+        return container.transport.pid
+
     def start(self) -> None:
         for container in self.containers:
             container.start()
@@ -278,6 +337,7 @@ class PodWorker:
         def done(result):
             if timer.active():
                 timer.cancel()
+            self.remove_created_dirs()
             return result
         return d.addBoth(done)
 

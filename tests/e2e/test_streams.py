@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -352,3 +353,25 @@ def test_run_interactive_attaches_stdin_and_output(kc):
     result = kc("run", "-i", "--rm", "--restart=Never", "interactive", "--image=busybox", "--",
                 "sh", "-c", "read x; echo got $x", input="hello\n", timeout=60)
     assert "got hello" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+def test_volumes_at_their_mount_paths_in_a_private_mount_namespace(kc, tmp_path):
+    """As root, volumes are bind-mounted at their mountPath for the container and for exec, readOnly
+    is enforced, and the host does not see them (paths the agent created are removed with the pod)."""
+    target = f"/tmp/kap-mount-{os.getpid()}/config"
+    kc("create", "configmap", "mounted", "--from-literal=key=value")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "mounted"},
+        "spec": {"containers": [{"name": "c", "image": "busybox",
+                                 "command": ["sh", "-c", f"cat {target}/key; echo; sleep 3600"],
+                                 "volumeMounts": [{"name": "cfg", "mountPath": target, "readOnly": True}]}],
+                 "volumes": [{"name": "cfg", "configMap": {"name": "mounted"}}]}}
+    kc("apply", "-f", "-", input=json.dumps(manifest))
+    _running(kc, "mounted")
+    _wait(lambda: kc("logs", "mounted").stdout == "value\n", what="mounted volume in the log")
+    assert kc("exec", "mounted", "--", "cat", f"{target}/key").stdout == "value"
+    assert kc("exec", "mounted", "--", "touch", f"{target}/x", check=False).returncode != 0
+    assert os.listdir(target) == []
+    kc("delete", "pod", "mounted", "--wait=true", timeout=30)
+    assert not os.path.exists(os.path.dirname(target))
