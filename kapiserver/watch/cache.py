@@ -128,22 +128,28 @@ EVERYTHING = Filter()
 
 class ListItems(list):
     """The objects of a cache list; ``stripped`` has them as typed-list items
-    (no kind/apiVersion), each worked out once per object version."""
+    (no kind/apiVersion), each worked out once per object version.  Shared
+    between requests until the cache changes: never change it."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "_joined")
 
     @property
     def stripped(self) -> list[dict]:
         return [e.item for e in self.entries]
 
     def encoded(self, strip_type: bool) -> list[bytes]:
-        """Each object's JSON bytes, encoded once per object version."""
-        return [e.json(strip_type) for e in self.entries]
+        """Byte strings whose comma-join is the items' JSON, each object encoded
+        once per object version and the join done once per list."""
+        joined = self._joined.get(strip_type)
+        if joined is None:
+            joined = self._joined[strip_type] = b",".join([e.json(strip_type) for e in self.entries])
+        return [joined] if joined else []
 
 
 def _list_items(entries: list[Entry]) -> ListItems:
-    items = ListItems(e.obj for e in entries)
+    items = ListItems([e.obj for e in entries])
     items.entries = entries
+    items._joined = {}
     return items
 
 
@@ -231,6 +237,7 @@ class WatchCache:
         self.bookmark_interval = bookmark_interval
         self.objects: dict[bytes, Entry] = {}
         self._sorted_keys: Optional[list[bytes]] = None
+        self._lists: dict[bytes, ListItems] = {}    # unfiltered lists by prefix, until the next change
         self.window: deque[WatchEvent] = deque()
         self.revision = 0
         self.window_start = 0
@@ -244,6 +251,7 @@ class WatchCache:
         returns every watcher."""
         self.objects = {key: Entry(key, obj, rev) for key, obj, rev in items}
         self._sorted_keys = None
+        self._lists = {}
         self.window.clear()
         self.revision = self.window_start = revision
         self.ready = True
@@ -275,6 +283,8 @@ class WatchCache:
             if old is None:
                 self._sorted_keys = None
             self.objects[key] = new
+        if self._lists:
+            self._lists = {}
         event = WatchEvent(kind, key, new, old, revision, now)
         self.revision = revision
         self.window.append(event)
@@ -307,6 +317,10 @@ class WatchCache:
     def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[ListItems, int]:
         """The objects under ``prefix`` passing ``flt``, in key order, and the revision
         they are current at.  The dicts are the cache's own: read them, never change them."""
+        if flt.everything:
+            memo = self._lists.get(prefix)
+            if memo is not None:
+                return memo, self.revision
         keys = self._keys()
         # Every key under the prefix sorts between the prefix and the prefix followed by 0xff bytes
         # (keys are UTF-8 paths, which never hold 0xff).
@@ -314,8 +328,11 @@ class WatchCache:
         objects, field_set = self.objects, self.field_set
         entries = [objects[key] for key in selected]
         if not flt.everything:
-            entries = [e for e in entries if flt.passes(e, field_set)]
-        return _list_items(entries), self.revision
+            return _list_items([e for e in entries if flt.passes(e, field_set)]), self.revision
+        if len(self._lists) > 256:
+            self._lists = {}
+        items = self._lists[prefix] = _list_items(entries)
+        return items, self.revision
 
     def get(self, key: bytes) -> Optional[dict]:
         entry = self.objects.get(key)

@@ -322,3 +322,14 @@ def test_encoded_list_splices_the_same_bytes_as_encoding_the_whole_list():
         Store.strip_item_type = False
         assert render.encoded_list(Store(), items, meta) == codec.encode(render.list_object(Store(), items, meta))
         Store.strip_item_type = True
+
+
+def test_unfiltered_list_is_shared_until_the_next_change():
+    """Two unfiltered lists with no change between them are the same object; a change makes a new one."""
+    cache = filled()
+    first, _ = cache.list(b"/registry/pods/")
+    assert cache.list(b"/registry/pods/")[0] is first
+    put(cache, "a", 6)
+    second, revision = cache.list(b"/registry/pods/")
+    assert second is not first and revision == 6
+    assert [i["metadata"]["resourceVersion"] for i in second] == ["6", "5"]
