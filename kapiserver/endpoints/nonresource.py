@@ -162,7 +162,9 @@ class NonResourceHandler:
             except Exception as e:  # a failing check is reported, not raised
                 healthy = False
                 results.append((name, str(e) or type(e).__name__))
-        verbose = b"verbose" in request.args or not healthy
+        # twisted.web drops a bare "?verbose" (no "=") from request.args, so read the query itself.
+        query = request.uri.partition(b"?")[2]
+        verbose = b"verbose" in request.args or b"verbose" in query.split(b"&") or not healthy
         if verbose:
             lines = []
             for name, error in results:
