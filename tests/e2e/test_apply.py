@@ -302,3 +302,22 @@ def test_server_dry_run_apply_changes_nothing(kubectl):
     assert "deployment.apps/ssa-dry serverside-applied (server dry run)" in result.stdout
     missing = kubectl("get", "deploy", "ssa-dry", check=False)
     assert missing.returncode != 0 and "NotFound" in missing.stderr
+
+
+def test_kubectl_server_side_apply_of_a_custom_resource(kubectl):
+    """kubectl apply --server-side creates and updates a custom resource, pruning what the config drops."""
+    kubectl("apply", "-f", "-", input=json.dumps(WIDGETS_CRD))
+    widget = {"apiVersion": "ssa.example.com/v1", "kind": "Widget", "metadata": {"name": "w2", "namespace": "default"},
+              "spec": {"size": 2, "tags": ["a", "b"]}}
+    deadline = time.monotonic() + 10
+    while True:
+        result = kubectl("apply", "--server-side", "-f", "-", input=json.dumps(widget), check=False)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "widget.ssa.example.com/w2 serverside-applied" in result.stdout, result.stderr
+    widget["spec"] = {"tags": ["b"]}
+    kubectl("apply", "--server-side", "-f", "-", input=json.dumps(widget))
+    obj = kubectl.json("get", "widget", "w2", "--show-managed-fields")
+    assert obj["spec"] == {"tags": ["b"]}
+    assert managers(obj)[("kubectl", "Apply")]["fieldsV1"] == {"f:spec": {"f:tags": {'v:"b"': {}}}}
