@@ -452,7 +452,9 @@ class Store:
             if new_matches:
                 send("MODIFIED" if old_matches else "ADDED", new)
             elif old_matches:
-                send("DELETED", new)
+                # As upstream: the object as it last matched, at the event's resourceVersion.
+                old["metadata"]["resourceVersion"] = str(event.revision)
+                send("DELETED", old)
 
         return self.storage.watch(prefix, after, sink)
 
