@@ -194,7 +194,8 @@ async def _scale(handler, request, info, store, namespace, verb):
         if rv:
             new["metadata"]["resourceVersion"] = rv
         return new
-    result, _ = await store.update(namespace, info.name, update, options, allow_create=False)
+    result, _ = await store.update(namespace, info.name, update, options, subresource="scale",
+                                   allow_create=False)
     write_bytes(request, 200, "application/json", codec.encode(to_scale(result, paths)))
 
 
