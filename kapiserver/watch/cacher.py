@@ -75,6 +75,7 @@ class Cacher:
         self._stopped = False
         self._filling = False
         self._ticker = None
+        self._last_current = 0      # storage's revision as a consistent read last saw it
 
     # -- feeding -----------------------------------------------------------------------
     def start(self) -> None:
@@ -186,7 +187,7 @@ class Cacher:
 
     async def _storage_caught_up(self, fallback: bool = False) -> Optional[int]:
         """Storage's current revision once the cache is current at it, or None."""
-        current = await self.storage.current_revision()
+        current = self._last_current = await self.storage.current_revision()
         handle = self._handle
         if handle is not None and self.cache.ready:
             if hasattr(handle, "progress_revision"):
@@ -239,7 +240,7 @@ class Cacher:
         if initial:
             if rv_text == "" and options.send_initial_events:
                 if await self._storage_caught_up() is None:
-                    raise errors.timeout(f"Too large resource version: {self.cache.revision}, current: "
+                    raise errors.timeout(f"Too large resource version: {self._last_current}, current: "
                                          f"{self.cache.revision}", 1)
             elif rv_text in ("", "0"):
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
