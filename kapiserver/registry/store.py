@@ -101,10 +101,12 @@ class Store:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}).
         Items may be the watch cache's own dicts: read them, never change them."""
         prefix = self.prefix(namespace)
-        # As upstream: continue pages, Exact reads and limited reads at a revision
-        # other than 0 read storage (one snapshot revision); the rest the cache serves.
+        # As upstream: continue pages, Exact reads and the legacy exact read (a limit
+        # with resourceVersion=N and no match) read storage; the rest the cache serves.
         if self.cacher is not None and not options.continue_token and \
-                options.resource_version_match != "Exact" and not (options.limit and options.resource_version != "0"):
+                options.resource_version_match != "Exact" and not (
+                    options.limit and options.resource_version not in ("", "0")
+                    and not options.resource_version_match):
             served = await self.cacher.list(prefix, options)
             if served is not None:
                 return served

@@ -146,7 +146,7 @@ class ListItems(list):
         return [joined] if joined else []
 
 
-def _list_items(entries: list[Entry]) -> ListItems:
+def list_items(entries: list[Entry]) -> ListItems:
     items = ListItems([e.obj for e in entries])
     items.entries = entries
     items._joined = {}
@@ -328,10 +328,10 @@ class WatchCache:
         objects, field_set = self.objects, self.field_set
         entries = [objects[key] for key in selected]
         if not flt.everything:
-            return _list_items([e for e in entries if flt.passes(e, field_set)]), self.revision
+            return list_items([e for e in entries if flt.passes(e, field_set)]), self.revision
         if len(self._lists) > 256:
             self._lists = {}
-        items = self._lists[prefix] = _list_items(entries)
+        items = self._lists[prefix] = list_items(entries)
         return items, self.revision
 
     def get(self, key: bytes) -> Optional[dict]:

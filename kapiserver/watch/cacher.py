@@ -25,9 +25,9 @@ from typing import Any, Callable, Optional
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..machinery import errors
+from ..machinery import continuetoken, errors
 from ..storage import Compacted, DELETE as STORAGE_DELETE
-from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache
+from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache, list_items
 
 log = Logger()
 
@@ -216,7 +216,9 @@ class Cacher:
     async def list(self, prefix: bytes, options) -> Optional[tuple[list[dict], dict]]:
         """(items, list metadata) from the cache, or None when the caller should read
         storage (a consistent read the cache could not catch up with in time).  The
-        items are the cache's own dicts: read them, never change them."""
+        items are the cache's own dicts: read them, never change them.  With a limit
+        (except at resourceVersion=0, where it is ignored) the first page comes with a
+        continue token at the cache's revision; continuing reads storage at it."""
         rv = options.resource_version
         if rv == "":
             if await self._storage_caught_up(fallback=True) is None:
@@ -226,8 +228,20 @@ class Cacher:
                 return None
         else:
             await self._not_older_than(_parse_rv(rv))
-        items, revision = self.cache.list(prefix, filter_of(options))
-        return items, {"resourceVersion": str(revision)}
+        flt = filter_of(options)
+        items, revision = self.cache.list(prefix, flt)
+        list_meta: dict = {"resourceVersion": str(revision)}
+        limit = options.limit if rv != "0" else 0      # at "0" the limit is ignored, as upstream
+        if 0 < limit < len(items):
+            # The first page from the cache; the continue token pins its revision, so
+            # the next pages (read from storage) are the same snapshot.
+            entries = items.entries
+            last = entries[limit - 1].key
+            list_meta["continue"] = continuetoken.encode(revision, (last[len(prefix):] + b"\x00").decode())
+            if flt.everything:
+                list_meta["remainingItemCount"] = len(entries) - limit
+            items = list_items(entries[:limit])
+        return items, list_meta
 
     # -- watches -----------------------------------------------------------------------
     async def watch(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> CacherWatch:

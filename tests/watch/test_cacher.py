@@ -179,3 +179,17 @@ def test_initial_events_then_end_bookmark(world):
     clock.advance(0)
     assert got[0][0] == "ADDED" and got[0][1]["name"] == "a"
     assert got[1] == ("BOOKMARK", {"resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}})
+
+
+def test_limited_consistent_list_is_a_first_page_with_continue_at_cache_revision(world):
+    """A consistent list with a limit is the first page from the cache, a continue token pinning the
+    cache's revision and remainingItemCount; at resourceVersion=0 the limit is ignored."""
+    from kapiserver.machinery import continuetoken
+    storage, clock, cacher = world
+    for name in "bcd":
+        storage.write(name, cm(name))
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(limit=2))))
+    assert names(items) == ["a", "b"] and meta["remainingItemCount"] == 2
+    assert continuetoken.decode(meta["continue"]) == (5, "default/b\x00")
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(limit=2, resource_version="0"))))
+    assert names(items) == ["a", "b", "c", "d"] and "continue" not in meta
