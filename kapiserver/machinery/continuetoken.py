@@ -20,7 +20,8 @@ def encode(revision: int, start: str) -> str:
 
 
 def decode(token: str) -> tuple[int, str]:
-    """(revision, start key relative to the list prefix); 400 on a malformed token."""
+    """(revision, start key relative to the list prefix); 400 on a malformed token.
+    Revision -1 is an inconsistent continue (read on at the current revision)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = codec.loads(raw)
@@ -29,7 +30,7 @@ def decode(token: str) -> tuple[int, str]:
         revision = int(data["rv"])
         start = data["start"]
         if not isinstance(start, str) or start.startswith("/") or "/../" in ("/" + start + "/") \
-                or revision < 0:
+                or revision == 0 or revision < -1:
             raise ValueError("invalid start")
     except (ValueError, KeyError, TypeError, AttributeError):
         raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "

@@ -93,9 +93,11 @@ class StatusError(Exception):
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_meta: dict = {}   # the Status's ListMeta (an expired list's inconsistent continue)
 
     def to_status(self) -> dict:
-        status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta),
+                        "status": "Failure"}
         if self.message:
             status["message"] = self.message
         if self.reason:

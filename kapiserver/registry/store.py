@@ -115,6 +115,8 @@ class Store:
         if options.continue_token:
             revision, start = continuetoken.decode(options.continue_token)
             start_key = prefix + start.encode()
+            if revision == -1:
+                revision = None     # an inconsistent continue: on from the key, at the current revision
         elif options.resource_version not in ("", "0"):
             requested = _parse_rv(options.resource_version)
             if options.resource_version_match == "Exact":
@@ -135,13 +137,15 @@ class Store:
                 result = await self.storage.range(prefix, revision=revision, limit=batch, start_key=start_key)
             except RevisionCompacted as e:
                 if options.continue_token:
-                    raise errors.resource_expired(
+                    expired = errors.resource_expired(
                         "The provided continue parameter is too old to display a consistent list result. "
                         "You can start a new list without the continue parameter, or use the continue token "
                         "in this response to retrieve the remainder of the results. Continuing with the "
                         "provided token results in an inconsistent list - objects that were created, modified, "
                         "or deleted between the time the first chunk was returned and now may show up in the "
-                        "list.") from None
+                        "list.")
+                    expired.list_meta = {"continue": continuetoken.encode(-1, start_key[len(prefix):].decode())}
+                    raise expired from None
                 raise errors.resource_expired(
                     f"too old resource version: {e.requested} ({e.compact_revision})") from None
             except FutureRevision as e:

@@ -176,3 +176,31 @@ def test_python_client_watch_resumes_across_restart(tmp_path):
             assert status_obj["message"].startswith("too old resource version: 1 (")
     finally:
         server.stop()
+
+
+def test_expired_continue_is_410_with_an_inconsistent_continue_token(tmp_path):
+    """Continuing a list whose revision was compacted is 410 Expired carrying an inconsistent continue token,
+    which goes on from the same key at the current revision."""
+    server = APIServerProcess(tmp_path / "data", args=("--etcd-compaction-interval=1s",)).start()
+    try:
+        for name in ("page-a", "page-b", "page-c"):
+            server.request("POST", CM, configmap(name))
+        status, first = server.request("GET", CM + "?limit=1")
+        assert [i["metadata"]["name"] for i in first["items"]] == ["page-a"]
+        assert first["metadata"]["remainingItemCount"] == 2
+        token = first["metadata"]["continue"]
+        server.request("PUT", CM + "/page-c", configmap("page-c", "2"))
+        deadline = time.monotonic() + 10
+        while True:
+            status, body = server.request("GET", CM + f"?limit=1&continue={token}")
+            if status == 410 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert status == 410 and body["reason"] == "Expired"
+        assert body["message"].startswith("The provided continue parameter is too old to display a consistent list")
+        status, rest = server.request("GET", CM + f"?continue={body['metadata']['continue']}")
+        assert status == 200
+        assert [i["metadata"]["name"] for i in rest["items"]] == ["page-b", "page-c"]
+        assert rest["items"][1]["data"] == {"v": "2"}
+    finally:
+        server.stop()
