@@ -147,6 +147,10 @@ async def serve_watch(context, request, store, namespace, options, rep) -> None:
     if getattr(store, "cacher", None) is None:
         await _serve_uncached(context, request, store, namespace, options, rep)
         return
+    from .upgrade import wants_upgrade
+    if wants_upgrade(request, "websocket"):
+        await _serve_websocket(context, request, store, namespace, options, rep)
+        return
     clock = context.clock
     response = _WatchResponse(request, rep)
     request.notifyFinish().addBoth(response.finish)
@@ -215,3 +219,72 @@ async def _serve_uncached(context, request, store, namespace, options, rep) -> N
                 response.timers.append(clock.callLater(BOOKMARK_INTERVAL, periodic))
         response.timers.append(clock.callLater(BOOKMARK_INTERVAL, periodic))
     request.notifyFinish().addBoth(lambda _: handle.cancel())
+
+
+async def _serve_websocket(context, request, store, namespace, options, rep) -> None:
+    """A cached watch over WebSocket: each event one text message (its JSON line), as upstream."""
+    from .websocket import Session, serve_websocket
+    clock = context.clock
+
+    class WatchSession(Session):
+        def __init__(self):
+            self.ws = None
+            self.handle = None
+            self.done = False
+            self.timer = None
+            self.early = []     # payloads before the socket opened
+
+        def choose(self, offered):
+            return offered[0] if offered else None
+
+        def opened(self, ws, protocol):
+            self.ws = ws
+            for payload in self.early:
+                ws.sendMessage(payload, isBinary=False)
+            self.early = []
+            if self.done:
+                ws.close()
+                return
+            if self.handle is not None:
+                self.wake(self.handle.watcher)
+
+        def wake(self, watcher):
+            if self.done or self.handle is None:
+                return
+            for payload in self.handle.take():
+                if self.ws is None:
+                    self.early.append(payload)
+                else:
+                    self.ws.sendMessage(payload, isBinary=False)
+            if watcher.closed:
+                self.end()
+
+        def end(self, _=None):
+            if self.done:
+                return
+            self.done = True
+            if self.timer is not None and self.timer.active():
+                self.timer.cancel()
+            if self.handle is not None:
+                self.handle.cancel()
+            if self.ws is not None:
+                self.ws.close()
+
+        def closed(self):
+            self.ws = None
+            self.end()
+
+    session = WatchSession()
+    encoding = WatchEncoding(store, rep, clock, query(request, "includeObject"))
+    try:
+        session.handle = await store.cacher.watch(store.prefix(namespace), options, encoding, session.wake)
+    except errors.StatusError as e:
+        if e.code not in (410, 504):
+            raise
+        session.early.append(_line("ERROR", e.to_status()))
+        session.done = True
+        serve_websocket(request, session)
+        return
+    session.timer = clock.callLater(_timeout(context, options), session.end)
+    serve_websocket(request, session)
+    session.wake(session.handle.watcher)

@@ -204,3 +204,23 @@ def test_expired_continue_is_410_with_an_inconsistent_continue_token(tmp_path):
         assert rest["items"][1]["data"] == {"v": "2"}
     finally:
         server.stop()
+
+
+def test_watch_over_websocket(apiserver):
+    """A watch asked for over WebSocket gets each event as one text message, a too-old one an ERROR message."""
+    websocket = pytest.importorskip("websocket")
+    status, created = apiserver.request("POST", CM, configmap("ws-a"))
+    rv = created["metadata"]["resourceVersion"]
+    ws = websocket.create_connection(apiserver.url.replace("http", "ws") + CM + f"?watch=true&resourceVersion={rv}"
+                                     "&timeoutSeconds=5", timeout=10)
+    try:
+        apiserver.request("POST", CM, configmap("ws-b"))
+        apiserver.request("DELETE", CM + "/ws-a")
+        opcode, first = ws.recv_data()
+        second = ws.recv()
+        assert opcode == websocket.ABNF.OPCODE_TEXT
+        events = [json.loads(first), json.loads(second)]
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "ws-b"),
+                                                                                  ("DELETED", "ws-a")]
+    finally:
+        ws.close()
