@@ -26,6 +26,7 @@ class FakeRequest:
         self.code = None
         self.producer = None
         self.responseHeaders = Headers()
+        self.requestHeaders = Headers()
         self._finish = Deferred()
 
     def setResponseCode(self, code):
