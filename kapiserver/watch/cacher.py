@@ -32,6 +32,9 @@ from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache, list
 log = Logger()
 
 Decode = Callable[[bytes, int], dict]
+
+# Objects read (and decoded) per step of a fill.
+FILL_PAGE = 500
 Wake = Callable[[CacheWatcher], None]
 
 
@@ -87,18 +90,27 @@ class Cacher:
         d.addErrback(self._fill_failed)
 
     async def _fill(self) -> None:
-        result = await self.storage.range(self.prefix)
-        if self._stopped:
-            return
-        items = [(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in result.kvs]
-        closed = self.cache.replace(items, result.revision)
+        # Page by page at one revision, so a big resource never holds the reactor (or
+        # the database thread) for long: other requests run between the pages.
+        items: list = []
+        revision, start_key = None, None
+        while True:
+            result = await self.storage.range(self.prefix, revision=revision, limit=FILL_PAGE, start_key=start_key)
+            if self._stopped:
+                return
+            revision = result.revision
+            items.extend((kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in result.kvs)
+            if not result.more or not result.kvs:
+                break
+            start_key = result.kvs[-1].key + b"\x00"
+        closed = self.cache.replace(items, revision)
         self._filling = False
         try:
             # A backend that hears of progress without events (etcd's progress notify) tells us.
-            self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event,
+            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
                                               on_progress=self._on_progress)
         except TypeError:
-            self._handle = self.storage.watch(self.prefix, result.revision, self._on_storage_event)
+            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event)
         for w in closed:
             self._wake(w)
         self._release()

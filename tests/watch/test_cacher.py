@@ -47,8 +47,10 @@ class FakeStorage:
 
     def range(self, prefix, revision=None, limit=0, start_key=None):
         self.ranges += 1
-        kvs = [kv for k, kv in sorted(self.data.items()) if k.startswith(prefix)]
-        return succeed(RangeResult(kvs, self.revision, False, len(kvs)))
+        kvs = [kv for k, kv in sorted(self.data.items())
+               if k.startswith(prefix) and (start_key is None or k >= start_key)]
+        more = bool(limit) and len(kvs) > limit
+        return succeed(RangeResult(kvs[:limit] if limit else kvs, self.revision, more, len(kvs)))
 
     def watch(self, prefix, after, sink):
         entry = (prefix, sink)
@@ -102,7 +104,7 @@ def test_fills_once_and_follows_one_storage_watch(world):
     storage.write("b", cm("b"))
     items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
     assert names(items) == ["a", "b"] and meta == {"resourceVersion": "3"}
-    assert storage.ranges == 1 and len(storage.watches) == 1
+    assert storage.ranges == 1 and len(storage.watches) == 1     # one page: fewer objects than a page
 
 
 def test_consistent_list_is_current_at_storage_revision(world):
@@ -193,3 +195,17 @@ def test_limited_consistent_list_is_a_first_page_with_continue_at_cache_revision
     assert continuetoken.decode(meta["continue"]) == (5, "default/b\x00")
     items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(limit=2, resource_version="0"))))
     assert names(items) == ["a", "b", "c", "d"] and "continue" not in meta
+
+
+def test_fill_reads_page_by_page(monkeypatch):
+    """The initial fill reads storage in pages at one revision and holds every object."""
+    from kapiserver.watch import cacher as cacher_module
+    monkeypatch.setattr(cacher_module, "FILL_PAGE", 2)
+    storage, clock = FakeStorage(), task.Clock()
+    for name in "abcde":
+        storage.write(name, cm(name))
+    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher.start()
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
+    assert names(items) == list("abcde") and meta == {"resourceVersion": "6"}
+    assert storage.ranges == 3
