@@ -353,8 +353,9 @@ class WatchCache:
         if rv is None:
             items, revision = self.list(prefix, flt)
             w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now)
-            for entry in items.entries:
-                w._queue(entry.revision, entry.added(encoding))
+            queued = [(entry.revision, entry.added(encoding)) for entry in items.entries]
+            w.pending.extend(queued)
+            w.pending_bytes += sum(len(p) for _, p in queued if type(p) is bytes)
             w.sent_rv = revision
             if initial_events_end:
                 w._queue(revision, encoding.bookmark(revision, True))
