@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Optional
 
-from ..machinery import errors, meta, structural
+from ..machinery import cel, errors, meta, structural
 from ..machinery.errors import FieldError
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
@@ -133,6 +133,8 @@ def validate_crd(crd: dict) -> list[FieldError]:
         elif schema.get("type") != "object":
             out.append(errors.invalid(f"spec.versions[{index}].schema.openAPIV3Schema.type",
                                       schema.get("type", ""), "must be object at the root"))
+        if isinstance(schema, dict):
+            out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
     return out
 
 
@@ -176,6 +178,8 @@ class CustomResourceStrategy(Strategy):
         subs = version.get("subresources") or {}
         self.scale_paths = subs.get("scale")
         self.tracks_generation = True
+        # x-kubernetes-validations compiled once per CRD version, not per request.
+        self.rules = cel.validator(self.schema)
 
     def default(self, obj: dict) -> None:
         pruned = structural.prune(obj, self.schema, root=True)
@@ -190,13 +194,24 @@ class CustomResourceStrategy(Strategy):
         from . import validation
         out = validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
                                   self.info.namespaced)
-        return out + structural.validate(obj, self.schema, root=True)
+        return out + self._schema_errors(obj, None)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
         from . import validation
         out = validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
                                   self.info.namespaced)
-        return out + structural.validate(new, self.schema, root=True)
+        return out + self._schema_errors(new, old)
+
+    def _schema_errors(self, obj: dict, old: Optional[dict]) -> list[FieldError]:
+        out = structural.validate(obj, self.schema, root=True)
+        if self.rules is None:
+            return out
+        # As upstream, a value of the wrong type keeps the CEL rules from running at all.
+        if any(e.reason == "FieldValueTypeInvalid" for e in out):
+            return out + [FieldError("FieldValueInvalid", cel.ROOT_PATH, 'Invalid value: "null": some validation '
+                                     "rules were not checked because the object was invalid; correct the "
+                                     "existing errors to complete validation")]
+        return out + self.rules.validate(obj, old)
 
     def field_set(self, obj: dict) -> dict[str, str]:
         meta_ = obj.get("metadata") or {}

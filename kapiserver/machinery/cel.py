@@ -1,0 +1,532 @@
+"""
+CRD validation rules (``x-kubernetes-validations``) in CEL, as apiextensions
+evaluates them, on top of cel-python (``celpy``).
+
+- A rule is compiled once (by its source text) and checked when the CRD is
+  written: a syntax error, an unknown function or variable, a bad ``reason`` or
+  ``fieldPath`` makes the CRD invalid.
+- ``self`` is the value at the schema node carrying the rule; ``oldSelf`` the
+  old value there on update.  A rule naming ``oldSelf`` (a transition rule) is
+  only evaluated when an old value exists, unless ``optionalOldSelf`` is set,
+  in which case ``oldSelf`` is an optional (``hasValue()``, ``value()``,
+  ``orValue(x)``).
+- Old values follow the new ones through object properties, map keys and the
+  items of ``x-kubernetes-list-type: map`` lists (by their keys), as upstream.
+- A failed rule is a field error worded as upstream's
+  (``spec: Invalid value: "object": <message or "failed rule: <rule>">``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Optional
+
+import celpy
+from celpy import celtypes
+from lark import Token, Tree
+
+from .errors import FieldError
+
+SELF, OLD_SELF = "self", "oldSelf"
+REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
+ROOT_PATH = "<nil>"        # how Go prints the nil field path of a rule on the object itself
+_MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn"}
+_BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
+
+
+class CompileError(Exception):
+    """A rule or messageExpression that cannot be compiled; ``str()`` is upstream's detail."""
+
+
+# -- Kubernetes' CEL library additions (strings, lists, regex, optionals) ---------------------------
+
+class Optional_:
+    """CEL's optional type, enough for ``optionalOldSelf`` rules."""
+
+    def __init__(self, value=None, present: bool = False):
+        self.value, self.present = value, present
+
+
+def _eval_error(message: str, exc=ValueError):
+    return celpy.CELEvalError(message, exc, None)
+
+
+def _index_of(target, item, *start):
+    if isinstance(target, str):
+        return celtypes.IntType(target.find(item, *(int(s) for s in start)))
+    for index, value in enumerate(target):
+        if value == item:
+            return celtypes.IntType(index)
+    return celtypes.IntType(-1)
+
+
+def _last_index_of(target, item):
+    if isinstance(target, str):
+        return celtypes.IntType(target.rfind(item))
+    for index in range(len(target) - 1, -1, -1):
+        if target[index] == item:
+            return celtypes.IntType(index)
+    return celtypes.IntType(-1)
+
+
+def _substring(text, start, end=None):
+    start, end = int(start), len(text) if end is None else int(end)
+    if not 0 <= start <= end <= len(text):
+        return _eval_error(f"index out of range: {end if end > len(text) else start}", IndexError)
+    return celtypes.StringType(text[start:end])
+
+
+def _split(text, separator, limit=None):
+    parts = text.split(separator) if limit is None or int(limit) < 0 else \
+        text.split(separator, max(int(limit) - 1, 0)) if int(limit) else []
+    return celtypes.ListType([celtypes.StringType(p) for p in parts])
+
+
+def _is_sorted(items):
+    return celtypes.BoolType(all(items[i] <= items[i + 1] for i in range(len(items) - 1)))
+
+
+def _sum(items):
+    total = items[0] if items else celtypes.IntType(0)
+    for item in items[1:]:
+        total = total + item
+    return total
+
+
+def _extreme(pick):
+    def function(*args):
+        items = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+        if not items:
+            return _eval_error("min/max of an empty list", ValueError)
+        return pick(items)
+    return function
+
+
+def _find(text, pattern):
+    found = re.search(pattern, text)
+    return celtypes.StringType(found.group(0) if found else "")
+
+
+def _find_all(text, pattern, limit=-1):
+    found = [celtypes.StringType(m.group(0)) for m in re.finditer(pattern, text)]
+    return celtypes.ListType(found if int(limit) < 0 else found[:int(limit)])
+
+
+def _optional_value(opt):
+    if not isinstance(opt, Optional_):
+        return _eval_error("no such overload", TypeError)
+    return opt.value if opt.present else _eval_error("optional.none() dereference", ValueError)
+
+
+FUNCTIONS = {
+    "charAt": lambda s, i: celtypes.StringType(s[int(i)] if int(i) < len(s) else ""),
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
+    "lowerAscii": lambda s: celtypes.StringType(s.lower()),
+    "upperAscii": lambda s: celtypes.StringType(s.upper()),
+    "replace": lambda s, old, new, n=-1: celtypes.StringType(s.replace(old, new, int(n))),
+    "split": _split,
+    "substring": _substring,
+    "trim": lambda s: celtypes.StringType(s.strip()),
+    "join": lambda items, sep="": celtypes.StringType(str(sep).join(items)),
+    "isSorted": _is_sorted,
+    "sum": _sum,
+    "min": _extreme(min),
+    "max": _extreme(max),
+    "find": _find,
+    "findAll": _find_all,
+    "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),
+    "value": _optional_value,
+    "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
+}
+_KNOWN_FUNCTIONS = set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS
+_ENV = celpy.Environment()
+
+
+# -- compiling --------------------------------------------------------------------------------------
+
+class Program:
+    """One compiled CEL expression."""
+
+    def __init__(self, source: str, runner, uses_old_self: bool):
+        self.source, self.runner, self.uses_old_self = source, runner, uses_old_self
+
+    def evaluate(self, activation: dict):
+        """The result, or a CELEvalError (returned, as celpy does, or raised)."""
+        try:
+            return self.runner.evaluate(activation)
+        except celpy.CELEvalError as e:
+            return e
+        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
+            return celpy.CELEvalError(str(e), type(e), None)
+
+
+def _check_references(tree: Tree) -> None:
+    bound = {SELF, OLD_SELF}
+    for node in tree.iter_subtrees():
+        if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS:
+            args = node.children[2] if len(node.children) > 2 else None
+            if isinstance(args, Tree):
+                for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):
+                    bound.add(str(token))
+    for node in tree.iter_subtrees():
+        if node.data == "member_dot_arg":
+            name = str(node.children[1])
+        elif node.data == "ident_arg":
+            name = str(node.children[0])
+        elif node.data == "ident":
+            name = str(node.children[0])
+            if name not in bound and name not in _KNOWN_FUNCTIONS:
+                raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: "
+                                   f"undeclared reference to '{name}' (in container '')")
+            continue
+        else:
+            continue
+        if name not in _KNOWN_FUNCTIONS:
+            raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: "
+                               f"undeclared reference to '{name}' (in container '')")
+
+
+def _where(node: Tree) -> str:
+    meta = getattr(node, "meta", None)
+    if meta is not None and not getattr(meta, "empty", True):
+        return f"{meta.line}:{meta.column}"
+    return "1:1"
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Program:
+    """The compiled expression; cached by source so each CRD version compiles its rules once."""
+    try:
+        tree = _ENV.compile(source)
+    except celpy.CELParseError as e:
+        line, column = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1
+        text = source.splitlines()[line - 1] if source.splitlines() else ""
+        # cel-go's shape: position, then the source line and a dotted caret under the column.
+        raise CompileError(f"compilation failed: ERROR: <input>:{line}:{column}: Syntax error: "
+                           f"unexpected input\n | {text}\n | {'.' * (column - 1)}^") from None
+    _check_references(tree)
+    uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
+                        for node in tree.iter_subtrees())
+    return Program(source, _ENV.program(tree, functions=FUNCTIONS), uses_old_self)
+
+
+class Rule:
+    """One entry of x-kubernetes-validations, compiled."""
+
+    def __init__(self, spec: dict, schema: dict):
+        self.spec = spec
+        self.source = spec.get("rule") or ""
+        self.message = (spec.get("message") or "").strip()
+        self.reason = spec.get("reason")
+        self.optional_old_self = bool(spec.get("optionalOldSelf"))
+        self.program = compile_expression(self.source) if self.source.strip() else None
+        self.message_program = (compile_expression(spec["messageExpression"])
+                                if spec.get("messageExpression") else None)
+        self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
+
+    @property
+    def error_string(self) -> str:
+        return self.message or self.source.strip()
+
+    @property
+    def message_or_default(self) -> str:
+        return self.message or f"failed rule: {self.source.strip()}"
+
+
+# -- fieldPath ----------------------------------------------------------------------------------------
+
+_PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\['((?:[^'\\]|\\.)*)'\]")
+
+
+def normalize_field_path(path: str, schema: dict) -> str:
+    """``.spec.x['a.b']`` as a field path (``spec.x[a.b]``) checked against the schema, or CompileError."""
+    if not path:
+        return ""
+    out, position, node = "", 0, schema
+    while position < len(path):
+        match = _PATH_TOKEN.match(path, position)
+        if match is None:
+            raise CompileError("fieldPath must be a valid path")
+        name = match.group(1) if match.group(1) is not None else re.sub(r"\\(.)", r"\1", match.group(2))
+        properties = node.get("properties")
+        additional = node.get("additionalProperties")
+        if properties is not None and name in properties:
+            out, node = (f"{out}.{name}" if out else name), properties[name]
+        elif properties is None and isinstance(additional, dict):
+            out, node = f"{out}[{name}]", additional
+        else:
+            raise CompileError("fieldPath must be a valid path")
+        position = match.end()
+    return out
+
+
+# -- checking a CRD's rules ---------------------------------------------------------------------------
+
+def _rule_value(spec: dict) -> str:
+    """The ValidationRule as Go's %#v prints it in a CRD's field error."""
+    def pointer(value, kind):
+        return f"(*{kind})(nil)" if value is None else f"(*{kind})({value!r})"
+    quoted = {k: '"' + (spec.get(k) or "").replace("\\", "\\\\").replace('"', '\\"') + '"'
+              for k in ("rule", "message", "messageExpression", "fieldPath")}
+    return (f"apiextensions.ValidationRule{{Rule:{quoted['rule']}, Message:{quoted['message']}, "
+            f"MessageExpression:{quoted['messageExpression']}, "
+            f"Reason:{pointer(spec.get('reason'), 'apiextensions.FieldValueErrorReason')}, "
+            f"FieldPath:{quoted['fieldPath']}, OptionalOldSelf:{pointer(spec.get('optionalOldSelf'), 'bool')}}}")
+
+
+def check_rules(schema: Optional[dict], path: str) -> list[FieldError]:
+    """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
+    openAPIV3Schema at ``path``) that cannot be compiled or is malformed."""
+    out: list[FieldError] = []
+    if isinstance(schema, dict):
+        _check_node(schema, path, out)
+    return out
+
+
+def _check_node(schema: dict, path: str, out: list) -> None:
+    for index, spec in enumerate(schema.get("x-kubernetes-validations") or []):
+        at = f"{path}.x-kubernetes-validations[{index}]"
+        if not isinstance(spec, dict):
+            continue
+        source = spec.get("rule") or ""
+        if not source.strip():
+            out.append(FieldError("FieldValueRequired", f"{at}.rule", "Required value: rule is not specified"))
+        else:
+            try:
+                program = compile_expression(source)
+                if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
+                    out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
+                                          f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
+                                          "may not be set if rule does not use oldSelf"))
+            except CompileError as e:
+                out.append(FieldError("FieldValueInvalid", f"{at}.rule", f"Invalid value: {_rule_value(spec)}: {e}"))
+        message = spec.get("message") or ""
+        if "\n" in message:
+            out.append(FieldError("FieldValueInvalid", f"{at}.message",
+                                  f'Invalid value: "{message}": message must not contain line breaks'))
+        elif "\n" in source and not message.strip():
+            out.append(FieldError("FieldValueRequired", f"{at}.message",
+                                  "Required value: message must be specified if rule contains line breaks"))
+        if spec.get("messageExpression"):
+            try:
+                compile_expression(spec["messageExpression"])
+            except CompileError as e:
+                detail = str(e).replace("compilation failed", "messageExpression compilation failed", 1)
+                out.append(FieldError("FieldValueInvalid", f"{at}.messageExpression",
+                                      f"Invalid value: {_rule_value(spec)}: {detail}"))
+        if spec.get("reason") is not None and spec["reason"] not in REASONS:
+            supported = ", ".join(f'"{r}"' for r in ("FieldValueDuplicate", "FieldValueForbidden",
+                                                     "FieldValueInvalid", "FieldValueRequired"))
+            out.append(FieldError("FieldValueNotSupported", f"{at}.reason",
+                                  f'Unsupported value: "{spec["reason"]}": supported values: {supported}'))
+        if spec.get("fieldPath"):
+            try:
+                normalize_field_path(spec["fieldPath"], schema)
+            except CompileError as e:
+                out.append(FieldError("FieldValueInvalid", f"{at}.fieldPath",
+                                      f'Invalid value: "{spec["fieldPath"]}": {e}'))
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            _check_node(sub, f"{path}.properties[{name}]", out)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _check_node(schema[key], f"{path}.{key}", out)
+    for index, sub in enumerate(schema.get("allOf") or []):
+        if isinstance(sub, dict):
+            _check_node(sub, f"{path}.allOf[{index}]", out)
+
+
+# -- evaluating -----------------------------------------------------------------------------------------
+
+def to_cel(value: Any, schema: Optional[dict]):
+    """A JSON value as a CEL value, typed by its schema (date-time strings are timestamps, ...)."""
+    schema = schema or {}
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return celtypes.BoolType(value)
+    if isinstance(value, int):
+        return celtypes.DoubleType(value) if schema.get("type") == "number" else celtypes.IntType(value)
+    if isinstance(value, float):
+        return celtypes.DoubleType(value)
+    if isinstance(value, str):
+        fmt = schema.get("format")
+        try:
+            if fmt in ("date-time", "datetime"):
+                return celtypes.TimestampType(value)
+            if fmt == "duration":
+                return celtypes.DurationType(value)
+        except ValueError:
+            pass
+        return celtypes.StringType(value)
+    if isinstance(value, list):
+        items = schema.get("items")
+        return celtypes.ListType([to_cel(v, items) for v in value])
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        return celtypes.MapType({celtypes.StringType(k): to_cel(
+            v, properties.get(k, additional if isinstance(additional, dict) else None))
+            for k, v in value.items()})
+    return value
+
+
+_MISSING_KEY = re.compile(r"no such member in mapping: '(.*)'")
+
+
+def _error_text(error: celpy.CELEvalError) -> str:
+    message = str(error.args[0]) if error.args else str(error)
+    found = _MISSING_KEY.match(message)
+    if found:
+        return f"no such key: {found.group(1)}"
+    if "divide by zero" in message:
+        return "division by zero"
+    if "no matching overload" in message:
+        return "no such overload"
+    return message
+
+
+def _schema_type(schema: dict) -> str:
+    if schema.get("x-kubernetes-int-or-string"):
+        return ""
+    return schema.get("type") or ""
+
+
+class Validator:
+    """The rules of one schema and its children; built once per CRD version."""
+
+    def __init__(self, schema: dict, root: bool = False):
+        self.schema = schema
+        self.root = root
+        self.rules = [Rule(spec, schema) for spec in schema.get("x-kubernetes-validations") or []
+                      if isinstance(spec, dict)]
+        self.properties = {name: Validator(sub) for name, sub in (schema.get("properties") or {}).items()
+                           if isinstance(sub, dict) and _has_rules(sub)}
+        additional = schema.get("additionalProperties")
+        self.additional = Validator(additional) if isinstance(additional, dict) and _has_rules(additional) \
+            else None
+        items = schema.get("items")
+        self.items = Validator(items) if isinstance(items, dict) and _has_rules(items) else None
+        self.all_of = [Validator(sub) for sub in schema.get("allOf") or [] if isinstance(sub, dict)
+                       and _has_rules(sub)]
+
+    def validate(self, value: Any, old: Any = None, path: str = "") -> list[FieldError]:
+        """Field errors of the rules that ``value`` (with ``old`` on update) fails."""
+        out: list[FieldError] = []
+        self._validate(value, old, path, out)
+        return out
+
+    def _validate(self, value, old, path, out) -> None:
+        if value is None:
+            return
+        if self.rules:
+            self._rules(value, old, path, out)
+        for sub in self.all_of:
+            sub._validate(value, old, path, out)
+        if isinstance(value, dict):
+            old_map = old if isinstance(old, dict) else {}
+            if self.additional is not None:
+                for key, item in value.items():
+                    self.additional._validate(item, old_map.get(key), f"{path}[{key}]", out)
+            for key, item in value.items():
+                sub = self.properties.get(key)
+                if sub is not None:
+                    sub._validate(item, old_map.get(key), f"{path}.{key}" if path else key, out)
+        elif isinstance(value, list) and self.items is not None:
+            olds = _correlate(self.schema, value, old)
+            for index, item in enumerate(value):
+                self.items._validate(item, olds[index], f"{path}[{index}]", out)
+
+    def _self(self, value):
+        if self.root and isinstance(value, dict):
+            value = dict(value)
+            meta = value.get("metadata") or {}
+            value["metadata"] = {k: meta[k] for k in ("name", "generateName") if k in meta}
+        return to_cel(value, self.schema)
+
+    def _rules(self, value, old, path, out) -> None:
+        kind = _schema_type(self.schema)
+        at = path or ROOT_PATH
+        current = self._self(value)
+        previous = self._self(old) if old is not None else None
+        for rule in self.rules:
+            if rule.program is None:
+                continue
+            if rule.optional_old_self:
+                activation = {SELF: current, OLD_SELF: Optional_(previous, previous is not None)}
+            elif rule.program.uses_old_self:
+                if previous is None:
+                    continue
+                activation = {SELF: current, OLD_SELF: previous}
+            else:
+                activation = {SELF: current}
+            result = rule.program.evaluate(activation)
+            if isinstance(result, celpy.CELEvalError):
+                text = _error_text(result)
+                if text == "no such overload":
+                    detail = (f"'{text}': call arguments did not match a supported operator, function or macro "
+                              f"signature for rule: {rule.error_string}")
+                else:
+                    detail = f"{text} evaluating rule: {rule.error_string}"
+                out.append(_invalid(at, kind, detail))
+                continue
+            if result is True or (isinstance(result, celtypes.BoolType) and bool(result)):
+                continue
+            where = path
+            if rule.field_path:
+                where = f"{path}.{rule.field_path}" if path and not rule.field_path.startswith("[") \
+                    else f"{path}{rule.field_path}"
+            detail = self._message(rule, activation)
+            out.append(_for_reason(where or ROOT_PATH, kind, detail, rule.reason))
+
+    @staticmethod
+    def _message(rule: Rule, activation: dict) -> str:
+        if rule.message_program is not None:
+            result = rule.message_program.evaluate(activation)
+            if isinstance(result, str) and result.strip() and "\n" not in result.strip():
+                return result.strip()
+        return rule.message_or_default
+
+
+def _has_rules(schema: dict) -> bool:
+    if schema.get("x-kubernetes-validations"):
+        return True
+    children = list((schema.get("properties") or {}).values()) + list(schema.get("allOf") or [])
+    children += [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
+    return any(isinstance(c, dict) and _has_rules(c) for c in children)
+
+
+def _correlate(schema: dict, items: list, old: Any) -> list:
+    """Each item's old counterpart: only map-type lists correlate, by their keys."""
+    keys = schema.get("x-kubernetes-list-map-keys")
+    if schema.get("x-kubernetes-list-type") != "map" or not keys or not isinstance(old, list):
+        return [None] * len(items)
+    by_key = {tuple(o.get(k) for k in keys): o for o in old if isinstance(o, dict)}
+    return [by_key.get(tuple(i.get(k) for k in keys)) if isinstance(i, dict) else None for i in items]
+
+
+def _invalid(path: str, kind: str, detail: str) -> FieldError:
+    return FieldError("FieldValueInvalid", path, f'Invalid value: "{kind}": {detail}')
+
+
+def _for_reason(path: str, kind: str, detail: str, reason: Optional[str]) -> FieldError:
+    if reason == "FieldValueForbidden":
+        return FieldError(reason, path, f"Forbidden: {detail}")
+    if reason == "FieldValueRequired":
+        return FieldError(reason, path, f"Required value: {detail}")
+    if reason == "FieldValueDuplicate":
+        return FieldError(reason, path, f'Duplicate value: "{kind}"')
+    return _invalid(path, kind, detail)
+
+
+def validator(schema: Optional[dict]) -> Optional[Validator]:
+    """The Validator of a CRD version's openAPIV3Schema, or None when it has no rules (or a rule
+    does not compile: the CRD was refused then, so this only guards stored CRDs)."""
+    if not isinstance(schema, dict) or not _has_rules(schema):
+        return None
+    try:
+        return Validator(schema, root=True)
+    except CompileError:
+        return None

@@ -1,0 +1,130 @@
+"""x-kubernetes-validations: compiling CRD rules and evaluating them as apiextensions does."""
+
+from __future__ import annotations
+
+from kapiserver.machinery import cel
+
+SPEC = {"type": "object", "properties": {
+    "min": {"type": "integer"}, "max": {"type": "integer"}, "name": {"type": "string"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "start": {"type": "string", "format": "date-time"},
+    "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+              "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                        "x-kubernetes-validations": [{"rule": "self.port >= oldSelf.port",
+                                                      "message": "port may only grow"}]}}}}
+
+
+def schema(*rules, spec=None):
+    body = dict(spec or SPEC, **{"x-kubernetes-validations": list(rules)})
+    return {"type": "object", "properties": {"spec": body}}
+
+
+def messages(rules_schema, obj, old=None):
+    return [str(e) for e in cel.validator(rules_schema).validate(obj, old)]
+
+
+def obj(**spec):
+    return {"apiVersion": "x.io/v1", "kind": "X", "metadata": {"name": "a", "uid": "u"}, "spec": spec}
+
+
+def test_failed_rule_default_message_and_message():
+    """A false rule is an Invalid field error on the rule's node: its message, else "failed rule: <rule>"."""
+    s = schema({"rule": "self.min <= self.max"}, {"rule": "size(self.name) > 2", "message": " too short "})
+    assert messages(s, obj(min=5, max=3, name="ab")) == [
+        'spec: Invalid value: "object": failed rule: self.min <= self.max',
+        'spec: Invalid value: "object": too short']
+    assert messages(s, obj(min=1, max=3, name="abc")) == []
+
+
+def test_reason_and_field_path():
+    """reason picks Forbidden/Required/Duplicate errors and fieldPath moves the error to a child field."""
+    s = schema({"rule": "self.min > 0", "reason": "FieldValueForbidden", "fieldPath": ".min"},
+               {"rule": "self.max > 0", "reason": "FieldValueRequired", "message": "needed"},
+               {"rule": "false", "reason": "FieldValueDuplicate"})
+    errs = cel.validator(s).validate(obj(min=0, max=0))
+    assert [(e.reason, str(e)) for e in errs] == [
+        ("FieldValueForbidden", "spec.min: Forbidden: failed rule: self.min > 0"),
+        ("FieldValueRequired", "spec: Required value: needed"),
+        ("FieldValueDuplicate", 'spec: Duplicate value: "object"')]
+
+
+def test_message_expression_with_fallback():
+    """messageExpression gives the message; an empty or failing one falls back to message."""
+    s = schema({"rule": "self.max < 10", "messageExpression": "'max is ' + string(self.max)"},
+               {"rule": "self.min < 0", "message": "fallback", "messageExpression": "''"})
+    assert messages(s, obj(min=1, max=12)) == ['spec: Invalid value: "object": max is 12',
+                                                'spec: Invalid value: "object": fallback']
+
+
+def test_transition_rules_only_run_with_an_old_value():
+    """A rule naming oldSelf is skipped on create and runs on update, also on correlated list-map items."""
+    s = schema({"rule": "self.max >= oldSelf.max", "message": "max may not shrink"})
+    assert messages(s, obj(max=1)) == []
+    assert messages(s, obj(max=1), obj(max=2)) == ['spec: Invalid value: "object": max may not shrink']
+    new, old = obj(ports=[{"name": "b", "port": 1}, {"name": "a", "port": 5}]), obj(ports=[{"name": "a", "port": 9}])
+    assert messages(schema(), new, old) == ['spec.ports[1]: Invalid value: "object": port may only grow']
+
+
+def test_optional_old_self():
+    """With optionalOldSelf the rule runs on create too, oldSelf being an optional."""
+    s = schema({"rule": "!oldSelf.hasValue() || oldSelf.value().name == self.name", "optionalOldSelf": True,
+                "message": "name is immutable"},
+               {"rule": "oldSelf.orValue(self).min <= self.min", "optionalOldSelf": True})
+    assert messages(s, obj(name="x", min=1)) == []
+    assert messages(s, obj(name="x", min=1), obj(name="y", min=2)) == [
+        'spec: Invalid value: "object": name is immutable',
+        'spec: Invalid value: "object": failed rule: oldSelf.orValue(self).min <= self.min']
+
+
+def test_macros_strings_and_kubernetes_library():
+    """has(), size(), macros, matches(), timestamps and the Kubernetes list/string additions evaluate."""
+    s = schema({"rule": "has(self.tags) && self.tags.all(t, t.matches('^[a-z]+$'))"},
+               {"rule": "self.tags.exists(t, t == 'b') && self.tags.filter(t, t > 'a').size() == 1"},
+               {"rule": "self.tags.map(t, t.upperAscii()) == ['A', 'B'] && self.tags.isSorted()"},
+               {"rule": "self.tags.indexOf('b') == 1 && 'a,b'.split(',') == self.tags && self.name.trim() == 'n'"},
+               {"rule": "self.start < timestamp('2030-01-01T00:00:00Z') && duration('1h') > duration('30m')"})
+    assert messages(s, obj(tags=["a", "b"], name=" n ", start="2024-05-01T00:00:00Z")) == []
+    assert len(messages(s, obj(tags=["b", "a"], name="n", start="2031-01-01T00:00:00Z"))) == 3
+
+
+def test_runtime_errors_are_invalid_with_the_rule():
+    """A rule that errors (absent field, no such overload) is an Invalid error naming the rule."""
+    s = schema({"rule": "self.max > 1"}, {"rule": "self.name + 1 == 'x'"})
+    assert messages(s, obj(name="a")) == [
+        'spec: Invalid value: "object": no such key: max evaluating rule: self.max > 1',
+        "spec: Invalid value: \"object\": 'no such overload': call arguments did not match a supported "
+        "operator, function or macro signature for rule: self.name + 1 == 'x'"]
+
+
+def test_root_rules_see_only_name_of_metadata():
+    """A rule on the object itself reports at <nil> and sees metadata.name but not other metadata."""
+    s = {"type": "object", "x-kubernetes-validations": [
+        {"rule": "self.metadata.name.startsWith('b')"}, {"rule": "!has(self.metadata.uid)"}]}
+    assert messages(s, obj()) == ['<nil>: Invalid value: "object": failed rule: self.metadata.name.startsWith(\'b\')']
+
+
+def test_check_rules_reports_what_does_not_compile():
+    """Syntax errors, unknown functions, bad reasons, fieldPaths and a needless optionalOldSelf are CRD errors."""
+    s = {"type": "object", "properties": {"a": {"type": "string"}}, "x-kubernetes-validations": [
+        {"rule": "self.a <"}, {"rule": "nope(self)"}, {"rule": "true", "reason": "Other"},
+        {"rule": "true", "fieldPath": ".b"}, {"rule": "true", "optionalOldSelf": True}, {"rule": ""},
+        {"rule": "true", "messageExpression": "'a' +"}]}
+    errs = cel.check_rules(s, "root")
+    fields = [e.field for e in errs]
+    assert fields == ["root.x-kubernetes-validations[0].rule", "root.x-kubernetes-validations[1].rule",
+                      "root.x-kubernetes-validations[2].reason", "root.x-kubernetes-validations[3].fieldPath",
+                      "root.x-kubernetes-validations[4].optionalOldSelf", "root.x-kubernetes-validations[5].rule",
+                      "root.x-kubernetes-validations[6].messageExpression"]
+    assert "compilation failed: ERROR: <input>:1:" in errs[0].body and "Syntax error" in errs[0].body
+    assert "undeclared reference to 'nope'" in errs[1].body
+    assert cel.check_rules(schema({"rule": "self.tags.all(t, size(t) > 0)"}), "root") == []
+
+
+def test_rules_compile_once():
+    """The same rule source is compiled once, however many validators use it."""
+    cel.compile_expression.cache_clear()
+    s = schema({"rule": "self.min <= self.max"}, spec={"type": "object", "properties": {
+        "min": {"type": "integer"}, "max": {"type": "integer"}}})
+    for _ in range(3):
+        cel.validator(s).validate(obj(min=1, max=2))
+    assert cel.compile_expression.cache_info().misses == 1
