@@ -17,11 +17,14 @@ import pytest
 
 from kapiserver.auth import certs
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from .conftest import APIServerProcess, free_port, kubectl_binary
 from .test_security import SecureServer
 
 SEEN = []
-OIDC_KEY = certs.new_key()
+# Identity providers sign ID tokens with RS256 most often; the test issuer does too.
+OIDC_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ISSUER = {}
 
 
