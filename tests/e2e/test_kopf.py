@@ -64,12 +64,13 @@ def wait_for(predicate, timeout, what):
 def operator(apiserver, kubectl, tmp_path_factory):
     kubectl("apply", "-f", "-", input=json.dumps(CRD))
     home = tmp_path_factory.mktemp("kopf")
-    (home / "operator.py").write_text(OPERATOR)
+    # Not "operator.py": with the script's folder on sys.path that name shadows the stdlib module.
+    (home / "greeter.py").write_text(OPERATOR)
     log_path = home / "kopf.log"
     env = dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig), HOME=str(home), APISERVER=apiserver.url)
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",
-                                    "--verbose", str(home / "operator.py")],
+                                    "--verbose", str(home / "greeter.py")],
                                    stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home)
     process.log = lambda: log_path.read_text()[-6000:]
     try:
