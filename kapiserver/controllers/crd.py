@@ -13,7 +13,9 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
-from ..registry.crd import CLEANUP_FINALIZER, CustomResourceStrategy, resource_infos, version_of
+from ..registry import conversion
+from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, resource_infos, schema_coercer,
+                             version_of, version_priority)
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
@@ -79,6 +81,9 @@ class CRDController:
             self.registry.add(info, CustomResourceStrategy(info, crd), builtin=False)
             self.registry.openapi_schemas[self._name_of(info.group, info.version, info.kind)] = \
                 openapi_schema(info, crd)
+        self._set_coercers(crd)
+        if infos:
+            self._sort_versions(infos[0].group)
         self._served[name] = infos
         self.registry.generation += 1
         if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
@@ -88,6 +93,20 @@ class CRDController:
             finally:
                 self._cleaning.discard(name)
 
+    def _set_coercers(self, crd: dict) -> None:
+        spec = crd.get("spec") or {}
+        plural = ((crd.get("status") or {}).get("acceptedNames") or spec.get("names") or {}).get("plural", "")
+        for version in spec.get("versions") or []:
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            conversion.set_schema_coercer(spec.get("group", ""), plural, version.get("name", ""),
+                                          schema_coercer(schema) if schema else None)
+
+    def _sort_versions(self, group: str) -> None:
+        # Discovery lists a CRD group's versions by kube-aware priority; the first is preferred.
+        for known, versions in self.registry.catalog.groups:
+            if known == group:
+                versions.sort(key=version_priority)
+
     def _remove(self, info) -> None:
         self.registry.catalog.remove(info.group, info.version, info.resource)
         self.registry.remove(info.group, info.version, info.resource)
@@ -96,6 +115,10 @@ class CRDController:
     async def unregister(self, crd: dict) -> None:
         for info in self._served.pop(crd["metadata"]["name"], []):
             self._remove(info)
+        spec = crd.get("spec") or {}
+        for version in spec.get("versions") or []:
+            conversion.set_schema_coercer(spec.get("group", ""), (spec.get("names") or {}).get("plural", ""),
+                                          version.get("name", ""), None)
         self.registry.generation += 1
 
     async def cleanup(self, crd: dict) -> None:

@@ -24,17 +24,37 @@ def to_storage(obj: dict, info: ResourceInfo) -> dict:
     convert = _CONVERTERS.get((info.group, info.version, group, version))
     obj = convert(obj) if convert else dict(obj)
     obj["apiVersion"] = f"{group}/{version}" if group else version
-    return obj
+    coerce = _SCHEMA_COERCERS.get((group, info.storage_key, version))
+    return coerce(obj) if coerce else obj
 
 
 def from_storage(obj: dict, info: ResourceInfo) -> dict:
     group, version = info.storage_gv
     if (group, version) == (info.group, info.version):
         return obj
+    storage_coerce = _SCHEMA_COERCERS.get((group, info.storage_key, version))
+    if storage_coerce is not None:
+        obj = storage_coerce(obj)
     convert = _CONVERTERS.get((group, version, info.group, info.version))
     obj = convert(obj) if convert else dict(obj)
     obj["apiVersion"] = info.api_version
-    return obj
+    coerce = _SCHEMA_COERCERS.get((info.group, info.storage_key, info.version))
+    return coerce(obj) if coerce else obj
+
+
+# -- custom resources: every version of a CRD shares one storage version ---------------------------
+# With conversion strategy None only apiVersion changes, but each version's schema still prunes and
+# defaults what crosses into it, as upstream's schema-coercing codec does.  Keyed by
+# (group, resource, version); the CRD controller keeps it in step with the CRDs it serves.
+_SCHEMA_COERCERS: dict[tuple[str, str, str], Converter] = {}
+
+
+def set_schema_coercer(group: str, resource: str, version: str, coerce: Converter | None) -> None:
+    """Prune/default objects entering ``group/version`` of ``resource`` with ``coerce`` (None: stop)."""
+    if coerce is None:
+        _SCHEMA_COERCERS.pop((group, resource, version), None)
+    else:
+        _SCHEMA_COERCERS[(group, resource, version)] = coerce
 
 
 def _head(obj: dict) -> dict:

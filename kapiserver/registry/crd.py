@@ -11,6 +11,7 @@ status and scale subresources, additionalPrinterColumns).
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 
 from ..machinery import cel, errors, meta, structural
@@ -162,6 +163,28 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
     return out
 
 
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def version_priority(name: str) -> tuple:
+    """Sort key of upstream's kube-aware version order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > others
+    (alphabetically)."""
+    match = _KUBE_VERSION.match(name)
+    if match is None:
+        return (3, 0, 0, name)
+    major, stage, minor = match.groups()
+    return ({None: 0, "beta": 1, "alpha": 2}[stage], -int(major), -int(minor or 0), name)
+
+
+def schema_coercer(schema: dict):
+    """Prunes and defaults an object by one version's schema, for objects crossing versions."""
+    def coerce(obj: dict) -> dict:
+        pruned = structural.prune(obj, schema, root=True)
+        structural.apply_defaults(pruned, schema)
+        return pruned
+    return coerce
+
+
 def version_of(crd: dict, name: str) -> dict:
     for version in (crd.get("spec") or {}).get("versions") or []:
         if version.get("name") == name:
@@ -180,12 +203,18 @@ class CustomResourceStrategy(Strategy):
         self.tracks_generation = True
         # x-kubernetes-validations compiled once per CRD version, not per request.
         self.rules = cel.validator(self.schema)
+        storage = version_of(crd, info.storage_version or info.version)
+        self.storage_schema = None
+        if info.storage_version and info.storage_version != info.version:
+            self.storage_schema = (storage.get("schema") or {}).get("openAPIV3Schema")
 
     def default(self, obj: dict) -> None:
-        pruned = structural.prune(obj, self.schema, root=True)
+        coerced = schema_coercer(self.schema)(obj)
+        if self.storage_schema is not None:
+            # What the storage version cannot hold is lost on the way, so the response shows it gone.
+            coerced = schema_coercer(self.schema)(schema_coercer(self.storage_schema)(coerced))
         obj.clear()
-        obj.update(pruned)
-        structural.apply_defaults(obj, self.schema)
+        obj.update(coerced)
 
     def reset_status(self, obj: dict) -> None:
         obj.pop("status", None)
