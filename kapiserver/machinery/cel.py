@@ -418,26 +418,29 @@ class Validator:
         self._validate(value, old, path, out)
         return out
 
-    def _validate(self, value, old, path, out) -> None:
+    def _validate(self, value, old, path, out, parent_unchanged: bool = False) -> None:
         if value is None:
             return
+        # Ratcheting (on by default since 1.30): a value unchanged since the old object keeps passing
+        # its non-transition rules; an uncorrelated value (an atomic list's item) follows its parent.
+        unchanged = old == value if old is not None else parent_unchanged
         if self.rules:
-            self._rules(value, old, path, out)
+            self._rules(value, old, path, out, unchanged)
         for sub in self.all_of:
-            sub._validate(value, old, path, out)
+            sub._validate(value, old, path, out, parent_unchanged)
         if isinstance(value, dict):
             old_map = old if isinstance(old, dict) else {}
             if self.additional is not None:
                 for key, item in value.items():
-                    self.additional._validate(item, old_map.get(key), f"{path}[{key}]", out)
+                    self.additional._validate(item, old_map.get(key), f"{path}[{key}]", out, unchanged)
             for key, item in value.items():
                 sub = self.properties.get(key)
                 if sub is not None:
-                    sub._validate(item, old_map.get(key), f"{path}.{key}" if path else key, out)
+                    sub._validate(item, old_map.get(key), f"{path}.{key}" if path else key, out, unchanged)
         elif isinstance(value, list) and self.items is not None:
             olds = _correlate(self.schema, value, old)
             for index, item in enumerate(value):
-                self.items._validate(item, olds[index], f"{path}[{index}]", out)
+                self.items._validate(item, olds[index], f"{path}[{index}]", out, unchanged)
 
     def _self(self, value):
         if self.root and isinstance(value, dict):
@@ -446,7 +449,7 @@ class Validator:
             value["metadata"] = {k: meta[k] for k in ("name", "generateName") if k in meta}
         return to_cel(value, self.schema)
 
-    def _rules(self, value, old, path, out) -> None:
+    def _rules(self, value, old, path, out, unchanged: bool = False) -> None:
         kind = _schema_type(self.schema)
         at = path or ROOT_PATH
         current = self._self(value)
@@ -474,6 +477,8 @@ class Validator:
                 continue
             if result is True or (isinstance(result, celtypes.BoolType) and bool(result)):
                 continue
+            if unchanged and not rule.program.uses_old_self:
+                continue        # upstream warns instead; warnings are not carried from here
             where = path
             if rule.field_path:
                 where = f"{path}.{rule.field_path}" if path and not rule.field_path.startswith("[") \

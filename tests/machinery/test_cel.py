@@ -128,3 +128,11 @@ def test_rules_compile_once():
     for _ in range(3):
         cel.validator(s).validate(obj(min=1, max=2))
     assert cel.compile_expression.cache_info().misses == 1
+
+
+def test_unchanged_values_ratchet():
+    """On update a failing rule on a value equal to its old value is not an error; a changed one is."""
+    s = schema({"rule": "self.min <= self.max"})
+    assert messages(s, obj(min=5, max=3), obj(min=5, max=3)) == []
+    assert messages(s, obj(min=6, max=3), obj(min=5, max=3)) == [
+        'spec: Invalid value: "object": failed rule: self.min <= self.max']
