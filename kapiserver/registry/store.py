@@ -83,7 +83,17 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------
     async def get(self, namespace: Optional[str], name: str) -> dict:
-        kv = await self.storage.get(self.key(namespace, name))
+        """A consistent read of one object: a fresh dict the caller may change."""
+        key = self.key(namespace, name)
+        if self.cacher is not None:
+            from ..watch.cacher import NOT_SERVED
+            entry = await self.cacher.get(key)
+            if entry is None:
+                raise errors.not_found(self.qualified, name)
+            if entry is not NOT_SERVED:
+                # A copy from the cache's encoding of the object, not the cache's own dict.
+                return codec.loads(entry.json(False))
+        kv = await self.storage.get(key)
         if kv is None:
             raise errors.not_found(self.qualified, name)
         return self.decode(kv.value, kv.mod_revision)

@@ -23,7 +23,7 @@ import os
 from threading import Thread
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -146,6 +146,10 @@ class SQLiteStorage:
         self._writing = False
         self._watchers: list[_Watcher] = []
         self._open = _Outcome()
+        # The newest revision whose write has been acknowledged, kept on the reactor
+        # thread, so current_revision() needs no trip to the database thread: it is
+        # what consistent reads from the watch cache ask before every GET and LIST.
+        self._revision: Optional[int] = None
         self._run(self._db.open).addBoth(self._opened)
 
     # -- lifecycle --------------------------------------------------------
@@ -199,7 +203,14 @@ class SQLiteStorage:
         return self._run(self._db.range, prefix, revision, limit, start_key)
 
     def current_revision(self) -> Deferred[int]:
-        return self._run(self._db.current_revision)
+        if self._revision is not None and not self._closed:
+            return succeed(self._revision)
+        return self._run(self._db.current_revision).addCallback(self._note_revision)
+
+    def _note_revision(self, revision: int) -> int:
+        if self._revision is None or revision > self._revision:
+            self._revision = revision
+        return revision
 
     def check_health(self) -> Deferred[None]:
         return self._run(self._db.health)
@@ -244,6 +255,8 @@ class SQLiteStorage:
                 d.errback(result)
             return
         outcomes, events = result
+        if events and self._revision is not None:
+            self._revision = max(self._revision, max(event.revision for event in events))
         # Watchers hear of a write before its writer does.
         self._dispatch(events)
         for (ok, value), (_, d) in zip(outcomes, batch):
@@ -342,7 +355,7 @@ class SQLiteStorage:
         event is sent for the restore: existing watchers are left without
         news of it, and whoever restores must restart them (re-list at R).
         Fires with R."""
-        return self._run(self._db.restore, snapshot)
+        return self._run(self._db.restore, snapshot).addCallback(self._note_revision)
 
 
 def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorage]:

@@ -338,6 +338,9 @@ class WatchCache:
         entry = self.objects.get(key)
         return entry.obj if entry is not None else None
 
+    def entry(self, key: bytes) -> Optional[Entry]:
+        return self.objects.get(key)
+
     def check_window(self, rv: int) -> None:
         """410 Expired when events after ``rv`` are no longer all in the window."""
         if rv < self.window_start:

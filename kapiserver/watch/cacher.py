@@ -33,6 +33,9 @@ log = Logger()
 
 Decode = Callable[[bytes, int], dict]
 
+# What get() answers when the cache cannot vouch for being current.
+NOT_SERVED = object()
+
 # Objects read (and decoded) per step of a fill.
 FILL_PAGE = 500
 Wake = Callable[[CacheWatcher], None]
@@ -225,6 +228,18 @@ class Cacher:
         raise errors.timeout(f"Too large resource version: {rv}, current: {self.cache.revision}", 1)
 
     # -- lists -------------------------------------------------------------------------
+    async def get(self, key: bytes):
+        """A consistent read of one key from the cache: the cache's Entry, None when
+        the key does not exist, or NOT_SERVED when the cache could not catch up with
+        storage in time (the caller then reads storage).  A remote store (etcd) is
+        read directly, as upstream reads etcd for a GET: waiting for its watch to vouch
+        would cost more than the read."""
+        if self._handle is None or hasattr(self._handle, "progress_revision"):
+            return NOT_SERVED
+        if await self._storage_caught_up(fallback=True) is None:
+            return NOT_SERVED
+        return self.cache.entry(key)
+
     async def list(self, prefix: bytes, options) -> Optional[tuple[list[dict], dict]]:
         """(items, list metadata) from the cache, or None when the caller should read
         storage (a consistent read the cache could not catch up with in time).  The
