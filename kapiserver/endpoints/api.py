@@ -156,6 +156,8 @@ def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) ->
     fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
     from ..machinery import schema, typed
     info = info or store.info
+    if not store.strip_item_type and isinstance(obj, dict):
+        return _decode_custom(request, store, obj, options, info)
     if not store.strip_item_type or not isinstance(obj, dict):
         return obj
     node = schema.node_for(info.group, info.version, info.kind)
@@ -168,6 +170,24 @@ def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) ->
     if unknown and options.field_validation == "Warn":
         for path in unknown:
             request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    return obj
+
+
+def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:
+    """Custom resources: the fields their version's schema does not declare (pruned later by the
+    strategy) are a strict decoding error under Strict and warnings under Warn, as upstream."""
+    unknown_fields = getattr(store.strategy, "unknown_fields", None)
+    unknown = unknown_fields(obj) if unknown_fields is not None else []
+    if not unknown or options.field_validation == "Ignore":
+        return obj
+    detail = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+    if options.field_validation == "Strict":
+        if request.method == b"PATCH":
+            raise errors.bad_request(detail)
+        raise errors.bad_request(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                                 f"{detail}")
+    for path in unknown:
+        request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
     return obj
 
 

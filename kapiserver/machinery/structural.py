@@ -64,6 +64,37 @@ def prune(value: Any, schema: Optional[dict], root: bool = False) -> Any:
     return out
 
 
+def unknown_fields(value: Any, schema: Optional[dict], path: str = "", root: bool = False) -> list[str]:
+    """The paths (``spec.foo``, ``spec.items[0].bar``) that ``prune`` would drop, for fieldValidation."""
+    out: list[str] = []
+    _unknown(value, schema, path, root, out)
+    return sorted(out)
+
+
+def _unknown(value: Any, schema: Optional[dict], path: str, root: bool, out: list) -> None:
+    if schema is None:
+        return
+    if isinstance(value, list):
+        items = schema.get("items")
+        for index, item in enumerate(value):
+            _unknown(item, items if isinstance(items, dict) else None, f"{path}[{index}]", False, out)
+        return
+    if not isinstance(value, dict):
+        return
+    properties = schema.get("properties") or {}
+    additional = schema.get("additionalProperties")
+    for key, item in value.items():
+        child = f"{path}.{key}" if path else key
+        if (root or schema.get("x-kubernetes-embedded-resource")) and key in ("apiVersion", "kind", "metadata"):
+            continue
+        if key in properties:
+            _unknown(item, properties[key], child, False, out)
+        elif isinstance(additional, dict):
+            _unknown(item, additional, f"{path}[{key}]" if path else key, False, out)
+        elif not (schema.get("x-kubernetes-preserve-unknown-fields") or additional is True):
+            out.append(child)
+
+
 # -- defaulting -----------------------------------------------------------------------------------
 
 def apply_defaults(value: Any, schema: Optional[dict]) -> Any:

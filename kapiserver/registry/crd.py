@@ -219,6 +219,10 @@ class CustomResourceStrategy(Strategy):
     def reset_status(self, obj: dict) -> None:
         obj.pop("status", None)
 
+    def unknown_fields(self, obj: dict) -> list[str]:
+        """What this version's schema would prune from ``obj``, for fieldValidation Strict/Warn."""
+        return structural.unknown_fields(obj, self.schema, root=True)
+
     def validate(self, obj: dict) -> list[FieldError]:
         from . import validation
         out = validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,

@@ -22,7 +22,7 @@ def test_crd_is_established_and_served_at_once(crontabs):
     conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
     assert crd["status"]["acceptedNames"]["listKind"] == "CronTabList"
-    crontabs("apply", "-f", "-", input=json.dumps({
+    crontabs("apply", "--validate=false", "-f", "-", input=json.dumps({
         "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "c1"},
         "spec": {"cronSpec": "*/5 * * * *", "image": "img", "unknownField": 1}}))
     obj = crontabs.json("get", "ct", "c1")
@@ -33,6 +33,31 @@ def test_crd_is_established_and_served_at_once(crontabs):
     explained = crontabs("explain", "crontab.spec.cronSpec").stdout
     assert "the schedule" in explained
     assert "crontab.stable.example.com/c1" in crontabs("get", "all").stdout
+
+
+def test_unknown_fields_under_field_validation(crontabs):
+    """Strict refuses fields the schema does not declare (400, strict decoding error); Warn warns and prunes."""
+    body = {"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "strict"},
+            "spec": {"cronSpec": "1 * * * *", "foo": 1, "bar": {"x": 1}}}
+    result = crontabs("apply", "-f", "-", check=False, input=json.dumps(body))
+    assert result.returncode == 1
+    assert ('CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+            'unknown field "spec.bar", unknown field "spec.foo"') in result.stderr
+    status, refused = crontabs.server.request(
+        "POST", "/apis/stable.example.com/v1/namespaces/default/crontabs?fieldValidation=Strict", body)
+    assert status == 400 and refused["reason"] == "BadRequest"
+    result = crontabs("apply", "--validate=warn", "-f", "-", input=json.dumps(body))
+    assert 'Warning: unknown field "spec.foo"' in result.stderr
+    assert crontabs.json("get", "ct", "strict")["spec"] == {"cronSpec": "1 * * * *", "replicas": 1}
+    status, refused = crontabs.server.request(
+        "PATCH", "/apis/stable.example.com/v1/namespaces/default/crontabs/strict?fieldValidation=Strict",
+        b'{"spec":{"foo":2}}', {"Content-Type": "application/merge-patch+json"})
+    assert status == 400 and refused["message"] == 'strict decoding error: unknown field "spec.foo"'
+    result = crontabs("apply", "--server-side", "-f", "-", check=False, input=json.dumps(
+        dict(body, metadata={"name": "ssa"})))
+    assert result.returncode == 1
+    assert ("failed to create typed patch object (default/ssa; stable.example.com/v1, Kind=CronTab): errors:\n"
+            "  .spec.bar: field not declared in schema\n  .spec.foo: field not declared in schema") in result.stderr
 
 
 def test_schema_violations_are_422_with_causes(crontabs):
