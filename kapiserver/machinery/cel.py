@@ -221,10 +221,16 @@ class Rule:
         self.message = (spec.get("message") or "").strip()
         self.reason = spec.get("reason")
         self.optional_old_self = bool(spec.get("optionalOldSelf"))
-        self.program = compile_expression(self.source) if self.source.strip() else None
-        self.message_program = (compile_expression(spec["messageExpression"])
-                                if spec.get("messageExpression") else None)
-        self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
+        self.program = self.message_program = None
+        self.field_path, self.error = "", ""
+        try:
+            self.program = compile_expression(self.source) if self.source.strip() else None
+            self.message_program = (compile_expression(spec["messageExpression"])
+                                    if spec.get("messageExpression") else None)
+            self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
+        except CompileError as e:
+            # Only a CRD stored before its rules were checked gets here; upstream fails the rule.
+            self.program, self.error = None, str(e)
 
     @property
     def error_string(self) -> str:
@@ -455,6 +461,9 @@ class Validator:
         current = self._self(value)
         previous = self._self(old) if old is not None else None
         for rule in self.rules:
+            if rule.error:
+                out.append(_invalid(at, kind, f"rule compile error: {rule.error}"))
+                continue
             if rule.program is None:
                 continue
             if rule.optional_old_self:
@@ -527,11 +536,7 @@ def _for_reason(path: str, kind: str, detail: str, reason: Optional[str]) -> Fie
 
 
 def validator(schema: Optional[dict]) -> Optional[Validator]:
-    """The Validator of a CRD version's openAPIV3Schema, or None when it has no rules (or a rule
-    does not compile: the CRD was refused then, so this only guards stored CRDs)."""
+    """The Validator of a CRD version's openAPIV3Schema, or None when it has no rules."""
     if not isinstance(schema, dict) or not _has_rules(schema):
         return None
-    try:
-        return Validator(schema, root=True)
-    except CompileError:
-        return None
+    return Validator(schema, root=True)

@@ -136,3 +136,10 @@ def test_unchanged_values_ratchet():
     assert messages(s, obj(min=5, max=3), obj(min=5, max=3)) == []
     assert messages(s, obj(min=6, max=3), obj(min=5, max=3)) == [
         'spec: Invalid value: "object": failed rule: self.min <= self.max']
+
+
+def test_a_stored_rule_that_does_not_compile_fails_its_objects():
+    """A rule that slipped past CRD validation fails every object with a rule compile error."""
+    s = schema({"rule": "self.min <"})
+    [message] = messages(s, obj(min=1))
+    assert message.startswith('spec: Invalid value: "object": rule compile error: compilation failed:')

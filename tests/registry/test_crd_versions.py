@@ -1,0 +1,33 @@
+"""A CRD's versions: upstream's kube-aware priority and the schema coercion between versions."""
+
+from __future__ import annotations
+
+from kapiserver.machinery import structural
+from kapiserver.registry.crd import schema_coercer, version_priority
+
+
+def test_kube_aware_version_priority():
+    """GA before beta before alpha, higher numbers first, other names last and alphabetical."""
+    names = ["foo1", "v1alpha1", "v1", "v11beta2", "v2", "v1beta1", "v1beta2", "v12alpha1", "bar", "v10"]
+    assert sorted(names, key=version_priority) == [
+        "v10", "v2", "v1", "v11beta2", "v1beta2", "v1beta1", "v12alpha1", "v1alpha1", "bar", "foo1"]
+
+
+def test_schema_coercer_prunes_and_defaults():
+    """Coercing into a version drops what its schema lacks and fills its defaults, keeping metadata."""
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "a": {"type": "string"}, "n": {"type": "integer", "default": 3}}}}}
+    obj = {"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"a": "1", "b": "2"}}
+    assert schema_coercer(schema)(obj) == {"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x"},
+                                           "spec": {"a": "1", "n": 3}}
+    assert obj["spec"] == {"a": "1", "b": "2"}
+
+
+def test_unknown_fields_are_what_pruning_drops():
+    """unknown_fields names each undeclared field by its path, except below preserve-unknown-fields."""
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "list": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}}},
+        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}
+    obj = {"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x", "odd": 1}, "top": 1,
+           "spec": {"list": [{"k": "a", "z": 1}], "free": {"any": 1}, "y": 2}}
+    assert structural.unknown_fields(obj, schema, root=True) == ["spec.list[0].z", "spec.y", "top"]
