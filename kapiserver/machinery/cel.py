@@ -149,8 +149,8 @@ _ENV = celpy.Environment()
 class Program:
     """One compiled CEL expression."""
 
-    def __init__(self, source: str, runner, uses_old_self: bool):
-        self.source, self.runner, self.uses_old_self = source, runner, uses_old_self
+    def __init__(self, source: str, runner, uses_old_self: bool, tree=None):
+        self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
 
     def evaluate(self, activation: dict):
         """The result, or a CELEvalError (returned, as celpy does, or raised)."""
@@ -209,7 +209,7 @@ def compile_expression(source: str) -> Program:
     _check_references(tree)
     uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
                         for node in tree.iter_subtrees())
-    return Program(source, _ENV.program(tree, functions=FUNCTIONS), uses_old_self)
+    return Program(source, _ENV.program(tree, functions=FUNCTIONS), uses_old_self, tree)
 
 
 class Rule:
@@ -268,6 +268,59 @@ def normalize_field_path(path: str, schema: dict) -> str:
     return out
 
 
+# -- field references -------------------------------------------------------------------------------
+
+_ROOT_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                "metadata": {"type": "object", "properties": {"name": {"type": "string"},
+                                                              "generateName": {"type": "string"}}}}
+
+
+def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[dict]]:
+    """(known, schema) of ``self.<name>`` on an object of ``schema``; schema None when untyped."""
+    if root and name in _ROOT_FIELDS:
+        return True, _ROOT_FIELDS[name]
+    for key, sub in (schema.get("properties") or {}).items():
+        if escape_property(key) == name:
+            return True, sub if isinstance(sub, dict) else None
+    additional = schema.get("additionalProperties")
+    if isinstance(additional, dict):
+        return True, additional
+    if additional is True or schema.get("x-kubernetes-preserve-unknown-fields") or \
+            schema.get("x-kubernetes-embedded-resource") or schema.get("type") != "object":
+        return True, None
+    return False, None
+
+
+def check_fields(program: Program, schema: dict, root: bool = False) -> None:
+    """CompileError for a ``self.a.b`` chain that names a field the schema does not declare, as
+    upstream's type checker reports it (``undefined field 'b'``)."""
+    if program.tree is None:
+        return
+
+    def resolve(node) -> tuple[Optional[dict], bool]:
+        # (schema of the expression, whether it is the object the rule sits on)
+        if not isinstance(node, Tree):
+            return None, False
+        if node.data in ("member", "primary") and len(node.children) == 1:
+            return resolve(node.children[0])
+        if node.data == "ident" and str(node.children[0]) in (SELF, OLD_SELF):
+            return schema, root
+        if node.data == "member_dot":
+            parent, is_root = resolve(node.children[0])
+            if parent is None:
+                return None, False
+            name = str(node.children[1])
+            known, sub = _field_schema(parent, name, is_root)
+            if not known:
+                raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: undefined field '{name}'")
+            return sub, False
+        return None, False
+
+    for node in program.tree.iter_subtrees():
+        if node.data == "member_dot":
+            resolve(node)
+
+
 # -- checking a CRD's rules ---------------------------------------------------------------------------
 
 def _rule_value(spec: dict) -> str:
@@ -287,11 +340,11 @@ def check_rules(schema: Optional[dict], path: str) -> list[FieldError]:
     openAPIV3Schema at ``path``) that cannot be compiled or is malformed."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
-        _check_node(schema, path, out)
+        _check_node(schema, path, out, root=True)
     return out
 
 
-def _check_node(schema: dict, path: str, out: list) -> None:
+def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
     for index, spec in enumerate(schema.get("x-kubernetes-validations") or []):
         at = f"{path}.x-kubernetes-validations[{index}]"
         if not isinstance(spec, dict):
@@ -302,6 +355,7 @@ def _check_node(schema: dict, path: str, out: list) -> None:
         else:
             try:
                 program = compile_expression(source)
+                check_fields(program, schema, root)
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
                                           f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
@@ -341,7 +395,7 @@ def _check_node(schema: dict, path: str, out: list) -> None:
             _check_node(schema[key], f"{path}.{key}", out)
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):
-            _check_node(sub, f"{path}.allOf[{index}]", out)
+            _check_node(sub, f"{path}.allOf[{index}]", out, root)
 
 
 # -- evaluating -----------------------------------------------------------------------------------------
@@ -362,6 +416,8 @@ def to_cel(value: Any, schema: Optional[dict]):
         try:
             if fmt in ("date-time", "datetime"):
                 return celtypes.TimestampType(value)
+            if fmt == "date":
+                return celtypes.TimestampType(value + "T00:00:00Z")
             if fmt == "duration":
                 return celtypes.DurationType(value)
         except ValueError:
@@ -373,10 +429,29 @@ def to_cel(value: Any, schema: Optional[dict]):
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
-        return celtypes.MapType({celtypes.StringType(k): to_cel(
-            v, properties.get(k, additional if isinstance(additional, dict) else None))
-            for k, v in value.items()})
+        out = {}
+        for key, item in value.items():
+            if key in properties:
+                out[celtypes.StringType(escape_property(key))] = to_cel(item, properties[key])
+            else:
+                out[celtypes.StringType(key)] = to_cel(item, additional if isinstance(additional, dict) else None)
+        return celtypes.MapType(out)
     return value
+
+
+_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+                       "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+                       "void", "while"})
+_ESCAPES = (("__", "__underscores__"), (".", "__dot__"), ("-", "__dash__"), ("/", "__slash__"))
+
+
+def escape_property(name: str) -> str:
+    """How a rule names a declared property: reserved words as ``__if__``, ``-`` as ``__dash__``, ..."""
+    if name in _RESERVED:
+        return f"__{name}__"
+    for raw, escaped in _ESCAPES:
+        name = name.replace(raw, escaped)
+    return name
 
 
 _MISSING_KEY = re.compile(r"no such member in mapping: '(.*)'")

@@ -143,3 +143,26 @@ def test_a_stored_rule_that_does_not_compile_fails_its_objects():
     s = schema({"rule": "self.min <"})
     [message] = messages(s, obj(min=1))
     assert message.startswith('spec: Invalid value: "object": rule compile error: compilation failed:')
+
+
+def test_undeclared_fields_do_not_compile():
+    """A rule naming a field its schema does not declare is refused, as upstream's type checker does."""
+    s = schema({"rule": "self.min > 0 && has(self.nope)"}, {"rule": "self.metadata.name != '' && self.x.y"},
+               spec={"type": "object", "properties": {"min": {"type": "integer"}, "x": {
+                   "type": "object", "x-kubernetes-preserve-unknown-fields": True}}})
+    errs = cel.check_rules(s, "root")
+    assert [e.field for e in errs] == ["root.properties[spec].x-kubernetes-validations[0].rule",
+                                       "root.properties[spec].x-kubernetes-validations[1].rule"]
+    assert "undefined field 'nope'" in errs[0].body and "undefined field 'metadata'" in errs[1].body
+    top = {"type": "object", "x-kubernetes-validations": [{"rule": "self.metadata.name.size() < 9"}],
+           "properties": {"spec": {"type": "object"}}}
+    assert cel.check_rules(top, "root") == []
+
+
+def test_escaped_property_names():
+    """Properties like "x-y" or "if" are reached as self.x__dash__y and self.__if__."""
+    s = schema({"rule": "self.x__dash__y == self.__if__"}, spec={"type": "object", "properties": {
+        "x-y": {"type": "string"}, "if": {"type": "string"}}})
+    assert cel.check_rules(s, "root") == []
+    assert messages(s, {"spec": {"x-y": "a", "if": "a"}}) == []
+    assert len(messages(s, {"spec": {"x-y": "a", "if": "b"}})) == 1
