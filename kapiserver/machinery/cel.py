@@ -141,7 +141,12 @@ FUNCTIONS = {
     "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
 }
 _KNOWN_FUNCTIONS = set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS
-_ENV = celpy.Environment()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> celpy.Environment:
+    # Building the CEL grammar takes a quarter second: pay it at the first rule, not at startup.
+    return celpy.Environment()
 
 
 # -- compiling --------------------------------------------------------------------------------------
@@ -162,7 +167,7 @@ class Program:
             return celpy.CELEvalError(str(e), type(e), None)
 
 
-def _check_references(tree: Tree) -> None:
+def _check_references(tree: Tree, source: str) -> None:
     bound = {SELF, OLD_SELF}
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS:
@@ -172,44 +177,38 @@ def _check_references(tree: Tree) -> None:
                     bound.add(str(token))
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg":
-            name = str(node.children[1])
-        elif node.data == "ident_arg":
-            name = str(node.children[0])
-        elif node.data == "ident":
-            name = str(node.children[0])
-            if name not in bound and name not in _KNOWN_FUNCTIONS:
-                raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: "
-                                   f"undeclared reference to '{name}' (in container '')")
-            continue
+            token, dotted = node.children[1], True
+        elif node.data in ("ident_arg", "ident"):
+            token, dotted = node.children[0], False
         else:
             continue
-        if name not in _KNOWN_FUNCTIONS:
-            raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: "
-                               f"undeclared reference to '{name}' (in container '')")
+        name = str(token)
+        if name in _KNOWN_FUNCTIONS or (node.data == "ident" and name in bound):
+            continue
+        raise _compile_error(source, token, f"undeclared reference to '{name}' (in container '')", dotted)
 
 
-def _where(node: Tree) -> str:
-    meta = getattr(node, "meta", None)
-    if meta is not None and not getattr(meta, "empty", True):
-        return f"{meta.line}:{meta.column}"
-    return "1:1"
+def _compile_error(source: str, token, message: str, dotted: bool = False) -> CompileError:
+    """cel-go's shape: ``ERROR: <input>:line:column: message``, the line, and a caret under the column."""
+    line = getattr(token, "line", 1) or 1
+    column = (getattr(token, "column", 1) or 1) - (1 if dotted else 0)
+    lines = source.splitlines() or [""]
+    text = lines[min(line, len(lines)) - 1]
+    return CompileError(f"compilation failed: ERROR: <input>:{line}:{column}: {message}\n"
+                        f" | {text}\n | {'.' * (column - 1)}^")
 
 
 @functools.lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Program:
     """The compiled expression; cached by source so each CRD version compiles its rules once."""
     try:
-        tree = _ENV.compile(source)
+        tree = _environment().compile(source)
     except celpy.CELParseError as e:
-        line, column = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1
-        text = source.splitlines()[line - 1] if source.splitlines() else ""
-        # cel-go's shape: position, then the source line and a dotted caret under the column.
-        raise CompileError(f"compilation failed: ERROR: <input>:{line}:{column}: Syntax error: "
-                           f"unexpected input\n | {text}\n | {'.' * (column - 1)}^") from None
-    _check_references(tree)
+        raise _compile_error(source, e, "Syntax error: unexpected input") from None
+    _check_references(tree, source)
     uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
                         for node in tree.iter_subtrees())
-    return Program(source, _ENV.program(tree, functions=FUNCTIONS), uses_old_self, tree)
+    return Program(source, _environment().program(tree, functions=FUNCTIONS), uses_old_self, tree)
 
 
 class Rule:
@@ -312,7 +311,7 @@ def check_fields(program: Program, schema: dict, root: bool = False) -> None:
             name = str(node.children[1])
             known, sub = _field_schema(parent, name, is_root)
             if not known:
-                raise CompileError(f"compilation failed: ERROR: <input>:{_where(node)}: undefined field '{name}'")
+                raise _compile_error(program.source, node.children[1], f"undefined field '{name}'", dotted=True)
             return sub, False
         return None, False
 
