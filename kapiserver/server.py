@@ -12,7 +12,7 @@ from twisted.application import service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 
 from .config import ServerConfig
 from .runtime import wrap_site
@@ -21,8 +21,18 @@ log = Logger()
 LISTEN_RETRY = 15.0
 
 
+class _RawBodyRequest(Request):
+    # Bodies are API objects: a form Content-Type must neither add query parameters nor (malformed
+    # multipart) make twisted.web answer a bare 400 before the API can answer with a Status.
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._parsePOSTFormSubmission = False
+
+
 class _QuietSite(Site):
     """twisted.web's access log is replaced by kapiserver's request log."""
+
+    requestFactory = _RawBodyRequest
 
     def log(self, request):
         pass

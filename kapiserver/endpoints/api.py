@@ -208,6 +208,10 @@ class ResourceHandler:
             await subresources.handle(self, request, info, store)
             return
         verb = info.verb
+        if verb == "watch" and request.method not in (b"GET", b"HEAD"):
+            # The /watch/ path prefix is routed for GET only (upstream answers any other method 405).
+            raise StatusError(405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource", {})
         if verb not in store.info.verbs:
             raise errors.method_not_supported(store.qualified, verb)
         namespace = info.namespace if store.info.namespaced else None

@@ -38,6 +38,11 @@ async def handle(handler, request, info, catalog_info) -> None:
     body = handler.body(request)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request was not an object")
+    # Values of the wrong JSON type are a 400 and nulls mean absent, as Go's typed decoding has it.
+    from ..machinery import schema, typed
+    node = schema.node_for(catalog_info.group, catalog_info.version, catalog_info.kind)
+    if node is not None:
+        body, _ = typed.decode(body, node, catalog_info.kind, catalog_info.version)
     if key == ("", "bindings"):
         from .subresources import bind_pod
         name = (body.get("metadata") or {}).get("name", "")

@@ -1,0 +1,53 @@
+"""Answers the fuzz suite once got wrong (a 500 or a hang), pinned against a live server."""
+
+from __future__ import annotations
+
+import json
+
+
+def status_of(server, method, path, body=b"", headers=None):
+    status, _, raw = server.request(method, path, body, headers or {})
+    decoded = json.loads(raw) if raw else None
+    assert "internal error" not in server.new_log()
+    return status, decoded
+
+
+def test_non_get_on_the_watch_prefix_is_method_not_allowed(fuzz_server):
+    """DELETE on the deprecated /watch/ path prefix is 405 (routed for GET only), not a watch that hangs."""
+    status, body = status_of(fuzz_server, "DELETE", "/api/v1/watch/configmaps", headers={})
+    assert status == 405 and body["kind"] == "Status" and body["reason"] == "MethodNotAllowed"
+    status, body = status_of(fuzz_server, "POST", "/api/v1/watch/namespaces/default/configmaps", b"{}",
+                             {"Content-Type": "application/json"})
+    assert status == 405 and body["code"] == 405
+
+
+def test_a_multipart_body_is_not_parsed_as_a_form(fuzz_server):
+    """A malformed multipart/form-data body on a POST is the API's 415 Status, not twisted.web's bare 400."""
+    status, body = status_of(fuzz_server, "POST", "/api/v1/namespaces/default/configmaps", b'{"a": 1}',
+                             {"Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 415 and body["kind"] == "Status" and body["code"] == 415, body
+
+
+def test_a_form_body_adds_no_query_parameters(fuzz_server):
+    """A form-encoded body is not read as query parameters (dryRun in the body does not make a dry run)."""
+    status, body = status_of(fuzz_server, "POST", "/api/v1/namespaces/default/configmaps", b"dryRun=All",
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 415 and body["code"] == 415
+
+
+def test_a_review_with_null_metadata_is_created(fuzz_server):
+    """A SubjectAccessReview with "metadata": null is decoded as Go does (null means absent): 201."""
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": None,
+              "spec": {"user": "u", "resourceAttributes": {"verb": "get", "resource": "pods"}}}
+    status, body = status_of(fuzz_server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                             json.dumps(review).encode(), {"Content-Type": "application/json"})
+    assert status == 201 and body["status"]["allowed"] is True
+
+
+def test_a_review_with_a_wrongly_typed_spec_is_bad_request(fuzz_server):
+    """Wrong JSON types in a review's spec are a 400 decoding error, as upstream's typed decoder answers."""
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+              "spec": {"user": "u", "resourceAttributes": ["verb", "get"]}}
+    status, body = status_of(fuzz_server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                             json.dumps(review).encode(), {"Content-Type": "application/json"})
+    assert status == 400 and body["reason"] == "BadRequest" and "cannot unmarshal array" in body["message"]
