@@ -118,6 +118,9 @@ def delete_options(request, body: bytes) -> DeleteOptions:
                                        request.getHeader(b"content-type").decode(), body)
         if not isinstance(data, dict):
             raise errors.bad_request("DeleteOptions must be an object")
+        # Wrong JSON types are a 400 decoding error and nulls mean absent, as upstream's typed decoding.
+        from ..machinery import schema, typed
+        data, _ = typed.decode(data, schema.node_for("", "v1", "DeleteOptions"), "DeleteOptions", "v1")
     grace = data.get("gracePeriodSeconds")
     if grace is None:
         grace = query_int(request, "gracePeriodSeconds")

@@ -58,9 +58,30 @@ for _first, _resolvers in list(_SafeLoader.yaml_implicit_resolvers.items()):
 def load_yaml(data: bytes | str) -> Any:
     """Parse one YAML document; raises ValueError on bad input."""
     try:
-        return yaml.load(data, Loader=_SafeLoader)
+        document = yaml.load(data, Loader=_SafeLoader)
     except yaml.YAMLError as e:
         raise ValueError(str(e)) from None
+    _reject_surrogates(document)
+    return document
+
+
+def _reject_surrogates(document: Any) -> None:
+    # PyYAML turns "\\ud800"-style escapes into lone surrogates, which no JSON encoder can write;
+    # upstream's YAML scanner rejects such escapes, so such input is refused here.  Iterative, and each
+    # container once: aliases can make a document deep or even self-referential.
+    pending, seen = [document], set()
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("found invalid Unicode character escape code") from None
+        elif isinstance(value, (dict, list)) and id(value) not in seen:
+            seen.add(id(value))
+            pending.extend(value.items() if isinstance(value, dict) else value)
+        elif isinstance(value, tuple):
+            pending.extend(value)
 
 
 def dump_yaml(obj: Any) -> bytes:

@@ -49,10 +49,10 @@ class _Decoder:
         self.version = version
         self.unknown: list[str] = []
 
-    def fail(self, value: Any, struct: str, path: str, node: SchemaNode):
+    def fail(self, value: Any, struct: str, path: str, node: SchemaNode, literal: str = ""):
         raise errors.bad_request(
             f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: json: cannot '
-            f"unmarshal {_json_type(value)} into Go struct field {struct}.{path} of type {_go_type(node)}")
+            f"unmarshal {_json_type(value)}{literal} into Go struct field {struct}.{path} of type {_go_type(node)}")
 
     def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str) -> Any:
         if node is None or value is None or node.preserve_unknown:
@@ -82,6 +82,11 @@ class _Decoder:
             if isinstance(value, bool) or not (isinstance(value, int) or
                                                (isinstance(value, float) and value.is_integer())):
                 self.fail(value, struct, path, node)
+            # Go's integers are fixed-width: a number out of the field's range does not decode (and could
+            # not be stored or encoded either).
+            bits = 32 if node.format == "int32" else 64
+            if not -2 ** (bits - 1) <= value < 2 ** (bits - 1):
+                self.fail(value, struct, path, node, f" {value}")
             return int(value)
         elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)):

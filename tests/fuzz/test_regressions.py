@@ -51,3 +51,31 @@ def test_a_review_with_a_wrongly_typed_spec_is_bad_request(fuzz_server):
     status, body = status_of(fuzz_server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
                              json.dumps(review).encode(), {"Content-Type": "application/json"})
     assert status == 400 and body["reason"] == "BadRequest" and "cannot unmarshal array" in body["message"]
+
+
+def test_delete_options_of_the_wrong_type_are_bad_request(fuzz_server):
+    """A DeleteOptions body with gracePeriodSeconds as a list is upstream's 400 decoding error."""
+    status, body = status_of(fuzz_server, "DELETE", "/api/v1/namespaces/default/configmaps/x",
+                             b'{"gracePeriodSeconds": [1], "preconditions": null}',
+                             {"Content-Type": "application/json"})
+    assert status == 400 and "cannot unmarshal array into Go struct field DeleteOptions.gracePeriodSeconds" \
+        in body["message"]
+
+
+def test_a_yaml_body_with_surrogate_escapes_is_bad_request(fuzz_server):
+    """A YAML body with a "\\ud839"-style escape is a 400, not an object no encoder can write."""
+    status, body = status_of(fuzz_server, "POST", "/api/v1/namespaces/default/configmaps",
+                             b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: "\\ud839\\uddc8"}\n',
+                             {"Content-Type": "application/yaml"})
+    assert status == 400 and body["reason"] == "BadRequest"
+
+
+def test_an_out_of_range_integer_is_bad_request(fuzz_server):
+    """replicas past int32 is a 400 decoding error, not a 500 from the encoder."""
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "big"},
+                  "spec": {"replicas": 2 ** 70, "selector": {"matchLabels": {"a": "b"}},
+                           "template": {"metadata": {"labels": {"a": "b"}},
+                                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    status, body = status_of(fuzz_server, "POST", "/apis/apps/v1/namespaces/default/deployments",
+                             json.dumps(deployment).encode(), {"Content-Type": "application/json"})
+    assert status == 400 and "of type int32" in body["message"]

@@ -37,3 +37,18 @@ def test_nulls_mean_absent_and_int_or_string_takes_both():
         assert obj["spec"]["ports"][0]["targetPort"] == target
     with pytest.raises(StatusError):
         typed.decode({"spec": {"ports": [{"port": 80, "targetPort": True}]}}, service, "Service", "v1")
+
+
+def test_an_integer_out_of_its_go_range_is_a_bad_request():
+    """A number past int32 (replicas) or int64 (generation) is a 400 quoting the number, as Go's decoder."""
+    deployment = schema.node_for("apps", "v1", "Deployment")
+    with pytest.raises(StatusError) as raised:
+        typed.decode({"spec": {"replicas": 2 ** 31}}, deployment, "Deployment", "v1")
+    assert raised.value.code == 400
+    assert raised.value.message == ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
+                                    'unmarshal number 2147483648 into Go struct field DeploymentSpec.spec.replicas '
+                                    'of type int32')
+    with pytest.raises(StatusError):
+        typed.decode({"metadata": {"generation": 2 ** 63}}, CONFIGMAP, "ConfigMap", "v1")
+    assert typed.decode({"metadata": {"generation": 2 ** 63 - 1}}, CONFIGMAP, "ConfigMap", "v1")[0] == \
+        {"metadata": {"generation": 2 ** 63 - 1}}

@@ -1,0 +1,19 @@
+"""The codec's YAML reading: input no JSON encoder could write back is refused as bad input."""
+
+import pytest
+
+from kapiserver.machinery import codec
+
+
+def test_yaml_surrogate_escapes_are_bad_input():
+    """A "\\ud800"-style escape (a lone or paired surrogate) is a ValueError, as upstream's scanner rejects it."""
+    for document in (b'a: "\\ud839\\uddc8"', b'"\\ud800": 1', b'a: [x, {b: "\\udfff"}]'):
+        with pytest.raises(ValueError, match="invalid Unicode character escape"):
+            codec.load_yaml(document)
+
+
+def test_yaml_aliases_and_ordinary_unicode_still_load():
+    """The surrogate check walks aliased (even self-referential) documents once and keeps real unicode."""
+    assert codec.load_yaml('a: "\\u00e9 \U0001F600"'.encode()) == {"a": "\u00e9 \U0001F600"}
+    document = codec.load_yaml(b"a: &x [*x]")
+    assert document["a"][0] is document["a"]
