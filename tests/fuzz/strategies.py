@@ -17,7 +17,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", 
 NAMESPACES = ("default", "kube-system", "fuzz", "does-not-exist")
 ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
 NAMES = st.one_of(
-    st.sampled_from(("web", "fuzz", "default", "a", "kubernetes", "..", ".", "-", "A_B", "x" * 64)),
+    st.sampled_from(("w", "w", "web", "fuzz", "default", "a", "kubernetes", "..", ".", "-", "A_B", "x" * 64)),
     st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,20}[a-z0-9])?", fullmatch=True),
     st.integers(min_value=254, max_value=4000).map(lambda n: "n" * n),
     ODD_TEXT,
@@ -216,6 +216,12 @@ def seed_objects(namespace: str = "fuzz") -> dict[str, dict]:
                            "ports": [{"port": 80}]},
         "endpoints": {"subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"port": 1}]}]},
         "bindings": {"target": {"kind": "Node", "name": "n"}},
+        # Subresource kinds, keyed by subresource name.
+        "scale": {"spec": {"replicas": 2}},
+        "eviction": {"deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "x"}}},
+        "binding": {"target": {"kind": "Node", "name": "n", "apiVersion": "v1"}},
+        "token": {"spec": {"audiences": ["x"], "expirationSeconds": 3600,
+                           "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "w"}}},
         "_meta": meta,
     }
 

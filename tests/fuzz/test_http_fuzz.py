@@ -84,8 +84,15 @@ def test_mutated_objects_never_answer_500(server, info, data):
     collection = (f"/api/{info.version}" if not info.group else f"/apis/{info.group}/{info.version}") + \
         ("/namespaces/fuzz" if info.namespaced else "") + f"/{info.resource}"
     path = collection if method == "POST" else f"{collection}/{segment(name)}"
-    if method == "PUT" and data.draw(st.booleans()) and info.subresources:
-        path += "/" + data.draw(st.sampled_from([s.name for s in info.subresources]))
+    if data.draw(st.booleans()) and info.subresources:
+        # Subresources take their own kinds (Scale, Eviction, Binding, TokenRequest) or the parent's.
+        subresource = data.draw(st.sampled_from(info.subresources))
+        path = f"{collection}/{segment(name)}/{subresource.name}"
+        method = "POST" if "create" in subresource.verbs else "PUT"
+        if subresource.kind != info.kind:
+            sub_info = type(info)(subresource.group or info.group, subresource.version or info.version,
+                                  subresource.name, subresource.kind, info.namespaced)
+            body = data.draw(encoded_bodies(data.draw(mutated(seed_object(sub_info, name=name)))))
     query = data.draw(query_strings())
     check(server, method, path + query, body, {"Content-Type": content_type})
 
