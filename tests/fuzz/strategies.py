@@ -267,10 +267,10 @@ def json_paths(value, prefix=()):
 
 
 @st.composite
-def mutated(draw, obj: dict) -> dict:
+def mutated(draw, obj: dict, most: int = 3) -> dict:
     """obj with a few values replaced by wrong types, or keys added or dropped, at random paths."""
     obj = json.loads(json.dumps(obj))
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, most))):
         paths = list(json_paths(obj))
         path = draw(st.sampled_from(paths))
         if not path:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from kapiserver.registry.catalog import BUILTIN
 
-from .strategies import (ACCEPTS, CONTENT_TYPES, METHODS, NAMES, PATHS, encoded_bodies, mutated, patch_bodies,
-                         query_strings, resource_paths, seed_object, segment)
+from .strategies import (ACCEPTS, CONTENT_TYPES, METHODS, NAMES, PATHS, WEIRD_VALUES, encoded_bodies, mutated,
+                         patch_bodies, query_strings, resource_paths, seed_object, segment)
 
 # Fixed and bounded for CI; KAPI_FUZZ_EXAMPLES=2000 KAPI_FUZZ_RANDOM=1 explores further by hand.
 FUZZ = settings(max_examples=int(os.environ.get("KAPI_FUZZ_EXAMPLES", "200")), deadline=None,
@@ -35,6 +35,12 @@ def server(fuzz_server):
     return fuzz_server
 
 
+def upstream_500(status: int, raw: bytes) -> bool:
+    """The one 500 upstream 1.32 itself answers for bad input: an apply patch with fields its type does not
+    declare (kubernetes/kubernetes#122480, still open; the fix, #139255, is unmerged), mirrored on purpose."""
+    return status == 500 and b'"message":"failed to create typed patch object (' in raw and b'"reason"' not in raw
+
+
 def check(server, method: str, path: str, body: bytes = b"", headers=None) -> None:
     """One request; its answer must be a success or a well-formed Status error, and the server must live on."""
     headers = {k: v for k, v in (headers or {}).items() if v is not None}
@@ -48,7 +54,7 @@ def check(server, method: str, path: str, body: bytes = b"", headers=None) -> No
     finally:
         new_log = server.new_log()
     where = f"{method} {path} {headers} body={body[:300]!r}"
-    assert status < 500 or status in (503, 504), f"{status} for {where}: {raw[:2000]!r}"
+    assert status < 500 or status in (503, 504) or upstream_500(status, raw), f"{status} for {where}: {raw[:2000]!r}"
     if status >= 300 and method != "HEAD":
         try:
             decoded = json.loads(raw)
@@ -126,3 +132,27 @@ def test_reads_and_deletes_with_random_queries_never_answer_500(server, info, qu
                                              "preconditions": {"uid": "x", "resourceVersion": "1"},
                                              "dryRun": ["All"]}))).encode()
     check(server, method, path + query, body, {"Accept": accept, "Content-Type": "application/json"})
+
+
+@FUZZ
+@given(info=st.sampled_from(BUILTIN), data=st.data())
+def test_one_wrong_value_in_a_valid_object_never_answers_500(server, info, data):
+    """A valid JSON object with a single wrong value (which gets past decoding to defaulting, validation,
+    storage and printing) is created, replaced, merge-patched or rejected with a Status, never a 500."""
+    collection = (f"/api/{info.version}" if not info.group else f"/apis/{info.group}/{info.version}") + \
+        ("/namespaces/fuzz" if info.namespaced else "") + f"/{info.resource}"
+    name = data.draw(st.sampled_from(("w", "v")))
+    obj = data.draw(mutated(seed_object(info, name=name), most=1))
+    method = data.draw(st.sampled_from(("POST", "PUT", "PATCH", "APPLY")))
+    accept = data.draw(st.sampled_from((None, "application/json;as=Table;v=v1;g=meta.k8s.io", "application/yaml",
+                                        "application/vnd.kubernetes.protobuf")))
+    headers = {"Content-Type": "application/json", "Accept": accept}
+    path = collection if method == "POST" else f"{collection}/{name}"
+    if method == "PATCH":
+        headers["Content-Type"] = data.draw(st.sampled_from(("application/merge-patch+json",
+                                                             "application/strategic-merge-patch+json")))
+    if method == "APPLY":
+        method, path = "PATCH", path + "?fieldManager=fuzz&force=true"
+        headers["Content-Type"] = "application/apply-patch+yaml"
+    check(server, method, path, json.dumps(obj).encode(), headers)
+    check(server, "GET", collection, b"", {"Accept": accept})

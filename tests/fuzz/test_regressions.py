@@ -79,3 +79,11 @@ def test_an_out_of_range_integer_is_bad_request(fuzz_server):
     status, body = status_of(fuzz_server, "POST", "/apis/apps/v1/namespaces/default/deployments",
                              json.dumps(deployment).encode(), {"Content-Type": "application/json"})
     assert status == 400 and "of type int32" in body["message"]
+
+
+def test_an_apply_with_non_object_metadata_is_bad_request(fuzz_server):
+    """A server-side apply whose metadata is a number is a 400, not a 500 from the field manager."""
+    status, body = status_of(fuzz_server, "PATCH", "/api/v1/namespaces/default/secrets/s?fieldManager=f",
+                             b'{"apiVersion": "v1", "kind": "Secret", "metadata": -9223372036854775809}',
+                             {"Content-Type": "application/apply-patch+yaml"})
+    assert status == 400 and body["reason"] == "BadRequest" and ".metadata: expected map" in body["message"]
