@@ -372,7 +372,9 @@ def _decode_apply(raw: bytes) -> dict:
         config = {}
     if not isinstance(config, dict):
         raise errors.bad_request("error decoding YAML: the applied configuration must be an object")
-    if config.get("metadata") is not None and not isinstance(config["metadata"], dict):
+    if "metadata" in config and config["metadata"] is None:
+        del config["metadata"]   # null is absent, as in Go
+    if "metadata" in config and not isinstance(config["metadata"], dict):
         # The field manager records managedFields in it; upstream cannot make a typed object of it either.
         raise errors.bad_request(f"failed to create typed patch object: .metadata: expected map, got "
                                  f"{type(config['metadata']).__name__}")

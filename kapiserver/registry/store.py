@@ -232,6 +232,9 @@ class Store:
             await self.admit("create", self, obj, None)
         if options.dry_run:
             return obj
+        if not meta_.get("name"):
+            # Kinds whose validation skips ObjectMeta (legacy events) meet upstream's key function here.
+            raise errors.bad_request("Name parameter required.")
         key = self.key(meta_.get("namespace"), meta_["name"])
         await self.strategy.before_create(obj)
         try:

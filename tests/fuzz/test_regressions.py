@@ -87,3 +87,22 @@ def test_an_apply_with_non_object_metadata_is_bad_request(fuzz_server):
                              b'{"apiVersion": "v1", "kind": "Secret", "metadata": -9223372036854775809}',
                              {"Content-Type": "application/apply-patch+yaml"})
     assert status == 400 and body["reason"] == "BadRequest" and ".metadata: expected map" in body["message"]
+
+
+def test_an_apply_with_null_or_absent_metadata_is_not_a_500(fuzz_server):
+    """A server-side apply with "metadata": null (or none) is read as absent metadata: a Status, never a 500."""
+    for body in (b'{"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": null}',
+                 b'{"apiVersion": "apps/v1", "kind": "ControllerRevision"}'):
+        status, decoded = status_of(fuzz_server, "PATCH",
+                                    "/apis/apps/v1/namespaces/default/controllerrevisions/c?fieldManager=f", body,
+                                    {"Content-Type": "application/apply-patch+yaml"})
+        assert status < 500 and decoded["kind"] in ("Status", "ControllerRevision"), decoded
+
+
+def test_a_legacy_event_without_a_name_is_bad_request(fuzz_server):
+    """A core/v1 Event (whose validation skips ObjectMeta) without a name is upstream's 400 from the key."""
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": None, "reason": "R", "message": "m",
+             "involvedObject": {"kind": "Pod", "name": "w", "namespace": "default"}}
+    status, body = status_of(fuzz_server, "POST", "/api/v1/namespaces/default/events", json.dumps(event).encode(),
+                             {"Content-Type": "application/json"})
+    assert status == 400 and body["message"] == "Name parameter required."
