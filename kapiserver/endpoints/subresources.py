@@ -51,13 +51,14 @@ async def handle(handler, request, info, store) -> None:
 
 async def _object_subresource(handler, request, info, store, namespace, verb):
     """status-like subresources: the whole object in and out, one part of it written."""
-    from .api import patch_function, write_options, _check_body_object
+    from .api import decode_typed, patch_function, write_options, _check_body_object
     if verb == "get":
         handler.respond(request, 200, await store.get(namespace, info.name), store)
         return
     options = write_options(request)
     if verb == "update":
-        body = _check_body_object(handler.body(request))
+        # Typed like a main-resource update: wrong JSON types are a 400, not a crash further on.
+        body = decode_typed(request, store, _check_body_object(handler.body(request)), options)
         update = lambda old: copy.deepcopy(body)
     else:
         patcher = patch_function(request, handler.context, store, read_body(request, handler.context.max_request_bytes))
@@ -73,6 +74,8 @@ async def _object_subresource(handler, request, info, store, namespace, verb):
         field = {"approval": "status", "ephemeralcontainers": "spec"}[info.subresource]
 
         def only(old):
+            if old is None:
+                raise errors.not_found(store.qualified, info.name)
             new = update(old)
             if hasattr(new, "__await__"):
                 raise TypeError("update functions are synchronous here")
