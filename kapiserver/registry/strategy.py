@@ -117,6 +117,22 @@ class Strategy:
             else:
                 meta.pop(field, None)
 
+    def prepare_for_approval(self, new: dict, old: dict) -> None:
+        """A write through /approval (CertificateSigningRequests) changes only the
+        status conditions (Approved, Denied)."""
+        conditions = (new.get("status") or {}).get("conditions")
+        for field in list(new):
+            if field not in ("metadata", "apiVersion", "kind"):
+                del new[field]
+        for field, value in old.items():
+            if field not in ("metadata", "apiVersion", "kind"):
+                new[field] = copy.deepcopy(value)
+        status = new.setdefault("status", {})
+        if conditions:
+            status["conditions"] = conditions
+        else:
+            status.pop("conditions", None)
+
     def spec_of(self, obj: dict) -> dict:
         """Everything that counts as the object's desired state: all but metadata,
         and but status where status is written through its own subresource."""

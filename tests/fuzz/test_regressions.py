@@ -124,3 +124,30 @@ def test_an_approval_update_with_wrong_types_is_bad_request(fuzz_server):
     status, body = status_of(fuzz_server, "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/nope/approval",
                              json.dumps(csr).encode(), {"Content-Type": "application/json"})
     assert status == 400 and "cannot unmarshal array" in body["message"]
+
+
+def test_csr_approval_keeps_the_approved_condition(fuzz_server):
+    """A PUT to /approval stores the Approved condition (and only status.conditions changes)."""
+    import base64
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "approve-me")])).sign(key, hashes.SHA256())
+    request = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+    path = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    status, created = fuzz_server.server.request("POST", path, {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "approve-me"},
+        "spec": {"request": request, "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]}})
+    assert status == 201, created
+    created["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "Test", "message": "ok"}]}
+    created["spec"]["usages"] = ["digital signature"]
+    status, approved = fuzz_server.server.request("PUT", path + "/approve-me/approval", created)
+    assert status == 200, approved
+    assert [c["type"] for c in approved["status"]["conditions"]] == ["Approved"]
+    assert approved["spec"]["usages"] == ["client auth"]
+    status, read = fuzz_server.server.request("GET", path + "/approve-me")
+    assert [c["type"] for c in read["status"]["conditions"]] == ["Approved"]
