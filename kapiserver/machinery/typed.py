@@ -9,25 +9,12 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from . import errors
+from .gojson import json_kind
 from .schema import SchemaNode
 
 _GO_TYPES = {("integer", "int32"): "int32", ("integer", "int64"): "int64", ("integer", None): "int",
              ("number", "double"): "float64", ("number", None): "float64", ("boolean", None): "bool",
              ("string", None): "string"}
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 def _go_type(node: SchemaNode) -> str:
@@ -52,7 +39,7 @@ class _Decoder:
     def fail(self, value: Any, struct: str, path: str, node: SchemaNode, literal: str = ""):
         raise errors.bad_request(
             f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: json: cannot '
-            f"unmarshal {_json_type(value)}{literal} into Go struct field {struct}.{path} of type {_go_type(node)}")
+            f"unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type {_go_type(node)}")
 
     def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str) -> Any:
         if node is None or value is None or node.preserve_unknown:
