@@ -142,6 +142,8 @@ class APIServerService(service.MultiService):
                                  service_node_port_range=config.service_node_port_range,
                                  watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
                                  default_watch_cache_size=config.default_watch_cache_size)
+        from .auth.context import current_user
+        self.registry.request_user = lambda: current_user().to_api()
         port = config.secure_port or config.insecure_port
         bootstrap = BootstrapController(self.registry, config.master_service_namespace,
                                         str(config.advertise_address or "127.0.0.1"), port,

@@ -37,6 +37,10 @@ class Registry:
         # Component schemas of custom resources for the OpenAPI documents, and a
         # counter bumped whenever the served resources change.
         self.openapi_schemas: dict[str, dict] = {}
+        # Who the request being served is for (authentication.k8s.io UserInfo as a dict); the
+        # server injects the authentication layer's answer, strategies that record the
+        # requester (CertificateSigningRequests) ask it.
+        self.request_user = lambda: {}
         self.generation = 0
         self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get(None, name))
         for info in self.catalog.all():
@@ -58,6 +62,9 @@ class Registry:
             return core.PersistentVolumeClaimStrategy(info)
         if key == ("", "nodes"):
             return core.NodeStrategy(info)
+        if key == ("certificates.k8s.io", "certificatesigningrequests"):
+            from .certificates import CertificateSigningRequestStrategy
+            return CertificateSigningRequestStrategy(info, lambda: self.request_user())
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)

@@ -180,3 +180,26 @@ def test_imperative_creates_send_protobuf(kubectl):
     svc = kubectl.json("get", "svc", "svc", "-n", "imperative")
     assert svc["spec"]["ports"][0]["targetPort"] == 8080
     assert kubectl.json("get", "secret", "s", "-n", "imperative")["data"] == {"k": "dg=="}
+
+
+def test_certificate_signing_request_records_requester_and_approval(kubectl):
+    """A CSR's requester comes from the request's user, and kubectl certificate approve sets Approved."""
+    import base64
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "carol")])).sign(key, hashes.SHA256())
+    kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "carol"},
+        "spec": {"request": base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode(),
+                 "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"],
+                 "username": "forged"}}))
+    kubectl("certificate", "approve", "carol")
+    obj = kubectl.json("get", "csr", "carol")
+    assert obj["spec"]["username"] == "system:unsecured"          # the insecure port's user, not the body's
+    assert [c["type"] for c in obj["status"]["conditions"]] == ["Approved"]
+    row = kubectl("get", "csr", "carol").stdout.splitlines()[1].split()
+    assert row[3] == "system:unsecured" and row[-1] == "Approved"
