@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..registry.options import ListOptions
+from ..registry.validation._util import selector_matches
 from .authz import ALLOW, NO_OPINION, Attributes, Decision
 from .user import SERVICE_ACCOUNT_PREFIX, UserInfo
 
@@ -61,21 +62,6 @@ def subject_matches(subject: dict, user: UserInfo, binding_namespace: str) -> bo
     return False
 
 
-def _selector_matches(selector: dict, labels: dict) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for requirement in selector.get("matchExpressions") or []:
-        key, op, values = requirement.get("key"), requirement.get("operator"), requirement.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 class _Snapshot:
@@ -102,7 +88,7 @@ class _Snapshot:
             if other is role:
                 continue
             labels = other["metadata"].get("labels") or {}
-            if any(_selector_matches(s, labels) for s in aggregation.get("clusterRoleSelectors") or []):
+            if any(selector_matches(s, labels) for s in aggregation.get("clusterRoleSelectors") or []):
                 for rule in self.cluster_role_rules(other_name, seen | {name}):
                     if rule not in rules:
                         rules.append(rule)

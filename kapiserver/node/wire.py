@@ -72,7 +72,8 @@ class ChannelExec(Session):
 
 
 class _Raw(protocol.Protocol):
-    """A taken-over connection that feeds a SPDY session."""
+    """A connection that hands its bytes and its end to two callbacks (a taken-over
+    client connection feeding a SPDY session, or a pod port being forwarded)."""
 
     def __init__(self, on_data, on_lost):
         self.on_data = on_data
@@ -149,18 +150,6 @@ class SPDYExec:
             self.run.stop()
 
 
-class _PortConnection(protocol.Protocol):
-    def __init__(self, on_data, on_lost):
-        self.on_data = on_data
-        self.on_lost = on_lost
-
-    def dataReceived(self, data):
-        self.on_data(data)
-
-    def connectionLost(self, reason=None):
-        self.on_lost()
-
-
 class SPDYPortForward:
     """port-forward streams: a pair (error, data) per request id; data is relayed to the pod's port."""
 
@@ -207,7 +196,7 @@ class SPDYPortForward:
             if error is not None:
                 error.close()
             self.pairs = {k: v for k, v in self.pairs.items() if v is not pair}
-        conn = _PortConnection(data.write, lost)
+        conn = _Raw(data.write, lost)
         d = connectProtocol(TCP4ClientEndpoint(self.reactor, self.host, port, timeout=10), conn)
 
         def connected(_):
@@ -278,7 +267,7 @@ class ChannelPortForward(Session):
 
     def _connect(self, index, port):
         self.pending[index] = []
-        conn = _PortConnection(lambda data: self.ws.send(bytes([2 * index]) + data),
+        conn = _Raw(lambda data: self.ws.send(bytes([2 * index]) + data),
                                lambda: self._lost(index))
         d = connectProtocol(TCP4ClientEndpoint(self.reactor, self.host, port, timeout=10), conn)
 
