@@ -5,38 +5,19 @@ upstream's 1 MiB limit on request headers (431)."""
 
 from __future__ import annotations
 
-import json
-
 from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from .endpoints.http import write_status
 from .endpoints.requestinfo import request_info
+from .machinery import errors
 
 log = Logger()
 MAX_HEADER_BYTES = 1 << 20
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
 _MUTATING = frozenset((b"POST", b"PUT", b"PATCH", b"DELETE"))
-
-
-def _status(code: int, reason: str, message: str, details=None) -> bytes:
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                       "message": message, "reason": reason, "details": details or {}, "code": code},
-                      separators=(",", ":")).encode()
-
-
-def _write(request, code: int, body: bytes, headers=()) -> None:
-    if request.finished or getattr(request, "_disconnected", False):
-        return
-    request.setResponseCode(code)
-    request.setHeader(b"Content-Type", b"application/json")
-    request.setHeader(b"Cache-Control", b"no-cache, private")
-    for name, value in headers:
-        request.setHeader(name, value)
-    request.setHeader(b"Content-Length", str(len(body)).encode())
-    request.write(body)
-    request.finish()
 
 
 def is_long_running(request) -> bool:
@@ -69,8 +50,8 @@ class RuntimeLimits(Resource):
             limit, current = ((self.max_mutating_inflight, self.mutating_inflight) if mutating
                               else (self.max_inflight, self.inflight))
             if limit and current >= limit:
-                _write(request, 429, _status(429, "TooManyRequests", "Too many requests, please try again later.",
-                                             {"retryAfterSeconds": 1}), [(b"Retry-After", b"1")])
+                request.setHeader(b"Retry-After", b"1")
+                write_status(request, errors.too_many_requests("Too many requests, please try again later.", 1))
                 return NOT_DONE_YET
             self._count(mutating, +1)
             request.notifyFinish().addBoth(lambda _: self._count(mutating, -1))
@@ -81,8 +62,7 @@ class RuntimeLimits(Resource):
             return self.inner.render(request)
         except Exception as e:
             log.failure("handler failed for {path}", path=request.path)
-            _write(request, 500, _status(500, "InternalError", f"Internal error occurred: {type(e).__name__}: {e}",
-                                         {"causes": [{"message": str(e)}]}))
+            write_status(request, errors.internal_error(f"{type(e).__name__}: {e}"))
             return NOT_DONE_YET
 
     def _count(self, mutating: bool, delta: int):
@@ -92,7 +72,8 @@ class RuntimeLimits(Resource):
             self.inflight += delta
 
     def _timed_out(self, request):
-        _write(request, 504, _status(504, "Timeout", "Timeout: request did not complete within the allotted timeout"))
+        write_status(request, errors.StatusError(
+            504, "Timeout", "Timeout: request did not complete within the allotted timeout", {}))
 
 
 class LimitedHeadersChannel(http.HTTPChannel):

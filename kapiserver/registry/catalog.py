@@ -294,9 +294,3 @@ class Catalog:
 
     def all(self) -> list[ResourceInfo]:
         return list(self._by_gvr.values())
-
-    def for_kind(self, group: str, version: str, kind: str) -> Optional[ResourceInfo]:
-        for info in self.resources(group, version):
-            if info.kind == kind:
-                return info
-        return None

@@ -20,9 +20,6 @@ from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-CRD_INFO = ResourceInfo("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-                        False, short_names=("crd", "crds"), categories=("api-extensions",),
-                        subresources=(Subresource("status", "CustomResourceDefinition", GET_PATCH_UPDATE),))
 
 
 def accepted_names(crd: dict) -> dict:
@@ -118,8 +115,7 @@ def validate_crd(crd: dict) -> list[FieldError]:
     if not versions:
         out.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        out.append(errors.invalid("spec.versions", versions if False else "",
-                                  "must have exactly one version marked as storage version"))
+        out.append(errors.invalid("spec.versions", "", "must have exactly one version marked as storage version"))
     seen = set()
     for index, version in enumerate(versions):
         if not version.get("name"):

@@ -43,7 +43,6 @@ class Store:
         self.key_root = key_root.rstrip(b"/") + b"/"
         self.admit = admit
         self.qualified = GroupResource(info.group, info.resource)
-        self._storage_group, self._storage_version = info.storage_gv
         self._api_version = info.api_version
 
     # -- keys and encoding ---------------------------------------------------------------
