@@ -22,8 +22,9 @@ _OPERATIONS = {"create": "CREATE", "update": "UPDATE", "delete": "DELETE"}
 
 
 def _selector_matches(selector: Optional[dict], labels: dict) -> bool:
-    from ..auth.rbac import _selector_matches as matches
-    return matches(selector or {}, labels)
+    """An absent selector selects everything, as for webhooks upstream."""
+    from ..registry.validation._util import selector_matches
+    return selector_matches(selector or {}, labels)
 
 
 def _rule_matches(rule: dict, operation: str, info, subresource: str) -> bool:
