@@ -22,6 +22,16 @@ from .requestinfo import request_info
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+def _write_error(request, exc: BaseException) -> None:
+    """A handler's error as its Status; one that asks the client to wait says so in Retry-After
+    too, as upstream writes every such error."""
+    if isinstance(exc, StatusError) and isinstance(exc.details, dict):
+        retry_after = exc.details.get("retryAfterSeconds") or 0
+        if retry_after > 0:
+            request.setHeader(b"Retry-After", str(retry_after).encode())
+    write_failure(request, exc)
+
+
 class APIRoot(Resource):
     isLeaf = True
 
@@ -39,7 +49,7 @@ class APIRoot(Resource):
         received = time.time()
         request.notifyFinish().addErrback(lambda _: setattr(request, "_disconnected", True))
         d = Deferred.fromCoroutine(self._serve(request))
-        d.addErrback(lambda failure: write_failure(request, failure.value))
+        d.addErrback(lambda failure: _write_error(request, failure.value))
         d.addBoth(lambda _: self._log(request, started))
         if self.audit is not None:
             d.addBoth(lambda _: self.audit.log(request, getattr(request, "kapi_info", None), received, time.time()))

@@ -224,6 +224,16 @@ def timeout(message: str, retry_after: int = 0) -> StatusError:
     return StatusError(504, "Timeout", message, details)
 
 
+def too_large_resource_version(requested: int, current: int, retry_after: int = 0) -> StatusError:
+    """504 for a read at a resourceVersion not reached yet; the ResourceVersionTooLarge cause is
+    what client-go's reflector looks for to fall back to a consistent list."""
+    details: dict = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]}
+    if retry_after:
+        details["retryAfterSeconds"] = retry_after
+    return StatusError(504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                       details)
+
+
 def success_status(details: Optional[dict] = None) -> dict:
     status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
     if details:

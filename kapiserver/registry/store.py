@@ -133,7 +133,8 @@ class Store:
             else:
                 current = await self.storage.current_revision()
                 if requested > current:
-                    raise errors.timeout(f"Too large resource version: {requested}, current: {current}", 1)
+                    # As upstream's etcd3 store: at once, asking for no particular wait.
+                    raise errors.too_large_resource_version(requested, current)
         items: list[dict] = []
         limit = options.limit if options.limit > 0 else 0
         last_key = None
@@ -158,8 +159,7 @@ class Store:
                 raise errors.resource_expired(
                     f"too old resource version: {e.requested} ({e.compact_revision})") from None
             except FutureRevision as e:
-                raise errors.timeout(f"Too large resource version: {e.requested}, current: {e.current}", 1) \
-                    from None
+                raise errors.too_large_resource_version(e.requested, e.current, 1) from None
             revision = result.revision
             if count is None:
                 count = result.count
@@ -449,10 +449,9 @@ class Store:
                 send("ADDED", item)
             after = int(list_meta["resourceVersion"])
         else:
+            # A revision storage has not reached yet is no error: the storage watch waits for the
+            # changes after it, as a watch on etcd does upstream.
             after = _parse_rv(rv)
-            current = await self.storage.current_revision()
-            if after > current:
-                raise errors.timeout(f"Too large resource version: {after}, current: {current}", 1)
 
         def sink(event: Union[Event, Compacted]) -> None:
             if isinstance(event, Compacted):

@@ -15,7 +15,12 @@ watch, serving lists and watches from the sans-IO core in ``cache.py``.
   within ``wait_timeout`` answers None and the caller reads storage, as upstream falls
   back.
 - resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
-  "Too large resource version".  resourceVersion=0: the cache as it is.
+  "Too large resource version" (cause ResourceVersionTooLarge, retry after 1 s).
+  resourceVersion=0: the cache as it is.
+- Watches, as upstream: only sendInitialEvents=true waits for its resourceVersion (and
+  fails like a list, the caller sending the Status as an ERROR event); any other watch
+  from a resourceVersion the cache has not reached starts at once and simply gets the
+  events after it when they come, until its timeout.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ Decode = Callable[[bytes, int], dict]
 
 # What get() answers when the cache cannot vouch for being current.
 NOT_SERVED = object()
+
+# What a "Too large resource version" answer from the cache asks clients to wait, as upstream.
+TOO_LARGE_RETRY_SECONDS = 1
 
 # Objects read (and decoded) per step of a fill.
 FILL_PAGE = 500
@@ -225,7 +233,7 @@ class Cacher:
         current = await self.storage.current_revision()
         if current >= rv and await self._storage_caught_up() is not None:
             return
-        raise errors.timeout(f"Too large resource version: {rv}, current: {self.cache.revision}", 1)
+        raise errors.too_large_resource_version(rv, self.cache.revision, TOO_LARGE_RETRY_SECONDS)
 
     # -- lists -------------------------------------------------------------------------
     async def get(self, key: bytes):
@@ -281,8 +289,8 @@ class Cacher:
         if initial:
             if rv_text == "" and options.send_initial_events:
                 if await self._storage_caught_up() is None:
-                    raise errors.timeout(f"Too large resource version: {self._last_current}, current: "
-                                         f"{self.cache.revision}", 1)
+                    raise errors.too_large_resource_version(self._last_current, self.cache.revision,
+                                                            TOO_LARGE_RETRY_SECONDS)
             elif rv_text in ("", "0"):
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
             else:

@@ -34,14 +34,41 @@ def stream(server, path, timeout=10):
     return response.status, [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
+TOO_LARGE_DETAILS = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                     "retryAfterSeconds": 1}
+
+
 def test_list_at_future_rv_is_504_too_large(apiserver):
-    """A list at a resourceVersion storage has not reached waits briefly, then 504 'Too large resource version'."""
+    """A list at a resourceVersion storage has not reached waits briefly, then 504 'Too large resource version'
+    with the ResourceVersionTooLarge cause and a Retry-After header."""
     started = time.monotonic()
-    status, body = apiserver.request("GET", CM + "?resourceVersion=99999999")
-    assert status == 504
-    assert body["reason"] == "Timeout" and body["details"] == {"retryAfterSeconds": 1}
-    assert body["message"].startswith("Too large resource version: 99999999, current: ")
+    conn = http.client.HTTPConnection("127.0.0.1", apiserver.port, timeout=10)
+    conn.request("GET", CM + "?resourceVersion=99999999")
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    assert response.status == 504 and response.getheader("Retry-After") == "1"
+    assert body["reason"] == "Timeout" and body["details"] == TOO_LARGE_DETAILS
+    assert body["message"].startswith("Timeout: Too large resource version: 99999999, current: ")
     assert time.monotonic() - started >= 2.5
+
+
+def test_watch_from_future_rv_is_200_and_empty_until_its_timeout(apiserver):
+    """A plain watch from a resourceVersion storage has not reached is no error: 200, nothing, until timeoutSeconds."""
+    started = time.monotonic()
+    status, events = stream(apiserver, CM + "?watch=true&resourceVersion=99999999&timeoutSeconds=1")
+    assert status == 200 and events == []
+    assert time.monotonic() - started >= 0.9
+
+
+def test_initial_events_watch_from_future_rv_is_an_error_event(apiserver):
+    """sendInitialEvents=true from a future resourceVersion: 200, then one ERROR event with the 504 too-large Status."""
+    status, events = stream(apiserver, CM + "?watch=true&resourceVersion=99999999&resourceVersionMatch=NotOlderThan"
+                                           "&sendInitialEvents=true&allowWatchBookmarks=true&timeoutSeconds=10")
+    assert status == 200 and len(events) == 1 and events[0]["type"] == "ERROR"
+    error = events[0]["object"]
+    assert error["code"] == 504 and error["reason"] == "Timeout" and error["details"] == TOO_LARGE_DETAILS
+    assert error["message"].startswith("Timeout: Too large resource version: 99999999, current: ")
 
 
 def test_initial_events_then_end_bookmark_then_changes(apiserver):

@@ -124,8 +124,12 @@ def test_not_older_than_future_rv_is_504_after_wait(world):
     clock.advance(0.2)
     with pytest.raises(StatusError) as e:
         result(d)
-    assert e.value.code == 504 and str(e.value) == "Too large resource version: 50, current: 2"
-    assert e.value.details == {"retryAfterSeconds": 1}
+    assert e.value.to_status() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "Timeout: Too large resource version: 50, current: 2", "reason": "Timeout",
+        "details": {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                    "retryAfterSeconds": 1},
+        "code": 504}
 
 
 def test_not_older_than_is_served_when_the_cache_gets_there(world):
