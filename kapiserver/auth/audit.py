@@ -57,6 +57,9 @@ class AuditLog:
         if auth is not None and auth.decision:
             event["annotations"] = {"authorization.k8s.io/decision": auth.decision,
                                     "authorization.k8s.io/reason": auth.reason}
+        extra = getattr(request, "kapi_audit_annotations", None)
+        if extra:   # recorded while serving the request (admission's, e.g. PodSecurity's)
+            event.setdefault("annotations", {}).update(extra)
         return event
 
     def log(self, request, info, received: float, finished: float) -> None:

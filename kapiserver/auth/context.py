@@ -17,3 +17,53 @@ def set_user(user: UserInfo) -> None:
 def current_user() -> UserInfo:
     """The request's (possibly impersonated) user; the insecure port's user outside any request."""
     return _current_user.get() or INSECURE_USER
+
+
+class ResponseRecord:
+    """What code serving a request hands back to its response: warnings (each a
+    ``299 -`` Warning header, written once however often it is added, as upstream's
+    recorder does) and audit annotations (the audit log adds them to the event);
+    and the subresource the request addresses, which admission otherwise cannot see."""
+
+    def __init__(self, request, subresource: str = ""):
+        self.request = request
+        self.subresource = subresource
+        self.warnings: list[str] = []
+        self.audit_annotations: dict[str, str] = {}
+
+    def add_warning(self, text: str) -> None:
+        if not text or text in self.warnings:
+            return
+        self.warnings.append(text)
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        self.request.responseHeaders.addRawHeader(b"Warning", f'299 - "{escaped}"'.encode("utf-8"))
+
+
+_current_response: ContextVar[Optional[ResponseRecord]] = ContextVar("kapiserver_response", default=None)
+
+
+def set_request(request, subresource: str = "") -> None:
+    """Start recording for ``request`` (its audit annotations also land on ``request.kapi_audit_annotations``)."""
+    record = ResponseRecord(request, subresource or "")
+    request.kapi_audit_annotations = record.audit_annotations
+    _current_response.set(record)
+
+
+def add_warning(text: str) -> None:
+    """A warning for the client of the request being served; dropped outside any request."""
+    record = _current_response.get()
+    if record is not None:
+        record.add_warning(text)
+
+
+def add_audit_annotation(key: str, value: str) -> None:
+    """An annotation on the audit event of the request being served; dropped outside any request."""
+    record = _current_response.get()
+    if record is not None:
+        record.audit_annotations[key] = value
+
+
+def current_subresource() -> str:
+    """The subresource the request being served addresses ("" for the resource itself or outside a request)."""
+    record = _current_response.get()
+    return record.subresource if record is not None else ""
