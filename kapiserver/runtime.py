@@ -11,7 +11,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from .endpoints.http import write_status
-from .endpoints.requestinfo import request_info
+from .endpoints.requestinfo import request_info_of
 from .machinery import errors
 
 log = Logger()
@@ -22,7 +22,8 @@ _MUTATING = frozenset((b"POST", b"PUT", b"PATCH", b"DELETE"))
 
 def is_long_running(request) -> bool:
     """watch, proxy and the node streams run as long as they need (upstream's long-running check)."""
-    info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"), request.args)
+    # Kept on the request, so the API root does not parse it again.
+    info = request_info_of(request)
     if info.verb in ("watch", "proxy") or info.subresource in _LONG_RUNNING_SUBRESOURCES:
         return True
     return request.requestHeaders.hasHeader(b"upgrade")

@@ -79,3 +79,19 @@ def request_info(method: str, path: str, args: dict[bytes, list[bytes]]) -> Requ
     if info.verb in ("list", "get") and is_true(args.get(b"watch")):
         info.verb = "watch"
     return info
+
+
+# Where a request keeps its parsed RequestInfo (see request_info_of).
+_PARSED = "_kapi_request_info"
+
+
+def request_info_of(request) -> RequestInfo:
+    """The RequestInfo of a twisted.web request, parsed on first use and kept on the request:
+    the runtime's long-running check and the API root read the same one."""
+    info = getattr(request, _PARSED, None)
+    if info is None:
+        # Methods are ASCII tokens; latin-1 reads any byte rather than failing on it.
+        info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"),
+                            request.args)
+        setattr(request, _PARSED, info)
+    return info

@@ -17,7 +17,7 @@ from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
 from .http import write_bytes, write_failure
-from .requestinfo import request_info
+from .requestinfo import request_info_of
 
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
@@ -64,8 +64,8 @@ class APIRoot(Resource):
                     time.monotonic() - started)
 
     async def _serve(self, request) -> None:
-        path = request.path.decode("utf-8", "replace")
-        info = request_info(request.method.decode(), path, request.args)
+        # Parsed once per request: the runtime's long-running check may have done it already.
+        info = request_info_of(request)
         request.kapi_info = info
         # Authentication, impersonation and authorization before anything is dispatched.
         if self.security is not None:
