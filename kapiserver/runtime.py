@@ -11,6 +11,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from .endpoints.http import write_status
+from .http2 import channel_factory
 from .endpoints.requestinfo import request_info_of
 from .machinery import errors
 
@@ -96,10 +97,12 @@ class LimitedHeadersChannel(http.HTTPChannel):
 
 
 def wrap_site(site, root, reactor, config):
-    """Install the runtime on a Site: the limits around `root` and the header limit on its channels."""
+    """Install the runtime on a Site: the limits around `root`, and channels that limit headers and speak
+    HTTP/2 where TLS negotiated it."""
     access = getattr(config, "node_access", None)
     site.resource = RuntimeLimits(root, reactor, getattr(config, "request_timeout", 60.0),
                                   getattr(access, "max_requests_inflight", 400),
                                   getattr(access, "max_mutating_requests_inflight", 200))
-    site.protocol = LimitedHeadersChannel
+    security = getattr(config, "security", None)
+    site.protocol = channel_factory(LimitedHeadersChannel, getattr(security, "http2_max_streams_per_connection", 0))
     return site

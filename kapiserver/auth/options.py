@@ -21,6 +21,8 @@ PARAMETERS = [
     ("tls-private-key-file", None, "Private key of --tls-cert-file."),
     ("tls-min-version", None, "Minimum TLS version: VersionTLS12 or VersionTLS13 (default VersionTLS12)."),
     ("tls-cipher-suites", None, "Comma separated TLS 1.2 cipher suites, by Go name."),
+    ("http2-max-streams-per-connection", "0", "Concurrent HTTP/2 streams a client may open on one connection; "
+                                              "0 means Go's default, 250."),
     ("client-ca-file", None, "CA bundle that signs client certificates (CN is the user, O the groups)."),
     ("token-auth-file", None, "Static bearer tokens, CSV: token,user,uid,\"group1,group2\"."),
     ("basic-auth-file", None, "Static passwords for basic auth, CSV: password,user,uid,\"group1,group2\"."),
@@ -70,6 +72,7 @@ class SecurityConfig:
     tls_private_key_file: str = ""
     tls_min_version: str = ""
     tls_cipher_suites: Tuple[str, ...] = ()
+    http2_max_streams_per_connection: int = 0
     client_ca_file: str = ""
     token_auth_file: str = ""
     basic_auth_file: str = ""
@@ -142,6 +145,14 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
     for suite in suites:
         if suite not in CIPHER_SUITES:
             raise error("tls-cipher-suites", f"Cipher suite {suite} not supported or doesn't exist")
+    streams_text = str(get("http2-max-streams-per-connection", "0")).strip() or "0"
+    try:
+        max_streams = int(streams_text)
+    except ValueError:
+        raise error("http2-max-streams-per-connection", f'invalid argument "{streams_text}" for '
+                    f'"--http2-max-streams-per-connection" flag: parse error') from None
+    if max_streams < 0:
+        raise error("http2-max-streams-per-connection", "--http2-max-streams-per-connection can not be negative")
     modes = tuple(split(get("authorization-mode", None))) or ("AlwaysAllow",)
     problem = check_modes(list(modes))
     if problem:

@@ -64,7 +64,7 @@ def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher
         kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
             ":".join(CIPHER_SUITES[name] for name in cipher_suites))
     return ServingOptions(privateKey=key, certificate=certificate, extraCertChain=extra,
-                          acceptableProtocols=[b"http/1.1"], **kwargs)
+                          acceptableProtocols=[b"h2", b"http/1.1"], **kwargs)
 
 
 def _split_pem(data: bytes) -> list[bytes]:
@@ -74,7 +74,11 @@ def _split_pem(data: bytes) -> list[bytes]:
 
 def peer_certificate(request):
     """The client's certificate (cryptography x509) on a TLS connection, or None."""
-    transport = getattr(request, "transport", None) or getattr(getattr(request, "channel", None), "transport", None)
+    channel = getattr(request, "channel", None)
+    # An HTTP/2 stream has no transport of its own: the TLS connection belongs to its H2Connection.
+    connection = getattr(channel, "_conn", None)
+    transport = (getattr(request, "transport", None) or getattr(channel, "transport", None)
+                 or getattr(connection, "transport", None))
     get = getattr(transport, "getPeerCertificate", None)
     if get is None:
         return None

@@ -1,7 +1,8 @@
 """The node streams: pods/log, exec, attach, portforward and proxy, services/proxy, nodes/proxy.
-The apiserver finds the backend (a node's kubelet, a pod, a service endpoint), connects to it, and
-then relays the client's request and every byte after it both ways — upgrades (WebSocket, SPDY/3.1)
-included, so the client talks to the kubelet's streaming protocols through the apiserver unchanged."""
+The apiserver finds the backend (a node's kubelet, a pod, a service endpoint) and connects to it. An
+upgrade (WebSocket, SPDY/3.1) is relayed byte for byte both ways, so the client talks to the kubelet's
+streaming protocols through the apiserver unchanged; any other request is forwarded and its response
+streamed back (kapiserver.endpoints.forward)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from twisted.internet import protocol
 
 from ..machinery import errors
+from .forward import forward
 from .upgrade import hijack, request_head
 
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
@@ -278,18 +280,19 @@ class NodeStreams:
         return None
 
     async def relay(self, request, host: str, port: int, path: bytes) -> None:
-        """Connect to host:port, then hand the client's connection over to a byte relay."""
+        """Relay the request to host:port: an upgrade takes the client's connection over as a byte relay
+        both ways; anything else is forwarded as one request whose response streams back."""
         rate = self.bytes_per_sec
+        if not request.requestHeaders.getRawHeaders(b"upgrade"):
+            await forward(request, self.reactor, self.kubelet.dial, host, port, path,
+                          Throttle(self.reactor, rate) if rate else None)
+            return
         backend = _Backend(Throttle(self.reactor, rate) if rate else None)
         await self.kubelet.dial(host, port, backend)
-        upgrade = bool(request.requestHeaders.getRawHeaders(b"upgrade"))
         request.content.seek(0)
         body = request.content.read()
         extra = [(b"Host", f"{host}:{port}".encode())]
-        if not upgrade:
-            # One exchange per relayed connection: its end is the end of the response.
-            extra.append((b"Connection", b"close"))
-        if body or not upgrade:
+        if body:
             extra.append((b"Content-Length", str(len(body)).encode()))
         head = request_head(request, path=path, extra_headers=extra,
                             drop=(b"transfer-encoding", b"keep-alive"))

@@ -1,0 +1,70 @@
+"""HTTP/2 on the secure port: when TLS's ALPN settles on "h2" (kubectl and every client-go program ask
+for it first), the connection is served by Twisted's HTTP/2 stack instead of the HTTP/1.1 channel.
+
+Twisted's own switch builds its HTTP/2 connection with the h2 library's defaults; this one builds it with
+upstream's limits instead: as many concurrent streams as --http2-max-streams-per-connection allows (Go's
+250 when the flag is 0, since client-go multiplexes watches and requests on one connection) and the same
+1 MiB header limit as HTTP/1.1.
+"""
+
+from __future__ import annotations
+
+import h2.settings
+from h2.settings import SettingCodes
+from twisted.web import http
+from twisted.web._http2 import H2Connection
+
+GO_DEFAULT_MAX_STREAMS = 250
+_HEADER_LIST_BYTES = 1 << 20
+
+
+class APIServerH2Connection(H2Connection):
+    """An HTTP/2 connection announcing upstream's stream and header limits in its first SETTINGS frame."""
+
+    def __init__(self, reactor=None, max_streams: int = GO_DEFAULT_MAX_STREAMS):
+        super().__init__(reactor)
+        # Replaced before connectionMade sends the initial SETTINGS: values set on the h2 library's
+        # existing settings would only apply once the client acknowledged a second frame.
+        self.conn.local_settings = h2.settings.Settings(client=False, initial_values={
+            SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
+            SettingCodes.MAX_HEADER_LIST_SIZE: _HEADER_LIST_BYTES,
+        })
+
+
+class NegotiatedChannel(http._GenericHTTPChannelProtocol):
+    """HTTP/1.1 by default; HTTP/2 once the first bytes arrive on a TLS connection whose ALPN chose h2."""
+
+    def __init__(self, http11_channel, max_streams: int = GO_DEFAULT_MAX_STREAMS):
+        super().__init__(http11_channel)
+        self._h2_max_streams = max_streams
+
+    def dataReceived(self, data):
+        if self._negotiatedProtocol is None:
+            chosen = getattr(self._channel.transport, "negotiatedProtocol", None) or b"http/1.1"
+            if chosen == b"h2":
+                self._serve_http2()
+            self._negotiatedProtocol = chosen
+        return self._channel.dataReceived(data)
+
+    def _serve_http2(self) -> None:
+        old = self._channel
+        # The HTTP/1.1 channel stops being the transport's producer and stops its idle timer.
+        producer = old._networkProducer
+        producer.unregisterProducer()
+        old.setTimeout(None)
+        # The Site's reactor, so an injected reactor drives HTTP/2's timers too.
+        channel = APIServerH2Connection(getattr(self._factory, "reactor", None), self._h2_max_streams)
+        channel.requestFactory = self._requestFactory
+        channel.site = self._site
+        channel.factory = self._factory
+        channel.timeOut = self._timeOut
+        channel.callLater = self._callLater
+        self._channel = channel
+        channel.makeConnection(old.transport)
+        producer.registerProducer(channel, True)
+
+
+def channel_factory(http11_channel_class, max_streams: int = 0):
+    """What Site.protocol should be: builds a NegotiatedChannel around a fresh HTTP/1.1 channel."""
+    streams = max_streams if max_streams > 0 else GO_DEFAULT_MAX_STREAMS
+    return lambda: NegotiatedChannel(http11_channel_class(), streams)
