@@ -179,6 +179,7 @@ class APIServerService(service.MultiService):
 
     async def _security(self, context):
         """Bootstrap RBAC policy, the admission chain and, with --secure-port, the TLS listener."""
+        from .admission import config as admission_config
         from .admission.chain import build_chain, install
         from .auth.policy import ensure_bootstrap_policy
         config, sec = self.config, self.config.security
@@ -192,7 +193,8 @@ class APIServerService(service.MultiService):
             security = self._secure_listener(context, audit)
         install(self.registry, build_chain(self.registry, security, sec.enable_admission_plugins,
                                            sec.disable_admission_plugins, sec.admission_control,
-                                           sec.allow_privileged, getattr(security, "webhooks", None)))
+                                           sec.allow_privileged, getattr(security, "webhooks", None),
+                                           plugin_config=admission_config.load_for(sec)))
         context.security = security
         return security, audit
 

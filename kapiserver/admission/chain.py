@@ -2,7 +2,8 @@
 The admission chain: the plugins --enable-admission-plugins,
 --disable-admission-plugins and --admission-control select, run in upstream's
 order on every create, update and delete a Store makes, with the request's
-user at hand (kapiserver.auth.context).
+user at hand (kapiserver.auth.context).  Plugins that take a configuration get
+theirs from --admission-control-config-file (kapiserver.admission.config).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from typing import Iterable, Optional
 
 # Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has.
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
-         "AlwaysPullImages", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
+         "AlwaysPullImages",
+         # (upstream's PodSecurity sits here, between AlwaysPullImages and PodNodeSelector)
+         "PodNodeSelector",
+         "EventRateLimit",
+         "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
          "ResourceQuota", "AlwaysDeny")
 # On unless disabled.  Upstream's defaults also include ServiceAccount;
 # ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
@@ -63,10 +68,19 @@ def install(registry, chain) -> None:
 
 
 def build_chain(registry, security=None, enable=(), disable=(), admission_control=(), allow_privileged=True,
-                webhooks=None) -> AdmissionChain:
-    """The chain for the configured plugins; ``security`` adds the RBAC escalation check."""
+                webhooks=None, plugin_config: dict | None = None) -> AdmissionChain:
+    """The chain for the configured plugins; ``security`` adds the RBAC escalation check.
+
+    ``plugin_config`` is {plugin name: configuration} as kapiserver.admission.config.load_admission_config
+    returns it; a plugin's configuration that does not parse raises AdmissionConfigError.
+    """
     from . import simple
+    from .config import parse_plugin_config
     from .lifecycle import NamespaceLifecycle
+    plugin_config = plugin_config or {}
+
+    def configured(name: str):
+        return parse_plugin_config(name, plugin_config.get(name))
     factories = {
         "AlwaysAdmit": simple.AlwaysAdmit, "AlwaysDeny": simple.AlwaysDeny,
         "AlwaysPullImages": simple.AlwaysPullImages, "ServiceAccount": simple.ServiceAccount,
@@ -74,18 +88,25 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
             lambda name: registry.store("", "v1", "namespaces").get(None, name)),
     }
     from .quota import ResourceQuotaAdmission
-    factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(registry)
+    factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(
+        registry, limited_resources=configured("ResourceQuota"))
     factories["DefaultStorageClass"] = lambda: simple.DefaultStorageClass(registry)
     from .noderestriction import NodeRestriction
     factories["NodeRestriction"] = NodeRestriction
     from .limitranger import LimitRanger
     factories["LimitRanger"] = lambda: LimitRanger(registry)
+    from .podnodeselector import PodNodeSelector
+    factories["PodNodeSelector"] = lambda: PodNodeSelector(registry, configured("PodNodeSelector"))
+    from .eventratelimit import EventRateLimit
+    factories["EventRateLimit"] = lambda: EventRateLimit(configured("EventRateLimit"), _clock(registry))
     if webhooks is None:
         from .webhooks import AdmissionWebhooks
         webhooks = AdmissionWebhooks(registry)
-    if webhooks is not None:
-        factories["MutatingAdmissionWebhook"] = lambda: webhooks.mutating
-        factories["ValidatingAdmissionWebhook"] = lambda: webhooks.validating
+    # Each webhook plugin presents the credentials of its own WebhookAdmissionConfiguration's kubeconfig.
+    factories["MutatingAdmissionWebhook"] = lambda: webhooks.mutating.configure(
+        configured("MutatingAdmissionWebhook"))
+    factories["ValidatingAdmissionWebhook"] = lambda: webhooks.validating.configure(
+        configured("ValidatingAdmissionWebhook"))
     plugins = [factories[name]() for name in enabled_plugins(enable, disable, admission_control)
                if name in factories]
     checks = [simple.AllowPrivileged(allow_privileged)]
@@ -93,3 +114,12 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
         from ..auth.escalation import EscalationCheck
         checks.append(EscalationCheck(security.authorizer, security.rbac))
     return AdmissionChain(plugins, checks)
+
+
+def _clock(registry):
+    """The registry's clock (the reactor, or a task.Clock in tests) as a seconds function."""
+    clock = getattr(registry, "clock", None)
+    if clock is not None and hasattr(clock, "seconds"):
+        return clock.seconds
+    import time
+    return time.monotonic

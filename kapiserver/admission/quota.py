@@ -1,7 +1,8 @@
 """
 ResourceQuota admission: a create in a namespace is refused with 403 when it
 would take any quota's usage past its hard limit, in upstream's words; the
-quotas' status (hard and used) is recomputed after each change.
+quotas' status (hard and used) is recomputed after each change.  Its
+configuration's limitedResources make some consumption need a covering quota.
 """
 
 from __future__ import annotations
@@ -75,11 +76,84 @@ def _text(value: Fraction) -> str:
     return f"{int(value * 1000)}m" if (value * 1000).denominator == 1 else f"{int(value * 10 ** 9)}n"
 
 
+# (apiVersion, kind) of the plugin's configuration, in every version upstream decodes.
+CONFIGURATION_KINDS = {("apiserver.config.k8s.io/v1", "ResourceQuotaConfiguration"),
+                       ("resourcequota.admission.k8s.io/v1beta1", "Configuration"),
+                       ("resourcequota.admission.k8s.io/v1alpha1", "Configuration")}
+
+
+def parse_configuration(configuration) -> list[dict]:
+    """The limitedResources of a ResourceQuota configuration (none without one); AdmissionConfigError if bad."""
+    from .config import AdmissionConfigError, type_meta_error
+    if configuration is None:
+        return []
+    problem = type_meta_error(configuration, CONFIGURATION_KINDS,
+                              "k8s.io/kubernetes/plugin/pkg/admission/resourcequota/config.go:37")
+    if problem:
+        raise AdmissionConfigError(problem)
+    limited = configuration.get("limitedResources") or []
+    if not isinstance(limited, list):
+        raise AdmissionConfigError("limitedResources: Invalid value: must be a list")
+    result = []
+    for i, item in enumerate(limited):
+        item = item if isinstance(item, dict) else {}
+        if not item.get("resource"):
+            raise AdmissionConfigError(f"limitedResources[{i}].resource: Required value")
+        result.append({"apiGroup": str(item.get("apiGroup") or ""), "resource": str(item["resource"]),
+                       "matchContains": [str(m) for m in item.get("matchContains") or []],
+                       "matchScopes": [dict(s) for s in item.get("matchScopes") or [] if isinstance(s, dict)]})
+    return result
+
+
+def _pod_scope_matches(selector: dict, pod: dict) -> bool:
+    """Whether a pod falls in one scope selector requirement (the pod evaluator's scopes)."""
+    spec = pod.get("spec") or {}
+    name, operator = selector.get("scopeName"), selector.get("operator") or "Exists"
+    values = selector.get("values") or []
+    if name == "PriorityClass":
+        priority_class = spec.get("priorityClassName") or ""
+        if operator == "In":
+            return priority_class in values
+        if operator == "NotIn":
+            return priority_class not in values
+        return bool(priority_class) == (operator == "Exists")
+    terminating = spec.get("activeDeadlineSeconds") is not None
+    best_effort = not any(((c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits"))
+                          for c in (spec.get("containers") or []) + (spec.get("initContainers") or []))
+    affinity = (spec.get("affinity") or {})
+    cross_namespace = any(term.get("namespaceSelector") is not None or term.get("namespaces")
+                          for kind in ("podAffinity", "podAntiAffinity")
+                          for rule in ("requiredDuringSchedulingIgnoredDuringExecution",)
+                          for term in ((affinity.get(kind) or {}).get(rule) or []))
+    facts = {"Terminating": terminating, "NotTerminating": not terminating, "BestEffort": best_effort,
+             "NotBestEffort": not best_effort, "CrossNamespacePodAffinity": cross_namespace}
+    return facts.get(name, False)
+
+
+def _matching_scopes(info, obj: dict, selectors) -> list[dict]:
+    if (info.group, info.resource) != ("", "pods"):
+        return []  # only pods have scopes to match
+    return [s for s in selectors if _pod_scope_matches(s, obj)]
+
+
+def _quota_selectors(quota: dict) -> list[dict]:
+    spec = quota.get("spec") or {}
+    selectors = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
+    return selectors + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
+
+
+def _go_scopes(scopes: list[dict]) -> str:
+    # Go's %v of a []ScopedResourceSelectorRequirement.
+    return "[" + " ".join(f"{{{s.get('scopeName', '')} {s.get('operator', '')} [{' '.join(s.get('values') or [])}]}}"
+                          for s in scopes) + "]"
+
+
 class ResourceQuotaAdmission:
-    def __init__(self, registry, reactor=None):
+    def __init__(self, registry, reactor=None, limited_resources=()):
         from .cache import AdmissionReadCache
         self.registry = registry
         self.reactor = reactor
+        self.limited_resources = list(limited_resources)
         self._cache = AdmissionReadCache(self._load)
 
     def _quota_store(self):
@@ -124,13 +198,54 @@ class ResourceQuotaAdmission:
         if operation not in ("create", "delete") or not namespace:
             return
         quotas = await self._quotas(namespace)
-        if not quotas:
+        # With limitedResources configured, a namespace without quotas is still checked, as upstream.
+        if not quotas and not self.limited_resources:
             return
         if operation == "create":
             requested = object_usage(info, obj)
-            for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
+            quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
+            for quota in quotas:
+                self._check_constraints(quota, info, obj, requested)
+            self._check_covered(quotas, info, obj, requested)
+            for quota in quotas:
                 await self._check(quota, namespace, info, obj, requested)
-        self._recompute_soon(namespace)
+        if quotas:
+            self._recompute_soon(namespace)
+
+    def _check_covered(self, quotas, info, obj, requested) -> None:
+        """limitedResources: consumption they name needs a quota limiting it, and their scopes a quota scope."""
+        if not self.limited_resources or not any(requested.values()):
+            return
+        limited = set()
+        for item in self.limited_resources:
+            if (item["apiGroup"], item["resource"]) != (info.group, info.resource):
+                continue
+            limited |= {k for k, v in requested.items() if v > 0 and any(m in k for m in item["matchContains"])}
+        covered = set()
+        quota_scopes = []
+        for quota in quotas:
+            covered |= set(((quota.get("spec") or {}).get("hard") or {}))
+            quota_scopes += _matching_scopes(info, obj, _quota_selectors(quota))
+        missing = sorted(limited - covered)
+        if missing:
+            raise self._forbidden(info, obj, f"insufficient quota to consume: {','.join(missing)}")
+        limited_scopes = [s for item in self.limited_resources
+                          for s in _matching_scopes(info, obj, item["matchScopes"])]
+        named = {s.get("scopeName") for s in quota_scopes}
+        uncovered = [s for s in limited_scopes if s.get("scopeName") not in named]
+        if uncovered:
+            # Upstream returns a plain error here, which the API writes as a 500 without a reason.
+            raise StatusError(500, "", f"insufficient quota to match these scopes: {_go_scopes(uncovered)}")
+
+    def _check_constraints(self, quota, info, obj, requested) -> None:
+        if (info.group, info.resource) != ("", "pods"):
+            return
+        hard = ((quota.get("spec") or {}).get("hard") or {})
+        missing = sorted(k for k in hard if k in requested and k in _COMPUTE and requested[k] == 0)
+        if missing:
+            containers = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
+            text = "; ".join(f"{k} for: {','.join(containers)}" for k in missing)
+            raise self._forbidden(info, obj, f"failed quota: {quota['metadata']['name']}: must specify {text}")
 
     async def _check(self, quota, namespace, info, obj, requested) -> None:
         hard = {k: parse_quantity(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items()}
@@ -138,12 +253,6 @@ class ResourceQuotaAdmission:
         if not relevant:
             return
         name = quota["metadata"]["name"]
-        if (info.group, info.resource) == ("", "pods"):
-            missing = [k for k in relevant if k in _COMPUTE and requested[k] == 0]
-            if missing:
-                containers = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
-                text = "; ".join(f"{k} for: {','.join(containers)}" for k in missing)
-                raise self._forbidden(info, obj, f"failed quota: {name}: must specify {text}")
         used = await self.usage(namespace, relevant)
         exceeded = [k for k in relevant if hard[k] is not None and used[k] + requested[k] > hard[k]]
         if exceeded:

@@ -2,14 +2,18 @@
 MutatingAdmissionWebhook and ValidatingAdmissionWebhook: the stored webhook
 configurations are matched against each write (rules, scope, namespace and
 object selectors) and called over HTTPS with an AdmissionReview, honouring
-timeoutSeconds and failurePolicy; mutations come back as JSON patches.
+timeoutSeconds and failurePolicy; mutations come back as JSON patches.  A
+WebhookAdmissionConfiguration's kubeConfigFile gives the credentials presented
+to each webhook host (kubeconfig users named by host:port, *.domain or *).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from typing import Optional
+from urllib.parse import urlsplit
 
 import jsonpatch
 
@@ -45,15 +49,103 @@ def _rule_matches(rule: dict, operation: str, info, subresource: str) -> bool:
     return scope == "*" or (scope == "Namespaced") == info.namespaced
 
 
+CONFIGURATION_KINDS = {(version, kind) for version in ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1alpha1")
+                       for kind in ("WebhookAdmissionConfiguration", "WebhookAdmission")}
+
+
+def parse_configuration(configuration) -> Optional[dict]:
+    """The kubeconfig a WebhookAdmissionConfiguration names, read: {"users": {name: user}, "current": name}."""
+    from .config import AdmissionConfigError, read_document, type_meta_error
+    if configuration is None:
+        return None
+    problem = type_meta_error(configuration, CONFIGURATION_KINDS,
+                              "k8s.io/apiserver/pkg/admission/plugin/webhook/config/kubeconfig.go:32")
+    if problem:
+        raise AdmissionConfigError(problem)
+    path = configuration.get("kubeConfigFile") or ""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise AdmissionConfigError(f'kubeConfigFile: Invalid value: "{path}": must be an absolute file path')
+    try:
+        kubeconfig = read_document(path)
+    except OSError as e:
+        raise AdmissionConfigError(f"stat {path}: {(e.strerror or str(e)).lower()}") from None
+    if not isinstance(kubeconfig, dict):
+        raise AdmissionConfigError(f"error loading config file \"{path}\": not a kubeconfig")
+    base = os.path.dirname(path)
+    users = {}
+    for entry in kubeconfig.get("users") or []:
+        user = dict((entry or {}).get("user") or {})
+        # Files a kubeconfig names are relative to the kubeconfig itself.
+        for key in ("client-certificate", "client-key", "tokenFile"):
+            if user.get(key) and not os.path.isabs(user[key]):
+                user[key] = os.path.join(base, user[key])
+        users[str((entry or {}).get("name", ""))] = user
+    contexts = {c.get("name"): c.get("context") or {} for c in kubeconfig.get("contexts") or [] if c}
+    current = (contexts.get(kubeconfig.get("current-context")) or {}).get("user")
+    return {"users": users, "current": current}
+
+
+def credentials_for(kubeconfig: Optional[dict], target: str) -> dict:
+    """The kubeconfig user presented to ``target`` (host:port), looked up as upstream: exact name, *.suffix,
+    the same without a :443 port, *, the current context's user; {} (anonymous) when none."""
+    if not kubeconfig:
+        return {}
+    users = kubeconfig["users"]
+
+    def lookup(name: str) -> Optional[dict]:
+        if name in users:
+            return users[name]
+        steps = name.split(".")
+        for i in range(1, len(steps)):
+            wildcard = "*." + ".".join(steps[i:])
+            if wildcard in users:
+                return users[wildcard]
+        return None
+    found = lookup(target)
+    host, _, port = target.rpartition(":")
+    if found is None and port == "443":
+        found = lookup(host)
+    if found is None:
+        found = users.get("*")
+    if found is None and kubeconfig.get("current"):
+        found = users.get(kubeconfig["current"])
+    return found or {}
+
+
+def _read(user: dict, key: str) -> Optional[bytes]:
+    if user.get(f"{key}-data"):
+        return base64.b64decode(user[f"{key}-data"])
+    if user.get(key):
+        with open(user[key], "rb") as f:
+            return f.read()
+    return None
+
+
+def webhook_target(url: str) -> str:
+    """host:port of a webhook URL, the port 443 when it has none."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port or 443}"
+
+
 class _Webhooks:
-    def __init__(self, registry, resource: str, mutating: bool, reactor=None):
+    def __init__(self, registry, resource: str, mutating: bool, reactor=None, kubeconfig: Optional[dict] = None):
         self.registry = registry
         self.resource = resource
         self.mutating = mutating
         self.reactor = reactor
+        self.kubeconfig = kubeconfig
         self._clients: dict = {}
         from .cache import AdmissionReadCache
         self._cache = AdmissionReadCache(self._load)
+
+    def configure(self, kubeconfig: Optional[dict]) -> "_Webhooks":
+        """Present ``kubeconfig``'s credentials (parse_configuration's result) from now on; returns self."""
+        self.kubeconfig = kubeconfig
+        self._clients.clear()
+        return self
 
     async def _load(self, _key: str) -> list[dict]:
         store = self.registry.lookup(GROUP, "v1", self.resource)
@@ -81,7 +173,18 @@ class _Webhooks:
                    f"{service.get('path', '')}")
         key = (url, ca)
         if key not in self._clients:
-            self._clients[key] = WebhookClient(url, base64.b64decode(ca) if ca else None, reactor=self.reactor)
+            user = credentials_for(self.kubeconfig, webhook_target(url))
+            if user.get("auth-provider"):
+                raise RuntimeError("auth provider not supported")
+            token = user.get("token") or ""
+            if not token and user.get("tokenFile"):
+                with open(user["tokenFile"]) as f:
+                    token = f.read()
+            basic = (user.get("username", ""), user.get("password", "")) \
+                if user.get("username") or user.get("password") else None
+            self._clients[key] = WebhookClient(url, base64.b64decode(ca) if ca else None,
+                                               _read(user, "client-certificate"), _read(user, "client-key"),
+                                               token=token, reactor=self.reactor, basic_auth=basic)
         return self._clients[key]
 
     async def __call__(self, operation: str, store, obj: dict, old) -> None:
@@ -175,8 +278,10 @@ def _denied(name: str, status: dict) -> StatusError:
 
 
 class AdmissionWebhooks:
-    """Both webhook plugins, sharing the registry."""
+    """Both webhook plugins, sharing the registry; each has its own (parsed) kubeconfig of credentials."""
 
-    def __init__(self, registry, reactor=None):
-        self.mutating = _Webhooks(registry, "mutatingwebhookconfigurations", True, reactor)
-        self.validating = _Webhooks(registry, "validatingwebhookconfigurations", False, reactor)
+    def __init__(self, registry, reactor=None, mutating_kubeconfig: Optional[dict] = None,
+                 validating_kubeconfig: Optional[dict] = None):
+        self.mutating = _Webhooks(registry, "mutatingwebhookconfigurations", True, reactor, mutating_kubeconfig)
+        self.validating = _Webhooks(registry, "validatingwebhookconfigurations", False, reactor,
+                                    validating_kubeconfig)

@@ -50,11 +50,13 @@ class WebhookClient:
     """POSTs JSON to one HTTPS URL and returns the decoded JSON answer."""
 
     def __init__(self, url: str, ca_pem: Optional[bytes] = None, client_cert: Optional[bytes] = None,
-                 client_key: Optional[bytes] = None, token: str = "", insecure: bool = False, reactor=None):
+                 client_key: Optional[bytes] = None, token: str = "", insecure: bool = False, reactor=None,
+                 basic_auth: Optional[tuple[str, str]] = None):
         if reactor is None:
             from twisted.internet import reactor
         self.url = url
         self.token = token
+        self.basic_auth = basic_auth
         self.reactor = reactor
         self.pool = HTTPConnectionPool(reactor, persistent=False)
         self.agent = Agent(reactor, contextFactory=_Policy(ca_pem, client_cert, client_key, insecure),
@@ -65,6 +67,9 @@ class WebhookClient:
         headers = {b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]}
         if self.token:
             headers[b"Authorization"] = [f"Bearer {self.token}".encode()]
+        elif self.basic_auth:
+            credentials = base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            headers[b"Authorization"] = [f"Basic {credentials}".encode()]
         response = await treq.post(url or self.url, data=json.dumps(body).encode(), headers=headers,
                                    agent=self.agent, timeout=timeout)
         content = await treq.content(response)

@@ -1,0 +1,54 @@
+"""
+Fakes for admission plugins: stores that only carry their ResourceInfo, a
+registry that answers namespace and quota reads from dicts, and ``drive`` to
+run a plugin call whose awaits are all already resolved.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from kapiserver.machinery.errors import GroupResource, StatusError
+
+
+def drive(coroutine):
+    """The coroutine's result (or its exception raised), run with nothing pending."""
+    outcome = []
+    Deferred.fromCoroutine(coroutine).addBoth(outcome.append)
+    assert outcome, "the call waited on something"
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def store(resource: str, kind: str, group: str = "", version: str = "v1", namespaced: bool = True):
+    info = SimpleNamespace(group=group, version=version, resource=resource, kind=kind, namespaced=namespaced)
+    return SimpleNamespace(info=info, subresource="", qualified=GroupResource(group, resource))
+
+
+class _Objects:
+    def __init__(self, resource: str, items: dict):
+        self.resource, self.items = resource, items
+
+    async def get(self, namespace, name):
+        if name not in self.items:
+            raise StatusError(404, "NotFound", f'{self.resource} "{name}" not found')
+        return self.items[name]
+
+    async def list(self, namespace, options):
+        return [o for o in self.items.values() if o["metadata"].get("namespace") == namespace], "1", None
+
+
+class FakeRegistry:
+    """Namespaces by name and ResourceQuotas (with their namespace) -- what the plugins read."""
+
+    def __init__(self, namespaces=(), quotas=()):
+        self.namespaces = {n["metadata"]["name"]: n for n in namespaces}
+        self.quotas = {q["metadata"]["name"]: q for q in quotas}
+        self.stores: dict = {}
+
+    def store(self, group, version, resource):
+        return _Objects(resource, self.namespaces if resource == "namespaces" else self.quotas)
