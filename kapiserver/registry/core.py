@@ -29,6 +29,13 @@ class PodStrategy(Strategy):
             return 0
         return default if grace_period is None else max(int(grace_period), 0)
 
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
+        # A binding sets spec.nodeName, which no ordinary pod update may change; upstream's
+        # binding REST writes it without update validation (it checks the Binding itself).
+        if subresource == "binding":
+            return []
+        return super().validate_subresource_update(subresource, new, old)
+
 
 class SecretStrategy(Strategy):
     def default(self, obj: dict) -> None:

@@ -283,9 +283,8 @@ class Store:
                 raise errors.modified(self.qualified, name)
             new = self._prepare_update(new, old, subresource)
             self._record_managed_fields(old, new, options, subresource)
-            # A binding sets spec.nodeName, which no ordinary pod update may change (upstream's
-            # binding REST writes it without update validation).
-            field_errors = [] if subresource == "binding" else self.strategy.validate_update(new, old)
+            field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
+                else self.strategy.validate_update(new, old)
             if field_errors:
                 raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
             if self.admit is not None:

@@ -4,6 +4,7 @@ The per-resource strategy: what differs between resources in the generic Store.
 Hooks run in one fixed order (as upstream's rest.BeforeCreate/BeforeUpdate):
 create:  default -> prepare_for_create -> (metadata filled by the Store) -> validate
 update:  default -> prepare_for_update (or prepare_for_status_update) -> validate_update
+         (a write through a subresource: validate_subresource_update)
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ class Strategy:
         from . import validation
         return validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
                                    self.info.namespaced)
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
+        """Validation of a write through ``subresource`` (status, scale, ...): the object's
+        update validation, unless a strategy knows that subresource writes otherwise."""
+        return self.validate_update(new, old)
 
     # -- reading ----------------------------------------------------------------------------
     def field_set(self, obj: dict) -> dict[str, str]:

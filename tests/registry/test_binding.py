@@ -1,0 +1,88 @@
+"""Pod binding through the generic Store: the pod strategy, not the Store, decides that a
+binding write skips update validation."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from twisted.internet import reactor
+
+from kapiserver.endpoints.subresources import bind_pod
+from kapiserver.machinery.errors import StatusError
+from kapiserver.registry import store as store_module
+from kapiserver.registry.catalog import ResourceInfo
+from kapiserver.registry.core import PodStrategy
+from kapiserver.registry.registry import Registry
+from kapiserver.registry.strategy import Strategy
+from kapiserver.storage.sqlite import open_sqlite
+
+from tests.controllers.conftest import run
+
+
+@pytest.fixture
+def pods(tmp_path):
+    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
+    registry = Registry(storage, reactor, watch_cache=False)
+    run(registry.store("", "v1", "namespaces").create(
+        None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
+    yield registry.store("", "v1", "pods")
+    run(storage.close())
+
+
+def pod(name="web"):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def binding(node, name="web"):
+    return {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"kind": "Node", "name": node}}
+
+
+def test_binding_sets_the_node_an_ordinary_update_may_not(pods):
+    """An update setting spec.nodeName is 422 Invalid; the same change through a binding is written."""
+    run(pods.create("default", pod()))
+
+    def set_node(old):
+        old["spec"]["nodeName"] = "node-1"
+        return old
+    with pytest.raises(StatusError) as e:
+        run(pods.update("default", "web", set_node))
+    assert e.value.code == 422 and e.value.reason == "Invalid"
+    bound = run(bind_pod(pods, "default", "web", binding("node-1")))
+    assert bound["spec"]["nodeName"] == "node-1"
+    assert run(pods.get("default", "web"))["spec"]["nodeName"] == "node-1"
+
+
+def test_second_binding_is_a_conflict(pods):
+    """A pod already bound to a node cannot be bound again (409)."""
+    run(pods.create("default", pod()))
+    run(bind_pod(pods, "default", "web", binding("node-1")))
+    with pytest.raises(StatusError) as e:
+        run(bind_pod(pods, "default", "web", binding("node-2")))
+    assert e.value.code == 409 and 'already assigned to node "node-1"' in e.value.message
+
+
+def test_pod_strategy_skips_validation_for_binding_only():
+    """PodStrategy answers no errors for a binding write and validates any other subresource write as an update."""
+    strategy = PodStrategy(ResourceInfo("", "v1", "pods", "Pod", True))
+    old = pod()
+    old["metadata"]["resourceVersion"] = "1"
+    new = pod()
+    new["metadata"]["resourceVersion"] = "1"
+    new["spec"]["nodeName"] = "node-1"
+    assert strategy.validate_subresource_update("binding", new, old) == []
+    assert strategy.validate_subresource_update("status", new, old) == strategy.validate_update(new, old) != []
+
+
+def test_default_strategy_validates_subresource_writes_as_updates(monkeypatch):
+    """The default hook is the object's update validation, whatever the subresource."""
+    strategy = Strategy(ResourceInfo("", "v1", "configmaps", "ConfigMap", True))
+    monkeypatch.setattr(strategy, "validate_update", lambda new, old: ["checked"])
+    assert strategy.validate_subresource_update("binding", {}, {}) == ["checked"]
+    assert strategy.validate_subresource_update("status", {}, {}) == ["checked"]
+
+
+def test_generic_store_names_no_subresource_of_one_resource():
+    """The generic Store's code has no branch for the pods' binding subresource."""
+    assert "binding" not in inspect.getsource(store_module)
