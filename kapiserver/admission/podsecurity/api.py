@@ -96,7 +96,8 @@ def policy_to_evaluate(labels: Optional[dict], defaults: Policy) -> tuple[Policy
 
     A policy is always returned: an unparseable enforce level reads as restricted
     (fail closed), unparseable audit and warn levels as privileged (fail open), and
-    an unparseable version as latest, as upstream does."""
+    an unparseable version as latest, as upstream does.  An enforce label without a
+    warn label also raises the warn level to the enforce level (upstream since 1.26)."""
     problems: list[FieldError] = []
     modes = {"enforce": defaults.enforce, "audit": defaults.audit, "warn": defaults.warn}
     if not labels:
@@ -121,6 +122,12 @@ def policy_to_evaluate(labels: Optional[dict], defaults: Policy) -> tuple[Policy
                 minor = None
             current = LevelVersion(current.level, minor)
         modes[mode] = current
+    # An enforce label stricter than the warn level warns at the enforce level (and version, unless the
+    # warn version is labeled) when no warn label says otherwise, so workload templates get warnings.
+    if ENFORCE_LABEL in labels and WARN_LABEL not in labels and \
+            compare_levels(modes["enforce"].level, modes["warn"].level) > 0:
+        minor = modes["warn"].minor if WARN_VERSION_LABEL in labels else modes["enforce"].minor
+        modes["warn"] = LevelVersion(modes["enforce"].level, minor)
     return Policy(modes["enforce"], modes["audit"], modes["warn"]), problems
 
 
