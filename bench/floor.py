@@ -4,6 +4,7 @@ with fixed bytes (the same bytes kapiserver answered), so the ratio project/floo
 says what the API machinery costs on top of Twisted's HTTP.
 
     python bench/floor.py PORT RESPONSES.json    # {"/path": [status, content_type, body_file], ...}
+    python bench/floor.py PORT RESPONSES.json CERT KEY    # over TLS, offering h2 and http/1.1 (ALPN)
 """
 
 from __future__ import annotations
@@ -40,7 +41,17 @@ def main() -> None:
     site = server.Site(Fixed(responses))
     site.noisy = False
     site.log = lambda request: None   # kapiserver logs no access lines at -v=0 either
-    reactor.listenTCP(port, site, interface="127.0.0.1")
+    if len(sys.argv) > 4:
+        from OpenSSL import crypto
+        from twisted.internet import ssl
+        with open(sys.argv[3], "rb") as cert, open(sys.argv[4], "rb") as key:
+            options = ssl.CertificateOptions(
+                certificate=crypto.load_certificate(crypto.FILETYPE_PEM, cert.read()),
+                privateKey=crypto.load_privatekey(crypto.FILETYPE_PEM, key.read()),
+                acceptableProtocols=[b"h2", b"http/1.1"])
+        reactor.listenSSL(port, site, options, interface="127.0.0.1")
+    else:
+        reactor.listenTCP(port, site, interface="127.0.0.1")
     reactor.run()
 
 
