@@ -225,3 +225,18 @@ def test_future_versions_read_as_latest():
     """A pinned version newer than any check revision evaluates as latest."""
     pod_spec = spec(securityContext={"sysctls": [{"name": "net.ipv4.tcp_wmem", "value": "1"}]})
     assert EVALUATOR.evaluate(LevelVersion("baseline", 40), {}, pod_spec).allowed
+
+
+def test_message_matches_one_captured_from_a_v1_32_apiserver():
+    """The violations of a pod with SELinux user/role and unsafe sysctls read as a 1.32 apiserver printed them."""
+    pod_spec = spec(securityContext={"seLinuxOptions": {"user": "u", "role": "r", "level": "s0:c1"},
+                                     "sysctls": [{"name": "net.core.somaxconn", "value": "1024"},
+                                                 {"name": "kernel.msgmax", "value": "65536"}]},
+                    containers=[{"name": "my-pod", "image": "busybox"}])
+    assert detail(LevelVersion("restricted", 32), pod_spec) == (
+        'seLinuxOptions (pod set forbidden securityContext.seLinuxOptions: user may not be set; role may not be set), '
+        'forbidden sysctls (net.core.somaxconn, kernel.msgmax), allowPrivilegeEscalation != false (container '
+        '"my-pod" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container '
+        '"my-pod" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container '
+        '"my-pod" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "my-pod" must set '
+        'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")')

@@ -7,6 +7,7 @@ import json
 from treq.testing import StubTreq
 from twisted.internet import reactor
 
+from kapiserver.auth.audit import AuditLog
 from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.root import APIRoot
 
@@ -23,10 +24,12 @@ def call(client, method, url, body):
     return responses[0], json.loads(bodies[0])
 
 
-def test_http_enforce_and_warn(registry):
-    """A refused pod is a 403 Status; an admitted one carries the warn level's 299 Warning header."""
+def test_http_enforce_and_warn(registry, tmp_path):
+    """A refused pod is a 403 Status; an admitted one carries the warn level's 299 Warning header; the audit
+    log's events carry PodSecurity's annotations."""
     admit_with(registry)
-    client = StubTreq(APIRoot(APIContext(registry, reactor, reactor)))
+    audit = AuditLog(str(tmp_path / "audit.log"))
+    client = StubTreq(APIRoot(APIContext(registry, reactor, reactor), audit=audit))
     labels = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"}
     response, _ = call(client, "POST", "http://k/api/v1/namespaces", {"metadata": {"name": "ns", "labels": labels}})
     assert response.code == 201
@@ -44,3 +47,8 @@ def test_http_enforce_and_warn(registry):
     assert [h.decode() for h in response.headers.getRawHeaders(b"Warning")] == [
         '299 - "would violate PodSecurity \\"restricted:latest\\": seccompProfile (pod or container \\"c\\" must '
         'set securityContext.seccompProfile.type to \\"RuntimeDefault\\" or \\"Localhost\\")"']
+    audit.stream.close()
+    events = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    pod_events = [e for e in events if e["objectRef"]["resource"] == "pods"]
+    assert [e["annotations"]["pod-security.kubernetes.io/enforce-policy"] for e in pod_events] == \
+        ["baseline:latest", "baseline:latest"]
