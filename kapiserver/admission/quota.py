@@ -116,7 +116,8 @@ def _pod_scope_matches(selector: dict, pod: dict) -> bool:
             return priority_class in values
         if operator == "NotIn":
             return priority_class not in values
-        return bool(priority_class) == (operator == "Exists")
+        # Upstream matches a label set that always holds the key, so DoesNotExist never matches.
+        return operator == "Exists" and bool(priority_class)
     terminating = spec.get("activeDeadlineSeconds") is not None
     best_effort = not any(((c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits"))
                           for c in (spec.get("containers") or []) + (spec.get("initContainers") or []))
