@@ -97,7 +97,8 @@ def test_unlabeled_namespace_uses_configured_defaults(registry, request_record):
                           "kind": "PodSecurityConfiguration", "defaults": {"enforce": "baseline"}})
     namespace(registry, "ns")
     error = refusal(registry, pod("x", hostPID=True))
-    assert error.message == 'pods "x" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true)'
+    assert error.message == \
+        'pods "x" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true)'
 
 
 def test_invalid_labels_on_a_pods_namespace_fail_closed(registry, request_record):
