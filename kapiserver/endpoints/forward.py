@@ -84,10 +84,11 @@ class _BodyRelay(Protocol):
             self.request.write(data)
 
     def connectionLost(self, reason):
-        self.request.unregisterProducer()
-        if self.client_gone:
+        if self.client_gone or self.request.channel is None:
+            # The client went away first: its connection (and the producer registration) is gone with it.
             self.done.callback(None)
             return
+        self.request.unregisterProducer()
         # Whether the body ended cleanly (ResponseDone, PotentialDataLoss) or the backend broke off
         # mid-body, the status line is sent: all that is left is to end the response.
         if self.throttle is not None:

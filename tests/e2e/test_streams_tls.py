@@ -89,3 +89,4 @@ def test_logs_follow_and_proxy_over_http2(secure, tmp_path_factory, monkeypatch)
         finally:
             forward.kill()
             forward.wait()
+    assert "Traceback" not in server.log_path.read_text()
