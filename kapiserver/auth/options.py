@@ -206,7 +206,8 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
     return SecurityConfig(
         cert_dir=str(get("cert-dir")).strip() or os.path.join(data_dir, "pki"),
         tls_cert_file=cert_file, tls_private_key_file=key_file, tls_min_version=min_version,
-        tls_cipher_suites=suites, http2_max_streams_per_connection=max_streams, client_ca_file=existing("client-ca-file"),
+        tls_cipher_suites=suites, http2_max_streams_per_connection=max_streams,
+        client_ca_file=existing("client-ca-file"),
         token_auth_file=existing("token-auth-file"), basic_auth_file=existing("basic-auth-file"),
         anonymous_auth=anonymous and not disabled_by_always_allow,
         experimental_keystone_url=str(get("experimental-keystone-url")).strip(),
