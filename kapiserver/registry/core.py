@@ -29,6 +29,13 @@ class PodStrategy(Strategy):
             return 0
         return default if grace_period is None else max(int(grace_period), 0)
 
+    def prepare_for_subresource_update(self, subresource: str, new: dict, old: dict) -> None:
+        status = new.get("status")
+        super().prepare_for_subresource_update(subresource, new, old)
+        if subresource == "binding" and status is not None:
+            # A binding records the PodScheduled condition besides the node, as upstream's binding REST.
+            new["status"] = status
+
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
         # A binding sets spec.nodeName, which no ordinary pod update may change; upstream's
         # binding REST writes it without update validation (it checks the Binding itself).

@@ -342,6 +342,8 @@ class Store:
             self.strategy.prepare_for_finalize(new, old)
         elif subresource == "approval":
             self.strategy.prepare_for_approval(new, old)
+        elif subresource:
+            self.strategy.prepare_for_subresource_update(subresource, new, old)
         else:
             self.strategy.default(new)
             self.strategy.prepare_for_update(new, old)

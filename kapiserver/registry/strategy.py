@@ -99,6 +99,12 @@ class Strategy:
                 generation += 1
             new["metadata"]["generation"] = generation
 
+    def prepare_for_subresource_update(self, subresource: str, new: dict, old: dict) -> None:
+        """A write through a subresource without a hook of its own (scale, binding, ...): prepared as an
+        ordinary update unless a strategy knows that subresource writes more."""
+        self.default(new)
+        self.prepare_for_update(new, old)
+
     def prepare_for_status_update(self, new: dict, old: dict) -> None:
         """A write through /status changes the status only."""
         status = new.get("status")

@@ -86,3 +86,12 @@ def test_default_strategy_validates_subresource_writes_as_updates(monkeypatch):
 def test_generic_store_names_no_subresource_of_one_resource():
     """The generic Store's code has no branch for the pods' binding subresource."""
     assert "binding" not in inspect.getsource(store_module)
+
+
+def test_binding_records_the_pod_scheduled_condition(pods):
+    """A bound pod's status carries PodScheduled=True, as upstream's binding writes it."""
+    run(pods.create("default", pod()))
+    run(bind_pod(pods, "default", "web", binding("node-1")))
+    conditions = run(pods.get("default", "web"))["status"]["conditions"]
+    assert [(c["type"], c["status"]) for c in conditions] == [("PodScheduled", "True")]
+    assert conditions[0]["lastTransitionTime"].endswith("Z")
