@@ -12,16 +12,17 @@ from typing import Iterable, Optional
 
 # Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has.
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
-         "AlwaysPullImages",
-         # (upstream's PodSecurity sits here, between AlwaysPullImages and PodNodeSelector)
-         "PodNodeSelector",
-         "EventRateLimit",
-         "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
-         "ResourceQuota", "AlwaysDeny")
+         "AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "DefaultStorageClass",
+         "MutatingAdmissionWebhook",
+         # Upstream lists PodSecurity after AlwaysPullImages, but runs every mutating plugin before any
+         # validating one; this chain is one pass, so the validating-only PodSecurity comes after the last
+         # mutating plugin and before the validating webhooks, where upstream's validation phase has it.
+         "PodSecurity",
+         "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
 # On unless disabled.  Upstream's defaults also include ServiceAccount;
 # ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
-DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
-              "ResourceQuota")
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "PodSecurity",
+              "ValidatingAdmissionWebhook", "ResourceQuota")
 
 
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
@@ -97,6 +98,8 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
     factories["LimitRanger"] = lambda: LimitRanger(registry)
     from .podnodeselector import PodNodeSelector
     factories["PodNodeSelector"] = lambda: PodNodeSelector(registry, configured("PodNodeSelector"))
+    from .podsecurity import PodSecurity
+    factories["PodSecurity"] = lambda: PodSecurity(registry, configured("PodSecurity"))
     from .eventratelimit import EventRateLimit
     factories["EventRateLimit"] = lambda: EventRateLimit(configured("EventRateLimit"), _clock(registry))
     if webhooks is None:

@@ -152,7 +152,18 @@ def _parsers() -> dict:
             "PodNodeSelector": podnodeselector.parse_configuration,
             "EventRateLimit": eventratelimit.parse_configuration,
             "MutatingAdmissionWebhook": webhooks.parse_configuration,
-            "ValidatingAdmissionWebhook": webhooks.parse_configuration}
+            "ValidatingAdmissionWebhook": webhooks.parse_configuration,
+            "PodSecurity": _parse_pod_security}
+
+
+def _parse_pod_security(configuration):
+    """A PodSecurityConfiguration, checked here so a bad one stops startup; the plugin keeps the object."""
+    from .podsecurity import load
+    try:
+        load(configuration)
+    except ValueError as e:
+        raise AdmissionConfigError(str(e)) from None
+    return configuration
 
 
 def parse_plugin_config(name: str, configuration) -> object:
