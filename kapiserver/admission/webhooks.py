@@ -112,15 +112,6 @@ def credentials_for(kubeconfig: Optional[dict], target: str) -> dict:
     return found or {}
 
 
-def _read(user: dict, key: str) -> Optional[bytes]:
-    if user.get(f"{key}-data"):
-        return base64.b64decode(user[f"{key}-data"])
-    if user.get(key):
-        with open(user[key], "rb") as f:
-            return f.read()
-    return None
-
-
 def webhook_target(url: str) -> str:
     """host:port of a webhook URL, the port 443 when it has none."""
     parts = urlsplit(url)
@@ -164,7 +155,7 @@ class _Webhooks:
         return namespace["metadata"].get("labels") or {}
 
     def _client(self, config: dict):
-        from ..auth.webhook import WebhookClient
+        from ..auth.webhook import WebhookClient, kubeconfig_data
         ca = config.get("caBundle")
         url = config.get("url")
         if not url and config.get("service"):
@@ -183,7 +174,8 @@ class _Webhooks:
             basic = (user.get("username", ""), user.get("password", "")) \
                 if user.get("username") or user.get("password") else None
             self._clients[key] = WebhookClient(url, base64.b64decode(ca) if ca else None,
-                                               _read(user, "client-certificate"), _read(user, "client-key"),
+                                               kubeconfig_data(user, "client-certificate"),
+                                               kubeconfig_data(user, "client-key"),
                                                token=token, reactor=self.reactor, basic_auth=basic)
         return self._clients[key]
 

@@ -12,7 +12,6 @@ import time
 from typing import Optional
 
 import yaml
-from OpenSSL import crypto
 from twisted.internet import ssl
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IPolicyForHTTPS
@@ -88,7 +87,8 @@ class WebhookClient:
         return json.loads(content)
 
 
-def _data(entry: dict, key: str) -> Optional[bytes]:
+def kubeconfig_data(entry: dict, key: str) -> Optional[bytes]:
+    """A kubeconfig entry's ``key``: inline (``key-data``, base64) or read from the file it names."""
     if entry.get(f"{key}-data"):
         return base64.b64decode(entry[f"{key}-data"])
     if entry.get(key):
@@ -107,8 +107,9 @@ def client_from_kubeconfig(path: str, reactor=None) -> WebhookClient:
     users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
     cluster = clusters.get(context.get("cluster")) or next(iter(clusters.values()), {})
     user = users.get(context.get("user")) or next(iter(users.values()), {})
-    return WebhookClient(cluster.get("server", ""), _data(cluster, "certificate-authority"),
-                         _data(user, "client-certificate"), _data(user, "client-key"), user.get("token", ""),
+    return WebhookClient(cluster.get("server", ""), kubeconfig_data(cluster, "certificate-authority"),
+                         kubeconfig_data(user, "client-certificate"), kubeconfig_data(user, "client-key"),
+                         user.get("token", ""),
                          bool(cluster.get("insecure-skip-tls-verify")), reactor)
 
 

@@ -7,14 +7,9 @@ admission hands to the response.
 
 from __future__ import annotations
 
-import inspect
-import time
-from typing import Any, Callable
 
 import pytest
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 
 from kapiserver.admission.chain import install
@@ -23,33 +18,7 @@ from kapiserver.auth import context
 from kapiserver.registry.registry import Registry
 from kapiserver.storage.sqlite import open_sqlite
 
-
-def run(d: Any, timeout: float = 10.0) -> Any:
-    """Turn the global reactor until ``d`` fires; its result, or raise its error."""
-    if inspect.iscoroutine(d):
-        d = Deferred.fromCoroutine(d)
-    outcome: list = []
-    d.addBoth(outcome.append)
-    run_until(lambda: bool(outcome), timeout)
-    if isinstance(outcome[0], Failure):
-        outcome[0].raiseException()
-    return outcome[0]
-
-
-def run_until(predicate: Callable[[], bool], timeout: float = 10.0, also: Callable[[], None] = None) -> None:
-    """Turn the global reactor (and ``also``, each turn) until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        reactor.runUntilCurrent()
-        if also is not None:
-            also()
-        if predicate():
-            return
-        now = time.monotonic()
-        if now > deadline:
-            raise TimeoutError(f"condition not reached within {timeout}s")
-        pending = reactor.timeout()
-        reactor.doIteration(min(0.01, deadline - now, 0.01 if pending is None else pending))
+from tests.controllers.conftest import run, run_until  # noqa: F401 (the tests import them from here)
 
 
 class FakeRequest:

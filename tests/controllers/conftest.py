@@ -31,11 +31,13 @@ def run(d: Any, timeout: float = 10.0) -> Any:
     return outcome[0]
 
 
-def run_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Turn the global reactor until ``predicate()`` holds."""
+def run_until(predicate: Callable[[], bool], timeout: float = 10.0, also: Callable[[], None] = None) -> None:
+    """Turn the global reactor (and ``also``, each turn) until ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
     while True:
         reactor.runUntilCurrent()
+        if also is not None:
+            also()
         if predicate():
             return
         now = time.monotonic()
