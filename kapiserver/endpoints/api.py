@@ -13,6 +13,7 @@ from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation, render, subresources
+from .metrics import APIServerMetrics, storage_object_counts
 from .http import query, query_int, read_body, write_bytes
 from .negotiation import Representation
 from .requestinfo import RequestInfo, is_true
@@ -29,6 +30,8 @@ class APIContext:
         self.max_request_bytes = getattr(config, "max_request_bytes", 3 * 1024 * 1024)
         self.min_request_timeout = getattr(config, "min_request_timeout", 1800)
         self.streams = streams
+        # The request metrics at /metrics: one set per context, shared by every listener serving it.
+        self.metrics = APIServerMetrics(storage_objects=lambda: storage_object_counts(registry))
 
 
 def list_options(request, store) -> ListOptions:

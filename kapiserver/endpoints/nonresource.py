@@ -1,4 +1,4 @@
-"""Non-resource paths: discovery, OpenAPI, /version, health checks, and the path list at /."""
+"""Non-resource paths: discovery, OpenAPI, /version, health checks, /metrics, and the path list at /."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ class NonResourceHandler:
     async def handle(self, request, info) -> None:
         parts = info.parts
         method = request.method
+        if parts == ["metrics"]:
+            self.serve_metrics(request)
+            return
         if method not in (b"GET", b"HEAD"):
             if parts and parts[0] in ("api", "apis", "version", "openapi", "healthz", "livez", "readyz"):
                 raise StatusError(405, "MethodNotAllowed",
@@ -71,7 +74,7 @@ class NonResourceHandler:
                 continue
             paths.append(f"/apis/{group}")
             paths.extend(f"/apis/{group}/{v}" for v in versions)
-        paths += ["/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz", "/version"]
+        paths += ["/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz", "/version"]
         return sorted(paths)
 
     def discovery(self, request, parts) -> None:
@@ -81,6 +84,8 @@ class NonResourceHandler:
             aggregated = wants_aggregated(request)
             legacy = parts[0] == "api"
             if aggregated:
+                # Upstream counts the aggregated documents in its request metrics (subresource "api"/"apis").
+                self.context.metrics.route_nonresource(request, parts[0])
                 doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated)
                 content_type = discovery.AGGREGATED_CONTENT_TYPE if aggregated == "v2" else \
                     discovery.AGGREGATED_CONTENT_TYPE_V2BETA1
@@ -138,6 +143,19 @@ class NonResourceHandler:
             return
         raise NOT_FOUND
 
+    def serve_metrics(self, request) -> None:
+        """/metrics: every method but DELETE reads them; DELETE resets the request metrics, as
+        upstream's handler does with profiling on (its default)."""
+        metrics = self.context.metrics
+        if request.method == b"DELETE":
+            metrics.reset()
+            write_bytes(request, 200, "text/plain; charset=utf-8", b"metrics reset\n")
+            return
+        metrics.observe_scrape(request)
+        accept = request.getHeader(b"accept")
+        body, content_type = metrics.exposition(accept.decode("latin-1") if accept else None)
+        write_bytes(request, 200, content_type, body)
+
     async def health_check(self, request, kind: str, rest) -> None:
         checks = [("ping", None), ("log", None)]
         if kind != "livez":
@@ -147,6 +165,9 @@ class NonResourceHandler:
         streams = getattr(self.context, "streams", None)
         if hasattr(streams, "health_checks"):
             checks.extend(streams.health_checks(kind))
+        if not rest:
+            # Upstream counts the root checks (not each named check), with an empty component.
+            self.context.metrics.route_nonresource(request, "/" + kind, component="")
         if rest:
             wanted = rest[0]
             checks = [c for c in checks if c[0] == wanted]

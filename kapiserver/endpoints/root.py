@@ -56,12 +56,13 @@ class APIRoot(Resource):
         return NOT_DONE_YET
 
     def _log(self, request, started: float) -> None:
+        elapsed = time.monotonic() - started
+        self.context.metrics.request_done(request, elapsed)
         try:
             from ..logs import log_request
         except ImportError:
             return
-        log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code,
-                    time.monotonic() - started)
+        log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code, elapsed)
 
     async def _serve(self, request) -> None:
         # Parsed once per request: the runtime's long-running check may have done it already.
@@ -79,6 +80,8 @@ class APIRoot(Resource):
         resource_info = catalog.lookup(info.api_group, info.api_version, info.resource)
         if resource_info is None:
             raise NOT_FOUND
+        # Routed: from here the request counts in the request metrics, as upstream's instrumented routes.
+        self.context.metrics.route(request, info)
         if reviews.is_virtual(resource_info):
             await reviews.handle(self.handler, request, info, resource_info)
             return

@@ -1,0 +1,404 @@
+"""
+The apiserver's own metrics, served at /metrics with the names, labels, HELP texts and buckets of
+upstream kube-apiserver 1.32 (k8s.io/apiserver's endpoint metrics), in the Prometheus text format
+(or OpenMetrics when asked) through prometheus_client.
+
+Recording is the hot path, so a request costs a few dict operations here: the reactor is one
+thread, so plain counts need no locks.  prometheus_client turns them into metric families only when
+/metrics is scraped; gauges of the present (requests in flight, stored objects, long-running
+requests) are read at scrape time.  One APIServerMetrics per API context: each server, and each
+test, counts on its own CollectorRegistry.
+
+What counts as a request, as upstream counts it: a resource request that reached its handler
+(authorized, resource known), the health checks' root paths (/healthz, /livez, /readyz) and the
+aggregated discovery documents.  Failed authentication or authorization, unknown paths and the
+other non-resource paths are not counted.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from typing import Callable, Iterable, Mapping, Optional
+
+REQUEST_LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
+# apiserver_response_sizes and apiserver_longrunning_requests have no dry_run label.
+ROUTE_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
+DURATION_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20,
+                    30, 45, 60)
+SIZE_BUCKETS = (1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
+COMPONENT = "apiserver"
+
+HELP = {
+    "apiserver_current_inflight_requests": "[STABLE] Maximal number of currently used inflight request limit of "
+                                           "this apiserver per request kind in last second.",
+    "apiserver_longrunning_requests": "[STABLE] Gauge of all active long-running apiserver requests broken out by "
+                                      "verb, group, version, resource, scope and component. Not all requests are "
+                                      "tracked this way.",
+    "apiserver_request_duration_seconds": "[STABLE] Response latency distribution in seconds for each verb, dry run "
+                                          "value, group, version, resource, subresource, scope and component.",
+    "apiserver_request_total": "[STABLE] Counter of apiserver requests broken out for each verb, dry run value, "
+                               "group, version, resource, scope, component, and HTTP response code.",
+    "apiserver_response_sizes": "[STABLE] Response size distribution in bytes for each group, version, verb, "
+                                "resource, subresource, scope and component.",
+    "apiserver_storage_objects": "[STABLE] Number of stored objects at the time of last check split by kind. In "
+                                 "case of a fetching error, the value will be -1.",
+    "kubernetes_build_info": "[ALPHA] A metric with a constant '1' value labeled by major, minor, git version, git "
+                             "commit, git tree state, build date, Go version, and compiler from which Kubernetes was "
+                             "built, and platform on which it is running.",
+}
+
+# Subresources whose requests upstream reports as CONNECT; all but log are served by connect
+# routes, which are the long-running ones tracked in apiserver_longrunning_requests.
+_CONNECT_SUBRESOURCES = frozenset(("log", "exec", "portforward", "attach", "proxy"))
+_CONNECT_ROUTES = frozenset(("exec", "portforward", "attach", "proxy"))
+_METHOD_VERBS = {b"POST": "POST", b"PUT": "PUT", b"PATCH": "PATCH", b"DELETE": "DELETE", b"GET": "GET",
+                 b"HEAD": "GET"}
+_READS = frozenset((b"GET", b"HEAD"))
+_APPLY_PATCH = b"application/apply-patch+yaml"
+# Where a request keeps its _Route between dispatch and the end of its response.
+_ROUTE = "_kapi_metrics_route"
+# Hijacked long-running requests whose connections are checked for closing once this many are open.
+_PRUNE_HIJACKED_AT = 64
+
+
+def request_scope(info) -> str:
+    """The scope label of a request: "resource" for one named object (and create), "namespace" for a
+    collection in a namespace, "cluster" for a collection across namespaces or of a cluster-scoped
+    resource, "" off the resource paths."""
+    if info.name or info.verb == "create":
+        return "resource"
+    if info.namespace:
+        return "namespace"
+    return "cluster" if info.is_resource_request else ""
+
+
+def reported_verb(method: bytes, info, scope: str, content_type: Optional[bytes] = None) -> str:
+    """The verb label of a request as upstream normalizes it: GET or LIST by scope, WATCH for watches,
+    APPLY for server-side apply patches, CONNECT for the node-stream subresources, the HTTP method
+    otherwise (POST, PUT, PATCH, DELETE, also for deletecollection), "other" for anything else."""
+    if method in _READS:
+        verb = "GET" if scope in ("resource", "") else "LIST"
+        if info.verb == "watch":
+            verb = "WATCH"
+    elif method == b"PATCH" and content_type == _APPLY_PATCH:
+        verb = "APPLY"
+    else:
+        verb = _METHOD_VERBS.get(method, "other")
+    if info.is_resource_request and info.subresource in _CONNECT_SUBRESOURCES:
+        verb = "CONNECT"
+    return verb
+
+
+def dry_run_label(values: Optional[list]) -> str:
+    """The dry_run label: "" without dryRun, the distinct values sorted and comma-joined, or
+    "invalid" when one is not "All"."""
+    if not values:
+        return ""
+    distinct = sorted({v.decode("utf-8", "replace") for v in values})
+    if any(v != "All" for v in distinct):
+        return "invalid"
+    return ",".join(distinct)
+
+
+def _legacy_watch_path(info) -> bool:
+    # /api/v1/watch/... and /apis/{group}/{version}/watch/...: upstream's WATCH routes.
+    parts = info.parts
+    at = 2 if info.api_prefix == "api" else 3
+    return len(parts) > at and parts[at] == "watch"
+
+
+class _Histogram:
+    """Per-bucket counts (not cumulative) and the sum of the observations."""
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds):
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)     # the last one is +Inf only
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list:
+        out, running = [], 0
+        for bound, count in zip(self.bounds, self.counts):
+            running += count
+            out.append((_go_float(bound), running))
+        out.append(("+Inf", running + self.counts[-1]))
+        return out
+
+
+def _go_float(value: float) -> str:
+    """A bucket bound as Go's %g prints it (le="1", le="0.005", le="1e+06")."""
+    text = repr(float(value))
+    if "e" in text or abs(value) >= 1e6:
+        mantissa, _, exponent = f"{value:e}".partition("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        sign, digits = exponent[0], exponent[1:].lstrip("0")
+        return f"{mantissa}e{sign}{digits.zfill(2)}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+class _Route:
+    """What a counted request is recorded under, from its dispatch to the end of its response."""
+    __slots__ = ("labels", "sized", "long_running", "started", "transport", "request", "done")
+
+    def __init__(self, labels: tuple, sized: bool, long_running: bool):
+        self.labels = labels
+        self.sized = sized
+        self.long_running = long_running
+        self.started = 0.0
+        self.transport = None
+        self.request = None
+        self.done = False
+
+
+def _hijacked(request) -> bool:
+    # upgrade.hijack hands the connection to another protocol and leaves the channel without one.
+    channel = getattr(request, "channel", None)
+    return channel is not None and getattr(channel, "transport", True) is None
+
+
+def _connection_open(transport) -> bool:
+    """Whether a connection, seen through any wrappers (TLS, policies) down to its socket, is open."""
+    for _ in range(8):
+        if transport is None or getattr(transport, "disconnected", False):
+            return False
+        inner = getattr(transport, "transport", None)
+        if inner is None:
+            return bool(getattr(transport, "connected", True))
+        transport = inner
+    return True
+
+
+class APIServerMetrics:
+    """The request metrics of one server, and their exposition with the gauges read at scrape time.
+
+    ``storage_objects`` returns {resource: count} ("configmaps", "deployments.apps") when scraped.
+    """
+
+    def __init__(self, storage_objects: Optional[Callable[[], Mapping[str, int]]] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.storage_objects = storage_objects
+        self.clock = clock
+        self._requests: dict[tuple, int] = {}            # REQUEST_LABELS + (code,) -> count
+        self._durations: dict[tuple, _Histogram] = {}    # REQUEST_LABELS -> histogram
+        self._sizes: dict[tuple, _Histogram] = {}        # ROUTE_LABELS -> histogram
+        self._open: dict[int, _Route] = {}               # long-running requests in progress
+        self._hijacked: dict[int, _Route] = {}           # ... whose connections another protocol took
+        self._inflight: list[tuple[Callable[[], int], Callable[[], int]]] = []
+        self._sites: set = set()
+        self._registry = None
+
+    # -- recording -----------------------------------------------------------------------------
+    def route(self, request, info) -> None:
+        """Count ``request``, a resource request dispatched to its handler, when it ends
+        (request_done); a watch or connect is in apiserver_longrunning_requests until then."""
+        method = request.method
+        scope = request_scope(info)
+        verb = reported_verb(method, info, scope,
+                             request.getHeader(b"content-type") if method == b"PATCH" else None)
+        dry_run = request.args.get(b"dryRun")
+        labels = (verb, dry_run_label(dry_run) if dry_run else "", info.api_group, info.api_version,
+                  info.resource, info.subresource, scope, COMPONENT)
+        connect = info.subresource in _CONNECT_ROUTES
+        long_running = verb == "WATCH" or connect
+        route = _Route(labels, method in _READS and not connect and not _legacy_watch_path(info), long_running)
+        setattr(request, _ROUTE, route)
+        if long_running:
+            self._track(request, route)
+
+    def route_nonresource(self, request, path: str, component: str = COMPONENT) -> None:
+        """Count ``request`` to a non-resource path that upstream counts (subresource=path)."""
+        method = request.method
+        dry_run = request.args.get(b"dryRun")
+        verb = _METHOD_VERBS.get(method, "other")
+        labels = (verb, dry_run_label(dry_run) if dry_run else "", "", "", "", path, "", component)
+        setattr(request, _ROUTE, _Route(labels, verb == "GET", False))
+
+    def request_done(self, request, elapsed: float) -> None:
+        """Record a request whose handler has returned, ``elapsed`` seconds after it arrived."""
+        site = getattr(request, "site", None)
+        if site is not None and site not in self._sites:
+            self._learn_site(site)
+        route = getattr(request, _ROUTE, None)
+        if route is None or route.done:
+            return
+        if route.long_running:
+            if not _hijacked(request):
+                return      # its response is still streaming: recorded when it finishes
+            # Switched protocols: recorded now, in the long-running gauge until the connection closes.
+            self._open.pop(id(request), None)
+            self._hijacked[id(request)] = route
+            code = 101 if request.code == 200 else request.code
+        else:
+            code = request.code
+        route.done = True
+        self._record(route.labels, code, elapsed, route.sized, getattr(request, "sentLength", 0))
+
+    def _track(self, request, route: _Route) -> None:
+        route.started = self.clock()
+        route.request = request
+        route.transport = getattr(getattr(request, "channel", None), "transport", None)
+        key = id(request)
+        self._open[key] = route
+        request.notifyFinish().addBoth(self._finished, key, route)
+        if len(self._hijacked) >= _PRUNE_HIJACKED_AT:
+            self._prune_hijacked()
+
+    def _finished(self, _result, key: int, route: _Route) -> None:
+        # The response of a long-running request ended (or its client went away).
+        self._open.pop(key, None)
+        request, route.request, route.transport = route.request, None, None
+        if not route.done:
+            route.done = True
+            self._record(route.labels, request.code, self.clock() - route.started, route.sized,
+                         getattr(request, "sentLength", 0))
+        return None
+
+    def _prune_hijacked(self) -> None:
+        for key, route in list(self._hijacked.items()):
+            if not _connection_open(route.transport):
+                del self._hijacked[key]
+                route.request = route.transport = None
+
+    def _record(self, labels: tuple, code: int, elapsed: float, sized: bool, size: int) -> None:
+        key = labels + (str(code),)
+        requests = self._requests
+        requests[key] = requests.get(key, 0) + 1
+        histogram = self._durations.get(labels)
+        if histogram is None:
+            histogram = self._durations[labels] = _Histogram(DURATION_BUCKETS)
+        histogram.observe(elapsed)
+        if sized:
+            size_labels = labels[:1] + labels[2:]
+            histogram = self._sizes.get(size_labels)
+            if histogram is None:
+                histogram = self._sizes[size_labels] = _Histogram(SIZE_BUCKETS)
+            histogram.observe(size)
+
+    def reset(self) -> None:
+        """Forget every request counted so far (DELETE /metrics, as upstream's metrics reset)."""
+        self._requests.clear()
+        self._durations.clear()
+        self._sizes.clear()
+
+    # -- requests in flight ----------------------------------------------------------------------
+    def add_inflight_source(self, read_only: Callable[[], int], mutating: Callable[[], int]) -> None:
+        """Add a listener's in-flight counts to apiserver_current_inflight_requests."""
+        self._inflight.append((read_only, mutating))
+
+    def _learn_site(self, site) -> None:
+        # Each listener's Site wraps its API root in the runtime limits, which count its requests in
+        # flight; seen through the first request a listener serves (one it has not served has none).
+        self._sites.add(site)
+        limits = getattr(site, "resource", None)
+        if hasattr(limits, "inflight") and hasattr(limits, "mutating_inflight"):
+            self.add_inflight_source(lambda: limits.inflight, lambda: limits.mutating_inflight)
+
+    def observe_scrape(self, request) -> None:
+        """Note the listener a scrape arrives on, so its own requests in flight are counted."""
+        site = getattr(request, "site", None)
+        if site is not None and site not in self._sites:
+            self._learn_site(site)
+
+    # -- exposition ------------------------------------------------------------------------------
+    @property
+    def registry(self):
+        """This server's prometheus_client CollectorRegistry (built on first use)."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry, ProcessCollector
+            registry = CollectorRegistry()
+            registry.register(_Collector(self))
+            ProcessCollector(registry=registry)
+            self._registry = registry
+        return self._registry
+
+    def exposition(self, accept: Optional[str] = None) -> tuple[bytes, str]:
+        """The metrics as the body and Content-Type a client asking with ``accept`` gets."""
+        from prometheus_client.exposition import choose_encoder
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+    def families(self) -> Iterable:
+        """The metric families of this server, sorted by name as upstream's registry writes them."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        families = []
+
+        inflight = GaugeMetricFamily("apiserver_current_inflight_requests",
+                                     HELP["apiserver_current_inflight_requests"], labels=("request_kind",))
+        inflight.add_metric(("mutating",), sum(mutating() for _, mutating in self._inflight))
+        inflight.add_metric(("readOnly",), sum(read_only() for read_only, _ in self._inflight))
+        families.append(inflight)
+
+        self._prune_hijacked()
+        running: dict[tuple, int] = {}
+        for route in list(self._open.values()) + list(self._hijacked.values()):
+            key = route.labels[:1] + route.labels[2:]
+            running[key] = running.get(key, 0) + 1
+        families.append(self._gauge("apiserver_longrunning_requests", ROUTE_LABELS, running, GaugeMetricFamily))
+
+        families.append(self._histograms("apiserver_request_duration_seconds", REQUEST_LABELS, self._durations,
+                                         HistogramMetricFamily))
+        requests = CounterMetricFamily("apiserver_request_total", HELP["apiserver_request_total"],
+                                       labels=REQUEST_LABELS + ("code",))
+        for key in sorted(self._requests):
+            requests.add_metric(key, self._requests[key])
+        families.append(requests)
+        families.append(self._histograms("apiserver_response_sizes", ROUTE_LABELS, self._sizes,
+                                         HistogramMetricFamily))
+
+        counts = {}
+        if self.storage_objects is not None:
+            counts = {(resource,): n for resource, n in self.storage_objects().items()}
+        families.append(self._gauge("apiserver_storage_objects", ("resource",), counts, GaugeMetricFamily))
+
+        from ..version import VERSION_INFO
+        build = GaugeMetricFamily("kubernetes_build_info", HELP["kubernetes_build_info"], labels=(
+            "build_date", "compiler", "git_commit", "git_tree_state", "git_version", "go_version", "major", "minor",
+            "platform"))
+        build.add_metric([VERSION_INFO[k] for k in ("buildDate", "compiler", "gitCommit", "gitTreeState",
+                                                    "gitVersion", "goVersion", "major", "minor", "platform")], 1)
+        families.append(build)
+        # Upstream writes no family that has no samples.
+        return [family for family in families if family.samples]
+
+    @staticmethod
+    def _gauge(name, labels, values: dict, family_type):
+        family = family_type(name, HELP[name], labels=labels)
+        for key in sorted(values):
+            family.add_metric(key, values[key])
+        return family
+
+    @staticmethod
+    def _histograms(name, labels, histograms: dict, family_type):
+        family = family_type(name, HELP[name], labels=labels)
+        for key in sorted(histograms):
+            histogram = histograms[key]
+            family.add_metric(key, histogram.cumulative(), histogram.total)
+        return family
+
+
+class _Collector:
+    """The prometheus_client collector of an APIServerMetrics."""
+
+    def __init__(self, metrics: APIServerMetrics):
+        self.metrics = metrics
+
+    def collect(self):
+        return self.metrics.families()
+
+
+def storage_object_counts(registry) -> dict[str, int]:
+    """Objects per resource ("configmaps", "deployments.apps") as the watch caches hold them: counted
+    from memory, never by reading storage.  A resource without a ready cache is left out."""
+    counts: dict[str, int] = {}
+    for store in list(registry.stores.values()):
+        cacher = getattr(store, "cacher", None)
+        if cacher is None or not cacher.cache.ready:
+            continue
+        # Several versions of one resource share one stored collection.
+        counts.setdefault(cacher.resource, len(cacher.cache.objects))
+    return counts
