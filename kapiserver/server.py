@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twisted.application import service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.web.server import Request, Site
 
@@ -19,6 +19,9 @@ from .runtime import wrap_site
 
 log = Logger()
 LISTEN_RETRY = 15.0
+# The Lease (kube-system) electing the replica that runs namespace finalization, garbage
+# collection and event TTL: what upstream's kube-controller-manager runs under its own election.
+CONTROLLERS_LEASE = "kube-apiserver-controllers"
 
 
 class _RawBodyRequest(Request):
@@ -105,6 +108,8 @@ class APIServerService(service.MultiService):
         self._crd_controller = None
         self._garbage_collector = None
         self._event_ttl_controller = None
+        self._identity = None
+        self._elector = None
 
     def startService(self):
         service.Service.startService(self)
@@ -128,7 +133,6 @@ class APIServerService(service.MultiService):
 
     async def _start(self):
         from .controllers.bootstrap import BootstrapController
-        from .controllers.namespace import NamespaceController
         from .endpoints.api import APIContext
         from .endpoints.root import APIRoot
         from .registry.registry import Registry
@@ -150,17 +154,10 @@ class APIServerService(service.MultiService):
                                         config.service_cluster_ip_range)
         await bootstrap.reconcile()
         self._every(10.0, bootstrap.reconcile)
-        self._namespace_controller = NamespaceController(self.registry, self.reactor)
-        await self._namespace_controller.start()
         from .controllers.crd import CRDController
         self._crd_controller = CRDController(self.registry, self.reactor)
         await self._crd_controller.start()
-        from .controllers.eventttl import EventTTLController
-        from .controllers.garbagecollector import GarbageCollector
-        self._garbage_collector = GarbageCollector(self.registry, self.reactor)
-        await self._garbage_collector.start()
-        self._event_ttl_controller = EventTTLController(self.registry, self.reactor, config.event_ttl)
-        await self._event_ttl_controller.start()
+        await self._start_elections()
         if config.etcd_compaction_interval > 0:
             self._start_compaction(config.etcd_compaction_interval)
         from .endpoints.streams import build_streams
@@ -218,6 +215,39 @@ class APIServerService(service.MultiService):
         Listener(self.reactor, endpoint, site, "secure", how="securely").setServiceParent(self)
         return security
 
+    async def _start_elections(self) -> None:
+        """This apiserver's identity lease (every replica), and the election for the controllers
+        kube-controller-manager runs upstream (one replica of those sharing the storage)."""
+        import socket
+        from .controllers import identity
+        from .controllers.leaderelection import LeaderElector
+        lease_name = identity.apiserver_id(socket.gethostname(), identity.serving_address(self.config))
+        holder = identity.holder_identity(lease_name)
+        self._identity = identity.IdentityLeaseController(self.registry, self.reactor, lease_name, holder,
+                                                          socket.gethostname())
+        await self._identity.start()
+        self._elector = LeaderElector(self.registry.store("coordination.k8s.io", "v1", "leases"), self.reactor,
+                                      holder, CONTROLLERS_LEASE, on_started_leading=self._start_elected,
+                                      on_stopped_leading=self._stop_elected, predecessor_prefix=lease_name + "_")
+        await self._elector.start()
+
+    async def _start_elected(self) -> None:
+        from .controllers.eventttl import EventTTLController
+        from .controllers.garbagecollector import GarbageCollector
+        from .controllers.namespace import NamespaceController
+        # New instances each term: a graph or deadlines kept from an earlier term would be stale.
+        self._namespace_controller = NamespaceController(self.registry, self.reactor)
+        self._garbage_collector = GarbageCollector(self.registry, self.reactor)
+        self._event_ttl_controller = EventTTLController(self.registry, self.reactor, self.config.event_ttl)
+        for controller in (self._namespace_controller, self._garbage_collector, self._event_ttl_controller):
+            await controller.start()
+
+    def _stop_elected(self) -> None:
+        for controller in (self._namespace_controller, self._garbage_collector, self._event_ttl_controller):
+            if controller is not None:
+                controller.stop()
+        self._namespace_controller = self._garbage_collector = self._event_ttl_controller = None
+
     def _every(self, interval: float, work) -> None:
         def run():
             d = Deferred.fromCoroutine(work())
@@ -245,16 +275,20 @@ class APIServerService(service.MultiService):
         self._every(interval, compact)
 
     def stopService(self):
+        if self._identity is not None:
+            self._identity.stop()
+        # Leading: the controllers stop and the lease is released (another replica takes over at once).
+        released = self._elector.stop() if self._elector is not None else succeed(None)
+        released.addCallback(lambda _: self._stop_rest())
+        return released
+
+    def _stop_rest(self):
         for timer in self._timers:
             if timer.active():
                 timer.cancel()
-        if self._namespace_controller is not None:
-            self._namespace_controller.stop()
+        self._stop_elected()
         if self._crd_controller is not None:
             self._crd_controller.stop()
-        for controller in (self._garbage_collector, self._event_ttl_controller):
-            if controller is not None:
-                controller.stop()
         if self.registry is not None:
             self.registry.stop_watch_caches()
         d = service.MultiService.stopService(self)

@@ -1,0 +1,296 @@
+"""
+Leader election on a coordination.k8s.io/v1 Lease, as client-go's
+leaderelection does it, for the controllers that must run once per cluster
+when several apiservers share one etcd.
+
+The rules, in client-go's terms:
+
+- A candidate reads the lease.  Absent: it creates it, holding it.  Held by
+  someone else: it waits until the record has not changed for
+  leaseDurationSeconds *as measured on its own clock from when it first saw
+  that record* (so clocks need not agree), then writes itself in.  Empty
+  holderIdentity (a released lease): it takes it at once.
+- Every write carries the resourceVersion it read, so of two candidates racing
+  for one expired lease exactly one succeeds.
+- The leader renews every retryPeriod.  It stops leading when it sees another
+  holder, or when it has not renewed for renewDeadline (< leaseDuration, so it
+  has stopped before anyone else may take over).
+- acquireTime is kept while the same holder renews; leaseTransitions counts
+  changes of holder.  Stopping while leading releases the lease (holder
+  cleared, duration 1 s), so a graceful shutdown hands over at once.
+
+One addition: on its very first attempt a candidate takes over a lease held by
+an earlier process of the same apiserver (``predecessor_prefix``: the holder
+begins with this apiserver's id), so a restarted single server runs its
+controllers at once instead of waiting out its own old lease.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random as _random
+from typing import Awaitable, Callable, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from ..machinery import meta
+from ..machinery.errors import StatusError
+
+log = Logger()
+
+NAMESPACE = "kube-system"
+LEASE_DURATION = 15.0
+RENEW_DEADLINE = 10.0
+RETRY_PERIOD = 2.0
+# client-go's JitterFactor for the acquire loop.
+JITTER = 1.2
+# How long a graceful stop waits for the release to be written.
+RELEASE_TIMEOUT = 2.0
+
+
+class LeaderElector:
+    """Campaigns for ``namespace/name`` as ``identity``; calls ``on_started_leading()``
+    (may return an awaitable) on winning and ``on_stopped_leading()`` on losing."""
+
+    def __init__(self, leases, clock, identity: str, name: str, namespace: str = NAMESPACE,
+                 lease_duration: float = LEASE_DURATION, renew_deadline: float = RENEW_DEADLINE,
+                 retry_period: float = RETRY_PERIOD,
+                 on_started_leading: Optional[Callable[[], Optional[Awaitable]]] = None,
+                 on_stopped_leading: Optional[Callable[[], None]] = None,
+                 predecessor_prefix: str = "", jitter: float = JITTER,
+                 random: Callable[[], float] = _random.random):
+        if not identity:
+            raise ValueError("leader election requires an identity")
+        if lease_duration <= renew_deadline:
+            raise ValueError("leaseDuration must be greater than renewDeadline")
+        if renew_deadline <= jitter * retry_period:
+            raise ValueError("renewDeadline must be greater than retryPeriod*JitterFactor")
+        self.leases = leases
+        self.clock = clock
+        self.identity = identity
+        self.name = name
+        self.namespace = namespace
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self.on_started_leading = on_started_leading
+        self.on_stopped_leading = on_stopped_leading
+        self.predecessor_prefix = predecessor_prefix
+        self.jitter = jitter
+        self.random = random
+        self.leading = False
+        # The last lease read or written: its spec, resourceVersion, and when (on our clock) it last changed.
+        self.observed_spec: dict = {}
+        self._observed_rv = ""
+        self._observed_time = 0.0
+        self._last_renew = 0.0
+        self._first_attempt = True
+        self._call = None
+        self._inflight: Optional[Deferred] = None
+        self._leading_started: Optional[Deferred] = None
+        self._running = False
+
+    @property
+    def observed_holder(self) -> str:
+        return self.observed_spec.get("holderIdentity") or ""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Campaign: one attempt now (a free lease is taken without waiting), then the loop."""
+        self._running = True
+        await self._attempt()
+        if self._leading_started is not None:
+            # Won at once (the lease was free): serve with the controllers already running.
+            await _settled(self._leading_started)
+
+    def stop(self) -> Deferred:
+        """Stop campaigning; if leading, stop leading and release the lease.  Fires when done."""
+        self._running = False
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        # A write in flight would make the release's resourceVersion stale: let it land first.
+        waiter = _settled(self._inflight) if self._inflight is not None else succeed(None)
+
+        def finish(_):
+            if not self.leading:
+                return None
+            self._stop_leading()
+            d = Deferred.fromCoroutine(self.release())
+            d.addTimeout(RELEASE_TIMEOUT, self.clock)
+            d.addErrback(lambda f: log.failure("could not release lease {ns}/{name}", f,
+                                               ns=self.namespace, name=self.name))
+            return d
+        return waiter.addCallback(finish)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _schedule(self, delay: float) -> None:
+        if self._running:
+            self._call = self.clock.callLater(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._call = None
+        Deferred.fromCoroutine(self._attempt()).addErrback(
+            lambda f: log.failure("leader election round failed", f))
+
+    async def _attempt(self) -> None:
+        d = Deferred.fromCoroutine(self._try())
+        self._inflight = d
+        try:
+            acquired = await d
+        finally:
+            if self._inflight is d:
+                self._inflight = None
+        if not self._running:
+            return
+        now = self.clock.seconds()
+        if acquired:
+            self._last_renew = now
+            if not self.leading:
+                self._start_leading()
+            self._schedule(self.retry_period)
+            return
+        if self.leading:
+            holder = self.observed_holder
+            if holder and holder != self.identity:
+                log.info("Lease {ns}/{name} is now held by {holder}; stopping leading",
+                         ns=self.namespace, name=self.name, holder=holder)
+                self._stop_leading()
+            elif now - self._last_renew >= self.renew_deadline:
+                log.info("Could not renew lease {ns}/{name} within {deadline}s; stopping leading",
+                         ns=self.namespace, name=self.name, deadline=self.renew_deadline)
+                self._stop_leading()
+        if self.leading:
+            self._schedule(self.retry_period)
+        else:
+            self._schedule(self.retry_period * (1 + self.random() * self.jitter))
+
+    async def _try(self) -> bool:
+        try:
+            return await self.try_acquire_or_renew()
+        except Exception:
+            log.failure("error acquiring or renewing lease {ns}/{name}", ns=self.namespace, name=self.name)
+            return False
+        finally:
+            self._first_attempt = False
+
+    def _start_leading(self) -> None:
+        self.leading = True
+        log.info("{identity} became leader of {ns}/{name}", identity=self.identity, ns=self.namespace,
+                 name=self.name)
+        started = None
+        if self.on_started_leading is not None:
+            started = self.on_started_leading()
+        if inspect.iscoroutine(started):
+            started = Deferred.fromCoroutine(started)
+        d = started if isinstance(started, Deferred) else succeed(None)
+        d.addErrback(lambda f: log.failure("starting the leader's controllers failed", f))
+        self._leading_started = d
+
+    def _stop_leading(self) -> None:
+        self.leading = False
+        started, self._leading_started = self._leading_started, None
+        if self.on_stopped_leading is None:
+            return
+        if started is None or started.called:
+            self.on_stopped_leading()
+        else:
+            # Controllers still starting: stop them once their start is done.
+            started.addBoth(lambda _: self.on_stopped_leading())
+
+    # -- one round -----------------------------------------------------------------------
+    def _observe(self, lease: dict, now: float) -> None:
+        spec = dict(lease.get("spec") or {})
+        if spec != self.observed_spec:
+            self.observed_spec = spec
+            self._observed_time = now
+        self._observed_rv = lease["metadata"].get("resourceVersion", "")
+
+    def _held_by_another(self, now: float) -> bool:
+        holder = self.observed_holder
+        if not holder or holder == self.identity:
+            return False
+        if self._first_attempt and self.predecessor_prefix and holder.startswith(self.predecessor_prefix):
+            return False
+        duration = self.observed_spec.get("leaseDurationSeconds") or 0
+        return self._observed_time + duration > now
+
+    async def try_acquire_or_renew(self) -> bool:
+        """One round: True when this candidate holds the lease afterwards."""
+        now = self.clock.seconds()
+        stamp = meta.rfc3339_micro(now)
+        try:
+            lease = await self.leases.get(self.namespace, self.name)
+        except StatusError as e:
+            if e.code != 404:
+                raise
+            lease = None
+        if lease is None:
+            created = {"metadata": {"name": self.name, "namespace": self.namespace},
+                       "spec": {"holderIdentity": self.identity,
+                                "leaseDurationSeconds": int(self.lease_duration),
+                                "acquireTime": stamp, "renewTime": stamp, "leaseTransitions": 0}}
+            try:
+                created = await self.leases.create(self.namespace, created)
+            except StatusError as e:
+                if e.code == 409:
+                    return False        # another candidate created it first
+                raise
+            self._observe(created, now)
+            return True
+        self._observe(lease, now)
+        if self._held_by_another(now):
+            return False
+        old = self.observed_spec
+        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration)}
+        transitions = old.get("leaseTransitions") or 0
+        if old.get("holderIdentity") == self.identity:
+            spec["acquireTime"] = old.get("acquireTime") or stamp
+        else:
+            spec["acquireTime"] = stamp
+            transitions += 1
+        spec["renewTime"] = stamp
+        spec["leaseTransitions"] = transitions
+        return await self._write(lease, spec, now)
+
+    async def release(self) -> bool:
+        """Clear the holder (duration 1 s) so another candidate takes over at once."""
+        if self.observed_holder != self.identity or not self._observed_rv:
+            return True
+        now = self.clock.seconds()
+        stamp = meta.rfc3339_micro(now)
+        spec = {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": stamp, "renewTime": stamp,
+                "leaseTransitions": self.observed_spec.get("leaseTransitions") or 0}
+        lease = {"metadata": {"name": self.name, "namespace": self.namespace,
+                              "resourceVersion": self._observed_rv}}
+        return await self._write(lease, spec, now)
+
+    async def _write(self, lease: dict, spec: dict, now: float) -> bool:
+        rv = lease["metadata"].get("resourceVersion", "")
+
+        def update(old: Optional[dict]) -> dict:
+            if old is None:
+                raise StatusError(404, "NotFound", "lease is gone")
+            old["spec"] = {**(old.get("spec") or {}), **spec}
+            old["metadata"]["resourceVersion"] = rv    # optimistic concurrency: fails if it moved on
+            return old
+        try:
+            written, _ = await self.leases.update(self.namespace, self.name, update, allow_create=False)
+        except StatusError as e:
+            if e.code in (404, 409):
+                return False
+            raise
+        self._observe(written, now)
+        return True
+
+
+def _settled(d: Deferred) -> Deferred:
+    """A Deferred firing (with None) once ``d`` has fired, leaving ``d``'s own result alone."""
+    waiter = Deferred()
+
+    def fired(result):
+        waiter.callback(None)
+        return result
+    d.addBoth(fired)
+    return waiter
