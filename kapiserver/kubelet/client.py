@@ -79,6 +79,11 @@ class KubeletClient:
         if self.config.client_certificate and self.config.client_key:
             with open(self.config.client_certificate, "rb") as c, open(self.config.client_key, "rb") as k:
                 client = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read())
+        if trust is None:
+            # Without --kubelet-certificate-authority the kubelet's serving certificate is not verified,
+            # as upstream's kubelet client has it (kubelets' certificates are usually self-signed).
+            return ssl.CertificateOptions(verify=False, privateKey=client and client.privateKey.original,
+                                          certificate=client and client.original)
         return ssl.optionsForClientTLS(host, trustRoot=trust, clientCertificate=client)
 
 

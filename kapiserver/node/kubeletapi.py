@@ -1,6 +1,7 @@
 """The kubelet API of the node agent, as the apiserver calls it: /healthz, /pods,
 /containerLogs/{ns}/{pod}/{container}, /exec|/attach/{ns}/{pod}/{container},
-/portForward/{ns}/{pod}, /run/{ns}/{pod}/{container}.  Errors are Status objects."""
+/portForward/{ns}/{pod}, /run/{ns}/{pod}/{container}.  Errors are Status objects;
+refusals by the auth filter (kapiserver.node.auth) are upstream's plain-text 401/403/500 bodies."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import json
 from typing import Optional
 
 from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ..endpoints.upgrade import header_values, wants_upgrade
 from ..endpoints.websocket import serve_websocket
+from .auth import KubeletAuth
 from .execution import AttachRun, ExecRun
 from .logstore import LogOptions, read_records
 from . import wire
+
+log = Logger()
 
 
 def _status(code: int, reason: str, message: str) -> bytes:
@@ -52,12 +58,51 @@ def _int(request, name: str) -> Optional[int]:
 class KubeletAPI(Resource):
     isLeaf = True
 
-    def __init__(self, reactor, agent):
+    def __init__(self, reactor, agent, auth: Optional[KubeletAuth] = None):
         super().__init__()
         self.reactor = reactor
         self.agent = agent
+        self.auth = auth or KubeletAuth(agent.node_name)
 
     def render(self, request):
+        # The check finishes at once unless a webhook is asked; only then is the answer written later.
+        d = defer.ensureDeferred(self.auth.check(request))
+        if d.called:
+            decided = []
+            d.addBoth(decided.append)  # takes the result (a Failure too) out of the Deferred
+            return self._after_check(request, decided[0])
+        d.addCallback(lambda refusal: self._resume(request, refusal))
+        d.addErrback(self._failed, request)
+        return NOT_DONE_YET
+
+    def _after_check(self, request, refusal):
+        if isinstance(refusal, Failure):
+            log.failure("kubelet API auth failed", refusal)
+            refusal = (500, b"Internal Server Error")
+        if refusal is not None:
+            code, body = refusal
+            request.setResponseCode(code)
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return body
+        return self._serve(request)
+
+    def _resume(self, request, refusal):
+        if request.finished or getattr(request, "_disconnected", False):
+            return
+        body = self._after_check(request, refusal)
+        if body is not NOT_DONE_YET:
+            request.write(body)
+            request.finish()
+
+    @staticmethod
+    def _failed(failure, request):
+        log.failure("kubelet API request failed", failure)
+        if not request.finished and not getattr(request, "_disconnected", False):
+            if not request.startedWriting:
+                request.setResponseCode(500)
+            request.finish()
+
+    def _serve(self, request):
         parts = [p.decode("utf-8", "replace") for p in request.path.strip(b"/").split(b"/")]
         try:
             return self._route(request, parts)

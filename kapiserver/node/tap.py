@@ -1,12 +1,27 @@
-"""`twistd kube-node`: the node agent's flags and the service they build."""
+"""`twistd kube-node`: the node agent's flags and the service they build.
+
+The kubelet API is served over plain HTTP with no authentication unless it is asked to be secure: any of
+the kubelet's TLS and auth flags (--tls-cert-file, --tls-private-key-file, --cert-dir, --client-ca-file,
+--anonymous-auth=false, --authentication-token-webhook, --authorization-mode=Webhook, --tls-min-version,
+--tls-cipher-suites) or --serve-https turns HTTPS on, with the kubelet's defaults for the rest.  Upstream's
+kubelet always serves HTTPS; plain HTTP stays the default here so the one-machine flow (an apiserver with
+its default --kubelet-https=false, a node agent with only --kubeconfig) needs no certificates.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 
 from twisted.application import service
 from twisted.python import usage
+
+# Boolean flags: bare `--flag` means true and `--flag=false` turns it off, as with the kubelet's pflag.
+BOOLEAN_PARAMETERS = frozenset({"anonymous-auth", "authentication-token-webhook", "serve-https"})
+# Flags that ask for a secure kubelet API (HTTPS on unless --serve-https=false, which they contradict).
+_SECURE_PARAMETERS = ("tls-cert-file", "tls-private-key-file", "cert-dir", "client-ca-file", "tls-min-version",
+                      "tls-cipher-suites")
 
 
 class Options(usage.Options):
@@ -21,12 +36,47 @@ class Options(usage.Options):
         ["address", None, "127.0.0.1", "The address to serve on and to report as the Node's InternalIP."],
         ["root-dir", None, "./kube-node-data", "Directory for pod state and container logs."],
         ["sync-frequency", None, "0.5", "Seconds between pod syncs."],
+        ["serve-https", None, None,
+         "Serve the kubelet API over HTTPS (default: true when any TLS or authentication flag is given, "
+         "else false: plain HTTP, no authentication)."],
+        ["tls-cert-file", None, None,
+         "Serving certificate (PEM, may carry its chain) for HTTPS. Without it and --tls-private-key-file, "
+         "a self-signed certificate and key are generated into --cert-dir."],
+        ["tls-private-key-file", None, None, "Private key (PEM) matching --tls-cert-file."],
+        ["cert-dir", None, None, "Where the generated serving certificate goes (default: <root-dir>/pki)."],
+        ["tls-min-version", None, "", "Minimum TLS version: VersionTLS10, VersionTLS11, VersionTLS12, "
+                                      "VersionTLS13 (default VersionTLS12)."],
+        ["tls-cipher-suites", None, "", "Comma-separated cipher suites (Go names) for TLS 1.2 and below."],
+        ["client-ca-file", None, None,
+         "Authenticate requests presenting a client certificate signed by one of these CAs (PEM): the "
+         "CommonName is the user, each Organization a group."],
+        ["anonymous-auth", None, "true",
+         "Serve requests that present no credentials as system:anonymous (group system:unauthenticated)."],
+        ["authentication-token-webhook", None, "false",
+         "Authenticate bearer tokens with a TokenReview sent to the API server (as this agent's kubeconfig "
+         "user)."],
+        ["authentication-token-webhook-cache-ttl", None, "2m0s",
+         "How long TokenReview answers are kept (a Go duration)."],
+        ["authorization-mode", None, "AlwaysAllow",
+         "AlwaysAllow or Webhook (a SubjectAccessReview to the API server for nodes/<subresource>)."],
+        ["authorization-webhook-cache-authorized-ttl", None, "5m0s",
+         "How long allowed SubjectAccessReview answers are kept (a Go duration)."],
+        ["authorization-webhook-cache-unauthorized-ttl", None, "30s",
+         "How long denied SubjectAccessReview answers are kept (a Go duration)."],
     ]
     optFlags = [
         ["schedule", None, "Also bind pods without a node to this node (a one-node scheduler)."],
     ]
 
+    def parseOptions(self, options=None):
+        args = list(sys.argv[1:] if options is None else options)
+        super().parseOptions([f"{a}=true" if a[2:] in BOOLEAN_PARAMETERS and a.startswith("--") else a
+                              for a in args])
+
     def postOptions(self):
+        from ..auth import tls
+        from ..config import parse_bool, parse_duration
+        from .auth import AUTHORIZATION_MODES
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
         try:
@@ -35,6 +85,78 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         self["node-name"] = (self["node-name"] or socket.gethostname()).lower()
+        for name in BOOLEAN_PARAMETERS:
+            if self[name] is not None:
+                try:
+                    self[name] = parse_bool(self[name])
+                except ValueError:
+                    raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
+                                           f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
+        for name in ("authentication-token-webhook-cache-ttl", "authorization-webhook-cache-authorized-ttl",
+                     "authorization-webhook-cache-unauthorized-ttl"):
+            try:
+                self[name] = parse_duration(self[name])
+            except ValueError as e:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
+        if self["authorization-mode"] not in AUTHORIZATION_MODES:
+            raise usage.UsageError(f"unknown authorization mode {self['authorization-mode']!r} "
+                                   f"(want one of {', '.join(AUTHORIZATION_MODES)})")
+        if bool(self["tls-cert-file"]) != bool(self["tls-private-key-file"]):
+            raise usage.UsageError("--tls-cert-file and --tls-private-key-file go together")
+        if self["tls-min-version"] and self["tls-min-version"] not in tls.TLS_VERSIONS:
+            raise usage.UsageError(f"--tls-min-version: unknown TLS version {self['tls-min-version']!r}")
+        suites = [s.strip() for s in self["tls-cipher-suites"].split(",") if s.strip()]
+        unknown = [s for s in suites if s not in tls.CIPHER_SUITES]
+        if unknown:
+            raise usage.UsageError(f"--tls-cipher-suites: unsupported cipher suite(s) {unknown}")
+        self["tls-cipher-suites"] = suites
+        asked = [f"--{name}" for name in _SECURE_PARAMETERS if self[name]]
+        asked += ["--anonymous-auth=false"] if not self["anonymous-auth"] else []
+        asked += ["--authentication-token-webhook"] if self["authentication-token-webhook"] else []
+        asked += ["--authorization-mode=Webhook"] if self["authorization-mode"] == "Webhook" else []
+        if self["serve-https"] is None:
+            self["serve-https"] = bool(asked)
+        elif not self["serve-https"] and asked:
+            raise usage.UsageError(f"--serve-https=false contradicts {', '.join(asked)}: authentication "
+                                   f"and TLS need the kubelet API on HTTPS")
+        if not self["cert-dir"]:
+            self["cert-dir"] = os.path.join(self["root-dir"], "pki")
+
+
+def kubelet_auth(options, client, reactor):
+    """The authenticator and authorizer the flags ask for, asking the API server through `client`."""
+    from ..auth import certs
+    from .auth import (KubeletAuth, KubeletAuthenticator, SubjectAccessReviewAuthorizer,
+                       TokenReviewAuthenticator)
+    roots = certs.load_certificates(options["client-ca-file"]) if options["client-ca-file"] else []
+    tokens = None
+    if options["authentication-token-webhook"]:
+        tokens = TokenReviewAuthenticator(client, reactor.seconds,
+                                          options["authentication-token-webhook-cache-ttl"])
+    authorizer = None
+    if options["authorization-mode"] == "Webhook":
+        authorizer = SubjectAccessReviewAuthorizer(client, reactor.seconds,
+                                                   options["authorization-webhook-cache-authorized-ttl"],
+                                                   options["authorization-webhook-cache-unauthorized-ttl"])
+    return KubeletAuth(options["node-name"], KubeletAuthenticator(roots, tokens, options["anonymous-auth"]),
+                       authorizer)
+
+
+def kubelet_endpoint(options, reactor):
+    """Where the kubelet API listens: plain TCP, or TLS with the given or generated serving certificate."""
+    address = options["address"]
+    if not options["serve-https"]:
+        escaped = address.replace(":", "\\:")
+        return f"tcp:{options['kubelet-port']}:interface={escaped}"
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+    from ..auth import tls
+    from .pki import ensure_serving_certificate
+    cert, key = options["tls-cert-file"], options["tls-private-key-file"]
+    if not cert:
+        cert, key = ensure_serving_certificate(os.path.abspath(options["cert-dir"]), options["node-name"],
+                                               [socket.gethostname().lower(), address])
+    serving = tls.serving_options(cert, key, options["tls-min-version"], options["tls-cipher-suites"])
+    return SSL4ServerEndpoint(reactor, options["kubelet-port"], serving, interface=address)
 
 
 def makeService(options, reactor=None):
@@ -47,11 +169,11 @@ def makeService(options, reactor=None):
     root = os.path.abspath(options["root-dir"])
     os.makedirs(root, exist_ok=True)
     top = service.MultiService()
-    agent = NodeAgent(reactor, client_from_kubeconfig(options["kubeconfig"], reactor), options["node-name"],
-                      options["address"], options["kubelet-port"], root, schedule=options["schedule"],
-                      sync_interval=options["sync-frequency"])
+    client = client_from_kubeconfig(options["kubeconfig"], reactor)
+    agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
+                      schedule=options["schedule"], sync_interval=options["sync-frequency"])
     agent.setServiceParent(top)
-    site = _QuietSite(KubeletAPI(reactor, agent))
-    address = options["address"].replace(":", "\\:")
-    Listener(reactor, f"tcp:{options['kubelet-port']}:interface={address}", site, "kubelet").setServiceParent(top)
+    site = _QuietSite(KubeletAPI(reactor, agent, kubelet_auth(options, client, reactor)))
+    how = "securely" if options["serve-https"] else "insecurely"
+    Listener(reactor, kubelet_endpoint(options, reactor), site, "kubelet", how=how).setServiceParent(top)
     return top
