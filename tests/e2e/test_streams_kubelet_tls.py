@@ -155,3 +155,27 @@ def test_bearer_tokens_are_checked_with_token_reviews(secure_kubelet):
         (403, "Forbidden (user=system:serviceaccount:default:kubelet-prober, verb=get, resource=nodes, "
               "subresource(s)=[proxy])\n")
     assert _kubelet_get(node, keys, ca_path, "/pods", token="not-a-token")[:2] == (401, "Unauthorized")
+
+
+def test_self_signed_kubelet_without_a_certificate_authority(tmp_path_factory):
+    """`--serve-https` alone generates a self-signed serving certificate into <root-dir>/pki; an apiserver
+    with --kubelet-https=true and no --kubelet-certificate-authority reaches it without verifying it."""
+    binary = kubectl_binary()
+    if not binary:
+        pytest.skip("kubectl is not installed on this machine")
+    data = tmp_path_factory.mktemp("ss-api") / "data"
+    server = APIServerProcess(data, args=(f"--secure-port={free_port()}", "--bind-address=127.0.0.1",
+                                          "--kubelet-https=true")).start()
+    node = NodeProcess(server, tmp_path_factory.mktemp("ss-node"), name="self-signed")
+    node.extra_args = ("--serve-https",)
+    try:
+        node.start()
+        assert (node.home / "root" / "pki" / "kubelet.crt").exists()
+        kc = Kubectl(binary, server, tmp_path_factory.mktemp("ss-kubectl"))
+        kc("run", "self-signed-echo", "--image=busybox", "--", "sh", "-c", "echo self-signed; sleep 3600")
+        _running(kc, "self-signed-echo")
+        _wait(lambda: kc("logs", "self-signed-echo").stdout == "self-signed\n", what="log over self-signed TLS")
+        assert kc("get", "--raw", "/api/v1/nodes/self-signed/proxy/healthz").stdout == "ok"
+    finally:
+        node.stop()
+        server.stop()
