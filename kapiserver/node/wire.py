@@ -173,9 +173,11 @@ class SPDYPortForward:
             self._error(pair, f"invalid port {data.headers.get('port')!r}")
             return
         pending: List[bytes] = []
-        state = {"conn": None, "client_done": False}
+        state = {"conn": None, "client_done": False, "lost": False}
 
         def client_data(chunk):
+            if state["lost"]:
+                return
             if state["conn"] is not None:
                 state["conn"].transport.write(chunk)
             else:
@@ -184,13 +186,16 @@ class SPDYPortForward:
         def client_closed():
             # The client is done sending: half-close towards the pod, which still may answer.
             state["client_done"] = True
-            if state["conn"] is not None:
+            # The pod may have closed first: its connection is gone, with nothing left to half-close.
+            if state["conn"] is not None and not state["lost"]:
                 state["conn"].transport.loseWriteConnection()
         data.on_data = client_data
         data.on_remote_close = client_closed
-        data.on_reset = lambda: state["conn"] is not None and state["conn"].transport.loseConnection()
+        data.on_reset = lambda: state["conn"] is not None and not state["lost"] and \
+            state["conn"].transport.loseConnection()
 
         def lost():
+            state["lost"] = True
             data.close()
             error = pair.get("error")
             if error is not None:

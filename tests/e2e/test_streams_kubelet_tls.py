@@ -96,16 +96,20 @@ def _kubelet_get(node, keys, ca_path, path, user=None, token=None, method="GET")
 
 
 def test_logs_exec_and_port_forward_through_the_secure_kubelet(secure_kubelet, tmp_path_factory, monkeypatch):
-    """kubectl logs, exec (stdin and exit code) and port-forward (WebSocket and SPDY) and nodes/proxy work
-    when the apiserver reaches the kubelet over verified TLS with its client certificate."""
+    """kubectl logs, exec (stdin and exit code) and port-forward (both over WebSocket and SPDY) and
+    nodes/proxy work when the apiserver reaches the kubelet over verified TLS with its client certificate,
+    and neither process logs a traceback."""
     kc, node, _, _ = secure_kubelet
     port = free_port()
     kc("run", "secure-web", "--image=python", "--", sys.executable, "-u", "-m", "http.server", str(port),
        "--bind", "127.0.0.1", "--directory", str(tmp_path_factory.mktemp("ktls-www")))
     _running(kc, "secure-web")
     _wait(lambda: "Serving HTTP on 127.0.0.1" in kc("logs", "secure-web").stdout, what="log through the secure kubelet")
-    result = kc("exec", "-i", "secure-web", "--", "sh", "-c", "cat; exit 3", input="through tls\n", check=False)
-    assert result.returncode == 3 and result.stdout == "through tls\n", result.stderr
+    for websockets in ("true", "false"):
+        monkeypatch.setenv("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", websockets)
+        result = kc("exec", "-i", "secure-web", "--", "sh", "-c", "cat; exit 3", input="through tls\n",
+                    check=False)
+        assert result.returncode == 3 and result.stdout == "through tls\n", result.stderr
     assert kc("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/healthz").stdout == "ok"
     _wait(lambda: _connectable(port), what="web listening")
     for websockets in ("true", "false"):
@@ -119,6 +123,7 @@ def test_logs_exec_and_port_forward_through_the_secure_kubelet(secure_kubelet, t
         finally:
             forward.kill()
             forward.wait()
+    assert "Traceback" not in node.log_path.read_text() + kc.server.log_path.read_text()
 
 
 def test_a_request_without_credentials_is_unauthorized(secure_kubelet):
