@@ -74,7 +74,11 @@ class KubeletClient:
         trust = None
         if self.config.certificate_authority:
             with open(self.config.certificate_authority, "rb") as f:
-                trust = ssl.Certificate.loadPEM(f.read())
+                bundle = f.read()
+            # Every certificate of the bundle is trusted (two CAs while one is being rotated out).
+            marker = b"-----END CERTIFICATE-----"
+            trust = ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(part + marker)
+                                                   for part in bundle.split(marker) if b"-----BEGIN" in part])
         client = None
         if self.config.client_certificate and self.config.client_key:
             with open(self.config.client_certificate, "rb") as c, open(self.config.client_key, "rb") as k:

@@ -311,15 +311,51 @@ def test_self_signed_serving_certificate_is_generated_once(tmp_path):
     assert isinstance(kubelet_endpoint(_options(), task.Clock()), str)
 
 
-def test_kubelet_client_verifies_only_with_a_certificate_authority(tmp_path):
-    """The apiserver's kubelet client skips verifying the kubelet's certificate without
-    --kubelet-certificate-authority (as upstream), and verifies against it when given."""
+def _handshake(client_options, serving_cert, serving_key) -> bool:
+    """Whether a TLS handshake from `client_options` to a server with this certificate succeeds (in memory)."""
     from twisted.internet import ssl
+    from twisted.internet.interfaces import IHandshakeListener
+    from twisted.internet.protocol import Factory, Protocol
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+    from twisted.test.iosim import connectedServerAndClient
+    from zope.interface import implementer
+    done = []
+
+    @implementer(IHandshakeListener)
+    class Listener(Protocol):
+        def handshakeCompleted(self):
+            done.append(True)
+    server_options = ssl.CertificateOptions(privateKey=crypto.PKey.from_cryptography_key(serving_key),
+                                            certificate=crypto.X509.from_cryptography(serving_cert))
+    server = TLSMemoryBIOFactory(server_options, False, Factory.forProtocol(Protocol))
+    client = TLSMemoryBIOFactory(client_options, True, Factory.forProtocol(Listener))
+    _, _, pump = connectedServerAndClient(lambda: server.buildProtocol(None), lambda: client.buildProtocol(None))
+    pump.flush()
+    return bool(done)
+
+
+def _kubelet_tls_options(tmp_path, ca_certificates=()):
     from kapiserver.kubelet.client import KubeletClient, KubeletConfig
-    ca, _ = certs.new_ca("cluster")
-    (tmp_path / "ca.crt").write_bytes(certs.cert_pem(ca))
-    unverified = KubeletClient(None, KubeletConfig(https=True), None)._tls_options("127.0.0.1")
-    assert isinstance(unverified, ssl.CertificateOptions) and unverified.verify is False
-    verified = KubeletClient(None, KubeletConfig(https=True, certificate_authority=str(tmp_path / "ca.crt")),
-                             None)._tls_options("127.0.0.1")
-    assert not isinstance(verified, ssl.CertificateOptions)
+    config = KubeletConfig(https=True)
+    if ca_certificates:
+        (tmp_path / "ca.crt").write_bytes(b"".join(certs.cert_pem(c) for c in ca_certificates))
+        config.certificate_authority = str(tmp_path / "ca.crt")
+    return KubeletClient(None, config, None)._tls_options("127.0.0.1")
+
+
+def test_kubelet_client_verifies_only_with_a_certificate_authority(tmp_path):
+    """Without --kubelet-certificate-authority the apiserver's kubelet client accepts a self-signed kubelet
+    (as upstream); with one it refuses a kubelet certificate from another CA."""
+    own, own_key = certs.new_ca("kubelet-self")
+    serving = certs.sign_certificate(own, own_key, "n1", hosts=["127.0.0.1"])
+    assert _handshake(_kubelet_tls_options(tmp_path), *serving)
+    assert not _handshake(_kubelet_tls_options(tmp_path, [certs.new_ca("cluster")[0]]), *serving)
+
+
+def test_kubelet_client_trusts_every_certificate_of_the_bundle(tmp_path):
+    """A --kubelet-certificate-authority bundle of two CAs trusts a kubelet certificate signed by either."""
+    old, old_key = certs.new_ca("old")
+    new, new_key = certs.new_ca("new")
+    for ca, key in ((old, old_key), (new, new_key)):
+        serving = certs.sign_certificate(ca, key, "n1", hosts=["127.0.0.1"])
+        assert _handshake(_kubelet_tls_options(tmp_path, [old, new]), *serving)
