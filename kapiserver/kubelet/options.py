@@ -12,10 +12,12 @@ PARAMETERS = [
     ("kubelet-port", "10250", "DEPRECATED: the kubelet port used when a Node does not report "
                               "daemonEndpoints.kubeletEndpoint."),
     ("kubelet-https", "false", "Use https for kubelet connections (kapiserver's kube-node serves plain "
-                               "http, hence false by default)."),
+                               "http unless given --serve-https or a TLS or authentication flag, hence false "
+                               "by default)."),
     ("kubelet-client-certificate", None, "Client certificate (PEM) for TLS to kubelets."),
     ("kubelet-client-key", None, "Client key (PEM) for TLS to kubelets."),
-    ("kubelet-certificate-authority", None, "CA bundle (PEM) that kubelets' serving certificates must chain to."),
+    ("kubelet-certificate-authority", None, "CA bundle (PEM) that kubelets' serving certificates must chain to; "
+                                            "without it they are not verified."),
     ("kubelet-preferred-address-types", ",".join(DEFAULT_ADDRESS_TYPES),
      "Node address types to use for kubelet connections, in order of preference."),
     ("kubelet-timeout", "5s", "Timeout for connecting to a kubelet (a Go duration)."),
