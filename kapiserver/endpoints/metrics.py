@@ -121,6 +121,14 @@ class _Histogram:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
 
+    def clear(self) -> None:
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.total = 0.0
+
+    def merge(self, other: "_Histogram") -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts)]
+        self.total += other.total
+
     def cumulative(self) -> list:
         out, running = [], 0
         for bound, count in zip(self.bounds, self.counts):
@@ -141,14 +149,30 @@ def _go_float(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-class _Route:
-    """What a counted request is recorded under, from its dispatch to the end of its response."""
-    __slots__ = ("labels", "sized", "long_running", "started", "transport", "request", "done")
+class _Series:
+    """The requests of one label set: counts by code, durations, and response sizes when they read."""
+    __slots__ = ("labels", "codes", "durations", "sizes")
 
-    def __init__(self, labels: tuple, sized: bool, long_running: bool):
+    def __init__(self, labels: tuple, sized: bool):
         self.labels = labels
-        self.sized = sized
-        self.long_running = long_running
+        self.codes: dict[int, int] = {}
+        self.durations = _Histogram(DURATION_BUCKETS)
+        self.sizes = _Histogram(SIZE_BUCKETS) if sized else None
+
+    def record(self, code: int, elapsed: float, size: int) -> None:
+        codes = self.codes
+        codes[code] = codes.get(code, 0) + 1
+        self.durations.observe(elapsed)
+        if self.sizes is not None:
+            self.sizes.observe(size)
+
+
+class _Route:
+    """A long-running request (watch, connect) in progress, and the series it is recorded in."""
+    __slots__ = ("series", "started", "transport", "request", "done")
+
+    def __init__(self, series: _Series):
+        self.series = series
         self.started = 0.0
         self.transport = None
         self.request = None
@@ -183,9 +207,7 @@ class APIServerMetrics:
                  clock: Callable[[], float] = time.monotonic):
         self.storage_objects = storage_objects
         self.clock = clock
-        self._requests: dict[tuple, int] = {}            # REQUEST_LABELS + (code,) -> count
-        self._durations: dict[tuple, _Histogram] = {}    # REQUEST_LABELS -> histogram
-        self._sizes: dict[tuple, _Histogram] = {}        # ROUTE_LABELS -> histogram
+        self._series: dict[tuple, _Series] = {}          # REQUEST_LABELS values + (sized,) -> series
         self._open: dict[int, _Route] = {}               # long-running requests in progress
         self._hijacked: dict[int, _Route] = {}           # ... whose connections another protocol took
         self._inflight: list[tuple[Callable[[], int], Callable[[], int]]] = []
@@ -201,22 +223,31 @@ class APIServerMetrics:
         verb = reported_verb(method, info, scope,
                              request.getHeader(b"content-type") if method == b"PATCH" else None)
         dry_run = request.args.get(b"dryRun")
-        labels = (verb, dry_run_label(dry_run) if dry_run else "", info.api_group, info.api_version,
-                  info.resource, info.subresource, scope, COMPONENT)
         connect = info.subresource in _CONNECT_ROUTES
-        long_running = verb == "WATCH" or connect
-        route = _Route(labels, method in _READS and not connect and not _legacy_watch_path(info), long_running)
-        setattr(request, _ROUTE, route)
-        if long_running:
+        # Upstream sizes what its GET and LIST routes answer: not connects, not the /watch/ paths.
+        sized = method in _READS and not connect and (verb != "WATCH" or not _legacy_watch_path(info))
+        series = self._series_of((verb, dry_run_label(dry_run) if dry_run else "", info.api_group,
+                                  info.api_version, info.resource, info.subresource, scope, COMPONENT, sized))
+        if verb == "WATCH" or connect:
+            route = _Route(series)
+            setattr(request, _ROUTE, route)
             self._track(request, route)
+        else:
+            setattr(request, _ROUTE, series)
 
     def route_nonresource(self, request, path: str, component: str = COMPONENT) -> None:
         """Count ``request`` to a non-resource path that upstream counts (subresource=path)."""
         method = request.method
         dry_run = request.args.get(b"dryRun")
         verb = _METHOD_VERBS.get(method, "other")
-        labels = (verb, dry_run_label(dry_run) if dry_run else "", "", "", "", path, "", component)
-        setattr(request, _ROUTE, _Route(labels, verb == "GET", False))
+        setattr(request, _ROUTE, self._series_of(
+            (verb, dry_run_label(dry_run) if dry_run else "", "", "", "", path, "", component, verb == "GET")))
+
+    def _series_of(self, key: tuple) -> _Series:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(key[:-1], key[-1])
+        return series
 
     def request_done(self, request, elapsed: float) -> None:
         """Record a request whose handler has returned, ``elapsed`` seconds after it arrived."""
@@ -224,19 +255,18 @@ class APIServerMetrics:
         if site is not None and site not in self._sites:
             self._learn_site(site)
         route = getattr(request, _ROUTE, None)
-        if route is None or route.done:
+        if route is None:
             return
-        if route.long_running:
-            if not _hijacked(request):
-                return      # its response is still streaming: recorded when it finishes
-            # Switched protocols: recorded now, in the long-running gauge until the connection closes.
-            self._open.pop(id(request), None)
-            self._hijacked[id(request)] = route
-            code = 101 if request.code == 200 else request.code
-        else:
-            code = request.code
+        if route.__class__ is _Series:
+            route.record(request.code, elapsed, request.sentLength)
+            return
+        if route.done or not _hijacked(request):
+            return      # recorded when its response finished, or will be when it does
+        # Switched protocols: recorded now, in the long-running gauge until the connection closes.
+        self._open.pop(id(request), None)
+        self._hijacked[id(request)] = route
         route.done = True
-        self._record(route.labels, code, elapsed, route.sized, getattr(request, "sentLength", 0))
+        route.series.record(101 if request.code == 200 else request.code, elapsed, request.sentLength)
 
     def _track(self, request, route: _Route) -> None:
         route.started = self.clock()
@@ -254,8 +284,7 @@ class APIServerMetrics:
         request, route.request, route.transport = route.request, None, None
         if not route.done:
             route.done = True
-            self._record(route.labels, request.code, self.clock() - route.started, route.sized,
-                         getattr(request, "sentLength", 0))
+            route.series.record(request.code, self.clock() - route.started, request.sentLength)
         return None
 
     def _prune_hijacked(self) -> None:
@@ -264,26 +293,13 @@ class APIServerMetrics:
                 del self._hijacked[key]
                 route.request = route.transport = None
 
-    def _record(self, labels: tuple, code: int, elapsed: float, sized: bool, size: int) -> None:
-        key = labels + (str(code),)
-        requests = self._requests
-        requests[key] = requests.get(key, 0) + 1
-        histogram = self._durations.get(labels)
-        if histogram is None:
-            histogram = self._durations[labels] = _Histogram(DURATION_BUCKETS)
-        histogram.observe(elapsed)
-        if sized:
-            size_labels = labels[:1] + labels[2:]
-            histogram = self._sizes.get(size_labels)
-            if histogram is None:
-                histogram = self._sizes[size_labels] = _Histogram(SIZE_BUCKETS)
-            histogram.observe(size)
-
     def reset(self) -> None:
         """Forget every request counted so far (DELETE /metrics, as upstream's metrics reset)."""
-        self._requests.clear()
-        self._durations.clear()
-        self._sizes.clear()
+        for series in self._series.values():
+            series.codes.clear()
+            series.durations.clear()
+            if series.sizes is not None:
+                series.sizes.clear()
 
     # -- requests in flight ----------------------------------------------------------------------
     def add_inflight_source(self, read_only: Callable[[], int], mutating: Callable[[], int]) -> None:
@@ -336,19 +352,20 @@ class APIServerMetrics:
         self._prune_hijacked()
         running: dict[tuple, int] = {}
         for route in list(self._open.values()) + list(self._hijacked.values()):
-            key = route.labels[:1] + route.labels[2:]
+            labels = route.series.labels
+            key = labels[:1] + labels[2:]
             running[key] = running.get(key, 0) + 1
+        requests, durations, sizes = self._totals()
         families.append(self._gauge("apiserver_longrunning_requests", ROUTE_LABELS, running, GaugeMetricFamily))
 
-        families.append(self._histograms("apiserver_request_duration_seconds", REQUEST_LABELS, self._durations,
+        families.append(self._histograms("apiserver_request_duration_seconds", REQUEST_LABELS, durations,
                                          HistogramMetricFamily))
-        requests = CounterMetricFamily("apiserver_request_total", HELP["apiserver_request_total"],
-                                       labels=REQUEST_LABELS + ("code",))
-        for key in sorted(self._requests):
-            requests.add_metric(key, self._requests[key])
-        families.append(requests)
-        families.append(self._histograms("apiserver_response_sizes", ROUTE_LABELS, self._sizes,
-                                         HistogramMetricFamily))
+        total = CounterMetricFamily("apiserver_request_total", HELP["apiserver_request_total"],
+                                    labels=REQUEST_LABELS + ("code",))
+        for key in sorted(requests):
+            total.add_metric(key, requests[key])
+        families.append(total)
+        families.append(self._histograms("apiserver_response_sizes", ROUTE_LABELS, sizes, HistogramMetricFamily))
 
         counts = {}
         if self.storage_objects is not None:
@@ -365,6 +382,24 @@ class APIServerMetrics:
         # Upstream writes no family that has no samples.
         return [family for family in families if family.samples]
 
+    def _totals(self) -> tuple[dict, dict, dict]:
+        """The series summed by label set: {labels + (code,): count}, {labels: durations}, {labels without
+        dry_run: sizes}; a label set may have a sized and an unsized series (a watch by either path)."""
+        requests: dict[tuple, int] = {}
+        durations: dict[tuple, _Histogram] = {}
+        sizes: dict[tuple, _Histogram] = {}
+        for series in list(self._series.values()):
+            if not series.durations.total and not any(series.durations.counts):
+                continue        # nothing since a reset
+            labels = series.labels
+            for code, count in series.codes.items():
+                key = labels + (str(code),)
+                requests[key] = requests.get(key, 0) + count
+            _add(durations, labels, series.durations, DURATION_BUCKETS)
+            if series.sizes is not None:
+                _add(sizes, labels[:1] + labels[2:], series.sizes, SIZE_BUCKETS)
+        return requests, durations, sizes
+
     @staticmethod
     def _gauge(name, labels, values: dict, family_type):
         family = family_type(name, HELP[name], labels=labels)
@@ -379,6 +414,13 @@ class APIServerMetrics:
             histogram = histograms[key]
             family.add_metric(key, histogram.cumulative(), histogram.total)
         return family
+
+
+def _add(into: dict, key: tuple, histogram: _Histogram, bounds) -> None:
+    total = into.get(key)
+    if total is None:
+        total = into[key] = _Histogram(bounds)
+    total.merge(histogram)
 
 
 class _Collector:
