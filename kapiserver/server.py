@@ -277,10 +277,11 @@ class APIServerService(service.MultiService):
     def stopService(self):
         if self._identity is not None:
             self._identity.stop()
-        # Leading: the controllers stop and the lease is released (another replica takes over at once).
-        released = self._elector.stop() if self._elector is not None else succeed(None)
-        released.addCallback(lambda _: self._stop_rest())
-        return released
+        # Leading: the controllers stop; the lease is left to expire, as kube-controller-manager leaves
+        # its own (a restart of this apiserver takes it back at once).
+        stopped = self._elector.stop() if self._elector is not None else succeed(None)
+        stopped.addCallback(lambda _: self._stop_rest())
+        return stopped
 
     def _stop_rest(self):
         for timer in self._timers:

@@ -16,8 +16,9 @@ The rules, in client-go's terms:
   holder, or when it has not renewed for renewDeadline (< leaseDuration, so it
   has stopped before anyone else may take over).
 - acquireTime is kept while the same holder renews; leaseTransitions counts
-  changes of holder.  Stopping while leading releases the lease (holder
-  cleared, duration 1 s), so a graceful shutdown hands over at once.
+  changes of holder.  With ``release_on_cancel`` (client-go's ReleaseOnCancel,
+  off as in kube-controller-manager) stopping while leading releases the lease
+  (holder cleared, duration 1 s), so another candidate takes over at once.
 
 One addition: on its very first attempt a candidate takes over a lease held by
 an earlier process of the same apiserver (``predecessor_prefix``: the holder
@@ -45,8 +46,8 @@ RENEW_DEADLINE = 10.0
 RETRY_PERIOD = 2.0
 # client-go's JitterFactor for the acquire loop.
 JITTER = 1.2
-# How long a graceful stop waits for the release to be written.
-RELEASE_TIMEOUT = 2.0
+# How long a stop waits for a round in flight, and then for the release to be written.
+STOP_TIMEOUT = 2.0
 
 
 class LeaderElector:
@@ -58,7 +59,7 @@ class LeaderElector:
                  retry_period: float = RETRY_PERIOD,
                  on_started_leading: Optional[Callable[[], Optional[Awaitable]]] = None,
                  on_stopped_leading: Optional[Callable[[], None]] = None,
-                 predecessor_prefix: str = "", jitter: float = JITTER,
+                 predecessor_prefix: str = "", release_on_cancel: bool = False, jitter: float = JITTER,
                  random: Callable[[], float] = _random.random):
         if not identity:
             raise ValueError("leader election requires an identity")
@@ -77,6 +78,7 @@ class LeaderElector:
         self.on_started_leading = on_started_leading
         self.on_stopped_leading = on_stopped_leading
         self.predecessor_prefix = predecessor_prefix
+        self.release_on_cancel = release_on_cancel
         self.jitter = jitter
         self.random = random
         self.leading = False
@@ -105,20 +107,26 @@ class LeaderElector:
             await _settled(self._leading_started)
 
     def stop(self) -> Deferred:
-        """Stop campaigning; if leading, stop leading and release the lease.  Fires when done."""
+        """Stop campaigning; if leading, stop leading (and release the lease with
+        ``release_on_cancel``).  Fires when done."""
         self._running = False
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
-        # A write in flight would make the release's resourceVersion stale: let it land first.
+        # A write in flight would make the release's resourceVersion stale: let it land first, but
+        # not wait long for one that hangs (storage gone).
         waiter = _settled(self._inflight) if self._inflight is not None else succeed(None)
+        waiter.addTimeout(STOP_TIMEOUT, self.clock)
+        waiter.addErrback(lambda _: None)
 
         def finish(_):
             if not self.leading:
                 return None
             self._stop_leading()
+            if not self.release_on_cancel:
+                return None
             d = Deferred.fromCoroutine(self.release())
-            d.addTimeout(RELEASE_TIMEOUT, self.clock)
+            d.addTimeout(STOP_TIMEOUT, self.clock)
             d.addErrback(lambda f: log.failure("could not release lease {ns}/{name}", f,
                                                ns=self.namespace, name=self.name))
             return d

@@ -26,6 +26,7 @@ class FlakyLeases:
     def __init__(self, store):
         self.store = store
         self.broken = False
+        self.hanging = False
 
     def __getattr__(self, name):
         method = getattr(self.store, name)
@@ -33,6 +34,8 @@ class FlakyLeases:
         async def call(*args, **kwargs):
             if self.broken:
                 raise ConnectionError("storage unreachable")
+            if self.hanging:
+                return await Deferred()     # never answers
             return await method(*args, **kwargs)
         return call
 
@@ -194,9 +197,24 @@ def test_leader_stops_at_its_renew_deadline(leases, clock):
     assert a.leading and a.events == ["started", "stopped", "started"], "its own lease is taken back"
 
 
-def test_stop_releases_the_lease(leases, clock):
-    """Stopping a leader stops its controllers and clears the holder, so another candidate leads at once."""
+def test_stop_leaves_the_lease_to_expire(leases, clock):
+    """Stopping a leader stops its controllers; by default (as kube-controller-manager) the lease keeps its
+    holder, and another candidate waits for it to expire."""
     a, b = Candidate(leases, clock, "a"), Candidate(leases, clock, "b")
+    run(a.elector.start())
+    run(b.elector.start())
+    run(a.elector.stop())
+    assert a.events == ["started", "stopped"] and not a.leading
+    assert lease(leases)["spec"]["holderIdentity"] == "a"
+    advance(clock, 14, b)
+    assert not b.leading
+    advance(clock, 3, b)
+    assert b.leading
+
+
+def test_stop_releases_the_lease_with_release_on_cancel(leases, clock):
+    """With release_on_cancel, stopping a leader clears the holder, so another candidate leads at once."""
+    a, b = Candidate(leases, clock, "a", release_on_cancel=True), Candidate(leases, clock, "b")
     run(a.elector.start())
     run(b.elector.start())
     run(a.elector.stop())
@@ -207,6 +225,19 @@ def test_stop_releases_the_lease(leases, clock):
     assert b.leading
     spec = lease(leases)["spec"]
     assert spec["holderIdentity"] == "b" and spec["leaseTransitions"] == 1 and spec["leaseDurationSeconds"] == 15
+
+
+def test_stop_does_not_wait_long_for_a_hung_round(leases, clock):
+    """A round stuck on unresponsive storage holds a stop up for 2 s of the clock at most."""
+    a = Candidate(leases, clock, "a")
+    run(a.elector.start())
+    leases.hanging = True
+    clock.advance(2)
+    assert a.elector._inflight is not None
+    stopped = a.elector.stop()
+    assert not stopped.called
+    clock.advance(2)
+    assert stopped.called and not a.leading and a.events == ["started", "stopped"]
 
 
 def test_stopped_candidate_does_not_campaign(leases, clock):

@@ -1,0 +1,113 @@
+"""
+Two kapiserver processes on one etcd: each keeps its own identity lease, one
+of them holds the controllers' lease (and alone runs namespace finalization,
+garbage collection and event TTL), and when it dies the other takes over.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from e2e.conftest import Kubectl, kubectl_binary
+
+from kapiserver.controllers.identity import apiserver_id
+from kapiserver.server import CONTROLLERS_LEASE
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+
+
+def _leases(server) -> dict:
+    status, body = server.request("GET", LEASES)
+    assert status == 200, body
+    return {item["metadata"]["name"]: item for item in body["items"]}
+
+
+def _holder(server) -> str:
+    return _leases(server)[CONTROLLERS_LEASE]["spec"]["holderIdentity"]
+
+
+def _identity(server) -> str:
+    """The identity lease name of an apiserver serving only on its insecure loopback port."""
+    return apiserver_id(socket.gethostname(), ("127.0.0.1", server.port))
+
+
+def _became_leader(server) -> bool:
+    return "became leader of kube-system/" + CONTROLLERS_LEASE in server.log_path.read_text()
+
+
+def _wait_for(predicate, timeout: float, interval: float = 0.25) -> float:
+    """Seconds until ``predicate()`` held; fails after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout}s")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def _leader_and_follower(a, b):
+    holder = _holder(a)
+    leader, follower = (a, b) if holder.startswith(_identity(a) + "_") else (b, a)
+    assert holder.startswith(_identity(leader) + "_")
+    return leader, follower
+
+
+def test_identity_leases_and_one_controllers_leader(etcd, apiservers, tmp_path):
+    """Both identity leases and exactly one controllers' lease holder are listed; killing the holder (SIGKILL)
+    lets the other apiserver take over within ~20 s, and its namespace controller then finalizes deletions."""
+    a = apiservers(etcd.urls, "a")
+    b = apiservers(etcd.urls, "b")
+    leases = _leases(b)
+    identities = {name: lease for name, lease in leases.items()
+                  if lease["metadata"].get("labels", {}).get("apiserver.kubernetes.io/identity") == "kube-apiserver"}
+    assert set(identities) == {_identity(a), _identity(b)}
+    for name, lease in identities.items():
+        assert lease["metadata"]["labels"]["kubernetes.io/hostname"] == socket.gethostname()
+        assert lease["spec"]["holderIdentity"].startswith(name + "_")
+        assert lease["spec"]["leaseDurationSeconds"] == 3600
+    controllers = leases[CONTROLLERS_LEASE]["spec"]
+    assert controllers["holderIdentity"] in {lease["spec"]["holderIdentity"] for lease in identities.values()}
+    assert controllers["leaseDurationSeconds"] == 15
+    leader, follower = _leader_and_follower(a, b)
+    assert _became_leader(leader) and not _became_leader(follower)
+
+    binary = kubectl_binary()
+    if binary:
+        (tmp_path / "kubectl").mkdir()
+        table = Kubectl(binary, follower, tmp_path / "kubectl")("get", "leases", "-n", "kube-system").stdout
+        rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
+        assert {_identity(a), _identity(b), CONTROLLERS_LEASE} <= set(rows)
+        assert rows[CONTROLLERS_LEASE][0] == controllers["holderIdentity"]
+
+    leader.process.kill()
+    leader.process.wait()
+    took = _wait_for(lambda: _holder(follower).startswith(_identity(follower) + "_"), timeout=25)
+    assert took <= 20, f"takeover took {took:.1f}s"
+    spec = _leases(follower)[CONTROLLERS_LEASE]["spec"]
+    assert spec["leaseTransitions"] == 1
+    _wait_for(lambda: _became_leader(follower), timeout=5)
+
+    status, body = follower.request("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    assert status == 201, body
+    status, body = follower.request("POST", "/api/v1/namespaces/doomed/configmaps",
+                                    {"metadata": {"name": "cm"}, "data": {"k": "v"}})
+    assert status == 201, body
+    status, body = follower.request("DELETE", "/api/v1/namespaces/doomed")
+    assert status == 200, body
+    _wait_for(lambda: follower.request("GET", "/api/v1/namespaces/doomed")[0] == 404, timeout=10)
+
+
+def test_restarted_leader_takes_its_lease_back_at_once(etcd, apiservers, tmp_path):
+    """A leader restarted on the same address (so with the same identity) leads again at once, without
+    waiting out the lease its previous process held; the other apiserver never leads meanwhile."""
+    a = apiservers(etcd.urls, "a")
+    b = apiservers(etcd.urls, "b")
+    leader, follower = _leader_and_follower(a, b)
+    before = _leases(follower)[CONTROLLERS_LEASE]["spec"]["holderIdentity"]
+    leader.stop()
+    leader.start()
+    spec = _leases(follower)[CONTROLLERS_LEASE]["spec"]
+    assert spec["holderIdentity"] != before and spec["holderIdentity"].startswith(_identity(leader) + "_")
+    assert spec["leaseTransitions"] == 1
+    assert not _became_leader(follower)
