@@ -89,6 +89,7 @@ class LeaderElector:
         self._last_renew = 0.0
         self._first_attempt = True
         self._call = None
+        self._deadline = None
         self._inflight: Optional[Deferred] = None
         self._leading_started: Optional[Deferred] = None
         self._running = False
@@ -144,6 +145,8 @@ class LeaderElector:
 
     async def _attempt(self) -> None:
         d = Deferred.fromCoroutine(self._try())
+        # A round that storage never answers must not stall the loop (client-go bounds it with a context).
+        d.addTimeout(self.renew_deadline, self.clock)
         self._inflight = d
         try:
             acquired = await d
@@ -157,6 +160,7 @@ class LeaderElector:
             self._last_renew = now
             if not self.leading:
                 self._start_leading()
+            self._arm_deadline()
             self._schedule(self.retry_period)
             return
         if self.leading:
@@ -166,13 +170,24 @@ class LeaderElector:
                          ns=self.namespace, name=self.name, holder=holder)
                 self._stop_leading()
             elif now - self._last_renew >= self.renew_deadline:
-                log.info("Could not renew lease {ns}/{name} within {deadline}s; stopping leading",
-                         ns=self.namespace, name=self.name, deadline=self.renew_deadline)
-                self._stop_leading()
+                self._deadline_passed()
         if self.leading:
             self._schedule(self.retry_period)
         else:
             self._schedule(self.retry_period * (1 + self.random() * self.jitter))
+
+    def _arm_deadline(self) -> None:
+        # Leading ends renewDeadline after the last renewal, even while a round hangs.
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.reset(self.renew_deadline)
+        else:
+            self._deadline = self.clock.callLater(self.renew_deadline, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        if self.leading:
+            log.info("Could not renew lease {ns}/{name} within {deadline}s; stopping leading",
+                     ns=self.namespace, name=self.name, deadline=self.renew_deadline)
+            self._stop_leading()
 
     async def _try(self) -> bool:
         try:
@@ -198,6 +213,9 @@ class LeaderElector:
 
     def _stop_leading(self) -> None:
         self.leading = False
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
         started, self._leading_started = self._leading_started, None
         if self.on_stopped_leading is None:
             return

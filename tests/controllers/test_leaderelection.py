@@ -227,6 +227,23 @@ def test_stop_releases_the_lease_with_release_on_cancel(leases, clock):
     assert spec["holderIdentity"] == "b" and spec["leaseTransitions"] == 1 and spec["leaseDurationSeconds"] == 15
 
 
+def test_leader_stops_at_its_renew_deadline_while_storage_hangs(leases, clock):
+    """Rounds that storage never answers still end leading 10 s after the last renewal, and campaigning goes on."""
+    a = Candidate(leases, clock, "a")
+    run(a.elector.start())
+    leases.hanging = True
+    clock.advance(2)
+    clock.advance(7)
+    assert a.leading
+    clock.advance(1)
+    assert not a.leading and a.events == ["started", "stopped"]
+    leases.hanging = False
+    clock.advance(2)       # the hung round times out at 12 s; the next one runs
+    run_until(lambda: idle(a))
+    advance(clock, 3, a)
+    assert a.leading and a.events == ["started", "stopped", "started"]
+
+
 def test_stop_does_not_wait_long_for_a_hung_round(leases, clock):
     """A round stuck on unresponsive storage holds a stop up for 2 s of the clock at most."""
     a = Candidate(leases, clock, "a")
