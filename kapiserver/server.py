@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twisted.application import service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 from twisted.web.server import Request, Site
 
@@ -19,8 +19,8 @@ from .runtime import wrap_site
 
 log = Logger()
 LISTEN_RETRY = 15.0
-# The Lease (kube-system) electing the replica that runs namespace finalization, garbage
-# collection and event TTL: what upstream's kube-controller-manager runs under its own election.
+# The Lease (kube-system) electing, among apiservers on one etcd, the one that runs namespace
+# finalization, garbage collection and event TTL: what kube-controller-manager runs under its own election.
 CONTROLLERS_LEASE = "kube-apiserver-controllers"
 
 
@@ -216,20 +216,33 @@ class APIServerService(service.MultiService):
         return security
 
     async def _start_elections(self) -> None:
-        """This apiserver's identity lease (every replica), and the election for the controllers
-        kube-controller-manager runs upstream (one replica of those sharing the storage)."""
+        """This apiserver's identity lease (every replica), and the controllers kube-controller-manager
+        runs upstream: elected on etcd, where replicas share the storage; at once on the embedded store,
+        which one process holds exclusively (a Lease renewed every 2 s would only cost writes there)."""
         import socket
         from .controllers import identity
-        from .controllers.leaderelection import LeaderElector
         lease_name = identity.apiserver_id(socket.gethostname(), identity.serving_address(self.config))
         holder = identity.holder_identity(lease_name)
         self._identity = identity.IdentityLeaseController(self.registry, self.reactor, lease_name, holder,
                                                           socket.gethostname())
-        await self._identity.start()
+        Deferred.fromCoroutine(self._start_identity()).addErrback(
+            lambda f: log.failure("the identity lease controller failed to start", f))
+        if self.config.storage_backend != "etcd3":
+            await self._start_elected()
+            return
+        from .controllers.leaderelection import LeaderElector
         self._elector = LeaderElector(self.registry.store("coordination.k8s.io", "v1", "leases"), self.reactor,
                                       holder, CONTROLLERS_LEASE, on_started_leading=self._start_elected,
                                       on_stopped_leading=self._stop_elected, predecessor_prefix=lease_name + "_")
         await self._elector.start()
+
+    async def _start_identity(self) -> None:
+        # The first write waits for the watch caches to fill: written before a fill, it would put that
+        # cache's window past a client's last resourceVersion, and the client's watch could not resume
+        # across this restart.
+        await DeferredList([store.cacher.wait_for(0) for store in self.registry.stores.values()
+                            if store.cacher is not None])
+        await self._identity.start()
 
     async def _start_elected(self) -> None:
         from .controllers.eventttl import EventTTLController

@@ -101,9 +101,12 @@ class IdentityLeaseController:
         self.namespace = namespace
         self._calls: dict[str, object] = {}
         self._running = False
+        self._stopped = False
 
     async def start(self) -> None:
-        """Write the lease and collect expired ones once now, then keep doing both."""
+        """Write the lease and collect expired ones once now, then keep doing both (not after stop())."""
+        if self._stopped:
+            return
         self._running = True
         await self._guarded(self.heartbeat, "identity lease heartbeat")
         await self._guarded(self.collect, "identity lease garbage collection")
@@ -112,6 +115,7 @@ class IdentityLeaseController:
 
     def stop(self) -> None:
         self._running = False
+        self._stopped = True
         for call in self._calls.values():
             if call.active():
                 call.cancel()

@@ -58,10 +58,14 @@ def test_identity_leases_and_one_controllers_leader(etcd, apiservers, tmp_path):
     lets the other apiserver take over within ~20 s, and its namespace controller then finalizes deletions."""
     a = apiservers(etcd.urls, "a")
     b = apiservers(etcd.urls, "b")
+
+    def identities():
+        return {name: lease for name, lease in _leases(b).items()
+                if lease["metadata"].get("labels", {}).get("apiserver.kubernetes.io/identity") == "kube-apiserver"}
+    # Identity leases are written once the watch caches have filled, just after serving begins.
+    _wait_for(lambda: set(identities()) == {_identity(a), _identity(b)}, timeout=5)
     leases = _leases(b)
-    identities = {name: lease for name, lease in leases.items()
-                  if lease["metadata"].get("labels", {}).get("apiserver.kubernetes.io/identity") == "kube-apiserver"}
-    assert set(identities) == {_identity(a), _identity(b)}
+    identities = identities()
     for name, lease in identities.items():
         assert lease["metadata"]["labels"]["kubernetes.io/hostname"] == socket.gethostname()
         assert lease["spec"]["holderIdentity"].startswith(name + "_")
