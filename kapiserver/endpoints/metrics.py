@@ -215,9 +215,12 @@ class APIServerMetrics:
         self._registry = None
 
     # -- recording -----------------------------------------------------------------------------
-    def route(self, request, info) -> None:
+    def route(self, request, info, resource_info=None) -> None:
         """Count ``request``, a resource request dispatched to its handler, when it ends
-        (request_done); a watch or connect is in apiserver_longrunning_requests until then."""
+        (request_done); a watch or connect is in apiserver_longrunning_requests until then.
+        A subresource ``resource_info`` (the catalog's) does not serve has no route upstream: not counted."""
+        if info.subresource and resource_info is not None and resource_info.subresource(info.subresource) is None:
+            return      # and no label set per made-up path
         method = request.method
         scope = request_scope(info)
         verb = reported_verb(method, info, scope,

@@ -81,7 +81,7 @@ class APIRoot(Resource):
         if resource_info is None:
             raise NOT_FOUND
         # Routed: from here the request counts in the request metrics, as upstream's instrumented routes.
-        self.context.metrics.route(request, info)
+        self.context.metrics.route(request, info, resource_info)
         if reviews.is_virtual(resource_info):
             await reviews.handle(self.handler, request, info, resource_info)
             return

@@ -319,13 +319,18 @@ def call(client, method, url, body=None, headers=None):
 
 def test_api_root_counts_routed_requests(client):
     """Through the API root: routed requests count by verb, scope and code; health roots count with an
-    empty component; unknown resources, named checks and the scrapes themselves do not count; the scrape
-    sees itself in flight; DELETE /metrics resets the counts."""
+    empty component, aggregated discovery as subresource "apis"; unknown resources and subresources, legacy
+    discovery, named checks and the scrapes themselves do not count; the scrape sees itself in flight;
+    DELETE /metrics resets the counts."""
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}}
     assert call(client, "POST", "http://k/api/v1/namespaces/default/configmaps", cm)[0].code == 201
     assert call(client, "GET", "http://k/api/v1/namespaces/default/configmaps")[0].code == 200
     assert call(client, "GET", "http://k/api/v1/namespaces/default/configmaps/missing")[0].code == 404
     assert call(client, "GET", "http://k/api/v1/namespaces/default/widgets")[0].code == 404
+    assert call(client, "GET", "http://k/api/v1/namespaces/default/configmaps/one/bogus")[0].code == 404
+    aggregated = {b"Accept": [b"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"]}
+    assert call(client, "GET", "http://k/apis", headers=aggregated)[0].code == 200
+    assert call(client, "GET", "http://k/apis")[0].code == 200
     assert call(client, "GET", "http://k/healthz")[0].code == 200
     assert call(client, "GET", "http://k/healthz/ping")[0].code == 200
     response, body = call(client, "GET", "http://k/metrics")
@@ -337,8 +342,10 @@ def test_api_root_counts_routed_requests(client):
     assert got[("apiserver_request_total", request_labels("GET", "configmaps", "resource", "404"))] == 1
     healthz = request_labels("GET", "", "", "200", version="", subresource="/healthz", component="")
     assert got[("apiserver_request_total", healthz)] == 1
+    discovery = request_labels("GET", "", "", "200", version="", subresource="apis")
+    assert got[("apiserver_request_total", discovery)] == 1
     counted = [dict(key[1]) for key in got if key[0] == "apiserver_request_total"]
-    assert len(counted) == 4 and not [c for c in counted if c["resource"] == "widgets"]
+    assert len(counted) == 5 and not [c for c in counted if c["resource"] == "widgets" or c["subresource"] == "bogus"]
     assert got[("apiserver_current_inflight_requests", labels(request_kind="readOnly"))] == 1
     assert got[("apiserver_current_inflight_requests", labels(request_kind="mutating"))] == 0
     response, body = call(client, "DELETE", "http://k/metrics")
@@ -350,3 +357,19 @@ def test_api_root_counts_routed_requests(client):
 def test_root_paths_list_metrics(client):
     """The path list at / names /metrics, as upstream's does."""
     assert "/metrics" in json.loads(call(client, "GET", "http://k/")[1])["paths"]
+
+
+def test_only_served_subresources_are_counted():
+    """A subresource the resource serves is counted under its name; a made-up one (no route upstream) is not,
+    so request paths cannot grow the label sets."""
+    from kapiserver.registry.catalog import Catalog
+    pods = Catalog().lookup("", "v1", "pods")
+    m = metrics.APIServerMetrics()
+    for path in ("/api/v1/namespaces/ns/pods/p/status", "/api/v1/namespaces/ns/pods/p/made-up"):
+        request = FakeRequest("GET", path)
+        m.route(request, request.info, pods)
+        request.code = 404 if path.endswith("made-up") else 200
+        m.request_done(request, 0.001)
+    counted = [dict(key[1]) for key in scrape(m) if key[0] == "apiserver_request_total"]
+    assert [(c["verb"], c["resource"], c["subresource"], c["scope"]) for c in counted] == \
+        [("GET", "pods", "status", "resource")]
