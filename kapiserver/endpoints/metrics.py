@@ -179,10 +179,11 @@ class _Route:
         self.done = False
 
 
-def _hijacked(request) -> bool:
-    # upgrade.hijack hands the connection to another protocol and leaves the channel without one.
+def _hijacked(request, route: "_Route") -> bool:
+    # upgrade.hijack hands an HTTP/1.1 connection to another protocol and leaves the channel without
+    # one.  (An HTTP/2 stream has no transport of its own from the start, and is never hijacked.)
     channel = getattr(request, "channel", None)
-    return channel is not None and getattr(channel, "transport", True) is None
+    return route.transport is not None and channel is not None and getattr(channel, "transport", None) is None
 
 
 def _connection_open(transport) -> bool:
@@ -263,7 +264,7 @@ class APIServerMetrics:
         if route.__class__ is _Series:
             route.record(request.code, elapsed, request.sentLength)
             return
-        if route.done or not _hijacked(request):
+        if route.done or not _hijacked(request, route):
             return      # recorded when its response finished, or will be when it does
         # Switched protocols: recorded now, in the long-running gauge until the connection closes.
         self._open.pop(id(request), None)

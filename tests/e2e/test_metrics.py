@@ -136,3 +136,22 @@ def test_only_monitoring_may_read_metrics_over_tls(secure, kubectl):
     assert (code, content_type) == (200, "text/plain; version=0.0.4; charset=utf-8")
     key = request_total("LIST", "namespaces", "cluster", "200")
     assert samples(body)[key] == scrape(kubectl)[key] >= 1
+
+
+def test_watch_over_tls_is_long_running_too(secure, kubectl):
+    """A watch from kubectl over TLS (HTTP/2 where negotiated) is in apiserver_longrunning_requests while open,
+    in the one set of metrics both ports serve."""
+    home = secure.home / "admin"
+    home.mkdir(exist_ok=True)
+    admin = Kubectl(kubectl_binary(), secure.server, home)
+    admin.kubeconfig.write_text((secure.server.data_dir / "admin.kubeconfig").read_text())
+    assert scrape(kubectl).get(WATCH_GAUGE, 0) == 0
+    watcher = admin.popen("get", "configmaps", "-n", "default", "--watch")
+    try:
+        wait_for(lambda: scrape(kubectl).get(WATCH_GAUGE, 0) == 1)
+        code, _, body = secure_get(secure, "/metrics", "monitor-token")
+        assert samples(body)[WATCH_GAUGE] == 1
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+    wait_for(lambda: scrape(kubectl).get(WATCH_GAUGE, 0) == 0)

@@ -373,3 +373,23 @@ def test_only_served_subresources_are_counted():
     counted = [dict(key[1]) for key in scrape(m) if key[0] == "apiserver_request_total"]
     assert [(c["verb"], c["resource"], c["subresource"], c["scope"]) for c in counted] == \
         [("GET", "pods", "status", "resource")]
+
+
+def test_http2_watch_is_not_taken_for_hijacked():
+    """A watch on an HTTP/2 stream (whose channel has no transport of its own) stays open until its response
+    ends, like one over HTTP/1.1."""
+    m = metrics.APIServerMetrics()
+    watch = FakeRequest(query="watch=true")
+    watch.channel = SimpleNamespace(transport=None)
+    m.route(watch, watch.info)
+    m.request_done(watch, 0.002)
+    got = scrape(m)
+    assert got[("apiserver_longrunning_requests", dict_labels_without_dry_run(
+        request_labels("WATCH", "configmaps", "namespace")))] == 1
+    assert not any(key[0] == "apiserver_request_total" for key in got)
+    watch.finish()
+    assert scrape(m)[("apiserver_request_total", request_labels("WATCH", "configmaps", "namespace", "200"))] == 1
+
+
+def dict_labels_without_dry_run(items: tuple) -> tuple:
+    return tuple((k, v) for k, v in items if k != "dry_run")
