@@ -336,11 +336,18 @@ class APIServerMetrics:
             self._registry = registry
         return self._registry
 
-    def exposition(self, accept: Optional[str] = None) -> tuple[bytes, str]:
-        """The metrics as the body and Content-Type a client asking with ``accept`` gets."""
+    def exposition(self, accept: Optional[str] = None, accept_encoding: Optional[str] = None
+                   ) -> tuple[bytes, str, str]:
+        """The body, Content-Type and Content-Encoding ("" or "gzip") of the metrics for a client that
+        sends these Accept and Accept-Encoding headers (gzip when accepted, as Prometheus scrapes)."""
         from prometheus_client.exposition import choose_encoder
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        body = encoder(self.registry)
+        if accept_encoding and any(part.split(";")[0].strip().lower() == "gzip"
+                                   for part in accept_encoding.split(",")):
+            import gzip
+            return gzip.compress(body), content_type, "gzip"
+        return body, content_type, ""
 
     def families(self) -> Iterable:
         """The metric families of this server, sorted by name as upstream's registry writes them."""

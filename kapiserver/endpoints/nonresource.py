@@ -74,7 +74,8 @@ class NonResourceHandler:
                 continue
             paths.append(f"/apis/{group}")
             paths.extend(f"/apis/{group}/{v}" for v in versions)
-        paths += ["/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz", "/version"]
+        paths += ["/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz",
+                  "/version"]
         return sorted(paths)
 
     def discovery(self, request, parts) -> None:
@@ -152,8 +153,11 @@ class NonResourceHandler:
             write_bytes(request, 200, "text/plain; charset=utf-8", b"metrics reset\n")
             return
         metrics.observe_scrape(request)
-        accept = request.getHeader(b"accept")
-        body, content_type = metrics.exposition(accept.decode("latin-1") if accept else None)
+        accept, encodings = request.getHeader(b"accept"), request.getHeader(b"accept-encoding")
+        body, content_type, encoding = metrics.exposition(accept.decode("latin-1") if accept else None,
+                                                          encodings.decode("latin-1") if encodings else None)
+        if encoding:
+            request.setHeader(b"Content-Encoding", encoding.encode())
         write_bytes(request, 200, content_type, body)
 
     async def health_check(self, request, kind: str, rest) -> None:

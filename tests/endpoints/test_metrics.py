@@ -53,6 +53,10 @@ def request_labels(verb, resource, scope, code=None, group="", version="v1", sub
     return labels(**given)
 
 
+def dict_labels_without_dry_run(items: tuple) -> tuple:
+    return tuple((k, v) for k, v in items if k != "dry_run")
+
+
 @pytest.mark.parametrize("method,path,query,scope", [
     ("GET", "/api/v1/namespaces/ns/configmaps/cm", "", "resource"),
     ("GET", "/api/v1/namespaces/ns/configmaps", "", "namespace"),
@@ -144,7 +148,7 @@ class FakeRequest:
 
 
 def scrape(m: metrics.APIServerMetrics, accept=None) -> dict:
-    body, content_type = m.exposition(accept)
+    body, content_type, _ = m.exposition(accept)
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     return samples(body.decode())
 
@@ -215,11 +219,22 @@ def test_text_exposition_is_upstreams_shape():
 def test_openmetrics_when_asked():
     """An Accept of application/openmetrics-text gets OpenMetrics (with its # EOF); anything else 0.0.4 text."""
     m = metrics.APIServerMetrics()
-    body, content_type = m.exposition("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
+    body, content_type, _ = m.exposition("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
     assert content_type.startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
-    body, content_type = m.exposition("*/*")
+    body, content_type, _ = m.exposition("*/*")
     assert content_type == "text/plain; version=0.0.4; charset=utf-8" and b"# EOF" not in body
+
+
+def test_gzip_when_accepted():
+    """Accept-Encoding: gzip gets the same exposition gzipped; without it the body is plain."""
+    import gzip
+    m = metrics.APIServerMetrics()
+    plain, _, encoding = m.exposition(None, "identity")
+    assert encoding == "" and plain.startswith(b"# HELP")
+    zipped, content_type, encoding = m.exposition(None, "deflate, gzip;q=0.9")
+    assert encoding == "gzip" and content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert gzip.decompress(zipped).startswith(b"# HELP apiserver_current_inflight_requests")
 
 
 def test_servers_count_apart_and_off_the_global_registry():
@@ -395,7 +410,3 @@ def test_http2_watch_is_not_taken_for_hijacked():
     assert not any(key[0] == "apiserver_request_total" for key in got)
     watch.finish()
     assert scrape(m)[("apiserver_request_total", request_labels("WATCH", "configmaps", "namespace", "200"))] == 1
-
-
-def dict_labels_without_dry_run(items: tuple) -> tuple:
-    return tuple((k, v) for k, v in items if k != "dry_run")
