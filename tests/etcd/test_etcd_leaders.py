@@ -1,7 +1,8 @@
 """
 Two kapiserver processes on one etcd: each keeps its own identity lease, one
 of them holds the controllers' lease (and alone runs namespace finalization,
-garbage collection and event TTL), and when it dies the other takes over.
+garbage collection and event TTL), and when it dies the other takes over.  On
+the embedded store, which one process holds, there is no election at all.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
-from e2e.conftest import Kubectl, kubectl_binary
+from e2e.conftest import APIServerProcess, Kubectl, kubectl_binary
 
 from kapiserver.controllers.identity import apiserver_id
 from kapiserver.server import CONTROLLERS_LEASE
@@ -115,3 +116,20 @@ def test_restarted_leader_takes_its_lease_back_at_once(etcd, apiservers, tmp_pat
     assert spec["holderIdentity"] != before and spec["holderIdentity"].startswith(_identity(leader) + "_")
     assert spec["leaseTransitions"] == 1
     assert not _became_leader(follower)
+
+
+def test_embedded_store_runs_the_controllers_without_an_election(tmp_path):
+    """A server on the embedded store keeps its identity lease, writes no controllers' lease, and its
+    namespace controller finalizes a deletion as soon as it serves."""
+    server = APIServerProcess(tmp_path / "data").start()
+    try:
+        status, body = server.request("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+        assert status == 201, body
+        status, body = server.request("DELETE", "/api/v1/namespaces/doomed")
+        assert status == 200, body
+        _wait_for(lambda: server.request("GET", "/api/v1/namespaces/doomed")[0] == 404, timeout=5)
+        _wait_for(lambda: _identity(server) in _leases(server), timeout=5)
+        assert CONTROLLERS_LEASE not in _leases(server)
+        assert not _became_leader(server)
+    finally:
+        server.stop()
