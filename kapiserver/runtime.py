@@ -35,9 +35,13 @@ class RuntimeLimits(Resource):
     isLeaf = True
 
     def __init__(self, inner, reactor, request_timeout: float = 60.0, max_inflight: int = 400,
-                 max_mutating_inflight: int = 200):
+                 max_mutating_inflight: int = 200, metrics=None):
         super().__init__()
         self.inner = inner
+        # The request metrics (kapiserver.endpoints.metrics): requests in flight, and those refused here.
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.add_inflight_source(lambda: self.inflight, lambda: self.mutating_inflight)
         self.reactor = reactor
         self.request_timeout = request_timeout
         self.max_inflight = max_inflight
@@ -54,6 +58,8 @@ class RuntimeLimits(Resource):
             if limit and current >= limit:
                 request.setHeader(b"Retry-After", b"1")
                 write_status(request, errors.too_many_requests("Too many requests, please try again later.", 1))
+                if self.metrics is not None:
+                    self.metrics.count_rejected(request, request_info_of(request))
                 return NOT_DONE_YET
             self._count(mutating, +1)
             request.notifyFinish().addBoth(lambda _: self._count(mutating, -1))
@@ -102,7 +108,8 @@ def wrap_site(site, root, reactor, config):
     access = getattr(config, "node_access", None)
     site.resource = RuntimeLimits(root, reactor, getattr(config, "request_timeout", 60.0),
                                   getattr(access, "max_requests_inflight", 400),
-                                  getattr(access, "max_mutating_requests_inflight", 200))
+                                  getattr(access, "max_mutating_requests_inflight", 200),
+                                  getattr(getattr(root, "context", None), "metrics", None))
     security = getattr(config, "security", None)
     site.protocol = channel_factory(LimitedHeadersChannel, getattr(security, "http2_max_streams_per_connection", 0))
     return site

@@ -212,7 +212,6 @@ class APIServerMetrics:
         self._open: dict[int, _Route] = {}               # long-running requests in progress
         self._hijacked: dict[int, _Route] = {}           # ... whose connections another protocol took
         self._inflight: list[tuple[Callable[[], int], Callable[[], int]]] = []
-        self._sites: set = set()
         self._registry = None
 
     # -- recording -----------------------------------------------------------------------------
@@ -255,9 +254,6 @@ class APIServerMetrics:
 
     def request_done(self, request, elapsed: float) -> None:
         """Record a request whose handler has returned, ``elapsed`` seconds after it arrived."""
-        site = getattr(request, "site", None)
-        if site is not None and site not in self._sites:
-            self._learn_site(site)
         route = getattr(request, _ROUTE, None)
         if route is None:
             return
@@ -307,22 +303,15 @@ class APIServerMetrics:
 
     # -- requests in flight ----------------------------------------------------------------------
     def add_inflight_source(self, read_only: Callable[[], int], mutating: Callable[[], int]) -> None:
-        """Add a listener's in-flight counts to apiserver_current_inflight_requests."""
+        """Add a listener's in-flight counts (its runtime limits') to apiserver_current_inflight_requests."""
         self._inflight.append((read_only, mutating))
 
-    def _learn_site(self, site) -> None:
-        # Each listener's Site wraps its API root in the runtime limits, which count its requests in
-        # flight; seen through the first request a listener serves (one it has not served has none).
-        self._sites.add(site)
-        limits = getattr(site, "resource", None)
-        if hasattr(limits, "inflight") and hasattr(limits, "mutating_inflight"):
-            self.add_inflight_source(lambda: limits.inflight, lambda: limits.mutating_inflight)
-
-    def observe_scrape(self, request) -> None:
-        """Note the listener a scrape arrives on, so its own requests in flight are counted."""
-        site = getattr(request, "site", None)
-        if site is not None and site not in self._sites:
-            self._learn_site(site)
+    def count_rejected(self, request, info) -> None:
+        """Count a request the in-flight limits refused (429) before it reached its handler, as upstream
+        counts it: with the labels of the route it asked for."""
+        if info.is_resource_request:
+            self.route(request, info)
+            self.request_done(request, 0.0)
 
     # -- exposition ------------------------------------------------------------------------------
     @property

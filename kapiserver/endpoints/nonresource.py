@@ -12,7 +12,6 @@ NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requeste
 
 def wants_aggregated(request) -> str:
     """The aggregated discovery version the client asks for first, or ""."""
-    from . import discovery
     accept = request.getHeader(b"accept")
     for media in parse_accept(accept.decode("latin-1") if accept else None):
         if media.param("as") == "APIGroupDiscoveryList" and media.param("g") == "apidiscovery.k8s.io":
@@ -152,7 +151,6 @@ class NonResourceHandler:
             metrics.reset()
             write_bytes(request, 200, "text/plain; charset=utf-8", b"metrics reset\n")
             return
-        metrics.observe_scrape(request)
         accept, encodings = request.getHeader(b"accept"), request.getHeader(b"accept-encoding")
         body, content_type, encoding = metrics.exposition(accept.decode("latin-1") if accept else None,
                                                           encodings.decode("latin-1") if encodings else None)

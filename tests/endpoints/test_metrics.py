@@ -324,7 +324,7 @@ def client(tmp_path):
     run(registry.store("", "v1", "namespaces").create(
         None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
     root = APIRoot(APIContext(registry, reactor, reactor))
-    yield StubTreq(runtime.RuntimeLimits(root, reactor, request_timeout=60))
+    yield StubTreq(runtime.RuntimeLimits(root, reactor, request_timeout=60, metrics=root.context.metrics))
     run(storage.close())
 
 
@@ -410,3 +410,21 @@ def test_http2_watch_is_not_taken_for_hijacked():
     assert not any(key[0] == "apiserver_request_total" for key in got)
     watch.finish()
     assert scrape(m)[("apiserver_request_total", request_labels("WATCH", "configmaps", "namespace", "200"))] == 1
+
+
+def test_requests_refused_by_the_inflight_limit_are_counted(tmp_path):
+    """A request the in-flight limit refuses (429) is counted with its route's labels, as upstream."""
+    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
+    try:
+        registry = Registry(storage, reactor, watch_cache=False)
+        root = APIRoot(APIContext(registry, reactor, reactor))
+        limits = runtime.RuntimeLimits(root, reactor, request_timeout=60, max_inflight=1,
+                                       metrics=root.context.metrics)
+        limits.inflight = 1     # one read already in flight: the next is refused
+        client = StubTreq(limits)
+        assert call(client, "GET", "http://k/api/v1/namespaces/default/configmaps")[0].code == 429
+        limits.inflight = 0
+        got = samples(call(client, "GET", "http://k/metrics")[1].decode())
+        assert got[("apiserver_request_total", request_labels("LIST", "configmaps", "namespace", "429"))] == 1
+    finally:
+        run(storage.close())
