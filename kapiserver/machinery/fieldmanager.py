@@ -140,8 +140,9 @@ def _time_seconds(entry: Entry) -> float:
 
 def encode(managed: dict[tuple, Entry]) -> list[dict]:
     """{identity: Entry} -> managedFields, in upstream's order (Apply first, then by time)."""
-    ordered = sorted(managed.values(), key=lambda e: (e.operation, _time_seconds(e), e.manager, e.api_version,
-                                                      e.subresource))
+    ordered = list(managed.values())
+    if len(ordered) > 1:
+        ordered.sort(key=lambda e: (e.operation, _time_seconds(e), e.manager, e.api_version, e.subresource))
     out = []
     for entry in ordered:
         raw: dict = {}
@@ -166,6 +167,8 @@ ANCIENT_CHANGES = "ancient-changes"
 
 def _cap_updaters(managed: dict[tuple, Entry]) -> dict[tuple, Entry]:
     """Past ten Update entries, the oldest are folded into one "ancient-changes" entry per apiVersion."""
+    if sum(e.operation == UPDATE for e in managed.values()) <= MAX_UPDATE_MANAGERS:
+        return managed
     updaters = sorted((e for e in managed.values() if e.operation == UPDATE),
                       key=lambda e: (_time_seconds(e), json.dumps(e.identity)))
     count = len(updaters)
@@ -254,7 +257,8 @@ def record_update(old: Optional[dict], new: dict, manager: str, api_version: str
         # As upstream: an object nobody tracks stays untracked until someone applies to it.
         _store(new, {})
         return
-    before = _without_managed_fields(old) if old is not None else copy.deepcopy(seed or {})
+    # compare only reads its arguments: the seed is used as given.
+    before = _without_managed_fields(old) if old is not None else seed or {}
     after = _without_managed_fields(new)
     comparison = fieldtyped.compare(before, after, node, root_meta)
     touched = fieldpath.union(comparison.changed(), comparison.removed)
@@ -379,7 +383,7 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
     before = _without_managed_fields(live)
     if live is not None and not managed:
         # Fields set before anyone applied belong to a stand-in, so an apply can conflict with them.
-        existing = fieldtyped.compare(copy.deepcopy(seed or {}), before, node, root_meta).changed()
+        existing = fieldtyped.compare(seed or {}, before, node, root_meta).changed()
         entry = Entry(BEFORE_FIRST_APPLY, UPDATE, api_version, meta.rfc3339(now), "",
                       _owned(existing, ignore_status))
         managed[entry.identity] = entry

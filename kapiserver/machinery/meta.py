@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import secrets
+import random
+import time
 import uuid
 
 # The order of ObjectMeta's fields in Go, which is the order upstream writes them.
@@ -22,9 +23,17 @@ MAX_GENERATED_NAME_LENGTH = 63 - 5
 GENERATED_SUFFIX_LENGTH = 5
 
 
+# The last second rfc3339 formatted: a burst of writes stamps the same second many times.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339(ts: float) -> str:
     """Seconds-precision UTC RFC 3339, as metav1.Time marshals."""
-    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _last_second
+    second = int(ts)
+    if _last_second[0] != second:
+        _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return _last_second[1]
 
 
 def rfc3339_micro(ts: float) -> str:
@@ -43,10 +52,15 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+# Upstream draws generated names from math/rand seeded once, not from a cryptographic source; a
+# seeded generator spares the system call per character secrets.choice makes.
+_name_random = random.Random()
+
+
 def generate_name(base: str) -> str:
     if len(base) > MAX_GENERATED_NAME_LENGTH:
         base = base[:MAX_GENERATED_NAME_LENGTH]
-    return base + "".join(secrets.choice(_ALPHANUMS) for _ in range(GENERATED_SUFFIX_LENGTH))
+    return base + "".join(_name_random.choices(_ALPHANUMS, k=GENERATED_SUFFIX_LENGTH))
 
 
 def ordered_metadata(meta: dict) -> dict:
