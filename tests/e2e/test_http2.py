@@ -50,6 +50,7 @@ class H2Client:
         self.sock.sendall(self.conn.data_to_send())
         self.responses: dict[int, dict] = {}
         self.settings: dict = {}
+        self.ping_acks: list[bytes] = []
 
     def start(self, method: str, path: str, body: bytes = b"", headers=()) -> int:
         stream = self.conn.get_next_available_stream_id()
@@ -80,6 +81,8 @@ class H2Client:
     def _handle(self, event) -> None:
         if isinstance(event, h2.events.RemoteSettingsChanged):
             self.settings.update({code: change.new_value for code, change in event.changed_settings.items()})
+        if isinstance(event, h2.events.PingAckReceived):
+            self.ping_acks.append(event.ping_data)
         response = self.responses.get(getattr(event, "stream_id", None))
         if response is None:
             return
@@ -159,6 +162,17 @@ def test_many_watches_and_requests_share_one_connection(secure):
         client.reset(stream)
     again = client.request("GET", "/api/v1/namespaces/default/configmaps/multiplexed")
     assert again["status"] == 200 and json.loads(again["body"])["data"] == {"k": "v"}
+
+
+def test_ping_is_answered_while_a_watch_is_open(secure):
+    """client-go's HTTP/2 health check: a PING on a connection carrying a watch is acknowledged."""
+    client = H2Client(secure.tls_socket())
+    watch = client.start("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=30")
+    client.pump(lambda: client.responses[watch]["status"] == 200)
+    client.conn.ping(b"kapiping")
+    client.sock.sendall(client.conn.data_to_send())
+    client.pump(lambda: client.ping_acks == [b"kapiping"])
+    client.reset(watch)
 
 
 def test_watch_timeout_ends_the_stream(secure):
