@@ -34,13 +34,9 @@ _CACHE: dict = {}
 _CACHE_LIMIT = 100_000
 
 
-def _cached(key: tuple, keep: tuple, compute):
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit[1]
+def _remember(key: tuple, keep: tuple, result):
     if len(_CACHE) > _CACHE_LIMIT:
         _CACHE.clear()
-    result = compute()
     _CACHE[key] = (keep, result)
     return result
 
@@ -54,8 +50,9 @@ def shape(node, value: Any) -> str:
     if node is None:
         return (SCALAR, MAP, ATOMIC)[_value_kind(value)]
     site, target = node._site, node._target
-    return _cached(("shape", id(site), id(target), _value_kind(value)), (site, target),
-                   lambda: _shape(node, value))
+    key = ("shape", id(site), id(target), _value_kind(value))
+    hit = _CACHE.get(key)
+    return hit[1] if hit is not None else _remember(key, (site, target), _shape(node, value))
 
 
 def _shape(node, value: Any) -> str:
@@ -91,7 +88,9 @@ def child(node, name: str, root_meta=None):
     if root_meta is not None and name == "metadata":
         return root_meta
     target = node._target
-    return _cached(("child", id(target), name), (target,), lambda: _child(node, name))
+    key = ("child", id(target), name)
+    hit = _CACHE.get(key)
+    return hit[1] if hit is not None else _remember(key, (target,), _child(node, name))
 
 
 def _child(node, name: str):
@@ -103,7 +102,9 @@ def declared(node, name: str) -> bool:
     if node is None:
         return False
     target = node._target
-    return _cached(("declared", id(target), name), (target,), lambda: node.field(name) is not None)
+    key = ("declared", id(target), name)
+    hit = _CACHE.get(key)
+    return hit[1] if hit is not None else _remember(key, (target,), node.field(name) is not None)
 
 
 def item_element(node, item: Any, kind: str) -> Optional[str]:

@@ -79,9 +79,17 @@ def definition_name_for(group: str, version: str, kind: str) -> Optional[str]:
 
 
 def node_named(name: str) -> Optional[SchemaNode]:
-    """The node of the definition called ``name``, or None."""
-    definition = definitions().get(name)
-    return None if definition is None else SchemaNode(definition, definition, name)
+    """The node of the definition called ``name``, or None (the same node on every call)."""
+    node = _named_nodes.get(name)
+    if node is None:
+        definition = definitions().get(name)
+        if definition is None:
+            return None
+        node = _named_nodes[name] = SchemaNode(definition, definition, name)
+    return node
+
+
+_named_nodes: dict[str, SchemaNode] = {}
 
 
 def node_for(group: str, version: str, kind: str) -> Optional[SchemaNode]:
@@ -101,12 +109,19 @@ def _resolve(site: dict) -> tuple[dict, Optional[str]]:
     return target, name
 
 
+# Child nodes by the id of their schema dict, each kept with its dict so the id stays its own:
+# a node is made once per place in a schema and its facts are worked out once (every write
+# walks the same nodes).  Schemas are never changed in place, so what a node learnt stays true.
+_CHILDREN: dict[int, tuple[dict, "SchemaNode"]] = {}
+_CHILDREN_LIMIT = 200_000
+
+
 class SchemaNode:
     """One place in a schema: the field's own schema (``site``, which carries the field's
     description and x-kubernetes-patch-* extensions) and what it refers to (``target``,
     which carries the type, properties and items)."""
 
-    __slots__ = ("_site", "_target", "name")
+    __slots__ = ("_site", "_target", "name", "_fields", "_facts")
 
     def __init__(self, site: dict, target: Optional[dict] = None, name: Optional[str] = None):
         if target is None:
@@ -115,10 +130,27 @@ class SchemaNode:
         self._target = target
         #: the definition name this node refers to, if any ("io.k8s.api.core.v1.Container")
         self.name = name
+        self._fields: dict[str, SchemaNode] = {}
+        self._facts: dict[str, Any] = {}
 
     @classmethod
     def _of(cls, site: Any) -> Optional[SchemaNode]:
-        return cls(site) if isinstance(site, dict) else None
+        if not isinstance(site, dict):
+            return None
+        hit = _CHILDREN.get(id(site))
+        if hit is not None:
+            return hit[1]
+        if len(_CHILDREN) > _CHILDREN_LIMIT:
+            _CHILDREN.clear()
+        node = cls(site)
+        _CHILDREN[id(site)] = (site, node)
+        return node
+
+    def _fact(self, name: str, compute) -> Any:
+        facts = self._facts
+        if name not in facts:
+            facts[name] = compute()
+        return facts[name]
 
     def _get(self, key: str, default: Any = None) -> Any:
         if key in self._site:
@@ -132,18 +164,25 @@ class SchemaNode:
 
     def field(self, name: str) -> Optional[SchemaNode]:
         """The schema of property ``name`` of an object, or None if the object has no such field."""
+        found = self._fields.get(name)
+        if found is not None:
+            return found
         properties = self._target.get("properties")
         if not isinstance(properties, dict):
             return None
-        return self._of(properties.get(name))
+        found = self._of(properties.get(name))
+        if found is not None:
+            # Only declared names are kept: the names a request makes up are not.
+            self._fields[name] = found
+        return found
 
     def values(self) -> Optional[SchemaNode]:
         """The schema of every value of a map (``additionalProperties``), or None."""
-        return self._of(self._target.get("additionalProperties"))
+        return self._fact("values", lambda: self._of(self._target.get("additionalProperties")))
 
     def items(self) -> Optional[SchemaNode]:
         """The schema of the elements of an array, or None."""
-        return self._of(self._target.get("items"))
+        return self._fact("items", lambda: self._of(self._target.get("items")))
 
     def child(self, key: str) -> Optional[SchemaNode]:
         """The schema under ``key`` in an object: the named field, else the map's values."""
@@ -164,6 +203,9 @@ class SchemaNode:
     @property
     def type(self) -> Optional[str]:
         """'object', 'array', 'string', 'integer', 'number', 'boolean', or None when untyped."""
+        return self._fact("type", self._type)
+
+    def _type(self) -> Optional[str]:
         declared = self._target.get("type")
         if isinstance(declared, list):
             declared = next((t for t in declared if t != "null"), None)
@@ -171,6 +213,9 @@ class SchemaNode:
 
     @property
     def properties(self) -> tuple[str, ...]:
+        return self._fact("properties", self._properties)
+
+    def _properties(self) -> tuple[str, ...]:
         props = self._target.get("properties")
         return tuple(props) if isinstance(props, dict) else ()
 
@@ -215,13 +260,15 @@ class SchemaNode:
 
     @property
     def int_or_string(self) -> bool:
-        return bool(self.name == _INT_OR_STRING or self._get("x-kubernetes-int-or-string")
-                    or self._get("format") == "int-or-string")
+        return self._fact("int_or_string", lambda: bool(
+            self.name == _INT_OR_STRING or self._get("x-kubernetes-int-or-string")
+            or self._get("format") == "int-or-string"))
 
     @property
     def preserve_unknown(self) -> bool:
         """True where any JSON is allowed (RawExtension, apiextensions JSON, FieldsV1, ...)."""
-        return bool(self._get("x-kubernetes-preserve-unknown-fields") or self.name in _FREE_FORM)
+        return self._fact("preserve_unknown", lambda: bool(
+            self._get("x-kubernetes-preserve-unknown-fields") or self.name in _FREE_FORM))
 
     @property
     def group_version_kinds(self) -> list[dict]:
