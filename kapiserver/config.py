@@ -260,6 +260,8 @@ def parse_etcd_servers_overrides(flag, value):
 
 
 _MEDIA_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+# --endpoint-reconciler-type values, in upstream's order (kapiserver.controllers.endpointreconciler).
+_ENDPOINT_RECONCILERS = ("master-count", "lease", "none")
 
 
 # --- the advertise address --------------------------------------------------------------------------
@@ -447,6 +449,8 @@ class ServerConfig:
     min_request_timeout: int = 1800
     verbosity: int = 0
     kubernetes_service_node_port: int = 0
+    endpoint_reconciler_type: str = "lease"   # lease, master-count or none
+    apiserver_count: int = 1
     # True when no usable host address was found and advertise_address fell back to 127.0.0.1.
     advertise_address_is_fallback: bool = False
     # TLS, authentication, authorization, admission and audit (kapiserver.auth.options).
@@ -518,6 +522,16 @@ class ServerConfig:
                               f"--kubernetes-service-node-port {service_node_port} is outside "
                               f"--service-node-port-range {node_ports[0]}-{node_ports[1]}")
 
+        reconciler = pick("endpoint-reconciler-type", lambda f, v: str(v).strip(),
+                          defaults.endpoint_reconciler_type)
+        if reconciler not in _ENDPOINT_RECONCILERS:
+            raise OptionError("endpoint-reconciler-type",
+                              f'--endpoint-reconciler-type "{reconciler}" is not supported; '
+                              f"use one of {', '.join(_ENDPOINT_RECONCILERS)}")
+        apiserver_count = pick("apiserver-count", _int, defaults.apiserver_count)
+        if apiserver_count <= 0:
+            raise OptionError("apiserver-count", f"--apiserver-count should be a positive number, "
+                                                 f"but value '{apiserver_count}' provided")
         event_ttl = pick("event-ttl", _duration, defaults.event_ttl)
         if event_ttl <= 0:
             raise OptionError("event-ttl", "--event-ttl must be greater than 0")
@@ -587,6 +601,8 @@ class ServerConfig:
             min_request_timeout=min_timeout,
             verbosity=verbosity,
             kubernetes_service_node_port=service_node_port,
+            endpoint_reconciler_type=reconciler,
+            apiserver_count=apiserver_count,
             advertise_address_is_fallback=fell_back,
             security=security,
             node_access=node_access,

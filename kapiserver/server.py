@@ -110,6 +110,7 @@ class APIServerService(service.MultiService):
         self._event_ttl_controller = None
         self._identity = None
         self._elector = None
+        self._bootstrap = None
 
     def startService(self):
         service.Service.startService(self)
@@ -151,7 +152,11 @@ class APIServerService(service.MultiService):
         port = config.secure_port or config.insecure_port
         bootstrap = BootstrapController(self.registry, config.master_service_namespace,
                                         str(config.advertise_address or "127.0.0.1"), port,
-                                        config.service_cluster_ip_range)
+                                        config.service_cluster_ip_range,
+                                        endpoint_reconciler_type=config.endpoint_reconciler_type,
+                                        apiserver_count=config.apiserver_count, clock=self.reactor,
+                                        shared_storage=config.storage_backend == "etcd3")
+        self._bootstrap = bootstrap
         await bootstrap.reconcile()
         self._every(10.0, bootstrap.reconcile)
         from .controllers.crd import CRDController
@@ -293,8 +298,19 @@ class APIServerService(service.MultiService):
         # Leading: the controllers stop; the lease is left to expire, as kube-controller-manager leaves
         # its own (a restart of this apiserver takes it back at once).
         stopped = self._elector.stop() if self._elector is not None else succeed(None)
+        stopped.addCallback(lambda _: self._stop_bootstrap())
         stopped.addCallback(lambda _: self._stop_rest())
         return stopped
+
+    def _stop_bootstrap(self):
+        # This apiserver's master lease is deleted and the kubernetes Endpoints reconciled without it,
+        # as upstream's pre-shutdown hook does; bounded, so an unreachable store cannot hold the exit.
+        if self._bootstrap is None:
+            return None
+        d = Deferred.fromCoroutine(self._bootstrap.stop())
+        d.addTimeout(5.0, self.reactor)
+        d.addErrback(lambda f: log.failure("removing this apiserver from the kubernetes endpoints failed", f))
+        return d
 
     def _stop_rest(self):
         for timer in self._timers:

@@ -74,6 +74,11 @@ class Options(usage.Options):
          "The IP address advertised to the cluster (the kubernetes Service's endpoint). If unset, the "
          "bind address; if that is unspecified or loopback, the address of the host's default-route "
          "interface; 127.0.0.1 when the host has none."],
+        ["endpoint-reconciler-type", None, "lease",
+         "How the kubernetes Service's endpoints are kept: lease (every live apiserver), master-count "
+         "(deprecated; see --apiserver-count) or none."],
+        ["apiserver-count", None, "1",
+         "DEPRECATED: the number of apiservers in the cluster, with --endpoint-reconciler-type=master-count."],
         ["event-ttl", None, "1h0m0s",
          "How long Events are kept (a Go duration)."],
         ["delete-collection-workers", None, "1",

@@ -1,7 +1,7 @@
 """
 Bootstrap: what every cluster has from the start, kept in place by the
 apiserver itself — the system namespaces, and the ``kubernetes`` service with
-its endpoints pointing at this apiserver.
+its endpoints pointing at the live apiservers (see endpointreconciler).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import ipaddress
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
+from .endpointreconciler import new_endpoint_reconciler
 
 log = Logger()
 
@@ -20,63 +21,55 @@ RECONCILE_INTERVAL = 10.0
 
 class BootstrapController:
     def __init__(self, registry, master_namespace: str, advertise_address: str, port: int,
-                 service_network):
+                 service_network, endpoint_reconciler_type: str = "lease", apiserver_count: int = 1,
+                 clock=None, shared_storage: bool = True):
+        """``clock`` (IReactorTime) dates the master leases, the global reactor when None;
+        ``shared_storage`` is False on the embedded store (no other apiserver can share it)."""
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.registry = registry
         self.master_namespace = master_namespace
         self.advertise_address = advertise_address
         self.port = port
-        self.service_ip = str(ipaddress.ip_address(int(service_network.network_address) + 1))
+        service_ip = ipaddress.ip_address(int(service_network.network_address) + 1)
+        self.service_ip = str(service_ip)
+        self.endpoints = new_endpoint_reconciler(
+            endpoint_reconciler_type, registry, clock, master_namespace, advertise_address, port,
+            address_type="IPv6" if service_ip.version == 6 else "IPv4", apiserver_count=apiserver_count,
+            shared_storage=shared_storage)
+        self._stopped = False
 
     async def reconcile(self) -> None:
+        if self._stopped:
+            return
         namespaces = self.registry.store("", "v1", "namespaces")
         for name in dict.fromkeys(SYSTEM_NAMESPACES + (self.master_namespace,)):
             await _ensure(namespaces, None, {"metadata": {"name": name}})
-        await self._ensure_service()
-        await self._ensure_endpoints()
+        # The endpoints first: the Service's targetPort follows the port the replicas agreed on.
+        port = await self.endpoints.reconcile()
+        await self._ensure_service(port or self.port)
 
-    async def _ensure_service(self) -> None:
+    async def stop(self) -> None:
+        """On a graceful shutdown: no more reconciling, and this apiserver out of the endpoints."""
+        self._stopped = True
+        await self.endpoints.stop()
+
+    async def _ensure_service(self, target_port: int) -> None:
         services = self.registry.store("", "v1", "services")
         service = {
             "metadata": {"name": "kubernetes", "namespace": self.master_namespace,
                          "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"type": "ClusterIP", "clusterIP": self.service_ip, "sessionAffinity": "None",
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port}]},
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": target_port}]},
         }
         existing = await _ensure(services, self.master_namespace, service)
         if existing is not None:
             ports = (existing.get("spec") or {}).get("ports") or []
-            if [p.get("targetPort") for p in ports] != [self.port]:
+            if [p.get("targetPort") for p in ports] != [target_port]:
                 def update(old):
                     old["spec"]["ports"] = service["spec"]["ports"]
                     return old
                 await services.update(self.master_namespace, "kubernetes", update)
-
-    async def _ensure_endpoints(self) -> None:
-        subsets = [{"addresses": [{"ip": self.advertise_address}],
-                    "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]
-        endpoints = self.registry.store("", "v1", "endpoints")
-        obj = {"metadata": {"name": "kubernetes", "namespace": self.master_namespace,
-                            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-               "subsets": subsets}
-        existing = await _ensure(endpoints, self.master_namespace, obj)
-        if existing is not None and existing.get("subsets") != subsets:
-            def update(old):
-                old["subsets"] = subsets
-                return old
-            await endpoints.update(self.master_namespace, "kubernetes", update)
-        slices = self.registry.store("discovery.k8s.io", "v1", "endpointslices")
-        slice_ = {"metadata": {"name": "kubernetes", "namespace": self.master_namespace,
-                               "labels": {"kubernetes.io/service-name": "kubernetes"}},
-                  "addressType": "IPv4",
-                  "endpoints": [{"addresses": [self.advertise_address], "conditions": {"ready": True}}],
-                  "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}
-        existing = await _ensure(slices, self.master_namespace, slice_)
-        if existing is not None and (existing.get("endpoints") != slice_["endpoints"]
-                                     or existing.get("ports") != slice_["ports"]):
-            def update(old):
-                old["endpoints"], old["ports"] = slice_["endpoints"], slice_["ports"]
-                return old
-            await slices.update(self.master_namespace, "kubernetes", update)
 
 
 async def _ensure(store, namespace, obj):
