@@ -52,7 +52,10 @@ class BootstrapController:
     async def stop(self) -> None:
         """On a graceful shutdown: no more reconciling, and this apiserver out of the endpoints."""
         self._stopped = True
-        await self.endpoints.stop()
+        port = await self.endpoints.stop()
+        if port is not None and port != self.port:
+            # The survivors' port: the Service changes with the Endpoints, not a reconcile later.
+            await self._ensure_service(port)
 
     async def _ensure_service(self, target_port: int) -> None:
         services = self.registry.store("", "v1", "services")

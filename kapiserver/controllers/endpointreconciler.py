@@ -281,15 +281,16 @@ class LeaseEndpointReconciler:
         await self.writer.sync([{"addresses": [{"ip": ip} for ip in addresses], "ports": endpoint_ports(port)}])
         return port
 
-    async def stop(self) -> None:
-        """Stop reconciling, delete this apiserver's lease and reconcile the Endpoints without it."""
+    async def stop(self) -> Optional[int]:
+        """Stop reconciling, delete this apiserver's lease and reconcile the Endpoints without it; the
+        port they now carry (None when none is left or already stopped)."""
         await self._lock.acquire()
         try:
             if self._stopped:
-                return
+                return None
             self._stopped = True
             await self.leases.remove(self.ip, self.port)
-            await self._sync()
+            return await self._sync()
         finally:
             self._lock.release()
 
