@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
+import orjson
+
 from . import fieldpath
 from .fieldpath import Set
 
@@ -218,7 +220,21 @@ def _leaf(old: Any, new: Any, path: tuple, out: Comparison) -> None:
         fieldpath.insert(out.modified, path)
 
 
+def _identical(old: Any, new: Any) -> bool:
+    """Whether two containers hold the same JSON, types included (``==`` alone takes 1, 1.0 and
+    True for one another): an unchanged subtree adds, changes and removes nothing, so an update
+    need not walk the parts of an object it left alone."""
+    if type(old) is not type(new) or not isinstance(old, (dict, list)) or old != new:
+        return False
+    try:
+        return orjson.dumps(old) == orjson.dumps(new)
+    except TypeError:   # what JSON cannot hold (integers past 64 bits): walked instead
+        return False
+
+
 def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=None) -> None:
+    if _identical(old, new):
+        return
     kind = shape(node, new if new is not MISSING else old)
     if kind in (SCALAR, ATOMIC):
         _leaf(old, new, path, out)
