@@ -47,6 +47,8 @@ class BootstrapController:
             await _ensure(namespaces, None, {"metadata": {"name": name}})
         # The endpoints first: the Service's targetPort follows the port the replicas agreed on.
         port = await self.endpoints.reconcile()
+        if self._stopped:
+            return   # stopped meanwhile: stop() has set the Service for the apiservers that remain
         await self._ensure_service(port or self.port)
 
     async def stop(self) -> None:

@@ -224,7 +224,7 @@ class EndpointsWriter:
                 if field != "metadata":
                     current[field] = value
             return current
-        log.info("Resetting endpoints for master service {name} to {value}", name=SERVICE_NAME,
+        log.warn("Resetting endpoints for master service {name} to {value}", name=SERVICE_NAME,
                  value=wanted.get("subsets", wanted.get("endpoints")))
         await store.update(self.namespace, SERVICE_NAME, update)
 
