@@ -17,6 +17,7 @@ Public API: :func:`field`, :func:`key`, :func:`value`, :func:`index` (path eleme
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Iterator, Sequence
 
@@ -151,9 +152,14 @@ def members(tree: Set, prefix: tuple = ()) -> Iterator[tuple]:
 _RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 
+def _order(element: str) -> tuple:
+    return (_RANK.get(element[:1], 4), int(element[2:]) if element[:1] == "i" and element[2:].isdigit() else 0,
+            element)
+
+
 def _sorted(tree: Set) -> list[str]:
-    return sorted((e for e in tree if e != MEMBER),
-                  key=lambda e: (_RANK.get(e[:1], 4), int(e[2:]) if e[:1] == "i" and e[2:].isdigit() else 0, e))
+    elements = [e for e in tree if e != MEMBER]
+    return sorted(elements, key=_order) if len(elements) > 1 else elements
 
 
 def to_fields_v1(tree: Set) -> dict:
@@ -161,6 +167,9 @@ def to_fields_v1(tree: Set) -> dict:
     out: dict = {}
     for element in _sorted(tree):
         child = tree[element]
+        if len(child) <= 1 and (not child or MEMBER in child):
+            out[element] = {}   # a leaf (most of a set): nothing under it to encode
+            continue
         encoded = to_fields_v1(child)
         if MEMBER in child and encoded:
             encoded = {MEMBER: {}, **encoded}
@@ -181,18 +190,28 @@ def from_fields_v1(fields: Any) -> Set:
             continue
         if not isinstance(element, str) or element[:2] not in ("f:", "k:", "v:", "i:"):
             raise FieldsError(f"unknown path element: {element!r}")
-        if element[0] in "kv":
-            try:
-                json.loads(element[2:])
-            except ValueError:
-                raise FieldsError(f"invalid path element: {element!r}") from None
+        if element[0] in "kv" and not _is_json(element[2:]):
+            raise FieldsError(f"invalid path element: {element!r}")
         if not isinstance(child, dict):
             raise FieldsError(f"the value of {element!r} must be an object")
+        if not child:
+            out[element] = {MEMBER: {}}     # a leaf member
+            continue
         decoded = from_fields_v1(child)
         if not child or MEMBER in child:
             decoded[MEMBER] = {}
         out[element] = decoded
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_json(text: str) -> bool:
+    # Every write decodes the managedFields it carries; their keys (k:{"name":"c"}) repeat.
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _go_value(item: Any) -> str:

@@ -121,7 +121,7 @@ class SchemaNode:
     description and x-kubernetes-patch-* extensions) and what it refers to (``target``,
     which carries the type, properties and items)."""
 
-    __slots__ = ("_site", "_target", "name", "_fields", "_facts")
+    __slots__ = ("_site", "_target", "name", "_fields", "_facts", "_type", "_int_or_string", "_preserve_unknown")
 
     def __init__(self, site: dict, target: Optional[dict] = None, name: Optional[str] = None):
         if target is None:
@@ -132,6 +132,14 @@ class SchemaNode:
         self.name = name
         self._fields: dict[str, SchemaNode] = {}
         self._facts: dict[str, Any] = {}
+        # What decoding asks of every value, worked out here once.
+        declared = target.get("type")
+        if isinstance(declared, list):
+            declared = next((t for t in declared if t != "null"), None)
+        self._type: Optional[str] = declared
+        self._int_or_string = bool(name == _INT_OR_STRING or self._get("x-kubernetes-int-or-string")
+                                   or self._get("format") == "int-or-string")
+        self._preserve_unknown = bool(self._get("x-kubernetes-preserve-unknown-fields") or name in _FREE_FORM)
 
     @classmethod
     def _of(cls, site: Any) -> Optional[SchemaNode]:
@@ -203,13 +211,7 @@ class SchemaNode:
     @property
     def type(self) -> Optional[str]:
         """'object', 'array', 'string', 'integer', 'number', 'boolean', or None when untyped."""
-        return self._fact("type", self._type)
-
-    def _type(self) -> Optional[str]:
-        declared = self._target.get("type")
-        if isinstance(declared, list):
-            declared = next((t for t in declared if t != "null"), None)
-        return declared
+        return self._type
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -260,15 +262,12 @@ class SchemaNode:
 
     @property
     def int_or_string(self) -> bool:
-        return self._fact("int_or_string", lambda: bool(
-            self.name == _INT_OR_STRING or self._get("x-kubernetes-int-or-string")
-            or self._get("format") == "int-or-string"))
+        return self._int_or_string
 
     @property
     def preserve_unknown(self) -> bool:
         """True where any JSON is allowed (RawExtension, apiextensions JSON, FieldsV1, ...)."""
-        return self._fact("preserve_unknown", lambda: bool(
-            self._get("x-kubernetes-preserve-unknown-fields") or self.name in _FREE_FORM))
+        return self._preserve_unknown
 
     @property
     def group_version_kinds(self) -> list[dict]:
