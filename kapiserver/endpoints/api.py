@@ -9,7 +9,7 @@ import copy
 from dataclasses import dataclass
 from typing import Optional
 
-from ..machinery import codec, errors
+from ..machinery import codec, errors, fieldmanager, schema, typed
 from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation, render, subresources
@@ -72,13 +72,12 @@ def write_options(request) -> WriteOptions:
     validation = query(request, "fieldValidation", "Warn") or "Warn"
     if validation not in ("Ignore", "Warn", "Strict"):
         raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
-    from ..machinery.fieldmanager import manager_from_user_agent
     agent = request.getHeader(b"user-agent")
     # A write that names no manager is recorded under its User-Agent's product, as upstream.
     given = query(request, "fieldManager")
     if given:
         _check_field_manager(request, given)
-    manager = given or manager_from_user_agent(agent.decode("latin-1") if agent else "")
+    manager = given or fieldmanager.manager_from_user_agent(agent.decode("latin-1") if agent else "")
     return (ApplyOptions if _is_apply(request) else WriteOptions)(dry_run=bool(dry_run), field_manager=manager,
                                                                   field_validation=validation)
 
@@ -122,7 +121,6 @@ def delete_options(request, body: bytes) -> DeleteOptions:
         if not isinstance(data, dict):
             raise errors.bad_request("DeleteOptions must be an object")
         # Wrong JSON types are a 400 decoding error and nulls mean absent, as upstream's typed decoding.
-        from ..machinery import schema, typed
         data, _ = typed.decode(data, schema.node_for("", "v1", "DeleteOptions"), "DeleteOptions", "v1")
     grace = data.get("gracePeriodSeconds")
     if grace is None:
@@ -160,7 +158,6 @@ def _content_type(request) -> Optional[str]:
 def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) -> dict:
     """Check a built-in object's JSON types against its schema and drop unknown
     fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
-    from ..machinery import schema, typed
     info = info or store.info
     if not store.strip_item_type and isinstance(obj, dict):
         return _decode_custom(request, store, obj, options, info)
@@ -328,7 +325,7 @@ class ResourceHandler:
 
 def patch_function(request, context, store, raw: bytes, info=None):
     """A function old -> patched object for the request's patch type."""
-    from ..machinery import patch, schema
+    from ..machinery import patch
     header = _content_type(request)
     content_type = negotiation.body_media_type(header).type if header else ""
     if content_type not in negotiation.PATCH_TYPES:
@@ -388,7 +385,6 @@ class ApplyPatcher:
     """A server-side apply (application/apply-patch+yaml) as a function old -> new (old None creates)."""
 
     def __init__(self, request, context, store, raw: bytes, info=None):
-        from ..machinery import fieldmanager
         self.manager = query(request, "fieldManager")
         if not self.manager:
             raise _patch_options_invalid(errors.required("fieldManager", "is required for apply patch"))
@@ -402,7 +398,6 @@ class ApplyPatcher:
         self.subresource = "status" if request.path.rstrip(b"/").endswith(b"/status") else ""
 
     def __call__(self, old):
-        from ..machinery import fieldmanager
         # Built-in types start from Go's zero value, whose struct fields exist empty.
         seed = fieldmanager.zero_object(self.store.info.group, self.store.info.kind) \
             if self.store.strip_item_type else None

@@ -40,6 +40,8 @@ _STATUS = (fieldpath.field("status"),)
 def manager_from_user_agent(user_agent: Optional[str]) -> str:
     """The part of a User-Agent before its first "/", printable characters only, at most 128."""
     head = (user_agent or "").split("/", 1)[0]
+    if len(head) <= 128 and head.isprintable():
+        return head     # what almost every client sends
     out = []
     for char in head:
         if len(out) >= 128:

@@ -233,7 +233,7 @@ def _identical(old: Any, new: Any) -> bool:
 
 
 def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=None) -> None:
-    if _identical(old, new):
+    if old is not MISSING and new is not MISSING and _identical(old, new):
         return
     kind = shape(node, new if new is not MISSING else old)
     if kind in (SCALAR, ATOMIC):
