@@ -86,7 +86,7 @@ def build_chain(registry, security=None, enable=(), disable=(), admission_contro
         "AlwaysAdmit": simple.AlwaysAdmit, "AlwaysDeny": simple.AlwaysDeny,
         "AlwaysPullImages": simple.AlwaysPullImages, "ServiceAccount": simple.ServiceAccount,
         "NamespaceLifecycle": lambda: NamespaceLifecycle(
-            lambda name: registry.store("", "v1", "namespaces").get(None, name)),
+            lambda name: registry.store("", "v1", "namespaces").get_shared(None, name)),
     }
     from .quota import ResourceQuotaAdmission
     factories["ResourceQuota"] = lambda: ResourceQuotaAdmission(

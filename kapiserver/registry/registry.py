@@ -42,7 +42,7 @@ class Registry:
         # requester (CertificateSigningRequests) ask it.
         self.request_user = lambda: {}
         self.generation = 0
-        self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get(None, name))
+        self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get_shared(None, name))
         for info in self.catalog.all():
             self.add(info)
 

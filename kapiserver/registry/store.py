@@ -83,6 +83,14 @@ class Store:
     # -- reads ---------------------------------------------------------------------------
     async def get(self, namespace: Optional[str], name: str) -> dict:
         """A consistent read of one object: a fresh dict the caller may change."""
+        return await self._get(namespace, name, shared=False)
+
+    async def get_shared(self, namespace: Optional[str], name: str) -> dict:
+        """The same read for a caller that only reads the object (admission looking at a
+        namespace on every write): the watch cache's own dict when it serves it, never to change."""
+        return await self._get(namespace, name, shared=True)
+
+    async def _get(self, namespace: Optional[str], name: str, shared: bool) -> dict:
         key = self.key(namespace, name)
         if self.cacher is not None:
             from ..watch.cacher import NOT_SERVED
@@ -90,8 +98,8 @@ class Store:
             if entry is None:
                 raise errors.not_found(self.qualified, name)
             if entry is not NOT_SERVED:
-                # A copy from the cache's encoding of the object, not the cache's own dict.
-                return codec.loads(entry.json(False))
+                # Else a copy from the cache's encoding of the object, not the cache's own dict.
+                return entry.obj if shared else codec.loads(entry.json(False))
         kv = await self.storage.get(key)
         if kv is None:
             raise errors.not_found(self.qualified, name)

@@ -252,7 +252,7 @@ class PodSecurity:
         return bool(runtime_class) and runtime_class in self.config.runtime_classes
 
     async def _namespace_labels(self, name: str) -> dict:
-        namespace = await self.registry.store("", "v1", "namespaces").get(None, name)
+        namespace = await self.registry.store("", "v1", "namespaces").get_shared(None, name)
         return (namespace.get("metadata") or {}).get("labels") or {}
 
 
