@@ -13,6 +13,7 @@ from typing import Any, Callable
 import pytest
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kapiserver.registry.registry import Registry
@@ -52,6 +53,18 @@ def settle(seconds: float = 0.1) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         reactor.iterate(0.005)
+
+
+# A wall-clock time for the controllers' Clock: leases and expiries are stamped in real dates.
+START = 1_800_000_000.0
+
+
+@pytest.fixture
+def clock():
+    """A task.Clock standing at START."""
+    c = Clock()
+    c.advance(START)
+    return c
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from twisted.internet.task import Clock
 
 from kapiserver.controllers.bootstrap import BootstrapController
 from kapiserver.controllers.endpointreconciler import (
@@ -14,17 +13,9 @@ from kapiserver.controllers.endpointreconciler import (
 from kapiserver.machinery import codec, meta
 from kapiserver.machinery.errors import StatusError
 
-from .conftest import run
+from .conftest import START, run
 
-START = 1_800_000_000.0
 NETWORK = ipaddress.ip_network("10.0.0.0/24")
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    c.advance(START)
-    return c
 
 
 @pytest.fixture

@@ -8,23 +8,14 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from twisted.internet.task import Clock
 
 from kapiserver.controllers import identity
 from kapiserver.controllers.identity import IdentityLeaseController, apiserver_id, is_expired, serving_address
 from kapiserver.machinery import meta
 from kapiserver.machinery.errors import StatusError
 
-from .conftest import run, run_until
+from .conftest import START, run, run_until
 
-START = 1_800_000_000.0
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    c.advance(START)
-    return c
 
 
 @pytest.fixture

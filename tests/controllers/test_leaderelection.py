@@ -13,11 +13,10 @@ from kapiserver.controllers.leaderelection import LeaderElector
 from kapiserver.machinery import meta
 from kapiserver.registry.options import ListOptions
 
-from .conftest import run, run_until
+from .conftest import START, run, run_until
 
 NAME = "controllers"
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-START = 1_800_000_000.0
 
 
 class FlakyLeases:
@@ -53,13 +52,6 @@ class Candidate:
     @property
     def leading(self):
         return self.elector.leading
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    c.advance(START)
-    return c
 
 
 @pytest.fixture
