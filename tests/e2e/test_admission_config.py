@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kapiserver.auth import certs
 
 from .conftest import APIServerProcess
+from .httpsjson import JSONHandler, serve_https
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402
@@ -29,38 +26,20 @@ from kubernetes.client.rest import ApiException  # noqa: E402
 AUTHORIZATIONS: list = []
 
 
-class _Webhook(BaseHTTPRequestHandler):
+class _Webhook(JSONHandler):
     """Allows every AdmissionReview and remembers the Authorization header it came with."""
 
-    def log_message(self, *args):
-        pass
-
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         AUTHORIZATIONS.append(self.headers.get("Authorization"))
-        answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                  "response": {"uid": body["request"]["uid"], "allowed": True}}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply_json({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                         "response": {"uid": body["request"]["uid"], "allowed": True}})
 
 
 @pytest.fixture(scope="module")
 def webhook(tmp_path_factory):
-    base = tmp_path_factory.mktemp("admission-webhook")
-    ca, ca_key = certs.new_ca("webhook-ca")
-    cert, key = certs.sign_certificate(ca, ca_key, "webhook", hosts=["127.0.0.1"])
-    (base / "tls.crt").write_bytes(certs.cert_pem(cert))
-    (base / "tls.key").write_bytes(certs.key_pem(key))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(base / "tls.crt", base / "tls.key")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}", certs.cert_pem(ca)
+    server, ca_pem = serve_https(_Webhook, tmp_path_factory.mktemp("admission-webhook"), hosts=("127.0.0.1",))
+    yield f"127.0.0.1:{server.server_address[1]}", ca_pem
     server.shutdown()
 
 

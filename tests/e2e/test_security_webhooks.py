@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,6 +17,7 @@ from kapiserver.auth import certs
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .conftest import APIServerProcess, free_port, kubectl_binary
+from .httpsjson import JSONHandler, serve_https
 from .test_security import SecureServer
 
 SEEN = []
@@ -36,24 +34,16 @@ def _jwk(key) -> dict:
     return {"kty": "RSA", "alg": "RS256", "use": "sig", "n": b64(numbers.n), "e": b64(numbers.e)}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _Handler(JSONHandler):
     def do_GET(self):
         if self.path == "/.well-known/openid-configuration":
             answer = {"issuer": ISSUER["url"], "jwks_uri": ISSUER["url"] + "/jwks"}
         else:
             answer = {"keys": [_jwk(OIDC_KEY)]}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply_json(answer)
 
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         SEEN.append((self.path, body))
         if self.path == "/authorize":
             attributes = body["spec"].get("resourceAttributes") or {}
@@ -78,33 +68,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif self.path == "/slow":
                 time.sleep(2.5)
             answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply_json(answer)
 
 
 @pytest.fixture(scope="module")
 def webhook_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("webhook")
-    ca, ca_key = certs.new_ca("webhook-ca")
-    cert, key = certs.sign_certificate(ca, ca_key, "webhook", hosts=["127.0.0.1", "localhost"])
-    (base / "tls.crt").write_bytes(certs.cert_pem(cert))
-    (base / "tls.key").write_bytes(certs.key_pem(key))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server, ca_pem = serve_https(_Handler, base)
     # The slow webhook answers after the apiserver gave up: that broken pipe is expected.
     server.handle_error = lambda request, address: None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(base / "tls.crt", base / "tls.key")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     url = f"https://127.0.0.1:{server.server_address[1]}"
     ISSUER["url"] = url
-    (base / "ca.crt").write_bytes(certs.cert_pem(ca))
-    yield url, certs.cert_pem(ca), base
+    (base / "ca.crt").write_bytes(ca_pem)
+    yield url, ca_pem, base
     server.shutdown()
 
 
