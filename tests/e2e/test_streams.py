@@ -224,12 +224,13 @@ def test_cp_both_ways(kc, ticker, tmp_path):
     assert back.read_text() == "payload\n"
 
 
-def _port_forward(kc, target_port, env=None):
+def _port_forward(kc, target_port, env=None, pod="web"):
+    """(status, body) of a GET / through `kubectl port-forward` to the pod's target_port."""
     local = free_port()
     old = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:
-        process = kc.popen("port-forward", "pod/web", f"{local}:{target_port}")
+        process = kc.popen("port-forward", f"pod/{pod}", f"{local}:{target_port}")
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -20,7 +20,7 @@ import pytest
 from kapiserver.auth import certs
 
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
-from .test_streams import NodeProcess, _connectable, _running, _wait
+from .test_streams import NodeProcess, _connectable, _port_forward, _running, _wait
 
 NODE = "tls-kubelet"
 KUBELET_CLIENT = "kube-apiserver-kubelet-client"
@@ -113,16 +113,8 @@ def test_logs_exec_and_port_forward_through_the_secure_kubelet(secure_kubelet, t
     assert kc("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/healthz").stdout == "ok"
     _wait(lambda: _connectable(port), what="web listening")
     for websockets in ("true", "false"):
-        monkeypatch.setenv("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
-        local = free_port()
-        forward = kc.popen("port-forward", "pod/secure-web", f"{local}:{port}")
-        try:
-            _wait(lambda: _connectable(local), what="port-forward listening")
-            with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as response:
-                assert response.status == 200 and b"Directory listing" in response.read()
-        finally:
-            forward.kill()
-            forward.wait()
+        status, body = _port_forward(kc, port, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}, pod="secure-web")
+        assert status == 200 and b"Directory listing" in body
     assert "Traceback" not in node.log_path.read_text() + kc.server.log_path.read_text()
 
 

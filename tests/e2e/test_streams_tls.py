@@ -7,12 +7,11 @@ proxy requests arrive over HTTP/2, exec and port-forward upgrade HTTP/1.1 connec
 from __future__ import annotations
 
 import sys
-import urllib.request
 
 import pytest
 
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
-from .test_streams import NodeProcess, _connectable, _running, _wait
+from .test_streams import NodeProcess, _connectable, _port_forward, _running, _wait
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +78,6 @@ def test_logs_follow_and_proxy_over_http2(secure, tmp_path_factory, monkeypatch)
     assert kc("get", "--raw", "/api/v1/nodes/secure-node/proxy/healthz").stdout == "ok"
     monkeypatch.delenv("GODEBUG")
     for websockets in ("true", "false"):
-        monkeypatch.setenv("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
-        local = free_port()
-        forward = kc.popen("port-forward", "pod/h2-web", f"{local}:{port}")
-        try:
-            _wait(lambda: _connectable(local), what="port-forward listening")
-            with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as response:
-                assert response.status == 200 and b"Directory listing" in response.read()
-        finally:
-            forward.kill()
-            forward.wait()
+        status, body = _port_forward(kc, port, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}, pod="h2-web")
+        assert status == 200 and b"Directory listing" in body
     assert "Traceback" not in server.log_path.read_text()
