@@ -75,10 +75,20 @@ def parse_configuration(configuration) -> Optional[dict]:
     users = {}
     for entry in kubeconfig.get("users") or []:
         user = dict((entry or {}).get("user") or {})
-        # Files a kubeconfig names are relative to the kubeconfig itself.
-        for key in ("client-certificate", "client-key", "tokenFile"):
-            if user.get(key) and not os.path.isabs(user[key]):
-                user[key] = os.path.join(base, user[key])
+        # The files a user names (relative to the kubeconfig) are read now, at startup, so that calling a
+        # webhook never reads a file on the reactor thread.
+        for key, inline in (("client-certificate", "client-certificate-data"), ("client-key", "client-key-data"),
+                            ("tokenFile", "token")):
+            name = user.pop(key, None)
+            if not name or user.get(inline):
+                continue
+            name = name if os.path.isabs(name) else os.path.join(base, name)
+            try:
+                with open(name, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise AdmissionConfigError(f"open {name}: {(e.strerror or str(e)).lower()}") from None
+            user[inline] = data.decode().strip() if key == "tokenFile" else base64.b64encode(data).decode()
         users[str((entry or {}).get("name", ""))] = user
     contexts = {c.get("name"): c.get("context") or {} for c in kubeconfig.get("contexts") or [] if c}
     current = (contexts.get(kubeconfig.get("current-context")) or {}).get("user")
@@ -168,9 +178,6 @@ class _Webhooks:
             if user.get("auth-provider"):
                 raise RuntimeError("auth provider not supported")
             token = user.get("token") or ""
-            if not token and user.get("tokenFile"):
-                with open(user["tokenFile"]) as f:
-                    token = f.read()
             basic = (user.get("username", ""), user.get("password", "")) \
                 if user.get("username") or user.get("password") else None
             self._clients[key] = WebhookClient(url, base64.b64decode(ca) if ca else None,

@@ -95,3 +95,15 @@ def test_invalid_configurations(tmp_path, make, message):
     with pytest.raises(AdmissionConfigError) as info:
         parse_configuration(make(tmp_path))
     assert str(info.value).startswith(message.format(tmp=tmp_path))
+
+
+def test_files_are_read_when_the_configuration_is(tmp_path):
+    """tokenFile and certificate files are read at startup (relative to the kubeconfig), so calling a
+    webhook reads no file; a file that is missing stops startup."""
+    (tmp_path / "hook.token").write_text("from-file\n")
+    parsed = parse_configuration(configuration(kubeconfig(tmp_path, {"*": {"tokenFile": "hook.token"}})))
+    (tmp_path / "hook.token").unlink()
+    assert credentials_for(parsed, "any:443") == {"token": "from-file"}
+    with pytest.raises(AdmissionConfigError) as info:
+        parse_configuration(configuration(kubeconfig(tmp_path, {"*": {"tokenFile": "hook.token"}})))
+    assert str(info.value) == f"open {tmp_path}/hook.token: no such file or directory"
