@@ -261,8 +261,8 @@ class Store:
                      options: WriteOptions = WriteOptions(), subresource: str = "",
                      allow_create: Optional[bool] = None) -> tuple[dict, bool]:
         """Apply ``update`` (old object or None -> new object) with optimistic
-        concurrency, retrying on storage conflicts when the new object carries
-        no resourceVersion of its own.  (object, created?)."""
+        concurrency, retrying on storage conflicts; a new object naming a resourceVersion other than
+        the stored one is a 409.  (object, created?)."""
         key = self.key(namespace, name)
         if allow_create is None:
             allow_create = self.strategy.allow_create_on_update and not subresource
@@ -310,7 +310,13 @@ class Store:
                     revision, _ = await self.storage.delete(key, kv.mod_revision)
                 else:
                     revision = await self.storage.update(key, self.encode(new), kv.mod_revision)
-            except (Conflict, KeyNotFound):
+            except Conflict:
+                # Written meanwhile: try again on the fresh object. A request that named its
+                # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
+                # fresh object, carries the fresh resourceVersion and goes through, as upstream's
+                # GuaranteedUpdate retries it.
+                continue
+            except KeyNotFound:
                 if requested_rv:
                     raise errors.modified(self.qualified, name) from None
                 continue
