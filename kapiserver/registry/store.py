@@ -26,6 +26,9 @@ Admit = Callable[[str, "Store", dict, Optional[dict]], Awaitable[None]]
 
 # How many keys one storage read fetches while a selector filters a limited list.
 _LIST_BATCH = 500
+# How many names a create from generateName tries before its AlreadyExists stands (upstream's
+# maxNameGenerationCreateAttempts).
+GENERATE_NAME_ATTEMPTS = 8
 
 
 class Store:
@@ -216,6 +219,20 @@ class Store:
         obj["apiVersion"], obj["kind"] = self._api_version, self.info.kind
 
     async def create(self, namespace: Optional[str], obj: dict, options: WriteOptions = WriteOptions()) -> dict:
+        """Create ``obj``. A name made from generateName that is taken already is made again, up to
+        GENERATE_NAME_ATTEMPTS times in all (upstream 1.32's RetryGenerateName)."""
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(metadata, dict) or metadata.get("name") or not metadata.get("generateName"):
+            return await self._create(namespace, obj, options)
+        for attempt in range(1, GENERATE_NAME_ATTEMPTS + 1):
+            try:
+                return await self._create(namespace, copy.deepcopy(obj) if attempt < GENERATE_NAME_ATTEMPTS
+                                          else obj, options)
+            except StatusError as e:
+                if e.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS:
+                    raise
+
+    async def _create(self, namespace: Optional[str], obj: dict, options: WriteOptions) -> dict:
         self._check_type(obj)
         obj = meta.ordered_object(obj)
         obj.setdefault("metadata", {})
