@@ -14,7 +14,7 @@ import copy
 import re
 from typing import Optional
 
-from ..machinery import cel, errors, meta, structural
+from ..machinery import errors, meta, structural
 from ..machinery.errors import FieldError
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
@@ -131,6 +131,7 @@ def validate_crd(crd: dict) -> list[FieldError]:
             out.append(errors.invalid(f"spec.versions[{index}].schema.openAPIV3Schema.type",
                                       schema.get("type", ""), "must be object at the root"))
         if isinstance(schema, dict):
+            from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
             out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
     return out
 
@@ -198,6 +199,7 @@ class CustomResourceStrategy(Strategy):
         self.scale_paths = subs.get("scale")
         self.tracks_generation = True
         # x-kubernetes-validations compiled once per CRD version, not per request.
+        from ..machinery import cel
         self.rules = cel.validator(self.schema)
         storage = version_of(crd, info.storage_version or info.version)
         self.storage_schema = None
@@ -237,6 +239,7 @@ class CustomResourceStrategy(Strategy):
             return out
         # As upstream, a value of the wrong type keeps the CEL rules from running at all.
         if any(e.reason == "FieldValueTypeInvalid" for e in out):
+            from ..machinery import cel
             return out + [FieldError("FieldValueInvalid", cel.ROOT_PATH, 'Invalid value: "null": some validation '
                                      "rules were not checked because the object was invalid; correct the "
                                      "existing errors to complete validation")]
