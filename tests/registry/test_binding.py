@@ -6,28 +6,20 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from twisted.internet import reactor
 
 from kapiserver.endpoints.subresources import bind_pod
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry import store as store_module
 from kapiserver.registry.catalog import ResourceInfo
 from kapiserver.registry.core import PodStrategy
-from kapiserver.registry.registry import Registry
 from kapiserver.registry.strategy import Strategy
-from kapiserver.storage.sqlite import open_sqlite
 
 from tests.controllers.conftest import run
 
 
 @pytest.fixture
-def pods(tmp_path):
-    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
-    registry = Registry(storage, reactor, watch_cache=False)
-    run(registry.store("", "v1", "namespaces").create(
-        None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
-    yield registry.store("", "v1", "pods")
-    run(storage.close())
+def pods(store_registry):
+    return store_registry.store("", "v1", "pods")
 
 
 def pod(name="web"):

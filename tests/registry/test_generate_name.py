@@ -4,27 +4,19 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet import reactor
 
 from kapiserver.machinery import meta
 from kapiserver.machinery.errors import StatusError
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.sqlite import open_sqlite
 
 from tests.controllers.conftest import run
 
 
 @pytest.fixture
-def configmaps(tmp_path):
-    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
-    registry = Registry(storage, reactor, watch_cache=False)
-    run(registry.store("", "v1", "namespaces").create(
-        None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
-    store = registry.store("", "v1", "configmaps")
+def configmaps(store_registry):
+    store = store_registry.store("", "v1", "configmaps")
     run(store.create("default", {"apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": {"name": "cm-taken", "namespace": "default"}}))
-    yield store
-    run(storage.close())
+    return store
 
 
 def generated(monkeypatch, names):
