@@ -48,6 +48,18 @@ def parse_time(text: str) -> float:
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
+def parse_resource_version(text: str) -> int:
+    """A resourceVersion from a request as the storage revision it names; 400 when it is not one."""
+    from .errors import bad_request
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError
+        return value
+    except ValueError:
+        raise bad_request(f'invalid resource version "{text}"') from None
+
+
 def new_uid() -> str:
     return str(uuid.uuid4())
 

@@ -138,7 +138,7 @@ class Store:
             if revision == -1:
                 revision = None     # an inconsistent continue: on from the key, at the current revision
         elif options.resource_version not in ("", "0"):
-            requested = _parse_rv(options.resource_version)
+            requested = meta.parse_resource_version(options.resource_version)
             if options.resource_version_match == "Exact":
                 revision = requested
             else:
@@ -484,7 +484,7 @@ class Store:
         else:
             # A revision storage has not reached yet is no error: the storage watch waits for the
             # changes after it, as a watch on etcd does upstream.
-            after = _parse_rv(rv)
+            after = meta.parse_resource_version(rv)
 
         def sink(event: Union[Event, Compacted]) -> None:
             if isinstance(event, Compacted):
@@ -509,16 +509,6 @@ class Store:
                 send("DELETED", old)
 
         return self.storage.watch(prefix, after, sink)
-
-
-def _parse_rv(text: str) -> int:
-    try:
-        value = int(text)
-        if value < 0:
-            raise ValueError
-        return value
-    except ValueError:
-        raise errors.bad_request(f'invalid resource version "{text}"') from None
 
 
 def _same(new: dict, old: dict) -> bool:

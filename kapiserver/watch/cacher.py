@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..machinery import continuetoken, errors
+from ..machinery import continuetoken, errors, meta
 from ..storage import Compacted, DELETE as STORAGE_DELETE
 from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache, list_items
 
@@ -262,7 +262,7 @@ class Cacher:
             if not await self.wait_for(0):
                 return None
         else:
-            await self._not_older_than(_parse_rv(rv))
+            await self._not_older_than(meta.parse_resource_version(rv))
         flt = filter_of(options)
         items, revision = self.cache.list(prefix, flt)
         list_meta: dict = {"resourceVersion": str(revision)}
@@ -294,14 +294,14 @@ class Cacher:
             elif rv_text in ("", "0"):
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
             else:
-                await self._not_older_than(_parse_rv(rv_text))
+                await self._not_older_than(meta.parse_resource_version(rv_text))
             start = None
         else:
             if rv_text in ("", "0"):
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
                 start = self.cache.revision
             else:
-                start = _parse_rv(rv_text)
+                start = meta.parse_resource_version(rv_text)
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
         if not self.cache.ready:
             raise errors.timeout("the watch cache is not ready yet", 1)
@@ -347,16 +347,6 @@ def _cancel_timer(result: Any, timer) -> Any:
     if timer.active():
         timer.cancel()
     return result
-
-
-def _parse_rv(text: str) -> int:
-    try:
-        value = int(text)
-        if value < 0:
-            raise ValueError
-        return value
-    except ValueError:
-        raise errors.bad_request(f'invalid resource version "{text}"') from None
 
 
 class CallbackEncoding:
