@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 
-from api_bench import HERE, Server, configmap, create_many, free_port
+from api_bench import HERE, Server, create_many, free_port
 
 TOKEN = "bench-token"
 CASES = (("h2, 8 conns", ["-c", "8", "-m", "1"]), ("h2, 1 conn x 8 streams", ["-c", "1", "-m", "8"]),

@@ -188,6 +188,18 @@ def _param_v2(p: Param) -> dict:
     return out
 
 
+def _finish_operation(out: dict, responses: dict, op) -> dict:
+    """What every operation ends with, in both OpenAPI versions: its responses (401 besides the declared
+    ones) and the x-kubernetes-action / -group-version-kind extensions."""
+    responses["401"] = {"description": "Unauthorized"}
+    out["responses"] = responses
+    if op.action:
+        out["x-kubernetes-action"] = op.action
+    if op.gvk is not None:
+        out["x-kubernetes-group-version-kind"] = _gvk_ext(op.gvk)
+    return out
+
+
 def _gvk_ext(gvk: tuple[str, str, str]) -> dict:
     return {"group": gvk[0], "version": gvk[1], "kind": gvk[2]}
 
@@ -252,13 +264,7 @@ class _Renderer:
             response_schema = self.ref(kind, V3_REF)
             responses[code] = {"description": description,
                                "content": {ct: {"schema": response_schema} for ct in self.produces(op)}}
-        responses["401"] = {"description": "Unauthorized"}
-        out["responses"] = responses
-        if op.action:
-            out["x-kubernetes-action"] = op.action
-        if op.gvk is not None:
-            out["x-kubernetes-group-version-kind"] = _gvk_ext(op.gvk)
-        return out
+        return _finish_operation(out, responses, op)
 
     def operation_v2(self, op: Operation, params: list[Param]) -> dict:
         out: dict[str, Any] = {"description": op.description, "consumes": list(self.consumes(op)),
@@ -273,13 +279,7 @@ class _Renderer:
             out["parameters"] = rendered
         responses = {code: {"description": description, "schema": self.ref(kind, V2_REF)}
                      for code, description, kind in op.responses}
-        responses["401"] = {"description": "Unauthorized"}
-        out["responses"] = responses
-        if op.action:
-            out["x-kubernetes-action"] = op.action
-        if op.gvk is not None:
-            out["x-kubernetes-group-version-kind"] = _gvk_ext(op.gvk)
-        return out
+        return _finish_operation(out, responses, op)
 
     def paths(self, operations: list[tuple[str, Operation]], v3: bool) -> dict[str, dict]:
         by_path: dict[str, list[Operation]] = {}

@@ -11,7 +11,7 @@ import copy
 from ..auth.authz import ALLOW, DENY, Attributes, AlwaysAllow
 from ..auth.context import current_user
 from ..auth.user import UserInfo
-from ..machinery import codec, errors, meta
+from ..machinery import codec, errors
 from .http import write_bytes
 
 VIRTUAL = {

@@ -12,11 +12,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ..auth.filters import insecure
-from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
-from .http import write_bytes, write_failure
+from .http import write_failure
 from .requestinfo import request_info_of
 
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})

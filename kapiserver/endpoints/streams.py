@@ -222,7 +222,7 @@ class NodeStreams:
         _, _, port = _split_name(info.name)
         host = (pod.get("status") or {}).get("podIP")
         if not host:
-            raise errors.bad_request(f"address not allowed")
+            raise errors.bad_request("address not allowed")
         return host, int(port) if port.isdigit() else 80, _proxy_rest(request, info)
 
     async def _service_target(self, request, info, service):

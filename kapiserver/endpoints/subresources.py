@@ -71,7 +71,6 @@ async def _object_subresource(handler, request, info, store, namespace, verb):
         result, _ = await store.update(namespace, info.name, update, options, subresource="status",
                                        allow_create=False)
     else:
-        field = {"approval": "status", "ephemeralcontainers": "spec"}[info.subresource]
 
         def only(old):
             if old is None:

@@ -202,7 +202,7 @@ def request_entity_too_large(message: str) -> StatusError:
 
 def unsupported_media_type(content_type: str, supported: Iterable[str]) -> StatusError:
     return StatusError(415, "UnsupportedMediaType",
-                       f"the body of the request was in an unknown format - accepted media types include: "
+                       "the body of the request was in an unknown format - accepted media types include: "
                        + ", ".join(supported))
 
 

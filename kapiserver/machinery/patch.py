@@ -22,7 +22,7 @@ import jsonpointer
 import orjson
 
 from . import codec
-from .errors import StatusError, bad_request, request_entity_too_large
+from .errors import StatusError, bad_request, request_entity_too_large, unsupported_media_type
 from .gojson import json_kind, syntax_error
 from .schema import SchemaNode
 from .strategic import strategic_merge_patch, unprocessable
@@ -240,9 +240,7 @@ def apply_patch(patch_type: str, original: dict, body: bytes, node: Optional[Sch
     (``schema.node_for(group, version, kind)``).  Unsupported ``patch_type`` → 415.
     """
     if patch_type not in PATCH_TYPES:
-        raise StatusError(415, "UnsupportedMediaType",
-                          f"the body of the request was in an unknown format - accepted media types include: "
-                          + ", ".join(PATCH_TYPES))
+        raise unsupported_media_type(patch_type, PATCH_TYPES)
     document = decode_patch(patch_type, body, field_validation)
     if patch_type == JSON_PATCH:
         return json_patch(original, document)

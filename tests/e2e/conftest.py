@@ -28,6 +28,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(process) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a process a test started ends either way."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class APIServerProcess:
     """``python -m kapiserver`` on a free loopback port with its own data dir."""
 
@@ -63,13 +74,7 @@ class APIServerProcess:
         raise RuntimeError(f"kapiserver did not become ready: {self.log()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def log(self) -> str:

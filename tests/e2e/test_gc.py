@@ -7,12 +7,8 @@ DynamicClient and create_from_yaml, and a small kopf operator.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
+from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary, stop_process
 
 
 class NodeProcess:
@@ -54,13 +53,7 @@ class NodeProcess:
         raise RuntimeError(f"node did not register: {self.log_path.read_text()[-3000:]}")
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +107,7 @@ def web(kc, tmp_path_factory):
        sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
        "--directory", str(tmp_path_factory.mktemp("www")))
     kc("expose", "pod", "web", "--port=80", f"--target-port={port}")
-    pod = _running(kc, "web")
+    _running(kc, "web")
     _wait(lambda: _connectable(port), what="web listening")
     return port
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
-from .conftest import APIServerProcess, Kubectl, kubectl_binary
+from .conftest import APIServerProcess, Kubectl, kubectl_binary, stop_process
 from .test_streams import NodeProcess, _running, _wait
 
 SSHD = "/usr/sbin/sshd"
@@ -61,12 +59,7 @@ def sshd(tmp_path_factory):
             pytest.skip(f"sshd did not start: {(home / 'sshd.log').read_text()[-500:]}")
         yield home / "client_key", home
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kapiserver.registry.catalog import BUILTIN
 
-from .strategies import (ACCEPTS, CONTENT_TYPES, METHODS, NAMES, PATHS, WEIRD_VALUES, encoded_bodies, mutated,
+from .strategies import (ACCEPTS, CONTENT_TYPES, METHODS, NAMES, PATHS, encoded_bodies, mutated,
                          patch_bodies, query_strings, resource_paths, seed_object, segment)
 
 # Fixed and bounded for CI; KAPI_FUZZ_EXAMPLES=2000 KAPI_FUZZ_RANDOM=1 explores further by hand.
