@@ -9,16 +9,13 @@ from __future__ import annotations
 
 
 import pytest
-from twisted.internet import reactor
 from twisted.web.http_headers import Headers
 
 from kapiserver.admission.chain import install
 from kapiserver.admission.podsecurity import PodSecurity
 from kapiserver.auth import context
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.sqlite import open_sqlite
 
-from tests.controllers.conftest import run, run_until  # noqa: F401 (the tests import them from here)
+from tests.controllers.conftest import registry, run, run_until  # noqa: F401 (a fixture, and helpers the tests import)
 
 
 class FakeRequest:
@@ -40,24 +37,16 @@ def request_record():
     context.set_request(FakeRequest())
 
 
-@pytest.fixture
-def registry(tmp_path):
-    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
-    registry = Registry(storage, reactor)
-    yield registry
-    registry.stop_watch_caches()
-    run(storage.close())
-
-
-def admit_with(registry, configuration=None) -> PodSecurity:
-    plugin = PodSecurity(registry, configuration)
-    install(registry, plugin)
+def admit_with(apiserver_registry, configuration=None) -> PodSecurity:
+    plugin = PodSecurity(apiserver_registry, configuration)
+    install(apiserver_registry, plugin)
     return plugin
 
 
-def namespace(registry, name: str, **labels):
+def namespace(apiserver_registry, name: str, **labels):
     labels = {f"pod-security.kubernetes.io/{k.replace('_', '-')}": v for k, v in labels.items()}
-    return run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": name, "labels": labels}}))
+    return run(apiserver_registry.store("", "v1", "namespaces").create(
+        None, {"metadata": {"name": name, "labels": labels}}))
 
 
 def pod(name: str, namespace: str = "ns", **spec) -> dict:

@@ -13,22 +13,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from tests.endpoints.test_metrics import samples
 
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 from .test_security import SecureServer
 
 TOKENS = 'monitor-token,prometheus,10,"system:monitoring"\nalice-token,alice,11\n'
 NAMESPACE = "metrics-e2e"
-
-
-def samples(text: str) -> dict:
-    """{(sample name, sorted label items): value} of a text exposition."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
 
 
 def request_total(verb, resource, scope, code) -> tuple:
