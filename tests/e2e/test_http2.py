@@ -12,6 +12,7 @@ import os
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import h2.connection
@@ -255,7 +256,7 @@ def test_max_streams_flag(tmp_path):
 
 def test_negative_max_streams_is_refused(tmp_path):
     """A negative --http2-max-streams-per-connection stops startup with upstream's message."""
-    result = subprocess.run([os.sys.executable, "-m", "kapiserver", f"--data-dir={tmp_path}",
+    result = subprocess.run([sys.executable, "-m", "kapiserver", f"--data-dir={tmp_path}",
                              "--http2-max-streams-per-connection=-1"], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "--http2-max-streams-per-connection can not be negative" in result.stderr + result.stdout
