@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twisted.application import service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.web.server import Request, Site
 
@@ -245,8 +245,7 @@ class APIServerService(service.MultiService):
         # The first write waits for the watch caches to fill: written before a fill, it would put that
         # cache's window past a client's last resourceVersion, and the client's watch could not resume
         # across this restart.
-        await DeferredList([store.cacher.wait_for(0) for store in self.registry.stores.values()
-                            if store.cacher is not None])
+        await self.registry.watch_caches_filled()
         await self._identity.start()
 
     async def _start_elected(self) -> None:

@@ -55,7 +55,7 @@ class CRDController:
         self._name_of = rest_friendly_name
 
     async def start(self) -> None:
-        self._watch = await self.crds.watch(None, ListOptions(), self._event)
+        self._watch = await self.crds.watch_events(None, ListOptions(), self._event)
 
     def stop(self) -> None:
         if self._watch is not None:

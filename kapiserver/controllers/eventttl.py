@@ -61,7 +61,7 @@ class EventTTLController:
         for event in items:
             written = last_written(event)
             self._track(event, min(written, now) if written is not None else now)
-        self._watch = await self.store.watch(None, ListOptions(resource_version=list_meta["resourceVersion"]),
+        self._watch = await self.store.watch_events(None, ListOptions(resource_version=list_meta["resourceVersion"]),
                                              self._event)
         self._arm()
 

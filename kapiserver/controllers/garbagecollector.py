@@ -146,7 +146,7 @@ class GarbageCollector:
         self._monitors[key_root] = None
         self._monitor_stores[key_root] = store
         try:
-            handle = await store.watch(None, ListOptions(), lambda t, o: self._event(key_root, store, t, o))
+            handle = await store.watch_events(None, ListOptions(), lambda t, o: self._event(key_root, store, t, o))
         except Exception:
             log.failure("garbage collector cannot watch {resource}", resource=store.info.resource)
             self._monitors.pop(key_root, None)

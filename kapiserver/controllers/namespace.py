@@ -27,7 +27,7 @@ class NamespaceController:
         self._retries: dict = {}
 
     async def start(self) -> None:
-        self._watch = await self.namespaces.watch(None, ListOptions(), self._event)
+        self._watch = await self.namespaces.watch_events(None, ListOptions(), self._event)
 
     def stop(self) -> None:
         if self._watch is not None:

@@ -440,9 +440,9 @@ def storage_object_counts(registry) -> dict[str, int]:
     from .reviews import is_virtual
     counts: dict[str, int] = {}
     for store in list(registry.stores.values()):
-        cacher = getattr(store, "cacher", None)
-        if cacher is None or not cacher.cache.ready or is_virtual(store.info):
+        count = store.reads.object_count()
+        if count is None or is_virtual(store.info):
             continue        # the reviews, bindings and componentstatuses store nothing
         # Several versions of one resource share one stored collection.
-        counts.setdefault(cacher.resource, len(cacher.cache.objects))
+        counts.setdefault(store.reads.resource, count)
     return counts

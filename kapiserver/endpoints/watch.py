@@ -1,14 +1,14 @@
 """
-Serving a watch over HTTP: a chunked response of one JSON event per line
-({"type":..., "object":...}), until the client goes away or the timeout ends.
+Serving a watch over HTTP: one JSON event per line ({"type":..., "object":...}) in a chunked
+response, or one per WebSocket text message, until the client goes away or the timeout ends.
 
-With a watch cache, each event is encoded once per representation and the same
-bytes are written to every watcher (see kapiserver/watch/cache.py).  The response
-is a streaming producer: while the client's socket is full, events queue in the
-cache's watcher, and a watcher that falls too far behind is closed (its client
-resumes from the last resourceVersion it read).  A too-old resourceVersion (410)
-or a cache that cannot reach the asked-for one (504) arrives, as upstream sends
-it, as one ERROR event carrying the Status in a 200 response.
+Every watch goes through the Store's one watch (its watch cache, or storage read directly), which
+queues each event encoded by a WatchEncoding: with a watch cache, each event is encoded once per
+representation and the same bytes are written to every watcher (see kapiserver/watch/cache.py).
+The chunked response is a streaming producer: while the client's socket is full, events queue in
+the watcher, and a watcher that falls too far behind is closed (its client resumes from the last
+resourceVersion it read).  A too-old resourceVersion (410) or one the server cannot reach (504)
+arrives, as upstream sends it, as one ERROR event carrying the Status in a 200 response.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from twisted.internet.interfaces import IPushProducer
 from ..machinery import codec, errors
 from . import render
 from .http import query, set_common_headers
-
-BOOKMARK_INTERVAL = 60.0
+from .upgrade import wants_upgrade
+from .websocket import Session, serve_websocket
 
 
 def _line(event_type: str, obj: dict) -> bytes:
@@ -68,20 +68,76 @@ class WatchEncoding:
         return _line("BOOKMARK", _bookmark_object(self.store, revision, initial_events_end))
 
 
+class WatchResponse:
+    """One watch being served, over either transport: takes what the store's watch queued whenever it
+    wakes and hands it on, ends at the timeout, when the client leaves, or when the watch closes (with
+    an ERROR event first if the watch says why)."""
+
+    def __init__(self, transport, clock, timeout: float):
+        self.transport = transport
+        self.handle = None
+        self.open = True
+        transport.response = self
+        self._timer = clock.callLater(timeout, self.end)
+
+    def attach(self, handle) -> None:
+        if not self.open:
+            handle.cancel()
+            return
+        self.handle = handle
+        self.transport.begin()
+        self.wake(handle.watcher)
+
+    def fail(self, error: errors.StatusError) -> None:
+        """The watch could not start (410, 504): told as one ERROR event, as upstream does."""
+        if not self.open:
+            return
+        self.transport.begin()
+        self.transport.send([_line("ERROR", error.to_status())])
+        self.end()
+
+    def wake(self, watcher) -> None:
+        if not self.open or self.handle is None:
+            return
+        if not self.transport.paused:
+            payloads = self.handle.take()
+            if payloads:
+                self.transport.send(payloads)
+        if watcher.closed:
+            if watcher.error is not None:
+                self.transport.send([_line("ERROR", watcher.error.to_status())])
+            self.end()
+
+    def end(self, _=None) -> None:
+        if self.abandon():
+            self.transport.close()
+
+    def abandon(self) -> bool:
+        """Stops the response without touching the transport (the caller answers the request);
+        whether it was still open."""
+        if not self.open:
+            return False
+        self.open = False
+        if self._timer.active():
+            self._timer.cancel()
+        if self.handle is not None:
+            self.handle.cancel()
+        return True
+
+
 @implementer(IPushProducer)
-class _WatchResponse:
-    """One watch response: writes what the cache queued, pauses with the socket."""
+class ChunkedTransport:
+    """A watch as a chunked HTTP response, one JSON event per line, pausing with the socket."""
 
     def __init__(self, request, rep):
         self.request = request
         self.rep = rep
-        self.open = True
+        self.response = None
         self.started = False
         self.paused = False
-        self.handle = None
-        self.timers = []
+        request.notifyFinish().addBoth(lambda _: self.response.end())
 
-    def start(self) -> None:
+    def begin(self) -> None:
         if not self.started:
             self.started = True
             self.request.setResponseCode(200)
@@ -89,24 +145,15 @@ class _WatchResponse:
             self.request.registerProducer(self, True)
             self.request.write(b"")   # the headers now: the client knows the watch started
 
-    def write(self, data: bytes) -> None:
-        if self.open and data:
-            self.start()
-            self.request.write(data)
+    def send(self, payloads: list) -> None:
+        self.request.write(b"".join(payloads))
 
-    def error(self, error: errors.StatusError) -> None:
-        self.write(_line("ERROR", error.to_status()))
-        self.finish()
-
-    def wake(self, watcher) -> None:
-        if not self.open or self.handle is None:
-            return
-        if not self.paused:
-            payloads = self.handle.take()
-            if payloads:
-                self.write(b"".join(payloads))
-        if watcher.closed:
-            self.finish()
+    def close(self) -> None:
+        request = self.request
+        if self.started:
+            request.unregisterProducer()
+        if not request.finished and not getattr(request, "_disconnected", False):
+            request.finish()
 
     # IPushProducer: the socket's buffer is full / has room again.
     def pauseProducing(self) -> None:
@@ -114,26 +161,58 @@ class _WatchResponse:
 
     def resumeProducing(self) -> None:
         self.paused = False
-        if self.handle is not None:
-            self.wake(self.handle.watcher)
+        if self.response.handle is not None:
+            self.response.wake(self.response.handle.watcher)
 
     def stopProducing(self) -> None:
-        self.finish()
+        self.response.end()
 
-    def finish(self, _=None) -> None:
-        if not self.open:
+
+class WebSocketTransport(Session):
+    """A watch over WebSocket: each event one text message (its JSON line), as upstream."""
+
+    def __init__(self, request):
+        self.request = request
+        self.response = None
+        self.ws = None
+        self.paused = False
+        self.early = []     # payloads before the socket opened
+        self.begun = False
+        self.ending = False
+
+    def begin(self) -> None:
+        if not self.begun:
+            self.begun = True
+            serve_websocket(self.request, self)
+
+    def send(self, payloads: list) -> None:
+        if self.ws is None:
+            self.early.extend(payloads)
             return
-        self.open = False
-        for timer in self.timers:
-            if timer.active():
-                timer.cancel()
-        if self.handle is not None:
-            self.handle.cancel()
-        request = self.request
-        if self.started:
-            request.unregisterProducer()
-        if not request.finished and not getattr(request, "_disconnected", False):
-            request.finish()
+        for payload in payloads:
+            self.ws.sendMessage(payload, isBinary=False)
+
+    def close(self) -> None:
+        self.ending = True
+        if self.ws is not None:
+            self.ws.close()
+        elif not self.begun and not self.request.finished:
+            self.request.finish()   # ended (timed out) before the watch could start: never upgraded
+
+    # Session
+    def choose(self, offered):
+        return offered[0] if offered else None
+
+    def opened(self, ws, protocol) -> None:
+        self.ws = ws
+        early, self.early = self.early, []
+        self.send(early)
+        if self.ending:
+            ws.close()
+
+    def closed(self) -> None:
+        self.ws = None
+        self.response.end()
 
 
 def _timeout(context, options) -> float:
@@ -144,147 +223,22 @@ def _timeout(context, options) -> float:
 
 
 async def serve_watch(context, request, store, namespace, options, rep) -> None:
-    if getattr(store, "cacher", None) is None:
-        await _serve_uncached(context, request, store, namespace, options, rep)
-        return
-    from .upgrade import wants_upgrade
-    if wants_upgrade(request, "websocket"):
-        await _serve_websocket(context, request, store, namespace, options, rep)
-        return
+    """Serve a watch of ``store`` as a chunked response, or over WebSocket when the client asks to
+    upgrade; an error other than 410 and 504 is raised before anything is written."""
     clock = context.clock
-    response = _WatchResponse(request, rep)
-    request.notifyFinish().addBoth(response.finish)
-    response.timers.append(clock.callLater(_timeout(context, options), response.finish))
+    transport = WebSocketTransport(request) if wants_upgrade(request, "websocket") else \
+        ChunkedTransport(request, rep)
+    response = WatchResponse(transport, clock, _timeout(context, options))
     encoding = WatchEncoding(store, rep, clock, query(request, "includeObject"))
     try:
-        handle = await store.cacher.watch(store.prefix(namespace), options, encoding, response.wake)
+        handle = await store.watch(namespace, options, encoding, response.wake)
     except errors.StatusError as e:
         if e.code in (410, 504):
-            response.error(e)
+            response.fail(e)
             return
-        _stop_timers(response)
+        response.abandon()
         raise
     except BaseException:
-        _stop_timers(response)
+        response.abandon()
         raise
-    if not response.open:
-        handle.cancel()
-        return
-    response.handle = handle
-    response.start()
-    response.wake(handle.watcher)
-
-
-def _stop_timers(response: _WatchResponse) -> None:
-    response.open = False
-    for timer in response.timers:
-        if timer.active():
-            timer.cancel()
-
-
-async def _serve_uncached(context, request, store, namespace, options, rep) -> None:
-    """Without a watch cache (--watch-cache=false): straight from the storage watch."""
-    clock = context.clock
-    encoding = WatchEncoding(store, rep, clock, query(request, "includeObject"))
-    response = _WatchResponse(request, rep)
-    state = {"rv": options.resource_version or "0"}
-
-    def send(event_type: str, obj: dict) -> None:
-        if not response.open:
-            return
-        if event_type == "ERROR":
-            response.write(_line("ERROR", obj))
-            response.finish()
-            return
-        state["rv"] = obj.get("metadata", {}).get("resourceVersion", state["rv"])
-        response.write(encoding.event(event_type, obj))
-
-    request.notifyFinish().addBoth(response.finish)
-    response.timers.append(clock.callLater(_timeout(context, options), response.finish))
-    try:
-        handle = await store.watch(namespace, options, send)
-    except BaseException:
-        _stop_timers(response)
-        raise
-    if not response.open:
-        handle.cancel()
-        return
-    response.start()
-    if options.send_initial_events and options.allow_bookmarks:
-        response.write(encoding.bookmark(state["rv"], True))
-    if options.allow_bookmarks:
-        def periodic():
-            if response.open:
-                response.write(encoding.bookmark(state["rv"], False))
-                response.timers.append(clock.callLater(BOOKMARK_INTERVAL, periodic))
-        response.timers.append(clock.callLater(BOOKMARK_INTERVAL, periodic))
-    request.notifyFinish().addBoth(lambda _: handle.cancel())
-
-
-async def _serve_websocket(context, request, store, namespace, options, rep) -> None:
-    """A cached watch over WebSocket: each event one text message (its JSON line), as upstream."""
-    from .websocket import Session, serve_websocket
-    clock = context.clock
-
-    class WatchSession(Session):
-        def __init__(self):
-            self.ws = None
-            self.handle = None
-            self.done = False
-            self.timer = None
-            self.early = []     # payloads before the socket opened
-
-        def choose(self, offered):
-            return offered[0] if offered else None
-
-        def opened(self, ws, protocol):
-            self.ws = ws
-            for payload in self.early:
-                ws.sendMessage(payload, isBinary=False)
-            self.early = []
-            if self.done:
-                ws.close()
-                return
-            if self.handle is not None:
-                self.wake(self.handle.watcher)
-
-        def wake(self, watcher):
-            if self.done or self.handle is None:
-                return
-            for payload in self.handle.take():
-                if self.ws is None:
-                    self.early.append(payload)
-                else:
-                    self.ws.sendMessage(payload, isBinary=False)
-            if watcher.closed:
-                self.end()
-
-        def end(self, _=None):
-            if self.done:
-                return
-            self.done = True
-            if self.timer is not None and self.timer.active():
-                self.timer.cancel()
-            if self.handle is not None:
-                self.handle.cancel()
-            if self.ws is not None:
-                self.ws.close()
-
-        def closed(self):
-            self.ws = None
-            self.end()
-
-    session = WatchSession()
-    encoding = WatchEncoding(store, rep, clock, query(request, "includeObject"))
-    try:
-        session.handle = await store.cacher.watch(store.prefix(namespace), options, encoding, session.wake)
-    except errors.StatusError as e:
-        if e.code not in (410, 504):
-            raise
-        session.early.append(_line("ERROR", e.to_status()))
-        session.done = True
-        serve_websocket(request, session)
-        return
-    session.timer = clock.callLater(_timeout(context, options), session.end)
-    serve_websocket(request, session)
-    session.wake(session.handle.watcher)
+    response.attach(handle)

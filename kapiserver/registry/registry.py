@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from twisted.internet.defer import Deferred, DeferredList
+
 from ..admission.lifecycle import NamespaceLifecycle
 from ..storage import Storage
 from . import core
@@ -81,13 +83,9 @@ class Registry:
 
     def add(self, info: ResourceInfo, strategy: Optional[Strategy] = None, builtin: bool = True) -> Store:
         store = Store(info, strategy or self.strategy_for(info), self.storage, self.clock,
-                      self.key_root(info, builtin), admit=self.admit, builtin=builtin)
-        size = self.watch_cache_size(info)
-        if size > 0:
-            from ..watch.cacher import Cacher
-            store.cacher = Cacher(self.storage, store.key_root, store.decode, store.strategy.field_set, size,
-                                  self.clock, resource=self._resource_name(info))
-            store.cacher.start()
+                      self.key_root(info, builtin), admit=self.admit, builtin=builtin,
+                      watch_cache_size=self.watch_cache_size(info), resource_name=self._resource_name(info))
+        store.reads.start()
         self.stores[(info.group, info.version, info.resource)] = store
         return store
 
@@ -103,14 +101,18 @@ class Registry:
         return self.watch_cache_sizes.get(self._resource_name(info), self.default_watch_cache_size)
 
     def stop_watch_caches(self) -> None:
+        """Ends every store's reads: the watch caches' storage watches, and every watch served."""
         for store in self.stores.values():
-            if store.cacher is not None:
-                store.cacher.stop()
+            store.reads.stop()
+
+    def watch_caches_filled(self) -> Deferred:
+        """Fires once every watch cache has filled from storage."""
+        return DeferredList([store.reads.filled() for store in self.stores.values()])
 
     def remove(self, group: str, version: str, resource: str) -> None:
         store = self.stores.pop((group, version, resource), None)
-        if store is not None and store.cacher is not None:
-            store.cacher.stop()     # its storage watch, and its watchers' responses
+        if store is not None:
+            store.reads.stop()     # its storage watch, and its watchers' responses
 
     def store(self, group: str, version: str, resource: str) -> Store:
         return self.stores[(group, version, resource)]

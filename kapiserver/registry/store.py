@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 from typing import Awaitable, Callable, Optional, Union
 
-from ..machinery import codec, continuetoken, errors, meta
+from ..machinery import codec, errors, meta
 from ..machinery.errors import GroupResource, StatusError
-from ..storage import (Compacted, Conflict, DELETE, Event, FutureRevision, KeyExists, KeyNotFound,
-                       RevisionCompacted, Storage)
+from ..storage import Conflict, KeyExists, KeyNotFound, Storage
+from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
+from ..watch.cacher import Cacher
+from ..watch.reader import ReadsWatch, StorageReader
 from . import conversion, gcpolicy
 from .catalog import ResourceInfo
 from .options import DeleteOptions, ListOptions, WriteOptions
@@ -24,8 +26,6 @@ from .strategy import Strategy
 UpdateFunc = Callable[[Optional[dict]], Union[dict, Awaitable[dict]]]
 Admit = Callable[[str, "Store", dict, Optional[dict]], Awaitable[None]]
 
-# How many keys one storage read fetches while a selector filters a limited list.
-_LIST_BATCH = 500
 # How many names a create from generateName tries before its AlreadyExists stands (upstream's
 # maxNameGenerationCreateAttempts).
 GENERATE_NAME_ATTEMPTS = 8
@@ -33,10 +33,9 @@ GENERATE_NAME_ATTEMPTS = 8
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
-                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True, cacher=None):
+                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True, watch_cache_size: int = 0,
+                 resource_name: str = ""):
         self.info = info
-        # The watch cache (kapiserver.watch.cacher.Cacher) serving list and watch, if any.
-        self.cacher = cacher
         # Lists of built-in types carry no kind/apiVersion in their items (typed
         # lists upstream); lists of custom resources do.
         self.strip_item_type = builtin
@@ -47,6 +46,12 @@ class Store:
         self.admit = admit
         self.qualified = GroupResource(info.group, info.resource)
         self._api_version = info.api_version
+        # Every get, list and watch goes through one reads object: the resource's watch cache, or
+        # (without one) a StorageReader with the same interface, which the cache also wraps.
+        reader = StorageReader(storage, self.key_root, self.decode, strategy.field_set, clock,
+                               resource=resource_name)
+        self.reads: Union[Cacher, StorageReader] = \
+            Cacher(reader, watch_cache_size, clock) if watch_cache_size > 0 else reader
 
     # -- keys and encoding ---------------------------------------------------------------
     def prefix(self, namespace: Optional[str]) -> bytes:
@@ -94,103 +99,15 @@ class Store:
         return await self._get(namespace, name, shared=True)
 
     async def _get(self, namespace: Optional[str], name: str, shared: bool) -> dict:
-        key = self.key(namespace, name)
-        if self.cacher is not None:
-            from ..watch.cacher import NOT_SERVED
-            entry = await self.cacher.get(key)
-            if entry is None:
-                raise errors.not_found(self.qualified, name)
-            if entry is not NOT_SERVED:
-                # Else a copy from the cache's encoding of the object, not the cache's own dict.
-                return entry.obj if shared else codec.loads(entry.json(False))
-        kv = await self.storage.get(key)
-        if kv is None:
+        obj = await self.reads.get(self.key(namespace, name), shared)
+        if obj is None:
             raise errors.not_found(self.qualified, name)
-        return self.decode(kv.value, kv.mod_revision)
-
-    def matches(self, obj: dict, options: ListOptions) -> bool:
-        if options.label_selector is not None and not options.label_selector.empty:
-            if not options.label_selector.matches(obj.get("metadata", {}).get("labels") or {}):
-                return False
-        if options.field_selector is not None and not options.field_selector.empty:
-            if not options.field_selector.matches(self.strategy.field_set(obj)):
-                return False
-        return True
+        return obj
 
     async def list(self, namespace: Optional[str], options: ListOptions) -> tuple[list[dict], dict]:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}).
         Items may be the watch cache's own dicts: read them, never change them."""
-        prefix = self.prefix(namespace)
-        # As upstream: continue pages, Exact reads and the legacy exact read (a limit
-        # with resourceVersion=N and no match) read storage; the rest the cache serves.
-        if self.cacher is not None and not options.continue_token and \
-                options.resource_version_match != "Exact" and not (
-                    options.limit and options.resource_version not in ("", "0")
-                    and not options.resource_version_match):
-            served = await self.cacher.list(prefix, options)
-            if served is not None:
-                return served
-        revision: Optional[int] = None
-        start_key = None
-        if options.continue_token:
-            revision, start = continuetoken.decode(options.continue_token)
-            start_key = prefix + start.encode()
-            if revision == -1:
-                revision = None     # an inconsistent continue: on from the key, at the current revision
-        elif options.resource_version not in ("", "0"):
-            requested = meta.parse_resource_version(options.resource_version)
-            if options.resource_version_match == "Exact":
-                revision = requested
-            else:
-                current = await self.storage.current_revision()
-                if requested > current:
-                    # As upstream's etcd3 store: at once, asking for no particular wait.
-                    raise errors.too_large_resource_version(requested, current)
-        items: list[dict] = []
-        limit = options.limit if options.limit > 0 else 0
-        last_key = None
-        more = False
-        count = None
-        while True:
-            batch = max(limit - len(items), 1) if limit and not options.has_selector else \
-                (_LIST_BATCH if limit else 0)
-            try:
-                result = await self.storage.range(prefix, revision=revision, limit=batch, start_key=start_key)
-            except RevisionCompacted as e:
-                if options.continue_token:
-                    expired = errors.resource_expired(
-                        "The provided continue parameter is too old to display a consistent list result. "
-                        "You can start a new list without the continue parameter, or use the continue token "
-                        "in this response to retrieve the remainder of the results. Continuing with the "
-                        "provided token results in an inconsistent list - objects that were created, modified, "
-                        "or deleted between the time the first chunk was returned and now may show up in the "
-                        "list.")
-                    expired.list_meta = {"continue": continuetoken.encode(-1, start_key[len(prefix):].decode())}
-                    raise expired from None
-                raise errors.resource_expired(
-                    f"too old resource version: {e.requested} ({e.compact_revision})") from None
-            except FutureRevision as e:
-                raise errors.too_large_resource_version(e.requested, e.current, 1) from None
-            revision = result.revision
-            if count is None:
-                count = result.count
-            for index, kv in enumerate(result.kvs):
-                obj = self.decode(kv.value, kv.mod_revision)
-                if self.matches(obj, options):
-                    items.append(obj)
-                if limit and len(items) >= limit:
-                    last_key = kv.key
-                    more = index + 1 < len(result.kvs) or result.more
-                    break
-            if last_key is not None or not result.more:
-                break
-            start_key = result.kvs[-1].key + b"\x00"
-        list_meta: dict = {"resourceVersion": str(revision)}
-        if more:
-            list_meta["continue"] = continuetoken.encode(revision, (last_key[len(prefix):] + b"\x00").decode())
-            if not options.has_selector and count is not None:
-                list_meta["remainingItemCount"] = max(count - len(items), 0)
-        return items, list_meta
+        return await self.reads.list(self.prefix(namespace), options)
 
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, obj: dict, namespace: Optional[str]) -> None:
@@ -464,51 +381,24 @@ class Store:
         return deleted, list_meta
 
     # -- watch ---------------------------------------------------------------------------
-    async def watch(self, namespace: Optional[str], options: ListOptions,
-                    send: Callable[[str, dict], None]):
-        """Start a watch; ``send(type, object)`` gets ADDED/MODIFIED/DELETED and
-        ERROR (a Status) events on the reactor thread.  Returns a handle with
-        cancel().  Without a resourceVersion (or "0") the current objects come
-        first as ADDED."""
-        prefix = self.prefix(namespace)
-        if self.cacher is not None:
-            from ..watch.cacher import watch_with_callback
-            return await watch_with_callback(self.cacher, prefix, options, self.info.kind, self._api_version, send)
-        rv = options.resource_version
-        if rv in ("", "0"):
-            items, list_meta = await self.list(namespace, ListOptions(
-                label_selector=options.label_selector, field_selector=options.field_selector))
-            for item in items:
-                send("ADDED", item)
-            after = int(list_meta["resourceVersion"])
-        else:
-            # A revision storage has not reached yet is no error: the storage watch waits for the
-            # changes after it, as a watch on etcd does upstream.
-            after = meta.parse_resource_version(rv)
+    async def watch(self, namespace: Optional[str], options: ListOptions, encoding: Encoding,
+                    wake: Callable[[CacheWatcher], None]) -> ReadsWatch:
+        """Start a watch: ``wake(watcher)`` is called on the reactor thread whenever the handle has
+        payloads to take() (each made by ``encoding``) or has closed (``watcher.error`` then says
+        why, if its client must be told).  Without a resourceVersion (or "0") the current objects
+        come first as ADDED.  Raises StatusError 410 (too old) or 504 (too large)."""
+        return await self.reads.watch(self.prefix(namespace), options, encoding, wake)
 
-        def sink(event: Union[Event, Compacted]) -> None:
-            if isinstance(event, Compacted):
-                send("ERROR", errors.resource_expired(
-                    f"too old resource version: {after} ({event.compact_revision})").to_status())
-                return
-            old = self.decode(event.prev_kv.value, event.prev_kv.mod_revision) \
-                if event.prev_kv is not None else None
-            old_matches = old is not None and self.matches(old, options)
-            if event.type == DELETE:
-                if old_matches:
-                    old["metadata"]["resourceVersion"] = str(event.revision)
-                    send("DELETED", old)
-                return
-            new = self.decode(event.kv.value, event.kv.mod_revision)
-            new_matches = self.matches(new, options)
-            if new_matches:
-                send("MODIFIED" if old_matches else "ADDED", new)
-            elif old_matches:
-                # As upstream: the object as it last matched, at the event's resourceVersion.
-                old["metadata"]["resourceVersion"] = str(event.revision)
-                send("DELETED", old)
-
-        return self.storage.watch(prefix, after, sink)
+    async def watch_events(self, namespace: Optional[str], options: ListOptions,
+                           send: Callable[[str, dict], None]) -> ReadsWatch:
+        """The same watch for in-process watchers: ``send(type, object)`` for each event, BOOKMARK
+        included, and ERROR (a Status) when the watch ends with an error."""
+        def wake(watcher: CacheWatcher) -> None:
+            for event_type, obj in watcher.take():
+                send(event_type, obj)
+            if watcher.closed and watcher.error is not None:
+                send("ERROR", watcher.error.to_status())
+        return await self.watch(namespace, options, ObjectEncoding(self.info.kind, self._api_version), wake)
 
 
 def _same(new: dict, old: dict) -> bool:

@@ -53,6 +53,25 @@ class Encoding(Protocol):
     def bookmark(self, revision: int, initial_events_end: bool) -> Any: ...
 
 
+class ObjectEncoding:
+    """Deliveries as (type, object) pairs, for in-process watchers."""
+
+    key = "object"
+
+    def __init__(self, kind: str, api_version: str):
+        self.kind = kind
+        self.api_version = api_version
+
+    def event(self, event_type: str, obj: dict) -> tuple:
+        return event_type, obj
+
+    def bookmark(self, revision: int, initial_events_end: bool) -> tuple:
+        metadata: dict = {"resourceVersion": str(revision)}
+        if initial_events_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return BOOKMARK, {"kind": self.kind, "apiVersion": self.api_version, "metadata": metadata}
+
+
 class Entry:
     """One object version with its labels and fields, each worked out once."""
 
@@ -216,12 +235,35 @@ class CacheWatcher:
         self.pending_bytes = 0
         self.closed = False
         self.close_reason = ""
+        # A StatusError the client is told as an ERROR event when the watcher closes (410 after
+        # storage compacted a direct watch's revisions); None when it simply ends.
+        self.error = None
         self.last_bookmark = now
 
     def _queue(self, revision: int, payload: Any) -> None:
         self.pending.append((revision, payload))
         self.pending_bytes += _size(payload)
         self.sent_rv = max(self.sent_rv, revision)
+
+    def take(self) -> list:
+        """The payloads queued, in order; they count as delivered."""
+        if not self.pending:
+            return []
+        out = [payload for _, payload in self.pending]
+        self.delivered_rv = max(self.delivered_rv, self.pending[-1][0])
+        self.pending.clear()
+        self.pending_bytes = 0
+        return out
+
+    def close(self, reason: str, error=None) -> None:
+        """No more deliveries; what was queued and not taken is dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.error = error
+        self.pending.clear()
+        self.pending_bytes = 0
 
 
 class WatchCache:
@@ -377,23 +419,14 @@ class WatchCache:
 
     def take(self, w: CacheWatcher) -> list:
         """The payloads queued for ``w``, in order; they count as delivered."""
-        if not w.pending:
-            return []
-        out = [payload for _, payload in w.pending]
-        w.delivered_rv = max(w.delivered_rv, w.pending[-1][0])
-        w.pending.clear()
-        w.pending_bytes = 0
-        return out
+        return w.take()
 
     def stop(self, w: CacheWatcher) -> None:
         if not w.closed:
             self._close(w, "stopped")
 
     def _close(self, w: CacheWatcher, reason: str) -> None:
-        w.closed = True
-        w.close_reason = reason
-        w.pending.clear()
-        w.pending_bytes = 0
+        w.close(reason)
         if w in self.watchers:
             self.watchers = [x for x in self.watchers if x is not w]
 

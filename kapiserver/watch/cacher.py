@@ -1,6 +1,9 @@
 """
 The IO side of the watch cache: one Cacher per resource prefix, fed by ONE storage
-watch, serving lists and watches from the sans-IO core in ``cache.py``.
+watch, serving gets, lists and watches from the sans-IO core in ``cache.py``.  It has the
+reads interface of the StorageReader it wraps (``reader.py``) and hands that reader what it
+does not serve: the lists upstream's cacher delegates (``delegates_list``), and consistent
+reads it could not catch up for in time.
 
 - Fill: one storage range of the prefix, then a storage watch from the range's revision.
   A Compacted from that watch (we fell behind compaction) re-lists, which closes every
@@ -12,8 +15,7 @@ watch, serving lists and watches from the sans-IO core in ``cache.py``.
   that answer is in, the cache may count itself current at that revision.  A remote
   store (etcd) vouches through its watch's progress (``progress_revision`` and
   ``on_progress``, fed by etcd's progress notifications).  A cache that cannot get there
-  within ``wait_timeout`` answers None and the caller reads storage, as upstream falls
-  back.
+  within ``wait_timeout`` reads storage instead, as upstream falls back.
 - resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
   "Too large resource version" (cause ResourceVersionTooLarge, retry after 1 s).
   resourceVersion=0: the cache as it is.
@@ -25,70 +27,54 @@ watch, serving lists and watches from the sans-IO core in ``cache.py``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..machinery import continuetoken, errors, meta
+from ..machinery import codec, continuetoken, errors, meta
 from ..storage import Compacted, DELETE as STORAGE_DELETE
-from .cache import DELETE, PUT, CacheWatcher, Encoding, Filter, WatchCache, list_items
+from .cache import DELETE, PUT, CacheWatcher, Encoding, WatchCache, list_items
+from .reader import ReadsWatch, StorageReader, Ticker, Wake, filter_of
 
 log = Logger()
-
-Decode = Callable[[bytes, int], dict]
-
-# What get() answers when the cache cannot vouch for being current.
-NOT_SERVED = object()
 
 # What a "Too large resource version" answer from the cache asks clients to wait, as upstream.
 TOO_LARGE_RETRY_SECONDS = 1
 
 # Objects read (and decoded) per step of a fill.
 FILL_PAGE = 500
-Wake = Callable[[CacheWatcher], None]
 
 
-def filter_of(options) -> Filter:
-    return Filter(options.label_selector, options.field_selector)
-
-
-class CacherWatch:
-    """What a watch on the cacher hands back: the core's watcher, and cancel()."""
-
-    def __init__(self, cacher: "Cacher", watcher: CacheWatcher):
-        self.cacher = cacher
-        self.watcher = watcher
-
-    def take(self) -> list:
-        return self.cacher.cache.take(self.watcher)
-
-    @property
-    def closed(self) -> bool:
-        return self.watcher.closed
-
-    def cancel(self) -> None:
-        self.cacher._forget(self.watcher)
+def delegates_list(options) -> bool:
+    """Whether a list goes to storage rather than the cache, as upstream's shouldDelegateList:
+    continue pages, Exact reads, and the legacy exact read (a limit with resourceVersion=N and no
+    resourceVersionMatch)."""
+    return bool(options.continue_token) or options.resource_version_match == "Exact" or bool(
+        options.limit and options.resource_version not in ("", "0") and not options.resource_version_match)
 
 
 class Cacher:
-    def __init__(self, storage, prefix: bytes, decode: Decode, field_set: Callable[[dict], dict],
-                 capacity: int, clock, *, wait_timeout: float = 3.0, bookmark_interval: float = 60.0,
-                 bookmark_tick: float = 1.0, resource: str = ""):
-        self.storage = storage
-        self.prefix = prefix
-        self.decode = decode
+    """The watch cache of one resource, with the reads interface of its StorageReader (``reader``),
+    to which it hands every read it does not serve itself."""
+
+    def __init__(self, reader: StorageReader, capacity: int, clock, *, wait_timeout: float = 3.0,
+                 bookmark_interval: float = 60.0, bookmark_tick: float = 1.0):
+        self.reader = reader
+        self.storage = reader.storage
+        self.prefix = reader.prefix
+        self.decode = reader.decode
         self.clock = clock
-        self.resource = resource or prefix.decode(errors="replace")
+        self.resource = reader.resource
         self.wait_timeout = wait_timeout
-        self.bookmark_tick = bookmark_tick
-        self.cache = WatchCache(capacity, field_set, bookmark_interval=bookmark_interval)
+        self.cache = WatchCache(capacity, reader.field_set, bookmark_interval=bookmark_interval)
         self._wakers: dict[int, Wake] = {}
         self._waiters: list[tuple[int, Deferred]] = []
         self._handle = None
         self._stopped = False
         self._filling = False
-        self._ticker = None
+        self._ticker = Ticker(clock, bookmark_tick, self.cache.bookmarks, self._wake,
+                              lambda: any(w.allow_bookmarks for w in self.cache.watchers))
         self._last_current = 0      # storage's revision as a consistent read last saw it
 
     # -- feeding -----------------------------------------------------------------------
@@ -171,11 +157,19 @@ class Cacher:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        if self._ticker is not None and self._ticker.active():
-            self._ticker.cancel()
+        self._ticker.stop()
         for w in list(self.cache.watchers):
             self.cache.stop(w)
             self._wake(w)
+        self.reader.stop()
+
+    def filled(self) -> Deferred:
+        """Fires once the first fill is done (False if it took longer than a minute)."""
+        return self.wait_for(0, timeout=60.0)
+
+    def object_count(self) -> Optional[int]:
+        """How many objects the cache holds, once filled; None before."""
+        return len(self.cache.objects) if self.cache.ready else None
 
     # -- waiting for revisions ---------------------------------------------------------
     def _release(self) -> None:
@@ -236,31 +230,35 @@ class Cacher:
         raise errors.too_large_resource_version(rv, self.cache.revision, TOO_LARGE_RETRY_SECONDS)
 
     # -- lists -------------------------------------------------------------------------
-    async def get(self, key: bytes):
-        """A consistent read of one key from the cache: the cache's Entry, None when
-        the key does not exist, or NOT_SERVED when the cache could not catch up with
-        storage in time (the caller then reads storage).  A remote store (etcd) is
-        read directly, as upstream reads etcd for a GET: waiting for its watch to vouch
-        would cost more than the read."""
+    async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
+        """A consistent read of one key: from the cache once it has caught up with storage (the
+        cache's own dict when ``shared``, else a copy made from its encoding), else from storage.
+        A remote store (etcd) is read directly, as upstream reads etcd for a GET: waiting for its
+        watch to vouch would cost more than the read."""
         if self._handle is None or hasattr(self._handle, "progress_revision"):
-            return NOT_SERVED
+            return await self.reader.get(key, shared)
         if await self._storage_caught_up(fallback=True) is None:
-            return NOT_SERVED
-        return self.cache.entry(key)
+            return await self.reader.get(key, shared)
+        entry = self.cache.entry(key)
+        if entry is None:
+            return None
+        return entry.obj if shared else codec.loads(entry.json(False))
 
-    async def list(self, prefix: bytes, options) -> Optional[tuple[list[dict], dict]]:
-        """(items, list metadata) from the cache, or None when the caller should read
-        storage (a consistent read the cache could not catch up with in time).  The
-        items are the cache's own dicts: read them, never change them.  With a limit
-        (except at resourceVersion=0, where it is ignored) the first page comes with a
-        continue token at the cache's revision; continuing reads storage at it."""
+    async def list(self, prefix: bytes, options) -> tuple[list[dict], dict]:
+        """(items, list metadata): from the cache, or from storage for the lists the cache does not
+        serve (``delegates_list``) and for a consistent read it could not catch up with in time.
+        The cache's items are its own dicts: read them, never change them.  With a limit (except at
+        resourceVersion=0, where it is ignored) the first page comes with a continue token at the
+        cache's revision; continuing reads storage at it."""
+        if delegates_list(options):
+            return await self.reader.list(prefix, options)
         rv = options.resource_version
         if rv == "":
             if await self._storage_caught_up(fallback=True) is None:
-                return None
+                return await self.reader.list(prefix, options)
         elif rv == "0":
             if not await self.wait_for(0):
-                return None
+                return await self.reader.list(prefix, options)
         else:
             await self._not_older_than(meta.parse_resource_version(rv))
         flt = filter_of(options)
@@ -279,7 +277,7 @@ class Cacher:
         return items, list_meta
 
     # -- watches -----------------------------------------------------------------------
-    async def watch(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> CacherWatch:
+    async def watch(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> ReadsWatch:
         """A watch served from the cache; ``wake(watcher)`` is called whenever it has
         payloads queued or was closed.  Raises StatusError for a too-old (410) or,
         with sendInitialEvents, a too-large (504) resourceVersion."""
@@ -311,10 +309,10 @@ class Cacher:
                                                            and options.allow_bookmarks))
         self._wakers[id(watcher)] = wake
         if options.allow_bookmarks:
-            self._tick_soon()
+            self._ticker.soon()
         if watcher.pending:
             self.clock.callLater(0, self._wake, watcher)
-        return CacherWatch(self, watcher)
+        return ReadsWatch(watcher, lambda: self._forget(watcher))
 
     def _forget(self, watcher: CacheWatcher) -> None:
         self.cache.stop(watcher)
@@ -331,47 +329,8 @@ class Cacher:
         except Exception:
             log.failure("watch delivery failed on {prefix}", prefix=self.resource)
 
-    def _tick_soon(self) -> None:
-        if self._ticker is None or not self._ticker.active():
-            self._ticker = self.clock.callLater(self.bookmark_tick, self._tick)
-
-    def _tick(self) -> None:
-        self._ticker = None
-        for w in self.cache.bookmarks(self.clock.seconds()):
-            self._wake(w)
-        if any(w.allow_bookmarks for w in self.cache.watchers):
-            self._tick_soon()
-
 
 def _cancel_timer(result: Any, timer) -> Any:
     if timer.active():
         timer.cancel()
     return result
-
-
-class CallbackEncoding:
-    """Deliveries as (type, object) pairs for in-process watchers (controllers)."""
-
-    key = "object"
-
-    def __init__(self, kind: str, api_version: str):
-        self.kind = kind
-        self.api_version = api_version
-
-    def event(self, event_type: str, obj: dict) -> tuple:
-        return event_type, obj
-
-    def bookmark(self, revision: int, initial_events_end: bool) -> tuple:
-        meta: dict = {"resourceVersion": str(revision)}
-        if initial_events_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return "BOOKMARK", {"kind": self.kind, "apiVersion": self.api_version, "metadata": meta}
-
-
-async def watch_with_callback(cacher: Cacher, prefix: bytes, options, kind: str, api_version: str,
-                              send: Callable[[str, dict], None]) -> CacherWatch:
-    """A cache watch calling ``send(type, object)`` for each event, as Store.watch promises."""
-    def wake(w: CacheWatcher) -> None:
-        for event_type, obj in cacher.cache.take(w):
-            send(event_type, obj)
-    return await cacher.watch(prefix, options, CallbackEncoding(kind, api_version), wake)

@@ -233,16 +233,29 @@ def test_expired_continue_is_410_with_an_inconsistent_continue_token(tmp_path):
         server.stop()
 
 
-def test_watch_over_websocket(apiserver):
-    """A watch asked for over WebSocket gets each event as one text message, a too-old one an ERROR message."""
+@pytest.fixture(params=["watch cache", "no watch cache"])
+def watch_server(request, apiserver, tmp_path):
+    """The shared server, and one with --watch-cache=false: a watch takes the same path through either."""
+    if request.param == "watch cache":
+        yield apiserver
+        return
+    server = APIServerProcess(tmp_path / "data", args=("--watch-cache=false",)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_watch_over_websocket(watch_server):
+    """A watch asked for over WebSocket gets each event as one text message, with or without a watch cache."""
     websocket = pytest.importorskip("websocket")
-    status, created = apiserver.request("POST", CM, configmap("ws-a"))
+    status, created = watch_server.request("POST", CM, configmap("ws-a"))
     rv = created["metadata"]["resourceVersion"]
-    ws = websocket.create_connection(apiserver.url.replace("http", "ws") + CM + f"?watch=true&resourceVersion={rv}"
+    ws = websocket.create_connection(watch_server.url.replace("http", "ws") + CM + f"?watch=true&resourceVersion={rv}"
                                      "&timeoutSeconds=5", timeout=10)
     try:
-        apiserver.request("POST", CM, configmap("ws-b"))
-        apiserver.request("DELETE", CM + "/ws-a")
+        watch_server.request("POST", CM, configmap("ws-b"))
+        watch_server.request("DELETE", CM + "/ws-a")
         opcode, first = ws.recv_data()
         second = ws.recv()
         assert opcode == websocket.ABNF.OPCODE_TEXT

@@ -295,9 +295,8 @@ def test_storage_object_counts_from_the_watch_caches():
     """Objects per resource come from the ready watch caches, once per resource across its versions; the
     resources that store nothing (reviews, bindings) are not reported."""
     def store(resource, n, ready=True):
-        cache = SimpleNamespace(ready=ready, objects=dict.fromkeys(range(n)))
         name, _, group = resource.partition(".")
-        return SimpleNamespace(cacher=SimpleNamespace(resource=resource, cache=cache),
+        return SimpleNamespace(reads=SimpleNamespace(resource=resource, object_count=lambda: n if ready else None),
                                info=SimpleNamespace(group=group, resource=name))
     registry = SimpleNamespace(stores={
         ("", "v1", "configmaps"): store("configmaps", 3),
@@ -305,7 +304,8 @@ def test_storage_object_counts_from_the_watch_caches():
         ("autoscaling", "v2", "horizontalpodautoscalers"): store("horizontalpodautoscalers.autoscaling", 2),
         ("apps", "v1", "deployments"): store("deployments.apps", 0),
         ("", "v1", "secrets"): store("secrets", 5, ready=False),
-        ("", "v1", "events"): SimpleNamespace(cacher=None, info=SimpleNamespace(group="", resource="events")),
+        ("", "v1", "events"): SimpleNamespace(reads=SimpleNamespace(resource="events", object_count=lambda: None),
+                                              info=SimpleNamespace(group="", resource="events")),
         ("", "v1", "bindings"): store("bindings", 0),
         ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"):
             store("selfsubjectaccessreviews.authorization.k8s.io", 0),

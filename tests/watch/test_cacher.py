@@ -11,7 +11,9 @@ from twisted.internet.defer import Deferred, succeed
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry.options import ListOptions
 from kapiserver.storage import Compacted, DELETE, Event, KeyValue, PUT, RangeResult
-from kapiserver.watch.cacher import Cacher, watch_with_callback
+from kapiserver.watch.cache import ObjectEncoding
+from kapiserver.watch.cacher import Cacher
+from kapiserver.watch.reader import StorageReader
 
 PREFIX = b"/registry/configmaps/"
 
@@ -85,11 +87,23 @@ def result(d: Deferred):
     return out[0]
 
 
+def make_cacher(storage, clock, capacity=100):
+    return Cacher(StorageReader(storage, PREFIX, decode, lambda o: {}, clock), capacity, clock)
+
+
+async def watch_with_callback(reads, prefix, options, kind, api_version, send):
+    """A watch calling ``send(type, object)`` per event, as Store.watch_events does."""
+    def wake(watcher):
+        for event_type, obj in watcher.take():
+            send(event_type, obj)
+    return await reads.watch(prefix, options, ObjectEncoding(kind, api_version), wake)
+
+
 @pytest.fixture
 def world():
     storage, clock = FakeStorage(), task.Clock()
     storage.write("a", cm("a"))
-    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher = make_cacher(storage, clock)
     cacher.start()
     return storage, clock, cacher
 
@@ -208,7 +222,7 @@ def test_fill_reads_page_by_page(monkeypatch):
     storage, clock = FakeStorage(), task.Clock()
     for name in "abcde":
         storage.write(name, cm(name))
-    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher = make_cacher(storage, clock)
     cacher.start()
     items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
     assert names(items) == list("abcde") and meta == {"resourceVersion": "6"}

@@ -19,9 +19,8 @@ from kapiserver.machinery import errors
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry.options import ListOptions
 from kapiserver.registry.registry import Registry
-from kapiserver.watch.cacher import Cacher
 
-from .test_cacher import PREFIX, FakeStorage, cm, decode, result
+from .test_cacher import PREFIX, FakeStorage, cm, decode, make_cacher, result
 from .test_http_watch import Context, FakeRequest, FakeStore
 
 TOO_LARGE_CAUSES = [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]
@@ -43,7 +42,7 @@ def world(request):
     storage = FakeStorage() if request.param == "embedded" else RemoteStorage()
     clock = task.Clock()
     storage.write("a", cm("a"))
-    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher = make_cacher(storage, clock)
     cacher.start()
     return storage, clock, cacher
 
@@ -109,7 +108,7 @@ def test_initial_events_watch_is_served_when_storage_gets_there_in_time(world):
 def test_consistent_initial_events_watch_from_a_lagging_remote_store_fails_too_large():
     """sendInitialEvents=true without a resourceVersion, when etcd's progress never reaches its revision: ERROR 504."""
     storage, clock = RemoteStorage(), task.Clock()
-    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher = make_cacher(storage, clock)
     cacher.start()
     storage.other_write()           # storage is at 2; the watch vouches for nothing past 1
     request = http_watch(cacher, clock, send_initial_events=True, allow_bookmarks=True)
@@ -153,9 +152,12 @@ def test_uncached_watch_from_future_rv_waits_for_storage():
     storage, clock = FakeStorage(), task.Clock()
     store = Registry(storage, clock, watch_cache=False).store("", "v1", "configmaps")
     sent = []
-    handle = result(Deferred.fromCoroutine(store.watch("default", ListOptions(resource_version="50"),
-                                                       lambda t, o: sent.append((t, o)))))
-    assert handle is not None and sent == []
+    handle = result(Deferred.fromCoroutine(store.watch_events("default", ListOptions(resource_version="50"),
+                                                              lambda t, o: sent.append((t, o)))))
+    assert not handle.closed and sent == []
+    storage.revision = 50
+    storage.write("a", cm("a"))
+    assert [(t, o["metadata"]["name"], o["metadata"]["resourceVersion"]) for t, o in sent] == [("ADDED", "a", "51")]
 
 
 def test_uncached_list_at_future_rv_is_too_large_at_once():

@@ -11,9 +11,8 @@ from twisted.web.http_headers import Headers
 from kapiserver.endpoints.negotiation import Representation
 from kapiserver.endpoints.watch import serve_watch
 from kapiserver.registry.options import ListOptions
-from kapiserver.watch.cacher import Cacher
 
-from .test_cacher import PREFIX, FakeStorage, cm, decode
+from .test_cacher import PREFIX, FakeStorage, cm, make_cacher
 
 
 class FakeRequest:
@@ -63,11 +62,14 @@ class FakeStore:
     info = Info()
     strip_item_type = True
 
-    def __init__(self, cacher):
-        self.cacher = cacher
+    def __init__(self, reads):
+        self.reads = reads
 
     def prefix(self, namespace):
         return PREFIX + namespace.encode() + b"/" if namespace else PREFIX
+
+    async def watch(self, namespace, options, encoding, wake):
+        return await self.reads.watch(self.prefix(namespace), options, encoding, wake)
 
 
 class Context:
@@ -78,7 +80,7 @@ class Context:
 
 
 def start(storage, clock, max_pending=1000):
-    cacher = Cacher(storage, PREFIX, decode, lambda o: {}, 100, clock)
+    cacher = make_cacher(storage, clock)
     cacher.cache.max_pending_events = max_pending
     cacher.start()
     return cacher

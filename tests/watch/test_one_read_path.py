@@ -1,0 +1,123 @@
+"""One read path: a store without a watch cache serves watches through the same response, typing,
+bookmarks and errors as a cached one (its StorageReader behind the reads interface)."""
+
+from __future__ import annotations
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+
+from kapiserver.endpoints.negotiation import Representation
+from kapiserver.endpoints.watch import serve_watch
+from kapiserver.machinery.selectors import parse_label_selector
+from kapiserver.registry.options import ListOptions
+from kapiserver.registry.registry import Registry
+from kapiserver.storage import Compacted
+from kapiserver.watch.cacher import Cacher
+from kapiserver.watch.reader import StorageReader
+
+from .test_cacher import FakeStorage, cm, result
+from .test_http_watch import Context, FakeRequest
+
+
+def configmaps(storage, clock, watch_cache: bool):
+    return Registry(storage, clock, watch_cache=watch_cache).store("", "v1", "configmaps")
+
+
+def http_watch(store, clock, **options):
+    request = FakeRequest()
+    Deferred.fromCoroutine(serve_watch(Context(clock), request, store, "default",
+                                       ListOptions(timeout_seconds=600, **options),
+                                       Representation("application/json")))
+    clock.advance(0)
+    return request
+
+
+def summary(request):
+    return [(e["type"], e["object"]["metadata"].get("name"), e["object"]["metadata"]["resourceVersion"])
+            for e in request.events()]
+
+
+def test_store_reads_through_the_cache_or_a_storage_reader():
+    """With a watch cache the store reads through it (and it through its StorageReader); without, storage's reader."""
+    storage, clock = FakeStorage(), task.Clock()
+    cached, direct = configmaps(storage, clock, True), configmaps(storage, clock, False)
+    assert isinstance(cached.reads, Cacher) and isinstance(cached.reads.reader, StorageReader)
+    assert isinstance(direct.reads, StorageReader)
+
+
+def test_uncached_watch_types_events_for_its_selector_as_the_cache_does():
+    """An object that stops matching the selector is DELETED (as it last matched, at the event's revision);
+    one that starts matching is ADDED; the initial list comes first."""
+    storage, clock = FakeStorage(), task.Clock()
+    storage.write("a", dict(cm("a"), metadata={"name": "a", "namespace": "default", "labels": {"app": "x"}}))
+    storage.write("b", cm("b"))
+    store = configmaps(storage, clock, False)
+    request = http_watch(store, clock, label_selector=parse_label_selector("app=x"))
+    storage.write("a", cm("a", "unlabelled"))
+    storage.write("b", dict(cm("b"), metadata={"name": "b", "namespace": "default", "labels": {"app": "x"}}))
+    assert request.code == 200
+    assert summary(request) == [("ADDED", "a", "2"), ("DELETED", "a", "4"), ("ADDED", "b", "5")]
+    assert request.events()[1]["object"]["metadata"]["labels"] == {"app": "x"}
+
+
+def test_uncached_watch_sends_initial_events_end_and_periodic_bookmarks():
+    """sendInitialEvents with bookmarks ends the initial events with the annotated BOOKMARK; then a BOOKMARK
+    about every minute at the newest revision the watch has seen."""
+    storage, clock = FakeStorage(), task.Clock()
+    storage.write("a", cm("a"))
+    store = configmaps(storage, clock, False)
+    request = http_watch(store, clock, send_initial_events=True, allow_bookmarks=True,
+                         resource_version_match="NotOlderThan")
+    storage.write("b", cm("b"))
+    events = request.events()
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK", "ADDED"]
+    assert events[1]["object"] == {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {
+        "resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    clock.pump([1.0] * 61)
+    assert request.events()[3] == {"type": "BOOKMARK", "object": {
+        "kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "3"}}}
+    assert not request.finished
+
+
+def test_uncached_watch_tells_a_compaction_as_410_and_ends():
+    """Storage compacting the revisions a direct watch needs ends it with an ERROR event: 410 Expired."""
+    storage, clock = FakeStorage(), task.Clock()
+    store = configmaps(storage, clock, False)
+    request = http_watch(store, clock, resource_version="1")
+    (_, sink), = storage.watches
+    sink(Compacted(7))
+    events = request.events()
+    assert request.finished and storage.watches == []
+    assert events == [{"type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "too old resource version: 1 (7)", "reason": "Expired", "code": 410}}]
+
+
+def test_uncached_watch_ends_at_its_timeout_and_cancels_the_storage_watch():
+    storage, clock = FakeStorage(), task.Clock()
+    store = configmaps(storage, clock, False)
+    request = FakeRequest()
+    Deferred.fromCoroutine(serve_watch(Context(clock), request, store, "default",
+                                       ListOptions(resource_version="1", timeout_seconds=5),
+                                       Representation("application/json")))
+    clock.advance(0)
+    assert len(storage.watches) == 1 and not request.finished
+    clock.advance(5)
+    assert request.finished and storage.watches == []
+
+
+def test_in_process_watchers_use_the_same_watch():
+    """Store.watch_events (the controllers' watch) hands (type, object) pairs from either read path."""
+    for watch_cache in (True, False):
+        storage, clock = FakeStorage(), task.Clock()
+        storage.write("a", cm("a"))
+        store = configmaps(storage, clock, watch_cache)
+        got = []
+        handle = result(Deferred.fromCoroutine(store.watch_events(
+            "default", ListOptions(), lambda t, o: got.append((t, o["metadata"]["name"])))))
+        clock.advance(0)
+        storage.write("a", None)
+        assert got == [("ADDED", "a"), ("DELETED", "a")], watch_cache
+        handle.cancel()
+        storage.write("b", cm("b"))
+        assert got == [("ADDED", "a"), ("DELETED", "a")], watch_cache
