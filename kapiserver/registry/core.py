@@ -14,7 +14,8 @@ class PodStrategy(Strategy):
         from .defaults import pod_qos_class
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
 
-    def default_grace_period(self, obj: dict) -> int:
+    @staticmethod
+    def default_grace_period(obj: dict) -> int:
         spec = obj.get("spec") or {}
         phase = (obj.get("status") or {}).get("phase")
         # An unscheduled pod, or one that has finished, has nothing to wait for.

@@ -198,6 +198,8 @@ class CustomResourceStrategy(Strategy):
         subs = version.get("subresources") or {}
         self.scale_paths = subs.get("scale")
         self.tracks_generation = True
+        # Upstream's custom resource status strategy keeps all of the old metadata.
+        self.status_keeps_old_metadata = ("labels", "annotations", "ownerReferences", "finalizers")
         # x-kubernetes-validations compiled once per CRD version, not per request.
         from ..machinery import cel
         self.rules = cel.validator(self.schema)

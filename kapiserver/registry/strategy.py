@@ -28,6 +28,14 @@ ALLOW_CREATE_ON_UPDATE = {
     ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"),
 }
 # Resources whose strategies track metadata.generation (bumped on spec changes).
+# What a write through /status may not change in the metadata, besides the fields the server owns.
+# Most status strategies upstream reset only the spec; these reset some of the metadata too.
+_STATUS_KEEPS_OLD_METADATA = {
+    ("", "pods"): ("ownerReferences",),
+    ("apps", "statefulsets"): ("ownerReferences",),
+    ("apps", "deployments"): ("labels",),
+    ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
+}
 _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
                ("", "replicationcontrollers"), ("networking.k8s.io", "ingresses"),
@@ -45,6 +53,7 @@ class Strategy:
         self.return_deleted_object = key in RETURN_DELETED_OBJECT
         self.allow_create_on_update = key in ALLOW_CREATE_ON_UPDATE
         self.tracks_generation = key in _GENERATION
+        self.status_keeps_old_metadata = _STATUS_KEEPS_OLD_METADATA.get(key, ())
 
     # -- defaulting and preparation ---------------------------------------------------------
     def default(self, obj: dict) -> None:
@@ -106,7 +115,8 @@ class Strategy:
         self.prepare_for_update(new, old)
 
     def prepare_for_status_update(self, new: dict, old: dict) -> None:
-        """A write through /status changes the status only."""
+        """A write through /status changes the status, and the metadata but for
+        ``status_keeps_old_metadata``; the rest of the object stays as it was."""
         status = new.get("status")
         for field in list(new):
             if field not in ("metadata", "apiVersion", "kind"):
@@ -117,8 +127,8 @@ class Strategy:
         if status is not None:
             new["status"] = status
         meta, old_meta = new["metadata"], old["metadata"]
-        for field in ("labels", "annotations", "ownerReferences", "finalizers", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation"):
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation") + \
+                self.status_keeps_old_metadata:
             if field in old_meta:
                 meta[field] = copy.deepcopy(old_meta[field])
             else:
@@ -177,9 +187,7 @@ class Strategy:
         return printers.printer_for(self.info.group, self.info.resource)
 
     # -- deletion ---------------------------------------------------------------------------
-    def default_grace_period(self, obj: dict) -> int:
-        return 0
-
     def check_graceful_delete(self, obj: dict, grace_period: Optional[int]) -> int:
-        """The grace period to apply; 0 deletes at once."""
-        return grace_period if grace_period is not None else self.default_grace_period(obj)
+        """The grace period to apply; 0 deletes at once.  Only pods delete gracefully (upstream's
+        RESTGracefulDeleteStrategy): any other kind ignores gracePeriodSeconds."""
+        return 0
