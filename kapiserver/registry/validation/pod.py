@@ -32,6 +32,15 @@ _VOLUME_SOURCES = (
 _HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
                     "BlockDevice")
 
+# A sysctl name: segments of lower-case alphanumerics, '-' and '_' (alphanumeric at both ends), joined by '.'
+# or '/' (upstream's regexp, printed in its message as Go prints it); at most 253 characters.
+_SYSCTL_PATTERN = r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
+_SYSCTL_RE = re.compile(_SYSCTL_PATTERN)
+_SYSCTL_MAX_LENGTH = 253
+# The sysctls of the IPC namespace (with fs.mqueue.*); net.* are the network namespace's.
+_IPC_SYSCTLS = frozenset({"kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+                          "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni"})
+
 UPDATE_FORBIDDEN = (
     "pod updates may not change fields other than `spec.containers[*].image`,"
     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
@@ -480,11 +489,40 @@ def pod_spec(spec: Any, path: str) -> Errors:
     if spec.get("subdomain"):
         errs += dns1123_label(_str(spec["subdomain"]), f"{path}.subdomain")
     errs += tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    context = spec.get("securityContext")
+    if isinstance(context, dict):
+        errs += sysctls(context.get("sysctls"), spec, f"{path}.securityContext.sysctls")
     if spec.get("priorityClassName"):
         errs += [invalid(f"{path}.priorityClassName", spec["priorityClassName"], msg)
                  for msg in names.name_is_dns_subdomain(_str(spec["priorityClassName"]), False)]
     if spec.get("runtimeClassName") is not None:
         errs += dns1123_subdomain(_str(spec["runtimeClassName"]), f"{path}.runtimeClassName")
+    return errs
+
+
+def sysctls(value: Any, spec: dict, path: str) -> Errors:
+    """The pod's sysctls: valid and distinct names, none of the host's network or IPC namespace when
+    the pod shares it (upstream's validateSysctls on create)."""
+    errs: Errors = []
+    seen: set[str] = set()
+    for i, sysctl in enumerate(_list(value)):
+        name = _str(sysctl.get("name")) if isinstance(sysctl, dict) else ""
+        field = f"{path}[{i}].name"
+        if not name:
+            errs.append(required(field, ""))
+        elif len(name) > _SYSCTL_MAX_LENGTH or not _SYSCTL_RE.match(name):
+            errs.append(invalid(field, name, f"must have at most {_SYSCTL_MAX_LENGTH} characters and match regex "
+                                             f"{_SYSCTL_PATTERN}"))
+        elif name in seen:
+            errs.append(duplicate(field, name))
+        else:
+            # A name may use '/' for '.' (net/ipv4/ip_forward): its namespace is that of the dotted name.
+            dotted = name.replace("/", ".") if "." not in name.split("/")[0] else name
+            if spec.get("hostNetwork") is True and dotted.startswith("net."):
+                errs.append(invalid(field, name, "may not be specified when 'hostNetwork' is true"))
+            elif spec.get("hostIPC") is True and (dotted in _IPC_SYSCTLS or dotted.startswith("fs.mqueue.")):
+                errs.append(invalid(field, name, "may not be specified when 'hostIPC' is true"))
+        seen.add(name)
     return errs
 
 
