@@ -29,9 +29,17 @@ def to_storage(obj: dict, info: ResourceInfo) -> dict:
 
 
 def from_storage(obj: dict, info: ResourceInfo) -> dict:
+    """``obj`` as stored, in ``info``'s version.  An object is read as the version it was written in:
+    one written before a CRD's storage version changed still says the old one.  Custom resources are
+    pruned and defaulted by each version's schema on the way, so defaults added to a schema since the
+    object was written show when it is read, as upstream defaults on read."""
     group, version = info.storage_gv
+    written = obj.get("apiVersion")
+    if written and written != (f"{group}/{version}" if group else version):
+        group, _, version = written.rpartition("/")
     if (group, version) == (info.group, info.version):
-        return obj
+        coerce = _SCHEMA_COERCERS.get((info.group, info.storage_key, info.version))
+        return coerce(obj) if coerce else obj
     storage_coerce = _SCHEMA_COERCERS.get((group, info.storage_key, version))
     if storage_coerce is not None:
         obj = storage_coerce(obj)

@@ -1,0 +1,83 @@
+"""Custom resources read from storage as upstream reads them: "Custom Resource Definition, defaulting"
+(defaults apply to requests and, from the current schema, to objects read from storage), and an object
+written under an earlier storage version served in the new one after the CRD's storage version changed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+GROUP = "defaulting.example.com"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def version(name, storage, properties):
+    return {"name": name, "served": True, "storage": storage, "schema": {"openAPIV3Schema": {
+        "type": "object", "properties": {"spec": {"type": "object", "properties": properties}}}}}
+
+
+def served(server, path, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = server.request("GET", path)
+        if status == 200:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not served in time: {status} {body}")
+
+
+@pytest.fixture
+def widgets(apiserver):
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"widgets.{GROUP}"},
+           "spec": {"group": GROUP, "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+                    "versions": [version("v1", True, {"a": {"type": "string", "default": "A"},
+                                                      "b": {"type": "string"}})]}}
+    status, body = apiserver.request("POST", CRDS, crd)
+    assert status == 201, body
+    served(apiserver, f"/apis/{GROUP}/v1/namespaces/default/widgets")
+    yield apiserver
+    apiserver.request("DELETE", f"{CRDS}/widgets.{GROUP}")
+
+
+def patch_versions(server, versions):
+    status, body = server.request("PATCH", f"{CRDS}/widgets.{GROUP}", {"spec": {"versions": versions}},
+                                  headers=MERGE)
+    assert status == 200, body
+
+
+def test_defaults_apply_to_requests_and_from_storage(widgets):
+    path = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    status, created = widgets.request("POST", path, {"apiVersion": f"{GROUP}/v1", "kind": "Widget",
+                                                     "metadata": {"name": "w1"}, "spec": {}})
+    assert status == 201 and created["spec"] == {"a": "A"}
+    patch_versions(widgets, [version("v1", True, {"a": {"type": "string", "default": "A"},
+                                                  "b": {"type": "string", "default": "B"}})])
+    deadline = time.monotonic() + 10
+    while True:
+        status, read = widgets.request("GET", path + "/w1")
+        if read["spec"].get("b") == "B" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert status == 200 and read["spec"] == {"a": "A", "b": "B"}
+    status, listed = widgets.request("GET", path)
+    assert [i["spec"] for i in listed["items"]] == [{"a": "A", "b": "B"}]
+
+
+def test_object_written_under_an_old_storage_version_is_served_in_the_new_one(widgets):
+    v1 = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    status, _ = widgets.request("POST", v1, {"apiVersion": f"{GROUP}/v1", "kind": "Widget",
+                                             "metadata": {"name": "w2"}, "spec": {"b": "x"}})
+    assert status == 201
+    properties = {"a": {"type": "string", "default": "A"}, "b": {"type": "string"}}
+    patch_versions(widgets, [version("v1", False, properties), version("v2", True, properties)])
+    v2 = f"/apis/{GROUP}/v2/namespaces/default/widgets"
+    read = served(widgets, v2 + "/w2")
+    assert read["apiVersion"] == f"{GROUP}/v2" and read["spec"] == {"a": "A", "b": "x"}
+    status, patched = widgets.request("PATCH", v2 + "/w2", {"spec": {"b": "y"}}, headers=MERGE)
+    assert status == 200, patched
+    assert patched["apiVersion"] == f"{GROUP}/v2" and patched["spec"]["b"] == "y"
+    status, listed = widgets.request("GET", v2)
+    assert [i["apiVersion"] for i in listed["items"]] == [f"{GROUP}/v2"]
