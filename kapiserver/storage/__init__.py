@@ -2,10 +2,12 @@
 
 from .interface import (
     Compacted, Conflict, DELETE, Event, FutureRevision, KeyExists, KeyNotFound,
-    KeyValue, PUT, RangeResult, RevisionCompacted, Storage, StorageError, Unavailable,
+    KeyValue, ProgressSink, PUT, RangeResult, RevisionCompacted, Snapshot, Storage, StorageError,
+    SupportsSnapshot, Unavailable, WatchHandle,
 )
 
 __all__ = [
     "Compacted", "Conflict", "DELETE", "Event", "FutureRevision", "KeyExists", "KeyNotFound",
-    "KeyValue", "PUT", "RangeResult", "RevisionCompacted", "Storage", "StorageError", "Unavailable",
+    "KeyValue", "ProgressSink", "PUT", "RangeResult", "RevisionCompacted", "Snapshot", "Storage",
+    "StorageError", "SupportsSnapshot", "Unavailable", "WatchHandle",
 ]

@@ -26,12 +26,11 @@ removed tombstone).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Optional
 
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound,
-    KeyValue, RangeResult, RevisionCompacted, Unavailable,
+    KeyValue, RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
 
 # etcd's empty store is at revision 1 and its first write takes 2; doing the
@@ -68,14 +67,6 @@ def prefix_end(prefix: bytes) -> Optional[bytes]:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-@dataclass(frozen=True)
-class SQLiteSnapshot:
-    """The live keys of a store at ``revision``: what restore() puts back."""
-
-    revision: int
-    kvs: tuple[KeyValue, ...]
-
-
 def _key_bounds(column: str, lo: bytes, hi: Optional[bytes]) -> tuple[str, list]:
     if hi is None:
         return f"{column} >= ?", [lo]
@@ -94,7 +85,8 @@ class Database:
 
     # -- lifecycle --------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self) -> int:
+        """Open (creating) the file; the current revision."""
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
             # another process can make us wait for a lock (see EXCLUSIVE
@@ -126,6 +118,7 @@ class Database:
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e
         self.conn = conn
         self._load_meta()
+        return self.revision
 
     def close(self) -> None:
         if self.conn is not None:
@@ -158,7 +151,7 @@ class Database:
         """Apply ``ops`` in order in one transaction (group commit).
 
         Returns one (ok, result-or-StorageError) per op and the events of the
-        successful ones, in revision order.  A failed precondition fails only
+        successful ones, in revision order (a restore is one op of many events).  A failed precondition fails only
         its own op (it wrote nothing); an SQLite error fails the whole batch
         with Unavailable and writes nothing."""
         conn = self._db()
@@ -168,12 +161,12 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             for op in ops:
                 try:
-                    result, event = _OPS[op[0]](self, conn, *op[1:])
+                    result, written = _OPS[op[0]](self, conn, *op[1:])
                 except (KeyExists, KeyNotFound, Conflict) as e:
                     outcomes.append((False, e))
                 else:
                     outcomes.append((True, result))
-                    events.append(event)
+                    events.extend(written)
             if events:
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'revision'", (self.revision,))
             conn.execute("COMMIT")
@@ -208,7 +201,7 @@ class Database:
         conn.execute("INSERT INTO log VALUES (?, ?, ?, ?, 0, NULL)", (rev, key, value, rev))
         conn.execute("INSERT INTO current VALUES (?, ?)", (key, rev))
         self.revision = rev
-        return rev, Event(PUT, KeyValue(key, value, rev, rev), None)
+        return rev, [Event(PUT, KeyValue(key, value, rev, rev), None)]
 
     def _update(self, conn, key: bytes, value: bytes, expected: int):
         prev = self._current(conn, key)
@@ -219,7 +212,7 @@ class Database:
                      (rev, key, value, prev.create_revision, prev.mod_revision))
         conn.execute("UPDATE current SET mod_revision = ? WHERE key = ?", (rev, key))
         self.revision = rev
-        return rev, Event(PUT, KeyValue(key, value, prev.create_revision, rev), prev)
+        return rev, [Event(PUT, KeyValue(key, value, prev.create_revision, rev), prev)]
 
     def _delete(self, conn, key: bytes, expected: Optional[int]):
         prev = self._current(conn, key)
@@ -231,7 +224,7 @@ class Database:
         conn.execute("INSERT INTO log VALUES (?, ?, x'', 0, 1, ?)", (rev, key, prev.mod_revision))
         conn.execute("DELETE FROM current WHERE key = ?", (key,))
         self.revision = rev
-        return (rev, prev), Event(DELETE, KeyValue(key, b"", 0, rev), prev)
+        return (rev, prev), [Event(DELETE, KeyValue(key, b"", 0, rev), prev)]
 
     # -- reads ------------------------------------------------------------
 
@@ -361,31 +354,30 @@ class Database:
         self.compact_revision = revision
         return revision
 
-    def snapshot(self) -> SQLiteSnapshot:
+    def snapshot(self) -> Snapshot:
         rng = self.range(b"", None, 0, None)
-        return SQLiteSnapshot(rng.revision, tuple(rng.kvs))
+        return Snapshot(rng.revision, tuple(rng.kvs))
 
-    def restore(self, snapshot: SQLiteSnapshot) -> int:
-        conn = self._db()
-        new_revision = max(self.revision, snapshot.revision) + 1
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM log")
-            conn.execute("DELETE FROM current")
-            conn.executemany(
-                "INSERT INTO log VALUES (?, ?, ?, ?, 0, NULL)",
-                [(kv.mod_revision, kv.key, kv.value, kv.create_revision) for kv in snapshot.kvs])
-            conn.executemany(
-                "INSERT INTO current VALUES (?, ?)",
-                [(kv.key, kv.mod_revision) for kv in snapshot.kvs])
-            conn.execute("UPDATE meta SET value = ? WHERE name IN ('revision', 'compact_revision')",
-                         (new_revision,))
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            self._rollback()
-            raise Unavailable(f"sqlite: restore failed: {e}") from e
-        self.revision = self.compact_revision = new_revision
-        return new_revision
+    def _restore(self, conn, snapshot: Snapshot):
+        """The differences between the live keys and ``snapshot`` as ordinary
+        writes, in key order (see SupportsSnapshot.restore)."""
+        wanted = {kv.key: kv.value for kv in snapshot.kvs}
+        live = {}
+        for key, value, create, mod in conn.execute(
+                "SELECT c.key, l.value, l.create_revision, l.revision FROM current c"
+                " CROSS JOIN log l ON l.revision = c.mod_revision"):
+            live[key] = KeyValue(key, value, create, mod)
+        events: list[Event] = []
+        for key in sorted(wanted.keys() | live.keys()):
+            now = live.get(key)
+            if key not in wanted:
+                events += self._delete(conn, key, None)[1]
+            elif now is None:
+                events += self._create(conn, key, wanted[key])[1]
+            elif now.value != wanted[key]:
+                events += self._update(conn, key, wanted[key], now.mod_revision)[1]
+        return self.revision, events
 
 
-_OPS = {"create": Database._create, "update": Database._update, "delete": Database._delete}
+_OPS = {"create": Database._create, "update": Database._update, "delete": Database._delete,
+        "restore": Database._restore}

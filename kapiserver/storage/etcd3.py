@@ -27,7 +27,7 @@ caches of this process having seen it.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, DeferredList, fail, gatherResults, succeed
 from twisted.logger import Logger
@@ -36,7 +36,7 @@ from twisted.python.failure import Failure
 from .etcd_client import OUT_OF_RANGE, EtcdClient, EtcdError, TLSFiles, b64, unb64
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
-    RangeResult, RevisionCompacted, Unavailable, WatchSink,
+    ProgressSink, RangeResult, RevisionCompacted, Unavailable, WatchSink,
 )
 
 __all__ = ["Etcd3Storage", "RoutedStorage", "open_etcd3", "open_etcd3_config"]
@@ -76,7 +76,7 @@ class _Watcher:
     """One watch and the etcd stream that currently feeds it."""
 
     def __init__(self, storage: "Etcd3Storage", prefix: bytes, after_revision: int,
-                 sink: WatchSink, on_progress: Optional[Callable[[int], None]]):
+                 sink: WatchSink, on_progress: Optional[ProgressSink]):
         self._storage = storage
         self.prefix = prefix
         self.start = after_revision
@@ -212,7 +212,13 @@ class Etcd3Storage:
 
     ``servers`` are etcd client URLs; ``tls`` the PEM files for https;
     ``timeout`` bounds every call (then Unavailable); ``ack_wait`` bounds how
-    long a write's acknowledgement waits for local watchers to see it."""
+    long a write's acknowledgement waits for local watchers to see it.
+
+    Other clients (other apiservers) write to the same cluster, so a watch
+    vouches only for what its stream told it: ``delivers_before_ack`` is
+    False."""
+
+    delivers_before_ack = False
 
     def __init__(self, servers: list[str], reactor: Any, *, tls: Optional[TLSFiles] = None,
                  timeout: float = 5.0, ack_wait: float = 1.0, client: Optional[EtcdClient] = None):
@@ -370,7 +376,7 @@ class Etcd3Storage:
     # -- watch ------------------------------------------------------------
 
     def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[Callable[[int], None]] = None) -> _Watcher:
+              on_progress: Optional[ProgressSink] = None) -> _Watcher:
         """See Storage.watch.  ``on_progress(revision)`` (optional) hears of
         etcd's progress notifications: every change up to ``revision`` has
         been delivered."""
@@ -439,9 +445,9 @@ def _txn_range_kv(message: dict) -> Optional[KeyValue]:
 
 
 def open_etcd3(servers: list[str], reactor: Any, **kw: Any) -> Deferred[Etcd3Storage]:
-    """An Etcd3Storage on ``servers``.  Fires at once: etcd being down is not an
-    error here (requests fail with Unavailable and /readyz says why until it
-    is back)."""
+    """An Etcd3Storage on ``servers`` (keyword arguments go to Etcd3Storage).
+    Fires at once: etcd being down is not an error here (requests fail with
+    Unavailable and /readyz says why until it is back)."""
     return succeed(Etcd3Storage(servers, reactor, **kw))
 
 
@@ -456,6 +462,10 @@ class RoutedStorage:
         self.default = default
         # Longest prefix first, so the most specific route wins.
         self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
+
+    @property
+    def delivers_before_ack(self) -> bool:
+        return self.default.delivers_before_ack
 
     def _for(self, key: bytes) -> Any:
         for prefix, storage in self.routes:

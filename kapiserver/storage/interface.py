@@ -6,13 +6,15 @@ counter for every key in the store), and a Kubernetes ``resourceVersion`` is
 that revision as a decimal string.  Storage knows nothing of Kubernetes.
 
 Every backend implements :class:`Storage`; every operation returns a Deferred.
-The one contract suite in ``tests/storage`` runs against every backend.
+Backends that can copy and put back their whole keyspace also implement
+:class:`SupportsSnapshot` (memory and SQLite; etcd does not).  The one contract
+suite in ``tests/storage`` runs against every backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Union
+from typing import Callable, Optional, Protocol, Union, runtime_checkable
 
 from twisted.internet.defer import Deferred
 
@@ -68,6 +70,21 @@ class Compacted:
 
 WatchSink = Callable[[Union[Event, Compacted]], None]
 
+# Told a revision up to which every change under a watch's prefix has been
+# delivered, when the backend learns it without an event (etcd's progress
+# notifications).
+ProgressSink = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The live keys of a store at ``revision``, in key order: an immutable
+    value, what :meth:`SupportsSnapshot.restore` puts back (on the store it
+    came from or on another one)."""
+
+    revision: int
+    kvs: tuple[KeyValue, ...]
+
 
 class StorageError(Exception):
     pass
@@ -118,10 +135,30 @@ class Unavailable(StorageError):
 
 
 class WatchHandle(Protocol):
-    def cancel(self) -> None: ...
+    """What ``Storage.watch`` hands back."""
+
+    @property
+    def progress_revision(self) -> int:
+        """The revision up to which the backend vouches that every change under
+        the prefix has reached the sink: at least the watch's after_revision and
+        the newest event delivered, never decreasing.  A backend that
+        ``delivers_before_ack`` answers at least its current revision once the
+        watch has replayed its history; etcd answers what its stream told it
+        (events and progress notifications)."""
+
+    def cancel(self) -> None:
+        """Stop delivery; the sink hears nothing more.  Idempotent."""
 
 
 class Storage(Protocol):
+    #: True when every revision ``current_revision()`` answers has already been
+    #: handed to every live watch: the process is the store's only writer and
+    #: hands each write to its live watchers before acknowledging it (SQLite,
+    #: memory).  A watch cache may then count itself current at that revision as
+    #: soon as its watch has replayed.  False where other processes write too
+    #: (etcd): a watch vouches only through its ``progress_revision``.
+    delivers_before_ack: bool
+
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]: ...
 
     def range(
@@ -147,10 +184,15 @@ class Storage(Protocol):
     ) -> Deferred[tuple[int, KeyValue]]:
         """(revision of the delete, the KeyValue deleted).  KeyNotFound, Conflict."""
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink) -> WatchHandle:
+    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
+              on_progress: Optional[ProgressSink] = None) -> WatchHandle:
         """Deliver every change to keys under ``prefix`` with revision >
-        ``after_revision``, strictly in revision order, on the reactor thread;
-        or one Compacted and nothing more."""
+        ``after_revision``, strictly in revision order, on the reactor thread,
+        each PUT and DELETE with its prev_kv; or one Compacted and nothing more.
+        Nothing is delivered before watch() returns.  ``on_progress(revision)``
+        is called, between events, whenever ``progress_revision`` advances
+        without an event (etcd's progress notifications); a backend that
+        ``delivers_before_ack`` never needs to call it."""
 
     def current_revision(self) -> Deferred[int]: ...
 
@@ -160,3 +202,26 @@ class Storage(Protocol):
         """Fires with None when healthy; fails with Unavailable otherwise."""
 
     def close(self) -> Deferred[None]: ...
+
+
+@runtime_checkable
+class SupportsSnapshot(Protocol):
+    """A backend that can copy its keyspace and put it back (memory, SQLite):
+    what a test harness resetting the store between tests needs."""
+
+    def snapshot(self) -> Deferred[Snapshot]:
+        """The live keys and values at the current revision."""
+
+    def restore(self, snapshot: Snapshot) -> Deferred[int]:
+        """Make the live keys and values exactly those of ``snapshot``.
+
+        Revisions never go back: restore writes the differences as ordinary
+        writes, in key order, each at the next revision (a key to drop is
+        deleted, a key missing or holding another value is put, a key already
+        holding its snapshot value is left alone), in one step that no other
+        write interleaves.  So watches, and the watch caches fed by them, see
+        ordinary PUT and DELETE events with their prev_kv and stay consistent;
+        history before the restore stays readable until compacted.
+        create_revision and mod_revision are those of the new writes, not the
+        snapshot's.  Fires with the store's revision after the restore (the
+        current one when nothing differed)."""

@@ -15,6 +15,10 @@ flushed, skipping what the replay already delivered.  Because a write's events
 are dispatched on the reactor only after its commit, and a watcher's replay is
 read on the database thread only after the watcher was registered, every event
 is either in the replay or in the buffer (or both, and then sent once).
+
+This process is the file's only writer (the database is opened EXCLUSIVE) and
+a write's events reach every live watcher before the write is acknowledged or
+``current_revision()`` answers its revision: ``delivers_before_ack``.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from ._sqlite_db import Database, SQLiteSnapshot
-from .interface import Compacted, Event, KeyValue, RangeResult, Unavailable, WatchSink
+from ._sqlite_db import Database
+from .interface import (
+    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink,
+)
 
-__all__ = ["SQLiteStorage", "SQLiteSnapshot", "open_sqlite", "DB_FILENAME"]
+__all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME"]
 
 DB_FILENAME = "kapiserver.db"
 
@@ -98,6 +104,14 @@ class _Watcher:
         self.pending: list[Event] = []
         self.cancelled = False
 
+    @property
+    def progress_revision(self) -> int:
+        """Once replayed, every write the store acknowledged has been handed
+        to this watcher (see SQLiteStorage._dispatch)."""
+        if self.replaying or self.cancelled:
+            return self.last
+        return max(self.last, self._storage._revision or 0)
+
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
@@ -130,6 +144,8 @@ class SQLiteStorage:
     ``synchronous`` is SQLite's PRAGMA; keep FULL outside benchmarks.
     ``replay_chunk`` is how many log rows one watch-replay step reads."""
 
+    delivers_before_ack = True
+
     def __init__(self, path: str, reactor: Any, *, synchronous: str = "FULL",
                  replay_chunk: int = 1000):
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -146,9 +162,10 @@ class SQLiteStorage:
         self._writing = False
         self._watchers: list[_Watcher] = []
         self._open = _Outcome()
-        # The newest revision whose write has been acknowledged, kept on the reactor
-        # thread, so current_revision() needs no trip to the database thread: it is
-        # what consistent reads from the watch cache ask before every GET and LIST.
+        # The newest revision whose write has been handed to the live watchers (and
+        # so may be acknowledged), kept on the reactor thread, so current_revision()
+        # needs no trip to the database thread: it is what consistent reads from the
+        # watch cache ask before every GET and LIST.
         self._revision: Optional[int] = None
         self._run(self._db.open).addBoth(self._opened)
 
@@ -157,6 +174,8 @@ class SQLiteStorage:
     def _opened(self, result: Any) -> None:
         if isinstance(result, Failure):
             log.failure("cannot open {path}", failure=result, path=self.path)
+        else:
+            self._note_revision(result)
         self._open.fire(self if not isinstance(result, Failure) else result)
 
     def opened(self) -> Deferred["SQLiteStorage"]:
@@ -255,8 +274,6 @@ class SQLiteStorage:
                 d.errback(result)
             return
         outcomes, events = result
-        if events and self._revision is not None:
-            self._revision = max(self._revision, max(event.revision for event in events))
         # Watchers hear of a write before its writer does.
         self._dispatch(events)
         for (ok, value), (_, d) in zip(outcomes, batch):
@@ -267,7 +284,10 @@ class SQLiteStorage:
 
     # -- watch ------------------------------------------------------------
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink) -> _Watcher:
+    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
+              on_progress: Optional[ProgressSink] = None) -> _Watcher:
+        """See Storage.watch.  ``on_progress`` is never called: a replayed
+        watcher's progress_revision is always the store's current revision."""
         _check_bytes(prefix=prefix)
         w = _Watcher(self, prefix, after_revision, sink)
         if self._closed:
@@ -323,6 +343,9 @@ class SQLiteStorage:
                         w.pending.append(event)
                     else:
                         w.deliver(event)
+            # Only now may current_revision() (and a live watcher's
+            # progress_revision) answer this revision.
+            self._note_revision(event.revision)
 
     # -- maintenance ------------------------------------------------------
 
@@ -340,22 +363,17 @@ class SQLiteStorage:
         while await self._run(self._db.compact, revision, _COMPACT_STEP) < revision:
             pass
 
-    def snapshot(self) -> Deferred[SQLiteSnapshot]:
-        """The live keys and the revision, as an immutable value."""
+    # -- snapshot / restore (SupportsSnapshot) -----------------------------
+
+    def snapshot(self) -> Deferred[Snapshot]:
+        """The live keys at the current revision, as an immutable value."""
         return self._run(self._db.snapshot)
 
-    def restore(self, snapshot: SQLiteSnapshot) -> Deferred[int]:
-        """Make the live keys exactly those of ``snapshot`` (values,
-        create_revisions and mod_revisions as they were), in one transaction.
-
-        Revisions never go back: the store moves to R = max(current, snapshot
-        revision) + 1 and is compacted at R, so a read or watch from before the
-        restore fails with RevisionCompacted / Compacted instead of seeing a
-        history that no longer holds, and the next write gets R + 1.  No watch
-        event is sent for the restore: existing watchers are left without
-        news of it, and whoever restores must restart them (re-list at R).
-        Fires with R."""
-        return self._run(self._db.restore, snapshot).addCallback(self._note_revision)
+    def restore(self, snapshot: Snapshot) -> Deferred[int]:
+        """See SupportsSnapshot.restore: the differences are written as one
+        transaction in the write queue, and watchers get their events as
+        for any other write."""
+        return self._write(("restore", snapshot))
 
 
 def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorage]:

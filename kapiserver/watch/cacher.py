@@ -102,12 +102,9 @@ class Cacher:
             start_key = result.kvs[-1].key + b"\x00"
         closed = self.cache.replace(items, revision)
         self._filling = False
-        try:
-            # A backend that hears of progress without events (etcd's progress notify) tells us.
-            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
-                                              on_progress=self._on_progress)
-        except TypeError:
-            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event)
+        # A backend that hears of progress without events (etcd's progress notify) tells us.
+        self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
+                                          on_progress=self._on_progress)
         for w in closed:
             self._wake(w)
         self._release()
@@ -207,16 +204,13 @@ class Cacher:
         current = self._last_current = await self.storage.current_revision()
         handle = self._handle
         if handle is not None and self.cache.ready:
-            if hasattr(handle, "progress_revision"):
-                # A remote store (etcd): only what the watch vouches for counts.
-                self.cache.progress(handle.progress_revision)
-            elif not getattr(handle, "replaying", False):
-                # The embedded store hands each write to its live watchers before any
-                # later read answers, so this answer means we have seen up to it.
-                self.cache.progress(current)
+            # What the watch vouches for: once replayed, the embedded store's is this
+            # very answer (it hands each write to its live watchers first); a remote
+            # store's (etcd) is what its events and progress notifications reached.
+            self.cache.progress(handle.progress_revision)
         # Without a progress request, a remote store's vouching may lag: a caller
         # that can fall back to storage reads it rather than wait long.
-        remote = handle is not None and hasattr(handle, "progress_revision")
+        remote = handle is not None and not self.storage.delivers_before_ack
         if await self.wait_for(current, timeout=min(self.wait_timeout, 0.25) if remote and fallback else None):
             return current
         return None
@@ -235,7 +229,7 @@ class Cacher:
         cache's own dict when ``shared``, else a copy made from its encoding), else from storage.
         A remote store (etcd) is read directly, as upstream reads etcd for a GET: waiting for its
         watch to vouch would cost more than the read."""
-        if self._handle is None or hasattr(self._handle, "progress_revision"):
+        if self._handle is None or not self.storage.delivers_before_ack:
             return await self.reader.get(key, shared)
         if await self._storage_caught_up(fallback=True) is None:
             return await self.reader.get(key, shared)

@@ -22,9 +22,9 @@ Backends
 --------
 ``BACKENDS`` lists backend factories; ``storage`` runs every contract test on
 each.  A factory has ``open(run) -> storage`` that opens the *same* store each
-time it is called within a test (so closing and opening again is a restart),
-and ``cleanup(run)``.  An etcd backend is one more class in the list (skipping
-itself when no etcd is reachable).
+time it is called within a test (so closing and opening again is a restart;
+``persistent`` is False for the memory backend, whose store dies with it), and
+``cleanup(run)``.  The etcd backend skips itself when no etcd is installed.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from kapiserver.storage.memory import MemoryStorage
 from kapiserver.storage.sqlite import open_sqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "etcd"))
@@ -89,8 +90,26 @@ def settle(seconds: float = 0.05) -> None:
         reactor.iterate(0.005)
 
 
+class MemoryBackend:
+    name = "memory"
+    persistent = False
+
+    def __init__(self, tmp_path):
+        self.opened: list = []
+
+    def open(self, run=run, **kw):
+        storage = MemoryStorage(reactor, **kw)
+        self.opened.append(storage)
+        return storage
+
+    def cleanup(self, run=run):
+        for storage in self.opened:
+            run(storage.close())
+
+
 class SQLiteBackend:
     name = "sqlite"
+    persistent = True
 
     def __init__(self, tmp_path):
         self.data_dir = str(tmp_path / "data")
@@ -127,6 +146,7 @@ class EtcdBackend:
     the revision counter carry on, and the suite compares revisions relatively)."""
 
     name = "etcd3"
+    persistent = True
 
     def __init__(self, tmp_path):
         self.cluster = shared_etcd()
@@ -145,7 +165,7 @@ class EtcdBackend:
             run(storage.close())
 
 
-BACKENDS = [SQLiteBackend, EtcdBackend]
+BACKENDS = [MemoryBackend, SQLiteBackend, EtcdBackend]
 
 
 @pytest.fixture(name="run")

@@ -480,6 +480,8 @@ def test_health_and_close(storage, run):
 
 def test_restart_keeps_data_and_revisions(backend, run):
     """Closing and reopening the store keeps keys, history, compaction and the revision counter."""
+    if not backend.persistent:
+        pytest.skip("an in-memory store dies with its process")
     first = backend.open()
     r1 = run(first.create(b"/s/a", b"1"))
     r2 = run(first.update(b"/s/a", b"2", r1))
@@ -495,3 +497,63 @@ def test_restart_keeps_data_and_revisions(backend, run):
     with pytest.raises(RevisionCompacted):
         run(second.range(b"/s/", revision=r1))
     assert run(second.create(b"/s/c", b"1")) == r4 + 1
+
+
+# -- watch progress -------------------------------------------------------
+
+
+def test_watch_progress_revision_covers_what_was_delivered(storage, run, run_until):
+    """A handle's progress_revision starts at after_revision, never decreases, and is at least every revision delivered."""
+    start = run(storage.current_revision())
+    got, seen = [], []
+
+    def sink(event):
+        got.append(event)
+        seen.append(handle.progress_revision)
+
+    handle = storage.watch(b"/w/", start, sink)
+    assert handle.progress_revision >= start
+    revs = [run(storage.create(b"/w/%d" % i, b"1")) for i in range(3)]
+    run_until(lambda: len(got) == 3)
+    assert handle.progress_revision >= revs[-1]
+    assert seen == sorted(seen) and seen[0] >= start
+
+
+def test_watch_progress_reaches_writes_outside_the_prefix(storage, run, run_until):
+    """A write elsewhere advances a quiet watch's progress_revision: at once on a backend that delivers_before_ack, through on_progress otherwise."""
+    start = run(storage.current_revision())
+    got, progress = [], []
+    handle = storage.watch(b"/quiet/", start, got.append,
+                           on_progress=lambda rev: progress.append((rev, handle.progress_revision)))
+    rev = run(storage.create(b"/quiet/a", b"1"))
+    run_until(lambda: got)
+    run(storage.create(b"/elsewhere", b"1"))
+    current = run(storage.current_revision())
+    assert current > rev
+    if storage.delivers_before_ack:
+        # Every revision current_revision() answers has reached every live watch.
+        assert handle.progress_revision == current
+    else:
+        run_until(lambda: handle.progress_revision >= current, timeout=5)
+        assert progress and progress[-1][0] >= current
+    # on_progress never announces less than what was delivered or vouched for.
+    assert all(announced >= rev and vouched >= announced for announced, vouched in progress)
+    assert [e.revision for e in got] == [rev]
+
+
+def test_watch_progress_stays_at_the_replay_until_it_is_done(storage, run, run_until):
+    """While a watch replays history its progress_revision does not run ahead of what it delivered."""
+    start = run(storage.current_revision())
+    for i in range(5):
+        run(storage.create(b"/w/%d" % i, b"1"))
+    got, seen = [], []
+
+    def sink(event):
+        got.append(event)
+        seen.append((event.revision, handle.progress_revision))
+
+    handle = storage.watch(b"/w/", start, sink)
+    run_until(lambda: len(got) == 5)
+    # At each event, what is vouched for never lies beyond the last event of the replay.
+    assert all(vouched >= rev for rev, vouched in seen)
+    assert all(vouched <= got[-1].revision for _, vouched in seen[:-1])

@@ -11,7 +11,7 @@ import threading
 import pytest
 from twisted.internet import reactor
 
-from kapiserver.storage import Compacted, KeyExists, KeyValue, RevisionCompacted, Unavailable
+from kapiserver.storage import Compacted, KeyExists, Unavailable
 from kapiserver.storage import _sqlite_db
 from kapiserver.storage import sqlite as sqlite_module
 from kapiserver.storage.sqlite import DB_FILENAME, SQLiteStorage, open_sqlite
@@ -186,39 +186,6 @@ def test_compaction_removes_superseded_rows_and_tombstones(data_dir, opened, run
     assert _rows(data_dir, "SELECT revision FROM log ORDER BY revision") == [(r2,), (r5,)]
     assert _rows(data_dir, "SELECT value FROM meta WHERE name = 'compact_revision'") == [(r4,)]
     assert r3 < r4
-
-
-def test_snapshot_restore(opened, run, run_until, settle):
-    """restore brings back the snapshot's keys as they were, moves the revision forward, compacts before it and notifies no watcher."""
-    store = opened()
-    r1 = run(store.create(b"/a", b"1"))
-    r2 = run(store.create(b"/b", b"1"))
-    snap = run(store.snapshot())
-    assert snap.revision == r2
-    r3 = run(store.update(b"/a", b"2", r1))
-    run(store.delete(b"/b"))
-    r5 = run(store.create(b"/c", b"1"))
-    got = []
-    store.watch(b"/", r5, got.append)
-
-    restored = run(store.restore(snap))
-    assert restored == r5 + 1
-    assert run(store.current_revision()) == restored
-    assert run(store.range(b"/")).kvs == [KeyValue(b"/a", b"1", r1, r1), KeyValue(b"/b", b"1", r2, r2)]
-    with pytest.raises(RevisionCompacted):
-        run(store.range(b"/", revision=r3))
-    late = []
-    store.watch(b"/", r5, late.append)
-    run_until(lambda: late)
-    assert late == [Compacted(restored)]
-    settle()
-    assert got == []
-
-    assert run(store.update(b"/a", b"3", r1)) == restored + 1
-    fresh = []
-    store.watch(b"/", restored, fresh.append)
-    run_until(lambda: fresh)
-    assert fresh[0].prev_kv == KeyValue(b"/a", b"1", r1, r1)
 
 
 def test_restore_survives_restart(opened, run):

@@ -54,11 +54,18 @@ class FakeStorage:
         more = bool(limit) and len(kvs) > limit
         return succeed(RangeResult(kvs[:limit] if limit else kvs, self.revision, more, len(kvs)))
 
-    def watch(self, prefix, after, sink):
+    # Like the embedded store: every write reaches the live watches before it returns.
+    delivers_before_ack = True
+
+    def watch(self, prefix, after, sink, on_progress=None):
         entry = (prefix, sink)
         self.watches.append(entry)
 
         class Handle:
+            @property
+            def progress_revision(_):
+                return self.revision
+
             def cancel(_):
                 if entry in self.watches:
                     self.watches.remove(entry)

@@ -30,11 +30,20 @@ class RemoteStorage(FakeStorage):
     """A FakeStorage whose watch handle vouches, like etcd's, only for revisions its
     progress notifications reached (``progress_revision``), which tests move by hand."""
 
-    def watch(self, prefix, after, sink):
-        handle = super().watch(prefix, after, sink)
-        handle.progress_revision = after
+    delivers_before_ack = False
+
+    def watch(self, prefix, after, sink, on_progress=None):
+        self.handle = RemoteHandle(super().watch(prefix, after, sink), after)
+        return self.handle
+
+
+class RemoteHandle:
+    def __init__(self, handle, after):
         self.handle = handle
-        return handle
+        self.progress_revision = after
+
+    def cancel(self):
+        self.handle.cancel()
 
 
 @pytest.fixture(params=["embedded", "remote"])
