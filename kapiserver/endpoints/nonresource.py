@@ -121,13 +121,18 @@ class NonResourceHandler:
     def openapi(self, request, parts) -> None:
         from . import openapi
         if parts[1:] == ["v2"]:
+            from .openapi_proto import MEDIA_TYPE as PROTOBUF, MEDIA_TYPES as PROTOBUF_TYPES
             accept = request.getHeader(b"accept")
-            types = [m.type for m in parse_accept(accept.decode("latin-1") if accept else None)]
-            if not any(t in ("application/json", "*/*", "application/*") for t in types):
-                raise errors.not_acceptable(["application/json"])
-            write_bytes(request, 200, "application/json",
-                        openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas))
-            return
+            for media in parse_accept(accept.decode("latin-1") if accept else None):
+                if media.type in ("application/json", "*/*", "application/*"):
+                    write_bytes(request, 200, "application/json",
+                                openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas))
+                    return
+                if media.type in PROTOBUF_TYPES:
+                    write_bytes(request, 200, PROTOBUF,
+                                openapi.openapi_v2_protobuf(self.catalog, extra_schemas=self.schemas))
+                    return
+            raise errors.not_acceptable(["application/json", PROTOBUF])
         if len(parts) >= 2 and parts[1] == "v3":
             if len(parts) == 2:
                 self._write_json(request, openapi.openapi_v3_index(self.catalog, extra_schemas=self.schemas))

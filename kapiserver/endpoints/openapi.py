@@ -510,5 +510,22 @@ def openapi_v2_document(catalog: Catalog, *, extra_schemas: Optional[Mapping[str
     return _cached(key, build)[0]
 
 
-__all__ = ["DEFAULT_VERSION", "document_hash", "openapi_v2_document", "openapi_v3_document", "openapi_v3_index",
+_V2_PROTOBUF: dict = {}     # the JSON document's hash -> its protobuf encoding (the latest only)
+
+
+def openapi_v2_protobuf(catalog: Catalog, *, extra_schemas: Optional[Mapping[str, dict]] = None,
+                        version: str = DEFAULT_VERSION) -> bytes:
+    """The same document as gnostic's protobuf ``openapi.v2.Document``, encoded once per document."""
+    from .openapi_proto import encode_document
+    body = openapi_v2_document(catalog, extra_schemas=extra_schemas, version=version)
+    digest = document_hash(body)
+    encoded = _V2_PROTOBUF.get(digest)
+    if encoded is None:
+        encoded = encode_document(codec.loads(body))
+        _V2_PROTOBUF.clear()
+        _V2_PROTOBUF[digest] = encoded
+    return encoded
+
+
+__all__ = ["DEFAULT_VERSION", "document_hash", "openapi_v2_document", "openapi_v2_protobuf", "openapi_v3_document", "openapi_v3_index",
            "openapi_v3_paths", "rest_friendly_name"]
