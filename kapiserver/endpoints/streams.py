@@ -160,6 +160,11 @@ def _split_name(name: str) -> Tuple[str, str, str]:
     return "", name, ""
 
 
+def _proxy_path_empty(request, info) -> bool:
+    """Whether the request path ends at .../proxy, without even a slash after it."""
+    return not info.rest and not request.path.endswith(b"/")
+
+
 def _proxy_rest(request, info) -> bytes:
     """The path after .../proxy, with its trailing slash, and the query."""
     path = request.path
@@ -191,6 +196,14 @@ class NodeStreams:
 
     async def handle(self, request, info, store, obj) -> None:
         resource = store.info.resource
+        if info.subresource == "proxy" and request.method in (b"GET", b"HEAD") and _proxy_path_empty(request, info):
+            # As upstream: a proxy request with nothing after .../proxy is sent on to .../proxy/.
+            query = request.uri.partition(b"?")[2]
+            request.setResponseCode(301)
+            request.setHeader(b"Location", request.path + b"/" + (b"?" + query if query else b""))
+            request.setHeader(b"Content-Length", b"0")
+            request.finish()
+            return
         if resource == "pods" and info.subresource in _KUBELET_PATHS:
             host, port, path = await self._kubelet_target(request, info, obj)
         elif resource == "pods":
@@ -223,6 +236,10 @@ class NodeStreams:
         host = (pod.get("status") or {}).get("podIP")
         if not host:
             raise errors.bad_request("address not allowed")
+        if not port:
+            # As upstream's pod ResourceLocation: the first port any container declares, else HTTP's.
+            port = next((str(p.get("containerPort")) for c in (pod.get("spec") or {}).get("containers") or []
+                         for p in (c.get("ports") or [])[:1]), "")
         return host, int(port) if port.isdigit() else 80, _proxy_rest(request, info)
 
     async def _service_target(self, request, info, service):

@@ -248,6 +248,24 @@ def test_port_forward_spdy(kc, web):
     assert status == 200 and b"Directory listing" in body
 
 
+def test_pod_proxy_without_a_port_uses_the_first_container_port(kc, web):
+    """pods/NAME/proxy/ with no port dials the first port a container declares, as upstream."""
+    assert "Directory listing" in kc("get", "--raw", "/api/v1/namespaces/default/pods/web/proxy/").stdout
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/default/pods/web/proxy",
+                                  "/api/v1/namespaces/default/services/web:80/proxy", "/api/v1/nodes/node-1/proxy"])
+def test_proxy_without_a_trailing_slash_redirects(cluster, web, path):
+    """A GET of .../proxy with nothing after it is 301 to .../proxy/, its query kept, as upstream."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", cluster[0].port, timeout=10)
+    conn.request("GET", path + "?method=GET")
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert response.status == 301 and response.getheader("Location") == path + "/?method=GET"
+
+
 def test_proxy_to_pod_service_and_node(kc, web):
     """pods/proxy, services/proxy and nodes/proxy relay HTTP to the pod and the kubelet."""
     assert "Directory listing" in kc("get", "--raw", f"/api/v1/namespaces/default/pods/web:{web}/proxy/").stdout
