@@ -6,6 +6,7 @@ carries many requests and cannot be handed over); upgrade requests are relayed b
 
 from __future__ import annotations
 
+import base64
 from io import BytesIO
 
 from twisted.internet.defer import Deferred
@@ -17,6 +18,7 @@ from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from ..machinery import errors
+from .websocket import Session, serve_websocket
 
 # Headers that describe one hop's connection, never forwarded (RFC 9110 section 7.6.1), plus the ones the
 # forwarding client computes itself.
@@ -102,9 +104,8 @@ class _BodyRelay(Protocol):
         self.done.callback(None)
 
 
-async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None) -> None:
-    """Send the request to host:port at `path` (with its query) and relay the response, status, headers
-    and body, until the backend's response ends or the client goes away."""
+async def _send(request, reactor, dial, host: str, port: int, path: bytes, headers: Headers):
+    """The backend's response to the request, sent on to host:port at `path` (with its query)."""
     agent = Agent.usingEndpointFactory(reactor, _Backend(dial, host, port))
     request.content.seek(0)
     body = request.content.read()
@@ -112,19 +113,103 @@ async def forward(request, reactor, dial, host: str, port: int, path: bytes, thr
         else None
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        response = await agent.request(request.method, b"http://" + netloc.encode() + path,
-                                       _forwarded_headers(request), producer)
+        return await agent.request(request.method, b"http://" + netloc.encode() + path, headers, producer)
     except errors.StatusError:
         raise
     except Exception as e:
         raise errors.StatusError(503, "ServiceUnavailable",
                                  f"error trying to reach service: {_reason(e)}", {}) from None
+
+
+async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None) -> None:
+    """Send the request to host:port at `path` (with its query) and relay the response, status, headers
+    and body, until the backend's response ends or the client goes away."""
+    response = await _send(request, reactor, dial, host, port, path, _forwarded_headers(request))
+    _relay(request, response)
+    done = Deferred()
+    response.deliverBody(_BodyRelay(request, done, throttle))
+    await done
+
+
+def _relay(request, response) -> None:
+    """The backend's status and headers, on the client's response."""
     request.setResponseCode(response.code, response.phrase)
     for name, values in response.headers.getAllRawHeaders():
         if name.lower() not in HOP_BY_HOP:
             request.responseHeaders.setRawHeaders(name, values)
+
+
+# The WebSocket subprotocols a streamed response is read over, as upstream's wsstream reader offers them:
+# binary frames, or base64 text frames; a client offering none gets binary frames.
+_READER_PROTOCOLS = {"binary.k8s.io": True, "base64.binary.k8s.io": False}
+
+
+class _MessageRelay(Session, Protocol):
+    """A response body (pods/log) sent over WebSocket as it arrives, one message per chunk, and the
+    socket closed when the body ends; the backend is stopped when the client goes away."""
+
+    def __init__(self, done: Deferred):
+        self.done = done
+        self.binary = True
+        self.ws = None
+        self.early: list[bytes] = []
+        self.ended = False
+
+    # Session (the client's side)
+    def choose(self, offered):
+        for name in offered:
+            if name in _READER_PROTOCOLS:
+                self.binary = _READER_PROTOCOLS[name]
+                return name
+        return None
+
+    def opened(self, ws, protocol):
+        self.ws = ws
+        early, self.early = self.early, []
+        for data in early:
+            self._send(data)
+        if self.ended:
+            ws.close()
+
+    def closed(self):
+        self.ws = None
+        if not self.ended and self.transport is not None:
+            self.transport.stopProducing()
+
+    # Protocol (the backend's body)
+    def dataReceived(self, data):
+        if self.ws is None:
+            self.early.append(data)
+        else:
+            self._send(data)
+
+    def connectionLost(self, reason):
+        self.ended = True
+        if self.ws is not None:
+            self.ws.close()
+        self.done.callback(None)
+
+    def _send(self, data: bytes) -> None:
+        if self.binary:
+            self.ws.sendMessage(data, isBinary=True)
+        else:
+            self.ws.sendMessage(base64.b64encode(data), isBinary=False)
+
+
+async def stream_over_websocket(request, reactor, dial, host: str, port: int, path: bytes) -> None:
+    """GET host:port at `path` plainly and send its body to the client over WebSocket, as upstream serves a
+    streamed response (pods/log) to a WebSocket client.  A backend error is answered as plain HTTP."""
+    response = await _send(request, reactor, dial, host, port, path, Headers())
+    if response.code != 200:
+        _relay(request, response)
+        done = Deferred()
+        response.deliverBody(_BodyRelay(request, done))
+        await done
+        return
     done = Deferred()
-    response.deliverBody(_BodyRelay(request, done, throttle))
+    relay = _MessageRelay(done)
+    serve_websocket(request, relay)
+    response.deliverBody(relay)
     await done
 
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 from twisted.internet import protocol
 
 from ..machinery import errors
-from .forward import forward
-from .upgrade import hijack, request_head
+from .forward import forward, stream_over_websocket
+from .upgrade import hijack, request_head, wants_upgrade
 
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
 
@@ -217,6 +217,11 @@ class NodeStreams:
             path = _proxy_rest(request, info)
         else:
             raise errors.not_found(errors.GroupResource(store.info.group, resource), info.name)
+        if info.subresource == "log" and wants_upgrade(request, "websocket"):
+            # A log is a stream the apiserver reads, not a connection it relays: read plainly, sent over
+            # WebSocket (binary.k8s.io or base64.binary.k8s.io), as upstream.
+            await stream_over_websocket(request, self.reactor, self.kubelet.dial, host, port, path)
+            return
         await self.relay(request, host, port, path)
 
     async def _kubelet_target(self, request, info, pod):

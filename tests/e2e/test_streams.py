@@ -248,6 +248,31 @@ def test_port_forward_spdy(kc, web):
     assert status == 200 and b"Directory listing" in body
 
 
+@pytest.mark.parametrize("protocol", ["base64.binary.k8s.io", "binary.k8s.io"])
+def test_pod_log_over_websocket(cluster, ticker, protocol):
+    """pods/log asked for over WebSocket is upgraded and the log arrives as messages (base64 text frames or
+    binary frames by the subprotocol), the socket closing at the log's end, as upstream."""
+    import base64
+    websocket = pytest.importorskip("websocket")
+    server = cluster[0]
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/api/v1/namespaces/default/pods/ticker/log",
+                                     subprotocols=[protocol], timeout=10)
+    try:
+        assert ws.getsubprotocol() == protocol
+        chunks = []
+        while True:
+            opcode, data = ws.recv_data()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            assert opcode == (websocket.ABNF.OPCODE_TEXT if protocol.startswith("base64") else
+                              websocket.ABNF.OPCODE_BINARY)
+            chunks.append(base64.b64decode(data) if protocol.startswith("base64") else data)
+    finally:
+        ws.close()
+    text = b"".join(chunks).decode()
+    assert text.startswith("started\ntick 0\n")
+
+
 def test_pod_proxy_without_a_port_uses_the_first_container_port(kc, web):
     """pods/NAME/proxy/ with no port dials the first port a container declares, as upstream."""
     assert "Directory listing" in kc("get", "--raw", "/api/v1/namespaces/default/pods/web/proxy/").stdout
