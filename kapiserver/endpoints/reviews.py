@@ -12,6 +12,7 @@ from ..auth.authz import ALLOW, DENY, Attributes, AlwaysAllow
 from ..auth.context import current_user
 from ..auth.user import UserInfo
 from ..machinery import codec, errors
+from ..registry.subresources.binding import bind_pod
 from .http import write_bytes
 
 VIRTUAL = {
@@ -44,7 +45,6 @@ async def handle(handler, request, info, catalog_info) -> None:
     if node is not None:
         body, _ = typed.decode(body, node, catalog_info.kind, catalog_info.version)
     if key == ("", "bindings"):
-        from .subresources import bind_pod
         name = (body.get("metadata") or {}).get("name", "")
         await bind_pod(handler.context.registry.store("", "v1", "pods"), info.namespace, name, body)
         write_bytes(request, 201, "application/json", codec.encode(

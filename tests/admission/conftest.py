@@ -16,6 +16,8 @@ from kapiserver.auth.user import INSECURE_USER
 from kapiserver.machinery.errors import GroupResource, StatusError
 from kapiserver.registry.attributes import for_resource
 
+from tests.controllers.conftest import registry  # noqa: F401 (a Registry on SQLite, for test_attributes)
+
 
 def drive(coroutine):
     """The coroutine's result (or its exception raised), run with nothing pending."""

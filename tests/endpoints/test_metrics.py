@@ -17,6 +17,7 @@ from kapiserver.endpoints import metrics
 from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.requestinfo import request_info
 from kapiserver.endpoints.root import APIRoot
+from kapiserver.registry.catalog import ALL_VERBS, CREATE_ONLY
 from kapiserver.registry.registry import Registry
 from kapiserver.storage.sqlite import open_sqlite
 
@@ -297,15 +298,17 @@ def test_storage_object_counts_from_the_watch_caches():
     def store(resource, n, ready=True):
         cache = SimpleNamespace(ready=ready, objects=dict.fromkeys(range(n)))
         name, _, group = resource.partition(".")
+        verbs = CREATE_ONLY if name in ("bindings", "selfsubjectaccessreviews") else ALL_VERBS
         return SimpleNamespace(cacher=SimpleNamespace(resource=resource, cache=cache),
-                               info=SimpleNamespace(group=group, resource=name))
+                               info=SimpleNamespace(group=group, resource=name, verbs=verbs))
     registry = SimpleNamespace(stores={
         ("", "v1", "configmaps"): store("configmaps", 3),
         ("autoscaling", "v1", "horizontalpodautoscalers"): store("horizontalpodautoscalers.autoscaling", 2),
         ("autoscaling", "v2", "horizontalpodautoscalers"): store("horizontalpodautoscalers.autoscaling", 2),
         ("apps", "v1", "deployments"): store("deployments.apps", 0),
         ("", "v1", "secrets"): store("secrets", 5, ready=False),
-        ("", "v1", "events"): SimpleNamespace(cacher=None, info=SimpleNamespace(group="", resource="events")),
+        ("", "v1", "events"): SimpleNamespace(cacher=None, info=SimpleNamespace(group="", resource="events",
+                                                                                verbs=ALL_VERBS)),
         ("", "v1", "bindings"): store("bindings", 0),
         ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"):
             store("selfsubjectaccessreviews.authorization.k8s.io", 0),
