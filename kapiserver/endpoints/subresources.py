@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 
 from ..auth import context as request_context
+from ..auth.tokenrequest import token_request
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..registry.subresources import rest_for
@@ -55,7 +56,6 @@ async def handle(handler, request, info, store) -> None:
     elif name in _STREAMS:
         await _stream(handler, request, info, store, namespace)
     elif name == "token":
-        from ..auth.tokenrequest import token_request
         token = await token_request(getattr(handler.context, "security", None), registry, namespace, info.name,
                                     handler.body(request))
         write_bytes(request, 201, "application/json", codec.encode(token))
