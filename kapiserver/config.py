@@ -13,6 +13,7 @@ import struct
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple, Union
 
+from .admission import options as admission_options
 from .auth.options import SecurityConfig, parse_security
 from .kubelet.options import NodeAccessConfig, parse_node_access
 
@@ -560,6 +561,8 @@ class ServerConfig:
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
 
         security = parse_security(options, data_dir, OptionError, parse_bool, parse_duration, _list)
+        # A bad admission configuration stops startup here, with one line, rather than once the server runs.
+        admission_options.validate(security, OptionError)
         node_access = parse_node_access(options, OptionError, parse_bool, parse_duration, _list)
 
         advertise = pick("advertise-address", _ip, None)

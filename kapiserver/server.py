@@ -181,8 +181,9 @@ class APIServerService(service.MultiService):
 
     async def _security(self, context):
         """Bootstrap RBAC policy, the admission chain and, with --secure-port, the TLS listener."""
-        from .admission import config as admission_config
-        from .admission.chain import build_chain, install
+        from .admission import options as admission_options
+        from .admission.chain import build_chain
+        from .auth import context as request_context
         from .auth.policy import ensure_bootstrap_policy
         config, sec = self.config, self.config.security
         await ensure_bootstrap_policy(self.registry)
@@ -193,10 +194,10 @@ class APIServerService(service.MultiService):
         security = None
         if config.secure_port:
             security = self._secure_listener(context, audit)
-        install(self.registry, build_chain(self.registry, security, sec.enable_admission_plugins,
-                                           sec.disable_admission_plugins, sec.admission_control,
-                                           sec.allow_privileged, getattr(security, "webhooks", None),
-                                           plugin_config=admission_config.load_for(sec)))
+        self.registry.admission = build_chain(self.registry, security, sec.enable_admission_plugins,
+                                              sec.disable_admission_plugins, sec.admission_control,
+                                              sec.allow_privileged, plugin_config=admission_options.load_for(sec),
+                                              context=request_context)
         context.security = security
         return security, audit
 

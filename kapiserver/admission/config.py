@@ -4,8 +4,9 @@ its configuration embedded (``configuration``) or in a file of its own
 (``path``, relative to the AdmissionConfiguration's directory).
 
 ``load_admission_config`` reads it into {plugin name: configuration dict};
-``check_plugin_configs`` has every enabled plugin parse its configuration, so
-a bad file stops startup with one line, worded as upstream's errors.
+kapiserver.admission.plugins has every enabled plugin parse its part, so a bad
+file stops startup with one line, worded as upstream's errors.  This module
+reads documents and imports no plugin: the plugins import it.
 """
 
 from __future__ import annotations
@@ -143,56 +144,3 @@ def _plugin_configuration(plugin: dict, base: str):
     except AdmissionConfigError as e:
         raise AdmissionConfigError(f'couldn\'t init admission plugin "{plugin.get("name")}": {e}') from None
     return configuration
-
-
-def _parsers() -> dict:
-    """Plugin name -> parse(configuration or None) -> parsed, raising AdmissionConfigError."""
-    from . import eventratelimit, podnodeselector, quota, webhooks
-    return {"ResourceQuota": quota.parse_configuration,
-            "PodNodeSelector": podnodeselector.parse_configuration,
-            "EventRateLimit": eventratelimit.parse_configuration,
-            "MutatingAdmissionWebhook": webhooks.parse_configuration,
-            "ValidatingAdmissionWebhook": webhooks.parse_configuration,
-            "PodSecurity": _parse_pod_security}
-
-
-def _parse_pod_security(configuration):
-    """A PodSecurityConfiguration, checked here so a bad one stops startup; the plugin keeps the object."""
-    from .podsecurity import load
-    try:
-        load(configuration)
-    except ValueError as e:
-        raise AdmissionConfigError(str(e)) from None
-    return configuration
-
-
-def parse_plugin_config(name: str, configuration) -> object:
-    """``name``'s parsed configuration; an AdmissionConfigError names the plugin, as upstream's init does."""
-    parse = _parsers().get(name)
-    if parse is None:
-        return configuration
-    try:
-        return parse(configuration)
-    except AdmissionConfigError as e:
-        raise AdmissionConfigError(f'couldn\'t init admission plugin "{name}": {e}') from None
-
-
-def check_plugin_configs(configs: dict, enabled: Iterable[str]) -> None:
-    """Parse the configuration of every enabled plugin (also those with none: some require one)."""
-    for name in enabled:
-        parse_plugin_config(name, configs.get(name))
-
-
-def load_for(security) -> dict:
-    """The configurations of the plugins a SecurityConfig enables, from its --admission-control-config-file."""
-    from .chain import enabled_plugins
-    enabled = enabled_plugins(security.enable_admission_plugins, security.disable_admission_plugins,
-                              security.admission_control)
-    return load_admission_config(security.admission_control_config_file, enabled)
-
-
-def validate_flags(path: str, enable=(), disable=(), admission_control=()) -> None:
-    """What --admission-control-config-file and the plugin flags give must be usable: AdmissionConfigError if not."""
-    from .chain import enabled_plugins
-    enabled = enabled_plugins(enable, disable, admission_control)
-    check_plugin_configs(load_admission_config(path, enabled), enabled)

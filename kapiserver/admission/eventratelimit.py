@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Callable
 
-from ..auth.context import current_user
 from ..machinery.errors import StatusError
+from ..registry.attributes import CREATE, UPDATE, Attributes
 
 CONFIGURATION_KINDS = {("eventratelimit.admission.k8s.io/v1alpha1", "Configuration")}
 LIMIT_TYPES = ("Server", "Namespace", "User", "SourceAndObject")
@@ -86,11 +86,11 @@ def _source_and_object_key(event: dict) -> str:
         involved.get("name"), involved.get("uid"), involved.get("apiVersion")))
 
 
-_KEYS: dict[str, Callable[[dict], str]] = {
-    "Server": lambda event: "",
-    "Namespace": lambda event: (event.get("metadata") or {}).get("namespace", ""),
-    "User": lambda event: current_user().name,
-    "SourceAndObject": _source_and_object_key,
+_KEYS: dict[str, Callable[[Attributes], str]] = {
+    "Server": lambda attributes: "",
+    "Namespace": lambda attributes: (attributes.object.get("metadata") or {}).get("namespace", ""),
+    "User": lambda attributes: attributes.user_info.name,
+    "SourceAndObject": lambda attributes: _source_and_object_key(attributes.object),
 }
 
 
@@ -104,8 +104,8 @@ class LimitEnforcer:
         self.clock = clock
         self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
-    def accept(self, event: dict) -> bool:
-        key = _KEYS[self.type](event)
+    def accept(self, attributes: Attributes) -> bool:
+        key = _KEYS[self.type](attributes)
         now = self.clock()
         bucket = self.buckets.get(key)
         if bucket is None:
@@ -116,24 +116,23 @@ class LimitEnforcer:
             self.buckets.move_to_end(key)
         return bucket.try_accept(now)
 
-    def key(self, event: dict) -> str:
-        return _KEYS[self.type](event)
+    def key(self, attributes: Attributes) -> str:
+        return _KEYS[self.type](attributes)
 
 
 class EventRateLimit:
     def __init__(self, limits: list[dict], clock: Callable[[], float]):
         self.enforcers = [LimitEnforcer(limit, clock) for limit in limits]
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        info = store.info
-        if operation not in ("create", "update") or (info.group, info.kind) != ("", "Event") or \
-                getattr(store, "subresource", ""):
+    async def admit(self, attributes: Attributes) -> None:
+        if attributes.operation not in (CREATE, UPDATE) or \
+                (attributes.kind.group, attributes.kind.kind) != ("", "Event") or attributes.subresource:
             return
         refused = None
         # Every limit takes its token, even after one refused; the last refusal is reported, as upstream.
         for enforcer in self.enforcers:
-            if not enforcer.accept(obj):
+            if not enforcer.accept(attributes):
                 refused = enforcer
         if refused is not None:
             raise StatusError(429, "TooManyRequests", f"Too many requests: limit reached on type {refused.type} "
-                                                      f"for key {refused.key(obj)}")
+                                                      f"for key {refused.key(attributes)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..machinery import errors
 from ..machinery.errors import GroupResource, StatusError
+from ..registry.attributes import CREATE, DELETE, Attributes
 
 IMMORTAL_NAMESPACES = frozenset(("default", "kube-system", "kube-public"))
 _NAMESPACES = GroupResource("", "namespaces")
@@ -19,19 +20,19 @@ class NamespaceLifecycle:
         """``get_namespace(name)`` -> Deferred/awaitable of the Namespace dict; raises 404."""
         self.get_namespace = get_namespace
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        info = store.info
-        if info.resource == "namespaces" and info.group == "" and operation == "delete":
-            name = obj["metadata"]["name"]
+    async def admit(self, attributes: Attributes) -> None:
+        resource = attributes.resource
+        if (resource.group, resource.resource) == ("", "namespaces") and attributes.operation == DELETE:
+            name = attributes.name
             if name in IMMORTAL_NAMESPACES:
                 raise errors.forbidden_request(_NAMESPACES, name,
                                                f'namespaces "{name}" is forbidden: this namespace may not be deleted')
             return
-        if operation != "create" or not info.namespaced or (info.group, info.resource) in _EXEMPT:
+        if attributes.operation != CREATE or not attributes.namespace or \
+                (resource.group, resource.resource) in _EXEMPT:
             return
-        namespace_name = obj["metadata"].get("namespace")
-        if not namespace_name:
-            return
+        namespace_name = attributes.namespace
+        obj = attributes.object
         try:
             namespace = await self.get_namespace(namespace_name)
         except StatusError as e:
@@ -42,7 +43,7 @@ class NamespaceLifecycle:
                 namespace["metadata"].get("deletionTimestamp"):
             message = (f"unable to create new content in namespace {namespace_name} because it is being "
                        f"terminated")
-            qualified = store.qualified
+            qualified = attributes.group_resource
             raise StatusError(403, "Forbidden",
                               f'{qualified} "{obj["metadata"].get("name", "")}" is forbidden: {message}',
                               {"name": obj["metadata"].get("name", ""),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..machinery.errors import StatusError
+from ..registry.attributes import CREATE, Attributes
 from ..registry.defaults._quantity import parse_quantity
 from ..registry.options import ListOptions
 
@@ -24,11 +25,12 @@ class LimitRanger:
     def __init__(self, registry):
         self.registry = registry
 
-    async def __call__(self, operation, store, obj, old) -> None:
-        info = store.info
-        if operation != "create" or (info.group, info.resource) != ("", "pods") or getattr(store, "subresource", ""):
+    async def admit(self, attributes: Attributes) -> None:
+        resource = attributes.resource
+        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "pods") or \
+                attributes.subresource:
             return
-        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        obj, namespace = attributes.object, attributes.namespace
         ranges = (await self.registry.store("", "v1", "limitranges").list(namespace, ListOptions()))[0]
         if not ranges:
             return

@@ -5,9 +5,9 @@ pods bound to it, and may create only mirror pods.
 
 from __future__ import annotations
 
-from ..auth.context import current_user
 from ..auth.node import node_name
 from ..machinery.errors import StatusError
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -18,19 +18,20 @@ def _forbidden(resource: str, name: str, message: str) -> StatusError:
 
 
 class NodeRestriction:
-    async def __call__(self, operation, store, obj, old) -> None:
-        node = node_name(current_user())
-        info = store.info
-        if node is None or info.group != "":
+    async def admit(self, attributes: Attributes) -> None:
+        node = node_name(attributes.user_info)
+        info = attributes.resource
+        if node is None or info.group != "" or attributes.operation not in (CREATE, UPDATE, DELETE):
             return
-        name = (obj.get("metadata") or {}).get("name", "")
+        operation, obj, old = attributes.operation, attributes.object, attributes.old_object
+        name = attributes.name
         if info.resource == "nodes":
             if name != node:
                 raise _forbidden("nodes", name, f'node "{node}" is not allowed to modify node "{name}"')
         elif info.resource == "pods":
-            pod = old if operation == "delete" and old else obj
+            pod = old if operation == DELETE else obj
             bound = (pod.get("spec") or {}).get("nodeName")
-            if operation == "create":
+            if operation == CREATE:
                 annotations = (obj.get("metadata") or {}).get("annotations") or {}
                 if MIRROR_ANNOTATION not in annotations:
                     raise _forbidden("pods", name, f"pod does not have \"{MIRROR_ANNOTATION}\" annotation, "
@@ -39,6 +40,6 @@ class NodeRestriction:
                     raise _forbidden("pods", name, f'node "{node}" can only create pods with spec.nodeName set '
                                                    f"to itself")
             elif bound != node:
-                verb = "delete" if operation == "delete" else "update"
+                verb = "delete" if operation == DELETE else "update"
                 raise _forbidden("pods", name, f'node "{node}" can only {verb} pods with spec.nodeName set to '
                                                f"itself")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..machinery import errors
 from ..machinery.errors import GroupResource, StatusError
 from ..machinery.selectors import validate_label_key, validate_label_value
+from ..registry.attributes import CREATE, Attributes
 
 ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"
 CLUSTER_DEFAULT = "clusterDefaultNodeSelector"
@@ -80,11 +81,12 @@ class PodNodeSelector:
             # Upstream hands back the plain error, which the API writes as a 500 without a reason.
             raise StatusError(500, "", str(e)) from None
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        info = store.info
-        if operation != "create" or (info.group, info.resource) != ("", "pods") or \
-                getattr(store, "subresource", ""):
+    async def admit(self, attributes: Attributes) -> None:
+        resource = attributes.resource
+        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "pods") or \
+                attributes.subresource:
             return
+        obj = attributes.object
         metadata = obj.get("metadata") or {}
         name = metadata.get("name", "")
         namespace_selector = await self._namespace_selector(metadata.get("namespace", ""))

@@ -11,6 +11,7 @@ import copy
 from fractions import Fraction
 
 from ..machinery.errors import StatusError
+from ..registry.attributes import CREATE, DELETE, Attributes
 from ..registry.defaults._quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
 
@@ -172,7 +173,7 @@ class ResourceQuotaAdmission:
         # One store per stored resource: several served versions share one key root.
         for store in {s.key_root: s for s in self.registry.stores.values()}.values():
             info = store.info
-            if not info.namespaced or getattr(store, "subresource", ""):
+            if not info.namespaced:
                 continue
             sample = {f"count/{info.resource}" + (f".{info.group}" if info.group else "")}
             sample |= {legacy for legacy, key in _LEGACY_COUNTS.items() if key == (info.group, info.resource)}
@@ -186,23 +187,24 @@ class ResourceQuotaAdmission:
                         used[key] += value
         return used
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        info = store.info
-        if not info.namespaced or getattr(store, "subresource", ""):
+    async def admit(self, attributes: Attributes) -> None:
+        namespace, operation = attributes.namespace, attributes.operation
+        if not namespace or attributes.subresource:
             return
-        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        info = attributes.resource     # its group and resource are what the usage rules read
         if (info.group, info.resource) == ("", "resourcequotas"):
             self._cache.invalidate()
-            if operation == "create":
+            if operation == CREATE:
                 self._recompute_soon(namespace)
             return
-        if operation not in ("create", "delete") or not namespace:
+        if operation not in (CREATE, DELETE):
             return
+        obj = attributes.object
         quotas = await self._quotas(namespace)
         # With limitedResources configured, a namespace without quotas is still checked, as upstream.
         if not quotas and not self.limited_resources:
             return
-        if operation == "create":
+        if operation == CREATE:
             requested = object_usage(info, obj)
             quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
             for quota in quotas:

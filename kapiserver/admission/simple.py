@@ -4,43 +4,50 @@ from __future__ import annotations
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
-def _is_pod(store) -> bool:
-    return store.info.group == "" and store.info.resource == "pods" and not getattr(store, "subresource", "")
+def _is_pod(attributes: Attributes, subresources=("",)) -> bool:
+    """Whether ``attributes`` write a pod, or one of its ``subresources``."""
+    resource = attributes.resource
+    return (resource.group, resource.resource) == ("", "pods") and attributes.subresource in subresources
+
+
+# The writes that carry containers, as upstream's AlwaysPullImages and pod validation see them.
+_WITH_CONTAINERS = ("", "ephemeralcontainers")
 
 
 class AlwaysAdmit:
-    async def __call__(self, operation, store, obj, old) -> None:
+    async def admit(self, attributes: Attributes) -> None:
         return None
 
 
 class AlwaysDeny:
-    async def __call__(self, operation, store, obj, old) -> None:
-        if operation in ("create", "update", "delete"):
+    async def admit(self, attributes: Attributes) -> None:
+        if attributes.operation in (CREATE, UPDATE, DELETE):
             raise StatusError(403, "Forbidden", "admission control is denying all modifications", {})
 
 
 class AlwaysPullImages:
     """Every container of a new or updated pod pulls its image always."""
 
-    async def __call__(self, operation, store, obj, old) -> None:
-        if operation not in ("create", "update") or not _is_pod(store):
+    async def admit(self, attributes: Attributes) -> None:
+        if attributes.operation not in (CREATE, UPDATE) or not _is_pod(attributes, _WITH_CONTAINERS):
             return
         for key in _CONTAINER_LISTS:
-            for container in (obj.get("spec") or {}).get(key) or []:
+            for container in (attributes.object.get("spec") or {}).get(key) or []:
                 container["imagePullPolicy"] = "Always"
 
 
 class ServiceAccount:
     """Pods without a service account run as "default"."""
 
-    async def __call__(self, operation, store, obj, old) -> None:
-        if operation != "create" or not _is_pod(store):
+    async def admit(self, attributes: Attributes) -> None:
+        if attributes.operation != CREATE or not _is_pod(attributes):
             return
-        spec = obj.setdefault("spec", {})
+        spec = attributes.object.setdefault("spec", {})
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
@@ -52,9 +59,11 @@ class AllowPrivileged:
     def __init__(self, allowed: bool):
         self.allowed = allowed
 
-    async def __call__(self, operation, store, obj, old) -> None:
-        if self.allowed or operation not in ("create", "update") or not _is_pod(store):
+    async def admit(self, attributes: Attributes) -> None:
+        if self.allowed or attributes.operation not in (CREATE, UPDATE) or \
+                not _is_pod(attributes, _WITH_CONTAINERS):
             return
+        obj = attributes.object
         problems = []
         for key in _CONTAINER_LISTS:
             for index, container in enumerate((obj.get("spec") or {}).get(key) or []):
@@ -73,12 +82,12 @@ class DefaultStorageClass:
     def __init__(self, registry):
         self.registry = registry
 
-    async def __call__(self, operation, store, obj, old) -> None:
-        info = store.info
-        if operation != "create" or (info.group, info.resource) != ("", "persistentvolumeclaims") or \
-                getattr(store, "subresource", ""):
+    async def admit(self, attributes: Attributes) -> None:
+        resource = attributes.resource
+        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "persistentvolumeclaims") \
+                or attributes.subresource:
             return
-        spec = obj.setdefault("spec", {})
+        spec = attributes.object.setdefault("spec", {})
         if spec.get("storageClassName") is not None:
             return
         from ..registry.options import ListOptions

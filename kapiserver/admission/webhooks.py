@@ -17,12 +17,11 @@ from urllib.parse import urlsplit
 
 import jsonpatch
 
-from ..auth.context import current_user
 from ..machinery.errors import StatusError
+from ..registry.attributes import DELETE, Attributes
 from ..registry.options import ListOptions
 
 GROUP = "admissionregistration.k8s.io"
-_OPERATIONS = {"create": "CREATE", "update": "UPDATE", "delete": "DELETE"}
 
 
 def _selector_matches(selector: Optional[dict], labels: dict) -> bool:
@@ -31,10 +30,11 @@ def _selector_matches(selector: Optional[dict], labels: dict) -> bool:
     return selector_matches(selector or {}, labels)
 
 
-def _rule_matches(rule: dict, operation: str, info, subresource: str) -> bool:
+def _rule_matches(rule: dict, attributes: Attributes) -> bool:
     operations = rule.get("operations") or []
-    if "*" not in operations and operation not in operations:
+    if "*" not in operations and attributes.operation not in operations:
         return False
+    info, subresource = attributes.resource, attributes.subresource
     if not any(g in ("*", info.group) for g in rule.get("apiGroups") or []):
         return False
     if not any(v in ("*", info.version) for v in rule.get("apiVersions") or []):
@@ -46,7 +46,7 @@ def _rule_matches(rule: dict, operation: str, info, subresource: str) -> bool:
                (r.endswith("/*") and r[:-2] == info.resource and subresource) for r in resources):
         return False
     scope = rule.get("scope") or "*"
-    return scope == "*" or (scope == "Namespaced") == info.namespaced
+    return scope == "*" or (scope == "Namespaced") == bool(attributes.namespace)
 
 
 CONFIGURATION_KINDS = {(version, kind) for version in ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1alpha1")
@@ -186,26 +186,22 @@ class _Webhooks:
                                                token=token, reactor=self.reactor, basic_auth=basic)
         return self._clients[key]
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        op = _OPERATIONS.get(operation)
-        info = store.info
+    async def admit(self, attributes: Attributes) -> None:
+        info = attributes.resource
         if info.group == GROUP:
             if info.resource == self.resource:
                 self._cache.invalidate()
             return  # webhook configurations are never sent to webhooks, as upstream
-        if op is None:
-            return
-        subresource = getattr(store, "subresource", "") or ""
         for configuration in await self._configurations():
             for webhook in configuration.get("webhooks") or []:
-                if await self._matches(webhook, op, store, obj, old, subresource):
-                    await self._call(webhook, op, store, obj, old, subresource)
+                if await self._matches(webhook, attributes):
+                    await self._call(webhook, attributes)
 
-    async def _matches(self, webhook, op, store, obj, old, subresource) -> bool:
-        info = store.info
-        if not any(_rule_matches(rule, op, info, subresource) for rule in webhook.get("rules") or []):
+    async def _matches(self, webhook, attributes: Attributes) -> bool:
+        info = attributes.resource
+        if not any(_rule_matches(rule, attributes) for rule in webhook.get("rules") or []):
             return False
-        subject = obj if op != "DELETE" else (old or obj)
+        subject = attributes.old_object if attributes.operation == DELETE else attributes.object
         labels = (subject.get("metadata") or {}).get("labels") or {}
         if webhook.get("objectSelector") and not _selector_matches(webhook["objectSelector"], labels):
             return False
@@ -213,26 +209,24 @@ class _Webhooks:
         if selector:
             if info.group == "" and info.resource == "namespaces":
                 return _selector_matches(selector, labels)
-            if info.namespaced:
-                namespace = subject["metadata"].get("namespace", "")
-                return _selector_matches(selector, await self._namespace_labels(namespace))
+            if attributes.namespace:
+                return _selector_matches(selector, await self._namespace_labels(attributes.namespace))
         return True
 
-    async def _call(self, webhook, op, store, obj, old, subresource) -> None:
-        info = store.info
+    async def _call(self, webhook, attributes: Attributes) -> None:
+        op, obj = attributes.operation, attributes.object
         name = webhook.get("name", "")
         uid = str(uuid.uuid4())
-        gvk = {"group": info.group, "version": info.version, "kind": info.kind}
-        gvr = {"group": info.group, "version": info.version, "resource": info.resource}
-        metadata = (obj or old or {}).get("metadata") or {}
+        kind, resource = attributes.kind, attributes.resource
+        gvk = {"group": kind.group, "version": kind.version, "kind": kind.kind}
+        gvr = {"group": resource.group, "version": resource.version, "resource": resource.resource}
         request = {"uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
-                   "name": metadata.get("name", ""), "operation": op, "userInfo": current_user().to_api(),
-                   "object": obj if op != "DELETE" else None, "oldObject": old if op != "CREATE" else None,
-                   "dryRun": False}
-        if subresource:
-            request["subResource"] = request["requestSubResource"] = subresource
-        if info.namespaced:
-            request["namespace"] = metadata.get("namespace", "")
+                   "name": attributes.name, "operation": op, "userInfo": attributes.user_info.to_api(),
+                   "object": obj, "oldObject": attributes.old_object, "dryRun": False}
+        if attributes.subresource:
+            request["subResource"] = request["requestSubResource"] = attributes.subresource
+        if attributes.namespace:
+            request["namespace"] = attributes.namespace
         review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
         timeout = webhook.get("timeoutSeconds") or 10
         config = webhook.get("clientConfig") or {}
@@ -252,7 +246,7 @@ class _Webhooks:
                               {"causes": [{"message": f'failed calling webhook "{name}": {reason}'}]}) from None
         if not response.get("allowed"):
             raise _denied(name, response.get("status") or {})
-        if self.mutating and response.get("patch") and op != "DELETE":
+        if self.mutating and response.get("patch") and op != DELETE:
             if response.get("patchType", "JSONPatch") != "JSONPatch":
                 raise StatusError(500, "InternalError",
                                   f'Internal error occurred: webhook "{name}" returned an unsupported patchType')

@@ -1,10 +1,12 @@
-"""The user a request is being served for, visible to admission and the reviews below the filter."""
+"""The user a request is being served for and its response record, set by the security filter; the server
+hands this module to the admission chain, which puts both into every request's Attributes."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 from typing import Optional
 
+from ..registry.attributes import DISCARD
 from .user import INSECURE_USER, UserInfo
 
 _current_user: ContextVar[Optional[UserInfo]] = ContextVar("kapiserver_user", default=None)
@@ -22,12 +24,11 @@ def current_user() -> UserInfo:
 class ResponseRecord:
     """What code serving a request hands back to its response: warnings (each a
     ``299 -`` Warning header, written once however often it is added, as upstream's
-    recorder does) and audit annotations (the audit log adds them to the event);
-    and the subresource the request addresses, which admission otherwise cannot see."""
+    recorder does) and audit annotations (the audit log adds them to the event).
+    Admission reaches it as its Attributes' ``record``."""
 
-    def __init__(self, request, subresource: str = ""):
+    def __init__(self, request):
         self.request = request
-        self.subresource = subresource
         self.warnings: list[str] = []
         self.audit_annotations: dict[str, str] = {}
 
@@ -38,32 +39,31 @@ class ResponseRecord:
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         self.request.responseHeaders.addRawHeader(b"Warning", f'299 - "{escaped}"'.encode("utf-8"))
 
+    def add_audit_annotation(self, key: str, value: str) -> None:
+        self.audit_annotations[key] = value
+
 
 _current_response: ContextVar[Optional[ResponseRecord]] = ContextVar("kapiserver_response", default=None)
 
 
-def set_request(request, subresource: str = "") -> None:
+def set_request(request) -> None:
     """Start recording for ``request`` (its audit annotations also land on ``request.kapi_audit_annotations``)."""
-    record = ResponseRecord(request, subresource or "")
+    record = ResponseRecord(request)
     request.kapi_audit_annotations = record.audit_annotations
     _current_response.set(record)
 
 
+def current_record():
+    """Where the request being served collects warnings and audit annotations (a sink dropping both
+    outside any request)."""
+    return _current_response.get() or DISCARD
+
+
 def add_warning(text: str) -> None:
     """A warning for the client of the request being served; dropped outside any request."""
-    record = _current_response.get()
-    if record is not None:
-        record.add_warning(text)
+    current_record().add_warning(text)
 
 
 def add_audit_annotation(key: str, value: str) -> None:
     """An annotation on the audit event of the request being served; dropped outside any request."""
-    record = _current_response.get()
-    if record is not None:
-        record.audit_annotations[key] = value
-
-
-def current_subresource() -> str:
-    """The subresource the request being served addresses ("" for the resource itself or outside a request)."""
-    record = _current_response.get()
-    return record.subresource if record is not None else ""
+    current_record().add_audit_annotation(key, value)

@@ -7,7 +7,7 @@ by one who holds the bound role's permissions (or may "bind" it).
 from __future__ import annotations
 
 from ..machinery.errors import StatusError
-from . import context
+from ..registry import attributes as admission
 from .authz import Attributes
 from .rbac import GROUP, format_rule, missing_rules
 from .user import SYSTEM_MASTERS
@@ -21,17 +21,18 @@ class EscalationCheck:
         self.authorizer = authorizer
         self.rbac = rbac
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        info = store.info
-        if info.group != GROUP or operation not in ("create", "update"):
+    async def admit(self, attributes: admission.Attributes) -> None:
+        """Run where admission does, on the writes of roles and bindings."""
+        info = attributes.resource
+        if info.group != GROUP or attributes.operation not in (admission.CREATE, admission.UPDATE):
             return
         if info.resource not in _ROLES and info.resource not in _BINDINGS:
             return
-        user = context.current_user()
+        user = attributes.user_info
         if SYSTEM_MASTERS in user.groups:
             return
-        namespace = obj["metadata"].get("namespace", "") if info.namespaced else ""
-        name = obj["metadata"].get("name", "")
+        obj = attributes.object
+        namespace, name = attributes.namespace, attributes.name
         snapshot = await self.rbac.snapshot()
         if info.resource in _ROLES:
             if await self._allowed(user, "escalate", namespace, info.resource, name):

@@ -36,7 +36,7 @@ class Security:
         authenticated = await self.authenticator.authenticate(request)
         state = RequestAuth(authenticated, authenticated)
         request.kapi_auth = state
-        context.set_request(request, info.subresource)
+        context.set_request(request)
         user = authenticated
         if impersonation.requested(request):
             user = await impersonation.impersonate(request, authenticated, self.authorizer)
@@ -57,6 +57,6 @@ class Security:
 def insecure(request) -> UserInfo:
     """The insecure port: no authentication, everything allowed, as upstream's insecure serving did."""
     request.kapi_auth = RequestAuth(INSECURE_USER)
-    context.set_request(request, getattr(getattr(request, "kapi_info", None), "subresource", ""))
+    context.set_request(request)
     context.set_user(INSECURE_USER)
     return INSECURE_USER

@@ -192,17 +192,6 @@ def parse_security(options, data_dir: str, error, parse_bool, parse_duration, sp
         required.append((key, value))
     anonymous = boolean("anonymous-auth", True)
     disabled_by_always_allow = anonymous and "AlwaysAllow" in modes
-    from ..admission.chain import check_plugin_names
-    for flag in ("enable-admission-plugins", "disable-admission-plugins", "admission-control"):
-        problem = check_plugin_names(split(get(flag, None)))
-        if problem:
-            raise error(flag, f"{flag} {problem}")
-    from ..admission.config import AdmissionConfigError, validate_flags
-    try:  # a bad configuration stops startup here, with one line, rather than once the server runs
-        validate_flags(existing("admission-control-config-file"), split(get("enable-admission-plugins", None)),
-                       split(get("disable-admission-plugins", None)), split(get("admission-control", None)))
-    except AdmissionConfigError as e:
-        raise error("admission-control-config-file", str(e)) from None
     return SecurityConfig(
         cert_dir=str(get("cert-dir")).strip() or os.path.join(data_dir, "pki"),
         tls_cert_file=cert_file, tls_private_key_file=key_file, tls_min_version=min_version,

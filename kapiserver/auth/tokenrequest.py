@@ -6,7 +6,7 @@ import copy
 import datetime
 import time
 
-from ..machinery import codec, errors
+from ..machinery import errors
 from ..machinery.errors import StatusError
 from . import jwt
 
@@ -14,14 +14,13 @@ DEFAULT_SECONDS = 3600
 MIN_SECONDS = 600
 
 
-async def token_request(handler, request, info, store, namespace: str) -> None:
-    from ..endpoints.http import write_bytes
-    security = getattr(handler.context, "security", None)
+async def token_request(security, registry, namespace: str, name: str, body) -> dict:
+    """The TokenRequest answering ``body`` (the request's TokenRequest) for service account ``name``,
+    its token signed by ``security``'s service-account key; objects are read through ``registry``."""
     if security is None or security.service_accounts is None or security.service_accounts.signing_key is None:
         raise StatusError(503, "ServiceUnavailable",
                           "serviceaccounts/token is not available: no service account signing key is configured")
-    account = await store.get(namespace, info.name)
-    body = handler.body(request)
+    account = await registry.store("", "v1", "serviceaccounts").get(namespace, name)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request was not a TokenRequest")
     spec = copy.deepcopy(body.get("spec") or {})
@@ -43,7 +42,7 @@ async def token_request(handler, request, info, store, namespace: str) -> None:
             problems.append(errors.not_supported("spec.boundObjectRef.kind", kind, ["Pod", "Node", "Secret"]))
         else:
             resource = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}[kind]
-            target = await handler.context.registry.store("", "v1", resource).get(
+            target = await registry.store("", "v1", resource).get(
                 None if kind == "Node" else namespace, ref.get("name", ""))
             uid = target["metadata"].get("uid", "")
             if ref.get("uid") and ref["uid"] != uid:
@@ -54,18 +53,17 @@ async def token_request(handler, request, info, store, namespace: str) -> None:
             if kind == "Pod":
                 pod = {"name": ref.get("name", ""), "uid": uid}
     if problems:
-        raise errors.invalid_object("authentication.k8s.io", "TokenRequest", info.name, problems)
+        raise errors.invalid_object("authentication.k8s.io", "TokenRequest", name, problems)
     if sa.max_expiration and seconds > sa.max_expiration:
         seconds = sa.max_expiration
     audiences = list(spec.get("audiences") or sa.audiences)
     now = time.time()
-    claims = jwt.bound_claims(sa.issuer, audiences, namespace, info.name, account["metadata"].get("uid", ""),
+    claims = jwt.bound_claims(sa.issuer, audiences, namespace, name, account["metadata"].get("uid", ""),
                               seconds, pod=pod, now=now)
     token = jwt.sign(claims, sa.signing_key)
     expires = datetime.datetime.fromtimestamp(claims["exp"], datetime.timezone.utc)
-    out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-           "metadata": {"name": info.name, "namespace": namespace,
-                        "creationTimestamp": None},
-           "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": ref or None},
-           "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-    write_bytes(request, 201, "application/json", codec.encode(out))
+    return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace,
+                         "creationTimestamp": None},
+            "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": ref or None},
+            "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}

@@ -437,12 +437,13 @@ def storage_object_counts(registry) -> dict[str, int]:
     """Objects per resource ("configmaps", "deployments.apps") as the watch caches hold them: counted
     from memory, never by reading storage.  A resource without a ready cache (--watch-cache=false, a
     cache still filling) is left out, as are the resources that store nothing."""
-    from .reviews import is_virtual
     counts: dict[str, int] = {}
     for store in list(registry.stores.values()):
         count = store.reads.object_count()
-        if count is None or is_virtual(store.info):
-            continue        # the reviews, bindings and componentstatuses store nothing
+        # The resources that store nothing (the reviews, bindings, componentstatuses) are those that
+        # cannot be watched, as discovery tells them apart.
+        if count is None or "watch" not in store.info.verbs:
+            continue
         # Several versions of one resource share one stored collection.
         counts.setdefault(store.reads.resource, count)
     return counts

@@ -9,10 +9,10 @@ from typing import Optional
 
 from twisted.internet.defer import Deferred, DeferredList
 
-from ..admission.lifecycle import NamespaceLifecycle
 from ..storage import Storage
 from . import core
 from .allocator import node_port_allocator, service_ip_allocator
+from .attributes import Attributes
 from .catalog import Catalog, ResourceInfo
 from .store import Store
 from .strategy import Strategy
@@ -21,7 +21,8 @@ from .strategy import Strategy
 class Registry:
     def __init__(self, storage: Storage, clock, catalog: Optional[Catalog] = None, prefix: bytes = b"/registry",
                  service_cluster_ip_range=None, service_node_port_range=(30000, 32767),
-                 watch_cache: bool = False, watch_cache_sizes=None, default_watch_cache_size: int = 100):
+                 watch_cache: bool = False, watch_cache_sizes=None, default_watch_cache_size: int = 100,
+                 admission=None):
         import ipaddress
         # One watch cache per served resource when on (the server turns it on from
         # --watch-cache; bare registries in tests read storage directly).
@@ -44,9 +45,16 @@ class Registry:
         # requester (CertificateSigningRequests) ask it.
         self.request_user = lambda: {}
         self.generation = 0
-        self.admit = NamespaceLifecycle(lambda name: self.store("", "v1", "namespaces").get_shared(None, name))
+        # The admission chain (anything with ``admit(attributes)``) every Store's writes pass; the server
+        # sets it once it is built (the chain reads namespaces and quotas through this registry).
+        self.admission = admission
         for info in self.catalog.all():
             self.add(info)
+
+    async def admit(self, attributes: Attributes) -> None:
+        """Admit one write of a Store (or a connect) through the admission chain, if there is one."""
+        if self.admission is not None:
+            await self.admission.admit(attributes)
 
     def strategy_for(self, info: ResourceInfo) -> Strategy:
         key = (info.storage_gv[0], info.storage_key)

@@ -18,13 +18,13 @@ from ..storage import Conflict, KeyExists, KeyNotFound, Storage
 from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
 from ..watch.cacher import Cacher
 from ..watch.reader import ReadsWatch, StorageReader
-from . import conversion, gcpolicy
+from . import attributes, conversion, gcpolicy
+from .attributes import Admit, for_resource
 from .catalog import ResourceInfo
 from .options import DeleteOptions, ListOptions, WriteOptions
 from .strategy import Strategy
 
 UpdateFunc = Callable[[Optional[dict]], Union[dict, Awaitable[dict]]]
-Admit = Callable[[str, "Store", dict, Optional[dict]], Awaitable[None]]
 
 # How many names a create from generateName tries before its AlreadyExists stands (upstream's
 # maxNameGenerationCreateAttempts).
@@ -170,7 +170,8 @@ class Store:
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
         if self.admit is not None:
-            await self.admit("create", self, obj, None)
+            await self.admit(for_resource(self.info, attributes.CREATE, obj, None, options=options,
+                                          dry_run=options.dry_run))
         if options.dry_run:
             return obj
         if not meta_.get("name"):
@@ -231,7 +232,8 @@ class Store:
             if field_errors:
                 raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
             if self.admit is not None:
-                await self.admit("update", self, new, old)
+                await self.admit(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
+                                              dry_run=options.dry_run))
             deleting = self._should_delete_during_update(new)
             if _same(new, old) and not deleting:
                 return old, False
@@ -329,7 +331,8 @@ class Store:
                     f"{options.precondition_resource_version}, ResourceVersion in object meta: "
                     f"{meta_['resourceVersion']}")
             if self.admit is not None:
-                await self.admit("delete", self, obj, obj)
+                await self.admit(for_resource(self.info, attributes.DELETE, None, obj, options=options,
+                                              dry_run=options.dry_run))
             grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
             # The garbage collector's orphan/foregroundDeletion finalizers, per propagationPolicy.
             gc_changed, finalizers = gcpolicy.deletion_finalizers(self.info, meta_, options)

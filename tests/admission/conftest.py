@@ -1,7 +1,8 @@
 """
 Fakes for admission plugins: stores that only carry their ResourceInfo, a
-registry that answers namespace and quota reads from dicts, and ``drive`` to
-run a plugin call whose awaits are all already resolved.
+registry that answers namespace and quota reads from dicts, ``call`` to admit
+one request's Attributes, and ``drive`` to run a plugin call whose awaits are
+all already resolved.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from types import SimpleNamespace
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from kapiserver.auth.user import INSECURE_USER
 from kapiserver.machinery.errors import GroupResource, StatusError
+from kapiserver.registry.attributes import for_resource
+
+from tests.controllers.conftest import registry  # noqa: F401 (a Registry on SQLite, for test_attributes)
 
 
 def drive(coroutine):
@@ -26,7 +31,15 @@ def drive(coroutine):
 
 def store(resource: str, kind: str, group: str = "", version: str = "v1", namespaced: bool = True):
     info = SimpleNamespace(group=group, version=version, resource=resource, kind=kind, namespaced=namespaced)
-    return SimpleNamespace(info=info, subresource="", qualified=GroupResource(group, resource))
+    return SimpleNamespace(info=info, qualified=GroupResource(group, resource))
+
+
+def call(plugin, operation: str, store, obj, old, user=INSECURE_USER, subresource: str = ""):
+    """``plugin.admit`` of the Attributes a Store makes for ``operation`` ("create", "update", "delete")."""
+    operation = operation.upper()
+    attributes = for_resource(store.info, operation, None if operation == "DELETE" else obj,
+                              (old or obj) if operation == "DELETE" else old, subresource)
+    return plugin.admit(attributes.with_request(user, attributes.record))
 
 
 class _Objects:

@@ -7,8 +7,9 @@ import json
 import pytest
 from twisted.python import usage
 
-from kapiserver.admission.config import (AdmissionConfigError, check_plugin_configs, load_admission_config,
-                                         validate_flags)
+from kapiserver.admission.config import AdmissionConfigError, load_admission_config
+from kapiserver.admission.options import validate_flags
+from kapiserver.admission.plugins import check_plugin_configs
 from kapiserver.tap import Options
 
 QUOTA = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "ResourceQuotaConfiguration",

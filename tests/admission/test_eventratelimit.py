@@ -7,11 +7,10 @@ from twisted.internet import task
 
 from kapiserver.admission.config import AdmissionConfigError
 from kapiserver.admission.eventratelimit import EventRateLimit, parse_configuration
-from kapiserver.auth.context import _current_user
 from kapiserver.auth.user import UserInfo
 from kapiserver.machinery.errors import StatusError
 
-from .conftest import drive, store
+from .conftest import call, drive, store
 
 EVENTS = store("events", "Event")
 
@@ -26,9 +25,9 @@ def event(namespace="default", component="kubelet", name="p") -> dict:
             "involvedObject": {"kind": "Pod", "namespace": namespace, "name": name}}
 
 
-def outcome(plugin, obj, operation="create") -> int:
+def outcome(plugin, obj, operation="create", **request) -> int:
     try:
-        drive(plugin(operation, EVENTS, obj, None))
+        drive(call(plugin, operation, EVENTS, obj, None, **request))
         return 201
     except StatusError as e:
         return e.code
@@ -41,7 +40,7 @@ def test_namespace_limit_refuses_past_burst_and_refills_with_time():
                             clock.seconds)
     assert [outcome(plugin, event()) for _ in range(3)] == [201] * 3
     with pytest.raises(StatusError) as info:
-        drive(plugin("create", EVENTS, event(), None))
+        drive(call(plugin, "create", EVENTS, event(), None))
     assert (info.value.code, info.value.reason, info.value.message) == (
         429, "TooManyRequests", "Too many requests: limit reached on type Namespace for key default")
     assert outcome(plugin, event("other")) == 201  # another namespace has its own bucket
@@ -57,7 +56,7 @@ def test_server_limit_is_one_bucket_and_updates_count():
     assert outcome(plugin, event("a")) == 201
     assert outcome(plugin, event("b"), "update") == 201
     assert outcome(plugin, event("c")) == 429
-    drive(plugin("create", store("configmaps", "ConfigMap"), {"metadata": {"namespace": "a"}}, None))
+    drive(call(plugin, "create", store("configmaps", "ConfigMap"), {"metadata": {"namespace": "a"}}, None))
 
 
 def test_user_and_source_and_object_keys():
@@ -65,14 +64,11 @@ def test_user_and_source_and_object_keys():
     clock = task.Clock()
     plugin = EventRateLimit(parse_configuration(configuration(
         {"type": "User", "qps": 1, "burst": 1}, {"type": "SourceAndObject", "qps": 1, "burst": 5})), clock.seconds)
-    token = _current_user.set(UserInfo(name="alice"))
-    try:
-        assert outcome(plugin, event(name="x")) == 201
-        with pytest.raises(StatusError) as info:
-            drive(plugin("create", EVENTS, event(name="y"), None))
-        assert info.value.message.endswith("limit reached on type User for key alice")
-    finally:
-        _current_user.reset(token)
+    alice = UserInfo(name="alice")
+    assert outcome(plugin, event(name="x"), user=alice) == 201
+    with pytest.raises(StatusError) as info:
+        drive(call(plugin, "create", EVENTS, event(name="y"), None, user=alice))
+    assert info.value.message.endswith("limit reached on type User for key alice")
     plugin = EventRateLimit(parse_configuration(configuration(
         {"type": "SourceAndObject", "qps": 1, "burst": 1})), clock.seconds)
     assert outcome(plugin, event(name="x")) == 201

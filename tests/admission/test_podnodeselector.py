@@ -7,7 +7,7 @@ import pytest
 from kapiserver.admission.podnodeselector import ANNOTATION, PodNodeSelector, parse_configuration
 from kapiserver.machinery.errors import StatusError
 
-from .conftest import FakeRegistry, drive, store
+from .conftest import FakeRegistry, call, drive, store
 
 PODS = store("pods", "Pod")
 
@@ -33,24 +33,24 @@ def plugin(config=None) -> PodNodeSelector:
 def test_namespace_annotation_is_merged_into_the_pod():
     """The annotation's labels join the pod's own nodeSelector."""
     obj = pod("annotated", {"disk": "ssd"})
-    drive(plugin()("create", PODS, obj, None))
+    drive(call(plugin(), "create", PODS, obj, None))
     assert obj["spec"]["nodeSelector"] == {"env": "prod", "tier": "web", "disk": "ssd"}
 
 
 def test_cluster_default_applies_without_an_annotation():
     """A namespace without the annotation gets clusterDefaultNodeSelector; an empty annotation opts out."""
     obj = pod("plain")
-    drive(plugin({"clusterDefaultNodeSelector": "region=eu"})("create", PODS, obj, None))
+    drive(call(plugin({"clusterDefaultNodeSelector": "region=eu"}), "create", PODS, obj, None))
     assert obj["spec"]["nodeSelector"] == {"region": "eu"}
     obj = pod("empty")
-    drive(plugin({"clusterDefaultNodeSelector": "region=eu"})("create", PODS, obj, None))
+    drive(call(plugin({"clusterDefaultNodeSelector": "region=eu"}), "create", PODS, obj, None))
     assert "nodeSelector" not in obj["spec"]
 
 
 def test_conflict_with_the_namespace_is_forbidden():
     """A pod naming another value for one of the namespace's keys gets upstream's 403."""
     with pytest.raises(StatusError) as info:
-        drive(plugin()("create", PODS, pod("annotated", {"env": "dev"}), None))
+        drive(call(plugin(), "create", PODS, pod("annotated", {"env": "dev"}), None))
     e = info.value
     assert (e.code, e.reason) == (403, "Forbidden")
     assert e.message == 'pods "p" is forbidden: pod node label selector conflicts with its namespace node label ' \
@@ -61,22 +61,22 @@ def test_conflict_with_the_namespace_is_forbidden():
 def test_whitelist_limits_the_merged_selector():
     """A namespace whitelist refuses a pod whose selector names labels outside it."""
     config = {"plain": "env=prod"}
-    drive(plugin(config)("create", PODS, pod("plain", {"env": "prod"}), None))
+    drive(call(plugin(config), "create", PODS, pod("plain", {"env": "prod"}), None))
     with pytest.raises(StatusError) as info:
-        drive(plugin(config)("create", PODS, pod("plain", {"disk": "ssd"}), None))
+        drive(call(plugin(config), "create", PODS, pod("plain", {"disk": "ssd"}), None))
     assert info.value.message.endswith("pod node label selector labels conflict with its namespace whitelist")
 
 
 def test_only_pod_creates_are_touched():
     """Updates and other resources pass unchanged."""
     obj = pod("annotated")
-    drive(plugin()("update", PODS, obj, obj))
-    drive(plugin()("create", store("configmaps", "ConfigMap"), {"metadata": {"namespace": "annotated"}}, None))
+    drive(call(plugin(), "update", PODS, obj, obj))
+    drive(call(plugin(), "create", store("configmaps", "ConfigMap"), {"metadata": {"namespace": "annotated"}}, None))
     assert "nodeSelector" not in obj["spec"]
 
 
 def test_malformed_selector_is_an_error():
     """A selector that is not k=v pairs fails the request with upstream's plain error."""
     with pytest.raises(StatusError) as info:
-        drive(plugin({"clusterDefaultNodeSelector": "a=b=c"})("create", PODS, pod("plain"), None))
+        drive(call(plugin({"clusterDefaultNodeSelector": "a=b=c"}), "create", PODS, pod("plain"), None))
     assert (info.value.code, info.value.message) == (500, "invalid selector: [a b c]")

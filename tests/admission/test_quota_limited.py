@@ -9,7 +9,7 @@ from kapiserver.admission.config import AdmissionConfigError
 from kapiserver.admission.quota import ResourceQuotaAdmission, parse_configuration
 from kapiserver.machinery.errors import StatusError
 
-from .conftest import FakeRegistry, drive, store
+from .conftest import FakeRegistry, call, drive, store
 
 PODS = store("pods", "Pod")
 CONFIG = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "ResourceQuotaConfiguration",
@@ -30,7 +30,7 @@ def quota(name, hard, **spec) -> dict:
 
 def admit(configuration, quotas, obj):
     plugin = ResourceQuotaAdmission(FakeRegistry(quotas=quotas), task.Clock(), parse_configuration(configuration))
-    return drive(plugin("create", PODS, obj, None))
+    return drive(call(plugin, "create", PODS, obj, None))
 
 
 def test_limited_consumption_without_quota_is_forbidden():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from twisted.web.http_headers import Headers
 
-from kapiserver.admission.chain import install
+from kapiserver.admission.chain import AdmissionChain
 from kapiserver.admission.podsecurity import PodSecurity
 from kapiserver.auth import context
 
@@ -39,7 +39,8 @@ def request_record():
 
 def admit_with(apiserver_registry, configuration=None) -> PodSecurity:
     plugin = PodSecurity(apiserver_registry, configuration)
-    install(apiserver_registry, plugin)
+    # The request's user and response record come from the context, as the server's chain has them.
+    apiserver_registry.admission = AdmissionChain([plugin], context=context)
     return plugin
 
 

@@ -16,7 +16,7 @@ from kapiserver.auth import certs
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .conftest import APIServerProcess, free_port, kubectl_binary
+from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 from .httpsjson import JSONHandler, serve_https
 from .test_security import SecureServer
 
@@ -67,6 +67,12 @@ class _Handler(JSONHandler):
                 response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
             elif self.path == "/slow":
                 time.sleep(2.5)
+            elif self.path == "/status" and (request["object"].get("status") or {}).get("message") == "deny":
+                response = {"uid": request["uid"], "allowed": False,
+                            "status": {"code": 403, "message": "this status is refused"}}
+            elif self.path == "/exec":
+                response = {"uid": request["uid"], "allowed": False,
+                            "status": {"code": 403, "message": "no exec into " + request["name"]}}
             answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
         self.reply_json(answer)
 
@@ -180,6 +186,88 @@ def test_admission_webhook_timeout_and_failure_policy(secure, webhook_server):
             api.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/slow-fail")
         else:
             assert status == 201
+
+
+def _rule_hook(name: str, url: str, ca_pem: bytes, operations: list, resources: list, namespace: str) -> dict:
+    """A ValidatingWebhookConfiguration of one webhook for ``resources`` of the core group in ``namespace``."""
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [{"name": f"{name}.example.com",
+                          "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_pem).decode()},
+                          "rules": [{"operations": operations, "apiGroups": [""], "apiVersions": ["v1"],
+                                     "resources": resources}],
+                          "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                          "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}]}
+
+
+def _pod(name: str) -> dict:
+    return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_validating_webhook_for_pod_status_sees_status_updates(secure, webhook_server):
+    """A webhook registered for UPDATE of pods/status is called for a status update, with the subresource,
+    and can refuse it; updates of the pod itself are not sent to it."""
+    url, ca_pem, _ = webhook_server
+    api = secure.server
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "status-hooked"}})
+    status, body = api.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                               _rule_hook("status", url + "/status", ca_pem, ["UPDATE"], ["pods/status"],
+                                          "status-hooked"))
+    assert status == 201, body
+    status, pod = api.request("POST", "/api/v1/namespaces/status-hooked/pods", _pod("p"))
+    assert status == 201, pod
+    pod["metadata"]["labels"] = {"changed": "yes"}
+    status, pod = api.request("PUT", "/api/v1/namespaces/status-hooked/pods/p", pod)
+    assert status == 200, pod
+    assert not [b for p, b in SEEN if p == "/status"]
+    pod["status"] = {"message": "deny"}
+    status, body = api.request("PUT", "/api/v1/namespaces/status-hooked/pods/p/status", pod)
+    assert (status, body["message"]) == (403, 'admission webhook "status.example.com" denied the request: '
+                                               'this status is refused')
+    pod["status"] = {"message": "fine"}
+    status, body = api.request("PUT", "/api/v1/namespaces/status-hooked/pods/p/status", pod)
+    assert status == 200 and body["status"]["message"] == "fine"
+    request = [b for p, b in SEEN if p == "/status"][-1]["request"]
+    assert (request["operation"], request["subResource"], request["requestSubResource"]) == \
+        ("UPDATE", "status", "status")
+    assert request["kind"] == {"group": "", "version": "v1", "kind": "Pod"}
+    assert request["resource"] == {"group": "", "version": "v1", "resource": "pods"}
+    assert (request["name"], request["namespace"]) == ("p", "status-hooked")
+    assert request["oldObject"]["status"].get("message") != "fine"
+
+
+def test_validating_webhook_for_connect_denies_kubectl_exec(secure, webhook_server, tmp_path):
+    """A webhook registered for CONNECT on pods/exec refuses `kubectl exec`; its AdmissionReview carries
+    CONNECT, the subresource, and the PodExecOptions as the object."""
+    url, ca_pem, _ = webhook_server
+    api = secure.server
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "exec-hooked"}})
+    status, body = api.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                               _rule_hook("exec", url + "/exec", ca_pem, ["CONNECT"], ["pods/exec"],
+                                          "exec-hooked"))
+    assert status == 201, body
+    status, body = api.request("POST", "/api/v1/namespaces/exec-hooked/pods", _pod("shell"))
+    assert status == 201, body
+    kubectl = Kubectl(kubectl_binary(), api, tmp_path)
+    result = kubectl("exec", "-n", "exec-hooked", "shell", "--", "echo", "hello", check=False)
+    assert result.returncode != 0
+    assert 'admission webhook "exec.example.com" denied the request: no exec into shell' in result.stderr
+    request = [b for p, b in SEEN if p == "/exec"][-1]["request"]
+    assert (request["operation"], request["subResource"], request["name"], request["namespace"]) == \
+        ("CONNECT", "exec", "shell", "exec-hooked")
+    assert request["kind"] == {"group": "", "version": "v1", "kind": "PodExecOptions"}
+    assert request["resource"] == {"group": "", "version": "v1", "resource": "pods"}
+    options = request["object"]
+    assert (options["kind"], options["apiVersion"], options["container"], options["command"]) == \
+        ("PodExecOptions", "v1", "c", ["echo", "hello"])
+    assert options["stdout"] is True and "stdin" not in options
+    assert request["oldObject"] is None
+    # Other pods' subresources, and other namespaces, are not sent to it.
+    api.request("POST", "/api/v1/namespaces/default/pods", _pod("elsewhere"))
+    seen = len([b for p, b in SEEN if p == "/exec"])
+    result = kubectl("exec", "-n", "default", "elsewhere", "--", "echo", "hello", check=False)
+    assert "does not have a host assigned" in result.stderr
+    assert len([b for p, b in SEEN if p == "/exec"]) == seen
 
 
 def test_oidc_id_tokens(secure):

@@ -17,6 +17,7 @@ from kapiserver.endpoints import metrics
 from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.requestinfo import request_info
 from kapiserver.endpoints.root import APIRoot
+from kapiserver.registry.catalog import ALL_VERBS, CREATE_ONLY
 from kapiserver.registry.registry import Registry
 from kapiserver.storage.sqlite import open_sqlite
 
@@ -296,8 +297,9 @@ def test_storage_object_counts_from_the_watch_caches():
     resources that store nothing (reviews, bindings) are not reported."""
     def store(resource, n, ready=True):
         name, _, group = resource.partition(".")
+        verbs = CREATE_ONLY if name in ("bindings", "selfsubjectaccessreviews") else ALL_VERBS
         return SimpleNamespace(reads=SimpleNamespace(resource=resource, object_count=lambda: n if ready else None),
-                               info=SimpleNamespace(group=group, resource=name))
+                               info=SimpleNamespace(group=group, resource=name, verbs=verbs))
     registry = SimpleNamespace(stores={
         ("", "v1", "configmaps"): store("configmaps", 3),
         ("autoscaling", "v1", "horizontalpodautoscalers"): store("horizontalpodautoscalers.autoscaling", 2),
@@ -305,7 +307,7 @@ def test_storage_object_counts_from_the_watch_caches():
         ("apps", "v1", "deployments"): store("deployments.apps", 0),
         ("", "v1", "secrets"): store("secrets", 5, ready=False),
         ("", "v1", "events"): SimpleNamespace(reads=SimpleNamespace(resource="events", object_count=lambda: None),
-                                              info=SimpleNamespace(group="", resource="events")),
+                                              info=SimpleNamespace(group="", resource="events", verbs=ALL_VERBS)),
         ("", "v1", "bindings"): store("bindings", 0),
         ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"):
             store("selfsubjectaccessreviews.authorization.k8s.io", 0),

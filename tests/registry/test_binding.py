@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from kapiserver.endpoints.subresources import bind_pod
+from kapiserver.registry.subresources.binding import bind_pod
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry import store as store_module
 from kapiserver.registry.catalog import ResourceInfo

@@ -20,7 +20,7 @@ from kapiserver.machinery.errors import StatusError
 from kapiserver.registry.options import ListOptions
 from kapiserver.registry.registry import Registry
 
-from .test_cacher import PREFIX, FakeStorage, cm, decode, make_cacher, result
+from .test_cacher import PREFIX, FakeStorage, cm, make_cacher, result
 from .test_http_watch import Context, FakeRequest, FakeStore
 
 TOO_LARGE_CAUSES = [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...auth import context
 from ...machinery import errors
 from ...machinery.errors import GroupResource, StatusError
+from ...registry.attributes import CREATE, UPDATE, Attributes
 from ...registry.options import ListOptions
 from . import api, checks_baseline, checks_restricted
 from .api import LevelVersion, Policy
@@ -56,27 +56,27 @@ class PodSecurity:
         self.config: Configuration = load(configuration)
         self.evaluator = EVALUATOR
 
-    async def __call__(self, operation: str, store, obj: dict, old) -> None:
-        if operation not in ("create", "update"):
+    async def admit(self, attributes: Attributes) -> None:
+        if attributes.operation not in (CREATE, UPDATE):
             return
-        info = store.info
-        resource = (info.group, info.resource)
-        subresource = getattr(store, "subresource", "") or context.current_subresource()
+        resource = (attributes.resource.group, attributes.resource.resource)
+        subresource = attributes.subresource
         if resource == ("", "namespaces"):
             if not subresource:
-                await self._admit_namespace(operation, store, obj, old)
+                await self._admit_namespace(attributes)
         elif resource == ("", "pods"):
             if subresource not in IGNORED_POD_SUBRESOURCES:
-                await self._admit_pod(operation, store, obj, old)
+                await self._admit_pod(attributes)
         elif resource in POD_TEMPLATES and not subresource:
-            await self._admit_controller(obj, POD_TEMPLATES[resource])
+            await self._admit_controller(attributes, POD_TEMPLATES[resource])
 
     # -- namespaces ----------------------------------------------------------------------------
-    async def _admit_namespace(self, operation: str, store, obj: dict, old) -> None:
+    async def _admit_namespace(self, attributes: Attributes) -> None:
+        operation, obj, old, record = attributes.operation, attributes.object, attributes.old_object, attributes.record
         metadata = obj.get("metadata") or {}
         name = metadata.get("name", "")
         new_policy, new_problems = api.policy_to_evaluate(metadata.get("labels"), self.config.defaults)
-        if operation == "create":
+        if operation == CREATE:
             if new_problems:
                 raise errors.invalid_object("", "Namespace", name, new_problems)
             # Upstream's create request carries no namespace, so the exemption warning is update-only.
@@ -93,10 +93,10 @@ class PodSecurity:
         if name in self.config.namespaces:
             warning = self._exempt_namespace_warning(name, new_policy, metadata.get("labels") or {})
             if warning:
-                context.add_warning(warning)
+                record.add_warning(warning)
             return
         for warning in await self._check_existing_pods(name, new):
-            context.add_warning(warning)
+            record.add_warning(warning)
 
     def _exempt_namespace_warning(self, name: str, policy: Policy, labels: dict) -> str:
         if policy.fully_privileged() or policy.equivalent(self.config.defaults):
@@ -163,10 +163,11 @@ class PodSecurity:
         return first + replicas
 
     # -- pods and pod templates ----------------------------------------------------------------
-    async def _admit_pod(self, operation: str, store, obj: dict, old) -> None:
+    async def _admit_pod(self, attributes: Attributes) -> None:
+        operation, obj, old = attributes.operation, attributes.object, attributes.old_object
         metadata = obj.get("metadata") or {}
         namespace = metadata.get("namespace", "")
-        if self._exempt_namespace(namespace) or self._exempt_user():
+        if self._exempt_namespace(attributes, namespace) or self._exempt_user(attributes):
             return
         try:
             labels = await self._namespace_labels(namespace)
@@ -175,20 +176,21 @@ class PodSecurity:
         policy, problems = api.policy_to_evaluate(labels, self.config.defaults)
         if not problems and policy.fully_privileged():
             return
-        if operation == "update" and old is not None and not significant_pod_update(obj, old):
+        if operation == UPDATE and old is not None and not significant_pod_update(obj, old):
             return
-        self._evaluate(policy, problems, metadata, obj.get("spec") or {}, enforce=True,
-                       qualified=store.qualified, name=metadata.get("name", ""))
+        self._evaluate(attributes.record, policy, problems, metadata, obj.get("spec") or {}, enforce=True,
+                       qualified=attributes.group_resource, name=metadata.get("name", ""))
 
-    async def _admit_controller(self, obj: dict, path: tuple[str, ...]) -> None:
+    async def _admit_controller(self, attributes: Attributes, path: tuple[str, ...]) -> None:
+        obj = attributes.object
         metadata = obj.get("metadata") or {}
         namespace = metadata.get("namespace", "")
-        if self._exempt_namespace(namespace) or self._exempt_user():
+        if self._exempt_namespace(attributes, namespace) or self._exempt_user(attributes):
             return
         try:
             labels = await self._namespace_labels(namespace)
         except StatusError as e:
-            context.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "error",
+            attributes.record.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "error",
                                          f'failed to lookup namespace "{namespace}": {e.message}')
             return
         policy, problems = api.policy_to_evaluate(labels, self.config.defaults)
@@ -199,14 +201,14 @@ class PodSecurity:
             template = template.get(key) if isinstance(template, dict) else None
         if not isinstance(template, dict):
             return      # a controller whose template is optional and absent
-        self._evaluate(policy, problems, template.get("metadata") or {}, template.get("spec") or {},
-                       enforce=False)
+        self._evaluate(attributes.record, policy, problems, template.get("metadata") or {},
+                       template.get("spec") or {}, enforce=False)
 
-    def _evaluate(self, policy: Policy, problems: list, metadata: dict, spec: dict, enforce: bool,
+    def _evaluate(self, record, policy: Policy, problems: list, metadata: dict, spec: dict, enforce: bool,
                   qualified: Optional[GroupResource] = None, name: str = "") -> None:
         """Enforce (pods only), audit and warn ``policy`` on one pod spec; raises the 403."""
         if self._exempt_runtime_class(spec):
-            context.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "runtimeClass")
+            record.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "runtimeClass")
             return
         annotations = {}
         if problems:
@@ -224,26 +226,26 @@ class PodSecurity:
             annotations["audit-violations"] = (f'would violate PodSecurity "{policy.audit}": '
                                                f"{audit.forbidden_detail()}")
         for key, value in annotations.items():
-            context.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + key, value)
+            record.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + key, value)
         if refusal is not None:
             # A refused request gets no warnings, as upstream.
             prefix = f'{qualified} "{name}"' if name else str(qualified)
             raise errors.forbidden_request(qualified, name, f"{prefix} is forbidden: {refusal}")
         warn = results.get(policy.warn) or self.evaluator.evaluate(policy.warn, metadata, spec)
         if not warn.allowed:
-            context.add_warning(f'would violate PodSecurity "{policy.warn}": {warn.forbidden_detail()}')
+            record.add_warning(f'would violate PodSecurity "{policy.warn}": {warn.forbidden_detail()}')
 
     # -- exemptions and lookups ----------------------------------------------------------------
-    def _exempt_namespace(self, namespace: str) -> bool:
+    def _exempt_namespace(self, attributes: Attributes, namespace: str) -> bool:
         if namespace and namespace in self.config.namespaces:
-            context.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "namespace")
+            attributes.record.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "namespace")
             return True
         return False
 
-    def _exempt_user(self) -> bool:
-        name = context.current_user().name
+    def _exempt_user(self, attributes: Attributes) -> bool:
+        name = attributes.user_info.name
         if name and name in self.config.usernames:
-            context.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "user")
+            attributes.record.add_audit_annotation(api.AUDIT_ANNOTATION_PREFIX + "exempt", "user")
             return True
         return False
 

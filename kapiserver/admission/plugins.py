@@ -1,0 +1,133 @@
+"""
+The admission plugins kapiserver has, by name: upstream's order, the ones on by
+default, and for each the factory that builds it and the parser of its part of
+--admission-control-config-file.  The chain and the flags both read this one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+from . import eventratelimit, podnodeselector, quota, simple, webhooks
+from .config import AdmissionConfigError
+from .lifecycle import NamespaceLifecycle
+from .limitranger import LimitRanger
+from .noderestriction import NodeRestriction
+from .podsecurity import PodSecurity
+from .podsecurity import load as load_pod_security
+
+# Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has.
+ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
+         "AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "DefaultStorageClass",
+         "MutatingAdmissionWebhook",
+         # Upstream lists PodSecurity after AlwaysPullImages, but runs every mutating plugin before any
+         # validating one; this chain is one pass, so the validating-only PodSecurity comes after the last
+         # mutating plugin and before the validating webhooks, where upstream's validation phase has it.
+         "PodSecurity",
+         "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+# On unless disabled.  Upstream's defaults also include ServiceAccount;
+# ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "PodSecurity",
+              "ValidatingAdmissionWebhook", "ResourceQuota")
+# Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
+MISSING: tuple[str, ...] = ()
+
+
+class Initializer:
+    """What a plugin is built from (upstream's PluginInitializer): the registry it reads through,
+    its clock, and the state both webhook plugins share."""
+
+    def __init__(self, registry, shared_webhooks: Optional[webhooks.AdmissionWebhooks] = None):
+        self.registry = registry
+        self._webhooks = shared_webhooks
+
+    @property
+    def webhooks(self) -> webhooks.AdmissionWebhooks:
+        if self._webhooks is None:
+            self._webhooks = webhooks.AdmissionWebhooks(self.registry)
+        return self._webhooks
+
+    def clock(self) -> Callable[[], float]:
+        """The registry's clock (the reactor, or a task.Clock in tests) as a seconds function."""
+        clock = getattr(self.registry, "clock", None)
+        if clock is not None and hasattr(clock, "seconds"):
+            return clock.seconds
+        import time
+        return time.monotonic
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """``new(initializer, configuration)`` builds the plugin from its parsed configuration;
+    ``parse(configuration or None)`` checks and parses it, raising AdmissionConfigError."""
+
+    new: Callable[[Initializer, Any], Any]
+    parse: Optional[Callable[[Any], Any]] = None
+
+
+def _parse_pod_security(configuration):
+    """A PodSecurityConfiguration, checked here so a bad one stops startup; the plugin keeps the object."""
+    try:
+        load_pod_security(configuration)
+    except ValueError as e:
+        raise AdmissionConfigError(str(e)) from None
+    return configuration
+
+
+PLUGINS: dict[str, Plugin] = {
+    "AlwaysAdmit": Plugin(lambda init, config: simple.AlwaysAdmit()),
+    "NamespaceLifecycle": Plugin(lambda init, config: NamespaceLifecycle(
+        lambda name: init.registry.store("", "v1", "namespaces").get_shared(None, name))),
+    "LimitRanger": Plugin(lambda init, config: LimitRanger(init.registry)),
+    "ServiceAccount": Plugin(lambda init, config: simple.ServiceAccount()),
+    "NodeRestriction": Plugin(lambda init, config: NodeRestriction()),
+    "AlwaysPullImages": Plugin(lambda init, config: simple.AlwaysPullImages()),
+    "PodNodeSelector": Plugin(lambda init, config: podnodeselector.PodNodeSelector(init.registry, config),
+                              podnodeselector.parse_configuration),
+    "EventRateLimit": Plugin(lambda init, config: eventratelimit.EventRateLimit(config, init.clock()),
+                             eventratelimit.parse_configuration),
+    "DefaultStorageClass": Plugin(lambda init, config: simple.DefaultStorageClass(init.registry)),
+    # Each webhook plugin presents the credentials of its own WebhookAdmissionConfiguration's kubeconfig.
+    "MutatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.mutating.configure(config),
+                                       webhooks.parse_configuration),
+    "PodSecurity": Plugin(lambda init, config: PodSecurity(init.registry, config), _parse_pod_security),
+    "ValidatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.validating.configure(config),
+                                         webhooks.parse_configuration),
+    "ResourceQuota": Plugin(lambda init, config: quota.ResourceQuotaAdmission(init.registry,
+                                                                              limited_resources=config),
+                            quota.parse_configuration),
+    "AlwaysDeny": Plugin(lambda init, config: simple.AlwaysDeny()),
+}
+
+
+def enabled_plugins(enable=(), disable=(), admission_control=()) -> list[str]:
+    """The plugins the flags turn on, in upstream's order."""
+    if admission_control:
+        chosen = set(admission_control)
+    else:
+        chosen = (set(DEFAULT_ON) | set(enable)) - set(disable)
+    return [name for name in ORDER if name in chosen]
+
+
+def parse_plugin_config(name: str, configuration) -> object:
+    """``name``'s parsed configuration; an AdmissionConfigError names the plugin, as upstream's init does."""
+    plugin = PLUGINS.get(name)
+    if plugin is None or plugin.parse is None:
+        return configuration
+    try:
+        return plugin.parse(configuration)
+    except AdmissionConfigError as e:
+        raise AdmissionConfigError(f'couldn\'t init admission plugin "{name}": {e}') from None
+
+
+def check_plugin_configs(configs: dict, enabled: Iterable[str]) -> None:
+    """Parse the configuration of every enabled plugin (also those with none: some require one)."""
+    for name in enabled:
+        parse_plugin_config(name, configs.get(name))
+
+
+def new_plugins(names: Iterable[str], initializer: Initializer, plugin_config: dict) -> list:
+    """The plugins ``names`` (in the order given), each built from its parsed configuration."""
+    return [PLUGINS[name].new(initializer, parse_plugin_config(name, plugin_config.get(name)))
+            for name in names if name in PLUGINS]

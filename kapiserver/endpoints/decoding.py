@@ -1,0 +1,199 @@
+"""
+Reading a request, for every handler that needs it: the body decoded by its
+Content-Type, the verb's options from the query (ListOptions, WriteOptions,
+DeleteOptions), and a built-in or custom object's typed decoding under fieldValidation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..machinery import errors, fieldmanager, schema, typed
+from ..machinery.errors import StatusError
+from ..registry.options import DeleteOptions, ListOptions, WriteOptions
+from . import negotiation
+from .http import query, query_int, read_body
+from .requestinfo import is_true
+
+
+def list_options(request, store) -> ListOptions:
+    from ..machinery import selectors
+    options = ListOptions()
+    text = query(request, "labelSelector")
+    if text:
+        options.label_selector = selectors.parse_label_selector(text)
+    text = query(request, "fieldSelector")
+    if text:
+        options.field_selector = store.strategy.check_field_selector(selectors.parse_field_selector(text))
+    options.limit = query_int(request, "limit", 0) or 0
+    options.continue_token = query(request, "continue")
+    options.resource_version = query(request, "resourceVersion")
+    options.resource_version_match = query(request, "resourceVersionMatch")
+    if options.resource_version_match and options.resource_version_match not in ("Exact", "NotOlderThan"):
+        raise errors.bad_request(
+            f'resourceVersionMatch: Unsupported value: "{options.resource_version_match}": supported values: '
+            f'"Exact", "NotOlderThan"')
+    if options.resource_version_match and not options.resource_version and \
+            query(request, "sendInitialEvents") == "":
+        raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if options.continue_token and options.resource_version not in ("", "0"):
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
+    options.allow_bookmarks = is_true(request.args.get(b"allowWatchBookmarks"))
+    options.timeout_seconds = query_int(request, "timeoutSeconds")
+    if b"sendInitialEvents" in request.args:
+        options.send_initial_events = is_true(request.args.get(b"sendInitialEvents"))
+    return options
+
+
+def write_options(request) -> WriteOptions:
+    dry_run = request.args.get(b"dryRun") or []
+    for value in dry_run:
+        if value != b"All":
+            raise errors.bad_request(f'dryRun: Unsupported value: "{value.decode()}": supported values: "All"')
+    # Upstream's default when a client does not say is Warn.
+    validation = query(request, "fieldValidation", "Warn") or "Warn"
+    if validation not in ("Ignore", "Warn", "Strict"):
+        raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
+    agent = request.getHeader(b"user-agent")
+    # A write that names no manager is recorded under its User-Agent's product, as upstream.
+    given = query(request, "fieldManager")
+    if given:
+        _check_field_manager(request, given)
+    manager = given or fieldmanager.manager_from_user_agent(agent.decode("latin-1") if agent else "")
+    return (ApplyOptions if _is_apply(request) else WriteOptions)(dry_run=bool(dry_run), field_manager=manager,
+                                                                  field_validation=validation)
+
+
+def _check_field_manager(request, manager: str) -> None:
+    """fieldManager: at most 128 bytes of printable characters, as upstream validates it."""
+    problems = []
+    if len(manager.encode()) > 128:
+        problems.append(errors.too_long("fieldManager", manager, 128))
+    for position, char in enumerate(manager):
+        if not char.isprintable() and char != " ":
+            problems.append(errors.invalid("fieldManager", manager,
+                                           f"invalid character U+{ord(char):04X} (at position {position})"))
+    if problems:
+        kind = {b"POST": "CreateOptions", b"PUT": "UpdateOptions"}.get(request.method, "PatchOptions")
+        raise options_invalid(kind, problems)
+
+
+def _is_apply(request) -> bool:
+    header = content_type(request)
+    if request.method != b"PATCH" or not header:
+        return False
+    try:
+        return negotiation.body_media_type(header).type == negotiation.APPLY_PATCH_YAML
+    except StatusError:
+        return False
+
+
+@dataclass
+class ApplyOptions(WriteOptions):
+    """The options of a server-side apply: the Store leaves its managedFields to the apply."""
+    operation: str = "Apply"
+
+
+def delete_options(request, body: bytes) -> DeleteOptions:
+    options = DeleteOptions()
+    data: dict = {}
+    if body.strip():
+        data = negotiation.decode_body(request.getHeader(b"content-type") and
+                                       request.getHeader(b"content-type").decode(), body)
+        if not isinstance(data, dict):
+            raise errors.bad_request("DeleteOptions must be an object")
+        # Wrong JSON types are a 400 decoding error and nulls mean absent, as upstream's typed decoding.
+        data, _ = typed.decode(data, schema.node_for("", "v1", "DeleteOptions"), "DeleteOptions", "v1")
+    grace = data.get("gracePeriodSeconds")
+    if grace is None:
+        grace = query_int(request, "gracePeriodSeconds")
+    if grace is not None:
+        options.grace_period_seconds = int(grace)
+    preconditions = data.get("preconditions") or {}
+    options.precondition_uid = preconditions.get("uid")
+    options.precondition_resource_version = preconditions.get("resourceVersion")
+    options.propagation_policy = data.get("propagationPolicy") or query(request, "propagationPolicy") or None
+    orphan = data.get("orphanDependents")
+    if orphan is None and query(request, "orphanDependents"):
+        orphan = query(request, "orphanDependents").lower() in ("true", "1", "t")
+    if orphan is not None:
+        options.orphan_dependents = bool(orphan)
+    invalid = []
+    if orphan is not None and options.propagation_policy is not None:
+        invalid.append(errors.invalid("propagationPolicy", options.propagation_policy,
+                                      "orphanDependents and deletionPropagation cannot be both set"))
+    if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
+        invalid.append(errors.not_supported(
+            "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"]))
+    if invalid:
+        raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", invalid)
+    dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
+    options.dry_run = bool(dry_run)
+    return options
+
+
+def options_invalid(kind: str, problems: list) -> StatusError:
+    status = errors.invalid_object("meta.k8s.io", kind, "", problems)
+    # The qualified kind, as upstream's NewInvalid writes it.
+    status.message = status.message.replace(f'{kind} ""', f'{kind}.meta.k8s.io ""', 1)
+    return status
+
+
+def content_type(request) -> Optional[str]:
+    value = request.getHeader(b"content-type")
+    return value.decode("latin-1") if value else None
+
+
+def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) -> dict:
+    """Check a built-in object's JSON types against its schema and drop unknown
+    fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
+    info = info or store.info
+    if not store.strip_item_type and isinstance(obj, dict):
+        return _decode_custom(request, store, obj, options, info)
+    if not store.strip_item_type or not isinstance(obj, dict):
+        return obj
+    node = schema.node_for(info.group, info.version, info.kind)
+    if node is None:
+        return obj
+    obj, unknown = typed.decode(obj, node, info.kind, info.version)
+    if unknown and options.field_validation == "Strict":
+        raise errors.bad_request("strict decoding error: " +
+                                 ", ".join(f'unknown field "{path}"' for path in unknown))
+    if unknown and options.field_validation == "Warn":
+        for path in unknown:
+            request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    return obj
+
+
+def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:
+    """Custom resources: the fields their version's schema does not declare (pruned later by the
+    strategy) are a strict decoding error under Strict and warnings under Warn, as upstream."""
+    unknown_fields = getattr(store.strategy, "unknown_fields", None)
+    unknown = unknown_fields(obj) if unknown_fields is not None else []
+    if not unknown or options.field_validation == "Ignore":
+        return obj
+    detail = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+    if options.field_validation == "Strict":
+        if request.method == b"PATCH":
+            raise errors.bad_request(detail)
+        raise errors.bad_request(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                                 f"{detail}")
+    for path in unknown:
+        request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    return obj
+
+
+def read_decoded(request, max_bytes: int):
+    """The request's body, decoded by its Content-Type; an empty body is a 400."""
+    raw = read_body(request, max_bytes)
+    if not raw.strip():
+        raise errors.bad_request("the body of the request was empty")
+    return negotiation.decode_body(content_type(request), raw)
+
+
+def body_object(body) -> dict:
+    """``body`` if it is a JSON object; a 400 if not."""
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of the request was not a JSON object")
+    return body

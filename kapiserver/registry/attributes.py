@@ -1,0 +1,94 @@
+"""
+Admission attributes: what one write or connect request is, as upstream's
+k8s.io/apiserver/pkg/admission Attributes carries it.  The Store makes them for
+its create, update and delete, the endpoints for a CONNECT (exec, attach,
+port-forward, proxy); admission plugins and the chain read them through
+``admit(attributes)``.  Defined here, below admission, because the Store calls
+admission and may import nothing above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Awaitable, Callable, Optional
+
+from ..machinery.errors import GroupResource
+
+CREATE, UPDATE, DELETE, CONNECT = "CREATE", "UPDATE", "DELETE", "CONNECT"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupVersionKind:
+    group: str
+    version: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupVersionResource:
+    group: str
+    version: str
+    resource: str
+
+    @property
+    def group_resource(self) -> GroupResource:
+        return GroupResource(self.group, self.resource)
+
+
+class _Discard:
+    """A sink for warnings and audit annotations outside any request: both are dropped."""
+
+    def add_warning(self, text: str) -> None:
+        return None
+
+    def add_audit_annotation(self, key: str, value: str) -> None:
+        return None
+
+
+DISCARD = _Discard()
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """One admission request.  ``object`` is the new object (None for DELETE; the options object,
+    e.g. a PodExecOptions, for CONNECT) and plugins that mutate change it in place; ``old_object``
+    is the stored object (None for CREATE and CONNECT).  ``options`` is the verb's options
+    (WriteOptions, DeleteOptions).  ``user_info`` (an auth.user.UserInfo) and ``record`` (where
+    warnings and audit annotations for the response go) are the request's."""
+
+    operation: str
+    kind: GroupVersionKind
+    resource: GroupVersionResource
+    subresource: str = ""
+    name: str = ""
+    namespace: str = ""
+    object: Optional[dict] = None
+    old_object: Optional[dict] = None
+    options: Any = None
+    dry_run: bool = False
+    user_info: Any = None
+    record: Any = DISCARD
+
+    @property
+    def group_resource(self) -> GroupResource:
+        return self.resource.group_resource
+
+    def with_request(self, user_info, record) -> "Attributes":
+        """These attributes for ``user_info``, recording into ``record``, where they name neither yet."""
+        return replace(self, user_info=self.user_info if self.user_info is not None else user_info,
+                       record=self.record if self.record is not DISCARD else record)
+
+
+Admit = Callable[[Attributes], Awaitable[None]]
+
+
+def for_resource(info, operation: str, obj: Optional[dict], old: Optional[dict], subresource: str = "",
+                 options: Any = None, name: str = "", namespace: str = "", dry_run: bool = False) -> Attributes:
+    """The attributes of a request on ``info`` (a catalog ResourceInfo); name and namespace default to
+    the object's (or the old object's)."""
+    metadata = (obj if obj is not None else old or {}).get("metadata") or {}
+    return Attributes(operation, GroupVersionKind(info.group, info.version, info.kind),
+                      GroupVersionResource(info.group, info.version, info.resource), subresource,
+                      name or metadata.get("name", ""),
+                      namespace or (metadata.get("namespace", "") if info.namespaced else ""),
+                      obj, old, options, dry_run)

@@ -1,0 +1,80 @@
+"""
+Subresources that carry the whole object in and out but write one part of it:
+status (upstream's StatusREST), approval (CertificateSigningRequests),
+ephemeralcontainers (pods), and finalize (namespaces).  What each part may change
+is the strategy's rule, applied by the Store's update for the subresource.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from ...machinery import errors
+
+Change = Callable[[dict], dict]
+
+
+class StatusREST:
+    """get and update of ``<resource>/status``: the object whole, its status written."""
+
+    subresource = "status"
+    # Answered as the resource itself (the same kind, rendered as the Store renders it).
+    info = None
+
+    def __init__(self, store):
+        self.store = store
+
+    async def get(self, namespace, name: str) -> dict:
+        return await self.store.get(namespace, name)
+
+    async def update(self, namespace, name: str, change: Change, options) -> dict:
+        """Apply ``change`` (the stored object -> the new one) to the object's status."""
+        store = self.store
+
+        def update(old):
+            if old is None:
+                raise errors.not_found(store.qualified, name)
+            return change(old)
+        result, _ = await store.update(namespace, name, update, options, subresource=self.subresource,
+                                       allow_create=False)
+        return result
+
+
+class PartREST(StatusREST):
+    """approval and ephemeralcontainers: of the changed object only that part is taken over."""
+
+    def __init__(self, store, subresource: str):
+        super().__init__(store)
+        self.subresource = subresource
+
+    async def update(self, namespace, name: str, change: Change, options) -> dict:
+        subresource = self.subresource
+
+        def only(old):
+            new = change(old)
+            if hasattr(new, "__await__"):
+                raise TypeError("update functions are synchronous here")
+            merged = copy.deepcopy(old)
+            if subresource == "approval":
+                merged.setdefault("status", {})["conditions"] = (new.get("status") or {}).get("conditions")
+            else:
+                merged.setdefault("spec", {})["ephemeralContainers"] = \
+                    (new.get("spec") or {}).get("ephemeralContainers")
+            merged["metadata"]["resourceVersion"] = new.get("metadata", {}).get("resourceVersion",
+                                                                                old["metadata"]["resourceVersion"])
+            return merged
+        return await super().update(namespace, name, only, options)
+
+
+async def finalize(store, namespace, name: str, body: dict, options) -> dict:
+    """namespaces/finalize: the namespace's spec.finalizers from ``body`` (upstream's FinalizeREST)."""
+
+    def update(old):
+        if old is None:
+            raise errors.not_found(store.qualified, name)
+        new = copy.deepcopy(body)
+        new.setdefault("metadata", {}).setdefault("resourceVersion", old["metadata"]["resourceVersion"])
+        return new
+    result, _ = await store.update(namespace, name, update, options, subresource="finalize", allow_create=False)
+    return result

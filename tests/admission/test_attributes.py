@@ -1,0 +1,139 @@
+"""The Attributes a Registry's Stores and subresources hand to admission, against a Registry on SQLite."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from kapiserver.admission.chain import AdmissionChain
+from kapiserver.auth.user import INSECURE_USER, UserInfo
+from kapiserver.registry.attributes import CONNECT, CREATE, DELETE, UPDATE
+from kapiserver.registry.options import WriteOptions
+from kapiserver.registry.subresources import rest_for
+from kapiserver.registry.subresources.connect import connect_attributes, connect_options
+
+from tests.controllers.conftest import run
+
+
+class Recorder:
+    """A plugin that keeps every Attributes it is asked to admit."""
+
+    def __init__(self):
+        self.seen = []
+
+    async def admit(self, attributes) -> None:
+        self.seen.append(attributes)
+
+
+class Alice:
+    """A request context whose user is alice, recording into a list."""
+
+    def __init__(self):
+        self.warnings = []
+
+    def current_user(self):
+        return UserInfo("alice", groups=["devs"])
+
+    def current_record(self):
+        return self
+
+    def add_warning(self, text):
+        self.warnings.append(text)
+
+    def add_audit_annotation(self, key, value):
+        pass
+
+
+@pytest.fixture
+def recorder(registry):
+    plugin = Recorder()
+    registry.admission = AdmissionChain([plugin])
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "ns"}}))
+    plugin.seen.clear()
+    return plugin
+
+
+def _pod(name="p"):
+    return {"metadata": {"name": name, "namespace": "ns"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+
+
+def test_create_update_and_delete_name_their_operation_objects_and_user(registry, recorder):
+    """A create carries the new object, an update both, a delete only the old one; outside a request the
+    user is the insecure port's."""
+    pods = registry.store("", "v1", "pods")
+    run(pods.create("ns", _pod(), WriteOptions(dry_run=False)))
+    run(pods.update("ns", "p", lambda old: dict(old, metadata=dict(old["metadata"], labels={"a": "b"}))))
+    run(pods.delete("ns", "p"))
+    created, updated, deleted = recorder.seen
+    assert (created.operation, created.name, created.namespace, created.subresource) == (CREATE, "p", "ns", "")
+    assert created.old_object is None and created.object["metadata"]["name"] == "p"
+    assert (created.kind.kind, created.resource.resource, created.resource.version) == ("Pod", "pods", "v1")
+    assert created.user_info is INSECURE_USER and isinstance(created.options, WriteOptions)
+    assert updated.operation == UPDATE and updated.object["metadata"]["labels"] == {"a": "b"}
+    assert "labels" not in updated.old_object["metadata"]
+    assert (deleted.operation, deleted.object, deleted.old_object["metadata"]["name"]) == (DELETE, None, "p")
+
+
+def test_status_update_names_its_subresource(registry, recorder):
+    """An update through pods/status is admitted with subresource "status" (it used to be always "")."""
+    pods = registry.store("", "v1", "pods")
+    run(pods.create("ns", _pod()))
+    status = rest_for(pods, "status")
+
+    def change(old):
+        new = copy.deepcopy(old)
+        new["status"] = {"phase": "Running"}
+        return new
+    assert run(status.update("ns", "p", change, WriteOptions()))["status"]["phase"] == "Running"
+    attributes = recorder.seen[-1]
+    assert (attributes.operation, attributes.subresource, attributes.name) == (UPDATE, "status", "p")
+    assert attributes.object["status"] == {"phase": "Running"}
+
+
+def test_scale_update_names_its_subresource(registry, recorder):
+    """deployments/scale is admitted as an UPDATE of the deployment with subresource "scale"."""
+    deployments = registry.store("apps", "v1", "deployments")
+    run(deployments.create("ns", {
+        "metadata": {"name": "web", "namespace": "ns"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+    scale = rest_for(deployments, "scale")
+    result = run(scale.update("ns", "web", lambda s: dict(s, spec={"replicas": 4}), WriteOptions()))
+    assert result["kind"] == "Scale" and result["spec"] == {"replicas": 4}
+    attributes = recorder.seen[-1]
+    assert (attributes.operation, attributes.subresource, attributes.resource.resource) == \
+        (UPDATE, "scale", "deployments")
+    assert attributes.object["spec"]["replicas"] == 4
+
+
+def test_chain_gives_attributes_the_requests_user_and_record(registry):
+    """The chain's context supplies the user and the response record the Store's attributes lack."""
+    plugin, context = Recorder(), Alice()
+    registry.admission = AdmissionChain([plugin], context=context)
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "team"}}))
+    attributes = plugin.seen[-1]
+    assert attributes.user_info.name == "alice" and attributes.record is context
+    attributes.record.add_warning("careful")
+    assert context.warnings == ["careful"]
+
+
+def test_connect_options_and_attributes():
+    """exec's query becomes a PodExecOptions, the object of a CONNECT on pods/exec; a proxy's path its
+    options' path; logs are not a connect subresource."""
+    query = {"command": ["sh", "-c", "true"], "container": ["c"], "stdout": ["true"], "stderr": ["1"],
+             "stdin": ["false"]}
+    options = connect_options("pods", "exec", query)
+    assert options == {"kind": "PodExecOptions", "apiVersion": "v1", "stdout": True, "stderr": True,
+                       "container": "c", "command": ["sh", "-c", "true"]}
+    assert connect_options("pods", "portforward", {"ports": ["8080", "9090"]})["ports"] == [8080, 9090]
+    assert connect_options("services", "proxy", {}, ["api", "v1"], trailing_slash=True)["path"] == "/api/v1/"
+    assert connect_options("nodes", "proxy", {}) == {"kind": "NodeProxyOptions", "apiVersion": "v1"}
+    assert connect_options("pods", "log", {}) is None
+    from kapiserver.registry.catalog import Catalog
+    pods = Catalog().lookup("", "v1", "pods")
+    attributes = connect_attributes(pods, "exec", "ns", "p", options)
+    assert (attributes.operation, attributes.kind.kind, attributes.resource.resource, attributes.subresource) == \
+        (CONNECT, "PodExecOptions", "pods", "exec")
+    assert attributes.object is options and attributes.old_object is None
