@@ -75,3 +75,20 @@ def test_deployment_status_keeps_its_labels(apiserver):
         "metadata": {"labels": {"a": "2"}, "annotations": {"x": "y"}}}, headers=MERGE)
     assert status == 200
     assert patched["metadata"]["labels"] == {"a": "1"} and patched["metadata"]["annotations"] == {"x": "y"}
+
+
+def test_certificate_signing_request_approval_keeps_annotation_changes(apiserver):
+    """A patch through /approval takes the Approved condition and the metadata change."""
+    collection = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    status, created = apiserver.request("POST", collection, {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "status-csr"},
+        "spec": {"request": csr_request("status-csr"), "signerName": "example.com/signer", "usages": ["digital signature"]}})
+    assert status == 201, created
+    status, patched = apiserver.request("PATCH", collection + "/status-csr/approval", {
+        "metadata": {"annotations": {"approved-by": "test"}},
+        "status": {"conditions": [{"type": "Approved", "status": "True", "reason": "Test", "message": "ok"}]}},
+        headers=MERGE)
+    assert status == 200, patched
+    assert patched["metadata"]["annotations"] == {"approved-by": "test"}
+    assert [c["type"] for c in patched["status"]["conditions"]] == ["Approved"]

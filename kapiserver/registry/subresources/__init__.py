@@ -11,19 +11,16 @@ from __future__ import annotations
 from typing import Optional
 
 from .scale import ScaleREST
-from .status import PartREST, StatusREST
-
-# Subresources that read and write their parent object whole.
-_OBJECT_PARTS = ("approval", "ephemeralcontainers")
-
+from .status import EphemeralContainersREST, StatusREST
 
 def rest_for(store, subresource: str) -> Optional[object]:
     """The REST object serving ``subresource`` of ``store``'s resource with get/update (and patch),
     or None for those that are created (binding, eviction, token) or connected to (the streams)."""
-    if subresource == "status":
-        return StatusREST(store)
-    if subresource in _OBJECT_PARTS:
-        return PartREST(store, subresource)
+    if subresource in ("status", "approval"):
+        # What a write may change is the strategy's rule (prepare_for_status_update, prepare_for_approval).
+        return StatusREST(store, subresource)
+    if subresource == "ephemeralcontainers":
+        return EphemeralContainersREST(store, subresource)
     if subresource == "scale":
         return ScaleREST(store)
     return None

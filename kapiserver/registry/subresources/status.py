@@ -16,14 +16,15 @@ Change = Callable[[dict], dict]
 
 
 class StatusREST:
-    """get and update of ``<resource>/status``: the object whole, its status written."""
+    """get and update of ``<resource>/status`` (or CertificateSigningRequests' ``approval``): the object
+    whole, what the strategy lets that subresource change written."""
 
-    subresource = "status"
     # Answered as the resource itself (the same kind, rendered as the Store renders it).
     info = None
 
-    def __init__(self, store):
+    def __init__(self, store, subresource: str = "status"):
         self.store = store
+        self.subresource = subresource
 
     async def get(self, namespace, name: str) -> dict:
         return await self.store.get(namespace, name)
@@ -41,26 +42,20 @@ class StatusREST:
         return result
 
 
-class PartREST(StatusREST):
-    """approval and ephemeralcontainers: of the changed object only that part is taken over."""
+class EphemeralContainersREST(StatusREST):
+    """ephemeralcontainers: of the changed pod only its ephemeral containers are taken over, the rest
+    of the old pod (its metadata too) kept, as upstream's ephemeral containers strategy does."""
 
-    def __init__(self, store, subresource: str):
-        super().__init__(store)
-        self.subresource = subresource
+    def __init__(self, store, subresource: str = "ephemeralcontainers"):
+        super().__init__(store, subresource)
 
     async def update(self, namespace, name: str, change: Change, options) -> dict:
-        subresource = self.subresource
-
         def only(old):
             new = change(old)
             if hasattr(new, "__await__"):
                 raise TypeError("update functions are synchronous here")
             merged = copy.deepcopy(old)
-            if subresource == "approval":
-                merged.setdefault("status", {})["conditions"] = (new.get("status") or {}).get("conditions")
-            else:
-                merged.setdefault("spec", {})["ephemeralContainers"] = \
-                    (new.get("spec") or {}).get("ephemeralContainers")
+            merged.setdefault("spec", {})["ephemeralContainers"] = (new.get("spec") or {}).get("ephemeralContainers")
             merged["metadata"]["resourceVersion"] = new.get("metadata", {}).get("resourceVersion",
                                                                                 old["metadata"]["resourceVersion"])
             return merged
