@@ -20,7 +20,9 @@ APPLY_PATCH_YAML = "application/apply-patch+yaml"
 
 BODY_TYPES = (JSON, YAML, PROTOBUF)
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH_YAML)
-ACCEPTED_RESPONSE_TYPES = (JSON, YAML, "application/json;as=Table;v=v1;g=meta.k8s.io")
+# What a 406 lists: the serializers' media types, as upstream names them (Table and the other
+# transformations are parameters of JSON, not media types of their own).
+ACCEPTED_RESPONSE_TYPES = (JSON, YAML, "application/vnd.kubernetes.protobuf")
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 

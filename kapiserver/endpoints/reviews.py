@@ -12,6 +12,7 @@ from ..auth.context import current_user
 from ..auth.reviews import review_status
 from ..machinery import codec, errors
 from ..registry.subresources.binding import bind_pod
+from . import negotiation
 from .http import write_bytes
 
 VIRTUAL = {
@@ -35,6 +36,9 @@ async def handle(handler, request, info, catalog_info) -> None:
     if info.verb != "create" or info.subresource:
         raise errors.method_not_supported(errors.GroupResource(catalog_info.group, catalog_info.resource),
                                           info.verb)
+    # Nothing stored, nothing to print: as upstream (no TableConvertor), a Table is not acceptable.
+    accept = request.getHeader(b"accept")
+    rep = negotiation.negotiate_output(accept.decode("latin-1") if accept else None, allow_targets=False)
     body = handler.body(request)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request was not an object")
@@ -46,7 +50,7 @@ async def handle(handler, request, info, catalog_info) -> None:
     if key == ("", "bindings"):
         name = (body.get("metadata") or {}).get("name", "")
         await bind_pod(handler.context.registry.store("", "v1", "pods"), info.namespace, name, body)
-        write_bytes(request, 201, "application/json", codec.encode(
+        write_bytes(request, 201, rep.content_type, rep.encode(
             {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
         return
     out = copy.deepcopy(body)
@@ -55,7 +59,7 @@ async def handle(handler, request, info, catalog_info) -> None:
     out.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     out["status"] = await review_status(getattr(handler.context, "security", None), catalog_info,
                                         out.get("spec") or {}, current_user(), info.namespace)
-    write_bytes(request, 201, "application/json", codec.encode(out))
+    write_bytes(request, 201, rep.content_type, rep.encode(out))
 
 
 async def _component_statuses(handler, request, info) -> None:
