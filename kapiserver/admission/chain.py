@@ -2,7 +2,8 @@
 The admission chain: the plugins --enable-admission-plugins,
 --disable-admission-plugins and --admission-control select (kapiserver.admission.plugins),
 run in upstream's order on every create, update, delete and connect, each with the
-request's Attributes.  Plugins that take a configuration get theirs from
+request's Attributes: the mutating ones before the Store prepares and validates the
+object, the validating ones after.  Plugins that take a configuration get theirs from
 --admission-control-config-file (kapiserver.admission.config).
 """
 
@@ -29,23 +30,33 @@ class OutsideRequests:
 
 
 class AdmissionChain:
-    """Calls each check's and plugin's ``admit(attributes)``; mutation happens in place on ``attributes.object``.
+    """Admission in upstream's two phases.  ``admit`` runs every plugin that mutates (its ``admit``), in
+    order; mutation happens in place on ``attributes.object``.  ``validate`` runs the checks and every
+    plugin that validates (its ``validate``), in order.  A plugin may do both, as LimitRanger does.
 
     ``context`` answers ``current_user()`` and ``current_record()`` for the request being served (the
     server hands in kapiserver.auth.context); attributes that do not name their user or record get these."""
 
     def __init__(self, plugins: list, checks: list = (), context=None):
         self.plugins = list(plugins)
+        # Plugins by phase, as upstream asserts each plugin's MutationInterface and ValidationInterface.
+        self.mutating = [p for p in self.plugins if callable(getattr(p, "admit", None))]
         # Checks that are not plugins upstream but run where storage does (RBAC escalation, privileged pods).
-        self.checks = list(checks)
+        self.validating = list(checks) + [p for p in self.plugins if callable(getattr(p, "validate", None))]
         self.context = context or OutsideRequests()
 
+    def _for_request(self, attributes: Attributes) -> Attributes:
+        return attributes.with_request(self.context.current_user(), self.context.current_record())
+
     async def admit(self, attributes: Attributes) -> None:
-        attributes = attributes.with_request(self.context.current_user(), self.context.current_record())
-        for check in self.checks:
-            await check.admit(attributes)
-        for plugin in self.plugins:
+        attributes = self._for_request(attributes)
+        for plugin in self.mutating:
             await plugin.admit(attributes)
+
+    async def validate(self, attributes: Attributes) -> None:
+        attributes = self._for_request(attributes)
+        for plugin in self.validating:
+            await plugin.validate(attributes)
 
 
 def build_chain(registry, security=None, enable=(), disable=(), admission_control=(), allow_privileged=True,

@@ -124,7 +124,7 @@ class EventRateLimit:
     def __init__(self, limits: list[dict], clock: Callable[[], float]):
         self.enforcers = [LimitEnforcer(limit, clock) for limit in limits]
 
-    async def admit(self, attributes: Attributes) -> None:
+    async def validate(self, attributes: Attributes) -> None:
         if attributes.operation not in (CREATE, UPDATE) or \
                 (attributes.kind.group, attributes.kind.kind) != ("", "Event") or attributes.subresource:
             return

@@ -1,7 +1,8 @@
 """
 LimitRanger admission: containers of new pods take their namespace's
-LimitRange defaults (default -> limits, defaultRequest -> requests), and
-Container/Pod min, max and maxLimitRequestRatio are enforced with 403.
+LimitRange defaults (default -> limits, defaultRequest -> requests) in the mutating
+phase, and Container/Pod min, max (of limits and requests) and maxLimitRequestRatio
+are enforced with 403 in the validating phase.
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ class LimitRanger:
     def __init__(self, registry):
         self.registry = registry
 
-    async def admit(self, attributes: Attributes) -> None:
+    def _applies(self, attributes: Attributes) -> bool:
         resource = attributes.resource
-        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "pods") or \
-                attributes.subresource:
-            return
-        obj, namespace = attributes.object, attributes.namespace
+        return attributes.operation == CREATE and (resource.group, resource.resource) == ("", "pods") and \
+            not attributes.subresource
+
+    async def _limits(self, namespace: str) -> list[dict]:
         ranges = (await self.registry.store("", "v1", "limitranges").list(namespace, ListOptions()))[0]
-        if not ranges:
+        return [item for r in ranges for item in (r.get("spec") or {}).get("limits") or []]
+
+    async def admit(self, attributes: Attributes) -> None:
+        """The mutating phase: containers take their namespace's defaults."""
+        if not self._applies(attributes):
             return
-        items = [item for r in ranges for item in (r.get("spec") or {}).get("limits") or []]
-        spec = obj.setdefault("spec", {})
-        for item in items:
+        spec = attributes.object.setdefault("spec", {})
+        for item in await self._limits(attributes.namespace):
             if item.get("type") != "Container":
                 continue
             for key in _CONTAINER_LISTS:
@@ -46,8 +50,15 @@ class LimitRanger:
                         resources.setdefault("limits", {}).setdefault(name, value)
                     for name, value in (item.get("defaultRequest") or {}).items():
                         resources.setdefault("requests", {}).setdefault(name, value)
+
+    async def validate(self, attributes: Attributes) -> None:
+        """The validating phase: min, max and maxLimitRequestRatio per container and per pod."""
+        if not self._applies(attributes):
+            return
+        obj = attributes.object
+        spec = obj.get("spec") or {}
         problems = []
-        for item in items:
+        for item in await self._limits(attributes.namespace):
             if item.get("type") == "Container":
                 for key in _CONTAINER_LISTS:
                     for container in spec.get(key) or []:
@@ -81,6 +92,8 @@ def _check(item: dict, kind: str, requests: dict, limits: dict) -> list[str]:
             problems.append(f"maximum {name} usage per {kind} is {maximum}.  No limit is specified")
         elif q(limits[name]) > q(maximum):
             problems.append(f"maximum {name} usage per {kind} is {maximum}, but limit is {limits[name]}")
+        elif name in requests and q(requests[name]) > q(maximum):
+            problems.append(f"maximum {name} usage per {kind} is {maximum}, but request is {requests[name]}")
     for name, ratio in (item.get("maxLimitRequestRatio") or {}).items():
         if name in limits and name in requests and q(requests[name]):
             actual = q(limits[name]) / q(requests[name])

@@ -17,15 +17,11 @@ from .noderestriction import NodeRestriction
 from .podsecurity import PodSecurity
 from .podsecurity import load as load_pod_security
 
-# Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has.
+# Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has; the chain runs
+# the mutating ones in this order, then the validating ones in this order, as upstream does.
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
-         "AlwaysPullImages", "PodNodeSelector", "EventRateLimit", "DefaultStorageClass",
-         "MutatingAdmissionWebhook",
-         # Upstream lists PodSecurity after AlwaysPullImages, but runs every mutating plugin before any
-         # validating one; this chain is one pass, so the validating-only PodSecurity comes after the last
-         # mutating plugin and before the validating webhooks, where upstream's validation phase has it.
-         "PodSecurity",
-         "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+         "AlwaysPullImages", "PodSecurity", "PodNodeSelector", "EventRateLimit", "DefaultStorageClass",
+         "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
 # On unless disabled.  Upstream's defaults also include ServiceAccount;
 # ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
 DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "PodSecurity",

@@ -187,7 +187,7 @@ class ResourceQuotaAdmission:
                         used[key] += value
         return used
 
-    async def admit(self, attributes: Attributes) -> None:
+    async def validate(self, attributes: Attributes) -> None:
         namespace, operation = attributes.namespace, attributes.operation
         if not namespace or attributes.subresource:
             return

@@ -20,7 +20,7 @@ _WITH_CONTAINERS = ("", "ephemeralcontainers")
 
 
 class AlwaysAdmit:
-    async def admit(self, attributes: Attributes) -> None:
+    async def validate(self, attributes: Attributes) -> None:
         return None
 
 
@@ -59,7 +59,7 @@ class AllowPrivileged:
     def __init__(self, allowed: bool):
         self.allowed = allowed
 
-    async def admit(self, attributes: Attributes) -> None:
+    async def validate(self, attributes: Attributes) -> None:
         if self.allowed or attributes.operation not in (CREATE, UPDATE) or \
                 not _is_pod(attributes, _WITH_CONTAINERS):
             return

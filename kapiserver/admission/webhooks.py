@@ -186,7 +186,7 @@ class _Webhooks:
                                                token=token, reactor=self.reactor, basic_auth=basic)
         return self._clients[key]
 
-    async def admit(self, attributes: Attributes) -> None:
+    async def call_webhooks(self, attributes: Attributes) -> None:
         info = attributes.resource
         if info.group == GROUP:
             if info.resource == self.resource:
@@ -254,6 +254,21 @@ class _Webhooks:
             patched = patch.apply(obj)
             obj.clear()
             obj.update(patched)
+            attributes.patched_by.append(name)
+
+
+class _MutatingWebhooks(_Webhooks):
+    """The MutatingAdmissionWebhook plugin: its webhooks are called in the mutating phase."""
+
+    async def admit(self, attributes: Attributes) -> None:
+        await self.call_webhooks(attributes)
+
+
+class _ValidatingWebhooks(_Webhooks):
+    """The ValidatingAdmissionWebhook plugin: its webhooks are called in the validating phase."""
+
+    async def validate(self, attributes: Attributes) -> None:
+        await self.call_webhooks(attributes)
 
 
 def _denied(name: str, status: dict) -> StatusError:
@@ -275,6 +290,7 @@ class AdmissionWebhooks:
 
     def __init__(self, registry, reactor=None, mutating_kubeconfig: Optional[dict] = None,
                  validating_kubeconfig: Optional[dict] = None):
-        self.mutating = _Webhooks(registry, "mutatingwebhookconfigurations", True, reactor, mutating_kubeconfig)
-        self.validating = _Webhooks(registry, "validatingwebhookconfigurations", False, reactor,
-                                    validating_kubeconfig)
+        self.mutating = _MutatingWebhooks(registry, "mutatingwebhookconfigurations", True, reactor,
+                                          mutating_kubeconfig)
+        self.validating = _ValidatingWebhooks(registry, "validatingwebhookconfigurations", False, reactor,
+                                              validating_kubeconfig)

@@ -21,7 +21,7 @@ class EscalationCheck:
         self.authorizer = authorizer
         self.rbac = rbac
 
-    async def admit(self, attributes: admission.Attributes) -> None:
+    async def validate(self, attributes: admission.Attributes) -> None:
         """Run where admission does, on the writes of roles and bindings."""
         info = attributes.resource
         if info.group != GROUP or attributes.operation not in (admission.CREATE, admission.UPDATE):

@@ -94,10 +94,11 @@ async def _stream(handler, request, info, store, namespace) -> None:
     options = connect_options(store.info.resource, info.subresource, _query(request), info.rest,
                               request.path.endswith(b"/"))
     if options is not None:
-        # Admitted as upstream's connect handler does, before anything is connected.
-        await handler.context.registry.admit(connect_attributes(
-            store.info, info.subresource, namespace, info.name, options,
-            request_context.current_user(), request_context.current_record()))
+        # Admitted (both phases) as upstream's connect handler does, before anything is connected.
+        attributes = connect_attributes(store.info, info.subresource, namespace, info.name, options,
+                                        request_context.current_user(), request_context.current_record())
+        await handler.context.registry.admit(attributes)
+        await handler.context.registry.validate(attributes)
     pod = await store.get(namespace, info.name.split(":")[0])
     if store.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
         raise errors.bad_request(f"pod {info.name} does not have a host assigned")

@@ -4,13 +4,14 @@ k8s.io/apiserver/pkg/admission Attributes carries it.  The Store makes them for
 its create, update and delete, the endpoints for a CONNECT (exec, attach,
 port-forward, proxy); admission plugins and the chain read them through
 ``admit(attributes)``.  Defined here, below admission, because the Store calls
-admission and may import nothing above it.
+admission and may import nothing above it.  Admission runs in upstream's two phases: mutating
+(``admit``), then the Store's preparation and validation, then validating (``validate``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Protocol
 
 from ..machinery.errors import GroupResource
 
@@ -68,10 +69,17 @@ class Attributes:
     dry_run: bool = False
     user_info: Any = None
     record: Any = DISCARD
+    # The names of the mutating webhooks that patched ``object`` (shared by the copies with_request makes):
+    # what they changed is defaulted again, as upstream decodes a patched object with its defaults.
+    patched_by: list = field(default_factory=list, compare=False)
 
     @property
     def group_resource(self) -> GroupResource:
         return self.resource.group_resource
+
+    @property
+    def patched(self) -> bool:
+        return bool(self.patched_by)
 
     def with_request(self, user_info, record) -> "Attributes":
         """These attributes for ``user_info``, recording into ``record``, where they name neither yet."""
@@ -79,7 +87,14 @@ class Attributes:
                        record=self.record if self.record is not DISCARD else record)
 
 
-Admit = Callable[[Attributes], Awaitable[None]]
+class Admission(Protocol):
+    """Admission in upstream's two phases: ``admit`` (mutating plugins, which may change
+    ``attributes.object``) before the server prepares and validates the object, ``validate``
+    (validating plugins) after, just before storage."""
+
+    async def admit(self, attributes: Attributes) -> None: ...
+
+    async def validate(self, attributes: Attributes) -> None: ...
 
 
 def for_resource(info, operation: str, obj: Optional[dict], old: Optional[dict], subresource: str = "",

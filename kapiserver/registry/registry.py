@@ -45,16 +45,21 @@ class Registry:
         # requester (CertificateSigningRequests) ask it.
         self.request_user = lambda: {}
         self.generation = 0
-        # The admission chain (anything with ``admit(attributes)``) every Store's writes pass; the server
+        # The admission chain (an attributes.Admission: admit, then validate) every Store's writes pass; the server
         # sets it once it is built (the chain reads namespaces and quotas through this registry).
         self.admission = admission
         for info in self.catalog.all():
             self.add(info)
 
     async def admit(self, attributes: Attributes) -> None:
-        """Admit one write of a Store (or a connect) through the admission chain, if there is one."""
+        """The mutating phase of admission for one write of a Store (or a connect), if there is a chain."""
         if self.admission is not None:
             await self.admission.admit(attributes)
+
+    async def validate(self, attributes: Attributes) -> None:
+        """The validating phase, after the Store's own validation."""
+        if self.admission is not None:
+            await self.admission.validate(attributes)
 
     def strategy_for(self, info: ResourceInfo) -> Strategy:
         key = (info.storage_gv[0], info.storage_key)
@@ -91,7 +96,7 @@ class Registry:
 
     def add(self, info: ResourceInfo, strategy: Optional[Strategy] = None, builtin: bool = True) -> Store:
         store = Store(info, strategy or self.strategy_for(info), self.storage, self.clock,
-                      self.key_root(info, builtin), admit=self.admit, builtin=builtin,
+                      self.key_root(info, builtin), admission=self, builtin=builtin,
                       watch_cache_size=self.watch_cache_size(info), resource_name=self._resource_name(info))
         store.reads.start()
         self.stores[(info.group, info.version, info.resource)] = store

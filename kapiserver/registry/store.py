@@ -19,7 +19,7 @@ from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
 from ..watch.cacher import Cacher
 from ..watch.reader import ReadsWatch, StorageReader
 from . import attributes, conversion, gcpolicy
-from .attributes import Admit, for_resource
+from .attributes import Admission, for_resource
 from .catalog import ResourceInfo
 from .options import DeleteOptions, ListOptions, WriteOptions
 from .strategy import Strategy
@@ -33,7 +33,7 @@ GENERATE_NAME_ATTEMPTS = 8
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
-                 key_root: bytes, admit: Optional[Admit] = None, builtin: bool = True, watch_cache_size: int = 0,
+                 key_root: bytes, admission: Optional[Admission] = None, builtin: bool = True, watch_cache_size: int = 0,
                  resource_name: str = ""):
         self.info = info
         # Lists of built-in types carry no kind/apiVersion in their items (typed
@@ -43,7 +43,7 @@ class Store:
         self.storage = storage
         self.clock = clock
         self.key_root = key_root.rstrip(b"/") + b"/"
-        self.admit = admit
+        self.admission = admission
         self.qualified = GroupResource(info.group, info.resource)
         self._api_version = info.api_version
         # Every get, list and watch goes through one reads object: the resource's watch cache, or
@@ -155,6 +155,15 @@ class Store:
         obj.setdefault("metadata", {})
         self._check_namespace(obj, namespace)
         self.strategy.default(obj)
+        admission = self.admission
+        if admission is not None:
+            # Upstream's order: mutating admission, then the server's preparation and validation (so what a
+            # plugin or webhook added is defaulted and validated too), then validating admission.
+            request = for_resource(self.info, attributes.CREATE, obj, None, options=options,
+                                   dry_run=options.dry_run)
+            await admission.admit(request)
+            if request.patched:
+                self.strategy.default(obj)
         meta_ = obj["metadata"]
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink",
                       "uid", "creationTimestamp", "generation"):
@@ -169,9 +178,9 @@ class Store:
         field_errors = self.strategy.validate(obj)
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
-        if self.admit is not None:
-            await self.admit(for_resource(self.info, attributes.CREATE, obj, None, options=options,
-                                          dry_run=options.dry_run))
+        if admission is not None:
+            await admission.validate(for_resource(self.info, attributes.CREATE, obj, None, options=options,
+                                                  dry_run=options.dry_run))
         if options.dry_run:
             return obj
         if not meta_.get("name"):
@@ -225,15 +234,24 @@ class Store:
             requested_rv = new["metadata"].get("resourceVersion")
             if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
                 raise errors.modified(self.qualified, name)
+            if not subresource:
+                self.strategy.default(new)
+            admission = self.admission
+            if admission is not None:
+                request = for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
+                                       dry_run=options.dry_run)
+                await admission.admit(request)
+                if request.patched and not subresource:
+                    self.strategy.default(new)
             new = self._prepare_update(new, old, subresource)
             self._record_managed_fields(old, new, options, subresource)
             field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
                 else self.strategy.validate_update(new, old)
             if field_errors:
                 raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
-            if self.admit is not None:
-                await self.admit(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
-                                              dry_run=options.dry_run))
+            if admission is not None:
+                await admission.validate(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
+                                                      dry_run=options.dry_run))
             deleting = self._should_delete_during_update(new)
             if _same(new, old) and not deleting:
                 return old, False
@@ -296,7 +314,6 @@ class Store:
         elif subresource:
             self.strategy.prepare_for_subresource_update(subresource, new, old)
         else:
-            self.strategy.default(new)
             self.strategy.prepare_for_update(new, old)
         new["metadata"] = meta.ordered_metadata(meta_)
         return new
@@ -330,9 +347,11 @@ class Store:
                     f"Precondition failed: ResourceVersion in precondition: "
                     f"{options.precondition_resource_version}, ResourceVersion in object meta: "
                     f"{meta_['resourceVersion']}")
-            if self.admit is not None:
-                await self.admit(for_resource(self.info, attributes.DELETE, None, obj, options=options,
-                                              dry_run=options.dry_run))
+            if self.admission is not None:
+                request = for_resource(self.info, attributes.DELETE, None, obj, options=options,
+                                       dry_run=options.dry_run)
+                await self.admission.admit(request)
+                await self.admission.validate(request)
             grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
             # The garbage collector's orphan/foregroundDeletion finalizers, per propagationPolicy.
             gc_changed, finalizers = gcpolicy.deletion_finalizers(self.info, meta_, options)

@@ -35,11 +35,20 @@ def store(resource: str, kind: str, group: str = "", version: str = "v1", namesp
 
 
 def call(plugin, operation: str, store, obj, old, user=INSECURE_USER, subresource: str = ""):
-    """``plugin.admit`` of the Attributes a Store makes for ``operation`` ("create", "update", "delete")."""
+    """The plugin's phases (``admit``, then ``validate``, those it has) for the Attributes a Store makes for
+    ``operation`` ("create", "update", "delete")."""
     operation = operation.upper()
     attributes = for_resource(store.info, operation, None if operation == "DELETE" else obj,
                               (old or obj) if operation == "DELETE" else old, subresource)
-    return plugin.admit(attributes.with_request(user, attributes.record))
+    attributes = attributes.with_request(user, attributes.record)
+    return _phases(plugin, attributes)
+
+
+async def _phases(plugin, attributes) -> None:
+    if callable(getattr(plugin, "admit", None)):
+        await plugin.admit(attributes)
+    if callable(getattr(plugin, "validate", None)):
+        await plugin.validate(attributes)
 
 
 class _Objects:

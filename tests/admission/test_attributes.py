@@ -25,6 +25,9 @@ class Recorder:
     async def admit(self, attributes) -> None:
         self.seen.append(attributes)
 
+    async def validate(self, attributes) -> None:
+        return None
+
 
 class Alice:
     """A request context whose user is alice, recording into a list."""

@@ -111,7 +111,7 @@ def test_invalid_labels_on_a_pods_namespace_fail_closed(registry, request_record
         ns["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "strict"}
         return ns
     # Written past admission: validation of namespace labels would refuse it (see test_namespace_labels_...).
-    ns_store.admit = None
+    ns_store.admission = None
     run(ns_store.update(None, "ns", label))
     admit_with(registry)
     assert "restricted:latest" in refusal(registry, pod("x")).message
@@ -265,14 +265,14 @@ def test_unchanged_invalid_labels_do_not_block_namespace_updates(registry, reque
     admit_with(registry)
     namespace(registry, "ns")
     ns_store = registry.store("", "v1", "namespaces")
-    admission = ns_store.admit
-    ns_store.admit = None
+    admission = ns_store.admission
+    ns_store.admission = None
 
     def invalid(ns):
         ns["metadata"]["labels"] = {"pod-security.kubernetes.io/warn": "loud"}
         return ns
     run(ns_store.update(None, "ns", invalid))
-    ns_store.admit = admission
+    ns_store.admission = admission
 
     def annotate(ns):
         ns["metadata"]["annotations"] = {"owner": "me"}

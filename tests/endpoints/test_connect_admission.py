@@ -28,6 +28,9 @@ class Refusing:
         self.seen.append(attributes)
         raise StatusError(403, "Forbidden", f"no {attributes.resource.resource}/{attributes.subresource}")
 
+    async def validate(self, attributes) -> None:
+        return None
+
 
 @pytest.fixture
 def admission():

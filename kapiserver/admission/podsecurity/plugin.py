@@ -56,7 +56,7 @@ class PodSecurity:
         self.config: Configuration = load(configuration)
         self.evaluator = EVALUATOR
 
-    async def admit(self, attributes: Attributes) -> None:
+    async def validate(self, attributes: Attributes) -> None:
         if attributes.operation not in (CREATE, UPDATE):
             return
         resource = (attributes.resource.group, attributes.resource.resource)
