@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import jsonpatch
 
+from ..machinery import errors
 from ..machinery.errors import StatusError
 from ..registry.attributes import DELETE, Attributes
 from ..registry.options import ListOptions
@@ -216,17 +217,9 @@ class _Webhooks:
     async def _call(self, webhook, attributes: Attributes) -> None:
         op, obj = attributes.operation, attributes.object
         name = webhook.get("name", "")
-        uid = str(uuid.uuid4())
-        kind, resource = attributes.kind, attributes.resource
-        gvk = {"group": kind.group, "version": kind.version, "kind": kind.kind}
-        gvr = {"group": resource.group, "version": resource.version, "resource": resource.resource}
-        request = {"uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
-                   "name": attributes.name, "operation": op, "userInfo": attributes.user_info.to_api(),
-                   "object": obj, "oldObject": attributes.old_object, "dryRun": False}
-        if attributes.subresource:
-            request["subResource"] = request["requestSubResource"] = attributes.subresource
-        if attributes.namespace:
-            request["namespace"] = attributes.namespace
+        request = admission_request(attributes, str(uuid.uuid4()))
+        if not _conditions_match(webhook, attributes, request):
+            return
         review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
         timeout = webhook.get("timeoutSeconds") or 10
         config = webhook.get("clientConfig") or {}
@@ -269,6 +262,58 @@ class _ValidatingWebhooks(_Webhooks):
 
     async def validate(self, attributes: Attributes) -> None:
         await self.call_webhooks(attributes)
+
+
+def admission_request(attributes: Attributes, uid: str) -> dict:
+    """The AdmissionRequest of an AdmissionReview for ``attributes``."""
+    kind, resource = attributes.kind, attributes.resource
+    gvk = {"group": kind.group, "version": kind.version, "kind": kind.kind}
+    gvr = {"group": resource.group, "version": resource.version, "resource": resource.resource}
+    request = {"uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
+               "name": attributes.name, "operation": attributes.operation,
+               "userInfo": attributes.user_info.to_api(), "object": attributes.object,
+               "oldObject": attributes.old_object, "dryRun": False}
+    if attributes.subresource:
+        request["subResource"] = request["requestSubResource"] = attributes.subresource
+    if attributes.namespace:
+        request["namespace"] = attributes.namespace
+    return request
+
+
+def _conditions_match(webhook: dict, attributes: Attributes, request: dict) -> bool:
+    """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject and request): one that
+    is false skips the webhook; one that cannot be evaluated skips it under failurePolicy Ignore and refuses
+    the request (403) under Fail, as upstream's matcher."""
+    conditions = webhook.get("matchConditions") or []
+    if not conditions:
+        return True
+    from ..machinery import cel
+    from ..registry.validation.admissionregistration import MATCH_CONDITION_VARIABLES
+    activation = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
+                  "request": cel.to_cel(request, None)}
+    failures = []
+    for condition in conditions:
+        name = condition.get("name", "")
+        try:
+            program = cel.compile_expression((condition.get("expression") or "").strip(), MATCH_CONDITION_VARIABLES)
+        except cel.CompileError as e:
+            failures.append(f"matchCondition {name!r}: {e}")
+            continue
+        result = program.evaluate(activation)
+        if isinstance(result, cel.celpy.CELEvalError):
+            failures.append(f"matchCondition {name!r}: {cel.error_text(result)}")
+        elif not isinstance(result, cel.celtypes.BoolType):
+            failures.append(f"matchCondition {name!r}: must evaluate to bool")
+        elif not result:
+            return False
+    if not failures:
+        return True
+    if (webhook.get("failurePolicy") or "Fail") == "Ignore":
+        return False
+    gr = attributes.group_resource
+    raise errors.forbidden_request(gr, attributes.name, f'{gr} "{attributes.name}" is forbidden: failed to evaluate '
+                                                        f'match conditions of webhook "{webhook.get("name", "")}": '
+                                                        + "; ".join(failures))
 
 
 def _denied(name: str, status: dict) -> StatusError:

@@ -167,8 +167,8 @@ class Program:
             return celpy.CELEvalError(str(e), type(e), None)
 
 
-def _check_references(tree: Tree, source: str) -> None:
-    bound = {SELF, OLD_SELF}
+def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
+    bound = set(variables)
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS:
             args = node.children[2] if len(node.children) > 2 else None
@@ -198,14 +198,18 @@ def _compile_error(source: str, token, message: str, dotted: bool = False) -> Co
                         f" | {text}\n | {'.' * (column - 1)}^")
 
 
+RULE_VARIABLES = frozenset({SELF, OLD_SELF})
+
+
 @functools.lru_cache(maxsize=4096)
-def compile_expression(source: str) -> Program:
-    """The compiled expression; cached by source so each CRD version compiles its rules once."""
+def compile_expression(source: str, variables: frozenset = RULE_VARIABLES) -> Program:
+    """The compiled expression, which may use ``variables`` (a CRD rule's self and oldSelf by default);
+    cached by source so each CRD version, or each webhook's match condition, compiles once."""
     try:
         tree = _environment().compile(source)
     except celpy.CELParseError as e:
         raise _compile_error(source, e, "Syntax error: unexpected input") from None
-    _check_references(tree, source)
+    _check_references(tree, source, variables)
     uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
                         for node in tree.iter_subtrees())
     return Program(source, _environment().program(tree, functions=FUNCTIONS), uses_old_self, tree)
@@ -456,7 +460,7 @@ def escape_property(name: str) -> str:
 _MISSING_KEY = re.compile(r"no such member in mapping: '(.*)'")
 
 
-def _error_text(error: celpy.CELEvalError) -> str:
+def error_text(error: celpy.CELEvalError) -> str:
     message = str(error.args[0]) if error.args else str(error)
     found = _MISSING_KEY.match(message)
     if found:
@@ -550,7 +554,7 @@ class Validator:
                 activation = {SELF: current}
             result = rule.program.evaluate(activation)
             if isinstance(result, celpy.CELEvalError):
-                text = _error_text(result)
+                text = error_text(result)
                 if text == "no such overload":
                     detail = (f"'{text}': call arguments did not match a supported operator, function or macro "
                               f"signature for rule: {rule.error_string}")

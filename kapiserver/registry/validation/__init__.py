@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...machinery.errors import FieldError
-from . import apps, batch, core, groups, names, networking, pod, rbac, service
+from . import admissionregistration, apps, batch, core, groups, names, networking, pod, rbac, service
 from . import meta as _meta
 from .names import name_rule, validate_name
 
@@ -38,6 +38,8 @@ def _creator(group: str, kind: str):
         return networking.CREATE.get(kind)
     if group == "rbac.authorization.k8s.io":
         return rbac.CREATE.get(kind)
+    if group == admissionregistration.GROUP:
+        return admissionregistration.CREATE.get((group, kind))
     return groups.CREATE.get((group, kind))
 
 
@@ -54,6 +56,8 @@ def _updater(group: str, kind: str):
         return batch.UPDATE.get(kind)
     if group == "rbac.authorization.k8s.io":
         return rbac.UPDATE.get(kind)
+    if group == admissionregistration.GROUP:
+        return admissionregistration.UPDATE.get((group, kind))
     return groups.UPDATE.get((group, kind))
 
 
