@@ -16,6 +16,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 import jsonpatch
+from twisted.internet import defer
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
@@ -230,9 +231,7 @@ class _Webhooks:
             if (webhook.get("failurePolicy") or "Fail") == "Ignore":
                 return
             url = config.get("url") or "the service"
-            reason = str(e) or type(e).__name__
-            if "Timeout" in type(e).__name__ or "timeout" in reason.lower():
-                reason = "context deadline exceeded"
+            reason = call_failure(e)
             raise StatusError(500, "InternalError",
                               f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: '
                               f'Post "{url}?timeout={timeout}s": {reason}',
@@ -262,6 +261,17 @@ class _ValidatingWebhooks(_Webhooks):
 
     async def validate(self, attributes: Attributes) -> None:
         await self.call_webhooks(attributes)
+
+
+def call_failure(error: Exception) -> str:
+    """Why a webhook call failed, as Go's HTTP client words it: past its timeout (the request cancelled, or
+    Twisted's timeout), "context deadline exceeded"; else what each connection attempt reported."""
+    failures = getattr(error, "reasons", None) or []     # ResponseNeverReceived and friends carry Failures
+    causes = [f.value for f in failures] or [error]
+    if any(isinstance(c, (defer.CancelledError, defer.TimeoutError, TimeoutError)) or "Timeout" in type(c).__name__
+           for c in causes):
+        return "context deadline exceeded"
+    return "; ".join(str(c) or type(c).__name__ for c in causes)
 
 
 def admission_request(attributes: Attributes, uid: str) -> dict:

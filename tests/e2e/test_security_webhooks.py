@@ -181,8 +181,9 @@ def test_admission_webhook_timeout_and_failure_policy(secure, webhook_server):
                                    {"metadata": {"name": f"cm-{policy.lower()}"}})
         if policy == "Fail":
             assert status == 500
-            assert body["message"].startswith('Internal error occurred: failed calling webhook '
-                                              '"slow-fail.example.com": failed to call webhook: Post')
+            assert body["message"] == ('Internal error occurred: failed calling webhook "slow-fail.example.com": '
+                                       f'failed to call webhook: Post "{url}/slow?timeout=1s": context deadline '
+                                       'exceeded')
             api.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/slow-fail")
         else:
             assert status == 201
