@@ -7,12 +7,12 @@
 - `Periodic`: twisted's TimerService for asynchronous work, its first run part of the start.
 
 A child's startService may return a Deferred: SequentialService starts the next child once it fires, and a
-failure in it fails the whole start.  A leaf: it imports nothing from kapiserver.
+failure in it fails the whole start.  Where a callable may return a Deferred, a coroutine does as well.
+A leaf: it imports nothing from kapiserver.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Callable, Optional
 
 from twisted.application import service
@@ -23,13 +23,6 @@ from twisted.logger import Logger
 log = Logger()
 # How long a controller's stop may take before the exit goes on without it (an unreachable store).
 STOP_TIMEOUT = 5.0
-
-
-def _call(function, *args) -> Deferred:
-    """``function(*args)`` as a Deferred, whether it returns a value, a Deferred or a coroutine."""
-    result = maybeDeferred(function, *args)
-    result.addCallback(lambda value: ensureDeferred(value) if inspect.isawaitable(value) else value)
-    return result
 
 
 class SequentialService(service.MultiService):
@@ -56,7 +49,7 @@ class SequentialService(service.MultiService):
         for child in list(self):
             if not self.running:
                 return      # stopped while starting: the stop has seen to the children started so far
-            await _call(child.startService)
+            await maybeDeferred(child.startService)
 
     def _stop_children(self) -> Deferred:
         return ensureDeferred(self._stop_in_reverse())
@@ -65,7 +58,7 @@ class SequentialService(service.MultiService):
         for child in reversed(list(self)):
             if child.running:
                 try:
-                    await _call(child.stopService)
+                    await maybeDeferred(child.stopService)
                 except Exception:
                     log.failure("stopping {child} failed", child=child.name or type(child).__name__)
 
@@ -98,14 +91,14 @@ class ControllerService(service.Service):
     @staticmethod
     def _start(controller) -> Deferred:
         start = getattr(controller, "start", None)
-        return _call(start) if start is not None else succeed(None)
+        return maybeDeferred(start) if start is not None else succeed(None)
 
     def stopService(self) -> Deferred:
         super().stopService()
         controller, self.controller = self.controller, None
         if controller is None:
             return succeed(None)
-        d = _call(controller.stop)
+        d = maybeDeferred(controller.stop)
         d.addTimeout(STOP_TIMEOUT, self.clock)
         d.addErrback(lambda f: log.failure("stopping {controller} failed", f, controller=_name(controller)))
         return d
@@ -133,14 +126,14 @@ class ElectedService(SequentialService):
     def startService(self) -> Deferred:
         service.Service.startService(self)
         self.elector = self.make_elector(self._start_children, self._stopped_leading)
-        return _call(self.elector.start)
+        return maybeDeferred(self.elector.start)
 
     def _stopped_leading(self) -> None:
         self._children_stopped = self._stop_children()
 
     def stopService(self) -> Deferred:
         service.Service.stopService(self)
-        d = _call(self.elector.stop)
+        d = maybeDeferred(self.elector.stop)
         d.addCallback(lambda _: self._children_stopped)
         return d
 
@@ -178,7 +171,7 @@ class Periodic(TimerService):
         return stopped
 
     def _run(self) -> Deferred:
-        d = _call(self.work)
+        d = maybeDeferred(self.work)
         first, self._first = self._first, None
         if first is not None:
             d.addCallbacks(first.callback, first.errback)   # the first run's failure fails the start

@@ -10,10 +10,10 @@ from twisted.python import usage
 
 from kapiserver import logs
 from kapiserver.auth import options as security_options
-from kapiserver.kubelet import options as node_access_options
 from kapiserver.config import ServerConfig
 from kapiserver.flags import OptionError, PflagOptions, parse_bool
 from kapiserver.hostaddress import choose_host_address
+from kapiserver.kubelet import options as node_access_options
 from kapiserver.version import raw_version_string, version_string
 
 _log = Logger()

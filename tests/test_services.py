@@ -91,12 +91,9 @@ def test_a_stop_while_starting_stops_what_started_and_starts_nothing_more():
 
 
 class Controller:
-    instances = []
-
     def __init__(self, stop_result=None):
         self.calls = []
         self.stop_result = stop_result
-        Controller.instances.append(self)
 
     async def start(self):
         self.calls.append("start")

@@ -102,8 +102,9 @@ class Registry:
             return 0
         return self.watch_cache_sizes.get(self._resource_name(info), self.default_watch_cache_size)
 
-    def watch_caches_filled(self) -> "Deferred":
-        """Fires once every watch cache has filled from storage (or given up waiting), at once without caches."""
+    def watch_caches_filled(self):
+        """A Deferred firing once every watch cache has filled from storage (or given up waiting); at once
+        without caches."""
         from twisted.internet.defer import DeferredList
         return DeferredList([store.cacher.wait_for(0) for store in self.stores.values() if store.cacher is not None])
 
