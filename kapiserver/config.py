@@ -3,95 +3,28 @@
 `ServerConfig.from_options(options)` turns the command line's strings (keyed by long flag name, as
 `kapiserver.tap.Options` stores them) into typed values, applies the defaults and raises `OptionError`
 naming the flag when a value is unusable.  Nothing here touches the network or the reactor; the one
-look at the host (choosing the advertise address) reads local kernel tables only.
+look at the host (choosing the advertise address, kapiserver.hostaddress) reads local kernel tables only.
 """
 import dataclasses
 import ipaddress
 import re
-import socket
-import struct
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple, Union
 
 from .admission import options as admission_options
 from .auth.options import SecurityConfig, parse_security
+from .flags import OptionError, invalid, parse_bool, parse_duration, split_list
+from .hostaddress import choose_host_address
 from .kubelet.options import NodeAccessConfig, parse_node_access
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
-class OptionError(ValueError):
-    """A command-line option whose value cannot be used; `flag` is its long name without dashes."""
-
-    def __init__(self, flag, message):
-        super().__init__(message)
-        self.flag = flag
-
-
-def _invalid(flag, value, reason):
-    # The shape pflag uses, so the message reads like upstream's.
-    return OptionError(flag, f'invalid argument "{value}" for "--{flag}" flag: {reason}')
-
-
-# --- Go durations -----------------------------------------------------------------------------------
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
-                   "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
-
-
-def parse_duration(text):
-    """Seconds in a Go duration string ("1h0m0s", "5m", "300ms", "1.5h", "-2s", "0"), as time.ParseDuration.
-
-    Raises ValueError with Go's wording for anything Go rejects (no unit, unknown unit, empty).
-    """
-    original = text
-    if not isinstance(text, str):
-        raise ValueError(f'time: invalid duration "{original}"')
-    sign = 1.0
-    if text[:1] in ("-", "+"):
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        raise ValueError(f'time: invalid duration "{original}"')
-    total = 0.0
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        whole, frac, unit = match.group(1), match.group(2), match.group(3)
-        if not whole and not frac:
-            raise ValueError(f'time: invalid duration "{original}"')
-        if not unit:
-            raise ValueError(f'time: missing unit in duration "{original}"')
-        if unit not in _DURATION_UNITS:
-            # the unit ends where the next number begins; report exactly that unit, as Go does
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{original}"')
-        number = float(f"{whole or '0'}.{frac or '0'}")
-        total += number * _DURATION_UNITS[unit]
-        pos = match.end()
-    return sign * total
-
-
 # --- scalar parsers, one per pflag type -------------------------------------------------------------
 
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _INTEGER = re.compile(r"[+-]?\d+\Z")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
-
-
-def parse_bool(text):
-    """A boolean as Go's strconv.ParseBool reads it; ValueError otherwise."""
-    if isinstance(text, bool):
-        return text
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
 def _int(flag, value):
@@ -99,7 +32,7 @@ def _int(flag, value):
         return value
     if isinstance(value, str) and _INTEGER.match(value.strip()):
         return int(value.strip())
-    raise _invalid(flag, value, "not an integer")
+    raise invalid(flag, value, "not an integer")
 
 
 def _duration(flag, value):
@@ -108,14 +41,14 @@ def _duration(flag, value):
     try:
         return parse_duration(value)
     except ValueError as e:
-        raise _invalid(flag, value, str(e)) from None
+        raise invalid(flag, value, str(e)) from None
 
 
 def _bool(flag, value):
     try:
         return parse_bool(value)
     except ValueError as e:
-        raise _invalid(flag, value, str(e)) from None
+        raise invalid(flag, value, str(e)) from None
 
 
 def _ip(flag, value):
@@ -124,7 +57,7 @@ def _ip(flag, value):
     try:
         return ipaddress.ip_address(str(value).strip())
     except ValueError:
-        raise _invalid(flag, value, f'failed to parse IP: "{value}"') from None
+        raise invalid(flag, value, f'failed to parse IP: "{value}"') from None
 
 
 def _port(flag, value, what):
@@ -139,14 +72,6 @@ def _non_negative(flag, number):
     if number < 0:
         raise OptionError(flag, f"--{flag} can not be negative value")
     return number
-
-
-def _list(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return [str(item).strip() for item in value if str(item).strip()]
 
 
 def parse_port_range(flag, value):
@@ -166,11 +91,11 @@ def parse_port_range(flag, value):
             else:
                 low = high = int(text)
         except ValueError:
-            raise _invalid(flag, value, "expected a port range like 30000-32767") from None
+            raise invalid(flag, value, "expected a port range like 30000-32767") from None
     if not (0 <= low <= 65535 and 0 <= high <= 65535):
-        raise _invalid(flag, value, "ports must be between 0 and 65535")
+        raise invalid(flag, value, "ports must be between 0 and 65535")
     if high < low:
-        raise _invalid(flag, value, "the end of the range is below its start")
+        raise invalid(flag, value, "the end of the range is below its start")
     return (low, high)
 
 
@@ -179,7 +104,7 @@ def parse_service_cidr(flag, value):
     if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
         network = value
     else:
-        entries = _list(value)
+        entries = split_list(value)
         if not entries:
             raise OptionError(flag, f"--{flag} must contain at least one valid cidr")
         if len(entries) > 1:
@@ -189,7 +114,7 @@ def parse_service_cidr(flag, value):
             # Go's ParseCIDR accepts host bits and masks them off; so do we.
             network = ipaddress.ip_network(entries[0], strict=False)
         except ValueError:
-            raise _invalid(flag, value, f"invalid CIDR address: {entries[0]}") from None
+            raise invalid(flag, value, f"invalid CIDR address: {entries[0]}") from None
     if network.max_prefixlen - network.prefixlen > 20:
         raise OptionError(flag, f"specified --{flag} is too large; for {network.max_prefixlen}-bit "
                                 f"addresses, the mask must be >= {network.max_prefixlen - 20}")
@@ -201,14 +126,14 @@ def parse_watch_cache_sizes(flag, value):
     if isinstance(value, Mapping):
         return dict(value)
     sizes = {}
-    for entry in _list(value):
+    for entry in split_list(value):
         resource, sep, size_text = entry.partition("#")
         if not sep or not resource or not _INTEGER.match(size_text):
-            raise _invalid(flag, value, f"invalid value of watch cache size: {entry} "
+            raise invalid(flag, value, f"invalid value of watch cache size: {entry} "
                                         f"(want resource[.group]#size)")
         size = int(size_text)
         if size < 0:
-            raise _invalid(flag, value, f"watch cache size cannot be negative: {entry}")
+            raise invalid(flag, value, f"watch cache size cannot be negative: {entry}")
         sizes[resource] = size
     return sizes
 
@@ -218,15 +143,15 @@ def parse_runtime_config(flag, value):
     if isinstance(value, Mapping):
         return {key: parse_bool(val) for key, val in value.items()}
     config = {}
-    for entry in _list(value):
+    for entry in split_list(value):
         key, sep, val = entry.partition("=")
         key = key.strip()
         if not key:
-            raise _invalid(flag, value, f"missing key in {entry!r}")
+            raise invalid(flag, value, f"missing key in {entry!r}")
         try:
             config[key] = parse_bool(val.strip()) if sep and val.strip() else True
         except ValueError:
-            raise _invalid(flag, value, f"invalid value {val!r} for {key}: want true or false") from None
+            raise invalid(flag, value, f"invalid value {val!r} for {key}: want true or false") from None
     return config
 
 
@@ -235,11 +160,11 @@ _ETCD_SCHEMES = ("http", "https", "unix", "unixs")
 
 def parse_etcd_servers(flag, value):
     """The etcd endpoints, each scheme://host:port (http, https, unix, unixs)."""
-    servers = _list(value)
+    servers = split_list(value)
     for server in servers:
         scheme, sep, rest = server.partition("://")
         if not sep or scheme not in _ETCD_SCHEMES or not rest:
-            raise _invalid(flag, value, f"{server!r} is not an etcd URL like https://127.0.0.1:2379")
+            raise invalid(flag, value, f"{server!r} is not an etcd URL like https://127.0.0.1:2379")
     return tuple(servers)
 
 
@@ -248,11 +173,11 @@ def parse_etcd_servers_overrides(flag, value):
     if isinstance(value, Mapping):
         return {key: tuple(servers) for key, servers in value.items()}
     overrides = {}
-    for entry in _list(value):
+    for entry in split_list(value):
         resource, sep, servers_text = entry.partition("#")
         group, slash, name = resource.partition("/")
         if not sep or not slash or not name or not servers_text:
-            raise _invalid(flag, value, f"invalid value of etcd servers override: {entry} "
+            raise invalid(flag, value, f"invalid value of etcd servers override: {entry} "
                                         f"(want group/resource#servers, servers separated by ';')")
         servers = tuple(s.strip() for s in servers_text.split(";") if s.strip())
         parse_etcd_servers(flag, ",".join(servers))
@@ -266,132 +191,6 @@ _ENDPOINT_RECONCILERS = ("master-count", "lease", "none")
 
 
 # --- the advertise address --------------------------------------------------------------------------
-
-_IPV4_ROUTE_FILE = "/proc/net/route"
-_IPV6_ROUTE_FILE = "/proc/net/ipv6_route"
-_IPV6_ADDRESS_FILE = "/proc/net/if_inet6"
-_SIOCGIFADDR = 0x8915
-_SIOCGIFFLAGS = 0x8913
-_IFF_UP = 0x1
-
-
-def is_global_unicast(ip):
-    """Go's net.IP.IsGlobalUnicast: not unspecified, loopback, link-local, multicast or broadcast.
-
-    Private ranges (10/8, fd00::/8) count as global unicast here, as they do in Go.
-    """
-    if ip.is_unspecified or ip.is_loopback or ip.is_link_local or ip.is_multicast:
-        return False
-    return ip != ipaddress.IPv4Address("255.255.255.255")
-
-
-def _read_lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except OSError:
-        return None
-
-
-def default_route_interfaces(ipv4_lines, ipv6_lines):
-    """Interfaces carrying a default route, as (family, name) pairs, IPv4 routes first, file order kept."""
-    routes = []
-    for line in ipv4_lines or ():
-        fields = line.split()
-        if len(fields) < 3 or fields[0] == "Iface":
-            continue
-        if fields[1] == "00000000":
-            routes.append((4, fields[0]))
-    for line in ipv6_lines or ():
-        fields = line.split()
-        if len(fields) < 10:
-            continue
-        # ::/0 with a real gateway; the ::/0 entry with no gateway is the kernel's unreachable route on lo
-        if fields[0] == "0" * 32 and fields[1] == "00" and fields[4] != "0" * 32:
-            routes.append((6, fields[9]))
-    return routes
-
-
-def _interface_is_up(name):
-    try:
-        with open(f"/sys/class/net/{name}/flags") as f:
-            return bool(int(f.read().strip(), 16) & _IFF_UP)
-    except (OSError, ValueError):
-        pass
-    try:
-        import fcntl  # POSIX only; imported here so the module loads everywhere
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            request = struct.pack("16sH14s", name.encode()[:15], 0, b"")
-            flags = struct.unpack("16sH14s", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, request))[1]
-            return bool(flags & _IFF_UP)
-    except (OSError, ImportError):
-        return False
-
-
-def _interface_ipv4(name):
-    try:
-        import fcntl
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            request = struct.pack("256s", name.encode()[:15])
-            reply = fcntl.ioctl(s.fileno(), _SIOCGIFADDR, request)
-            return [ipaddress.IPv4Address(reply[20:24])]
-    except (OSError, ImportError):
-        return []
-
-
-def _interface_ipv6(name, address_lines):
-    addresses = []
-    for line in address_lines or ():
-        fields = line.split()
-        if len(fields) >= 6 and fields[5] == name:
-            addresses.append(ipaddress.IPv6Address(bytes.fromhex(fields[0])))
-    return addresses
-
-
-def _routed_source_address(family):
-    # Off Linux there is no route table to read: ask the kernel which source address it would use.
-    # A UDP connect only consults the routing table; no packet leaves the host.
-    target = "192.0.2.1" if family == 4 else "2001:db8::1"
-    try:
-        with socket.socket(socket.AF_INET if family == 4 else socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.connect((target, 9))
-            return ipaddress.ip_address(s.getsockname()[0].split("%")[0])
-    except (OSError, ValueError):
-        return None
-
-
-def choose_host_address(ipv4_route_file=_IPV4_ROUTE_FILE, ipv6_route_file=_IPV6_ROUTE_FILE,
-                        ipv6_address_file=_IPV6_ADDRESS_FILE, interface_is_up=_interface_is_up,
-                        interface_ipv4=_interface_ipv4):
-    """The first global unicast address of an up interface carrying a default route (IPv4 first), or None.
-
-    The same choice upstream's ChooseHostInterface makes; reads local kernel tables only, so it is instant
-    and works with no network at all (returning None when there is no default route).
-    """
-    ipv4_lines = _read_lines(ipv4_route_file)
-    if ipv4_lines is None:
-        for family in (4, 6):
-            address = _routed_source_address(family)
-            if address is not None and is_global_unicast(address):
-                return address
-        return None
-    routes = default_route_interfaces(ipv4_lines, _read_lines(ipv6_route_file))
-    ipv6_addresses = None
-    for family in (4, 6):
-        for route_family, name in routes:
-            if route_family != family or not interface_is_up(name):
-                continue
-            if family == 4:
-                candidates = interface_ipv4(name)
-            else:
-                if ipv6_addresses is None:
-                    ipv6_addresses = _read_lines(ipv6_address_file)
-                candidates = _interface_ipv6(name, ipv6_addresses)
-            for address in candidates:
-                if is_global_unicast(address):
-                    return address
-    return None
-
 
 LOOPBACK_FALLBACK = ipaddress.IPv4Address("127.0.0.1")
 
@@ -560,10 +359,10 @@ class ServerConfig:
                                     pick("min-request-timeout", _int, defaults.min_request_timeout))
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
 
-        security = parse_security(options, data_dir, OptionError, parse_bool, parse_duration, _list)
+        security = parse_security(options, data_dir)
         # A bad admission configuration stops startup here, with one line, rather than once the server runs.
         admission_options.validate(security, OptionError)
-        node_access = parse_node_access(options, OptionError, parse_bool, parse_duration, _list)
+        node_access = parse_node_access(options)
 
         advertise = pick("advertise-address", _ip, None)
         if insecure_bind is None:

@@ -1,336 +1,306 @@
 """
-The service tree of one kube-apiserver: storage, the registry, the
-controllers the apiserver runs itself, and the listeners.
-
-Listeners come up once storage is open; a listen that fails (the port is
-taken) is retried every LISTEN_RETRY seconds instead of ending the process.
+The service tree of one kube-apiserver, in `make_service`: storage, the registry, the controllers the
+apiserver runs itself, the periodic work, the API's handlers and the listeners.  The children start in the
+order make_service adds them, each once the one before it is ready (storage open, the first bootstrap
+reconcile done, the controllers' watches established), and stop in the reverse order.
 """
 
 from __future__ import annotations
 
+import socket
+
 from twisted.application import service
-from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
-from twisted.web.server import Request, Site
+from twisted.web.resource import Resource
 
 from .config import ServerConfig
+from .controllers import identity
+from .controllers.bootstrap import RECONCILE_INTERVAL, BootstrapController
+from .controllers.crd import CRDController
+from .controllers.eventttl import EventTTLController
+from .controllers.garbagecollector import GarbageCollector
+from .controllers.leaderelection import LeaderElector
+from .controllers.namespace import NamespaceController
+from .listener import Listener, QuietSite, tcp_endpoint
 from .runtime import wrap_site
+from .services import ControllerService, ElectedService, Periodic, SequentialService
 
 log = Logger()
-LISTEN_RETRY = 15.0
 # The Lease (kube-system) electing, among apiservers on one etcd, the one that runs namespace
 # finalization, garbage collection and event TTL: what kube-controller-manager runs under its own election.
 CONTROLLERS_LEASE = "kube-apiserver-controllers"
 
 
-class _RawBodyRequest(Request):
-    # Bodies are API objects: a form Content-Type must neither add query parameters nor (malformed
-    # multipart) make twisted.web answer a bare 400 before the API can answer with a Status.
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._parsePOSTFormSubmission = False
+def make_service(config: ServerConfig, reactor) -> APIServerService:
+    """kube-apiserver's service tree for ``config``: the children start in the order added here, each once
+    the one before it is ready, and stop in the reverse order."""
+    lease_name, holder = apiserver_identity(config)
+    apiserver = APIServerService(reactor)
+    storage = apiserver.add(StorageService(lambda: open_storage(config, reactor), close_storage))
+    registry = apiserver.add(RegistryService(config, reactor, storage))
+    # The system namespaces and the kubernetes Service, kept in place; stopping removes this apiserver
+    # from the kubernetes Endpoints (its master lease deleted), as upstream's pre-shutdown hook does.
+    bootstrap = apiserver.add(registry.controller(bootstrap_controller, config, reactor))
+    apiserver.add(Periodic(RECONCILE_INTERVAL, lambda: bootstrap.controller.reconcile(), reactor))
+    apiserver.add(registry.controller(CRDController, reactor))
+    # This apiserver's identity Lease, first written once the watch caches have filled: written before,
+    # it would move a cache's window past a client's last resourceVersion, breaking its watch's resume.
+    apiserver.add(registry.controller(identity.IdentityLeaseController, reactor, lease_name, holder,
+                                      socket.gethostname(), wait_for=registry.watch_caches_filled))
+    # What kube-controller-manager runs upstream: elected among the apiservers sharing an etcd.
+    controllers = apiserver.add(controllers_election(config, reactor, registry, lease_name, holder))
+    controllers.add(registry.controller(NamespaceController, reactor))
+    controllers.add(registry.controller(GarbageCollector, reactor))
+    controllers.add(registry.controller(EventTTLController, reactor, config.event_ttl))
+    if config.etcd_compaction_interval > 0:
+        apiserver.add(Periodic(config.etcd_compaction_interval, Compactor(storage).compact, reactor))
+    handlers = apiserver.add(HandlerService(config, reactor, registry))
+    if config.secure_port:
+        apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure", how="securely"))
+    if config.insecure_port:
+        apiserver.add(Listener(reactor, tcp_endpoint(config.insecure_port, config.insecure_bind_address),
+                               handlers.insecure_site, "insecure"))
+    return apiserver
 
 
-class _QuietSite(Site):
-    """twisted.web's access log is replaced by kapiserver's request log."""
+class APIServerService(SequentialService):
+    """The root: ``ready`` fires once every child has started and every listener listens; a failure to
+    start is logged and stops the reactor."""
 
-    requestFactory = _RawBodyRequest
-
-    def log(self, request):
-        pass
-
-
-class Listener(service.Service):
-    """Listen on an endpoint; on failure, log and try again later."""
-
-    def __init__(self, reactor, description, factory, name: str, how: str = "insecurely"):
-        """``description`` is an endpoint string or an IStreamServerEndpoint."""
-        self.reactor = reactor
-        self.how = how
-        self.description = description
-        self.factory = factory
-        self.setName(name)
-        self.port = None
-        self._retry = None
-        self.listening = Deferred()
-
-    def startService(self):
-        super().startService()
-        self._listen()
-
-    def _listen(self):
-        self._retry = None
-        endpoint = self.description
-        if isinstance(endpoint, str):
-            endpoint = endpoints.serverFromString(self.reactor, endpoint)
-        d = endpoint.listen(self.factory)
-
-        def listening(port):
-            self.port = port
-            log.info("Serving {how} on {address}", how=self.how, address=_address(port))
-            if not self.listening.called:
-                self.listening.callback(port)
-
-        def failed(failure):
-            log.error("Unable to listen on {description}: {error}; retrying in {retry}s",
-                      description=self.description, error=failure.getErrorMessage(), retry=LISTEN_RETRY)
-            if self.running:
-                self._retry = self.reactor.callLater(LISTEN_RETRY, self._listen)
-        d.addCallbacks(listening, failed)
-
-    def stopService(self):
-        super().stopService()
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
-        if self.port is not None:
-            port, self.port = self.port, None
-            return port.stopListening()
-
-
-def _address(port) -> str:
-    host = port.getHost()
-    return f"{host.host}:{host.port}"
-
-
-class APIServerService(service.MultiService):
-    """Opens storage, builds the registry and controllers, then starts listening."""
-
-    def __init__(self, config: ServerConfig, reactor, storage=None):
+    def __init__(self, reactor):
         super().__init__()
+        self.reactor = reactor
+        self.ready = Deferred()
+
+    def startService(self) -> Deferred:
+        d = super().startService()
+        d.addCallback(lambda _: DeferredList([child.listening for child in self if isinstance(child, Listener)]))
+        d.addCallbacks(lambda _: self.ready.callback(self), self._failed)
+        return d
+
+    def _failed(self, failure) -> None:
+        log.failure("kube-apiserver failed to start", failure)
+        if self.running:
+            try:
+                self.reactor.stop()
+            except ReactorNotRunning:
+                pass
+
+
+# --- storage and the registry -----------------------------------------------------------------------
+
+def open_storage(config: ServerConfig, reactor) -> Deferred:
+    """The storage --storage-backend (and --etcd-*) ask for, once open."""
+    if config.storage_backend == "sqlite":
+        from .storage.sqlite import open_sqlite
+        return open_sqlite(config.data_dir, reactor)
+    if config.storage_backend == "etcd3":
+        from .storage.etcd3 import open_etcd3_config
+        return open_etcd3_config(config, reactor)
+    raise RuntimeError(f"storage backend {config.storage_backend!r} is not available yet")
+
+
+def close_storage(storage) -> Deferred:
+    return storage.close()
+
+
+class StorageService(service.Service):
+    """Opens storage when it starts (``storage``, once open) and closes it when it stops."""
+
+    def __init__(self, open, close):
+        self.open = open
+        self.close = close
+        self.storage = None
+        self._settled = None
+
+    def startService(self) -> Deferred:
+        super().startService()
+        self._settled = Deferred()
+        return ensureDeferred(self._open())
+
+    async def _open(self) -> None:
+        try:
+            self.storage = await self.open()
+        finally:
+            self._settled.callback(None)
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        return ensureDeferred(self._close())
+
+    async def _close(self) -> None:
+        await self._settled     # stopped while opening: close what the open gives
+        storage, self.storage = self.storage, None
+        if storage is not None:
+            await self.close(storage)
+
+
+def build_registry(config: ServerConfig, reactor, storage):
+    """The Registry over ``storage``: the resources --runtime-config serves, each with its watch cache."""
+    from .auth.context import current_user
+    from .registry.catalog import Catalog, enabled_builtin
+    from .registry.registry import Registry
+    registry = Registry(storage, reactor, catalog=Catalog(enabled_builtin(config.runtime_config)),
+                        prefix=config.etcd_prefix.encode(),
+                        service_cluster_ip_range=config.service_cluster_ip_range,
+                        service_node_port_range=config.service_node_port_range,
+                        watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
+                        default_watch_cache_size=config.default_watch_cache_size)
+    registry.request_user = lambda: current_user().to_api()
+    return registry
+
+
+class RegistryService(service.Service):
+    """Builds the Registry once storage is open (``registry``); stopping stops its watch caches."""
+
+    def __init__(self, config: ServerConfig, reactor, storage: StorageService):
         self.config = config
         self.reactor = reactor
         self.storage = storage
         self.registry = None
-        self.ready = Deferred()
-        self._timers = []
-        self._namespace_controller = None
-        self._crd_controller = None
-        self._garbage_collector = None
-        self._event_ttl_controller = None
-        self._identity = None
-        self._elector = None
-        self._bootstrap = None
 
-    def startService(self):
-        service.Service.startService(self)
-        d = Deferred.fromCoroutine(self._start())
-        d.addErrback(self._failed)
+    def startService(self) -> None:
+        super().startService()
+        self.registry = build_registry(self.config, self.reactor, self.storage.storage)
 
-    def _failed(self, failure):
-        log.failure("kube-apiserver failed to start", failure)
-        if self.reactor.running:
-            self.reactor.stop()
-
-    async def _open_storage(self):
-        config = self.config
-        if config.storage_backend == "sqlite":
-            from .storage.sqlite import open_sqlite
-            return await open_sqlite(config.data_dir, self.reactor)
-        if config.storage_backend == "etcd3":
-            from .storage.etcd3 import open_etcd3_config
-            return await open_etcd3_config(config, self.reactor)
-        raise RuntimeError(f"storage backend {config.storage_backend!r} is not available yet")
-
-    async def _start(self):
-        from .controllers.bootstrap import BootstrapController
-        from .endpoints.api import APIContext
-        from .endpoints.root import APIRoot
-        from .registry.registry import Registry
-        config = self.config
-        if self.storage is None:
-            self.storage = await self._open_storage()
-        from .registry.catalog import Catalog, enabled_builtin
-        catalog = Catalog(enabled_builtin(config.runtime_config))
-        self.registry = Registry(self.storage, self.reactor, catalog=catalog, prefix=config.etcd_prefix.encode(),
-                                 service_cluster_ip_range=config.service_cluster_ip_range,
-                                 service_node_port_range=config.service_node_port_range,
-                                 watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
-                                 default_watch_cache_size=config.default_watch_cache_size)
-        from .auth.context import current_user
-        self.registry.request_user = lambda: current_user().to_api()
-        port = config.secure_port or config.insecure_port
-        bootstrap = BootstrapController(self.registry, config.master_service_namespace,
-                                        str(config.advertise_address or "127.0.0.1"), port,
-                                        config.service_cluster_ip_range,
-                                        endpoint_reconciler_type=config.endpoint_reconciler_type,
-                                        apiserver_count=config.apiserver_count, clock=self.reactor,
-                                        shared_storage=config.storage_backend == "etcd3")
-        self._bootstrap = bootstrap
-        await bootstrap.reconcile()
-        self._every(10.0, bootstrap.reconcile)
-        from .controllers.crd import CRDController
-        self._crd_controller = CRDController(self.registry, self.reactor)
-        await self._crd_controller.start()
-        await self._start_elections()
-        if config.etcd_compaction_interval > 0:
-            self._start_compaction(config.etcd_compaction_interval)
-        from .endpoints.streams import build_streams
-        context = APIContext(self.registry, self.reactor, self.reactor, config,
-                             streams=build_streams(self.reactor, self.registry, config))
-        security, audit = await self._security(context)
-        site = _QuietSite(APIRoot(context, audit=audit))
-        site.displayTracebacks = False
-        wrap_site(site, site.resource, self.reactor, config)
-        if config.insecure_port:
-            description = f"tcp:{config.insecure_port}:interface={_endpoint_host(config.insecure_bind_address)}"
-            listener = Listener(self.reactor, description, site, "insecure")
-            listener.setServiceParent(self)
-            await listener.listening
-        self.ready.callback(self)
-
-    async def _security(self, context):
-        """Bootstrap RBAC policy, the admission chain and, with --secure-port, the TLS listener."""
-        from .admission import options as admission_options
-        from .admission.chain import build_chain
-        from .auth import context as request_context
-        from .auth.policy import ensure_bootstrap_policy
-        config, sec = self.config, self.config.security
-        await ensure_bootstrap_policy(self.registry)
-        audit = None
-        if sec.audit_log_path:
-            from .auth.audit import AuditLog
-            audit = AuditLog(sec.audit_log_path)
-        security = None
-        if config.secure_port:
-            security = self._secure_listener(context, audit)
-        self.registry.admission = build_chain(self.registry, security, sec.enable_admission_plugins,
-                                              sec.disable_admission_plugins, sec.admission_control,
-                                              sec.allow_privileged, plugin_config=admission_options.load_for(sec),
-                                              context=request_context)
-        context.security = security
-        return security, audit
-
-    def _secure_listener(self, context, audit):
-        """The HTTPS listener; generates the CA, serving certificate and admin kubeconfig when needed."""
-        from twisted.internet.endpoints import SSL4ServerEndpoint
-        from .auth import setup, tls
-        from .endpoints.root import APIRoot
-        config, sec = self.config, self.config.security
-        cert, key, ca_cert, ca_key = setup.serving_files(config)
-        security = setup.build_security(config, self.registry, key, ca_cert)
-        if ca_cert is not None:
-            path = setup.admin_kubeconfig(config, config.secure_port, ca_cert, ca_key)
-            log.info("Wrote the admin kubeconfig to {path}", path=path)
-        options = tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
-        site = _QuietSite(APIRoot(context, security=security, audit=audit))
-        site.displayTracebacks = False
-        wrap_site(site, site.resource, self.reactor, config)
-        endpoint = SSL4ServerEndpoint(self.reactor, config.secure_port, options,
-                                      interface=config.bind_address if config.bind_address != "0.0.0.0" else "")
-        Listener(self.reactor, endpoint, site, "secure", how="securely").setServiceParent(self)
-        return security
-
-    async def _start_elections(self) -> None:
-        """This apiserver's identity lease (every replica), and the controllers kube-controller-manager
-        runs upstream: elected on etcd, where replicas share the storage; at once on the embedded store,
-        which one process holds exclusively (a Lease renewed every 2 s would only cost writes there)."""
-        import socket
-        from .controllers import identity
-        lease_name = identity.apiserver_id(socket.gethostname(), identity.serving_address(self.config))
-        holder = identity.holder_identity(lease_name)
-        self._identity = identity.IdentityLeaseController(self.registry, self.reactor, lease_name, holder,
-                                                          socket.gethostname())
-        Deferred.fromCoroutine(self._start_identity()).addErrback(
-            lambda f: log.failure("the identity lease controller failed to start", f))
-        if self.config.storage_backend != "etcd3":
-            await self._start_elected()
-            return
-        from .controllers.leaderelection import LeaderElector
-        self._elector = LeaderElector(self.registry.store("coordination.k8s.io", "v1", "leases"), self.reactor,
-                                      holder, CONTROLLERS_LEASE, on_started_leading=self._start_elected,
-                                      on_stopped_leading=self._stop_elected, predecessor_prefix=lease_name + "_")
-        await self._elector.start()
-
-    async def _start_identity(self) -> None:
-        # The first write waits for the watch caches to fill: written before a fill, it would put that
-        # cache's window past a client's last resourceVersion, and the client's watch could not resume
-        # across this restart.
-        await self.registry.watch_caches_filled()
-        await self._identity.start()
-
-    async def _start_elected(self) -> None:
-        from .controllers.eventttl import EventTTLController
-        from .controllers.garbagecollector import GarbageCollector
-        from .controllers.namespace import NamespaceController
-        # New instances each term: a graph or deadlines kept from an earlier term would be stale.
-        self._namespace_controller = NamespaceController(self.registry, self.reactor)
-        self._garbage_collector = GarbageCollector(self.registry, self.reactor)
-        self._event_ttl_controller = EventTTLController(self.registry, self.reactor, self.config.event_ttl)
-        for controller in (self._namespace_controller, self._garbage_collector, self._event_ttl_controller):
-            await controller.start()
-
-    def _stop_elected(self) -> None:
-        for controller in (self._namespace_controller, self._garbage_collector, self._event_ttl_controller):
-            if controller is not None:
-                controller.stop()
-        self._namespace_controller = self._garbage_collector = self._event_ttl_controller = None
-
-    def _every(self, interval: float, work) -> None:
-        def run():
-            d = Deferred.fromCoroutine(work())
-            d.addErrback(lambda f: log.failure("periodic work failed", f))
-            d.addBoth(lambda _: self._schedule(interval, run))
-        self._schedule(interval, run)
-
-    def _schedule(self, interval, run):
-        if self.running:
-            self._timers.append(self.reactor.callLater(interval, run))
-            self._timers = [t for t in self._timers if t.active()]
-
-    def _start_compaction(self, interval: float) -> None:
-        state = {"last": 0}
-
-        async def compact():
-            from .storage import RevisionCompacted
-            current = await self.storage.current_revision()
-            if state["last"]:
-                try:
-                    await self.storage.compact(state["last"])
-                except RevisionCompacted:
-                    pass   # another apiserver on the same etcd compacted further already
-            state["last"] = current
-        self._every(interval, compact)
-
-    def stopService(self):
-        if self._identity is not None:
-            self._identity.stop()
-        # Leading: the controllers stop; the lease is left to expire, as kube-controller-manager leaves
-        # its own (a restart of this apiserver takes it back at once).
-        stopped = self._elector.stop() if self._elector is not None else succeed(None)
-        stopped.addCallback(lambda _: self._stop_bootstrap())
-        stopped.addCallback(lambda _: self._stop_rest())
-        return stopped
-
-    def _stop_bootstrap(self):
-        # This apiserver's master lease is deleted and the kubernetes Endpoints reconciled without it,
-        # as upstream's pre-shutdown hook does; bounded, so an unreachable store cannot hold the exit.
-        if self._bootstrap is None:
-            return None
-        d = Deferred.fromCoroutine(self._bootstrap.stop())
-        d.addTimeout(5.0, self.reactor)
-        d.addErrback(lambda f: log.failure("removing this apiserver from the kubernetes endpoints failed", f))
-        return d
-
-    def _stop_rest(self):
-        for timer in self._timers:
-            if timer.active():
-                timer.cancel()
-        self._stop_elected()
-        if self._crd_controller is not None:
-            self._crd_controller.stop()
+    def stopService(self) -> None:
+        super().stopService()
         if self.registry is not None:
             self.registry.stop_watch_caches()
-        d = service.MultiService.stopService(self)
-        if self.storage is not None:
-            storage = self.storage
-            d.addCallback(lambda _: storage.close())
-        return d
+
+    def controller(self, make, *args, wait_for=None) -> ControllerService:
+        """A ControllerService running ``make(registry, *args)``."""
+        return ControllerService(lambda: make(self.registry, *args), self.reactor, wait_for=wait_for)
+
+    def watch_caches_filled(self) -> Deferred:
+        return self.registry.watch_caches_filled()
 
 
-def _endpoint_host(address: str) -> str:
-    return address.replace(":", "\\:")
+class Compactor:
+    """Compacts storage, at each run, to the revision that was current at the run before, so at least one
+    --etcd-compaction-interval of history stays (upstream's compactor)."""
+
+    def __init__(self, storage: StorageService):
+        self.storage = storage
+        self.last = 0
+
+    async def compact(self) -> None:
+        from .storage import RevisionCompacted
+        storage = self.storage.storage
+        current = await storage.current_revision()
+        if self.last:
+            try:
+                await storage.compact(self.last)
+            except RevisionCompacted:
+                pass   # another apiserver on the same etcd compacted further already
+        self.last = current
 
 
-def make_service(config: ServerConfig, reactor) -> service.MultiService:
-    return APIServerService(config, reactor)
+# --- the controllers --------------------------------------------------------------------------------
+
+def apiserver_identity(config: ServerConfig) -> tuple[str, str]:
+    """(this apiserver's identity lease name, its holder identity, unique to this process)."""
+    lease_name = identity.apiserver_id(socket.gethostname(), identity.serving_address(config))
+    return lease_name, identity.holder_identity(lease_name)
+
+
+def bootstrap_controller(registry, config: ServerConfig, reactor) -> BootstrapController:
+    return BootstrapController(registry, config.master_service_namespace,
+                               str(config.advertise_address or "127.0.0.1"),
+                               config.secure_port or config.insecure_port, config.service_cluster_ip_range,
+                               endpoint_reconciler_type=config.endpoint_reconciler_type,
+                               apiserver_count=config.apiserver_count, clock=reactor,
+                               shared_storage=config.storage_backend == "etcd3")
+
+
+def controllers_election(config: ServerConfig, reactor, registry: RegistryService, lease_name: str,
+                         holder: str) -> SequentialService:
+    """Where the controllers run: under an election for CONTROLLERS_LEASE on etcd, where replicas share
+    the storage; at once on the embedded store, which one process holds alone (a Lease renewed every 2 s
+    would only cost writes there)."""
+    if config.storage_backend != "etcd3":
+        return SequentialService()
+
+    def elector(on_started_leading, on_stopped_leading) -> LeaderElector:
+        # Leading ends with the process: the lease is left to expire, as kube-controller-manager leaves its
+        # own; a restart of this apiserver takes it back at once (predecessor_prefix).
+        return LeaderElector(registry.registry.store("coordination.k8s.io", "v1", "leases"), reactor, holder,
+                             CONTROLLERS_LEASE, on_started_leading=on_started_leading,
+                             on_stopped_leading=on_stopped_leading, predecessor_prefix=lease_name + "_")
+    return ElectedService(elector)
+
+
+# --- the API's handlers -----------------------------------------------------------------------------
+
+class HandlerService(service.Service):
+    """The API's HTTP handlers, built once the registry is up: the bootstrap RBAC policy, authentication and
+    authorization, the admission chain, audit, and with --secure-port the TLS serving options and the admin
+    kubeconfig.  The two sites exist from the start, so the listeners are made with them; their resources
+    are filled in here."""
+
+    def __init__(self, config: ServerConfig, reactor, registry: RegistryService):
+        self.config = config
+        self.reactor = reactor
+        self.registry = registry
+        self.secure_site = QuietSite(Resource())
+        self.insecure_site = QuietSite(Resource())
+        self.tls_options = None
+
+    def startService(self) -> Deferred:
+        super().startService()
+        return ensureDeferred(self._build())
+
+    async def _build(self) -> None:
+        from .auth.policy import ensure_bootstrap_policy
+        from .endpoints.api import APIContext
+        from .endpoints.root import APIRoot
+        from .endpoints.streams import build_streams
+        config, registry, reactor = self.config, self.registry.registry, self.reactor
+        context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
+        await ensure_bootstrap_policy(registry)
+        audit = None
+        if config.security.audit_log_path:
+            from .auth.audit import AuditLog
+            audit = AuditLog(config.security.audit_log_path)
+        security = None
+        if config.secure_port:
+            security, self.tls_options = secure_serving(config, registry)
+        install_admission(config, registry, security)
+        context.security = security
+        if config.secure_port:
+            wrap_site(self.secure_site, APIRoot(context, security=security, audit=audit), reactor, config)
+        wrap_site(self.insecure_site, APIRoot(context, audit=audit), reactor, config)
+
+    def secure_endpoint(self) -> SSL4ServerEndpoint:
+        """The secure port's endpoint, with the TLS options built at start."""
+        bind = self.config.bind_address
+        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options,
+                                  interface=bind if bind != "0.0.0.0" else "")
+
+
+def secure_serving(config: ServerConfig, registry):
+    """(security, TLS options) of the secure port; generates the CA, the serving certificate and the admin
+    kubeconfig when no --tls-cert-file is given."""
+    from .auth import setup, tls
+    cert, key, ca_cert, ca_key = setup.serving_files(config)
+    security = setup.build_security(config, registry, key, ca_cert)
+    if ca_cert is not None:
+        path = setup.admin_kubeconfig(config, config.secure_port, ca_cert, ca_key)
+        log.info("Wrote the admin kubeconfig to {path}", path=path)
+    sec = config.security
+    return security, tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
+
+
+def install_admission(config: ServerConfig, registry, security) -> None:
+    """Build the admission chain the flags ask for and hand it to the registry, whose stores admit through it;
+    the chain learns each request's user and response record from the authentication layer's context."""
+    from .admission import options as admission_options
+    from .admission.chain import build_chain
+    from .auth import context as request_context
+    sec = config.security
+    registry.admission = build_chain(registry, security, sec.enable_admission_plugins, sec.disable_admission_plugins,
+                                     sec.admission_control, sec.allow_privileged,
+                                     plugin_config=admission_options.load_for(sec), context=request_context)

@@ -1,8 +1,7 @@
 """`twistd kube-apiserver`: kube-apiserver's command-line flags and the service they build.
 
-Flags are read the way upstream's pflag reads them: `--flag=value` or `--flag value`, `-v 2`, `-v=2` or
-`--v=2`, bare boolean flags (`--watch-cache`), repeated list flags accumulating, no abbreviations.  Values
-stay strings while parsing; `postOptions` turns them into a `ServerConfig`, so every error names its flag.
+Flags are read the way upstream's pflag reads them (kapiserver.flags.PflagOptions).  Values stay strings
+while parsing; `postOptions` turns them into a `ServerConfig`, so every error names its flag.
 """
 import sys
 
@@ -11,24 +10,24 @@ from twisted.python import usage
 
 from kapiserver import logs
 from kapiserver.auth import options as security_options
+from kapiserver.config import ServerConfig
+from kapiserver.flags import OptionError, PflagOptions, parse_bool
+from kapiserver.hostaddress import choose_host_address
 from kapiserver.kubelet import options as node_access_options
-from kapiserver.config import OptionError, ServerConfig, choose_host_address, parse_bool
 from kapiserver.version import raw_version_string, version_string
 
 _log = Logger()
 
-# Boolean flags: bare `--flag` means true, as with pflag; `--flag=false` turns them off.
-BOOLEAN_PARAMETERS = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS | \
-    node_access_options.BOOLEAN_FLAGS
-# List and map flags: repeating one adds to it rather than replacing it, as with pflag.
-ACCUMULATING_PARAMETERS = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
-                                     "runtime-config"})
-# The security lists (--authorization-mode, --service-account-issuer, ...) accumulate too.
-ACCUMULATING_PARAMETERS |= security_options.LIST_FLAGS
 
-
-class Options(usage.Options):
+class Options(PflagOptions):
     """kube-apiserver's flags, with upstream's names and defaults."""
+
+    # Bare `--flag` means true; `--flag=false` turns it off.
+    boolean_parameters = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS | \
+        node_access_options.BOOLEAN_FLAGS
+    # List and map flags, the security lists (--authorization-mode, ...) among them: repeating one adds to it.
+    accumulating_parameters = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
+                                         "runtime-config"}) | security_options.LIST_FLAGS
 
     # How the host's address is found when --advertise-address needs defaulting; tests replace it.
     choose_host = staticmethod(choose_host_address)
@@ -123,68 +122,6 @@ class Options(usage.Options):
         if wanted:
             print(version_string())
             sys.exit(0)
-
-    def parseOptions(self, options=None):
-        """Parse like pflag does (see the module docstring), then validate everything in postOptions."""
-        if options is None:
-            options = sys.argv[1:]
-        super().parseOptions(self._normalize(list(options)))
-
-    def _normalize(self, args):
-        # Rewrite pflag's spellings into the one form getopt reads unambiguously (--name=value), and
-        # reject unknown flags here, before getopt's prefix matching could accept an abbreviation.
-        parameters = {name[:-1] for name in self.longOpt if name.endswith("=")}
-        flags = {name for name in self.longOpt if not name.endswith("=")}
-        shorts = {short: long for short, long in self.synonyms.items() if len(short) == 1}
-        accumulated = {}
-        out = []
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            if arg == "--":
-                out.extend(args[i:])
-                break
-            if arg.startswith("--"):
-                name, has_value, value = arg[2:].partition("=")
-                if name in parameters:
-                    if not has_value:
-                        if name in BOOLEAN_PARAMETERS:
-                            value = "true"
-                        elif i + 1 < len(args):
-                            i += 1
-                            value = args[i]
-                        else:
-                            raise usage.UsageError(f"flag needs an argument: --{name}")
-                    if name in ACCUMULATING_PARAMETERS:
-                        accumulated.setdefault(name, []).append(value)
-                    else:
-                        out.append(f"--{name}={value}")
-                elif name in flags:
-                    if has_value:
-                        raise usage.UsageError(f"flag --{name} does not take a value")
-                    out.append(arg)
-                else:
-                    raise usage.UsageError(f"unknown flag: --{name}")
-            elif arg.startswith("-") and len(arg) > 1:
-                short, rest = arg[1], arg[2:]
-                if short == "h" and not rest:
-                    out.append("--help")
-                elif short in shorts and shorts[short] in parameters:
-                    value = rest[1:] if rest.startswith("=") else rest
-                    if not rest:
-                        if i + 1 >= len(args):
-                            raise usage.UsageError(f"flag needs an argument: '{short}' in -{short}")
-                        i += 1
-                        value = args[i]
-                    out.append(f"--{shorts[short]}={value}")
-                else:
-                    raise usage.UsageError(f"unknown shorthand flag: '{short}' in {arg}")
-            else:
-                out.append(arg)
-            i += 1
-        for name, values in accumulated.items():
-            out.insert(0, f"--{name}={','.join(values)}")
-        return out
 
     def parseArgs(self, *args):
         """kube-apiserver takes flags only."""

@@ -11,14 +11,9 @@ from twisted.logger import globalLogPublisher
 from twisted.python import usage
 
 from kapiserver import logs, tap, version
-from kapiserver.config import (
-    OptionError,
-    ServerConfig,
-    choose_host_address,
-    default_advertise_address,
-    default_route_interfaces,
-    parse_duration,
-)
+from kapiserver.config import ServerConfig, default_advertise_address
+from kapiserver.flags import OptionError, parse_duration
+from kapiserver.hostaddress import choose_host_address, default_route_interfaces
 
 HOST = ipaddress.ip_address("192.0.2.10")
 

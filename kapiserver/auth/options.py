@@ -1,7 +1,7 @@
 """
 The security flags, validated: serving certificates, authentication,
 authorization, admission and audit.  Parsed from the same options mapping as
-ServerConfig (kapiserver.config), raising its OptionError naming the flag.
+ServerConfig (kapiserver.config), raising OptionError (kapiserver.flags) naming the flag.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import dataclasses
 import os
 from typing import Optional, Tuple
 
+from ..flags import OptionError, parse_bool, parse_duration, split_list
 from .authz import check_modes
 from .tls import CIPHER_SUITES, TLS_VERSIONS
 
@@ -113,8 +114,9 @@ class SecurityConfig:
             "https://kubernetes.default.svc.cluster.local"
 
 
-def parse_security(options, data_dir: str, error, parse_bool, parse_duration, split) -> SecurityConfig:
-    """``error(flag, message)`` builds the OptionError; the parsers are config.py's, passed to avoid a cycle."""
+def parse_security(options, data_dir: str) -> SecurityConfig:
+    """The security flags of ``options`` (keyed by long flag name); OptionError names an unusable one."""
+    error, split = OptionError, split_list
     def get(flag, default=""):
         value = options.get(flag)
         return default if value is None else value

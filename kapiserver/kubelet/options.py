@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Tuple
 
+from ..flags import OptionError, parse_bool, parse_duration, split_list
 from .client import DEFAULT_ADDRESS_TYPES, KubeletConfig
 
 PARAMETERS = [
@@ -44,8 +45,9 @@ class NodeAccessConfig:
     max_connection_bytes_per_sec: int = 0
 
 
-def parse_node_access(options, error, parse_bool, parse_duration, split) -> NodeAccessConfig:
-    """``error(flag, message)`` builds the OptionError; the parsers are config.py's, passed to avoid a cycle."""
+def parse_node_access(options) -> NodeAccessConfig:
+    """The node-access flags of ``options`` (keyed by long flag name); OptionError names an unusable one."""
+    error, split = OptionError, split_list
     defaults = dict((name, default) for name, default, _ in PARAMETERS)
 
     def get(flag):

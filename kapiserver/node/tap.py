@@ -75,7 +75,7 @@ class Options(usage.Options):
 
     def postOptions(self):
         from ..auth import tls
-        from ..config import parse_bool, parse_duration
+        from ..flags import parse_bool, parse_duration
         from .auth import AUTHORIZATION_MODES
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
@@ -146,8 +146,8 @@ def kubelet_endpoint(options, reactor):
     """Where the kubelet API listens: plain TCP, or TLS with the given or generated serving certificate."""
     address = options["address"]
     if not options["serve-https"]:
-        escaped = address.replace(":", "\\:")
-        return f"tcp:{options['kubelet-port']}:interface={escaped}"
+        from ..listener import tcp_endpoint
+        return tcp_endpoint(options["kubelet-port"], address)
     from twisted.internet.endpoints import SSL4ServerEndpoint
     from ..auth import tls
     from .pki import ensure_serving_certificate
@@ -162,7 +162,7 @@ def kubelet_endpoint(options, reactor):
 def makeService(options, reactor=None):
     if reactor is None:
         from twisted.internet import reactor
-    from ..server import Listener, _QuietSite
+    from ..listener import Listener, QuietSite
     from .agent import NodeAgent
     from .apiclient import client_from_kubeconfig
     from .kubeletapi import KubeletAPI
@@ -173,7 +173,7 @@ def makeService(options, reactor=None):
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
                       schedule=options["schedule"], sync_interval=options["sync-frequency"])
     agent.setServiceParent(top)
-    site = _QuietSite(KubeletAPI(reactor, agent, kubelet_auth(options, client, reactor)))
+    site = QuietSite(KubeletAPI(reactor, agent, kubelet_auth(options, client, reactor)))
     how = "securely" if options["serve-https"] else "insecurely"
     Listener(reactor, kubelet_endpoint(options, reactor), site, "kubelet", how=how).setServiceParent(top)
     return top

@@ -119,7 +119,8 @@ class Registry:
             store.reads.stop()
 
     def watch_caches_filled(self) -> Deferred:
-        """Fires once every watch cache has filled from storage."""
+        """Fires once every watch cache has filled from storage (or given up waiting); at once without
+        caches."""
         return DeferredList([store.reads.filled() for store in self.stores.values()])
 
     def remove(self, group: str, version: str, resource: str) -> None:

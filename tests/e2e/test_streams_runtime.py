@@ -8,7 +8,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.test.requesthelper import DummyRequest
 
 from kapiserver import runtime
-from kapiserver.server import Listener
+from kapiserver.listener import Listener
 import json
 
 
