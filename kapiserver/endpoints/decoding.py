@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..machinery import errors, fieldmanager, schema, typed
+from ..machinery import errors, fieldmanager, gojson, schema, typed
 from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation
@@ -156,14 +156,31 @@ def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) ->
     node = schema.node_for(info.group, info.version, info.kind)
     if node is None:
         return obj
+    duplicates = _duplicate_fields(request, obj, options)
     obj, unknown = typed.decode(obj, node, info.kind, info.version)
-    if unknown and options.field_validation == "Strict":
-        raise errors.bad_request("strict decoding error: " +
-                                 ", ".join(f'unknown field "{path}"' for path in unknown))
-    if unknown and options.field_validation == "Warn":
-        for path in unknown:
-            request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    problems = [f'unknown field "{path}"' for path in unknown] + [f'duplicate field "{path}"' for path in duplicates]
+    if problems and options.field_validation == "Strict":
+        raise errors.bad_request("strict decoding error: " + ", ".join(problems))
+    if problems and options.field_validation == "Warn":
+        _warn(request, problems)
     return obj
+
+
+def _duplicate_fields(request, obj: dict, options: WriteOptions) -> list[str]:
+    """The fields a JSON create or update body writes twice (Go's strict decoder reports them; the last one
+    wins), unless fieldValidation is Ignore."""
+    if options.field_validation == "Ignore" or request.method not in (b"POST", b"PUT"):
+        return []
+    media = negotiation.body_media_type(content_type(request))
+    if media.type != negotiation.JSON:
+        return []
+    request.content.seek(0)
+    return gojson.duplicate_fields(request.content.read(), obj)
+
+
+def _warn(request, problems: list[str]) -> None:
+    for problem in problems:
+        request.responseHeaders.addRawHeader(b"Warning", ('299 - "' + problem.replace('"', '\\"') + '"').encode())
 
 
 def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:
@@ -171,16 +188,17 @@ def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> di
     strategy) are a strict decoding error under Strict and warnings under Warn, as upstream."""
     unknown_fields = getattr(store.strategy, "unknown_fields", None)
     unknown = unknown_fields(obj) if unknown_fields is not None else []
-    if not unknown or options.field_validation == "Ignore":
+    problems = [f'unknown field "{path}"' for path in unknown] + \
+        [f'duplicate field "{path}"' for path in _duplicate_fields(request, obj, options)]
+    if not problems or options.field_validation == "Ignore":
         return obj
-    detail = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+    detail = "strict decoding error: " + ", ".join(problems)
     if options.field_validation == "Strict":
         if request.method == b"PATCH":
             raise errors.bad_request(detail)
         raise errors.bad_request(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
                                  f"{detail}")
-    for path in unknown:
-        request.responseHeaders.addRawHeader(b"Warning", f'299 - "unknown field \\"{path}\\""'.encode())
+    _warn(request, problems)
     return obj
 
 

@@ -10,6 +10,8 @@ the way Go's decoder does and names the first bad character; ``type_name`` and
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -268,3 +270,47 @@ def go_string(value: Any) -> str:
     if value is None:
         return "%!s(<nil>)"
     return f"%!s({type_name(value)}={go_value(value)})"
+
+
+# -- duplicate fields -----------------------------------------------------------------------------------
+# A key token: a closing quote, optional space, a colon.  A document has at least as many of these as keys
+# (string values may hold more), so when the count equals the decoded keys there is no duplicate.
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+class _Pairs(list):
+    """A JSON object as the (key, value) pairs written, duplicates included."""
+
+
+def _count_keys(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+def duplicate_fields(raw: bytes, decoded: Any) -> list[str]:
+    """The paths of the keys written more than once in the JSON ``raw`` (which decoded to ``decoded``), named
+    as Go's strict decoder names them: ``spec.replicas``, ``spec.containers[0].imagePullPolicy``."""
+    if len(_KEY_TOKEN.findall(raw)) == _count_keys(decoded):
+        return []
+    out: list[str] = []
+    stack = [(json.loads(raw, object_pairs_hook=_Pairs), "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Pairs):
+            seen = set()
+            for key, value in node:
+                child = f"{path}.{key}" if path else key
+                if key in seen and child not in out:
+                    out.append(child)
+                seen.add(key)
+                stack.append((value, child))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+    return sorted(out)

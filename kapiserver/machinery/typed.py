@@ -41,7 +41,10 @@ class _Decoder:
             f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: json: cannot '
             f"unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type {_go_type(node)}")
 
-    def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str) -> Any:
+    def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str, field: str = "") -> Any:
+        """``path`` is the field's path as Go's type errors name it (no list indices); ``field`` as the strict
+        decoder names unknown fields (with them)."""
+        field = field or path
         if node is None or value is None or node.preserve_unknown:
             return value
         if node.int_or_string:
@@ -56,12 +59,12 @@ class _Decoder:
         if kind == "object" or (kind is None and isinstance(value, dict) and node.properties):
             if not isinstance(value, dict):
                 self.fail(value, struct, path, node)
-            return self.object(value, node, struct, path)
+            return self.object(value, node, struct, path, field)
         if kind == "array":
             if not isinstance(value, list):
                 self.fail(value, struct, path, node)
             items = node.items()
-            return [self.value(item, items, struct, path) for item in value]
+            return [self.value(item, items, struct, path, f"{field}[{i}]") for i, item in enumerate(value)]
         if kind == "string":
             if not isinstance(value, str):
                 self.fail(value, struct, path, node)
@@ -83,7 +86,8 @@ class _Decoder:
                 self.fail(value, struct, path, node)
         return value
 
-    def object(self, value: dict, node: SchemaNode, struct: str, path: str) -> dict:
+    def object(self, value: dict, node: SchemaNode, struct: str, path: str, field: str = "") -> dict:
+        field = field or path
         properties = node.properties
         if properties:
             own = node.name.rsplit(".", 1)[-1] if node.name else struct
@@ -91,12 +95,13 @@ class _Decoder:
             for key, item in value.items():
                 child = node.field(key)
                 field_path = f"{path}.{key}" if path else key
+                indexed = f"{field}.{key}" if field else key
                 if child is None:
-                    self.unknown.append(field_path)
+                    self.unknown.append(indexed)
                     continue
                 if item is None:
                     continue
-                out[key] = self.value(item, child, own, field_path)
+                out[key] = self.value(item, child, own, field_path, indexed)
             return out
         values = node.values()
         if values is None:
@@ -107,7 +112,7 @@ class _Decoder:
             if item is None and values.type == "string":
                 out[key] = ""
                 continue
-            out[key] = self.value(item, values, struct, field_path)
+            out[key] = self.value(item, values, struct, field_path, f"{field}.{key}" if field else key)
         return out
 
 

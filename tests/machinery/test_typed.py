@@ -15,7 +15,7 @@ def test_unknown_fields_are_dropped_and_reported():
                                  "spec": {"containers": [{"name": "c", "image": "i", "bogus": 2}]}},
                                 POD, "Pod", "v1")
     assert obj == {"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
-    assert unknown == ["metadata.foo", "spec.containers.bogus"]
+    assert unknown == ["metadata.foo", "spec.containers[0].bogus"]     # indexed, as upstream names it
 
 
 def test_wrong_json_type_is_a_bad_request_as_upstream_words_it():
