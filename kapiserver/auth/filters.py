@@ -30,6 +30,8 @@ class Security:
         # Service-account token issuing (TokenRequest): an authn.ServiceAccountTokens, or None.
         self.service_accounts = service_accounts
         self.audiences = list(audiences)
+        # Service-account issuer discovery (an issuerdiscovery.IssuerDiscovery), or None.
+        self.issuer_discovery = None
 
     async def filter(self, request, info) -> UserInfo:
         """The user ``request`` acts as; raises the 401 or 403 StatusError that ends it."""

@@ -35,6 +35,9 @@ PARAMETERS = [
     ("service-account-signing-key-file", None, "Private key that signs service-account tokens (default: the "
                                                "TLS private key, or one generated in --cert-dir)."),
     ("service-account-issuer", None, "Issuer of service-account tokens; repeatable, the first issues."),
+    ("service-account-jwks-uri", None, "The JSON Web Key Set URI /.well-known/openid-configuration names (an "
+                                       "https URL); by default this server's /openid/v1/jwks at its advertised "
+                                       "address and secure port."),
     ("service-account-lookup", "true", "Check that a token's service account still exists."),
     ("service-account-max-token-expiration", None, "Longest TokenRequest expiration (a Go duration)."),
     ("api-audiences", None, "Audiences of the API; tokens must have one (default: the issuers)."),
@@ -83,6 +86,7 @@ class SecurityConfig:
     service_account_key_files: Tuple[str, ...] = ()
     service_account_signing_key_file: str = ""
     service_account_issuers: Tuple[str, ...] = ()
+    service_account_jwks_uri: str = ""
     service_account_lookup: bool = True
     service_account_max_token_expiration: float = 0.0
     api_audiences: Tuple[str, ...] = ()
@@ -179,6 +183,9 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
             ttl = parse_duration(options["authentication-token-webhook-cache-ttl"])
         except ValueError as e:
             raise error("authentication-token-webhook-cache-ttl", str(e)) from None
+    jwks_uri = str(get("service-account-jwks-uri")).strip()
+    if jwks_uri and not jwks_uri.startswith("https://"):
+        raise error("service-account-jwks-uri", "service-account-jwks-uri requires https scheme")
     issuer_url = str(get("oidc-issuer-url")).strip()
     client_id = str(get("oidc-client-id")).strip()
     if issuer_url and not issuer_url.startswith("https://"):
@@ -206,6 +213,7 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
         service_account_key_files=tuple(split(get("service-account-key-file", None))),
         service_account_signing_key_file=existing("service-account-signing-key-file"),
         service_account_issuers=tuple(split(get("service-account-issuer", None))),
+        service_account_jwks_uri=jwks_uri,
         service_account_lookup=boolean("service-account-lookup", True),
         service_account_max_token_expiration=max_expiration,
         api_audiences=tuple(split(get("api-audiences", None))),

@@ -95,6 +95,12 @@ def build_security(config, registry, tls_key: str, client_ca: Optional[Path]) ->
                              webhook=webhook, node=node, super_user=sec.authorization_rbac_super_user)
     security = Security(authenticator, authorizer, service_accounts, service_accounts.audiences)
     security.rbac = rbac
+    from .issuerdiscovery import build as issuer_discovery
+    host = str(config.advertise_address or "127.0.0.1")
+    security.issuer_discovery = issuer_discovery(
+        issuers[0], sec.service_account_jwks_uri,
+        f"[{host}]:{config.secure_port}" if ":" in host else f"{host}:{config.secure_port}",
+        service_accounts.public_keys)
     return security
 
 

@@ -63,8 +63,22 @@ class NonResourceHandler:
             self.openapi(request, parts)
         elif head in ("healthz", "livez", "readyz"):
             await self.health_check(request, head, parts[1:])
+        elif parts in ([".well-known", "openid-configuration"], ["openid", "v1", "jwks"]):
+            self.issuer_discovery(request, head == "openid")
         else:
             raise NOT_FOUND
+
+    def issuer_discovery(self, request, key_set: bool) -> None:
+        """The service-account issuer's OIDC configuration or key set, where the secure port made them."""
+        from ..auth import issuerdiscovery
+        discovery = getattr(getattr(self.context, "security", None), "issuer_discovery", None)
+        if discovery is None:
+            raise NOT_FOUND
+        request.setHeader(b"Cache-Control", issuerdiscovery.CACHE_CONTROL.encode())
+        if key_set:
+            write_bytes(request, 200, issuerdiscovery.JWKS_CONTENT_TYPE, discovery.key_set)
+        else:
+            write_bytes(request, 200, "application/json", discovery.configuration)
 
     def paths(self) -> list[str]:
         paths = ["/api", "/api/v1", "/apis", "/apis/"]
@@ -75,6 +89,8 @@ class NonResourceHandler:
             paths.extend(f"/apis/{group}/{v}" for v in versions)
         paths += ["/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/openapi/v3/", "/readyz",
                   "/version"]
+        if getattr(getattr(self.context, "security", None), "issuer_discovery", None) is not None:
+            paths += ["/.well-known/openid-configuration", "/openid/v1/jwks"]
         return sorted(paths)
 
     def discovery(self, request, parts) -> None:
