@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twisted.application import service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, succeed
 from twisted.logger import Logger
 from twisted.web.server import Request, Site
 
@@ -101,6 +101,7 @@ class APIServerService(service.MultiService):
         self.config = config
         self.reactor = reactor
         self.storage = storage
+        self.storage_overrides = {}
         self.registry = None
         self.ready = Deferred()
         self._timers = []
@@ -123,13 +124,24 @@ class APIServerService(service.MultiService):
             self.reactor.stop()
 
     async def _open_storage(self):
+        """The default storage, and {(group, resource): storage} for --etcd-servers-overrides
+        (one storage per cluster named)."""
         config = self.config
         if config.storage_backend == "sqlite":
             from .storage.sqlite import open_sqlite
-            return await open_sqlite(config.data_dir, self.reactor)
+            return await open_sqlite(config.data_dir, self.reactor), {}
         if config.storage_backend == "etcd3":
-            from .storage.etcd3 import open_etcd3_config
-            return await open_etcd3_config(config, self.reactor)
+            from .storage.etcd3 import TLSFiles, open_etcd3
+            tls = TLSFiles(config.etcd_cafile, config.etcd_certfile, config.etcd_keyfile)
+            by_servers = {tuple(config.etcd_servers): await open_etcd3(list(config.etcd_servers), self.reactor,
+                                                                       tls=tls)}
+            overrides = {}
+            for resource, servers in config.etcd_servers_overrides.items():
+                if tuple(servers) not in by_servers:
+                    by_servers[tuple(servers)] = await open_etcd3(list(servers), self.reactor, tls=tls)
+                group, _, name = resource.partition("/")
+                overrides[(group, name)] = by_servers[tuple(servers)]
+            return by_servers[tuple(config.etcd_servers)], overrides
         raise RuntimeError(f"storage backend {config.storage_backend!r} is not available yet")
 
     async def _start(self):
@@ -139,14 +151,15 @@ class APIServerService(service.MultiService):
         from .registry.registry import Registry
         config = self.config
         if self.storage is None:
-            self.storage = await self._open_storage()
+            self.storage, self.storage_overrides = await self._open_storage()
         from .registry.catalog import Catalog, enabled_builtin
         catalog = Catalog(enabled_builtin(config.runtime_config))
         self.registry = Registry(self.storage, self.reactor, catalog=catalog, prefix=config.etcd_prefix.encode(),
                                  service_cluster_ip_range=config.service_cluster_ip_range,
                                  service_node_port_range=config.service_node_port_range,
                                  watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
-                                 default_watch_cache_size=config.default_watch_cache_size)
+                                 default_watch_cache_size=config.default_watch_cache_size,
+                                 storage_overrides=self.storage_overrides)
         from .auth.context import current_user
         self.registry.request_user = lambda: current_user().to_api()
         port = config.secure_port or config.insecure_port
@@ -279,18 +292,9 @@ class APIServerService(service.MultiService):
             self._timers = [t for t in self._timers if t.active()]
 
     def _start_compaction(self, interval: float) -> None:
-        state = {"last": 0}
-
-        async def compact():
-            from .storage import RevisionCompacted
-            current = await self.storage.current_revision()
-            if state["last"]:
-                try:
-                    await self.storage.compact(state["last"])
-                except RevisionCompacted:
-                    pass   # another apiserver on the same etcd compacted further already
-            state["last"] = current
-        self._every(interval, compact)
+        # Every storage (the default and each --etcd-servers-overrides cluster) on its own timer.
+        for storage in self.registry.storages:
+            self._every(interval, _compactor(storage))
 
     def stopService(self):
         if self._identity is not None:
@@ -323,9 +327,26 @@ class APIServerService(service.MultiService):
             self.registry.stop_watch_caches()
         d = service.MultiService.stopService(self)
         if self.storage is not None:
-            storage = self.storage
-            d.addCallback(lambda _: storage.close())
+            storages = [self.storage, *self.storage_overrides.values()]
+            d.addCallback(lambda _: gatherResults([storage.close() for storage in storages]))
         return d
+
+
+def _compactor(storage):
+    """Each run compacts ``storage`` at the revision the previous run found current."""
+    last = 0
+
+    async def compact():
+        nonlocal last
+        from .storage import RevisionCompacted
+        current = await storage.current_revision()
+        if last:
+            try:
+                await storage.compact(last)
+            except RevisionCompacted:
+                pass   # another apiserver on the same etcd compacted further already
+        last = current
+    return compact
 
 
 def _endpoint_host(address: str) -> str:
