@@ -130,6 +130,9 @@ class APIServerService(service.MultiService):
         if config.storage_backend == "sqlite":
             from .storage.sqlite import open_sqlite
             return await open_sqlite(config.data_dir, self.reactor), {}
+        if config.storage_backend == "memory":
+            from .storage.memory import MemoryStorage
+            return MemoryStorage(self.reactor), {}
         if config.storage_backend == "etcd3":
             from .storage.etcd3 import TLSFiles, open_etcd3
             tls = TLSFiles(config.etcd_cafile, config.etcd_certfile, config.etcd_keyfile)
