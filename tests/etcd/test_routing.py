@@ -18,7 +18,7 @@ from kapiserver.config import OptionError, ServerConfig
 from kapiserver.registry.catalog import ResourceInfo
 from kapiserver.registry.options import ListOptions
 from kapiserver.registry.registry import Registry
-from kapiserver.storage import Unavailable
+from kapiserver.storage import RevisionCompacted, Unavailable
 from kapiserver.storage.etcd3 import Etcd3Storage
 from kapiserver.storage.health import check_all
 from kapiserver.storage.memory import MemoryStorage
@@ -138,15 +138,23 @@ def _keys(run, urls, prefix):
         run(storage.close())
 
 
+def _compacted_at(run, storage, revision):
+    try:
+        run(storage.range(b"/", revision=revision))
+    except RevisionCompacted:
+        return True
+    return False
+
+
 def test_overridden_resource_lives_and_is_read_on_its_own_etcd(two_etcds, tmp_path, run):
     """With /configmaps on a second etcd: ConfigMaps are stored there, a consistent LIST answers at once at that
     cluster's revision, a sendInitialEvents watch ends its initial events without a 504 although the default
-    cluster's revision is far ahead, and /readyz fails when the second etcd is down."""
+    cluster's revision is far ahead, both clusters are compacted, and /readyz fails when the second etcd is down."""
     from e2e.conftest import APIServerProcess
     main, other = two_etcds
     server = APIServerProcess(tmp_path / "a", args=(f"--etcd-servers={','.join(main.urls)}",
                                                     f"--etcd-servers-overrides=/configmaps#{';'.join(other.urls)}",
-                                                    "--secure-port=0")).start()
+                                                    "--etcd-compaction-interval=1s", "--secure-port=0")).start()
     try:
         status, body = server.request("POST", "/api/v1/namespaces/default/configmaps",
                                       {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})
@@ -176,6 +184,17 @@ def test_overridden_resource_lives_and_is_read_on_its_own_etcd(two_etcds, tmp_pa
         assert [(e["type"], e["object"].get("metadata", {}).get("name")) for e in events][:1] == [("ADDED", "cm")]
         assert events[-1]["type"] == "BOOKMARK", events[-1]
         assert time.monotonic() - started < 3
+
+        # Compacted at least up to the ConfigMap's write on its cluster (and as far on the default one).
+        for cluster, revision in ((main, 2), (other, int(body["metadata"]["resourceVersion"]) - 1)):
+            storage = Etcd3Storage(cluster.urls, reactor)
+            try:
+                deadline = time.monotonic() + 10
+                while not _compacted_at(run, storage, revision):
+                    assert time.monotonic() < deadline, f"{cluster.urls} was not compacted"
+                    time.sleep(0.2)
+            finally:
+                run(storage.close())
 
         status, _ = server.request("GET", "/readyz")
         assert status == 200
