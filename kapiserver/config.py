@@ -290,13 +290,13 @@ class ServerConfig:
         backend = backend.strip() if isinstance(backend, str) and backend.strip() else None
         if backend is None:
             backend = "etcd3" if etcd_servers else "sqlite"
-        if backend not in ("sqlite", "etcd3"):
+        if backend not in ("sqlite", "etcd3", "memory"):
             raise OptionError("storage-backend", f'--storage-backend "{backend}" is not supported; '
-                                                 f"use sqlite (the default) or etcd3 with --etcd-servers")
+                                                 f"use sqlite (the default), etcd3 with --etcd-servers, or memory")
         if backend == "etcd3" and not etcd_servers:
             raise OptionError("storage-backend", "--storage-backend=etcd3 needs --etcd-servers")
-        if backend == "sqlite" and etcd_servers:
-            raise OptionError("etcd-servers", "--etcd-servers cannot be used with --storage-backend=sqlite")
+        if backend != "etcd3" and etcd_servers:
+            raise OptionError("etcd-servers", f"--etcd-servers cannot be used with --storage-backend={backend}")
 
         etcd_prefix = pick("etcd-prefix", lambda f, v: str(v), defaults.etcd_prefix)
         overrides = pick("etcd-servers-overrides", parse_etcd_servers_overrides, {})

@@ -8,9 +8,11 @@ reconcile done, the controllers' watches established), and stop in the reverse o
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from twisted.application import service
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, gatherResults
 from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
@@ -39,7 +41,7 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     the one before it is ready, and stop in the reverse order."""
     lease_name, holder = apiserver_identity(config)
     apiserver = APIServerService(reactor)
-    storage = apiserver.add(StorageService(lambda: open_storage(config, reactor), close_storage))
+    storage = apiserver.add(StorageService(lambda: ensureDeferred(open_storage(config, reactor)), close_storage))
     registry = apiserver.add(RegistryService(config, reactor, storage))
     # The system namespaces and the kubernetes Service, kept in place; stopping removes this apiserver
     # from the kubernetes Endpoints (its master lease deleted), as upstream's pre-shutdown hook does.
@@ -92,19 +94,49 @@ class APIServerService(SequentialService):
 
 # --- storage and the registry -----------------------------------------------------------------------
 
-def open_storage(config: ServerConfig, reactor) -> Deferred:
-    """The storage --storage-backend (and --etcd-*) ask for, once open."""
+@dataclass(frozen=True)
+class Storages:
+    """The storages a server uses: the default, and one per cluster --etcd-servers-overrides names,
+    by the (group, resource) routed to it."""
+
+    default: Any
+    overrides: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def all(self) -> list:
+        """Each storage once, the default first."""
+        out = [self.default]
+        for storage in self.overrides.values():
+            if all(storage is not known for known in out):
+                out.append(storage)
+        return out
+
+
+async def open_storage(config: ServerConfig, reactor) -> Storages:
+    """The storages --storage-backend (and --etcd-*) ask for, once open."""
     if config.storage_backend == "sqlite":
         from .storage.sqlite import open_sqlite
-        return open_sqlite(config.data_dir, reactor)
+        return Storages(await open_sqlite(config.data_dir, reactor))
+    if config.storage_backend == "memory":
+        from .storage.memory import MemoryStorage
+        return Storages(MemoryStorage(reactor))
     if config.storage_backend == "etcd3":
-        from .storage.etcd3 import open_etcd3_config
-        return open_etcd3_config(config, reactor)
+        from .storage.etcd3 import TLSFiles, open_etcd3
+        tls = TLSFiles(config.etcd_cafile, config.etcd_certfile, config.etcd_keyfile)
+        # Clusters named by the same server list share one client.
+        by_servers = {tuple(config.etcd_servers): await open_etcd3(list(config.etcd_servers), reactor, tls=tls)}
+        overrides = {}
+        for resource, servers in config.etcd_servers_overrides.items():
+            if tuple(servers) not in by_servers:
+                by_servers[tuple(servers)] = await open_etcd3(list(servers), reactor, tls=tls)
+            group, _, name = resource.partition("/")
+            overrides[(group, name)] = by_servers[tuple(servers)]
+        return Storages(by_servers[tuple(config.etcd_servers)], overrides)
     raise RuntimeError(f"storage backend {config.storage_backend!r} is not available yet")
 
 
-def close_storage(storage) -> Deferred:
-    return storage.close()
+def close_storage(storages: Storages) -> Deferred:
+    return gatherResults([storage.close() for storage in storages.all])
 
 
 class StorageService(service.Service):
@@ -138,17 +170,19 @@ class StorageService(service.Service):
             await self.close(storage)
 
 
-def build_registry(config: ServerConfig, reactor, storage):
-    """The Registry over ``storage``: the resources --runtime-config serves, each with its watch cache."""
+def build_registry(config: ServerConfig, reactor, storages: Storages):
+    """The Registry over ``storages``: the resources --runtime-config serves, each with its watch cache and
+    in the storage routed to it."""
     from .auth.context import current_user
     from .registry.catalog import Catalog, enabled_builtin
     from .registry.registry import Registry
-    registry = Registry(storage, reactor, catalog=Catalog(enabled_builtin(config.runtime_config)),
+    registry = Registry(storages.default, reactor, catalog=Catalog(enabled_builtin(config.runtime_config)),
                         prefix=config.etcd_prefix.encode(),
                         service_cluster_ip_range=config.service_cluster_ip_range,
                         service_node_port_range=config.service_node_port_range,
                         watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
-                        default_watch_cache_size=config.default_watch_cache_size)
+                        default_watch_cache_size=config.default_watch_cache_size,
+                        storage_overrides=storages.overrides)
     registry.request_user = lambda: current_user().to_api()
     return registry
 
@@ -180,23 +214,28 @@ class RegistryService(service.Service):
 
 
 class Compactor:
-    """Compacts storage, at each run, to the revision that was current at the run before, so at least one
-    --etcd-compaction-interval of history stays (upstream's compactor)."""
+    """Compacts every storage (the default and each override's cluster), at each run, to the revision that
+    was current there at the run before, so at least one --etcd-compaction-interval of history stays
+    (upstream's compactor, one per cluster)."""
 
     def __init__(self, storage: StorageService):
         self.storage = storage
-        self.last = 0
+        self.last: dict[int, int] = {}
 
     async def compact(self) -> None:
+        for storage in self.storage.storage.all:
+            await self._compact(storage)
+
+    async def _compact(self, storage) -> None:
         from .storage import RevisionCompacted
-        storage = self.storage.storage
         current = await storage.current_revision()
-        if self.last:
+        last = self.last.get(id(storage))
+        if last:
             try:
-                await storage.compact(self.last)
+                await storage.compact(last)
             except RevisionCompacted:
                 pass   # another apiserver on the same etcd compacted further already
-        self.last = current
+        self.last[id(storage)] = current
 
 
 # --- the controllers --------------------------------------------------------------------------------

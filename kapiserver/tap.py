@@ -48,7 +48,8 @@ class Options(PflagOptions):
         ["data-dir", None, "./kapiserver-data",
          "Directory holding the embedded SQLite store (storage backend sqlite)."],
         ["storage-backend", None, None,
-         "The storage backend: sqlite (the default) or etcd3 (the default when --etcd-servers is given)."],
+         "The storage backend: sqlite (the default), etcd3 (the default when --etcd-servers is given) "
+         "or memory (nothing kept past the process)."],
         ["etcd-servers", None, None,
          "etcd servers to store in (scheme://ip:port), comma separated; selects the etcd3 backend."],
         ["etcd-prefix", None, "/registry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
+from ..storage.health import check_all
 from .http import write_bytes
 from .negotiation import parse_accept
 
@@ -182,7 +183,7 @@ class NonResourceHandler:
     async def health_check(self, request, kind: str, rest) -> None:
         checks = [("ping", None), ("log", None)]
         if kind != "livez":
-            checks.append(("etcd", self.context.registry.storage.check_health))
+            checks.append(("etcd", lambda: check_all(self.context.registry.storages)))
         if self.health is not None:
             checks.extend(self.health.checks(kind))
         streams = getattr(self.context, "streams", None)

@@ -1,11 +1,12 @@
 """
 The Registry: one Store per served resource, built from the catalogue and the
-strategies, sharing one storage and one clock.
+strategies, sharing one clock and one storage, except the resources that
+--etcd-servers-overrides gives their own (``storage_overrides``).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 from twisted.internet.defer import Deferred, DeferredList
 
@@ -22,7 +23,7 @@ class Registry:
     def __init__(self, storage: Storage, clock, catalog: Optional[Catalog] = None, prefix: bytes = b"/registry",
                  service_cluster_ip_range=None, service_node_port_range=(30000, 32767),
                  watch_cache: bool = False, watch_cache_sizes=None, default_watch_cache_size: int = 100,
-                 admission=None):
+                 admission=None, storage_overrides: Optional[Mapping[tuple[str, str], Storage]] = None):
         import ipaddress
         # One watch cache per served resource when on (the server turns it on from
         # --watch-cache; bare registries in tests read storage directly).
@@ -30,6 +31,8 @@ class Registry:
         self.watch_cache_sizes = dict(watch_cache_sizes or {})
         self.default_watch_cache_size = default_watch_cache_size
         self.storage = storage
+        # (storage group, resource) -> the storage of that resource (--etcd-servers-overrides).
+        self.storage_overrides = dict(storage_overrides or {})
         self.clock = clock
         self.catalog = catalog or Catalog()
         self.prefix = prefix.rstrip(b"/")
@@ -94,8 +97,21 @@ class Registry:
             return self.prefix + b"/" + info.storage_key.encode()
         return self.prefix + b"/" + group.encode() + b"/" + info.storage_key.encode()
 
+    def storage_for(self, info: ResourceInfo) -> Storage:
+        """The storage holding ``info``'s objects: its override's, or the default."""
+        return self.storage_overrides.get((info.storage_gv[0], info.storage_key), self.storage)
+
+    @property
+    def storages(self) -> list[Storage]:
+        """Every storage the registry uses, the default first."""
+        storages = [self.storage]
+        for storage in self.storage_overrides.values():
+            if all(storage is not known for known in storages):
+                storages.append(storage)
+        return storages
+
     def add(self, info: ResourceInfo, strategy: Optional[Strategy] = None, builtin: bool = True) -> Store:
-        store = Store(info, strategy or self.strategy_for(info), self.storage, self.clock,
+        store = Store(info, strategy or self.strategy_for(info), self.storage_for(info), self.clock,
                       self.key_root(info, builtin), admission=self, builtin=builtin,
                       watch_cache_size=self.watch_cache_size(info), resource_name=self._resource_name(info))
         store.reads.start()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred, DeferredList, fail, gatherResults, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -39,7 +39,7 @@ from .interface import (
     ProgressSink, RangeResult, RevisionCompacted, Unavailable, WatchSink,
 )
 
-__all__ = ["Etcd3Storage", "RoutedStorage", "open_etcd3", "open_etcd3_config"]
+__all__ = ["Etcd3Storage", "TLSFiles", "open_etcd3"]
 
 log = Logger()
 
@@ -449,96 +449,3 @@ def open_etcd3(servers: list[str], reactor: Any, **kw: Any) -> Deferred[Etcd3Sto
     Fires at once: etcd being down is not an error here (requests fail with
     Unavailable and /readyz says why until it is back)."""
     return succeed(Etcd3Storage(servers, reactor, **kw))
-
-
-class RoutedStorage:
-    """Several stores behind one: operations on keys under a routed prefix
-    go to that prefix's store (--etcd-servers-overrides), the rest to the
-    default.  Revisions of different etcd clusters are not comparable; as
-    upstream, a resource on its own cluster carries that cluster's revisions,
-    and current_revision() is the default store's."""
-
-    def __init__(self, default: Any, routes: dict[bytes, Any]):
-        self.default = default
-        # Longest prefix first, so the most specific route wins.
-        self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
-
-    @property
-    def delivers_before_ack(self) -> bool:
-        return self.default.delivers_before_ack
-
-    def _for(self, key: bytes) -> Any:
-        for prefix, storage in self.routes:
-            if key.startswith(prefix):
-                return storage
-        return self.default
-
-    def get(self, key: bytes) -> Deferred:
-        return self._for(key).get(key)
-
-    def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
-              start_key: Optional[bytes] = None) -> Deferred:
-        return self._for(prefix).range(prefix, revision, limit, start_key)
-
-    def create(self, key: bytes, value: bytes) -> Deferred:
-        return self._for(key).create(key, value)
-
-    def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred:
-        return self._for(key).update(key, value, expected_mod_revision)
-
-    def delete(self, key: bytes, expected_mod_revision: Optional[int] = None) -> Deferred:
-        return self._for(key).delete(key, expected_mod_revision)
-
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink, **kw: Any) -> Any:
-        return self._for(prefix).watch(prefix, after_revision, sink, **kw)
-
-    def current_revision(self) -> Deferred:
-        return self.default.current_revision()
-
-    def compact(self, revision: int) -> Deferred:
-        # The compaction loop reads revisions from the default store; the
-        # overriding clusters are left to their own operators' compaction.
-        return self.default.compact(revision)
-
-    def _stores(self) -> list:
-        stores = [self.default]
-        for _, storage in self.routes:
-            if storage not in stores:
-                stores.append(storage)
-        return stores
-
-    def check_health(self) -> Deferred:
-        stores = self._stores()
-        d = gatherResults([storage.check_health() for storage in stores], consumeErrors=True)
-        return d.addCallbacks(lambda _: None, lambda f: f.value.subFailure)
-
-    def close(self) -> Deferred:
-        stores = self._stores()
-        return gatherResults([storage.close() for storage in stores]).addCallback(lambda _: None)
-
-
-def _override_key_roots(prefix: str, resource: str) -> list[bytes]:
-    """The key roots the Registry may use for "group/resource": built-ins are
-    stored under prefix/resource (the group left out), custom resources under
-    prefix/group/resource.  Storage knows no catalog, so both are routed."""
-    group, _, name = resource.partition("/")
-    root = prefix.rstrip("/")
-    roots = [f"{root}/{name}/".encode()]
-    if group:
-        roots.append(f"{root}/{group}/{name}/".encode())
-    return roots
-
-
-def open_etcd3_config(config: Any, reactor: Any) -> Deferred:
-    """The etcd3 storage a ServerConfig asks for: --etcd-servers, TLS files,
-    and one more store per --etcd-servers-overrides entry."""
-    tls = TLSFiles(config.etcd_cafile, config.etcd_certfile, config.etcd_keyfile)
-    default = Etcd3Storage(list(config.etcd_servers), reactor, tls=tls)
-    if not config.etcd_servers_overrides:
-        return succeed(default)
-    routes = {}
-    for resource, servers in config.etcd_servers_overrides.items():
-        storage = Etcd3Storage(list(servers), reactor, tls=tls)
-        for root in _override_key_roots(config.etcd_prefix, resource):
-            routes[root] = storage
-    return succeed(RoutedStorage(default, routes))

@@ -190,9 +190,11 @@ class Storage(Protocol):
         ``after_revision``, strictly in revision order, on the reactor thread,
         each PUT and DELETE with its prev_kv; or one Compacted and nothing more.
         Nothing is delivered before watch() returns.  ``on_progress(revision)``
-        is called, between events, whenever ``progress_revision`` advances
-        without an event (etcd's progress notifications); a backend that
-        ``delivers_before_ack`` never needs to call it."""
+        is called, between events, when the backend learns without an event
+        that every change up to ``revision`` has been delivered (etcd's
+        progress notifications); a backend that ``delivers_before_ack`` need
+        not call it, its handle's progress_revision answering its current
+        revision already."""
 
     def current_revision(self) -> Deferred[int]: ...
 

@@ -259,6 +259,17 @@ def test_watch_replays_history_with_prev_kv(storage, run, run_until):
     assert [e.revision for e in got] == [r1, r2, r3, r4]
 
 
+def test_watch_delivers_nothing_before_it_returns(storage, run, run_until):
+    """Even with history to replay, the sink is not called inside watch(): its caller holds the handle first."""
+    start = run(storage.current_revision())
+    run(storage.create(b"/w/a", b"1"))
+    got = []
+    handle = storage.watch(b"/w/", start, got.append)
+    assert got == []
+    run_until(lambda: got)
+    handle.cancel()
+
+
 def test_watch_from_a_later_revision_skips_earlier_events(storage, run, run_until):
     """after_revision excludes events at or before it."""
     r1 = run(storage.create(b"/w/a", b"1"))
