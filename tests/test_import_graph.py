@@ -1,4 +1,5 @@
-"""kapiserver's modules, and its packages, import one another without a circle (imports inside functions count)."""
+"""kapiserver's modules, and its packages, import one another without a circle, and never from a higher layer
+of the architecture (imports inside functions count)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,54 @@ def test_no_module_imports_itself_in_a_circle():
 def test_no_package_imports_itself_in_a_circle():
     """No two of kapiserver's packages (endpoints, admission, auth, registry, ...) import each other."""
     assert circles(package_graph(import_graph())) == []
+
+
+# The layers, highest first: a module may import from its own layer and those below it, never above.  The
+# first part of a module's name under kapiserver (its package, or the module itself) names its layer.
+LAYERS = [
+    {"__main__", "tap"},                # twistd's and python -m's entry points
+    {"server", "node"},                 # the daemons' service trees (kube-apiserver, kube-node)
+    {"config"},                         # kube-apiserver's flags as a ServerConfig
+    {"runtime", "http2"},               # what every request passes through: limits, timeouts, HTTP/2
+    {"controllers"},                    # what the apiserver runs itself, on the registry
+    {"endpoints"},                      # HTTP: request info, negotiation, verb handlers, watch, discovery
+    {"admission"},                      # admission plugins and the chain
+    {"auth"},                           # authentication and authorization
+    {"registry"},                       # the Store, strategies, subresources, CRDs, admission attributes
+    {"watch"},                          # the watch cache and the storage reader behind the same interface
+    {"kubelet", "tunneler"},            # reaching nodes
+    {"storage"},                        # etcd's model and its backends
+    {"machinery"},                      # the API's machinery: errors, codec, selectors, patches, schemas
+    {"logs", "version", "flags", "hostaddress", "listener", "services"},   # leaves
+]
+
+
+def layer(module: str) -> int:
+    part = module.split(".")[1] if "." in module else ""
+    for rank, names in enumerate(LAYERS):
+        if part in names:
+            return rank
+    raise AssertionError(f"{module} belongs to no layer: add {part!r} to LAYERS")
+
+
+def test_every_module_has_a_layer():
+    for module in import_graph():
+        if module != "kapiserver":
+            layer(module)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{module} -> {target}" for module, targets in graph.items() if module != "kapiserver"
+                  for target in targets if target != "kapiserver" and layer(target) < layer(module))
+
+
+def test_upward_imports_are_found():
+    """The check itself: storage importing the registry is upward, the registry importing storage is not."""
+    graph = {"kapiserver.storage.sqlite": {"kapiserver.registry.store"}, "kapiserver.registry.store":
+             {"kapiserver.storage.interface"}}
+    assert upward_imports(graph) == ["kapiserver.storage.sqlite -> kapiserver.registry.store"]
+
+
+def test_no_import_reaches_up_a_layer():
+    """No module imports one of a higher layer (DESIGN.md's layers, admission above auth)."""
+    assert upward_imports(import_graph()) == []
