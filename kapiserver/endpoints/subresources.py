@@ -34,7 +34,9 @@ async def handle(handler, request, info, store) -> None:
     if sub is None:
         raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
     verb = {"list": "get"}.get(info.verb, info.verb)
-    if verb not in sub.verbs:
+    # A proxy relays every method, OPTIONS too (upstream's proxy connecters take GET, POST, PUT, PATCH,
+    # DELETE, HEAD and OPTIONS), though discovery lists only the five API verbs.
+    if verb not in sub.verbs and not (sub.name == "proxy" and verb == "options"):
         raise errors.method_not_supported(
             errors.GroupResource(store.info.group, f"{store.info.resource}/{sub.name}"), verb)
     namespace = info.namespace if store.info.namespaced else None

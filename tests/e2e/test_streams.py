@@ -278,6 +278,19 @@ def test_pod_proxy_without_a_port_uses_the_first_container_port(kc, web):
     assert "Directory listing" in kc("get", "--raw", "/api/v1/namespaces/default/pods/web/proxy/").stdout
 
 
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/default/pods/web/proxy/",
+                                  "/api/v1/namespaces/default/services/web:80/proxy/"])
+def test_proxy_relays_options(cluster, web, path):
+    """OPTIONS reaches the backend like any method (this one, Python's http.server, answers 501 to it)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", cluster[0].port, timeout=10)
+    conn.request("OPTIONS", path)
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    assert response.status == 501 and "Unsupported method ('OPTIONS')" in body
+
+
 @pytest.mark.parametrize("path", ["/api/v1/namespaces/default/pods/web/proxy",
                                   "/api/v1/namespaces/default/services/web:80/proxy", "/api/v1/nodes/node-1/proxy"])
 def test_proxy_without_a_trailing_slash_redirects(cluster, web, path):
