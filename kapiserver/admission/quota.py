@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from fractions import Fraction
+from typing import Optional
 
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, Attributes
@@ -28,19 +29,25 @@ def _terminal(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+_NATIVE = ("cpu", "memory", "ephemeral-storage")
+
+
 def _pod_compute(pod: dict) -> dict[str, Fraction]:
-    """requests.* and limits.* of a pod: its containers' sum, or its largest init container if larger."""
+    """requests.* and limits.* of a pod: its containers' sum, or its largest init container if larger; for
+    extended resources (example.com/dongle) and hugepages, requests only, as upstream's pod evaluator."""
     def total(containers, kind, name):
         return sum((parse_quantity(((c.get("resources") or {}).get(kind) or {}).get(name)) or Fraction(0)
                     for c in containers), Fraction(0))
     spec = pod.get("spec") or {}
+    containers, inits = spec.get("containers") or [], spec.get("initContainers") or []
+    requested = {name for c in containers + inits for name in ((c.get("resources") or {}).get("requests") or {})}
     usage = {}
-    for kind in ("requests", "limits"):
-        for name in ("cpu", "memory", "ephemeral-storage"):
-            main = total(spec.get("containers") or [], kind, name)
-            init = max((total([c], kind, name) for c in spec.get("initContainers") or []), default=Fraction(0))
+    for kind, names in (("requests", set(_NATIVE) | requested), ("limits", _NATIVE)):
+        for name in names:
+            main = total(containers, kind, name)
+            init = max((total([c], kind, name) for c in inits), default=Fraction(0))
             usage[f"{kind}.{name}"] = max(main, init)
-    for name in ("cpu", "memory", "ephemeral-storage"):
+    for name in _NATIVE:
         usage[name] = usage[f"requests.{name}"]
     return usage
 
@@ -144,6 +151,17 @@ def _quota_selectors(quota: dict) -> list[dict]:
     return selectors + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
 
 
+def _quota_applies(quota: dict, info, obj: dict) -> bool:
+    """Whether ``quota`` tracks ``obj``: every quota without scopes does; one with scopes only the pods that
+    match all of them (the only kind with scopes here)."""
+    selectors = _quota_selectors(quota)
+    if not selectors:
+        return True
+    if (info.group, info.resource) != ("", "pods"):
+        return False
+    return all(_pod_scope_matches(s, obj) for s in selectors)
+
+
 def _go_scopes(scopes: list[dict]) -> str:
     # Go's %v of a []ScopedResourceSelectorRequirement.
     return "[" + " ".join(f"{{{s.get('scopeName', '')} {s.get('operator', '')} [{' '.join(s.get('values') or [])}]}}"
@@ -167,9 +185,11 @@ class ResourceQuotaAdmission:
     async def _quotas(self, namespace: str) -> list[dict]:
         return await self._cache.get(namespace)
 
-    async def usage(self, namespace: str, keys) -> dict[str, Fraction]:
-        """The namespace's current usage of ``keys``, counted from the stored objects."""
+    async def usage(self, namespace: str, keys, quota: Optional[dict] = None) -> dict[str, Fraction]:
+        """The namespace's current usage of ``keys``, counted from the stored objects (those ``quota``'s
+        scopes select, when given)."""
         used = {k: Fraction(0) for k in keys}
+        wanted = set(keys)
         # One store per stored resource: several served versions share one key root.
         for store in {s.key_root: s for s in self.registry.stores.values()}.values():
             info = store.info
@@ -179,9 +199,13 @@ class ResourceQuotaAdmission:
             sample |= {legacy for legacy, key in _LEGACY_COUNTS.items() if key == (info.group, info.resource)}
             if (info.group, info.resource) in (("", "pods"), ("", "services"), ("", "persistentvolumeclaims")):
                 sample |= set(_COMPUTE) | {"services.nodeports", "services.loadbalancers", "requests.storage"}
-            if not sample & set(keys):
+            if (info.group, info.resource) == ("", "pods"):
+                sample |= {k for k in wanted if k.startswith("requests.")}     # extended resources
+            if not sample & wanted:
                 continue
             for item in (await store.list(namespace, ListOptions()))[0]:
+                if quota is not None and not _quota_applies(quota, info, item):
+                    continue
                 for key, value in object_usage(info, item).items():
                     if key in used:
                         used[key] += value
@@ -207,10 +231,12 @@ class ResourceQuotaAdmission:
         if operation == CREATE:
             requested = object_usage(info, obj)
             quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
-            for quota in quotas:
+            # A quota with scopes limits only what its scopes select (pods that are BestEffort, Terminating...).
+            applying = [q for q in quotas if _quota_applies(q, info, obj)]
+            for quota in applying:
                 self._check_constraints(quota, info, obj, requested)
             self._check_covered(quotas, info, obj, requested)
-            for quota in quotas:
+            for quota in applying:
                 await self._check(quota, namespace, info, obj, requested)
         if quotas:
             self._recompute_soon(namespace)
@@ -256,7 +282,7 @@ class ResourceQuotaAdmission:
         if not relevant:
             return
         name = quota["metadata"]["name"]
-        used = await self.usage(namespace, relevant)
+        used = await self.usage(namespace, relevant, quota)
         exceeded = [k for k in relevant if hard[k] is not None and used[k] + requested[k] > hard[k]]
         if exceeded:
             raise self._forbidden(info, obj, f"exceeded quota: {name}, requested: {_format(requested, exceeded)}, "
@@ -287,7 +313,7 @@ class ResourceQuotaAdmission:
         store = self._quota_store()
         for quota in await self._load(namespace):
             hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
-            used = await self.usage(namespace, list(hard))
+            used = await self.usage(namespace, list(hard), quota)
             status = {"hard": hard, "used": {k: canonical_quantity(_text(v)) for k, v in used.items()}}
             if quota.get("status") == status:
                 continue
