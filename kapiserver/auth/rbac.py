@@ -119,12 +119,17 @@ class RBACAuthorizer:
         self._snapshot: Optional[_Snapshot] = None
 
     async def snapshot(self) -> _Snapshot:
-        revision = await self.registry.storage.current_revision()
+        stores = {resource: self.registry.lookup(GROUP, "v1", resource)
+                  for resource in ("clusterroles", "clusterrolebindings", "roles", "rolebindings")}
+        # Current as of the revision of every storage holding RBAC objects (one, unless
+        # --etcd-servers-overrides routes some of them to another etcd).
+        storages = {id(store.storage): store.storage for store in stores.values() if store is not None}
+        revision = tuple([await storage.current_revision() for storage in storages.values()])
         if self._snapshot is not None and self._snapshot.revision == revision:
             return self._snapshot
 
         async def items(resource):
-            store = self.registry.lookup(GROUP, "v1", resource)
+            store = stores[resource]
             if store is None:
                 return []
             return (await store.list(None, ListOptions()))[0]
