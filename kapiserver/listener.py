@@ -33,9 +33,11 @@ class RawBodyRequest(Request):
 
 
 class QuietSite(Site):
-    """A Site without twisted.web's access log: the daemons log requests themselves."""
+    """A Site without twisted.web's access log (the daemons log requests themselves) and without Twisted's
+    "Starting factory" lines: the Listener says what it serves."""
 
     requestFactory = RawBodyRequest
+    noisy = False
 
     def log(self, request):
         pass
