@@ -78,9 +78,9 @@ def test_endpointslice_api(apiserver, namespace):
 
     def endpoint_slice(i):
         return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": f"e2e-example-ing-{i}", "labels": {"special-label": label}},
-                "addressType": "IPv4", "endpoints": [{"addresses": ["1.2.3.4", "5.6.7.8"]}],
-                "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+                "metadata": {"generateName": "e2e-example-ing", "labels": {"special-label": label}},
+                "addressType": "IPv4", "endpoints": [{"addresses": ["1.2.3.4", "5.6.7.8"]},
+                                                     {"addresses": ["2.2.3.4", "6.6.7.8"]}]}
     exercise(apiserver, f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
              "/apis/discovery.k8s.io/v1/endpointslices", [endpoint_slice(i) for i in range(3)], label)
 

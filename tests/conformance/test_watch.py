@@ -165,7 +165,7 @@ def produce_events(server, ns, stop: threading.Event, errors: list):
 
 def test_watch_consistency(apiserver, namespace):
     """watch-consistency"""
-    ns, iterations = namespace, 40
+    ns, iterations = namespace, 100
     rv = ok(apiserver.request("GET", cm_path(ns)))["metadata"]["resourceVersion"]
     stop, errors = threading.Event(), []
     producer = threading.Thread(target=produce_events, args=(apiserver, ns, stop, errors))
