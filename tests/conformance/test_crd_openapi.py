@@ -136,7 +136,7 @@ def wait_definition(server, name, schema=None):
         seen[:] = [found]
         return found is not None and (schema is None or published(found) == schema)
     try:
-        wait_for(present, timeout=60, interval=0.5, what=f"definition {name}")
+        wait_for(present, timeout=30, interval=0.5, what=f"definition {name}")
     except AssertionError:
         shown = published(seen[0]) if seen and seen[0] else None
         raise AssertionError(f"definitions[{name!r}] not served as expected; expected {schema}, got {shown}") \
@@ -144,7 +144,7 @@ def wait_definition(server, name, schema=None):
 
 
 def wait_definition_gone(server, name):
-    wait_for(lambda: name not in definitions(server), timeout=60, interval=0.5, what=f"{name} to be removed")
+    wait_for(lambda: name not in definitions(server), timeout=30, interval=0.5, what=f"{name} to be removed")
 
 
 def explain(kubectl, what, pattern):

@@ -57,7 +57,7 @@ def count_quotas(server, ns):
     return len(ok(server.request("GET", quotas(ns)))["items"])
 
 
-def wait_used(server, ns, name, used, timeout=30):
+def wait_used(server, ns, name, used, timeout=15):
     """Wait until the quota's status.used has every given entry at the given value (others are ignored)."""
     seen = []
 
@@ -351,4 +351,4 @@ def test_resourcequota_apply_changes_to_a_resourcequota_status(apiserver, namesp
         hard = got.get("status", {}).get("hard", {})
         return (got["spec"]["hard"] == {"cpu": "1", "memory": "1Gi"} and quantity(hard.get("cpu", 0)) == 1
                 and quantity(hard.get("memory", 0)) == 2**30)
-    wait_for(reconciled, timeout=30, interval=1, what="status.hard to be reconciled with spec.hard")
+    wait_for(reconciled, timeout=20, interval=1, what="status.hard to be reconciled with spec.hard")
