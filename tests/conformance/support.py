@@ -1,0 +1,137 @@
+"""Helpers the conformance tests share: a fresh namespace per test (as each e2e test gets one), open watch
+streams read event by event, polling until a condition holds, and the patch content types."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import threading
+import time
+import uuid
+
+import pytest
+
+MERGE = {"Content-Type": "application/merge-patch+json"}
+STRATEGIC = {"Content-Type": "application/strategic-merge-patch+json"}
+JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+APPLY = {"Content-Type": "application/apply-patch+yaml"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def wait_for(check, timeout=15.0, interval=0.05, what="condition"):
+    """Call ``check`` until it returns something truthy; that value, or AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last saw {last!r}")
+
+
+def ok(result, *statuses):
+    """The body of a ``request`` answer whose status is one of ``statuses`` (200, 201 by default)."""
+    status, body = result
+    assert status in (statuses or (200, 201)), (status, body)
+    return body
+
+
+@pytest.fixture
+def namespace(apiserver):
+    """A namespace of its own for the test (the e2e framework gives every test one), deleted afterwards."""
+    name = unique("e2e")
+    ok(apiserver.request("POST", "/api/v1/namespaces",
+                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    yield name
+    apiserver.request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+class Watch:
+    """An open watch: one HTTP request whose response a thread reads a line (an event) at a time."""
+
+    def __init__(self, server, path: str, timeout: float = 15.0):
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=None)
+        self.conn.request("GET", path)
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200, (self.response.status, self.response.read())
+        self.events: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self.response:
+                if line.strip():
+                    self.events.put(json.loads(line))
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.events.put(None)
+
+    def next(self, timeout: float | None = None):
+        """The next event as a dict; AssertionError if the stream ends or is silent past the timeout."""
+        try:
+            event = self.events.get(timeout=self.timeout if timeout is None else timeout)
+        except queue.Empty:
+            raise AssertionError("no watch event arrived in time") from None
+        assert event is not None, "the watch ended"
+        return event
+
+    def take(self, count: int) -> list[dict]:
+        return [self.next() for _ in range(count)]
+
+    def expect_nothing(self, seconds: float = 1.0):
+        """No event within ``seconds``."""
+        try:
+            event = self.events.get(timeout=seconds)
+        except queue.Empty:
+            return
+        raise AssertionError(f"unexpected watch event: {event!r}")
+
+    def close(self):
+        try:
+            self.conn.sock and self.conn.sock.shutdown(2)
+        except OSError:
+            pass
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def events_of(server, path: str, timeout: float = 10.0) -> list[dict]:
+    """Every event of a watch that ends by itself (the path carries timeoutSeconds)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    assert response.status == 200, (response.status, body)
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def discovery_has(server, group_version: str, *resources: str):
+    """The /apis (or /api) discovery documents name ``group_version`` and its ``resources``."""
+    if "/" in group_version:
+        group = group_version.split("/")[0]
+        groups = ok(server.request("GET", "/apis"))["groups"]
+        found = [g for g in groups if g["name"] == group]
+        assert found, f"{group} is not in /apis"
+        assert group_version in [v["groupVersion"] for v in found[0]["versions"]]
+        versions = ok(server.request("GET", f"/apis/{group}"))["versions"]
+        assert group_version in [v["groupVersion"] for v in versions]
+        listing = ok(server.request("GET", f"/apis/{group_version}"))
+    else:
+        assert group_version in ok(server.request("GET", "/api"))["versions"]
+        listing = ok(server.request("GET", f"/api/{group_version}"))
+    names = {r["name"] for r in listing["resources"]}
+    missing = set(resources) - names
+    assert not missing, f"{missing} not in /apis/{group_version}: {sorted(names)}"
+    return listing

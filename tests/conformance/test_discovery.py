@@ -1,0 +1,82 @@
+"""Discovery, /version and content negotiation as the [sig-api-machinery] entries "Discovery, ...",
+"Confirm a server version" and "API metadata HTTP return" check them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conformance.support import ok
+
+# One group/version and a resource each, for every built-in group (the e2e test's table).
+GROUP_RESOURCES = [
+    ("", "v1", "namespaces"),
+    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "v1", "apiservices"),
+    ("apps", "v1", "deployments"),
+    ("authentication.k8s.io", "v1", "tokenreviews"),
+    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"),
+    ("autoscaling", "v1", "horizontalpodautoscalers"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("batch", "v1", "jobs"),
+    ("certificates.k8s.io", "v1", "certificatesigningrequests"),
+    ("coordination.k8s.io", "v1", "leases"),
+    ("discovery.k8s.io", "v1", "endpointslices"),
+    ("events.k8s.io", "v1", "events"),
+    ("networking.k8s.io", "v1", "ingresses"),
+    ("node.k8s.io", "v1", "runtimeclasses"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("scheduling.k8s.io", "v1", "priorityclasses"),
+    ("storage.k8s.io", "v1", "csinodes"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="/apis/apiregistration.k8s.io/v1, /apis/node.k8s.io/v1 and "
+                   "/apis/scheduling.k8s.io/v1 answer 404 (groups not served)")
+def test_discovery_confirm_the_groupversion_and_a_resource_from_each_apigroup(apiserver):
+    """Discovery, confirm the groupVersion and a resource from each apiGroup"""
+    missing = []
+    for group, version, resource in GROUP_RESOURCES:
+        path = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+        status, listing = apiserver.request("GET", path)
+        if status != 200:
+            missing.append((path, status))
+            continue
+        assert listing["kind"] == "APIResourceList"
+        assert listing["groupVersion"] == (f"{group}/{version}" if group else version), path
+        assert resource in [r["name"] for r in listing["resources"]], (path, resource)
+    assert not missing, f"not served: {missing}"
+
+
+def test_discovery_confirm_the_preferredversion_for_each_api_group(apiserver):
+    """Discovery, confirm the PreferredVersion for each api group"""
+    groups = ok(apiserver.request("GET", "/apis/"))["groups"]
+    assert groups
+    for group in groups:
+        if group["name"].endswith(".example.com"):
+            continue
+        checked = ok(apiserver.request("GET", f"/apis/{group['name']}/"))
+        assert checked["kind"] == "APIGroup" and checked["versions"], group["name"]
+        assert checked["preferredVersion"]["groupVersion"] in [v["groupVersion"] for v in checked["versions"]]
+
+
+def test_confirm_a_server_version(apiserver):
+    """Confirm a server version"""
+    version = ok(apiserver.request("GET", "/version"))
+    assert version["gitVersion"]
+    assert re.fullmatch(r"\d+", version["major"]), version
+    assert re.fullmatch(r"\d+", version["minor"].rstrip("+")), version
+
+
+@pytest.mark.xfail(strict=True, reason="a SelfSubjectAccessReview POSTed with Accept: application/json;as=Table;"
+                   "v=v1;g=meta.k8s.io is answered 201 with the review in JSON, not 406 NotAcceptable")
+def test_api_metadata_http_return(apiserver):
+    """API metadata HTTP return"""
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+              "spec": {"nonResourceAttributes": {"path": "/", "verb": "get"}}}
+    status, body = apiserver.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
+                                     headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    assert status == 406, (status, body)
+    assert body["kind"] == "Status" and body["code"] == 406 and body["reason"] == "NotAcceptable", body
