@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Optional
 
 from ..machinery.errors import StatusError
-from ..registry.attributes import CREATE, DELETE, Attributes
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.defaults._quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
 
@@ -213,13 +213,17 @@ class ResourceQuotaAdmission:
 
     async def validate(self, attributes: Attributes) -> None:
         namespace, operation = attributes.namespace, attributes.operation
-        if not namespace or attributes.subresource:
+        if not namespace:
             return
         info = attributes.resource     # its group and resource are what the usage rules read
         if (info.group, info.resource) == ("", "resourcequotas"):
             self._cache.invalidate()
-            if operation == CREATE:
+            if operation in (CREATE, UPDATE):
+                # A new quota, a changed spec.hard or a status written by hand: its status is put right
+                # (hard from spec, used counted), as upstream's resource quota controller does on such updates.
                 self._recompute_soon(namespace)
+            return
+        if attributes.subresource:
             return
         if operation not in (CREATE, DELETE):
             return

@@ -6,7 +6,7 @@ merge patch, strategic merge patch, server-side apply).
 
 from __future__ import annotations
 
-from ..machinery import codec, errors, fieldmanager, schema
+from ..machinery import codec, errors, fieldmanager, gojson, schema
 from ..machinery.errors import StatusError
 from . import negotiation
 from .decoding import content_type, options_invalid
@@ -43,15 +43,26 @@ def _patch_options_invalid(error) -> StatusError:
     return options_invalid("PatchOptions", [error])
 
 
-def _decode_apply(raw: bytes) -> dict:
+def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:
     try:
         config = codec.loads(raw)
+        duplicated = bool(validation != "Ignore" and gojson.duplicate_fields(raw, config))
     except ValueError:
         import yaml
         try:
             config = yaml.safe_load(raw)
         except yaml.YAMLError as err:
             raise errors.bad_request(f"error decoding YAML: {err}") from None
+        duplicated = validation != "Ignore"
+    if duplicated:
+        # As upstream's strict YAML decoding of an apply body: keys set twice are an error under Strict,
+        # a warning under Warn.
+        problems = codec.yaml_duplicate_keys(raw)
+        if problems and validation == "Strict":
+            raise errors.bad_request("error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal "
+                                     "errors:\n  " + "\n  ".join(problems))
+        for problem in problems:
+            request.responseHeaders.addRawHeader(b"Warning", ('299 - "' + problem.replace('"', '\\"') + '"').encode())
     if config is None:
         config = {}
     if not isinstance(config, dict):
@@ -73,7 +84,7 @@ class ApplyPatcher:
         if not self.manager:
             raise _patch_options_invalid(errors.required("fieldManager", "is required for apply patch"))
         self.force = is_true(request.args.get(b"force"))
-        self.config = _decode_apply(raw)
+        self.config = _decode_apply(raw, request, query(request, "fieldValidation", "Warn") or "Warn")
         self.clock = context.clock
         self.store = store
         self.types = fieldmanager.types_for(store)

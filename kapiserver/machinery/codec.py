@@ -55,6 +55,35 @@ for _first, _resolvers in list(_SafeLoader.yaml_implicit_resolvers.items()):
     ]
 
 
+class _DuplicateKeyLoader(_SafeLoader):
+    """Notes every mapping key written twice, with its (1-based) line, as go-yaml's strict mode reports it."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None:
+                if key in seen:
+                    self.duplicates.append((key_node.start_mark.line + 1, key))
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def yaml_duplicate_keys(data: bytes | str) -> list[str]:
+    """go-yaml's strict-mode complaints about keys set twice in one map (``line 11: key "foo" already set in
+    map``), in document order; the document must parse."""
+    loader = _DuplicateKeyLoader(data)
+    try:
+        loader.get_single_data()
+    finally:
+        loader.dispose()
+    return [f'line {line}: key "{key}" already set in map' for line, key in sorted(loader.duplicates)]
+
+
 def load_yaml(data: bytes | str) -> Any:
     """Parse one YAML document; raises ValueError on bad input."""
     try:

@@ -145,7 +145,6 @@ def test_resourcequota_object_count_quota_configmap(apiserver, namespace):
     count_object_test(apiserver, namespace, "configmaps")
 
 
-@pytest.mark.xfail(strict=True, reason="a pod requesting 2 example.com/dongle shows requests.example.com/dongle: '0' in status.used (upstream counts extended-resource requests)")
 def test_resourcequota_object_count_quota_pod(apiserver, namespace):
     """ResourceQuota, object count quota, pod"""
     ns = namespace
@@ -215,7 +214,6 @@ def test_resourcequota_object_count_quota_replicaset(apiserver, namespace):
     wait_used(apiserver, ns, "test-quota", {"count/replicasets.apps": "0"})
 
 
-@pytest.mark.xfail(strict=True, reason="scopes are not applied to usage: the NotBestEffort quota counts a BestEffort pod (pods: '1', upstream '0')")
 def test_resourcequota_quota_scope_besteffort_and_notbesteffort_scope(apiserver, namespace):
     """ResourceQuota, quota scope, BestEffort and NotBestEffort scope"""
     ns = namespace
@@ -239,7 +237,6 @@ def test_resourcequota_quota_scope_besteffort_and_notbesteffort_scope(apiserver,
     wait_used(apiserver, ns, "quota-not-besteffort", {"pods": "0"})
 
 
-@pytest.mark.xfail(strict=True, reason="scopes are not applied to usage: the Terminating quota counts a pod without activeDeadlineSeconds (pods: '1', upstream '0')")
 def test_resourcequota_quota_scope_terminating_and_notterminating_scope(apiserver, namespace):
     """ResourceQuota, quota scope, Terminating and NotTerminating scope"""
     ns = namespace
@@ -301,7 +298,6 @@ def test_resourcequota_manage_lifecycle_of_a_resourcequota(apiserver, namespace)
     assert apiserver.request("GET", quotas(ns, name))[0] == 404
 
 
-@pytest.mark.xfail(strict=True, reason="status.hard patched through /status stays at 2/2Gi; nothing reconciles it back to spec.hard (upstream's quota controller does on resync)")
 def test_resourcequota_apply_changes_to_a_resourcequota_status(apiserver, namespace):
     """ResourceQuota, apply changes to a ResourceQuota status"""
     ns, name = namespace, unique("e2e-rq-status")
