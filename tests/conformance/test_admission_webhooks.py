@@ -100,6 +100,7 @@ def test_admission_webhook_deny_create(scenario):
         "spec": {"containers": [{"name": "wait-forever", "image": "registry.k8s.io/pause:3.10"}]}})
     assert status == 500 and body["reason"] == "InternalError", body
     assert "webhook" in body["message"] and "deadline" in body["message"]
+    assert "/pods?timeout=10s" in body["message"]   # the default timeout, as the call's URL tells it
     assert s.request("GET", f"{pods}/hanging-pod")[0] == 404
 
     status, body = s.create_configmap("disallowed-configmap", {"webhook-e2e-test": "webhook-disallow"})
@@ -211,7 +212,7 @@ def test_admission_webhook_fail_closed(scenario):
     s.create_namespace(failing, {"fail-closed-webhook": "yes", s.label: "true"})
     status, body = s.create_configmap("foo", {}, failing)
     assert status == 500 and body["reason"] == "InternalError", body
-    assert 'failed calling webhook "fail-closed.k8s.io"' in body["message"]
+    assert 'failed calling webhook "fail-closed.k8s.io"' in body["message"], body
 
 
 def test_admission_webhook_ordered_mutation(scenario):
