@@ -174,6 +174,7 @@ def test_admission_webhook_deny_custom_resource_create_and_delete(scenario):
         assert "the custom resource cannot be deleted because it contains unwanted key and value" in body["message"]
 
         status, current = s.request("GET", f"{collection}/cr-instance-2")
+        assert status == 200 and current["data"] == {"webhook-e2e-test": "webhook-nondeletable"}, current
         current["data"]["webhook-e2e-test"] = "webhook-allow"
         status, body = s.request("PUT", f"{collection}/cr-instance-2", current)
         assert status == 200, body
