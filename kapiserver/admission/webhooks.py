@@ -265,12 +265,15 @@ class _ValidatingWebhooks(_Webhooks):
 
 def call_failure(error: Exception) -> str:
     """Why a webhook call failed, as Go's HTTP client words it: past its timeout (the request cancelled, or
-    Twisted's timeout), "context deadline exceeded"; else what each connection attempt reported."""
+    Twisted's timeout), "context deadline exceeded"; a server certificate the caBundle does not verify, Go's
+    x509 words; else what each connection attempt reported."""
     failures = getattr(error, "reasons", None) or []     # ResponseNeverReceived and friends carry Failures
     causes = [f.value for f in failures] or [error]
     if any(isinstance(c, (defer.CancelledError, defer.TimeoutError, TimeoutError)) or "Timeout" in type(c).__name__
            for c in causes):
         return "context deadline exceeded"
+    if any("certificate verify failed" in str(c) for c in causes):
+        return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
     return "; ".join(str(c) or type(c).__name__ for c in causes)
 
 
