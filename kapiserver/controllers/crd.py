@@ -76,9 +76,15 @@ class CRDController:
         for old in self._served.get(name, []):
             if (old.group, old.version, old.resource) not in current:
                 self._remove(old)
+        converter = None
+        if ((crd.get("spec") or {}).get("conversion") or {}).get("strategy") == "Webhook":
+            from .crdconversion import WebhookConverter
+            converter = WebhookConverter(crd, self.clock)
         for info in infos:
             self.registry.catalog.add(info)
-            self.registry.add(info, CustomResourceStrategy(info, crd), builtin=False)
+            strategy = CustomResourceStrategy(info, crd)
+            strategy.converter = converter
+            self.registry.add(info, strategy, builtin=False)
             self.registry.openapi_schemas[self._name_of(info.group, info.version, info.kind)] = \
                 openapi_schema(info, crd)
         self._set_coercers(crd)

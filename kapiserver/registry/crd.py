@@ -210,8 +210,9 @@ class CustomResourceStrategy(Strategy):
 
     def default(self, obj: dict) -> None:
         coerced = schema_coercer(self.schema)(obj)
-        if self.storage_schema is not None:
-            # What the storage version cannot hold is lost on the way, so the response shows it gone.
+        if self.storage_schema is not None and self.converter is None:
+            # Conversion None: what the storage version cannot hold is lost on the way, so the response shows
+            # it gone.  (A conversion webhook carries it over itself.)
             coerced = schema_coercer(self.schema)(schema_coercer(self.storage_schema)(coerced))
         obj.clear()
         obj.update(coerced)

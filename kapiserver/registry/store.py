@@ -48,10 +48,13 @@ class Store:
         self._api_version = info.api_version
         # Every get, list and watch goes through one reads object: the resource's watch cache, or
         # (without one) a StorageReader with the same interface, which the cache also wraps.
+        # Objects another process converts (a conversion webhook) are read from storage as they are stored
+        # and converted on the way out, so such a resource has no watch cache.
+        converting = strategy.converter is not None
         reader = StorageReader(storage, self.key_root, self.decode, strategy.field_set, clock,
-                               resource=resource_name)
+                               resource=resource_name, convert=self.convert_read if converting else None)
         self.reads: Union[Cacher, StorageReader] = \
-            Cacher(reader, watch_cache_size, clock) if watch_cache_size > 0 else reader
+            Cacher(reader, watch_cache_size, clock) if watch_cache_size > 0 and not converting else reader
 
     # -- keys and encoding ---------------------------------------------------------------
     def prefix(self, namespace: Optional[str]) -> bytes:
@@ -69,10 +72,45 @@ class Store:
         return self.key_root + name.encode()
 
     def decode(self, value: bytes, revision: int) -> dict:
+        """The stored object in this resource's version; with a conversion webhook, in the version it was
+        stored in (``convert_read`` then converts it)."""
         obj = codec.loads(value)
-        obj = conversion.from_storage(obj, self.info)
+        if self.strategy.converter is None:
+            obj = conversion.from_storage(obj, self.info)
         obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
         return obj
+
+    async def convert_read(self, objects: list[dict]) -> list[dict]:
+        """``objects`` as decoded, each in this resource's version: those stored in another version go to
+        the conversion webhook together (one ConversionReview for a list, as upstream)."""
+        converter = self.strategy.converter
+        others = [i for i, obj in enumerate(objects) if obj.get("apiVersion") != self._api_version]
+        if converter is None or not others:
+            return objects
+        converted = await converter([objects[i] for i in others], self._api_version)
+        out = list(objects)
+        for i, obj in zip(others, converted):
+            # What the served version's schema prunes and defaults, as for any object read.
+            out[i] = conversion.from_storage(obj, self.info)
+        return out
+
+    async def _read(self, kv) -> dict:
+        """A stored KeyValue as an object of this resource's version."""
+        obj = self.decode(kv.value, kv.mod_revision)
+        if self.strategy.converter is not None:
+            obj = (await self.convert_read([obj]))[0]
+        return obj
+
+    async def _stored(self, obj: dict) -> bytes:
+        """``obj`` encoded for storage; a conversion webhook first converts it to the storage version."""
+        converter = self.strategy.converter
+        group, version = self.info.storage_gv
+        storage_version = f"{group}/{version}" if group else version
+        if converter is not None and storage_version != self._api_version:
+            rv = obj.get("metadata", {}).get("resourceVersion")
+            obj = (await converter([obj], storage_version))[0]
+            obj.setdefault("metadata", {})["resourceVersion"] = rv
+        return self.encode(obj)
 
     def encode(self, obj: dict) -> bytes:
         stored = meta.ordered_object(obj)
@@ -189,7 +227,7 @@ class Store:
         key = self.key(meta_.get("namespace"), meta_["name"])
         await self.strategy.before_create(obj)
         try:
-            revision = await self.storage.create(key, self.encode(obj))
+            revision = await self.storage.create(key, await self._stored(obj))
         except KeyExists:
             await self.strategy.create_failed(obj)
             raise errors.already_exists(self.qualified, meta_["name"]) from None
@@ -212,9 +250,9 @@ class Store:
             allow_create = self.strategy.allow_create_on_update and not subresource
         while True:
             kv = await self.storage.get(key)
-            old = self.decode(kv.value, kv.mod_revision) if kv is not None else None
+            old = await self._read(kv) if kv is not None else None
             # The update function's own copy: decoding the stored bytes again costs a tenth of a deep copy.
-            new = update(self.decode(kv.value, kv.mod_revision) if kv is not None else None)
+            new = update(await self._read(kv) if kv is not None else None)
             if hasattr(new, "__await__"):
                 new = await new
             self._check_type(new)
@@ -263,7 +301,7 @@ class Store:
                 if deleting:
                     revision, _ = await self.storage.delete(key, kv.mod_revision)
                 else:
-                    revision = await self.storage.update(key, self.encode(new), kv.mod_revision)
+                    revision = await self.storage.update(key, await self._stored(new), kv.mod_revision)
             except Conflict:
                 # Written meanwhile: try again on the fresh object. A request that named its
                 # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
@@ -333,7 +371,7 @@ class Store:
             kv = await self.storage.get(key)
             if kv is None:
                 raise errors.not_found(self.qualified, name)
-            obj = self.decode(kv.value, kv.mod_revision)
+            obj = await self._read(kv)
             meta_ = obj["metadata"]
             if options.precondition_uid is not None and options.precondition_uid != meta_.get("uid"):
                 raise errors.conflict(
@@ -376,7 +414,7 @@ class Store:
                         meta_["deletionGracePeriodSeconds"] = grace
                     self.strategy.prepare_for_delete(obj)
                     obj["metadata"] = meta.ordered_metadata(meta_)
-                    revision = await self.storage.update(key, self.encode(obj), kv.mod_revision)
+                    revision = await self.storage.update(key, await self._stored(obj), kv.mod_revision)
                     obj["metadata"]["resourceVersion"] = str(revision)
                     return obj, False
                 revision, _ = await self.storage.delete(key, kv.mod_revision)

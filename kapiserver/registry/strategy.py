@@ -54,6 +54,10 @@ class Strategy:
         self.allow_create_on_update = key in ALLOW_CREATE_ON_UPDATE
         self.tracks_generation = key in _GENERATION
         self.status_keeps_old_metadata = _STATUS_KEEPS_OLD_METADATA.get(key, ())
+        # How objects stored in another version are converted to this one and back, when that takes a call
+        # out of the process (a CRD's conversion webhook): ``await converter(objects, api_version)``.  None
+        # when conversion is the registry's own (built-in types, CRDs with strategy None).
+        self.converter = None
 
     # -- defaulting and preparation ---------------------------------------------------------
     def default(self, obj: dict) -> None:

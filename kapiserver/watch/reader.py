@@ -23,9 +23,9 @@ every ``bookmark_interval`` at the newest revision the watch has seen.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 
 from ..machinery import continuetoken, errors, meta
 from ..storage import Compacted, DELETE as STORAGE_DELETE, FutureRevision, RevisionCompacted
@@ -96,10 +96,14 @@ class Ticker:
 
 class StorageReader:
     def __init__(self, storage, prefix: bytes, decode: Decode, field_set: Callable[[dict], dict], clock, *,
-                 bookmark_interval: float = 60.0, bookmark_tick: float = 1.0, resource: str = ""):
+                 bookmark_interval: float = 60.0, bookmark_tick: float = 1.0, resource: str = "",
+                 convert: Optional[Callable[[list[dict]], Awaitable[list[dict]]]] = None):
         self.storage = storage
         self.prefix = prefix
         self.decode = decode
+        # Objects ``decode`` leaves in the version they were stored in go through ``convert`` (a conversion
+        # webhook) before anyone sees them; watch events then wait their turn, so their order holds.
+        self.convert = convert
         self.field_set = field_set
         self.clock = clock
         self.resource = resource or prefix.decode(errors="replace")
@@ -129,7 +133,10 @@ class StorageReader:
     async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
         """One object as storage has it now; always a fresh dict (``shared`` costs nothing here)."""
         kv = await self.storage.get(key)
-        return None if kv is None else self.decode(kv.value, kv.mod_revision)
+        if kv is None:
+            return None
+        obj = self.decode(kv.value, kv.mod_revision)
+        return obj if self.convert is None else (await self.convert([obj]))[0]
 
     async def list(self, prefix: bytes, options) -> tuple[list[dict], dict]:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}) read from storage:
@@ -179,6 +186,8 @@ class StorageReader:
             if last_key is not None or not result.more:
                 break
             start_key = result.kvs[-1].key + b"\x00"
+        if self.convert is not None and items:
+            items = await self.convert(items)
         list_meta: dict = {"resourceVersion": str(revision)}
         if more:
             list_meta["continue"] = continuetoken.encode(revision, (last_key[len(prefix):] + b"\x00").decode())
@@ -211,14 +220,42 @@ class StorageReader:
         if initial and options.send_initial_events and options.allow_bookmarks:
             watcher._queue(after, encoding.bookmark(after, True))
         direct = self._watches[watcher] = _DirectWatch(wake, after)
-        direct.handle = self.storage.watch(prefix, after, lambda event: self._on_event(watcher, event))
+        on_event = self._on_event if self.convert is None else self._on_event_in_turn
+        direct.handle = self.storage.watch(prefix, after, lambda event: on_event(watcher, event))
         if options.allow_bookmarks:
             self._ticker.soon()
         if watcher.pending:
             self.clock.callLater(0, self._wake, watcher)
         return ReadsWatch(watcher, lambda: self._close(watcher, "stopped"))
 
-    def _on_event(self, watcher: CacheWatcher, event) -> None:
+    def _on_event_in_turn(self, watcher: CacheWatcher, event) -> None:
+        """An event whose objects must be converted first: handled once the events before it are."""
+        direct = self._watches.get(watcher)
+        if direct is not None:
+            direct.turn.addCallback(lambda _: ensureDeferred(self._convert_event(watcher, event)))
+            direct.turn.addErrback(self._conversion_failed, watcher)
+
+    async def _convert_event(self, watcher: CacheWatcher, event) -> None:
+        if isinstance(event, Compacted) or watcher not in self._watches:
+            self._on_event(watcher, event)
+            return
+        prev = event.prev_kv
+        objects = [self.decode(kv.value, kv.mod_revision) for kv in
+                   ([prev] if prev is not None else []) + ([event.kv] if event.type != STORAGE_DELETE else [])]
+        converted = await self.convert(objects)
+        self._on_event(watcher, event, converted[0] if prev is not None else None,
+                       converted[-1] if event.type != STORAGE_DELETE else None)
+
+    def _conversion_failed(self, failure, watcher: CacheWatcher) -> None:
+        from ..machinery.errors import StatusError
+        error = failure.value if isinstance(failure.value, StatusError) else \
+            errors.internal_error(f"conversion failed: {failure.getErrorMessage()}")
+        direct = self._watches.get(watcher)
+        self._close(watcher, "an event could not be converted", error)
+        if direct is not None:
+            direct.wake(watcher)
+
+    def _on_event(self, watcher: CacheWatcher, event, old_obj=None, new_obj=None) -> None:
         direct = self._watches.get(watcher)
         if direct is None:
             return
@@ -229,14 +266,14 @@ class StorageReader:
             return
         direct.revision = event.revision
         prev = event.prev_kv
-        old = Entry(prev.key, self.decode(prev.value, prev.mod_revision), prev.mod_revision) \
+        old = Entry(prev.key, old_obj or self.decode(prev.value, prev.mod_revision), prev.mod_revision) \
             if prev is not None else None
         if event.type == STORAGE_DELETE:
             change = WatchEvent(DELETE, event.kv.key, None, old, event.revision, 0.0)
         else:
             kv = event.kv
-            change = WatchEvent(PUT, kv.key, Entry(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision),
-                                old, event.revision, 0.0)
+            change = WatchEvent(PUT, kv.key, Entry(kv.key, new_obj or self.decode(kv.value, kv.mod_revision),
+                                                   kv.mod_revision), old, event.revision, 0.0)
         event_type = change.typed_for(watcher.filter, self.field_set)
         if event_type is None:
             return
@@ -268,14 +305,16 @@ class StorageReader:
 
 
 class _DirectWatch:
-    """A direct watch's storage watch, its wake, and the newest revision it has seen."""
+    """A direct watch's storage watch, its wake, the newest revision it has seen, and (when its objects are
+    converted) the turn its next event waits for."""
 
-    __slots__ = ("handle", "wake", "revision")
+    __slots__ = ("handle", "wake", "revision", "turn")
 
     def __init__(self, wake: Wake, revision: int):
         self.handle = None
         self.wake = wake
         self.revision = revision
+        self.turn = succeed(None)
 
 
 def _expired(options, prefix: bytes, start_key: Optional[bytes], e: RevisionCompacted) -> errors.StatusError:

@@ -1,0 +1,184 @@
+"""Custom Resource Definition Conversion Webhook: "conversion custom resource" (a custom resource written in v1
+reads in v2 through the webhook) and "convert mixed version list" (a list of objects stored in two versions,
+read in either).  The webhook is a local HTTPS server converting as the e2e test's does: v1's
+`hostPort: "host:port"` is v2's `host` and `port`."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from tests.e2e.httpsjson import JSONHandler, serve_https
+
+GROUP = "stable.conversion.example.com"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def convert(obj: dict, desired: str) -> dict:
+    out = dict(obj, apiVersion=desired)
+    if desired.endswith("/v2") and "hostPort" in obj:
+        host, _, port = out.pop("hostPort").partition(":")
+        out["host"], out["port"] = host, port
+    elif desired.endswith("/v1") and "host" in obj:
+        out["hostPort"] = f"{out.pop('host')}:{out.pop('port', '')}"
+    return out
+
+
+class Converter(JSONHandler):
+    reviews: list = []
+
+    def do_POST(self):
+        review = self.read_json()
+        request = review["request"]
+        Converter.reviews.append(request)
+        self.reply_json({"apiVersion": review["apiVersion"], "kind": "ConversionReview", "response": {
+            "uid": request["uid"], "result": {"status": "Success"},
+            "convertedObjects": [convert(o, request["desiredAPIVersion"]) for o in request["objects"]]}})
+
+
+@pytest.fixture(scope="module")
+def webhook(tmp_path_factory):
+    server, ca = serve_https(Converter, tmp_path_factory.mktemp("conversion"))
+    yield f"https://127.0.0.1:{server.server_address[1]}/crdconvert", base64.b64encode(ca).decode()
+    server.shutdown()
+
+
+def version(name, storage, fields):
+    return {"name": name, "served": True, "storage": storage, "schema": {"openAPIV3Schema": {
+        "type": "object", "properties": {name_: {"type": "string"} for name_ in fields}}}}
+
+
+@pytest.fixture
+def crd(apiserver, webhook, request):
+    plural = "e2e-" + request.node.name.replace("_", "")[-20:].lower() + "s"
+    url, ca = webhook
+    body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{GROUP}"},
+            "spec": {"group": GROUP, "scope": "Namespaced",
+                     "names": {"plural": plural, "kind": plural.capitalize()[:-1]},
+                     "versions": [version("v1", True, ["hostPort"]), version("v2", False, ["host", "port"])],
+                     "conversion": {"strategy": "Webhook", "webhook": {
+                         "clientConfig": {"url": url, "caBundle": ca}, "conversionReviewVersions": ["v1", "v1beta1"]}}}}
+    status, created = apiserver.request("POST", CRDS, body)
+    assert status == 201, created
+    for v in ("v1", "v2"):
+        deadline = time.monotonic() + 10
+        while apiserver.request("GET", f"/apis/{GROUP}/{v}/namespaces/default/{plural}")[0] != 200:
+            assert time.monotonic() < deadline, f"{v} not served"
+            time.sleep(0.05)
+    yield plural, body
+    apiserver.request("DELETE", f"{CRDS}/{plural}.{GROUP}")
+
+
+def path(plural, v, name=""):
+    return f"/apis/{GROUP}/{v}/namespaces/default/{plural}" + (f"/{name}" if name else "")
+
+
+def test_crd_conversion_webhook_conversion_custom_resource(apiserver, crd):
+    """A custom resource created in v1 (the storage version) is read in v2 through the conversion webhook, and
+    one written in v2 is stored converted to v1."""
+    plural, body = crd
+    kind = body["spec"]["names"]["kind"]
+    status, created = apiserver.request("POST", path(plural, "v1"), {
+        "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": "cr1"}, "hostPort": "localhost:8080"})
+    assert status == 201, created
+    Converter.reviews.clear()
+    status, read = apiserver.request("GET", path(plural, "v2", "cr1"))
+    assert status == 200, read
+    assert read["apiVersion"] == f"{GROUP}/v2" and (read["host"], read["port"]) == ("localhost", "8080")
+    assert "hostPort" not in read and read["metadata"]["uid"] == created["metadata"]["uid"]
+    assert [r["desiredAPIVersion"] for r in Converter.reviews] == [f"{GROUP}/v2"]
+    status, written = apiserver.request("POST", path(plural, "v2"), {
+        "apiVersion": f"{GROUP}/v2", "kind": kind, "metadata": {"name": "cr2"}, "host": "example", "port": "80"})
+    assert status == 201 and written["apiVersion"] == f"{GROUP}/v2", written
+    assert apiserver.request("GET", path(plural, "v1", "cr2"))[1]["hostPort"] == "example:80"
+    status, patched = apiserver.request("PATCH", path(plural, "v2", "cr1"), {"port": "9090"}, headers=MERGE)
+    assert status == 200 and patched["port"] == "9090", patched
+    assert apiserver.request("GET", path(plural, "v1", "cr1"))[1]["hostPort"] == "localhost:9090"
+
+
+def test_crd_conversion_webhook_convert_mixed_version_list(apiserver, crd):
+    """After the storage version moves from v1 to v2, a list holds objects stored in both: read in either
+    version, each comes converted (one ConversionReview for the list)."""
+    plural, body = crd
+    kind = body["spec"]["names"]["kind"]
+    assert apiserver.request("POST", path(plural, "v1"), {
+        "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": "cr1"}, "hostPort": "localhost:8080"})[0] == 201
+    versions = [version("v1", False, ["hostPort"]), version("v2", True, ["host", "port"])]
+    status, changed = apiserver.request("PATCH", f"{CRDS}/{plural}.{GROUP}", {"spec": {"versions": versions}},
+                                        headers=MERGE)
+    assert status == 200, changed
+    deadline = time.monotonic() + 10
+    while True:
+        status, created = apiserver.request("POST", path(plural, "v2"), {
+            "apiVersion": f"{GROUP}/v2", "kind": kind, "metadata": {"name": "cr2"}, "host": "example", "port": "80"})
+        if status == 201 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert status == 201, created
+    Converter.reviews.clear()
+    status, listed = apiserver.request("GET", path(plural, "v1"))
+    assert status == 200
+    assert [(i["apiVersion"], i["metadata"]["name"], i.get("hostPort")) for i in listed["items"]] == [
+        (f"{GROUP}/v1", "cr1", "localhost:8080"), (f"{GROUP}/v1", "cr2", "example:80")]
+    status, listed = apiserver.request("GET", path(plural, "v2"))
+    assert [(i["apiVersion"], i.get("host"), i.get("port")) for i in listed["items"]] == [
+        (f"{GROUP}/v2", "localhost", "8080"), (f"{GROUP}/v2", "example", "80")]
+    assert all(len(r["objects"]) == 1 for r in Converter.reviews)   # one object each needed converting
+
+
+def test_a_watch_in_another_version_sees_converted_events(apiserver, crd):
+    """A watch in v2 of objects stored in v1 gets each event converted, in order."""
+    import http.client
+    import json
+    plural, body = crd
+    kind = body["spec"]["names"]["kind"]
+    status, listed = apiserver.request("GET", path(plural, "v2"))
+    rv = listed["metadata"]["resourceVersion"]
+    for name, port in (("a", "1"), ("b", "2")):
+        assert apiserver.request("POST", path(plural, "v1"), {
+            "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": name},
+            "hostPort": f"h:{port}"})[0] == 201
+    conn = http.client.HTTPConnection("127.0.0.1", apiserver.port, timeout=10)
+    conn.request("GET", path(plural, "v2") + f"?watch=true&resourceVersion={rv}&timeoutSeconds=1")
+    events = [json.loads(line) for line in conn.getresponse().read().splitlines() if line.strip()]
+    conn.close()
+    assert [(e["type"], e["object"]["apiVersion"], e["object"]["metadata"]["name"], e["object"].get("port"))
+            for e in events] == [("ADDED", f"{GROUP}/v2", "a", "1"), ("ADDED", f"{GROUP}/v2", "b", "2")]
+
+
+class Refuser(JSONHandler):
+    def do_POST(self):
+        review = self.read_json()
+        self.reply_json({"apiVersion": review["apiVersion"], "kind": "ConversionReview", "response": {
+            "uid": review["request"]["uid"], "result": {"status": "Failure", "message": "cannot convert"}}})
+
+
+def test_a_failing_conversion_webhook_is_an_internal_error(apiserver, tmp_path):
+    server, ca = serve_https(Refuser, tmp_path)
+    plural = "refusedconversions"
+    try:
+        body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.{GROUP}"},
+                "spec": {"group": GROUP, "scope": "Namespaced", "names": {"plural": plural, "kind": "Refused"},
+                         "versions": [version("v1", True, ["hostPort"]), version("v2", False, ["host", "port"])],
+                         "conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {
+                             "url": f"https://127.0.0.1:{server.server_address[1]}/crdconvert",
+                             "caBundle": base64.b64encode(ca).decode()}, "conversionReviewVersions": ["v1"]}}}}
+        assert apiserver.request("POST", CRDS, body)[0] == 201
+        deadline = time.monotonic() + 10
+        while apiserver.request("GET", path(plural, "v2"))[0] != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert apiserver.request("POST", path(plural, "v1"), {
+            "apiVersion": f"{GROUP}/v1", "kind": "Refused", "metadata": {"name": "x"}, "hostPort": "a:1"})[0] == 201
+        status, error = apiserver.request("GET", path(plural, "v2", "x"))
+        assert status == 500 and error["reason"] == "InternalError"
+        assert error["message"] == (f"Internal error occurred: conversion webhook for {GROUP}/v1, Kind=Refused "
+                                    "returned failure: cannot convert")
+    finally:
+        apiserver.request("DELETE", f"{CRDS}/{plural}.{GROUP}")
+        server.shutdown()
