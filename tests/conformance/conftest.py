@@ -2,4 +2,17 @@
 kubernetes/kubernetes), each named by the entry's testname, against a real server process as the e2e
 test drives it: the e2e tests' fixtures (a server per module, kubectl, the official Python client)."""
 
+import pytest
+
+from tests.conformance.support import ok, unique
 from tests.e2e.conftest import apiserver, k8s, kubectl  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def namespace(apiserver):  # noqa: F811 (the fixture imported above)
+    """A namespace of its own for the test (the e2e framework gives every test one), deleted afterwards."""
+    name = unique("e2e")
+    ok(apiserver.request("POST", "/api/v1/namespaces",
+                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    yield name
+    apiserver.request("DELETE", f"/api/v1/namespaces/{name}")

@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 
-import pytest
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 STRATEGIC = {"Content-Type": "application/strategic-merge-patch+json"}
@@ -39,16 +38,6 @@ def ok(result, *statuses):
     status, body = result
     assert status in (statuses or (200, 201)), (status, body)
     return body
-
-
-@pytest.fixture
-def namespace(apiserver):
-    """A namespace of its own for the test (the e2e framework gives every test one), deleted afterwards."""
-    name = unique("e2e")
-    ok(apiserver.request("POST", "/api/v1/namespaces",
-                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
-    yield name
-    apiserver.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
 class Watch:

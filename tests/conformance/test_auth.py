@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.conformance.support import MERGE, STRATEGIC, Watch, discovery_has, namespace, ok, unique  # noqa: F401
+from tests.conformance.support import MERGE, STRATEGIC, Watch, discovery_has, ok, unique
 from tests.e2e.conftest import APIServerProcess, free_port
 
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"

@@ -8,10 +8,9 @@ import json
 import re
 import uuid
 
-import pytest
 import yaml
 
-from tests.conformance.support import JSON_PATCH, namespace, ok, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import JSON_PATCH, ok, wait_for
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 
-from tests.conformance.support import STRATEGIC, namespace, ok, unique  # noqa: F401  (fixture)
+from tests.conformance.support import STRATEGIC, ok, unique
 
 
 def now_micro():

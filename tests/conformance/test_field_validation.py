@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 
-from tests.conformance.support import APPLY, namespace, ok, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import APPLY, ok, wait_for
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GROUP = "mygroup.example.com"

@@ -3,7 +3,7 @@ others need ReplicationController, ReplicaSet and Deployment controllers to make
 
 from __future__ import annotations
 
-from tests.conformance.support import MERGE, namespace, ok, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import MERGE, ok, wait_for
 
 
 def test_garbage_collector_dependency_cycle(apiserver, namespace):

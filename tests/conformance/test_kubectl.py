@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from tests.conformance.support import namespace, ok, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import ok, wait_for
 
 HTTPD = "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"
 BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"

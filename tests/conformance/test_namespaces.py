@@ -8,7 +8,7 @@ tests go straight to what the entries are about: what the deletion removes."""
 
 from __future__ import annotations
 
-from tests.conformance.support import MERGE, STRATEGIC, namespace, ok, unique, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import MERGE, STRATEGIC, ok, unique, wait_for
 
 NAMESPACES = "/api/v1/namespaces"
 

@@ -4,7 +4,7 @@ create, get, list, watch, update, patch, delete and deletecollection."""
 
 from __future__ import annotations
 
-from tests.conformance.support import (MERGE, Watch, discovery_has, namespace, ok,  # noqa: F401  (fixture)
+from tests.conformance.support import (MERGE, Watch, discovery_has, ok,
                                        unique)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 
 def create(server, path, body, expect=201):
@@ -30,13 +29,6 @@ def used(server, namespace, name, want, timeout=5.0):
         if got == want or time.monotonic() > deadline:
             return got
         time.sleep(0.05)
-
-
-@pytest.fixture
-def namespace(apiserver, request):
-    name = request.node.name.replace("_", "-")[:50].strip("-")
-    create(apiserver, "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def test_extended_resources_are_counted(apiserver, namespace):

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 
-from tests.conformance.support import MERGE, STRATEGIC, Watch, namespace, ok, unique, wait_for  # noqa: F401
+from tests.conformance.support import STRATEGIC, Watch, ok, unique, wait_for
 
 SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9,
             "m": Fraction(1, 1000)}

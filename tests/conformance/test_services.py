@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.support import STRATEGIC, Watch, namespace, ok, unique  # noqa: F401  (fixture)
+from tests.conformance.support import STRATEGIC, Watch, ok, unique
 
 
 def services(ns, name=""):

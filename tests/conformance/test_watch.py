@@ -8,7 +8,7 @@ import random
 import threading
 import time
 
-from tests.conformance.support import Watch, namespace, ok, wait_for  # noqa: F401  (fixture)
+from tests.conformance.support import Watch, ok
 
 LABEL = "watch-this-configmap"
 
