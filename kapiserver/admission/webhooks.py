@@ -20,7 +20,7 @@ from twisted.internet import defer
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
-from ..registry.attributes import DELETE, Attributes
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.options import ListOptions
 
 GROUP = "admissionregistration.k8s.io"
@@ -285,12 +285,45 @@ def admission_request(attributes: Attributes, uid: str) -> dict:
     request = {"uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
                "name": attributes.name, "operation": attributes.operation,
                "userInfo": attributes.user_info.to_api(), "object": attributes.object,
-               "oldObject": attributes.old_object, "dryRun": False}
+               "oldObject": attributes.old_object, "dryRun": bool(attributes.dry_run)}
     if attributes.subresource:
         request["subResource"] = request["requestSubResource"] = attributes.subresource
     if attributes.namespace:
         request["namespace"] = attributes.namespace
+    options = _options_object(attributes)
+    if options is not None:
+        request["options"] = options
     return request
+
+
+def _options_object(attributes: Attributes) -> Optional[dict]:
+    """The operation's options as the AdmissionRequest carries them: CreateOptions, UpdateOptions (patches
+    too) or DeleteOptions, in meta.k8s.io/v1; None for CONNECT, whose options are its ``object``."""
+    options = attributes.options
+    kind = {CREATE: "CreateOptions", UPDATE: "UpdateOptions", DELETE: "DeleteOptions"}.get(attributes.operation)
+    if kind is None or options is None:
+        return None
+    out: dict = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
+    if attributes.dry_run:
+        out["dryRun"] = ["All"]
+    if kind == "DeleteOptions":
+        if getattr(options, "grace_period_seconds", None) is not None:
+            out["gracePeriodSeconds"] = options.grace_period_seconds
+        preconditions = {k: v for k, v in (("uid", getattr(options, "precondition_uid", None)),
+                                            ("resourceVersion", getattr(options, "precondition_resource_version",
+                                                                        None))) if v is not None}
+        if preconditions:
+            out["preconditions"] = preconditions
+        if getattr(options, "orphan_dependents", None) is not None:
+            out["orphanDependents"] = options.orphan_dependents
+        if getattr(options, "propagation_policy", None):
+            out["propagationPolicy"] = options.propagation_policy
+        return out
+    if getattr(options, "field_manager", ""):
+        out["fieldManager"] = options.field_manager
+    if getattr(options, "field_validation", ""):
+        out["fieldValidation"] = options.field_validation
+    return out
 
 
 def _conditions_match(webhook: dict, attributes: Attributes, request: dict) -> bool:

@@ -118,3 +118,48 @@ def test_limitrange_defaults_are_validated(apiserver):
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
     assert status == 201 and body["spec"]["containers"][0]["resources"] == {
         "limits": {"cpu": "200m"}, "requests": {"cpu": "100m"}}
+
+
+class Recorder(JSONHandler):
+    """Allows everything and keeps each AdmissionRequest."""
+
+    requests: list = []
+
+    def do_POST(self):
+        request = self.read_json()["request"]
+        Recorder.requests.append(request)
+        self.reply_json({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                         "response": {"uid": request["uid"], "allowed": True}})
+
+
+def test_admission_requests_carry_dry_run_and_the_operations_options(apiserver, tmp_path):
+    """As upstream: dryRun is the request's, and options is its CreateOptions, UpdateOptions or DeleteOptions."""
+    server, ca = serve_https(Recorder, tmp_path)
+    try:
+        namespace(apiserver, "recorded", "recorded")
+        status, body = apiserver.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "recorder"},
+            "webhooks": [{"name": "recorder.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                          "clientConfig": {"url": f"https://127.0.0.1:{server.server_address[1]}/",
+                                           "caBundle": base64.b64encode(ca).decode()},
+                          "rules": [{"operations": ["*"], "apiGroups": [""], "apiVersions": ["v1"],
+                                     "resources": ["configmaps"]}],
+                          "namespaceSelector": {"matchLabels": {"recorded": "true"}}}]})
+        assert status == 201, body
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+        path = "/api/v1/namespaces/recorded/configmaps"
+        assert apiserver.request("POST", path + "?dryRun=All&fieldManager=me", cm)[0] == 201
+        assert apiserver.request("POST", path, cm)[0] == 201
+        assert apiserver.request("DELETE", path + "/c", {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                         "propagationPolicy": "Background"})[0] == 200
+        dry, real, deleted = Recorder.requests
+        assert dry["dryRun"] is True and dry["options"] == {
+            "kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"], "fieldManager": "me",
+            "fieldValidation": "Warn"}
+        assert real["dryRun"] is False and real["options"]["kind"] == "CreateOptions" and "dryRun" not in real["options"]
+        assert deleted["operation"] == "DELETE" and deleted["options"] == {
+            "kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", "propagationPolicy": "Background"}
+    finally:
+        apiserver.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/recorder")
+        server.shutdown()
