@@ -27,6 +27,7 @@ from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
     ProgressSink, RangeResult, RevisionCompacted, Snapshot, Unavailable, WatchSink,
 )
+from .localwatch import LocalWatcher
 
 __all__ = ["MemoryStorage"]
 
@@ -46,43 +47,11 @@ def _revision_of(event: Event) -> int:
     return event.revision
 
 
-class _Watcher:
+class _Watcher(LocalWatcher):
     """One watch: replaying the log until ``replaying`` drops, then live."""
 
-    def __init__(self, storage: "MemoryStorage", prefix: bytes, after_revision: int, sink: WatchSink):
-        self._storage = storage
-        self.prefix = prefix
-        self.last = after_revision  # the newest revision this sink has seen (or skipped)
-        self.sink = sink
-        self.replaying = True
-        self.cancelled = False
-
-    @property
-    def progress_revision(self) -> int:
-        if self.replaying or self.cancelled:
-            return self.last
-        return max(self.last, self._storage._delivered)
-
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self._storage._forget(self)
-
-    def deliver(self, event: Event) -> None:
-        if self.cancelled or event.revision <= self.last:
-            return
-        self.last = event.revision
-        try:
-            self.sink(event)
-        except Exception:
-            log.failure("watch sink raised on {revision}", revision=event.revision)
-
-    def compacted(self, compacted: Compacted) -> None:
-        self.cancel()
-        try:
-            self.sink(compacted)
-        except Exception:
-            log.failure("watch sink raised on Compacted")
+    def _live_revision(self) -> int:
+        return self._storage._delivered
 
 
 class MemoryStorage:

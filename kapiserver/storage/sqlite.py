@@ -37,6 +37,7 @@ from ._sqlite_db import Database
 from .interface import (
     Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink,
 )
+from .localwatch import LocalWatcher
 
 __all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME"]
 
@@ -91,48 +92,20 @@ class _Outcome:
             d.callback(self._result)
 
 
-class _Watcher:
-    """One watch: replaying history until ``replaying`` drops, then live."""
+class _Watcher(LocalWatcher):
+    """One watch: replaying history until ``replaying`` drops, then live; events written meanwhile wait in
+    ``pending``."""
 
-    def __init__(self, storage: "SQLiteStorage", prefix: bytes, after_revision: int,
-                 sink: WatchSink):
-        self._storage = storage
-        self.prefix = prefix
-        self.last = after_revision  # the newest revision this sink has seen (or skipped)
-        self.sink = sink
-        self.replaying = True
+    def __init__(self, storage: "SQLiteStorage", prefix: bytes, after_revision: int, sink: WatchSink):
+        super().__init__(storage, prefix, after_revision, sink)
         self.pending: list[Event] = []
-        self.cancelled = False
 
-    @property
-    def progress_revision(self) -> int:
-        """Once replayed, every write the store acknowledged has been handed
-        to this watcher (see SQLiteStorage._dispatch)."""
-        if self.replaying or self.cancelled:
-            return self.last
-        return max(self.last, self._storage._revision or 0)
+    def _live_revision(self) -> int:
+        # Every write the store acknowledged has been handed to its live watchers (see _dispatch).
+        return self._storage._revision or 0
 
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self.pending = []
-            self._storage._forget(self)
-
-    def deliver(self, event: Event) -> None:
-        if self.cancelled or event.revision <= self.last:
-            return
-        self.last = event.revision
-        try:
-            self.sink(event)
-        except Exception:
-            log.failure("watch sink raised on {revision}", revision=event.revision)
-
-    def compacted(self, compacted: Compacted) -> None:
-        self.cancel()
-        try:
-            self.sink(compacted)
-        except Exception:
-            log.failure("watch sink raised on Compacted")
+    def _cancelled(self) -> None:
+        self.pending = []
 
 
 class SQLiteStorage:

@@ -1,0 +1,64 @@
+"""
+A watch on a store this process holds (memory, SQLite): it replays the history after its revision, then
+hears each write as the store hands it out.  The backends share this bookkeeping; each says how far its
+live writes have been handed out (``_live_revision``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.logger import Logger
+
+from .interface import Compacted, Event, WatchSink
+
+log = Logger()
+
+
+class LocalWatcher:
+    """One watch: replaying until ``replaying`` drops, then live; ``last`` is the newest revision its sink
+    has seen (or skipped)."""
+
+    def __init__(self, storage: Any, prefix: bytes, after_revision: int, sink: WatchSink):
+        self._storage = storage
+        self.prefix = prefix
+        self.last = after_revision
+        self.sink = sink
+        self.replaying = True
+        self.cancelled = False
+
+    def _live_revision(self) -> int:
+        """The revision up to which the store has handed every write to its live watchers."""
+        raise NotImplementedError
+
+    @property
+    def progress_revision(self) -> int:
+        """Once replayed, every write the store acknowledged has reached this watcher."""
+        if self.replaying or self.cancelled:
+            return self.last
+        return max(self.last, self._live_revision())
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self._cancelled()
+            self._storage._forget(self)
+
+    def _cancelled(self) -> None:
+        """What a backend drops when its watch is cancelled."""
+
+    def deliver(self, event: Event) -> None:
+        if self.cancelled or event.revision <= self.last:
+            return
+        self.last = event.revision
+        try:
+            self.sink(event)
+        except Exception:
+            log.failure("watch sink raised on {revision}", revision=event.revision)
+
+    def compacted(self, compacted: Compacted) -> None:
+        self.cancel()
+        try:
+            self.sink(compacted)
+        except Exception:
+            log.failure("watch sink raised on Compacted")
