@@ -21,7 +21,6 @@ from collections import deque
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.logger import Logger
 
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
@@ -31,7 +30,6 @@ from .localwatch import LocalWatcher
 
 __all__ = ["MemoryStorage"]
 
-log = Logger()
 
 # As etcd and the SQLite backend: the empty store is at revision 1.
 INITIAL_REVISION = 1
