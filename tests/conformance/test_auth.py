@@ -11,8 +11,6 @@ import base64
 import datetime
 import json
 import ssl
-import urllib.error
-import urllib.request
 
 import pytest
 from cryptography import x509
@@ -21,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.conformance.support import MERGE, STRATEGIC, Watch, discovery_has, ok, unique
-from tests.e2e.conftest import APIServerProcess, free_port
+from tests.e2e.conftest import APIServerProcess, free_port, http_request
 
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -205,20 +203,7 @@ class Secure:
         headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers.setdefault("Content-Type", "application/json")
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, context=self.context, timeout=10) as response:
-                raw, status = response.read(), response.status
-        except urllib.error.HTTPError as e:
-            raw, status = e.read(), e.code
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode()
+        return http_request(self.url + path, method, body, headers, context=self.context)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,10 @@ import base64
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import ClassVar
 
+from tests.e2e.conftest import http_request
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
@@ -177,18 +176,7 @@ class WebhookServer:
 
 def call(apiserver, method, path, body=None, content_type="application/json", timeout=60):
     """(status, decoded body) of one request, waiting up to ``timeout`` (webhooks can take 10 s to time out)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(apiserver.url + path, data=data, method=method,
-                                     headers={"Content-Type": content_type} if data is not None else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status = response.read(), response.status
-    except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode()
+    return http_request(apiserver.url + path, method, body, {"Content-Type": content_type}, timeout=timeout)
 
 
 def eventually(condition, timeout=30.0, interval=0.1):

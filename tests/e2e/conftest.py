@@ -39,6 +39,25 @@ def stop_process(process) -> None:
             process.wait()
 
 
+def http_request(url: str, method: str, body=None, headers=None, timeout: float = 10, context=None):
+    """(status, decoded JSON or text) of one raw HTTP(S) request; a dict body is sent as JSON."""
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as response:
+            raw, status = response.read(), response.status
+    except urllib.error.HTTPError as e:
+        raw, status = e.read(), e.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
 class APIServerProcess:
     """``python -m kapiserver`` on a free loopback port with its own data dir."""
 
@@ -85,21 +104,7 @@ class APIServerProcess:
 
     def request(self, method: str, path: str, body=None, headers=None):
         """(status, decoded JSON or text) of one raw HTTP request."""
-        data = None
-        headers = dict(headers or {})
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers.setdefault("Content-Type", "application/json")
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as response:
-                raw, status = response.read(), response.status
-        except urllib.error.HTTPError as e:
-            raw, status = e.read(), e.code
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode()
+        return http_request(self.url + path, method, body, headers)
 
 
 @pytest.fixture(scope="module")
