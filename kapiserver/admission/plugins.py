@@ -76,7 +76,7 @@ PLUGINS: dict[str, Plugin] = {
     "NamespaceLifecycle": Plugin(lambda init, config: NamespaceLifecycle(
         lambda name: init.registry.store("", "v1", "namespaces").get_shared(None, name))),
     "LimitRanger": Plugin(lambda init, config: LimitRanger(init.registry)),
-    "ServiceAccount": Plugin(lambda init, config: simple.ServiceAccount()),
+    "ServiceAccount": Plugin(lambda init, config: simple.ServiceAccount(init.registry)),
     "NodeRestriction": Plugin(lambda init, config: NodeRestriction()),
     "AlwaysPullImages": Plugin(lambda init, config: simple.AlwaysPullImages()),
     "PodNodeSelector": Plugin(lambda init, config: podnodeselector.PodNodeSelector(init.registry, config),

@@ -42,15 +42,66 @@ class AlwaysPullImages:
 
 
 class ServiceAccount:
-    """Pods without a service account run as "default"."""
+    """Pods run as a service account that exists ("default" unless they name one), and get its token mounted
+    as upstream's plugin mounts it: a projected ``kube-api-access-<suffix>`` volume (a bound token, the
+    cluster's CA from ``kube-root-ca.crt``, the namespace) at /var/run/secrets/kubernetes.io/serviceaccount in
+    every container, unless the pod or its service account opts out (automountServiceAccountToken)."""
+
+    MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+    # The bound token's lifetime: an hour and seven seconds, as upstream's (clients then refresh it).
+    TOKEN_EXPIRATION_SECONDS = 3607
+
+    def __init__(self, registry, random=None):
+        import random as _random
+        self.registry = registry
+        self.random = random or _random.Random()
 
     async def admit(self, attributes: Attributes) -> None:
         if attributes.operation != CREATE or not _is_pod(attributes):
             return
-        spec = attributes.object.setdefault("spec", {})
+        pod = attributes.object
+        spec = pod.setdefault("spec", {})
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        name, namespace = spec["serviceAccountName"], attributes.namespace
+        try:
+            account = await self.registry.store("", "v1", "serviceaccounts").get_shared(namespace, name)
+        except StatusError as e:
+            if e.code != 404:
+                raise
+            pod_name = (pod.get("metadata") or {}).get("name", "")
+            raise StatusError(403, "Forbidden", f'pods "{pod_name}" is forbidden: error looking up service account '
+                                                f'{namespace}/{name}: serviceaccount "{name}" not found',
+                              {"name": pod_name, "kind": "pods"}) from None
+        automount = spec.get("automountServiceAccountToken")
+        if automount is None:
+            automount = account.get("automountServiceAccountToken")
+        if automount is not False:
+            self._mount_token(spec)
+
+    def _mount_token(self, spec: dict) -> None:
+        volumes = spec.setdefault("volumes", [])
+        existing = next((v.get("name") for v in volumes if str(v.get("name", "")).startswith("kube-api-access-")),
+                        None)
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"     # upstream's rand.String alphabet
+        name = existing or "kube-api-access-" + "".join(self.random.choice(alphabet) for _ in range(5))
+        needed = False
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            mounts = container.setdefault("volumeMounts", [])
+            # A container that mounts something of its own at the token's path keeps it.
+            if not any(m.get("mountPath") == self.MOUNT_PATH for m in mounts):
+                mounts.append({"name": name, "readOnly": True, "mountPath": self.MOUNT_PATH})
+                needed = True
+        if needed and existing is None:
+            volumes.append({"name": name, "projected": {"sources": [
+                {"serviceAccountToken": {"expirationSeconds": self.TOKEN_EXPIRATION_SECONDS, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
+                                                                              "fieldPath": "metadata.namespace"}}]}},
+            ], "defaultMode": 420}})
+        if not volumes:
+            del spec["volumes"]
 
 
 class AllowPrivileged:
