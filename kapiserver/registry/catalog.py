@@ -195,6 +195,8 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    # scheduling.k8s.io/v1
+    _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
     # storage.k8s.io/v1
     _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
     # admissionregistration.k8s.io/v1
@@ -220,6 +222,7 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("storage.k8s.io", ("v1",)),
     ("admissionregistration.k8s.io", ("v1",)),
     ("apiextensions.k8s.io", ("v1",)),
+    ("scheduling.k8s.io", ("v1",)),
     ("coordination.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),
 )

@@ -96,6 +96,10 @@ class Strategy:
     def prepare_for_delete(self, obj: dict) -> None:
         """The object is about to be marked for graceful deletion."""
 
+    def refuse_delete(self, name: str) -> Optional[str]:
+        """Why a DELETE of this one object is forbidden (None: it is not); a deletecollection does not ask."""
+        return None
+
     def pending_finalizers(self, obj: dict) -> bool:
         """Whether something must still finish before the object can go."""
         return bool(obj["metadata"].get("finalizers"))

@@ -1,4 +1,4 @@
-"""Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage,
+"""Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage, scheduling,
 discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
 
 from __future__ import annotations
@@ -85,6 +85,10 @@ def storage_class(obj: dict) -> None:
     set_if_nil(obj, "volumeBindingMode", "Immediate")
 
 
+def priority_class(obj: dict) -> None:
+    set_if_nil(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
 def endpoint_slice(obj: dict) -> None:
     for port in items(obj, "ports"):
         set_if_nil(port, "name", "")
@@ -100,5 +104,6 @@ DEFAULTERS = {
     (RBAC_GROUP, "*", "RoleBinding"): role_binding,
     (RBAC_GROUP, "*", "ClusterRoleBinding"): role_binding,
     ("storage.k8s.io", "*", "StorageClass"): storage_class,
+    ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
 }

@@ -1,4 +1,4 @@
-"""Validation of the smaller groups: autoscaling, policy, storage, coordination, discovery,
+"""Validation of the smaller groups: autoscaling, policy, storage, scheduling, coordination, discovery,
 certificates, events, and the review kinds (networking and rbac have their own modules)."""
 
 from __future__ import annotations
@@ -120,6 +120,67 @@ def validate_storage_class_update(new: dict, old: dict, namespaced: bool) -> Err
         errs.append(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
     errs += immutable(new.get("volumeBindingMode"), old.get("volumeBindingMode"), "volumeBindingMode")
     return errs + validate_storage_class(new, namespaced)
+
+
+# -- scheduling -------------------------------------------------------------------------------
+
+HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000
+SYSTEM_PRIORITY_CLASS_PREFIX = "system-"
+# The priority classes the apiserver creates at start: (name, value, description); none is the global default.
+SYSTEM_PRIORITY_CLASSES = (
+    ("system-node-critical", 2 * HIGHEST_USER_DEFINABLE_PRIORITY + 1000,
+     "Used for system critical pods that must not be moved from their current node."),
+    ("system-cluster-critical", 2 * HIGHEST_USER_DEFINABLE_PRIORITY,
+     "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+)
+PREEMPTION_POLICIES = ("PreemptLowerPriority", "Never")
+
+
+def _system_priority_class_problem(name: str, value: Any, global_default: bool) -> str:
+    """Why a "system-" class is not one of the known system classes ("" when it is one)."""
+    for known, known_value, _ in SYSTEM_PRIORITY_CLASSES:
+        if known == name:
+            if value != known_value:
+                return f"value of {known} PriorityClass must be {known_value}"
+            if global_default:
+                return f"globalDefault of {known} PriorityClass must be false"
+            return ""
+    return f"{name} is not a known system priority class"
+
+
+def preemption_policy(value: Any, field: str) -> Errors:
+    """ValidatePreemptionPolicy (a set policy)."""
+    if value == "":
+        return [required(field, "")]
+    if value not in PREEMPTION_POLICIES:
+        return [not_supported(field, value, PREEMPTION_POLICIES)]
+    return []
+
+
+def validate_priority_class(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False)
+    name = text(_dict(obj.get("metadata")).get("name"))
+    value = obj.get("value") if is_int(obj.get("value")) else 0
+    if name.startswith(SYSTEM_PRIORITY_CLASS_PREFIX):
+        problem = _system_priority_class_problem(name, value, bool(obj.get("globalDefault")))
+        if problem:
+            errs.append(forbidden("metadata.name", f"priority class names with '{SYSTEM_PRIORITY_CLASS_PREFIX}' "
+                                                   f"prefix are reserved for system use only. error: {problem}"))
+    elif value > HIGHEST_USER_DEFINABLE_PRIORITY:
+        errs.append(forbidden("value", "maximum allowed value of a user defined priority is "
+                                       f"{HIGHEST_USER_DEFINABLE_PRIORITY}"))
+    if obj.get("preemptionPolicy") is not None:
+        errs += preemption_policy(obj["preemptionPolicy"], "preemptionPolicy")
+    return errs
+
+
+def validate_priority_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    """Only the metadata rules and the immutable value and preemptionPolicy (upstream checks no more)."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    if (new.get("value") or 0) != (old.get("value") or 0):
+        errs.append(forbidden("value", "may not be changed in an update."))
+    errs += immutable(new.get("preemptionPolicy"), old.get("preemptionPolicy"), "preemptionPolicy")
+    return errs
 
 
 # -- coordination, discovery, certificates, events -------------------------------------------
@@ -253,6 +314,7 @@ CREATE = {
     ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("policy", "PodDisruptionBudget"): validate_pdb,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,
+    ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("coordination.k8s.io", "Lease"): validate_lease,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice,
     ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
@@ -264,5 +326,6 @@ CREATE = {
 
 UPDATE = {
     ("storage.k8s.io", "StorageClass"): validate_storage_class_update,
+    ("scheduling.k8s.io", "PriorityClass"): validate_priority_class_update,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice_update,
 }
