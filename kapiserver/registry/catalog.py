@@ -187,6 +187,8 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",),
        subresources=(_status("Ingress"),)),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
+    # node.k8s.io/v1
+    _r("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
     # policy/v1
     _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",),
        subresources=(_status("PodDisruptionBudget"),)),
@@ -224,6 +226,7 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("apiextensions.k8s.io", ("v1",)),
     ("scheduling.k8s.io", ("v1",)),
     ("coordination.k8s.io", ("v1",)),
+    ("node.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),
 )
 

@@ -25,7 +25,7 @@ ALLOW_CREATE_ON_UPDATE = {
     ("", "endpoints"), ("", "events"), ("", "limitranges"), ("coordination.k8s.io", "leases"),
     ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"),
     ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
-    ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"),
+    ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"), ("node.k8s.io", "runtimeclasses"),
 }
 # Resources whose strategies track metadata.generation (bumped on spec changes).
 # What a write through /status may not change in the metadata, besides the fields the server owns.

@@ -126,3 +126,55 @@ def test_priority_class_store(store_registry):
     assert updated["metadata"]["generation"] == 1
     obj, deleted = run(store.delete(None, "high"))
     assert deleted
+
+
+# -- node.k8s.io/v1 RuntimeClass --------------------------------------------------------------
+
+NODE = "node.k8s.io"
+
+
+def rc(name="gvisor", handler="runsc", **fields):
+    return {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+            "metadata": {"name": name, "creationTimestamp": CREATED, "resourceVersion": "1"}, "handler": handler,
+            **fields}
+
+
+def test_runtime_class_defaults():
+    assert defaulted(NODE, "RuntimeClass", {"metadata": {"name": "x"}})["handler"] == ""
+    assert defaulted(NODE, "RuntimeClass", rc(overhead={"podFixed": {"cpu": "1000m", "memory": "1024Mi"}}))[
+        "overhead"] == {"podFixed": {"cpu": "1", "memory": "1Gi"}}
+
+
+def test_runtime_class_validation():
+    assert errors(NODE, "RuntimeClass", rc()) == []
+    assert errors(NODE, "RuntimeClass", rc(handler="Not_A_Label")) == [
+        'handler: Invalid value: "Not_A_Label": a lowercase RFC 1123 label must consist of lower case alphanumeric '
+        "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+        "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+    assert errors(NODE, "RuntimeClass", rc(handler=""))[0].startswith('handler: Invalid value: ""')
+    assert errors(NODE, "RuntimeClass", rc(overhead={"podFixed": {"cpu": "-1"}})) == [
+        'overhead.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0']
+    assert errors(NODE, "RuntimeClass", rc(scheduling={
+        "nodeSelector": {"bad key!": "v"},
+        "tolerations": [{"key": "k", "operator": "Maybe"}]})) == [
+        'scheduling.nodeSelector: Invalid value: "bad key!": name part must consist of alphanumeric characters, '
+        "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  "
+        "or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        'scheduling.tolerations[0].operator: Unsupported value: "Maybe": supported values: "Equal", "Exists"']
+    assert errors(NODE, "RuntimeClass", rc(handler="kata"), rc()) == [
+        'handler: Invalid value: "kata": field is immutable']
+    assert errors(NODE, "RuntimeClass", rc(scheduling={"nodeSelector": {"a": "b"}}), rc()) == []
+
+
+def test_runtime_class_table():
+    assert headers(NODE, "runtimeclasses") == ["Name", "Handler", "Age"]
+    assert [c["description"] for c in printer_for(NODE, "runtimeclasses").columns][1] == ""
+    assert row(NODE, "runtimeclasses", rc()) == ["gvisor", "runsc", "60m"]
+
+
+def test_runtime_class_put_creates(store_registry):
+    store = store_registry.store(NODE, "v1", "runtimeclasses")
+    new = rc()
+    del new["metadata"]["resourceVersion"]
+    obj, created = run(store.update(None, "gvisor", lambda old: new))
+    assert created and obj["handler"] == "runsc" and "generation" not in obj["metadata"]

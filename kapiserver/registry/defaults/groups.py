@@ -1,8 +1,9 @@
 """Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage, scheduling,
-discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
+node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
 
 from __future__ import annotations
 
+from ._quantity import canonical_resource_list
 from ._util import child, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80
@@ -89,6 +90,10 @@ def priority_class(obj: dict) -> None:
     set_if_nil(obj, "preemptionPolicy", "PreemptLowerPriority")
 
 
+def runtime_class(obj: dict) -> None:
+    canonical_resource_list(child(obj, "overhead"), "podFixed")
+
+
 def endpoint_slice(obj: dict) -> None:
     for port in items(obj, "ports"):
         set_if_nil(port, "name", "")
@@ -105,5 +110,6 @@ DEFAULTERS = {
     (RBAC_GROUP, "*", "ClusterRoleBinding"): role_binding,
     ("storage.k8s.io", "*", "StorageClass"): storage_class,
     ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
+    ("node.k8s.io", "*", "RuntimeClass"): runtime_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
 }

@@ -50,6 +50,7 @@ ZERO_FIELDS: dict[tuple[str, str, str], dict] = {
     ("networking.k8s.io", "*", "NetworkPolicy"): {"spec": {"podSelector": {}}},
     ("discovery.k8s.io", "*", "EndpointSlice"): {"endpoints": None},
     ("scheduling.k8s.io", "*", "PriorityClass"): {"value": 0},
+    ("node.k8s.io", "*", "RuntimeClass"): {"handler": ""},
     ("rbac.authorization.k8s.io", "*", "Role"): {"rules": None},
     ("rbac.authorization.k8s.io", "*", "ClusterRole"): {"rules": None},
     ("rbac.authorization.k8s.io", "*", "RoleBinding"): {"roleRef": {}},

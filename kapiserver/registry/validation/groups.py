@@ -1,4 +1,4 @@
-"""Validation of the smaller groups: autoscaling, policy, storage, scheduling, coordination, discovery,
+"""Validation of the smaller groups: autoscaling, policy, storage, scheduling, node, coordination, discovery,
 certificates, events, and the review kinds (networking and rbac have their own modules)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from . import meta as _meta
 from . import names, pod
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_strings, immutable, int_or_percent, invalid,
-                    invalid_go, is_int, label_selector, nonnegative, not_more_than_100_percent, not_supported,
+                    invalid_go, is_int, label_selector, labels, nonnegative, not_more_than_100_percent, not_supported,
                     one_of, qualified_name, required, seq, text)
 
 
@@ -183,6 +183,30 @@ def validate_priority_class_update(new: dict, old: dict, namespaced: bool) -> Er
     return errs
 
 
+# -- node ------------------------------------------------------------------------------------
+
+def validate_runtime_class(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False)
+    handler = text(obj.get("handler"))
+    errs += [invalid("handler", handler, msg) for msg in names.name_is_dns_label(handler, False)]
+    overhead = obj.get("overhead")
+    if isinstance(overhead, dict):
+        # upstream checks the pod's fixed overhead as a container's limits, and names the path so
+        errs += pod.resources({"limits": overhead.get("podFixed")}, "overhead")
+    scheduling = obj.get("scheduling")
+    if isinstance(scheduling, dict):
+        if scheduling.get("nodeSelector") is not None:
+            errs += labels(scheduling["nodeSelector"], "scheduling.nodeSelector")
+        errs += pod.tolerations(scheduling.get("tolerations"), "scheduling.tolerations")
+    return errs
+
+
+def validate_runtime_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = validate_runtime_class(new, namespaced)
+    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    return errs + immutable(text(new.get("handler")), text(old.get("handler")), "handler")
+
+
 # -- coordination, discovery, certificates, events -------------------------------------------
 
 def validate_lease(obj: dict, namespaced: bool) -> Errors:
@@ -315,6 +339,7 @@ CREATE = {
     ("policy", "PodDisruptionBudget"): validate_pdb,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
+    ("node.k8s.io", "RuntimeClass"): validate_runtime_class,
     ("coordination.k8s.io", "Lease"): validate_lease,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice,
     ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
@@ -327,5 +352,6 @@ CREATE = {
 UPDATE = {
     ("storage.k8s.io", "StorageClass"): validate_storage_class_update,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class_update,
+    ("node.k8s.io", "RuntimeClass"): validate_runtime_class_update,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice_update,
 }
