@@ -200,7 +200,12 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     # scheduling.k8s.io/v1
     _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
     # storage.k8s.io/v1
+    _r("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
+    _r("storage.k8s.io", "v1", "csinodes", "CSINode", False),
+    _r("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity"),
     _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
+    _r("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", False,
+       subresources=(_status("VolumeAttachment"),)),
     # admissionregistration.k8s.io/v1
     _r("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
        False, categories=("api-extensions",)),

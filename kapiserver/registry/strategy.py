@@ -35,12 +35,13 @@ _STATUS_KEEPS_OLD_METADATA = {
     ("apps", "statefulsets"): ("ownerReferences",),
     ("apps", "deployments"): ("labels",),
     ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
+    ("storage.k8s.io", "volumeattachments"): ("labels", "annotations", "finalizers", "ownerReferences"),
 }
 _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
                ("", "replicationcontrollers"), ("networking.k8s.io", "ingresses"),
                ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
-               ("policy", "poddisruptionbudgets")}
+               ("policy", "poddisruptionbudgets"), ("storage.k8s.io", "csidrivers")}
 
 
 class Strategy:

@@ -178,3 +178,157 @@ def test_runtime_class_put_creates(store_registry):
     del new["metadata"]["resourceVersion"]
     obj, created = run(store.update(None, "gvisor", lambda old: new))
     assert created and obj["handler"] == "runsc" and "generation" not in obj["metadata"]
+
+
+# -- storage.k8s.io/v1 CSIDriver, CSINode, CSIStorageCapacity, VolumeAttachment -----------------
+
+STORAGE = "storage.k8s.io"
+
+
+def csi(kind, name, namespace=None, **fields):
+    meta = {"name": name, "creationTimestamp": CREATED, "resourceVersion": "1"}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": "storage.k8s.io/v1", "kind": kind, "metadata": meta, **fields}
+
+
+def test_csi_driver_defaults_and_table():
+    driver = defaulted(STORAGE, "CSIDriver", csi("CSIDriver", "hostpath.csi.k8s.io"))
+    assert driver["spec"] == {"attachRequired": True, "podInfoOnMount": False, "storageCapacity": False,
+                              "fsGroupPolicy": "ReadWriteOnceWithFSType", "volumeLifecycleModes": ["Persistent"],
+                              "requiresRepublish": False, "seLinuxMount": False}
+    assert headers(STORAGE, "csidrivers") == ["Name", "AttachRequired", "PodInfoOnMount", "StorageCapacity",
+                                              "TokenRequests", "RequiresRepublish", "Modes", "Age"]
+    assert row(STORAGE, "csidrivers", driver) == [
+        "hostpath.csi.k8s.io", True, False, False, "<unset>", False, "Persistent", "60m"]
+    driver["spec"].update(tokenRequests=[{"audience": "a"}, {"audience": "b"}],
+                          volumeLifecycleModes=["Persistent", "Ephemeral"])
+    assert row(STORAGE, "csidrivers", driver)[4:7] == ["a,b", False, "Persistent,Ephemeral"]
+
+
+def test_csi_driver_validation():
+    assert errors(STORAGE, "CSIDriver", csi("CSIDriver", "hostpath.csi.k8s.io")) == []
+    assert errors(STORAGE, "CSIDriver", csi("CSIDriver", "d", spec={
+        "fsGroupPolicy": "Sometimes", "volumeLifecycleModes": ["Forever"],
+        "tokenRequests": [{"audience": "x", "expirationSeconds": 60}, {"audience": "x"}]})) == [
+        'spec.fsGroupPolicy: Unsupported value: "Sometimes": supported values: "File", "None", '
+        '"ReadWriteOnceWithFSType"',
+        "spec.tokenRequests[0].expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes",
+        'spec.tokenRequests[1].audience: Duplicate value: "x"',
+        'spec.volumeLifecycleModes: Unsupported value: "Forever": supported values: "Persistent", "Ephemeral"']
+    old = csi("CSIDriver", "d")
+    assert errors(STORAGE, "CSIDriver", csi("CSIDriver", "d", spec={"podInfoOnMount": True}), old) == []
+    assert errors(STORAGE, "CSIDriver", csi("CSIDriver", "d", spec={"attachRequired": False}), old) == [
+        "spec.attachedRequired: Invalid value: false: field is immutable"]
+    assert errors(STORAGE, "CSIDriver", csi("CSIDriver", "d", spec={"volumeLifecycleModes": ["Ephemeral"]}),
+                  old) == ['spec.volumeLifecycleModes: Invalid value: []storage.VolumeLifecycleMode{"Ephemeral"}: '
+                           'field is immutable']
+
+
+def test_csi_node():
+    node = csi("CSINode", "node-1", spec={"drivers": [{"name": "hostpath.csi.k8s.io", "nodeID": "node-1"}]})
+    assert defaulted(STORAGE, "CSINode", node)["spec"]["drivers"][0]["topologyKeys"] is None
+    assert defaulted(STORAGE, "CSINode", csi("CSINode", "n"))["spec"] == {"drivers": None}
+    assert errors(STORAGE, "CSINode", node) == []
+    assert headers(STORAGE, "csinodes") == ["Name", "Drivers", "Age"]
+    assert row(STORAGE, "csinodes", node) == ["node-1", 1, "60m"]
+    bad = csi("CSINode", "n", spec={"drivers": [
+        {"name": "d", "nodeID": "x" * 193, "topologyKeys": ["zone", "zone"]},
+        {"name": "d", "nodeID": "", "allocatable": {"count": -1}}]})
+    assert errors(STORAGE, "CSINode", bad) == [
+        f'spec.drivers[0].nodeID: Invalid value: "{"x" * 193}": must be 192 characters or less',
+        'spec.drivers[0]: Duplicate value: "zone"',
+        "spec.drivers[1].nodeID: Required value",
+        "spec.drivers[1].allocatable.count: Invalid value: -1: must be greater than or equal to 0",
+        'spec.drivers[1].name: Duplicate value: "d"']
+    changed = copy.deepcopy(node)
+    changed["spec"]["drivers"][0]["nodeID"] = "other"
+    assert errors(STORAGE, "CSINode", changed, node) == [
+        'spec.drivers: Invalid value: storage.CSINodeDriver{Name:"hostpath.csi.k8s.io", NodeID:"other", '
+        'TopologyKeys:[]string(nil), Allocatable:(*storage.VolumeNodeResources)(nil)}: field is immutable']
+
+
+def test_csi_storage_capacity():
+    capacity = csi("CSIStorageCapacity", "cap", "default", storageClassName="standard", capacity="1024Mi",
+                   nodeTopology={"matchLabels": {"zone": "a"}})
+    assert defaulted(STORAGE, "CSIStorageCapacity", capacity)["capacity"] == "1Gi"
+    assert errors(STORAGE, "CSIStorageCapacity", capacity, namespaced=True) == []
+    assert headers(STORAGE, "csistoragecapacities") == ["Name", "StorageClassName", "Capacity"]
+    assert row(STORAGE, "csistoragecapacities", defaulted(STORAGE, "CSIStorageCapacity", capacity)) == [
+        "cap", "standard", "1Gi"]
+    assert row(STORAGE, "csistoragecapacities", csi("CSIStorageCapacity", "c", "default")) == ["c", "", "<unset>"]
+    assert errors(STORAGE, "CSIStorageCapacity", csi("CSIStorageCapacity", "c", "default", storageClassName="Bad!",
+                                                     capacity="-1"), namespaced=True) == [
+        'storageClassName: Invalid value: "Bad!": a lowercase RFC 1123 subdomain must consist of lower case '
+        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+        "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        'capacity: Invalid value: "-1": must be greater than or equal to 0']
+    moved = copy.deepcopy(capacity)
+    moved["storageClassName"] = "fast"
+    moved["nodeTopology"] = {"matchLabels": {"zone": "b"}}
+    assert errors(STORAGE, "CSIStorageCapacity", moved, capacity, namespaced=True) == [
+        'nodeTopology: Invalid value: &v1.LabelSelector{MatchLabels:map[string]string{"zone":"b"}, '
+        'MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable',
+        'storageClassName: Invalid value: "fast": field is immutable']
+
+
+def attachment(**spec):
+    return csi("VolumeAttachment", "va-1", spec={"attacher": "hostpath.csi.k8s.io", "nodeName": "node-1",
+                                                 "source": {"persistentVolumeName": "pv-1"}, **spec})
+
+
+def test_volume_attachment_validation_and_table():
+    va = defaulted(STORAGE, "VolumeAttachment", attachment())
+    assert errors(STORAGE, "VolumeAttachment", va) == []
+    assert headers(STORAGE, "volumeattachments") == ["Name", "Attacher", "PV", "Node", "Attached", "Age"]
+    assert printer_for(STORAGE, "volumeattachments").columns[1]["format"] == "name"
+    assert row(STORAGE, "volumeattachments", va) == ["va-1", "hostpath.csi.k8s.io", "pv-1", "node-1", False, "60m"]
+    assert errors(STORAGE, "VolumeAttachment", attachment(source={})) == [
+        "spec.source: Required value: must specify exactly one of inlineVolumeSpec and persistentVolumeName"]
+    assert errors(STORAGE, "VolumeAttachment", attachment(source={
+        "persistentVolumeName": "pv", "inlineVolumeSpec": {}})) == [
+        "spec.source: Forbidden: must specify exactly one of inlineVolumeSpec and persistentVolumeName"]
+    assert errors(STORAGE, "VolumeAttachment", attachment(source={"inlineVolumeSpec": {
+        "capacity": {"storage": "1Gi"}}})) == [
+        "spec.source.inlineVolumeSpec.accessModes: Required value",
+        "spec.source.inlineVolumeSpec.capacity: Forbidden: may not be specified in the context of inline volumes",
+        "spec.source.inlineVolumeSpec.csi: Required value: has to be specified in the context of inline volumes"]
+    assert errors(STORAGE, "VolumeAttachment", attachment(attacher="Bad_Attacher")) == [
+        'spec.attacher: Invalid value: "Bad_Attacher": a lowercase RFC 1123 subdomain must consist of lower case '
+        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+        "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
+    assert errors(STORAGE, "VolumeAttachment", attachment(nodeName="node-2"), attachment()) == [
+        "spec: Invalid value: storage.VolumeAttachmentSpec{...}: field is immutable"]
+
+
+def test_volume_attachment_status(store_registry):
+    """The status starts cleared (attached: false) and changes only through /status, which keeps the spec."""
+    store = store_registry.store(STORAGE, "v1", "volumeattachments")
+    new = attachment()
+    new["status"] = {"attached": True}
+    created = run(store.create(None, new))
+    assert created["status"] == {"attached": False}
+    assert "generation" not in created["metadata"]
+
+    def attach(old):
+        old = copy.deepcopy(old)
+        old["status"] = {"attached": True, "attachmentMetadata": {"devicePath": "/dev/sdb"}}
+        old["spec"]["nodeName"] = "elsewhere"
+        old["metadata"]["labels"] = {"a": "b"}
+        return old
+    updated, _ = run(store.update(None, "va-1", attach, subresource="status"))
+    assert updated["status"] == {"attached": True, "attachmentMetadata": {"devicePath": "/dev/sdb"}}
+    assert updated["spec"]["nodeName"] == "node-1" and "labels" not in updated["metadata"]
+
+
+def test_csi_driver_generation(store_registry):
+    store = store_registry.store(STORAGE, "v1", "csidrivers")
+    driver = csi("CSIDriver", "hostpath.csi.k8s.io")
+    assert run(store.create(None, driver))["metadata"]["generation"] == 1
+
+    def republish(old):
+        old = copy.deepcopy(old)
+        old["spec"]["requiresRepublish"] = True
+        return old
+    updated, _ = run(store.update(None, "hostpath.csi.k8s.io", republish))
+    assert updated["metadata"]["generation"] == 2

@@ -3,7 +3,7 @@ node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaul
 
 from __future__ import annotations
 
-from ._quantity import canonical_resource_list
+from ._quantity import canonical_quantity, canonical_resource_list
 from ._util import child, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80
@@ -86,6 +86,30 @@ def storage_class(obj: dict) -> None:
     set_if_nil(obj, "volumeBindingMode", "Immediate")
 
 
+def csi_driver(obj: dict) -> None:
+    spec = sub(obj, "spec")
+    set_if_nil(spec, "attachRequired", True)
+    set_if_nil(spec, "podInfoOnMount", False)
+    set_if_nil(spec, "storageCapacity", False)
+    set_if_nil(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
+    if not spec.get("volumeLifecycleModes"):
+        spec["volumeLifecycleModes"] = ["Persistent"]
+    set_if_nil(spec, "requiresRepublish", False)
+    set_if_nil(spec, "seLinuxMount", False)
+
+
+def csi_node(obj: dict) -> None:
+    # not a default: Go writes each driver's topologyKeys, null when unset
+    for driver in items(sub(obj, "spec"), "drivers"):
+        driver.setdefault("topologyKeys", None)
+
+
+def csi_storage_capacity(obj: dict) -> None:
+    for key in ("capacity", "maximumVolumeSize"):
+        if obj.get(key) is not None:
+            obj[key] = canonical_quantity(obj[key])
+
+
 def priority_class(obj: dict) -> None:
     set_if_nil(obj, "preemptionPolicy", "PreemptLowerPriority")
 
@@ -109,6 +133,9 @@ DEFAULTERS = {
     (RBAC_GROUP, "*", "RoleBinding"): role_binding,
     (RBAC_GROUP, "*", "ClusterRoleBinding"): role_binding,
     ("storage.k8s.io", "*", "StorageClass"): storage_class,
+    ("storage.k8s.io", "*", "CSIDriver"): csi_driver,
+    ("storage.k8s.io", "*", "CSINode"): csi_node,
+    ("storage.k8s.io", "*", "CSIStorageCapacity"): csi_storage_capacity,
     ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
     ("node.k8s.io", "*", "RuntimeClass"): runtime_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
