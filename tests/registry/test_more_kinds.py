@@ -261,7 +261,8 @@ def test_csi_storage_capacity():
                                                      capacity="-1"), namespaced=True) == [
         'storageClassName: Invalid value: "Bad!": a lowercase RFC 1123 subdomain must consist of lower case '
         "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
-        "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        "'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
         'capacity: Invalid value: "-1": must be greater than or equal to 0']
     moved = copy.deepcopy(capacity)
     moved["storageClassName"] = "fast"
@@ -296,7 +297,8 @@ def test_volume_attachment_validation_and_table():
     assert errors(STORAGE, "VolumeAttachment", attachment(attacher="Bad_Attacher")) == [
         'spec.attacher: Invalid value: "Bad_Attacher": a lowercase RFC 1123 subdomain must consist of lower case '
         "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
-        "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
+        "'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
     assert errors(STORAGE, "VolumeAttachment", attachment(nodeName="node-2"), attachment()) == [
         "spec: Invalid value: storage.VolumeAttachmentSpec{...}: field is immutable"]
 

@@ -4,8 +4,6 @@ The RuntimeClass printer: NAME HANDLER AGE.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from . import _base as b
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
