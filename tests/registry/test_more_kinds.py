@@ -99,6 +99,23 @@ def test_priority_class_table():
         "high", 1000, True, "60m", "PreemptLowerPriority"]
 
 
+def test_no_system_priority_classes_when_the_group_is_off(tmp_path):
+    """--runtime-config=scheduling.k8s.io/v1=false: nothing to create, and no error."""
+    from twisted.internet import reactor
+
+    from kapiserver.controllers.bootstrap import ensure_system_priority_classes
+    from kapiserver.registry.catalog import Catalog, enabled_builtin
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.sqlite import open_sqlite
+    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
+    try:
+        registry = Registry(storage, reactor, Catalog(enabled_builtin({"scheduling.k8s.io/v1": False})))
+        assert registry.lookup(SCHED, "v1", "priorityclasses") is None
+        run(ensure_system_priority_classes(registry))
+    finally:
+        run(storage.close())
+
+
 def test_priority_class_store(store_registry):
     """The system classes the apiserver creates at start; they cannot be deleted one by one; a new class
     starts at generation 1 and keeps it."""
