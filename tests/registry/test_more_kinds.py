@@ -258,6 +258,9 @@ def test_csi_node():
         "spec.drivers[1].nodeID: Required value",
         "spec.drivers[1].allocatable.count: Invalid value: -1: must be greater than or equal to 0",
         'spec.drivers[1].name: Duplicate value: "d"']
+    same = copy.deepcopy(node)
+    same["spec"]["drivers"][0]["topologyKeys"] = []   # Go's semantic equality: no list and an empty one agree
+    assert errors(STORAGE, "CSINode", same, node) == []
     changed = copy.deepcopy(node)
     changed["spec"]["drivers"][0]["nodeID"] = "other"
     assert errors(STORAGE, "CSINode", changed, node) == [

@@ -252,6 +252,11 @@ def _go_csi_node_driver(driver: dict) -> str:
             f"TopologyKeys:{go_strings(driver.get('topologyKeys'))}, Allocatable:{allocatable}}}")
 
 
+def _semantic_driver(driver: dict) -> dict:
+    """A driver as Go's semantic equality sees it: an empty list of topology keys is no list."""
+    return {key: value for key, value in driver.items() if not (key == "topologyKeys" and not value)}
+
+
 def validate_csi_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """As upstream's: the create rules, then the update's (the create rules again, and each existing
     driver immutable); a long node ID stays allowed once an old driver has one."""
@@ -261,7 +266,8 @@ def validate_csi_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     for old_driver in old_drivers:
         for driver in _list(_dict(new.get("spec")).get("drivers")):
-            if text(driver.get("name")) == text(old_driver.get("name")) and driver != old_driver:
+            if text(driver.get("name")) == text(old_driver.get("name")) and \
+                    _semantic_driver(driver) != _semantic_driver(old_driver):
                 errs.append(invalid_go("spec.drivers", _go_csi_node_driver(driver), FIELD_IMMUTABLE))
     return errs
 
