@@ -294,12 +294,14 @@ class HandlerService(service.Service):
 
     async def _build(self) -> None:
         from .auth.policy import ensure_bootstrap_policy
+        from .controllers.bootstrap import ensure_system_priority_classes
         from .endpoints.api import APIContext
         from .endpoints.root import APIRoot
         from .endpoints.streams import build_streams
         config, registry, reactor = self.config, self.registry.registry, self.reactor
         context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
         await ensure_bootstrap_policy(registry)
+        await ensure_system_priority_classes(registry)
         audit = None
         if config.security.audit_log_path:
             from .auth.audit import AuditLog

@@ -1,7 +1,8 @@
 """
 Bootstrap: what every cluster has from the start, kept in place by the
 apiserver itself — the system namespaces, and the ``kubernetes`` service with
-its endpoints pointing at the live apiservers (see endpointreconciler).
+its endpoints pointing at the live apiservers (see endpointreconciler); and,
+once at start, the system priority classes.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ class BootstrapController:
                     old["spec"]["ports"] = service["spec"]["ports"]
                     return old
                 await services.update(self.master_namespace, "kubernetes", update)
+
+
+async def ensure_system_priority_classes(registry) -> None:
+    """Upstream's scheduling/bootstrap-system-priority-classes hook: the system priority classes exist
+    (missing ones are created; existing ones are left as they are)."""
+    from ..registry.validation.groups import SYSTEM_PRIORITY_CLASSES
+    store = registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+    if store is None:
+        return   # scheduling.k8s.io/v1 turned off by --runtime-config
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        await _ensure(store, None, {"metadata": {"name": name}, "value": value, "description": description})
 
 
 async def _ensure(store, namespace, obj):

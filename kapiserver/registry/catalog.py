@@ -187,6 +187,8 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",),
        subresources=(_status("Ingress"),)),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
+    # node.k8s.io/v1
+    _r("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
     # policy/v1
     _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",),
        subresources=(_status("PodDisruptionBudget"),)),
@@ -195,8 +197,15 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    # scheduling.k8s.io/v1
+    _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
     # storage.k8s.io/v1
+    _r("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
+    _r("storage.k8s.io", "v1", "csinodes", "CSINode", False),
+    _r("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity"),
     _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
+    _r("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", False,
+       subresources=(_status("VolumeAttachment"),)),
     # admissionregistration.k8s.io/v1
     _r("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
        False, categories=("api-extensions",)),
@@ -220,7 +229,9 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("storage.k8s.io", ("v1",)),
     ("admissionregistration.k8s.io", ("v1",)),
     ("apiextensions.k8s.io", ("v1",)),
+    ("scheduling.k8s.io", ("v1",)),
     ("coordination.k8s.io", ("v1",)),
+    ("node.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),
 )
 

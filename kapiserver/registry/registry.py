@@ -86,6 +86,9 @@ class Registry:
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)
+        if key == ("scheduling.k8s.io", "priorityclasses"):
+            from .scheduling import PriorityClassStrategy
+            return PriorityClassStrategy(info)
         if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             from .crd import CustomResourceDefinitionStrategy
             return CustomResourceDefinitionStrategy(info, self.clock)

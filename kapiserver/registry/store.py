@@ -363,9 +363,15 @@ class Store:
 
     # -- delete --------------------------------------------------------------------------
     async def delete(self, namespace: Optional[str], name: str,
-                     options: DeleteOptions = DeleteOptions()) -> tuple[dict, bool]:
+                     options: DeleteOptions = DeleteOptions(), collection: bool = False) -> tuple[dict, bool]:
         """(the object, deleted now?).  An object with finalizers or a grace period
-        is marked with a deletionTimestamp and stays until they are done."""
+        is marked with a deletionTimestamp and stays until they are done.  ``collection``: one object of a
+        deletecollection, which the strategy's refusals of single deletes do not stop (as upstream's)."""
+        if not collection:
+            refusal = self.strategy.refuse_delete(name)
+            if refusal is not None:
+                raise errors.forbidden_request(self.qualified, name,
+                                               f'{self.qualified} "{name}" is forbidden: {refusal}')
         key = self.key(namespace, name)
         while True:
             kv = await self.storage.get(key)
@@ -432,7 +438,7 @@ class Store:
         for item in items:
             item_meta = item["metadata"]
             try:
-                obj, _ = await self.delete(item_meta.get("namespace"), item_meta["name"], options)
+                obj, _ = await self.delete(item_meta.get("namespace"), item_meta["name"], options, collection=True)
             except StatusError as e:
                 if e.code == 404:
                     continue

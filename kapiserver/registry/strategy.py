@@ -25,7 +25,7 @@ ALLOW_CREATE_ON_UPDATE = {
     ("", "endpoints"), ("", "events"), ("", "limitranges"), ("coordination.k8s.io", "leases"),
     ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"),
     ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
-    ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"),
+    ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"), ("node.k8s.io", "runtimeclasses"),
 }
 # Resources whose strategies track metadata.generation (bumped on spec changes).
 # What a write through /status may not change in the metadata, besides the fields the server owns.
@@ -35,12 +35,13 @@ _STATUS_KEEPS_OLD_METADATA = {
     ("apps", "statefulsets"): ("ownerReferences",),
     ("apps", "deployments"): ("labels",),
     ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
+    ("storage.k8s.io", "volumeattachments"): ("labels", "annotations", "finalizers", "ownerReferences"),
 }
 _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
                ("", "replicationcontrollers"), ("networking.k8s.io", "ingresses"),
                ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
-               ("policy", "poddisruptionbudgets")}
+               ("policy", "poddisruptionbudgets"), ("storage.k8s.io", "csidrivers")}
 
 
 class Strategy:
@@ -95,6 +96,10 @@ class Strategy:
 
     def prepare_for_delete(self, obj: dict) -> None:
         """The object is about to be marked for graceful deletion."""
+
+    def refuse_delete(self, name: str) -> Optional[str]:
+        """Why a DELETE of this one object is forbidden (None: it is not); a deletecollection does not ask."""
+        return None
 
     def pending_finalizers(self, obj: dict) -> bool:
         """Whether something must still finish before the object can go."""

@@ -124,3 +124,47 @@ def discovery_has(server, group_version: str, *resources: str):
     missing = set(resources) - names
     assert not missing, f"{missing} not in /apis/{group_version}: {sorted(names)}"
     return listing
+
+
+def exercise(server, collection, all_namespaces, objects, label_value, status_changes=None):
+    """The generic API walk of the e2e tests: create the objects (each labelled special-label=label_value),
+    get, list (here and everywhere), watch, patch and update (annotations), optionally patch and update
+    /status, delete one, and deletecollection the rest."""
+    selector = f"labelSelector=special-label%3D{label_value}"
+    created = [ok(server.request("POST", collection, obj)) for obj in objects]
+    names = [c["metadata"]["name"] for c in created]
+
+    got = ok(server.request("GET", f"{collection}/{names[0]}"))
+    assert got["metadata"]["uid"] == created[0]["metadata"]["uid"]
+
+    listed = ok(server.request("GET", f"{collection}?{selector}"))
+    assert sorted(i["metadata"]["name"] for i in listed["items"]) == sorted(names)
+    if all_namespaces:
+        listed = ok(server.request("GET", f"{all_namespaces}?{selector}"))
+        assert set(names) <= {i["metadata"]["name"] for i in listed["items"]}
+
+    rv = listed["metadata"]["resourceVersion"]
+    with Watch(server, f"{collection}?watch=true&{selector}&resourceVersion={rv}") as w:
+        patched = ok(server.request("PATCH", f"{collection}/{names[0]}",
+                                    {"metadata": {"annotations": {"patched": "true"}}}, headers=MERGE))
+        assert patched["metadata"]["annotations"]["patched"] == "true"
+        current = ok(server.request("GET", f"{collection}/{names[0]}"))
+        current["metadata"]["annotations"]["updated"] = "true"
+        updated = ok(server.request("PUT", f"{collection}/{names[0]}", current))
+        assert updated["metadata"]["annotations"]["updated"] == "true"
+        seen = {}
+        while not ({"patched", "updated"} <= set(seen)):
+            event = w.next()
+            assert event["type"] == "MODIFIED", event
+            seen.update(event["object"]["metadata"].get("annotations", {}))
+
+    if status_changes:
+        status_changes(f"{collection}/{names[0]}")
+
+    ok(server.request("DELETE", f"{collection}/{names[-1]}"))
+    assert server.request("GET", f"{collection}/{names[-1]}")[0] == 404
+    listed = ok(server.request("GET", f"{collection}?{selector}"))
+    assert sorted(i["metadata"]["name"] for i in listed["items"]) == sorted(names[:-1])
+
+    ok(server.request("DELETE", f"{collection}?{selector}"))
+    assert ok(server.request("GET", f"{collection}?{selector}"))["items"] == []

@@ -130,3 +130,25 @@ def test_field_selector_on_pods(core):
     with pytest.raises(ApiException) as raised:
         core.list_namespaced_pod(ns, field_selector="spec.bogus=1")
     assert raised.value.status == 400
+
+
+def test_priority_runtime_and_csi_kinds_through_typed_models(k8s):
+    """The typed models of the scheduling, node and CSI kinds read our objects (their required fields are
+    there: value, handler, storageClassName, status.attached)."""
+    scheduling, node, storage = client.SchedulingV1Api(k8s), client.NodeV1Api(k8s), client.StorageV1Api(k8s)
+    names = {pc.metadata.name: pc for pc in scheduling.list_priority_class().items}
+    assert names["system-node-critical"].value == 2000001000
+    assert names["system-node-critical"].preemption_policy == "PreemptLowerPriority"
+    node.create_runtime_class(client.V1RuntimeClass(metadata=client.V1ObjectMeta(name="py-rc"), handler="runc"))
+    assert node.read_runtime_class("py-rc").handler == "runc"
+    storage.create_csi_driver(client.V1CSIDriver(metadata=client.V1ObjectMeta(name="py.csi.example.com"),
+                                                 spec=client.V1CSIDriverSpec()))
+    assert storage.read_csi_driver("py.csi.example.com").spec.attach_required is True
+    storage.create_namespaced_csi_storage_capacity("default", client.V1CSIStorageCapacity(
+        metadata=client.V1ObjectMeta(name="py-cap"), storage_class_name="standard", capacity="1Gi"))
+    assert storage.list_csi_storage_capacity_for_all_namespaces().items[0].capacity == "1Gi"
+    storage.create_volume_attachment(client.V1VolumeAttachment(
+        metadata=client.V1ObjectMeta(name="py-va"),
+        spec=client.V1VolumeAttachmentSpec(attacher="py.csi.example.com", node_name="node-1",
+                                           source=client.V1VolumeAttachmentSource(persistent_volume_name="pv"))))
+    assert storage.read_volume_attachment_status("py-va").status.attached is False

@@ -62,11 +62,14 @@ def test_name_and_age_columns_carry_upstream_descriptions():
 
 def test_every_builtin_row_fits_its_columns():
     """Every built-in resource prints one cell per column, even for a bare object, and every
-    column has a description (so each upstream field doc was found)."""
+    column has a description (so each upstream field doc was found) but where upstream's own is empty."""
+    # upstream looks RuntimeClass's Handler description up in ObjectMeta's docs, which have none
+    undocumented = {("node.k8s.io", "runtimeclasses", "Handler")}
     for info in BUILTIN:
         printer = printer_for(info.group, info.resource)
         assert len(printer.row({"metadata": {"name": "x"}}, NOW)) == len(printer.columns), info.resource
-        assert all(c["description"] for c in printer.columns), info.resource
+        assert all(c["description"] or (info.group, info.resource, c["name"]) in undocumented
+                   for c in printer.columns), info.resource
 
 
 # --- pods ------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage,
-discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
+"""Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage, scheduling,
+node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
 
 from __future__ import annotations
 
+from ._quantity import canonical_quantity, canonical_resource_list
 from ._util import child, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80
@@ -85,6 +86,38 @@ def storage_class(obj: dict) -> None:
     set_if_nil(obj, "volumeBindingMode", "Immediate")
 
 
+def csi_driver(obj: dict) -> None:
+    spec = sub(obj, "spec")
+    set_if_nil(spec, "attachRequired", True)
+    set_if_nil(spec, "podInfoOnMount", False)
+    set_if_nil(spec, "storageCapacity", False)
+    set_if_nil(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
+    if not spec.get("volumeLifecycleModes"):
+        spec["volumeLifecycleModes"] = ["Persistent"]
+    set_if_nil(spec, "requiresRepublish", False)
+    set_if_nil(spec, "seLinuxMount", False)
+
+
+def csi_node(obj: dict) -> None:
+    # not a default: Go writes each driver's topologyKeys, null when unset
+    for driver in items(sub(obj, "spec"), "drivers"):
+        driver.setdefault("topologyKeys", None)
+
+
+def csi_storage_capacity(obj: dict) -> None:
+    for key in ("capacity", "maximumVolumeSize"):
+        if obj.get(key) is not None:
+            obj[key] = canonical_quantity(obj[key])
+
+
+def priority_class(obj: dict) -> None:
+    set_if_nil(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
+def runtime_class(obj: dict) -> None:
+    canonical_resource_list(child(obj, "overhead"), "podFixed")
+
+
 def endpoint_slice(obj: dict) -> None:
     for port in items(obj, "ports"):
         set_if_nil(port, "name", "")
@@ -100,5 +133,10 @@ DEFAULTERS = {
     (RBAC_GROUP, "*", "RoleBinding"): role_binding,
     (RBAC_GROUP, "*", "ClusterRoleBinding"): role_binding,
     ("storage.k8s.io", "*", "StorageClass"): storage_class,
+    ("storage.k8s.io", "*", "CSIDriver"): csi_driver,
+    ("storage.k8s.io", "*", "CSINode"): csi_node,
+    ("storage.k8s.io", "*", "CSIStorageCapacity"): csi_storage_capacity,
+    ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
+    ("node.k8s.io", "*", "RuntimeClass"): runtime_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
 }

@@ -34,6 +34,7 @@ ZERO_STATUS: dict[tuple[str, str, str], dict] = {
                                              "desiredHealthy": 0, "expectedPods": 0},
     ("networking.k8s.io", "*", "Ingress"): {"loadBalancer": {}},
     ("certificates.k8s.io", "*", "CertificateSigningRequest"): {},
+    ("storage.k8s.io", "*", "VolumeAttachment"): {"attached": False},
 }
 
 
@@ -49,6 +50,11 @@ ZERO_FIELDS: dict[tuple[str, str, str], dict] = {
     ("apps", "*", "ControllerRevision"): {"revision": 0},
     ("networking.k8s.io", "*", "NetworkPolicy"): {"spec": {"podSelector": {}}},
     ("discovery.k8s.io", "*", "EndpointSlice"): {"endpoints": None},
+    ("scheduling.k8s.io", "*", "PriorityClass"): {"value": 0},
+    ("node.k8s.io", "*", "RuntimeClass"): {"handler": ""},
+    ("storage.k8s.io", "*", "CSINode"): {"spec": {"drivers": None}},
+    ("storage.k8s.io", "*", "CSIStorageCapacity"): {"storageClassName": ""},
+    ("storage.k8s.io", "*", "VolumeAttachment"): {"spec": {"attacher": "", "source": {}, "nodeName": ""}},
     ("rbac.authorization.k8s.io", "*", "Role"): {"rules": None},
     ("rbac.authorization.k8s.io", "*", "ClusterRole"): {"rules": None},
     ("rbac.authorization.k8s.io", "*", "RoleBinding"): {"roleRef": {}},
@@ -62,7 +68,8 @@ _WITH_SPEC = {
     ("autoscaling", "HorizontalPodAutoscaler"), ("batch", "CronJob"), ("batch", "Job"),
     ("certificates.k8s.io", "CertificateSigningRequest"), ("coordination.k8s.io", "Lease"),
     ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "Ingress"),
-    ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"), ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"), ("storage.k8s.io", "VolumeAttachment"),
 }
 
 

@@ -1,0 +1,102 @@
+"""kubectl 1.32 against a running kapiserver for the PriorityClass, RuntimeClass and CSI kinds: create (the
+create subcommand sends protobuf), get with upstream's columns, explain, and refusals in upstream's words."""
+
+from __future__ import annotations
+
+MANIFEST = """
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: gvisor}
+handler: runsc
+overhead: {podFixed: {cpu: 250m, memory: 120Mi}}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: hostpath.csi.k8s.io}
+spec: {podInfoOnMount: true, volumeLifecycleModes: [Persistent, Ephemeral]}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata: {name: node-1}
+spec:
+  drivers: [{name: hostpath.csi.k8s.io, nodeID: node-1, topologyKeys: [topology.hostpath.csi/node]}]
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIStorageCapacity
+metadata: {name: capacity-1, namespace: default}
+storageClassName: standard
+capacity: 10Gi
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: va-1}
+spec: {attacher: hostpath.csi.k8s.io, nodeName: node-1, source: {persistentVolumeName: pv-1}}
+"""
+
+
+def lines(result):
+    return [line.split() for line in result.stdout.splitlines()]
+
+
+def test_priority_classes(kubectl):
+    """The system classes exist from the start and cannot be deleted; kubectl create priorityclass makes one."""
+    table = lines(kubectl("get", "priorityclasses"))
+    assert table[0] == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    rows = {row[0]: row for row in table[1:]}
+    assert rows["system-node-critical"][1:3] == ["2000001000", "false"]
+    assert rows["system-cluster-critical"][1:3] == ["2000000000", "false"]
+    assert rows["system-cluster-critical"][4] == "PreemptLowerPriority"
+    kubectl("create", "priorityclass", "high", "--value=1000", "--description=important",
+            "--preemption-policy=Never")
+    created = kubectl.json("get", "pc", "high")
+    assert (created["value"], created["description"], created["preemptionPolicy"]) == (1000, "important", "Never")
+    refused = kubectl("delete", "pc", "system-node-critical", check=False)
+    assert refused.returncode != 0
+    assert ('priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority '
+            "class and cannot be deleted") in refused.stderr
+    too_high = kubectl("create", "priorityclass", "too-high", "--value=2000000000", check=False)
+    assert too_high.returncode != 0
+    assert ('PriorityClass.scheduling.k8s.io "too-high" is invalid: value: Forbidden: maximum allowed value of a '
+            "user defined priority is 1000000000") in too_high.stderr
+    patched = kubectl("patch", "pc", "high", "--type=merge", "-p", '{"value": 5}', check=False)
+    assert "value: Forbidden: may not be changed in an update." in patched.stderr
+
+
+def test_runtime_class_and_csi_kinds(kubectl):
+    """apply creates each kind with its defaults; kubectl get prints upstream's columns."""
+    out = kubectl("apply", "-f", "-", input=MANIFEST).stdout
+    for line in ("runtimeclass.node.k8s.io/gvisor created", "csidriver.storage.k8s.io/hostpath.csi.k8s.io created",
+                 "csinode.storage.k8s.io/node-1 created",
+                 "csistoragecapacity.storage.k8s.io/capacity-1 created",
+                 "volumeattachment.storage.k8s.io/va-1 created"):
+        assert line in out
+    assert lines(kubectl("get", "runtimeclass"))[0] == ["NAME", "HANDLER", "AGE"]
+    assert lines(kubectl("get", "runtimeclass"))[1][:2] == ["gvisor", "runsc"]
+    drivers = lines(kubectl("get", "csidrivers"))
+    assert drivers[0] == ["NAME", "ATTACHREQUIRED", "PODINFOONMOUNT", "STORAGECAPACITY", "TOKENREQUESTS",
+                          "REQUIRESREPUBLISH", "MODES", "AGE"]
+    assert drivers[1][:7] == ["hostpath.csi.k8s.io", "true", "true", "false", "<unset>", "false",
+                              "Persistent,Ephemeral"]
+    driver = kubectl.json("get", "csidriver", "hostpath.csi.k8s.io")
+    assert driver["spec"]["fsGroupPolicy"] == "ReadWriteOnceWithFSType"
+    assert driver["spec"]["seLinuxMount"] is False
+    assert lines(kubectl("get", "csinodes"))[1][:2] == ["node-1", "1"]
+    assert lines(kubectl("get", "csistoragecapacities", "-n", "default")) == [
+        ["NAME", "STORAGECLASSNAME", "CAPACITY"], ["capacity-1", "standard", "10Gi"]]
+    attachments = lines(kubectl("get", "volumeattachments"))
+    assert attachments[0] == ["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"]
+    assert attachments[1][:5] == ["va-1", "hostpath.csi.k8s.io", "pv-1", "node-1", "false"]
+    kubectl("patch", "volumeattachment", "va-1", "--subresource=status", "--type=merge",
+            "-p", '{"status": {"attached": true}}')
+    assert lines(kubectl("get", "volumeattachments"))[1][4] == "true"
+    bad = kubectl("create", "-f", "-", check=False, input=(
+        "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: bad}\nhandler: Not_A_Label\n"))
+    assert 'The RuntimeClass "bad" is invalid: handler: Invalid value: "Not_A_Label"' in bad.stderr
+
+
+def test_explain(kubectl):
+    """kubectl explain finds the new kinds in the published OpenAPI."""
+    assert "PriorityClass defines mapping from a priority class name" in kubectl("explain", "priorityclass").stdout
+    assert "attachRequired" in kubectl("explain", "csidriver.spec").stdout
+    assert "handler" in kubectl("explain", "runtimeclass").stdout
+    assert "attached" in kubectl("explain", "volumeattachment.status").stdout
