@@ -18,7 +18,8 @@ from .catalog import ResourceInfo
 # Resources whose DELETE answers with the deleted object rather than a Status.
 RETURN_DELETED_OBJECT = {
     ("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
-    ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "storageclasses"), ("storage.k8s.io", "csidrivers"), ("storage.k8s.io", "csinodes"),
+    ("storage.k8s.io", "volumeattachments"),
 }
 # Resources a PUT may create (upstream AllowCreateOnUpdate).
 ALLOW_CREATE_ON_UPDATE = {

@@ -81,8 +81,8 @@ def test_runtime_class_and_csi_kinds(kubectl):
     assert driver["spec"]["fsGroupPolicy"] == "ReadWriteOnceWithFSType"
     assert driver["spec"]["seLinuxMount"] is False
     assert lines(kubectl("get", "csinodes"))[1][:2] == ["node-1", "1"]
-    assert lines(kubectl("get", "csistoragecapacities", "-n", "default")) == [
-        ["NAME", "STORAGECLASSNAME", "CAPACITY"], ["capacity-1", "standard", "10Gi"]]
+    capacities = lines(kubectl("get", "csistoragecapacities", "-n", "default"))
+    assert capacities[0] == ["NAME", "CREATED", "AT"] and capacities[1][0] == "capacity-1"
     attachments = lines(kubectl("get", "volumeattachments"))
     assert attachments[0] == ["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"]
     assert attachments[1][:5] == ["va-1", "hostpath.csi.k8s.io", "pv-1", "node-1", "false"]
@@ -100,3 +100,20 @@ def test_explain(kubectl):
     assert "attachRequired" in kubectl("explain", "csidriver.spec").stdout
     assert "handler" in kubectl("explain", "runtimeclass").stdout
     assert "attached" in kubectl("explain", "volumeattachment.status").stdout
+
+
+def test_server_side_apply(kubectl):
+    """Server-side apply knows the new kinds' schemas: it creates, then changes only what the manager owns."""
+    manifest = ("apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: ssa-pc}\nvalue: 100\n"
+                "description: {desc}\n")
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-",
+                                           input=manifest.replace("{desc}", "first")).stdout
+    kubectl("apply", "--server-side", "-f", "-", input=manifest.replace("{desc}", "second"))
+    pc = kubectl.json("get", "pc", "ssa-pc", "--show-managed-fields")
+    assert (pc["value"], pc["description"], pc["preemptionPolicy"]) == (100, "second", "PreemptLowerPriority")
+    assert [m["manager"] for m in pc["metadata"]["managedFields"]] == ["kubectl"]
+    attachment = ("apiVersion: storage.k8s.io/v1\nkind: VolumeAttachment\nmetadata: {name: ssa-va}\n"
+                  "spec: {attacher: a.example.com, nodeName: n1, source: {persistentVolumeName: pv}}\n"
+                  "status: {attached: true}\n")
+    kubectl("apply", "--server-side", "-f", "-", input=attachment)
+    assert kubectl.json("get", "volumeattachment", "ssa-va")["status"] == {"attached": False}

@@ -2,8 +2,9 @@
 Printers for storage.k8s.io/v1:
 StorageClass NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE;
 CSIDriver NAME ATTACHREQUIRED PODINFOONMOUNT STORAGECAPACITY TOKENREQUESTS REQUIRESREPUBLISH MODES AGE;
-CSINode NAME DRIVERS AGE; CSIStorageCapacity NAME STORAGECLASSNAME CAPACITY (no age, as upstream's);
-VolumeAttachment NAME ATTACHER PV NODE ATTACHED AGE.
+CSINode NAME DRIVERS AGE; VolumeAttachment NAME ATTACHER PV NODE ATTACHED AGE.
+CSIStorageCapacities print as the default NAME CREATED AT table: upstream's storage for them uses the default
+table convertor, not the printer pkg/printers/internalversion declares for them.
 """
 
 from __future__ import annotations
@@ -45,11 +46,6 @@ def _csi_node_cells(node: dict, now: datetime) -> list:
     return [b.name(node), len(b.get(node, "spec.drivers") or []), b.age(node, now)]
 
 
-def _capacity_cells(capacity: dict, now: datetime) -> list:
-    amount = capacity.get("capacity")
-    return [b.name(capacity), capacity.get("storageClassName") or "", "<unset>" if amount is None else str(amount)]
-
-
 def _attachment_cells(attachment: dict, now: datetime) -> list:
     return [b.name(attachment), b.get(attachment, "spec.attacher", ""),
             b.get(attachment, "spec.source.persistentVolumeName", ""), b.get(attachment, "spec.nodeName", ""),
@@ -57,7 +53,6 @@ def _attachment_cells(attachment: dict, now: datetime) -> list:
 
 
 _CSI = "storage.v1.CSIDriverSpec"
-_CAP = "storage.v1.CSIStorageCapacity"
 _SC = "storage.v1.StorageClass"
 PRINTERS = {
     ("storage.k8s.io", "storageclasses"): b.Printer(
@@ -89,13 +84,6 @@ PRINTERS = {
             b.age_column(),
         ],
         _csi_node_cells),
-    ("storage.k8s.io", "csistoragecapacities"): b.Printer(
-        lambda: [
-            b.name_column(),
-            b.column("StorageClassName", "string", b.doc(_CAP, "storageClassName")),
-            b.column("Capacity", "string", b.doc(_CAP, "capacity")),
-        ],
-        _capacity_cells),
     ("storage.k8s.io", "volumeattachments"): b.Printer(
         lambda: [
             b.name_column(),
