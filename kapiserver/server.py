@@ -21,6 +21,7 @@ from twisted.web.resource import Resource
 from .config import ServerConfig
 from .controllers import identity
 from .controllers.bootstrap import RECONCILE_INTERVAL, BootstrapController
+from .controllers.apiservices import APIServiceRegistration
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .controllers.garbagecollector import GarbageCollector
@@ -48,6 +49,9 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     bootstrap = apiserver.add(registry.controller(bootstrap_controller, config, reactor))
     apiserver.add(Periodic(RECONCILE_INTERVAL, lambda: bootstrap.controller.reconcile(), reactor))
     apiserver.add(registry.controller(CRDController, reactor))
+    # The local APIServices of what this apiserver serves (the aggregator's autoregistration), written once
+    # the watch caches have filled, as the identity lease below.
+    apiserver.add(registry.controller(APIServiceRegistration, reactor, wait_for=registry.watch_caches_filled))
     # This apiserver's identity Lease, first written once the watch caches have filled: written before,
     # it would move a cache's window past a client's last resourceVersion, breaking its watch's resume.
     apiserver.add(registry.controller(identity.IdentityLeaseController, reactor, lease_name, holder,

@@ -199,6 +199,9 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     # scheduling.k8s.io/v1
     _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
+    # apiregistration.k8s.io/v1: the aggregator's APIServices (the local ones the apiserver registers itself)
+    _r("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, categories=("api-extensions",),
+       subresources=(_status("APIService"),)),
     # storage.k8s.io/v1
     _r("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     _r("storage.k8s.io", "v1", "csinodes", "CSINode", False),

@@ -37,6 +37,7 @@ _STATUS_KEEPS_OLD_METADATA = {
     ("apps", "deployments"): ("labels",),
     ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
     ("storage.k8s.io", "volumeattachments"): ("labels", "annotations", "finalizers", "ownerReferences"),
+    ("apiregistration.k8s.io", "apiservices"): ("labels", "annotations", "finalizers", "ownerReferences"),
 }
 _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -37,10 +36,6 @@ BUILT_IN = [
     ("scheduling.k8s.io", "v1", "priorityclasses"),
     ("storage.k8s.io", "v1", "csinodes"),
 ]
-MISSING_GROUPS = ("kapiserver serves no apiregistration.k8s.io group (the aggregator is not written yet): "
-                  "apiservices are absent from discovery")
-
-
 def aggregated(apiserver, path, accept=AGGREGATED):
     status, body = apiserver.request("GET", path, headers={"Accept": accept})
     assert status == 200, body
@@ -91,7 +86,6 @@ def discovery_requests(log: str) -> list:
         re.findall(r"GET https?://[^/ ]+(/[^ ?]*)", log)
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING_GROUPS)
 def test_aggregated_discovery_endpoint_accept_headers(apiserver):
     """Aggregated Discovery Endpoint Accept Headers: the apiserver MUST serve the aggregated discovery
     documents for their Accept header, with every built-in resource present."""
@@ -110,7 +104,6 @@ def test_aggregated_discovery_endpoint_accept_headers_crds(apiserver):
         apiserver.request("DELETE", f"{CRDS}/{name}")
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING_GROUPS)
 def test_aggregated_discovery_interface(apiserver, kubectl):
     """Aggregated Discovery Interface: the apiserver MUST support the aggregated discovery client interface,
     with every built-in resource present."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from tests.conformance.support import ok
 
@@ -33,8 +32,6 @@ GROUP_RESOURCES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="/apis/apiregistration.k8s.io/v1 answers 404 (the aggregator is not "
-                   "written yet)")
 def test_discovery_confirm_the_groupversion_and_a_resource_from_each_apigroup(apiserver):
     """Discovery, confirm the groupVersion and a resource from each apiGroup"""
     missing = []

@@ -19,7 +19,6 @@ from kapiserver.registry.catalog import BUILTIN, Catalog
 
 # (group, version, kind) -> why it is not served yet.
 NOT_YET_SERVED = {
-    ("apiregistration.k8s.io", "v1", "APIService"): "needs the aggregator (proxying to extension apiservers)",
     ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"): "needs API priority and fairness (flow control)",
     ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"):
         "needs API priority and fairness (flow control)",
@@ -33,6 +32,7 @@ NOT_YET_SERVED = {
 # kubectl sends JSON for these).
 NO_PROTOBUF_TABLES = {
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"): "no apiextensions.k8s.io protobuf tables yet",
+    ("apiregistration.k8s.io", "v1", "APIService"): "no apiregistration.k8s.io protobuf tables yet",
 }
 
 _GA = re.compile(r"v\d+")

@@ -16,7 +16,7 @@ Public API:
 
 from __future__ import annotations
 
-from . import apps, autoscaling, batch, certificates, coordination, core, core_events, core_pods
+from . import apiregistration, apps, autoscaling, batch, certificates, coordination, core, core_events, core_pods
 from . import discovery, networking, node, policy, rbac, scheduling, storage
 from ._base import Printer, human_duration, translate_timestamp_since
 from ._table import DEFAULT, table
@@ -27,7 +27,7 @@ __all__ = ["Printer", "printer_for", "table", "human_duration", "translate_times
 
 _PRINTERS: dict[tuple[str, str], Printer] = {}
 for _module in (core_pods, core, core_events, apps, batch, autoscaling, networking, policy, rbac, storage,
-                coordination, discovery, certificates, scheduling, node):
+                coordination, discovery, certificates, scheduling, node, apiregistration):
     _PRINTERS.update(_module.PRINTERS)
 
 

@@ -1,8 +1,9 @@
-"""Validation of the smaller groups: autoscaling, policy, storage, scheduling, node, coordination, discovery,
-certificates, events, and the review kinds (networking and rbac have their own modules)."""
+"""Validation of the smaller groups: apiregistration, autoscaling, policy, storage, scheduling, node,
+coordination, discovery, certificates, events, and the review kinds (networking and rbac have their own modules)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from . import meta as _meta
@@ -582,7 +583,58 @@ def validate_subject_access_review(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
+# -- apiregistration.k8s.io ------------------------------------------------------------------
+
+def validate_api_service(obj: dict, namespaced: bool) -> Errors:
+    """An APIService is named version.group; a local one (no service) has neither caBundle nor
+    insecureSkipTLSVerify, a remote one names its service."""
+    spec = _dict(obj.get("spec"))
+    group, version = text(spec.get("group")), text(spec.get("version"))
+    required_name = f"{version}.{group}"
+
+    def name_rule(name: str, prefix: bool) -> list[str]:
+        problems = names.is_valid_path_segment_name(name)
+        if problems:
+            return problems
+        return [] if name == required_name else [f'must be `spec.version+"."+spec.group`: "{required_name}"']
+    errs = _meta_create(obj, False, name_rule)
+    if not group and version != "v1":
+        errs.append(required("spec.group", "only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        errs += [invalid("spec.group", group, msg) for msg in names.is_dns1123_subdomain(group)]
+    errs += [invalid("spec.version", version, msg) for msg in names.is_dns1035_label(version)]
+    group_priority, version_priority = spec.get("groupPriorityMinimum") or 0, spec.get("versionPriority") or 0
+    if not is_int(group_priority) or not 0 < group_priority <= 20000:
+        errs.append(invalid("spec.groupPriorityMinimum", group_priority, "must be positive and less than 20000"))
+    if not is_int(version_priority) or not 0 < version_priority <= 1000:
+        errs.append(invalid("spec.versionPriority", version_priority, "must be positive and less than 1000"))
+    service = spec.get("service")
+    ca_bundle, skip_verify = text(spec.get("caBundle")), spec.get("insecureSkipTLSVerify") is True
+    if service is None:
+        if ca_bundle:
+            size = len(base64.b64decode(ca_bundle + "=" * (-len(ca_bundle) % 4)))
+            errs.append(invalid("spec.caBundle", f"{size} bytes", "local APIServices may not have a caBundle"))
+        if skip_verify:
+            errs.append(invalid("spec.insecureSkipTLSVerify", True,
+                                "local APIServices may not have insecureSkipTLSVerify"))
+        return errs
+    service = _dict(service)
+    if not service.get("namespace"):
+        errs.append(required("spec.service.namespace", ""))
+    if not service.get("name"):
+        errs.append(required("spec.service.name", ""))
+    if skip_verify and ca_bundle:
+        errs.append(invalid("spec.insecureSkipTLSVerify", True, "may not be true if caBundle is present"))
+    return errs
+
+
+def validate_api_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    return errs + [e for e in validate_api_service(new, namespaced) if not e.field.startswith("metadata.")]
+
+
 CREATE = {
+    ("apiregistration.k8s.io", "APIService"): validate_api_service,
     ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("policy", "PodDisruptionBudget"): validate_pdb,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,
@@ -602,6 +654,7 @@ CREATE = {
 }
 
 UPDATE = {
+    ("apiregistration.k8s.io", "APIService"): validate_api_service_update,
     ("storage.k8s.io", "StorageClass"): validate_storage_class_update,
     ("storage.k8s.io", "CSIDriver"): validate_csi_driver_update,
     ("storage.k8s.io", "CSINode"): validate_csi_node_update,
