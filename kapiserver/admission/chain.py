@@ -61,13 +61,14 @@ class AdmissionChain:
 
 def build_chain(registry, security=None, enable=(), disable=(), admission_control=(), allow_privileged=True,
                 webhooks=None, plugin_config: Optional[dict] = None, context=None) -> AdmissionChain:
-    """The chain for the configured plugins; ``security`` adds the RBAC escalation check.
+    """The chain for the configured plugins; ``security`` adds the RBAC escalation check and gives the
+    certificate plugins their authorizer.
 
     ``plugin_config`` is {plugin name: configuration} as kapiserver.admission.config.load_admission_config
     returns it; a plugin's configuration that does not parse raises AdmissionConfigError.
     """
-    plugins = new_plugins(enabled_plugins(enable, disable, admission_control), Initializer(registry, webhooks),
-                          plugin_config or {})
+    initializer = Initializer(registry, webhooks, authorizer=getattr(security, "authorizer", None))
+    plugins = new_plugins(enabled_plugins(enable, disable, admission_control), initializer, plugin_config or {})
     checks = [AllowPrivileged(allow_privileged)]
     if security is not None and getattr(security, "rbac", None) is not None:
         from ..auth.escalation import EscalationCheck
