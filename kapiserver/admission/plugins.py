@@ -46,12 +46,16 @@ MISSING: tuple[str, ...] = ()
 
 class Initializer:
     """What a plugin is built from (upstream's PluginInitializer): the registry it reads through,
-    its clock, the state both webhook plugins share, and the server's authorizer (None without one)."""
+    its clock, the state both webhook plugins share, the server's authorizer (None without one), and the
+    (not-ready, unreachable) tolerationSeconds of --default-not-ready-toleration-seconds and
+    --default-unreachable-toleration-seconds."""
 
-    def __init__(self, registry, shared_webhooks: Optional[webhooks.AdmissionWebhooks] = None, authorizer=None):
+    def __init__(self, registry, shared_webhooks: Optional[webhooks.AdmissionWebhooks] = None, authorizer=None,
+                 toleration_seconds: tuple[int, int] = (300, 300)):
         self.registry = registry
         self._webhooks = shared_webhooks
         self.authorizer = authorizer
+        self.toleration_seconds = toleration_seconds
 
     @property
     def webhooks(self) -> webhooks.AdmissionWebhooks:
@@ -98,7 +102,7 @@ PLUGINS: dict[str, Plugin] = {
     "PodNodeSelector": Plugin(lambda init, config: podnodeselector.PodNodeSelector(init.registry, config),
                               podnodeselector.parse_configuration),
     "Priority": Plugin(lambda init, config: Priority(init.registry)),
-    "DefaultTolerationSeconds": Plugin(lambda init, config: DefaultTolerationSeconds()),
+    "DefaultTolerationSeconds": Plugin(lambda init, config: DefaultTolerationSeconds(*init.toleration_seconds)),
     "EventRateLimit": Plugin(lambda init, config: eventratelimit.EventRateLimit(config, init.clock()),
                              eventratelimit.parse_configuration),
     "DefaultStorageClass": Plugin(lambda init, config: simple.DefaultStorageClass(init.registry)),

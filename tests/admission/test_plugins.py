@@ -24,3 +24,26 @@ def test_enable_and_disable():
     assert enabled_plugins(enable=["ServiceAccount"]) == UPSTREAM_DEFAULTS
     for name in DEFAULT_ON:
         assert name not in enabled_plugins(disable=[name])
+
+
+def test_toleration_seconds_flags_reach_the_plugin():
+    """--default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds set the two
+    tolerationSeconds DefaultTolerationSeconds adds; a value that is no integer stops startup."""
+    import pytest
+
+    from kapiserver.admission.chain import build_chain
+    from kapiserver.admission.tolerations import DefaultTolerationSeconds
+    from kapiserver.auth.options import parse_security
+    from kapiserver.flags import OptionError
+
+    from .conftest import FakeRegistry
+
+    sec = parse_security({"default-not-ready-toleration-seconds": "60",
+                          "default-unreachable-toleration-seconds": "120"}, "/tmp")
+    assert (sec.default_not_ready_toleration_seconds, sec.default_unreachable_toleration_seconds) == (60, 120)
+    assert parse_security({}, "/tmp").default_not_ready_toleration_seconds == 300
+    chain = build_chain(FakeRegistry(), toleration_seconds=(60, 120))
+    plugin = next(p for p in chain.plugins if isinstance(p, DefaultTolerationSeconds))
+    assert list(plugin.seconds.values()) == [60, 120]
+    with pytest.raises(OptionError):
+        parse_security({"default-unreachable-toleration-seconds": "5m"}, "/tmp")
