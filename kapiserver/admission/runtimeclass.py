@@ -52,9 +52,8 @@ class RuntimeClass:
         if runtime_class is None:
             return
         spec = attributes.object.setdefault("spec", {})
-        overhead = (runtime_class.get("overhead") or {}).get("podFixed") if runtime_class.get("overhead") \
-            is not None else None
         if runtime_class.get("overhead") is not None:
+            overhead = runtime_class["overhead"].get("podFixed")
             if spec.get("overhead") and not _same_resources(overhead, spec["overhead"]):
                 raise forbidden(attributes, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined "
                                             "Overhead")
