@@ -348,4 +348,6 @@ def install_admission(config: ServerConfig, registry, security) -> None:
     sec = config.security
     registry.admission = build_chain(registry, security, sec.enable_admission_plugins, sec.disable_admission_plugins,
                                      sec.admission_control, sec.allow_privileged,
-                                     plugin_config=admission_options.load_for(sec), context=request_context)
+                                     plugin_config=admission_options.load_for(sec), context=request_context,
+                                     toleration_seconds=(sec.default_not_ready_toleration_seconds,
+                                                         sec.default_unreachable_toleration_seconds))

@@ -60,14 +60,18 @@ class AdmissionChain:
 
 
 def build_chain(registry, security=None, enable=(), disable=(), admission_control=(), allow_privileged=True,
-                webhooks=None, plugin_config: Optional[dict] = None, context=None) -> AdmissionChain:
-    """The chain for the configured plugins; ``security`` adds the RBAC escalation check.
+                webhooks=None, plugin_config: Optional[dict] = None, context=None,
+                toleration_seconds: tuple[int, int] = (300, 300)) -> AdmissionChain:
+    """The chain for the configured plugins; ``security`` adds the RBAC escalation check and gives the
+    certificate plugins their authorizer.
 
+    ``toleration_seconds`` is DefaultTolerationSeconds' (not-ready, unreachable) tolerationSeconds.
     ``plugin_config`` is {plugin name: configuration} as kapiserver.admission.config.load_admission_config
     returns it; a plugin's configuration that does not parse raises AdmissionConfigError.
     """
-    plugins = new_plugins(enabled_plugins(enable, disable, admission_control), Initializer(registry, webhooks),
-                          plugin_config or {})
+    initializer = Initializer(registry, webhooks, authorizer=getattr(security, "authorizer", None),
+                              toleration_seconds=toleration_seconds)
+    plugins = new_plugins(enabled_plugins(enable, disable, admission_control), initializer, plugin_config or {})
     checks = [AllowPrivileged(allow_privileged)]
     if security is not None and getattr(security, "rbac", None) is not None:
         from ..auth.escalation import EscalationCheck

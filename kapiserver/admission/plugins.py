@@ -10,33 +10,54 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from . import eventratelimit, podnodeselector, quota, simple, webhooks
+from .certificates import CertificateApproval, CertificateSigning, CertificateSubjectRestriction
 from .config import AdmissionConfigError
+from .ingressclass import DefaultIngressClass
 from .lifecycle import NamespaceLifecycle
 from .limitranger import LimitRanger
+from .nodetaint import TaintNodesByCondition
 from .noderestriction import NodeRestriction
 from .podsecurity import PodSecurity
 from .podsecurity import load as load_pod_security
+from .priority import Priority
+from .runtimeclass import RuntimeClass
+from .storage import PersistentVolumeClaimResize, StorageObjectInUseProtection
+from .tolerations import DefaultTolerationSeconds
 
 # Upstream's plugin order (AllOrderedPlugins), restricted to the plugins kapiserver has; the chain runs
 # the mutating ones in this order, then the validating ones in this order, as upstream does.
 ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
-         "AlwaysPullImages", "PodSecurity", "PodNodeSelector", "EventRateLimit", "DefaultStorageClass",
-         "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
-# On unless disabled.  Upstream's defaults also include ServiceAccount;
-# ServiceAccount is opt-in here because nothing in kapiserver yet creates the default ServiceAccounts.
-DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "DefaultStorageClass", "MutatingAdmissionWebhook", "PodSecurity",
-              "ValidatingAdmissionWebhook", "ResourceQuota")
+         "TaintNodesByCondition", "AlwaysPullImages", "PodSecurity", "PodNodeSelector", "Priority",
+         "DefaultTolerationSeconds", "EventRateLimit", "DefaultStorageClass", "StorageObjectInUseProtection",
+         "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
+         "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
+         "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+# On unless disabled: upstream's defaults, less the three whose effect only kube-controller-manager's
+# controllers make invisible, which kapiserver does not run yet: ServiceAccount (nothing creates the default
+# ServiceAccounts, so it would refuse every pod), TaintNodesByCondition (nothing removes the not-ready taint
+# from a ready node) and StorageObjectInUseProtection (nothing removes the protection finalizers, so a
+# deleted claim would stay Terminating); and less the two kapiserver does not have (ClusterTrustBundleAttest,
+# ValidatingAdmissionPolicy).
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "Priority", "DefaultTolerationSeconds",
+              "DefaultStorageClass", "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval",
+              "CertificateSigning", "CertificateSubjectRestriction", "DefaultIngressClass",
+              "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota")
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
 MISSING: tuple[str, ...] = ()
 
 
 class Initializer:
     """What a plugin is built from (upstream's PluginInitializer): the registry it reads through,
-    its clock, and the state both webhook plugins share."""
+    its clock, the state both webhook plugins share, the server's authorizer (None without one), and the
+    (not-ready, unreachable) tolerationSeconds of --default-not-ready-toleration-seconds and
+    --default-unreachable-toleration-seconds."""
 
-    def __init__(self, registry, shared_webhooks: Optional[webhooks.AdmissionWebhooks] = None):
+    def __init__(self, registry, shared_webhooks: Optional[webhooks.AdmissionWebhooks] = None, authorizer=None,
+                 toleration_seconds: tuple[int, int] = (300, 300)):
         self.registry = registry
         self._webhooks = shared_webhooks
+        self.authorizer = authorizer
+        self.toleration_seconds = toleration_seconds
 
     @property
     def webhooks(self) -> webhooks.AdmissionWebhooks:
@@ -78,12 +99,22 @@ PLUGINS: dict[str, Plugin] = {
     "LimitRanger": Plugin(lambda init, config: LimitRanger(init.registry)),
     "ServiceAccount": Plugin(lambda init, config: simple.ServiceAccount(init.registry)),
     "NodeRestriction": Plugin(lambda init, config: NodeRestriction()),
+    "TaintNodesByCondition": Plugin(lambda init, config: TaintNodesByCondition()),
     "AlwaysPullImages": Plugin(lambda init, config: simple.AlwaysPullImages()),
     "PodNodeSelector": Plugin(lambda init, config: podnodeselector.PodNodeSelector(init.registry, config),
                               podnodeselector.parse_configuration),
+    "Priority": Plugin(lambda init, config: Priority(init.registry)),
+    "DefaultTolerationSeconds": Plugin(lambda init, config: DefaultTolerationSeconds(*init.toleration_seconds)),
     "EventRateLimit": Plugin(lambda init, config: eventratelimit.EventRateLimit(config, init.clock()),
                              eventratelimit.parse_configuration),
     "DefaultStorageClass": Plugin(lambda init, config: simple.DefaultStorageClass(init.registry)),
+    "StorageObjectInUseProtection": Plugin(lambda init, config: StorageObjectInUseProtection()),
+    "PersistentVolumeClaimResize": Plugin(lambda init, config: PersistentVolumeClaimResize(init.registry)),
+    "RuntimeClass": Plugin(lambda init, config: RuntimeClass(init.registry)),
+    "CertificateApproval": Plugin(lambda init, config: CertificateApproval(init.authorizer)),
+    "CertificateSigning": Plugin(lambda init, config: CertificateSigning(init.authorizer)),
+    "CertificateSubjectRestriction": Plugin(lambda init, config: CertificateSubjectRestriction()),
+    "DefaultIngressClass": Plugin(lambda init, config: DefaultIngressClass(init.registry)),
     # Each webhook plugin presents the credentials of its own WebhookAdmissionConfiguration's kubeconfig.
     "MutatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.mutating.configure(config),
                                        webhooks.parse_configuration),

@@ -59,6 +59,10 @@ PARAMETERS = [
     ("disable-admission-plugins", None, "Admission plugins to turn off, comma separated."),
     ("admission-control", None, "DEPRECATED: the exact, ordered list of admission plugins."),
     ("admission-control-config-file", None, "AdmissionConfiguration file with per-plugin configuration."),
+    ("default-not-ready-toleration-seconds", "300",
+     "tolerationSeconds of the not-ready NoExecute toleration DefaultTolerationSeconds adds to pods."),
+    ("default-unreachable-toleration-seconds", "300",
+     "tolerationSeconds of the unreachable NoExecute toleration DefaultTolerationSeconds adds to pods."),
     ("allow-privileged", "false", "Allow privileged containers."),
     ("audit-log-path", None, "Write one audit event per request to this file as JSON lines; - is stdout."),
 ]
@@ -108,6 +112,8 @@ class SecurityConfig:
     disable_admission_plugins: Tuple[str, ...] = ()
     admission_control: Tuple[str, ...] = ()
     admission_control_config_file: str = ""
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
     allow_privileged: bool = False
     audit_log_path: str = ""
     # Upstream turns anonymous requests off when AlwaysAllow would let them do anything.
@@ -159,6 +165,13 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
                     f'"--http2-max-streams-per-connection" flag: parse error') from None
     if max_streams < 0:
         raise error("http2-max-streams-per-connection", "--http2-max-streams-per-connection can not be negative")
+    def integer(flag, default):
+        text = str(get(flag, default)).strip()
+        try:
+            return int(text)
+        except ValueError:
+            raise error(flag, f'invalid argument "{text}" for "--{flag}" flag: parse error') from None
+
     modes = tuple(split(get("authorization-mode", None))) or ("AlwaysAllow",)
     problem = check_modes(list(modes))
     if problem:
@@ -233,6 +246,8 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
         disable_admission_plugins=tuple(split(get("disable-admission-plugins", None))),
         admission_control=tuple(split(get("admission-control", None))),
         admission_control_config_file=existing("admission-control-config-file"),
+        default_not_ready_toleration_seconds=integer("default-not-ready-toleration-seconds", "300"),
+        default_unreachable_toleration_seconds=integer("default-unreachable-toleration-seconds", "300"),
         allow_privileged=boolean("allow-privileged", False),
         audit_log_path=str(get("audit-log-path")).strip(),
         anonymous_disabled_by_always_allow=disabled_by_always_allow,

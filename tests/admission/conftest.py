@@ -60,17 +60,26 @@ class _Objects:
             raise StatusError(404, "NotFound", f'{self.resource} "{name}" not found')
         return self.items[name]
 
+    get_shared = get
+
     async def list(self, namespace, options):
         return [o for o in self.items.values() if o["metadata"].get("namespace") == namespace], "1", None
 
 
 class FakeRegistry:
-    """Namespaces by name and ResourceQuotas (with their namespace) -- what the plugins read."""
+    """Namespaces by name and ResourceQuotas (with their namespace) -- what the plugins read; ``objects``
+    gives other resources' objects by resource name (``priorityclasses=[...]``), which ``lookup`` serves."""
 
-    def __init__(self, namespaces=(), quotas=()):
+    def __init__(self, namespaces=(), quotas=(), **objects):
         self.namespaces = {n["metadata"]["name"]: n for n in namespaces}
         self.quotas = {q["metadata"]["name"]: q for q in quotas}
+        self.objects = {resource: {o["metadata"]["name"]: o for o in items} for resource, items in objects.items()}
         self.stores: dict = {}
 
     def store(self, group, version, resource):
+        if resource in self.objects:
+            return _Objects(resource, self.objects[resource])
         return _Objects(resource, self.namespaces if resource == "namespaces" else self.quotas)
+
+    def lookup(self, group, version, resource):
+        return _Objects(resource, self.objects.get(resource, {}))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 
+from .conftest import APIServerProcess, Kubectl, kubectl_binary
 from .manifests import MULTI_KIND
 
 
@@ -202,3 +204,134 @@ def test_certificate_signing_request_records_requester_and_approval(kubectl):
     assert [c["type"] for c in obj["status"]["conditions"]] == ["Approved"]
     row = kubectl("get", "csr", "carol").stdout.splitlines()[1].split()
     assert row[3] == "system:unsecured" and row[-1] == "Approved"
+
+
+ADMISSION_FIXTURES = """
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: gold}
+value: 1000
+preemptionPolicy: Never
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: sandboxed}
+handler: runsc
+overhead: {podFixed: {cpu: 100m}}
+scheduling: {nodeSelector: {sandbox: "true"}}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: example.com/disks
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
+spec: {controller: example.com/ingress}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: admitted}
+"""
+
+
+def _create_refused(kubectl, manifest: dict) -> str:
+    result = kubectl("create", "-f", "-", input=json.dumps(manifest), check=False)
+    assert result.returncode != 0
+    return result.stderr
+
+
+def test_default_admission_plugins_change_what_is_created(kubectl):
+    """The default plugins act on created objects: Priority, RuntimeClass and DefaultTolerationSeconds on pods,
+    DefaultStorageClass and PersistentVolumeClaimResize on claims, DefaultIngressClass on ingresses,
+    CertificateSubjectRestriction on CSRs."""
+    kubectl("apply", "-f", "-", input=ADMISSION_FIXTURES)
+    container = [{"name": "c", "image": "nginx"}]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fast", "namespace": "admitted"},
+           "spec": {"containers": container, "priorityClassName": "gold", "runtimeClassName": "sandboxed"}}
+    kubectl("create", "-f", "-", input=json.dumps(pod))
+    spec = kubectl.json("get", "pod", "fast", "-n", "admitted")["spec"]
+    assert (spec["priority"], spec["preemptionPolicy"]) == (1000, "Never")
+    assert spec["overhead"] == {"cpu": "100m"} and spec["nodeSelector"] == {"sandbox": "true"}
+    assert spec["tolerations"] == [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 300}]
+    kubectl("run", "plain", "--image=nginx", "-n", "admitted")
+    spec = kubectl.json("get", "pod", "plain", "-n", "admitted")["spec"]
+    assert (spec["priority"], spec["preemptionPolicy"]) == (0, "PreemptLowerPriority")
+    stderr = _create_refused(kubectl, {**pod, "metadata": {"name": "lost", "namespace": "admitted"},
+                                       "spec": {"containers": container, "priorityClassName": "nope"}})
+    assert 'pods "lost" is forbidden: no PriorityClass with name nope was found' in stderr
+    stderr = _create_refused(kubectl, {**pod, "metadata": {"name": "lost", "namespace": "admitted"},
+                                       "spec": {"containers": container, "runtimeClassName": "kata"}})
+    assert 'pods "lost" is forbidden: pod rejected: RuntimeClass "kata" not found' in stderr
+    default_class = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "first"},
+                     "value": 1, "globalDefault": True}
+    kubectl("create", "-f", "-", input=json.dumps(default_class))
+    stderr = _create_refused(kubectl, {**default_class, "metadata": {"name": "second"}})
+    assert ('priorityclasses.scheduling.k8s.io "second" is forbidden: PriorityClass first is already marked as '
+            'default. Only one default can exist') in stderr
+    kubectl("delete", "priorityclass", "first")
+
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "data", "namespace": "admitted"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    kubectl("create", "-f", "-", input=json.dumps(claim))
+    created = kubectl.json("get", "pvc", "data", "-n", "admitted")
+    assert created["spec"]["storageClassName"] == "standard"
+    kubectl("patch", "pvc", "data", "-n", "admitted", "--subresource=status", "--type=merge",
+            "-p", '{"status":{"phase":"Bound"}}')
+    grown = kubectl("patch", "pvc", "data", "-n", "admitted", "--type=merge",
+                    "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}', check=False)
+    assert grown.returncode != 0
+    assert ('persistentvolumeclaims "data" is forbidden: only dynamically provisioned pvc can be resized and the '
+            'storageclass that provisions the pvc must support resize') in grown.stderr
+
+    kubectl("create", "ingress", "web", "-n", "admitted", "--rule=example.com/=web:80")
+    assert kubectl.json("get", "ingress", "web", "-n", "admitted")["spec"]["ingressClassName"] == "nginx"
+
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters")])
+    request = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(ec.generate_private_key(
+        ec.SECP256R1()), hashes.SHA256())
+    stderr = _create_refused(kubectl, {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "root"},
+        "spec": {"request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
+                 "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]}})
+    assert ('certificatesigningrequests.certificates.k8s.io "root" is forbidden: use of '
+            'kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed') in stderr
+
+
+def test_opt_in_plugins_that_need_controllers(tmp_path):
+    """TaintNodesByCondition and StorageObjectInUseProtection, upstream defaults that are opt-in here until
+    controllers remove what they add: a new node is tainted not-ready, a new claim gets its protection
+    finalizer."""
+    binary = kubectl_binary()
+    if not binary:
+        pytest.skip("kubectl is not installed on this machine")
+    server = APIServerProcess(tmp_path / "data", args=(
+        "--enable-admission-plugins=TaintNodesByCondition,StorageObjectInUseProtection",)).start()
+    try:
+        (tmp_path / "kubectl").mkdir()
+        kubectl = Kubectl(binary, server, tmp_path / "kubectl")
+        kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                       "metadata": {"name": "worker-1"}}))
+        assert kubectl.json("get", "node", "worker-1")["spec"]["taints"] == [
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]
+        kubectl("create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+        assert kubectl.json("get", "pvc", "data")["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    finally:
+        server.stop()

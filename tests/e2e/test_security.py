@@ -290,3 +290,59 @@ def test_node_authorizer_and_node_restriction(secure, admin):
            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}}
     denied = kubelet("create", "-f", "-", input=json.dumps(pod), check=False)
     assert "node \"n1\" can only create mirror pods" in denied.stderr
+
+
+APPROVER_RBAC = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-writer}
+rules:
+- apiGroups: [certificates.k8s.io]
+  resources: [certificatesigningrequests, certificatesigningrequests/approval]
+  verbs: [create, get, list, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bob-writes-csrs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
+"""
+SIGNER_APPROVER_RBAC = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: example-approver}
+rules:
+- apiGroups: [certificates.k8s.io]
+  resources: [signers]
+  resourceNames: [example.com/*]
+  verbs: [approve]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bob-approves-example}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: example-approver}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
+"""
+
+
+def test_certificate_approval_needs_approve_on_the_signer(admin, bob):
+    """CertificateApproval: approving a CSR needs "approve" on its signer (or its domain's wildcard)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    admin("apply", "-f", "-", input=APPROVER_RBAC)
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "bob")])).sign(ec.generate_private_key(ec.SECP256R1()),
+                                                               hashes.SHA256())
+    bob("create", "-f", "-", input=json.dumps({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "bobs"},
+        "spec": {"request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
+                 "signerName": "example.com/signer", "usages": ["client auth"]}}))
+    denied = bob("certificate", "approve", "bobs", check=False)
+    assert denied.returncode != 0
+    assert ('certificatesigningrequests.certificates.k8s.io "bobs" is forbidden: user not permitted to approve '
+            'requests with signerName "example.com/signer"') in denied.stderr
+    admin("apply", "-f", "-", input=SIGNER_APPROVER_RBAC)
+    bob("certificate", "approve", "bobs")
+    assert [c["type"] for c in admin.json("get", "csr", "bobs")["status"]["conditions"]] == ["Approved"]
