@@ -95,14 +95,15 @@ def test_flow_schema_rules():
         ("spec.matchingPrecedence", "Invalid value: 10001: must not be greater than 10000")]
     assert errors("FlowSchema", fs(priorityLevelConfiguration={}, distinguisherMethod={"type": "ByGroup"})) == [
         ("spec.distinguisherMethod.type",
-         'Unsupported value: "ByGroup": supported values: "ByNamespace", "ByUser"'),
+         'Unsupported value: flowcontrol.FlowDistinguisherMethod{Type:"ByGroup"}: supported values: '
+         '"ByNamespace", "ByUser"'),
         ("spec.priorityLevelConfiguration.name", "Required value: must reference a priority level")]
     bad_rules = [{"subjects": [{"kind": "Group", "user": {"name": "x"}}, {"kind": "Robot"}],
                   "resourceRules": [{"verbs": ["get", "*"], "apiGroups": [], "resources": ["pods"]}]},
                  {"subjects": []}]
     assert errors("FlowSchema", fs(rules=bad_rules)) == [
-        ("spec.rules[0].subjects[0].user", "Forbidden: user is forbidden when subject kind is not 'User'"),
         ("spec.rules[0].subjects[0].group", "Required value: group is required when subject kind is 'Group'"),
+        ("spec.rules[0].subjects[0].user", "Forbidden: user is forbidden when subject kind is not 'User'"),
         ("spec.rules[0].subjects[1].kind",
          'Unsupported value: "Robot": supported values: "Group", "ServiceAccount", "User"'),
         ("spec.rules[0].resourceRules[0].verbs",
@@ -141,7 +142,7 @@ def test_priority_level_rules():
     assert errors("PriorityLevelConfiguration", pl(limited={
         "nominalConcurrencyShares": 1, "limitResponse": {"type": "Queue"}})) == [
         ("spec.limited.limitResponse.queuing",
-         "Required value: must not be empty if limited.limitResponse.type is Queue")]
+         "Required value: must not be empty if limited.limitResponse.type is Limited")]
     assert errors("PriorityLevelConfiguration", pl(type="Other")) == [
         ("spec.type", 'Unsupported value: "Other": supported values: "Exempt", "Limited"')]
 
@@ -189,3 +190,44 @@ def test_priority_level_rows(name, row):
     level = apfbootstrap.priority_level(name)
     level["metadata"]["creationTimestamp"] = "2024-05-01T11:59:00Z"
     assert printer.row(level, NOW) == row + ["60s"]
+
+
+def test_subjects_verbs_namespaces_and_urls():
+    rules = [{"subjects": [{"kind": "ServiceAccount", "serviceAccount": {"name": "*"}},
+                           {"kind": "User", "user": {"name": ""}}],
+              "resourceRules": [{"verbs": ["get", "escalate"], "apiGroups": ["*"], "resources": ["*"],
+                                 "namespaces": ["-foo"]}],
+              "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["healthz", "/a b", "/a//b", "/a*",
+                                                                         "/metrics/*", "/"]}]}]
+    assert errors("FlowSchema", fs(rules=rules)) == [
+        ("spec.rules[0].subjects[0].serviceAccount.namespace",
+         "Required value: must specify namespace for service account"),
+        ("spec.rules[0].subjects[1].user.name", "Required value"),
+        ("spec.rules[0].resourceRules[0].verbs",
+         'Unsupported value: []string{"get", "escalate"}: supported values: "create", "delete", '
+         '"deletecollection", "get", "list", "patch", "proxy", "update", "watch"'),
+        ("spec.rules[0].resourceRules[0].namespaces[0]",
+         "Invalid value: \"-foo\": each member of this list must be '*' or a DNS-1123 label; a lowercase RFC 1123 "
+         "label must consist of lower case alphanumeric characters or '-', and must start and end with an "
+         "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+        ("spec.rules[0].nonResourceRules[0].nonResourceURLs[0]", 'Invalid value: "healthz": must start with slash'),
+        ("spec.rules[0].nonResourceRules[0].nonResourceURLs[1]",
+         'Invalid value: "/a b": must not contain white-space'),
+        ("spec.rules[0].nonResourceRules[0].nonResourceURLs[2]",
+         'Invalid value: "/a//b": must not contain double slash'),
+        ("spec.rules[0].nonResourceRules[0].nonResourceURLs[3]",
+         'Invalid value: "/a*": wildcard can only do suffix matching')]
+
+
+def test_queuing_entropy_and_the_exempt_levels_fixed_part():
+    queuing = {"queues": 512, "handSize": 8, "queueLengthLimit": 100}
+    assert errors("PriorityLevelConfiguration", pl(limited={
+        "nominalConcurrencyShares": 1, "limitResponse": {"type": "Queue", "queuing": queuing}})) == [
+        ("spec.limited.limitResponse.queuing.handSize",
+         "Invalid value: 8: required entropy bits of deckSize 512 and handSize 8 should not be greater than 60")]
+    exempt = apfbootstrap.priority_level("exempt")
+    exempt["spec"]["limited"] = {"nominalConcurrencyShares": 1, "limitResponse": {"type": "Reject"}}
+    assert errors("PriorityLevelConfiguration", exempt) == [
+        ("spec.limited", "Forbidden: must be nil if the type is not Limited"),
+        ("spec", "Invalid value: spec: spec of 'exempt' except the 'spec.exempt' field must equal the fixed value")]

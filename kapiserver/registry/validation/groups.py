@@ -5,14 +5,15 @@ modules)."""
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 from .. import apfbootstrap
 from . import meta as _meta
 from . import names, pod
 from ..defaults._quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, forbidden, go_label_selector, go_quote,
-                    go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
+from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
+                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
                     nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required, seq,
                     text, too_long)
 from .core import ACCESS_MODES
@@ -639,6 +640,53 @@ def validate_api_service_update(new: dict, old: dict, namespaced: bool) -> Error
 
 _SUBJECT_KINDS = ("Group", "ServiceAccount", "User")
 _DISTINGUISHERS = ("ByNamespace", "ByUser")
+_RULE_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "proxy", "update", "watch")
+_SUBJECT_MEMBERS = (("User", "user"), ("Group", "group"), ("ServiceAccount", "serviceAccount"))
+_NAMESPACE_INTRO = "each member of this list must be '*' or a DNS-1123 label; "
+_MAX_QUEUES = 10_000_000
+_MAX_HASH_BITS = 60
+
+
+def _flow_subject(subject: dict, path: str) -> Errors:
+    """One subject: the member its kind names, present and named; the other members absent."""
+    kind = subject.get("kind")
+    members = dict(_SUBJECT_MEMBERS)
+    if kind not in members:
+        return [not_supported(f"{path}.kind", text(kind), _SUBJECT_KINDS)]
+    member = members[kind]
+    errs: Errors = []
+    value = subject.get(member)
+    if value is None:
+        errs.append(required(f"{path}.{member}", f"{member} is required when subject kind is '{kind}'"))
+    else:
+        value = _dict(value)
+        name = text(value.get("name"))
+        if not name:
+            errs.append(required(f"{path}.{member}.name", ""))
+        elif kind == "ServiceAccount" and name != "*":
+            errs += [invalid(f"{path}.{member}.name", name, msg) for msg in names.name_is_dns_subdomain(name, False)]
+        if kind == "ServiceAccount":
+            namespace = text(value.get("namespace"))
+            if not namespace:
+                errs.append(required(f"{path}.{member}.namespace", "must specify namespace for service account"))
+            else:
+                errs += [invalid(f"{path}.{member}.namespace", namespace, msg)
+                         for msg in names.name_is_dns_label(namespace, False)]
+    for other_kind, other in _SUBJECT_MEMBERS:
+        if other_kind != kind and subject.get(other) is not None:
+            errs.append(forbidden(f"{path}.{other}", f"{other} is forbidden when subject kind is not '{other_kind}'"))
+    return errs
+
+
+def _rule_verbs(verbs: list, path: str) -> Errors:
+    if not verbs:
+        return [required(f"{path}.verbs", "verbs must contain at least one value")]
+    if "*" in verbs:
+        return _star_alone(verbs, f"{path}.verbs", "verbs")
+    if not set(verbs) <= set(_RULE_VERBS):
+        return [FieldError("FieldValueNotSupported", f"{path}.verbs", f"Unsupported value: {go_strings(verbs)}: "
+                           "supported values: " + ", ".join(f'"{v}"' for v in _RULE_VERBS))]
+    return []
 
 
 def _star_alone(values: list, field: str, what: str) -> Errors:
@@ -647,67 +695,56 @@ def _star_alone(values: list, field: str, what: str) -> Errors:
     return []
 
 
-def _flow_subject(subject: dict, path: str) -> Errors:
-    errs: Errors = []
-    kind = subject.get("kind")
-    members = {"User": "user", "Group": "group", "ServiceAccount": "serviceAccount"}
-    for subject_kind, member in members.items():
-        value = subject.get(member)
-        if kind == subject_kind:
-            if value is None:
-                errs.append(required(f"{path}.{member}", f"{member} is required when subject kind is "
-                                                          f"'{subject_kind}'"))
-                continue
-            value = _dict(value)
-            if subject_kind == "ServiceAccount":
-                if not text(value.get("name")):
-                    errs.append(required(f"{path}.serviceAccount.name", "name is required"))
-                if not text(value.get("namespace")):
-                    errs.append(required(f"{path}.serviceAccount.namespace", "namespace is required"))
-            elif not text(value.get("name")):
-                errs.append(required(f"{path}.{member}.name",
-                                     "username is required" if member == "user" else "name is required"))
-        elif value is not None:
-            errs.append(forbidden(f"{path}.{member}", f"{member} is forbidden when subject kind is not "
-                                                      f"'{subject_kind}'"))
-    if kind not in _SUBJECT_KINDS:
-        errs.append(not_supported(f"{path}.kind", kind or "", _SUBJECT_KINDS))
-    return errs
-
-
 def _resource_rule(rule: dict, path: str) -> Errors:
-    errs: Errors = []
-    for member, what, message in (("verbs", "verbs", "verbs must contain at least one value"),
-                                  ("apiGroups", "api groups", "resource rules must supply at least one api group"),
+    errs = _rule_verbs(seq(rule.get("verbs")), path)
+    for member, what, message in (("apiGroups", "api groups", "resource rules must supply at least one api group"),
                                   ("resources", "resources", "resource rules must supply at least one resource")):
         values = seq(rule.get(member))
-        if not values:
-            errs.append(required(f"{path}.{member}", message))
-        errs += _star_alone(values, f"{path}.{member}", what)
+        errs += [required(f"{path}.{member}", message)] if not values else \
+            _star_alone(values, f"{path}.{member}", what)
     namespaces = seq(rule.get("namespaces"))
     if not namespaces and rule.get("clusterScope") is not True:
         errs.append(required(f"{path}.namespaces",
                              "resource rules that are not cluster scoped must supply at least one namespace"))
-    elif "*" in namespaces and len(namespaces) > 1:
-        errs.append(invalid_go(f"{path}.namespaces", go_strings(namespaces),
-                               "if '*' is present, must not specify other namespaces"))
+    elif "*" in namespaces:
+        errs += _star_alone(namespaces, f"{path}.namespaces", "namespaces")
     else:
         for i, namespace in enumerate(namespaces):
-            if namespace != "*":
-                errs += [invalid(f"{path}.namespaces[{i}]", namespace, msg)
-                         for msg in names.is_dns1123_label(text(namespace))]
+            errs += [invalid(f"{path}.namespaces[{i}]", namespace, _NAMESPACE_INTRO + msg)
+                     for msg in names.name_is_dns_label(text(namespace), False)]
     return errs
 
 
+def _non_resource_url(url: str) -> str:
+    """What is wrong with a non-resource URL pattern ("" when nothing)."""
+    if not url:
+        return "must not be empty"
+    if url == "/":
+        return ""
+    if not url.startswith("/"):
+        return "must start with slash"
+    if " " in url:
+        return "must not contain white-space"
+    if "//" in url:
+        return "must not contain double slash"
+    stars = url.count("*")
+    if stars > 1 or (stars == 1 and not url.endswith("/*")):
+        return "wildcard can only do suffix matching"
+    return ""
+
+
 def _non_resource_rule(rule: dict, path: str) -> Errors:
-    errs: Errors = []
-    verbs, urls = seq(rule.get("verbs")), seq(rule.get("nonResourceURLs"))
-    if not verbs:
-        errs.append(required(f"{path}.verbs", "verbs must contain at least one value"))
-    errs += _star_alone(verbs, f"{path}.verbs", "verbs")
+    errs = _rule_verbs(seq(rule.get("verbs")), path)
+    urls = seq(rule.get("nonResourceURLs"))
     if not urls:
         errs.append(required(f"{path}.nonResourceURLs", "nonResourceURLs must contain at least one value"))
-    errs += _star_alone(urls, f"{path}.nonResourceURLs", "non-resource URLs")
+    elif "*" in urls:
+        errs += _star_alone(urls, f"{path}.nonResourceURLs", "non-resource URLs")
+    else:
+        for i, url in enumerate(urls):
+            problem = _non_resource_url(text(url))
+            if problem:
+                errs.append(invalid(f"{path}.nonResourceURLs[{i}]", url, problem))
     return errs
 
 
@@ -757,8 +794,10 @@ def validate_flow_schema(obj: dict, namespaced: bool) -> Errors:
                             "only the schema named 'exempt' may have matchingPrecedence 1"))
     method = spec.get("distinguisherMethod")
     if method is not None and _dict(method).get("type") not in _DISTINGUISHERS:
-        errs.append(not_supported("spec.distinguisherMethod.type", text(_dict(method).get("type")),
-                                  _DISTINGUISHERS))
+        rendered = f"flowcontrol.FlowDistinguisherMethod{{Type:{go_quote(_dict(method).get('type'))}}}"
+        errs.append(FieldError("FieldValueNotSupported", "spec.distinguisherMethod.type",
+                               f"Unsupported value: {rendered}: supported values: "
+                               + ", ".join(f'"{v}"' for v in _DISTINGUISHERS)))
     level = text(_dict(spec.get("priorityLevelConfiguration")).get("name"))
     if not level:
         errs.append(required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
@@ -794,7 +833,7 @@ def _limited(limited: dict) -> Errors:
     elif kind == "Queue":
         if queuing is None:
             errs.append(required(f"{path}.limitResponse.queuing",
-                                 "must not be empty if limited.limitResponse.type is Queue"))
+                                 "must not be empty if limited.limitResponse.type is Limited"))
         else:
             queuing = _dict(queuing)
             qpath = f"{path}.limitResponse.queuing"
@@ -803,10 +842,16 @@ def _limited(limited: dict) -> Errors:
                 errs.append(invalid(f"{qpath}.queueLengthLimit", length, "must be positive"))
             if not is_int(queues) or queues <= 0:
                 errs.append(invalid(f"{qpath}.queues", queues, "must be positive"))
-            elif not is_int(hand) or hand <= 0:
+            elif queues > _MAX_QUEUES:
+                errs.append(invalid(f"{qpath}.queues", queues, f"must not be greater than {_MAX_QUEUES}"))
+            if not is_int(hand) or hand <= 0:
                 errs.append(invalid(f"{qpath}.handSize", hand, "must be positive"))
-            elif hand > queues:
+            elif is_int(queues) and hand > queues:
                 errs.append(invalid(f"{qpath}.handSize", hand, f"should not be greater than queues ({queues})"))
+            elif is_int(queues) and queues > 0 and math.ceil(math.log2(queues) * hand) > _MAX_HASH_BITS:
+                errs.append(invalid(f"{qpath}.handSize", hand, f"required entropy bits of deckSize {queues} and "
+                                                               f"handSize {hand} should not be greater than "
+                                                               f"{_MAX_HASH_BITS}"))
     else:
         errs.append(not_supported(f"{path}.limitResponse.type", text(kind), ("Queue", "Reject")))
     return errs
@@ -841,6 +886,11 @@ def validate_priority_level_configuration(obj: dict, namespaced: bool) -> Errors
         errs.append(not_supported("spec.type", text(kind), ("Exempt", "Limited")))
     if name == "catch-all" and spec != apfbootstrap.priority_level(name)["spec"]:
         errs.append(invalid_go("spec", "spec", f"spec of '{name}' must equal the fixed value"))
+    if name == "exempt":
+        fixed = {k: v for k, v in apfbootstrap.priority_level(name)["spec"].items() if k != "exempt"}
+        if {k: v for k, v in spec.items() if k != "exempt"} != fixed:
+            errs.append(invalid_go("spec", "spec",
+                                   "spec of 'exempt' except the 'spec.exempt' field must equal the fixed value"))
     return errs + _flow_conditions(obj.get("status"))
 
 
