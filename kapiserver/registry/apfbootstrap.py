@@ -34,10 +34,10 @@ def _sa(name: str) -> dict:
 
 
 def _rule(verbs, groups, resources, namespaces, cluster_scope: bool) -> dict:
-    rule = {"verbs": list(verbs), "apiGroups": list(groups), "resources": list(resources),
-            "namespaces": list(namespaces)}
+    rule = {"verbs": list(verbs), "apiGroups": list(groups), "resources": list(resources)}
     if cluster_scope:
         rule["clusterScope"] = True
+    rule["namespaces"] = list(namespaces)
     return rule
 
 
@@ -115,7 +115,7 @@ def priority_level(name: str) -> dict:
         response = {"type": "Reject"} if queuing is None else {
             "type": "Queue", "queuing": {"queues": queuing[0], "handSize": queuing[1],
                                          "queueLengthLimit": queuing[2]}}
-        spec = {"type": "Limited", "limited": {"nominalConcurrencyShares": shares, "lendablePercent": lendable,
-                                               "limitResponse": response}}
+        spec = {"type": "Limited", "limited": {"nominalConcurrencyShares": shares, "limitResponse": response,
+                                               "lendablePercent": lendable}}
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PriorityLevelConfiguration", "metadata": _meta(name),
             "spec": spec}
