@@ -248,8 +248,10 @@ class APFConfigController:
         if old is None or not _needs_condition(old, levels):
             return old
         level = ((old.get("spec") or {}).get("priorityLevelConfiguration") or {}).get("name", "")
-        condition = dict(dangling_condition(level, level in levels),
-                         lastTransitionTime=meta.rfc3339(self.clock.seconds()))
+        wanted = dangling_condition(level, level in levels)
+        condition = {"type": wanted["type"], "status": wanted["status"],     # Go's field order
+                     "lastTransitionTime": meta.rfc3339(self.clock.seconds()), "reason": wanted["reason"],
+                     "message": wanted["message"]}
         new = copy.deepcopy(old)
         status = new.get("status") if isinstance(new.get("status"), dict) else {}
         conditions = list(status.get("conditions") or [])
