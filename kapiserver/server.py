@@ -21,6 +21,7 @@ from twisted.web.resource import Resource
 from .config import ServerConfig
 from .controllers import identity
 from .controllers.bootstrap import RECONCILE_INTERVAL, BootstrapController
+from .controllers.apf import APFConfigController
 from .controllers.apiservices import APIServiceRegistration
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
@@ -52,6 +53,9 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     # The local APIServices of what this apiserver serves (the aggregator's autoregistration), written once
     # the watch caches have filled, as the identity lease below.
     apiserver.add(registry.controller(APIServiceRegistration, reactor, wait_for=registry.watch_caches_filled))
+    # API Priority and Fairness's bootstrap FlowSchemas and PriorityLevelConfigurations, ensured every minute,
+    # and the FlowSchemas' Dangling conditions: written once the watch caches have filled, as the above.
+    apiserver.add(registry.controller(APFConfigController, reactor, wait_for=registry.watch_caches_filled))
     # This apiserver's identity Lease, first written once the watch caches have filled: written before,
     # it would move a cache's window past a client's last resourceVersion, breaking its watch's resume.
     apiserver.add(registry.controller(identity.IdentityLeaseController, reactor, lease_name, holder,

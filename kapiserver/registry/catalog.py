@@ -199,6 +199,12 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     # scheduling.k8s.io/v1
     _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short_names=("pc",)),
+    # flowcontrol.apiserver.k8s.io/v1: API Priority and Fairness's configuration (stored; the bootstrap objects
+    # kept by controllers/apf.py)
+    _r("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", False,
+       subresources=(_status("FlowSchema"),)),
+    _r("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations", "PriorityLevelConfiguration", False,
+       subresources=(_status("PriorityLevelConfiguration"),)),
     # apiregistration.k8s.io/v1: the aggregator's APIServices (the local ones the apiserver registers itself)
     _r("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, categories=("api-extensions",),
        subresources=(_status("APIService"),)),

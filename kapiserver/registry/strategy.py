@@ -38,12 +38,17 @@ _STATUS_KEEPS_OLD_METADATA = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
     ("storage.k8s.io", "volumeattachments"): ("labels", "annotations", "finalizers", "ownerReferences"),
     ("apiregistration.k8s.io", "apiservices"): ("labels", "annotations", "finalizers", "ownerReferences"),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"): ("labels", "annotations", "finalizers", "ownerReferences"),
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"):
+        ("labels", "annotations", "finalizers", "ownerReferences"),
 }
 _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
                ("", "replicationcontrollers"), ("networking.k8s.io", "ingresses"),
                ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
-               ("policy", "poddisruptionbudgets"), ("storage.k8s.io", "csidrivers")}
+               ("policy", "poddisruptionbudgets"), ("storage.k8s.io", "csidrivers"),
+               ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+               ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations")}
 
 
 class Strategy:

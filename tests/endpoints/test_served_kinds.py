@@ -19,9 +19,6 @@ from kapiserver.registry.catalog import BUILTIN, Catalog
 
 # (group, version, kind) -> why it is not served yet.
 NOT_YET_SERVED = {
-    ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"): "needs API priority and fairness (flow control)",
-    ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"):
-        "needs API priority and fairness (flow control)",
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"):
         "needs the ValidatingAdmissionPolicy admission plugin (CEL policies)",
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"):

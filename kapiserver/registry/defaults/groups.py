@@ -125,7 +125,50 @@ def endpoint_slice(obj: dict) -> None:
 
 
 # (group, version, kind) -> defaulter; the version is "*" where every version agrees.
+def flow_schema(obj: dict) -> None:
+    """flowcontrol/v1: an unset (zero) matchingPrecedence is 1000."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and not spec.get("matchingPrecedence"):
+        spec["matchingPrecedence"] = 1000
+
+
+def _go_order(obj: dict, fields: tuple) -> None:
+    """Put ``fields`` (those present) in Go's struct order, after whatever else ``obj`` has."""
+    for field in fields:
+        if field in obj:
+            obj[field] = obj.pop(field)
+
+
+def priority_level_configuration(obj: dict) -> None:
+    """flowcontrol/v1: unset shares are 30 (limited) or 0 (exempt), lendablePercent 0, and a queuing
+    configuration's zero fields 64 queues, hand size 8, queue length limit 50 (in Go's field order)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    exempt = spec.get("exempt")
+    if isinstance(exempt, dict):
+        exempt.setdefault("nominalConcurrencyShares", 0)
+        exempt.setdefault("lendablePercent", 0)
+        _go_order(exempt, ("nominalConcurrencyShares", "lendablePercent"))
+    limited = spec.get("limited")
+    if isinstance(limited, dict):
+        if limited.get("nominalConcurrencyShares") is None:
+            limited["nominalConcurrencyShares"] = 30
+        if limited.get("lendablePercent") is None:
+            limited["lendablePercent"] = 0
+        _go_order(limited, ("nominalConcurrencyShares", "limitResponse", "lendablePercent", "borrowingLimitPercent"))
+        response = limited.get("limitResponse")
+        queuing = response.get("queuing") if isinstance(response, dict) else None
+        if isinstance(queuing, dict):
+            for field, value in (("queues", 64), ("handSize", 8), ("queueLengthLimit", 50)):
+                if not queuing.get(field):
+                    queuing[field] = value
+            _go_order(queuing, ("queues", "handSize", "queueLengthLimit"))
+
+
 DEFAULTERS = {
+    ("flowcontrol.apiserver.k8s.io", "*", "FlowSchema"): flow_schema,
+    ("flowcontrol.apiserver.k8s.io", "*", "PriorityLevelConfiguration"): priority_level_configuration,
     ("autoscaling", "v1", "HorizontalPodAutoscaler"): hpa_v1,
     ("autoscaling", "v2", "HorizontalPodAutoscaler"): hpa_v2,
     ("networking.k8s.io", "*", "NetworkPolicy"): network_policy,

@@ -1,16 +1,19 @@
-"""Validation of the smaller groups: apiregistration, autoscaling, policy, storage, scheduling, node,
-coordination, discovery, certificates, events, and the review kinds (networking and rbac have their own modules)."""
+"""Validation of the smaller groups: apiregistration, flowcontrol, autoscaling, policy, storage, scheduling,
+node, coordination, discovery, certificates, events, and the review kinds (networking and rbac have their own
+modules)."""
 
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
+from .. import apfbootstrap
 from . import meta as _meta
 from . import names, pod
 from ..defaults._quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, forbidden, go_label_selector, go_quote,
-                    go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
+from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
+                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
                     nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required, seq,
                     text, too_long)
 from .core import ACCESS_MODES
@@ -633,7 +636,278 @@ def validate_api_service_update(new: dict, old: dict, namespaced: bool) -> Error
     return errs + [e for e in validate_api_service(new, namespaced) if not e.field.startswith("metadata.")]
 
 
+# -- flowcontrol.apiserver.k8s.io ------------------------------------------------------------
+
+_SUBJECT_KINDS = ("Group", "ServiceAccount", "User")
+_DISTINGUISHERS = ("ByNamespace", "ByUser")
+_RULE_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "proxy", "update", "watch")
+_SUBJECT_MEMBERS = (("User", "user"), ("Group", "group"), ("ServiceAccount", "serviceAccount"))
+_NAMESPACE_INTRO = "each member of this list must be '*' or a DNS-1123 label; "
+_MAX_QUEUES = 10_000_000
+_MAX_HASH_BITS = 60
+
+
+def _flow_subject(subject: dict, path: str) -> Errors:
+    """One subject: the member its kind names, present and named; the other members absent."""
+    kind = subject.get("kind")
+    members = dict(_SUBJECT_MEMBERS)
+    if kind not in members:
+        return [not_supported(f"{path}.kind", text(kind), _SUBJECT_KINDS)]
+    member = members[kind]
+    errs: Errors = []
+    value = subject.get(member)
+    if value is None:
+        errs.append(required(f"{path}.{member}", f"{member} is required when subject kind is '{kind}'"))
+    else:
+        value = _dict(value)
+        name = text(value.get("name"))
+        if not name:
+            errs.append(required(f"{path}.{member}.name", ""))
+        elif kind == "ServiceAccount" and name != "*":
+            errs += [invalid(f"{path}.{member}.name", name, msg) for msg in names.name_is_dns_subdomain(name, False)]
+        if kind == "ServiceAccount":
+            namespace = text(value.get("namespace"))
+            if not namespace:
+                errs.append(required(f"{path}.{member}.namespace", "must specify namespace for service account"))
+            else:
+                errs += [invalid(f"{path}.{member}.namespace", namespace, msg)
+                         for msg in names.name_is_dns_label(namespace, False)]
+    for other_kind, other in _SUBJECT_MEMBERS:
+        if other_kind != kind and subject.get(other) is not None:
+            errs.append(forbidden(f"{path}.{other}", f"{other} is forbidden when subject kind is not '{other_kind}'"))
+    return errs
+
+
+def _rule_verbs(verbs: list, path: str) -> Errors:
+    if not verbs:
+        return [required(f"{path}.verbs", "verbs must contain at least one value")]
+    if "*" in verbs:
+        return _star_alone(verbs, f"{path}.verbs", "verbs")
+    if not set(verbs) <= set(_RULE_VERBS):
+        return [FieldError("FieldValueNotSupported", f"{path}.verbs", f"Unsupported value: {go_strings(verbs)}: "
+                           "supported values: " + ", ".join(f'"{v}"' for v in _RULE_VERBS))]
+    return []
+
+
+def _star_alone(values: list, field: str, what: str) -> Errors:
+    if "*" in values and len(values) > 1:
+        return [invalid_go(field, go_strings(values), f"if '*' is present, must not specify other {what}")]
+    return []
+
+
+def _resource_rule(rule: dict, path: str) -> Errors:
+    errs = _rule_verbs(seq(rule.get("verbs")), path)
+    for member, what, message in (("apiGroups", "api groups", "resource rules must supply at least one api group"),
+                                  ("resources", "resources", "resource rules must supply at least one resource")):
+        values = seq(rule.get(member))
+        errs += [required(f"{path}.{member}", message)] if not values else \
+            _star_alone(values, f"{path}.{member}", what)
+    namespaces = seq(rule.get("namespaces"))
+    if not namespaces and rule.get("clusterScope") is not True:
+        errs.append(required(f"{path}.namespaces",
+                             "resource rules that are not cluster scoped must supply at least one namespace"))
+    elif "*" in namespaces:
+        errs += _star_alone(namespaces, f"{path}.namespaces", "namespaces")
+    else:
+        for i, namespace in enumerate(namespaces):
+            errs += [invalid(f"{path}.namespaces[{i}]", namespace, _NAMESPACE_INTRO + msg)
+                     for msg in names.name_is_dns_label(text(namespace), False)]
+    return errs
+
+
+def _non_resource_url(url: str) -> str:
+    """What is wrong with a non-resource URL pattern ("" when nothing)."""
+    if not url:
+        return "must not be empty"
+    if url == "/":
+        return ""
+    if not url.startswith("/"):
+        return "must start with slash"
+    if " " in url:
+        return "must not contain white-space"
+    if "//" in url:
+        return "must not contain double slash"
+    stars = url.count("*")
+    if stars > 1 or (stars == 1 and not url.endswith("/*")):
+        return "wildcard can only do suffix matching"
+    return ""
+
+
+def _non_resource_rule(rule: dict, path: str) -> Errors:
+    errs = _rule_verbs(seq(rule.get("verbs")), path)
+    urls = seq(rule.get("nonResourceURLs"))
+    if not urls:
+        errs.append(required(f"{path}.nonResourceURLs", "nonResourceURLs must contain at least one value"))
+    elif "*" in urls:
+        errs += _star_alone(urls, f"{path}.nonResourceURLs", "non-resource URLs")
+    else:
+        for i, url in enumerate(urls):
+            problem = _non_resource_url(text(url))
+            if problem:
+                errs.append(invalid(f"{path}.nonResourceURLs[{i}]", url, problem))
+    return errs
+
+
+def _policy_rules(rule: dict, path: str) -> Errors:
+    errs: Errors = []
+    subjects = _list(rule.get("subjects"))
+    if not subjects:
+        errs.append(required(f"{path}.subjects", "subjects must contain at least one value"))
+    for i, subject in enumerate(subjects):
+        errs += _flow_subject(subject, f"{path}.subjects[{i}]")
+    resource_rules, non_resource_rules = _list(rule.get("resourceRules")), _list(rule.get("nonResourceRules"))
+    if not resource_rules and not non_resource_rules:
+        errs.append(required(path, "at least one of resourceRules and nonResourceRules has to be non-empty"))
+    for i, resource_rule in enumerate(resource_rules):
+        errs += _resource_rule(resource_rule, f"{path}.resourceRules[{i}]")
+    for i, non_resource_rule in enumerate(non_resource_rules):
+        errs += _non_resource_rule(non_resource_rule, f"{path}.nonResourceRules[{i}]")
+    return errs
+
+
+def _flow_conditions(status: Any) -> Errors:
+    errs: Errors = []
+    seen = set()
+    for i, condition in enumerate(_list(_dict(status).get("conditions"))):
+        kind = text(condition.get("type"))
+        if not kind:
+            errs.append(required(f"status.conditions[{i}].type", "must not be empty"))
+        elif kind in seen:
+            errs.append(duplicate(f"status.conditions[{i}].type", kind))
+        seen.add(kind)
+    return errs
+
+
+def validate_flow_schema(obj: dict, namespaced: bool) -> Errors:
+    """A FlowSchema: precedence in 1..10000 (1 for exempt alone), a known distinguisher, a priority level
+    named, well-formed rules; the mandatory ones keep their fixed specs."""
+    errs = _meta_create(obj, False)
+    name = text(_dict(obj.get("metadata")).get("name"))
+    spec = _dict(obj.get("spec"))
+    precedence = spec.get("matchingPrecedence") or 0
+    if not is_int(precedence) or precedence <= 0:
+        errs.append(invalid("spec.matchingPrecedence", precedence, "must be a positive value"))
+    elif precedence > 10000:
+        errs.append(invalid("spec.matchingPrecedence", precedence, "must not be greater than 10000"))
+    elif precedence == 1 and name != "exempt":
+        errs.append(invalid("spec.matchingPrecedence", precedence,
+                            "only the schema named 'exempt' may have matchingPrecedence 1"))
+    method = spec.get("distinguisherMethod")
+    if method is not None and _dict(method).get("type") not in _DISTINGUISHERS:
+        rendered = f"flowcontrol.FlowDistinguisherMethod{{Type:{go_quote(_dict(method).get('type'))}}}"
+        errs.append(FieldError("FieldValueNotSupported", "spec.distinguisherMethod.type",
+                               f"Unsupported value: {rendered}: supported values: "
+                               + ", ".join(f'"{v}"' for v in _DISTINGUISHERS)))
+    level = text(_dict(spec.get("priorityLevelConfiguration")).get("name"))
+    if not level:
+        errs.append(required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
+    else:
+        errs += [invalid("spec.priorityLevelConfiguration.name", level, msg)
+                 for msg in names.name_is_dns_subdomain(level, False)]
+    for i, rule in enumerate(_list(spec.get("rules"))):
+        errs += _policy_rules(rule, f"spec.rules[{i}]")
+    if name in apfbootstrap.MANDATORY_FLOW_SCHEMAS and spec != apfbootstrap.flow_schema(name)["spec"]:
+        errs.append(invalid_go("spec", "spec", f"spec of '{name}' must equal the fixed value"))
+    return errs + _flow_conditions(obj.get("status"))
+
+
+def _limited(limited: dict) -> Errors:
+    errs: Errors = []
+    path = "spec.limited"
+    shares = limited.get("nominalConcurrencyShares")
+    if shares is not None and (not is_int(shares) or shares < 0):
+        errs.append(invalid(f"{path}.nominalConcurrencyShares", shares, "must be a non-negative integer"))
+    lendable = limited.get("lendablePercent")
+    if lendable is not None and (not is_int(lendable) or not 0 <= lendable <= 100):
+        errs.append(invalid(f"{path}.lendablePercent", lendable, "must be between 0 and 100, inclusive"))
+    borrowing = limited.get("borrowingLimitPercent")
+    if borrowing is not None and (not is_int(borrowing) or borrowing < 0):
+        errs.append(invalid(f"{path}.borrowingLimitPercent", borrowing,
+                            "if specified, must be a non-negative integer"))
+    response = _dict(limited.get("limitResponse"))
+    kind, queuing = response.get("type"), response.get("queuing")
+    if kind == "Reject":
+        if queuing is not None:
+            errs.append(forbidden(f"{path}.limitResponse.queuing",
+                                  "must be nil if limited.limitResponse.type is not Limited"))
+    elif kind == "Queue":
+        if queuing is None:
+            errs.append(required(f"{path}.limitResponse.queuing",
+                                 "must not be empty if limited.limitResponse.type is Limited"))
+        else:
+            queuing = _dict(queuing)
+            qpath = f"{path}.limitResponse.queuing"
+            queues, hand, length = (queuing.get(k) or 0 for k in ("queues", "handSize", "queueLengthLimit"))
+            if not is_int(length) or length <= 0:
+                errs.append(invalid(f"{qpath}.queueLengthLimit", length, "must be positive"))
+            if not is_int(queues) or queues <= 0:
+                errs.append(invalid(f"{qpath}.queues", queues, "must be positive"))
+            elif queues > _MAX_QUEUES:
+                errs.append(invalid(f"{qpath}.queues", queues, f"must not be greater than {_MAX_QUEUES}"))
+            if not is_int(hand) or hand <= 0:
+                errs.append(invalid(f"{qpath}.handSize", hand, "must be positive"))
+            elif is_int(queues) and hand > queues:
+                errs.append(invalid(f"{qpath}.handSize", hand, f"should not be greater than queues ({queues})"))
+            elif is_int(queues) and queues > 0 and math.ceil(math.log2(queues) * hand) > _MAX_HASH_BITS:
+                errs.append(invalid(f"{qpath}.handSize", hand, f"required entropy bits of deckSize {queues} and "
+                                                               f"handSize {hand} should not be greater than "
+                                                               f"{_MAX_HASH_BITS}"))
+    else:
+        errs.append(not_supported(f"{path}.limitResponse.type", text(kind), ("Queue", "Reject")))
+    return errs
+
+
+def validate_priority_level_configuration(obj: dict, namespaced: bool) -> Errors:
+    """A PriorityLevelConfiguration: Exempt exactly when named exempt, limited or exempt as its type says,
+    shares, percentages and queuing in range; catch-all keeps its fixed spec."""
+    errs = _meta_create(obj, False)
+    name = text(_dict(obj.get("metadata")).get("name"))
+    spec = _dict(obj.get("spec"))
+    kind = spec.get("type")
+    if (name == "exempt") != (kind == "Exempt"):
+        errs.append(invalid("spec.type", text(kind), "type must be 'Exempt' if and only if name is 'exempt'"))
+    if kind == "Exempt":
+        if spec.get("limited") is not None:
+            errs.append(forbidden("spec.limited", "must be nil if the type is not Limited"))
+        exempt = _dict(spec.get("exempt"))
+        shares, lendable = exempt.get("nominalConcurrencyShares"), exempt.get("lendablePercent")
+        if shares is not None and (not is_int(shares) or shares < 0):
+            errs.append(invalid("spec.exempt.nominalConcurrencyShares", shares, "must be a non-negative integer"))
+        if lendable is not None and (not is_int(lendable) or not 0 <= lendable <= 100):
+            errs.append(invalid("spec.exempt.lendablePercent", lendable, "must be between 0 and 100, inclusive"))
+    elif kind == "Limited":
+        if spec.get("exempt") is not None:
+            errs.append(forbidden("spec.exempt", "must be nil if the type is Limited"))
+        if spec.get("limited") is None:
+            errs.append(required("spec.limited", "must not be empty when type is Limited"))
+        else:
+            errs += _limited(_dict(spec.get("limited")))
+    else:
+        errs.append(not_supported("spec.type", text(kind), ("Exempt", "Limited")))
+    if name == "catch-all" and spec != apfbootstrap.priority_level(name)["spec"]:
+        errs.append(invalid_go("spec", "spec", f"spec of '{name}' must equal the fixed value"))
+    if name == "exempt":
+        fixed = {k: v for k, v in apfbootstrap.priority_level(name)["spec"].items() if k != "exempt"}
+        if {k: v for k, v in spec.items() if k != "exempt"} != fixed:
+            errs.append(invalid_go("spec", "spec",
+                                   "spec of 'exempt' except the 'spec.exempt' field must equal the fixed value"))
+    return errs + _flow_conditions(obj.get("status"))
+
+
+def validate_flow_schema_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    return errs + [e for e in validate_flow_schema(new, namespaced) if not e.field.startswith("metadata.")]
+
+
+def validate_priority_level_configuration_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    return errs + [e for e in validate_priority_level_configuration(new, namespaced)
+                   if not e.field.startswith("metadata.")]
+
+
 CREATE = {
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): validate_flow_schema,
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): validate_priority_level_configuration,
     ("apiregistration.k8s.io", "APIService"): validate_api_service,
     ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("policy", "PodDisruptionBudget"): validate_pdb,
@@ -654,6 +928,8 @@ CREATE = {
 }
 
 UPDATE = {
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): validate_flow_schema_update,
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): validate_priority_level_configuration_update,
     ("apiregistration.k8s.io", "APIService"): validate_api_service_update,
     ("storage.k8s.io", "StorageClass"): validate_storage_class_update,
     ("storage.k8s.io", "CSIDriver"): validate_csi_driver_update,
