@@ -50,12 +50,13 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     bootstrap = apiserver.add(registry.controller(bootstrap_controller, config, reactor))
     apiserver.add(Periodic(RECONCILE_INTERVAL, lambda: bootstrap.controller.reconcile(), reactor))
     apiserver.add(registry.controller(CRDController, reactor))
-    # The local APIServices of what this apiserver serves (the aggregator's autoregistration), written once
-    # the watch caches have filled, as the identity lease below.
-    apiserver.add(registry.controller(APIServiceRegistration, reactor, wait_for=registry.watch_caches_filled))
-    # API Priority and Fairness's bootstrap FlowSchemas and PriorityLevelConfigurations, ensured every minute,
-    # and the FlowSchemas' Dangling conditions: written once the watch caches have filled, as the above.
-    apiserver.add(registry.controller(APFConfigController, reactor, wait_for=registry.watch_caches_filled))
+    # The local APIServices of what this apiserver serves (the aggregator's autoregistration), and API
+    # Priority and Fairness's bootstrap FlowSchemas and PriorityLevelConfigurations (ensured every minute, with
+    # the FlowSchemas' Dangling conditions). Both are in place before the listeners serve: written later, on a
+    # first start, they would move the watch caches' windows past the resourceVersions of a client's first
+    # writes, and that client could not resume its watches across a restart (on a restart nothing is written).
+    apiserver.add(registry.controller(APIServiceRegistration, reactor))
+    apiserver.add(registry.controller(APFConfigController, reactor))
     # This apiserver's identity Lease, first written once the watch caches have filled: written before,
     # it would move a cache's window past a client's last resourceVersion, breaking its watch's resume.
     apiserver.add(registry.controller(identity.IdentityLeaseController, reactor, lease_name, holder,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.logger import Logger
 
 from ..machinery import meta
@@ -147,8 +147,10 @@ class APFConfigController:
         for mandatory in (False, True):
             for resource, kind, mandatory_names, suggested_names, make in self.KINDS:
                 store = self._store(resource)
-                for name in (mandatory_names if mandatory else suggested_names):
-                    await self._ensure_one(store, kind, make(name), mandatory)
+                # The objects of one kind at once: the store commits their writes together.
+                await gatherResults([ensureDeferred(self._ensure_one(store, kind, make(name), mandatory))
+                                     for name in (mandatory_names if mandatory else suggested_names)],
+                                    consumeErrors=True)
         for resource, kind, mandatory_names, suggested_names, make in self.KINDS:
             await self._remove_unwanted(self._store(resource), set(mandatory_names) | set(suggested_names))
 
@@ -234,15 +236,17 @@ class APFConfigController:
         levels = {item["metadata"]["name"] for item in
                   (await self._store("prioritylevelconfigurations").list(None, ListOptions()))[0]}
         store = self._store("flowschemas")
-        for schema in (await store.list(None, ListOptions()))[0]:
-            if _needs_condition(schema, levels):
-                try:
-                    await store.update(None, schema["metadata"]["name"],
-                                       lambda old: self._with_condition(old, levels), CONSUMER,
-                                       subresource="status")
-                except StatusError as e:
-                    if e.code != 404:
-                        raise
+
+        async def set_condition(name: str) -> None:
+            try:
+                await store.update(None, name, lambda old: self._with_condition(old, levels), CONSUMER,
+                                   subresource="status")
+            except StatusError as e:
+                if e.code != 404:
+                    raise
+        await gatherResults([ensureDeferred(set_condition(schema["metadata"]["name"]))
+                             for schema in (await store.list(None, ListOptions()))[0]
+                             if _needs_condition(schema, levels)], consumeErrors=True)
 
     def _with_condition(self, old, levels: set[str]):
         if old is None or not _needs_condition(old, levels):

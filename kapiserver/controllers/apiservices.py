@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.logger import Logger
 
 from ..machinery import meta
@@ -83,7 +84,6 @@ class APIServiceRegistration:
             self._call = self.clock.callLater(self.interval, self._check)
 
     def _check(self) -> None:
-        from twisted.internet.defer import Deferred
         if self.registry.generation == self._generation:
             self._soon()
             return
@@ -111,19 +111,9 @@ class APIServiceRegistration:
         self._generation = self.registry.generation
         wanted = self.served()
         existing = {item["metadata"]["name"]: item for item in (await store.list(None, ListOptions()))[0]}
-        for name, service in wanted.items():
-            current = existing.get(name)
-            try:
-                if current is None:
-                    current = await store.create(None, copy.deepcopy(service))
-                elif current.get("spec", {}).get("service") is None and \
-                        {k: current.get("spec", {}).get(k) for k in service["spec"]} != service["spec"]:
-                    current, _ = await store.update(None, name, lambda old: _with_spec(old, service))
-                if current.get("spec", {}).get("service") is None:
-                    await self._mark_available(store, current)
-            except StatusError as e:
-                if e.code not in (404, 409):
-                    raise
+        # One group-version's APIService at a time would be one commit each: all at once, the store batches them.
+        await gatherResults([ensureDeferred(self._register(store, name, service, existing.get(name)))
+                             for name, service in wanted.items()], consumeErrors=True)
         for name, current in existing.items():
             if name in wanted or (current.get("spec") or {}).get("service") is not None:
                 continue
@@ -133,6 +123,19 @@ class APIServiceRegistration:
                 except StatusError as e:
                     if e.code != 404:
                         raise
+
+    async def _register(self, store, name: str, service: dict, current: dict | None) -> None:
+        try:
+            if current is None:
+                current = await store.create(None, copy.deepcopy(service))
+            elif current.get("spec", {}).get("service") is None and \
+                    {k: current.get("spec", {}).get(k) for k in service["spec"]} != service["spec"]:
+                current, _ = await store.update(None, name, lambda old: _with_spec(old, service))
+            if current.get("spec", {}).get("service") is None:
+                await self._mark_available(store, current)
+        except StatusError as e:
+            if e.code not in (404, 409):
+                raise
 
     async def _mark_available(self, store, service: dict) -> None:
         conditions = (service.get("status") or {}).get("conditions") or []
