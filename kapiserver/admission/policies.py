@@ -40,7 +40,7 @@ class _ConfigurationError(Exception):
     """A binding that cannot be applied (its params missing or unreachable): failurePolicy decides."""
 
 
-def _lazy_variables(policy_variables: list, activation: dict):
+def _lazy_variables(policy_variables: list, activation: dict, budget):
     """``variables``: a CEL map whose entries are evaluated the first time they are read (a variable that
     errors fails only the expressions that use it)."""
     from ..machinery import cel
@@ -63,7 +63,7 @@ def _lazy_variables(policy_variables: list, activation: dict):
                 self.values[name] = cel.celpy.CELEvalError(f"variable {name!r} refers to itself", ValueError, None)
                 try:
                     result = cel.compile_expression(self.sources[name].strip(), POLICY_VARIABLES).evaluate(
-                        activation)
+                        activation, budget)
                 except cel.CompileError as e:
                     result = cel.celpy.CELEvalError(str(e), ValueError, None)
                 self.values[name] = result
@@ -235,29 +235,36 @@ class ValidatingAdmissionPolicy:
                 "namespaceObject": cel.to_cel(_namespace_object(namespace), None) if namespace else None}
         for param in params:
             activation = dict(base, params=cel.to_cel(param, None))
+            budget = cel.Budget()
             matched, failures = evaluate_conditions(spec.get("matchConditions") or [], activation,
-                                                    POLICY_CONDITION_VARIABLES)
+                                                    POLICY_CONDITION_VARIABLES, budget)
             if not matched:
                 continue
             if failures:
                 if fail:
                     decisions.append(_Decision("failed to evaluate match conditions: " + "; ".join(failures)))
                 continue
-            activation["variables"] = _lazy_variables(spec.get("variables") or [], activation)
+            activation["variables"] = _lazy_variables(spec.get("variables") or [], activation, budget)
             for index, validation in enumerate(spec.get("validations") or []):
-                decision = self._validation(validation, index, activation, fail)
+                if budget.exhausted:
+                    break
+                decision = self._validation(validation, index, activation, fail, budget)
                 if decision is not None:
                     decisions.append(decision)
-            self._audit_annotations(policy, activation, attributes)
+            if not budget.exhausted:
+                self._audit_annotations(policy, activation, attributes, budget)
+            if budget.exhausted and fail:
+                decisions.append(_Decision("validation failed due to running out of cost budget, no further "
+                                           "validation rules will be run"))
         return decisions
 
     @staticmethod
-    def _validation(validation: dict, index: int, activation: dict, fail: bool) -> Optional[_Decision]:
+    def _validation(validation: dict, index: int, activation: dict, fail: bool, budget) -> Optional[_Decision]:
         from ..machinery import cel
         from ..registry.validation.admissionregistration import POLICY_VARIABLES
         expression = (validation.get("expression") or "").strip()
         try:
-            result = cel.compile_expression(expression, POLICY_VARIABLES).evaluate(activation)
+            result = cel.compile_expression(expression, POLICY_VARIABLES).evaluate(activation, budget)
         except cel.CompileError as e:
             result = cel.celpy.CELEvalError(str(e), ValueError, None)
         if isinstance(result, cel.celpy.CELEvalError) or not isinstance(result, (bool, cel.celtypes.BoolType)):
@@ -272,7 +279,7 @@ class ValidatingAdmissionPolicy:
         if validation.get("messageExpression"):
             try:
                 produced = _string(cel.compile_expression(validation["messageExpression"].strip(),
-                                                          POLICY_VARIABLES).evaluate(activation))
+                                                          POLICY_VARIABLES).evaluate(activation, budget))
             except cel.CompileError:
                 produced = None
             if produced and produced.strip() and "\n" not in produced.strip():
@@ -280,13 +287,13 @@ class ValidatingAdmissionPolicy:
         return _Decision(message, validation.get("reason") or "Invalid", index)
 
     @staticmethod
-    def _audit_annotations(policy: dict, activation: dict, attributes: Attributes) -> None:
+    def _audit_annotations(policy: dict, activation: dict, attributes: Attributes, budget) -> None:
         from ..machinery import cel
         from ..registry.validation.admissionregistration import POLICY_VARIABLES
         for annotation in (policy.get("spec") or {}).get("auditAnnotations") or []:
             try:
                 value = cel.compile_expression((annotation.get("valueExpression") or "").strip(),
-                                               POLICY_VARIABLES).evaluate(activation)
+                                               POLICY_VARIABLES).evaluate(activation, budget)
             except cel.CompileError:
                 continue
             text = _string(value)

@@ -326,7 +326,8 @@ def _options_object(attributes: Attributes) -> Optional[dict]:
     return out
 
 
-def evaluate_conditions(conditions: list, activation: dict, variables: frozenset) -> tuple[bool, list[str]]:
+def evaluate_conditions(conditions: list, activation: dict, variables: frozenset,
+                        budget=None) -> tuple[bool, list[str]]:
     """matchConditions (CEL, compiled for ``variables``) over ``activation``: (False, []) as soon as one is false;
     else (True, why each one that could not be evaluated failed).  Webhooks and admission policies share it."""
     from ..machinery import cel
@@ -338,7 +339,7 @@ def evaluate_conditions(conditions: list, activation: dict, variables: frozenset
         except cel.CompileError as e:
             failures.append(f"matchCondition {name!r}: {e}")
             continue
-        result = program.evaluate(activation)
+        result = program.evaluate(activation, budget)
         if isinstance(result, cel.celpy.CELEvalError):
             failures.append(f"matchCondition {name!r}: {cel.error_text(result)}")
         elif not isinstance(result, cel.celtypes.BoolType):

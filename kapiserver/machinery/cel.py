@@ -151,20 +151,82 @@ def _environment() -> celpy.Environment:
 
 # -- compiling --------------------------------------------------------------------------------------
 
+# -- cost ---------------------------------------------------------------------------------------------
+# Every node the evaluator visits costs 1 (a comprehension pays for each of its iterations), so an expression
+# cannot run for ever: one evaluation stops at PER_CALL_LIMIT, as upstream's per-call limit stops cel-go, and
+# the expressions of one admission policy's evaluation share a Budget, as upstream's runtime cost budget.
+# A visited node is a smaller unit than cel-go's cost (an iteration of a simple comprehension visits some
+# fifty), so these are upstream's limits in what they stop, not in their numbers: a call stops within a few
+# seconds of interpreted work.
+PER_CALL_LIMIT = 1_000_000
+RUNTIME_BUDGET = 2_000_000
+COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
+
+
+class _CostExceeded(Exception):
+    pass
+
+
+class Budget:
+    """What a sequence of evaluations may still spend."""
+
+    def __init__(self, remaining: Optional[int] = None):
+        self.remaining = RUNTIME_BUDGET if remaining is None else remaining
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining <= 0
+
+
+class _Meter:
+    def __init__(self, limit: int):
+        self.limit, self.used, self.exceeded = limit, 0, False
+
+
+class _MeteredEvaluator(celpy.evaluation.Evaluator):
+    """celpy's evaluator, paying for every node it visits (its macros' sub-evaluators share the meter)."""
+
+    meter: _Meter
+
+    def _visit_tree(self, tree):
+        meter = self.meter
+        meter.used += 1
+        if meter.exceeded or meter.used > meter.limit:
+            meter.exceeded = True
+            raise _CostExceeded()
+        return super()._visit_tree(tree)
+
+    def sub_evaluator(self, ast):
+        sub = _MeteredEvaluator(ast, activation=self.activation)
+        sub.meter = self.meter
+        return sub
+
+
 class Program:
     """One compiled CEL expression."""
 
     def __init__(self, source: str, runner, uses_old_self: bool, tree=None):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
 
-    def evaluate(self, activation: dict):
-        """The result, or a CELEvalError (returned, as celpy does, or raised)."""
+    def evaluate(self, activation: dict, budget: Optional[Budget] = None):
+        """The result, or a CELEvalError (returned, as celpy does, or raised).  Past PER_CALL_LIMIT (or what
+        ``budget`` has left, which the evaluation spends) the result is the cost-limit error."""
+        meter = _Meter(PER_CALL_LIMIT if budget is None else max(0, min(PER_CALL_LIMIT, budget.remaining)))
         try:
-            return self.runner.evaluate(activation)
+            evaluator = _MeteredEvaluator(ast=self.runner.ast, activation=self.runner.new_activation())
+            evaluator.meter = meter
+            result = evaluator.evaluate(activation)
         except celpy.CELEvalError as e:
-            return e
+            result = e
+        except _CostExceeded:
+            result = None
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-            return celpy.CELEvalError(str(e), type(e), None)
+            result = celpy.CELEvalError(str(e), type(e), None)
+        if budget is not None:
+            budget.remaining -= meter.used
+        if meter.exceeded:
+            return celpy.CELEvalError(COST_LIMIT_EXCEEDED, _CostExceeded, None)
+        return result
 
 
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:

@@ -220,3 +220,31 @@ def test_policies_never_check_admission_configuration():
 
 def test_binding_to_a_missing_policy_is_ignored():
     run(_Registry([], [binding(policy_name="absent")], NAMESPACES), deployment(9))
+
+
+def test_a_runaway_expression_is_stopped_by_the_cost_limits(monkeypatch):
+    from kapiserver.machinery import cel
+    monkeypatch.setattr(cel, "PER_CALL_LIMIT", 20_000)
+    monkeypatch.setattr(cel, "RUNTIME_BUDGET", 30_000)
+    hundred = "[" + ",".join(str(i) for i in range(100)) + "]"
+    runaway = f"{hundred}.all(a, {hundred}.all(b, {hundred}.all(c, a + b + c >= 0)))"
+    registry = _Registry([policy(validations=[{"expression": runaway}, {"expression": runaway},
+                                              {"expression": "false", "message": "never reached"}])],
+                         [binding()], NAMESPACES)
+    message = denial(registry, deployment()).message
+    assert f"expression '{runaway}' resulted in error: operation cancelled: actual cost limit exceeded" in message
+    run(_Registry([policy(validations=[{"expression": runaway}], failurePolicy="Ignore")], [binding()], NAMESPACES),
+        deployment())
+
+
+def test_the_budget_stops_further_validations(monkeypatch):
+    from kapiserver.machinery import cel
+    monkeypatch.setattr(cel, "RUNTIME_BUDGET", 50)
+    hundred = "[" + ",".join(str(i) for i in range(100)) + "]"
+    registry = _Registry([policy(validations=[{"expression": f"{hundred}.all(a, a >= 0)"},
+                                              {"expression": "false", "message": "never reached"}])],
+                         [binding(actions=("Warn",))], NAMESPACES)
+    warnings = run(registry, deployment()).warnings
+    assert len(warnings) == 2 and "actual cost limit exceeded" in warnings[0]
+    assert warnings[1].endswith("validation failed due to running out of cost budget, no further validation rules "
+                                "will be run")
