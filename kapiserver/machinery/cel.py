@@ -680,3 +680,104 @@ def validator(schema: Optional[dict]) -> Optional[Validator]:
     if not isinstance(schema, dict) or not _has_rules(schema):
         return None
     return Validator(schema, root=True)
+
+
+# -- type checking (admission policies' status.typeChecking) --------------------------------------------
+# cel-python checks no types, so this infers what it can: literals, fields of typed variables (their OpenAPI
+# schemas) and the results of the operators over them; an operator applied to two known types it has no
+# overload for is reported as cel-go's checker words it.  Anything it cannot type is dynamic and passes.
+
+_LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
+                  "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
+                  "NULL_LIT": "null_type"}
+_SCHEMA_TYPES = {"integer": "int", "string": "string", "number": "double", "boolean": "bool"}
+_OPERATORS = {"relation_lt": "_<_", "relation_le": "_<=_", "relation_gt": "_>_", "relation_ge": "_>=_",
+              "relation_eq": "_==_", "relation_ne": "_!=_", "addition_add": "_+_", "addition_sub": "_-_",
+              "multiplication_mul": "_*_", "multiplication_div": "_/_", "multiplication_mod": "_%_"}
+_NUMERIC = {"int", "uint", "double"}
+_ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
+
+
+def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Optional[str]]:
+    """(whether an overload exists, its result type)."""
+    if operator in ("_==_", "_!=_"):
+        return (left == right or (left in _NUMERIC and right in _NUMERIC) or "null_type" in (left, right)), "bool"
+    if operator in ("_<_", "_<=_", "_>_", "_>=_"):
+        return ((left == right and left in _ORDERED) or (left in _NUMERIC and right in _NUMERIC)), "bool"
+    if left != right:
+        return False, None
+    if operator == "_+_":
+        return left in _NUMERIC | {"string", "bytes", "list"}, left
+    if operator == "_%_":
+        return left in ("int", "uint"), left
+    return left in _NUMERIC, left
+
+
+def _first_token(node):
+    for token in node.scan_values(lambda v: isinstance(v, Token)) if isinstance(node, Tree) else [node]:
+        return token
+    return None
+
+
+def type_warnings(program: Program, variables: dict) -> list[str]:
+    """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
+    machinery.schema.SchemaNode, for the variables whose schema is known})."""
+    out: list[str] = []
+    if program.tree is None:
+        return out
+
+    def infer(node) -> tuple[Optional[str], object]:
+        # (CEL type name or None for dyn, the schema node of a field reference)
+        if not isinstance(node, Tree):
+            return None, None
+        data, children = node.data, node.children
+        if data == "literal":
+            token = children[0]
+            return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None
+        if data == "ident":
+            schema_node = variables.get(str(children[0]))
+            return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)
+        if data == "member_dot":
+            _, parent = infer(children[0])
+            if parent is None:
+                return None, None
+            field = parent.field(str(children[1])) if hasattr(parent, "field") else None
+            if field is None:
+                field = parent.values() if hasattr(parent, "values") else None
+            return (_node_type(field), field) if field is not None else (None, None)
+        if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
+                isinstance(children[0], Tree) and children[0].data in _OPERATORS:
+            operator = _OPERATORS[children[0].data]
+            left, _ = infer(children[0].children[0])
+            right, _ = infer(children[1])
+            if left is None or right is None:
+                return ("bool" if data == "relation" else None), None
+            found, result = _operator_result(operator, left, right)
+            if not found:
+                token = _first_token(children[1]) or _first_token(node)
+                out.append(str(_compile_error(program.source, token, f"found no matching overload for "
+                                                                    f"'{operator}' applied to '({left}, {right})'"))
+                           .replace("compilation failed: ", "", 1))
+                return None, None
+            return result, None
+        if len(children) == 1:
+            return infer(children[0])
+        for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
+            infer(child)
+        return None, None
+
+    infer(program.tree)
+    return out
+
+
+def _node_type(node) -> Optional[str]:
+    if node is None or getattr(node, "int_or_string", False):
+        return None
+    declared = node.type
+    if declared == "string" and node.format in ("date-time", "duration", "byte"):
+        return None
+    if declared == "array":
+        return "list"
+    if declared == "object":
+        return "map"
+    return _SCHEMA_TYPES.get(declared or "")

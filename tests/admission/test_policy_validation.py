@@ -67,3 +67,17 @@ def test_binding_rules():
                                                "matchResources": {}}}
     assert _errors("ValidatingAdmissionPolicyBinding", good) == {}
     assert good["spec"]["matchResources"]["namespaceSelector"] == {}
+
+
+def test_type_checking_against_the_matched_kinds_and_params():
+    from kapiserver.registry.admissionregistration import type_check
+    spec = _policy(paramKind={"apiVersion": "v1", "kind": "ConfigMap"},
+                   validations=[{"expression": "object.spec.replicas <= params.data.max"},
+                                {"expression": "object.spec.replicas <= int(params.data.max)"}],
+                   variables=[{"name": "n", "expression": "object.metadata.name + 1"}])["spec"]
+    warnings = type_check(spec)["expressionWarnings"]
+    assert [w["fieldRef"] for w in warnings] == ["spec.validations[0].expression", "spec.variables[0].expression"]
+    assert warnings[0]["warning"].startswith("apps/v1, Kind=Deployment: ERROR: <input>:1:")
+    assert "found no matching overload for '_<=_' applied to '(int, string)'" in warnings[0]["warning"]
+    assert "'_+_' applied to '(string, int)'" in warnings[1]["warning"]
+    assert type_check(_policy()["spec"]) == {}

@@ -159,3 +159,25 @@ def test_kubectl_prints_a_denial_and_a_warning(apiserver, kubectl):
     assert (f"Warning: Validation failed for ValidatingAdmissionPolicy '{warn}' with binding '{warn}': "
             "deployments should name their team") in result.stderr
     assert "deployment.apps/small created" in result.stdout
+
+
+def test_type_checking(apiserver):
+    """"should type check validation expressions": status.typeChecking is present once checked, with a warning
+    for each expression whose operator has no overload for the deployment's field types."""
+    correct = ok(apiserver.request("POST", f"{BASE}/validatingadmissionpolicies", _policy(
+        unique("correct"), "unused", [{"expression": "object.spec.replicas > 1"}])))
+    assert correct["status"]["typeChecking"] == {} and correct["status"]["observedGeneration"] == 1
+    name = unique("confused")
+    ok(apiserver.request("POST", f"{BASE}/validatingadmissionpolicies", _policy(
+        name, "unused", [{"expression": "object.spec.replicas > '1'",
+                          "messageExpression": "'wants replicas > 1, got ' + object.spec.replicas"}])))
+    confused = ok(apiserver.request("GET", f"{BASE}/validatingadmissionpolicies/{name}"))
+    first, second = confused["status"]["typeChecking"]["expressionWarnings"]
+    assert first["fieldRef"] == "spec.validations[0].expression"
+    assert "found no matching overload for '_>_' applied to '(int, string)'" in first["warning"]
+    assert second["fieldRef"] == "spec.validations[0].messageExpression"
+    assert "found no matching overload for '_+_' applied to '(string, int)'" in second["warning"]
+    confused["spec"]["validations"] = [{"expression": "object.spec.replicas > 1"}]
+    fixed = ok(apiserver.request("PUT", f"{BASE}/validatingadmissionpolicies/{name}", confused))
+    assert fixed["metadata"]["generation"] == 2
+    assert fixed["status"] == {"observedGeneration": 2, "typeChecking": {}}
