@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from fractions import Fraction
 from typing import Any, Optional
 
 import celpy
@@ -119,6 +120,150 @@ def _optional_value(opt):
     return opt.value if opt.present else _eval_error("optional.none() dereference", ValueError)
 
 
+# Kubernetes' quantity library: quantity("1Gi"), isQuantity(s), and a Quantity's methods.
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
+_QUANTITY_SUFFIXES = {"Ki": Fraction(2 ** 10), "Mi": Fraction(2 ** 20), "Gi": Fraction(2 ** 30),
+                      "Ti": Fraction(2 ** 40), "Pi": Fraction(2 ** 50), "Ei": Fraction(2 ** 60),
+                      "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
+                      "k": Fraction(10 ** 3), "M": Fraction(10 ** 6), "G": Fraction(10 ** 9), "T": Fraction(10 ** 12),
+                      "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
+
+
+class Quantity:
+    """A resource quantity as an exact number (its text kept for string())."""
+
+    def __init__(self, value: Fraction, text: str = ""):
+        self.value, self.text = value, text or _quantity_text(value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Quantity) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _quantity_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{int(value * 1000)}m"
+
+
+def _parse_quantity(text: str) -> Optional[Fraction]:
+    match = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    suffix = match.group(2) or ""
+    scale = _QUANTITY_SUFFIXES.get(suffix)
+    if scale is None:
+        scale = Fraction(10) ** int(suffix[1:])
+    return Fraction(match.group(1)) * scale
+
+
+def _quantity(text):
+    value = _parse_quantity(text)
+    if value is None:
+        return _eval_error(f"quantities must match the regular expression '{_QUANTITY.pattern}'")
+    return Quantity(value, str(text))
+
+
+def _quantity_operand(value) -> Optional[Fraction]:
+    if isinstance(value, Quantity):
+        return value.value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(int(value))
+    return None
+
+
+def _quantity_arithmetic(sign: int):
+    def function(q, other):
+        right = _quantity_operand(other)
+        if not isinstance(q, Quantity) or right is None:
+            return _eval_error("no such overload", TypeError)
+        return Quantity(q.value + sign * right)
+    return function
+
+
+def _quantity_compare(q, other):
+    if not isinstance(q, Quantity) or not isinstance(other, Quantity):
+        return _eval_error("no such overload", TypeError)
+    return celtypes.IntType((q.value > other.value) - (q.value < other.value))
+
+
+def _as_integer(q):
+    if not isinstance(q, Quantity):
+        return _eval_error("no such overload", TypeError)
+    if q.value.denominator != 1 or not -2 ** 63 <= q.value < 2 ** 63:
+        return _eval_error("cannot convert value to integer")
+    return celtypes.IntType(int(q.value))
+
+
+# Kubernetes' URL library: url(s), isURL(s), and a URL's parts.
+def _url(text):
+    from urllib.parse import urlsplit
+    if not isinstance(text, str) or not (text.startswith("/") or "://" in text):
+        return _eval_error(f"URL {text!r} must be absolute or an absolute path")
+    try:
+        parts = urlsplit(str(text))
+        _ = parts.port
+    except ValueError as e:
+        return _eval_error(f"URL parse error during conversion from string: {e}")
+    return _URL(parts)
+
+
+class _URL:
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _URL) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+
+def _url_part(getter):
+    def function(u):
+        if not isinstance(u, _URL):
+            return _eval_error("no such overload", TypeError)
+        return getter(u.parts)
+    return function
+
+
+def _url_query(parts):
+    from urllib.parse import parse_qs
+    return celtypes.MapType({celtypes.StringType(k): celtypes.ListType([celtypes.StringType(v) for v in vs])
+                             for k, vs in parse_qs(parts.query, keep_blank_values=True).items()})
+
+
+KUBERNETES_LIBRARIES = {
+    "quantity": _quantity,
+    "isQuantity": lambda s: celtypes.BoolType(_parse_quantity(s) is not None),
+    "sign": lambda q: celtypes.IntType((q.value > 0) - (q.value < 0)) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "isInteger": lambda q: celtypes.BoolType(q.value.denominator == 1) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "asInteger": _as_integer,
+    "asApproximateFloat": lambda q: celtypes.DoubleType(float(q.value)) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "add": _quantity_arithmetic(1),
+    "sub": _quantity_arithmetic(-1),
+    "compareTo": _quantity_compare,
+    "isGreaterThan": lambda q, o: (lambda c: c if isinstance(c, celpy.CELEvalError) else celtypes.BoolType(c > 0))(
+        _quantity_compare(q, o)),
+    "isLessThan": lambda q, o: (lambda c: c if isinstance(c, celpy.CELEvalError) else celtypes.BoolType(c < 0))(
+        _quantity_compare(q, o)),
+    "url": _url,
+    "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
+    "getScheme": _url_part(lambda p: celtypes.StringType(p.scheme)),
+    "getHost": _url_part(lambda p: celtypes.StringType(p.netloc.rpartition("@")[2])),
+    "getHostname": _url_part(lambda p: celtypes.StringType(p.hostname or "")),
+    "getPort": _url_part(lambda p: celtypes.StringType(str(p.port) if p.port is not None else "")),
+    "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
+    "getQuery": _url_part(_url_query),
+}
+
+
 FUNCTIONS = {
     "charAt": lambda s, i: celtypes.StringType(s[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of,
@@ -139,6 +284,7 @@ FUNCTIONS = {
     "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),
     "value": _optional_value,
     "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
+    **KUBERNETES_LIBRARIES,
 }
 _KNOWN_FUNCTIONS = set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS
 
