@@ -27,6 +27,55 @@ EXEMPT = frozenset({POLICIES, BINDINGS, "validatingwebhookconfigurations", "muta
                     "mutatingadmissionpolicies", "mutatingadmissionpolicybindings"})
 REASON_CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
 AUDIT_FAILURE_KEY = "validation.policy.admission.k8s.io/validation_failure"
+# How many times one evaluation may be run again for the authorizer checks it asks for.
+MAX_AUTHZ_ROUNDS = 4
+
+
+class _AuthzChecks:
+    """The authorizer checks of one request's policy evaluations: answered from what has been decided, else
+    recorded as pending (the evaluation gets an error) until ``resolve`` asks the authorizer."""
+
+    def __init__(self, authorizer, user_info):
+        self.authorizer, self.user_info = authorizer, user_info
+        self.decisions: dict = {}
+        self.pending: dict = {}
+
+    def decide(self, user: Optional[tuple], fields: dict, verb: str):
+        from ..machinery import cel
+        key = (user, tuple(sorted(fields.items())), verb)
+        if key in self.decisions:
+            return self.decisions[key]
+        self.pending[key] = (user, fields, verb)
+        return cel.celpy.CELEvalError("authorization check not yet decided", ValueError, None)
+
+    async def resolve(self) -> bool:
+        """Decide every pending check; whether there were any."""
+        if not self.pending:
+            return False
+        for key, (user, fields, verb) in list(self.pending.items()):
+            self.decisions[key] = await self._authorize(user, fields, verb)
+        self.pending.clear()
+        return True
+
+    async def _authorize(self, user: Optional[tuple], fields: dict, verb: str):
+        from ..auth.authz import ALLOW, DENY
+        from ..auth.authz import Attributes as Request
+        from ..auth.user import UserInfo
+        from ..machinery import cel
+        if self.authorizer is None:
+            return cel.AuthzDecision(False, "", "no authorizer is configured")
+        who = self.user_info if user is None else UserInfo(user[0], groups=list(user[1]))
+        if "path" in fields:
+            request = Request(who, verb, False, path=fields["path"])
+        else:
+            request = Request(who, verb, True, fields.get("namespace", ""), fields.get("group", ""), "*",
+                              fields.get("resource", ""), fields.get("subresource", ""), fields.get("name", ""))
+        try:
+            decision = await self.authorizer.authorize(request)
+        except Exception as e:          # the authorizer failed: the decision says so
+            return cel.AuthzDecision(False, "", str(e) or type(e).__name__)
+        return cel.AuthzDecision(decision.decision == ALLOW, decision.reason,
+                                 "" if decision.decision in (ALLOW, DENY) or not decision.error else decision.error)
 
 
 class _Decision:
@@ -82,8 +131,9 @@ def _string(value) -> Optional[str]:
 class ValidatingAdmissionPolicy:
     """The plugin (validating phase, just before ValidatingAdmissionWebhook in upstream's order)."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, authorizer=None):
         self.registry = registry
+        self.authorizer = authorizer
         self._cache = AdmissionReadCache(self._load)
 
     async def _load(self, resource: str) -> list[dict]:
@@ -223,40 +273,62 @@ class ValidatingAdmissionPolicy:
     async def _evaluate(self, policy: dict, binding: dict, attributes: Attributes, request: dict,
                         namespace: dict) -> list[_Decision]:
         from ..machinery import cel
-        from ..registry.validation.admissionregistration import POLICY_CONDITION_VARIABLES
         params = await self._params(policy, binding, attributes)
         if params is None:
             return []
+        checks = _AuthzChecks(self.authorizer, attributes.user_info)
+        gvr = attributes.resource
+        authorizer = cel.Authorizer(checks.decide, {
+            "group": gvr.group, "resource": gvr.resource, "subresource": attributes.subresource,
+            "namespace": attributes.namespace, "name": attributes.name})
+        base = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
+                "request": cel.to_cel(request, None), "authorizer": authorizer,
+                "namespaceObject": cel.to_cel(_namespace_object(namespace), None) if namespace else None}
+        decisions: list[_Decision] = []
+        for param in params:
+            activation = dict(base, params=cel.to_cel(param, None))
+            # An authorizer check is answered asynchronously: an evaluation that asked for one is run again
+            # once every check it asked for has its decision.
+            found, annotations = self._evaluate_once(policy, dict(activation))
+            for _ in range(MAX_AUTHZ_ROUNDS):
+                if not await checks.resolve():
+                    break
+                found, annotations = self._evaluate_once(policy, dict(activation))
+            decisions += found
+            for key, value in annotations:
+                attributes.record.add_audit_annotation(key, value)
+        return decisions
+
+    def _evaluate_once(self, policy: dict, activation: dict) -> tuple[list[_Decision], list[tuple[str, str]]]:
+        """One evaluation of the policy for one parameter: its failed validations and its audit annotations."""
+        from ..machinery import cel
+        from ..registry.validation.admissionregistration import POLICY_CONDITION_VARIABLES
         spec = policy.get("spec") or {}
         fail = (spec.get("failurePolicy") or "Fail") == "Fail"
         decisions: list[_Decision] = []
-        base = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
-                "request": cel.to_cel(request, None),
-                "namespaceObject": cel.to_cel(_namespace_object(namespace), None) if namespace else None}
-        for param in params:
-            activation = dict(base, params=cel.to_cel(param, None))
-            budget = cel.Budget()
-            matched, failures = evaluate_conditions(spec.get("matchConditions") or [], activation,
-                                                    POLICY_CONDITION_VARIABLES, budget)
-            if not matched:
-                continue
-            if failures:
-                if fail:
-                    decisions.append(_Decision("failed to evaluate match conditions: " + "; ".join(failures)))
-                continue
-            activation["variables"] = _lazy_variables(spec.get("variables") or [], activation, budget)
-            for index, validation in enumerate(spec.get("validations") or []):
-                if budget.exhausted:
-                    break
-                decision = self._validation(validation, index, activation, fail, budget)
-                if decision is not None:
-                    decisions.append(decision)
-            if not budget.exhausted:
-                self._audit_annotations(policy, activation, attributes, budget)
-            if budget.exhausted and fail:
-                decisions.append(_Decision("validation failed due to running out of cost budget, no further "
-                                           "validation rules will be run"))
-        return decisions
+        annotations: list[tuple[str, str]] = []
+        budget = cel.Budget()
+        matched, failures = evaluate_conditions(spec.get("matchConditions") or [], activation,
+                                                POLICY_CONDITION_VARIABLES, budget)
+        if not matched:
+            return decisions, annotations
+        if failures:
+            if fail:
+                decisions.append(_Decision("failed to evaluate match conditions: " + "; ".join(failures)))
+            return decisions, annotations
+        activation["variables"] = _lazy_variables(spec.get("variables") or [], activation, budget)
+        for index, validation in enumerate(spec.get("validations") or []):
+            if budget.exhausted:
+                break
+            decision = self._validation(validation, index, activation, fail, budget)
+            if decision is not None:
+                decisions.append(decision)
+        if not budget.exhausted:
+            annotations = self._audit_annotations(policy, activation, budget)
+        if budget.exhausted and fail:
+            decisions.append(_Decision("validation failed due to running out of cost budget, no further "
+                                       "validation rules will be run"))
+        return decisions, annotations
 
     @staticmethod
     def _validation(validation: dict, index: int, activation: dict, fail: bool, budget) -> Optional[_Decision]:
@@ -287,9 +359,10 @@ class ValidatingAdmissionPolicy:
         return _Decision(message, validation.get("reason") or "Invalid", index)
 
     @staticmethod
-    def _audit_annotations(policy: dict, activation: dict, attributes: Attributes, budget) -> None:
+    def _audit_annotations(policy: dict, activation: dict, budget) -> list[tuple[str, str]]:
         from ..machinery import cel
         from ..registry.validation.admissionregistration import POLICY_VARIABLES
+        out = []
         for annotation in (policy.get("spec") or {}).get("auditAnnotations") or []:
             try:
                 value = cel.compile_expression((annotation.get("valueExpression") or "").strip(),
@@ -298,8 +371,8 @@ class ValidatingAdmissionPolicy:
                 continue
             text = _string(value)
             if text is not None:
-                attributes.record.add_audit_annotation(f"{policy['metadata']['name']}/{annotation.get('key', '')}",
-                                                       text)
+                out.append((f"{policy['metadata']['name']}/{annotation.get('key', '')}", text))
+        return out
 
     @staticmethod
     def _denial(attributes: Attributes, policy: dict, binding: dict, decision: _Decision) -> StatusError:

@@ -236,6 +236,88 @@ def _url_query(parts):
                              for k, vs in parse_qs(parts.query, keep_blank_values=True).items()})
 
 
+# Kubernetes' authorizer library: ``authorizer`` (an Authorizer) builds checks
+# (authorizer.group(g).resource(r).namespace(ns).name(n).check(verb), authorizer.path(p).check(verb),
+# authorizer.requestResource.check(verb), authorizer.serviceAccount(ns, name)...) whose Decisions say allowed(),
+# reason(), errored() and error().  The decision itself comes from ``decide(user, check, verb)``, which the
+# caller supplies: a dict of the check's attributes, answered with an AuthzDecision (or a CELEvalError when it
+# cannot answer yet).
+
+class AuthzDecision:
+    def __init__(self, allowed: bool, reason: str = "", error: str = ""):
+        self.allowed, self.reason, self.error = allowed, reason, error
+
+
+class _AuthzCheck:
+    """A check being built: a resource check (group, resource, ...) or a path check."""
+
+    def __init__(self, authorizer: "Authorizer", fields: dict):
+        self.authorizer, self.fields = authorizer, fields
+
+    def with_field(self, key: str, value) -> "_AuthzCheck":
+        return _AuthzCheck(self.authorizer, dict(self.fields, **{key: str(value)}))
+
+
+class Authorizer(celtypes.MapType):
+    """The ``authorizer`` variable, for ``user`` (None: the request's user); ``requestResource`` is a check of
+    the resource being admitted."""
+
+    def __init__(self, decide, request_resource: Optional[dict] = None, user: Optional[tuple] = None):
+        self.decide, self.user = decide, user
+        super().__init__({} if request_resource is None else
+                         {celtypes.StringType("requestResource"): _AuthzCheck(self, dict(request_resource))})
+
+
+def _authz_builder(kind: str, key: str):
+    def function(target, value):
+        if kind == "root" and isinstance(target, Authorizer):
+            return _AuthzCheck(target, {key: str(value)})
+        if kind == "resource" and isinstance(target, _AuthzCheck) and "path" not in target.fields:
+            return target.with_field(key, value)
+        return _eval_error("no such overload", TypeError)
+    return function
+
+
+def _authz_check(target, verb):
+    if not isinstance(target, _AuthzCheck):
+        return _eval_error("no such overload", TypeError)
+    if "path" not in target.fields and "resource" not in target.fields:
+        return _eval_error("a resource check needs a resource: authorizer.group(g).resource(r)")
+    return target.authorizer.decide(target.authorizer.user, dict(target.fields), str(verb))
+
+
+def _authz_service_account(target, namespace, name):
+    if not isinstance(target, Authorizer):
+        return _eval_error("no such overload", TypeError)
+    user = (f"system:serviceaccount:{namespace}:{name}",
+            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"))
+    return Authorizer(target.decide, None, user)
+
+
+def _decision_part(getter):
+    def function(decision):
+        if not isinstance(decision, AuthzDecision):
+            return _eval_error("no such overload", TypeError)
+        return getter(decision)
+    return function
+
+
+AUTHZ_LIBRARY = {
+    "group": _authz_builder("root", "group"),
+    "path": _authz_builder("root", "path"),
+    "resource": _authz_builder("resource", "resource"),
+    "subresource": _authz_builder("resource", "subresource"),
+    "namespace": _authz_builder("resource", "namespace"),
+    "name": _authz_builder("resource", "name"),
+    "check": _authz_check,
+    "serviceAccount": _authz_service_account,
+    "allowed": _decision_part(lambda d: celtypes.BoolType(d.allowed)),
+    "reason": _decision_part(lambda d: celtypes.StringType(d.reason)),
+    "errored": _decision_part(lambda d: celtypes.BoolType(bool(d.error))),
+    "error": _decision_part(lambda d: celtypes.StringType(d.error)),
+}
+
+
 KUBERNETES_LIBRARIES = {
     "quantity": _quantity,
     "isQuantity": lambda s: celtypes.BoolType(_parse_quantity(s) is not None),
@@ -261,6 +343,7 @@ KUBERNETES_LIBRARIES = {
     "getPort": _url_part(lambda p: celtypes.StringType(str(p.port) if p.port is not None else "")),
     "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
     "getQuery": _url_part(_url_query),
+    **AUTHZ_LIBRARY,
 }
 
 

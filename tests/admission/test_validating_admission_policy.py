@@ -248,3 +248,37 @@ def test_the_budget_stops_further_validations(monkeypatch):
     assert len(warnings) == 2 and "actual cost limit exceeded" in warnings[0]
     assert warnings[1].endswith("validation failed due to running out of cost budget, no further validation rules "
                                 "will be run")
+
+
+class _Authorizer:
+    """Allows reading secrets, and the robot service account to get anything; remembers what it was asked."""
+
+    def __init__(self):
+        self.asked = []
+
+    async def authorize(self, request):
+        from kapiserver.auth.authz import ALLOW, NO_OPINION, Decision
+        self.asked.append((request.user.name, request.verb, request.resource or request.path, request.namespace))
+        if request.user.name == "system:serviceaccount:default:robot" and request.verb == "get":
+            return Decision(ALLOW, "robot reads")
+        if request.resource == "deployments" and request.verb == "scale":
+            return Decision(NO_OPINION, "no scaling here")
+        return Decision(ALLOW if request.resource == "secrets" else NO_OPINION, "")
+
+
+def test_authorizer_checks():
+    authorizer = _Authorizer()
+    registry = _Registry([policy(validations=[
+        {"expression": "authorizer.group('').resource('secrets').namespace('default').check('get').allowed()"},
+        {"expression": "authorizer.requestResource.check('scale').allowed()",
+         "messageExpression": "'cannot scale: ' + authorizer.requestResource.check('scale').reason()"},
+        {"expression": "authorizer.serviceAccount('default', 'robot').path('/healthz').check('get').allowed()"}])],
+        [binding(actions=("Warn",))], NAMESPACES)
+    record = _Record()
+    info = CATALOG.lookup("apps", "v1", "deployments")
+    attributes = for_resource(info, "CREATE", deployment(), None).with_request(INSECURE_USER, record)
+    drive(ValidatingAdmissionPolicy(registry, authorizer).validate(attributes))
+    assert record.warnings == ["Validation failed for ValidatingAdmissionPolicy 'max-replicas' with binding 'b': "
+                               "cannot scale: no scaling here"]
+    assert ("system:serviceaccount:default:robot", "get", "/healthz", "") in authorizer.asked
+    assert (INSECURE_USER.name, "scale", "deployments", "default") in authorizer.asked
