@@ -155,6 +155,7 @@ class ValidatingAdmissionPolicy:
         denied = None
         namespace = None
         request = None
+        audit_failures: list[dict] = []
         for binding in bindings:
             spec = binding.get("spec") or {}
             policy = policies.get(spec.get("policyName", ""))
@@ -177,7 +178,6 @@ class ValidatingAdmissionPolicy:
                     denied = (policy, binding, _Decision(f"failed to configure binding: {e}"))
                 continue
             actions = spec.get("validationActions") or []
-            failures = []
             for decision in decisions:
                 if "Deny" in actions and denied is None:
                     denied = (policy, binding, decision)
@@ -186,11 +186,12 @@ class ValidatingAdmissionPolicy:
                         f"Validation failed for ValidatingAdmissionPolicy '{policy['metadata']['name']}' with "
                         f"binding '{binding['metadata']['name']}': {decision.message}")
                 if "Audit" in actions:
-                    failures.append({"message": decision.message, "policy": policy["metadata"]["name"],
+                    audit_failures.append({"message": decision.message, "policy": policy["metadata"]["name"],
                                      "binding": binding["metadata"]["name"], "expressionIndex": decision.index,
                                      "validationActions": list(actions)})
-            if failures:
-                attributes.record.add_audit_annotation(AUDIT_FAILURE_KEY, json.dumps(failures, separators=(",", ":")))
+        if audit_failures:      # one annotation listing every binding's failures
+            attributes.record.add_audit_annotation(AUDIT_FAILURE_KEY,
+                                                   json.dumps(audit_failures, separators=(",", ":")))
         if denied is not None:
             raise self._denial(attributes, *denied)
 

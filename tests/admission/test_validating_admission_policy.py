@@ -282,3 +282,11 @@ def test_authorizer_checks():
                                "cannot scale: no scaling here"]
     assert ("system:serviceaccount:default:robot", "get", "/healthz", "") in authorizer.asked
     assert (INSECURE_USER.name, "scale", "deployments", "default") in authorizer.asked
+
+
+def test_audit_lists_every_bindings_failures_in_one_annotation():
+    registry = _Registry([policy()], [binding("first", actions=("Audit",)), binding("second", actions=("Audit",))],
+                         NAMESPACES)
+    failures = json.loads(run(registry, deployment(6)).annotations[
+        "validation.policy.admission.k8s.io/validation_failure"])
+    assert [f["binding"] for f in failures] == ["first", "second"]
