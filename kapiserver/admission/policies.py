@@ -210,9 +210,8 @@ class ValidatingAdmissionPolicy:
     def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
         match = match or {}
         rules = match.get("resourceRules") or []
-        if rules or rules_required:
-            if not any(_named_rule_matches(rule, attributes) for rule in rules):
-                return False
+        if (rules or rules_required) and not any(_named_rule_matches(rule, attributes) for rule in rules):
+            return False
         if any(_named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
             return False
         info = attributes.resource

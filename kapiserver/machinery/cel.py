@@ -190,6 +190,11 @@ def _quantity_compare(q, other):
     return celtypes.IntType((q.value > other.value) - (q.value < other.value))
 
 
+def _quantity_order(q, other, wanted: int):
+    compared = _quantity_compare(q, other)
+    return compared if isinstance(compared, celpy.CELEvalError) else celtypes.BoolType(compared == wanted)
+
+
 def _as_integer(q):
     if not isinstance(q, Quantity):
         return _eval_error("no such overload", TypeError)
@@ -331,10 +336,8 @@ KUBERNETES_LIBRARIES = {
     "add": _quantity_arithmetic(1),
     "sub": _quantity_arithmetic(-1),
     "compareTo": _quantity_compare,
-    "isGreaterThan": lambda q, o: (lambda c: c if isinstance(c, celpy.CELEvalError) else celtypes.BoolType(c > 0))(
-        _quantity_compare(q, o)),
-    "isLessThan": lambda q, o: (lambda c: c if isinstance(c, celpy.CELEvalError) else celtypes.BoolType(c < 0))(
-        _quantity_compare(q, o)),
+    "isGreaterThan": lambda q, o: _quantity_order(q, o, 1),
+    "isLessThan": lambda q, o: _quantity_order(q, o, -1),
     "url": _url,
     "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
     "getScheme": _url_part(lambda p: celtypes.StringType(p.scheme)),

@@ -7,14 +7,13 @@ import json
 
 import pytest
 
-from kapiserver.admission.policies import ValidatingAdmissionPolicy
 from kapiserver.admission.plugins import DEFAULT_ON, ORDER
+from kapiserver.admission.policies import ValidatingAdmissionPolicy
 from kapiserver.auth.user import INSECURE_USER
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry import defaults
 from kapiserver.registry.attributes import for_resource
 from kapiserver.registry.catalog import Catalog
-
 from tests.admission.conftest import drive
 
 GROUP = "admissionregistration.k8s.io"
@@ -175,8 +174,8 @@ def test_warn_and_audit_actions():
                                                     "string(object.spec.replicas)"}])],
                          [binding(actions=("Warn", "Audit"))], NAMESPACES)
     record = run(registry, deployment(6))
-    assert record.warnings == ["Validation failed for ValidatingAdmissionPolicy 'max-replicas' with binding 'b': "
-                               "too many"]
+    assert record.warnings == [("Validation failed for ValidatingAdmissionPolicy 'max-replicas' with binding 'b': "
+                                "too many")]
     assert json.loads(record.annotations["validation.policy.admission.k8s.io/validation_failure"]) == [
         {"message": "too many", "policy": "max-replicas", "binding": "b", "expressionIndex": 0,
          "validationActions": ["Warn", "Audit"]}]
@@ -278,8 +277,8 @@ def test_authorizer_checks():
     info = CATALOG.lookup("apps", "v1", "deployments")
     attributes = for_resource(info, "CREATE", deployment(), None).with_request(INSECURE_USER, record)
     drive(ValidatingAdmissionPolicy(registry, authorizer).validate(attributes))
-    assert record.warnings == ["Validation failed for ValidatingAdmissionPolicy 'max-replicas' with binding 'b': "
-                               "cannot scale: no scaling here"]
+    assert record.warnings == [("Validation failed for ValidatingAdmissionPolicy 'max-replicas' with binding 'b': "
+                                "cannot scale: no scaling here")]
     assert ("system:serviceaccount:default:robot", "get", "/healthz", "") in authorizer.asked
     assert (INSECURE_USER.name, "scale", "deployments", "default") in authorizer.asked
 
