@@ -164,15 +164,16 @@ class ValidatingAdmissionPolicy:
             policy_spec = policy.get("spec") or {}
             if namespace is None:
                 namespace = await self._namespace(attributes)
-            if not self._matches(policy_spec.get("matchConstraints"), attributes, namespace, True):
+            seen = self._as_matched(policy_spec.get("matchConstraints"), attributes)
+            if seen is None or not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
                 continue
             if spec.get("matchResources") is not None and \
-                    not self._matches(spec.get("matchResources"), attributes, namespace, False):
+                    not self._matches(spec.get("matchResources"), seen, namespace, False):
                 continue
             if request is None:
                 request = admission_request(attributes, str(uuid.uuid4()))
             try:
-                decisions = await self._evaluate(policy, binding, attributes, request, namespace)
+                decisions = await self._evaluate(policy, binding, seen, _request_as(request, seen), namespace)
             except _ConfigurationError as e:
                 if (policy_spec.get("failurePolicy") or "Fail") == "Fail" and denied is None:
                     denied = (policy, binding, _Decision(f"failed to configure binding: {e}"))
@@ -205,6 +206,31 @@ class ValidatingAdmissionPolicy:
             return await self.registry.store("", "v1", "namespaces").get(None, attributes.namespace)
         except StatusError:
             return {}
+
+    def _as_matched(self, match: Optional[dict], attributes: Attributes) -> Optional[Attributes]:
+        """The request as the policy's resource rules see it: as made, when a rule matches it; else, under
+        matchPolicy Equivalent, converted to a version of the same stored resource that a rule matches (as
+        upstream's equivalent resources); None when no rule matches either way."""
+        match = match or {}
+        rules = match.get("resourceRules") or []
+        if any(_named_rule_matches(rule, attributes) for rule in rules):
+            return attributes
+        if (match.get("matchPolicy") or "Equivalent") != "Equivalent":
+            return None
+        catalog = getattr(self.registry, "catalog", None)
+        gvr = attributes.resource
+        info = catalog.lookup(gvr.group, gvr.version, gvr.resource) if catalog is not None else None
+        if info is None:
+            return None
+        for other in catalog.all():
+            if other is info or (other.storage_gv[0], other.storage_key) != (info.storage_gv[0], info.storage_key):
+                continue
+            if attributes.subresource and other.subresource(attributes.subresource) is None:
+                continue
+            converted = _converted(attributes, info, other)
+            if any(_named_rule_matches(rule, converted) for rule in rules):
+                return converted
+        return None
 
     @staticmethod
     def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
@@ -389,6 +415,38 @@ class ValidatingAdmissionPolicy:
             del details["name"]
         where = f'{gr} "{attributes.name}"' if attributes.name else str(gr)
         return StatusError(REASON_CODES.get(reason, 422), reason, f"{where} is forbidden: {message}", details)
+
+
+def _converted(attributes: Attributes, source, target) -> Attributes:
+    """``attributes`` for the equivalent resource ``target`` (a catalog ResourceInfo), the objects converted to
+    its version (those of a subresource with a kind of its own, such as scale, stay as they are)."""
+    import copy
+    from dataclasses import replace
+
+    from ..registry import conversion
+    from ..registry.attributes import GroupVersionKind, GroupVersionResource
+    whole = attributes.subresource in ("", "status")
+
+    def convert(obj):
+        if obj is None or not whole:
+            return obj
+        return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
+    kind = GroupVersionKind(target.group, target.version, target.kind) if whole else \
+        GroupVersionKind(attributes.kind.group, attributes.kind.version, attributes.kind.kind)
+    return replace(attributes, kind=kind, resource=GroupVersionResource(target.group, target.version, target.resource),
+                   object=convert(attributes.object), old_object=convert(attributes.old_object))
+
+
+def _request_as(request: dict, seen: Attributes) -> dict:
+    """The request variable for the resource the policy matched: kind and resource are the matched ones,
+    requestKind and requestResource stay the request's own."""
+    if request.get("resource", {}).get("version") == seen.resource.version and \
+            request.get("resource", {}).get("group") == seen.resource.group:
+        return request
+    return dict(request, kind={"group": seen.kind.group, "version": seen.kind.version, "kind": seen.kind.kind},
+                resource={"group": seen.resource.group, "version": seen.resource.version,
+                          "resource": seen.resource.resource},
+                object=seen.object, oldObject=seen.old_object)
 
 
 def _named_rule_matches(rule: dict, attributes: Attributes) -> bool:

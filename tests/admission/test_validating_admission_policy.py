@@ -289,3 +289,28 @@ def test_audit_lists_every_bindings_failures_in_one_annotation():
     failures = json.loads(run(registry, deployment(6)).annotations[
         "validation.policy.admission.k8s.io/validation_failure"])
     assert [f["binding"] for f in failures] == ["first", "second"]
+
+
+def _hpa_v2(utilization):
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h", "namespace": "default"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 3,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                         "type": "Utilization", "averageUtilization": utilization}}}]}}
+
+
+@pytest.mark.parametrize("match_policy", ["Equivalent", "Exact"])
+def test_match_policy_equivalent_sees_the_request_in_the_matched_version(match_policy):
+    v1_only = policy(matchConstraints={"matchPolicy": match_policy, "resourceRules": [
+        {"operations": ["CREATE"], "apiGroups": ["autoscaling"], "apiVersions": ["v1"],
+         "resources": ["horizontalpodautoscalers"]}]},
+        validations=[{"expression": "object.spec.targetCPUUtilizationPercentage <= 80 && "
+                                    "request.kind.version == 'v1' && request.requestKind.version == 'v2'"}])
+    registry = _Registry([v1_only], [binding()], NAMESPACES)
+    hpas = ("autoscaling", "v2", "horizontalpodautoscalers")
+    run(registry, _hpa_v2(50), resource=hpas)
+    if match_policy == "Equivalent":
+        denial(registry, _hpa_v2(90), resource=hpas)
+    else:
+        run(registry, _hpa_v2(90), resource=hpas)
