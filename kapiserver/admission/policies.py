@@ -188,8 +188,8 @@ class ValidatingAdmissionPolicy:
                         f"binding '{binding['metadata']['name']}': {decision.message}")
                 if "Audit" in actions:
                     audit_failures.append({"message": decision.message, "policy": policy["metadata"]["name"],
-                                     "binding": binding["metadata"]["name"], "expressionIndex": decision.index,
-                                     "validationActions": list(actions)})
+                                           "binding": binding["metadata"]["name"], "expressionIndex": decision.index,
+                                           "validationActions": list(actions)})
         if audit_failures:      # one annotation listing every binding's failures
             attributes.record.add_audit_annotation(AUDIT_FAILURE_KEY,
                                                    json.dumps(audit_failures, separators=(",", ":")))

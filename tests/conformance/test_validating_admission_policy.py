@@ -181,3 +181,32 @@ def test_type_checking(apiserver):
     fixed = ok(apiserver.request("PUT", f"{BASE}/validatingadmissionpolicies/{name}", confused))
     assert fixed["metadata"]["generation"] == 2
     assert fixed["status"] == {"observedGeneration": 2, "typeChecking": {}}
+
+
+def test_params_from_a_configmap(apiserver):
+    """paramKind ConfigMap with the binding's paramRef: no ConfigMap yet denies (parameterNotFoundAction Deny),
+    then the ConfigMap's limit decides, with the validation's reason as the status code."""
+    label = unique("vap-params")
+    namespace = _labelled_namespace(apiserver, label)
+    name = unique("limited")
+    ok(apiserver.request("POST", f"{BASE}/validatingadmissionpolicies", _policy(
+        name, label, [{"expression": "object.spec.replicas <= int(params.data.max)", "reason": "Forbidden",
+                       "messageExpression": "'at most ' + params.data.max + ' replicas'"}],
+        paramKind={"apiVersion": "v1", "kind": "ConfigMap"})))
+    binding = _binding(name, name)
+    binding["spec"]["paramRef"] = {"name": "limits", "parameterNotFoundAction": "Deny"}
+    ok(apiserver.request("POST", f"{BASE}/validatingadmissionpolicybindings", binding))
+    collection = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+
+    def refused(expected):
+        def check():
+            status, body = apiserver.request("POST", collection, _deployment(unique("d"), 3))
+            return body if status >= 400 and expected in body.get("message", "") else None
+        return check
+    body = wait_for(refused("no params found for policy binding with `Deny` parameterNotFoundAction"))
+    assert body["code"] == 422
+    ok(apiserver.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "limits"}, "data": {"max": "2"}}))
+    body = wait_for(refused("denied request: at most 2 replicas"))
+    assert body["code"] == 403 and body["reason"] == "Forbidden"
+    ok(apiserver.request("POST", collection, _deployment("small", 2)))
