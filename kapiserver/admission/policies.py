@@ -12,7 +12,6 @@ the policy's failurePolicy.  Policies and bindings are read through the registry
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Optional
 
 from ..machinery.errors import StatusError
@@ -171,7 +170,10 @@ class ValidatingAdmissionPolicy:
                     not self._matches(spec.get("matchResources"), seen, namespace, False):
                 continue
             if request is None:
-                request = admission_request(attributes, str(uuid.uuid4()))
+                # As a webhook's AdmissionRequest, but without uid and the objects (object and oldObject are
+                # variables of their own), as upstream hands it to policies.
+                request = {k: v for k, v in admission_request(attributes, "").items()
+                           if k not in ("uid", "object", "oldObject")}
             try:
                 decisions = await self._evaluate(policy, binding, seen, _request_as(request, seen), namespace)
             except _ConfigurationError as e:
@@ -445,8 +447,7 @@ def _request_as(request: dict, seen: Attributes) -> dict:
         return request
     return dict(request, kind={"group": seen.kind.group, "version": seen.kind.version, "kind": seen.kind.kind},
                 resource={"group": seen.resource.group, "version": seen.resource.version,
-                          "resource": seen.resource.resource},
-                object=seen.object, oldObject=seen.old_object)
+                          "resource": seen.resource.resource})
 
 
 def _named_rule_matches(rule: dict, attributes: Attributes) -> bool:

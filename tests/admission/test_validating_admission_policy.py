@@ -314,3 +314,10 @@ def test_match_policy_equivalent_sees_the_request_in_the_matched_version(match_p
         denial(registry, _hpa_v2(90), resource=hpas)
     else:
         run(registry, _hpa_v2(90), resource=hpas)
+
+
+def test_the_request_variable_carries_no_objects():
+    registry = _Registry([policy(validations=[
+        {"expression": "!has(request.object) && !has(request.uid) && request.name == 'web' && "
+                       "request.namespace == 'default' && request.userInfo.username != ''"}])], [binding()], NAMESPACES)
+    run(registry, deployment())
