@@ -409,14 +409,14 @@ class ValidatingAdmissionPolicy:
                    f"'{binding['metadata']['name']}' denied request: {decision.message}")
         gr = attributes.group_resource
         reason = decision.reason or "Invalid"
-        details = {"name": attributes.name, "group": gr.group, "kind": gr.resource,
-                   "causes": [{"message": message}]}
+        # The name as admission's Forbidden finds it: the request's, else the object's (or its generateName).
+        obj = attributes.object if isinstance(attributes.object, dict) else {}
+        metadata = obj.get("metadata") or {}
+        name = attributes.name or metadata.get("name") or metadata.get("generateName") or "Unknown"
+        details = {"name": name, "group": gr.group, "kind": gr.resource, "causes": [{"message": message}]}
         if not details["group"]:
             del details["group"]
-        if not details["name"]:
-            del details["name"]
-        where = f'{gr} "{attributes.name}"' if attributes.name else str(gr)
-        return StatusError(REASON_CODES.get(reason, 422), reason, f"{where} is forbidden: {message}", details)
+        return StatusError(REASON_CODES.get(reason, 422), reason, f'{gr} "{name}" is forbidden: {message}', details)
 
 
 def _converted(attributes: Attributes, source, target) -> Attributes:

@@ -321,3 +321,11 @@ def test_the_request_variable_carries_no_objects():
         {"expression": "!has(request.object) && !has(request.uid) && request.name == 'web' && "
                        "request.namespace == 'default' && request.userInfo.username != ''"}])], [binding()], NAMESPACES)
     run(registry, deployment())
+
+
+def test_a_denial_without_a_request_name_names_the_generate_name():
+    registry = _Registry([policy()], [binding()], NAMESPACES)
+    unnamed = deployment(9, name="")
+    unnamed["metadata"] = {"generateName": "web-", "namespace": "default"}
+    error = denial(registry, unnamed)
+    assert error.message.startswith('deployments.apps "web-" is forbidden: ') and error.details["name"] == "web-"
