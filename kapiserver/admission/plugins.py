@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from . import eventratelimit, podnodeselector, quota, simple, webhooks
+from . import eventratelimit, podnodeselector, policies, quota, simple, webhooks
 from .certificates import CertificateApproval, CertificateSigning, CertificateSubjectRestriction
 from .config import AdmissionConfigError
 from .ingressclass import DefaultIngressClass
@@ -31,17 +31,16 @@ ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "
          "DefaultTolerationSeconds", "EventRateLimit", "DefaultStorageClass", "StorageObjectInUseProtection",
          "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
          "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
-         "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
 # On unless disabled: upstream's defaults, less the three whose effect only kube-controller-manager's
 # controllers make invisible, which kapiserver does not run yet: ServiceAccount (nothing creates the default
 # ServiceAccounts, so it would refuse every pod), TaintNodesByCondition (nothing removes the not-ready taint
 # from a ready node) and StorageObjectInUseProtection (nothing removes the protection finalizers, so a
-# deleted claim would stay Terminating); and less the two kapiserver does not have (ClusterTrustBundleAttest,
-# ValidatingAdmissionPolicy).
+# deleted claim would stay Terminating); and less the one kapiserver does not have (ClusterTrustBundleAttest).
 DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "Priority", "DefaultTolerationSeconds",
               "DefaultStorageClass", "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval",
               "CertificateSigning", "CertificateSubjectRestriction", "DefaultIngressClass",
-              "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota")
+              "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota")
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
 MISSING: tuple[str, ...] = ()
 
@@ -119,6 +118,8 @@ PLUGINS: dict[str, Plugin] = {
     "MutatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.mutating.configure(config),
                                        webhooks.parse_configuration),
     "PodSecurity": Plugin(lambda init, config: PodSecurity(init.registry, config), _parse_pod_security),
+    "ValidatingAdmissionPolicy": Plugin(lambda init, config: policies.ValidatingAdmissionPolicy(init.registry,
+                                                                                                init.authorizer)),
     "ValidatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.validating.configure(config),
                                          webhooks.parse_configuration),
     "ResourceQuota": Plugin(lambda init, config: quota.ResourceQuotaAdmission(init.registry,

@@ -326,6 +326,29 @@ def _options_object(attributes: Attributes) -> Optional[dict]:
     return out
 
 
+def evaluate_conditions(conditions: list, activation: dict, variables: frozenset,
+                        budget=None) -> tuple[bool, list[str]]:
+    """matchConditions (CEL, compiled for ``variables``) over ``activation``: (False, []) as soon as one is false;
+    else (True, why each one that could not be evaluated failed).  Webhooks and admission policies share it."""
+    from ..machinery import cel
+    failures = []
+    for condition in conditions:
+        name = condition.get("name", "")
+        try:
+            program = cel.compile_expression((condition.get("expression") or "").strip(), variables)
+        except cel.CompileError as e:
+            failures.append(f"matchCondition {name!r}: {e}")
+            continue
+        result = program.evaluate(activation, budget)
+        if isinstance(result, cel.celpy.CELEvalError):
+            failures.append(f"matchCondition {name!r}: {cel.error_text(result)}")
+        elif not isinstance(result, cel.celtypes.BoolType):
+            failures.append(f"matchCondition {name!r}: must evaluate to bool")
+        elif not result:
+            return False, []
+    return True, failures
+
+
 def _conditions_match(webhook: dict, attributes: Attributes, request: dict) -> bool:
     """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject and request): one that
     is false skips the webhook; one that cannot be evaluated skips it under failurePolicy Ignore and refuses
@@ -337,21 +360,9 @@ def _conditions_match(webhook: dict, attributes: Attributes, request: dict) -> b
     from ..registry.validation.admissionregistration import MATCH_CONDITION_VARIABLES
     activation = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
                   "request": cel.to_cel(request, None)}
-    failures = []
-    for condition in conditions:
-        name = condition.get("name", "")
-        try:
-            program = cel.compile_expression((condition.get("expression") or "").strip(), MATCH_CONDITION_VARIABLES)
-        except cel.CompileError as e:
-            failures.append(f"matchCondition {name!r}: {e}")
-            continue
-        result = program.evaluate(activation)
-        if isinstance(result, cel.celpy.CELEvalError):
-            failures.append(f"matchCondition {name!r}: {cel.error_text(result)}")
-        elif not isinstance(result, cel.celtypes.BoolType):
-            failures.append(f"matchCondition {name!r}: must evaluate to bool")
-        elif not result:
-            return False
+    matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
+    if not matched:
+        return False
     if not failures:
         return True
     if (webhook.get("failurePolicy") or "Fail") == "Ignore":

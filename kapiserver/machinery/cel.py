@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from fractions import Fraction
 from typing import Any, Optional
 
 import celpy
@@ -119,6 +120,236 @@ def _optional_value(opt):
     return opt.value if opt.present else _eval_error("optional.none() dereference", ValueError)
 
 
+# Kubernetes' quantity library: quantity("1Gi"), isQuantity(s), and a Quantity's methods.
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
+_QUANTITY_SUFFIXES = {"Ki": Fraction(2 ** 10), "Mi": Fraction(2 ** 20), "Gi": Fraction(2 ** 30),
+                      "Ti": Fraction(2 ** 40), "Pi": Fraction(2 ** 50), "Ei": Fraction(2 ** 60),
+                      "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
+                      "k": Fraction(10 ** 3), "M": Fraction(10 ** 6), "G": Fraction(10 ** 9), "T": Fraction(10 ** 12),
+                      "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
+
+
+class Quantity:
+    """A resource quantity as an exact number (its text kept for string())."""
+
+    def __init__(self, value: Fraction, text: str = ""):
+        self.value, self.text = value, text or _quantity_text(value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Quantity) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _quantity_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{int(value * 1000)}m"
+
+
+def _parse_quantity(text: str) -> Optional[Fraction]:
+    match = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    suffix = match.group(2) or ""
+    scale = _QUANTITY_SUFFIXES.get(suffix)
+    if scale is None:
+        scale = Fraction(10) ** int(suffix[1:])
+    return Fraction(match.group(1)) * scale
+
+
+def _quantity(text):
+    value = _parse_quantity(text)
+    if value is None:
+        return _eval_error(f"quantities must match the regular expression '{_QUANTITY.pattern}'")
+    return Quantity(value, str(text))
+
+
+def _quantity_operand(value) -> Optional[Fraction]:
+    if isinstance(value, Quantity):
+        return value.value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(int(value))
+    return None
+
+
+def _quantity_arithmetic(sign: int):
+    def function(q, other):
+        right = _quantity_operand(other)
+        if not isinstance(q, Quantity) or right is None:
+            return _eval_error("no such overload", TypeError)
+        return Quantity(q.value + sign * right)
+    return function
+
+
+def _quantity_compare(q, other):
+    if not isinstance(q, Quantity) or not isinstance(other, Quantity):
+        return _eval_error("no such overload", TypeError)
+    return celtypes.IntType((q.value > other.value) - (q.value < other.value))
+
+
+def _quantity_order(q, other, wanted: int):
+    compared = _quantity_compare(q, other)
+    return compared if isinstance(compared, celpy.CELEvalError) else celtypes.BoolType(compared == wanted)
+
+
+def _as_integer(q):
+    if not isinstance(q, Quantity):
+        return _eval_error("no such overload", TypeError)
+    if q.value.denominator != 1 or not -2 ** 63 <= q.value < 2 ** 63:
+        return _eval_error("cannot convert value to integer")
+    return celtypes.IntType(int(q.value))
+
+
+# Kubernetes' URL library: url(s), isURL(s), and a URL's parts.
+def _url(text):
+    from urllib.parse import urlsplit
+    if not isinstance(text, str) or not (text.startswith("/") or "://" in text):
+        return _eval_error(f"URL {text!r} must be absolute or an absolute path")
+    try:
+        parts = urlsplit(str(text))
+        _ = parts.port
+    except ValueError as e:
+        return _eval_error(f"URL parse error during conversion from string: {e}")
+    return _URL(parts)
+
+
+class _URL:
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _URL) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+
+def _url_part(getter):
+    def function(u):
+        if not isinstance(u, _URL):
+            return _eval_error("no such overload", TypeError)
+        return getter(u.parts)
+    return function
+
+
+def _url_query(parts):
+    from urllib.parse import parse_qs
+    return celtypes.MapType({celtypes.StringType(k): celtypes.ListType([celtypes.StringType(v) for v in vs])
+                             for k, vs in parse_qs(parts.query, keep_blank_values=True).items()})
+
+
+# Kubernetes' authorizer library: ``authorizer`` (an Authorizer) builds checks
+# (authorizer.group(g).resource(r).namespace(ns).name(n).check(verb), authorizer.path(p).check(verb),
+# authorizer.requestResource.check(verb), authorizer.serviceAccount(ns, name)...) whose Decisions say allowed(),
+# reason(), errored() and error().  The decision itself comes from ``decide(user, check, verb)``, which the
+# caller supplies: a dict of the check's attributes, answered with an AuthzDecision (or a CELEvalError when it
+# cannot answer yet).
+
+class AuthzDecision:
+    def __init__(self, allowed: bool, reason: str = "", error: str = ""):
+        self.allowed, self.reason, self.error = allowed, reason, error
+
+
+class _AuthzCheck:
+    """A check being built: a resource check (group, resource, ...) or a path check."""
+
+    def __init__(self, authorizer: "Authorizer", fields: dict):
+        self.authorizer, self.fields = authorizer, fields
+
+    def with_field(self, key: str, value) -> "_AuthzCheck":
+        return _AuthzCheck(self.authorizer, dict(self.fields, **{key: str(value)}))
+
+
+class Authorizer(celtypes.MapType):
+    """The ``authorizer`` variable, for ``user`` (None: the request's user); ``requestResource`` is a check of
+    the resource being admitted."""
+
+    def __init__(self, decide, request_resource: Optional[dict] = None, user: Optional[tuple] = None):
+        self.decide, self.user = decide, user
+        super().__init__({} if request_resource is None else
+                         {celtypes.StringType("requestResource"): _AuthzCheck(self, dict(request_resource))})
+
+
+def _authz_builder(kind: str, key: str):
+    def function(target, value):
+        if kind == "root" and isinstance(target, Authorizer):
+            return _AuthzCheck(target, {key: str(value)})
+        if kind == "resource" and isinstance(target, _AuthzCheck) and "path" not in target.fields:
+            return target.with_field(key, value)
+        return _eval_error("no such overload", TypeError)
+    return function
+
+
+def _authz_check(target, verb):
+    if not isinstance(target, _AuthzCheck):
+        return _eval_error("no such overload", TypeError)
+    if "path" not in target.fields and "resource" not in target.fields:
+        return _eval_error("a resource check needs a resource: authorizer.group(g).resource(r)")
+    return target.authorizer.decide(target.authorizer.user, dict(target.fields), str(verb))
+
+
+def _authz_service_account(target, namespace, name):
+    if not isinstance(target, Authorizer):
+        return _eval_error("no such overload", TypeError)
+    user = (f"system:serviceaccount:{namespace}:{name}",
+            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"))
+    return Authorizer(target.decide, None, user)
+
+
+def _decision_part(getter):
+    def function(decision):
+        if not isinstance(decision, AuthzDecision):
+            return _eval_error("no such overload", TypeError)
+        return getter(decision)
+    return function
+
+
+AUTHZ_LIBRARY = {
+    "group": _authz_builder("root", "group"),
+    "path": _authz_builder("root", "path"),
+    "resource": _authz_builder("resource", "resource"),
+    "subresource": _authz_builder("resource", "subresource"),
+    "namespace": _authz_builder("resource", "namespace"),
+    "name": _authz_builder("resource", "name"),
+    "check": _authz_check,
+    "serviceAccount": _authz_service_account,
+    "allowed": _decision_part(lambda d: celtypes.BoolType(d.allowed)),
+    "reason": _decision_part(lambda d: celtypes.StringType(d.reason)),
+    "errored": _decision_part(lambda d: celtypes.BoolType(bool(d.error))),
+    "error": _decision_part(lambda d: celtypes.StringType(d.error)),
+}
+
+
+KUBERNETES_LIBRARIES = {
+    "quantity": _quantity,
+    "isQuantity": lambda s: celtypes.BoolType(_parse_quantity(s) is not None),
+    "sign": lambda q: celtypes.IntType((q.value > 0) - (q.value < 0)) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "isInteger": lambda q: celtypes.BoolType(q.value.denominator == 1) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "asInteger": _as_integer,
+    "asApproximateFloat": lambda q: celtypes.DoubleType(float(q.value)) if isinstance(q, Quantity)
+    else _eval_error("no such overload", TypeError),
+    "add": _quantity_arithmetic(1),
+    "sub": _quantity_arithmetic(-1),
+    "compareTo": _quantity_compare,
+    "isGreaterThan": lambda q, o: _quantity_order(q, o, 1),
+    "isLessThan": lambda q, o: _quantity_order(q, o, -1),
+    "url": _url,
+    "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
+    "getScheme": _url_part(lambda p: celtypes.StringType(p.scheme)),
+    "getHost": _url_part(lambda p: celtypes.StringType(p.netloc.rpartition("@")[2])),
+    "getHostname": _url_part(lambda p: celtypes.StringType(p.hostname or "")),
+    "getPort": _url_part(lambda p: celtypes.StringType(str(p.port) if p.port is not None else "")),
+    "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
+    "getQuery": _url_part(_url_query),
+    **AUTHZ_LIBRARY,
+}
+
+
 FUNCTIONS = {
     "charAt": lambda s, i: celtypes.StringType(s[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of,
@@ -139,6 +370,7 @@ FUNCTIONS = {
     "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),
     "value": _optional_value,
     "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
+    **KUBERNETES_LIBRARIES,
 }
 _KNOWN_FUNCTIONS = set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS
 
@@ -151,20 +383,82 @@ def _environment() -> celpy.Environment:
 
 # -- compiling --------------------------------------------------------------------------------------
 
+# -- cost ---------------------------------------------------------------------------------------------
+# Every node the evaluator visits costs 1 (a comprehension pays for each of its iterations), so an expression
+# cannot run for ever: one evaluation stops at PER_CALL_LIMIT, as upstream's per-call limit stops cel-go, and
+# the expressions of one admission policy's evaluation share a Budget, as upstream's runtime cost budget.
+# A visited node is a smaller unit than cel-go's cost (an iteration of a simple comprehension visits some
+# fifty), so these are upstream's limits in what they stop, not in their numbers: a call stops within a few
+# seconds of interpreted work.
+PER_CALL_LIMIT = 1_000_000
+RUNTIME_BUDGET = 2_000_000
+COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
+
+
+class _CostExceeded(Exception):
+    pass
+
+
+class Budget:
+    """What a sequence of evaluations may still spend."""
+
+    def __init__(self, remaining: Optional[int] = None):
+        self.remaining = RUNTIME_BUDGET if remaining is None else remaining
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining <= 0
+
+
+class _Meter:
+    def __init__(self, limit: int):
+        self.limit, self.used, self.exceeded = limit, 0, False
+
+
+class _MeteredEvaluator(celpy.evaluation.Evaluator):
+    """celpy's evaluator, paying for every node it visits (its macros' sub-evaluators share the meter)."""
+
+    meter: _Meter
+
+    def _visit_tree(self, tree):
+        meter = self.meter
+        meter.used += 1
+        if meter.exceeded or meter.used > meter.limit:
+            meter.exceeded = True
+            raise _CostExceeded()
+        return super()._visit_tree(tree)
+
+    def sub_evaluator(self, ast):
+        sub = _MeteredEvaluator(ast, activation=self.activation)
+        sub.meter = self.meter
+        return sub
+
+
 class Program:
     """One compiled CEL expression."""
 
     def __init__(self, source: str, runner, uses_old_self: bool, tree=None):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
 
-    def evaluate(self, activation: dict):
-        """The result, or a CELEvalError (returned, as celpy does, or raised)."""
+    def evaluate(self, activation: dict, budget: Optional[Budget] = None):
+        """The result, or a CELEvalError (returned, as celpy does, or raised).  Past PER_CALL_LIMIT (or what
+        ``budget`` has left, which the evaluation spends) the result is the cost-limit error."""
+        meter = _Meter(PER_CALL_LIMIT if budget is None else max(0, min(PER_CALL_LIMIT, budget.remaining)))
         try:
-            return self.runner.evaluate(activation)
+            evaluator = _MeteredEvaluator(ast=self.runner.ast, activation=self.runner.new_activation())
+            evaluator.meter = meter
+            result = evaluator.evaluate(activation)
         except celpy.CELEvalError as e:
-            return e
+            result = e
+        except _CostExceeded:
+            result = None
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-            return celpy.CELEvalError(str(e), type(e), None)
+            result = celpy.CELEvalError(str(e), type(e), None)
+        if budget is not None:
+            budget.remaining -= meter.used
+        if meter.exceeded:
+            return celpy.CELEvalError(COST_LIMIT_EXCEEDED, _CostExceeded, None)
+        return result
 
 
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
@@ -618,3 +912,104 @@ def validator(schema: Optional[dict]) -> Optional[Validator]:
     if not isinstance(schema, dict) or not _has_rules(schema):
         return None
     return Validator(schema, root=True)
+
+
+# -- type checking (admission policies' status.typeChecking) --------------------------------------------
+# cel-python checks no types, so this infers what it can: literals, fields of typed variables (their OpenAPI
+# schemas) and the results of the operators over them; an operator applied to two known types it has no
+# overload for is reported as cel-go's checker words it.  Anything it cannot type is dynamic and passes.
+
+_LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
+                  "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
+                  "NULL_LIT": "null_type"}
+_SCHEMA_TYPES = {"integer": "int", "string": "string", "number": "double", "boolean": "bool"}
+_OPERATORS = {"relation_lt": "_<_", "relation_le": "_<=_", "relation_gt": "_>_", "relation_ge": "_>=_",
+              "relation_eq": "_==_", "relation_ne": "_!=_", "addition_add": "_+_", "addition_sub": "_-_",
+              "multiplication_mul": "_*_", "multiplication_div": "_/_", "multiplication_mod": "_%_"}
+_NUMERIC = {"int", "uint", "double"}
+_ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
+
+
+def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Optional[str]]:
+    """(whether an overload exists, its result type)."""
+    if operator in ("_==_", "_!=_"):
+        return (left == right or (left in _NUMERIC and right in _NUMERIC) or "null_type" in (left, right)), "bool"
+    if operator in ("_<_", "_<=_", "_>_", "_>=_"):
+        return ((left == right and left in _ORDERED) or (left in _NUMERIC and right in _NUMERIC)), "bool"
+    if left != right:
+        return False, None
+    if operator == "_+_":
+        return left in _NUMERIC | {"string", "bytes", "list"}, left
+    if operator == "_%_":
+        return left in ("int", "uint"), left
+    return left in _NUMERIC, left
+
+
+def _first_token(node):
+    for token in node.scan_values(lambda v: isinstance(v, Token)) if isinstance(node, Tree) else [node]:
+        return token
+    return None
+
+
+def type_warnings(program: Program, variables: dict) -> list[str]:
+    """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
+    machinery.schema.SchemaNode, for the variables whose schema is known})."""
+    out: list[str] = []
+    if program.tree is None:
+        return out
+
+    def infer(node) -> tuple[Optional[str], object]:
+        # (CEL type name or None for dyn, the schema node of a field reference)
+        if not isinstance(node, Tree):
+            return None, None
+        data, children = node.data, node.children
+        if data == "literal":
+            token = children[0]
+            return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None
+        if data == "ident":
+            schema_node = variables.get(str(children[0]))
+            return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)
+        if data == "member_dot":
+            _, parent = infer(children[0])
+            if parent is None:
+                return None, None
+            field = parent.field(str(children[1])) if hasattr(parent, "field") else None
+            if field is None:
+                field = parent.values() if hasattr(parent, "values") else None
+            return (_node_type(field), field) if field is not None else (None, None)
+        if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
+                isinstance(children[0], Tree) and children[0].data in _OPERATORS:
+            operator = _OPERATORS[children[0].data]
+            left, _ = infer(children[0].children[0])
+            right, _ = infer(children[1])
+            if left is None or right is None:
+                return ("bool" if data == "relation" else None), None
+            found, result = _operator_result(operator, left, right)
+            if not found:
+                token = _first_token(children[1]) or _first_token(node)
+                out.append(str(_compile_error(program.source, token, f"found no matching overload for "
+                                                                    f"'{operator}' applied to '({left}, {right})'"))
+                           .replace("compilation failed: ", "", 1))
+                return None, None
+            return result, None
+        if len(children) == 1:
+            return infer(children[0])
+        for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
+            infer(child)
+        return None, None
+
+    infer(program.tree)
+    return out
+
+
+def _node_type(node) -> Optional[str]:
+    if node is None or getattr(node, "int_or_string", False):
+        return None
+    declared = node.type
+    if declared == "string" and node.format in ("date-time", "duration", "byte"):
+        return None
+    if declared == "array":
+        return "list"
+    if declared == "object":
+        return "map"
+    return _SCHEMA_TYPES.get(declared or "")

@@ -220,6 +220,10 @@ BUILTIN: tuple[ResourceInfo, ...] = (
        False, categories=("api-extensions",)),
     _r("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
        False, categories=("api-extensions",)),
+    _r("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy",
+       False, categories=("api-extensions",), subresources=(_status("ValidatingAdmissionPolicy"),)),
+    _r("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+       "ValidatingAdmissionPolicyBinding", False, categories=("api-extensions",)),
 )
 
 # The preferred version of each group comes first in this list.

@@ -89,6 +89,9 @@ class Registry:
         if key == ("scheduling.k8s.io", "priorityclasses"):
             from .scheduling import PriorityClassStrategy
             return PriorityClassStrategy(info)
+        if key == ("admissionregistration.k8s.io", "validatingadmissionpolicies"):
+            from .admissionregistration import ValidatingAdmissionPolicyStrategy
+            return ValidatingAdmissionPolicyStrategy(info)
         if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             from .crd import CustomResourceDefinitionStrategy
             return CustomResourceDefinitionStrategy(info, self.clock)

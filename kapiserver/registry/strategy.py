@@ -48,7 +48,9 @@ _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "state
                ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
                ("policy", "poddisruptionbudgets"), ("storage.k8s.io", "csidrivers"),
                ("flowcontrol.apiserver.k8s.io", "flowschemas"),
-               ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations")}
+               ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+               ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+               ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")}
 
 
 class Strategy:

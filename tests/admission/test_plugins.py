@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from kapiserver.admission.plugins import DEFAULT_ON, PLUGINS, enabled_plugins
 
-# Upstream 1.32's default plugins, in its order, without the two kapiserver does not have
-# (ClusterTrustBundleAttest, ValidatingAdmissionPolicy).
+# Upstream 1.32's default plugins, in its order, without the one kapiserver does not have
+# (ClusterTrustBundleAttest).
 UPSTREAM_DEFAULTS = ["NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition", "PodSecurity",
                      "Priority", "DefaultTolerationSeconds", "DefaultStorageClass", "StorageObjectInUseProtection",
                      "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
                      "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
-                     "ValidatingAdmissionWebhook", "ResourceQuota"]
+                     "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota"]
 
 
 # Upstream defaults whose effect only kube-controller-manager's controllers make invisible: opt-in here.

@@ -18,12 +18,7 @@ from kapiserver.machinery.protobuf.decode import GROUP_PACKAGES
 from kapiserver.registry.catalog import BUILTIN, Catalog
 
 # (group, version, kind) -> why it is not served yet.
-NOT_YET_SERVED = {
-    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"):
-        "needs the ValidatingAdmissionPolicy admission plugin (CEL policies)",
-    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"):
-        "needs the ValidatingAdmissionPolicy admission plugin (CEL policies)",
-}
+NOT_YET_SERVED: dict = {}
 
 # Served kinds whose protobuf request bodies are not decoded yet (upstream's apiextensions-apiserver has them;
 # kubectl sends JSON for these).

@@ -166,3 +166,28 @@ def test_escaped_property_names():
     assert cel.check_rules(s, "root") == []
     assert messages(s, {"spec": {"x-y": "a", "if": "a"}}) == []
     assert len(messages(s, {"spec": {"x-y": "a", "if": "b"}})) == 1
+
+
+def test_kubernetes_quantity_and_url_libraries():
+    from kapiserver.machinery import cel
+
+    def run(source):
+        return cel.compile_expression(source, frozenset()).evaluate({})
+    assert run("quantity('1Gi').isGreaterThan(quantity('512Mi'))")
+    assert run("quantity('500m').add(1).compareTo(quantity('1.5'))") == 0
+    assert run("quantity('2k').sub(quantity('1k')).asInteger()") == 1000
+    assert not run("isQuantity('1x')") and run("quantity('1.5').isInteger()") is not None
+    assert isinstance(run("quantity('1.5').asInteger()"), cel.celpy.CELEvalError)
+    assert run("url('https://example.com:8443/a?x=1&x=2').getHost()") == "example.com:8443"
+    assert run("url('https://[::1]:80/').getHostname()") == "::1"
+    assert run("url('https://example.com/p?x=1&x=2').getQuery()['x']") == ["1", "2"]
+    assert run("url('https://example.com/p').getEscapedPath()") == "/p"
+    assert not run("isURL('not a url')") and run("isURL('/relative/path')")
+
+
+def test_a_runaway_expression_stops_at_the_per_call_limit(monkeypatch):
+    from kapiserver.machinery import cel
+    monkeypatch.setattr(cel, "PER_CALL_LIMIT", 10_000)
+    hundred = "[" + ",".join(str(i) for i in range(100)) + "]"
+    result = cel.compile_expression(f"{hundred}.all(a, {hundred}.all(b, true))", frozenset()).evaluate({})
+    assert isinstance(result, cel.celpy.CELEvalError) and cel.error_text(result) == cel.COST_LIMIT_EXCEEDED

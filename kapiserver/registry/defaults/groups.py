@@ -124,6 +124,28 @@ def endpoint_slice(obj: dict) -> None:
         set_if_nil(port, "protocol", "TCP")
 
 
+def _match_resources(match) -> None:
+    """SetDefaults_MatchResources and the rules' scope (SetDefaults_Rule)."""
+    if not isinstance(match, dict):
+        return
+    set_if_nil(match, "matchPolicy", "Equivalent")
+    set_if_nil(match, "namespaceSelector", {})
+    set_if_nil(match, "objectSelector", {})
+    for key in ("resourceRules", "excludeResourceRules"):
+        for rule in items(match, key):
+            set_if_nil(rule, "scope", "*")
+
+
+def validating_admission_policy(obj: dict) -> None:
+    spec = sub(obj, "spec")
+    set_if_nil(spec, "failurePolicy", "Fail")
+    _match_resources(spec.get("matchConstraints"))
+
+
+def validating_admission_policy_binding(obj: dict) -> None:
+    _match_resources(sub(obj, "spec").get("matchResources"))
+
+
 # (group, version, kind) -> defaulter; the version is "*" where every version agrees.
 def flow_schema(obj: dict) -> None:
     """flowcontrol/v1: an unset (zero) matchingPrecedence is 1000."""
@@ -182,4 +204,6 @@ DEFAULTERS = {
     ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
     ("node.k8s.io", "*", "RuntimeClass"): runtime_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
+    ("admissionregistration.k8s.io", "*", "ValidatingAdmissionPolicy"): validating_admission_policy,
+    ("admissionregistration.k8s.io", "*", "ValidatingAdmissionPolicyBinding"): validating_admission_policy_binding,
 }

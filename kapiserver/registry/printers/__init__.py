@@ -16,8 +16,8 @@ Public API:
 
 from __future__ import annotations
 
-from . import apiregistration, apps, autoscaling, batch, certificates, coordination, core, core_events, core_pods
-from . import discovery, flowcontrol, networking, node, policy, rbac, scheduling, storage
+from . import admissionregistration, apiregistration, apps, autoscaling, batch, certificates, coordination, core
+from . import core_events, core_pods, discovery, flowcontrol, networking, node, policy, rbac, scheduling, storage
 from ._base import Printer, human_duration, translate_timestamp_since
 from ._table import DEFAULT, table
 from .custom import JSONPathError, custom_resource_printer
@@ -27,7 +27,8 @@ __all__ = ["Printer", "printer_for", "table", "human_duration", "translate_times
 
 _PRINTERS: dict[tuple[str, str], Printer] = {}
 for _module in (core_pods, core, core_events, apps, batch, autoscaling, networking, policy, rbac, storage,
-                coordination, discovery, certificates, scheduling, node, apiregistration, flowcontrol):
+                coordination, discovery, certificates, scheduling, node, apiregistration, flowcontrol,
+                admissionregistration):
     _PRINTERS.update(_module.PRINTERS)
 
 

@@ -1,10 +1,14 @@
 """Validation of admissionregistration.k8s.io/v1 MutatingWebhookConfiguration and
 ValidatingWebhookConfiguration, as upstream's ValidateMutatingWebhookConfiguration and
 ValidateValidatingWebhookConfiguration: each webhook's name, rules, policies, client config,
-admission review versions, selectors and match conditions (which must compile as CEL)."""
+admission review versions, selectors and match conditions (which must compile as CEL); and of
+ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding: match constraints, match conditions,
+variables, validations, audit annotations and paramKind (every expression must compile), a binding's
+policy name, paramRef and validation actions."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +28,13 @@ REVIEW_VERSIONS = ("v1", "v1beta1")
 MAX_MATCH_CONDITIONS = 64
 # The variables a match condition may use, as upstream declares them.
 MATCH_CONDITION_VARIABLES = frozenset({"object", "oldObject", "request", "authorizer"})
+# The variables a ValidatingAdmissionPolicy's expressions may use (its matchConditions: all but variables).
+POLICY_VARIABLES = frozenset({"object", "oldObject", "request", "params", "namespaceObject", "authorizer",
+                              "variables"})
+POLICY_CONDITION_VARIABLES = POLICY_VARIABLES - {"variables"}
+VALIDATION_REASONS = ("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge")
+VALIDATION_ACTIONS = ("Audit", "Deny", "Warn")
+PARAMETER_NOT_FOUND_ACTIONS = ("Allow", "Deny")
 
 
 def _list(value: Any) -> list:
@@ -131,17 +142,17 @@ def _review_versions(versions: Any, path: str) -> Errors:
     return errs
 
 
-def match_condition_errors(expression: str, path: str) -> Errors:
+def match_condition_errors(expression: str, path: str, variables: frozenset = MATCH_CONDITION_VARIABLES) -> Errors:
     """The compile errors of one match condition's expression ("compilation failed: ..."), if any."""
     from ...machinery import cel
     try:
-        cel.compile_expression(expression, MATCH_CONDITION_VARIABLES)
+        cel.compile_expression(expression, variables)
     except cel.CompileError as e:
         return [invalid(path, expression, str(e))]
     return []
 
 
-def _match_conditions(conditions: Any, path: str) -> Errors:
+def _match_conditions(conditions: Any, path: str, variables: frozenset = MATCH_CONDITION_VARIABLES) -> Errors:
     conditions = _list(conditions)
     if len(conditions) > MAX_MATCH_CONDITIONS:
         return [FieldError("FieldValueTooMany", path,
@@ -154,7 +165,7 @@ def _match_conditions(conditions: Any, path: str) -> Errors:
         if not expression:
             errs.append(required(f"{path}[{i}].expression", ""))
         else:
-            errs += match_condition_errors(expression, f"{path}[{i}].expression")
+            errs += match_condition_errors(expression, f"{path}[{i}].expression", variables)
         name = text(condition.get("name"))
         if not name:
             errs.append(required(f"{path}[{i}].name", ""))
@@ -223,7 +234,217 @@ def _update(validate):
     return update
 
 
+# -- ValidatingAdmissionPolicy and its bindings ---------------------------------------------------
+
+_CEL_IDENTIFIER = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_CEL_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+                           "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+                           "void", "while"})
+
+
+def _expression(expression: Any, path: str, variables: frozenset = POLICY_VARIABLES,
+                prefix: str = "compilation failed") -> Errors:
+    source = text(expression)
+    if not source.strip():
+        return [required(path, "")]
+    from ...machinery import cel
+    try:
+        cel.compile_expression(source, variables)
+    except cel.CompileError as e:
+        return [invalid(path, source, str(e).replace("compilation failed", prefix, 1))]
+    return []
+
+
+def _named_rule(rule: dict, path: str) -> Errors:
+    errs = _rule(rule, path)
+    seen = set()
+    for i, name in enumerate(_list(rule.get("resourceNames"))):
+        if not name:
+            errs.append(required(f"{path}.resourceNames[{i}]", ""))
+        elif name in seen:
+            errs.append(duplicate(f"{path}.resourceNames[{i}]", name))
+        seen.add(name)
+    return errs
+
+
+def _match_resources(match: dict, path: str, rules_required: bool) -> Errors:
+    errs: Errors = []
+    for key in ("namespaceSelector", "objectSelector"):
+        if match.get(key) is None:
+            errs.append(required(f"{path}.{key}", ""))
+        else:
+            errs += label_selector(match.get(key), f"{path}.{key}")
+    policy = match.get("matchPolicy")
+    if policy is None:
+        errs.append(required(f"{path}.matchPolicy", ""))
+    elif policy not in MATCH_POLICIES:
+        errs.append(not_supported(f"{path}.matchPolicy", policy, MATCH_POLICIES))
+    rules = _list(match.get("resourceRules"))
+    if rules_required and not rules:
+        errs.append(required(f"{path}.resourceRules", ""))
+    for i, rule in enumerate(rules):
+        errs += _named_rule(_dict(rule), f"{path}.resourceRules[{i}]")
+    for i, rule in enumerate(_list(match.get("excludeResourceRules"))):
+        errs += _named_rule(_dict(rule), f"{path}.excludeResourceRules[{i}]")
+    return errs
+
+
+def _param_kind(kind: Any, path: str) -> Errors:
+    kind = _dict(kind)
+    errs: Errors = []
+    if not kind.get("kind"):
+        errs.append(required(f"{path}.kind", ""))
+    api_version = text(kind.get("apiVersion"))
+    if not api_version:
+        errs.append(required(f"{path}.apiVersion", ""))
+    else:
+        group, _, version = api_version.rpartition("/")
+        if api_version.count("/") > 1 or not version:
+            errs.append(invalid(f"{path}.apiVersion", api_version, "must be of the form group/version"))
+        else:
+            if group:
+                errs += [invalid(f"{path}.apiVersion", group, msg) for msg in names.is_dns1123_subdomain(group)]
+            errs += [invalid(f"{path}.apiVersion", version, msg) for msg in names.is_dns1035_label(version)]
+    return errs
+
+
+def _variables(variables: Any, path: str) -> Errors:
+    errs: Errors = []
+    seen = set()
+    for i, variable in enumerate(_list(variables)):
+        variable = _dict(variable)
+        name = text(variable.get("name"))
+        if not name:
+            errs.append(required(f"{path}[{i}].name", ""))
+        elif not _CEL_IDENTIFIER.fullmatch(name) or name in _CEL_RESERVED:
+            errs.append(invalid(f"{path}[{i}].name", name, "name is not a valid CEL identifier"))
+        elif name in seen:
+            errs.append(duplicate(f"{path}[{i}].name", name))
+        seen.add(name)
+        errs += _expression(variable.get("expression"), f"{path}[{i}].expression")
+    return errs
+
+
+def _validations(validations: Any, path: str) -> Errors:
+    errs: Errors = []
+    for i, validation in enumerate(_list(validations)):
+        validation = _dict(validation)
+        at = f"{path}[{i}]"
+        expression = text(validation.get("expression"))
+        errs += _expression(expression, f"{at}.expression")
+        message = text(validation.get("message"))
+        if "\n" in message:
+            errs.append(invalid(f"{at}.message", message, "message must not contain line breaks"))
+        elif "\n" in expression.strip() and not message.strip():
+            errs.append(required(f"{at}.message", "message must be specified if expression contains line breaks"))
+        if validation.get("messageExpression"):
+            errs += _expression(validation["messageExpression"], f"{at}.messageExpression",
+                                prefix="messageExpression compilation failed")
+        reason = validation.get("reason")
+        if reason is not None and reason not in VALIDATION_REASONS:
+            errs.append(not_supported(f"{at}.reason", reason, VALIDATION_REASONS))
+    return errs
+
+
+def _audit_annotations(annotations: Any, path: str) -> Errors:
+    errs: Errors = []
+    seen = set()
+    for i, annotation in enumerate(_list(annotations)):
+        annotation = _dict(annotation)
+        at = f"{path}[{i}]"
+        key = text(annotation.get("key"))
+        if not key:
+            errs.append(required(f"{at}.key", ""))
+        else:
+            problems = names.is_qualified_name(f"policy.example.com/{key}")
+            if len(key) > 63:
+                problems = ["must be no more than 63 characters"]
+            errs += [invalid(f"{at}.key", key, msg) for msg in problems]
+            if key in seen:
+                errs.append(duplicate(f"{at}.key", key))
+            seen.add(key)
+        errs += _expression(annotation.get("valueExpression"), f"{at}.valueExpression")
+    return errs
+
+
+def validate_policy(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
+    return errs + _policy_spec(_dict(obj.get("spec")))
+
+
+def _policy_spec(spec: dict) -> Errors:
+    errs: Errors = []
+    if spec.get("paramKind") is not None:
+        errs += _param_kind(spec.get("paramKind"), "spec.paramKind")
+    match = spec.get("matchConstraints")
+    if match is None:
+        errs.append(required("spec.matchConstraints", ""))
+    else:
+        errs += _match_resources(_dict(match), "spec.matchConstraints", True)
+    failure_policy = spec.get("failurePolicy")
+    if failure_policy is None:
+        errs.append(required("spec.failurePolicy", ""))
+    elif failure_policy not in FAILURE_POLICIES:
+        errs.append(not_supported("spec.failurePolicy", failure_policy, FAILURE_POLICIES))
+    errs += _match_conditions(spec.get("matchConditions"), "spec.matchConditions", POLICY_CONDITION_VARIABLES)
+    errs += _variables(spec.get("variables"), "spec.variables")
+    if not _list(spec.get("validations")) and not _list(spec.get("auditAnnotations")):
+        errs.append(required("spec.validations", "validations or auditAnnotations must contain at least one item"))
+    errs += _validations(spec.get("validations"), "spec.validations")
+    errs += _audit_annotations(spec.get("auditAnnotations"), "spec.auditAnnotations")
+    return errs
+
+
+def _param_ref(ref: dict, path: str) -> Errors:
+    errs: Errors = []
+    name, selector = text(ref.get("name")), ref.get("selector")
+    if name and selector is not None:
+        errs.append(FieldError("FieldValueForbidden", path, "Forbidden: name and selector are mutually exclusive"))
+    elif not name and selector is None:
+        errs.append(required(path, "one of name or selector must be set"))
+    if name:
+        errs += [invalid(f"{path}.name", name, msg) for msg in names.is_valid_path_segment_name(name)]
+    if selector is not None:
+        errs += label_selector(selector, f"{path}.selector")
+    namespace = text(ref.get("namespace"))
+    if namespace:
+        errs += [invalid(f"{path}.namespace", namespace, msg) for msg in names.is_dns1123_label(namespace)]
+    action = ref.get("parameterNotFoundAction")
+    if action is None:
+        errs.append(required(f"{path}.parameterNotFoundAction", ""))
+    elif action not in PARAMETER_NOT_FOUND_ACTIONS:
+        errs.append(not_supported(f"{path}.parameterNotFoundAction", action, PARAMETER_NOT_FOUND_ACTIONS))
+    return errs
+
+
+def validate_binding(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
+    spec = _dict(obj.get("spec"))
+    if not text(spec.get("policyName")):
+        errs.append(required("spec.policyName", ""))
+    if spec.get("paramRef") is not None:
+        errs += _param_ref(_dict(spec.get("paramRef")), "spec.paramRef")
+    if spec.get("matchResources") is not None:
+        errs += _match_resources(_dict(spec.get("matchResources")), "spec.matchResources", False)
+    actions = _list(spec.get("validationActions"))
+    if not actions:
+        errs.append(required("spec.validationActions", "at least one validation action is required"))
+    seen = set()
+    for i, action in enumerate(actions):
+        if action not in VALIDATION_ACTIONS:
+            errs.append(not_supported(f"spec.validationActions[{i}]", action, VALIDATION_ACTIONS))
+        elif action in seen:
+            errs.append(duplicate(f"spec.validationActions[{i}]", action))
+        seen.add(action)
+    if "Deny" in seen and "Warn" in seen:
+        errs.append(invalid("spec.validationActions", actions, "must not contain both Deny and Warn: a denial already "
+                                                               "carries the message a warning would repeat"))
+    return errs
+
+
 GROUP = "admissionregistration.k8s.io"
 CREATE = {(GROUP, "MutatingWebhookConfiguration"): validate_mutating,
-          (GROUP, "ValidatingWebhookConfiguration"): validate_validating}
+          (GROUP, "ValidatingWebhookConfiguration"): validate_validating,
+          (GROUP, "ValidatingAdmissionPolicy"): validate_policy,
+          (GROUP, "ValidatingAdmissionPolicyBinding"): validate_binding}
 UPDATE = {key: _update(validate) for key, validate in CREATE.items()}
