@@ -149,7 +149,7 @@ def test_serviceaccount_update_a_serviceaccount(apiserver, namespace):
     assert updated["automountServiceAccountToken"] is True
 
 
-@pytest.mark.xfail(strict=True, reason='no pod gets a kube-api-access volume mounted at /var/run/secrets/kubernetes.io/serviceaccount (ServiceAccount admission is opt-in, and even when enabled adds no token volume); upstream mounts it unless automount is false')
+@pytest.mark.xfail(strict=True, reason='no pod gets a kube-api-access volume mounted at /var/run/secrets/kubernetes.io/serviceaccount by default: ServiceAccount admission, which mounts it, is opt-in until a controller creates each namespace\'s default ServiceAccount; upstream mounts it unless automount is false')
 def test_service_account_tokens_auto_mount_optionally(apiserver, namespace):
     """Service account tokens auto mount optionally
 
