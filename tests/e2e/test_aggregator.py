@@ -170,3 +170,17 @@ def test_unauthorized_users_are_refused_before_proxying(cluster):
     assert json.loads(body)["message"] == (f'flunders.{GROUP} is forbidden: User "nobody" cannot list resource '
                                            f'"flunders" in API group "{GROUP}" in the namespace "default"')
     assert SEEN == []
+
+
+def test_the_extension_apiserver_authentication_configmap_is_published(cluster):
+    status, configmap = cluster.server.request(
+        "GET", "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication")
+    assert status == 200, configmap
+    data = configmap["data"]
+    pki = cluster.server.data_dir / "pki"
+    assert data == {"client-ca-file": (pki / "ca.crt").read_text(),
+                    "requestheader-client-ca-file": (pki / "front-proxy-ca.crt").read_text(),
+                    "requestheader-allowed-names": '["front-proxy-client"]',
+                    "requestheader-username-headers": '["X-Remote-User"]',
+                    "requestheader-group-headers": '["X-Remote-Group"]',
+                    "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]'}
