@@ -9,6 +9,7 @@ changes, and every ``interval`` seconds on the injected clock.
 from __future__ import annotations
 
 import copy
+import json
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -101,6 +102,7 @@ class APIServiceAvailability:
         try:
             host, port = await aggregator.resolve(self.registry, service)
         except aggregator.ResolveError as e:
+            self._forget(apiservice)
             return "False", e.reason, e.message
         spec = apiservice.get("spec") or {}
         remote = self.remote()
@@ -111,11 +113,18 @@ class APIServiceAvailability:
         try:
             code = await self._get(remote, apiservice, host, port, url)
         except Exception as e:
+            self._forget(apiservice)
             return "False", "FailedDiscoveryCheck", f"failing or missing response from {url}: {forward._reason(e)}"
         if not 200 <= code < 300:
             return "False", "FailedDiscoveryCheck", \
                 f"failing or missing response from {url}: bad status from {url}: {code}"
         return "True", "Passed", "all checks passed"
+
+    def _forget(self, apiservice: dict) -> None:
+        """Drop the discovery document of an APIService that cannot be reached."""
+        remote, spec = self.remote(), apiservice.get("spec") or {}
+        if remote is not None:
+            remote.discovered.pop((spec.get("group", ""), spec.get("version", "")), None)
 
     async def _get(self, remote, apiservice: dict, host: str, port: int, url: str) -> int:
         agent = Agent.usingEndpointFactory(self.clock, forward._Backend(remote.dialer(apiservice), host, port))
@@ -126,10 +135,20 @@ class APIServiceAvailability:
         timeout = self.clock.callLater(CHECK_TIMEOUT, d.cancel)
         try:
             response = await d
-            await readBody(response)
+            body = await readBody(response)
         finally:
             if timeout.active():
                 timeout.cancel()
+        spec = apiservice.get("spec") or {}
+        key = (spec.get("group", ""), spec.get("version", ""))
+        try:
+            document = json.loads(body) if 200 <= response.code < 300 else None
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and document.get("kind") == "APIResourceList":
+            remote.discovered[key] = document
+        else:
+            remote.discovered.pop(key, None)
         return response.code
 
     async def _set(self, store, apiservice: dict, status: str, reason: str, message: str) -> None:

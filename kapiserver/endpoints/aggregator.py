@@ -46,6 +46,17 @@ class ResolveError(Exception):
         self.message = message
 
 
+def version_order(version: str) -> tuple:
+    """A sort key putting Kubernetes-like versions first (GA, then beta, then alpha; newer first), others after
+    by name."""
+    import re
+    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if not match:
+        return (1, 0, 0, 0, version)
+    major, stage, minor = match.groups()
+    return (0, {"": 0, "beta": 1, "alpha": 2}[stage or ""], -int(major), -int(minor or 0), version)
+
+
 def remote_service(apiservice: Optional[dict]) -> Optional[dict]:
     """The APIService's spec.service, None for a local APIService."""
     return ((apiservice or {}).get("spec") or {}).get("service")
@@ -140,6 +151,30 @@ class RemoteAPIServices:
         self.reactor = reactor
         self.client_cert = client_cert
         self.client_key = client_key
+        # (group, version) -> the APIResourceList the extension apiserver last answered its discovery check with.
+        self.discovered: dict[tuple[str, str], dict] = {}
+
+    async def groups(self) -> list[tuple[str, int, list[tuple[str, Optional[dict]]]]]:
+        """The remote APIServices' groups as discovery lists them: (group, groupPriorityMinimum, [(version,
+        APIResourceList or None)]), groups by falling priority then name, versions by falling versionPriority
+        then Kubernetes version order."""
+        store = self.registry.lookup(GROUP, VERSION, RESOURCE)
+        if store is None:
+            return []
+        from ..registry.options import ListOptions
+        items, _ = await store.list(None, ListOptions())
+        by_group: dict[str, list[dict]] = {}
+        for apiservice in items:
+            spec = apiservice.get("spec") or {}
+            if remote_service(apiservice) is not None and spec.get("group"):
+                by_group.setdefault(spec["group"], []).append(spec)
+        out = []
+        for group, specs in by_group.items():
+            specs.sort(key=lambda spec: (-int(spec.get("versionPriority") or 0), version_order(spec["version"])))
+            out.append((group, max(int(spec.get("groupPriorityMinimum") or 0) for spec in specs),
+                        [(spec["version"], self.discovered.get((group, spec["version"]))) for spec in specs]))
+        out.sort(key=lambda entry: (-entry[1], entry[0]))
+        return out
 
     async def lookup(self, group: str, version: str) -> Optional[dict]:
         """The APIService of a group-version when it names a service, else None."""

@@ -70,8 +70,10 @@ class APIRoot(Resource):
         parts = request.path.split(b"/")
         if aggregator is None or len(parts) < 4 or parts[1] != b"apis" or not parts[2] or not parts[3]:
             return False
-        apiservice = await aggregator.lookup(parts[2].decode("utf-8", "replace"),
-                                             parts[3].decode("utf-8", "replace"))
+        group, version = parts[2].decode("utf-8", "replace"), parts[3].decode("utf-8", "replace")
+        if version in self.context.registry.catalog.versions(group):
+            return False    # served here: its APIService is a local one
+        apiservice = await aggregator.lookup(group, version)
         if apiservice is None:
             return False
         await aggregator.proxy(request, apiservice, current_user())

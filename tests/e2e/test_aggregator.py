@@ -184,3 +184,31 @@ def test_the_extension_apiserver_authentication_configmap_is_published(cluster):
                     "requestheader-username-headers": '["X-Remote-User"]',
                     "requestheader-group-headers": '["X-Remote-Group"]',
                     "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]'}
+
+
+def test_discovery_lists_the_remote_group(cluster):
+    cluster.condition(f"{VERSION}.{GROUP}", "Passed")
+    status, groups = cluster.server.request("GET", "/apis")
+    names = [g["name"] for g in groups["groups"]]
+    assert GROUP in names and names.index(GROUP) > names.index("apiregistration.k8s.io")
+    status, group = cluster.server.request("GET", f"/apis/{GROUP}")
+    assert (status, group) == (200, {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP,
+                                     "versions": [{"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}],
+                                     "preferredVersion": {"groupVersion": f"{GROUP}/{VERSION}",
+                                                          "version": VERSION}})
+    status, aggregated = cluster.server.request("GET", "/apis", headers={
+        "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"})
+    entry = next(item for item in aggregated["items"] if item["metadata"]["name"] == GROUP)
+    assert entry["versions"] == [{"version": VERSION, "resources": [
+        {"resource": "flunders", "responseKind": {"group": "", "version": "", "kind": "Flunder"},
+         "scope": "Namespaced", "singularResource": "flunder", "verbs": ["get", "list"]}], "freshness": "Current"}]
+
+
+def test_kubectl_gets_the_remote_resource(cluster, tmp_path):
+    from .conftest import Kubectl, kubectl_binary
+    if not kubectl_binary():
+        pytest.skip("kubectl is not installed on this machine")
+    cluster.condition(f"{VERSION}.{GROUP}", "Passed")
+    kubectl = Kubectl(kubectl_binary(), cluster.server, tmp_path)
+    out = kubectl("get", "flunders", "-n", "default", "-o", "name").stdout
+    assert out.split() == [f"flunder.{GROUP}/one"]
