@@ -219,10 +219,26 @@ class RemoteAPIServices:
             path += b"?" + urlencode(sorted(parse_qsl(query.decode("utf-8", "replace"),
                                                       keep_blank_values=True))).encode()
         try:
+            if request.requestHeaders.getRawHeaders(b"upgrade") and request.clientproto == b"HTTP/1.1":
+                await self._upgrade(request, apiservice, host, port, path, user)
+                return
             await forward.forward(request, self.reactor, self.dialer(apiservice), host, port, path,
                                   headers=proxied_headers(request, user))
         except StatusError as e:
             unavailable(request, e.message.removeprefix("error trying to reach service: "))
+
+    async def _upgrade(self, request, apiservice: dict, host: str, port: int, path: bytes, user) -> None:
+        """An upgrade (exec-style streams) relayed byte for byte once the extension apiserver has it, the user's
+        headers set and the client's credentials left out, as for any proxied request."""
+        from .streams import relay_upgrade
+        drop = {name.lower() for name, _ in request.requestHeaders.getAllRawHeaders()
+                if name.lower() in _DROPPED or name.lower().startswith(_DROPPED_PREFIXES)}
+        extra = [(name, value) for name, values in front_proxy_headers(user) for value in values]
+        try:
+            await relay_upgrade(request, self.dialer(apiservice), host, port, path, extra_headers=extra,
+                                drop=tuple(drop))
+        except Exception as e:
+            unavailable(request, forward._reason(e))
 
 
 def unavailable(request, message: str) -> None:

@@ -41,7 +41,9 @@ class _Extension(JSONHandler):
                      "groups": self.headers.get_all("X-Remote-Group") or [],
                      "authorization": self.headers.get("Authorization")})
         path = self.path.partition("?")[0]
-        if path == f"/apis/{GROUP}/{VERSION}":
+        if self.headers.get("Upgrade") == "echo":
+            self._echo()
+        elif path == f"/apis/{GROUP}/{VERSION}":
             self.reply_json({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{GROUP}/{VERSION}",
                              "resources": [{"name": "flunders", "singularName": "flunder", "namespaced": True,
                                             "kind": "Flunder", "verbs": ["get", "list"]}]})
@@ -53,6 +55,17 @@ class _Extension(JSONHandler):
                                                      "creationTimestamp": "2024-01-01T00:00:00Z"}}]})
         else:
             self.reply_json({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}, 404)
+
+
+    def _echo(self):
+        """Switch to a line echo protocol that first names the user it was upgraded for."""
+        self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+        self.wfile.write(f"hello {self.headers.get('X-Remote-User')}\n".encode())
+        self.wfile.flush()
+        for line in self.rfile:
+            self.wfile.write(line)
+            self.wfile.flush()
+        self.close_connection = True
 
 
 def _serve_extension(directory, client_ca: str):
@@ -212,3 +225,22 @@ def test_kubectl_gets_the_remote_resource(cluster, tmp_path):
     kubectl = Kubectl(kubectl_binary(), cluster.server, tmp_path)
     out = kubectl("get", "flunders", "-n", "default", "-o", "name").stdout
     assert out.split() == [f"flunder.{GROUP}/one"]
+
+
+def test_upgrades_are_relayed_with_the_user(cluster):
+    cluster.condition(f"{VERSION}.{GROUP}", "Passed")
+    import socket
+    context = ssl.create_default_context(cadata=cluster.ca_pem.decode())
+    port = int(cluster.url.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(f"GET /apis/{GROUP}/{VERSION}/namespaces/default/flunders/one/attach HTTP/1.1\r\n"
+                         f"Host: 127.0.0.1\r\nAuthorization: Bearer admin-token\r\nX-Remote-User: forged\r\n"
+                         f"Connection: Upgrade\r\nUpgrade: echo\r\n\r\n".encode())
+            reader = conn.makefile("rb")
+            assert reader.readline() == b"HTTP/1.1 101 Switching Protocols\r\n"
+            while reader.readline() not in (b"\r\n", b""):
+                pass
+            assert reader.readline() == b"hello admin\n"
+            conn.sendall(b"ping\n")
+            assert reader.readline() == b"ping\n"
