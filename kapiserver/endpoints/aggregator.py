@@ -216,8 +216,9 @@ class RemoteAPIServices:
         path = request.path
         query = request.uri.partition(b"?")[2]
         if query:
-            path += b"?" + urlencode(sorted(parse_qsl(query.decode("utf-8", "replace"),
-                                                      keep_blank_values=True))).encode()
+            # Re-encoded with its keys sorted (a key's values keeping their order), as Go's url.Values encodes.
+            path += b"?" + urlencode(sorted(parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True),
+                                            key=lambda pair: pair[0])).encode()
         try:
             if request.requestHeaders.getRawHeaders(b"upgrade") and request.clientproto == b"HTTP/1.1":
                 await self._upgrade(request, apiservice, host, port, path, user)
