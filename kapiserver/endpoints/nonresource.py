@@ -52,7 +52,8 @@ class NonResourceHandler:
                                   "the server does not allow this method on the requested resource", {})
             raise NOT_FOUND
         if not parts:
-            self._write_json(request, {"paths": self.paths()})
+            aggregator = getattr(self.context, "aggregator", None)
+            self._write_json(request, {"paths": self.paths(await aggregator.groups() if aggregator else ())})
             return
         head = parts[0]
         if head == "version" and len(parts) == 1:
@@ -84,8 +85,12 @@ class NonResourceHandler:
         else:
             write_bytes(request, 200, "application/json", discovery.configuration)
 
-    def paths(self) -> list[str]:
+    def paths(self, remote=()) -> list[str]:
+        """The root's paths; ``remote``: the remote APIServices' groups, listed as the aggregator lists them."""
         paths = ["/api", "/api/v1", "/apis", "/apis/"]
+        for group, _, versions in remote:
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v, _ in versions)
         for group, versions in self.catalog.groups:
             if not group:
                 continue
@@ -95,7 +100,7 @@ class NonResourceHandler:
                   "/version"]
         if getattr(getattr(self.context, "security", None), "issuer_discovery", None) is not None:
             paths += ["/.well-known/openid-configuration", "/openid/v1/jwks"]
-        return sorted(paths)
+        return sorted(set(paths))
 
     def discovery(self, request, parts, remote=()) -> None:
         """The discovery documents; ``remote``: the remote APIServices' groups (aggregator.groups())."""

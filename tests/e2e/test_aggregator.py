@@ -204,6 +204,8 @@ def test_discovery_lists_the_remote_group(cluster):
     status, groups = cluster.server.request("GET", "/apis")
     names = [g["name"] for g in groups["groups"]]
     assert GROUP in names and names.index(GROUP) > names.index("apiregistration.k8s.io")
+    status, root = cluster.server.request("GET", "/")
+    assert {f"/apis/{GROUP}", f"/apis/{GROUP}/{VERSION}"} <= set(root["paths"])
     status, group = cluster.server.request("GET", f"/apis/{GROUP}")
     assert (status, group) == (200, {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP,
                                      "versions": [{"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}],
