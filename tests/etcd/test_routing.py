@@ -159,7 +159,9 @@ def test_overridden_resource_lives_and_is_read_on_its_own_etcd(two_etcds, tmp_pa
         status, body = server.request("POST", "/api/v1/namespaces/default/configmaps",
                                       {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})
         assert status == 201, body
-        assert _keys(run, other.urls, b"/registry/configmaps/") == [b"/registry/configmaps/default/cm"]
+        # Every ConfigMap is on the second etcd: ours, and the one the apiserver publishes in kube-system.
+        assert _keys(run, other.urls, b"/registry/configmaps/") == [
+            b"/registry/configmaps/default/cm", b"/registry/configmaps/kube-system/extension-apiserver-authentication"]
         assert _keys(run, main.urls, b"/registry/configmaps/") == []
         ahead = Etcd3Storage(main.urls, reactor)
         for i in range(30):
