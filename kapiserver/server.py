@@ -296,10 +296,16 @@ class HandlerService(service.Service):
         self.secure_site = QuietSite(Resource())
         self.insecure_site = QuietSite(Resource())
         self.tls_options = None
+        self.flow_control = None
 
     def startService(self) -> Deferred:
         super().startService()
         return ensureDeferred(self._build())
+
+    def stopService(self):
+        if self.flow_control is not None:
+            self.flow_control.stop()
+        return super().stopService()
 
     async def _build(self) -> None:
         from .auth.policy import ensure_bootstrap_policy
@@ -311,6 +317,14 @@ class HandlerService(service.Service):
         context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
         await ensure_bootstrap_policy(registry)
         await ensure_system_priority_classes(registry)
+        access = config.node_access
+        if access.enable_priority_and_fairness:
+            from .endpoints.apf import FlowControl
+            flow_control = FlowControl(registry, reactor, access.max_requests_inflight +
+                                       access.max_mutating_requests_inflight, config.request_timeout)
+            await flow_control.start()
+            if flow_control.ready:
+                self.flow_control = context.flow_control = flow_control
         audit = None
         if config.security.audit_log_path:
             from .auth.audit import AuditLog

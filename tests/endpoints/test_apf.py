@@ -1,0 +1,211 @@
+"""API Priority and Fairness on an in-process server: classification by the bootstrap FlowSchemas (the
+X-Kubernetes-PF-* headers), 429 from a saturated Reject level, queuing until a seat frees or the wait
+limit passes (on a task.Clock), and watches holding no seat once started."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from treq.testing import StubTreq
+from twisted.internet import task
+from twisted.internet.defer import ensureDeferred
+
+from kapiserver import runtime
+from kapiserver.auth.authz import AlwaysAllow
+from kapiserver.auth.filters import Security
+from kapiserver.auth.user import UserInfo
+from kapiserver.endpoints.apf import FLOW_SCHEMA_UID, PRIORITY_LEVEL_UID, FlowControl
+from kapiserver.endpoints.api import APIContext
+from kapiserver.endpoints.root import APIRoot
+from kapiserver.registry import apfbootstrap
+from kapiserver.registry.registry import Registry
+from kapiserver.storage.memory import MemoryStorage
+
+
+GROUP, VERSION = "flowcontrol.apiserver.k8s.io", "v1"
+
+
+class HeaderAuthenticator:
+    """The user named by X-User, in the groups of X-Groups (comma-separated)."""
+
+    async def authenticate(self, request):
+        name = (request.getHeader(b"x-user") or b"someone").decode()
+        groups = [g for g in (request.getHeader(b"x-groups") or b"").decode().split(",") if g]
+        return UserInfo(name, groups=groups + ["system:authenticated"])
+
+
+class Server:
+    def __init__(self, concurrency: int = 600):
+        self.clock = task.Clock()
+        self.registry = Registry(MemoryStorage(self.clock), self.clock, watch_cache=False)
+        self.run(self._bootstrap())
+        context = APIContext(self.registry, self.clock, self.clock)
+        self.flow = FlowControl(self.registry, self.clock, concurrency, request_timeout=60)
+        self.run(self.flow.start())
+        assert self.flow.ready
+        context.flow_control = self.flow
+        root = APIRoot(context, security=Security(HeaderAuthenticator(), AlwaysAllow()))
+        self.client = StubTreq(runtime.RuntimeLimits(root, self.clock, request_timeout=60))
+
+    def store(self, resource):
+        return self.registry.lookup(GROUP, VERSION, resource)
+
+    def run(self, coroutine):
+        results = []
+        ensureDeferred(coroutine).addBoth(results.append)
+        self.clock.advance(0)     # the watches deliver what was written
+        [result] = results
+        if isinstance(result, Exception) or hasattr(result, "raiseException"):
+            result.raiseException()
+        return result
+
+    async def _bootstrap(self):
+        for name in apfbootstrap.MANDATORY_PRIORITY_LEVELS + apfbootstrap.SUGGESTED_PRIORITY_LEVELS:
+            await self.store("prioritylevelconfigurations").create(None, apfbootstrap.priority_level(name))
+        for name in apfbootstrap.MANDATORY_FLOW_SCHEMAS + apfbootstrap.SUGGESTED_FLOW_SCHEMAS:
+            await self.store("flowschemas").create(None, apfbootstrap.flow_schema(name))
+
+    def uid(self, resource, name):
+        return self.run(self.store(resource).get(None, name))["metadata"]["uid"]
+
+    def start(self, url, user="someone", groups=(), method="GET"):
+        """Send a request; returns the list its response lands in (empty while it waits)."""
+        responses = []
+        headers = {"X-User": [user], "X-Groups": [",".join(groups)]}
+        self.client.request(method, "http://k" + url, headers=headers).addCallback(responses.append)
+        self.client.flush()
+        return responses
+
+    def body(self, response):
+        bodies = []
+        self.client.content(response).addCallback(bodies.append)
+        self.client.flush()
+        return bodies[0]
+
+    def get(self, url, user="someone", groups=()):
+        [response] = self.start(url, user, groups)
+        return response
+
+    def add_level(self, name, response):
+        self.run(self.store("prioritylevelconfigurations").create(None, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "PriorityLevelConfiguration", "metadata": {"name": name},
+            "spec": {"type": "Limited", "limited": {"nominalConcurrencyShares": 1, "lendablePercent": 0,
+                                                    "limitResponse": response}}}))
+
+    def add_schema(self, name, level, user, method="ByUser"):
+        self.run(self.store("flowschemas").create(None, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowSchema", "metadata": {"name": name},
+            "spec": {"priorityLevelConfiguration": {"name": level}, "matchingPrecedence": 100,
+                     "distinguisherMethod": {"type": method},
+                     "rules": [{"subjects": [{"kind": "User", "user": {"name": user}}],
+                                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"],
+                                                   "namespaces": ["*"], "clusterScope": True}]}]}}))
+
+
+@pytest.fixture
+def server():
+    return Server()
+
+
+def classified(server, response):
+    headers = response.headers
+    return (headers.getRawHeaders(FLOW_SCHEMA_UID.decode())[0], headers.getRawHeaders(PRIORITY_LEVEL_UID.decode())[0])
+
+
+@pytest.mark.parametrize("user, groups, path, schema, level", [
+    ("admin", ["system:masters"], "/api/v1/namespaces", "exempt", "exempt"),
+    ("system:serviceaccount:kube-system:replicaset-controller", ["system:serviceaccounts"],
+     "/api/v1/namespaces/default/pods", "kube-system-service-accounts", "workload-high"),
+    ("system:serviceaccount:team:builder", ["system:serviceaccounts"], "/api/v1/namespaces/team/pods",
+     "service-accounts", "workload-low"),
+    ("alice", [], "/api/v1/namespaces/default/configmaps", "global-default", "global-default"),
+    ("system:node:n1", ["system:nodes"], "/api/v1/nodes/n1/status", "system-node-high", "node-high"),
+    ("system:node:n1", ["system:nodes"], "/api/v1/namespaces/default/configmaps", "system-nodes", "system"),
+    ("system:kube-scheduler", [], "/api/v1/namespaces/default/pods", "kube-scheduler", "workload-high"),
+    ("alice", [], "/healthz", "probes", "exempt"),
+    ("alice", [], "/version", "global-default", "global-default"),
+])
+def test_requests_are_classified_by_the_bootstrap_flowschemas(server, user, groups, path, schema, level):
+    """Every response names the matched FlowSchema's and priority level's UIDs."""
+    response = server.get(path, user, groups)
+    assert response.code in (200, 404)
+    assert classified(server, response) == (server.uid("flowschemas", schema),
+                                            server.uid("prioritylevelconfigurations", level))
+
+
+def test_a_new_flowschema_is_used_as_soon_as_it_is_written(server):
+    server.add_level("tiny", {"type": "Reject"})
+    server.add_schema("bob-only", "tiny", "bob")
+    response = server.get("/api/v1/namespaces/default/configmaps", "bob")
+    assert response.code == 200
+    assert classified(server, response) == (server.uid("flowschemas", "bob-only"),
+                                            server.uid("prioritylevelconfigurations", "tiny"))
+    server.run(server.store("flowschemas").delete(None, "bob-only"))
+    response = server.get("/api/v1/namespaces/default/configmaps", "bob")
+    assert classified(server, response)[0] == server.uid("flowschemas", "global-default")
+
+
+def test_a_saturated_reject_level_answers_429_as_upstream():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Reject"})
+    server.add_schema("bob-only", "tiny", "bob")
+    assert server.flow.dispatcher.levels["tiny"].limit == 1
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "someone else")))
+    response = server.get("/api/v1/namespaces/default/configmaps", "bob")
+    assert response.code == 429
+    assert response.headers.getRawHeaders("Retry-After") == ["1"]
+    assert response.headers.getRawHeaders("Content-Type") == ["text/plain; charset=utf-8"]
+    assert server.body(response) == b"Too many requests, please try again later.\n"
+    assert classified(server, response)[1] == server.uid("prioritylevelconfigurations", "tiny")
+    # Other levels are not affected, and the exempt one never is.
+    assert server.get("/api/v1/namespaces", "alice").code == 200
+    assert server.get("/api/v1/namespaces", "admin", ["system:masters"]).code == 200
+    release()
+    assert server.get("/api/v1/namespaces/default/configmaps", "bob").code == 200
+
+
+def test_a_queued_request_runs_when_a_seat_frees_and_times_out_after_a_quarter_of_its_timeout():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Queue", "queuing": {"queues": 4, "handSize": 1, "queueLengthLimit": 1}})
+    server.add_schema("bob-only", "tiny", "bob")
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "other")))
+    waiting = server.start("/api/v1/namespaces/default/configmaps", "bob")
+    assert waiting == []
+    # bob's queue (of length 1) is full: his next request is rejected at once.
+    assert server.get("/api/v1/namespaces/default/configmaps", "bob").code == 429
+    release()
+    server.client.flush()
+    [response] = waiting
+    assert response.code == 200
+    json.loads(server.body(response))
+
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "other")))
+    waiting = server.start("/api/v1/namespaces/default/configmaps", "bob")
+    server.clock.advance(14.9)
+    server.client.flush()
+    assert waiting == []
+    server.clock.advance(0.1)
+    server.client.flush()
+    [response] = waiting
+    assert response.code == 429 and server.body(response) == b"Too many requests, please try again later.\n"
+    assert server.flow.dispatcher.levels["tiny"].executing == 1
+    release()
+    assert server.flow.dispatcher.levels["tiny"].executing == 0
+
+
+def test_a_watch_gives_its_seat_back_once_started():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Reject"})
+    server.add_schema("bob-only", "tiny", "bob")
+    watching = server.start("/api/v1/namespaces/default/configmaps?watch=true", "bob")
+    assert watching and watching[0].code == 200
+    assert classified(server, watching[0])[1] == server.uid("prioritylevelconfigurations", "tiny")
+    assert server.flow.dispatcher.levels["tiny"].executing == 0
+    assert server.get("/api/v1/namespaces/default/configmaps", "bob").code == 200
+
+
+async def _held(deferred):
+    release = await deferred
+    assert release is not None
+    return release
