@@ -101,6 +101,9 @@ class FlowControl:
             request.setHeader(b"X-Content-Type-Options", b"nosniff")
             write_bytes(request, 429, "text/plain; charset=utf-8", TOO_MANY)
             raise Rejected()
+        if getattr(request, "_disconnected", False) or request.finished:
+            release()       # gone while it waited: notifyFinish would never fire now
+            raise Rejected()
         if watch:
             release()       # a watch's seat is for its start only
         else:

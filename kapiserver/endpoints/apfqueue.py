@@ -2,9 +2,8 @@
 sharding, and the wait limit of a queued request, all on an injected clock.
 
 Approximations of upstream: a level's limit is its nominal concurrency (no borrowing or lending
-between levels), every request takes one seat (no work estimation), and among a level's non-empty queues
-the next request comes from the queue with the fewest requests executing, the oldest head breaking ties
-(instead of upstream's virtual-time fair queuing)."""
+between levels), every request takes one seat (no work estimation), and a level's non-empty queues take
+turns (round robin) instead of upstream's virtual-time fair queuing."""
 
 from __future__ import annotations
 
@@ -46,6 +45,7 @@ class PriorityLevel:
         self.limit = 0
         self.queuing: Optional[dict] = None     # None: limitResponse Reject
         self.queues: list[Queue] = []
+        self.next_queue = 0         # round robin among the queues with requests waiting
         self.executing = 0
         self.rejected = 0
         self.dispatched = 0
@@ -166,10 +166,12 @@ class Dispatcher:
 
     def _dispatch(self, level: PriorityLevel) -> None:
         while level.executing < level.limit:
-            ready = [q for q in level.queues if q.waiting]
-            if not ready:
+            count_ = len(level.queues)
+            queue = next((level.queues[(level.next_queue + i) % count_] for i in range(count_)
+                          if level.queues[(level.next_queue + i) % count_].waiting), None)
+            if queue is None:
                 return
-            queue = min(ready, key=lambda q: (q.executing, q.waiting[0].seq))
+            level.next_queue = (queue.index + 1) % count_
             waiter = queue.waiting.popleft()
             if waiter.timer is not None and waiter.timer.active():
                 waiter.timer.cancel()

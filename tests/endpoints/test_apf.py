@@ -209,3 +209,46 @@ async def _held(deferred):
     release = await deferred
     assert release is not None
     return release
+
+
+def test_a_client_gone_while_queued_gives_back_its_place_and_holds_no_seat():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Queue", "queuing": {"queues": 1, "handSize": 1, "queueLengthLimit": 5}})
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "other")))
+    level = server.flow.dispatcher.levels["tiny"]
+    queued = server.flow.dispatcher.admit("tiny", "bob")
+    assert level.waiting() == 1
+    server.flow.dispatcher.cancel("tiny", queued)
+    assert level.waiting() == 0 and queued.called and queued.result is None
+    release()
+    assert level.executing == 0
+
+
+def test_queues_take_turns_so_a_flooding_flow_does_not_starve_another():
+    from kapiserver.endpoints.apfqueue import Dispatcher, deal_hand
+    clock = task.Clock()
+    dispatcher = Dispatcher(clock, server_concurrency=1, wait_limit=15)
+    dispatcher.configure([{"metadata": {"name": "pl", "uid": "u"}, "spec": {"type": "Limited", "limited": {
+        "nominalConcurrencyShares": 1, "limitResponse": {"type": "Queue", "queuing": {
+            "queues": 8, "handSize": 1, "queueLengthLimit": 10}}}}}])
+    polite = next(f"polite-{i}" for i in range(100) if deal_hand(f"polite-{i}", 8, 1) != deal_hand("flood", 8, 1))
+    order, releases = [], []
+
+    def started(release, who):
+        order.append(who)
+        releases.append(release)
+    dispatcher.admit("pl", "flood").addCallback(started, "flood")
+    for who in ["flood"] * 3 + ["polite"]:
+        dispatcher.admit("pl", "flood" if who == "flood" else polite).addCallback(started, who)
+    while releases:
+        releases.pop()()
+    # The first ran at once; of the queued, polite's queue gets its turn within the first two, not last.
+    assert order[0] == "flood" and "polite" in order[1:3] and len(order) == 5
+    # The wait limit: a request still queued when it passes is rejected, the others are not touched.
+    hold = dispatcher.admit("pl", "x").result
+    late = dispatcher.admit("pl", "flood")
+    clock.advance(14.999)
+    assert not late.called
+    clock.advance(0.001)
+    assert late.result is None and dispatcher.levels["pl"].timed_out == 1
+    hold()
