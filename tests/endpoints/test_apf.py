@@ -252,3 +252,31 @@ def test_queues_take_turns_so_a_flooding_flow_does_not_starve_another():
     clock.advance(0.001)
     assert late.result is None and dispatcher.levels["pl"].timed_out == 1
     hold()
+
+
+def test_debug_dumps_list_the_priority_levels_and_their_queues():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Queue", "queuing": {"queues": 2, "handSize": 1, "queueLengthLimit": 5}})
+    server.add_schema("bob-only", "tiny", "bob")
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "other")))
+    waiting = server.start("/api/v1/namespaces/default/configmaps", "bob")
+    assert waiting == []
+    response = server.get("/debug/api_priority_and_fairness/dump_priority_levels", "admin", ["system:masters"])
+    assert response.code == 200
+    lines = server.body(response).decode().splitlines()
+    assert lines[0] == ("PriorityLevelName, ActiveQueues, IsIdle, IsQuiescing, WaitingRequests, "
+                        "ExecutingRequests")
+    rows = {line.split(",")[0].strip(): line for line in lines[1:]}
+    assert rows["exempt"] == "exempt,            <none>,       <none>, <none>,      <none>,          <none>"
+    assert rows["tiny"] == "tiny,              1,            false,  false,       1,               1"
+    assert rows["catch-all"].split() == ["catch-all,", "0,", "true,", "false,", "0,", "0"]
+    queues = server.body(server.get("/debug/api_priority_and_fairness/dump_queues", "admin",
+                                    ["system:masters"])).decode().splitlines()
+    assert queues[0].split() == ["PriorityLevelName,", "Index,", "PendingRequests,", "ExecutingRequests,",
+                                 "SeatsInUse,", "NextDispatchR,", "InitialSeatsSum,", "MaxSeatsSum,", "TotalWorkSum"]
+    tiny = [line.replace(",", "").split() for line in queues if line.startswith("tiny,")]
+    assert sorted(row[2] for row in tiny) == ["0", "1"]
+    release()
+    server.client.flush()
+    assert waiting[0].code == 200
+    assert server.get("/debug/api_priority_and_fairness/dump_requestz", "admin", ["system:masters"]).code == 404
