@@ -324,7 +324,9 @@ class HandlerService(service.Service):
                                        access.max_mutating_requests_inflight, config.request_timeout)
             await flow_control.start()
             if flow_control.ready:
+                from .endpoints import apfmetrics
                 self.flow_control = context.flow_control = flow_control
+                context.metrics.add_family_source(lambda: apfmetrics.families(flow_control.dispatcher))
         audit = None
         if config.security.audit_log_path:
             from .auth.audit import AuditLog

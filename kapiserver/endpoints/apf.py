@@ -92,7 +92,8 @@ class FlowControl:
         request.setHeader(FLOW_SCHEMA_UID, schema["metadata"].get("uid", "").encode())
         request.setHeader(PRIORITY_LEVEL_UID, level["metadata"].get("uid", "").encode())
         name = level["metadata"]["name"]
-        waiting = self.dispatcher.admit(name, f"{schema['metadata']['name']}\x00{flow}")
+        schema_name = schema["metadata"]["name"]
+        waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name)
         if not waiting.called:
             request.notifyFinish().addErrback(lambda _: self.dispatcher.cancel(name, waiting))
         release = await waiting

@@ -19,10 +19,11 @@ DEFAULT_QUEUING = {"queues": 64, "handSize": 8, "queueLengthLimit": 50}
 
 
 class Waiter:
-    def __init__(self, queue: "Queue", seq: int, flow: str):
+    def __init__(self, queue: "Queue", seq: int, flow: str, schema: str):
         self.queue = queue
         self.seq = seq
         self.flow = flow
+        self.schema = schema
         self.deferred: Deferred = Deferred()
         self.timer = None
 
@@ -91,6 +92,12 @@ class Dispatcher:
         self.wait_limit = wait_limit
         self.levels: dict[str, PriorityLevel] = {}
         self._seq = count()
+        # For the apiserver_flowcontrol_* metrics, by (priority level, FlowSchema): requests dispatched,
+        # executing and waiting, and by (priority level, FlowSchema, reason) those rejected.
+        self.dispatched: dict[tuple, int] = {}
+        self.executing: dict[tuple, int] = {}
+        self.inqueue: dict[tuple, int] = {}
+        self.rejected: dict[tuple, int] = {}
 
     def configure(self, levels: list[dict]) -> None:
         seen = set()
@@ -107,24 +114,23 @@ class Dispatcher:
             level.limit = max(1, math.ceil(self.server_concurrency * level.shares / total))
             self._dispatch(level)
 
-    def admit(self, name: str, flow: str, wait_limit: Optional[float] = None) -> Deferred:
+    def admit(self, name: str, flow: str, wait_limit: Optional[float] = None, schema: str = "") -> Deferred:
         """A Deferred firing with a release function once the request may run, or with None when it is
         rejected (no seat and no queue room, or it waited too long)."""
         level = self.levels[name]
         if level.exempt:
-            return succeed(lambda: None)
+            return succeed(self._start(level, None, schema))      # counted, never limited
         if level.executing < level.limit and not level.waiting():
-            return succeed(self._start(level, None))
+            return succeed(self._start(level, None, schema))
         if level.queuing is None:
-            level.rejected += 1
-            return succeed(None)
+            return succeed(self._reject(level, schema, "concurrency-limit"))
         hand = deal_hand(flow, len(level.queues), level.queuing["handSize"])
         queue = min((level.queues[i] for i in hand), key=lambda q: (len(q.waiting) + q.executing, q.index))
         if len(queue.waiting) >= level.queuing["queueLengthLimit"]:
-            level.rejected += 1
-            return succeed(None)
-        waiter = Waiter(queue, next(self._seq), flow)
+            return succeed(self._reject(level, schema, "queue-full"))
+        waiter = Waiter(queue, next(self._seq), flow, schema)
         queue.waiting.append(waiter)
+        _add(self.inqueue, (name, schema), 1)
         limit = self.wait_limit if wait_limit is None else wait_limit
         waiter.timer = self.clock.callLater(limit, self._time_out, level, waiter)
         return waiter.deferred
@@ -136,20 +142,29 @@ class Dispatcher:
             for waiter in list(queue.waiting):
                 if waiter.deferred is deferred:
                     queue.waiting.remove(waiter)
+                    _add(self.inqueue, (name, waiter.schema), -1)
                     if waiter.timer.active():
                         waiter.timer.cancel()
-                    waiter.deferred.callback(None)
+                    waiter.deferred.callback(self._reject(level, waiter.schema, "cancelled"))
 
     def _time_out(self, level: PriorityLevel, waiter: Waiter) -> None:
         if waiter in waiter.queue.waiting:
             waiter.queue.waiting.remove(waiter)
+            _add(self.inqueue, (level.name, waiter.schema), -1)
             level.timed_out += 1
-            level.rejected += 1
-            waiter.deferred.callback(None)
+            waiter.deferred.callback(self._reject(level, waiter.schema, "time-out"))
 
-    def _start(self, level: PriorityLevel, queue: Optional[Queue]):
+    def _reject(self, level: PriorityLevel, schema: str, reason: str) -> None:
+        level.rejected += 1
+        _add(self.rejected, (level.name, schema, reason), 1)
+        return None
+
+    def _start(self, level: PriorityLevel, queue: Optional[Queue], schema: str):
         level.executing += 1
         level.dispatched += 1
+        key = (level.name, schema)
+        _add(self.dispatched, key, 1)
+        _add(self.executing, key, 1)
         if queue is not None:
             queue.executing += 1
         done = []
@@ -159,6 +174,7 @@ class Dispatcher:
                 return
             done.append(True)
             level.executing -= 1
+            _add(self.executing, key, -1)
             if queue is not None:
                 queue.executing -= 1
             self._dispatch(level)
@@ -175,5 +191,10 @@ class Dispatcher:
             waiter = queue.waiting.popleft()
             if waiter.timer is not None and waiter.timer.active():
                 waiter.timer.cancel()
-            waiter.deferred.callback(self._start(level, queue))
+            _add(self.inqueue, (level.name, waiter.schema), -1)
+            waiter.deferred.callback(self._start(level, queue, waiter.schema))
 
+
+
+def _add(counts: dict, key: tuple, delta: int) -> None:
+    counts[key] = counts.get(key, 0) + delta

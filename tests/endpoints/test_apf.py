@@ -15,6 +15,7 @@ from kapiserver import runtime
 from kapiserver.auth.authz import AlwaysAllow
 from kapiserver.auth.filters import Security
 from kapiserver.auth.user import UserInfo
+from kapiserver.endpoints import apfmetrics
 from kapiserver.endpoints.apf import FLOW_SCHEMA_UID, PRIORITY_LEVEL_UID, FlowControl
 from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.root import APIRoot
@@ -45,6 +46,7 @@ class Server:
         self.run(self.flow.start())
         assert self.flow.ready
         context.flow_control = self.flow
+        context.metrics.add_family_source(lambda: apfmetrics.families(self.flow.dispatcher))
         root = APIRoot(context, security=Security(HeaderAuthenticator(), AlwaysAllow()))
         self.client = StubTreq(runtime.RuntimeLimits(root, self.clock, request_timeout=60))
 
@@ -280,3 +282,23 @@ def test_debug_dumps_list_the_priority_levels_and_their_queues():
     server.client.flush()
     assert waiting[0].code == 200
     assert server.get("/debug/api_priority_and_fairness/dump_requestz", "admin", ["system:masters"]).code == 404
+
+
+def test_flowcontrol_metrics_count_dispatched_executing_and_rejected_requests():
+    server = Server(concurrency=1)
+    server.add_level("tiny", {"type": "Reject"})
+    server.add_schema("bob-only", "tiny", "bob")
+    assert server.get("/api/v1/namespaces/default/configmaps", "bob").code == 200
+    release = server.run(_held(server.flow.dispatcher.admit("tiny", "other", schema="bob-only")))
+    assert server.get("/api/v1/namespaces/default/configmaps", "bob").code == 429
+    text = server.body(server.get("/metrics", "admin", ["system:masters"])).decode()
+    assert ('# HELP apiserver_flowcontrol_rejected_requests_total [BETA] Number of requests rejected by API '
+            'Priority and Fairness subsystem\n# TYPE apiserver_flowcontrol_rejected_requests_total counter\n'
+            'apiserver_flowcontrol_rejected_requests_total{flow_schema="bob-only",priority_level="tiny",'
+            'reason="concurrency-limit"} 1.0\n') in text
+    assert 'apiserver_flowcontrol_dispatched_requests_total{flow_schema="bob-only",priority_level="tiny"} 2.0' in text
+    assert 'apiserver_flowcontrol_current_executing_requests{flow_schema="bob-only",priority_level="tiny"} 1.0' in text
+    assert 'apiserver_flowcontrol_nominal_limit_seats{priority_level="tiny"} 1.0' in text
+    assert text.index("apiserver_current_inflight_requests") < text.index("apiserver_flowcontrol_") < \
+        text.index("apiserver_request_duration_seconds")
+    release()
