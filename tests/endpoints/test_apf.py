@@ -50,6 +50,11 @@ class Server:
         root = APIRoot(context, security=Security(HeaderAuthenticator(), AlwaysAllow()))
         self.client = StubTreq(runtime.RuntimeLimits(root, self.clock, request_timeout=60))
 
+    def flow_context(self):
+        context = APIContext(self.registry, self.clock, self.clock)
+        context.flow_control = self.flow
+        return context
+
     def store(self, resource):
         return self.registry.lookup(GROUP, VERSION, resource)
 
@@ -302,3 +307,18 @@ def test_flowcontrol_metrics_count_dispatched_executing_and_rejected_requests():
     assert text.index("apiserver_current_inflight_requests") < text.index("apiserver_flowcontrol_") < \
         text.index("apiserver_request_duration_seconds")
     release()
+
+
+def test_the_flag_turns_flow_control_off_and_the_max_inflight_limits_back_on():
+    from kapiserver.flags import OptionError
+    from kapiserver.kubelet.options import parse_node_access
+    assert parse_node_access({}).enable_priority_and_fairness is True
+    assert parse_node_access({"enable-priority-and-fairness": "false"}).enable_priority_and_fairness is False
+    with pytest.raises(OptionError):
+        parse_node_access({"enable-priority-and-fairness": "maybe"})
+    server = Server()
+    site = runtime.wrap_site(type("Site", (), {})(), APIRoot(server.flow_context()), server.clock, None)
+    assert (site.resource.max_inflight, site.resource.max_mutating_inflight) == (0, 0)
+    site = runtime.wrap_site(type("Site", (), {})(), APIRoot(APIContext(server.registry, server.clock,
+                                                                        server.clock)), server.clock, None)
+    assert (site.resource.max_inflight, site.resource.max_mutating_inflight) == (400, 200)
