@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..registry.options import ListOptions
@@ -41,7 +42,8 @@ class FlowControl:
         self.schemas: dict[str, dict] = {}
         self.levels: dict[str, dict] = {}
         self._ordered: list[dict] = []
-        self._watches: list = []
+        self._watches: dict = {}
+        self._stopped = False
         self.ready = False
 
     async def start(self) -> None:
@@ -49,27 +51,52 @@ class FlowControl:
         if None in stores:
             return      # the API group is turned off: nothing to classify by
         for store, target in zip(stores, (self.schemas, self.levels)):
-            items, meta = await store.list(None, ListOptions())
-            target.update((item["metadata"]["name"], item) for item in items)
-            self._watches.append(await store.watch_events(
-                None, ListOptions(resource_version=meta.get("resourceVersion", "")),
-                lambda kind, obj, target=target: self._event(target, kind, obj)))
+            await self._follow(store, target)
         self._reconfigure()
         self.ready = True
 
-    def stop(self) -> None:
-        for watch in self._watches:
-            watch.cancel()
-        self._watches = []
+    async def _follow(self, store, target: dict) -> None:
+        """List into ``target`` and keep it by watching from the list's resourceVersion."""
+        items, meta = await store.list(None, ListOptions())
+        target.clear()
+        target.update((item["metadata"]["name"], item) for item in items)
+        key = id(target)
+        self._watches[key] = await store.watch_events(
+            None, ListOptions(resource_version=meta.get("resourceVersion", "")),
+            lambda kind, obj: self._event(store, target, kind, obj))
 
-    def _event(self, target: dict, kind: str, obj: dict) -> None:
+    def stop(self) -> None:
+        self._stopped = True
+        for watch in self._watches.values():
+            watch.cancel()
+        self._watches = {}
+
+    def _event(self, store, target: dict, kind: str, obj: dict) -> None:
         if kind in ("ADDED", "MODIFIED"):
             target[obj["metadata"]["name"]] = obj
         elif kind == "DELETED":
             target.pop(obj["metadata"]["name"], None)
+        elif kind == "ERROR":
+            # The watch ended (it fell behind a compaction): list and watch again, keeping the last snapshot
+            # until then.
+            self.dispatcher.clock.callLater(0, self._refollow, store, target)
+            return
         else:
             return
         self._reconfigure()
+
+    def _refollow(self, store, target: dict) -> None:
+        if self._stopped:
+            return
+        watch = self._watches.pop(id(target), None)
+        if watch is not None:
+            watch.cancel()
+
+        async def again():
+            await self._follow(store, target)
+            self._reconfigure()
+        Deferred.fromCoroutine(again()).addErrback(
+            lambda f: log.failure("API Priority and Fairness lost its configuration watch", f))
 
     def _reconfigure(self) -> None:
         self._ordered = apfmatch.ordered(self.schemas.values())

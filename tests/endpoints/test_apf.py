@@ -322,3 +322,14 @@ def test_the_flag_turns_flow_control_off_and_the_max_inflight_limits_back_on():
     site = runtime.wrap_site(type("Site", (), {})(), APIRoot(APIContext(server.registry, server.clock,
                                                                         server.clock)), server.clock, None)
     assert (site.resource.max_inflight, site.resource.max_mutating_inflight) == (400, 200)
+
+
+def test_a_watch_that_ends_with_an_error_is_started_again_from_a_fresh_list(server):
+    schemas = server.registry.lookup(GROUP, VERSION, "flowschemas")
+    server.flow._event(schemas, server.flow.schemas, "ERROR", {"kind": "Status", "code": 410})
+    server.add_level("tiny", {"type": "Reject"})
+    server.add_schema("bob-only", "tiny", "bob")
+    server.clock.advance(0)
+    response = server.get("/api/v1/namespaces/default/configmaps", "bob")
+    assert classified(server, response)[0] == server.uid("flowschemas", "bob-only")
+    assert len(server.flow._watches) == 2
