@@ -22,7 +22,9 @@ from .config import ServerConfig
 from .controllers import identity
 from .controllers.bootstrap import RECONCILE_INTERVAL, BootstrapController
 from .controllers.apf import APFConfigController
+from .controllers.apiserviceavailability import APIServiceAvailability
 from .controllers.apiservices import APIServiceRegistration
+from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .controllers.garbagecollector import GarbageCollector
@@ -69,6 +71,9 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     if config.etcd_compaction_interval > 0:
         apiserver.add(Periodic(config.etcd_compaction_interval, Compactor(storage).compact, reactor))
     handlers = apiserver.add(HandlerService(config, reactor, registry))
+    # The remote APIServices' Available condition, checked through the handlers' proxy (its client certificate).
+    apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator))
+    apiserver.add(registry.controller(ExtensionAuthentication, reactor, lambda: handlers.extension_authentication))
     if config.secure_port:
         apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure", how="securely"))
     if config.insecure_port:
@@ -297,6 +302,8 @@ class HandlerService(service.Service):
         self.insecure_site = QuietSite(Resource())
         self.tls_options = None
         self.flow_control = None
+        self.aggregator = None
+        self.extension_authentication = None
 
     def startService(self) -> Deferred:
         super().startService()
@@ -336,6 +343,8 @@ class HandlerService(service.Service):
             security, self.tls_options = secure_serving(config, registry)
         install_admission(config, registry, security)
         context.security = security
+        context.aggregator = self.aggregator = remote_apiservices(config, registry, reactor)
+        self.extension_authentication = extension_authentication(config)
         if config.secure_port:
             wrap_site(self.secure_site, APIRoot(context, security=security, audit=audit), reactor, config)
         wrap_site(self.insecure_site, APIRoot(context, audit=audit), reactor, config)
@@ -358,6 +367,44 @@ def secure_serving(config: ServerConfig, registry):
         log.info("Wrote the admin kubeconfig to {path}", path=path)
     sec = config.security
     return security, tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
+
+
+def remote_apiservices(config: ServerConfig, registry, reactor):
+    """The aggregator's proxy to extension apiservers, presenting --proxy-client-cert-file (or the front-proxy
+    client certificate generated in --cert-dir)."""
+    from .auth import certs
+    from .endpoints.aggregator import RemoteAPIServices
+    sec = config.security
+    if sec.proxy_client_cert_file:
+        cert_file, key_file = sec.proxy_client_cert_file, sec.proxy_client_key_file
+    else:
+        _, cert_path, key_path = certs.ensure_front_proxy(sec.cert_dir)
+        cert_file, key_file = str(cert_path), str(key_path)
+    with open(cert_file, "rb") as f:
+        cert = f.read()
+    with open(key_file, "rb") as f:
+        key = f.read()
+    return RemoteAPIServices(registry, reactor, cert, key)
+
+
+def extension_authentication(config: ServerConfig) -> dict:
+    """The extension-apiserver-authentication ConfigMap's data: the client CA (--client-ca-file, or the generated
+    CA that signs the admin kubeconfig's certificate), and the generated front proxy's CA with its client's name
+    (with --proxy-client-cert-file the front proxy's CA is not known, and no requestheader-* keys are written)."""
+    from pathlib import Path
+
+    from .auth import certs
+    from .controllers.extensionauth import authentication_data
+    sec = config.security
+    client_ca = None
+    if sec.client_ca_file:
+        client_ca = Path(sec.client_ca_file).read_text()
+    elif config.secure_port and not sec.tls_cert_file and (Path(sec.cert_dir) / certs.CA_CERT).exists():
+        client_ca = (Path(sec.cert_dir) / certs.CA_CERT).read_text()
+    front_proxy_ca = None
+    if not sec.proxy_client_cert_file:
+        front_proxy_ca = (Path(sec.cert_dir) / certs.FRONT_PROXY_CA_CERT).read_text()
+    return authentication_data(client_ca, front_proxy_ca, [certs.FRONT_PROXY_CLIENT_NAME])
 
 
 def install_admission(config: ServerConfig, registry, security) -> None:

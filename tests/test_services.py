@@ -237,12 +237,13 @@ def test_start_failure_stops_the_reactor():
 def test_make_service_shows_the_tree_in_start_order():
     """make_service builds every child up front, in start order: storage, registry, bootstrap and its
     reconcile loop, the CRD, APIService, APF configuration and identity controllers, the controllers,
-    compaction, handlers, listeners."""
+    compaction, handlers, the remote APIServices' availability and the extension-apiserver-authentication
+    ConfigMap, listeners."""
     tree = server.make_service(ServerConfig(), task.Clock())
     kinds = [type(child).__name__ for child in tree]
     assert kinds == ["StorageService", "RegistryService", "ControllerService", "Periodic", "ControllerService",
                      "ControllerService", "ControllerService", "ControllerService", "SequentialService", "Periodic",
-                     "HandlerService", "Listener", "Listener"]
+                     "HandlerService", "ControllerService", "ControllerService", "Listener", "Listener"]
     assert [child.name for child in tree if isinstance(child, Listener)] == ["secure", "insecure"]
     assert len(list(list(tree)[8])) == 3
     bootstrap_loop, compaction = [child for child in tree if isinstance(child, Periodic)]
@@ -256,7 +257,8 @@ def test_make_service_elects_the_controllers_on_etcd():
     tree = server.make_service(config, task.Clock())
     kinds = [type(child).__name__ for child in tree]
     assert kinds == ["StorageService", "RegistryService", "ControllerService", "Periodic", "ControllerService",
-                     "ControllerService", "ControllerService", "ControllerService", "ElectedService", "HandlerService"]
+                     "ControllerService", "ControllerService", "ControllerService", "ElectedService", "HandlerService",
+                     "ControllerService", "ControllerService"]
 
 
 def test_periodic_stop_waits_for_a_run_in_flight_but_not_for_ever():

@@ -144,6 +144,34 @@ def ensure_self_signed(cert_dir: str, hosts: list[str]) -> tuple[Path, Path, Pat
     return ca_cert_path, ca_key_path, cert_path, key_path
 
 
+FRONT_PROXY_CA_CERT, FRONT_PROXY_CA_KEY = "front-proxy-ca.crt", "front-proxy-ca.key"
+FRONT_PROXY_CLIENT_CERT, FRONT_PROXY_CLIENT_KEY = "front-proxy-client.crt", "front-proxy-client.key"
+FRONT_PROXY_CLIENT_NAME = "front-proxy-client"
+
+
+def ensure_front_proxy(cert_dir: str) -> tuple[Path, Path, Path]:
+    """(front-proxy-ca.crt, front-proxy-client.crt, front-proxy-client.key) in ``cert_dir``, generated on first
+    start: the aggregator's client certificate for extension apiservers, from a CA of its own (as kubeadm keeps
+    the front proxy's CA apart from the cluster CA).  The client certificate is reissued when it has expired."""
+    directory = Path(cert_dir)
+    ca_cert_path, ca_key_path = directory / FRONT_PROXY_CA_CERT, directory / FRONT_PROXY_CA_KEY
+    cert_path, key_path = directory / FRONT_PROXY_CLIENT_CERT, directory / FRONT_PROXY_CLIENT_KEY
+    if ca_cert_path.exists() and ca_key_path.exists():
+        ca_cert, ca_key = load_certificates(str(ca_cert_path))[0], load_key(str(ca_key_path))
+    else:
+        ca_cert, ca_key = new_ca(f"front-proxy-ca@{int(_now().timestamp())}")
+        _write(ca_key_path, key_pem(ca_key), private=True)
+        _write(ca_cert_path, cert_pem(ca_cert))
+    current = None
+    if cert_path.exists() and key_path.exists():
+        current = load_certificates(str(cert_path))[0]
+    if current is None or current.issuer != ca_cert.subject or current.not_valid_after_utc <= _now():
+        cert, key = sign_certificate(ca_cert, ca_key, FRONT_PROXY_CLIENT_NAME, client=True)
+        _write(key_path, key_pem(key), private=True)
+        _write(cert_path, cert_pem(cert))
+    return ca_cert_path, cert_path, key_path
+
+
 def _covers(cert_path: Path, hosts: list[str], ca_cert) -> bool:
     try:
         cert = load_certificates(str(cert_path))[0]

@@ -65,6 +65,9 @@ PARAMETERS = [
      "tolerationSeconds of the unreachable NoExecute toleration DefaultTolerationSeconds adds to pods."),
     ("allow-privileged", "false", "Allow privileged containers."),
     ("audit-log-path", None, "Write one audit event per request to this file as JSON lines; - is stdout."),
+    ("proxy-client-cert-file", None, "Client certificate the aggregator presents to extension apiservers "
+                                     "(default: one generated in --cert-dir by a front-proxy CA of its own)."),
+    ("proxy-client-key-file", None, "Private key of --proxy-client-cert-file."),
 ]
 BOOLEAN_FLAGS = frozenset({"anonymous-auth", "service-account-lookup", "allow-privileged"})
 LIST_FLAGS = frozenset({"service-account-key-file", "service-account-issuer", "api-audiences",
@@ -116,6 +119,8 @@ class SecurityConfig:
     default_unreachable_toleration_seconds: int = 300
     allow_privileged: bool = False
     audit_log_path: str = ""
+    proxy_client_cert_file: str = ""
+    proxy_client_key_file: str = ""
     # Upstream turns anonymous requests off when AlwaysAllow would let them do anything.
     anonymous_disabled_by_always_allow: bool = True
 
@@ -212,6 +217,10 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
             raise error("oidc-required-claim", f'invalid argument "{item}" for "--oidc-required-claim" flag: '
                                                f"want key=value")
         required.append((key, value))
+    proxy_cert, proxy_key = existing("proxy-client-cert-file"), existing("proxy-client-key-file")
+    if bool(proxy_cert) != bool(proxy_key):
+        raise error("proxy-client-cert-file",
+                    "--proxy-client-cert-file and --proxy-client-key-file must be given together")
     anonymous = boolean("anonymous-auth", True)
     disabled_by_always_allow = anonymous and "AlwaysAllow" in modes
     return SecurityConfig(
@@ -250,6 +259,7 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
         default_unreachable_toleration_seconds=integer("default-unreachable-toleration-seconds", "300"),
         allow_privileged=boolean("allow-privileged", False),
         audit_log_path=str(get("audit-log-path")).strip(),
+        proxy_client_cert_file=proxy_cert, proxy_client_key_file=proxy_key,
         anonymous_disabled_by_always_allow=disabled_by_always_allow,
     )
 

@@ -33,11 +33,22 @@ class _Policy:
         self.insecure = insecure
 
     def creatorForNetloc(self, hostname, port):
+        return self.for_server(hostname.decode())
+
+    def for_server(self, server_name: str):
+        """The TLS client options for a server that must prove it is ``server_name`` (unless insecure)."""
         if self.insecure:
             return ssl.CertificateOptions(verify=False, **({"privateKey": self.client.privateKey.original,
                                                             "certificate": self.client.original}
                                                            if self.client else {}))
-        return ssl.optionsForClientTLS(hostname.decode(), trustRoot=self.trust, clientCertificate=self.client)
+        return ssl.optionsForClientTLS(server_name, trustRoot=self.trust, clientCertificate=self.client)
+
+
+def client_tls_options(server_name: str, ca_pem: Optional[bytes], client_cert: Optional[bytes] = None,
+                       client_key: Optional[bytes] = None, insecure: bool = False):
+    """TLS client options as webhooks are called with: ``server_name`` verified against ``ca_pem`` (the system's
+    roots without one), or nothing verified when ``insecure``; the client certificate presented if given."""
+    return _Policy(ca_pem, client_cert, client_key, insecure).for_server(server_name)
 
 
 def _split(pem: bytes) -> list[bytes]:

@@ -75,13 +75,37 @@ def _api_group_body(group: str, versions: list[str]) -> dict:
     }
 
 
-def api_group_list(catalog: Catalog) -> dict:
-    """``GET /apis``: every named group (the legacy core group is served at /api instead)."""
+def _with_remote(catalog: Catalog, remote) -> list[tuple[str, list[str], Optional[list]]]:
+    """The served groups and the remote APIServices' groups (``remote``: (group, groupPriorityMinimum,
+    [(version, APIResourceList or None)]) in discovery's order), as (group, versions, remote versions or None):
+    built-in groups first, then custom resource groups (priority 1000) and remote groups by falling priority
+    and name.  A group served here keeps its own versions."""
+    local = _ordered_groups(catalog)
+    served = {g for g, _ in local}
+    builtin = [(g, vs, None) for g, vs in local if is_builtin_group(g)]
+    ranked = [(1000, g, vs, None) for g, vs in local if not is_builtin_group(g)]
+    ranked += [(priority, g, [v for v, _ in versions], versions)
+               for g, priority, versions in remote if g not in served and versions]
+    ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+    return builtin + [(g, vs, rv) for _, g, vs, rv in ranked]
+
+
+def api_group_list(catalog: Catalog, remote=()) -> dict:
+    """``GET /apis``: every named group (the legacy core group is served at /api instead), the remote
+    APIServices' groups among them."""
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_api_group_body(g, vs) for g, vs in _ordered_groups(catalog)],
+        "groups": [_api_group_body(g, vs) for g, vs, _ in _with_remote(catalog, remote)],
     }
+
+
+def remote_api_group(group: str, remote) -> Optional[dict]:
+    """``GET /apis/{group}`` of a remote APIService's group, or None."""
+    for name, _, versions in remote:
+        if name == group and versions:
+            return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(group, [v for v, _ in versions])}
+    return None
 
 
 def api_group(catalog: Catalog, group: str) -> Optional[dict]:
@@ -206,14 +230,55 @@ def _discovery_group(catalog: Catalog, group: str, versions: list[str]) -> Optio
     return {"metadata": metadata, "versions": version_entries}
 
 
-def aggregated_discovery(catalog: Catalog, legacy: bool, version: str = "v2") -> dict:
-    """``GET /api`` (legacy=True: the core group only) or ``GET /apis`` (every named group) as an
-    APIGroupDiscoveryList of ``apidiscovery.k8s.io/<version>`` (``v2`` or ``v2beta1``)."""
+def _remote_resource(resource: dict, subresources: list[dict]) -> dict:
+    """An aggregated discovery resource from an extension apiserver's APIResource (its responseKind's group
+    and version are the APIResource's own, empty when it has none)."""
+    entry = {
+        "resource": resource.get("name", ""),
+        "responseKind": _response_kind(resource.get("group", ""), resource.get("version", ""),
+                                       resource.get("kind", "")),
+        "scope": "Namespaced" if resource.get("namespaced") else "Cluster",
+        "singularResource": resource.get("singularName", ""),
+        "verbs": list(resource.get("verbs") or []),
+    }
+    if resource.get("shortNames"):
+        entry["shortNames"] = list(resource["shortNames"])
+    if resource.get("categories"):
+        entry["categories"] = list(resource["categories"])
+    if subresources:
+        entry["subresources"] = [
+            {"subresource": sub["name"].partition("/")[2],
+             "responseKind": _response_kind(sub.get("group", ""), sub.get("version", ""), sub.get("kind", "")),
+             "verbs": list(sub.get("verbs") or [])} for sub in subresources]
+    return entry
+
+
+def _remote_discovery_group(group: str, versions: list) -> Optional[dict]:
+    """A remote group's aggregated entry, from the resource lists its discovery checks fetched; a version
+    not fetched (its APIService unavailable) is listed Stale with no resources."""
+    entries = []
+    for version, resource_list in versions:
+        if resource_list is None:
+            entries.append({"version": version, "freshness": "Stale"})
+            continue
+        resources = [r for r in resource_list.get("resources") or [] if "/" not in r.get("name", "")]
+        subresources = [r for r in resource_list.get("resources") or [] if "/" in r.get("name", "")]
+        entries.append({"version": version, "resources": [
+            _remote_resource(r, [s for s in subresources if s["name"].partition("/")[0] == r.get("name")])
+            for r in resources], "freshness": "Current"})
+    return {"metadata": {"name": group, "creationTimestamp": None}, "versions": entries}
+
+
+def aggregated_discovery(catalog: Catalog, legacy: bool, version: str = "v2", remote=()) -> dict:
+    """``GET /api`` (legacy=True: the core group only) or ``GET /apis`` (every named group, the remote
+    APIServices' among them) as an APIGroupDiscoveryList of ``apidiscovery.k8s.io/<version>`` (``v2`` or
+    ``v2beta1``)."""
     if legacy:
-        groups = [("", catalog.versions(""))]
+        items = [item for item in [_discovery_group(catalog, "", catalog.versions(""))] if item is not None]
     else:
-        groups = _ordered_groups(catalog)
-    items = [item for g, vs in groups if (item := _discovery_group(catalog, g, vs)) is not None]
+        items = [item for g, vs, rv in _with_remote(catalog, remote)
+                 if (item := (_discovery_group(catalog, g, vs) if rv is None else _remote_discovery_group(g, rv)))
+                 is not None]
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": AGGREGATED_API_VERSIONS[version],

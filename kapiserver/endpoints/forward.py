@@ -121,10 +121,13 @@ async def _send(request, reactor, dial, host: str, port: int, path: bytes, heade
                                  f"error trying to reach service: {_reason(e)}", {}) from None
 
 
-async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None) -> None:
+async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None,
+                  headers: Headers | None = None) -> None:
     """Send the request to host:port at `path` (with its query) and relay the response, status, headers
-    and body, until the backend's response ends or the client goes away."""
-    response = await _send(request, reactor, dial, host, port, path, _forwarded_headers(request))
+    and body, until the backend's response ends or the client goes away.  ``headers`` replaces the
+    client's (less hop-by-hop ones) when given."""
+    response = await _send(request, reactor, dial, host, port, path,
+                           _forwarded_headers(request) if headers is None else headers)
     _relay(request, response)
     done = Deferred()
     response.deliverBody(_BodyRelay(request, done, throttle))

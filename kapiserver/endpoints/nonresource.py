@@ -52,14 +52,18 @@ class NonResourceHandler:
                                   "the server does not allow this method on the requested resource", {})
             raise NOT_FOUND
         if not parts:
-            self._write_json(request, {"paths": self.paths()})
+            aggregator = getattr(self.context, "aggregator", None)
+            self._write_json(request, {"paths": self.paths(await aggregator.groups() if aggregator else ())})
             return
         head = parts[0]
         if head == "version" and len(parts) == 1:
             from ..version import VERSION_INFO
             self._write_json(request, VERSION_INFO)
         elif head in ("api", "apis"):
-            self.discovery(request, parts)
+            aggregator = getattr(self.context, "aggregator", None)
+            remote = await aggregator.groups() if aggregator is not None and head == "apis" and len(parts) <= 2 \
+                else ()
+            self.discovery(request, parts, remote)
         elif head == "openapi":
             self.openapi(request, parts)
         elif head in ("healthz", "livez", "readyz"):
@@ -93,8 +97,12 @@ class NonResourceHandler:
         else:
             write_bytes(request, 200, "application/json", discovery.configuration)
 
-    def paths(self) -> list[str]:
+    def paths(self, remote=()) -> list[str]:
+        """The root's paths; ``remote``: the remote APIServices' groups, listed as the aggregator lists them."""
         paths = ["/api", "/api/v1", "/apis", "/apis/"]
+        for group, _, versions in remote:
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v, _ in versions)
         for group, versions in self.catalog.groups:
             if not group:
                 continue
@@ -104,9 +112,10 @@ class NonResourceHandler:
                   "/version"]
         if getattr(getattr(self.context, "security", None), "issuer_discovery", None) is not None:
             paths += ["/.well-known/openid-configuration", "/openid/v1/jwks"]
-        return sorted(paths)
+        return sorted(set(paths))
 
-    def discovery(self, request, parts) -> None:
+    def discovery(self, request, parts, remote=()) -> None:
+        """The discovery documents; ``remote``: the remote APIServices' groups (aggregator.groups())."""
         from . import discovery
         catalog = self.catalog
         if len(parts) == 1:
@@ -115,14 +124,14 @@ class NonResourceHandler:
             if aggregated:
                 # Upstream counts the aggregated documents in its request metrics (subresource "api"/"apis").
                 self.context.metrics.route_nonresource(request, parts[0])
-                doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated)
+                doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated, remote=remote)
                 content_type = discovery.AGGREGATED_CONTENT_TYPE if aggregated == "v2" else \
                     discovery.AGGREGATED_CONTENT_TYPE_V2BETA1
                 self._write_json(request, doc, content_type)
             elif legacy:
                 self._write_json(request, discovery.api_versions(self._address(request)))
             else:
-                self._write_json(request, discovery.api_group_list(catalog))
+                self._write_json(request, discovery.api_group_list(catalog, remote))
             return
         if parts[0] == "api":
             if len(parts) == 2:
@@ -132,7 +141,7 @@ class NonResourceHandler:
                     return
             raise NOT_FOUND
         if len(parts) == 2:
-            doc = discovery.api_group(catalog, parts[1])
+            doc = discovery.api_group(catalog, parts[1]) or discovery.remote_api_group(parts[1], remote)
         elif len(parts) == 3:
             doc = discovery.api_resource_list(catalog, parts[1], parts[2])
         else:

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ..auth.context import current_user
 from ..auth.filters import insecure
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
@@ -66,6 +67,21 @@ class APIRoot(Resource):
             return
         log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code, elapsed)
 
+    async def _proxied(self, request) -> bool:
+        """Whether the request was for an extension apiserver's group-version, and has been proxied to it."""
+        aggregator = getattr(self.context, "aggregator", None)
+        parts = request.path.split(b"/")
+        if aggregator is None or len(parts) < 4 or parts[1] != b"apis" or not parts[2] or not parts[3]:
+            return False
+        group, version = parts[2].decode("utf-8", "replace"), parts[3].decode("utf-8", "replace")
+        if version in self.context.registry.catalog.versions(group):
+            return False    # served here: its APIService is a local one
+        apiservice = await aggregator.lookup(group, version)
+        if apiservice is None:
+            return False
+        await aggregator.proxy(request, apiservice, current_user())
+        return True
+
     async def _serve(self, request) -> None:
         # Parsed once per request: the runtime's long-running check may have done it already.
         info = request_info_of(request)
@@ -84,6 +100,8 @@ class APIRoot(Resource):
             if info.is_resource_request:
                 self.context.metrics.route(request, info)     # counted as a 429, as upstream counts it
             raise
+        if await self._proxied(request):
+            return
         if not info.is_resource_request:
             await self.nonresource.handle(request, info)
             return

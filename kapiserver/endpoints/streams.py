@@ -309,17 +309,27 @@ class NodeStreams:
             await forward(request, self.reactor, self.kubelet.dial, host, port, path,
                           Throttle(self.reactor, rate) if rate else None)
             return
-        backend = _Backend(Throttle(self.reactor, rate) if rate else None)
-        await self.kubelet.dial(host, port, backend)
-        request.content.seek(0)
-        body = request.content.read()
-        extra = [(b"Host", f"{host}:{port}".encode())]
-        if body:
-            extra.append((b"Content-Length", str(len(body)).encode()))
-        head = request_head(request, path=path, extra_headers=extra,
-                            drop=(b"transfer-encoding", b"keep-alive"))
-        backend.transport.write(head + body)
-        hijack(request, _Client(backend, Throttle(self.reactor, rate) if rate else None))
+        await relay_upgrade(request, self.kubelet.dial, host, port, path,
+                            throttle=Throttle(self.reactor, rate) if rate else None,
+                            client_throttle=Throttle(self.reactor, rate) if rate else None)
+
+
+async def relay_upgrade(request, dial, host: str, port: int, path: bytes, extra_headers=(), drop=(),
+                        throttle: Optional[Throttle] = None, client_throttle: Optional[Throttle] = None) -> None:
+    """Send an upgrade request on to host:port (through ``dial``) at ``path``, with ``extra_headers`` (name,
+    value pairs) added and the ``drop`` headers left out, then relay the client's connection byte for byte both
+    ways: the backend's answer (its 101, or an error) is the client's."""
+    backend = _Backend(throttle)
+    await dial(host, port, backend)
+    request.content.seek(0)
+    body = request.content.read()
+    extra = [(b"Host", f"{host}:{port}".encode()), *extra_headers]
+    if body:
+        extra.append((b"Content-Length", str(len(body)).encode()))
+    head = request_head(request, path=path, extra_headers=extra,
+                        drop=(b"transfer-encoding", b"keep-alive", *drop))
+    backend.transport.write(head + body)
+    hijack(request, _Client(backend, client_throttle))
 
 
 def build_streams(reactor, registry, config, tunneler=None) -> NodeStreams:

@@ -1,26 +1,14 @@
 """WebSocket (RFC 6455, via autobahn) for the streaming subresources: a request taken over from
-twisted.web is handed to an autobahn server protocol, which calls a session with its messages."""
+twisted.web is handed to an autobahn server protocol, which calls a session with its messages.
+
+autobahn is imported with the first upgrade (websocketprotocol.py), not at start: it is a fifth of the
+server's import time."""
 
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-
 from .upgrade import hijack, request_head
-
-_factory = None
-
-
-def _server_factory() -> WebSocketServerFactory:
-    global _factory
-    if _factory is None:
-        _factory = WebSocketServerFactory()
-        # Large tar streams (kubectl cp) arrive as big messages; clients ping us, we need not ping them.
-        _factory.setProtocolOptions(maxFramePayloadSize=0, maxMessagePayloadSize=0,
-                                    openHandshakeTimeout=30, closeHandshakeTimeout=5,
-                                    autoPingInterval=0, failByDrop=False)
-    return _factory
 
 
 class Session:
@@ -33,8 +21,8 @@ class Session:
                 return protocol
         return None
 
-    def opened(self, ws: "SessionProtocol", protocol: Optional[str]) -> None:
-        pass
+    def opened(self, ws, protocol: Optional[str]) -> None:
+        """`ws` is the open connection (websocketprotocol.SessionProtocol): `send(payload)`, `close(code)`."""
 
     def message(self, payload: bytes, binary: bool) -> None:
         pass
@@ -43,37 +31,10 @@ class Session:
         pass
 
 
-class SessionProtocol(WebSocketServerProtocol):
-    session: Session = None
-    chosen: Optional[str] = None
-
-    def onConnect(self, request):
-        self.chosen = self.session.choose(request.protocols)
-        return self.chosen
-
-    def onOpen(self):
-        self.session.opened(self, self.chosen)
-
-    def onMessage(self, payload, isBinary):
-        self.session.message(payload, isBinary)
-
-    def onClose(self, wasClean, code, reason):
-        session, self.session = self.session, Session()
-        if session is not None:
-            session.closed()
-
-    def send(self, payload: bytes) -> None:
-        if self.state == self.STATE_OPEN:
-            self.sendMessage(payload, isBinary=True)
-
-    def close(self, code: int = 1000) -> None:
-        if self.state == self.STATE_OPEN:
-            self.sendClose(code=code)
-
-
 def serve_websocket(request, session: Session) -> None:
     """Answer the upgrade and run `session` over the request's connection."""
+    from .websocketprotocol import SessionProtocol, server_factory
     protocol = SessionProtocol()
-    protocol.factory = _server_factory()
+    protocol.factory = server_factory()
     protocol.session = session
     hijack(request, protocol, replay=request_head(request))

@@ -1,6 +1,7 @@
 """The local APIServices, as kube-aggregator registers them: one per served group-version, Available (Local),
 custom resource group-versions included while they are served; APIServices validated as upstream's; a
-remote APIService (naming a service) is stored and left alone."""
+remote APIService (naming a service) is stored and left alone by the registration (its Available condition is
+the availability controller's: tests/e2e/test_aggregator.py)."""
 
 from __future__ import annotations
 
