@@ -1,6 +1,6 @@
 """The server runtime around the API: a timeout for every request that is not long-running
 (--request-timeout, 504), --max-requests-inflight / --max-mutating-requests-inflight (429 with
-Retry-After), panic recovery (an exception is a 500 Status and the server keeps serving), and
+Retry-After; only with --enable-priority-and-fairness=false, else API Priority and Fairness limits), panic recovery (an exception is a 500 Status and the server keeps serving), and
 upstream's 1 MiB limit on request headers (431)."""
 
 from __future__ import annotations
@@ -106,9 +106,11 @@ def wrap_site(site, root, reactor, config):
     """Install the runtime on a Site: the limits around `root`, and channels that limit headers and speak
     HTTP/2 where TLS negotiated it."""
     access = getattr(config, "node_access", None)
+    # With API Priority and Fairness the two flags are its total concurrency, not limits of their own.
+    apf = getattr(getattr(root, "context", None), "flow_control", None) is not None
     site.resource = RuntimeLimits(root, reactor, getattr(config, "request_timeout", 60.0),
-                                  getattr(access, "max_requests_inflight", 400),
-                                  getattr(access, "max_mutating_requests_inflight", 200),
+                                  0 if apf else getattr(access, "max_requests_inflight", 400),
+                                  0 if apf else getattr(access, "max_mutating_requests_inflight", 200),
                                   getattr(getattr(root, "context", None), "metrics", None))
     security = getattr(config, "security", None)
     site.protocol = channel_factory(LimitedHeadersChannel, getattr(security, "http2_max_streams_per_connection", 0))

@@ -301,12 +301,18 @@ class HandlerService(service.Service):
         self.secure_site = QuietSite(Resource())
         self.insecure_site = QuietSite(Resource())
         self.tls_options = None
+        self.flow_control = None
         self.aggregator = None
         self.extension_authentication = None
 
     def startService(self) -> Deferred:
         super().startService()
         return ensureDeferred(self._build())
+
+    def stopService(self):
+        if self.flow_control is not None:
+            self.flow_control.stop()
+        return super().stopService()
 
     async def _build(self) -> None:
         from .auth.policy import ensure_bootstrap_policy
@@ -318,6 +324,16 @@ class HandlerService(service.Service):
         context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
         await ensure_bootstrap_policy(registry)
         await ensure_system_priority_classes(registry)
+        access = config.node_access
+        if access.enable_priority_and_fairness:
+            from .endpoints.apf import FlowControl
+            flow_control = FlowControl(registry, reactor, access.max_requests_inflight +
+                                       access.max_mutating_requests_inflight, config.request_timeout)
+            await flow_control.start()
+            if flow_control.ready:
+                from .endpoints import apfmetrics
+                self.flow_control = context.flow_control = flow_control
+                context.metrics.add_family_source(lambda: apfmetrics.families(flow_control.dispatcher))
         audit = None
         if config.security.audit_log_path:
             from .auth.audit import AuditLog

@@ -33,8 +33,10 @@ class Security:
         # Service-account issuer discovery (an issuerdiscovery.IssuerDiscovery), or None.
         self.issuer_discovery = None
 
-    async def filter(self, request, info) -> UserInfo:
-        """The user ``request`` acts as; raises the 401 or 403 StatusError that ends it."""
+    async def filter(self, request, info, gate=None) -> UserInfo:
+        """The user ``request`` acts as; raises the 401 or 403 StatusError that ends it.  ``gate(request,
+        info, user)``, if given, is awaited between impersonation and authorization (where upstream puts
+        API Priority and Fairness)."""
         authenticated = await self.authenticator.authenticate(request)
         state = RequestAuth(authenticated, authenticated)
         request.kapi_auth = state
@@ -44,6 +46,8 @@ class Security:
             user = await impersonation.impersonate(request, authenticated, self.authorizer)
             state.user = user
         context.set_user(user)
+        if gate is not None:
+            await gate(request, info, user)
         attributes = attributes_from_request(user, info)
         decision = await self.authorizer.authorize(attributes)
         state.decision = "allow" if decision.allowed else "forbid"

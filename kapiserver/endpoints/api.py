@@ -30,6 +30,8 @@ class APIContext:
         self.max_request_bytes = getattr(config, "max_request_bytes", 3 * 1024 * 1024)
         self.min_request_timeout = getattr(config, "min_request_timeout", 1800)
         self.streams = streams
+        # API Priority and Fairness (kapiserver.endpoints.apf.FlowControl), or None: not classified or limited.
+        self.flow_control = None
         # The request metrics at /metrics: one set per context, shared by every listener serving it.
         self.metrics = APIServerMetrics(storage_objects=lambda: storage_object_counts(registry))
 

@@ -212,6 +212,8 @@ class APIServerMetrics:
         self._open: dict[int, _Route] = {}               # long-running requests in progress
         self._hijacked: dict[int, _Route] = {}           # ... whose connections another protocol took
         self._inflight: list[tuple[Callable[[], int], Callable[[], int]]] = []
+        # More families, each source called at scrape time (API Priority and Fairness's).
+        self._family_sources: list[Callable[[], list]] = []
         self._registry = None
 
     # -- recording -----------------------------------------------------------------------------
@@ -306,6 +308,10 @@ class APIServerMetrics:
         """Add a listener's in-flight counts (its runtime limits') to apiserver_current_inflight_requests."""
         self._inflight.append((read_only, mutating))
 
+    def add_family_source(self, source: Callable[[], list]) -> None:
+        """Add metric families read at scrape time (kapiserver.endpoints.apfmetrics's)."""
+        self._family_sources.append(source)
+
     def count_rejected(self, request, info) -> None:
         """Count a request the in-flight limits refused (429) before it reached its handler, as upstream
         counts it: with the labels of the route it asked for."""
@@ -379,6 +385,10 @@ class APIServerMetrics:
         build.add_metric([VERSION_INFO[k] for k in ("buildDate", "compiler", "gitCommit", "gitTreeState",
                                                     "gitVersion", "goVersion", "major", "minor", "platform")], 1)
         families.append(build)
+        for source in self._family_sources:
+            families.extend(source())
+        # By name as exposed (a counter's with its _total).
+        families.sort(key=lambda f: f.name + ("_total" if f.type == "counter" else ""))
         # Upstream writes no family that has no samples.
         return [family for family in families if family.samples]
 

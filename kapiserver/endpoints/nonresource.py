@@ -68,10 +68,22 @@ class NonResourceHandler:
             self.openapi(request, parts)
         elif head in ("healthz", "livez", "readyz"):
             await self.health_check(request, head, parts[1:])
+        elif len(parts) == 3 and parts[:2] == ["debug", "api_priority_and_fairness"]:
+            self.flow_control_dump(request, parts[2])
         elif parts in ([".well-known", "openid-configuration"], ["openid", "v1", "jwks"]):
             self.issuer_discovery(request, head == "openid")
         else:
             raise NOT_FOUND
+
+    def flow_control_dump(self, request, which: str) -> None:
+        """API Priority and Fairness's state as text (served only while it is on, as upstream)."""
+        from . import apfdebug
+        flow_control = getattr(self.context, "flow_control", None)
+        dump = {"dump_priority_levels": apfdebug.dump_priority_levels,
+                "dump_queues": apfdebug.dump_queues}.get(which)
+        if flow_control is None or dump is None:
+            raise NOT_FOUND
+        write_bytes(request, 200, "text/plain; charset=utf-8", dump(flow_control.dispatcher).encode())
 
     def issuer_discovery(self, request, key_set: bool) -> None:
         """The service-account issuer's OIDC configuration or key set, where the secure port made them."""

@@ -16,6 +16,7 @@ from ..auth.filters import insecure
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
+from .apf import Rejected
 from .http import write_failure
 from .requestinfo import request_info_of
 
@@ -25,6 +26,8 @@ NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requeste
 def _write_error(request, exc: BaseException) -> None:
     """A handler's error as its Status; one that asks the client to wait says so in Retry-After
     too, as upstream writes every such error."""
+    if isinstance(exc, Rejected):
+        return      # flow control has answered already
     if isinstance(exc, StatusError) and isinstance(exc.details, dict):
         retry_after = exc.details.get("retryAfterSeconds") or 0
         if retry_after > 0:
@@ -84,10 +87,19 @@ class APIRoot(Resource):
         info = request_info_of(request)
         request.kapi_info = info
         # Authentication, impersonation and authorization before anything is dispatched.
-        if self.security is not None:
-            await self.security.filter(request, info)
-        else:
-            insecure(request)
+        flow_control = getattr(self.context, "flow_control", None)
+        gate = flow_control.admit if flow_control is not None else None
+        try:
+            if self.security is not None:
+                await self.security.filter(request, info, gate)
+            else:
+                user = insecure(request)
+                if gate is not None:
+                    await gate(request, info, user)
+        except Rejected:
+            if info.is_resource_request:
+                self.context.metrics.route(request, info)     # counted as a 429, as upstream counts it
+            raise
         if await self._proxied(request):
             return
         if not info.is_resource_request:

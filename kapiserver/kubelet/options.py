@@ -1,5 +1,6 @@
 """The apiserver's flags for reaching nodes (--kubelet-*, --ssh-*) and for its own runtime limits
-(--max-requests-inflight, --max-mutating-requests-inflight, --max-connection-bytes-per-sec)."""
+(--max-requests-inflight, --max-mutating-requests-inflight, --enable-priority-and-fairness,
+--max-connection-bytes-per-sec)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ PARAMETERS = [
     ("ssh-user", None, "If non-empty, reach nodes through SSH tunnels as this user."),
     ("ssh-keyfile", None, "If non-empty, the private key file for the SSH tunnels."),
     ("max-requests-inflight", "400", "The most non-mutating requests in flight at once; more are "
-                                     "answered 429. 0 means no limit."),
+                                     "answered 429. 0 means no limit. With API Priority and Fairness, "
+                                     "this plus --max-mutating-requests-inflight is the server's total "
+                                     "concurrency shared among the priority levels."),
     ("max-mutating-requests-inflight", "200", "The most mutating requests in flight at once; more are "
                                               "answered 429. 0 means no limit."),
+    ("enable-priority-and-fairness", "true", "If true, classify every request by the FlowSchemas and limit "
+                                             "it by its priority level (API Priority and Fairness) instead "
+                                             "of the two max-in-flight limits."),
     ("max-connection-bytes-per-sec", "0", "If non-zero, limit each long-running stream to this many bytes "
                                          "per second in each direction."),
 ]
-BOOLEAN_FLAGS = frozenset({"kubelet-https"})
+BOOLEAN_FLAGS = frozenset({"kubelet-https", "enable-priority-and-fairness"})
 _ADDRESS_TYPES = frozenset(DEFAULT_ADDRESS_TYPES)
 
 
@@ -42,6 +48,7 @@ class NodeAccessConfig:
     ssh_keyfile: str = ""
     max_requests_inflight: int = 400
     max_mutating_requests_inflight: int = 200
+    enable_priority_and_fairness: bool = True
     max_connection_bytes_per_sec: int = 0
 
 
@@ -72,6 +79,11 @@ def parse_node_access(options) -> NodeAccessConfig:
     except ValueError:
         raise error("kubelet-https", f'invalid argument "{get("kubelet-https")}" for "--kubelet-https" flag') \
             from None
+    try:
+        apf = parse_bool(str(get("enable-priority-and-fairness")))
+    except ValueError:
+        raise error("enable-priority-and-fairness", f'invalid argument "{get("enable-priority-and-fairness")}" '
+                                                    f'for "--enable-priority-and-fairness" flag') from None
     types: Tuple[str, ...] = tuple(split(get("kubelet-preferred-address-types")))
     unknown = [t for t in types if t not in _ADDRESS_TYPES]
     if unknown or not types:
@@ -95,4 +107,5 @@ def parse_node_access(options) -> NodeAccessConfig:
     return NodeAccessConfig(kubelet=kubelet, ssh_user=get("ssh-user"), ssh_keyfile=get("ssh-keyfile"),
                             max_requests_inflight=number("max-requests-inflight"),
                             max_mutating_requests_inflight=number("max-mutating-requests-inflight"),
+                            enable_priority_and_fairness=apf,
                             max_connection_bytes_per_sec=number("max-connection-bytes-per-sec"))

@@ -4,6 +4,8 @@ bootstrap configuration the apiserver creates and keeps, the Dangling condition,
 
 from __future__ import annotations
 
+import urllib.request
+
 from tests.conformance.support import MERGE, Watch, discovery_has, ok, unique, wait_for
 
 GV = "flowcontrol.apiserver.k8s.io/v1"
@@ -182,3 +184,22 @@ def test_kubectl_get_flowschemas_and_prioritylevelconfigurations(kubectl):
     assert rows["exempt"][1:6] == ["Exempt", "<none>", "<none>", "<none>", "<none>"]
     assert rows["catch-all"][1:6] == ["Limited", "5", "<none>", "<none>", "<none>"]
     assert rows["workload-high"][1:6] == ["Limited", "40", "128", "6", "50"]
+
+
+def _classified(apiserver, path: str) -> tuple:
+    """The (FlowSchema UID, PriorityLevel UID) headers of a GET of ``path``."""
+    with urllib.request.urlopen(apiserver.url + path, timeout=10) as response:
+        return (response.headers.get("X-Kubernetes-PF-FlowSchema-UID"),
+                response.headers.get("X-Kubernetes-PF-PriorityLevel-UID"))
+
+
+def test_responses_name_the_matched_flowschema_and_priority_level(apiserver):
+    """Part of the e2e test "should ensure that requests can be classified by adding FlowSchema and
+    PriorityLevelConfiguration": responses carry the UIDs of the FlowSchema and priority level the request
+    matched, here the exempt ones (the test server's user is in system:masters; no other schema may take
+    matchingPrecedence 1, so the e2e test's own schemas, for other users, are tested in process in
+    tests/endpoints/test_apf.py)."""
+    uid = {kind: ok(apiserver.request("GET", f"{collection}/exempt"))["metadata"]["uid"]
+           for kind, collection in (("fs", FLOWSCHEMAS), ("pl", LEVELS))}
+    for path in ("/api/v1/namespaces", "/version", "/healthz"):
+        assert wait_for(lambda: _classified(apiserver, path) == (uid["fs"], uid["pl"])), path

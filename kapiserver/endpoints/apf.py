@@ -1,0 +1,138 @@
+"""API Priority and Fairness in front of authorization: every request is classified by the FlowSchemas
+(its UIDs and its priority level's in the X-Kubernetes-PF-* headers) and waits for a seat of its level;
+a request its level cannot take is answered 429 as upstream answers it (plain text, Retry-After).
+
+The configuration is a snapshot of the flowcontrol.apiserver.k8s.io/v1 objects, listed at start and kept
+by watching them.  Long-running requests other than watches are not limited (upstream skips them); a
+watch holds its seat only until it has started."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from ..registry.options import ListOptions
+from . import apfmatch
+from .apfqueue import Dispatcher
+from .http import write_bytes
+
+log = Logger()
+GROUP, VERSION = "flowcontrol.apiserver.k8s.io", "v1"
+FLOW_SCHEMA_UID = b"X-Kubernetes-PF-FlowSchema-UID"
+PRIORITY_LEVEL_UID = b"X-Kubernetes-PF-PriorityLevel-UID"
+TOO_MANY = b"Too many requests, please try again later.\n"
+_LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
+
+
+class Rejected(Exception):
+    """The request was answered 429 by flow control (the response is already written)."""
+
+
+def wait_limit(request_timeout: float) -> float:
+    """How long a request may wait in its queue: a quarter of its allotted time, at most a minute."""
+    return min(request_timeout / 4 if request_timeout > 0 else 15.0, 60.0)
+
+
+class FlowControl:
+    def __init__(self, registry, clock, server_concurrency: int = 600, request_timeout: float = 60.0):
+        self.registry = registry
+        self.dispatcher = Dispatcher(clock, server_concurrency, wait_limit(request_timeout))
+        self.schemas: dict[str, dict] = {}
+        self.levels: dict[str, dict] = {}
+        self._ordered: list[dict] = []
+        self._watches: dict = {}
+        self._stopped = False
+        self.ready = False
+
+    async def start(self) -> None:
+        stores = [self.registry.lookup(GROUP, VERSION, r) for r in ("flowschemas", "prioritylevelconfigurations")]
+        if None in stores:
+            return      # the API group is turned off: nothing to classify by
+        for store, target in zip(stores, (self.schemas, self.levels)):
+            await self._follow(store, target)
+        self._reconfigure()
+        self.ready = True
+
+    async def _follow(self, store, target: dict) -> None:
+        """List into ``target`` and keep it by watching from the list's resourceVersion."""
+        items, meta = await store.list(None, ListOptions())
+        target.clear()
+        target.update((item["metadata"]["name"], item) for item in items)
+        key = id(target)
+        self._watches[key] = await store.watch_events(
+            None, ListOptions(resource_version=meta.get("resourceVersion", "")),
+            lambda kind, obj: self._event(store, target, kind, obj))
+
+    def stop(self) -> None:
+        self._stopped = True
+        for watch in self._watches.values():
+            watch.cancel()
+        self._watches = {}
+
+    def _event(self, store, target: dict, kind: str, obj: dict) -> None:
+        if kind in ("ADDED", "MODIFIED"):
+            target[obj["metadata"]["name"]] = obj
+        elif kind == "DELETED":
+            target.pop(obj["metadata"]["name"], None)
+        elif kind == "ERROR":
+            # The watch ended (it fell behind a compaction): list and watch again, keeping the last snapshot
+            # until then.
+            self.dispatcher.clock.callLater(0, self._refollow, store, target)
+            return
+        else:
+            return
+        self._reconfigure()
+
+    def _refollow(self, store, target: dict) -> None:
+        if self._stopped:
+            return
+        watch = self._watches.pop(id(target), None)
+        if watch is not None:
+            watch.cancel()
+
+        async def again():
+            await self._follow(store, target)
+            self._reconfigure()
+        Deferred.fromCoroutine(again()).addErrback(
+            lambda f: log.failure("API Priority and Fairness lost its configuration watch", f))
+
+    def _reconfigure(self) -> None:
+        self._ordered = apfmatch.ordered(self.schemas.values())
+        self.dispatcher.configure(list(self.levels.values()))
+
+    def classify(self, user, info) -> Optional[tuple[dict, dict, str]]:
+        return apfmatch.classify(self._ordered, self.levels, user, info)
+
+    async def admit(self, request, info, user) -> None:
+        """Wait for ``request``'s seat; raises Rejected once it has been answered 429."""
+        if not self.ready:
+            return
+        watch = info.verb == "watch"
+        if not watch and (info.verb == "proxy" or info.subresource in _LONG_RUNNING_SUBRESOURCES):
+            return
+        found = self.classify(user, info)
+        if found is None:
+            return
+        schema, level, flow = found
+        request.setHeader(FLOW_SCHEMA_UID, schema["metadata"].get("uid", "").encode())
+        request.setHeader(PRIORITY_LEVEL_UID, level["metadata"].get("uid", "").encode())
+        name = level["metadata"]["name"]
+        schema_name = schema["metadata"]["name"]
+        waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name)
+        if not waiting.called:
+            request.notifyFinish().addErrback(lambda _: self.dispatcher.cancel(name, waiting))
+        release = await waiting
+        if release is None:
+            request.setHeader(b"Retry-After", b"1")
+            request.setHeader(b"X-Content-Type-Options", b"nosniff")
+            write_bytes(request, 429, "text/plain; charset=utf-8", TOO_MANY)
+            raise Rejected()
+        if getattr(request, "_disconnected", False) or request.finished:
+            release()       # gone while it waited: notifyFinish would never fire now
+            raise Rejected()
+        if watch:
+            release()       # a watch's seat is for its start only
+        else:
+            request.notifyFinish().addBoth(lambda _: release())
