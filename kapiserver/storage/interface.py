@@ -192,9 +192,9 @@ class Storage(Protocol):
         Nothing is delivered before watch() returns.  ``on_progress(revision)``
         is called, between events, when the backend learns without an event
         that every change up to ``revision`` has been delivered (etcd's
-        progress notifications); a backend that ``delivers_before_ack`` need
-        not call it, its handle's progress_revision answering its current
-        revision already."""
+        progress notifications); a backend that ``delivers_before_ack`` calls it
+        once, when its replay of history has caught up, and from then on its
+        handle's progress_revision answers its current revision."""
 
     def current_revision(self) -> Deferred[int]: ...
 

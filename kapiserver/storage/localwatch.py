@@ -6,11 +6,11 @@ live writes have been handed out (``_live_revision``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from twisted.logger import Logger
 
-from .interface import Compacted, Event, WatchSink
+from .interface import Compacted, Event, ProgressSink, WatchSink
 
 log = Logger()
 
@@ -19,11 +19,13 @@ class LocalWatcher:
     """One watch: replaying until ``replaying`` drops, then live; ``last`` is the newest revision its sink
     has seen (or skipped)."""
 
-    def __init__(self, storage: Any, prefix: bytes, after_revision: int, sink: WatchSink):
+    def __init__(self, storage: Any, prefix: bytes, after_revision: int, sink: WatchSink,
+                 on_progress: Optional[ProgressSink] = None):
         self._storage = storage
         self.prefix = prefix
         self.last = after_revision
         self.sink = sink
+        self.on_progress = on_progress
         self.replaying = True
         self.cancelled = False
 
@@ -37,6 +39,17 @@ class LocalWatcher:
         if self.replaying or self.cancelled:
             return self.last
         return max(self.last, self._live_revision())
+
+    def replayed(self) -> None:
+        """The replay has caught up: from now on the watcher is live.  Whoever waits on its progress hears
+        that every acknowledged write has reached it (writes elsewhere during the replay moved the store's
+        revision past the last event this watch was given)."""
+        self.replaying = False
+        if self.on_progress is not None and not self.cancelled:
+            try:
+                self.on_progress(self.progress_revision)
+            except Exception:
+                log.failure("watch progress sink raised")
 
     def cancel(self) -> None:
         if not self.cancelled:

@@ -225,10 +225,11 @@ class MemoryStorage:
 
     def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
               on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is never called: a replayed
-        watcher's progress_revision is always the store's current revision."""
+        """See Storage.watch.  ``on_progress`` is called once, when the replay
+        has caught up; from then on the watcher's progress_revision is the
+        store's current revision."""
         _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink)
+        w = _Watcher(self, prefix, after_revision, sink, on_progress)
         if self._closed:
             w.cancelled = True
             return w
@@ -253,7 +254,7 @@ class MemoryStorage:
                 return
             i = bisect.bisect_right(self._log, w.last, key=_revision_of)
             if i >= len(self._log) or self._log[i].revision > self._delivered:
-                w.replaying = False
+                w.replayed()
                 return
             event = self._log[i]
             if event.kv.key.startswith(w.prefix):

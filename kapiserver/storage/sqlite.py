@@ -96,8 +96,9 @@ class _Watcher(LocalWatcher):
     """One watch: replaying history until ``replaying`` drops, then live; events written meanwhile wait in
     ``pending``."""
 
-    def __init__(self, storage: "SQLiteStorage", prefix: bytes, after_revision: int, sink: WatchSink):
-        super().__init__(storage, prefix, after_revision, sink)
+    def __init__(self, storage: "SQLiteStorage", prefix: bytes, after_revision: int, sink: WatchSink,
+                 on_progress: Optional[ProgressSink] = None):
+        super().__init__(storage, prefix, after_revision, sink, on_progress)
         self.pending: list[Event] = []
 
     def _live_revision(self) -> int:
@@ -259,10 +260,11 @@ class SQLiteStorage:
 
     def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
               on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is never called: a replayed
-        watcher's progress_revision is always the store's current revision."""
+        """See Storage.watch.  ``on_progress`` is called once, when the replay
+        has caught up; from then on the watcher's progress_revision is the
+        store's current revision."""
         _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink)
+        w = _Watcher(self, prefix, after_revision, sink, on_progress)
         if self._closed:
             w.cancelled = True
             return w
@@ -299,6 +301,7 @@ class SQLiteStorage:
         pending, w.pending = w.pending, []
         for event in pending:
             w.deliver(event)
+        w.replayed()
 
     def _replay_failed(self, failure: Failure, w: _Watcher) -> None:
         # The contract has no error event for a watch; the watcher ends and

@@ -535,7 +535,8 @@ def test_watch_progress_reaches_writes_outside_the_prefix(storage, run, run_unti
     start = run(storage.current_revision())
     got, progress = [], []
     handle = storage.watch(b"/quiet/", start, got.append,
-                           on_progress=lambda rev: progress.append((rev, handle.progress_revision)))
+                           on_progress=lambda announced: progress.append(
+                               (announced, handle.progress_revision, got[-1].revision if got else start)))
     rev = run(storage.create(b"/quiet/a", b"1"))
     run_until(lambda: got)
     run(storage.create(b"/elsewhere", b"1"))
@@ -547,8 +548,9 @@ def test_watch_progress_reaches_writes_outside_the_prefix(storage, run, run_unti
     else:
         run_until(lambda: handle.progress_revision >= current, timeout=5)
         assert progress and progress[-1][0] >= current
-    # on_progress never announces less than what was delivered or vouched for.
-    assert all(announced >= rev and vouched >= announced for announced, vouched in progress)
+    # on_progress never announces less than what was delivered by then, nor more than is vouched for.
+    assert all(vouched >= announced >= delivered for announced, vouched, delivered in progress)
+    assert [announced for announced, _, _ in progress] == sorted(announced for announced, _, _ in progress)
     assert [e.revision for e in got] == [rev]
 
 
@@ -568,3 +570,18 @@ def test_watch_progress_stays_at_the_replay_until_it_is_done(storage, run, run_u
     # At each event, what is vouched for never lies beyond the last event of the replay.
     assert all(vouched >= rev for rev, vouched in seen)
     assert all(vouched <= got[-1].revision for _, vouched in seen[:-1])
+
+
+def test_watch_from_the_past_announces_progress_past_writes_elsewhere(storage, run, run_until):
+    """A watch started at an old revision, with only writes to other keys since, reaches the current revision:
+    its progress_revision gets there and on_progress says so (a watch cache filled before those writes waits on
+    this, with no event of its own to come)."""
+    start = run(storage.create(b"/mine/a", b"1"))
+    for i in range(3):
+        run(storage.create(b"/other/%d" % i, b"1"))
+    current = run(storage.current_revision())
+    got, progress = [], []
+    handle = storage.watch(b"/mine/", start, got.append, on_progress=progress.append)
+    run_until(lambda: progress and progress[-1] >= current, timeout=5)
+    assert handle.progress_revision >= current
+    assert got == []

@@ -234,3 +234,20 @@ def test_fill_reads_page_by_page(monkeypatch):
     items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
     assert names(items) == list("abcde") and meta == {"resourceVersion": "6"}
     assert storage.ranges == 3
+
+
+def test_consistent_get_during_the_first_replay_does_not_wait_out_its_timeout():
+    """A consistent GET arriving while the cache's storage watch still replays, with storage's revision moved on
+    by writes to other resources, is answered as soon as the replay catches up: the embedded store announces
+    that progress (before, the GET waited the full wait_timeout for an event of its own resource)."""
+    from kapiserver.storage.memory import MemoryStorage
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    result(storage.create(PREFIX + b"default/a", json.dumps(cm("a")).encode()))
+    cacher = make_cacher(storage, clock)
+    cacher.start()
+    result(storage.create(b"/registry/leases/elsewhere", b"{}"))
+    got = []
+    Deferred.fromCoroutine(cacher.get(PREFIX + b"default/a")).addBoth(got.append)
+    clock.advance(0)          # the watch's replay runs; no time passes
+    assert got and got[0]["metadata"]["name"] == "a"
