@@ -24,6 +24,8 @@ FLOW_SCHEMA_UID = b"X-Kubernetes-PF-FlowSchema-UID"
 PRIORITY_LEVEL_UID = b"X-Kubernetes-PF-PriorityLevel-UID"
 TOO_MANY = b"Too many requests, please try again later.\n"
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
+CLASSIFIED_LIMIT = 4096     # remembered classifications; forgotten all at once beyond this
+_UNKNOWN = object()
 
 
 class Rejected(Exception):
@@ -42,6 +44,7 @@ class FlowControl:
         self.schemas: dict[str, dict] = {}
         self.levels: dict[str, dict] = {}
         self._ordered: list[dict] = []
+        self._classified: dict[tuple, Optional[tuple[dict, dict, str]]] = {}
         self._watches: dict = {}
         self._stopped = False
         self.ready = False
@@ -99,11 +102,24 @@ class FlowControl:
             lambda f: log.failure("API Priority and Fairness lost its configuration watch", f))
 
     def _reconfigure(self) -> None:
+        self._classified = {}
         self._ordered = apfmatch.ordered(self.schemas.values())
         self.dispatcher.configure(list(self.levels.values()))
 
     def classify(self, user, info) -> Optional[tuple[dict, dict, str]]:
-        return apfmatch.classify(self._ordered, self.levels, user, info)
+        """(FlowSchema, PriorityLevelConfiguration, flow) of a request, remembered until the configuration
+        changes: what a match reads of a request is its user's name and groups and the request's verb,
+        group, resource, subresource and namespace (its path, when it is not for a resource)."""
+        key = (user.name, tuple(user.groups or ()), info.verb, info.is_resource_request, info.api_group,
+               info.resource, info.subresource, info.namespace,
+               "" if info.is_resource_request else info.path)
+        found = self._classified.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = apfmatch.classify(self._ordered, self.levels, user, info)
+            if len(self._classified) >= CLASSIFIED_LIMIT:
+                self._classified.clear()
+            self._classified[key] = found
+        return found
 
     async def admit(self, request, info, user) -> None:
         """Wait for ``request``'s seat; raises Rejected once it has been answered 429."""
