@@ -62,6 +62,7 @@ class Initializer:
     def webhooks(self) -> webhooks.AdmissionWebhooks:
         if self._webhooks is None:
             self._webhooks = webhooks.AdmissionWebhooks(self.registry)
+        self._webhooks.use_authorizer(self.authorizer)
         return self._webhooks
 
     def clock(self) -> Callable[[], float]:

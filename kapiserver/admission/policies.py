@@ -18,6 +18,7 @@ from ..machinery.errors import StatusError
 from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache
+from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
 from .webhooks import GROUP, _rule_matches, _selector_matches, admission_request, evaluate_conditions
 
 POLICIES, BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
@@ -26,57 +27,6 @@ EXEMPT = frozenset({POLICIES, BINDINGS, "validatingwebhookconfigurations", "muta
                     "mutatingadmissionpolicies", "mutatingadmissionpolicybindings"})
 REASON_CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
 AUDIT_FAILURE_KEY = "validation.policy.admission.k8s.io/validation_failure"
-# How many times one evaluation may be run again for the authorizer checks it asks for.
-MAX_AUTHZ_ROUNDS = 4
-
-
-class _AuthzChecks:
-    """The authorizer checks of one request's policy evaluations: answered from what has been decided, else
-    recorded as pending (the evaluation gets an error) until ``resolve`` asks the authorizer."""
-
-    def __init__(self, authorizer, user_info):
-        self.authorizer, self.user_info = authorizer, user_info
-        self.decisions: dict = {}
-        self.pending: dict = {}
-
-    def decide(self, user: Optional[tuple], fields: dict, verb: str):
-        from ..machinery import cel
-        key = (user, tuple(sorted(fields.items())), verb)
-        if key in self.decisions:
-            return self.decisions[key]
-        self.pending[key] = (user, fields, verb)
-        return cel.celpy.CELEvalError("authorization check not yet decided", ValueError, None)
-
-    async def resolve(self) -> bool:
-        """Decide every pending check; whether there were any."""
-        if not self.pending:
-            return False
-        for key, (user, fields, verb) in list(self.pending.items()):
-            self.decisions[key] = await self._authorize(user, fields, verb)
-        self.pending.clear()
-        return True
-
-    async def _authorize(self, user: Optional[tuple], fields: dict, verb: str):
-        from ..auth.authz import ALLOW, DENY
-        from ..auth.authz import Attributes as Request
-        from ..auth.user import UserInfo
-        from ..machinery import cel
-        if self.authorizer is None:
-            return cel.AuthzDecision(False, "", "no authorizer is configured")
-        who = self.user_info if user is None else UserInfo(user[0], groups=list(user[1]))
-        if "path" in fields:
-            request = Request(who, verb, False, path=fields["path"])
-        else:
-            request = Request(who, verb, True, fields.get("namespace", ""), fields.get("group", ""), "*",
-                              fields.get("resource", ""), fields.get("subresource", ""), fields.get("name", ""))
-        try:
-            decision = await self.authorizer.authorize(request)
-        except Exception as e:          # the authorizer failed: the decision says so
-            return cel.AuthzDecision(False, "", str(e) or type(e).__name__)
-        return cel.AuthzDecision(decision.decision == ALLOW, decision.reason,
-                                 "" if decision.decision in (ALLOW, DENY) or not decision.error else decision.error)
-
-
 class _Decision:
     """One failed validation (or an evaluation error under failurePolicy Fail)."""
 
@@ -304,11 +254,8 @@ class ValidatingAdmissionPolicy:
         params = await self._params(policy, binding, attributes)
         if params is None:
             return []
-        checks = _AuthzChecks(self.authorizer, attributes.user_info)
-        gvr = attributes.resource
-        authorizer = cel.Authorizer(checks.decide, {
-            "group": gvr.group, "resource": gvr.resource, "subresource": attributes.subresource,
-            "namespace": attributes.namespace, "name": attributes.name})
+        checks = AuthzChecks(self.authorizer, attributes.user_info)
+        authorizer = request_authorizer(checks, attributes)
         base = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
                 "request": cel.to_cel(request, None), "authorizer": authorizer,
                 "namespaceObject": cel.to_cel(_namespace_object(namespace), None) if namespace else None}

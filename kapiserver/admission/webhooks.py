@@ -22,6 +22,7 @@ from ..machinery import errors
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.options import ListOptions
+from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
 
 GROUP = "admissionregistration.k8s.io"
 
@@ -140,6 +141,7 @@ class _Webhooks:
         self.mutating = mutating
         self.reactor = reactor
         self.kubeconfig = kubeconfig
+        self.authorizer = None      # the server's, for matchConditions' `authorizer`
         self._clients: dict = {}
         from .cache import AdmissionReadCache
         self._cache = AdmissionReadCache(self._load)
@@ -215,11 +217,40 @@ class _Webhooks:
                 return _selector_matches(selector, await self._namespace_labels(attributes.namespace))
         return True
 
+    async def _conditions_match(self, webhook: dict, attributes: Attributes, request: dict) -> bool:
+        """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject, request and
+        authorizer): one that is false skips the webhook; one that cannot be evaluated skips it under
+        failurePolicy Ignore and refuses the request (403) under Fail, as upstream's matcher."""
+        conditions = webhook.get("matchConditions") or []
+        if not conditions:
+            return True
+        from ..machinery import cel
+        from ..registry.validation.admissionregistration import MATCH_CONDITION_VARIABLES
+        checks = AuthzChecks(self.authorizer, attributes.user_info)
+        activation = {"object": cel.to_cel(attributes.object, None),
+                      "oldObject": cel.to_cel(attributes.old_object, None),
+                      "request": cel.to_cel(request, None), "authorizer": request_authorizer(checks, attributes)}
+        matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
+        for _ in range(MAX_AUTHZ_ROUNDS):
+            if not await checks.resolve():
+                break
+            matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
+        if not matched:
+            return False
+        if not failures:
+            return True
+        if (webhook.get("failurePolicy") or "Fail") == "Ignore":
+            return False
+        gr = attributes.group_resource
+        raise errors.forbidden_request(gr, attributes.name,
+                                       f'{gr} "{attributes.name}" is forbidden: failed to evaluate match '
+                                       f'conditions of webhook "{webhook.get("name", "")}": ' + "; ".join(failures))
+
     async def _call(self, webhook, attributes: Attributes) -> None:
         op, obj = attributes.operation, attributes.object
         name = webhook.get("name", "")
         request = admission_request(attributes, str(uuid.uuid4()))
-        if not _conditions_match(webhook, attributes, request):
+        if not await self._conditions_match(webhook, attributes, request):
             return
         review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
         timeout = webhook.get("timeoutSeconds") or 10
@@ -349,30 +380,6 @@ def evaluate_conditions(conditions: list, activation: dict, variables: frozenset
     return True, failures
 
 
-def _conditions_match(webhook: dict, attributes: Attributes, request: dict) -> bool:
-    """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject and request): one that
-    is false skips the webhook; one that cannot be evaluated skips it under failurePolicy Ignore and refuses
-    the request (403) under Fail, as upstream's matcher."""
-    conditions = webhook.get("matchConditions") or []
-    if not conditions:
-        return True
-    from ..machinery import cel
-    from ..registry.validation.admissionregistration import MATCH_CONDITION_VARIABLES
-    activation = {"object": cel.to_cel(attributes.object, None), "oldObject": cel.to_cel(attributes.old_object, None),
-                  "request": cel.to_cel(request, None)}
-    matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
-    if not matched:
-        return False
-    if not failures:
-        return True
-    if (webhook.get("failurePolicy") or "Fail") == "Ignore":
-        return False
-    gr = attributes.group_resource
-    raise errors.forbidden_request(gr, attributes.name, f'{gr} "{attributes.name}" is forbidden: failed to evaluate '
-                                                        f'match conditions of webhook "{webhook.get("name", "")}": '
-                                                        + "; ".join(failures))
-
-
 def _denied(name: str, status: dict) -> StatusError:
     """The error for a webhook's refusal, worded as upstream's."""
     code = status.get("code") or 400
@@ -396,3 +403,7 @@ class AdmissionWebhooks:
                                           mutating_kubeconfig)
         self.validating = _ValidatingWebhooks(registry, "validatingwebhookconfigurations", False, reactor,
                                               validating_kubeconfig)
+
+    def use_authorizer(self, authorizer) -> None:
+        """What answers matchConditions' ``authorizer`` checks (the server's authorizer; None denies them)."""
+        self.mutating.authorizer = self.validating.authorizer = authorizer

@@ -329,3 +329,21 @@ def test_a_denial_without_a_request_name_names_the_generate_name():
     unnamed["metadata"] = {"generateName": "web-", "namespace": "default"}
     error = denial(registry, unnamed)
     assert error.message.startswith('deployments.apps "web-" is forbidden: ') and error.details["name"] == "web-"
+
+
+@pytest.mark.parametrize("expression,called", [
+    ("authorizer.group('').resource('secrets').namespace('default').check('get').allowed()", True),
+    ("authorizer.requestResource.check('scale').allowed()", False),
+])
+def test_webhook_match_conditions_ask_the_authorizer(expression, called):
+    """A webhook's matchConditions may use `authorizer` as a policy's may: the check is answered by the
+    server's authorizer, and a denied one makes the condition false (the webhook is not called)."""
+    from kapiserver.admission.webhooks import AdmissionWebhooks
+    hooks = AdmissionWebhooks(None)
+    authorizer = _Authorizer()
+    hooks.use_authorizer(authorizer)
+    webhook = {"name": "w.example.com", "matchConditions": [{"name": "asks", "expression": expression}]}
+    info = CATALOG.lookup("apps", "v1", "deployments")
+    attributes = for_resource(info, "CREATE", deployment(), None).with_request(INSECURE_USER, _Record())
+    assert drive(hooks.validating._conditions_match(webhook, attributes, {})) is called
+    assert authorizer.asked
