@@ -1,7 +1,7 @@
 """
 API Priority and Fairness benchmark, run by hand (never by the tests):
 
-    python bench/apf_bench.py [--duration 5] [--objects 500] [--flooders 32] [--inflight 20,10]
+    python bench/apf_bench.py [--duration 5] [--objects 500] [--flooders 32] [--inflight 20,10] [--exact]
 
 One user ("flooder", wrk with --flooders connections) LISTs --objects configmaps as fast as it can while
 another ("victim", one connection) GETs one configmap in a loop; both are plain authenticated users (static
@@ -9,6 +9,9 @@ tokens on the secure port), so both fall in the global-default FlowSchema, each 
 The server runs with --max-requests-inflight / --max-mutating-requests-inflight = --inflight, once with
 --enable-priority-and-fairness=true and once with false.  Prints, for each, the flooder's requests/s and
 429s, and the victim's GETs/s, 429s and latency (p50, p99).  Needs wrk (Debian package ``wrk``).
+
+With --exact the flooder LISTs at resourceVersionMatch=Exact, which the watch cache does not serve: each LIST
+is read from storage (the store's thread) and holds its seat across reactor turns, so the limits bind.
 """
 
 from __future__ import annotations
@@ -101,12 +104,17 @@ def run(apf: bool, args) -> dict:
         try:
             create_many(server, "bench", args.objects, threads=1)     # within any --inflight
             base = "/api/v1/namespaces/bench/configmaps"
+            flood = base
+            if args.exact:
+                _, _, raw = server.request("GET", base + "?limit=1")
+                revision = json.loads(raw)["metadata"]["resourceVersion"]
+                flood = f"{base}?resourceVersion={revision}&resourceVersionMatch=Exact"
             stop, result = threading.Event(), {}
             thread = threading.Thread(target=victim, args=(server.secure_port, f"{base}/cm-000000", stop, result))
             thread.start()
             wrk = subprocess.run(
                 ["wrk", "-t1", f"-c{args.flooders}", f"-d{args.duration}s", "-H",
-                 "Authorization: Bearer flood-token", f"https://127.0.0.1:{server.secure_port}{base}"],
+                 "Authorization: Bearer flood-token", f"https://127.0.0.1:{server.secure_port}{flood}"],
                 capture_output=True, text=True, check=True)
             stop.set()
             thread.join()
@@ -129,8 +137,10 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=500)
     parser.add_argument("--flooders", type=int, default=32)
     parser.add_argument("--inflight", default="20,10")
+    parser.add_argument("--exact", action="store_true", help="flood with LISTs read from storage")
     args = parser.parse_args()
-    print(f"flooder: {args.flooders} conns LISTing {args.objects} configmaps; victim: 1 conn GETting one; "
+    print(f"flooder: {args.flooders} conns LISTing {args.objects} configmaps"
+          f"{' from storage (Exact)' if args.exact else ''}; victim: 1 conn GETting one; "
           f"max-inflight {args.inflight}; {args.duration}s each; {os.cpu_count()} cpus")
     print("| APF | flooder LIST/s | flooder non-2xx | victim GET/s | victim codes | victim p50 ms | victim p99 ms |")
     print("|---|---:|---:|---:|---|---:|---:|")
