@@ -19,7 +19,8 @@ from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .webhooks import GROUP, _rule_matches, _selector_matches, admission_request, evaluate_conditions
+from .matching import named_rule_matches, selector_matches
+from .webhooks import GROUP, admission_request, evaluate_conditions
 
 POLICIES, BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
 # Writes of these are never checked by policies, as upstream exempts its admission configuration.
@@ -165,7 +166,7 @@ class ValidatingAdmissionPolicy:
         upstream's equivalent resources); None when no rule matches either way."""
         match = match or {}
         rules = match.get("resourceRules") or []
-        if any(_named_rule_matches(rule, attributes) for rule in rules):
+        if any(named_rule_matches(rule, attributes) for rule in rules):
             return attributes
         if (match.get("matchPolicy") or "Equivalent") != "Equivalent":
             return None
@@ -180,7 +181,7 @@ class ValidatingAdmissionPolicy:
             if attributes.subresource and other.subresource(attributes.subresource) is None:
                 continue
             converted = _converted(attributes, info, other)
-            if any(_named_rule_matches(rule, converted) for rule in rules):
+            if any(named_rule_matches(rule, converted) for rule in rules):
                 return converted
         return None
 
@@ -188,22 +189,22 @@ class ValidatingAdmissionPolicy:
     def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
         match = match or {}
         rules = match.get("resourceRules") or []
-        if (rules or rules_required) and not any(_named_rule_matches(rule, attributes) for rule in rules):
+        if (rules or rules_required) and not any(named_rule_matches(rule, attributes) for rule in rules):
             return False
-        if any(_named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
+        if any(named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
             return False
         info = attributes.resource
         labels_of = [(o.get("metadata") or {}).get("labels") or {} for o in (attributes.object, attributes.old_object)
                      if isinstance(o, dict)]
         selector = match.get("objectSelector")
-        if selector and not any(_selector_matches(selector, labels) for labels in labels_of or [{}]):
+        if selector and not any(selector_matches(selector, labels) for labels in labels_of or [{}]):
             return False
         selector = match.get("namespaceSelector")
         if selector:
             if info.group == "" and info.resource == "namespaces":
-                return any(_selector_matches(selector, labels) for labels in labels_of or [{}])
+                return any(selector_matches(selector, labels) for labels in labels_of or [{}])
             if attributes.namespace:
-                return _selector_matches(selector, (namespace.get("metadata") or {}).get("labels") or {})
+                return selector_matches(selector, (namespace.get("metadata") or {}).get("labels") or {})
         return True
 
     # -- evaluating -------------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class ValidatingAdmissionPolicy:
                 found = []
         else:
             items = (await store.list(namespace or None, ListOptions()))[0]
-            found = [o for o in items if _selector_matches(ref.get("selector") or {},
+            found = [o for o in items if selector_matches(ref.get("selector") or {},
                                                            (o.get("metadata") or {}).get("labels") or {})]
         if found:
             return found
@@ -395,14 +396,6 @@ def _request_as(request: dict, seen: Attributes) -> dict:
     return dict(request, kind={"group": seen.kind.group, "version": seen.kind.version, "kind": seen.kind.kind},
                 resource={"group": seen.resource.group, "version": seen.resource.version,
                           "resource": seen.resource.resource})
-
-
-def _named_rule_matches(rule: dict, attributes: Attributes) -> bool:
-    """A NamedRuleWithOperations: the webhook rule, limited to resourceNames when it names any."""
-    if not _rule_matches(rule, attributes):
-        return False
-    names = rule.get("resourceNames") or []
-    return not names or attributes.name in names
 
 
 def _namespace_object(namespace: dict) -> dict:
