@@ -11,6 +11,7 @@ the policy's failurePolicy.  Policies and bindings are read through the registry
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Optional
 
@@ -42,14 +43,21 @@ class _ConfigurationError(Exception):
 def _lazy_variables(policy_variables: list, activation: dict, budget):
     """``variables``: a CEL map whose entries are evaluated the first time they are read (a variable that
     errors fails only the expressions that use it)."""
+    return _variables_type()(policy_variables, activation, budget)
+
+
+@functools.lru_cache(maxsize=1)
+def _variables_type():
+    """The map type of ``variables``, built once (CEL is imported when first needed, not at startup)."""
     from ..machinery import cel
     from ..registry.validation.admissionregistration import POLICY_VARIABLES
 
     class Variables(cel.celtypes.MapType):
-        def __init__(self):
+        def __init__(self, policy_variables: list, activation: dict, budget):
             super().__init__({})
             self.sources = {str(v.get("name", "")): str(v.get("expression", "")) for v in policy_variables}
             self.values: dict = {}
+            self.activation, self.budget = activation, budget
 
         def __contains__(self, key) -> bool:
             return str(key) in self.sources
@@ -62,7 +70,7 @@ def _lazy_variables(policy_variables: list, activation: dict, budget):
                 self.values[name] = cel.celpy.CELEvalError(f"variable {name!r} refers to itself", ValueError, None)
                 try:
                     result = cel.compile_expression(self.sources[name].strip(), POLICY_VARIABLES).evaluate(
-                        activation, budget)
+                        self.activation, self.budget)
                 except cel.CompileError as e:
                     result = cel.celpy.CELEvalError(str(e), ValueError, None)
                 self.values[name] = result
@@ -70,7 +78,7 @@ def _lazy_variables(policy_variables: list, activation: dict, budget):
             if isinstance(value, cel.celpy.CELEvalError):
                 raise value
             return value
-    return Variables()
+    return Variables
 
 
 def _string(value) -> Optional[str]:
