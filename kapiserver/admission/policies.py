@@ -21,6 +21,7 @@ from ..registry.options import ListOptions
 from .cache import AdmissionReadCache
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
 from .matching import named_rule_matches, selector_matches
+from .refusal import object_name
 from .webhooks import GROUP, admission_request, evaluate_conditions
 
 POLICIES, BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
@@ -365,10 +366,7 @@ class ValidatingAdmissionPolicy:
                    f"'{binding['metadata']['name']}' denied request: {decision.message}")
         gr = attributes.group_resource
         reason = decision.reason or "Invalid"
-        # The name as admission's Forbidden finds it: the request's, else the object's (or its generateName).
-        obj = attributes.object if isinstance(attributes.object, dict) else {}
-        metadata = obj.get("metadata") or {}
-        name = attributes.name or metadata.get("name") or metadata.get("generateName") or "Unknown"
+        name = object_name(attributes)
         details = {"name": name, "group": gr.group, "kind": gr.resource, "causes": [{"message": message}]}
         if not details["group"]:
             del details["group"]
