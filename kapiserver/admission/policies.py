@@ -121,10 +121,12 @@ class ValidatingAdmissionPolicy:
             if policy is None:
                 continue        # a binding to a policy that does not exist is ignored
             policy_spec = policy.get("spec") or {}
-            if namespace is None:
-                namespace = await self._namespace(attributes)
             seen = self._as_matched(policy_spec.get("matchConstraints"), attributes)
-            if seen is None or not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
+            if seen is None:
+                continue
+            if namespace is None:       # read once, and only for a request some policy's rules match
+                namespace = await self._namespace(attributes)
+            if not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
                 continue
             if spec.get("matchResources") is not None and \
                     not self._matches(spec.get("matchResources"), seen, namespace, False):
