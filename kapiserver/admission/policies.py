@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from typing import Optional
 
 from ..machinery.errors import StatusError
@@ -90,10 +91,10 @@ def _string(value) -> Optional[str]:
 class ValidatingAdmissionPolicy:
     """The plugin (validating phase, just before ValidatingAdmissionWebhook in upstream's order)."""
 
-    def __init__(self, registry, authorizer=None):
+    def __init__(self, registry, authorizer=None, clock=time.monotonic):
         self.registry = registry
         self.authorizer = authorizer
-        self._cache = AdmissionReadCache(self._load)
+        self._cache = AdmissionReadCache(self._load, clock)
 
     async def _load(self, resource: str) -> list[dict]:
         store = self.registry.lookup(GROUP, "v1", resource)
