@@ -591,8 +591,6 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
 def check_fields(program: Program, schema: dict, root: bool = False) -> None:
     """CompileError for a ``self.a.b`` chain that names a field the schema does not declare, as
     upstream's type checker reports it (``undefined field 'b'``)."""
-    if program.tree is None:
-        return
 
     def resolve(node) -> tuple[Optional[dict], bool]:
         # (schema of the expression, whether it is the object the rule sits on)
