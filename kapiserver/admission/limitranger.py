@@ -13,6 +13,7 @@ from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, Attributes
 from ..registry.defaults._quantity import parse_quantity
 from ..registry.options import ListOptions
+from .refusal import is_resource
 
 _CONTAINER_LISTS = ("initContainers", "containers")
 
@@ -27,9 +28,7 @@ class LimitRanger:
         self.registry = registry
 
     def _applies(self, attributes: Attributes) -> bool:
-        resource = attributes.resource
-        return attributes.operation == CREATE and (resource.group, resource.resource) == ("", "pods") and \
-            not attributes.subresource
+        return attributes.operation == CREATE and is_resource(attributes, "", "pods")
 
     async def _limits(self, namespace: str) -> list[dict]:
         ranges = (await self.registry.store("", "v1", "limitranges").list(namespace, ListOptions()))[0]

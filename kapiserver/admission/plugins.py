@@ -119,8 +119,8 @@ PLUGINS: dict[str, Plugin] = {
     "MutatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.mutating.configure(config),
                                        webhooks.parse_configuration),
     "PodSecurity": Plugin(lambda init, config: PodSecurity(init.registry, config), _parse_pod_security),
-    "ValidatingAdmissionPolicy": Plugin(lambda init, config: policies.ValidatingAdmissionPolicy(init.registry,
-                                                                                                init.authorizer)),
+    "ValidatingAdmissionPolicy": Plugin(lambda init, config: policies.ValidatingAdmissionPolicy(
+        init.registry, init.authorizer, init.clock())),
     "ValidatingAdmissionWebhook": Plugin(lambda init, config: init.webhooks.validating.configure(config),
                                          webhooks.parse_configuration),
     "ResourceQuota": Plugin(lambda init, config: quota.ResourceQuotaAdmission(init.registry,

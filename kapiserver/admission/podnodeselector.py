@@ -15,6 +15,7 @@ from ..machinery import errors
 from ..machinery.errors import GroupResource, StatusError
 from ..machinery.selectors import validate_label_key, validate_label_value
 from ..registry.attributes import CREATE, Attributes
+from .refusal import is_resource
 
 ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"
 CLUSTER_DEFAULT = "clusterDefaultNodeSelector"
@@ -82,9 +83,7 @@ class PodNodeSelector:
             raise StatusError(500, "", str(e)) from None
 
     async def admit(self, attributes: Attributes) -> None:
-        resource = attributes.resource
-        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "pods") or \
-                attributes.subresource:
+        if attributes.operation != CREATE or not is_resource(attributes, "", "pods"):
             return
         obj = attributes.object
         metadata = obj.get("metadata") or {}

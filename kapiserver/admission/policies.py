@@ -11,7 +11,9 @@ the policy's failurePolicy.  Policies and bindings are read through the registry
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from typing import Optional
 
 from ..machinery.errors import StatusError
@@ -19,7 +21,9 @@ from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .webhooks import GROUP, _rule_matches, _selector_matches, admission_request, evaluate_conditions
+from .matching import named_rule_matches, selector_matches
+from .refusal import object_name
+from .webhooks import GROUP, admission_request, evaluate_conditions
 
 POLICIES, BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
 # Writes of these are never checked by policies, as upstream exempts its admission configuration.
@@ -41,14 +45,21 @@ class _ConfigurationError(Exception):
 def _lazy_variables(policy_variables: list, activation: dict, budget):
     """``variables``: a CEL map whose entries are evaluated the first time they are read (a variable that
     errors fails only the expressions that use it)."""
+    return _variables_type()(policy_variables, activation, budget)
+
+
+@functools.lru_cache(maxsize=1)
+def _variables_type():
+    """The map type of ``variables``, built once (CEL is imported when first needed, not at startup)."""
     from ..machinery import cel
     from ..registry.validation.admissionregistration import POLICY_VARIABLES
 
     class Variables(cel.celtypes.MapType):
-        def __init__(self):
+        def __init__(self, policy_variables: list, activation: dict, budget):
             super().__init__({})
             self.sources = {str(v.get("name", "")): str(v.get("expression", "")) for v in policy_variables}
             self.values: dict = {}
+            self.activation, self.budget = activation, budget
 
         def __contains__(self, key) -> bool:
             return str(key) in self.sources
@@ -61,7 +72,7 @@ def _lazy_variables(policy_variables: list, activation: dict, budget):
                 self.values[name] = cel.celpy.CELEvalError(f"variable {name!r} refers to itself", ValueError, None)
                 try:
                     result = cel.compile_expression(self.sources[name].strip(), POLICY_VARIABLES).evaluate(
-                        activation, budget)
+                        self.activation, self.budget)
                 except cel.CompileError as e:
                     result = cel.celpy.CELEvalError(str(e), ValueError, None)
                 self.values[name] = result
@@ -69,7 +80,7 @@ def _lazy_variables(policy_variables: list, activation: dict, budget):
             if isinstance(value, cel.celpy.CELEvalError):
                 raise value
             return value
-    return Variables()
+    return Variables
 
 
 def _string(value) -> Optional[str]:
@@ -80,10 +91,10 @@ def _string(value) -> Optional[str]:
 class ValidatingAdmissionPolicy:
     """The plugin (validating phase, just before ValidatingAdmissionWebhook in upstream's order)."""
 
-    def __init__(self, registry, authorizer=None):
+    def __init__(self, registry, authorizer=None, clock=time.monotonic):
         self.registry = registry
         self.authorizer = authorizer
-        self._cache = AdmissionReadCache(self._load)
+        self._cache = AdmissionReadCache(self._load, clock)
 
     async def _load(self, resource: str) -> list[dict]:
         store = self.registry.lookup(GROUP, "v1", resource)
@@ -111,10 +122,12 @@ class ValidatingAdmissionPolicy:
             if policy is None:
                 continue        # a binding to a policy that does not exist is ignored
             policy_spec = policy.get("spec") or {}
-            if namespace is None:
-                namespace = await self._namespace(attributes)
             seen = self._as_matched(policy_spec.get("matchConstraints"), attributes)
-            if seen is None or not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
+            if seen is None:
+                continue
+            if namespace is None:       # read once, and only for a request some policy's rules match
+                namespace = await self._namespace(attributes)
+            if not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
                 continue
             if spec.get("matchResources") is not None and \
                     not self._matches(spec.get("matchResources"), seen, namespace, False):
@@ -165,7 +178,7 @@ class ValidatingAdmissionPolicy:
         upstream's equivalent resources); None when no rule matches either way."""
         match = match or {}
         rules = match.get("resourceRules") or []
-        if any(_named_rule_matches(rule, attributes) for rule in rules):
+        if any(named_rule_matches(rule, attributes) for rule in rules):
             return attributes
         if (match.get("matchPolicy") or "Equivalent") != "Equivalent":
             return None
@@ -180,7 +193,7 @@ class ValidatingAdmissionPolicy:
             if attributes.subresource and other.subresource(attributes.subresource) is None:
                 continue
             converted = _converted(attributes, info, other)
-            if any(_named_rule_matches(rule, converted) for rule in rules):
+            if any(named_rule_matches(rule, converted) for rule in rules):
                 return converted
         return None
 
@@ -188,22 +201,22 @@ class ValidatingAdmissionPolicy:
     def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
         match = match or {}
         rules = match.get("resourceRules") or []
-        if (rules or rules_required) and not any(_named_rule_matches(rule, attributes) for rule in rules):
+        if (rules or rules_required) and not any(named_rule_matches(rule, attributes) for rule in rules):
             return False
-        if any(_named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
+        if any(named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
             return False
         info = attributes.resource
         labels_of = [(o.get("metadata") or {}).get("labels") or {} for o in (attributes.object, attributes.old_object)
                      if isinstance(o, dict)]
         selector = match.get("objectSelector")
-        if selector and not any(_selector_matches(selector, labels) for labels in labels_of or [{}]):
+        if selector and not any(selector_matches(selector, labels) for labels in labels_of or [{}]):
             return False
         selector = match.get("namespaceSelector")
         if selector:
             if info.group == "" and info.resource == "namespaces":
-                return any(_selector_matches(selector, labels) for labels in labels_of or [{}])
+                return any(selector_matches(selector, labels) for labels in labels_of or [{}])
             if attributes.namespace:
-                return _selector_matches(selector, (namespace.get("metadata") or {}).get("labels") or {})
+                return selector_matches(selector, (namespace.get("metadata") or {}).get("labels") or {})
         return True
 
     # -- evaluating -------------------------------------------------------------------------------------
@@ -240,7 +253,7 @@ class ValidatingAdmissionPolicy:
                 found = []
         else:
             items = (await store.list(namespace or None, ListOptions()))[0]
-            found = [o for o in items if _selector_matches(ref.get("selector") or {},
+            found = [o for o in items if selector_matches(ref.get("selector") or {},
                                                            (o.get("metadata") or {}).get("labels") or {})]
         if found:
             return found
@@ -356,10 +369,7 @@ class ValidatingAdmissionPolicy:
                    f"'{binding['metadata']['name']}' denied request: {decision.message}")
         gr = attributes.group_resource
         reason = decision.reason or "Invalid"
-        # The name as admission's Forbidden finds it: the request's, else the object's (or its generateName).
-        obj = attributes.object if isinstance(attributes.object, dict) else {}
-        metadata = obj.get("metadata") or {}
-        name = attributes.name or metadata.get("name") or metadata.get("generateName") or "Unknown"
+        name = object_name(attributes)
         details = {"name": name, "group": gr.group, "kind": gr.resource, "causes": [{"message": message}]}
         if not details["group"]:
             del details["group"]
@@ -395,14 +405,6 @@ def _request_as(request: dict, seen: Attributes) -> dict:
     return dict(request, kind={"group": seen.kind.group, "version": seen.kind.version, "kind": seen.kind.kind},
                 resource={"group": seen.resource.group, "version": seen.resource.version,
                           "resource": seen.resource.resource})
-
-
-def _named_rule_matches(rule: dict, attributes: Attributes) -> bool:
-    """A NamedRuleWithOperations: the webhook rule, limited to resourceNames when it names any."""
-    if not _rule_matches(rule, attributes):
-        return False
-    names = rule.get("resourceNames") or []
-    return not names or attributes.name in names
 
 
 def _namespace_object(namespace: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..machinery import errors
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
+from .refusal import is_resource
 
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -134,9 +135,7 @@ class DefaultStorageClass:
         self.registry = registry
 
     async def admit(self, attributes: Attributes) -> None:
-        resource = attributes.resource
-        if attributes.operation != CREATE or (resource.group, resource.resource) != ("", "persistentvolumeclaims") \
-                or attributes.subresource:
+        if attributes.operation != CREATE or not is_resource(attributes, "", "persistentvolumeclaims"):
             return
         spec = attributes.object.setdefault("spec", {})
         if spec.get("storageClassName") is not None:

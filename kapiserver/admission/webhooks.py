@@ -23,33 +23,9 @@ from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
+from .matching import rule_matches, selector_matches
 
 GROUP = "admissionregistration.k8s.io"
-
-
-def _selector_matches(selector: Optional[dict], labels: dict) -> bool:
-    """An absent selector selects everything, as for webhooks upstream."""
-    from ..registry.validation._util import selector_matches
-    return selector_matches(selector or {}, labels)
-
-
-def _rule_matches(rule: dict, attributes: Attributes) -> bool:
-    operations = rule.get("operations") or []
-    if "*" not in operations and attributes.operation not in operations:
-        return False
-    info, subresource = attributes.resource, attributes.subresource
-    if not any(g in ("*", info.group) for g in rule.get("apiGroups") or []):
-        return False
-    if not any(v in ("*", info.version) for v in rule.get("apiVersions") or []):
-        return False
-    resource = f"{info.resource}/{subresource}" if subresource else info.resource
-    resources = rule.get("resources") or []
-    if not any(r in ("*/*", resource) or (r == "*" and not subresource) or
-               (r.startswith("*/") and subresource and r[2:] == subresource) or
-               (r.endswith("/*") and r[:-2] == info.resource and subresource) for r in resources):
-        return False
-    scope = rule.get("scope") or "*"
-    return scope == "*" or (scope == "Namespaced") == bool(attributes.namespace)
 
 
 CONFIGURATION_KINDS = {(version, kind) for version in ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1alpha1")
@@ -203,18 +179,18 @@ class _Webhooks:
 
     async def _matches(self, webhook, attributes: Attributes) -> bool:
         info = attributes.resource
-        if not any(_rule_matches(rule, attributes) for rule in webhook.get("rules") or []):
+        if not any(rule_matches(rule, attributes) for rule in webhook.get("rules") or []):
             return False
         subject = attributes.old_object if attributes.operation == DELETE else attributes.object
         labels = (subject.get("metadata") or {}).get("labels") or {}
-        if webhook.get("objectSelector") and not _selector_matches(webhook["objectSelector"], labels):
+        if webhook.get("objectSelector") and not selector_matches(webhook["objectSelector"], labels):
             return False
         selector = webhook.get("namespaceSelector")
         if selector:
             if info.group == "" and info.resource == "namespaces":
-                return _selector_matches(selector, labels)
+                return selector_matches(selector, labels)
             if attributes.namespace:
-                return _selector_matches(selector, await self._namespace_labels(attributes.namespace))
+                return selector_matches(selector, await self._namespace_labels(attributes.namespace))
         return True
 
     async def _conditions_match(self, webhook: dict, attributes: Attributes, request: dict) -> bool:

@@ -381,8 +381,6 @@ def _environment() -> celpy.Environment:
     return celpy.Environment()
 
 
-# -- compiling --------------------------------------------------------------------------------------
-
 # -- cost ---------------------------------------------------------------------------------------------
 # Every node the evaluator visits costs 1 (a comprehension pays for each of its iterations), so an expression
 # cannot run for ever: one evaluation stops at PER_CALL_LIMIT, as upstream's per-call limit stops cel-go, and
@@ -423,7 +421,7 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
     def _visit_tree(self, tree):
         meter = self.meter
         meter.used += 1
-        if meter.exceeded or meter.used > meter.limit:
+        if meter.used > meter.limit:
             meter.exceeded = True
             raise _CostExceeded()
         return super()._visit_tree(tree)
@@ -437,7 +435,7 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
 class Program:
     """One compiled CEL expression."""
 
-    def __init__(self, source: str, runner, uses_old_self: bool, tree=None):
+    def __init__(self, source: str, runner, uses_old_self: bool, tree: Tree):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
 
     def evaluate(self, activation: dict, budget: Optional[Budget] = None):
@@ -451,7 +449,7 @@ class Program:
         except celpy.CELEvalError as e:
             result = e
         except _CostExceeded:
-            result = None
+            result = None       # meter.exceeded answers below
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
             result = celpy.CELEvalError(str(e), type(e), None)
         if budget is not None:
@@ -460,6 +458,8 @@ class Program:
             return celpy.CELEvalError(COST_LIMIT_EXCEEDED, _CostExceeded, None)
         return result
 
+
+# -- compiling --------------------------------------------------------------------------------------
 
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
     bound = set(variables)
@@ -591,8 +591,6 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
 def check_fields(program: Program, schema: dict, root: bool = False) -> None:
     """CompileError for a ``self.a.b`` chain that names a field the schema does not declare, as
     upstream's type checker reports it (``undefined field 'b'``)."""
-    if program.tree is None:
-        return
 
     def resolve(node) -> tuple[Optional[dict], bool]:
         # (schema of the expression, whether it is the object the rule sits on)
@@ -955,8 +953,6 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
     """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
     machinery.schema.SchemaNode, for the variables whose schema is known})."""
     out: list[str] = []
-    if program.tree is None:
-        return out
 
     def infer(node) -> tuple[Optional[str], object]:
         # (CEL type name or None for dyn, the schema node of a field reference)
@@ -973,9 +969,7 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             _, parent = infer(children[0])
             if parent is None:
                 return None, None
-            field = parent.field(str(children[1])) if hasattr(parent, "field") else None
-            if field is None:
-                field = parent.values() if hasattr(parent, "values") else None
+            field = parent.child(str(children[1]))
             return (_node_type(field), field) if field is not None else (None, None)
         if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
                 isinstance(children[0], Tree) and children[0].data in _OPERATORS:

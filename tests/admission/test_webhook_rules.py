@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapiserver.admission.webhooks import _rule_matches
+from kapiserver.admission.matching import rule_matches
 from kapiserver.registry.attributes import Attributes, GroupVersionKind, GroupVersionResource
 
 
@@ -38,4 +38,4 @@ def rule(operations, resources, groups=("*",), scope=None) -> dict:
 def test_rule_matching(given, request_attributes, matches):
     """A rule names the subresources it wants ("pods/status", "*/scale", "pods/*", "*/*"); "*" is the
     resources alone; operations include CONNECT; scope follows the request's namespace."""
-    assert _rule_matches(given, request_attributes) is matches
+    assert rule_matches(given, request_attributes) is matches
