@@ -24,9 +24,9 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
-    ProgressSink, RangeResult, RevisionCompacted, Snapshot, Unavailable, WatchSink,
+    RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
-from .localwatch import LocalWatcher
+from .localwatch import LocalWatcher, LocalWatchStore
 
 __all__ = ["MemoryStorage"]
 
@@ -52,10 +52,12 @@ class _Watcher(LocalWatcher):
         return self._storage._delivered
 
 
-class MemoryStorage:
+class MemoryStorage(LocalWatchStore):
     """The Storage contract in memory.  ``reactor`` (or a task.Clock) runs the
     watch replays; ``replay_chunk`` is how many log events one replay step
     reads.  Also SupportsSnapshot."""
+
+    _watcher_class = _Watcher
 
     delivers_before_ack = True
 
@@ -223,25 +225,8 @@ class MemoryStorage:
 
     # -- watch ------------------------------------------------------------
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is called once, when the replay
-        has caught up; from then on the watcher's progress_revision is the
-        store's current revision."""
-        _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink, on_progress)
-        if self._closed:
-            w.cancelled = True
-            return w
-        self._watchers.append(w)
+    def _start_replay(self, w: _Watcher) -> None:
         self._reactor.callLater(0, self._replay, w)
-        return w
-
-    def _forget(self, w: _Watcher) -> None:
-        try:
-            self._watchers.remove(w)
-        except ValueError:
-            pass
 
     def _replay(self, w: _Watcher) -> None:
         # Up to what has been handed out (newer events reach w once it is live),

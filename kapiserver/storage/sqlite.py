@@ -37,7 +37,7 @@ from ._sqlite_db import Database
 from .interface import (
     Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink,
 )
-from .localwatch import LocalWatcher
+from .localwatch import LocalWatcher, LocalWatchStore
 
 __all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME"]
 
@@ -109,7 +109,7 @@ class _Watcher(LocalWatcher):
         self.pending = []
 
 
-class SQLiteStorage:
+class SQLiteStorage(LocalWatchStore):
     """The Storage contract (see interface.py) on one SQLite file.
 
     ``SQLiteStorage(path, reactor)`` starts the database thread and opens the
@@ -117,6 +117,8 @@ class SQLiteStorage:
     ``opened()`` tells whether the open worked; ``open_sqlite`` does both.
     ``synchronous`` is SQLite's PRAGMA; keep FULL outside benchmarks.
     ``replay_chunk`` is how many log rows one watch-replay step reads."""
+
+    _watcher_class = _Watcher
 
     delivers_before_ack = True
 
@@ -258,25 +260,8 @@ class SQLiteStorage:
 
     # -- watch ------------------------------------------------------------
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is called once, when the replay
-        has caught up; from then on the watcher's progress_revision is the
-        store's current revision."""
-        _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink, on_progress)
-        if self._closed:
-            w.cancelled = True
-            return w
-        self._watchers.append(w)
+    def _start_replay(self, w: _Watcher) -> None:
         self._replay(w)
-        return w
-
-    def _forget(self, w: _Watcher) -> None:
-        try:
-            self._watchers.remove(w)
-        except ValueError:
-            pass
 
     def _replay(self, w: _Watcher) -> None:
         if w.cancelled:
