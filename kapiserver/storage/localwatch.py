@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Optional
 
 from twisted.logger import Logger
 
-from .interface import Compacted, Event, ProgressSink, WatchSink
+from .interface import Compacted, Event, ProgressSink, WatchSink, check_bytes
 
 log = Logger()
 
@@ -90,8 +90,7 @@ class LocalWatchStore:
         """See Storage.watch.  ``on_progress`` is called once, when the replay
         has caught up; from then on the watcher's progress_revision is the
         store's current revision."""
-        if not isinstance(prefix, bytes):
-            raise TypeError(f"prefix must be bytes, not {type(prefix).__name__}")
+        check_bytes(prefix=prefix)
         w = self._watcher_class(self, prefix, after_revision, sink, on_progress)
         if self._closed:
             w.cancelled = True

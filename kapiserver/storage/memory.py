@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
-    RangeResult, RevisionCompacted, Snapshot, Unavailable,
+    RangeResult, RevisionCompacted, Snapshot, Unavailable, check_bytes,
 )
 from .localwatch import LocalWatcher, LocalWatchStore
 
@@ -33,12 +33,6 @@ __all__ = ["MemoryStorage"]
 
 # As etcd and the SQLite backend: the empty store is at revision 1.
 INITIAL_REVISION = 1
-
-
-def _check_bytes(**kw: Any) -> None:
-    for name, value in kw.items():
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 def _revision_of(event: Event) -> int:
@@ -84,16 +78,16 @@ class MemoryStorage(LocalWatchStore):
             raise Unavailable("storage closed")
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         if self._closed:
             return fail(Unavailable("storage closed"))
         return succeed(self._current.get(key))
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         if start_key is not None:
-            _check_bytes(start_key=start_key)
+            check_bytes(start_key=start_key)
         try:
             return succeed(self._range(prefix, revision, limit, start_key))
         except Exception as e:
@@ -141,16 +135,16 @@ class MemoryStorage(LocalWatchStore):
     # -- writes -----------------------------------------------------------
 
     def create(self, key: bytes, value: bytes) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(self._create, key, value)
 
     def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(self._update, key, value, expected_mod_revision)
 
     def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
                ) -> Deferred[tuple[int, KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._write(self._delete, key, expected_mod_revision)
 
     def _write(self, apply: Any, *args: Any) -> Deferred:

@@ -35,7 +35,7 @@ from twisted.python.threadpool import ThreadPool
 
 from ._sqlite_db import Database
 from .interface import (
-    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink,
+    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
 from .localwatch import LocalWatcher, LocalWatchStore
 
@@ -55,12 +55,6 @@ class _DatabaseThreadPool(ThreadPool):
     # SQLite's journal keeps the file consistent and acknowledged writes were
     # already synced.
     threadFactory = staticmethod(lambda *a, **kw: Thread(*a, daemon=True, **kw))
-
-
-def _check_bytes(**kw: Any) -> None:
-    for name, value in kw.items():
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 class _Outcome:
@@ -187,14 +181,14 @@ class SQLiteStorage(LocalWatchStore):
     # -- reads ------------------------------------------------------------
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._run(self._db.get, key)
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         if start_key is not None:
-            _check_bytes(start_key=start_key)
+            check_bytes(start_key=start_key)
         return self._run(self._db.range, prefix, revision, limit, start_key)
 
     def current_revision(self) -> Deferred[int]:
@@ -213,16 +207,16 @@ class SQLiteStorage(LocalWatchStore):
     # -- writes -----------------------------------------------------------
 
     def create(self, key: bytes, value: bytes) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(("create", key, value))
 
     def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(("update", key, value, expected_mod_revision))
 
     def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
                ) -> Deferred[tuple[int, KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._write(("delete", key, expected_mod_revision))
 
     def _write(self, op: tuple) -> Deferred:
