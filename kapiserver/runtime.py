@@ -1,7 +1,8 @@
 """The server runtime around the API: a timeout for every request that is not long-running
 (--request-timeout, 504), --max-requests-inflight / --max-mutating-requests-inflight (429 with
-Retry-After; only with --enable-priority-and-fairness=false, else API Priority and Fairness limits), panic recovery (an exception is a 500 Status and the server keeps serving), and
-upstream's 1 MiB limit on request headers (431)."""
+Retry-After; only with --enable-priority-and-fairness=false, else API Priority and Fairness limits),
+panic recovery (an exception is a 500 Status and the server keeps serving), and upstream's 1 MiB limit
+on request headers (431)."""
 
 from __future__ import annotations
 

@@ -251,8 +251,15 @@ class Store:
         while True:
             kv = await self.storage.get(key)
             old = await self._read(kv) if kv is not None else None
-            # The update function's own copy: decoding the stored bytes again costs a tenth of a deep copy.
-            new = update(await self._read(kv) if kv is not None else None)
+            # The update function's own copy: decoding the stored bytes again costs a tenth of a deep copy;
+            # but a conversion webhook is asked once per attempt, and its answer copied.
+            if old is None:
+                mine = None
+            elif self.strategy.converter is None:
+                mine = self.decode(kv.value, kv.mod_revision)
+            else:
+                mine = copy.deepcopy(old)
+            new = update(mine)
             if hasattr(new, "__await__"):
                 new = await new
             self._check_type(new)

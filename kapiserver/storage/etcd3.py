@@ -36,7 +36,7 @@ from twisted.python.failure import Failure
 from .etcd_client import OUT_OF_RANGE, EtcdClient, EtcdError, TLSFiles, b64, unb64
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
-    ProgressSink, RangeResult, RevisionCompacted, Unavailable, WatchSink,
+    ProgressSink, RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
 )
 
 __all__ = ["Etcd3Storage", "TLSFiles", "open_etcd3"]
@@ -60,12 +60,6 @@ def prefix_end(prefix: bytes) -> bytes:
 def _kv(message: dict) -> KeyValue:
     return KeyValue(unb64(message.get("key")), unb64(message.get("value")),
                     int(message.get("create_revision", 0)), int(message.get("mod_revision", 0)))
-
-
-def _check_bytes(**kw: Any) -> None:
-    for name, value in kw.items():
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 def _revision(message: dict) -> int:
@@ -236,7 +230,7 @@ class Etcd3Storage:
     # -- reads ------------------------------------------------------------
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
 
         def got(message: dict) -> Optional[KeyValue]:
             kvs = message.get("kvs")
@@ -245,9 +239,9 @@ class Etcd3Storage:
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         if start_key is not None:
-            _check_bytes(start_key=start_key)
+            check_bytes(start_key=start_key)
         key = start_key if start_key is not None and start_key > prefix else prefix
         key = key or b"\x00"  # etcd wants a key; "\0" to "\0" is the whole keyspace
         end = prefix_end(prefix)
@@ -319,7 +313,7 @@ class Etcd3Storage:
     # -- writes -----------------------------------------------------------
 
     def create(self, key: bytes, value: bytes) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         txn = {"compare": [{"key": b64(key), "target": "CREATE", "result": "EQUAL",
                             "create_revision": "0"}],
                "success": [{"request_put": {"key": b64(key), "value": b64(value)}}]}
@@ -331,7 +325,7 @@ class Etcd3Storage:
         return self._call("kv/txn", txn).addCallback(done)
 
     def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         txn = {"compare": [_exists(key), _mod_is(key, expected_mod_revision)],
                "success": [{"request_put": {"key": b64(key), "value": b64(value)}}],
                "failure": [{"request_range": {"key": b64(key)}}]}
@@ -344,7 +338,7 @@ class Etcd3Storage:
 
     def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
                ) -> Deferred[tuple[int, KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         compare = [_exists(key)]
         if expected_mod_revision is not None:
             compare.append(_mod_is(key, expected_mod_revision))
@@ -380,7 +374,7 @@ class Etcd3Storage:
         """See Storage.watch.  ``on_progress(revision)`` (optional) hears of
         etcd's progress notifications: every change up to ``revision`` has
         been delivered."""
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         w = _Watcher(self, prefix, after_revision, sink, on_progress)
         if self._closed:
             w.cancelled = True

@@ -14,9 +14,16 @@ suite in ``tests/storage`` runs against every backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 
 from twisted.internet.defer import Deferred
+
+
+def check_bytes(**kw: Any) -> None:
+    """Keys and values are bytes: every backend rejects anything else alike."""
+    for name, value in kw.items():
+        if not isinstance(value, bytes):
+            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)

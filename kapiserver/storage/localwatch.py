@@ -6,11 +6,11 @@ live writes have been handed out (``_live_revision``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from twisted.logger import Logger
 
-from .interface import Compacted, Event, ProgressSink, WatchSink
+from .interface import Compacted, Event, ProgressSink, WatchSink, check_bytes
 
 log = Logger()
 
@@ -75,3 +75,35 @@ class LocalWatcher:
             self.sink(compacted)
         except Exception:
             log.failure("watch sink raised on Compacted")
+
+
+class LocalWatchStore:
+    """The watch entry points the local backends share.  A backend sets ``_watcher_class``, keeps
+    ``_watchers`` and ``_closed``, and says in ``_start_replay`` how a new watcher's replay begins."""
+
+    _watcher_class: ClassVar[type[LocalWatcher]]
+    _watchers: list
+    _closed: bool
+
+    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
+              on_progress: Optional[ProgressSink] = None) -> LocalWatcher:
+        """See Storage.watch.  ``on_progress`` is called once, when the replay
+        has caught up; from then on the watcher's progress_revision is the
+        store's current revision."""
+        check_bytes(prefix=prefix)
+        w = self._watcher_class(self, prefix, after_revision, sink, on_progress)
+        if self._closed:
+            w.cancelled = True
+            return w
+        self._watchers.append(w)
+        self._start_replay(w)
+        return w
+
+    def _start_replay(self, w: Any) -> None:
+        raise NotImplementedError
+
+    def _forget(self, w: LocalWatcher) -> None:
+        try:
+            self._watchers.remove(w)
+        except ValueError:
+            pass

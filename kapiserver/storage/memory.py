@@ -24,21 +24,15 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
-    ProgressSink, RangeResult, RevisionCompacted, Snapshot, Unavailable, WatchSink,
+    RangeResult, RevisionCompacted, Snapshot, Unavailable, check_bytes,
 )
-from .localwatch import LocalWatcher
+from .localwatch import LocalWatcher, LocalWatchStore
 
 __all__ = ["MemoryStorage"]
 
 
 # As etcd and the SQLite backend: the empty store is at revision 1.
 INITIAL_REVISION = 1
-
-
-def _check_bytes(**kw: Any) -> None:
-    for name, value in kw.items():
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 def _revision_of(event: Event) -> int:
@@ -52,10 +46,12 @@ class _Watcher(LocalWatcher):
         return self._storage._delivered
 
 
-class MemoryStorage:
+class MemoryStorage(LocalWatchStore):
     """The Storage contract in memory.  ``reactor`` (or a task.Clock) runs the
     watch replays; ``replay_chunk`` is how many log events one replay step
     reads.  Also SupportsSnapshot."""
+
+    _watcher_class = _Watcher
 
     delivers_before_ack = True
 
@@ -82,16 +78,16 @@ class MemoryStorage:
             raise Unavailable("storage closed")
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         if self._closed:
             return fail(Unavailable("storage closed"))
         return succeed(self._current.get(key))
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         if start_key is not None:
-            _check_bytes(start_key=start_key)
+            check_bytes(start_key=start_key)
         try:
             return succeed(self._range(prefix, revision, limit, start_key))
         except Exception as e:
@@ -139,16 +135,16 @@ class MemoryStorage:
     # -- writes -----------------------------------------------------------
 
     def create(self, key: bytes, value: bytes) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(self._create, key, value)
 
     def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(self._update, key, value, expected_mod_revision)
 
     def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
                ) -> Deferred[tuple[int, KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._write(self._delete, key, expected_mod_revision)
 
     def _write(self, apply: Any, *args: Any) -> Deferred:
@@ -223,25 +219,8 @@ class MemoryStorage:
 
     # -- watch ------------------------------------------------------------
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is called once, when the replay
-        has caught up; from then on the watcher's progress_revision is the
-        store's current revision."""
-        _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink, on_progress)
-        if self._closed:
-            w.cancelled = True
-            return w
-        self._watchers.append(w)
+    def _start_replay(self, w: _Watcher) -> None:
         self._reactor.callLater(0, self._replay, w)
-        return w
-
-    def _forget(self, w: _Watcher) -> None:
-        try:
-            self._watchers.remove(w)
-        except ValueError:
-            pass
 
     def _replay(self, w: _Watcher) -> None:
         # Up to what has been handed out (newer events reach w once it is live),

@@ -35,9 +35,9 @@ from twisted.python.threadpool import ThreadPool
 
 from ._sqlite_db import Database
 from .interface import (
-    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink,
+    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
-from .localwatch import LocalWatcher
+from .localwatch import LocalWatcher, LocalWatchStore
 
 __all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME"]
 
@@ -55,12 +55,6 @@ class _DatabaseThreadPool(ThreadPool):
     # SQLite's journal keeps the file consistent and acknowledged writes were
     # already synced.
     threadFactory = staticmethod(lambda *a, **kw: Thread(*a, daemon=True, **kw))
-
-
-def _check_bytes(**kw: Any) -> None:
-    for name, value in kw.items():
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
 class _Outcome:
@@ -109,7 +103,7 @@ class _Watcher(LocalWatcher):
         self.pending = []
 
 
-class SQLiteStorage:
+class SQLiteStorage(LocalWatchStore):
     """The Storage contract (see interface.py) on one SQLite file.
 
     ``SQLiteStorage(path, reactor)`` starts the database thread and opens the
@@ -117,6 +111,8 @@ class SQLiteStorage:
     ``opened()`` tells whether the open worked; ``open_sqlite`` does both.
     ``synchronous`` is SQLite's PRAGMA; keep FULL outside benchmarks.
     ``replay_chunk`` is how many log rows one watch-replay step reads."""
+
+    _watcher_class = _Watcher
 
     delivers_before_ack = True
 
@@ -185,14 +181,14 @@ class SQLiteStorage:
     # -- reads ------------------------------------------------------------
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._run(self._db.get, key)
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
-        _check_bytes(prefix=prefix)
+        check_bytes(prefix=prefix)
         if start_key is not None:
-            _check_bytes(start_key=start_key)
+            check_bytes(start_key=start_key)
         return self._run(self._db.range, prefix, revision, limit, start_key)
 
     def current_revision(self) -> Deferred[int]:
@@ -211,16 +207,16 @@ class SQLiteStorage:
     # -- writes -----------------------------------------------------------
 
     def create(self, key: bytes, value: bytes) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(("create", key, value))
 
     def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
-        _check_bytes(key=key, value=value)
+        check_bytes(key=key, value=value)
         return self._write(("update", key, value, expected_mod_revision))
 
     def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
                ) -> Deferred[tuple[int, KeyValue]]:
-        _check_bytes(key=key)
+        check_bytes(key=key)
         return self._write(("delete", key, expected_mod_revision))
 
     def _write(self, op: tuple) -> Deferred:
@@ -258,25 +254,8 @@ class SQLiteStorage:
 
     # -- watch ------------------------------------------------------------
 
-    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[ProgressSink] = None) -> _Watcher:
-        """See Storage.watch.  ``on_progress`` is called once, when the replay
-        has caught up; from then on the watcher's progress_revision is the
-        store's current revision."""
-        _check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink, on_progress)
-        if self._closed:
-            w.cancelled = True
-            return w
-        self._watchers.append(w)
+    def _start_replay(self, w: _Watcher) -> None:
         self._replay(w)
-        return w
-
-    def _forget(self, w: _Watcher) -> None:
-        try:
-            self._watchers.remove(w)
-        except ValueError:
-            pass
 
     def _replay(self, w: _Watcher) -> None:
         if w.cancelled:

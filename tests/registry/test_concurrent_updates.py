@@ -46,3 +46,23 @@ def test_a_stale_resource_version_is_still_a_conflict(configmaps):
     with pytest.raises(StatusError) as error:
         run(configmaps.update("default", "shared", put))
     assert error.value.code == 409 and error.value.reason == "Conflict"
+
+
+def test_an_update_asks_a_conversion_webhook_once(configmaps):
+    """An object stored in another version is converted once per update, not once more for the update
+    function's own copy (each conversion is a webhook round trip)."""
+    calls = []
+
+    async def converter(objects, api_version):
+        calls.append(api_version)
+        return [dict(obj, apiVersion=api_version) for obj in objects]
+    configmaps.strategy.converter = converter
+    try:
+        key = configmaps.key("default", "old")
+        run(configmaps.storage.create(key, b'{"apiVersion":"v0","kind":"ConfigMap",'
+                                           b'"metadata":{"name":"old","namespace":"default"}}'))
+        run(configmaps.update("default", "old", label("k")))
+    finally:
+        configmaps.strategy.converter = None
+    assert calls == ["v1"]
+    assert run(configmaps.get("default", "old"))["metadata"]["labels"] == {"k": "set"}
