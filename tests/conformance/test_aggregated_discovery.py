@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import time
 
+from tests.conformance.support import GROUP_RESOURCES
+
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -15,27 +17,9 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryLi
 CLIENT_GO_ACCEPT = (AGGREGATED + ",application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
                     ",application/json")
 
-LEGACY = [("", "v1", "namespaces")]
-BUILT_IN = [
-    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
-    ("apiregistration.k8s.io", "v1", "apiservices"),
-    ("apps", "v1", "deployments"),
-    ("authentication.k8s.io", "v1", "tokenreviews"),
-    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"),
-    ("autoscaling", "v1", "horizontalpodautoscalers"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("batch", "v1", "jobs"),
-    ("certificates.k8s.io", "v1", "certificatesigningrequests"),
-    ("coordination.k8s.io", "v1", "leases"),
-    ("discovery.k8s.io", "v1", "endpointslices"),
-    ("events.k8s.io", "v1", "events"),
-    ("networking.k8s.io", "v1", "ingresses"),
-    ("node.k8s.io", "v1", "runtimeclasses"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("scheduling.k8s.io", "v1", "priorityclasses"),
-    ("storage.k8s.io", "v1", "csinodes"),
-]
+LEGACY, BUILT_IN = GROUP_RESOURCES[:1], GROUP_RESOURCES[1:]
+
+
 def aggregated(apiserver, path, accept=AGGREGATED):
     status, body = apiserver.request("GET", path, headers={"Accept": accept})
     assert status == 200, body
