@@ -6,9 +6,8 @@ aggregated documents alone, /api and /apis, without asking any group-version for
 from __future__ import annotations
 
 import re
-import time
 
-from tests.conformance.support import GROUP_RESOURCES
+from tests.conformance.support import GROUP_RESOURCES, wait_for
 
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -54,16 +53,6 @@ def create_crd(apiserver, group, plural="testcrds"):
     return f"{plural}.{group}"
 
 
-def poll(condition, timeout=30.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-
-
 def discovery_requests(log: str) -> list:
     """The paths a kubectl -v=6 run requested."""
     return re.findall(r'"GET" url="https?://[^/"]+(/[^"?]*)', log) + \
@@ -82,8 +71,8 @@ def test_aggregated_discovery_endpoint_accept_headers_crds(apiserver):
     aggregated discovery document."""
     name = create_crd(apiserver, "group-accept.example.com")
     try:
-        assert poll(lambda: missing(aggregated(apiserver, "/apis"),
-                                    [("group-accept.example.com", "v1", "testcrds")]) == [])
+        wait_for(lambda: missing(aggregated(apiserver, "/apis"), [("group-accept.example.com", "v1", "testcrds")]) == [],
+                 timeout=30, interval=0.5, what="the CRD in /apis")
     finally:
         apiserver.request("DELETE", f"{CRDS}/{name}")
 
@@ -116,7 +105,7 @@ def test_aggregated_discovery_interface_crds(apiserver, kubectl):
             result = kubectl("api-resources", "-o", "name", "-v=6", f"--cache-dir={kubectl.cache_dir}-crds")
             assert set(discovery_requests(result.stderr)) == {"/api", "/apis"}, result.stderr
             return "testcrds.group-interface.example.com" in result.stdout.split()
-        assert poll(listed)
+        wait_for(listed, timeout=30, interval=0.5, what="kubectl api-resources to list the CRD")
         groups = aggregated(apiserver, "/apis", CLIENT_GO_ACCEPT)
         assert missing(groups, [("group-interface.example.com", "v1", "testcrds")]) == []
     finally:
