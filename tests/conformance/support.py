@@ -15,6 +15,7 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 STRATEGIC = {"Content-Type": "application/strategic-merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 # One group/version and a resource each, for every built-in group (upstream's discovery e2e table).

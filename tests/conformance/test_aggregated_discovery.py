@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 
-from tests.conformance.support import GROUP_RESOURCES, wait_for
+from tests.conformance.support import CRDS, GROUP_RESOURCES, wait_for
 
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 # What client-go's discovery client asks for, most preferred first (as kubectl 1.32 sends it).
 CLIENT_GO_ACCEPT = (AGGREGATED + ",application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"

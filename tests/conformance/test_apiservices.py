@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 
+from tests.conformance.support import CRDS
+
 APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def wait(check, timeout=10.0):

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from tests.conformance.support import MERGE, wait_for
+from tests.conformance.support import CRDS, MERGE, wait_for
 
 GROUP = "defaulting.example.com"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def version(name, storage, properties):

@@ -18,11 +18,11 @@ import time
 import uuid
 from typing import ClassVar
 
+from tests.conformance.support import CRDS
 from tests.e2e.conftest import http_request
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 RESOURCES = {"validating": "validatingwebhookconfigurations", "mutating": "mutatingwebhookconfigurations"}
 KINDS = {"validating": "ValidatingWebhookConfiguration", "mutating": "MutatingWebhookConfiguration"}
 
