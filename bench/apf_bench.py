@@ -21,61 +21,28 @@ import http.client
 import json
 import os
 import re
-import signal
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api_bench import create_many, free_port, raise_fd_limit  # noqa: E402
+import api_bench  # noqa: E402
+from api_bench import create_many  # noqa: E402
 
 TOKENS = "flood-token,flooder,1001,\nvictim-token,victim,1002,\n"
 
 
-class Server:
-    """kapiserver with static tokens and AlwaysAllow; `port` is the insecure port (for loading data)."""
+class Server(api_bench.Server):
+    """api_bench's server with static tokens and AlwaysAllow; `port` is the insecure port (for loading data)."""
 
     def __init__(self, data_dir: str, extra_args: tuple):
-        self.port, self.secure_port = free_port(), free_port()
         tokens = os.path.join(os.path.dirname(data_dir), "tokens.csv")
         with open(tokens, "w") as f:
             f.write(TOKENS)
-        self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
-             f"--secure-port={self.secure_port}", f"--token-auth-file={tokens}", "--authorization-mode=AlwaysAllow",
-             "--etcd-compaction-interval=0", *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit, env=env)
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError("kapiserver exited")
-                time.sleep(0.05)
-
-    def request(self, method, path, body=None, content_type="application/json"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={"Content-Type": content_type} if data else {})
-        response = conn.getresponse()
-        raw = response.read()
-        conn.close()
-        return response.status, response.getheader("Content-Type"), raw
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().__init__(data_dir, (f"--token-auth-file={tokens}", "--authorization-mode=AlwaysAllow", *extra_args))
 
 
 def victim(port: int, path: str, stop: threading.Event, out: dict) -> None:

@@ -58,14 +58,14 @@ def raise_fd_limit() -> None:
 
 class Server:
     def __init__(self, data_dir: str, extra_args: tuple = ()):
-        self.port = free_port()
+        self.port, self.secure_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
         started = time.perf_counter()
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
-             f"--secure-port={free_port()}", "--etcd-compaction-interval=0", *extra_args],
+             f"--secure-port={self.secure_port}", "--etcd-compaction-interval=0", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit, env=env)
         while True:
             try:

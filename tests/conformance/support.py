@@ -15,6 +15,31 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 STRATEGIC = {"Content-Type": "application/strategic-merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+# One group/version and a resource each, for every built-in group (upstream's discovery e2e table).
+GROUP_RESOURCES = [
+    ("", "v1", "namespaces"),
+    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "v1", "apiservices"),
+    ("apps", "v1", "deployments"),
+    ("authentication.k8s.io", "v1", "tokenreviews"),
+    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"),
+    ("autoscaling", "v1", "horizontalpodautoscalers"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("batch", "v1", "jobs"),
+    ("certificates.k8s.io", "v1", "certificatesigningrequests"),
+    ("coordination.k8s.io", "v1", "leases"),
+    ("discovery.k8s.io", "v1", "endpointslices"),
+    ("events.k8s.io", "v1", "events"),
+    ("networking.k8s.io", "v1", "ingresses"),
+    ("node.k8s.io", "v1", "runtimeclasses"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("scheduling.k8s.io", "v1", "priorityclasses"),
+    ("storage.k8s.io", "v1", "csinodes"),
+]
 
 
 def unique(prefix: str) -> str:

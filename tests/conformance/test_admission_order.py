@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from tests.conformance.support import CRDS
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 HOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 

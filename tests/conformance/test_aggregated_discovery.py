@@ -6,36 +6,18 @@ aggregated documents alone, /api and /apis, without asking any group-version for
 from __future__ import annotations
 
 import re
-import time
+
+from tests.conformance.support import CRDS, GROUP_RESOURCES, wait_for
 
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 # What client-go's discovery client asks for, most preferred first (as kubectl 1.32 sends it).
 CLIENT_GO_ACCEPT = (AGGREGATED + ",application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
                     ",application/json")
 
-LEGACY = [("", "v1", "namespaces")]
-BUILT_IN = [
-    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
-    ("apiregistration.k8s.io", "v1", "apiservices"),
-    ("apps", "v1", "deployments"),
-    ("authentication.k8s.io", "v1", "tokenreviews"),
-    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"),
-    ("autoscaling", "v1", "horizontalpodautoscalers"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("batch", "v1", "jobs"),
-    ("certificates.k8s.io", "v1", "certificatesigningrequests"),
-    ("coordination.k8s.io", "v1", "leases"),
-    ("discovery.k8s.io", "v1", "endpointslices"),
-    ("events.k8s.io", "v1", "events"),
-    ("networking.k8s.io", "v1", "ingresses"),
-    ("node.k8s.io", "v1", "runtimeclasses"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("scheduling.k8s.io", "v1", "priorityclasses"),
-    ("storage.k8s.io", "v1", "csinodes"),
-]
+LEGACY, BUILT_IN = GROUP_RESOURCES[:1], GROUP_RESOURCES[1:]
+
+
 def aggregated(apiserver, path, accept=AGGREGATED):
     status, body = apiserver.request("GET", path, headers={"Accept": accept})
     assert status == 200, body
@@ -70,16 +52,6 @@ def create_crd(apiserver, group, plural="testcrds"):
     return f"{plural}.{group}"
 
 
-def poll(condition, timeout=30.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-
-
 def discovery_requests(log: str) -> list:
     """The paths a kubectl -v=6 run requested."""
     return re.findall(r'"GET" url="https?://[^/"]+(/[^"?]*)', log) + \
@@ -98,8 +70,8 @@ def test_aggregated_discovery_endpoint_accept_headers_crds(apiserver):
     aggregated discovery document."""
     name = create_crd(apiserver, "group-accept.example.com")
     try:
-        assert poll(lambda: missing(aggregated(apiserver, "/apis"),
-                                    [("group-accept.example.com", "v1", "testcrds")]) == [])
+        wait_for(lambda: missing(aggregated(apiserver, "/apis"), [("group-accept.example.com", "v1", "testcrds")]) == [],
+                 timeout=30, interval=0.5, what="the CRD in /apis")
     finally:
         apiserver.request("DELETE", f"{CRDS}/{name}")
 
@@ -132,7 +104,7 @@ def test_aggregated_discovery_interface_crds(apiserver, kubectl):
             result = kubectl("api-resources", "-o", "name", "-v=6", f"--cache-dir={kubectl.cache_dir}-crds")
             assert set(discovery_requests(result.stderr)) == {"/api", "/apis"}, result.stderr
             return "testcrds.group-interface.example.com" in result.stdout.split()
-        assert poll(listed)
+        wait_for(listed, timeout=30, interval=0.5, what="kubectl api-resources to list the CRD")
         groups = aggregated(apiserver, "/apis", CLIENT_GO_ACCEPT)
         assert missing(groups, [("group-interface.example.com", "v1", "testcrds")]) == []
     finally:

@@ -7,17 +7,9 @@ from __future__ import annotations
 
 import time
 
+from tests.conformance.support import CRDS, wait_for
+
 APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-
-
-def wait(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def local(apiserver, name):
@@ -26,24 +18,24 @@ def local(apiserver, name):
 
 
 def test_every_served_group_version_has_a_local_available_apiservice(apiserver):
-    core = wait(lambda: local(apiserver, "v1."))
+    core = wait_for(lambda: local(apiserver, "v1."))
     assert core["spec"] == {"group": "", "version": "v1", "groupPriorityMinimum": 18000, "versionPriority": 1}
     assert core["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "onstart"}
     condition, = core["status"]["conditions"]
     assert (condition["type"], condition["status"], condition["reason"], condition["message"]) == (
         "Available", "True", "Local", "Local APIServices are always available")
-    apps = wait(lambda: local(apiserver, "v1.apps"))
+    apps = wait_for(lambda: local(apiserver, "v1.apps"))
     assert (apps["spec"]["groupPriorityMinimum"], apps["spec"]["versionPriority"]) == (17800, 15)
     wanted = {"v1.", "v1.apps", "v2.autoscaling", "v1.autoscaling", "v1.apiregistration.k8s.io",
               "v1.scheduling.k8s.io", "v1.storage.k8s.io"}
 
     def names():
         return {item["metadata"]["name"] for item in apiserver.request("GET", APISERVICES)[1]["items"]}
-    assert wanted <= wait(lambda: names() if wanted <= names() else None)
+    assert wanted <= wait_for(lambda: names() if wanted <= names() else None)
 
 
 def test_kubectl_get_apiservices(kubectl):
-    wait(lambda: local(kubectl.server, "v1.batch"))
+    wait_for(lambda: local(kubectl.server, "v1.batch"))
     lines = kubectl("get", "apiservices").stdout.splitlines()
     assert lines[0].split() == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
     assert any(line.split()[:3] == ["v1.batch", "Local", "True"] for line in lines[1:])
@@ -58,12 +50,12 @@ def test_custom_resource_group_versions_come_and_go(apiserver):
                  "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
                      "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
     assert status == 201, body
-    registered = wait(lambda: local(apiserver, f"v1.{group}"))
+    registered = wait_for(lambda: local(apiserver, f"v1.{group}"))
     assert registered["spec"] == {"group": group, "version": "v1", "groupPriorityMinimum": 1000,
                                   "versionPriority": 100}
     assert registered["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "true"}
     apiserver.request("DELETE", f"{CRDS}/gizmos.{group}")
-    assert wait(lambda: apiserver.request("GET", f"{APISERVICES}/v1.{group}")[0] == 404)
+    assert wait_for(lambda: apiserver.request("GET", f"{APISERVICES}/v1.{group}")[0] == 404)
 
 
 def test_apiservices_are_validated_and_remote_ones_stored(apiserver):

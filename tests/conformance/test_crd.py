@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conformance.support import JSON_PATCH, Watch, discovery_has, ok, wait_for
+from tests.conformance.support import CRDS, JSON_PATCH, Watch, discovery_has, ok, wait_for
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GROUP = "mygroup.example.com"
 
 

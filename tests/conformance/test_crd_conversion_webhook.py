@@ -10,11 +10,10 @@ import time
 
 import pytest
 
+from tests.conformance.support import CRDS, MERGE
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 GROUP = "stable.conversion.example.com"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 def convert(obj: dict, desired: str) -> dict:

@@ -10,9 +10,8 @@ import uuid
 
 import yaml
 
-from tests.conformance.support import JSON_PATCH, ok, wait_for
+from tests.conformance.support import CRDS, JSON_PATCH, ok, wait_for
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 SCHEMA_FOO = yaml.safe_load("""
 description: Foo CRD for Testing

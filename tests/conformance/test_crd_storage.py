@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tests.conformance.support import CRDS, MERGE, wait_for
+
 GROUP = "defaulting.example.com"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 def version(name, storage, properties):
@@ -19,13 +19,10 @@ def version(name, storage, properties):
 
 
 def served(server, path, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, body = server.request("GET", path)
-        if status == 200:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{path} was not served in time: {status} {body}")
+    def body():
+        status, got = server.request("GET", path)
+        return status == 200 and got
+    return wait_for(body, timeout=timeout, what=f"{path} to be served")
 
 
 @pytest.fixture

@@ -6,30 +6,7 @@ from __future__ import annotations
 import re
 
 
-from tests.conformance.support import ok
-
-# One group/version and a resource each, for every built-in group (the e2e test's table).
-GROUP_RESOURCES = [
-    ("", "v1", "namespaces"),
-    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
-    ("apiregistration.k8s.io", "v1", "apiservices"),
-    ("apps", "v1", "deployments"),
-    ("authentication.k8s.io", "v1", "tokenreviews"),
-    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"),
-    ("autoscaling", "v1", "horizontalpodautoscalers"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("batch", "v1", "jobs"),
-    ("certificates.k8s.io", "v1", "certificatesigningrequests"),
-    ("coordination.k8s.io", "v1", "leases"),
-    ("discovery.k8s.io", "v1", "endpointslices"),
-    ("events.k8s.io", "v1", "events"),
-    ("networking.k8s.io", "v1", "ingresses"),
-    ("node.k8s.io", "v1", "runtimeclasses"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("scheduling.k8s.io", "v1", "priorityclasses"),
-    ("storage.k8s.io", "v1", "csinodes"),
-]
+from tests.conformance.support import GROUP_RESOURCES, ok
 
 
 def test_discovery_confirm_the_groupversion_and_a_resource_from_each_apigroup(apiserver):

@@ -8,9 +8,8 @@ from __future__ import annotations
 import uuid
 
 
-from tests.conformance.support import APPLY, ok, wait_for
+from tests.conformance.support import APPLY, CRDS, ok, wait_for
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GROUP = "mygroup.example.com"
 STRICT = "fieldManager=field_validation_mgr&fieldValidation=Strict"
 

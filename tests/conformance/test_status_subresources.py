@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-MERGE = {"Content-Type": "application/merge-patch+json"}
+from tests.conformance.support import MERGE
 
 OBJECTS = {
     "namespaces": ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -37,6 +37,7 @@ OBJECTS = {
 def csr_request(name: str) -> str:
     """A PEM certificate signing request for CN=name, base64-encoded as the API carries it."""
     import base64
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

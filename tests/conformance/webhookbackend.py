@@ -18,11 +18,11 @@ import time
 import uuid
 from typing import ClassVar
 
+from tests.conformance.support import CRDS, wait_for
 from tests.e2e.conftest import http_request
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 RESOURCES = {"validating": "validatingwebhookconfigurations", "mutating": "mutatingwebhookconfigurations"}
 KINDS = {"validating": "ValidatingWebhookConfiguration", "mutating": "MutatingWebhookConfiguration"}
 
@@ -180,10 +180,7 @@ def call(apiserver, method, path, body=None, content_type="application/json", ti
 
 
 def eventually(condition, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(interval)
+    wait_for(condition, timeout=timeout, interval=interval)
 
 
 def rule(operations, resources, group="", versions=("v1",)):
