@@ -22,17 +22,22 @@ def kc(tmp_path_factory):
         server.stop()
 
 
+# Each test has a namespace of its own (nothing here creates a namespace's default ServiceAccount), so
+# either passes alone or in any order.
+
 def test_a_pod_needs_its_service_account(kc):
-    refused = kc("run", "early", "--image=busybox", check=False)
+    kc("create", "namespace", "sa-missing")
+    refused = kc("run", "early", "-n", "sa-missing", "--image=busybox", check=False)
     assert refused.returncode != 0
-    assert ('pods "early" is forbidden: error looking up service account default/default: '
+    assert ('pods "early" is forbidden: error looking up service account sa-missing/default: '
             'serviceaccount "default" not found') in refused.stderr
 
 
 def test_the_token_volume_is_mounted(kc):
-    kc("create", "serviceaccount", "default")
-    kc("run", "web", "--image=busybox", "--", "sleep", "3600")
-    pod = json.loads(kc("get", "pod", "web", "-o", "json").stdout)
+    kc("create", "namespace", "sa-present")
+    kc("create", "serviceaccount", "default", "-n", "sa-present")
+    kc("run", "web", "-n", "sa-present", "--image=busybox", "--", "sleep", "3600")
+    pod = json.loads(kc("get", "pod", "web", "-n", "sa-present", "-o", "json").stdout)
     volume, = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
     assert [list(source) for source in volume["projected"]["sources"]] == [
         ["serviceAccountToken"], ["configMap"], ["downwardAPI"]]
