@@ -18,6 +18,7 @@ Nothing is written that is in place already, so a restart leaves storage (and wa
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.logger import Logger
@@ -27,6 +28,7 @@ from ..machinery.errors import StatusError
 from ..registry import apfbootstrap as bootstrap
 from ..registry.defaults import apply_defaults
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
+from ..services import Periodic
 
 log = Logger()
 
@@ -96,8 +98,7 @@ class APFConfigController:
     def __init__(self, registry, clock, interval: float = ENSURE_INTERVAL):
         self.registry = registry
         self.clock = clock
-        self.interval = interval
-        self._call = None
+        self._periodic = Periodic(interval, self._ensure_logged, clock)
         self._watches: list = []
         self._stopped = False
         self._syncing = False
@@ -109,31 +110,23 @@ class APFConfigController:
     async def start(self) -> None:
         if self._store("flowschemas") is None or self._store("prioritylevelconfigurations") is None:
             return    # flowcontrol.apiserver.k8s.io/v1 turned off by --runtime-config
+        await self._periodic.startService()      # the first ensure, then one every interval
+        await self.sync_dangling()
+        for resource in ("flowschemas", "prioritylevelconfigurations"):
+            self._watches.append(await self._store(resource).watch_events(None, ListOptions(), self._event))
+
+    def stop(self) -> Optional[Deferred]:
+        self._stopped = True
+        for watch in self._watches:
+            watch.cancel()
+        self._watches = []
+        return self._periodic.stopService() if self._periodic.running else None
+
+    async def _ensure_logged(self) -> None:
         try:
             await self.ensure()
         except Exception:
             log.failure("ensuring the APF bootstrap configuration failed")
-        await self.sync_dangling()
-        for resource in ("flowschemas", "prioritylevelconfigurations"):
-            self._watches.append(await self._store(resource).watch_events(None, ListOptions(), self._event))
-        self._soon()
-
-    def stop(self) -> None:
-        self._stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        for watch in self._watches:
-            watch.cancel()
-        self._watches = []
-
-    def _soon(self) -> None:
-        if not self._stopped:
-            self._call = self.clock.callLater(self.interval, self._tick)
-
-    def _tick(self) -> None:
-        d = Deferred.fromCoroutine(self.ensure())
-        d.addErrback(lambda f: log.failure("ensuring the APF bootstrap configuration failed", f))
-        d.addBoth(lambda _: self._soon())
 
     def _event(self, event_type: str, obj: dict) -> None:
         if event_type in ("ADDED", "MODIFIED", "DELETED") and not self._stopped:

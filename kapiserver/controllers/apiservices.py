@@ -9,15 +9,14 @@ extension apiservers) are the user's and are left alone.
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
-from twisted.logger import Logger
 
 from ..machinery import meta
 from ..machinery.errors import StatusError
 from ..registry.options import ListOptions
-
-log = Logger()
+from ..services import Periodic
 
 GROUP, VERSION, RESOURCE = "apiregistration.k8s.io", "v1", "apiservices"
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
@@ -65,31 +64,19 @@ class APIServiceRegistration:
     def __init__(self, registry, clock, interval: float = 1.0):
         self.registry = registry
         self.clock = clock
-        self.interval = interval
         self._generation = None
-        self._call = None
-        self._stopped = False
+        # The first run (a sync) is the start, and its failure fails it; later ones sync on a new generation.
+        self._periodic = Periodic(interval, self._check, clock)
 
-    async def start(self) -> None:
-        await self.sync()
-        self._soon()
+    def start(self) -> Deferred:
+        return self._periodic.startService()
 
-    def stop(self) -> None:
-        self._stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
+    def stop(self) -> Optional[Deferred]:
+        return self._periodic.stopService() if self._periodic.running else None
 
-    def _soon(self) -> None:
-        if not self._stopped:
-            self._call = self.clock.callLater(self.interval, self._check)
-
-    def _check(self) -> None:
-        if self.registry.generation == self._generation:
-            self._soon()
-            return
-        d = Deferred.fromCoroutine(self.sync())
-        d.addErrback(lambda f: log.failure("registering the local APIServices failed", f))
-        d.addBoth(lambda _: self._soon())
+    async def _check(self) -> None:
+        if self.registry.generation != self._generation:
+            await self.sync()
 
     def served(self) -> dict[str, dict]:
         """The APIServices the served group-versions want, by name."""

@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
+from ..services import Periodic
 
 log = Logger()
 
@@ -67,27 +68,14 @@ class ExtensionAuthentication:
     def __init__(self, registry, clock, data, interval: float = 60.0):
         # data: () -> the wanted ConfigMap data (None until the handlers have been built).
         self.registry = registry
-        self.clock = clock
         self.data = data
-        self.interval = interval
-        self._call = None
-        self._stopped = False
+        self._periodic = Periodic(interval, self._ensure_logged, clock)
 
-    async def start(self) -> None:
-        await self._ensure_logged()
-        self._soon()
+    def start(self) -> Deferred:
+        return self._periodic.startService()
 
-    def stop(self) -> None:
-        self._stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-
-    def _soon(self) -> None:
-        if not self._stopped:
-            self._call = self.clock.callLater(self.interval, self._tick)
-
-    def _tick(self) -> None:
-        Deferred.fromCoroutine(self._ensure_logged()).addBoth(lambda _: self._soon())
+    def stop(self) -> Optional[Deferred]:
+        return self._periodic.stopService() if self._periodic.running else None
 
     async def _ensure_logged(self) -> None:
         try:

@@ -23,6 +23,8 @@ from twisted.web.http_headers import Headers
 
 from ..auth.webhook import client_tls_options
 from ..machinery.errors import StatusError
+from ..registry.crd import version_priority
+from ..registry.options import ListOptions
 from . import forward
 
 GROUP, VERSION, RESOURCE = "apiregistration.k8s.io", "v1", "apiservices"
@@ -44,17 +46,6 @@ class ResolveError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def version_order(version: str) -> tuple:
-    """A sort key putting Kubernetes-like versions first (GA, then beta, then alpha; newer first), others after
-    by name."""
-    import re
-    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
-    if not match:
-        return (1, 0, 0, 0, version)
-    major, stage, minor = match.groups()
-    return (0, {"": 0, "beta": 1, "alpha": 2}[stage or ""], -int(major), -int(minor or 0), version)
 
 
 def remote_service(apiservice: Optional[dict]) -> Optional[dict]:
@@ -161,7 +152,6 @@ class RemoteAPIServices:
         store = self.registry.lookup(GROUP, VERSION, RESOURCE)
         if store is None:
             return []
-        from ..registry.options import ListOptions
         items, _ = await store.list(None, ListOptions())
         by_group: dict[str, list[dict]] = {}
         for apiservice in items:
@@ -170,7 +160,7 @@ class RemoteAPIServices:
                 by_group.setdefault(spec["group"], []).append(spec)
         out = []
         for group, specs in by_group.items():
-            specs.sort(key=lambda spec: (-int(spec.get("versionPriority") or 0), version_order(spec["version"])))
+            specs.sort(key=lambda spec: (-int(spec.get("versionPriority") or 0), version_priority(spec["version"])))
             out.append((group, max(int(spec.get("groupPriorityMinimum") or 0) for spec in specs),
                         [(spec["version"], self.discovered.get((group, spec["version"]))) for spec in specs]))
         out.sort(key=lambda entry: (-entry[1], entry[0]))

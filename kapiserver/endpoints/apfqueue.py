@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import deque
-from itertools import count
 from typing import Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -19,10 +18,8 @@ DEFAULT_QUEUING = {"queues": 64, "handSize": 8, "queueLengthLimit": 50}
 
 
 class Waiter:
-    def __init__(self, queue: "Queue", seq: int, flow: str, schema: str):
+    def __init__(self, queue: "Queue", schema: str):
         self.queue = queue
-        self.seq = seq
-        self.flow = flow
         self.schema = schema
         self.deferred: Deferred = Deferred()
         self.timer = None
@@ -48,9 +45,6 @@ class PriorityLevel:
         self.queues: list[Queue] = []
         self.next_queue = 0         # round robin among the queues with requests waiting
         self.executing = 0
-        self.rejected = 0
-        self.dispatched = 0
-        self.timed_out = 0
 
     def configure(self, obj: dict) -> None:
         spec = obj.get("spec") or {}
@@ -91,7 +85,6 @@ class Dispatcher:
         self.server_concurrency = server_concurrency
         self.wait_limit = wait_limit
         self.levels: dict[str, PriorityLevel] = {}
-        self._seq = count()
         # For the apiserver_flowcontrol_* metrics, by (priority level, FlowSchema): requests dispatched,
         # executing and waiting, and by (priority level, FlowSchema, reason) those rejected.
         self.dispatched: dict[tuple, int] = {}
@@ -128,7 +121,7 @@ class Dispatcher:
         queue = min((level.queues[i] for i in hand), key=lambda q: (len(q.waiting) + q.executing, q.index))
         if len(queue.waiting) >= level.queuing["queueLengthLimit"]:
             return succeed(self._reject(level, schema, "queue-full"))
-        waiter = Waiter(queue, next(self._seq), flow, schema)
+        waiter = Waiter(queue, schema)
         queue.waiting.append(waiter)
         _add(self.inqueue, (name, schema), 1)
         limit = self.wait_limit if wait_limit is None else wait_limit
@@ -151,17 +144,14 @@ class Dispatcher:
         if waiter in waiter.queue.waiting:
             waiter.queue.waiting.remove(waiter)
             _add(self.inqueue, (level.name, waiter.schema), -1)
-            level.timed_out += 1
             waiter.deferred.callback(self._reject(level, waiter.schema, "time-out"))
 
     def _reject(self, level: PriorityLevel, schema: str, reason: str) -> None:
-        level.rejected += 1
         _add(self.rejected, (level.name, schema, reason), 1)
         return None
 
     def _start(self, level: PriorityLevel, queue: Optional[Queue], schema: str):
         level.executing += 1
-        level.dispatched += 1
         key = (level.name, schema)
         _add(self.dispatched, key, 1)
         _add(self.executing, key, 1)
@@ -193,7 +183,6 @@ class Dispatcher:
                 waiter.timer.cancel()
             _add(self.inqueue, (level.name, waiter.schema), -1)
             waiter.deferred.callback(self._start(level, queue, waiter.schema))
-
 
 
 def _add(counts: dict, key: tuple, delta: int) -> None:

@@ -194,9 +194,9 @@ class _MessageRelay(Session, Protocol):
 
     def _send(self, data: bytes) -> None:
         if self.binary:
-            self.ws.sendMessage(data, isBinary=True)
+            self.ws.send(data)
         else:
-            self.ws.sendMessage(base64.b64encode(data), isBinary=False)
+            self.ws.send(base64.b64encode(data), binary=False)
 
 
 async def stream_over_websocket(request, reactor, dial, host: str, port: int, path: bytes) -> None:

@@ -61,8 +61,11 @@ class NonResourceHandler:
             self._write_json(request, VERSION_INFO)
         elif head in ("api", "apis"):
             aggregator = getattr(self.context, "aggregator", None)
-            remote = await aggregator.groups() if aggregator is not None and head == "apis" and len(parts) <= 2 \
-                else ()
+            # The remote groups (a list of the APIServices) only where they are listed: /apis, and
+            # /apis/<group> of a group not served here.
+            wants_remote = head == "apis" and (len(parts) == 1 or (len(parts) == 2 and
+                                                                    not self.catalog.versions(parts[1])))
+            remote = await aggregator.groups() if aggregator is not None and wants_remote else ()
             self.discovery(request, parts, remote)
         elif head == "openapi":
             self.openapi(request, parts)

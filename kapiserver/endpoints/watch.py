@@ -190,7 +190,7 @@ class WebSocketTransport(Session):
             self.early.extend(payloads)
             return
         for payload in payloads:
-            self.ws.sendMessage(payload, isBinary=False)
+            self.ws.send(payload, binary=False)
 
     def close(self) -> None:
         self.ending = True

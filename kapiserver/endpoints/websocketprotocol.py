@@ -40,9 +40,10 @@ class SessionProtocol(WebSocketServerProtocol):
         if session is not None:
             session.closed()
 
-    def send(self, payload: bytes) -> None:
+    def send(self, payload: bytes, binary: bool = True) -> None:
+        """Sends one message while the connection is open (a closing one takes no more)."""
         if self.state == self.STATE_OPEN:
-            self.sendMessage(payload, isBinary=True)
+            self.sendMessage(payload, isBinary=binary)
 
     def close(self, code: int = 1000) -> None:
         if self.state == self.STATE_OPEN:

@@ -40,11 +40,6 @@ def test_proxied_requests_drop_credentials_and_forged_front_proxy_headers():
         (b"accept", [b"application/json"]), (b"user-agent", [b"kubectl"]), (b"x-remote-user", [b"alice"])]
 
 
-def test_versions_sort_as_kubernetes_versions():
-    assert sorted(["v1alpha1", "v2", "v1beta2", "foo", "v1", "v1beta1", "v10"], key=aggregator.version_order) == \
-        ["v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
-
-
 def test_remote_groups_follow_builtin_groups_by_priority():
     catalog = Catalog()
     remote = [("metrics.k8s.io", 100, [("v1beta1", None)]), ("wardle.example.com", 2000, [("v1", None)])]

@@ -257,7 +257,7 @@ def test_queues_take_turns_so_a_flooding_flow_does_not_starve_another():
     clock.advance(14.999)
     assert not late.called
     clock.advance(0.001)
-    assert late.result is None and dispatcher.levels["pl"].timed_out == 1
+    assert late.result is None and dispatcher.rejected == {("pl", "", "time-out"): 1}
     hold()
 
 
