@@ -19,6 +19,8 @@ def _create(client, namespace, obj, resource=PODS):
 
 
 def test_endpoints_follow_pods_through_readiness_and_deletion(controllers, simulated_nodes, client, namespace):
+    """Pods join as ready addresses on their resolved ports, move to notReadyAddresses when not ready, leave when
+    deleted; the Endpoints go with their Service."""
     simulated_nodes("net-a", schedule=True)
     controllers("endpoints-controller")
     svc = _create(client, namespace, {**service("web", WEB, [
@@ -61,6 +63,7 @@ def test_endpoints_follow_pods_through_readiness_and_deletion(controllers, simul
 
 def test_terminating_pods_leave_unless_not_ready_addresses_are_published(controllers, simulated_nodes, client,
                                                                           namespace):
+    """A terminating pod leaves a Service's Endpoints, but stays in one that publishes not-ready addresses."""
     simulated_nodes("net-a", schedule=True)
     controllers("endpoints-controller")
     _create(client, namespace, service("plain", WEB, [{"port": 80, "targetPort": 8080}]), SERVICES)
@@ -79,6 +82,7 @@ def test_terminating_pods_leave_unless_not_ready_addresses_are_published(control
 
 
 def test_headless_service_gets_hostnames_and_the_headless_label(controllers, simulated_nodes, client, namespace):
+    """A headless Service's Endpoints are labelled headless and give the hostname of pods whose subdomain names it."""
     simulated_nodes("net-a", schedule=True)
     controllers("endpoints-controller")
     _create(client, namespace, service("db", {"app": "db"}, [], clusterIP="None"), SERVICES)
@@ -94,6 +98,8 @@ def test_headless_service_gets_hostnames_and_the_headless_label(controllers, sim
 
 def test_no_write_when_nothing_changed_and_selectorless_endpoints_are_left_alone(controllers, simulated_nodes,
                                                                                  client, namespace):
+    """Endpoints without a Service go at start; no write happens for changes that leave the endpoints as they are;
+    Endpoints of a Service without a selector are never touched."""
     simulated_nodes("net-a", schedule=True)
     _create(client, namespace, {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "orphan"},
                                 "subsets": [{"addresses": [{"ip": "10.9.9.9"}], "ports": [{"port": 1}]}]},
@@ -142,6 +148,7 @@ def _address(i, ready=True):
 
 
 def test_repack_merges_subsets_and_not_ready_wins():
+    """Repacking groups addresses by the ports they offer, not ready on a port winning over ready."""
     http, metrics = {"name": "http", "port": 80, "protocol": "TCP"}, {"name": "m", "port": 90, "protocol": "TCP"}
     a, b = _address(2), _address(1)
     packed = repack_subsets([{"addresses": [a], "ports": [http]}, {"addresses": [b], "ports": [http]},
@@ -158,6 +165,7 @@ def test_repack_merges_subsets_and_not_ready_wins():
 
 
 def test_truncation_keeps_ready_addresses_in_proportion():
+    """Over 1000 addresses, not-ready ones are cut first, shared among subsets in proportion."""
     subsets = [{"addresses": [_address(i) for i in range(800)], "notReadyAddresses": [_address(900 + i)
                                                                                       for i in range(300)]},
                {"addresses": [_address(2000 + i) for i in range(100)], "notReadyAddresses": [_address(3000 + i)
