@@ -9,7 +9,7 @@ from kapiserver.controllermanager.endpoints import MAX_CAPACITY, repack_subsets,
 from kapiserver.machinery.meta import parse_time
 from tests.controllermanager.conftest import eventually, run
 from tests.controllermanager.networkhelpers import (addresses, endpoints_of, pod, running_ip, service,
-                                                     set_ready)
+                                                     set_ready, slice_endpoints, slices_of)
 
 WEB = {"app": "web"}
 
@@ -139,8 +139,11 @@ def test_kubectl_shows_the_endpoints(controllers, simulated_nodes, client, names
     eventually(lambda: addresses(endpoints_of(client, namespace, "web")))
     listed = kubectl("-n", namespace, "get", "endpoints", "web").stdout
     assert f"{ip}:8080" in listed, listed
+    eventually(lambda: slice_endpoints(slices_of(client, namespace, "web")))
     described = kubectl("-n", namespace, "describe", "service", "web").stdout
     assert f"{ip}:8080" in described.split("Endpoints:", 1)[1].splitlines()[0], described
+    sliced = kubectl("-n", namespace, "get", "endpointslices", "-l", "kubernetes.io/service-name=web").stdout
+    assert "IPv4" in sliced and "8080" in sliced and ip in sliced, sliced
 
 
 def _address(i, ready=True):
