@@ -144,3 +144,36 @@ def test_reconciler_refills_slices_it_updates_and_deletes_empty_ones():
     assert [[e["targetRef"]["name"] for e in s["endpoints"]] for s in plan.create] == [["p5"]]
     assert problems == ["skipping Pod p9 for Service ns/web: Node gone Not Found"]
     assert endpoint_key(plan.create[0]["endpoints"][0]) == (("10.0.0.5",), "", "ns", "p5")
+
+
+def test_target_ports_resolve_by_number_name_protocol_and_sidecar():
+    """A numeric targetPort is taken as is; a named one is the container port of that name and protocol,
+    sidecars (restartable init containers) included; otherwise the pod has no such port."""
+    from kapiserver.controllermanager.endpointsliceutil import find_port
+    target = {"spec": {"containers": [{"name": "c", "ports": [{"name": "dns", "containerPort": 53,
+                                                                 "protocol": "UDP"}]}],
+                       "initContainers": [{"name": "proxy", "restartPolicy": "Always",
+                                           "ports": [{"name": "proxy", "containerPort": 15001}]},
+                                          {"name": "setup", "ports": [{"name": "setup", "containerPort": 1}]}]}}
+    assert find_port(target, {"port": 80, "targetPort": 8080}) == 8080
+    assert find_port(target, {"port": 53, "targetPort": "dns", "protocol": "UDP"}) == 53
+    assert find_port(target, {"port": 53, "targetPort": "dns", "protocol": "TCP"}) is None
+    assert find_port(target, {"port": 1, "targetPort": "proxy", "protocol": "TCP"}) == 15001
+    assert find_port(target, {"port": 1, "targetPort": "setup", "protocol": "TCP"}) is None
+
+
+def test_trigger_time_is_the_earliest_change_not_yet_synced():
+    """The first sync reports the Service's creation; then the earliest new pod Ready transition, or none."""
+    from kapiserver.controllermanager.endpointsliceutil import TriggerTimeTracker, format_trigger_time
+    tracker = TriggerTimeTracker()
+    svc = {"metadata": {"name": "web", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z"}}
+
+    def ready_at(name, stamp):
+        return {"metadata": {"name": name}, "status": {"conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": stamp}]}}
+    first = tracker.compute("ns", svc, [ready_at("a", "2026-01-01T00:00:05Z")])
+    assert format_trigger_time(first) == "2026-01-01T00:00:00Z"
+    assert tracker.compute("ns", svc, [ready_at("a", "2026-01-01T00:00:05Z")]) is None
+    later = tracker.compute("ns", svc, [ready_at("a", "2026-01-01T00:00:09Z"), ready_at("b", "2026-01-01T00:00:07Z")])
+    assert format_trigger_time(later) == "2026-01-01T00:00:07Z"
+    assert format_trigger_time(1.25) == "1970-01-01T00:00:01.25Z"
