@@ -179,3 +179,32 @@ def test_truncation_keeps_ready_addresses_in_proportion():
     # 100 not-ready slots shared 300:200 (rounded up, the last subset gets what is left).
     assert [len(s["notReadyAddresses"]) for s in subsets] == [60, 40]
     assert not truncate([{"addresses": [_address(i) for i in range(10)]}])
+
+
+class _RecordingClient:
+    def __init__(self):
+        self.created = []
+
+    async def create(self, resource, obj, namespace=None):
+        self.created.append(obj)
+        return obj
+
+
+def test_over_capacity_endpoints_are_truncated_and_annotated():
+    """Above 1000 addresses the Endpoints written hold 1000, annotated endpoints.kubernetes.io/over-capacity."""
+    from twisted.internet.task import Clock
+
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext
+    from kapiserver.controllermanager.endpoints import EndpointsController
+    fake = _RecordingClient()
+    clock = Clock()
+    controller = EndpointsController(ControllerContext(fake, SharedInformerFactory(fake, clock), clock))
+    svc = {"metadata": {"name": "big", "namespace": "ns", "labels": {"a": "b"}},
+           "spec": {"clusterIP": "10.0.0.9", "selector": WEB}}
+    subsets = [{"addresses": [_address(i) for i in range(1001)], "ports": [{"port": 80, "protocol": "TCP"}]}]
+    run(controller._write(svc, None, subsets, None))
+    written = fake.created[0]
+    assert written["metadata"]["annotations"] == {"endpoints.kubernetes.io/over-capacity": "truncated"}
+    assert written["metadata"]["labels"] == {"a": "b"}
+    assert len(written["subsets"][0]["addresses"]) == MAX_CAPACITY
