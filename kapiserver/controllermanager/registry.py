@@ -20,6 +20,9 @@ CONTROLLERS: Dict[str, str] = {
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
 
     # -- endpoints, endpointslices, mirroring
+    "endpoints-controller": "endpoints:start_endpoints_controller",
+    "endpointslice-controller": "endpointslice:start_endpointslice_controller",
+    "endpointslice-mirroring-controller": "endpointslicemirroring:start_endpointslice_mirroring_controller",
 
     # -- nodes, taint eviction, certificates, volumes
 
