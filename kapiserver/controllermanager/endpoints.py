@@ -22,11 +22,12 @@ from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import ENDPOINTS, PODS, SERVICES
 from ..client.rest import APIError
 from .context import ControllerContext, QueueController
+from ..client.rest import namespace_terminating
 from .endpointsliceutil import (IS_HEADLESS_SERVICE, LAST_CHANGE_TRIGGER_TIME, LEADER_ELECTION_ANNOTATION,
                                 OVER_CAPACITY, TriggerTimeTracker, find_port, format_trigger_time, is_ipv6,
                                 is_pod_ready, is_service_ip_set, pod_ips, selected_pods, selector,
                                 service_keys_for, services_to_update_on_pod_change, should_pod_be_in_endpoints,
-                                should_set_hostname, target_ref, terminating_refusal, without_resource_version)
+                                should_set_hostname, target_ref, without_resource_version)
 
 MAX_CAPACITY = 1000
 TRUNCATED = "truncated"
@@ -297,7 +298,7 @@ class EndpointsController(QueueController):
                 if updated["metadata"].get("resourceVersion") != current["metadata"].get("resourceVersion"):
                     self.stale[meta_namespace_key(endpoints)] = current["metadata"].get("resourceVersion")
         except APIError as e:
-            if current is None and e.code == 403 and terminating_refusal(e):
+            if current is None and e.code == 403 and namespace_terminating(e):
                 return
             if current is None:
                 self.recorder.eventf(endpoints, "Warning", "FailedToCreateEndpoint",

@@ -35,11 +35,12 @@ class EndpointSliceController(QueueController):
     workers_option = "concurrent-service-endpoint-syncs"
     default_workers = 5
 
+    def rate_limiter(self, clock):
+        # Upstream backs off from 1 s (not client-go's 5 ms): a sync can rewrite many slices.
+        return MaxOfRateLimiter(ItemExponentialFailureRateLimiter(1.0, 1000.0), BucketRateLimiter(clock, 10.0, 100))
+
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
-        # Upstream backs off from 1 s (not client-go's 5 ms): a sync can rewrite many slices.
-        self.queue.rate_limiter = MaxOfRateLimiter(ItemExponentialFailureRateLimiter(1.0, 1000.0),
-                                                   BucketRateLimiter(ctx.clock, 10.0, 100))
         self.batch_period = float(ctx.option("endpointslice-updates-batch-period", 0) or 0)
         self.recorder = ctx.recorder(COMPONENT)
         self.triggers = TriggerTimeTracker()

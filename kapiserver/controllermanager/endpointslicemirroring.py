@@ -23,9 +23,10 @@ from ..client.rest import APIError
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from .context import ControllerContext, QueueController
 from .endpointslicereconciler import Plan, endpoint_key, endpoints_equal_beyond_hash, port_key
+from ..client.rest import namespace_terminating
 from .endpointsliceutil import (LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR, LAST_APPLIED_CONFIG,
                                 LAST_CHANGE_TRIGGER_TIME, LEADER_ELECTION_ANNOTATION, EndpointSliceTracker,
-                                StaleInformerCache, managed_by, selector, slices_for_service, terminating_refusal)
+                                StaleInformerCache, managed_by, selector, slices_for_service)
 
 CONTROLLER_NAME = "endpointslicemirroring-controller.k8s.io"
 COMPONENT = "endpoint-slice-mirroring-controller"
@@ -179,7 +180,7 @@ class MirroringReconciler:
                     self.tracker.update(await self.client.create(ENDPOINT_SLICES, endpoint_slice,
                                                                  namespace=namespace))
                 except APIError as e:
-                    if terminating_refusal(e):
+                    if namespace_terminating(e):
                         return
                     raise
         for endpoint_slice in plan.update:
@@ -213,10 +214,12 @@ class EndpointSliceMirroringController(QueueController):
     workers_option = "mirroring-concurrent-service-endpoint-syncs"
     default_workers = 5
 
+    def rate_limiter(self, clock):
+        # Upstream backs off from 1 s (not client-go's 5 ms): a sync can rewrite many slices.
+        return MaxOfRateLimiter(ItemExponentialFailureRateLimiter(1.0, 100.0), BucketRateLimiter(clock, 10.0, 100))
+
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
-        self.queue.rate_limiter = MaxOfRateLimiter(ItemExponentialFailureRateLimiter(1.0, 100.0),
-                                                   BucketRateLimiter(ctx.clock, 10.0, 100))
         self.batch_period = float(ctx.option("mirroring-endpointslice-updates-batch-period", 0) or 0)
         self.tracker = EndpointSliceTracker()
         self.reconciler = MirroringReconciler(

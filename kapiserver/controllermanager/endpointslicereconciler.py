@@ -22,10 +22,11 @@ from typing import Dict, List, Optional, Tuple
 
 from ..client.resources import ENDPOINT_SLICES
 from ..client.rest import APIError
+from ..client.rest import namespace_terminating
 from .endpointsliceutil import (IS_HEADLESS_SERVICE, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_TOPOLOGY_ZONE,
                                 LAST_CHANGE_TRIGGER_TIME, EndpointSliceTracker, find_port, format_trigger_time,
                                 is_ipv6, is_pod_ready, is_service_ip_set, pod_ips, should_pod_be_in_endpoints,
-                                should_set_hostname, target_ref, terminating_refusal, without_resource_version)
+                                should_set_hostname, target_ref, without_resource_version)
 
 RESERVED_LABELS = (LABEL_SERVICE_NAME, LABEL_MANAGED_BY, IS_HEADLESS_SERVICE)
 
@@ -314,7 +315,7 @@ class Reconciler:
                 try:
                     created = await self.client.create(ENDPOINT_SLICES, endpoint_slice, namespace=namespace)
                 except APIError as e:
-                    if terminating_refusal(e):
+                    if namespace_terminating(e):
                         return
                     raise
                 self.tracker.update(created)

@@ -20,7 +20,6 @@ OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 LEADER_ELECTION_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 LAST_APPLIED_CONFIG = "kubectl.kubernetes.io/last-applied-configuration"
 LABEL_TOPOLOGY_ZONE = "topology.kubernetes.io/zone"
-NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 
 
 class StaleInformerCache(Exception):
@@ -172,13 +171,6 @@ def without_resource_version(ref: Optional[dict]) -> Optional[dict]:
     if ref is None:
         return None
     return {k: v for k, v in ref.items() if k != "resourceVersion" and v not in (None, "")}
-
-
-def terminating_refusal(error) -> bool:
-    """The API refused a write because the namespace is being deleted."""
-    status = getattr(error, "status", None) or {}
-    causes = (status.get("details") or {}).get("causes") or []
-    return any(c.get("type") == NAMESPACE_TERMINATING_CAUSE for c in causes)
 
 
 # -- the last-change trigger time -------------------------------------------------------------------------
