@@ -1,0 +1,79 @@
+"""DefaultPreemption: eligibility, the victims on a node, the choice among nodes, and the messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapiserver.scheduler.framework import FitError
+from kapiserver.scheduler.preemption import pick_one_node_for_preemption, preempt, select_victims_on_node
+from tests.scheduler.objects import cluster, framework, node, pod
+
+
+def attempt(nodes, p, pods=()):
+    fw = framework()
+    snapshot = cluster(nodes, pods).snapshot()
+    with pytest.raises(FitError) as raised:
+        fw.schedule(p, snapshot)
+    return preempt(fw, p, snapshot, raised.value.diagnosis)
+
+
+def test_lowest_priority_victims_on_the_cheapest_node():
+    """The node whose most important victim has the lowest priority wins; only as many victims as needed."""
+    nodes = [node("a", cpu="2"), node("b", cpu="2")]
+    placed = [pod("a-low", cpu="1", priority=1, node_name="a"), pod("a-mid", cpu="1", priority=5, node_name="a"),
+              pod("b-mid", cpu="1", priority=5, node_name="b"), pod("b-mid2", cpu="1", priority=5, node_name="b")]
+    result = attempt(nodes, pod("p", cpu="1", priority=10), placed)
+    assert result.candidate.node_name == "a"
+    assert [v.name for v in result.candidate.victims] == ["a-low"]
+
+
+def test_fewest_victims_breaks_ties():
+    """Same highest victim priority: the lower sum of priorities, then fewer victims."""
+    nodes = [node("a", cpu="2"), node("b", cpu="2")]
+    placed = [pod("a1", cpu="1", priority=1, node_name="a"), pod("a2", cpu="1", priority=1, node_name="a"),
+              pod("b1", cpu="2", priority=1, node_name="b")]
+    result = attempt(nodes, pod("p", cpu="2", priority=10), placed)
+    assert result.candidate.node_name == "b"
+    assert [v.name for v in result.candidate.victims] == ["b1"]
+
+
+def test_no_lower_priority_pods():
+    """Nodes that need preemption but hold nothing lower are reported, the rest are not helpful."""
+    nodes = [node("cp", taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]),
+             node("a", cpu="1"), node("b", cpu="1")]
+    placed = [pod("x", cpu="1", node_name="a", priority=100), pod("y", cpu="1", node_name="b", priority=100)]
+    result = attempt(nodes, pod("p", cpu="1", priority=10), placed)
+    assert result.candidate is None
+    assert result.message == ("0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+                              "2 No preemption victims found for incoming pod.")
+
+
+def test_request_beyond_allocatable_is_not_helped():
+    """Insufficient resources beyond the node's allocatable are unresolvable: no node is tried."""
+    result = attempt([node("a", cpu="1")], pod("p", cpu="2", priority=10),
+                     [pod("x", cpu="1", node_name="a", priority=0)])
+    assert result.message == "0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+
+
+def test_preemption_policy_never():
+    """preemptionPolicy Never: not eligible, with upstream's words."""
+    result = attempt([node("a", cpu="1")], pod("p", cpu="1", priority=10, preemptionPolicy="Never"),
+                     [pod("x", cpu="1", node_name="a")])
+    assert result.candidate is None and result.message == "not eligible due to preemptionPolicy=Never."
+
+
+def test_victims_reprieved_most_important_first():
+    """After removing every lower pod, the more important ones are given back while the pod still fits."""
+    nodes = [node("a", cpu="3")]
+    placed = [pod("p1", cpu="1", priority=1, node_name="a"), pod("p2", cpu="1", priority=2, node_name="a"),
+              pod("p3", cpu="1", priority=3, node_name="a")]
+    fw = framework()
+    snapshot = cluster(nodes, placed).snapshot()
+    victims, status = select_victims_on_node(fw, pod("p", cpu="2", priority=10), snapshot, snapshot.get("a"))
+    assert [v.name for v in victims] == ["p2", "p1"]
+
+
+def test_pick_prefers_a_node_without_victims():
+    """A candidate needing no victims is taken at once."""
+    from kapiserver.scheduler.preemption import Candidate
+    assert pick_one_node_for_preemption([Candidate("a", [object()]), Candidate("b", [])]).node_name == "b"
