@@ -105,7 +105,7 @@ class FitError(Exception):
             if reasons:
                 message += f" {', '.join(reasons)}."
         if d.post_filter_msg:
-            message += f" {d.post_filter_msg}."
+            message += f" {d.post_filter_msg}"    # it ends in its own full stop
         return message
 
 
