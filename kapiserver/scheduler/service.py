@@ -52,13 +52,14 @@ class SchedulerService(service.Service):
 
     def _follow(self) -> None:
         # Upstream exits when it loses the lease; stopping and campaigning again is the same to everyone else.
-        log.warn("leader election lost: stopping the scheduler")
+        if self.running:
+            log.warn("leader election lost: stopping the scheduler")
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
 
     def stopService(self):
-        super().stopService()
+        super().stopService()    # running is False from here: the elector's stop is no lost election
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
