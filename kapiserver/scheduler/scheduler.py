@@ -27,6 +27,7 @@ from .framework import FitError, Framework, NoNodesAvailable
 from .plugins import DEFAULT_SCORE_WEIGHTS, default_plugins
 from .preemption import PreemptionResult, preempt
 from .queue import QueuedPodInfo, SchedulingQueue
+from .resources import pod_requests
 
 log = Logger()
 
@@ -34,6 +35,7 @@ DEFAULT_SCHEDULER_NAME = "default-scheduler"
 REPORTING_CONTROLLER = "default-scheduler"
 # Event notes are cut at this length (events.k8s.io's noteLengthLimit), as upstream's truncateMessage.
 NOTE_LENGTH_LIMIT = 1024
+NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def _now(clock) -> str:
@@ -60,14 +62,29 @@ def as_pod(pod: Mapping) -> dict:
     return {**pod, "kind": "Pod", "apiVersion": "v1"}
 
 
-def _scheduling_properties(node: Mapping) -> tuple:
-    """What of a node can change a scheduling decision (nodeSchedulingPropertiesChange): not heartbeats."""
-    status = node.get("status") or {}
-    conditions = sorted((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
-    metadata = node.get("metadata") or {}
-    spec = node.get("spec") or {}
-    return (spec.get("unschedulable"), status.get("allocatable"), metadata.get("labels"), spec.get("taints"),
-            conditions, metadata.get("annotations"))
+def node_update_events(old: Mapping, new: Mapping) -> list[str]:
+    """nodeSchedulingPropertiesChange: the kinds of change a node update makes that may matter to a pod
+    waiting (heartbeats alone make none)."""
+    def parts(node):
+        metadata, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
+        return {"UpdateNodeTaint": (bool(spec.get("unschedulable")), spec.get("taints") or []),
+                "UpdateNodeAllocatable": status.get("allocatable") or {},
+                "UpdateNodeLabel": metadata.get("labels") or {},
+                "UpdateNodeCondition": sorted((c.get("type"), c.get("status")) for c in status.get("conditions") or []),
+                "UpdateNodeAnnotation": metadata.get("annotations") or {}}
+    before, after = parts(old), parts(new)
+    return [f"Node/{kind}" for kind in before if before[kind] != after[kind]]
+
+
+def assigned_pod_update_events(old: Mapping, new: Mapping) -> list[str]:
+    """The kinds of change an update of an assigned pod makes: its labels, or smaller requests."""
+    events = []
+    if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+        events.append("AssignedPod/UpdatePodLabel")
+    before, after = pod_requests(old), pod_requests(new)
+    if any(after.get(name, 0) < value for name, value in before.items()):
+        events.append("AssignedPod/UpdatePodScaleDown")
+    return events
 
 
 def pod_condition(reason: str, message: str) -> dict:
@@ -87,7 +104,8 @@ class Scheduler:
         self.rand = rand or random.Random()
         self.informers = informers or SharedInformerFactory(client, clock)
         self.cache = Cache()
-        self.pods = self.informers.informer(PODS)
+        # Upstream's scheduler leaves terminal pods out of its pod informer: they hold nothing on a node.
+        self.pods = self.informers.informer(PODS, field_selector=NON_TERMINAL_PODS)
         self.nodes = self.informers.informer(NODES)
         self.claims = self.informers.informer(PERSISTENT_VOLUME_CLAIMS)
         self.volumes = self.informers.informer(PERSISTENT_VOLUMES)
@@ -146,7 +164,9 @@ class Scheduler:
                 self._pod_deleted(new)
                 return
             self.cache.update_pod(new)
-            self.queue.move_all_to_active_or_backoff("AssignedPod/Update" if assigned(old) else "AssignedPod/Add")
+            events = assigned_pod_update_events(old, new) if assigned(old) else ["AssignedPod/Add"]
+            for event in events:
+                self.queue.move_all_to_active_or_backoff(event)
         elif self.responsible(new):
             if terminal(new):
                 self.queue.delete(new)
@@ -166,8 +186,8 @@ class Scheduler:
 
     def _node_updated(self, old: Mapping, new: Mapping) -> None:
         self.cache.update_node(new)
-        if _scheduling_properties(old) != _scheduling_properties(new):
-            self.queue.move_all_to_active_or_backoff("Node/Update")
+        for event in node_update_events(old, new):
+            self.queue.move_all_to_active_or_backoff(event)
 
     def _node_deleted(self, node: Mapping) -> None:
         self.cache.remove_node(node)

@@ -7,7 +7,7 @@ from twisted.internet.task import Clock
 from kapiserver.scheduler.queue import SchedulingQueue
 from tests.scheduler.objects import pod
 
-EVENTS = {"NodeResourcesFit": {"Node/Add", "AssignedPod/Delete"}, "TaintToleration": {"Node/Update"}}
+EVENTS = {"NodeResourcesFit": {"Node/Add", "AssignedPod/Delete"}, "TaintToleration": {"Node/UpdateNodeTaint"}}
 
 
 def queue():
@@ -75,14 +75,14 @@ def test_error_goes_to_backoff_then_active():
 
 
 def test_unschedulable_moves_on_a_registered_event_only():
-    """A pod NodeResourcesFit rejected moves on Node/Add, not on Node/Update."""
+    """A pod NodeResourcesFit rejected moves on Node/Add, not on Node/UpdateNodeTaint."""
     q, clock = queue()
     q.add(pod("p"))
     info = popped(q)
     info.unschedulable_plugins = {"NodeResourcesFit"}
     q.add_unschedulable_if_not_present(info)
     assert info.uid in q.unschedulable
-    q.move_all_to_active_or_backoff("Node/Update")
+    q.move_all_to_active_or_backoff("Node/UpdateNodeTaint")
     assert info.uid in q.unschedulable
     clock.advance(5)
     q.move_all_to_active_or_backoff("Node/Add")

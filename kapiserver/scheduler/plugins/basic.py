@@ -8,14 +8,14 @@ from ..framework import SKIP, Status, unresolvable, unschedulable
 from ..resources import host_ports
 from .helpers import pod_tolerations, tolerated
 
-NODE_ADD, NODE_UPDATE, ASSIGNED_POD_DELETE = "Node/Add", "Node/Update", "AssignedPod/Delete"
+NODE_ADD, NODE_TAINT, ASSIGNED_POD_DELETE = "Node/Add", "Node/UpdateNodeTaint", "AssignedPod/Delete"
 
 
 class NodeName:
     """spec.nodeName, when a pod names its node, must be this node."""
 
     name = "NodeName"
-    events = {NODE_ADD, NODE_UPDATE}
+    events = {NODE_ADD}
     ERR_REASON = "node(s) didn't match the requested node name"
 
     def filter(self, state, pod: Mapping, node_info):
@@ -29,7 +29,7 @@ class NodeUnschedulable:
     """A cordoned node (spec.unschedulable) takes only pods tolerating node.kubernetes.io/unschedulable."""
 
     name = "NodeUnschedulable"
-    events = {NODE_ADD, NODE_UPDATE}
+    events = {NODE_ADD, NODE_TAINT}    # spec.unschedulable changes count as taint changes, as upstream
     ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
     TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
@@ -54,7 +54,7 @@ class NodePorts:
     """The pod's hostPorts must be free on the node."""
 
     name = "NodePorts"
-    events = {NODE_ADD, NODE_UPDATE, ASSIGNED_POD_DELETE}
+    events = {NODE_ADD, ASSIGNED_POD_DELETE}
     ERR_REASON = "node(s) didn't have free ports for the requested pod ports"
 
     def pre_filter(self, state, pod: Mapping, snapshot):

@@ -55,7 +55,8 @@ def preferred_terms(pod: Mapping, kind: str) -> list[AffinityTerm]:
 
 class InterPodAffinity:
     name = "InterPodAffinity"
-    events = {"Node/Add", "Node/Update", "AssignedPod/Add", "AssignedPod/Update", "AssignedPod/Delete"}
+    events = {"Node/Add", "Node/UpdateNodeLabel", "AssignedPod/Add", "AssignedPod/UpdatePodLabel",
+              "AssignedPod/Delete"}
 
     def __init__(self, namespace_labels: Callable[[str], Mapping] = lambda namespace: {}):
         self.namespace_labels = namespace_labels

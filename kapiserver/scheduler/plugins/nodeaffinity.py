@@ -15,7 +15,7 @@ def _node_affinity(pod: Mapping) -> Mapping:
 
 class NodeAffinity:
     name = "NodeAffinity"
-    events = {"Node/Add", "Node/Update"}
+    events = {"Node/Add", "Node/UpdateNodeLabel"}
     ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
     ERR_REASON_CONFLICT = "pod affinity terms conflict"
 

@@ -40,7 +40,7 @@ def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple
 
 class NodeResourcesFit:
     name = "NodeResourcesFit"
-    events = {"Node/Add", "Node/Update", "AssignedPod/Delete", "AssignedPod/Update"}
+    events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
 
     def pre_filter(self, state, pod: Mapping, snapshot):
         state[self.name] = resources.pod_requests(pod)
@@ -79,7 +79,7 @@ class NodeResourcesFit:
 
 class NodeResourcesBalancedAllocation:
     name = "NodeResourcesBalancedAllocation"
-    events = {"Node/Add", "Node/Update", "AssignedPod/Delete"}
+    events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
 
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
         state[self.name] = resources.pod_requests(pod)

@@ -58,8 +58,8 @@ def _has_all_keys(node_info, constraints) -> bool:
 
 class PodTopologySpread:
     name = "PodTopologySpread"
-    events = {"Node/Add", "Node/Update", "Node/Delete", "AssignedPod/Add", "AssignedPod/Update",
-              "AssignedPod/Delete"}
+    events = {"Node/Add", "Node/Delete", "Node/UpdateNodeLabel", "Node/UpdateNodeTaint", "AssignedPod/Add",
+              "AssignedPod/UpdatePodLabel", "AssignedPod/Delete"}
 
     # --- Filter ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from .helpers import find_untolerated_taint, node_taints, pod_tolerations, toler
 
 class TaintToleration:
     name = "TaintToleration"
-    events = {"Node/Add", "Node/Update"}
+    events = {"Node/Add", "Node/UpdateNodeTaint"}
 
     def filter(self, state, pod: Mapping, node_info):
         taint = find_untolerated_taint(node_taints(node_info.node), pod_tolerations(pod),

@@ -37,7 +37,7 @@ def claim_storage_class(claim: Mapping) -> str:
 class VolumeBinding:
     name = "VolumeBinding"
     events = {"PersistentVolumeClaim/Add", "PersistentVolumeClaim/Update", "PersistentVolume/Add",
-              "PersistentVolume/Update", "StorageClass/Add", "StorageClass/Update", "Node/Add", "Node/Update"}
+              "PersistentVolume/Update", "StorageClass/Add", "StorageClass/Update", "Node/Add", "Node/UpdateNodeLabel"}
 
     def __init__(self, get_claim: Callable[[str, str], Optional[Mapping]] = lambda ns, name: None,
                  get_volume: Callable[[str], Optional[Mapping]] = lambda name: None,
