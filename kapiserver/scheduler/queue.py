@@ -12,6 +12,7 @@ Rules:
   5 minutes there, whatever happened.
 - A pod being scheduled ("in flight") that fails after an event its rejecting plugins care about arrived
   during its attempt goes to backoffQ instead of unschedulablePods, so the event is not lost.
+- A pod with spec.schedulingGates waits aside (gated) until an update removes the last gate.
 - The nominator remembers which node each pod was nominated to by preemption, so other pods leave it the
   room its victims free.
 
@@ -76,6 +77,11 @@ def is_pod_updated(old: Mapping, new: Mapping) -> bool:
     return _stripped(old) != _stripped(new)
 
 
+def is_gated(pod: Mapping) -> bool:
+    """The SchedulingGates plugin's PreEnqueue: a pod with gates is not tried."""
+    return bool((pod.get("spec") or {}).get("schedulingGates"))
+
+
 class Nominator:
     """Pods nominated to nodes by preemption (status.nominatedNodeName), by node."""
 
@@ -123,6 +129,7 @@ class SchedulingQueue:
         self.active: dict[str, QueuedPodInfo] = {}
         self.backoff: dict[str, QueuedPodInfo] = {}
         self.unschedulable: dict[str, QueuedPodInfo] = {}
+        self.gated: dict[str, QueuedPodInfo] = {}
         self.in_flight: dict[str, QueuedPodInfo] = {}
         self._in_flight_events: dict[str, list[str]] = {}
         self.nominator = Nominator()
@@ -166,7 +173,7 @@ class SchedulingQueue:
             self._waiters.pop(0).callback(self._pop())
 
     def _remove(self, uid: str) -> Optional[QueuedPodInfo]:
-        for queue in (self.active, self.backoff, self.unschedulable):
+        for queue in (self.active, self.backoff, self.unschedulable, self.gated):
             if uid in queue:
                 return queue.pop(uid)
         return None
@@ -180,6 +187,9 @@ class SchedulingQueue:
         info.pod = pod
         info.timestamp = self.clock.seconds()
         self.nominator.add(pod)
+        if is_gated(pod):
+            self.gated[uid] = info
+            return
         self._to_active(info)
 
     def _pop(self) -> QueuedPodInfo:
@@ -286,6 +296,14 @@ class SchedulingQueue:
             if is_pod_updated(old, new):
                 self._in_flight_events[uid].append(FORCE_ACTIVATE)
             return
+        if uid in self.gated:
+            if is_gated(new):
+                self.gated[uid].pod = new
+            else:
+                info = self.gated.pop(uid)
+                info.pod = new
+                self._to_active(info)
+            return
         for queue in (self.active, self.backoff):
             if uid in queue:
                 queue[uid].pod = new
@@ -305,7 +323,7 @@ class SchedulingQueue:
         self.done(uid)
 
     def pending_pods(self) -> list[Mapping]:
-        return [i.pod for q in (self.active, self.backoff, self.unschedulable) for i in q.values()]
+        return [i.pod for q in (self.active, self.backoff, self.unschedulable, self.gated) for i in q.values()]
 
     def __len__(self) -> int:
-        return len(self.active) + len(self.backoff) + len(self.unschedulable)
+        return len(self.active) + len(self.backoff) + len(self.unschedulable) + len(self.gated)

@@ -1,4 +1,5 @@
-"""The [sig-scheduling] entries whose assertions are about binding, events and preemption, against
+"""The [sig-scheduling] entries whose assertions are about binding, events and preemption (and the two
+[sig-node] RuntimeClass entries that only ask for the pod to be scheduled), against
 `twistd -n kube-scheduler` (a process, as in a cluster) and two fake Nodes created through the API.
 
 What differs from upstream's e2e run: no kubelet runs the pods, so "running" is read as "bound to a node"
@@ -283,3 +284,35 @@ def test_verify_the_disruptiontarget_condition_is_added_to_the_preempted_pod(api
     finally:
         ok(apiserver.request("PATCH", f"/api/v1/namespaces/{ns}/pods/victim-pod",
                              {"metadata": {"finalizers": None}}, headers=STRATEGIC), 200, 404)
+
+
+def _runtime_class(apiserver, overhead=None):  # noqa: F811
+    name = unique("preconfigured-handler")
+    body = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": name},
+            "handler": "test-handler"}
+    if overhead:
+        body["overhead"] = {"podFixed": overhead}
+    ok(apiserver.request("POST", "/apis/node.k8s.io/v1/runtimeclasses", body))
+    return name
+
+
+def test_can_schedule_a_pod_requesting_existing_runtimeclass(apiserver, ns):  # noqa: F811
+    """Can schedule a pod requesting existing RuntimeClass."""
+    name = _runtime_class(apiserver)
+    try:
+        create(apiserver, ns, pause_pod("test-runtimeclass", runtimeClassName=name))
+        bound(apiserver, ns, "test-runtimeclass")
+        assert not get_pod(apiserver, ns, "test-runtimeclass")["spec"].get("overhead")
+    finally:
+        apiserver.request("DELETE", f"/apis/node.k8s.io/v1/runtimeclasses/{name}")
+
+
+def test_runtimeclass_overhead_field_must_be_respected(apiserver, ns):  # noqa: F811
+    """RuntimeClass Overhead field must be respected."""
+    name = _runtime_class(apiserver, {"cpu": "10m", "memory": "1Mi"})
+    try:
+        create(apiserver, ns, pause_pod("test-runtimeclass", runtimeClassName=name))
+        bound(apiserver, ns, "test-runtimeclass")
+        assert get_pod(apiserver, ns, "test-runtimeclass")["spec"]["overhead"] == {"cpu": "10m", "memory": "1Mi"}
+    finally:
+        apiserver.request("DELETE", f"/apis/node.k8s.io/v1/runtimeclasses/{name}")

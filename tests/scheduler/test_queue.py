@@ -156,3 +156,19 @@ def test_nominator():
     assert q.nominator.nominated_node(p) == "n1"
     q.nominator.delete(p)
     assert q.nominator.nominated_pods_for_node("n1") == []
+
+
+def test_scheduling_gates_hold_a_pod_until_removed():
+    """A pod with schedulingGates is not tried; the update removing the last gate queues it."""
+    q, clock = queue()
+    gated = pod("g", schedulingGates=[{"name": "example.com/wait"}])
+    q.add(gated)
+    found = []
+    q.pop().addCallback(found.append)
+    assert found == [] and len(q) == 1
+    relabelled = {**gated, "metadata": {**gated["metadata"], "labels": {"x": "y"}}}
+    q.update(gated, relabelled)
+    assert found == []
+    opened = {**relabelled, "spec": {**relabelled["spec"], "schedulingGates": []}}
+    q.update(relabelled, opened)
+    assert found[0].pod is opened and len(q) == 0
