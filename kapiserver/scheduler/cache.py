@@ -69,6 +69,7 @@ class NodeInfo:
         self.used_ports: list[tuple[str, str, int]] = []
         self.allocatable: dict[str, int] = {}
         self.generation = 0
+        self._affinity = None
         if node is not None:
             self.set_node(node)
 
@@ -82,11 +83,19 @@ class NodeInfo:
 
     @property
     def pods_with_affinity(self) -> list[PodInfo]:
-        return [p for p in self.pods if _has_affinity(p.pod)]
+        return self._affinity_lists()[0]
 
     @property
     def pods_with_required_anti_affinity(self) -> list[PodInfo]:
-        return [p for p in self.pods if _has_required_anti_affinity(p.pod)]
+        return self._affinity_lists()[1]
+
+    def _affinity_lists(self) -> tuple[list[PodInfo], list[PodInfo]]:
+        # Kept per generation: InterPodAffinity asks every node for them in every cycle.
+        cached = self._affinity
+        if cached is None or cached[0] != self.generation:
+            cached = self._affinity = (self.generation, [p for p in self.pods if _has_affinity(p.pod)],
+                                       [p for p in self.pods if _has_required_anti_affinity(p.pod)])
+        return cached[1], cached[2]
 
     def set_node(self, node: Mapping) -> None:
         self.node = node

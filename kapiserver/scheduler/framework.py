@@ -18,6 +18,7 @@ import random
 from typing import Callable, Iterable, Mapping, Optional
 
 from .cache import NodeInfo, PodInfo, Snapshot
+from .resources import pod_priority
 
 SUCCESS, ERROR, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, SKIP = (
     "Success", "Error", "Unschedulable", "UnschedulableAndUnresolvable", "Skip")
@@ -249,7 +250,7 @@ class Framework:
                                    node_info: NodeInfo, nominated: Callable[[str], list[PodInfo]]) -> Status:
         """Filter as upstream's RunFilterPluginsWithNominatedPods: a node must fit the pod both with the
         pods of equal or higher priority nominated to it counted there, and without them."""
-        priority = PodInfo(pod).priority
+        priority = pod_priority(pod)
         uid = pod["metadata"].get("uid")
         others = [p for p in nominated(node_info.name) if p.priority >= priority and p.uid != uid]
         if others:
@@ -270,6 +271,13 @@ class Framework:
         if len(snapshot) == 0:
             raise NoNodesAvailable(ERR_NO_NODES_AVAILABLE)
         state = CycleState()
+        nominated_node = (pod.get("status") or {}).get("nominatedNodeName")
+        if nominated_node and snapshot.get(nominated_node) is not None:
+            # evaluateNominatedNode: the node preemption made room on is taken if the pod fits there now.
+            if self.run_pre_filter(state, pod, snapshot).is_success() and self.filter_with_nominated_pods(
+                    state, pod, snapshot, snapshot.get(nominated_node), nominated).is_success():
+                return ScheduleResult(nominated_node, 1, 1)
+            state = CycleState()
         feasible, diagnosis = self.find_nodes_that_fit(state, pod, snapshot, nominated)
         if not feasible:
             raise FitError(pod, len(snapshot), diagnosis)

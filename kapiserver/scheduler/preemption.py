@@ -36,12 +36,14 @@ class Candidate:
 
 
 class PreemptionResult:
-    """What PostFilter decided: a candidate (node and victims) or none, and the status message that goes
-    after "preemption: " in the FailedScheduling message when there is none."""
+    """What PostFilter decided: a candidate (node and victims) or none, the status message that goes
+    after "preemption: " in the FailedScheduling message when there is none, and the nomination to write:
+    the candidate's node, "" to clear it (no candidate), None to leave it (the pod may not preempt now)."""
 
-    def __init__(self, candidate: Optional[Candidate], message: str = ""):
+    def __init__(self, candidate: Optional[Candidate], message: str = "", nominated_node: Optional[str] = ""):
         self.candidate = candidate
         self.message = message
+        self.nominated_node = candidate.node_name if candidate is not None else nominated_node
 
 
 def _start_time(info: PodInfo) -> str:
@@ -137,7 +139,7 @@ def preempt(framework: Framework, pod: Mapping, snapshot: Snapshot, diagnosis: D
     """Evaluator.Preempt, up to the choice of a candidate."""
     ok, message = eligible_to_preempt(pod, snapshot, diagnosis)
     if not ok:
-        return PreemptionResult(None, message)
+        return PreemptionResult(None, message, nominated_node=None)
     statuses: dict[str, Status] = {}
     candidates = []
     for node_info in snapshot.node_infos:

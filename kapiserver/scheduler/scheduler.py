@@ -244,13 +244,11 @@ class Scheduler:
         except FitError as e:
             info.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
             outcome: PreemptionResult = preempt(framework, pod, snapshot, e.diagnosis, nominated)
-            nominated_node = ""
             if outcome.candidate is not None:
-                nominated_node = outcome.candidate.node_name
                 await self.prepare_candidate(framework, pod, outcome.candidate)
             elif outcome.message:
                 e.diagnosis.post_filter_msg = "preemption: " + outcome.message
-            await self.handle_failure(info, str(e), "Unschedulable", nominated_node)
+            await self.handle_failure(info, str(e), "Unschedulable", outcome.nominated_node)
             return
         except Exception as e:
             log.failure("scheduling {pod}", pod=_key(pod))

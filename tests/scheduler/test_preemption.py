@@ -77,3 +77,30 @@ def test_pick_prefers_a_node_without_victims():
     """A candidate needing no victims is taken at once."""
     from kapiserver.scheduler.preemption import Candidate
     assert pick_one_node_for_preemption([Candidate("a", [object()]), Candidate("b", [])]).node_name == "b"
+
+
+def test_nomination_kept_while_victims_terminate():
+    """A preemptor whose nominated node still holds a terminating lower-priority pod may not preempt again,
+    and its nomination is left as it is."""
+    terminating = pod("victim", cpu="1", priority=1, node_name="a")
+    terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    preemptor = pod("p", cpu="1", priority=10)
+    preemptor["status"]["nominatedNodeName"] = "a"
+    result = attempt([node("a", cpu="1")], preemptor, [terminating])
+    assert result.candidate is None and result.nominated_node is None
+    assert result.message == "not eligible due to a terminating pod on the nominated node."
+
+
+def test_no_candidate_clears_the_nomination():
+    """No candidate at all: the nomination is cleared."""
+    result = attempt([node("a", cpu="1")], pod("p", cpu="2", priority=10))
+    assert result.candidate is None and result.nominated_node == ""
+
+
+def test_nominated_node_is_taken_when_it_fits():
+    """A pod nominated to a node it now fits on goes there without scoring the others."""
+    nominated = pod("p", cpu="1")
+    nominated["status"]["nominatedNodeName"] = "b"
+    for seed in range(5):
+        result = framework(seed).schedule(nominated, cluster([node("a", cpu="8"), node("b", cpu="2")]).snapshot())
+        assert result.suggested_host == "b"
