@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Optional
 
 from .cache import NodeInfo, PodInfo, Snapshot
-from .framework import (UNSCHEDULABLE, CycleState, Diagnosis, FitError, Framework, Status, unresolvable)
+from .framework import (ERROR, UNSCHEDULABLE, CycleState, Diagnosis, FitError, Framework, Status, unresolvable)
 from .resources import pod_priority
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -111,9 +111,6 @@ def select_victims_on_node(framework: Framework, pod: Mapping, snapshot: Snapsho
 
 def pick_one_node_for_preemption(candidates: list[Candidate]) -> Candidate:
     """pickOneNodeForPreemption's criteria in order; the first candidate left wins."""
-    for candidate in candidates:
-        if not candidate.victims:
-            return candidate
     offset = 2 ** 31    # sums of priorities shifted so negative priorities count as small
     criteria = [
         lambda c: c.victims[0].priority,
@@ -149,6 +146,9 @@ def preempt(framework: Framework, pod: Mapping, snapshot: Snapshot, diagnosis: D
         victims, why = select_victims_on_node(framework, pod, snapshot, node_info, nominated)
         if victims is None:
             statuses[node_info.name] = why
+        elif not victims:
+            # It fits with every lower pod given back: a node that needs no preemption is no candidate.
+            statuses[node_info.name] = Status(ERROR, f'expected at least one victim pod on node "{node_info.name}"')
         else:
             candidates.append(Candidate(node_info.name, victims))
     if not candidates:

@@ -73,10 +73,14 @@ def test_victims_reprieved_most_important_first():
     assert [v.name for v in victims] == ["p2", "p1"]
 
 
-def test_pick_prefers_a_node_without_victims():
-    """A candidate needing no victims is taken at once."""
+def test_pick_prefers_the_latest_started_victims():
+    """All else equal, the node whose most important victim started latest is chosen."""
+    from kapiserver.scheduler.cache import PodInfo
     from kapiserver.scheduler.preemption import Candidate
-    assert pick_one_node_for_preemption([Candidate("a", [object()]), Candidate("b", [])]).node_name == "b"
+    early, late = pod("e", priority=1), pod("l", priority=1)
+    early["status"]["startTime"], late["status"]["startTime"] = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+    chosen = pick_one_node_for_preemption([Candidate("a", [PodInfo(early)]), Candidate("b", [PodInfo(late)])])
+    assert chosen.node_name == "b"
 
 
 def test_nomination_kept_while_victims_terminate():
