@@ -9,6 +9,7 @@ import ipaddress
 import itertools
 from typing import Dict, Optional
 
+from twisted.application import service
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
@@ -193,3 +194,32 @@ def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str
     if reason:
         condition["reason"] = reason
     return condition
+
+
+class SimulatedNodeService(service.Service):
+    """`kube-node --simulated`: a SimulatedNode for the life of the process; registration is retried while the
+    API server is away."""
+
+    def __init__(self, client: Client, name: str, clock, **options):
+        self.node = SimulatedNode(client, name, clock, **options)
+        self.clock = clock
+        self._retry = None
+
+    def startService(self):
+        super().startService()
+        self._start()
+
+    def _start(self) -> None:
+        self._retry = None
+
+        def failed(failure):
+            log.info("node {name}: {error}; retrying", name=self.node.name, error=failure.getErrorMessage())
+            if self.running:
+                self._retry = self.clock.callLater(1, self._start)
+        Deferred.fromCoroutine(self.node.start()).addErrback(failed)
+
+    def stopService(self):
+        super().stopService()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self.node.stop()
