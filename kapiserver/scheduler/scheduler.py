@@ -1,9 +1,10 @@
 """The scheduler's loop: informers feeding the cache and the queue, one pod at a time through its profile,
 then the binding (POST pods/<name>/binding), the events and the status writes, as upstream's schedule_one.
 
-Informers: pods (all of them: unassigned ones with one of our schedulerNames go to the queue, assigned
-ones to the cache), nodes, PersistentVolumeClaims, PersistentVolumes, StorageClasses and Namespaces (for
-namespaceSelectors of pod affinity terms).  The scheduling cycle itself is synchronous; the loop awaits
+Informers: pods (the non-terminal ones: unassigned ones with one of our schedulerNames go to the queue,
+assigned ones to the cache), nodes, PersistentVolumeClaims, PersistentVolumes, StorageClasses, Namespaces (for
+namespaceSelectors of pod affinity terms), and Services, ReplicationControllers, ReplicaSets and
+StatefulSets (for the default topology spreading).  The scheduling cycle itself is synchronous; the loop awaits
 the API calls of a failure (status patch) or a preemption (victims deleted) as upstream's does, while a
 binding runs beside the loop with the pod assumed on its node meanwhile.
 """
@@ -20,11 +21,12 @@ from twisted.logger import Logger
 
 from ..client.events import EventRecorder
 from ..client.informer import SharedInformerFactory
-from ..client.resources import NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS, STORAGE_CLASSES
+from ..client.resources import (NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS, REPLICA_SETS,
+                                REPLICATION_CONTROLLERS, SERVICES, STATEFUL_SETS, STORAGE_CLASSES)
 from ..client.rest import APIError, Client
 from .cache import Cache
 from .framework import FitError, Framework, NoNodesAvailable
-from .plugins import DEFAULT_SCORE_WEIGHTS, default_plugins
+from .plugins import DEFAULT_SCORE_WEIGHTS, default_plugins, default_selector
 from .preemption import PreemptionResult, preempt
 from .queue import QueuedPodInfo, SchedulingQueue
 from .resources import pod_requests
@@ -111,13 +113,19 @@ class Scheduler:
         self.volumes = self.informers.informer(PERSISTENT_VOLUMES)
         self.storage_classes = self.informers.informer(STORAGE_CLASSES)
         self.namespaces = self.informers.informer(NAMESPACES)
+        # What the default topology spreading reads to find a pod's siblings.
+        self.services = self.informers.informer(SERVICES)
+        self.controllers = {"ReplicationController": self.informers.informer(REPLICATION_CONTROLLERS),
+                            "ReplicaSet": self.informers.informer(REPLICA_SETS),
+                            "StatefulSet": self.informers.informer(STATEFUL_SETS)}
         self.profiles: dict[str, Framework] = {}
         for name in scheduler_names:
             plugins = default_plugins(
                 namespace_labels=self._namespace_labels,
                 get_claim=lambda ns, name: self.claims.indexer.get_by_key(ns, name),
                 get_volume=lambda name: self.volumes.indexer.get_by_key(None, name),
-                get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None)
+                get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
+                default_spread_selector=self._default_spread_selector)
             self.profiles[name] = Framework(plugins, DEFAULT_SCORE_WEIGHTS, name, self.rand,
                                             percentage_of_nodes_to_score)
         any_profile = next(iter(self.profiles.values()))
@@ -132,6 +140,11 @@ class Scheduler:
     def _namespace_labels(self, namespace: str) -> Mapping:
         found = self.namespaces.indexer.get_by_key(None, namespace)
         return (found or {}).get("metadata", {}).get("labels") or {}
+
+    def _default_spread_selector(self, pod: Mapping):
+        namespace = pod["metadata"].get("namespace", "")
+        return default_selector(pod, self.services.indexer.by_index("namespace", namespace),
+                                lambda kind, ns, name: self.controllers[kind].indexer.get_by_key(ns, name))
 
     def responsible(self, pod: Mapping) -> bool:
         return ((pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME) in self.profiles

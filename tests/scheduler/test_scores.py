@@ -115,3 +115,37 @@ def test_select_host_reservoir():
     """selectHost keeps the highest score; ties replace the pick with chance 1/n."""
     fw = Framework([], {}, rand=random.Random(1))
     assert fw.select_host([("a", 5), ("b", 9), ("c", 1)]) == "b"
+
+
+def test_system_default_spreading_of_a_replicaset():
+    """A pod with no constraints of its own is spread from its ReplicaSet's other pods (maxSkew 3 per
+    hostname, as upstream's system defaults); a pod owned by nothing and in no Service is not."""
+    from kapiserver.scheduler.plugins import default_selector
+    rs = {"metadata": {"name": "web-1", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+    owner = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True}]
+
+    def replica(name, node_name=None):
+        p = pod(name, labels={"app": "web"}, node_name=node_name)
+        p["metadata"]["ownerReferences"] = owner
+        return p
+    selector = (lambda p: default_selector(p, [], lambda kind, ns, name: rs if name == "web-1" else None))
+    nodes = [node("a"), node("b")]
+    placed = [replica("w1", "a"), replica("w2", "a")]
+    found = scores(PodTopologySpread(selector), replica("w3"), nodes, placed)
+    assert found["b"] == 100 and found["a"] < found["b"]
+    lone = pod("lone", labels={"app": "web"})
+    snapshot = cluster(nodes, placed).snapshot()
+    assert PodTopologySpread(selector).pre_score(CycleState(), lone, snapshot, snapshot.node_infos).code == "Skip"
+
+
+def test_default_selector_merges_services_and_controller():
+    """helper.DefaultSelector: every Service selecting the pod, plus its ReplicationController's selector."""
+    from kapiserver.scheduler.plugins import default_selector
+    p = pod("p", labels={"app": "web", "tier": "front"})
+    p["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ReplicationController", "name": "rc",
+                                         "controller": True}]
+    services = [{"spec": {"selector": {"app": "web"}}}, {"spec": {"selector": {"app": "db"}}}, {"spec": {}}]
+    rc = {"spec": {"selector": {"tier": "front"}}}
+    selector = default_selector(p, services, lambda kind, ns, name: rc)
+    assert str(selector) == "app=web,tier=front"

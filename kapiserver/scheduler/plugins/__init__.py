@@ -8,7 +8,7 @@ from .basic import NodeName, NodePorts, NodeUnschedulable
 from .interpodaffinity import InterPodAffinity
 from .nodeaffinity import NodeAffinity
 from .noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
-from .podtopologyspread import PodTopologySpread
+from .podtopologyspread import PodTopologySpread, default_selector
 from .tainttoleration import TaintToleration
 from .volumebinding import VolumeBinding
 
@@ -26,7 +26,8 @@ DEFAULT_SCORE_WEIGHTS = {
 def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
                     get_claim: Callable[[str, str], Optional[Mapping]] = lambda ns, name: None,
                     get_volume: Callable[[str], Optional[Mapping]] = lambda name: None,
-                    get_storage_class: Callable[[str], Optional[Mapping]] = lambda name: None) -> list:
+                    get_storage_class: Callable[[str], Optional[Mapping]] = lambda name: None,
+                    default_spread_selector: Callable = lambda pod: None) -> list:
     """The filter plugins in the order upstream's default profile runs them (Filter stops at the first
     rejection, so the order decides which reason a node reports)."""
     return [
@@ -37,12 +38,12 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodePorts(),
         NodeResourcesFit(),
         VolumeBinding(get_claim, get_volume, get_storage_class),
-        PodTopologySpread(),
+        PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),
         NodeResourcesBalancedAllocation(),
     ]
 
 
-__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "InterPodAffinity", "NodeAffinity", "NodeName",
+__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
            "PodTopologySpread", "TaintToleration", "VolumeBinding"]

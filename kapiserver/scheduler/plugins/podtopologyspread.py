@@ -3,15 +3,21 @@ maxSkew), ScheduleAnyway constraints score (fewer matching pods in the node's do
 
 Nodes count for a constraint when they match the pod's required node affinity (nodeAffinityPolicy Honor,
 the default) and, with nodeTaintsPolicy Honor, tolerate its taints; a node lacking any constraint's
-topologyKey holds no domain.  Terminating pods are not counted.  The system default constraints (spreading
-by the pod's Services and controllers) are not applied: the pod's own constraints only.
+topologyKey holds no domain.  Terminating pods are not counted.
+
+A pod with no constraints of its own is scored by the system default constraints (ScheduleAnyway, maxSkew 3
+over kubernetes.io/hostname and 5 over topology.kubernetes.io/zone) on the pods its Services and its
+controller (ReplicationController, ReplicaSet, StatefulSet) select, as upstream's defaultingType System; a
+node lacking a key is then scored on the keys it has rather than ignored.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Callable, Iterable, Mapping, Optional
 
+from ...machinery import selectors
+from ...machinery.selectors import LabelSelector
 from ..framework import MAX_NODE_SCORE, SKIP, Status, unresolvable, unschedulable
 from .helpers import (find_untolerated_taint, label_selector, node_taints, pod_tolerations,
                       required_node_affinity_matches, with_match_label_keys)
@@ -19,16 +25,19 @@ from .helpers import (find_untolerated_taint, label_selector, node_taints, pod_t
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
 HOSTNAME = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
+SYSTEM_DEFAULT_CONSTRAINTS = ({"topologyKey": HOSTNAME, "whenUnsatisfiable": "ScheduleAnyway", "maxSkew": 3},
+                              {"topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway", "maxSkew": 5})
 
 
 class _Constraint:
-    def __init__(self, raw: Mapping, pod: Mapping):
+    def __init__(self, raw: Mapping, pod: Mapping, selector=None):
         self.max_skew = raw.get("maxSkew", 1)
         self.topology_key = raw.get("topologyKey", "")
         self.min_domains = raw.get("minDomains") or 1
         labels = pod["metadata"].get("labels") or {}
-        self.selector = label_selector(with_match_label_keys(raw.get("labelSelector"),
-                                                             raw.get("matchLabelKeys"), labels))
+        self.selector = selector if selector is not None else label_selector(
+            with_match_label_keys(raw.get("labelSelector"), raw.get("matchLabelKeys"), labels))
         self.node_affinity_policy = raw.get("nodeAffinityPolicy") or "Honor"
         self.node_taints_policy = raw.get("nodeTaintsPolicy") or "Ignore"
 
@@ -57,9 +66,24 @@ def _has_all_keys(node_info, constraints) -> bool:
 
 
 class PodTopologySpread:
+    """``default_selector(pod)`` is helper.DefaultSelector: the selector of the pods in the same Services and
+    controller as ``pod`` (None or an empty selector: no default spreading)."""
+
     name = "PodTopologySpread"
     events = {"Node/Add", "Node/Delete", "Node/UpdateNodeLabel", "Node/UpdateNodeTaint", "AssignedPod/Add",
               "AssignedPod/UpdatePodLabel", "AssignedPod/Delete"}
+
+    def __init__(self, default_selector: Callable[[Mapping], Optional[LabelSelector]] = lambda pod: None):
+        self.default_selector = default_selector
+
+    def _score_constraints(self, pod: Mapping) -> tuple[list[_Constraint], bool]:
+        """The ScheduleAnyway constraints, and whether they are the pod's own (every key then required)."""
+        if (pod.get("spec") or {}).get("topologySpreadConstraints"):
+            return _constraints(pod, "ScheduleAnyway"), True
+        selector = self.default_selector(pod)
+        if selector is None or selector.empty:
+            return [], False
+        return [_Constraint(c, pod, selector) for c in SYSTEM_DEFAULT_CONSTRAINTS], False
 
     # --- Filter ---------------------------------------------------------------------------------
 
@@ -101,27 +125,28 @@ class PodTopologySpread:
     # --- Score ----------------------------------------------------------------------------------
 
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
-        constraints = _constraints(pod, "ScheduleAnyway")
+        constraints, require_all = self._score_constraints(pod)
         if not constraints:
             return Status(SKIP)
         namespace = pod["metadata"].get("namespace", "")
-        ignored = {n.name for n in nodes if not _has_all_keys(n, constraints)}
+        ignored = {n.name for n in nodes if require_all and not _has_all_keys(n, constraints)}
         pair_counts: dict[tuple[str, str], int] = {}
         weights = []
         for c in constraints:
             if c.topology_key == HOSTNAME:
                 size = len(nodes) - len(ignored)
             else:
-                values = {n.labels[c.topology_key] for n in nodes if n.name not in ignored}
+                # A node without the key makes a domain of "" when the constraints are the defaults, as upstream.
+                values = {n.labels.get(c.topology_key, "") for n in nodes if n.name not in ignored}
                 size = len(values)
                 for value in values:
                     pair_counts[(c.topology_key, value)] = 0
             weights.append(math.log(size + 2))
         for node_info in snapshot.node_infos:
-            if not _has_all_keys(node_info, constraints):
+            if require_all and not _has_all_keys(node_info, constraints):
                 continue
             for c in constraints:
-                pair = (c.topology_key, node_info.labels[c.topology_key])
+                pair = (c.topology_key, node_info.labels.get(c.topology_key, ""))
                 if pair in pair_counts and c.counts_node(pod, node_info.node):
                     pair_counts[pair] += _count_matching(node_info, c.selector, namespace)
         state[self.name + "/score"] = (constraints, pair_counts, weights, ignored, namespace)
@@ -154,3 +179,30 @@ class PodTopologySpread:
                 scores[name] = MAX_NODE_SCORE
             else:
                 scores[name] = MAX_NODE_SCORE * (high + low - score) // high
+
+
+_CONTROLLERS = {("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")}
+
+
+def default_selector(pod: Mapping, services: Iterable[Mapping],
+                     get_controller: Callable[[str, str, str], Optional[Mapping]]) -> LabelSelector:
+    """helper.DefaultSelector: the selectors of the Services selecting ``pod`` merged, and its controller's
+    (a ReplicationController's map, a ReplicaSet's or StatefulSet's label selector) added.
+    ``get_controller(kind, namespace, name)`` reads a controller from the informers."""
+    metadata = pod["metadata"]
+    labels = metadata.get("labels") or {}
+    merged: dict[str, str] = {}
+    for service in services:
+        wanted = (service.get("spec") or {}).get("selector") or {}
+        if wanted and all(labels.get(k) == v for k, v in wanted.items()):
+            merged.update(wanted)
+    extra: list[selectors.Requirement] = []
+    owner = next((r for r in metadata.get("ownerReferences") or [] if r.get("controller")), None)
+    if owner is not None and (owner.get("apiVersion"), owner.get("kind")) in _CONTROLLERS:
+        controller = get_controller(owner["kind"], metadata.get("namespace", ""), owner.get("name", ""))
+        selector = (controller or {}).get("spec", {}).get("selector")
+        if controller is not None and owner["kind"] == "ReplicationController":
+            merged.update(selector or {})
+        elif controller is not None:
+            extra = list(label_selector(selector).requirements)
+    return LabelSelector([selectors.Requirement(k, selectors.EQUALS, (v,)) for k, v in merged.items()] + extra)
