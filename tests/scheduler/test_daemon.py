@@ -103,3 +103,21 @@ def test_preemption_evicts_a_lower_priority_pod(client, scheduler, namespace):
                           also=lambda: finish_terminating_pods(client, namespace)) == "sched-a"
     finally:
         run(client.delete(PRIORITY_CLASSES, high))
+
+
+def test_a_second_profile_schedules_its_own_pods(client, scheduler, namespace):
+    """A scheduler whose profile is "batch-scheduler" binds that profile's pods, with events from it."""
+    import random
+
+    from twisted.internet import reactor
+
+    from kapiserver.scheduler.scheduler import Scheduler
+    batch = Scheduler(client, reactor, rand=random.Random(1), scheduler_names=("batch-scheduler",))
+    run(batch.run())
+    try:
+        create_pod(client, namespace, "batch-job", schedulerName="batch-scheduler")
+        assert eventually(lambda: node_of(client, namespace, "batch-job")) in ("sched-a", "sched-b")
+        [event] = eventually(lambda: events_for(client, namespace, "batch-job", "Scheduled"))
+        assert event["message"].startswith(f"Successfully assigned {namespace}/batch-job to ")
+    finally:
+        batch.stop()
