@@ -357,7 +357,7 @@ class Scheduler:
             except APIError as e:
                 if e.code != 404:
                     log.info("could not preempt {pod}: {error}", pod=_key(victim.pod), error=e)
-                    continue
+                continue    # gone already: nothing to announce
             self.recorder.event(as_pod(victim.pod), "Normal", "Preempted",
                                 f"Preempted by pod {uid} on node {candidate.node_name}")
         priority = (pod.get("spec") or {}).get("priority") or 0
