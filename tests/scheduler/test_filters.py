@@ -212,3 +212,18 @@ def test_volume_binding():
         "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
     assert fit_error(zone_nodes(), with_claim("gone"), **listers) == (
         '0/3 nodes are available: persistentvolumeclaim "gone" not found.')
+
+
+def test_volume_binding_claim_states():
+    """A Lost claim, and an ephemeral volume whose claim is not there yet, keep the pod pending in
+    upstream's words."""
+    lost = {"metadata": {"name": "old", "namespace": "default"}, "spec": {"volumeName": "gone"},
+            "status": {"phase": "Lost"}}
+    listers = {"get_claim": lambda ns, name: lost if name == "old" else None}
+    p = pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "old"}}])
+    assert fit_error(zone_nodes(), p, **listers) == (
+        '0/3 nodes are available: persistentvolumeclaim "old" bound to non-existent persistentvolume "gone".')
+    e = pod("e", volumes=[{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}])
+    assert fit_error(zone_nodes(), e, **listers) == (
+        '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
+        '"e-scratch".')

@@ -57,8 +57,15 @@ class VolumeBinding:
                     return unresolvable(f'waiting for ephemeral volume controller to create the '
                                         f'persistentvolumeclaim "{name}"')
                 return unresolvable(f'persistentvolumeclaim "{name}" not found')
+            if (claim.get("status") or {}).get("phase") == "Lost":
+                return unresolvable(f'persistentvolumeclaim "{name}" bound to non-existent persistentvolume '
+                                    f'"{(claim.get("spec") or {}).get("volumeName", "")}"')
             if claim["metadata"].get("deletionTimestamp"):
                 return unresolvable(f'persistentvolumeclaim "{name}" is being deleted')
+            if ephemeral and not any(r.get("controller") and r.get("uid") == pod["metadata"].get("uid")
+                                     for r in claim["metadata"].get("ownerReferences") or []):
+                return unresolvable(f"PVC {namespace}/{name} was not created for pod {namespace}/"
+                                    f"{pod['metadata']['name']} (pod is not owner)")
             volume_name = (claim.get("spec") or {}).get("volumeName")
             if volume_name:
                 bound.append(volume_name)
