@@ -26,7 +26,7 @@ from ..client.resources import (NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PER
 from ..client.rest import APIError, Client
 from .cache import Cache
 from .framework import FitError, Framework, NoNodesAvailable
-from .plugins import DEFAULT_SCORE_WEIGHTS, default_plugins, default_selector
+from .plugins import default_plugins, default_selector, profile_plugins
 from .preemption import PreemptionResult, preempt
 from .queue import QueuedPodInfo, SchedulingQueue
 from .resources import pod_requests
@@ -94,11 +94,13 @@ def pod_condition(reason: str, message: str) -> dict:
 
 
 class Scheduler:
-    """One scheduler: its informers, cache, queue and profiles (one per schedulerName)."""
+    """One scheduler: its informers, cache, queue and profiles (one per schedulerName).  ``profiles`` are
+    KubeSchedulerConfiguration profiles (``schedulerName``, ``plugins``, ``pluginConfig``); without them,
+    one default profile per name in ``scheduler_names``."""
 
     def __init__(self, client: Client, clock=None, rand: Optional[random.Random] = None,
                  scheduler_names: Iterable[str] = (DEFAULT_SCHEDULER_NAME,), percentage_of_nodes_to_score: int = 0,
-                 informers: Optional[SharedInformerFactory] = None):
+                 informers: Optional[SharedInformerFactory] = None, profiles: Optional[list] = None):
         if clock is None:
             from twisted.internet import reactor as clock
         self.client = client
@@ -119,18 +121,17 @@ class Scheduler:
                             "ReplicaSet": self.informers.informer(REPLICA_SETS),
                             "StatefulSet": self.informers.informer(STATEFUL_SETS)}
         self.profiles: dict[str, Framework] = {}
-        for name in scheduler_names:
-            plugins = default_plugins(
-                namespace_labels=self._namespace_labels,
+        for profile in profiles or [{"schedulerName": name} for name in scheduler_names]:
+            name = profile.get("schedulerName") or DEFAULT_SCHEDULER_NAME
+            plugins, weights = profile_plugins(
+                profile, namespace_labels=self._namespace_labels,
                 get_claim=lambda ns, name: self.claims.indexer.get_by_key(ns, name),
                 get_volume=lambda name: self.volumes.indexer.get_by_key(None, name),
                 get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
                 default_spread_selector=self._default_spread_selector)
-            self.profiles[name] = Framework(plugins, DEFAULT_SCORE_WEIGHTS, name, self.rand,
-                                            percentage_of_nodes_to_score)
-        any_profile = next(iter(self.profiles.values()))
+            self.profiles[name] = Framework(plugins, weights, name, self.rand, percentage_of_nodes_to_score)
         self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set())
-                                                           for p in any_profile.plugins})
+                                                           for p in default_plugins()})
         self.recorder = EventRecorder(client, REPORTING_CONTROLLER, clock=clock)
         self.running = False
         self._loop_done: Optional[Deferred] = None

@@ -45,8 +45,7 @@ class SchedulerService(service.Service):
 
     async def _lead(self) -> None:
         log.info("{identity} became leader", identity=self.identity)
-        self.scheduler = Scheduler(self.client, self.reactor, scheduler_names=self.options.get("scheduler-names")
-                                   or ("default-scheduler",),
+        self.scheduler = Scheduler(self.client, self.reactor, profiles=self.options.get("profiles"),
                                    percentage_of_nodes_to_score=self.options.get("percentage-of-nodes-to-score", 0))
         await self.scheduler.run()
 

@@ -1,9 +1,9 @@
 """`twistd kube-scheduler`: its flags (upstream's names and defaults where they apply) and service.
 
 Profiles come from --config, a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1, JSON or YAML):
-each profile's schedulerName gets the default plugins (plugin configuration in profiles is not read),
-percentageOfNodesToScore and the leaderElection block are honoured; flags given on the command line win
-over the file's leaderElection.
+each profile's schedulerName, its plugins (enabled with weights, disabled, per extension point or
+multiPoint) and NodeResourcesFit's scoringStrategy; percentageOfNodesToScore and the leaderElection block
+are honoured too; flags given on the command line win over the file's leaderElection.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Options(usage.Options):
     def postOptions(self):
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
-        self["scheduler-names"] = ["default-scheduler"]
+        self["profiles"] = [{"schedulerName": "default-scheduler"}]
         self["percentage-of-nodes-to-score"] = 0
         if self["config"]:
             self._read_config(self["config"])
@@ -71,10 +71,17 @@ class Options(usage.Options):
         if not isinstance(config, dict) or config.get("kind") != "KubeSchedulerConfiguration" or \
                 config.get("apiVersion") != CONFIG_API_VERSION:
             raise usage.UsageError(f"{path}: not a KubeSchedulerConfiguration of {CONFIG_API_VERSION}")
-        names = [p.get("schedulerName") or "default-scheduler" for p in config.get("profiles") or [{}]]
+        from .plugins import profile_plugins
+        profiles = config.get("profiles") or [{"schedulerName": "default-scheduler"}]
+        names = [p.get("schedulerName") or "default-scheduler" for p in profiles]
         if len(set(names)) != len(names):
             raise usage.UsageError(f"{path}: profiles: Duplicate value: each schedulerName once")
-        self["scheduler-names"] = names
+        for profile in profiles:
+            try:
+                profile_plugins(profile)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise usage.UsageError(f"{path}: profile {profile.get('schedulerName')!r}: {e}") from None
+        self["profiles"] = profiles
         self["percentage-of-nodes-to-score"] = int(config.get("percentageOfNodesToScore") or 0)
         election = config.get("leaderElection") or {}
         fields = {"leaderElect": "leader-elect", "leaseDuration": "leader-elect-lease-duration",

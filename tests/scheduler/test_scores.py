@@ -149,3 +149,34 @@ def test_default_selector_merges_services_and_controller():
     rc = {"spec": {"selector": {"tier": "front"}}}
     selector = default_selector(p, services, lambda kind, ns, name: rc)
     assert str(selector) == "app=web,tier=front"
+
+
+def test_most_allocated_profile_packs_pods():
+    """A profile with NodeResourcesFit's MostAllocated strategy sends the pod to the fuller node."""
+    from kapiserver.scheduler.plugins import profile_plugins
+    profile = {"schedulerName": "packer", "pluginConfig": [{"name": "NodeResourcesFit", "args": {
+        "scoringStrategy": {"type": "MostAllocated", "resources": [{"name": "cpu", "weight": 1},
+                                                                    {"name": "memory", "weight": 1}]}}}],
+               "plugins": {"score": {"disabled": [{"name": "NodeResourcesBalancedAllocation"}],
+                                     "enabled": [{"name": "NodeResourcesFit", "weight": 5}]}}}
+    plugins, weights = profile_plugins(profile)
+    assert weights["NodeResourcesFit"] == 5 and weights["NodeResourcesBalancedAllocation"] == 0
+    nodes = [node("a"), node("b")]
+    placed = [pod("x", cpu="2", memory="2Gi", node_name="a")]
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    assert fw.schedule(pod("p", cpu="1", memory="1Gi"), cluster(nodes, placed).snapshot()).suggested_host == "a"
+    least = framework()
+    assert least.schedule(pod("p", cpu="1", memory="1Gi"), cluster(nodes, placed).snapshot()).suggested_host == "b"
+
+
+def test_profile_disables_a_filter():
+    """A filter disabled in a profile no longer rejects nodes; an unknown plugin name is refused."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+    plugins, weights = profile_plugins({"plugins": {"filter": {"disabled": [{"name": "TaintToleration"}]}}})
+    tainted = [node("a", taints=[{"key": "k", "effect": "NoSchedule"}])]
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    assert fw.schedule(pod("p"), cluster(tainted).snapshot()).suggested_host == "a"
+    with pytest.raises(ValueError, match="NoSuchPlugin"):
+        profile_plugins({"plugins": {"score": {"enabled": [{"name": "NoSuchPlugin", "weight": 1}]}}})

@@ -51,7 +51,7 @@ def test_config_file_profiles(tmp_path):
                       "leaderElection:\n  leaderElect: false\n  leaseDuration: 20s\n"
                       "profiles:\n- schedulerName: default-scheduler\n- schedulerName: batch\n")
     options = parse("--kubeconfig=k", f"--config={config}", "--leader-elect-lease-duration=25s")
-    assert options["scheduler-names"] == ["default-scheduler", "batch"]
+    assert [p["schedulerName"] for p in options["profiles"]] == ["default-scheduler", "batch"]
     assert options["leader-elect"] is False and options["leader-elect-lease-duration"] == 25.0
     config.write_text("apiVersion: v1\nkind: ConfigMap\n")
     with pytest.raises(usage.UsageError, match="not a KubeSchedulerConfiguration"):

@@ -44,6 +44,49 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
     ]
 
 
-__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "InterPodAffinity", "NodeAffinity", "NodeName",
+def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
+    """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
+    its ``plugins`` (multiPoint, preFilter, filter, preScore, score: enabled with weights, disabled, "*")
+    and NodeResourcesFit's scoringStrategy from ``pluginConfig`` applied.  ValueError for what is wrong."""
+    fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
+                     if c.get("name") == "NodeResourcesFit"), {})
+    strategy = fit_args.get("scoringStrategy") or {}
+    plugins = default_plugins(**listers)
+    if strategy:
+        scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or []) or None
+        plugins = [NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or
+                                    (("cpu", 1), ("memory", 1))) if p.name == "NodeResourcesFit" else p
+                   for p in plugins]
+    weights = dict(DEFAULT_SCORE_WEIGHTS)
+    known = {p.name for p in plugins}
+    points = profile.get("plugins") or {}
+    methods = {"preFilter": "pre_filter", "filter": "filter", "preScore": "pre_score", "score": "score"}
+
+    def names(entries):
+        found = [e.get("name", "") for e in entries or []]
+        unknown = [n for n in found if n != "*" and n not in known]
+        if unknown:
+            raise ValueError(f"plugin {unknown[0]!r} is not one this scheduler has")
+        return found
+    off_everywhere = names((points.get("multiPoint") or {}).get("disabled"))
+    for point, method in methods.items():
+        section = points.get(point) or {}
+        disabled = set(names(section.get("disabled")) + off_everywhere)
+        enabled = {e["name"]: e for e in section.get("enabled") or [] if names([e])}
+        for plugin in plugins:
+            if ("*" in disabled or plugin.name in disabled) and plugin.name not in enabled:
+                setattr(plugin, method, None)    # the extension point is off for this plugin
+                if point == "score":
+                    weights[plugin.name] = 0
+        for name, entry in enabled.items():
+            if point == "score" and entry.get("weight"):
+                weights[name] = entry["weight"]
+    for entry in (points.get("multiPoint") or {}).get("enabled") or []:
+        if names([entry]) and entry.get("weight"):
+            weights[entry["name"]] = entry["weight"]
+    return plugins, weights
+
+
+__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
            "PodTopologySpread", "TaintToleration", "VolumeBinding"]

@@ -1,5 +1,6 @@
-"""NodeResourcesFit (the pod's requests against what is left of the node's allocatable, LeastAllocated
-scoring) and NodeResourcesBalancedAllocation (favouring nodes whose cpu and memory stay in step)."""
+"""NodeResourcesFit (the pod's requests against what is left of the node's allocatable; LeastAllocated
+scoring by default, MostAllocated when a profile's scoringStrategy asks) and
+NodeResourcesBalancedAllocation (favouring nodes whose cpu and memory stay in step)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,17 @@ def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple
 
 
 class NodeResourcesFit:
+    """``strategy`` is the scoringStrategy type, ``scored`` its (resource, weight) pairs."""
+
     name = "NodeResourcesFit"
+    STRATEGIES = ("LeastAllocated", "MostAllocated")
+
+    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES):
+        if strategy not in self.STRATEGIES:
+            raise ValueError(f"scoringStrategy.type: Unsupported value: {strategy!r}: supported values: "
+                             f"{', '.join(repr(s) for s in self.STRATEGIES)}")
+        self.strategy = strategy
+        self.scored = tuple(scored)
     events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
 
     def pre_filter(self, state, pod: Mapping, snapshot):
@@ -63,15 +74,24 @@ class NodeResourcesFit:
         return None
 
     def score(self, state, pod: Mapping, node_info) -> int:
-        """LeastAllocated over cpu and memory, counting containers without requests at the defaults."""
+        """The strategy over the scored resources, counting containers without cpu or memory requests at
+        the defaults; an extended resource the pod does not ask for is left out."""
         wanted = state[self.name + "/score"]
         total = weights = 0
-        for name, weight in SCORED_RESOURCES:
+        for name, weight in self.scored:
+            if name in (resources.CPU, resources.MEMORY):
+                requested = node_info.non_zero_requested.get(name, 0) + wanted.get(name, 0)
+            elif wanted.get(name, 0) == 0 and is_scalar_resource_name(name):
+                continue
+            else:
+                requested = node_info.requested.get(name, 0) + wanted.get(name, 0)
             capacity = node_info.allocatable.get(name, 0)
             if capacity == 0:
                 continue
-            requested = node_info.non_zero_requested.get(name, 0) + wanted.get(name, 0)
-            score = 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
+            if self.strategy == "MostAllocated":
+                score = min(requested, capacity) * MAX_NODE_SCORE // capacity
+            else:
+                score = 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
             total += score * weight
             weights += weight
         return total // weights if weights else 0
