@@ -121,3 +121,37 @@ def test_a_second_profile_schedules_its_own_pods(client, scheduler, namespace):
         assert event["message"].startswith(f"Successfully assigned {namespace}/batch-job to ")
     finally:
         batch.stop()
+
+
+def test_leader_election_one_scheduler_at_a_time(client, nodes):
+    """Two kube-scheduler services on one Lease: one leads and schedules, the other waits and takes over
+    once the leader has stopped and the lease has run out."""
+    import time
+
+    from twisted.internet import reactor
+
+    from kapiserver.client.resources import LEASES
+    from kapiserver.scheduler.service import SchedulerService
+    options = {"leader-elect": True, "leader-elect-lease-duration": 3.0, "leader-elect-renew-deadline": 2.0,
+               "leader-elect-retry-period": 1.0, "leader-elect-resource-name": unique("kube-scheduler")}
+    first, second = SchedulerService(reactor, client, options), SchedulerService(reactor, client, options)
+    first.startService()
+    eventually(lambda: first.scheduler is not None)
+    second.startService()
+    try:
+        deadline = time.monotonic() + 1.5
+        eventually(lambda: time.monotonic() > deadline)
+        assert second.scheduler is None
+        lease = run(client.get(LEASES, options["leader-elect-resource-name"], "kube-system"))
+        assert lease["spec"]["holderIdentity"] == first.identity
+        first.scheduler.stop()
+        first.scheduler = None
+        run(first.elector.stop())
+        eventually(lambda: second.scheduler is not None, timeout=15)
+    finally:
+        for service in (first, second):
+            if service.scheduler is not None:
+                service.scheduler.stop()
+                service.scheduler = None
+            if service.elector is not None:
+                run(service.elector.stop())
