@@ -253,7 +253,7 @@ class Scheduler:
             result = framework.schedule(pod, snapshot, nominated)
         except NoNodesAvailable as e:
             info.unschedulable_plugins = set()
-            await self.handle_failure(info, str(e), "Unschedulable")
+            await self.handle_failure(info, str(e), "Unschedulable", nominated_node="")
             return
         except FitError as e:
             info.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
@@ -267,7 +267,7 @@ class Scheduler:
         except Exception as e:
             log.failure("scheduling {pod}", pod=_key(pod))
             info.unschedulable_plugins = set()
-            await self.handle_failure(info, str(e), "SchedulerError")
+            await self.handle_failure(info, str(e), "SchedulerError", nominated_node="")
             return
         assumed = self.cache.assume_pod(pod, result.suggested_host)
         self.queue.nominator.delete(pod)
