@@ -227,3 +227,10 @@ def test_volume_binding_claim_states():
     assert fit_error(zone_nodes(), e, **listers) == (
         '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
         '"e-scratch".')
+
+
+def test_no_nodes_at_all():
+    """An empty cluster: upstream's ErrNoNodesAvailable, not a FitError."""
+    from kapiserver.scheduler.framework import NoNodesAvailable
+    with pytest.raises(NoNodesAvailable, match="^no nodes available to schedule pods$"):
+        framework().schedule(pod("p"), cluster([]).snapshot())
