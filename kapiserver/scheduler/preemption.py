@@ -3,20 +3,21 @@ priority would make room, with the fewest and least important victims.
 
 Only nodes rejected as Unschedulable (not UnschedulableAndUnresolvable) are tried.  On each, every pod of
 lower priority is taken off; if the pod then fits, the victims are given back one by one, most important
-first, as long as the pod still fits; those that cannot be given back are the victims.  The node chosen
-is the one whose victims' highest priority is lowest, then whose priorities sum lowest, then with the
-fewest victims, then whose most important victims started latest.  PodDisruptionBudgets are not consulted
-(every candidate counts as violating none).
+first (those whose eviction would break a PodDisruptionBudget before the others), as long as the pod still
+fits; those that cannot be given back are the victims.  The node chosen is the one with the fewest
+PodDisruptionBudget violations, then whose victims' highest priority is lowest, then whose priorities sum
+lowest, then with the fewest victims, then whose most important victims started latest.
 
 The result is plain data; the scheduler deletes the victims and writes the nomination.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 from .cache import NodeInfo, PodInfo, Snapshot
 from .framework import (ERROR, UNSCHEDULABLE, CycleState, Diagnosis, FitError, Framework, Status, unresolvable)
+from .plugins.helpers import label_selector
 from .resources import pod_priority
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -27,9 +28,10 @@ _LATEST = "9999-12-31T23:59:59Z"    # a pod not started yet counts as starting n
 
 
 class Candidate:
-    def __init__(self, node_name: str, victims: list[PodInfo]):
+    def __init__(self, node_name: str, victims: list[PodInfo], num_pdb_violations: int = 0):
         self.node_name = node_name
         self.victims = victims
+        self.num_pdb_violations = num_pdb_violations
 
     def __repr__(self) -> str:
         return f"Candidate({self.node_name}, victims={[v.name for v in self.victims]})"
@@ -85,34 +87,63 @@ def _fits(framework: Framework, pod: Mapping, snapshot: Snapshot, node_info: Nod
     return framework.filter_with_nominated_pods(state, pod, snapshot, node_info, nominated)
 
 
+def filter_pods_with_pdb_violation(infos: list[PodInfo], pdbs: Sequence[Mapping]
+                                   ) -> tuple[list[PodInfo], list[PodInfo]]:
+    """(violating, non-violating): a pod violates when evicting it, after the pods before it, would take a
+    PodDisruptionBudget of its namespace that selects it below zero disruptions allowed.  Pods already in a
+    budget's disruptedPods do not count against it; a budget with an empty selector selects nothing."""
+    allowed = [(pdb.get("status") or {}).get("disruptionsAllowed") or 0 for pdb in pdbs]
+    violating, fine = [], []
+    for info in infos:
+        violated = False
+        for i, pdb in enumerate(pdbs if info.labels else ()):
+            if pdb["metadata"].get("namespace") != info.namespace:
+                continue
+            selector = label_selector((pdb.get("spec") or {}).get("selector"))
+            if selector.empty or not selector.matches(info.labels):
+                continue
+            if info.name in ((pdb.get("status") or {}).get("disruptedPods") or {}):
+                continue
+            allowed[i] -= 1
+            violated = violated or allowed[i] < 0
+        (violating if violated else fine).append(info)
+    return violating, fine
+
+
 def select_victims_on_node(framework: Framework, pod: Mapping, snapshot: Snapshot, node_info: NodeInfo,
-                           nominated: Callable[[str], list[PodInfo]] = lambda name: []
-                           ) -> tuple[Optional[list[PodInfo]], Status]:
-    """The fewest, least important pods to evict from ``node_info`` so that ``pod`` fits, or None and why not."""
+                           nominated: Callable[[str], list[PodInfo]] = lambda name: [],
+                           pdbs: Sequence[Mapping] = ()) -> tuple[Optional[list[PodInfo]], Status, int]:
+    """The fewest, least important pods to evict from ``node_info`` so that ``pod`` fits, the status, and
+    how many of them break a PodDisruptionBudget; None and why not when no eviction helps."""
     priority = pod_priority(pod)
     trial = node_info.clone()
     potential = [p for p in trial.pods if p.priority < priority]
     if not potential:
-        return None, unresolvable(NO_VICTIMS)
+        return None, unresolvable(NO_VICTIMS), 0
     for info in potential:
         trial.remove_pod(info.uid)
     trial_snapshot = snapshot.replace(trial)
     status = _fits(framework, pod, trial_snapshot, trial, nominated)
     if not status.is_success():
-        return None, status
+        return None, status, 0
     victims = []
-    for info in sorted(potential, key=_more_important_key):
-        trial.add_pod(info)
-        if not _fits(framework, pod, trial_snapshot, trial, nominated).is_success():
-            trial.remove_pod(info.uid)
-            victims.append(info)
-    return sorted(victims, key=_more_important_key), Status("Success")
+    violations = 0
+    violating, fine = filter_pods_with_pdb_violation(sorted(potential, key=_more_important_key), pdbs)
+    for group in (violating, fine):
+        for info in group:
+            trial.add_pod(info)
+            if not _fits(framework, pod, trial_snapshot, trial, nominated).is_success():
+                trial.remove_pod(info.uid)
+                victims.append(info)
+                violations += group is violating
+    return sorted(victims, key=_more_important_key), Status("Success"), violations
 
 
 def pick_one_node_for_preemption(candidates: list[Candidate]) -> Candidate:
     """pickOneNodeForPreemption's criteria in order; the first candidate left wins."""
     offset = 2 ** 31    # sums of priorities shifted so negative priorities count as small
     criteria = [
+        lambda c: c.num_pdb_violations,
         lambda c: c.victims[0].priority,
         lambda c: sum(v.priority + offset for v in c.victims),
         lambda c: len(c.victims),
@@ -132,7 +163,8 @@ def pick_one_node_for_preemption(candidates: list[Candidate]) -> Candidate:
 
 
 def preempt(framework: Framework, pod: Mapping, snapshot: Snapshot, diagnosis: Diagnosis,
-            nominated: Callable[[str], list[PodInfo]] = lambda name: []) -> PreemptionResult:
+            nominated: Callable[[str], list[PodInfo]] = lambda name: [],
+            pdbs: Sequence[Mapping] = ()) -> PreemptionResult:
     """Evaluator.Preempt, up to the choice of a candidate."""
     ok, message = eligible_to_preempt(pod, snapshot, diagnosis)
     if not ok:
@@ -143,14 +175,14 @@ def preempt(framework: Framework, pod: Mapping, snapshot: Snapshot, diagnosis: D
         status = _status_of(diagnosis, node_info.name)
         if status is None or status.code != UNSCHEDULABLE:
             continue
-        victims, why = select_victims_on_node(framework, pod, snapshot, node_info, nominated)
+        victims, why, violations = select_victims_on_node(framework, pod, snapshot, node_info, nominated, pdbs)
         if victims is None:
             statuses[node_info.name] = why
         elif not victims:
             # It fits with every lower pod given back: a node that needs no preemption is no candidate.
             statuses[node_info.name] = Status(ERROR, f'expected at least one victim pod on node "{node_info.name}"')
         else:
-            candidates.append(Candidate(node_info.name, victims))
+            candidates.append(Candidate(node_info.name, victims, violations))
     if not candidates:
         failed = Diagnosis()
         failed.node_to_status = statuses

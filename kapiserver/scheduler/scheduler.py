@@ -21,7 +21,8 @@ from twisted.logger import Logger
 
 from ..client.events import EventRecorder
 from ..client.informer import SharedInformerFactory
-from ..client.resources import (NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS, REPLICA_SETS,
+from ..client.resources import (NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, POD_DISRUPTION_BUDGETS,
+                                PODS, REPLICA_SETS,
                                 REPLICATION_CONTROLLERS, SERVICES, STATEFUL_SETS, STORAGE_CLASSES)
 from ..client.rest import APIError, Client
 from .cache import Cache
@@ -115,6 +116,7 @@ class Scheduler:
         self.volumes = self.informers.informer(PERSISTENT_VOLUMES)
         self.storage_classes = self.informers.informer(STORAGE_CLASSES)
         self.namespaces = self.informers.informer(NAMESPACES)
+        self.pdbs = self.informers.informer(POD_DISRUPTION_BUDGETS)    # for preemption's choice of victims
         # What the default topology spreading reads to find a pod's siblings.
         self.services = self.informers.informer(SERVICES)
         self.controllers = {"ReplicationController": self.informers.informer(REPLICATION_CONTROLLERS),
@@ -257,7 +259,8 @@ class Scheduler:
             return
         except FitError as e:
             info.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
-            outcome: PreemptionResult = preempt(framework, pod, snapshot, e.diagnosis, nominated)
+            outcome: PreemptionResult = preempt(framework, pod, snapshot, e.diagnosis, nominated,
+                                                self.pdbs.indexer.list())
             if outcome.candidate is not None:
                 await self.prepare_candidate(framework, pod, outcome.candidate)
             elif outcome.message:

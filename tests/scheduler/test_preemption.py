@@ -69,7 +69,8 @@ def test_victims_reprieved_most_important_first():
               pod("p3", cpu="1", priority=3, node_name="a")]
     fw = framework()
     snapshot = cluster(nodes, placed).snapshot()
-    victims, status = select_victims_on_node(fw, pod("p", cpu="2", priority=10), snapshot, snapshot.get("a"))
+    victims, status, violations = select_victims_on_node(fw, pod("p", cpu="2", priority=10), snapshot,
+                                                         snapshot.get("a"))
     assert [v.name for v in victims] == ["p2", "p1"]
 
 
@@ -108,3 +109,38 @@ def test_nominated_node_is_taken_when_it_fits():
     for seed in range(5):
         result = framework(seed).schedule(nominated, cluster([node("a", cpu="8"), node("b", cpu="2")]).snapshot())
         assert result.suggested_host == "b"
+
+
+def _pdb(labels, allowed, disrupted=None):
+    return {"metadata": {"name": "budget", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": labels}},
+            "status": {"disruptionsAllowed": allowed, "disruptedPods": disrupted or {}}}
+
+
+def test_pdb_violations_counted_against_the_budget():
+    """Each matching victim takes one disruption from its budget; past zero it violates; pods already
+    disrupted and budgets with an empty selector do not count."""
+    from kapiserver.scheduler.cache import PodInfo
+    from kapiserver.scheduler.preemption import filter_pods_with_pdb_violation
+    infos = [PodInfo(pod(f"w{i}", labels={"app": "web"})) for i in range(3)]
+    violating, fine = filter_pods_with_pdb_violation(infos, [_pdb({"app": "web"}, 1)])
+    assert [v.name for v in violating] == ["w1", "w2"] and [f.name for f in fine] == ["w0"]
+    violating, fine = filter_pods_with_pdb_violation(infos, [_pdb({"app": "web"}, 0, {"w0": "2026-01-01T00:00:00Z"})])
+    assert [v.name for v in violating] == ["w1", "w2"]
+    assert filter_pods_with_pdb_violation(infos, [_pdb({}, 0)])[0] == []
+
+
+def test_node_without_budget_violations_preferred():
+    """A node whose victim a PodDisruptionBudget protects loses to one whose victim none does, even with a
+    higher victim priority."""
+    fw = framework()
+    nodes = [node("a", cpu="1"), node("b", cpu="1")]
+    placed = [pod("guarded", cpu="1", priority=1, node_name="a", labels={"app": "db"}),
+              pod("free", cpu="1", priority=5, node_name="b")]
+    p = pod("p", cpu="1", priority=10)
+    snapshot = cluster(nodes, placed).snapshot()
+    with pytest.raises(FitError) as raised:
+        fw.schedule(p, snapshot)
+    result = preempt(fw, p, snapshot, raised.value.diagnosis, pdbs=[_pdb({"app": "db"}, 0)])
+    assert result.candidate.node_name == "b"
+    assert preempt(fw, p, snapshot, raised.value.diagnosis).candidate.node_name == "a"
