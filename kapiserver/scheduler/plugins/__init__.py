@@ -46,7 +46,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
 
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
-    its ``plugins`` (multiPoint, preFilter, filter, preScore, score: enabled with weights, disabled, "*")
+    its ``plugins`` (multiPoint, preFilter, filter, score: enabled with weights, disabled, "*")
     and NodeResourcesFit's scoringStrategy from ``pluginConfig`` applied.  ValueError for what is wrong."""
     fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                      if c.get("name") == "NodeResourcesFit"), {})
@@ -60,7 +60,8 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     weights = dict(DEFAULT_SCORE_WEIGHTS)
     known = {p.name for p in plugins}
     points = profile.get("plugins") or {}
-    methods = {"preFilter": "pre_filter", "filter": "filter", "preScore": "pre_score", "score": "score"}
+    # preScore goes with score here: a Score without its PreScore would have nothing to read.
+    methods = {"preFilter": "pre_filter", "filter": "filter", "score": "score"}
 
     def names(entries):
         found = [e.get("name", "") for e in entries or []]
