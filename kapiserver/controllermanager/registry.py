@@ -22,6 +22,7 @@ CONTROLLERS: Dict[str, str] = {
     # -- endpoints, endpointslices, mirroring
 
     # -- nodes, taint eviction, certificates, volumes
+    "taint-eviction-controller": "tainteviction:start_taint_eviction_controller",
 
 }
 # Upstream's older names for its controllers, still accepted by --controllers.
