@@ -22,6 +22,7 @@ CONTROLLERS: Dict[str, str] = {
     # -- endpoints, endpointslices, mirroring
 
     # -- nodes, taint eviction, certificates, volumes
+    "node-lifecycle-controller": "nodelifecycle:start_node_lifecycle_controller",
     "taint-eviction-controller": "tainteviction:start_taint_eviction_controller",
 
 }
