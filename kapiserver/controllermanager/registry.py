@@ -22,6 +22,9 @@ CONTROLLERS: Dict[str, str] = {
     # -- endpoints, endpointslices, mirroring
 
     # -- nodes, taint eviction, certificates, volumes
+    "certificatesigningrequest-signing-controller": "csrsigning:start_csr_signing_controller",
+    "certificatesigningrequest-approving-controller": "csrapproving:start_csr_approving_controller",
+    "certificatesigningrequest-cleaner-controller": "csrcleaner:start_csr_cleaner_controller",
     "node-lifecycle-controller": "nodelifecycle:start_node_lifecycle_controller",
     "taint-eviction-controller": "tainteviction:start_taint_eviction_controller",
 
