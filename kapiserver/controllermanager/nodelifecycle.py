@@ -21,6 +21,7 @@ from ..client.resources import LEASES, NODES, PODS
 from ..client.rest import APIError
 from ..machinery import meta
 from .context import ControllerContext, QueueController
+from .ownwrites import newest
 from .taints import NO_EXECUTE, NO_SCHEDULE, POD_NODE_INDEX, pod_node_name, same_taint
 
 COMPONENT = "node-controller"
@@ -98,15 +99,6 @@ def desired_no_schedule_taints(node: dict) -> list:
     if (node.get("spec") or {}).get("unschedulable"):
         taints.append({"key": UNSCHEDULABLE, "effect": NO_SCHEDULE})
     return taints
-
-
-def newest(cached: Optional[dict], written: Optional[dict]) -> Optional[dict]:
-    """The later of an informer's copy and the copy this controller last wrote (by resourceVersion)."""
-    if cached is None or written is None:
-        return cached
-    if int(written["metadata"]["resourceVersion"]) > int(cached["metadata"]["resourceVersion"]):
-        return written
-    return cached
 
 
 class NodeHealth:
