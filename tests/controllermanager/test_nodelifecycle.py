@@ -111,3 +111,69 @@ def test_unschedulable_nodes_get_the_unschedulable_taint(controllers, simulated_
     eventually(lambda: ("node.kubernetes.io/unschedulable", "NoSchedule") in taints(client, "nl-cordoned"))
     run(client.patch(NODES, "nl-cordoned", {"spec": {"unschedulable": False}}))
     eventually(lambda: ("node.kubernetes.io/unschedulable", "NoSchedule") not in taints(client, "nl-cordoned"))
+
+
+class RecordingClient:
+    """Writes of nodes, recorded and echoed back with a newer resourceVersion; events dropped."""
+
+    def __init__(self):
+        self.updates = []
+
+    async def update(self, resource, obj, subresource=None):
+        self.updates.append((resource.plural, subresource, obj))
+        meta = {**obj["metadata"], "resourceVersion": str(int(obj["metadata"]["resourceVersion"]) + 1000)}
+        return {**obj, "metadata": meta}
+
+    async def create(self, resource, obj, namespace=None, **kwargs):
+        return obj
+
+    async def patch(self, *args, **kwargs):
+        return {}
+
+
+def _controller(nodes, clock, options=None):
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext
+    from kapiserver.controllermanager.nodelifecycle import NodeLifecycleController
+    client = RecordingClient()
+    ctx = ControllerContext(client, SharedInformerFactory(client, clock), clock, options)
+    controller = NodeLifecycleController(ctx)
+    for node in nodes:
+        controller.nodes.indexer.add(node)
+    return controller, client
+
+
+def _node(name, ready, zone="z1", rv="1"):
+    return {"metadata": {"name": name, "uid": name, "resourceVersion": rv, "creationTimestamp": "2024-01-01T00:00:00Z",
+                         "labels": {"topology.kubernetes.io/zone": zone}},
+            "spec": {}, "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def _no_execute(client, name):
+    writes = [obj for plural, sub, obj in client.updates if sub is None and obj["metadata"]["name"] == name]
+    return [t["key"] for t in (writes[-1]["spec"].get("taints") or []) if t["effect"] == "NoExecute"] if writes else []
+
+
+def test_zones_limit_no_execute_tainting():
+    """A zone with every node down is in full disruption: no NoExecute taint; in a healthy zone the first
+    unreachable node is tainted at once and the next only after 1/--node-eviction-rate seconds (20 s at 0.05)."""
+    clock = task.Clock()
+    clock.advance(1_700_000_000)
+    controller, client = _controller([_node("down-1", "Unknown"), _node("down-2", "Unknown")], clock)
+    run(controller._update_taints(controller.node("down-1"), "Unknown"))
+    assert _no_execute(client, "down-1") == []
+    assert ("node.kubernetes.io/unreachable", "NoSchedule") in {
+        (t["key"], t["effect"]) for t in client.updates[-1][2]["spec"]["taints"]}
+
+    nodes = [_node("ok-1", "True"), _node("ok-2", "True"), _node("bad-1", "Unknown"), _node("bad-2", "False")]
+    controller, client = _controller(nodes, clock, {"node-eviction-rate": 0.05})
+    run(controller._update_taints(controller.node("bad-1"), "Unknown"))
+    assert _no_execute(client, "bad-1") == ["node.kubernetes.io/unreachable"]
+    run(controller._update_taints(controller.node("bad-2"), "False"))
+    assert _no_execute(client, "bad-2") == []
+    clock.advance(10)
+    run(controller._update_taints(controller.node("bad-2"), "False"))
+    assert _no_execute(client, "bad-2") == []
+    clock.advance(10)
+    run(controller._update_taints(controller.node("bad-2"), "False"))
+    assert _no_execute(client, "bad-2") == ["node.kubernetes.io/not-ready"]
