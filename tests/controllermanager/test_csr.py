@@ -178,3 +178,44 @@ def test_cleaner_deletes_old_denied_requests_and_keeps_pending_ones(client):
         assert run(client.get(CSRS, pending))
     finally:
         manager.stop()
+
+
+def test_signing_keeps_sans_and_sets_usages_and_validity():
+    """A kubelet serving certificate keeps the request's DNS and IP names, carries server auth and the key usages
+    asked for, starts 5 minutes back and lasts the duration (capped by the CA)."""
+    import ipaddress
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from kapiserver.controllermanager.csr import CertificateAuthority
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+          .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), True).sign(key, hashes.SHA256()))
+    authority = CertificateAuthority(ca.public_bytes(serialization.Encoding.PEM),
+                                     key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    node_key = ec.generate_private_key(ec.SECP256R1())
+    request = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "system:node:n1"),
+                                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes")]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName("n1.example"),
+                                                           x509.IPAddress(ipaddress.ip_address("10.0.0.7"))]), False)
+               .sign(node_key, hashes.SHA256()))
+    assert signer_validation_error("kubernetes.io/kubelet-serving", request,
+                                   ["digital signature", "server auth"]) is None
+    stamp = now.timestamp()
+    cert = x509.load_pem_x509_certificate(authority.sign(request, ["digital signature", "server auth"], 30 * 86400,
+                                                         stamp))
+    cert.verify_directly_issued_by(ca)
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["n1.example"]
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.7"]
+    assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    assert abs(cert.not_valid_before_utc.timestamp() - (stamp - 300)) < 1
+    assert cert.not_valid_after_utc == ca.not_valid_after_utc
