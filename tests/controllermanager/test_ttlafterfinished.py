@@ -1,0 +1,51 @@
+"""ttl-after-finished-controller: finished Jobs go ttlSecondsAfterFinished after they finished (real clock,
+a one-second TTL), unfinished ones and ones without a TTL stay; the expiry arithmetic without a server."""
+
+from kapiserver.client.resources import JOBS
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.ttlafterfinished import time_left
+from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.test_job import finished, job_object
+
+
+def gone(client, name, namespace):
+    def check():
+        try:
+            run(client.get(JOBS, name, namespace))
+        except APIError as e:
+            return e.code == 404
+        return False
+    return check
+
+
+def test_finished_job_is_deleted_after_its_ttl(controllers, simulated_nodes, client, namespace):
+    """A Job with ttlSecondsAfterFinished 1 is deleted about a second after it completed; one without a TTL
+    stays."""
+    simulated_nodes("ttl-node", schedule=True, run_seconds=0.1)
+    controllers("job-controller", "ttl-after-finished-controller")
+    run(client.create(JOBS, job_object("short", namespace, ttlSecondsAfterFinished=1)))
+    run(client.create(JOBS, job_object("kept", namespace)))
+    eventually(finished(client, "short", namespace))
+    eventually(finished(client, "kept", namespace))
+    eventually(gone(client, "short", namespace), timeout=10)
+    assert run(client.get(JOBS, "kept", namespace))["metadata"]["name"] == "kept"
+
+
+def test_ttl_zero_deletes_at_once(controllers, simulated_nodes, client, namespace):
+    """ttlSecondsAfterFinished 0: the Job is deleted as soon as it is seen finished."""
+    simulated_nodes("ttl-node-0", schedule=True, run_seconds=0.1)
+    controllers("job-controller", "ttl-after-finished-controller")
+    run(client.create(JOBS, job_object("zero", namespace, ttlSecondsAfterFinished=0)))
+    eventually(gone(client, "zero", namespace), timeout=10)
+
+
+def test_time_left_counts_from_the_finish_condition():
+    """Expiry is the Complete/Failed condition's transition time plus the TTL; unfinished jobs have none."""
+    job = {"spec": {"ttlSecondsAfterFinished": 100},
+           "status": {"conditions": [{"type": "Complete", "status": "True",
+                                      "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    start = 1767225600.0     # 2026-01-01T00:00:00Z
+    assert time_left(job, start + 30) == 70
+    assert time_left(job, start + 130) == -30
+    assert time_left({"spec": {"ttlSecondsAfterFinished": 5}, "status": {}}, start) is None
+    assert time_left({"spec": {}, "status": job["status"]}, start) is None
