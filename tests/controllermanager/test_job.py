@@ -193,3 +193,17 @@ def test_pod_failure_policy_rules_match_in_order():
     assert counts and action == "FailJob"
     assert u.match_pod_failure_policy(None, pod) == (None, True, None)
 
+
+
+def test_kubectl_create_job_and_wait_for_complete(jobs, client, namespace, kubectl):
+    """`kubectl create job` then `kubectl wait --for=condition=complete` returns once the job completed
+    (kubectl runs in a thread while the reactor turns the controllers)."""
+    from concurrent.futures import ThreadPoolExecutor
+    kubectl("-n", namespace, "create", "job", "x", "--image=busybox")
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(kubectl, "-n", namespace, "wait", "--for=condition=complete", "job/x",
+                              "--timeout=30s", timeout=40)
+        eventually(waiting.done, timeout=40)
+        assert "job.batch/x condition met" in waiting.result().stdout
+    described = kubectl("-n", namespace, "describe", "job", "x").stdout
+    assert "1 Succeeded" in described and "Completed" in described
