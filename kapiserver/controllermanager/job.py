@@ -20,7 +20,9 @@ from ..client.resources import JOBS, PODS
 from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
+from . import jobpods
 from . import jobutil as u
+from .jobpods import is_indexed, job_ref
 from .context import ControllerContext, QueueController
 from .serviceaccount import terminating_refusal
 
@@ -35,15 +37,6 @@ def controller_ref(obj: dict) -> Optional[dict]:
         if ref.get("controller"):
             return ref
     return None
-
-
-def job_ref(job: dict) -> dict:
-    return {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
-            "uid": job["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
-
-
-def is_indexed(job: dict) -> bool:
-    return job["spec"].get("completionMode") == "Indexed"
 
 
 @dataclass
@@ -316,7 +309,7 @@ class JobController(QueueController):
         start = job["status"].get("startTime")
         deadline = spec.get("activeDeadlineSeconds")
         suspended = bool(spec.get("suspend"))
-        if st.failed > spec.get("backoffLimit", 6) or self._past_backoff_limit_on_failure(job, st.pods):
+        if st.failed > spec.get("backoffLimit", 6) or jobpods.past_backoff_limit_on_failure(job, st.pods):
             st.finished_condition = self._failure("BackoffLimitExceeded", "Job has reached the specified backoff limit",
                                                   now)
         elif deadline is not None and start and not suspended and now - meta.parse_time(start) >= deadline:
@@ -324,19 +317,6 @@ class JobController(QueueController):
                                                   now)
         elif deadline is not None and start and not suspended:
             self.queue.add_after(key, deadline - (now - meta.parse_time(start)))
-
-    @staticmethod
-    def _past_backoff_limit_on_failure(job: dict, pods: List[dict]) -> bool:
-        if ((job["spec"].get("template") or {}).get("spec") or {}).get("restartPolicy") != "OnFailure":
-            return False
-        restarts = 0
-        for pod in pods:
-            if u.phase(pod) in ("Running", "Pending"):
-                status = pod.get("status") or {}
-                for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
-                    restarts += cs.get("restartCount", 0)
-        limit = job["spec"].get("backoffLimit", 6)
-        return restarts > 0 if limit == 0 else restarts >= limit
 
     def _indexes(self, st: SyncState, now: float) -> None:
         job, spec = st.job, st.job["spec"]
@@ -369,24 +349,9 @@ class JobController(QueueController):
                 elif failed and len(failed) + len(found) >= completions:
                     st.finished_condition = self._failure("FailedIndexes", "Job has failed indexes", now)
         if st.finished_condition is None:
-            message = self._success_policy(spec.get("successPolicy"), completions, st.succeeded_indexes)
+            message = jobpods.success_policy_message(spec.get("successPolicy"), completions, st.succeeded_indexes)
             if message is not None:
                 st.finished_condition = u.new_condition("SuccessCriteriaMet", "True", "SuccessPolicy", message, now)
-
-    @staticmethod
-    def _success_policy(policy: Optional[dict], completions: int, succeeded: List[int]) -> Optional[str]:
-        """The message of the first successPolicy rule the succeeded indexes meet, else None."""
-        done = set(succeeded)
-        for number, rule in enumerate((policy or {}).get("rules") or []):
-            if rule.get("succeededIndexes") is not None:
-                wanted = set(u.parse_indexes(rule["succeededIndexes"], completions))
-                met = len(wanted & done)
-                if (rule.get("succeededCount") is None and wanted <= done) or \
-                        (rule.get("succeededCount") is not None and met >= rule["succeededCount"]):
-                    return f"Matched rules at index {number}"
-            elif rule.get("succeededCount") is not None and len(done) >= rule["succeededCount"]:
-                return f"Matched rules at index {number}"
-        return None
 
     # -- pods of the job: claim (adopt and release) -------------------------------------------------------
     async def _pods_for_job(self, job: dict) -> List[dict]:
@@ -452,7 +417,7 @@ class JobController(QueueController):
             want = active if st.succeeded > 0 else parallelism
         else:
             want = max(0, min(completions - st.succeeded, parallelism))
-        remove = self._pods_for_removal(st, max(0, active - want))[:MAX_POD_CREATE_DELETE_PER_SYNC]
+        remove = jobpods.pods_for_removal(job, st.active_pods, st.succeeded_indexes, max(0, active - want))[:MAX_POD_CREATE_DELETE_PER_SYNC]
         if remove:
             self.expectations.expect_deletions(key, len(remove))
             ready, removed, error = await self._delete_pods(job, remove, key=key)
@@ -471,7 +436,8 @@ class JobController(QueueController):
                 return 0, None
         indexes: List[Optional[int]] = [None] * diff
         if is_indexed(job):
-            indexes = self._pending_indexes(st, diff)
+            indexes = jobpods.pending_indexes(job, st.pods, st.active_pods, st.succeeded_indexes,
+                                              st.failed_indexes or [], diff)
             diff = len(indexes)
         self.expectations.expect_creations(key, diff)
         error = None
@@ -497,82 +463,14 @@ class JobController(QueueController):
             batch *= 2
         return active + created, error
 
-    def _pods_for_removal(self, st: SyncState, at_least: int) -> List[dict]:
-        remove: List[dict] = []
-        left = list(st.active_pods)
-        if is_indexed(st.job):
-            completions = st.job["spec"]["completions"]
-            seen: Set[int] = set(st.succeeded_indexes)
-            left = []
-            for pod in sorted(st.active_pods, key=u.removal_order, reverse=True):
-                index = u.completion_index(pod)
-                if index == u.UNKNOWN_INDEX or index >= completions or index in seen:
-                    remove.append(pod)
-                else:
-                    seen.add(index)
-                    left.append(pod)
-        if len(remove) < at_least:
-            left.sort(key=u.removal_order)
-            remove += left[:at_least - len(remove)]
-        return remove
-
-    def _pending_indexes(self, st: SyncState, count: int) -> List[Optional[int]]:
-        completions = st.job["spec"]["completions"]
-        taken = set(st.succeeded_indexes) | set(st.failed_indexes or [])
-        taken |= {u.completion_index(p) for p in st.active_pods}
-        if st.job["spec"].get("podReplacementPolicy") == "Failed":
-            taken |= {u.completion_index(p) for p in st.pods if u.is_terminating(p)}
-        return [i for i in range(completions) if i not in taken][:count]
-
     async def _create_pod(self, job: dict, index: Optional[int], st: SyncState) -> None:
-        template = copy.deepcopy(job["spec"].get("template") or {})
-        tmeta = template.get("metadata") or {}
-        spec = template.get("spec") or {}
-        name = job["metadata"]["name"]
-        labels = dict(tmeta.get("labels") or {})
-        annotations = dict(tmeta.get("annotations") or {})
-        finalizers = list(tmeta.get("finalizers") or [])
-        if u.JOB_TRACKING_FINALIZER not in finalizers:
-            finalizers.append(u.JOB_TRACKING_FINALIZER)
-        generate_name = f"{name}-"
-        if index is not None:
-            annotations[u.JOB_COMPLETION_INDEX] = str(index)
-            labels[u.JOB_COMPLETION_INDEX] = str(index)
-            spec["hostname"] = f"{name}-{index}"
-            suffix = f"-{index}-"
-            generate_name = name[:max(0, 58 - len(suffix))] + suffix
-            for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-                env = container.setdefault("env", [])
-                if not any(e.get("name") == u.COMPLETION_INDEX_ENV for e in env):
-                    env.append({"name": u.COMPLETION_INDEX_ENV, "valueFrom": {"fieldRef": {
-                        "fieldPath": f"metadata.labels['{u.JOB_COMPLETION_INDEX}']"}}})
-            if job["spec"].get("backoffLimitPerIndex") is not None:
-                annotations[u.JOB_INDEX_FAILURE_COUNT] = str(self._index_failures(st, index))
-        elif len(generate_name) > 58:
-            generate_name = generate_name[:58]
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"generateName": generate_name, "namespace": job["metadata"]["namespace"],
-                            "labels": labels, "annotations": annotations, "finalizers": finalizers,
-                            "ownerReferences": [job_ref(job)]},
-               "spec": spec}
+        failures = jobpods.index_failures(job, st.pods, index) if index is not None else 0
         try:
-            created = await self.client.create(PODS, pod)
+            created = await self.client.create(PODS, jobpods.pod_from_template(job, index, failures))
         except APIError as e:
             self.recorder.eventf(job, "Warning", "FailedCreate", "Error creating: %s", e.message)
             raise
         self.recorder.eventf(job, "Normal", "SuccessfulCreate", "Created pod: %s", created["metadata"]["name"])
-
-    @staticmethod
-    def _index_failures(st: SyncState, index: int) -> int:
-        """Failed pods counted against an index so far (the failure count annotation of the replacement)."""
-        count = 0
-        for pod in st.pods:
-            if u.completion_index(pod) == index and u.is_pod_failed(pod, st.job):
-                annotated = int((pod["metadata"].get("annotations") or {}).get(u.JOB_INDEX_FAILURE_COUNT, "0") or 0)
-                if u.match_pod_failure_policy(st.job["spec"].get("podFailurePolicy"), pod)[1]:
-                    annotated += 1
-                count = max(count, annotated)
-        return count
 
     async def _delete_pods(self, job: dict, pods: List[dict], key: Optional[str] = None,
                            keep_finalizer: bool = False):

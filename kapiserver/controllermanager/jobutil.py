@@ -93,19 +93,15 @@ def parse_indexes(text: Optional[str], completions: int) -> List[int]:
 
 
 def format_indexes(indexes: Iterable[int]) -> str:
-    """Sorted indexes as ranges: [1, 3, 4, 5] -> "1,3-5"."""
-    parts: List[str] = []
-    run: List[int] = []
+    """Sorted indexes as ranges: [1, 3, 4, 5] -> "1,3-5", [1, 2] -> "1,2"."""
+    runs: List[List[int]] = []
     for index in sorted(set(indexes)):
-        if run and index == run[-1] + 1:
-            run.append(index)
-            continue
-        if run:
-            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-        run = [index]
-    if run:
-        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-    return ",".join(parts)
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    # Two neighbours are written as a pair, as orderedIntervals.String does: "1,2", "1-3".
+    return ",".join(str(a) if a == b else f"{a},{b}" if b == a + 1 else f"{a}-{b}" for a, b in runs)
 
 
 # -- pods ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ and backoff, the pod failure policy, deadlines, suspend, adoption; and its pure 
 import pytest
 
 from kapiserver.client.resources import EVENTS, JOBS, PODS
+from kapiserver.controllermanager import jobpods
 from kapiserver.controllermanager import jobutil as u
 from kapiserver.node.simulated import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION
 from tests.controllermanager.conftest import eventually, run
@@ -162,11 +163,27 @@ def test_orphaned_pod_is_adopted_again(jobs, client, namespace):
     assert len(job_pods(client, namespace, "adopt")) == 1
 
 
+def test_backoff_limit_per_index_marks_failed_indexes(jobs, client, namespace):
+    """backoffLimitPerIndex 1: each index is retried once (the failure count annotation says so), then
+    counted in failedIndexes, and the job fails with FailedIndexes."""
+    run(client.create(JOBS, job_object("per-index", namespace, completions=2, parallelism=2,
+                                       completionMode="Indexed", backoffLimitPerIndex=1,
+                                       annotations={EXIT_CODE_ANNOTATION: "1", RUN_SECONDS_ANNOTATION: "0.1"})))
+    job = eventually(finished(client, "per-index", namespace, "Failed"), timeout=20)
+    assert conditions(job)["Failed"]["reason"] == "FailedIndexes"
+    assert job["status"]["failedIndexes"] == "0,1"
+    counts = sorted((p["metadata"]["annotations"][u.JOB_COMPLETION_INDEX],
+                     p["metadata"]["annotations"][u.JOB_INDEX_FAILURE_COUNT])
+                    for p in job_pods(client, namespace, "per-index"))
+    assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+
+
 # -- pure rules ------------------------------------------------------------------------------------------
 def test_completed_indexes_are_written_as_ranges():
     """format_indexes and parse_indexes round-trip "1,3-5" (parse drops indexes beyond completions)."""
     assert u.format_indexes([5, 1, 3, 4]) == "1,3-5"
     assert u.format_indexes([]) == ""
+    assert u.format_indexes([0, 1, 7]) == "0,1,7"
     assert u.parse_indexes("1,3-5,9", 6) == [1, 3, 4, 5]
 
 
@@ -207,3 +224,64 @@ def test_kubectl_create_job_and_wait_for_complete(jobs, client, namespace, kubec
         assert "job.batch/x condition met" in waiting.result().stdout
     described = kubectl("-n", namespace, "describe", "job", "x").stdout
     assert "1 Succeeded" in described and "Completed" in described
+
+
+def _job(**spec):
+    base = {"completions": 4, "parallelism": 2, "completionMode": "Indexed",
+            "template": {"metadata": {"labels": {"app": "x"}},
+                         "spec": {"containers": [{"name": "c", "env": [{"name": "A", "value": "1"}]}],
+                                  "initContainers": [{"name": "i"}]}}}
+    base.update(spec)
+    return {"metadata": {"name": "j", "namespace": "n", "uid": "u1"}, "spec": base}
+
+
+def _pod(name, index=None, phase="Running", ready=True, node="n1"):
+    annotations = {} if index is None else {u.JOB_COMPLETION_INDEX: str(index)}
+    return {"metadata": {"name": name, "annotations": annotations, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_pod_from_template_for_an_index():
+    """An Indexed job's pod: <job>-<index>- generateName, index annotation and label, hostname, the env
+    variable in every container, the tracking finalizer and the controller reference."""
+    pod = jobpods.pod_from_template(_job(), 2)
+    assert pod["metadata"]["generateName"] == "j-2-"
+    assert pod["metadata"]["annotations"][u.JOB_COMPLETION_INDEX] == "2"
+    assert pod["metadata"]["labels"] == {"app": "x", u.JOB_COMPLETION_INDEX: "2"}
+    assert pod["spec"]["hostname"] == "j-2"
+    assert pod["metadata"]["finalizers"] == [u.JOB_TRACKING_FINALIZER]
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "u1" and pod["metadata"]["ownerReferences"][0]["controller"]
+    for container in pod["spec"]["containers"] + pod["spec"]["initContainers"]:
+        assert container["env"][-1]["valueFrom"]["fieldRef"]["fieldPath"] == \
+            "metadata.labels['batch.kubernetes.io/job-completion-index']"
+    plain = jobpods.pod_from_template(_job(completionMode="NonIndexed"))
+    assert plain["metadata"]["generateName"] == "j-" and "hostname" not in plain["spec"]
+
+
+def test_pods_for_removal_prefers_duplicates_then_least_advanced():
+    """Duplicate and out-of-range indexes go first; then unscheduled, then not ready pods."""
+    job = _job()
+    pods = [_pod("a", 0), _pod("b", 0, ready=False), _pod("c", 9), _pod("d", 1)]
+    assert sorted(p["metadata"]["name"] for p in jobpods.pods_for_removal(job, pods, [], 0)) == ["b", "c"]
+    plain = _job(completionMode="NonIndexed")
+    pods = [_pod("ready"), _pod("unready", ready=False), _pod("pending", phase="Pending", node="")]
+    assert [p["metadata"]["name"] for p in jobpods.pods_for_removal(plain, pods, [], 2)] == ["pending", "unready"]
+
+
+def test_pending_indexes_skip_taken_ones():
+    """The first free indexes: not succeeded, failed, or held by an active pod."""
+    job = _job(completions=6)
+    assert jobpods.pending_indexes(job, [], [_pod("a", 1)], [0, 3], [4], 5) == [2, 5]
+
+
+def test_success_policy_rules():
+    """succeededIndexes needs all of them unless succeededCount says how many; succeededCount alone counts
+    every index; the message names the rule."""
+    policy = {"rules": [{"succeededIndexes": "0-2", "succeededCount": 2}, {"succeededCount": 3}]}
+    assert jobpods.success_policy_message(policy, 5, [0, 4]) is None
+    assert jobpods.success_policy_message(policy, 5, [0, 2]) == "Matched rules at index 0"
+    assert jobpods.success_policy_message(policy, 5, [1, 3, 4]) == "Matched rules at index 1"
+    assert jobpods.success_policy_message({"rules": [{"succeededCount": 3}]}, 5, [3, 4, 1]) == \
+        "Matched rules at index 0"
+    assert jobpods.success_policy_message({"rules": [{"succeededIndexes": "1,3"}]}, 5, [1]) is None
