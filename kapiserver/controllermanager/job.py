@@ -438,6 +438,16 @@ class JobController(QueueController):
         if is_indexed(job):
             indexes = jobpods.pending_indexes(job, st.pods, st.active_pods, st.succeeded_indexes,
                                               st.failed_indexes or [], diff)
+            if spec.get("backoffLimitPerIndex") is not None:
+                now = self.clock.seconds()
+                waits = {i: u.remaining_backoff(jobpods.index_backoff(job, st.pods, i, now), now,
+                                                self.pod_failure_backoff, self.max_pod_failure_backoff)
+                         for i in indexes}
+                ready = [i for i in indexes if waits[i] <= 0]
+                if indexes and not ready:
+                    self.queue.add_after(key, min(waits.values()))
+                    return 0, None
+                indexes = ready
             diff = len(indexes)
         self.expectations.expect_creations(key, diff)
         error = None

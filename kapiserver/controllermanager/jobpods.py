@@ -99,6 +99,15 @@ def index_failures(job: dict, pods: List[dict], index: int) -> int:
     return count
 
 
+def index_backoff(job: dict, pods: List[dict], index: int, now: float) -> u.BackoffRecord:
+    """The pod-creation backoff of one index (backoffLimitPerIndex): its counted failures, and when its last
+    failed pod finished."""
+    failed = [p for p in pods if u.completion_index(p) == index and u.is_pod_failed(p, job)]
+    if not failed:
+        return u.BackoffRecord()
+    return u.BackoffRecord(index_failures(job, pods, index), max(u.finish_time(p, now) for p in failed))
+
+
 def past_backoff_limit_on_failure(job: dict, pods: List[dict]) -> bool:
     """restartPolicy OnFailure: the running pods' container restarts have reached backoffLimit."""
     if ((job["spec"].get("template") or {}).get("spec") or {}).get("restartPolicy") != "OnFailure":

@@ -178,6 +178,29 @@ def test_backoff_limit_per_index_marks_failed_indexes(jobs, client, namespace):
     assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
 
 
+def test_deleted_pod_counts_as_failed_and_is_replaced(jobs, client, namespace):
+    """A running pod deleted by someone else is counted failed (its finalizer removed) and replaced."""
+    run(client.create(JOBS, job_object("victim", namespace, annotations={RUN_SECONDS_ANNOTATION: "600"})))
+    pod = eventually(lambda: (p := job_pods(client, namespace, "victim")) and p[0]["status"].get("phase") == "Running"
+                     and p[0])
+    run(client.delete(PODS, pod["metadata"]["name"], namespace))
+    job = eventually(lambda: (j := get_job(client, "victim", namespace))["status"].get("failed") == 1 and
+                     j["status"].get("active") == 1 and j)
+    assert job["status"]["terminating"] == 0
+    names = [p["metadata"]["name"] for p in job_pods(client, namespace, "victim")]
+    assert pod["metadata"]["name"] not in names and len(names) == 1
+
+
+def test_deleting_a_job_releases_its_pods_finalizers(jobs, client, namespace):
+    """Deleting a Job (background) leaves no pod stuck on the tracking finalizer: the garbage collector
+    removes them."""
+    run(client.create(JOBS, job_object("bye", namespace, parallelism=2, completions=2,
+                                       annotations={RUN_SECONDS_ANNOTATION: "600"})))
+    eventually(lambda: get_job(client, "bye", namespace)["status"].get("active") == 2)
+    run(client.delete(JOBS, "bye", namespace, propagation_policy="Background"))
+    eventually(lambda: job_pods(client, namespace, "bye") == [], timeout=20)
+
+
 # -- pure rules ------------------------------------------------------------------------------------------
 def test_completed_indexes_are_written_as_ranges():
     """format_indexes and parse_indexes round-trip "1,3-5" (parse drops indexes beyond completions)."""
