@@ -7,7 +7,7 @@
   no longer exists") and force-deleted;
 - pods being deleted that were never scheduled are marked Failed and force-deleted;
 - pods being deleted on a node that is not Ready and carries the ``node.kubernetes.io/out-of-service`` taint
-  are marked and force-deleted the same way.
+  are marked Failed and force-deleted too.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class PodGCController:
                 continue
             taints = (node.get("spec") or {}).get("taints") or []
             if any(t.get("key") == OUT_OF_SERVICE_TAINT for t in taints):
-                await self._mark_failed_and_delete(pod, self._disruption("PodGC: node no longer exists"))
+                await self._mark_failed_and_delete(pod)
 
     async def gc_orphaned(self, pods: List[dict], nodes: Dict[str, dict]) -> None:
         now = self.clock.seconds()

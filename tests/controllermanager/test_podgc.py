@@ -124,3 +124,30 @@ def test_unscheduled_terminating_pods_are_failed_and_deleted(podgc, client, name
         eventually(lambda: run(client.get(PODS, "limbo", namespace))["status"].get("phase") == "Failed")
     finally:
         release(client, namespace, "limbo")
+
+
+def test_terminating_pods_on_out_of_service_nodes_are_failed_and_deleted(podgc, client, namespace):
+    """A terminating pod on a not-Ready node tainted node.kubernetes.io/out-of-service is marked Failed and
+    deleted; one on a node without the taint is left to its kubelet."""
+    from kapiserver.client.resources import NODES
+    gc = podgc()
+    for name, taints in (("oos-node", [{"key": "node.kubernetes.io/out-of-service", "effect": "NoExecute"}]),
+                         ("plain-down-node", [])):
+        try:
+            run(client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                                      "spec": {"taints": taints}}))
+        except APIError as e:
+            assert e.code == 409
+    for pod, node in (("stuck", "oos-node"), ("waiting", "plain-down-node")):
+        run(client.create(PODS, pod_object(pod, namespace, node=node, finalizers=[KEEP])))
+        run(client.delete(PODS, pod, namespace, grace_period_seconds=30))
+    try:
+        eventually(lambda: len([p for p in gc.controller.pods.indexer.list() if p["metadata"]["namespace"] == namespace
+                                and p["metadata"].get("deletionTimestamp")]) == 2 and
+                   len(gc.controller.nodes.indexer.list()) >= 2)
+        gc.period()
+        eventually(lambda: run(client.get(PODS, "stuck", namespace))["status"].get("phase") == "Failed")
+        assert run(client.get(PODS, "waiting", namespace))["status"].get("phase") != "Failed"
+    finally:
+        release(client, namespace, "stuck")
+        release(client, namespace, "waiting")
