@@ -151,3 +151,5 @@ def test_terminating_pods_on_out_of_service_nodes_are_failed_and_deleted(podgc, 
     finally:
         release(client, namespace, "stuck")
         release(client, namespace, "waiting")
+        for name in ("oos-node", "plain-down-node"):
+            run(client.delete(NODES, name))
