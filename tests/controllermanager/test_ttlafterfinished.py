@@ -49,3 +49,38 @@ def test_time_left_counts_from_the_finish_condition():
     assert time_left(job, start + 130) == -30
     assert time_left({"spec": {"ttlSecondsAfterFinished": 5}, "status": {}}, start) is None
     assert time_left({"spec": {}, "status": job["status"]}, start) is None
+
+
+def test_requeued_for_expiry_on_the_injected_clock(client, namespace):
+    """With the controller's clock a task.Clock: a Job finished now with a 100 s TTL is still there 50 s
+    later and deleted once the clock passes 100 s."""
+    import time
+
+    from twisted.internet import reactor, task
+
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext
+    from kapiserver.controllermanager.ttlafterfinished import TTLAfterFinishedController
+    from kapiserver.machinery.meta import rfc3339
+    clock = task.Clock()
+    clock.advance(reactor.seconds())
+    informers = SharedInformerFactory(client, reactor)
+    controller = TTLAfterFinishedController(ControllerContext(client, informers, clock))
+    informers.start()
+    run(controller.run())
+    try:
+        job = run(client.create(JOBS, job_object("later", namespace, ttlSecondsAfterFinished=100, suspend=True)))
+        stamp = rfc3339(clock.seconds())
+        job["status"] = {"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": stamp,
+                                         "lastProbeTime": stamp}], "completionTime": stamp, "startTime": stamp}
+        run(client.update(JOBS, job, subresource="status"))
+        eventually(lambda: controller.queue._waiting)          # requeued for its expiry
+        clock.advance(50)
+        until = time.monotonic() + 0.5
+        eventually(lambda: time.monotonic() > until)
+        assert run(client.get(JOBS, "later", namespace))["metadata"]["name"] == "later"
+        clock.advance(51)
+        eventually(gone(client, "later", namespace), timeout=10)
+    finally:
+        controller.stop()
+        informers.stop()
