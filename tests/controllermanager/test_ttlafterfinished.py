@@ -25,9 +25,9 @@ def test_finished_job_is_deleted_after_its_ttl(controllers, simulated_nodes, cli
     controllers("job-controller", "ttl-after-finished-controller")
     run(client.create(JOBS, job_object("short", namespace, ttlSecondsAfterFinished=1)))
     run(client.create(JOBS, job_object("kept", namespace)))
-    eventually(finished(client, "short", namespace))
-    eventually(finished(client, "kept", namespace))
-    eventually(gone(client, "short", namespace), timeout=10)
+    eventually(finished(client, "short", namespace), timeout=30)
+    eventually(finished(client, "kept", namespace), timeout=30)
+    eventually(gone(client, "short", namespace), timeout=30)
     assert run(client.get(JOBS, "kept", namespace))["metadata"]["name"] == "kept"
 
 
@@ -36,7 +36,7 @@ def test_ttl_zero_deletes_at_once(controllers, simulated_nodes, client, namespac
     simulated_nodes("ttl-node-0", schedule=True, run_seconds=0.1)
     controllers("job-controller", "ttl-after-finished-controller")
     run(client.create(JOBS, job_object("zero", namespace, ttlSecondsAfterFinished=0)))
-    eventually(gone(client, "zero", namespace), timeout=10)
+    eventually(gone(client, "zero", namespace), timeout=30)
 
 
 def test_time_left_counts_from_the_finish_condition():
@@ -80,7 +80,7 @@ def test_requeued_for_expiry_on_the_injected_clock(client, namespace):
         eventually(lambda: time.monotonic() > until)
         assert run(client.get(JOBS, "later", namespace))["metadata"]["name"] == "later"
         clock.advance(51)
-        eventually(gone(client, "later", namespace), timeout=10)
+        eventually(gone(client, "later", namespace), timeout=30)
     finally:
         controller.stop()
         informers.stop()
