@@ -18,6 +18,10 @@ CONTROLLERS: Dict[str, str] = {
     # -- statefulsets, daemonsets, disruption budgets
 
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
+    "job-controller": "job:start_job_controller",
+    "cronjob-controller": "cronjob:start_cronjob_controller",
+    "ttl-after-finished-controller": "ttlafterfinished:start_ttl_after_finished_controller",
+    "pod-garbage-collector-controller": "podgc:start_pod_gc_controller",
 
     # -- endpoints, endpointslices, mirroring
     "endpoints-controller": "endpoints:start_endpoints_controller",
