@@ -13,13 +13,13 @@ from typing import List, Optional, Tuple
 
 from ..client.cache import split_key
 from ..client.resources import CRON_JOBS, JOBS
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from ..machinery import meta
-from . import cronschedule
+from ..machinery import cron
 from .context import ControllerContext, QueueController
 from .job import controller_ref
 from .jobutil import finished_condition
-from .serviceaccount import terminating_refusal
+
 
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 NEXT_SCHEDULE_DELTA = 0.1          # requeue a little after the scheduled time
@@ -107,19 +107,19 @@ class CronJobController(QueueController):
         if cronjob["metadata"].get("deletionTimestamp"):
             return None, update
         spec = cronjob["spec"]
-        zone = cronschedule.UTC
+        zone = cron.UTC
         if spec.get("timeZone"):
             try:
-                zone = cronschedule.zone(spec["timeZone"])
-            except cronschedule.ScheduleError as e:
+                zone = cron.zone(spec["timeZone"])
+            except cron.ScheduleError as e:
                 self.recorder.eventf(cronjob, "Warning", "UnknownTimeZone", "invalid timeZone: %s: %s",
                                      go_quote(spec["timeZone"]), str(e))
                 return None, update
         if spec.get("suspend"):
             return None, update
         try:
-            schedule = cronschedule.parse(self._format_schedule(cronjob))
-        except cronschedule.ScheduleError as e:
+            schedule = cron.parse(self._format_schedule(cronjob))
+        except cron.ScheduleError as e:
             self.recorder.eventf(cronjob, "Warning", "UnparseableSchedule", "unparseable schedule: %s : %s",
                                  go_quote(spec.get("schedule", "")), str(e))
             return None, update
@@ -154,7 +154,7 @@ class CronJobController(QueueController):
         try:
             created = await self.client.create(JOBS, self._job_from_template(cronjob, scheduled, zone))
         except APIError as e:
-            if e.code == 403 and terminating_refusal(e):
+            if e.code == 403 and namespace_terminating(e):
                 return None, update
             if e.code == 409:
                 return requeue, update      # made by another actor, which updated the status
@@ -214,7 +214,7 @@ class CronJobController(QueueController):
             return f"TZ={cronjob['spec']['timeZone']} {schedule}"
         return schedule
 
-    def _next_schedule_time(self, cronjob: dict, now: float, schedule: cronschedule.Schedule) -> Optional[float]:
+    def _next_schedule_time(self, cronjob: dict, now: float, schedule: cron.Schedule) -> Optional[float]:
         """The most recent unmet scheduled time, if any (nextScheduleTime); warns of too many missed."""
         last = cronjob["status"].get("lastScheduleTime")
         earliest = meta.parse_time(last or cronjob["metadata"]["creationTimestamp"])
@@ -223,7 +223,7 @@ class CronJobController(QueueController):
             earliest = max(earliest, now - deadline)
         if earliest > now:
             return None
-        scheduled, missed = cronschedule.most_recent_schedule_time(earliest, now, schedule)
+        scheduled, missed = cron.most_recent_schedule_time(earliest, now, schedule)
         if missed > TOO_MANY_MISSED:
             self.recorder.eventf(cronjob, "Warning", "TooManyMissedTimes",
                                  "too many missed start times: %d. Set or decrease .spec.startingDeadlineSeconds or "
@@ -231,7 +231,7 @@ class CronJobController(QueueController):
         return scheduled
 
     @staticmethod
-    def _requeue_after(now: float, schedule: cronschedule.Schedule) -> Optional[float]:
+    def _requeue_after(now: float, schedule: cron.Schedule) -> Optional[float]:
         following = schedule.next(now)
         return None if following is None else following - now + NEXT_SCHEDULE_DELTA
 

@@ -17,14 +17,13 @@ from typing import Dict, List, Optional, Set
 from ..client.cache import split_key
 from ..client.expectations import ControllerExpectations
 from ..client.resources import JOBS, PODS
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
 from . import jobpods
 from . import jobutil as u
 from .jobpods import is_indexed, job_ref
 from .context import ControllerContext, QueueController
-from .serviceaccount import terminating_refusal
 
 MANAGED_BY = "kubernetes.io/job-controller"
 MAX_UNCOUNTED_PODS = 500
@@ -462,7 +461,7 @@ class JobController(QueueController):
                     created += 1
                 except APIError as e:
                     self.expectations.creation_observed(key)
-                    if e.code == 403 and terminating_refusal(e):
+                    if e.code == 403 and namespace_terminating(e):
                         continue
                     failures += 1
                     error = e

@@ -12,7 +12,7 @@ from kapiserver.client.events import EventRecorder
 from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.resources import CRON_JOBS, EVENTS, JOBS
 from kapiserver.client.rest import APIError
-from kapiserver.controllermanager import cronschedule
+from kapiserver.machinery import cron as cronschedule
 from kapiserver.controllermanager.context import ControllerContext
 from kapiserver.controllermanager.cronjob import SCHEDULED_TIMESTAMP_ANNOTATION, CronJobController
 from kapiserver.node.simulated import RUN_SECONDS_ANNOTATION

@@ -2,7 +2,8 @@
 fields (minute hour day-of-month month day-of-week) with lists, ranges, steps, names and ``*``/``?``; the
 descriptors @yearly @annually @monthly @weekly @daily @midnight @hourly and ``@every <duration>``; an optional
 ``TZ=``/``CRON_TZ=`` prefix.  Times are seconds since the epoch; ``Schedule.next(t)`` is the first activation
-strictly after ``t``.  Pure: no clock, no I/O."""
+strictly after ``t``; ``parse_error(spec)`` is the parser's error text (None when it parses), for the API's
+validation of CronJobs.  Pure: no clock, no I/O."""
 
 from __future__ import annotations
 
@@ -191,3 +192,12 @@ def most_recent_schedule_time(earliest: float, now: float, schedule: Schedule) -
     while t is not None and t <= now:
         latest, t = t, schedule.next(t)
     return latest, missed
+
+
+def parse_error(spec: str) -> Optional[str]:
+    """None when ``spec`` parses; otherwise robfig/cron's error text."""
+    try:
+        parse(spec)
+    except ScheduleError as e:
+        return str(e)
+    return None
