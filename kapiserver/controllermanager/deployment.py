@@ -318,18 +318,20 @@ class DeploymentController(RolloutMixin, QueueController):
                 return
         for rs in all_sets:
             if rs is not None and du.revision(rs) == target:
-                if not du.equal_ignore_hash(d["spec"]["template"], rs["spec"]["template"]):
-                    template = copy.deepcopy(rs["spec"]["template"])
-                    template.get("metadata", {}).get("labels", {}).pop(du.POD_TEMPLATE_HASH_LABEL, None)
-                    d["spec"]["template"] = template
-                    du.set_deployment_annotations_to(d, rs)
-                    self.recorder.event(d, "Normal", du.ROLLBACK_DONE,
-                                        f'Rolled back deployment "{d["metadata"]["name"]}" to revision {target}')
-                else:
+                name = d["metadata"]["name"]
+                if du.equal_ignore_hash(d["spec"]["template"], rs["spec"]["template"]):
                     self.recorder.event(d, "Warning", du.ROLLBACK_TEMPLATE_UNCHANGED,
-                                        f"The rollback revision contains the same template as current deployment "
-                                        f'"{d["metadata"]["name"]}"')
+                                        f'The rollback revision contains the same template as current deployment "{name}"')
+                    await self.clear_rollback_to(d)
+                    return
+                # The template of that revision (without its hash), and that set's annotations, so that the
+                # current ones are not copied onto it when it becomes the new set again.
+                template = copy.deepcopy(rs["spec"]["template"])
+                (template.get("metadata") or {}).get("labels", {}).pop(du.POD_TEMPLATE_HASH_LABEL, None)
+                d["spec"]["template"] = template
+                du.set_deployment_annotations_to(d, rs)
                 await self.clear_rollback_to(d)
+                self.recorder.event(d, "Normal", du.ROLLBACK_DONE, f'Rolled back deployment "{name}" to revision {target}')
                 return
         self.recorder.event(d, "Warning", du.ROLLBACK_REVISION_NOT_FOUND, "Unable to find the revision to rollback to.")
         await self.clear_rollback_to(d)

@@ -208,6 +208,13 @@ def _copy_deployment_annotations(deployment: dict, rs: dict) -> bool:
     return changed
 
 
+def set_deployment_annotations_to(deployment: dict, rs: dict) -> None:
+    """SetDeploymentAnnotationsTo (a rollback): the set's annotations, but the deployment's own skipped ones."""
+    kept = {k: v for k, v in annotations_of(deployment).items() if k in ANNOTATIONS_TO_SKIP}
+    kept.update({k: v for k, v in annotations_of(rs).items() if k not in ANNOTATIONS_TO_SKIP})
+    deployment["metadata"]["annotations"] = kept
+
+
 def set_replicas_annotations(rs: dict, desired: int, max_replicas: int) -> bool:
     annotations = rs["metadata"].setdefault("annotations", {})
     changed = False

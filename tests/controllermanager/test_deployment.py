@@ -274,6 +274,43 @@ def test_adopts_orphaned_replica_set_and_releases_it(controllers, simulated_node
     eventually(lambda: not run(client.get(REPLICA_SETS, name, namespace))["metadata"].get("ownerReferences"))
 
 
+def test_rollback_to_annotation_restores_the_previous_template(controllers, simulated_nodes, client, namespace):
+    """The deprecated rollbackTo (annotation deprecated.deployment.rollback.to: "0") puts back the last revision's
+    template, clears the annotation and records DeploymentRollback; the old set becomes revision 3."""
+    controllers(*WORKLOADS)
+    simulated_nodes("d-node", schedule=True)
+    run(client.create(DEPLOYMENTS, deployment("back", 1, image="busybox:1"), namespace=namespace))
+    eventually(lambda: complete(client, namespace, "back"))
+    run(client.patch(DEPLOYMENTS, "back", {"spec": {"template": {"spec": {"containers": [
+        {"name": "c", "image": "busybox:2"}]}}}}, namespace, patch_type="strategic"))
+    eventually(lambda: (d := complete(client, namespace, "back")) and d["metadata"]["generation"] == 2)
+    run(client.patch(DEPLOYMENTS, "back", {"metadata": {"annotations": {du.ROLLBACK_TO_ANNOTATION: "0"}}}, namespace))
+    d = eventually(lambda: (d := complete(client, namespace, "back"))
+                   and d["metadata"]["annotations"].get(du.REVISION_ANNOTATION) == "3" and d)
+    assert du.ROLLBACK_TO_ANNOTATION not in d["metadata"]["annotations"]
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1"
+    assert messages(client, namespace, "back", "DeploymentRollback") == ['Rolled back deployment "back" to revision 1']
+
+
+def test_hash_collision_bumps_collision_count(controllers, simulated_nodes, client, namespace):
+    """A set of another template already named <deployment>-<hash>: status.collisionCount becomes 1 and the new
+    set gets the next hash."""
+    controllers(*WORKLOADS)
+    simulated_nodes("d-node", schedule=True)
+    d = run(client.create(DEPLOYMENTS, deployment("clash", 1, paused=True), namespace=namespace))
+    taken = f"clash-{du.compute_hash(d['spec']['template'], None)}"
+    squatter = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": taken},
+                "spec": {"replicas": 0, "selector": {"matchLabels": {"other": "x"}},
+                         "template": {"metadata": {"labels": {"other": "x"}},
+                                      "spec": {"containers": [{"name": "c", "image": "other"}]}}}}
+    run(client.create(REPLICA_SETS, squatter, namespace=namespace))
+    run(client.patch(DEPLOYMENTS, "clash", {"spec": {"paused": False}}, namespace))
+    done = eventually(lambda: complete(client, namespace, "clash"))
+    assert done["status"]["collisionCount"] == 1
+    [rs] = sets_of(client, namespace, "clash")
+    assert rs["metadata"]["name"] == f"clash-{du.compute_hash(d['spec']['template'], 1)}" != taken
+
+
 # -- kubectl ----------------------------------------------------------------------------------------------
 @pytest.fixture
 def workload_controllers(controllers, simulated_nodes):
