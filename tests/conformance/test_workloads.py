@@ -2,7 +2,9 @@
 run: deployment-controller, replicaset-controller and replicationcontroller-controller in this process against
 a real apiserver, and a simulated node (kapiserver.node.simulated) that binds pods and reports them Running
 and Ready. Where upstream's test uses an image that never runs, the template here asks for a scheduler that
-does not exist, so that its pods stay Pending and never Ready, as theirs do.
+does not exist, so that its pods stay Pending and never Ready, as theirs do. The [sig-api-machinery] Garbage
+Collector entries whose dependents these controllers make (the apiserver runs the garbage collector) are here
+too.
 
 Left out: "Replica Set, run basic image" and "Replication Controller, run basic image" (they dial the pods'
 serve-hostname server: real containers and networking)."""
@@ -476,3 +478,105 @@ def test_replication_controller_lifecycle(cluster, client, namespace):  # noqa: 
     assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed] == [(namespace, "rc-test")]
     run(client.request("DELETE", REPLICATION_CONTROLLERS.path(namespace), query={"labelSelector": "test-rc-static=true"}))
     eventually(lambda: not run(client.list(REPLICATION_CONTROLLERS, namespace))["items"])
+
+
+# -- [sig-api-machinery] Garbage Collector entries that need these controllers to make the dependents --------
+def _remaining(c, ns):
+    pods = [p for p in run(c.list(PODS, ns))["items"]]
+    return {"rcs": len(run(c.list(REPLICATION_CONTROLLERS, ns))["items"]),
+            "deployments": len(run(c.list(DEPLOYMENTS, ns))["items"]),
+            "sets": len(run(c.list(REPLICA_SETS, ns))["items"]), "pods": len(pods)}
+
+
+def _gc_rc(name, replicas, labels):
+    rc = new_rc(name, replicas, labels, "registry.k8s.io/e2e-test-images/nginx:1.14-4")
+    rc["metadata"].pop("labels")
+    return rc
+
+
+def _gc_deployment(labels):
+    return new_deployment("simpletest.deployment", 2, labels, "registry.k8s.io/e2e-test-images/nginx:1.14-4")
+
+
+def _delete(c, resource, obj, policy):
+    run(c.delete(resource, obj["metadata"]["name"], obj["metadata"]["namespace"], propagation_policy=policy,
+                 preconditions={"uid": obj["metadata"]["uid"]}))
+
+
+def test_garbage_collector_delete_replication_controller_propagation_policy_background(cluster, client,  # noqa: F811
+                                                                                       namespace):  # noqa: F811
+    """Garbage Collector, delete replication controller, propagation policy background: an RC of 2 deleted
+    (Background) as soon as it has a pod takes its pods with it."""
+    rc = run(client.create(REPLICATION_CONTROLLERS, _gc_rc("simpletest.rc", 2, {"gctest-00001": "delete_pods-00001"}),
+                           namespace=namespace))
+    eventually(lambda: run(client.list(PODS, namespace))["items"])
+    _delete(client, REPLICATION_CONTROLLERS, rc, "Background")
+    eventually(lambda: _remaining(client, namespace) == {"rcs": 0, "deployments": 0, "sets": 0, "pods": 0},
+               timeout=30)
+
+
+def test_garbage_collector_delete_replication_controller_propagation_policy_orphan(cluster, client,  # noqa: F811
+                                                                                   namespace):  # noqa: F811
+    """Garbage Collector, delete replication controller, propagation policy orphan: an RC of 10 (upstream: between
+    10 and 100, by node capacity) deleted with Orphan once its pods exist leaves all of them, without an owner
+    (upstream watches for 30 s; here 3)."""
+    rc = run(client.create(REPLICATION_CONTROLLERS, _gc_rc("simpletest.rc", 10, {"gctest-00002": "orphan_pods-00002"}),
+                           namespace=namespace))
+    eventually(lambda: (get(REPLICATION_CONTROLLERS, "simpletest.rc", namespace, client).get("status") or {})
+               .get("replicas") == 10)
+    _delete(client, REPLICATION_CONTROLLERS, rc, "Orphan")
+    eventually(lambda: not run(client.list(REPLICATION_CONTROLLERS, namespace))["items"], timeout=30)
+    try:
+        eventually(lambda: len(run(client.list(PODS, namespace))["items"]) != 10, timeout=3)
+        raise AssertionError("pods of the orphaning RC were deleted")
+    except TimeoutError:
+        pass
+    pods = run(client.list(PODS, namespace))["items"]
+    assert len(pods) == 10 and not any(controlled_by(p, rc) for p in pods)
+
+
+def test_garbage_collector_delete_deployment_propagation_policy_background(cluster, client,  # noqa: F811
+                                                                           namespace):  # noqa: F811
+    """Garbage Collector, delete deployment,  propagation policy background: once the deployment has made its
+    ReplicaSet, deleting it (Background) removes the set and the pods."""
+    d = run(client.create(DEPLOYMENTS, _gc_deployment({"gctest-00003": "delete_rs-00003"}), namespace=namespace))
+    eventually(lambda: run(client.list(REPLICA_SETS, namespace))["items"])
+    _delete(client, DEPLOYMENTS, d, "Background")
+    eventually(lambda: _remaining(client, namespace) == {"rcs": 0, "deployments": 0, "sets": 0, "pods": 0},
+               timeout=30)
+
+
+def test_garbage_collector_delete_deployment_propagation_policy_orphan(cluster, client, namespace):  # noqa: F811
+    """Garbage Collector, delete deployment, propagation policy orphan: a deployment of 2 deleted with Orphan once
+    its set has its pods leaves the set (without a controller) and the 2 pods."""
+    d = run(client.create(DEPLOYMENTS, _gc_deployment({"gctest-00004": "orphan_rs-00004"}), namespace=namespace))
+    rs = eventually(lambda: run(client.list(REPLICA_SETS, namespace))["items"])[0]
+    eventually(lambda: (r := get(REPLICA_SETS, rs["metadata"]["name"], namespace, client).get("status") or {})
+               .get("observedGeneration", 0) >= rs["metadata"]["generation"]
+               and r.get("replicas") == rs["spec"]["replicas"])
+    _delete(client, DEPLOYMENTS, d, "Orphan")
+    eventually(lambda: not run(client.list(DEPLOYMENTS, namespace))["items"], timeout=30)
+    assert _remaining(client, namespace) == {"rcs": 0, "deployments": 0, "sets": 1, "pods": 2}
+    eventually(lambda: not any(r.get("controller") for s in run(client.list(REPLICA_SETS, namespace))["items"]
+                               for r in s["metadata"].get("ownerReferences") or []))
+
+
+def test_garbage_collector_delete_replication_controller_after_owned_pods(cluster, client, namespace):  # noqa: F811
+    """Garbage Collector, delete replication controller, after owned pods: an RC of 10 deleted with Foreground
+    is gone only after its pods are."""
+    rc = run(client.create(REPLICATION_CONTROLLERS,
+                           _gc_rc("simpletest.rc", 10, {"gctest-00005": "delete_pods_foreground-00005"}),
+                           namespace=namespace))
+    eventually(lambda: (get(REPLICATION_CONTROLLERS, "simpletest.rc", namespace, client).get("status") or {})
+               .get("replicas") == 10)
+    _delete(client, REPLICATION_CONTROLLERS, rc, "Foreground")
+    def rc_gone():
+        try:
+            get(REPLICATION_CONTROLLERS, "simpletest.rc", namespace, client)
+        except APIError as e:
+            if e.code == 404:
+                return True
+            raise
+        return False
+    eventually(rc_gone, timeout=30)
+    assert run(client.list(PODS, namespace))["items"] == []
