@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kapiserver.client.resources import DEPLOYMENTS, EVENTS, PODS, REPLICA_SETS
+from kapiserver.client.resources import DEPLOYMENTS, EVENTS, PODS, REPLICA_SETS, RESOURCE_QUOTAS
 from kapiserver.controllermanager import deploymentutil as du
 from tests.controllermanager.conftest import eventually, run
 
@@ -255,6 +255,19 @@ def test_progress_deadline_exceeded_without_nodes(controllers, client, namespace
     assert (condition(d, "Available")["status"], condition(d, "Available")["reason"]) == \
         ("False", "MinimumReplicasUnavailable")
     assert d["status"]["unavailableReplicas"] == 2
+
+
+def test_replica_failure_of_the_set_shows_on_the_deployment(controllers, simulated_nodes, client, namespace):
+    """A pod create refused by quota: the set's ReplicaFailure condition is copied to the deployment."""
+    run(client.create(RESOURCE_QUOTAS, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "one"},
+                                        "spec": {"hard": {"pods": "1"}}}, namespace=namespace))
+    eventually(lambda: (run(client.get(RESOURCE_QUOTAS, "one", namespace)).get("status") or {}).get("hard"))
+    controllers(*WORKLOADS)
+    simulated_nodes("d-node", schedule=True)
+    run(client.create(DEPLOYMENTS, deployment("capped", 2), namespace=namespace))
+    failure = eventually(lambda: condition(run(client.get(DEPLOYMENTS, "capped", namespace)), "ReplicaFailure"))
+    assert (failure["status"], failure["reason"]) == ("True", "FailedCreate")
+    assert "exceeded quota" in failure["message"]
 
 
 def test_adopts_orphaned_replica_set_and_releases_it(controllers, simulated_nodes, client, namespace):
