@@ -357,3 +357,23 @@ def test_kubectl_create_scale_rollout_status_and_undo(workload_controllers, kube
     assert first["metadata"]["annotations"][du.REVISION_HISTORY_ANNOTATION] == "1"
     eventually(lambda: {p["spec"]["containers"][0]["image"] for p in live_pods(client, namespace, "app=web")} ==
                {"busybox"})
+
+
+def test_kubectl_rollout_pause_resume_and_restart(workload_controllers, kubectl, client, namespace):
+    """kubectl rollout pause holds a template change (no new set); resume rolls it out; rollout restart makes
+    another revision."""
+    kubectl("create", "deployment", "pr", "--image=busybox", "--replicas=2", "-n", namespace)
+    assert in_background(kubectl, "rollout", "status", "deployment/pr", "-n", namespace, "--timeout=50s").returncode == 0
+    kubectl("rollout", "pause", "deployment/pr", "-n", namespace)
+    kubectl("set", "image", "deployment/pr", "busybox=busybox:2", "-n", namespace)
+    eventually(lambda: (d := run(client.get(DEPLOYMENTS, "pr", namespace)))["status"]["observedGeneration"] == 3
+               and d["metadata"]["generation"] == 3)
+    assert len(sets_of(client, namespace, "pr")) == 1
+    kubectl("rollout", "resume", "deployment/pr", "-n", namespace)
+    status = in_background(kubectl, "rollout", "status", "deployment/pr", "-n", namespace, "--timeout=50s")
+    assert status.returncode == 0, status.stderr
+    assert [du.revision(rs) for rs in sets_of(client, namespace, "pr")] == [1, 2]
+    kubectl("rollout", "restart", "deployment/pr", "-n", namespace)
+    status = in_background(kubectl, "rollout", "status", "deployment/pr", "-n", namespace, "--timeout=50s")
+    assert status.returncode == 0, status.stderr
+    eventually(lambda: [du.revision(rs) for rs in sets_of(client, namespace, "pr")] == [1, 2, 3])
