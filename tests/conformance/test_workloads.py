@@ -580,3 +580,39 @@ def test_garbage_collector_delete_replication_controller_after_owned_pods(cluste
         return False
     eventually(rc_gone, timeout=30)
     assert run(client.list(PODS, namespace))["items"] == []
+
+
+def test_garbage_collector_multiple_owners(cluster, client, namespace):  # noqa: F811
+    """Garbage Collector, multiple owners: half the pods of RC1 (10) also get RC2 (0 replicas, another selector)
+    as a non-controller owner; deleting RC1 in the foreground deletes only the pods it owns alone, the other
+    half stays without a deletion timestamp."""
+    rc1 = run(client.create(REPLICATION_CONTROLLERS,
+                            _gc_rc("simpletest-rc-to-be-deleted", 10, {"gctest-00006": "valid_and_pending-00006"}),
+                            namespace=namespace))
+    rc2 = run(client.create(REPLICATION_CONTROLLERS,
+                            _gc_rc("simpletest-rc-to-stay", 0, {"gctest-00007": "valid_and_pending-00007"}),
+                            namespace=namespace))
+    eventually(lambda: (get(REPLICATION_CONTROLLERS, rc1["metadata"]["name"], namespace, client).get("status") or {})
+               .get("replicas") == 10)
+    pods = run(client.list(PODS, namespace))["items"]
+    kept = sorted(p["metadata"]["name"] for p in pods)[:5]
+    second_owner = {"apiVersion": "v1", "kind": "ReplicationController", "name": rc2["metadata"]["name"],
+                    "uid": rc2["metadata"]["uid"]}
+    for name in kept:
+        pod = get(PODS, name, namespace, client)
+        run(client.patch(PODS, name, {"metadata": {"ownerReferences": [
+            *pod["metadata"]["ownerReferences"], second_owner]}}, namespace))
+    _delete(client, REPLICATION_CONTROLLERS, rc1, "Foreground")
+
+    def rc1_gone():
+        try:
+            get(REPLICATION_CONTROLLERS, rc1["metadata"]["name"], namespace, client)
+            return False
+        except APIError as e:
+            if e.code == 404:
+                return True
+            raise
+    eventually(rc1_gone, timeout=30)
+    left = eventually(lambda: (p := run(client.list(PODS, namespace))["items"]) and len(p) == 5 and p)
+    assert sorted(p["metadata"]["name"] for p in left) == kept
+    assert not any(p["metadata"].get("deletionTimestamp") for p in left)
