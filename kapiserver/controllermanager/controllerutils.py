@@ -16,7 +16,7 @@ from ..client.events import EventRecorder
 from ..client.resources import PODS, Resource
 from ..client.rest import APIError, Client
 from ..machinery import meta
-from ..machinery.selectors import LabelSelector
+from ..machinery.selectors import LabelSelector, label_selector_from_dict
 
 SLOW_START_INITIAL_BATCH_SIZE = 1
 NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
@@ -84,7 +84,7 @@ def controller_ref(owner: dict, api_version: str, kind: str) -> dict:
 
 
 def label_selector(selector: Optional[dict]) -> LabelSelector:
-    from ..machinery.selectors import label_selector_from_dict
+    """metav1.LabelSelectorAsSelector: None selects nothing, {} everything; invalid content raises."""
     return label_selector_from_dict(selector)
 
 
