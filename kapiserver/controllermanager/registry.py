@@ -14,6 +14,9 @@ CONTROLLERS: Dict[str, str] = {
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
 
     # -- replicasets, replication controllers, deployments
+    "replicaset-controller": "replicaset:start_replicaset_controller",
+    "replicationcontroller-controller": "replication:start_replication_controller",
+    "deployment-controller": "deployment:start_deployment_controller",
 
     # -- statefulsets, daemonsets, disruption budgets
 
