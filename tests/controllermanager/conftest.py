@@ -35,6 +35,16 @@ def eventually(check, timeout: float = 15.0, interval: float = 0.05):
         run_until(lambda: time.monotonic() >= stop, timeout=interval + 1)
 
 
+def in_background(kubectl, *args, timeout=60):  # noqa: F811 (the fixture's value, passed in)
+    """kubectl in a thread, so that the reactor (and the controllers) keep turning while it waits; its
+    CompletedProcess (not checked)."""
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(kubectl, *args, check=False, timeout=timeout)
+    pool.shutdown(wait=False)
+    return eventually(lambda: future.done() and future.result(), timeout=timeout)
+
+
 @pytest.fixture
 def client(apiserver):  # noqa: F811
     client = loopback_client(apiserver.url, user_agent="kube-controller-manager-tests")

@@ -1,13 +1,11 @@
 """deployment-controller with replicaset-controller against a real apiserver and a simulated node that binds pods
 and reports them Running and Ready; kubectl where a user would use it."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from kapiserver.client.resources import DEPLOYMENTS, EVENTS, PODS, REPLICA_SETS, RESOURCE_QUOTAS
 from kapiserver.controllermanager import deploymentutil as du
-from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.conftest import eventually, in_background, run
 
 WORKLOADS = ("deployment-controller", "replicaset-controller")
 
@@ -49,14 +47,6 @@ def condition(obj, kind):
 def messages(client, namespace, name, reason):
     return [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
             if e["involvedObject"]["name"] == name and e["reason"] == reason]
-
-
-def in_background(kubectl, *args, timeout=60):
-    """kubectl in a thread, so that the reactor (and the controllers) keep turning while it waits."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(kubectl, *args, check=False, timeout=timeout)
-    pool.shutdown(wait=False)
-    return eventually(lambda: future.done() and future.result(), timeout=timeout)
 
 
 # -- pure logic ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from kapiserver.client.resources import EVENTS, JOBS, PODS
 from kapiserver.controllermanager import jobpods
 from kapiserver.controllermanager import jobutil as u
 from kapiserver.node.simulated import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION
-from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.conftest import eventually, in_background, run
 
 
 def job_object(name, namespace, completions=1, parallelism=1, annotations=None, **spec):
@@ -238,13 +238,10 @@ def test_pod_failure_policy_rules_match_in_order():
 def test_kubectl_create_job_and_wait_for_complete(jobs, client, namespace, kubectl):
     """`kubectl create job` then `kubectl wait --for=condition=complete` returns once the job completed
     (kubectl runs in a thread while the reactor turns the controllers)."""
-    from concurrent.futures import ThreadPoolExecutor
     kubectl("-n", namespace, "create", "job", "x", "--image=busybox")
-    with ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(kubectl, "-n", namespace, "wait", "--for=condition=complete", "job/x",
-                              "--timeout=30s", timeout=40)
-        eventually(waiting.done, timeout=40)
-        assert "job.batch/x condition met" in waiting.result().stdout
+    waited = in_background(kubectl, "-n", namespace, "wait", "--for=condition=complete", "job/x", "--timeout=30s",
+                           timeout=40)
+    assert "job.batch/x condition met" in waited.stdout
     described = kubectl("-n", namespace, "describe", "job", "x").stdout
     assert "1 Succeeded" in described and "Completed" in described
 
