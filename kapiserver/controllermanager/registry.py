@@ -12,6 +12,8 @@ CONTROLLERS: Dict[str, str] = {
     "serviceaccount-controller": "serviceaccount:start_serviceaccount_controller",
     "root-ca-certificate-publisher-controller": "rootcacertpublisher:start_root_ca_publisher",
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
+    "namespace-controller": "namespace:start_namespace_controller",
+    "garbage-collector-controller": "garbagecollector:start_garbage_collector_controller",
 
     # -- replicasets, replication controllers, deployments
 
