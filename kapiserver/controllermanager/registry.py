@@ -14,6 +14,7 @@ CONTROLLERS: Dict[str, str] = {
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
     "namespace-controller": "namespace:start_namespace_controller",
     "garbage-collector-controller": "garbagecollector:start_garbage_collector_controller",
+    "clusterrole-aggregation-controller": "clusterroleaggregation:start_clusterrole_aggregation_controller",
 
     # -- replicasets, replication controllers, deployments
 

@@ -49,3 +49,40 @@ def test_embedded_controllers_flag():
         ("garbage-collector-controller",)
     with pytest.raises(OptionError):
         ServerConfig.from_options({"embedded-controllers": "deployment-controller"})
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory):
+    """An apiserver with RBAC on the secure port and its default --embedded-controllers."""
+    from tests.e2e.conftest import APIServerProcess, free_port
+    base = tmp_path_factory.mktemp("embedded")
+    server = APIServerProcess(base / "data", args=(f"--secure-port={free_port()}", "--bind-address=127.0.0.1",
+                                                   "--authorization-mode=RBAC"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_apiservers_own_controllers_work_with_authorization_on(client):
+    """With RBAC on, the apiserver's namespace and garbage collector controllers (its loopback clients) still
+    collect a dependent and finalize a deleted namespace."""
+    from kapiserver.client.resources import CONFIG_MAPS, NAMESPACES
+    from kapiserver.client.rest import APIError
+    from tests.conformance.support import unique
+    from tests.controllermanager.conftest import eventually, run
+    name = unique("emb")
+    run(client.create(NAMESPACES, {"metadata": {"name": name}}))
+    owner = run(client.create(CONFIG_MAPS, {"metadata": {"name": "owner", "namespace": name}}))
+    run(client.create(CONFIG_MAPS, {"metadata": {"name": "dependent", "namespace": name, "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}]}}))
+    run(client.delete(CONFIG_MAPS, "owner", name))
+
+    def missing(resource, obj_name, namespace=None):
+        try:
+            run(client.get(resource, obj_name, namespace))
+            return False
+        except APIError as e:
+            return e.code == 404
+    eventually(lambda: missing(CONFIG_MAPS, "dependent", name))
+    run(client.delete(NAMESPACES, name))
+    eventually(lambda: missing(NAMESPACES, name))
