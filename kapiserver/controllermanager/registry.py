@@ -15,6 +15,7 @@ CONTROLLERS: Dict[str, str] = {
     "namespace-controller": "namespace:start_namespace_controller",
     "garbage-collector-controller": "garbagecollector:start_garbage_collector_controller",
     "clusterrole-aggregation-controller": "clusterroleaggregation:start_clusterrole_aggregation_controller",
+    "resourcequota-controller": "resourcequota:start_resourcequota_controller",
 
     # -- replicasets, replication controllers, deployments
 
