@@ -16,6 +16,7 @@ CONTROLLERS: Dict[str, str] = {
     "garbage-collector-controller": "garbagecollector:start_garbage_collector_controller",
     "clusterrole-aggregation-controller": "clusterroleaggregation:start_clusterrole_aggregation_controller",
     "resourcequota-controller": "resourcequota:start_resourcequota_controller",
+    "ttl-controller": "ttl:start_ttl_controller",
 
     # -- replicasets, replication controllers, deployments
 
