@@ -15,6 +15,7 @@ The graph is an index, never the truth: owners are read from the API before anyt
 
 from __future__ import annotations
 
+import copy
 from typing import Dict, Optional, Tuple
 
 from twisted.internet.defer import Deferred
@@ -22,7 +23,7 @@ from twisted.logger import Logger
 
 from ..client.informer import SharedInformer
 from ..client.resources import Resource
-from ..client.rest import APIError
+from ..client.rest import APIError, Client
 from ..client.workqueue import RateLimitingQueue, run_workers
 from .context import ControllerContext
 from .discovery import discover
@@ -40,6 +41,17 @@ CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customreso
                                        "CustomResourceDefinition", namespaced=False)
 API_SERVICES = Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", namespaced=False)
 COMPONENT = "garbage-collector-controller"
+# The monitors list and watch metadata only, as upstream's metadata informers do (a server picks, of the two,
+# the one its endpoint gives: the List for a list, the object for a watch's events).
+METADATA_ACCEPT = ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,"
+                   "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+
+
+def metadata_client(client: Client) -> Client:
+    """``client`` (same connections, credentials and TLS) asking for PartialObjectMetadata(List)."""
+    meta = copy.copy(client)
+    meta.headers = {**client.headers, "Accept": METADATA_ACCEPT}
+    return meta
 
 
 class GarbageCollector:
@@ -48,6 +60,7 @@ class GarbageCollector:
     def __init__(self, ctx: ControllerContext):
         self.ctx = ctx
         self.client = ctx.client
+        self.metadata_client = metadata_client(ctx.client)
         self.clock = ctx.clock
         self.workers = int(ctx.option("concurrent-gc-syncs", 20))
         self.resync_period = float(ctx.option("garbage-collector-resync-period", RESYNC_PERIOD))
@@ -162,7 +175,7 @@ class GarbageCollector:
                 self.monitors[resource] = self._monitor(resource)
 
     def _monitor(self, resource: Resource) -> SharedInformer:
-        informer = SharedInformer(self.client, resource, self.clock)
+        informer = SharedInformer(self.metadata_client, resource, self.clock)
         informer.add_event_handler(on_add=lambda obj: self.graph.observe(resource, obj),
                                    on_update=lambda old, new: self.graph.observe(resource, new),
                                    on_delete=self._deleted)

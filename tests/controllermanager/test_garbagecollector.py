@@ -50,6 +50,9 @@ def test_background_deletes_dependents_after_owner(client, namespace, gc):
     owner = make(client, namespace, "owner")
     child = make(client, namespace, "child", owner)
     make(client, namespace, "grandchild", child)
+    eventually(lambda: child["metadata"]["uid"] in gc.graph.nodes)
+    cached = gc.monitors[CONFIG_MAPS].indexer.get_by_key(namespace, "child")
+    assert cached["kind"] == "PartialObjectMetadata" and "data" not in cached, "the monitors hold metadata only"
     run(client.delete(CONFIG_MAPS, "owner", namespace, propagation_policy="Background"))
     assert get(client, namespace, "owner") is None
     eventually(lambda: get(client, namespace, "child") is None and get(client, namespace, "grandchild") is None)
