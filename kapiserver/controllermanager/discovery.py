@@ -4,6 +4,7 @@ collector controllers what to delete and what to watch."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List
 
@@ -69,3 +70,16 @@ async def discover(client: Client, preferred_only: bool = True) -> Discovery:
                                 item.get("kind", ""), bool(item.get("namespaced")))
             found.resources.append(APIResource(resource, frozenset(item.get("verbs") or ())))
     return found
+
+
+# Lists and watches of metadata only, as upstream's metadata informers and clients ask for them (a server picks, of the two,
+# the one its endpoint gives: the List for a list, the object for a watch's events).
+METADATA_ACCEPT = ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,"
+                   "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+
+
+def metadata_client(client: Client) -> Client:
+    """``client`` (same connections, credentials and TLS) asking for PartialObjectMetadata(List)."""
+    meta = copy.copy(client)
+    meta.headers = {**client.headers, "Accept": METADATA_ACCEPT}
+    return meta

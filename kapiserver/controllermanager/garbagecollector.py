@@ -15,7 +15,6 @@ The graph is an index, never the truth: owners are read from the API before anyt
 
 from __future__ import annotations
 
-import copy
 from typing import Dict, Optional, Tuple
 
 from twisted.internet.defer import Deferred
@@ -23,10 +22,10 @@ from twisted.logger import Logger
 
 from ..client.informer import SharedInformer
 from ..client.resources import Resource
-from ..client.rest import APIError, Client
+from ..client.rest import APIError
 from ..client.workqueue import RateLimitingQueue, run_workers
 from .context import ControllerContext
-from .discovery import discover
+from .discovery import discover, metadata_client
 from .gcgraph import FOREGROUND, ORPHAN, Graph, Node, owner_refs
 
 log = Logger()
@@ -41,17 +40,6 @@ CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customreso
                                        "CustomResourceDefinition", namespaced=False)
 API_SERVICES = Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", namespaced=False)
 COMPONENT = "garbage-collector-controller"
-# The monitors list and watch metadata only, as upstream's metadata informers do (a server picks, of the two,
-# the one its endpoint gives: the List for a list, the object for a watch's events).
-METADATA_ACCEPT = ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,"
-                   "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
-
-
-def metadata_client(client: Client) -> Client:
-    """``client`` (same connections, credentials and TLS) asking for PartialObjectMetadata(List)."""
-    meta = copy.copy(client)
-    meta.headers = {**client.headers, "Accept": METADATA_ACCEPT}
-    return meta
 
 
 class GarbageCollector:

@@ -12,7 +12,7 @@ from ..client.cache import split_key
 from ..client.resources import NAMESPACES, PODS
 from ..client.rest import APIError
 from .context import ControllerContext, QueueController
-from .discovery import APIResource, Discovery, discover
+from .discovery import APIResource, Discovery, discover, metadata_client
 
 FINALIZER = "kubernetes"
 # Upstream waits this long after seeing a deletion, so every apiserver has observed it and any last
@@ -106,6 +106,7 @@ class NamespaceController(QueueController):
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
         self._attempts: Dict[str, int] = {}
+        self.metadata_client = metadata_client(ctx.client)
         self.grace = float(ctx.option("namespace-deletion-grace-period", DELETION_GRACE_PERIOD))
         self.namespaces = self.informer(NAMESPACES)
         self.namespaces.add_event_handler(on_add=self._namespace_changed,
@@ -194,14 +195,17 @@ class NamespaceController(QueueController):
         """(seconds to wait, objects left, finalizers on them) for one resource in ``namespace``."""
         resource = api_resource.resource
         path = resource.path(namespace)
+        # Background: the namespace controller lists what remains itself, and wants no orphan finalizer added.
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         try:
             if api_resource.supports("deletecollection"):
-                await self.client.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1"})
+                await self.client.request("DELETE", path, options)
             else:
-                listing = await self.client.list(resource, namespace)
+                listing = await self.metadata_client.list(resource, namespace)
                 for item in listing.get("items") or []:
                     try:
-                        await self.client.delete(resource, item["metadata"]["name"], namespace)
+                        await self.client.delete(resource, item["metadata"]["name"], namespace,
+                                                 propagation_policy="Background")
                     except APIError as e:
                         if e.code != 404:
                             raise
@@ -209,7 +213,8 @@ class NamespaceController(QueueController):
             if e.code in (404, 405):
                 return 0.0, 0, {}
             raise
-        listing = await self.client.list(resource, namespace)
+        # Pods are read whole (their grace periods and phases); everything else as metadata.
+        listing = await (self.client if resource == PODS else self.metadata_client).list(resource, namespace)
         items = listing.get("items") or []
         held: Dict[str, int] = {}
         wait = 0.0

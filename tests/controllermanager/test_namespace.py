@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapiserver.client.resources import CONFIG_MAPS, NAMESPACES, PODS, SECRETS, Resource
+from kapiserver.client.resources import CONFIG_MAPS, NAMESPACES, PODS, REPLICATION_CONTROLLERS, SECRETS, Resource
 from kapiserver.client.rest import APIError
 from kapiserver.controllermanager.namespace import ConditionUpdater, deletion_conditions
 from kapiserver.controllermanager.discovery import Discovery
@@ -46,13 +46,17 @@ def create_namespace(client) -> str:
 
 
 def test_content_is_deleted_then_the_namespace_goes(client, namespaces):
-    """Every namespaced resource's objects go (pods, configmaps, secrets), then the kubernetes finalizer, then the
-    namespace; every deletion condition ends False with upstream's "ok" reason."""
+    """Every namespaced resource's objects go (pods, configmaps, secrets, a ReplicationController, which would
+    orphan by default: deleted in the background, it needs no garbage collector), then the kubernetes finalizer,
+    then the namespace."""
     name = create_namespace(client)
     run(client.create(CONFIG_MAPS, {"metadata": {"name": "a", "namespace": name}}))
     run(client.create(SECRETS, {"metadata": {"name": "s", "namespace": name}}))
     run(client.create(PODS, {"metadata": {"name": "p", "namespace": name},
                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    run(client.create(REPLICATION_CONTROLLERS, {"metadata": {"name": "rc", "namespace": name}, "spec": {
+        "replicas": 0, "selector": {"a": "b"},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}))
     run(client.delete(NAMESPACES, name))
     eventually(lambda: gone(client, name))
 
@@ -155,3 +159,16 @@ def test_kubectl_delete_namespace_waits_until_it_is_gone(client, namespaces, kub
     assert process.returncode == 0, err
     assert f'namespace "{name}" deleted' in out
     assert gone(client, name)
+
+
+def test_running_pods_are_deleted_gracefully_and_the_namespace_follows(client, namespaces, simulated_nodes):
+    """Pods running on a node are deleted with their grace period; once the node has confirmed, the namespace
+    goes (the controller looks again sooner than upstream's estimate, backing off)."""
+    simulated_nodes("ns-node")
+    name = create_namespace(client)
+    for i in range(3):
+        run(client.create(PODS, {"metadata": {"name": f"p{i}", "namespace": name}, "spec": {
+            "nodeName": "ns-node", "containers": [{"name": "c", "image": "busybox"}]}}))
+    eventually(lambda: all(p["status"].get("phase") == "Running" for p in run(client.list(PODS, name))["items"]))
+    run(client.delete(NAMESPACES, name))
+    eventually(lambda: gone(client, name), timeout=20)
