@@ -19,6 +19,7 @@ from ..machinery.quotausage import object_usage
 from ..machinery.quotausage import quantity_text as _text
 from ..machinery.quotausage import quota_applies as _quota_applies
 from ..machinery.quotausage import quota_selectors as _quota_selectors
+from ..machinery.quotausage import storage_class_key
 from ..machinery.quotausage import usage_text
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.defaults._quantity import canonical_quantity, parse_quantity
@@ -95,6 +96,8 @@ class ResourceQuotaAdmission:
             sample |= {legacy for legacy, key in _LEGACY_COUNTS.items() if key == (info.group, info.resource)}
             if (info.group, info.resource) in (("", "pods"), ("", "services"), ("", "persistentvolumeclaims")):
                 sample |= set(_COMPUTE) | {"services.nodeports", "services.loadbalancers", "requests.storage"}
+            if (info.group, info.resource) == ("", "persistentvolumeclaims"):
+                sample |= {k for k in wanted if storage_class_key(k)}
             if (info.group, info.resource) == ("", "pods"):
                 sample |= {k for k in wanted if k.startswith("requests.")}     # extended resources
             if not sample & wanted:

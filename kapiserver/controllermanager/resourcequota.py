@@ -20,7 +20,8 @@ from ..client.informer import SharedInformer
 from ..client.resources import (CONFIG_MAPS, PERSISTENT_VOLUME_CLAIMS, PODS, REPLICATION_CONTROLLERS,
                                 RESOURCE_QUOTAS, SECRETS, SERVICES, Resource)
 from ..client.rest import APIError
-from ..machinery.quotausage import COMPUTE, LEGACY_COUNTS, object_usage, quota_applies, terminal, usage_text
+from ..machinery.quotausage import (COMPUTE, LEGACY_COUNTS, object_usage, quota_applies, storage_class_key,
+                                    terminal, usage_text)
 from .context import ControllerContext, QueueController
 from .discovery import discover
 
@@ -33,6 +34,8 @@ SERVICE_KEYS = ("services.nodeports", "services.loadbalancers")
 
 def resources_for(key: str):
     """(group, resource) a hard key counts, None when it names none of the known evaluators."""
+    if storage_class_key(key):
+        return "", "persistentvolumeclaims"
     if key in LEGACY_COUNTS:
         return LEGACY_COUNTS[key]
     if key.startswith("count/"):

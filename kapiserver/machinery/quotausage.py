@@ -17,6 +17,10 @@ COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cp
            "requests.ephemeral-storage", "limits.ephemeral-storage", "ephemeral-storage")
 
 
+# A claim's usage by its storage class: <class>.storageclass.storage.k8s.io/<resource>.
+STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
+
+
 def terminal(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -63,7 +67,16 @@ def object_usage(info, obj: dict) -> dict[str, Fraction]:
     elif (info.group, info.resource) == ("", "persistentvolumeclaims"):
         storage = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
         usage["requests.storage"] = parse_quantity(storage) or Fraction(0)
+        storage_class = (obj.get("spec") or {}).get("storageClassName")
+        if storage_class:
+            usage[f"{storage_class}{STORAGE_CLASS_SUFFIX}requests.storage"] = usage["requests.storage"]
+            usage[f"{storage_class}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Fraction(1)
     return usage
+
+
+def storage_class_key(key: str) -> bool:
+    """<class>.storageclass.storage.k8s.io/requests.storage or .../persistentvolumeclaims."""
+    return STORAGE_CLASS_SUFFIX in key
 
 
 def quantity_text(value: Fraction) -> str:

@@ -56,6 +56,7 @@ def test_hard_keys_map_to_the_resources_they_count():
     assert resources_for("count/deployments.apps") == ("apps", "deployments")
     assert resources_for("services.nodeports") == ("", "services")
     assert resources_for("requests.storage") == ("", "persistentvolumeclaims")
+    assert resources_for("gold.storageclass.storage.k8s.io/requests.storage") == ("", "persistentvolumeclaims")
     assert resources_for("requests.example.com/dongle") == ("", "pods")
     assert resources_for("nothing-known") is None
 
@@ -80,19 +81,25 @@ def test_status_mirrors_hard_and_counts_usage(client, namespace, controllers):
     run(client.create(SERVICES, {"metadata": {"name": "svc", "namespace": namespace}, "spec": {
         "type": "NodePort", "ports": [{"port": 80, "name": "a"}, {"port": 81, "name": "b"}]}}))
     run(client.create(PERSISTENT_VOLUME_CLAIMS, {"metadata": {"name": "claim", "namespace": namespace}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+        "accessModes": ["ReadWriteOnce"], "storageClassName": "gold",
+        "resources": {"requests": {"storage": "1Gi"}}}}))
     run(client.create(DEPLOYMENTS, {"metadata": {"name": "d", "namespace": namespace}, "spec": {
         "replicas": 0, "selector": {"matchLabels": {"a": "b"}},
         "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}))
     hard = {"pods": "10", "requests.cpu": "2", "requests.memory": "1Gi", "limits.cpu": "4", "limits.memory": "2Gi",
             "configmaps": "5", "services": "3", "services.nodeports": "4", "services.loadbalancers": "1",
             "persistentvolumeclaims": "2", "requests.storage": "10Gi", "count/deployments.apps": "2",
-            "resourcequotas": "1"}
+            "resourcequotas": "1", "gold.storageclass.storage.k8s.io/requests.storage": "5Gi",
+            "gold.storageclass.storage.k8s.io/persistentvolumeclaims": "2",
+            "bronze.storageclass.storage.k8s.io/requests.storage": "5Gi"}
     run(client.create(RESOURCE_QUOTAS, quota("compute", namespace, hard)))
     expected = {"pods": "2", "requests.cpu": "350m", "requests.memory": "64Mi", "limits.cpu": "200m",
                 "limits.memory": "128Mi", "configmaps": "1", "services": "1", "services.nodeports": "2",
                 "services.loadbalancers": "0", "persistentvolumeclaims": "1", "requests.storage": "1Gi",
-                "count/deployments.apps": "1", "resourcequotas": "1"}
+                "count/deployments.apps": "1", "resourcequotas": "1",
+                "gold.storageclass.storage.k8s.io/requests.storage": "1Gi",
+                "gold.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+                "bronze.storageclass.storage.k8s.io/requests.storage": "0"}
     eventually(lambda: used(client, namespace, "compute") == expected)
     assert run(client.get(RESOURCE_QUOTAS, "compute", namespace))["status"]["hard"] == hard
     run(client.patch(RESOURCE_QUOTAS, "compute", {"spec": {"hard": {"pods": "3"}}}, namespace))
