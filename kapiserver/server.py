@@ -78,7 +78,7 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     if config.embedded_controllers:
         from .controllermanager.embedded import LoopbackSite
         loopback = apiserver.add(Listener(reactor, tcp_endpoint(0, "127.0.0.1"), LoopbackSite(handlers.insecure_site),
-                                          "loopback"))
+                                          "loopback", how="for its own clients"))
     # Event TTL on the registry, and kube-controller-manager's namespace and garbage collector controllers
     # (--embedded-controllers): elected among the apiservers sharing an etcd.
     controllers = apiserver.add(controllers_election(config, reactor, registry, lease_name, holder))
