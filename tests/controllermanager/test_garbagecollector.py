@@ -186,3 +186,70 @@ def test_custom_resource_defined_later_is_watched(client, namespace, gc):
         eventually(lambda: get(client, namespace, "w-child") is None)
     finally:
         run(client.delete(CRDS, "widgets.gc.example.com"))
+
+
+# -- the dependency graph alone (gcgraph, sans-IO) -------------------------------------------------------------
+
+def _graph():
+    from kapiserver.controllermanager.gcgraph import Graph
+    deletes, orphans = [], []
+    return Graph(deletes.append, orphans.append), deletes, orphans
+
+
+def _obj(uid, name, namespace="ns", owners=(), deleting=False, finalizers=()):
+    meta = {"uid": uid, "name": name, "namespace": namespace,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": o, "uid": o,
+                                 "blockOwnerDeletion": True} for o in owners]}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    if finalizers:
+        meta["finalizers"] = list(finalizers)
+    return {"metadata": meta}
+
+
+def test_graph_links_owners_and_checks_an_owner_never_seen():
+    """A dependent naming an unseen owner makes a virtual node, looked at once; seeing the owner makes it real and
+    has its dependents looked at again."""
+    graph, deletes, _ = _graph()
+    graph.observe(CONFIG_MAPS, _obj("d", "dep", owners=["o"]))
+    assert deletes == ["o"] and not graph.nodes["o"].observed and graph.nodes["o"].dependents == {"d"}
+    graph.observe(CONFIG_MAPS, _obj("o", "o"))
+    assert graph.nodes["o"].observed and deletes == ["o", "d"]
+
+
+def test_graph_removal_hands_dependents_over_and_forgets_virtual_owners_once_unneeded():
+    """An owner gone: its dependents are looked at, and it stays as a virtual node until none points at it."""
+    graph, deletes, _ = _graph()
+    graph.observe(CONFIG_MAPS, _obj("o", "o"))
+    graph.observe(CONFIG_MAPS, _obj("d", "dep", owners=["o"]))
+    graph.remove("o")
+    assert deletes == ["d"] and not graph.nodes["o"].observed
+    graph.remove("d")
+    assert "o" not in graph.nodes and "d" not in graph.nodes
+
+
+def test_graph_foreground_and_orphan_finalizers_queue_their_work():
+    """An owner being deleted with foregroundDeletion has every dependent and itself looked at; with orphan it goes to
+    the orphan queue; a dependent dropping blockOwnerDeletion lets a waiting owner proceed."""
+    graph, deletes, orphans = _graph()
+    graph.observe(CONFIG_MAPS, _obj("o", "o"))
+    graph.observe(CONFIG_MAPS, _obj("a", "a", owners=["o"]))
+    graph.observe(CONFIG_MAPS, _obj("b", "b", owners=["o"]))
+    graph.observe(CONFIG_MAPS, _obj("o", "o", deleting=True, finalizers=["foregroundDeletion"]))
+    assert sorted(deletes) == ["a", "b", "o"]
+    assert [n.uid for n in graph.blocking_dependents(graph.nodes["o"])] in (["a", "b"], ["b", "a"])
+    deletes.clear()
+    unblocked = _obj("a", "a", owners=["o"])
+    unblocked["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] = False
+    graph.observe(CONFIG_MAPS, unblocked)
+    assert deletes == ["o"] and [n.uid for n in graph.blocking_dependents(graph.nodes["o"])] == ["b"]
+    graph.observe(CONFIG_MAPS, _obj("p", "p", deleting=True, finalizers=["orphan"]))
+    assert orphans == ["p"]
+
+
+def test_graph_checks_a_dependent_naming_an_owner_seen_in_another_namespace():
+    """A namespaced owner known in another namespace: the dependent is looked at (its reference cannot hold)."""
+    graph, deletes, _ = _graph()
+    graph.observe(CONFIG_MAPS, _obj("o", "o", namespace="elsewhere"))
+    graph.observe(CONFIG_MAPS, _obj("d", "dep", namespace="ns", owners=["o"]))
+    assert deletes == ["d"]
