@@ -15,6 +15,7 @@ The graph is an index, never the truth: owners are read from the API before anyt
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Dict, Optional, Tuple
 
 from twisted.internet.defer import Deferred
@@ -62,6 +63,8 @@ class GarbageCollector:
         self.group_kinds: Dict[Tuple[str, str], Resource] = {}
         self._resync_call = None
         self._api_change_calls: list = []
+        self._graph_changes: deque = deque()
+        self._graph_call = None
         self._syncing: Optional[Deferred] = None
         self._stopped = False
         self._workers = []
@@ -84,8 +87,8 @@ class GarbageCollector:
         self._stopped = True
         if self._resync_call is not None and self._resync_call.active():
             self._resync_call.cancel()
-        for call in self._api_change_calls:
-            if call.active():
+        for call in [*self._api_change_calls, self._graph_call]:
+            if call is not None and call.active():
                 call.cancel()
         for informer in [*self.monitors.values(), *self._api_watchers]:
             informer.stop()
@@ -164,16 +167,28 @@ class GarbageCollector:
 
     def _monitor(self, resource: Resource) -> SharedInformer:
         informer = SharedInformer(self.metadata_client, resource, self.clock)
-        informer.add_event_handler(on_add=lambda obj: self.graph.observe(resource, obj),
-                                   on_update=lambda old, new: self.graph.observe(resource, new),
-                                   on_delete=self._deleted)
+        informer.add_event_handler(on_add=lambda obj: self._graph_change(resource, obj),
+                                   on_update=lambda old, new: self._graph_change(resource, new),
+                                   on_delete=lambda obj: self._graph_change(resource, obj, deleted=True))
         informer.start()
         return informer
 
-    def _deleted(self, obj: dict) -> None:
-        uid = (obj.get("metadata") or {}).get("uid")
-        if uid:
-            self.graph.remove(uid)
+    # -- the graph builder: handlers queue changes, applied in order on the next turn (upstream's graphChanges) --
+    def _graph_change(self, resource: Resource, obj: dict, deleted: bool = False) -> None:
+        self._graph_changes.append((resource, obj, deleted))
+        if self._graph_call is None and not self._stopped:
+            self._graph_call = self.clock.callLater(0, self._process_graph_changes)
+
+    def _process_graph_changes(self) -> None:
+        self._graph_call = None
+        while self._graph_changes:
+            resource, obj, deleted = self._graph_changes.popleft()
+            if deleted:
+                uid = (obj.get("metadata") or {}).get("uid")
+                if uid:
+                    self.graph.remove(uid)
+            else:
+                self.graph.observe(resource, obj)
 
     # -- looking objects up ----------------------------------------------------------------------------
     def resource_for(self, api_version: str, kind: str) -> Optional[Resource]:
