@@ -27,6 +27,26 @@ _INTEGER = re.compile(r"[+-]?\d+\Z")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 
 
+# The controllers --embedded-controllers may name (upstream's names, and their older aliases).
+EMBEDDABLE_CONTROLLERS = ("namespace-controller", "garbage-collector-controller")
+_EMBEDDABLE_ALIASES = {"namespace": "namespace-controller", "garbagecollector": "garbage-collector-controller"}
+
+
+def _embedded_controllers(flag, value):
+    if isinstance(value, (tuple, list)):
+        names = list(value)
+    else:
+        names = [n.strip() for n in str(value).split(",") if n.strip()]
+    chosen = []
+    for name in names:
+        name = _EMBEDDABLE_ALIASES.get(name, name)
+        if name not in EMBEDDABLE_CONTROLLERS:
+            raise OptionError(flag, f'--{flag}: "{name}" is not one of {", ".join(EMBEDDABLE_CONTROLLERS)}')
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(chosen)
+
+
 def _int(flag, value):
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -237,6 +257,8 @@ class ServerConfig:
     service_node_port_range: Tuple[int, int] = (30000, 32767)
     advertise_address: Optional[IPAddress] = None
     event_ttl: float = 3600.0
+    # kube-controller-manager's controllers the apiserver runs itself, through a loopback client.
+    embedded_controllers: Tuple[str, ...] = EMBEDDABLE_CONTROLLERS
     delete_collection_workers: int = 1
     watch_cache: bool = True
     watch_cache_sizes: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
@@ -333,6 +355,7 @@ class ServerConfig:
             raise OptionError("apiserver-count", f"--apiserver-count should be a positive number, "
                                                  f"but value '{apiserver_count}' provided")
         event_ttl = pick("event-ttl", _duration, defaults.event_ttl)
+        embedded = pick("embedded-controllers", _embedded_controllers, defaults.embedded_controllers)
         if event_ttl <= 0:
             raise OptionError("event-ttl", "--event-ttl must be greater than 0")
         workers = pick("delete-collection-workers", _int, defaults.delete_collection_workers)
@@ -391,6 +414,7 @@ class ServerConfig:
             service_node_port_range=node_ports,
             advertise_address=advertise,
             event_ttl=event_ttl,
+            embedded_controllers=embedded,
             delete_collection_workers=workers,
             watch_cache=watch_cache,
             watch_cache_sizes=MappingProxyType(dict(cache_sizes)),

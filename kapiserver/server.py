@@ -27,9 +27,7 @@ from .controllers.apiservices import APIServiceRegistration
 from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
-from .controllers.garbagecollector import GarbageCollector
 from .client.leaderelection import LeaderElector
-from .controllers.namespace import NamespaceController
 from .listener import Listener, QuietSite, tcp_endpoint
 from .runtime import wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
@@ -63,11 +61,6 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     # it would move a cache's window past a client's last resourceVersion, breaking its watch's resume.
     apiserver.add(registry.controller(identity.IdentityLeaseController, reactor, lease_name, holder,
                                       socket.gethostname(), wait_for=registry.watch_caches_filled))
-    # What kube-controller-manager runs upstream: elected among the apiservers sharing an etcd.
-    controllers = apiserver.add(controllers_election(config, reactor, registry, lease_name, holder))
-    controllers.add(registry.controller(NamespaceController, reactor))
-    controllers.add(registry.controller(GarbageCollector, reactor))
-    controllers.add(registry.controller(EventTTLController, reactor, config.event_ttl))
     if config.etcd_compaction_interval > 0:
         apiserver.add(Periodic(config.etcd_compaction_interval, Compactor(storage).compact, reactor))
     handlers = apiserver.add(HandlerService(config, reactor, registry))
@@ -79,7 +72,32 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     if config.insecure_port:
         apiserver.add(Listener(reactor, tcp_endpoint(config.insecure_port, config.insecure_bind_address),
                                handlers.insecure_site, "insecure"))
+    # The loopback listener the apiserver's own clients use (a random bearer token, as upstream's loopback
+    # client token): kube-controller-manager's controllers run here are its clients like any other.
+    loopback = None
+    if config.embedded_controllers:
+        from .controllermanager.embedded import LoopbackSite
+        loopback = apiserver.add(Listener(reactor, tcp_endpoint(0, "127.0.0.1"), LoopbackSite(handlers.insecure_site),
+                                          "loopback", how="for its own clients"))
+    # Event TTL on the registry, and kube-controller-manager's namespace and garbage collector controllers
+    # (--embedded-controllers): elected among the apiservers sharing an etcd.
+    controllers = apiserver.add(controllers_election(config, reactor, registry, lease_name, holder))
+    controllers.add(registry.controller(EventTTLController, reactor, config.event_ttl))
+    if loopback is not None:
+        from .controllermanager.embedded import EmbeddedControllers
+        controllers.add(EmbeddedControllers(reactor, loopback, list(config.embedded_controllers),
+                                            embedded_controller_options(config)))
     return apiserver
+
+
+def embedded_controller_options(config: ServerConfig) -> dict:
+    """kube-controller-manager's flags for the controllers this apiserver runs: upstream's defaults, but
+    for the namespace controller's wait before it looks at a deleted namespace's content, which is for
+    the other apiservers sharing an etcd to see the deletion (none with the embedded stores)."""
+    options = {"garbage-collector-resync-period": 30.0}
+    if config.storage_backend != "etcd3":
+        options["namespace-deletion-grace-period"] = 0.0
+    return options
 
 
 class APIServerService(SequentialService):

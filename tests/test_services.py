@@ -236,16 +236,20 @@ def test_start_failure_stops_the_reactor():
 
 def test_make_service_shows_the_tree_in_start_order():
     """make_service builds every child up front, in start order: storage, registry, bootstrap and its
-    reconcile loop, the CRD, APIService, APF configuration and identity controllers, the controllers,
-    compaction, handlers, the remote APIServices' availability and the extension-apiserver-authentication
-    ConfigMap, listeners."""
+    reconcile loop, the CRD, APIService, APF configuration and identity controllers, compaction, handlers,
+    the remote APIServices' availability and the extension-apiserver-authentication ConfigMap, listeners
+    (the loopback one last), then the controllers: event TTL, and kube-controller-manager's namespace and
+    garbage collector controllers through the loopback client."""
     tree = server.make_service(ServerConfig(), task.Clock())
     kinds = [type(child).__name__ for child in tree]
     assert kinds == ["StorageService", "RegistryService", "ControllerService", "Periodic", "ControllerService",
-                     "ControllerService", "ControllerService", "ControllerService", "SequentialService", "Periodic",
-                     "HandlerService", "ControllerService", "ControllerService", "Listener", "Listener"]
-    assert [child.name for child in tree if isinstance(child, Listener)] == ["secure", "insecure"]
-    assert len(list(list(tree)[8])) == 3
+                     "ControllerService", "ControllerService", "ControllerService", "Periodic",
+                     "HandlerService", "ControllerService", "ControllerService", "Listener", "Listener", "Listener",
+                     "SequentialService"]
+    assert [child.name for child in tree if isinstance(child, Listener)] == ["secure", "insecure", "loopback"]
+    controllers = list(list(tree)[-1])
+    assert [type(child).__name__ for child in controllers] == ["ControllerService", "EmbeddedControllers"]
+    assert controllers[1].names == ["namespace-controller", "garbage-collector-controller"]
     bootstrap_loop, compaction = [child for child in tree if isinstance(child, Periodic)]
     assert (bootstrap_loop.step, compaction.step) == (10.0, 300.0)
 
@@ -257,8 +261,16 @@ def test_make_service_elects_the_controllers_on_etcd():
     tree = server.make_service(config, task.Clock())
     kinds = [type(child).__name__ for child in tree]
     assert kinds == ["StorageService", "RegistryService", "ControllerService", "Periodic", "ControllerService",
-                     "ControllerService", "ControllerService", "ControllerService", "ElectedService", "HandlerService",
-                     "ControllerService", "ControllerService"]
+                     "ControllerService", "ControllerService", "ControllerService", "HandlerService",
+                     "ControllerService", "ControllerService", "Listener", "ElectedService"]
+
+
+def test_make_service_without_embedded_controllers_has_no_loopback_listener():
+    """--embedded-controllers= (kube-controller-manager runs them): no loopback listener, event TTL alone."""
+    config = dataclasses.replace(ServerConfig(), embedded_controllers=())
+    tree = server.make_service(config, task.Clock())
+    assert [child.name for child in tree if isinstance(child, Listener)] == ["secure", "insecure"]
+    assert [type(child).__name__ for child in list(tree)[-1]] == ["ControllerService"]
 
 
 def test_periodic_stop_waits_for_a_run_in_flight_but_not_for_ever():

@@ -12,76 +12,22 @@ from fractions import Fraction
 from typing import Optional
 
 from ..machinery.errors import StatusError
+from ..machinery.quotausage import COMPUTE as _COMPUTE
+from ..machinery.quotausage import LEGACY_COUNTS as _LEGACY_COUNTS
+from ..machinery.quotausage import matching_scopes as _matching_scopes
+from ..machinery.quotausage import object_usage
+from ..machinery.quotausage import quantity_text as _text
+from ..machinery.quotausage import quota_applies as _quota_applies
+from ..machinery.quotausage import quota_selectors as _quota_selectors
+from ..machinery.quotausage import storage_class_key
+from ..machinery.quotausage import usage_text
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..machinery.quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
 
-# The legacy names of object counts, besides count/<resource>[.<group>].
-_LEGACY_COUNTS = {"pods": ("", "pods"), "services": ("", "services"), "configmaps": ("", "configmaps"),
-                  "secrets": ("", "secrets"), "persistentvolumeclaims": ("", "persistentvolumeclaims"),
-                  "replicationcontrollers": ("", "replicationcontrollers"),
-                  "resourcequotas": ("", "resourcequotas")}
-_COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory",
-            "requests.ephemeral-storage", "limits.ephemeral-storage", "ephemeral-storage")
-
-
-def _terminal(pod: dict) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-_NATIVE = ("cpu", "memory", "ephemeral-storage")
-
-
-def _pod_compute(pod: dict) -> dict[str, Fraction]:
-    """requests.* and limits.* of a pod: its containers' sum, or its largest init container if larger; for
-    extended resources (example.com/dongle) and hugepages, requests only, as upstream's pod evaluator."""
-    def total(containers, kind, name):
-        return sum((parse_quantity(((c.get("resources") or {}).get(kind) or {}).get(name)) or Fraction(0)
-                    for c in containers), Fraction(0))
-    spec = pod.get("spec") or {}
-    containers, inits = spec.get("containers") or [], spec.get("initContainers") or []
-    requested = {name for c in containers + inits for name in ((c.get("resources") or {}).get("requests") or {})}
-    usage = {}
-    for kind, names in (("requests", set(_NATIVE) | requested), ("limits", _NATIVE)):
-        for name in names:
-            main = total(containers, kind, name)
-            init = max((total([c], kind, name) for c in inits), default=Fraction(0))
-            usage[f"{kind}.{name}"] = max(main, init)
-    for name in _NATIVE:
-        usage[name] = usage[f"requests.{name}"]
-    return usage
-
-
-def object_usage(info, obj: dict) -> dict[str, Fraction]:
-    """What one object counts against a quota."""
-    usage = {f"count/{info.resource}" + (f".{info.group}" if info.group else ""): Fraction(1)}
-    for legacy, key in _LEGACY_COUNTS.items():
-        if key == (info.group, info.resource):
-            usage[legacy] = Fraction(1)
-    if (info.group, info.resource) == ("", "pods"):
-        if _terminal(obj):
-            return {k: v for k, v in usage.items() if k.startswith("count/")}
-        usage.update(_pod_compute(obj))
-    elif (info.group, info.resource) == ("", "services"):
-        kind = (obj.get("spec") or {}).get("type")
-        if kind in ("NodePort", "LoadBalancer"):
-            usage["services.nodeports"] = Fraction(len((obj.get("spec") or {}).get("ports") or []))
-        if kind == "LoadBalancer":
-            usage["services.loadbalancers"] = Fraction(1)
-    elif (info.group, info.resource) == ("", "persistentvolumeclaims"):
-        storage = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
-        usage["requests.storage"] = parse_quantity(storage) or Fraction(0)
-    return usage
-
 
 def _format(values: dict[str, Fraction], keys) -> str:
     return ",".join(f"{k}={canonical_quantity(_text(values.get(k, Fraction(0))))}" for k in keys)
-
-
-def _text(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return f"{int(value * 1000)}m" if (value * 1000).denominator == 1 else f"{int(value * 10 ** 9)}n"
 
 
 # (apiVersion, kind) of the plugin's configuration, in every version upstream decodes.
@@ -111,55 +57,6 @@ def parse_configuration(configuration) -> list[dict]:
                        "matchContains": [str(m) for m in item.get("matchContains") or []],
                        "matchScopes": [dict(s) for s in item.get("matchScopes") or [] if isinstance(s, dict)]})
     return result
-
-
-def _pod_scope_matches(selector: dict, pod: dict) -> bool:
-    """Whether a pod falls in one scope selector requirement (the pod evaluator's scopes)."""
-    spec = pod.get("spec") or {}
-    name, operator = selector.get("scopeName"), selector.get("operator") or "Exists"
-    values = selector.get("values") or []
-    if name == "PriorityClass":
-        priority_class = spec.get("priorityClassName") or ""
-        if operator == "In":
-            return priority_class in values
-        if operator == "NotIn":
-            return priority_class not in values
-        # Upstream matches a label set that always holds the key, so DoesNotExist never matches.
-        return operator == "Exists" and bool(priority_class)
-    terminating = spec.get("activeDeadlineSeconds") is not None
-    best_effort = not any(((c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits"))
-                          for c in (spec.get("containers") or []) + (spec.get("initContainers") or []))
-    affinity = (spec.get("affinity") or {})
-    cross_namespace = any(term.get("namespaceSelector") is not None or term.get("namespaces")
-                          for kind in ("podAffinity", "podAntiAffinity")
-                          for rule in ("requiredDuringSchedulingIgnoredDuringExecution",)
-                          for term in ((affinity.get(kind) or {}).get(rule) or []))
-    facts = {"Terminating": terminating, "NotTerminating": not terminating, "BestEffort": best_effort,
-             "NotBestEffort": not best_effort, "CrossNamespacePodAffinity": cross_namespace}
-    return facts.get(name, False)
-
-
-def _matching_scopes(info, obj: dict, selectors) -> list[dict]:
-    if (info.group, info.resource) != ("", "pods"):
-        return []  # only pods have scopes to match
-    return [s for s in selectors if _pod_scope_matches(s, obj)]
-
-
-def _quota_selectors(quota: dict) -> list[dict]:
-    spec = quota.get("spec") or {}
-    selectors = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
-    return selectors + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
-
-
-def _quota_applies(quota: dict, info, obj: dict) -> bool:
-    """Whether ``quota`` tracks ``obj``: every quota without scopes does; one with scopes only the pods that
-    match all of them (the only kind with scopes here)."""
-    selectors = _quota_selectors(quota)
-    if not selectors:
-        return True
-    if (info.group, info.resource) != ("", "pods"):
-        return False
-    return all(_pod_scope_matches(s, obj) for s in selectors)
 
 
 def _go_scopes(scopes: list[dict]) -> str:
@@ -199,6 +96,8 @@ class ResourceQuotaAdmission:
             sample |= {legacy for legacy, key in _LEGACY_COUNTS.items() if key == (info.group, info.resource)}
             if (info.group, info.resource) in (("", "pods"), ("", "services"), ("", "persistentvolumeclaims")):
                 sample |= set(_COMPUTE) | {"services.nodeports", "services.loadbalancers", "requests.storage"}
+            if (info.group, info.resource) == ("", "persistentvolumeclaims"):
+                sample |= {k for k in wanted if storage_class_key(k)}
             if (info.group, info.resource) == ("", "pods"):
                 sample |= {k for k in wanted if k.startswith("requests.")}     # extended resources
             if not sample & wanted:
@@ -318,7 +217,7 @@ class ResourceQuotaAdmission:
         for quota in await self._load(namespace):
             hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
             used = await self.usage(namespace, list(hard), quota)
-            status = {"hard": hard, "used": {k: canonical_quantity(_text(v)) for k, v in used.items()}}
+            status = {"hard": hard, "used": {k: usage_text(k, v) for k, v in used.items()}}
             if quota.get("status") == status:
                 continue
 

@@ -12,6 +12,11 @@ CONTROLLERS: Dict[str, str] = {
     "serviceaccount-controller": "serviceaccount:start_serviceaccount_controller",
     "root-ca-certificate-publisher-controller": "rootcacertpublisher:start_root_ca_publisher",
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
+    "namespace-controller": "namespace:start_namespace_controller",
+    "garbage-collector-controller": "garbagecollector:start_garbage_collector_controller",
+    "clusterrole-aggregation-controller": "clusterroleaggregation:start_clusterrole_aggregation_controller",
+    "resourcequota-controller": "resourcequota:start_resourcequota_controller",
+    "ttl-controller": "ttl:start_ttl_controller",
 
     # -- replicasets, replication controllers, deployments
     "replicaset-controller": "replicaset:start_replicaset_controller",

@@ -61,3 +61,52 @@ def test_events_take_no_part():
     for group in ("", "events.k8s.io"):
         events = info(group, "v1", "events")
         assert deletion_finalizers(events, {}, DeleteOptions(propagation_policy="Foreground")) == (False, [])
+
+
+# What a delete does to the finalizers of a stored object (the registry's side of garbage collection; the
+# collector itself is kube-controller-manager's, tested in tests/controllermanager/test_garbagecollector.py).
+
+def _configmaps(registry):
+    return registry.store("", "v1", "configmaps")
+
+
+def _make(registry, name, finalizers=()):
+    from .conftest import run
+    meta = {"name": name, **({"finalizers": list(finalizers)} if finalizers else {})}
+    return run(_configmaps(registry).create("default", {"metadata": meta}))
+
+
+def _exists(registry, name):
+    from kapiserver.machinery.errors import StatusError
+
+    from .conftest import run
+    try:
+        return run(_configmaps(registry).get("default", name))
+    except StatusError as e:
+        assert e.code == 404
+        return None
+
+
+def test_second_delete_swaps_the_gc_finalizer(registry):
+    """Deleting again with another policy swaps orphan for foregroundDeletion, keeping the deletionTimestamp."""
+    from .conftest import run
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "default"}}))
+    _make(registry, "twice", finalizers=["example.com/hold"])
+    first, _ = run(_configmaps(registry).delete("default", "twice", DeleteOptions(propagation_policy="Orphan")))
+    assert first["metadata"]["finalizers"] == ["example.com/hold", "orphan"]
+    second, now = run(_configmaps(registry).delete("default", "twice",
+                                                   DeleteOptions(propagation_policy="Foreground")))
+    assert not now
+    assert second["metadata"]["finalizers"] == ["example.com/hold", "foregroundDeletion"]
+    assert second["metadata"]["deletionTimestamp"] == first["metadata"]["deletionTimestamp"]
+    assert _exists(registry, "twice")["metadata"]["finalizers"] == ["example.com/hold", "foregroundDeletion"]
+
+
+def test_orphan_only_finalizer_removed_by_background_delete_deletes_at_once(registry):
+    """An object held only by orphan goes at once when deleted again with Background."""
+    from .conftest import run
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "default"}}))
+    _make(registry, "held")
+    run(_configmaps(registry).delete("default", "held", DeleteOptions(propagation_policy="Orphan")))
+    _, now = run(_configmaps(registry).delete("default", "held", DeleteOptions(propagation_policy="Background")))
+    assert now and _exists(registry, "held") is None

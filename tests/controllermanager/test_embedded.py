@@ -1,0 +1,88 @@
+"""kube-apiserver's --embedded-controllers: the namespace and garbage collector controllers it runs itself, the
+same code as kube-controller-manager's, through a loopback listener that only its own token opens."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
+
+from kapiserver.config import ServerConfig
+from kapiserver.controllermanager.embedded import LoopbackSite
+from kapiserver.flags import OptionError
+from kapiserver.listener import QuietSite
+
+
+class _Privileged(Resource):
+    isLeaf = True
+
+
+def test_loopback_site_serves_only_its_token():
+    """A request without the token, or with another, gets 401; with it, the privileged site's resource."""
+    privileged_root = _Privileged()
+    site = LoopbackSite(QuietSite(privileged_root), token="sekrit")
+    for header in (None, "Bearer other", "Bearer sekrit2", "sekrit"):
+        request = DummyRequest([b"api"])
+        if header:
+            request.requestHeaders.addRawHeader(b"authorization", header.encode())
+        refused = site.getResourceFor(request)
+        assert refused is not privileged_root
+        refused.render(request)
+        assert request.responseCode == 401
+    request = DummyRequest([b"api"])
+    request.requestHeaders.addRawHeader(b"authorization", b"Bearer sekrit")
+    assert site.getResourceFor(request) is privileged_root
+
+
+def test_every_site_gets_a_token_of_its_own():
+    """Without a token given, each loopback site makes a random one."""
+    first, second = LoopbackSite(QuietSite(Resource())), LoopbackSite(QuietSite(Resource()))
+    assert first.token != second.token and len(first.token) >= 32
+
+
+def test_embedded_controllers_flag():
+    """Both by default; empty for none; upstream's aliases accepted; anything else refused."""
+    assert ServerConfig.from_options({}).embedded_controllers == ("namespace-controller",
+                                                                  "garbage-collector-controller")
+    assert ServerConfig.from_options({"embedded-controllers": ""}).embedded_controllers == ()
+    assert ServerConfig.from_options({"embedded-controllers": "garbagecollector"}).embedded_controllers == \
+        ("garbage-collector-controller",)
+    with pytest.raises(OptionError):
+        ServerConfig.from_options({"embedded-controllers": "deployment-controller"})
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory):
+    """An apiserver with RBAC on the secure port and its default --embedded-controllers."""
+    from tests.e2e.conftest import APIServerProcess, free_port
+    base = tmp_path_factory.mktemp("embedded")
+    server = APIServerProcess(base / "data", args=(f"--secure-port={free_port()}", "--bind-address=127.0.0.1",
+                                                   "--authorization-mode=RBAC"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_apiservers_own_controllers_work_with_authorization_on(client):
+    """With RBAC on, the apiserver's namespace and garbage collector controllers (its loopback clients) still
+    collect a dependent and finalize a deleted namespace."""
+    from kapiserver.client.resources import CONFIG_MAPS, NAMESPACES
+    from kapiserver.client.rest import APIError
+    from tests.conformance.support import unique
+    from tests.controllermanager.conftest import eventually, run
+    name = unique("emb")
+    run(client.create(NAMESPACES, {"metadata": {"name": name}}))
+    owner = run(client.create(CONFIG_MAPS, {"metadata": {"name": "owner", "namespace": name}}))
+    run(client.create(CONFIG_MAPS, {"metadata": {"name": "dependent", "namespace": name, "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}]}}))
+    run(client.delete(CONFIG_MAPS, "owner", name))
+
+    def missing(resource, obj_name, namespace=None):
+        try:
+            run(client.get(resource, obj_name, namespace))
+            return False
+        except APIError as e:
+            return e.code == 404
+    eventually(lambda: missing(CONFIG_MAPS, "dependent", name))
+    run(client.delete(NAMESPACES, name))
+    eventually(lambda: missing(NAMESPACES, name))
