@@ -27,9 +27,18 @@ _INTEGER = re.compile(r"[+-]?\d+\Z")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 
 
-# The controllers --embedded-controllers may name (upstream's names, and their older aliases).
-EMBEDDABLE_CONTROLLERS = ("namespace-controller", "garbage-collector-controller")
-_EMBEDDABLE_ALIASES = {"namespace": "namespace-controller", "garbagecollector": "garbage-collector-controller"}
+# The controllers --embedded-controllers may name (upstream's names, and their older aliases): those that make
+# the default admission chain's effects invisible to users who run the apiserver alone (default ServiceAccounts
+# and kube-root-ca.crt for ServiceAccount admission, the protection finalizers' removal for
+# StorageObjectInUseProtection), with namespace finalization and garbage collection.
+EMBEDDABLE_CONTROLLERS = ("namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
+                          "root-ca-certificate-publisher-controller", "persistentvolumeclaim-protection-controller",
+                          "persistentvolume-protection-controller")
+_EMBEDDABLE_ALIASES = {"namespace": "namespace-controller", "garbagecollector": "garbage-collector-controller",
+                       "serviceaccount": "serviceaccount-controller",
+                       "root-ca-cert-publisher": "root-ca-certificate-publisher-controller",
+                       "pvc-protection": "persistentvolumeclaim-protection-controller",
+                       "pv-protection": "persistentvolume-protection-controller"}
 
 
 def _embedded_controllers(flag, value):

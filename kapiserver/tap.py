@@ -81,10 +81,12 @@ class Options(PflagOptions):
          "DEPRECATED: the number of apiservers in the cluster, with --endpoint-reconciler-type=master-count."],
         ["event-ttl", None, "1h0m0s",
          "How long Events are kept (a Go duration)."],
-        ["embedded-controllers", None, "namespace-controller,garbage-collector-controller",
+        ["embedded-controllers", None, "namespace-controller,garbage-collector-controller,serviceaccount-controller,"
+                                       "root-ca-certificate-publisher-controller,"
+                                       "persistentvolumeclaim-protection-controller,"
+                                       "persistentvolume-protection-controller",
          "The kube-controller-manager controllers this apiserver runs itself, through a loopback client, comma "
-         "separated: namespace-controller, garbage-collector-controller; empty for none (when "
-         "kube-controller-manager runs them)."],
+         "separated (these, or fewer); empty for none, when kube-controller-manager runs them."],
         ["delete-collection-workers", None, "1",
          "Number of workers spawned for each DeleteCollection call."],
         ["watch-cache", None, "true",

@@ -32,15 +32,16 @@ ORDER = ("AlwaysAdmit", "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "
          "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
          "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
          "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
-# On unless disabled: upstream's defaults, less the three whose effect only kube-controller-manager's
-# controllers make invisible, which kapiserver does not run yet: ServiceAccount (nothing creates the default
-# ServiceAccounts, so it would refuse every pod), TaintNodesByCondition (nothing removes the not-ready taint
-# from a ready node) and StorageObjectInUseProtection (nothing removes the protection finalizers, so a
-# deleted claim would stay Terminating); and less the one kapiserver does not have (ClusterTrustBundleAttest).
-DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "Priority", "DefaultTolerationSeconds",
-              "DefaultStorageClass", "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval",
-              "CertificateSigning", "CertificateSubjectRestriction", "DefaultIngressClass",
-              "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota")
+# On unless disabled: upstream's defaults, less TaintNodesByCondition when the apiserver runs alone (its
+# not-ready taint is removed by kube-controller-manager's node-lifecycle controller, which the apiserver does
+# not run; kube-cluster turns it on), and less the one kapiserver does not have (ClusterTrustBundleAttest).
+# ServiceAccount and StorageObjectInUseProtection are on: the apiserver's embedded controllers (or
+# kube-controller-manager) create the default ServiceAccounts and remove the protection finalizers.
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "Priority",
+              "DefaultTolerationSeconds", "DefaultStorageClass", "StorageObjectInUseProtection",
+              "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
+              "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
+              "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota")
 # Upstream plugins kapiserver does not have yet: naming one is refused rather than silently ignored.
 MISSING: tuple[str, ...] = ()
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.conformance.support import MERGE, STRATEGIC, Watch, discovery_has, ok, unique
+from tests.conformance.support import MERGE, STRATEGIC, Watch, discovery_has, ok, unique, wait_for
 from tests.e2e.conftest import APIServerProcess, free_port, http_request
 
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
@@ -154,16 +154,14 @@ def test_serviceaccount_update_a_serviceaccount(apiserver, namespace):
     assert updated["automountServiceAccountToken"] is True
 
 
-@pytest.mark.xfail(strict=True, reason='no pod gets a kube-api-access volume mounted at /var/run/secrets/kubernetes.io/serviceaccount by default: ServiceAccount admission, which mounts it, is opt-in until a controller creates each namespace\'s default ServiceAccount; upstream mounts it unless automount is false')
 def test_service_account_tokens_auto_mount_optionally(apiserver, namespace):
     """Service account tokens auto mount optionally
 
-    The e2e framework waits for each namespace's `default` ServiceAccount, which kube-controller-manager
-    makes; an API server alone has no such controller, so the test makes it, as that controller would."""
+    The e2e framework waits for each namespace's `default` ServiceAccount, which the serviceaccount controller
+    makes (here the apiserver's embedded copy)."""
     ns = namespace
     accounts = f"/api/v1/namespaces/{ns}/serviceaccounts"
-    ok(apiserver.request("POST", accounts, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                            "metadata": {"name": "default"}}))
+    wait_for(lambda: apiserver.request("GET", f"{accounts}/default")[0] == 200, what="the default ServiceAccount")
     for name, automount in (("mount", True), ("nomount", False)):
         ok(apiserver.request("POST", accounts, {"apiVersion": "v1", "kind": "ServiceAccount",
                                                 "metadata": {"name": name}, "automountServiceAccountToken": automount}))

@@ -1,5 +1,6 @@
 """The garbage collector entry an API server alone can pass: "Garbage Collector, dependency cycle" (the
-others need ReplicationController, ReplicaSet and Deployment controllers to make the dependents)."""
+others need ReplicationController, ReplicaSet and Deployment controllers to make the dependents: they are in
+test_workloads.py)."""
 
 from __future__ import annotations
 
