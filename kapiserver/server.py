@@ -93,10 +93,19 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
 def embedded_controller_options(config: ServerConfig) -> dict:
     """kube-controller-manager's flags for the controllers this apiserver runs: upstream's defaults, but
     for the namespace controller's wait before it looks at a deleted namespace's content, which is for
-    the other apiservers sharing an etcd to see the deletion (none with the embedded stores)."""
+    the other apiservers sharing an etcd to see the deletion (none with the embedded stores), and the root CA
+    file, which is this apiserver's."""
+    from pathlib import Path
+
+    from .auth import certs
     options = {"garbage-collector-resync-period": 30.0}
     if config.storage_backend != "etcd3":
         options["namespace-deletion-grace-period"] = 0.0
+    # kube-root-ca.crt publishes the CA that verifies this apiserver: the one that signed its generated serving
+    # certificate, or the serving certificate (with its chain) when one is given.
+    sec = config.security
+    if config.secure_port:
+        options["root-ca-file"] = sec.tls_cert_file or str(Path(sec.cert_dir) / certs.CA_CERT)
     return options
 
 

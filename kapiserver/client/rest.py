@@ -44,9 +44,10 @@ class APIError(StatusError):
         self.status = status
 
     def has_cause(self, cause_type: str) -> bool:
-        """Whether the Status's details name a cause of this type (upstream's HasStatusCause)."""
+        """Whether the Status's details name a cause of this type (upstream's HasStatusCause; a StatusCause's
+        type is its "reason" on the wire)."""
         causes = (self.status.get("details") or {}).get("causes") or []
-        return any(c.get("type") == cause_type for c in causes)
+        return any(c.get("reason") == cause_type for c in causes)
 
 
 def _decode(raw: bytes):

@@ -65,8 +65,11 @@ class RootCACertPublisher(QueueController):
 def root_ca(ctx: ControllerContext) -> str:
     path = ctx.option("root-ca-file")
     if path:
-        with open(path) as f:
-            return f.read()
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
     return ctx.option("kubeconfig-ca", "") or ""
 
 

@@ -16,8 +16,9 @@ def _namespace(client) -> str:
 
 
 def _cm(name, namespace, data=None):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
-            "data": data or {}}
+    """A ConfigMap labelled test=client (the namespace also holds the kube-root-ca.crt a controller puts)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"test": "client"}}, "data": data or {}}
 
 
 def test_crud_and_status_errors(client):
@@ -50,7 +51,7 @@ def test_watch_delivers_events_and_cancels(client):
     listed = run(client.list(CONFIG_MAPS, ns))
     events = []
     watch = client.watch(CONFIG_MAPS, lambda t, o: events.append((t, o["metadata"]["name"])), ns,
-                         listed["metadata"]["resourceVersion"])
+                         listed["metadata"]["resourceVersion"], label_selector="test=client")
     run(client.create(CONFIG_MAPS, _cm("w1", ns)))
     run(client.delete(CONFIG_MAPS, "w1", ns))
     run_until(lambda: len(events) >= 2)
@@ -72,8 +73,8 @@ def test_informer_syncs_and_follows_changes(client):
     ns = _namespace(client)
     run(client.create(CONFIG_MAPS, _cm("before", ns)))
     factory = SharedInformerFactory(client)
-    informer = factory.informer(CONFIG_MAPS, namespace=ns)
-    assert factory.informer(CONFIG_MAPS, namespace=ns) is informer
+    informer = factory.informer(CONFIG_MAPS, namespace=ns, label_selector="test=client")
+    assert factory.informer(CONFIG_MAPS, namespace=ns, label_selector="test=client") is informer
     seen = []
     informer.add_event_handler(on_add=lambda o: seen.append(("add", o["metadata"]["name"])),
                                on_update=lambda old, new: seen.append(("update", new["metadata"]["name"])),
@@ -128,3 +129,17 @@ def test_leader_election_over_rest_has_one_leader(client):
     assert lease["spec"]["holderIdentity"] == f"candidate-{leading[0]}"
     for elector in electors:
         run(elector.stop())
+
+
+def test_a_create_in_a_terminating_namespace_is_known_by_its_cause(client):
+    from kapiserver.client.rest import namespace_terminating
+    ns = _namespace(client)
+    run(client.create(CONFIG_MAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "holder", "namespace": ns, "finalizers": ["example.com/x"]}}))
+    run(client.delete(NAMESPACES, ns))
+    try:
+        run(client.create(CONFIG_MAPS, _cm("late", ns)))
+        raise AssertionError("a terminating namespace takes no new content")
+    except APIError as e:
+        assert e.code == 403 and namespace_terminating(e)
+    run(client.patch(CONFIG_MAPS, "holder", {"metadata": {"finalizers": None}}, ns))
