@@ -173,7 +173,7 @@ class Child:
             self._kill.cancel()
         self._kill = None
         if self._stopping:
-            self.log.info("{tag} {how}", tag=self.command.tag, how=describe_exit(reason))
+            self.log.info("{tag} stopped ({how})", tag=self.command.tag, how=describe_exit(reason))
             waiting, self._stopped = self._stopped, []
             for d in waiting:
                 d.callback(None)
