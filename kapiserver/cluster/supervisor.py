@@ -117,9 +117,9 @@ class _ChildProtocol(protocol.ProcessProtocol):
 
 def describe_exit(value) -> str:
     """How a process ended, in words: "exited with code 1", "was killed by signal 9", "exited"."""
-    if isinstance(value, error.ProcessTerminated):
-        if value.signal is not None:
-            return f"was killed by signal {value.signal}"
+    if getattr(value, "signal", None) is not None:
+        return f"was killed by signal {value.signal}"
+    if getattr(value, "exitCode", None) is not None:
         return f"exited with code {value.exitCode}"
     return "exited"
 
