@@ -1,0 +1,79 @@
+"""`twistd -n kube-cluster` end to end: the real daemons, kubectl with the admin kubeconfig, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import free_port, kubectl_binary
+
+from .processes import Watched, processes_mentioning
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def kubectl(binary, kubeconfig, cache, *args, check=True) -> str:
+    result = subprocess.run([binary, f"--kubeconfig={kubeconfig}", f"--cache-dir={cache}", *args],
+                            capture_output=True, text=True, timeout=30)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+    return result.stdout.strip()
+
+
+def eventually(check, timeout: float, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
+
+
+def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
+    """kube-cluster brings up the apiserver and a node: with the admin kubeconfig kubectl sees node-1 Ready and
+    is kubernetes-admin, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
+    reaches the kubelet over TLS with its client certificate; SIGTERM ends it all."""
+    binary = kubectl_binary()
+    if not binary:
+        pytest.skip("kubectl is not installed")
+    data = tmp_path / "data"
+    cache = tmp_path / "kubectl-cache"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cluster = Watched([sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
+                       "kube-cluster", f"--data-dir={data}", f"--apiserver-port={free_port()}",
+                       f"--kubelet-port={free_port()}", "--nodes=1"], cwd=ROOT, env=env)
+    admin = data / "admin.kubeconfig"
+    try:
+        cluster.wait_for(lambda line: f"export KUBECONFIG={admin}" in line, timeout=10)
+        cluster.wait_for(lambda line: "apiserver is ready" in line, timeout=15)
+
+        def node_ready():
+            status = kubectl(binary, admin, cache, "get", "node", "node-1", "-o",
+                             "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False)
+            assert status == "True", status
+        eventually(node_ready, timeout=10)
+        assert json.loads(kubectl(binary, admin, cache, "auth", "whoami", "-o", "json"))["status"]["userInfo"][
+            "username"] == "kubernetes-admin"
+        scheduler = json.loads(kubectl(binary, data / "scheduler.kubeconfig", cache, "auth", "whoami", "-o", "json"))
+        assert scheduler["status"]["userInfo"]["username"] == "system:kube-scheduler"
+        assert kubectl(binary, admin, cache, "auth", "can-i", "create", "pods", "--subresource=binding",
+                       "--as=system:kube-scheduler") == "yes"
+        assert kubectl(binary, admin, cache, "auth", "can-i", "delete", "nodes", "--as=system:kube-scheduler",
+                       check=False) == "no"
+        assert kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz") == "ok"
+        code = cluster.stop(timeout=30)
+    finally:
+        cluster.kill()
+    assert code in (0, -15), "\n".join(cluster.lines[-30:])
+    stopped = [line.split("] ")[1].split()[0] for line in cluster.lines if " stopped (" in line]
+    assert stopped[0] == "node-1" and stopped[-1] == "apiserver", stopped
+    assert "Server Shut Down." in cluster.lines[-1]
+    assert processes_mentioning(str(data)) == []
