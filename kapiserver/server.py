@@ -28,7 +28,7 @@ from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .controllers.garbagecollector import GarbageCollector
-from .controllers.leaderelection import LeaderElector
+from .client.leaderelection import LeaderElector
 from .controllers.namespace import NamespaceController
 from .listener import Listener, QuietSite, tcp_endpoint
 from .runtime import wrap_site

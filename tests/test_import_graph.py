@@ -126,7 +126,7 @@ def test_no_package_imports_itself_in_a_circle():
 # first part of a module's name under kapiserver (its package, or the module itself) names its layer.
 LAYERS = [
     {"__main__", "tap"},                # twistd's and python -m's entry points
-    {"server", "node"},                 # the daemons' service trees (kube-apiserver, kube-node)
+    {"server", "node", "controllermanager", "scheduler", "cluster"},   # the daemons' service trees
     {"config"},                         # kube-apiserver's flags as a ServerConfig
     {"runtime", "http2"},               # what every request passes through: limits, timeouts, HTTP/2
     {"controllers"},                    # what the apiserver runs itself, on the registry
@@ -137,6 +137,7 @@ LAYERS = [
     {"watch"},                          # the watch cache and the storage reader behind the same interface
     {"kubelet", "tunneler"},            # reaching nodes
     {"storage"},                        # etcd's model and its backends
+    {"client"},                         # the daemons' client of the API: REST, informers, work queue
     {"machinery"},                      # the API's machinery: errors, codec, selectors, patches, schemas
     {"logs", "version", "flags", "hostaddress", "listener", "services"},   # leaves
 ]
@@ -171,3 +172,20 @@ def test_upward_imports_are_found():
 def test_no_import_reaches_up_a_layer():
     """No module imports one of a higher layer (DESIGN.md's layers, admission above auth)."""
     assert upward_imports(import_graph()) == []
+
+
+# The daemons beside the API server talk to it only through kapiserver.client (DESIGN.md rule 8): never the
+# registry, storage, watch cache, or the apiserver's own request handling.
+APISERVER_INSIDES = {"registry", "storage", "watch", "endpoints", "admission", "controllers", "server", "config",
+                     "runtime", "http2"}
+DAEMONS = {"controllermanager", "scheduler", "cluster", "node"}
+# Wire protocols the kubelet serves as the apiserver does (SPDY, WebSocket upgrades): codecs, not API access.
+PROTOCOLS = {"kapiserver.endpoints.spdy", "kapiserver.endpoints.upgrade", "kapiserver.endpoints.websocket"}
+
+
+def test_daemons_reach_the_api_only_through_the_client():
+    reached = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
+                     if module.split(".")[1:2] and module.split(".")[1] in DAEMONS
+                     for target in targets - PROTOCOLS
+                     if target.split(".")[1:2] and target.split(".")[1] in APISERVER_INSIDES)
+    assert reached == []

@@ -14,7 +14,8 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery import meta
-from .apiclient import APIClient, APIError
+from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
+from ..client.rest import APIError, Client
 from .runner import PodWorker
 
 log = Logger()
@@ -101,7 +102,7 @@ def node_conditions(heartbeat: str, transition: str) -> list:
 class NodeAgent(service.Service):
     """Register, heartbeat, schedule and run pods; every loop tolerates a server that is away."""
 
-    def __init__(self, reactor, client: APIClient, node_name: str, address: str, kubelet_port: int,
+    def __init__(self, reactor, client: Client, node_name: str, address: str, kubelet_port: int,
                  state_dir: str, schedule: bool = False, sync_interval: float = 0.5,
                  lease_interval: float = 10.0):
         self.reactor = reactor
@@ -146,20 +147,19 @@ class NodeAgent(service.Service):
 
     # -- Node and Lease ---------------------------------------------------------------------------
     async def _register_and_lease(self):
-        nodes = self.client.path("", "v1", "nodes", name=self.node_name)
         now = self.reactor.seconds()
         wanted = node_object(self.node_name, self.address, self.kubelet_port, now)
         try:
-            current = await self.client.get(nodes)
+            current = await self.client.get(NODES, self.node_name)
         except APIError as e:
             if e.code != 404:
                 raise
-            current = await self.client.create(self.client.path("", "v1", "nodes"), wanted)
+            current = await self.client.create(NODES, wanted)
         else:
             transition = self._registered_at or meta.rfc3339(now)
             wanted["status"]["conditions"] = node_conditions(meta.rfc3339(now), transition)
             current["status"] = wanted["status"]
-            current = await self.client.replace(nodes + "/status", current)
+            current = await self.client.update(NODES, current, subresource="status")
         if self._registered_at is None:
             self._registered_at = meta.rfc3339(now)
         await self._renew_lease(current)
@@ -167,14 +167,13 @@ class NodeAgent(service.Service):
             self.registered.callback(current)
 
     async def _renew_lease(self, node: dict):
-        path = self.client.path("coordination.k8s.io", "v1", "leases", "kube-node-lease", self.node_name)
         renew = meta.rfc3339_micro(self.reactor.seconds())
         try:
-            lease = await self.client.get(path)
+            lease = await self.client.get(LEASES, self.node_name, "kube-node-lease")
         except APIError as e:
             if e.code != 404:
                 raise
-            await self.client.create(path.rsplit("/", 1)[0], {
+            await self.client.create(LEASES, {
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.node_name, "namespace": "kube-node-lease", "ownerReferences": [
                     {"apiVersion": "v1", "kind": "Node", "name": self.node_name,
@@ -184,15 +183,15 @@ class NodeAgent(service.Service):
             return
         lease["spec"]["renewTime"] = renew
         lease["spec"]["holderIdentity"] = self.node_name
-        await self.client.replace(path, lease)
+        await self.client.update(LEASES, lease)
 
     # -- pods -------------------------------------------------------------------------------------
     async def _sync(self):
         if not self.registered.called:
             return
         # With --schedule every pod is looked at (unbound ones get bound); otherwise only this node's.
-        query = None if self.schedule else {"fieldSelector": f"spec.nodeName={self.node_name}"}
-        pods = await self.client.get("/api/v1/pods", query=query)
+        selector = None if self.schedule else f"spec.nodeName={self.node_name}"
+        pods = await self.client.list(PODS, field_selector=selector)
         items = pods.get("items") or []
         if self.schedule:
             for pod in items:
@@ -225,9 +224,10 @@ class NodeAgent(service.Service):
     async def _bind(self, pod):
         name, namespace = pod["metadata"]["name"], pod["metadata"].get("namespace", "default")
         try:
-            await self.client.create(self.client.path("", "v1", "pods", namespace, name, "binding"), {
+            await self.client.create(PODS, {
                 "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": namespace},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}})
+                "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}},
+                namespace=namespace, name=name, subresource="binding")
             pod["spec"]["nodeName"] = self.node_name
         except APIError as e:
             log.info("binding {ns}/{name} failed: {error}", ns=namespace, name=name, error=e)
@@ -262,7 +262,7 @@ class NodeAgent(service.Service):
         import base64
         for kind, name in wanted:
             try:
-                obj = await self.client.get(self.client.path("", "v1", kind, namespace, name))
+                obj = await self.client.get(CONFIG_MAPS if kind == "configmaps" else SECRETS, name, namespace)
             except APIError:
                 continue
             data = dict(obj.get("data") or {})
@@ -325,9 +325,9 @@ class NodeAgent(service.Service):
         self._dirty.add(worker.uid)
 
     async def _write_status(self, worker: PodWorker):
-        path = self.client.path("", "v1", "pods", worker.namespace, worker.name, "status")
         try:
-            worker.pod = await self.client.merge_patch(path, {"status": worker.status()})
+            worker.pod = await self.client.patch(PODS, worker.name, {"status": worker.status()}, worker.namespace,
+                                                 subresource="status")
         except APIError as e:
             if e.code != 404:
                 self._dirty.add(worker.uid)
@@ -335,13 +335,11 @@ class NodeAgent(service.Service):
 
     def _terminate(self, worker: PodWorker, grace: int):
         d = worker.kill(grace)
-        path = self.client.path("", "v1", "pods", worker.namespace, worker.name)
 
         async def remove():
             try:
-                await self.client.delete(path, {"apiVersion": "v1", "kind": "DeleteOptions",
-                                                "gracePeriodSeconds": 0,
-                                                "preconditions": {"uid": worker.uid}})
+                await self.client.delete(PODS, worker.name, worker.namespace, grace_period_seconds=0,
+                                         preconditions={"uid": worker.uid})
             except APIError as e:
                 if e.code not in (404, 409):
                     raise

@@ -164,12 +164,14 @@ def makeService(options, reactor=None):
         from twisted.internet import reactor
     from ..listener import Listener, QuietSite
     from .agent import NodeAgent
-    from .apiclient import client_from_kubeconfig
+    from ..client.rest import client_from_kubeconfig
+    from ..version import KUBERNETES_GIT_VERSION
     from .kubeletapi import KubeletAPI
     root = os.path.abspath(options["root-dir"])
     os.makedirs(root, exist_ok=True)
     top = service.MultiService()
-    client = client_from_kubeconfig(options["kubeconfig"], reactor)
+    client = client_from_kubeconfig(options["kubeconfig"], reactor,
+                                    user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}")
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
                       schedule=options["schedule"], sync_interval=options["sync-frequency"])
     agent.setServiceParent(top)

@@ -9,7 +9,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from kapiserver.controllers.leaderelection import LeaderElector
+from kapiserver.client.leaderelection import LeaderElector
 from kapiserver.machinery import meta
 from kapiserver.registry.options import ListOptions
 

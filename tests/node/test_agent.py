@@ -27,7 +27,7 @@ def test_kubeconfig_gives_server_token_and_tls_material(tmp_path):
     """The agent reads its kubeconfig's current context: server, bearer token, inline and file PEMs."""
     import base64
     import json
-    from kapiserver.node.apiclient import load_kubeconfig
+    from kapiserver.client.kubeconfig import load_kubeconfig
     (tmp_path / "ca.pem").write_bytes(b"CA")
     (tmp_path / "config").write_text(json.dumps({
         "current-context": "b",

@@ -93,7 +93,8 @@ class FakeReviews:
         self.sent = []
         self.pending = []
 
-    def create(self, path, body):
+    def create(self, resource, body):
+        path = resource.path()
         self.sent.append((path, body))
         try:
             answer = defer.succeed(self.decide(path, body))

@@ -320,3 +320,23 @@ def _settled(d: Deferred) -> Deferred:
         return result
     d.addBoth(fired)
     return waiter
+
+
+class LeaseClient:
+    """The Lease reads and writes LeaderElector makes, over the REST client (a daemon's elector)."""
+
+    def __init__(self, client):
+        from .resources import LEASES
+        self.client = client
+        self.resource = LEASES
+
+    async def get(self, namespace: str, name: str) -> dict:
+        return await self.client.get(self.resource, name, namespace)
+
+    async def create(self, namespace: str, lease: dict) -> dict:
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", **lease}
+        return await self.client.create(self.resource, body, namespace=namespace)
+
+    async def update(self, namespace: str, name: str, update, allow_create: bool = False):
+        current = await self.client.get(self.resource, name, namespace)
+        return await self.client.update(self.resource, update(current)), False

@@ -1,0 +1,90 @@
+"""Events as client-go's record package writes them: core/v1 Events about an object, from a component,
+written in the background; the same event again (same object, type, reason and message) within ten minutes
+increments the first one's ``count`` and ``lastTimestamp`` instead of making another."""
+
+from __future__ import annotations
+
+import datetime
+from collections import OrderedDict
+from typing import Optional, Tuple
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from .resources import EVENTS
+from .rest import APIError, Client
+
+log = Logger()
+AGGREGATION_WINDOW = 600.0
+CACHE_SIZE = 4096
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def object_reference(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    reference = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
+                 "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
+    if meta.get("namespace"):
+        reference["namespace"] = meta["namespace"]
+    return {k: v for k, v in reference.items() if v}
+
+
+class EventRecorder:
+    def __init__(self, client: Client, component: str, host: Optional[str] = None, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.client = client
+        self.component = component
+        self.host = host
+        self.clock = clock
+        # (involvedObject uid/name, type, reason, message) -> [namespace, event name, count, first seen]
+        self._seen: "OrderedDict[Tuple, list]" = OrderedDict()
+        self.pending: set = set()
+
+    def eventf(self, obj: dict, type_: str, reason: str, fmt: str, *args) -> Deferred:
+        return self.event(obj, type_, reason, fmt % args if args else fmt)
+
+    def event(self, obj: dict, type_: str, reason: str, message: str) -> Deferred:
+        d = Deferred.fromCoroutine(self._write(obj, type_, reason, message))
+        self.pending.add(d)
+
+        def written(result):
+            self.pending.discard(d)
+            if isinstance(result, Exception) or hasattr(result, "check"):
+                log.info("event {reason} on {name} not written: {error}", reason=reason,
+                         name=(obj.get("metadata") or {}).get("name"), error=getattr(result, "value", result))
+            return None
+        return d.addBoth(written)
+
+    async def _write(self, obj: dict, type_: str, reason: str, message: str) -> dict:
+        reference = object_reference(obj)
+        namespace = reference.get("namespace") or "default"
+        now = self.clock.seconds()
+        key = (reference.get("uid") or reference.get("name"), reference.get("kind"), type_, reason, message)
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[3] <= AGGREGATION_WINDOW:
+            seen[2] += 1
+            try:
+                return await self.client.patch(EVENTS, seen[1], {"count": seen[2], "lastTimestamp": _timestamp(now)},
+                                               namespace=seen[0], patch_type="strategic")
+            except APIError as e:
+                if e.code != 404:
+                    raise
+                # Gone (TTL): write a new one.
+        name = f"{reference.get('name', 'unknown')}.{int(now * 1e9):x}"
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": reference, "reason": reason, "message": message, "type": type_,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "firstTimestamp": _timestamp(now), "lastTimestamp": _timestamp(now), "count": 1,
+            "reportingComponent": self.component, "reportingInstance": self.host or "",
+        }
+        self._seen[key] = [namespace, name, 1, now]
+        self._seen.move_to_end(key)
+        while len(self._seen) > CACHE_SIZE:
+            self._seen.popitem(last=False)
+        return await self.client.create(EVENTS, event, namespace=namespace)

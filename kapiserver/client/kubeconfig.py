@@ -1,0 +1,60 @@
+"""A kubeconfig's current context: the server, the bearer token, and TLS material (CA, client certificate)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Optional
+
+import yaml
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
+
+
+def load_kubeconfig(path: str) -> dict:
+    """The current context's server URL, headers (a bearer token), and PEM material (ca, cert, key, insecure)."""
+    with open(path) as f:
+        config = yaml.safe_load(f) or {}
+    contexts = {c["name"]: c.get("context") or {} for c in config.get("contexts") or []}
+    clusters = {c["name"]: c.get("cluster") or {} for c in config.get("clusters") or []}
+    users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
+    context = contexts.get(config.get("current-context")) or (next(iter(contexts.values()), {}))
+    cluster = clusters.get(context.get("cluster")) or next(iter(clusters.values()), {})
+    user = users.get(context.get("user")) or {}
+    headers = {}
+    if user.get("token"):
+        headers["Authorization"] = f"Bearer {user['token']}"
+    base = os.path.dirname(os.path.abspath(path))
+    return {"server": cluster.get("server", "http://127.0.0.1:8080").rstrip("/"), "headers": headers,
+            "ca": _pem(cluster, "certificate-authority", base),
+            "cert": _pem(user, "client-certificate", base), "key": _pem(user, "client-key", base),
+            "insecure": bool(cluster.get("insecure-skip-tls-verify"))}
+
+
+def _pem(section: dict, name: str, base: str) -> Optional[bytes]:
+    """A kubeconfig's inline `<name>-data` (base64) or `<name>` file, as PEM bytes."""
+    if section.get(f"{name}-data"):
+        return base64.b64decode(section[f"{name}-data"])
+    if section.get(name):
+        with open(os.path.join(base, section[name]), "rb") as f:
+            return f.read()
+    return None
+
+
+@implementer(IPolicyForHTTPS)
+class KubeconfigTLS:
+    """TLS to the API server as the kubeconfig says: its CA, its client certificate."""
+
+    def __init__(self, ca: Optional[bytes], cert: Optional[bytes], key: Optional[bytes], insecure: bool):
+        from twisted.internet import ssl
+        self.trust = ssl.Certificate.loadPEM(ca) if ca else None
+        self.client = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key) if cert and key else None
+        self.insecure = insecure
+
+    def creatorForNetloc(self, hostname, port):
+        from twisted.internet import ssl
+        if self.insecure:
+            return ssl.CertificateOptions(verify=False, privateKey=self.client and self.client.privateKey.original,
+                                          certificate=self.client and self.client.original)
+        return ssl.optionsForClientTLS(hostname.decode("ascii"), trustRoot=self.trust,
+                                       clientCertificate=self.client)

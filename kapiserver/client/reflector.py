@@ -1,0 +1,167 @@
+"""client-go's reflector: list a resource, then watch it from the list's resourceVersion; re-watch from the
+last resourceVersion seen when a watch ends, relist when the server says it is too old (410), back off on
+failures.  What it reads goes to two callbacks: ``replace(items, resourceVersion)`` after each list and
+``event(type, object)`` for each watch event."""
+
+from __future__ import annotations
+
+import random as _random
+from typing import Callable, Optional
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from .resources import Resource
+from .rest import APIError, Client
+
+log = Logger()
+
+PAGE_SIZE = 500
+# client-go: watches time out after a random 5 to 10 minutes, so that reconnections spread out.
+MIN_WATCH_TIMEOUT = 300
+# client-go's backoff manager for the reflector: 800 ms doubling to 30 s, jitter 1.0, reset after 2 minutes.
+BACKOFF_INITIAL = 0.8
+BACKOFF_MAX = 30.0
+BACKOFF_RESET = 120.0
+
+
+class Backoff:
+    """Exponential backoff with jitter that resets after a quiet period (client-go's wait.Backoff manager)."""
+
+    def __init__(self, clock, initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_MAX,
+                 reset_after: float = BACKOFF_RESET, jitter: float = 1.0, random: Callable[[], float] = None):
+        self.clock = clock
+        self.initial = initial
+        self.cap = cap
+        self.reset_after = reset_after
+        self.jitter = jitter
+        self.random = random or _random.random
+        self._delay = 0.0
+        self._last = None
+
+    def next(self) -> float:
+        now = self.clock.seconds()
+        if self._last is not None and now - self._last > self.reset_after:
+            self._delay = 0.0
+        self._last = now
+        self._delay = self.initial if not self._delay else min(self._delay * 2, self.cap)
+        return self._delay * (1 + self.jitter * self.random()) if self.jitter else self._delay
+
+
+class Reflector:
+    def __init__(self, client: Client, resource: Resource, replace: Callable[[list, str], None],
+                 event: Callable[[str, dict], None], clock, namespace: Optional[str] = None,
+                 label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+                 random: Callable[[], float] = None, page_size: int = PAGE_SIZE):
+        self.client = client
+        self.resource = resource
+        self.replace = replace
+        self.event = event
+        self.clock = clock
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.random = random or _random.random
+        self.page_size = page_size
+        self.backoff = Backoff(clock, random=self.random)
+        self.last_sync_resource_version = ""
+        self._running = False
+        self._watch = None
+        self._sleep: Optional[Deferred] = None
+        self._loop: Optional[Deferred] = None
+
+    def start(self) -> None:
+        if not self._running:
+            self._running = True
+            self._loop = Deferred.fromCoroutine(self._run())
+            self._loop.addErrback(lambda f: None if f.check(CancelledError) else
+                                  log.failure("reflector for {resource} stopped", f, resource=self.resource))
+
+    def stop(self) -> None:
+        self._running = False
+        if self._watch is not None:
+            self._watch.cancel()
+        if self._sleep is not None and not self._sleep.called:
+            self._sleep.cancel()
+
+    async def _pause(self, delay: float) -> None:
+        self._sleep = deferLater(self.clock, delay, lambda: None)
+        try:
+            await self._sleep
+        finally:
+            self._sleep = None
+
+    async def _run(self) -> None:
+        relist = True
+        while self._running:
+            try:
+                if relist:
+                    await self._list()
+                    relist = False
+                started = self.clock.seconds()
+                await self._watch_once()
+                if self._running and self.clock.seconds() - started < 1:
+                    # A watch that ends at once (a server shutting down) is not retried in a tight loop.
+                    await self._pause(self.backoff.next())
+            except CancelledError:
+                return
+            except APIError as e:
+                if not self._running:
+                    return
+                if e.code == 410:
+                    # Too old: list again, at once, from the latest state (client-go's relist).
+                    log.debug("{resource}: watch expired ({message}), relisting", resource=self.resource,
+                              message=e.message)
+                    self.last_sync_resource_version = ""
+                    relist = True
+                    continue
+                log.info("{resource}: {code} {message}; retrying", resource=self.resource, code=e.code,
+                         message=e.message)
+                await self._pause(self.backoff.next())
+            except Exception as e:  # connection refused, reset...: the server may be away a while
+                if not self._running:
+                    return
+                log.info("{resource}: {error!r}; retrying", resource=self.resource, error=e)
+                await self._pause(self.backoff.next())
+
+    async def _list(self) -> None:
+        items: list = []
+        params = {"limit": self.page_size}
+        # The first list may come from the watch cache (resourceVersion=0), as client-go's does; a relist
+        # after 410 asks for the latest state.
+        params["resourceVersion"] = self.last_sync_resource_version or "0"
+        while True:
+            page = await self.client.list(self.resource, self.namespace, self.label_selector,
+                                          self.field_selector, **params)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            version = (page.get("metadata") or {}).get("resourceVersion", "")
+            if not token:
+                break
+            params = {"limit": self.page_size, "continue": token}
+        if not self._running:
+            return
+        kind = self.resource.kind
+        for item in items:  # list items carry no kind; handlers and patches want it
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", self.resource.api_version)
+        self.last_sync_resource_version = version
+        self.replace(items, version)
+
+    async def _watch_once(self) -> None:
+        timeout = int(MIN_WATCH_TIMEOUT * (1 + self.random()))
+        self._watch = self.client.watch(self.resource, self._event, self.namespace,
+                                        self.last_sync_resource_version, self.label_selector,
+                                        self.field_selector, allow_bookmarks=True, timeout_seconds=timeout)
+        try:
+            await self._watch.done
+        finally:
+            self._watch = None
+
+    def _event(self, kind: str, obj: dict) -> None:
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self.last_sync_resource_version = version
+        if kind != "BOOKMARK":
+            self.event(kind, obj)
