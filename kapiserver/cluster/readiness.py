@@ -1,55 +1,32 @@
-"""Waiting for the apiserver: GET /readyz over TLS (the cluster CA trusted) until it answers 200, without
-blocking the reactor.  /readyz is public (system:public-info-viewer), so no credentials are presented."""
+"""Waiting for the apiserver: GET /readyz through kapiserver.client, as the admin kubeconfig's user (so the
+cluster CA and the admin credentials are proven too), until it answers 200, without blocking the reactor."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from twisted.internet import ssl
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import deferLater
-from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory, readBody
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
+
+from ..client.rest import Client
 
 POLL_INTERVAL = 0.25
 REQUEST_TIMEOUT = 5.0
 
 
-class _QuietFactory(_HTTP11ClientFactory):
-    noisy = False       # no "Starting factory" lines, two per poll
-
-
-class QuietPool(HTTPConnectionPool):
-    _factory = _QuietFactory
-
-
-@implementer(IPolicyForHTTPS)
-class TrustCA:
-    """TLS to the apiserver, its certificate checked against the cluster CA and the host it was asked for."""
-
-    def __init__(self, ca_pem: bytes):
-        self.trust = ssl.Certificate.loadPEM(ca_pem)
-
-    def creatorForNetloc(self, hostname: bytes, port: int):
-        return ssl.optionsForClientTLS(hostname.decode("ascii"), trustRoot=self.trust)
-
-
-async def wait_until_ready(reactor, url: str, ca_pem: bytes, interval: float = POLL_INTERVAL,
-                           agent: Optional[Agent] = None) -> None:
-    """Returns once GET `url` answers 200; polls every `interval` seconds until then (cancel to give up)."""
-    if agent is None:
-        agent = Agent(reactor, contextFactory=TrustCA(ca_pem), pool=QuietPool(reactor, persistent=False))
-    while True:
-        try:
-            d = agent.request(b"GET", url.encode("ascii"))
-            d.addTimeout(REQUEST_TIMEOUT, reactor)
-            response = await d
-            await readBody(response)
-            if response.code == 200:
+async def wait_until_ready(reactor, client: Client, interval: float = POLL_INTERVAL) -> None:
+    """Returns once GET /readyz succeeds; polls every `interval` seconds until then (cancel to give up).
+    Closes `client`'s connections either way."""
+    try:
+        while True:
+            try:
+                d = Deferred.fromCoroutine(client.request("GET", "/readyz"))
+                d.addTimeout(REQUEST_TIMEOUT, reactor)
+                await d
                 return
-        except CancelledError:
-            raise
-        except Exception:      # refused, reset, TLS not ready yet: the apiserver is still starting
-            pass
-        await deferLater(reactor, interval, lambda: None)
+            except CancelledError:
+                raise
+            except Exception:      # refused, reset, TLS not ready yet, 500 while starting: still coming up
+                pass
+            await deferLater(reactor, interval, lambda: None)
+    finally:
+        client.close()
+

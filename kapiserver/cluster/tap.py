@@ -195,17 +195,17 @@ def makeService(options, reactor=None, programs: Optional[Mapping[str, Sequence[
     `programs` (role -> argv prefix), `spawn` and `out` replace the real daemons, processes and stdout."""
     if reactor is None:
         from twisted.internet import reactor
+    from ..client.rest import client_from_kubeconfig
     from . import pki
     from .readiness import wait_until_ready
     from .supervisor import Supervisor, default_spawn
     data_dir = Path(options["data-dir"])
     data_dir.mkdir(parents=True, exist_ok=True)
     files = pki.ensure_cluster_pki(data_dir, apiserver_url(options), node_names(options["nodes"]))
-    ca_pem = files.ca_cert.read_bytes()
-    url = apiserver_url(options) + "/readyz"
 
     def ready():
-        return wait_until_ready(reactor, url, ca_pem)
+        client = client_from_kubeconfig(str(files.admin), reactor, user_agent="kube-cluster")
+        return wait_until_ready(reactor, client)
     commands = cluster_commands(options, files, programs or default_programs(), ready, child_environment())
     supervisor = Supervisor(commands, spawn or default_spawn(reactor), reactor, out,
                             stop_timeout=options["stop-timeout"])
