@@ -13,9 +13,9 @@ import time
 class Watched:
     """`argv` running with its stdout and stderr read line by line into `lines`."""
 
-    def __init__(self, argv, cwd=None, env=None):
+    def __init__(self, argv, cwd=None, env=None, stdin=subprocess.DEVNULL):
         self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                        stdin=stdin, text=True, errors="replace")
         self.lines: list[str] = []
         self._queue: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -42,9 +42,10 @@ class Watched:
             if predicate(line):
                 return line
 
-    def stop(self, timeout: float) -> int:
-        """SIGTERM, and the exit status; the rest of the output is read into `lines`."""
-        self.process.send_signal(signal.SIGTERM)
+    def stop(self, timeout: float, signum=signal.SIGTERM) -> int:
+        """`signum` (None: none), and the exit status; the rest of the output is read into `lines`."""
+        if signum is not None:
+            self.process.send_signal(signum)
         code = self.process.wait(timeout)
         while True:
             line = self._queue.get(timeout=5)

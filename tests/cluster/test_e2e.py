@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,10 @@ def kubectl(binary, kubeconfig, cache, *args, check=True) -> str:
     return result.stdout.strip()
 
 
+def _fail():
+    raise AssertionError("not yet")
+
+
 def eventually(check, timeout: float, interval: float = 0.25):
     deadline = time.monotonic() + timeout
     while True:
@@ -40,7 +45,7 @@ def eventually(check, timeout: float, interval: float = 0.25):
 def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     """kube-cluster brings up the apiserver and a node: with the admin kubeconfig kubectl sees node-1 Ready and
     is kubernetes-admin, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
-    reaches the kubelet over TLS with its client certificate; SIGTERM ends it all."""
+    reaches the kubelet over TLS with its client certificate; a killed node is restarted; SIGTERM ends it all."""
     binary = kubectl_binary()
     if not binary:
         pytest.skip("kubectl is not installed")
@@ -69,6 +74,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         assert kubectl(binary, admin, cache, "auth", "can-i", "delete", "nodes", "--as=system:kube-scheduler",
                        check=False) == "no"
         assert kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz") == "ok"
+        # A node that dies is started again, a second later.
+        first = cluster.wait_for(lambda line: "node-1 started (pid" in line, timeout=1)
+        os.kill(int(first.split("(pid ")[1].rstrip(")")), signal.SIGKILL)
+        cluster.wait_for(lambda line: "node-1 was killed by signal 9" in line and "restarting in 1 s" in line,
+                         timeout=10)
+        cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=10)
+        eventually(lambda: kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz",
+                                   check=False) == "ok" or _fail(), timeout=10)
         code = cluster.stop(timeout=30)
     finally:
         cluster.kill()
