@@ -10,7 +10,7 @@ from treq.client import HTTPClient
 from twisted.internet import protocol
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone, _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 
 from ..machinery.errors import StatusError
@@ -22,6 +22,10 @@ log = Logger()
 
 PATCH_TYPES = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
                "json": "application/json-patch+json", "apply": "application/apply-patch+yaml"}
+
+
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False      # no "Starting factory" line per connection
 
 
 class APIError(StatusError):
@@ -56,6 +60,7 @@ class Client:
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = max_connections
         self.pool.retryAutomatically = False
+        self.pool._factory = _QuietFactory
         agent = Agent(reactor, contextFactory=tls, pool=self.pool) if tls is not None else \
             Agent(reactor, pool=self.pool)
         self.agent = agent

@@ -16,7 +16,8 @@ def resolver_threads():
     if not pool.started:
         pool.start()
     yield
-    pool.stop()
+    if not pool.joined:
+        pool.stop()
 
 
 @pytest.fixture

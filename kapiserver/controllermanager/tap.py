@@ -1,0 +1,125 @@
+"""`twistd kube-controller-manager`: its flags (upstream's names and defaults, where they apply) and service."""
+
+from __future__ import annotations
+
+import sys
+
+from twisted.python import usage
+
+from ..flags import parse_bool, parse_duration
+
+BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
+DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period",
+             "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
+             "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
+             "namespace-sync-period", "horizontal-pod-autoscaler-sync-period")
+INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concurrent-rc-syncs",
+            "concurrent-statefulset-syncs", "concurrent-daemonset-syncs", "concurrent-job-syncs",
+            "concurrent-cron-job-syncs", "concurrent-endpoint-syncs", "concurrent-service-endpoint-syncs",
+            "mirroring-concurrent-service-endpoint-syncs",
+            "concurrent-serviceaccount-token-syncs", "concurrent-namespace-syncs", "concurrent-gc-syncs",
+            "concurrent-resource-quota-syncs", "concurrent-ttl-after-finished-syncs",
+            "concurrent-horizontal-pod-autoscaler-syncs", "terminated-pod-gc-threshold",
+            "large-cluster-size-threshold")
+
+
+class Options(usage.Options):
+    """kube-controller-manager's flags."""
+
+    longdesc = ("The Kubernetes controller manager: watches the shared state of the cluster through the API "
+                "server and makes changes moving the current state towards the desired state.")
+    optParameters = [
+        ["kubeconfig", None, None, "Path to a kubeconfig naming the API server and this component's credentials."],
+        ["controllers", None, "*",
+         "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the "
+         "controller named 'foo', '-foo' disables the controller named 'foo'."],
+        ["leader-elect", None, "true",
+         "Start a leader election client and gain leadership before executing the main loop."],
+        ["leader-elect-lease-duration", None, "15s", "How long non-leaders wait before taking over a lease."],
+        ["leader-elect-renew-deadline", None, "10s", "How long the leader tries to renew before it stops leading."],
+        ["leader-elect-retry-period", None, "2s", "How long clients wait between tries of acquisition and renewal."],
+        ["leader-elect-resource-name", None, "kube-controller-manager", "The Lease's name."],
+        ["leader-elect-resource-namespace", None, "kube-system", "The Lease's namespace."],
+        ["concurrent-deployment-syncs", None, "5", "Deployments synced at once."],
+        ["concurrent-replicaset-syncs", None, "5", "ReplicaSets synced at once."],
+        ["concurrent-rc-syncs", None, "5", "ReplicationControllers synced at once."],
+        ["concurrent-statefulset-syncs", None, "5", "StatefulSets synced at once."],
+        ["concurrent-daemonset-syncs", None, "2", "DaemonSets synced at once."],
+        ["concurrent-job-syncs", None, "5", "Jobs synced at once."],
+        ["concurrent-cron-job-syncs", None, "5", "CronJobs synced at once."],
+        ["concurrent-endpoint-syncs", None, "5", "Endpoints synced at once."],
+        ["concurrent-service-endpoint-syncs", None, "5", "Services whose EndpointSlices are synced at once."],
+        ["mirroring-concurrent-service-endpoint-syncs", None, "5",
+         "Endpoints mirrored to EndpointSlices at once."],
+        ["concurrent-serviceaccount-token-syncs", None, "5", "ServiceAccount tokens synced at once."],
+        ["concurrent-namespace-syncs", None, "10", "Namespaces synced at once."],
+        ["concurrent-gc-syncs", None, "20", "Garbage collector workers."],
+        ["concurrent-resource-quota-syncs", None, "5", "ResourceQuotas synced at once."],
+        ["concurrent-ttl-after-finished-syncs", None, "5", "ttl-after-finished workers."],
+        ["concurrent-horizontal-pod-autoscaler-syncs", None, "5", "HorizontalPodAutoscalers synced at once."],
+        ["node-monitor-grace-period", None, "40s",
+         "How long a node may go without a heartbeat before it is marked unhealthy."],
+        ["node-monitor-period", None, "5s", "How often node health is checked."],
+        ["node-startup-grace-period", None, "1m", "How long a starting node may be unresponsive."],
+        ["large-cluster-size-threshold", None, "50", "Nodes from which the eviction rate limit is for large clusters."],
+        ["pod-eviction-timeout", None, "5m", "Unused since taint-based eviction (kept for upstream's flag)."],
+        ["root-ca-file", None, None,
+         "The cluster's CA bundle, published as kube-root-ca.crt in every namespace (ca.crt)."],
+        ["service-account-private-key-file", None, None,
+         "PEM private key used to sign legacy service account tokens."],
+        ["cluster-signing-cert-file", None, None, "PEM CA certificate issuing cluster-scoped certificates."],
+        ["cluster-signing-key-file", None, None, "PEM CA private key issuing cluster-scoped certificates."],
+        ["cluster-signing-duration", None, "8760h", "The longest validity of a signed certificate."],
+        ["terminated-pod-gc-threshold", None, "12500",
+         "Terminated pods kept before the pod garbage collector deletes them (<= 0: never)."],
+        ["resource-quota-sync-period", None, "5m", "How often quota usage is recalculated."],
+        ["namespace-sync-period", None, "5m", "How often namespace lifecycle is resynced."],
+        ["horizontal-pod-autoscaler-sync-period", None, "15s", "How often HPAs are synced."],
+    ]
+
+    def parseOptions(self, options=None):
+        args = list(sys.argv[1:] if options is None else options)
+        super().parseOptions([f"{a}=true" if a.startswith("--") and a[2:] in BOOLEAN_PARAMETERS else a
+                              for a in args])
+
+    def postOptions(self):
+        from . import registry
+        if not self["kubeconfig"]:
+            raise usage.UsageError("--kubeconfig is required")
+        for name in BOOLEAN_PARAMETERS:
+            try:
+                self[name] = parse_bool(self[name])
+            except ValueError:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
+                                       f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
+        for name in DURATIONS:
+            try:
+                self[name] = parse_duration(self[name])
+            except ValueError as e:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
+        for name in INTEGERS:
+            try:
+                self[name] = int(self[name])
+            except ValueError:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
+                                       f'strconv.ParseInt: parsing "{self[name]}": invalid syntax') from None
+        spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
+        try:
+            self["controllers"] = registry.selected(spec)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+def makeService(options, reactor=None):
+    if reactor is None:
+        from twisted.internet import reactor
+    from ..client.kubeconfig import load_kubeconfig
+    from ..client.rest import client_from_kubeconfig
+    from ..version import KUBERNETES_GIT_VERSION
+    from .manager import ControllerManagerService
+    client = client_from_kubeconfig(options["kubeconfig"], reactor,
+                                    user_agent=f"kube-controller-manager/{KUBERNETES_GIT_VERSION}")
+    settings = dict(options)
+    ca = load_kubeconfig(options["kubeconfig"])["ca"]
+    settings["kubeconfig-ca"] = ca.decode() if ca else ""
+    return ControllerManagerService(reactor, client, options["controllers"], settings)

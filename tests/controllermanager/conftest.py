@@ -1,0 +1,69 @@
+"""kube-controller-manager's controllers in this process, against a real kube-apiserver process (one per test
+module), driven by turning the global reactor by hand: ``controllers("deployment-controller", ...)`` starts
+them, ``eventually(check)`` turns the reactor until ``check()`` is truthy."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from twisted.internet import reactor
+
+from kapiserver.client.resources import NAMESPACES
+from kapiserver.client.rest import APIError, loopback_client
+from kapiserver.controllermanager.manager import ControllerManager
+from tests.client.conftest import resolver_threads  # noqa: F401
+from tests.conformance.support import unique
+from tests.controllers.conftest import run, run_until  # noqa: F401
+from tests.e2e.conftest import apiserver, kubectl  # noqa: F401
+
+
+def eventually(check, timeout: float = 15.0, interval: float = 0.05):
+    """Turn the reactor until ``check()`` returns something truthy (an APIError counts as not yet); that."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except (APIError, AssertionError, KeyError, IndexError) as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not reached within {timeout}s (last: {last!r})")
+        stop = time.monotonic() + interval
+        run_until(lambda: time.monotonic() >= stop, timeout=interval + 1)
+
+
+@pytest.fixture
+def client(apiserver):  # noqa: F811
+    client = loopback_client(apiserver.url, user_agent="kube-controller-manager-tests")
+    yield client
+    run(client.close())
+
+
+@pytest.fixture
+def controllers(client):
+    """``controllers(*names, **options)``: a ControllerManager running those controllers until the test ends."""
+    started = []
+
+    def start(*names, **options):
+        manager = ControllerManager(client, reactor, list(names),
+                                    {k.replace("_", "-"): v for k, v in options.items()})
+        run(manager.start())
+        started.append(manager)
+        return manager
+    yield start
+    for manager in started:
+        manager.stop()
+
+
+@pytest.fixture
+def namespace(client):
+    name = unique("cm")
+    run(client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    yield name
+    try:
+        run(client.delete(NAMESPACES, name))
+    except APIError:
+        pass

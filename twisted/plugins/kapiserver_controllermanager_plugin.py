@@ -1,0 +1,4 @@
+from twisted.application.service import ServiceMaker
+
+kube_controller_manager = ServiceMaker("kapiserver-controller-manager", "kapiserver.controllermanager.tap",
+                                       "The Kubernetes controller manager.", "kube-controller-manager")
