@@ -43,7 +43,7 @@ def eventually(check, timeout: float, interval: float = 0.25):
 
 
 def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
-    """kube-cluster brings up the apiserver and a node: with the admin kubeconfig kubectl sees node-1 Ready and
+    """kube-cluster brings up the apiserver, the controller manager and a node: with the admin kubeconfig kubectl sees node-1 Ready and
     is kubernetes-admin, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
     reaches the kubelet over TLS with its client certificate; a killed node is restarted; SIGTERM ends it all."""
     binary = kubectl_binary()
@@ -74,6 +74,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         assert kubectl(binary, admin, cache, "auth", "can-i", "delete", "nodes", "--as=system:kube-scheduler",
                        check=False) == "no"
         assert kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz") == "ok"
+        # The controller manager works as system:kube-controller-manager: a new namespace gets its default
+        # ServiceAccount and the kube-root-ca.crt ConfigMap holding the cluster CA.
+        kubectl(binary, admin, cache, "create", "namespace", "e2e")
+        eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-n", "e2e", "-o",
+                                   "name", check=False) == "serviceaccount/default" or _fail(), timeout=10)
+        published = kubectl(binary, admin, cache, "get", "configmap", "kube-root-ca.crt", "-n", "e2e", "-o",
+                            "jsonpath={.data.ca\\.crt}")
+        assert published.strip() == (data / "pki" / "ca.crt").read_text().strip()
         # A node that dies is started again, a second later.
         first = cluster.wait_for(lambda line: "node-1 started (pid" in line, timeout=1)
         os.kill(int(first.split("(pid ")[1].rstrip(")")), signal.SIGKILL)
