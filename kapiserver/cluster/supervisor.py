@@ -187,12 +187,16 @@ class Child:
                           how=how, uptime=uptime, delay=delay)
         self._restart = self.clock.callLater(delay, self.start)
 
-    def stop(self) -> Deferred:
-        """SIGTERM, then SIGKILL after the timeout; fires once the process is gone (at once if none runs)."""
+    def hold(self) -> None:
+        """No more restarts: a pending one is cancelled, and an exit from now on is final."""
         self._stopping = True
         if self._restart is not None and self._restart.active():
             self._restart.cancel()
         self._restart = None
+
+    def stop(self) -> Deferred:
+        """SIGTERM, then SIGKILL after the timeout; fires once the process is gone (at once if none runs)."""
+        self.hold()
         if self.transport is None:
             return succeed(None)
         d = Deferred()
@@ -249,7 +253,11 @@ class Supervisor(service.Service):
         of the later stages is not waited for (twistd goes on running while the apiserver comes up)."""
         super().startService()
         self._starting = Deferred.fromCoroutine(self._start_stages())
-        self._starting.addErrback(lambda f: f.trap(CancelledError))
+        self._starting.addErrback(self._start_failed)
+
+    def _start_failed(self, failure) -> None:
+        if not failure.check(CancelledError):
+            self.log.failure("The cluster's later stages could not be started", failure)
 
     async def _start_stages(self) -> None:
         for stage in self.stages():
@@ -266,6 +274,8 @@ class Supervisor(service.Service):
         if self._starting is not None:
             self._starting.cancel()
             self._starting = None
+        for child in self.children:     # a child that exits while the later stages stop stays down
+            child.hold()
         return Deferred.fromCoroutine(self._stop_stages())
 
     async def _stop_stages(self) -> None:

@@ -137,6 +137,20 @@ def test_stop_goes_in_reverse_order_each_stage_once_the_later_has_exited():
     assert len(spawner.processes) == 5, "nothing restarts once stopping"
 
 
+def test_a_child_that_exits_while_the_later_stages_stop_stays_down():
+    """The apiserver crashing while the nodes are being stopped is not restarted; its stop is then immediate."""
+    supervisor, clock, spawner, _ = cluster()
+    supervisor.startService()
+    stopped = supervisor.stopService()
+    spawner.last("apiserver").exit(1)
+    clock.advance(5)
+    for name in ("node-1", "node-2", "scheduler", "controller-manager"):
+        spawner.last(name).exit(0)
+    assert stopped.called
+    assert spawner.last("apiserver").signals == []
+    assert len(spawner.processes) == 5
+
+
 def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout():
     """A child still there `stop_timeout` seconds after SIGTERM gets SIGKILL, and the stop goes on."""
     supervisor, clock, spawner, _ = cluster(stop_timeout=5.0)
