@@ -120,7 +120,9 @@ def test_stop_goes_in_reverse_order_each_stage_once_the_later_has_exited():
     supervisor, clock, spawner, _ = cluster()
     supervisor.startService()
     stopped = supervisor.stopService()
-    signalled = lambda: [p.argv[1] for p in spawner.processes if p.signals]   # noqa: E731
+
+    def signalled():
+        return [p.argv[1] for p in spawner.processes if p.signals]
     assert signalled() == ["node-1", "node-2"]
     spawner.last("node-1").exit(0)
     assert signalled() == ["node-1", "node-2"]
