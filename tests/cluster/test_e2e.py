@@ -44,7 +44,7 @@ def eventually(check, timeout: float, interval: float = 0.25):
 
 def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     """kube-cluster brings up the apiserver, the controller manager and a node: with the admin kubeconfig kubectl sees node-1 Ready and
-    is kubernetes-admin, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
+    is kubernetes-admin and reads a pod's log from node-1, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
     reaches the kubelet over TLS with its client certificate; a killed node is restarted; SIGTERM ends it all."""
     binary = kubectl_binary()
     if not binary:
@@ -90,6 +90,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=10)
         eventually(lambda: kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz",
                                    check=False) == "ok" or _fail(), timeout=10)
+        # A pod on node-1 runs, and its log comes through the apiserver from the kubelet.
+        pod = tmp_path / "pod.json"
+        pod.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello"}, "spec": {
+            "nodeName": "node-1", "containers": [{"name": "c", "image": "busybox",
+                                                  "command": ["sh", "-c", "echo hello from node-1; sleep 60"]}]}}))
+        kubectl(binary, admin, cache, "create", "-f", str(pod))
+        eventually(lambda: kubectl(binary, admin, cache, "logs", "hello", check=False) == "hello from node-1"
+                   or _fail(), timeout=10)
         code = cluster.stop(timeout=30)
     finally:
         cluster.kill()
@@ -98,3 +106,4 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     assert stopped[0] == "node-1" and stopped[-1] == "apiserver", stopped
     assert "Server Shut Down." in cluster.lines[-1]
     assert processes_mentioning(str(data)) == []
+    assert processes_mentioning("hello from node-1") == []
