@@ -123,6 +123,8 @@ def component_flags(options, files) -> dict[str, list[str]]:
             f"--secure-port={options['apiserver-port']}", "--insecure-port=0",
             f"--tls-cert-file={files.serving_cert}", f"--tls-private-key-file={files.serving_key}",
             f"--client-ca-file={files.ca_cert}", "--authorization-mode=Node,RBAC",
+            # As kubeadm: a kubelet may change its own Node and its own pods' status only.
+            "--enable-admission-plugins=NodeRestriction",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={files.sa_pub}", f"--service-account-signing-key-file={files.sa_key}",
             "--kubelet-https=true", f"--kubelet-client-certificate={files.kubelet_client_cert}",

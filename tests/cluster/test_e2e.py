@@ -74,6 +74,12 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         assert kubectl(binary, admin, cache, "auth", "can-i", "delete", "nodes", "--as=system:kube-scheduler",
                        check=False) == "no"
         assert kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz") == "ok"
+        # A node may change its own Node only (the Node authorizer and NodeRestriction).
+        other = tmp_path / "node-2.json"
+        other.write_text(json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"}}))
+        refused = subprocess.run([binary, f"--kubeconfig={data / 'node-1.kubeconfig'}", f"--cache-dir={cache}",
+                                  "create", "-f", str(other)], capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and "Forbidden" in refused.stderr, refused.stderr
         # The controller manager works as system:kube-controller-manager: a new namespace gets its default
         # ServiceAccount and the kube-root-ca.crt ConfigMap holding the cluster CA.
         kubectl(binary, admin, cache, "create", "namespace", "e2e")
