@@ -389,8 +389,10 @@ def remote_apiservices(config: ServerConfig, registry, reactor):
 
 def extension_authentication(config: ServerConfig) -> dict:
     """The extension-apiserver-authentication ConfigMap's data: the client CA (--client-ca-file, or the generated
-    CA that signs the admin kubeconfig's certificate), and the generated front proxy's CA with its client's name
-    (with --proxy-client-cert-file the front proxy's CA is not known, and no requestheader-* keys are written)."""
+    CA that signs the admin kubeconfig's certificate), and the front proxies' CA and headers: the
+    --requestheader-* flags where given, else the generated front proxy's CA with its client's name and the
+    usual X-Remote-* headers (with --proxy-client-cert-file and no --requestheader-client-ca-file the front
+    proxy's CA is not known, and no requestheader-* keys are written)."""
     from pathlib import Path
 
     from .auth import certs
@@ -401,6 +403,11 @@ def extension_authentication(config: ServerConfig) -> dict:
         client_ca = Path(sec.client_ca_file).read_text()
     elif config.secure_port and not sec.tls_cert_file and (Path(sec.cert_dir) / certs.CA_CERT).exists():
         client_ca = (Path(sec.cert_dir) / certs.CA_CERT).read_text()
+    if sec.requestheader_client_ca_file:
+        return authentication_data(client_ca, Path(sec.requestheader_client_ca_file).read_text(),
+                                   list(sec.requestheader_allowed_names), list(sec.requestheader_username_headers),
+                                   list(sec.requestheader_group_headers),
+                                   list(sec.requestheader_extra_headers_prefix))
     front_proxy_ca = None
     if not sec.proxy_client_cert_file:
         front_proxy_ca = (Path(sec.cert_dir) / certs.FRONT_PROXY_CA_CERT).read_text()

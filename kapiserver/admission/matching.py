@@ -5,7 +5,7 @@ rules (RuleWithOperations, NamedRuleWithOperations) and label selectors against 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Awaitable, Callable, Optional, Union
 
 from ..registry.attributes import Attributes
 from ..registry.validation import _util
@@ -43,3 +43,30 @@ def named_rule_matches(rule: dict, attributes: Attributes) -> bool:
         return False
     names = rule.get("resourceNames") or []
     return not names or attributes.name in names
+
+
+def _labels_of(attributes: Attributes) -> list[dict]:
+    return [(o.get("metadata") or {}).get("labels") or {} for o in (attributes.object, attributes.old_object)
+            if isinstance(o, dict)]
+
+
+async def selectors_match(object_selector: Optional[dict], namespace_selector: Optional[dict],
+                          attributes: Attributes,
+                          namespace_labels: Callable[[str], Union[dict, Awaitable[dict]]]) -> bool:
+    """A webhook's or policy binding's objectSelector and namespaceSelector, as upstream's matcher reads
+    them: the object selector holds when the object's or the old object's labels match it; the namespace
+    selector is matched against the labels of the request's namespace (``namespace_labels(name)``), or of
+    the namespace itself for a request about a namespace, and says nothing of cluster-scoped requests."""
+    labels = _labels_of(attributes)
+    if object_selector and not any(selector_matches(object_selector, each) for each in labels or [{}]):
+        return False
+    if namespace_selector:
+        info = attributes.resource
+        if info.group == "" and info.resource == "namespaces":
+            return selector_matches(namespace_selector, labels[0] if labels else {})
+        if attributes.namespace:
+            found = namespace_labels(attributes.namespace)
+            if not isinstance(found, dict):
+                found = await found
+            return selector_matches(namespace_selector, found)
+    return True

@@ -21,7 +21,7 @@ from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import named_rule_matches, selector_matches
+from .matching import named_rule_matches, selector_matches, selectors_match
 from .refusal import object_name
 from .webhooks import GROUP, admission_request, evaluate_conditions
 
@@ -127,10 +127,10 @@ class ValidatingAdmissionPolicy:
                 continue
             if namespace is None:       # read once, and only for a request some policy's rules match
                 namespace = await self._namespace(attributes)
-            if not self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
+            if not await self._matches(policy_spec.get("matchConstraints"), seen, namespace, True):
                 continue
             if spec.get("matchResources") is not None and \
-                    not self._matches(spec.get("matchResources"), seen, namespace, False):
+                    not await self._matches(spec.get("matchResources"), seen, namespace, False):
                 continue
             if request is None:
                 # As a webhook's AdmissionRequest, but without uid and the objects (object and oldObject are
@@ -198,26 +198,15 @@ class ValidatingAdmissionPolicy:
         return None
 
     @staticmethod
-    def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
+    async def _matches(match: Optional[dict], attributes: Attributes, namespace: dict, rules_required: bool) -> bool:
         match = match or {}
         rules = match.get("resourceRules") or []
         if (rules or rules_required) and not any(named_rule_matches(rule, attributes) for rule in rules):
             return False
         if any(named_rule_matches(rule, attributes) for rule in match.get("excludeResourceRules") or []):
             return False
-        info = attributes.resource
-        labels_of = [(o.get("metadata") or {}).get("labels") or {} for o in (attributes.object, attributes.old_object)
-                     if isinstance(o, dict)]
-        selector = match.get("objectSelector")
-        if selector and not any(selector_matches(selector, labels) for labels in labels_of or [{}]):
-            return False
-        selector = match.get("namespaceSelector")
-        if selector:
-            if info.group == "" and info.resource == "namespaces":
-                return any(selector_matches(selector, labels) for labels in labels_of or [{}])
-            if attributes.namespace:
-                return selector_matches(selector, (namespace.get("metadata") or {}).get("labels") or {})
-        return True
+        return await selectors_match(match.get("objectSelector"), match.get("namespaceSelector"), attributes,
+                                     lambda _: (namespace.get("metadata") or {}).get("labels") or {})
 
     # -- evaluating -------------------------------------------------------------------------------------
 

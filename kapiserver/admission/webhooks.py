@@ -23,7 +23,7 @@ from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import rule_matches, selector_matches
+from .matching import rule_matches, selectors_match
 
 GROUP = "admissionregistration.k8s.io"
 
@@ -178,20 +178,10 @@ class _Webhooks:
                     await self._call(webhook, attributes)
 
     async def _matches(self, webhook, attributes: Attributes) -> bool:
-        info = attributes.resource
         if not any(rule_matches(rule, attributes) for rule in webhook.get("rules") or []):
             return False
-        subject = attributes.old_object if attributes.operation == DELETE else attributes.object
-        labels = (subject.get("metadata") or {}).get("labels") or {}
-        if webhook.get("objectSelector") and not selector_matches(webhook["objectSelector"], labels):
-            return False
-        selector = webhook.get("namespaceSelector")
-        if selector:
-            if info.group == "" and info.resource == "namespaces":
-                return selector_matches(selector, labels)
-            if attributes.namespace:
-                return selector_matches(selector, await self._namespace_labels(attributes.namespace))
-        return True
+        return await selectors_match(webhook.get("objectSelector"), webhook.get("namespaceSelector"), attributes,
+                                     self._namespace_labels)
 
     async def _conditions_match(self, webhook: dict, attributes: Attributes, request: dict) -> bool:
         """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject, request and

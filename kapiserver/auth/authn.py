@@ -12,6 +12,7 @@ import csv
 import time
 from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import unquote
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
@@ -58,12 +59,47 @@ class ServiceAccountTokens:
         return self.issuers[0]
 
 
+class RequestHeaders:
+    """Front proxies' authentication (--requestheader-*): a client certificate signed by ``roots`` (with a common
+    name in ``allowed_names``, if any) vouches for the user named in the request's headers."""
+
+    def __init__(self, roots: list, allowed_names=(), username_headers=(), group_headers=(), extra_prefixes=()):
+        self.roots = roots
+        self.allowed_names = frozenset(allowed_names)
+        self.username_headers = tuple(username_headers)
+        self.group_headers = tuple(group_headers)
+        self.extra_prefixes = tuple(p.lower() for p in extra_prefixes)
+
+    def user(self, request, cert) -> Optional[UserInfo]:
+        """The user the headers name, when the certificate is a front proxy's; else None."""
+        if certs.verify_client_certificate(cert, self.roots) is not None:
+            return None
+        if self.allowed_names and user_from_certificate(cert).name not in self.allowed_names:
+            return None
+        headers = request.requestHeaders
+        name = next((value for header in self.username_headers
+                     for value in headers.getRawHeaders(header, []) if value), "")
+        if not name:
+            return None
+        groups = [value for header in self.group_headers for value in headers.getRawHeaders(header, [])]
+        extra: dict[str, list[str]] = {}
+        for header, values in headers.getAllRawHeaders():
+            lowered = header.decode("latin-1").lower()
+            for prefix in self.extra_prefixes:
+                if lowered.startswith(prefix) and len(lowered) > len(prefix):
+                    key = unquote(lowered[len(prefix):])
+                    extra.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+        return UserInfo(name, "", groups, extra)
+
+
 class Authenticator:
     def __init__(self, client_ca: Optional[list] = None, tokens: Optional[dict[str, UserInfo]] = None,
                  passwords: Optional[dict[str, UserInfo]] = None,
                  service_accounts: Optional[ServiceAccountTokens] = None, anonymous: bool = True,
                  registry=None, token_authenticators: Optional[list] = None, clock=time.time,
-                 password_authenticators: Optional[list] = None):
+                 password_authenticators: Optional[list] = None,
+                 request_headers: Optional[RequestHeaders] = None):
+        self.request_headers = request_headers
         self.client_ca = client_ca or []
         self.tokens = tokens or {}
         self.passwords = passwords or {}
@@ -91,6 +127,10 @@ class Authenticator:
     async def _authenticate(self, request) -> Optional[UserInfo]:
         failed = False
         cert = peer_certificate(request)
+        if cert is not None and self.request_headers is not None:
+            user = self.request_headers.user(request, cert)
+            if user is not None:
+                return user
         if cert is not None and self.client_ca:
             if certs.verify_client_certificate(cert, self.client_ca) is None:
                 return user_from_certificate(cert)

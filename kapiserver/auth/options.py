@@ -68,11 +68,22 @@ PARAMETERS = [
     ("proxy-client-cert-file", None, "Client certificate the aggregator presents to extension apiservers "
                                      "(default: one generated in --cert-dir by a front-proxy CA of its own)."),
     ("proxy-client-key-file", None, "Private key of --proxy-client-cert-file."),
+    ("requestheader-client-ca-file", None,
+     "CA bundle that signs the client certificates of front proxies: a request presenting one (with a common "
+     "name in --requestheader-allowed-names, if given) is the user its --requestheader-*-headers name."),
+    ("requestheader-allowed-names", None, "Common names front-proxy client certificates may have (any if empty)."),
+    ("requestheader-username-headers", None, "Request headers holding the user name (the first present wins); "
+                                             "X-Remote-User is common."),
+    ("requestheader-group-headers", None, "Request headers holding the groups; X-Remote-Group is common."),
+    ("requestheader-extra-headers-prefix", None, "Prefixes of request headers holding extra user information; "
+                                                 "X-Remote-Extra- is common."),
 ]
 BOOLEAN_FLAGS = frozenset({"anonymous-auth", "service-account-lookup", "allow-privileged"})
 LIST_FLAGS = frozenset({"service-account-key-file", "service-account-issuer", "api-audiences",
                         "tls-cipher-suites", "enable-admission-plugins", "disable-admission-plugins",
-                        "admission-control", "authorization-mode", "oidc-required-claim"})
+                        "admission-control", "authorization-mode", "oidc-required-claim",
+                        "requestheader-allowed-names", "requestheader-username-headers",
+                        "requestheader-group-headers", "requestheader-extra-headers-prefix"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +132,11 @@ class SecurityConfig:
     audit_log_path: str = ""
     proxy_client_cert_file: str = ""
     proxy_client_key_file: str = ""
+    requestheader_client_ca_file: str = ""
+    requestheader_allowed_names: Tuple[str, ...] = ()
+    requestheader_username_headers: Tuple[str, ...] = ()
+    requestheader_group_headers: Tuple[str, ...] = ()
+    requestheader_extra_headers_prefix: Tuple[str, ...] = ()
     # Upstream turns anonymous requests off when AlwaysAllow would let them do anything.
     anonymous_disabled_by_always_allow: bool = True
 
@@ -258,6 +274,11 @@ def parse_security(options, data_dir: str) -> SecurityConfig:
         default_not_ready_toleration_seconds=integer("default-not-ready-toleration-seconds", "300"),
         default_unreachable_toleration_seconds=integer("default-unreachable-toleration-seconds", "300"),
         allow_privileged=boolean("allow-privileged", False),
+        requestheader_client_ca_file=existing("requestheader-client-ca-file"),
+        requestheader_allowed_names=tuple(split(get("requestheader-allowed-names", None))),
+        requestheader_username_headers=tuple(split(get("requestheader-username-headers", None))),
+        requestheader_group_headers=tuple(split(get("requestheader-group-headers", None))),
+        requestheader_extra_headers_prefix=tuple(split(get("requestheader-extra-headers-prefix", None))),
         audit_log_path=str(get("audit-log-path")).strip(),
         proxy_client_cert_file=proxy_cert, proxy_client_key_file=proxy_key,
         anonymous_disabled_by_always_allow=disabled_by_always_allow,

@@ -76,7 +76,14 @@ def build_security(config, registry, tls_key: str, client_ca: Optional[Path]) ->
         from .keystone import KeystoneAuthenticator
         password_authenticators.append(KeystoneAuthenticator(sec.experimental_keystone_url,
                                                              sec.experimental_keystone_ca_file).authenticate)
+    request_headers = None
+    if sec.requestheader_client_ca_file:
+        request_headers = authn.RequestHeaders(
+            certs.load_certificates(sec.requestheader_client_ca_file), sec.requestheader_allowed_names,
+            sec.requestheader_username_headers, sec.requestheader_group_headers,
+            sec.requestheader_extra_headers_prefix)
     authenticator = authn.Authenticator(
+        request_headers=request_headers,
         client_ca=roots,
         tokens=authn.read_user_csv(sec.token_auth_file, "token") if sec.token_auth_file else None,
         passwords=authn.read_user_csv(sec.basic_auth_file, "password") if sec.basic_auth_file else None,

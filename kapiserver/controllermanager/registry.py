@@ -11,6 +11,18 @@ from typing import Callable, Dict, List
 CONTROLLERS: Dict[str, str] = {
     "serviceaccount-controller": "serviceaccount:start_serviceaccount_controller",
     "root-ca-certificate-publisher-controller": "rootcacertpublisher:start_root_ca_publisher",
+    # -- namespace, garbage collector, RBAC aggregation, quota, ttl
+
+    # -- replicasets, replication controllers, deployments
+
+    # -- statefulsets, daemonsets, disruption budgets
+
+    # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
+
+    # -- endpoints, endpointslices, mirroring
+
+    # -- nodes, taint eviction, certificates, volumes
+
 }
 # Upstream's older names for its controllers, still accepted by --controllers.
 ALIASES: Dict[str, str] = {

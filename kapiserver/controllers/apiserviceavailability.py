@@ -61,6 +61,9 @@ class APIServiceAvailability:
         self._watches = []
 
     def _event(self, event_type: str, obj: dict) -> None:
+        if event_type == "DELETED" and self.remote() is not None:
+            spec = obj.get("spec") or {}
+            self.remote().forget(spec.get("group", ""), spec.get("version", ""))
         if event_type in ("ADDED", "MODIFIED", "DELETED"):
             self._kick()
 
@@ -121,12 +124,12 @@ class APIServiceAvailability:
         return "True", "Passed", "all checks passed"
 
     def _forget(self, apiservice: dict) -> None:
-        """Drop the discovery document of an APIService that cannot be reached."""
+        """Drop what was fetched from an APIService that cannot be reached."""
         remote, spec = self.remote(), apiservice.get("spec") or {}
         if remote is not None:
-            remote.discovered.pop((spec.get("group", ""), spec.get("version", "")), None)
+            remote.forget(spec.get("group", ""), spec.get("version", ""))
 
-    async def _get(self, remote, apiservice: dict, host: str, port: int, url: str) -> int:
+    async def _fetch(self, remote, apiservice: dict, host: str, port: int, url: str) -> tuple[int, bytes]:
         agent = Agent.usingEndpointFactory(self.clock, forward._Backend(remote.dialer(apiservice), host, port))
         headers = Headers({b"Accept": [b"application/json"]})
         for name, values in aggregator.front_proxy_headers(CHECKER):
@@ -139,17 +142,43 @@ class APIServiceAvailability:
         finally:
             if timeout.active():
                 timeout.cancel()
+        return response.code, body
+
+    async def _get(self, remote, apiservice: dict, host: str, port: int, url: str) -> int:
+        code, body = await self._fetch(remote, apiservice, host, port, url)
         spec = apiservice.get("spec") or {}
         key = (spec.get("group", ""), spec.get("version", ""))
         try:
-            document = json.loads(body) if 200 <= response.code < 300 else None
+            document = json.loads(body) if 200 <= code < 300 else None
         except ValueError:
             document = None
         if isinstance(document, dict) and document.get("kind") == "APIResourceList":
             remote.discovered[key] = document
+            await self._fetch_openapi(remote, apiservice, host, port, url.split("/apis/", 1)[0], key)
         else:
-            remote.discovered.pop(key, None)
-        return response.code
+            remote.forget(*key)
+        return code
+
+    async def _fetch_openapi(self, remote, apiservice: dict, host: str, port: int, base: str, key) -> None:
+        """The server's /openapi/v2 and /openapi/v3/apis/<group>/<version>, kept for /openapi on this
+        server (a server without them, or answering badly, is left out of it; its availability is not
+        affected, as upstream's aggregator does)."""
+        try:
+            code, body = await self._fetch(remote, apiservice, host, port, f"{base}/openapi/v2")
+            document = json.loads(body) if code == 200 else None
+            if isinstance(document, dict) and isinstance(document.get("paths"), dict):
+                remote.openapi_v2[key] = document
+            else:
+                remote.openapi_v2.pop(key, None)
+            code, body = await self._fetch(remote, apiservice, host, port,
+                                           f"{base}/openapi/v3/apis/{key[0]}/{key[1]}")
+            if code == 200 and isinstance(json.loads(body), dict):
+                remote.openapi_v3[key] = body
+            else:
+                remote.openapi_v3.pop(key, None)
+        except Exception as e:
+            log.info("OpenAPI of {group}/{version} not fetched: {error}", group=key[0], version=key[1],
+                     error=forward._reason(e))
 
     async def _set(self, store, apiservice: dict, status: str, reason: str, message: str) -> None:
         conditions = (apiservice.get("status") or {}).get("conditions") or []

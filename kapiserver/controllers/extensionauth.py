@@ -25,17 +25,18 @@ USERNAME_HEADERS, GROUP_HEADERS, EXTRA_HEADERS_PREFIX = ["X-Remote-User"], ["X-R
 _END = "-----END CERTIFICATE-----"
 
 
-def authentication_data(client_ca: Optional[str], front_proxy_ca: Optional[str],
-                        allowed_names: list[str]) -> dict[str, str]:
+def authentication_data(client_ca: Optional[str], front_proxy_ca: Optional[str], allowed_names: list[str],
+                        username_headers: list[str] = USERNAME_HEADERS, group_headers: list[str] = GROUP_HEADERS,
+                        extra_prefixes: list[str] = EXTRA_HEADERS_PREFIX) -> dict[str, str]:
     """The ConfigMap's data for the given CA bundles (PEM text; None for one not configured)."""
     data = {}
     if client_ca:
         data["client-ca-file"] = client_ca
     if front_proxy_ca:
         data.update({
-            "requestheader-username-headers": json.dumps(USERNAME_HEADERS, separators=(",", ":")),
-            "requestheader-group-headers": json.dumps(GROUP_HEADERS, separators=(",", ":")),
-            "requestheader-extra-headers-prefix": json.dumps(EXTRA_HEADERS_PREFIX, separators=(",", ":")),
+            "requestheader-username-headers": json.dumps(username_headers, separators=(",", ":")),
+            "requestheader-group-headers": json.dumps(group_headers, separators=(",", ":")),
+            "requestheader-extra-headers-prefix": json.dumps(extra_prefixes, separators=(",", ":")),
             "requestheader-client-ca-file": front_proxy_ca,
             "requestheader-allowed-names": json.dumps(allowed_names, separators=(",", ":")),
         })

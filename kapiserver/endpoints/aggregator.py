@@ -142,8 +142,16 @@ class RemoteAPIServices:
         self.reactor = reactor
         self.client_cert = client_cert
         self.client_key = client_key
-        # (group, version) -> the APIResourceList the extension apiserver last answered its discovery check with.
+        # (group, version) -> the APIResourceList the extension apiserver last answered its discovery check with,
+        # its /openapi/v2 document, and its /openapi/v3/apis/<group>/<version> document (as it sent it).
         self.discovered: dict[tuple[str, str], dict] = {}
+        self.openapi_v2: dict[tuple[str, str], dict] = {}
+        self.openapi_v3: dict[tuple[str, str], bytes] = {}
+
+    def forget(self, group: str, version: str) -> None:
+        """What was fetched from an APIService's server, dropped (it went, or cannot be reached)."""
+        for fetched in (self.discovered, self.openapi_v2, self.openapi_v3):
+            fetched.pop((group, version), None)
 
     async def groups(self) -> list[tuple[str, int, list[tuple[str, Optional[dict]]]]]:
         """The remote APIServices' groups as discovery lists them: (group, groupPriorityMinimum, [(version,

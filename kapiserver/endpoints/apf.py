@@ -4,10 +4,13 @@ a request its level cannot take is answered 429 as upstream answers it (plain te
 
 The configuration is a snapshot of the flowcontrol.apiserver.k8s.io/v1 objects, listed at start and kept
 by watching them.  Long-running requests other than watches are not limited (upstream skips them); a
-watch holds its seat only until it has started."""
+watch holds its seat only until it has started.  A LIST takes the seats upstream's work estimator gives it:
+one per hundred objects it will go through (by the watch cache's count of the resource), between one and
+its level's maximum; so does a watch that asks for its initial events."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from twisted.internet.defer import Deferred
@@ -70,6 +73,7 @@ class FlowControl:
 
     def stop(self) -> None:
         self._stopped = True
+        self.dispatcher.stop()
         for watch in self._watches.values():
             watch.cancel()
         self._watches = {}
@@ -136,12 +140,13 @@ class FlowControl:
         request.setHeader(PRIORITY_LEVEL_UID, level["metadata"].get("uid", "").encode())
         name = level["metadata"]["name"]
         schema_name = schema["metadata"]["name"]
-        waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name)
+        waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name,
+                                        seats=self.seats(request, info))
         if not waiting.called:
             request.notifyFinish().addErrback(lambda _: self.dispatcher.cancel(name, waiting))
         release = await waiting
         if release is None:
-            request.setHeader(b"Retry-After", b"1")
+            request.setHeader(b"Retry-After", str(self.dispatcher.retry_after(name)).encode())
             request.setHeader(b"X-Content-Type-Options", b"nosniff")
             write_bytes(request, 429, "text/plain; charset=utf-8", TOO_MANY)
             raise Rejected()
@@ -152,3 +157,32 @@ class FlowControl:
             release()       # a watch's seat is for its start only
         else:
             request.notifyFinish().addBoth(lambda _: release())
+
+    def seats(self, request, info) -> int:
+        """The seats upstream's list work estimator gives a request (one for anything but a LIST, or a watch
+        sending its initial events); the dispatcher caps them at the level's maximum."""
+        args = request.args
+        if info.verb not in ("list", "watch") or info.name:
+            return 1
+        if info.verb == "watch" and args.get(b"sendInitialEvents") != [b"true"]:
+            return 1
+        store = self.registry.lookup(info.api_group, info.api_version, info.resource)
+        count = store.reads.object_count() if store is not None else None
+        if count is None:
+            return 1
+        try:
+            limit = int((args.get(b"limit") or [b"0"])[0])
+        except ValueError:
+            limit = 0
+        version = (args.get(b"resourceVersion") or [b""])[0]
+        match = (args.get(b"resourceVersionMatch") or [b""])[0]
+        from_storage = bool(args.get(b"continue")) or (limit > 0 and version != b"0") or \
+            match not in (b"", b"NotOlderThan")
+        limited = min(limit, count) if limit > 0 else count
+        if info.verb == "watch" or not from_storage:
+            objects = count
+        elif args.get(b"labelSelector") or args.get(b"fieldSelector"):
+            objects = count + limited
+        else:
+            objects = 2 * limited
+        return max(1, math.ceil(objects / 100))

@@ -41,6 +41,7 @@ def dump_queues(dispatcher) -> str:
             continue
         for queue in level.queues:
             pending = len(queue.waiting)
-            rows.append([name, str(queue.index), str(pending), str(queue.executing), str(queue.executing),
-                         "0.00000000ss", str(pending), str(pending), "0.00000000ss"])
+            waiting_seats = sum(w.seats for w in queue.waiting)
+            rows.append([name, str(queue.index), str(pending), str(queue.executing), str(queue.seats),
+                         f"{queue.next_r:.8f}ss", str(waiting_seats), str(waiting_seats), f"{waiting_seats:.8f}ss"])
     return _aligned(rows)

@@ -14,6 +14,12 @@ HELP = {
                                                        "Fairness subsystem",
     "apiserver_flowcontrol_nominal_limit_seats": "[BETA] Nominal number of execution seats configured for each "
                                                  "priority level",
+    "apiserver_flowcontrol_lower_limit_seats": "[ALPHA] Configured lower bound on number of execution seats "
+                                               "available to each priority level",
+    "apiserver_flowcontrol_upper_limit_seats": "[ALPHA] Configured upper bound on number of execution seats "
+                                               "available to each priority level",
+    "apiserver_flowcontrol_current_limit_seats": "[ALPHA] current derived number of execution seats available to "
+                                                 "each priority level",
     "apiserver_flowcontrol_rejected_requests_total": "[BETA] Number of requests rejected by API Priority and "
                                                      "Fairness subsystem",
 }
@@ -33,8 +39,8 @@ def families(dispatcher) -> list:
     def by_schema(counts):
         return {(fs, pl): n for (pl, fs), n in counts.items()}
     rejected = {(fs, pl, reason): n for (pl, fs, reason), n in dispatcher.rejected.items()}
-    seats = {(name,): level.limit for name, level in dispatcher.levels.items() if not level.exempt}
-    seats.update({(name,): 0 for name, level in dispatcher.levels.items() if level.exempt})
+    def per_level(value):
+        return {(name,): value(level) for name, level in dispatcher.levels.items()}
     return [
         family(GaugeMetricFamily, "apiserver_flowcontrol_current_executing_requests", _PL_FS,
                by_schema(dispatcher.executing)),
@@ -42,6 +48,13 @@ def families(dispatcher) -> list:
                by_schema(dispatcher.inqueue)),
         family(CounterMetricFamily, "apiserver_flowcontrol_dispatched_requests_total", _PL_FS,
                by_schema(dispatcher.dispatched)),
-        family(GaugeMetricFamily, "apiserver_flowcontrol_nominal_limit_seats", ("priority_level",), seats),
+        family(GaugeMetricFamily, "apiserver_flowcontrol_nominal_limit_seats", ("priority_level",),
+               per_level(lambda level: level.nominal)),
+        family(GaugeMetricFamily, "apiserver_flowcontrol_lower_limit_seats", ("priority_level",),
+               per_level(lambda level: level.lower)),
+        family(GaugeMetricFamily, "apiserver_flowcontrol_upper_limit_seats", ("priority_level",),
+               per_level(lambda level: level.upper)),
+        family(GaugeMetricFamily, "apiserver_flowcontrol_current_limit_seats", ("priority_level",),
+               per_level(lambda level: level.limit)),
         family(CounterMetricFamily, "apiserver_flowcontrol_rejected_requests_total", _PL_FS + ("reason",), rejected),
     ]

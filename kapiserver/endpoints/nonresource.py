@@ -160,26 +160,39 @@ class NonResourceHandler:
         return f"{advertise or host.host}:{host.port}"
 
     def openapi(self, request, parts) -> None:
+        """/openapi/v2 and /openapi/v3, with what the remote APIServices' servers last answered merged in
+        (v2) or listed (v3: served as fetched)."""
         from . import openapi
+        aggregator = getattr(self.context, "aggregator", None)
         if parts[1:] == ["v2"]:
             from .openapi_proto import MEDIA_TYPE as PROTOBUF, MEDIA_TYPES as PROTOBUF_TYPES
+            body = openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas)
+            if aggregator is not None and aggregator.openapi_v2:
+                body = openapi.merged_v2(body, aggregator.openapi_v2)
             accept = request.getHeader(b"accept")
             for media in parse_accept(accept.decode("latin-1") if accept else None):
                 if media.type in ("application/json", "*/*", "application/*"):
-                    write_bytes(request, 200, "application/json",
-                                openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas))
+                    write_bytes(request, 200, "application/json", body)
                     return
                 if media.type in PROTOBUF_TYPES:
                     write_bytes(request, 200, PROTOBUF,
-                                openapi.openapi_v2_protobuf(self.catalog, extra_schemas=self.schemas))
+                                openapi.openapi_v2_protobuf(self.catalog, extra_schemas=self.schemas, body=body))
                     return
             raise errors.not_acceptable(["application/json", PROTOBUF])
         if len(parts) >= 2 and parts[1] == "v3":
+            remote = dict(aggregator.openapi_v3) if aggregator is not None else {}
             if len(parts) == 2:
-                self._write_json(request, openapi.openapi_v3_index(self.catalog, extra_schemas=self.schemas))
+                index = openapi.openapi_v3_index(self.catalog, extra_schemas=self.schemas)
+                for (group, version), body in sorted(remote.items()):
+                    index["paths"][f"apis/{group}/{version}"] = {
+                        "serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash={openapi.document_hash(body)}"}
+                self._write_json(request, index)
                 return
             gv_path = "/".join(parts[2:])
             document = openapi.openapi_v3_document(self.catalog, gv_path, extra_schemas=self.schemas)
+            if document is None and len(parts) == 5 and parts[2] == "apis" and (parts[3], parts[4]) in remote:
+                body = remote[(parts[3], parts[4])]
+                document = body, openapi.document_hash(body)
             if document is None:
                 raise NOT_FOUND
             body, digest = document

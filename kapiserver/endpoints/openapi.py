@@ -514,10 +514,12 @@ _V2_PROTOBUF: dict = {}     # the JSON document's hash -> its protobuf encoding 
 
 
 def openapi_v2_protobuf(catalog: Catalog, *, extra_schemas: Optional[Mapping[str, dict]] = None,
-                        version: str = DEFAULT_VERSION) -> bytes:
-    """The same document as gnostic's protobuf ``openapi.v2.Document``, encoded once per document."""
+                        version: str = DEFAULT_VERSION, body: Optional[bytes] = None) -> bytes:
+    """The same document as gnostic's protobuf ``openapi.v2.Document``, encoded once per document (``body``:
+    the JSON to encode, when it is not ours alone)."""
     from .openapi_proto import encode_document
-    body = openapi_v2_document(catalog, extra_schemas=extra_schemas, version=version)
+    if body is None:
+        body = openapi_v2_document(catalog, extra_schemas=extra_schemas, version=version)
     digest = document_hash(body)
     encoded = _V2_PROTOBUF.get(digest)
     if encoded is None:
@@ -527,5 +529,32 @@ def openapi_v2_protobuf(catalog: Catalog, *, extra_schemas: Optional[Mapping[str
     return encoded
 
 
-__all__ = ["DEFAULT_VERSION", "document_hash", "openapi_v2_document", "openapi_v2_protobuf", "openapi_v3_document", "openapi_v3_index",
+_MERGED: dict = {}
+
+
+def merged_v2(local: bytes, remotes: Mapping[tuple[str, str], dict]) -> bytes:
+    """``local`` (our /openapi/v2) with the remote APIServices' documents merged in, as upstream's aggregator
+    merges them: each remote's paths under its group's prefix, and its definitions, where ours has none of
+    that name (ours win).  Kept for as long as neither side changes."""
+    if not remotes:
+        return local
+    key = (document_hash(local), tuple(sorted((k, document_hash(codec.dumps(v))) for k, v in remotes.items())))
+    found = _MERGED.get(key)
+    if found is None:
+        document = codec.loads(local)
+        paths, definitions = document.setdefault("paths", {}), document.setdefault("definitions", {})
+        for (group, _version), remote in sorted(remotes.items()):
+            prefix = f"/apis/{group}/"
+            for path, item in (remote.get("paths") or {}).items():
+                if (path.startswith(prefix) or path == f"/apis/{group}") and path not in paths:
+                    paths[path] = item
+            for name, definition in (remote.get("definitions") or {}).items():
+                definitions.setdefault(name, definition)
+        found = codec.dumps(document)
+        _MERGED.clear()
+        _MERGED[key] = found
+    return found
+
+
+__all__ = ["DEFAULT_VERSION", "merged_v2", "document_hash", "openapi_v2_document", "openapi_v2_protobuf", "openapi_v3_document", "openapi_v3_index",
            "openapi_v3_paths", "rest_friendly_name"]

@@ -323,7 +323,138 @@ AUTHZ_LIBRARY = {
 }
 
 
+# Kubernetes' IP and CIDR libraries: ip("10.0.0.1"), cidr("10.0.0.0/8"), isIP/isCIDR, and their methods.
+# As upstream, an IPv4-mapped IPv6 address and an address with a zone are refused.
+class IP:
+    def __init__(self, address):
+        self.address = address
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, IP) and self.address == other.address
+
+    def __hash__(self) -> int:
+        return hash(self.address)
+
+    def __str__(self) -> str:
+        return str(self.address)
+
+
+class CIDR:
+    def __init__(self, network, address):
+        self.network, self.address = network, address      # the prefix as written, and its address
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CIDR) and (self.network, self.address) == (other.network, other.address)
+
+    def __hash__(self) -> int:
+        return hash((self.network, self.address))
+
+    def __str__(self) -> str:
+        return f"{self.address}/{self.network.prefixlen}"
+
+
+def _parse_ip(text):
+    import ipaddress
+    if not isinstance(text, str) or "%" in text:
+        return None
+    try:
+        address = ipaddress.ip_address(str(text))
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return None
+    return address
+
+
+def _ip(text):
+    if isinstance(text, IP):
+        return text
+    address = _parse_ip(text)
+    return IP(address) if address is not None else _eval_error(f"IP Address {str(text)!r} parse error during "
+                                                               f"conversion from string")
+
+
+def _parse_cidr(text):
+    import ipaddress
+    if not isinstance(text, str) or "/" not in text:
+        return None
+    head, _, length = str(text).partition("/")
+    address = _parse_ip(head)
+    if address is None or not length.isdigit():
+        return None
+    try:
+        network = ipaddress.ip_network(f"{address}/{int(length)}", strict=False)
+    except ValueError:
+        return None
+    return CIDR(network, address)
+
+
+def _cidr(text):
+    if isinstance(text, CIDR):
+        return text
+    found = _parse_cidr(text)
+    return found if found is not None else _eval_error(f"network address parse error during conversion from "
+                                                        f"string: network address {str(text)!r}")
+
+
+def _ip_method(getter):
+    def function(ip):
+        return getter(ip.address) if isinstance(ip, IP) else _eval_error("no such overload", TypeError)
+    return function
+
+
+def _contains_ip(cidr, other):
+    ip = _ip(other) if isinstance(other, str) else other
+    if not isinstance(cidr, CIDR) or not isinstance(ip, IP):
+        return ip if isinstance(ip, celpy.CELEvalError) else _eval_error("no such overload", TypeError)
+    return celtypes.BoolType(ip.address.version == cidr.network.version and ip.address in cidr.network)
+
+
+def _contains_cidr(cidr, other):
+    inner = _cidr(other) if isinstance(other, str) else other
+    if not isinstance(cidr, CIDR) or not isinstance(inner, CIDR):
+        return inner if isinstance(inner, celpy.CELEvalError) else _eval_error("no such overload", TypeError)
+    return celtypes.BoolType(inner.network.version == cidr.network.version and
+                             inner.network.subnet_of(cidr.network))
+
+
+def _cidr_method(getter):
+    def function(cidr):
+        return getter(cidr) if isinstance(cidr, CIDR) else _eval_error("no such overload", TypeError)
+    return function
+
+
+def _ip_or_cidr_ip(value):
+    """ip(string) and cidr.ip(): one name, two overloads."""
+    if isinstance(value, CIDR):
+        return IP(value.address)
+    return _ip(value)
+
+
+NETWORK_LIBRARY = {
+    "ip": _ip_or_cidr_ip,
+    "isIP": lambda s: celtypes.BoolType(_parse_ip(s) is not None),
+    "family": _ip_method(lambda a: celtypes.IntType(a.version)),
+    "isUnspecified": _ip_method(lambda a: celtypes.BoolType(a.is_unspecified)),
+    "isLoopback": _ip_method(lambda a: celtypes.BoolType(a.is_loopback)),
+    "isLinkLocalMulticast": _ip_method(lambda a: celtypes.BoolType(
+        a.is_multicast and (a in __import__("ipaddress").ip_network("224.0.0.0/24") if a.version == 4
+                            else (int(a) >> 112) & 0xff0f == 0xff02))),
+    "isLinkLocalUnicast": _ip_method(lambda a: celtypes.BoolType(a.is_link_local and not a.is_multicast)),
+    "isGlobalUnicast": _ip_method(lambda a: celtypes.BoolType(
+        not (a.is_unspecified or a.is_loopback or a.is_multicast or a.is_link_local or
+             (a.version == 4 and int(a) == 0xffffffff)))),
+    "cidr": _cidr,
+    "isCIDR": lambda s: celtypes.BoolType(_parse_cidr(s) is not None),
+    "containsIP": _contains_ip,
+    "containsCIDR": _contains_cidr,
+    "masked": _cidr_method(lambda c: CIDR(c.network, c.network.network_address)),
+    "prefixLength": _cidr_method(lambda c: celtypes.IntType(c.network.prefixlen)),
+}
+
+
 KUBERNETES_LIBRARIES = {
+    **NETWORK_LIBRARY,
     "quantity": _quantity,
     "isQuantity": lambda s: celtypes.BoolType(_parse_quantity(s) is not None),
     "sign": lambda q: celtypes.IntType((q.value > 0) - (q.value < 0)) if isinstance(q, Quantity)

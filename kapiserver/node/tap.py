@@ -36,6 +36,7 @@ class Options(usage.Options):
         ["address", None, "127.0.0.1", "The address to serve on and to report as the Node's InternalIP."],
         ["root-dir", None, "./kube-node-data", "Directory for pod state and container logs."],
         ["sync-frequency", None, "0.5", "Seconds between pod syncs."],
+        ["pod-cidr", None, "10.244.0.0/24", "With --simulated: the range pod IPs are given from."],
         ["serve-https", None, None,
          "Serve the kubelet API over HTTPS (default: true when any TLS or authentication flag is given, "
          "else false: plain HTTP, no authentication)."],
@@ -65,7 +66,11 @@ class Options(usage.Options):
          "How long denied SubjectAccessReview answers are kept (a Go duration)."],
     ]
     optFlags = [
-        ["schedule", None, "Also bind pods without a node to this node (a one-node scheduler)."],
+        ["schedule", None, "Also bind pods without a node to this node (a one-node scheduler; kube-scheduler "
+                           "does this for a cluster)."],
+        ["simulated", None, "Run no processes: report every pod bound to this node Running and Ready at once "
+                            "(pod IPs from --pod-cidr), and finish deletions at once. For tests and benchmarks "
+                            "of controllers and schedulers; no kubelet API is served."],
     ]
 
     def parseOptions(self, options=None):
@@ -172,6 +177,11 @@ def makeService(options, reactor=None):
     top = service.MultiService()
     client = client_from_kubeconfig(options["kubeconfig"], reactor,
                                     user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}")
+    if options["simulated"]:
+        from .simulated import SimulatedNodeService
+        SimulatedNodeService(client, options["node-name"], reactor, address=options["address"],
+                             pod_cidr=options["pod-cidr"], schedule=options["schedule"]).setServiceParent(top)
+        return top
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
                       schedule=options["schedule"], sync_interval=options["sync-frequency"])
     agent.setServiceParent(top)

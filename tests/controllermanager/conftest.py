@@ -67,3 +67,23 @@ def namespace(client):
         run(client.delete(NAMESPACES, name))
     except APIError:
         pass
+
+
+@pytest.fixture
+def simulated_nodes(client):
+    """``simulated_nodes(*names, schedule=False, **options)``: SimulatedNodes reporting the pods bound to them
+    as Running and Ready (kapiserver.node.simulated), until the test ends."""
+    from kapiserver.node.simulated import SimulatedNode
+    started = []
+
+    def start(*names, **options):
+        nodes = []
+        for name in names:
+            node = SimulatedNode(client, name, reactor, **options)
+            run(node.start())
+            started.append(node)
+            nodes.append(node)
+        return nodes
+    yield start
+    for node in started:
+        node.stop()

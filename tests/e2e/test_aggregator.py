@@ -47,6 +47,19 @@ class _Extension(JSONHandler):
             self.reply_json({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{GROUP}/{VERSION}",
                              "resources": [{"name": "flunders", "singularName": "flunder", "namespaced": True,
                                             "kind": "Flunder", "verbs": ["get", "list"]}]})
+        elif path == "/openapi/v2":
+            self.reply_json({"swagger": "2.0", "info": {"title": "wardle", "version": "v0"},
+                             "paths": {f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders": {"get": {
+                                 "operationId": "listWardleV1alpha1NamespacedFlunder",
+                                 "responses": {"200": {"description": "OK",
+                                                       "schema": {"$ref": "#/definitions/wardle.v1alpha1.FlunderList"}}}}},
+                                       "/api/v1/namespaces": {"get": {"operationId": "notMine"}}},
+                             "definitions": {"wardle.v1alpha1.FlunderList": {"type": "object"},
+                                             "io.k8s.api.core.v1.Pod": {"type": "string"}}})
+        elif path == f"/openapi/v3/apis/{GROUP}/{VERSION}":
+            self.reply_json({"openapi": "3.0.0", "info": {"title": "wardle", "version": "v0"},
+                             "paths": {f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders": {}},
+                             "components": {"schemas": {"wardle.v1alpha1.Flunder": {"type": "object"}}}})
         elif path.endswith("/flunders"):
             self.reply_json({"kind": "FlunderList", "apiVersion": f"{GROUP}/{VERSION}",
                              "metadata": {"resourceVersion": "1"},
@@ -217,6 +230,28 @@ def test_discovery_lists_the_remote_group(cluster):
     assert entry["versions"] == [{"version": VERSION, "resources": [
         {"resource": "flunders", "responseKind": {"group": "", "version": "", "kind": "Flunder"},
          "scope": "Namespaced", "singularResource": "flunder", "verbs": ["get", "list"]}], "freshness": "Current"}]
+
+
+def test_openapi_merges_the_remote_documents(cluster):
+    """/openapi/v2 gains the extension's paths under its group and its new definitions (ours win a clash);
+    /openapi/v3 lists its group-version, served as the extension answered it."""
+    cluster.condition(f"{VERSION}.{GROUP}", "Passed")
+    status, v2 = cluster.server.request("GET", "/openapi/v2")
+    assert status == 200
+    assert f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders" in v2["paths"]
+    assert v2["paths"]["/api/v1/namespaces"]["get"]["operationId"] != "notMine"
+    assert v2["definitions"]["wardle.v1alpha1.FlunderList"] == {"type": "object"}
+    assert v2["definitions"]["io.k8s.api.core.v1.Pod"]["type"] == "object"
+    status, index = cluster.server.request("GET", "/openapi/v3")
+    url = index["paths"][f"apis/{GROUP}/{VERSION}"]["serverRelativeURL"]
+    assert url.startswith(f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=")
+    status, v3 = cluster.server.request("GET", url)
+    assert status == 200 and v3["components"]["schemas"] == {"wardle.v1alpha1.Flunder": {"type": "object"}}
+    import urllib.request
+    request = urllib.request.Request(cluster.server.url + "/openapi/v2",
+                                     headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders".encode() in response.read()
 
 
 def test_kubectl_gets_the_remote_resource(cluster, tmp_path):

@@ -95,10 +95,11 @@ class Server:
         return response
 
     def add_level(self, name, response):
+        """A level with one share that neither lends nor borrows (so its own seats are what it has)."""
         self.run(self.store("prioritylevelconfigurations").create(None, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "PriorityLevelConfiguration", "metadata": {"name": name},
             "spec": {"type": "Limited", "limited": {"nominalConcurrencyShares": 1, "lendablePercent": 0,
-                                                    "limitResponse": response}}}))
+                                                    "borrowingLimitPercent": 0, "limitResponse": response}}}))
 
     def add_schema(self, name, level, user, method="ByUser"):
         self.run(self.store("flowschemas").create(None, {
@@ -333,3 +334,106 @@ def test_a_watch_that_ends_with_an_error_is_started_again_from_a_fresh_list(serv
     response = server.get("/api/v1/namespaces/default/configmaps", "bob")
     assert classified(server, response)[0] == server.uid("flowschemas", "bob-only")
     assert len(server.flow._watches) == 2
+
+
+def _level(name, shares, lendable=0, borrowing=None, queues=8, hand=1, length=50):
+    limited = {"nominalConcurrencyShares": shares, "lendablePercent": lendable,
+               "limitResponse": {"type": "Queue", "queuing": {"queues": queues, "handSize": hand,
+                                                               "queueLengthLimit": length}}}
+    if borrowing is not None:
+        limited["borrowingLimitPercent"] = borrowing
+    return {"metadata": {"name": name, "uid": name}, "spec": {"type": "Limited", "limited": limited}}
+
+
+def test_a_busy_level_borrows_the_seats_an_idle_one_lends_within_its_bounds():
+    """Every 10 s the seats are shared out again by demand: a busy level grows up to its upper bound with
+    what an idle one lends (its lendablePercent), and gives them back when the other needs them."""
+    from kapiserver.endpoints.apfqueue import Dispatcher
+    clock = task.Clock()
+    dispatcher = Dispatcher(clock, server_concurrency=20, wait_limit=60)
+    dispatcher.configure([_level("busy", 1, borrowing=50), _level("idle", 1, lendable=50)])
+    busy, idle = dispatcher.levels["busy"], dispatcher.levels["idle"]
+    assert (busy.nominal, busy.lower, busy.upper) == (10, 10, 15)
+    assert (idle.nominal, idle.lower, idle.upper) == (10, 5, 30)
+    # Shared at once by (no) demand: the idle level keeps its lower bound and the rest goes by the fair
+    # fraction of nominal targets (10 and 5), as upstream's allocation does at configuration.
+    assert (busy.limit, idle.limit) == (13, 7)
+    held = [dispatcher.admit("busy", f"flow-{i}") for i in range(30)]
+    assert sum(1 for d in held if d.called) == 13
+    clock.advance(10)
+    assert (busy.limit, idle.limit) == (15, 5)
+    assert sum(1 for d in held if d.called) == 15
+    # The idle level gets busy: its lower bound is kept at once, the rest comes back at the next period.
+    mine = [dispatcher.admit("idle", f"flow-{i}") for i in range(10)]
+    assert sum(1 for d in mine if d.called) == 5
+    clock.advance(10)
+    assert idle.limit == 10 and busy.limit == 10
+    for d in held + mine:
+        if d.called and d.result:
+            d.result()
+
+
+def test_a_wide_request_takes_its_seats_and_waits_for_them():
+    """A LIST's estimated seats (at most the level's maximum) are held while it runs; a queued one waits
+    until that many are free."""
+    from kapiserver.endpoints.apfqueue import Dispatcher
+    clock = task.Clock()
+    dispatcher = Dispatcher(clock, server_concurrency=40, wait_limit=60)
+    dispatcher.configure([_level("pl", 1, borrowing=0)])
+    level = dispatcher.levels["pl"]
+    assert (level.limit, level.max_seats) == (40, 6)       # 15 % of 40, rounded up
+    first = dispatcher.admit("pl", "a", seats=100)
+    assert first.called and level.seats == 6
+    others = [dispatcher.admit("pl", f"b{i}", seats=1) for i in range(34)]
+    assert all(d.called for d in others) and level.seats == 40
+    wide = dispatcher.admit("pl", "c", seats=6)
+    assert not wide.called
+    for d in others[:5]:
+        d.result()
+    assert not wide.called
+    others[5].result()
+    assert wide.called and level.seats == 40
+
+
+def test_retry_after_grows_while_a_level_keeps_dropping_requests():
+    from kapiserver.endpoints.apfqueue import DroppedRequests
+    dropped = DroppedRequests()
+    for second in range(3):
+        for _ in range(5):
+            dropped.record(100 + second)
+    assert dropped.retry_after == 2
+    for second in range(3, 12):
+        for _ in range(10):
+            dropped.record(100 + second)
+    assert dropped.retry_after > 2
+    high = dropped.retry_after
+    dropped.record(200)
+    dropped.record(260)
+    assert dropped.retry_after < high
+
+
+def test_a_list_takes_a_seat_per_hundred_objects_it_goes_through():
+    """Upstream's list work estimator: from the watch cache every stored object counts; paged from storage
+    twice the page; with a selector the whole collection plus the page; a named list or a plain watch one."""
+    from types import SimpleNamespace
+    from kapiserver.endpoints.apf import FlowControl
+    from kapiserver.endpoints.requestinfo import RequestInfo
+
+    class Registry:
+        def lookup(self, group, version, resource):
+            count = {"configmaps": 250}.get(resource)
+            return SimpleNamespace(reads=SimpleNamespace(object_count=lambda: count))
+    flow = FlowControl(Registry(), task.Clock())
+
+    def seats(verb, resource="configmaps", name="", **query):
+        request = SimpleNamespace(args={k.encode(): [v.encode()] for k, v in query.items()})
+        return flow.seats(request, RequestInfo(is_resource_request=True, path="/", verb=verb, api_version="v1",
+                                               resource=resource, name=name))
+    assert seats("list") == 3                                   # 250 from the cache
+    assert seats("list", limit="50") == 1                       # 2 x 50 from storage
+    assert seats("list", limit="100") == 2
+    assert seats("list", limit="100", resourceVersion="0") == 3  # served from the cache
+    assert seats("list", limit="100", labelSelector="a=b") == 4  # 250 + 100
+    assert seats("list", resource="secrets") == 1               # count unknown
+    assert seats("get", name="x") == 1 and seats("list", name="x") == 1
+    assert seats("watch") == 1 and seats("watch", sendInitialEvents="true") == 3

@@ -185,6 +185,29 @@ def test_kubernetes_quantity_and_url_libraries():
     assert not run("isURL('not a url')") and run("isURL('/relative/path')")
 
 
+def test_kubernetes_ip_and_cidr_libraries():
+    from kapiserver.machinery import cel
+
+    def run(source):
+        return cel.compile_expression(source, frozenset()).evaluate({})
+    assert run("isIP('10.0.0.1')") and run("isIP('::1')") and not run("isIP('10.0.0.1%eth0')")
+    assert not run("isIP('::ffff:10.0.0.1')") and not run("isIP('nonsense')")
+    assert run("ip('10.0.0.1').family()") == 4 and run("ip('fe80::1').family()") == 6
+    assert run("ip('127.0.0.1').isLoopback()") and run("ip('0.0.0.0').isUnspecified()")
+    assert run("ip('169.254.1.1').isLinkLocalUnicast()") and run("ip('224.0.0.5').isLinkLocalMulticast()")
+    assert run("ip('8.8.8.8').isGlobalUnicast()") and not run("ip('255.255.255.255').isGlobalUnicast()")
+    assert run("ip('10.0.0.1') == ip('10.0.0.1')") and run("string(ip('::1')) == '::1'")
+    assert run("cidr('10.0.0.0/8').containsIP('10.1.2.3')") and not run("cidr('10.0.0.0/8').containsIP('11.0.0.1')")
+    assert run("cidr('10.0.0.0/8').containsIP(ip('10.9.9.9'))")
+    assert run("cidr('10.0.0.0/8').containsCIDR('10.1.0.0/16')")
+    assert not run("cidr('10.1.0.0/16').containsCIDR(cidr('10.0.0.0/8'))")
+    assert run("cidr('10.1.2.3/8').prefixLength()") == 8
+    assert run("string(cidr('10.1.2.3/8').masked()) == '10.0.0.0/8'")
+    assert run("cidr('10.1.2.3/8').ip() == ip('10.1.2.3')")
+    assert run("isCIDR('10.0.0.0/8')") and not run("isCIDR('10.0.0.0')") and not run("isCIDR('10.0.0.0/33')")
+    assert isinstance(run("ip('bogus')"), cel.celpy.CELEvalError)
+
+
 def test_a_runaway_expression_stops_at_the_per_call_limit(monkeypatch):
     from kapiserver.machinery import cel
     monkeypatch.setattr(cel, "PER_CALL_LIMIT", 10_000)

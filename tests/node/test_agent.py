@@ -41,3 +41,20 @@ def test_kubeconfig_gives_server_token_and_tls_material(tmp_path):
     assert config["server"] == "https://api:6443"
     assert config["headers"] == {"Authorization": "Bearer t"}
     assert config["ca"] == b"CA" and config["key"] == b"KEY" and config["cert"] is None
+
+
+def test_simulated_flag_builds_a_simulated_node_and_no_kubelet_api(tmp_path):
+    """`kube-node --simulated` runs a SimulatedNode (no processes, no kubelet listener)."""
+    import json
+    from kapiserver.node.simulated import SimulatedNodeService
+    from kapiserver.node.tap import Options, makeService
+    (tmp_path / "kc").write_text(json.dumps({
+        "current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:1"}}], "users": [{"name": "u", "user": {}}]}))
+    options = Options()
+    options.parseOptions([f"--kubeconfig={tmp_path / 'kc'}", "--simulated", "--node-name=sim-x",
+                          f"--root-dir={tmp_path / 'root'}", "--pod-cidr=10.9.0.0/24"])
+    top = makeService(options)
+    children = list(top)
+    assert len(children) == 1 and isinstance(children[0], SimulatedNodeService)
+    assert children[0].node.name == "sim-x" and next(children[0].node._ips) == "10.9.0.2"
