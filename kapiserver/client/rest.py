@@ -28,12 +28,25 @@ class _QuietFactory(_HTTP11ClientFactory):
     noisy = False      # no "Starting factory" line per connection
 
 
+NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
+
+
+def namespace_terminating(error) -> bool:
+    """The API refused a write because the namespace is being deleted."""
+    return isinstance(error, APIError) and error.has_cause(NAMESPACE_TERMINATING_CAUSE)
+
+
 class APIError(StatusError):
     """A response of 400 or more, with the Status the server sent."""
 
     def __init__(self, code: int, status: dict):
         super().__init__(code, status.get("reason", ""), status.get("message", ""), status.get("details"))
         self.status = status
+
+    def has_cause(self, cause_type: str) -> bool:
+        """Whether the Status's details name a cause of this type (upstream's HasStatusCause)."""
+        causes = (self.status.get("details") or {}).get("causes") or []
+        return any(c.get("type") == cause_type for c in causes)
 
 
 def _decode(raw: bytes):

@@ -48,9 +48,13 @@ class QueueController:
         self.ctx = ctx
         self.client = ctx.client
         self.clock = ctx.clock
-        self.queue = RateLimitingQueue(ctx.clock, self.name)
+        self.queue = RateLimitingQueue(ctx.clock, self.name, self.rate_limiter(ctx.clock))
         self.synced_informers: list[SharedInformer] = []
         self._workers: Optional[Deferred] = None
+
+    def rate_limiter(self, clock):
+        """The queue's rate limiter: client-go's default controller one unless a controller says otherwise."""
+        return None
 
     def informer(self, resource, **selectors) -> SharedInformer:
         informer = self.ctx.informers.informer(resource, **selectors)

@@ -20,8 +20,20 @@ CONTROLLERS: Dict[str, str] = {
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
 
     # -- endpoints, endpointslices, mirroring
+    "endpoints-controller": "endpoints:start_endpoints_controller",
+    "endpointslice-controller": "endpointslice:start_endpointslice_controller",
+    "endpointslice-mirroring-controller": "endpointslicemirroring:start_endpointslice_mirroring_controller",
 
     # -- nodes, taint eviction, certificates, volumes
+    "node-lifecycle-controller": "nodelifecycle:start_node_lifecycle_controller",
+    "taint-eviction-controller": "tainteviction:start_taint_eviction_controller",
+    "certificatesigningrequest-signing-controller": "csrsigning:start_csr_signing_controller",
+    "certificatesigningrequest-approving-controller": "csrapproving:start_csr_approving_controller",
+    "certificatesigningrequest-cleaner-controller": "csrcleaner:start_csr_cleaner_controller",
+    "persistentvolume-binder-controller": "pvbinder:start_persistent_volume_binder_controller",
+    "persistentvolumeclaim-protection-controller": "pvcprotection:start_pvc_protection_controller",
+    "persistentvolume-protection-controller": "pvprotection:start_pv_protection_controller",
+    "ephemeral-volume-controller": "ephemeralvolume:start_ephemeral_volume_controller",
 
 }
 # Upstream's older names for its controllers, still accepted by --controllers.

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from ..client.cache import split_key
 from ..client.resources import CONFIG_MAPS, NAMESPACES
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from .context import ControllerContext, QueueController
-from .serviceaccount import terminating_refusal
 
 CONFIG_MAP_NAME = "kube-root-ca.crt"
 DESCRIPTION_ANNOTATION = "kubernetes.io/description"
@@ -50,7 +49,7 @@ class RootCACertPublisher(QueueController):
                     "data": data})
             except APIError as e:
                 # Not retried when the namespace is gone or going.
-                if e.code == 404 or (e.code == 403 and terminating_refusal(e)):
+                if e.code == 404 or (e.code == 403 and namespace_terminating(e)):
                     return
                 raise
             return

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from ..client.cache import split_key
 from ..client.resources import NAMESPACES, SERVICE_ACCOUNTS
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from .context import ControllerContext, QueueController
 
-NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 ACCOUNTS_TO_ENSURE = ("default",)
-
-
-def terminating_refusal(error: APIError) -> bool:
-    """The API refused a create because the namespace is being deleted (a cause upstream checks for)."""
-    causes = ((error.status.get("details") or {}).get("causes") or [])
-    return any(c.get("type") == NAMESPACE_TERMINATING_CAUSE for c in causes)
 
 
 class ServiceAccountsController(QueueController):
@@ -43,7 +36,7 @@ class ServiceAccountsController(QueueController):
                 await self.client.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                                             "metadata": {"name": account, "namespace": name}})
             except APIError as e:
-                if e.code == 409 or (e.code in (403, 404) and (e.code == 404 or terminating_refusal(e))):
+                if e.code == 409 or (e.code in (403, 404) and (e.code == 404 or namespace_terminating(e))):
                     continue
                 raise
 

@@ -12,7 +12,8 @@ BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
 DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period",
              "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
              "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
-             "namespace-sync-period", "horizontal-pod-autoscaler-sync-period")
+             "namespace-sync-period", "horizontal-pod-autoscaler-sync-period", "endpoint-updates-batch-period",
+             "endpointslice-updates-batch-period", "mirroring-endpointslice-updates-batch-period")
 INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concurrent-rc-syncs",
             "concurrent-statefulset-syncs", "concurrent-daemonset-syncs", "concurrent-job-syncs",
             "concurrent-cron-job-syncs", "concurrent-endpoint-syncs", "concurrent-service-endpoint-syncs",
@@ -20,7 +21,7 @@ INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concu
             "concurrent-serviceaccount-token-syncs", "concurrent-namespace-syncs", "concurrent-gc-syncs",
             "concurrent-resource-quota-syncs", "concurrent-ttl-after-finished-syncs",
             "concurrent-horizontal-pod-autoscaler-syncs", "terminated-pod-gc-threshold",
-            "large-cluster-size-threshold")
+            "large-cluster-size-threshold", "max-endpoints-per-slice", "mirroring-max-endpoints-per-subset")
 
 
 class Options(usage.Options):
@@ -52,6 +53,15 @@ class Options(usage.Options):
         ["mirroring-concurrent-service-endpoint-syncs", None, "5",
          "Endpoints mirrored to EndpointSlices at once."],
         ["concurrent-serviceaccount-token-syncs", None, "5", "ServiceAccount tokens synced at once."],
+        ["max-endpoints-per-slice", None, "100", "The most endpoints an EndpointSlice gets."],
+        ["mirroring-max-endpoints-per-subset", None, "1000",
+         "The most addresses of one Endpoints subset mirrored to EndpointSlices."],
+        ["endpoint-updates-batch-period", None, "0s",
+         "How long Endpoints updates for a Service wait to be batched (0: none)."],
+        ["endpointslice-updates-batch-period", None, "0s",
+         "How long EndpointSlice updates for a Service wait to be batched (0: none)."],
+        ["mirroring-endpointslice-updates-batch-period", None, "0s",
+         "How long mirrored EndpointSlice updates wait to be batched (0: none)."],
         ["concurrent-namespace-syncs", None, "10", "Namespaces synced at once."],
         ["concurrent-gc-syncs", None, "20", "Garbage collector workers."],
         ["concurrent-resource-quota-syncs", None, "5", "ResourceQuotas synced at once."],

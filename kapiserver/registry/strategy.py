@@ -50,7 +50,11 @@ _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "state
                ("flowcontrol.apiserver.k8s.io", "flowschemas"),
                ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
                ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
-               ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")}
+               ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+               ("discovery.k8s.io", "endpointslices")}
+# Resources whose generation also moves when their labels change (an EndpointSlice's labels say which
+# Service it serves, as upstream's strategy counts them).
+_GENERATION_WITH_LABELS = {("discovery.k8s.io", "endpointslices")}
 
 
 class Strategy:
@@ -122,7 +126,9 @@ class Strategy:
                 new.pop("status", None)
         if self.tracks_generation:
             generation = old["metadata"].get("generation", 1)
-            if self.spec_of(new) != self.spec_of(old):
+            labels_count = (self.info.group, self.info.resource) in _GENERATION_WITH_LABELS and \
+                (new["metadata"].get("labels") or {}) != (old["metadata"].get("labels") or {})
+            if self.spec_of(new) != self.spec_of(old) or labels_count:
                 generation += 1
             new["metadata"]["generation"] = generation
 

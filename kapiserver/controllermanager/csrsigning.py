@@ -1,0 +1,96 @@
+"""certificatesigningrequest-signing-controller: issues certificates for approved requests to the kubernetes.io
+signers (kube-apiserver-client, kube-apiserver-client-kubelet, kubelet-serving, legacy-unknown) with the CA of
+--cluster-signing-cert-file/--cluster-signing-key-file, valid for min(--cluster-signing-duration,
+spec.expirationSeconds), as upstream's pkg/controller/certificates/signer. A request a signer refuses gets a Failed
+condition (SignerValidationFailure). Without the two files the controller does nothing (upstream skips it)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Optional
+
+from twisted.logger import Logger
+
+from ..client.cache import split_key
+from ..client.resources import CERTIFICATE_SIGNING_REQUESTS
+from ..client.rest import APIError
+from ..machinery import meta
+from .context import ControllerContext, QueueController
+from .csr import SIGNERS, CertificateAuthority, has_condition, is_approved, parse_request, signer_validation_error
+
+log = Logger()
+DEFAULT_DURATION = 365 * 24 * 3600.0
+
+
+class CSRSigningController(QueueController):
+    name = "certificatesigningrequest-signing-controller"
+    default_workers = 5
+
+    def __init__(self, ctx: ControllerContext, authority: CertificateAuthority):
+        super().__init__(ctx)
+        self.authority = authority
+        self.duration = float(ctx.option("cluster-signing-duration", DEFAULT_DURATION))
+        self.csrs = self.informer(CERTIFICATE_SIGNING_REQUESTS)
+        self.csrs.add_event_handler(on_add=self._changed, on_update=lambda old, new: self._changed(new))
+
+    def _changed(self, csr: dict) -> None:
+        if self._wants_signing(csr):
+            self.enqueue(csr)
+
+    @staticmethod
+    def _wants_signing(csr: dict) -> bool:
+        return (is_approved(csr) and not has_condition(csr, "Failed") and
+                not (csr.get("status") or {}).get("certificate") and
+                (csr.get("spec") or {}).get("signerName") in SIGNERS)
+
+    async def sync(self, key: str) -> None:
+        _, name = split_key(key)
+        csr = self.csrs.indexer.get(name)
+        if csr is None or not self._wants_signing(csr):
+            return
+        spec = csr.get("spec") or {}
+        try:
+            request = parse_request(csr)
+        except ValueError as e:
+            raise ValueError(f'unable to parse csr "{name}": {e}') from None
+        now = self.clock.seconds()
+        status = dict(csr.get("status") or {})
+        error = signer_validation_error(spec["signerName"], request, spec.get("usages") or [])
+        if error is not None:
+            stamp = meta.rfc3339(now)
+            status["conditions"] = list(status.get("conditions") or []) + [
+                {"type": "Failed", "status": "True", "reason": "SignerValidationFailure", "message": error,
+                 "lastUpdateTime": stamp, "lastTransitionTime": stamp}]
+        else:
+            duration = self.duration
+            if spec.get("expirationSeconds"):
+                duration = min(duration, float(spec["expirationSeconds"]))
+            pem = self.authority.sign(request, spec.get("usages") or [], duration, now)
+            status["certificate"] = base64.b64encode(pem).decode()
+        try:
+            await self.client.update(CERTIFICATE_SIGNING_REQUESTS, {**csr, "status": status}, subresource="status")
+        except APIError as e:
+            if e.code not in (404, 409):
+                raise
+
+
+class Skipped:
+    """What start returns when the controller cannot run (no signing files): nothing to run or stop."""
+
+    async def run(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def start_csr_signing_controller(ctx: ControllerContext) -> Optional[object]:
+    cert_file, key_file = ctx.option("cluster-signing-cert-file"), ctx.option("cluster-signing-key-file")
+    if not cert_file or not key_file:
+        log.info("Skipping CSR signer controller because no csr cert/key was specified")
+        return Skipped()
+    with open(cert_file, "rb") as f:
+        cert_pem = f.read()
+    with open(key_file, "rb") as f:
+        key_pem = f.read()
+    return CSRSigningController(ctx, CertificateAuthority(cert_pem, key_pem))

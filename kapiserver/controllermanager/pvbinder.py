@@ -1,0 +1,483 @@
+"""persistentvolume-binder-controller: binds claims to volumes and keeps both phases true, as upstream's
+pkg/controller/volume/persistentvolume (the "persistentvolume-controller" of events).
+
+A claim without spec.volumeName gets the smallest Available volume of its class (spec.storageClassName, or the
+default class assigned to a claim with none), with its access modes and volume mode, matching its selector; one
+naming a volume (pre-bound) gets that volume if it satisfies the claim. Binding writes the volume's claimRef
+(annotated pv.kubernetes.io/bound-by-controller when the controller chose), then the claim's volumeName with
+pv.kubernetes.io/bind-completed, and both phases Bound. Claims of a WaitForFirstConsumer class wait for a pod's
+scheduling (volume.kubernetes.io/selected-node). A volume whose claim is gone is Released and reclaimed by its
+policy: Retain keeps it, Delete deletes it only through its external provisioner (pv.kubernetes.io/provisioned-by),
+else the volume is Failed with VolumeFailedDelete, as upstream without a deleter plugin. Dynamic provisioning is
+left to external provisioners: a claim of a class with a provisioner is annotated with it and waits."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Dict, Optional
+
+from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
+from ..client.rest import APIError
+from ..machinery.selectors import label_selector_from_dict
+from .context import ControllerContext, QueueController
+from .ownwrites import newest
+
+COMPONENT = "persistentvolume-controller"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
+BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+BETA_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+
+_SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+             "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": 1,
+             "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(?:[eE]([+-]?[0-9]+))?([a-zA-Z]*)$")
+
+
+def quantity(text) -> Fraction:
+    """A resource.Quantity's value (0 for an absent or unparseable one)."""
+    match = _QUANTITY.match(str(text or "0").strip())
+    if not match or match.group(3) not in _SUFFIXES:
+        return Fraction(0)
+    value = Fraction(match.group(1)) * _SUFFIXES[match.group(3)]
+    return value * Fraction(10) ** int(match.group(2)) if match.group(2) else value
+
+
+def claim_class(claim: dict) -> str:
+    annotations = claim["metadata"].get("annotations") or {}
+    if BETA_STORAGE_CLASS in annotations:
+        return annotations[BETA_STORAGE_CLASS]
+    return (claim.get("spec") or {}).get("storageClassName") or ""
+
+
+def claim_has_class(claim: dict) -> bool:
+    return BETA_STORAGE_CLASS in (claim["metadata"].get("annotations") or {}) or \
+        (claim.get("spec") or {}).get("storageClassName") is not None
+
+
+def volume_class(volume: dict) -> str:
+    annotations = volume["metadata"].get("annotations") or {}
+    if BETA_STORAGE_CLASS in annotations:
+        return annotations[BETA_STORAGE_CLASS]
+    return (volume.get("spec") or {}).get("storageClassName") or ""
+
+
+def volume_mode(spec: dict) -> str:
+    return spec.get("volumeMode") or "Filesystem"
+
+
+def requested(claim: dict) -> Fraction:
+    return quantity((((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
+
+
+def capacity(volume: dict) -> Fraction:
+    return quantity(((volume.get("spec") or {}).get("capacity") or {}).get("storage"))
+
+
+def bound_to_claim(volume: dict, claim: dict) -> bool:
+    """Upstream's IsVolumeBoundToClaim: the claimRef names the claim (and its uid, once set)."""
+    ref = (volume.get("spec") or {}).get("claimRef")
+    if not ref:
+        return False
+    meta = claim["metadata"]
+    return ref.get("name") == meta["name"] and ref.get("namespace") == meta["namespace"] and \
+        (not ref.get("uid") or ref.get("uid") == meta.get("uid"))
+
+
+def access_modes_fit(claim: dict, volume: dict) -> bool:
+    return set((claim.get("spec") or {}).get("accessModes") or []) <= \
+        set((volume.get("spec") or {}).get("accessModes") or [])
+
+
+def satisfy_error(volume: dict, claim: dict) -> Optional[str]:
+    """Upstream's checkVolumeSatisfyClaim: why a pre-bound volume cannot serve the claim, or None."""
+    if capacity(volume) < requested(claim):
+        return "requested PV is too small"
+    if volume_class(volume) != claim_class(claim):
+        return "storageClassName does not match"
+    if volume_mode(volume.get("spec") or {}) != volume_mode(claim.get("spec") or {}):
+        return "incompatible volumeMode"
+    if not access_modes_fit(claim, volume):
+        return "incompatible accessMode"
+    return None
+
+
+def node_affinity_matches(volume: dict, node: Optional[dict]) -> bool:
+    """The volume's required node affinity (nodeSelectorTerms, ORed; expressions on labels) against ``node``."""
+    terms = ((((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {})
+             .get("nodeSelectorTerms"))
+    if not terms or node is None:
+        return True
+    labels = node["metadata"].get("labels") or {}
+    for term in terms:
+        if all(_requirement(expression, labels) for expression in term.get("matchExpressions") or []):
+            return True
+    return False
+
+
+def _requirement(expression: dict, labels: dict) -> bool:
+    key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+    if operator == "In":
+        return labels.get(key) in values
+    if operator == "NotIn":
+        return labels.get(key) not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    return False
+
+
+def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
+    """Upstream's findBestMatchForClaim: a volume pre-bound to the claim, else (unless binding waits for a
+    consumer) the smallest Available, unclaimed one of the claim's class, modes and selector."""
+    want = requested(claim)
+    selector = (claim.get("spec") or {}).get("selector")
+    selects = label_selector_from_dict(selector) if selector else None
+    best = None
+    for volume in volumes:
+        spec = volume.get("spec") or {}
+        if capacity(volume) < want or volume_mode(spec) != volume_mode(claim.get("spec") or {}) or \
+                volume["metadata"].get("deletionTimestamp"):
+            continue
+        affinity = node_affinity_matches(volume, node)
+        if bound_to_claim(volume, claim):
+            return volume if affinity else None
+        if delay_binding and node is None:
+            continue
+        if (volume.get("status") or {}).get("phase") != "Available" or spec.get("claimRef"):
+            continue
+        if selects is not None and not selects.matches(volume["metadata"].get("labels") or {}):
+            continue
+        if volume_class(volume) != claim_class(claim) or not access_modes_fit(claim, volume) or not affinity:
+            continue
+        key = (capacity(volume), len(spec.get("accessModes") or []))
+        if best is None or key < best[0]:
+            best = (key, volume)
+    return best[1] if best else None
+
+
+class PersistentVolumeBinder(QueueController):
+    name = "persistentvolume-binder-controller"
+
+    def __init__(self, ctx: ControllerContext):
+        super().__init__(ctx)
+        self.recorder = ctx.recorder(COMPONENT)
+        self.volumes = self.informer(PERSISTENT_VOLUMES)
+        self.claims = self.informer(PERSISTENT_VOLUME_CLAIMS)
+        self.classes = self.informer(STORAGE_CLASSES)
+        self.nodes = self.informer(NODES)
+        self.written_volumes: Dict[str, dict] = {}
+        self.written_claims: Dict[str, dict] = {}
+        self.volumes.add_event_handler(on_add=self._volume_changed, on_update=lambda old, new: self._volume_changed(new),
+                                       on_delete=self._volume_deleted)
+        self.claims.add_event_handler(on_add=self._claim_changed, on_update=lambda old, new: self._claim_changed(new),
+                                      on_delete=self._claim_deleted)
+        self.classes.add_event_handler(on_add=lambda c: self._requeue_unbound_claims(),
+                                       on_update=lambda old, new: self._requeue_unbound_claims())
+
+    # -- handlers ----------------------------------------------------------------------------------
+    def _volume_changed(self, volume: dict) -> None:
+        self.queue.add("volume:" + volume["metadata"]["name"])
+        ref = (volume.get("spec") or {}).get("claimRef")
+        if ref:
+            self.queue.add(f"claim:{ref.get('namespace')}/{ref.get('name')}")
+        else:
+            # A new Available volume may serve a waiting claim.
+            self._requeue_unbound_claims()
+
+    def _volume_deleted(self, volume: dict) -> None:
+        self.written_volumes.pop(volume["metadata"]["name"], None)
+        ref = (volume.get("spec") or {}).get("claimRef")
+        if ref:
+            self.queue.add(f"claim:{ref.get('namespace')}/{ref.get('name')}")
+
+    def _claim_changed(self, claim: dict) -> None:
+        self.queue.add(f"claim:{claim['metadata']['namespace']}/{claim['metadata']['name']}")
+
+    def _claim_deleted(self, claim: dict) -> None:
+        self.written_claims.pop(f"{claim['metadata']['namespace']}/{claim['metadata']['name']}", None)
+        name = (claim.get("spec") or {}).get("volumeName")
+        if name:
+            self.queue.add("volume:" + name)
+        for volume in self.volumes.indexer.list():
+            if bound_to_claim(volume, claim):
+                self.queue.add("volume:" + volume["metadata"]["name"])
+
+    def _requeue_unbound_claims(self) -> None:
+        for claim in self.claims.indexer.list():
+            if (claim.get("status") or {}).get("phase") != "Bound":
+                self._claim_changed(claim)
+
+    # -- reads through our own writes -------------------------------------------------------------
+    def volume(self, name: str) -> Optional[dict]:
+        return newest(self.volumes.indexer.get(name), self.written_volumes.get(name))
+
+    def claim(self, key: str) -> Optional[dict]:
+        return newest(self.claims.indexer.get(key), self.written_claims.get(key))
+
+    def all_volumes(self):
+        return [v for name in self.volumes.indexer.keys() if (v := self.volume(name)) is not None]
+
+    async def sync(self, key: str) -> None:
+        kind, _, rest = key.partition(":")
+        if kind == "volume":
+            volume = self.volume(rest)
+            if volume is not None:
+                await self.sync_volume(volume)
+        else:
+            claim = self.claim(rest)
+            if claim is not None:
+                await self.sync_claim(claim)
+
+    # -- writes ------------------------------------------------------------------------------------
+    async def _save_volume(self, volume: dict, status: bool = False) -> dict:
+        saved = await self.client.update(PERSISTENT_VOLUMES, volume, subresource="status" if status else None)
+        self.written_volumes[saved["metadata"]["name"]] = saved
+        return saved
+
+    async def _save_claim(self, claim: dict, status: bool = False) -> dict:
+        saved = await self.client.update(PERSISTENT_VOLUME_CLAIMS, claim, subresource="status" if status else None)
+        self.written_claims[f"{saved['metadata']['namespace']}/{saved['metadata']['name']}"] = saved
+        return saved
+
+    async def volume_phase(self, volume: dict, phase: str, message: str = "", event=None) -> dict:
+        if (volume.get("status") or {}).get("phase") == phase:
+            return volume
+        status = {**(volume.get("status") or {}), "phase": phase}
+        if message:
+            status["message"] = message
+        else:
+            status.pop("message", None)
+        saved = await self._save_volume({**volume, "status": status}, status=True)
+        if event:
+            self.recorder.event(saved, *event)
+        return saved
+
+    async def claim_status(self, claim: dict, phase: str, volume: Optional[dict] = None, event=None) -> dict:
+        status = dict(claim.get("status") or {})
+        old_phase = status.get("phase")
+        if event and old_phase == phase:
+            return claim
+        status["phase"] = phase
+        if volume is None:
+            status.pop("accessModes", None)
+            status.pop("capacity", None)
+        else:
+            status["accessModes"] = (volume.get("spec") or {}).get("accessModes")
+            if old_phase != phase:
+                status["capacity"] = (volume.get("spec") or {}).get("capacity")
+        if status == (claim.get("status") or {}):
+            return claim
+        saved = await self._save_claim({**claim, "status": status}, status=True)
+        if event:
+            self.recorder.event(saved, *event)
+        return saved
+
+    async def bind(self, volume: dict, claim: dict) -> None:
+        """Upstream's bind: volume claimRef, volume Bound, claim volumeName and annotations, claim Bound."""
+        spec = volume.get("spec") or {}
+        meta = claim["metadata"]
+        ref = {"kind": "PersistentVolumeClaim", "namespace": meta["namespace"], "name": meta["name"],
+               "uid": meta["uid"], "apiVersion": "v1", "resourceVersion": meta.get("resourceVersion")}
+        current = spec.get("claimRef") or {}
+        if (current.get("uid"), current.get("name"), current.get("namespace")) != \
+                (ref["uid"], ref["name"], ref["namespace"]):
+            annotations = dict(volume["metadata"].get("annotations") or {})
+            if not spec.get("claimRef"):
+                annotations[BOUND_BY_CONTROLLER] = "yes"
+            volume = await self._save_volume({**volume, "metadata": {**volume["metadata"], "annotations": annotations},
+                                              "spec": {**spec, "claimRef": ref}})
+        volume = await self.volume_phase(volume, "Bound")
+        annotations = dict(meta.get("annotations") or {})
+        claim_spec = claim.get("spec") or {}
+        if claim_spec.get("volumeName") != volume["metadata"]["name"] or BIND_COMPLETED not in annotations:
+            if claim_spec.get("volumeName") != volume["metadata"]["name"]:
+                annotations[BOUND_BY_CONTROLLER] = "yes"
+            annotations[BIND_COMPLETED] = "yes"
+            claim = await self._save_claim({**claim, "metadata": {**meta, "annotations": annotations},
+                                            "spec": {**claim_spec, "volumeName": volume["metadata"]["name"]}})
+        await self.claim_status(claim, "Bound", volume)
+
+    # -- claims ------------------------------------------------------------------------------------
+    async def sync_claim(self, claim: dict) -> None:
+        if BIND_COMPLETED in (claim["metadata"].get("annotations") or {}):
+            await self._sync_bound_claim(claim)
+        else:
+            await self._sync_unbound_claim(claim)
+
+    def _delay_binding(self, claim: dict) -> bool:
+        if SELECTED_NODE in (claim["metadata"].get("annotations") or {}):
+            return False
+        cls = self.classes.indexer.get(claim_class(claim)) if claim_class(claim) else None
+        return (cls or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
+
+    def _default_class(self) -> Optional[dict]:
+        defaults = [c for c in self.classes.indexer.list()
+                    if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true" or
+                    (c["metadata"].get("annotations") or {}).get(BETA_DEFAULT_CLASS) == "true"]
+        # Upstream's GetDefaultClass: the newest default, by creationTimestamp then name.
+        defaults.sort(key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"]))
+        return defaults[-1] if defaults else None
+
+    async def _sync_unbound_claim(self, claim: dict) -> None:
+        name = (claim.get("spec") or {}).get("volumeName")
+        if not name:
+            delay = self._delay_binding(claim)
+            node_name = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+            node = self.nodes.indexer.get(node_name) if node_name else None
+            volume = best_match(claim, self.all_volumes(), delay, node)
+            if volume is not None:
+                await self.bind(volume, claim)
+                return
+            if not claim_has_class(claim) and (default := self._default_class()) is not None:
+                # Upstream's retroactive default StorageClass assignment.
+                await self._save_claim({**claim, "spec": {**claim["spec"],
+                                                          "storageClassName": default["metadata"]["name"]}})
+                return
+            if delay:
+                self.recorder.event(claim, "Normal", "WaitForFirstConsumer",
+                                    "waiting for first consumer to be created before binding")
+            elif claim_class(claim):
+                claim = await self._provision(claim)
+            else:
+                self.recorder.event(claim, "Normal", "FailedBinding",
+                                    "no persistent volumes available for this claim and no storage class is set")
+            await self.claim_status(claim, "Pending")
+            return
+        volume = self.volume(name)
+        if volume is None:
+            await self.claim_status(claim, "Pending")
+            return
+        if not (volume.get("spec") or {}).get("claimRef"):
+            problem = satisfy_error(volume, claim)
+            if problem:
+                self.recorder.event(claim, "Warning", "VolumeMismatch",
+                                    f'Cannot bind to requested volume "{name}": {problem}')
+                await self.claim_status(claim, "Pending")
+                return
+            await self.bind(volume, claim)
+        elif bound_to_claim(volume, claim):
+            await self.bind(volume, claim)
+        else:
+            self.recorder.event(claim, "Warning", "FailedBinding", f'volume "{name}" already bound to a different claim.')
+            await self.claim_status(claim, "Pending")
+
+    async def _provision(self, claim: dict) -> dict:
+        """No in-tree provisioners here: a class's provisioner is named on the claim for it to act, or refused."""
+        class_name = claim_class(claim)
+        cls = self.classes.indexer.get(class_name)
+        if cls is None:
+            self.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                f'storageclass.storage.k8s.io "{class_name}" not found')
+            return claim
+        provisioner = cls.get("provisioner") or ""
+        if provisioner == NO_PROVISIONER or provisioner.startswith("kubernetes.io/"):
+            self.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                f"no volume plugin matched name: {provisioner}")
+            return claim
+        annotations = claim["metadata"].get("annotations") or {}
+        if annotations.get(STORAGE_PROVISIONER) != provisioner or annotations.get(BETA_STORAGE_PROVISIONER) != provisioner:
+            claim = await self._save_claim({**claim, "metadata": {**claim["metadata"], "annotations": {
+                **annotations, STORAGE_PROVISIONER: provisioner, BETA_STORAGE_PROVISIONER: provisioner}}})
+        self.recorder.event(claim, "Normal", "ExternalProvisioning",
+                            f"Waiting for a volume to be created either by the external provisioner '{provisioner}' "
+                            f"or manually by the system administrator. If volume creation is delayed, please verify "
+                            f"that the provisioner is running and correctly registered.")
+        return claim
+
+    async def _sync_bound_claim(self, claim: dict) -> None:
+        name = (claim.get("spec") or {}).get("volumeName")
+        if not name:
+            await self.claim_status(claim, "Lost", event=(
+                "Warning", "ClaimLost", "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!"))
+            return
+        volume = self.volume(name)
+        if volume is None:
+            await self.claim_status(claim, "Lost", event=(
+                "Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!"))
+            return
+        ref = (volume.get("spec") or {}).get("claimRef")
+        if not ref or ref.get("uid") == claim["metadata"]["uid"]:
+            await self.bind(volume, claim)
+        else:
+            await self.claim_status(claim, "Lost", event=(
+                "Warning", "ClaimMisbound", "Two claims are bound to the same volume, this one is bound incorrectly"))
+
+    # -- volumes -----------------------------------------------------------------------------------
+    async def sync_volume(self, volume: dict) -> None:
+        ref = (volume.get("spec") or {}).get("claimRef")
+        if not ref or not ref.get("uid"):
+            await self.volume_phase(volume, "Available")
+            return
+        key = f"{ref.get('namespace')}/{ref.get('name')}"
+        claim = self.claim(key)
+        if claim is None or claim["metadata"].get("uid") != ref.get("uid"):
+            # Make sure before reclaiming: the cache may not have the claim yet.
+            try:
+                claim = await self.client.get(PERSISTENT_VOLUME_CLAIMS, ref.get("name"), ref.get("namespace"))
+            except APIError as e:
+                if e.code != 404:
+                    raise
+                claim = None
+            if claim is not None and claim["metadata"].get("uid") != ref.get("uid"):
+                claim = None
+        if claim is None:
+            if (volume.get("status") or {}).get("phase") not in ("Released", "Failed"):
+                volume = await self.volume_phase(volume, "Released")
+            await self.reclaim(volume)
+            return
+        claimed = (claim.get("spec") or {}).get("volumeName")
+        if not claimed:
+            self.queue.add("claim:" + key)
+        elif claimed == volume["metadata"]["name"]:
+            await self.volume_phase(volume, "Bound")
+        elif DYNAMICALLY_PROVISIONED in (volume["metadata"].get("annotations") or {}) and \
+                volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
+            if (volume.get("status") or {}).get("phase") not in ("Released", "Failed"):
+                volume = await self.volume_phase(volume, "Released")
+            await self.reclaim(volume)
+        else:
+            await self.unbind(volume)
+
+    async def unbind(self, volume: dict) -> None:
+        annotations = dict(volume["metadata"].get("annotations") or {})
+        spec = dict(volume["spec"])
+        if BOUND_BY_CONTROLLER in annotations:
+            spec.pop("claimRef", None)
+            annotations.pop(BOUND_BY_CONTROLLER)
+        else:
+            spec["claimRef"] = {k: v for k, v in spec["claimRef"].items() if k != "uid"}
+        volume = await self._save_volume({**volume, "metadata": {**volume["metadata"], "annotations": annotations},
+                                          "spec": spec})
+        await self.volume_phase(volume, "Available")
+
+    async def reclaim(self, volume: dict) -> None:
+        policy = (volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "Retain"
+        if policy == "Retain":
+            return
+        if policy == "Delete":
+            provisioner = (volume["metadata"].get("annotations") or {}).get(DYNAMICALLY_PROVISIONED)
+            if provisioner and not provisioner.startswith("kubernetes.io/"):
+                return      # an external provisioner deletes it
+            await self.volume_phase(volume, "Failed", event=(
+                "Warning", "VolumeFailedDelete", f'error getting deleter volume plugin for volume '
+                f'"{volume["metadata"]["name"]}": no deletable volume plugin matched'))
+            return
+        if policy == "Recycle":
+            await self.volume_phase(volume, "Failed", event=(
+                "Warning", "VolumeFailedRecycle", "No recycler plugin found for the volume!"))
+            return
+        await self.volume_phase(volume, "Failed", event=(
+            "Warning", "VolumeUnknownReclaimPolicy", "Volume has unrecognized PersistentVolumeReclaimPolicy"))
+
+
+def start_persistent_volume_binder_controller(ctx: ControllerContext) -> PersistentVolumeBinder:
+    return PersistentVolumeBinder(ctx)

@@ -1,0 +1,63 @@
+"""NodeAffinity: spec.nodeSelector and the required node affinity must match the node; the preferred
+terms' weights make its score."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..framework import SKIP, Status, default_normalize_score, unresolvable
+from .helpers import node_selector_term_matches, required_node_affinity_matches
+
+
+def _node_affinity(pod: Mapping) -> Mapping:
+    return ((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}
+
+
+class NodeAffinity:
+    name = "NodeAffinity"
+    events = {"Node/Add", "Node/UpdateNodeLabel"}
+    ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
+    ERR_REASON_CONFLICT = "pod affinity terms conflict"
+
+    def pre_filter(self, state, pod: Mapping, snapshot):
+        required = _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
+        if required is None and (pod.get("spec") or {}).get("nodeSelector") is None:
+            return Status(SKIP)
+        terms = (required or {}).get("nodeSelectorTerms") or []
+        if not terms:
+            return None
+        # Terms naming nodes by metadata.name narrow the nodes the Filter phase looks at.
+        names: set[str] = set()
+        for term in terms:
+            term_names = None
+            for requirement in term.get("matchFields") or []:
+                if requirement.get("key") == "metadata.name" and requirement.get("operator") == "In":
+                    values = set(requirement.get("values") or [])
+                    term_names = values if term_names is None else term_names & values
+            if term_names is None:
+                return None
+            names |= term_names
+        if not names:
+            return unresolvable(self.ERR_REASON_CONFLICT)
+        state.setdefault("__node_names__", {})[self.name] = names
+        return None
+
+    def filter(self, state, pod: Mapping, node_info):
+        if required_node_affinity_matches(pod, node_info.node):
+            return None
+        return unresolvable(self.ERR_REASON_POD)
+
+    def pre_score(self, state, pod: Mapping, snapshot, nodes):
+        preferred = _node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        if not preferred:
+            return Status(SKIP)
+        state[self.name] = preferred
+        return None
+
+    def score(self, state, pod: Mapping, node_info) -> int:
+        return sum(term.get("weight", 0) for term in state.get(self.name, [])
+                   if term.get("weight", 0) and node_selector_term_matches(term.get("preference") or {},
+                                                                           node_info.node))
+
+    def normalize_score(self, state, pod, scores):
+        default_normalize_score(scores)

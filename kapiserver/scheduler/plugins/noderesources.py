@@ -1,0 +1,122 @@
+"""NodeResourcesFit (the pod's requests against what is left of the node's allocatable; LeastAllocated
+scoring by default, MostAllocated when a profile's scoringStrategy asks) and
+NodeResourcesBalancedAllocation (favouring nodes whose cpu and memory stay in step)."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from .. import resources
+from ..framework import MAX_NODE_SCORE, unresolvable, unschedulable
+
+# The default scoring strategy's resources and weights (config v1 defaults).
+SCORED_RESOURCES = ((resources.CPU, 1), (resources.MEMORY, 1))
+
+
+def is_scalar_resource_name(name: str) -> bool:
+    """Extended resources, hugepages, prefixed native and attachable-volumes resources (IsScalarResourceName)."""
+    extended = "/" in name and not name.startswith("kubernetes.io/") and not name.startswith("requests.")
+    return (extended or name.startswith("hugepages-") or "kubernetes.io/" in name
+            or name.startswith("attachable-volumes-"))
+
+
+def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple[str, bool]]:
+    """fitsRequest: (reason, unresolvable) for each resource the node lacks; unresolvable when even an
+    empty node could not hold the pod, so preemption would not help."""
+    found = []
+    allocatable, requested = node_info.allocatable, node_info.requested
+    if len(node_info.pods) + 1 > allocatable.get(resources.PODS, 0):
+        found.append(("Too many pods", False))
+    names = [resources.CPU, resources.MEMORY, resources.EPHEMERAL_STORAGE]
+    names += sorted(n for n in requests if is_scalar_resource_name(n))
+    for name in names:
+        wanted = requests.get(name, 0)
+        if wanted <= 0:
+            continue
+        if wanted > allocatable.get(name, 0) - requested.get(name, 0):
+            found.append((f"Insufficient {name}", wanted > allocatable.get(name, 0)))
+    return found
+
+
+class NodeResourcesFit:
+    """``strategy`` is the scoringStrategy type, ``scored`` its (resource, weight) pairs."""
+
+    name = "NodeResourcesFit"
+    STRATEGIES = ("LeastAllocated", "MostAllocated")
+
+    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES):
+        if strategy not in self.STRATEGIES:
+            raise ValueError(f"scoringStrategy.type: Unsupported value: {strategy!r}: supported values: "
+                             f"{', '.join(repr(s) for s in self.STRATEGIES)}")
+        self.strategy = strategy
+        self.scored = tuple(scored)
+    events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
+
+    def pre_filter(self, state, pod: Mapping, snapshot):
+        state[self.name] = resources.pod_requests(pod)
+        return None
+
+    def filter(self, state, pod: Mapping, node_info):
+        requests = state.get(self.name)
+        if requests is None:
+            requests = resources.pod_requests(pod)
+        found = insufficient_resources(requests, node_info)
+        if not found:
+            return None
+        status = unschedulable(*(reason for reason, _ in found))
+        if any(unresolvable for _, unresolvable in found):
+            status = unresolvable(*status.reasons)
+        return status
+
+    def pre_score(self, state, pod: Mapping, snapshot, nodes):
+        state[self.name + "/score"] = resources.pod_requests(pod, non_zero=True)
+        return None
+
+    def score(self, state, pod: Mapping, node_info) -> int:
+        """The strategy over the scored resources, counting containers without cpu or memory requests at
+        the defaults; an extended resource the pod does not ask for is left out."""
+        wanted = state[self.name + "/score"]
+        total = weights = 0
+        for name, weight in self.scored:
+            if name in (resources.CPU, resources.MEMORY):
+                requested = node_info.non_zero_requested.get(name, 0) + wanted.get(name, 0)
+            elif wanted.get(name, 0) == 0 and is_scalar_resource_name(name):
+                continue
+            else:
+                requested = node_info.requested.get(name, 0) + wanted.get(name, 0)
+            capacity = node_info.allocatable.get(name, 0)
+            if capacity == 0:
+                continue
+            if self.strategy == "MostAllocated":
+                score = min(requested, capacity) * MAX_NODE_SCORE // capacity
+            else:
+                score = 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
+            total += score * weight
+            weights += weight
+        return total // weights if weights else 0
+
+
+class NodeResourcesBalancedAllocation:
+    name = "NodeResourcesBalancedAllocation"
+    events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
+
+    def pre_score(self, state, pod: Mapping, snapshot, nodes):
+        state[self.name] = resources.pod_requests(pod)
+        return None
+
+    def score(self, state, pod: Mapping, node_info) -> int:
+        wanted = state[self.name]
+        fractions = []
+        for name, _ in SCORED_RESOURCES:
+            capacity = node_info.allocatable.get(name, 0)
+            if capacity == 0:
+                continue
+            fractions.append(min((node_info.requested.get(name, 0) + wanted.get(name, 0)) / capacity, 1.0))
+        std = 0.0
+        if len(fractions) == 2:
+            std = abs((fractions[0] - fractions[1]) / 2)
+        elif len(fractions) > 2:
+            mean = sum(fractions) / len(fractions)
+            std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
+        return int((1 - std) * MAX_NODE_SCORE)

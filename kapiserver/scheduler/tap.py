@@ -1,0 +1,103 @@
+"""`twistd kube-scheduler`: its flags (upstream's names and defaults where they apply) and service.
+
+Profiles come from --config, a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1, JSON or YAML):
+each profile's schedulerName, its plugins (enabled with weights, disabled, per extension point or
+multiPoint) and NodeResourcesFit's scoringStrategy; percentageOfNodesToScore and the leaderElection block
+are honoured too; flags given on the command line win over the file's leaderElection.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from twisted.python import usage
+
+from ..flags import parse_bool, parse_duration
+
+BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
+DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period")
+CONFIG_API_VERSION = "kubescheduler.config.k8s.io/v1"
+
+
+class Options(usage.Options):
+    """kube-scheduler's flags."""
+
+    longdesc = ("The Kubernetes scheduler: watches for pods without a node and binds each to the node that "
+                "fits it best, preempting lower-priority pods when none does.")
+    optParameters = [
+        ["kubeconfig", None, None, "Path to a kubeconfig naming the API server and this component's credentials."],
+        ["config", None, None, "The path to a KubeSchedulerConfiguration file (profiles' schedulerNames)."],
+        ["leader-elect", None, "true",
+         "Start a leader election client and gain leadership before executing the main loop."],
+        ["leader-elect-lease-duration", None, "15s", "How long non-leaders wait before taking over a lease."],
+        ["leader-elect-renew-deadline", None, "10s", "How long the leader tries to renew before it stops leading."],
+        ["leader-elect-retry-period", None, "2s", "How long clients wait between tries of acquisition and renewal."],
+        ["leader-elect-resource-name", None, "kube-scheduler", "The Lease's name."],
+        ["leader-elect-resource-namespace", None, "kube-system", "The Lease's namespace."],
+    ]
+
+    def parseOptions(self, options=None):
+        args = list(sys.argv[1:] if options is None else options)
+        self.given = {a[2:].partition("=")[0] for a in args if a.startswith("--")}
+        super().parseOptions([f"{a}=true" if a.startswith("--") and a[2:] in BOOLEAN_PARAMETERS else a
+                              for a in args])
+
+    def postOptions(self):
+        if not self["kubeconfig"]:
+            raise usage.UsageError("--kubeconfig is required")
+        self["profiles"] = [{"schedulerName": "default-scheduler"}]
+        self["percentage-of-nodes-to-score"] = 0
+        if self["config"]:
+            self._read_config(self["config"])
+        for name in BOOLEAN_PARAMETERS:
+            try:
+                self[name] = parse_bool(self[name])
+            except ValueError:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
+                                       f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
+        for name in DURATIONS:
+            try:
+                self[name] = parse_duration(self[name])
+            except ValueError as e:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
+
+    def _read_config(self, path: str) -> None:
+        import yaml
+        try:
+            with open(path) as f:
+                config = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise usage.UsageError(f"couldn't read config file {path!r}: {e}") from None
+        if not isinstance(config, dict) or config.get("kind") != "KubeSchedulerConfiguration" or \
+                config.get("apiVersion") != CONFIG_API_VERSION:
+            raise usage.UsageError(f"{path}: not a KubeSchedulerConfiguration of {CONFIG_API_VERSION}")
+        from .plugins import profile_plugins
+        profiles = config.get("profiles") or [{"schedulerName": "default-scheduler"}]
+        names = [p.get("schedulerName") or "default-scheduler" for p in profiles]
+        if len(set(names)) != len(names):
+            raise usage.UsageError(f"{path}: profiles: Duplicate value: each schedulerName once")
+        for profile in profiles:
+            try:
+                profile_plugins(profile)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise usage.UsageError(f"{path}: profile {profile.get('schedulerName')!r}: {e}") from None
+        self["profiles"] = profiles
+        self["percentage-of-nodes-to-score"] = int(config.get("percentageOfNodesToScore") or 0)
+        election = config.get("leaderElection") or {}
+        fields = {"leaderElect": "leader-elect", "leaseDuration": "leader-elect-lease-duration",
+                  "renewDeadline": "leader-elect-renew-deadline", "retryPeriod": "leader-elect-retry-period",
+                  "resourceName": "leader-elect-resource-name", "resourceNamespace": "leader-elect-resource-namespace"}
+        for field, flag in fields.items():
+            if field in election and flag not in self.given:
+                self[flag] = str(election[field]).lower() if isinstance(election[field], bool) else election[field]
+
+
+def makeService(options, reactor=None):
+    if reactor is None:
+        from twisted.internet import reactor
+    from ..client.rest import client_from_kubeconfig
+    from ..version import KUBERNETES_GIT_VERSION
+    from .service import SchedulerService
+    client = client_from_kubeconfig(options["kubeconfig"], reactor,
+                                    user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}")
+    return SchedulerService(reactor, client, dict(options))

@@ -1,0 +1,150 @@
+"""persistentvolume-binder-controller: claims bound to the smallest fitting volume of their class (or the one
+they name), phases and annotations as upstream, volumes released and reclaimed by policy, WaitForFirstConsumer
+claims waiting for a selected node."""
+
+from fractions import Fraction
+
+from kapiserver.client.resources import EVENTS, NODES, STORAGE_CLASSES
+from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS as PVCS
+from kapiserver.client.resources import PERSISTENT_VOLUMES as PVS
+from kapiserver.controllermanager.pvbinder import best_match, quantity
+from tests.conformance.support import unique
+from tests.controllermanager.conftest import eventually, run
+
+
+def pv(name, size, cls, modes=("ReadWriteOnce",), policy="Retain", labels=None, claim_ref=None):
+    spec = {"capacity": {"storage": size}, "accessModes": list(modes), "storageClassName": cls,
+            "persistentVolumeReclaimPolicy": policy, "hostPath": {"path": f"/tmp/{name}"}}
+    if claim_ref:
+        spec["claimRef"] = claim_ref
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "labels": labels or {}},
+            "spec": spec}
+
+
+def pvc(name, namespace, size, cls, volume_name=None, selector=None, modes=("ReadWriteOnce",)):
+    spec = {"accessModes": list(modes), "resources": {"requests": {"storage": size}}, "storageClassName": cls}
+    if volume_name:
+        spec["volumeName"] = volume_name
+    if selector:
+        spec["selector"] = selector
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": namespace},
+            "spec": spec}
+
+
+def phase(client, resource, name, namespace=None):
+    return run(client.get(resource, name, namespace)).get("status", {}).get("phase")
+
+
+def claim_events(client, namespace, name):
+    return [(e["reason"], e["message"]) for e in run(client.list(EVENTS, namespace))["items"]
+            if e["involvedObject"]["name"] == name]
+
+
+def test_quantities_and_matching():
+    """Quantities parse with binary and decimal suffixes; the smallest fitting Available volume wins, a selector
+    and access modes filter, a volume pre-bound to the claim comes first."""
+    assert quantity("1Gi") == 2 ** 30 and quantity("500M") == 500 * 10 ** 6 and quantity("1.5k") == 1500
+    assert quantity("100m") == Fraction(1, 10)
+    claim = {"metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                      "storageClassName": "x", "selector": {"matchLabels": {"tier": "gold"}}}}
+
+    def volume(name, size, labels=None, modes=("ReadWriteOnce",), ref=None):
+        v = pv(name, size, "x", modes, labels=labels or {"tier": "gold"}, claim_ref=ref)
+        v["status"] = {"phase": "Available"}
+        return v
+    volumes = [volume("big", "10Gi"), volume("small", "2Gi"), volume("tiny", "512Mi"),
+               volume("silver", "1Gi", {"tier": "silver"}), volume("rwx", "1Gi", modes=("ReadWriteMany",))]
+    assert best_match(claim, volumes, False)["metadata"]["name"] == "small"
+    assert best_match(claim, volumes, True) is None
+    volumes.append(volume("mine", "20Gi", ref={"name": "c", "namespace": "ns"}))
+    assert best_match(claim, volumes, True)["metadata"]["name"] == "mine"
+
+
+def test_claim_binds_to_smallest_fitting_volume_and_is_released(controllers, client, namespace):
+    """Both go Bound with upstream's annotations and the claim's status capacity; deleting the claim Releases a
+    Retain volume and fails a Delete one with VolumeFailedDelete."""
+    cls = unique("cls")
+    small, big, other = unique("pv-small"), unique("pv-big"), unique("pv-other")
+    run(client.create(PVS, pv(small, "1Gi", cls, policy="Delete")))
+    run(client.create(PVS, pv(big, "5Gi", cls)))
+    run(client.create(PVS, pv(other, "1Gi", unique("cls"))))
+    controllers("persistentvolume-binder-controller")
+    eventually(lambda: phase(client, PVS, big) == "Available")
+    run(client.create(PVCS, pvc("data", namespace, "512Mi", cls)))
+    run(client.create(PVCS, pvc("named", namespace, "2Gi", cls, volume_name=big)))
+    claim = eventually(lambda: phase(client, PVCS, "data", namespace) == "Bound" and
+                       run(client.get(PVCS, "data", namespace)))
+    assert claim["spec"]["volumeName"] == small
+    assert claim["metadata"]["annotations"] == {"pv.kubernetes.io/bind-completed": "yes",
+                                                "pv.kubernetes.io/bound-by-controller": "yes"}
+    assert claim["status"]["capacity"] == {"storage": "1Gi"} and claim["status"]["accessModes"] == ["ReadWriteOnce"]
+    volume = eventually(lambda: phase(client, PVS, small) == "Bound" and run(client.get(PVS, small)))
+    assert volume["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    assert volume["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"
+    named = eventually(lambda: phase(client, PVCS, "named", namespace) == "Bound" and
+                       run(client.get(PVCS, "named", namespace)))
+    assert named["metadata"]["annotations"] == {"pv.kubernetes.io/bind-completed": "yes"}
+    assert phase(client, PVS, other) == "Available"
+
+    run(client.delete(PVCS, "named", namespace))
+    eventually(lambda: phase(client, PVS, big) == "Released")
+    run(client.delete(PVCS, "data", namespace))
+    eventually(lambda: phase(client, PVS, small) == "Failed")
+    events = eventually(lambda: [e for e in run(client.list(EVENTS, "default"))["items"]
+                                 if e["involvedObject"]["name"] == small])
+    assert (events[0]["reason"], events[0]["message"]) == (
+        "VolumeFailedDelete",
+        f'error getting deleter volume plugin for volume "{small}": no deletable volume plugin matched')
+
+
+def test_unmatched_claims_stay_pending_with_upstreams_events(controllers, client, namespace):
+    """No class and no volume: FailedBinding; a class with an external provisioner: the claim is annotated with
+    it and ExternalProvisioning; a pre-bound volume too small: VolumeMismatch."""
+    provisioned = unique("ext")
+    run(client.create(STORAGE_CLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                        "metadata": {"name": provisioned}, "provisioner": "example.com/disks"}))
+    tiny = unique("pv-tiny")
+    run(client.create(PVS, pv(tiny, "1Mi", "")))
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("none", namespace, "100Ti", "")))
+    run(client.create(PVCS, pvc("external", namespace, "1Gi", provisioned)))
+    run(client.create(PVCS, pvc("mismatch", namespace, "1Gi", "", volume_name=tiny)))
+    assert eventually(lambda: claim_events(client, namespace, "none")) == [
+        ("FailedBinding", "no persistent volumes available for this claim and no storage class is set")]
+    reason, message = eventually(lambda: claim_events(client, namespace, "external"))[0]
+    assert reason == "ExternalProvisioning" and message.startswith(
+        "Waiting for a volume to be created either by the external provisioner 'example.com/disks' or manually")
+    annotations = run(client.get(PVCS, "external", namespace))["metadata"]["annotations"]
+    assert annotations["volume.kubernetes.io/storage-provisioner"] == "example.com/disks"
+    assert eventually(lambda: claim_events(client, namespace, "mismatch")) == [
+        ("VolumeMismatch", f'Cannot bind to requested volume "{tiny}": requested PV is too small')]
+    for name in ("none", "external", "mismatch"):
+        assert phase(client, PVCS, name, namespace) == "Pending"
+
+
+def test_wait_for_first_consumer_binds_once_a_node_is_selected(controllers, client, namespace):
+    """A WaitForFirstConsumer claim waits (event WaitForFirstConsumer) until volume.kubernetes.io/selected-node,
+    then binds to the volume whose node affinity allows that node (not the smaller one of another node)."""
+    cls = unique("wffc")
+    run(client.create(STORAGE_CLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                        "metadata": {"name": cls}, "provisioner": "kubernetes.io/no-provisioner",
+                                        "volumeBindingMode": "WaitForFirstConsumer"}))
+    node_a, node_b = unique("node-a"), unique("node-b")
+    run(client.create(NODES, {"apiVersion": "v1", "kind": "Node",
+                              "metadata": {"name": node_a, "labels": {"kubernetes.io/hostname": node_a}}}))
+    local, elsewhere = unique("pv-local"), unique("pv-elsewhere")
+    for name, size, host in ((local, "2Gi", node_a), (elsewhere, "1Gi", node_b)):
+        volume = pv(name, size, cls)
+        volume["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [host]}]}]}}
+        run(client.create(PVS, volume))
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("later", namespace, "1Gi", cls)))
+    assert eventually(lambda: claim_events(client, namespace, "later")) == [
+        ("WaitForFirstConsumer", "waiting for first consumer to be created before binding")]
+    assert phase(client, PVCS, "later", namespace) == "Pending"
+    run(client.patch(PVCS, "later", {"metadata": {"annotations": {"volume.kubernetes.io/selected-node": node_a}}},
+                     namespace))
+    eventually(lambda: phase(client, PVCS, "later", namespace) == "Bound")
+    assert run(client.get(PVCS, "later", namespace))["spec"]["volumeName"] == local

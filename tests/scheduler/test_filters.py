@@ -1,0 +1,236 @@
+"""The default profile's filter plugins, one node at a time, and the FailedScheduling message they make."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapiserver.scheduler.framework import FitError
+from kapiserver.scheduler.resources import pod_requests
+from tests.scheduler.objects import cluster, framework, node, pod
+
+CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
+def fit_error(nodes, p, pods=(), **listers) -> str:
+    with pytest.raises(FitError) as raised:
+        framework(**listers).schedule(p, cluster(nodes, pods).snapshot())
+    return str(raised.value)
+
+
+def host(nodes, p, pods=(), seed=0, **listers) -> str:
+    return framework(seed, **listers).schedule(p, cluster(nodes, pods).snapshot()).suggested_host
+
+
+def test_fit_error_message_counts_and_sorts_reasons():
+    """Reasons are counted per node and sorted as strings: upstream's FitError.Error."""
+    nodes = [node("cp", taints=[CONTROL_PLANE]), node("a", cpu="1"), node("b", cpu="1")]
+    assert fit_error(nodes, pod("big", cpu="2")) == (
+        "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
+        "2 Insufficient cpu.")
+
+
+def test_node_name():
+    """A pod naming a node fits only there."""
+    assert fit_error([node("a")], pod("p", nodeName="b")) == (
+        "0/1 nodes are available: 1 node(s) didn't match the requested node name.")
+
+
+def test_node_unschedulable_and_its_toleration():
+    """A cordoned node takes only pods tolerating node.kubernetes.io/unschedulable."""
+    nodes = [node("a", unschedulable=True)]
+    assert fit_error(nodes, pod("p")) == "0/1 nodes are available: 1 node(s) were unschedulable."
+    tolerant = pod("q", tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists",
+                                      "effect": "NoSchedule"}])
+    assert host(nodes, tolerant) == "a"
+
+
+def test_taints_no_schedule_and_no_execute_need_tolerations():
+    """NoSchedule and NoExecute taints keep out pods without a matching toleration; PreferNoSchedule does not."""
+    taint = {"key": "dedicated", "value": "gpu", "effect": "NoExecute"}
+    assert fit_error([node("a", taints=[taint])], pod("p")) == (
+        "0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}.")
+    equal = pod("q", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu"}])
+    assert host([node("a", taints=[taint])], equal) == "a"
+    wrong_value = pod("r", tolerations=[{"key": "dedicated", "value": "cpu"}])
+    with pytest.raises(FitError):
+        framework().schedule(wrong_value, cluster([node("a", taints=[taint])]).snapshot())
+    exists_all = pod("s", tolerations=[{"operator": "Exists"}])
+    assert host([node("a", taints=[taint])], exists_all) == "a"
+    prefer = {"key": "k", "effect": "PreferNoSchedule"}
+    assert host([node("a", taints=[prefer])], pod("t")) == "a"
+
+
+def test_node_selector_and_required_node_affinity():
+    """nodeSelector and every operator of required nodeSelectorTerms (ORed terms, ANDed expressions)."""
+    nodes = [node("a", labels={"disk": "ssd", "gen": "3"}), node("b", labels={"disk": "hdd", "gen": "5"})]
+    assert host(nodes, pod("p", nodeSelector={"disk": "ssd"})) == "a"
+    assert fit_error(nodes, pod("q", nodeSelector={"disk": "nvme"})) == (
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.")
+
+    def affinity(*terms):
+        return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}}
+    cases = [
+        ({"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["4"]}]}, "b"),
+        ({"matchExpressions": [{"key": "gen", "operator": "Lt", "values": ["4"]}]}, "a"),
+        ({"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd"]}]}, "b"),
+        ({"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd", "x"]},
+                               {"key": "gen", "operator": "Exists"}]}, "a"),
+        ({"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["b"]}]}, "b"),
+    ]
+    for term, expected in cases:
+        assert host(nodes, pod("r", affinity=affinity(term))) == expected, term
+    missing = {"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}, {"key": "disk", "operator": "In",
+                                                                                    "values": ["hdd"]}]}
+    assert host(nodes, pod("s", affinity=affinity(missing))) == "b"
+    assert fit_error(nodes, pod("t", affinity=affinity({}))) == (
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.")
+
+
+def test_match_fields_narrow_the_nodes_tried():
+    """Terms naming nodes by metadata.name leave the other nodes out at PreFilter, as upstream reports them."""
+    nodes = [node("a", cpu="1"), node("b"), node("c")]
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}
+    p = pod("p", cpu="2", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                                                     {"nodeSelectorTerms": [term]}}})
+    assert fit_error(nodes, p) == (
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity].")
+
+
+def test_resources_count_init_containers_overhead_and_pods():
+    """Requests: the larger of the containers' sum and any init container, plus overhead; and a pod count."""
+    p = pod("p", cpu="500m", memory="1Gi", overhead={"cpu": "250m"},
+            initContainers=[{"name": "i", "image": "x", "resources": {"requests": {"cpu": "2", "memory": "1Mi"}}}])
+    assert pod_requests(p) == {"cpu": 2250, "memory": 2 ** 30}
+    sidecar = pod("s", cpu="1", initContainers=[
+        {"name": "side", "image": "x", "restartPolicy": "Always", "resources": {"requests": {"cpu": "500m"}}},
+        {"name": "init", "image": "x", "resources": {"requests": {"cpu": "1"}}}])
+    assert pod_requests(sidecar) == {"cpu": 1500}
+    assert fit_error([node("a", cpu="2")], p) == "0/1 nodes are available: 1 Insufficient cpu."
+    full = node("a", pods="1")
+    assert fit_error([full], pod("q"), pods=[pod("running", node_name="a")]) == (
+        "0/1 nodes are available: 1 Too many pods.")
+    crowded = [pod("r1", cpu="3", memory="7Gi", node_name="a")]
+    assert fit_error([node("a")], pod("x", cpu="2", memory="2Gi"), pods=crowded) == (
+        "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory.")
+    assert fit_error([node("a")], pod("gpu", **{"containers": [
+        {"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "1"}}}]})) == (
+        "0/1 nodes are available: 1 Insufficient example.com/gpu.")
+
+
+def test_host_ports():
+    """A hostPort in use on a node (same protocol, same or wildcard IP) rules the node out."""
+    nodes = [node("a"), node("b")]
+    taken = [pod("web", node_name="a", host_port=8080)]
+    assert host(nodes, pod("p", host_port=8080), pods=taken) == "b"
+    assert fit_error([node("a")], pod("q", host_port=8080), pods=taken) == (
+        "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.")
+    udp = pod("u", host_port=8080)
+    udp["spec"]["containers"][0]["ports"][0]["protocol"] = "UDP"
+    assert host([node("a")], udp, pods=taken) == "a"
+
+
+def zone_nodes():
+    return [node("a1", labels={"zone": "a"}), node("a2", labels={"zone": "a"}), node("b1", labels={"zone": "b"})]
+
+
+def test_topology_spread_do_not_schedule():
+    """maxSkew over a topologyKey's domains; nodes without the key are out with "(missing required label)"."""
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    placed = [pod("w1", node_name="a1", labels={"app": "web"})]
+    p = pod("w2", labels={"app": "web"}, topologySpreadConstraints=spread)
+    assert host(zone_nodes(), p, pods=placed) == "b1"
+    placed.append(pod("w3", node_name="b1", labels={"app": "web"}))
+    placed.append(pod("w4", node_name="a2", labels={"app": "web"}))
+    # zone a has 2, zone b has 1: only zone b keeps the skew within 1
+    assert host(zone_nodes(), pod("w5", labels={"app": "web"}, topologySpreadConstraints=spread),
+                pods=placed) == "b1"
+    assert fit_error([node("x"), zone_nodes()[0]], pod("w7", labels={"app": "web"}, topologySpreadConstraints=[
+        {**spread[0], "minDomains": 2}]), pods=placed) == (
+        "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, "
+        "1 node(s) didn't match pod topology spread constraints (missing required label).")
+
+
+def test_topology_spread_min_domains():
+    """With fewer domains than minDomains the global minimum counts as 0."""
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "minDomains": 3,
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    placed = [pod("w1", node_name="a1", labels={"app": "web"}), pod("w2", node_name="b1", labels={"app": "web"})]
+    assert fit_error(zone_nodes(), pod("w3", labels={"app": "web"}, topologySpreadConstraints=spread),
+                     pods=placed) == "0/3 nodes are available: 3 node(s) didn't match pod topology spread constraints."
+
+
+def affinity_term(labels, key="zone"):
+    return {"labelSelector": {"matchLabels": labels}, "topologyKey": key}
+
+
+def test_pod_affinity_required():
+    """A pod with required affinity goes where a matching pod runs in the same domain; the first of a
+    series that matches its own terms may go anywhere."""
+    placed = [pod("db", node_name="b1", labels={"app": "db"})]
+    p = pod("web", affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        affinity_term({"app": "db"})]}})
+    assert host(zone_nodes(), p, pods=placed) == "b1"
+    assert fit_error(zone_nodes(), p) == "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."
+    first = pod("first", labels={"app": "db"}, affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        affinity_term({"app": "db"})]}})
+    assert host(zone_nodes(), first) in {"a1", "a2", "b1"}
+
+
+def test_pod_anti_affinity_both_ways():
+    """The pod's own required anti-affinity, and existing pods' anti-affinity against it."""
+    placed = [pod("db", node_name="b1", labels={"app": "db"})]
+    p = pod("db2", labels={"app": "db"}, affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        affinity_term({"app": "db"})]}})
+    assert host(zone_nodes(), p, pods=placed) in {"a1", "a2"}
+    assert fit_error([zone_nodes()[2]], p, pods=placed) == (
+        "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules.")
+    guard = pod("guard", node_name="a1", labels={"app": "guard"}, affinity={"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [affinity_term({"app": "web"})]}})
+    assert host(zone_nodes(), pod("web", labels={"app": "web"}), pods=[guard]) == "b1"
+    assert fit_error(zone_nodes()[:2], pod("web", labels={"app": "web"}), pods=[guard]) == (
+        "0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules.")
+    other_namespace = pod("web", namespace="other", labels={"app": "web"})
+    assert host(zone_nodes()[:1], other_namespace, pods=[guard]) == "a1"
+
+
+def test_volume_binding():
+    """A bound claim's volume restricts the nodes; an unbound Immediate claim keeps the pod pending."""
+    claims = {("default", "data"): {"metadata": {"name": "data", "namespace": "default"},
+                                    "spec": {"volumeName": "pv1"}},
+              ("default", "wait"): {"metadata": {"name": "wait", "namespace": "default"}, "spec": {}}}
+    volumes = {"pv1": {"metadata": {"name": "pv1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}]}}}}}
+    listers = {"get_claim": lambda ns, name: claims.get((ns, name)), "get_volume": volumes.get}
+
+    def with_claim(name):
+        return pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": name}}])
+    assert host(zone_nodes(), with_claim("data"), **listers) == "b1"
+    assert fit_error(zone_nodes()[:2], with_claim("data"), **listers) == (
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict.")
+    assert fit_error(zone_nodes(), with_claim("wait"), **listers) == (
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
+    assert fit_error(zone_nodes(), with_claim("gone"), **listers) == (
+        '0/3 nodes are available: persistentvolumeclaim "gone" not found.')
+
+
+def test_volume_binding_claim_states():
+    """A Lost claim, and an ephemeral volume whose claim is not there yet, keep the pod pending in
+    upstream's words."""
+    lost = {"metadata": {"name": "old", "namespace": "default"}, "spec": {"volumeName": "gone"},
+            "status": {"phase": "Lost"}}
+    listers = {"get_claim": lambda ns, name: lost if name == "old" else None}
+    p = pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "old"}}])
+    assert fit_error(zone_nodes(), p, **listers) == (
+        '0/3 nodes are available: persistentvolumeclaim "old" bound to non-existent persistentvolume "gone".')
+    e = pod("e", volumes=[{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}])
+    assert fit_error(zone_nodes(), e, **listers) == (
+        '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
+        '"e-scratch".')
+
+
+def test_no_nodes_at_all():
+    """An empty cluster: upstream's ErrNoNodesAvailable, not a FitError."""
+    from kapiserver.scheduler.framework import NoNodesAvailable
+    with pytest.raises(NoNodesAvailable, match="^no nodes available to schedule pods$"):
+        framework().schedule(pod("p"), cluster([]).snapshot())

@@ -1,0 +1,174 @@
+"""The scheduling queue on a task.Clock: order, backoff, unschedulable pods and the events that move them."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+
+from kapiserver.scheduler.queue import SchedulingQueue
+from tests.scheduler.objects import pod
+
+EVENTS = {"NodeResourcesFit": {"Node/Add", "AssignedPod/Delete"}, "TaintToleration": {"Node/UpdateNodeTaint"}}
+
+
+def queue():
+    clock = Clock()
+    clock.advance(1000)
+    q = SchedulingQueue(clock, plugin_events=EVENTS)
+    return q, clock
+
+
+def popped(q):
+    found = []
+    q.pop().addCallback(found.append)
+    return found[0] if found else None
+
+
+def test_active_queue_orders_by_priority_then_time():
+    """Higher priority first; equal priority in the order the pods arrived."""
+    q, clock = queue()
+    q.add(pod("low", priority=1))
+    clock.advance(1)
+    q.add(pod("high", priority=10))
+    clock.advance(1)
+    q.add(pod("low2", priority=1))
+    assert [popped(q).pod["metadata"]["name"] for _ in range(3)] == ["high", "low", "low2"]
+
+
+def test_pop_waits_for_a_pod():
+    """pop() on an empty queue fires when a pod arrives, and with None when the queue closes."""
+    q, clock = queue()
+    found = []
+    q.pop().addCallback(found.append)
+    assert found == []
+    q.add(pod("p"))
+    assert found[0].pod["metadata"]["name"] == "p"
+    q.pop().addCallback(found.append)
+    q.close()
+    assert found[1] is None
+
+
+def test_backoff_doubles_from_one_to_ten_seconds():
+    """1 s after the first attempt, doubling per attempt, at most 10 s."""
+    q, clock = queue()
+    q.add(pod("p"))
+    info = popped(q)
+    durations = []
+    for attempts in range(1, 7):
+        info.attempts = attempts
+        durations.append(q.backoff_duration(info))
+    assert durations == [1, 2, 4, 8, 10, 10]
+
+
+def test_error_goes_to_backoff_then_active():
+    """A pod that failed without a rejecting plugin waits out its backoff, then is flushed to activeQ."""
+    q, clock = queue()
+    q.run()
+    q.add(pod("p"))
+    info = popped(q)
+    q.add_unschedulable_if_not_present(info)
+    assert info.uid in q.backoff
+    clock.advance(0.5)
+    assert info.uid in q.backoff
+    clock.advance(1)
+    assert info.uid in q.active
+    q.close()
+
+
+def test_unschedulable_moves_on_a_registered_event_only():
+    """A pod NodeResourcesFit rejected moves on Node/Add, not on Node/UpdateNodeTaint."""
+    q, clock = queue()
+    q.add(pod("p"))
+    info = popped(q)
+    info.unschedulable_plugins = {"NodeResourcesFit"}
+    q.add_unschedulable_if_not_present(info)
+    assert info.uid in q.unschedulable
+    q.move_all_to_active_or_backoff("Node/UpdateNodeTaint")
+    assert info.uid in q.unschedulable
+    clock.advance(5)
+    q.move_all_to_active_or_backoff("Node/Add")
+    assert info.uid in q.active
+
+
+def test_moved_pod_still_backing_off_goes_to_backoff():
+    """An event right after the failure moves the pod to backoffQ, not activeQ."""
+    q, clock = queue()
+    q.add(pod("p"))
+    info = popped(q)
+    info.unschedulable_plugins = {"NodeResourcesFit"}
+    q.add_unschedulable_if_not_present(info)
+    q.move_all_to_active_or_backoff("AssignedPod/Delete")
+    assert info.uid in q.backoff
+
+
+def test_event_during_the_attempt_is_not_lost():
+    """An event arriving while the pod is being scheduled sends the failed pod to backoffQ."""
+    q, clock = queue()
+    q.add(pod("p"))
+    info = popped(q)
+    q.move_all_to_active_or_backoff("Node/Add")
+    info.unschedulable_plugins = {"NodeResourcesFit"}
+    q.add_unschedulable_if_not_present(info)
+    assert info.uid in q.backoff
+
+
+def test_unschedulable_pods_flushed_after_five_minutes():
+    """A pod left in unschedulablePods more than 5 minutes goes back whatever happened."""
+    q, clock = queue()
+    q.run()
+    q.add(pod("p"))
+    info = popped(q)
+    info.unschedulable_plugins = {"TaintToleration"}
+    q.add_unschedulable_if_not_present(info)
+    clock.pump([30] * 10)
+    assert info.uid in q.unschedulable
+    clock.pump([30] * 2)
+    assert info.uid in q.active
+    q.close()
+
+
+def test_pod_updates():
+    """A spec change moves an unschedulable pod; a status-only change does not; delete removes it."""
+    q, clock = queue()
+    p = pod("p")
+    q.add(p)
+    info = popped(q)
+    info.unschedulable_plugins = {"TaintToleration"}
+    q.add_unschedulable_if_not_present(info)
+    status_only = {**p, "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled"}]},
+                   "metadata": {**p["metadata"], "resourceVersion": "9"}}
+    q.update(p, status_only)
+    assert info.uid in q.unschedulable
+    relabelled = {**status_only, "metadata": {**status_only["metadata"], "labels": {"x": "y"}}}
+    clock.advance(20)
+    q.update(status_only, relabelled)
+    assert info.uid in q.active
+    q.delete(relabelled)
+    assert len(q) == 0
+
+
+def test_nominator():
+    """Nominated pods are listed by node; a nomination survives an update that does not carry it."""
+    q, clock = queue()
+    p = pod("p", priority=5)
+    q.nominator.add(p, "n1")
+    assert [i.name for i in q.nominator.nominated_pods_for_node("n1")] == ["p"]
+    q.nominator.update(p, {**p, "metadata": {**p["metadata"], "resourceVersion": "2"}})
+    assert q.nominator.nominated_node(p) == "n1"
+    q.nominator.delete(p)
+    assert q.nominator.nominated_pods_for_node("n1") == []
+
+
+def test_scheduling_gates_hold_a_pod_until_removed():
+    """A pod with schedulingGates is not tried; the update removing the last gate queues it."""
+    q, clock = queue()
+    gated = pod("g", schedulingGates=[{"name": "example.com/wait"}])
+    q.add(gated)
+    found = []
+    q.pop().addCallback(found.append)
+    assert found == [] and len(q) == 1
+    relabelled = {**gated, "metadata": {**gated["metadata"], "labels": {"x": "y"}}}
+    q.update(gated, relabelled)
+    assert found == []
+    opened = {**relabelled, "spec": {**relabelled["spec"], "schedulingGates": []}}
+    q.update(relabelled, opened)
+    assert found[0].pod is opened and len(q) == 0

@@ -1,0 +1,182 @@
+"""The default profile's scores: each plugin's raw score, its normalisation, the weights, and the choice
+among equal totals."""
+
+from __future__ import annotations
+
+import random
+
+from kapiserver.scheduler.framework import CycleState, Framework, default_normalize_score
+from kapiserver.scheduler.plugins import (DEFAULT_SCORE_WEIGHTS, InterPodAffinity, NodeAffinity,
+                                          NodeResourcesBalancedAllocation, NodeResourcesFit, PodTopologySpread,
+                                          TaintToleration)
+from tests.scheduler.objects import cluster, framework, node, pod
+
+
+def scores(plugin, p, nodes, pods=()):
+    snapshot = cluster(nodes, pods).snapshot()
+    state = CycleState()
+    assert plugin.pre_score(state, p, snapshot, snapshot.node_infos) is None
+    found = {n.name: plugin.score(state, p, n) for n in snapshot.node_infos}
+    if hasattr(plugin, "normalize_score"):
+        plugin.normalize_score(state, p, found)
+    return found
+
+
+def test_least_allocated():
+    """(capacity - requested) * 100 / capacity per resource, averaged; requests missing count 100m/200Mi."""
+    nodes = [node("a", cpu="4", memory="4Gi"), node("b", cpu="4", memory="4Gi")]
+    placed = [pod("x", cpu="2", memory="2Gi", node_name="a")]
+    found = scores(NodeResourcesFit(), pod("p", cpu="1", memory="1Gi"), nodes, placed)
+    assert found == {"a": (25 + 25) // 2, "b": (75 + 75) // 2}
+    empty = scores(NodeResourcesFit(), pod("q"), [node("c", cpu="1", memory="1000Mi")])
+    assert empty == {"c": ((1000 - 100) * 100 // 1000 + (1000 - 200) * 100 // 1000) // 2}
+
+
+def test_balanced_allocation():
+    """1 - |cpu fraction - memory fraction| / 2, from actual requests."""
+    nodes = [node("a", cpu="4", memory="4Gi"), node("b", cpu="4", memory="4Gi")]
+    placed = [pod("x", cpu="3", node_name="a")]
+    found = scores(NodeResourcesBalancedAllocation(), pod("p", cpu="1", memory="1Gi"), nodes, placed)
+    assert found == {"a": int((1 - abs(1.0 - 0.25) / 2) * 100), "b": 100}
+
+
+def test_taint_toleration_prefer_no_schedule():
+    """Untolerated PreferNoSchedule taints count against a node, normalised in reverse."""
+    prefer = [{"key": "k1", "effect": "PreferNoSchedule"}, {"key": "k2", "effect": "PreferNoSchedule"}]
+    nodes = [node("a", taints=prefer), node("b", taints=prefer[:1]), node("c")]
+    assert scores(TaintToleration(), pod("p"), nodes) == {"a": 0, "b": 50, "c": 100}
+    tolerant = pod("q", tolerations=[{"key": "k1", "operator": "Exists"}])
+    assert scores(TaintToleration(), tolerant, nodes) == {"a": 0, "b": 100, "c": 100}
+
+
+def test_node_affinity_preferred():
+    """The weights of matching preferred terms, scaled so the best node has 100."""
+    nodes = [node("a", labels={"disk": "ssd"}), node("b", labels={"disk": "ssd", "gpu": "yes"}), node("c")]
+    p = pod("p", affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 20, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}},
+        {"weight": 60, "preference": {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]}}]}})
+    assert scores(NodeAffinity(), p, nodes) == {"a": 25, "b": 100, "c": 0}
+
+
+def test_topology_spread_schedule_anyway():
+    """Fewer matching pods in the node's domain scores higher; nodes without the key score 0."""
+    nodes = [node("a1", labels={"zone": "a"}), node("b1", labels={"zone": "b"}), node("x")]
+    placed = [pod("w1", node_name="a1", labels={"app": "web"}), pod("w2", node_name="a1", labels={"app": "web"})]
+    p = pod("p", labels={"app": "web"}, topologySpreadConstraints=[
+        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"app": "web"}}}])
+    found = scores(PodTopologySpread(), p, nodes, placed)
+    assert found["x"] == 0 and found["b1"] == 100 and found["a1"] < found["b1"]
+
+
+def test_inter_pod_affinity_preferred():
+    """Preferred affinity draws towards the matching pods' domain, preferred anti-affinity away."""
+    nodes = [node("a1", labels={"zone": "a"}), node("b1", labels={"zone": "b"})]
+    placed = [pod("cache", node_name="b1", labels={"app": "cache"})]
+    term = {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "cache"}},
+                                              "topologyKey": "zone"}}
+    near = pod("p", affinity={"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}})
+    assert scores(InterPodAffinity(), near, nodes, placed) == {"a1": 0, "b1": 100}
+    away = pod("q", affinity={"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}})
+    assert scores(InterPodAffinity(), away, nodes, placed) == {"a1": 100, "b1": 0}
+
+
+def test_default_normalize_score():
+    """helper.DefaultNormalizeScore, plain and reversed, and all-zero scores."""
+    found = {"a": 3, "b": 6, "c": 0}
+    default_normalize_score(found)
+    assert found == {"a": 50, "b": 100, "c": 0}
+    zero = {"a": 0, "b": 0}
+    default_normalize_score(zero, reverse=True)
+    assert zero == {"a": 100, "b": 100}
+
+
+def test_weights_decide_between_plugins():
+    """TaintToleration (weight 3) outweighs a small difference in LeastAllocated (weight 1)."""
+    prefer = [{"key": "k", "effect": "PreferNoSchedule"}]
+    nodes = [node("a", cpu="8", taints=prefer), node("b", cpu="4")]
+    assert framework().schedule(pod("p", cpu="1"), cluster(nodes).snapshot()).suggested_host == "b"
+    assert DEFAULT_SCORE_WEIGHTS["TaintToleration"] == 3 and DEFAULT_SCORE_WEIGHTS["NodeAffinity"] == 2
+
+
+def test_ties_broken_by_the_injected_random_source():
+    """Equal totals: the choice follows the random source, and every tied node can be chosen."""
+    nodes = [node("a"), node("b"), node("c")]
+    chosen = set()
+    for seed in range(30):
+        fw = framework(seed)
+        chosen.add(fw.schedule(pod("p"), cluster(nodes).snapshot()).suggested_host)
+    assert chosen == {"a", "b", "c"}
+    again = [framework(7).schedule(pod("p"), cluster(nodes).snapshot()).suggested_host for _ in range(3)]
+    assert len(set(again)) == 1
+
+
+def test_select_host_reservoir():
+    """selectHost keeps the highest score; ties replace the pick with chance 1/n."""
+    fw = Framework([], {}, rand=random.Random(1))
+    assert fw.select_host([("a", 5), ("b", 9), ("c", 1)]) == "b"
+
+
+def test_system_default_spreading_of_a_replicaset():
+    """A pod with no constraints of its own is spread from its ReplicaSet's other pods (maxSkew 3 per
+    hostname, as upstream's system defaults); a pod owned by nothing and in no Service is not."""
+    from kapiserver.scheduler.plugins import default_selector
+    rs = {"metadata": {"name": "web-1", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+    owner = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True}]
+
+    def replica(name, node_name=None):
+        p = pod(name, labels={"app": "web"}, node_name=node_name)
+        p["metadata"]["ownerReferences"] = owner
+        return p
+    selector = (lambda p: default_selector(p, [], lambda kind, ns, name: rs if name == "web-1" else None))
+    nodes = [node("a"), node("b")]
+    placed = [replica("w1", "a"), replica("w2", "a")]
+    found = scores(PodTopologySpread(selector), replica("w3"), nodes, placed)
+    assert found["b"] == 100 and found["a"] < found["b"]
+    lone = pod("lone", labels={"app": "web"})
+    snapshot = cluster(nodes, placed).snapshot()
+    assert PodTopologySpread(selector).pre_score(CycleState(), lone, snapshot, snapshot.node_infos).code == "Skip"
+
+
+def test_default_selector_merges_services_and_controller():
+    """helper.DefaultSelector: every Service selecting the pod, plus its ReplicationController's selector."""
+    from kapiserver.scheduler.plugins import default_selector
+    p = pod("p", labels={"app": "web", "tier": "front"})
+    p["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ReplicationController", "name": "rc",
+                                         "controller": True}]
+    services = [{"spec": {"selector": {"app": "web"}}}, {"spec": {"selector": {"app": "db"}}}, {"spec": {}}]
+    rc = {"spec": {"selector": {"tier": "front"}}}
+    selector = default_selector(p, services, lambda kind, ns, name: rc)
+    assert str(selector) == "app=web,tier=front"
+
+
+def test_most_allocated_profile_packs_pods():
+    """A profile with NodeResourcesFit's MostAllocated strategy sends the pod to the fuller node."""
+    from kapiserver.scheduler.plugins import profile_plugins
+    profile = {"schedulerName": "packer", "pluginConfig": [{"name": "NodeResourcesFit", "args": {
+        "scoringStrategy": {"type": "MostAllocated", "resources": [{"name": "cpu", "weight": 1},
+                                                                    {"name": "memory", "weight": 1}]}}}],
+               "plugins": {"score": {"disabled": [{"name": "NodeResourcesBalancedAllocation"}],
+                                     "enabled": [{"name": "NodeResourcesFit", "weight": 5}]}}}
+    plugins, weights = profile_plugins(profile)
+    assert weights["NodeResourcesFit"] == 5 and weights["NodeResourcesBalancedAllocation"] == 0
+    nodes = [node("a"), node("b")]
+    placed = [pod("x", cpu="2", memory="2Gi", node_name="a")]
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    assert fw.schedule(pod("p", cpu="1", memory="1Gi"), cluster(nodes, placed).snapshot()).suggested_host == "a"
+    least = framework()
+    assert least.schedule(pod("p", cpu="1", memory="1Gi"), cluster(nodes, placed).snapshot()).suggested_host == "b"
+
+
+def test_profile_disables_a_filter():
+    """A filter disabled in a profile no longer rejects nodes; an unknown plugin name is refused."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+    plugins, weights = profile_plugins({"plugins": {"filter": {"disabled": [{"name": "TaintToleration"}]}}})
+    tainted = [node("a", taints=[{"key": "k", "effect": "NoSchedule"}])]
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    assert fw.schedule(pod("p"), cluster(tainted).snapshot()).suggested_host == "a"
+    with pytest.raises(ValueError, match="NoSuchPlugin"):
+        profile_plugins({"plugins": {"score": {"enabled": [{"name": "NoSuchPlugin", "weight": 1}]}}})
