@@ -43,9 +43,10 @@ def eventually(check, timeout: float, interval: float = 0.25):
 
 
 def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
-    """kube-cluster brings up the apiserver, the controller manager and a node: with the admin kubeconfig kubectl sees node-1 Ready and
-    is kubernetes-admin and reads a pod's log from node-1, the scheduler's kubeconfig is system:kube-scheduler (allowed to bind pods), the apiserver
-    reaches the kubelet over TLS with its client certificate; a killed node is restarted; SIGTERM ends it all."""
+    """kube-cluster brings up the four daemons: with the admin kubeconfig kubectl sees node-1 Ready and is
+    kubernetes-admin; the scheduler's kubeconfig is system:kube-scheduler, allowed to bind pods; a node may not
+    touch another's Node; the controller manager fills a new namespace; a killed node is restarted; a pod is
+    scheduled onto node-1 and its log read from the kubelet over TLS; SIGTERM ends it all, leaving nothing."""
     binary = kubectl_binary()
     if not binary:
         pytest.skip("kubectl is not installed")
@@ -96,14 +97,22 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=10)
         eventually(lambda: kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz",
                                    check=False) == "ok" or _fail(), timeout=10)
-        # A pod on node-1 runs, and its log comes through the apiserver from the kubelet.
+        # A pod is scheduled by kube-scheduler onto node-1, runs there, and its log comes through the apiserver
+        # from the kubelet.  (Created once the controller manager has made the default ServiceAccount, which
+        # the ServiceAccount admission plugin wants.)
         pod = tmp_path / "pod.json"
         pod.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello"}, "spec": {
-            "nodeName": "node-1", "containers": [{"name": "c", "image": "busybox",
-                                                  "command": ["sh", "-c", "echo hello from node-1; sleep 60"]}]}}))
+            "containers": [{"name": "c", "image": "busybox",
+                            "command": ["sh", "-c", "echo hello from node-1; sleep 60"]}]}}))
+        eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-o", "name",
+                                   check=False) == "serviceaccount/default" or _fail(), timeout=10)
         kubectl(binary, admin, cache, "create", "-f", str(pod))
         eventually(lambda: kubectl(binary, admin, cache, "logs", "hello", check=False) == "hello from node-1"
-                   or _fail(), timeout=10)
+                   or _fail(), timeout=15)
+        assert kubectl(binary, admin, cache, "get", "pod", "hello", "-o", "jsonpath={.spec.nodeName}") == "node-1"
+        events = kubectl(binary, admin, cache, "get", "events", "--field-selector", "involvedObject.name=hello",
+                         "-o", "jsonpath={.items[*].reason}")
+        assert "Scheduled" in events.split()
         code = cluster.stop(timeout=30)
     finally:
         cluster.kill()
