@@ -178,19 +178,49 @@ def cluster_commands(options, files, programs: Mapping[str, Sequence[str]], read
     return commands
 
 
-class ClusterService(service.MultiService):
-    """The supervisor, and the line telling the user which kubeconfig to use."""
+LOCK = "kube-cluster.lock"
 
-    def __init__(self, supervisor, admin_kubeconfig: Path):
+
+def lock_data_dir(data_dir: Path):
+    """The data directory's lock (a FilesystemLock: a symlink naming this pid, broken when that process is
+    gone), so that two kube-clusters never share one store; SystemExit, naming the holder, if it is taken."""
+    from twisted.python.lockfile import FilesystemLock
+    lock = FilesystemLock(str(data_dir / LOCK))
+    if not lock.lock():
+        try:
+            holder = os.readlink(data_dir / LOCK)
+        except OSError:
+            holder = "?"
+        raise SystemExit(f"kube-cluster: {data_dir} is in use by another kube-cluster (pid {holder})")
+    return lock
+
+
+class ClusterService(service.MultiService):
+    """The supervisor, the line telling the user which kubeconfig to use, and the data directory's lock
+    (released once every daemon has stopped)."""
+
+    def __init__(self, supervisor, admin_kubeconfig: Path, lock=None):
         super().__init__()
         self.supervisor = supervisor
         self.admin_kubeconfig = admin_kubeconfig
+        self.lock = lock
         supervisor.setServiceParent(self)
 
     def startService(self):
         self.supervisor.output.out.write(f"To use the cluster:\n    export KUBECONFIG={self.admin_kubeconfig}\n")
         self.supervisor.output.out.flush()
         super().startService()
+
+    def stopService(self):
+        d = super().stopService()
+        if self.lock is not None:
+            d.addBoth(self._unlock)
+        return d
+
+    def _unlock(self, result):
+        if self.lock.locked:
+            self.lock.unlock()
+        return result
 
 
 def makeService(options, reactor=None, programs: Optional[Mapping[str, Sequence[str]]] = None, spawn=None,
@@ -205,6 +235,7 @@ def makeService(options, reactor=None, programs: Optional[Mapping[str, Sequence[
     from .supervisor import Supervisor, default_spawn
     data_dir = Path(options["data-dir"])
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_data_dir(data_dir)
     files = pki.ensure_cluster_pki(data_dir, apiserver_url(options), node_names(options["nodes"]))
 
     def ready():
@@ -213,4 +244,4 @@ def makeService(options, reactor=None, programs: Optional[Mapping[str, Sequence[
     commands = cluster_commands(options, files, programs or default_programs(), ready, child_environment())
     supervisor = Supervisor(commands, spawn or default_spawn(reactor), reactor, out,
                             stop_timeout=options["stop-timeout"])
-    return ClusterService(supervisor, files.admin)
+    return ClusterService(supervisor, files.admin, lock)

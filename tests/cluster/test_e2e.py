@@ -121,4 +121,5 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     assert stopped[0] == "node-1" and stopped[-1] == "apiserver", stopped
     assert "Server Shut Down." in cluster.lines[-1]
     assert processes_mentioning(str(data)) == []
+    assert not os.path.lexists(data / "kube-cluster.lock")
     assert processes_mentioning("hello from node-1") == []

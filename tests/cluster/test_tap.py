@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,4 +122,23 @@ def test_make_service_writes_the_pki_and_starts_the_apiserver_first(tmp_path):
     cluster.startService()
     assert f"export KUBECONFIG={tmp_path / 'admin.kubeconfig'}" in out.getvalue()
     assert spawner.started() == ["apiserver"]
-    assert cluster.stopService() is not None
+    stopped = cluster.stopService()
+    spawner.last("apiserver").exit(0)
+    assert stopped.called
+
+
+def test_one_data_dir_serves_one_cluster_at_a_time(tmp_path):
+    """A second kube-cluster on a data dir in use exits naming the first's pid; once the first has stopped,
+    or died, the directory is free again."""
+    options = parse(f"--data-dir={tmp_path}")
+    programs = {role: [sys.executable, role] for role in tap.PLUGINS}
+    spawner = FakeSpawner()
+    first = tap.makeService(options, MemoryReactorClock(), programs, spawner, io.StringIO())
+    with pytest.raises(SystemExit, match=f"in use by another kube-cluster \\(pid {os.getpid()}\\)"):
+        tap.makeService(options, MemoryReactorClock(), programs, FakeSpawner(), io.StringIO())
+    first.startService()
+    first.stopService()
+    spawner.last("apiserver").exit(0)
+    tap.makeService(options, MemoryReactorClock(), programs, FakeSpawner(), io.StringIO()).lock.unlock()
+    os.symlink("999999999", tmp_path / tap.LOCK)      # a kube-cluster that died holding it
+    tap.makeService(options, MemoryReactorClock(), programs, FakeSpawner(), io.StringIO()).lock.unlock()
