@@ -123,3 +123,23 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     assert processes_mentioning(str(data)) == []
     assert not os.path.lexists(data / "kube-cluster.lock")
     assert processes_mentioning("hello from node-1") == []
+
+
+def test_a_killed_cluster_leaves_no_daemon_behind(tmp_path):
+    """kube-cluster killed with SIGKILL (no chance to stop its children): each daemon sees its stdin close and
+    stops itself within seconds."""
+    data = tmp_path / "data"
+    cluster = Watched([sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
+                       "kube-cluster", f"--data-dir={data}", f"--apiserver-port={free_port()}", "--nodes=0"],
+                      cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        cluster.wait_for(lambda line: line.startswith("scheduler") and "starting up" in line, timeout=20)
+        assert len(processes_mentioning(str(data))) == 4     # kube-cluster and its three daemons
+        cluster.process.kill()
+        cluster.process.wait(10)
+
+        def gone():
+            assert processes_mentioning(str(data)) == []
+        eventually(gone, timeout=15)
+    finally:
+        cluster.kill()
