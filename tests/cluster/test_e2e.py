@@ -89,6 +89,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         published = kubectl(binary, admin, cache, "get", "configmap", "kube-root-ca.crt", "-n", "e2e", "-o",
                             "jsonpath={.data.ca\\.crt}")
         assert published.strip() == (data / "pki" / "ca.crt").read_text().strip()
+        # A token the apiserver issues (signed with pki/sa.key) authenticates its ServiceAccount.
+        token = kubectl(binary, admin, cache, "create", "token", "default", "-n", "e2e")
+        config = json.loads(admin.read_text())
+        config["users"][0]["user"] = {"token": token}       # the same server and CA, no client certificate
+        as_token = tmp_path / "token.kubeconfig"
+        as_token.write_text(json.dumps(config))
+        whoami = json.loads(kubectl(binary, as_token, cache, "auth", "whoami", "-o", "json"))
+        assert whoami["status"]["userInfo"]["username"] == "system:serviceaccount:e2e:default"
         # A node that dies is started again, a second later.
         first = cluster.wait_for(lambda line: "node-1 started (pid" in line, timeout=1)
         os.kill(int(first.split("(pid ")[1].rstrip(")")), signal.SIGKILL)
