@@ -42,10 +42,41 @@ def eventually(check, timeout: float, interval: float = 0.25):
         time.sleep(interval)
 
 
+def signed_user_kubeconfig(binary, admin: Path, cache, tmp_path, user: str) -> Path:
+    """A kubeconfig for `user` whose certificate the cluster signed through a CertificateSigningRequest."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user)])).sign(key, hashes.SHA256())
+    csr = tmp_path / "csr.json"
+    csr.write_text(json.dumps({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": user},
+        "spec": {"request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
+                 "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]}}))
+    kubectl(binary, admin, cache, "create", "-f", str(csr))
+    kubectl(binary, admin, cache, "certificate", "approve", user)
+    certificate = eventually(lambda: kubectl(binary, admin, cache, "get", "csr", user, "-o",
+                                             "jsonpath={.status.certificate}", check=False) or _fail(), timeout=10)
+    config = json.loads(admin.read_text())
+    config["users"][0]["user"] = {
+        "client-certificate-data": certificate,
+        "client-key-data": base64.b64encode(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())).decode()}
+    path = tmp_path / f"{user}.kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
 def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     """kube-cluster brings up the four daemons: with the admin kubeconfig kubectl sees node-1 Ready and is
     kubernetes-admin; the scheduler's kubeconfig is system:kube-scheduler, allowed to bind pods; a node may not
-    touch another's Node; the controller manager fills a new namespace; a killed node is restarted; a pod is
+    touch another's Node; the controller manager fills a new namespace and signs an approved CSR with the cluster
+    CA; a token the apiserver issues verifies; a killed node is restarted; a pod is
     scheduled onto node-1 and its log read from the kubelet over TLS; SIGTERM ends it all, leaving nothing."""
     binary = kubectl_binary()
     if not binary:
@@ -97,6 +128,10 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         as_token.write_text(json.dumps(config))
         whoami = json.loads(kubectl(binary, as_token, cache, "auth", "whoami", "-o", "json"))
         assert whoami["status"]["userInfo"]["username"] == "system:serviceaccount:e2e:default"
+        # The controller manager signs an approved CSR with the cluster CA: the certificate authenticates.
+        user_kubeconfig = signed_user_kubeconfig(binary, admin, cache, tmp_path, "jane")
+        whoami = json.loads(kubectl(binary, user_kubeconfig, cache, "auth", "whoami", "-o", "json"))
+        assert whoami["status"]["userInfo"]["username"] == "jane"
         # A node that dies is started again, a second later.
         first = cluster.wait_for(lambda line: "node-1 started (pid" in line, timeout=1)
         os.kill(int(first.split("(pid ")[1].rstrip(")")), signal.SIGKILL)
