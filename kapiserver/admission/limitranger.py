@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, Attributes
-from ..registry.defaults._quantity import parse_quantity
+from ..machinery.quantity import parse_quantity
 from ..registry.options import ListOptions
 from .refusal import is_resource
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
-from ..registry.defaults._quantity import canonical_quantity, parse_quantity
+from ..machinery.quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
 
 # The legacy names of object counts, besides count/<resource>[.<group>].

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, Attributes
-from ..registry.defaults._quantity import parse_quantity
+from ..machinery.quantity import parse_quantity
 from .refusal import forbidden, is_resource
 from .tolerations import merge_tolerations
 

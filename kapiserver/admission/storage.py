@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..machinery.errors import StatusError
 from ..registry.attributes import CREATE, UPDATE, Attributes
-from ..registry.defaults._quantity import parse_quantity
+from ..machinery.quantity import parse_quantity
 from .refusal import forbidden, is_resource
 
 PVC_PROTECTION = "kubernetes.io/pvc-protection"

@@ -43,8 +43,12 @@ class EventRecorder:
         # (involvedObject uid/name, type, reason, message) -> [namespace, event name, count, first seen]
         self._seen: "OrderedDict[Tuple, list]" = OrderedDict()
         self.pending: set = set()
+        self._last_nanos = 0
 
     def eventf(self, obj: dict, type_: str, reason: str, fmt: str, *args) -> Deferred:
+        """``fmt`` may use Go's verbs as upstream's messages do: %v and %s, %d, %q (quoted)."""
+        if args:
+            fmt = fmt.replace("%v", "%s").replace("%q", '"%s"')
         return self.event(obj, type_, reason, fmt % args if args else fmt)
 
     def event(self, obj: dict, type_: str, reason: str, message: str) -> Deferred:
@@ -74,7 +78,10 @@ class EventRecorder:
                 if e.code != 404:
                     raise
                 # Gone (TTL): write a new one.
-        name = f"{reference.get('name', 'unknown')}.{int(now * 1e9):x}"
+        # Upstream names an event by the time in nanoseconds; two in the same nanosecond (a clock that does
+        # not move) would clash, so each is at least one past the last.
+        nanos = self._last_nanos = max(int(now * 1e9), self._last_nanos + 1)
+        name = f"{reference.get('name', 'unknown')}.{nanos:x}"
         event = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},

@@ -9,12 +9,11 @@ from __future__ import annotations
 from cryptography.x509.oid import NameOID
 
 from ..client.cache import split_key
-from ..client.resources import CERTIFICATE_SIGNING_REQUESTS, Resource
+from ..client.resources import CERTIFICATE_SIGNING_REQUESTS, SUBJECT_ACCESS_REVIEWS
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .csr import KUBE_APISERVER_CLIENT_KUBELET, has_condition, parse_request, subject, validate_kubelet_client
 
-SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False)
 # (subresource, message), in the order upstream's recognizers try them.
 SELF_NODE_CLIENT = ("selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview.")
 NODE_CLIENT = ("nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview.")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional
 
+from ..client.indexes import POD_NODE_NAME, pod_node_name
 from ..client.cache import split_key
 from ..client.resources import LEASES, NODES, PODS
 from ..client.rest import APIError
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .ownwrites import newest
-from .taints import NO_EXECUTE, NO_SCHEDULE, POD_NODE_INDEX, pod_node_name, same_taint
+from .taints import NO_EXECUTE, NO_SCHEDULE, same_taint
 
 COMPONENT = "node-controller"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
@@ -124,7 +125,7 @@ class NodeLifecycleController(QueueController):
         self.nodes = self.informer(NODES)
         self.leases = self.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
         self.pods = self.informer(PODS)
-        self.pods.indexer.add_indexers({POD_NODE_INDEX: pod_node_name})
+        self.pods.indexer.add_indexers({POD_NODE_NAME: pod_node_name})
         self.health: Dict[str, NodeHealth] = {}
         self.written: Dict[str, dict] = {}
         self.zone_next_taint: Dict[str, float] = {}
@@ -188,7 +189,7 @@ class NodeLifecycleController(QueueController):
         if current is not None and current != "True":
             if observed == "True":
                 self._node_event(name, name, "NodeNotReady", f"Node {name} status is now: NodeNotReady")
-            for pod_key in self.pods.indexer.index_keys(POD_NODE_INDEX, name):
+            for pod_key in self.pods.indexer.index_keys(POD_NODE_NAME, name):
                 self.queue.add("pod:" + pod_key)
 
     def _node_event(self, name: str, uid: str, reason: str, message: str) -> None:

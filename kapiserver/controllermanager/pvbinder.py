@@ -13,10 +13,10 @@ left to external provisioners: a claim of a class with a provisioner is annotate
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import Dict, Optional
 
+from ..machinery.quantity import parse_quantity
 from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
@@ -35,19 +35,9 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 BETA_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
-_SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
-             "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": 1,
-             "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(?:[eE]([+-]?[0-9]+))?([a-zA-Z]*)$")
-
-
 def quantity(text) -> Fraction:
     """A resource.Quantity's value (0 for an absent or unparseable one)."""
-    match = _QUANTITY.match(str(text or "0").strip())
-    if not match or match.group(3) not in _SUFFIXES:
-        return Fraction(0)
-    value = Fraction(match.group(1)) * _SUFFIXES[match.group(3)]
-    return value * Fraction(10) ** int(match.group(2)) if match.group(2) else value
+    return parse_quantity(text if text is not None else "0") or Fraction(0)
 
 
 def claim_class(claim: dict) -> str:

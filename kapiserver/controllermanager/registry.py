@@ -14,10 +14,17 @@ CONTROLLERS: Dict[str, str] = {
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
 
     # -- replicasets, replication controllers, deployments
+    "replicaset-controller": "replicaset:start_replicaset_controller",
+    "replicationcontroller-controller": "replication:start_replication_controller",
+    "deployment-controller": "deployment:start_deployment_controller",
 
     # -- statefulsets, daemonsets, disruption budgets
 
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
+    "job-controller": "job:start_job_controller",
+    "cronjob-controller": "cronjob:start_cronjob_controller",
+    "ttl-after-finished-controller": "ttlafterfinished:start_ttl_after_finished_controller",
+    "pod-garbage-collector-controller": "podgc:start_pod_gc_controller",
 
     # -- endpoints, endpointslices, mirroring
     "endpoints-controller": "endpoints:start_endpoints_controller",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+from ..client.indexes import POD_NODE_NAME, pod_node_name
 from ..client.cache import split_key
 from ..client.resources import NODES, PODS
 from ..client.rest import APIError
 from ..machinery import meta
 from .context import ControllerContext, QueueController
-from .taints import POD_NODE_INDEX, matching_tolerations, min_toleration_seconds, no_execute_taints, pod_node_name
+from .taints import matching_tolerations, min_toleration_seconds, no_execute_taints
 
 COMPONENT = "taint-eviction-controller"
 EVICTION_REASON = "TaintManagerEviction"
@@ -47,7 +48,7 @@ class TaintEvictionController(QueueController):
         self.recorder = ctx.recorder(COMPONENT)
         self.pods = self.informer(PODS)
         self.nodes = self.informer(NODES)
-        self.pods.indexer.add_indexers({POD_NODE_INDEX: pod_node_name})
+        self.pods.indexer.add_indexers({POD_NODE_NAME: pod_node_name})
         self.evictions: Dict[str, ScheduledEviction] = {}
         self.pods.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                                     on_delete=self.enqueue)
@@ -59,7 +60,7 @@ class TaintEvictionController(QueueController):
             self._node_changed(new)
 
     def _node_changed(self, node: dict) -> None:
-        for key in self.pods.indexer.index_keys(POD_NODE_INDEX, node["metadata"]["name"]):
+        for key in self.pods.indexer.index_keys(POD_NODE_NAME, node["metadata"]["name"]):
             self.queue.add(key)
 
     def stop(self) -> None:

@@ -60,9 +60,4 @@ def same_taint(a: dict, b: dict) -> bool:
 
 # The pods informer is shared by every controller of the process, and an index name may be registered once per
 # function: this group's index of pods by spec.nodeName, under a name of its own.
-POD_NODE_INDEX = "infra:spec.nodeName"
 
-
-def pod_node_name(pod: dict) -> List[str]:
-    name = (pod.get("spec") or {}).get("nodeName")
-    return [name] if name else []

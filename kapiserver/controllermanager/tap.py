@@ -13,7 +13,8 @@ DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "lead
              "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
              "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
              "namespace-sync-period", "horizontal-pod-autoscaler-sync-period", "endpoint-updates-batch-period",
-             "endpointslice-updates-batch-period", "mirroring-endpointslice-updates-batch-period")
+             "endpointslice-updates-batch-period", "mirroring-endpointslice-updates-batch-period",
+             "pvclaimbinder-sync-period")
 INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concurrent-rc-syncs",
             "concurrent-statefulset-syncs", "concurrent-daemonset-syncs", "concurrent-job-syncs",
             "concurrent-cron-job-syncs", "concurrent-endpoint-syncs", "concurrent-service-endpoint-syncs",
@@ -21,7 +22,9 @@ INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concu
             "concurrent-serviceaccount-token-syncs", "concurrent-namespace-syncs", "concurrent-gc-syncs",
             "concurrent-resource-quota-syncs", "concurrent-ttl-after-finished-syncs",
             "concurrent-horizontal-pod-autoscaler-syncs", "terminated-pod-gc-threshold",
-            "large-cluster-size-threshold", "max-endpoints-per-slice", "mirroring-max-endpoints-per-subset")
+            "large-cluster-size-threshold", "max-endpoints-per-slice", "mirroring-max-endpoints-per-subset",
+            "concurrent-ephemeralvolume-syncs")
+FLOATS = ("node-eviction-rate", "secondary-node-eviction-rate", "unhealthy-zone-threshold")
 
 
 class Options(usage.Options):
@@ -72,6 +75,13 @@ class Options(usage.Options):
         ["node-monitor-period", None, "5s", "How often node health is checked."],
         ["node-startup-grace-period", None, "1m", "How long a starting node may be unresponsive."],
         ["large-cluster-size-threshold", None, "50", "Nodes from which the eviction rate limit is for large clusters."],
+        ["node-eviction-rate", None, "0.1", "Nodes per second tainted for eviction in a healthy zone."],
+        ["secondary-node-eviction-rate", None, "0.01",
+         "Nodes per second tainted for eviction in a partially disrupted zone."],
+        ["unhealthy-zone-threshold", None, "0.55",
+         "Fraction of not-Ready nodes (at least 3) from which a zone is partially disrupted."],
+        ["pvclaimbinder-sync-period", None, "15s", "How often volumes and claims are synced."],
+        ["concurrent-ephemeralvolume-syncs", None, "5", "Ephemeral volumes synced at once."],
         ["pod-eviction-timeout", None, "5m", "Unused since taint-based eviction (kept for upstream's flag)."],
         ["root-ca-file", None, None,
          "The cluster's CA bundle, published as kube-root-ca.crt in every namespace (ca.crt)."],
@@ -113,6 +123,12 @@ class Options(usage.Options):
             except ValueError:
                 raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
                                        f'strconv.ParseInt: parsing "{self[name]}": invalid syntax') from None
+        for name in FLOATS:
+            try:
+                self[name] = float(self[name])
+            except ValueError:
+                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
+                                       f'strconv.ParseFloat: parsing "{self[name]}": invalid syntax') from None
         spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
         try:
             self["controllers"] = registry.selected(spec)

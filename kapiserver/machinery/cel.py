@@ -28,6 +28,7 @@ from celpy import celtypes
 from lark import Token, Tree
 
 from .errors import FieldError
+from .quantity import parse_quantity
 
 SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
@@ -122,12 +123,6 @@ def _optional_value(opt):
 
 # Kubernetes' quantity library: quantity("1Gi"), isQuantity(s), and a Quantity's methods.
 _QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
-_QUANTITY_SUFFIXES = {"Ki": Fraction(2 ** 10), "Mi": Fraction(2 ** 20), "Gi": Fraction(2 ** 30),
-                      "Ti": Fraction(2 ** 40), "Pi": Fraction(2 ** 50), "Ei": Fraction(2 ** 60),
-                      "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
-                      "k": Fraction(10 ** 3), "M": Fraction(10 ** 6), "G": Fraction(10 ** 9), "T": Fraction(10 ** 12),
-                      "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
-
 
 class Quantity:
     """A resource quantity as an exact number (its text kept for string())."""
@@ -150,14 +145,7 @@ def _quantity_text(value: Fraction) -> str:
 
 
 def _parse_quantity(text: str) -> Optional[Fraction]:
-    match = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        return None
-    suffix = match.group(2) or ""
-    scale = _QUANTITY_SUFFIXES.get(suffix)
-    if scale is None:
-        scale = Fraction(10) ** int(suffix[1:])
-    return Fraction(match.group(1)) * scale
+    return parse_quantity(str(text)) if isinstance(text, str) else None
 
 
 def _quantity(text):

@@ -25,13 +25,11 @@ from ..auth import certs
 from ..auth.authn import user_from_certificate
 from ..auth.tls import peer_certificate
 from ..auth.user import ALL_UNAUTHENTICATED, ANONYMOUS, UserInfo, with_authenticated
-from ..client.resources import Resource
+from ..client.resources import SUBJECT_ACCESS_REVIEWS, TOKEN_REVIEWS
 
 log = Logger()
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "Webhook")
-TOKEN_REVIEWS = Resource("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False)
-SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False)
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 # Paths with a subresource of their own; everything else is nodes/proxy.
 _SUBRESOURCE_PATHS = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..machinery import meta
 from .strategy import Strategy
 
 
@@ -9,9 +10,10 @@ class CertificateSigningRequestStrategy(Strategy):
     """A CSR records who asked for it: spec.username, uid, groups and extra come from
     the requesting user, whatever the body said (upstream's PrepareForCreate)."""
 
-    def __init__(self, info, request_user):
+    def __init__(self, info, request_user, clock=None):
         super().__init__(info)
         self.request_user = request_user
+        self.clock = clock
 
     def prepare_for_create(self, obj: dict) -> None:
         super().prepare_for_create(obj)
@@ -22,6 +24,29 @@ class CertificateSigningRequestStrategy(Strategy):
         for field in ("username", "uid", "groups", "extra"):
             if user.get(field):
                 spec[field] = user[field]
+
+    def _condition_times(self, new: dict, old: dict) -> None:
+        """Conditions written without times get them, as upstream's strategy fills them: lastUpdateTime now,
+        lastTransitionTime that of the old condition of the same type and status, else now."""
+        if self.clock is None:
+            return
+        now = meta.rfc3339(self.clock.seconds())
+        previous = {c.get("type"): c for c in (old.get("status") or {}).get("conditions") or []}
+        for condition in (new.get("status") or {}).get("conditions") or []:
+            if not condition.get("lastUpdateTime"):
+                condition["lastUpdateTime"] = now
+            if not condition.get("lastTransitionTime"):
+                before = previous.get(condition.get("type")) or {}
+                same = before.get("status") == condition.get("status") and before.get("lastTransitionTime")
+                condition["lastTransitionTime"] = before["lastTransitionTime"] if same else now
+
+    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_status_update(new, old)
+        self._condition_times(new, old)
+
+    def prepare_for_approval(self, new: dict, old: dict) -> None:
+        super().prepare_for_approval(new, old)
+        self._condition_times(new, old)
 
     def prepare_for_update(self, new: dict, old: dict) -> None:
         super().prepare_for_update(new, old)

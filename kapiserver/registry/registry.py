@@ -82,7 +82,7 @@ class Registry:
             return core.NodeStrategy(info)
         if key == ("certificates.k8s.io", "certificatesigningrequests"):
             from .certificates import CertificateSigningRequestStrategy
-            return CertificateSigningRequestStrategy(info, lambda: self.request_user())
+            return CertificateSigningRequestStrategy(info, lambda: self.request_user(), self.clock)
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)

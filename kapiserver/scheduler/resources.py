@@ -9,9 +9,9 @@ request is component-helpers' PodRequests: the sum of its containers, the restar
 from __future__ import annotations
 
 import math
-import re
-from fractions import Fraction
 from typing import Mapping, Optional
+
+from ..machinery.quantity import parse_quantity
 
 CPU, MEMORY, EPHEMERAL_STORAGE, PODS = "cpu", "memory", "ephemeral-storage", "pods"
 
@@ -19,30 +19,6 @@ CPU, MEMORY, EPHEMERAL_STORAGE, PODS = "cpu", "memory", "ephemeral-storage", "po
 # for when scoring, so that many such pods do not all land on one node.
 DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
-
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-                       r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
-_SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
-             "n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": 1,
-             "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
-
-
-def parse_quantity(value) -> Optional[Fraction]:
-    """The exact value of a resource.Quantity ("100m", "1Gi", "2e3", 4); None if it does not parse."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return Fraction(value)
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.match(value.strip())
-    if not match:
-        return None
-    suffix = match.group(2) or ""
-    scale = _SUFFIXES.get(suffix)
-    if scale is None:
-        scale = Fraction(10) ** int(suffix[1:])
-    return Fraction(match.group(1)) * scale
 
 
 def amount(name: str, value) -> int:

@@ -218,3 +218,23 @@ def test_reflector_backs_off_when_the_server_is_away():
     assert client.watches[0].done.called
 
 
+
+
+def test_event_recorder_names_are_unique_on_a_stopped_clock_and_go_verbs_format():
+    from kapiserver.client.events import EventRecorder
+
+    class Recording:
+        def __init__(self):
+            self.created = []
+
+        async def create(self, resource, event, namespace=None):
+            self.created.append(event)
+            return event
+    client = Recording()
+    recorder = EventRecorder(client, "test", clock=Clock())
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "uid": "u"}}
+    recorder.eventf(pod, "Normal", "Created", "Created pod: %v", "p-1")
+    recorder.eventf(pod, "Normal", "Created", "Created pod: %q", "p-2")
+    names = [e["metadata"]["name"] for e in client.created]
+    assert len(set(names)) == 2
+    assert [e["message"] for e in client.created] == ["Created pod: p-1", 'Created pod: "p-2"']

@@ -86,11 +86,16 @@ def test_certificatesigningrequest_api(apiserver):
         "metadata": {"annotations": {"patchedapproval": "true"}},
         "status": {"conditions": [{"type": "ApprovalPatch", "status": "True", "reason": "e2e"}]}}, headers=MERGE))
     assert [c["type"] for c in patched["status"]["conditions"]] == ["ApprovalPatch"]
+    # Conditions written without times get them, as upstream's approval strategy fills them.
+    first = patched["status"]["conditions"][0]
+    assert first["lastUpdateTime"] and first["lastTransitionTime"]
     assert patched["metadata"]["annotations"]["patchedapproval"] == "true"
     patched["status"]["conditions"].append({"type": "Approved", "status": "True", "reason": "E2E",
                                             "message": "Set from an e2e test"})
     updated = ok(apiserver.request("PUT", f"{CSRS}/{name}/approval", patched))
     assert [c["type"] for c in updated["status"]["conditions"]] == ["ApprovalPatch", "Approved"]
+    assert updated["status"]["conditions"][0]["lastTransitionTime"] == first["lastTransitionTime"]
+    assert updated["status"]["conditions"][1]["lastUpdateTime"]
 
     status = ok(apiserver.request("GET", f"{CSRS}/{name}/status"))
     assert (status["apiVersion"], status["kind"]) == ("certificates.k8s.io/v1", "CertificateSigningRequest")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from . import pod as _pod
-from ._quantity import canonical_resource_list
+from ...machinery.quantity import canonical_resource_list
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub
 
 DEFAULT_CLIENT_IP_TIMEOUT = 10800  # seconds of ClientIP session affinity

@@ -3,7 +3,7 @@ node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaul
 
 from __future__ import annotations
 
-from ._quantity import canonical_quantity, canonical_resource_list
+from ...machinery.quantity import canonical_quantity, canonical_resource_list
 from ._util import child, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80

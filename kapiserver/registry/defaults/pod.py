@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ._quantity import canonical_quantity, canonical_resource_list, parse_quantity
+from ...machinery.quantity import canonical_quantity, canonical_resource_list, parse_quantity
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub, template_metadata
 
 DEFAULT_MODE = 0o644      # 420: secret, configMap, downwardAPI and projected volumes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import cron
+from ...machinery import cron
 from . import meta as _meta
 from . import names, pod
 from ._util import (Errors, go_label_selector, go_string_map, immutable, invalid, invalid_go, label_selector,

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import meta as _meta
 from . import names, pod
-from ..defaults._quantity import parse_quantity
+from ...machinery.quantity import parse_quantity
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
                     labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)
 

@@ -11,7 +11,7 @@ from typing import Any
 from .. import apfbootstrap
 from . import meta as _meta
 from . import names, pod
-from ..defaults._quantity import parse_quantity
+from ...machinery.quantity import parse_quantity
 from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
                     go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
                     nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required, seq,

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ...machinery import codec
-from ..defaults._quantity import parse_quantity
+from ...machinery.quantity import parse_quantity
 from . import meta as _meta
 from . import names
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid, is_int,

@@ -1,0 +1,310 @@
+"""job-controller against a real apiserver, pods run by simulated nodes: completion, Indexed jobs, failures
+and backoff, the pod failure policy, deadlines, suspend, adoption; and its pure rules without a server."""
+
+import pytest
+
+from kapiserver.client.resources import EVENTS, JOBS, PODS
+from kapiserver.controllermanager import jobpods
+from kapiserver.controllermanager import jobutil as u
+from kapiserver.node.simulated import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION
+from tests.controllermanager.conftest import eventually, run
+
+
+def job_object(name, namespace, completions=1, parallelism=1, annotations=None, **spec):
+    body = {"completions": completions, "parallelism": parallelism,
+            "template": {"metadata": {"annotations": annotations or {}},
+                         "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}
+    body.update(spec)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace},
+            "spec": body}
+
+
+def conditions(job):
+    return {c["type"]: c for c in (job.get("status") or {}).get("conditions") or []}
+
+
+def get_job(client, name, namespace):
+    return run(client.get(JOBS, name, namespace))
+
+
+def finished(client, name, namespace, kind="Complete"):
+    def check():
+        job = get_job(client, name, namespace)
+        return conditions(job).get(kind, {}).get("status") == "True" and job
+    return check
+
+
+def job_pods(client, namespace, name):
+    return run(client.list(PODS, namespace, label_selector=f"batch.kubernetes.io/job-name={name}"))["items"]
+
+
+def reasons(client, namespace, name):
+    return [(e["reason"], e["message"]) for e in run(client.list(EVENTS, namespace))["items"]
+            if e["involvedObject"]["name"] == name]
+
+
+@pytest.fixture
+def jobs(controllers, simulated_nodes):
+    simulated_nodes("batch-node", schedule=True, run_seconds=0.2)
+    manager = controllers("job-controller")
+    controller = manager.controllers["job-controller"]
+    controller.pod_failure_backoff = 0.2
+    return controller
+
+
+def test_job_completes_with_tracking_finalizers_and_counts(jobs, client, namespace):
+    """Three completions two at a time: pods carry the job's labels, owner and finalizer, the job ends
+    SuccessCriteriaMet then Complete with succeeded 3, and the pods' finalizers are gone."""
+    run(client.create(JOBS, job_object("three", namespace, completions=3, parallelism=2)))
+    job = eventually(finished(client, "three", namespace), timeout=20)
+    status = job["status"]
+    assert status["succeeded"] == 3 and status.get("failed", 0) == 0 and status["active"] == 0
+    assert status["startTime"] and status["completionTime"]
+    assert status["uncountedTerminatedPods"] in ({}, {"succeeded": [], "failed": []}) or \
+        not any(status["uncountedTerminatedPods"].values())
+    kinds = [c["type"] for c in status["conditions"]]
+    assert kinds.index("SuccessCriteriaMet") < kinds.index("Complete")
+    assert conditions(job)["Complete"]["reason"] == "CompletionsReached"
+    pods = job_pods(client, namespace, "three")
+    assert len(pods) == 3
+    uid = job["metadata"]["uid"]
+    for pod in pods:
+        labels = pod["metadata"]["labels"]
+        assert labels["batch.kubernetes.io/controller-uid"] == uid and labels["controller-uid"] == uid
+        assert labels["job-name"] == "three"
+        assert pod["metadata"]["ownerReferences"][0]["uid"] == uid
+        assert u.JOB_TRACKING_FINALIZER not in (pod["metadata"].get("finalizers") or [])
+    events = eventually(lambda: (e := reasons(client, namespace, "three")) and ("Completed", "Job completed") in e
+                        and e)
+    assert any(r == "SuccessfulCreate" and m.startswith("Created pod: three-") for r, m in events)
+
+
+def test_indexed_job_gives_each_pod_its_index(jobs, client, namespace):
+    """Indexed completion: annotation, label, hostname, JOB_COMPLETION_INDEX env; completedIndexes 0-2."""
+    run(client.create(JOBS, job_object("idx", namespace, completions=3, parallelism=3, completionMode="Indexed")))
+    job = eventually(finished(client, "idx", namespace), timeout=20)
+    assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
+    pods = job_pods(client, namespace, "idx")
+    indexes = sorted(int(p["metadata"]["annotations"][u.JOB_COMPLETION_INDEX]) for p in pods)
+    assert indexes == [0, 1, 2]
+    for pod in pods:
+        index = pod["metadata"]["annotations"][u.JOB_COMPLETION_INDEX]
+        assert pod["metadata"]["labels"][u.JOB_COMPLETION_INDEX] == index
+        assert pod["spec"]["hostname"] == f"idx-{index}"
+        assert pod["metadata"]["name"].startswith(f"idx-{index}-")
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert "JOB_COMPLETION_INDEX" in env
+
+
+def test_failing_job_reaches_backoff_limit(jobs, client, namespace):
+    """Pods exiting 1 are counted failed; past backoffLimit the job gets FailureTarget then Failed
+    (BackoffLimitExceeded) and the event with upstream's message."""
+    run(client.create(JOBS, job_object("fails", namespace, backoffLimit=1,
+                                       annotations={EXIT_CODE_ANNOTATION: "1", RUN_SECONDS_ANNOTATION: "0.1"})))
+    job = eventually(finished(client, "fails", namespace, "Failed"), timeout=20)
+    assert job["status"]["failed"] == 2
+    assert conditions(job)["Failed"]["reason"] == "BackoffLimitExceeded"
+    assert conditions(job)["FailureTarget"]["status"] == "True"
+    eventually(lambda: ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+               in reasons(client, namespace, "fails"))
+
+
+def test_pod_failure_policy_fail_job_on_exit_code(jobs, client, namespace):
+    """A FailJob rule on exit code 42 fails the job at the first such pod with reason PodFailurePolicy."""
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    run(client.create(JOBS, job_object("pfp", namespace, backoffLimit=6, podFailurePolicy=policy,
+                                       annotations={EXIT_CODE_ANNOTATION: "42", RUN_SECONDS_ANNOTATION: "0.1"})))
+    job = eventually(finished(client, "pfp", namespace, "Failed"), timeout=20)
+    failed = conditions(job)["Failed"]
+    assert failed["reason"] == "PodFailurePolicy"
+    assert failed["message"].startswith("Container c for pod ") and "exit code 42 matching FailJob rule at index 0" \
+        in failed["message"]
+    assert job["status"]["failed"] == 1
+
+
+def test_active_deadline_fails_the_job(jobs, client, namespace):
+    """activeDeadlineSeconds: pods still running are deleted and the job fails with DeadlineExceeded."""
+    run(client.create(JOBS, job_object("slow", namespace, activeDeadlineSeconds=1,
+                                       annotations={RUN_SECONDS_ANNOTATION: "60"})))
+    job = eventually(finished(client, "slow", namespace, "Failed"), timeout=20)
+    assert conditions(job)["Failed"]["reason"] == "DeadlineExceeded"
+    assert conditions(job)["Failed"]["message"] == "Job was active longer than specified deadline"
+    eventually(lambda: job_pods(client, namespace, "slow") == [] or
+               all(p["metadata"].get("deletionTimestamp") is None and p["status"]["phase"] in ("Failed", "Succeeded")
+                   for p in job_pods(client, namespace, "slow")))
+
+
+def test_suspend_deletes_pods_and_resume_recreates(jobs, client, namespace):
+    """Suspending deletes the active pods (Suspended condition True); resuming runs the job to completion."""
+    run(client.create(JOBS, job_object("sus", namespace, parallelism=2, completions=2,
+                                       annotations={RUN_SECONDS_ANNOTATION: "60"})))
+    eventually(lambda: get_job(client, "sus", namespace)["status"].get("active") == 2)
+    run(client.patch(JOBS, "sus", {"spec": {"suspend": True}}, namespace))
+    job = eventually(lambda: (j := get_job(client, "sus", namespace)) and
+                     conditions(j).get("Suspended", {}).get("status") == "True" and j["status"].get("active") == 0
+                     and j)
+    assert conditions(job)["Suspended"]["reason"] == "JobSuspended"
+    eventually(lambda: all(p["metadata"].get("deletionTimestamp") for p in job_pods(client, namespace, "sus")))
+    run(client.patch(JOBS, "sus", {"spec": {"suspend": False}}, namespace))
+    job = eventually(lambda: (j := get_job(client, "sus", namespace)) and
+                     conditions(j).get("Suspended", {}).get("status") == "False" and j)
+    assert conditions(job)["Suspended"]["reason"] == "JobResumed"
+    eventually(lambda: get_job(client, "sus", namespace)["status"].get("active") == 2)
+
+
+def test_orphaned_pod_is_adopted_again(jobs, client, namespace):
+    """A pod whose owner reference is removed is adopted back by the job whose selector matches it."""
+    run(client.create(JOBS, job_object("adopt", namespace, parallelism=1, completions=1,
+                                       annotations={RUN_SECONDS_ANNOTATION: "60"})))
+    pod = eventually(lambda: job_pods(client, namespace, "adopt")[0])
+    run(client.patch(PODS, pod["metadata"]["name"], [{"op": "remove", "path": "/metadata/ownerReferences"}],
+                     namespace, patch_type="json"))
+    eventually(lambda: run(client.get(PODS, pod["metadata"]["name"], namespace))["metadata"].get("ownerReferences"))
+    assert len(job_pods(client, namespace, "adopt")) == 1
+
+
+def test_backoff_limit_per_index_marks_failed_indexes(jobs, client, namespace):
+    """backoffLimitPerIndex 1: each index is retried once (the failure count annotation says so), then
+    counted in failedIndexes, and the job fails with FailedIndexes."""
+    run(client.create(JOBS, job_object("per-index", namespace, completions=2, parallelism=2,
+                                       completionMode="Indexed", backoffLimitPerIndex=1,
+                                       annotations={EXIT_CODE_ANNOTATION: "1", RUN_SECONDS_ANNOTATION: "0.1"})))
+    job = eventually(finished(client, "per-index", namespace, "Failed"), timeout=20)
+    assert conditions(job)["Failed"]["reason"] == "FailedIndexes"
+    assert job["status"]["failedIndexes"] == "0,1"
+    counts = sorted((p["metadata"]["annotations"][u.JOB_COMPLETION_INDEX],
+                     p["metadata"]["annotations"][u.JOB_INDEX_FAILURE_COUNT])
+                    for p in job_pods(client, namespace, "per-index"))
+    assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+
+
+def test_deleted_pod_counts_as_failed_and_is_replaced(jobs, client, namespace):
+    """A running pod deleted by someone else is counted failed (its finalizer removed) and replaced."""
+    run(client.create(JOBS, job_object("victim", namespace, annotations={RUN_SECONDS_ANNOTATION: "600"})))
+    pod = eventually(lambda: (p := job_pods(client, namespace, "victim")) and p[0]["status"].get("phase") == "Running"
+                     and p[0])
+    run(client.delete(PODS, pod["metadata"]["name"], namespace))
+    job = eventually(lambda: (j := get_job(client, "victim", namespace))["status"].get("failed") == 1 and
+                     j["status"].get("active") == 1 and j)
+    assert job["status"]["terminating"] == 0
+    names = [p["metadata"]["name"] for p in job_pods(client, namespace, "victim")]
+    assert pod["metadata"]["name"] not in names and len(names) == 1
+
+
+def test_deleting_a_job_releases_its_pods_finalizers(jobs, client, namespace):
+    """Deleting a Job (background) leaves no pod stuck on the tracking finalizer: the garbage collector
+    removes them."""
+    run(client.create(JOBS, job_object("bye", namespace, parallelism=2, completions=2,
+                                       annotations={RUN_SECONDS_ANNOTATION: "600"})))
+    eventually(lambda: get_job(client, "bye", namespace)["status"].get("active") == 2)
+    run(client.delete(JOBS, "bye", namespace, propagation_policy="Background"))
+    eventually(lambda: job_pods(client, namespace, "bye") == [], timeout=20)
+
+
+# -- pure rules ------------------------------------------------------------------------------------------
+def test_completed_indexes_are_written_as_ranges():
+    """format_indexes and parse_indexes round-trip "1,3-5" (parse drops indexes beyond completions)."""
+    assert u.format_indexes([5, 1, 3, 4]) == "1,3-5"
+    assert u.format_indexes([]) == ""
+    assert u.format_indexes([0, 1, 7]) == "0,1,7"
+    assert u.parse_indexes("1,3-5,9", 6) == [1, 3, 4, 5]
+
+
+def test_backoff_doubles_from_ten_seconds_up_to_the_cap():
+    """Remaining backoff after n failures is 10 s * 2^(n-1) minus the time since the last one, capped."""
+    assert u.remaining_backoff(u.BackoffRecord(1, 100.0), 104.0) == 6.0
+    assert u.remaining_backoff(u.BackoffRecord(3, 100.0), 100.0) == 40.0
+    assert u.remaining_backoff(u.BackoffRecord(20, 100.0), 100.0) == u.MAX_POD_FAILURE_BACKOFF
+    assert u.remaining_backoff(u.BackoffRecord(1, 100.0), 200.0) == 0.0
+    assert u.remaining_backoff(u.BackoffRecord(0, None), 200.0) == 0.0
+
+
+def test_pod_failure_policy_rules_match_in_order():
+    """Ignore does not count, Count counts, conditions match by type and status, first rule wins."""
+    pod = {"metadata": {"name": "p", "namespace": "n"},
+           "status": {"phase": "Failed", "conditions": [{"type": "DisruptionTarget", "status": "True"}],
+                      "containerStatuses": [{"name": "c", "state": {"terminated": {"exitCode": 3}}}]}}
+    ignore = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3]}}]}
+    assert u.match_pod_failure_policy(ignore, pod) == (None, False, "Ignore")
+    fail = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0, 1]}}]}
+    message, counts, action = u.match_pod_failure_policy(fail, pod)
+    assert message == "Container c for pod n/p failed with exit code 3 matching FailJob rule at index 0"
+    assert counts and action == "FailJob"
+    assert u.match_pod_failure_policy(None, pod) == (None, True, None)
+
+
+
+def test_kubectl_create_job_and_wait_for_complete(jobs, client, namespace, kubectl):
+    """`kubectl create job` then `kubectl wait --for=condition=complete` returns once the job completed
+    (kubectl runs in a thread while the reactor turns the controllers)."""
+    from concurrent.futures import ThreadPoolExecutor
+    kubectl("-n", namespace, "create", "job", "x", "--image=busybox")
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(kubectl, "-n", namespace, "wait", "--for=condition=complete", "job/x",
+                              "--timeout=30s", timeout=40)
+        eventually(waiting.done, timeout=40)
+        assert "job.batch/x condition met" in waiting.result().stdout
+    described = kubectl("-n", namespace, "describe", "job", "x").stdout
+    assert "1 Succeeded" in described and "Completed" in described
+
+
+def _job(**spec):
+    base = {"completions": 4, "parallelism": 2, "completionMode": "Indexed",
+            "template": {"metadata": {"labels": {"app": "x"}},
+                         "spec": {"containers": [{"name": "c", "env": [{"name": "A", "value": "1"}]}],
+                                  "initContainers": [{"name": "i"}]}}}
+    base.update(spec)
+    return {"metadata": {"name": "j", "namespace": "n", "uid": "u1"}, "spec": base}
+
+
+def _pod(name, index=None, phase="Running", ready=True, node="n1"):
+    annotations = {} if index is None else {u.JOB_COMPLETION_INDEX: str(index)}
+    return {"metadata": {"name": name, "annotations": annotations, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_pod_from_template_for_an_index():
+    """An Indexed job's pod: <job>-<index>- generateName, index annotation and label, hostname, the env
+    variable in every container, the tracking finalizer and the controller reference."""
+    pod = jobpods.pod_from_template(_job(), 2)
+    assert pod["metadata"]["generateName"] == "j-2-"
+    assert pod["metadata"]["annotations"][u.JOB_COMPLETION_INDEX] == "2"
+    assert pod["metadata"]["labels"] == {"app": "x", u.JOB_COMPLETION_INDEX: "2"}
+    assert pod["spec"]["hostname"] == "j-2"
+    assert pod["metadata"]["finalizers"] == [u.JOB_TRACKING_FINALIZER]
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "u1" and pod["metadata"]["ownerReferences"][0]["controller"]
+    for container in pod["spec"]["containers"] + pod["spec"]["initContainers"]:
+        assert container["env"][-1]["valueFrom"]["fieldRef"]["fieldPath"] == \
+            "metadata.labels['batch.kubernetes.io/job-completion-index']"
+    plain = jobpods.pod_from_template(_job(completionMode="NonIndexed"))
+    assert plain["metadata"]["generateName"] == "j-" and "hostname" not in plain["spec"]
+
+
+def test_pods_for_removal_prefers_duplicates_then_least_advanced():
+    """Duplicate and out-of-range indexes go first; then unscheduled, then not ready pods."""
+    job = _job()
+    pods = [_pod("a", 0), _pod("b", 0, ready=False), _pod("c", 9), _pod("d", 1)]
+    assert sorted(p["metadata"]["name"] for p in jobpods.pods_for_removal(job, pods, [], 0)) == ["b", "c"]
+    plain = _job(completionMode="NonIndexed")
+    pods = [_pod("ready"), _pod("unready", ready=False), _pod("pending", phase="Pending", node="")]
+    assert [p["metadata"]["name"] for p in jobpods.pods_for_removal(plain, pods, [], 2)] == ["pending", "unready"]
+
+
+def test_pending_indexes_skip_taken_ones():
+    """The first free indexes: not succeeded, failed, or held by an active pod."""
+    job = _job(completions=6)
+    assert jobpods.pending_indexes(job, [], [_pod("a", 1)], [0, 3], [4], 5) == [2, 5]
+
+
+def test_success_policy_rules():
+    """succeededIndexes needs all of them unless succeededCount says how many; succeededCount alone counts
+    every index; the message names the rule."""
+    policy = {"rules": [{"succeededIndexes": "0-2", "succeededCount": 2}, {"succeededCount": 3}]}
+    assert jobpods.success_policy_message(policy, 5, [0, 4]) is None
+    assert jobpods.success_policy_message(policy, 5, [0, 2]) == "Matched rules at index 0"
+    assert jobpods.success_policy_message(policy, 5, [1, 3, 4]) == "Matched rules at index 1"
+    assert jobpods.success_policy_message({"rules": [{"succeededCount": 3}]}, 5, [3, 4, 1]) == \
+        "Matched rules at index 0"
+    assert jobpods.success_policy_message({"rules": [{"succeededIndexes": "1,3"}]}, 5, [1]) is None
