@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,12 +78,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     kubernetes-admin; the scheduler's kubeconfig is system:kube-scheduler, allowed to bind pods; a node may not
     touch another's Node; the controller manager fills a new namespace and signs an approved CSR with the cluster
     CA; a token the apiserver issues verifies; a killed node is restarted; a pod is
-    scheduled onto node-1 and its log read from the kubelet over TLS; SIGTERM ends it all, leaving nothing."""
+    scheduled onto node-1 and its log read from the kubelet over TLS; a Deployment rolls out; SIGTERM ends it
+    all, leaving nothing."""
     binary = kubectl_binary()
     if not binary:
         pytest.skip("kubectl is not installed")
     data = tmp_path / "data"
     cache = tmp_path / "kubectl-cache"
+    marker = f"kube-cluster-e2e-{uuid.uuid4().hex}"      # in the pods' command lines, to find them by
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cluster = Watched([sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
                        "kube-cluster", f"--data-dir={data}", f"--apiserver-port={free_port()}",
@@ -146,7 +149,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         pod = tmp_path / "pod.json"
         pod.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello"}, "spec": {
             "containers": [{"name": "c", "image": "busybox",
-                            "command": ["sh", "-c", "echo hello from node-1; sleep 60"]}]}}))
+                            "command": ["sh", "-c", f"echo hello from node-1; sleep 60; echo {marker}"]}]}}))
         eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-o", "name",
                                    check=False) == "serviceaccount/default" or _fail(), timeout=10)
         kubectl(binary, admin, cache, "create", "-f", str(pod))
@@ -156,6 +159,10 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         events = kubectl(binary, admin, cache, "get", "events", "--field-selector", "involvedObject.name=hello",
                          "-o", "jsonpath={.items[*].reason}")
         assert "Scheduled" in events.split()
+        # A Deployment rolls out: the controller manager's ReplicaSet and pods, scheduled and run on node-1.
+        kubectl(binary, admin, cache, "create", "deployment", "web", "--image=busybox", "--replicas=2", "--",
+                "sh", "-c", f"sleep 60; echo {marker}")
+        kubectl(binary, admin, cache, "rollout", "status", "deployment/web", "--timeout=20s")
         code = cluster.stop(timeout=30)
     finally:
         cluster.kill()
@@ -165,7 +172,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
     assert "Server Shut Down." in cluster.lines[-1]
     assert processes_mentioning(str(data)) == []
     assert not os.path.lexists(data / "kube-cluster.lock")
-    assert processes_mentioning("hello from node-1") == []
+    assert processes_mentioning(marker) == []
 
 
 def test_a_killed_cluster_leaves_no_daemon_behind(tmp_path):
