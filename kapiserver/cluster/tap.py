@@ -23,7 +23,7 @@ log = Logger()
 PLUGINS = {"apiserver": "kube-apiserver", "controller-manager": "kube-controller-manager",
            "scheduler": "kube-scheduler", "node": "kube-node"}
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
-ADMISSION_PLUGINS = ("NodeRestriction", "ServiceAccount", "TaintNodesByCondition", "StorageObjectInUseProtection")
+ADMISSION_PLUGINS = ("NodeRestriction", "TaintNodesByCondition")
 # Repeatable flags passing extra flags to the daemons, k3s's names: option name -> role.
 EXTRA_ARGS = {"kube-apiserver-arg": "apiserver", "kube-controller-manager-arg": "controller-manager",
               "kube-scheduler-arg": "scheduler", "kubelet-arg": "node"}
@@ -124,9 +124,10 @@ def component_flags(options, files) -> dict[str, list[str]]:
             f"--secure-port={options['apiserver-port']}", "--insecure-port=0",
             f"--tls-cert-file={files.serving_cert}", f"--tls-private-key-file={files.serving_key}",
             f"--client-ca-file={files.ca_cert}", "--authorization-mode=Node,RBAC",
-            # NodeRestriction as kubeadm's (a kubelet changes its own Node and pods only), and upstream's defaults
-            # that kube-apiserver alone leaves off for want of the controller manager, which runs here.
-            f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
+            # NodeRestriction as kubeadm's (a kubelet changes its own Node and pods only), and TaintNodesByCondition,
+            # the upstream default kube-apiserver alone leaves off for want of the node-lifecycle controller, which
+            # runs here; the controller manager runs every controller, so the apiserver embeds none.
+            f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}", "--embedded-controllers=",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={files.sa_pub}", f"--service-account-signing-key-file={files.sa_key}",
             "--kubelet-https=true", f"--kubelet-client-certificate={files.kubelet_client_cert}",

@@ -69,8 +69,8 @@ def test_each_daemon_gets_its_identity_and_the_cluster_files(tmp_path):
     commands, files = commands_for(tmp_path, "--nodes=2", "--apiserver-port=7443", "--kubelet-port=20000")
     apiserver = commands["apiserver"].argv
     for flag in ["--secure-port=7443", "--insecure-port=0", f"--client-ca-file={files.ca_cert}",
-                 "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction,ServiceAccount,TaintNodesByCondition,"
-                 "StorageObjectInUseProtection",
+                 "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction,TaintNodesByCondition",
+                 "--embedded-controllers=",
                  f"--tls-cert-file={files.serving_cert}",
                  f"--service-account-key-file={files.sa_pub}", f"--service-account-signing-key-file={files.sa_key}",
                  f"--service-account-issuer={tap.SERVICE_ACCOUNT_ISSUER}", f"--data-dir={tmp_path / 'apiserver'}"]:
