@@ -16,6 +16,9 @@ CONTROLLERS: Dict[str, str] = {
     # -- replicasets, replication controllers, deployments
 
     # -- statefulsets, daemonsets, disruption budgets
+    "statefulset-controller": "statefulset:start_statefulset_controller",
+    "daemonset-controller": "daemonset:start_daemonset_controller",
+    "disruption-controller": "disruption:start_disruption_controller",
 
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
 
