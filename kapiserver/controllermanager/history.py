@@ -139,3 +139,15 @@ def is_running_and_ready(pod: dict) -> bool:
 
 def phase(pod: dict) -> str:
     return (pod.get("status") or {}).get("phase") or "Pending"
+
+
+def scaled_value(value, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int as is, ``"N%"`` of total rounded up or down."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not text.endswith("%"):
+        raise ValueError(f"invalid value for IntOrString: invalid value {text!r}")
+    percent = int(text[:-1])
+    scaled = percent * total
+    return -(-scaled // 100) if round_up else scaled // 100
