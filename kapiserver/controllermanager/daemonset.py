@@ -152,22 +152,28 @@ class DaemonSetsController(QueueController):
             return
         if is_terminating(ds):
             return
+        # Adopt orphans the selector matches, release pods it no longer does.
+        claimed = await history.claim(self.client, PODS, ds, self.pods.indexer.by_index("namespace", namespace),
+                                      lambda p: history.selects(ds, p))
         current, old = await self._history(ds)
         hash_ = current["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL]
         nodes = self.nodes.indexer.list()
         if self.expectations.satisfied_expectations(key):
-            await self._manage(key, ds, nodes, hash_)
+            await self._manage(key, ds, nodes, hash_, claimed)
             if self.expectations.satisfied_expectations(key) and \
                     (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
                 await self._rolling_update(key, ds, nodes, hash_)
             await self._cleanup_history(ds, old)
         await self._update_status(ds, nodes, hash_)
 
-    def _node_pods(self, ds: dict) -> Dict[str, List[dict]]:
-        """Live pods the set controls, by the node they are for."""
+    def _node_pods(self, ds: dict, pods: Optional[List[dict]] = None) -> Dict[str, List[dict]]:
+        """Live pods the set controls (``pods``, else those the cache shows it owning), by their node."""
         by_node: Dict[str, List[dict]] = defaultdict(list)
-        for pod in self.pods.indexer.by_index("namespace", ds["metadata"]["namespace"]):
-            if history.owned_by(pod, ds) and not is_terminating(pod):
+        if pods is None:
+            pods = [p for p in self.pods.indexer.by_index("namespace", ds["metadata"]["namespace"])
+                    if history.owned_by(p, ds)]
+        for pod in pods:
+            if not is_terminating(pod):
                 by_node[target_node_name(pod)].append(pod)
         return by_node
 
@@ -177,8 +183,8 @@ class DaemonSetsController(QueueController):
             return False, False
         return should_run(spec, node)
 
-    async def _manage(self, key: str, ds: dict, nodes: List[dict], hash_: str) -> None:
-        by_node = self._node_pods(ds)
+    async def _manage(self, key: str, ds: dict, nodes: List[dict], hash_: str, claimed: List[dict]) -> None:
+        by_node = self._node_pods(ds, claimed)
         surge, _ = surge_and_unavailable(ds, len(nodes)) if self._rolling(ds) else (0, 0)
         create: List[str] = []
         delete: List[dict] = []

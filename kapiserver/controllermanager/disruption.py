@@ -3,7 +3,8 @@ the API's eviction subresource reads to allow or refuse an eviction.
 
 currentHealthy counts the selected pods that are Ready, not being deleted, and not recently evicted (the
 eviction subresource lists those in disruptedPods; an entry the pod's deletion never followed is dropped after
-two minutes). desiredHealthy is minAvailable as an int; a percentage of minAvailable, or maxUnavailable, is
+two minutes; a DisruptionTarget condition left on a pod that was not deleted is reset after two minutes).
+desiredHealthy is minAvailable as an int; a percentage of minAvailable, or maxUnavailable, is
 taken against the scale of the pods' controllers (ReplicationController, Deployment, ReplicaSet, StatefulSet,
 else any owner with a scale subresource), expectedPods being their sum. disruptionsAllowed is
 currentHealthy - desiredHealthy (0 when negative or nothing is expected), and the DisruptionAllowed condition
@@ -25,6 +26,7 @@ from .context import ControllerContext, QueueController
 
 DELETION_TIMEOUT = 120.0
 DISRUPTION_ALLOWED = "DisruptionAllowed"
+DISRUPTION_TARGET = "DisruptionTarget"
 UNMANAGED_MESSAGE = ("Pods selected by this PodDisruptionBudget (selector: %s) were found to be unmanaged. As a "
                      "result, the status of the PDB cannot be calculated correctly, which may result in undefined "
                      "behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to "
@@ -104,6 +106,9 @@ def healthy_count(pods: List[dict], disrupted: Dict[str, str], now: float) -> in
 class DisruptionController(QueueController):
     name = "disruption-controller"
 
+    # A DisruptionTarget condition on a pod still not being deleted this long after is reset to False.
+    stale_pod_disruption_timeout = 120.0
+
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
         self.budgets = self.informer(POD_DISRUPTION_BUDGETS)
@@ -131,6 +136,9 @@ class DisruptionController(QueueController):
         return found
 
     def _pod_changed(self, pod: dict) -> None:
+        wait = self._stale_disruption_wait(pod)
+        if wait is not None:
+            self.queue.add_after(("stale", pod["metadata"]["namespace"], pod["metadata"]["name"]), wait)
         budgets = self._budgets_for(pod)
         if len(budgets) > 1:
             msg = (f'Pod "{pod["metadata"]["namespace"]}"/"{pod["metadata"]["name"]}" matches multiple '
@@ -145,7 +153,40 @@ class DisruptionController(QueueController):
 
     # -- sync
 
-    async def sync(self, key: str) -> None:
+    def _stale_disruption_wait(self, pod: dict) -> Optional[float]:
+        """nonTerminatingPodHasStaleDisruptionCondition: how long until a DisruptionTarget condition on a pod
+        that was not deleted after all is stale (None when there is none to clear)."""
+        if history.is_terminating(pod) or history.phase(pod) in ("Succeeded", "Failed"):
+            return None
+        condition = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                          if c.get("type") == DISRUPTION_TARGET), None)
+        if condition is None or condition.get("status") != "True" or \
+                condition.get("reason") == "TerminationByKubelet":
+            return None
+        since = meta.parse_time(condition["lastTransitionTime"]) if condition.get("lastTransitionTime") else 0.0
+        return max(since + self.stale_pod_disruption_timeout - self.clock.seconds(), 0.0)
+
+    async def _clear_stale_disruption(self, namespace: str, name: str) -> None:
+        pod = self.pods.indexer.get_by_key(namespace, name)
+        if pod is None:
+            return
+        wait = self._stale_disruption_wait(pod)
+        if wait is None:
+            return
+        if wait > 0:
+            self.queue.add_after(("stale", namespace, name), wait)
+            return
+        pod = copy.deepcopy(pod)
+        stamp = meta.rfc3339(self.clock.seconds())
+        pod["status"]["conditions"] = [
+            {"type": DISRUPTION_TARGET, "status": "False", "lastProbeTime": None, "lastTransitionTime": stamp}
+            if c.get("type") == DISRUPTION_TARGET else c for c in pod["status"]["conditions"]]
+        await self.client.update(PODS, pod, subresource="status")
+
+    async def sync(self, key) -> None:
+        if isinstance(key, tuple):
+            await self._clear_stale_disruption(key[1], key[2])
+            return
         namespace, name = split_key(key)
         pdb = self.budgets.indexer.get_by_key(namespace, name)
         if pdb is None:

@@ -8,6 +8,8 @@ import json
 import struct
 from typing import List, Optional
 
+from ..client.resources import DAEMON_SETS, STATEFUL_SETS
+from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
 
@@ -151,3 +153,52 @@ def scaled_value(value, total: int, round_up: bool) -> int:
     percent = int(text[:-1])
     scaled = percent * total
     return -(-scaled // 100) if round_up else scaled // 100
+
+
+
+async def claim(client, resource, owner: dict, candidates: List[dict], match) -> List[dict]:
+    """ControllerRefManager.Claim*: the candidates ``owner`` controls, after adopting orphans that ``match``
+    and releasing its own that no longer do (by strategic merge patches). Before the first adoption the owner
+    is read afresh, as upstream's canAdopt: an owner gone, replaced or being deleted adopts nothing."""
+    uid = owner["metadata"]["uid"]
+    claimed: List[dict] = []
+    can_adopt: Optional[bool] = None
+    for obj in candidates:
+        ref = controller_of(obj)
+        if ref is not None and ref.get("uid") != uid:
+            continue
+        if ref is not None:
+            if match(obj) or is_terminating(owner):
+                claimed.append(obj)
+                continue
+            patch = {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}],
+                                  "uid": obj["metadata"]["uid"]}}
+            try:
+                await client.patch(resource, obj["metadata"]["name"], patch, obj["metadata"]["namespace"],
+                                   patch_type="strategic")
+            except APIError as e:  # gone, or changed under us: the next sync sees it
+                if e.code not in (404, 409, 422):
+                    raise
+            continue
+        if is_terminating(owner) or is_terminating(obj) or not match(obj):
+            continue
+        if can_adopt is None:
+            fresh = await client.get(_owner_resource(owner), owner["metadata"]["name"],
+                                     owner["metadata"]["namespace"])
+            can_adopt = fresh["metadata"]["uid"] == uid and not is_terminating(fresh)
+        if not can_adopt:
+            continue
+        patch = {"metadata": {"ownerReferences": [controller_ref(owner)], "uid": obj["metadata"]["uid"]}}
+        try:
+            adopted = await client.patch(resource, obj["metadata"]["name"], patch, obj["metadata"]["namespace"],
+                                         patch_type="strategic")
+        except APIError as e:
+            if e.code in (404, 409, 422):
+                continue
+            raise
+        claimed.append(adopted)
+    return claimed
+
+
+def _owner_resource(owner: dict):
+    return {"StatefulSet": STATEFUL_SETS, "DaemonSet": DAEMON_SETS}[owner["kind"]]

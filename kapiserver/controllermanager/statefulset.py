@@ -123,8 +123,8 @@ class StatefulSetController(QueueController):
         if sset is None or is_terminating(sset):
             return
         sset = copy.deepcopy(sset)
-        pods = [p for p in self.pods.indexer.by_index("namespace", namespace)
-                if history.owned_by(p, sset) and parent_and_ordinal(p)[0] == name]
+        pods = await history.claim(self.client, PODS, sset, self.pods.indexer.by_index("namespace", namespace),
+                                   lambda p: history.selects(sset, p) and parent_and_ordinal(p)[0] == name)
         revisions = [r for r in self.revisions.indexer.by_index("namespace", namespace) if history.owned_by(r, sset)]
         current, update, collisions = await self._revisions(sset, revisions)
         await self._update_replicas(sset, pods, current, update)
@@ -232,7 +232,8 @@ class StatefulSetController(QueueController):
                 if monotonic:
                     return
                 continue
-            if monotonic and first_unhealthy is not None and first_unhealthy is not pod:
+            # Only the first unhealthy pod may go while unhealthy; another unhealthy one blocks.
+            if monotonic and not self._healthy(sset, pod) and pod is not first_unhealthy:
                 return
             await self._update_claim_refs(sset, pod, condemned=True)
             await self._delete_pod(sset, pod)

@@ -158,3 +158,20 @@ def test_kubectl_drain_waits_for_the_budget(web, client, namespace, kubectl):
     assert code == 0, output
     assert "evicted" in output
     assert not uids & {p["metadata"]["uid"] for p in run(client.list(PODS, namespace))["items"]}
+
+
+def test_stale_disruption_target_condition_is_reset(controllers, client, namespace):
+    """A DisruptionTarget condition on a pod that was not deleted within two minutes is set back to False."""
+    controllers("disruption-controller")
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kept"},
+                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}, namespace))
+    run(client.patch(PODS, "kept", {"status": {"conditions": [
+        {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+         "message": "Eviction API: evicting", "lastTransitionTime": "2020-01-01T00:00:00Z"}]}}, namespace,
+        patch_type="strategic", subresource="status"))
+
+    def target():
+        return next(c for c in run(client.get(PODS, "kept", namespace))["status"]["conditions"]
+                    if c["type"] == "DisruptionTarget")
+    eventually(lambda: target()["status"] == "False")
+    assert target()["lastTransitionTime"] != "2020-01-01T00:00:00Z"

@@ -153,3 +153,20 @@ def test_claims_are_created_from_templates_before_pods(controllers, client, name
     pod = run(client.get(PODS, "db-1", namespace))
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-1"}} in pod["spec"]["volumes"]
     assert claims["data-db-1"]["metadata"]["creationTimestamp"] <= pod["metadata"]["creationTimestamp"]
+
+
+def test_orphans_are_adopted_and_mismatching_pods_released(controllers, client, namespace):
+    """A pod named like a replica and matching the selector is adopted rather than made again; once its labels
+    stop matching it is released (its controller reference removed)."""
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                             "metadata": {"name": "adopt-0", "labels": {"app": "adopt"}},
+                             "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}, namespace))
+    orphan = run(client.get(PODS, "adopt-0", namespace))
+    controllers("statefulset-controller")
+    sset = run(client.create(STATEFUL_SETS, stateful_set("adopt", replicas=1), namespace))
+    adopted = eventually(lambda: (p := run(client.get(PODS, "adopt-0", namespace)))["metadata"].get(
+        "ownerReferences") and p)
+    assert adopted["metadata"]["uid"] == orphan["metadata"]["uid"]
+    assert adopted["metadata"]["ownerReferences"][0]["uid"] == sset["metadata"]["uid"]
+    run(client.patch(PODS, "adopt-0", {"metadata": {"labels": {"app": "other"}}}, namespace))
+    eventually(lambda: not run(client.get(PODS, "adopt-0", namespace))["metadata"].get("ownerReferences"))
