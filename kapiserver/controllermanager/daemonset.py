@@ -59,6 +59,8 @@ def new_daemon_pod(ds: dict, node_name: str, hash_: str) -> dict:
                 "labels": labels, "ownerReferences": [history.controller_ref(ds)]}
     if tmeta.get("annotations"):
         metadata["annotations"] = dict(tmeta["annotations"])
+    if tmeta.get("finalizers"):
+        metadata["finalizers"] = list(tmeta["finalizers"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 

@@ -59,10 +59,14 @@ def new_stateful_pod(sset: dict, template: dict, revision_name: str, ordinal: in
     labels = dict(tmeta.get("labels") or {})
     labels.update({POD_NAME_LABEL: name, POD_INDEX_LABEL: str(ordinal),
                    CONTROLLER_REVISION_HASH_LABEL: revision_name})
-    metadata = {"name": name, "namespace": sset["metadata"]["namespace"], "labels": labels,
+    # GetPodFromTemplate gives a generateName too; the ordinal name wins.
+    metadata = {"name": name, "generateName": f"{sset['metadata']['name']}-",
+                "namespace": sset["metadata"]["namespace"], "labels": labels,
                 "ownerReferences": [history.controller_ref(sset)]}
     if tmeta.get("annotations"):
         metadata["annotations"] = dict(tmeta["annotations"])
+    if tmeta.get("finalizers"):
+        metadata["finalizers"] = list(tmeta["finalizers"])
     spec = copy.deepcopy(template.get("spec") or {})
     spec["hostname"] = name
     if sset["spec"].get("serviceName"):
@@ -210,6 +214,14 @@ class StatefulSetController(QueueController):
             pod = replicas[index]
             if pod is not None and history.phase(pod) in ("Failed", "Succeeded"):
                 if not is_terminating(pod):
+                    ref = f"{sset['metadata']['namespace']}/{sset['metadata']['name']}"
+                    if history.phase(pod) == "Failed":
+                        self.recorder.event(sset, "Warning", "RecreatingFailedPod",
+                                            f"StatefulSet {ref} is recreating failed Pod {pod['metadata']['name']}")
+                    else:
+                        self.recorder.event(sset, "Normal", "RecreatingTerminatedPod",
+                                            f"StatefulSet {ref} is recreating terminated Pod "
+                                            f"{pod['metadata']['name']}")
                     await self._delete_pod(sset, pod)
                 if monotonic:
                     return

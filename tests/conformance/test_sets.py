@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapiserver.client.resources import (CONTROLLER_REVISIONS, DAEMON_SETS, NODES,
+from kapiserver.client.resources import (CONTROLLER_REVISIONS, DAEMON_SETS, EVENTS, NODES,
                                          POD_DISRUPTION_BUDGETS, PODS, STATEFUL_SETS)
 from kapiserver.client.rest import APIError
 from tests.controllermanager.conftest import (client, controllers, eventually, namespace,  # noqa: F401
@@ -161,6 +161,9 @@ def test_statefulset_recreate_failed_pod(controllers, nodes, client, namespace):
     run(client.patch(PODS, "ss-0", {"status": {"phase": "Failed"}}, namespace, subresource="status"))
     eventually(lambda: (p := get(client, PODS, "ss-0", namespace))["metadata"]["uid"] != uid and
                p["status"].get("phase") == "Running")
+    messages = [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
+                if e["reason"] == "RecreatingFailedPod"]
+    assert messages == [f"StatefulSet {namespace}/ss is recreating failed Pod ss-0"]
 
 
 def test_statefulset_resource_replica_scaling(controllers, nodes, client, namespace):  # noqa: F811

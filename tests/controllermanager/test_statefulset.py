@@ -29,7 +29,7 @@ def test_pod_identity_storage_and_labels():
     sset = stateful_set("web", volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {}}])
     sset["metadata"].update(namespace="ns", uid="u1")
     pod = new_stateful_pod(sset, sset["spec"]["template"], "web-abc", 2)
-    assert pod["metadata"]["name"] == "web-2"
+    assert pod["metadata"]["name"] == "web-2" and pod["metadata"]["generateName"] == "web-"
     assert pod["metadata"]["labels"] == {"app": "web", "statefulset.kubernetes.io/pod-name": "web-2",
                                          "apps.kubernetes.io/pod-index": "2", "controller-revision-hash": "web-abc"}
     assert pod["spec"]["hostname"] == "web-2" and pod["spec"]["subdomain"] == "web"
