@@ -49,7 +49,8 @@ def go_selector(selector: Optional[dict]) -> str:
     return f"&LabelSelector{{MatchLabels:{labels},MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}"
 
 
-def allowed_condition(status: dict, old_conditions: List[dict], now: float, failure: Optional[str] = None) -> List[dict]:
+def allowed_condition(status: dict, old_conditions: List[dict], now: float,
+                      failure: Optional[str] = None) -> List[dict]:
     """UpdateDisruptionAllowedCondition (or failSafe's SyncFailed): the DisruptionAllowed condition, its
     lastTransitionTime kept while its status stays."""
     if failure is not None:

@@ -36,13 +36,15 @@ def nodes(simulated_nodes, client):  # noqa: F811
             pass
 
 
+HTTPD = "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"
+
+
 def stateful_set(name, replicas=1, **spec):
     labels = {"foo": "bar", "baz": "blah"}
     body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "labels": labels},
             "spec": {"replicas": replicas, "serviceName": "test", "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "webserver",
-                                                           "image": "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"}]}}}}
+                                  "spec": {"containers": [{"name": "webserver", "image": HTTPD}]}}}}
     body["spec"].update(spec)
     return body
 
