@@ -163,9 +163,9 @@ def test_statefulset_recreate_failed_pod(controllers, nodes, client, namespace):
     run(client.patch(PODS, "ss-0", {"status": {"phase": "Failed"}}, namespace, subresource="status"))
     eventually(lambda: (p := get(client, PODS, "ss-0", namespace))["metadata"]["uid"] != uid and
                p["status"].get("phase") == "Running")
-    messages = [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
-                if e["reason"] == "RecreatingFailedPod"]
-    assert messages == [f"StatefulSet {namespace}/ss is recreating failed Pod ss-0"]
+    eventually(lambda: [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
+                        if e["reason"] == "RecreatingFailedPod"] ==
+               [f"StatefulSet {namespace}/ss is recreating failed Pod ss-0"])
 
 
 def test_statefulset_resource_replica_scaling(controllers, nodes, client, namespace):  # noqa: F811

@@ -110,9 +110,9 @@ def test_one_pod_per_node_none_on_a_tainted_node(controllers, nodes, client, nam
     st = status(client, namespace, "agent")
     assert st == {**st, "desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 2,
                   "updatedNumberScheduled": 2, "numberMisscheduled": 0, "observedGeneration": 1}
-    messages = [e["message"] for e in run(client.list(EVENTS, namespace))["items"] if e["reason"] ==
-                "SuccessfulCreate"]
-    assert sorted(messages) == sorted(f"Created pod: {p['metadata']['name']}" for p in pods)
+    eventually(lambda: sorted(e["message"] for e in run(client.list(EVENTS, namespace))["items"]
+                              if e["reason"] == "SuccessfulCreate") ==
+               sorted(f"Created pod: {p['metadata']['name']}" for p in pods))
     # Tolerating the taint puts a pod there too.
     run(client.patch(DAEMON_SETS, "agent", {"spec": {"template": {"spec": {"tolerations": [
         {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]}}}}, namespace))
@@ -145,8 +145,8 @@ def test_failed_pod_is_replaced(controllers, nodes, client, namespace):
                      subresource="status"))
     eventually(lambda: [p["metadata"]["name"] for p in live_pods(client, namespace)
                         if p["status"].get("phase") == "Running"] not in ([], [pod["metadata"]["name"]]))
-    reasons = [e["reason"] for e in run(client.list(EVENTS, namespace))["items"]]
-    assert "FailedDaemonPod" in reasons and "SuccessfulDelete" in reasons
+    eventually(lambda: {"FailedDaemonPod", "SuccessfulDelete"} <= {e["reason"] for e in run(client.list(
+        EVENTS, namespace))["items"]})
 
 
 def test_rolling_update_and_rollback(controllers, nodes, client, namespace):
@@ -185,12 +185,22 @@ def test_surge_starts_the_new_pod_before_deleting_the_old(controllers, nodes, cl
     run(client.create(DAEMON_SETS, daemon_set("surge", updateStrategy={
         "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}), namespace))
     eventually(lambda: status(client, namespace, "surge").get("numberAvailable") == 1)
-    old = live_pods(client, namespace)[0]
+    old = live_pods(client, namespace)[0]["metadata"]["name"]
+    seen = []
+
+    def event(kind, pod):
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+        seen.append((kind, pod["metadata"]["name"], ready, bool(pod["metadata"].get("deletionTimestamp"))))
+    watch = client.watch(PODS, event, namespace=namespace)
     run(client.patch(DAEMON_SETS, "surge", {"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}, namespace))
     eventually(lambda: [p["metadata"]["labels"].get("v") for p in live_pods(client, namespace)] == ["2"])
-    creates = [e for e in run(client.list(EVENTS, namespace))["items"] if e["reason"] == "SuccessfulCreate"]
-    deleted = [e for e in run(client.list(EVENTS, namespace))["items"] if e["reason"] == "SuccessfulDelete"]
-    assert deleted[0]["message"] == f"Deleted pod: {old['metadata']['name']}" and len(creates) == 2
+    watch.cancel()
+    new = live_pods(client, namespace)[0]["metadata"]["name"]
+    new_ready = next(i for i, e in enumerate(seen) if e[1] == new and e[2])
+    old_deleting = next(i for i, e in enumerate(seen) if e[1] == old and (e[3] or e[0] == "DELETED"))
+    assert new_ready < old_deleting
+    eventually(lambda: [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
+                        if e["reason"] == "SuccessfulDelete"] == [f"Deleted pod: {old}"])
 
 
 def test_on_delete_waits(controllers, nodes, client, namespace):

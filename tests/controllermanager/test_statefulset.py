@@ -75,11 +75,14 @@ def test_ordered_start_waits_for_readiness_then_scale_down_in_reverse(controller
 
     run(client.patch(STATEFUL_SETS, "web", {"spec": {"replicas": 1}}, namespace))
     eventually(lambda: pod_names(client, namespace) == ["web-0"])
+
+    def deletes():
+        events = run(client.list(EVENTS, namespace))["items"]
+        return [e["message"] for e in sorted(events, key=lambda e: e["metadata"]["resourceVersion"].zfill(20))
+                if e["reason"] == "SuccessfulDelete"]
+    eventually(lambda: deletes() == ["delete Pod web-2 in StatefulSet web successful",
+                                     "delete Pod web-1 in StatefulSet web successful"])
     events = run(client.list(EVENTS, namespace))["items"]
-    deletes = [e["message"] for e in sorted(events, key=lambda e: e["metadata"]["resourceVersion"].zfill(20))
-               if e["reason"] == "SuccessfulDelete"]
-    assert deletes == ["delete Pod web-2 in StatefulSet web successful",
-                       "delete Pod web-1 in StatefulSet web successful"]
     assert "create Pod web-0 in StatefulSet web successful" in [e["message"] for e in events]
 
 
