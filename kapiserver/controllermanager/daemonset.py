@@ -74,8 +74,9 @@ def by_age(pods: List[dict]) -> List[dict]:
 
 def split_updated(pods: List[dict], hash_: str) -> Tuple[Optional[dict], Optional[dict]]:
     """findUpdatedPodsOnNode: (the oldest updated pod, the oldest old pod) on one node."""
-    new = next((p for p in by_age(pods) if is_updated(p, hash_)), None)
-    old = next((p for p in by_age(pods) if not is_updated(p, hash_)), None)
+    live = [p for p in by_age(pods) if not is_terminating(p)]
+    new = next((p for p in live if is_updated(p, hash_)), None)
+    old = next((p for p in live if not is_updated(p, hash_)), None)
     return new, old
 
 
@@ -104,17 +105,21 @@ class DaemonSetsController(QueueController):
         self.expectations = ControllerExpectations(ctx.clock)
         self.sets.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                                     on_delete=self.enqueue)
-        self.pods.add_event_handler(on_add=self._pod_added,
-                                    on_update=lambda old, new: (self._owner(old), self._owner(new)),
+        self.pods.add_event_handler(on_add=self._pod_added, on_update=self._pod_updated,
                                     on_delete=self._pod_deleted)
-        self.revisions.add_event_handler(on_add=self._owner, on_update=lambda old, new: self._owner(new),
-                                         on_delete=self._owner)
-        self.nodes.add_event_handler(on_add=self._every_set, on_update=lambda old, new: self._every_set(new),
-                                     on_delete=self._every_set)
+        # As upstream: a revision's creation wakes nobody (so a revision made by hand is not at once taken for
+        # a duplicate); its update or deletion wakes its owner.
+        self.revisions.add_event_handler(on_update=lambda old, new: self._owner(new), on_delete=self._owner)
+        self.nodes.add_event_handler(on_add=self._node_added, on_update=self._node_updated,
+                                     on_delete=lambda node: None)
+        self._failed_backoff: Dict[Tuple[str, str], Tuple[float, float]] = {}
 
     def _owner_key(self, obj: dict) -> Optional[str]:
         ref = history.controller_of(obj)
         if ref is None or ref.get("kind") != "DaemonSet":
+            return None
+        ds = self.sets.indexer.get_by_key(obj["metadata"]["namespace"], ref["name"])
+        if ds is None or ds["metadata"]["uid"] != ref.get("uid"):
             return None
         return f"{obj['metadata']['namespace']}/{ref['name']}"
 
@@ -123,11 +128,41 @@ class DaemonSetsController(QueueController):
         if key:
             self.queue.add(key)
 
+    def _orphan(self, pod: dict) -> None:
+        """An orphan pod wakes the DaemonSets that select it (one may adopt it)."""
+        for ds in self.sets.indexer.by_index("namespace", pod["metadata"]["namespace"]):
+            if history.selects(ds, pod):
+                self.enqueue(ds)
+
     def _pod_added(self, pod: dict) -> None:
+        if is_terminating(pod):
+            self._pod_deleted(pod)
+            return
         key = self._owner_key(pod)
         if key:
             self.expectations.creation_observed(key)
             self.queue.add(key)
+        elif history.controller_of(pod) is None:
+            self._orphan(pod)
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
+            return
+        if is_terminating(new):
+            self._pod_deleted(new)
+            return
+        if history.controller_of(old) != history.controller_of(new):
+            self._owner(old)
+        key = self._owner_key(new)
+        if key:
+            self.queue.add(key)
+            ds = self.sets.indexer.get(key)
+            min_ready = int((ds or {}).get("spec", {}).get("minReadySeconds") or 0)
+            if min_ready and not is_ready(old) and is_ready(new):
+                self.queue.add_after(key, min_ready + 1)
+        elif history.controller_of(new) is None and (old["metadata"].get("labels") != new["metadata"].get("labels")
+                                                      or history.controller_of(old) is not None):
+            self._orphan(new)
 
     def _pod_deleted(self, pod: dict) -> None:
         key = self._owner_key(pod)
@@ -135,9 +170,18 @@ class DaemonSetsController(QueueController):
             self.expectations.deletion_observed(key)
             self.queue.add(key)
 
-    def _every_set(self, node: dict) -> None:
+    def _node_added(self, node: dict) -> None:
         for ds in self.sets.indexer.list():
-            self.enqueue(ds)
+            if self._eligibility(ds, node)[0]:
+                self.enqueue(ds)
+
+    def _node_updated(self, old: dict, new: dict) -> None:
+        if old["metadata"].get("labels") == new["metadata"].get("labels") and \
+                (old.get("spec") or {}).get("taints") == (new.get("spec") or {}).get("taints"):
+            return
+        for ds in self.sets.indexer.list():
+            if self._eligibility(ds, old) != self._eligibility(ds, new):
+                self.enqueue(ds)
 
     # -- sync
 
@@ -169,15 +213,30 @@ class DaemonSetsController(QueueController):
         await self._update_status(ds, nodes, hash_)
 
     def _node_pods(self, ds: dict, pods: Optional[List[dict]] = None) -> Dict[str, List[dict]]:
-        """Live pods the set controls (``pods``, else those the cache shows it owning), by their node."""
+        """getNodesToDaemonPods: the pods the set controls (``pods``, else those the cache shows it owning) by
+        their node; a pod being deleted counts (no new pod until it is gone) unless it has finished."""
         by_node: Dict[str, List[dict]] = defaultdict(list)
         if pods is None:
             pods = [p for p in self.pods.indexer.by_index("namespace", ds["metadata"]["namespace"])
                     if history.owned_by(p, ds)]
         for pod in pods:
-            if not is_terminating(pod):
-                by_node[target_node_name(pod)].append(pod)
+            if is_terminating(pod) and phase(pod) in ("Succeeded", "Failed"):
+                continue
+            by_node[target_node_name(pod)].append(pod)
         return by_node
+
+    def _failed_pod_backoff(self, ds: dict, node_name: str) -> Optional[float]:
+        """failedPodsBackoff (1 s doubling to 15 min per set and node): the delay still to wait before deleting
+        another failed pod there, or None (and the backoff stepped) when it may go now."""
+        key = (ds["metadata"]["uid"], node_name)
+        now = self.clock.seconds()
+        delay, since = self._failed_backoff.get(key, (0.0, 0.0))
+        if delay and now - since < delay:
+            return delay - (now - since)
+        if delay and now - since > 2 * 900.0:
+            delay = 0.0
+        self._failed_backoff[key] = (min(delay * 2, 900.0) if delay else 1.0, now)
+        return None
 
     def _eligibility(self, ds: dict, node: dict) -> Tuple[bool, bool]:
         spec = node_pod_spec(ds)
@@ -199,10 +258,20 @@ class DaemonSetsController(QueueController):
             elif keep:
                 live = []
                 for pod in pods:
+                    if is_terminating(pod):
+                        continue
+                    where = f"{pod['metadata']['namespace']}/{pod['metadata']['name']} on node {node_name}"
                     if phase(pod) == "Failed":
+                        wait = self._failed_pod_backoff(ds, node_name)
+                        if wait is not None:
+                            self.queue.add_after(key, wait)
+                            continue
                         self.recorder.event(ds, "Warning", "FailedDaemonPod",
-                                            f"Found failed daemon pod {pod['metadata']['namespace']}/"
-                                            f"{pod['metadata']['name']} on node {node_name}, will try to kill it")
+                                            f"Found failed daemon pod {where}, will try to kill it")
+                        delete.append(pod)
+                    elif phase(pod) == "Succeeded":
+                        self.recorder.event(ds, "Normal", "SucceededDaemonPod",
+                                            f"Found succeeded daemon pod {where}, will try to delete it")
                         delete.append(pod)
                     else:
                         live.append(pod)
@@ -212,11 +281,11 @@ class DaemonSetsController(QueueController):
                 else:
                     delete.extend(by_age(live)[1:])
             else:
-                delete.extend(pods)
+                delete.extend(p for p in pods if not is_terminating(p))
         known = {n["metadata"]["name"] for n in nodes}
         for node_name, pods in by_node.items():
             if node_name not in known:
-                delete.extend(pods)
+                delete.extend(p for p in pods if not is_terminating(p))
         await self._sync_nodes(key, ds, delete, create, hash_)
 
     def _rolling(self, ds: dict) -> bool:

@@ -109,15 +109,21 @@ class StatefulSetController(QueueController):
         self.recorder = ctx.recorder("statefulset-controller")
         self.sets.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                                     on_delete=self.enqueue)
-        for informer in (self.pods, self.revisions):
-            informer.add_event_handler(on_add=self._owner_changed,
-                                       on_update=lambda old, new: (self._owner_changed(old), self._owner_changed(new)),
-                                       on_delete=self._owner_changed)
+        # Revisions wake nobody (as upstream, which only lists them).
+        self.pods.add_event_handler(on_add=self._pod_changed,
+                                    on_update=lambda old, new: (self._pod_changed(old), self._pod_changed(new)),
+                                    on_delete=self._pod_changed)
 
-    def _owner_changed(self, obj: dict) -> None:
-        ref = history.controller_of(obj)
-        if ref is not None and ref.get("kind") == "StatefulSet":
-            self.queue.add(f"{obj['metadata']['namespace']}/{ref['name']}")
+    def _pod_changed(self, pod: dict) -> None:
+        ref = history.controller_of(pod)
+        if ref is not None:
+            if ref.get("kind") == "StatefulSet":
+                self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+            return
+        # An orphan wakes the sets that select it (one may adopt it).
+        for sset in self.sets.indexer.by_index("namespace", pod["metadata"]["namespace"]):
+            if history.selects(sset, pod):
+                self.enqueue(sset)
 
     # -- sync
 

@@ -337,8 +337,8 @@ def test_daemonset_node_selection(controllers, nodes, client, namespace):  # noq
     run(client.patch(DAEMON_SETS, "daemon-set", {"spec": {
         "template": {"spec": {"nodeSelector": {"color": "green"}}},
         "updateStrategy": {"type": "RollingUpdate"}}}, namespace))
-    eventually(lambda: ds_status(client, namespace, "daemon-set").get("numberAvailable") == 1)
-    assert live_pods(client, namespace)[0]["spec"]["nodeName"] == "conf-ds-sel"
+    eventually(lambda: [p["spec"].get("nodeName") for p in live_pods(client, namespace)] == ["conf-ds-sel"] and
+               ds_status(client, namespace, "daemon-set").get("numberAvailable") == 1)
 
 
 def test_daemonset_failed_pod_creation(controllers, nodes, client, namespace):  # noqa: F811
@@ -559,3 +559,53 @@ def test_pdb_block_eviction_until_updated(controllers, nodes, client, namespace)
     evict(client, namespace, "rs-1")
     # Evicted, and made again by its StatefulSet.
     eventually(lambda: get(client, PODS, "rs-1", namespace)["metadata"]["uid"] != uid)
+
+
+def test_controller_revision_lifecycle(controllers, nodes, client, namespace):  # noqa: F811
+    """ControllerRevision, resource lifecycle: a DaemonSet's one revision is found by the set's label and
+    patched; a revision created by hand (the set's current data, the next number) makes two; deleting the first
+    leaves one, which an update relabels; a template change makes the controller add a revision (past a name
+    collision with the hand-made one); a deletecollection by the update's label leaves the new one, revision 3."""
+    nodes("conf-cr")
+    controllers("daemonset-controller")
+    name = "e2e-cr-daemon-set"
+    selector = f"daemonset-name={name}"
+    ds = run(client.create(DAEMON_SETS, daemon_set(name), namespace))
+    eventually(lambda: ds_status(client, namespace, name).get("numberAvailable") == 1)
+
+    def revisions():
+        return run(client.list(CONTROLLER_REVISIONS, namespace, label_selector=selector))["items"]
+    everywhere = run(client.list(CONTROLLER_REVISIONS, label_selector=selector))["items"]
+    assert len(everywhere) == 1
+    initial = everywhere[0]
+    assert initial["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"]
+    patched = run(client.patch(CONTROLLER_REVISIONS, initial["metadata"]["name"],
+                               {"metadata": {"labels": {initial["metadata"]["name"]: "patched"}}}, namespace,
+                               patch_type="strategic"))
+    assert patched["metadata"]["labels"][initial["metadata"]["name"]] == "patched"
+
+    from kapiserver.controllermanager import history
+    template = dict(ds["spec"]["template"])
+    template["spec"] = {**template["spec"], "terminationGracePeriodSeconds": 1}
+    new_hash = history.hash_revision_data(template, None)
+    run(client.create(CONTROLLER_REVISIONS, {
+        "apiVersion": "apps/v1", "kind": "ControllerRevision",
+        "metadata": {"name": f"{name}-{new_hash}",
+                     "labels": {**template["metadata"]["labels"], "controller-revision-hash": new_hash},
+                     "ownerReferences": [history.controller_ref(ds)]},
+        "data": initial["data"], "revision": initial["revision"] + 1}, namespace))
+    eventually(lambda: len(revisions()) == 2)
+    run(client.delete(CONTROLLER_REVISIONS, initial["metadata"]["name"], namespace))
+    eventually(lambda: len(revisions()) == 1)
+    current = revisions()[0]
+    current["metadata"]["labels"][current["metadata"]["name"]] = "updated"
+    updated = run(client.update(CONTROLLER_REVISIONS, current))
+    assert updated["metadata"]["labels"][current["metadata"]["name"]] == "updated"
+
+    run(client.patch(DAEMON_SETS, name, {"spec": {"template": {"spec": {"terminationGracePeriodSeconds": 1}}}},
+                     namespace, patch_type="strategic"))
+    eventually(lambda: len(revisions()) == 2)
+    run(client.request("DELETE", CONTROLLER_REVISIONS.path(namespace),
+                       query={"labelSelector": f"{current['metadata']['name']}=updated"}))
+    left = eventually(lambda: (r := revisions()) and len(r) == 1 and r)
+    assert left[0]["revision"] == 3
