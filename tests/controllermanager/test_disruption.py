@@ -175,3 +175,73 @@ def test_stale_disruption_target_condition_is_reset(controllers, client, namespa
                     if c["type"] == "DisruptionTarget")
     eventually(lambda: target()["status"] == "False")
     assert target()["lastTransitionTime"] != "2020-01-01T00:00:00Z"
+
+
+def _running_pod(client, namespace, name, ready=True):
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "e"}},
+                             # Bound (to a node no kubelet serves): a deletion stays graceful, to be seen.
+                             "spec": {"nodeName": "nowhere", "containers": [{"name": "c", "image": "busybox"}]}},
+                      namespace))
+    stamp = "2024-01-01T00:00:00Z"
+    run(client.patch(PODS, name, {"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": stamp}]}}, namespace,
+        subresource="status"))
+
+
+def _budget_with_status(client, namespace, name, status, **spec):
+    created = run(client.create(POD_DISRUPTION_BUDGETS, pdb(name, {"app": "e"}, **spec), namespace))
+    created["status"] = {"observedGeneration": created["metadata"]["generation"], "currentHealthy": 0,
+                         "desiredHealthy": 0, "expectedPods": 0, "disruptionsAllowed": 0, **status}
+    return run(client.update(POD_DISRUPTION_BUDGETS, created, subresource="status"))
+
+
+def test_eviction_refusals_without_a_controller(client, namespace):
+    """The eviction subresource alone: a budget the controller has not processed refuses ("still being
+    processed"); two budgets for one pod are a 500; an allowed eviction spends the budget and marks the pod."""
+    _running_pod(client, namespace, "p")
+    run(client.create(POD_DISRUPTION_BUDGETS, pdb("fresh", {"app": "e"}, minAvailable=0), namespace))
+    with pytest.raises(APIError) as pending:
+        evict(client, namespace, "p")
+    assert pending.value.code == 429
+    assert pending.value.status["details"]["causes"][0]["message"] == \
+        "The disruption budget fresh is still being processed by the server."
+    _budget_with_status(client, namespace, "second", {"disruptionsAllowed": 1}, minAvailable=0)
+    with pytest.raises(APIError) as two:
+        evict(client, namespace, "p")
+    assert two.value.code == 500
+    assert "more than one PodDisruptionBudget" in two.value.message
+    run(client.delete(POD_DISRUPTION_BUDGETS, "fresh", namespace))
+    evict(client, namespace, "p")
+    spent = budget_status(client, namespace, "second")
+    assert spent["disruptionsAllowed"] == 0 and list(spent["disruptedPods"]) == ["p"]
+    assert [(c["reason"], c["status"]) for c in spent["conditions"]] == [("InsufficientPods", "False")]
+    pod = run(client.get(PODS, "p", namespace))
+    assert pod["metadata"].get("deletionTimestamp")
+    target = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+    assert target[0]["reason"] == "EvictionByEvictionAPI" and target[0]["message"] == "Eviction API: evicting"
+
+
+def test_unready_pods_are_evicted_without_spending_the_budget(client, namespace):
+    """An unready pod is evicted though no disruption is allowed, when the budget is met (IfHealthyBudget) or
+    the policy is AlwaysAllow; a dry run deletes nothing."""
+    _running_pod(client, namespace, "sick", ready=False)
+    _budget_with_status(client, namespace, "met", {"currentHealthy": 2, "desiredHealthy": 2}, minAvailable=2)
+    run(client.create(PODS, {"apiVersion": "policy/v1", "kind": "Eviction",
+                             "metadata": {"name": "sick", "namespace": namespace},
+                             "deleteOptions": {"dryRun": ["All"]}}, namespace=namespace, name="sick",
+                      subresource="eviction"))
+    assert not run(client.get(PODS, "sick", namespace))["metadata"].get("deletionTimestamp")
+    evict(client, namespace, "sick")
+    assert run(client.get(PODS, "sick", namespace))["metadata"].get("deletionTimestamp")
+    assert budget_status(client, namespace, "met")["disruptionsAllowed"] == 0
+    assert not budget_status(client, namespace, "met").get("disruptedPods")
+    run(client.delete(POD_DISRUPTION_BUDGETS, "met", namespace))
+    _running_pod(client, namespace, "sick2", ready=False)
+    _budget_with_status(client, namespace, "short", {"currentHealthy": 0, "desiredHealthy": 2}, minAvailable=2,
+                        unhealthyPodEvictionPolicy="AlwaysAllow")
+    evict(client, namespace, "sick2")
+    _running_pod(client, namespace, "well")
+    with pytest.raises(APIError) as refused:
+        evict(client, namespace, "well")
+    assert refused.value.status["details"]["causes"][0]["message"] == \
+        "The disruption budget short needs 2 healthy pods and has 0 currently"
