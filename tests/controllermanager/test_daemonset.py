@@ -215,3 +215,24 @@ def test_on_delete_waits(controllers, nodes, client, namespace):
     assert "v" not in pod["metadata"]["labels"] and status(client, namespace, "od")["updatedNumberScheduled"] == 0
     run(client.delete(PODS, pod["metadata"]["name"], namespace))
     eventually(lambda: [p["metadata"]["labels"].get("v") for p in live_pods(client, namespace)] == ["2"])
+
+
+def test_kubectl_rollout_status_history_and_undo(controllers, nodes, client, namespace, kubectl):
+    """kubectl reads the rollout from the DaemonSet's status and its ControllerRevisions: rollout status
+    finishes, rollout history lists both revisions, rollout undo brings the first template back."""
+    from tests.controllermanager.test_disruption import _kubectl
+    nodes("ds-k1", "ds-k2")
+    controllers("daemonset-controller")
+    run(client.create(DAEMON_SETS, daemon_set("kd"), namespace))
+    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=20s")
+    assert code == 0 and 'daemon set "kd" successfully rolled out' in output, output
+    run(client.patch(DAEMON_SETS, "kd", {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
+    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=20s")
+    assert code == 0 and "successfully rolled out" in output, output
+    code, output = _kubectl(kubectl, "rollout", "history", "daemonset/kd", "-n", namespace)
+    assert code == 0 and [line.split()[0] for line in output.splitlines()[2:] if line.strip()] == ["1", "2"], output
+    code, output = _kubectl(kubectl, "rollout", "undo", "daemonset/kd", "-n", namespace)
+    assert code == 0 and "rolled back" in output, output
+    eventually(lambda: sorted(p["spec"]["containers"][0]["image"] for p in live_pods(client, namespace)) ==
+               ["nginx:1", "nginx:1"] and status(client, namespace, "kd").get("updatedNumberScheduled") == 2)

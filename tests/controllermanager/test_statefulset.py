@@ -173,3 +173,26 @@ def test_orphans_are_adopted_and_mismatching_pods_released(controllers, client, 
     assert adopted["metadata"]["ownerReferences"][0]["uid"] == sset["metadata"]["uid"]
     run(client.patch(PODS, "adopt-0", {"metadata": {"labels": {"app": "other"}}}, namespace))
     eventually(lambda: not run(client.get(PODS, "adopt-0", namespace))["metadata"].get("ownerReferences"))
+
+
+def test_kubectl_rollout_status_and_undo(controllers, simulated_nodes, client, namespace, kubectl):
+    """kubectl rollout status waits on the StatefulSet's status; rollout undo restores the template of the
+    previous ControllerRevision."""
+    from tests.controllermanager.test_disruption import _kubectl
+    controllers("statefulset-controller")
+    simulated_nodes("sim-kubectl", schedule=True)
+    run(client.create(STATEFUL_SETS, stateful_set("kweb", replicas=2), namespace))
+    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=20s")
+    # (kubectl says "partitioned" whenever the partition is set, and the API defaults it to 0.)
+    assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
+    run(client.patch(STATEFUL_SETS, "kweb", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
+    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=20s")
+    assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
+    code, output = _kubectl(kubectl, "rollout", "undo", "statefulset/kweb", "-n", namespace)
+    assert code == 0 and "rolled back" in output, output
+    eventually(lambda: {p["spec"]["containers"][0]["image"] for p in run(client.list(PODS, namespace))["items"]
+                        if not p["metadata"].get("deletionTimestamp")} == {"nginx:1"} and
+               status(client, namespace, "kweb").get("updatedReplicas") == 2 and
+               status(client, namespace, "kweb").get("currentRevision") ==
+               status(client, namespace, "kweb").get("updateRevision"))
