@@ -82,17 +82,17 @@ def new_stateful_pod(sset: dict, template: dict, revision_name: str, ordinal: in
 
 
 def claim_owner_refs(sset: dict, pod: Optional[dict], condemned: bool) -> List[dict]:
-    """The ownerReferences persistentVolumeClaimRetentionPolicy asks for on a replica's claims: the set when
-    whenDeleted is Delete, the pod when whenScaled is Delete and the replica is being scaled away."""
+    """The ownerReferences persistentVolumeClaimRetentionPolicy asks for on a replica's claims
+    (updateClaimOwnerRefForSetAndPod): the pod alone when whenScaled is Delete and the replica is being scaled
+    away (the garbage collector deletes a dependent only once all its owners are gone), else the set when
+    whenDeleted is Delete."""
     policy = sset["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
-    refs = []
-    if policy.get("whenDeleted") == "Delete":
-        refs.append({"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sset["metadata"]["name"],
-                     "uid": sset["metadata"]["uid"]})
     if condemned and pod is not None and policy.get("whenScaled") == "Delete":
-        refs.append({"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"],
-                     "uid": pod["metadata"]["uid"]})
-    return refs
+        return [{"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}]
+    if policy.get("whenDeleted") == "Delete":
+        return [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sset["metadata"]["name"],
+                 "uid": sset["metadata"]["uid"]}]
+    return []
 
 
 class StatefulSetController(QueueController):
@@ -239,10 +239,14 @@ class StatefulSetController(QueueController):
                 if monotonic:
                     return
                 continue
+            if history.phase(pod) == "Pending" and not is_terminating(pod):
+                # createMissingPersistentVolumeClaims: a pending pod may wait on a claim deleted under it.
+                await self._create_claims(sset, pod)
             if is_terminating(pod) and monotonic:
                 return
             if not self._healthy(sset, pod) and monotonic:
                 return
+            await self._update_identity(sset, pod)
             await self._update_claim_refs(sset, pod, condemned=False)
 
         for pod in condemned:
@@ -271,6 +275,24 @@ class StatefulSetController(QueueController):
                 return
             if not self._healthy(sset, pod):
                 return
+
+    async def _update_identity(self, sset: dict, pod: dict) -> None:
+        """identityMatches or UpdateStatefulPod: the identity labels put back when changed by hand."""
+        labels = pod["metadata"].get("labels") or {}
+        wanted = {POD_NAME_LABEL: pod["metadata"]["name"], POD_INDEX_LABEL: str(ordinal_of(pod))}
+        if all(labels.get(k) == v for k, v in wanted.items()):
+            return
+        try:
+            await self.client.patch(PODS, pod["metadata"]["name"],
+                                    {"metadata": {"labels": wanted,
+                                                  "resourceVersion": pod["metadata"]["resourceVersion"]}},
+                                    pod["metadata"]["namespace"])
+        except APIError as e:
+            if e.code in (404, 409):
+                return
+            self._pod_event(sset, pod, "update", e)
+            raise
+        self._pod_event(sset, pod, "update")
 
     # -- writes, with upstream's events
 

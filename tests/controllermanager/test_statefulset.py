@@ -38,7 +38,8 @@ def test_pod_identity_storage_and_labels():
 
 
 def test_claim_retention_owner_references():
-    """whenDeleted=Delete makes the set an owner of the claims; whenScaled=Delete the pod, once condemned."""
+    """whenDeleted=Delete makes the set the owner of the claims; whenScaled=Delete the pod alone, once the
+    replica is condemned."""
     sset = stateful_set("web")
     sset["metadata"].update(namespace="ns", uid="u1")
     pod = {"metadata": {"name": "web-4", "uid": "p4"}}
@@ -46,7 +47,9 @@ def test_claim_retention_owner_references():
     assert claim_owner_refs(sset, pod, True) == []
     sset["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Delete"}
     assert [r["kind"] for r in claim_owner_refs(sset, pod, False)] == ["StatefulSet"]
-    assert [r["uid"] for r in claim_owner_refs(sset, pod, True)] == ["u1", "p4"]
+    assert [r["uid"] for r in claim_owner_refs(sset, pod, True)] == ["p4"]
+    sset["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain", "whenScaled": "Delete"}
+    assert claim_owner_refs(sset, pod, False) == []
 
 
 def test_ordered_start_waits_for_readiness_then_scale_down_in_reverse(controllers, simulated_nodes, client,
@@ -196,3 +199,40 @@ def test_kubectl_rollout_status_and_undo(controllers, simulated_nodes, client, n
                status(client, namespace, "kweb").get("updatedReplicas") == 2 and
                status(client, namespace, "kweb").get("currentRevision") ==
                status(client, namespace, "kweb").get("updateRevision"))
+
+
+def test_retention_policy_deletes_claims_through_the_garbage_collector(controllers, simulated_nodes, client,
+                                                                       namespace):
+    """whenScaled=Delete: the claims of a replica scaled away go with its pod; whenDeleted=Delete: the rest go
+    with the set (the apiserver's garbage collector follows the owner references the controller wrote)."""
+    controllers("statefulset-controller")
+    simulated_nodes("sim-retain", schedule=True)
+    run(client.create(STATEFUL_SETS, stateful_set(
+        "ret", replicas=2, persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete", "whenScaled": "Delete"},
+        volumeClaimTemplates=[{"metadata": {"name": "data"},
+                               "spec": {"accessModes": ["ReadWriteOnce"],
+                                        "resources": {"requests": {"storage": "1Gi"}}}}]), namespace))
+
+    def claims():
+        return sorted(c["metadata"]["name"] for c in run(client.list(PERSISTENT_VOLUME_CLAIMS, namespace))["items"]
+                      if not c["metadata"].get("deletionTimestamp"))
+    eventually(lambda: status(client, namespace, "ret").get("readyReplicas") == 2)
+    assert claims() == ["data-ret-0", "data-ret-1"]
+    run(client.patch(STATEFUL_SETS, "ret", {"spec": {"replicas": 1}}, namespace))
+    eventually(lambda: claims() == ["data-ret-0"], timeout=30)
+    run(client.delete(STATEFUL_SETS, "ret", namespace, propagation_policy="Background"))
+    eventually(lambda: claims() == [], timeout=30)
+
+
+def test_identity_labels_are_put_back(controllers, simulated_nodes, client, namespace):
+    """A stateful pod whose pod-name label was changed by hand gets it back (SuccessfulUpdate)."""
+    controllers("statefulset-controller")
+    simulated_nodes("sim-ident", schedule=True)
+    run(client.create(STATEFUL_SETS, stateful_set("ident", replicas=1), namespace))
+    eventually(lambda: status(client, namespace, "ident").get("readyReplicas") == 1)
+    run(client.patch(PODS, "ident-0", {"metadata": {"labels": {"statefulset.kubernetes.io/pod-name": "x"}}},
+                     namespace))
+    eventually(lambda: run(client.get(PODS, "ident-0", namespace))["metadata"]["labels"][
+        "statefulset.kubernetes.io/pod-name"] == "ident-0")
+    eventually(lambda: "update Pod ident-0 in StatefulSet ident successful" in
+               [e["message"] for e in run(client.list(EVENTS, namespace))["items"]])
