@@ -62,7 +62,7 @@ def daemon_set(name, **pod_spec):
 class PodWatch:
     """ADDED and DELETED pod names in the order the API's watch reports them."""
 
-    def __init__(self, client, namespace):  # noqa: F811
+    Def __init__(self, client, namespace):  # noqa: F811
         self.added, self.deleted = [], []
         self.watch = client.watch(PODS, self._event, namespace=namespace)
 
@@ -107,8 +107,11 @@ def settle(seconds=1.0):
 
 
 def test_statefulset_scaling(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, Scaling: pods are created in ascending ordinal order and deleted in descending order, and
-    scaling up or down pauses while any pod of the set is unhealthy."""
+    """StatefulSet, Scaling
+
+    Pods are created in ascending ordinal order and deleted in descending order, and scaling up or down pauses while
+    any pod of the set is unhealthy.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-scale")
     watch = PodWatch(client, namespace)
@@ -135,8 +138,10 @@ def test_statefulset_scaling(controllers, nodes, client, namespace):  # noqa: F8
 
 
 def test_statefulset_burst_scaling(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, Burst Scaling: with the Parallel policy, scaling up and down proceeds though pods are
-    unhealthy."""
+    """StatefulSet, Burst Scaling
+
+    With the Parallel policy, scaling up and down proceeds though pods are unhealthy.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-burst")
     run(client.create(STATEFUL_SETS, stateful_set("ss", podManagementPolicy="Parallel"), namespace))
@@ -153,8 +158,11 @@ def test_statefulset_burst_scaling(controllers, nodes, client, namespace):  # no
 
 
 def test_statefulset_recreate_failed_pod(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, Recreate Failed Pod: a pod of the set that goes into the Failed phase (as when a node
-    rejects or evicts it) is deleted and made again."""
+    """StatefulSet, Recreate Failed Pod
+
+    A pod of the set that goes into the Failed phase (as when a node rejects or evicts it) is deleted and made
+    again.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-failed")
     run(client.create(STATEFUL_SETS, stateful_set("ss"), namespace))
@@ -169,8 +177,11 @@ def test_statefulset_recreate_failed_pod(controllers, nodes, client, namespace):
 
 
 def test_statefulset_resource_replica_scaling(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet resource Replica scaling: a new StatefulSet has a scale of one; updating the scale
-    subresource to two makes the set two replicas, and patching it works too."""
+    """StatefulSet resource Replica scaling
+
+    A new StatefulSet has a scale of one; updating the scale subresource to two makes the set two replicas, and
+    patching it works too.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-scale-sub")
     run(client.create(STATEFUL_SETS, stateful_set("ss"), namespace))
@@ -189,9 +200,11 @@ def test_statefulset_resource_replica_scaling(controllers, nodes, client, namesp
 
 
 def test_statefulset_rolling_update(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, Rolling Update: a template change replaces the pods one at a time at a new update
-    revision, which becomes current; changing the template back is a rollback to the earlier revision, not a
-    new one."""
+    """StatefulSet, Rolling Update
+
+    A template change replaces the pods one at a time at a new update revision, which becomes current; changing the
+    template back is a rollback to the earlier revision, not a new one.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-roll")
     run(client.create(STATEFUL_SETS, stateful_set("ss2", replicas=3), namespace))
@@ -224,9 +237,12 @@ def test_statefulset_rolling_update(controllers, nodes, client, namespace):  # n
 
 
 def test_statefulset_rolling_update_with_partition(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, Rolling Update with Partition: no pod is updated while the partition is above the
-    replicas; a canary partition updates only the ordinals at or above it; deleted pods come back at the
-    revision their ordinal should have; lowering the partition step by step finishes the update."""
+    """StatefulSet, Rolling Update with Partition
+
+    No pod is updated while the partition is above the replicas; a canary partition updates only the ordinals at or
+    above it; deleted pods come back at the revision their ordinal should have; lowering the partition step by step
+    finishes the update.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-part")
     run(client.create(STATEFUL_SETS, stateful_set("ss2", replicas=3, updateStrategy={
@@ -261,8 +277,11 @@ def test_statefulset_rolling_update_with_partition(controllers, nodes, client, n
 
 
 def test_statefulset_list_patch_and_delete_collection(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, list, patch and delete a collection of StatefulSets: a set found by label is patched
-    (template and labels), its pods follow, and a deletecollection by label removes it."""
+    """StatefulSet, list, patch and delete a collection of StatefulSets
+
+    A set found by label is patched (template and labels), its pods follow, and a deletecollection by label removes
+    it.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-coll")
     run(client.create(STATEFUL_SETS, stateful_set("test-ss"), namespace))
@@ -281,8 +300,11 @@ def test_statefulset_list_patch_and_delete_collection(controllers, nodes, client
 
 
 def test_statefulset_status_subresource(controllers, nodes, client, namespace):  # noqa: F811
-    """StatefulSet, status sub-resource: the status read, updated (a condition) and patched through
-    statefulsets/status is what later reads show, and the controller keeps the condition."""
+    """StatefulSet, status sub-resource
+
+    The status read, updated (a condition) and patched through statefulsets/status is what later reads show, and the
+    controller keeps the condition.
+    """
     controllers("statefulset-controller")
     nodes("conf-ss-status")
     run(client.create(STATEFUL_SETS, stateful_set("ss"), namespace))
@@ -309,7 +331,10 @@ def ds_status(client, namespace, name):  # noqa: F811
 
 
 def test_daemonset_creation(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet-Creation: a DaemonSet runs one pod per node, and a deleted daemon pod is replaced."""
+    """DaemonSet-Creation
+
+    A DaemonSet runs one pod per node, and a deleted daemon pod is replaced.
+    """
     nodes("conf-ds-c1", "conf-ds-c2")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set"), namespace))
@@ -323,8 +348,11 @@ def test_daemonset_creation(controllers, nodes, client, namespace):  # noqa: F81
 
 
 def test_daemonset_node_selection(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet-NodeSelection: pods run only on nodes whose labels match the nodeSelector; relabelling the node
-    stops them; changing the DaemonSet's selector to the new label starts them again."""
+    """DaemonSet-NodeSelection
+
+    Pods run only on nodes whose labels match the nodeSelector; relabelling the node stops them; changing the
+    DaemonSet's selector to the new label starts them again.
+    """
     nodes("conf-ds-sel")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set", nodeSelector={"color": "blue"}), namespace))
@@ -342,7 +370,10 @@ def test_daemonset_node_selection(controllers, nodes, client, namespace):  # noq
 
 
 def test_daemonset_failed_pod_creation(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet-FailedPodCreation: a daemon pod that fails is replaced by a new one."""
+    """DaemonSet-FailedPodCreation
+
+    A daemon pod that fails is replaced by a new one.
+    """
     nodes("conf-ds-fail")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set"), namespace))
@@ -355,7 +386,10 @@ def test_daemonset_failed_pod_creation(controllers, nodes, client, namespace):  
 
 
 def test_daemonset_rolling_update(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet-RollingUpdate: an image change replaces every daemon pod with one of the new template."""
+    """DaemonSet-RollingUpdate
+
+    An image change replaces every daemon pod with one of the new template.
+    """
     nodes("conf-ds-r1", "conf-ds-r2")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set"), namespace))
@@ -376,10 +410,12 @@ def test_daemonset_rolling_update(controllers, nodes, client, namespace):  # noq
 
 
 def test_daemonset_rollback(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet-Rollback: rolling back an update in progress replaces only the pods already updated; the
-    pods still at the old template are not restarted.  (The e2e stalls the update with an image that cannot
-    run; a simulated node runs any image, so minReadySeconds, with the old pods Ready for long, stalls it
-    here.)"""
+    """DaemonSet-Rollback
+
+    Rolling back an update in progress replaces only the pods already updated; the pods still at the old template
+    are not restarted. (The e2e stalls the update with an image that cannot run; a simulated node runs any image, so
+    minReadySeconds, with the old pods Ready for long, stalls it here.)
+    """
     nodes("conf-ds-b1", "conf-ds-b2", "conf-ds-b3")
     controllers("daemonset-controller")
     body = daemon_set("daemon-set")
@@ -409,8 +445,10 @@ def test_daemonset_rollback(controllers, nodes, client, namespace):  # noqa: F81
 
 
 def test_daemonset_list_and_delete_collection(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet, list and delete a collection of DaemonSets: a DaemonSet is found by label across namespaces
-    and removed by a deletecollection with that label."""
+    """DaemonSet, list and delete a collection of DaemonSets
+
+    A DaemonSet is found by label across namespaces and removed by a deletecollection with that label.
+    """
     nodes("conf-ds-coll")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set"), namespace))
@@ -422,8 +460,11 @@ def test_daemonset_list_and_delete_collection(controllers, nodes, client, namesp
 
 
 def test_daemonset_status_subresource(controllers, nodes, client, namespace):  # noqa: F811
-    """DaemonSet, status sub-resource: reading, updating and patching daemonsets/status are seen by later
-    reads, and the controller keeps the conditions written there."""
+    """DaemonSet, status sub-resource
+
+    Reading, updating and patching daemonsets/status are seen by later reads, and the controller keeps the
+    conditions written there.
+    """
     nodes("conf-ds-status")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("daemon-set"), namespace))
@@ -473,8 +514,10 @@ def bare_pods(client, namespace, count):  # noqa: F811
 
 
 def test_pdb_status_updates(controllers, nodes, client, namespace):  # noqa: F811
-    """PodDisruptionBudget: Status updates: the controller brings disruptionsAllowed above zero once the
-    selected pods run."""
+    """PodDisruptionBudget: Status updates
+
+    The controller brings disruptionsAllowed above zero once the selected pods run.
+    """
     controllers("disruption-controller")
     nodes("conf-pdb-status")
     run(client.create(POD_DISRUPTION_BUDGETS, pdb(minAvailable=1), namespace))
@@ -485,8 +528,11 @@ def test_pdb_status_updates(controllers, nodes, client, namespace):  # noqa: F81
 
 
 def test_pdb_create_update_patch_delete(controllers, client, namespace):  # noqa: F811
-    """PodDisruptionBudget: create, update, patch, and delete object: each write is processed by the controller
-    (observedGeneration follows) and seen by reads; the deleted budget is gone."""
+    """PodDisruptionBudget: create, update, patch, and delete object
+
+    Each write is processed by the controller (observedGeneration follows) and seen by reads; the deleted budget is
+    gone.
+    """
     controllers("disruption-controller")
     run(client.create(POD_DISRUPTION_BUDGETS, pdb(minAvailable=2), namespace))
     eventually(lambda: processed(client, namespace))
@@ -504,8 +550,10 @@ def test_pdb_create_update_patch_delete(controllers, client, namespace):  # noqa
 
 
 def test_pdb_list_and_delete_collection(controllers, client, namespace):  # noqa: F811
-    """PodDisruptionBudget: list and delete collection: budgets listed by label are removed by one
-    deletecollection."""
+    """PodDisruptionBudget: list and delete collection
+
+    Budgets listed by label are removed by one deletecollection.
+    """
     controllers("disruption-controller")
     for name in ("foo", "foo2", "foo3"):
         run(client.create(POD_DISRUPTION_BUDGETS, pdb(name, minAvailable=1), namespace))
@@ -516,8 +564,10 @@ def test_pdb_list_and_delete_collection(controllers, client, namespace):  # noqa
 
 
 def test_pdb_update_and_patch_status(controllers, client, namespace):  # noqa: F811
-    """PodDisruptionBudget: update and patch status: disruptedPods written through the status subresource is
-    read back, and a status patch is too."""
+    """PodDisruptionBudget: update and patch status
+
+    DisruptedPods written through the status subresource is read back, and a status patch is too.
+    """
     controllers("disruption-controller")
     run(client.create(POD_DISRUPTION_BUDGETS, pdb(minAvailable=1), namespace))
     eventually(lambda: processed(client, namespace))
@@ -531,9 +581,11 @@ def test_pdb_update_and_patch_status(controllers, client, namespace):  # noqa: F
 
 
 def test_pdb_block_eviction_until_updated(controllers, nodes, client, namespace):  # noqa: F811
-    """PodDisruptionBudget: block an eviction until the PDB is updated to allow it: with minAvailable 3 of 3
-    the eviction is refused; at 2 it goes through; patched back to none to spare it is refused again; with the
-    budget deleted it goes through.  (A StatefulSet stands in for the e2e's ReplicaSet.)"""
+    """PodDisruptionBudget: block an eviction until the PDB is updated to allow it
+
+    With minAvailable 3 of 3 the eviction is refused; at 2 it goes through; patched back to none to spare it is
+    refused again; with the budget deleted it goes through. (A StatefulSet stands in for the e2e's ReplicaSet.)
+    """
     controllers("disruption-controller", "statefulset-controller")
     nodes("conf-pdb-block")
     run(client.create(POD_DISRUPTION_BUDGETS, pdb(minAvailable=3), namespace))
@@ -562,10 +614,13 @@ def test_pdb_block_eviction_until_updated(controllers, nodes, client, namespace)
 
 
 def test_controller_revision_lifecycle(controllers, nodes, client, namespace):  # noqa: F811
-    """ControllerRevision, resource lifecycle: a DaemonSet's one revision is found by the set's label and
-    patched; a revision created by hand (the set's current data, the next number) makes two; deleting the first
-    leaves one, which an update relabels; a template change makes the controller add a revision (past a name
-    collision with the hand-made one); a deletecollection by the update's label leaves the new one, revision 3."""
+    """ControllerRevision, resource lifecycle
+
+    A DaemonSet's one revision is found by the set's label and patched; a revision created by hand (the set's
+    current data, the next number) makes two; deleting the first leaves one, which an update relabels; a template
+    change makes the controller add a revision (past a name collision with the hand-made one); a deletecollection by
+    the update's label leaves the new one, revision 3.
+    """
     nodes("conf-cr")
     controllers("daemonset-controller")
     name = "e2e-cr-daemon-set"
