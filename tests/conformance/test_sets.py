@@ -62,7 +62,7 @@ def daemon_set(name, **pod_spec):
 class PodWatch:
     """ADDED and DELETED pod names in the order the API's watch reports them."""
 
-    Def __init__(self, client, namespace):  # noqa: F811
+    def __init__(self, client, namespace):  # noqa: F811
         self.added, self.deleted = [], []
         self.watch = client.watch(PODS, self._event, namespace=namespace)
 
