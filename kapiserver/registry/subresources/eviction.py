@@ -94,11 +94,16 @@ async def _take_disruption(budgets, pdb: dict, pod_name: str, dry_run: bool) -> 
     await budgets.update(pdb["metadata"]["namespace"], name, decrement, subresource="status")
 
 
-async def _mark_disruption_target(pods, namespace: str, name: str) -> None:
+async def _mark_disruption_target(pods, namespace: str, name: str, uid: Optional[str]) -> None:
     """The DisruptionTarget condition upstream adds to an evicted pod before deleting it."""
     def update(old):
         if old is None:
             raise errors.not_found(pods.qualified, name)
+        if uid and old["metadata"].get("uid") != uid:
+            raise errors.conflict(pods.qualified, name,
+                                  f"the UID in the precondition ({uid}) does not match the UID in record "
+                                  f"({old['metadata'].get('uid')}). The object might have been deleted and then "
+                                  "recreated")
         status = old.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conditions.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
@@ -140,6 +145,7 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None
                     (status.get("currentHealthy", 0) >= status.get("desiredHealthy", 0) > 0))
                 if not unhealthy_ok:
                     await _take_disruption(budgets, pdb, name, options.dry_run)
-                if not options.dry_run:
-                    await _mark_disruption_target(pods, namespace, name)
+    if not options.dry_run:
+        # addConditionAndDeletePod: every eviction (with or without a budget) marks the pod first.
+        await _mark_disruption_target(pods, namespace, name, options.precondition_uid)
     await pods.delete(namespace, name, options)
