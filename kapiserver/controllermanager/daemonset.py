@@ -375,6 +375,7 @@ class DaemonSetsController(QueueController):
         else:
             current = equal[-1]
             for duplicate in equal[:-1]:
+                await self._relabel_pods(ds, duplicate, current)
                 await self._delete_revision(duplicate)
             if current.get("revision", 0) < top - 1:
                 current = await self.client.update(CONTROLLER_REVISIONS, {**current, "revision": top})
@@ -399,6 +400,18 @@ class DaemonSetsController(QueueController):
         status["collisionCount"] = collisions + 1
         await self.client.update(DAEMON_SETS, {**ds, "status": status}, subresource="status")
         raise RuntimeError(f"controller revision {revision['metadata']['name']} collides; retrying")
+
+    async def _relabel_pods(self, ds: dict, duplicate: dict, keep: dict) -> None:
+        """dedupCurHistories: pods of a duplicate revision take the hash of the one kept (so that they are not
+        taken for old pods)."""
+        old_hash = (duplicate["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL)
+        new_hash = keep["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL]
+        for pod in self.pods.indexer.by_index("namespace", ds["metadata"]["namespace"]):
+            if history.owned_by(pod, ds) and old_hash and old_hash != new_hash and \
+                    (pod["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL) == old_hash:
+                await self.client.patch(PODS, pod["metadata"]["name"],
+                                        {"metadata": {"labels": {CONTROLLER_REVISION_HASH_LABEL: new_hash}}},
+                                        pod["metadata"]["namespace"])
 
     async def _delete_revision(self, revision: dict) -> None:
         try:
