@@ -451,8 +451,8 @@ class DaemonSetsController(QueueController):
                 counts["numberReady"] += 1
                 if is_available(pods[0], min_ready, now):
                     counts["numberAvailable"] += 1
-            new, _ = split_updated(pods, hash_)
-            if new is not None and (len(pods) == 1 or is_available(new, min_ready, now)):
+            # As upstream, the oldest pod on the node speaks for it (with surge, the old one until it goes).
+            if is_updated(pods[0], hash_):
                 counts["updatedNumberScheduled"] += 1
         status = {"currentNumberScheduled": counts["currentNumberScheduled"],
                   "numberMisscheduled": counts["numberMisscheduled"],
