@@ -123,9 +123,15 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None
         raise errors.bad_request("name in URL does not match name in Eviction object")
     options = DeleteOptions()
     delete_options = eviction.get("deleteOptions") or {}
-    if delete_options.get("gracePeriodSeconds") is not None:
-        options.grace_period_seconds = int(delete_options["gracePeriodSeconds"])
-    preconditions = delete_options.get("preconditions") or {}
+    preconditions = delete_options.get("preconditions") if isinstance(delete_options, dict) else None
+    if not isinstance(delete_options, dict) or not isinstance(preconditions or {}, dict):
+        raise errors.bad_request("the body of the request was not an Eviction")
+    grace = delete_options.get("gracePeriodSeconds")
+    if grace is not None:
+        if not isinstance(grace, int) or isinstance(grace, bool):
+            raise errors.bad_request("the body of the request was not an Eviction")
+        options.grace_period_seconds = grace
+    preconditions = preconditions or {}
     options.precondition_uid = preconditions.get("uid")
     options.precondition_resource_version = preconditions.get("resourceVersion")
     options.dry_run = bool(delete_options.get("dryRun"))
