@@ -33,15 +33,18 @@ sys.path.insert(0, HERE)
 from api_bench import Server  # noqa: E402
 
 
+TWISTD = "from twisted.scripts.twistd import run; run()"
+
+
 def twistd(*args, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return subprocess.Popen([sys.executable, "-m", "twisted", "-n", "--pidfile=", *args], stdout=log,
+    return subprocess.Popen([sys.executable, "-c", TWISTD, "-n", "--pidfile=", *args], stdout=log,
                             stderr=subprocess.STDOUT, env=env)
 
 
 def plugin_installed(name: str) -> bool:
-    out = subprocess.run([sys.executable, "-m", "twisted", "--help"], capture_output=True, text=True).stdout
-    return f" {name} " in out or f" {name}\n" in out
+    out = subprocess.run([sys.executable, "-c", TWISTD, "--help"], capture_output=True, text=True).stdout
+    return f" {name} " in out
 
 
 def cpu_seconds(pid: int) -> float:

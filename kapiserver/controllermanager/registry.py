@@ -24,6 +24,9 @@ CONTROLLERS: Dict[str, str] = {
     "deployment-controller": "deployment:start_deployment_controller",
 
     # -- statefulsets, daemonsets, disruption budgets
+    "statefulset-controller": "statefulset:start_statefulset_controller",
+    "daemonset-controller": "daemonset:start_daemonset_controller",
+    "disruption-controller": "disruption:start_disruption_controller",
 
     # -- jobs, cronjobs, ttl-after-finished, pod garbage collection
     "job-controller": "job:start_job_controller",

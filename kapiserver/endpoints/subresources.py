@@ -53,7 +53,8 @@ async def handle(handler, request, info, store) -> None:
         await bind_pod(registry.store("", "v1", "pods"), namespace, info.name, handler.body(request))
         write_bytes(request, 201, "application/json", codec.encode(_CREATED))
     elif name == "eviction":
-        await evict(store, namespace, info.name, handler.body(request))
+        await evict(store, namespace, info.name, handler.body(request),
+                    registry.lookup("policy", "v1", "poddisruptionbudgets"))
         write_bytes(request, 201, "application/json", codec.encode(_CREATED))
     elif name in _STREAMS:
         await _stream(handler, request, info, store, namespace)

@@ -63,6 +63,8 @@ class SimulatedNode:
         if pod is None or spec.get("nodeName") or pod["metadata"].get("deletionTimestamp") or \
                 spec.get("schedulingGates") or spec.get("schedulerName", "default-scheduler") != "default-scheduler":
             return
+        if not _node_name_allowed(spec, self.name):
+            return
         try:
             await self.client.create(PODS, {"apiVersion": "v1", "kind": "Binding",
                                             "metadata": {"name": name, "namespace": namespace},
@@ -194,6 +196,18 @@ def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str
     if reason:
         condition["reason"] = reason
     return condition
+
+
+def _node_name_allowed(spec: dict, node: str) -> bool:
+    """A required node affinity term naming nodes by ``matchFields metadata.name In`` (as DaemonSet pods carry)
+    lets this node bind the pod only if one such term names it; other terms are left to a real scheduler."""
+    terms = ((((spec.get("affinity") or {}).get("nodeAffinity") or {})
+              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
+    named = [[f for f in term.get("matchFields") or [] if f.get("key") == "metadata.name"] for term in terms]
+    if not any(named):
+        return True
+    return any(fields and all(f.get("operator") == "In" and node in (f.get("values") or []) for f in fields)
+               for fields in named)
 
 
 class SimulatedNodeService(service.Service):

@@ -1,19 +1,157 @@
-"""pods/eviction (upstream's EvictionREST): an Eviction deletes its pod, with the grace period it names."""
+"""pods/eviction (upstream's EvictionREST): an Eviction deletes its pod, with the grace period it names, when
+the pod's PodDisruptionBudget allows it: the budget's status (written by the disruption controller) must have
+caught up with its spec and allow a disruption, which the eviction then takes (disruptionsAllowed - 1, the pod
+recorded in disruptedPods). A refusal is a 429 whose cause says which budget and why."""
 
 from __future__ import annotations
 
-from ...machinery import errors
-from ..options import DeleteOptions
+from typing import Optional
+
+from ...machinery import errors, meta
+from ...machinery.selectors import label_selector_from_dict
+from ..options import DeleteOptions, ListOptions
+
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget."
+MAX_DISRUPTED_PODS = 2000
 
 
-async def evict(pods, namespace: str, name: str, eviction) -> None:
-    """Delete pod ``name`` as ``eviction`` (the request's Eviction) asks."""
+def _refused(why: str) -> errors.StatusError:
+    return errors.StatusError(429, "TooManyRequests", REFUSAL,
+                              {"causes": [{"reason": DISRUPTION_BUDGET_CAUSE, "message": why}]})
+
+
+def _forbidden(budgets, name: str, why: str) -> errors.StatusError:
+    # Upstream names the singular resource here: poddisruptionbudget.policy "name" is forbidden: ...
+    return errors.forbidden_request(budgets.qualified, name,
+                                    f'poddisruptionbudget.policy "{name}" is forbidden: {why}')
+
+
+def _ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _ignores_budgets(pod: dict) -> bool:
+    """canIgnorePDB: pods that are not running (or already going) are evicted without asking a budget."""
+    phase = (pod.get("status") or {}).get("phase") or "Pending"
+    return phase in ("Succeeded", "Failed", "Pending") or bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def _budgets_of(pod: dict, budgets: list) -> list:
+    labels = pod["metadata"].get("labels") or {}
+    matching = []
+    for pdb in budgets:
+        try:
+            selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
+        except errors.StatusError:
+            continue
+        # A budget with an empty selector protects nothing here (unlike the controller's count).
+        if not selector.empty and selector.matches(labels):
+            matching.append(pdb)
+    return matching
+
+
+def _set_allowed_condition(status: dict, now: float) -> None:
+    allowed = status.get("disruptionsAllowed", 0) > 0
+    wanted = {"type": "DisruptionAllowed", "status": "True" if allowed else "False",
+              "reason": "SufficientPods" if allowed else "InsufficientPods", "message": "",
+              "observedGeneration": status.get("observedGeneration", 0)}
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionAllowed"]
+    old = next((c for c in status.get("conditions") or [] if c.get("type") == "DisruptionAllowed"), None)
+    wanted["lastTransitionTime"] = old["lastTransitionTime"] if old and old.get("status") == wanted["status"] \
+        and old.get("lastTransitionTime") else meta.rfc3339(now)
+    status["conditions"] = conditions + [wanted]
+
+
+async def _take_disruption(budgets, pdb: dict, pod_name: str, dry_run: bool) -> None:
+    """checkAndDecrement, under the store's optimistic concurrency (a conflict re-reads the budget)."""
+    name = pdb["metadata"]["name"]
+
+    def decrement(current: Optional[dict]) -> dict:
+        if current is None:
+            raise errors.not_found(budgets.qualified, name)
+        status = current.setdefault("status", {})
+        if status.get("observedGeneration", 0) < current["metadata"].get("generation", 0):
+            raise _refused(f"The disruption budget {name} is still being processed by the server.")
+        allowed = status.get("disruptionsAllowed", 0)
+        if allowed < 0:
+            raise _forbidden(budgets, name, "pdb disruptions allowed is negative")
+        if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS:
+            raise _forbidden(budgets, name, "DisruptedPods map too big - too many evictions not confirmed by "
+                                            "PDB controller")
+        if allowed == 0:
+            raise _refused(f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy pods "
+                           f"and has {status.get('currentHealthy', 0)} currently")
+        status["disruptionsAllowed"] = allowed - 1
+        if status["disruptionsAllowed"] == 0:
+            _set_allowed_condition(status, budgets.now())
+        status.setdefault("disruptedPods", {})[pod_name] = meta.rfc3339(budgets.now())
+        return current
+    if dry_run:
+        decrement(await budgets.get(pdb["metadata"]["namespace"], name))
+        return
+    await budgets.update(pdb["metadata"]["namespace"], name, decrement, subresource="status")
+
+
+async def _mark_disruption_target(pods, namespace: str, name: str, uid: Optional[str]) -> None:
+    """The DisruptionTarget condition upstream adds to an evicted pod before deleting it."""
+    def update(old):
+        if old is None:
+            raise errors.not_found(pods.qualified, name)
+        if uid and old["metadata"].get("uid") != uid:
+            raise errors.conflict(pods.qualified, name,
+                                  f"the UID in the precondition ({uid}) does not match the UID in record "
+                                  f"({old['metadata'].get('uid')}). The object might have been deleted and then "
+                                  "recreated")
+        status = old.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+        conditions.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": meta.rfc3339(pods.now()), "reason": "EvictionByEvictionAPI",
+                           "message": "Eviction API: evicting"})
+        status["conditions"] = conditions
+        return old
+    await pods.update(namespace, name, update, subresource="status", allow_create=False)
+
+
+async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None:
+    """Delete pod ``name`` as ``eviction`` (the request's Eviction) asks, if its budget (in the store
+    ``budgets``, policy/v1 poddisruptionbudgets) allows."""
     if not isinstance(eviction, dict):
         raise errors.bad_request("the body of the request was not an Eviction")
     if (eviction.get("metadata") or {}).get("name", name) != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
     options = DeleteOptions()
     delete_options = eviction.get("deleteOptions") or {}
-    if delete_options.get("gracePeriodSeconds") is not None:
-        options.grace_period_seconds = int(delete_options["gracePeriodSeconds"])
+    preconditions = delete_options.get("preconditions") if isinstance(delete_options, dict) else None
+    if not isinstance(delete_options, dict) or not isinstance(preconditions or {}, dict):
+        raise errors.bad_request("the body of the request was not an Eviction")
+    grace = delete_options.get("gracePeriodSeconds")
+    if grace is not None:
+        if not isinstance(grace, int) or isinstance(grace, bool):
+            raise errors.bad_request("the body of the request was not an Eviction")
+        options.grace_period_seconds = grace
+    preconditions = preconditions or {}
+    options.precondition_uid = preconditions.get("uid")
+    options.precondition_resource_version = preconditions.get("resourceVersion")
+    options.dry_run = bool(delete_options.get("dryRun"))
+    if budgets is not None:
+        pod = await pods.get(namespace, name)
+        if not _ignores_budgets(pod):
+            items, _ = await budgets.list(namespace, ListOptions())
+            matching = _budgets_of(pod, items)
+            if len(matching) > 1:
+                raise errors.internal_error("This pod has more than one PodDisruptionBudget, which the eviction "
+                                            "subresource does not support.")
+            if matching:
+                pdb = matching[0]
+                spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
+                unhealthy_ok = not _ready(pod) and (
+                    spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow" or
+                    (status.get("currentHealthy", 0) >= status.get("desiredHealthy", 0) > 0))
+                if not unhealthy_ok:
+                    await _take_disruption(budgets, pdb, name, options.dry_run)
+    if not options.dry_run:
+        # addConditionAndDeletePod: every eviction (with or without a budget) marks the pod first.
+        await _mark_disruption_target(pods, namespace, name, options.precondition_uid)
     await pods.delete(namespace, name, options)

@@ -1,0 +1,144 @@
+"""Whether a pod may run on a node, as the DaemonSet controller asks it (upstream's component-helpers
+nodeaffinity and taint helpers): nodeSelector, required node affinity, taints and tolerations; and the
+tolerations and node affinity a daemon pod is given."""
+
+from __future__ import annotations
+
+import copy
+from typing import List, Tuple
+
+NODE_NAME_FIELD = "metadata.name"
+
+# util.AddOrUpdateDaemonPodTolerations: what every daemon pod tolerates.
+DAEMON_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists",
+                           "effect": "NoSchedule"}
+
+
+def add_daemon_tolerations(spec: dict) -> None:
+    """Add (or replace, by key and effect) the daemon tolerations in a pod spec."""
+    wanted = list(DAEMON_TOLERATIONS)
+    if spec.get("hostNetwork"):
+        wanted.append(HOST_NETWORK_TOLERATION)
+    tolerations = list(spec.get("tolerations") or [])
+    for toleration in wanted:
+        tolerations = [t for t in tolerations
+                       if not (t.get("key") == toleration["key"] and t.get("effect") == toleration["effect"])]
+        tolerations.append(dict(toleration))
+    spec["tolerations"] = tolerations
+
+
+def replace_node_name_affinity(affinity: dict, node_name: str) -> dict:
+    """util.ReplaceDaemonSetPodNodeNameNodeAffinity: every required term carries a matchFields requirement
+    ``metadata.name In [node]`` in place of its own matchFields (a term is made when there is none)."""
+    affinity = copy.deepcopy(affinity or {})
+    node_affinity = affinity.setdefault("nodeAffinity", {})
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    field = {"key": NODE_NAME_FIELD, "operator": "In", "values": [node_name]}
+    terms = required.get("nodeSelectorTerms") or []
+    if not terms:
+        terms = [{"matchFields": [field]}]
+    else:
+        terms = [{**term, "matchFields": [field]} for term in terms]
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
+    return affinity
+
+
+def target_node_name(pod: dict) -> str:
+    """util.GetTargetNodeName: the pod's node, or the one its node affinity names."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"]
+    terms = ((((spec.get("affinity") or {}).get("nodeAffinity") or {})
+              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
+    for term in terms:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == NODE_NAME_FIELD and field.get("operator") == "In" and \
+                    len(field.get("values") or []) == 1:
+                return field["values"][0]
+    return ""
+
+
+def _requirement_matches(req: dict, value, present: bool) -> bool:
+    op = req.get("operator")
+    values = req.get("values") or []
+    if op == "In":
+        return present and value in values
+    if op == "NotIn":
+        return not present or value not in values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt") and present and len(values) == 1:
+        try:
+            have, bound = int(value), int(values[0])
+        except ValueError:
+            return False
+        return have > bound if op == "Gt" else have < bound
+    return False
+
+
+def term_matches(term: dict, node: dict) -> bool:
+    expressions = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not expressions and not fields:
+        return False
+    labels = node["metadata"].get("labels") or {}
+    for req in expressions:
+        if not _requirement_matches(req, labels.get(req.get("key")), req.get("key") in labels):
+            return False
+    for req in fields:
+        if req.get("key") != NODE_NAME_FIELD or \
+                not _requirement_matches(req, node["metadata"]["name"], True):
+            return False
+    return True
+
+
+def fits_node_affinity(spec: dict, node: dict) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    for key, value in (spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    if required is None:
+        return True
+    return any(term_matches(term, node) for term in required.get("nodeSelectorTerms") or [])
+
+
+def tolerates(toleration: dict, taint: dict) -> bool:
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("key") and toleration["key"] != taint.get("key"):
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists":
+        return True
+    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def untolerated(tolerations: List[dict], node: dict, effects: Tuple[str, ...]) -> List[dict]:
+    return [taint for taint in (node.get("spec") or {}).get("taints") or []
+            if taint.get("effect") in effects and not any(tolerates(t, taint) for t in tolerations)]
+
+
+def should_run(spec: dict, node: dict) -> Tuple[bool, bool]:
+    """(shouldRun, shouldContinueRunning) of a daemon pod with ``spec`` (tolerations added) on ``node``:
+    node selector and affinity must fit; an untolerated NoSchedule taint keeps new pods off, an untolerated
+    NoExecute taint evicts running ones too."""
+    if not fits_node_affinity(spec, node):
+        return False, False
+    tolerations = spec.get("tolerations") or []
+    if untolerated(tolerations, node, ("NoExecute",)):
+        return False, False
+    if untolerated(tolerations, node, ("NoSchedule",)):
+        return False, True
+    return True, True

@@ -1,0 +1,54 @@
+"""The ControllerRevision and pod helpers the StatefulSet and DaemonSet controllers share (no server)."""
+
+import pytest
+
+from kapiserver.controllermanager import history
+
+
+def owner():
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}}}}
+
+
+def test_revision_names_hashes_and_labels():
+    """A revision is named <owner>-<hash> with a vowel-free hash that changes with the data and the
+    collisionCount; it carries the template's labels, the hash label and a controller reference."""
+    data = history.template_patch(owner())
+    assert data["spec"]["template"]["$patch"] == "replace"
+    revision = history.new_revision(owner(), data, 3, {"app": "web"}, None)
+    hash_ = revision["metadata"]["labels"]["controller-revision-hash"]
+    assert revision["metadata"]["name"] == f"web-{hash_}" and revision["revision"] == 3
+    assert set(hash_) <= set("bcdfghjklmnpqrstvwxz2456789")
+    assert revision["metadata"]["labels"]["app"] == "web"
+    assert revision["metadata"]["ownerReferences"][0]["controller"] is True
+    assert history.hash_revision_data(data, 1) != hash_ == history.hash_revision_data(data, None)
+    assert history.hash_revision_data({"other": 1}, None) != hash_
+    assert history.template_from_revision(revision) == owner()["spec"]["template"]
+    assert len(history.revision_name("x" * 300, "abc")) == 223 + 4
+
+
+def test_revision_order():
+    """Revisions sort by number; the next number is one past the highest."""
+    revisions = [{"revision": 2, "metadata": {"name": "b"}}, {"revision": 1, "metadata": {"name": "a"}}]
+    assert [r["metadata"]["name"] for r in history.sort_revisions(revisions)] == ["a", "b"]
+    assert history.next_revision(revisions) == 3 and history.next_revision([]) == 1
+
+
+def test_int_or_percent_scaling():
+    """intstr scaling: ints as they are, percentages rounded up or down."""
+    assert history.scaled_value(3, 10, True) == 3
+    assert history.scaled_value("25%", 10, True) == 3
+    assert history.scaled_value("25%", 10, False) == 2
+    with pytest.raises(ValueError):
+        history.scaled_value("three", 10, True)
+
+
+def test_availability_waits_for_min_ready_seconds():
+    """A Ready pod is available once it has been Ready for minReadySeconds."""
+    pod = {"metadata": {}, "status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}}
+    since = history.ready_since(pod)
+    assert history.is_running_and_ready(pod)
+    assert history.is_available(pod, 0, since)
+    assert not history.is_available(pod, 10, since + 5) and history.is_available(pod, 10, since + 10)
