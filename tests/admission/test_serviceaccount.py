@@ -30,6 +30,8 @@ class Accounts:
             raise StatusError(404, "NotFound", f'serviceaccounts "{name}" not found')
         return self.accounts[(namespace, name)]
 
+    get = get_shared      # the plugin reads again (past the cache) before it refuses
+
 
 def plugin(**accounts):
     return ServiceAccount(Accounts({("ns", name): account for name, account in accounts.items()}),
@@ -84,3 +86,20 @@ def test_a_missing_account_is_forbidden():
     assert e.value.code == 403
     assert str(e.value) == ('pods "p" is forbidden: error looking up service account ns/ghost: '
                             'serviceaccount "ghost" not found')
+
+
+def test_the_default_account_is_looked_up_again_while_its_controller_makes_it():
+    """As upstream's plugin: a missing `default` account is read again (ten times, 100 to 200 ms apart) before
+    the pod is refused, so a pod created right after its namespace is admitted."""
+    from twisted.internet.task import Clock
+    accounts = Accounts({})
+    accounts.clock = Clock()
+    admitted = []
+    d = call(ServiceAccount(accounts, random.Random(1)), "create", PODS, pod(), None)
+    from twisted.internet.defer import Deferred
+    Deferred.fromCoroutine(d).addBoth(admitted.append)
+    accounts.clock.advance(0.15)
+    assert admitted == []
+    accounts.accounts[("ns", "default")] = {"metadata": {"name": "default"}}
+    accounts.clock.advance(0.2)
+    assert len(admitted) == 1 and not isinstance(admitted[0], Exception)
