@@ -1,7 +1,7 @@
 """
 Control-plane benchmark, run by hand (never by the tests):
 
-    python bench/controlplane_bench.py [--replicas 100] [--nodes 2] [--idle 5]
+    python bench/controlplane_bench.py [--replicas 100] [--nodes 2] [--idle 10]
 
 Starts kapiserver, kube-controller-manager, kube-scheduler (kube-node --schedule when kube-scheduler is not
 installed) and --nodes simulated nodes (kube-node --simulated), each a process of its own, then measures:
@@ -103,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replicas", type=int, default=100)
     parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--idle", type=float, default=5.0)
+    parser.add_argument("--idle", type=float, default=10.0)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="kap-cp-bench-")
     log = open(os.path.join(work, "components.log"), "ab")
@@ -143,7 +143,7 @@ def main() -> None:
         namespace(server, "bench")
         wait(lambda: server.request("GET", "/api/v1/namespaces/bench/serviceaccounts/default")[0] == 200, 30,
              "the controller manager")
-        time.sleep(1)
+        time.sleep(5)       # the controllers' first syncs (and the baseline pods' Endpoints, GC graph) settle
         cpu, idle_started = cpu_seconds(manager.pid), time.perf_counter()
         time.sleep(args.idle)
         idle_cpu = (cpu_seconds(manager.pid) - cpu) / (time.perf_counter() - idle_started)
