@@ -238,8 +238,9 @@ def test_make_service_shows_the_tree_in_start_order():
     """make_service builds every child up front, in start order: storage, registry, bootstrap and its
     reconcile loop, the CRD, APIService, APF configuration and identity controllers, compaction, handlers,
     the remote APIServices' availability and the extension-apiserver-authentication ConfigMap, listeners
-    (the loopback one last), then the controllers: event TTL, and kube-controller-manager's namespace and
-    garbage collector controllers through the loopback client."""
+    (the loopback one last), then the controllers: event TTL, and the kube-controller-manager controllers
+    the apiserver embeds (namespace, garbage collector, service accounts, root CA, PV/PVC protection) through
+    the loopback client."""
     tree = server.make_service(ServerConfig(), task.Clock())
     kinds = [type(child).__name__ for child in tree]
     assert kinds == ["StorageService", "RegistryService", "ControllerService", "Periodic", "ControllerService",
@@ -249,7 +250,10 @@ def test_make_service_shows_the_tree_in_start_order():
     assert [child.name for child in tree if isinstance(child, Listener)] == ["secure", "insecure", "loopback"]
     controllers = list(list(tree)[-1])
     assert [type(child).__name__ for child in controllers] == ["ControllerService", "EmbeddedControllers"]
-    assert controllers[1].names == ["namespace-controller", "garbage-collector-controller"]
+    assert controllers[1].names == ["namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
+                                    "root-ca-certificate-publisher-controller",
+                                    "persistentvolumeclaim-protection-controller",
+                                    "persistentvolume-protection-controller"]
     bootstrap_loop, compaction = [child for child in tree if isinstance(child, Periodic)]
     assert (bootstrap_loop.step, compaction.step) == (10.0, 300.0)
 

@@ -15,12 +15,13 @@ UPSTREAM_DEFAULTS = ["NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Tai
 
 
 # Upstream defaults whose effect only kube-controller-manager's controllers make invisible: opt-in here.
-NEED_CONTROLLERS = ("ServiceAccount", "TaintNodesByCondition", "StorageObjectInUseProtection")
+# Upstream defaults off when the apiserver runs alone: only kube-controller-manager's node-lifecycle controller
+# removes the taint TaintNodesByCondition adds (kube-cluster turns it on).
+NEED_CONTROLLERS = ("TaintNodesByCondition",)
 
 
 def test_defaults_are_upstreams_in_its_order():
-    """With no flags the chain is upstream's default chain, in upstream's order, without the three that need
-    controllers."""
+    """With no flags the chain is upstream's default chain, in upstream's order, without TaintNodesByCondition."""
     assert enabled_plugins() == [name for name in UPSTREAM_DEFAULTS if name not in NEED_CONTROLLERS]
     assert set(DEFAULT_ON) <= set(PLUGINS)
 

@@ -336,9 +336,11 @@ def test_replicaset_is_created_replaced_and_patched(cluster, client, namespace):
     labels = {"name": "sample-pod", "pod": "httpd"}
     run(client.create(REPLICA_SETS, new_rs("test-rs", 1, labels), namespace=namespace))
     eventually(lambda: len(running_pods(client, namespace, "name=sample-pod")) == 1)
-    rs = get(REPLICA_SETS, "test-rs", namespace, client)
-    rs["spec"]["replicas"] = 2
-    run(client.update(REPLICA_SETS, rs))
+    def replace():      # read and replace, again on a conflict with the controller's status write
+        rs = get(REPLICA_SETS, "test-rs", namespace, client)
+        rs["spec"]["replicas"] = 2
+        return run(client.update(REPLICA_SETS, rs))
+    eventually(replace)
     eventually(lambda: (get(REPLICA_SETS, "test-rs", namespace, client).get("status") or {}).get("readyReplicas") == 2)
     run(client.patch(REPLICA_SETS, "test-rs", {"spec": {"replicas": 3, "template": {"spec": {
         "terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": PAUSE}]}}}}, namespace,

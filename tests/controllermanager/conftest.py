@@ -97,3 +97,9 @@ def simulated_nodes(client):
     yield start
     for node in started:
         node.stop()
+
+
+# An apiserver flag embedding every controller it can but the namespace and garbage collector ones (so that
+# tests pin kube-controller-manager's copies; pods are still admitted, their default ServiceAccounts made).
+WITHOUT_NAMESPACE_AND_GC = ("--embedded-controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,"
+                            "persistentvolumeclaim-protection-controller,persistentvolume-protection-controller")

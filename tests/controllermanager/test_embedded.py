@@ -41,9 +41,11 @@ def test_every_site_gets_a_token_of_its_own():
 
 
 def test_embedded_controllers_flag():
-    """Both by default; empty for none; upstream's aliases accepted; anything else refused."""
-    assert ServerConfig.from_options({}).embedded_controllers == ("namespace-controller",
-                                                                  "garbage-collector-controller")
+    """All six by default; empty for none; upstream's aliases accepted; anything else refused."""
+    assert ServerConfig.from_options({}).embedded_controllers == (
+        "namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
+        "root-ca-certificate-publisher-controller", "persistentvolumeclaim-protection-controller",
+        "persistentvolume-protection-controller")
     assert ServerConfig.from_options({"embedded-controllers": ""}).embedded_controllers == ()
     assert ServerConfig.from_options({"embedded-controllers": "garbagecollector"}).embedded_controllers == \
         ("garbage-collector-controller",)

@@ -9,13 +9,13 @@ import pytest
 from kapiserver.client.resources import CONFIG_MAPS, EVENTS, Resource
 from kapiserver.client.rest import APIError
 from tests.controllers.conftest import settle
-from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.conftest import WITHOUT_NAMESPACE_AND_GC, eventually, run
 from tests.e2e.conftest import APIServerProcess
 
 
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory):
-    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data", args=("--embedded-controllers=",))
+    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data", args=(WITHOUT_NAMESPACE_AND_GC,))
     server.start()
     yield server
     server.stop()

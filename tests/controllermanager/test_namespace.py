@@ -11,7 +11,7 @@ from kapiserver.client.rest import APIError
 from kapiserver.controllermanager.namespace import ConditionUpdater, deletion_conditions
 from kapiserver.controllermanager.discovery import Discovery
 from tests.controllers.conftest import settle
-from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.conftest import WITHOUT_NAMESPACE_AND_GC, eventually, run
 from tests.conformance.support import unique
 from tests.e2e.conftest import APIServerProcess
 
@@ -20,7 +20,7 @@ APISERVICES = Resource("apiregistration.k8s.io", "v1", "apiservices", "APIServic
 
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory):
-    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data", args=("--embedded-controllers=",))
+    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data", args=(WITHOUT_NAMESPACE_AND_GC,))
     server.start()
     yield server
     server.stop()

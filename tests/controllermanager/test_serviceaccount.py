@@ -1,9 +1,22 @@
 """serviceaccount-controller and root-ca-certificate-publisher-controller: what upstream's e2e framework waits
 for in every new namespace."""
 
+import pytest
+
 from kapiserver.client.resources import CONFIG_MAPS, SERVICE_ACCOUNTS
 from kapiserver.controllermanager.rootcacertpublisher import DESCRIPTION
 from tests.controllermanager.conftest import eventually, run
+from tests.e2e.conftest import APIServerProcess
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory):
+    """An apiserver that runs neither controller itself (its own copies would publish another CA)."""
+    server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data",
+                              args=("--embedded-controllers=namespace-controller,garbage-collector-controller",))
+    server.start()
+    yield server
+    server.stop()
 
 
 def test_every_namespace_gets_a_default_service_account_again_after_deletion(controllers, client, namespace):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 import sys
 
 import pytest
@@ -150,6 +151,11 @@ def test_webhook_is_called_with_the_kubeconfig_credentials(configured, webhook):
                 rules=[client.V1RuleWithOperations(operations=["CREATE"], api_groups=[""], api_versions=["v1"],
                                                    resources=["configmaps"])])]))
     _namespace(core, "hooked", labels={"hooks": "on"})
+    # The apiserver's root CA publisher creates kube-root-ca.crt there too (through the webhook): let it first.
+    deadline = time.monotonic() + 10
+    while not any(cm.metadata.name == "kube-root-ca.crt" for cm in core.list_namespaced_config_map("hooked").items):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     AUTHORIZATIONS.clear()
     core.create_namespaced_config_map("hooked", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm")))
     assert AUTHORIZATIONS == ["Bearer hook-secret"]

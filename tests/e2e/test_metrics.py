@@ -75,11 +75,24 @@ def secure_get(secure, path: str, token: str):
         return e.code, e.headers["Content-Type"], e.read().decode()
 
 
+def wait_until(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def test_kubectl_requests_and_stored_objects_are_counted(kubectl):
     """Creates are POST 201 at scope resource, a namespaced list is LIST 200 at scope namespace, a missing
-    object is GET 404, and apiserver_storage_objects counts exactly the configmaps stored."""
+    object is GET 404, and apiserver_storage_objects counts exactly the configmaps stored (the root CA
+    publisher's kube-root-ca.crt among them: one per namespace, waited for)."""
+    def published(namespace):
+        return kubectl("get", "configmap", "kube-root-ca.crt", "-n", namespace, check=False).returncode == 0
+    for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        wait_until(lambda: published(namespace))
     before = scrape(kubectl)
     kubectl("create", "namespace", NAMESPACE)
+    wait_until(lambda: published(NAMESPACE))
     for name in ("one", "two", "three"):
         kubectl("create", "configmap", name, "-n", NAMESPACE, "--from-literal=k=v")
     kubectl("get", "configmaps", "-n", NAMESPACE)
@@ -89,13 +102,13 @@ def test_kubectl_requests_and_stored_objects_are_counted(kubectl):
 
     def grew(key):
         return after.get(key, 0) - before.get(key, 0)
-    assert grew(request_total("POST", "configmaps", "resource", "201")) == 3
+    assert grew(request_total("POST", "configmaps", "resource", "201")) == 4       # and kube-root-ca.crt
     assert grew(request_total("POST", "namespaces", "resource", "201")) == 1
     assert grew(request_total("LIST", "configmaps", "namespace", "200")) >= 1
     assert grew(request_total("LIST", "configmaps", "cluster", "200")) >= 1
     assert grew(request_total("GET", "configmaps", "resource", "404")) >= 1
     assert after[("apiserver_storage_objects", (("resource", "configmaps"),))] == len(stored)
-    assert len([cm for cm in stored if cm["metadata"]["namespace"] == NAMESPACE]) == 3
+    assert len([cm for cm in stored if cm["metadata"]["namespace"] == NAMESPACE]) == 4
     assert after[("apiserver_storage_objects", (("resource", "namespaces"),))] >= 4
     duration = ("apiserver_request_duration_seconds_count", tuple(
         (k, v) for k, v in request_total("LIST", "configmaps", "namespace", "200")[1] if k != "code"))
