@@ -30,6 +30,7 @@ from ..machinery.quotausage import usage_text
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..machinery.quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
+from .cache import SETTLE_SECONDS
 
 
 def _format(values: dict[str, Fraction], keys) -> str:
@@ -105,11 +106,12 @@ class ResourceQuotaAdmission:
     RECOUNT_DELAY = 0.05
 
     def __init__(self, registry, reactor=None, limited_resources=()):
-        from .cache import AdmissionReadCache
         self.registry = registry
         self.reactor = reactor
         self.limited_resources = list(limited_resources)
-        self._cache = AdmissionReadCache(self._load)
+        # Until then, quota lookups read storage (a quota was written here and its write may not be in the watch
+        # cache yet).
+        self._settle_until = float("-inf")
         self._locks: dict[str, DeferredLock] = {}
         self._pending: dict[str, list[_Charge]] = {}
         self._recount_waiting: set[str] = set()
@@ -127,7 +129,12 @@ class ResourceQuotaAdmission:
         return (await self._quota_store().list(namespace, ListOptions()))[0]
 
     async def _quotas(self, namespace: str) -> list[dict]:
-        return await self._cache.get(namespace)
+        """The namespace's quotas as the watch cache holds them (kept by its watch on storage, so quotas written
+        through another apiserver are seen, as upstream's informer sees them); for a while after a quota is
+        written here, as storage holds them, so that the write being admitted is seen once it has landed."""
+        if self._clock().seconds() < self._settle_until:
+            return await self._load(namespace)
+        return (await self._quota_store().list(namespace, ListOptions(resource_version="0")))[0]
 
     @asynccontextmanager
     async def _serialized(self, namespace: str):
@@ -206,7 +213,7 @@ class ResourceQuotaAdmission:
         if (info.group, info.resource) == ("", "resourcequotas"):
             if _OWN_WRITE.get():
                 return
-            self._cache.invalidate()
+            self._settle_until = self._clock().seconds() + SETTLE_SECONDS
             if operation in (CREATE, UPDATE):
                 # A new quota, a changed spec.hard or a status written by hand: its status is put right
                 # (hard from spec, used counted), as upstream's resource quota controller does on such updates.
