@@ -115,6 +115,7 @@ class ResourceQuotaAdmission:
         self._locks: dict[str, DeferredLock] = {}
         self._pending: dict[str, list[_Charge]] = {}
         self._recount_waiting: set[str] = set()
+        self._expiries: dict[str, Any] = {}       # namespace -> the DelayedCall of its next expiry
 
     def _clock(self):
         if self.reactor is not None:
@@ -320,14 +321,26 @@ class ResourceQuotaAdmission:
             if charge.obj is obj:
                 charge.quotas = set(charged)
                 return
+        pending.append(_Charge(info, obj, set(charged), self._clock().seconds() + self.PENDING_SECONDS))
+        self._expire_later(namespace)
+
+    def _expire_later(self, namespace: str) -> None:
+        """One timer per namespace, at the first expiry of its pending charges."""
+        if namespace in self._expiries or not self._pending.get(namespace):
+            return
         clock = self._clock()
-        charge = _Charge(info, obj, set(charged), clock.seconds() + self.PENDING_SECONDS)
-        pending.append(charge)
 
         def expire():
-            if any(c is charge for c in self._pending.get(namespace, ())):
-                self._start_recount(namespace)
-        clock.callLater(self.PENDING_SECONDS + self.RECOUNT_DELAY, expire)
+            del self._expiries[namespace]
+            pending = self._pending.get(namespace, [])
+            kept = [c for c in pending if c.expires > clock.seconds()]
+            if len(kept) < len(pending):
+                self._set_pending(namespace, kept)
+                self._start_recount(namespace)      # without the expired charges: they are given back
+            self._expire_later(namespace)
+        now = clock.seconds()
+        first = min((c.expires for c in self._pending[namespace] if c.expires > now), default=now)
+        self._expiries[namespace] = clock.callLater(first - now + self.RECOUNT_DELAY, expire)
 
     def _landed(self, namespace: str, obj: Optional[dict]) -> None:
         """``obj`` is being deleted, so it was stored: lists count it from now on, not its charge."""

@@ -221,3 +221,21 @@ def test_charges_through_the_store_recount_nothing(quota_registry):
     settle(0.2)
     assert recounts == ["team"]
     assert used(quota_registry, "pods") == {"pods": "3"}
+
+
+def test_pending_charges_share_one_expiry_timer():
+    """Charges in one namespace share one expiry timer; when they expire unseen (their creates never landed),
+    a recount gives them back and nothing stays scheduled."""
+    team_quota = quota("pods", {"pods": "10"})
+    team_quota["status"] = {"hard": {"pods": "10"}, "used": {"pods": "0"}}
+    fake = FakeRegistry(quotas=[team_quota])
+    clock = task.Clock()
+    plugin = ResourceQuotaAdmission(fake, clock)
+    for i in range(3):
+        drive(call(plugin, "create", store("pods", "Pod"), pod(f"p{i}"), None))
+        clock.advance(1)
+    assert fake.quotas["pods"]["status"]["used"] == {"pods": "3"}
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(plugin.PENDING_SECONDS)
+    assert fake.quotas["pods"]["status"]["used"] == {"pods": "0"}
+    assert clock.getDelayedCalls() == []
