@@ -217,9 +217,12 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     import time
     admin("create", "namespace", "quoted")
     admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
+    # The apiserver's embedded root-ca publisher writes kube-root-ca.crt, the namespace's second configmap.
+    deadline = time.monotonic() + 10
+    while admin("get", "configmap", "kube-root-ca.crt", "-n", "quoted", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
+        time.sleep(0.1)
     admin("create", "configmap", "one", "-n", "quoted")
-    # kube-root-ca.crt is not published here, so the namespace holds exactly what the test made.
-    admin("create", "configmap", "two", "-n", "quoted")
     denied = admin("create", "configmap", "three", "-n", "quoted", check=False)
     assert ('configmaps "three" is forbidden: exceeded quota: small, requested: configmaps=1, used: '
             'configmaps=2, limited: configmaps=2') in denied.stderr
