@@ -404,13 +404,10 @@ class ResourceQuotaAdmission:
         if namespace in self._recount_waiting:
             return      # one is about to start, and counts everything this one would
         self._recount_waiting.add(namespace)
-        try:
-            async with self._serialized(namespace):
-                self._recount_waiting.discard(namespace)
-                for quota in await self._load(namespace):
-                    await self._recount(namespace, quota)
-        finally:
+        async with self._serialized(namespace):
             self._recount_waiting.discard(namespace)
+            for quota in await self._load(namespace):
+                await self._recount(namespace, quota)
 
     async def _recount(self, namespace: str, quota: dict) -> None:
         store = self._quota_store()
