@@ -1,15 +1,21 @@
 """
-ResourceQuota admission: a create in a namespace is refused with 403 when it
-would take any quota's usage past its hard limit, in upstream's words; the
-quotas' status (hard and used) is recomputed after each change.  Its
-configuration's limitedResources make some consumption need a covering quota.
+ResourceQuota admission: a create in a namespace is charged to the quotas' status.used, written with
+optimistic concurrency before the create is admitted, and refused with 403 when it would take any quota's usage
+past its hard limit, in upstream's words.  The quotas' status (hard and used) is recounted after deletes and
+quota changes (the apiserver alone runs no resourcequota controller).  Its configuration's limitedResources make
+some consumption need a covering quota.
 """
 
 from __future__ import annotations
 
 import copy
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Optional
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred, DeferredLock
 
 from ..machinery.errors import StatusError
 from ..machinery.quotausage import COMPUTE as _COMPUTE
@@ -24,6 +30,7 @@ from ..machinery.quotausage import usage_text
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..machinery.quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
+from .cache import SETTLE_SECONDS
 
 
 def _format(values: dict[str, Fraction], keys) -> str:
@@ -65,13 +72,56 @@ def _go_scopes(scopes: list[dict]) -> str:
                           for s in scopes) + "]"
 
 
+def _hard(quota: dict) -> dict[str, Optional[Fraction]]:
+    return {k: parse_quantity(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items()}
+
+
+# A charge or recount of ours writes a quota's status through the Store, and so through admission like any
+# other write: this marks it there, so that it sets off no recount of its own.
+_OWN_WRITE: ContextVar[bool] = ContextVar("kapiserver_quota_own_write", default=False)
+
+
+@dataclass(eq=False)
+class _Charge:
+    """A create charged here that no list has shown yet: a recount counts it (it may be on its way to storage)
+    until a list shows it, it is deleted, or it expires (its create failed after admission)."""
+    info: Any
+    obj: dict
+    quotas: set     # the names of the quotas it was charged to
+    expires: float
+
+
 class ResourceQuotaAdmission:
+    """Upstream's quota evaluator: a create is charged to status.used of every quota tracking it before it is
+    admitted, each quota's status written with the resourceVersion it was read at (so concurrent creates, here or
+    in another apiserver on the same storage, never take more than a quota has left), or refused in upstream's
+    words.  Usage comes back through recounts: after deletes and quota changes here, and in
+    the resourcequota controller where one runs."""
+
+    # Reads and charges after a status write met a newer resourceVersion: upstream's checkQuotas tries 1 + 3 times.
+    CHARGE_ATTEMPTS = 4
+    # How long a charged create may take to reach storage; a recount stops counting it after that.
+    PENDING_SECONDS = 10.0
+    # How long a recount waits after the write that asked for it is admitted, for that write to land.
+    RECOUNT_DELAY = 0.05
+
     def __init__(self, registry, reactor=None, limited_resources=()):
-        from .cache import AdmissionReadCache
         self.registry = registry
         self.reactor = reactor
         self.limited_resources = list(limited_resources)
-        self._cache = AdmissionReadCache(self._load)
+        # Until then, quota lookups read storage (a quota was written here and its write may not be in the watch
+        # cache yet).
+        self._settle_until = float("-inf")
+        self._locks: dict[str, DeferredLock] = {}
+        self._pending: dict[str, list[_Charge]] = {}
+        self._recount_waiting: set[str] = set()
+        self._expiries: dict[str, Any] = {}       # namespace -> the DelayedCall of its next expiry
+
+    def _clock(self):
+        if self.reactor is not None:
+            return self.reactor
+        from twisted.internet import reactor
+        return reactor
 
     def _quota_store(self):
         return self.registry.store("", "v1", "resourcequotas")
@@ -80,12 +130,35 @@ class ResourceQuotaAdmission:
         return (await self._quota_store().list(namespace, ListOptions()))[0]
 
     async def _quotas(self, namespace: str) -> list[dict]:
-        return await self._cache.get(namespace)
+        """The namespace's quotas as the watch cache holds them (kept by its watch on storage, so quotas written
+        through another apiserver are seen, as upstream's informer sees them); for a while after a quota is
+        written here, as storage holds them, so that the write being admitted is seen once it has landed."""
+        if self._clock().seconds() < self._settle_until:
+            return await self._load(namespace)
+        return (await self._quota_store().list(namespace, ListOptions(resource_version="0")))[0]
+
+    @asynccontextmanager
+    async def _serialized(self, namespace: str):
+        """One charge or recount at a time per namespace in this process: fewer conflicts (the resourceVersion
+        each status write names is still what keeps apiservers apart)."""
+        lock = self._locks.setdefault(namespace, DeferredLock())
+        await lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+            if not lock.locked and not lock.waiting:
+                self._locks.pop(namespace, None)
 
     async def usage(self, namespace: str, keys, quota: Optional[dict] = None) -> dict[str, Fraction]:
         """The namespace's current usage of ``keys``, counted from the stored objects (those ``quota``'s
         scopes select, when given)."""
+        return (await self._listed(namespace, keys, quota))[0]
+
+    async def _listed(self, namespace: str, keys, quota: Optional[dict]) -> tuple[dict[str, Fraction], set]:
+        """(usage of ``keys`` counted from the stored objects, the uids of the objects listed)."""
         used = {k: Fraction(0) for k in keys}
+        seen = set()
         wanted = set(keys)
         # One store per stored resource: several served versions share one key root.
         for store in {s.key_root: s for s in self.registry.stores.values()}.values():
@@ -103,12 +176,35 @@ class ResourceQuotaAdmission:
             if not sample & wanted:
                 continue
             for item in (await store.list(namespace, ListOptions()))[0]:
+                seen.add((item.get("metadata") or {}).get("uid"))
                 if quota is not None and not _quota_applies(quota, info, item):
                     continue
                 for key, value in object_usage(info, item).items():
                     if key in used:
                         used[key] += value
+        return used, seen
+
+    async def _count(self, namespace: str, quota: dict) -> dict[str, Fraction]:
+        """``quota``'s usage of every key of its spec.hard, counted now: the stored objects it tracks, and the
+        creates charged to it here that are not stored yet."""
+        used, seen = await self._listed(namespace, list(_hard(quota)), quota)
+        now = self._clock().seconds()
+        pending = [c for c in self._pending.get(namespace, ()) if c.expires > now and
+                   (c.obj.get("metadata") or {}).get("uid") not in seen]
+        self._set_pending(namespace, pending)
+        name = quota["metadata"]["name"]
+        for charge in pending:
+            if name in charge.quotas:
+                for key, value in object_usage(charge.info, charge.obj).items():
+                    if key in used:
+                        used[key] += value
         return used
+
+    def _set_pending(self, namespace: str, pending: list) -> None:
+        if pending:
+            self._pending[namespace] = pending
+        else:
+            self._pending.pop(namespace, None)
 
     async def validate(self, attributes: Attributes) -> None:
         namespace, operation = attributes.namespace, attributes.operation
@@ -116,33 +212,142 @@ class ResourceQuotaAdmission:
             return
         info = attributes.resource     # its group and resource are what the usage rules read
         if (info.group, info.resource) == ("", "resourcequotas"):
-            self._cache.invalidate()
+            if _OWN_WRITE.get():
+                return
+            self._settle_until = self._clock().seconds() + SETTLE_SECONDS
             if operation in (CREATE, UPDATE):
                 # A new quota, a changed spec.hard or a status written by hand: its status is put right
                 # (hard from spec, used counted), as upstream's resource quota controller does on such updates.
-                self._recompute_soon(namespace)
+                self._recount_later(namespace)
             return
         if attributes.subresource:
             return
         if operation not in (CREATE, DELETE):
             return
-        obj = attributes.object
+        if operation == DELETE:
+            self._landed(namespace, attributes.old_object)
         quotas = await self._quotas(namespace)
         # With limitedResources configured, a namespace without quotas is still checked, as upstream.
         if not quotas and not self.limited_resources:
             return
-        if operation == CREATE:
-            requested = object_usage(info, obj)
-            quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
-            # A quota with scopes limits only what its scopes select (pods that are BestEffort, Terminating...).
-            applying = [q for q in quotas if _quota_applies(q, info, obj)]
-            for quota in applying:
-                self._check_constraints(quota, info, obj, requested)
-            self._check_covered(quotas, info, obj, requested)
-            for quota in applying:
-                await self._check(quota, namespace, info, obj, requested)
-        if quotas:
-            self._recompute_soon(namespace)
+        if operation == DELETE:
+            if quotas:
+                self._recount_later(namespace)     # what the object used comes back
+            return
+        obj = attributes.object
+        requested = object_usage(info, obj)
+        quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
+        # A quota with scopes limits only what its scopes select (pods that are BestEffort, Terminating...).
+        applying = [q for q in quotas if _quota_applies(q, info, obj)]
+        for quota in applying:
+            self._check_constraints(quota, info, obj, requested)
+        self._check_covered(quotas, info, obj, requested)
+        if any(requested.get(k) for quota in applying for k in _hard(quota)):
+            await self._charge(namespace, info, obj, requested, attributes.dry_run)
+
+    async def _charge(self, namespace: str, info, obj: dict, requested: dict, dry_run: bool) -> None:
+        """Add ``requested`` to status.used of every quota tracking ``obj`` (read afresh), or refuse the create
+        when that would pass any quota's hard limit.  Each status is written only if its quota is still at the
+        resourceVersion it was read at; those another writer changed meanwhile are read and charged again."""
+        requested = {k: v for k, v in requested.items() if v}
+        charged: set[str] = set()
+        async with self._serialized(namespace):
+            for _ in range(self.CHARGE_ATTEMPTS):
+                plans = []
+                for quota in sorted(await self._load(namespace), key=lambda q: q["metadata"]["name"]):
+                    name = quota["metadata"]["name"]
+                    if name in charged or not _quota_applies(quota, info, obj):
+                        continue
+                    hard = _hard(quota)
+                    keys = sorted(k for k in hard if k in requested)
+                    if not keys:
+                        continue
+                    used = await self._used(namespace, quota)
+                    exceeded = [k for k in keys if hard[k] is not None and used[k] + requested[k] > hard[k]]
+                    if exceeded:
+                        raise self._forbidden(info, obj, f"exceeded quota: {name}, requested: "
+                                                         f"{_format(requested, exceeded)}, used: "
+                                                         f"{_format(used, exceeded)}, limited: "
+                                                         f"{_format(hard, exceeded)}")
+                    plans.append((quota, {**used, **{k: used[k] + requested[k] for k in keys}}))
+                if dry_run or not plans:
+                    return
+                conflict = None
+                for quota, used in plans:
+                    try:
+                        await self._write_status(namespace, quota, used)
+                    except StatusError as e:
+                        if e.code not in (404, 409):
+                            raise
+                        conflict = e
+                        continue
+                    charged.add(quota["metadata"]["name"])
+                    self._remember(namespace, info, obj, charged)
+                if conflict is None:
+                    return
+            raise conflict
+
+    async def _used(self, namespace: str, quota: dict) -> dict[str, Fraction]:
+        """status.used of every key of spec.hard, or all of them counted now when status.used lacks any (a
+        quota nobody has counted yet)."""
+        written = (quota.get("status") or {}).get("used") or {}
+        used = {k: parse_quantity(written.get(k)) for k in _hard(quota)}
+        if all(v is not None for v in used.values()):
+            return used
+        return await self._count(namespace, quota)
+
+    async def _write_status(self, namespace: str, quota: dict, used: dict[str, Fraction]) -> None:
+        """Write ``quota``'s status (hard from spec, ``used``) if the stored quota is still at the resourceVersion
+        ``quota`` was read at; a 409 StatusError if it is not, a 404 if it is gone."""
+        status = {"hard": copy.deepcopy((quota.get("spec") or {}).get("hard") or {}),
+                  "used": {k: usage_text(k, v) for k, v in used.items()}}
+        read_at = quota["metadata"].get("resourceVersion")
+
+        def update(old):
+            old["metadata"]["resourceVersion"] = read_at
+            old["status"] = status
+            return old
+        token = _OWN_WRITE.set(True)
+        try:
+            await self._quota_store().update(namespace, quota["metadata"]["name"], update, subresource="status")
+        finally:
+            _OWN_WRITE.reset(token)
+
+    def _remember(self, namespace: str, info, obj: dict, charged: set) -> None:
+        """Count ``obj``'s charge in recounts until it is stored; if nothing has shown it stored when it
+        expires, recount then, which gives the charge back."""
+        pending = self._pending.setdefault(namespace, [])
+        for charge in pending:
+            if charge.obj is obj:
+                charge.quotas = set(charged)
+                return
+        pending.append(_Charge(info, obj, set(charged), self._clock().seconds() + self.PENDING_SECONDS))
+        self._expire_later(namespace)
+
+    def _expire_later(self, namespace: str) -> None:
+        """One timer per namespace, at the first expiry of its pending charges."""
+        if namespace in self._expiries or not self._pending.get(namespace):
+            return
+        clock = self._clock()
+
+        def expire():
+            del self._expiries[namespace]
+            pending = self._pending.get(namespace, [])
+            kept = [c for c in pending if c.expires > clock.seconds()]
+            if len(kept) < len(pending):
+                self._set_pending(namespace, kept)
+                self._start_recount(namespace)      # without the expired charges: they are given back
+            self._expire_later(namespace)
+        now = clock.seconds()
+        first = min((c.expires for c in self._pending[namespace] if c.expires > now), default=now)
+        self._expiries[namespace] = clock.callLater(first - now + self.RECOUNT_DELAY, expire)
+
+    def _landed(self, namespace: str, obj: Optional[dict]) -> None:
+        """``obj`` is being deleted, so it was stored: lists count it from now on, not its charge."""
+        uid = ((obj or {}).get("metadata") or {}).get("uid")
+        if uid and namespace in self._pending:
+            self._set_pending(namespace, [c for c in self._pending[namespace]
+                                          if (c.obj.get("metadata") or {}).get("uid") != uid])
 
     def _check_covered(self, quotas, info, obj, requested) -> None:
         """limitedResources: consumption they name needs a quota limiting it, and their scopes a quota scope."""
@@ -179,19 +384,6 @@ class ResourceQuotaAdmission:
             text = "; ".join(f"{k} for: {','.join(containers)}" for k in missing)
             raise self._forbidden(info, obj, f"failed quota: {quota['metadata']['name']}: must specify {text}")
 
-    async def _check(self, quota, namespace, info, obj, requested) -> None:
-        hard = {k: parse_quantity(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items()}
-        relevant = sorted(k for k in hard if k in requested)
-        if not relevant:
-            return
-        name = quota["metadata"]["name"]
-        used = await self.usage(namespace, relevant, quota)
-        exceeded = [k for k in relevant if hard[k] is not None and used[k] + requested[k] > hard[k]]
-        if exceeded:
-            raise self._forbidden(info, obj, f"exceeded quota: {name}, requested: {_format(requested, exceeded)}, "
-                                             f"used: {_format(used, exceeded)}, limited: "
-                                             f"{_format(hard, exceeded)}")
-
     @staticmethod
     def _forbidden(info, obj, message) -> StatusError:
         name = (obj.get("metadata") or {}).get("name", "")
@@ -199,30 +391,43 @@ class ResourceQuotaAdmission:
         details = {"name": name, **({"group": info.group} if info.group else {}), "kind": info.resource}
         return StatusError(403, "Forbidden", f'{qualified} "{name}" is forbidden: {message}', details)
 
-    def _recompute_soon(self, namespace: str) -> None:
-        # Admission runs before the write: count once the write has landed.
-        from twisted.internet.defer import Deferred
-        reactor = self.reactor
-        if reactor is None:
-            from twisted.internet import reactor
+    def _recount_later(self, namespace: str) -> None:
+        self._clock().callLater(self.RECOUNT_DELAY, self._start_recount, namespace)
 
-        def run():
-            d = Deferred.fromCoroutine(self.recompute(namespace))
-            d.addErrback(lambda failure: None)  # the next change recomputes again
-        reactor.callLater(0.05, run)
+    def _start_recount(self, namespace: str) -> None:
+        # A recount that fails is not retried: the next change in the namespace recounts again.
+        Deferred.fromCoroutine(self.recompute(namespace)).addErrback(lambda failure: None)
 
     async def recompute(self, namespace: str) -> None:
-        """Write every quota's status in ``namespace``: hard from spec, used counted now."""
-        store = self._quota_store()
-        for quota in await self._load(namespace):
-            hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
-            used = await self.usage(namespace, list(hard), quota)
-            status = {"hard": hard, "used": {k: usage_text(k, v) for k, v in used.items()}}
-            if quota.get("status") == status:
-                continue
+        """Write every quota's status in ``namespace`` (hard from spec, used counted now, with the creates
+        charged here that are not stored yet), each only if the quota is unchanged since it was read."""
+        if namespace in self._recount_waiting:
+            return      # one is about to start, and counts everything this one would
+        self._recount_waiting.add(namespace)
+        async with self._serialized(namespace):
+            self._recount_waiting.discard(namespace)
+            for quota in await self._load(namespace):
+                await self._recount(namespace, quota)
 
-            def update(old, status=status):
-                new = copy.deepcopy(old)
-                new["status"] = status
-                return new
-            await store.update(namespace, quota["metadata"]["name"], update, subresource="status")
+    async def _recount(self, namespace: str, quota: dict) -> None:
+        store = self._quota_store()
+        for _ in range(self.CHARGE_ATTEMPTS):
+            used = await self._count(namespace, quota)
+            status = {"hard": copy.deepcopy((quota.get("spec") or {}).get("hard") or {}),
+                      "used": {k: usage_text(k, v) for k, v in used.items()}}
+            if quota.get("status") == status:
+                return
+            try:
+                await self._write_status(namespace, quota, used)
+                return
+            except StatusError as e:
+                if e.code == 404:
+                    return
+                if e.code != 409:
+                    raise
+            try:
+                quota = await store.get(namespace, quota["metadata"]["name"])
+            except StatusError as e:
+                if e.code == 404:
+                    return
+                raise

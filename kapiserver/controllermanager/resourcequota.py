@@ -4,9 +4,10 @@ requests.storage; the Terminating/NotTerminating/BestEffort/NotBestEffort/Priori
 when a quota changes, when usage is released (an object deleted, a pod finished or resized, a claim resized),
 and every --resource-quota-sync-period.
 
-The ResourceQuota admission plugin charges usage when objects are created (and recounts right after); both
-count with kapiserver.machinery.quotausage, so their writes agree, and this controller gives back what is
-released without a create (a pod that finishes, objects deleted by anyone)."""
+The ResourceQuota admission plugin charges usage to status.used when objects are created (written with the
+quota's resourceVersion, as upstream's) and recounts after deletes; both count with
+kapiserver.machinery.quotausage, so their writes agree, and this controller gives back what is released without
+a delete through an apiserver that recounts (a pod that finishes, a create that failed after admission)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ all already resolved.
 
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 
 from twisted.internet.defer import Deferred
@@ -64,6 +65,20 @@ class _Objects:
 
     async def list(self, namespace, options):
         return [o for o in self.items.values() if o["metadata"].get("namespace") == namespace], "1", None
+
+    async def update(self, namespace, name, update, options=None, subresource="", allow_create=None):
+        """Store.update's optimistic concurrency: a new object naming another resourceVersion is a 409."""
+        if name not in self.items:
+            raise StatusError(404, "NotFound", f'{self.resource} "{name}" not found')
+        old = self.items[name]
+        new = update(copy.deepcopy(old))
+        stored_at = old["metadata"].get("resourceVersion") or "0"
+        if new["metadata"].get("resourceVersion") not in (None, "", stored_at):
+            raise StatusError(409, "Conflict", f'Operation cannot be fulfilled on {self.resource} "{name}": '
+                                               "the object has been modified")
+        new["metadata"]["resourceVersion"] = str(int(stored_at) + 1)
+        self.items[name] = new
+        return new, False
 
 
 class FakeRegistry:

@@ -424,9 +424,6 @@ def test_replication_controller_get_and_update_replicationcontroller_scale(clust
                .get("readyReplicas") == 2)
 
 
-@pytest.mark.xfail(strict=True, reason="the apiserver's ResourceQuota admission lets concurrent pod creates past the "
-                   "limit (the controller's second slow-start batch creates two pods at once; both are admitted "
-                   "against the same usage), so the RC gets 3 pods and no ReplicaFailure")
 def test_replication_controller_check_for_issues_like_exceeding_allocated_quota(cluster, client,  # noqa: F811
                                                                                   namespace):  # noqa: F811
     """Replication Controller, check for issues like exceeding allocated quota: with a quota of 2 pods an RC of 3

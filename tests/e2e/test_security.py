@@ -222,6 +222,11 @@ def test_resource_quota_exceeded_is_403(secure, admin):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
+    # The apiserver's embedded root-ca publisher writes kube-root-ca.crt, the namespace's second configmap.
+    deadline = time.monotonic() + 10
+    while admin("get", "configmap", "kube-root-ca.crt", "-n", "quoted", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
+        time.sleep(0.1)
     admin("create", "configmap", "one", "-n", "quoted")
     denied = admin("create", "configmap", "three", "-n", "quoted", check=False)
     assert ('configmaps "three" is forbidden: exceeded quota: small, requested: configmaps=1, used: '
