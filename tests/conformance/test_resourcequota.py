@@ -117,9 +117,6 @@ def test_resourcequota_object_count_quota_service(apiserver, namespace):
 def count_object_test(apiserver, ns, kind):
     """Count what is there, allow one more, create one, delete it (secret and configmap entries)."""
     path = f"/api/v1/namespaces/{ns}/{kind}"
-    # The e2e framework waits for the root CA ConfigMap in every new namespace before the test counts.
-    wait_for(lambda: apiserver.request("GET", f"/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt")[0] == 200,
-             what="kube-root-ca.crt to be published")
     found = len(ok(apiserver.request("GET", path))["items"])
     count = count_quotas(apiserver, ns)
     quota = default_quota("test-quota")

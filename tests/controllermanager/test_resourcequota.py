@@ -16,11 +16,8 @@ from tests.e2e.conftest import APIServerProcess
 
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory):
-    # No root CA publisher: the counts below are of the tests' own ConfigMaps, not kube-root-ca.crt too.
     server = APIServerProcess(tmp_path_factory.mktemp("apiserver") / "data",
-                              args=("--disable-admission-plugins=ResourceQuota",
-                                    "--embedded-controllers=namespace-controller,garbage-collector-controller,"
-                                    "serviceaccount-controller"))
+                              args=("--disable-admission-plugins=ResourceQuota",))
     server.start()
     yield server
     server.stop()

@@ -216,11 +216,6 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     """A create past a ResourceQuota's hard limit is 403 in upstream's words; status tracks usage."""
     import time
     admin("create", "namespace", "quoted")
-    # The root CA publisher puts kube-root-ca.crt in every namespace: it counts, as upstream's does.
-    deadline = time.monotonic() + 10
-    while admin("get", "configmap", "kube-root-ca.crt", "-n", "quoted", check=False).returncode != 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
     admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
     # The apiserver's embedded root-ca publisher writes kube-root-ca.crt, the namespace's second configmap.
     deadline = time.monotonic() + 10
