@@ -32,10 +32,11 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 # and kube-root-ca.crt for ServiceAccount admission, the protection finalizers' removal for
 # StorageObjectInUseProtection), with namespace finalization and garbage collection.
 EMBEDDABLE_CONTROLLERS = ("namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
-                          "root-ca-certificate-publisher-controller", "persistentvolumeclaim-protection-controller",
-                          "persistentvolume-protection-controller")
+                          "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
+                          "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller")
 _EMBEDDABLE_ALIASES = {"namespace": "namespace-controller", "garbagecollector": "garbage-collector-controller",
                        "serviceaccount": "serviceaccount-controller",
+                       "serviceaccount-token": "serviceaccount-token-controller",
                        "root-ca-cert-publisher": "root-ca-certificate-publisher-controller",
                        "pvc-protection": "persistentvolumeclaim-protection-controller",
                        "pv-protection": "persistentvolume-protection-controller"}

@@ -98,6 +98,7 @@ def embedded_controller_options(config: ServerConfig) -> dict:
     from pathlib import Path
 
     from .auth import certs
+    from .auth.setup import SERVICE_ACCOUNT_KEY
     options = {"garbage-collector-resync-period": 30.0}
     if config.storage_backend != "etcd3":
         options["namespace-deletion-grace-period"] = 0.0
@@ -106,6 +107,9 @@ def embedded_controller_options(config: ServerConfig) -> dict:
     sec = config.security
     if config.secure_port:
         options["root-ca-file"] = sec.tls_cert_file or str(Path(sec.cert_dir) / certs.CA_CERT)
+        # Legacy token Secrets are signed with the key this apiserver signs service-account tokens with.
+        options["service-account-private-key-file"] = sec.service_account_signing_key_file or \
+            (sec.tls_private_key_file if sec.tls_cert_file else str(Path(sec.cert_dir) / SERVICE_ACCOUNT_KEY))
     return options
 
 

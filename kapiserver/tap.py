@@ -82,7 +82,7 @@ class Options(PflagOptions):
         ["event-ttl", None, "1h0m0s",
          "How long Events are kept (a Go duration)."],
         ["embedded-controllers", None, "namespace-controller,garbage-collector-controller,serviceaccount-controller,"
-                                       "root-ca-certificate-publisher-controller,"
+                                       "serviceaccount-token-controller,root-ca-certificate-publisher-controller,"
                                        "persistentvolumeclaim-protection-controller,"
                                        "persistentvolume-protection-controller",
          "The kube-controller-manager controllers this apiserver runs itself, through a loopback client, comma "

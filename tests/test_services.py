@@ -251,7 +251,7 @@ def test_make_service_shows_the_tree_in_start_order():
     controllers = list(list(tree)[-1])
     assert [type(child).__name__ for child in controllers] == ["ControllerService", "EmbeddedControllers"]
     assert controllers[1].names == ["namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
-                                    "root-ca-certificate-publisher-controller",
+                                    "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
                                     "persistentvolumeclaim-protection-controller",
                                     "persistentvolume-protection-controller"]
     bootstrap_loop, compaction = [child for child in tree if isinstance(child, Periodic)]

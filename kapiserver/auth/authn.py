@@ -202,17 +202,33 @@ class Authenticator:
             if pod:
                 extra[POD_NAME], extra[POD_UID] = [pod.get("name", "")], [pod.get("uid", "")]
         else:
-            # A legacy secret-based token.
+            # A legacy secret-based token: valid while its Secret holds it, as upstream's legacy validator.
             namespace = claims.get("kubernetes.io/serviceaccount/namespace", "")
             name = claims.get("kubernetes.io/serviceaccount/service-account.name", "")
             uid = claims.get("kubernetes.io/serviceaccount/service-account.uid", "")
+            secret_name = claims.get("kubernetes.io/serviceaccount/secret.name", "")
             extra = {}
+            if sa.lookup and self.registry is not None and \
+                    not await self._secret_holds(namespace, secret_name, token):
+                return None
         if not namespace or not name:
             return None
         if sa.lookup and self.registry is not None and not await self._account_exists(namespace, name, uid):
             return None
         return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
                         [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra)
+
+    async def _secret_holds(self, namespace: str, name: str, token: str) -> bool:
+        try:
+            secret = await self.registry.store("", "v1", "secrets").get(namespace, name)
+        except StatusError:
+            return False
+        held = (secret.get("data") or {}).get("token") or ""
+        try:
+            held = base64.b64decode(held).decode()
+        except ValueError:
+            return False
+        return held == token and not (secret.get("metadata") or {}).get("deletionTimestamp")
 
     async def _account_exists(self, namespace: str, name: str, uid: str) -> bool:
         try:

@@ -10,6 +10,7 @@ from typing import Callable, Dict, List
 # returns a controller with run() and stop().
 CONTROLLERS: Dict[str, str] = {
     "serviceaccount-controller": "serviceaccount:start_serviceaccount_controller",
+    "serviceaccount-token-controller": "serviceaccounttoken:start_tokens_controller",
     "root-ca-certificate-publisher-controller": "rootcacertpublisher:start_root_ca_publisher",
     # -- namespace, garbage collector, RBAC aggregation, quota, ttl
     "namespace-controller": "namespace:start_namespace_controller",

@@ -41,10 +41,10 @@ def test_every_site_gets_a_token_of_its_own():
 
 
 def test_embedded_controllers_flag():
-    """All six by default; empty for none; upstream's aliases accepted; anything else refused."""
+    """All seven by default; empty for none; upstream's aliases accepted; anything else refused."""
     assert ServerConfig.from_options({}).embedded_controllers == (
         "namespace-controller", "garbage-collector-controller", "serviceaccount-controller",
-        "root-ca-certificate-publisher-controller", "persistentvolumeclaim-protection-controller",
+        "serviceaccount-token-controller", "root-ca-certificate-publisher-controller", "persistentvolumeclaim-protection-controller",
         "persistentvolume-protection-controller")
     assert ServerConfig.from_options({"embedded-controllers": ""}).embedded_controllers == ()
     assert ServerConfig.from_options({"embedded-controllers": "garbagecollector"}).embedded_controllers == \
