@@ -14,12 +14,11 @@ from twisted.internet.defer import Deferred, DeferredList
 
 from ..client.events import EventRecorder
 from ..client.resources import PODS, Resource
-from ..client.rest import APIError, Client
+from ..client.rest import APIError, Client, namespace_terminating
 from ..machinery import meta
 from ..machinery.selectors import LabelSelector, label_selector_from_dict
 
 SLOW_START_INITIAL_BATCH_SIZE = 1
-NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
 # Events of controller.RealPodControl.
 FAILED_CREATE_POD_REASON = "FailedCreate"
@@ -196,6 +195,37 @@ async def slow_start_batch(count: int, initial: int, fn: Callable[[], Awaitable[
 
 
 # -- PodControl ----------------------------------------------------------------------------------------
+# apimachinery's rand.SafeEncodeString alphabet: no vowels (no words), no 0, 1 or 3 (they look like letters).
+SAFE_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+FNV32_OFFSET = 0x811C9DC5
+
+
+def safe_encode_string(text: str) -> str:
+    """rand.SafeEncodeString: each byte mapped onto SAFE_ALPHANUMS."""
+    return "".join(SAFE_ALPHANUMS[b % len(SAFE_ALPHANUMS)] for b in text.encode())
+
+
+def fnv32a(data: bytes, h: int = FNV32_OFFSET) -> int:
+    """FNV-1a, 32 bits, continuing from ``h`` (hash/fnv's New32a and Write)."""
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def scaled_value(value, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int as is (None as 0), ``"N%"`` of ``total`` rounded up or
+    down."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not text.endswith("%"):
+        raise ValueError(f"invalid value for IntOrString: invalid value {text!r}")
+    scaled = int(text[:-1]) * total
+    return -(-scaled // 100) if round_up else scaled // 100
+
+
 def pod_from_template(template: dict, owner: dict, ref: Optional[dict]) -> dict:
     """controller.GetPodFromTemplate: labels, annotations and finalizers of the template, generateName
     "<owner>-", the controllerRef, the template's spec."""
@@ -208,13 +238,6 @@ def pod_from_template(template: dict, owner: dict, ref: Optional[dict]) -> dict:
     if ref is not None:
         meta_["ownerReferences"] = [ref]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta_, "spec": template.get("spec") or {}}
-
-
-def terminating_namespace(error: Exception) -> bool:
-    if not isinstance(error, APIError):
-        return False
-    causes = ((error.status.get("details") or {}).get("causes") or [])
-    return any(c.get("type") == NAMESPACE_TERMINATING_CAUSE for c in causes)
 
 
 class PodControl:
@@ -231,7 +254,7 @@ class PodControl:
         try:
             created = await self.client.create(PODS, pod, namespace=namespace)
         except APIError as e:
-            if not terminating_namespace(e):
+            if not namespace_terminating(e):
                 self.recorder.eventf(owner, "Warning", FAILED_CREATE_POD_REASON, "Error creating: %s", e.message)
             raise
         self.recorder.eventf(owner, "Normal", SUCCESSFUL_CREATE_POD_REASON, "Created pod: %s",

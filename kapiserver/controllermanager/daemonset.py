@@ -21,6 +21,7 @@ from ..client.resources import CONTROLLER_REVISIONS, DAEMON_SETS, NODES, PODS
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
 from . import history
+from .controllerutils import scaled_value
 from .context import ControllerContext, QueueController
 from .history import CONTROLLER_REVISION_HASH_LABEL, is_available, is_ready, is_terminating, phase
 from .nodeaffinity import add_daemon_tolerations, replace_node_name_affinity, should_run, target_node_name
@@ -83,8 +84,8 @@ def split_updated(pods: List[dict], hash_: str) -> Tuple[Optional[dict], Optiona
 def surge_and_unavailable(ds: dict, desired: int) -> Tuple[int, int]:
     """(maxSurge, maxUnavailable) of a RollingUpdate, scaled against the nodes that should run the pod."""
     rolling = (ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}
-    surge = history.scaled_value(rolling.get("maxSurge", 0), desired, True)
-    unavailable = history.scaled_value(rolling.get("maxUnavailable", 1), desired, True)
+    surge = scaled_value(rolling.get("maxSurge", 0), desired, True)
+    unavailable = scaled_value(rolling.get("maxUnavailable", 1), desired, True)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, unavailable

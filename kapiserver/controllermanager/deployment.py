@@ -14,11 +14,11 @@ from typing import Dict, List, Optional, Tuple
 from twisted.logger import Logger
 
 from ..client.resources import DEPLOYMENTS, PODS, REPLICA_SETS
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from . import deploymentutil as du
 from .context import ControllerContext, QueueController
 from .controllerutils import (ControllerRefManager, by_controller_uid, controller_of, controller_ref, label_selector,
-                              recheck_deletion_timestamp, terminating_namespace)
+                              recheck_deletion_timestamp)
 from .deploymentrollout import RolloutMixin
 from .replicaset import CONTROLLER_UID_INDEX
 
@@ -269,7 +269,7 @@ class DeploymentController(RolloutMixin, QueueController):
                     status["collisionCount"] = (status.get("collisionCount") or 0) + 1
                     await self.update_deployment_status(d, status)
                     raise
-            elif terminating_namespace(e):
+            elif namespace_terminating(e):
                 raise
             else:
                 message = f'Failed to create new replica set "{new_rs["metadata"]["name"]}": {e.message}'

@@ -13,6 +13,7 @@ import struct
 from typing import Iterable, List, Optional, Sequence
 
 from ..machinery import meta
+from .controllerutils import fnv32a, safe_encode_string, scaled_value
 
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -44,8 +45,6 @@ ROLLBACK_REVISION_NOT_FOUND = "DeploymentRollbackRevisionNotFound"
 ROLLBACK_TEMPLATE_UNCHANGED = "DeploymentRollbackTemplateUnchanged"
 ROLLBACK_DONE = "DeploymentRollback"
 
-# rand.SafeEncodeString's alphabet: no vowels (no words), no 0/1/3 (look like letters).
-SAFE_ALPHANUMS = "bcdfghjkmnpqrstvwxz2456789"
 
 
 # -- the pod-template-hash ----------------------------------------------------------------------------------
@@ -59,17 +58,6 @@ def _canonical(value):
     return value
 
 
-def fnv32a(data: bytes) -> int:
-    h = 0x811C9DC5
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def safe_encode_string(text: str) -> str:
-    return "".join(SAFE_ALPHANUMS[ord(c) % len(SAFE_ALPHANUMS)] for c in text)
-
-
 def compute_hash(template: dict, collision_count: Optional[int]) -> str:
     """controller.ComputeHash: FNV-32a of the template, then of the collision count (4 bytes, little endian)
     when there is one, its decimal sum encoded with SafeEncodeString. Upstream hashes Go's spew dump of the
@@ -78,8 +66,7 @@ def compute_hash(template: dict, collision_count: Optional[int]) -> str:
     data = json.dumps(_canonical(template), sort_keys=True, separators=(",", ":")).encode()
     h = fnv32a(data)
     if collision_count is not None:
-        for byte in struct.pack("<I", collision_count & 0xFFFFFFFF):
-            h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+        h = fnv32a(struct.pack("<I", collision_count & 0xFFFFFFFF), h)
     return safe_encode_string(str(h))
 
 
@@ -278,20 +265,6 @@ def set_new_replica_set_annotations(deployment: dict, rs: dict, new_revision: st
 
 
 # -- maxSurge and maxUnavailable -------------------------------------------------------------------------
-def scaled_value(value, total: int, round_up: bool) -> int:
-    """intstr.GetScaledValueFromIntOrPercent."""
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if not text.endswith("%"):
-        raise ValueError(f"invalid value for IntOrString: invalid value {text!r}")
-    percent = int(text[:-1])
-    scaled = percent * total / 100
-    return int(math.ceil(scaled)) if round_up else int(math.floor(scaled))
-
-
 def is_rolling_update(deployment: dict) -> bool:
     return ((deployment.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
 

@@ -22,6 +22,7 @@ from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
 from . import history
+from .controllerutils import scaled_value
 from .context import ControllerContext, QueueController
 
 DELETION_TIMEOUT = 120.0
@@ -86,7 +87,7 @@ def budget_numbers(spec: dict, pods: List[dict], scale) -> Tuple[int, int, List[
 
 def _scaled(value, total: int) -> int:
     try:
-        return history.scaled_value(value, total, True)
+        return scaled_value(value, total, True)
     except ValueError as e:
         raise SyncError(str(e)) from None
 

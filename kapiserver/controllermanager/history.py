@@ -12,20 +12,9 @@ from ..client.resources import DAEMON_SETS, STATEFUL_SETS
 from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
+from .controllerutils import fnv32a, safe_encode_string
 
 CONTROLLER_REVISION_HASH_LABEL = "controller-revision-hash"
-_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def safe_encode(text: str) -> str:
-    """apimachinery's rand.SafeEncodeString: each byte mapped onto an alphabet without vowels."""
-    return "".join(_SAFE_ALPHABET[b % len(_SAFE_ALPHABET)] for b in text.encode())
-
-
-def fnv32a(data: bytes, h: int = 0x811C9DC5) -> int:
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return h
 
 
 def hash_revision_data(data: dict, collision_count: Optional[int]) -> str:
@@ -33,7 +22,7 @@ def hash_revision_data(data: dict, collision_count: Optional[int]) -> str:
     h = fnv32a(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
     if collision_count is not None:
         h = fnv32a(struct.pack("<I", collision_count & 0xFFFFFFFF), h)
-    return safe_encode(str(h))
+    return safe_encode_string(str(h))
 
 
 def revision_name(owner_name: str, hash_: str) -> str:
@@ -141,18 +130,6 @@ def is_running_and_ready(pod: dict) -> bool:
 
 def phase(pod: dict) -> str:
     return (pod.get("status") or {}).get("phase") or "Pending"
-
-
-def scaled_value(value, total: int, round_up: bool) -> int:
-    """intstr.GetScaledValueFromIntOrPercent: an int as is, ``"N%"`` of total rounded up or down."""
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if not text.endswith("%"):
-        raise ValueError(f"invalid value for IntOrString: invalid value {text!r}")
-    percent = int(text[:-1])
-    scaled = percent * total
-    return -(-scaled // 100) if round_up else scaled // 100
 
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import List, Tuple
 
+from ..machinery.scheduling import required_node_affinity_matches, tolerates
+
 NODE_NAME_FIELD = "metadata.name"
 
 # util.AddOrUpdateDaemonPodTolerations: what every daemon pod tolerates.
@@ -66,63 +68,9 @@ def target_node_name(pod: dict) -> str:
     return ""
 
 
-def _requirement_matches(req: dict, value, present: bool) -> bool:
-    op = req.get("operator")
-    values = req.get("values") or []
-    if op == "In":
-        return present and value in values
-    if op == "NotIn":
-        return not present or value not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and len(values) == 1:
-        try:
-            have, bound = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > bound if op == "Gt" else have < bound
-    return False
-
-
-def term_matches(term: dict, node: dict) -> bool:
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False
-    labels = node["metadata"].get("labels") or {}
-    for req in expressions:
-        if not _requirement_matches(req, labels.get(req.get("key")), req.get("key") in labels):
-            return False
-    for req in fields:
-        if req.get("key") != NODE_NAME_FIELD or \
-                not _requirement_matches(req, node["metadata"]["name"], True):
-            return False
-    return True
-
-
 def fits_node_affinity(spec: dict, node: dict) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    for key, value in (spec.get("nodeSelector") or {}).items():
-        if labels.get(key) != value:
-            return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required is None:
-        return True
-    return any(term_matches(term, node) for term in required.get("nodeSelectorTerms") or [])
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
+    """The pod spec's nodeSelector and required node affinity hold on ``node``."""
+    return required_node_affinity_matches({"spec": spec}, node)
 
 
 def untolerated(tolerations: List[dict], node: dict, effects: Tuple[str, ...]) -> List[dict]:

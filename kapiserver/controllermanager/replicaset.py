@@ -19,13 +19,13 @@ from twisted.logger import Logger
 from ..client.cache import meta_namespace_key, split_key
 from ..client.expectations import UIDTrackingControllerExpectations
 from ..client.resources import PODS, REPLICA_SETS, Resource
-from ..client.rest import APIError
+from ..client.rest import APIError, namespace_terminating
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .controllerutils import (SLOW_START_INITIAL_BATCH_SIZE, ControllerRefManager, PodControl, by_controller_uid,
                               condition_of, controller_of, controller_ref, filter_active_pods, is_pod_available,
                               is_pod_ready, label_selector, rank_pods_for_deletion, recheck_deletion_timestamp,
-                              slow_start_batch, terminating_namespace)
+                              slow_start_batch)
 
 log = Logger()
 BURST_REPLICAS = 500
@@ -258,7 +258,7 @@ class ReplicaSetController(QueueController):
                 try:
                     await self.pod_control.create_pods(namespace, template, rs, ref)
                 except APIError as e:
-                    if terminating_namespace(e):  # every create would fail: not an error
+                    if namespace_terminating(e):  # every create would fail: not an error
                         return
                     raise
             successes, error = await slow_start_batch(diff, SLOW_START_INITIAL_BATCH_SIZE, create)

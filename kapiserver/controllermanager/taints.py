@@ -5,22 +5,10 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from ..machinery.scheduling import tolerates
+
 NO_EXECUTE = "NoExecute"
 NO_SCHEDULE = "NoSchedule"
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """Whether ``toleration`` tolerates ``taint`` (an empty effect or key matches any; Exists ignores the value)."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def matching_tolerations(taints: List[dict], tolerations: List[dict]) -> Tuple[bool, List[dict]]:

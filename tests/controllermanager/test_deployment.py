@@ -93,7 +93,7 @@ def test_hash_is_stable_safe_encoded_and_changes_with_collisions():
     t1 = {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
     t2 = {"spec": {"containers": [{"image": "x", "name": "c"}]}, "metadata": {"labels": {"b": "2", "a": "1"}}}
     h = du.compute_hash(t1, None)
-    assert h == du.compute_hash(t2, None) and set(h) <= set(du.SAFE_ALPHANUMS)
+    assert h == du.compute_hash(t2, None) and set(h) <= set("bcdfghjklmnpqrstvwxz2456789")
     assert du.compute_hash(t1, 1) != h and du.compute_hash(t1, 1) == du.compute_hash(t1, 1)
     assert du.equal_ignore_hash({"metadata": {"labels": {"a": "1", "pod-template-hash": h}}},
                                 {"metadata": {"labels": {"a": "1"}}})

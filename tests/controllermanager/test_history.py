@@ -3,6 +3,7 @@
 import pytest
 
 from kapiserver.controllermanager import history
+from kapiserver.controllermanager.controllerutils import scaled_value
 
 
 def owner():
@@ -37,11 +38,11 @@ def test_revision_order():
 
 def test_int_or_percent_scaling():
     """intstr scaling: ints as they are, percentages rounded up or down."""
-    assert history.scaled_value(3, 10, True) == 3
-    assert history.scaled_value("25%", 10, True) == 3
-    assert history.scaled_value("25%", 10, False) == 2
+    assert scaled_value(3, 10, True) == 3
+    assert scaled_value("25%", 10, True) == 3
+    assert scaled_value("25%", 10, False) == 2
     with pytest.raises(ValueError):
-        history.scaled_value("three", 10, True)
+        scaled_value("three", 10, True)
 
 
 def test_availability_waits_for_min_ready_seconds():
