@@ -340,3 +340,80 @@ class LeaseClient:
     async def update(self, namespace: str, name: str, update, allow_create: bool = False):
         current = await self.client.get(self.resource, name, namespace)
         return await self.client.update(self.resource, update(current)), False
+
+
+# kube-controller-manager's and kube-scheduler's leader election flags (usage.Options optParameters), upstream's
+# names and defaults; ``--leader-elect`` is a boolean parameter, the durations Go durations.
+LEADER_ELECTION_DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline",
+                             "leader-elect-retry-period")
+
+
+def leader_election_parameters(resource_name: str) -> list:
+    return [
+        ["leader-elect", None, "true",
+         "Start a leader election client and gain leadership before executing the main loop."],
+        ["leader-elect-lease-duration", None, "15s", "How long non-leaders wait before taking over a lease."],
+        ["leader-elect-renew-deadline", None, "10s", "How long the leader tries to renew before it stops leading."],
+        ["leader-elect-retry-period", None, "2s", "How long clients wait between tries of acquisition and renewal."],
+        ["leader-elect-resource-name", None, resource_name, "The Lease's name."],
+        ["leader-elect-resource-namespace", None, "kube-system", "The Lease's namespace."],
+    ]
+
+
+class LeaderElectedDaemon:
+    """A daemon's service that runs its work only while it holds its Lease (or at once, with
+    ``--leader-elect=false``): subclasses give ``lead()`` (a coroutine starting the work) and ``follow()``
+    (stopping it), and the Lease's default name.  Upstream exits when it loses the lease; stopping the work
+    and campaigning again is the same to everyone else."""
+
+    lease_name = ""
+    component = ""
+
+    def __init__(self, reactor, client, options: dict):
+        import socket
+        import uuid
+        self.reactor = reactor
+        self.client = client
+        self.options = options
+        self.elector: Optional[LeaderElector] = None
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+        self.running = False
+
+    def startService(self):
+        self.running = True
+        options = self.options
+        if options.get("leader-elect", True):
+            self.elector = LeaderElector(
+                LeaseClient(self.client), self.reactor, self.identity,
+                options.get("leader-elect-resource-name") or self.lease_name,
+                namespace=options.get("leader-elect-resource-namespace") or NAMESPACE,
+                lease_duration=options.get("leader-elect-lease-duration", LEASE_DURATION),
+                renew_deadline=options.get("leader-elect-renew-deadline", RENEW_DEADLINE),
+                retry_period=options.get("leader-elect-retry-period", RETRY_PERIOD),
+                on_started_leading=self._started, on_stopped_leading=self._stopped)
+            d = Deferred.fromCoroutine(self.elector.start())
+        else:
+            d = Deferred.fromCoroutine(self._started())
+        d.addErrback(lambda f: log.failure("{component} failed to start", f, component=self.component))
+
+    async def _started(self) -> None:
+        log.info("{identity} became leader", identity=self.identity)
+        await self.lead()
+
+    def _stopped(self) -> None:
+        if self.running:
+            log.warn("{component}: leader election lost, stopping", component=self.component)
+        self.follow()
+
+    def stopService(self):
+        self.running = False     # from here the elector's stop is no lost election
+        self.follow()
+        d = self.elector.stop() if self.elector is not None else None
+        self.reactor.callLater(0, self.client.close)
+        return d
+
+    async def lead(self) -> None:
+        raise NotImplementedError
+
+    def follow(self) -> None:
+        raise NotImplementedError

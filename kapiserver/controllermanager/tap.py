@@ -6,11 +6,11 @@ import sys
 
 from twisted.python import usage
 
+from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import parse_bool, parse_duration
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
-DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period",
-             "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
+DURATIONS = (*LEADER_ELECTION_DURATIONS, "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
              "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
              "namespace-sync-period", "horizontal-pod-autoscaler-sync-period", "endpoint-updates-batch-period",
              "endpointslice-updates-batch-period", "mirroring-endpointslice-updates-batch-period",
@@ -37,13 +37,7 @@ class Options(usage.Options):
         ["controllers", None, "*",
          "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the "
          "controller named 'foo', '-foo' disables the controller named 'foo'."],
-        ["leader-elect", None, "true",
-         "Start a leader election client and gain leadership before executing the main loop."],
-        ["leader-elect-lease-duration", None, "15s", "How long non-leaders wait before taking over a lease."],
-        ["leader-elect-renew-deadline", None, "10s", "How long the leader tries to renew before it stops leading."],
-        ["leader-elect-retry-period", None, "2s", "How long clients wait between tries of acquisition and renewal."],
-        ["leader-elect-resource-name", None, "kube-controller-manager", "The Lease's name."],
-        ["leader-elect-resource-namespace", None, "kube-system", "The Lease's namespace."],
+        *leader_election_parameters("kube-controller-manager"),
         ["concurrent-deployment-syncs", None, "5", "Deployments synced at once."],
         ["concurrent-replicaset-syncs", None, "5", "ReplicaSets synced at once."],
         ["concurrent-rc-syncs", None, "5", "ReplicationControllers synced at once."],

@@ -12,10 +12,11 @@ import sys
 
 from twisted.python import usage
 
+from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import parse_bool, parse_duration
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
-DURATIONS = ("leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period")
+DURATIONS = LEADER_ELECTION_DURATIONS
 CONFIG_API_VERSION = "kubescheduler.config.k8s.io/v1"
 
 
@@ -27,13 +28,7 @@ class Options(usage.Options):
     optParameters = [
         ["kubeconfig", None, None, "Path to a kubeconfig naming the API server and this component's credentials."],
         ["config", None, None, "The path to a KubeSchedulerConfiguration file (profiles' schedulerNames)."],
-        ["leader-elect", None, "true",
-         "Start a leader election client and gain leadership before executing the main loop."],
-        ["leader-elect-lease-duration", None, "15s", "How long non-leaders wait before taking over a lease."],
-        ["leader-elect-renew-deadline", None, "10s", "How long the leader tries to renew before it stops leading."],
-        ["leader-elect-retry-period", None, "2s", "How long clients wait between tries of acquisition and renewal."],
-        ["leader-elect-resource-name", None, "kube-scheduler", "The Lease's name."],
-        ["leader-elect-resource-namespace", None, "kube-system", "The Lease's namespace."],
+        *leader_election_parameters("kube-scheduler"),
     ]
 
     def parseOptions(self, options=None):
