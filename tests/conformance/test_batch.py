@@ -163,10 +163,12 @@ def test_jobs_manage_lifecycle(job_controller, client, namespace):  # noqa: F811
                                patch_type="strategic"))
     assert patched["metadata"]["labels"]["lifecycle"] == "patched"
     assert int(patched["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
-    current = run(client.get(JOBS, "lifecycle", namespace))
-    current["spec"]["suspend"] = False
-    current["metadata"].setdefault("annotations", {})["updated"] = "true"
-    updated = run(client.update(JOBS, current))
+    def unsuspend():        # read and update, again on a conflict with the controller's status write (as the
+        current = run(client.get(JOBS, "lifecycle", namespace))     # e2e test's RetryOnConflict)
+        current["spec"]["suspend"] = False
+        current["metadata"].setdefault("annotations", {})["updated"] = "true"
+        return run(client.update(JOBS, current))
+    updated = eventually(unsuspend)
     assert updated["metadata"]["annotations"]["updated"] == "true"
     found = run(client.list(JOBS, label_selector="e2e-job-label=lifecycle"))["items"]
     assert [j["metadata"]["name"] for j in found if j["metadata"]["namespace"] == namespace] == ["lifecycle"]
