@@ -36,14 +36,14 @@ def test_configmap_lifecycle(apiserver, namespace):
     got = ok(apiserver.request("GET", f"{configmaps}/{name}"))
     assert got["data"] == {"valueName": "value"}
 
-    patch = {"metadata": {"labels": {"test-configmap": "patched"}}, "data": {"valueName": "value2"}}
+    patch = {"metadata": {"labels": {"test-configmap": "patched"}}, "data": {"valueName": "value1"}}
     ok(apiserver.request("PATCH", f"{configmaps}/{name}", patch, headers=STRATEGIC))
 
-    listed = ok(apiserver.request("GET", "/api/v1/configmaps?labelSelector=test-configmap-static%3Dtrue"))
-    found = [cm for cm in listed["items"] if cm["metadata"]["name"] == name]
+    listed = ok(apiserver.request("GET", "/api/v1/configmaps?labelSelector=test-configmap%3Dpatched"))
+    found = [cm for cm in listed["items"] if (cm["metadata"]["name"], cm["metadata"]["namespace"]) == (name, namespace)]
     assert len(found) == 1, listed
-    assert found[0]["metadata"]["labels"]["test-configmap"] == "patched"
-    assert found[0]["data"]["valueName"] == "value2"
+    assert found[0]["metadata"]["labels"] == {"test-configmap-static": "true", "test-configmap": "patched"}
+    assert found[0]["data"]["valueName"] == "value1"
 
     ok(apiserver.request("DELETE", f"{configmaps}?labelSelector=test-configmap-static%3Dtrue"))
     listed = ok(apiserver.request("GET", f"{configmaps}?labelSelector=test-configmap-static%3Dtrue"))
@@ -61,61 +61,68 @@ def test_secrets_with_empty_key(apiserver, namespace):
 def test_secret_patching(apiserver, namespace):
     """Secret patching"""
     secrets = f"/api/v1/namespaces/{namespace}/secrets"
-    name = unique("e2e-secret")
-    ok(apiserver.request("POST", secrets, {
+    name = unique("test-secret")
+    created = ok(apiserver.request("POST", secrets, {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": name, "labels": {"testsecret-constant": "true"}}, "data": {"key": b64("value")}}))
+    assert created["metadata"]["resourceVersion"]
 
-    listed = ok(apiserver.request("GET", "/api/v1/secrets?labelSelector=testsecret-constant%3Dtrue"))
-    assert [s for s in listed["items"] if s["metadata"]["name"] == name], listed
+    def listed_here():
+        listed = ok(apiserver.request("GET", "/api/v1/secrets?labelSelector=testsecret-constant%3Dtrue"))
+        return [s for s in listed["items"] if (s["metadata"]["name"], s["metadata"]["namespace"]) == (name, namespace)]
+    assert listed_here()
 
-    patch = {"metadata": {"labels": {"testsecret": "true"}}, "data": {"key": b64("value1")}}
+    # upstream marshals []byte(base64("value1")) into the patch, so the secret's bytes are base64("value1")
+    patch = {"metadata": {"labels": {"testsecret": "true"}}, "data": {"key": b64(b64("value1"))}}
     ok(apiserver.request("PATCH", f"{secrets}/{name}", patch, headers=STRATEGIC))
     got = ok(apiserver.request("GET", f"{secrets}/{name}"))
-    assert base64.b64decode(got["data"]["key"]) == b"value1"
-    assert got["metadata"]["labels"]["testsecret"] == "true"
+    assert int(got["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+    assert base64.b64decode(base64.b64decode(got["data"]["key"])) == b"value1"
 
-    ok(apiserver.request("DELETE", f"{secrets}?labelSelector=testsecret-constant%3Dtrue"))
-    listed = ok(apiserver.request("GET", "/api/v1/secrets?labelSelector=testsecret-constant%3Dtrue"))
-    assert [s for s in listed["items"] if s["metadata"]["name"] == name] == []
+    ok(apiserver.request("DELETE", f"{secrets}?labelSelector=testsecret%3Dtrue"))
+    assert listed_here() == []
+
+
+def lease_spec(holder, duration, acquired, renewed, transitions):
+    """A LeaseSpec whose times are seconds after Go's zero time (0001-01-01), as upstream's are."""
+    def micro_time(seconds):
+        return f"0001-01-01T00:{seconds // 60:02d}:{seconds % 60:02d}.000000Z"
+    return {"holderIdentity": holder, "leaseDurationSeconds": duration, "acquireTime": micro_time(acquired),
+            "renewTime": micro_time(renewed), "leaseTransitions": transitions}
 
 
 def test_lease_api_should_be_available(apiserver, namespace):
     """lease API should be available"""
     leases = f"{LEASES}/namespaces/{namespace}/leases"
-    name = unique("lease")
-    spec = {"holderIdentity": "holder", "leaseDurationSeconds": 30,
-            "acquireTime": "2024-01-01T00:00:00.000000Z", "renewTime": "2024-01-01T00:00:01.000000Z",
-            "leaseTransitions": 0}
+    spec = lease_spec("holder", 30, 2, 5, 0)
+    created = ok(apiserver.request("POST", leases, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                                    "metadata": {"name": "lease"}, "spec": spec}))
+    assert created["metadata"]["resourceVersion"]
+    assert ok(apiserver.request("GET", f"{leases}/lease"))["spec"] == spec
+
+    created["spec"] = lease_spec("holder2", 30, 20, 50, 1)
+    ok(apiserver.request("PUT", f"{leases}/lease", created))
+    read = ok(apiserver.request("GET", f"{leases}/lease"))
+    assert read["spec"] == created["spec"]
+
+    # upstream's two-way strategic merge patch from the read lease to the patched one
+    patched_spec = lease_spec("holder3", 60, 50, 70, 2)
+    ok(apiserver.request("PATCH", f"{leases}/lease", {"spec": patched_spec}, headers=STRATEGIC))
+    read = ok(apiserver.request("GET", f"{leases}/lease"))
+    assert read["spec"] == patched_spec
+    assert int(read["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+
     ok(apiserver.request("POST", leases, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                          "metadata": {"name": name}, "spec": spec}))
-    got = ok(apiserver.request("GET", f"{leases}/{name}"))
-    assert got["spec"] == spec, got
-
-    got["spec"].update(holderIdentity="holder2", renewTime="2024-01-01T00:00:02.000000Z")
-    updated = ok(apiserver.request("PUT", f"{leases}/{name}", got))
-    assert updated["spec"]["holderIdentity"] == "holder2"
-    assert ok(apiserver.request("GET", f"{leases}/{name}"))["spec"] == updated["spec"]
-
-    patch = {"spec": {"holderIdentity": "holder3", "leaseTransitions": 1,
-                      "renewTime": "2024-01-01T00:00:03.000000Z"}}
-    ok(apiserver.request("PATCH", f"{leases}/{name}", patch, headers=STRATEGIC))
-    got = ok(apiserver.request("GET", f"{leases}/{name}"))
-    assert got["spec"]["holderIdentity"] == "holder3" and got["spec"]["leaseTransitions"] == 1
-    assert got["spec"]["renewTime"] == "2024-01-01T00:00:03.000000Z"
-
-    label = unique("lease-test")
-    second = unique("lease2")
-    ok(apiserver.request("POST", leases, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                          "metadata": {"name": second, "labels": {"test": label}},
+                                          "metadata": {"name": "lease2", "labels": {"deletecollection": "true"}},
                                           "spec": spec}))
-    listed = ok(apiserver.request("GET", f"{LEASES}/leases?labelSelector=test%3D{label}"))
-    assert [i["metadata"]["name"] for i in listed["items"]] == [second]
-    ok(apiserver.request("DELETE", f"{leases}?labelSelector=test%3D{label}"))
-    assert ok(apiserver.request("GET", f"{LEASES}/leases?labelSelector=test%3D{label}"))["items"] == []
+    assert len(ok(apiserver.request("GET", leases))["items"]) == 2
+    ok(apiserver.request("DELETE", f"{leases}?labelSelector=deletecollection%3Dtrue"))
+    assert [i["metadata"]["name"] for i in ok(apiserver.request("GET", leases))["items"]] == ["lease"]
 
-    ok(apiserver.request("DELETE", f"{leases}/{name}"))
-    assert apiserver.request("GET", f"{leases}/{name}")[0] == 404
+    ok(apiserver.request("DELETE", f"{leases}/lease"))
+    status, body = apiserver.request("GET", f"{leases}/lease")
+    assert status == 404 and body["reason"] == "NotFound", body
+    ok(apiserver.request("GET", f"{LEASES}/leases"))
 
 
 def test_node_resource_lifecycle(apiserver):
