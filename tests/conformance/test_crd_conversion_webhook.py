@@ -77,7 +77,9 @@ def path(plural, v, name=""):
 
 
 def test_crd_conversion_webhook_conversion_custom_resource(apiserver, crd):
-    """A custom resource created in v1 (the storage version) is read in v2 through the conversion webhook, and
+    """Custom Resource Definition Conversion Webhook, conversion custom resource
+
+    A custom resource created in v1 (the storage version) is read in v2 through the conversion webhook, and
     one written in v2 is stored converted to v1."""
     plural, body = crd
     kind = body["spec"]["names"]["kind"]
@@ -100,7 +102,9 @@ def test_crd_conversion_webhook_conversion_custom_resource(apiserver, crd):
 
 
 def test_crd_conversion_webhook_convert_mixed_version_list(apiserver, crd):
-    """After the storage version moves from v1 to v2, a list holds objects stored in both: read in either
+    """Custom Resource Definition Conversion Webhook, convert mixed version list
+
+    After the storage version moves from v1 to v2, a list holds objects stored in both: read in either
     version, each comes converted (one ConversionReview for the list)."""
     plural, body = crd
     kind = body["spec"]["names"]["kind"]

@@ -42,7 +42,9 @@ def _labelled_namespace(apiserver, label):
 
 
 def test_validating_admission_policy(apiserver):
-    """A bound policy with a messageExpression denies a one-replica deployment and admits a two-replica one."""
+    """ValidatingAdmissionPolicy
+
+    A bound policy with a messageExpression denies a one-replica deployment and admits a two-replica one."""
     label = unique("vap-e2e")
     namespace = _labelled_namespace(apiserver, label)
     policy = unique("replicas-policy")
@@ -101,6 +103,7 @@ def _api_test(apiserver, resource, make, kind):
 
 
 def test_validating_admission_policy_api(apiserver):
+    """ValidatingAdmissionPolicy API"""
     names = _api_test(apiserver, "validatingadmissionpolicies", lambda name: _policy(
         name, "unused", [{"expression": "object.spec.replicas < 100"}]), "ValidatingAdmissionPolicy")
     assert "validatingadmissionpolicies/status" in names
@@ -125,6 +128,7 @@ def test_validating_admission_policy_api(apiserver):
 
 
 def test_validating_admission_policy_binding_api(apiserver):
+    """ValidatingAdmissionPolicyBinding API"""
     _api_test(apiserver, "validatingadmissionpolicybindings", lambda name: _binding(name, "some-policy"),
               "ValidatingAdmissionPolicyBinding")
     status, body = apiserver.request("POST", f"{BASE}/validatingadmissionpolicybindings",
