@@ -459,7 +459,18 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
     """node-2's kube-node killed with SIGKILL (and kept from coming back: kube-cluster restarts it, but without
     its kubeconfig the new one exits at once): within --node-monitor-grace-period and a monitor period the
     node-lifecycle controller marks it Ready=Unknown (NodeStatusUnknown) and taints it
-    node.kubernetes.io/unreachable, NoSchedule and NoExecute."""
+    node.kubernetes.io/unreachable, NoSchedule and NoExecute; its pod is marked not Ready (a NodeNotReady
+    event) and its Service's Endpoints list it as not ready."""
+    ns = cluster.namespace("doomed")
+    cluster.kubectl("run", "stranded", "--image=busybox", "--labels=app=stranded", "-n", ns, "--overrides",
+                    json.dumps({"apiVersion": "v1", "spec": {"nodeName": "node-2"}}), "--", "sleep", "3600")
+    cluster.kubectl("expose", "pod", "stranded", "--port=80", "-n", ns)
+    cluster.running_pods(ns, "app=stranded", 1)
+
+    def endpoints(ready: str):
+        subsets = cluster.get("endpoints", "stranded", namespace=ns).get("subsets") or []
+        assert [a["targetRef"]["name"] for s in subsets for a in s.get(ready) or []] == ["stranded"], subsets
+    eventually(lambda: endpoints("addresses"), timeout=20)
     kubeconfig = cluster.data / "node-2.kubeconfig"
     pid = node_process(cluster.data, "node-2")
     assert next(c for c in cluster.get("node", "node-2")["status"]["conditions"] if c["type"] == "Ready")[
@@ -480,12 +491,20 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
         return node
     # The grace period counts from the last heartbeat (at most LEASE_RENEWAL s before the kill); the controller
     # looks every --node-monitor-period (5 s).
-    eventually(unreachable, timeout=NODE_MONITOR_GRACE + 5 + 5)
+    eventually(unreachable, timeout=NODE_MONITOR_GRACE + 5 + 10)
     elapsed = time.monotonic() - killed
-    assert NODE_MONITOR_GRACE - LEASE_RENEWAL - 2 <= elapsed <= NODE_MONITOR_GRACE + 5 + 5, elapsed
+    assert NODE_MONITOR_GRACE - LEASE_RENEWAL - 2 <= elapsed <= NODE_MONITOR_GRACE + 5 + 10, elapsed
     assert "NotReady" in cluster.kubectl("get", "node", "node-2", "--no-headers")
     node_1 = cluster.get("node", "node-1")
     assert next(c for c in node_1["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+
+    def stranded():
+        pod = cluster.get("pod", "stranded", namespace=ns)
+        assert next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["status"] == "False"
+        assert [(e["type"], e["message"]) for e in cluster.events(ns, "stranded") if e["reason"] == "NodeNotReady"
+                ] == [("Warning", "Node is not ready")]
+    eventually(stranded, timeout=15)
+    eventually(lambda: endpoints("notReadyAddresses"), timeout=20)
 
 
 def test_a_cronjob_fires_within_a_minute(cluster):
