@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import socket
 import uuid
 from typing import Dict, Optional
@@ -16,7 +17,7 @@ from twisted.logger import Logger
 from ..machinery import meta
 from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
 from ..client.rest import APIError, Client
-from .runner import PodWorker
+from .runner import PodWorker, leftover_processes
 
 log = Logger()
 LEASE_SECONDS = 40
@@ -125,6 +126,7 @@ class NodeAgent(service.Service):
 
     def startService(self):
         super().startService()
+        self._stop_leftovers()
         self._loop(self._register_and_lease, self.lease_interval)
         self._loop(self._sync, self.sync_interval)
 
@@ -136,6 +138,18 @@ class NodeAgent(service.Service):
         waits = [worker.kill(0) for worker in self.workers.values()]
         from twisted.internet.defer import DeferredList
         return DeferredList(waits)
+
+    def _stop_leftovers(self):
+        # An agent that was killed leaves its containers running, orphaned: this one cannot adopt them, and
+        # would start its pods' containers a second time beside them, so they are stopped first.
+        leftovers = leftover_processes(os.path.join(self.state_dir, "pods"))
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if leftovers:
+            log.info("stopped {count} container processes left by an earlier agent", count=len(leftovers))
 
     def _loop(self, work, interval):
         def run():

@@ -94,3 +94,29 @@ def test_a_pod_deleted_while_the_agent_was_away_is_removed_once(tmp_path):
         assert d.called and d.result is None
     assert client.deleted == [("p", "ns", 0, {"uid": "u1"})]
     assert agent.workers == {}
+
+
+def test_a_restarted_agent_stops_the_containers_its_predecessor_left(tmp_path):
+    """Processes whose environment names a pod volumes directory under the agent's root (containers an agent
+    killed with SIGKILL left running) are stopped when an agent on that root starts; others are left alone."""
+    import os
+    import subprocess
+
+    from twisted.internet.task import Clock
+
+    from kapiserver.node.agent import NodeAgent
+    from kapiserver.node.runner import leftover_processes
+    root, other = tmp_path / "root", tmp_path / "other"
+    mine = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{root}/pods/u1/volumes"))
+    theirs = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{other}/pods/u2/volumes"))
+    try:
+        assert leftover_processes(str(root / "pods")) == [mine.pid]
+        agent = NodeAgent(Clock(), _PodsClient([]), "n1", "127.0.0.1", 10250, str(root))
+        agent.startService()
+        assert mine.wait(timeout=5) == -9
+        assert theirs.poll() is None
+        agent.stopService()
+    finally:
+        for process in (mine, theirs):
+            process.kill()
+            process.wait()
