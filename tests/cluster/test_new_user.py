@@ -146,6 +146,13 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
+def parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     binary = kubectl_binary()
@@ -505,6 +512,28 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
                 ] == [("Warning", "Node is not ready")]
     eventually(stranded, timeout=15)
     eventually(lambda: endpoints("notReadyAddresses"), timeout=20)
+    # Deleted while its node is away, the pod waits for the node (a kubelet) to finish its deletion.
+    cluster.kubectl("delete", "pod", "stranded", "-n", ns, "--wait=false")
+    assert cluster.get("pod", "stranded", namespace=ns)["metadata"]["deletionTimestamp"]
+
+
+def test_a_killed_node_that_comes_back_is_ready_and_cleans_up(cluster):
+    """node-2 given its kubeconfig back: kube-cluster's next restart brings it up, the node-lifecycle controller
+    finds it Ready and removes the unreachable taints, the pod deleted while it was away is gone, and none of
+    the processes the killed kube-node left behind is still running beside the new ones."""
+    kubeconfig = cluster.data / "node-2.kubeconfig"
+    kubeconfig.with_suffix(".away").rename(kubeconfig)
+
+    def back():
+        node = cluster.get("node", "node-2")
+        assert next(c for c in node["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+        assert not node["spec"].get("taints"), node["spec"]["taints"]
+    eventually(back, timeout=60, interval=1)     # kube-cluster's restart delay has reached 30 s by now
+    eventually(lambda: cluster.run("get", "pod", "stranded", "-n", "doomed").returncode != 0 or _fail(),
+               timeout=15)
+    node_2 = cluster.data / "nodes" / "node-2"
+    orphans = [pid for pid in processes_in(node_2) if parent(pid) == 1]
+    assert orphans == [], orphans
 
 
 def test_a_cronjob_fires_within_a_minute(cluster):
