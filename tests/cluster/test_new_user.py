@@ -363,23 +363,23 @@ def test_a_statefulset_starts_its_pods_in_order(cluster):
     """A StatefulSet of 3 (OrderedReady): as `kubectl get pods -w` sees it, db-1 appears only after db-0 is
     Ready and db-2 only after db-1; the creation timestamps and SuccessfulCreate events agree."""
     ns = cluster.namespace("stateful")
-    watch = subprocess.Popen(
-        [cluster.binary, f"--kubeconfig={cluster.admin}", f"--cache-dir={cluster.cache}", "get", "pods", "-n", ns,
-         "-l", "app=db", "--watch", "--output-watch-events", "-o",
-         'jsonpath={.type} {.object.metadata.name} {.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watch = Watched([cluster.binary, f"--kubeconfig={cluster.admin}", f"--cache-dir={cluster.cache}", "get", "pods",
+                     "-n", ns, "--watch", "--output-watch-events", "-o", 'jsonpath={.type} {.object.metadata.name} '
+                     '{.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}'])
     try:
-        time.sleep(1)      # the watch is established before the pods exist
+        # A pod of no set first: once the watch shows it, the watch is there before the set's pods are.
+        cluster.kubectl("run", "sentinel", "--image=busybox", "-n", ns, "--", "sleep", "3600")
+        watch.wait_for(lambda line: line.startswith("ADDED sentinel"), timeout=20)
         manifest = cluster.home / "statefulset.json"
         manifest.write_text(json.dumps(STATEFULSET))
         cluster.kubectl("create", "-f", str(manifest), "-n", ns)
         cluster.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=60s", timeout=70)
         pods = {p["metadata"]["name"]: p for p in cluster.running_pods(ns, "app=db", 3)}
-        time.sleep(1)
+        watch.wait_for(lambda line: line.split()[1:] == ["db-2", "True"], timeout=10)
     finally:
-        watch.terminate()
-        seen = watch.communicate(timeout=10)[0].splitlines()
-    lines = [line.split() for line in seen if line.split()[:1] in (["ADDED"], ["MODIFIED"])]
+        watch.kill()
+    seen = [line for line in watch.lines if line.split()[1:2] in (["db-0"], ["db-1"], ["db-2"])]
+    lines = [line.split() for line in seen]
     added = [i for i, line in enumerate(lines) if line[0] == "ADDED"]
     assert [lines[i][1] for i in added] == ["db-0", "db-1", "db-2"], seen
     for before, after in (("db-0", 1), ("db-1", 2)):
