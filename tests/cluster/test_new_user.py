@@ -2,8 +2,9 @@
 running pods as host processes (busybox's `sleep 3600` runs the host's sleep), and kubectl typed as the user would.
 
 Each test is one "done means" of the control-plane issue.  They share the cluster and run in file order: the test
-that kills node-2 comes after every test that needs both nodes, and the CronJob test, which waits for the next
-minute to begin (up to ~70 s), is last.
+that kills node-2 (and the one that brings it back) comes after every test that needs both nodes, and the CronJob
+test, which waits for the next minute to begin (up to ~70 s), is the last but one; the last reads what the
+daemons printed.
 """
 
 from __future__ import annotations
