@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import socket
 import uuid
 from typing import Dict, Optional
@@ -16,7 +17,7 @@ from twisted.logger import Logger
 from ..machinery import meta
 from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
 from ..client.rest import APIError, Client
-from .runner import PodWorker
+from .runner import PodWorker, leftover_processes
 
 log = Logger()
 LEASE_SECONDS = 40
@@ -117,6 +118,7 @@ class NodeAgent(service.Service):
         self.workers: Dict[str, PodWorker] = {}
         self._timers = []
         self._dirty = set()
+        self._removed = set()      # uids of pods whose deletion this agent finished without a worker
         self._registered_at = None
         self.registered = Deferred()
         self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -124,6 +126,7 @@ class NodeAgent(service.Service):
 
     def startService(self):
         super().startService()
+        self._stop_leftovers()
         self._loop(self._register_and_lease, self.lease_interval)
         self._loop(self._sync, self.sync_interval)
 
@@ -135,6 +138,18 @@ class NodeAgent(service.Service):
         waits = [worker.kill(0) for worker in self.workers.values()]
         from twisted.internet.defer import DeferredList
         return DeferredList(waits)
+
+    def _stop_leftovers(self):
+        # An agent that was killed leaves its containers running, orphaned: this one cannot adopt them, and
+        # would start its pods' containers a second time beside them, so they are stopped first.
+        leftovers = leftover_processes(os.path.join(self.state_dir, "pods"))
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if leftovers:
+            log.info("stopped {count} container processes left by an earlier agent", count=len(leftovers))
 
     def _loop(self, work, interval):
         def run():
@@ -201,10 +216,16 @@ class NodeAgent(service.Service):
                         spec.get("schedulerName", "default-scheduler") == "default-scheduler":
                     await self._bind(pod)
         mine = {p["metadata"]["uid"]: p for p in items if (p.get("spec") or {}).get("nodeName") == self.node_name}
+        self._removed &= set(mine)
         for uid, pod in mine.items():
             worker = self.workers.get(uid)
-            if worker is None and not pod["metadata"].get("deletionTimestamp") and \
-                    (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            if worker is None and pod["metadata"].get("deletionTimestamp"):
+                # Marked for deletion with nothing of it running here (deleted while this agent was away):
+                # nothing is left to stop, so the deletion is finished, as the kubelet's status manager does.
+                if uid not in self._removed:
+                    await self._remove(pod["metadata"]["name"], pod["metadata"].get("namespace", "default"), uid)
+                    self._removed.add(uid)
+            elif worker is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                 await self._start(pod)
             elif worker is not None:
                 worker.pod = pod
@@ -333,16 +354,19 @@ class NodeAgent(service.Service):
                 self._dirty.add(worker.uid)
                 raise
 
+    async def _remove(self, name: str, namespace: str, uid: str):
+        """The pod's deletion finished (grace period 0), this very pod only."""
+        try:
+            await self.client.delete(PODS, name, namespace, grace_period_seconds=0, preconditions={"uid": uid})
+        except APIError as e:
+            if e.code not in (404, 409):
+                raise
+
     def _terminate(self, worker: PodWorker, grace: int):
         d = worker.kill(grace)
 
         async def remove():
-            try:
-                await self.client.delete(PODS, worker.name, worker.namespace, grace_period_seconds=0,
-                                         preconditions={"uid": worker.uid})
-            except APIError as e:
-                if e.code not in (404, 409):
-                    raise
+            await self._remove(worker.name, worker.namespace, worker.uid)
             self.workers.pop(worker.uid, None)
         d.addCallback(lambda _: Deferred.fromCoroutine(remove()))
         d.addErrback(lambda f: log.warn("removing pod failed: {error}", error=f.getErrorMessage()))

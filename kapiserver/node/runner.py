@@ -55,6 +55,29 @@ def expand(text: str, env: Dict[str, str]) -> str:
     return _VAR_REF.sub(one, text)
 
 
+def leftover_processes(pods_dir: str) -> List[int]:
+    """The pids of processes still running containers that an earlier agent on this root directory started
+    (their environment names a volumes directory under `pods_dir`), found in /proc: not this agent's
+    children, so it can neither watch nor stop them as containers."""
+    prefix = ("KUBE_VOLUMES_DIR=" + os.path.join(os.path.abspath(pods_dir), "")).encode()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(prefix) for item in environ):
+            found.append(int(entry))
+    return found
+
+
 class _ContainerProcess(protocol.ProcessProtocol):
     def __init__(self, container: "Container"):
         self.container = container

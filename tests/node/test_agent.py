@@ -58,3 +58,65 @@ def test_simulated_flag_builds_a_simulated_node_and_no_kubelet_api(tmp_path):
     children = list(top)
     assert len(children) == 1 and isinstance(children[0], SimulatedNodeService)
     assert children[0].node.name == "sim-x" and next(children[0].node._ips) == "10.9.0.2"
+
+
+class _PodsClient:
+    """The calls NodeAgent._sync makes, answered from a list of pods; deletions recorded."""
+
+    def __init__(self, pods):
+        self.pods = pods
+        self.deleted = []
+
+    async def list(self, resource, field_selector=None):
+        return {"items": self.pods}
+
+    async def delete(self, resource, name, namespace, grace_period_seconds=None, preconditions=None):
+        self.deleted.append((name, namespace, grace_period_seconds, preconditions))
+
+
+def test_a_pod_deleted_while_the_agent_was_away_is_removed_once(tmp_path):
+    """A pod bound here and marked for deletion, of which no container runs here (it was deleted while the
+    agent was down), has its deletion finished at once (grace 0, its uid as precondition), and only once;
+    nothing of it is started."""
+    from twisted.internet.defer import Deferred
+    from twisted.internet.task import Clock
+
+    from kapiserver.node.agent import NodeAgent
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1", "deletionTimestamp": "2026-01-01T00:00:00Z",
+                        "deletionGracePeriodSeconds": 30},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]},
+           "status": {"phase": "Running"}}
+    client = _PodsClient([pod])
+    agent = NodeAgent(Clock(), client, "n1", "127.0.0.1", 10250, str(tmp_path))
+    agent.registered.callback(None)
+    for _ in range(2):
+        d = Deferred.fromCoroutine(agent._sync())
+        assert d.called and d.result is None
+    assert client.deleted == [("p", "ns", 0, {"uid": "u1"})]
+    assert agent.workers == {}
+
+
+def test_a_restarted_agent_stops_the_containers_its_predecessor_left(tmp_path):
+    """Processes whose environment names a pod volumes directory under the agent's root (containers an agent
+    killed with SIGKILL left running) are stopped when an agent on that root starts; others are left alone."""
+    import os
+    import subprocess
+
+    from twisted.internet.task import Clock
+
+    from kapiserver.node.agent import NodeAgent
+    from kapiserver.node.runner import leftover_processes
+    root, other = tmp_path / "root", tmp_path / "other"
+    mine = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{root}/pods/u1/volumes"))
+    theirs = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{other}/pods/u2/volumes"))
+    try:
+        assert leftover_processes(str(root / "pods")) == [mine.pid]
+        agent = NodeAgent(Clock(), _PodsClient([]), "n1", "127.0.0.1", 10250, str(root))
+        agent.startService()
+        assert mine.wait(timeout=5) == -9
+        assert theirs.poll() is None
+        agent.stopService()
+    finally:
+        for process in (mine, theirs):
+            process.kill()
+            process.wait()
