@@ -150,7 +150,7 @@ class ChunkedTransport:
 
     def close(self) -> None:
         request = self.request
-        if self.started:
+        if self.started and request.channel is not None:     # a client gone has taken the channel with it
             request.unregisterProducer()
         if not request.finished and not getattr(request, "_disconnected", False):
             request.finish()

@@ -561,10 +561,6 @@ def test_a_cronjob_fires_within_a_minute(cluster):
     assert stamp(status["lastScheduleTime"]).second == 0 and not status.get("active")
 
 
-@pytest.mark.xfail(strict=True, reason="kapiserver/endpoints/watch.py: ChunkedTransport.close calls "
-                   "request.unregisterProducer() after the client went away (request.channel is None), an "
-                   "AttributeError the apiserver logs as 'Unhandled error in Deferred' when a client's watch ends "
-                   "(after kubectl rollout status, wait, get -w; a few seconds later)")
 def test_the_control_plane_logs_no_unhandled_errors(cluster):
     """What kube-cluster printed for the apiserver, the controller manager, the scheduler and node-1 holds no
     traceback, even after clients end watches (node-2 is left out: its restarts fail by design above)."""
