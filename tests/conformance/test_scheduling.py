@@ -5,8 +5,9 @@
 What differs from upstream's e2e run: no kubelet runs the pods, so "running" is read as "bound to a node"
 (spec.nodeName), and where a kubelet would finish a graceful deletion (a preempted victim) the test
 deletes the pod with gracePeriodSeconds=0 itself; extended resources are written into the Node's
-allocatable as well as its capacity (a kubelet copies one into the other).  Left out: "Pod preemption
-verification" (it needs the ReplicaSet controller to recreate the victims), and the HostPort entry that
+allocatable as well as its capacity (a kubelet copies one into the other).  "Pod preemption verification"
+is in test_preemption_path.py (with the ReplicaSet controller that recreates the victims).  Left out: the
+HostPort entry that
 needs two hostIPs on one node with pods really listening ("Scheduling, HostPort matching and HostIP and
 Protocol not-matching" is class C).
 """
