@@ -150,7 +150,8 @@ class ChunkedTransport:
 
     def close(self) -> None:
         request = self.request
-        if self.started and request.channel is not None:     # a client gone has taken the channel with it
+        # twisted.web's Request drops its channel when the client goes: nothing is left to unregister from.
+        if self.started and getattr(request, "channel", request) is not None:
             request.unregisterProducer()
         if not request.finished and not getattr(request, "_disconnected", False):
             request.finish()

@@ -523,7 +523,8 @@ def test_pdb_status_updates(controllers, nodes, client, namespace):  # noqa: F81
     run(client.create(POD_DISRUPTION_BUDGETS, pdb(minAvailable=1), namespace))
     bare_pods(client, namespace, 3)
     eventually(lambda: pdb_status(client, namespace).get("disruptionsAllowed", 0) > 0)
-    status = pdb_status(client, namespace)
+    # As the e2e test, then wait for the budget to observe all three pods healthy (they run one by one).
+    status = eventually(lambda: (s := pdb_status(client, namespace)).get("currentHealthy") == 3 and s)
     assert (status["currentHealthy"], status["desiredHealthy"], status["expectedPods"]) == (3, 1, 3)
 
 
