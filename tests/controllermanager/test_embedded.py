@@ -88,3 +88,44 @@ def test_the_apiservers_own_controllers_work_with_authorization_on(client):
     eventually(lambda: missing(CONFIG_MAPS, "dependent", name))
     run(client.delete(NAMESPACES, name))
     eventually(lambda: missing(NAMESPACES, name))
+
+
+def test_controller_manager_leads_only_with_a_live_lease():
+    from kapiserver.controllermanager.embedded import controller_manager_leads
+    lease = {"spec": {"holderIdentity": "cm", "renewTime": "2026-01-01T00:00:00.000000Z", "leaseDurationSeconds": 15}}
+    renewed = 1767225600.0
+    assert controller_manager_leads(lease, renewed + 10)
+    assert not controller_manager_leads(lease, renewed + 16)
+    assert not controller_manager_leads({"spec": {**lease["spec"], "holderIdentity": ""}}, renewed + 1)
+    assert not controller_manager_leads(None, renewed)
+
+
+def test_the_apiservers_controllers_step_aside_while_a_controller_manager_leads(client):
+    """While someone holds a live kube-system/kube-controller-manager Lease, the apiserver's copies stop (a
+    new namespace gets no default ServiceAccount from them); once the Lease is released they run again."""
+    import time
+    from twisted.internet import reactor
+    from kapiserver.client.leaderelection import LeaderElector, LeaseClient
+    from kapiserver.client.resources import NAMESPACES, SERVICE_ACCOUNTS
+    from kapiserver.client.rest import APIError
+    from tests.conformance.support import unique
+    from tests.controllermanager.conftest import eventually, run, run_until
+    elector = LeaderElector(LeaseClient(client), reactor, "a-controller-manager", "kube-controller-manager",
+                            release_on_cancel=True)
+    run(elector.start())
+    assert elector.leading
+    stop = time.monotonic() + 3      # the embedded controllers look at the Lease every 2 s
+    run_until(lambda: time.monotonic() >= stop, timeout=5)
+    name = unique("aside")
+    run(client.create(NAMESPACES, {"metadata": {"name": name}}))
+    stop = time.monotonic() + 2
+    run_until(lambda: time.monotonic() >= stop, timeout=4)
+
+    def account():
+        try:
+            return run(client.get(SERVICE_ACCOUNTS, "default", name))
+        except APIError:
+            return None
+    assert account() is None
+    run(elector.stop())
+    assert eventually(account, timeout=10)
