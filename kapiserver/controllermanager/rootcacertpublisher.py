@@ -22,7 +22,8 @@ class RootCACertPublisher(QueueController):
     def __init__(self, ctx: ControllerContext, root_ca: str):
         super().__init__(ctx)
         self.root_ca = root_ca
-        self.config_maps = self.informer(CONFIG_MAPS)
+        # Only kube-root-ca.crt matters here: a field selector keeps every other ConfigMap out of the cache.
+        self.config_maps = self.informer(CONFIG_MAPS, field_selector=f"metadata.name={CONFIG_MAP_NAME}")
         self.namespaces = self.informer(NAMESPACES)
         self.config_maps.add_event_handler(on_update=lambda old, new: self._config_map_changed(new),
                                            on_delete=self._config_map_changed)

@@ -47,7 +47,7 @@ class TokensController(QueueController):
         super().__init__(ctx)
         self.private_key = private_key
         self.ca = ca
-        self.secrets = self.informer(SECRETS)
+        self.secrets = self.informer(SECRETS, field_selector=f"type={TOKEN_TYPE}")     # as upstream's informer
         self.accounts = self.informer(SERVICE_ACCOUNTS)
         self.secrets.indexer.add_indexers({ACCOUNT_INDEX: _account_of})
         self.secrets.add_event_handler(on_add=self._secret, on_update=lambda old, new: self._secret(new))
