@@ -366,6 +366,13 @@ class NodeAgent(service.Service):
         d = worker.kill(grace)
 
         async def remove():
+            # The stopped containers (terminal phase, Ready False) are reported before the pod goes, as
+            # upstream's status manager does, so watchers see them (`kubectl wait --for=condition=Ready=false`).
+            try:
+                await self._write_status(worker)
+            except APIError as e:
+                log.info("pod {ns}/{name}: final status not written: {error}", ns=worker.namespace,
+                         name=worker.name, error=e)
             await self._remove(worker.name, worker.namespace, worker.uid)
             self.workers.pop(worker.uid, None)
         d.addCallback(lambda _: Deferred.fromCoroutine(remove()))
