@@ -153,3 +153,20 @@ def test_a_terminated_pod_reports_its_stopped_containers_before_its_final_delete
     worker = agent.workers["u1"] = Worker()
     agent._terminate(worker, 10)
     assert calls == [("patch", "p", "False"), ("delete", "p", 0)] and agent.workers == {}
+
+
+def test_host_mount_paths_go_with_the_last_pod_that_mounts_them(tmp_path):
+    """A mountPath directory made on the host for one pod stays while another pod mounts the same path (removing it
+    would detach that pod's mount) and goes with the last of them; a directory that was there before stays."""
+    from kapiserver.node.runner import HostDirs
+    dirs = HostDirs()
+    target = tmp_path / "run" / "secrets" / "sa"
+    (tmp_path / "kept").mkdir()
+    dirs.use("a", str(target))
+    target.mkdir(parents=True)          # as the mount script does
+    dirs.use("b", str(target))
+    dirs.use("b", str(tmp_path / "kept"))
+    dirs.release("a")
+    assert target.is_dir()
+    dirs.release("b")
+    assert not (tmp_path / "run").exists() and (tmp_path / "kept").is_dir() and dirs.created == set()
