@@ -108,7 +108,11 @@ class Graph:
                          ref.get("name", ""), False)
             self.nodes[owner.uid] = owner
             self.attempt_to_delete(owner.uid)
-        elif owner.observed and owner.namespace and owner.namespace != node.namespace:
+        elif not owner.observed:
+            # An owner known only by reference, maybe one already deleted whose other dependents are still
+            # being dealt with (a controller's last create racing its owner's delete): looked at again.
+            self.attempt_to_delete(owner.uid)
+        elif owner.namespace and owner.namespace != node.namespace:
             # A namespaced owner elsewhere: the reference cannot be to it; the dependent is looked at.
             self.attempt_to_delete(node.uid)
         owner.dependents.add(node.uid)

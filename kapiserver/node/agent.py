@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from ..machinery import meta
 from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
 from ..client.rest import APIError, Client
-from .runner import PodWorker, leftover_processes
+from .runner import HostDirs, PodWorker, leftover_processes
 
 log = Logger()
 LEASE_SECONDS = 40
@@ -119,6 +119,7 @@ class NodeAgent(service.Service):
         self._timers = []
         self._dirty = set()
         self._removed = set()      # uids of pods whose deletion this agent finished without a worker
+        self.host_dirs = HostDirs()
         self._registered_at = None
         self.registered = Deferred()
         self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -296,7 +297,8 @@ class NodeAgent(service.Service):
         uid = pod["metadata"]["uid"]
         resolved = await self._resolve(pod)
         directory = os.path.join(self.state_dir, "pods", uid)
-        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, resolved, self.address)
+        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, resolved, self.address,
+                           self.host_dirs)
         self.workers[uid] = worker
         self._materialize_volumes(worker, pod)
         worker.start()
@@ -366,6 +368,13 @@ class NodeAgent(service.Service):
         d = worker.kill(grace)
 
         async def remove():
+            # The stopped containers (terminal phase, Ready False) are reported before the pod goes, as
+            # upstream's status manager does, so watchers see them (`kubectl wait --for=condition=Ready=false`).
+            try:
+                await self._write_status(worker)
+            except APIError as e:
+                log.info("pod {ns}/{name}: final status not written: {error}", ns=worker.namespace,
+                         name=worker.name, error=e)
             await self._remove(worker.name, worker.namespace, worker.uid)
             self.workers.pop(worker.uid, None)
         d.addCallback(lambda _: Deferred.fromCoroutine(remove()))

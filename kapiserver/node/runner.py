@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import signal
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
 from twisted.internet import protocol
 from twisted.internet.defer import Deferred
@@ -244,11 +244,47 @@ class Container:
         return out
 
 
+class HostDirs:
+    """The mountPath directories made on the host for pods' volumes (the mount script creates a missing one),
+    shared by every pod of a node: one goes once no pod mounting at or under it is left, since removing it
+    earlier would detach the same path's mounts of pods still running, and one made again by a pod that found
+    it existing while another was leaving is still known."""
+
+    def __init__(self):
+        self.created: Set[str] = set()
+        self.users: Dict[str, Set[str]] = {}
+
+    def use(self, uid: str, target: str) -> None:
+        path = os.path.normpath(target)
+        self.users.setdefault(path, set()).add(uid)
+        while path != "/" and not os.path.exists(path):
+            self.created.add(path)
+            path = os.path.dirname(path)
+
+    def release(self, uid: str) -> None:
+        """The pod ``uid`` mounts nothing any more: remove what no other pod needs."""
+        self.users = {path: users - {uid} for path, users in self.users.items() if users - {uid}}
+        busy = set()
+        for path in self.users:
+            while path != "/" and path not in busy:
+                busy.add(path)
+                path = os.path.dirname(path)
+        for path in sorted(self.created - busy, key=len, reverse=True):
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            self.created.discard(path)
+
+
 class PodWorker:
     """The containers of one pod on this node."""
 
     def __init__(self, reactor, pod: dict, directory: str, on_change: Callable[["PodWorker"], None],
-                 environment: Dict[str, str], resolved: Optional[dict] = None, host_ip="127.0.0.1"):
+                 environment: Dict[str, str], resolved: Optional[dict] = None, host_ip="127.0.0.1",
+                 host_dirs: Optional[HostDirs] = None):
         self.reactor = reactor
         self.pod = pod
         self.uid = pod["metadata"]["uid"]
@@ -263,7 +299,7 @@ class PodWorker:
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
         self.start_time = meta.rfc3339(reactor.seconds())
         self.terminating = False
-        self.created_dirs: List[str] = []
+        self.host_dirs = host_dirs if host_dirs is not None else HostDirs()
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:
@@ -318,23 +354,11 @@ class PodWorker:
             if mount.get("name") in names and mount.get("mountPath", "").startswith("/"):
                 source = os.path.join(self.directory, "volumes", mount["name"], mount.get("subPath") or "")
                 out.append((source.rstrip("/") or source, mount["mountPath"], bool(mount.get("readOnly"))))
-                self._note_created(mount["mountPath"])
+                self.host_dirs.use(self.uid, mount["mountPath"])
         return out
 
-    def _note_created(self, target: str) -> None:
-        # The mount script creates missing mountPaths on the host; they are removed with the pod.
-        path = os.path.normpath(target)
-        while path != "/" and not os.path.exists(path) and path not in self.created_dirs:
-            self.created_dirs.append(path)
-            path = os.path.dirname(path)
-
     def remove_created_dirs(self) -> None:
-        for path in sorted(self.created_dirs, key=len, reverse=True):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-        self.created_dirs = []
+        self.host_dirs.release(self.uid)
 
     def namespace_pid(self, container: "Container") -> Optional[int]:
         """The pid whose mount namespace a command run "in" the container must enter, if it has its own."""

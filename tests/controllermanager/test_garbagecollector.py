@@ -253,3 +253,16 @@ def test_graph_checks_a_dependent_naming_an_owner_seen_in_another_namespace():
     graph.observe(CONFIG_MAPS, _obj("o", "o", namespace="elsewhere"))
     graph.observe(CONFIG_MAPS, _obj("d", "dep", namespace="ns", owners=["o"]))
     assert deletes == ["d"]
+
+
+def test_graph_checks_again_an_owner_gone_when_a_new_dependent_names_it():
+    """A dependent first seen after its owner was deleted (a controller's create racing the delete), while the
+    owner lives on as a virtual node for its earlier dependents: the owner is looked at again, so the late
+    dependent is collected too instead of staying for ever."""
+    graph, deletes, _ = _graph()
+    graph.observe(CONFIG_MAPS, _obj("o", "o"))
+    graph.observe(CONFIG_MAPS, _obj("d", "dep", owners=["o"]))
+    graph.remove("o")
+    deletes.clear()
+    graph.observe(CONFIG_MAPS, _obj("e", "late", owners=["o"]))
+    assert deletes == ["o"] and graph.nodes["o"].dependents == {"d", "e"}

@@ -120,3 +120,53 @@ def test_a_restarted_agent_stops_the_containers_its_predecessor_left(tmp_path):
         for process in (mine, theirs):
             process.kill()
             process.wait()
+
+
+def test_a_terminated_pod_reports_its_stopped_containers_before_its_final_delete(tmp_path):
+    """Once a deleted pod's containers have stopped, the agent writes that status (Ready False) and only then
+    deletes the pod, so a watcher waiting for Ready=False sees it as against upstream's kubelet."""
+    from twisted.internet.defer import succeed
+    from twisted.internet.task import Clock
+    from kapiserver.node.agent import NodeAgent
+
+    calls = []
+
+    class Client(_PodsClient):
+        async def patch(self, resource, name, patch, namespace=None, **options):
+            calls.append(("patch", name, patch["status"]["conditions"][0]["status"]))
+            return {"metadata": {"name": name}}
+
+        async def delete(self, resource, name, namespace, grace_period_seconds=None, preconditions=None):
+            calls.append(("delete", name, grace_period_seconds))
+
+    class Worker:
+        uid, name, namespace, terminating = "u1", "p", "ns", False
+
+        def kill(self, grace):
+            self.terminating = True
+            return succeed(None)
+
+        def status(self):
+            return {"phase": "Failed", "conditions": [{"type": "Ready", "status": "False"}]}
+
+    agent = NodeAgent(Clock(), Client([]), "n1", "127.0.0.1", 10250, str(tmp_path))
+    worker = agent.workers["u1"] = Worker()
+    agent._terminate(worker, 10)
+    assert calls == [("patch", "p", "False"), ("delete", "p", 0)] and agent.workers == {}
+
+
+def test_host_mount_paths_go_with_the_last_pod_that_mounts_them(tmp_path):
+    """A mountPath directory made on the host for one pod stays while another pod mounts the same path (removing it
+    would detach that pod's mount) and goes with the last of them; a directory that was there before stays."""
+    from kapiserver.node.runner import HostDirs
+    dirs = HostDirs()
+    target = tmp_path / "run" / "secrets" / "sa"
+    (tmp_path / "kept").mkdir()
+    dirs.use("a", str(target))
+    target.mkdir(parents=True)          # as the mount script does
+    dirs.use("b", str(target))
+    dirs.use("b", str(tmp_path / "kept"))
+    dirs.release("a")
+    assert target.is_dir()
+    dirs.release("b")
+    assert not (tmp_path / "run").exists() and (tmp_path / "kept").is_dir() and dirs.created == set()
