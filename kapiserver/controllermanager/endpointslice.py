@@ -20,9 +20,9 @@ from ..client.resources import ENDPOINT_SLICES, NODES, PODS, SERVICES
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from .context import ControllerContext, QueueController
 from .endpointslicereconciler import Reconciler
-from .endpointsliceutil import (LABEL_SERVICE_NAME, EndpointSliceTracker, StaleInformerCache, TriggerTimeTracker,
-                                managed_by, selected_pods, selector, service_keys_for, services_to_update_on_pod_change,
-                                slices_for_service)
+from .endpointsliceutil import (EndpointSliceTracker, StaleInformerCache, TriggerTimeTracker,
+                                selected_pods, selector, service_keys_for, services_to_update_on_pod_change,
+                                TrackedSliceHandlers, slices_for_service)
 
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"      # the managed-by label's value
 COMPONENT = "endpoint-slice-controller"
@@ -30,7 +30,8 @@ MAX_ENDPOINTS_PER_SLICE = 100
 ENDPOINT_SLICE_CHANGE_MIN_SYNC_DELAY = 1.0
 
 
-class EndpointSliceController(QueueController):
+class EndpointSliceController(TrackedSliceHandlers, QueueController):
+    manager = CONTROLLER_NAME
     name = "endpointslice-controller"
     workers_option = "concurrent-service-endpoint-syncs"
     default_workers = 5
@@ -68,33 +69,8 @@ class EndpointSliceController(QueueController):
         for key in services_to_update_on_pod_change(self.services.indexer, old, new):
             self.queue.add_after(key, self.batch_period)
 
-    def _ours(self, endpoint_slice: dict) -> bool:
-        return managed_by(endpoint_slice) == CONTROLLER_NAME
-
-    def _slice_added(self, endpoint_slice: dict) -> None:
-        if self._ours(endpoint_slice) and self.tracker.should_sync(endpoint_slice):
-            self._enqueue_for_slice(endpoint_slice)
-
-    def _slice_updated(self, old: dict, new: dict) -> None:
-        old_service = (old["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
-        new_service = (new["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
-        if old_service != new_service:
-            self._enqueue_for_slice(new)
-            self._enqueue_for_slice(old)
-            return
-        if self._ours(old) != self._ours(new) or (self._ours(new) and self.tracker.should_sync(new)):
-            self._enqueue_for_slice(new)
-
-    def _slice_deleted(self, endpoint_slice: dict) -> None:
-        if self._ours(endpoint_slice) and self.tracker.has(endpoint_slice):
-            if not self.tracker.handle_deletion(endpoint_slice):
-                self._enqueue_for_slice(endpoint_slice)
-
-    def _enqueue_for_slice(self, endpoint_slice: dict) -> None:
-        service = (endpoint_slice["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
-        if service:
-            self.queue.add_after(f"{endpoint_slice['metadata']['namespace']}/{service}",
-                                 max(ENDPOINT_SLICE_CHANGE_MIN_SYNC_DELAY, self.batch_period))
+    def slice_sync_delay(self) -> float:
+        return max(ENDPOINT_SLICE_CHANGE_MIN_SYNC_DELAY, self.batch_period)
 
     # -- the worker --------------------------------------------------------------------------------------
     async def sync(self, key: str) -> None:

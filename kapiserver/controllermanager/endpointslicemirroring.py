@@ -26,7 +26,7 @@ from .endpointslicereconciler import Plan, endpoint_key, endpoints_equal_beyond_
 from ..client.rest import namespace_terminating
 from .endpointsliceutil import (LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR, LAST_APPLIED_CONFIG,
                                 LAST_CHANGE_TRIGGER_TIME, LEADER_ELECTION_ANNOTATION, EndpointSliceTracker,
-                                StaleInformerCache, managed_by, selector, slices_for_service)
+                                StaleInformerCache, selector, TrackedSliceHandlers, slices_for_service)
 
 CONTROLLER_NAME = "endpointslicemirroring-controller.k8s.io"
 COMPONENT = "endpoint-slice-mirroring-controller"
@@ -209,7 +209,8 @@ def _same_endpoints(existing: dict, wanted: Dict[Tuple, dict]) -> bool:
     return True
 
 
-class EndpointSliceMirroringController(QueueController):
+class EndpointSliceMirroringController(TrackedSliceHandlers, QueueController):
+    manager = CONTROLLER_NAME
     name = "endpointslice-mirroring-controller"
     workers_option = "mirroring-concurrent-service-endpoint-syncs"
     default_workers = 5
@@ -239,31 +240,8 @@ class EndpointSliceMirroringController(QueueController):
         self.slices.add_event_handler(on_add=self._slice_added, on_update=self._slice_updated,
                                       on_delete=self._slice_deleted)
 
-    def _ours(self, endpoint_slice: dict) -> bool:
-        return managed_by(endpoint_slice) == CONTROLLER_NAME
-
-    def _slice_added(self, endpoint_slice: dict) -> None:
-        if self._ours(endpoint_slice) and self.tracker.should_sync(endpoint_slice):
-            self._enqueue_for_slice(endpoint_slice)
-
-    def _slice_updated(self, old: dict, new: dict) -> None:
-        if (old["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) != \
-                (new["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME):
-            self._enqueue_for_slice(new)
-            self._enqueue_for_slice(old)
-            return
-        if self._ours(old) != self._ours(new) or (self._ours(new) and self.tracker.should_sync(new)):
-            self._enqueue_for_slice(new)
-
-    def _slice_deleted(self, endpoint_slice: dict) -> None:
-        if self._ours(endpoint_slice) and self.tracker.has(endpoint_slice):
-            if not self.tracker.handle_deletion(endpoint_slice):
-                self._enqueue_for_slice(endpoint_slice)
-
-    def _enqueue_for_slice(self, endpoint_slice: dict) -> None:
-        service = (endpoint_slice["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
-        if service:
-            self.queue.add_after(f"{endpoint_slice['metadata']['namespace']}/{service}", self.batch_period)
+    def slice_sync_delay(self) -> float:
+        return self.batch_period
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)

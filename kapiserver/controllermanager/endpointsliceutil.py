@@ -310,3 +310,41 @@ def slices_for_service(slices_indexer, namespace: str, name: str, controller: st
     return [s for s in slices_indexer.by_index("namespace", namespace)
             if (s["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) == name
             and managed_by(s) == controller and not s["metadata"].get("deletionTimestamp")]
+
+
+class TrackedSliceHandlers:
+    """The EndpointSlice handlers the endpointslice and mirroring controllers share: a slice this controller
+    manages (``manager``) re-syncs its Service when someone else changed or deleted it (the controller's own
+    writes, known to ``self.tracker``, do not), after ``slice_sync_delay()``; a slice moving from one Service
+    to another re-syncs both.  The controller has ``tracker`` and ``queue``."""
+
+    manager = ""
+
+    def _ours(self, endpoint_slice: dict) -> bool:
+        return managed_by(endpoint_slice) == self.manager
+
+    def slice_sync_delay(self) -> float:
+        return 0.0
+
+    def _slice_added(self, endpoint_slice: dict) -> None:
+        if self._ours(endpoint_slice) and self.tracker.should_sync(endpoint_slice):
+            self._enqueue_for_slice(endpoint_slice)
+
+    def _slice_updated(self, old: dict, new: dict) -> None:
+        if (old["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) != \
+                (new["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME):
+            self._enqueue_for_slice(new)
+            self._enqueue_for_slice(old)
+            return
+        if self._ours(old) != self._ours(new) or (self._ours(new) and self.tracker.should_sync(new)):
+            self._enqueue_for_slice(new)
+
+    def _slice_deleted(self, endpoint_slice: dict) -> None:
+        if self._ours(endpoint_slice) and self.tracker.has(endpoint_slice):
+            if not self.tracker.handle_deletion(endpoint_slice):
+                self._enqueue_for_slice(endpoint_slice)
+
+    def _enqueue_for_slice(self, endpoint_slice: dict) -> None:
+        service = (endpoint_slice["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
+        if service:
+            self.queue.add_after(f"{endpoint_slice['metadata']['namespace']}/{service}", self.slice_sync_delay())
