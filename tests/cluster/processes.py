@@ -73,3 +73,20 @@ def processes_mentioning(text: str) -> list[str]:
         if text in cmdline:
             found.append(f"{pid}: {cmdline}")
     return found
+
+
+def not_yet(what: str = "not yet"):
+    """For a check handed to eventually(): not there yet."""
+    raise AssertionError(what)
+
+
+def eventually(check, timeout: float, interval: float = 0.25):
+    """`check()`'s value once it stops raising AssertionError; its last AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)

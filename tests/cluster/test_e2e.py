@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import free_port, kubectl_binary
 
-from .processes import Watched, processes_mentioning
+from .processes import Watched, eventually, not_yet, processes_mentioning
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -26,21 +25,6 @@ def kubectl(binary, kubeconfig, cache, *args, check=True) -> str:
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
     return result.stdout.strip()
-
-
-def _fail():
-    raise AssertionError("not yet")
-
-
-def eventually(check, timeout: float, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(interval)
 
 
 def signed_user_kubeconfig(binary, admin: Path, cache, tmp_path, user: str) -> Path:
@@ -62,7 +46,7 @@ def signed_user_kubeconfig(binary, admin: Path, cache, tmp_path, user: str) -> P
     kubectl(binary, admin, cache, "create", "-f", str(csr))
     kubectl(binary, admin, cache, "certificate", "approve", user)
     certificate = eventually(lambda: kubectl(binary, admin, cache, "get", "csr", user, "-o",
-                                             "jsonpath={.status.certificate}", check=False) or _fail(), timeout=10)
+                                             "jsonpath={.status.certificate}", check=False) or not_yet(), timeout=10)
     config = json.loads(admin.read_text())
     config["users"][0]["user"] = {
         "client-certificate-data": certificate,
@@ -119,7 +103,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         # ServiceAccount and the kube-root-ca.crt ConfigMap holding the cluster CA.
         kubectl(binary, admin, cache, "create", "namespace", "e2e")
         eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-n", "e2e", "-o",
-                                   "name", check=False) == "serviceaccount/default" or _fail(), timeout=10)
+                                   "name", check=False) == "serviceaccount/default" or not_yet(), timeout=10)
         published = kubectl(binary, admin, cache, "get", "configmap", "kube-root-ca.crt", "-n", "e2e", "-o",
                             "jsonpath={.data.ca\\.crt}")
         assert published.strip() == (data / "pki" / "ca.crt").read_text().strip()
@@ -142,7 +126,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
                          timeout=10)
         cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=10)
         eventually(lambda: kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz",
-                                   check=False) == "ok" or _fail(), timeout=10)
+                                   check=False) == "ok" or not_yet(), timeout=10)
         # A pod is scheduled by kube-scheduler onto node-1, runs there, and its log comes through the apiserver
         # from the kubelet.  (Created once the controller manager has made the default ServiceAccount, which
         # the ServiceAccount admission plugin wants.)
@@ -151,10 +135,10 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
             "containers": [{"name": "c", "image": "busybox",
                             "command": ["sh", "-c", f"echo hello from node-1; sleep 60; echo {marker}"]}]}}))
         eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-o", "name",
-                                   check=False) == "serviceaccount/default" or _fail(), timeout=10)
+                                   check=False) == "serviceaccount/default" or not_yet(), timeout=10)
         kubectl(binary, admin, cache, "create", "-f", str(pod))
         eventually(lambda: kubectl(binary, admin, cache, "logs", "hello", check=False) == "hello from node-1"
-                   or _fail(), timeout=15)
+                   or not_yet(), timeout=15)
         assert kubectl(binary, admin, cache, "get", "pod", "hello", "-o", "jsonpath={.spec.nodeName}") == "node-1"
         events = kubectl(binary, admin, cache, "get", "events", "--field-selector", "involvedObject.name=hello",
                          "-o", "jsonpath={.items[*].reason}")

@@ -27,29 +27,13 @@ import pytest
 
 from tests.e2e.conftest import free_port, kubectl_binary
 
-from .processes import Watched
+from .processes import Watched, eventually, not_yet
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The controller manager's --node-monitor-grace-period here (upstream's default is 40 s), so a dead node shows
 # soon; twice kube-node's 10 s Lease renewal, so a live one never looks dead.
 NODE_MONITOR_GRACE = 20
 LEASE_RENEWAL = 10
-
-
-def _fail(what="not yet"):
-    raise AssertionError(what)
-
-
-def eventually(check, timeout: float, interval: float = 0.5):
-    """`check()`'s value once it stops raising AssertionError; its last AssertionError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(interval)
 
 
 def free_port_pair() -> int:
@@ -94,7 +78,7 @@ class Cluster:
     def namespace(self, name: str) -> str:
         """A new namespace, once the controller manager has given it its default ServiceAccount."""
         self.kubectl("create", "namespace", name)
-        eventually(lambda: self.run("get", "serviceaccount", "default", "-n", name).returncode == 0 or _fail(),
+        eventually(lambda: self.run("get", "serviceaccount", "default", "-n", name).returncode == 0 or not_yet(),
                    timeout=15)
         return name
 
@@ -317,7 +301,7 @@ FAILING_JOB = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "fa
         {"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 1"]}]}}}}
 
 
-def test_jobs_complete_and_fail(cluster):
+def test_jobs_complete_andnot_yet(cluster):
     """A Job whose pod exits 0 is Complete (`kubectl wait --for=condition=complete`); one whose pods exit 1 is
     Failed (BackoffLimitExceeded) once backoffLimit 1 is spent: two pods."""
     ns = cluster.namespace("batch")
@@ -426,7 +410,7 @@ def test_a_disruption_budget_blocks_drain_and_eviction(cluster):
     cluster.kubectl("create", "poddisruptionbudget", "guarded", "--selector=app=guarded", "--min-available=2",
                     "-n", ns)
     pods = cluster.running_pods(ns, "app=guarded", 2)
-    eventually(lambda: cluster.get("pdb", "guarded", namespace=ns)["status"].get("currentHealthy") == 2 or _fail(),
+    eventually(lambda: cluster.get("pdb", "guarded", namespace=ns)["status"].get("currentHealthy") == 2 or not_yet(),
                timeout=20)
     assert cluster.get("pdb", "guarded", namespace=ns)["status"]["disruptionsAllowed"] == 0
     victim = pods[0]
@@ -530,7 +514,7 @@ def test_a_killed_node_that_comes_back_is_ready_and_cleans_up(cluster):
         assert next(c for c in node["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
         assert not node["spec"].get("taints"), node["spec"]["taints"]
     eventually(back, timeout=60, interval=1)     # kube-cluster's restart delay has reached 30 s by now
-    eventually(lambda: cluster.run("get", "pod", "stranded", "-n", "doomed").returncode != 0 or _fail(),
+    eventually(lambda: cluster.run("get", "pod", "stranded", "-n", "doomed").returncode != 0 or not_yet(),
                timeout=15)
     node_2 = cluster.data / "nodes" / "node-2"
     orphans = [pid for pid in processes_in(node_2) if parent(pid) == 1]
@@ -555,7 +539,7 @@ def test_a_cronjob_fires_within_a_minute(cluster):
     assert job["metadata"]["ownerReferences"][0]["name"] == "tick"
     name = job["metadata"]["name"]
     cluster.kubectl("wait", "--for=condition=complete", f"job/{name}", "-n", ns, "--timeout=30s", timeout=40)
-    eventually(lambda: cluster.get("cronjob", "tick", namespace=ns)["status"].get("lastSuccessfulTime") or _fail(),
+    eventually(lambda: cluster.get("cronjob", "tick", namespace=ns)["status"].get("lastSuccessfulTime") or not_yet(),
                timeout=15)
     status = cluster.get("cronjob", "tick", namespace=ns)["status"]
     assert stamp(status["lastScheduleTime"]).second == 0 and not status.get("active")

@@ -14,27 +14,9 @@ from kapiserver.client.resources import (CONTROLLER_REVISIONS, DAEMON_SETS, EVEN
                                          POD_DISRUPTION_BUDGETS, PODS, STATEFUL_SETS)
 from kapiserver.client.rest import APIError
 from tests.controllermanager.conftest import (client, controllers, eventually, namespace,  # noqa: F401
-                                              resolver_threads, run, simulated_nodes)
+                                              nodes, resolver_threads, run, simulated_nodes)
 
 # -- helpers -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def nodes(simulated_nodes, client):  # noqa: F811
-    """Simulated nodes that bind pods (honouring a daemon pod's node affinity); their Node objects are deleted
-    after the test so that no later DaemonSet counts them."""
-    names = []
-
-    def start(*new, **options):
-        names.extend(new)
-        return simulated_nodes(*new, schedule=True, **options)
-    yield start
-    for name in names:
-        try:
-            run(client.delete(NODES, name))
-        except APIError:
-            pass
-
 
 HTTPD = "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"
 

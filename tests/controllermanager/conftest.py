@@ -99,6 +99,24 @@ def simulated_nodes(client):
         node.stop()
 
 
+@pytest.fixture
+def nodes(simulated_nodes, client):
+    """``nodes(*names, **options)``: simulated nodes that bind pods (honouring a daemon pod's node affinity); their
+    Node objects are deleted after the test, so that no later DaemonSet counts them."""
+    from kapiserver.client.resources import NODES
+    names = []
+
+    def start(*new, **options):
+        names.extend(new)
+        return simulated_nodes(*new, schedule=True, **options)
+    yield start
+    for name in names:
+        try:
+            run(client.delete(NODES, name))
+        except APIError:
+            pass
+
+
 # An apiserver flag embedding every controller it can but the namespace and garbage collector ones (so that
 # tests pin kube-controller-manager's copies; pods are still admitted, their default ServiceAccounts made).
 WITHOUT_NAMESPACE_AND_GC = ("--embedded-controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,"

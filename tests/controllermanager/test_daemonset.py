@@ -1,30 +1,11 @@
 """daemonset-controller against a real apiserver, with simulated nodes that bind a daemon pod only when its
 node affinity names them."""
 
-import pytest
 
 from kapiserver.client.resources import CONTROLLER_REVISIONS, DAEMON_SETS, EVENTS, NODES, PODS
 from kapiserver.controllermanager.daemonset import new_daemon_pod, surge_and_unavailable
 from kapiserver.controllermanager.nodeaffinity import DAEMON_TOLERATIONS, should_run, target_node_name
-from kapiserver.client.rest import APIError
 from tests.controllermanager.conftest import eventually, run
-
-
-@pytest.fixture
-def nodes(simulated_nodes, client):
-    """simulated_nodes whose Node objects are deleted after the test, so the next test's DaemonSets do not
-    count them."""
-    names = []
-
-    def start(*new, **options):
-        names.extend(new)
-        return simulated_nodes(*new, schedule=True, **options)
-    yield start
-    for name in names:
-        try:
-            run(client.delete(NODES, name))
-        except APIError:
-            pass
 
 
 def daemon_set(name, image="nginx:1", pod_spec=None, **spec):
