@@ -166,3 +166,18 @@ class PflagOptions(usage.Options):
         for name, values in accumulated.items():
             out.insert(0, f"--{name}={','.join(values)}")
         return out
+
+    def convert(self, booleans=(), durations=(), integers=(), floats=()) -> None:
+        """Turn the named flags' strings into values (durations in seconds), refusing bad ones with pflag's
+        words as a UsageError."""
+        kinds = [(booleans, parse_bool, None), (durations, parse_duration, None),
+                 (integers, int, "strconv.ParseInt"), (floats, float, "strconv.ParseFloat")]
+        for names, parse, go in kinds:
+            for name in names:
+                if self[name] is None:
+                    continue
+                try:
+                    self[name] = parse(self[name])
+                except ValueError as e:
+                    reason = f'{go}: parsing "{self[name]}": invalid syntax' if go else str(e)
+                    raise usage.UsageError(str(invalid(name, self[name], reason))) from None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 from twisted.python import usage
 
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
-from ..flags import parse_bool, parse_duration
+from ..flags import PflagOptions
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
 DURATIONS = (*LEADER_ELECTION_DURATIONS, "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
@@ -27,7 +26,7 @@ INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concu
 FLOATS = ("node-eviction-rate", "secondary-node-eviction-rate", "unhealthy-zone-threshold")
 
 
-class Options(usage.Options):
+class Options(PflagOptions):
     """kube-controller-manager's flags."""
 
     longdesc = ("The Kubernetes controller manager: watches the shared state of the cluster through the API "
@@ -91,38 +90,13 @@ class Options(usage.Options):
         ["horizontal-pod-autoscaler-sync-period", None, "15s", "How often HPAs are synced."],
     ]
 
-    def parseOptions(self, options=None):
-        args = list(sys.argv[1:] if options is None else options)
-        super().parseOptions([f"{a}=true" if a.startswith("--") and a[2:] in BOOLEAN_PARAMETERS else a
-                              for a in args])
+    boolean_parameters = BOOLEAN_PARAMETERS
 
     def postOptions(self):
         from . import registry
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
-        for name in BOOLEAN_PARAMETERS:
-            try:
-                self[name] = parse_bool(self[name])
-            except ValueError:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
-                                       f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
-        for name in DURATIONS:
-            try:
-                self[name] = parse_duration(self[name])
-            except ValueError as e:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
-        for name in INTEGERS:
-            try:
-                self[name] = int(self[name])
-            except ValueError:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
-                                       f'strconv.ParseInt: parsing "{self[name]}": invalid syntax') from None
-        for name in FLOATS:
-            try:
-                self[name] = float(self[name])
-            except ValueError:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
-                                       f'strconv.ParseFloat: parsing "{self[name]}": invalid syntax') from None
+        self.convert(BOOLEAN_PARAMETERS, DURATIONS, INTEGERS, FLOATS)
         spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
         try:
             self["controllers"] = registry.selected(spec)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 
 from twisted.application import service
 from twisted.python import usage
+
+from ..flags import PflagOptions
 
 # Boolean flags: bare `--flag` means true and `--flag=false` turns it off, as with the kubelet's pflag.
 BOOLEAN_PARAMETERS = frozenset({"anonymous-auth", "authentication-token-webhook", "serve-https"})
@@ -24,7 +25,7 @@ _SECURE_PARAMETERS = ("tls-cert-file", "tls-private-key-file", "cert-dir", "clie
                       "tls-cipher-suites")
 
 
-class Options(usage.Options):
+class Options(PflagOptions):
     """kube-node's flags."""
 
     longdesc = ("A small node agent: registers a Node, renews its Lease, runs the pods bound to it as "
@@ -73,36 +74,18 @@ class Options(usage.Options):
                             "of controllers and schedulers; no kubelet API is served."],
     ]
 
-    def parseOptions(self, options=None):
-        args = list(sys.argv[1:] if options is None else options)
-        super().parseOptions([f"{a}=true" if a[2:] in BOOLEAN_PARAMETERS and a.startswith("--") else a
-                              for a in args])
+    boolean_parameters = BOOLEAN_PARAMETERS
 
     def postOptions(self):
         from ..auth import tls
-        from ..flags import parse_bool, parse_duration
         from .auth import AUTHORIZATION_MODES
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
-        try:
-            self["kubelet-port"] = int(self["kubelet-port"])
-            self["sync-frequency"] = float(self["sync-frequency"])
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
+        self.convert(BOOLEAN_PARAMETERS, ("authentication-token-webhook-cache-ttl",
+                                          "authorization-webhook-cache-authorized-ttl",
+                                          "authorization-webhook-cache-unauthorized-ttl"),
+                     integers=("kubelet-port",), floats=("sync-frequency",))
         self["node-name"] = (self["node-name"] or socket.gethostname()).lower()
-        for name in BOOLEAN_PARAMETERS:
-            if self[name] is not None:
-                try:
-                    self[name] = parse_bool(self[name])
-                except ValueError:
-                    raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
-                                           f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
-        for name in ("authentication-token-webhook-cache-ttl", "authorization-webhook-cache-authorized-ttl",
-                     "authorization-webhook-cache-unauthorized-ttl"):
-            try:
-                self[name] = parse_duration(self[name])
-            except ValueError as e:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
         if self["authorization-mode"] not in AUTHORIZATION_MODES:
             raise usage.UsageError(f"unknown authorization mode {self['authorization-mode']!r} "
                                    f"(want one of {', '.join(AUTHORIZATION_MODES)})")

@@ -13,14 +13,14 @@ import sys
 from twisted.python import usage
 
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
-from ..flags import parse_bool, parse_duration
+from ..flags import PflagOptions
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
 DURATIONS = LEADER_ELECTION_DURATIONS
 CONFIG_API_VERSION = "kubescheduler.config.k8s.io/v1"
 
 
-class Options(usage.Options):
+class Options(PflagOptions):
     """kube-scheduler's flags."""
 
     longdesc = ("The Kubernetes scheduler: watches for pods without a node and binds each to the node that "
@@ -31,11 +31,12 @@ class Options(usage.Options):
         *leader_election_parameters("kube-scheduler"),
     ]
 
+    boolean_parameters = BOOLEAN_PARAMETERS
+
     def parseOptions(self, options=None):
         args = list(sys.argv[1:] if options is None else options)
         self.given = {a[2:].partition("=")[0] for a in args if a.startswith("--")}
-        super().parseOptions([f"{a}=true" if a.startswith("--") and a[2:] in BOOLEAN_PARAMETERS else a
-                              for a in args])
+        super().parseOptions(args)
 
     def postOptions(self):
         if not self["kubeconfig"]:
@@ -44,17 +45,7 @@ class Options(usage.Options):
         self["percentage-of-nodes-to-score"] = 0
         if self["config"]:
             self._read_config(self["config"])
-        for name in BOOLEAN_PARAMETERS:
-            try:
-                self[name] = parse_bool(self[name])
-            except ValueError:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: '
-                                       f'strconv.ParseBool: parsing "{self[name]}": invalid syntax') from None
-        for name in DURATIONS:
-            try:
-                self[name] = parse_duration(self[name])
-            except ValueError as e:
-                raise usage.UsageError(f'invalid argument "{self[name]}" for "--{name}" flag: {e}') from None
+        self.convert(BOOLEAN_PARAMETERS, DURATIONS)
 
     def _read_config(self, path: str) -> None:
         import yaml
