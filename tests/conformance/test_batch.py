@@ -14,7 +14,6 @@ import time
 import pytest
 from twisted.internet import reactor, task
 
-from kapiserver.client.events import EventRecorder
 from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.resources import CRON_JOBS, JOBS, PODS
 from kapiserver.client.rest import APIError
@@ -59,19 +58,6 @@ def job_pods(client, namespace, name):  # noqa: F811
 def running(client, namespace, name):  # noqa: F811
     return [p for p in job_pods(client, namespace, name) if p["status"].get("phase") == "Running"
             and not p["metadata"].get("deletionTimestamp")]
-
-
-@pytest.fixture
-def namespace(client):  # noqa: F811
-    from tests.conformance.support import unique
-    from kapiserver.client.resources import NAMESPACES
-    name = unique("batch")
-    run(client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
-    yield name
-    try:
-        run(client.delete(NAMESPACES, name))
-    except APIError:
-        pass
 
 
 @pytest.fixture
@@ -248,18 +234,13 @@ def test_verify_pod_failure_policy_allows_to_fail_job_early_on_exit_code(job_con
 
 
 # -- CronJobs ----------------------------------------------------------------------------------------------
-class RealTimeEvents(ControllerContext):
-    def recorder(self, component):
-        return EventRecorder(self.client, component, self.host, reactor)
-
-
 @pytest.fixture
 def cronjob_clock(client, job_controller):  # noqa: F811
     """A cronjob-controller whose clock is a task.Clock starting now; returns the clock."""
     clock = task.Clock()
     clock.advance(reactor.seconds())
     informers = SharedInformerFactory(client, reactor)
-    controller = CronJobController(RealTimeEvents(client, informers, clock))
+    controller = CronJobController(ControllerContext(client, informers, clock))
     informers.start()
     run(controller.run())
     yield clock

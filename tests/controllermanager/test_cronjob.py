@@ -8,7 +8,6 @@ import time
 import pytest
 from twisted.internet import reactor, task
 
-from kapiserver.client.events import EventRecorder
 from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.resources import CRON_JOBS, EVENTS, JOBS
 from kapiserver.client.rest import APIError
@@ -94,14 +93,6 @@ def cronjob_object(name, namespace, schedule="* * * * *", run_seconds=0.2, **spe
             "spec": body}
 
 
-class RealTimeEvents(ControllerContext):
-    """Events stamped and named by the reactor: the recorder names events by the clock's nanoseconds, which a
-    stopped clock would repeat."""
-
-    def recorder(self, component):
-        return EventRecorder(self.client, component, self.host, reactor)
-
-
 class CronJobs:
     """A cronjob-controller on a task.Clock the test moves; everything else on the reactor."""
 
@@ -109,7 +100,7 @@ class CronJobs:
         self.clock = task.Clock()
         self.clock.advance(reactor.seconds())
         self.informers = SharedInformerFactory(client, reactor)
-        self.controller = CronJobController(RealTimeEvents(client, self.informers, self.clock))
+        self.controller = CronJobController(ControllerContext(client, self.informers, self.clock))
         self.informers.start()
         run(self.controller.run())
 
