@@ -24,10 +24,10 @@ from ..client.rest import APIError
 from .context import ControllerContext, QueueController
 from ..client.rest import namespace_terminating
 from .endpointsliceutil import (IS_HEADLESS_SERVICE, LAST_CHANGE_TRIGGER_TIME, LEADER_ELECTION_ANNOTATION,
-                                OVER_CAPACITY, TriggerTimeTracker, find_port, format_trigger_time, is_ipv6,
-                                is_pod_ready, is_service_ip_set, pod_ips, selected_pods, selector,
-                                service_keys_for, services_to_update_on_pod_change, should_pod_be_in_endpoints,
-                                should_set_hostname, target_ref, without_resource_version)
+                                OVER_CAPACITY, ServicePodHandlers, TriggerTimeTracker, find_port,
+                                format_trigger_time, is_ipv6, is_pod_ready, is_service_ip_set, pod_ips,
+                                selected_pods, selector, should_pod_be_in_endpoints, should_set_hostname, target_ref,
+                                without_resource_version)
 
 MAX_CAPACITY = 1000
 TRUNCATED = "truncated"
@@ -198,7 +198,7 @@ def desired_subsets(service: dict, pods: List[dict]) -> List[dict]:
     return repack_subsets(subsets)
 
 
-class EndpointsController(QueueController):
+class EndpointsController(ServicePodHandlers, QueueController):
     name = "endpoints-controller"
     workers_option = "concurrent-endpoint-syncs"
     default_workers = 5
@@ -218,14 +218,6 @@ class EndpointsController(QueueController):
                                     on_delete=self._pod_added)
         self.endpoints.add_event_handler(on_delete=self.enqueue)
 
-    def _pod_added(self, pod: dict) -> None:
-        for key in service_keys_for(self.services.indexer, pod["metadata"]["namespace"],
-                                    pod["metadata"].get("labels")):
-            self.queue.add_after(key, self.batch_period)
-
-    def _pod_updated(self, old: dict, new: dict) -> None:
-        for key in services_to_update_on_pod_change(self.services.indexer, old, new):
-            self.queue.add_after(key, self.batch_period)
 
     async def run(self) -> None:
         await super().run()

@@ -20,9 +20,8 @@ from ..client.resources import ENDPOINT_SLICES, NODES, PODS, SERVICES
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from .context import ControllerContext, QueueController
 from .endpointslicereconciler import Reconciler
-from .endpointsliceutil import (EndpointSliceTracker, StaleInformerCache, TriggerTimeTracker,
-                                selected_pods, selector, service_keys_for, services_to_update_on_pod_change,
-                                TrackedSliceHandlers, slices_for_service)
+from .endpointsliceutil import (EndpointSliceTracker, ServicePodHandlers, StaleInformerCache, TrackedSliceHandlers,
+                                TriggerTimeTracker, selected_pods, selector, slices_for_service)
 
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"      # the managed-by label's value
 COMPONENT = "endpoint-slice-controller"
@@ -30,7 +29,7 @@ MAX_ENDPOINTS_PER_SLICE = 100
 ENDPOINT_SLICE_CHANGE_MIN_SYNC_DELAY = 1.0
 
 
-class EndpointSliceController(TrackedSliceHandlers, QueueController):
+class EndpointSliceController(ServicePodHandlers, TrackedSliceHandlers, QueueController):
     manager = CONTROLLER_NAME
     name = "endpointslice-controller"
     workers_option = "concurrent-service-endpoint-syncs"
@@ -60,15 +59,6 @@ class EndpointSliceController(TrackedSliceHandlers, QueueController):
                                       on_delete=self._slice_deleted)
 
     # -- handlers: they only enqueue ------------------------------------------------------------------
-    def _pod_added(self, pod: dict) -> None:
-        for key in service_keys_for(self.services.indexer, pod["metadata"]["namespace"],
-                                    pod["metadata"].get("labels")):
-            self.queue.add_after(key, self.batch_period)
-
-    def _pod_updated(self, old: dict, new: dict) -> None:
-        for key in services_to_update_on_pod_change(self.services.indexer, old, new):
-            self.queue.add_after(key, self.batch_period)
-
     def slice_sync_delay(self) -> float:
         return max(ENDPOINT_SLICE_CHANGE_MIN_SYNC_DELAY, self.batch_period)
 

@@ -348,3 +348,18 @@ class TrackedSliceHandlers:
         service = (endpoint_slice["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
         if service:
             self.queue.add_after(f"{endpoint_slice['metadata']['namespace']}/{service}", self.slice_sync_delay())
+
+
+class ServicePodHandlers:
+    """The pod handlers the endpoints and endpointslice controllers share: a pod added, changed or deleted
+    re-syncs the Services that select it (before and after the change), after ``batch_period``.  The
+    controller has ``services`` (their informer), ``queue`` and ``batch_period``."""
+
+    def _pod_added(self, pod: dict) -> None:
+        for key in service_keys_for(self.services.indexer, pod["metadata"]["namespace"],
+                                    pod["metadata"].get("labels")):
+            self.queue.add_after(key, self.batch_period)
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        for key in services_to_update_on_pod_change(self.services.indexer, old, new):
+            self.queue.add_after(key, self.batch_period)
