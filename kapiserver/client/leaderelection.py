@@ -323,23 +323,35 @@ def _settled(d: Deferred) -> Deferred:
 
 
 class LeaseClient:
-    """The Lease reads and writes LeaderElector makes, over the REST client (a daemon's elector)."""
+    """The Lease reads and writes LeaderElector makes, over the REST client (a daemon's elector).  A write starts
+    from the Lease this client last read or wrote (the elector's own round read it), not from another GET; a
+    write that conflicts fails, and the elector's next round reads again."""
 
     def __init__(self, client):
         from .resources import LEASES
         self.client = client
         self.resource = LEASES
+        self._last: dict = {}
 
     async def get(self, namespace: str, name: str) -> dict:
-        return await self.client.get(self.resource, name, namespace)
+        lease = await self.client.get(self.resource, name, namespace)
+        self._last[(namespace, name)] = lease
+        return lease
 
     async def create(self, namespace: str, lease: dict) -> dict:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", **lease}
-        return await self.client.create(self.resource, body, namespace=namespace)
+        created = await self.client.create(self.resource, body, namespace=namespace)
+        self._last[(namespace, created["metadata"]["name"])] = created
+        return created
 
     async def update(self, namespace: str, name: str, update, allow_create: bool = False):
-        current = await self.client.get(self.resource, name, namespace)
-        return await self.client.update(self.resource, update(current)), False
+        import copy
+        current = self._last.get((namespace, name))
+        if current is None:
+            current = await self.client.get(self.resource, name, namespace)
+        written = await self.client.update(self.resource, update(copy.deepcopy(current)))
+        self._last[(namespace, name)] = written
+        return written, False
 
 
 # kube-controller-manager's and kube-scheduler's leader election flags (usage.Options optParameters), upstream's
