@@ -51,8 +51,9 @@ class EventRecorder:
             fmt = fmt.replace("%v", "%s").replace("%q", '"%s"')
         return self.event(obj, type_, reason, fmt % args if args else fmt)
 
-    def event(self, obj: dict, type_: str, reason: str, message: str) -> Deferred:
-        d = Deferred.fromCoroutine(self._write(obj, type_, reason, message))
+    def event(self, obj: dict, type_: str, reason: str, message: str, field_path: Optional[str] = None) -> Deferred:
+        """``field_path`` names a part of the object (the kubelet's "spec.containers{name}")."""
+        d = Deferred.fromCoroutine(self._write(obj, type_, reason, message, field_path))
         self.pending.add(d)
 
         def written(result):
@@ -63,11 +64,14 @@ class EventRecorder:
             return None
         return d.addBoth(written)
 
-    async def _write(self, obj: dict, type_: str, reason: str, message: str) -> dict:
+    async def _write(self, obj: dict, type_: str, reason: str, message: str, field_path=None) -> dict:
         reference = object_reference(obj)
+        if field_path:
+            reference["fieldPath"] = field_path
         namespace = reference.get("namespace") or "default"
         now = self.clock.seconds()
-        key = (reference.get("uid") or reference.get("name"), reference.get("kind"), type_, reason, message)
+        key = (reference.get("uid") or reference.get("name"), reference.get("kind"), field_path, type_, reason,
+               message)
         seen = self._seen.get(key)
         if seen is not None and now - seen[3] <= AGGREGATION_WINDOW:
             seen[2] += 1

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from ..machinery import meta
 from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
+from ..client.events import EventRecorder
 from ..client.rest import APIError, Client
 from .runner import HostDirs, PodWorker, leftover_processes
 
@@ -105,7 +106,7 @@ class NodeAgent(service.Service):
 
     def __init__(self, reactor, client: Client, node_name: str, address: str, kubelet_port: int,
                  state_dir: str, schedule: bool = False, sync_interval: float = 0.5,
-                 lease_interval: float = 10.0):
+                 lease_interval: float = 10.0, recorder: Optional[EventRecorder] = None):
         self.reactor = reactor
         self.client = client
         self.node_name = node_name
@@ -116,6 +117,8 @@ class NodeAgent(service.Service):
         self.sync_interval = sync_interval
         self.lease_interval = lease_interval
         self.workers: Dict[str, PodWorker] = {}
+        # The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy...) about its pods.
+        self.recorder = recorder or EventRecorder(client, "kubelet", host=node_name, clock=reactor)
         self._timers = []
         self._dirty = set()
         self._removed = set()      # uids of pods whose deletion this agent finished without a worker
@@ -298,7 +301,7 @@ class NodeAgent(service.Service):
         resolved = await self._resolve(pod)
         directory = os.path.join(self.state_dir, "pods", uid)
         worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, resolved, self.address,
-                           self.host_dirs)
+                           self.host_dirs, recorder=self.recorder)
         self.workers[uid] = worker
         self._materialize_volumes(worker, pod)
         worker.start()

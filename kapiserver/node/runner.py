@@ -4,6 +4,7 @@ exit codes and the pod's phase, conditions and containerStatuses follow what a k
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,14 +12,23 @@ import signal
 from typing import Callable, Dict, List, Optional, Set
 
 from twisted.internet import protocol
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.logger import Logger
 
 from ..machinery import meta
+from . import podstatus
 from .logstore import ContainerLog, ensure_dir
+from .probes import Prober, http_get, resolve_port, run_action, run_exec
 
 log = Logger()
 _SETSID = shutil.which("setsid")
+_NSENTER = shutil.which("nsenter")
+BACKOFF = (10.0, 300.0)            # the kubelet's crash-loop back-off: initial and cap, in seconds
+MINIMUM_GRACE = 2.0                # SIGKILL comes at least this long after a preStop hook
+DEFAULT_GRACE = 30
+MAX_TERMINATION_MESSAGE = 4096
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 # A container without a command or args would run its image's entrypoint; there is no image here,
 # so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
@@ -95,37 +105,132 @@ class _ContainerProcess(protocol.ProcessProtocol):
         self.container.exited(code, sig)
 
 
-class Container:
-    """One container of a pod: the process of its current instance, its state and its logs."""
+def go_duration(seconds: float) -> str:
+    """Seconds as Go prints a time.Duration of whole seconds: 10s, 1m20s, 5m0s."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes}m{seconds}s"
 
-    def __init__(self, pod: "PodWorker", spec: dict):
+
+def _go_quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+class Container:
+    """One container of a pod (``kind`` "containers" or "initContainers"): the process of its current
+    instance, its state, probes, back-off and logs.
+
+    Restarts follow the kubelet: the first restart of a failed container is immediate, each next one waits
+    a back-off that starts at ``pod.backoff[0]`` (10 s) and doubles up to ``pod.backoff[1]`` (5 min), waiting
+    in state CrashLoopBackOff; an instance that ran twice the cap (10 min) resets it."""
+
+    def __init__(self, pod: "PodWorker", spec: dict, kind: str = "containers"):
         self.pod = pod
         self.spec = spec
+        self.kind = kind
         self.name = spec["name"]
+        self.sidecar = kind == "initContainers" and spec.get("restartPolicy") == "Always"
         self.restart_count = 0
-        self.state: dict = {"waiting": {"reason": "ContainerCreating"}}
+        self.instances = 0
+        self.state: dict = {"waiting": {"reason": "PodInitializing" if pod_has_init(pod) else "ContainerCreating"}}
         self.last_state: dict = {}
         self.transport = None
         self.log: Optional[ContainerLog] = None
         self.previous_log_path: Optional[str] = None
         self.stdin_listeners: List[Callable[[bytes], None]] = []
         self._restart = None
-        self.stopping = False
+        self._kill_timer = None
+        self.stopping = False           # stopped for good: the pod terminates
+        self.succeeded = False          # an init container that exited 0
+        self.started = False            # running, and its startup probe (if any) succeeded
+        self.ready_probe: Optional[bool] = None
+        self.probers: Dict[str, Prober] = {}
+        self.backoff: Optional[float] = None
+        self.backoff_updated = 0.0
+        self._restart_reason: Optional[str] = None     # the kubelet stops this instance to restart it
+        self._killing = False
         self._exit_waiters: List[Deferred] = []
+        self.termination_path: Optional[str] = None
 
     @property
     def running(self) -> bool:
         return "running" in self.state
 
+    @property
+    def field_path(self) -> str:
+        return f"spec.{self.kind}{{{self.name}}}"
+
+    @property
+    def policy(self) -> str:
+        """The restart policy that applies to this container."""
+        if self.kind == "initContainers":
+            if self.sidecar:
+                return "Always"
+            return "Never" if self.pod.restart_policy == "Never" else "OnFailure"
+        return self.pod.restart_policy
+
+    @property
+    def restart_pending(self) -> bool:
+        return self._restart is not None and self._restart.active()
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.pod.event(type_, reason, message, self.field_path)
+
     def log_path(self, instance: int) -> str:
         return os.path.join(self.pod.directory, "logs", f"{self.name}-{instance}.log")
 
+    def command(self, argv: List[str]):
+        """How a command runs "in" this container (exec probes and hooks): (argv, env, cwd), or the
+        runtime's error text when the executable is not found."""
+        env = self.pod.environment(self.spec)
+        cwd = self.spec.get("workingDir") or self.pod.directory
+        if not os.path.isdir(cwd):
+            cwd = self.pod.directory
+        if not argv:
+            return "command is required"
+        executable = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
+        if executable is None:
+            return (f'OCI runtime exec failed: exec failed: unable to start container process: exec: '
+                    f'"{argv[0]}": executable file not found in $PATH: unknown')
+        argv = [executable] + list(argv[1:])
+        pid = self.pod.namespace_pid(self)
+        if pid is not None and _NSENTER is not None:
+            argv = [_NSENTER, f"--target={pid}", "--mount", "--wd=" + cwd, "--"] + argv
+        return argv, env, cwd
+
+    def _termination_file(self, env: Dict[str, str]) -> str:
+        """A fresh file standing for terminationMessagePath for this instance; the process finds it in
+        $KUBE_TERMINATION_MESSAGE_PATH, and the path named in the spec is rewritten to it in command and args
+        (a host process cannot be given the file at /dev/termination-log)."""
+        path = os.path.join(self.pod.directory, "termination", f"{self.name}-{self.restart_count}")
+        ensure_dir(os.path.dirname(path))
+        with open(path, "wb"):
+            pass
+        env["KUBE_TERMINATION_MESSAGE_PATH"] = path
+        return path
+
     def start(self) -> None:
         self._restart = None
-        if self.stopping:
+        if self.stopping or self.pod.terminating or self.pod.deadline_exceeded:
             return
+        if self.instances:
+            self.restart_count += 1
+        self.instances += 1
+        self._restart_reason = None
+        self._killing = False
+        if "terminated" in self.state:
+            self.last_state = self.state
         env = self.pod.environment(self.spec)
-        argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        self.termination_path = self._termination_file(env)
+        declared = self.spec.get("terminationMessagePath") or "/dev/termination-log"
+        words = [a.replace(declared, self.termination_path) for a in
+                 (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        argv = [expand(a, env) for a in words]
         argv = argv or list(IDLE_COMMAND)
         executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
         ensure_dir(os.path.dirname(self.log_path(0)))
@@ -135,11 +240,13 @@ class Container:
         cwd = self.spec.get("workingDir") or self.pod.directory
         if not os.path.isdir(cwd):
             cwd = self.pod.directory
+        self.image_events()
         if executable is None:
             message = (f'failed to create containerd task: exec: "{argv[0]}": executable file not found '
                        f'in $PATH')
             self.log.close()
             self._terminate_state(128, None, reason="StartError", message=message)
+            self.event("Warning", "Failed", f"Error: {message}")
             self.pod.changed()
             self._maybe_restart(128)
             return
@@ -151,13 +258,172 @@ class Container:
             argv = [_SETSID] + argv
         executable = argv[0]
         self.started_at = meta.rfc3339(self.pod.reactor.seconds())
+        self.started_seconds = self.pod.reactor.seconds()
+        self.event("Normal", "Created", f"Created container {self.name}")
         self.transport = self.pod.reactor.spawnProcess(
             _ContainerProcess(self), executable, argv, env=env, path=cwd,
             childFDs={0: "w", 1: "r", 2: "r"})
         if not self.spec.get("stdin"):
             self.transport.closeStdin()
         self.state = {"running": {"startedAt": self.started_at}}
+        self.event("Normal", "Started", f"Started container {self.name}")
+        self._post_start()
+        self._start_probes()
         self.pod.changed()
+
+    def image_events(self) -> None:
+        image = self.spec.get("image", "")
+        self.event("Normal", "Pulled", f'Container image "{image}" already present on machine')
+
+    # -- probes --------------------------------------------------------------------------------------------
+    def _start_probes(self) -> None:
+        self.ready_probe = None
+        self.started = self.spec.get("startupProbe") is None
+        if self.kind == "initContainers" and not self.sidecar:
+            return
+        if not self.started:
+            self._prober("Startup").start()
+        else:
+            self._after_startup()
+
+    def _after_startup(self) -> None:
+        since = self.pod.reactor.seconds() - self.started_seconds
+        for kind in ("Liveness", "Readiness"):
+            if self.spec.get(f"{kind.lower()}Probe") is not None:
+                self._prober(kind).start(since)
+
+    def _prober(self, kind: str) -> Prober:
+        spec = self.spec[f"{kind.lower()}Probe"]
+        instance = self.instances
+
+        def run(timeout):
+            return run_action(self.pod.reactor, spec, self, timeout)
+
+        def result(ok):
+            if instance != self.instances or not self.running:
+                return
+            self.on_probe_result(kind, ok)
+
+        def failed(output):
+            if instance == self.instances and self.running:
+                self.event("Warning", "Unhealthy", f"{kind} probe failed: {output}")
+        prober = self.probers[kind] = Prober(self.pod.reactor, kind, spec, run, result, failed)
+        return prober
+
+    def on_probe_result(self, kind: str, ok: bool) -> None:
+        if kind == "Readiness":
+            self.ready_probe = ok
+            self.pod.changed()
+        elif kind == "Startup" and ok:
+            self.started = True
+            self._after_startup()
+            self.pod.changed()
+            self.pod.advance()
+        elif not ok:
+            # A failed liveness or startup probe: the kubelet kills the container, to be restarted (unless
+            # the pod's restartPolicy is Never).
+            message = f"Container {self.name} failed {kind.lower()} probe"
+            if self.policy != "Never":
+                message += ", will be restarted"
+            self._restart_reason = kind
+            grace = self.spec[f"{kind.lower()}Probe"].get("terminationGracePeriodSeconds")
+            self.stop_instance(self.pod.grace_period() if grace is None else grace, message)
+
+    def _stop_probes(self) -> None:
+        for prober in self.probers.values():
+            prober.stop()
+        self.probers = {}
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+    def _run_hook(self, which: str, timeout: float) -> Optional[Deferred]:
+        """Run the lifecycle handler ``which`` ("postStart", "preStop"); fires with upstream's error message,
+        or None when it succeeded.  An httpGet hook fails only when no answer comes (any status will do)."""
+        handler = (self.spec.get("lifecycle") or {}).get(which)
+        if not handler:
+            return None
+        reactor = self.pod.reactor
+        name, pod = _go_quote(self.name), _go_quote(self.pod.format())
+        if handler.get("exec") is not None:
+            command = (handler["exec"] or {}).get("command") or []
+            prepared = self.command(command)
+            d = succeed((None, prepared)) if isinstance(prepared, str) else run_exec(reactor, *prepared, timeout)
+
+            def ran(result):
+                code, output = result
+                if code == 0:
+                    return None
+                error = output if code is None else f"command '{' '.join(command)}' exited with {code}: {output}"
+                return (f"Exec lifecycle hook ([{' '.join(command)}]) for Container {name} in Pod {pod} failed - "
+                        f"error: {error}, message: {_go_quote(output if code is not None else '')}")
+            return d.addCallback(ran)
+        if handler.get("httpGet") is not None:
+            action = handler["httpGet"]
+            try:
+                port = resolve_port(action.get("port"), self.spec)
+            except ValueError as e:
+                d = succeed((False, str(e)))
+            else:
+                d = http_get(reactor, action, self.pod.host_ip, port, timeout, any_status=True)
+            return d.addCallback(lambda result: None if result[0] else (
+                f"HTTP lifecycle hook ({action.get('path', '')}) for Container {name} in Pod {pod} failed - "
+                f"error: {result[1]}"))
+        return run_action(reactor, handler, self, timeout).addCallback(
+            lambda result: None if result[0] else f"Cannot run handler: {result[1]}")
+
+    def _post_start(self) -> None:
+        instance = self.instances
+        d = self._run_hook("postStart", 365 * 86400)
+        if d is None:
+            return
+
+        def done(error):
+            if error is None or instance != self.instances or not self.running:
+                return
+            self.event("Warning", "FailedPostStartHook", error)
+            self.stop_instance(self.pod.grace_period(), "FailedPostStartHook")
+        d.addCallback(done)
+
+    # -- stopping ------------------------------------------------------------------------------------------
+    def stop_instance(self, grace: float, message: Optional[str] = None) -> Deferred:
+        """The kubelet's killContainer: the preStop hook (within ``grace`` seconds), SIGTERM, and SIGKILL
+        once the grace period is over (at least 2 s after a preStop hook)."""
+        self._stop_probes()
+        if self.transport is None:
+            return succeed(None)
+        exited = self.wait_exit()
+        if self._killing:
+            return exited
+        self._killing = True
+        self.event("Normal", "Killing", message or f"Stopping container {self.name}")
+        began = self.pod.reactor.seconds()
+        hook = self._run_hook("preStop", grace) if grace > 0 else None
+
+        def terminate(error=None):
+            if error:
+                self.event("Warning", "FailedPreStopHook", error)
+            if self.transport is None:
+                return
+            remaining = grace - (self.pod.reactor.seconds() - began)
+            if hook is not None:
+                remaining = max(remaining, MINIMUM_GRACE)
+            self.signal("TERM")
+            self._kill_timer = self.pod.reactor.callLater(max(remaining, 0), self.signal, "KILL")
+        if hook is None:
+            terminate()
+        else:
+            hook.addCallback(terminate)
+        return exited
+
+    def stop(self, grace: float = 0) -> Deferred:
+        """Stop for good (the pod terminates): no restart follows."""
+        self.stopping = True
+        self.cancel_restart()
+        return self.stop_instance(grace)
+
+    def cancel_restart(self) -> None:
+        if self._restart is not None and self._restart.active():
+            self._restart.cancel()
+        self._restart = None
 
     def output(self, data: bytes) -> None:
         if self.log is not None:
@@ -182,28 +448,69 @@ class Container:
             terminated["message"] = message
         self.state = {"terminated": terminated}
 
+    def termination_message(self, code: int) -> Optional[str]:
+        """What the container wrote to its terminationMessagePath (at most 4096 bytes) or, with
+        FallbackToLogsOnError after a failure, the end of its log (80 lines, 2048 bytes)."""
+        text = b""
+        if self.termination_path:
+            try:
+                with open(self.termination_path, "rb") as f:
+                    text = f.read(MAX_TERMINATION_MESSAGE)
+            except OSError:
+                pass
+        if not text and code != 0 and self.log is not None and \
+                self.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            text = log_tail(self.log.path, FALLBACK_LINES, FALLBACK_BYTES)
+        return text.decode("utf-8", "replace") if text else None
+
     def exited(self, code: int, sig) -> None:
         self.transport = None
+        if self._kill_timer is not None and self._kill_timer.active():
+            self._kill_timer.cancel()
+        self._stop_probes()
+        self.started = False
+        self.ready_probe = None
         if self.log is not None:
             self.log.close()
-        self._terminate_state(code, sig)
+        self._terminate_state(code, sig, message=self.termination_message(code))
+        if self.kind == "initContainers" and not self.sidecar and code == 0:
+            self.succeeded = True
         waiters, self._exit_waiters = self._exit_waiters, []
         for waiter in waiters:
             waiter.callback(code)
-        self.pod.changed()
         self._maybe_restart(code)
+        self.pod.changed()
+        self.pod.container_exited(self)
 
     def _maybe_restart(self, code: int) -> None:
-        policy = self.pod.restart_policy
-        if self.stopping or policy == "Never" or (policy == "OnFailure" and code == 0):
+        if self.stopping or self.pod.terminating or self.pod.deadline_exceeded or self.succeeded:
             return
-        delay = min(10.0, 0.5 * (2 ** self.restart_count))
+        policy = self.policy
+        if self._restart_reason is not None:
+            # Stopped by the kubelet after a failed probe: started again at once, unless the policy is Never.
+            if policy != "Never":
+                self._restart = self.pod.reactor.callLater(0, self.start)
+            return
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            return
+        now = self.pod.reactor.seconds()
+        initial, cap = self.pod.backoff
+        if self.backoff is None or now - self.backoff_updated > 2 * cap:
+            self.backoff, self.backoff_updated = initial, now
+            self._restart = self.pod.reactor.callLater(0, self.start)
+            return
         self.last_state = self.state
-        self.restart_count += 1
-        if self.restart_count > 1:
-            self.state = {"waiting": {"reason": "CrashLoopBackOff",
-                                      "message": f"back-off restarting failed container {self.name}"}}
-        self._restart = self.pod.reactor.callLater(delay, self.start)
+        self.state = {"waiting": {"reason": "CrashLoopBackOff", "message": (
+            f"back-off {go_duration(self.backoff)} restarting failed container={self.name} "
+            f"pod={self.pod.format()}")}}
+        self.event("Warning", "BackOff", f"Back-off restarting failed container {self.name} in pod "
+                                         f"{self.pod.format()}")
+        self._restart = self.pod.reactor.callLater(self.backoff, self._restart_after_backoff)
+
+    def _restart_after_backoff(self) -> None:
+        self.backoff = min(self.backoff * 2, self.pod.backoff[1])
+        self.backoff_updated = self.pod.reactor.seconds()
+        self.start()
 
     def container_id(self) -> str:
         return f"kapiserver://{self.pod.uid}-{self.name}-{self.restart_count}"
@@ -219,29 +526,54 @@ class Container:
     def signal(self, name: str) -> None:
         if self.transport is None or self.transport.pid is None:
             return
-        sig = getattr(signal, f"SIG{name}")
-        try:
-            if _SETSID:
-                os.killpg(self.transport.pid, sig)
-            else:
-                os.kill(self.transport.pid, sig)
-        except OSError:
-            pass
+        signal_process(self.transport, name)
 
-    def stop(self) -> Deferred:
-        self.stopping = True
-        if self._restart is not None and self._restart.active():
-            self._restart.cancel()
-        self.signal("TERM")
-        return self.wait_exit()
+    @property
+    def ready(self) -> bool:
+        if self.kind == "initContainers" and not self.sidecar:
+            return self.succeeded and "terminated" in self.state
+        if not self.running or not self.started:
+            return False
+        return self.ready_probe is True if self.spec.get("readinessProbe") is not None else True
 
     def status(self) -> dict:
         out = {"name": self.name, "image": self.spec.get("image", ""), "imageID": "",
-               "ready": self.running, "started": self.running, "restartCount": self.restart_count,
+               "ready": self.ready, "started": self.running and self.started, "restartCount": self.restart_count,
                "state": self.state, "lastState": self.last_state}
         if self.running or "terminated" in self.state:
             out["containerID"] = self.container_id()
         return out
+
+
+def signal_process(transport, name: str) -> None:
+    """Signal a container's process and everything it started (its session, with setsid)."""
+    sig = getattr(signal, f"SIG{name}")
+    try:
+        if _SETSID:
+            os.killpg(transport.pid, sig)
+        else:
+            os.kill(transport.pid, sig)
+    except OSError:
+        pass
+
+
+def pod_has_init(pod: "PodWorker") -> bool:
+    return bool((pod.pod.get("spec") or {}).get("initContainers"))
+
+
+def log_tail(path: str, lines: int, limit: int) -> bytes:
+    """The last ``lines`` lines (at most ``limit`` bytes) of a container log, without their timestamps."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return b""
+    records = data.splitlines(keepends=True)[-lines:]
+    text = b"".join(record.split(b" ", 1)[1] if b" " in record else record for record in records)
+    return text[-limit:]
 
 
 class HostDirs:
@@ -284,7 +616,7 @@ class PodWorker:
 
     def __init__(self, reactor, pod: dict, directory: str, on_change: Callable[["PodWorker"], None],
                  environment: Dict[str, str], resolved: Optional[dict] = None, host_ip="127.0.0.1",
-                 host_dirs: Optional[HostDirs] = None):
+                 host_dirs: Optional[HostDirs] = None, recorder=None, backoff=BACKOFF):
         self.reactor = reactor
         self.pod = pod
         self.uid = pod["metadata"]["uid"]
@@ -296,15 +628,37 @@ class PodWorker:
         self.resolved = resolved or {}
         self.host_ip = host_ip
         self.restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        self.recorder = recorder
+        self.backoff = backoff
+        self.init_containers = [Container(self, c, "initContainers")
+                                for c in (pod.get("spec") or {}).get("initContainers") or []]
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
         self.start_time = meta.rfc3339(reactor.seconds())
+        self.started_seconds = reactor.seconds()
         self.terminating = False
+        self.deadline_exceeded = False
+        self._deadline = None
         self.host_dirs = host_dirs if host_dirs is not None else HostDirs()
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:
             return self.containers[0] if self.containers else None
-        return next((c for c in self.containers if c.name == name), None)
+        return next((c for c in self.containers + self.init_containers if c.name == name), None)
+
+    def format(self) -> str:
+        """The pod as the kubelet names it in messages: name_namespace(uid)."""
+        return f"{self.name}_{self.namespace}({self.uid})"
+
+    def event(self, type_: str, reason: str, message: str, field_path: Optional[str] = None) -> None:
+        """An event about this pod (or one of its containers) from the kubelet, if a recorder was given."""
+        if self.recorder is None:
+            return
+        reference = {"kind": "Pod", "apiVersion": "v1", "metadata": self.pod["metadata"]}
+        self.recorder.event(reference, type_, reason, message, field_path=field_path)
+
+    def grace_period(self) -> float:
+        value = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        return DEFAULT_GRACE if value is None else value
 
     def environment(self, spec: dict) -> Dict[str, str]:
         env = dict(self.base_env)
@@ -367,60 +721,101 @@ class PodWorker:
         return container.transport.pid
 
     def start(self) -> None:
+        deadline = (self.pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if deadline is not None:
+            self._deadline = self.reactor.callLater(
+                max(0.0, self.started_seconds + deadline - self.reactor.seconds()), self._deadline_exceeded)
+        self.advance()
+
+    def advance(self) -> None:
+        """Start what may start now: init containers one after the other (the next once the one before exited
+        0, or, for a sidecar, once it started), then all regular containers."""
+        if self.terminating or self.deadline_exceeded:
+            return
+        for container in self.init_containers:
+            if not container.instances:
+                container.start()
+            if container.sidecar and not container.started:
+                return
+            if not container.sidecar and not container.succeeded:
+                return
         for container in self.containers:
-            container.start()
+            if not container.instances:
+                container.start()
+
+    def container_exited(self, container: Container) -> None:
+        if container.kind == "initContainers" and container.succeeded:
+            self.reactor.callLater(0, self.advance)
+        elif container.kind == "initContainers" and not container.sidecar and container.policy == "Never":
+            self._stop_sidecars(self.grace_period())      # initialization failed: the pod fails
+        elif container.kind == "containers" and not self.terminating and self.containers and \
+                all(c.transport is None and not c.restart_pending for c in self.containers) and \
+                all(c.instances for c in self.containers):
+            # Every regular container is done for good: the sidecars are stopped, last started first.
+            self._stop_sidecars(self.grace_period())
+
+    def _stop_sidecars(self, grace: float) -> Deferred:
+        deadline = self.reactor.seconds() + grace
+        sidecars = [c for c in reversed(self.init_containers) if c.sidecar]
+        for sidecar in sidecars:
+            sidecar.stopping = True
+            sidecar.cancel_restart()
+
+        def next_one(_=None):
+            while sidecars:
+                sidecar = sidecars.pop(0)
+                if sidecar.transport is not None:
+                    return sidecar.stop(max(0.0, deadline - self.reactor.seconds())).addBoth(next_one)
+            return None
+        return succeed(None).addCallback(next_one)
+
+    def _deadline_exceeded(self) -> None:
+        """activeDeadlineSeconds passed: the pod fails and its containers are stopped."""
+        if self.terminating:
+            return
+        self.deadline_exceeded = True
+        self.event("Normal", "DeadlineExceeded", DEADLINE_MESSAGE)
+        self._kill(self.grace_period())
+        self.changed()
 
     def changed(self) -> None:
         self.on_change(self)
 
     def kill(self, grace: float) -> Deferred:
-        """SIGTERM every container, SIGKILL what is left after the grace period."""
+        """Stop every container: regular ones (and running init containers) first, each with its preStop hook,
+        SIGTERM and SIGKILL once ``grace`` seconds are over; then the sidecars, last started first."""
         self.terminating = True
-        waits = [c.stop() for c in self.containers]
-        timer = self.reactor.callLater(max(grace, 0), lambda: [c.signal("KILL") for c in self.containers])
-        from twisted.internet.defer import gatherResults
-        d = gatherResults(waits)
+        return self._kill(grace).addBoth(self._killed)
 
-        def done(result):
-            if timer.active():
-                timer.cancel()
-            self.remove_created_dirs()
-            return result
-        return d.addBoth(done)
+    def _killed(self, result):
+        self.remove_created_dirs()
+        return result
+
+    def _kill(self, grace: float) -> Deferred:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        deadline = self.reactor.seconds() + grace
+        for container in self.init_containers + self.containers:
+            container.cancel_restart()
+        first = [c.stop(grace) for c in self.containers + self.init_containers if not c.sidecar]
+        return gatherResults(first).addBoth(
+            lambda _: self._stop_sidecars(max(0.0, deadline - self.reactor.seconds())))
 
     def status(self) -> dict:
+        spec = self.pod.get("spec") or {}
+        init_statuses = [c.status() for c in self.init_containers]
         statuses = [c.status() for c in self.containers]
-        states = [s["state"] for s in statuses]
-        restarting = any(c._restart is not None and c._restart.active() for c in self.containers)
-        if all("terminated" in s for s in states) and not restarting and states:
-            codes = [s["terminated"]["exitCode"] for s in states]
-            phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
-        elif any("running" in s for s in states) or restarting or \
-                any(c.restart_count for c in self.containers):
-            phase = "Running"
-        else:
-            phase = "Pending"
-        ready = bool(statuses) and all(s["ready"] for s in statuses)
-        now = meta.rfc3339(self.reactor.seconds())
-        previous = {c["type"]: c for c in (self.pod.get("status") or {}).get("conditions") or []}
-
-        def condition(kind, value, reason=None):
-            status = "True" if value else "False"
-            old = previous.get(kind)
-            since = old["lastTransitionTime"] if old and old.get("status") == status and \
-                old.get("lastTransitionTime") else now
-            out = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
-            if reason and not value:
-                out["reason"] = reason
-            return out
-        conditions = [
-            condition("PodReadyToStartContainers", True),
-            condition("Initialized", True),
-            condition("Ready", ready, "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"),
-            condition("ContainersReady", ready,
-                      "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"),
-            condition("PodScheduled", True),
-        ]
-        return {"phase": phase, "conditions": conditions, "hostIP": self.host_ip,
-                "hostIPs": [{"ip": self.host_ip}], "podIP": self.host_ip, "podIPs": [{"ip": self.host_ip}],
-                "startTime": self.start_time, "containerStatuses": statuses}
+        terminal = self.terminating or self.deadline_exceeded
+        phase = "Failed" if self.deadline_exceeded else podstatus.phase(spec, init_statuses, statuses, terminal)
+        previous = (self.pod.get("status") or {}).get("conditions") or []
+        conditions = podstatus.conditions(spec, init_statuses, statuses, phase, meta.rfc3339(self.reactor.seconds()),
+                                          previous)
+        out = {"phase": phase, "conditions": conditions, "hostIP": self.host_ip,
+               "hostIPs": [{"ip": self.host_ip}], "podIP": self.host_ip, "podIPs": [{"ip": self.host_ip}],
+               "startTime": self.start_time, "containerStatuses": statuses}
+        if self.init_containers:
+            out["initContainerStatuses"] = init_statuses
+        if self.deadline_exceeded:
+            out["reason"] = "DeadlineExceeded"
+            out["message"] = DEADLINE_MESSAGE
+        return out
