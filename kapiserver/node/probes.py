@@ -123,6 +123,45 @@ def _insecure_tls_policy():
     return Policy()
 
 
+def _agent(reactor, timeout: float):
+    """An HTTP client agent: IP literals connect directly (no resolver), names through the resolver; https
+    without verification."""
+    from twisted.internet.abstract import isIPAddress, isIPv6Address
+    from twisted.internet.endpoints import HostnameEndpoint, TCP6ClientEndpoint, wrapClientTLS
+    from twisted.web.client import Agent
+    from twisted.web.iweb import IAgentEndpointFactory
+
+    @implementer(IAgentEndpointFactory)
+    class Endpoints:
+        def endpointForURI(self, uri):
+            host = uri.host.decode()
+            if isIPAddress(host):
+                endpoint = TCP4ClientEndpoint(reactor, host, uri.port, timeout=timeout)
+            elif isIPv6Address(host):
+                endpoint = TCP6ClientEndpoint(reactor, host, uri.port, timeout=timeout)
+            else:
+                endpoint = HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
+            if uri.scheme == b"https":
+                endpoint = wrapClientTLS(_insecure_tls_policy().creatorForNetloc(uri.host, uri.port), endpoint)
+            return endpoint
+    return Agent.usingEndpointFactory(reactor, Endpoints())
+
+
+class _Body(protocol.Protocol):
+    """A response body, its first OUTPUT_LIMIT bytes kept (however it ends)."""
+
+    def __init__(self, done: Deferred):
+        self.done = done
+        self.data = b""
+
+    def dataReceived(self, data):
+        if len(self.data) < OUTPUT_LIMIT:
+            self.data += data[:OUTPUT_LIMIT - len(self.data)]
+
+    def connectionLost(self, reason):
+        self.done.callback(self.data)
+
+
 def _dial_error(host: str, port: int, failure) -> str:
     from twisted.internet import error
     if failure.check(error.ConnectionRefusedError):
@@ -135,7 +174,7 @@ def _dial_error(host: str, port: int, failure) -> str:
 def http_get(reactor, action: dict, host: str, port: int, timeout: float, any_status: bool = False) -> Deferred:
     """GET the action's scheme://host:port/path with its httpHeaders; 200-399 is success (any answer with
     ``any_status``, as for a lifecycle hook)."""
-    from twisted.web.client import Agent, ResponseFailed, readBody
+    from twisted.web.client import ResponseFailed
     from twisted.web.http_headers import Headers
     scheme = (action.get("scheme") or "HTTP").lower()
     host = action.get("host") or host
@@ -148,13 +187,11 @@ def http_get(reactor, action: dict, host: str, port: int, timeout: float, any_st
     for header in action.get("httpHeaders") or []:
         if header.get("name"):
             headers.setRawHeaders(header["name"], [header.get("value") or ""])
-    agent = Agent(reactor, contextFactory=_insecure_tls_policy(), connectTimeout=timeout) \
-        if scheme == "https" else Agent(reactor, connectTimeout=timeout)
-    d = agent.request(b"GET", url.encode(), headers)
+    d = _agent(reactor, timeout).request(b"GET", url.encode(), headers)
 
     def answered(response):
-        body = readBody(response)
-        body.addErrback(lambda _: b"")
+        body: Deferred = Deferred()
+        response.deliverBody(_Body(body))
         if any_status or 200 <= response.code < 400:
             return body.addCallback(lambda data: (True, data[:OUTPUT_LIMIT].decode("utf-8", "replace")))
         return body.addCallback(lambda _: (False, f"HTTP probe failed with statuscode: {response.code}"))

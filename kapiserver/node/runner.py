@@ -548,11 +548,14 @@ class Container:
 def signal_process(transport, name: str) -> None:
     """Signal a container's process and everything it started (its session, with setsid)."""
     sig = getattr(signal, f"SIG{name}")
-    try:
-        if _SETSID:
+    if _SETSID:
+        try:
             os.killpg(transport.pid, sig)
-        else:
-            os.kill(transport.pid, sig)
+            return
+        except OSError:
+            pass        # just spawned, not yet in a session of its own: the process itself
+    try:
+        os.kill(transport.pid, sig)
     except OSError:
         pass
 

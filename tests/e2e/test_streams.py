@@ -387,15 +387,27 @@ def test_configmap_downward_api_volumes_and_env(kc):
 
 
 def test_crashing_container_restarts_and_keeps_previous_logs(kc):
-    """restartPolicy Always restarts a failing container with back-off; `logs --previous` shows the last run."""
+    """restartPolicy Always restarts a failing container at once the first time, then waits in CrashLoopBackOff
+    (upstream's message, a BackOff event); `logs --previous` shows the last run."""
     kc("run", "crash", "--image=busybox", "--", "sh", "-c", "echo run $(date +%N); exit 1")
-    pod = _wait(lambda: (lambda p: p if (p["status"].get("containerStatuses") or [{}])[0].get("restartCount", 0) >= 2
-                         else None)(kc.json("get", "pod", "crash")), what="restarts")
+
+    def backing_off():
+        pod = kc.json("get", "pod", "crash")
+        status = (pod["status"].get("containerStatuses") or [{}])[0]
+        return pod if (status.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" else None
+    pod = _wait(backing_off, what="CrashLoopBackOff")
     status = pod["status"]["containerStatuses"][0]
-    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["restartCount"] >= 1 and status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["state"]["waiting"]["message"].startswith("back-off 10s restarting failed container=crash pod=crash_")
     assert pod["status"]["phase"] == "Running"
     previous = kc("logs", "crash", "--previous").stdout
     assert previous.startswith("run ")
+    events = _wait(lambda: [e for e in kc.json("get", "events", "--field-selector",
+                                               "involvedObject.name=crash")["items"] if e["reason"] == "BackOff"],
+                   what="BackOff event")
+    assert events[0]["message"].startswith("Back-off restarting failed container crash in pod crash_")
+    assert events[0]["source"] == {"component": "kubelet", "host": "node-1"}
+    assert events[0]["involvedObject"]["fieldPath"] == "spec.containers{crash}"
 
 
 def test_run_interactive_attaches_stdin_and_output(kc):
