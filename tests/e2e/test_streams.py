@@ -410,6 +410,52 @@ def test_crashing_container_restarts_and_keeps_previous_logs(kc):
     assert events[0]["involvedObject"]["fieldPath"] == "spec.containers{crash}"
 
 
+def test_init_sidecar_probes_hooks_and_events_as_a_kubelet(kc, tmp_path):
+    """An init container runs first, then a sidecar, then the app with its postStart hook; the app's readiness
+    httpGet probe makes the pod Ready; `kubectl describe`'s events are the kubelet's; deleting the pod runs the
+    preStop hook before the app stops."""
+    trace, port = tmp_path / "trace", free_port()
+
+    def step(word, then=""):
+        return ["sh", "-c", f"echo {word} >> {trace}{'; ' + then if then else ''}"]
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lifecycle"},
+        "spec": {"terminationGracePeriodSeconds": 10,
+                 "initContainers": [
+                     {"name": "setup", "image": "busybox", "command": step("setup")},
+                     {"name": "side", "image": "busybox", "restartPolicy": "Always",
+                      "command": step("side", "exec sleep 3600")}],
+                 "containers": [{
+                     "name": "app", "image": "python",
+                     "command": step("app", f"exec {sys.executable} -m http.server {port} --bind 127.0.0.1"),
+                     "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1},
+                     "lifecycle": {"postStart": {"exec": {"command": step("postStart")}},
+                                   "preStop": {"exec": {"command": step("preStop")}}}}]}}
+    kc("apply", "-f", "-", input=json.dumps(manifest))
+
+    def ready():
+        pod = kc.json("get", "pod", "lifecycle")
+        conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions") or []}
+        return pod if conditions.get("Ready") == "True" else None
+    pod = _wait(ready, timeout=30, what="pod Ready")
+    assert [s["name"] for s in pod["status"]["initContainerStatuses"]] == ["setup", "side"]
+    assert pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert pod["status"]["initContainerStatuses"][1]["started"] is True
+    lines = trace.read_text().split()
+    # The sidecar counts as started once its process runs (no startupProbe), so its output may follow the app's.
+    assert lines[0] == "setup" and sorted(lines[1:]) == ["app", "postStart", "side"]
+
+    def events():
+        items = kc.json("get", "events", "--field-selector", "involvedObject.name=lifecycle")["items"]
+        seen = {(e["reason"], e["message"]) for e in items if e["source"].get("component") == "kubelet"}
+        return seen if ("Started", "Started container app") in seen else None
+    seen = _wait(events, what="kubelet events")
+    assert {("Pulled", 'Container image "busybox" already present on machine'),
+            ("Created", "Created container setup"), ("Started", "Started container side")} <= seen
+    kc("delete", "pod", "lifecycle", "--wait=true", timeout=60)
+    assert trace.read_text().split()[-1] == "preStop"
+
+
 def test_run_interactive_attaches_stdin_and_output(kc):
     """`kubectl run -i --rm` attaches to the container: its stdin gets our input, its output comes back."""
     result = kc("run", "-i", "--rm", "--restart=Never", "interactive", "--image=busybox", "--",
