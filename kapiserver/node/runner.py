@@ -636,8 +636,13 @@ class PodWorker:
         self.init_containers = [Container(self, c, "initContainers")
                                 for c in (pod.get("spec") or {}).get("initContainers") or []]
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
-        self.start_time = meta.rfc3339(reactor.seconds())
+        # startTime (and so activeDeadlineSeconds) counts from the first time a kubelet took the pod on.
         self.started_seconds = reactor.seconds()
+        try:
+            self.started_seconds = meta.parse_time((pod.get("status") or {}).get("startTime") or "")
+        except (TypeError, ValueError):
+            pass
+        self.start_time = meta.rfc3339(self.started_seconds)
         self.terminating = False
         self.deadline_exceeded = False
         self._deadline = None

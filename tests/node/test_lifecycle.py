@@ -421,3 +421,18 @@ def test_active_deadline_fails_the_pod_and_stops_its_containers(tmp_path):
     assert status["message"] == "Pod was active on the node longer than the specified deadline"
     reactor.advance(60)
     assert not reactor.running("app") and worker.containers[0].restart_count == 0
+
+
+def test_active_deadline_counts_from_the_pods_start_time(tmp_path):
+    """A pod that already has a startTime (an agent restarted) keeps it: its deadline is not pushed back."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "app")], activeDeadlineSeconds=30)
+    reactor.advance(100)
+    worker.pod["status"] = {"startTime": "1970-01-01T00:00:50Z"}
+    worker = PodWorker(reactor, worker.pod, str(tmp_path / "pod2"), lambda w: None, {"PATH": "/bin"},
+                       recorder=recorder)
+    worker.start()
+    assert worker.status()["startTime"] == "1970-01-01T00:00:50Z"
+    reactor.advance(0)
+    assert worker.status()["phase"] == "Failed"
+    assert ("DeadlineExceeded", "Pod was active on the node longer than the specified deadline", None) in \
+        recorder.events
