@@ -117,10 +117,13 @@ def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phas
     not_initialized = f"containers with incomplete status: [{' '.join(incomplete)}]"
     not_ready = f"containers with unready status: [{' '.join(unready)}]"
     ready_reason = "PodCompleted" if completed else "ContainersNotReady"
-    ready = not unready and not incomplete and phase_ not in ("Succeeded", "Failed")
+    # Once a regular container has run, the pod was initialized, even while a sidecar restarts.
+    initialized = not incomplete or phase_ == "Succeeded" or any(
+        {"running", "terminated"} & set(s.get("state") or {}) for s in statuses)
+    ready = not unready and initialized and phase_ not in ("Succeeded", "Failed")
     return [
         condition("PodReadyToStartContainers", True),
-        condition("Initialized", not incomplete, "ContainersNotInitialized", not_initialized),
+        condition("Initialized", initialized, "ContainersNotInitialized", not_initialized),
         condition("Ready", ready, ready_reason, not_ready),
         condition("ContainersReady", ready, ready_reason, not_ready),
         condition("PodScheduled", True),

@@ -436,3 +436,19 @@ def test_active_deadline_counts_from_the_pods_start_time(tmp_path):
     assert worker.status()["phase"] == "Failed"
     assert ("DeadlineExceeded", "Pod was active on the node longer than the specified deadline", None) in \
         recorder.events
+
+
+def test_a_restarting_sidecar_leaves_the_pod_initialized_but_not_ready(tmp_path):
+    """A sidecar that crashes after the app started keeps the pod Initialized (a regular container has run) but
+    makes it unready ("containers with unready status: [side]"), and is restarted."""
+    reactor, recorder, worker = make_pod(
+        tmp_path, [container("app", "app")], init=[container("side", "side", restartPolicy="Always")])
+    worker.start()
+    reactor.advance(0)
+    assert condition(worker.status(), "Ready")["status"] == "True"
+    reactor.running("side")[0].exit(1)
+    status = worker.status()
+    assert condition(status, "Initialized")["status"] == "True"
+    assert condition(status, "Ready")["message"] == "containers with unready status: [side]"
+    reactor.advance(0)
+    assert reactor.running("side") and worker.init_containers[0].restart_count == 1
