@@ -12,6 +12,7 @@ each failed run is reported (the kubelet's ``Unhealthy`` event is posted for eve
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -73,9 +74,11 @@ class _Collect(protocol.ProcessProtocol):
             self.done.callback((code, self.output.decode("utf-8", "replace")))
 
 
-def run_exec(reactor, argv: List[str], env: Dict[str, str], cwd: str, timeout: float) -> Deferred:
+def run_exec(reactor, argv: List[str], env: Dict[str, str], cwd: str, timeout: float,
+             command: Optional[List[str]] = None) -> Deferred:
     """Run ``argv`` (already resolved to an executable); ``(exit code, output)``, or exit code None with
-    upstream's message when it did not end within ``timeout`` seconds (it is killed then)."""
+    upstream's message (naming ``command``, as the spec gave it) when it did not end within ``timeout`` seconds
+    (it is killed then)."""
     done: Deferred = Deferred()
     collector = _Collect(done)
     try:
@@ -92,7 +95,7 @@ def run_exec(reactor, argv: List[str], env: Dict[str, str], cwd: str, timeout: f
             transport.signalProcess("KILL")
         except Exception:
             pass
-        done.callback((None, f"command {' '.join(argv)!r} timed out".replace("'", '"')))
+        done.callback((None, f"command {json.dumps(' '.join(command or argv), ensure_ascii=False)} timed out"))
     timer = reactor.callLater(timeout, expire)
     return done.addBoth(lambda result: (timer.active() and timer.cancel(), result)[1])
 
@@ -347,7 +350,7 @@ def run_action(reactor, handler: dict, container, timeout: float) -> Deferred:
             if isinstance(prepared, str):
                 return succeed((False, prepared))
             argv, env, cwd = prepared
-            return run_exec(reactor, argv, env, cwd, timeout).addCallback(
+            return run_exec(reactor, argv, env, cwd, timeout, command).addCallback(
                 lambda result: (result[0] == 0, result[1]))
         if handler.get("httpGet") is not None:
             action = handler["httpGet"]

@@ -346,7 +346,8 @@ class Container:
         if handler.get("exec") is not None:
             command = (handler["exec"] or {}).get("command") or []
             prepared = self.command(command)
-            d = succeed((None, prepared)) if isinstance(prepared, str) else run_exec(reactor, *prepared, timeout)
+            d = succeed((None, prepared)) if isinstance(prepared, str) else \
+                run_exec(reactor, *prepared, timeout, command)
 
             def ran(result):
                 code, output = result
