@@ -84,6 +84,22 @@ def test_http_tcp_and_grpc_probes_against_real_servers(ports):
         (False, 'service unhealthy (responded with "NOT_SERVING")')
 
 
+def test_https_probe_does_not_verify_the_certificate(tmp_path):
+    """scheme HTTPS reaches a server whose certificate no one trusts (upstream's prober does not verify)."""
+    from twisted.internet import ssl
+
+    from kapiserver.node.pki import ensure_serving_certificate
+    cert, key = ensure_serving_certificate(str(tmp_path), "somewhere-else")
+    with open(cert) as c, open(key) as k:
+        options = ssl.PrivateCertificate.loadPEM(c.read() + k.read()).options()
+    port = reactor.listenSSL(0, server.Site(_Pages()), options, interface="127.0.0.1")
+    try:
+        assert run(probes.http_get(reactor, {"path": "/healthz", "scheme": "HTTPS"}, "127.0.0.1",
+                                   port.getHost().port, 5)) == (True, "ok:")
+    finally:
+        run(port.stopListening())
+
+
 def test_a_real_container_failing_its_liveness_probe_is_restarted(tmp_path, ports):
     """A real process: its readiness tcpSocket probe makes it ready, its failing liveness exec probe (run with
     the container's environment) gets it killed and started again."""
