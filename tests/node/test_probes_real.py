@@ -129,3 +129,36 @@ def test_a_real_container_failing_its_liveness_probe_is_restarted(tmp_path, port
     assert ("Unhealthy", "Liveness probe failed: sick\n") in events
     assert ("Killing", "Container c failed liveness probe, will be restarted") in events
     assert container.last_state["terminated"]["exitCode"] in (137, 143)
+
+
+def test_http_hooks_any_answer_succeeds_no_answer_fails(tmp_path, ports):
+    """An httpGet postStart hook answered (even 500) succeeds; one that cannot connect posts upstream's
+    FailedPostStartHook message and the container is killed."""
+    web, _, closed = ports
+    events = []
+
+    class Recorder:
+        def event(self, obj, type_, reason, message, field_path=None):
+            events.append((reason, message))
+
+    def pod(name, port):
+        spec = {"name": "c", "image": "busybox", "command": ["sleep", "30"],
+                "lifecycle": {"postStart": {"httpGet": {"path": "/broken", "port": port}}}}
+        return PodWorker(reactor, {"metadata": {"name": name, "namespace": "ns", "uid": name},
+                                   "spec": {"containers": [spec], "restartPolicy": "Never",
+                                            "terminationGracePeriodSeconds": 1}},
+                         str(tmp_path / name), lambda w: None, {"PATH": "/usr/bin:/bin"}, recorder=Recorder())
+    good, bad = pod("good", web), pod("bad", closed)
+    good.start()
+    bad.start()
+    try:
+        run_until(lambda: "terminated" in bad.containers[0].state, timeout=20, also=reapAllProcesses)
+    finally:
+        for worker in (good, bad):
+            stopped = worker.kill(0)
+            run_until(lambda: stopped.called, timeout=20, also=reapAllProcesses)
+    failed = [message for reason, message in events if reason == "FailedPostStartHook"]
+    assert failed == [f'HTTP lifecycle hook (/broken) for Container "c" in Pod "bad_ns(bad)" failed - error: '
+                      f'Get "http://127.0.0.1:{closed}/broken": dial tcp 127.0.0.1:{closed}: connect: '
+                      f'connection refused']
+    assert ("Killing", "FailedPostStartHook") in events

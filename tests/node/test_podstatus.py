@@ -1,0 +1,47 @@
+"""The pod phase and conditions rules of upstream's kubelet, on statuses alone."""
+
+from kapiserver.node.podstatus import conditions, phase
+
+RUNNING = {"running": {}}
+
+
+def done(code):
+    return {"terminated": {"exitCode": code}}
+
+
+def status(name, state, last=None, **fields):
+    return {"name": name, "state": state, "lastState": last or {}, **fields}
+
+
+def test_phase_follows_upstreams_get_phase():
+    """Pending while initializing or waiting for a first start; a container waiting after a crash counts as
+    stopped (Running under Always); terminal pods end Succeeded/Failed whatever the policy."""
+    spec = {"containers": [{"name": "a"}, {"name": "b"}], "restartPolicy": "Always"}
+    assert phase(spec, [], [status("a", RUNNING), status("b", {"waiting": {}})]) == "Pending"
+    crashed = status("b", {"waiting": {"reason": "CrashLoopBackOff"}}, done(1))
+    assert phase(spec, [], [status("a", RUNNING), crashed]) == "Running"
+    assert phase(spec, [], [status("a", done(0)), status("b", done(0))]) == "Running"
+    assert phase(spec, [], [status("a", done(0)), status("b", done(0))], terminal=True) == "Succeeded"
+    assert phase(spec, [], [status("a", done(0)), status("b", done(2))], terminal=True) == "Failed"
+    assert phase(dict(spec, restartPolicy="OnFailure"), [], [status("a", done(0)), status("b", done(3))]) == "Running"
+    assert phase(dict(spec, restartPolicy="Never"), [], [status("a", done(0)), status("b", done(3))]) == "Failed"
+
+
+def test_init_containers_in_the_phase_and_conditions():
+    """A failed init container fails a Never pod; a sidecar not yet started keeps the pod Pending; Initialized
+    names the incomplete ones."""
+    spec = {"containers": [{"name": "app"}], "restartPolicy": "Never",
+            "initContainers": [{"name": "one"}, {"name": "side", "restartPolicy": "Always"}]}
+    waiting = status("app", {"waiting": {"reason": "PodInitializing"}})
+    assert phase(spec, [status("one", done(1)), status("side", {"waiting": {}})], [waiting]) == "Failed"
+    inits = [status("one", done(0)), status("side", RUNNING, started=False)]
+    assert phase(spec, inits, [waiting]) == "Pending"
+    by_type = {c["type"]: c for c in conditions(spec, inits, [waiting], "Pending", "now")}
+    assert by_type["Initialized"]["message"] == "containers with incomplete status: [side]"
+    assert by_type["Ready"]["message"] == "containers with unready status: [side app]"
+    inits[1]["started"] = inits[1]["ready"] = True
+    app = status("app", RUNNING, ready=True)
+    assert phase(spec, inits, [app]) == "Running"
+    by_type = {c["type"]: c for c in conditions(spec, inits, [app], "Running", "later", list(by_type.values()))}
+    assert by_type["Ready"]["status"] == "True" and by_type["Ready"]["lastTransitionTime"] == "later"
+    assert by_type["PodScheduled"]["lastTransitionTime"] == "now"
