@@ -235,6 +235,7 @@ class NodeAgent(service.Service):
                 worker.pod = pod
                 if pod["metadata"].get("deletionTimestamp") and not worker.terminating:
                     self._terminate(worker, pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+                worker.sync_ephemeral()
         for uid in list(self.workers):
             if uid not in mine:
                 worker = self.workers.pop(uid)

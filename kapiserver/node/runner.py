@@ -137,7 +137,8 @@ class Container:
         self.sidecar = kind == "initContainers" and spec.get("restartPolicy") == "Always"
         self.restart_count = 0
         self.instances = 0
-        self.state: dict = {"waiting": {"reason": "PodInitializing" if pod_has_init(pod) else "ContainerCreating"}}
+        initializing = pod_has_init(pod) and kind != "ephemeralContainers"
+        self.state: dict = {"waiting": {"reason": "PodInitializing" if initializing else "ContainerCreating"}}
         self.last_state: dict = {}
         self.transport = None
         self.log: Optional[ContainerLog] = None
@@ -172,6 +173,8 @@ class Container:
             if self.sidecar:
                 return "Always"
             return "Never" if self.pod.restart_policy == "Never" else "OnFailure"
+        if self.kind == "ephemeralContainers":
+            return "Never"
         return self.pod.restart_policy
 
     @property
@@ -279,7 +282,7 @@ class Container:
     def _start_probes(self) -> None:
         self.ready_probe = None
         self.started = self.spec.get("startupProbe") is None
-        if self.kind == "initContainers" and not self.sidecar:
+        if self.kind == "ephemeralContainers" or (self.kind == "initContainers" and not self.sidecar):
             return
         if not self.started:
             self._prober("Startup").start()
@@ -636,6 +639,7 @@ class PodWorker:
         self.backoff = backoff
         self.init_containers = [Container(self, c, "initContainers")
                                 for c in (pod.get("spec") or {}).get("initContainers") or []]
+        self.ephemeral_containers: List[Container] = []
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
         # startTime (and so activeDeadlineSeconds) counts from the first time a kubelet took the pod on.
         self.started_seconds = reactor.seconds()
@@ -652,7 +656,8 @@ class PodWorker:
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:
             return self.containers[0] if self.containers else None
-        return next((c for c in self.containers + self.init_containers if c.name == name), None)
+        return next((c for c in self.containers + self.init_containers + self.ephemeral_containers
+                     if c.name == name), None)
 
     def format(self) -> str:
         """The pod as the kubelet names it in messages: name_namespace(uid)."""
@@ -735,6 +740,19 @@ class PodWorker:
             self._deadline = self.reactor.callLater(
                 max(0.0, self.started_seconds + deadline - self.reactor.seconds()), self._deadline_exceeded)
         self.advance()
+        self.sync_ephemeral()
+
+    def sync_ephemeral(self) -> None:
+        """Start the ephemeral containers (`kubectl debug`) added to the pod since: each runs once (never
+        restarted, no probes or hooks), beside the others."""
+        if self.terminating or self.deadline_exceeded:
+            return
+        known = {c.name for c in self.ephemeral_containers}
+        for spec in (self.pod.get("spec") or {}).get("ephemeralContainers") or []:
+            if spec.get("name") and spec["name"] not in known:
+                container = Container(self, spec, "ephemeralContainers")
+                self.ephemeral_containers.append(container)
+                container.start()
 
     def advance(self) -> None:
         """Start what may start now: init containers one after the other (the next once the one before exited
@@ -806,7 +824,8 @@ class PodWorker:
         deadline = self.reactor.seconds() + grace
         for container in self.init_containers + self.containers:
             container.cancel_restart()
-        first = [c.stop(grace) for c in self.containers + self.init_containers if not c.sidecar]
+        first = [c.stop(grace) for c in self.containers + self.ephemeral_containers + self.init_containers
+                 if not c.sidecar]
         return gatherResults(first).addBoth(
             lambda _: self._stop_sidecars(max(0.0, deadline - self.reactor.seconds())))
 
@@ -824,6 +843,8 @@ class PodWorker:
                "startTime": self.start_time, "containerStatuses": statuses}
         if self.init_containers:
             out["initContainerStatuses"] = init_statuses
+        if self.ephemeral_containers:
+            out["ephemeralContainerStatuses"] = [c.status() for c in self.ephemeral_containers]
         if self.deadline_exceeded:
             out["reason"] = "DeadlineExceeded"
             out["message"] = DEADLINE_MESSAGE

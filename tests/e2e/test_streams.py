@@ -456,6 +456,17 @@ def test_init_sidecar_probes_hooks_and_events_as_a_kubelet(kc, tmp_path):
     assert trace.read_text().split()[-1] == "preStop"
 
 
+def test_debug_adds_an_ephemeral_container_and_attaches(kc, ticker):
+    """`kubectl debug -i` adds an ephemeral container to a running pod; it runs, kubectl attaches to it, and its
+    status is reported in ephemeralContainerStatuses."""
+    result = kc("debug", "ticker", "-i", "--image=busybox", "--container=dbg", "--", "sh", "-c",
+                "read x; echo debugged $x", input="hello\n", timeout=60)
+    assert "debugged hello" in result.stdout
+    statuses = _wait(lambda: [s for s in kc.json("get", "pod", "ticker")["status"].get("ephemeralContainerStatuses")
+                              or [] if "terminated" in s["state"]], what="ephemeral container status")
+    assert statuses[0]["name"] == "dbg" and statuses[0]["state"]["terminated"]["exitCode"] == 0
+
+
 def test_run_interactive_attaches_stdin_and_output(kc):
     """`kubectl run -i --rm` attaches to the container: its stdin gets our input, its output comes back."""
     result = kc("run", "-i", "--rm", "--restart=Never", "interactive", "--image=busybox", "--",

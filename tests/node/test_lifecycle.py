@@ -451,3 +451,22 @@ def test_a_restarting_sidecar_leaves_the_pod_initialized_but_not_ready(tmp_path)
     assert condition(status, "Ready")["message"] == "containers with unready status: [side]"
     reactor.advance(0)
     assert reactor.running("side") and worker.init_containers[0].restart_count == 1
+
+
+def test_ephemeral_containers_start_once_added_and_are_never_restarted(tmp_path):
+    """An ephemeral container added to the running pod (`kubectl debug`) starts beside the others, is reported in
+    ephemeralContainerStatuses, leaves the phase alone and is not restarted when it exits."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("app", "app")])
+    worker.start()
+    worker.sync_ephemeral()
+    assert worker.ephemeral_containers == []
+    worker.pod["spec"]["ephemeralContainers"] = [container("debugger", "debug-shell", stdin=True)]
+    worker.sync_ephemeral()
+    worker.sync_ephemeral()
+    assert len(reactor.running("debug-shell")) == 1 and worker.container("debugger").running
+    assert ("Started", "Started container debugger", "spec.ephemeralContainers{debugger}") in recorder.events
+    reactor.running("debug-shell")[0].exit(1)
+    reactor.advance(60)
+    status = worker.status()
+    assert status["ephemeralContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+    assert status["phase"] == "Running" and not reactor.running("debug-shell")
