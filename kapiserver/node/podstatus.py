@@ -7,6 +7,9 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 
+KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+
+
 def _by_name(statuses: List[dict]) -> Dict[str, dict]:
     return {s["name"]: s for s in statuses}
 
@@ -121,10 +124,25 @@ def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phas
     initialized = not incomplete or phase_ == "Succeeded" or any(
         {"running", "terminated"} & set(s.get("state") or {}) for s in statuses)
     ready = not unready and initialized and phase_ not in ("Succeeded", "Failed")
-    return [
+    gates_ready, gates_message = True, None
+    for gate in spec.get("readinessGates") or []:
+        kind = gate.get("conditionType")
+        if kind not in old:
+            gates_ready, gates_message = False, f'corresponding condition of pod readiness gate "{kind}" does not exist.'
+        elif old[kind].get("status") != "True":
+            gates_ready = False
+            gates_message = f'the status of pod readiness gate "{kind}" is not "True", but {old[kind].get("status")}'
+        if not gates_ready:
+            break
+    pod_ready = condition("Ready", ready, ready_reason, not_ready)
+    if ready and not gates_ready:
+        pod_ready = condition("Ready", False, "ReadinessGatesNotReady", gates_message)
+    own = [
         condition("PodReadyToStartContainers", True),
         condition("Initialized", initialized, "ContainersNotInitialized", not_initialized),
-        condition("Ready", ready, ready_reason, not_ready),
+        pod_ready,
         condition("ContainersReady", ready, ready_reason, not_ready),
         condition("PodScheduled", True),
     ]
+    # Conditions others set (readiness gates, DisruptionTarget...) are kept as they are.
+    return own + [c for c in previous or [] if c.get("type") not in KUBELET_CONDITIONS]

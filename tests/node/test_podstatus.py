@@ -45,3 +45,20 @@ def test_init_containers_in_the_phase_and_conditions():
     by_type = {c["type"]: c for c in conditions(spec, inits, [app], "Running", "later", list(by_type.values()))}
     assert by_type["Ready"]["status"] == "True" and by_type["Ready"]["lastTransitionTime"] == "later"
     assert by_type["PodScheduled"]["lastTransitionTime"] == "now"
+
+
+def test_readiness_gates_and_conditions_set_by_others():
+    """Ready also waits for every readiness gate's condition to be True (upstream's messages); conditions the
+    kubelet does not own are kept."""
+    spec = {"containers": [{"name": "app"}], "readinessGates": [{"conditionType": "example.com/lb"}]}
+    app = [status("app", RUNNING, ready=True)]
+    ready = {c["type"]: c for c in conditions(spec, [], app, "Running", "now")}["Ready"]
+    assert ready["reason"] == "ReadinessGatesNotReady"
+    assert ready["message"] == 'corresponding condition of pod readiness gate "example.com/lb" does not exist.'
+    gate = {"type": "example.com/lb", "status": "False", "lastTransitionTime": "t0"}
+    out = conditions(spec, [], app, "Running", "now", [gate])
+    assert out[-1] == gate
+    assert {c["type"]: c for c in out}["Ready"]["message"] == \
+        'the status of pod readiness gate "example.com/lb" is not "True", but False'
+    out = conditions(spec, [], app, "Running", "now", [dict(gate, status="True")])
+    assert {c["type"]: c for c in out}["Ready"]["status"] == "True"
