@@ -177,10 +177,14 @@ class Client:
     # -- watch ---------------------------------------------------------------------------------------
     def watch(self, resource: Resource, on_event: Callable[[str, dict], None], namespace: Optional[str] = None,
               resource_version: Optional[str] = None, label_selector=None, field_selector=None,
-              allow_bookmarks: bool = True, timeout_seconds: Optional[int] = None) -> "Watch":
-        query = {"watch": "true", "resourceVersion": resource_version, "labelSelector": label_selector,
+              allow_bookmarks: bool = True, timeout_seconds: Optional[int] = None,
+              send_initial_events: bool = False) -> "Watch":
+        """A watch; ``send_initial_events`` asks for a watch-list (resourceVersionMatch=NotOlderThan)."""
+        query = {"watch": "true", "resourceVersion": resource_version or None, "labelSelector": label_selector,
                  "fieldSelector": field_selector, "allowWatchBookmarks": "true" if allow_bookmarks else None,
                  "timeoutSeconds": timeout_seconds}
+        if send_initial_events:
+            query.update(sendInitialEvents="true", resourceVersionMatch="NotOlderThan")
         path = resource.path(namespace) + "?" + urlencode({k: v for k, v in query.items() if v is not None})
         return Watch(self, path, on_event)
 
