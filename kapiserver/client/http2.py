@@ -75,6 +75,21 @@ class _BodyTransport:
         pass
 
 
+class _Collect(protocol.Protocol):
+    def __init__(self):
+        self.chunks: list = []
+        self.done: defer.Deferred = defer.Deferred()
+
+    def dataReceived(self, data):
+        self.chunks.append(data)
+
+    def connectionLost(self, reason=None):
+        if reason is None or reason.check(ResponseDone):
+            self.done.callback(b"".join(self.chunks))
+        else:
+            self.done.errback(reason)
+
+
 class H2Response:
     """A response on one stream: ``code``, ``headers``, then its body by ``content()`` or ``deliverBody``."""
 
@@ -96,20 +111,9 @@ class H2Response:
             proto.connectionLost(self._ended)
 
     def content(self) -> defer.Deferred:
-        collected: list = []
-        done: defer.Deferred = defer.Deferred()
-
-        class _Collect(protocol.Protocol):
-            def dataReceived(self, data):
-                collected.append(data)
-
-            def connectionLost(self, reason=None):
-                if reason is None or reason.check(ResponseDone):
-                    done.callback(b"".join(collected))
-                else:
-                    done.errback(reason)
-        self.deliverBody(_Collect())
-        return done
+        collect = _Collect()
+        self.deliverBody(collect)
+        return collect.done
 
     def _data(self, data: bytes) -> None:
         if self._protocol is not None:
@@ -163,8 +167,10 @@ class H2ClientProtocol(protocol.Protocol):
         self.authority = authority
         self.ready: defer.Deferred = defer.Deferred()
         self.lost: defer.Deferred = defer.Deferred()
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
-                                                                         header_encoding="utf-8"))
+        # Our own request headers are lower-case and well-formed: no per-request normalisation.
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8", validate_outbound_headers=False,
+            normalize_outbound_headers=False))
         self._streams: dict = {}
         self._queued: list = []
         self.usable = False          # takes new streams
