@@ -184,3 +184,11 @@ def test_a_server_without_h2_is_used_over_http11():
     finally:
         run(client.close())
         run(port.stopListening())
+
+
+def test_a_body_larger_than_the_flow_control_window_is_sent(h2client):
+    """A 300 KB ConfigMap (more than HTTP/2's initial 64 KiB window) is written and read back whole."""
+    ns = _namespace(h2client)
+    blob = "x" * 300_000
+    run(h2client.create(CONFIG_MAPS, _cm("big", ns, {"blob": blob})))
+    assert run(h2client.get(CONFIG_MAPS, "big", ns))["data"]["blob"] == blob
