@@ -137,17 +137,23 @@ class _Stream:
         self.response: Optional[H2Response] = None
         self.outbound = body
         self.closed = False
-        self.d: defer.Deferred = defer.Deferred(lambda d: self.cancel())
+        # Cancelling the request's Deferred resets the stream; the Deferred then fails with CancelledError.
+        self.d: defer.Deferred = defer.Deferred(lambda d: self._abandon())
 
     def cancel(self) -> None:
+        """The caller gives up on the stream (its body's stopProducing): reset it, end the body."""
+        if self._abandon():
+            self.fail(Failure(error.ConnectionAborted()))
+
+    def _abandon(self) -> bool:
         if self.closed:
-            return
+            return False
+        self.closed = True
         if self.id is None:
             self.conn._queued.remove(self)
-            self.closed = True
         else:
             self.conn._reset(self, ErrorCodes.CANCEL)
-        self.fail(Failure(error.ConnectionAborted()))
+        return True
 
     def fail(self, reason: Failure) -> None:
         self.closed = True

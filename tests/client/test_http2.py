@@ -192,3 +192,16 @@ def test_a_body_larger_than_the_flow_control_window_is_sent(h2client):
     blob = "x" * 300_000
     run(h2client.create(CONFIG_MAPS, _cm("big", ns, {"blob": blob})))
     assert run(h2client.get(CONFIG_MAPS, "big", ns))["data"]["blob"] == blob
+
+
+def test_cancelling_a_request_resets_its_stream_and_the_connection_goes_on(h2client):
+    """A cancelled request fails with CancelledError; the connection keeps serving the next ones."""
+    from twisted.internet.defer import CancelledError
+    run(h2client.get(NAMESPACES, "default"))
+    pending = Deferred.fromCoroutine(h2client.request("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=30"))
+    pending.cancel()
+    failures = []
+    pending.addErrback(failures.append)
+    assert failures and failures[0].check(CancelledError)
+    assert run(h2client.get(NAMESPACES, "default"))["metadata"]["name"] == "default"
+    assert h2client.h2.connections == 1 and not h2client.h2._conn._streams
