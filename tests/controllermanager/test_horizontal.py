@@ -233,8 +233,9 @@ def test_with_metrics_the_target_is_scaled_within_the_scale_up_limit(controllers
     assert run(client.get(DEPLOYMENTS, "api", namespace))["spec"]["replicas"] == 8
     hpa = run(client.get(HPAS, "api", namespace))
     assert (hpa["status"]["desiredReplicas"], _condition(hpa, "ScalingActive")["reason"]) == (8, "ValidMetricFound")
-    assert _condition(hpa, "ScalingActive")["message"] == \
-        "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)"
+    assert _condition(hpa, "ScalingActive")["message"] == ("the HPA was able to successfully calculate a replica "
+                                                          "count from cpu resource utilization (percentage of "
+                                                          "request)")
     assert _condition(hpa, "ScalingLimited")["reason"] == "DesiredWithinRange"
     assert hpa["status"]["currentMetrics"] == [{"type": "Resource", "resource": {
         "name": "cpu", "current": {"averageValue": "200m", "averageUtilization": 200}}}]
