@@ -287,18 +287,34 @@ class HorizontalController(QueueController):
         self.pods = self.informer(PODS)
         self.hpas.add_event_handler(on_add=self.enqueue, on_update=self._updated, on_delete=self._deleted)
         self._plurals: Dict[Tuple[str, str], str] = dict(_KNOWN_TARGETS)
+        # The selector of each HPA's target, for upstream's AmbiguousSelector check.
+        self._selectors: Dict[str, Optional[object]] = {}
 
     def rate_limiter(self, clock):
         return FixedIntervalRateLimiter(float(self.ctx.option("horizontal-pod-autoscaler-sync-period", SYNC_PERIOD)))
 
     def enqueue(self, obj: dict) -> None:
-        self.queue.add_rate_limited(meta_namespace_key(obj))
+        key = meta_namespace_key(obj)
+        self._selectors.setdefault(key, None)   # selects nothing until its target's scale is read
+        self.queue.add_rate_limited(key)
 
     def _updated(self, old: dict, new: dict) -> None:
         self.enqueue(new)
 
     def _deleted(self, hpa: dict) -> None:
-        self.core.forget(meta_namespace_key(hpa))
+        key = meta_namespace_key(hpa)
+        self.core.forget(key)
+        self._selectors.pop(key, None)
+
+    def _hpas_selecting(self, namespace: str, pods: list) -> List[str]:
+        """The keys of the HPAs of ``namespace`` whose last seen selector picks any of ``pods``, sorted."""
+        found = set()
+        for key, selector in self._selectors.items():
+            if selector is None or split_key(key)[0] != namespace:
+                continue
+            if any(selector.matches((p.get("metadata") or {}).get("labels") or {}) for p in pods):
+                found.add(key)
+        return sorted(found)
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
@@ -452,8 +468,17 @@ class HorizontalController(QueueController):
             set_condition(status, "ScalingActive", "False", "InvalidSelector", message, now)
             return 0, "", [], message
         namespace = hpa["metadata"]["namespace"]
+        key = meta_namespace_key(hpa)
+        if key in self._selectors:  # registered when the informer delivered it; gone once deleted
+            self._selectors[key] = selector
         pods = [p for p in self.pods.indexer.by_index("namespace", namespace)
                 if selector.matches((p.get("metadata") or {}).get("labels") or {})]
+        controlling = self._hpas_selecting(namespace, pods)
+        if len(controlling) > 1:
+            message = f"pods by selector {selector_text} are controlled by multiple HPAs: [{' '.join(controlling)}]"
+            self.recorder.event(hpa, "Warning", "AmbiguousSelector", message)
+            set_condition(status, "ScalingActive", "False", "AmbiguousSelector", message, now)
+            return 0, "", [], message
         replicas, metric_name, statuses = 0, "", []
         invalid, first_error, invalid_condition = 0, "", None
         for spec in specs:

@@ -188,7 +188,7 @@ def test_without_a_metrics_api_scaling_is_not_active(controllers, client, namesp
     eventually(lambda: ("FailedComputeMetricsReplicas",
                         f"invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric "
                         f"value: {cause}") in _events(client, namespace, "web"), timeout=30)
-    assert ("FailedGetResourceMetric", cause) in _events(client, namespace, "web")
+    eventually(lambda: ("FailedGetResourceMetric", cause) in _events(client, namespace, "web"), timeout=30)
     assert run(client.get(DEPLOYMENTS, "web", namespace))["spec"]["replicas"] == 2
 
 
@@ -240,3 +240,25 @@ def test_with_metrics_the_target_is_scaled_within_the_scale_up_limit(controllers
     assert hpa["status"]["currentMetrics"] == [{"type": "Resource", "resource": {
         "name": "cpu", "current": {"averageValue": "200m", "averageUtilization": 200}}}]
     assert hpa["status"].get("lastScaleTime")
+
+
+def test_two_hpas_selecting_the_same_pods_are_ambiguous(controllers, client, namespace):
+    """Two HPAs whose targets select the same pod: ScalingActive False AmbiguousSelector naming both."""
+    for name in ("one", "two"):
+        deployment = _deployment(name, namespace)
+        deployment["spec"]["selector"]["matchLabels"] = {"app": "shared"}
+        deployment["spec"]["template"]["metadata"]["labels"] = {"app": "shared"}
+        run(client.create(DEPLOYMENTS, deployment))
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                             "metadata": {"name": "shared-0", "namespace": namespace, "labels": {"app": "shared"}},
+                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    controllers("horizontal-pod-autoscaler-controller", horizontal_pod_autoscaler_sync_period=0.5)
+    run(client.create(HPAS, _hpa("one", namespace, "one")))
+    run(client.create(HPAS, _hpa("two", namespace, "two")))
+    message = f"pods by selector app=shared are controlled by multiple HPAs: [{namespace}/one {namespace}/two]"
+
+    def ambiguous(name):
+        condition = _condition(run(client.get(HPAS, name, namespace)), "ScalingActive")
+        return condition is not None and (condition["reason"], condition["message"]) == ("AmbiguousSelector", message)
+    eventually(lambda: ambiguous("one") and ambiguous("two"), timeout=30)
+    eventually(lambda: ("FailedComputeMetricsReplicas", message) in _events(client, namespace, "one"), timeout=30)
