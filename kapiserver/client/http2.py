@@ -9,8 +9,9 @@ What a caller may rely on:
   server does not speak h2 (ALPN chose http/1.1, or none): the caller then uses HTTP/1.1 for good.
 - One connection at a time. Requests beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS wait for a stream to
   close. A GOAWAY lets the streams it covers finish while new requests go to a new connection; a stream the
-  server never processed (above GOAWAY's last stream id, or reset with REFUSED_STREAM) is retried once on a
-  new connection. A lost connection fails its open streams (a watch's body ends with the error, so its
+  server never processed (above GOAWAY's last stream id, or reset with REFUSED_STREAM), and a GET whose
+  connection was lost before its response, are sent again on a new connection (at most twice). A lost
+  connection fails its other open streams (a watch's body ends with the error, so its
   reflector re-watches); the next request dials again.
 - Flow control: a 4 MiB stream window and a 1 GiB connection window (Go's transport defaults), received data
   acknowledged as it is consumed; request bodies are sent as the server's windows allow.
@@ -41,6 +42,7 @@ STREAM_WINDOW = 4 << 20          # Go's transportDefaultStreamFlow
 CONNECTION_WINDOW = 1 << 30      # Go's transportDefaultConnFlow
 READ_IDLE_TIMEOUT = 30.0         # client-go's http2 ReadIdleTimeout
 PING_TIMEOUT = 15.0              # client-go's http2 PingTimeout
+_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class H2Unprocessed(Exception):
@@ -206,7 +208,9 @@ class H2ClientProtocol(protocol.Protocol):
         self._cancel_timers()
         lost = Failure(H2ConnectionLost(f"HTTP/2 connection lost: {reason.getErrorMessage() if reason else ''}"))
         for stream in list(self._streams.values()) + list(self._queued):
-            stream.fail(lost if stream.id is not None else Failure(H2Unprocessed("connection lost")))
+            # Not sent yet, or a read the server had not answered (net/http replays those): send it again.
+            replayable = stream.id is None or (stream.response is None and stream.request[0] in _REPLAYABLE)
+            stream.fail(Failure(H2Unprocessed("connection lost")) if replayable else lost)
         self._streams.clear()
         self._queued.clear()
         if not self.ready.called:

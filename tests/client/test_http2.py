@@ -205,3 +205,18 @@ def test_cancelling_a_request_resets_its_stream_and_the_connection_goes_on(h2cli
     assert failures and failures[0].check(CancelledError)
     assert run(h2client.get(NAMESPACES, "default"))["metadata"]["name"] == "default"
     assert h2client.h2.connections == 1 and not h2client.h2._conn._streams
+
+
+def test_an_apiserver_restart_ends_the_watch_and_the_client_reconnects(secure, h2client):
+    """The apiserver stopping ends an open watch; once it is back the same Client dials a new connection.
+    (Last in this module: it restarts the module's apiserver.)"""
+    run(h2client.get(NAMESPACES, "default"))
+    watch = h2client.watch(NAMESPACES, lambda t, o: None, timeout_seconds=60)
+    run_until(lambda: watch._stream is not None)
+    secure.stop()
+    ended = []
+    watch.done.addBoth(ended.append)
+    run_until(lambda: bool(ended), timeout=20)
+    secure.start()
+    assert run(h2client.get(NAMESPACES, "default"))["metadata"]["name"] == "default"
+    assert h2client.h2.connections == 2 and h2client.protocol == "h2"
