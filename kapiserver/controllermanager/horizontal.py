@@ -388,7 +388,7 @@ class HorizontalController(QueueController):
             proposal, metric_name, metric_statuses, error = await self._replicas_for_metrics(
                 hpa, scale, current, now)
             if error is not None:
-                self._set_status(hpa, current, status.get("desiredReplicas", current), metric_statuses, False,
+                self._set_status(hpa, current, status.get("desiredReplicas", 0), metric_statuses, False,
                                  now)
                 await self._write_status(hpa, old_status)
                 self.recorder.event(hpa, "Warning", "FailedComputeMetricsReplicas", error)
@@ -416,7 +416,7 @@ class HorizontalController(QueueController):
                                     f"New size: {desired}; reason: {rescale_reason}; error: {e.message}")
                 set_condition(status, "AbleToScale", "False", "FailedUpdateScale",
                               f"the HPA controller was unable to update the target scale: {e.message}", now)
-                self._set_status(hpa, current, status.get("desiredReplicas", current), metric_statuses, False, now)
+                self._set_status(hpa, current, status.get("desiredReplicas", 0), metric_statuses, False, now)
                 await self._write_status(hpa, old_status)
                 raise RuntimeError(f"failed to rescale {reference}: {e.message}") from None
             set_condition(status, "AbleToScale", "True", "SucceededRescale",

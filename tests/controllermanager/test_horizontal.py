@@ -262,3 +262,24 @@ def test_two_hpas_selecting_the_same_pods_are_ambiguous(controllers, client, nam
         return condition is not None and (condition["reason"], condition["message"]) == ("AmbiguousSelector", message)
     eventually(lambda: ambiguous("one") and ambiguous("two"), timeout=30)
     eventually(lambda: ("FailedComputeMetricsReplicas", message) in _events(client, namespace, "one"), timeout=30)
+
+
+def test_kubectl_autoscale_and_describe(controllers, kubectl, client, namespace):
+    """kubectl autoscale makes an HPA the controller reconciles; kubectl get shows the unknown CPU and
+    kubectl describe the conditions and events of a cluster without metrics API."""
+    kubectl("create", "deployment", "web", "--image=busybox", "-n", namespace)
+    kubectl("autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=5", "-n", namespace)
+    controllers("horizontal-pod-autoscaler-controller", horizontal_pod_autoscaler_sync_period=0.5)
+    eventually(lambda: (_condition(run(client.get(HPAS, "web", namespace)), "ScalingActive") or {}).get("reason")
+               == "FailedGetResourceMetric", timeout=30)
+    eventually(lambda: "FailedComputeMetricsReplicas" in {r for r, _ in _events(client, namespace, "web")},
+               timeout=30)
+    listed = kubectl("get", "hpa", "web", "-n", namespace).stdout
+    assert "cpu: <unknown>/50%" in listed and "Deployment/web" in listed, listed
+    described = " ".join(kubectl("describe", "hpa", "web", "-n", namespace).stdout.split())
+    assert "AbleToScale True SucceededGetScale the HPA controller was able to get the target's current scale" \
+        in described, described
+    assert "ScalingActive False FailedGetResourceMetric the HPA was unable to compute the replica count: failed " \
+        "to get cpu utilization" in described, described
+    assert "Warning FailedComputeMetricsReplicas" in described and "resource cpu on pods (as a percentage of " \
+        "request): <unknown> / 50%" in described, described
