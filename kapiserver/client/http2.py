@@ -242,9 +242,20 @@ class H2ClientProtocol(protocol.Protocol):
     def _start_queued(self) -> None:
         limit = self.conn.remote_settings.max_concurrent_streams
         while self._queued and self.usable and self.conn.open_outbound_streams < limit:
+            try:
+                stream_id = self.conn.get_next_available_stream_id()
+            except h2.exceptions.NoAvailableStreamIDError:
+                # 2^31 streams used up: this connection ends when its streams do; the rest go to a new one.
+                self.usable = False
+                self._going_away = True
+                for stream in self._queued:
+                    stream.fail(Failure(H2Unprocessed("stream ids exhausted")))
+                self._queued.clear()
+                self._close_if_drained()
+                break
             stream = self._queued.pop(0)
             method, path, headers, body = stream.request
-            stream.id = self.conn.get_next_available_stream_id()
+            stream.id = stream_id
             request_headers = [(":method", method), (":scheme", "https"), (":authority", self.authority),
                                (":path", path), *headers]
             if body:

@@ -207,6 +207,16 @@ def test_cancelling_a_request_resets_its_stream_and_the_connection_goes_on(h2cli
     assert h2client.h2.connections == 1 and not h2client.h2._conn._streams
 
 
+def test_exhausted_stream_ids_move_requests_to_a_new_connection(h2client):
+    """Once a connection has used its 2^31 stream ids, requests go to a new one and the old one closes."""
+    run(h2client.get(NAMESPACES, "default"))
+    first = h2client.h2._conn
+    first.conn.highest_outbound_stream_id = 2 ** 31 - 1
+    assert run(h2client.get(NAMESPACES, "default"))["metadata"]["name"] == "default"
+    assert h2client.h2.connections == 2 and h2client.h2._conn is not first
+    run_until(lambda: first.lost.called)
+
+
 def test_an_apiserver_restart_ends_the_watch_and_the_client_reconnects(secure, h2client):
     """The apiserver stopping ends an open watch; once it is back the same Client dials a new connection.
     (Last in this module: it restarts the module's apiserver.)"""
