@@ -4,6 +4,7 @@ SharedInformerFactory).  Handlers run on the reactor, in order; they should only
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -37,7 +38,7 @@ class _Handler:
 class SharedInformer:
     def __init__(self, client: Client, resource: Resource, clock, namespace: Optional[str] = None,
                  label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 default_resync: float = 0, random=None):
+                 default_resync: float = 0, random=None, watch_list: bool = False):
         self.resource = resource
         self.clock = clock
         self.indexer = Indexer(meta_namespace_key)
@@ -47,7 +48,7 @@ class SharedInformer:
         self._sync_waiters: List[Deferred] = []
         self._started = False
         self.reflector = Reflector(client, resource, self._replace, self._event, clock, namespace,
-                                   label_selector, field_selector, random=random)
+                                   label_selector, field_selector, random=random, use_watch_list=watch_list)
 
     # -- the public side -------------------------------------------------------------------------------
     def add_event_handler(self, on_add: Callable[[dict], None] = None,
@@ -152,7 +153,14 @@ def _fired() -> Deferred:
 class SharedInformerFactory:
     """The informers of one process: ``informer(resource, ...)`` gives every caller the same one."""
 
-    def __init__(self, client: Client, clock=None, resync_period: float = 0, random=None):
+    def __init__(self, client: Client, clock=None, resync_period: float = 0, random=None,
+                 watch_list: Optional[bool] = None):
+        """``watch_list``: reflectors sync by watch-list (sendInitialEvents) rather than list+watch; None
+        reads the environment variable KUBE_FEATURE_WatchListClient ("true"/"false", client-go's way to set
+        its feature gates), off when unset, as in upstream 1.32."""
+        if watch_list is None:
+            watch_list = os.environ.get("KUBE_FEATURE_WatchListClient", "").lower() == "true"
+        self.watch_list = watch_list
         if clock is None:
             from twisted.internet import reactor as clock
         self.client = client
@@ -168,7 +176,7 @@ class SharedInformerFactory:
         informer = self._informers.get(key)
         if informer is None:
             informer = SharedInformer(self.client, resource, self.clock, namespace, label_selector, field_selector,
-                                      self.resync_period, self.random)
+                                      self.resync_period, self.random, self.watch_list)
             self._informers[key] = informer
             if self._started:
                 informer.start()

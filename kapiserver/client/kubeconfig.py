@@ -51,10 +51,14 @@ class KubeconfigTLS:
         self.client = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key) if cert and key else None
         self.insecure = insecure
 
-    def creatorForNetloc(self, hostname, port):
+    def creatorForNetloc(self, hostname, port, protocols=None):
+        """The TLS options for ``hostname``; ``protocols`` (e.g. [b"h2", b"http/1.1"]) are offered by ALPN."""
         from twisted.internet import ssl
         if self.insecure:
             return ssl.CertificateOptions(verify=False, privateKey=self.client and self.client.privateKey.original,
-                                          certificate=self.client and self.client.original)
-        return ssl.optionsForClientTLS(hostname.decode("ascii"), trustRoot=self.trust,
-                                       clientCertificate=self.client)
+                                          certificate=self.client and self.client.original,
+                                          acceptableProtocols=protocols)
+        if isinstance(hostname, bytes):
+            hostname = hostname.decode("ascii")
+        return ssl.optionsForClientTLS(hostname, trustRoot=self.trust, clientCertificate=self.client,
+                                       acceptableProtocols=protocols)

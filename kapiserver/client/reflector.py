@@ -1,7 +1,15 @@
 """client-go's reflector: list a resource, then watch it from the list's resourceVersion; re-watch from the
 last resourceVersion seen when a watch ends, relist when the server says it is too old (410), back off on
 failures.  What it reads goes to two callbacks: ``replace(items, resourceVersion)`` after each list and
-``event(type, object)`` for each watch event."""
+``event(type, object)`` for each watch event.
+
+With ``use_watch_list`` (client-go's WatchListClient feature), the list is a watch instead: resourceVersion
+as last synced, ``sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true``; the
+initial ADDED events gather in a temporary store until the BOOKMARK annotated
+``k8s.io/initial-events-end: "true"``, which replaces the store at the bookmark's resourceVersion, and the same
+stream then goes on as the watch. When the server refuses such a watch (a 4xx Status other than 410/429:
+an older server forbids resourceVersionMatch without resourceVersion), the reflector lists and watches as
+before and does not ask again; when the stream ends before that bookmark, that round falls back to a list."""
 
 from __future__ import annotations
 
@@ -53,7 +61,7 @@ class Reflector:
     def __init__(self, client: Client, resource: Resource, replace: Callable[[list, str], None],
                  event: Callable[[str, dict], None], clock, namespace: Optional[str] = None,
                  label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 random: Callable[[], float] = None, page_size: int = PAGE_SIZE):
+                 random: Callable[[], float] = None, page_size: int = PAGE_SIZE, use_watch_list: bool = False):
         self.client = client
         self.resource = resource
         self.replace = replace
@@ -64,6 +72,8 @@ class Reflector:
         self.field_selector = field_selector
         self.random = random or _random.random
         self.page_size = page_size
+        self.use_watch_list = use_watch_list
+        self.watch_list_refused = False
         self.backoff = Backoff(clock, random=self.random)
         self.last_sync_resource_version = ""
         self._running = False
@@ -96,11 +106,20 @@ class Reflector:
         relist = True
         while self._running:
             try:
-                if relist:
-                    await self._list()
-                    relist = False
                 started = self.clock.seconds()
-                await self._watch_once()
+                if relist and self.use_watch_list and not self.watch_list_refused:
+                    synced = await self._watch_list()
+                    relist = False
+                    if not synced:
+                        if self._running:
+                            await self._list()
+                        continue
+                else:
+                    if relist:
+                        await self._list()
+                        relist = False
+                    started = self.clock.seconds()
+                    await self._watch_once()
                 if self._running and self.clock.seconds() - started < 1:
                     # A watch that ends at once (a server shutting down) is not retried in a tight loop.
                     await self._pause(self.backoff.next())
@@ -158,6 +177,54 @@ class Reflector:
             await self._watch.done
         finally:
             self._watch = None
+
+    async def _watch_list(self) -> bool:
+        """The list as a watch stream (then the watch itself); whether the initial-events-end bookmark came."""
+        from .cache import meta_namespace_key
+        initial: dict = {}
+        synced = [False]
+        kind, api_version = self.resource.kind, self.resource.api_version
+
+        def on_event(event_type: str, obj: dict) -> None:
+            if synced[0]:
+                self._event(event_type, obj)
+                return
+            meta = obj.get("metadata") or {}
+            if event_type == "BOOKMARK":
+                if (meta.get("annotations") or {}).get("k8s.io/initial-events-end") == "true":
+                    synced[0] = True
+                    version = meta.get("resourceVersion", "")
+                    items = list(initial.values())
+                    for item in items:
+                        item.setdefault("kind", kind)
+                        item.setdefault("apiVersion", api_version)
+                    self.last_sync_resource_version = version
+                    self.replace(items, version)
+                return
+            if event_type == "DELETED":
+                initial.pop(meta_namespace_key(obj), None)
+            else:
+                initial[meta_namespace_key(obj)] = obj
+
+        timeout = int(MIN_WATCH_TIMEOUT * (1 + self.random()))
+        self._watch = self.client.watch(self.resource, on_event, self.namespace, self.last_sync_resource_version,
+                                        self.label_selector, self.field_selector, allow_bookmarks=True,
+                                        timeout_seconds=timeout, send_initial_events=True)
+        try:
+            await self._watch.done
+        except APIError as e:
+            if synced[0] or e.code in (410, 429) or e.code < 400 or e.code >= 500:
+                raise
+            log.info("{resource}: the server refused a watch-list ({code} {message}); listing instead",
+                     resource=self.resource, code=e.code, message=e.message)
+            self.watch_list_refused = True
+            return False
+        finally:
+            self._watch = None
+        if not synced[0] and self._running:
+            log.info("{resource}: the watch-list ended before its initial-events-end bookmark; listing instead",
+                     resource=self.resource)
+        return synced[0]
 
     def _event(self, kind: str, obj: dict) -> None:
         version = (obj.get("metadata") or {}).get("resourceVersion")

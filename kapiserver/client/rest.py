@@ -1,9 +1,14 @@
-"""REST calls to the API server over HTTP(S) with JSON, and watches read as a stream of events."""
+"""REST calls to the API server over HTTP(S) with JSON, and watches read as a stream of events.
+
+Over TLS, a Client offers h2 by ALPN and, when the server takes it, sends every request and watch as a stream
+of one HTTP/2 connection (kapiserver.client.http2), as client-go does; otherwise, or with ``http2=False`` (or
+the environment variable DISABLE_HTTP2 set, client-go's switch), it uses a pool of HTTP/1.1 connections."""
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from treq.client import HTTPClient
@@ -15,6 +20,7 @@ from twisted.web.http_headers import Headers
 
 from ..machinery.errors import StatusError
 from ..version import KUBERNETES_GIT_VERSION
+from .http2 import H2Pool
 from .kubeconfig import KubeconfigTLS, load_kubeconfig
 from .resources import Resource
 
@@ -64,7 +70,7 @@ class Client:
     ``watch``.  Every call is a coroutine on the reactor."""
 
     def __init__(self, server: str, headers: Optional[dict] = None, reactor=None, tls=None,
-                 user_agent: Optional[str] = None, max_connections: int = 16):
+                 user_agent: Optional[str] = None, max_connections: int = 16, http2: Optional[bool] = None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -79,23 +85,50 @@ class Client:
             Agent(reactor, pool=self.pool)
         self.agent = agent
         self.http = HTTPClient(agent)
+        if http2 is None:
+            http2 = not os.environ.get("DISABLE_HTTP2")
+        self.h2: Optional[H2Pool] = None
+        if http2 and self.server.startswith("https://"):
+            self.h2 = _h2_pool(reactor, self.server, tls)
+
+    @property
+    def protocol(self) -> str:
+        """"h2" while requests go over HTTP/2 (or may, before the first handshake), else "http/1.1"."""
+        return "h2" if self.h2 is not None and self.h2.supported is not False else "http/1.1"
 
     def close(self) -> Deferred:
-        """Close the idle connections (a watch in progress is cancelled by its owner)."""
-        return self.pool.closeCachedConnections()
+        """Close the idle connections and the HTTP/2 one (a watch in progress is cancelled by its owner)."""
+        from twisted.internet.defer import gatherResults
+        closing = [self.pool.closeCachedConnections()]
+        if self.h2 is not None:
+            closing.append(self.h2.close())
+        return gatherResults(closing)
+
+    async def _send(self, method: str, path: str, headers: dict, data: Optional[bytes]):
+        """The response to ``method path`` (path with its query): an H2Response, or an IResponse of HTTP/1.1
+        when the server does not speak h2 (and from then on)."""
+        if self.h2 is not None:
+            h2_headers = [(k.lower(), v) for k, v in headers.items()]
+            response = await self.h2.request(method, path, h2_headers, data or b"")
+            if response is not None:
+                return response
+            log.info("{server} does not offer HTTP/2; using HTTP/1.1", server=self.server)
+            self.h2 = None
+        return await self.agent.request(method.encode(), (self.server + path).encode(),
+                                        Headers({k: [v] for k, v in headers.items()}),
+                                        _body(data))
 
     # -- plain requests ------------------------------------------------------------------------------
     async def request(self, method: str, path: str, body=None, query=None, content_type="application/json"):
-        url = self.server + path
         if query:
-            url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+            path += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
         headers = dict(self.headers)
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else orjson.dumps(body)
             headers["Content-Type"] = content_type
-        response = await self.http.request(method, url, data=data, headers=headers)
-        decoded = _decode(await response.content())
+        response = await self._send(method, path, headers, data)
+        decoded = _decode(await _content(response))
         if response.code >= 400:
             if not isinstance(decoded, dict):
                 decoded = {"message": decoded, "code": response.code}
@@ -144,26 +177,28 @@ class Client:
     # -- watch ---------------------------------------------------------------------------------------
     def watch(self, resource: Resource, on_event: Callable[[str, dict], None], namespace: Optional[str] = None,
               resource_version: Optional[str] = None, label_selector=None, field_selector=None,
-              allow_bookmarks: bool = True, timeout_seconds: Optional[int] = None) -> "Watch":
-        query = {"watch": "true", "resourceVersion": resource_version, "labelSelector": label_selector,
+              allow_bookmarks: bool = True, timeout_seconds: Optional[int] = None,
+              send_initial_events: bool = False) -> "Watch":
+        """A watch; ``send_initial_events`` asks for a watch-list (resourceVersionMatch=NotOlderThan)."""
+        query = {"watch": "true", "resourceVersion": resource_version or None, "labelSelector": label_selector,
                  "fieldSelector": field_selector, "allowWatchBookmarks": "true" if allow_bookmarks else None,
                  "timeoutSeconds": timeout_seconds}
-        url = self.server + resource.path(namespace) + "?" + urlencode(
-            {k: v for k, v in query.items() if v is not None})
-        return Watch(self, url, on_event)
+        if send_initial_events:
+            query.update(sendInitialEvents="true", resourceVersionMatch="NotOlderThan")
+        path = resource.path(namespace) + "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        return Watch(self, path, on_event)
 
 
 class Watch:
     """One watch request: ``on_event(type, object)`` per event; ``done`` fires when the stream ends (errbacks
     with APIError when the server refused the watch, or a 410 ERROR event ended it); ``cancel()`` ends it."""
 
-    def __init__(self, client: Client, url: str, on_event):
+    def __init__(self, client: Client, path: str, on_event):
         self.on_event = on_event
         self.done: Deferred = Deferred()
         self._stream: Optional[_EventStream] = None
         self._cancelled = False
-        headers = Headers({k: [v] for k, v in client.headers.items()})
-        self._request = client.agent.request(b"GET", url.encode(), headers)
+        self._request = Deferred.fromCoroutine(client._send("GET", path, dict(client.headers), None))
         self._request.addCallbacks(self._response, self._failed)
 
     def cancel(self) -> None:
@@ -273,12 +308,45 @@ class _EventStream(protocol.Protocol):
         self.watch._ended(error)
 
 
-def client_from_kubeconfig(path: str, reactor=None, user_agent: Optional[str] = None) -> Client:
+def _body(data: Optional[bytes]):
+    if data is None:
+        return None
+    from twisted.web.client import FileBodyProducer
+    from io import BytesIO
+    return FileBodyProducer(BytesIO(data))
+
+
+def _content(response) -> Deferred:
+    """The whole body of an H2Response or of a twisted.web IResponse."""
+    if hasattr(response, "content"):
+        return response.content()
+    import treq
+    return treq.content(response)
+
+
+def _h2_pool(reactor, server: str, tls) -> Optional[H2Pool]:
+    """The HTTP/2 connection of a Client of ``server`` (https), offering h2 and http/1.1 by ALPN."""
+    parts = urlsplit(server)
+    host, port = parts.hostname, parts.port or 443
+    protocols = [b"h2", b"http/1.1"]
+    if tls is None:
+        from twisted.internet import ssl
+        creator = ssl.optionsForClientTLS(host, acceptableProtocols=protocols)
+    elif isinstance(tls, KubeconfigTLS):
+        creator = tls.creatorForNetloc(host, port, protocols)
+    else:
+        return None  # another TLS policy: no way to ask it for ALPN
+    return H2Pool(reactor, host, port, creator)
+
+
+def client_from_kubeconfig(path: str, reactor=None, user_agent: Optional[str] = None,
+                           http2: Optional[bool] = None) -> Client:
     config = load_kubeconfig(path)
     tls = None
     if config["server"].startswith("https://"):
         tls = KubeconfigTLS(config["ca"], config["cert"], config["key"], config["insecure"])
-    return Client(config["server"], config["headers"], reactor=reactor, tls=tls, user_agent=user_agent)
+    return Client(config["server"], config["headers"], reactor=reactor, tls=tls, user_agent=user_agent,
+                  http2=http2)
 
 
 def loopback_client(url: str, reactor=None, user_agent: Optional[str] = None, token: Optional[str] = None) -> Client:

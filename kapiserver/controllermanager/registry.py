@@ -51,6 +51,9 @@ CONTROLLERS: Dict[str, str] = {
     "persistentvolume-protection-controller": "pvprotection:start_pv_protection_controller",
     "ephemeral-volume-controller": "ephemeralvolume:start_ephemeral_volume_controller",
 
+    # -- autoscaling
+    "horizontal-pod-autoscaler-controller": "horizontal:start_horizontal_pod_autoscaler_controller",
+
 }
 # Upstream's older names for its controllers, still accepted by --controllers.
 ALIASES: Dict[str, str] = {

@@ -11,7 +11,9 @@ from ..flags import PflagOptions
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
 DURATIONS = (*LEADER_ELECTION_DURATIONS, "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
              "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
-             "namespace-sync-period", "horizontal-pod-autoscaler-sync-period", "endpoint-updates-batch-period",
+             "namespace-sync-period", "horizontal-pod-autoscaler-sync-period",
+             "horizontal-pod-autoscaler-downscale-stabilization", "horizontal-pod-autoscaler-cpu-initialization-period",
+             "horizontal-pod-autoscaler-initial-readiness-delay", "endpoint-updates-batch-period",
              "endpointslice-updates-batch-period", "mirroring-endpointslice-updates-batch-period",
              "pvclaimbinder-sync-period")
 INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concurrent-rc-syncs",
@@ -23,7 +25,8 @@ INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concu
             "concurrent-horizontal-pod-autoscaler-syncs", "terminated-pod-gc-threshold",
             "large-cluster-size-threshold", "max-endpoints-per-slice", "mirroring-max-endpoints-per-subset",
             "concurrent-ephemeralvolume-syncs")
-FLOATS = ("node-eviction-rate", "secondary-node-eviction-rate", "unhealthy-zone-threshold")
+FLOATS = ("node-eviction-rate", "secondary-node-eviction-rate", "unhealthy-zone-threshold",
+          "horizontal-pod-autoscaler-tolerance")
 
 
 class Options(PflagOptions):
@@ -88,6 +91,14 @@ class Options(PflagOptions):
         ["resource-quota-sync-period", None, "5m", "How often quota usage is recalculated."],
         ["namespace-sync-period", None, "5m", "How often namespace lifecycle is resynced."],
         ["horizontal-pod-autoscaler-sync-period", None, "15s", "How often HPAs are synced."],
+        ["horizontal-pod-autoscaler-downscale-stabilization", None, "5m0s",
+         "How far back the highest recommendation is kept before scaling down (HPAs without behavior)."],
+        ["horizontal-pod-autoscaler-tolerance", None, "0.1",
+         "The minimum change of the usage ratio from 1.0 that makes the autoscaler scale."],
+        ["horizontal-pod-autoscaler-cpu-initialization-period", None, "5m0s",
+         "After a pod starts, how long its CPU samples are skipped unless it is ready and the sample is newer."],
+        ["horizontal-pod-autoscaler-initial-readiness-delay", None, "30s",
+         "After a pod starts, how long readiness changes count as initial readiness."],
     ]
 
     boolean_parameters = BOOLEAN_PARAMETERS

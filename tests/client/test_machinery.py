@@ -156,8 +156,9 @@ class ScriptedClient:
         return answer
 
     def watch(self, resource, on_event, namespace=None, resource_version=None, label_selector=None,
-              field_selector=None, allow_bookmarks=True, timeout_seconds=None):
+              field_selector=None, allow_bookmarks=True, timeout_seconds=None, send_initial_events=False):
         watch = _FakeWatch(on_event, resource_version, timeout_seconds)
+        watch.send_initial_events = send_initial_events
         self.watches.append(watch)
         return watch
 
@@ -201,6 +202,68 @@ def test_reflector_lists_watches_rewatches_and_relists_on_410():
     assert len(client.listed) == 2
     assert seen[3:] == [("update", "a"), ("delete", "b"), ("delete", "c")]
     assert client.watches[2].resource_version == "20"
+    informer.stop()
+
+
+def _initial_events_end(rv):
+    return {"kind": "Pod", "metadata": {"resourceVersion": rv,
+                                        "annotations": {"k8s.io/initial-events-end": "true"}}}
+
+
+def test_watch_list_syncs_at_the_initial_events_end_bookmark_and_goes_on_watching():
+    """With watch_list, the store is replaced once the annotated bookmark comes, and the stream is the watch."""
+    clock = Clock()
+    client = ScriptedClient([])
+    informer = SharedInformer(client, PODS, clock, random=lambda: 0.5, watch_list=True)
+    seen = []
+    informer.add_event_handler(lambda o: seen.append(("add", o["metadata"]["name"])),
+                               lambda old, new: seen.append(("update", new["metadata"]["name"])),
+                               lambda o: seen.append(("delete", o["metadata"]["name"])))
+    informer.start()
+    watch = client.watches[0]
+    assert watch.send_initial_events and watch.resource_version == "" and client.listed == []
+    watch.on_event("ADDED", _pod("a", rv="3"))
+    watch.on_event("ADDED", _pod("b", rv="4"))
+    watch.on_event("BOOKMARK", {"kind": "Pod", "metadata": {"resourceVersion": "5"}})  # a plain bookmark
+    assert not informer.has_synced() and seen == []
+    watch.on_event("BOOKMARK", _initial_events_end("6"))
+    assert informer.has_synced() and seen == [("add", "a"), ("add", "b")]
+    assert informer.last_sync_resource_version == "6"
+    watch.on_event("MODIFIED", _pod("a", rv="7"))
+    assert seen[-1] == ("update", "a")
+    clock.advance(5)
+    watch.done.callback(None)       # then re-watches from the last version, without initial events
+    assert client.watches[1].resource_version == "7" and not client.watches[1].send_initial_events
+    assert client.listed == []
+    informer.stop()
+
+
+def test_watch_list_refused_falls_back_to_list_and_watch_for_good():
+    """A server refusing the watch-list (400) gets a list then a watch, and no watch-list again."""
+    clock = Clock()
+    client = ScriptedClient([_list("10", _pod("a")), _list("20", _pod("a"))])
+    informer = SharedInformer(client, PODS, clock, random=lambda: 0.5, watch_list=True)
+    informer.start()
+    client.watches[0].done.errback(APIError(400, {"reason": "BadRequest", "message": "resourceVersionMatch "
+                                                  "is forbidden unless resourceVersion is provided"}))
+    assert informer.has_synced() and len(client.listed) == 1
+    assert client.watches[1].resource_version == "10" and not client.watches[1].send_initial_events
+    client.watches[1].done.errback(APIError(410, {"reason": "Expired", "message": "too old"}))
+    assert len(client.listed) == 2 and not client.watches[2].send_initial_events
+    informer.stop()
+
+
+def test_watch_list_without_its_bookmark_falls_back_to_a_list():
+    """A watch-list stream that ends before the initial-events-end bookmark is followed by a list."""
+    clock = Clock()
+    client = ScriptedClient([_list("10", _pod("a"))])
+    informer = SharedInformer(client, PODS, clock, random=lambda: 0.5, watch_list=True)
+    informer.start()
+    client.watches[0].on_event("ADDED", _pod("a", rv="3"))
+    client.watches[0].done.callback(None)
+    assert informer.has_synced() and len(client.listed) == 1
+    assert client.watches[1].resource_version == "10" and not client.watches[1].send_initial_events
+    assert not informer.reflector.watch_list_refused
     informer.stop()
 
 

@@ -1,5 +1,7 @@
 """The client against a real apiserver: REST calls, errors as Status, watches, informers, events, leases."""
 
+import pytest
+
 from kapiserver.client.events import EventRecorder
 from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.leaderelection import LeaderElector, LeaseClient
@@ -69,10 +71,19 @@ def test_watch_refused_errbacks_with_the_status(client):
     assert failures and (failures[0].value.code, failures[0].value.reason) == (400, "BadRequest")
 
 
-def test_informer_syncs_and_follows_changes(client):
+@pytest.mark.parametrize("watch_list", [False, True], ids=["list-watch", "watch-list"])
+def test_informer_syncs_and_follows_changes(client, watch_list):
+    """An informer syncs (by list+watch, or by watch-list when asked) and follows creates, updates, deletes."""
     ns = _namespace(client)
     run(client.create(CONFIG_MAPS, _cm("before", ns)))
-    factory = SharedInformerFactory(client)
+    lists = []
+    real_list = client.list
+
+    async def counted_list(*args, **kwargs):
+        lists.append(args)
+        return await real_list(*args, **kwargs)
+    client.list = counted_list
+    factory = SharedInformerFactory(client, watch_list=watch_list)
     informer = factory.informer(CONFIG_MAPS, namespace=ns, label_selector="test=client")
     assert factory.informer(CONFIG_MAPS, namespace=ns, label_selector="test=client") is informer
     seen = []
@@ -95,6 +106,8 @@ def test_informer_syncs_and_follows_changes(client):
         late = []
         informer.add_event_handler(on_add=lambda o: late.append(o["metadata"]["name"]))
         assert late == ["after"]
+        # The watch-list was accepted: no list request at all.
+        assert (lists == []) == watch_list and not informer.reflector.watch_list_refused
     finally:
         factory.stop()
 

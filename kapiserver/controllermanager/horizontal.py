@@ -1,0 +1,570 @@
+"""horizontal-pod-autoscaler-controller (pkg/controller/podautoscaler/horizontal.go): every HPA (autoscaling/v2)
+is reconciled when it changes and every --horizontal-pod-autoscaler-sync-period (15 s) after:
+
+1. the target's ``scale`` subresource is read (AbleToScale False/FailedGetScale when it cannot be);
+2. the replica count is computed from the metrics: Resource and ContainerResource metrics through the
+   resource metrics API (metrics.k8s.io, replicacalculator.py), the largest proposal winning; any other
+   metric type is reported invalid. With no metrics API, ScalingActive is False with FailedGetResourceMetric
+   and upstream's message, and the Warning events FailedGetResourceMetric and FailedComputeMetricsReplicas;
+3. the count is normalized: without ``behavior``, the highest recommendation of the last 5 minutes
+   (--horizontal-pod-autoscaler-downscale-stabilization) and a scale-up limit of max(2x, 4); with
+   ``behavior``, the stabilization windows of scaleUp/scaleDown and their rate policies (Pods/Percent per
+   period, selectPolicy Max/Min/Disabled) over the scale events this controller made; then min/max;
+   conditions AbleToScale and ScalingLimited say why (ScaleDownStabilized, TooManyReplicas, ScaleUpLimit...);
+4. a changed count is written to ``scale`` (SuccessfulRescale / FailedRescale events), and the status
+   (currentReplicas, desiredReplicas, currentMetrics, lastScaleTime, conditions) is written when it changed.
+
+``DecisionCore`` holds step 3 and the recommendations/scale events, driven by ``now`` only, so it is tested
+without a reactor.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..client.cache import meta_namespace_key, split_key
+from ..client.resources import PODS, Resource
+from ..client.rest import APIError
+from ..machinery import meta
+from ..machinery.selectors import parse_label_selector
+from .context import ControllerContext, QueueController
+from .replicacalculator import (ReplicaCalculationError, ResourceMetricsClient, milli_quantity, milli_value,
+                                raw_resource_replicas, resource_replicas)
+
+HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+SYNC_PERIOD = 15.0
+DOWNSCALE_STABILIZATION = 300.0
+SCALE_UP_LIMIT_FACTOR = 2.0
+SCALE_UP_LIMIT_MINIMUM = 4.0
+
+# Targets whose plural we know without discovery.
+_KNOWN_TARGETS = {("apps", "Deployment"): "deployments", ("apps", "ReplicaSet"): "replicasets",
+                  ("apps", "StatefulSet"): "statefulsets", ("", "ReplicationController"): "replicationcontrollers"}
+
+
+def set_condition(status: dict, type_: str, value: str, reason: str, message: str, now: float) -> None:
+    """Set one condition; lastTransitionTime changes only when the status does (upstream's setConditionInList)."""
+    conditions = status.setdefault("conditions", [])
+    for condition in conditions:
+        if condition.get("type") == type_:
+            if condition.get("status") != value:
+                condition["lastTransitionTime"] = meta.rfc3339(now)
+            condition.update(status=value, reason=reason, message=message)
+            return
+    conditions.append({"type": type_, "status": value, "lastTransitionTime": meta.rfc3339(now), "reason": reason,
+                       "message": message})
+
+
+def _default_rules(rules: Optional[dict], up: bool) -> dict:
+    rules = dict(rules or {})
+    if not rules.get("policies"):
+        rules["policies"] = [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                             {"type": "Percent", "value": 100, "periodSeconds": 15}] if up else \
+            [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+    rules.setdefault("selectPolicy", "Max")
+    if rules.get("stabilizationWindowSeconds") is None:
+        rules["stabilizationWindowSeconds"] = 0 if up else int(DOWNSCALE_STABILIZATION)
+    return rules
+
+
+@dataclass
+class _ScaleEvent:
+    change: int
+    timestamp: float
+    outdated: bool = False
+
+
+@dataclass
+class DecisionCore:
+    """Recommendations and scale events per HPA key, and upstream's normalization rules."""
+    downscale_stabilization: float = DOWNSCALE_STABILIZATION
+    recommendations: Dict[str, List[Tuple[int, float]]] = field(default_factory=dict)
+    scale_up_events: Dict[str, List[_ScaleEvent]] = field(default_factory=dict)
+    scale_down_events: Dict[str, List[_ScaleEvent]] = field(default_factory=dict)
+
+    def forget(self, key: str) -> None:
+        for table in (self.recommendations, self.scale_up_events, self.scale_down_events):
+            table.pop(key, None)
+
+    def record_initial(self, key: str, current: int, now: float) -> None:
+        self.recommendations.setdefault(key, [(current, now)])
+
+    # -- without behavior --------------------------------------------------------------------------
+    def normalize(self, key: str, status: dict, current: int, desired: int, min_replicas: int,
+                  max_replicas: int, now: float) -> int:
+        stabilized = self._stabilize(key, desired, now)
+        if stabilized != desired:
+            set_condition(status, "AbleToScale", "True", "ScaleDownStabilized",
+                          "recent recommendations were higher than current one, applying the highest recent "
+                          "recommendation", now)
+        else:
+            set_condition(status, "AbleToScale", "True", "ReadyForNewScale",
+                          "recommended size matches current size", now)
+        scale_up_limit = int(max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM))
+        if max_replicas > scale_up_limit:
+            maximum, reason, message = scale_up_limit, "ScaleUpLimit", \
+                "the desired replica count is increasing faster than the maximum scale rate"
+        else:
+            maximum, reason, message = max_replicas, "TooManyReplicas", \
+                "the desired replica count is more than the maximum replica count"
+        if stabilized < min_replicas:
+            result, reason, message = min_replicas, "TooFewReplicas", \
+                "the desired replica count is less than the minimum replica count"
+        elif stabilized > maximum:
+            result = maximum
+        else:
+            result, reason, message = stabilized, "DesiredWithinRange", \
+                "the desired count is within the acceptable range"
+        set_condition(status, "ScalingLimited", "False" if result == stabilized else "True", reason, message, now)
+        return result
+
+    def _stabilize(self, key: str, desired: int, now: float) -> int:
+        cutoff = now - self.downscale_stabilization
+        highest, old = desired, None
+        recs = self.recommendations.setdefault(key, [])
+        for i, (replicas, stamp) in enumerate(recs):
+            if stamp < cutoff:
+                old = i
+            elif replicas > highest:
+                highest = replicas
+        if old is not None:
+            recs[old] = (desired, now)
+        else:
+            recs.append((desired, now))
+        return highest
+
+    # -- with behavior -----------------------------------------------------------------------------
+    def normalize_with_behavior(self, key: str, status: dict, behavior: dict, current: int, desired: int,
+                                min_replicas: int, max_replicas: int, now: float) -> int:
+        up = _default_rules(behavior.get("scaleUp"), True)
+        down = _default_rules(behavior.get("scaleDown"), False)
+        stabilized, reason, message = self._stabilize_with_behavior(key, up, down, current, desired, now)
+        if stabilized != desired:
+            set_condition(status, "AbleToScale", "True", reason, message, now)
+        else:
+            set_condition(status, "AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size",
+                          now)
+        result, reason, message = self._rate_limited(key, up, down, current, stabilized, min_replicas,
+                                                     max_replicas, now)
+        set_condition(status, "ScalingLimited", "False" if result == stabilized else "True", reason, message, now)
+        return result
+
+    def _stabilize_with_behavior(self, key, up, down, current, desired, now):
+        up_cutoff = now - up["stabilizationWindowSeconds"]
+        down_cutoff = now - down["stabilizationWindowSeconds"]
+        up_rec = down_rec = desired
+        old = None
+        recs = self.recommendations.setdefault(key, [])
+        for i, (replicas, stamp) in enumerate(recs):
+            if stamp > up_cutoff:
+                up_rec = min(replicas, up_rec)
+            if stamp > down_cutoff:
+                down_rec = max(replicas, down_rec)
+            if stamp < up_cutoff and stamp < down_cutoff:
+                old = i
+        recommendation = max(current, up_rec)
+        recommendation = min(recommendation, down_rec)
+        if old is not None:
+            recs[old] = (desired, now)
+        else:
+            recs.append((desired, now))
+        if desired >= current:
+            return recommendation, "ScaleUpStabilized", \
+                "recent recommendations were lower than current one, applying the lowest recent recommendation"
+        return recommendation, "ScaleDownStabilized", \
+            "recent recommendations were higher than current one, applying the highest recent recommendation"
+
+    def _changes(self, events: List[_ScaleEvent], period: float, now: float) -> int:
+        cutoff = now - period
+        return sum(e.change for e in events if e.timestamp > cutoff)
+
+    def _rate_limited(self, key, up, down, current, desired, min_replicas, max_replicas, now):
+        ups, downs = self.scale_up_events.get(key, []), self.scale_down_events.get(key, [])
+        if desired > current:
+            limit = self._limit(up, current, ups, downs, now, scale_up=True)
+            limit = max(limit, current)
+            if max_replicas > limit:
+                maximum, reason, message = limit, "ScaleUpLimit", \
+                    "the desired replica count is increasing faster than the maximum scale rate"
+            else:
+                maximum, reason, message = max_replicas, "TooManyReplicas", \
+                    "the desired replica count is more than the maximum replica count"
+            if desired > maximum:
+                return maximum, reason, message
+        elif desired < current:
+            limit = self._limit(down, current, ups, downs, now, scale_up=False)
+            limit = min(limit, current)
+            if min_replicas < limit:
+                minimum, reason, message = limit, "ScaleDownLimit", \
+                    "the desired replica count is decreasing faster than the maximum scale rate"
+            else:
+                minimum, reason, message = min_replicas, "TooFewReplicas", \
+                    "the desired replica count is less than the minimum replica count"
+            if desired < minimum:
+                return minimum, reason, message
+        return desired, "DesiredWithinRange", "the desired count is within the acceptable range"
+
+    def _limit(self, rules, current, ups, downs, now, scale_up: bool) -> int:
+        select = rules.get("selectPolicy") or "Max"
+        if select == "Disabled":
+            return current
+        # Scaling up, Max picks the largest proposal; scaling down, Max (the most change) the smallest.
+        pick_largest = (select != "Min") == scale_up
+        result = None
+        for policy in rules.get("policies") or []:
+            period = policy.get("periodSeconds") or 0
+            start = current - self._changes(ups, period, now) + self._changes(downs, period, now)
+            value = policy.get("value") or 0
+            if policy.get("type") == "Pods":
+                proposed = start + value if scale_up else start - value
+            elif scale_up:
+                proposed = math.ceil(start * (1 + value / 100))
+            else:
+                proposed = int(start * (1 - value / 100))
+            if result is None:
+                result = proposed
+            else:
+                result = max(result, proposed) if pick_largest else min(result, proposed)
+        return current if result is None else result
+
+    def store_scale_event(self, key: str, behavior: Optional[dict], previous: int, new: int, now: float) -> None:
+        if behavior is None:
+            return
+        if new > previous:
+            rules, table, change = _default_rules(behavior.get("scaleUp"), True), self.scale_up_events, new - previous
+        else:
+            rules, table, change = _default_rules(behavior.get("scaleDown"), False), self.scale_down_events, \
+                previous - new
+        longest = max([p.get("periodSeconds") or 0 for p in rules.get("policies") or []] or [0])
+        events = table.setdefault(key, [])
+        for event in events:
+            if event.timestamp < now - longest:
+                event.outdated = True
+        for i, event in enumerate(events):
+            if event.outdated:
+                events[i] = _ScaleEvent(change, now)
+                return
+        events.append(_ScaleEvent(change, now))
+
+
+class FixedIntervalRateLimiter:
+    """Every rate-limited add waits the sync period (upstream's NewDefaultHPARateLimiter): an HPA is
+    reconciled at most once a period, whatever changes."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+
+    def when(self, item) -> float:
+        return self.interval
+
+    def num_requeues(self, item) -> int:
+        return 0
+
+    def forget(self, item) -> None:
+        pass
+
+
+class HorizontalController(QueueController):
+    name = "horizontal-pod-autoscaler-controller"
+    workers_option = "concurrent-horizontal-pod-autoscaler-syncs"
+    default_workers = 5
+
+    def __init__(self, ctx: ControllerContext):
+        super().__init__(ctx)
+        self.core = DecisionCore(float(ctx.option("horizontal-pod-autoscaler-downscale-stabilization",
+                                                  DOWNSCALE_STABILIZATION)))
+        self.tolerance = float(ctx.option("horizontal-pod-autoscaler-tolerance", 0.1))
+        self.timing = {"cpu_initialization_period": float(ctx.option(
+                           "horizontal-pod-autoscaler-cpu-initialization-period", 300.0)),
+                       "initial_readiness_delay": float(ctx.option(
+                           "horizontal-pod-autoscaler-initial-readiness-delay", 30.0))}
+        self.metrics = ResourceMetricsClient(self.client)
+        self.recorder = ctx.recorder("horizontal-pod-autoscaler")
+        self.hpas = self.informer(HPAS)
+        self.pods = self.informer(PODS)
+        self.hpas.add_event_handler(on_add=self.enqueue, on_update=self._updated, on_delete=self._deleted)
+        self._plurals: Dict[Tuple[str, str], str] = dict(_KNOWN_TARGETS)
+        # The selector of each HPA's target, for upstream's AmbiguousSelector check.
+        self._selectors: Dict[str, Optional[object]] = {}
+
+    def rate_limiter(self, clock):
+        return FixedIntervalRateLimiter(float(self.ctx.option("horizontal-pod-autoscaler-sync-period", SYNC_PERIOD)))
+
+    def enqueue(self, obj: dict) -> None:
+        key = meta_namespace_key(obj)
+        self._selectors.setdefault(key, None)   # selects nothing until its target's scale is read
+        self.queue.add_rate_limited(key)
+
+    def _updated(self, old: dict, new: dict) -> None:
+        self.enqueue(new)
+
+    def _deleted(self, hpa: dict) -> None:
+        key = meta_namespace_key(hpa)
+        self.core.forget(key)
+        self._selectors.pop(key, None)
+
+    def _hpas_selecting(self, namespace: str, pods: list) -> List[str]:
+        """The keys of the HPAs of ``namespace`` whose last seen selector picks any of ``pods``, sorted."""
+        found = set()
+        for key, selector in self._selectors.items():
+            if selector is None or split_key(key)[0] != namespace:
+                continue
+            if any(selector.matches((p.get("metadata") or {}).get("labels") or {}) for p in pods):
+                found.add(key)
+        return sorted(found)
+
+    async def sync(self, key: str) -> None:
+        namespace, name = split_key(key)
+        hpa = self.hpas.indexer.get_by_key(namespace, name)
+        if hpa is None or hpa["metadata"].get("deletionTimestamp"):
+            self.core.forget(key)
+            return
+        try:
+            await self.reconcile(key, copy.deepcopy(hpa))
+        finally:
+            # The periodic resync: upstream re-adds every key it reconciled, a sync period later.
+            self.queue.add_rate_limited(key)
+
+    # -- one HPA -----------------------------------------------------------------------------------
+    async def _target(self, ref: dict) -> Resource:
+        group, _, version = (ref.get("apiVersion") or "").rpartition("/")
+        kind = ref.get("kind") or ""
+        plural = self._plurals.get((group, kind))
+        if plural is None:
+            plural = await self._discover(group, version, kind)
+            self._plurals[(group, kind)] = plural
+        return Resource(group, version or "v1", plural, kind)
+
+    async def _discover(self, group: str, version: str, kind: str) -> str:
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            listing = await self.client.request("GET", path)
+        except APIError:
+            listing = {}
+        for resource in (listing or {}).get("resources") or []:
+            if resource.get("kind") == kind and "/" not in resource.get("name", ""):
+                return resource["name"]
+        raise LookupError(f'no matches for kind "{kind}" in group "{group}"')
+
+    async def reconcile(self, key: str, hpa: dict) -> None:
+        now = self.clock.seconds()
+        spec, status = hpa.get("spec") or {}, hpa.setdefault("status", {})
+        old_status = copy.deepcopy(status)
+        ref = spec.get("scaleTargetRef") or {}
+        reference = f"{ref.get('kind')}/{ref.get('name')}"
+        try:
+            target = await self._target(ref)
+            scale = await self.client.request("GET", target.path(hpa["metadata"]["namespace"], ref.get("name", ""),
+                                                                 "scale"))
+        except (APIError, LookupError) as e:
+            message = e.message if isinstance(e, APIError) else str(e)
+            self.recorder.event(hpa, "Warning", "FailedGetScale", message)
+            set_condition(status, "AbleToScale", "False", "FailedGetScale",
+                          f"the HPA controller was unable to get the target's current scale: {message}", now)
+            await self._write_status(hpa, old_status)
+            raise RuntimeError(f"failed to query scale subresource for {reference}: {message}") from None
+        set_condition(status, "AbleToScale", "True", "SucceededGetScale",
+                      "the HPA controller was able to get the target's current scale", now)
+        current = int((scale.get("spec") or {}).get("replicas") or 0)
+        self.core.record_initial(key, current, now)
+        min_replicas = spec.get("minReplicas", 1)
+        if min_replicas is None:
+            min_replicas = 1
+        max_replicas = spec.get("maxReplicas") or 0
+        metric_statuses: list = []
+        rescale_reason = ""
+        if current == 0 and min_replicas != 0:
+            desired = 0
+            set_condition(status, "ScalingActive", "False", "ScalingDisabled",
+                          "scaling is disabled since the replica count of the target is zero", now)
+        elif current > max_replicas:
+            rescale_reason, desired = "Current number of replicas above Spec.MaxReplicas", max_replicas
+        elif current < min_replicas:
+            rescale_reason, desired = "Current number of replicas below Spec.MinReplicas", min_replicas
+        else:
+            proposal, metric_name, metric_statuses, error = await self._replicas_for_metrics(
+                hpa, scale, current, now)
+            if error is not None:
+                self._set_status(hpa, current, status.get("desiredReplicas", 0), metric_statuses, False,
+                                 now)
+                await self._write_status(hpa, old_status)
+                self.recorder.event(hpa, "Warning", "FailedComputeMetricsReplicas", error)
+                raise RuntimeError(f"failed to compute desired number of replicas based on listed metrics for "
+                                   f"{reference}: {error}")
+            desired = proposal
+            if desired > current:
+                rescale_reason = f"{metric_name} above target"
+            elif desired < current:
+                rescale_reason = "All metrics below target"
+            behavior = spec.get("behavior")
+            if behavior is None:
+                desired = self.core.normalize(key, status, current, desired, min_replicas, max_replicas, now)
+            else:
+                desired = self.core.normalize_with_behavior(key, status, behavior, current, desired,
+                                                            min_replicas, max_replicas, now)
+        rescale = desired != current
+        if rescale:
+            try:
+                await self.client.request(
+                    "PUT", target.path(hpa["metadata"]["namespace"], ref.get("name", ""), "scale"),
+                    {**scale, "spec": {**(scale.get("spec") or {}), "replicas": desired}})
+            except APIError as e:
+                self.recorder.event(hpa, "Warning", "FailedRescale",
+                                    f"New size: {desired}; reason: {rescale_reason}; error: {e.message}")
+                set_condition(status, "AbleToScale", "False", "FailedUpdateScale",
+                              f"the HPA controller was unable to update the target scale: {e.message}", now)
+                self._set_status(hpa, current, status.get("desiredReplicas", 0), metric_statuses, False, now)
+                await self._write_status(hpa, old_status)
+                raise RuntimeError(f"failed to rescale {reference}: {e.message}") from None
+            set_condition(status, "AbleToScale", "True", "SucceededRescale",
+                          f"the HPA controller was able to update the target scale to {desired}", now)
+            self.recorder.event(hpa, "Normal", "SuccessfulRescale", f"New size: {desired}; reason: {rescale_reason}")
+            self.core.store_scale_event(key, spec.get("behavior"), current, desired, now)
+        self._set_status(hpa, current, desired, metric_statuses, rescale, now)
+        await self._write_status(hpa, old_status)
+
+    def _set_status(self, hpa: dict, current: int, desired: int, metric_statuses: list, rescale: bool,
+                    now: float) -> None:
+        status = hpa["status"]
+        status["currentReplicas"] = current
+        status["desiredReplicas"] = desired
+        if metric_statuses:
+            status["currentMetrics"] = metric_statuses
+        else:
+            status.pop("currentMetrics", None)
+        if rescale:
+            status["lastScaleTime"] = meta.rfc3339(now)
+        if hpa["metadata"].get("generation") is not None:
+            status["observedGeneration"] = hpa["metadata"]["generation"]
+
+    async def _write_status(self, hpa: dict, old_status: dict) -> None:
+        if hpa["status"] == old_status:
+            return
+        try:
+            await self.client.update(HPAS, hpa, subresource="status")
+        except APIError as e:
+            if e.code not in (404, 409):
+                raise
+
+    # -- metrics -------------------------------------------------------------------------------------
+    async def _replicas_for_metrics(self, hpa: dict, scale: dict, current: int, now: float):
+        """(replicas, metric name, statuses, error message or None), as computeReplicasForMetrics."""
+        status = hpa["status"]
+        specs = (hpa.get("spec") or {}).get("metrics") or []
+        selector_text = (scale.get("status") or {}).get("selector") or ""
+        if not selector_text:
+            self.recorder.event(hpa, "Warning", "SelectorRequired", "selector is required")
+            set_condition(status, "ScalingActive", "False", "InvalidSelector",
+                          "the HPA target's scale is missing a selector", now)
+            return 0, "", [], "selector is required"
+        try:
+            selector = parse_label_selector(selector_text)
+        except Exception as e:
+            message = f"couldn't convert selector into a corresponding internal selector object: {e}"
+            self.recorder.event(hpa, "Warning", "InvalidSelector", message)
+            set_condition(status, "ScalingActive", "False", "InvalidSelector", message, now)
+            return 0, "", [], message
+        namespace = hpa["metadata"]["namespace"]
+        key = meta_namespace_key(hpa)
+        if key in self._selectors:  # registered when the informer delivered it; gone once deleted
+            self._selectors[key] = selector
+        pods = [p for p in self.pods.indexer.by_index("namespace", namespace)
+                if selector.matches((p.get("metadata") or {}).get("labels") or {})]
+        controlling = self._hpas_selecting(namespace, pods)
+        if len(controlling) > 1:
+            message = f"pods by selector {selector_text} are controlled by multiple HPAs: [{' '.join(controlling)}]"
+            self.recorder.event(hpa, "Warning", "AmbiguousSelector", message)
+            set_condition(status, "ScalingActive", "False", "AmbiguousSelector", message, now)
+            return 0, "", [], message
+        replicas, metric_name, statuses = 0, "", []
+        invalid, first_error, invalid_condition = 0, "", None
+        for spec in specs:
+            try:
+                proposal, name, metric_status = await self._replicas_for_metric(spec, namespace, selector_text,
+                                                                                pods, current, now)
+            except ReplicaCalculationError as e:
+                event = getattr(e, "event", None)
+                if event is not None:
+                    self.recorder.event(hpa, "Warning", event[0], event[1])
+                invalid += 1
+                if invalid == 1:
+                    first_error = str(e)
+                    invalid_condition = getattr(e, "condition", None)
+                statuses.append({"type": ""})
+                continue
+            statuses.append(metric_status)
+            if not replicas or proposal > replicas:
+                replicas, metric_name = proposal, name
+        if invalid >= len(specs) or (invalid and replicas < current):
+            if invalid_condition is not None:
+                set_condition(status, "ScalingActive", "False", invalid_condition[0], invalid_condition[1], now)
+            return -1, "", statuses, f"invalid metrics ({invalid} invalid out of {len(specs)}), first error is: " \
+                                     f"{first_error}"
+        set_condition(status, "ScalingActive", "True", "ValidMetricFound",
+                      f"the HPA was able to successfully calculate a replica count from {metric_name}", now)
+        return replicas, metric_name, statuses, None
+
+    async def _replicas_for_metric(self, spec: dict, namespace: str, selector: str, pods: list, current: int,
+                                   now: float):
+        kind = spec.get("type")
+        if kind not in ("Resource", "ContainerResource"):
+            error = ReplicaCalculationError(f"unknown metric source type \"{kind}\"")
+            error.condition = ("InvalidMetricSourceType", f"the HPA was unable to compute the replica count: {error}")
+            error.event = ("InvalidMetricSourceType", str(error))
+            raise error
+        source = spec.get("resource" if kind == "Resource" else "containerResource") or {}
+        resource, target = source.get("name", ""), source.get("target") or {}
+        container = source.get("container") if kind == "ContainerResource" else None
+        reason = "FailedGetResourceMetric" if kind == "Resource" else "FailedGetContainerResourceMetric"
+        try:
+            if target.get("averageValue") is not None:
+                try:
+                    metrics = await self.metrics.pod_metrics(resource, namespace, selector, container)
+                    replicas, average = raw_resource_replicas(current, milli_value(target["averageValue"]),
+                                                              resource, pods, metrics, now, self.tolerance,
+                                                              **self.timing)
+                except ReplicaCalculationError as e:
+                    raise ReplicaCalculationError(
+                        f"failed to get {resource} usage: {self._metrics_error(e, resource)}") from None
+                current_status = {"averageValue": milli_quantity(average)}
+                name = f"{resource} resource" if container is None else f"{resource} container resource"
+            elif target.get("averageUtilization") is not None:
+                try:
+                    metrics = await self.metrics.pod_metrics(resource, namespace, selector, container)
+                    replicas, utilization, raw = resource_replicas(current, target["averageUtilization"], resource,
+                                                                   pods, metrics, now, container, self.tolerance,
+                                                                   **self.timing)
+                except ReplicaCalculationError as e:
+                    raise ReplicaCalculationError(
+                        f"failed to get {resource} utilization: {self._metrics_error(e, resource)}") from None
+                current_status = {"averageValue": milli_quantity(raw), "averageUtilization": utilization}
+                name = f"{resource} resource utilization (percentage of request)" if container is None else \
+                    f"{resource} container resource utilization (percentage of request)"
+            else:
+                raise ReplicaCalculationError("invalid resource metric source: neither an average utilization "
+                                              "target nor an average value (usage) target was set")
+        except ReplicaCalculationError as e:
+            what = "resource" if kind == "Resource" else "container"
+            error = ReplicaCalculationError(f"failed to get {resource} {what} metric value: {e}")
+            error.condition = (reason, f"the HPA was unable to compute the replica count: {e}")
+            error.event = (reason, str(e))
+            raise error from None
+        body = {"name": resource, "current": current_status}
+        if container is not None:
+            body["container"] = container
+        status = {"type": kind, ("resource" if kind == "Resource" else "containerResource"): body}
+        return replicas, name, status
+
+    @staticmethod
+    def _metrics_error(error: ReplicaCalculationError, resource: str) -> str:
+        message = str(error)
+        if message.startswith(("unable to fetch metrics", "no metrics returned from resource")):
+            return f"unable to get metrics for resource {resource}: {message}"
+        return message
+
+
+def start_horizontal_pod_autoscaler_controller(ctx: ControllerContext) -> HorizontalController:
+    return HorizontalController(ctx)
