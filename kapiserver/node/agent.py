@@ -9,14 +9,18 @@ import signal
 import socket
 import uuid
 from typing import Dict, Optional
+from urllib.parse import urlsplit
 
 from twisted.application import service
-from twisted.internet.defer import Deferred
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from ..machinery import meta
-from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
+from ..client.resources import CONFIG_MAPS, ENDPOINTS, LEASES, NODES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES
 from ..client.rest import APIError, Client
+from . import volumes
+from .environment import CONFIG_ERROR_REASON, Sources
 from .runner import HostDirs, PodWorker, leftover_processes
 
 log = Logger()
@@ -105,7 +109,7 @@ class NodeAgent(service.Service):
 
     def __init__(self, reactor, client: Client, node_name: str, address: str, kubelet_port: int,
                  state_dir: str, schedule: bool = False, sync_interval: float = 0.5,
-                 lease_interval: float = 10.0):
+                 lease_interval: float = 10.0, config_sync_interval: float = 10.0):
         self.reactor = reactor
         self.client = client
         self.node_name = node_name
@@ -122,14 +126,16 @@ class NodeAgent(service.Service):
         self.host_dirs = HostDirs()
         self._registered_at = None
         self.registered = Deferred()
-        self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                    "KUBERNETES_SERVICE_HOST": address}
+        self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
+        self.config_sync_interval = config_sync_interval
+        self.tokens = volumes.TokenManager(self._token_request, reactor.seconds)
 
     def startService(self):
         super().startService()
         self._stop_leftovers()
         self._loop(self._register_and_lease, self.lease_interval)
         self._loop(self._sync, self.sync_interval)
+        self._loop(self._resync, self.config_sync_interval)
 
     def stopService(self):
         super().stopService()
@@ -235,6 +241,7 @@ class NodeAgent(service.Service):
         for uid in list(self.workers):
             if uid not in mine:
                 worker = self.workers.pop(uid)
+                self.tokens.forget(uid)
                 if not worker.terminating:
                     worker.kill(0)
         for uid in list(self._dirty):
@@ -254,95 +261,160 @@ class NodeAgent(service.Service):
         except APIError as e:
             log.info("binding {ns}/{name} failed: {error}", ns=namespace, name=name, error=e)
 
-    async def _resolve(self, pod) -> dict:
-        """The configMaps and secrets a pod's env refers to, read before its containers start."""
-        wanted = set()
-        for container in (pod.get("spec") or {}).get("containers") or []:
+    async def _read_sources(self, pod) -> Sources:
+        """What the pod's environment and volumes need from the apiserver: its ConfigMaps and Secrets (None
+        for one that does not exist), the Services of its namespace and the master service, where that leads,
+        and the Node's allocatable."""
+        config_maps, secrets = set(), set()
+        spec = pod.get("spec") or {}
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []) + \
+                (spec.get("ephemeralContainers") or []):
             for source in container.get("envFrom") or []:
                 if source.get("configMapRef"):
-                    wanted.add(("configmaps", source["configMapRef"].get("name")))
+                    config_maps.add(source["configMapRef"].get("name", ""))
                 if source.get("secretRef"):
-                    wanted.add(("secrets", source["secretRef"].get("name")))
+                    secrets.add(source["secretRef"].get("name", ""))
             for item in container.get("env") or []:
                 source = item.get("valueFrom") or {}
                 if source.get("configMapKeyRef"):
-                    wanted.add(("configmaps", source["configMapKeyRef"].get("name")))
+                    config_maps.add(source["configMapKeyRef"].get("name", ""))
                 if source.get("secretKeyRef"):
-                    wanted.add(("secrets", source["secretKeyRef"].get("name")))
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
+                    secrets.add(source["secretKeyRef"].get("name", ""))
+        for volume in spec.get("volumes") or []:
             if volume.get("configMap"):
-                wanted.add(("configmaps", volume["configMap"].get("name")))
+                config_maps.add(volume["configMap"].get("name", ""))
             if volume.get("secret"):
-                wanted.add(("secrets", volume["secret"].get("secretName")))
+                secrets.add(volume["secret"].get("secretName", ""))
             for source in (volume.get("projected") or {}).get("sources") or []:
                 if source.get("configMap"):
-                    wanted.add(("configmaps", source["configMap"].get("name")))
+                    config_maps.add(source["configMap"].get("name", ""))
                 if source.get("secret"):
-                    wanted.add(("secrets", source["secret"].get("name")))
-        resolved = {}
+                    secrets.add(source["secret"].get("name", ""))
         namespace = pod["metadata"].get("namespace", "default")
-        import base64
-        for kind, name in wanted:
-            try:
-                obj = await self.client.get(CONFIG_MAPS if kind == "configmaps" else SECRETS, name, namespace)
-            except APIError:
-                continue
-            data = dict(obj.get("data") or {})
-            if kind == "secrets":
-                data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
-            resolved[(kind, name)] = data
-        return resolved
+        sources = Sources(allocatable=self._allocatable())
+        for kind, names, into in ((CONFIG_MAPS, config_maps, sources.config_maps),
+                                  (SECRETS, secrets, sources.secrets)):
+            for name in sorted(names - {""}):
+                into[name] = await self._get_or_none(kind, name, namespace)
+        if spec.get("enableServiceLinks") is not False:
+            sources.services = list((await self.client.list(SERVICES, namespace)).get("items") or [])
+        master = await self._get_or_none(SERVICES, "kubernetes", "default")
+        if master is not None:
+            sources.services.append(master)
+        sources.master = await self._master_address()
+        return sources
+
+    async def _get_or_none(self, resource, name, namespace):
+        try:
+            return await self.client.get(resource, name, namespace)
+        except APIError as e:
+            if e.code != 404:
+                raise
+            return None
+
+    def _allocatable(self) -> dict:
+        node = getattr(self.registered, "result", None)
+        return dict(((node or {}).get("status") or {}).get("allocatable") or {}) if isinstance(node, dict) else {}
+
+    async def _master_address(self):
+        """Where the `kubernetes` Service leads: the apiserver's address and secure port from its Endpoints
+        (no proxy routes the cluster IP on this host), else this agent's own https server."""
+        endpoints = await self._get_or_none(ENDPOINTS, "kubernetes", "default")
+        for subset in (endpoints or {}).get("subsets") or []:
+            addresses, ports = subset.get("addresses") or [], subset.get("ports") or []
+            if addresses and ports:
+                port = next((p for p in ports if p.get("name") == "https"), ports[0])
+                return addresses[0].get("ip"), int(port.get("port"))
+        url = urlsplit(self.client.server)
+        if url.scheme == "https" and url.hostname:
+            return url.hostname, url.port or 443
+        return None
 
     async def _start(self, pod):
         uid = pod["metadata"]["uid"]
-        resolved = await self._resolve(pod)
+        sources = await self._read_sources(pod)
         directory = os.path.join(self.state_dir, "pods", uid)
-        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, resolved, self.address,
+        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, sources, self.address,
                            self.host_dirs)
-        self.workers[uid] = worker
-        self._materialize_volumes(worker, pod)
-        worker.start()
-
-    def _materialize_volumes(self, worker, pod):
-        """emptyDir, configMap, secret and downwardAPI volumes as files under the pod's directory
-        (volumes/<name>); containers find them through $KUBE_VOLUMES_DIR."""
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
-            path = os.path.join(worker.directory, "volumes", volume["name"])
-            os.makedirs(path, exist_ok=True)
-            files = {}
-            if volume.get("configMap"):
-                files = self._keyed(worker, "configmaps", volume["configMap"].get("name"), volume["configMap"])
-            elif volume.get("secret"):
-                files = self._keyed(worker, "secrets", volume["secret"].get("secretName"), volume["secret"])
-            elif volume.get("downwardAPI"):
-                for item in volume["downwardAPI"].get("items") or []:
-                    field = (item.get("fieldRef") or {}).get("fieldPath", "")
-                    if field in ("metadata.labels", "metadata.annotations"):
-                        values = pod["metadata"].get(field.split(".")[1]) or {}
-                        files[item["path"]] = "".join(f'{k}="{v}"\n' for k, v in sorted(values.items()))
-                    else:
-                        value = worker.field(field)
-                        if value is not None:
-                            files[item["path"]] = value
-            for relative, content in files.items():
-                target = os.path.normpath(os.path.join(path, relative))
-                if not target.startswith(path + os.sep):
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "w") as f:
-                    f.write(content)
-        self.env_for(worker)
-
-    def env_for(self, worker):
         worker.base_env = dict(worker.base_env, KUBE_VOLUMES_DIR=os.path.join(worker.directory, "volumes"))
+        worker.started = False
+        self.workers[uid] = worker
+        await self._setup(worker)
 
-    @staticmethod
-    def _keyed(worker, kind, name, source) -> dict:
-        data = worker.resolved.get((kind, name)) or {}
-        items = source.get("items")
-        if items:
-            return {item["path"]: data[item["key"]] for item in items if item.get("key") in data}
-        return dict(data)
+    async def _setup(self, worker: PodWorker):
+        """Write the pod's volumes; start its containers once every volume could be set up (until then they
+        wait in ContainerCreating, as upstream's do on FailedMount)."""
+        errors = await self._write_volumes(worker)
+        if errors:
+            if errors != getattr(worker, "volume_errors", None):
+                log.info("pod {ns}/{name}: {errors}", ns=worker.namespace, name=worker.name,
+                         errors="; ".join(errors))
+            worker.volume_errors = errors
+            self._changed(worker)
+            return
+        worker.volume_errors = []
+        if worker.terminating:
+            return
+        if not worker.started:
+            worker.started = True
+            worker.start()
+            return
+        for container in worker.containers:
+            # Containers whose ConfigMap or Secret was missing try again with what was just read.
+            if (container.state.get("waiting") or {}).get("reason") == CONFIG_ERROR_REASON and \
+                    not container.stopping:
+                container.start()
+
+    async def _write_volumes(self, worker: PodWorker) -> list:
+        """Each volume's payload written atomically (in a thread); the FailedMount messages of those that
+        could not be built (they keep what they had)."""
+        pod = worker.pod
+        tokens, errors = {}, []
+        for key in volumes.token_requests(pod):
+            try:
+                tokens[key] = await self.tokens.token(key)
+            except (APIError, KeyError) as e:
+                log.info("pod {ns}/{name}: token request failed: {error}", ns=worker.namespace, name=worker.name,
+                         error=e)
+        payloads = {}
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            try:
+                payloads[volume["name"]] = volumes.volume_payload(volume, pod, worker.sources, tokens,
+                                                                  [worker.host_ip], [worker.host_ip])
+            except volumes.VolumeError as e:
+                errors.append(str(e))
+        base = os.path.join(worker.directory, "volumes")
+
+        def write():
+            for name, payload in payloads.items():
+                target = os.path.join(base, name)
+                if payload is None:
+                    os.makedirs(target, exist_ok=True)
+                else:
+                    volumes.write_atomically(target, payload)
+        await self._blocking(write)
+        return errors
+
+    def _blocking(self, work) -> Deferred:
+        """`work` in the reactor's thread pool (called at once with a reactor that has none, as in tests)."""
+        if hasattr(self.reactor, "getThreadPool"):
+            return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), work)
+        return maybeDeferred(work)
+
+    async def _resync(self):
+        """Read each running pod's sources again, so changed ConfigMaps, Secrets and Services and renewed
+        tokens reach its volumes (and its containers' next start), and retry what waited for them."""
+        for uid, worker in list(self.workers.items()):
+            if worker.terminating:
+                continue
+            try:
+                worker.sources = await self._read_sources(worker.pod)
+                await self._setup(worker)
+            except APIError as e:
+                log.info("pod {ns}/{name}: resync failed: {error}", ns=worker.namespace, name=worker.name, error=e)
+
+    async def _token_request(self, namespace: str, account: str, body: dict) -> dict:
+        return await self.client.create(SERVICE_ACCOUNTS, body, namespace, subresource="token", name=account)
 
     def _changed(self, worker: PodWorker):
         self._dirty.add(worker.uid)
@@ -377,6 +449,7 @@ class NodeAgent(service.Service):
                          name=worker.name, error=e)
             await self._remove(worker.name, worker.namespace, worker.uid)
             self.workers.pop(worker.uid, None)
+            self.tokens.forget(worker.uid)
         d.addCallback(lambda _: Deferred.fromCoroutine(remove()))
         d.addErrback(lambda f: log.warn("removing pod failed: {error}", error=f.getErrorMessage()))
 

@@ -5,7 +5,6 @@ exit codes and the pod's phase, conditions and containerStatuses follow what a k
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 from typing import Callable, Dict, List, Optional, Set
@@ -15,11 +14,12 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery import meta
+from . import environment as environment_
+from .environment import ContainerConfigError, expand  # noqa: F401 (expand: re-exported)
 from .logstore import ContainerLog, ensure_dir
 
 log = Logger()
 _SETSID = shutil.which("setsid")
-_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 # A container without a command or args would run its image's entrypoint; there is no image here,
 # so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
 IDLE_COMMAND = ["sleep", "infinity"]
@@ -43,16 +43,6 @@ def mount_namespace_argv(mounts) -> List[str]:
     for source, target, read_only in mounts:
         args += [source, target, "ro" if read_only else "rw"]
     return args + ["--"]
-
-
-def expand(text: str, env: Dict[str, str]) -> str:
-    """$(VAR) references as the kubelet expands them in command, args and env values."""
-    def one(match):
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1)
-        return env[name] if name in env else match.group(0)
-    return _VAR_REF.sub(one, text)
 
 
 def leftover_processes(pods_dir: str) -> List[int]:
@@ -124,7 +114,13 @@ class Container:
         self._restart = None
         if self.stopping:
             return
-        env = self.pod.environment(self.spec)
+        try:
+            env = self.pod.environment(self.spec)
+        except ContainerConfigError as e:
+            # Retried when the node agent has read the pod's ConfigMaps and Secrets again.
+            self.state = {"waiting": {"reason": e.reason, "message": e.message}}
+            self.pod.changed()
+            return
         argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
         argv = argv or list(IDLE_COMMAND)
         executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
@@ -293,7 +289,8 @@ class PodWorker:
         self.directory = ensure_dir(directory)
         self.on_change = on_change
         self.base_env = environment
-        self.resolved = resolved or {}
+        # What the pod's environment and volumes read from the apiserver (an environment.Sources).
+        self.sources = resolved if isinstance(resolved, environment_.Sources) else environment_.Sources()
         self.host_ip = host_ip
         self.restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
@@ -307,42 +304,11 @@ class PodWorker:
         return next((c for c in self.containers if c.name == name), None)
 
     def environment(self, spec: dict) -> Dict[str, str]:
-        env = dict(self.base_env)
-        env["HOSTNAME"] = self.name
-        for source in spec.get("envFrom") or []:
-            ref = source.get("configMapRef") or source.get("secretRef")
-            if ref:
-                kind = "configmaps" if "configMapRef" in source else "secrets"
-                for key, value in (self.resolved.get((kind, ref.get("name"))) or {}).items():
-                    env[(source.get("prefix") or "") + key] = value
-        for item in spec.get("env") or []:
-            if "value" in item or not item.get("valueFrom"):
-                env[item["name"]] = expand(str(item.get("value") or ""), env)
-                continue
-            source = item["valueFrom"]
-            value = None
-            if "fieldRef" in source:
-                value = self.field(source["fieldRef"].get("fieldPath", ""))
-            elif "configMapKeyRef" in source or "secretKeyRef" in source:
-                kind = "configmaps" if "configMapKeyRef" in source else "secrets"
-                ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
-                value = (self.resolved.get((kind, ref.get("name"))) or {}).get(ref.get("key"))
-            if value is not None:
-                env[item["name"]] = value
-        return env
+        base = dict(self.base_env, HOSTNAME=self.name)
+        return environment_.container_environment(self.pod, spec, self.sources, base, [self.host_ip], [self.host_ip])
 
     def field(self, path: str) -> Optional[str]:
-        metadata = self.pod["metadata"]
-        simple = {"metadata.name": self.name, "metadata.namespace": self.namespace,
-                  "metadata.uid": self.uid, "spec.nodeName": self.pod["spec"].get("nodeName"),
-                  "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName"),
-                  "status.podIP": self.host_ip, "status.hostIP": self.host_ip}
-        if path in simple:
-            return simple[path]
-        match = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
-        if match:
-            return (metadata.get(match.group(1)) or {}).get(match.group(2))
-        return None
+        return environment_.field_value(self.pod, path, [self.host_ip], [self.host_ip])
 
     def mounts_for(self, spec: dict) -> List[tuple]:
         """(volume directory, mountPath, readOnly) of a container's volumeMounts, when mounting is possible."""
