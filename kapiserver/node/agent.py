@@ -374,8 +374,14 @@ class NodeAgent(service.Service):
             try:
                 tokens[key] = await self.tokens.token(key)
             except (APIError, KeyError) as e:
-                log.info("pod {ns}/{name}: token request failed: {error}", ns=worker.namespace, name=worker.name,
-                         error=e)
+                if isinstance(e, APIError) and e.code == 503:
+                    # An apiserver without a service-account signing key (no secure port) issues no tokens:
+                    # the volume goes without its token file rather than keep the pod from starting.
+                    tokens[key] = None
+                if str(e) != getattr(worker, "token_error", None):
+                    worker.token_error = str(e)
+                    log.info("pod {ns}/{name}: token request failed: {error}", ns=worker.namespace,
+                             name=worker.name, error=e)
         payloads = {}
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             try:

@@ -97,7 +97,8 @@ def _downward(volume: str, pod: dict, items, default_mode: int, allocatable, hos
 def volume_payload(volume: dict, pod: dict, sources: Sources, tokens: Dict[tuple, str],
                    host_ips: List[str], pod_ips: List[str]) -> Optional[Payload]:
     """The files of one volume, or None for a volume that is a plain directory (emptyDir and the rest).
-    ``tokens`` holds the projected service-account tokens (see :func:`token_requests`)."""
+    ``tokens`` holds the projected service-account tokens by :func:`token_key` (None: the apiserver issues
+    none, and the file is left out); a token missing from it is an error."""
     name = volume.get("name", "")
     if volume.get("configMap") is not None:
         source = volume["configMap"]
@@ -157,10 +158,11 @@ def _projected(volume: dict, pod: dict, sources: Sources, tokens, host_ips, pod_
                                  sources.allocatable, host_ips, pod_ips))
         elif source.get("serviceAccountToken") is not None:
             ref = source["serviceAccountToken"]
-            token = tokens.get(token_key(pod, ref))
-            if token is None:
+            key = token_key(pod, ref)
+            if key not in tokens:
                 raise _fail(name, f'failed to fetch token: serviceaccounts "{_account(pod)}" token not available')
-            out[ref.get("path", "token")] = (token.encode(), default_mode)
+            if tokens[key] is not None:       # None: the apiserver issues no tokens (no signing key)
+                out[ref.get("path", "token")] = (tokens[key].encode(), default_mode)
         # clusterTrustBundle (beta, off by default in 1.32) is not supported.
     return out
 

@@ -1,0 +1,107 @@
+"""Pod volumes as files (kapiserver.node.volumes): payloads, the ..data atomic writer, projected tokens."""
+
+import base64
+import os
+import stat
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from kapiserver.node.environment import Sources
+from kapiserver.node.volumes import (TokenManager, VolumeError, token_key, volume_payload, write_atomically)
+
+POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "x"}},
+       "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "resources": {"limits": {"memory": "1Mi"}}}]}}
+
+
+def _payload(volume, sources, tokens=None):
+    return volume_payload(volume, POD, sources, tokens or {}, ["10.0.0.1"], ["10.0.0.1"])
+
+
+def test_config_map_and_secret_items_modes_and_optional():
+    """All keys (data and binaryData) at defaultMode, or the chosen items at their own mode; a missing key or
+    object is upstream's FailedMount message unless the source is optional."""
+    sources = Sources(config_maps={"cm": {"data": {"a": "A", "b": "B"}, "binaryData": {"bin": "AAE="}}},
+                      secrets={"s": {"data": {"pw": base64.b64encode(b"secret").decode()}}})
+    assert _payload({"name": "v", "configMap": {"name": "cm"}}, sources) == {
+        "a": (b"A", 0o644), "b": (b"B", 0o644), "bin": (b"\0\1", 0o644)}
+    assert _payload({"name": "v", "secret": {"secretName": "s", "defaultMode": 0o400,
+                                             "items": [{"key": "pw", "path": "dir/password", "mode": 0o600}]}},
+                    sources) == {"dir/password": (b"secret", 0o600)}
+    with pytest.raises(VolumeError, match='^MountVolume.SetUp failed for volume "v" : configmap "gone" not found$'):
+        _payload({"name": "v", "configMap": {"name": "gone"}}, sources)
+    with pytest.raises(VolumeError, match="non-existent config key: zzz"):
+        _payload({"name": "v", "configMap": {"name": "cm", "items": [{"key": "zzz", "path": "z"}]}}, sources)
+    assert _payload({"name": "v", "secret": {"secretName": "gone", "optional": True}}, sources) == {}
+    assert _payload({"name": "v", "emptyDir": {}}, sources) is None
+
+
+def test_the_service_account_projection_gives_token_ca_and_namespace():
+    """The kube-api-access volume ServiceAccount admission adds yields token, ca.crt and namespace."""
+    volume = {"name": "kube-api-access-abcde", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}},
+                                   {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                                   {"path": "mem", "resourceFieldRef": {"containerName": "c",
+                                                                        "resource": "limits.memory"}}]}}]}}
+    sources = Sources(config_maps={"kube-root-ca.crt": {"data": {"ca.crt": "PEM"}}})
+    key = token_key(POD, {"expirationSeconds": 3607, "path": "token"})
+    assert key[:2] == ("ns", "robot")
+    assert _payload(volume, sources, {key: "jwt"}) == {
+        "token": (b"jwt", 0o644), "ca.crt": (b"PEM", 0o644), "namespace": (b"ns", 0o644),
+        "labels": (b'app="x"', 0o644), "mem": (b"1048576", 0o644)}
+    with pytest.raises(VolumeError, match="token"):
+        _payload(volume, sources, {})
+    assert "token" not in _payload(volume, sources, {key: None})       # an apiserver that issues no tokens
+
+
+def test_atomic_writer_layout_updates_and_no_op(tmp_path):
+    """Files live in a timestamped directory that ..data points at; visible names are symlinks into ..data;
+    an update swaps ..data, drops removed names and the old directory; the same payload writes nothing."""
+    target = str(tmp_path / "vol")
+    assert write_atomically(target, {"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
+    first = os.readlink(os.path.join(target, "..data"))
+    assert first.startswith("..") and os.path.isdir(os.path.join(target, first))
+    assert os.readlink(os.path.join(target, "a")) == "..data/a" and os.readlink(os.path.join(target, "sub")) == "..data/sub"
+    assert open(os.path.join(target, "sub/b")).read() == "2"
+    assert stat.S_IMODE(os.stat(os.path.join(target, "sub/b")).st_mode) == 0o600
+    assert not write_atomically(target, {"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
+    assert write_atomically(target, {"a": (b"changed", 0o644)})
+    second = os.readlink(os.path.join(target, "..data"))
+    assert second != first and set(os.listdir(target)) == {"..data", second, "a"}
+    assert open(os.path.join(target, "a")).read() == "changed"
+    assert write_atomically(target, {"a": (b"changed", 0o400)})     # a mode change alone is a change
+    assert stat.S_IMODE(os.stat(os.path.join(target, "a")).st_mode) == 0o400
+
+
+def test_token_manager_renews_after_eighty_percent_of_the_life():
+    """A token is requested bound to the pod, kept until 80 % of its life has passed, then requested again;
+    a forgotten pod's tokens are dropped."""
+    clock = Clock()
+    clock.advance(1_800_000_000)
+    asked = []
+
+    async def request(namespace, account, body):
+        asked.append((namespace, account, body["spec"]))
+        expires = clock.seconds() + body["spec"]["expirationSeconds"]
+        import datetime
+        stamp = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"spec": body["spec"], "status": {"token": f"t{len(asked)}", "expirationTimestamp": stamp}}
+    manager = TokenManager(request, clock.seconds)
+    key = token_key(POD, {"audience": "vault", "expirationSeconds": 1000})
+
+    def token():
+        d = Deferred.fromCoroutine(manager.token(key))
+        assert d.called
+        return d.result
+    assert token() == "t1"
+    assert asked == [("ns", "robot", {"expirationSeconds": 1000, "audiences": ["vault"], "boundObjectRef": {
+        "apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u-1"}})]
+    clock.advance(799)
+    assert token() == "t1"
+    clock.advance(2)
+    assert token() == "t2" and len(asked) == 2
+    manager.forget("u-1")
+    assert manager.cache == {}
