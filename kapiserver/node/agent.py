@@ -317,17 +317,21 @@ class NodeAgent(service.Service):
         return dict(((node or {}).get("status") or {}).get("allocatable") or {}) if isinstance(node, dict) else {}
 
     async def _master_address(self):
-        """Where the `kubernetes` Service leads: the apiserver's address and secure port from its Endpoints
-        (no proxy routes the cluster IP on this host), else this agent's own https server."""
-        endpoints = await self._get_or_none(ENDPOINTS, "kubernetes", "default")
+        """Where the `kubernetes` Service leads, for pods on a host no proxy routes its cluster IP on: the
+        apiserver this agent talks to when that is HTTPS, else the address and secure port the Service's
+        Endpoints name."""
+        url = urlsplit(self.client.server)
+        if url.scheme == "https" and url.hostname:
+            return url.hostname, url.port or 443
+        try:
+            endpoints = await self._get_or_none(ENDPOINTS, "kubernetes", "default")
+        except APIError:
+            return None
         for subset in (endpoints or {}).get("subsets") or []:
             addresses, ports = subset.get("addresses") or [], subset.get("ports") or []
             if addresses and ports:
                 port = next((p for p in ports if p.get("name") == "https"), ports[0])
                 return addresses[0].get("ip"), int(port.get("port"))
-        url = urlsplit(self.client.server)
-        if url.scheme == "https" and url.hostname:
-            return url.hostname, url.port or 443
         return None
 
     async def _start(self, pod):

@@ -5,13 +5,17 @@ CreateContainerConfigError until a referenced ConfigMap exists."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
 import pytest
+
+from kapiserver.auth import certs
 
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 from .test_streams import NodeProcess
@@ -21,11 +25,24 @@ AS_ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    """An apiserver with Node and RBAC authorization, and a node agent that talks to it over HTTPS as
+    system:node:node-1 (as kube-cluster's do), so the Node authorizer lets it read only what its pods use."""
     secure = free_port()
     server = APIServerProcess(tmp_path_factory.mktemp("nodevol") / "data", args=(
         f"--secure-port={secure}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-        "--authorization-mode=RBAC")).start()
+        "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction")).start()
     node = NodeProcess(server, tmp_path_factory.mktemp("nodevol-node"))
+    pki = server.data_dir / "pki"
+    cert, key = certs.sign_certificate(certs.load_certificates(str(pki / "ca.crt"))[0],
+                                       certs.load_key(str(pki / "ca.key")), "system:node:node-1",
+                                       ["system:nodes"], client=True)
+    node.kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "k",
+        "clusters": [{"name": "k", "cluster": {"server": f"https://127.0.0.1:{secure}",
+                                               "certificate-authority": str(pki / "ca.crt")}}],
+        "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
+        "users": [{"name": "u", "user": {"client-certificate-data": base64.b64encode(certs.cert_pem(cert)).decode(),
+                                         "client-key-data": base64.b64encode(certs.key_pem(key)).decode()}}]}))
     node.extra_args = ("--config-sync-frequency=0.5",)
     try:
         node.start()
@@ -80,16 +97,22 @@ def test_in_cluster_python_client_lists_pods_with_its_service_account_token(clus
     """A pod running the official Python client's load_incluster_config() reaches the apiserver's secure port
     through KUBERNETES_SERVICE_HOST/PORT, trusts it with the mounted ca.crt and is authenticated by the
     mounted token as its service account (RBAC lets it list pods, not secrets)."""
-    _server, _node, secure = cluster
+    _server, node, secure = cluster
     kc("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "incluster"},
-                "spec": {"restartPolicy": "Never", "containers": [
+                "spec": {"nodeName": "node-1", "restartPolicy": "Never", "containers": [
                     {"name": "c", "image": "python", "command": [sys.executable, "-c", INCLUSTER]}]}}
     kc("apply", "-f", "-", input=json.dumps(manifest))
     pod = _phase(kc, "incluster", "Succeeded", "Failed")
     logs = kc("logs", "incluster").stdout
     assert pod["status"]["phase"] == "Succeeded", logs
     assert logs.splitlines() == [f"host 127.0.0.1 {secure}", "pods ['incluster']", "secrets 403"]
+    # The node may ask tokens only for the accounts its pods run as.
+    kc("create", "serviceaccount", "unused")
+    as_node = [kubectl_binary(), f"--kubeconfig={node.kubeconfig}"]
+    assert subprocess.run(as_node + ["create", "token", "default"], capture_output=True).returncode == 0
+    denied = subprocess.run(as_node + ["create", "token", "unused"], capture_output=True, text=True)
+    assert "no relationship found between node 'node-1' and this object" in denied.stderr
 
 
 def test_config_map_volume_follows_changes_and_env_waits_for_its_config_map(kc):
@@ -99,7 +122,8 @@ def test_config_map_volume_follows_changes_and_env_waits_for_its_config_map(kc):
     script = ('echo "$GREETING"; while true; do cat "$KUBE_VOLUMES_DIR/cfg/greeting"; echo; '
               'ls -a "$KUBE_VOLUMES_DIR/cfg" | grep -c "^..data$"; sleep 0.2; done')
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "waits"},
-                "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+                "spec": {"nodeName": "node-1",
+                         "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script],
                                          "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {
                                              "name": "later", "key": "greeting"}}}]}],
                          "volumes": [{"name": "cfg", "configMap": {"name": "later", "optional": True}}]}}
