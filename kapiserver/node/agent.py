@@ -261,10 +261,16 @@ class NodeAgent(service.Service):
         except APIError as e:
             log.info("binding {ns}/{name} failed: {error}", ns=namespace, name=name, error=e)
 
-    async def _read_sources(self, pod) -> Sources:
+    async def _read_sources(self, pod, cache: Optional[dict] = None) -> Sources:
         """What the pod's environment and volumes need from the apiserver: its ConfigMaps and Secrets (None
         for one that does not exist), the Services of its namespace and the master service, where that leads,
-        and the Node's allocatable."""
+        and the Node's allocatable.  `cache` keeps what one resync pass read, for the pods after."""
+        cache = {} if cache is None else cache
+
+        async def read(key, how):
+            if key not in cache:
+                cache[key] = await how()
+            return cache[key]
         config_maps, secrets = set(), set()
         spec = pod.get("spec") or {}
         for container in (spec.get("containers") or []) + (spec.get("initContainers") or []) + \
@@ -295,13 +301,16 @@ class NodeAgent(service.Service):
         for kind, names, into in ((CONFIG_MAPS, config_maps, sources.config_maps),
                                   (SECRETS, secrets, sources.secrets)):
             for name in sorted(names - {""}):
-                into[name] = await self._get_or_none(kind, name, namespace)
+                into[name] = await read((kind.plural, namespace, name),
+                                        lambda: self._get_or_none(kind, name, namespace))
         if spec.get("enableServiceLinks") is not False:
-            sources.services = list((await self.client.list(SERVICES, namespace)).get("items") or [])
-        master = await self._get_or_none(SERVICES, "kubernetes", "default")
+            listed = await read(("services", namespace), lambda: self.client.list(SERVICES, namespace))
+            sources.services = list(listed.get("items") or [])
+        master = await read(("services", "default", "kubernetes"),
+                            lambda: self._get_or_none(SERVICES, "kubernetes", "default"))
         if master is not None:
             sources.services.append(master)
-        sources.master = await self._master_address()
+        sources.master = await read(("master",), self._master_address)
         return sources
 
     async def _get_or_none(self, resource, name, namespace):
@@ -414,11 +423,12 @@ class NodeAgent(service.Service):
     async def _resync(self):
         """Read each running pod's sources again, so changed ConfigMaps, Secrets and Services and renewed
         tokens reach its volumes (and its containers' next start), and retry what waited for them."""
+        cache: dict = {}
         for uid, worker in list(self.workers.items()):
-            if worker.terminating:
+            if worker.terminating or worker.status().get("phase") in ("Succeeded", "Failed"):
                 continue
             try:
-                worker.sources = await self._read_sources(worker.pod)
+                worker.sources = await self._read_sources(worker.pod, cache)
                 await self._setup(worker)
             except APIError as e:
                 log.info("pod {ns}/{name}: resync failed: {error}", ns=worker.namespace, name=worker.name, error=e)

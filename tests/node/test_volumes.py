@@ -105,3 +105,72 @@ def test_token_manager_renews_after_eighty_percent_of_the_life():
     assert token() == "t2" and len(asked) == 2
     manager.forget("u-1")
     assert manager.cache == {}
+
+
+class _Reactor(Clock):
+    """A clock that records the processes it is asked to spawn."""
+
+    def __init__(self):
+        super().__init__()
+        self.spawned = []
+
+    def spawnProcess(self, protocol, executable, args, env=None, path=None, childFDs=None):
+        self.spawned.append((args, env))
+
+        class Transport:
+            pid = None
+
+            def closeStdin(self):
+                pass
+        return Transport()
+
+
+class _Client:
+    """The reads the node agent makes for a pod's sources, answered from a dict of objects."""
+
+    server = "https://10.1.2.3:6443"
+
+    def __init__(self, objects):
+        self.objects = objects
+
+    async def get(self, resource, name, namespace=None):
+        from kapiserver.client.rest import APIError
+        try:
+            return self.objects[(resource.plural, namespace, name)]
+        except KeyError:
+            raise APIError(404, {"message": f'{resource.plural} "{name}" not found'}) from None
+
+    async def list(self, resource, namespace=None, **options):
+        return {"items": [o for (plural, ns, _), o in self.objects.items() if plural == resource.plural and ns == namespace]}
+
+
+def test_agent_starts_containers_once_every_volume_could_be_set_up(tmp_path):
+    """A pod whose configMap volume's ConfigMap is missing stays Pending with nothing started; once the
+    ConfigMap exists a resync writes the volume and starts the container, whose environment has the master
+    service leading to the apiserver the agent talks to."""
+    from kapiserver.node.agent import NodeAgent
+    reactor = _Reactor()
+    client = _Client({("services", "default", "kubernetes"): {
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "spec": {"clusterIP": "10.0.0.1", "ports": [{"name": "https", "port": 443}]}}})
+    agent = NodeAgent(reactor, client, "n1", "127.0.0.1", 10250, str(tmp_path))
+    agent.registered.callback({"status": {"allocatable": {"cpu": "2"}}})
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "command": ["true"], "env": [
+               {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}],
+                    "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}]}}
+
+    def run(coroutine):
+        d = Deferred.fromCoroutine(coroutine)
+        assert d.called
+        return d.result
+    run(agent._start(pod))
+    worker = agent.workers["u1"]
+    assert worker.volume_errors == ['MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found']
+    assert reactor.spawned == [] and worker.status()["phase"] == "Pending"
+    client.objects[("configmaps", "ns", "cfg")] = {"data": {"key": "value"}}
+    run(agent._resync())
+    assert (tmp_path / "pods" / "u1" / "volumes" / "cfg" / "key").read_text() == "value"
+    (_args, env), = reactor.spawned
+    assert env["KUBERNETES_SERVICE_HOST"] == "10.1.2.3" and env["KUBERNETES_SERVICE_PORT"] == "6443"
+    assert env["CPU"] == "2" and env["KUBE_VOLUMES_DIR"] == str(tmp_path / "pods" / "u1" / "volumes")
