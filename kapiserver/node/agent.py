@@ -142,7 +142,8 @@ class NodeAgent(service.Service):
         for timer in self._timers:
             if timer.active():
                 timer.cancel()
-        waits = [worker.kill(0) for worker in self.workers.values()]
+        waits = [worker.kill(0).addBoth(lambda _, worker=worker: self._release(worker))
+                 for worker in self.workers.values()]
         from twisted.internet.defer import DeferredList
         return DeferredList(waits)
 
@@ -243,7 +244,7 @@ class NodeAgent(service.Service):
                 worker = self.workers.pop(uid)
                 self.tokens.forget(uid)
                 if not worker.terminating:
-                    worker.kill(0)
+                    worker.kill(0).addBoth(lambda _, worker=worker: self._release(worker))
         for uid in list(self._dirty):
             self._dirty.discard(uid)
             worker = self.workers.get(uid)
@@ -403,11 +404,15 @@ class NodeAgent(service.Service):
             except volumes.VolumeError as e:
                 errors.append(str(e))
         base = os.path.join(worker.directory, "volumes")
+        memory = {v["name"]: (v.get("emptyDir") or {}).get("sizeLimit")
+                  for v in (pod.get("spec") or {}).get("volumes") or [] if volumes.memory_backed(v)}
 
         def write():
             for name, payload in payloads.items():
                 target = os.path.join(base, name)
-                if payload is None:
+                if name in memory:
+                    volumes.mount_tmpfs(target, memory[name])
+                elif payload is None:
                     os.makedirs(target, exist_ok=True)
                 else:
                     volumes.write_atomically(target, payload)
@@ -419,6 +424,10 @@ class NodeAgent(service.Service):
         if hasattr(self.reactor, "getThreadPool"):
             return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), work)
         return maybeDeferred(work)
+
+    def _release(self, worker: PodWorker) -> Deferred:
+        """What the pod's volumes hold on the host (tmpfs mounts) is let go: its containers have stopped."""
+        return self._blocking(lambda: volumes.unmount_all(os.path.join(self.state_dir, "pods", worker.uid, "volumes")))
 
     async def _resync(self):
         """Read each running pod's sources again, so changed ConfigMaps, Secrets and Services and renewed
@@ -460,6 +469,7 @@ class NodeAgent(service.Service):
         d = worker.kill(grace)
 
         async def remove():
+            await self._release(worker)
             # The stopped containers (terminal phase, Ready False) are reported before the pod goes, as
             # upstream's status manager does, so watchers see them (`kubectl wait --for=condition=Ready=false`).
             try:

@@ -6,7 +6,7 @@ scheme: the files go to a new hidden timestamped directory, the ``..data`` symli
 rename, and each top-level user-visible name is a symlink into ``..data``; a reader sees the old set of
 files or the new one, never a mixture.  The payload is written again (only when it changed) on every resync,
 so a changed ConfigMap or Secret reaches running pods.  emptyDir (and every other kind) is an empty
-directory.
+directory; an emptyDir of medium Memory is a tmpfs where the agent runs as root.
 
 Rules as upstream's volume plugins have them: ``defaultMode`` 0644, an item's ``mode`` over it; ``items``
 select and rename keys, a missing key is an error unless the source is optional; a missing ConfigMap or
@@ -58,8 +58,8 @@ def _keyed(volume: str, data: Dict[str, bytes], items, default_mode: int, option
         if key not in data:
             if optional:
                 continue
-            raise _fail(volume, f"{what} references non-existent {'config' if what == 'configmap' else 'secret'}"
-                                f" key: {key}")
+            raise _fail(volume, f"configmap references non-existent config key: {key}" if what == "configmap"
+                        else f"references non-existent secret key: {key}")
         out[item.get("path") or key] = (data[key], _mode(item.get("mode"), default_mode))
     return out
 
@@ -246,6 +246,42 @@ def write_atomically(target: str, payload: Payload, now: Optional[float] = None)
                 os.path.isdir(os.path.join(target, name)) and not os.path.islink(os.path.join(target, name)):
             shutil.rmtree(os.path.join(target, name), ignore_errors=True)
     return True
+
+
+# -- emptyDir on tmpfs ---------------------------------------------------------------------------------
+def memory_backed(volume: dict) -> bool:
+    return (volume.get("emptyDir") or {}).get("medium") == "Memory"
+
+
+def mount_tmpfs(target: str, size_limit=None) -> bool:
+    """A tmpfs at ``target`` (an emptyDir of medium Memory), sized by its sizeLimit; False when it cannot be
+    mounted (not root), and the volume stays a plain directory.  Blocking."""
+    import subprocess
+    from ..machinery.quantity import parse_quantity
+    os.makedirs(target, exist_ok=True)
+    if os.path.ismount(target):
+        return True
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    options = "mode=0777"
+    size = parse_quantity(size_limit) if size_limit else None
+    if size:
+        options += f",size={int(size)}"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", target], capture_output=True)
+    return done.returncode == 0
+
+
+def unmount_all(volumes_dir: str) -> None:
+    """Unmount the tmpfs volumes under a pod's volumes directory (the pod is gone).  Blocking."""
+    import subprocess
+    try:
+        names = os.listdir(volumes_dir)
+    except OSError:
+        return
+    for name in names:
+        target = os.path.join(volumes_dir, name)
+        if os.path.ismount(target):
+            subprocess.run(["umount", "-l", target], capture_output=True)
 
 
 # -- service-account tokens --------------------------------------------------------------------------

@@ -31,8 +31,11 @@ def test_config_map_and_secret_items_modes_and_optional():
                     sources) == {"dir/password": (b"secret", 0o600)}
     with pytest.raises(VolumeError, match='^MountVolume.SetUp failed for volume "v" : configmap "gone" not found$'):
         _payload({"name": "v", "configMap": {"name": "gone"}}, sources)
-    with pytest.raises(VolumeError, match="non-existent config key: zzz"):
+    with pytest.raises(VolumeError, match=": configmap references non-existent config key: zzz$"):
         _payload({"name": "v", "configMap": {"name": "cm", "items": [{"key": "zzz", "path": "z"}]}}, sources)
+    with pytest.raises(VolumeError, match='^MountVolume.SetUp failed for volume "v" : references non-existent '
+                                          'secret key: zzz$'):
+        _payload({"name": "v", "secret": {"secretName": "s", "items": [{"key": "zzz", "path": "z"}]}}, sources)
     assert _payload({"name": "v", "secret": {"secretName": "gone", "optional": True}}, sources) == {}
     assert _payload({"name": "v", "emptyDir": {}}, sources) is None
 
@@ -174,3 +177,24 @@ def test_agent_starts_containers_once_every_volume_could_be_set_up(tmp_path):
     (_args, env), = reactor.spawned
     assert env["KUBERNETES_SERVICE_HOST"] == "10.1.2.3" and env["KUBERNETES_SERVICE_PORT"] == "6443"
     assert env["CPU"] == "2" and env["KUBE_VOLUMES_DIR"] == str(tmp_path / "pods" / "u1" / "volumes")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_memory_empty_dir_is_a_tmpfs_of_its_size_limit_until_the_pod_goes(tmp_path):
+    """As root, an emptyDir of medium Memory is a tmpfs sized by its sizeLimit, unmounted with the pod."""
+    from kapiserver.node.agent import NodeAgent
+    agent = NodeAgent(_Reactor(), _Client({}), "n1", "127.0.0.1", 10250, str(tmp_path))
+    agent.registered.callback({})
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+           "spec": {"nodeName": "n1", "enableServiceLinks": False, "containers": [{"name": "c", "command": ["true"]}],
+                    "volumes": [{"name": "fast", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+                                {"name": "slow", "emptyDir": {}}]}}
+    assert Deferred.fromCoroutine(agent._start(pod)).called
+    target = tmp_path / "pods" / "u1" / "volumes" / "fast"
+    try:
+        assert os.path.ismount(target) and not os.path.ismount(target.parent / "slow")
+        stats = os.statvfs(target)
+        assert stats.f_blocks * stats.f_frsize == 1 << 20
+    finally:
+        agent._release(agent.workers["u1"])
+    assert not os.path.ismount(target)
