@@ -99,6 +99,8 @@ def test_in_cluster_python_client_lists_pods_with_its_service_account_token(clus
     mounted token as its service account (RBAC lets it list pods, not secrets)."""
     _server, node, secure = cluster
     kc("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
+    _wait(lambda: kc("auth", "can-i", "list", "pods", "--as=system:serviceaccount:default:default",
+                     check=False).stdout.strip() == "yes", what="the role binding in effect")
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "incluster"},
                 "spec": {"nodeName": "node-1", "restartPolicy": "Never", "containers": [
                     {"name": "c", "image": "python", "command": [sys.executable, "-c", INCLUSTER]}]}}

@@ -12,7 +12,8 @@ from kapiserver.node.environment import Sources
 from kapiserver.node.volumes import (TokenManager, VolumeError, token_key, volume_payload, write_atomically)
 
 POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "x"}},
-       "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "resources": {"limits": {"memory": "1Mi"}}}]}}
+       "spec": {"serviceAccountName": "robot",
+                "containers": [{"name": "c", "resources": {"limits": {"memory": "1Mi"}}}]}}
 
 
 def _payload(volume, sources, tokens=None):
@@ -67,7 +68,8 @@ def test_atomic_writer_layout_updates_and_no_op(tmp_path):
     assert write_atomically(target, {"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
     first = os.readlink(os.path.join(target, "..data"))
     assert first.startswith("..") and os.path.isdir(os.path.join(target, first))
-    assert os.readlink(os.path.join(target, "a")) == "..data/a" and os.readlink(os.path.join(target, "sub")) == "..data/sub"
+    assert os.readlink(os.path.join(target, "a")) == "..data/a"
+    assert os.readlink(os.path.join(target, "sub")) == "..data/sub"
     assert open(os.path.join(target, "sub/b")).read() == "2"
     assert stat.S_IMODE(os.stat(os.path.join(target, "sub/b")).st_mode) == 0o600
     assert not write_atomically(target, {"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
@@ -144,7 +146,8 @@ class _Client:
             raise APIError(404, {"message": f'{resource.plural} "{name}" not found'}) from None
 
     async def list(self, resource, namespace=None, **options):
-        return {"items": [o for (plural, ns, _), o in self.objects.items() if plural == resource.plural and ns == namespace]}
+        return {"items": [o for (plural, ns, _), o in self.objects.items()
+                          if plural == resource.plural and ns == namespace]}
 
 
 def test_agent_starts_containers_once_every_volume_could_be_set_up(tmp_path):
@@ -186,7 +189,8 @@ def test_memory_empty_dir_is_a_tmpfs_of_its_size_limit_until_the_pod_goes(tmp_pa
     agent = NodeAgent(_Reactor(), _Client({}), "n1", "127.0.0.1", 10250, str(tmp_path))
     agent.registered.callback({})
     pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
-           "spec": {"nodeName": "n1", "enableServiceLinks": False, "containers": [{"name": "c", "command": ["true"]}],
+           "spec": {"nodeName": "n1", "enableServiceLinks": False,
+                    "containers": [{"name": "c", "command": ["true"]}],
                     "volumes": [{"name": "fast", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
                                 {"name": "slow", "emptyDir": {}}]}}
     assert Deferred.fromCoroutine(agent._start(pod)).called
