@@ -26,6 +26,8 @@ IDLE_COMMAND = ["sleep", "infinity"]
 
 
 _UNSHARE = shutil.which("unshare")
+# bash passes on variables whose names are no shell names (`data-1`, from envFrom); dash, many hosts' sh, drops them.
+_MOUNT_SHELL = shutil.which("bash") or "sh"
 # Bind-mounts the pod's volumes at their mountPaths, then becomes the container's command.
 _MOUNT_SCRIPT = ('set -e; while [ "$1" != "--" ]; do mkdir -p "$2"; mount --bind "$1" "$2"; '
                  'if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi; shift 3; done; shift; exec "$@"')
@@ -39,7 +41,8 @@ def can_mount() -> bool:
 def mount_namespace_argv(mounts) -> List[str]:
     """The argv prefix that runs a command in a private mount namespace with `mounts` bound in place:
     (source, target, read_only) triples."""
-    args = [_UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", _MOUNT_SCRIPT, "mount-volumes"]
+    args = [_UNSHARE, "--mount", "--propagation", "private", "--", _MOUNT_SHELL, "-c", _MOUNT_SCRIPT,
+            "mount-volumes"]
     for source, target, read_only in mounts:
         args += [source, target, "ro" if read_only else "rw"]
     return args + ["--"]
