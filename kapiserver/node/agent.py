@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from twisted.application import service
 from twisted.internet import threads
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred
 from twisted.logger import Logger
 
 from ..machinery import meta
@@ -346,7 +346,13 @@ class NodeAgent(service.Service):
 
     async def _start(self, pod):
         uid = pod["metadata"]["uid"]
-        sources = await self._read_sources(pod)
+        try:
+            sources = await self._read_sources(pod)
+        except APIError as e:
+            # Tried again on the next sync; the other pods go on.
+            log.info("pod {ns}/{name}: reading its sources failed: {error}", ns=pod["metadata"].get("namespace"),
+                     name=pod["metadata"].get("name"), error=e)
+            return
         directory = os.path.join(self.state_dir, "pods", uid)
         worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, sources, self.address,
                            self.host_dirs)
@@ -358,6 +364,15 @@ class NodeAgent(service.Service):
     async def _setup(self, worker: PodWorker):
         """Write the pod's volumes; start its containers once every volume could be set up (until then they
         wait in ContainerCreating, as upstream's do on FailedMount)."""
+        # The pod sync (a new pod) and the resync may both get here for one pod: one writer at a time.
+        lock = worker.__dict__.setdefault("volume_lock", DeferredLock())
+        await lock.acquire()
+        try:
+            await self._setup_locked(worker)
+        finally:
+            lock.release()
+
+    async def _setup_locked(self, worker: PodWorker):
         errors = await self._write_volumes(worker)
         if errors:
             if errors != getattr(worker, "volume_errors", None):
@@ -408,16 +423,20 @@ class NodeAgent(service.Service):
                   for v in (pod.get("spec") or {}).get("volumes") or [] if volumes.memory_backed(v)}
 
         def write():
+            failed = []
             for name, payload in payloads.items():
                 target = os.path.join(base, name)
-                if name in memory:
-                    volumes.mount_tmpfs(target, memory[name])
-                elif payload is None:
-                    os.makedirs(target, exist_ok=True)
-                else:
-                    volumes.write_atomically(target, payload)
-        await self._blocking(write)
-        return errors
+                try:
+                    if name in memory:
+                        volumes.mount_tmpfs(target, memory[name])
+                    elif payload is None:
+                        os.makedirs(target, exist_ok=True)
+                    else:
+                        volumes.write_atomically(target, payload)
+                except OSError as e:
+                    failed.append(f'MountVolume.SetUp failed for volume "{name}" : {e}')
+            return failed
+        return errors + await self._blocking(write)
 
     def _blocking(self, work) -> Deferred:
         """`work` in the reactor's thread pool (called at once with a reactor that has none, as in tests)."""
@@ -427,7 +446,8 @@ class NodeAgent(service.Service):
 
     def _release(self, worker: PodWorker) -> Deferred:
         """What the pod's volumes hold on the host (tmpfs mounts) is let go: its containers have stopped."""
-        return self._blocking(lambda: volumes.unmount_all(os.path.join(self.state_dir, "pods", worker.uid, "volumes")))
+        path = os.path.join(self.state_dir, "pods", worker.uid, "volumes")
+        return self._blocking(lambda: volumes.unmount_all(path))
 
     async def _resync(self):
         """Read each running pod's sources again, so changed ConfigMaps, Secrets and Services and renewed
@@ -440,7 +460,8 @@ class NodeAgent(service.Service):
                 worker.sources = await self._read_sources(worker.pod, cache)
                 await self._setup(worker)
             except APIError as e:
-                log.info("pod {ns}/{name}: resync failed: {error}", ns=worker.namespace, name=worker.name, error=e)
+                log.info("pod {ns}/{name}: resync failed: {error}", ns=worker.namespace, name=worker.name,
+                         error=e)
 
     async def _token_request(self, namespace: str, account: str, body: dict) -> dict:
         return await self.client.create(SERVICE_ACCOUNTS, body, namespace, subresource="token", name=account)
