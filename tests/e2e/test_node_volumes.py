@@ -60,6 +60,14 @@ def kc(cluster, tmp_path_factory):
     return Kubectl(binary, cluster[0], tmp_path_factory.mktemp("nodevol-kubectl"))
 
 
+@pytest.fixture(scope="module")
+def viewer(kc):
+    """default/default may read (view) the namespace default, and no more."""
+    kc("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
+    _wait(lambda: kc("auth", "can-i", "list", "pods", "--as=system:serviceaccount:default:default",
+                     check=False).stdout.strip() == "yes", what="the role binding in effect")
+
+
 def _wait(predicate, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -93,14 +101,11 @@ except client.ApiException as e:
 
 @pytest.mark.skipif(not AS_ROOT, reason="the token is mounted at /var/run/secrets/kubernetes.io/serviceaccount in a "
                                         "private mount namespace, which needs root and unshare")
-def test_in_cluster_python_client_lists_pods_with_its_service_account_token(cluster, kc):
+def test_in_cluster_python_client_lists_pods_with_its_service_account_token(cluster, kc, viewer):
     """A pod running the official Python client's load_incluster_config() reaches the apiserver's secure port
     through KUBERNETES_SERVICE_HOST/PORT, trusts it with the mounted ca.crt and is authenticated by the
     mounted token as its service account (RBAC lets it list pods, not secrets)."""
     _server, node, secure = cluster
-    kc("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
-    _wait(lambda: kc("auth", "can-i", "list", "pods", "--as=system:serviceaccount:default:default",
-                     check=False).stdout.strip() == "yes", what="the role binding in effect")
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "incluster"},
                 "spec": {"nodeName": "node-1", "restartPolicy": "Never", "containers": [
                     {"name": "c", "image": "python", "command": [sys.executable, "-c", INCLUSTER]}]}}
@@ -115,6 +120,30 @@ def test_in_cluster_python_client_lists_pods_with_its_service_account_token(clus
     assert subprocess.run(as_node + ["create", "token", "default"], capture_output=True).returncode == 0
     denied = subprocess.run(as_node + ["create", "token", "unused"], capture_output=True, text=True)
     assert "no relationship found between node 'node-1' and this object" in denied.stderr
+
+
+BY_PATH = """
+import glob, os
+from kubernetes import client
+from kubernetes.config.incluster_config import InClusterConfigLoader
+d, = glob.glob(os.path.join(os.environ["KUBE_VOLUMES_DIR"], "kube-api-access-*"))
+InClusterConfigLoader(token_filename=d + "/token", cert_filename=d + "/ca.crt").load_and_set()
+print(open(d + "/namespace").read(), len(client.CoreV1Api().list_namespaced_pod("default").items) > 0)
+"""
+
+
+def test_without_a_mount_namespace_the_token_is_under_kube_volumes_dir(cluster, kc, viewer):
+    """What README tells users of a kube-node that is not root: the token volume's files are under
+    $KUBE_VOLUMES_DIR, and the Python client's loader given their paths reaches the apiserver (works as root
+    too: the files are there either way)."""
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bypath"},
+                "spec": {"nodeName": "node-1", "restartPolicy": "Never", "containers": [
+                    {"name": "c", "image": "python", "command": [sys.executable, "-c", BY_PATH]}]}}
+    kc("apply", "-f", "-", input=json.dumps(manifest))
+    pod = _phase(kc, "bypath", "Succeeded", "Failed")
+    logs = kc("logs", "bypath").stdout
+    assert pod["status"]["phase"] == "Succeeded", logs
+    assert logs == "default True\n"
 
 
 def test_config_map_volume_follows_changes_and_env_waits_for_its_config_map(kc):
