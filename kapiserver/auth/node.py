@@ -1,7 +1,8 @@
 """
 The Node authorizer: a kubelet (user system:node:<name> in system:nodes) may
 do what upstream's node rules allow, and read a secret, config map, claim or
-volume only when a pod bound to its node uses it.
+volume only when a pod bound to its node uses it, and request a token (serviceaccounts/token) only for the
+service account of a pod bound to its node.
 """
 
 from __future__ import annotations
@@ -87,9 +88,20 @@ class NodeAuthorizer:
             if a.verb == "get" and a.name and await self._related(node, a):
                 return Decision(ALLOW)
             return Decision(NO_OPINION, f"no relationship found between node '{node}' and this object")
+        if a.is_resource_request and a.api_group == "" and a.resource == "serviceaccounts" and \
+                a.subresource == "token":
+            # Tokens (for pods' projected volumes) only for the accounts of pods bound to the node.
+            if a.verb == "create" and a.name and await self._runs_as(node, a.namespace, a.name):
+                return Decision(ALLOW)
+            return Decision(NO_OPINION, f"no relationship found between node '{node}' and this object")
         if any(rule_allows(rule, a) for rule in NODE_RULES):
             return Decision(ALLOW)
         return Decision(NO_OPINION)
+
+    async def _runs_as(self, node: str, namespace: str, account: str) -> bool:
+        pods, _ = await self.registry.store("", "v1", "pods").list(namespace, ListOptions())
+        return any((p.get("spec") or {}).get("nodeName") == node and
+                   ((p.get("spec") or {}).get("serviceAccountName") or "default") == account for p in pods)
 
     async def _related(self, node: str, a: Attributes) -> bool:
         pods, _ = await self.registry.store("", "v1", "pods").list(None, ListOptions())

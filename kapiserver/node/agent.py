@@ -9,15 +9,19 @@ import signal
 import socket
 import uuid
 from typing import Dict, Optional
+from urllib.parse import urlsplit
 
 from twisted.application import service
-from twisted.internet.defer import Deferred
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred
 from twisted.logger import Logger
 
 from ..machinery import meta
-from ..client.resources import CONFIG_MAPS, LEASES, NODES, PODS, SECRETS
 from ..client.events import EventRecorder
+from ..client.resources import CONFIG_MAPS, ENDPOINTS, LEASES, NODES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES
 from ..client.rest import APIError, Client
+from . import volumes
+from .environment import CONFIG_ERROR_REASON, Sources
 from .runner import HostDirs, PodWorker, leftover_processes
 
 log = Logger()
@@ -106,7 +110,8 @@ class NodeAgent(service.Service):
 
     def __init__(self, reactor, client: Client, node_name: str, address: str, kubelet_port: int,
                  state_dir: str, schedule: bool = False, sync_interval: float = 0.5,
-                 lease_interval: float = 10.0, recorder: Optional[EventRecorder] = None):
+                 lease_interval: float = 10.0, config_sync_interval: float = 10.0,
+                 recorder: Optional[EventRecorder] = None):
         self.reactor = reactor
         self.client = client
         self.node_name = node_name
@@ -125,21 +130,24 @@ class NodeAgent(service.Service):
         self.host_dirs = HostDirs()
         self._registered_at = None
         self.registered = Deferred()
-        self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                    "KUBERNETES_SERVICE_HOST": address}
+        self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
+        self.config_sync_interval = config_sync_interval
+        self.tokens = volumes.TokenManager(self._token_request, reactor.seconds)
 
     def startService(self):
         super().startService()
         self._stop_leftovers()
         self._loop(self._register_and_lease, self.lease_interval)
         self._loop(self._sync, self.sync_interval)
+        self._loop(self._resync, self.config_sync_interval)
 
     def stopService(self):
         super().stopService()
         for timer in self._timers:
             if timer.active():
                 timer.cancel()
-        waits = [worker.kill(0) for worker in self.workers.values()]
+        waits = [worker.kill(0).addBoth(lambda _, worker=worker: self._release(worker))
+                 for worker in self.workers.values()]
         from twisted.internet.defer import DeferredList
         return DeferredList(waits)
 
@@ -239,8 +247,9 @@ class NodeAgent(service.Service):
         for uid in list(self.workers):
             if uid not in mine:
                 worker = self.workers.pop(uid)
+                self.tokens.forget(uid)
                 if not worker.terminating:
-                    worker.kill(0)
+                    worker.kill(0).addBoth(lambda _, worker=worker: self._release(worker))
         for uid in list(self._dirty):
             self._dirty.discard(uid)
             worker = self.workers.get(uid)
@@ -258,95 +267,209 @@ class NodeAgent(service.Service):
         except APIError as e:
             log.info("binding {ns}/{name} failed: {error}", ns=namespace, name=name, error=e)
 
-    async def _resolve(self, pod) -> dict:
-        """The configMaps and secrets a pod's env refers to, read before its containers start."""
-        wanted = set()
-        for container in (pod.get("spec") or {}).get("containers") or []:
+    async def _read_sources(self, pod, cache: Optional[dict] = None) -> Sources:
+        """What the pod's environment and volumes need from the apiserver: its ConfigMaps and Secrets (None
+        for one that does not exist), the Services of its namespace and the master service, where that leads,
+        and the Node's allocatable.  `cache` keeps what one resync pass read, for the pods after."""
+        cache = {} if cache is None else cache
+
+        async def read(key, how):
+            if key not in cache:
+                cache[key] = await how()
+            return cache[key]
+        config_maps, secrets = set(), set()
+        spec = pod.get("spec") or {}
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []) + \
+                (spec.get("ephemeralContainers") or []):
             for source in container.get("envFrom") or []:
                 if source.get("configMapRef"):
-                    wanted.add(("configmaps", source["configMapRef"].get("name")))
+                    config_maps.add(source["configMapRef"].get("name", ""))
                 if source.get("secretRef"):
-                    wanted.add(("secrets", source["secretRef"].get("name")))
+                    secrets.add(source["secretRef"].get("name", ""))
             for item in container.get("env") or []:
                 source = item.get("valueFrom") or {}
                 if source.get("configMapKeyRef"):
-                    wanted.add(("configmaps", source["configMapKeyRef"].get("name")))
+                    config_maps.add(source["configMapKeyRef"].get("name", ""))
                 if source.get("secretKeyRef"):
-                    wanted.add(("secrets", source["secretKeyRef"].get("name")))
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
+                    secrets.add(source["secretKeyRef"].get("name", ""))
+        for volume in spec.get("volumes") or []:
             if volume.get("configMap"):
-                wanted.add(("configmaps", volume["configMap"].get("name")))
+                config_maps.add(volume["configMap"].get("name", ""))
             if volume.get("secret"):
-                wanted.add(("secrets", volume["secret"].get("secretName")))
+                secrets.add(volume["secret"].get("secretName", ""))
             for source in (volume.get("projected") or {}).get("sources") or []:
                 if source.get("configMap"):
-                    wanted.add(("configmaps", source["configMap"].get("name")))
+                    config_maps.add(source["configMap"].get("name", ""))
                 if source.get("secret"):
-                    wanted.add(("secrets", source["secret"].get("name")))
-        resolved = {}
+                    secrets.add(source["secret"].get("name", ""))
         namespace = pod["metadata"].get("namespace", "default")
-        import base64
-        for kind, name in wanted:
-            try:
-                obj = await self.client.get(CONFIG_MAPS if kind == "configmaps" else SECRETS, name, namespace)
-            except APIError:
-                continue
-            data = dict(obj.get("data") or {})
-            if kind == "secrets":
-                data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
-            resolved[(kind, name)] = data
-        return resolved
+        sources = Sources(allocatable=self._allocatable())
+        for kind, names, into in ((CONFIG_MAPS, config_maps, sources.config_maps),
+                                  (SECRETS, secrets, sources.secrets)):
+            for name in sorted(names - {""}):
+                into[name] = await read((kind.plural, namespace, name),
+                                        lambda: self._get_or_none(kind, name, namespace))
+        if spec.get("enableServiceLinks") is not False:
+            listed = await read(("services", namespace), lambda: self.client.list(SERVICES, namespace))
+            sources.services = list(listed.get("items") or [])
+        master = await read(("services", "default", "kubernetes"),
+                            lambda: self._get_or_none(SERVICES, "kubernetes", "default"))
+        if master is not None:
+            sources.services.append(master)
+        sources.master = await read(("master",), self._master_address)
+        return sources
+
+    async def _get_or_none(self, resource, name, namespace):
+        try:
+            return await self.client.get(resource, name, namespace)
+        except APIError as e:
+            if e.code != 404:
+                raise
+            return None
+
+    def _allocatable(self) -> dict:
+        node = getattr(self.registered, "result", None)
+        return dict(((node or {}).get("status") or {}).get("allocatable") or {}) if isinstance(node, dict) else {}
+
+    async def _master_address(self):
+        """Where the `kubernetes` Service leads, for pods on a host no proxy routes its cluster IP on: the
+        apiserver this agent talks to when that is HTTPS, else the address and secure port the Service's
+        Endpoints name."""
+        url = urlsplit(self.client.server)
+        if url.scheme == "https" and url.hostname:
+            return url.hostname, url.port or 443
+        try:
+            endpoints = await self._get_or_none(ENDPOINTS, "kubernetes", "default")
+        except APIError:
+            return None
+        for subset in (endpoints or {}).get("subsets") or []:
+            addresses, ports = subset.get("addresses") or [], subset.get("ports") or []
+            if addresses and ports:
+                port = next((p for p in ports if p.get("name") == "https"), ports[0])
+                return addresses[0].get("ip"), int(port.get("port"))
+        return None
 
     async def _start(self, pod):
         uid = pod["metadata"]["uid"]
-        resolved = await self._resolve(pod)
+        try:
+            sources = await self._read_sources(pod)
+        except APIError as e:
+            # Tried again on the next sync; the other pods go on.
+            log.info("pod {ns}/{name}: reading its sources failed: {error}", ns=pod["metadata"].get("namespace"),
+                     name=pod["metadata"].get("name"), error=e)
+            return
         directory = os.path.join(self.state_dir, "pods", uid)
-        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, resolved, self.address,
+        worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, sources, self.address,
                            self.host_dirs, recorder=self.recorder)
-        self.workers[uid] = worker
-        self._materialize_volumes(worker, pod)
-        worker.start()
-
-    def _materialize_volumes(self, worker, pod):
-        """emptyDir, configMap, secret and downwardAPI volumes as files under the pod's directory
-        (volumes/<name>); containers find them through $KUBE_VOLUMES_DIR."""
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
-            path = os.path.join(worker.directory, "volumes", volume["name"])
-            os.makedirs(path, exist_ok=True)
-            files = {}
-            if volume.get("configMap"):
-                files = self._keyed(worker, "configmaps", volume["configMap"].get("name"), volume["configMap"])
-            elif volume.get("secret"):
-                files = self._keyed(worker, "secrets", volume["secret"].get("secretName"), volume["secret"])
-            elif volume.get("downwardAPI"):
-                for item in volume["downwardAPI"].get("items") or []:
-                    field = (item.get("fieldRef") or {}).get("fieldPath", "")
-                    if field in ("metadata.labels", "metadata.annotations"):
-                        values = pod["metadata"].get(field.split(".")[1]) or {}
-                        files[item["path"]] = "".join(f'{k}="{v}"\n' for k, v in sorted(values.items()))
-                    else:
-                        value = worker.field(field)
-                        if value is not None:
-                            files[item["path"]] = value
-            for relative, content in files.items():
-                target = os.path.normpath(os.path.join(path, relative))
-                if not target.startswith(path + os.sep):
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "w") as f:
-                    f.write(content)
-        self.env_for(worker)
-
-    def env_for(self, worker):
         worker.base_env = dict(worker.base_env, KUBE_VOLUMES_DIR=os.path.join(worker.directory, "volumes"))
+        worker.started = False
+        self.workers[uid] = worker
+        await self._setup(worker)
 
-    @staticmethod
-    def _keyed(worker, kind, name, source) -> dict:
-        data = worker.resolved.get((kind, name)) or {}
-        items = source.get("items")
-        if items:
-            return {item["path"]: data[item["key"]] for item in items if item.get("key") in data}
-        return dict(data)
+    async def _setup(self, worker: PodWorker):
+        """Write the pod's volumes; start its containers once every volume could be set up (until then they
+        wait in ContainerCreating, as upstream's do on FailedMount)."""
+        # The pod sync (a new pod) and the resync may both get here for one pod: one writer at a time.
+        lock = worker.__dict__.setdefault("volume_lock", DeferredLock())
+        await lock.acquire()
+        try:
+            await self._setup_locked(worker)
+        finally:
+            lock.release()
+
+    async def _setup_locked(self, worker: PodWorker):
+        errors = await self._write_volumes(worker)
+        if errors:
+            if errors != getattr(worker, "volume_errors", None):
+                log.info("pod {ns}/{name}: {errors}", ns=worker.namespace, name=worker.name,
+                         errors="; ".join(errors))
+            worker.volume_errors = errors
+            self._changed(worker)
+            return
+        worker.volume_errors = []
+        if worker.terminating:
+            return
+        if not worker.started:
+            worker.started = True
+            worker.start()
+            return
+        for container in worker.containers:
+            # Containers whose ConfigMap or Secret was missing try again with what was just read.
+            if (container.state.get("waiting") or {}).get("reason") == CONFIG_ERROR_REASON and \
+                    not container.stopping:
+                container.start()
+
+    async def _write_volumes(self, worker: PodWorker) -> list:
+        """Each volume's payload written atomically (in a thread); the FailedMount messages of those that
+        could not be built (they keep what they had)."""
+        pod = worker.pod
+        tokens, errors = {}, []
+        for key in volumes.token_requests(pod):
+            try:
+                tokens[key] = await self.tokens.token(key)
+            except (APIError, KeyError) as e:
+                if isinstance(e, APIError) and e.code == 503:
+                    # An apiserver without a service-account signing key (no secure port) issues no tokens:
+                    # the volume goes without its token file rather than keep the pod from starting.
+                    tokens[key] = None
+                if str(e) != getattr(worker, "token_error", None):
+                    worker.token_error = str(e)
+                    log.info("pod {ns}/{name}: token request failed: {error}", ns=worker.namespace,
+                             name=worker.name, error=e)
+        payloads = {}
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            try:
+                payloads[volume["name"]] = volumes.volume_payload(volume, pod, worker.sources, tokens,
+                                                                  [worker.host_ip], [worker.host_ip])
+            except volumes.VolumeError as e:
+                errors.append(str(e))
+        base = os.path.join(worker.directory, "volumes")
+        memory = {v["name"]: (v.get("emptyDir") or {}).get("sizeLimit")
+                  for v in (pod.get("spec") or {}).get("volumes") or [] if volumes.memory_backed(v)}
+
+        def write():
+            failed = []
+            for name, payload in payloads.items():
+                target = os.path.join(base, name)
+                try:
+                    if name in memory:
+                        volumes.mount_tmpfs(target, memory[name])
+                    elif payload is None:
+                        os.makedirs(target, exist_ok=True)
+                    else:
+                        volumes.write_atomically(target, payload)
+                except OSError as e:
+                    failed.append(f'MountVolume.SetUp failed for volume "{name}" : {e}')
+            return failed
+        return errors + await self._blocking(write)
+
+    def _blocking(self, work) -> Deferred:
+        """`work` in the reactor's thread pool (called at once with a reactor that has none, as in tests)."""
+        if hasattr(self.reactor, "getThreadPool"):
+            return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), work)
+        return maybeDeferred(work)
+
+    def _release(self, worker: PodWorker) -> Deferred:
+        """What the pod's volumes hold on the host (tmpfs mounts) is let go: its containers have stopped."""
+        path = os.path.join(self.state_dir, "pods", worker.uid, "volumes")
+        return self._blocking(lambda: volumes.unmount_all(path))
+
+    async def _resync(self):
+        """Read each running pod's sources again, so changed ConfigMaps, Secrets and Services and renewed
+        tokens reach its volumes (and its containers' next start), and retry what waited for them."""
+        cache: dict = {}
+        for uid, worker in list(self.workers.items()):
+            if worker.terminating or worker.status().get("phase") in ("Succeeded", "Failed"):
+                continue
+            try:
+                worker.sources = await self._read_sources(worker.pod, cache)
+                await self._setup(worker)
+            except APIError as e:
+                log.info("pod {ns}/{name}: resync failed: {error}", ns=worker.namespace, name=worker.name,
+                         error=e)
+
+    async def _token_request(self, namespace: str, account: str, body: dict) -> dict:
+        return await self.client.create(SERVICE_ACCOUNTS, body, namespace, subresource="token", name=account)
 
     def _changed(self, worker: PodWorker):
         self._dirty.add(worker.uid)
@@ -372,6 +495,7 @@ class NodeAgent(service.Service):
         d = worker.kill(grace)
 
         async def remove():
+            await self._release(worker)
             # The stopped containers (terminal phase, Ready False) are reported before the pod goes, as
             # upstream's status manager does, so watchers see them (`kubectl wait --for=condition=Ready=false`).
             try:
@@ -381,6 +505,7 @@ class NodeAgent(service.Service):
                          name=worker.name, error=e)
             await self._remove(worker.name, worker.namespace, worker.uid)
             self.workers.pop(worker.uid, None)
+            self.tokens.forget(worker.uid)
         d.addCallback(lambda _: Deferred.fromCoroutine(remove()))
         d.addErrback(lambda f: log.warn("removing pod failed: {error}", error=f.getErrorMessage()))
 

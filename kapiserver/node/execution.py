@@ -14,6 +14,8 @@ from typing import List
 
 from twisted.internet import protocol
 
+from .environment import ContainerConfigError
+
 SUCCESS = {"metadata": {}, "status": "Success"}
 _NSENTER = shutil.which("nsenter")
 
@@ -65,7 +67,10 @@ class ExecRun:
         self.done = False
 
     def start(self) -> None:
-        env = self.worker.environment(self.container.spec)
+        try:
+            env = self.worker.environment(self.container.spec)
+        except ContainerConfigError:
+            env = dict(self.worker.base_env)      # a source gone since the container started
         if self.tty:
             env.setdefault("TERM", "xterm")
         cwd = self.container.spec.get("workingDir") or self.worker.directory

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 from typing import Callable, Dict, List, Optional, Set
@@ -16,7 +15,9 @@ from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.logger import Logger
 
 from ..machinery import meta
+from . import environment as environment_
 from . import podstatus
+from .environment import ContainerConfigError, expand  # noqa: F401 (expand: re-exported)
 from .logstore import ContainerLog, ensure_dir
 from .probes import Prober, http_get, resolve_port, run_action, run_exec
 
@@ -29,13 +30,14 @@ DEFAULT_GRACE = 30
 MAX_TERMINATION_MESSAGE = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
-_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 # A container without a command or args would run its image's entrypoint; there is no image here,
 # so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
 IDLE_COMMAND = ["sleep", "infinity"]
 
 
 _UNSHARE = shutil.which("unshare")
+# bash passes on variables whose names are no shell names (`data-1`, from envFrom); dash, many hosts' sh, drops them.
+_MOUNT_SHELL = shutil.which("bash") or "sh"
 # Bind-mounts the pod's volumes at their mountPaths, then becomes the container's command.
 _MOUNT_SCRIPT = ('set -e; while [ "$1" != "--" ]; do mkdir -p "$2"; mount --bind "$1" "$2"; '
                  'if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi; shift 3; done; shift; exec "$@"')
@@ -49,20 +51,11 @@ def can_mount() -> bool:
 def mount_namespace_argv(mounts) -> List[str]:
     """The argv prefix that runs a command in a private mount namespace with `mounts` bound in place:
     (source, target, read_only) triples."""
-    args = [_UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", _MOUNT_SCRIPT, "mount-volumes"]
+    args = [_UNSHARE, "--mount", "--propagation", "private", "--", _MOUNT_SHELL, "-c", _MOUNT_SCRIPT,
+            "mount-volumes"]
     for source, target, read_only in mounts:
         args += [source, target, "ro" if read_only else "rw"]
     return args + ["--"]
-
-
-def expand(text: str, env: Dict[str, str]) -> str:
-    """$(VAR) references as the kubelet expands them in command, args and env values."""
-    def one(match):
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1)
-        return env[name] if name in env else match.group(0)
-    return _VAR_REF.sub(one, text)
 
 
 def leftover_processes(pods_dir: str) -> List[int]:
@@ -221,6 +214,13 @@ class Container:
         self._restart = None
         if self.stopping or self.pod.terminating or self.pod.deadline_exceeded:
             return
+        try:
+            env = self.pod.environment(self.spec)
+        except ContainerConfigError as e:
+            # Retried when the node agent has read the pod's ConfigMaps and Secrets again.
+            self.state = {"waiting": {"reason": e.reason, "message": e.message}}
+            self.pod.changed()
+            return
         if self.instances:
             self.restart_count += 1
         self.instances += 1
@@ -228,7 +228,6 @@ class Container:
         self._killing = False
         if "terminated" in self.state:
             self.last_state = self.state
-        env = self.pod.environment(self.spec)
         self.termination_path = self._termination_file(env)
         declared = self.spec.get("terminationMessagePath") or "/dev/termination-log"
         words = [a.replace(declared, self.termination_path) for a in
@@ -632,7 +631,8 @@ class PodWorker:
         self.directory = ensure_dir(directory)
         self.on_change = on_change
         self.base_env = environment
-        self.resolved = resolved or {}
+        # What the pod's environment and volumes read from the apiserver (an environment.Sources).
+        self.sources = resolved if isinstance(resolved, environment_.Sources) else environment_.Sources()
         self.host_ip = host_ip
         self.restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         self.recorder = recorder
@@ -675,42 +675,11 @@ class PodWorker:
         return DEFAULT_GRACE if value is None else value
 
     def environment(self, spec: dict) -> Dict[str, str]:
-        env = dict(self.base_env)
-        env["HOSTNAME"] = self.name
-        for source in spec.get("envFrom") or []:
-            ref = source.get("configMapRef") or source.get("secretRef")
-            if ref:
-                kind = "configmaps" if "configMapRef" in source else "secrets"
-                for key, value in (self.resolved.get((kind, ref.get("name"))) or {}).items():
-                    env[(source.get("prefix") or "") + key] = value
-        for item in spec.get("env") or []:
-            if "value" in item or not item.get("valueFrom"):
-                env[item["name"]] = expand(str(item.get("value") or ""), env)
-                continue
-            source = item["valueFrom"]
-            value = None
-            if "fieldRef" in source:
-                value = self.field(source["fieldRef"].get("fieldPath", ""))
-            elif "configMapKeyRef" in source or "secretKeyRef" in source:
-                kind = "configmaps" if "configMapKeyRef" in source else "secrets"
-                ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
-                value = (self.resolved.get((kind, ref.get("name"))) or {}).get(ref.get("key"))
-            if value is not None:
-                env[item["name"]] = value
-        return env
+        base = dict(self.base_env, HOSTNAME=self.name)
+        return environment_.container_environment(self.pod, spec, self.sources, base, [self.host_ip], [self.host_ip])
 
     def field(self, path: str) -> Optional[str]:
-        metadata = self.pod["metadata"]
-        simple = {"metadata.name": self.name, "metadata.namespace": self.namespace,
-                  "metadata.uid": self.uid, "spec.nodeName": self.pod["spec"].get("nodeName"),
-                  "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName"),
-                  "status.podIP": self.host_ip, "status.hostIP": self.host_ip}
-        if path in simple:
-            return simple[path]
-        match = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
-        if match:
-            return (metadata.get(match.group(1)) or {}).get(match.group(2))
-        return None
+        return environment_.field_value(self.pod, path, [self.host_ip], [self.host_ip])
 
     def mounts_for(self, spec: dict) -> List[tuple]:
         """(volume directory, mountPath, readOnly) of a container's volumeMounts, when mounting is possible."""

@@ -37,6 +37,9 @@ class Options(PflagOptions):
         ["address", None, "127.0.0.1", "The address to serve on and to report as the Node's InternalIP."],
         ["root-dir", None, "./kube-node-data", "Directory for pod state and container logs."],
         ["sync-frequency", None, "0.5", "Seconds between pod syncs."],
+        ["config-sync-frequency", None, "10",
+         "Seconds between re-reading the ConfigMaps, Secrets, Services and service-account tokens of running "
+         "pods, which rewrites their changed volumes and starts containers that waited for them."],
         ["pod-cidr", None, "10.244.0.0/24", "With --simulated: the range pod IPs are given from."],
         ["serve-https", None, None,
          "Serve the kubelet API over HTTPS (default: true when any TLS or authentication flag is given, "
@@ -84,7 +87,7 @@ class Options(PflagOptions):
         self.convert(BOOLEAN_PARAMETERS, ("authentication-token-webhook-cache-ttl",
                                           "authorization-webhook-cache-authorized-ttl",
                                           "authorization-webhook-cache-unauthorized-ttl"),
-                     integers=("kubelet-port",), floats=("sync-frequency",))
+                     integers=("kubelet-port",), floats=("sync-frequency", "config-sync-frequency"))
         self["node-name"] = (self["node-name"] or socket.gethostname()).lower()
         if self["authorization-mode"] not in AUTHORIZATION_MODES:
             raise usage.UsageError(f"unknown authorization mode {self['authorization-mode']!r} "
@@ -166,7 +169,8 @@ def makeService(options, reactor=None):
                              pod_cidr=options["pod-cidr"], schedule=options["schedule"]).setServiceParent(top)
         return top
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
-                      schedule=options["schedule"], sync_interval=options["sync-frequency"])
+                      schedule=options["schedule"], sync_interval=options["sync-frequency"],
+                      config_sync_interval=options["config-sync-frequency"])
     agent.setServiceParent(top)
     site = QuietSite(KubeletAPI(reactor, agent, kubelet_auth(options, client, reactor)))
     how = "securely" if options["serve-https"] else "insecurely"
