@@ -81,6 +81,18 @@ def _hard(quota: dict) -> dict[str, Optional[Fraction]]:
 _OWN_WRITE: ContextVar[bool] = ContextVar("kapiserver_quota_own_write", default=False)
 
 
+@dataclass(frozen=True)
+class _Landing:
+    """A quota write a recount waits for: the quota ``name`` stored, at a resourceVersion other than ``old``
+    (the one an update replaced)."""
+    name: str
+    old: Optional[str] = None
+
+    def seen(self, quotas: list) -> bool:
+        return any(q["metadata"].get("name") == self.name and q["metadata"].get("resourceVersion") != self.old
+                   for q in quotas)
+
+
 @dataclass(eq=False)
 class _Charge:
     """A create charged here that no list has shown yet: a recount counts it (it may be on its way to storage)
@@ -104,6 +116,8 @@ class ResourceQuotaAdmission:
     PENDING_SECONDS = 10.0
     # How long a recount waits after the write that asked for it is admitted, for that write to land.
     RECOUNT_DELAY = 0.05
+    # How long, at most, recounts wait for the quota write that asked for them to land (the delays double).
+    LANDING_WAIT = 30.0
 
     def __init__(self, registry, reactor=None, limited_resources=()):
         self.registry = registry
@@ -217,8 +231,12 @@ class ResourceQuotaAdmission:
             self._settle_until = self._clock().seconds() + SETTLE_SECONDS
             if operation in (CREATE, UPDATE):
                 # A new quota, a changed spec.hard or a status written by hand: its status is put right
-                # (hard from spec, used counted), as upstream's resource quota controller does on such updates.
-                self._recount_later(namespace)
+                # (hard from spec, used counted), as upstream's resource quota controller does on such updates,
+                # once the write has landed.
+                old = attributes.old_object if operation == UPDATE else None
+                self._recount_later(namespace, _Landing(
+                    (attributes.object.get("metadata") or {}).get("name") or attributes.name,
+                    ((old or {}).get("metadata") or {}).get("resourceVersion")))
             return
         if attributes.subresource:
             return
@@ -391,12 +409,19 @@ class ResourceQuotaAdmission:
         details = {"name": name, **({"group": info.group} if info.group else {}), "kind": info.resource}
         return StatusError(403, "Forbidden", f'{qualified} "{name}" is forbidden: {message}', details)
 
-    def _recount_later(self, namespace: str) -> None:
-        self._clock().callLater(self.RECOUNT_DELAY, self._start_recount, namespace)
+    def _recount_later(self, namespace: str, landing: Optional[_Landing] = None,
+                       delay: Optional[float] = None) -> None:
+        delay = self.RECOUNT_DELAY if delay is None else delay
+        self._clock().callLater(delay, self._start_recount, namespace, landing, delay)
 
-    def _start_recount(self, namespace: str) -> None:
-        # A recount that fails is not retried: the next change in the namespace recounts again.
-        Deferred.fromCoroutine(self.recompute(namespace)).addErrback(lambda failure: None)
+    def _start_recount(self, namespace: str, landing: Optional[_Landing] = None, delay: float = 0.0) -> None:
+        # A recount that fails is not retried: the next change in the namespace recounts again.  One asked for
+        # by a quota's write that has not landed yet (storage is slow) is tried again, later each time.
+        async def recount():
+            await self.recompute(namespace)
+            if landing is not None and delay < self.LANDING_WAIT and not landing.seen(await self._load(namespace)):
+                self._recount_later(namespace, landing, delay * 2)
+        Deferred.fromCoroutine(recount()).addErrback(lambda failure: None)
 
     async def recompute(self, namespace: str) -> None:
         """Write every quota's status in ``namespace`` (hard from spec, used counted now, with the creates

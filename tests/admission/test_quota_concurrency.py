@@ -215,7 +215,7 @@ def test_charges_through_the_store_recount_nothing(quota_registry):
     from tests.controllers.conftest import settle
     plugin = quota_registry.quota_plugin
     recounts = []
-    plugin._start_recount = recounts.append
+    plugin._start_recount = lambda namespace, *landing: recounts.append(namespace)
     run(quota_registry.store("", "v1", "resourcequotas").create("team", quota("pods", {"pods": "3"})))
     create_all(quota_registry.store("", "v1", "pods"), [pod(f"p{i}") for i in range(5)])
     settle(0.2)
@@ -239,3 +239,30 @@ def test_pending_charges_share_one_expiry_timer():
     clock.advance(plugin.PENDING_SECONDS)
     assert fake.quotas["pods"]["status"]["used"] == {"pods": "0"}
     assert clock.getDelayedCalls() == []
+
+
+def test_a_quota_whose_write_lands_late_is_still_counted():
+    """The recount a new quota asks for runs shortly after it is admitted; when storage has not stored the quota
+    by then (a slow disk, a loaded machine), recounts go on, later each time, until they see it."""
+    fake = FakeRegistry()
+    clock = task.Clock()
+    plugin = ResourceQuotaAdmission(fake, clock)
+    team_quota = quota("pods", {"pods": "3"})
+    drive(call(plugin, "create", store("resourcequotas", "ResourceQuota"), team_quota, None))
+    clock.advance(plugin.RECOUNT_DELAY)           # the first recount: the quota is not stored yet
+    clock.advance(plugin.RECOUNT_DELAY * 2)       # nor at the second
+    assert fake.quotas == {}
+    fake.quotas["pods"] = dict(team_quota, metadata=dict(team_quota["metadata"], resourceVersion="7"))
+    clock.advance(plugin.RECOUNT_DELAY * 4)
+    assert fake.quotas["pods"]["status"] == {"hard": {"pods": "3"}, "used": {"pods": "0"}}
+    clock.advance(plugin.LANDING_WAIT * 2)
+    assert clock.getDelayedCalls() == []          # seen: no more recounts
+
+
+def test_recounts_for_a_quota_that_never_lands_stop():
+    fake = FakeRegistry()
+    clock = task.Clock()
+    plugin = ResourceQuotaAdmission(fake, clock)
+    drive(call(plugin, "create", store("resourcequotas", "ResourceQuota"), quota("pods", {"pods": "3"}), None))
+    clock.pump([1.0] * int(plugin.LANDING_WAIT * 4))
+    assert clock.getDelayedCalls() == [] and fake.quotas == {}
