@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conformance.support import STRATEGIC, Watch, ok, unique, wait_for
+from tests.conformance.support import MERGE, STRATEGIC, Watch, ok, unique, wait_for
 from tests.e2e.conftest import free_port
 from tests.e2e.test_streams import NodeProcess
 
@@ -661,6 +661,99 @@ def test_pods_logs_from_websockets(pods):
     finally:
         ws.close()
     assert out.decode() == "container is alive\n"
+
+
+def test_pods_patching_status(pods):
+    """Pods, patching status: a merge patch of a running pod's /status sets its message and reason (and the
+    annotation the patch carries)."""
+    pods.create("pod-status-patch", [{"name": "agnhost", "image": "agnhost", "command": ["sleep", "600"]}],
+                terminationGracePeriodSeconds=1)
+    pods.phase("pod-status-patch", "Running")
+    patched = ok(pods.server.request("PATCH", f"{pods.path}/pod-status-patch/status", {
+        "metadata": {"annotations": {"patchedstatus": "true"}},
+        "status": {"message": "Patched by e2e test", "reason": "E2E"}}, headers=MERGE))
+    assert patched["status"]["message"] == "Patched by e2e test" and patched["status"]["reason"] == "E2E"
+    assert patched["metadata"]["annotations"]["patchedstatus"] == "true"
+
+
+def test_pods_completes_the_lifecycle_of_a_pod_and_the_podstatus(pods):
+    """Pods, completes the lifecycle of a Pod and the PodStatus: a labelled pod runs; a strategic patch adds a
+    label and changes its image; its status is replaced with Ready and ContainersReady False; it is deleted
+    by a deletecollection, which a watch sees, and is then gone."""
+    selector = "labelSelector=test-pod-static%3Dtrue"
+    with Watch(pods.server, f"{pods.path}?watch=true&{selector}", timeout=30) as watch:
+        pods.create("pod-test", [{"name": "pod-test", "image": "agnhost", "command": ["sleep", "600"]}],
+                    labels={"test-pod-static": "true"}, terminationGracePeriodSeconds=1)
+        while (watch.next()["object"].get("status") or {}).get("phase") != "Running":
+            pass
+        ok(pods.server.request("PATCH", f"{pods.path}/pod-test", {
+            "metadata": {"labels": {"test-pod": "patched"}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "pod-test", "image": "httpd"}]}},
+            headers=STRATEGIC))
+        pod = pods.get("pod-test")
+        assert pod["metadata"]["labels"]["test-pod"] == "patched" and pod["spec"]["containers"][0]["image"] == "httpd"
+
+        def replace_status():
+            current = ok(pods.server.request("GET", f"{pods.path}/pod-test/status"))
+            flipped = 0
+            for c in current["status"]["conditions"]:
+                if c["type"] in ("Ready", "ContainersReady") and c["status"] == "True":
+                    c["status"] = "False"
+                    flipped += 1
+            assert flipped == 2, current["status"]["conditions"]
+            status, body = pods.server.request("PUT", f"{pods.path}/pod-test/status", current)
+            assert status in (200, 409), body
+            return body if status == 200 else None
+        updated = wait_for(replace_status, what="the status replaced")   # retried on a conflict, as upstream
+        assert {c["type"]: c["status"] for c in updated["status"]["conditions"]
+                if c["type"] in ("Ready", "ContainersReady")} == {"Ready": "False", "ContainersReady": "False"}
+        ok(pods.server.request("DELETE", f"{pods.path}?{selector}",
+                               {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 1}))
+        while watch.next()["type"] != "DELETED":
+            pass
+    assert pods.server.request("GET", f"{pods.path}/pod-test")[0] == 404
+
+
+# agnhost's `nettest` as the prestop test uses it: POST /write records {"Source": ...}, GET /read tells what
+# was received.
+NETTEST = r"""
+import http.server, json, sys
+received = {}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        received[body["Source"]] = received.get(body["Source"], 0) + 1
+        self.send_response(200)
+        self.end_headers()
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps({"Received": received, "Errors": []}).encode())
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_pods_prestop_hook(pods):
+    """Pods, prestop hook (test/e2e/node/pre_stop.go): deleting a pod runs its preStop hook, which posts to a
+    server pod; the server, read through the apiserver's pod proxy, received it."""
+    port = free_port()
+    pods.create("server", [{"name": "agnhost-container", "image": "agnhost", "command": [
+        sys.executable, "-c", NETTEST, str(port)], "ports": [{"containerPort": port}]}])
+    pods.phase("server", "Running")
+    wait_for(lambda: _connectable(port), what="the server listening")
+    pods.create("tester", [{"name": "tester", "image": "busybox", "command": ["sleep", "600"], "lifecycle": {
+        "preStop": {"exec": {"command": ["wget", "-O-", '--post-data={"Source": "prestop"}',
+                                         f"http://127.0.0.1:{port}/write"]}}}}])
+    pods.phase("tester", "Running")
+    pods.delete("tester")
+
+    def received():
+        status, body = pods.server.request("GET", f"{pods.path}/server:{port}/proxy/read")
+        return status == 200 and body["Received"].get("prestop", 0) >= 1 and not body["Errors"] and body
+    wait_for(received, timeout=30, what="the server received the preStop call")
 
 
 # -- Ephemeral containers (ephemeral_containers.go) --------------------------------------------------------
