@@ -241,6 +241,7 @@ class NodeAgent(service.Service):
                 await self._start(pod)
             elif worker is not None:
                 worker.pod = pod
+                worker.sync_deadline()
                 if pod["metadata"].get("deletionTimestamp") and not worker.terminating:
                     self._terminate(worker, pod["metadata"].get("deletionGracePeriodSeconds") or 0)
                 worker.sync_ephemeral()

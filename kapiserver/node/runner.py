@@ -36,7 +36,8 @@ IDLE_COMMAND = ["sleep", "infinity"]
 
 
 _UNSHARE = shutil.which("unshare")
-# bash passes on variables whose names are no shell names (`data-1`, from envFrom); dash, many hosts' sh, drops them.
+# The shell that mounts a pod's volumes before it becomes the container's command: bash where there is one,
+# as dash (many hosts' sh) drops variables whose names are not shell identifiers (`data-1` from envFrom).
 _MOUNT_SHELL = shutil.which("bash") or "sh"
 # Bind-mounts the pod's volumes at their mountPaths, then becomes the container's command.
 _MOUNT_SCRIPT = ('set -e; while [ "$1" != "--" ]; do mkdir -p "$2"; mount --bind "$1" "$2"; '
@@ -651,6 +652,7 @@ class PodWorker:
         self.terminating = False
         self.deadline_exceeded = False
         self._deadline = None
+        self._deadline_seconds = None
         self.host_dirs = host_dirs if host_dirs is not None else HostDirs()
 
     def container(self, name: Optional[str]) -> Optional[Container]:
@@ -704,12 +706,22 @@ class PodWorker:
         return container.transport.pid
 
     def start(self) -> None:
+        self.sync_deadline()
+        self.advance()
+        self.sync_ephemeral()
+
+    def sync_deadline(self) -> None:
+        """(Re)arm the activeDeadlineSeconds timer from the pod's spec, which an update may set or shorten
+        while the pod runs (upstream's "Pods, ActiveDeadlineSeconds" conformance test does)."""
         deadline = (self.pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if self.terminating or self.deadline_exceeded or deadline == self._deadline_seconds:
+            return
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline, self._deadline_seconds = None, deadline
         if deadline is not None:
             self._deadline = self.reactor.callLater(
                 max(0.0, self.started_seconds + deadline - self.reactor.seconds()), self._deadline_exceeded)
-        self.advance()
-        self.sync_ephemeral()
 
     def sync_ephemeral(self) -> None:
         """Start the ephemeral containers (`kubectl debug`) added to the pod since: each runs once (never

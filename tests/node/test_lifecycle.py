@@ -422,6 +422,22 @@ def test_active_deadline_fails_the_pod_and_stops_its_containers(tmp_path):
     assert not reactor.running("app") and worker.containers[0].restart_count == 0
 
 
+def test_active_deadline_set_on_a_running_pod(tmp_path):
+    """activeDeadlineSeconds given by an update while the pod runs (upstream's "Pods, ActiveDeadlineSeconds")
+    counts from the pod's start; shortening it again moves the deadline sooner."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "app")], terminationGracePeriodSeconds=1)
+    worker.start()
+    reactor.advance(10)
+    worker.pod["spec"]["activeDeadlineSeconds"] = 30
+    worker.sync_deadline()
+    reactor.advance(15)
+    assert worker.status()["phase"] == "Running"
+    worker.pod["spec"]["activeDeadlineSeconds"] = 20
+    worker.sync_deadline()
+    reactor.advance(0)
+    assert worker.status()["reason"] == "DeadlineExceeded"
+
+
 def test_active_deadline_counts_from_the_pods_start_time(tmp_path):
     """A pod that already has a startTime (an agent restarted) keeps it: its deadline is not pushed back."""
     reactor, recorder, worker = make_pod(tmp_path, [container("c", "app")], activeDeadlineSeconds=30)
