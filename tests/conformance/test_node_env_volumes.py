@@ -82,21 +82,6 @@ def _config_map(server, namespace, name, **data):
     _create(server, namespace, "configmaps", {"metadata": {"name": name}, "data": data})
 
 
-def test_variable_expansion_should_allow_composing_env_vars_into_new_env_vars(apiserver, namespace):
-    """Variable Expansion should allow composing env vars into new env vars."""
-    out = _output(apiserver, namespace, "compose", {}, command=["sh", "-c", "env"], env=[
-        {"name": "FOO", "value": "foo-value"}, {"name": "BAR", "value": "bar-value"},
-        {"name": "FOOBAR", "value": "$(FOO);;$(BAR)"}])
-    assert {"FOO=foo-value", "BAR=bar-value", "FOOBAR=foo-value;;bar-value"} <= set(out.splitlines())
-
-
-def test_variable_expansion_should_allow_substituting_values_in_a_container_s_args(apiserver, namespace):
-    """Variable Expansion should allow substituting values in a container's args (and command)."""
-    out = _output(apiserver, namespace, "args", {}, command=["sh", "-c"], args=["echo test-value=$(TEST_VAR)"],
-                  env=[{"name": "TEST_VAR", "value": "test-value"}])
-    assert out == "test-value=test-value\n"
-
-
 def test_configmap_should_be_consumable_via_the_environment(apiserver, namespace):
     """ConfigMap should be consumable via the environment (envFrom, with and without a prefix)."""
     _config_map(apiserver, namespace, "cm-env", **{"data-1": "value-1", "data-2": "value-2", "1badkey": "x"})
@@ -107,15 +92,6 @@ def test_configmap_should_be_consumable_via_the_environment(apiserver, namespace
     assert {"data-1=value-1", "data-2=value-2", "p-data-1=value-1", "p-data-2=value-2"} <= lines
     # A key that is no variable name is skipped; with a prefix that makes it one, it is kept.
     assert "p-1badkey=x" in lines and not any(line.startswith("1badkey") for line in lines)
-
-
-def test_secrets_should_be_consumable_from_pods_in_env_vars(apiserver, namespace):
-    """Secrets should be consumable from pods in env vars (secretKeyRef) and via the environment (envFrom)."""
-    _create(apiserver, namespace, "secrets", {"metadata": {"name": "sec-env"}, "stringData": {"data-1": "value-1"}})
-    out = _output(apiserver, namespace, "sec-env", {}, command=["env"],
-                  env=[{"name": "SECRET_DATA", "valueFrom": {"secretKeyRef": {"name": "sec-env", "key": "data-1"}}}],
-                  envFrom=[{"prefix": "s_", "secretRef": {"name": "sec-env"}}])
-    assert {"SECRET_DATA=value-1", "s_data-1=value-1"} <= set(out.splitlines())
 
 
 def test_downward_api_should_provide_pod_name_namespace_ip_and_limits_as_env_vars(apiserver, namespace):
