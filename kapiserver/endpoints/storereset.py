@@ -9,7 +9,8 @@ Why the watch caches need nothing special: a restore is ordinary writes (kapiser
 SupportsSnapshot.restore).  Revisions keep increasing, the watch caches receive the restore's events as for
 any other write (the embedded stores hand them over before the restore's Deferred fires), so every cache,
 resourceVersion and continue token stays consistent.  A reset first ends every watch being served (their
-clients see the stream end, as at a watch timeout), then drops the fault injection rules, then restores: a
+clients see the stream end, as at a watch timeout) but the apiserver's own controllers' (they go on, and see
+the restore's events as any other writes), then drops the fault injection rules, then restores: a
 client watching through the reset resumes from its last resourceVersion and sees the restore as DELETE,
 ADDED and MODIFIED events, as it would see any other writes.
 

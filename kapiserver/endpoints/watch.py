@@ -242,6 +242,11 @@ def _timeout(context, options) -> float:
     return timeout
 
 
+def _loopback(request) -> bool:
+    """Whether the request came through the apiserver's loopback listener (its own controllers)."""
+    return getattr(getattr(getattr(request, "channel", None), "site", None), "loopback", False)
+
+
 async def serve_watch(context, request, store, namespace, options, rep) -> None:
     """Serve a watch of ``store`` as a chunked response, or over WebSocket when the client asks to
     upgrade; an error other than 410 and 504 is raised before anything is written."""
@@ -251,7 +256,7 @@ async def serve_watch(context, request, store, namespace, options, rep) -> None:
     fault = getattr(request, "kapi_fault", None)
     response = WatchResponse(transport, clock, _timeout(context, options),
                              limit=fault.watchEvents if fault is not None else None,
-                             watches=getattr(context, "watches", None))
+                             watches=None if _loopback(request) else getattr(context, "watches", None))
     injected = fault.error(request.kapi_info) if fault is not None else None
     if injected is not None:
         response.fail(injected)     # an injected 410 or 504: one ERROR event, as upstream sends them
