@@ -9,6 +9,8 @@ Fixtures:
   to the state the server had when it became ready, every open watch is ended and every fault rule
   dropped.  ``@pytest.mark.kapiserver_keep_state`` on a test, or ``--kapiserver-no-reset``, skips the reset.
 - ``kapiserver_session``: the same server, without the reset (for session- or module-scoped fixtures).
+- ``kapiserver_control_plane``: kube-controller-manager, kube-scheduler and ``--kapiserver-nodes`` simulated
+  nodes beside the server (kapiserver.testing.controlplane), for operators that create Deployments.
 - ``kapiserver_client``: an official ``kubernetes`` client (ApiClient) for the server, where that package is
   installed.
 
@@ -30,6 +32,8 @@ def pytest_addoption(parser):
     group.addoption("--kapiserver-arg", action="append", default=[], metavar="FLAG",
                     help="an extra kube-apiserver flag for the session's server (repeatable), "
                          "e.g. --kapiserver-arg=--storage-backend=sqlite")
+    group.addoption("--kapiserver-nodes", type=int, default=1, metavar="N",
+                    help="how many simulated nodes kapiserver_control_plane runs (default 1)")
     group.addoption("--kapiserver-no-reset", action="store_true", default=False,
                     help="do not reset the server's store between tests")
 
@@ -61,6 +65,18 @@ def kapiserver(request, kapiserver_session):
     if request.node.get_closest_marker(KEEP_STATE) or request.config.getoption("kapiserver_no_reset"):
         return
     kapiserver_session.reset()
+
+
+@pytest.fixture(scope="session")
+def kapiserver_control_plane(request, kapiserver_session):
+    """kube-controller-manager, kube-scheduler and simulated nodes (--kapiserver-nodes, default 1) beside the
+    session's server, started on first use; the server's snapshot is retaken with the nodes in it.  A test asks
+    for it with ``kapiserver``: ``def test_x(kapiserver, kapiserver_control_plane)``."""
+    from .controlplane import ControlPlane
+    kapiserver_session.reset()      # what the test before left goes before the new snapshot is taken
+    plane = ControlPlane(kapiserver_session, nodes=request.config.getoption("kapiserver_nodes")).start()
+    yield plane
+    plane.stop()
 
 
 @pytest.fixture
