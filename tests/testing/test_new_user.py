@@ -73,3 +73,13 @@ def test_without_the_reset_the_twins_collide(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 failed, 1 passed" in result.stdout
     assert "409" in result.stdout
+
+
+def test_the_entry_point_names_the_plugin():
+    """pyproject.toml registers kapiserver.testing.plugin under pytest11, so an install brings the fixture."""
+    import importlib
+    import tomllib
+    project = tomllib.loads((Path(kapiserver.__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    target = project["project"]["entry-points"]["pytest11"]["kapiserver"]
+    assert target == "kapiserver.testing.plugin"
+    assert hasattr(importlib.import_module(target), "kapiserver")
