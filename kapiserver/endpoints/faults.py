@@ -105,9 +105,16 @@ class FaultRule:
         return rule
 
     def to_json(self) -> dict:
-        out = {name: getattr(self, name) for name in FIELDS}
-        return {"id": self.id, "fired": self.fired, **{k: v for k, v in out.items()
-                                                       if v not in ("", None, False) or k == "probability"}}
+        """The rule as JSON: its id, how often it fired, and the fields it sets (watchEvents even when 0)."""
+        out: dict = {"id": self.id, "fired": self.fired}
+        for name in FIELDS:
+            value = getattr(self, name)
+            if name == "watchEvents" and value is not None or name == "probability" or \
+                    value is not None and value is not False and value != "" and value != 0:
+                out[name] = value
+        if not self.status:
+            out.pop("retryAfter", None)
+        return out
 
     def matches(self, info, user: str) -> bool:
         resource = info.resource + (f".{info.api_group}" if info.api_group else "")

@@ -114,3 +114,10 @@ def test_only_system_masters_may_use_the_controls():
         require_masters(UserInfo("alice", groups=["system:authenticated"]))
     assert caught.value.code == 403
     require_masters(INSECURE_USER)
+
+
+def test_a_rule_reads_back_as_it_was_given():
+    """A rule's JSON has the fields it sets, watchEvents=0 included, and none it does not."""
+    rule = FaultRule.from_json({"verb": "watch", "watchEvents": 0, "times": 1})
+    assert rule.to_json() == {"id": 0, "fired": 0, "verb": "watch", "times": 1, "probability": 1.0,
+                              "watchEvents": 0}
