@@ -281,6 +281,9 @@ class ServerConfig:
     min_request_timeout: int = 1800
     verbosity: int = 0
     kubernetes_service_node_port: int = 0
+    # The testing controls at /debug/kapiserver/ (system:masters only): fault rules, and store snapshot/reset.
+    enable_fault_injection: bool = False
+    enable_store_reset: bool = False
     endpoint_reconciler_type: str = "lease"   # lease, master-count or none
     apiserver_count: int = 1
     # True when no usable host address was found and advertise_address fell back to 127.0.0.1.
@@ -345,6 +348,8 @@ class ServerConfig:
         cidr = pick("service-cluster-ip-range", parse_service_cidr, defaults.service_cluster_ip_range)
         node_ports = pick("service-node-port-range", parse_port_range, defaults.service_node_port_range)
         service_node_port = pick("kubernetes-service-node-port", _int, defaults.kubernetes_service_node_port)
+        fault_injection = pick("enable-fault-injection", _bool, defaults.enable_fault_injection)
+        store_reset = pick("enable-store-reset", _bool, defaults.enable_store_reset)
         if not 0 <= service_node_port <= 65535:
             raise OptionError("kubernetes-service-node-port",
                               f"--kubernetes-service-node-port {service_node_port} must be between 0 and "
@@ -437,6 +442,8 @@ class ServerConfig:
             min_request_timeout=min_timeout,
             verbosity=verbosity,
             kubernetes_service_node_port=service_node_port,
+            enable_fault_injection=fault_injection,
+            enable_store_reset=store_reset,
             endpoint_reconciler_type=reconciler,
             apiserver_count=apiserver_count,
             advertise_address_is_fallback=fell_back,

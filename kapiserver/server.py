@@ -353,6 +353,7 @@ class HandlerService(service.Service):
         from .endpoints.streams import build_streams
         config, registry, reactor = self.config, self.registry.registry, self.reactor
         context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
+        install_testing_controls(config, context)
         await ensure_bootstrap_policy(registry)
         await ensure_system_priority_classes(registry)
         access = config.node_access
@@ -385,6 +386,19 @@ class HandlerService(service.Service):
         bind = self.config.bind_address
         return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options,
                                   interface=bind if bind != "0.0.0.0" else "")
+
+
+def install_testing_controls(config: ServerConfig, context) -> None:
+    """--enable-fault-injection's rules (counted in /metrics) and --enable-store-reset's snapshot and reset."""
+    if config.enable_fault_injection:
+        from .endpoints.faults import FaultInjector
+        context.faults = FaultInjector()
+        context.metrics.add_family_source(context.faults.families)
+        log.warn("Fault injection is on (--enable-fault-injection): members of system:masters may make API "
+                 "requests fail at /debug/kapiserver/faults")
+    if config.enable_store_reset:
+        from .endpoints.storereset import StoreReset
+        context.store_reset = StoreReset(context.registry, context.watches, context.faults)
 
 
 def secure_serving(config: ServerConfig, registry):

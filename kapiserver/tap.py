@@ -23,7 +23,8 @@ class Options(PflagOptions):
     """kube-apiserver's flags, with upstream's names and defaults."""
 
     # Bare `--flag` means true; `--flag=false` turns it off.
-    boolean_parameters = frozenset({"watch-cache", "version"}) | security_options.BOOLEAN_FLAGS | \
+    boolean_parameters = frozenset({"watch-cache", "version", "enable-fault-injection",
+                                     "enable-store-reset"}) | security_options.BOOLEAN_FLAGS | \
         node_access_options.BOOLEAN_FLAGS
     # List and map flags, the security lists (--authorization-mode, ...) among them: repeating one adds to it.
     accumulating_parameters = frozenset({"etcd-servers", "etcd-servers-overrides", "watch-cache-sizes",
@@ -111,6 +112,12 @@ class Options(PflagOptions):
         ["kubernetes-service-node-port", None, "0",
          "If non-zero, the kubernetes Service is a NodePort Service on this port (within "
          "--service-node-port-range); 0 keeps it ClusterIP."],
+        ["enable-fault-injection", None, "false",
+         "Serve /debug/kapiserver/faults, where members of system:masters set rules that make chosen API "
+         "requests fail, slow down or drop (for testing controllers). Never on a production server."],
+        ["enable-store-reset", None, "false",
+         "Serve /debug/kapiserver/snapshot and /debug/kapiserver/reset, where members of system:masters "
+         "snapshot the embedded store and put it back (the pytest plugin's reset between tests)."],
         ["v", "v", "0",
          "Log verbosity level. 2 logs one line per request."],
     ] + [[name, None, default, help] for name, default, help in security_options.PARAMETERS] \

@@ -125,6 +125,7 @@ def test_no_package_imports_itself_in_a_circle():
 # The layers, highest first: a module may import from its own layer and those below it, never above.  The
 # first part of a module's name under kapiserver (its package, or the module itself) names its layer.
 LAYERS = [
+    {"testing"},                        # the pytest plugin: runs the daemons as processes, talks HTTP to them
     {"__main__", "tap"},                # twistd's and python -m's entry points
     {"server", "node", "controllermanager", "scheduler", "cluster"},   # the daemons' service trees
     {"config"},                         # kube-apiserver's flags as a ServerConfig

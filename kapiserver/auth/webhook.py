@@ -13,7 +13,7 @@ from typing import Optional
 
 import yaml
 from twisted.internet import ssl
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
@@ -22,6 +22,10 @@ from .user import UserInfo
 
 
 @implementer(IPolicyForHTTPS)
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False      # no "Starting factory" line per connection
+
+
 class _Policy:
     def __init__(self, ca_pem: Optional[bytes], client_cert: Optional[bytes], client_key: Optional[bytes],
                  insecure: bool = False):
@@ -69,6 +73,7 @@ class WebhookClient:
         self.basic_auth = basic_auth
         self.reactor = reactor
         self.pool = HTTPConnectionPool(reactor, persistent=False)
+        self.pool._factory = _QuietFactory     # no "Starting factory" line per webhook call
         self.agent = Agent(reactor, contextFactory=_Policy(ca_pem, client_cert, client_key, insecure),
                            pool=self.pool)
 

@@ -42,6 +42,9 @@ class _Unauthorized(Resource):
 class LoopbackSite(QuietSite):
     """Serves ``privileged`` (a Site, built later) to requests with this site's bearer ``token``."""
 
+    # The apiserver's own clients: a store reset leaves their watches open (kapiserver.endpoints.storereset).
+    loopback = True
+
     def __init__(self, privileged: QuietSite, token: Optional[str] = None):
         super().__init__(Resource())
         self.privileged = privileged

@@ -34,6 +34,12 @@ class APIContext:
         self.flow_control = None
         # The request metrics at /metrics: one set per context, shared by every listener serving it.
         self.metrics = APIServerMetrics(storage_objects=lambda: storage_object_counts(registry))
+        # The watches being served (kapiserver.endpoints.watch.WatchResponse), which a store reset ends.
+        self.watches: set = set()
+        # --enable-fault-injection's rules (kapiserver.endpoints.faults.FaultInjector), or None.
+        self.faults = None
+        # --enable-store-reset's snapshot and reset (kapiserver.endpoints.storereset.StoreReset), or None.
+        self.store_reset = None
 
 
 class ResourceHandler:

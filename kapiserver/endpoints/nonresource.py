@@ -46,6 +46,9 @@ class NonResourceHandler:
         if parts == ["metrics"]:
             self.serve_metrics(request)
             return
+        if len(parts) >= 3 and parts[:2] == ["debug", "kapiserver"]:
+            await self.testing_controls(request, parts[2], parts[3:])
+            return
         if method not in (b"GET", b"HEAD"):
             if parts and parts[0] in ("api", "apis", "version", "openapi", "healthz", "livez", "readyz"):
                 raise StatusError(405, "MethodNotAllowed",
@@ -77,6 +80,23 @@ class NonResourceHandler:
             self.issuer_discovery(request, head == "openid")
         else:
             raise NOT_FOUND
+
+    async def testing_controls(self, request, which: str, rest: list) -> None:
+        """/debug/kapiserver/faults (--enable-fault-injection), /snapshot and /reset (--enable-store-reset):
+        served only with their flag, and to system:masters only."""
+        from ..auth.context import current_user
+        from . import faults, storereset
+        from .http import read_body
+        if which == "faults" and self.context.faults is not None:
+            faults.require_masters(current_user())
+            code, body = faults.handle_rules(self.context.faults, request.method, rest,
+                                             read_body(request, self.context.max_request_bytes))
+        elif which in ("snapshot", "reset") and not rest and self.context.store_reset is not None:
+            faults.require_masters(current_user())
+            code, body = await storereset.handle(self.context.store_reset, request.method, which)
+        else:
+            raise NOT_FOUND
+        write_bytes(request, code, "application/json", body)
 
     def flow_control_dump(self, request, which: str) -> None:
         """API Priority and Fairness's state as text (served only while it is on, as upstream)."""

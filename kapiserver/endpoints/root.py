@@ -82,6 +82,29 @@ class APIRoot(Resource):
         await aggregator.proxy(request, apiservice, current_user())
         return True
 
+    async def _inject(self, request, info) -> bool:
+        """Apply the fault rule that fires for this request, if any (--enable-fault-injection); whether the
+        request has been answered (dropped) by it.  A Status it asks for is raised; a watch's 410 and 504,
+        and its event budget, are for serve_watch (kapiserver.endpoints.watch)."""
+        rule = self.context.faults.match(info, current_user().name)
+        if rule is None:
+            return False
+        if rule.latency:
+            from twisted.internet.task import deferLater
+            await deferLater(self.context.reactor, rule.latency, lambda: None)
+        if rule.drop:
+            transport = getattr(request, "transport", None) or getattr(request.channel, "transport", None)
+            if transport is not None:
+                abort = getattr(transport, "abortConnection", None) or transport.loseConnection
+                abort()
+            request._disconnected = True
+            return True
+        error = rule.error(info)
+        if error is not None and not (info.verb == "watch" and error.code in (410, 504)):
+            raise error
+        request.kapi_fault = rule
+        return False
+
     async def _serve(self, request) -> None:
         # Parsed once per request: the runtime's long-running check may have done it already.
         info = request_info_of(request)
@@ -100,6 +123,9 @@ class APIRoot(Resource):
             if info.is_resource_request:
                 self.context.metrics.route(request, info)     # counted as a 429, as upstream counts it
             raise
+        if self.context.faults is not None and info.is_resource_request:
+            if await self._inject(request, info):
+                return
         if await self._proxied(request):
             return
         if not info.is_resource_request:

@@ -73,10 +73,16 @@ class WatchResponse:
     wakes and hands it on, ends at the timeout, when the client leaves, or when the watch closes (with
     an ERROR event first if the watch says why)."""
 
-    def __init__(self, transport, clock, timeout: float):
+    def __init__(self, transport, clock, timeout: float, limit=None, watches=None):
         self.transport = transport
         self.handle = None
         self.open = True
+        # An injected fault's event budget: the watch ends once it has sent this many (None: no limit).
+        self.limit = limit
+        # The context's open watches, which a store reset ends (kapiserver.endpoints.storereset).
+        self.watches = watches
+        if watches is not None:
+            watches.add(self)
         transport.response = self
         self._timer = clock.callLater(timeout, self.end)
 
@@ -87,6 +93,11 @@ class WatchResponse:
         self.handle = handle
         self.transport.begin()
         self.wake(handle.watcher)
+
+    def attach_nothing(self) -> None:
+        """Start the response and end it at once: a watch an injected fault ends before its first event."""
+        self.transport.begin()
+        self.end()
 
     def fail(self, error: errors.StatusError) -> None:
         """The watch could not start (410, 504): told as one ERROR event, as upstream does."""
@@ -101,7 +112,13 @@ class WatchResponse:
             return
         if not self.transport.paused:
             payloads = self.handle.take()
+            if self.limit is not None and len(payloads) >= self.limit:
+                self.transport.send(payloads[:self.limit])
+                self.end()
+                return
             if payloads:
+                if self.limit is not None:
+                    self.limit -= len(payloads)
                 self.transport.send(payloads)
         if watcher.closed:
             if watcher.error is not None:
@@ -118,6 +135,8 @@ class WatchResponse:
         if not self.open:
             return False
         self.open = False
+        if self.watches is not None:
+            self.watches.discard(self)
         if self._timer.active():
             self._timer.cancel()
         if self.handle is not None:
@@ -223,13 +242,28 @@ def _timeout(context, options) -> float:
     return timeout
 
 
+def _loopback(request) -> bool:
+    """Whether the request came through the apiserver's loopback listener (its own controllers)."""
+    return getattr(getattr(getattr(request, "channel", None), "site", None), "loopback", False)
+
+
 async def serve_watch(context, request, store, namespace, options, rep) -> None:
     """Serve a watch of ``store`` as a chunked response, or over WebSocket when the client asks to
     upgrade; an error other than 410 and 504 is raised before anything is written."""
     clock = context.clock
     transport = WebSocketTransport(request) if wants_upgrade(request, "websocket") else \
         ChunkedTransport(request, rep)
-    response = WatchResponse(transport, clock, _timeout(context, options))
+    fault = getattr(request, "kapi_fault", None)
+    response = WatchResponse(transport, clock, _timeout(context, options),
+                             limit=fault.watchEvents if fault is not None else None,
+                             watches=None if _loopback(request) else getattr(context, "watches", None))
+    injected = fault.error(request.kapi_info) if fault is not None else None
+    if injected is not None:
+        response.fail(injected)     # an injected 410 or 504: one ERROR event, as upstream sends them
+        return
+    if response.limit == 0:
+        response.attach_nothing()
+        return
     encoding = WatchEncoding(store, rep, clock, query(request, "includeObject"))
     try:
         handle = await store.watch(namespace, options, encoding, response.wake)

@@ -35,7 +35,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, PotentialDataLoss, ResponseDone
+from twisted.web.client import Agent, HTTPConnectionPool, PotentialDataLoss, ResponseDone, _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
@@ -47,6 +47,16 @@ from .interface import Unavailable
 __all__ = ["EtcdClient", "EtcdError", "TLSFiles", "b64", "unb64"]
 
 log = Logger()
+
+
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False      # no "Starting factory" line per connection
+
+
+def _quiet_pool(reactor, persistent: bool) -> HTTPConnectionPool:
+    pool = HTTPConnectionPool(reactor, persistent=persistent)
+    pool._factory = _QuietFactory
+    return pool
 
 # gRPC status codes etcd answers with.
 OUT_OF_RANGE = 11          # compacted or future revision
@@ -285,7 +295,7 @@ class EtcdClient:
         self._pool_size = pool_size
         # Watches hold their connection for as long as they live: no pooling.
         self._stream_agent = Agent.usingEndpointFactory(
-            reactor, self._endpoints, pool=HTTPConnectionPool(reactor, persistent=False))
+            reactor, self._endpoints, pool=_quiet_pool(reactor, persistent=False))
         self._current = 0
         self._closed = False
 

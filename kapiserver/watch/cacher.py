@@ -172,13 +172,16 @@ class Cacher:
     def _release(self) -> None:
         if not self.cache.ready:
             return
+        # Taken first: a waiter's callback may write, and a store that delivers its events at once (memory)
+        # calls back into _release before this loop ends; the waiters it added since are kept.
+        waiters, self._waiters = self._waiters, []
         keep = []
-        for revision, d in self._waiters:
+        for revision, d in waiters:
             if self.cache.revision >= revision:
                 d.callback(True)
             else:
                 keep.append((revision, d))
-        self._waiters = keep
+        self._waiters = keep + self._waiters
 
     def wait_for(self, revision: int, timeout: Optional[float] = None) -> Deferred:
         """Fires True once the cache is ready and at ``revision`` or later, False after

@@ -251,3 +251,17 @@ def test_consistent_get_during_the_first_replay_does_not_wait_out_its_timeout():
     Deferred.fromCoroutine(cacher.get(PREFIX + b"default/a")).addBoth(got.append)
     clock.advance(0)          # the watch's replay runs; no time passes
     assert got and got[0]["metadata"]["name"] == "a"
+
+
+def test_a_waiter_that_writes_does_not_release_the_others_twice(world):
+    """A waiter whose callback writes (delivered at once, as the memory store delivers) re-enters the
+    release of waiters: each waiter still fires exactly once."""
+    storage, clock, cacher = world
+    fired = []
+    first = cacher.wait_for(storage.revision + 1)
+    first.addCallback(lambda ok: (fired.append("first"), storage.write("c", cm("c"))))
+    second = cacher.wait_for(storage.revision + 1)
+    second.addCallback(lambda ok: fired.append("second"))
+    storage.write("b", cm("b"))
+    assert fired == ["first", "second"]
+    assert result(cacher.wait_for(storage.revision)) is True
