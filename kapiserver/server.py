@@ -28,7 +28,7 @@ from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .client.leaderelection import LeaderElector
-from .listener import Listener, QuietSite, tcp_endpoint
+from .listener import Listener, QuietSite, listen_backlog, tcp_endpoint
 from .runtime import wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
 
@@ -121,6 +121,8 @@ class APIServerService(SequentialService):
         super().__init__()
         self.reactor = reactor
         self.ready = Deferred()
+        # Why the start failed (a Failure), once it has: the process then exits with a non-zero status.
+        self.start_failure = None
 
     def startService(self) -> Deferred:
         d = super().startService()
@@ -129,7 +131,13 @@ class APIServerService(SequentialService):
         return d
 
     def _failed(self, failure) -> None:
-        log.failure("kube-apiserver failed to start", failure)
+        self.start_failure = failure
+        from .storage import InUse
+        if failure.check(InUse):
+            # An expected condition, told in one line: the traceback would only bury it.
+            log.critical("kube-apiserver failed to start: {error}", error=failure.getErrorMessage())
+        else:
+            log.failure("kube-apiserver failed to start", failure)
         if self.running:
             try:
                 self.reactor.stop()
@@ -383,7 +391,7 @@ class HandlerService(service.Service):
     def secure_endpoint(self) -> SSL4ServerEndpoint:
         """The secure port's endpoint, with the TLS options built at start."""
         bind = self.config.bind_address
-        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options,
+        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options, backlog=listen_backlog(),
                                   interface=bind if bind != "0.0.0.0" else "")
 
 

@@ -157,6 +157,8 @@ def makeService(config, reactor=None):
     warning = security_options.anonymous_warning(server_config.security)
     if warning and server_config.secure_port:
         _log.warn(warning)
+    from kapiserver.listener import raise_open_files_limit
+    raise_open_files_limit()
     if reactor is None:
         from twisted.internet import reactor
     # Imported here: the service tree is heavy and only needed once options are known to be good.

@@ -25,11 +25,13 @@ removed tombstone).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from typing import Optional
 
 from .interface import (
-    DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound,
+    DELETE, PUT, Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound,
     KeyValue, RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
 
@@ -82,11 +84,44 @@ class Database:
         self.conn: Optional[sqlite3.Connection] = None
         self.revision = INITIAL_REVISION
         self.compact_revision = 0
+        self._lock: Optional[int] = None
 
     # -- lifecycle --------------------------------------------------------
 
+    def _take_lock(self) -> None:
+        """Hold ``<path>.lock`` (an flock, released by close() or the process's end, even on kill -9) with
+        this process's pid in it; InUse, naming the holder, when another process has it."""
+        lock_path = self.path + ".lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise Unavailable(f"sqlite: cannot open {lock_path}: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise InUse(f"the data dir {os.path.dirname(self.path) or '.'} is in use by another kapiserver"
+                        + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)    # closing the descriptor releases the flock
+            self._lock = None
+
     def open(self) -> int:
-        """Open (creating) the file; the current revision."""
+        """Open (creating) the file; the current revision.  InUse when another process holds it."""
+        self._take_lock()
+        try:
+            return self._open()
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _open(self) -> int:
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
             # another process can make us wait for a lock (see EXCLUSIVE
@@ -115,6 +150,9 @@ class Database:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             conn.close()
+            if "locked" in str(e):     # held by a process that takes no lock file
+                raise InUse(f"the data dir {os.path.dirname(self.path) or '.'} is in use by another "
+                            f"process (sqlite: {e})") from None
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e
         self.conn = conn
         self._load_meta()
@@ -124,6 +162,7 @@ class Database:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        self._release_lock()
 
     def _load_meta(self) -> None:
         meta = dict(self.conn.execute("SELECT name, value FROM meta"))

@@ -35,7 +35,7 @@ from twisted.python.threadpool import ThreadPool
 
 from ._sqlite_db import Database
 from .interface import (
-    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
+    Compacted, Event, InUse, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
 from .localwatch import LocalWatcher, LocalWatchStore
 
@@ -143,7 +143,8 @@ class SQLiteStorage(LocalWatchStore):
 
     def _opened(self, result: Any) -> None:
         if isinstance(result, Failure):
-            log.failure("cannot open {path}", failure=result, path=self.path)
+            if not result.check(InUse):    # that one is the caller's to tell, in one line
+                log.failure("cannot open {path}", failure=result, path=self.path)
         else:
             self._note_revision(result)
         self._open.fire(self if not isinstance(result, Failure) else result)
