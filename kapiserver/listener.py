@@ -69,6 +69,13 @@ class QuietSite(Site):
 
     requestFactory = RawBodyRequest
     noisy = False
+    # Where set (kapiserver.runtime.Connections): tracks (and caps) this site's open connections.
+    connections = None
+
+    def buildProtocol(self, addr):
+        if self.connections is None:
+            return super().buildProtocol(addr)
+        return self.connections.build(super().buildProtocol, addr)
 
     def log(self, request):
         pass

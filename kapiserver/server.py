@@ -29,7 +29,7 @@ from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .client.leaderelection import LeaderElector
 from .listener import Listener, QuietSite, listen_backlog, tcp_endpoint
-from .runtime import wrap_site
+from .runtime import Connections, connection_cap, wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
 
 log = Logger()
@@ -339,6 +339,9 @@ class HandlerService(service.Service):
         self.registry = registry
         self.secure_site = QuietSite(Resource())
         self.insecure_site = QuietSite(Resource())
+        # The two ports' connections, capped together (each holds one of the process's open files).
+        self.connections = Connections(connection_cap(config.max_open_connections))
+        self.secure_site.connections = self.insecure_site.connections = self.connections
         self.tls_options = None
         self.flow_control = None
         self.aggregator = None
