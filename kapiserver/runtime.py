@@ -83,8 +83,10 @@ class RuntimeLimits(Resource):
         long_running = is_long_running(request)
         mutating = request.method in _MUTATING
         if self.draining:
-            # As upstream once its non-long-running requests' wait group is closed.
-            request.setHeader(b"Connection", b"close")
+            # As upstream once its non-long-running requests' wait group is closed (HTTP/2 has no
+            # Connection header: its connection closes with the server's).
+            if getattr(request, "clientproto", b"HTTP/1.1") != b"HTTP/2":
+                request.setHeader(b"Connection", b"close")
             request.setHeader(b"Retry-After", b"1")
             write_status(request, errors.service_unavailable("apiserver is shutting down"))
             return NOT_DONE_YET
@@ -251,10 +253,22 @@ class Connections:
         d = Deferred()
         self._closed.append(d)
         for protocol in list(self.open):
-            transport = getattr(protocol, "transport", None)
+            transport = _transport_of(protocol)
             if transport is not None:
                 transport.loseConnection()
         return d
+
+    def abort_all(self) -> None:
+        """Drop every connection still open, sent or not."""
+        for protocol in list(self.open):
+            transport = _transport_of(protocol)
+            if transport is not None:
+                transport.abortConnection()
+
+
+def _transport_of(protocol):
+    # A NegotiatedChannel's transport is its current channel's (HTTP/1.1 or HTTP/2).
+    return getattr(protocol, "transport", None) or getattr(getattr(protocol, "_channel", None), "transport", None)
 
 
 def wrap_site(site, root, reactor, config, connections: Optional[Connections] = None):

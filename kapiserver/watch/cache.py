@@ -255,15 +255,17 @@ class CacheWatcher:
         self.pending_bytes = 0
         return out
 
-    def close(self, reason: str, error=None) -> None:
-        """No more deliveries; what was queued and not taken is dropped."""
+    def close(self, reason: str, error=None, keep_pending: bool = False) -> None:
+        """No more deliveries; what was queued and not taken is dropped, unless ``keep_pending`` (the
+        server stopping: the IO side takes it before it ends the watch)."""
         if self.closed:
             return
         self.closed = True
         self.close_reason = reason
         self.error = error
-        self.pending.clear()
-        self.pending_bytes = 0
+        if not keep_pending:
+            self.pending.clear()
+            self.pending_bytes = 0
 
 
 class WatchCache:
@@ -421,12 +423,13 @@ class WatchCache:
         """The payloads queued for ``w``, in order; they count as delivered."""
         return w.take()
 
-    def stop(self, w: CacheWatcher) -> None:
+    def stop(self, w: CacheWatcher, keep_pending: bool = False) -> None:
+        """Ends ``w``; with ``keep_pending`` what it has queued is still taken (a graceful end)."""
         if not w.closed:
-            self._close(w, "stopped")
+            self._close(w, "stopped", keep_pending)
 
-    def _close(self, w: CacheWatcher, reason: str) -> None:
-        w.close(reason)
+    def _close(self, w: CacheWatcher, reason: str, keep_pending: bool = False) -> None:
+        w.close(reason, keep_pending=keep_pending)
         if w in self.watchers:
             self.watchers = [x for x in self.watchers if x is not w]
 

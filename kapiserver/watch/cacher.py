@@ -155,10 +155,26 @@ class Cacher:
             self._handle.cancel()
             self._handle = None
         self._ticker.stop()
+        # Each watcher still gets what it has queued: the server stops only once the committed events
+        # are delivered.
         for w in list(self.cache.watchers):
-            self.cache.stop(w)
+            self.cache.stop(w, keep_pending=True)
             self._wake(w)
         self.reader.stop()
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Whether, within ``timeout`` seconds, the cache has applied (and so handed its watchers) every event
+        storage had committed when asked."""
+        if self._stopped or self._handle is None:
+            return True
+        current = await self.storage.current_revision()
+        if self._handle is not None and self.cache.ready:
+            # What the storage watch vouches for without an event under this prefix (see _storage_caught_up).
+            self.cache.progress(self._handle.progress_revision)
+        return bool(await self.wait_for(current, timeout=timeout))
+
+    def watch_count(self) -> int:
+        return len(self.cache.watchers) + self.reader.watch_count()
 
     def filled(self) -> Deferred:
         """Fires once the first fill is done (False if it took longer than a minute)."""

@@ -126,8 +126,16 @@ class StorageReader:
     def stop(self) -> None:
         self._ticker.stop()
         for w, direct in list(self._watches.items()):
-            self._close(w, "stopped")
+            self._close(w, "stopped", keep_pending=True)
             direct.wake(w)
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Nothing of its own to catch up: its watches are storage's."""
+        return True
+
+    def watch_count(self) -> int:
+        """How many watches it serves."""
+        return len(self._watches)
 
     # -- reads -------------------------------------------------------------------------
     async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
@@ -296,12 +304,12 @@ class StorageReader:
         if direct is not None:
             direct.wake(watcher)
 
-    def _close(self, watcher: CacheWatcher, reason: str, error=None) -> None:
+    def _close(self, watcher: CacheWatcher, reason: str, error=None, keep_pending: bool = False) -> None:
         """Ends a direct watch: its storage watch is cancelled, its watcher closed."""
         direct = self._watches.pop(watcher, None)
         if direct is not None and direct.handle is not None:
             direct.handle.cancel()
-        watcher.close(reason, error)
+        watcher.close(reason, error, keep_pending)
 
 
 class _DirectWatch:
