@@ -22,7 +22,10 @@ reads it could not catch up for in time.
 - Watches, as upstream: only sendInitialEvents=true waits for its resourceVersion (and
   fails like a list, the caller sending the Status as an ERROR event); any other watch
   from a resourceVersion the cache has not reached starts at once and simply gets the
-  events after it when they come, until its timeout.
+  events after it when they come, until its timeout.  Unlike upstream, a watch from a
+  resourceVersion older than the cache's window (a client resuming across a restart,
+  where the window starts at the fill) is served from storage's log by the reader, so
+  it resumes without a relist; 410 only for revisions storage has compacted away.
 """
 
 from __future__ import annotations
@@ -313,6 +316,10 @@ class Cacher:
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
         if not self.cache.ready:
             raise errors.timeout("the watch cache is not ready yet", 1)
+        if start is not None and start < self.cache.window_start:
+            # Older than the window (a resume across a restart, or a long-disconnected client): storage's log
+            # still has the events unless compaction removed them (then 410, as before).
+            return await self.reader.watch(prefix, options, encoding, wake)
         watcher = self.cache.watch(prefix, start, filter_of(options), encoding, self.clock.seconds(),
                                    allow_bookmarks=options.allow_bookmarks,
                                    initial_events_end=bool(initial and options.send_initial_events
