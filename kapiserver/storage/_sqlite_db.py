@@ -35,6 +35,9 @@ from .interface import (
     KeyValue, RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
 
+# The WAL file's size after a checkpoint (SQLite checkpoints every 1000 pages, about 4 MiB).
+WAL_SIZE_LIMIT = 8 << 20
+
 # etcd's empty store is at revision 1 and its first write takes 2; doing the
 # same keeps resourceVersions alike across both backends.
 INITIAL_REVISION = 1
@@ -134,6 +137,10 @@ class Database:
             # EXCLUSIVE: a second kapiserver on the same file would fork the
             # revision counter; it fails to open instead.
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                # A new file: compaction's freed pages can then go back to the file system in small steps
+                # (reclaim()).  An older file keeps what it has: converting it takes a full VACUUM.
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
@@ -141,6 +148,9 @@ class Database:
             # survives power loss too (NORMAL would survive kill -9 but not an
             # OS crash).  Group commit pays that fsync once per batch.
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            # After each checkpoint the WAL file is cut back to this size (it would otherwise stay at its
+            # largest, however much it needed once).
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -392,6 +402,19 @@ class Database:
             raise Unavailable(f"sqlite: compaction failed: {e}") from e
         self.compact_revision = revision
         return revision
+
+    def reclaim(self, max_pages: int) -> int:
+        """Give at most ``max_pages`` free pages back to the file system (an incremental vacuum, on a file
+        created with it); the free pages left to give."""
+        conn = self._db()
+        try:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                return 0
+            # Each step of the statement frees one page: fetchall() runs it to the end.
+            conn.execute(f"PRAGMA incremental_vacuum({int(max_pages)})").fetchall()
+            return conn.execute("PRAGMA freelist_count").fetchone()[0]
+        except sqlite3.Error as e:
+            raise Unavailable(f"sqlite: reclaiming space failed: {e}") from e
 
     def snapshot(self) -> Snapshot:
         rng = self.range(b"", None, 0, None)
