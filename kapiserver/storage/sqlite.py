@@ -48,8 +48,8 @@ log = Logger()
 # Bound one transaction (and so the latency of the writes behind it).
 _MAX_BATCH = 1000
 _COMPACT_STEP = 20000
-# Pages (4 KiB each) one step of reclaiming compaction's free space gives back.
-_RECLAIM_STEP = 2000
+# Pages (4 KiB each) one step of reclaiming compaction's free space gives back: small, since writes wait behind it.
+_RECLAIM_STEP = 500
 
 
 class _DatabaseThreadPool(ThreadPool):

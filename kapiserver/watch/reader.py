@@ -280,8 +280,12 @@ class StorageReader:
             change = WatchEvent(DELETE, event.kv.key, None, old, event.revision, 0.0)
         else:
             kv = event.kv
-            change = WatchEvent(PUT, kv.key, Entry(kv.key, new_obj or self.decode(kv.value, kv.mod_revision),
-                                                   kv.mod_revision), old, event.revision, 0.0)
+            new = Entry(kv.key, new_obj or self.decode(kv.value, kv.mod_revision), kv.mod_revision)
+            if old is None and kv.create_revision != kv.mod_revision:
+                # An update whose previous value storage no longer has (etcd compacted it): still MODIFIED, as
+                # if the object had been as it is now.
+                old = new
+            change = WatchEvent(PUT, kv.key, new, old, event.revision, 0.0)
         event_type = change.typed_for(watcher.filter, self.field_set)
         if event_type is None:
             return

@@ -70,12 +70,14 @@ def check_compacted_watch_is_410(server: APIServerProcess, name: str) -> None:
     status, created = server.request("POST", PATH, {"metadata": {"name": name}, "data": {"v": "0"}})
     assert status == 201, created
     first = created["metadata"]["resourceVersion"]
-    # The compactor compacts, each run, to the revision current at the run before: poll until the first
-    # revision is gone from storage (a list at exactly that revision is 410 then).
+    # Storage must have lost the events after ``first``, not only ``first`` itself: poll until a revision
+    # after them is gone (the compactor compacts, each run, to the revision current at the run before; a
+    # list at exactly a compacted revision is 410).
+    later = _patch(server, name, "1")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         _patch(server, name, "x")
-        status, _ = server.request("GET", f"{PATH}?resourceVersion={first}&resourceVersionMatch=Exact")
+        status, _ = server.request("GET", f"{PATH}?resourceVersion={later}&resourceVersionMatch=Exact")
         if status == 410:
             break
         time.sleep(0.2)

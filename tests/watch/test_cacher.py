@@ -282,3 +282,19 @@ def test_consistent_get_during_the_first_replay_does_not_wait_out_its_timeout():
     Deferred.fromCoroutine(cacher.get(PREFIX + b"default/a")).addBoth(got.append)
     clock.advance(0)          # the watch's replay runs; no time passes
     assert got and got[0]["metadata"]["name"] == "a"
+
+
+def test_storage_watch_update_without_previous_value_is_modified():
+    """An update whose previous value storage no longer has (etcd compacted it) reaches a storage watch as
+    MODIFIED, not ADDED; a create is still ADDED."""
+    storage, clock = FakeStorage(), task.Clock()
+    reader = StorageReader(storage, PREFIX, decode, lambda o: {}, clock)
+    got = []
+    result(Deferred.fromCoroutine(watch_with_callback(
+        reader, PREFIX, ListOptions(resource_version="4"), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["resourceVersion"])))))
+    _, sink = storage.watches[0]
+    key = PREFIX + b"default/a"
+    sink(Event(PUT, KeyValue(key, json.dumps(cm("a")).encode(), 2, 5), None))
+    sink(Event(PUT, KeyValue(PREFIX + b"default/b", json.dumps(cm("b")).encode(), 6, 6), None))
+    assert got == [("MODIFIED", "5"), ("ADDED", "6")]
