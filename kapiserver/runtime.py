@@ -253,9 +253,7 @@ class Connections:
         d = Deferred()
         self._closed.append(d)
         for protocol in list(self.open):
-            transport = _transport_of(protocol)
-            if transport is not None:
-                transport.loseConnection()
+            _close(protocol)
         return d
 
     def abort_all(self) -> None:
@@ -264,6 +262,25 @@ class Connections:
             transport = _transport_of(protocol)
             if transport is not None:
                 transport.abortConnection()
+
+
+def _close(protocol) -> None:
+    """Close a connection once what was written is sent: HTTP/2 with a GOAWAY first.  The channel stops being
+    its transport's producer first: a paused producer would be resumed instead of the connection closed."""
+    channel = getattr(protocol, "_channel", protocol)
+    transport = _transport_of(protocol)
+    if transport is None:
+        return
+    h2 = getattr(getattr(channel, "conn", None), "close_connection", None)
+    if h2 is not None:
+        h2()
+        transport.write(channel.conn.data_to_send())
+        transport.unregisterProducer()
+        transport.loseConnection()
+    elif hasattr(channel, "_networkProducer"):
+        channel.loseConnection()     # HTTP/1.1: unregisters itself, then loses the connection
+    else:
+        transport.loseConnection()
 
 
 def _transport_of(protocol):

@@ -189,3 +189,20 @@ def test_draining_refuses_new_requests_and_waits_for_those_in_flight():
     assert not idle.called
     in_flight.finish()
     assert idle.called
+
+
+def test_closing_all_connections_waits_for_them_to_go():
+    """close_all() closes every tracked connection (an HTTP/1.1 channel whose transport paused it as well) and
+    fires once each is lost."""
+    clock = task.Clock()
+    connections = runtime.Connections(0)
+    site = _site(clock, connections)
+    _, first = _connect(site)
+    _, second = _connect(site)
+    second.producer.pauseProducing()      # the transport's buffer was full
+    closed = connections.close_all()
+    assert first.disconnecting and second.disconnecting
+    assert not closed.called
+    first.protocol.connectionLost(None)
+    second.protocol.connectionLost(None)
+    assert closed.called and not connections.open
