@@ -102,7 +102,12 @@ def test_sigterm_during_writes_then_a_resumed_watch_sees_every_event_once_in_ord
     watcher's stream ends cleanly holding every write answered 200; after a restart the watch resumed from the
     last resourceVersion it saw (no relist) and the first stream together hold every acknowledged write
     exactly once, in resourceVersion order."""
-    server = APIServerProcess(tmp_path / "data").start()
+    check_sigterm_then_resume(APIServerProcess(tmp_path / "data"))
+
+
+def check_sigterm_then_resume(server: APIServerProcess) -> None:
+    """The SIGTERM test's body, for any backend: ``server`` is not started yet."""
+    server.start()
     try:
         names = [f"t{w}" for w in range(WRITERS)]
         start_rv = None
