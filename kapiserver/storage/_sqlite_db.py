@@ -35,6 +35,9 @@ from .interface import (
     KeyValue, RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
 
+# The share of the database file compaction leaves free (for the writes to come) rather than give back.
+RECLAIM_KEEP = 0.2
+
 # The WAL file's size after a checkpoint (SQLite checkpoints every 1000 pages, about 4 MiB).
 WAL_SIZE_LIMIT = 8 << 20
 
@@ -403,18 +406,28 @@ class Database:
         self.compact_revision = revision
         return revision
 
-    def reclaim(self, max_pages: int) -> int:
+    def reclaim(self, max_pages: int, keep: float = RECLAIM_KEEP) -> int:
         """Give at most ``max_pages`` free pages back to the file system (an incremental vacuum, on a file
-        created with it); the free pages left to give."""
+        created with it), keeping up to ``keep`` of the file free for the writes to come (churn reuses them:
+        giving them back only to grow again costs I/O for nothing); the pages still to give."""
         conn = self._db()
         try:
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
                 return 0
+            excess = self._excess_free_pages(conn, keep)
+            if excess <= 0:
+                return 0
             # Each step of the statement frees one page: fetchall() runs it to the end.
-            conn.execute(f"PRAGMA incremental_vacuum({int(max_pages)})").fetchall()
-            return conn.execute("PRAGMA freelist_count").fetchone()[0]
+            conn.execute(f"PRAGMA incremental_vacuum({min(int(max_pages), excess)})").fetchall()
+            return max(self._excess_free_pages(conn, keep), 0)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: reclaiming space failed: {e}") from e
+
+    @staticmethod
+    def _excess_free_pages(conn: sqlite3.Connection, keep: float) -> int:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        return free - int(pages * keep)
 
     def snapshot(self) -> Snapshot:
         rng = self.range(b"", None, 0, None)

@@ -226,8 +226,9 @@ def test_compaction_in_small_steps_leaves_the_same_log(data_dir, opened, run, mo
 
 def test_compaction_gives_the_space_back(data_dir, opened, run):
     """Keys rewritten many times (leases, events) grow the file only until compaction: it then frees the pages
-    of the superseded rows and returns them to the file system (incremental vacuum), so the database ends
-    smaller than at its peak with no free pages left, and the WAL file is bounded."""
+    of the superseded rows and returns them to the file system (incremental vacuum) but for a fifth of the
+    file kept free for the writes to come, so the database ends a fraction of its peak, and the WAL file is
+    bounded."""
     store = opened()
     value = b"x" * 2000
     revs = {}
@@ -245,7 +246,7 @@ def test_compaction_gives_the_space_back(data_dir, opened, run):
     run(store.compact(top))
     run(store.close())
     pages, free = _rows(data_dir, "PRAGMA page_count")[0][0], _rows(data_dir, "PRAGMA freelist_count")[0][0]
-    assert free == 0
+    assert 0 < free <= pages * _sqlite_db.RECLAIM_KEEP + 1, (free, pages)
     assert pages < peak / 10, (pages, peak)
     wal = os.path.join(data_dir, DB_FILENAME + "-wal")
     assert not os.path.exists(wal) or os.path.getsize(wal) <= sqlite_module.WAL_SIZE_LIMIT
