@@ -137,6 +137,11 @@ class StorageReader:
         """How many watches it serves."""
         return len(self._watches)
 
+    def watch_revision(self, watcher: CacheWatcher) -> Optional[int]:
+        """The newest revision ``watcher``'s storage watch has handed it (or started after); None once ended."""
+        direct = self._watches.get(watcher)
+        return None if direct is None else direct.revision
+
     # -- reads -------------------------------------------------------------------------
     async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
         """One object as storage has it now; always a fresh dict (``shared`` costs nothing here)."""

@@ -208,8 +208,32 @@ def test_watch_from_below_the_window_is_served_from_storage(world):
         lambda t, o: got.append((t, o["metadata"]["name"], o["metadata"]["resourceVersion"])))))
     assert not handle.closed
     assert got == [("ADDED", "b", "3"), ("MODIFIED", "b", "4")]
+    # Caught up with the window: the cache took the watch over, and its storage watch is gone.
+    assert handle.cached is not None and len(storage.watches) == 2     # the two caches' own
     storage.write("a", None)                    # 5
     assert got[-1] == ("DELETED", "a", "5")
+    assert len(got) == 3
+
+
+def test_watch_from_below_the_window_moves_to_the_cache_at_its_first_live_event(world):
+    """A resumed watch whose resource had no event between its revision and the window's start stays on
+    storage until its first event in the window, then moves to the cache with nothing lost or repeated."""
+    storage, clock, cacher = world
+    storage.write("b", cm("b"))                 # 3
+    storage.other_write()                       # 4: another resource's
+    refilled = make_cacher(storage, clock)      # the window starts at 4
+    refilled.start()
+    got = []
+    handle = result(Deferred.fromCoroutine(watch_with_callback(
+        refilled, PREFIX, ListOptions(resource_version="2"), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["name"], o["metadata"]["resourceVersion"])))))
+    assert got == [("ADDED", "b", "3")] and handle.cached is None
+    storage.write("b", cm("b", "y"))            # 5
+    clock.advance(0)
+    assert handle.cached is not None
+    storage.write("c", cm("c"))                 # 6
+    clock.advance(0)
+    assert got == [("ADDED", "b", "3"), ("MODIFIED", "b", "5"), ("ADDED", "c", "6")]
 
 
 def test_periodic_bookmarks_from_the_ticker(world):
