@@ -197,25 +197,65 @@ def connection_cap(configured: int) -> int:
 
 
 class RefusedConnection(Protocol):
-    """A connection past the cap: told so in a 503 Status and closed, before any request is read."""
+    """A connection past the cap: told so and closed, before any request is read.  Over HTTP/1.1 (and on the
+    insecure port, at once) a 503 Status; where TLS negotiated HTTP/2, known once the client's first bytes
+    arrive, a GOAWAY (ENHANCE_YOUR_CALM) carrying the same words.  Closed after READ_HEADER_TIMEOUT whatever
+    the client does."""
 
-    def __init__(self, cap: int):
+    def __init__(self, cap: int, clock=None):
         self.cap = cap
+        self.clock = clock
+        self._answered = False
+        self._timer = None
+
+    @property
+    def message(self) -> str:
+        return f"too many open connections (the limit is {self.cap}); try again later"
 
     def connectionMade(self):
-        body = codec.encode(errors.service_unavailable(
-            f"too many open connections (the limit is {self.cap}); try again later").to_status())
-        self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                             b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
-                             + body)
+        from twisted.internet.interfaces import ISSLTransport
+        if not ISSLTransport.providedBy(self.transport):
+            self._answer()
+            return
+        if self.clock is None:
+            from twisted.internet import reactor as clock
+        else:
+            clock = self.clock
+        self._timer = clock.callLater(READ_HEADER_TIMEOUT, self.transport.abortConnection)
+
+    def dataReceived(self, data):
+        if not self._answered:
+            self._answer()
+
+    def _answer(self):
+        self._answered = True
+        if getattr(self.transport, "negotiatedProtocol", None) == b"h2":
+            import h2.config
+            import h2.connection
+            import h2.errors
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            conn.close_connection(error_code=h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                                  additional_data=self.message.encode())
+            self.transport.write(conn.data_to_send())
+        else:
+            body = codec.encode(errors.service_unavailable(self.message).to_status())
+            self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                 b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                                 % len(body) + body)
         self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
 
 
 class Connections:
     """The open connections of the sites sharing this object, at most ``cap`` (0: no cap) at once."""
 
-    def __init__(self, cap: int = 0):
+    def __init__(self, cap: int = 0, clock=None):
         self.cap = cap
+        self.clock = clock
         self.open: set = set()
         self.refused = 0
         self._closed: list[Deferred] = []
@@ -227,7 +267,7 @@ class Connections:
             if self.refused == 1 or self.refused % 1000 == 0:
                 log.warn("Refused a connection from {peer}: {count} connections are open (the limit); "
                          "{refused} refused so far", peer=str(addr), count=len(self.open), refused=self.refused)
-            return RefusedConnection(self.cap)
+            return RefusedConnection(self.cap, self.clock)
         protocol = build(addr)
         if protocol is None:
             return None

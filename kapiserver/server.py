@@ -428,7 +428,7 @@ class HandlerService(service.Service):
         self.secure_site = QuietSite(Resource())
         self.insecure_site = QuietSite(Resource())
         # The two ports' connections, capped together (each holds one of the process's open files).
-        self.connections = Connections(connection_cap(config.max_open_connections))
+        self.connections = Connections(connection_cap(config.max_open_connections), reactor)
         self.secure_site.connections = self.insecure_site.connections = self.connections
         self.tls_options = None
         self.flow_control = None

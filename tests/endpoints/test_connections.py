@@ -206,3 +206,40 @@ def test_closing_all_connections_waits_for_them_to_go():
     first.protocol.connectionLost(None)
     second.protocol.connectionLost(None)
     assert closed.called and not connections.open
+
+
+class _TLSTransport(StringTransport):
+    """A StringTransport that says it is TLS, with the protocol ALPN chose."""
+
+    def __init__(self, negotiated):
+        super().__init__()
+        self.negotiatedProtocol = negotiated
+
+
+def test_a_refused_http2_connection_gets_a_goaway_with_the_reason():
+    """Past the cap on the TLS port, a client that negotiated h2 gets, once it speaks, a GOAWAY
+    (ENHANCE_YOUR_CALM) whose debug data says why; one that says nothing is dropped after the header timeout."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    from zope.interface import directlyProvides
+    from twisted.internet.interfaces import ISSLTransport
+    clock = task.Clock()
+    refused = runtime.RefusedConnection(7, clock)
+    transport = _TLSTransport(b"h2")
+    directlyProvides(transport, ISSLTransport)
+    refused.makeConnection(transport)
+    assert transport.value() == b""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    refused.dataReceived(client.data_to_send())
+    events = client.receive_data(transport.value())
+    goaway = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaway and b"too many open connections (the limit is 7)" in goaway[0].additional_data
+    assert transport.disconnecting
+    silent = runtime.RefusedConnection(7, clock)
+    quiet = _TLSTransport(None)
+    directlyProvides(quiet, ISSLTransport)
+    silent.makeConnection(quiet)
+    clock.advance(runtime.READ_HEADER_TIMEOUT + 1)
+    assert quiet.disconnected
