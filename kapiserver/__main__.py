@@ -45,7 +45,8 @@ def main(argv=None, reactor=None):
     reactor.callWhenRunning(start)
     # The reactor's own signal handlers turn SIGINT and SIGTERM into an orderly shutdown.
     reactor.run()
-    return EXIT_FAILURE if failed else 0
+    # A start that failed later (storage would not open: the data dir in use) stopped the reactor too.
+    return EXIT_FAILURE if failed or getattr(service, "start_failure", None) is not None else 0
 
 
 if __name__ == "__main__":

@@ -279,6 +279,11 @@ class ServerConfig:
     max_request_bytes: int = 3 * 1024 * 1024
     request_timeout: float = 60.0
     min_request_timeout: int = 1800
+    # Connections served at once on the API's ports; 0: from the open-files limit (see runtime.connection_cap).
+    max_open_connections: int = 0
+    # SIGTERM: how long /readyz fails before the listeners stop, and how long watches may then run on.
+    shutdown_delay_duration: float = 0.0
+    shutdown_watch_termination_grace_period: float = 0.0
     verbosity: int = 0
     kubernetes_service_node_port: int = 0
     # The testing controls at /debug/kapiserver/ (system:masters only): fault rules, and store snapshot/reset.
@@ -396,6 +401,13 @@ class ServerConfig:
         min_timeout = _non_negative("min-request-timeout",
                                     pick("min-request-timeout", _int, defaults.min_request_timeout))
         verbosity = _non_negative("v", pick("v", _int, defaults.verbosity))
+        max_connections = _non_negative("max-open-connections",
+                                        pick("max-open-connections", _int, defaults.max_open_connections))
+        shutdown_delay = _non_negative("shutdown-delay-duration",
+                                       pick("shutdown-delay-duration", _duration, defaults.shutdown_delay_duration))
+        watch_grace = _non_negative("shutdown-watch-termination-grace-period",
+                                    pick("shutdown-watch-termination-grace-period", _duration,
+                                         defaults.shutdown_watch_termination_grace_period))
 
         security = parse_security(options, data_dir)
         # A bad admission configuration stops startup here, with one line, rather than once the server runs.
@@ -440,6 +452,9 @@ class ServerConfig:
             max_request_bytes=max_bytes,
             request_timeout=request_timeout,
             min_request_timeout=min_timeout,
+            max_open_connections=max_connections,
+            shutdown_delay_duration=shutdown_delay,
+            shutdown_watch_termination_grace_period=watch_grace,
             verbosity=verbosity,
             kubernetes_service_node_port=service_node_port,
             enable_fault_injection=fault_injection,

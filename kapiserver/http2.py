@@ -3,8 +3,8 @@ for it first), the connection is served by Twisted's HTTP/2 stack instead of the
 
 Twisted's own switch builds its HTTP/2 connection with the h2 library's defaults; this one builds it with
 upstream's limits instead: as many concurrent streams as --http2-max-streams-per-connection allows (Go's
-250 when the flag is 0, since client-go multiplexes watches and requests on one connection) and the same
-1 MiB header limit as HTTP/1.1.
+250 when the flag is 0, since client-go multiplexes watches and requests on one connection), the same
+1 MiB header limit as HTTP/1.1, and Go's idle timeout, which spares a connection with a stream open.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ class APIServerH2Connection(H2Connection):
             SettingCodes.MAX_HEADER_LIST_SIZE: _HEADER_LIST_BYTES,
         })
 
+    def timeoutConnection(self):
+        # An idle timeout, as Go's: a connection with a stream open (a watch with nothing to say) is not idle.
+        if self.streams:
+            self.setTimeout(self.timeOut)
+            return
+        return super().timeoutConnection()
+
 
 class NegotiatedChannel(http._GenericHTTPChannelProtocol):
     """HTTP/1.1 by default; HTTP/2 once the first bytes arrive on a TLS connection whose ALPN chose h2."""
@@ -52,6 +59,9 @@ class NegotiatedChannel(http._GenericHTTPChannelProtocol):
         producer = old._networkProducer
         producer.unregisterProducer()
         old.setTimeout(None)
+        stop_header_timer = getattr(old, "stop_header_timer", None)
+        if stop_header_timer is not None:
+            stop_header_timer()
         # The Site's reactor, so an injected reactor drives HTTP/2's timers too.
         channel = APIServerH2Connection(getattr(self._factory, "reactor", None), self._h2_max_streams)
         channel.requestFactory = self._requestFactory

@@ -14,12 +14,43 @@ from twisted.web.server import Request, Site
 
 log = Logger()
 LISTEN_RETRY = 15.0
+SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
+# Where the system does not say: Linux's SOMAXCONN since 5.4, what Go falls back to.
+DEFAULT_BACKLOG = 4096
 
 
-def tcp_endpoint(port: int, interface: str) -> str:
-    """The endpoint string (serverFromString) of a plain TCP listener on ``interface``."""
+def listen_backlog(path: str = SOMAXCONN_PATH) -> int:
+    """The listen backlog: the system's somaxconn, as Go's net package reads it (a burst of connects then
+    waits in the kernel's queue instead of being dropped at Twisted's default of 50)."""
+    try:
+        with open(path) as f:
+            value = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_BACKLOG
+    return value if value > 0 else DEFAULT_BACKLOG
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (each connection costs one); the soft
+    limit it now has."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as e:
+        log.warn("Could not raise the open-files limit from {soft} to {hard}: {error}", soft=soft, hard=hard,
+                 error=e)
+        return soft
+    return hard
+
+
+def tcp_endpoint(port: int, interface: str, backlog: int | None = None) -> str:
+    """The endpoint string (serverFromString) of a plain TCP listener on ``interface``, with the system's
+    listen backlog (``listen_backlog()``) unless ``backlog`` is given."""
     escaped = interface.replace(":", "\\:")   # an IPv6 address's colons, escaped for the endpoint parser
-    return f"tcp:{port}:interface={escaped}"
+    return f"tcp:{port}:interface={escaped}:backlog={backlog or listen_backlog()}"
 
 
 class RawBodyRequest(Request):
@@ -38,6 +69,13 @@ class QuietSite(Site):
 
     requestFactory = RawBodyRequest
     noisy = False
+    # Where set (kapiserver.runtime.Connections): tracks (and caps) this site's open connections.
+    connections = None
+
+    def buildProtocol(self, addr):
+        if self.connections is None:
+            return super().buildProtocol(addr)
+        return self.connections.build(super().buildProtocol, addr)
 
     def log(self, request):
         pass

@@ -1,11 +1,22 @@
 """The server runtime around the API: a timeout for every request that is not long-running
 (--request-timeout, 504), --max-requests-inflight / --max-mutating-requests-inflight (429 with
 Retry-After; only with --enable-priority-and-fairness=false, else API Priority and Fairness limits),
-panic recovery (an exception is a 500 Status and the server keeps serving), and upstream's 1 MiB limit
-on request headers (431)."""
+panic recovery (an exception is a 500 Status and the server keeps serving), and the connections' limits,
+as upstream's Go server has them: 1 MiB of request headers (431, and no limit on their count), headers
+read within READ_HEADER_TIMEOUT of a request's first byte (else the connection is closed), an idle
+connection closed after IDLE_TIMEOUT, and at most --max-open-connections connections at once (past it, a
+503 Status and the connection closed).
+
+On shutdown (``RuntimeLimits.drain``) a request arriving is answered 503 "apiserver is shutting down"
+with Connection: close, while those in flight finish (``RuntimeLimits.idle()``)."""
 
 from __future__ import annotations
 
+import sys
+from typing import Callable, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.resource import Resource
@@ -14,10 +25,14 @@ from twisted.web.server import NOT_DONE_YET
 from .endpoints.http import write_status
 from .http2 import channel_factory
 from .endpoints.requestinfo import request_info_of
-from .machinery import errors
+from .machinery import codec, errors
 
 log = Logger()
 MAX_HEADER_BYTES = 1 << 20
+# Upstream's serving defaults (k8s.io/apiserver's secure serving): a request's headers must arrive within
+# 32 s of its first byte, and a keep-alive connection with no request is closed after 90 s.
+READ_HEADER_TIMEOUT = 32.0
+IDLE_TIMEOUT = 90.0
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
 _MUTATING = frozenset((b"POST", b"PUT", b"PATCH", b"DELETE"))
 
@@ -49,10 +64,32 @@ class RuntimeLimits(Resource):
         self.max_mutating_inflight = max_mutating_inflight
         self.inflight = 0
         self.mutating_inflight = 0
+        self.draining = False
+        self._idle: list[Deferred] = []
+
+    def drain(self) -> None:
+        """From now on every request is refused (503, Connection: close): the server is shutting down."""
+        self.draining = True
+
+    def idle(self) -> Deferred:
+        """Fires once no request that is not long-running is in flight."""
+        if not self.inflight and not self.mutating_inflight:
+            return succeed(None)
+        d = Deferred()
+        self._idle.append(d)
+        return d
 
     def render(self, request):
         long_running = is_long_running(request)
         mutating = request.method in _MUTATING
+        if self.draining:
+            # As upstream once its non-long-running requests' wait group is closed (HTTP/2 has no
+            # Connection header: its connection closes with the server's).
+            if getattr(request, "clientproto", b"HTTP/1.1") != b"HTTP/2":
+                request.setHeader(b"Connection", b"close")
+            request.setHeader(b"Retry-After", b"1")
+            write_status(request, errors.service_unavailable("apiserver is shutting down"))
+            return NOT_DONE_YET
         if not long_running:
             limit, current = ((self.max_mutating_inflight, self.mutating_inflight) if mutating
                               else (self.max_inflight, self.inflight))
@@ -79,6 +116,10 @@ class RuntimeLimits(Resource):
             self.mutating_inflight += delta
         else:
             self.inflight += delta
+        if self._idle and not self.inflight and not self.mutating_inflight:
+            waiting, self._idle = self._idle, []
+            for d in waiting:
+                d.callback(None)
 
     def _timed_out(self, request):
         write_status(request, errors.StatusError(
@@ -86,9 +127,49 @@ class RuntimeLimits(Resource):
 
 
 class LimitedHeadersChannel(http.HTTPChannel):
-    """An HTTP channel that answers 431 when a request's headers pass MAX_HEADER_BYTES, as Go's server does."""
+    """An HTTP channel that answers 431 when a request's headers pass MAX_HEADER_BYTES and puts no limit on
+    their count, as Go's server does; and closes the connection when a request's headers take longer than
+    ``header_timeout`` from its first byte (or from the connection's start, for the first request)."""
     totalHeadersSize = MAX_HEADER_BYTES * 2
     MAX_LENGTH = MAX_HEADER_BYTES * 2
+    maxHeaders = sys.maxsize
+    header_timeout = READ_HEADER_TIMEOUT
+    _header_timer = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        self._start_header_timer()
+
+    def dataReceived(self, data):
+        # Line mode, outside a request: the bytes of a request line or headers.
+        if data and self.line_mode and not self._handlingRequest:
+            self._start_header_timer()
+        return super().dataReceived(data)
+
+    def allHeadersReceived(self):
+        self.stop_header_timer()
+        return super().allHeadersReceived()
+
+    def connectionLost(self, reason):
+        self.stop_header_timer()
+        return super().connectionLost(reason)
+
+    def _start_header_timer(self):
+        if self._header_timer is None and self.header_timeout:
+            self._header_timer = self.callLater(self.header_timeout, self._headers_too_slow)
+
+    def stop_header_timer(self):
+        """No header timeout now (the headers are in, or the connection speaks HTTP/2)."""
+        timer, self._header_timer = self._header_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _headers_too_slow(self):
+        self._header_timer = None
+        log.info("Closing {peer}: no request headers within {timeout}s", peer=str(self.transport.getPeer()),
+                 timeout=self.header_timeout)
+        # As a timeout does: loseConnection, and an abort if the peer will not let go.
+        self.timeoutConnection()
 
     def lineReceived(self, line):
         self._kap_header_bytes = getattr(self, "_kap_header_bytes", 0) + len(line) + 2
@@ -103,7 +184,151 @@ class LimitedHeadersChannel(http.HTTPChannel):
         return super().lineReceived(line)
 
 
-def wrap_site(site, root, reactor, config):
+def connection_cap(configured: int) -> int:
+    """The most connections served at once: ``configured`` (--max-open-connections), or with 0 the
+    open-files soft limit less a reserve for storage, logs and outgoing clients (a quarter, at most 1024)."""
+    if configured > 0:
+        return configured
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 0
+    return max(soft - min(1024, soft // 4), 1)
+
+
+class RefusedConnection(Protocol):
+    """A connection past the cap: told so and closed, before any request is read.  Over HTTP/1.1 (and on the
+    insecure port, at once) a 503 Status; where TLS negotiated HTTP/2, known once the client's first bytes
+    arrive, a GOAWAY (ENHANCE_YOUR_CALM) carrying the same words.  Closed after READ_HEADER_TIMEOUT whatever
+    the client does."""
+
+    def __init__(self, cap: int, clock=None):
+        self.cap = cap
+        self.clock = clock
+        self._answered = False
+        self._timer = None
+
+    @property
+    def message(self) -> str:
+        return f"too many open connections (the limit is {self.cap}); try again later"
+
+    def connectionMade(self):
+        from twisted.internet.interfaces import ISSLTransport
+        if not ISSLTransport.providedBy(self.transport):
+            self._answer()
+            return
+        if self.clock is None:
+            from twisted.internet import reactor as clock
+        else:
+            clock = self.clock
+        self._timer = clock.callLater(READ_HEADER_TIMEOUT, self.transport.abortConnection)
+
+    def dataReceived(self, data):
+        if not self._answered:
+            self._answer()
+
+    def _answer(self):
+        self._answered = True
+        if getattr(self.transport, "negotiatedProtocol", None) == b"h2":
+            import h2.config
+            import h2.connection
+            import h2.errors
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            conn.close_connection(error_code=h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                                  additional_data=self.message.encode())
+            self.transport.write(conn.data_to_send())
+        else:
+            body = codec.encode(errors.service_unavailable(self.message).to_status())
+            self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                 b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                                 % len(body) + body)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+
+
+class Connections:
+    """The open connections of the sites sharing this object, at most ``cap`` (0: no cap) at once."""
+
+    def __init__(self, cap: int = 0, clock=None):
+        self.cap = cap
+        self.clock = clock
+        self.open: set = set()
+        self.refused = 0
+        self._closed: list[Deferred] = []
+
+    def build(self, build: Callable, addr):
+        """A protocol for a new connection: ``build(addr)``'s, tracked, or a RefusedConnection past the cap."""
+        if self.cap and len(self.open) >= self.cap:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 1000 == 0:
+                log.warn("Refused a connection from {peer}: {count} connections are open (the limit); "
+                         "{refused} refused so far", peer=str(addr), count=len(self.open), refused=self.refused)
+            return RefusedConnection(self.cap, self.clock)
+        protocol = build(addr)
+        if protocol is None:
+            return None
+        self.open.add(protocol)
+        lost = protocol.connectionLost
+
+        def connection_lost(reason):
+            self.open.discard(protocol)
+            try:
+                return lost(reason)
+            finally:
+                if not self.open and self._closed:
+                    waiting, self._closed = self._closed, []
+                    for d in waiting:
+                        d.callback(None)
+        protocol.connectionLost = connection_lost
+        return protocol
+
+    def close_all(self) -> Deferred:
+        """Close every open connection once what was written to it is sent; fires once all are gone."""
+        if not self.open:
+            return succeed(None)
+        d = Deferred()
+        self._closed.append(d)
+        for protocol in list(self.open):
+            _close(protocol)
+        return d
+
+    def abort_all(self) -> None:
+        """Drop every connection still open, sent or not."""
+        for protocol in list(self.open):
+            transport = _transport_of(protocol)
+            if transport is not None:
+                transport.abortConnection()
+
+
+def _close(protocol) -> None:
+    """Close a connection once what was written is sent: HTTP/2 with a GOAWAY first.  The channel stops being
+    its transport's producer first: a paused producer would be resumed instead of the connection closed."""
+    channel = getattr(protocol, "_channel", protocol)
+    transport = _transport_of(protocol)
+    if transport is None:
+        return
+    h2 = getattr(getattr(channel, "conn", None), "close_connection", None)
+    if h2 is not None:
+        h2()
+        transport.write(channel.conn.data_to_send())
+        transport.unregisterProducer()
+        transport.loseConnection()
+    elif hasattr(channel, "_networkProducer"):
+        channel.loseConnection()     # HTTP/1.1: unregisters itself, then loses the connection
+    else:
+        transport.loseConnection()
+
+
+def _transport_of(protocol):
+    # A NegotiatedChannel's transport is its current channel's (HTTP/1.1 or HTTP/2).
+    return getattr(protocol, "transport", None) or getattr(getattr(protocol, "_channel", None), "transport", None)
+
+
+def wrap_site(site, root, reactor, config, connections: Optional[Connections] = None):
     """Install the runtime on a Site: the limits around `root`, and channels that limit headers and speak
     HTTP/2 where TLS negotiated it."""
     access = getattr(config, "node_access", None)
@@ -115,4 +340,7 @@ def wrap_site(site, root, reactor, config):
                                   getattr(getattr(root, "context", None), "metrics", None))
     security = getattr(config, "security", None)
     site.protocol = channel_factory(LimitedHeadersChannel, getattr(security, "http2_max_streams_per_connection", 0))
+    site.timeOut = IDLE_TIMEOUT
+    if connections is not None:
+        site.connections = connections
     return site

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from twisted.application import service
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, gatherResults
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, gatherResults, maybeDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
@@ -28,8 +28,8 @@ from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .client.leaderelection import LeaderElector
-from .listener import Listener, QuietSite, tcp_endpoint
-from .runtime import wrap_site
+from .listener import Listener, QuietSite, listen_backlog, tcp_endpoint
+from .runtime import Connections, connection_cap, wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
 
 log = Logger()
@@ -87,7 +87,81 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
         from .controllermanager.embedded import EmbeddedControllers
         controllers.add(EmbeddedControllers(reactor, loopback, list(config.embedded_controllers),
                                             embedded_controller_options(config)))
+    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, controllers,
+                                          [child for child in apiserver if isinstance(child, Listener)
+                                           and child is not loopback])
     return apiserver
+
+
+class GracefulShutdown:
+    """What SIGTERM does before the services stop, in upstream's order: /readyz fails (check "shutdown");
+    after --shutdown-delay-duration the listeners stop and the controllers the apiserver runs end; a request
+    arriving then is refused (503) while those in flight finish; the watch caches hand their watchers every
+    event committed so far; after --shutdown-watch-termination-grace-period (or once no watch is left) the
+    watches end, each after what it has queued; the connections close once their last bytes are sent.  Only
+    then do the services stop, storage last, so no write a client saw answered is missing from its watch."""
+
+    # Bounds on the waits that depend on others: storage catching up, connections closing.
+    CATCH_UP_TIMEOUT = 10.0
+    CLOSE_TIMEOUT = 5.0
+
+    def __init__(self, config: ServerConfig, clock, handlers: "HandlerService", registry: RegistryService,
+                 controllers: service.IService, listeners: list):
+        self.config = config
+        self.clock = clock
+        self.handlers = handlers
+        self.registry = registry
+        self.controllers = controllers
+        self.listeners = listeners
+
+    async def run(self) -> None:
+        from twisted.internet.task import deferLater
+
+        from .runtime import RuntimeLimits
+        handlers, config = self.handlers, self.config
+        if handlers.context is not None:
+            handlers.context.shutting_down = True
+        log.info("Shutting down: /readyz fails from now on")
+        if config.shutdown_delay_duration > 0:
+            await deferLater(self.clock, config.shutdown_delay_duration, lambda: None)
+        for listener in self.listeners:
+            if listener.running:
+                await maybeDeferred(listener.stopService)
+        if self.controllers.running:
+            await maybeDeferred(self.controllers.stopService)
+        limits = [site.resource for site in (handlers.secure_site, handlers.insecure_site)
+                  if isinstance(site.resource, RuntimeLimits)]
+        for each in limits:
+            each.drain()
+        await self._bounded(gatherResults([each.idle() for each in limits]), config.request_timeout + 5.0,
+                            "requests still in flight")
+        registry = self.registry.registry
+        if registry is None:
+            return
+        if not await registry.watches_caught_up(self.CATCH_UP_TIMEOUT):
+            log.warn("Shutting down: a watch cache did not catch up with storage in {timeout}s",
+                     timeout=self.CATCH_UP_TIMEOUT)
+        grace = config.shutdown_watch_termination_grace_period
+        waited = 0.0
+        while grace > 0 and waited < grace and registry.watch_count():
+            step = min(0.1, grace - waited)
+            await deferLater(self.clock, step, lambda: None)
+            waited += step
+        registry.stop_watch_caches()
+        if not await self._bounded(handlers.connections.close_all(), self.CLOSE_TIMEOUT, "connections still open"):
+            handlers.connections.abort_all()
+        log.info("Shutting down: requests drained, watches ended")
+
+    async def _bounded(self, d: Deferred, timeout: float, what: str) -> bool:
+        """Whether ``d`` fired within ``timeout`` seconds."""
+        from twisted.internet import defer, error
+        d.addTimeout(timeout, self.clock)
+        try:
+            await d
+        except (defer.CancelledError, defer.TimeoutError, error.TimeoutError):
+            log.warn("Shutting down: {what} after {timeout}s; going on", what=what, timeout=timeout)
+            return False
+        return True
 
 
 def embedded_controller_options(config: ServerConfig) -> dict:
@@ -121,6 +195,10 @@ class APIServerService(SequentialService):
         super().__init__()
         self.reactor = reactor
         self.ready = Deferred()
+        # Run before the children stop, once the server has started (a GracefulShutdown).
+        self.shutdown = None
+        # Why the start failed (a Failure), once it has: the process then exits with a non-zero status.
+        self.start_failure = None
 
     def startService(self) -> Deferred:
         d = super().startService()
@@ -128,8 +206,26 @@ class APIServerService(SequentialService):
         d.addCallbacks(lambda _: self.ready.callback(self), self._failed)
         return d
 
+    def stopService(self) -> Deferred:
+        service.Service.stopService(self)
+        return ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        if self.shutdown is not None and self.ready.called and self.start_failure is None:
+            try:
+                await self.shutdown.run()
+            except Exception:
+                log.failure("the graceful part of the shutdown failed; stopping at once")
+        await self._stop_in_reverse()
+
     def _failed(self, failure) -> None:
-        log.failure("kube-apiserver failed to start", failure)
+        self.start_failure = failure
+        from .storage import InUse
+        if failure.check(InUse):
+            # An expected condition, told in one line: the traceback would only bury it.
+            log.critical("kube-apiserver failed to start: {error}", error=failure.getErrorMessage())
+        else:
+            log.failure("kube-apiserver failed to start", failure)
         if self.running:
             try:
                 self.reactor.stop()
@@ -331,10 +427,14 @@ class HandlerService(service.Service):
         self.registry = registry
         self.secure_site = QuietSite(Resource())
         self.insecure_site = QuietSite(Resource())
+        # The two ports' connections, capped together (each holds one of the process's open files).
+        self.connections = Connections(connection_cap(config.max_open_connections), reactor)
+        self.secure_site.connections = self.insecure_site.connections = self.connections
         self.tls_options = None
         self.flow_control = None
         self.aggregator = None
         self.extension_authentication = None
+        self.context = None
 
     def startService(self) -> Deferred:
         super().startService()
@@ -354,6 +454,7 @@ class HandlerService(service.Service):
         config, registry, reactor = self.config, self.registry.registry, self.reactor
         context = APIContext(registry, reactor, reactor, config, streams=build_streams(reactor, registry, config))
         install_testing_controls(config, context)
+        self.context = context
         await ensure_bootstrap_policy(registry)
         await ensure_system_priority_classes(registry)
         access = config.node_access
@@ -384,7 +485,7 @@ class HandlerService(service.Service):
     def secure_endpoint(self) -> SSL4ServerEndpoint:
         """The secure port's endpoint, with the TLS options built at start."""
         bind = self.config.bind_address
-        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options,
+        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options, backlog=listen_backlog(),
                                   interface=bind if bind != "0.0.0.0" else "")
 
 

@@ -109,6 +109,15 @@ class Options(PflagOptions):
          "How long a non-long-running request may take before it times out (a Go duration)."],
         ["min-request-timeout", None, "1800",
          "The least number of seconds a watch stays open; each watch picks a random timeout above it."],
+        ["max-open-connections", None, "0",
+         "The most connections served at once on the API's ports; a connection past it is answered 503 and "
+         "closed. 0: the open-files limit less a reserve (a quarter of it, at most 1024)."],
+        ["shutdown-delay-duration", None, "0s",
+         "On SIGTERM, how long /readyz reports failure while requests are still served, before the "
+         "listeners stop (a Go duration)."],
+        ["shutdown-watch-termination-grace-period", None, "0s",
+         "On SIGTERM, once every committed event has been delivered, how long watches may run on before "
+         "they are ended (a Go duration; 0 ends them at once)."],
         ["kubernetes-service-node-port", None, "0",
          "If non-zero, the kubernetes Service is a NodePort Service on this port (within "
          "--service-node-port-range); 0 keeps it ClusterIP."],
@@ -164,6 +173,8 @@ def makeService(config, reactor=None):
     warning = security_options.anonymous_warning(server_config.security)
     if warning and server_config.secure_port:
         _log.warn(warning)
+    from kapiserver.listener import raise_open_files_limit
+    raise_open_files_limit()
     if reactor is None:
         from twisted.internet import reactor
     # Imported here: the service tree is heavy and only needed once options are known to be good.

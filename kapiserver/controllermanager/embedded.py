@@ -98,7 +98,12 @@ class EmbeddedControllers(service.Service):
         self._leases.start()
         d = Deferred.fromCoroutine(self._leases.wait_for_cache_sync())
         d.addCallback(lambda _: self._reconcile())
-        d.addErrback(lambda f: log.failure("the apiserver's controllers failed to start", f))
+        d.addErrback(self._start_failed)
+
+    def _start_failed(self, failure) -> None:
+        # Stopped while starting (the apiserver shutting down): its requests were cut short, nothing failed.
+        if self.running:
+            log.failure("the apiserver's controllers failed to start", failure)
 
     def _reconcile(self) -> None:
         """Run the controllers unless a kube-controller-manager leads; look again in a while."""
@@ -114,7 +119,7 @@ class EmbeddedControllers(service.Service):
         elif self.manager is None:
             self.manager = ControllerManager(self.client, self.reactor, self.names, self.options)
             d = Deferred.fromCoroutine(self.manager.start())
-            d.addErrback(lambda f: log.failure("the apiserver's controllers failed to start", f))
+            d.addErrback(self._start_failed)
             log.info("Running {names} through the loopback client", names=", ".join(self.names))
         self._check = self.reactor.callLater(self.CHECK_INTERVAL, self._reconcile)
 

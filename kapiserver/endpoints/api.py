@@ -32,6 +32,8 @@ class APIContext:
         self.streams = streams
         # API Priority and Fairness (kapiserver.endpoints.apf.FlowControl), or None: not classified or limited.
         self.flow_control = None
+        # Set once SIGTERM starts the shutdown: /readyz's "shutdown" check fails from then on.
+        self.shutting_down = False
         # The request metrics at /metrics: one set per context, shared by every listener serving it.
         self.metrics = APIServerMetrics(storage_objects=lambda: storage_object_counts(registry))
         # The watches being served (kapiserver.endpoints.watch.WatchResponse), which a store reset ends.

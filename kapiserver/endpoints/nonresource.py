@@ -237,6 +237,10 @@ class NonResourceHandler:
             request.setHeader(b"Content-Encoding", encoding.encode())
         write_bytes(request, 200, content_type, body)
 
+    async def _not_shutting_down(self) -> None:
+        if getattr(self.context, "shutting_down", False):
+            raise RuntimeError("process is shutting down")
+
     async def health_check(self, request, kind: str, rest) -> None:
         checks = [("ping", None), ("log", None)]
         if kind != "livez":
@@ -246,6 +250,8 @@ class NonResourceHandler:
         streams = getattr(self.context, "streams", None)
         if hasattr(streams, "health_checks"):
             checks.extend(streams.health_checks(kind))
+        if kind == "readyz":
+            checks.append(("shutdown", self._not_shutting_down))
         if not rest:
             # Upstream counts the root checks (not each named check), with an empty component.
             self.context.metrics.route_nonresource(request, "/" + kind, component="")

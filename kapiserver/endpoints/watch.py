@@ -110,7 +110,8 @@ class WatchResponse:
     def wake(self, watcher) -> None:
         if not self.open or self.handle is None:
             return
-        if not self.transport.paused:
+        # A closed watcher's last payloads go out even to a paused client (the transport buffers them).
+        if not self.transport.paused or watcher.closed:
             payloads = self.handle.take()
             if self.limit is not None and len(payloads) >= self.limit:
                 self.transport.send(payloads[:self.limit])

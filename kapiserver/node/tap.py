@@ -147,7 +147,8 @@ def kubelet_endpoint(options, reactor):
         cert, key = ensure_serving_certificate(os.path.abspath(options["cert-dir"]), options["node-name"],
                                                [socket.gethostname().lower(), address])
     serving = tls.serving_options(cert, key, options["tls-min-version"], options["tls-cipher-suites"])
-    return SSL4ServerEndpoint(reactor, options["kubelet-port"], serving, interface=address)
+    from ..listener import listen_backlog
+    return SSL4ServerEndpoint(reactor, options["kubelet-port"], serving, backlog=listen_backlog(), interface=address)
 
 
 def makeService(options, reactor=None):

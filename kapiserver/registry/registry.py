@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 
 from ..storage import Storage
 from . import core
@@ -139,6 +139,17 @@ class Registry:
         """Ends every store's reads: the watch caches' storage watches, and every watch served."""
         for store in self.stores.values():
             store.reads.stop()
+
+    async def watches_caught_up(self, timeout: float) -> bool:
+        """Whether every watch cache has handed its watchers every event storage had committed when asked,
+        within ``timeout`` seconds."""
+        results = await DeferredList([ensureDeferred(store.reads.caught_up(timeout))
+                                      for store in self.stores.values()])
+        return all(ok and value for ok, value in results)
+
+    def watch_count(self) -> int:
+        """How many watches are served, from the caches and from storage."""
+        return sum(store.reads.watch_count() for store in self.stores.values())
 
     def watch_caches_filled(self) -> Deferred:
         """Fires once every watch cache has filled from storage (or given up waiting); at once without

@@ -25,13 +25,21 @@ removed tombstone).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from typing import Optional
 
 from .interface import (
-    DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound,
+    DELETE, PUT, Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound,
     KeyValue, RangeResult, RevisionCompacted, Snapshot, Unavailable,
 )
+
+# The share of the database file compaction leaves free (for the writes to come) rather than give back.
+RECLAIM_KEEP = 0.2
+
+# The WAL file's size after a checkpoint (SQLite checkpoints every 1000 pages, about 4 MiB).
+WAL_SIZE_LIMIT = 8 << 20
 
 # etcd's empty store is at revision 1 and its first write takes 2; doing the
 # same keeps resourceVersions alike across both backends.
@@ -82,11 +90,44 @@ class Database:
         self.conn: Optional[sqlite3.Connection] = None
         self.revision = INITIAL_REVISION
         self.compact_revision = 0
+        self._lock: Optional[int] = None
 
     # -- lifecycle --------------------------------------------------------
 
+    def _take_lock(self) -> None:
+        """Hold ``<path>.lock`` (an flock, released by close() or the process's end, even on kill -9) with
+        this process's pid in it; InUse, naming the holder, when another process has it."""
+        lock_path = self.path + ".lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise Unavailable(f"sqlite: cannot open {lock_path}: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise InUse(f"the data dir {os.path.dirname(self.path) or '.'} is in use by another kapiserver"
+                        + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)    # closing the descriptor releases the flock
+            self._lock = None
+
     def open(self) -> int:
-        """Open (creating) the file; the current revision."""
+        """Open (creating) the file; the current revision.  InUse when another process holds it."""
+        self._take_lock()
+        try:
+            return self._open()
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _open(self) -> int:
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
             # another process can make us wait for a lock (see EXCLUSIVE
@@ -99,6 +140,10 @@ class Database:
             # EXCLUSIVE: a second kapiserver on the same file would fork the
             # revision counter; it fails to open instead.
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                # A new file: compaction's freed pages can then go back to the file system in small steps
+                # (reclaim()).  An older file keeps what it has: converting it takes a full VACUUM.
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
@@ -106,6 +151,9 @@ class Database:
             # survives power loss too (NORMAL would survive kill -9 but not an
             # OS crash).  Group commit pays that fsync once per batch.
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            # After each checkpoint the WAL file is cut back to this size (it would otherwise stay at its
+            # largest, however much it needed once).
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -115,6 +163,9 @@ class Database:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             conn.close()
+            if "locked" in str(e):     # held by a process that takes no lock file
+                raise InUse(f"the data dir {os.path.dirname(self.path) or '.'} is in use by another "
+                            f"process (sqlite: {e})") from None
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e
         self.conn = conn
         self._load_meta()
@@ -124,6 +175,7 @@ class Database:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        self._release_lock()
 
     def _load_meta(self) -> None:
         meta = dict(self.conn.execute("SELECT name, value FROM meta"))
@@ -353,6 +405,29 @@ class Database:
             raise Unavailable(f"sqlite: compaction failed: {e}") from e
         self.compact_revision = revision
         return revision
+
+    def reclaim(self, max_pages: int, keep: float = RECLAIM_KEEP) -> int:
+        """Give at most ``max_pages`` free pages back to the file system (an incremental vacuum, on a file
+        created with it), keeping up to ``keep`` of the file free for the writes to come (churn reuses them:
+        giving them back only to grow again costs I/O for nothing); the pages still to give."""
+        conn = self._db()
+        try:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                return 0
+            excess = self._excess_free_pages(conn, keep)
+            if excess <= 0:
+                return 0
+            # Each step of the statement frees one page: fetchall() runs it to the end.
+            conn.execute(f"PRAGMA incremental_vacuum({min(int(max_pages), excess)})").fetchall()
+            return max(self._excess_free_pages(conn, keep), 0)
+        except sqlite3.Error as e:
+            raise Unavailable(f"sqlite: reclaiming space failed: {e}") from e
+
+    @staticmethod
+    def _excess_free_pages(conn: sqlite3.Connection, keep: float) -> int:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        return free - int(pages * keep)
 
     def snapshot(self) -> Snapshot:
         rng = self.range(b"", None, 0, None)

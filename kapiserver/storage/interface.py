@@ -141,6 +141,11 @@ class Unavailable(StorageError):
     """The backend cannot be reached (etcd down, database closed)."""
 
 
+class InUse(Unavailable):
+    """The store is held by another process (a second server on the same data dir); its message is the one
+    line a person needs."""
+
+
 class WatchHandle(Protocol):
     """What ``Storage.watch`` hands back."""
 

@@ -33,13 +33,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from ._sqlite_db import Database
+from ._sqlite_db import WAL_SIZE_LIMIT, Database
 from .interface import (
-    Compacted, Event, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
+    Compacted, Event, InUse, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
 from .localwatch import LocalWatcher, LocalWatchStore
 
-__all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME"]
+__all__ = ["SQLiteStorage", "open_sqlite", "DB_FILENAME", "WAL_SIZE_LIMIT"]
 
 DB_FILENAME = "kapiserver.db"
 
@@ -48,6 +48,8 @@ log = Logger()
 # Bound one transaction (and so the latency of the writes behind it).
 _MAX_BATCH = 1000
 _COMPACT_STEP = 20000
+# Pages (4 KiB each) one step of reclaiming compaction's free space gives back: small, since writes wait behind it.
+_RECLAIM_STEP = 500
 
 
 class _DatabaseThreadPool(ThreadPool):
@@ -143,7 +145,8 @@ class SQLiteStorage(LocalWatchStore):
 
     def _opened(self, result: Any) -> None:
         if isinstance(result, Failure):
-            log.failure("cannot open {path}", failure=result, path=self.path)
+            if not result.check(InUse):    # that one is the caller's to tell, in one line
+                log.failure("cannot open {path}", failure=result, path=self.path)
         else:
             self._note_revision(result)
         self._open.fire(self if not isinstance(result, Failure) else result)
@@ -316,6 +319,9 @@ class SQLiteStorage(LocalWatchStore):
         # In steps, each its own transaction, so a large compaction does not
         # hold queued writes back for its whole length.
         while await self._run(self._db.compact, revision, _COMPACT_STEP) < revision:
+            pass
+        # The superseded rows' pages back to the file system, as many steps as needed, writes in between.
+        while await self._run(self._db.reclaim, _RECLAIM_STEP) > 0:
             pass
 
     # -- snapshot / restore (SupportsSnapshot) -----------------------------

@@ -73,18 +73,42 @@ class ObjectEncoding:
 
 
 class Entry:
-    """One object version with its labels and fields, each worked out once."""
+    """One object version with its labels and fields, each worked out once.
 
-    __slots__ = ("key", "obj", "revision", "_fields", "_item", "_added", "_json")
+    Once a newer version supersedes it, only the window's events refer to it: ``compact()`` then keeps its
+    JSON (and its labels and fields, for selectors) instead of the decoded object, which ``obj`` decodes
+    again when asked (a fresh dict each time), so an event in the window costs its bytes, not a dict tree."""
+
+    __slots__ = ("key", "_obj", "revision", "_fields", "_item", "_added", "_json", "_labels")
 
     def __init__(self, key: bytes, obj: dict, revision: int):
         self.key = key
-        self.obj = obj
+        self._obj: Optional[dict] = obj
         self.revision = revision
         self._fields: Optional[dict] = None
         self._item: Optional[dict] = None
         self._added: Optional[tuple] = None     # (encoding key, ADDED payload)
         self._json: Optional[list] = None       # [as a typed-list item, whole] JSON bytes
+        self._labels: Optional[dict] = None     # kept by compact()
+
+    @property
+    def obj(self) -> dict:
+        obj = self._obj
+        if obj is None:
+            return codec.loads(self._json[1])
+        return obj
+
+    def compact(self, field_set: FieldSet) -> None:
+        """Keep the JSON, labels and fields; drop the decoded object (this version is superseded)."""
+        obj = self._obj
+        if obj is None:
+            return
+        # A copy of exactly its size: orjson's result keeps the whole buffer it was written in (4 KiB at least).
+        whole = bytes(memoryview(self.json(False)))
+        self.fields(field_set)
+        self._labels = dict((obj.get("metadata") or {}).get("labels") or {})
+        self._json = [None, whole]
+        self._obj = self._item = self._added = None
 
     def json(self, strip_type: bool) -> bytes:
         """The object's JSON (as a typed-list item when ``strip_type``), encoded once."""
@@ -114,7 +138,9 @@ class Entry:
 
     @property
     def labels(self) -> dict:
-        return (self.obj.get("metadata") or {}).get("labels") or {}
+        if self._obj is None:
+            return self._labels
+        return (self._obj.get("metadata") or {}).get("labels") or {}
 
     def fields(self, field_set: FieldSet) -> dict:
         if self._fields is None:
@@ -255,15 +281,17 @@ class CacheWatcher:
         self.pending_bytes = 0
         return out
 
-    def close(self, reason: str, error=None) -> None:
-        """No more deliveries; what was queued and not taken is dropped."""
+    def close(self, reason: str, error=None, keep_pending: bool = False) -> None:
+        """No more deliveries; what was queued and not taken is dropped, unless ``keep_pending`` (the
+        server stopping: the IO side takes it before it ends the watch)."""
         if self.closed:
             return
         self.closed = True
         self.close_reason = reason
         self.error = error
-        self.pending.clear()
-        self.pending_bytes = 0
+        if not keep_pending:
+            self.pending.clear()
+            self.pending_bytes = 0
 
 
 class WatchCache:
@@ -342,6 +370,8 @@ class WatchCache:
             touched.append(w)
             if len(w.pending) > self.max_pending_events or w.pending_bytes > self.max_pending_bytes:
                 self._close(w, "the watcher fell too far behind")
+        if old is not None:
+            old.compact(self.field_set)     # superseded: the window keeps its bytes only
         return touched
 
     def _trim(self, now: float) -> None:
@@ -421,12 +451,13 @@ class WatchCache:
         """The payloads queued for ``w``, in order; they count as delivered."""
         return w.take()
 
-    def stop(self, w: CacheWatcher) -> None:
+    def stop(self, w: CacheWatcher, keep_pending: bool = False) -> None:
+        """Ends ``w``; with ``keep_pending`` what it has queued is still taken (a graceful end)."""
         if not w.closed:
-            self._close(w, "stopped")
+            self._close(w, "stopped", keep_pending)
 
-    def _close(self, w: CacheWatcher, reason: str) -> None:
-        w.close(reason)
+    def _close(self, w: CacheWatcher, reason: str, keep_pending: bool = False) -> None:
+        w.close(reason, keep_pending=keep_pending)
         if w in self.watchers:
             self.watchers = [x for x in self.watchers if x is not w]
 

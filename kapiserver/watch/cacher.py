@@ -22,7 +22,10 @@ reads it could not catch up for in time.
 - Watches, as upstream: only sendInitialEvents=true waits for its resourceVersion (and
   fails like a list, the caller sending the Status as an ERROR event); any other watch
   from a resourceVersion the cache has not reached starts at once and simply gets the
-  events after it when they come, until its timeout.
+  events after it when they come, until its timeout.  Unlike upstream, a watch from a
+  resourceVersion older than the cache's window (a client resuming across a restart,
+  where the window starts at the fill) is served from storage's log by the reader, so
+  it resumes without a relist; 410 only for revisions storage has compacted away.
 """
 
 from __future__ import annotations
@@ -155,10 +158,26 @@ class Cacher:
             self._handle.cancel()
             self._handle = None
         self._ticker.stop()
+        # Each watcher still gets what it has queued: the server stops only once the committed events
+        # are delivered.
         for w in list(self.cache.watchers):
-            self.cache.stop(w)
+            self.cache.stop(w, keep_pending=True)
             self._wake(w)
         self.reader.stop()
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Whether, within ``timeout`` seconds, the cache has applied (and so handed its watchers) every event
+        storage had committed when asked."""
+        if self._stopped or self._handle is None:
+            return True
+        current = await self.storage.current_revision()
+        if self._handle is not None and self.cache.ready:
+            # What the storage watch vouches for without an event under this prefix (see _storage_caught_up).
+            self.cache.progress(self._handle.progress_revision)
+        return bool(await self.wait_for(current, timeout=timeout))
+
+    def watch_count(self) -> int:
+        return len(self.cache.watchers) + self.reader.watch_count()
 
     def filled(self) -> Deferred:
         """Fires once the first fill is done (False if it took longer than a minute)."""
@@ -300,6 +319,10 @@ class Cacher:
                 await self.wait_for(0, timeout=self.wait_timeout * 10)
         if not self.cache.ready:
             raise errors.timeout("the watch cache is not ready yet", 1)
+        if start is not None and start < self.cache.window_start:
+            # Older than the window (a resume across a restart, or a long-disconnected client): storage's log
+            # still has the events unless compaction removed them (then 410, as before).
+            return await self._resume(prefix, options, encoding, wake)
         watcher = self.cache.watch(prefix, start, filter_of(options), encoding, self.clock.seconds(),
                                    allow_bookmarks=options.allow_bookmarks,
                                    initial_events_end=bool(initial and options.send_initial_events
@@ -310,6 +333,43 @@ class Cacher:
         if watcher.pending:
             self.clock.callLater(0, self._wake, watcher)
         return ReadsWatch(watcher, lambda: self._forget(watcher))
+
+    async def _resume(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> "ResumedWatch":
+        """A watch from below the window: served by the reader from storage's log until it has seen a revision
+        the window holds, then handed over to the cache (one shared encoding per event again, rather than a
+        storage watch and a decode per watcher)."""
+        resumed = ResumedWatch()
+
+        def direct_wake(watcher: CacheWatcher) -> None:
+            if resumed.direct is not None and resumed.cached is None and self._hand_over(resumed, prefix, options,
+                                                                                          encoding, wake):
+                return
+            wake(watcher)
+        resumed.direct = await self.reader.watch(prefix, options, encoding, direct_wake)
+        self._hand_over(resumed, prefix, options, encoding, wake)
+        return resumed
+
+    def _hand_over(self, resumed: "ResumedWatch", prefix: bytes, options, encoding: Encoding, wake: Wake) -> bool:
+        """Move ``resumed`` onto the cache if its storage watch has reached the window; whether it moved."""
+        direct = resumed.direct.watcher
+        revision = self.reader.watch_revision(direct)
+        if direct.closed or revision is None or self._stopped or not self.cache.ready or \
+                revision < self.cache.window_start:
+            return False
+        watcher = self.cache.watch(prefix, revision, filter_of(options), encoding, self.clock.seconds(),
+                                   allow_bookmarks=options.allow_bookmarks)
+        # What storage queued and was not taken yet goes first: every revision in it is at or below ``revision``.
+        watcher.pending.extendleft(reversed(direct.pending))
+        watcher.pending_bytes += direct.pending_bytes
+        watcher.last_bookmark = direct.last_bookmark
+        self._wakers[id(watcher)] = wake
+        resumed.cached = ReadsWatch(watcher, lambda: self._forget(watcher))
+        resumed.direct.cancel()
+        if options.allow_bookmarks:
+            self._ticker.soon()
+        if watcher.pending:
+            self.clock.callLater(0, self._wake, watcher)
+        return True
 
     def _forget(self, watcher: CacheWatcher) -> None:
         self.cache.stop(watcher)
@@ -325,6 +385,35 @@ class Cacher:
             wake(watcher)
         except Exception:
             log.failure("watch delivery failed on {prefix}", prefix=self.resource)
+
+
+class ResumedWatch:
+    """A watch the reader serves from storage (``direct``) until the cache takes it over (``cached``); the
+    ReadsWatch interface, on whichever serves it now."""
+
+    __slots__ = ("direct", "cached")
+
+    def __init__(self):
+        self.direct: Optional[ReadsWatch] = None
+        self.cached: Optional[ReadsWatch] = None
+
+    @property
+    def _current(self) -> ReadsWatch:
+        return self.cached if self.cached is not None else self.direct
+
+    @property
+    def watcher(self) -> CacheWatcher:
+        return self._current.watcher
+
+    def take(self) -> list:
+        return self._current.take()
+
+    @property
+    def closed(self) -> bool:
+        return self._current.closed
+
+    def cancel(self) -> None:
+        self._current.cancel()
 
 
 def _cancel_timer(result: Any, timer) -> Any:

@@ -126,8 +126,21 @@ class StorageReader:
     def stop(self) -> None:
         self._ticker.stop()
         for w, direct in list(self._watches.items()):
-            self._close(w, "stopped")
+            self._close(w, "stopped", keep_pending=True)
             direct.wake(w)
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Nothing of its own to catch up: its watches are storage's."""
+        return True
+
+    def watch_count(self) -> int:
+        """How many watches it serves."""
+        return len(self._watches)
+
+    def watch_revision(self, watcher: CacheWatcher) -> Optional[int]:
+        """The newest revision ``watcher``'s storage watch has handed it (or started after); None once ended."""
+        direct = self._watches.get(watcher)
+        return None if direct is None else direct.revision
 
     # -- reads -------------------------------------------------------------------------
     async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
@@ -272,8 +285,12 @@ class StorageReader:
             change = WatchEvent(DELETE, event.kv.key, None, old, event.revision, 0.0)
         else:
             kv = event.kv
-            change = WatchEvent(PUT, kv.key, Entry(kv.key, new_obj or self.decode(kv.value, kv.mod_revision),
-                                                   kv.mod_revision), old, event.revision, 0.0)
+            new = Entry(kv.key, new_obj or self.decode(kv.value, kv.mod_revision), kv.mod_revision)
+            if old is None and kv.create_revision != kv.mod_revision:
+                # An update whose previous value storage no longer has (etcd compacted it): still MODIFIED, as
+                # if the object had been as it is now.
+                old = new
+            change = WatchEvent(PUT, kv.key, new, old, event.revision, 0.0)
         event_type = change.typed_for(watcher.filter, self.field_set)
         if event_type is None:
             return
@@ -296,12 +313,12 @@ class StorageReader:
         if direct is not None:
             direct.wake(watcher)
 
-    def _close(self, watcher: CacheWatcher, reason: str, error=None) -> None:
+    def _close(self, watcher: CacheWatcher, reason: str, error=None, keep_pending: bool = False) -> None:
         """Ends a direct watch: its storage watch is cancelled, its watcher closed."""
         direct = self._watches.pop(watcher, None)
         if direct is not None and direct.handle is not None:
             direct.handle.cancel()
-        watcher.close(reason, error)
+        watcher.close(reason, error, keep_pending)
 
 
 class _DirectWatch:

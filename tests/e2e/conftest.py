@@ -61,10 +61,11 @@ def http_request(url: str, method: str, body=None, headers=None, timeout: float 
 class APIServerProcess:
     """``python -m kapiserver`` on a free loopback port with its own data dir."""
 
-    def __init__(self, data_dir: Path, port: int = 0, args: tuple = ()):
+    def __init__(self, data_dir: Path, port: int = 0, args: tuple = (), preexec_fn=None):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.args = args
+        self.preexec_fn = preexec_fn    # run in the child before it execs (resource limits)
         self.process = None
         self.log_path = data_dir.parent / f"{data_dir.name}-apiserver.log"
 
@@ -79,7 +80,7 @@ class APIServerProcess:
              "--etcd-compaction-interval=0", "-v=2",
              *(() if any(a.startswith("--secure-port") for a in self.args) else ("--secure-port=0",)),
              *self.args],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

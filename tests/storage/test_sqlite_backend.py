@@ -222,3 +222,36 @@ def test_compaction_in_small_steps_leaves_the_same_log(data_dir, opened, run, mo
     assert _rows(data_dir, "SELECT revision FROM log ORDER BY revision") == sorted(
         (rev,) for rev in revs.values())
     assert _rows(data_dir, "SELECT value FROM meta WHERE name = 'compact_revision'") == [(top,)]
+
+
+def test_compaction_gives_the_space_back(data_dir, opened, run):
+    """Keys rewritten many times (leases, events) grow the file only until compaction: it then frees the pages
+    of the superseded rows and returns them to the file system (incremental vacuum) but for a fifth of the
+    file kept free for the writes to come, so the database ends a fraction of its peak, and the WAL file is
+    bounded."""
+    store = opened()
+    value = b"x" * 2000
+    revs = {}
+    for _ in range(60):
+        batch = []
+        for i in range(20):
+            key = b"/registry/leases/kube-node-lease/node-%d" % i
+            batch.append(store.update(key, value, revs[key]) if key in revs else store.create(key, value))
+        for i, rev in enumerate(run(gather(batch))):
+            revs[b"/registry/leases/kube-node-lease/node-%d" % i] = rev
+    top = run(store.current_revision())
+    run(store.close())
+    peak = _rows(data_dir, "PRAGMA page_count")[0][0]
+    store = opened()
+    run(store.compact(top))
+    run(store.close())
+    pages, free = _rows(data_dir, "PRAGMA page_count")[0][0], _rows(data_dir, "PRAGMA freelist_count")[0][0]
+    assert 0 < free <= pages * _sqlite_db.RECLAIM_KEEP + 1, (free, pages)
+    assert pages < peak / 10, (pages, peak)
+    wal = os.path.join(data_dir, DB_FILENAME + "-wal")
+    assert not os.path.exists(wal) or os.path.getsize(wal) <= sqlite_module.WAL_SIZE_LIMIT
+
+
+def gather(ds):
+    from twisted.internet.defer import gatherResults
+    return gatherResults(ds)

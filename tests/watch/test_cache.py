@@ -333,3 +333,21 @@ def test_unfiltered_list_is_shared_until_the_next_change():
     second, revision = cache.list(b"/registry/pods/")
     assert second is not first and revision == 6
     assert [i["metadata"]["resourceVersion"] for i in second] == ["6", "5"]
+
+
+def test_superseded_versions_keep_bytes_not_objects_and_still_serve_late_watchers():
+    """A version a newer one replaced is kept in the window as its JSON, labels and fields (no decoded object);
+    a watcher starting before it, with a label or field selector, still gets the right transitions and objects,
+    the DELETE carrying the last state."""
+    cache = filled()
+    put(cache, "a", 6, labels={"app": "x"}, phase="Running")
+    put(cache, "a", 7, labels={"app": "y"}, phase="Running")
+    cache.apply(DELETE, key("a"), None, 8, 0.0)
+    superseded = [event.new for event in cache.window if event.new is not None]
+    assert superseded and all(entry._obj is None for entry in superseded)
+    labelled = cache.watch(b"/registry/pods/", 5, Filter(parse_label_selector("app=x")), Encoding(), 0.0)
+    assert labelled.take() == [("ADDED", "a", 6), ("DELETED", "a", 7)]
+    running = cache.watch(b"/registry/pods/", 5, Filter(None, parse_field_selector("status.phase=Running")),
+                          Encoding("running"), 0.0)
+    assert running.take() == [("ADDED", "a", 6), ("MODIFIED", "a", 7), ("DELETED", "a", 8)]
+    assert next(e for e in cache.window if e.revision == 7).new.obj["metadata"]["labels"] == {"app": "y"}

@@ -26,6 +26,8 @@ class FakeStorage:
         self.revision = 1
         self.watches = []
         self.ranges = 0
+        self.compacted = 0
+        self.log: list[Event] = []
 
     def write(self, name: str, value=None) -> int:
         self.revision += 1
@@ -39,6 +41,7 @@ class FakeStorage:
                           self.revision)
             self.data[key] = kv
             event = Event(PUT, kv, prev)
+        self.log.append(event)
         for prefix, sink in list(self.watches):
             if key.startswith(prefix):
                 sink(event)
@@ -58,6 +61,12 @@ class FakeStorage:
     delivers_before_ack = True
 
     def watch(self, prefix, after, sink, on_progress=None):
+        if after < self.compacted:
+            sink(Compacted(self.compacted))
+        else:
+            for event in self.log:      # the log after ``after``, then live
+                if event.kv.mod_revision > after and event.kv.key.startswith(prefix):
+                    sink(event)
         entry = (prefix, sink)
         self.watches.append(entry)
 
@@ -163,7 +172,8 @@ def test_not_older_than_is_served_when_the_cache_gets_there(world):
 
 
 def test_watch_callback_and_compaction_relists(world):
-    """Callback watches get events; a Compacted re-lists, closes watchers, and a resume from a lost rv gets 410."""
+    """Callback watches get events; a Compacted re-lists, closes watchers, and a resume from a compacted rv
+    gets 410 (from storage, which no longer has the events)."""
     storage, clock, cacher = world
     got = []
     handle = result(Deferred.fromCoroutine(watch_with_callback(
@@ -173,12 +183,57 @@ def test_watch_callback_and_compaction_relists(world):
     storage.write("a", None)
     assert got == [("MODIFIED", "a", "3"), ("DELETED", "a", "4")]
     storage.revision += 5
+    storage.compacted = 8
     prefix, sink = storage.watches[0]
     sink(Compacted(8))
     assert handle.closed and storage.ranges == 2
-    with pytest.raises(StatusError) as e:
-        result(Deferred.fromCoroutine(cacher.watch(PREFIX, ListOptions(resource_version="4"), None, None)))
-    assert e.value.code == 410 and str(e.value) == "too old resource version: 4 (9)"
+    resumed = result(Deferred.fromCoroutine(cacher.watch(PREFIX, ListOptions(resource_version="4"), None,
+                                                         lambda w: None)))
+    assert resumed.closed
+    error = resumed.watcher.error
+    assert error.code == 410 and str(error) == "too old resource version: 4 (8)"
+
+
+def test_watch_from_below_the_window_is_served_from_storage(world):
+    """After a (re)fill the window starts at the fill's revision; a watch from an older, uncompacted revision
+    gets storage's events after it, in order, instead of 410, and then the live ones."""
+    storage, clock, cacher = world
+    storage.write("b", cm("b"))                 # 3
+    storage.write("b", cm("b", "y"))            # 4
+    refilled = make_cacher(storage, clock)      # a restart: the window starts at 4
+    refilled.start()
+    got = []
+    handle = result(Deferred.fromCoroutine(watch_with_callback(
+        refilled, PREFIX, ListOptions(resource_version="2"), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["name"], o["metadata"]["resourceVersion"])))))
+    assert not handle.closed
+    assert got == [("ADDED", "b", "3"), ("MODIFIED", "b", "4")]
+    # Caught up with the window: the cache took the watch over, and its storage watch is gone.
+    assert handle.cached is not None and len(storage.watches) == 2     # the two caches' own
+    storage.write("a", None)                    # 5
+    assert got[-1] == ("DELETED", "a", "5")
+    assert len(got) == 3
+
+
+def test_watch_from_below_the_window_moves_to_the_cache_at_its_first_live_event(world):
+    """A resumed watch whose resource had no event between its revision and the window's start stays on
+    storage until its first event in the window, then moves to the cache with nothing lost or repeated."""
+    storage, clock, cacher = world
+    storage.write("b", cm("b"))                 # 3
+    storage.other_write()                       # 4: another resource's
+    refilled = make_cacher(storage, clock)      # the window starts at 4
+    refilled.start()
+    got = []
+    handle = result(Deferred.fromCoroutine(watch_with_callback(
+        refilled, PREFIX, ListOptions(resource_version="2"), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["name"], o["metadata"]["resourceVersion"])))))
+    assert got == [("ADDED", "b", "3")] and handle.cached is None
+    storage.write("b", cm("b", "y"))            # 5
+    clock.advance(0)
+    assert handle.cached is not None
+    storage.write("c", cm("c"))                 # 6
+    clock.advance(0)
+    assert got == [("ADDED", "b", "3"), ("MODIFIED", "b", "5"), ("ADDED", "c", "6")]
 
 
 def test_periodic_bookmarks_from_the_ticker(world):
@@ -265,3 +320,19 @@ def test_a_waiter_that_writes_does_not_release_the_others_twice(world):
     storage.write("b", cm("b"))
     assert fired == ["first", "second"]
     assert result(cacher.wait_for(storage.revision)) is True
+
+
+def test_storage_watch_update_without_previous_value_is_modified():
+    """An update whose previous value storage no longer has (etcd compacted it) reaches a storage watch as
+    MODIFIED, not ADDED; a create is still ADDED."""
+    storage, clock = FakeStorage(), task.Clock()
+    reader = StorageReader(storage, PREFIX, decode, lambda o: {}, clock)
+    got = []
+    result(Deferred.fromCoroutine(watch_with_callback(
+        reader, PREFIX, ListOptions(resource_version="4"), "ConfigMap", "v1",
+        lambda t, o: got.append((t, o["metadata"]["resourceVersion"])))))
+    _, sink = storage.watches[0]
+    key = PREFIX + b"default/a"
+    sink(Event(PUT, KeyValue(key, json.dumps(cm("a")).encode(), 2, 5), None))
+    sink(Event(PUT, KeyValue(PREFIX + b"default/b", json.dumps(cm("b")).encode(), 6, 6), None))
+    assert got == [("MODIFIED", "5"), ("ADDED", "6")]

@@ -1,0 +1,69 @@
+"""One process per data dir, and the process's own limits: a second server on a data dir in use stops at once
+with one clear line and a non-zero exit status; the open-files soft limit is raised to the hard limit."""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from kapiserver.listener import listen_backlog
+
+from .conftest import APIServerProcess, free_port
+
+
+def _low_soft_open_files_limit():
+    """In the child: a soft limit of 256 open files, below a higher hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+
+
+def _open_files_limits(pid: int) -> tuple[str, str]:
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return soft, hard
+    raise AssertionError("no open-files line in /proc/<pid>/limits")
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    server = APIServerProcess(tmp_path_factory.mktemp("limits") / "data", preexec_fn=_low_soft_open_files_limit)
+    yield server.start()
+    server.stop()
+
+
+def test_open_files_soft_limit_raised_to_hard_limit(first):
+    """Started with a soft open-files limit of 256 under a higher hard limit, the server raises it to the hard
+    limit."""
+    soft, hard = _open_files_limits(first.process.pid)
+    assert soft == hard, (soft, hard)
+
+
+@pytest.mark.skipif(not shutil.which("ss"), reason="needs ss (iproute2) to read a listening socket's backlog")
+def test_listen_backlog_is_somaxconn(first):
+    """The API port listens with the system's somaxconn as its backlog (ss shows it as the Send-Q of a
+    listening socket), not Twisted's 50."""
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{first.port}"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out and int(out[2]) == listen_backlog() > 50, out
+
+
+def test_second_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(first):
+    """A second kapiserver on a data dir a first one serves exits with status 1 and a single line naming the
+    data dir and the first one's pid, while the first keeps serving."""
+    second = subprocess.run(
+        [sys.executable, "-m", "kapiserver", f"--insecure-port={free_port()}", "--secure-port=0",
+         f"--data-dir={first.data_dir}", "--etcd-compaction-interval=0"],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1, second.stderr
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, second.stderr
+    assert f"the data dir {first.data_dir} is in use by another kapiserver (pid {first.process.pid})" \
+        in lines[0], lines
+    status, _ = first.request("GET", "/api/v1/namespaces/default")
+    assert status == 200

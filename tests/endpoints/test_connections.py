@@ -1,0 +1,245 @@
+"""The connections' limits, on a deterministic clock: the header-read timeout (32 s from a request's first
+byte), the idle timeout (90 s, HTTP/1.1 and HTTP/2), no limit on the number of headers, the cap on open
+connections (a 503 Status past it), and the drain of shutdown (503 "apiserver is shutting down")."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet import task
+from twisted.internet.testing import StringTransport
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
+
+from kapiserver import runtime
+from kapiserver.http2 import APIServerH2Connection
+from kapiserver.listener import QuietSite
+
+
+class Answer(Resource):
+    """Answers every request with the number of headers it had; /hang never answers."""
+    isLeaf = True
+
+    def render(self, request):
+        if request.path == b"/hang":
+            return NOT_DONE_YET
+        return str(len(list(request.requestHeaders.getAllRawHeaders()))).encode()
+
+
+def _site(clock, connections=None):
+    site = QuietSite(Resource(), reactor=clock)
+    runtime.wrap_site(site, Answer(), clock, None, connections)
+    site.resource = Answer()    # the channel limits are what is tested here, not RuntimeLimits
+    return site
+
+
+def _connect(site):
+    channel = site.buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    transport.protocol = channel     # what the test sends goes to it
+    return channel, transport
+
+
+def test_headers_that_trickle_in_past_32_seconds_close_the_connection():
+    """A client sending a request's headers a byte at a time keeps the connection only 32 s from the
+    request's first byte, however often it sends."""
+    clock = task.Clock()
+    _, transport = _connect(_site(clock))
+    transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nX: ")
+    for _ in range(31):
+        clock.advance(1)
+        transport.protocol.dataReceived(b"a")
+    assert not transport.disconnecting
+    clock.advance(1.5)
+    assert transport.disconnecting
+    assert transport.value() == b""
+
+
+def test_header_timeout_counts_from_each_requests_first_byte():
+    """On a keep-alive connection the header timeout starts again with the next request's first byte, not
+    at the connection's start; headers that arrive in time are served."""
+    clock = task.Clock()
+    _, transport = _connect(_site(clock))
+    clock.advance(20)
+    transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200 OK" in transport.value()
+    transport.clear()
+    clock.advance(60)     # idle, under the idle timeout
+    transport.protocol.dataReceived(b"GET / HTTP/1.1\r\n")
+    clock.advance(31)
+    assert not transport.disconnecting
+    transport.protocol.dataReceived(b"Host: x\r\n\r\n")
+    assert b"200 OK" in transport.value()
+    clock.advance(31)
+    assert not transport.disconnecting
+
+
+def test_an_idle_keep_alive_connection_closes_after_90_seconds():
+    """A connection with no request in flight is closed 90 s after its last byte; one with a request in
+    flight (a watch) is not."""
+    clock = task.Clock()
+    site = _site(clock)
+    _, idle = _connect(site)
+    idle.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    _, busy = _connect(site)
+    busy.protocol.dataReceived(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+    clock.advance(89)
+    assert not idle.disconnecting
+    clock.advance(2)
+    assert idle.disconnecting
+    clock.advance(3600)
+    assert not busy.disconnecting
+
+
+def test_a_silent_new_connection_closes_after_the_header_timeout():
+    """A connection that sends nothing at all is closed 32 s after it was made (the first request's headers
+    are due from the start, TLS handshake included)."""
+    clock = task.Clock()
+    _, transport = _connect(_site(clock))
+    clock.advance(31)
+    assert not transport.disconnecting
+    clock.advance(2)
+    assert transport.disconnecting
+
+
+def test_more_than_500_headers_are_served():
+    """A request with 600 headers (well under 1 MiB) is served, as upstream has no limit on their count."""
+    clock = task.Clock()
+    _, transport = _connect(_site(clock))
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(600))
+    transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 200 ")
+    assert transport.value().endswith(b"601")
+
+
+def test_http2_idle_timeout_spares_a_connection_with_a_stream_open():
+    """An HTTP/2 connection is idle (and closed) only with no stream open: a quiet watch stream keeps it."""
+    clock = task.Clock()
+    connection = APIServerH2Connection(clock)
+    connection.timeOut = runtime.IDLE_TIMEOUT
+    connection.callLater = clock.callLater
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    connection.streams[1] = object()      # a stream in flight
+    clock.advance(runtime.IDLE_TIMEOUT * 3)
+    assert not transport.disconnecting
+    del connection.streams[1]
+    clock.advance(runtime.IDLE_TIMEOUT + 1)
+    assert transport.disconnecting
+
+
+def test_connections_past_the_cap_get_a_503_status_and_are_closed():
+    """With a cap of 2, a third connection is answered 503 with a Status naming the limit and closed; once one
+    of the two closes, a new connection is served."""
+    clock = task.Clock()
+    connections = runtime.Connections(2)
+    site = _site(clock, connections)
+    first, _ = _connect(site)
+    _connect(site)
+    _, third = _connect(site)
+    head, _, body = third.value().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in head
+    status = json.loads(body)
+    assert status["kind"] == "Status" and status["code"] == 503 and status["reason"] == "ServiceUnavailable"
+    assert "too many open connections (the limit is 2)" in status["message"]
+    assert third.disconnecting
+    first.connectionLost(None)
+    _, fourth = _connect(site)
+    fourth.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert fourth.value().startswith(b"HTTP/1.1 200 ")
+
+
+def test_connection_cap_defaults_from_the_open_files_limit(monkeypatch):
+    """--max-open-connections=0 caps at the open-files limit less a reserve; a value given is used as is."""
+    import resource
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (20000, 20000))
+    assert runtime.connection_cap(0) == 20000 - 1024
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert runtime.connection_cap(0) == 768
+    assert runtime.connection_cap(50) == 50
+
+
+def _request(path, method=b"GET"):
+    request = DummyRequest(path.strip(b"/").split(b"/"))
+    request.path = request.uri = path
+    request.method = method
+    request.args = {}
+    return request
+
+
+def test_draining_refuses_new_requests_and_waits_for_those_in_flight():
+    """Once draining, a request is answered 503 "apiserver is shutting down" with Connection: close; idle()
+    fires only once the requests in flight have finished."""
+    clock = task.Clock()
+    hanging = Resource()
+    hanging.isLeaf = True
+    hanging.render = lambda request: NOT_DONE_YET
+    limits = runtime.RuntimeLimits(hanging, clock, request_timeout=0)
+    in_flight = _request(b"/api/v1/namespaces/default/configmaps", b"POST")
+    limits.render(in_flight)
+    limits.drain()
+    idle = limits.idle()
+    late = _request(b"/api/v1/pods")
+    limits.render(late)
+    assert late.responseCode == 503
+    assert late.responseHeaders.getRawHeaders(b"connection") == [b"close"]
+    assert json.loads(b"".join(late.written))["message"] == "apiserver is shutting down"
+    assert not idle.called
+    in_flight.finish()
+    assert idle.called
+
+
+def test_closing_all_connections_waits_for_them_to_go():
+    """close_all() closes every tracked connection (an HTTP/1.1 channel whose transport paused it as well) and
+    fires once each is lost."""
+    clock = task.Clock()
+    connections = runtime.Connections(0)
+    site = _site(clock, connections)
+    _, first = _connect(site)
+    _, second = _connect(site)
+    second.producer.pauseProducing()      # the transport's buffer was full
+    closed = connections.close_all()
+    assert first.disconnecting and second.disconnecting
+    assert not closed.called
+    first.protocol.connectionLost(None)
+    second.protocol.connectionLost(None)
+    assert closed.called and not connections.open
+
+
+class _TLSTransport(StringTransport):
+    """A StringTransport that says it is TLS, with the protocol ALPN chose."""
+
+    def __init__(self, negotiated):
+        super().__init__()
+        self.negotiatedProtocol = negotiated
+
+
+def test_a_refused_http2_connection_gets_a_goaway_with_the_reason():
+    """Past the cap on the TLS port, a client that negotiated h2 gets, once it speaks, a GOAWAY
+    (ENHANCE_YOUR_CALM) whose debug data says why; one that says nothing is dropped after the header timeout."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    from zope.interface import directlyProvides
+    from twisted.internet.interfaces import ISSLTransport
+    clock = task.Clock()
+    refused = runtime.RefusedConnection(7, clock)
+    transport = _TLSTransport(b"h2")
+    directlyProvides(transport, ISSLTransport)
+    refused.makeConnection(transport)
+    assert transport.value() == b""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    refused.dataReceived(client.data_to_send())
+    events = client.receive_data(transport.value())
+    goaway = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaway and b"too many open connections (the limit is 7)" in goaway[0].additional_data
+    assert transport.disconnecting
+    silent = runtime.RefusedConnection(7, clock)
+    quiet = _TLSTransport(None)
+    directlyProvides(quiet, ISSLTransport)
+    silent.makeConnection(quiet)
+    clock.advance(runtime.READ_HEADER_TIMEOUT + 1)
+    assert quiet.disconnected
