@@ -10,7 +10,6 @@ writing that status, kr8s' watch would see the pod DELETED still Ready and time 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
