@@ -10,7 +10,6 @@ writing that status, kr8s' watch would see the pod DELETED still Ready and time 
 from __future__ import annotations
 
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -107,7 +106,3 @@ def test_kubectl_wait_for_ready_false_succeeds_on_a_deleted_pod(cluster, tmp_pat
     assert waiting.returncode == 0, out + err
     assert "pod/kubectl-wait condition met" in out
     wait_for(lambda: gone(cluster, "kubectl-wait"), timeout=30, what="pod removed")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-q"]))
