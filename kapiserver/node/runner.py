@@ -15,13 +15,13 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery import meta
+from . import images
 from .logstore import ContainerLog, ensure_dir
 
 log = Logger()
 _SETSID = shutil.which("setsid")
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
-# A container without a command or args would run its image's entrypoint; there is no image here,
-# so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
+# What a pause image runs (kapiserver.node.images maps images to host programs).
 IDLE_COMMAND = ["sleep", "infinity"]
 
 
@@ -126,7 +126,10 @@ class Container:
             return
         env = self.pod.environment(self.spec)
         argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
-        argv = argv or list(IDLE_COMMAND)
+        if not self.spec.get("command"):
+            argv = images.command_for(self, argv)    # the image's stand-in on the host (kapiserver.node.images)
+            if argv is None:
+                return
         executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
         ensure_dir(os.path.dirname(self.log_path(0)))
         if self.log is not None:
