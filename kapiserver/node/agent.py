@@ -92,9 +92,13 @@ def node_conditions(heartbeat: str, transition: str) -> list:
     return out
 
 
+_OWN_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
+
+
 def _without_heartbeats(status: dict) -> list:
     """What of a Node's status counts as a change: all but the conditions' heartbeat times."""
-    conditions = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status.get("conditions") or []]
+    conditions = sorted(({k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status.get("conditions")
+                         or [] if c.get("type") in _OWN_CONDITIONS), key=lambda c: c.get("type", ""))
     return [conditions] + [status.get(k) for k in ("capacity", "allocatable", "addresses", "daemonEndpoints",
                                                     "nodeInfo")]
 
@@ -173,15 +177,16 @@ class NodeAgent(service.Service):
         now = self.reactor.seconds()
         stamp = meta.rfc3339(now)
         figures = hoststatus.read_host(self.state_dir if os.path.isdir(self.state_dir) else "/")
-        if self._node is None:
-            try:
-                self._node = await self.client.get(NODES, self.node_name)
-            except APIError as e:
-                if e.code != 404:
-                    raise
-                self._node = await self.client.create(
-                    NODES, node_object(self.node_name, self.address, self.kubelet_port, now, figures))
-                self._reported_at = now
+        # The Node as the server has it now (the node lifecycle controller may have set Ready Unknown).
+        try:
+            self._node = await self.client.get(NODES, self.node_name)
+        except APIError as e:
+            if e.code != 404:
+                raise
+            self._node = await self.client.create(
+                NODES, node_object(self.node_name, self.address, self.kubelet_port, now, figures))
+            self._reported_at = now
+            self._lease = None
         else:
             status = node_object(self.node_name, self.address, self.kubelet_port, now, figures)["status"]
             previous = (self._node.get("status") or {}).get("conditions") or []
@@ -189,11 +194,12 @@ class NodeAgent(service.Service):
             if self._reported_at is None or now - self._reported_at >= NODE_STATUS_REPORT_SECONDS or \
                     _without_heartbeats(status) != _without_heartbeats(self._node.get("status") or {}):
                 try:
+                    # Strategic: conditions merge by type, so others' conditions (NetworkUnavailable) stay.
                     self._node = await self.client.patch(NODES, self.node_name, {"status": status},
-                                                         subresource="status")
+                                                         patch_type="strategic", subresource="status")
                 except APIError as e:
                     if e.code == 404:      # the Node was deleted: register it again next time
-                        self._node = self._lease = None
+                        self._lease = None
                     raise
                 self._reported_at = now
         await self._renew_lease(self._node)

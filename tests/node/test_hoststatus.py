@@ -114,7 +114,8 @@ def _step(agent, work):
 
 def test_node_status_is_written_on_change_or_every_five_minutes(tmp_path, monkeypatch):
     """The heartbeat (every 10 s) renews the Lease each time but writes the Node's status only when it changed
-    (heartbeat times aside) or when 5 minutes passed since the last write."""
+    (heartbeat times aside; compared with the Node the server has) or when 5 minutes passed since the last
+    write."""
     clock = Clock()
     clock.advance(1_700_000_000)
     figures = [_figures()]
@@ -141,6 +142,13 @@ def test_node_status_is_written_on_change_or_every_five_minutes(tmp_path, monkey
     clock.advance(10)
     _step(agent, agent._register_and_lease)
     assert client.node_writes == 3
+    # The node lifecycle controller marked the node Unknown: the next heartbeat sets Ready True again.
+    client.node["status"]["conditions"] = [dict(c, status="Unknown") if c["type"] == "Ready" else c
+                                           for c in client.node["status"]["conditions"]]
+    clock.advance(10)
+    _step(agent, agent._register_and_lease)
+    assert client.node_writes == 4
+    assert next(c for c in client.node["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
 
 
 class _Worker:
