@@ -215,3 +215,6 @@ def test_metrics_resource_in_prometheus_text(cluster):
                  "pod_memory_working_set_bytes"):
         assert f"\n{name}" in text, name
     assert f'container_memory_working_set_bytes{{container="c",namespace="{NS}",pod="paused"}}' in text
+    # The same through the apiserver's node proxy, as `kubectl get --raw` reads it.
+    status, body = server.request("GET", f"/api/v1/nodes/{node.name}/proxy/stats/summary")
+    assert status == 200 and body["node"]["nodeName"] == node.name
