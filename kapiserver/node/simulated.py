@@ -74,6 +74,7 @@ class SimulatedNodes:
         self.nodes: Dict[str, dict] = {}
 
     def _enqueue(self, pod: dict) -> None:
+        _slim(pod)
         if (pod.get("spec") or {}).get("nodeName") in self._members:
             self.queue.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
 
@@ -309,6 +310,20 @@ class SimulatedNode(SimulatedNodes):
     @property
     def node(self) -> Optional[dict]:
         return self.nodes.get(self.name)
+
+
+def _slim(pod: dict) -> None:
+    """Keep of a cached pod only what a simulated node reads (the cache holds the very dict), so that tens of
+    thousands of pods take a fraction of the memory: no managedFields, the spec's node, restart policy and
+    containers' names and images, the status's phase, pod IP and QoS class."""
+    metadata = pod.get("metadata") or {}
+    metadata.pop("managedFields", None)
+    spec = pod.get("spec") or {}
+    slim = {k: spec[k] for k in ("nodeName", "restartPolicy") if k in spec}
+    slim["containers"] = [{"name": c.get("name"), "image": c.get("image", "")} for c in spec.get("containers") or []]
+    pod["spec"] = slim
+    status = pod.get("status") or {}
+    pod["status"] = {k: status[k] for k in ("phase", "podIP", "qosClass") if k in status}
 
 
 def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str] = None) -> dict:
