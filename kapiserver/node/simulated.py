@@ -38,7 +38,7 @@ class SimulatedNodes:
     def __init__(self, client: Client, names: List[str], clock, address: str = "127.0.0.1",
                  capacity: Optional[Dict[str, str]] = None, labels: Optional[Dict[str, str]] = None,
                  pod_cidr: str = "10.244.0.0/24", run_seconds: Optional[float] = None, schedule: bool = False,
-                 start_delay: float = 0.0, workers: Optional[int] = None):
+                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None):
         self.client = client
         self.names = list(names)
         self._members = set(self.names)
@@ -48,6 +48,7 @@ class SimulatedNodes:
         self.labels = labels or {}
         self.run_seconds = run_seconds
         self.start_delay = start_delay
+        self.ready_delay = ready_delay
         # Pod IPs from pod_cidr, in turn (again from the start once all were given: no pod IP is reserved).
         self._ips = itertools.cycle(str(ip) for ip in itertools.islice(ipaddress.ip_network(pod_cidr).hosts(), 1,
                                                                          None))
@@ -258,31 +259,51 @@ class SimulatedNodes:
                                          e=f.getErrorMessage()), self._started_at.pop(pod["metadata"]["uid"], None),
                                 self._enqueue(current)))
 
-    async def _report_running(self, pod: dict) -> None:
+    async def _report_running(self, pod: dict, ready: Optional[bool] = None) -> None:
+        """Running; Ready too unless a ready delay is set (then Ready follows after it: `ready` True)."""
         now = self.clock.seconds()
-        stamp = meta.rfc3339(now)
         uid = pod["metadata"]["uid"]
-        self._started_at[uid] = now
+        if ready is None:
+            ready = self.ready_delay <= 0
+            self._started_at[uid] = now
+        stamp = meta.rfc3339(now)
+        started = meta.rfc3339(self._started_at.get(uid) if (self._started_at.get(uid) or 0) > 0 else now)
         spec = pod.get("spec") or {}
+        flag = "True" if ready else "False"
         status = {
             "phase": "Running", "hostIP": self.address, "hostIPs": [{"ip": self.address}],
             "podIP": (pod.get("status") or {}).get("podIP") or next(self._ips),
-            "startTime": stamp, "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
-            "conditions": [_condition(t, stamp) for t in ("PodReadyToStartContainers", "Initialized", "Ready",
-                                                          "ContainersReady", "PodScheduled")],
+            "startTime": started, "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
+            "conditions": [_condition("PodReadyToStartContainers", started), _condition("Initialized", started),
+                           _condition("Ready", stamp, flag, None if ready else "ContainersNotReady"),
+                           _condition("ContainersReady", stamp, flag, None if ready else "ContainersNotReady"),
+                           _condition("PodScheduled", started)],
             "containerStatuses": [{"name": c["name"], "image": c.get("image", ""), "imageID": "",
-                                   "containerID": f"kapiserver://{uid}-{c['name']}", "ready": True,
+                                   "containerID": f"kapiserver://{uid}-{c['name']}", "ready": ready,
                                    "started": True, "restartCount": 0,
-                                   "state": {"running": {"startedAt": stamp}}} for c in spec.get("containers") or []],
+                                   "state": {"running": {"startedAt": started}}} for c in spec.get("containers") or []],
         }
         status["podIPs"] = [{"ip": status["podIP"]}]
         await self.client.patch(PODS, pod["metadata"]["name"], {"status": status}, pod["metadata"]["namespace"],
                                  patch_type="strategic", subresource="status")
+        if not ready:
+            self._timers[uid] = self.clock.callLater(self.ready_delay, self._ready_later, pod)
+            return
         annotations = pod["metadata"].get("annotations") or {}
         run_for = annotations.get(RUN_SECONDS_ANNOTATION, self.run_seconds)
         if run_for is not None and spec.get("restartPolicy") in ("Never", "OnFailure"):
             code = int(annotations.get(EXIT_CODE_ANNOTATION, 0))
             self._timers[uid] = self.clock.callLater(float(run_for), self._exit, pod, code)
+
+    def _ready_later(self, pod: dict) -> None:
+        self._timers.pop(pod["metadata"]["uid"], None)
+        current = self.pods.indexer.get_by_key(pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"] or \
+                current["metadata"].get("deletionTimestamp"):
+            return
+        d = Deferred.fromCoroutine(self._report_running(current, ready=True))
+        d.addErrback(lambda f: log.info("pod {name}: not reported ready: {e}", name=pod["metadata"]["name"],
+                                        e=f.getErrorMessage()))
 
     def _exit(self, pod: dict, code: int) -> None:
         self._timers.pop(pod["metadata"]["uid"], None)

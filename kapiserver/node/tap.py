@@ -46,6 +46,8 @@ class Options(PflagOptions):
         ["node-labels", None, "", "With --simulated/--simulate: labels added to each Node, k=v,k2=v2."],
         ["simulated-start-delay", None, "0",
          "With --simulated/--simulate: seconds before a pod bound to a node is reported Running and Ready."],
+        ["simulated-ready-delay", None, "0",
+         "With --simulated/--simulate: seconds a pod stays Running but not Ready before it is reported Ready."],
         ["simulated-run-seconds", None, None,
          "With --simulated/--simulate: seconds after which the containers of a pod with restartPolicy Never or "
          "OnFailure exit 0, so Jobs complete (the annotation kapiserver.io/simulated-run-seconds sets it per pod)."],
@@ -96,7 +98,7 @@ class Options(PflagOptions):
                                           "authorization-webhook-cache-authorized-ttl",
                                           "authorization-webhook-cache-unauthorized-ttl"),
                      integers=("kubelet-port", "simulate"),
-                     floats=("sync-frequency", "simulated-start-delay"))
+                     floats=("sync-frequency", "simulated-start-delay", "simulated-ready-delay"))
         if self["simulate"] < 0:
             raise usage.UsageError("--simulate must be 0 or more")
         if self["simulate"] == 1:
@@ -204,6 +206,7 @@ def makeService(options, reactor=None):
         SimulatedNodeService(client, names, reactor, address=options["address"], pod_cidr=options["pod-cidr"],
                              schedule=options["schedule"], capacity=options["simulated-capacity"] or None,
                              labels=options["node-labels"], start_delay=options["simulated-start-delay"],
+                             ready_delay=options["simulated-ready-delay"],
                              run_seconds=options["simulated-run-seconds"]).setServiceParent(top)
         return top
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,

@@ -78,3 +78,43 @@ def test_a_fleet_registers_binds_runs_completes_and_deletes(client, namespace): 
         fleet.stop()
         for name in names:
             run(client.delete(NODES, name))
+
+
+def test_pods_go_running_then_ready_after_the_delays():
+    """With a start delay and a ready delay: nothing at first, then Running with Ready False
+    (ContainersNotReady), then Ready True with the same startTime; a Never pod exits after its run time."""
+    from twisted.internet.defer import Deferred
+    from twisted.internet.task import Clock
+
+    patches = []
+
+    class Client:
+        async def patch(self, resource, name, patch, namespace=None, **options):
+            patches.append((name, patch["status"]))
+            return {}
+    clock = Clock()
+    clock.advance(1_700_000_000)
+    fleet = SimulatedNodes(Client(), ["a", "b"], clock, start_delay=1.0, ready_delay=2.0, run_seconds=5.0)
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+           "spec": {"nodeName": "b", "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+           "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+    fleet.pods.indexer.add(pod)
+
+    def sync():
+        d = Deferred.fromCoroutine(fleet.sync(("ns", "p")))
+        assert d.called
+    sync()
+    assert patches == []
+    clock.advance(1.0)
+    sync()                                        # the update event of the write: nothing more to do
+    (name, running), = patches
+    conditions = {c["type"]: c for c in running["conditions"]}
+    assert running["phase"] == "Running" and conditions["Ready"]["status"] == "False"
+    assert conditions["ContainersReady"]["reason"] == "ContainersNotReady"
+    assert running["containerStatuses"][0]["ready"] is False and running["containerStatuses"][0]["started"]
+    clock.advance(2.0)
+    ready = patches[1][1]
+    assert {c["type"]: c["status"] for c in ready["conditions"]}["Ready"] == "True"
+    assert ready["startTime"] == running["startTime"] and ready["containerStatuses"][0]["ready"] is True
+    clock.advance(5.0)
+    assert patches[2][1]["phase"] == "Succeeded" and len(patches) == 3
