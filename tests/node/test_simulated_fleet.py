@@ -89,7 +89,7 @@ def test_pods_go_running_then_ready_after_the_delays():
     patches = []
 
     class Client:
-        async def patch(self, resource, name, patch, namespace=None, **options):
+        async def patch(self, resource, name, patch, ns=None, **options):
             patches.append((name, patch["status"]))
             return {}
     clock = Clock()
