@@ -20,12 +20,14 @@ from ..machinery import meta
 from ..client.events import EventRecorder
 from ..client.resources import CONFIG_MAPS, ENDPOINTS, LEASES, NODES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES
 from ..client.rest import APIError, Client
-from . import volumes
+from . import hoststatus, volumes
 from .environment import CONFIG_ERROR_REASON, Sources
 from .runner import HostDirs, PodWorker, leftover_processes
 
 log = Logger()
 LEASE_SECONDS = 40
+NODE_STATUS_REPORT_SECONDS = 300.0
+STATUS_RETRY_FIRST, STATUS_RETRY_MAX = 1.0, 30.0     # a pod whose status write failed is tried again after
 
 
 def _machine_id() -> str:
@@ -46,17 +48,6 @@ def _boot_id() -> str:
         return uuid.uuid4().hex
 
 
-def _memory_kib() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 4 * 1024 * 1024
-
-
 def _os_image() -> str:
     try:
         with open("/etc/os-release") as f:
@@ -68,11 +59,12 @@ def _os_image() -> str:
     return platform.platform()
 
 
-def node_object(name: str, address: str, kubelet_port: int, now: float) -> dict:
-    """A Node as a kubelet registers it: addresses, capacity, nodeInfo and conditions all present."""
+def node_object(name: str, address: str, kubelet_port: int, now: float,
+                figures: Optional[hoststatus.HostFigures] = None) -> dict:
+    """A Node as a kubelet registers it: addresses, capacity and allocatable from the host, nodeInfo and
+    conditions all present."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    capacity = {"cpu": str(os.cpu_count() or 1), "memory": f"{_memory_kib()}Ki", "pods": "110",
-                "ephemeral-storage": "10Gi", "hugepages-2Mi": "0", "hugepages-1Gi": "0"}
+    figures = figures or hoststatus.read_host()
     stamp = meta.rfc3339(now)
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -81,8 +73,8 @@ def node_object(name: str, address: str, kubelet_port: int, now: float) -> dict:
             "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": arch}},
         "spec": {},
         "status": {
-            "capacity": capacity, "allocatable": dict(capacity),
-            "conditions": node_conditions(stamp, stamp),
+            "capacity": hoststatus.capacity(figures), "allocatable": hoststatus.allocatable(figures),
+            "conditions": hoststatus.conditions(hoststatus.pressures(figures), stamp),
             "addresses": [{"type": "InternalIP", "address": address},
                           {"type": "Hostname", "address": socket.gethostname()}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
@@ -96,13 +88,22 @@ def node_object(name: str, address: str, kubelet_port: int, now: float) -> dict:
 
 
 def node_conditions(heartbeat: str, transition: str) -> list:
-    def cond(kind, status, reason, message):
-        return {"type": kind, "status": status, "lastHeartbeatTime": heartbeat,
-                "lastTransitionTime": transition, "reason": reason, "message": message}
-    return [cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")]
+    """The conditions of a node under no pressure, all with the given times."""
+    out = hoststatus.conditions({}, heartbeat)
+    for condition in out:
+        condition["lastTransitionTime"] = transition
+    return out
+
+
+_OWN_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
+
+
+def _without_heartbeats(status: dict) -> list:
+    """What of a Node's status counts as a change: all but the conditions' heartbeat times."""
+    conditions = sorted(({k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status.get("conditions")
+                         or [] if c.get("type") in _OWN_CONDITIONS), key=lambda c: c.get("type", ""))
+    return [conditions] + [status.get(k) for k in ("capacity", "allocatable", "addresses", "daemonEndpoints",
+                                                    "nodeInfo")]
 
 
 class NodeAgent(service.Service):
@@ -128,7 +129,11 @@ class NodeAgent(service.Service):
         self._dirty = set()
         self._removed = set()      # uids of pods whose deletion this agent finished without a worker
         self.host_dirs = HostDirs()
-        self._registered_at = None
+        self._node: Optional[dict] = None
+        self._lease: Optional[dict] = None
+        self._reported_at: Optional[float] = None
+        self._retry_at: Dict[str, float] = {}      # uid: when a pod whose status write failed is tried again
+        self._failures: Dict[str, int] = {}
         self.registered = Deferred()
         self.env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
         self.config_sync_interval = config_sync_interval
@@ -174,43 +179,65 @@ class NodeAgent(service.Service):
 
     # -- Node and Lease ---------------------------------------------------------------------------
     async def _register_and_lease(self):
+        """Every lease interval (10 s, upstream's nodeStatusUpdateFrequency): the Node's status from the host,
+        written when it changed or every NODE_STATUS_REPORT_SECONDS (upstream's nodeStatusReportFrequency),
+        then the Lease renewed."""
         now = self.reactor.seconds()
-        wanted = node_object(self.node_name, self.address, self.kubelet_port, now)
+        stamp = meta.rfc3339(now)
+        figures = hoststatus.read_host(self.state_dir if os.path.isdir(self.state_dir) else "/")
+        # The Node as the server has it now (the node lifecycle controller may have set Ready Unknown).
         try:
-            current = await self.client.get(NODES, self.node_name)
+            self._node = await self.client.get(NODES, self.node_name)
         except APIError as e:
             if e.code != 404:
                 raise
-            current = await self.client.create(NODES, wanted)
+            self._node = await self.client.create(
+                NODES, node_object(self.node_name, self.address, self.kubelet_port, now, figures))
+            self._reported_at = now
+            self._lease = None
         else:
-            transition = self._registered_at or meta.rfc3339(now)
-            wanted["status"]["conditions"] = node_conditions(meta.rfc3339(now), transition)
-            current["status"] = wanted["status"]
-            current = await self.client.update(NODES, current, subresource="status")
-        if self._registered_at is None:
-            self._registered_at = meta.rfc3339(now)
-        await self._renew_lease(current)
+            status = node_object(self.node_name, self.address, self.kubelet_port, now, figures)["status"]
+            previous = (self._node.get("status") or {}).get("conditions") or []
+            status["conditions"] = hoststatus.conditions(hoststatus.pressures(figures), stamp, previous)
+            if self._reported_at is None or now - self._reported_at >= NODE_STATUS_REPORT_SECONDS or \
+                    _without_heartbeats(status) != _without_heartbeats(self._node.get("status") or {}):
+                try:
+                    # Strategic: conditions merge by type, so others' conditions (NetworkUnavailable) stay.
+                    self._node = await self.client.patch(NODES, self.node_name, {"status": status},
+                                                         patch_type="strategic", subresource="status")
+                except APIError as e:
+                    if e.code == 404:      # the Node was deleted: register it again next time
+                        self._lease = None
+                    raise
+                self._reported_at = now
+        await self._renew_lease(self._node)
         if not self.registered.called:
-            self.registered.callback(current)
+            self.registered.callback(self._node)
 
     async def _renew_lease(self, node: dict):
         renew = meta.rfc3339_micro(self.reactor.seconds())
-        try:
-            lease = await self.client.get(LEASES, self.node_name, "kube-node-lease")
-        except APIError as e:
-            if e.code != 404:
-                raise
-            await self.client.create(LEASES, {
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.node_name, "namespace": "kube-node-lease", "ownerReferences": [
-                    {"apiVersion": "v1", "kind": "Node", "name": self.node_name,
-                     "uid": node["metadata"]["uid"]}]},
-                "spec": {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_SECONDS,
-                         "renewTime": renew}})
-            return
+        lease = self._lease
+        if lease is None:
+            try:
+                lease = await self.client.get(LEASES, self.node_name, "kube-node-lease")
+            except APIError as e:
+                if e.code != 404:
+                    raise
+                self._lease = await self.client.create(LEASES, {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.node_name, "namespace": "kube-node-lease", "ownerReferences": [
+                        {"apiVersion": "v1", "kind": "Node", "name": self.node_name,
+                         "uid": node["metadata"]["uid"]}]},
+                    "spec": {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_SECONDS,
+                             "renewTime": renew}})
+                return
         lease["spec"]["renewTime"] = renew
         lease["spec"]["holderIdentity"] = self.node_name
-        await self.client.update(LEASES, lease)
+        try:
+            self._lease = await self.client.update(LEASES, lease)
+        except APIError:
+            self._lease = None     # read again next time (changed or deleted meanwhile)
+            raise
 
     # -- pods -------------------------------------------------------------------------------------
     async def _sync(self):
@@ -230,32 +257,57 @@ class NodeAgent(service.Service):
         mine = {p["metadata"]["uid"]: p for p in items if (p.get("spec") or {}).get("nodeName") == self.node_name}
         self._removed &= set(mine)
         for uid, pod in mine.items():
-            worker = self.workers.get(uid)
-            if worker is None and pod["metadata"].get("deletionTimestamp"):
-                # Marked for deletion with nothing of it running here (deleted while this agent was away):
-                # nothing is left to stop, so the deletion is finished, as the kubelet's status manager does.
-                if uid not in self._removed:
-                    await self._remove(pod["metadata"]["name"], pod["metadata"].get("namespace", "default"), uid)
-                    self._removed.add(uid)
-            elif worker is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                await self._start(pod)
-            elif worker is not None:
-                worker.pod = pod
-                worker.sync_deadline()
-                if pod["metadata"].get("deletionTimestamp") and not worker.terminating:
-                    self._terminate(worker, pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-                worker.sync_ephemeral()
+            # One pod's failure (a refused write, a 409) is logged and that pod tried again later: it never
+            # stops the others.
+            try:
+                await self._sync_pod(uid, pod)
+            except Exception as e:  # noqa: BLE001 - any error of one pod is that pod's only
+                log.warn("pod {ns}/{name}: sync failed: {error}", ns=pod["metadata"].get("namespace"),
+                         name=pod["metadata"].get("name"), error=e)
         for uid in list(self.workers):
             if uid not in mine:
                 worker = self.workers.pop(uid)
                 self.tokens.forget(uid)
                 if not worker.terminating:
                     worker.kill(0).addBoth(lambda _, worker=worker: self._release(worker))
+        now = self.reactor.seconds()
         for uid in list(self._dirty):
+            if self._retry_at.get(uid, 0) > now:
+                continue
             self._dirty.discard(uid)
             worker = self.workers.get(uid)
             if worker is not None and not worker.terminating:
-                await self._write_status(worker)
+                try:
+                    await self._write_status(worker)
+                except Exception as e:  # noqa: BLE001
+                    failures = self._failures[uid] = self._failures.get(uid, 0) + 1
+                    delay = min(STATUS_RETRY_MAX, STATUS_RETRY_FIRST * 2 ** (failures - 1))
+                    self._retry_at[uid] = now + delay
+                    log.warn("pod {ns}/{name}: status not written ({error}); trying again in {delay:.0f} s",
+                             ns=worker.namespace, name=worker.name, error=e, delay=delay)
+                else:
+                    self._failures.pop(uid, None)
+                    self._retry_at.pop(uid, None)
+        for uid in [uid for uid in self._retry_at if uid not in self.workers]:
+            self._retry_at.pop(uid, None)
+            self._failures.pop(uid, None)
+
+    async def _sync_pod(self, uid: str, pod: dict):
+        worker = self.workers.get(uid)
+        if worker is None and pod["metadata"].get("deletionTimestamp"):
+            # Marked for deletion with nothing of it running here (deleted while this agent was away):
+            # nothing is left to stop, so the deletion is finished, as the kubelet's status manager does.
+            if uid not in self._removed:
+                await self._remove(pod["metadata"]["name"], pod["metadata"].get("namespace", "default"), uid)
+                self._removed.add(uid)
+        elif worker is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            await self._start(pod)
+        elif worker is not None:
+            worker.pod = pod
+            worker.sync_deadline()
+            if pod["metadata"].get("deletionTimestamp") and not worker.terminating:
+                self._terminate(worker, pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+            worker.sync_ephemeral()
 
     async def _bind(self, pod):
         name, namespace = pod["metadata"]["name"], pod["metadata"].get("namespace", "default")
@@ -476,13 +528,16 @@ class NodeAgent(service.Service):
         self._dirty.add(worker.uid)
 
     async def _write_status(self, worker: PodWorker):
+        status = worker.status()
+        status.setdefault("qosClass", hoststatus.qos_class(getattr(worker, "pod", None) or {}))
         try:
-            worker.pod = await self.client.patch(PODS, worker.name, {"status": worker.status()}, worker.namespace,
+            worker.pod = await self.client.patch(PODS, worker.name, {"status": status}, worker.namespace,
                                                  subresource="status")
         except APIError as e:
             if e.code != 404:
                 self._dirty.add(worker.uid)
                 raise
+            self._dirty.discard(worker.uid)
 
     async def _remove(self, name: str, namespace: str, uid: str):
         """The pod's deletion finished (grace period 0), this very pod only."""

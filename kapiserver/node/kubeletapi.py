@@ -1,6 +1,7 @@
 """The kubelet API of the node agent, as the apiserver calls it: /healthz, /pods,
 /containerLogs/{ns}/{pod}/{container}, /exec|/attach/{ns}/{pod}/{container},
-/portForward/{ns}/{pod}, /run/{ns}/{pod}/{container}.  Errors are Status objects;
+/portForward/{ns}/{pod}, /run/{ns}/{pod}/{container}, /stats/summary and /metrics/resource
+(kapiserver.node.stats).  Errors are Status objects;
 refusals by the auth filter (kapiserver.node.auth) are upstream's plain-text 401/403/500 bodies."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..endpoints.websocket import serve_websocket
 from .auth import KubeletAuth
 from .execution import AttachRun, ExecRun
 from .logstore import LogOptions, read_records
+from .stats import Stats
 from . import wire
 
 log = Logger()
@@ -63,6 +65,7 @@ class KubeletAPI(Resource):
         self.reactor = reactor
         self.agent = agent
         self.auth = auth or KubeletAuth(agent.node_name)
+        self.stats = Stats(agent, reactor)
 
     def render(self, request):
         # The check finishes at once unless a webhook is asked; only then is the answer written later.
@@ -120,6 +123,12 @@ class KubeletAPI(Resource):
             request.setHeader(b"Content-Type", b"application/json")
             items = [w.pod for w in self.agent.workers.values()]
             return json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
+        if parts[:2] == ["stats", "summary"] and len(parts) == 2:
+            request.setHeader(b"Content-Type", b"application/json")
+            return json.dumps(self.stats.summary()).encode()
+        if parts[:2] == ["metrics", "resource"] and len(parts) == 2:
+            request.setHeader(b"Content-Type", b"text/plain; version=0.0.4; charset=utf-8")
+            return self.stats.resource_metrics().encode()
         if head == "containerLogs" and len(parts) == 4:
             return self._logs(request, *parts[1:])
         if head in ("exec", "attach", "run") and len(parts) == 4:

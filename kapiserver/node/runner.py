@@ -18,6 +18,7 @@ from ..machinery import meta
 from . import environment as environment_
 from . import podstatus
 from .environment import ContainerConfigError, expand  # noqa: F401 (expand: re-exported)
+from . import images
 from .logstore import ContainerLog, ensure_dir
 from .probes import Prober, http_get, resolve_port, run_action, run_exec
 
@@ -30,9 +31,6 @@ DEFAULT_GRACE = 30
 MAX_TERMINATION_MESSAGE = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
-# A container without a command or args would run its image's entrypoint; there is no image here,
-# so it idles until it is stopped, which keeps `kubectl run x --image=nginx` a Running pod.
-IDLE_COMMAND = ["sleep", "infinity"]
 
 
 _UNSHARE = shutil.which("unshare")
@@ -222,6 +220,10 @@ class Container:
             self.state = {"waiting": {"reason": e.reason, "message": e.message}}
             self.pod.changed()
             return
+        if not self.spec.get("command") and not self.spec.get("args") and \
+                not images.known(self.spec.get("image") or ""):
+            images.pull_failed(self)        # an image with no stand-in here: as a pull that failed
+            return
         if self.instances:
             self.restart_count += 1
         self.instances += 1
@@ -234,7 +236,8 @@ class Container:
         words = [a.replace(declared, self.termination_path) for a in
                  (self.spec.get("command") or []) + (self.spec.get("args") or [])]
         argv = [expand(a, env) for a in words]
-        argv = argv or list(IDLE_COMMAND)
+        if not self.spec.get("command"):
+            argv = images.command_for(self, argv)    # the image's stand-in on the host (kapiserver.node.images)
         executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
         ensure_dir(os.path.dirname(self.log_path(0)))
         if self.log is not None:

@@ -1,16 +1,18 @@
-"""A simulated node: registers a Node and renews its Lease like kube-node, and reports every pod bound to it
-as started at once (Running and Ready, a pod IP; with ``run_seconds`` set, containers "exit 0" after that
-long, so Jobs complete), and finishes deletions at once.  No process runs: for tests of controllers and the
-scheduler, and for benchmarks, as kwok does upstream."""
+"""Simulated nodes: each registers a Node and renews its Lease like kube-node, and reports every pod bound to
+it as started (Running and Ready, a pod IP) at once or after ``start_delay``; with ``run_seconds`` set (or a
+pod's annotation), a Never/OnFailure pod's containers "exit" after that long, so Jobs complete; deletions finish
+at once.  No process runs: for tests of controllers and the scheduler, and for benchmarks, as kwok does
+upstream.  Any number of nodes share one pod watch and one heartbeat timer (SimulatedNodes), so a thousand
+nodes cost about what one does plus their pods."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from twisted.application import service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from ..client.informer import SharedInformerFactory
@@ -24,35 +26,66 @@ log = Logger()
 # Exit codes a container may ask for with the annotation, to simulate failures (Jobs' backoff).
 EXIT_CODE_ANNOTATION = "kapiserver.io/simulated-exit-code"
 RUN_SECONDS_ANNOTATION = "kapiserver.io/simulated-run-seconds"
+LEASE_RENEW_SECONDS = 10.0
+NODE_STATUS_SECONDS = 300.0
 
 
-class SimulatedNode:
-    def __init__(self, client: Client, name: str, clock, address: str = "127.0.0.1",
+class SimulatedNodes:
+    """Any number of simulated nodes sharing one pod informer (one watch), one work queue and one heartbeat
+    timer: each node's Lease is renewed every LEASE_RENEW_SECONDS (the renewals spread over the interval) and its
+    status written every NODE_STATUS_SECONDS, as a kubelet with an unchanged status does."""
+
+    def __init__(self, client: Client, names: List[str], clock, address: str = "127.0.0.1",
                  capacity: Optional[Dict[str, str]] = None, labels: Optional[Dict[str, str]] = None,
-                 pod_cidr: str = "10.244.0.0/24", run_seconds: Optional[float] = None, schedule: bool = False):
+                 pod_cidr: str = "10.244.0.0/24", run_seconds: Optional[float] = None, schedule: bool = False,
+                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None):
         self.client = client
-        self.name = name
+        self.names = list(names)
+        self._members = set(self.names)
         self.clock = clock
         self.address = address
         self.capacity = capacity
         self.labels = labels or {}
         self.run_seconds = run_seconds
-        self._ips = (str(ip) for ip in itertools.islice(ipaddress.ip_network(pod_cidr).hosts(), 1, None))
+        self.start_delay = start_delay
+        self.ready_delay = ready_delay
+        # Pod IPs from pod_cidr, in turn (again from the start once all were given: no pod IP is reserved).
+        self._ips = itertools.cycle(str(ip) for ip in itertools.islice(ipaddress.ip_network(pod_cidr).hosts(), 1,
+                                                                         None))
         self.informers = SharedInformerFactory(client, clock)
-        self.pods = self.informers.informer(PODS, field_selector=f"spec.nodeName={name}")
-        self.queue = RateLimitingQueue(clock, f"node {name}")
-        self.pods.add_event_handler(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new))
+        selector = f"spec.nodeName={self.names[0]}" if len(self.names) == 1 else "spec.nodeName!="
+        self.pods = self.informers.informer(PODS, field_selector=selector)
+        self.queue = RateLimitingQueue(clock, f"node {self.names[0]}" if len(self.names) == 1 else
+                                       f"{len(self.names)} simulated nodes")
+        self.pods.add_event_handler(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new),
+                                    on_delete=self._forget)
+        self._workers = workers or (4 if len(self.names) == 1 else 16)
+        self.unbound = None
         if schedule:
-            # A one-node scheduler, as kube-node --schedule: pods of the default scheduler with no node.
+            # A scheduler of its own, as kube-node --schedule: pods of the default scheduler with no node, bound
+            # in turn to the nodes a required node affinity allows.
             self.unbound = self.informers.informer(PODS, field_selector="spec.nodeName=")
             self.unbound.add_event_handler(on_add=self._bind_later, on_update=lambda old, new: self._bind_later(new))
+        self._next_node = 0
         self._started_at: Dict[str, float] = {}
-        self._exits: Dict[str, object] = {}
-        self._heartbeat = None
-        self.node: Optional[dict] = None
+        self._timers: Dict[str, object] = {}       # uid: the pending start or exit of a pod
+        self._leases: Dict[str, dict] = {}
+        self._tick = None
+        self._ticks = 0
+        self.nodes: Dict[str, dict] = {}
 
     def _enqueue(self, pod: dict) -> None:
-        self.queue.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
+        _slim(pod)
+        if (pod.get("spec") or {}).get("nodeName") in self._members:
+            self.queue.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
+
+    def _forget(self, pod) -> None:
+        pod = getattr(pod, "obj", pod)       # a tombstone carries the last state
+        uid = ((pod or {}).get("metadata") or {}).get("uid")
+        self._started_at.pop(uid, None)
+        timer = self._timers.pop(uid, None)
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def _bind_later(self, pod: dict) -> None:
         self.queue.add(("bind", pod["metadata"]["namespace"], pod["metadata"]["name"]))
@@ -63,12 +96,17 @@ class SimulatedNode:
         if pod is None or spec.get("nodeName") or pod["metadata"].get("deletionTimestamp") or \
                 spec.get("schedulingGates") or spec.get("schedulerName", "default-scheduler") != "default-scheduler":
             return
-        if not _node_name_allowed(spec, self.name):
+        for i in range(len(self.names)):
+            node = self.names[(self._next_node + i) % len(self.names)]
+            if _node_name_allowed(spec, node):
+                self._next_node = (self._next_node + i + 1) % len(self.names)
+                break
+        else:
             return
         try:
             await self.client.create(PODS, {"apiVersion": "v1", "kind": "Binding",
                                             "metadata": {"name": name, "namespace": namespace},
-                                            "target": {"apiVersion": "v1", "kind": "Node", "name": self.name}},
+                                            "target": {"apiVersion": "v1", "kind": "Node", "name": node}},
                                      namespace=namespace, name=name, subresource="binding")
         except APIError as e:
             if e.code not in (404, 409):
@@ -78,53 +116,109 @@ class SimulatedNode:
         await self.register()
         self.informers.start()
         await self.informers.wait_for_cache_sync()
-        run_workers(self.queue, 4, self.sync, f"node {self.name}")
-        self._heartbeat = self.clock.callLater(10, self._beat)
+        run_workers(self.queue, self._workers, self.sync, self.queue.name)
+        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
 
     def stop(self) -> None:
         self.queue.shutdown()
         self.informers.stop()
-        for call in [self._heartbeat, *self._exits.values()]:
+        for call in [self._tick, *self._timers.values()]:
             if call is not None and call.active():
                 call.cancel()
+        self._timers.clear()
+
+    def _tick_seconds(self) -> float:
+        # One tick per node and interval at most, and at least one a second for a fleet.
+        return LEASE_RENEW_SECONDS if len(self.names) < 10 else LEASE_RENEW_SECONDS / 10
 
     def _beat(self) -> None:
-        d = Deferred.fromCoroutine(self.renew_lease())
-        d.addErrback(lambda f: log.info("node {name}: lease renewal failed: {e}", name=self.name,
-                                        e=f.getErrorMessage()))
-        self._heartbeat = self.clock.callLater(10, self._beat)
+        """One tick: renew the Leases of the nodes whose turn it is (each node once per LEASE_RENEW_SECONDS), and
+        write the status of those whose NODE_STATUS_SECONDS came."""
+        slots = max(1, round(LEASE_RENEW_SECONDS / self._tick_seconds()))
+        slot = self._ticks % slots
+        status_turn = (self._ticks // slots) % max(1, round(NODE_STATUS_SECONDS / LEASE_RENEW_SECONDS))
+        self._ticks += 1
+        for i in range(slot, len(self.names), slots):
+            name = self.names[i]
+            d = Deferred.fromCoroutine(self._renew(name))
+            d.addErrback(lambda f, name=name: log.info("node {name}: lease renewal failed: {e}", name=name,
+                                                       e=f.getErrorMessage()))
+            if (i // slots) % max(1, round(NODE_STATUS_SECONDS / LEASE_RENEW_SECONDS)) == status_turn:
+                d = Deferred.fromCoroutine(self._report_status(name))
+                d.addErrback(lambda f, name=name: log.info("node {name}: status not written: {e}", name=name,
+                                                           e=f.getErrorMessage()))
+        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
 
-    async def register(self) -> None:
-        wanted = node_object(self.name, self.address, 10250, self.clock.seconds())
+    def _wanted(self, name: str) -> dict:
+        wanted = node_object(name, self.address, 10250, self.clock.seconds(), self._figures)
         wanted["metadata"]["labels"].update(self.labels)
-        wanted["metadata"]["labels"]["kubernetes.io/hostname"] = self.name
+        wanted["metadata"]["labels"]["kubernetes.io/hostname"] = name
         if self.capacity:
             wanted["status"]["capacity"] = dict(self.capacity)
             wanted["status"]["allocatable"] = dict(self.capacity)
+        return wanted
+
+    async def register(self, names: Optional[List[str]] = None) -> None:
+        """Create (or bring up to date) the Node and Lease of each node, a few at a time."""
+        from . import hoststatus
+        self._figures = hoststatus.read_host()
+        pending = list(names or self.names)
+
+        async def one_by_one():
+            while pending:
+                name = pending.pop()
+                await self._register(name)
+                await self._renew(name)
+        await DeferredList([Deferred.fromCoroutine(one_by_one()) for _ in range(min(16, len(pending)))],
+                           fireOnOneErrback=True, consumeErrors=True).addErrback(lambda f: f.value.subFailure)
+
+    async def _register(self, name: str) -> None:
+        wanted = self._wanted(name)
         try:
-            self.node = await self.client.create(NODES, wanted)
+            self.nodes[name] = await self.client.create(NODES, wanted)
         except APIError as e:
             if e.code != 409:
                 raise
-            current = await self.client.get(NODES, self.name)
+            current = await self.client.get(NODES, name)
             current["status"] = wanted["status"]
-            self.node = await self.client.update(NODES, current, subresource="status")
-        await self.renew_lease()
+            self.nodes[name] = await self.client.update(NODES, current, subresource="status")
+
+    async def _report_status(self, name: str) -> None:
+        stamp = meta.rfc3339(self.clock.seconds())
+        conditions = [dict(c, lastHeartbeatTime=stamp) for c in self._wanted(name)["status"]["conditions"]]
+        before = {c["type"]: c for c in ((self.nodes.get(name) or {}).get("status") or {}).get("conditions") or []}
+        for condition in conditions:
+            old = before.get(condition["type"])
+            if old and old.get("status") == condition["status"] and old.get("lastTransitionTime"):
+                condition["lastTransitionTime"] = old["lastTransitionTime"]
+        self.nodes[name] = await self.client.patch(NODES, name, {"status": {"conditions": conditions}},
+                                                   patch_type="strategic", subresource="status")
+
+    async def _renew(self, name: str) -> None:
+        stamp = meta.rfc3339_micro(self.clock.seconds())
+        lease = self._leases.get(name)
+        if lease is None:
+            try:
+                lease = await self.client.get(LEASES, name, "kube-node-lease")
+            except APIError as e:
+                if e.code != 404:
+                    raise
+                self._leases[name] = await self.client.create(LEASES, {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": name, "namespace": "kube-node-lease"},
+                    "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": stamp}})
+                return
+        lease["spec"]["renewTime"] = stamp
+        try:
+            self._leases[name] = await self.client.update(LEASES, lease)
+        except APIError:
+            self._leases.pop(name, None)      # changed or gone: read again next time
+            raise
 
     async def renew_lease(self) -> None:
-        stamp = meta.rfc3339_micro(self.clock.seconds())
-        try:
-            lease = await self.client.get(LEASES, self.name, "kube-node-lease")
-        except APIError as e:
-            if e.code != 404:
-                raise
-            await self.client.create(LEASES, {
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": "kube-node-lease"},
-                "spec": {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": stamp}})
-            return
-        lease["spec"]["renewTime"] = stamp
-        await self.client.update(LEASES, lease)
+        """Renew every node's Lease now."""
+        for name in self.names:
+            await self._renew(name)
 
     async def sync(self, key) -> None:
         if key[0] == "bind":
@@ -136,6 +230,7 @@ class SimulatedNode:
             return
         uid = pod["metadata"]["uid"]
         if pod["metadata"].get("deletionTimestamp"):
+            self._forget(pod)
             try:
                 await self.client.delete(PODS, name, namespace, grace_period_seconds=0, preconditions={"uid": uid})
             except APIError as e:
@@ -143,40 +238,75 @@ class SimulatedNode:
                     raise
             return
         status = pod.get("status") or {}
-        if status.get("phase") in ("Succeeded", "Failed"):
+        if status.get("phase") in ("Succeeded", "Failed") or uid in self._timers:
             return
         if status.get("phase") == "Running" and uid in self._started_at:
             return
+        if self.start_delay > 0 and uid not in self._started_at:
+            self._started_at[uid] = -1.0          # starting
+            self._timers[uid] = self.clock.callLater(self.start_delay, self._start_later, pod)
+            return
         await self._report_running(pod)
 
-    async def _report_running(self, pod: dict) -> None:
+    def _start_later(self, pod: dict) -> None:
+        self._timers.pop(pod["metadata"]["uid"], None)
+        current = self.pods.indexer.get_by_key(pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"] or \
+                current["metadata"].get("deletionTimestamp"):
+            return
+        d = Deferred.fromCoroutine(self._report_running(current))
+        d.addErrback(lambda f: (log.info("pod {name}: not started: {e}", name=pod["metadata"]["name"],
+                                         e=f.getErrorMessage()), self._started_at.pop(pod["metadata"]["uid"], None),
+                                self._enqueue(current)))
+
+    async def _report_running(self, pod: dict, ready: Optional[bool] = None) -> None:
+        """Running; Ready too unless a ready delay is set (then Ready follows after it: `ready` True)."""
         now = self.clock.seconds()
-        stamp = meta.rfc3339(now)
         uid = pod["metadata"]["uid"]
-        self._started_at[uid] = now
+        if ready is None:
+            ready = self.ready_delay <= 0
+            self._started_at[uid] = now
+        stamp = meta.rfc3339(now)
+        started = meta.rfc3339(self._started_at.get(uid) if (self._started_at.get(uid) or 0) > 0 else now)
         spec = pod.get("spec") or {}
+        flag = "True" if ready else "False"
         status = {
             "phase": "Running", "hostIP": self.address, "hostIPs": [{"ip": self.address}],
             "podIP": (pod.get("status") or {}).get("podIP") or next(self._ips),
-            "startTime": stamp, "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
-            "conditions": [_condition(t, stamp) for t in ("PodReadyToStartContainers", "Initialized", "Ready",
-                                                          "ContainersReady", "PodScheduled")],
+            "startTime": started, "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
+            "conditions": [_condition("PodReadyToStartContainers", started), _condition("Initialized", started),
+                           _condition("Ready", stamp, flag, None if ready else "ContainersNotReady"),
+                           _condition("ContainersReady", stamp, flag, None if ready else "ContainersNotReady"),
+                           _condition("PodScheduled", started)],
             "containerStatuses": [{"name": c["name"], "image": c.get("image", ""), "imageID": "",
-                                   "containerID": f"kapiserver://{uid}-{c['name']}", "ready": True,
+                                   "containerID": f"kapiserver://{uid}-{c['name']}", "ready": ready,
                                    "started": True, "restartCount": 0,
-                                   "state": {"running": {"startedAt": stamp}}} for c in spec.get("containers") or []],
+                                   "state": {"running": {"startedAt": started}}} for c in spec.get("containers") or []],
         }
         status["podIPs"] = [{"ip": status["podIP"]}]
         await self.client.patch(PODS, pod["metadata"]["name"], {"status": status}, pod["metadata"]["namespace"],
                                  patch_type="strategic", subresource="status")
+        if not ready:
+            self._timers[uid] = self.clock.callLater(self.ready_delay, self._ready_later, pod)
+            return
         annotations = pod["metadata"].get("annotations") or {}
         run_for = annotations.get(RUN_SECONDS_ANNOTATION, self.run_seconds)
         if run_for is not None and spec.get("restartPolicy") in ("Never", "OnFailure"):
             code = int(annotations.get(EXIT_CODE_ANNOTATION, 0))
-            self._exits[uid] = self.clock.callLater(float(run_for), self._exit, pod, code)
+            self._timers[uid] = self.clock.callLater(float(run_for), self._exit, pod, code)
+
+    def _ready_later(self, pod: dict) -> None:
+        self._timers.pop(pod["metadata"]["uid"], None)
+        current = self.pods.indexer.get_by_key(pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"] or \
+                current["metadata"].get("deletionTimestamp"):
+            return
+        d = Deferred.fromCoroutine(self._report_running(current, ready=True))
+        d.addErrback(lambda f: log.info("pod {name}: not reported ready: {e}", name=pod["metadata"]["name"],
+                                        e=f.getErrorMessage()))
 
     def _exit(self, pod: dict, code: int) -> None:
-        self._exits.pop(pod["metadata"]["uid"], None)
+        self._timers.pop(pod["metadata"]["uid"], None)
         stamp = meta.rfc3339(self.clock.seconds())
         containers = [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
                        "started": False, "restartCount": 0, "containerID": f"kapiserver://{pod['metadata']['uid']}",
@@ -189,6 +319,32 @@ class SimulatedNode:
         d = self.client.patch(PODS, pod["metadata"]["name"], {"status": status}, pod["metadata"]["namespace"],
                               patch_type="strategic", subresource="status")
         Deferred.fromCoroutine(d).addErrback(lambda f: None)
+
+
+class SimulatedNode(SimulatedNodes):
+    """One simulated node (its informer watches only the pods bound to it)."""
+
+    def __init__(self, client: Client, name: str, clock, **options):
+        super().__init__(client, [name], clock, **options)
+        self.name = name
+
+    @property
+    def node(self) -> Optional[dict]:
+        return self.nodes.get(self.name)
+
+
+def _slim(pod: dict) -> None:
+    """Keep of a cached pod only what a simulated node reads (the cache holds the very dict), so that tens of
+    thousands of pods take a fraction of the memory: no managedFields, the spec's node, restart policy and
+    containers' names and images, the status's phase, pod IP and QoS class."""
+    metadata = pod.get("metadata") or {}
+    metadata.pop("managedFields", None)
+    spec = pod.get("spec") or {}
+    slim = {k: spec[k] for k in ("nodeName", "restartPolicy") if k in spec}
+    slim["containers"] = [{"name": c.get("name"), "image": c.get("image", "")} for c in spec.get("containers") or []]
+    pod["spec"] = slim
+    status = pod.get("status") or {}
+    pod["status"] = {k: status[k] for k in ("phase", "podIP", "qosClass") if k in status}
 
 
 def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str] = None) -> dict:
@@ -211,11 +367,13 @@ def _node_name_allowed(spec: dict, node: str) -> bool:
 
 
 class SimulatedNodeService(service.Service):
-    """`kube-node --simulated`: a SimulatedNode for the life of the process; registration is retried while the
-    API server is away."""
+    """`kube-node --simulated` or `--simulate N`: simulated nodes for the life of the process (one SimulatedNode,
+    or N SimulatedNodes sharing one watch); registration is retried while the API server is away."""
 
-    def __init__(self, client: Client, name: str, clock, **options):
-        self.node = SimulatedNode(client, name, clock, **options)
+    def __init__(self, client: Client, names, clock, **options):
+        names = [names] if isinstance(names, str) else list(names)
+        self.node = SimulatedNode(client, names[0], clock, **options) if len(names) == 1 else \
+            SimulatedNodes(client, names, clock, **options)
         self.clock = clock
         self._retry = None
 
@@ -227,7 +385,7 @@ class SimulatedNodeService(service.Service):
         self._retry = None
 
         def failed(failure):
-            log.info("node {name}: {error}; retrying", name=self.node.name, error=failure.getErrorMessage())
+            log.info("simulated nodes: {error}; retrying", error=failure.getErrorMessage())
             if self.running:
                 self._retry = self.clock.callLater(1, self._start)
         Deferred.fromCoroutine(self.node.start()).addErrback(failed)

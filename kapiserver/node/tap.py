@@ -41,6 +41,19 @@ class Options(PflagOptions):
          "Seconds between re-reading the ConfigMaps, Secrets, Services and service-account tokens of running "
          "pods, which rewrites their changed volumes and starts containers that waited for them."],
         ["pod-cidr", None, "10.244.0.0/24", "With --simulated: the range pod IPs are given from."],
+        ["simulate", None, "0", "Run N simulated nodes (as --simulated, N of them sharing one watch), named "
+                                "<--node-name>-0 ... <--node-name>-<N-1>; 1 is --simulated."],
+        ["simulated-capacity", None, "",
+         "With --simulated/--simulate: each node's capacity and allocatable, e.g. cpu=4,memory=16Gi,pods=110 "
+         "(default: the host's)."],
+        ["node-labels", None, "", "With --simulated/--simulate: labels added to each Node, k=v,k2=v2."],
+        ["simulated-start-delay", None, "0",
+         "With --simulated/--simulate: seconds before a pod bound to a node is reported Running and Ready."],
+        ["simulated-ready-delay", None, "0",
+         "With --simulated/--simulate: seconds a pod stays Running but not Ready before it is reported Ready."],
+        ["simulated-run-seconds", None, None,
+         "With --simulated/--simulate: seconds after which the containers of a pod with restartPolicy Never or "
+         "OnFailure exit 0, so Jobs complete (the annotation kapiserver.io/simulated-run-seconds sets it per pod)."],
         ["serve-https", None, None,
          "Serve the kubelet API over HTTPS (default: true when any TLS or authentication flag is given, "
          "else false: plain HTTP, no authentication)."],
@@ -87,7 +100,23 @@ class Options(PflagOptions):
         self.convert(BOOLEAN_PARAMETERS, ("authentication-token-webhook-cache-ttl",
                                           "authorization-webhook-cache-authorized-ttl",
                                           "authorization-webhook-cache-unauthorized-ttl"),
-                     integers=("kubelet-port",), floats=("sync-frequency", "config-sync-frequency"))
+                     integers=("kubelet-port", "simulate"),
+                     floats=("sync-frequency", "config-sync-frequency", "simulated-start-delay",
+                             "simulated-ready-delay"))
+        if self["simulate"] < 0:
+            raise usage.UsageError("--simulate must be 0 or more")
+        if self["simulate"] == 1:
+            self["simulated"] = True
+        for name in ("simulated-capacity", "node-labels"):
+            try:
+                self[name] = _pairs(self[name])
+            except ValueError:
+                raise usage.UsageError(f"--{name}: want key=value pairs separated by commas") from None
+        if self["simulated-run-seconds"] is not None:
+            try:
+                self["simulated-run-seconds"] = float(self["simulated-run-seconds"])
+            except ValueError:
+                raise usage.UsageError("--simulated-run-seconds: want a number of seconds") from None
         self["node-name"] = (self["node-name"] or socket.gethostname()).lower()
         if self["authorization-mode"] not in AUTHORIZATION_MODES:
             raise usage.UsageError(f"unknown authorization mode {self['authorization-mode']!r} "
@@ -112,6 +141,17 @@ class Options(PflagOptions):
                                    f"and TLS need the kubelet API on HTTPS")
         if not self["cert-dir"]:
             self["cert-dir"] = os.path.join(self["root-dir"], "pki")
+
+
+def _pairs(text: str) -> dict:
+    out = {}
+    for item in (text or "").split(","):
+        if item.strip():
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(item)
+            out[key.strip()] = value.strip()
+    return out
 
 
 def kubelet_auth(options, client, reactor):
@@ -164,10 +204,15 @@ def makeService(options, reactor=None):
     top = service.MultiService()
     client = client_from_kubeconfig(options["kubeconfig"], reactor,
                                     user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}")
-    if options["simulated"]:
+    if options["simulated"] or options["simulate"]:
         from .simulated import SimulatedNodeService
-        SimulatedNodeService(client, options["node-name"], reactor, address=options["address"],
-                             pod_cidr=options["pod-cidr"], schedule=options["schedule"]).setServiceParent(top)
+        names = [options["node-name"]] if options["simulate"] <= 1 else \
+            [f"{options['node-name']}-{i}" for i in range(options["simulate"])]
+        SimulatedNodeService(client, names, reactor, address=options["address"], pod_cidr=options["pod-cidr"],
+                             schedule=options["schedule"], capacity=options["simulated-capacity"] or None,
+                             labels=options["node-labels"], start_delay=options["simulated-start-delay"],
+                             ready_delay=options["simulated-ready-delay"],
+                             run_seconds=options["simulated-run-seconds"]).setServiceParent(top)
         return top
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
                       schedule=options["schedule"], sync_interval=options["sync-frequency"],

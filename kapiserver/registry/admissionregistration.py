@@ -61,7 +61,7 @@ def type_check(spec: dict) -> dict:
         except cel.CompileError:
             continue
         found = []
-        for (group, version, kind), node in kinds or [(None, None)]:
+        for (group, version, kind), node in kinds or [((None, None, None), None)]:
             typed = {name: value for name, value in (("object", node), ("oldObject", node), ("params", params))
                      if value is not None}
             for warning in cel.type_warnings(program, typed):

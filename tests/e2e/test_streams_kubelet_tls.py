@@ -142,6 +142,18 @@ def test_a_user_without_rights_on_nodes_proxy_is_forbidden(secure_kubelet):
     assert status == 200 and json.loads(body)["kind"] == "PodList"
 
 
+def test_stats_and_resource_metrics_for_the_apiservers_client_certificate(secure_kubelet):
+    """/stats/summary and /metrics/resource answer the apiserver's client certificate (nodes/stats and
+    nodes/metrics), straight and through the apiserver's node proxy, as metrics-server reads them."""
+    kc, node, keys, ca_path = secure_kubelet
+    status, body, content_type = _kubelet_get(node, keys, ca_path, "/stats/summary", KUBELET_CLIENT)
+    assert status == 200 and json.loads(body)["node"]["nodeName"] == NODE
+    status, body, content_type = _kubelet_get(node, keys, ca_path, "/metrics/resource", KUBELET_CLIENT)
+    assert status == 200 and content_type.startswith("text/plain") and "\nnode_cpu_usage_seconds_total " in body
+    raw = kc("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/metrics/resource").stdout
+    assert "# TYPE container_memory_working_set_bytes gauge" in raw and "resource_scrape_error 0" in raw
+
+
 def test_bearer_tokens_are_checked_with_token_reviews(secure_kubelet):
     """A service account token is authenticated by a TokenReview (then refused by the SubjectAccessReview);
     a token the apiserver does not know is 401."""
