@@ -204,9 +204,6 @@ class _Pod:
     def changed(self):
         self.changes += 1
 
-    def record_event(self, *event):
-        self.events.append(event)
-
 
 class _Container:
     def __init__(self, pod, spec):
@@ -214,6 +211,10 @@ class _Container:
         self.state = {}
         self.stopping = False
         self.starts = 0
+
+    def event(self, *event):
+        """The kubelet's event about this container (Container.event), kept on the pod as the test reads them."""
+        self.pod.events.append(event)
 
     def start(self):
         self.starts += 1
