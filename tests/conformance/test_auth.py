@@ -292,8 +292,9 @@ def test_oidc_discovery_serviceaccountissuerdiscovery(secure):
     oidc-discovery-test, read the issuer's discovery document and key set from the API server, and verify
     the token's signature and claims against them."""
     ns = secure_namespace(secure)
+    # The apiserver's serviceaccount controller may have made it already.
     ok(secure.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {
-        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}))
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), 201, 409)
     ok(secure.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": {"name": f"{ns}-system:service-account-issuer-discovery"},
