@@ -21,11 +21,11 @@ from .authz import ALLOW, DENY, NO_OPINION, Attributes, Decision
 from .user import UserInfo
 
 
-@implementer(IPolicyForHTTPS)
 class _QuietFactory(_HTTP11ClientFactory):
     noisy = False      # no "Starting factory" line per connection
 
 
+@implementer(IPolicyForHTTPS)
 class _Policy:
     def __init__(self, ca_pem: Optional[bytes], client_cert: Optional[bytes], client_key: Optional[bytes],
                  insecure: bool = False):
