@@ -35,13 +35,18 @@ from api_bench import Server, _cpu_model, configmap, free_port, raise_fd_limit, 
 CONNS = 16
 
 
-def lua_cycling(method: str, path_prefix: str, body: str, content_type: str, count: int) -> str:
-    """A wrk script: each request to path_prefix + one of `count` names in turn."""
+def lua_cycling(method: str, path_prefix: str, body_lua: str, content_type: str, count: int) -> str:
+    """A wrk script: each of wrk's two threads sends to its own half of `count` names (w-0 ...), in turn, so
+    no two requests in flight write one object; the body is what the Lua expression ``body_lua`` makes of
+    the name (n) and a value (v) new on every request, so no write is a no-op."""
+    half = count // 2
     return (f'wrk.method = "{method}"\nwrk.headers["Content-Type"] = "{content_type}"\n'
-            f"wrk.body = {json.dumps(body)}\n"
-            "local i = 0\n"
-            f"request = function()\n  i = (i + 1) % {count}\n"
-            f'  return wrk.format(nil, "{path_prefix}" .. "w-" .. i)\nend\n')
+            "local threads = 0\n"
+            "function setup(thread)\n  thread:set(\"base\", threads)\n  threads = threads + 1\nend\n"
+            "local i = 0\nlocal serial = 0\n"
+            f"request = function()\n  i = (i + 1) % {half}\n  serial = serial + 1\n"
+            f'  local n = "w-" .. (base * {half} + i)\n  local v = base .. "-" .. serial\n'
+            f'  return wrk.format(nil, "{path_prefix}" .. n, nil, {body_lua})\nend\n')
 
 
 def main() -> None:
@@ -98,14 +103,11 @@ def main() -> None:
             return path
         create_lua = script("create.lua", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                             f"wrk.body = {json.dumps(json.dumps(configmap('c-', generate=True)))}\n")
-        # PUT carries its name in the body; the server checks it against the path, so give each its own.
-        update_lua = script("update.lua", (
-            'wrk.method = "PUT"\nwrk.headers["Content-Type"] = "application/json"\nlocal i = 0\n'
-            f"request = function()\n  i = (i + 1) % {CONNS * 4}\n"
-            '  local body = \'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w-\' .. i .. '
-            '\'"},"data":{"v":"\' .. string.rep("y", 64) .. \'"}}\'\n'
-            f'  return wrk.format(nil, "{ns}" .. "w-" .. i, nil, body)\nend\n'))
-        patch_lua = script("patch.lua", lua_cycling("PATCH", ns, json.dumps({"data": {"p": "z" * 16}}),
+        # Each PUT and PATCH changes its object (a write that changes nothing is answered without one).
+        update_lua = script("update.lua", lua_cycling(
+            "PUT", ns, """'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"' .. n .. '"},"data":{"v":"' """
+            """.. v .. string.rep("y", 48) .. '"}}'""", "application/json", CONNS * 4))
+        patch_lua = script("patch.lua", lua_cycling("PATCH", ns, """'{"data":{"p":"' .. v .. '"}}'""",
                                                     "application/merge-patch+json", CONNS * 4))
         def sampler(binary, case):
             if not binary:
