@@ -18,7 +18,7 @@ from ..machinery import codec, errors, meta
 from ..machinery.errors import GroupResource, StatusError
 from ..storage import Conflict, KeyExists, KeyNotFound, Storage
 from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
-from ..watch.cacher import Cacher
+from ..watch.cacher import NOT_CACHED, Cacher
 from ..watch.reader import ReadsWatch, StorageReader
 from . import attributes, conversion, gcpolicy
 from .attributes import Admission, for_resource
@@ -138,6 +138,17 @@ class Store:
         """The same read for a caller that only reads the object (admission looking at a
         namespace on every write): the watch cache's own dict when it serves it, never to change."""
         return await self._get(namespace, name, shared=True)
+
+    async def get_encoded(self, namespace: Optional[str], name: str) -> Optional[bytes]:
+        """The same read as ``get``, as the object's JSON (what ``codec.dumps`` makes of it) when the watch
+        cache serves it, encoded once per object version; None when only ``get`` can answer."""
+        get_encoded = getattr(self.reads, "get_encoded", None)
+        if get_encoded is None:
+            return None
+        encoded = await get_encoded(self.key(namespace, name))
+        if encoded is None:
+            raise errors.not_found(self.qualified, name)
+        return None if encoded is NOT_CACHED else encoded
 
     async def _get(self, namespace: Optional[str], name: str, shared: bool) -> dict:
         obj = await self.reads.get(self.key(namespace, name), shared)
