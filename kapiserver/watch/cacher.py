@@ -242,6 +242,15 @@ class Cacher:
             return None
         return entry.obj if shared else codec.loads(entry.json(False))
 
+    def peek(self, key: bytes) -> "tuple[bytes, int] | None":
+        """What the cache holds of ``key`` right now, without waiting for it to catch up: (the object's
+        JSON, its revision), or None.  A guess an update starts from (storage's compare-and-swap decides,
+        as upstream's GuaranteedUpdate starts from the cached object)."""
+        if self._handle is None or not self.cache.ready:
+            return None
+        entry = self.cache.entry(key)
+        return None if entry is None else (entry.json(False), entry.revision)
+
     async def get_encoded(self, key: bytes) -> "bytes | None | object":
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
