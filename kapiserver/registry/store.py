@@ -288,7 +288,7 @@ class Store:
                     mine = copy.deepcopy(old)
             try:
                 outcome = await self._update_attempt(namespace, name, key, update, options, subresource,
-                                                     allow_create, old, mine, mod_revision)
+                                                     allow_create, old, mine, mod_revision, guess is not None)
             except StatusError as error:
                 if guess is None:
                     raise
@@ -309,9 +309,10 @@ class Store:
             return outcome
 
     async def _update_attempt(self, namespace, name, key, update, options, subresource, allow_create,
-                              old, mine, mod_revision):
-        """One attempt of ``update``: (object, created?); _NO_CHANGE when there is nothing to write; None on
-        a storage conflict (to be made again)."""
+                              old, mine, mod_revision, cached: bool):
+        """One attempt of ``update`` on ``old`` (the watch cache's object when ``cached``): (object,
+        created?); _NO_CHANGE when there is nothing to write; None on a storage conflict (to be made
+        again)."""
         new = update(mine)
         if hasattr(new, "__await__"):
             new = await new
@@ -369,7 +370,9 @@ class Store:
             # GuaranteedUpdate retries it.
             return None
         except KeyNotFound:
-            if requested_rv:
+            # Deleted since it was read from storage; a cached object may just be stale: made again on
+            # storage's (none: a 404, or a create where allowed).
+            if requested_rv and not cached:
                 raise errors.modified(self.qualified, name) from None
             return None
         new["metadata"]["resourceVersion"] = str(revision)

@@ -106,3 +106,13 @@ def test_nothing_to_write_answers_the_object_unchanged(setup):
     same, _ = put(store, cm("1"))
     assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert same["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+
+
+def test_a_cached_object_deleted_from_storage_is_not_found(setup):
+    """The cache still shows an object storage no longer has: the update answers 404, as it would from storage."""
+    store, reads, created = setup
+    result(store.delete("default", "a"))
+    stale(store, created)
+    with pytest.raises(StatusError) as e:
+        put(store, cm("3", rv=created["metadata"]["resourceVersion"]))
+    assert e.value.code == 404 and reads
