@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import os
 import random
 import time
+import uuid
 
 # The order of ObjectMeta's fields in Go, which is the order upstream writes them.
 OBJECT_META_ORDER = (
@@ -75,12 +75,7 @@ def parse_resource_version(text: str) -> int:
 
 
 def new_uid() -> str:
-    """A random (version 4) UUID, as uuid.uuid4() spells it."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid.uuid4())
 
 
 # Upstream draws generated names from math/rand seeded once, not from a cryptographic source; a
