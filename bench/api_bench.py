@@ -57,14 +57,14 @@ def raise_fd_limit() -> None:
 
 
 class Server:
-    def __init__(self, data_dir: str, extra_args: tuple = ()):
+    def __init__(self, data_dir: str, extra_args: tuple = (), prefix: tuple = ("-m",)):
         self.port, self.secure_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
         started = time.perf_counter()
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
+            [sys.executable, *prefix, "kapiserver", f"--insecure-port={self.port}", f"--data-dir={data_dir}",
              f"--secure-port={self.secure_port}", "--etcd-compaction-interval=0", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit, env=env)
         while True:
@@ -97,7 +97,7 @@ class Server:
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(10)
+            self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
 

@@ -66,6 +66,10 @@ class RuntimeLimits(Resource):
         self.mutating_inflight = 0
         self.draining = False
         self._idle: list[Deferred] = []
+        # Requests not yet answered, in the order they came (so of their deadlines): id -> (deadline,
+        # request); the one timer is due at the first one's deadline.
+        self._pending: dict = {}
+        self._timer = None
 
     def drain(self) -> None:
         """From now on every request is refused (503, Connection: close): the server is shutting down."""
@@ -100,16 +104,36 @@ class RuntimeLimits(Resource):
                     self.metrics.count_rejected(request, request_info_of(request))
                 return NOT_DONE_YET
             self._count(mutating, +1)
-            request.notifyFinish().addBoth(lambda _: self._count(mutating, -1))
             if self.request_timeout > 0:
-                timer = self.reactor.callLater(self.request_timeout, self._timed_out, request)
-                request.notifyFinish().addBoth(lambda _: timer.active() and timer.cancel())
+                self._pending[id(request)] = (self.reactor.seconds() + self.request_timeout, request)
+                if self._timer is None:
+                    self._timer = self.reactor.callLater(self.request_timeout, self._expire)
+            request.notifyFinish().addBoth(self._finished, id(request), mutating)
         try:
             return self.inner.render(request)
         except Exception as e:
             log.failure("handler failed for {path}", path=request.path)
             write_status(request, errors.internal_error(f"{type(e).__name__}: {e}"))
             return NOT_DONE_YET
+
+    def _finished(self, _, key: int, mutating: bool) -> None:
+        self._count(mutating, -1)
+        self._pending.pop(key, None)
+
+    def _expire(self) -> None:
+        """Every request past its deadline is answered 504; the timer is set again for the next deadline.
+        One timer for all requests rather than one each: every request has the same timeout, so the
+        pending ones are in deadline order."""
+        self._timer = None
+        now = self.reactor.seconds()
+        pending = self._pending
+        while pending:
+            key, (deadline, request) = next(iter(pending.items()))
+            if deadline > now:
+                self._timer = self.reactor.callLater(deadline - now, self._expire)
+                return
+            del pending[key]
+            self._timed_out(request)
 
     def _count(self, mutating: bool, delta: int):
         if mutating:

@@ -216,6 +216,8 @@ class Dispatcher:
         self.executing: dict[tuple, int] = {}
         self.inqueue: dict[tuple, int] = {}
         self.rejected: dict[tuple, int] = {}
+        # Requests waiting in any queue of any level: while none is, no level's queues need looking at.
+        self._queued = 0
 
     # -- configuration and borrowing ---------------------------------------------------------------------
     def configure(self, levels: list[dict]) -> None:
@@ -279,7 +281,7 @@ class Dispatcher:
             self._dispatch(level)
 
     def _note_demand(self, level: PriorityLevel) -> None:
-        level.demand.set(level.seats + level.waiting_seats(), self.clock.seconds())
+        level.demand.set(level.seats + (level.waiting_seats() if self._queued else 0), self.clock.seconds())
 
     # -- requests -------------------------------------------------------------------------------------------
     def max_seats(self, name: str) -> int:
@@ -298,7 +300,7 @@ class Dispatcher:
         seats = max(1, min(seats, level.max_seats))
         if level.exempt:
             return succeed(self._start(level, None, schema, seats))      # counted, never limited
-        if not level.waiting() and self._fits(level, seats):
+        if not (self._queued and level.waiting()) and self._fits(level, seats):
             return succeed(self._start(level, None, schema, seats))
         if level.queuing is None:
             return succeed(self._reject(level, schema, "concurrency-limit"))
@@ -311,6 +313,7 @@ class Dispatcher:
             queue.next_r = max(queue.next_r, level.virtual)
         waiter = Waiter(queue, schema, seats)
         queue.waiting.append(waiter)
+        self._queued += 1
         _add(self.inqueue, (name, schema), 1)
         self._note_demand(level)
         limit = self.wait_limit if wait_limit is None else wait_limit
@@ -329,6 +332,7 @@ class Dispatcher:
             for waiter in list(queue.waiting):
                 if waiter.deferred is deferred:
                     queue.waiting.remove(waiter)
+                    self._queued -= 1
                     _add(self.inqueue, (name, waiter.schema), -1)
                     if waiter.timer.active():
                         waiter.timer.cancel()
@@ -339,6 +343,7 @@ class Dispatcher:
     def _time_out(self, level: PriorityLevel, waiter: Waiter) -> None:
         if waiter in waiter.queue.waiting:
             waiter.queue.waiting.remove(waiter)
+            self._queued -= 1
             _add(self.inqueue, (level.name, waiter.schema), -1)
             self._note_demand(level)
             waiter.deferred.callback(self._reject(level, waiter.schema, "time-out"))
@@ -376,7 +381,7 @@ class Dispatcher:
         return release
 
     def _dispatch(self, level: PriorityLevel) -> None:
-        while True:
+        while self._queued:
             candidates = [q for q in level.queues if q.waiting]
             if not candidates:
                 return
@@ -385,6 +390,7 @@ class Dispatcher:
             if not self._fits(level, waiter.seats):
                 return
             queue.waiting.popleft()
+            self._queued -= 1
             level.virtual = max(level.virtual, queue.next_r)
             queue.next_r += waiter.seats
             if waiter.timer is not None and waiter.timer.active():

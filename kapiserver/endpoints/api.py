@@ -84,6 +84,14 @@ class ResourceHandler:
 
     async def do_get(self, request, info, store, namespace):
         rep = self.representation(request)
+        get_encoded = getattr(store, "get_encoded", None)     # a resource's Store (not a subresource's)
+        if get_encoded is not None and rep.media == negotiation.JSON and not rep.target:
+            # The object as it is, in JSON: the watch cache's bytes of it, encoded once (the very bytes
+            # codec.encode gives, but for its newline).
+            encoded = await get_encoded(namespace, info.name)
+            if encoded is not None:
+                write_bytes(request, 200, rep.content_type, encoded + b"\n")
+                return
         obj = await store.get(namespace, info.name)
         self.respond(request, 200, obj, store, rep)
 

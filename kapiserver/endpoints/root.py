@@ -35,6 +35,20 @@ def _write_error(request, exc: BaseException) -> None:
     write_failure(request, exc)
 
 
+_LOG_REQUEST: list = []
+
+
+def _log_request():
+    """kapiserver.logs.log_request, imported once (None where that module is not importable)."""
+    if not _LOG_REQUEST:
+        try:
+            from ..logs import log_request
+        except ImportError:
+            log_request = None
+        _LOG_REQUEST.append(log_request)
+    return _LOG_REQUEST[0]
+
+
 class APIRoot(Resource):
     isLeaf = True
 
@@ -61,9 +75,8 @@ class APIRoot(Resource):
     def _log(self, request, started: float) -> None:
         elapsed = time.monotonic() - started
         self.context.metrics.request_done(request, elapsed)
-        try:
-            from ..logs import log_request
-        except ImportError:
+        log_request = _log_request()
+        if log_request is None:
             return
         log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code, elapsed)
 

@@ -30,8 +30,13 @@ def _escape(raw: bytes) -> bytes:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON without a trailing newline (for embedding)."""
-    return _escape(orjson.dumps(obj))
+    """Compact JSON without a trailing newline (for embedding, and for the bytes caches keep)."""
+    raw = orjson.dumps(obj)
+    out = _escape(raw)
+    # The bytes orjson returns hold on to its whole output buffer, several times their length (a 1 KiB
+    # object keeps about 8 KiB resident): what is kept (the watch cache's encodings of its objects, stored
+    # values) is copied to its own size.
+    return bytes(memoryview(raw)) if out is raw else out
 
 
 def encode(obj: Any) -> bytes:

@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import orjson
+
 from . import errors, fieldpath, fieldtyped, meta
 from .fieldpath import Set
 
@@ -75,11 +77,20 @@ _ZERO_SPECS = {
 }
 
 
+_ZEROS: dict = {}
+
+
 def zero_object(group: str, kind: str) -> dict:
-    """The empty built-in object a create or a first apply is compared with."""
-    if group == "" and kind == "PodTemplate":
-        return {"metadata": {}, "template": copy.deepcopy(_POD_TEMPLATE)}
-    return {"metadata": {}, "spec": copy.deepcopy(_ZERO_SPECS.get((group, kind), {})), "status": {}}
+    """The empty built-in object a create or a first apply is compared with: one per kind, shared, which
+    its users only read (never change it)."""
+    zero = _ZEROS.get((group, kind))
+    if zero is None:
+        if group == "" and kind == "PodTemplate":
+            zero = {"metadata": {}, "template": copy.deepcopy(_POD_TEMPLATE)}
+        else:
+            zero = {"metadata": {}, "spec": copy.deepcopy(_ZERO_SPECS.get((group, kind), {})), "status": {}}
+        zero = _ZEROS.setdefault((group, kind), zero)
+    return zero
 
 
 # -- entries -----------------------------------------------------------------------------
@@ -244,6 +255,74 @@ def record_update(old: Optional[dict], new: dict, manager: str, api_version: str
     are replaced by the live object's), except on a subresource."""
     node, root_meta = types
     given = (new.get("metadata") or {}).get("managedFields", None)
+    if old is None and given is None and not subresource:
+        _record_create(new, manager, api_version, now, node, root_meta, ignore_status, seed)
+        return
+    _record_update(old, new, manager, api_version, now, node, root_meta, subresource, ignore_status, seed, given)
+
+
+# What a create's comparison with the zero object gives depends only on the new object's shape: its maps'
+# keys, which values are maps, lists or scalars, and its lists whole (their items' keys and set values are
+# path elements).  Creates of one kind mostly share a shape (all that differs is names and values), so the
+# fieldsV1 a shape gives is remembered: {shape key: (schema node, metadata schema, seed, fieldsV1 JSON)}, the
+# objects kept so an id in a key cannot be reused while the entry lives.
+_CREATES: dict = {}
+_CREATES_LIMIT = 1024
+
+
+class _NoShape(Exception):
+    pass
+
+
+def _shape_of(value: Any, top: bool = False) -> Any:
+    if isinstance(value, dict):
+        if top:
+            return tuple((k, _shape_of(v) if k != "metadata" or not isinstance(v, dict) else
+                          tuple((mk, _shape_of(mv)) for mk, mv in v.items() if mk != "managedFields"))
+                         for k, v in value.items())
+        return tuple((k, _shape_of(v)) for k, v in value.items())
+    if isinstance(value, list):
+        try:
+            return orjson.dumps(value)
+        except TypeError:   # what JSON cannot hold: not remembered
+            raise _NoShape() from None
+    return None
+
+
+def _record_create(new: dict, manager: str, api_version: str, now: float, node, root_meta,
+                   ignore_status: bool, seed: Optional[dict]) -> None:
+    try:
+        key = (id(node), id(root_meta), id(seed), ignore_status, _shape_of(new, top=True))
+    except _NoShape:
+        key = None
+    hit = _CREATES.get(key) if key is not None else None
+    if hit is not None and hit[0] is node and hit[1] is root_meta and hit[2] is seed:
+        meta_ = new.setdefault("metadata", {})
+        if hit[3] is None:
+            meta_.pop("managedFields", None)
+            return
+        raw: dict = {}
+        if manager:
+            raw["manager"] = manager
+        raw["operation"] = UPDATE
+        if api_version:
+            raw["apiVersion"] = api_version
+        raw["time"] = meta.rfc3339(now)
+        raw["fieldsType"] = "FieldsV1"
+        raw["fieldsV1"] = orjson.loads(hit[3])
+        meta_["managedFields"] = [raw]
+        return
+    _record_update(None, new, manager, api_version, now, node, root_meta, "", ignore_status, seed, None)
+    if key is None:
+        return
+    entries = new["metadata"].get("managedFields")
+    if len(_CREATES) >= _CREATES_LIMIT:
+        _CREATES.clear()
+    _CREATES[key] = (node, root_meta, seed, orjson.dumps(entries[0]["fieldsV1"]) if entries else None)
+
+
+def _record_update(old: Optional[dict], new: dict, manager: str, api_version: str, now: float, node, root_meta,
+                   subresource: str, ignore_status: bool, seed: Optional[dict], given: Any) -> None:
     if subresource or old is not None and given is None:
         managed = _live_managed(old)
     elif _is_reset(given):

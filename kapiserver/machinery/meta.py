@@ -13,9 +13,23 @@ OBJECT_META_ORDER = (
     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
     "ownerReferences", "finalizers", "managedFields",
 )
-_META_RANK = {name: i for i, name in enumerate(OBJECT_META_ORDER)}
+
+
+class _Ranks(dict):
+    """Sort ranks by name; a name not listed ranks ``other`` (a plain __getitem__ serves sorted() as its
+    key without a Python-level call per item)."""
+
+    def __init__(self, ranks: dict, other: int):
+        super().__init__(ranks)
+        self.other = other
+
+    def __missing__(self, name):
+        return self.other
+
+
+_META_RANK = _Ranks({name: i for i, name in enumerate(OBJECT_META_ORDER)}, 99)
 # kind, apiVersion, metadata, spec first and status last, as Go's structs have them.
-_TOP_RANK = {"kind": 0, "apiVersion": 1, "metadata": 2, "spec": 3, "status": 5}
+_TOP_RANK = _Ranks({"kind": 0, "apiVersion": 1, "metadata": 2, "spec": 3, "status": 5}, 4)
 
 # Lower-case consonants and digits without vowels or look-alikes, as upstream's rand.String.
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
@@ -77,7 +91,7 @@ def generate_name(base: str) -> str:
 
 def ordered_metadata(meta: dict) -> dict:
     """ObjectMeta's fields in Go's order."""
-    return dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], 99)))
+    return {name: meta[name] for name in sorted(meta, key=_META_RANK.__getitem__)}
 
 
 def ordered_object(obj: dict) -> dict:
@@ -85,7 +99,7 @@ def ordered_object(obj: dict) -> dict:
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta = ordered_metadata(meta)
-    out = dict(sorted(obj.items(), key=lambda kv: _TOP_RANK.get(kv[0], 4)))
+    out = {name: obj[name] for name in sorted(obj, key=_TOP_RANK.__getitem__)}
     if meta is not None:
         out["metadata"] = meta
     return out

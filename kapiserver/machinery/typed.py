@@ -94,25 +94,31 @@ class _Decoder:
             out = {}
             for key, item in value.items():
                 child = node.field(key)
-                field_path = f"{path}.{key}" if path else key
-                indexed = f"{field}.{key}" if field else key
                 if child is None:
-                    self.unknown.append(indexed)
+                    self.unknown.append(f"{field}.{key}" if field else key)
                     continue
                 if item is None:
                     continue
-                out[key] = self.value(item, child, own, field_path, indexed)
+                if type(item) is str and child.type == "string":
+                    out[key] = item     # what value() answers for any string field given a string
+                    continue
+                out[key] = self.value(item, child, own, f"{path}.{key}" if path else key,
+                                      f"{field}.{key}" if field else key)
             return out
         values = node.values()
         if values is None:
             return value
         out = {}
+        strings = values.type == "string"
         for key, item in value.items():
-            field_path = f"{path}[{key}]" if path else key
-            if item is None and values.type == "string":
+            if strings and type(item) is str:
+                out[key] = item         # a map of strings (labels, annotations, data): nothing to check
+                continue
+            if item is None and strings:
                 out[key] = ""
                 continue
-            out[key] = self.value(item, values, struct, field_path, f"{field}.{key}" if field else key)
+            out[key] = self.value(item, values, struct, f"{path}[{key}]" if path else key,
+                                  f"{field}.{key}" if field else key)
         return out
 
 

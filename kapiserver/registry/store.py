@@ -12,11 +12,13 @@ from __future__ import annotations
 import copy
 from typing import Awaitable, Callable, Optional, Union
 
+import orjson
+
 from ..machinery import codec, errors, meta
 from ..machinery.errors import GroupResource, StatusError
 from ..storage import Conflict, KeyExists, KeyNotFound, Storage
 from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
-from ..watch.cacher import Cacher
+from ..watch.cacher import NOT_CACHED, Cacher
 from ..watch.reader import ReadsWatch, StorageReader
 from . import attributes, conversion, gcpolicy
 from .attributes import Admission, for_resource
@@ -25,6 +27,9 @@ from .options import DeleteOptions, ListOptions, WriteOptions
 from .strategy import Strategy
 
 UpdateFunc = Callable[[Optional[dict]], Union[dict, Awaitable[dict]]]
+
+# An update attempt that has nothing to write.
+_NO_CHANGE = object()
 
 # How many names a create from generateName tries before its AlreadyExists stands (upstream's
 # maxNameGenerationCreateAttempts).
@@ -45,6 +50,7 @@ class Store:
         self.key_root = key_root.rstrip(b"/") + b"/"
         self.admission = admission
         self.qualified = GroupResource(info.group, info.resource)
+        self._builtin_types = None
         self._api_version = info.api_version
         # Every get, list and watch goes through one reads object: the resource's watch cache, or
         # (without one) a StorageReader with the same interface, which the cache also wraps.
@@ -136,6 +142,17 @@ class Store:
         namespace on every write): the watch cache's own dict when it serves it, never to change."""
         return await self._get(namespace, name, shared=True)
 
+    async def get_encoded(self, namespace: Optional[str], name: str) -> Optional[bytes]:
+        """The same read as ``get``, as the object's JSON (what ``codec.dumps`` makes of it) when the watch
+        cache serves it, encoded once per object version; None when only ``get`` can answer."""
+        get_encoded = getattr(self.reads, "get_encoded", None)
+        if get_encoded is None:
+            return None
+        encoded = await get_encoded(self.key(namespace, name))
+        if encoded is None:
+            raise errors.not_found(self.qualified, name)
+        return None if encoded is NOT_CACHED else encoded
+
     async def _get(self, namespace: Optional[str], name: str, shared: bool) -> dict:
         obj = await self.reads.get(self.key(namespace, name), shared)
         if obj is None:
@@ -181,7 +198,7 @@ class Store:
             return await self._create(namespace, obj, options)
         for attempt in range(1, GENERATE_NAME_ATTEMPTS + 1):
             try:
-                return await self._create(namespace, copy.deepcopy(obj) if attempt < GENERATE_NAME_ATTEMPTS
+                return await self._create(namespace, _copy(obj) if attempt < GENERATE_NAME_ATTEMPTS
                                           else obj, options)
             except StatusError as e:
                 if e.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS:
@@ -248,94 +265,141 @@ class Store:
         key = self.key(namespace, name)
         if allow_create is None:
             allow_create = self.strategy.allow_create_on_update and not subresource
+        # As upstream's GuaranteedUpdate: the first attempt starts from the watch cache's object, when it
+        # has one (no storage read); storage's compare-and-swap refuses a stale one. An attempt on a cached
+        # object that fails, or changes nothing, is made again on storage's, unless that is the same.
+        peek = getattr(self.reads, "peek", None) if self.strategy.converter is None else None
+        guess = peek(key) if peek is not None else None
         while True:
-            kv = await self.storage.get(key)
-            old = await self._read(kv) if kv is not None else None
-            # The update function's own copy: decoding the stored bytes again costs a tenth of a deep copy;
-            # but a conversion webhook is asked once per attempt, and its answer copied.
-            if old is None:
-                mine = None
-            elif self.strategy.converter is None:
-                mine = self.decode(kv.value, kv.mod_revision)
+            if guess is not None:
+                encoded, mod_revision = guess
+                old, mine = codec.loads(encoded), codec.loads(encoded)
             else:
-                mine = copy.deepcopy(old)
-            new = update(mine)
-            if hasattr(new, "__await__"):
-                new = await new
-            self._check_type(new)
-            new.setdefault("metadata", {})
-            if new["metadata"].get("name", name) != name:
-                raise errors.bad_request(
-                    "the name of the object (%s) does not match the name on the URL (%s)"
-                    % (new["metadata"].get("name"), name))
-            new["metadata"]["name"] = name
-            if old is None:
-                if not allow_create:
-                    raise errors.not_found(self.qualified, name)
-                if new["metadata"].get("resourceVersion"):
-                    raise errors.not_found(self.qualified, name)
-                return await self.create(namespace, new, options), True
-            self._check_namespace(new, namespace)
-            requested_rv = new["metadata"].get("resourceVersion")
-            if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
-                raise errors.modified(self.qualified, name)
-            if not subresource:
-                self.strategy.default(new)
-            admission = self.admission
-            if admission is not None:
-                request = for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
-                                       dry_run=options.dry_run)
-                await admission.admit(request)
-                if request.patched and not subresource:
-                    self.strategy.default(new)
-            new = self._prepare_update(new, old, subresource)
-            self._record_managed_fields(old, new, options, subresource)
-            field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
-                else self.strategy.validate_update(new, old)
-            if field_errors:
-                raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
-            if admission is not None:
-                await admission.validate(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
-                                                      dry_run=options.dry_run))
-            deleting = self._should_delete_during_update(new)
-            if _same(new, old) and not deleting:
-                return old, False
-            if options.dry_run:
-                return new, False
-            if not deleting:
-                await self.strategy.before_update(new, old)
-            try:
-                if deleting:
-                    revision, _ = await self.storage.delete(key, kv.mod_revision)
+                kv = await self.storage.get(key)
+                mod_revision = kv.mod_revision if kv is not None else 0
+                old = await self._read(kv) if kv is not None else None
+                # The update function's own copy: decoding the stored bytes again costs a tenth of a deep
+                # copy; but a conversion webhook is asked once per attempt, and its answer copied.
+                if old is None:
+                    mine = None
+                elif self.strategy.converter is None:
+                    mine = self.decode(kv.value, kv.mod_revision)
                 else:
-                    revision = await self.storage.update(key, await self._stored(new), kv.mod_revision)
-            except Conflict:
-                # Written meanwhile: try again on the fresh object. A request that named its
-                # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
-                # fresh object, carries the fresh resourceVersion and goes through, as upstream's
-                # GuaranteedUpdate retries it.
+                    mine = copy.deepcopy(old)
+            try:
+                outcome = await self._update_attempt(namespace, name, key, update, options, subresource,
+                                                     allow_create, old, mine, mod_revision, guess is not None)
+            except StatusError as error:
+                if guess is None:
+                    raise
+                # Perhaps from a stale object: the error stands if storage holds that very version.
+                kv = await self.storage.get(key)
+                if kv is not None and kv.mod_revision == guess[1]:
+                    raise error
+                guess = None
                 continue
-            except KeyNotFound:
-                if requested_rv:
-                    raise errors.modified(self.qualified, name) from None
+            if outcome is _NO_CHANGE:
+                if guess is None:
+                    return old, False
+                guess = None    # nothing to write, said of a cached object: made sure of on storage's
                 continue
-            new["metadata"]["resourceVersion"] = str(revision)
-            if deleting:
-                await self.strategy.after_delete(new)
-            else:
-                await self.strategy.after_write(new)
+            if outcome is None:
+                guess = None    # written meanwhile: again on the fresh object
+                continue
+            return outcome
+
+    async def _update_attempt(self, namespace, name, key, update, options, subresource, allow_create,
+                              old, mine, mod_revision, cached: bool):
+        """One attempt of ``update`` on ``old`` (the watch cache's object when ``cached``): (object,
+        created?); _NO_CHANGE when there is nothing to write; None on a storage conflict (to be made
+        again)."""
+        new = update(mine)
+        if hasattr(new, "__await__"):
+            new = await new
+        self._check_type(new)
+        new.setdefault("metadata", {})
+        if new["metadata"].get("name", name) != name:
+            raise errors.bad_request(
+                "the name of the object (%s) does not match the name on the URL (%s)"
+                % (new["metadata"].get("name"), name))
+        new["metadata"]["name"] = name
+        if old is None:
+            if not allow_create:
+                raise errors.not_found(self.qualified, name)
+            if new["metadata"].get("resourceVersion"):
+                raise errors.not_found(self.qualified, name)
+            return await self.create(namespace, new, options), True
+        self._check_namespace(new, namespace)
+        requested_rv = new["metadata"].get("resourceVersion")
+        if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
+            raise errors.modified(self.qualified, name)
+        if not subresource:
+            self.strategy.default(new)
+        admission = self.admission
+        if admission is not None:
+            request = for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
+                                   dry_run=options.dry_run)
+            await admission.admit(request)
+            if request.patched and not subresource:
+                self.strategy.default(new)
+        new = self._prepare_update(new, old, subresource)
+        self._record_managed_fields(old, new, options, subresource)
+        field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
+            else self.strategy.validate_update(new, old)
+        if field_errors:
+            raise errors.invalid_object(self.info.group, self.info.kind, name, field_errors)
+        if admission is not None:
+            await admission.validate(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
+                                                  dry_run=options.dry_run))
+        deleting = self._should_delete_during_update(new)
+        if _same(new, old) and not deleting:
+            return _NO_CHANGE
+        if options.dry_run:
             return new, False
+        if not deleting:
+            await self.strategy.before_update(new, old)
+        try:
+            if deleting:
+                revision, _ = await self.storage.delete(key, mod_revision)
+            else:
+                revision = await self.storage.update(key, await self._stored(new), mod_revision)
+        except Conflict:
+            # Written meanwhile: try again on the fresh object. A request that named its
+            # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
+            # fresh object, carries the fresh resourceVersion and goes through, as upstream's
+            # GuaranteedUpdate retries it.
+            return None
+        except KeyNotFound:
+            # Deleted since it was read from storage; a cached object may just be stale: made again on
+            # storage's (none: a 404, or a create where allowed).
+            if requested_rv and not cached:
+                raise errors.modified(self.qualified, name) from None
+            return None
+        new["metadata"]["resourceVersion"] = str(revision)
+        if deleting:
+            await self.strategy.after_delete(new)
+        else:
+            await self.strategy.after_write(new)
+        return new, False
 
     def _record_managed_fields(self, old: Optional[dict], new: dict, options: WriteOptions,
                                subresource: str) -> None:
         """managedFields for an Update operation; an apply has already set its own."""
         if getattr(options, "operation", "Update") != "Update":
             return
-        from ..machinery import fieldmanager
+        fieldmanager = _fieldmanager()
+        if self.strip_item_type:
+            # A built-in kind's schema and zero value never change: looked up once.
+            if self._builtin_types is None:
+                self._builtin_types = (fieldmanager.types_for(self),
+                                       fieldmanager.zero_object(self.info.group, self.info.kind))
+            types, seed = self._builtin_types
+        else:
+            # A custom resource's schema changes with its CRD.
+            types, seed = fieldmanager.types_for(self), None
         # Upstream compares a create against the type's zero value, whose structs exist empty.
-        seed = fieldmanager.zero_object(self.info.group, self.info.kind) if self.strip_item_type else None
         fieldmanager.record_update(old, new, options.field_manager or "kube-apiserver", self._api_version,
-                                   self.now(), fieldmanager.types_for(self), subresource,
+                                   self.now(), types, subresource,
                                    ignore_status=self.strategy.has_status and not subresource, seed=seed)
 
     def _prepare_update(self, new: dict, old: dict, subresource: str) -> dict:
@@ -472,6 +536,27 @@ class Store:
             if watcher.closed and watcher.error is not None:
                 send("ERROR", watcher.error.to_status())
         return await self.watch(namespace, options, ObjectEncoding(self.info.kind, self._api_version), wake)
+
+
+def _copy(obj: dict) -> dict:
+    """A deep copy of a decoded request body: through JSON (several times faster than copy.deepcopy), or
+    copy.deepcopy for what JSON cannot hold."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except (TypeError, orjson.JSONDecodeError):
+        return copy.deepcopy(obj)
+
+
+_FIELDMANAGER = None
+
+
+def _fieldmanager():
+    """machinery.fieldmanager, imported at the first write rather than at start."""
+    global _FIELDMANAGER
+    if _FIELDMANAGER is None:
+        from ..machinery import fieldmanager
+        _FIELDMANAGER = fieldmanager
+    return _FIELDMANAGER
 
 
 def _same(new: dict, old: dict) -> bool:

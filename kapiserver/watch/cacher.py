@@ -49,6 +49,10 @@ TOO_LARGE_RETRY_SECONDS = 1
 FILL_PAGE = 500
 
 
+# get_encoded's answer when the cache cannot serve the read.
+NOT_CACHED = object()
+
+
 def delegates_list(options) -> bool:
     """Whether a list goes to storage rather than the cache, as upstream's shouldDelegateList:
     continue pages, Exact reads, and the legacy exact read (a limit with resourceVersion=N and no
@@ -259,6 +263,26 @@ class Cacher:
         if entry is None:
             return None
         return entry.obj if shared else codec.loads(entry.json(False))
+
+    def peek(self, key: bytes) -> "tuple[bytes, int] | None":
+        """What the cache holds of ``key`` right now, without waiting for it to catch up: (the object's
+        JSON, its revision), or None.  A guess an update starts from (storage's compare-and-swap decides,
+        as upstream's GuaranteedUpdate starts from the cached object)."""
+        if self._handle is None or not self.cache.ready:
+            return None
+        entry = self.cache.entry(key)
+        return None if entry is None else (entry.json(False), entry.revision)
+
+    async def get_encoded(self, key: bytes) -> "bytes | None | object":
+        """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
+        once per object version); None when there is no such object; NOT_CACHED when the cache cannot
+        answer (``get`` then reads storage)."""
+        if self._handle is None or not self.storage.delivers_before_ack:
+            return NOT_CACHED
+        if await self._storage_caught_up(fallback=True) is None:
+            return NOT_CACHED
+        entry = self.cache.entry(key)
+        return None if entry is None else entry.json(False)
 
     async def list(self, prefix: bytes, options) -> tuple[list[dict], dict]:
         """(items, list metadata): from the cache, or from storage for the lists the cache does not

@@ -55,6 +55,33 @@ def test_non_long_running_request_times_out_with_504():
     assert watch.finished == 0
 
 
+def test_each_request_times_out_at_its_own_deadline():
+    """Requests share one timer, and each still gets its 504 at its own --request-timeout, not before; one
+    answered in time is left alone."""
+    clock = task.Clock()
+    limits = runtime.RuntimeLimits(Hanging(), clock, request_timeout=60)
+    first = _request(b"/api/v1/namespaces/default/pods/a")
+    limits.render(first)
+    clock.advance(30)
+    second = _request(b"/api/v1/namespaces/default/pods/b")
+    limits.render(second)
+    clock.advance(10)
+    first.finish()
+    clock.advance(30)       # t=70: the first's deadline has passed (it was answered), not the second's
+    assert first.responseCode != 504 and second.responseCode is None
+    third = _request(b"/api/v1/namespaces/default/pods/c")
+    limits.render(third)
+    clock.advance(19.5)     # t=89.5
+    assert second.responseCode is None
+    clock.advance(1)        # t=90.5
+    assert second.responseCode == 504 and third.responseCode is None
+    clock.advance(39)       # t=129.5
+    assert third.responseCode is None
+    clock.advance(1)
+    assert third.responseCode == 504 and _body(third)["reason"] == "Timeout"
+    assert not clock.getDelayedCalls()
+
+
 def test_inflight_limits_answer_429_with_retry_after():
     """Past --max-requests-inflight a request gets 429 with Retry-After; mutating ones count separately."""
     clock = task.Clock()

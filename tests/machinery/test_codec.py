@@ -17,3 +17,21 @@ def test_yaml_aliases_and_ordinary_unicode_still_load():
     assert codec.load_yaml('a: "\\u00e9 \U0001F600"'.encode()) == {"a": "\u00e9 \U0001F600"}
     document = codec.load_yaml(b"a: &x [*x]")
     assert document["a"][0] is document["a"]
+
+
+def test_dumps_keeps_no_more_memory_than_its_bytes():
+    """What dumps returns is kept by caches (the watch cache's encoding of every object): it must not hold
+    on to a larger encoder buffer (orjson's bytes keep about 8x their length)."""
+    import tracemalloc
+
+    from kapiserver.machinery import codec
+
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"v": "x" * 1024}}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [codec.dumps(obj) for _ in range(100)]
+        per_object = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_object < 2 * len(kept[0])

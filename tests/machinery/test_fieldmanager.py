@@ -345,3 +345,61 @@ def test_create_of_a_deployment_owns_fields_as_upstream_records_them():
     assert spec["f:template"]["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
     assert spec["f:template"]["f:spec"]["f:containers"] == {'k:{"name":"nginx"}': {".": {}, "f:image": {},
                                                                                   "f:name": {}}}
+
+
+# -- a create's managedFields, remembered per shape ----------------------------------------
+
+def _fresh_create(obj, manager="m", now=5, **kw):
+    """record_update of a create as the walk computes it (the remembered shapes cleared first)."""
+    fm._CREATES.clear()
+    fm.record_update(None, obj, manager, "apps/v1", now, DEPLOY, seed=fm.zero_object("apps", "Deployment"), **kw)
+    return obj
+
+
+@pytest.mark.parametrize("second", [
+    deployment(),                                                   # the same shape and values
+    deployment(replicas=7, image="other"),                          # the same shape, other values
+    deployment(labels={"tier": "web"}),                             # another label key: another shape
+    deployment(labels={}),                                          # an empty map
+    {**deployment(), "status": {"replicas": 1}},                    # status (not owned on create here)
+])
+def test_create_managed_fields_remembered_per_shape_equal_the_walk(second):
+    """A create whose shape was seen before gets the very managedFields (but its own time) that walking it
+    gives; objects that differ in shape (a map's keys, list items' keys) get their own."""
+    expected = _fresh_create(copy.deepcopy(second), now=9, ignore_status=True)
+    fm._CREATES.clear()
+    first = deployment()
+    fm.record_update(None, first, "m", "apps/v1", 5, DEPLOY, seed=fm.zero_object("apps", "Deployment"),
+                     ignore_status=True)
+    again = copy.deepcopy(second)
+    fm.record_update(None, again, "m", "apps/v1", 9, DEPLOY, seed=fm.zero_object("apps", "Deployment"),
+                     ignore_status=True)
+    assert again["metadata"]["managedFields"] == expected["metadata"]["managedFields"]
+    assert again["metadata"]["managedFields"][0]["time"] == "1970-01-01T00:00:09Z"
+
+
+def test_create_managed_fields_list_items_are_part_of_the_shape():
+    """Containers by another name are other path elements: a remembered shape with other list items is
+    not reused."""
+    fm._CREATES.clear()
+    fm.record_update(None, deployment(), "m", "apps/v1", 1, DEPLOY, seed=fm.zero_object("apps", "Deployment"))
+    other = deployment()
+    other["spec"]["template"]["spec"]["containers"][0]["name"] = "sidecar"
+    fm.record_update(None, other, "m", "apps/v1", 1, DEPLOY, seed=fm.zero_object("apps", "Deployment"))
+    fields = json.dumps(other["metadata"]["managedFields"][0]["fieldsV1"])
+    assert 'k:{\\"name\\":\\"sidecar\\"}' in fields and "nginx" not in fields
+
+
+def test_create_managed_fields_remembered_ones_are_not_shared():
+    """Each create gets its own fieldsV1: changing one object's leaves the next create's alone."""
+    fm._CREATES.clear()
+    seed = fm.zero_object("apps", "Deployment")
+    one, two = deployment(), deployment()
+    fm.record_update(None, one, "m", "apps/v1", 1, DEPLOY, seed=seed)
+    fm.record_update(None, two, "m", "apps/v1", 1, DEPLOY, seed=seed)
+    two["metadata"]["managedFields"][0]["fieldsV1"].clear()
+    three = deployment()
+    fm.record_update(None, three, "m", "apps/v1", 1, DEPLOY, seed=seed)
+    assert three["metadata"]["managedFields"] == one["metadata"]["managedFields"]
+    assert seed == {"metadata": {}, "spec": {"strategy": {}, "template": {"metadata": {}, "spec": {}}},
+                    "status": {}}

@@ -121,3 +121,31 @@ def test_in_process_watchers_use_the_same_watch():
         handle.cancel()
         storage.write("b", cm("b"))
         assert got == [("ADDED", "a"), ("DELETED", "a")], watch_cache
+
+
+def test_get_encoded_is_the_cached_objects_json_as_get_encodes_it():
+    """A plain JSON GET served from the cache answers the object's cached bytes: exactly what encoding the
+    object get() returns gives (escapes, numbers, key order), but for the newline; a missing object is a
+    404; a store without a cache has no bytes to offer (get() answers)."""
+    from kapiserver.machinery import codec
+    from kapiserver.machinery.errors import StatusError
+    from kapiserver.storage.memory import MemoryStorage
+
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    cached, direct = configmaps(storage, clock, True), configmaps(storage, clock, False)
+    cached.reads.start()
+    clock.advance(0)
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "annotations": {"x": "<&>"}},
+           "data": {"v": "a\u2028b <b>", "n": "1.5"}}
+    result(Deferred.fromCoroutine(cached.create("default", obj)))
+    clock.advance(0)
+    encoded = result(Deferred.fromCoroutine(cached.get_encoded("default", "a")))
+    got = result(Deferred.fromCoroutine(cached.get("default", "a")))
+    assert encoded is not None and encoded + b"\n" == codec.encode(got)
+    assert b"\\u003c" in encoded and got["data"]["v"] == "a\u2028b <b>"
+    missing = Deferred.fromCoroutine(cached.get_encoded("default", "nope"))
+    failure = []
+    missing.addErrback(failure.append)
+    assert failure and isinstance(failure[0].value, StatusError) and failure[0].value.code == 404
+    assert result(Deferred.fromCoroutine(direct.get_encoded("default", "a"))) is None

@@ -1,0 +1,212 @@
+"""
+Write-path benchmark, run by hand (never by the tests):
+
+    python bench/write_bench.py [--duration 5] [--repeat 3] [--cases create,update,patch,get]
+                                [--profile OUT.prof] [--spy PATH-TO-py-spy]
+
+Starts kapiserver (embedded store, durable group commit) and the floor (bench/floor.py)
+in the same run and measures with wrk, each case against the floor of the same round,
+--repeat rounds, and prints every round and the medians:
+  CREATE at 16 connections (generateName) against the floor's POST;
+  UPDATE (PUT without resourceVersion) and PATCH (merge patch) at 16 connections, each
+  request changing its object, no two in flight on one object, against the floor's POST
+  and against CREATE;
+  GET one object at 32 connections against the floor's GET.
+Two ratios per case: requests/s (kapiserver / floor), and CPU time per request (floor /
+kapiserver, from /proc: all the process's threads).  The second holds when other work
+shares the machine; the first is what a client sees on an idle one.
+--profile runs the server under cProfile (statistics to OUT.prof, `python -m pstats`);
+--spy samples it with py-spy during each case of the first round (collapsed stacks to
+/tmp/write_bench-CASE.txt).
+Run it from another checkout to measure that one: the server is `python -m kapiserver` in
+the current directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from api_bench import Server, _cpu_model, configmap, free_port, raise_fd_limit  # noqa: E402
+
+CONNS = 16
+
+
+def lua_cycling(method: str, path_prefix: str, body_lua: str, content_type: str, count: int) -> str:
+    """A wrk script: each of wrk's two threads sends to its own half of `count` names (w-0 ...), in turn, so
+    no two requests in flight write one object; the body is what the Lua expression ``body_lua`` makes of
+    the name (n) and a value (v) new on every request, so no write is a no-op."""
+    half = count // 2
+    return (f'wrk.method = "{method}"\nwrk.headers["Content-Type"] = "{content_type}"\n'
+            "local threads = 0\n"
+            "function setup(thread)\n  thread:set(\"base\", threads)\n  threads = threads + 1\nend\n"
+            "local i = 0\nlocal serial = 0\n"
+            f"request = function()\n  i = (i + 1) % {half}\n  serial = serial + 1\n"
+            f'  local n = "w-" .. (base * {half} + i)\n  local v = base .. "-" .. serial\n'
+            f'  return wrk.format(nil, "{path_prefix}" .. n, nil, {body_lua})\nend\n')
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(url: str, connections: int, duration: float, script: str = "") -> tuple[float, int]:
+    """(requests/s, requests answered) of a wrk run."""
+    args = ["wrk", f"-t{1 if connections == 1 else 2}", f"-c{connections}", f"-d{int(duration)}s"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        print(f"    (wrk saw {errors.group(1)} non-2xx responses on {url})")
+    return (float(rate.group(1)) if rate else 0.0), (int(count.group(1)) if count else 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", help="run the server under cProfile, statistics to this file")
+    parser.add_argument("--spy", help="sample the server with py-spy (path to the py-spy binary) during each "
+                        "case of the first round; collapsed stacks to /tmp/write_bench-CASE.txt")
+    parser.add_argument("--cases", default="create,update,patch,get")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="one more kube-apiserver flag (e.g. --server-arg=--embedded-controllers=)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    raise_fd_limit()
+    cases = args.cases.split(",")
+    work = tempfile.mkdtemp(prefix="kapiserver-wbench-")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, {_cpu_model()}, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(HERE, "..", "kapiserver")],
+                   check=False, stdout=subprocess.DEVNULL)
+    prefix: tuple = ("-m",)
+    if args.profile:
+        prefix = ("-m", "cProfile", "-o", os.path.abspath(args.profile), "-m")
+    server = Server(os.path.join(work, "data"), tuple(args.server_arg), prefix=prefix)
+    floor = None
+    try:
+        ns = "/api/v1/namespaces/wb/configmaps/"
+        server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": "wb"}})
+        server.request("POST", ns[:-1], configmap("one"))
+        for i in range(CONNS * 4):
+            server.request("POST", ns[:-1], configmap(f"w-{i}"))
+        table = {}
+        status, content_type, raw = server.request("GET", ns + "one")
+        with open(os.path.join(work, "body-get"), "wb") as f:
+            f.write(raw)
+        table[ns + "one"] = [status, content_type, os.path.join(work, "body-get")]
+        status, content_type, raw = server.request("POST", ns[:-1], configmap("c-", generate=True))
+        with open(os.path.join(work, "body-create"), "wb") as f:
+            f.write(raw)
+        table["/api/v1/namespaces/floor/configmaps"] = [201, content_type, os.path.join(work, "body-create")]
+        with open(os.path.join(work, "floor.json"), "w") as f:
+            json.dump(table, f)
+        floor_port = free_port()
+        floor = subprocess.Popen([sys.executable, os.path.join(HERE, "floor.py"), str(floor_port),
+                                  os.path.join(work, "floor.json")])
+        floor_url = f"http://127.0.0.1:{floor_port}"
+        deadline = time.monotonic() + 60
+        while True:     # until the floor answers (it starts slowly on a busy machine)
+            try:
+                with urllib.request.urlopen(floor_url + ns + "one", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+        def script(name: str, text: str) -> str:
+            path = os.path.join(work, name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+        create_lua = script("create.lua", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                            f"wrk.body = {json.dumps(json.dumps(configmap('c-', generate=True)))}\n")
+        # Each PUT and PATCH changes its object (a write that changes nothing is answered without one).
+        update_lua = script("update.lua", lua_cycling(
+            "PUT", ns, """'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"' .. n .. '"},"data":{"v":"' """
+            """.. v .. string.rep("y", 48) .. '"}}'""", "application/json", CONNS * 4))
+        patch_lua = script("patch.lua", lua_cycling("PATCH", ns, """'{"data":{"p":"' .. v .. '"}}'""",
+                                                    "application/merge-patch+json", CONNS * 4))
+        def sampler(binary, case):
+            if not binary:
+                return None
+            return subprocess.Popen([binary, "record", "--pid", str(server.process.pid), "--rate", "250",
+                                     "--duration", str(int(args.duration) - 1), "--format", "raw", "--threads",
+                                     "--output", f"/tmp/write_bench-{case}.txt"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows: dict[str, list[float]] = {}
+
+        def measure(pid: int, url: str, conns: int, lua: str = "", spy_case: str = "") -> tuple[float, float]:
+            """(requests/s, CPU microseconds the process at ``pid`` spent per request)."""
+            spy = sampler(args.spy, spy_case) if spy_case else None
+            before = cpu_seconds(pid)
+            rate, count = run_wrk(url, conns, args.duration, lua)
+            used = cpu_seconds(pid) - before
+            if spy:
+                spy.wait()
+            return rate, (used / count * 1e6 if count else float("nan"))
+
+        def record(name: str, ours: tuple, base: tuple) -> str:
+            rows.setdefault(f"{name} / floor, rate", []).append(ours[0] / base[0] if base[0] else float("nan"))
+            rows.setdefault(f"{name} / floor, CPU", []).append(base[1] / ours[1] if ours[1] else float("nan"))
+            rows.setdefault(f"{name}, CPU us per request", []).append(ours[1])
+            return f"{name.split(',')[0].lower()} {ours[0]:.0f}/s {ours[1]:.0f} us"
+
+        for round_ in range(args.repeat):
+            spying = args.spy if round_ == 0 else None
+            floor_post = measure(floor.pid, floor_url + "/api/v1/namespaces/floor/configmaps", CONNS, create_lua)
+            line = [f"round {round_ + 1}: load {os.getloadavg()[0]:.2f}, floor POST {floor_post[0]:.0f}/s "
+                    f"{floor_post[1]:.0f} us"]
+            created = None
+            for case, lua in (("create", create_lua), ("update", update_lua), ("patch", patch_lua)):
+                if case not in cases:
+                    continue
+                url = server.url + (ns[:-1] if case == "create" else ns + "w-0")
+                ours = measure(server.process.pid, url, CONNS, lua, case if spying else "")
+                line.append(record(f"{case.upper()}, {CONNS} conns", ours, floor_post))
+                if case == "create":
+                    created = ours
+                elif created:
+                    rows.setdefault(f"{case.upper()} / CREATE, rate", []).append(ours[0] / created[0])
+                    rows.setdefault(f"{case.upper()} / CREATE, CPU", []).append(created[1] / ours[1])
+            if "get" in cases:
+                floor_get = measure(floor.pid, floor_url + ns + "one", 32)
+                ours = measure(server.process.pid, server.url + ns + "one", 32, "", "get" if spying else "")
+                line.append(record("GET one object, 32 conns", ours, floor_get) +
+                            f" (floor {floor_get[0]:.0f}/s {floor_get[1]:.0f} us)")
+            print("; ".join(line), flush=True)
+        print(f"{'case (ratios: kapiserver / floor; CPU: floor us / ours)':56} {'median':>8}  rounds")
+        for name, values in rows.items():
+            print(f"{name:56} {statistics.median(values):8.2f}  {' '.join(f'{v:.2f}' for v in values)}")
+    finally:
+        server.stop()
+        if floor is not None:
+            floor.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
