@@ -80,6 +80,13 @@ class QuietSite(Site):
     def log(self, request):
         pass
 
+    # What Twisted names this site in its own lines ("<prefix> starting on <port>", and each connection's log
+    # system): the Listener's name, not a class name.
+    listener_name = "http"
+
+    def logPrefix(self) -> str:
+        return f"{self.listener_name} listener"
+
 
 class Listener(service.Service):
     """Listen on an endpoint; on failure, log and try again every LISTEN_RETRY seconds.
@@ -94,6 +101,8 @@ class Listener(service.Service):
         self.how = how
         self.endpoint = endpoint
         self.factory = factory
+        if isinstance(factory, QuietSite):
+            factory.listener_name = name
         self.setName(name)
         self.port = None
         self._retry = None
