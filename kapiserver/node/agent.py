@@ -432,6 +432,10 @@ class NodeAgent(service.Service):
 
     async def _setup_locked(self, worker: PodWorker):
         errors = await self._write_volumes(worker)
+        for error in errors:
+            # Each failed try posts FailedMount, as upstream's volume manager does on each retry; the
+            # recorder makes the repeats one Event with a growing count.
+            worker.event("Warning", "FailedMount", error)
         if errors:
             if errors != getattr(worker, "volume_errors", None):
                 log.info("pod {ns}/{name}: {errors}", ns=worker.namespace, name=worker.name,

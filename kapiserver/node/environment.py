@@ -228,11 +228,22 @@ def service_environment(namespace: str, enable_links: bool, sources: Sources) ->
     return out
 
 
+def skipped_keys_message(kind: str, source: str, keys: List[str]) -> str:
+    """The kubelet's InvalidEnvironmentVariableNames message for the keys of one envFrom source."""
+    return (f"Keys [{', '.join(keys)}] from the EnvFrom {kind} {source} were skipped since they are considered "
+            f"invalid environment variable names.")
+
+
 # -- the whole environment ------------------------------------------------------------------------------
 def container_environment(pod: dict, container: dict, sources: Sources, base: Dict[str, str],
-                          host_ips: List[str], pod_ips: List[str]) -> Dict[str, str]:
+                          host_ips: List[str], pod_ips: List[str],
+                          skipped: Optional[List[Tuple[str, str, List[str]]]] = None) -> Dict[str, str]:
     """The environment the container's process gets: ``base`` (PATH, HOSTNAME and what the node adds)
-    under the variables the pod declares and its service variables.  Raises ContainerConfigError."""
+    under the variables the pod declares and its service variables.  Raises ContainerConfigError.
+
+    ``skipped``, when given, gets one (source kind "configMap" or "secret", "namespace/name", sorted keys)
+    for each envFrom source some of whose keys were left out as invalid names (what the kubelet reports in
+    its InvalidEnvironmentVariableNames event: :func:`skipped_keys_message`)."""
     metadata = pod.get("metadata") or {}
     namespace = metadata.get("namespace", "default")
     spec = pod.get("spec") or {}
@@ -241,18 +252,23 @@ def container_environment(pod: dict, container: dict, sources: Sources, base: Di
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix") or ""
         if source.get("configMapRef") is not None:
-            ref = source["configMapRef"]
+            ref, kind = source["configMapRef"], "configMap"
             obj = sources.config_map(namespace, ref.get("name", ""), bool(ref.get("optional")))
             data = dict((obj or {}).get("data") or {})
         elif source.get("secretRef") is not None:
-            ref = source["secretRef"]
+            ref, kind = source["secretRef"], "secret"
             obj = sources.secret(namespace, ref.get("name", ""), bool(ref.get("optional")))
             data = {k: _text(v) for k, v in secret_bytes(obj or {}).items()}
         else:
             continue
+        invalid = []
         for key, value in data.items():
             if _ENV_NAME.match(prefix + key):
                 declared[prefix + key] = value
+            else:
+                invalid.append(prefix + key)
+        if invalid and skipped is not None:
+            skipped.append((kind, f"{namespace}/{ref.get('name', '')}", sorted(invalid)))
     for item in container.get("env") or []:
         name = item.get("name", "")
         value = item.get("value") or ""

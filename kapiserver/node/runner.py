@@ -213,13 +213,19 @@ class Container:
         self._restart = None
         if self.stopping or self.pod.terminating or self.pod.deadline_exceeded:
             return
+        skipped: list = []
         try:
-            env = self.pod.environment(self.spec)
+            env = self.pod.environment(self.spec, skipped)
         except ContainerConfigError as e:
-            # Retried when the node agent has read the pod's ConfigMaps and Secrets again.
+            # Retried when the node agent has read the pod's ConfigMaps and Secrets again; the event again
+            # each time, as upstream's (the recorder counts the repeats on one Event).
             self.state = {"waiting": {"reason": e.reason, "message": e.message}}
+            self.event("Warning", "Failed", f"Error: {e.message}")
             self.pod.changed()
             return
+        for kind, source, keys in skipped:
+            self.pod.event("Warning", "InvalidEnvironmentVariableNames",
+                           environment_.skipped_keys_message(kind, source, keys))
         if not self.spec.get("command") and not self.spec.get("args") and \
                 not images.known(self.spec.get("image") or ""):
             images.pull_failed(self)        # an image with no stand-in here: as a pull that failed
@@ -679,9 +685,10 @@ class PodWorker:
         value = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
         return DEFAULT_GRACE if value is None else value
 
-    def environment(self, spec: dict) -> Dict[str, str]:
+    def environment(self, spec: dict, skipped: Optional[list] = None) -> Dict[str, str]:
         base = dict(self.base_env, HOSTNAME=self.name)
-        return environment_.container_environment(self.pod, spec, self.sources, base, [self.host_ip], [self.host_ip])
+        return environment_.container_environment(self.pod, spec, self.sources, base, [self.host_ip], [self.host_ip],
+                                                  skipped)
 
     def field(self, path: str) -> Optional[str]:
         return environment_.field_value(self.pod, path, [self.host_ip], [self.host_ip])

@@ -188,6 +188,12 @@ def test_a_missing_configmap_volume_keeps_the_pod_pending_until_it_exists(apiser
     while time.monotonic() - started < 1.5:
         assert _pod(apiserver, namespace, "late")["status"]["phase"] == "Pending"
         time.sleep(0.1)
+    # The kubelet's FailedMount event says why: one Event, its count raised by the later tries.
+    mounts = wait_for(lambda: [e for e in _api(apiserver, "GET", f"/api/v1/namespaces/{namespace}/events")["items"]
+                               if e["reason"] == "FailedMount" and e["involvedObject"].get("name") == "late"],
+                      what="the FailedMount event")
+    assert {(e["type"], e["message"], e["source"].get("component")) for e in mounts} == {
+        ("Warning", 'MountVolume.SetUp failed for volume "cfg" : configmap "cm-late" not found', "kubelet")}
     _config_map(apiserver, namespace, "cm-late", **{"data-1": "value-1"})
     wait_for(lambda: _pod(apiserver, namespace, "late")["status"]["phase"] == "Succeeded",
              timeout=30, what="the pod finished")

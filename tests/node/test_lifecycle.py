@@ -486,3 +486,31 @@ def test_ephemeral_containers_start_once_added_and_are_never_restarted(tmp_path)
     status = worker.status()
     assert status["ephemeralContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
     assert status["phase"] == "Running" and not reactor.running("debug-shell")
+
+
+def test_config_errors_and_skipped_env_from_keys_post_upstreams_events(tmp_path):
+    """A container whose env names a missing ConfigMap waits in CreateContainerConfigError and posts Warning
+    Failed "Error: configmap "x" not found" about the container, again on each retry; envFrom keys that are
+    no variable names post InvalidEnvironmentVariableNames about the pod, naming the sorted keys."""
+    from kapiserver.node.environment import Sources
+    env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "x"}}}]
+    env_from = [{"configMapRef": {"name": "bad"}}, {"secretRef": {"name": "s"}, "prefix": "P-"}]
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", env=env, envFrom=env_from)])
+    worker.sources = Sources(config_maps={"bad": {"data": {"OK": "1", "2b": "x", "1a": "y"}}},
+                             secrets={"s": {"data": {"good": "Zw==", "a b": "Zw=="}}})
+    worker.start()
+    c = worker.containers[0]
+    assert c.state == {"waiting": {"reason": "CreateContainerConfigError", "message": 'configmap "cfg" not found'}}
+    assert recorder.events == [("Failed", 'Error: configmap "cfg" not found', "spec.containers{c}")]
+    c.start()       # the node agent's retry after its next read of the sources
+    assert recorder.reasons() == ["Failed", "Failed"] and reactor.processes == []
+    worker.sources.config_maps["cfg"] = {"data": {"x": "1"}}
+    c.start()
+    assert len(reactor.processes) == 1 and reactor.processes[0].env["X"] == "1"
+    assert reactor.processes[0].env["P-good"] == "g" and "1a" not in reactor.processes[0].env
+    assert recorder.events[2:4] == [
+        ("InvalidEnvironmentVariableNames", "Keys [1a, 2b] from the EnvFrom configMap ns/bad were skipped since "
+         "they are considered invalid environment variable names.", None),
+        ("InvalidEnvironmentVariableNames", "Keys [P-a b] from the EnvFrom secret ns/s were skipped since they "
+         "are considered invalid environment variable names.", None)]
+    assert recorder.reasons()[4:] == ["Pulled", "Created", "Started"]

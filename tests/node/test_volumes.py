@@ -202,3 +202,56 @@ def test_memory_empty_dir_is_a_tmpfs_of_its_size_limit_until_the_pod_goes(tmp_pa
     finally:
         agent._release(agent.workers["u1"])
     assert not os.path.ismount(target)
+
+
+class _EventsClient(_Client):
+    """Also takes the Events the agent's recorder writes: creates and count patches, as the apiserver would."""
+
+    def __init__(self, objects):
+        super().__init__(objects)
+        self.events = {}
+        self.writes = []
+
+    async def create(self, resource, obj, namespace=None):
+        assert resource.plural == "events"
+        self.events[obj["metadata"]["name"]] = dict(obj)
+        self.writes.append("create")
+        return obj
+
+    async def patch(self, resource, name, patch, namespace=None, patch_type=None):
+        self.events[name].update(patch)
+        self.writes.append("patch")
+        return self.events[name]
+
+
+def test_failed_mount_events_are_one_event_counted_over_the_retries(tmp_path):
+    """A missing ConfigMap volume posts FailedMount (Warning, upstream's "MountVolume.SetUp failed ..."
+    message, about the pod) on each try; the retries on later resyncs raise that one Event's count rather
+    than add Events, and none is posted once the volume could be set up."""
+    from kapiserver.client.events import EventRecorder
+    from kapiserver.node.agent import NodeAgent
+    reactor = _Reactor()
+    client = _EventsClient({})
+    agent = NodeAgent(reactor, client, "n1", "127.0.0.1", 10250, str(tmp_path),
+                      recorder=EventRecorder(client, "kubelet", host="n1", clock=reactor))
+    agent.registered.callback({})
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+           "spec": {"nodeName": "n1", "enableServiceLinks": False,
+                    "containers": [{"name": "c", "command": ["true"]}],
+                    "volumes": [{"name": "cfg", "configMap": {"name": "cm"}}]}}
+    assert Deferred.fromCoroutine(agent._start(pod)).called
+    for _ in range(2):
+        reactor.advance(10)
+        assert Deferred.fromCoroutine(agent._resync()).called
+    (event,) = client.events.values()
+    assert (event["type"], event["reason"], event["message"]) == (
+        "Warning", "FailedMount", 'MountVolume.SetUp failed for volume "cfg" : configmap "cm" not found')
+    assert event["involvedObject"] == {"kind": "Pod", "apiVersion": "v1", "name": "p", "namespace": "ns",
+                                       "uid": "u1"}
+    assert event["source"] == {"component": "kubelet", "host": "n1"} and event["count"] == 3
+    assert client.writes == ["create", "patch", "patch"] and reactor.spawned == []
+    client.objects[("configmaps", "ns", "cm")] = {"data": {"k": "v"}}
+    assert Deferred.fromCoroutine(agent._resync()).called
+    assert len(reactor.spawned) == 1
+    assert [e["reason"] for e in client.events.values()] == ["FailedMount", "Pulled", "Created", "Started"]
+    assert event["count"] == 3
