@@ -10,7 +10,10 @@ small table stands in for the image's entrypoint and default command (see docs/n
 - pause (registry.k8s.io/pause, any tag): sleeps until stopped;
 - python, pypy: the host's python (sys.executable) with the args;
 - nginx, nginx-slim, httpd: a static file server (Python's http.server) on the container's first
-  containerPort (80 without one, which needs root), serving an index.html like nginx's welcome page;
+  containerPort (80 without one, which needs root), serving an index.html like nginx's welcome page from a
+  directory of the pod's, which (where the node can mount: root) the container and commands exec'd into it
+  see at the image's document root (/usr/share/nginx/html, /usr/local/apache2/htdocs), so a file written
+  there is served;
 - agnhost (registry.k8s.io/e2e-test-images/agnhost): the subcommands `pause`, `serve-hostname` and `netexec`,
   as kapiserver.node.agnhost serves them.
 
@@ -32,6 +35,8 @@ SHELLS = {"busybox", "alpine"}
 BASH_SHELLS = {"ubuntu", "debian"}
 PYTHONS = {"python", "pypy"}
 WEB_SERVERS = {"nginx", "nginx-slim", "httpd"}
+DOCUMENT_ROOTS = {"nginx": "/usr/share/nginx/html", "nginx-slim": "/usr/share/nginx/html",
+                  "httpd": "/usr/local/apache2/htdocs"}
 
 WELCOME = """<!DOCTYPE html>
 <html>
@@ -78,6 +83,19 @@ def known(image: str) -> bool:
     return repository(image) in SHELLS | BASH_SHELLS | PYTHONS | WEB_SERVERS | {"pause", "agnhost"}
 
 
+def html_dir(pod_directory: str, container_name: str) -> str:
+    """The directory a web server stand-in serves: the pod's own, one per container."""
+    return os.path.join(pod_directory, "images", container_name, "html")
+
+
+def document_root(spec: dict) -> Optional[str]:
+    """Where the image keeps the pages its stand-in serves (nginx: /usr/share/nginx/html), when a container
+    of that spec runs the stand-in (a web server image, neither command nor args); None otherwise."""
+    if spec.get("command") or spec.get("args"):
+        return None
+    return DOCUMENT_ROOTS.get(repository(spec.get("image") or ""))
+
+
 def command_for(container, args: List[str]) -> Optional[List[str]]:
     """The argv for `container` (whose spec has no command) given its expanded `args`; None when its image
     cannot run here (the pull failure is then reported and retried)."""
@@ -97,7 +115,7 @@ def command_for(container, args: List[str]) -> Optional[List[str]]:
     if name in WEB_SERVERS:
         if args:
             return args
-        root = os.path.join(container.pod.directory, "images", container.name, "html")
+        root = html_dir(container.pod.directory, container.name)
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, "index.html"), "w") as f:
             f.write(WELCOME)

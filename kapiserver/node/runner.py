@@ -704,6 +704,13 @@ class PodWorker:
                 source = os.path.join(self.directory, "volumes", mount["name"], mount.get("subPath") or "")
                 out.append((source.rstrip("/") or source, mount["mountPath"], bool(mount.get("readOnly"))))
                 self.host_dirs.use(self.uid, mount["mountPath"])
+        root = images.document_root(spec)
+        if root is not None and all(os.path.normpath(target) != root for _source, target, _ro in out):
+            # The stand-in's pages at the image's document root, as the image has them (kapiserver.node.images).
+            source = images.html_dir(self.directory, spec.get("name") or "")
+            os.makedirs(source, exist_ok=True)
+            out.append((source, root, False))
+            self.host_dirs.use(self.uid, root)
         return out
 
     def remove_created_dirs(self) -> None:
