@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from typing import Callable, Optional
+from OpenSSL import SSL
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Protocol
@@ -312,20 +313,46 @@ class Connections:
 
     def close_all(self) -> Deferred:
         """Close every open connection once what was written to it is sent; fires once all are gone."""
+        # A connection whose transport is already gone is not waited for (its loss may have reached another
+        # protocol than the one tracked: HTTP/2 replaces the channel of a negotiated connection).
+        self.open = {protocol for protocol in self.open if _connected(protocol)}
         if not self.open:
             return succeed(None)
         d = Deferred()
         self._closed.append(d)
         for protocol in list(self.open):
             _close(protocol)
+        self._prune_later()
         return d
+
+    def _prune_later(self) -> None:
+        """Until every connection is gone, look again shortly for those whose transport has gone without their
+        loss reaching the protocol tracked here."""
+        clock = self.clock
+        if clock is None:
+            from twisted.internet import reactor as clock
+
+        def prune():
+            self.open = {protocol for protocol in self.open if _connected(protocol)}
+            if self.open:
+                self._prune_later()
+            elif self._closed:
+                waiting, self._closed = self._closed, []
+                for d in waiting:
+                    d.callback(None)
+        clock.callLater(0.05, prune)
 
     def abort_all(self) -> None:
         """Drop every connection still open, sent or not."""
         for protocol in list(self.open):
             transport = _transport_of(protocol)
-            if transport is not None:
+            if transport is None:
+                continue
+            try:
                 transport.abortConnection()
+            except AttributeError:
+                # A TLS transport whose TLS side is already shut down: drop the connection under it.
+                transport.transport.abortConnection()
 
 
 def _close(protocol) -> None:
@@ -345,6 +372,26 @@ def _close(protocol) -> None:
         channel.loseConnection()     # HTTP/1.1: unregisters itself, then loses the connection
     else:
         transport.loseConnection()
+    _finish_tls_close(transport)
+
+
+def _finish_tls_close(transport) -> None:
+    """As Go's tls.Conn.Close: once our close_notify is sent, the TCP connection closes without waiting for the
+    peer's (Twisted's TLS waits for it, and an idle client that is not reading never sends it)."""
+    tls, lower = getattr(transport, "_tlsConnection", None), getattr(transport, "transport", None)
+    if tls is None or lower is None:
+        return
+    try:
+        sent = tls.get_shutdown() & SSL.SENT_SHUTDOWN
+    except SSL.Error:
+        return
+    if sent:
+        lower.loseConnection()
+
+
+def _connected(protocol) -> bool:
+    transport = _transport_of(protocol)
+    return transport is not None and bool(getattr(transport, "connected", True))
 
 
 def _transport_of(protocol):

@@ -30,3 +30,36 @@ def test_readyz_fails_during_the_shutdown_delay_while_requests_are_served(tmp_pa
         assert server.process.wait(60) == 0, server.log()
     finally:
         server.stop()
+
+
+def test_idle_tls_clients_do_not_hold_up_the_shutdown(tmp_path):
+    """Connections whose clients are alive but not reading (one over HTTP/1.1, one that negotiated HTTP/2) are
+    closed as Go's server closes them: our TLS close_notify, then the TCP connection, without waiting for the
+    peer's close_notify; the shutdown never has to give up on them."""
+    import socket
+    import ssl
+
+    from .conftest import free_port
+    port = free_port()
+    server = APIServerProcess(tmp_path / "data", args=(f"--secure-port={port}", "--bind-address=127.0.0.1")).start()
+    sockets = []
+    try:
+        for alpn in (["http/1.1"], ["h2"]):
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context.set_alpn_protocols(alpn)
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+            if alpn == ["h2"]:
+                sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            else:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(1)            # the server has taken the connection on
+            sockets.append(sock)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+        assert "Shutting down: requests drained" in server.log()
+        assert "still open" not in server.log(), server.log()
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
