@@ -67,3 +67,19 @@ def test_second_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(first):
         in lines[0], lines
     status, _ = first.request("GET", "/api/v1/namespaces/default")
     assert status == 200
+
+
+def test_second_twistd_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(first):
+    """`twistd kube-apiserver` (as the README starts it) on a data dir in use: it stops before its reactor runs,
+    with status 1 and one line naming the data dir and the first server's pid (twistd itself would exit 0)."""
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    second = subprocess.run(
+        [sys.executable, "-c", twistd, "-n", "--pidfile=", "kube-apiserver", f"--insecure-port={free_port()}",
+         "--secure-port=0", f"--data-dir={first.data_dir}", "--etcd-compaction-interval=0"],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1, (second.stdout, second.stderr)
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert lines == [f"kube-apiserver failed to start: the data dir {first.data_dir} is in use by another "
+                     f"kapiserver (pid {first.process.pid})"], second.stderr
+    status, _ = first.request("GET", "/api/v1/namespaces/default")
+    assert status == 200
