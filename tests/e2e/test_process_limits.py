@@ -83,3 +83,16 @@ def test_second_twistd_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(
                      f"kapiserver (pid {first.process.pid})"], second.stderr
     status, _ = first.request("GET", "/api/v1/namespaces/default")
     assert status == 200
+
+
+def test_twistd_server_whose_store_cannot_open_exits_non_zero(tmp_path):
+    """A start that fails once the reactor runs (the store's file cannot be opened: a directory is in its
+    place) ends `twistd -n kube-apiserver` with status 1, not twistd's 0, after the failure is logged."""
+    (tmp_path / "kapiserver.db").mkdir()
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    result = subprocess.run(
+        [sys.executable, "-c", twistd, "-n", "--pidfile=", "kube-apiserver", "--insecure-port=0",
+         "--secure-port=0", f"--data-dir={tmp_path}", "--etcd-compaction-interval=0"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, (result.stdout[-2000:], result.stderr)
+    assert "kube-apiserver failed to start" in result.stdout, result.stdout[-2000:]
