@@ -38,3 +38,13 @@ def _exit() -> None:
 def exit_after_shutdown(reactor, failed: Callable[[], bool], status: int = 1) -> None:
     """Once the reactor has shut down, if ``failed()`` is true, end the process with ``status`` (exit_at_end)."""
     reactor.addSystemEventTrigger("after", "shutdown", lambda: failed() and exit_at_end(status))
+
+
+def load_or_exit(what: str, load: Callable[[], object]) -> object:
+    """``load()``'s result; any error from it (a file that cannot be read or parsed) ends the command at once
+    with status 1 and one line, ``what: error``, rather than a traceback.  For a twistd plugin's makeService,
+    which runs before the reactor (and before twistd daemonizes)."""
+    try:
+        return load()
+    except Exception as e:
+        raise SystemExit(f"{what}: {e}") from None

@@ -96,3 +96,17 @@ def test_twistd_server_whose_store_cannot_open_exits_non_zero(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, (result.stdout[-2000:], result.stderr)
     assert "kube-apiserver failed to start" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("plugin", ["kube-controller-manager", "kube-scheduler", "kube-node"])
+def test_twistd_component_with_an_unreadable_kubeconfig_exits_with_one_line(plugin, tmp_path):
+    """A component whose --kubeconfig cannot be read ends `twistd -n` at once with status 1 and one line
+    naming the file, not a traceback."""
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    missing = tmp_path / "missing.kubeconfig"
+    extra = [f"--root-dir={tmp_path / 'node'}"] if plugin == "kube-node" else []
+    result = subprocess.run([sys.executable, "-c", twistd, "-n", "--pidfile=", plugin, f"--kubeconfig={missing}",
+                             *extra], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, (result.stdout[-2000:], result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{plugin}: cannot load --kubeconfig {missing}: "), result.stderr
