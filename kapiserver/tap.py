@@ -4,6 +4,7 @@ Flags are read the way upstream's pflag reads them (kapiserver.flags.PflagOption
 while parsing; `postOptions` turns them into a `ServerConfig`, so every error names its flag.
 """
 import sys
+import types
 
 from twisted.logger import Logger
 from twisted.python import usage
@@ -180,3 +181,29 @@ def makeService(config, reactor=None):
     # Imported here: the service tree is heavy and only needed once options are known to be good.
     from kapiserver.server import make_service
     return make_service(server_config, reactor)
+
+
+def makeTwistdService(options):
+    """`twistd kube-apiserver`'s service: makeService's, with the start's fatal failures ending the process
+    with status 1 rather than twistd's 0.  The embedded store's data dir is locked here, before the reactor
+    runs and before twistd daemonizes (the daemon inherits the lock), so a second server on a data dir in use
+    stops at once with one line; a failure later in the start (a port in use) ends the process with status 1
+    once the reactor has stopped."""
+    server_config = getattr(options, "server_config", None) or ServerConfig.from_options(options)
+    if server_config.storage_backend == "sqlite":
+        from kapiserver.storage import InUse, Unavailable
+        from kapiserver.storage.sqlite import claim_data_dir
+        try:
+            claim_data_dir(server_config.data_dir)
+        except (InUse, Unavailable) as e:
+            raise SystemExit(f"kube-apiserver failed to start: {e}") from None
+    from twisted.internet import reactor
+
+    from kapiserver import exitstatus
+    service = makeService(options, reactor)
+    exitstatus.exit_after_shutdown(reactor, lambda: getattr(service, "start_failure", None) is not None)
+    return service
+
+
+# What twisted/plugins/kapiserver_plugin.py names: the same flags, the service built by makeTwistdService.
+twistd = types.SimpleNamespace(Options=Options, makeService=makeTwistdService)

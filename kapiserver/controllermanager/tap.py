@@ -122,8 +122,10 @@ def makeService(options, reactor=None):
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
     from .manager import ControllerManagerService
-    client = client_from_kubeconfig(options["kubeconfig"], reactor,
-                                    user_agent=f"kube-controller-manager/{KUBERNETES_GIT_VERSION}")
+    from ..exitstatus import load_or_exit
+    client = load_or_exit(f"kube-controller-manager: cannot load --kubeconfig {options['kubeconfig']}",
+                          lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
+                                                         user_agent=f"kube-controller-manager/{KUBERNETES_GIT_VERSION}"))
     settings = dict(options)
     ca = load_kubeconfig(options["kubeconfig"])["ca"]
     settings["kubeconfig-ca"] = ca.decode() if ca else ""

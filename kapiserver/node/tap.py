@@ -202,8 +202,10 @@ def makeService(options, reactor=None):
     root = os.path.abspath(options["root-dir"])
     os.makedirs(root, exist_ok=True)
     top = service.MultiService()
-    client = client_from_kubeconfig(options["kubeconfig"], reactor,
-                                    user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}")
+    from ..exitstatus import load_or_exit
+    client = load_or_exit(f"kube-node: cannot load --kubeconfig {options['kubeconfig']}",
+                          lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
+                                                         user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}"))
     if options["simulated"] or options["simulate"]:
         from .simulated import SimulatedNodeService
         names = [options["node-name"]] if options["simulate"] <= 1 else \

@@ -84,6 +84,8 @@ def makeService(options, reactor=None):
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
     from .service import SchedulerService
-    client = client_from_kubeconfig(options["kubeconfig"], reactor,
-                                    user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}")
+    from ..exitstatus import load_or_exit
+    client = load_or_exit(f"kube-scheduler: cannot load --kubeconfig {options['kubeconfig']}",
+                          lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
+                                                         user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}"))
     return SchedulerService(reactor, client, dict(options))

@@ -81,6 +81,39 @@ def _key_bounds(column: str, lo: bytes, hi: Optional[bytes]) -> tuple[str, list]
     return f"{column} >= ? AND {column} < ?", [lo, hi]
 
 
+# Locks claimed before the store opens (claim_lock), by the lock file's path: the Database on that path adopts
+# its lock rather than taking it a second time.
+_claimed: dict[str, int] = {}
+
+
+def lock_file(lock_path: str) -> int:
+    """An open descriptor holding an exclusive flock on ``lock_path`` (created if needed), released when the
+    descriptor closes or the process ends, even on kill -9; InUse, naming the holder's pid, when another
+    process has it; Unavailable when the file cannot be opened.  Never waits."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise Unavailable(f"sqlite: cannot open {lock_path}: {e.strerror}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        data_dir = os.path.dirname(lock_path) or "."
+        raise InUse(f"the data dir {data_dir} is in use by another kapiserver"
+                    + (f" (pid {holder})" if holder.isdigit() else "")) from None
+    return fd
+
+
+def claim_lock(db_path: str) -> None:
+    """Take ``db_path``'s lock now, before the store opens (which adopts it): `twistd kube-apiserver` does
+    this before the reactor runs, and before it daemonizes (the child inherits the lock), so a data dir in
+    use ends the command at once with a non-zero status.  InUse or Unavailable as lock_file."""
+    lock_path = db_path + ".lock"
+    if lock_path not in _claimed:
+        _claimed[lock_path] = lock_file(lock_path)
+
+
 class Database:
     """One connection, used only from the thread that called open()."""
 
@@ -95,20 +128,12 @@ class Database:
     # -- lifecycle --------------------------------------------------------
 
     def _take_lock(self) -> None:
-        """Hold ``<path>.lock`` (an flock, released by close() or the process's end, even on kill -9) with
-        this process's pid in it; InUse, naming the holder, when another process has it."""
+        """Hold ``<path>.lock`` (see lock_file), or adopt it from claim_lock; either way the lock file names
+        this process's pid (a daemon's differs from the one that claimed it)."""
         lock_path = self.path + ".lock"
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise Unavailable(f"sqlite: cannot open {lock_path}: {e.strerror}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise InUse(f"the data dir {os.path.dirname(self.path) or '.'} is in use by another kapiserver"
-                        + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        fd = _claimed.pop(lock_path, None)
+        if fd is None:
+            fd = lock_file(lock_path)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock = fd

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from ._sqlite_db import WAL_SIZE_LIMIT, Database
+from ._sqlite_db import WAL_SIZE_LIMIT, Database, claim_lock
 from .interface import (
     Compacted, Event, InUse, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
@@ -335,6 +335,17 @@ class SQLiteStorage(LocalWatchStore):
         transaction in the write queue, and watchers get their events as
         for any other write."""
         return self._write(("restore", snapshot))
+
+
+def claim_data_dir(data_dir: str) -> None:
+    """Create ``data_dir`` if needed and take its store's lock now, without waiting, for open_sqlite to adopt
+    later: InUse when another process holds it, Unavailable when the directory or lock file cannot be made.
+    Blocking file-system calls: call it before the reactor runs."""
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+    except OSError as e:
+        raise Unavailable(f"cannot create {data_dir}: {e}") from e
+    claim_lock(os.path.join(data_dir, DB_FILENAME))
 
 
 def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorage]:

@@ -67,3 +67,46 @@ def test_second_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(first):
         in lines[0], lines
     status, _ = first.request("GET", "/api/v1/namespaces/default")
     assert status == 200
+
+
+def test_second_twistd_server_on_a_data_dir_in_use_exits_non_zero_with_one_line(first):
+    """`twistd kube-apiserver` (as the README starts it) on a data dir in use: it stops before its reactor runs,
+    with status 1 and one line naming the data dir and the first server's pid (twistd itself would exit 0)."""
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    second = subprocess.run(
+        [sys.executable, "-c", twistd, "-n", "--pidfile=", "kube-apiserver", f"--insecure-port={free_port()}",
+         "--secure-port=0", f"--data-dir={first.data_dir}", "--etcd-compaction-interval=0"],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1, (second.stdout, second.stderr)
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert lines == [f"kube-apiserver failed to start: the data dir {first.data_dir} is in use by another "
+                     f"kapiserver (pid {first.process.pid})"], second.stderr
+    status, _ = first.request("GET", "/api/v1/namespaces/default")
+    assert status == 200
+
+
+def test_twistd_server_whose_store_cannot_open_exits_non_zero(tmp_path):
+    """A start that fails once the reactor runs (the store's file cannot be opened: a directory is in its
+    place) ends `twistd -n kube-apiserver` with status 1, not twistd's 0, after the failure is logged."""
+    (tmp_path / "kapiserver.db").mkdir()
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    result = subprocess.run(
+        [sys.executable, "-c", twistd, "-n", "--pidfile=", "kube-apiserver", "--insecure-port=0",
+         "--secure-port=0", f"--data-dir={tmp_path}", "--etcd-compaction-interval=0"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, (result.stdout[-2000:], result.stderr)
+    assert "kube-apiserver failed to start" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("plugin", ["kube-controller-manager", "kube-scheduler", "kube-node"])
+def test_twistd_component_with_an_unreadable_kubeconfig_exits_with_one_line(plugin, tmp_path):
+    """A component whose --kubeconfig cannot be read ends `twistd -n` at once with status 1 and one line
+    naming the file, not a traceback."""
+    twistd = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+    missing = tmp_path / "missing.kubeconfig"
+    extra = [f"--root-dir={tmp_path / 'node'}"] if plugin == "kube-node" else []
+    result = subprocess.run([sys.executable, "-c", twistd, "-n", "--pidfile=", plugin, f"--kubeconfig={missing}",
+                             *extra], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, (result.stdout[-2000:], result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{plugin}: cannot load --kubeconfig {missing}: "), result.stderr

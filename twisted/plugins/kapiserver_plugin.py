@@ -1,5 +1,5 @@
 from twisted.application.service import ServiceMaker
 
 kube_apiserver = ServiceMaker(
-    "kapiserver", "kapiserver.tap", "The Kubernetes API server.", "kube-apiserver"
+    "kapiserver", "kapiserver.tap.twistd", "The Kubernetes API server.", "kube-apiserver"
 )
