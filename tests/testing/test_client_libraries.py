@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import kapiserver
+from tests.testing import plugin_args
 
 # Every test writes down its worker, its server's URL and kubeconfig (to check one server per worker).
 CONFTEST = textwrap.dedent('''
@@ -134,8 +135,8 @@ def run_suite(tmp_path, *args) -> tuple[subprocess.CompletedProcess, list]:
     record = tmp_path / "record.txt"
     env = dict(os.environ, PYTHONPATH=str(Path(kapiserver.__file__).resolve().parent.parent),
                KAPISERVER_RECORD=str(record))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                             "kapiserver.testing.plugin", "--rootdir", str(tmp_path), "-c", str(tmp_path / "none.ini"),
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(),
+                             "--rootdir", str(tmp_path), "-c", str(tmp_path / "none.ini"),
                              "--timeout=60", *args, str(tmp_path)],
                             capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
     records = [line.split() for line in record.read_text().splitlines()] if record.exists() else []

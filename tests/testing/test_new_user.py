@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import kapiserver
+from tests.testing import plugin_args
 
 SUITE = textwrap.dedent('''
     import pytest
@@ -52,8 +53,8 @@ def run_suite(tmp_path, *args) -> subprocess.CompletedProcess:
     (tmp_path / "test_user_suite_reversed.py").write_text(REVERSED)
     # The kapiserver under test (this checkout), whether or not it is the one installed.
     env = dict(os.environ, PYTHONPATH=str(Path(kapiserver.__file__).resolve().parent.parent))
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                           "kapiserver.testing.plugin", "--rootdir", str(tmp_path),
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(),
+                           "--rootdir", str(tmp_path),
                            "-c", str(tmp_path / "none.ini"), *args, str(tmp_path)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
 
