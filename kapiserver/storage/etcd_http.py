@@ -147,14 +147,16 @@ class _Connection(Protocol):
     def _finish(self, body: bytes) -> None:
         self._state = _STATUS
         d = self.outstanding.pop(0)
-        d.callback((self._status, body))
+        if not d.called:
+            d.callback((self._status, body))
         if self._close_after:
             self.transport.loseConnection()
 
     def _fail_all(self, failure: Failure) -> None:
         outstanding, self.outstanding = self.outstanding, []
         for d in outstanding:
-            d.errback(failure)
+            if not d.called:        # one cancelled (its timeout) has had its CancelledError already
+                d.errback(failure)
 
     def connectionLost(self, reason: Failure = None) -> None:
         self.lost = True

@@ -69,3 +69,15 @@ def test_connection_close_header_closes_after_the_response(header):
     connection.dataReceived(b"HTTP/1.1 503 Service Unavailable\r\n" + header + b"\r\nContent-Length: 1\r\n\r\nx")
     assert got == [(503, b"x")]
     assert connection.transport.disconnecting
+
+
+def test_a_cancelled_request_does_not_stop_the_others_failing_when_the_connection_goes():
+    """A request cancelled by its timeout (which aborts the connection) has its CancelledError; the requests
+    queued behind it still fail with the connection's loss (an AlreadyCalledError used to stop that loop, and
+    they waited for their own timeouts)."""
+    connection = _connection()
+    first, second = connection.request(b"/v3/kv/range", b"{}"), connection.request(b"/v3/kv/txn", b"{}")
+    got = _outcomes([first, second])
+    first.cancel()
+    connection.connectionLost(Failure(ConnectionLost()))
+    assert [type(f.value).__name__ for f in got] == ["CancelledError", "ConnectionLost"]
