@@ -40,6 +40,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+ROOT = Path(__file__).resolve().parent.parent
+# This checkout's kapiserver, here and in the servers started (not an installed one).
+sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "etcd"))
 
