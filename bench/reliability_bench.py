@@ -3,7 +3,7 @@ real processes, figures rather than assertions.
 
     python bench/reliability_bench.py kill9 [--trials 10] [--writes 1000] [--writers 4]
     python bench/reliability_bench.py sigterm [--trials 5] [--writes 300] [--writers 4]
-    python bench/reliability_bench.py etcd-member-loss [--trials 6] [--writes 2000] [--concurrency 16]
+    python bench/reliability_bench.py etcd-member-loss [--trials 6] [--writes 2000] [--concurrency 16] [--fsync]
 
 kill9: one data dir; each trial starts kapiserver, ``--writers`` clients create ConfigMaps over keep-alive
 connections, the server gets SIGKILL after a random number (half to all of ``--writes``) of acknowledged
@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from pathlib import Path
 from urllib.parse import quote
 
@@ -235,6 +236,15 @@ def etcd_member_loss(args) -> None:
     from kapiserver.storage import Unavailable
     from kapiserver.storage.etcd3 import Etcd3Storage
 
+    if args.fsync:
+        # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync.
+        import etcd_server
+        popen = etcd_server.subprocess.Popen
+
+        class FsyncPopen(popen):
+            def __init__(self, argv, *a, **kw):
+                super().__init__([x for x in argv if x != "--unsafe-no-fsync"], *a, **kw)
+        etcd_server.subprocess = types.SimpleNamespace(**{**vars(etcd_server.subprocess), "Popen": FsyncPopen})
     cluster = EtcdCluster(3).start()
     started = time.monotonic()
 
@@ -304,6 +314,12 @@ def etcd_member_loss(args) -> None:
             await pause(0.05)
         await storage.close()
         revisions = [e.revision for e in watched]
+        watched_keys = {e.kv.key for e in watched}
+        for key in sorted(set(acknowledged) - stored)[:10]:
+            print(f"acknowledged but not stored: {key!r}; in the watch: {key in watched_keys}")
+        for e in watched:
+            if e.revision > end:
+                print(f"watch event after the last revision read ({end}): {e.revision} {e.kv.key!r}")
         lost = len(set(acknowledged) - stored)
         missing = len(set(range(start + 1, end + 1)) - set(revisions))
         duplicated = len(revisions) - len(set(revisions))
@@ -338,6 +354,7 @@ def main() -> None:
     e.add_argument("--trials", type=int, default=6)
     e.add_argument("--writes", type=int, default=2000, help="creates per trial")
     e.add_argument("--concurrency", type=int, default=16)
+    e.add_argument("--fsync", action="store_true", help="members fsync (the tests' run with --unsafe-no-fsync)")
     args = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     {"kill9": kill9, "sigterm": sigterm, "etcd-member-loss": etcd_member_loss}[args.case](args)
