@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from collections import deque
 
-from twisted.internet import task
-from twisted.internet.defer import ensureDeferred, gatherResults
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's kapiserver
 
-from kapiserver.storage.sqlite import DB_FILENAME, open_sqlite
+from twisted.internet import task  # noqa: E402
+from twisted.internet.defer import ensureDeferred, gatherResults  # noqa: E402
+
+from kapiserver.storage.sqlite import DB_FILENAME, open_sqlite  # noqa: E402
 
 TICK = 10
 COMPACT_EVERY = 300
