@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Dict, List, Optional
 
-from ..machinery.quantity import parse_quantity
+from ..machinery.qos import pod_qos_class as qos_class  # noqa: F401 (what the agent reports)
 
 MEMORY_EVICTION_BYTES = 100 * 2 ** 20
 NODEFS_AVAILABLE_FRACTION = 0.10
@@ -132,26 +131,3 @@ def conditions(pressure: Dict[str, bool], heartbeat: str, previous: Optional[Lis
     return out
 
 
-def qos_class(pod: dict) -> str:
-    """Guaranteed, Burstable or BestEffort, as upstream computes it (GetPodQOS): cpu and memory of the
-    containers and init containers; Guaranteed when every container limits both and requests equal limits."""
-    spec = pod.get("spec") or {}
-    requests: Dict[str, Fraction] = {}
-    limits: Dict[str, Fraction] = {}
-    guaranteed = True
-    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        resources = container.get("resources") or {}
-        for field, total in (("requests", requests), ("limits", limits)):
-            seen = set()
-            for name, text in (resources.get(field) or {}).items():
-                value = parse_quantity(text) if name in ("cpu", "memory") else None
-                if value is not None and value > 0:
-                    seen.add(name)
-                    total[name] = total.get(name, Fraction(0)) + value
-            if field == "limits" and seen != {"cpu", "memory"}:
-                guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and requests.keys() == limits.keys() and all(limits[k] == v for k, v in requests.items()):
-        return "Guaranteed"
-    return "Burstable"

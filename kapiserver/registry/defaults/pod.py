@@ -8,9 +8,9 @@ from limits, enableServiceLinks, host-network ports).
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
-from ...machinery.quantity import canonical_quantity, canonical_resource_list, parse_quantity
+from ...machinery.qos import pod_qos_class  # noqa: F401 (the registry's name for it)
+from ...machinery.quantity import canonical_quantity, canonical_resource_list
 from ._util import child, empty, items, set_if_empty, set_if_nil, sub, template_metadata
 
 DEFAULT_MODE = 0o644      # 420: secret, configMap, downwardAPI and projected volumes
@@ -227,29 +227,3 @@ def pod(obj: dict) -> None:
     pod_spec(spec)
 
 
-def pod_qos_class(obj: dict) -> str:
-    """The QoS class the pod strategy records in status.qosClass on create (GetPodQOS):
-    only cpu and memory count, summed over containers and init containers."""
-    spec = obj.get("spec") or {}
-    requests: dict[str, Fraction] = {}
-    limits: dict[str, Fraction] = {}
-    guaranteed = True
-    for c in items(spec, "containers") + items(spec, "initContainers"):
-        resources = c.get("resources") or {}
-        for field, total in (("requests", requests), ("limits", limits)):
-            found = set()
-            for name, text in (resources.get(field) or {}).items():
-                if name not in ("cpu", "memory"):
-                    continue
-                value = parse_quantity(text)
-                if value is not None and value > 0:
-                    found.add(name)
-                    total[name] = total.get(name, Fraction(0)) + value
-            if field == "limits" and found != {"cpu", "memory"}:
-                guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and all(limits.get(name) == value for name, value in requests.items()) \
-            and len(requests) == len(limits):
-        return "Guaranteed"
-    return "Burstable"
