@@ -33,7 +33,8 @@ class HostFigures:
     pids: int
 
 
-def _meminfo() -> Dict[str, int]:
+def meminfo() -> Dict[str, int]:
+    """/proc/meminfo in bytes (a count where the kernel gives no unit)."""
     out = {}
     try:
         with open("/proc/meminfo") as f:
@@ -47,7 +48,7 @@ def _meminfo() -> Dict[str, int]:
     return out
 
 
-def _read_int(path: str, default: int) -> int:
+def read_int(path: str, default):
     try:
         with open(path) as f:
             return int(f.read().split()[0])
@@ -64,7 +65,7 @@ def _process_count() -> int:
 
 
 def read_host(root: str = "/") -> HostFigures:
-    memory = _meminfo()
+    memory = meminfo()
     total = memory.get("MemTotal", 4 * 2 ** 30)
     available = memory.get("MemAvailable", memory.get("MemFree", total))
     try:
@@ -76,7 +77,7 @@ def read_host(root: str = "/") -> HostFigures:
         inodes_total = inodes_free = 0
     return HostFigures(cpus=os.cpu_count() or 1, memory_total=total, memory_available=available,
                        disk_total=disk_total, disk_available=disk_available, inodes_total=inodes_total,
-                       inodes_free=inodes_free, pid_max=_read_int("/proc/sys/kernel/pid_max", 32768),
+                       inodes_free=inodes_free, pid_max=read_int("/proc/sys/kernel/pid_max", 32768),
                        pids=_process_count())
 
 

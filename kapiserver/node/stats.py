@@ -9,9 +9,10 @@ reading onwards, as cadvisor's."""
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from ..machinery import meta
+from .hoststatus import meminfo, read_int
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -53,20 +54,6 @@ def _node_cpu_nanoseconds() -> int:
         return 0
 
 
-def _meminfo() -> Dict[str, int]:
-    out = {}
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                parts = rest.split()
-                if parts:
-                    out[key] = int(parts[0]) * 1024
-    except (OSError, ValueError):
-        pass
-    return out
-
-
 class Stats:
     """Readings of the node and of an agent's pods; keeps the previous cpu readings for rates."""
 
@@ -87,7 +74,7 @@ class Stats:
         now = self.clock.seconds()
         stamp = meta.rfc3339(now)
         sessions = _sessions()
-        memory = _meminfo()
+        memory = meminfo()
         total, available = memory.get("MemTotal", 0), memory.get("MemAvailable", memory.get("MemFree", 0))
         working = max(0, total - available)
         try:
@@ -105,7 +92,7 @@ class Stats:
                     "MemFree", 0)), "workingSetBytes": working, "rssBytes": working, "pageFaults": 0,
                     "majorPageFaults": 0},
                 "fs": disk, "runtime": {"imageFs": disk},
-                "rlimit": {"time": stamp, "maxpid": _pid_max(), "curproc": len(sessions)}}
+                "rlimit": {"time": stamp, "maxpid": read_int("/proc/sys/kernel/pid_max", None), "curproc": len(sessions)}}
         pods = []
         seen = {""}
         for worker in list(self.agent.workers.values()):
@@ -205,11 +192,3 @@ def _boot_time() -> float:
     except (OSError, ValueError):
         pass
     return 0.0
-
-
-def _pid_max() -> Optional[int]:
-    try:
-        with open("/proc/sys/kernel/pid_max") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
