@@ -100,26 +100,20 @@ def volume_payload(volume: dict, pod: dict, sources: Sources, tokens: Dict[tuple
     ``tokens`` holds the projected service-account tokens by :func:`token_key` (None: the apiserver issues
     none, and the file is left out); a token missing from it is an error."""
     name = volume.get("name", "")
-    if volume.get("configMap") is not None:
-        source = volume["configMap"]
-        default_mode = _mode(source.get("defaultMode"), DEFAULT_MODE)
+    for field, name_field, kind, objects, data in (
+            ("configMap", "name", "configmap", sources.config_maps, _config_map_data),
+            ("secret", "secretName", "secret", sources.secrets, secret_bytes)):
+        source = volume.get(field)
+        if source is None:
+            continue
         optional = bool(source.get("optional"))
-        obj = sources.config_maps.get(source.get("name", ""))
+        obj = objects.get(source.get(name_field, ""))
         if obj is None:
             if optional:
                 return {}
-            raise _fail(name, f'configmap "{source.get("name", "")}" not found')
-        return _keyed(name, _config_map_data(obj), source.get("items"), default_mode, optional, "configmap")
-    if volume.get("secret") is not None:
-        source = volume["secret"]
-        default_mode = _mode(source.get("defaultMode"), DEFAULT_MODE)
-        optional = bool(source.get("optional"))
-        obj = sources.secrets.get(source.get("secretName", ""))
-        if obj is None:
-            if optional:
-                return {}
-            raise _fail(name, f'secret "{source.get("secretName", "")}" not found')
-        return _keyed(name, secret_bytes(obj), source.get("items"), default_mode, optional, "secret")
+            raise _fail(name, f'{kind} "{source.get(name_field, "")}" not found')
+        return _keyed(name, data(obj), source.get("items"), _mode(source.get("defaultMode"), DEFAULT_MODE),
+                      optional, kind)
     if volume.get("downwardAPI") is not None:
         source = volume["downwardAPI"]
         return _downward(name, pod, source.get("items"), _mode(source.get("defaultMode"), DEFAULT_MODE),
