@@ -235,6 +235,23 @@ def skipped_keys_message(kind: str, source: str, keys: List[str]) -> str:
 
 
 # -- the whole environment ------------------------------------------------------------------------------
+def _key_ref(source: dict, namespace: str, sources: "Sources") -> Optional[str]:
+    """The value a configMapKeyRef or secretKeyRef names; None when an optional source or key is missing."""
+    secret = source.get("configMapKeyRef") is None
+    ref = source["secretKeyRef"] if secret else source["configMapKeyRef"]
+    optional = bool(ref.get("optional"))
+    obj = (sources.secret if secret else sources.config_map)(namespace, ref.get("name", ""), optional)
+    if obj is None:
+        return None
+    data = secret_bytes(obj) if secret else obj.get("data") or {}
+    if ref.get("key") not in data:
+        if optional:
+            return None
+        raise ContainerConfigError(f"couldn't find key {ref.get('key')} in {'Secret' if secret else 'ConfigMap'} "
+                                   f"{namespace}/{ref.get('name')}")
+    return _text(data[ref["key"]]) if secret else data[ref["key"]]
+
+
 def container_environment(pod: dict, container: dict, sources: Sources, base: Dict[str, str],
                           host_ips: List[str], pod_ips: List[str],
                           skipped: Optional[List[Tuple[str, str, List[str]]]] = None) -> Dict[str, str]:
@@ -282,32 +299,10 @@ def container_environment(pod: dict, container: dict, sources: Sources, base: Di
                 ref = source["resourceFieldRef"]
                 target = _container(pod, ref.get("containerName")) if ref.get("containerName") else container
                 value = resource_value(ref, target or container, sources.allocatable)
-            elif source.get("configMapKeyRef") is not None:
-                ref = source["configMapKeyRef"]
-                optional = bool(ref.get("optional"))
-                obj = sources.config_map(namespace, ref.get("name", ""), optional)
-                if obj is None:
+            elif source.get("configMapKeyRef") is not None or source.get("secretKeyRef") is not None:
+                value = _key_ref(source, namespace, sources)
+                if value is None:
                     continue
-                data = obj.get("data") or {}
-                if ref.get("key") not in data:
-                    if optional:
-                        continue
-                    raise ContainerConfigError(
-                        f"couldn't find key {ref.get('key')} in ConfigMap {namespace}/{ref.get('name')}")
-                value = data[ref["key"]]
-            elif source.get("secretKeyRef") is not None:
-                ref = source["secretKeyRef"]
-                optional = bool(ref.get("optional"))
-                obj = sources.secret(namespace, ref.get("name", ""), optional)
-                if obj is None:
-                    continue
-                data = secret_bytes(obj)
-                if ref.get("key") not in data:
-                    if optional:
-                        continue
-                    raise ContainerConfigError(
-                        f"couldn't find key {ref.get('key')} in Secret {namespace}/{ref.get('name')}")
-                value = _text(data[ref["key"]])
         declared[name] = value
     env = dict(base)
     env.update(services)
