@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from twisted.application import service
 from twisted.internet import threads
-from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from ..machinery import meta
@@ -415,7 +415,6 @@ class NodeAgent(service.Service):
         worker = PodWorker(self.reactor, pod, directory, self._changed, self.env, sources, self.address,
                            self.host_dirs, recorder=self.recorder)
         worker.base_env = dict(worker.base_env, KUBE_VOLUMES_DIR=os.path.join(worker.directory, "volumes"))
-        worker.started = False
         self.workers[uid] = worker
         await self._setup(worker)
 
@@ -423,7 +422,7 @@ class NodeAgent(service.Service):
         """Write the pod's volumes; start its containers once every volume could be set up (until then they
         wait in ContainerCreating, as upstream's do on FailedMount)."""
         # The pod sync (a new pod) and the resync may both get here for one pod: one writer at a time.
-        lock = worker.__dict__.setdefault("volume_lock", DeferredLock())
+        lock = worker.volume_lock
         await lock.acquire()
         try:
             await self._setup_locked(worker)
@@ -437,7 +436,7 @@ class NodeAgent(service.Service):
             # recorder makes the repeats one Event with a growing count.
             worker.event("Warning", "FailedMount", error)
         if errors:
-            if errors != getattr(worker, "volume_errors", None):
+            if errors != worker.volume_errors:
                 log.info("pod {ns}/{name}: {errors}", ns=worker.namespace, name=worker.name,
                          errors="; ".join(errors))
             worker.volume_errors = errors
@@ -469,7 +468,7 @@ class NodeAgent(service.Service):
                     # An apiserver without a service-account signing key (no secure port) issues no tokens:
                     # the volume goes without its token file rather than keep the pod from starting.
                     tokens[key] = None
-                if str(e) != getattr(worker, "token_error", None):
+                if str(e) != worker.token_error:
                     worker.token_error = str(e)
                     log.info("pod {ns}/{name}: token request failed: {error}", ns=worker.namespace,
                              name=worker.name, error=e)

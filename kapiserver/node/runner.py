@@ -11,7 +11,7 @@ import signal
 from typing import Callable, Dict, List, Optional, Set
 
 from twisted.internet import protocol
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, DeferredLock, gatherResults, succeed
 from twisted.logger import Logger
 
 from ..machinery import meta
@@ -663,6 +663,13 @@ class PodWorker:
         self._deadline = None
         self._deadline_seconds = None
         self.host_dirs = host_dirs if host_dirs is not None else HostDirs()
+        # The node agent's setup of the pod's volumes: one writer at a time; the containers start once the
+        # volumes could all be set up (until then, the FailedMount messages), and a failing token request is
+        # logged once per distinct error.
+        self.volume_lock = DeferredLock()
+        self.started = False
+        self.volume_errors: List[str] = []
+        self.token_error: Optional[str] = None
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:
