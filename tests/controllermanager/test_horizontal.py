@@ -141,6 +141,24 @@ def test_behavior_stabilization_and_disabled_policy():
 
 # -- the controller against a real apiserver ---------------------------------------------------------------
 
+def _ready_pods(client, namespace, count, request="100m"):
+    """``count`` pods labelled app=api requesting ``request`` of cpu, Running and Ready since long ago (as the
+    HPA wants them to count); their names."""
+    long_ago = rfc3339(1_700_000_000)
+    names = []
+    for i in range(count):
+        pod = run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                                       "metadata": {"name": f"api-{i}", "namespace": namespace,
+                                                    "labels": {"app": "api"}},
+                                       "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {
+                                           "requests": {"cpu": request}}}]}}))
+        pod["status"] = {"phase": "Running", "startTime": long_ago, "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": long_ago}]}
+        run(client.update(PODS, pod, subresource="status"))
+        names.append(pod["metadata"]["name"])
+    return names
+
+
 def _deployment(name, namespace, replicas=2):
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
@@ -208,16 +226,7 @@ def test_with_metrics_the_target_is_scaled_within_the_scale_up_limit(controllers
     """Two ready pods at 200% of their request against a 50% target want 8: the first step is 4 (max(2x, 4),
     ScaleUpLimit), the next 8; the status shows the metric and the events each rescale."""
     run(client.create(DEPLOYMENTS, _deployment("api", namespace)))
-    long_ago = rfc3339(1_700_000_000)
-    for i in range(2):
-        pod = run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
-                                       "metadata": {"name": f"api-{i}", "namespace": namespace,
-                                                    "labels": {"app": "api"}},
-                                       "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {
-                                           "requests": {"cpu": "100m"}}}]}}))
-        pod["status"] = {"phase": "Running", "startTime": long_ago, "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": long_ago}]}
-        run(client.update(PODS, pod, subresource="status"))
+    _ready_pods(client, namespace, 2)
     manager = controllers("horizontal-pod-autoscaler-controller", horizontal_pod_autoscaler_sync_period=0.5)
     manager.controllers["horizontal-pod-autoscaler-controller"].metrics = FakeMetrics(client, 200)
     run(client.create(HPAS, _hpa("api", namespace, "api")))

@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from kapiserver.auth import certs
-from kapiserver.client.resources import DEPLOYMENTS, ENDPOINTS, NAMESPACES, PODS, SERVICES, Resource
+from kapiserver.client.resources import DEPLOYMENTS, ENDPOINTS, NAMESPACES, SERVICES, Resource
 from kapiserver.client.rest import client_from_kubeconfig
 from kapiserver.controllermanager.horizontal import HPAS
 from kapiserver.machinery.meta import rfc3339
 from tests.controllermanager.conftest import eventually, run
-from tests.controllermanager.test_horizontal import _condition, _deployment, _events, _hpa
+from tests.controllermanager.test_horizontal import _condition, _deployment, _events, _hpa, _ready_pods
 from tests.e2e.conftest import APIServerProcess, free_port
 from tests.e2e.httpsjson import JSONHandler
 
@@ -122,18 +122,7 @@ def test_the_controller_scales_from_the_aggregated_metrics_api(metrics_api, cont
     namespace = "hpa-metrics"
     run(client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}))
     run(client.create(DEPLOYMENTS, _deployment("api", namespace)))
-    long_ago = rfc3339(1_700_000_000)
-    USAGE[namespace] = {}
-    for i in range(2):
-        pod = run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
-                                       "metadata": {"name": f"api-{i}", "namespace": namespace,
-                                                    "labels": {"app": "api"}},
-                                       "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {
-                                           "requests": {"cpu": "100m"}}}]}}))
-        pod["status"] = {"phase": "Running", "startTime": long_ago, "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": long_ago}]}
-        run(client.update(PODS, pod, subresource="status"))
-        USAGE[namespace][f"api-{i}"] = ("200m", {"app": "api"})
+    USAGE[namespace] = {name: ("200m", {"app": "api"}) for name in _ready_pods(client, namespace, 2)}
     controllers("horizontal-pod-autoscaler-controller", horizontal_pod_autoscaler_sync_period=0.5)
     run(client.create(HPAS, _hpa("api", namespace, "api")))
     eventually(lambda: run(client.get(DEPLOYMENTS, "api", namespace))["spec"]["replicas"] == 8, timeout=30)
