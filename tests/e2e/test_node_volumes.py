@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -19,8 +18,14 @@ from kapiserver.auth import certs
 
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 from .test_streams import NodeProcess
+from tests.conformance.support import wait_for as _wait_for
 
 AS_ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+
+def _wait(check, what="condition"):
+    return _wait_for(check, timeout=30.0, what=what)  # node pods take longer than the default 15 s on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +71,6 @@ def viewer(kc):
     kc("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
     _wait(lambda: kc("auth", "can-i", "list", "pods", "--as=system:serviceaccount:default:default",
                      check=False).stdout.strip() == "yes", what="the role binding in effect")
-
-
-def _wait(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _phase(kc, name, *phases):
