@@ -23,7 +23,6 @@ from tests.conformance.support import wait_for as _wait_for
 AS_ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
-
 def _wait(check, what="condition"):
     return _wait_for(check, timeout=30.0, what=what)  # node pods take longer than the default 15 s on a busy machine
 
