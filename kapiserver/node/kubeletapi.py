@@ -125,10 +125,10 @@ class KubeletAPI(Resource):
             return json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
         if parts[:2] == ["stats", "summary"] and len(parts) == 2:
             request.setHeader(b"Content-Type", b"application/json")
-            return json.dumps(self.stats.summary()).encode()
+            return self._stats(request, lambda sample: json.dumps(self.stats.summary(sample)).encode())
         if parts[:2] == ["metrics", "resource"] and len(parts) == 2:
             request.setHeader(b"Content-Type", b"text/plain; version=0.0.4; charset=utf-8")
-            return self.stats.resource_metrics().encode()
+            return self._stats(request, lambda sample: self.stats.resource_metrics(sample).encode())
         if head == "containerLogs" and len(parts) == 4:
             return self._logs(request, *parts[1:])
         if head in ("exec", "attach", "run") and len(parts) == 4:
@@ -136,6 +136,15 @@ class KubeletAPI(Resource):
         if head == "portForward" and len(parts) == 3:
             return self._port_forward(request, *parts[1:])
         raise _Error(404, "NotFound", "the server could not find the requested resource")
+
+    def _stats(self, request, render):
+        """The host's figures are read in a thread; the answer is made from them here."""
+        def answer(sample):
+            if not request.finished and not getattr(request, "_disconnected", False):
+                request.write(render(sample))
+                request.finish()
+        self.stats.sample().addCallback(answer).addErrback(self._failed, request)
+        return NOT_DONE_YET
 
     def _container(self, namespace, name, container_name):
         worker = self.agent.worker(namespace, name)

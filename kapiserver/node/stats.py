@@ -9,7 +9,11 @@ reading onwards, as cadvisor's."""
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, succeed
 
 from ..machinery import meta
 from .hoststatus import meminfo, read_int
@@ -54,6 +58,25 @@ def _node_cpu_nanoseconds() -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class HostSample:
+    sessions: Dict[int, Tuple[int, int]]
+    memory: Dict[str, int]
+    fs: Optional[os.statvfs_result]
+    node_cpu: int
+    boot_time: float
+    pid_max: Optional[int]
+
+
+def host_sample(state_dir: str) -> HostSample:
+    try:
+        fs = os.statvfs(state_dir)
+    except OSError:
+        fs = None
+    return HostSample(_sessions(), meminfo(), fs, _node_cpu_nanoseconds(), _boot_time(),
+                      read_int("/proc/sys/kernel/pid_max", None))
+
+
 class Stats:
     """Readings of the node and of an agent's pods; keeps the previous cpu readings for rates."""
 
@@ -70,29 +93,35 @@ class Stats:
         self._previous[key] = (now, total)
         return out
 
-    def summary(self) -> dict:
+    def sample(self) -> Deferred:
+        """What /proc and statvfs tell now (a HostSample), read in the reactor's thread pool: a scan of every
+        process is no work for the reactor thread."""
+        state_dir = self.agent.state_dir
+        if hasattr(self.clock, "getThreadPool"):
+            return threads.deferToThreadPool(self.clock, self.clock.getThreadPool(), host_sample, state_dir)
+        return succeed(host_sample(state_dir))
+
+    def summary(self, sample: "HostSample") -> dict:
         now = self.clock.seconds()
         stamp = meta.rfc3339(now)
-        sessions = _sessions()
-        memory = meminfo()
+        sessions, memory, fs = sample.sessions, sample.memory, sample.fs
         total, available = memory.get("MemTotal", 0), memory.get("MemAvailable", memory.get("MemFree", 0))
         working = max(0, total - available)
-        try:
-            fs = os.statvfs(self.agent.state_dir)
+        if fs is not None:
             disk = {"time": stamp, "availableBytes": fs.f_bavail * fs.f_frsize,
                     "capacityBytes": fs.f_blocks * fs.f_frsize,
                     "usedBytes": (fs.f_blocks - fs.f_bfree) * fs.f_frsize, "inodesFree": fs.f_favail,
                     "inodes": fs.f_files, "inodesUsed": fs.f_files - fs.f_ffree}
-        except OSError:
+        else:
             disk = {"time": stamp}
         node = {"nodeName": self.agent.node_name, "systemContainers": [],
-                "startTime": meta.rfc3339(_boot_time()),
-                "cpu": self._cpu("", now, _node_cpu_nanoseconds(), stamp),
+                "startTime": meta.rfc3339(sample.boot_time),
+                "cpu": self._cpu("", now, sample.node_cpu, stamp),
                 "memory": {"time": stamp, "availableBytes": available, "usageBytes": max(0, total - memory.get(
                     "MemFree", 0)), "workingSetBytes": working, "rssBytes": working, "pageFaults": 0,
                     "majorPageFaults": 0},
                 "fs": disk, "runtime": {"imageFs": disk},
-                "rlimit": {"time": stamp, "maxpid": read_int("/proc/sys/kernel/pid_max", None), "curproc": len(sessions)}}
+                "rlimit": {"time": stamp, "maxpid": sample.pid_max, "curproc": len(sessions)}}
         pods = []
         seen = {""}
         for worker in list(self.agent.workers.values()):
@@ -126,9 +155,9 @@ class Stats:
             del self._previous[key]
         return {"node": node, "pods": pods}
 
-    def resource_metrics(self) -> str:
+    def resource_metrics(self, sample: "HostSample") -> str:
         """/metrics/resource: the summary's cpu and memory as the kubelet's resource metrics collector."""
-        summary = self.summary()
+        summary = self.summary(sample)
         millis = int(self.clock.seconds() * 1000)
         lines: List[str] = []
 
