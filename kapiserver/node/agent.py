@@ -184,7 +184,8 @@ class NodeAgent(service.Service):
         then the Lease renewed."""
         now = self.reactor.seconds()
         stamp = meta.rfc3339(now)
-        figures = hoststatus.read_host(self.state_dir if os.path.isdir(self.state_dir) else "/")
+        root = self.state_dir if os.path.isdir(self.state_dir) else "/"
+        figures = await self._blocking(lambda: hoststatus.read_host(root))     # scans /proc: not on the reactor
         # The Node as the server has it now (the node lifecycle controller may have set Ready Unknown).
         try:
             self._node = await self.client.get(NODES, self.node_name)
