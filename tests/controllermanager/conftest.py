@@ -27,7 +27,7 @@ def eventually(check, timeout: float = 15.0, interval: float = 0.05):
             result = check()
             if result:
                 return result
-        except (APIError, AssertionError, KeyError, IndexError) as e:
+        except (APIError, AssertionError, KeyError, IndexError, TypeError, StopIteration) as e:
             last = e
         if time.monotonic() > deadline:
             raise TimeoutError(f"not reached within {timeout}s (last: {last!r})")

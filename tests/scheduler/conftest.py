@@ -43,7 +43,7 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.05, also=None):
             result = check()
             if result:
                 return result
-        except (APIError, AssertionError, KeyError, IndexError, TypeError) as e:
+        except (APIError, AssertionError, KeyError, IndexError, TypeError, StopIteration) as e:
             last = e
         if time.monotonic() > deadline:
             raise TimeoutError(f"not reached within {timeout}s (last: {last!r})")

@@ -39,7 +39,7 @@ def test_unschedulable_pod_gets_event_and_condition(client, scheduler, namespace
 
     def condition():
         status = run(client.get(PODS, "huge", namespace))["status"]
-        return next(c for c in status.get("conditions") or [] if c["type"] == "PodScheduled")
+        return next((c for c in status.get("conditions") or [] if c["type"] == "PodScheduled"), None)
     found = eventually(condition)
     assert (found["status"], found["reason"], found["message"]) == ("False", "Unschedulable", message)
     assert node_of(client, namespace, "huge") is None
