@@ -14,8 +14,13 @@ NAMESPACES = "/api/v1/namespaces"
 
 
 def create_namespace(server, name, labels=None):
+    """The namespace, once it has its default ServiceAccount (the e2e framework's CreateNamespace waits for it:
+    a pod created before the serviceaccount controller has made it may be refused)."""
     metadata = {"name": name, **({"labels": labels} if labels else {})}
-    return ok(server.request("POST", NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}))
+    created = ok(server.request("POST", NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}))
+    wait_for(lambda: server.request("GET", f"{NAMESPACES}/{name}/serviceaccounts/default")[0] == 200, timeout=60,
+             what=f"the default ServiceAccount of {name}")
+    return created
 
 
 def delete_and_wait_gone(server, name, timeout=60):
