@@ -19,6 +19,11 @@ etcd's progress notifications (sent every
 watcher's ``progress_revision`` without events: all changes under the prefix
 up to it have been delivered.
 
+``current_revision`` (a linearizable read) is shared by concurrent callers
+(coalesce.py).  ``track``/``vouch`` let a watch cache confirm it is current
+without waiting for a progress notification: one more watch, over the whole
+storage root, records each resource prefix's last change (etcd_vouch.py).
+
 A write's Deferred fires only once every local watcher that covers the key
 has delivered the write's event (or after ``ack_wait`` seconds), as the
 embedded backend does: whoever sees a write acknowledged can rely on the watch
@@ -169,7 +174,8 @@ class _Watcher:
         if self.key_sink is not None:
             kv_message = raw["kv"]
             revision = int(kv_message.get("mod_revision", 0))
-            if revision <= self.last:
+            # At an equal revision: another key of the same transaction (a resumed stream starts after it).
+            if revision < self.last:
                 return
             self.last = revision
             try:

@@ -14,8 +14,13 @@ reads it could not catch up for in time.
   order and hands a write to its live watchers before any later read answers; so once
   that answer is in, the cache may count itself current at that revision.  A remote
   store (etcd) vouches through its watch's progress (``progress_revision`` and
-  ``on_progress``, fed by etcd's progress notifications).  A cache that cannot get there
-  within ``wait_timeout`` reads storage instead, as upstream falls back.
+  ``on_progress``, fed by etcd's progress notifications) and, for a prefix it tracks
+  (``track``, before the fill), at once through the watch of the whole storage root
+  (``vouch``, kapiserver/storage/etcd_vouch.py); etcd's current revision is read once for
+  many concurrent reads (kapiserver/storage/coalesce.py).  A cache that cannot get there
+  in time reads storage instead, as upstream falls back.
+- GETs are consistent reads too: from the cache on the embedded store and on a tracked
+  etcd prefix; from etcd otherwise.
 - resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
   "Too large resource version" (cause ResourceVersionTooLarge, retry after 1 s).
   resourceVersion=0: the cache as it is.
@@ -235,6 +240,8 @@ class Cacher:
     async def _storage_caught_up(self, fallback: bool = False) -> Optional[int]:
         """Storage's current revision once the cache is current at it, or None."""
         current = self._last_current = await self.storage.current_revision()
+        if self.cache.ready and self.cache.revision >= current:
+            return current
         handle = self._handle
         # Without a progress request, a remote store's vouching may lag: a caller
         # that can fall back to storage reads it rather than wait long.
