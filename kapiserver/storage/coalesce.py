@@ -5,16 +5,17 @@ A consistent read asks storage for its current revision (one etcd round trip) an
 serves from the watch cache once the cache has reached it.  Under load many such reads
 arrive together; ``RevisionCoalescer`` lets them share round trips without giving up
 linearizability: a read must see every write acknowledged before it started, so it may
-only use an answer from a request that *started after it arrived*.  A read arriving
-while a request is in flight therefore waits for the next request, which starts as soon
-as the one in flight ends and answers every read that arrived meanwhile.  At most one
-request is in flight; a read waits at most two round trips, and N reads arriving
-together cost two requests instead of N.
+only use an answer from a request that *started after it arrived*.  Reads therefore
+never join a request already sent: the reads arriving in one turn of the reactor (all
+the requests read from the sockets that were ready together) share one request, sent
+when that turn ends, and a read arriving after that waits for the next turn's.  Requests
+of successive turns may be in flight together (etcd's connections are pipelined), so a
+read waits one round trip, not the rest of someone else's.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
@@ -22,39 +23,36 @@ from twisted.python.failure import Failure
 
 class RevisionCoalescer:
     """``current()`` -> Deferred[int], sharing calls of ``fetch`` (-> Deferred[int]) among the
-    callers as above.  A failed fetch fails every caller that was waiting for it."""
+    callers of one reactor turn (``clock.callLater(0)`` ends it).  A failed fetch fails every
+    caller that was waiting for it."""
 
-    def __init__(self, fetch: Callable[[], Deferred]):
+    def __init__(self, fetch: Callable[[], Deferred], clock: Any):
         self._fetch = fetch
-        self._in_flight = False
-        self._next: list[Deferred] = []     # arrived while a request was in flight
+        self._clock = clock
+        self._batch: Optional[list[Deferred]] = None     # waiting for the request not sent yet
         self.requests = 0                   # how many requests were made (for tests and metrics)
 
     def current(self) -> Deferred:
         d: Deferred = Deferred()
-        self._next.append(d)
-        if not self._in_flight:
-            self._start()
+        if self._batch is None:
+            self._batch = []
+            self._clock.callLater(0, self._send)
+        self._batch.append(d)
         return d
 
-    def _start(self) -> None:
-        waiting, self._next = self._next, []
-        self._in_flight = True
+    def _send(self) -> None:
+        batch, self._batch = self._batch, None
         self.requests += 1
         try:
             request = self._fetch()
         except Exception:
             request = fail()
-        request.addBoth(self._done, waiting)
+        request.addBoth(self._answer, batch)
 
-    def _done(self, result, waiting: list[Deferred]) -> None:
-        # Returns None: the failure, if any, goes to the callers and is not left unhandled here.
-        self._in_flight = False
-        # The next request starts before the callers run: a caller that reads again at once
-        # waits for a request made after its own arrival, as it must.
-        if self._next:
-            self._start()
-        for d in waiting:
+    @staticmethod
+    def _answer(result: Any, batch: list[Deferred]) -> None:
+        # Returns None: a failure goes to the callers, not left unhandled here.
+        for d in batch:
             if isinstance(result, Failure):
                 d.errback(result)
             else:

@@ -259,7 +259,7 @@ class Etcd3Storage:
         self._watchers: list[_Watcher] = []
         self._closed = False
         # Concurrent consistent reads share current-revision round trips (coalesce.py).
-        self._revisions = RevisionCoalescer(self._fetch_current_revision)
+        self._revisions = RevisionCoalescer(self._fetch_current_revision, reactor)
         self._vouches: dict[bytes, RootVouch] = {}
 
     def _call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:

@@ -92,6 +92,10 @@ class Cacher:
         # before the first fill, whose range must come after the tracking started.
         self._vouched = False
         self._tracking = hasattr(self.storage, "track") and not self.storage.delivers_before_ack
+        # Consistent reads (GET, LIST without resourceVersion) served by the cache ("cache") and by storage
+        # after the cache could not be confirmed current in time ("fallback"): upstream's
+        # apiserver_watch_cache_consistent_read_total.
+        self.consistent_reads = {"cache": 0, "fallback": 0}
 
     # -- feeding -----------------------------------------------------------------------
     def start(self) -> None:
@@ -291,7 +295,9 @@ class Cacher:
         if not self._serves_gets():
             return await self.reader.get(key, shared)
         if await self._storage_caught_up(fallback=True) is None:
+            self.consistent_reads["fallback"] += 1
             return await self.reader.get(key, shared)
+        self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)
         if entry is None:
             return None
@@ -313,7 +319,9 @@ class Cacher:
         if not self._serves_gets():
             return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:
+            self.consistent_reads["fallback"] += 1
             return NOT_CACHED
+        self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)
         return None if entry is None else entry.json(False)
 
@@ -328,7 +336,9 @@ class Cacher:
         rv = options.resource_version
         if rv == "":
             if await self._storage_caught_up(fallback=True) is None:
+                self.consistent_reads["fallback"] += 1
                 return await self.reader.list(prefix, options)
+            self.consistent_reads["cache"] += 1
         elif rv == "0":
             if not await self.wait_for(0):
                 return await self.reader.list(prefix, options)

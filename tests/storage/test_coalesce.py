@@ -1,15 +1,17 @@
-"""RevisionCoalescer: concurrent current-revision reads share round trips, and each read is answered by a
-request that started after it arrived (so it sees every write acknowledged before it)."""
+"""RevisionCoalescer: the current-revision reads of one reactor turn share a round trip, and each read is answered
+by a request that started after it arrived (so it sees every write acknowledged before it).  The reactor turn is
+a task.Clock's ``advance(0)``."""
 
 from __future__ import annotations
 
+from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 
 from kapiserver.storage.coalesce import RevisionCoalescer
 
 
 class Fetches:
-    """A fetch whose requests the test answers by hand, in order."""
+    """A fetch whose requests the test answers by hand."""
 
     def __init__(self):
         self.requests: list[Deferred] = []
@@ -26,38 +28,48 @@ def fired(d: Deferred):
     return out
 
 
-def test_reads_arriving_while_a_request_is_in_flight_wait_for_the_next_one():
-    fetch = Fetches()
-    coalescer = RevisionCoalescer(fetch)
-    first = fired(coalescer.current())
-    assert len(fetch.requests) == 1
-    # Arrive while the first request is in flight: its answer may predate their arrival.
-    later = [fired(coalescer.current()) for _ in range(5)]
+def test_reads_of_one_turn_share_one_request_sent_after_they_arrived():
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
+    reads = [fired(coalescer.current()) for _ in range(5)]
+    assert fetch.requests == [], "no request before the turn ends: a read arriving now may still join"
+    clock.advance(0)
     assert len(fetch.requests) == 1
     fetch.requests[0].callback(10)
-    assert first == [10]
-    assert all(out == [] for out in later), "a read must not take an answer from a request older than itself"
-    assert len(fetch.requests) == 2     # the next request started at once, for all five
+    assert reads == [[10]] * 5 and coalescer.requests == 1
+
+
+def test_a_read_arriving_while_a_request_is_in_flight_waits_for_the_next_one():
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
+    first = fired(coalescer.current())
+    clock.advance(0)
+    # Arrives after the first request was sent: that answer may predate its arrival.
+    later = fired(coalescer.current())
+    clock.advance(0)
+    assert len(fetch.requests) == 2, "the next request goes at once, in flight with the first"
+    fetch.requests[0].callback(10)
+    assert first == [10] and later == [], "a read must not take an answer from a request older than itself"
     fetch.requests[1].callback(12)
-    assert [out for out in later] == [[12]] * 5
-    assert coalescer.requests == 2
+    assert later == [12]
 
 
-def test_a_read_after_an_answer_starts_a_new_request():
-    fetch = Fetches()
-    coalescer = RevisionCoalescer(fetch)
-    out = fired(coalescer.current())
-    fetch.requests[0].callback(3)
-    assert out == [3]
-    again = fired(coalescer.current())
-    assert len(fetch.requests) == 2 and again == []
-    fetch.requests[1].callback(4)
-    assert again == [4]
+def test_answers_may_come_in_any_order():
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
+    first = fired(coalescer.current())
+    clock.advance(0)
+    second = fired(coalescer.current())
+    clock.advance(0)
+    fetch.requests[1].callback(12)
+    assert second == [12] and first == []
+    fetch.requests[0].callback(11)
+    assert first == [11]
 
 
 def test_a_caller_reading_again_from_its_callback_waits_for_a_newer_request():
-    fetch = Fetches()
-    coalescer = RevisionCoalescer(fetch)
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
     seen = []
 
     def reread(revision):
@@ -65,30 +77,38 @@ def test_a_caller_reading_again_from_its_callback_waits_for_a_newer_request():
         if len(seen) == 1:
             coalescer.current().addCallback(reread)
     coalescer.current().addCallback(reread)
+    clock.advance(0)
     fetch.requests[0].callback(7)
-    assert seen == [7] and len(fetch.requests) == 2
+    assert seen == [7] and len(fetch.requests) == 1
+    clock.advance(0)
+    assert len(fetch.requests) == 2
     fetch.requests[1].callback(8)
     assert seen == [7, 8]
 
 
 def test_a_failed_request_fails_its_readers_only():
-    fetch = Fetches()
-    coalescer = RevisionCoalescer(fetch)
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
     first = fired(coalescer.current())
+    clock.advance(0)
     second = fired(coalescer.current())
+    clock.advance(0)
     fetch.requests[0].errback(RuntimeError("etcd away"))
     assert first and first[0].check(RuntimeError)
-    assert second == [] and len(fetch.requests) == 2
+    assert second == []
     fetch.requests[1].callback(9)
     assert second == [9]
 
 
 def test_a_fetch_that_answers_at_once_or_raises():
-    coalescer = RevisionCoalescer(lambda: succeed(5))
-    assert fired(coalescer.current()) == [5]
-    assert fired(coalescer.current()) == [5]
+    clock = task.Clock()
+    coalescer = RevisionCoalescer(lambda: succeed(5), clock)
+    out = fired(coalescer.current())
+    clock.advance(0)
+    assert out == [5]
 
     def broken():
         raise ValueError("no")
-    out = fired(RevisionCoalescer(broken).current())
+    out = fired(RevisionCoalescer(broken, clock).current())
+    clock.advance(0)
     assert out and out[0].check(ValueError)
