@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -155,10 +156,22 @@ def etcd_range_script(work: str, name: str, key: bytes, range_end: bytes = b"") 
     return path
 
 
+def cpu_seconds(pid: Optional[int]) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, duration: float, work: str,
-               repeat: int = 1) -> None:
+               repeat: int = 1, etcd_pid: Optional[int] = None) -> None:
     """Consistent GET and LIST through kapiserver against etcd's own ranges of the same key and prefix, at equal
-    concurrency, in one run: ``repeat`` rounds (each case against etcd in the same round), then the medians."""
+    concurrency, in one run: ``repeat`` rounds (each case against etcd in the same round), then the medians.
+    With etcd's pid, also CPU time per request: kapiserver's and etcd's for a read through kapiserver, etcd's
+    for its own range; their ratio (etcd / kapiserver+etcd) still means something on a machine shared with
+    other work, where requests/s mostly measure the scheduler."""
     import statistics
     key = f"{etcd_prefix}/configmaps/bench/one".encode()
     prefix = f"{etcd_prefix}/configmaps/bench/".encode()
@@ -179,22 +192,52 @@ def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, 
         (f"LIST {objects} consistent, 1 conn", "/api/v1/namespaces/bench/configmaps", list_script, 1),
         (f"LIST {objects} consistent, 8 conns", "/api/v1/namespaces/bench/configmaps", list_script, 8),
     ]
+    # What both use idle (controllers, leases, etcd's heartbeats and progress notifications) is not the reads'.
+    idle_from = time.perf_counter(), cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+    time.sleep(3.0)
+    idle_seconds = time.perf_counter() - idle_from[0]
+    idle = ((cpu_seconds(server.process.pid) - idle_from[1]) / idle_seconds,
+            (cpu_seconds(etcd_pid) - idle_from[2]) / idle_seconds)
+
+    def measured(url, conns, script=""):
+        """(requests/s, µs of kapiserver CPU per request, µs of etcd CPU per request), idle use taken off"""
+        started = time.perf_counter()
+        before = cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+        rate = wrk(url, conns, duration, script)
+        after = cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+        elapsed = time.perf_counter() - started
+        count = max(rate * duration, 1)
+        return (rate, max(after[0] - before[0] - idle[0] * elapsed, 0) * 1e6 / count,
+                max(after[1] - before[1] - idle[1] * elapsed, 0) * 1e6 / count)
+
+    if etcd_pid:
+        print(f"idle CPU: kapiserver {idle[0] * 100:.0f}%, etcd {idle[1] * 100:.0f}% (taken off the figures per request)")
+    header = (f"{'kapiserver/s':>13} {'etcd range/s':>13} {'ratio':>7}"
+              + (f" {'cpu us/req: kapi+etcd':>21} {'etcd':>6} {'ratio':>6}" if etcd_pid else ""))
+
+    def line(name, ours, base, ours_cpu, base_cpu):
+        text = f"         {name:31} {ours:13.1f} {base:13.1f} {ours / base if base else 0:7.2f}"
+        if etcd_pid:
+            text += f" {ours_cpu:21.0f} {base_cpu:6.0f} {base_cpu / ours_cpu if ours_cpu else 0:6.2f}"
+        print(text)
+
     rounds: dict[str, list] = {name: [] for name, *_ in cases}
     for round_ in range(repeat):
-        print(f"round {round_ + 1}: {'case (consistent reads on etcd)':31} {'kapiserver/s':>13} {'etcd range/s':>13} "
-              f"{'ratio':>7}")
+        print(f"round {round_ + 1}: {'case (consistent reads on etcd)':31} {header}")
         for name, path, script, conns in cases:
-            ours = wrk(server.url + path, conns, duration)
-            base = wrk(range_url, conns, duration, script)
-            rounds[name].append((ours, base))
-            print(f"         {name:31} {ours:13.1f} {base:13.1f} {ours / base if base else 0:7.2f}")
+            ours, kapi_cpu, etcd_cpu = measured(server.url + path, conns)
+            base, _, base_cpu = measured(range_url, conns, script)
+            rounds[name].append((ours, base, kapi_cpu + etcd_cpu, base_cpu))
+            line(name, ours, base, kapi_cpu + etcd_cpu, base_cpu)
     if repeat > 1:
-        print(f"median:  {'case':31} {'kapiserver/s':>13} {'etcd range/s':>13} {'ratio':>7}")
+        print(f"median:  {'case':31} {header}")
         for name, results in rounds.items():
-            ours = statistics.median(r[0] for r in results)
-            base = statistics.median(r[1] for r in results)
-            ratio = statistics.median(r[0] / r[1] if r[1] else 0 for r in results)
-            print(f"         {name:31} {ours:13.1f} {base:13.1f} {ratio:7.2f}")
+            print(f"         {name:31} {statistics.median(r[0] for r in results):13.1f} "
+                  f"{statistics.median(r[1] for r in results):13.1f} "
+                  f"{statistics.median(r[0] / r[1] if r[1] else 0 for r in results):7.2f}"
+                  + (f" {statistics.median(r[2] for r in results):21.0f} "
+                     f"{statistics.median(r[3] for r in results):6.0f} "
+                     f"{statistics.median(r[3] / r[2] if r[2] else 0 for r in results):6.2f}" if etcd_pid else ""))
 
 
 def watch_fanout(server: Server, watchers: int, updates: int = 20) -> dict:
@@ -291,7 +334,7 @@ def main() -> None:
                 create_many(server, "bench", args.objects)
                 server.request("POST", "/api/v1/namespaces/bench/configmaps", configmap("one"))
                 etcd_reads(server, urls.split(",")[0], f"/bench-{os.getpid()}", args.objects, args.duration, work,
-                           args.repeat)
+                           args.repeat, cluster.members[0].process.pid if cluster is not None else None)
             finally:
                 server.stop()
                 if cluster is not None:
