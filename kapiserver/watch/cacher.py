@@ -251,7 +251,12 @@ class Cacher:
         # that can fall back to storage reads it rather than wait long.
         remote = handle is not None and not self.storage.delivers_before_ack
         short = min(self.wait_timeout, 0.25) if remote and fallback else None
+        started = self.clock.seconds()
         await self._vouch(current, short if short is not None else self.wait_timeout)
+        if short is not None:
+            # One budget for both waits: a revision the root watch never delivers (written outside it) costs
+            # a read ``short`` seconds before it goes to storage, not twice that.
+            short = max(0.0, short - (self.clock.seconds() - started))
         if await self.wait_for(current, timeout=short):
             return current
         return None
