@@ -96,6 +96,9 @@ class Cacher:
         # after the cache could not be confirmed current in time ("fallback"): upstream's
         # apiserver_watch_cache_consistent_read_total.
         self.consistent_reads = {"cache": 0, "fallback": 0}
+        # Keys whose get_encoded fell back: the ``get`` that follows reads storage at once rather than wait for
+        # the cache a second time (reading storage is always consistent, so sharing this is harmless).
+        self._read_storage: set[bytes] = set()
 
     # -- feeding -----------------------------------------------------------------------
     def start(self) -> None:
@@ -299,6 +302,9 @@ class Cacher:
         (see ``_serves_gets``)."""
         if not self._serves_gets():
             return await self.reader.get(key, shared)
+        if key in self._read_storage:
+            self._read_storage.discard(key)
+            return await self.reader.get(key, shared)
         if await self._storage_caught_up(fallback=True) is None:
             self.consistent_reads["fallback"] += 1
             return await self.reader.get(key, shared)
@@ -325,6 +331,9 @@ class Cacher:
             return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:
             self.consistent_reads["fallback"] += 1
+            if len(self._read_storage) >= 1024:       # callers that never came back for their get
+                self._read_storage.clear()
+            self._read_storage.add(key)
             return NOT_CACHED
         self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)

@@ -276,6 +276,22 @@ def test_consistent_get_on_etcd_is_served_from_the_vouched_cache(world):
     assert etcd.ranges == ranges
 
 
+def test_a_get_that_fell_back_reads_etcd_once_without_waiting_again(world):
+    """GET as the API serves it: get_encoded, then (when the cache could not answer) get.  After the 0.25 s of
+    the first, the second reads etcd at once."""
+    etcd, clock, storage, caches = world
+    cacher = caches[CMS]
+    key = CMS + b"default/a"
+    etcd.put(b"/elsewhere/x", b"1")
+    ranges = etcd.ranges
+    out = pending(turn(cacher, cacher.get_encoded(key)))
+    clock.advance(0.3)
+    assert result_of(out) is NOT_CACHED
+    got = pending(turn(cacher, cacher.get(key)))
+    assert result_of(got)["metadata"]["name"] == "a" and etcd.ranges == ranges + 1
+    assert cacher.consistent_reads["fallback"] == 1
+
+
 def test_compacted_root_watch_restarts_and_raises_every_requirement(world):
     """After the root watch restarts (compacted), a resource watch must have reached its new start revision:
     until its own stream says so (an event or a progress notification), reads fall back to etcd."""
