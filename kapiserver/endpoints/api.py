@@ -13,7 +13,7 @@ from ..machinery.errors import StatusError
 from . import negotiation, render, subresources
 from .decoding import body_object, decode_typed, delete_options, list_options, read_decoded, write_options
 from .http import query, read_body, write_bytes
-from .metrics import APIServerMetrics, storage_object_counts
+from .metrics import APIServerMetrics, storage_object_counts, watch_cache_families
 from .negotiation import Representation
 from .patching import ApplyPatcher, patch_function
 from .requestinfo import RequestInfo
@@ -36,6 +36,7 @@ class APIContext:
         self.shutting_down = False
         # The request metrics at /metrics: one set per context, shared by every listener serving it.
         self.metrics = APIServerMetrics(storage_objects=lambda: storage_object_counts(registry))
+        self.metrics.add_family_source(lambda: watch_cache_families(registry))
         # The watches being served (kapiserver.endpoints.watch.WatchResponse), which a store reset ends.
         self.watches: set = set()
         # --enable-fault-injection's rules (kapiserver.endpoints.faults.FaultInjector), or None.

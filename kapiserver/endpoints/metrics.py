@@ -43,6 +43,7 @@ HELP = {
                                 "resource, subresource, scope and component.",
     "apiserver_storage_objects": "[STABLE] Number of stored objects at the time of last check split by kind. In "
                                  "case of a fetching error, the value will be -1.",
+    "apiserver_watch_cache_consistent_read_total": "[ALPHA] Counter for consistent reads from cache.",
     "kubernetes_build_info": "[ALPHA] A metric with a constant '1' value labeled by major, minor, git version, git "
                              "commit, git tree state, build date, Go version, and compiler from which Kubernetes was "
                              "built, and platform on which it is running.",
@@ -441,6 +442,26 @@ class _Collector:
 
     def collect(self):
         return self.metrics.families()
+
+
+def watch_cache_families(registry) -> list:
+    """apiserver_watch_cache_consistent_read_total{resource, success, fallback}: consistent reads the watch
+    caches served (fallback="false") and those that read storage because the cache could not be confirmed
+    current in time (fallback="true")."""
+    from prometheus_client.core import CounterMetricFamily
+    name = "apiserver_watch_cache_consistent_read_total"
+    family = CounterMetricFamily(name[:-len("_total")], HELP[name], labels=("resource", "success", "fallback"))
+    totals: dict[str, dict] = {}
+    for store in list(registry.stores.values()):
+        counts = getattr(store.reads, "consistent_reads", None)
+        if counts is not None:
+            # Several versions of one resource share one cache.
+            totals.setdefault(store.reads.resource, counts)
+    for resource in sorted(totals):
+        for kind, fallback in (("cache", "false"), ("fallback", "true")):
+            if totals[resource][kind]:
+                family.add_metric((resource, "true", fallback), totals[resource][kind])
+    return [family]
 
 
 def storage_object_counts(registry) -> dict[str, int]:

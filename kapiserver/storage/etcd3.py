@@ -19,6 +19,11 @@ etcd's progress notifications (sent every
 watcher's ``progress_revision`` without events: all changes under the prefix
 up to it have been delivered.
 
+``current_revision`` (a linearizable read) is shared by concurrent callers
+(coalesce.py).  ``track``/``vouch`` let a watch cache confirm it is current
+without waiting for a progress notification: one more watch, over the whole
+storage root, records each resource prefix's last change (etcd_vouch.py).
+
 A write's Deferred fires only once every local watcher that covers the key
 has delivered the write's event (or after ``ack_wait`` seconds), as the
 embedded backend does: whoever sees a write acknowledged can rely on the watch
@@ -27,13 +32,15 @@ caches of this process having seen it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from .coalesce import RevisionCoalescer
 from .etcd_client import OUT_OF_RANGE, EtcdClient, EtcdError, TLSFiles, b64, unb64
+from .etcd_vouch import RootVouch, root_of
 from .interface import (
     DELETE, PUT, Compacted, Conflict, Event, FutureRevision, KeyExists, KeyNotFound, KeyValue,
     ProgressSink, RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
@@ -70,8 +77,14 @@ class _Watcher:
     """One watch and the etcd stream that currently feeds it."""
 
     def __init__(self, storage: "Etcd3Storage", prefix: bytes, after_revision: int,
-                 sink: WatchSink, on_progress: Optional[ProgressSink]):
+                 sink: WatchSink, on_progress: Optional[ProgressSink], *,
+                 key_sink: Optional[Callable[[bytes, int], None]] = None,
+                 on_compacted: Optional[Callable[[int], None]] = None):
         self._storage = storage
+        # A root watch (etcd_vouch) hears only (key, revision) of each change, without values' previous
+        # versions, and of a compaction through ``on_compacted``.
+        self.key_sink = key_sink
+        self.on_compacted = on_compacted
         self.prefix = prefix
         self.start = after_revision
         self.last = after_revision  # every change up to here has been delivered
@@ -106,7 +119,9 @@ class _Watcher:
         if self.cancelled:
             return
         request = {"key": b64(self.prefix), "range_end": b64(prefix_end(self.prefix)),
-                   "start_revision": str(self.last + 1), "prev_kv": True, "progress_notify": True}
+                   "start_revision": str(self.last + 1), "progress_notify": True}
+        if self.key_sink is None:
+            request["prev_kv"] = True
         stream = self._stream = self._storage._client.watch(request, self._message)
         stream.done.addCallback(self._ended, stream)
 
@@ -156,6 +171,19 @@ class _Watcher:
                     self.on_progress(revision)
 
     def _deliver(self, raw: dict) -> None:
+        if self.key_sink is not None:
+            kv_message = raw["kv"]
+            revision = int(kv_message.get("mod_revision", 0))
+            # At an equal revision: another key of the same transaction (a resumed stream starts after it).
+            if revision < self.last:
+                return
+            self.last = revision
+            try:
+                self.key_sink(unb64(kv_message.get("key")), revision)
+            except Exception:
+                log.failure("root watch sink raised on {revision}", revision=revision)
+            self._release(revision)
+            return
         kv = _kv(raw["kv"])
         if kv.mod_revision <= self.last:
             return  # already delivered before a reconnect
@@ -174,7 +202,10 @@ class _Watcher:
     def _compacted(self, compact_revision: int) -> None:
         self.cancel()
         try:
-            self.sink(Compacted(compact_revision))
+            if self.on_compacted is not None:
+                self.on_compacted(compact_revision)
+            else:
+                self.sink(Compacted(compact_revision))
         except Exception:
             log.failure("watch sink raised on Compacted")
 
@@ -185,9 +216,15 @@ class _Watcher:
         the watch ended)."""
         if self.last >= revision or self.cancelled:
             return succeed(None)
-        d: Deferred = Deferred()
-        self._waiters.append((revision, d))
-        return d
+        entry: tuple[int, Deferred] = (revision, Deferred(lambda d: self._drop_waiter(entry)))
+        self._waiters.append(entry)
+        return entry[1]
+
+    def _drop_waiter(self, entry: tuple) -> None:
+        try:
+            self._waiters.remove(entry)
+        except ValueError:
+            pass
 
     def _release(self, upto: Optional[int]) -> None:
         if not self._waiters:
@@ -221,6 +258,9 @@ class Etcd3Storage:
         self._ack_wait = ack_wait
         self._watchers: list[_Watcher] = []
         self._closed = False
+        # Concurrent consistent reads share current-revision round trips (coalesce.py).
+        self._revisions = RevisionCoalescer(self._fetch_current_revision, reactor)
+        self._vouches: dict[bytes, RootVouch] = {}
 
     def _call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:
         if self._closed:
@@ -267,7 +307,14 @@ class Etcd3Storage:
         return d
 
     def current_revision(self) -> Deferred[int]:
-        # A linearizable read: the revision etcd's leader has committed.
+        """A linearizable read of the revision etcd has committed: at least every revision acknowledged
+        before the call.  Concurrent calls share round trips (a call waits for a request that started
+        after it was made)."""
+        if self._closed:
+            return fail(Unavailable("storage closed"))
+        return self._revisions.current()
+
+    def _fetch_current_revision(self) -> Deferred[int]:
         return self._call("kv/range", {"key": b64(b"\x00"), "count_only": True}).addCallback(_revision)
 
     def check_health(self) -> Deferred[None]:
@@ -383,6 +430,41 @@ class Etcd3Storage:
         w.open()
         return w
 
+    def _root_watch(self, root: bytes, after_revision: int, key_sink: Callable[[bytes, int], None],
+                    on_compacted: Callable[[int], None]) -> _Watcher:
+        w = _Watcher(self, root, after_revision, lambda event: None, None, key_sink=key_sink,
+                     on_compacted=on_compacted)
+        if self._closed:
+            w.cancelled = True
+            return w
+        self._watchers.append(w)
+        w.open()
+        return w
+
+    # -- vouching for watch caches (etcd_vouch) ----------------------------
+
+    def track(self, prefix: bytes) -> Deferred[bool]:
+        """Record changes under ``prefix`` (a resource prefix ending in "/") on the root watch of its
+        storage root, so ``vouch`` can answer for watches of it.  Fires True once ready; False when the
+        prefix cannot be tracked.  A watch ``vouch`` answers for must start at or after a revision read
+        once this fired (a watch cache's fill reads after it)."""
+        root = root_of(prefix)
+        if root is None or self._closed:
+            return succeed(False)
+        vouch = self._vouches.get(root)
+        if vouch is None:
+            vouch = self._vouches[root] = RootVouch(self, root, self._reactor)
+        return vouch.track(prefix)
+
+    def vouch(self, handle: _Watcher, revision: int, timeout: float) -> Deferred[Optional[int]]:
+        """A revision >= ``revision`` up to which ``handle`` (a watch of a tracked prefix) has delivered
+        every change under its prefix, established within about ``timeout`` seconds; else None."""
+        root = root_of(handle.prefix)
+        vouch = self._vouches.get(root) if root is not None else None
+        if vouch is None or self._closed:
+            return succeed(None)
+        return Deferred.fromCoroutine(vouch.vouch(handle, revision, timeout))
+
     def _forget(self, w: _Watcher) -> None:
         try:
             self._watchers.remove(w)
@@ -416,6 +498,8 @@ class Etcd3Storage:
         Unavailable.  Idempotent."""
         if not self._closed:
             self._closed = True
+            for vouch in self._vouches.values():
+                vouch.stop()
             for w in list(self._watchers):
                 w.cancel()
             self._client.close()

@@ -14,8 +14,13 @@ reads it could not catch up for in time.
   order and hands a write to its live watchers before any later read answers; so once
   that answer is in, the cache may count itself current at that revision.  A remote
   store (etcd) vouches through its watch's progress (``progress_revision`` and
-  ``on_progress``, fed by etcd's progress notifications).  A cache that cannot get there
-  within ``wait_timeout`` reads storage instead, as upstream falls back.
+  ``on_progress``, fed by etcd's progress notifications) and, for a prefix it tracks
+  (``track``, before the fill), at once through the watch of the whole storage root
+  (``vouch``, kapiserver/storage/etcd_vouch.py); etcd's current revision is read once for
+  many concurrent reads (kapiserver/storage/coalesce.py).  A cache that cannot get there
+  in time reads storage instead, as upstream falls back.
+- GETs are consistent reads too: from the cache on the embedded store and on a tracked
+  etcd prefix; from etcd otherwise.
 - resourceVersion=N (NotOlderThan): wait up to ``wait_timeout`` for N, then 504
   "Too large resource version" (cause ResourceVersionTooLarge, retry after 1 s).
   resourceVersion=0: the cache as it is.
@@ -83,6 +88,17 @@ class Cacher:
         self._ticker = Ticker(clock, bookmark_tick, self.cache.bookmarks, self._wake,
                               lambda: any(w.allow_bookmarks for w in self.cache.watchers))
         self._last_current = 0      # storage's revision as a consistent read last saw it
+        # Whether storage (etcd) can vouch for this cache's watch at once (Etcd3Storage.track/vouch): set
+        # before the first fill, whose range must come after the tracking started.
+        self._vouched = False
+        self._tracking = hasattr(self.storage, "track") and not self.storage.delivers_before_ack
+        # Consistent reads (GET, LIST without resourceVersion) served by the cache ("cache") and by storage
+        # after the cache could not be confirmed current in time ("fallback"): upstream's
+        # apiserver_watch_cache_consistent_read_total.
+        self.consistent_reads = {"cache": 0, "fallback": 0}
+        # Keys whose get_encoded fell back: the ``get`` that follows reads storage at once rather than wait for
+        # the cache a second time (reading storage is always consistent, so sharing this is harmless).
+        self._read_storage: set[bytes] = set()
 
     # -- feeding -----------------------------------------------------------------------
     def start(self) -> None:
@@ -96,6 +112,11 @@ class Cacher:
     async def _fill(self) -> None:
         # Page by page at one revision, so a big resource never holds the reactor (or
         # the database thread) for long: other requests run between the pages.
+        if self._tracking:
+            self._tracking = False
+            self._vouched = bool(await self.storage.track(self.prefix))
+            if self._stopped:
+                return
         items: list = []
         revision, start_key = None, None
         while True:
@@ -175,9 +196,7 @@ class Cacher:
         if self._stopped or self._handle is None:
             return True
         current = await self.storage.current_revision()
-        if self._handle is not None and self.cache.ready:
-            # What the storage watch vouches for without an event under this prefix (see _storage_caught_up).
-            self.cache.progress(self._handle.progress_revision)
+        await self._vouch(current, timeout)
         return bool(await self.wait_for(current, timeout=timeout))
 
     def watch_count(self) -> int:
@@ -228,18 +247,38 @@ class Cacher:
     async def _storage_caught_up(self, fallback: bool = False) -> Optional[int]:
         """Storage's current revision once the cache is current at it, or None."""
         current = self._last_current = await self.storage.current_revision()
+        if self.cache.ready and self.cache.revision >= current:
+            return current
         handle = self._handle
-        if handle is not None and self.cache.ready:
-            # What the watch vouches for: once replayed, the embedded store's is this
-            # very answer (it hands each write to its live watchers first); a remote
-            # store's (etcd) is what its events and progress notifications reached.
-            self.cache.progress(handle.progress_revision)
         # Without a progress request, a remote store's vouching may lag: a caller
         # that can fall back to storage reads it rather than wait long.
         remote = handle is not None and not self.storage.delivers_before_ack
-        if await self.wait_for(current, timeout=min(self.wait_timeout, 0.25) if remote and fallback else None):
+        short = min(self.wait_timeout, 0.25) if remote and fallback else None
+        started = self.clock.seconds()
+        await self._vouch(current, short if short is not None else self.wait_timeout)
+        if short is not None:
+            # One budget for both waits: a revision the root watch never delivers (written outside it) costs
+            # a read ``short`` seconds before it goes to storage, not twice that.
+            short = max(0.0, short - (self.clock.seconds() - started))
+        if await self.wait_for(current, timeout=short):
             return current
         return None
+
+    async def _vouch(self, current: int, timeout: float) -> None:
+        """Move the cache's revision up to what its storage watch vouches for: once replayed, the embedded
+        store's is ``current`` itself (it hands each write to its live watchers first); a remote store's
+        (etcd) is what its events and progress notifications reached, or, for a tracked prefix, what the
+        storage root's watch establishes (``Etcd3Storage.vouch``) within ``timeout``."""
+        handle = self._handle
+        if handle is None or not self.cache.ready:
+            return
+        self.cache.progress(handle.progress_revision)
+        if self.cache.revision >= current or not self._vouched:
+            return
+        vouched = await self.storage.vouch(handle, current, timeout)
+        # Only for the watch that fed the cache all along: a re-fill since started another.
+        if vouched is not None and handle is self._handle and self.cache.ready:
+            self.cache.progress(vouched)
 
     async def _not_older_than(self, rv: int) -> None:
         if await self.wait_for(rv):
@@ -250,15 +289,26 @@ class Cacher:
         raise errors.too_large_resource_version(rv, self.cache.revision, TOO_LARGE_RETRY_SECONDS)
 
     # -- lists -------------------------------------------------------------------------
+    def _serves_gets(self) -> bool:
+        """Whether a consistent GET may wait for the cache: on the embedded store, and on etcd for a prefix
+        whose watch storage vouches for at once (``_vouched``).  Otherwise (etcd without that) storage is
+        read directly, as upstream reads etcd for a GET: waiting for a progress notification would cost
+        more than the read."""
+        return self._handle is not None and (self.storage.delivers_before_ack or self._vouched)
+
     async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
         """A consistent read of one key: from the cache once it has caught up with storage (the
-        cache's own dict when ``shared``, else a copy made from its encoding), else from storage.
-        A remote store (etcd) is read directly, as upstream reads etcd for a GET: waiting for its
-        watch to vouch would cost more than the read."""
-        if self._handle is None or not self.storage.delivers_before_ack:
+        cache's own dict when ``shared``, else a copy made from its encoding), else from storage
+        (see ``_serves_gets``)."""
+        if not self._serves_gets():
+            return await self.reader.get(key, shared)
+        if key in self._read_storage:
+            self._read_storage.discard(key)
             return await self.reader.get(key, shared)
         if await self._storage_caught_up(fallback=True) is None:
+            self.consistent_reads["fallback"] += 1
             return await self.reader.get(key, shared)
+        self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)
         if entry is None:
             return None
@@ -277,10 +327,15 @@ class Cacher:
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
         answer (``get`` then reads storage)."""
-        if self._handle is None or not self.storage.delivers_before_ack:
+        if not self._serves_gets():
             return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:
+            self.consistent_reads["fallback"] += 1
+            if len(self._read_storage) >= 1024:       # callers that never came back for their get
+                self._read_storage.clear()
+            self._read_storage.add(key)
             return NOT_CACHED
+        self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)
         return None if entry is None else entry.json(False)
 
@@ -295,7 +350,9 @@ class Cacher:
         rv = options.resource_version
         if rv == "":
             if await self._storage_caught_up(fallback=True) is None:
+                self.consistent_reads["fallback"] += 1
                 return await self.reader.list(prefix, options)
+            self.consistent_reads["cache"] += 1
         elif rv == "0":
             if not await self.wait_for(0):
                 return await self.reader.list(prefix, options)
