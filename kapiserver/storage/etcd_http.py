@@ -10,7 +10,8 @@ only what etcd's gateway sends (a status line, headers, a body framed by
 Content-Length or chunked encoding).  Streaming watches still use the Agent.
 
 When a connection is lost, every request outstanding on it fails with
-ConnectionLost: none is resent, since a write may already have applied.
+ConnectionLost: none is resent, since a write may already have applied.  A
+request cancelled while it waits for a connection is dropped, never sent.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class PipelinedPool:
         self._pipeline = pipeline
         self._connections: list[_Connection] = []
         self._connecting = 0
-        self._waiting: list[tuple[bytes, bytes, Deferred]] = []
+        self._waiting: list[tuple[bytes, bytes, Deferred, list[Deferred]]] = []
 
     def request(self, path: bytes, body: bytes) -> Deferred:
         """Fires with (status, body bytes); fails with a connection error."""
@@ -185,8 +186,18 @@ class PipelinedPool:
         room = len(self._connections) + self._connecting < self._size
         if best is not None and (len(best.outstanding) < self._pipeline or not room):
             return best.request(path, body)
-        d: Deferred = Deferred()
-        self._waiting.append((path, body, d))
+        # Cancelled (a timeout) while it waits, it is dropped unsent (so its
+        # caller's failure means it was never applied); once sent, it is
+        # cancelled as a request on a connection is.
+        sent: list[Deferred] = []
+
+        def cancel(d: Deferred) -> None:
+            if sent:
+                sent[0].cancel()
+            else:
+                self._waiting = [entry for entry in self._waiting if entry[2] is not d]
+        d: Deferred = Deferred(cancel)
+        self._waiting.append((path, body, d, sent))
         if room:
             self._connect()
         return d
@@ -208,13 +219,14 @@ class PipelinedPool:
             self._dispatch_waiting()
         elif self._connecting == 0:
             waiting, self._waiting = self._waiting, []
-            for _, _, d in waiting:
+            for _, _, d, _ in waiting:
                 d.errback(failure)
 
     def _dispatch_waiting(self) -> None:
         waiting, self._waiting = self._waiting, []
-        for path, body, d in waiting:
-            self.request(path, body).chainDeferred(d)
+        for path, body, d, sent in waiting:
+            sent.append(self.request(path, body))
+            sent[0].chainDeferred(d)
 
     def _lost(self, connection: _Connection) -> None:
         if connection in self._connections:

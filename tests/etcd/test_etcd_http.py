@@ -1,17 +1,19 @@
 """
 The pipelined HTTP/1.1 connection under the etcd client, against a
 StringTransport: responses are matched to requests in order, with either
-framing, and a lost connection fails every request still outstanding.
+framing, and a lost connection fails every request still outstanding; the
+pool sends a request waiting for its connection only if it is still wanted.
 """
 
 from __future__ import annotations
 
 import pytest
-from twisted.internet.error import ConnectionLost
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from kapiserver.storage.etcd_http import _Connection
+from kapiserver.storage.etcd_http import PipelinedPool, _Connection
 
 
 def _connection():
@@ -81,3 +83,65 @@ def test_a_cancelled_request_does_not_stop_the_others_failing_when_the_connectio
     first.cancel()
     connection.connectionLost(Failure(ConnectionLost()))
     assert [type(f.value).__name__ for f in got] == ["CancelledError", "ConnectionLost"]
+
+
+class _PendingEndpoint:
+    """An endpoint whose connection attempts wait until the test finishes them."""
+
+    def __init__(self):
+        self.attempts = []
+
+    def connect(self, factory):
+        d = Deferred()
+        self.attempts.append((factory, d))
+        return d
+
+    def connect_one(self):
+        factory, d = self.attempts.pop(0)
+        connection = factory.buildProtocol(None)
+        connection.makeConnection(StringTransport())
+        d.callback(connection)
+        return connection
+
+
+def test_a_request_cancelled_while_waiting_for_its_connection_is_never_sent():
+    """A call that timed out before its connection was made has failed for its caller: the connection made
+    afterwards must not carry it to etcd (a write answered Unavailable would then apply after all)."""
+    endpoint = _PendingEndpoint()
+    pool = PipelinedPool(endpoint, b"etcd-0", size=1)
+    cancelled, kept = pool.request(b"/v3/kv/txn", b'{"n":1}'), pool.request(b"/v3/kv/txn", b'{"n":2}')
+    got = _outcomes([cancelled, kept])
+    cancelled.cancel()
+    connection = endpoint.connect_one()
+    written = connection.transport.value()
+    assert b'{"n":1}' not in written and b'{"n":2}' in written
+    connection.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    assert got[0].check(CancelledError) and got[1] == (200, b"{}")
+    assert connection.outstanding == []
+
+
+def test_requests_waiting_for_a_connection_that_cannot_be_made_fail_unsent():
+    """When the only connection attempt fails, the requests waiting for it fail with its error."""
+    endpoint = _PendingEndpoint()
+    pool = PipelinedPool(endpoint, b"etcd-0", size=1)
+    got = _outcomes([pool.request(b"/a", b"{}"), pool.request(b"/b", b"{}")])
+    endpoint.attempts.pop(0)[1].errback(Failure(ConnectionRefusedError()))
+    assert [f.check(ConnectionRefusedError) for f in got] == [ConnectionRefusedError, ConnectionRefusedError]
+
+
+def test_a_request_cancelled_after_its_connection_was_made_gives_up_the_connection():
+    """A request that waited for its connection and was then cancelled is cancelled as one made on a ready
+    connection is: the connection is given up, and its loss later adds nothing (no second failure)."""
+    endpoint = _PendingEndpoint()
+    pool = PipelinedPool(endpoint, b"etcd-0", size=1)
+    waited = pool.request(b"/v3/kv/txn", b"{}")
+    got = _outcomes([waited])
+    connection = endpoint.connect_one()
+    sent = connection.outstanding[0]
+    waited.cancel()
+    assert got[0].check(CancelledError)
+    assert connection.transport.disconnecting
+    connection.connectionLost(Failure(ConnectionLost()))
+    outcome = []
+    sent.addBoth(outcome.append)
+    assert outcome == [None]     # its CancelledError went to the caller; not a second failure (AlreadyCalledError)
