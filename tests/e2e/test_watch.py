@@ -10,10 +10,11 @@ import http.client
 import json
 import selectors
 import socket
-import threading
 import time
 
 import pytest
+
+from tests.conformance.support import Watch, wait_for
 
 from .conftest import APIServerProcess, free_port
 
@@ -73,16 +74,22 @@ def test_initial_events_watch_from_future_rv_is_an_error_event(apiserver):
 
 def test_initial_events_then_end_bookmark_then_changes(apiserver):
     """sendInitialEvents=true: ADDED for current objects, a BOOKMARK annotated initial-events-end, then changes."""
+    # The root CA publisher writes kube-root-ca.crt after start: once it has, nothing else writes here.
+    wait_for(lambda: apiserver.request("GET", CM + "/kube-root-ca.crt")[0] == 200, what="kube-root-ca.crt")
     apiserver.request("POST", CM, configmap("initial-a"))
     status, listed = apiserver.request("GET", CM)
     names = {i["metadata"]["name"] for i in listed["items"]}
-
-    def later():
-        time.sleep(0.5)
+    # initial-b is created once the initial events have ended (not after a fixed wait, which a loaded machine
+    # may outlast before the watch is set up).
+    with Watch(apiserver, CM + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+                               "&allowWatchBookmarks=true&timeoutSeconds=60", timeout=30) as watch:
+        events = [watch.next()]
+        while events[-1]["type"] != "BOOKMARK":
+            events.append(watch.next())
+        status = watch.response.status
         apiserver.request("POST", CM, configmap("initial-b"))
-    threading.Thread(target=later).start()
-    status, events = stream(apiserver, CM + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
-                                           "&allowWatchBookmarks=true&timeoutSeconds=2")
+        events.append(watch.next())
+        watch.expect_nothing(0.5)
     assert status == 200
     kinds = [e["type"] for e in events]
     end = kinds.index("BOOKMARK")
@@ -99,16 +106,14 @@ def test_label_selector_transitions_over_http(apiserver):
     """A watch by label sees an object that starts matching as ADDED and one that stops matching as DELETED."""
     status, created = apiserver.request("POST", CM, configmap("transit"))
     rv = created["metadata"]["resourceVersion"]
-
-    def later():
-        time.sleep(0.3)
+    with Watch(apiserver, CM + f"?watch=true&labelSelector=tier%3Dweb&resourceVersion={rv}&timeoutSeconds=60",
+               timeout=30) as watch:
         apiserver.request("PATCH", CM + "/transit", {"metadata": {"labels": {"tier": "web"}}},
                           {"Content-Type": "application/merge-patch+json"})
         apiserver.request("PATCH", CM + "/transit", {"metadata": {"labels": {"tier": "db"}}},
                           {"Content-Type": "application/merge-patch+json"})
-    threading.Thread(target=later).start()
-    status, events = stream(apiserver, CM + f"?watch=true&labelSelector=tier%3Dweb&resourceVersion={rv}"
-                                           "&timeoutSeconds=2")
+        events = watch.take(2)
+        watch.expect_nothing(0.5)
     assert [(e["type"], e["object"]["metadata"]["labels"]["tier"]) for e in events] == \
         [("ADDED", "web"), ("DELETED", "web")]
     assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(events[0]["object"]["metadata"][
@@ -149,7 +154,7 @@ def test_many_concurrent_watchers_receive_the_same_events(apiserver):
     time.sleep(0.5)
     for i in range(10):
         apiserver.request("PUT", CM + "/fan", configmap("fan", str(i)))
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     try:
         while time.monotonic() < deadline and min(r.count(b'"MODIFIED"') for r in received.values()) < 10:
             for key, _ in sel.select(timeout=0.5):
@@ -178,7 +183,7 @@ def test_python_client_watch_resumes_across_restart(tmp_path):
             core = kubernetes.client.CoreV1Api(client)
             # The root CA publisher writes kube-root-ca.crt into each namespace after start: once it has, nothing
             # else writes, so the restarted cache's window (from its fill) still holds the last event seen.
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while len([cm for cm in core.list_config_map_for_all_namespaces().items
                        if cm.metadata.name == "kube-root-ca.crt"]) < 4:
                 assert time.monotonic() < deadline
@@ -227,7 +232,7 @@ def test_expired_continue_is_410_with_an_inconsistent_continue_token(tmp_path):
         assert first["metadata"]["remainingItemCount"] == 2
         token = first["metadata"]["continue"]
         server.request("PUT", CM + "/page-c", configmap("page-c", "2"))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             status, body = server.request("GET", CM + f"?limit=1&continue={token}")
             if status == 410 or time.monotonic() > deadline:
