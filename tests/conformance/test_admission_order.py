@@ -86,7 +86,7 @@ def test_mutate_custom_resource_with_pruning(apiserver, mutator):
     hook(apiserver, "add-field", mutator, {"operations": ["CREATE"], "apiGroups": [group], "apiVersions": ["v1"],
                                            "resources": ["gadgets"]}, "mutate-crs")
     path = f"/apis/{group}/v1/namespaces/mutate-crs/gadgets"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while apiserver.request("GET", path)[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     status, created = apiserver.request("POST", path, {"apiVersion": f"{group}/v1", "kind": "Gadget",

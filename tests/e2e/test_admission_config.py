@@ -152,7 +152,7 @@ def test_webhook_is_called_with_the_kubeconfig_credentials(configured, webhook):
                                                    resources=["configmaps"])])]))
     _namespace(core, "hooked", labels={"hooks": "on"})
     # The apiserver's root CA publisher creates kube-root-ca.crt there too (through the webhook): let it first.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not any(cm.metadata.name == "kube-root-ca.crt" for cm in core.list_namespaced_config_map("hooked").items):
         assert time.monotonic() < deadline
         time.sleep(0.05)

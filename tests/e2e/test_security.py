@@ -218,7 +218,7 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     admin("create", "namespace", "quoted")
     admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
     # The apiserver's embedded root-ca publisher writes kube-root-ca.crt, the namespace's second configmap.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while admin("get", "configmap", "kube-root-ca.crt", "-n", "quoted", check=False).returncode != 0:
         assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
         time.sleep(0.1)
@@ -234,7 +234,7 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     denied = admin("create", "-f", "-", input=json.dumps(pod), check=False)
     assert ('exceeded quota: small, requested: requests.cpu=1500m, used: requests.cpu=0, limited: '
             'requests.cpu=1') in denied.stderr
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = admin.json("get", "quota", "small", "-n", "quoted").get("status") or {}
         if status.get("used", {}).get("configmaps") == "2":
