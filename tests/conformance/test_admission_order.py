@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conformance.support import CRDS
+from tests.conformance.support import CRDS, wait_for
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 HOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -149,11 +149,18 @@ def test_admission_requests_carry_dry_run_and_the_operations_options(apiserver, 
         assert status == 201, body
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
         path = "/api/v1/namespaces/recorded/configmaps"
+
+        def in_force():    # the configuration reaches the webhook admission through a watch: a moment later
+            probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}}
+            assert apiserver.request("POST", path + "?dryRun=All", probe)[0] == 201
+            return any(r["name"] == "probe" for r in Recorder.requests)
+        wait_for(in_force, what="the webhook in force")
         assert apiserver.request("POST", path + "?dryRun=All&fieldManager=me", cm)[0] == 201
         assert apiserver.request("POST", path, cm)[0] == 201
         assert apiserver.request("DELETE", path + "/c", {"kind": "DeleteOptions", "apiVersion": "v1",
                                                          "propagationPolicy": "Background"})[0] == 200
-        dry, real, deleted = Recorder.requests
+        # (The root CA publisher's kube-root-ca.crt, written into the namespace meanwhile, is recorded too.)
+        dry, real, deleted = [r for r in Recorder.requests if r["name"] == "c"]
         assert dry["dryRun"] is True and dry["options"] == {
             "kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"], "fieldManager": "me",
             "fieldValidation": "Warn"}
