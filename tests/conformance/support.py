@@ -70,6 +70,14 @@ def wait_for(check, timeout=30.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def default_service_account(server, namespace: str) -> None:
+    """Wait for ``namespace``'s default ServiceAccount, which the serviceaccount controller makes after the
+    namespace: until then ServiceAccount admission refuses the namespace's pods (upstream's e2e framework
+    waits for it too)."""
+    wait_for(lambda: server.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")[0] == 200,
+             what=f"the default ServiceAccount of {namespace}")
+
+
 def ok(result, *statuses):
     """The body of a ``request`` answer whose status is one of ``statuses`` (200, 201 by default)."""
     status, body = result

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conformance.support import CRDS, wait_for
+from tests.conformance.support import CRDS, default_service_account, wait_for
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 HOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -59,6 +59,7 @@ def namespace(apiserver, name, label):
 def test_mutation_with_defaulting(apiserver, mutator):
     """An init container a mutating webhook adds gets the defaults any container gets."""
     namespace(apiserver, "mutate-pods", "mutate-pods")
+    default_service_account(apiserver, "mutate-pods")
     hook(apiserver, "add-init", mutator, {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
                                           "resources": ["pods"]}, "mutate-pods")
     status, created = apiserver.request("POST", "/api/v1/namespaces/mutate-pods/pods", {
@@ -102,6 +103,7 @@ def test_limitrange_defaults_are_validated(apiserver):
     status, body = apiserver.request("POST", "/api/v1/namespaces", {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "limits"}})
     assert status == 201, body
+    default_service_account(apiserver, "limits")
     status, body = apiserver.request("POST", "/api/v1/namespaces/limits/limitranges", {
         "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
         "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"}, "defaultRequest": {"cpu": "100m"},

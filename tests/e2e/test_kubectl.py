@@ -8,6 +8,7 @@ import os
 import pytest
 
 from tests.cluster.processes import Watched
+from tests.conformance.support import default_service_account
 
 from .conftest import APIServerProcess, Kubectl, kubectl_binary
 from .manifests import MULTI_KIND
@@ -256,6 +257,7 @@ def test_default_admission_plugins_change_what_is_created(kubectl):
     DefaultStorageClass and PersistentVolumeClaimResize on claims, DefaultIngressClass on ingresses,
     CertificateSubjectRestriction on CSRs."""
     kubectl("apply", "-f", "-", input=ADMISSION_FIXTURES)
+    default_service_account(kubectl.server, "admitted")    # ServiceAccount admission refuses pods until then
     container = [{"name": "c", "image": "nginx"}]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fast", "namespace": "admitted"},
            "spec": {"containers": container, "priorityClassName": "gold", "runtimeClassName": "sandboxed"}}
