@@ -338,8 +338,24 @@ class Etcd3Storage:
 
     def _compact_revision(self, at_or_below: int) -> Deferred[int]:
         """The compaction point C, known to be >= ``at_or_below``: learned from
-        a watch etcd refuses to start below C (etcd's errors do not name it)."""
-        below = max(at_or_below - 1, 1)
+        a watch etcd refuses to start below C (etcd's errors do not name it).
+        Below revision 1 there is no revision to start one from: there a read
+        at revision 1 tells C is 1 (it reads), or beyond it (a watch from 1 is
+        then refused, naming C).  (A watch from C itself is not refused: it
+        would wait for events and answer nothing.)"""
+        if at_or_below > 1:
+            return self._refused_watch(at_or_below - 1, at_or_below)
+
+        def beyond(failure: Failure) -> Any:
+            failure.trap(EtcdError)
+            if failure.value.code != OUT_OF_RANGE:
+                return failure
+            return self._refused_watch(1, at_or_below)
+        return self._call("kv/range", {"key": b64(b"\x00"), "revision": "1", "count_only": True}).addCallbacks(
+            lambda _: 1, beyond)
+
+    def _refused_watch(self, below: int, at_or_below: int) -> Deferred[int]:
+        """C, from the refusal of a watch from ``below`` (< C)."""
         d: Deferred = Deferred()
 
         def message(msg: dict) -> None:
@@ -351,8 +367,7 @@ class Etcd3Storage:
                 if not d.called:
                     d.callback(int(result.get("compact_revision", 0)) or at_or_below)
 
-        stream = self._client.watch({"key": b64(b"\x00"), "start_revision": str(max(below, 1))},
-                                    message)
+        stream = self._client.watch({"key": b64(b"\x00"), "start_revision": str(below)}, message)
         stream.done.addCallback(lambda reason: None if d.called else d.errback(
             Unavailable(f"etcd: {reason}")))
         return d.addTimeout(self._client.timeout, self._reactor)

@@ -81,12 +81,13 @@ def not_yet(what: str = "not yet"):
 
 
 def eventually(check, timeout: float, interval: float = 0.25):
-    """`check()`'s value once it stops raising AssertionError; its last AssertionError after `timeout` s."""
+    """`check()`'s value once it stops raising AssertionError (or KeyError, IndexError, TypeError,
+    StopIteration: a state not there yet); its last such error after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return check()
-        except AssertionError:
+        except (AssertionError, KeyError, IndexError, TypeError, StopIteration):
             if time.monotonic() > deadline:
                 raise
         time.sleep(interval)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 def kubectl(binary, kubeconfig, cache, *args, check=True) -> str:
     result = subprocess.run([binary, f"--kubeconfig={kubeconfig}", f"--cache-dir={cache}", *args],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
     return result.stdout.strip()
@@ -46,7 +46,7 @@ def signed_user_kubeconfig(binary, admin: Path, cache, tmp_path, user: str) -> P
     kubectl(binary, admin, cache, "create", "-f", str(csr))
     kubectl(binary, admin, cache, "certificate", "approve", user)
     certificate = eventually(lambda: kubectl(binary, admin, cache, "get", "csr", user, "-o",
-                                             "jsonpath={.status.certificate}", check=False) or not_yet(), timeout=10)
+                                             "jsonpath={.status.certificate}", check=False) or not_yet(), timeout=30)
     config = json.loads(admin.read_text())
     config["users"][0]["user"] = {
         "client-certificate-data": certificate,
@@ -76,14 +76,14 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
                        f"--kubelet-port={free_port()}", "--nodes=1"], cwd=ROOT, env=env)
     admin = data / "admin.kubeconfig"
     try:
-        cluster.wait_for(lambda line: f"export KUBECONFIG={admin}" in line, timeout=10)
-        cluster.wait_for(lambda line: "apiserver is ready" in line, timeout=15)
+        cluster.wait_for(lambda line: f"export KUBECONFIG={admin}" in line, timeout=30)
+        cluster.wait_for(lambda line: "apiserver is ready" in line, timeout=30)
 
         def node_ready():
             status = kubectl(binary, admin, cache, "get", "node", "node-1", "-o",
                              "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False)
             assert status == "True", status
-        eventually(node_ready, timeout=10)
+        eventually(node_ready, timeout=30)
         assert json.loads(kubectl(binary, admin, cache, "auth", "whoami", "-o", "json"))["status"]["userInfo"][
             "username"] == "kubernetes-admin"
         scheduler = json.loads(kubectl(binary, data / "scheduler.kubeconfig", cache, "auth", "whoami", "-o", "json"))
@@ -103,7 +103,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         # ServiceAccount and the kube-root-ca.crt ConfigMap holding the cluster CA.
         kubectl(binary, admin, cache, "create", "namespace", "e2e")
         eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-n", "e2e", "-o",
-                                   "name", check=False) == "serviceaccount/default" or not_yet(), timeout=10)
+                                   "name", check=False) == "serviceaccount/default" or not_yet(), timeout=30)
         published = kubectl(binary, admin, cache, "get", "configmap", "kube-root-ca.crt", "-n", "e2e", "-o",
                             "jsonpath={.data.ca\\.crt}")
         assert published.strip() == (data / "pki" / "ca.crt").read_text().strip()
@@ -123,10 +123,10 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         first = cluster.wait_for(lambda line: "node-1 started (pid" in line, timeout=1)
         os.kill(int(first.split("(pid ")[1].rstrip(")")), signal.SIGKILL)
         cluster.wait_for(lambda line: "node-1 was killed by signal 9" in line and "restarting in 1 s" in line,
-                         timeout=10)
-        cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=10)
+                         timeout=30)
+        cluster.wait_for(lambda line: "node-1 started (pid" in line and line != first, timeout=30)
         eventually(lambda: kubectl(binary, admin, cache, "get", "--raw", "/api/v1/nodes/node-1/proxy/healthz",
-                                   check=False) == "ok" or not_yet(), timeout=10)
+                                   check=False) == "ok" or not_yet(), timeout=30)
         # A pod is scheduled by kube-scheduler onto node-1, runs there, and its log comes through the apiserver
         # from the kubelet.  (Created once the controller manager has made the default ServiceAccount, which
         # the ServiceAccount admission plugin wants.)
@@ -135,10 +135,10 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
             "containers": [{"name": "c", "image": "busybox",
                             "command": ["sh", "-c", f"echo hello from node-1; sleep 60; echo {marker}"]}]}}))
         eventually(lambda: kubectl(binary, admin, cache, "get", "serviceaccount", "default", "-o", "name",
-                                   check=False) == "serviceaccount/default" or not_yet(), timeout=10)
+                                   check=False) == "serviceaccount/default" or not_yet(), timeout=30)
         kubectl(binary, admin, cache, "create", "-f", str(pod))
         eventually(lambda: kubectl(binary, admin, cache, "logs", "hello", check=False) == "hello from node-1"
-                   or not_yet(), timeout=15)
+                   or not_yet(), timeout=30)
         assert kubectl(binary, admin, cache, "get", "pod", "hello", "-o", "jsonpath={.spec.nodeName}") == "node-1"
         events = kubectl(binary, admin, cache, "get", "events", "--field-selector", "involvedObject.name=hello",
                          "-o", "jsonpath={.items[*].reason}")
@@ -146,7 +146,7 @@ def test_a_cluster_comes_up_serves_kubectl_and_stops_cleanly(tmp_path):
         # A Deployment rolls out: the controller manager's ReplicaSet and pods, scheduled and run on node-1.
         kubectl(binary, admin, cache, "create", "deployment", "web", "--image=busybox", "--replicas=2", "--",
                 "sh", "-c", f"sleep 60; echo {marker}")
-        kubectl(binary, admin, cache, "rollout", "status", "deployment/web", "--timeout=20s")
+        kubectl(binary, admin, cache, "rollout", "status", "deployment/web", "--timeout=60s")
         code = cluster.stop(timeout=30)
     finally:
         cluster.kill()
@@ -167,13 +167,13 @@ def test_a_killed_cluster_leaves_no_daemon_behind(tmp_path):
                        "kube-cluster", f"--data-dir={data}", f"--apiserver-port={free_port()}", "--nodes=0"],
                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
-        cluster.wait_for(lambda line: line.startswith("scheduler") and "starting up" in line, timeout=20)
+        cluster.wait_for(lambda line: line.startswith("scheduler") and "starting up" in line, timeout=30)
         assert len(processes_mentioning(str(data))) == 4     # kube-cluster and its three daemons
         cluster.process.kill()
         cluster.process.wait(10)
 
         def gone():
             assert processes_mentioning(str(data)) == []
-        eventually(gone, timeout=15)
+        eventually(gone, timeout=30)
     finally:
         cluster.kill()

@@ -79,7 +79,7 @@ class Cluster:
         """A new namespace, once the controller manager has given it its default ServiceAccount."""
         self.kubectl("create", "namespace", name)
         eventually(lambda: self.run("get", "serviceaccount", "default", "-n", name).returncode == 0 or not_yet(),
-                   timeout=15)
+                   timeout=30)
         return name
 
     def running_pods(self, namespace: str, selector: str, count: int, timeout: float = 30) -> list[dict]:
@@ -183,7 +183,7 @@ def test_a_new_namespace_gets_its_default_serviceaccount_and_root_ca(cluster):
         assert cluster.run("get", "serviceaccount", "default", "-n", "newcomer").returncode == 0
         return cluster.kubectl("get", "configmap", "kube-root-ca.crt", "-n", "newcomer", "-o",
                                "jsonpath={.data.ca\\.crt}")
-    published = eventually(filled, timeout=15)
+    published = eventually(filled, timeout=30)
     assert published.strip() == (cluster.data / "pki" / "ca.crt").read_text().strip()
 
 
@@ -285,7 +285,7 @@ def test_an_exposed_deployment_gets_endpoints_and_an_endpointslice(cluster):
         listed = {a["targetRef"]["name"]: a["ip"] for s in subsets for a in s.get("addresses", [])}
         assert listed == pods, (listed, pods)
         assert [p["port"] for s in subsets for p in s["ports"]] == [80] * len(subsets)
-    eventually(endpoints, timeout=20)
+    eventually(endpoints, timeout=30)
 
     def slices():
         items = cluster.get("endpointslices", "-l", "kubernetes.io/service-name=web", namespace=ns)["items"]
@@ -293,7 +293,7 @@ def test_an_exposed_deployment_gets_endpoints_and_an_endpointslice(cluster):
                   if e["conditions"].get("ready")}
         assert listed == pods, (listed, pods)
         assert [s["ports"][0]["port"] for s in items] == [80] and items[0]["addressType"] == "IPv4"
-    eventually(slices, timeout=20)
+    eventually(slices, timeout=30)
 
 
 FAILING_JOB = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "fails"}, "spec": {
@@ -354,13 +354,13 @@ def test_a_statefulset_starts_its_pods_in_order(cluster):
     try:
         # A pod of no set first: once the watch shows it, the watch is there before the set's pods are.
         cluster.kubectl("run", "sentinel", "--image=busybox", "-n", ns, "--", "sleep", "3600")
-        watch.wait_for(lambda line: line.startswith("ADDED sentinel"), timeout=20)
+        watch.wait_for(lambda line: line.startswith("ADDED sentinel"), timeout=30)
         manifest = cluster.home / "statefulset.json"
         manifest.write_text(json.dumps(STATEFULSET))
         cluster.kubectl("create", "-f", str(manifest), "-n", ns)
         cluster.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=60s", timeout=70)
         pods = {p["metadata"]["name"]: p for p in cluster.running_pods(ns, "app=db", 3)}
-        watch.wait_for(lambda line: line.split()[1:] == ["db-2", "True"], timeout=10)
+        watch.wait_for(lambda line: line.split()[1:] == ["db-2", "True"], timeout=30)
     finally:
         watch.kill()
     seen = [line for line in watch.lines if line.split()[1:2] in (["db-0"], ["db-1"], ["db-2"])]
@@ -411,7 +411,7 @@ def test_a_disruption_budget_blocks_drain_and_eviction(cluster):
                     "-n", ns)
     pods = cluster.running_pods(ns, "app=guarded", 2)
     eventually(lambda: cluster.get("pdb", "guarded", namespace=ns)["status"].get("currentHealthy") == 2 or not_yet(),
-               timeout=20)
+               timeout=30)
     assert cluster.get("pdb", "guarded", namespace=ns)["status"]["disruptionsAllowed"] == 0
     victim = pods[0]
     node = victim["spec"]["nodeName"]
@@ -462,7 +462,7 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
     def endpoints(ready: str):
         subsets = cluster.get("endpoints", "stranded", namespace=ns).get("subsets") or []
         assert [a["targetRef"]["name"] for s in subsets for a in s.get(ready) or []] == ["stranded"], subsets
-    eventually(lambda: endpoints("addresses"), timeout=20)
+    eventually(lambda: endpoints("addresses"), timeout=30)
     kubeconfig = cluster.data / "node-2.kubeconfig"
     pid = node_process(cluster.data, "node-2")
     assert next(c for c in cluster.get("node", "node-2")["status"]["conditions"] if c["type"] == "Ready")[
@@ -471,7 +471,7 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
     kubeconfig.rename(kubeconfig.with_suffix(".away"))
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    cluster.process.wait_for(lambda line: "node-2 was killed by signal 9" in line, timeout=10)
+    cluster.process.wait_for(lambda line: "node-2 was killed by signal 9" in line, timeout=30)
 
     def unreachable():
         node = cluster.get("node", "node-2")
@@ -495,8 +495,8 @@ def test_a_killed_node_goes_notready_and_unreachable(cluster):
         assert next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["status"] == "False"
         assert [(e["type"], e["message"]) for e in cluster.events(ns, "stranded") if e["reason"] == "NodeNotReady"
                 ] == [("Warning", "Node is not ready")]
-    eventually(stranded, timeout=15)
-    eventually(lambda: endpoints("notReadyAddresses"), timeout=20)
+    eventually(stranded, timeout=30)
+    eventually(lambda: endpoints("notReadyAddresses"), timeout=30)
     # Deleted while its node is away, the pod waits for the node (a kubelet) to finish its deletion.
     cluster.kubectl("delete", "pod", "stranded", "-n", ns, "--wait=false")
     assert cluster.get("pod", "stranded", namespace=ns)["metadata"]["deletionTimestamp"]
@@ -515,7 +515,7 @@ def test_a_killed_node_that_comes_back_is_ready_and_cleans_up(cluster):
         assert not node["spec"].get("taints"), node["spec"]["taints"]
     eventually(back, timeout=60, interval=1)     # kube-cluster's restart delay has reached 30 s by now
     eventually(lambda: cluster.run("get", "pod", "stranded", "-n", "doomed").returncode != 0 or not_yet(),
-               timeout=15)
+               timeout=30)
     node_2 = cluster.data / "nodes" / "node-2"
     orphans = [pid for pid in processes_in(node_2) if parent(pid) == 1]
     assert orphans == [], orphans
@@ -540,7 +540,7 @@ def test_a_cronjob_fires_within_a_minute(cluster):
     name = job["metadata"]["name"]
     cluster.kubectl("wait", "--for=condition=complete", f"job/{name}", "-n", ns, "--timeout=30s", timeout=40)
     eventually(lambda: cluster.get("cronjob", "tick", namespace=ns)["status"].get("lastSuccessfulTime") or not_yet(),
-               timeout=15)
+               timeout=30)
     status = cluster.get("cronjob", "tick", namespace=ns)["status"]
     assert stamp(status["lastScheduleTime"]).second == 0 and not status.get("active")
 

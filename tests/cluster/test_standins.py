@@ -27,8 +27,8 @@ def test_stand_ins_start_behind_readiness_restart_and_stop_in_reverse(tmp_path):
     cluster = Watched([sys.executable, str(RUN), f"--data-dir={tmp_path}", f"--apiserver-port={free_port()}",
                        "--nodes=2", "--stop-timeout=5"], cwd=ROOT, env=env)
     try:
-        cluster.wait_for(lambda line: "restarting in 2 s" in line, timeout=20)
-        cluster.wait_for(lambda line: line.startswith("node-2") and "stand-in node up" in line, timeout=10)
+        cluster.wait_for(lambda line: "restarting in 2 s" in line, timeout=30)
+        cluster.wait_for(lambda line: line.startswith("node-2") and "stand-in node up" in line, timeout=30)
         started = [line for line in cluster.lines if "started (pid" in line]
         assert [line.split("] ")[1].split()[0] for line in started[:5]] == [
             "apiserver", "controller-manager", "scheduler", "node-1", "node-2"]

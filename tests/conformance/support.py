@@ -46,16 +46,36 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def wait_for(check, timeout=15.0, interval=0.05, what="condition"):
-    """Call ``check`` until it returns something truthy; that value, or AssertionError at the deadline."""
+# What a check raises on a state that is not there yet (a list still empty, a field not yet written, an
+# object not yet created, an assertion not yet true): not yet, rather than a failure at once.
+NOT_YET = (AssertionError, KeyError, IndexError, TypeError, StopIteration)
+
+
+def wait_for(check, timeout=30.0, interval=0.05, what="condition"):
+    """Call ``check`` until it returns something truthy (raising one of NOT_YET counts as not yet); that
+    value, or AssertionError at the deadline. A wait that is met returns at once, so the deadline is generous:
+    a loaded machine is slow."""
     deadline = time.monotonic() + timeout
     last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+    while True:
+        try:
+            last = check()
+        except NOT_YET as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}; last saw {last!r}")
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last saw {last!r}")
+
+
+def default_service_account(server, namespace: str) -> None:
+    """Wait for ``namespace``'s default ServiceAccount, which the serviceaccount controller makes after the
+    namespace: until then ServiceAccount admission refuses the namespace's pods (upstream's e2e framework
+    waits for it too)."""
+    wait_for(lambda: server.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")[0] == 200,
+             what=f"the default ServiceAccount of {namespace}")
 
 
 def ok(result, *statuses):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conformance.support import CRDS
+from tests.conformance.support import CRDS, default_service_account, wait_for
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
 HOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -59,6 +59,7 @@ def namespace(apiserver, name, label):
 def test_mutation_with_defaulting(apiserver, mutator):
     """An init container a mutating webhook adds gets the defaults any container gets."""
     namespace(apiserver, "mutate-pods", "mutate-pods")
+    default_service_account(apiserver, "mutate-pods")
     hook(apiserver, "add-init", mutator, {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
                                           "resources": ["pods"]}, "mutate-pods")
     status, created = apiserver.request("POST", "/api/v1/namespaces/mutate-pods/pods", {
@@ -86,7 +87,7 @@ def test_mutate_custom_resource_with_pruning(apiserver, mutator):
     hook(apiserver, "add-field", mutator, {"operations": ["CREATE"], "apiGroups": [group], "apiVersions": ["v1"],
                                            "resources": ["gadgets"]}, "mutate-crs")
     path = f"/apis/{group}/v1/namespaces/mutate-crs/gadgets"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while apiserver.request("GET", path)[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     status, created = apiserver.request("POST", path, {"apiVersion": f"{group}/v1", "kind": "Gadget",
@@ -102,6 +103,7 @@ def test_limitrange_defaults_are_validated(apiserver):
     status, body = apiserver.request("POST", "/api/v1/namespaces", {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "limits"}})
     assert status == 201, body
+    default_service_account(apiserver, "limits")
     status, body = apiserver.request("POST", "/api/v1/namespaces/limits/limitranges", {
         "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
         "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"}, "defaultRequest": {"cpu": "100m"},
@@ -149,11 +151,18 @@ def test_admission_requests_carry_dry_run_and_the_operations_options(apiserver, 
         assert status == 201, body
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
         path = "/api/v1/namespaces/recorded/configmaps"
+
+        def in_force():    # the configuration reaches the webhook admission through a watch: a moment later
+            probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}}
+            assert apiserver.request("POST", path + "?dryRun=All", probe)[0] == 201
+            return any(r["name"] == "probe" for r in Recorder.requests)
+        wait_for(in_force, what="the webhook in force")
         assert apiserver.request("POST", path + "?dryRun=All&fieldManager=me", cm)[0] == 201
         assert apiserver.request("POST", path, cm)[0] == 201
         assert apiserver.request("DELETE", path + "/c", {"kind": "DeleteOptions", "apiVersion": "v1",
                                                          "propagationPolicy": "Background"})[0] == 200
-        dry, real, deleted = Recorder.requests
+        # (The root CA publisher's kube-root-ca.crt, written into the namespace meanwhile, is recorded too.)
+        dry, real, deleted = [r for r in Recorder.requests if r["name"] == "c"]
         assert dry["dryRun"] is True and dry["options"] == {
             "kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"], "fieldManager": "me",
             "fieldValidation": "Warn"}

@@ -74,7 +74,7 @@ def crd(apiserver, webhook, request):
     status, created = apiserver.request("POST", CRDS, body)
     assert status == 201, created
     for v in ("v1", "v2"):
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while apiserver.request("GET", f"/apis/{GROUP}/{v}/namespaces/default/{plural}")[0] != 200:
             assert time.monotonic() < deadline, f"{v} not served"
             time.sleep(0.05)
@@ -124,7 +124,7 @@ def test_crd_conversion_webhook_convert_mixed_version_list(apiserver, crd):
     status, changed = apiserver.request("PATCH", f"{CRDS}/{plural}.{GROUP}", {"spec": {"versions": versions}},
                                         headers=MERGE)
     assert status == 200, changed
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         status, created = apiserver.request("POST", path(plural, "v2"), {
             "apiVersion": f"{GROUP}/v2", "kind": kind, "metadata": {"name": "cr2"}, "host": "example", "port": "80"})
@@ -182,7 +182,7 @@ def test_a_failing_conversion_webhook_is_an_internal_error(apiserver, tmp_path):
                              "url": f"https://127.0.0.1:{server.server_address[1]}/crdconvert",
                              "caBundle": base64.b64encode(ca).decode()}, "conversionReviewVersions": ["v1"]}}}}
         assert apiserver.request("POST", CRDS, body)[0] == 201
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while apiserver.request("GET", path(plural, "v2"))[0] != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)

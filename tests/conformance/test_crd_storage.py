@@ -37,7 +37,7 @@ def widgets(apiserver):
     served(apiserver, f"/apis/{GROUP}/v1/namespaces/default/widgets")
     yield apiserver
     apiserver.request("DELETE", f"{CRDS}/widgets.{GROUP}")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while apiserver.request("GET", f"{CRDS}/widgets.{GROUP}")[0] != 404 and time.monotonic() < deadline:
         time.sleep(0.05)     # its custom resources go first
 
@@ -55,7 +55,7 @@ def test_defaults_apply_to_requests_and_from_storage(widgets):
     assert status == 201 and created["spec"] == {"a": "A"}
     patch_versions(widgets, [version("v1", True, {"a": {"type": "string", "default": "A"},
                                                   "b": {"type": "string", "default": "B"}})])
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         status, read = widgets.request("GET", path + "/w1")
         if read["spec"].get("b") == "B" or time.monotonic() > deadline:

@@ -71,7 +71,7 @@ def test_custom_resource_duplicates(apiserver):
                          "foo": {"type": "string"}, "bar": {"type": "string"}}}}}}}]}})
     assert status == 201, body
     path = f"/apis/{group}/v1/namespaces/default/noxus"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while apiserver.request("GET", path)[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     cr = b'{"apiVersion": "dupes.example.com/v1", "kind": "Noxu", "metadata": {"name": "n"}, ' \

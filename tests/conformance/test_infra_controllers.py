@@ -37,10 +37,12 @@ def taint_pod(name, namespace, test_taint, seconds, node=None):
 
 
 def set_taint(client, node_name, test_taint, present):  # noqa: F811
-    node = run(client.get(NODES, node_name))
-    taints = [t for t in node["spec"].get("taints") or [] if t["key"] != test_taint["key"]]
-    node["spec"]["taints"] = taints + ([test_taint] if present else [])
-    run(client.update(NODES, node))
+    def update():    # again on a conflict: the simulated node writes its status meanwhile
+        node = run(client.get(NODES, node_name))
+        taints = [t for t in node["spec"].get("taints") or [] if t["key"] != test_taint["key"]]
+        node["spec"]["taints"] = taints + ([test_taint] if present else [])
+        run(client.update(NODES, node))
+    retry_on_conflict(update)
 
 
 def running_on(client, name, namespace):  # noqa: F811
@@ -69,39 +71,41 @@ def turn(seconds):
 
 def test_taint_pod_eviction_on_taint_removal(controllers, simulated_nodes, client, namespace):  # noqa: F811
     """Taint, Pod Eviction on taint removal: a pod tolerating a NoExecute taint for a while MUST NOT be evicted
-    when the taint is removed before that time ends. (Toleration 3 s here, 20 s in the e2e test.)"""
+    when the taint is removed before that time ends. (Toleration 6 s here, 20 s in the e2e test: the taint is
+    removed a second after it was put, and the rest leaves room for a loaded machine.)"""
     simulated_nodes("conf-taint-a", schedule=True)
     controllers("taint-eviction-controller")
     test_taint = taint()
-    run(client.create(PODS, taint_pod("taint-eviction-4", namespace, test_taint, 3)))
+    run(client.create(PODS, taint_pod("taint-eviction-4", namespace, test_taint, 6)))
     node = eventually(lambda: running_on(client, "taint-eviction-4", namespace))
     set_taint(client, node, test_taint, True)
     turn(1)
     assert not gone(client, "taint-eviction-4", namespace), "Pod was evicted despite toleration"
     set_taint(client, node, test_taint, False)
-    turn(4)
+    turn(7)
     assert not gone(client, "taint-eviction-4", namespace), "Pod was evicted despite toleration"
 
 
 def test_pod_eviction_toleration_limits(controllers, simulated_nodes, client, namespace):  # noqa: F811
     """Pod Eviction, Toleration limits: two pods on one tainted node, tolerating it for different times, MUST
-    both be evicted, each when its tolerationSeconds run out. (1 s and 3 s here, 5 s and 25 s in the e2e.)"""
+    both be evicted, each when its tolerationSeconds run out. (1 s and 6 s here, 5 s and 25 s in the e2e: the
+    second is still there when the first is seen gone, even on a loaded machine.)"""
     simulated_nodes("conf-taint-b", schedule=True)
     controllers("taint-eviction-controller")
     test_taint = taint()
     run(client.create(PODS, taint_pod("taint-eviction-b1", namespace, test_taint, 1, node="conf-taint-b")))
-    run(client.create(PODS, taint_pod("taint-eviction-b2", namespace, test_taint, 3, node="conf-taint-b")))
+    run(client.create(PODS, taint_pod("taint-eviction-b2", namespace, test_taint, 6, node="conf-taint-b")))
     for name in ("taint-eviction-b1", "taint-eviction-b2"):
         assert eventually(lambda: running_on(client, name, namespace)) == "conf-taint-b"
     try:
         set_taint(client, "conf-taint-b", test_taint, True)
         started = time.monotonic()
-        eventually(lambda: gone(client, "taint-eviction-b1", namespace), timeout=10)
+        eventually(lambda: gone(client, "taint-eviction-b1", namespace))
         first = time.monotonic() - started
         assert not gone(client, "taint-eviction-b2", namespace)
-        eventually(lambda: gone(client, "taint-eviction-b2", namespace), timeout=10)
+        eventually(lambda: gone(client, "taint-eviction-b2", namespace))
         second = time.monotonic() - started
-        assert 0.5 <= first < second and second >= 2.5
+        assert 0.5 <= first < second and second >= 5.5
     finally:
         set_taint(client, "conf-taint-b", test_taint, False)
 
@@ -151,8 +155,8 @@ def test_persistentvolumes_claims_lifecycle(controllers, client, namespace):  # 
     # Bound by the binder, protected by the protection controllers, before the deletions start.
     eventually(lambda: run(client.get(PVCS, patched_pvc["metadata"]["name"], namespace))["status"].get(
         "phase") == "Bound")
-    assert "kubernetes.io/pv-protection" in run(client.get(PVS, patched_pv["metadata"]["name"]))["metadata"].get(
-        "finalizers", [])
+    eventually(lambda: "kubernetes.io/pv-protection" in run(client.get(PVS, patched_pv["metadata"]["name"]))[
+        "metadata"].get("finalizers", []))
 
     run(client.delete(PVCS, patched_pvc["metadata"]["name"], namespace))
     eventually(lambda: not run(client.list(PVCS, namespace))["items"], timeout=30)

@@ -3,12 +3,13 @@ namespace's content with it, patch and update of the namespace, its /status and 
 subresources.
 
 The deletion entries, upstream, first wait for the namespace's default ServiceAccount (made by
-kube-controller-manager) and for the pod to run (a kubelet); an API server alone has neither, so these
-tests go straight to what the entries are about: what the deletion removes."""
+kube-controller-manager, here by the apiserver's embedded controllers: without it ServiceAccount admission
+refuses the pod) and for the pod to run (a kubelet, which an API server alone does not have), then go to
+what the entries are about: what the deletion removes."""
 
 from __future__ import annotations
 
-from tests.conformance.support import MERGE, STRATEGIC, ok, unique, wait_for
+from tests.conformance.support import MERGE, STRATEGIC, default_service_account, ok, unique, wait_for
 
 NAMESPACES = "/api/v1/namespaces"
 
@@ -33,6 +34,7 @@ def test_namespace_deletion_removes_pods(apiserver):
     """namespace-deletion-removes-pods"""
     name = unique("nsdeletetest")
     create_namespace(apiserver, name)
+    default_service_account(apiserver, name)
     pods = f"{NAMESPACES}/{name}/pods"
     ok(apiserver.request("POST", pods, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "test-pod"},
                                         "spec": {"containers": [{"name": "nginx",

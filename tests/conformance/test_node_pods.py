@@ -201,8 +201,10 @@ def background(apiserver, node):
     # Probes. Upstream: initialDelaySeconds 15 (60 for gRPC), periodSeconds 10; here 1-3 s and 1 s.
     p.create("liveness-exec-restart", [sh("echo ok > health; sleep 2; rm -f health; sleep 600", livenessProbe=probe(
         {"exec": {"command": ["cat", "health"]}}, timeoutSeconds=5, failureThreshold=1))])
+    # The no-restart cases allow a few failed probes: all these containers start at once, and on a loaded
+    # machine a shell or a Python web server may take more than the initial delay to be up.
     p.create("liveness-exec-ok", [sh("echo ok > health; sleep 600", livenessProbe=probe(
-        {"exec": {"command": ["cat", "health"]}}, timeoutSeconds=5, failureThreshold=1))])
+        {"exec": {"command": ["cat", "health"]}}, timeoutSeconds=5, failureThreshold=3))])
     ports["http-restart"] = free_port()
     p.create("liveness-http-restart", [{"name": "agnhost-container", "image": "agnhost", "command": web_server(
         ports["http-restart"], healthy=3), "livenessProbe": probe(
@@ -210,7 +212,7 @@ def background(apiserver, node):
     ports["tcp-ok"] = free_port()
     p.create("liveness-tcp-ok", [{"name": "agnhost-container", "image": "agnhost", "command": web_server(
         ports["tcp-ok"], healthy=3), "livenessProbe": probe({"tcpSocket": {"port": ports["tcp-ok"]}}, delay=2,
-                                                            failureThreshold=1)}])
+                                                            timeoutSeconds=5, failureThreshold=3)}])
     ports["http-ok"] = free_port()
     p.create("liveness-http-ok", [{"name": "test-webserver", "image": "httpd", "command": web_server(ports["http-ok"]),
                                    "livenessProbe": probe({"httpGet": {"path": "/", "port": ports["http-ok"]}},
@@ -846,7 +848,7 @@ def test_pod_liveness_probe_using_local_file_restart(background):
 
 def test_pod_liveness_probe_using_local_file_no_restart(background):
     """Pod liveness probe, using local file, no restart."""
-    liveness(background, "liveness-exec-ok", 0)
+    liveness(background, "liveness-exec-ok", 0, observe=6)
 
 
 def test_pod_liveness_probe_using_http_endpoint_restart(background):
@@ -856,7 +858,7 @@ def test_pod_liveness_probe_using_http_endpoint_restart(background):
 
 def test_pod_liveness_probe_using_tcp_socket_no_restart(background):
     """Pod liveness probe, using tcp socket, no restart: the port stays open though /healthz fails."""
-    liveness(background, "liveness-tcp-ok", 0, observe=5)
+    liveness(background, "liveness-tcp-ok", 0, observe=9)
 
 
 def test_pod_liveness_probe_using_http_endpoint_failure(background):
@@ -888,7 +890,8 @@ def test_pod_readiness_probe_failure(background):
 
     def probed(pod):
         started = (container_status(pod).get("state") or {}).get("running", {}).get("startedAt")
-        assert not is_ready(pod), pod["status"]
+        if is_ready(pod):    # at once (an AssertionError would only be "not yet" to the wait)
+            pytest.fail(f"readiness-fails became Ready: {pod['status']}")
         return started and (now() - stamp(started)).total_seconds() >= 6
     pod = p.wait("readiness-fails", probed)
     assert not is_ready(pod) and restarts(pod) == 0

@@ -441,7 +441,7 @@ def test_replication_controller_check_for_issues_like_exceeding_allocated_quota(
         s = x.get("status") or {}
         return s.get("observedGeneration", 0) >= rc["metadata"]["generation"] and \
             du.get_condition(s, "ReplicaFailure")
-    condition = eventually(failure, timeout=5)
+    condition = eventually(failure)
     assert (condition["status"], condition["reason"]) == ("True", "FailedCreate")
     run(client.patch(REPLICATION_CONTROLLERS, "condition-test", {"spec": {"replicas": 2}}, namespace))
     eventually(lambda: (x := get(REPLICATION_CONTROLLERS, "condition-test", namespace, client))["status"].get(

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import ClassVar
 
-from tests.conformance.support import CRDS, wait_for
+from tests.conformance.support import CRDS, default_service_account, wait_for
 from tests.e2e.conftest import http_request
 from tests.e2e.httpsjson import JSONHandler, serve_https
 
@@ -205,6 +205,7 @@ class Scenario:
         status, body = self.request("POST", "/api/v1/namespaces", {
             "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
         assert status == 201, body
+        default_service_account(self.apiserver, name)    # the tests' pods are refused until it exists
 
     def webhook(self, name, path, rules, ca=True, **fields):
         """A webhook calling the backend at ``path``, selecting this test's namespace unless told otherwise."""

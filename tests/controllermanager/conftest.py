@@ -18,7 +18,7 @@ from tests.controllers.conftest import run, run_until  # noqa: F401
 from tests.e2e.conftest import apiserver, kubectl  # noqa: F401
 
 
-def eventually(check, timeout: float = 15.0, interval: float = 0.05):
+def eventually(check, timeout: float = 30.0, interval: float = 0.05):
     """Turn the reactor until ``check()`` returns something truthy (an APIError counts as not yet); that."""
     deadline = time.monotonic() + timeout
     last = None

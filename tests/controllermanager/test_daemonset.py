@@ -205,11 +205,11 @@ def test_kubectl_rollout_status_history_and_undo(controllers, nodes, client, nam
     nodes("ds-k1", "ds-k2")
     controllers("daemonset-controller")
     run(client.create(DAEMON_SETS, daemon_set("kd"), namespace))
-    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=20s")
+    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=60s")
     assert code == 0 and 'daemon set "kd" successfully rolled out' in output, output
     run(client.patch(DAEMON_SETS, "kd", {"spec": {"template": {"spec": {"containers": [
         {"name": "app", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
-    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=20s")
+    code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=60s")
     assert code == 0 and "successfully rolled out" in output, output
     code, output = _kubectl(kubectl, "rollout", "history", "daemonset/kd", "-n", namespace)
     assert code == 0 and [line.split()[0] for line in output.splitlines()[2:] if line.strip()] == ["1", "2"], output

@@ -136,16 +136,17 @@ def test_create_scale_and_status(controllers, simulated_nodes, client, namespace
                              .get("reason") == "NewReplicaSetAvailable"
                              and condition(run(client.get(DEPLOYMENTS, "web", namespace)), "Progressing"))
     assert progressing["message"] == f'ReplicaSet "web-{pod_hash}" has successfully progressed.'
-    assert f"Scaled up replica set web-{pod_hash} from 0 to 3" in messages(client, namespace, "web",
-                                                                          "ScalingReplicaSet")
+    # Events are written in the background: wait for them as for any other write of a controller.
+    eventually(lambda: f"Scaled up replica set web-{pod_hash} from 0 to 3" in messages(client, namespace, "web",
+                                                                                      "ScalingReplicaSet"))
 
     run(client.patch(DEPLOYMENTS, "web", {"spec": {"replicas": 5}}, namespace))
     eventually(lambda: complete(client, namespace, "web") and len(live_pods(client, namespace, "app=web")) == 5)
     run(client.patch(DEPLOYMENTS, "web", {"spec": {"replicas": 2}}, namespace))
     eventually(lambda: complete(client, namespace, "web") and len(live_pods(client, namespace, "app=web")) == 2)
-    scaled = messages(client, namespace, "web", "ScalingReplicaSet")
-    assert f"Scaled up replica set web-{pod_hash} from 3 to 5" in scaled
-    assert f"Scaled down replica set web-{pod_hash} from 5 to 2" in scaled
+    eventually(lambda: {f"Scaled up replica set web-{pod_hash} from 3 to 5",
+                        f"Scaled down replica set web-{pod_hash} from 5 to 2"}
+               <= set(messages(client, namespace, "web", "ScalingReplicaSet")))
 
 
 def test_rolling_update_replaces_every_pod(controllers, simulated_nodes, client, namespace):
@@ -168,8 +169,8 @@ def test_rolling_update_replaces_every_pod(controllers, simulated_nodes, client,
     assert new["spec"]["replicas"] == 4 and new["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:b"
     eventually(lambda: {p["spec"]["containers"][0]["image"] for p in live_pods(client, namespace, "app=roll")} ==
                {"busybox:b"} and len(live_pods(client, namespace, "app=roll")) == 4)
-    scaled = messages(client, namespace, "roll", "ScalingReplicaSet")
-    assert any(m.startswith(f"Scaled down replica set {old['metadata']['name']} from ") for m in scaled)
+    eventually(lambda: any(m.startswith(f"Scaled down replica set {old['metadata']['name']} from ")
+                           for m in messages(client, namespace, "roll", "ScalingReplicaSet")))
 
 
 def test_recreate_scales_old_to_zero_before_creating_new(controllers, simulated_nodes, client, namespace):
@@ -292,7 +293,8 @@ def test_rollback_to_annotation_restores_the_previous_template(controllers, simu
                    and d["metadata"]["annotations"].get(du.REVISION_ANNOTATION) == "3" and d)
     assert du.ROLLBACK_TO_ANNOTATION not in d["metadata"]["annotations"]
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1"
-    assert messages(client, namespace, "back", "DeploymentRollback") == ['Rolled back deployment "back" to revision 1']
+    assert eventually(lambda: messages(client, namespace, "back", "DeploymentRollback")) == \
+        ['Rolled back deployment "back" to revision 1']
 
 
 def test_hash_collision_bumps_collision_count(controllers, simulated_nodes, client, namespace):

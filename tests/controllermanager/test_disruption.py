@@ -138,7 +138,7 @@ def test_unmanaged_pods_and_empty_budgets(controllers, client, namespace):
 def _kubectl(kubectl, *args):
     """Run kubectl while the reactor turns (the controllers and the simulated node live in this process)."""
     process = kubectl.popen(*args)
-    eventually(lambda: process.poll() is not None, timeout=60)
+    eventually(lambda: process.poll() is not None, timeout=120)
     out, err = process.communicate()
     return process.returncode, out + err
 

@@ -106,7 +106,7 @@ def test_the_apiserver_alone_fills_token_secrets_too(tmp_path):
                                             "annotations": {"kubernetes.io/service-account.name": "bot"}},
                                "type": "kubernetes.io/service-account-token"})):
             assert server.request("POST", path, body)[0] == 201
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not (server.request("GET", "/api/v1/namespaces/default/secrets/bot-token")[1].get("data") or {}).get(
                 "token"):
             assert time.monotonic() < deadline

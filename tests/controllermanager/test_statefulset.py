@@ -185,12 +185,12 @@ def test_kubectl_rollout_status_and_undo(controllers, simulated_nodes, client, n
     controllers("statefulset-controller")
     simulated_nodes("sim-kubectl", schedule=True)
     run(client.create(STATEFUL_SETS, stateful_set("kweb", replicas=2), namespace))
-    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=20s")
+    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=60s")
     # (kubectl says "partitioned" whenever the partition is set, and the API defaults it to 0.)
     assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
     run(client.patch(STATEFUL_SETS, "kweb", {"spec": {"template": {"spec": {"containers": [
         {"name": "web", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
-    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=20s")
+    code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=60s")
     assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
     code, output = _kubectl(kubectl, "rollout", "undo", "statefulset/kweb", "-n", namespace)
     assert code == 0 and "rolled back" in output, output

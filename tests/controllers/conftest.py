@@ -20,7 +20,7 @@ from kapiserver.registry.registry import Registry
 from kapiserver.storage.sqlite import open_sqlite
 
 
-def run(d: Any, timeout: float = 10.0) -> Any:
+def run(d: Any, timeout: float = 30.0) -> Any:
     """Turn the global reactor until ``d`` fires; its result, or raise its error."""
     if inspect.iscoroutine(d):
         d = Deferred.fromCoroutine(d)
@@ -32,7 +32,7 @@ def run(d: Any, timeout: float = 10.0) -> Any:
     return outcome[0]
 
 
-def run_until(predicate: Callable[[], bool], timeout: float = 10.0, also: Callable[[], None] = None) -> None:
+def run_until(predicate: Callable[[], bool], timeout: float = 30.0, also: Callable[[], None] = None) -> None:
     """Turn the global reactor (and ``also``, each turn) until ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
     while True:

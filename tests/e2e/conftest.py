@@ -73,7 +73,7 @@ class APIServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "APIServerProcess":
+    def start(self, timeout: float = 60.0) -> "APIServerProcess":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={self.data_dir}",
@@ -135,7 +135,7 @@ class Kubectl:
             "users": [{"name": "u", "user": {"token": "unused-over-http"}}],
         }))
 
-    def __call__(self, *args, input=None, check=True, timeout=30) -> subprocess.CompletedProcess:
+    def __call__(self, *args, input=None, check=True, timeout=120) -> subprocess.CompletedProcess:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.kubeconfig.parent))
         result = subprocess.run([self.binary, f"--cache-dir={self.cache_dir}", *args], input=input,
                                 capture_output=True, text=True, timeout=timeout, env=env)

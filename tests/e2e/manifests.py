@@ -47,6 +47,9 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: solo, namespace: {ns}, labels: {{app: solo}}}}
 spec:
+  # robot, made just above: ServiceAccount admission would refuse the pod until the controller has made
+  # the new namespace's default account (a second or two on a loaded machine).
+  serviceAccountName: robot
   containers: [{{name: main, image: busybox:1.36, command: [sleep, "3600"]}}]
 ---
 apiVersion: batch/v1

@@ -17,6 +17,8 @@ import sys
 import pytest
 
 
+from tests.conformance.support import wait_for
+
 from .conftest import APIServerProcess
 from .httpsjson import JSONHandler, serve_https
 
@@ -78,8 +80,19 @@ def configured(webhook, tmp_path_factory):
 
 
 def _namespace(core, name, annotations=None, labels=None):
+    """``name``, created, once it has its default ServiceAccount (ServiceAccount admission refuses its pods
+    until the controller has made it)."""
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
         name=name, annotations=annotations, labels=labels)))
+
+    def account():
+        try:
+            return core.read_namespaced_service_account("default", name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+            return None
+    wait_for(account, what=f"the default ServiceAccount of {name}")
 
 
 def _pod(name, cpu=None, node_selector=None):
@@ -152,7 +165,7 @@ def test_webhook_is_called_with_the_kubeconfig_credentials(configured, webhook):
                                                    resources=["configmaps"])])]))
     _namespace(core, "hooked", labels={"hooks": "on"})
     # The apiserver's root CA publisher creates kube-root-ca.crt there too (through the webhook): let it first.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not any(cm.metadata.name == "kube-root-ca.crt" for cm in core.list_namespaced_config_map("hooked").items):
         assert time.monotonic() < deadline
         time.sleep(0.05)

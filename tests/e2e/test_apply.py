@@ -213,7 +213,7 @@ def test_custom_resource_lists_merge_per_list_type(apiserver, kubectl):
     kubectl("apply", "-f", "-", input=json.dumps(WIDGETS_CRD))
     path = "/apis/ssa.example.com/v1/namespaces/default/widgets/w1?fieldManager="
     base = {"apiVersion": "ssa.example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}}
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         status, body = apiserver.request("PATCH", path + "a", json.dumps(dict(base, spec={
             "size": 1, "tags": ["x"], "ports": [{"name": "http", "port": 80}]})).encode(), APPLY)
@@ -309,7 +309,7 @@ def test_kubectl_server_side_apply_of_a_custom_resource(kubectl):
     kubectl("apply", "-f", "-", input=json.dumps(WIDGETS_CRD))
     widget = {"apiVersion": "ssa.example.com/v1", "kind": "Widget", "metadata": {"name": "w2", "namespace": "default"},
               "spec": {"size": 2, "tags": ["a", "b"]}}
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         result = kubectl("apply", "--server-side", "-f", "-", input=json.dumps(widget), check=False)
         if result.returncode == 0 or time.monotonic() > deadline:

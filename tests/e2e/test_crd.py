@@ -107,7 +107,7 @@ def test_deleting_the_crd_removes_its_objects(kubectl):
     kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "doomed.example.com/v1", "kind": "CronTab", "metadata": {"name": "x"},
         "spec": {"cronSpec": "3 * * * *"}}))
-    kubectl("delete", "crd", "crontabs.doomed.example.com", "--timeout=20s")
+    kubectl("delete", "crd", "crontabs.doomed.example.com", "--timeout=60s")
     status, _ = kubectl.server.request("GET", "/apis/doomed.example.com/v1/namespaces/default/crontabs")
     assert status == 404
     kubectl("apply", "-f", "-", input=crd)

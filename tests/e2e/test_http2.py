@@ -227,7 +227,7 @@ def test_kubectl_speaks_http2(secure, monkeypatch):
     try:
         time.sleep(1.0)
         kc("create", "configmap", "watched-over-h2", "--from-literal=a=b")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         seen = ""
         os.set_blocking(watcher.stdout.fileno(), False)
         while "configmap/watched-over-h2" not in seen and time.monotonic() < deadline:

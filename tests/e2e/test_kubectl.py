@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
+import os
 
 import pytest
+
+from tests.cluster.processes import Watched
+from tests.conformance.support import default_service_account
 
 from .conftest import APIServerProcess, Kubectl, kubectl_binary
 from .manifests import MULTI_KIND
@@ -141,7 +144,7 @@ def test_namespace_deletion_removes_content(kubectl):
     kubectl("create", "namespace", "doomed")
     kubectl("create", "configmap", "x", "-n", "doomed")
     kubectl("create", "deployment", "d", "--image=nginx", "-n", "doomed")
-    kubectl("delete", "namespace", "doomed", "--timeout=20s")
+    kubectl("delete", "namespace", "doomed", "--timeout=60s")
     result = kubectl("get", "namespace", "doomed", check=False)
     assert 'namespaces "doomed" not found' in result.stderr
     refused = kubectl("create", "configmap", "y", "-n", "doomed", check=False)
@@ -151,19 +154,22 @@ def test_namespace_deletion_removes_content(kubectl):
 def test_get_watch_sees_added_modified_deleted(kubectl):
     """kubectl get -w prints the object as it is added, modified and deleted."""
     kubectl("create", "namespace", "watching")
-    watcher = kubectl.popen("get", "configmaps", "-n", "watching", "-w", "--output-watch-events",
-                            "--request-timeout=20s")
+    # A sentinel in the initial list shows the watch is set up (from the list's resourceVersion, so every
+    # later change comes through), however long kubectl takes to start.
+    kubectl("create", "configmap", "sentinel", "-n", "watching")
+    env = dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig), HOME=str(kubectl.kubeconfig.parent))
+    watcher = Watched([kubectl.binary, f"--cache-dir={kubectl.cache_dir}", "get", "configmaps", "-n", "watching",
+                       "-w", "--output-watch-events", "--request-timeout=60s"], env=env)
     try:
-        time.sleep(1.0)
+        watcher.wait_for(lambda line: line.split()[:2] == ["ADDED", "sentinel"], timeout=30)
         kubectl("create", "configmap", "w", "-n", "watching")
         kubectl("label", "configmap", "w", "x=y", "-n", "watching")
         kubectl("delete", "configmap", "w", "-n", "watching")
-        time.sleep(1.0)
+        watcher.wait_for(lambda line: line.split()[:2] == ["DELETED", "w"], timeout=30)
     finally:
-        watcher.terminate()
-        out, err = watcher.communicate(timeout=10)
-    events = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[1] == "w"]
-    assert events == ["ADDED", "MODIFIED", "DELETED"], out + err
+        watcher.kill()
+    events = [line.split()[0] for line in watcher.lines if line.split()[1:2] == ["w"]]
+    assert events == ["ADDED", "MODIFIED", "DELETED"], "\n".join(watcher.lines)
 
 
 def test_imperative_creates_send_protobuf(kubectl):
@@ -251,6 +257,7 @@ def test_default_admission_plugins_change_what_is_created(kubectl):
     DefaultStorageClass and PersistentVolumeClaimResize on claims, DefaultIngressClass on ingresses,
     CertificateSubjectRestriction on CSRs."""
     kubectl("apply", "-f", "-", input=ADMISSION_FIXTURES)
+    default_service_account(kubectl.server, "admitted")    # ServiceAccount admission refuses pods until then
     container = [{"name": "c", "image": "nginx"}]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fast", "namespace": "admitted"},
            "spec": {"containers": container, "priorityClassName": "gold", "runtimeClassName": "sandboxed"}}

@@ -57,7 +57,7 @@ def scrape(kubectl) -> dict:
     return samples(kubectl("get", "--raw", "/metrics").stdout)
 
 
-def wait_for(predicate, timeout=10.0):
+def wait_for(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -75,7 +75,7 @@ def secure_get(secure, path: str, token: str):
         return e.code, e.headers["Content-Type"], e.read().decode()
 
 
-def wait_until(check, timeout=10.0):
+def wait_until(check, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"

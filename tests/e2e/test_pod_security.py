@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from tests.conformance.support import default_service_account
+
 from .conftest import APIServerProcess, Kubectl, kubectl_binary
 
 ROOT_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root"},
@@ -40,6 +42,7 @@ def kc(tmp_path_factory):
 def test_enforce_label_refuses_with_upstream_message(kc, tmp_path):
     """A pod violating its namespace's enforce level is refused (403) naming each violated check."""
     kc("create", "namespace", "strict")
+    default_service_account(kc.server, "strict")    # until then ServiceAccount admission refuses the pod first
     kc("label", "namespace", "strict", "pod-security.kubernetes.io/enforce=restricted")
     (tmp_path / "pod.json").write_text(json.dumps(ROOT_POD))
     result = kc("-n", "strict", "apply", "-f", str(tmp_path / "pod.json"), check=False)
@@ -55,6 +58,7 @@ def test_enforce_label_refuses_with_upstream_message(kc, tmp_path):
 def test_warn_label_and_templates_warn_without_refusing(kc):
     """warn=restricted lets the pod in with a Warning line; a Deployment's template is only warned about."""
     kc("create", "namespace", "warned")
+    default_service_account(kc.server, "warned")
     kc("label", "namespace", "warned", "pod-security.kubernetes.io/warn=restricted")
     created = kc("-n", "warned", "run", "p", "--image=busybox")
     assert 'Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' in created.stderr
@@ -69,6 +73,7 @@ def test_configured_default_and_exempt_namespace(kc, tmp_path):
     refused = kc("apply", "-f", str(tmp_path / "hostpid.json"), check=False)
     assert 'violates PodSecurity "baseline:latest": host namespaces (hostPID=true)' in refused.stderr
     kc("create", "namespace", "tools")
+    default_service_account(kc.server, "tools")
     assert "pod/hostpid created" in kc("-n", "tools", "apply", "-f", str(tmp_path / "hostpid.json")).stdout
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conformance.support import wait_for
+
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client, watch  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
@@ -20,8 +22,22 @@ def apps(k8s):
 
 
 def _namespace(core, name):
+    """``name``, created, once it has its default ServiceAccount (ServiceAccount admission refuses its pods
+    until the controller has made it)."""
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(lambda: _exists(lambda: core.read_namespaced_service_account("default", name)),
+             what=f"the default ServiceAccount of {name}")
     return name
+
+
+def _exists(read) -> bool:
+    try:
+        read()
+        return True
+    except ApiException as e:
+        if e.status != 404:
+            raise
+        return False
 
 
 def test_create_read_list_and_typed_models(core):

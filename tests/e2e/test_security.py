@@ -17,6 +17,8 @@ import pytest
 
 from kapiserver.auth import certs
 
+from tests.conformance.support import default_service_account
+
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 
 TOKENS = 'admin-token,root,1,"system:masters"\nbob-token,bob,2,"devs"\nalice-token,alice,3\n'
@@ -216,9 +218,10 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     """A create past a ResourceQuota's hard limit is 403 in upstream's words; status tracks usage."""
     import time
     admin("create", "namespace", "quoted")
+    default_service_account(secure.server, "quoted")    # ServiceAccount admission would refuse the pod first
     admin("create", "quota", "small", "-n", "quoted", "--hard=configmaps=2,requests.cpu=1")
     # The apiserver's embedded root-ca publisher writes kube-root-ca.crt, the namespace's second configmap.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while admin("get", "configmap", "kube-root-ca.crt", "-n", "quoted", check=False).returncode != 0:
         assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
         time.sleep(0.1)
@@ -234,7 +237,7 @@ def test_resource_quota_exceeded_is_403(secure, admin):
     denied = admin("create", "-f", "-", input=json.dumps(pod), check=False)
     assert ('exceeded quota: small, requested: requests.cpu=1500m, used: requests.cpu=0, limited: '
             'requests.cpu=1') in denied.stderr
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = admin.json("get", "quota", "small", "-n", "quoted").get("status") or {}
         if status.get("used", {}).get("configmaps") == "2":
@@ -248,6 +251,7 @@ def test_limit_range_defaults_and_maximum(secure, admin):
     """Containers take a LimitRange's defaults; a limit above its max is 403 in upstream's words."""
     api = secure.server
     api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "limited"}})
+    default_service_account(api, "limited")
     status, _ = api.request("POST", "/api/v1/namespaces/limited/limitranges", {
         "metadata": {"name": "lr"}, "spec": {"limits": [{
             "type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "250m"},

@@ -16,6 +16,8 @@ from kapiserver.auth import certs
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.conformance.support import default_service_account
+
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 from .httpsjson import JSONHandler, serve_https
 from .test_security import SecureServer
@@ -211,6 +213,7 @@ def test_validating_webhook_for_pod_status_sees_status_updates(secure, webhook_s
     url, ca_pem, _ = webhook_server
     api = secure.server
     api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "status-hooked"}})
+    default_service_account(api, "status-hooked")    # ServiceAccount admission refuses pods until then
     status, body = api.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
                                _rule_hook("status", url + "/status", ca_pem, ["UPDATE"], ["pods/status"],
                                           "status-hooked"))
@@ -243,6 +246,7 @@ def test_validating_webhook_for_connect_denies_kubectl_exec(secure, webhook_serv
     url, ca_pem, _ = webhook_server
     api = secure.server
     api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "exec-hooked"}})
+    default_service_account(api, "exec-hooked")
     status, body = api.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
                                _rule_hook("exec", url + "/exec", ca_pem, ["CONNECT"], ["pods/exec"],
                                           "exec-hooked"))

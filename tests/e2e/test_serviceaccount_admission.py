@@ -57,7 +57,7 @@ def test_a_new_namespace_takes_pods_at_once_with_the_token_volume_mounted(kc):
     assert pod["spec"]["containers"][0]["volumeMounts"] == [
         {"name": volume["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
     assert pod["spec"]["serviceAccountName"] == "default"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while kc("get", "configmap", "kube-root-ca.crt", "-n", "sa-present", check=False).returncode != 0:
         assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
         time.sleep(0.1)

@@ -13,7 +13,8 @@ from .conftest import APIServerProcess
 def test_readyz_fails_during_the_shutdown_delay_while_requests_are_served(tmp_path):
     """With --shutdown-delay-duration, SIGTERM makes /readyz answer 500 with "[-]shutdown failed" while other
     requests are still served; then the process exits 0."""
-    server = APIServerProcess(tmp_path / "data", args=("--shutdown-delay-duration=3s",)).start()
+    # 8 s of delay: the request after /readyz is seen failing must still fall within it on a loaded machine.
+    server = APIServerProcess(tmp_path / "data", args=("--shutdown-delay-duration=8s",)).start()
     try:
         status, text = server.request("GET", "/readyz?verbose")
         assert status == 200 and "[+]shutdown ok" in text

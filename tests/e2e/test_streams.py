@@ -17,6 +17,8 @@ import urllib.request
 
 import pytest
 
+from tests.conformance.support import wait_for
+
 from .conftest import APIServerProcess, Kubectl, free_port, kubectl_binary, stop_process
 
 
@@ -38,7 +40,7 @@ class NodeProcess:
         self.process = None
         self.extra_args = ()
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=60.0):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kapiserver.node", f"--kubeconfig={self.kubeconfig}",
              f"--node-name={self.name}", f"--kubelet-port={self.port}", f"--root-dir={self.home / 'root'}",
@@ -76,14 +78,8 @@ def kc(cluster, tmp_path_factory):
     return Kubectl(binary, cluster[0], tmp_path_factory.mktemp("kubectl"))
 
 
-def _wait(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait(predicate, timeout=30.0, what="condition"):
+    return wait_for(predicate, timeout=timeout, interval=0.1, what=what)
 
 
 def _running(kc, name):
@@ -122,14 +118,16 @@ def _connectable(port):
 
 def test_node_registers_complete_status_and_lease(cluster, kc):
     """The agent's Node has addresses, capacity, nodeInfo and a Ready condition; its Lease is renewed."""
-    node = kc.json("get", "node", "node-1")
+    # The agent registers its Node, then reports its status and makes its Lease: wait for the last of those.
+    lease = _wait(lambda: kc.json("get", "lease", "-n", "kube-node-lease", "node-1"), what="the node's Lease")
+    assert lease["spec"]["holderIdentity"] == "node-1"
+    node = _wait(lambda: (n := kc.json("get", "node", "node-1")) and
+                 [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"] == ["True"] and n,
+                 what="node-1 Ready")
     status = node["status"]
     assert {"InternalIP", "Hostname"} <= {a["type"] for a in status["addresses"]}
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == cluster[1].port
     assert status["nodeInfo"]["kubeletVersion"] == "v1.32.0"
-    assert [c["status"] for c in status["conditions"] if c["type"] == "Ready"] == ["True"]
-    lease = kc.json("get", "lease", "-n", "kube-node-lease", "node-1")
-    assert lease["spec"]["holderIdentity"] == "node-1"
     kubernetes = pytest.importorskip("kubernetes")
     configuration = kubernetes.client.Configuration()
     configuration.host = cluster[0].url

@@ -12,7 +12,7 @@ PODS = "/api/v1/namespaces/default/pods"
 QUOTAS = "/api/v1/namespaces/default/resourcequotas"
 
 
-def _wait(check, timeout=20.0):
+def _wait(check, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "not reached in time"

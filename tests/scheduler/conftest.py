@@ -32,7 +32,7 @@ def fake_node(name, cpu="2", memory="4Gi", pods="110", labels=None, taints=None)
                                        "message": "kubelet is posting ready status"}]}}
 
 
-def eventually(check, timeout: float = 20.0, interval: float = 0.05, also=None):
+def eventually(check, timeout: float = 30.0, interval: float = 0.05, also=None):
     """Turn the reactor until ``check()`` returns something truthy (an APIError counts as not yet); that."""
     deadline = time.monotonic() + timeout
     last = None

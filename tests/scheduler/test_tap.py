@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from twisted.python import usage
 
 from kapiserver.scheduler.tap import Options
+from tests.conformance.support import wait_for
 from tests.e2e.conftest import apiserver, stop_process  # noqa: F401
 from tests.scheduler.conftest import fake_node, make_pod
 
@@ -59,13 +59,7 @@ def test_config_file_profiles(tmp_path):
 
 
 def _wait(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise TimeoutError("condition not reached")
+    return wait_for(check, timeout=timeout, interval=0.1, what="the pod bound")
 
 
 def test_twistd_kube_scheduler_binds_a_pod(apiserver, tmp_path):  # noqa: F811

@@ -3,20 +3,14 @@ reset between tests still leaving a clean cluster (the node kept)."""
 
 from __future__ import annotations
 
-import time
+from tests.conformance import support
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 PODS = "/api/v1/namespaces/default/pods"
 
 
 def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.1)
+    return support.wait_for(predicate, timeout=timeout, interval=0.1, what=what)
 
 
 def running_pods(kapiserver) -> list:
