@@ -21,7 +21,7 @@ from typing import Dict, Optional, Tuple
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..client.informer import SharedInformer
+from ..client.informer import SharedInformer, drop_managed_fields
 from ..client.resources import Resource
 from ..client.rest import APIError
 from ..client.workqueue import RateLimitingQueue, run_workers
@@ -166,7 +166,8 @@ class GarbageCollector:
                 self.monitors[resource] = self._monitor(resource)
 
     def _monitor(self, resource: Resource) -> SharedInformer:
-        informer = SharedInformer(self.metadata_client, resource, self.clock)
+        # Each object's metadata, without managedFields (upstream's metadata informers drop them too).
+        informer = SharedInformer(self.metadata_client, resource, self.clock, transform=drop_managed_fields)
         informer.add_event_handler(on_add=lambda obj: self._graph_change(resource, obj),
                                    on_update=lambda old, new: self._graph_change(resource, new),
                                    on_delete=lambda obj: self._graph_change(resource, obj, deleted=True))

@@ -98,10 +98,15 @@ class ResourceHandler:
     async def do_list(self, request, info, store, namespace):
         rep = self.representation(request)
         options = list_options(request, store)
+        plain = rep.media == negotiation.JSON and not rep.target
+        list_encoded = getattr(store, "list_encoded", None) if plain else None    # a resource's Store
+        cached = await list_encoded(namespace or None, options) if list_encoded is not None else None
+        if cached is not None:
+            # Plain JSON from the watch cache: spliced from each object's cached bytes, nothing decoded.
+            write_bytes(request, 200, rep.content_type, render.encoded_list(store, cached[0], cached[1]))
+            return
         items, list_meta = await store.list(namespace or None, options)
-        # Plain JSON from the watch cache: spliced from each object's cached bytes.
-        body = render.encoded_list(store, items, list_meta) \
-            if rep.media == negotiation.JSON and not rep.target else None
+        body = render.encoded_list(store, items, list_meta) if plain else None
         if body is None:
             out = render.render_list(store, items, list_meta, rep, self.context.clock, query(request, "includeObject"))
             body = rep.encode(out)

@@ -164,6 +164,15 @@ class Store:
         Items may be the watch cache's own dicts: read them, never change them."""
         return await self.reads.list(self.prefix(namespace), options)
 
+    async def list_encoded(self, namespace: Optional[str], options: ListOptions):
+        """The same list as ``list`` when the watch cache serves it, as its entries (``encoded(strip_type)``:
+        the items' JSON, from each object's cached bytes, nothing decoded) and the list metadata; None when
+        only ``list`` can answer."""
+        list_encoded = getattr(self.reads, "list_encoded", None)
+        if list_encoded is None:
+            return None
+        return await list_encoded(self.prefix(namespace), options)
+
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, obj: dict, namespace: Optional[str]) -> None:
         meta_ = obj["metadata"]
