@@ -140,9 +140,15 @@ class Entry:
 
     @property
     def labels(self) -> dict:
-        if self._obj is None:
-            return self._labels
-        return (self._obj.get("metadata") or {}).get("labels") or NO_LABELS
+        obj = self._obj
+        if obj is None:
+            labels = self._labels
+            if labels is not None:
+                return labels
+            obj = codec.loads(self._json)     # an entry made from its JSON alone: worked out once, kept
+            labels = self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
+            return labels
+        return (obj.get("metadata") or {}).get("labels") or NO_LABELS
 
     def fields(self, field_set: FieldSet) -> dict:
         if self._fields is None:

@@ -103,9 +103,14 @@ class Cacher:
             if self._stopped:
                 return
             revision = result.revision
-            # Each object is kept as its JSON from the start (decoded once, for its labels and its encoding).
-            items.extend(Entry(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision).settle()
-                         for kv in result.kvs)
+            # Each object is kept as its JSON from the start: the stored bytes with the revision put in, where the
+            # reader can (nothing decoded: labels and fields are worked out when a selector asks), else decoded
+            # and encoded.
+            served = getattr(self.reader, "served_json", None)
+            for kv in result.kvs:
+                encoded = served(kv.value, kv.mod_revision) if served is not None else None
+                items.append(Entry(kv.key, None, kv.mod_revision, encoded) if encoded is not None else
+                             Entry(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision).settle())
             if not result.more or not result.kvs:
                 break
             start_key = result.kvs[-1].key + b"\x00"

@@ -223,3 +223,39 @@ def test_reads_go_to_storage_while_the_cache_fills():
     ranges = storage.ranges
     items, _ = result(Deferred.fromCoroutine(store.list("default", ListOptions(resource_version="0"))))
     assert [i["metadata"]["name"] for i in items] == ["a"] and storage.ranges == ranges
+
+
+def test_the_cache_fills_from_stored_bytes_as_decoding_them_would():
+    """An object stored in the resource's own version is cached as its stored bytes with its revision put in,
+    nothing decoded: exactly the JSON decoding and encoding it gives, whatever its strings hold (a quoted
+    "resourceVersion":"" in an annotation, escapes); its labels still select it.  An object whose bytes do
+    not begin as the store writes them is decoded."""
+    from kapiserver.machinery import codec
+    from kapiserver.storage.memory import MemoryStorage
+
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    direct = configmaps(storage, clock, False)
+    result(Deferred.fromCoroutine(direct.create("default", {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "labels": {"app": "x"}, "annotations": {"n": '"resourceVersion":""'}},
+        "data": {"v": "<&>\u2028 é \"resourceVersion\":\"\""}})))
+    result(Deferred.fromCoroutine(direct.create("default", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})))
+    result(storage.create(b"/registry/configmaps/default/c", codec.dumps({
+        "metadata": {"name": "c", "namespace": "default", "labels": {"app": "x"}}, "kind": "ConfigMap",
+        "apiVersion": "v1"})))
+    kvs = result(storage.range(b"/registry/configmaps/")).kvs
+    spliced = [direct.served_json(kv.value, kv.mod_revision) for kv in kvs]
+    assert spliced[0] == codec.dumps(direct.decode(kvs[0].value, kvs[0].mod_revision))
+    assert spliced[1] == codec.dumps(direct.decode(kvs[1].value, kvs[1].mod_revision))
+    assert spliced[2] is None
+    cached = configmaps(storage, clock, True)
+    clock.advance(0)
+    assert cached.reads.cache.ready
+    for kv in kvs:
+        entry = cached.reads.cache.entry(kv.key)
+        assert entry.json() == codec.dumps(direct.decode(kv.value, kv.mod_revision))
+    selected, _ = result(Deferred.fromCoroutine(cached.list("default", ListOptions(
+        label_selector=parse_label_selector("app=x")))))
+    assert [i["metadata"]["name"] for i in selected] == ["a", "c"]
