@@ -128,6 +128,10 @@ class Database:
         self.conn: Optional[sqlite3.Connection] = None
         self.revision = INITIAL_REVISION
         self.compact_revision = 0
+        # (start key, range end, revision) -> how many keys a paged range's next page counts from its start:
+        # a page counts the keys to the range's end, a walk over all of them, which the next page need not
+        # repeat (the keys at a revision never change).
+        self._counts: dict[tuple, int] = {}
         self._lock: Optional[int] = None
 
     # -- lifecycle --------------------------------------------------------
@@ -365,13 +369,19 @@ class Database:
                 ).fetchall()
                 count_sql = "SELECT COUNT(*)" + source
             kvs = [KeyValue(*row) for row in rows]
-            if limit > 0 and len(kvs) == limit:
+            # A page that goes on from where the last one at this revision ended: what that one counted after it.
+            count = self._counts.pop((lo, hi, revision), None)
+            if not (limit > 0 and len(kvs) == limit):
+                count = len(kvs)
+            elif count is None:
                 if as_now or current - revision > UNCHANGED_SCAN_LIMIT:
                     count = conn.execute(count_sql, args).fetchone()[0]
                 else:
                     count = self._count_at(conn, revision, lo, hi)
-            else:
-                count = len(kvs)
+            if count > len(kvs):
+                if len(self._counts) >= 64:
+                    self._counts.clear()
+                self._counts[(kvs[-1].key + b"\x00", hi, revision)] = count - len(kvs)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: {e}") from e
         return RangeResult(kvs, revision, count > len(kvs), count)
