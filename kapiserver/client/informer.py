@@ -39,9 +39,10 @@ class SharedInformer:
     def __init__(self, client: Client, resource: Resource, clock, namespace: Optional[str] = None,
                  label_selector: Optional[str] = None, field_selector: Optional[str] = None,
                  default_resync: float = 0, random=None, watch_list: bool = False,
-                 transform: Optional[Callable[[dict], dict]] = None):
+                 transform: Optional[Callable[[dict], dict]] = None, consistent_pages: bool = False):
         """``transform``: applied to each object before the cache keeps it and handlers see it (client-go's
-        SetTransform; kube-controller-manager's informers drop managedFields with ``drop_managed_fields``)."""
+        SetTransform; kube-controller-manager's informers drop managedFields with ``drop_managed_fields``).
+        ``consistent_pages``: the reflector's lists are read in pages (see Reflector)."""
         self.resource = resource
         self.transform = transform
         self.clock = clock
@@ -52,7 +53,8 @@ class SharedInformer:
         self._sync_waiters: List[Deferred] = []
         self._started = False
         self.reflector = Reflector(client, resource, self._replace, self._event, clock, namespace,
-                                   label_selector, field_selector, random=random, use_watch_list=watch_list)
+                                   label_selector, field_selector, random=random, use_watch_list=watch_list,
+                                   transform=transform, consistent_pages=consistent_pages)
 
     # -- the public side -------------------------------------------------------------------------------
     def add_event_handler(self, on_add: Callable[[dict], None] = None,
@@ -113,8 +115,6 @@ class SharedInformer:
 
     # -- the reflector's side -----------------------------------------------------------------------------
     def _replace(self, items: list, resource_version: str) -> None:
-        if self.transform is not None:
-            items = [self.transform(obj) for obj in items]
         seen = set()
         for obj in items:
             key = self.indexer.key_func(obj)
@@ -137,8 +137,6 @@ class SharedInformer:
                 d.callback(None)
 
     def _event(self, kind: str, obj: dict) -> None:
-        if self.transform is not None:
-            obj = self.transform(obj)
         if kind in ("ADDED", "MODIFIED"):
             old = self.indexer.add(obj)
             for handler in self._handlers:
