@@ -235,18 +235,16 @@ def _join_items(entries: list[Entry]) -> bytes:
     first = entries[0].obj
     head = b'{"kind":' + codec.dumps(first.get("kind")) + b',"apiVersion":' + codec.dumps(first.get("apiVersion"))
     cut = len(head) + 1
-    with_comma, alone = head + b",", head + b"}"
-    parts: list = []
-    append = parts.append
-    for e in entries:
-        encoded = e.json()
-        if encoded.startswith(with_comma):
-            append(b",{" if parts else b"{")
-            append(memoryview(encoded)[cut:])
-        else:
-            append(b"," if parts else b"")
-            append(b"{}" if encoded == alone else codec.dumps(e.item))
-    return b"".join(parts)
+    with_comma = head + b","
+    encoded = [e._json or e.json() for e in entries]
+    if all([j.startswith(with_comma) for j in encoded]):
+        # Every item is "{" and the rest of its object after the head: joined by ",{" after a first "{".
+        parts = [j[cut:] for j in encoded]
+        parts[0] = b"{" + parts[0]
+        return b",{".join(parts)
+    alone = head + b"}"
+    return b",".join([b"{" + j[cut:] if j.startswith(with_comma) else b"{}" if j == alone else codec.dumps(e.item)
+                      for e, j in zip(entries, encoded)])
 
 
 class ListItems(list):
@@ -489,7 +487,7 @@ class WatchCache:
         # (keys are UTF-8 paths, which never hold 0xff).
         selected = keys[bisect.bisect_left(keys, prefix):bisect.bisect_left(keys, prefix + b"\xff")]
         objects, field_set = self.objects, self.field_set
-        entries = [objects[key] for key in selected]
+        entries = list(map(objects.__getitem__, selected))
         if not flt.everything:
             return EncodedList([e for e in entries if flt.passes(e, field_set)]), self.revision
         if len(self._lists) > 256:
