@@ -31,6 +31,7 @@ The rules (every method below keeps them):
 from __future__ import annotations
 
 import bisect
+import re
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
 
@@ -76,36 +77,60 @@ class ObjectEncoding:
 NO_LABELS: dict = {}
 
 
+# How an object's JSON begins when it can be kept as a typed-list item and a head: its kind and apiVersion members
+# first (as the store writes them), followed by the rest of the object or its end.
+_HEAD = re.compile(rb'\{"kind":"[^"\\]*","apiVersion":"[^"\\]*"(?=[,}])')
+# The heads seen (a resource's objects share one), so that entries share its bytes.
+_HEADS: dict[bytes, bytes] = {}
+
+
+def _split(whole: bytes) -> "tuple[Optional[bytes], bytes]":
+    """(head, the object as a typed-list item) of an object's JSON that begins with its kind and apiVersion;
+    (None, the JSON) of any other."""
+    m = _HEAD.match(whole)
+    if m is None:
+        return None, whole
+    end = m.end()
+    head = whole[:end]
+    head = _HEADS.get(head) or (_HEADS.setdefault(head, head) if len(_HEADS) < 4096 else head)
+    return head, (b"{" + whole[end + 1:]) if whole[end] == 0x2C else b"{}"
+
+
 class Entry:
     """One object version with its labels and fields.
 
     Once the cache has handed it to its watchers (``settle()``), an entry keeps the object's JSON (the bytes
-    ``codec.dumps`` makes of it, exactly its size) and its labels, not the decoded object: ``obj`` decodes it
-    again when asked (a fresh dict each time), so a cached object costs about its JSON.  Only what is read
-    through ``shared_obj`` (admission's lookups of namespaces and classes on every write) keeps its dict."""
+    ``codec.dumps`` makes of it) and its labels, not the decoded object: ``obj`` decodes it again when asked (a
+    fresh dict each time), so a cached object costs about its JSON.  The JSON is kept as the object's typed-list
+    item (no kind and apiVersion) and its head (those two members, shared by the resource's entries): a list
+    joins the items as they are, a GET or a watch event puts the head back.  Only what is read through
+    ``shared_obj`` (admission's lookups of namespaces and classes on every write) keeps its dict."""
 
-    __slots__ = ("key", "_obj", "revision", "_fields", "_json", "_labels")
+    __slots__ = ("key", "_obj", "revision", "_fields", "_json", "_head", "_labels")
 
     def __init__(self, key: bytes, obj: Optional[dict], revision: int, encoded: Optional[bytes] = None):
         self.key = key
         self._obj = obj
         self.revision = revision
         self._fields: Optional[dict] = None
-        self._json = encoded
+        self._head: Optional[bytes] = None
+        self._json: Optional[bytes] = None      # the item when _head is set, else the whole object
+        if encoded is not None:
+            self._head, self._json = _split(encoded)
         self._labels: Optional[dict] = None
 
     @property
     def obj(self) -> dict:
         obj = self._obj
         if obj is None:
-            return codec.loads(self._json)
+            return codec.loads(self.json())
         return obj
 
     def shared_obj(self) -> dict:
         """The decoded object, kept from now on: read it, never change it."""
         obj = self._obj
         if obj is None:
-            obj = self._obj = codec.loads(self._json)
+            obj = self._obj = codec.loads(self.json())
         return obj
 
     def settle(self) -> "Entry":
@@ -113,21 +138,36 @@ class Entry:
         obj = self._obj
         if obj is None:
             return self
-        self.json()
+        if self._json is None:
+            self._encode()
         self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
         self._obj = None
         return self
 
     compact = settle
 
+    def _encode(self) -> None:
+        self._head, self._json = _split(codec.dumps(self._obj))
+
     def json(self, strip_type: bool = False) -> bytes:
-        """The object's JSON (as a typed-list item when ``strip_type``: worked out each time, not kept)."""
+        """The object's JSON (as a typed-list item when ``strip_type``)."""
         if strip_type:
-            return codec.dumps(self.item)
-        encoded = self._json
-        if encoded is None:
-            encoded = self._json = codec.dumps(self._obj)
-        return encoded
+            return self.item_json()
+        if self._json is None:
+            self._encode()
+        head = self._head
+        if head is None:
+            return self._json
+        item = self._json
+        return head + b"}" if item == b"{}" else b"".join((head, b",", memoryview(item)[1:]))
+
+    def item_json(self) -> bytes:
+        """The object's JSON as a typed-list item: without kind and apiVersion."""
+        if self._json is None:
+            self._encode()
+        if self._head is not None:
+            return self._json
+        return codec.dumps(self.item)
 
     def added(self, encoding: "Encoding") -> Any:
         """This object as an initial ADDED event."""
@@ -145,7 +185,7 @@ class Entry:
             labels = self._labels
             if labels is not None:
                 return labels
-            obj = codec.loads(self._json)     # an entry made from its JSON alone: worked out once, kept
+            obj = codec.loads(self.json())     # an entry made from its JSON alone: worked out once, kept
             labels = self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
             return labels
         return (obj.get("metadata") or {}).get("labels") or NO_LABELS
@@ -229,22 +269,8 @@ class EncodedList:
 
 
 def _join_items(entries: list[Entry]) -> bytes:
-    """The comma-joined JSON of ``entries`` as typed-list items: each object's JSON without its leading kind
-    and apiVersion members (those of the first object, which a resource's objects share), sliced rather than
-    decoded; an object that does not begin with them is decoded and encoded without them."""
-    first = entries[0].obj
-    head = b'{"kind":' + codec.dumps(first.get("kind")) + b',"apiVersion":' + codec.dumps(first.get("apiVersion"))
-    cut = len(head) + 1
-    with_comma = head + b","
-    encoded = [e._json or e.json() for e in entries]
-    if all([j.startswith(with_comma) for j in encoded]):
-        # Every item is "{" and the rest of its object after the head: joined by ",{" after a first "{".
-        parts = [j[cut:] for j in encoded]
-        parts[0] = b"{" + parts[0]
-        return b",{".join(parts)
-    alone = head + b"}"
-    return b",".join([b"{" + j[cut:] if j.startswith(with_comma) else b"{}" if j == alone else codec.dumps(e.item)
-                      for e, j in zip(entries, encoded)])
+    """The comma-joined JSON of ``entries`` as typed-list items: the items the entries keep, as they are."""
+    return b",".join([e._json if e._head is not None else e.item_json() for e in entries])
 
 
 class ListItems(list):
