@@ -64,10 +64,10 @@ def raise_fd_limit() -> None:
 
 
 class Server:
-    def __init__(self, data_dir: str, extra_args: tuple = (), prefix: tuple = ("-m",)):
+    def __init__(self, data_dir: str, extra_args: tuple = (), prefix: tuple = ("-m",), log_dir: str = ""):
         self.port, self.secure_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(os.path.dirname(data_dir), "apiserver.log"), "ab")
+        self.log = open(os.path.join(log_dir or os.path.dirname(data_dir), "apiserver.log"), "ab")
         started = time.perf_counter()
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.process = subprocess.Popen(

@@ -38,8 +38,13 @@ class _Handler:
 class SharedInformer:
     def __init__(self, client: Client, resource: Resource, clock, namespace: Optional[str] = None,
                  label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 default_resync: float = 0, random=None, watch_list: bool = False):
+                 default_resync: float = 0, random=None, watch_list: bool = False,
+                 transform: Optional[Callable[[dict], dict]] = None, consistent_pages: bool = False):
+        """``transform``: applied to each object before the cache keeps it and handlers see it (client-go's
+        SetTransform; kube-controller-manager's informers drop managedFields with ``drop_managed_fields``).
+        ``consistent_pages``: the reflector's lists are read in pages (see Reflector)."""
         self.resource = resource
+        self.transform = transform
         self.clock = clock
         self.indexer = Indexer(meta_namespace_key)
         self.default_resync = default_resync
@@ -48,7 +53,8 @@ class SharedInformer:
         self._sync_waiters: List[Deferred] = []
         self._started = False
         self.reflector = Reflector(client, resource, self._replace, self._event, clock, namespace,
-                                   label_selector, field_selector, random=random, use_watch_list=watch_list)
+                                   label_selector, field_selector, random=random, use_watch_list=watch_list,
+                                   transform=transform, consistent_pages=consistent_pages)
 
     # -- the public side -------------------------------------------------------------------------------
     def add_event_handler(self, on_add: Callable[[dict], None] = None,
@@ -144,6 +150,15 @@ class SharedInformer:
                 handler.call_safely(handler.on_delete, obj if obj.get("metadata") else old)
 
 
+def drop_managed_fields(obj: dict) -> dict:
+    """``obj`` without metadata.managedFields, which no controller reads (what kube-controller-manager's
+    informers keep since 1.27: its transform drops them)."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        del metadata["managedFields"]
+    return obj
+
+
 def _fired() -> Deferred:
     d = Deferred()
     d.callback(None)
@@ -154,7 +169,7 @@ class SharedInformerFactory:
     """The informers of one process: ``informer(resource, ...)`` gives every caller the same one."""
 
     def __init__(self, client: Client, clock=None, resync_period: float = 0, random=None,
-                 watch_list: Optional[bool] = None):
+                 watch_list: Optional[bool] = None, transform: Optional[Callable[[dict], dict]] = None):
         """``watch_list``: reflectors sync by watch-list (sendInitialEvents) rather than list+watch; None
         reads the environment variable KUBE_FEATURE_WatchListClient ("true"/"false", client-go's way to set
         its feature gates), off when unset, as in upstream 1.32."""
@@ -167,6 +182,7 @@ class SharedInformerFactory:
         self.clock = clock
         self.resync_period = resync_period
         self.random = random
+        self.transform = transform
         self._informers: Dict[Tuple, SharedInformer] = {}
         self._started = False
 
@@ -176,7 +192,7 @@ class SharedInformerFactory:
         informer = self._informers.get(key)
         if informer is None:
             informer = SharedInformer(self.client, resource, self.clock, namespace, label_selector, field_selector,
-                                      self.resync_period, self.random, self.watch_list)
+                                      self.resync_period, self.random, self.watch_list, self.transform)
             self._informers[key] = informer
             if self._started:
                 informer.start()

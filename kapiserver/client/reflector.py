@@ -61,7 +61,12 @@ class Reflector:
     def __init__(self, client: Client, resource: Resource, replace: Callable[[list, str], None],
                  event: Callable[[str, dict], None], clock, namespace: Optional[str] = None,
                  label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 random: Callable[[], float] = None, page_size: int = PAGE_SIZE, use_watch_list: bool = False):
+                 random: Callable[[], float] = None, page_size: int = PAGE_SIZE, use_watch_list: bool = False,
+                 transform: Optional[Callable[[dict], dict]] = None, consistent_pages: bool = False):
+        """``transform``: applied to each object as it arrives (each list page's, each event's), before the
+        reflector hands it on.  ``consistent_pages``: every list is a consistent read in pages of
+        ``page_size`` rather than the first from the watch cache at resourceVersion=0, which answers it
+        whole: with ``transform`` dropping most of each object, only a page is ever held as it came."""
         self.client = client
         self.resource = resource
         self.replace = replace
@@ -73,6 +78,8 @@ class Reflector:
         self.random = random or _random.random
         self.page_size = page_size
         self.use_watch_list = use_watch_list
+        self.transform = transform
+        self.consistent_pages = consistent_pages
         self.watch_list_refused = False
         self.backoff = Backoff(clock, random=self.random)
         self.last_sync_resource_version = ""
@@ -149,11 +156,15 @@ class Reflector:
         params = {"limit": self.page_size}
         # The first list may come from the watch cache (resourceVersion=0), as client-go's does; a relist
         # after 410 asks for the latest state.
-        params["resourceVersion"] = self.last_sync_resource_version or "0"
+        if not self.consistent_pages:
+            params["resourceVersion"] = self.last_sync_resource_version or "0"
+        transform = self.transform
         while True:
             page = await self.client.list(self.resource, self.namespace, self.label_selector,
                                           self.field_selector, **params)
-            items.extend(page.get("items") or [])
+            page_items = page.get("items") or []
+            items.extend(page_items if transform is None else [transform(item) for item in page_items])
+            del page_items
             token = (page.get("metadata") or {}).get("continue")
             version = (page.get("metadata") or {}).get("resourceVersion", "")
             if not token:
@@ -204,7 +215,7 @@ class Reflector:
             if event_type == "DELETED":
                 initial.pop(meta_namespace_key(obj), None)
             else:
-                initial[meta_namespace_key(obj)] = obj
+                initial[meta_namespace_key(obj)] = obj if self.transform is None else self.transform(obj)
 
         timeout = int(MIN_WATCH_TIMEOUT * (1 + self.random()))
         self._watch = self.client.watch(self.resource, on_event, self.namespace, self.last_sync_resource_version,
@@ -231,4 +242,4 @@ class Reflector:
         if version:
             self.last_sync_resource_version = version
         if kind != "BOOKMARK":
-            self.event(kind, obj)
+            self.event(kind, obj if self.transform is None else self.transform(obj))

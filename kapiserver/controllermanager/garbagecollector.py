@@ -15,13 +15,14 @@ The graph is an index, never the truth: owners are read from the API before anyt
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import Dict, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..client.informer import SharedInformer
+from ..client.informer import SharedInformer, drop_managed_fields
 from ..client.resources import Resource
 from ..client.rest import APIError
 from ..client.workqueue import RateLimitingQueue, run_workers
@@ -41,6 +42,20 @@ CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customreso
                                        "CustomResourceDefinition", namespaced=False)
 API_SERVICES = Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", namespaced=False)
 COMPONENT = "garbage-collector-controller"
+
+
+def _metadata_kept(obj: dict) -> dict:
+    """What a monitor keeps of an object's metadata: no managedFields, and the strings many objects repeat
+    (kind, apiVersion, namespace) shared rather than one copy each."""
+    obj = drop_managed_fields(obj)
+    for key in ("kind", "apiVersion"):
+        value = obj.get(key)
+        if type(value) is str:
+            obj[key] = sys.intern(value)
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and type(metadata.get("namespace")) is str:
+        metadata["namespace"] = sys.intern(metadata["namespace"])
+    return obj
 
 
 class GarbageCollector:
@@ -166,7 +181,10 @@ class GarbageCollector:
                 self.monitors[resource] = self._monitor(resource)
 
     def _monitor(self, resource: Resource) -> SharedInformer:
-        informer = SharedInformer(self.metadata_client, resource, self.clock)
+        # Each object's metadata, without managedFields (upstream's metadata informers drop them too), listed
+        # in pages so that a big resource's list is never held whole as it came (managedFields included).
+        informer = SharedInformer(self.metadata_client, resource, self.clock, transform=_metadata_kept,
+                                  consistent_pages=True)
         informer.add_event_handler(on_add=lambda obj: self._graph_change(resource, obj),
                                    on_update=lambda old, new: self._graph_change(resource, new),
                                    on_delete=lambda obj: self._graph_change(resource, obj, deleted=True))

@@ -11,8 +11,17 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
 
+# What a node without owners or dependents holds (shared, never changed: most objects have neither, and an
+# empty list and set would cost a few hundred bytes a node).
+NO_OWNERS: List[dict] = []
+NO_DEPENDENTS: frozenset = frozenset()
+
+
 def owner_refs(meta: dict) -> List[dict]:
-    return [ref for ref in meta.get("ownerReferences") or [] if isinstance(ref, dict) and ref.get("uid")]
+    refs = meta.get("ownerReferences")
+    if not refs:
+        return NO_OWNERS
+    return [ref for ref in refs if isinstance(ref, dict) and ref.get("uid")] or NO_OWNERS
 
 
 class Node:
@@ -27,11 +36,21 @@ class Node:
         self.kind = kind
         self.namespace = namespace or None
         self.name = name
-        self.owners: List[dict] = []
-        self.dependents: Set[str] = set()
+        self.owners: List[dict] = NO_OWNERS
+        # NO_DEPENDENTS until the first is added (add_dependent); read it as a set.
+        self.dependents: "Set[str] | frozenset" = NO_DEPENDENTS
         self.observed = observed
         self.deleting_dependents = False
         self.resource = resource
+
+    def add_dependent(self, uid: str) -> None:
+        if self.dependents is NO_DEPENDENTS:
+            self.dependents = set()
+        self.dependents.add(uid)
+
+    def drop_dependent(self, uid: str) -> None:
+        if self.dependents:
+            self.dependents.discard(uid)
 
     def reference(self) -> dict:
         """The object as an event's involvedObject."""
@@ -85,7 +104,7 @@ class Graph:
             if owner_uid not in new_by_uid:
                 owner = self.nodes.get(owner_uid)
                 if owner is not None:
-                    owner.dependents.discard(uid)
+                    owner.drop_dependent(uid)
                     self._drop_if_unneeded(owner)
                 self._owner_may_proceed(owner_uid)
         if meta.get("deletionTimestamp"):
@@ -115,7 +134,7 @@ class Graph:
         elif owner.namespace and owner.namespace != node.namespace:
             # A namespaced owner elsewhere: the reference cannot be to it; the dependent is looked at.
             self.attempt_to_delete(node.uid)
-        owner.dependents.add(node.uid)
+        owner.add_dependent(node.uid)
 
     def _owner_may_proceed(self, owner_uid: str) -> None:
         owner = self.nodes.get(owner_uid)
@@ -134,7 +153,7 @@ class Graph:
         for ref in node.owners:
             owner = self.nodes.get(ref["uid"])
             if owner is not None:
-                owner.dependents.discard(uid)
+                owner.drop_dependent(uid)
                 if owner.deleting_dependents:
                     self.attempt_to_delete(owner.uid)
                 self._drop_if_unneeded(owner)

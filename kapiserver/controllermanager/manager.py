@@ -9,7 +9,7 @@ from typing import List, Optional
 from twisted.application import service
 from twisted.logger import Logger
 
-from ..client.informer import SharedInformerFactory
+from ..client.informer import SharedInformerFactory, drop_managed_fields
 from ..client.leaderelection import LeaderElectedDaemon
 from ..client.rest import Client
 from . import registry
@@ -26,7 +26,8 @@ class ControllerManager:
         self.client = client
         self.clock = clock
         self.names = list(names)
-        self.informers = SharedInformerFactory(client, clock)
+        # As upstream's: the informers drop managedFields, which no controller reads.
+        self.informers = SharedInformerFactory(client, clock, transform=drop_managed_fields)
         self.context = ControllerContext(client, self.informers, clock, options, host)
         self.controllers: dict = {}
 

@@ -99,10 +99,20 @@ class ResourceHandler:
     async def do_list(self, request, info, store, namespace):
         rep = self.representation(request)
         options = list_options(request, store)
+        plain = rep.media == negotiation.JSON and not rep.target
+        metadata = rep.media == negotiation.JSON and rep.target in ("PartialObjectMetadataList",
+                                                                    "PartialObjectMetadata")
+        list_encoded = getattr(store, "list_encoded", None) if plain or metadata else None    # a resource's Store
+        cached = await list_encoded(namespace or None, options) if list_encoded is not None else None
+        if cached is not None:
+            # JSON from the watch cache: plain, spliced from each object's cached bytes, nothing decoded; as
+            # metadata, each object decoded in turn (never all of them at once).
+            body = render.encoded_list(store, cached[0], cached[1]) if plain else \
+                render.encoded_metadata_list(cached[0], cached[1], rep.target_version)
+            write_bytes(request, 200, rep.content_type, body)
+            return
         items, list_meta = await store.list(namespace or None, options)
-        # Plain JSON from the watch cache: spliced from each object's cached bytes.
-        body = render.encoded_list(store, items, list_meta) \
-            if rep.media == negotiation.JSON and not rep.target else None
+        body = render.encoded_list(store, items, list_meta) if plain else None
         if body is None:
             out = render.render_list(store, items, list_meta, rep, self.context.clock, query(request, "includeObject"))
             body = rep.encode(out)

@@ -54,6 +54,16 @@ def encoded_list(store, items, list_meta: dict) -> "bytes | None":
     return b"".join((head[:-1], b',"items":[', b",".join(encoded(store.strip_item_type)), b"]}\n"))
 
 
+def encoded_metadata_list(items, list_meta: dict, version: str) -> bytes:
+    """The PartialObjectMetadataList JSON document of a watch cache's entries (what codec.encode of
+    render_list's would be), each object decoded and encoded in turn rather than all held decoded at once."""
+    from ..machinery import codec
+    head = codec.dumps({"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{version}",
+                        "metadata": list_meta})
+    body = b",".join([codec.dumps(partial_metadata(e.obj, version)) for e in items.entries])
+    return b"".join((head[:-1], b',"items":[', body, b"]}\n"))
+
+
 def render_list(store, items: list[dict], list_meta: dict, rep: Representation, clock,
                 include_object: str = "") -> dict:
     if rep.target == "Table":

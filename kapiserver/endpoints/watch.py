@@ -64,6 +64,13 @@ class WatchEncoding:
             return _line(event_type, out)
         return _line(event_type, render.render_object(self.store, obj, rep, self.clock))
 
+    def event_encoded(self, event_type: str, encoded: bytes) -> "bytes | None":
+        """The same line as ``event`` for an object given as its JSON (``codec.dumps`` of it), spliced
+        without decoding it; None where the representation needs the object."""
+        if self.rep.target:
+            return None
+        return b'{"type":"' + event_type.encode() + b'","object":' + encoded + b"}\n"
+
     def bookmark(self, revision: int, initial_events_end: bool) -> bytes:
         return _line("BOOKMARK", _bookmark_object(self.store, revision, initial_events_end))
 

@@ -65,6 +65,12 @@ def set_schema_coercer(group: str, resource: str, version: str, coerce: Converte
         _SCHEMA_COERCERS[(group, resource, version)] = coerce
 
 
+def read_as_stored(info: ResourceInfo) -> bool:
+    """Whether ``from_storage`` leaves an object written in ``info``'s own version as it is (no schema of a
+    custom resource to prune and default it by)."""
+    return (info.group, info.storage_key, info.version) not in _SCHEMA_COERCERS
+
+
 def _head(obj: dict) -> dict:
     return {k: obj[k] for k in ("kind", "apiVersion", "metadata") if k in obj}
 

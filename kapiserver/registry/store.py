@@ -59,8 +59,12 @@ class Store:
         converting = strategy.converter is not None
         reader = StorageReader(storage, self.key_root, self.decode, strategy.field_set, clock,
                                resource=resource_name, convert=self.convert_read if converting else None)
+        reader.served_json = self.served_json
         self.reads: Union[Cacher, StorageReader] = \
             Cacher(reader, watch_cache_size, clock) if watch_cache_size > 0 and not converting else reader
+        # How a stored object in this resource's own version begins (see served_json).
+        self._stored_head = b'{"kind":' + codec.dumps(info.kind) + b',"apiVersion":' + \
+            codec.dumps(self._api_version) + b',"metadata":{'
 
     # -- keys and encoding ---------------------------------------------------------------
     def prefix(self, namespace: Optional[str]) -> bytes:
@@ -85,6 +89,18 @@ class Store:
             obj = conversion.from_storage(obj, self.info)
         obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
         return obj
+
+    def served_json(self, value: bytes, revision: int) -> Optional[bytes]:
+        """What ``codec.dumps(self.decode(value, revision))`` gives, made from the stored bytes without decoding
+        them where that is exact, else None: an object stored in this resource's own version, which reading
+        leaves as it is (``conversion.read_as_stored``), as ``_stored`` writes it (by ``codec.dumps``, with
+        kind, apiVersion and metadata first, and metadata's resourceVersion "", the only member of that name
+        and value: one in metadata's maps, lists or strings would be quoted or named otherwise) gets its
+        revision put in that member's place."""
+        if not value.startswith(self._stored_head) or self.strategy.converter is not None or \
+                value.count(b'"resourceVersion":""') != 1 or not conversion.read_as_stored(self.info):
+            return None
+        return value.replace(b'"resourceVersion":""', b'"resourceVersion":"%d"' % revision, 1)
 
     async def convert_read(self, objects: list[dict]) -> list[dict]:
         """``objects`` as decoded, each in this resource's version: those stored in another version go to
@@ -163,6 +179,15 @@ class Store:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}).
         Items may be the watch cache's own dicts: read them, never change them."""
         return await self.reads.list(self.prefix(namespace), options)
+
+    async def list_encoded(self, namespace: Optional[str], options: ListOptions):
+        """The same list as ``list`` when the watch cache serves it, as its entries (``encoded(strip_type)``:
+        the items' JSON, from each object's cached bytes, nothing decoded) and the list metadata; None when
+        only ``list`` can answer."""
+        list_encoded = getattr(self.reads, "list_encoded", None)
+        if list_encoded is None:
+            return None
+        return await list_encoded(self.prefix(namespace), options)
 
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, obj: dict, namespace: Optional[str]) -> None:

@@ -75,6 +75,11 @@ def prefix_end(prefix: bytes) -> Optional[bytes]:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
+# A range at a past revision reads the current state instead when nothing in it changed since; that is
+# looked up when at most this many revisions came after it (each a row of the log to look at).
+UNCHANGED_SCAN_LIMIT = 20000
+
+
 def _key_bounds(column: str, lo: bytes, hi: Optional[bytes]) -> tuple[str, list]:
     if hi is None:
         return f"{column} >= ?", [lo]
@@ -123,6 +128,10 @@ class Database:
         self.conn: Optional[sqlite3.Connection] = None
         self.revision = INITIAL_REVISION
         self.compact_revision = 0
+        # (start key, range end, revision) -> how many keys a paged range's next page counts from its start:
+        # a page counts the keys to the range's end, a walk over all of them, which the next page need not
+        # repeat (the keys at a revision never change).
+        self._counts: dict[tuple, int] = {}
         self._lock: Optional[int] = None
 
     # -- lifecycle --------------------------------------------------------
@@ -327,7 +336,12 @@ class Database:
             return RangeResult([], revision, False, 0)
         limit_sql = " LIMIT ?" if limit > 0 else ""
         try:
-            if revision == current:
+            # Nothing in the range changed after the revision: it reads as it does now (the watch cache's fill
+            # and a paged list read page after page at one revision; the query and the count at a past revision
+            # cost a look at each key's later rows, for every key to the range's end).
+            as_now = revision == current or (current - revision <= UNCHANGED_SCAN_LIMIT and
+                                             not self._changed_after(conn, revision, lo, hi))
+            if as_now:
                 where, args = _key_bounds("c.key", lo, hi)
                 source = (" FROM current c CROSS JOIN log l ON l.revision = c.mod_revision"
                           f" WHERE {where}")
@@ -355,13 +369,47 @@ class Database:
                 ).fetchall()
                 count_sql = "SELECT COUNT(*)" + source
             kvs = [KeyValue(*row) for row in rows]
-            if limit > 0 and len(kvs) == limit:
-                count = conn.execute(count_sql, args).fetchone()[0]
-            else:
+            # A page that goes on from where the last one at this revision ended: what that one counted after it.
+            count = self._counts.pop((lo, hi, revision), None)
+            if not (limit > 0 and len(kvs) == limit):
                 count = len(kvs)
+            elif count is None:
+                if as_now or current - revision > UNCHANGED_SCAN_LIMIT:
+                    count = conn.execute(count_sql, args).fetchone()[0]
+                else:
+                    count = self._count_at(conn, revision, lo, hi)
+            if count > len(kvs):
+                if len(self._counts) >= 64:
+                    self._counts.clear()
+                self._counts[(kvs[-1].key + b"\x00", hi, revision)] = count - len(kvs)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: {e}") from e
         return RangeResult(kvs, revision, count > len(kvs), count)
+
+    @staticmethod
+    def _changed_after(conn, revision: int, lo: bytes, hi: Optional[bytes]) -> bool:
+        """Whether any key in [lo, hi) was written or deleted after ``revision``: the log's rows since it, walked
+        by revision (NOT INDEXED: its rowid), which the caller bounds (UNCHANGED_SCAN_LIMIT)."""
+        where, args = _key_bounds("key", lo, hi)
+        return conn.execute(f"SELECT 1 FROM log NOT INDEXED WHERE revision > ? AND {where} LIMIT 1",
+                            [revision] + args).fetchone() is not None
+
+    @staticmethod
+    def _count_at(conn, revision: int, lo: bytes, hi: Optional[bytes]) -> int:
+        """How many keys [lo, hi) held at ``revision``: how many it holds now, corrected for each key written or
+        deleted since (found as in _changed_after: the caller bounds the walk).  Counting at the revision
+        directly looks at every key's later rows, for every key of the range: a paged read of a big resource
+        would pay it on each page."""
+        where, args = _key_bounds("key", lo, hi)
+        count = conn.execute(f"SELECT COUNT(*) FROM current WHERE {where}", args).fetchone()[0]
+        changed = conn.execute(f"SELECT DISTINCT key FROM log NOT INDEXED WHERE revision > ? AND {where}",
+                               [revision] + args).fetchall()
+        for (key,) in changed:
+            now = conn.execute("SELECT 1 FROM current WHERE key = ?", (key,)).fetchone() is not None
+            then = conn.execute("SELECT deleted FROM log WHERE key = ? AND revision <= ? ORDER BY revision DESC"
+                                " LIMIT 1", (key, revision)).fetchone()
+            count += (then is not None and not then[0]) - now
+        return count
 
     def replay(self, prefix: bytes, after_revision: int, limit: int) -> "list[Event] | Compacted":
         """Up to ``limit`` events under ``prefix`` with revision > after_revision,

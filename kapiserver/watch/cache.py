@@ -3,9 +3,9 @@ The watch cache core, sans-IO: events and ``now`` in, deliveries and errors out.
 
 The rules (every method below keeps them):
 
-1. The cache holds the current objects under one storage prefix (decoded dicts keyed by
-   storage key, with their mod revisions) as of ``revision``, and a window of the latest
-   events.  Events come in strictly in revision order; ``progress(rev)`` moves ``revision``
+1. The cache holds the current objects under one storage prefix (each as its JSON, with its
+   labels and mod revision, keyed by storage key: see Entry) as of ``revision``, and a window
+   of the latest events.  Events come in strictly in revision order; ``progress(rev)`` moves ``revision``
    on without an event (storage said nothing under the prefix changed up to ``rev``).
 2. ``window_start`` is the revision after which every event is in the window.  A watch
    may start from any rv >= window_start; an older one is refused with 410 Expired
@@ -31,6 +31,7 @@ The rules (every method below keeps them):
 from __future__ import annotations
 
 import bisect
+import re
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
 
@@ -72,80 +73,138 @@ class ObjectEncoding:
         return BOOKMARK, {"kind": self.kind, "apiVersion": self.api_version, "metadata": metadata}
 
 
+# The labels of an object without any (shared: read, never changed).
+NO_LABELS: dict = {}
+
+
+# How an object's JSON begins when it can be kept as a typed-list item and a head: its kind and apiVersion members
+# first (as the store writes them), followed by the rest of the object or its end.
+_HEAD = re.compile(rb'\{"kind":"[^"\\]*","apiVersion":"[^"\\]*"(?=[,}])')
+# The heads seen (a resource's objects share one), so that entries share its bytes.
+_HEADS: dict[bytes, bytes] = {}
+
+
+def _split(whole: bytes) -> "tuple[Optional[bytes], bytes]":
+    """(head, the object as a typed-list item) of an object's JSON that begins with its kind and apiVersion;
+    (None, the JSON) of any other."""
+    m = _HEAD.match(whole)
+    if m is None:
+        return None, whole
+    end = m.end()
+    head = whole[:end]
+    head = _HEADS.get(head) or (_HEADS.setdefault(head, head) if len(_HEADS) < 4096 else head)
+    return head, (b"{" + whole[end + 1:]) if whole[end] == 0x2C else b"{}"
+
+
 class Entry:
-    """One object version with its labels and fields, each worked out once.
+    """One object version with its labels and fields.
 
-    Once a newer version supersedes it, only the window's events refer to it: ``compact()`` then keeps its
-    JSON (and its labels and fields, for selectors) instead of the decoded object, which ``obj`` decodes
-    again when asked (a fresh dict each time), so an event in the window costs its bytes, not a dict tree."""
+    Once the cache has handed it to its watchers (``settle()``), an entry keeps the object's JSON (the bytes
+    ``codec.dumps`` makes of it) and its labels, not the decoded object: ``obj`` decodes it again when asked (a
+    fresh dict each time), so a cached object costs about its JSON.  The JSON is kept as the object's typed-list
+    item (no kind and apiVersion) and its head (those two members, shared by the resource's entries): a list
+    joins the items as they are, a GET or a watch event puts the head back.  Only what is read through
+    ``shared_obj`` (admission's lookups of namespaces and classes on every write) keeps its dict."""
 
-    __slots__ = ("key", "_obj", "revision", "_fields", "_item", "_added", "_json", "_labels")
+    __slots__ = ("key", "_obj", "revision", "_fields", "_json", "_head", "_labels")
 
-    def __init__(self, key: bytes, obj: dict, revision: int):
+    def __init__(self, key: bytes, obj: Optional[dict], revision: int, encoded: Optional[bytes] = None):
         self.key = key
-        self._obj: Optional[dict] = obj
+        self._obj = obj
         self.revision = revision
         self._fields: Optional[dict] = None
-        self._item: Optional[dict] = None
-        self._added: Optional[tuple] = None     # (encoding key, ADDED payload)
-        self._json: Optional[list] = None       # [as a typed-list item, whole] JSON bytes
-        self._labels: Optional[dict] = None     # kept by compact()
+        self._head: Optional[bytes] = None
+        self._json: Optional[bytes] = None      # the item when _head is set, else the whole object
+        if encoded is not None:
+            self._head, self._json = _split(encoded)
+        self._labels: Optional[dict] = None
 
     @property
     def obj(self) -> dict:
         obj = self._obj
         if obj is None:
-            return codec.loads(self._json[1])
+            return codec.loads(self.json())
         return obj
 
-    def compact(self, field_set: FieldSet) -> None:
-        """Keep the JSON, labels and fields; drop the decoded object (this version is superseded)."""
+    def shared_obj(self) -> dict:
+        """The decoded object, kept from now on: read it, never change it."""
         obj = self._obj
         if obj is None:
-            return
-        # A copy of exactly its size: orjson's result keeps the whole buffer it was written in (4 KiB at least).
-        whole = bytes(memoryview(self.json(False)))
-        self.fields(field_set)
-        self._labels = dict((obj.get("metadata") or {}).get("labels") or {})
-        self._json = [None, whole]
-        self._obj = self._item = self._added = None
+            obj = self._obj = codec.loads(self.json())
+        return obj
 
-    def json(self, strip_type: bool) -> bytes:
-        """The object's JSON (as a typed-list item when ``strip_type``), encoded once."""
+    def settle(self) -> "Entry":
+        """Keep the JSON and labels; drop the decoded object."""
+        obj = self._obj
+        if obj is None:
+            return self
         if self._json is None:
-            self._json = [None, None]
-        index = 0 if strip_type else 1
-        encoded = self._json[index]
-        if encoded is None:
-            encoded = self._json[index] = codec.dumps(self.item if strip_type else self.obj)
-        return encoded
+            self._encode()
+        self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
+        self._obj = None
+        return self
+
+    compact = settle
+
+    def _encode(self) -> None:
+        self._head, self._json = _split(codec.dumps(self._obj))
+
+    def json(self, strip_type: bool = False) -> bytes:
+        """The object's JSON (as a typed-list item when ``strip_type``)."""
+        if strip_type:
+            return self.item_json()
+        if self._json is None:
+            self._encode()
+        head = self._head
+        if head is None:
+            return self._json
+        item = self._json
+        return head + b"}" if item == b"{}" else b"".join((head, b",", memoryview(item)[1:]))
+
+    def item_json(self) -> bytes:
+        """The object's JSON as a typed-list item: without kind and apiVersion."""
+        if self._json is None:
+            self._encode()
+        if self._head is not None:
+            return self._json
+        return codec.dumps(self.item)
 
     def added(self, encoding: "Encoding") -> Any:
-        """This object as an initial ADDED event, encoded once per encoding key."""
-        key = encoding.key
-        if key is None:
-            return encoding.event(ADDED, self.obj)
-        if self._added is None or self._added[0] != key:
-            self._added = (key, encoding.event(ADDED, self.obj))
-        return self._added[1]
+        """This object as an initial ADDED event."""
+        return _event(encoding, ADDED, self)
 
     @property
     def item(self) -> dict:
         """The object as an item of a typed list: without kind and apiVersion."""
-        if self._item is None:
-            self._item = {k: v for k, v in self.obj.items() if k != "kind" and k != "apiVersion"}
-        return self._item
+        return {k: v for k, v in self.obj.items() if k != "kind" and k != "apiVersion"}
 
     @property
     def labels(self) -> dict:
-        if self._obj is None:
-            return self._labels
-        return (self._obj.get("metadata") or {}).get("labels") or {}
+        obj = self._obj
+        if obj is None:
+            labels = self._labels
+            if labels is not None:
+                return labels
+            obj = codec.loads(self.json())     # an entry made from its JSON alone: worked out once, kept
+            labels = self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
+            return labels
+        return (obj.get("metadata") or {}).get("labels") or NO_LABELS
 
     def fields(self, field_set: FieldSet) -> dict:
         if self._fields is None:
             self._fields = field_set(self.obj)
         return self._fields
+
+
+def _event(encoding: "Encoding", event_type: str, entry: Entry) -> Any:
+    """``encoding.event(event_type, entry.obj)``; from the entry's JSON without decoding it where the encoding
+    can (``event_encoded``: the same bytes)."""
+    spliced = getattr(encoding, "event_encoded", None)
+    if spliced is not None:
+        payload = spliced(event_type, entry.json())
+        if payload is not None:
+            return payload
+    return encoding.event(event_type, entry.obj)
 
 
 class Filter:
@@ -170,31 +229,70 @@ class Filter:
 
 EVERYTHING = Filter()
 
+# A list whose items' JSON is at most this long keeps its joined bytes until the cache changes (a big one is
+# joined for each request rather than kept: its bytes would stay resident as long again as the objects').
+JOINED_KEPT_BYTES = 4 << 20
+# An unfiltered list of at most this many objects is kept decoded until the cache changes (for in-process
+# readers listing the same small resource again and again).
+DECODED_KEPT = 500
 
-class ListItems(list):
-    """The objects of a cache list; ``stripped`` has them as typed-list items
-    (no kind/apiVersion), each worked out once per object version.  Shared
-    between requests until the cache changes: never change it."""
+
+class EncodedList:
+    """The objects of a cache list as entries, for a plain JSON list response: ``encoded(strip_type)`` gives
+    byte strings whose comma-join is the items' JSON, spliced from each object's JSON without decoding it.
+    Shared between requests until the cache changes: never change it."""
 
     __slots__ = ("entries", "_joined")
 
-    @property
-    def stripped(self) -> list[dict]:
-        return [e.item for e in self.entries]
+    def __init__(self, entries: list[Entry]):
+        self.entries = entries
+        self._joined: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def encoded(self, strip_type: bool) -> list[bytes]:
-        """Byte strings whose comma-join is the items' JSON, each object encoded
-        once per object version and the join done once per list."""
         joined = self._joined.get(strip_type)
-        if joined is None:
-            joined = self._joined[strip_type] = b",".join([e.json(strip_type) for e in self.entries])
-        return [joined] if joined else []
+        if joined is not None:
+            return [joined] if joined else []
+        entries = self.entries
+        if not entries:
+            return []
+        if not strip_type:
+            parts = [e.json() for e in entries]
+            joined = b",".join(parts)
+        else:
+            joined = _join_items(entries)
+        if len(joined) <= JOINED_KEPT_BYTES:
+            self._joined[strip_type] = joined
+        return [joined]
+
+
+def _join_items(entries: list[Entry]) -> bytes:
+    """The comma-joined JSON of ``entries`` as typed-list items: the items the entries keep, as they are."""
+    return b",".join([e._json if e._head is not None else e.item_json() for e in entries])
+
+
+class ListItems(list):
+    """The objects of a cache list, decoded (each a fresh dict unless read shared before); ``stripped`` has
+    them as typed-list items (no kind/apiVersion) and ``encoded`` as an EncodedList's.  Never change it."""
+
+    __slots__ = ("entries", "_encoded")
+
+    @property
+    def stripped(self) -> list[dict]:
+        return [{k: v for k, v in obj.items() if k != "kind" and k != "apiVersion"} for obj in self]
+
+    def encoded(self, strip_type: bool) -> list[bytes]:
+        if self._encoded is None:
+            self._encoded = EncodedList(self.entries)
+        return self._encoded.encoded(strip_type)
 
 
 def list_items(entries: list[Entry]) -> ListItems:
     items = ListItems([e.obj for e in entries])
     items.entries = entries
-    items._joined = {}
+    items._encoded = None
     return items
 
 
@@ -230,14 +328,19 @@ class WatchEvent:
             self._old_at_revision = old
         return self._old_at_revision
 
+    def _encode(self, event_type: str, encoding: Encoding) -> Any:
+        if event_type != DELETED:
+            return _event(encoding, event_type, self.new)
+        return encoding.event(event_type, self.object_for(event_type))
+
     def payload(self, event_type: str, encoding: Encoding) -> Any:
         key = encoding.key
         if key is None:
-            return encoding.event(event_type, self.object_for(event_type))
+            return self._encode(event_type, encoding)
         memo = (event_type, key)
         payload = self._payloads.get(memo)
         if payload is None:
-            payload = self._payloads[memo] = encoding.event(event_type, self.object_for(event_type))
+            payload = self._payloads[memo] = self._encode(event_type, encoding)
         return payload
 
 
@@ -307,7 +410,10 @@ class WatchCache:
         self.bookmark_interval = bookmark_interval
         self.objects: dict[bytes, Entry] = {}
         self._sorted_keys: Optional[list[bytes]] = None
-        self._lists: dict[bytes, ListItems] = {}    # unfiltered lists by prefix, until the next change
+        # Unfiltered lists by prefix, until the next change: as entries, and decoded (small ones only).
+        self._lists: dict[bytes, EncodedList] = {}
+        self._decoded: dict[bytes, ListItems] = {}
+        self._initial: dict = {}    # (prefix, encoding key) -> (initial ADDED payloads, their bytes)
         self.window: deque[WatchEvent] = deque()
         self.revision = 0
         self.window_start = 0
@@ -316,12 +422,18 @@ class WatchCache:
         self._bookmark_payloads: dict = {}
 
     # -- state in ----------------------------------------------------------------------
-    def replace(self, items: Iterable[tuple[bytes, dict, int]], revision: int) -> list[CacheWatcher]:
-        """The whole state as of ``revision`` (initial fill or re-list); closes and
-        returns every watcher."""
-        self.objects = {key: Entry(key, obj, rev) for key, obj, rev in items}
+    def replace(self, items: Iterable["tuple[bytes, dict, int] | Entry"], revision: int) -> list[CacheWatcher]:
+        """The whole state as of ``revision`` (initial fill or re-list): (key, object, revision) triples or
+        entries; closes and returns every watcher."""
+        objects: dict[bytes, Entry] = {}
+        for item in items:
+            entry = item if isinstance(item, Entry) else Entry(*item)
+            objects[entry.key] = entry.settle()
+        self.objects = objects
         self._sorted_keys = None
         self._lists = {}
+        self._decoded = {}
+        self._initial = {}
         self.window.clear()
         self.revision = self.window_start = revision
         self.ready = True
@@ -355,6 +467,10 @@ class WatchCache:
             self.objects[key] = new
         if self._lists:
             self._lists = {}
+        if self._decoded:
+            self._decoded = {}
+        if self._initial:
+            self._initial = {}
         event = WatchEvent(kind, key, new, old, revision, now)
         self.revision = revision
         self.window.append(event)
@@ -370,8 +486,8 @@ class WatchCache:
             touched.append(w)
             if len(w.pending) > self.max_pending_events or w.pending_bytes > self.max_pending_bytes:
                 self._close(w, "the watcher fell too far behind")
-        if old is not None:
-            old.compact(self.field_set)     # superseded: the window keeps its bytes only
+        if new is not None:
+            new.settle()    # handed to every watcher: from now on its bytes only
         return touched
 
     def _trim(self, now: float) -> None:
@@ -386,9 +502,8 @@ class WatchCache:
             self._sorted_keys = sorted(self.objects)
         return self._sorted_keys
 
-    def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[ListItems, int]:
-        """The objects under ``prefix`` passing ``flt``, in key order, and the revision
-        they are current at.  The dicts are the cache's own: read them, never change them."""
+    def entries(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[EncodedList, int]:
+        """The entries under ``prefix`` passing ``flt``, in key order, and the revision they are current at."""
         if flt.everything:
             memo = self._lists.get(prefix)
             if memo is not None:
@@ -398,13 +513,27 @@ class WatchCache:
         # (keys are UTF-8 paths, which never hold 0xff).
         selected = keys[bisect.bisect_left(keys, prefix):bisect.bisect_left(keys, prefix + b"\xff")]
         objects, field_set = self.objects, self.field_set
-        entries = [objects[key] for key in selected]
+        entries = list(map(objects.__getitem__, selected))
         if not flt.everything:
-            return list_items([e for e in entries if flt.passes(e, field_set)]), self.revision
+            return EncodedList([e for e in entries if flt.passes(e, field_set)]), self.revision
         if len(self._lists) > 256:
             self._lists = {}
-        items = self._lists[prefix] = list_items(entries)
+        items = self._lists[prefix] = EncodedList(entries)
         return items, self.revision
+
+    def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[ListItems, int]:
+        """The objects under ``prefix`` passing ``flt``, decoded, in key order, and the revision they are
+        current at.  Read them, never change them (a small unfiltered list is shared until the next change)."""
+        memo = self._decoded.get(prefix) if flt.everything else None
+        if memo is not None:
+            return memo, self.revision
+        encoded, revision = self.entries(prefix, flt)
+        items = list_items(encoded.entries)
+        if flt.everything and len(items) <= DECODED_KEPT:
+            if len(self._decoded) > 256:
+                self._decoded = {}
+            self._decoded[prefix] = items
+        return items, revision
 
     def get(self, key: bytes) -> Optional[dict]:
         entry = self.objects.get(key)
@@ -426,11 +555,20 @@ class WatchCache:
         otherwise every change after ``rv`` (410 if it is older than the window; a
         future ``rv`` simply waits for the events after it)."""
         if rv is None:
-            items, revision = self.list(prefix, flt)
+            items, revision = self.entries(prefix, flt)
             w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now)
-            queued = [(entry.revision, entry.added(encoding)) for entry in items.entries]
-            w.pending.extend(queued)
-            w.pending_bytes += sum(len(p) for _, p in queued if type(p) is bytes)
+            memo = (prefix, encoding.key) if flt.everything and encoding.key is not None else None
+            initial = self._initial.get(memo) if memo is not None else None
+            if initial is None:
+                queued = [(entry.revision, _event(encoding, ADDED, entry)) for entry in items.entries]
+                initial = (queued, sum(len(p) for _, p in queued if type(p) is bytes))
+                if memo is not None and initial[1] <= JOINED_KEPT_BYTES:
+                    # Watchers starting together share the payloads (kept until the next change, if small).
+                    if len(self._initial) > 64:
+                        self._initial = {}
+                    self._initial[memo] = initial
+            w.pending.extend(initial[0])
+            w.pending_bytes += initial[1]
             w.sent_rv = revision
             if initial_events_end:
                 w._queue(revision, encoding.bookmark(revision, True))

@@ -42,7 +42,7 @@ from twisted.logger import Logger
 
 from ..machinery import codec, continuetoken, errors, meta
 from ..storage import Compacted, DELETE as STORAGE_DELETE
-from .cache import DELETE, PUT, CacheWatcher, Encoding, WatchCache, list_items
+from .cache import DELETE, PUT, CacheWatcher, EncodedList, Encoding, Entry, WatchCache, list_items
 from .reader import ReadsWatch, StorageReader, Ticker, Wake, filter_of
 
 log = Logger()
@@ -124,7 +124,14 @@ class Cacher:
             if self._stopped:
                 return
             revision = result.revision
-            items.extend((kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in result.kvs)
+            # Each object is kept as its JSON from the start: the stored bytes with the revision put in, where the
+            # reader can (nothing decoded: labels and fields are worked out when a selector asks), else decoded
+            # and encoded.
+            served = getattr(self.reader, "served_json", None)
+            for kv in result.kvs:
+                encoded = served(kv.value, kv.mod_revision) if served is not None else None
+                items.append(Entry(kv.key, None, kv.mod_revision, encoded) if encoded is not None else
+                             Entry(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision).settle())
             if not result.more or not result.kvs:
                 break
             start_key = result.kvs[-1].key + b"\x00"
@@ -300,7 +307,7 @@ class Cacher:
         """A consistent read of one key: from the cache once it has caught up with storage (the
         cache's own dict when ``shared``, else a copy made from its encoding), else from storage
         (see ``_serves_gets``)."""
-        if not self._serves_gets():
+        if not self._serves_gets() or not self.cache.ready:
             return await self.reader.get(key, shared)
         if key in self._read_storage:
             self._read_storage.discard(key)
@@ -312,7 +319,7 @@ class Cacher:
         entry = self.cache.entry(key)
         if entry is None:
             return None
-        return entry.obj if shared else codec.loads(entry.json(False))
+        return entry.shared_obj() if shared else codec.loads(entry.json())
 
     def peek(self, key: bytes) -> "tuple[bytes, int] | None":
         """What the cache holds of ``key`` right now, without waiting for it to catch up: (the object's
@@ -327,7 +334,7 @@ class Cacher:
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
         answer (``get`` then reads storage)."""
-        if not self._serves_gets():
+        if not self._serves_gets() or not self.cache.ready:
             return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:
             self.consistent_reads["fallback"] += 1
@@ -341,37 +348,63 @@ class Cacher:
 
     async def list(self, prefix: bytes, options) -> tuple[list[dict], dict]:
         """(items, list metadata): from the cache, or from storage for the lists the cache does not
-        serve (``delegates_list``) and for a consistent read it could not catch up with in time.
-        The cache's items are its own dicts: read them, never change them.  With a limit (except at
-        resourceVersion=0, where it is ignored) the first page comes with a continue token at the
-        cache's revision; continuing reads storage at it."""
-        if delegates_list(options):
+        serve (``delegates_list``), while it is not filled (upstream's ResilientWatchCacheInitialization
+        reads storage then), and for a consistent read it could not catch up with in time.  The cache's
+        items are decoded for this call (a small unfiltered list's are shared until the next change: read
+        them, never change them).  With a limit (except at resourceVersion=0, where it is ignored) the first
+        page comes with a continue token at the cache's revision; continuing reads storage at it."""
+        cached = await self._cached_list(prefix, options)
+        if cached is None:
             return await self.reader.list(prefix, options)
+        entries, list_meta = cached
+        if entries is None:
+            items, _ = self.cache.list(prefix)
+            return items, list_meta
+        return list_items(entries.entries), list_meta
+
+    async def list_encoded(self, prefix: bytes, options) -> "tuple[EncodedList, dict] | None":
+        """The same list as ``list`` as entries, whose ``encoded`` gives the items' JSON without decoding
+        them (for a plain JSON response); None where the cache does not serve it (``list`` reads storage)."""
+        cached = await self._cached_list(prefix, options)
+        if cached is None:
+            return None
+        entries, list_meta = cached
+        if entries is None:
+            entries, _ = self.cache.entries(prefix)
+        return entries, list_meta
+
+    async def _cached_list(self, prefix: bytes, options) -> "tuple[EncodedList | None, dict] | None":
+        """(entries, list metadata) of a list the cache serves (entries None: the unfiltered whole under
+        ``prefix``, at the metadata's revision); None when storage is to be read."""
+        if delegates_list(options) or not self.cache.ready:
+            return None
         rv = options.resource_version
         if rv == "":
             if await self._storage_caught_up(fallback=True) is None:
                 self.consistent_reads["fallback"] += 1
-                return await self.reader.list(prefix, options)
+                return None
             self.consistent_reads["cache"] += 1
         elif rv == "0":
             if not await self.wait_for(0):
-                return await self.reader.list(prefix, options)
+                return None
         else:
             await self._not_older_than(meta.parse_resource_version(rv))
         flt = filter_of(options)
-        items, revision = self.cache.list(prefix, flt)
-        list_meta: dict = {"resourceVersion": str(revision)}
         limit = options.limit if rv != "0" else 0      # at "0" the limit is ignored, as upstream
-        if 0 < limit < len(items):
+        if flt.everything and not limit:
+            return None, {"resourceVersion": str(self.cache.revision)}
+        entries, revision = self.cache.entries(prefix, flt)
+        list_meta: dict = {"resourceVersion": str(revision)}
+        if 0 < limit < len(entries):
             # The first page from the cache; the continue token pins its revision, so
             # the next pages (read from storage) are the same snapshot.
-            entries = items.entries
-            last = entries[limit - 1].key
+            selected = entries.entries
+            last = selected[limit - 1].key
             list_meta["continue"] = continuetoken.encode(revision, (last[len(prefix):] + b"\x00").decode())
             if flt.everything:
-                list_meta["remainingItemCount"] = len(entries) - limit
-            items = list_items(entries[:limit])
-        return items, list_meta
+                list_meta["remainingItemCount"] = len(selected) - limit
+            entries = EncodedList(selected[:limit])
+        return entries, list_meta
 
     # -- watches -----------------------------------------------------------------------
     async def watch(self, prefix: bytes, options, encoding: Encoding, wake: Wake) -> ReadsWatch:

@@ -104,6 +104,9 @@ class StorageReader:
         # Objects ``decode`` leaves in the version they were stored in go through ``convert`` (a conversion
         # webhook) before anyone sees them; watch events then wait their turn, so their order holds.
         self.convert = convert
+        # ``served_json(value, revision)``: the object's JSON as ``codec.dumps(decode(...))`` would give it, made
+        # without decoding where the store can (None where not); the watch cache fills with it.
+        self.served_json: Optional[Callable[[bytes, int], Optional[bytes]]] = None
         self.field_set = field_set
         self.clock = clock
         self.resource = resource or prefix.decode(errors="replace")

@@ -205,6 +205,31 @@ def test_reflector_lists_watches_rewatches_and_relists_on_410():
     informer.stop()
 
 
+def test_informer_transform_applies_to_each_page_and_event_and_consistent_pages_list_in_pages():
+    """With a transform, the cache and the handlers only ever see transformed objects: each list page's
+    (with consistent_pages, read without resourceVersion=0, page after page) and each watch event's."""
+    from kapiserver.client.informer import drop_managed_fields
+
+    def pod(name, rv="1"):
+        obj = _pod(name, rv=rv)
+        obj["metadata"]["managedFields"] = [{"manager": "m"}]
+        return obj
+    first = _list("10", pod("a"))
+    first["metadata"]["continue"] = "next"
+    clock = Clock()
+    client = ScriptedClient([first, _list("10", pod("b"))])
+    informer = SharedInformer(client, PODS, clock, random=lambda: 0.5, transform=drop_managed_fields,
+                              consistent_pages=True)
+    seen = []
+    informer.add_event_handler(lambda o: seen.append(o), lambda old, new: seen.append(new))
+    informer.start()
+    assert client.listed == [{"limit": 500}, {"limit": 500, "continue": "next"}]
+    client.watches[0].on_event("MODIFIED", pod("a", rv="11"))
+    assert [o["metadata"]["name"] for o in seen] == ["a", "b", "a"]
+    assert all("managedFields" not in o["metadata"] for o in seen + informer.indexer.list())
+    informer.stop()
+
+
 def _initial_events_end(rv):
     return {"kind": "Pod", "metadata": {"resourceVersion": rv,
                                         "annotations": {"k8s.io/initial-events-end": "true"}}}

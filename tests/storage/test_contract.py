@@ -146,6 +146,29 @@ def test_paging_reads_one_snapshot(storage, run):
     assert keys(run(storage.range(b"/p/"))) == [b"/p/1", b"/p/2", b"/p/3", b"/p/9"]
 
 
+def test_paged_range_at_a_past_revision_counts_the_keys_then(storage, run):
+    """A page at a past revision counts the keys the range held then, whatever was written since: keys
+    created, deleted, deleted and created again, updated, and keys outside the range; and a range nothing
+    under which changed since reads as it did."""
+    revs = _fill(storage, run, [b"/p/%d" % i for i in range(6)])
+    run(storage.create(b"/q/0", b"other"))
+    at = run(storage.current_revision())
+    run(storage.create(b"/p/7", b"new"))
+    run(storage.delete(b"/p/1"))
+    run(storage.delete(b"/p/2"))
+    run(storage.create(b"/p/2", b"again"))
+    run(storage.update(b"/p/3", b"changed", revs[3]))
+    run(storage.create(b"/p/8", b"new"))
+    run(storage.delete(b"/p/8"))
+    run(storage.create(b"/q/1", b"other"))
+    page = run(storage.range(b"/p/", revision=at, limit=2))
+    assert keys(page) == [b"/p/0", b"/p/1"] and (page.revision, page.more, page.count) == (at, True, 6)
+    page = run(storage.range(b"/p/", revision=at, limit=2, start_key=b"/p/2"))
+    assert [kv.value for kv in page.kvs] == [b"v:/p/2", b"v:/p/3"] and (page.more, page.count) == (True, 4)
+    unchanged = run(storage.range(b"/q/0", revision=at, limit=1))
+    assert (keys(unchanged), unchanged.revision, unchanged.count) == ([b"/q/0"], at, 1)
+
+
 def test_range_at_old_revision_sees_deleted_and_recreated_keys(storage, run):
     """An old revision shows a key as it was then: present before its delete, absent after, new after recreate."""
     r1 = run(storage.create(b"/k", b"1"))

@@ -4,7 +4,7 @@ bookmarks and errors as a cached one (its StorageReader behind the reads interfa
 from __future__ import annotations
 
 from twisted.internet import task
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 
 from kapiserver.endpoints.negotiation import Representation
 from kapiserver.endpoints.watch import serve_watch
@@ -15,7 +15,7 @@ from kapiserver.storage import Compacted
 from kapiserver.watch.cacher import Cacher
 from kapiserver.watch.reader import StorageReader
 
-from .test_cacher import FakeStorage, cm, result
+from .test_cacher import PREFIX, FakeStorage, cm, result
 from .test_http_watch import Context, FakeRequest
 
 
@@ -149,3 +149,113 @@ def test_get_encoded_is_the_cached_objects_json_as_get_encodes_it():
     missing.addErrback(failure.append)
     assert failure and isinstance(failure[0].value, StatusError) and failure[0].value.code == 404
     assert result(Deferred.fromCoroutine(direct.get_encoded("default", "a"))) is None
+
+
+def test_cached_json_lists_are_what_rendering_the_decoded_list_gives():
+    """A plain JSON list and a PartialObjectMetadataList served from the cache's bytes (nothing decoded for
+    the plain one) are byte for byte what encoding the rendered list of the decoded objects gives: with and
+    without a selector and a limit, for objects written after the fill (and escapes kept); a store without
+    a cache offers no such list."""
+    from kapiserver.endpoints import render
+    from kapiserver.machinery import codec
+    from kapiserver.storage.memory import MemoryStorage
+
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    cached, direct = configmaps(storage, clock, True), configmaps(storage, clock, False)
+    for name in ("a", "b"):
+        result(Deferred.fromCoroutine(direct.create("default", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"app": name}},
+            "data": {"v": "<&>\u2028"}})))
+    cached.reads.start()
+    clock.advance(0)
+    result(Deferred.fromCoroutine(cached.create("default", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"app": "a"}}})))
+    clock.advance(0)
+    for options in ({}, {"resource_version": "0"}, {"label_selector": parse_label_selector("app=a")},
+                    {"limit": 2}):
+        entries, meta = result(Deferred.fromCoroutine(cached.list_encoded("default", ListOptions(**options))))
+        items, list_meta = result(Deferred.fromCoroutine(cached.list("default", ListOptions(**options))))
+        assert meta == list_meta and len(entries) == len(items) > 0
+        rep = Representation("application/json")
+        assert render.encoded_list(cached, entries, meta) == \
+            codec.encode(render.render_list(cached, items, list_meta, rep, clock))
+        rep = Representation("application/json", target="PartialObjectMetadataList", target_version="v1")
+        assert render.encoded_metadata_list(entries, meta, "v1") == \
+            codec.encode(render.render_list(cached, items, list_meta, rep, clock))
+    assert result(Deferred.fromCoroutine(direct.list_encoded("default", ListOptions()))) is None
+
+
+def test_reads_go_to_storage_while_the_cache_fills():
+    """Until its first fill is in, a cache hands gets and lists to storage (upstream's
+    ResilientWatchCacheInitialization) rather than wait for it; once filled it answers them itself."""
+    class FillHeld(FakeStorage):
+        """The first range of the ConfigMaps (their cache's fill) answers only when ``fill`` is called."""
+        held = None
+
+        def range(self, *args, **kwargs):
+            answer = super().range(*args, **kwargs)
+            if self.held is None and args[0] == PREFIX:
+                self.held = Deferred()
+                self.fill = lambda: answer.addCallback(self.held.callback)
+                return self.held
+            return answer
+
+        def get(self, key):
+            self.ranges += 1
+            return succeed(self.data.get(key))
+
+    storage, clock = FillHeld(), task.Clock()
+    storage.write("a", cm("a"))
+    store = configmaps(storage, clock, True)
+    cacher = store.reads
+    clock.advance(0)
+    assert storage.held is not None and not cacher.cache.ready
+    ranges = storage.ranges
+    got = result(Deferred.fromCoroutine(store.get("default", "a")))
+    items, _ = result(Deferred.fromCoroutine(store.list("default", ListOptions(resource_version="0"))))
+    assert got["metadata"]["name"] == "a" and [i["metadata"]["name"] for i in items] == ["a"]
+    assert result(Deferred.fromCoroutine(store.list_encoded("default", ListOptions()))) is None
+    assert storage.ranges > ranges
+    storage.fill()
+    clock.advance(0)
+    assert cacher.cache.ready
+    ranges = storage.ranges
+    items, _ = result(Deferred.fromCoroutine(store.list("default", ListOptions(resource_version="0"))))
+    assert [i["metadata"]["name"] for i in items] == ["a"] and storage.ranges == ranges
+
+
+def test_the_cache_fills_from_stored_bytes_as_decoding_them_would():
+    """An object stored in the resource's own version is cached as its stored bytes with its revision put in,
+    nothing decoded: exactly the JSON decoding and encoding it gives, whatever its strings hold (a quoted
+    "resourceVersion":"" in an annotation, escapes); its labels still select it.  An object whose bytes do
+    not begin as the store writes them is decoded."""
+    from kapiserver.machinery import codec
+    from kapiserver.storage.memory import MemoryStorage
+
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    direct = configmaps(storage, clock, False)
+    result(Deferred.fromCoroutine(direct.create("default", {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "labels": {"app": "x"}, "annotations": {"n": '"resourceVersion":""'}},
+        "data": {"v": "<&>\u2028 é \"resourceVersion\":\"\""}})))
+    result(Deferred.fromCoroutine(direct.create("default", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})))
+    result(storage.create(b"/registry/configmaps/default/c", codec.dumps({
+        "metadata": {"name": "c", "namespace": "default", "labels": {"app": "x"}}, "kind": "ConfigMap",
+        "apiVersion": "v1"})))
+    kvs = result(storage.range(b"/registry/configmaps/")).kvs
+    spliced = [direct.served_json(kv.value, kv.mod_revision) for kv in kvs]
+    assert spliced[0] == codec.dumps(direct.decode(kvs[0].value, kvs[0].mod_revision))
+    assert spliced[1] == codec.dumps(direct.decode(kvs[1].value, kvs[1].mod_revision))
+    assert spliced[2] is None
+    cached = configmaps(storage, clock, True)
+    clock.advance(0)
+    assert cached.reads.cache.ready
+    for kv in kvs:
+        entry = cached.reads.cache.entry(kv.key)
+        assert entry.json() == codec.dumps(direct.decode(kv.value, kv.mod_revision))
+    selected, _ = result(Deferred.fromCoroutine(cached.list("default", ListOptions(
+        label_selector=parse_label_selector("app=x")))))
+    assert [i["metadata"]["name"] for i in selected] == ["a", "c"]
