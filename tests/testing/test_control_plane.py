@@ -9,8 +9,21 @@ DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 PODS = "/api/v1/namespaces/default/pods"
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
-    return support.wait_for(predicate, timeout=timeout, interval=0.1, what=what)
+def wait_for(predicate, timeout=60.0, what="condition", control_plane=None):
+    """support.wait_for; on a timeout with ``control_plane`` given, the cluster's state and the daemons' logs
+    are in the failure's message."""
+    try:
+        return support.wait_for(predicate, timeout=timeout, interval=0.1, what=what)
+    except AssertionError as e:
+        if control_plane is None:
+            raise
+        api = control_plane.server.api
+        state = {path: [(i["metadata"]["name"], i.get("spec", {}).get("nodeName") or i.get("spec", {}).get("taints"),
+                         i.get("status", {}).get("phase") or i.get("status", {}).get("replicas"))
+                        for i in api.get(path)["items"]]
+                 for path in (PODS, "/apis/apps/v1/namespaces/default/replicasets", "/api/v1/nodes")}
+        logs = "\n".join(f"--- {tag}:\n{control_plane.log(tag, 3000)}" for tag in list(control_plane.processes))
+        raise AssertionError(f"{e}\nstate: {state}\n{logs}") from None
 
 
 def running_pods(kapiserver) -> list:
@@ -29,7 +42,8 @@ def deployment(name: str, replicas: int) -> dict:
 def test_a_deployment_gets_running_pods(kapiserver, kapiserver_control_plane):
     """A Deployment of 2 gets a ReplicaSet and 2 pods, scheduled to the simulated node and Running."""
     kapiserver.api.post(DEPLOYMENTS, deployment("web", 2))
-    pods = wait_for(lambda: len(running_pods(kapiserver)) == 2 and running_pods(kapiserver), what="2 running pods")
+    pods = wait_for(lambda: len(running_pods(kapiserver)) == 2 and running_pods(kapiserver), what="2 running pods",
+                    control_plane=kapiserver_control_plane)
     assert {p["spec"]["nodeName"] for p in pods} == {"node-1"}
     wait_for(lambda: kapiserver.api.get(f"{DEPLOYMENTS}/web").get("status", {}).get("readyReplicas") == 2,
              what="readyReplicas 2")
@@ -45,4 +59,4 @@ def test_the_next_test_starts_from_a_clean_cluster(kapiserver, kapiserver_contro
     wait_for(lambda: kapiserver.api.get(PODS)["items"] == [], what="no pods")
     assert kapiserver.api.get("/api/v1/nodes/node-1")["metadata"]["name"] == "node-1"
     kapiserver.api.post(DEPLOYMENTS, deployment("web", 1))
-    wait_for(lambda: len(running_pods(kapiserver)) == 1, what="1 running pod")
+    wait_for(lambda: len(running_pods(kapiserver)) == 1, what="1 running pod", control_plane=kapiserver_control_plane)
