@@ -72,6 +72,8 @@ class SimulatedNodes:
         self._leases: Dict[str, dict] = {}
         self._tick = None
         self._ticks = 0
+        self._in_flight: set = set()          # ("lease" | "status", node name) being written
+        self.skipped_heartbeats = 0
         self.nodes: Dict[str, dict] = {}
 
     def _enqueue(self, pod: dict) -> None:
@@ -140,14 +142,23 @@ class SimulatedNodes:
         self._ticks += 1
         for i in range(slot, len(self.names), slots):
             name = self.names[i]
-            d = Deferred.fromCoroutine(self._renew(name))
-            d.addErrback(lambda f, name=name: log.info("node {name}: lease renewal failed: {e}", name=name,
-                                                       e=f.getErrorMessage()))
+            self._once(("lease", name), self._renew, "lease renewal failed")
             if (i // slots) % max(1, round(NODE_STATUS_SECONDS / LEASE_RENEW_SECONDS)) == status_turn:
-                d = Deferred.fromCoroutine(self._report_status(name))
-                d.addErrback(lambda f, name=name: log.info("node {name}: status not written: {e}", name=name,
-                                                           e=f.getErrorMessage()))
+                self._once(("status", name), self._report_status, "status not written")
         self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
+
+    def _once(self, key: tuple, write, failed: str) -> None:
+        """Start a node's heartbeat write unless its previous one is still in flight: as a kubelet's loops, one
+        at a time (on a slow server, a renewal overlapping the one before would carry its stale
+        resourceVersion and conflict, and the conflicts' re-reads add to the load)."""
+        if key in self._in_flight:
+            self.skipped_heartbeats += 1
+            return
+        self._in_flight.add(key)
+        d = Deferred.fromCoroutine(write(key[1]))
+        d.addErrback(lambda f: log.info("node {name}: {failed}: {e}", name=key[1], failed=failed,
+                                        e=f.getErrorMessage()))
+        d.addBoth(lambda _: self._in_flight.discard(key))
 
     def _wanted(self, name: str) -> dict:
         wanted = node_object(name, self.address, 10250, self.clock.seconds(), self._figures)
