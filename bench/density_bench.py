@@ -3,9 +3,11 @@ Density benchmark (upstream's density/load test on simulated nodes), run by hand
 
     python bench/density_bench.py [--nodes 1000] [--pods 30000] [--rate 20] [--deployment-size 50]
                                   [--namespaces 10] [--window 300] [--keep]
+                                  [--insecure-clients] [--series] [--server-arg=--flag=value]
 
 Starts kapiserver (embedded store, no embedded controllers), kube-controller-manager, kube-scheduler and one
-`twistd kube-node --simulate NODES`, each a process of its own; waits for the Nodes Ready; then creates
+`twistd kube-node --simulate NODES`, each a process of its own (the components on the secure port with the
+admin kubeconfig: TLS and HTTP/2, as client-go; --insecure-clients: the insecure port, HTTP/1.1); waits for the Nodes Ready; then creates
 Deployments of --deployment-size pods, round-robin over --namespaces namespaces, paced so that pods are asked
 for at --rate pods a second (deployment k is posted when k*size/rate seconds have passed), until --pods pods;
 and waits for every pod Running.  Meanwhile:
@@ -54,9 +56,15 @@ POD_STARTUP_SLO = 5.0
 NAMESPACE_PREFIX = "density-"
 
 
-def get_json(server: Server, path: str):
-    status, _, raw = server.request("GET", path)
-    return status, (orjson.loads(raw) if status == 200 else raw)
+def get_json(server: Server, path: str, timeout: float = 30):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    return response.status, (orjson.loads(raw) if response.status == 200 else raw)
 
 
 def nodes_ready(server: Server) -> int:
@@ -177,7 +185,16 @@ class Scraper(threading.Thread):
         self.stopped = threading.Event()
 
     def scrape(self) -> None:
-        status, _, raw = self.server.request("GET", "/metrics")
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=600)
+        try:
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            status, raw = response.status, response.read()
+        except (OSError, http.client.HTTPException) as e:
+            print(f"  /metrics not scraped: {e!r}")
+            return
+        finally:
+            conn.close()
         if status == 200:
             text = raw.decode()
             self.scrapes.append((time.monotonic(), request_histograms(text), text))
@@ -185,6 +202,20 @@ class Scraper(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.window):
             self.scrape()
+
+
+class LoadSampler(threading.Thread):
+    """The machine's 1-minute load average every 5 s: the run's figures depend on the share of the CPUs the
+    processes got."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(5):
+            self.samples.append(os.getloadavg()[0])
 
 
 def request_errors(text: str) -> dict:
@@ -207,7 +238,7 @@ def list_all(server: Server, path: str) -> list:
     items, token = [], ""
     while True:
         query = urllib.parse.urlencode({"limit": "500", **({"continue": token} if token else {})})
-        status, body = get_json(server, f"{path}?{query}")
+        status, body = get_json(server, f"{path}?{query}", timeout=600)
         if status != 200:
             raise SystemExit(f"LIST {path} answered {status}: {body[:200]!r}")
         items += body["items"]
@@ -259,6 +290,8 @@ def main() -> None:
                         "the last Deployment (default: 600 + pods / rate)")
     parser.add_argument("--server-arg", action="append", default=[], help="a flag for the apiserver")
     parser.add_argument("--keep", action="store_true", help="leave the work directory")
+    parser.add_argument("--insecure-clients", action="store_true", help="the components on the insecure port "
+                        "(HTTP/1.1) instead of the secure one with the admin kubeconfig (TLS, HTTP/2)")
     parser.add_argument("--series", action="store_true", help="print every series' count, p50 and p99")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="kap-density-bench-")
@@ -268,12 +301,16 @@ def main() -> None:
     began = time.monotonic()
     # Upstream's default compaction (5 minutes) so the store's size is that of a running cluster's.
     server = Server(data_dir, ("--embedded-controllers=", "--etcd-compaction-interval=5m", *args.server_arg))
-    kubeconfig = os.path.join(work, "kubeconfig")
-    with open(kubeconfig, "w") as f:
-        json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
-                   "clusters": [{"name": "b", "cluster": {"server": server.url}}],
-                   "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
-                   "users": [{"name": "b", "user": {}}]}, f)
+    # The components reach the secure port with the admin kubeconfig the server writes (TLS, HTTP/2: one
+    # connection each, as client-go); --insecure-clients gives them the insecure port (HTTP/1.1, a pool).
+    kubeconfig = os.path.join(data_dir, "admin.kubeconfig")
+    if args.insecure_clients:
+        kubeconfig = os.path.join(work, "kubeconfig")
+        with open(kubeconfig, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
+                       "clusters": [{"name": "b", "cluster": {"server": server.url}}],
+                       "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
+                       "users": [{"name": "b", "user": {}}]}, f)
     processes = {}
     watch = scraper = None
     try:
@@ -301,6 +338,8 @@ def main() -> None:
         scraper = Scraper(server, args.window)
         scraper.scrape()
         scraper.start()
+        load = LoadSampler()
+        load.start()
         pids = {"apiserver": server.process.pid, **{k: p.pid for k, p in processes.items()}}
         cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
 
@@ -348,11 +387,15 @@ def main() -> None:
         cpu_after = {k: cpu_seconds(pid) for k, pid in pids.items()}
 
         # A check, and the LISTs of the run: every namespace's pods, then all pods, 500 a page.
-        running = 0
-        for name in names:
-            running += sum((p.get("status") or {}).get("phase") == "Running"
-                           for p in list_all(server, f"/api/v1/namespaces/{name}/pods"))
-        everything = len(list_all(server, "/api/v1/pods"))
+        running, everything, listed = 0, -1, time.monotonic()
+        try:
+            for name in names:
+                running += sum((p.get("status") or {}).get("phase") == "Running"
+                               for p in list_all(server, f"/api/v1/namespaces/{name}/pods"))
+            everything = len(list_all(server, "/api/v1/pods"))
+        except (OSError, http.client.HTTPException, SystemExit) as e:
+            print(f"the check's LISTs failed: {e!r}")
+        listed = time.monotonic() - listed
         scraper.stopped.set()
         scraper.scrape()
         end_rss = {k: memory_mib(pid) for k, pid in pids.items()}
@@ -370,7 +413,8 @@ def main() -> None:
               f"(latest {late:.1f} s behind the pace, {create_errors} failed); pods created over "
               f"{creation_span:.1f} s ({len(created) / creation_span if creation_span else 0:.1f} pods/s); "
               f"all Running {all_running:.1f} s after the first Deployment")
-        print(f"check: {running} pods Running in the density namespaces, {everything} pods in all; "
+        print(f"check ({listed:.1f} s of LISTs, 500 a page): {running} pods Running in the density namespaces, "
+              f"{everything} pods in all; "
               f"watch: {watch.restarts} restarts, {watch.unmeasured} pods unmeasured, errors {watch.errors[:3]}")
         p = {q: percentile(startup, q) for q in (0.5, 0.9, 0.99)}
         s = {q: percentile(scheduling, q) for q in (0.5, 0.9, 0.99)}
@@ -409,6 +453,10 @@ def main() -> None:
             print(f"  {k:18} CPU {used:8.1f} s ({used / all_running * 100:5.1f}% of a CPU until all Running), "
                   f"{cpu_seconds(pids[k]):8.1f} s since start; RSS peak {peak_rss[k]:6.0f} MiB, "
                   f"end {end_rss[k]:6.0f} MiB")
+        load.stopped.set()
+        if load.samples:
+            print(f"machine's load average (1 min) during the run: mean {sum(load.samples) / len(load.samples):.1f}, "
+                  f"max {max(load.samples):.1f} ({os.cpu_count()} cpus)")
         print(f"store at the end: {size / 2**20:.1f} MiB on disk ({data_dir}); run took "
               f"{time.monotonic() - began:.0f} s")
         log.flush()
