@@ -59,6 +59,12 @@ class SimulatedNodes:
                                        f"{len(self.names)} simulated nodes")
         self.pods.add_event_handler(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new),
                                     on_delete=self._forget)
+        # The Nodes as the server has them: one the node lifecycle controller marked Ready Unknown (a Lease
+        # renewed late) has its status written again at once, as a kubelet's status loop does when the Node it
+        # reads differs from what it reports.
+        self.node_watch = self.informers.informer(
+            NODES, field_selector=f"metadata.name={self.names[0]}" if len(self.names) == 1 else None)
+        self.node_watch.add_event_handler(on_add=self._node_seen, on_update=lambda old, new: self._node_seen(new))
         self._workers = workers or (4 if len(self.names) == 1 else 16)
         self.unbound = None
         if schedule:
@@ -115,11 +121,13 @@ class SimulatedNodes:
                 raise
 
     async def start(self) -> None:
+        # The heartbeat runs from the start (for the nodes registered so far): registering a thousand nodes on a
+        # busy server may take longer than the node monitor's grace period.
+        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
         await self.register()
         self.informers.start()
         await self.informers.wait_for_cache_sync()
         run_workers(self.queue, self._workers, self.sync, self.queue.name)
-        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
 
     def stop(self) -> None:
         self.queue.shutdown()
@@ -142,10 +150,21 @@ class SimulatedNodes:
         self._ticks += 1
         for i in range(slot, len(self.names), slots):
             name = self.names[i]
+            if name not in self.nodes:
+                continue        # not registered yet
             self._once(("lease", name), self._renew, "lease renewal failed")
             if (i // slots) % max(1, round(NODE_STATUS_SECONDS / LEASE_RENEW_SECONDS)) == status_turn:
                 self._once(("status", name), self._report_status, "status not written")
         self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
+
+    def _node_seen(self, node: dict) -> None:
+        name = node["metadata"]["name"]
+        if name not in self._members or name not in self.nodes:
+            return
+        ready = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        if ready.get("Ready") != "True":
+            self.nodes[name] = node         # transitions from the server's view
+            self._once(("status", name), self._report_status, "status not written")
 
     def _once(self, key: tuple, write, failed: str) -> None:
         """Start a node's heartbeat write unless its previous one is still in flight: as a kubelet's loops, one
@@ -179,7 +198,11 @@ class SimulatedNodes:
             while pending:
                 name = pending.pop()
                 await self._register(name)
-                await self._renew(name)
+                self._in_flight.add(("lease", name))        # the heartbeat leaves it to us
+                try:
+                    await self._renew(name)
+                finally:
+                    self._in_flight.discard(("lease", name))
         await DeferredList([Deferred.fromCoroutine(one_by_one()) for _ in range(min(16, len(pending)))],
                            fireOnOneErrback=True, consumeErrors=True).addErrback(lambda f: f.value.subFailure)
 

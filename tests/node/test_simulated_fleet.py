@@ -35,7 +35,7 @@ def test_simulate_flag_names_n_nodes(tmp_path):
     assert fleet.names == ["sim-0", "sim-1", "sim-2"] and fleet.capacity == {"cpu": "4", "memory": "8Gi",
                                                                               "pods": "50"}
     assert fleet.labels == {"a": "b"} and fleet.start_delay == 0.5
-    assert fleet.pods.reflector is not None and len(fleet.informers._informers) == 1
+    assert fleet.pods.reflector is not None and len(fleet.informers._informers) == 2     # pods, nodes
     one = build("--simulate=1")
     assert isinstance(one, SimulatedNode) and one.name == "sim"
 
@@ -50,7 +50,7 @@ def test_a_fleet_registers_binds_runs_completes_and_deletes(client, namespace): 
     run(fleet.start())
     try:
         assert [i.reflector.field_selector for i in fleet.informers._informers.values()] == \
-            ["spec.nodeName!=", "spec.nodeName="]
+            ["spec.nodeName!=", None, "spec.nodeName="]
         for name in names:
             node = run(client.get(NODES, name))
             assert node["metadata"]["labels"]["pool"] == "sim" and node["status"]["capacity"]["cpu"] == "8"
@@ -75,6 +75,17 @@ def test_a_fleet_registers_binds_runs_completes_and_deletes(client, namespace): 
             "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}, namespace))
         eventually(lambda: run(client.get(PODS, "job", namespace))["status"].get("phase") == "Succeeded")
         run(client.delete(PODS, "p0", namespace))
+        # The node lifecycle controller's verdict on a late Lease: Ready Unknown.  The node reports Ready again.
+        run(client.patch(NODES, names[1], {"status": {"conditions": [
+            {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+             "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}},
+            patch_type="strategic", subresource="status"))
+
+        def ready_again():
+            conditions = {c["type"]: c for c in run(client.get(NODES, names[1]))["status"]["conditions"]}
+            return conditions["Ready"]["status"] == "True" and conditions["Ready"]["lastTransitionTime"] != \
+                "2026-01-01T00:00:00Z"
+        eventually(ready_again)
         eventually(lambda: "p0" not in [p["metadata"]["name"] for p in
                                         run(client.list(PODS, namespace=namespace))["items"]])
     finally:
@@ -148,6 +159,7 @@ def test_a_renewal_waits_for_the_one_before():
     slow = _SlowClient()
     fleet = SimulatedNodes(slow, ["slow"], clock)
     fleet._figures = hoststatus.read_host()     # as register() reads them
+    fleet.nodes["slow"] = {"metadata": {"name": "slow"}, "status": {}}      # registered
     fleet._leases["slow"] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                              "metadata": {"name": "slow", "namespace": "kube-node-lease", "resourceVersion": "1"},
                              "spec": {"holderIdentity": "slow"}}
