@@ -38,8 +38,13 @@ class SimulatedNodes:
     def __init__(self, client: Client, names: List[str], clock, address: str = "127.0.0.1",
                  capacity: Optional[Dict[str, str]] = None, labels: Optional[Dict[str, str]] = None,
                  pod_cidr: str = "10.244.0.0/24", run_seconds: Optional[float] = None, schedule: bool = False,
-                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None):
+                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None,
+                 heartbeat_client: Optional[Client] = None):
         self.client = client
+        # Registration, Leases and node status on a connection of their own when given one: on HTTP/2 one
+        # connection is one FIFO of streams, and a thousand nodes' renewals queued on a slow server held the pods'
+        # status writes behind them (kubelets each have their own connection).
+        self.heartbeat_client = heartbeat_client or client
         self.names = list(names)
         self._members = set(self.names)
         self.clock = clock
@@ -209,13 +214,13 @@ class SimulatedNodes:
     async def _register(self, name: str) -> None:
         wanted = self._wanted(name)
         try:
-            self.nodes[name] = await self.client.create(NODES, wanted)
+            self.nodes[name] = await self.heartbeat_client.create(NODES, wanted)
         except APIError as e:
             if e.code != 409:
                 raise
-            current = await self.client.get(NODES, name)
+            current = await self.heartbeat_client.get(NODES, name)
             current["status"] = wanted["status"]
-            self.nodes[name] = await self.client.update(NODES, current, subresource="status")
+            self.nodes[name] = await self.heartbeat_client.update(NODES, current, subresource="status")
 
     async def _report_status(self, name: str) -> None:
         stamp = meta.rfc3339(self.clock.seconds())
@@ -225,7 +230,7 @@ class SimulatedNodes:
             old = before.get(condition["type"])
             if old and old.get("status") == condition["status"] and old.get("lastTransitionTime"):
                 condition["lastTransitionTime"] = old["lastTransitionTime"]
-        self.nodes[name] = await self.client.patch(NODES, name, {"status": {"conditions": conditions}},
+        self.nodes[name] = await self.heartbeat_client.patch(NODES, name, {"status": {"conditions": conditions}},
                                                    patch_type="strategic", subresource="status")
 
     async def _renew(self, name: str) -> None:
@@ -233,18 +238,18 @@ class SimulatedNodes:
         lease = self._leases.get(name)
         if lease is None:
             try:
-                lease = await self.client.get(LEASES, name, "kube-node-lease")
+                lease = await self.heartbeat_client.get(LEASES, name, "kube-node-lease")
             except APIError as e:
                 if e.code != 404:
                     raise
-                self._leases[name] = await self.client.create(LEASES, {
+                self._leases[name] = await self.heartbeat_client.create(LEASES, {
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": name, "namespace": "kube-node-lease"},
                     "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": stamp}})
                 return
         lease["spec"]["renewTime"] = stamp
         try:
-            self._leases[name] = await self.client.update(LEASES, lease)
+            self._leases[name] = await self.heartbeat_client.update(LEASES, lease)
         except APIError:
             self._leases.pop(name, None)      # changed or gone: read again next time
             raise

@@ -36,8 +36,10 @@ def test_simulate_flag_names_n_nodes(tmp_path):
                                                                               "pods": "50"}
     assert fleet.labels == {"a": "b"} and fleet.start_delay == 0.5
     assert fleet.pods.reflector is not None and len(fleet.informers._informers) == 2     # pods, nodes
+    # A fleet's heartbeats (registration, Leases, node status) go on a connection of their own.
+    assert fleet.heartbeat_client is not fleet.client
     one = build("--simulate=1")
-    assert isinstance(one, SimulatedNode) and one.name == "sim"
+    assert isinstance(one, SimulatedNode) and one.name == "sim" and one.heartbeat_client is one.client
 
 
 def test_a_fleet_registers_binds_runs_completes_and_deletes(client, namespace):  # noqa: F811
