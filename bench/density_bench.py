@@ -387,15 +387,19 @@ def main() -> None:
         cpu_after = {k: cpu_seconds(pid) for k, pid in pids.items()}
 
         # A check, and the LISTs of the run: every namespace's pods, then all pods, 500 a page.
-        running, everything, listed = 0, -1, time.monotonic()
+        running, everything, listed, per_deployment = 0, -1, time.monotonic(), {}
         try:
             for name in names:
-                running += sum((p.get("status") or {}).get("phase") == "Running"
-                               for p in list_all(server, f"/api/v1/namespaces/{name}/pods"))
+                for p in list_all(server, f"/api/v1/namespaces/{name}/pods"):
+                    running += (p.get("status") or {}).get("phase") == "Running"
+                    owner = "-".join(p["metadata"]["name"].split("-")[:2])      # d-00042-<hash>-<suffix>
+                    per_deployment[owner] = per_deployment.get(owner, 0) + 1
             everything = len(list_all(server, "/api/v1/pods"))
         except (OSError, http.client.HTTPException, SystemExit) as e:
             print(f"the check's LISTs failed: {e!r}")
         listed = time.monotonic() - listed
+        wanted = {f"d-{k:05d}": size for k, size in enumerate(sizes)}
+        extra = {k: n - wanted.get(k, 0) for k, n in per_deployment.items() if n != wanted.get(k, 0)}
         scraper.stopped.set()
         scraper.scrape()
         end_rss = {k: memory_mib(pid) for k, pid in pids.items()}
@@ -416,6 +420,9 @@ def main() -> None:
         print(f"check ({listed:.1f} s of LISTs, 500 a page): {running} pods Running in the density namespaces, "
               f"{everything} pods in all; "
               f"watch: {watch.restarts} restarts, {watch.unmeasured} pods unmeasured, errors {watch.errors[:3]}")
+        if extra:
+            print(f"Deployments with more (or fewer) pods than replicas: {len(extra)}, {sum(extra.values()):+d} pods "
+                  f"in all: " + ", ".join(f"{k} {n:+d}" for k, n in sorted(extra.items())[:10]))
         p = {q: percentile(startup, q) for q in (0.5, 0.9, 0.99)}
         s = {q: percentile(scheduling, q) for q in (0.5, 0.9, 0.99)}
         startup_ok = p[0.99] is not None and p[0.99] <= POD_STARTUP_SLO and len(startup) >= args.pods
