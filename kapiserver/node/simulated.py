@@ -38,8 +38,13 @@ class SimulatedNodes:
     def __init__(self, client: Client, names: List[str], clock, address: str = "127.0.0.1",
                  capacity: Optional[Dict[str, str]] = None, labels: Optional[Dict[str, str]] = None,
                  pod_cidr: str = "10.244.0.0/24", run_seconds: Optional[float] = None, schedule: bool = False,
-                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None):
+                 start_delay: float = 0.0, ready_delay: float = 0.0, workers: Optional[int] = None,
+                 heartbeat_client: Optional[Client] = None):
         self.client = client
+        # Registration, Leases and node status on a connection of their own when given one: on HTTP/2 one
+        # connection is one FIFO of streams, and a thousand nodes' renewals queued on a slow server held the pods'
+        # status writes behind them (kubelets each have their own connection).
+        self.heartbeat_client = heartbeat_client or client
         self.names = list(names)
         self._members = set(self.names)
         self.clock = clock
@@ -59,6 +64,12 @@ class SimulatedNodes:
                                        f"{len(self.names)} simulated nodes")
         self.pods.add_event_handler(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new),
                                     on_delete=self._forget)
+        # The Nodes as the server has them: one the node lifecycle controller marked Ready Unknown (a Lease
+        # renewed late) has its status written again at once, as a kubelet's status loop does when the Node it
+        # reads differs from what it reports.
+        self.node_watch = self.informers.informer(
+            NODES, field_selector=f"metadata.name={self.names[0]}" if len(self.names) == 1 else None)
+        self.node_watch.add_event_handler(on_add=self._node_seen, on_update=lambda old, new: self._node_seen(new))
         self._workers = workers or (4 if len(self.names) == 1 else 16)
         self.unbound = None
         if schedule:
@@ -72,6 +83,8 @@ class SimulatedNodes:
         self._leases: Dict[str, dict] = {}
         self._tick = None
         self._ticks = 0
+        self._in_flight: set = set()          # ("lease" | "status", node name) being written
+        self.skipped_heartbeats = 0
         self.nodes: Dict[str, dict] = {}
 
     def _enqueue(self, pod: dict) -> None:
@@ -113,11 +126,13 @@ class SimulatedNodes:
                 raise
 
     async def start(self) -> None:
+        # The heartbeat runs from the start (for the nodes registered so far): registering a thousand nodes on a
+        # busy server may take longer than the node monitor's grace period.
+        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
         await self.register()
         self.informers.start()
         await self.informers.wait_for_cache_sync()
         run_workers(self.queue, self._workers, self.sync, self.queue.name)
-        self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
 
     def stop(self) -> None:
         self.queue.shutdown()
@@ -140,14 +155,34 @@ class SimulatedNodes:
         self._ticks += 1
         for i in range(slot, len(self.names), slots):
             name = self.names[i]
-            d = Deferred.fromCoroutine(self._renew(name))
-            d.addErrback(lambda f, name=name: log.info("node {name}: lease renewal failed: {e}", name=name,
-                                                       e=f.getErrorMessage()))
+            if name not in self.nodes:
+                continue        # not registered yet
+            self._once(("lease", name), self._renew, "lease renewal failed")
             if (i // slots) % max(1, round(NODE_STATUS_SECONDS / LEASE_RENEW_SECONDS)) == status_turn:
-                d = Deferred.fromCoroutine(self._report_status(name))
-                d.addErrback(lambda f, name=name: log.info("node {name}: status not written: {e}", name=name,
-                                                           e=f.getErrorMessage()))
+                self._once(("status", name), self._report_status, "status not written")
         self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
+
+    def _node_seen(self, node: dict) -> None:
+        name = node["metadata"]["name"]
+        if name not in self._members or name not in self.nodes:
+            return
+        ready = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        if ready.get("Ready") != "True":
+            self.nodes[name] = node         # transitions from the server's view
+            self._once(("status", name), self._report_status, "status not written")
+
+    def _once(self, key: tuple, write, failed: str) -> None:
+        """Start a node's heartbeat write unless its previous one is still in flight: as a kubelet's loops, one
+        at a time (on a slow server, a renewal overlapping the one before would carry its stale
+        resourceVersion and conflict, and the conflicts' re-reads add to the load)."""
+        if key in self._in_flight:
+            self.skipped_heartbeats += 1
+            return
+        self._in_flight.add(key)
+        d = Deferred.fromCoroutine(write(key[1]))
+        d.addErrback(lambda f: log.info("node {name}: {failed}: {e}", name=key[1], failed=failed,
+                                        e=f.getErrorMessage()))
+        d.addBoth(lambda _: self._in_flight.discard(key))
 
     def _wanted(self, name: str) -> dict:
         wanted = node_object(name, self.address, 10250, self.clock.seconds(), self._figures)
@@ -168,20 +203,24 @@ class SimulatedNodes:
             while pending:
                 name = pending.pop()
                 await self._register(name)
-                await self._renew(name)
+                self._in_flight.add(("lease", name))        # the heartbeat leaves it to us
+                try:
+                    await self._renew(name)
+                finally:
+                    self._in_flight.discard(("lease", name))
         await DeferredList([Deferred.fromCoroutine(one_by_one()) for _ in range(min(16, len(pending)))],
                            fireOnOneErrback=True, consumeErrors=True).addErrback(lambda f: f.value.subFailure)
 
     async def _register(self, name: str) -> None:
         wanted = self._wanted(name)
         try:
-            self.nodes[name] = await self.client.create(NODES, wanted)
+            self.nodes[name] = await self.heartbeat_client.create(NODES, wanted)
         except APIError as e:
             if e.code != 409:
                 raise
-            current = await self.client.get(NODES, name)
+            current = await self.heartbeat_client.get(NODES, name)
             current["status"] = wanted["status"]
-            self.nodes[name] = await self.client.update(NODES, current, subresource="status")
+            self.nodes[name] = await self.heartbeat_client.update(NODES, current, subresource="status")
 
     async def _report_status(self, name: str) -> None:
         stamp = meta.rfc3339(self.clock.seconds())
@@ -191,7 +230,7 @@ class SimulatedNodes:
             old = before.get(condition["type"])
             if old and old.get("status") == condition["status"] and old.get("lastTransitionTime"):
                 condition["lastTransitionTime"] = old["lastTransitionTime"]
-        self.nodes[name] = await self.client.patch(NODES, name, {"status": {"conditions": conditions}},
+        self.nodes[name] = await self.heartbeat_client.patch(NODES, name, {"status": {"conditions": conditions}},
                                                    patch_type="strategic", subresource="status")
 
     async def _renew(self, name: str) -> None:
@@ -199,18 +238,18 @@ class SimulatedNodes:
         lease = self._leases.get(name)
         if lease is None:
             try:
-                lease = await self.client.get(LEASES, name, "kube-node-lease")
+                lease = await self.heartbeat_client.get(LEASES, name, "kube-node-lease")
             except APIError as e:
                 if e.code != 404:
                     raise
-                self._leases[name] = await self.client.create(LEASES, {
+                self._leases[name] = await self.heartbeat_client.create(LEASES, {
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": name, "namespace": "kube-node-lease"},
                     "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": stamp}})
                 return
         lease["spec"]["renewTime"] = stamp
         try:
-            self._leases[name] = await self.client.update(LEASES, lease)
+            self._leases[name] = await self.heartbeat_client.update(LEASES, lease)
         except APIError:
             self._leases.pop(name, None)      # changed or gone: read again next time
             raise

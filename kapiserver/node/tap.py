@@ -210,11 +210,13 @@ def makeService(options, reactor=None):
         from .simulated import SimulatedNodeService
         names = [options["node-name"]] if options["simulate"] <= 1 else \
             [f"{options['node-name']}-{i}" for i in range(options["simulate"])]
+        fleet = {} if len(names) == 1 else {"heartbeat_client": client_from_kubeconfig(
+            options["kubeconfig"], reactor, user_agent=f"kube-node/{KUBERNETES_GIT_VERSION}")}
         SimulatedNodeService(client, names, reactor, address=options["address"], pod_cidr=options["pod-cidr"],
                              schedule=options["schedule"], capacity=options["simulated-capacity"] or None,
                              labels=options["node-labels"], start_delay=options["simulated-start-delay"],
                              ready_delay=options["simulated-ready-delay"],
-                             run_seconds=options["simulated-run-seconds"]).setServiceParent(top)
+                             run_seconds=options["simulated-run-seconds"], **fleet).setServiceParent(top)
         return top
     agent = NodeAgent(reactor, client, options["node-name"], options["address"], options["kubelet-port"], root,
                       schedule=options["schedule"], sync_interval=options["sync-frequency"],

@@ -58,6 +58,10 @@ def pod_key(pod: Mapping) -> str:
     return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
 
 
+# Distinct (namespace, selector) counts a node keeps between changes to its pods.
+_MATCHING_KEPT = 64
+
+
 class NodeInfo:
     """One node and its pods, with their requests, non-zero requests and host ports summed."""
 
@@ -70,6 +74,8 @@ class NodeInfo:
         self.allocatable: dict[str, int] = {}
         self.generation = 0
         self._affinity = None
+        self._matching: dict = {}     # (namespace, selector) -> pods counted, at _matching_generation
+        self._matching_generation = 0
         if node is not None:
             self.set_node(node)
 
@@ -96,6 +102,21 @@ class NodeInfo:
             cached = self._affinity = (self.generation, [p for p in self.pods if _has_affinity(p.pod)],
                                        [p for p in self.pods if _has_required_anti_affinity(p.pod)])
         return cached[1], cached[2]
+
+    def count_matching(self, namespace: str, selector) -> int:
+        """The pods of ``namespace`` here, not being deleted, whose labels ``selector`` matches.  Kept until the
+        node's pods change: PodTopologySpread asks every node in every cycle, and counting them all again made
+        each cycle cost as much as the cluster has pods."""
+        if self._matching_generation != self.generation or len(self._matching) >= _MATCHING_KEPT:
+            self._matching = {}
+            self._matching_generation = self.generation
+        key = (namespace, selector.requirements, selector.matches({}))
+        count = self._matching.get(key)
+        if count is None:
+            count = self._matching[key] = sum(
+                1 for p in self.pods if p.namespace == namespace and not p.pod["metadata"].get("deletionTimestamp")
+                and selector.matches(p.labels))
+        return count
 
     def set_node(self, node: Mapping) -> None:
         self.node = node
@@ -131,6 +152,7 @@ class NodeInfo:
         twin.requested = dict(self.requested)
         twin.non_zero_requested = dict(self.non_zero_requested)
         twin.used_ports = list(self.used_ports)
+        twin._matching = {}         # the twin's generations are its own from here
         return twin
 
     def __repr__(self) -> str:

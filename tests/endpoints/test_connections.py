@@ -243,3 +243,58 @@ def test_a_refused_http2_connection_gets_a_goaway_with_the_reason():
     silent.makeConnection(quiet)
     clock.advance(runtime.READ_HEADER_TIMEOUT + 1)
     assert quiet.disconnected
+
+
+def test_http2_sends_many_frames_per_reactor_turn():
+    """A watch stream's queued events leave in one reactor turn (up to FRAMES_PER_TURN DATA frames), not one
+    frame per turn as Twisted's own send loop does: on a busy reactor that held a watch minutes behind."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    from kapiserver.http2 import FRAMES_PER_TURN
+
+    class Watch(Resource):
+        isLeaf = True
+
+        def render(self, request):
+            for i in range(100):
+                request.write(b'{"type":"ADDED","n":%d}\n' % i)
+            return NOT_DONE_YET
+
+    clock = task.Clock()
+    site = QuietSite(Watch(), reactor=clock)
+    connection = APIServerH2Connection(clock)
+    connection.requestFactory = site.requestFactory
+    connection.site = site
+    connection.factory = site
+    connection.callLater = clock.callLater
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.send_headers(1, [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/w")],
+                        end_stream=True)
+    connection.dataReceived(client.data_to_send())
+
+    def turn():
+        """One reactor turn: the calls due now, not those they schedule (Clock.advance would run those too)."""
+        due = [c for c in clock.getDelayedCalls() if c.getTime() <= clock.seconds()]
+        for call in due:
+            clock.calls.remove(call)
+        for call in due:
+            call.func(*call.args, **call.kw)
+
+    def received():
+        events = client.receive_data(transport.value())
+        transport.clear()
+        return sum(len(e.data) for e in events if isinstance(e, h2.events.DataReceived))
+    event = len(b'{"type":"ADDED","n":00}\n')
+    sent = 0
+    for _ in range(3):      # the turn the response starts in, then the first send turns
+        turn()
+        sent += received()
+    assert sent >= min(100, FRAMES_PER_TURN) * (event - 1)
+    for _ in range(10):
+        turn()
+    assert sent + received() == sum(len(b'{"type":"ADDED","n":%d}\n' % i) for i in range(100))
+    connection.connectionLost(None)

@@ -56,9 +56,7 @@ def _constraints(pod: Mapping, when: str) -> list[_Constraint]:
 
 
 def _count_matching(node_info, selector, namespace: str) -> int:
-    return sum(1 for p in node_info.pods
-               if p.namespace == namespace and not p.pod["metadata"].get("deletionTimestamp")
-               and selector.matches(p.labels))
+    return node_info.count_matching(namespace, selector)
 
 
 def _has_all_keys(node_info, constraints) -> bool:
