@@ -85,6 +85,15 @@ class Server:
                 time.sleep(0.01)
         self.startup = time.perf_counter() - started
 
+    def write_kubeconfig(self, path: str) -> str:
+        """A kubeconfig for the insecure port (no credentials), for the daemons a bench starts; its path."""
+        with open(path, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
+                       "clusters": [{"name": "b", "cluster": {"server": self.url}}],
+                       "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
+                       "users": [{"name": "b", "user": {}}]}, f)
+        return path
+
     def request(self, method, path, body=None, content_type="application/json"):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         data = json.dumps(body).encode() if body is not None else None

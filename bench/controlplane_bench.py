@@ -111,12 +111,7 @@ def main() -> None:
     log = open(os.path.join(work, "components.log"), "ab")
     # The controller manager runs every controller: the apiserver embeds none (as kube-cluster runs it).
     server = Server(os.path.join(work, "data"), ("--embedded-controllers=",))
-    kubeconfig = os.path.join(work, "kubeconfig")
-    with open(kubeconfig, "w") as f:
-        json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
-                   "clusters": [{"name": "b", "cluster": {"server": server.url}}],
-                   "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
-                   "users": [{"name": "b", "user": {}}]}, f)
+    kubeconfig = server.write_kubeconfig(os.path.join(work, "kubeconfig"))
     processes = []
     try:
         scheduler = plugin_installed("kube-scheduler")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import math
 import os
 import platform
@@ -305,12 +304,7 @@ def main() -> None:
     # connection each, as client-go); --insecure-clients gives them the insecure port (HTTP/1.1, a pool).
     kubeconfig = os.path.join(data_dir, "admin.kubeconfig")
     if args.insecure_clients:
-        kubeconfig = os.path.join(work, "kubeconfig")
-        with open(kubeconfig, "w") as f:
-            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
-                       "clusters": [{"name": "b", "cluster": {"server": server.url}}],
-                       "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
-                       "users": [{"name": "b", "user": {}}]}, f)
+        kubeconfig = server.write_kubeconfig(os.path.join(work, "kubeconfig"))
     processes = {}
     watch = scraper = None
     try:

@@ -122,12 +122,7 @@ def main() -> None:
     load = os.getloadavg()
     try:
         server = Server(os.path.join(work, "data"), ("--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"))
-        kubeconfig = os.path.join(work, "kubeconfig")
-        with open(kubeconfig, "w") as f:
-            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
-                       "clusters": [{"name": "b", "cluster": {"server": server.url}}],
-                       "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
-                       "users": [{"name": "b", "user": {}}]}, f)
+        kubeconfig = server.write_kubeconfig(os.path.join(work, "kubeconfig"))
         server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": "bench"}})
         server.request("POST", "/api/v1/namespaces/bench/serviceaccounts",

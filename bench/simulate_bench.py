@@ -74,12 +74,7 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="kap-sim-bench-")
     log = open(os.path.join(work, "components.log"), "ab")
     server = Server(os.path.join(work, "data"), ("--embedded-controllers=",))
-    kubeconfig = os.path.join(work, "kubeconfig")
-    with open(kubeconfig, "w") as f:
-        json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "b",
-                   "clusters": [{"name": "b", "cluster": {"server": server.url}}],
-                   "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
-                   "users": [{"name": "b", "user": {}}]}, f)
+    kubeconfig = server.write_kubeconfig(os.path.join(work, "kubeconfig"))
     node = None
     try:
         namespace(server, "bench")
