@@ -437,18 +437,15 @@ class Etcd3Storage:
         etcd's progress notifications: every change up to ``revision`` has
         been delivered."""
         check_bytes(prefix=prefix)
-        w = _Watcher(self, prefix, after_revision, sink, on_progress)
-        if self._closed:
-            w.cancelled = True
-            return w
-        self._watchers.append(w)
-        w.open()
-        return w
+        return self._opened(_Watcher(self, prefix, after_revision, sink, on_progress))
 
     def _root_watch(self, root: bytes, after_revision: int, key_sink: Callable[[bytes, int], None],
                     on_compacted: Callable[[int], None]) -> _Watcher:
-        w = _Watcher(self, root, after_revision, lambda event: None, None, key_sink=key_sink,
-                     on_compacted=on_compacted)
+        return self._opened(_Watcher(self, root, after_revision, lambda event: None, None, key_sink=key_sink,
+                                     on_compacted=on_compacted))
+
+    def _opened(self, w: _Watcher) -> _Watcher:
+        """``w``, its stream opened (cancelled at once when the storage is closed)."""
         if self._closed:
             w.cancelled = True
             return w
