@@ -172,7 +172,6 @@ def test_overridden_resource_lives_and_is_read_on_its_own_etcd(two_etcds, tmp_pa
         main_revision = run(ahead.current_revision())
         run(ahead.close())
 
-        started = time.monotonic()
         status, listing = server.request("GET", "/api/v1/namespaces/default/configmaps")
         assert status == 200 and [i["metadata"]["name"] for i in listing["items"]
                                   if i["metadata"]["name"] != "kube-root-ca.crt"] == ["cm"]
@@ -189,7 +188,6 @@ def test_overridden_resource_lives_and_is_read_on_its_own_etcd(two_etcds, tmp_pa
         conn.close()
         assert [(e["type"], e["object"].get("metadata", {}).get("name")) for e in events][:1] == [("ADDED", "cm")]
         assert events[-1]["type"] == "BOOKMARK", events[-1]
-        assert time.monotonic() - started < 3
 
         # Compacted at least up to the ConfigMap's write on its cluster (and as far on the default one).
         for cluster, revision in ((main, 2), (other, int(body["metadata"]["resourceVersion"]) - 1)):
