@@ -16,6 +16,7 @@ from kapiserver.storage.etcd3 import Etcd3Storage
 from kapiserver.storage.etcd_vouch import PrefixTracker, root_of
 from kapiserver.watch.cacher import NOT_CACHED, Cacher
 from kapiserver.watch.reader import StorageReader
+from tests.watch.test_cacher import result
 
 ROOT = b"/registry/"
 PODS = b"/registry/pods/"
@@ -131,15 +132,6 @@ def decode(value, revision):
 
 def cm(name):
     return json.dumps({"metadata": {"name": name, "namespace": "default"}}).encode()
-
-
-def result(d):
-    out = []
-    d.addBoth(out.append)
-    assert out, "the Deferred has not fired"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def pending(d):
