@@ -87,6 +87,9 @@ class Reflector:
         self._watch = None
         self._sleep: Optional[Deferred] = None
         self._loop: Optional[Deferred] = None
+        # Events (bookmarks too) received on every watch so far: a watch that ends quickly but delivered
+        # events is resumed at once.
+        self._events = 0
 
     def start(self) -> None:
         if not self._running:
@@ -113,7 +116,7 @@ class Reflector:
         relist = True
         while self._running:
             try:
-                started = self.clock.seconds()
+                started, events = self.clock.seconds(), self._events
                 if relist and self.use_watch_list and not self.watch_list_refused:
                     synced = await self._watch_list()
                     relist = False
@@ -127,8 +130,9 @@ class Reflector:
                         relist = False
                     started = self.clock.seconds()
                     await self._watch_once()
-                if self._running and self.clock.seconds() - started < 1:
-                    # A watch that ends at once (a server shutting down) is not retried in a tight loop.
+                if self._running and self.clock.seconds() - started < 1 and self._events == events:
+                    # A watch that ends at once with nothing received (a server shutting down: client-go's
+                    # "very short watch") is not retried in a tight loop; one that delivered events resumes.
                     await self._pause(self.backoff.next())
             except CancelledError:
                 return
@@ -200,6 +204,7 @@ class Reflector:
             if synced[0]:
                 self._event(event_type, obj)
                 return
+            self._events += 1
             meta = obj.get("metadata") or {}
             if event_type == "BOOKMARK":
                 if (meta.get("annotations") or {}).get("k8s.io/initial-events-end") == "true":
@@ -238,6 +243,7 @@ class Reflector:
         return synced[0]
 
     def _event(self, kind: str, obj: dict) -> None:
+        self._events += 1
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if version:
             self.last_sync_resource_version = version

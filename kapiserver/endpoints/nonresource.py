@@ -93,7 +93,8 @@ class NonResourceHandler:
                                              read_body(request, self.context.max_request_bytes))
         elif which in ("snapshot", "reset") and not rest and self.context.store_reset is not None:
             faults.require_masters(current_user())
-            code, body = await storereset.handle(self.context.store_reset, request.method, which)
+            code, body = await storereset.handle(self.context.store_reset, request.method, which,
+                                                 read_body(request, self.context.max_request_bytes))
         else:
             raise NOT_FOUND
         write_bytes(request, code, "application/json", body)

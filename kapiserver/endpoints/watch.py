@@ -80,8 +80,10 @@ class WatchResponse:
     wakes and hands it on, ends at the timeout, when the client leaves, or when the watch closes (with
     an ERROR event first if the watch says why)."""
 
-    def __init__(self, transport, clock, timeout: float, limit=None, watches=None):
+    def __init__(self, transport, clock, timeout: float, limit=None, watches=None, agent: str = ""):
         self.transport = transport
+        # The client program's name (its User-Agent's first product), which a store reset may spare.
+        self.agent = agent
         self.handle = None
         self.open = True
         # An injected fault's event budget: the watch ends once it has sent this many (None: no limit).
@@ -255,6 +257,13 @@ def _loopback(request) -> bool:
     return getattr(getattr(getattr(request, "channel", None), "site", None), "loopback", False)
 
 
+def _agent(request) -> str:
+    """The product name the User-Agent header starts with ("kube-controller-manager/v1.32.0 ..." gives
+    "kube-controller-manager")."""
+    value = request.getHeader("user-agent") or ""
+    return value.split("/", 1)[0].split(" ", 1)[0]
+
+
 async def serve_watch(context, request, store, namespace, options, rep) -> None:
     """Serve a watch of ``store`` as a chunked response, or over WebSocket when the client asks to
     upgrade; an error other than 410 and 504 is raised before anything is written."""
@@ -264,7 +273,8 @@ async def serve_watch(context, request, store, namespace, options, rep) -> None:
     fault = getattr(request, "kapi_fault", None)
     response = WatchResponse(transport, clock, _timeout(context, options),
                              limit=fault.watchEvents if fault is not None else None,
-                             watches=None if _loopback(request) else getattr(context, "watches", None))
+                             watches=None if _loopback(request) else getattr(context, "watches", None),
+                             agent=_agent(request))
     injected = fault.error(request.kapi_info) if fault is not None else None
     if injected is not None:
         response.fail(injected)     # an injected 410 or 504: one ERROR event, as upstream sends them

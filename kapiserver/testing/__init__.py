@@ -139,6 +139,8 @@ class KapiServer:
         self.started_in = 0.0
         self.settle = 0.0
         self.settle_rounds = 20
+        # Programs (User-Agent product names) whose watches a reset leaves open: the control plane's daemons.
+        self.keep_watches_from: tuple = ()
 
     @property
     def url(self) -> str:
@@ -252,19 +254,21 @@ class KapiServer:
     # -- between tests ---------------------------------------------------------------------------------
 
     def reset(self) -> dict:
-        """Put the store back as it was at start, end every open watch, drop every fault rule; what the
-        server did ({"revision", "writes", "watchesEnded", "seconds"}).
+        """Put the store back as it was at start, end every open watch (but those of the programs in
+        ``keep_watches_from``), drop every fault rule; what the server did ({"revision", "writes",
+        "watchesEnded", "seconds"}).
 
         With controllers running (``settle`` set, as kapiserver.testing.controlplane sets it), a controller
         may still write in reaction to the reset (a ReplicaSet's pods deleted before the ReplicaSet is seen
         gone): the reset is repeated, ``settle`` seconds apart, until one finds nothing to undo (at most
         ``settle_rounds`` times); the counts are then the rounds' sums.  Quiet means two rounds in a row with
         nothing to undo: a controller on a loaded machine may take longer than one ``settle`` to react."""
-        total = self.api.post("/debug/kapiserver/reset", {})
+        request = {"keepWatchesFrom": list(self.keep_watches_from)}
+        total = self.api.post("/debug/kapiserver/reset", request)
         quiet, rounds = (0 if total["writes"] else 1), 0
         while self.settle and quiet < 2 and rounds < self.settle_rounds:
             time.sleep(self.settle)
-            last = self.api.post("/debug/kapiserver/reset", {})
+            last = self.api.post("/debug/kapiserver/reset", request)
             rounds += 1
             quiet = 0 if last["writes"] else quiet + 1
             total = {"revision": last["revision"], **{key: total[key] + last[key]

@@ -6,8 +6,9 @@ kube-controller-manager (Deployments get ReplicaSets and pods, ...), a kube-sche
 Each daemon runs as ``python -m kapiserver.cluster.child <plugin>``, kube-cluster's way of running a child: it
 stops itself when the pipe on its stdin closes, so none outlives the test session.  Once every node is Ready
 and the controller manager leads (the apiserver's embedded controllers then step aside), the server's
-snapshot is taken again, so resets keep the nodes; and each reset is repeated until the controllers have
-nothing left to write in reaction to it (KapiServer.reset's ``settle``).
+snapshot is taken again, so resets keep the nodes; resets leave the daemons' watches open (they see the reset
+as DELETE, ADDED and MODIFIED events, with no gap in which their caches go stale); and each reset is repeated
+until the controllers have nothing left to write in reaction to it (KapiServer.reset's ``settle``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from typing import Optional
 
+from ..controllermanager.ttl import TTL_ANNOTATION
 from . import KapiServer, _child_environment, _free_port
 
 
@@ -26,6 +28,8 @@ class ControlPlane:
 
     # Between the resets of one KapiServer.reset: time for the controllers to react to the one before.
     SETTLE = 0.3
+    # The daemons' User-Agent product names, whose watches the resets leave open.
+    DAEMONS = ("kube-controller-manager", "kube-scheduler", "kube-node")
 
     def __init__(self, server: KapiServer, nodes: int = 1):
         self.server = server
@@ -57,9 +61,21 @@ class ControlPlane:
                 raise RuntimeError("the control plane did not become ready: " +
                                    " | ".join(f"{tag}: {self.log(tag, 500)}" for tag in self.processes))
             time.sleep(0.1)
-        self.server.snapshot()
+        self._snapshot_when_quiet(deadline)
         self.server.settle = self.SETTLE
+        self.server.keep_watches_from = self.DAEMONS
         return self
+
+    def _snapshot_when_quiet(self, deadline: float) -> None:
+        """Snapshot the store once nothing has written to it for two settle periods: a controller still
+        writing (the ttl-controller's annotation on a new node, say) would otherwise have its write undone by
+        every reset and redo it, and no reset would ever settle."""
+        revision = self.server.snapshot()["revision"]
+        while time.monotonic() < deadline:
+            time.sleep(2 * self.SETTLE)
+            revision, last = self.server.snapshot()["revision"], revision
+            if revision == last:
+                return
 
     def _ready(self) -> bool:
         api = self.server.api
@@ -72,6 +88,8 @@ class ControlPlane:
             if status != 200 or not any(c.get("type") == "Ready" and c.get("status") == "True"
                                         for c in node.get("status", {}).get("conditions", [])):
                 return False
+            if TTL_ANNOTATION not in (node["metadata"].get("annotations") or {}):
+                return False    # the ttl-controller has yet to see the node
         return True
 
     def log(self, tag: str, tail: int = 4000) -> str:
@@ -94,3 +112,4 @@ class ControlPlane:
             if process.stdin is not None:
                 process.stdin.close()
         self.server.settle = 0.0
+        self.server.keep_watches_from = ()

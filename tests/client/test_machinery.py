@@ -308,6 +308,30 @@ def test_reflector_backs_off_when_the_server_is_away():
 
 
 
+def test_a_short_watch_resumes_at_once_when_it_delivered_events_and_backs_off_when_it_did_not():
+    """client-go's "very short watch" rule: a watch that ends within a second with no event is retried after
+    the backoff; one that delivered events (a store reset ending it, say) resumes at once from its last
+    resourceVersion, so a cache is never left stale for a backoff's length."""
+    clock = Clock()
+    client = ScriptedClient([_list("10")])
+    informer = SharedInformer(client, PODS, clock, random=lambda: 0.0)
+    informer.start()
+    first = client.watches[0]
+    first.on_event("ADDED", _pod("a", rv="11"))
+    clock.advance(0.1)
+    first.done.callback(None)
+    assert len(client.watches) == 2 and client.watches[1].resource_version == "11"
+    clock.advance(0.1)
+    client.watches[1].done.callback(None)       # nothing received: the backoff (0.8 s at random 0) first
+    assert len(client.watches) == 2
+    clock.advance(0.79)
+    assert len(client.watches) == 2
+    clock.advance(0.02)
+    assert len(client.watches) == 3 and client.watches[2].resource_version == "11"
+    assert len(client.listed) == 1
+    informer.stop()
+
+
 def test_event_recorder_names_are_unique_on_a_stopped_clock_and_go_verbs_format():
     from kapiserver.client.events import EventRecorder
 

@@ -74,6 +74,33 @@ def test_a_watch_open_at_the_reset_is_ended(kapiserver):
     connection.close()
 
 
+def test_a_reset_leaves_open_the_watches_of_the_programs_it_is_asked_to_keep(kapiserver):
+    """``keepWatchesFrom`` (the control-plane fixture's daemons): a watch whose User-Agent names a kept
+    program goes on through the reset and sees it as events; every other watch is ended."""
+    rv = kapiserver.api.get(CM_PATH)["metadata"]["resourceVersion"]
+    path = f"{CM_PATH}?watch=true&resourceVersion={rv}"
+    kept = http.client.HTTPConnection("127.0.0.1", kapiserver.port, timeout=30)
+    kept.request("GET", path, headers={"User-Agent": "kube-controller-manager/v1.32.0 (linux/amd64)"})
+    kept_response = kept.getresponse()
+    other_connection, other = open_watch(kapiserver, path)
+    kapiserver.api.post(CM_PATH, {"metadata": {"name": "watched"}})
+    for response in (kept_response, other):
+        assert json.loads(response.readline())["type"] == "ADDED"
+    result = kapiserver.api.post("/debug/kapiserver/reset", {"keepWatchesFrom": ["kube-controller-manager"]})
+    assert result["watchesEnded"] >= 1
+    assert read_events(other) == []
+    deleted = json.loads(kept_response.readline())
+    assert (deleted["type"], deleted["object"]["metadata"]["name"]) == ("DELETED", "watched")
+    kept.close()
+    other_connection.close()
+
+
+def test_a_reset_request_that_is_not_understood_is_a_400(kapiserver):
+    for body in (b"{", json.dumps({"keepWatchesFrom": "kube-scheduler"}).encode()):
+        status, answer = kapiserver.api.request("POST", "/debug/kapiserver/reset", body)
+        assert status == 400 and answer["reason"] == "BadRequest", answer
+
+
 def core(kapiserver) -> CoreV1Api:
     configuration = kubernetes.client.Configuration()
     configuration.host = kapiserver.url
