@@ -3,7 +3,7 @@ Density benchmark (upstream's density/load test on simulated nodes), run by hand
 
     python bench/density_bench.py [--nodes 1000] [--pods 30000] [--rate 20] [--deployment-size 50]
                                   [--namespaces 10] [--window 300] [--keep]
-                                  [--insecure-clients] [--series] [--server-arg=--flag=value]
+                                  [--insecure-clients] [--series] [--stalls FILE] [--server-arg=--flag=value]
 
 Starts kapiserver (embedded store, no embedded controllers), kube-controller-manager, kube-scheduler and one
 `twistd kube-node --simulate NODES`, each a process of its own (the components on the secure port with the
@@ -24,7 +24,9 @@ and waits for every pod Running.  Meanwhile:
     on disk at the end, requests answered 429 or 5xx, and tracebacks in the components' log.
 
 Prints PASS or FAIL per SLO and each figure against its threshold (the ratio).  --keep leaves the work
-directory (components.log, apiserver.log, the data dir) and says where.
+directory (components.log, apiserver.log, the data dir) and says where.  --stalls FILE runs the apiserver
+under bench/stallwatch.py: what its reactor was doing in every turn over 50 ms (where a request's tail
+latency comes from on a single-threaded server).
 """
 
 from __future__ import annotations
@@ -292,6 +294,8 @@ def main() -> None:
     parser.add_argument("--insecure-clients", action="store_true", help="the components on the insecure port "
                         "(HTTP/1.1) instead of the secure one with the admin kubeconfig (TLS, HTTP/2)")
     parser.add_argument("--series", action="store_true", help="print every series' count, p50 and p99")
+    parser.add_argument("--stalls", default="", help="run the apiserver under bench/stallwatch.py, its report "
+                        "(reactor turn lengths, what long turns were doing) written to this file")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="kap-density-bench-")
     log_path = os.path.join(work, "components.log")
@@ -299,7 +303,12 @@ def main() -> None:
     data_dir = os.path.join(work, "data")
     began = time.monotonic()
     # Upstream's default compaction (5 minutes) so the store's size is that of a running cluster's.
-    server = Server(data_dir, ("--embedded-controllers=", "--etcd-compaction-interval=5m", *args.server_arg))
+    prefix = ("-m",)
+    if args.stalls:
+        os.environ["STALLWATCH_OUT"] = os.path.abspath(args.stalls)
+        prefix = (os.path.join(HERE, "stallwatch.py"),)
+    server = Server(data_dir, ("--embedded-controllers=", "--etcd-compaction-interval=5m", *args.server_arg),
+                    prefix=prefix)
     # The components reach the secure port with the admin kubeconfig the server writes (TLS, HTTP/2: one
     # connection each, as client-go); --insecure-clients gives them the insecure port (HTTP/1.1, a pool).
     kubeconfig = os.path.join(data_dir, "admin.kubeconfig")

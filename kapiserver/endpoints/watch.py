@@ -260,8 +260,8 @@ def _loopback(request) -> bool:
 def _agent(request) -> str:
     """The product name the User-Agent header starts with ("kube-controller-manager/v1.32.0 ..." gives
     "kube-controller-manager")."""
-    value = request.getHeader("user-agent") or ""
-    return value.split("/", 1)[0].split(" ", 1)[0]
+    values = request.requestHeaders.getRawHeaders(b"user-agent") or [b""]
+    return values[0].decode("latin-1").split("/", 1)[0].split(" ", 1)[0]
 
 
 async def serve_watch(context, request, store, namespace, options, rep) -> None:
