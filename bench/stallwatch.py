@@ -8,7 +8,8 @@ Runs the module named first (``python -m`` style) with the reactor's two kinds o
 from threads).  A thread samples the main thread's stack every 5 ms while a turn has run longer than
 STALLWATCH_THRESHOLD seconds (default 0.05), so the report says what the reactor was doing while every
 other request waited: a histogram of turn lengths, then the stacks seen in long turns, most sampled first,
-and the innermost kapiserver function of each sample.  The report is rewritten every 10 s and at exit.
+and the innermost kapiserver function of each sample; and the cyclic garbage collector's pauses by
+generation.  The report is rewritten every 10 s and at exit.
 
 density_bench.py --stalls FILE starts its apiserver this way.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import gc
 import os
 import runpy
 import sys
@@ -38,6 +40,20 @@ class StallWatch:
         self.leaves = collections.Counter()
         self.main = threading.main_thread().ident
         self.lock = threading.Lock()
+        # The cyclic garbage collector's pauses by generation: (count, seconds, longest, over the threshold).
+        self.gc = {generation: [0, 0.0, 0.0, 0] for generation in range(3)}
+        self._gc_started = 0.0
+
+    def collected(self, phase, info):
+        if phase == "start":
+            self._gc_started = time.monotonic()
+            return
+        elapsed = time.monotonic() - self._gc_started
+        stats = self.gc[info["generation"]]
+        stats[0] += 1
+        stats[1] += elapsed
+        stats[2] = max(stats[2], elapsed)
+        stats[3] += elapsed > THRESHOLD
 
     def timed(self, method):
         def turn(*args, **kwargs):
@@ -84,6 +100,9 @@ class StallWatch:
         lines = ["reactor turns by length (count, seconds):"]
         for bucket in BUCKETS:
             lines.append(f"  <= {bucket:>5} s: {self.turns[bucket]:>9} {self.seconds[bucket]:10.2f}")
+        lines.append("\ngarbage collections by generation (count, seconds, longest, longer than the threshold):")
+        for generation, (count, seconds, longest, over) in self.gc.items():
+            lines.append(f"  {generation}: {count:>9} {seconds:10.2f} {longest:8.3f} {over:>6}")
         lines.append(f"\nsamples in turns longer than {THRESHOLD} s: {total} (every {SAMPLE_EVERY * 1000:.0f} ms)")
         lines.append("\ninnermost kapiserver function:")
         lines += [f"  {count:>7} {count / max(total, 1):6.1%} {leaf}" for leaf, count in leaves]
@@ -102,6 +121,7 @@ def main():
     reactor._doReadOrWrite = watch.timed(reactor._doReadOrWrite)
     reactor.runUntilCurrent = watch.timed(reactor.runUntilCurrent)
     threading.Thread(target=watch.sample, daemon=True, name="stallwatch").start()
+    gc.callbacks.append(watch.collected)
     atexit.register(watch.write)
     module = sys.argv[1]
     sys.argv = [module, *sys.argv[2:]]
