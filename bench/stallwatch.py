@@ -103,6 +103,8 @@ class StallWatch:
         lines.append("\ngarbage collections by generation (count, seconds, longest, longer than the threshold):")
         for generation, (count, seconds, longest, over) in self.gc.items():
             lines.append(f"  {generation}: {count:>9} {seconds:10.2f} {longest:8.3f} {over:>6}")
+        lines.append("  tracked objects now: " + ", ".join(f"generation {g} {len(gc.get_objects(g))}" for g in range(3))
+                     + f", frozen {gc.get_freeze_count()}")
         lines.append(f"\nsamples in turns longer than {THRESHOLD} s: {total} (every {SAMPLE_EVERY * 1000:.0f} ms)")
         lines.append("\ninnermost kapiserver function:")
         lines += [f"  {count:>7} {count / max(total, 1):6.1%} {leaf}" for leaf, count in leaves]

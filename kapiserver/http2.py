@@ -67,6 +67,14 @@ class APIServerH2Connection(H2Connection):
         if again:
             reactor.callLater(0, self._sendPrioritisedData)
 
+    def getHost(self):
+        # Every stream's request asks for the connection's local address (twisted.web's Request does in its
+        # constructor); the connection's never changes, and asking the socket is a system call.
+        host = getattr(self, "_kapi_host", None)
+        if host is None:
+            host = self._kapi_host = super().getHost()
+        return host
+
     def timeoutConnection(self):
         # An idle timeout, as Go's: a connection with a stream open (a watch with nothing to say) is not idle.
         if self.streams:

@@ -8,6 +8,7 @@ against --client-ca-file.
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import os
 from pathlib import Path
@@ -216,6 +217,14 @@ def verify_client_certificate(cert: x509.Certificate, roots: list[x509.Certifica
     now = now or _now()
     if cert.not_valid_before_utc > now or cert.not_valid_after_utc < now:
         return "x509: certificate has expired or is not yet valid"
+    return _chain_error(cert, tuple(roots))
+
+
+@functools.lru_cache(maxsize=1024)
+def _chain_error(cert: x509.Certificate, roots: tuple) -> Optional[str]:
+    """What of verify_client_certificate does not change with time (key usage, the issuer's signature),
+    remembered: a client sends the same certificate with every request, and checking a signature costs
+    more than the rest of a GET (certificates hash and compare by their DER bytes)."""
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.CLIENT_AUTH not in usages and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE \

@@ -6,6 +6,8 @@ certificate so x509 authentication can read it.
 
 from __future__ import annotations
 
+import weakref
+
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 
@@ -83,10 +85,24 @@ def peer_certificate(request):
     if get is None:
         return None
     try:
+        return _peer_certificates[transport]
+    except (KeyError, TypeError):
+        pass
+    try:
         cert = get()
     except Exception:  # not a TLS connection or the handshake state is gone
         return None
-    return cert.to_cryptography() if cert is not None else None
+    cert = cert.to_cryptography() if cert is not None else None
+    if cert is not None:
+        try:
+            _peer_certificates[transport] = cert     # a connection's peer never changes (no renegotiation)
+        except TypeError:
+            pass
+    return cert
+
+
+# Each TLS connection's client certificate, converted once (every request on it asks).
+_peer_certificates: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def is_secure(request) -> bool:

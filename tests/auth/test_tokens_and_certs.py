@@ -76,6 +76,23 @@ def test_client_certificate_verification():
     assert (user.name, user.groups) == ("carol", ["qa"])
 
 
+def test_a_certificates_signature_is_checked_once_and_its_validity_at_every_request():
+    """The issuer's signature is remembered per (certificate, roots); the validity period is not: a certificate
+    that expires while its client stays connected is refused from then on."""
+    import datetime
+    ca, ca_key = certs.new_ca("ca")
+    client, _ = certs.sign_certificate(ca, ca_key, "dave", client=True, days=1)
+    before = certs._chain_error.cache_info()
+    assert certs.verify_client_certificate(client, [ca]) is None
+    assert certs.verify_client_certificate(client, [ca]) is None
+    after = certs._chain_error.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    later = client.not_valid_after_utc + datetime.timedelta(seconds=1)
+    assert certs.verify_client_certificate(client, [ca], now=later) == \
+        "x509: certificate has expired or is not yet valid"
+    other, _ = certs.new_ca("ca")
+    assert certs.verify_client_certificate(client, [other]) == "x509: certificate signed by unknown authority"
+
 def test_token_file(tmp_path):
     """token,user,uid,"groups" lines; short lines are refused with their line number."""
     path = tmp_path / "tokens.csv"
