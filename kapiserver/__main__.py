@@ -28,6 +28,8 @@ def main(argv=None, reactor=None):
         from twisted.internet import reactor
     logs.begin_stderr_logging(options.server_config.verbosity)
     service = makeService(options, reactor)
+    from kapiserver import gcpolicy
+    gcpolicy.apply(service)
     failed = []
 
     def start():

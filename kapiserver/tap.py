@@ -199,8 +199,9 @@ def makeTwistdService(options):
             raise SystemExit(f"kube-apiserver failed to start: {e}") from None
     from twisted.internet import reactor
 
-    from kapiserver import exitstatus
+    from kapiserver import exitstatus, gcpolicy
     service = makeService(options, reactor)
+    gcpolicy.apply(service)
     exitstatus.exit_after_shutdown(reactor, lambda: getattr(service, "start_failure", None) is not None)
     return service
 

@@ -298,3 +298,86 @@ def test_http2_sends_many_frames_per_reactor_turn():
         turn()
     assert sent + received() == sum(len(b'{"type":"ADDED","n":%d}\n' % i) for i in range(100))
     connection.connectionLost(None)
+
+
+def test_http2_streams_with_data_take_turns_and_idle_ones_cost_nothing():
+    """kapiserver.http2.StreamTurns, Twisted's send loop's scheduler here: ready streams take turns, a frame each,
+    in the order they became ready; blocked ones are skipped without being looked at; the priority tree's errors
+    for unknown and duplicate streams, and DeadlockError when nothing is ready, as Twisted expects them."""
+    import priority
+    import pytest
+
+    from kapiserver.http2 import StreamTurns
+
+    turns = StreamTurns()
+    for stream_id in (1, 3, 5):
+        turns.insert_stream(stream_id)
+    assert [next(turns) for _ in range(6)] == [1, 3, 5, 1, 3, 5]
+    turns.block(3)
+    assert [next(turns) for _ in range(4)] == [1, 5, 1, 5]
+    turns.unblock(3)
+    turns.unblock(3)            # already ready: keeps its place
+    assert [next(turns) for _ in range(3)] == [1, 5, 3]
+    for stream_id in (1, 5):
+        turns.block(stream_id)
+    turns.remove_stream(3)
+    with pytest.raises(priority.DeadlockError):
+        next(turns)
+    turns.reprioritize(1, weight=200)       # priorities are taken and ignored
+    with pytest.raises(priority.MissingStreamError):
+        turns.reprioritize(3)
+    with pytest.raises(priority.MissingStreamError):
+        turns.unblock(3)
+    with pytest.raises(priority.DuplicateStreamError):
+        turns.insert_stream(1)
+    for _ in range(1000):
+        turns.insert_stream(7 + 2 * _)
+        turns.block(7 + 2 * _)
+    turns.unblock(1)
+    assert next(turns) == 1 and next(turns) == 1
+
+
+def test_http2_connection_interleaves_its_streams_responses():
+    """Two watch streams on one connection, each with queued events: both are served from the first turns,
+    frame by frame in turn, and both complete."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    class Watch(Resource):
+        isLeaf = True
+
+        def render(self, request):
+            for i in range(20):
+                request.write(b'{"type":"ADDED","n":%d}\n' % i)
+            request.finish()
+            return NOT_DONE_YET
+
+    clock = task.Clock()
+    site = QuietSite(Watch(), reactor=clock)
+    connection = APIServerH2Connection(clock)
+    connection.requestFactory = site.requestFactory
+    connection.site = site
+    connection.factory = site
+    connection.callLater = clock.callLater
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    for stream_id in (1, 3):
+        client.send_headers(stream_id, [(":method", "GET"), (":scheme", "https"), (":authority", "x"),
+                                        (":path", "/w")], end_stream=True)
+    connection.dataReceived(client.data_to_send())
+    order, ended = [], set()
+    for _ in range(20):
+        clock.advance(0)
+        for event in client.receive_data(transport.value()):
+            if isinstance(event, h2.events.DataReceived) and event.data:
+                order.append(event.stream_id)
+            if isinstance(event, h2.events.StreamEnded):
+                ended.add(event.stream_id)
+        transport.clear()
+    assert ended == {1, 3}
+    assert order.count(1) == order.count(3) == 20
+    assert set(order[:4]) == {1, 3}, order      # interleaved from the start, neither waits for the other
+    connection.connectionLost(None)
