@@ -245,11 +245,32 @@ def test_a_refused_http2_connection_gets_a_goaway_with_the_reason():
     assert quiet.disconnected
 
 
+def h2_watches(resource, *stream_ids):
+    """An APIServerH2Connection serving ``resource`` on a task.Clock, and an h2 client that has sent a GET on each
+    of ``stream_ids``: (clock, connection, transport, client)."""
+    import h2.config
+    import h2.connection
+
+    clock = task.Clock()
+    site = QuietSite(resource, reactor=clock)
+    connection = APIServerH2Connection(clock)
+    connection.requestFactory = site.requestFactory
+    connection.site = site
+    connection.factory = site
+    connection.callLater = clock.callLater
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    for stream_id in stream_ids:
+        client.send_headers(stream_id, [(":method", "GET"), (":scheme", "https"), (":authority", "x"),
+                                        (":path", "/w")], end_stream=True)
+    connection.dataReceived(client.data_to_send())
+    return clock, connection, transport, client
+
 def test_http2_sends_many_frames_per_reactor_turn():
     """A watch stream's queued events leave in one reactor turn (up to FRAMES_PER_TURN DATA frames), not one
     frame per turn as Twisted's own send loop does: on a busy reactor that held a watch minutes behind."""
-    import h2.config
-    import h2.connection
     import h2.events
     from kapiserver.http2 import FRAMES_PER_TURN
 
@@ -261,20 +282,7 @@ def test_http2_sends_many_frames_per_reactor_turn():
                 request.write(b'{"type":"ADDED","n":%d}\n' % i)
             return NOT_DONE_YET
 
-    clock = task.Clock()
-    site = QuietSite(Watch(), reactor=clock)
-    connection = APIServerH2Connection(clock)
-    connection.requestFactory = site.requestFactory
-    connection.site = site
-    connection.factory = site
-    connection.callLater = clock.callLater
-    transport = StringTransport()
-    connection.makeConnection(transport)
-    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    client.initiate_connection()
-    client.send_headers(1, [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/w")],
-                        end_stream=True)
-    connection.dataReceived(client.data_to_send())
+    clock, connection, transport, client = h2_watches(Watch(), 1)
 
     def turn():
         """One reactor turn: the calls due now, not those they schedule (Clock.advance would run those too)."""
@@ -340,8 +348,6 @@ def test_http2_streams_with_data_take_turns_and_idle_ones_cost_nothing():
 def test_http2_connection_interleaves_its_streams_responses():
     """Two watch streams on one connection, each with queued events: both are served from the first turns,
     frame by frame in turn, and both complete."""
-    import h2.config
-    import h2.connection
     import h2.events
 
     class Watch(Resource):
@@ -353,21 +359,7 @@ def test_http2_connection_interleaves_its_streams_responses():
             request.finish()
             return NOT_DONE_YET
 
-    clock = task.Clock()
-    site = QuietSite(Watch(), reactor=clock)
-    connection = APIServerH2Connection(clock)
-    connection.requestFactory = site.requestFactory
-    connection.site = site
-    connection.factory = site
-    connection.callLater = clock.callLater
-    transport = StringTransport()
-    connection.makeConnection(transport)
-    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    client.initiate_connection()
-    for stream_id in (1, 3):
-        client.send_headers(stream_id, [(":method", "GET"), (":scheme", "https"), (":authority", "x"),
-                                        (":path", "/w")], end_stream=True)
-    connection.dataReceived(client.data_to_send())
+    clock, connection, transport, client = h2_watches(Watch(), 1, 3)
     order, ended = [], set()
     for _ in range(20):
         clock.advance(0)
