@@ -19,15 +19,27 @@ def gone(client, name, namespace):
 
 
 def test_finished_job_is_deleted_after_its_ttl(controllers, simulated_nodes, client, namespace):
-    """A Job with ttlSecondsAfterFinished 1 is deleted about a second after it completed; one without a TTL
-    stays."""
+    """A Job with ttlSecondsAfterFinished 1 is deleted once it has completed, and one without a TTL stays.  A watch
+    sees it: polling could miss the completed Job, since the TTL counts from the Complete condition's time, which
+    has one-second resolution, so the Job may go within a moment of completing."""
     simulated_nodes("ttl-node", schedule=True, run_seconds=0.1)
     controllers("job-controller", "ttl-after-finished-controller")
+    seen = []
+
+    def event(kind, job):
+        complete = any(c["type"] == "Complete" and c["status"] == "True"
+                       for c in (job.get("status") or {}).get("conditions") or [])
+        seen.append((kind, job["metadata"]["name"], complete))
+    watch = client.watch(JOBS, event, namespace=namespace)
     run(client.create(JOBS, job_object("short", namespace, ttlSecondsAfterFinished=1)))
     run(client.create(JOBS, job_object("kept", namespace)))
-    eventually(finished(client, "short", namespace), timeout=30)
     eventually(finished(client, "kept", namespace), timeout=30)
     eventually(gone(client, "short", namespace), timeout=30)
+    eventually(lambda: ("DELETED", "short", True) in seen, timeout=30)
+    watch.cancel()
+    short = [(kind, complete) for kind, name, complete in seen if name == "short"]
+    first_complete = next(i for i, (_, complete) in enumerate(short) if complete)
+    assert short[-1] == ("DELETED", True) and all(complete for _, complete in short[first_complete:]), short
     assert run(client.get(JOBS, "kept", namespace))["metadata"]["name"] == "kept"
 
 
