@@ -28,6 +28,19 @@ def fired(d: Deferred):
     return out
 
 
+def two_requests_in_flight():
+    """A read, its turn's request sent, then a second read arriving after it and its own request sent:
+    (fetch, first read's results, second read's results)."""
+    clock, fetch = task.Clock(), Fetches()
+    coalescer = RevisionCoalescer(fetch, clock)
+    first = fired(coalescer.current())
+    clock.advance(0)
+    # Arrives after the first request was sent: that answer may predate its arrival.
+    second = fired(coalescer.current())
+    clock.advance(0)
+    return fetch, first, second
+
+
 def test_reads_of_one_turn_share_one_request_sent_after_they_arrived():
     clock, fetch = task.Clock(), Fetches()
     coalescer = RevisionCoalescer(fetch, clock)
@@ -40,13 +53,7 @@ def test_reads_of_one_turn_share_one_request_sent_after_they_arrived():
 
 
 def test_a_read_arriving_while_a_request_is_in_flight_waits_for_the_next_one():
-    clock, fetch = task.Clock(), Fetches()
-    coalescer = RevisionCoalescer(fetch, clock)
-    first = fired(coalescer.current())
-    clock.advance(0)
-    # Arrives after the first request was sent: that answer may predate its arrival.
-    later = fired(coalescer.current())
-    clock.advance(0)
+    fetch, first, later = two_requests_in_flight()
     assert len(fetch.requests) == 2, "the next request goes at once, in flight with the first"
     fetch.requests[0].callback(10)
     assert first == [10] and later == [], "a read must not take an answer from a request older than itself"
@@ -55,12 +62,7 @@ def test_a_read_arriving_while_a_request_is_in_flight_waits_for_the_next_one():
 
 
 def test_answers_may_come_in_any_order():
-    clock, fetch = task.Clock(), Fetches()
-    coalescer = RevisionCoalescer(fetch, clock)
-    first = fired(coalescer.current())
-    clock.advance(0)
-    second = fired(coalescer.current())
-    clock.advance(0)
+    fetch, first, second = two_requests_in_flight()
     fetch.requests[1].callback(12)
     assert second == [12] and first == []
     fetch.requests[0].callback(11)
@@ -87,12 +89,7 @@ def test_a_caller_reading_again_from_its_callback_waits_for_a_newer_request():
 
 
 def test_a_failed_request_fails_its_readers_only():
-    clock, fetch = task.Clock(), Fetches()
-    coalescer = RevisionCoalescer(fetch, clock)
-    first = fired(coalescer.current())
-    clock.advance(0)
-    second = fired(coalescer.current())
-    clock.advance(0)
+    fetch, first, second = two_requests_in_flight()
     fetch.requests[0].errback(RuntimeError("etcd away"))
     assert first and first[0].check(RuntimeError)
     assert second == []
