@@ -88,7 +88,21 @@ class StreamTurns:
         return stream_id
 
 
-class APIServerH2Connection(H2Connection):
+
+class LocalAddressOnce:
+    """A channel that asks its socket for the local address once: twisted.web's Request asks for it in its
+    constructor, at every request (every stream, over HTTP/2), and asking is a system call; a connection's
+    local address never changes."""
+    _kapi_host = None
+
+    def getHost(self):
+        host = self._kapi_host
+        if host is None:
+            host = self._kapi_host = super().getHost()
+        return host
+
+
+class APIServerH2Connection(LocalAddressOnce, H2Connection):
     """An HTTP/2 connection announcing upstream's stream and header limits in its first SETTINGS frame."""
 
     def __init__(self, reactor=None, max_streams: int = GO_DEFAULT_MAX_STREAMS):
@@ -118,14 +132,6 @@ class APIServerH2Connection(H2Connection):
             self._reactor = reactor
         if again:
             reactor.callLater(0, self._sendPrioritisedData)
-
-    def getHost(self):
-        # Every stream's request asks for the connection's local address (twisted.web's Request does in its
-        # constructor); the connection's never changes, and asking the socket is a system call.
-        host = getattr(self, "_kapi_host", None)
-        if host is None:
-            host = self._kapi_host = super().getHost()
-        return host
 
     def timeoutConnection(self):
         # An idle timeout, as Go's: a connection with a stream open (a watch with nothing to say) is not idle.

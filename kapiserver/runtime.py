@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from .endpoints.http import write_status
-from .http2 import channel_factory
+from .http2 import LocalAddressOnce, channel_factory
 from .endpoints.requestinfo import request_info_of
 from .machinery import codec, errors
 
@@ -151,7 +151,7 @@ class RuntimeLimits(Resource):
             504, "Timeout", "Timeout: request did not complete within the allotted timeout", {}))
 
 
-class LimitedHeadersChannel(http.HTTPChannel):
+class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
     """An HTTP channel that answers 431 when a request's headers pass MAX_HEADER_BYTES and puts no limit on
     their count, as Go's server does; and closes the connection when a request's headers take longer than
     ``header_timeout`` from its first byte (or from the connection's start, for the first request)."""

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from twisted.application import service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, gatherResults, maybeDeferred
-from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.web.resource import Resource
@@ -28,7 +27,7 @@ from .controllers.extensionauth import ExtensionAuthentication
 from .controllers.crd import CRDController
 from .controllers.eventttl import EventTTLController
 from .client.leaderelection import LeaderElector
-from .listener import Listener, QuietSite, listen_backlog, tcp_endpoint
+from .listener import Listener, QuietSite, ServerEndpoint, tcp_endpoint
 from .runtime import Connections, connection_cap, wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
 
@@ -70,14 +69,14 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     if config.secure_port:
         apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure", how="securely"))
     if config.insecure_port:
-        apiserver.add(Listener(reactor, tcp_endpoint(config.insecure_port, config.insecure_bind_address),
+        apiserver.add(Listener(reactor, tcp_endpoint(reactor, config.insecure_port, config.insecure_bind_address),
                                handlers.insecure_site, "insecure"))
     # The loopback listener the apiserver's own clients use (a random bearer token, as upstream's loopback
     # client token): kube-controller-manager's controllers run here are its clients like any other.
     loopback = None
     if config.embedded_controllers:
         from .controllermanager.embedded import LoopbackSite
-        loopback = apiserver.add(Listener(reactor, tcp_endpoint(0, "127.0.0.1"), LoopbackSite(handlers.insecure_site),
+        loopback = apiserver.add(Listener(reactor, tcp_endpoint(reactor, 0, "127.0.0.1"), LoopbackSite(handlers.insecure_site),
                                           "loopback", how="for its own clients"))
     # Event TTL on the registry, and kube-controller-manager's namespace and garbage collector controllers
     # (--embedded-controllers): elected among the apiservers sharing an etcd.
@@ -482,11 +481,11 @@ class HandlerService(service.Service):
             wrap_site(self.secure_site, APIRoot(context, security=security, audit=audit), reactor, config)
         wrap_site(self.insecure_site, APIRoot(context, audit=audit), reactor, config)
 
-    def secure_endpoint(self) -> SSL4ServerEndpoint:
+    def secure_endpoint(self) -> ServerEndpoint:
         """The secure port's endpoint, with the TLS options built at start."""
         bind = self.config.bind_address
-        return SSL4ServerEndpoint(self.reactor, self.config.secure_port, self.tls_options, backlog=listen_backlog(),
-                                  interface=bind if bind != "0.0.0.0" else "")
+        return tcp_endpoint(self.reactor, self.config.secure_port, bind if bind != "0.0.0.0" else "",
+                            tls_options=self.tls_options)
 
 
 def install_testing_controls(config: ServerConfig, context) -> None:

@@ -178,8 +178,7 @@ def kubelet_endpoint(options, reactor):
     address = options["address"]
     if not options["serve-https"]:
         from ..listener import tcp_endpoint
-        return tcp_endpoint(options["kubelet-port"], address)
-    from twisted.internet.endpoints import SSL4ServerEndpoint
+        return tcp_endpoint(reactor, options["kubelet-port"], address)
     from ..auth import tls
     from .pki import ensure_serving_certificate
     cert, key = options["tls-cert-file"], options["tls-private-key-file"]
@@ -187,8 +186,8 @@ def kubelet_endpoint(options, reactor):
         cert, key = ensure_serving_certificate(os.path.abspath(options["cert-dir"]), options["node-name"],
                                                [socket.gethostname().lower(), address])
     serving = tls.serving_options(cert, key, options["tls-min-version"], options["tls-cipher-suites"])
-    from ..listener import listen_backlog
-    return SSL4ServerEndpoint(reactor, options["kubelet-port"], serving, backlog=listen_backlog(), interface=address)
+    from ..listener import tcp_endpoint
+    return tcp_endpoint(reactor, options["kubelet-port"], address, tls_options=serving)
 
 
 def makeService(options, reactor=None):

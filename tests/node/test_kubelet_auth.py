@@ -296,11 +296,10 @@ def test_flag_values_are_checked():
 def test_self_signed_serving_certificate_is_generated_once(tmp_path):
     """Without --tls-cert-file, HTTPS generates kubelet.crt/kubelet.key into --cert-dir (the certificate
     naming the node, the host and the address) and reuses them on the next start."""
-    from twisted.internet.endpoints import SSL4ServerEndpoint
     from kapiserver.node.tap import kubelet_endpoint
     options = _options(f"--root-dir={tmp_path}", "--serve-https", "--node-name=n1", "--address=127.0.0.1")
     endpoint = kubelet_endpoint(options, task.Clock())
-    assert isinstance(endpoint, SSL4ServerEndpoint)
+    assert endpoint.tls_options is not None
     chain = certs.load_certificates(str(tmp_path / "pki" / "kubelet.crt"))
     names = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "n1" in names.get_values_for_type(x509.DNSName)
@@ -309,7 +308,7 @@ def test_self_signed_serving_certificate_is_generated_once(tmp_path):
     before = (tmp_path / "pki" / "kubelet.crt").read_bytes()
     kubelet_endpoint(options, task.Clock())
     assert (tmp_path / "pki" / "kubelet.crt").read_bytes() == before
-    assert isinstance(kubelet_endpoint(_options(), task.Clock()), str)
+    assert kubelet_endpoint(_options(), task.Clock()).tls_options is None
 
 
 def _handshake(client_options, serving_cert, serving_key) -> bool:

@@ -1,0 +1,150 @@
+"""The listener's connections (kapiserver.listener.FlushingConnection) on real sockets and a reactor of their
+own, turned by hand: a turn's writes leave together once the turn is done, without the reactor being asked
+whether the socket is writable; whatever the socket does not take, a big write, and a closing connection go
+Twisted's usual way, and nothing is lost or reordered."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from twisted.internet import error, protocol
+from twisted.python import failure
+from twisted.internet.epollreactor import EPollReactor
+
+from kapiserver.listener import FLUSH_LIMIT, FlushingConnection, ServerEndpoint
+
+
+class Kept(protocol.Protocol):
+    def connectionMade(self):
+        self.factory.connections.append(self)
+
+    def connectionLost(self, reason):
+        self.factory.lost.append(reason)
+
+
+class Keeper(protocol.Factory):
+    protocol = Kept
+
+    def __init__(self):
+        self.connections, self.lost = [], []
+
+
+def turn(reactor) -> None:
+    """One reactor turn: the I/O that is ready, then the calls due (the port's flush among them)."""
+    reactor.doIteration(0)
+    reactor.runUntilCurrent()
+
+
+@pytest.fixture
+def served():
+    reactor = EPollReactor()
+    factory = Keeper()
+    port = ServerEndpoint(reactor, 0, "127.0.0.1", 50)._listen(factory)
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    for _ in range(1000):
+        if factory.connections:
+            break
+        turn(reactor)
+    server = factory.connections[0]
+    yield reactor, client, server, factory
+    client.close()
+    server.transport.abortConnection()
+    port.stopListening()
+    for _ in range(5):
+        turn(reactor)
+
+
+def received(client, reactor, until: int, turns: int = 1000) -> bytes:
+    got = b""
+    for _ in range(turns):
+        try:
+            chunk = client.recv(1 << 20)
+        except BlockingIOError:
+            chunk = None
+        if chunk == b"":
+            break
+        if chunk:
+            got += chunk
+        if len(got) >= until:
+            break
+        turn(reactor)
+    return got
+
+
+def test_a_turns_writes_leave_together_once_the_turn_is_done(served):
+    reactor, client, server, _ = served
+    assert isinstance(server.transport, FlushingConnection)
+    server.transport.writeSequence([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\n"])
+    server.transport.write(b"ok")
+    with pytest.raises(BlockingIOError):
+        client.recv(100)        # nothing sent while the turn goes on
+    assert server.transport not in reactor.getWriters()
+    reactor.runUntilCurrent()   # the turn's end: the port's flush
+    assert client.recv(100) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert server.transport not in reactor.getWriters()     # epoll was never asked
+
+
+class TakesLittle:
+    """A socket whose first send takes only ``first`` bytes (as a full socket buffer would)."""
+
+    def __init__(self, sock, first: int):
+        self._sock, self._first = sock, first
+
+    def send(self, data):
+        if self._first is not None:
+            data, self._first = data[:self._first], None
+        return self._sock.send(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_what_the_socket_does_not_take_is_written_by_the_reactor_in_order(served):
+    reactor, client, server, _ = served
+    server.transport.socket = TakesLittle(server.transport.socket, 1000)
+    body = bytes(range(256)) * 64
+    server.transport.write(body[:10])
+    server.transport.write(body[10:])
+    reactor.runUntilCurrent()
+    assert server.transport in reactor.getWriters()     # the rest is the reactor's to send
+    server.transport.write(b"tail")
+    got = received(client, reactor, len(body) + 4)
+    assert len(got) == len(body) + 4 and got == body + b"tail"
+    turn(reactor)
+    assert server.transport not in reactor.getWriters()
+
+
+def test_a_big_write_goes_to_the_reactor_at_once(served):
+    reactor, client, server, _ = served
+    body = b"x" * (FLUSH_LIMIT + 1)
+    server.transport.write(b"head")
+    server.transport.write(body)
+    assert server.transport in reactor.getWriters()
+    assert received(client, reactor, len(body) + 4) == b"head" + body
+
+
+def test_closing_after_writes_sends_them_then_ends_the_connection(served):
+    reactor, client, server, factory = served
+    server.transport.write(b"last words")
+    server.transport.loseConnection()
+    assert received(client, reactor, 1 << 30) == b"last words"     # then the end of the stream
+    for _ in range(10):
+        if factory.lost:
+            break
+        turn(reactor)
+    assert factory.lost
+
+
+def test_writes_to_a_connection_lost_before_the_flush_are_dropped(served):
+    reactor, client, server, factory = served
+    server.transport.write(b"never")
+    server.transport.connectionLost(failure.Failure(error.ConnectionDone()))
+    reactor.runUntilCurrent()       # the flush finds it gone and sends nothing
+    assert factory.lost and server.transport._tempDataBuffer == []
+
+
+def test_the_endpoint_says_where_it_listens():
+    assert str(ServerEndpoint(None, 6443, "::1")) == "tcp:6443:interface=\\:\\:1"
+    assert str(ServerEndpoint(None, 6443, "", tls_options=object())) == "ssl:6443:interface="
