@@ -23,7 +23,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from .endpoints.http import write_status
+from .endpoints.http import when_finished, write_status
 from .http2 import LocalAddressOnce, channel_factory
 from .endpoints.requestinfo import request_info_of
 from .machinery import codec, errors
@@ -109,7 +109,7 @@ class RuntimeLimits(Resource):
                 self._pending[id(request)] = (self.reactor.seconds() + self.request_timeout, request)
                 if self._timer is None:
                     self._timer = self.reactor.callLater(self.request_timeout, self._expire)
-            request.notifyFinish().addBoth(self._finished, id(request), mutating)
+            when_finished(request, lambda _, key=id(request): self._finished(key, mutating))
         try:
             return self.inner.render(request)
         except Exception as e:
@@ -117,7 +117,7 @@ class RuntimeLimits(Resource):
             write_status(request, errors.internal_error(f"{type(e).__name__}: {e}"))
             return NOT_DONE_YET
 
-    def _finished(self, _, key: int, mutating: bool) -> None:
+    def _finished(self, key: int, mutating: bool) -> None:
         self._count(mutating, -1)
         self._pending.pop(key, None)
 

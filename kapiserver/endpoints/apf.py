@@ -15,11 +15,12 @@ from typing import Optional
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ..registry.options import ListOptions
 from . import apfmatch
 from .apfqueue import Dispatcher
-from .http import write_bytes
+from .http import when_finished, write_bytes
 
 log = Logger()
 GROUP, VERSION = "flowcontrol.apiserver.k8s.io", "v1"
@@ -143,7 +144,8 @@ class FlowControl:
         waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name,
                                         seats=self.seats(request, info))
         if not waiting.called:
-            request.notifyFinish().addErrback(lambda _: self.dispatcher.cancel(name, waiting))
+            when_finished(request, lambda result: self.dispatcher.cancel(name, waiting)
+                          if isinstance(result, Failure) else None)
         release = await waiting
         if release is None:
             request.setHeader(b"Retry-After", str(self.dispatcher.retry_after(name)).encode())
@@ -156,7 +158,7 @@ class FlowControl:
         if watch:
             release()       # a watch's seat is for its start only
         else:
-            request.notifyFinish().addBoth(lambda _: release())
+            when_finished(request, lambda _: release())
 
     def seats(self, request, info) -> int:
         """The seats upstream's list work estimator gives a request (one for anything but a LIST, or a watch

@@ -18,6 +18,27 @@ def set_common_headers(request, content_type: str) -> None:
         request.setHeader(b"Cache-Control", b"no-cache, private")
 
 
+def when_finished(request, callback) -> None:
+    """Call ``callback(result)`` once ``request`` has been answered (result None) or its client has gone (a
+    Failure), as ``request.notifyFinish().addBoth(callback)`` would; every layer that asks shares the one
+    notifyFinish Deferred (a request's limits, flow control, metrics and root each ask). The callbacks run in
+    the order they were given; one that raises is logged and does not stop the others."""
+    callbacks = getattr(request, "_kapi_when_finished", None)
+    if callbacks is None:
+        callbacks = request._kapi_when_finished = []
+        request.notifyFinish().addBoth(_finished, callbacks)
+    callbacks.append(callback)
+
+
+def _finished(result, callbacks: list) -> None:
+    for callback in callbacks:
+        try:
+            callback(result)
+        except Exception:
+            log.failure("a request's finish callback failed")
+    callbacks.clear()
+
+
 def write_bytes(request, code: int, content_type: str, body: bytes) -> None:
     if request.finished or getattr(request, "_disconnected", False):
         return

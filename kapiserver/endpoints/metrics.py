@@ -21,6 +21,8 @@ import time
 from bisect import bisect_left
 from typing import Callable, Iterable, Mapping, Optional
 
+from .http import when_finished
+
 REQUEST_LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
 # apiserver_response_sizes and apiserver_longrunning_requests have no dry_run label.
 ROUTE_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
@@ -277,7 +279,7 @@ class APIServerMetrics:
         route.transport = getattr(getattr(request, "channel", None), "transport", None)
         key = id(request)
         self._open[key] = route
-        request.notifyFinish().addBoth(self._finished, key, route)
+        when_finished(request, lambda result: self._finished(result, key, route))
         if len(self._hijacked) >= _PRUNE_HIJACKED_AT:
             self._prune_hijacked()
 

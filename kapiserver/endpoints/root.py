@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
@@ -17,7 +18,7 @@ from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
 from .apf import Rejected
-from .http import write_failure
+from .http import when_finished, write_failure
 from .requestinfo import request_info_of
 
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
@@ -64,7 +65,8 @@ class APIRoot(Resource):
     def render(self, request):
         started = time.monotonic()
         received = time.time()
-        request.notifyFinish().addErrback(lambda _: setattr(request, "_disconnected", True))
+        when_finished(request, lambda result: setattr(request, "_disconnected", True)
+                      if isinstance(result, Failure) else None)
         d = Deferred.fromCoroutine(self._serve(request))
         d.addErrback(lambda failure: _write_error(request, failure.value))
         d.addBoth(lambda _: self._log(request, started))
