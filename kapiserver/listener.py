@@ -68,7 +68,8 @@ class FlushingConnection(tcp.Server):
     nothing queued keeps its writes and joins its port's list; the port sends every listed connection's bytes
     in one call scheduled for the end of the turn (so a response's headers and body still leave in one
     segment). A socket with an empty queue nearly always takes them whole; what it does not take, a socket
-    error, or a connection closing goes Twisted's usual way. No protocol callback runs from the flush."""
+    error, or a connection closing goes Twisted's usual way (an aborted one sends nothing more). The flush
+    calls no protocol back but a producer's pauseProducing, as a write past the buffer's size does."""
 
     _flush_listed = False
 
@@ -82,20 +83,15 @@ class FlushingConnection(tcp.Server):
         super().write(data)
 
     def writeSequence(self, iovec) -> None:
-        if all(chunk.__class__ is bytes for chunk in iovec) and self._keeps_writes(sum(map(len, iovec))):
-            for chunk in iovec:
-                if chunk:
-                    self._tempDataBuffer.append(chunk)
-                    self._tempDataLen += len(chunk)
-            if self._tempDataBuffer:
-                self._list_for_flush()
+        if self.TLS:
+            super().writeSequence(iovec)
             return
-        super().writeSequence(iovec)
+        self.write(b"".join(iovec))     # joined as the reactor's write would; a str among them is a TypeError
 
     def _keeps_writes(self, size: int) -> bool:
         # Nothing handed to the reactor yet, the connection open both ways, and the turn's bytes within bounds.
         return (not self.dataBuffer and not self.TLS and self.connected and not self.disconnecting
-                and not self._writeDisconnecting and not self._writeDisconnected and self._tempDataLen + size <= FLUSH_LIMIT
+                and not self._aborting and not self._writeDisconnecting and not self._writeDisconnected and self._tempDataLen + size <= FLUSH_LIMIT
                 and (self._flush_listed or not self._tempDataBuffer))
 
     def _list_for_flush(self) -> None:
@@ -108,7 +104,7 @@ class FlushingConnection(tcp.Server):
         self._flush_listed = False
         if not self._tempDataBuffer or self.dataBuffer:
             return      # sent already, or the reactor is writing (a loseConnection, or an earlier rest)
-        if not self.connected:
+        if not self.connected or self._aborting:
             self._tempDataBuffer, self._tempDataLen = [], 0
             return
         if self.disconnecting or self._writeDisconnecting or self._tempDataLen > FLUSH_LIMIT:

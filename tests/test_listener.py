@@ -63,6 +63,8 @@ def received(client, reactor, until: int, turns: int = 1000) -> bytes:
             chunk = client.recv(1 << 20)
         except BlockingIOError:
             chunk = None
+        except ConnectionResetError:
+            break       # an abort's end of the stream
         if chunk == b"":
             break
         if chunk:
@@ -143,6 +145,21 @@ def test_writes_to_a_connection_lost_before_the_flush_are_dropped(served):
     server.transport.connectionLost(failure.Failure(error.ConnectionDone()))
     reactor.runUntilCurrent()       # the flush finds it gone and sends nothing
     assert factory.lost and server.transport._tempDataBuffer == []
+
+
+def test_an_aborted_connection_sends_nothing_more(served):
+    reactor, client, server, factory = served
+    server.transport.write(b"never")
+    server.transport.abortConnection()
+    reactor.runUntilCurrent()       # the flush, then the abort's connectionLost
+    assert received(client, reactor, 1) == b""      # the end of the stream (a reset), and not a byte
+    assert factory.lost
+
+
+def test_a_sequence_of_anything_but_bytes_is_refused(served):
+    _, _, server, _ = served
+    with pytest.raises(TypeError):
+        server.transport.writeSequence([b"a", "b"])
 
 
 def test_the_endpoint_says_where_it_listens():
