@@ -6,10 +6,16 @@ A leaf: it imports nothing from kapiserver.
 
 from __future__ import annotations
 
+import time
+from urllib.parse import unquote_to_bytes as unquote
+
 from twisted.application import service
 from twisted.internet import endpoints, interfaces, tcp
 from twisted.internet.defer import Deferred, execute
 from twisted.logger import Logger
+from twisted.python import failure
+from twisted.web.http import datetimeToString
+from twisted.web.resource import _IEncodingResource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
 
@@ -178,14 +184,43 @@ class ServerEndpoint:
         return port
 
 
+_DATE = [-1, b""]    # [the second, its HTTP date]
+
+
+def http_date(now: float) -> bytes:
+    """The Date header for the time ``now``, formatted once a second."""
+    second = int(now)
+    if second != _DATE[0]:
+        _DATE[:] = [second, datetimeToString(second)]
+    return _DATE[1]
+
+
 class RawBodyRequest(Request):
     """A request whose body is left alone: bodies are API objects, so a form Content-Type must neither add
     query parameters nor (malformed multipart) make twisted.web answer a bare 400 before the API can answer
-    with a Status."""
+    with a Status. Its response has the headers Go's server gives (kube-apiserver's): a Date, and no Server
+    header (twisted.web adds one naming itself)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
+
+    def process(self):
+        # twisted.web's Request.process, less the Server header, with the Date formatted once a second.
+        self.site = self.channel.site
+        self.setHeader(b"Date", http_date(time.time()))
+        self.prepath = []
+        self.postpath = list(map(unquote, self.path[1:].split(b"/")))
+        if self.path == b"*":
+            self._handleStar()      # OPTIONS *: twisted.web's own answer
+            return
+        try:
+            found = self.site.getResourceFor(self)
+            if _IEncodingResource.providedBy(found):
+                self._encoder = found.getEncoder(self)     # twisted.web's response encoders (gzip)
+            self.render(found)
+        except BaseException:
+            self.processingFailed(failure.Failure())
 
 
 class QuietSite(Site):

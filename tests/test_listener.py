@@ -165,3 +165,49 @@ def test_a_sequence_of_anything_but_bytes_is_refused(served):
 def test_the_endpoint_says_where_it_listens():
     assert str(ServerEndpoint(None, 6443, "::1")) == "tcp:6443:interface=\\:\\:1"
     assert str(ServerEndpoint(None, 6443, "", tls_options=object())) == "ssl:6443:interface="
+
+
+def answer(request_bytes: bytes, resource) -> bytes:
+    """What a QuietSite serving ``resource`` answers to these bytes (one in-memory connection)."""
+    from twisted.internet.testing import StringTransport
+    from kapiserver.listener import QuietSite
+    channel = QuietSite(resource).buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(request_bytes)
+    return transport.value()
+
+
+def test_responses_carry_a_date_and_no_server_header():
+    """As Go's server (kube-apiserver's) answers: a Date header, and none naming the server."""
+    import email.utils
+    import time
+    from twisted.web.resource import Resource
+
+    class Found(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            return b"found"
+    root = Resource()
+    root.putChild(b"a", Resource())
+    root.children[b"a"].putChild(b"b", Found())
+    head, _, body = answer(b"GET /a/b HTTP/1.1\r\nHost: x\r\n\r\n", root).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b"found"     # resources found below the root as before
+    headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    assert b"Server" not in headers
+    date = email.utils.parsedate_to_datetime(headers[b"Date"].decode())
+    assert abs(date.timestamp() - time.time()) < 5
+
+
+def test_options_star_is_answered_as_twisted_web_does():
+    from twisted.web.resource import Resource
+    assert answer(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", Resource()).startswith(b"HTTP/1.1 200")
+    assert answer(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", Resource()).startswith(b"HTTP/1.1 405")
+
+
+def test_http_date_is_formatted_once_a_second():
+    from kapiserver.listener import http_date
+    assert http_date(0.2) == b"Thu, 01 Jan 1970 00:00:00 GMT"
+    assert http_date(0.9) is http_date(0.2)
+    assert http_date(86400.5) == b"Fri, 02 Jan 1970 00:00:00 GMT"
