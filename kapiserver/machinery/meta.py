@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import time
-import uuid
 
 # The order of ObjectMeta's fields in Go, which is the order upstream writes them.
 OBJECT_META_ORDER = (
@@ -75,7 +75,14 @@ def parse_resource_version(text: str) -> int:
 
 
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text, what ``str(uuid.uuid4())`` gives, formatted without making a
+    UUID object (a third of the cost)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+# RFC 4122's variant: the top two bits of the clock sequence are 10, so its first hex digit is one of these.
+_UUID_VARIANT = "89ab"
 
 
 # Upstream draws generated names from math/rand seeded once, not from a cryptographic source; a
