@@ -21,3 +21,34 @@ def test_new_uid_is_a_version_4_uuid_in_canonical_text():
 def test_new_uid_variant_digits_all_occur():
     # The variant digit takes each of its four values (two random bits), as uuid4's does.
     assert {meta.new_uid()[19] for _ in range(400)} == set("89ab")
+
+
+def test_new_uid_draws_its_random_bytes_in_batches_and_never_repeats_one(monkeypatch):
+    drawn = []
+    real = meta.os.urandom
+
+    def urandom(n):
+        drawn.append(n)
+        return real(n)
+    monkeypatch.setattr(meta.os, "urandom", urandom)
+    meta._forget_uids()
+    uids = [meta.new_uid() for _ in range(meta.UID_BATCH * 2 + 1)]
+    assert drawn == [16 * meta.UID_BATCH] * 3
+    assert len(set(uids)) == len(uids)
+
+
+def test_a_forked_child_draws_afresh():
+    import os
+    meta.new_uid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:    # the child: its next uid, then out at once
+        try:
+            os.write(write, meta.new_uid().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child != meta.new_uid()
