@@ -279,3 +279,20 @@ def test_a_batchs_events_reach_a_watcher_together_then_its_flush_before_the_writ
     assert seen == [("event", keys[0]), "flush", ("written", 0),
                     *[("event", k) for k in keys[1:]], "flush", *[("written", i) for i in range(1, 5)]]
     assert plain == keys
+
+
+def test_a_create_of_a_live_key_fails_alone_in_its_batch(opened, run):
+    """In one batch, a create of a key that exists is KeyExists and writes nothing; the batch's other writes
+    land, at consecutive revisions, and the existing key keeps its value."""
+    from twisted.internet.defer import DeferredList
+    store = opened()
+    first = store.create(b"/k/a", b"old")       # goes alone; the three below queue as the next batch
+    rest = [store.create(b"/k/b", b"1"), store.create(b"/k/a", b"new"), store.create(b"/k/c", b"2")]
+    results = run(DeferredList([first, *rest], consumeErrors=True))
+    (ok_a, rev_a), (ok_b, rev_b), (ok_again, failure), (ok_c, rev_c) = results
+    assert ok_a and ok_b and ok_c and not ok_again
+    assert failure.check(KeyExists)
+    assert rev_c == rev_b + 1
+    assert run(store.get(b"/k/a")).value == b"old"
+    assert run(store.get(b"/k/c")).value == b"2"
+    assert run(store.current_revision()) == rev_c
