@@ -171,8 +171,15 @@ class Cacher:
             if event.type == STORAGE_DELETE:
                 touched = self.cache.apply(DELETE, event.kv.key, None, event.revision, now)
             else:
-                obj = self.decode(event.kv.value, event.kv.mod_revision)
-                touched = self.cache.apply(PUT, event.kv.key, obj, event.revision, now)
+                # The stored bytes with the revision put in, where the reader can splice them (as the fill
+                # does): no decode, and no encode for the watchers that take JSON.
+                served = getattr(self.reader, "served_json", None)
+                encoded = served(event.kv.value, event.kv.mod_revision) if served is not None else None
+                if encoded is not None:
+                    touched = self.cache.apply(PUT, event.kv.key, None, event.revision, now, encoded)
+                else:
+                    obj = self.decode(event.kv.value, event.kv.mod_revision)
+                    touched = self.cache.apply(PUT, event.kv.key, obj, event.revision, now)
         except Exception:
             log.failure("watch cache of {prefix} could not apply revision {rev}; re-listing",
                         prefix=self.resource, rev=event.revision)
