@@ -52,3 +52,20 @@ def test_a_forked_child_draws_afresh():
     os.close(read)
     os.waitpid(pid, 0)
     assert child != meta.new_uid()
+
+
+def test_threads_taking_uids_together_never_share_one():
+    import threading
+    meta._forget_uids()
+    taken: list[list[str]] = [[] for _ in range(4)]
+
+    def take(into):
+        for _ in range(meta.UID_BATCH * 3):
+            into.append(meta.new_uid())
+    threads = [threading.Thread(target=take, args=(into,)) for into in taken]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [u for into in taken for u in into]
+    assert len(every) == len(set(every)) == 4 * meta.UID_BATCH * 3
