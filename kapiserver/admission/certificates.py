@@ -45,6 +45,9 @@ def _signer(obj) -> str:
 
 
 class CertificateApproval:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({(GROUP, "certificatesigningrequests")})
+
     def __init__(self, authorizer):
         self.authorizer = authorizer
 
@@ -58,6 +61,9 @@ class CertificateApproval:
 
 
 class CertificateSigning:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({(GROUP, "certificatesigningrequests")})
+
     def __init__(self, authorizer):
         self.authorizer = authorizer
 
@@ -91,6 +97,9 @@ def subject_organizations(request: str) -> list[str]:
 
 
 class CertificateSubjectRestriction:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({(GROUP, "certificatesigningrequests")})
+
     async def validate(self, attributes: Attributes) -> None:
         if attributes.operation != CREATE or not is_resource(attributes, GROUP, "certificatesigningrequests"):
             return

@@ -44,19 +44,40 @@ class AdmissionChain:
         # Checks that are not plugins upstream but run where storage does (RBAC escalation, privileged pods).
         self.validating = list(checks) + [p for p in self.plugins if callable(getattr(p, "validate", None))]
         self.context = context or OutsideRequests()
+        # (group, resource) -> (mutating, validating): the plugins that may act on it, in order.
+        self._by_resource: dict[tuple[str, str], tuple[list, list]] = {}
 
     def _for_request(self, attributes: Attributes) -> Attributes:
         return attributes.with_request(self.context.current_user(), self.context.current_record())
 
+    def plugins_for(self, group: str, resource: str) -> tuple[list, list]:
+        """(mutating, validating) for writes of ``group``/``resource``: each phase's plugins but those that
+        declare (``admission_resources``: the (group, resource) pairs they act on) that they leave it alone."""
+        key = (group, resource)
+        found = self._by_resource.get(key)
+        if found is None:
+            if len(self._by_resource) > 4096:    # custom resources come and go
+                self._by_resource.clear()
+            found = self._by_resource[key] = ([p for p in self.mutating if _acts_on(p, key)],
+                                              [p for p in self.validating if _acts_on(p, key)])
+        return found
+
     async def admit(self, attributes: Attributes) -> None:
         attributes = self._for_request(attributes)
-        for plugin in self.mutating:
+        resource = attributes.resource
+        for plugin in self.plugins_for(resource.group, resource.resource)[0]:
             await plugin.admit(attributes)
 
     async def validate(self, attributes: Attributes) -> None:
         attributes = self._for_request(attributes)
-        for plugin in self.validating:
+        resource = attributes.resource
+        for plugin in self.plugins_for(resource.group, resource.resource)[1]:
             await plugin.validate(attributes)
+
+
+def _acts_on(plugin, key: tuple[str, str]) -> bool:
+    resources = getattr(plugin, "admission_resources", None)
+    return resources is None or key in resources
 
 
 def build_chain(registry, security=None, enable=(), disable=(), admission_control=(), allow_privileged=True,

@@ -15,6 +15,9 @@ CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 class DefaultIngressClass:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("networking.k8s.io", "ingresses")})
+
     def __init__(self, registry):
         self.registry = registry
 

@@ -24,6 +24,9 @@ def _forbidden(obj: dict, message: str) -> StatusError:
 
 
 class LimitRanger:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods")})
+
     def __init__(self, registry):
         self.registry = registry
 

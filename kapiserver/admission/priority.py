@@ -21,6 +21,9 @@ PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
 
 
 class Priority:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods"), (GROUP, "priorityclasses")})
+
     def __init__(self, registry):
         self.registry = registry
 

@@ -147,7 +147,7 @@ class ResourceQuotaAdmission:
         """The namespace's quotas as the watch cache holds them (kept by its watch on storage, so quotas written
         through another apiserver are seen, as upstream's informer sees them); for a while after a quota is
         written here, as storage holds them, so that the write being admitted is seen once it has landed."""
-        if self._clock().seconds() < self._settle_until:
+        if self._settle_until != float("-inf") and self._clock().seconds() < self._settle_until:
             return await self._load(namespace)
         return (await self._quota_store().list(namespace, ListOptions(resource_version="0")))[0]
 

@@ -38,6 +38,9 @@ class AlwaysDeny:
 class AlwaysPullImages:
     """Every container of a new or updated pod pulls its image always."""
 
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods")})
+
     async def admit(self, attributes: Attributes) -> None:
         if attributes.operation not in (CREATE, UPDATE) or not _is_pod(attributes, _WITH_CONTAINERS):
             return
@@ -51,6 +54,9 @@ class ServiceAccount:
     as upstream's plugin mounts it: a projected ``kube-api-access-<suffix>`` volume (a bound token, the
     cluster's CA from ``kube-root-ca.crt``, the namespace) at /var/run/secrets/kubernetes.io/serviceaccount in
     every container, unless the pod or its service account opts out (automountServiceAccountToken)."""
+
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods")})
 
     MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
     # The bound token's lifetime: an hour and seven seconds, as upstream's (clients then refresh it).
@@ -135,6 +141,9 @@ class ServiceAccount:
 class AllowPrivileged:
     """--allow-privileged=false: no container of a pod may be privileged (upstream does this in validation)."""
 
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods")})
+
     def __init__(self, allowed: bool):
         self.allowed = allowed
 
@@ -155,6 +164,9 @@ class AllowPrivileged:
 
 class DefaultStorageClass:
     """A new claim naming no storage class gets the one annotated as the default (the newest, if several)."""
+
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "persistentvolumeclaims")})
 
     ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 

@@ -23,6 +23,9 @@ BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 
 class StorageObjectInUseProtection:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "persistentvolumeclaims"), ("", "persistentvolumes")})
+
     async def admit(self, attributes: Attributes) -> None:
         if attributes.operation != CREATE:
             return
@@ -52,6 +55,9 @@ def _storage_request(claim: dict):
 
 
 class PersistentVolumeClaimResize:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "persistentvolumeclaims")})
+
     def __init__(self, registry):
         self.registry = registry
 

@@ -23,6 +23,9 @@ def _tolerates(tolerations: list, key: str) -> bool:
 
 
 class DefaultTolerationSeconds:
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "pods")})
+
     def __init__(self, not_ready_seconds: int = DEFAULT_SECONDS, unreachable_seconds: int = DEFAULT_SECONDS):
         self.seconds = {NOT_READY: not_ready_seconds, UNREACHABLE: unreachable_seconds}
 

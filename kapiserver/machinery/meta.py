@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import time
-import uuid
 
 # The order of ObjectMeta's fields in Go, which is the order upstream writes them.
 OBJECT_META_ORDER = (
@@ -75,7 +75,39 @@ def parse_resource_version(text: str) -> int:
 
 
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text, what ``str(uuid.uuid4())`` gives: from os.urandom as uuid4's, but
+    drawn UID_BATCH at a time (a system call per uid cost more than the rest of making it; under gVisor
+    several microseconds) and formatted without making a UUID object.  Safe from any thread: each uid is
+    taken by one list.pop."""
+    while True:
+        try:
+            return _uids.pop()
+        except IndexError:
+            _uids.extend(_format_uids(os.urandom(16 * UID_BATCH).hex()))
+
+
+# How many uids' worth of random bytes one os.urandom call draws.
+UID_BATCH = 256
+# RFC 4122's variant: the top two bits of the clock sequence are 10, so its first hex digit is one of these.
+_UUID_VARIANT = "89ab"
+# The uids made and not handed out yet.
+_uids: list[str] = []
+
+
+def _format_uids(hexed: str) -> list[str]:
+    out = []
+    for at in range(0, len(hexed), 32):
+        h = hexed[at:at + 32]
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return out
+
+
+def _forget_uids() -> None:
+    """In a forked child: draw afresh, so that parent and child never hand out the same uids."""
+    _uids.clear()
+
+
+os.register_at_fork(after_in_child=_forget_uids)
 
 
 # Upstream draws generated names from math/rand seeded once, not from a cryptographic source; a

@@ -125,12 +125,30 @@ _NAMESPACED = {(info.group, info.resource): info.namespaced for info in BUILTIN}
 
 
 def _get(obj: Mapping, path: str, default=None):
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = path.split(".")
+        if len(_PARTS) < 4096:
+            _PARTS[path] = parts
     node = obj
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(node, Mapping) or part not in node:
             return default
         node = node[part]
     return node if node is not None else default
+
+
+# A path's parts, split once (every watch event of a resource with a field-selected watcher reads the same few).
+_PARTS: dict[str, list[str]] = {}
+
+
+def _metadata_field(obj: Mapping, name: str) -> str:
+    """``_s(_get(obj, "metadata." + name))`` for the metadata fields every object has."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else _get(obj, "metadata")
+    if isinstance(metadata, dict):
+        value = metadata.get(name)
+        return "" if value is None else str(value)
+    return _s(_get(obj, "metadata." + name))
 
 
 def _s(value) -> str:
@@ -222,9 +240,9 @@ def field_set(group: str, resource: str, obj: Mapping, aliases: bool = True,
     namespaced: Optional[bool] = _NAMESPACED.get((group, resource))
     if namespaced is None:  # not built in (a CRD, say): judge by the object
         namespaced = bool(_get(obj, "metadata.namespace"))
-    fields = {_NAME: _s(_get(obj, "metadata.name"))}
+    fields = {_NAME: _metadata_field(obj, "name")}
     if namespaced:
-        fields[_NAMESPACE] = _s(_get(obj, "metadata.namespace"))
+        fields[_NAMESPACE] = _metadata_field(obj, "namespace")
     specific = _SPECIFIC.get((group, resource))
     if specific is not None:
         fields.update(specific(obj))

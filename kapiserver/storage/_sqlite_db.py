@@ -281,11 +281,14 @@ class Database:
         return None if row is None else KeyValue(key, row[0], row[1], row[2])
 
     def _create(self, conn, key: bytes, value: bytes):
-        if conn.execute("SELECT 1 FROM current WHERE key = ?", (key,)).fetchone():
-            raise KeyExists(key)
         rev = self.revision + 1
+        # current's primary key refuses a live key: that one statement fails (the transaction goes on) and
+        # nothing was written, so no lookup first.
+        try:
+            conn.execute("INSERT INTO current VALUES (?, ?)", (key, rev))
+        except sqlite3.IntegrityError:
+            raise KeyExists(key) from None
         conn.execute("INSERT INTO log VALUES (?, ?, ?, ?, 0, NULL)", (rev, key, value, rev))
-        conn.execute("INSERT INTO current VALUES (?, ?)", (key, rev))
         self.revision = rev
         return rev, [Event(PUT, KeyValue(key, value, rev, rev), None)]
 

@@ -104,11 +104,16 @@ class Entry:
     fresh dict each time), so a cached object costs about its JSON.  The JSON is kept as the object's typed-list
     item (no kind and apiVersion) and its head (those two members, shared by the resource's entries): a list
     joins the items as they are, a GET or a watch event puts the head back.  Only what is read through
-    ``shared_obj`` (admission's lookups of namespaces and classes on every write) keeps its dict."""
+    ``shared_obj`` (admission's lookups of namespaces and classes on every write) keeps its dict.
 
-    __slots__ = ("key", "_obj", "revision", "_fields", "_json", "_head", "_labels")
+    An entry made from its JSON alone with ``unsettled`` (a storage event's new object, whose JSON the store
+    spliced: see WatchCache.apply) decodes it only if a watcher's selector or encoding asks, once: that dict
+    is kept, as a decoded new object's, until ``settle()``."""
 
-    def __init__(self, key: bytes, obj: Optional[dict], revision: int, encoded: Optional[bytes] = None):
+    __slots__ = ("key", "_obj", "revision", "_fields", "_json", "_head", "_labels", "_unsettled")
+
+    def __init__(self, key: bytes, obj: Optional[dict], revision: int, encoded: Optional[bytes] = None,
+                 unsettled: bool = False):
         self.key = key
         self._obj = obj
         self.revision = revision
@@ -118,12 +123,15 @@ class Entry:
         if encoded is not None:
             self._head, self._json = _split(encoded)
         self._labels: Optional[dict] = None
+        self._unsettled = unsettled
 
     @property
     def obj(self) -> dict:
         obj = self._obj
         if obj is None:
-            return codec.loads(self.json())
+            obj = codec.loads(self.json())
+            if self._unsettled:
+                self._obj = obj
         return obj
 
     def shared_obj(self) -> dict:
@@ -135,6 +143,7 @@ class Entry:
 
     def settle(self) -> "Entry":
         """Keep the JSON and labels; drop the decoded object."""
+        self._unsettled = False
         obj = self._obj
         if obj is None:
             return self
@@ -185,7 +194,7 @@ class Entry:
             labels = self._labels
             if labels is not None:
                 return labels
-            obj = codec.loads(self.json())     # an entry made from its JSON alone: worked out once, kept
+            obj = self.obj     # an entry made from its JSON alone: worked out once, kept
             labels = self._labels = (obj.get("metadata") or {}).get("labels") or NO_LABELS
             return labels
         return (obj.get("metadata") or {}).get("labels") or NO_LABELS
@@ -447,9 +456,11 @@ class WatchCache:
         if revision > self.revision:
             self.revision = revision
 
-    def apply(self, kind: str, key: bytes, obj: Optional[dict], revision: int, now: float) -> list[CacheWatcher]:
+    def apply(self, kind: str, key: bytes, obj: Optional[dict], revision: int, now: float,
+              encoded: Optional[bytes] = None) -> list[CacheWatcher]:
         """One storage change (PUT with the new object, DELETE with None); returns the
-        watchers that got something queued or were closed."""
+        watchers that got something queued or were closed.  A PUT may give the new object as its JSON
+        (``encoded``, what ``codec.dumps`` makes of it) instead, decoded only if a watcher needs the dict."""
         if revision <= self.revision and self.ready:
             raise ValueError(f"event at revision {revision} is not after the cache's {self.revision}")
         old = self.objects.get(key)
@@ -461,7 +472,7 @@ class WatchCache:
             del self.objects[key]
             self._sorted_keys = None
         else:
-            new = Entry(key, obj, revision)
+            new = Entry(key, obj, revision) if encoded is None else Entry(key, None, revision, encoded, True)
             if old is None:
                 self._sorted_keys = None
             self.objects[key] = new

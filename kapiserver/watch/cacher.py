@@ -92,6 +92,10 @@ class Cacher:
         # before the first fill, whose range must come after the tracking started.
         self._vouched = False
         self._tracking = hasattr(self.storage, "track") and not self.storage.delivers_before_ack
+        # A storage that delivers each batch of writes' events together, then flushes: the watchers those
+        # events touch are woken once per batch (one write to each watch's connection, not one per event).
+        self._batched = bool(getattr(self.storage, "flushes_watchers", False))
+        self._touched: dict[int, CacheWatcher] = {}
         # Consistent reads (GET, LIST without resourceVersion) served by the cache ("cache") and by storage
         # after the cache could not be confirmed current in time ("fallback"): upstream's
         # apiserver_watch_cache_consistent_read_total.
@@ -138,8 +142,12 @@ class Cacher:
         closed = self.cache.replace(items, revision)
         self._filling = False
         # A backend that hears of progress without events (etcd's progress notify) tells us.
-        self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
-                                          on_progress=self._on_progress)
+        if self._batched:
+            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
+                                              on_progress=self._on_progress, on_flush=self._wake_touched)
+        else:
+            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
+                                              on_progress=self._on_progress)
         for w in closed:
             self._wake(w)
         self._release()
@@ -153,6 +161,7 @@ class Cacher:
 
     def _on_storage_event(self, event) -> None:
         if isinstance(event, Compacted):
+            self._wake_touched()
             self._handle = None
             self.cache.ready = False
             self.start()
@@ -162,21 +171,41 @@ class Cacher:
             if event.type == STORAGE_DELETE:
                 touched = self.cache.apply(DELETE, event.kv.key, None, event.revision, now)
             else:
-                obj = self.decode(event.kv.value, event.kv.mod_revision)
-                touched = self.cache.apply(PUT, event.kv.key, obj, event.revision, now)
+                # The stored bytes with the revision put in, where the reader can splice them (as the fill
+                # does): no decode, and no encode for the watchers that take JSON.
+                served = getattr(self.reader, "served_json", None)
+                encoded = served(event.kv.value, event.kv.mod_revision) if served is not None else None
+                if encoded is not None:
+                    touched = self.cache.apply(PUT, event.kv.key, None, event.revision, now, encoded)
+                else:
+                    obj = self.decode(event.kv.value, event.kv.mod_revision)
+                    touched = self.cache.apply(PUT, event.kv.key, obj, event.revision, now)
         except Exception:
             log.failure("watch cache of {prefix} could not apply revision {rev}; re-listing",
                         prefix=self.resource, rev=event.revision)
+            self._wake_touched()
             if self._handle is not None:
                 self._handle.cancel()
                 self._handle = None
             self.cache.ready = False
             self.start()
             return
-        for w in touched:
-            self._wake(w)
+        if self._batched:
+            # Woken once per batch of storage events (_wake_touched), not once per event.
+            for w in touched:
+                self._touched[id(w)] = w
+        else:
+            for w in touched:
+                self._wake(w)
         if self._waiters:
             self._release()
+
+    def _wake_touched(self) -> None:
+        """Wake the watchers the events since the last call queued something for (or closed), once each."""
+        if self._touched:
+            touched, self._touched = self._touched, {}
+            for w in touched.values():
+                self._wake(w)
 
     def _on_progress(self, revision: int) -> None:
         if self.cache.ready:

@@ -140,3 +140,33 @@ def test_connect_options_and_attributes():
     assert (attributes.operation, attributes.kind.kind, attributes.resource.resource, attributes.subresource) == \
         (CONNECT, "PodExecOptions", "pods", "exec")
     assert attributes.object is options and attributes.old_object is None
+
+
+def test_with_request_is_what_dataclasses_replace_gives():
+    """with_request copies field by field: the same attributes dataclasses.replace would make, the original
+    unchanged, the patched_by list shared; a user or record already named is kept; for_resource's kind and
+    resource are the resource's, shared between requests."""
+    import dataclasses
+
+    from kapiserver.registry.attributes import DISCARD, GroupVersionKind, GroupVersionResource, for_resource
+    from kapiserver.registry.catalog import ResourceInfo
+
+    info = ResourceInfo("", "v1", "configmaps", "ConfigMap", True)
+    obj = {"metadata": {"name": "a", "namespace": "ns"}}
+    plain = for_resource(info, CREATE, obj, None, options="opts", dry_run=True)
+    assert plain.kind == GroupVersionKind("", "v1", "ConfigMap")
+    assert plain.resource == GroupVersionResource("", "v1", "configmaps")
+    assert (plain.name, plain.namespace, plain.object, plain.dry_run) == ("a", "ns", obj, True)
+    again = for_resource(info, CREATE, obj, None)
+    assert again.kind is plain.kind and again.resource is plain.resource
+    record = Alice()
+    user = UserInfo("alice", groups=["devs"])
+    made = plain.with_request(user, record)
+    assert made == dataclasses.replace(plain, user_info=user, record=record)
+    assert made is not plain and plain.user_info is None and plain.record is DISCARD
+    assert made.patched_by is plain.patched_by
+    other = UserInfo("bob")
+    kept = made.with_request(other, Alice())
+    assert kept == made and kept is not made and kept.user_info is user and kept.record is record
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "b"

@@ -154,3 +154,16 @@ def test_custom_resource_selectable_fields():
     assert caught.value.message == "field label not supported: spec.fabric"
     assert _refusal("stable.example.com", "shirts", "spec.color=blue") == (
         '"spec.color" is not a known field selector: only "metadata.name", "metadata.namespace"')
+
+
+@pytest.mark.parametrize("metadata", [{"name": "a", "namespace": "ns"}, {"name": 7}, {"name": None}, {}, None, "x",
+                                      {"namespace": "ns"}])
+def test_metadata_fields_read_as_the_general_path_reads_them(metadata):
+    """name and namespace read straight from metadata: the same strings the dotted-path walk gives, for
+    objects whose metadata is missing, not a map, or holds no strings."""
+    from kapiserver.registry.fields import _get, _s
+    obj = {"kind": "ConfigMap"} if metadata is None else {"kind": "ConfigMap", "metadata": metadata}
+    fields = field_set("", "configmaps", obj)
+    assert fields["metadata.name"] == _s(_get(obj, "metadata.name"))
+    assert fields["metadata.namespace"] == _s(_get(obj, "metadata.namespace"))
+    assert field_set("", "configmaps", obj) == fields     # the path's parts remembered: the same again

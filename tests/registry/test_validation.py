@@ -574,3 +574,26 @@ def test_service_traffic_policies_and_cluster_ips():
     svc["spec"].update(type="NodePort", clusterIP="None")
     assert errors("", "Service", svc) == [
         'spec.clusterIPs[0]: Invalid value: "None": may not be set to \'None\' for NodePort services']
+
+
+def test_name_checks_remember_only_valid_strings():
+    """A string found valid is answered from memory; an invalid one is checked (and refused) every time; the
+    memory starts again once full; a non-string is checked as its text and not remembered."""
+    from kapiserver.registry.validation import names
+    check = names.is_dns1123_label
+    check.valid.clear()
+    assert check("good-name") == [] and "good-name" in check.valid
+    assert check("good-name") == []
+    first = check("Bad_Name")
+    assert first and check("Bad_Name") == first and "Bad_Name" not in check.valid
+    assert check(12) == [] and 12 not in check.valid and "12" in check.valid
+    assert check(None) != [] and check(None) == check("")
+    result = check("good-name")
+    result.append("changed by a caller")
+    assert check("good-name") == []
+    for i in range(names.REMEMBERED_VALID + 1):
+        check(f"n{i}")
+    assert len(check.valid) <= names.REMEMBERED_VALID
+    assert names.is_qualified_name("example.com/Key") == [] and names.is_qualified_name("a/b/c")
+    assert names.is_label_value("") == [] and names.is_label_value("-x")
+    assert names.is_config_map_key("k.1") == [] and names.is_config_map_key("..x")

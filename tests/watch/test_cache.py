@@ -351,3 +351,64 @@ def test_superseded_versions_keep_bytes_not_objects_and_still_serve_late_watcher
                           Encoding("running"), 0.0)
     assert running.take() == [("ADDED", "a", 6), ("MODIFIED", "a", 7), ("DELETED", "a", 8)]
     assert next(e for e in cache.window if e.revision == 7).new.obj["metadata"]["labels"] == {"app": "y"}
+
+
+class SplicingEncoding(Encoding):
+    """A JSON watch's encoding: events spliced from the entry's JSON (counted), never from the dict."""
+
+    def __init__(self):
+        super().__init__("json")
+        self.spliced = 0
+
+    def event_encoded(self, event_type, encoded):
+        self.spliced += 1
+        return (event_type, encoded)
+
+
+def test_a_put_given_as_json_reaches_every_watcher_as_a_decoded_one_does(monkeypatch):
+    """apply with the new object's JSON: the same deliveries (selected by labels and fields, encoded from the
+    dict or spliced from the JSON) and the same cache as with the dict; decoded at most once, and not at all
+    when nothing needs the dict."""
+    import copy
+
+    from kapiserver.machinery import codec
+    from kapiserver.watch import cache as cache_module
+
+    def world():
+        cache = filled()
+        watchers = [
+            (cache.watch(b"/registry/pods/", 5, Filter(), enc, 0.0), enc)
+            for enc in (Encoding(), SplicingEncoding())
+        ] + [
+            (cache.watch(b"/registry/pods/", 5, Filter(label_selector=parse_label_selector("app=x")), Encoding(),
+                         0.0), None),
+            (cache.watch(b"/registry/pods/", 5, Filter(field_selector=parse_field_selector("status.phase=Running")),
+                         Encoding(), 0.0), None),
+        ]
+        return cache, watchers
+
+    events = [("a", 6, {"app": "x"}, "Running"), ("c", 7, None, "Pending"), ("a", 8, {"app": "y"}, "Running")]
+    plain, plain_watchers = world()
+    spliced, spliced_watchers = world()
+    loads = []
+    real_loads = codec.loads
+    monkeypatch.setattr(cache_module.codec, "loads", lambda data: loads.append(1) or real_loads(data))
+    for name, rv, labels, phase in events:
+        obj = pod(name, rv, labels=labels, phase=phase)
+        before = len(loads)
+        plain.apply(PUT, key(name), copy.deepcopy(obj), rv, 0.0)
+        plain_loads, before = len(loads) - before, len(loads)     # (of the old object, by the selectors)
+        spliced.apply(PUT, key(name), None, rv, 0.0, codec.dumps(obj))
+        assert len(loads) - before <= plain_loads + 1
+    for (a, _), (b, _) in zip(plain_watchers, spliced_watchers):
+        assert b.take() == a.take()
+    assert [e.obj for e in spliced.entries(b"/registry/pods/")[0].entries] == \
+        [e.obj for e in plain.entries(b"/registry/pods/")[0].entries]
+    assert spliced.entry(key("a")).labels == {"app": "y"}
+    # Only a JSON watcher: nothing decoded.
+    cache = filled()
+    encoding = SplicingEncoding()
+    watcher = cache.watch(b"/registry/pods/", 5, Filter(), encoding, 0.0)
+    loads.clear()
+    cache.apply(PUT, key("d"), None, 6, 0.0, codec.dumps(pod("d", 6)))
+    assert loads == [] and encoding.spliced == 1 and len(watcher.take()) == 1

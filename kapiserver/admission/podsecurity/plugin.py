@@ -51,6 +51,9 @@ class PodSecurity:
     """The PodSecurity admission plugin; ``configuration`` is a PodSecurityConfiguration dict
     (None: everything privileged, nothing exempt).  Raises ValueError for a bad configuration."""
 
+    # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
+    admission_resources = frozenset({("", "namespaces"), ("", "pods"), *POD_TEMPLATES})
+
     def __init__(self, registry, configuration: Optional[dict] = None):
         self.registry = registry
         self.config: Configuration = load(configuration)

@@ -55,6 +55,30 @@ def _stringy(fn):
     return check
 
 
+# How many valid strings each remembering check keeps (then it starts again).
+REMEMBERED_VALID = 4096
+
+
+def _remembered(fn):
+    """_stringy, and the strings found valid remembered: a string valid once is valid always, and the same
+    namespaces, label keys and values, data keys come again and again (an object's own name rarely does)."""
+    valid: set[str] = set()
+
+    def check(value):
+        if value.__class__ is str and value in valid:
+            return []
+        text = value if isinstance(value, str) else ("" if value is None else str(value))
+        errs = fn(text)
+        if not errs and text.__class__ is str:
+            if len(valid) >= REMEMBERED_VALID:
+                valid.clear()
+            valid.add(text)
+        return errs
+    check.__name__, check.__doc__ = fn.__name__, fn.__doc__
+    check.valid = valid
+    return check
+
+
 def _full(fmt: str) -> re.Pattern:
     # Go's regexp is RE2: "$" only matches at the very end, as \Z does here.
     return re.compile("^(?:" + fmt + r")\Z")
@@ -102,7 +126,7 @@ def _blen(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass"))
 
 
-@_stringy
+@_remembered
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_LABEL_MAX:
@@ -115,7 +139,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
-@_stringy
+@_remembered
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
@@ -145,7 +169,7 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
-@_stringy
+@_remembered
 def is_qualified_name(value: str) -> list[str]:
     """IsQualifiedName: an optional DNS-subdomain prefix and "/", then a name part."""
     errs = []
@@ -170,7 +194,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
-@_stringy
+@_remembered
 def is_label_value(value: str) -> list[str]:
     errs = []
     if _blen(value) > LABEL_VALUE_MAX:
@@ -190,7 +214,7 @@ def _ch_dir_prefix(value: str) -> list[str]:
     return []
 
 
-@_stringy
+@_remembered
 def is_config_map_key(value: str) -> list[str]:
     errs = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
