@@ -6,7 +6,7 @@ live writes have been handed out (``_live_revision``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from twisted.logger import Logger
 
@@ -28,9 +28,6 @@ class LocalWatcher:
         self.on_progress = on_progress
         self.replaying = True
         self.cancelled = False
-        # Called after each run of events delivered together (a backend with ``flushes_watchers``): the
-        # sink may hold back what it does once per run (waking its own watchers) until then.
-        self.on_flush: Optional[Callable[[], None]] = None
 
     def _live_revision(self) -> int:
         """The revision up to which the store has handed every write to its live watchers."""
@@ -72,14 +69,6 @@ class LocalWatcher:
         except Exception:
             log.failure("watch sink raised on {revision}", revision=event.revision)
 
-    def flush(self) -> None:
-        """The events delivered since the last flush are all there are for now."""
-        if self.on_flush is not None and not self.cancelled:
-            try:
-                self.on_flush()
-            except Exception:
-                log.failure("watch flush sink raised")
-
     def compacted(self, compacted: Compacted) -> None:
         self.cancel()
         try:
@@ -97,15 +86,12 @@ class LocalWatchStore:
     _closed: bool
 
     def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
-              on_progress: Optional[ProgressSink] = None, on_flush: Optional[Callable[[], None]] = None
-              ) -> LocalWatcher:
+              on_progress: Optional[ProgressSink] = None) -> LocalWatcher:
         """See Storage.watch.  ``on_progress`` is called once, when the replay
         has caught up; from then on the watcher's progress_revision is the
-        store's current revision.  ``on_flush`` (backends whose ``flushes_watchers`` is true) is called
-        after each run of events delivered together, before the writers of those events hear back."""
+        store's current revision."""
         check_bytes(prefix=prefix)
         w = self._watcher_class(self, prefix, after_revision, sink, on_progress)
-        w.on_flush = on_flush
         if self._closed:
             w.cancelled = True
             return w

@@ -117,8 +117,6 @@ class SQLiteStorage(LocalWatchStore):
     _watcher_class = _Watcher
 
     delivers_before_ack = True
-    # Each batch's events reach a watcher together, then its on_flush (see LocalWatchStore.watch).
-    flushes_watchers = True
 
     def __init__(self, path: str, reactor: Any, *, synchronous: str = "FULL",
                  replay_chunk: int = 1000):
@@ -277,7 +275,6 @@ class SQLiteStorage(LocalWatchStore):
         for event in result:
             w.deliver(event)
         if len(result) >= self._replay_chunk:
-            w.flush()
             self._replay(w)
             return
         # Caught up with the log as of that read: what was committed after it
@@ -286,7 +283,6 @@ class SQLiteStorage(LocalWatchStore):
         pending, w.pending = w.pending, []
         for event in pending:
             w.deliver(event)
-        w.flush()
         w.replayed()
 
     def _replay_failed(self, failure: Failure, w: _Watcher) -> None:
@@ -297,7 +293,6 @@ class SQLiteStorage(LocalWatchStore):
         w.cancel()
 
     def _dispatch(self, events: list[Event]) -> None:
-        delivered: dict[int, _Watcher] = {}
         for event in events:
             key = event.kv.key
             for w in tuple(self._watchers):
@@ -306,13 +301,9 @@ class SQLiteStorage(LocalWatchStore):
                         w.pending.append(event)
                     else:
                         w.deliver(event)
-                        delivered[id(w)] = w
             # Only now may current_revision() (and a live watcher's
             # progress_revision) answer this revision.
             self._note_revision(event.revision)
-        # A batch's events are delivered together: each watcher that got some is told they are all there.
-        for w in delivered.values():
-            w.flush()
 
     # -- maintenance ------------------------------------------------------
 

@@ -92,10 +92,6 @@ class Cacher:
         # before the first fill, whose range must come after the tracking started.
         self._vouched = False
         self._tracking = hasattr(self.storage, "track") and not self.storage.delivers_before_ack
-        # A storage that delivers each batch of writes' events together, then flushes: the watchers those
-        # events touch are woken once per batch (one write to each watch's connection, not one per event).
-        self._batched = bool(getattr(self.storage, "flushes_watchers", False))
-        self._touched: dict[int, CacheWatcher] = {}
         # Consistent reads (GET, LIST without resourceVersion) served by the cache ("cache") and by storage
         # after the cache could not be confirmed current in time ("fallback"): upstream's
         # apiserver_watch_cache_consistent_read_total.
@@ -142,12 +138,8 @@ class Cacher:
         closed = self.cache.replace(items, revision)
         self._filling = False
         # A backend that hears of progress without events (etcd's progress notify) tells us.
-        if self._batched:
-            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
-                                              on_progress=self._on_progress, on_flush=self._wake_touched)
-        else:
-            self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
-                                              on_progress=self._on_progress)
+        self._handle = self.storage.watch(self.prefix, revision, self._on_storage_event,
+                                          on_progress=self._on_progress)
         for w in closed:
             self._wake(w)
         self._release()
@@ -161,7 +153,6 @@ class Cacher:
 
     def _on_storage_event(self, event) -> None:
         if isinstance(event, Compacted):
-            self._wake_touched()
             self._handle = None
             self.cache.ready = False
             self.start()
@@ -183,29 +174,16 @@ class Cacher:
         except Exception:
             log.failure("watch cache of {prefix} could not apply revision {rev}; re-listing",
                         prefix=self.resource, rev=event.revision)
-            self._wake_touched()
             if self._handle is not None:
                 self._handle.cancel()
                 self._handle = None
             self.cache.ready = False
             self.start()
             return
-        if self._batched:
-            # Woken once per batch of storage events (_wake_touched), not once per event.
-            for w in touched:
-                self._touched[id(w)] = w
-        else:
-            for w in touched:
-                self._wake(w)
+        for w in touched:
+            self._wake(w)
         if self._waiters:
             self._release()
-
-    def _wake_touched(self) -> None:
-        """Wake the watchers the events since the last call queued something for (or closed), once each."""
-        if self._touched:
-            touched, self._touched = self._touched, {}
-            for w in touched.values():
-                self._wake(w)
 
     def _on_progress(self, revision: int) -> None:
         if self.cache.ready:

@@ -257,30 +257,6 @@ def gather(ds):
     return gatherResults(ds)
 
 
-def test_a_batchs_events_reach_a_watcher_together_then_its_flush_before_the_writers_hear(opened, run):
-    """Group commit: the writes queued while one batch is on the disk go as the next batch; a watcher with
-    on_flush hears each batch's events, then its flush, and only then do those writes' writers hear back."""
-    from twisted.internet.defer import DeferredList
-    store = opened()
-    seen = []
-    store.watch(b"/k/", 1, lambda event: seen.append(("event", event.kv.key)), on_flush=lambda: seen.append("flush"))
-    plain = []
-    store.watch(b"/k/", 1, lambda event: plain.append(event.kv.key))     # no on_flush: events only
-    run(store.create(b"/other", b"x"))      # the watches are live (replayed) by now
-    seen.clear()
-    writes = []
-    for i in range(5):
-        d = store.create(b"/k/%d" % i, b"v")
-        d.addCallback(lambda _, i=i: seen.append(("written", i)))
-        writes.append(d)
-    run(DeferredList(writes, fireOnOneErrback=True))
-    keys = [b"/k/%d" % i for i in range(5)]
-    # The first write went alone (nothing else was queued yet), the other four as the next batch.
-    assert seen == [("event", keys[0]), "flush", ("written", 0),
-                    *[("event", k) for k in keys[1:]], "flush", *[("written", i) for i in range(1, 5)]]
-    assert plain == keys
-
-
 def test_a_create_of_a_live_key_fails_alone_in_its_batch(opened, run):
     """In one batch, a create of a key that exists is KeyExists and writes nothing; the batch's other writes
     land, at consecutive revisions, and the existing key keeps its value."""
