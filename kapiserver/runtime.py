@@ -27,6 +27,7 @@ from .endpoints.http import when_finished, write_status
 from .http2 import LocalAddressOnce, channel_factory
 from .endpoints.requestinfo import request_info_of
 from .machinery import codec, errors
+from .machinery.meta import new_uid
 
 log = Logger()
 MAX_HEADER_BYTES = 1 << 20
@@ -45,6 +46,20 @@ def is_long_running(request) -> bool:
     if info.verb in ("watch", "proxy") or info.subresource in _LONG_RUNNING_SUBRESOURCES:
         return True
     return request.requestHeaders.hasHeader(b"upgrade")
+
+
+AUDIT_ID = b"Audit-Id"
+
+
+def init_audit_id(request) -> str:
+    """The request's audit ID, as upstream's audit-init filter gives it to every request: the client's Audit-ID
+    header if it sent one, else a new UUID; echoed in the response's Audit-Id header, and the auditID of its
+    audit event."""
+    audit_id = request.getHeader(AUDIT_ID)
+    audit_id = audit_id.decode("utf-8", "replace") if audit_id else new_uid()
+    request.kapi_audit_id = audit_id
+    request.setHeader(AUDIT_ID, audit_id.encode())
+    return audit_id
 
 
 class RuntimeLimits(Resource):
@@ -85,6 +100,7 @@ class RuntimeLimits(Resource):
         return d
 
     def render(self, request):
+        init_audit_id(request)
         long_running = is_long_running(request)
         mutating = request.method in _MUTATING
         if self.draining:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime
 import sys
-import uuid
 
 from ..machinery import codec
+from ..machinery.meta import new_uid
 
 
 def _timestamp(seconds: float) -> str:
@@ -24,7 +24,7 @@ class AuditLog:
     def event(self, request, info, received: float, finished: float) -> dict:
         auth = getattr(request, "kapi_auth", None)
         event = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
-                 "auditID": str(uuid.uuid4()), "stage": "ResponseComplete",
+                 "auditID": getattr(request, "kapi_audit_id", None) or new_uid(), "stage": "ResponseComplete",
                  "requestURI": request.uri.decode("utf-8", "replace"),
                  "verb": info.verb if info is not None else request.method.decode().lower()}
         if auth is not None:

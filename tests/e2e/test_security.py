@@ -214,6 +214,30 @@ def test_audit_log_has_one_event_per_request(secure, admin):
     assert creates[0]["responseStatus"]["code"] == 201
 
 
+def test_every_response_has_an_audit_id_that_its_audit_event_carries(secure, admin):
+    """As upstream's audit-init filter: the client's Audit-ID is echoed (else a new UUID is), a 401 has one too,
+    and the request's audit Event has it as its auditID."""
+    import time
+    import uuid
+    context = ssl.create_default_context(cadata=secure.ca_pem.decode())
+
+    def audit_id(headers: dict) -> str:
+        req = urllib.request.Request(secure.url + "/api/v1/namespaces/team", headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=10) as response:
+                return response.headers["Audit-Id"]
+        except urllib.error.HTTPError as e:
+            return e.headers["Audit-Id"]
+    assert audit_id({"Audit-ID": "mine-1234"}) == "mine-1234"
+    assert uuid.UUID(audit_id({})).version == 4
+    assert uuid.UUID(audit_id({"Authorization": "Bearer nope"})).version == 4    # 401
+    deadline = time.monotonic() + 30
+    while not any(json.loads(line)["auditID"] == "mine-1234"
+                  for line in (secure.home / "audit.log").read_text().splitlines()):
+        assert time.monotonic() < deadline, "no audit event with the request's Audit-ID"
+        time.sleep(0.1)
+
+
 def test_resource_quota_exceeded_is_403(secure, admin):
     """A create past a ResourceQuota's hard limit is 403 in upstream's words; status tracks usage."""
     import time
