@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -241,10 +242,17 @@ class Authenticator:
 
 def user_from_certificate(cert) -> UserInfo:
     """CN is the user, each O a group, as upstream's CommonNameUserConversion."""
+    name, groups, credential = _certificate_identity(cert)
+    return UserInfo(name, groups=list(groups), extra={CREDENTIAL_ID: [credential]})
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate_identity(cert) -> tuple[str, tuple[str, ...], str]:
+    """(CN, the O's, the credential id) of a client certificate, read once per certificate: a TLS connection
+    presents the same one at every request (its subject parsed and its SHA-256 taken cost ~8 µs a request)."""
+    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     organizations = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    from cryptography.hazmat.primitives import hashes
-    extra = {CREDENTIAL_ID: [f"X509SHA256={cert.fingerprint(hashes.SHA256()).hex()}"]}
-    return UserInfo(str(common[0].value) if common else "", groups=[str(o.value) for o in organizations],
-                    extra=extra)
+    return (str(common[0].value) if common else "", tuple(str(o.value) for o in organizations),
+            f"X509SHA256={cert.fingerprint(hashes.SHA256()).hex()}")

@@ -74,6 +74,26 @@ def test_client_certificate_verification():
     assert "incompatible key usage" in certs.verify_client_certificate(server, [ca])
     user = authn.user_from_certificate(client)
     assert (user.name, user.groups) == ("carol", ["qa"])
+    assert user.extra[authn.CREDENTIAL_ID][0].startswith("X509SHA256=")
+
+
+def test_a_certificates_user_is_read_once_and_each_request_gets_its_own():
+    """CN, O and the credential id are read once per certificate; every request gets a UserInfo of its own (what
+    one request's handling does to it never reaches another's)."""
+    ca, ca_key = certs.new_ca("ca")
+    erin, _ = certs.sign_certificate(ca, ca_key, "erin", ["dev", "ops"], client=True)
+    frank, _ = certs.sign_certificate(ca, ca_key, "frank", client=True)
+    before = authn._certificate_identity.cache_info()
+    first = authn.user_from_certificate(erin)
+    first.groups.append("system:authenticated")
+    again = authn.user_from_certificate(erin)
+    after = authn._certificate_identity.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert (again.name, again.groups) == ("erin", ["dev", "ops"]) and again is not first
+    assert again.extra == {authn.CREDENTIAL_ID: first.extra[authn.CREDENTIAL_ID]}
+    other = authn.user_from_certificate(frank)
+    assert (other.name, other.groups) == ("frank", [])
+    assert other.extra[authn.CREDENTIAL_ID] != again.extra[authn.CREDENTIAL_ID]
 
 
 def test_a_certificates_signature_is_checked_once_and_its_validity_at_every_request():
