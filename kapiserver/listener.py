@@ -97,8 +97,8 @@ class FlushingConnection(tcp.Server):
     def _keeps_writes(self, size: int) -> bool:
         # Nothing handed to the reactor yet, the connection open both ways, and the turn's bytes within bounds.
         return (not self.dataBuffer and not self.TLS and self.connected and not self.disconnecting
-                and not self._aborting and not self._writeDisconnecting and not self._writeDisconnected and self._tempDataLen + size <= FLUSH_LIMIT
-                and (self._flush_listed or not self._tempDataBuffer))
+                and not self._aborting and not self._writeDisconnecting and not self._writeDisconnected
+                and self._tempDataLen + size <= FLUSH_LIMIT and (self._flush_listed or not self._tempDataBuffer))
 
     def _list_for_flush(self) -> None:
         if not self._flush_listed:

@@ -13,6 +13,7 @@ import copy
 from typing import Optional
 
 from ..machinery.errors import FieldError
+from . import defaults, fields, validation
 from .catalog import ResourceInfo
 
 # Resources whose DELETE answers with the deleted object rather than a Status.
@@ -57,25 +58,6 @@ _GENERATION = {("apps", "deployments"), ("apps", "replicasets"), ("apps", "state
 _GENERATION_WITH_LABELS = {("discovery.k8s.io", "endpointslices")}
 
 
-class _Modules:
-    """The modules the strategy's per-write methods use, imported at the first write rather than at start
-    (and then looked up as attributes: an import statement costs more on every call)."""
-
-    def __init__(self):
-        from . import defaults, fields, validation
-        self.defaults, self.fields, self.validation = defaults, fields, validation
-
-
-_MODULES: Optional[_Modules] = None
-
-
-def _modules() -> _Modules:
-    global _MODULES
-    if _MODULES is None:
-        _MODULES = _Modules()
-    return _MODULES
-
-
 class Strategy:
     """Default behaviour, good for most built-in resources; subclass per resource."""
 
@@ -94,7 +76,7 @@ class Strategy:
 
     # -- defaulting and preparation ---------------------------------------------------------
     def default(self, obj: dict) -> None:
-        _modules().defaults.apply_defaults(self.info.group, self.info.version, self.info.kind, obj)
+        defaults.apply_defaults(self.info.group, self.info.version, self.info.kind, obj)
 
     def prepare_for_create(self, obj: dict) -> None:
         if self.has_status:
@@ -200,11 +182,11 @@ class Strategy:
 
     # -- validation -------------------------------------------------------------------------
     def validate(self, obj: dict) -> list[FieldError]:
-        return _modules().validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
+        return validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
                                    self.info.namespaced)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
-        return _modules().validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
+        return validation.validate(self.info.group, self.info.version, self.info.kind, new, old,
                                    self.info.namespaced)
 
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
@@ -214,7 +196,7 @@ class Strategy:
 
     # -- reading ----------------------------------------------------------------------------
     def field_set(self, obj: dict) -> dict[str, str]:
-        return _modules().fields.field_set(self.info.group, self.info.resource, obj)
+        return fields.field_set(self.info.group, self.info.resource, obj)
 
     def check_field_selector(self, selector):
         """The selector with its labels converted (a 400 for labels the resource lacks)."""

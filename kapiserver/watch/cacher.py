@@ -127,9 +127,8 @@ class Cacher:
             # Each object is kept as its JSON from the start: the stored bytes with the revision put in, where the
             # reader can (nothing decoded: labels and fields are worked out when a selector asks), else decoded
             # and encoded.
-            served = getattr(self.reader, "served_json", None)
             for kv in result.kvs:
-                encoded = served(kv.value, kv.mod_revision) if served is not None else None
+                encoded = self._served_json(kv)
                 items.append(Entry(kv.key, None, kv.mod_revision, encoded) if encoded is not None else
                              Entry(kv.key, self.decode(kv.value, kv.mod_revision), kv.mod_revision).settle())
             if not result.more or not result.kvs:
@@ -143,6 +142,12 @@ class Cacher:
         for w in closed:
             self._wake(w)
         self._release()
+
+    def _served_json(self, kv) -> Optional[bytes]:
+        """The object's JSON as the stored bytes with the revision put in, where the reader can splice them;
+        None where it must be decoded."""
+        served = getattr(self.reader, "served_json", None)
+        return served(kv.value, kv.mod_revision) if served is not None else None
 
     def _fill_failed(self, failure) -> None:
         self._filling = False
@@ -162,10 +167,8 @@ class Cacher:
             if event.type == STORAGE_DELETE:
                 touched = self.cache.apply(DELETE, event.kv.key, None, event.revision, now)
             else:
-                # The stored bytes with the revision put in, where the reader can splice them (as the fill
-                # does): no decode, and no encode for the watchers that take JSON.
-                served = getattr(self.reader, "served_json", None)
-                encoded = served(event.kv.value, event.kv.mod_revision) if served is not None else None
+                # As the fill keeps them: no decode, and no encode for the watchers that take JSON.
+                encoded = self._served_json(event.kv)
                 if encoded is not None:
                     touched = self.cache.apply(PUT, event.kv.key, None, event.revision, now, encoded)
                 else:

@@ -586,7 +586,7 @@ def test_name_checks_remember_only_valid_strings():
     assert check("good-name") == []
     first = check("Bad_Name")
     assert first and check("Bad_Name") == first and "Bad_Name" not in check.valid
-    assert check(12) == [] and 12 not in check.valid and "12" in check.valid
+    assert check(12) == [] and 12 not in check.valid and "12" not in check.valid
     assert check(None) != [] and check(None) == check("")
     result = check("good-name")
     result.append("changed by a caller")

@@ -63,16 +63,16 @@ def _remembered(fn):
     """_stringy, and the strings found valid remembered: a string valid once is valid always, and the same
     namespaces, label keys and values, data keys come again and again (an object's own name rarely does)."""
     valid: set[str] = set()
+    checked = _stringy(fn)
 
     def check(value):
         if value.__class__ is str and value in valid:
             return []
-        text = value if isinstance(value, str) else ("" if value is None else str(value))
-        errs = fn(text)
-        if not errs and text.__class__ is str:
+        errs = checked(value)
+        if not errs and value.__class__ is str:
             if len(valid) >= REMEMBERED_VALID:
                 valid.clear()
-            valid.add(text)
+            valid.add(value)
         return errs
     check.__name__, check.__doc__ = fn.__name__, fn.__doc__
     check.valid = valid
