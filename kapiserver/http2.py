@@ -90,16 +90,23 @@ class StreamTurns:
 
 
 class LocalAddressOnce:
-    """A channel that asks its socket for the local address once: twisted.web's Request asks for it in its
-    constructor, at every request (every stream, over HTTP/2), and asking is a system call; a connection's
-    local address never changes."""
+    """A channel that asks its socket for the two addresses once: twisted.web's Request asks for both in its
+    constructor, at every request (every stream, over HTTP/2), and asking is a system call (the local address)
+    or a new address object (the peer's); a connection's addresses never change."""
     _kapi_host = None
+    _kapi_peer = None
 
     def getHost(self):
         host = self._kapi_host
         if host is None:
             host = self._kapi_host = super().getHost()
         return host
+
+    def getPeer(self):
+        peer = self._kapi_peer
+        if peer is None:
+            peer = self._kapi_peer = super().getPeer()
+        return peer
 
 
 class APIServerH2Connection(LocalAddressOnce, H2Connection):

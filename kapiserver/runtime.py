@@ -12,6 +12,7 @@ with Connection: close, while those in flight finish (``RuntimeLimits.idle()``).
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Callable, Optional
 from OpenSSL import SSL
@@ -167,15 +168,30 @@ class RuntimeLimits(Resource):
             504, "Timeout", "Timeout: request did not complete within the allotted timeout", {}))
 
 
+# A request's line and headers, whole, in the forms twisted.web accepts (a token method, a printable target,
+# HTTP/1.0 or 1.1; token header names, values without CR, LF or NUL), for LimitedHeadersChannel's one-piece read.
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_HEAD = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) (HTTP/1\.[01])\r\n((?:" + _TOKEN
+                           + rb":[^\r\n\x00]*\r\n)*)\r\n")
+_BODY_HEADERS = frozenset((b"content-length", b"transfer-encoding"))
+
+
 class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
     """An HTTP channel that answers 431 when a request's headers pass MAX_HEADER_BYTES and puts no limit on
     their count, as Go's server does; and closes the connection when a request's headers take longer than
-    ``header_timeout`` from its first byte (or from the connection's start, for the first request)."""
+    ``header_timeout`` from its first byte (or from the connection's start, for the first request).
+
+    Its two deadlines, idle (TimeoutMixin's ``timeOut`` from the last byte while no request is in flight) and
+    headers, share one timer that moves only when it fires: a keep-alive connection's requests set and clear
+    deadlines, not timers (TimeoutMixin and a header timer of its own made two callLaters and two cancels a
+    request)."""
     totalHeadersSize = MAX_HEADER_BYTES * 2
     MAX_LENGTH = MAX_HEADER_BYTES * 2
     maxHeaders = sys.maxsize
     header_timeout = READ_HEADER_TIMEOUT
-    _header_timer = None
+    _idle_deadline = None
+    _header_deadline = None
+    _deadline_call = None
 
     def connectionMade(self):
         super().connectionMade()
@@ -185,7 +201,45 @@ class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
         # Line mode, outside a request: the bytes of a request line or headers.
         if data and self.line_mode and not self._handlingRequest:
             self._start_header_timer()
+            if data[-4:] == b"\r\n\r\n" and self._read_whole_head(data):
+                return None
         return super().dataReceived(data)
+
+    def _read_whole_head(self, data: bytes) -> bool:
+        """A request without a body whose line and headers came in one piece, with nothing before or after
+        them: read at once rather than line by line (twisted.web's HTTPChannel takes a pass through its
+        line parser per header, and checks the request-target a byte at a time).  Whether it was read; anything
+        else (a body, a header twisted.web would refuse or fold, a size past the limit, pipelined bytes) is
+        left to twisted.web's parser, so a request is refused in the same words either way."""
+        if (len(data) > MAX_HEADER_BYTES or self._buffer or self._busyReceiving or not self.persistent
+                or getattr(self, "_HTTPChannel__first_line", None) != 1 or self.requests):
+            return False
+        head = _REQUEST_HEAD.fullmatch(data)
+        if head is None:
+            return False
+        headers = []
+        for line in head[4].split(b"\r\n")[:-1]:
+            name, value = line.split(b":", 1)
+            if name.lower() in _BODY_HEADERS:
+                return False
+            headers.append((name, value.strip(b" \t")))
+        self.resetTimeout()
+        request = self.requestFactory(self, len(self.requests))
+        self.requests.append(request)
+        self._command, self._path, self._version = head[1], head[2], head[3]
+        add = request.requestHeaders.addRawHeader
+        for name, value in headers:
+            add(name, value)
+        # As twisted.web's line parser would: another piece arriving meanwhile waits in its buffer.
+        self._busyReceiving = True
+        try:
+            self.allHeadersReceived()
+            self.allContentReceived()
+        finally:
+            self._busyReceiving = False
+        if self._buffer and not self.paused:
+            super().dataReceived(b"")
+        return True
 
     def allHeadersReceived(self):
         self.stop_header_timer()
@@ -193,20 +247,54 @@ class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
 
     def connectionLost(self, reason):
         self.stop_header_timer()
-        return super().connectionLost(reason)
+        super().connectionLost(reason)
+        call, self._deadline_call = self._deadline_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    # TimeoutMixin's two methods, on the shared timer.
+    def setTimeout(self, period):
+        previous, self.timeOut = self.timeOut, period
+        self._idle_deadline = None if period is None else self._deadline(period)
+        return previous
+
+    def resetTimeout(self):
+        if self._idle_deadline is not None and self.timeOut is not None:
+            self._idle_deadline = self._deadline(self.timeOut)
 
     def _start_header_timer(self):
-        if self._header_timer is None and self.header_timeout:
-            self._header_timer = self.callLater(self.header_timeout, self._headers_too_slow)
+        if self._header_deadline is None and self.header_timeout:
+            self._header_deadline = self._deadline(self.header_timeout)
 
     def stop_header_timer(self):
         """No header timeout now (the headers are in, or the connection speaks HTTP/2)."""
-        timer, self._header_timer = self._header_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        self._header_deadline = None
+
+    def _deadline(self, seconds: float) -> float:
+        """The time ``seconds`` from now, the timer set to fire by then."""
+        call = self._deadline_call
+        if call is None:
+            call = self._deadline_call = self.callLater(seconds, self._deadline_passed)
+            return call.getTime()
+        deadline = call.seconds() + seconds
+        if deadline < call.getTime():
+            call.reset(seconds)
+        return deadline
+
+    def _deadline_passed(self):
+        call, self._deadline_call = self._deadline_call, None
+        now = call.seconds()
+        if self._header_deadline is not None and now >= self._header_deadline:
+            self._header_deadline = self._idle_deadline = None
+            self._headers_too_slow()
+        elif self._idle_deadline is not None and now >= self._idle_deadline:
+            self._idle_deadline = None
+            self.timeoutConnection()
+        pending = [d for d in (self._header_deadline, self._idle_deadline) if d is not None]
+        if pending and self._deadline_call is None:
+            self._deadline_call = self.callLater(max(0.0, min(pending) - now), self._deadline_passed)
 
     def _headers_too_slow(self):
-        self._header_timer = None
         log.info("Closing {peer}: no request headers within {timeout}s", peer=str(self.transport.getPeer()),
                  timeout=self.header_timeout)
         # As a timeout does: loseConnection, and an abort if the peer will not let go.

@@ -373,3 +373,103 @@ def test_http2_connection_interleaves_its_streams_responses():
     assert order.count(1) == order.count(3) == 20
     assert set(order[:4]) == {1, 3}, order      # interleaved from the start, neither waits for the other
     connection.connectionLost(None)
+
+
+class Echo(Resource):
+    """Answers with the request's method, path, version and headers as twisted.web gives them."""
+    isLeaf = True
+
+    def render(self, request):
+        return json.dumps({"method": request.method.decode(), "uri": request.uri.decode(),
+                           "version": request.clientproto.decode(),
+                           "headers": sorted([name.decode(), [v.decode() for v in values]]
+                                             for name, values in request.requestHeaders.getAllRawHeaders())}
+                          ).encode()
+
+
+def _echo_site(clock):
+    site = QuietSite(Resource(), reactor=clock)
+    runtime.wrap_site(site, Echo(), clock, None, None)
+    site.resource = Echo()
+    return site
+
+
+def _answers(raw: bytes, pieces) -> bytes:
+    """What a connection answers to ``raw`` sent in the given pieces (a function splitting the bytes)."""
+    clock = task.Clock()
+    _, transport = _connect(_echo_site(clock))
+    for piece in pieces(raw):
+        if transport.disconnecting:
+            break       # as a closing socket stops reading
+        transport.protocol.dataReceived(piece)
+    return transport.value()
+
+
+def _whole(raw):
+    return [raw]
+
+
+def _bytewise(raw):
+    return [raw[i:i + 1] for i in range(len(raw))]
+
+
+HEADS = [
+    b"GET /api/v1/namespaces/default/pods?limit=5 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n"
+    b"user-agent:   kubectl/v1.32.0 \t\r\nX-Dup: a\r\nx-dup: b\r\nAuthorization: Bearer t\r\n\r\n",
+    b"DELETE /x HTTP/1.1\r\nHost: x\r\nEmpty:\r\n\r\n",
+    b"HEAD / HTTP/1.0\r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+    # what twisted.web refuses, or reads its own way: the same answer either way
+    b"GET / HTTP/1.1\r\nBad Header: v\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+    b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+    b"GET  / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+    b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+]
+
+
+def test_a_request_head_in_one_piece_is_read_as_line_by_line(monkeypatch):
+    """A request's line and headers arriving in one piece (read at once) give the request, its headers and
+    the answer they give when they arrive a byte at a time (read line by line by twisted.web), malformed
+    ones and pipelined ones included."""
+    lines = []
+    line_received = runtime.LimitedHeadersChannel.lineReceived
+    monkeypatch.setattr(runtime.LimitedHeadersChannel, "lineReceived",
+                        lambda self, line: lines.append(line) or line_received(self, line))
+    _answers(HEADS[0], _whole)
+    assert lines == []      # read at once
+    _answers(HEADS[0], _bytewise)
+    assert len(lines) == 8
+    for raw in HEADS:
+        whole = _answers(raw, _whole)
+        assert whole == _answers(raw, _bytewise), raw
+        assert whole.startswith(b"HTTP/1."), raw
+    one = _answers(HEADS[0], _whole)
+    body = json.loads(one.split(b"\r\n\r\n", 1)[1])
+    assert body["method"] == "GET" and body["uri"] == "/api/v1/namespaces/default/pods?limit=5"
+    assert ["User-Agent", ["kubectl/v1.32.0"]] in body["headers"]
+    assert ["X-Dup", ["a", "b"]] in body["headers"]
+    assert b" 400 " in _answers(b"GET / HTTP/1.1\r\nBad Header: v\r\n\r\n", _whole)
+    pipelined = _answers(HEADS[-2], _whole)
+    assert pipelined.count(b"HTTP/1.1 200 ") == 2 and b'"uri": "/second"' in pipelined
+
+
+def test_requests_on_a_connection_share_one_timer():
+    """A keep-alive connection's requests move its deadlines, not its timers: one timer however many
+    requests, and the idle timeout still counts from the last one."""
+    clock = task.Clock()
+    _, transport = _connect(_site(clock))
+    for _ in range(20):
+        transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        clock.advance(10)
+        assert len(clock.getDelayedCalls()) == 1
+    assert transport.value().count(b"200 OK") == 20
+    clock.advance(79)
+    assert not transport.disconnecting
+    clock.advance(2)
+    assert transport.disconnecting
