@@ -201,21 +201,41 @@ class RawBodyRequest(Request):
     with a Status. Its response has the headers Go's server gives (kube-apiserver's): a Date, and no Server
     header (twisted.web adds one naming itself)."""
 
+    _postpath = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
+
+    @property
+    def postpath(self):
+        """The path's segments not yet traversed, unquoted (twisted.web's attribute), made when first asked:
+        a traversal below a root that is not a leaf asks; under a leaf root (the API's) no one does."""
+        if self._postpath is None:
+            self._postpath = list(map(unquote, self.path[1:].split(b"/")))
+        return self._postpath
+
+    @postpath.setter
+    def postpath(self, value):
+        self._postpath = value
 
     def process(self):
         # twisted.web's Request.process, less the Server header, with the Date formatted once a second.
         self.site = self.channel.site
         self.setHeader(b"Date", http_date(time.time()))
         self.prepath = []
-        self.postpath = list(map(unquote, self.path[1:].split(b"/")))
+        self._postpath = None
         if self.path == b"*":
             self._handleStar()      # OPTIONS *: twisted.web's own answer
             return
         try:
-            found = self.site.getResourceFor(self)
+            root = self.site.resource
+            if root.isLeaf:
+                # What Site.getResourceFor does for a leaf, without splitting the path for a traversal.
+                self.sitepath = []
+                found = root
+            else:
+                found = self.site.getResourceFor(self)
             if _IEncodingResource.providedBy(found):
                 self._encoder = found.getEncoder(self)     # twisted.web's response encoders (gzip)
             self.render(found)

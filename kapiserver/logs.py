@@ -62,10 +62,15 @@ def _quote(text):
 def log_request(verb, path, code, latency_seconds):
     """Log one finished request as a single line, when -v is 2 or more; otherwise do nothing, cheaply.
 
-    `verb` is the HTTP method, `path` the request URI, `code` the response status.
+    `verb` is the HTTP method, `path` the request URI (text, or bytes decoded only when logged), `code` the
+    response status.
     """
     if _verbosity < REQUEST_LOG_LEVEL:
         return
+    if isinstance(verb, bytes):
+        verb = verb.decode("ascii", "replace")
+    if isinstance(path, bytes):
+        path = path.decode("utf-8", "replace")
     latency = format_latency(latency_seconds)
     line = f"HTTP verb={_quote(str(verb))} URI={_quote(str(path))} latency={_quote(latency)} resp={int(code)}"
     _request_log.info("{line}", line=line, verb=verb, path=path, code=code, latency_seconds=latency_seconds)

@@ -211,3 +211,19 @@ def test_http_date_is_formatted_once_a_second():
     assert http_date(0.2) == b"Thu, 01 Jan 1970 00:00:00 GMT"
     assert http_date(0.9) is http_date(0.2)
     assert http_date(86400.5) == b"Fri, 02 Jan 1970 00:00:00 GMT"
+
+
+def test_the_path_is_split_for_a_traversal_and_when_a_resource_asks():
+    """Below a root that is not a leaf, resources are found by the path's unquoted segments, the rest left in
+    postpath; a leaf root (the API's) is served without a traversal, and its postpath is there if it asks."""
+    from twisted.web.resource import Resource
+
+    class Rest(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            return b"/".join([b"pre"] + request.prepath + [b"post"] + request.postpath)
+    root = Resource()
+    root.putChild(b"a b", Rest())
+    assert answer(b"GET /a%20b/c%2Fd/e HTTP/1.1\r\nHost: x\r\n\r\n", root).endswith(b"\r\n\r\npre/a b/post/c/d/e")
+    assert answer(b"GET /a%20b/c HTTP/1.1\r\nHost: x\r\n\r\n", Rest()).endswith(b"\r\n\r\npre/post/a b/c")

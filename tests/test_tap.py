@@ -409,6 +409,9 @@ def test_request_log_only_from_verbosity_2(captured_events):
     assert event["line"] == ('HTTP verb="GET" URI="/api/v1/namespaces/{x}/pods?labelSelector=\\"a\\"" '
                              'latency="1.2ms" resp=404')
     assert (event["verb"], event["code"]) == ("GET", 404)
+    logs.log_request(b"PUT", "/api/v1/pods/caf\u00e9".encode(), 200, 0.0012)     # as the API root gives them
+    assert [e["line"] for e in captured_events if e.get("log_namespace") == "kapiserver.httplog"][-1] == \
+        'HTTP verb="PUT" URI="/api/v1/pods/caf\u00e9" latency="1.2ms" resp=200'
 
 
 def test_latency_formatted_like_go():

@@ -14,6 +14,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from ..auth.context import current_user
 from ..auth.filters import insecure
+from ..logs import log_request
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
@@ -34,20 +35,6 @@ def _write_error(request, exc: BaseException) -> None:
         if retry_after > 0:
             request.setHeader(b"Retry-After", str(retry_after).encode())
     write_failure(request, exc)
-
-
-_LOG_REQUEST: list = []
-
-
-def _log_request():
-    """kapiserver.logs.log_request, imported once (None where that module is not importable)."""
-    if not _LOG_REQUEST:
-        try:
-            from ..logs import log_request
-        except ImportError:
-            log_request = None
-        _LOG_REQUEST.append(log_request)
-    return _LOG_REQUEST[0]
 
 
 class APIRoot(Resource):
@@ -77,10 +64,7 @@ class APIRoot(Resource):
     def _log(self, request, started: float) -> None:
         elapsed = time.monotonic() - started
         self.context.metrics.request_done(request, elapsed)
-        log_request = _log_request()
-        if log_request is None:
-            return
-        log_request(request.method.decode(), request.uri.decode("utf-8", "replace"), request.code, elapsed)
+        log_request(request.method, request.uri, request.code, elapsed)
 
     async def _proxied(self, request) -> bool:
         """Whether the request was for an extension apiserver's group-version, and has been proxied to it."""
