@@ -143,10 +143,12 @@ class FlowControl:
         schema_name = schema["metadata"]["name"]
         waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name,
                                         seats=self.seats(request, info))
-        if not waiting.called:
+        if waiting.called:
+            release = waiting.result        # a seat at once (or none): nothing to wait for
+        else:
             when_finished(request, lambda result: self.dispatcher.cancel(name, waiting)
                           if isinstance(result, Failure) else None)
-        release = await waiting
+            release = await waiting
         if release is None:
             request.setHeader(b"Retry-After", str(self.dispatcher.retry_after(name)).encode())
             request.setHeader(b"X-Content-Type-Options", b"nosniff")

@@ -83,6 +83,10 @@ def request_info(method: str, path: str, args: dict[bytes, list[bytes]]) -> Requ
 
 # Where a request keeps its parsed RequestInfo (see request_info_of).
 _PARSED = "_kapi_request_info"
+# RequestInfos already read, by method, path and watch parameter (all a RequestInfo is read from), shared by
+# the requests that have them: a RequestInfo is never changed once made.  Forgotten all at once past the limit.
+_READ: dict = {}
+READ_LIMIT = 4096
 
 
 def request_info_of(request) -> RequestInfo:
@@ -90,8 +94,15 @@ def request_info_of(request) -> RequestInfo:
     the runtime's long-running check and the API root read the same one."""
     info = getattr(request, _PARSED, None)
     if info is None:
-        # Methods are ASCII tokens; latin-1 reads any byte rather than failing on it.
-        info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"),
-                            request.args)
+        watch = request.args.get(b"watch")
+        key = (request.method, request.path, watch[0] if watch else None)
+        info = _READ.get(key)
+        if info is None:
+            # Methods are ASCII tokens; latin-1 reads any byte rather than failing on it.
+            info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"),
+                                request.args)
+            if len(_READ) >= READ_LIMIT:
+                _READ.clear()
+            _READ[key] = info
         setattr(request, _PARSED, info)
     return info

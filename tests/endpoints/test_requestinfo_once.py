@@ -27,6 +27,7 @@ def parses(monkeypatch):
         seen.append((method, path))
         return parse(method, path, args)
     monkeypatch.setattr(requestinfo, "request_info", counting)
+    monkeypatch.setattr(requestinfo, "_READ", {})
     return seen
 
 
@@ -74,3 +75,25 @@ def test_request_info_of_keeps_the_parse_on_the_request(parses):
         ("watch", "apps", "ns", "deployments", "web")
     assert len(parses) == 1
     assert runtime.is_long_running(request) and len(parses) == 1
+
+
+def test_requests_for_the_same_path_share_one_parse(client, parses):
+    """Requests with the method, path and watch parameter of one already read take its RequestInfo; another
+    watch value is read anew (a watch, not a list), and the others' query parameters change nothing."""
+    for url in ("http://k/api/v1/namespaces/default/configmaps", "http://k/api/v1/namespaces/default/configmaps",
+                "http://k/api/v1/namespaces/default/configmaps?limit=1"):
+        code, body = _get(client, url)
+        assert code == 200 and body["kind"] == "ConfigMapList"
+    assert parses == [("GET", "/api/v1/namespaces/default/configmaps")]
+    request = type("Request", (), {"method": b"GET", "path": b"/api/v1/namespaces/default/configmaps",
+                                    "args": {b"watch": [b"true"]}})()
+    assert requestinfo.request_info_of(request).verb == "watch"
+    assert len(parses) == 2
+
+
+def test_remembered_request_infos_are_forgotten_past_the_limit(monkeypatch, parses):
+    monkeypatch.setattr(requestinfo, "READ_LIMIT", 3)
+    for i in range(4):
+        request = type("Request", (), {"method": b"GET", "path": b"/api/v1/pods/%d" % i, "args": {}})()
+        assert requestinfo.request_info_of(request).name == str(i)
+    assert len(requestinfo._READ) == 1
