@@ -5,6 +5,7 @@ representation the client accepts back (JSON, YAML, Table, PartialObjectMetadata
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
@@ -78,8 +79,10 @@ class Representation:
 _PLAIN = Representation(JSON)
 
 
+@functools.lru_cache(maxsize=256)
 def negotiate_output(accept_header: Optional[str], allow_targets: bool = True) -> Representation:
-    """The representation for an object response; 406 when none is acceptable."""
+    """The representation for an object response; 406 when none is acceptable.  Remembered per Accept header
+    (a client sends the same one every time; a Representation does not change)."""
     for media in parse_accept(accept_header):
         as_ = media.param("as")
         if as_:

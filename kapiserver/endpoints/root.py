@@ -54,12 +54,18 @@ class APIRoot(Resource):
         received = time.time()
         when_finished(request, lambda result: setattr(request, "_disconnected", True)
                       if isinstance(result, Failure) else None)
-        d = Deferred.fromCoroutine(self._serve(request))
-        d.addErrback(lambda failure: _write_error(request, failure.value))
-        d.addBoth(lambda _: self._log(request, started))
-        if self.audit is not None:
-            d.addBoth(lambda _: self.audit.log(request, getattr(request, "kapi_info", None), received, time.time()))
+        Deferred.fromCoroutine(self._serve(request)).addBoth(self._served, request, started, received)
         return NOT_DONE_YET
+
+    def _served(self, result, request, started: float, received: float) -> None:
+        """The request's handler is done: its error answered, the request counted and logged, and audited."""
+        try:
+            if isinstance(result, Failure):
+                _write_error(request, result.value)
+        finally:
+            self._log(request, started)
+            if self.audit is not None:
+                self.audit.log(request, getattr(request, "kapi_info", None), received, time.time())
 
     def _log(self, request, started: float) -> None:
         elapsed = time.monotonic() - started
