@@ -40,12 +40,12 @@ def ready(server, name) -> bool:
                                  for c in pod.get("status", {}).get("conditions", []))
 
 
-def running_pod(server, name: str) -> dict:
-    """A pod of one host process (sleep, which SIGTERM ends), Ready."""
+def running_pod(server, name: str, command=("sleep", "600")) -> dict:
+    """A pod of one host process (by default sleep, which SIGTERM ends), Ready."""
     pod = ok(server.request("POST", PODS, {
         "metadata": {"name": name},
         "spec": {"terminationGracePeriodSeconds": 5,
-                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}}), 201)
+                 "containers": [{"name": "c", "image": "busybox", "command": list(command)}]}}), 201)
     wait_for(lambda: ready(server, name), timeout=30, what=f"pod {name} Ready")
     return pod
 
@@ -86,7 +86,10 @@ def test_kubectl_wait_for_ready_false_succeeds_on_a_deleted_pod(cluster, tmp_pat
     if not binary:
         pytest.skip("kubectl is not installed on this machine")
     kubectl = Kubectl(binary, cluster, tmp_path)
-    running_pod(cluster, "kubectl-wait")
+    # A container that takes a second to stop: kubectl checks that the object is there only once its informer
+    # has synced, polling every 100 ms, and a pod removed before that check fails the wait with NotFound (as
+    # against any apiserver); what is tested is the status it sees while the pod goes.
+    running_pod(cluster, "kubectl-wait", ("sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 600 & wait"))
     waiting = kubectl.popen("-v=6", "wait", "--for=condition=Ready=false", "--timeout=30s", "pod/kubectl-wait")
     try:
         # kubectl logs each request once answered (-v=6): its watch is open, so the deletion cannot come first.
