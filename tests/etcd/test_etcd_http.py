@@ -145,3 +145,38 @@ def test_a_request_cancelled_after_its_connection_was_made_gives_up_the_connecti
     outcome = []
     sent.addBoth(outcome.append)
     assert outcome == [None]     # its CancelledError went to the caller; not a second failure (AlreadyCalledError)
+
+
+def test_responses_read_together_are_each_delivered_and_a_partial_one_waits():
+    """Several responses in one read (pipelining), header names in any case and spacing, a chunked body
+    with extensions and trailer fields, and a response cut short that completes at the next read."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}") for _ in range(4)])
+    connection.dataReceived(
+        b"HTTP/1.1 200 OK\r\ncontent-LENGTH:3\r\nX-Other: content-length: 99\r\n\r\nabc"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding :  Chunked\r\n\r\n2;ext=1\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Le")
+    assert got == [(200, b"abc"), (200, b"de"), (404, b"")]
+    connection.dataReceived(b"ngth: 4\r\n\r\nwx")
+    assert len(got) == 3
+    connection.dataReceived(b"yz")
+    assert got[3] == (200, b"wxyz")
+    assert connection.outstanding == [] and not connection.transport.disconnecting
+
+
+def test_a_response_without_a_length_fails_the_requests():
+    """Neither Content-Length nor chunked: the body's end cannot be known, so the connection is given up."""
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}")])
+    connection.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}")
+    assert got[0].check(ConnectionLost)
+    assert connection.transport.disconnecting
+
+
+def test_an_http_1_0_response_closes_the_connection_after_it():
+    connection = _connection()
+    got = _outcomes([connection.request(b"/a", b"{}")])
+    connection.dataReceived(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    assert got == [(200, b"{}")]
+    assert connection.transport.disconnecting
