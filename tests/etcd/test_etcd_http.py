@@ -3,13 +3,17 @@ The pipelined HTTP/1.1 connection under the etcd client, against a
 StringTransport: responses are matched to requests in order, with either
 framing, and a lost connection fails every request still outstanding; the
 pool sends a request waiting for its connection only if it is still wanted.
+On a real TCP connection a request is sent in the call that makes it.
 """
 
 from __future__ import annotations
 
 import pytest
+from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionLost, ConnectionRefusedError
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
@@ -180,3 +184,75 @@ def test_an_http_1_0_response_closes_the_connection_after_it():
     connection.dataReceived(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
     assert got == [(200, b"{}")]
     assert connection.transport.disconnecting
+
+
+class _Received(Protocol):
+    """The server side of a test connection: keeps what it receives."""
+
+    def connectionMade(self):
+        self.factory.received.append(self)
+        self.data = b""
+
+    def dataReceived(self, data):
+        self.data += data
+
+
+class _Stingy:
+    """A socket that takes ``take`` bytes per send."""
+
+    def __init__(self, sock, take):
+        self._sock = sock
+        self._take = take
+        self.sends = 0
+
+    def send(self, data):
+        self.sends += 1
+        return self._sock.send(data[:self._take])
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+@pytest.fixture(name="tcp_pool")
+def _tcp_pool(run, run_until):
+    """A PipelinedPool with one TCP connection to a loopback server, and what that server receives."""
+    server_factory = Factory.forProtocol(_Received)
+    server_factory.received = []
+    port = reactor.listenTCP(0, server_factory, interface="127.0.0.1")
+    pool = PipelinedPool(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), b"etcd-0", size=1)
+    pool.request(b"/first", b"{}")
+    run_until(lambda: server_factory.received and pool._connections)
+    yield pool, server_factory.received[0]
+    pool.close()
+    run(port.stopListening())
+
+
+def test_a_request_on_a_tcp_connection_is_sent_at_once(tcp_pool, run_until):
+    """A request on a TCP connection with nothing queued leaves in the call itself: nothing is left for the
+    reactor to send, and the socket is not registered for writing."""
+    pool, server = tcp_pool
+    connection = pool._connections[0]
+    pool.request(b"/v3/kv/range", b'{"key":"AA=="}')
+    transport = connection.transport
+    assert not transport.dataBuffer and not transport._tempDataBuffer
+    assert transport not in reactor.getWriters()
+    run_until(lambda: server.data.count(b"POST ") == 2)
+    assert server.data.endswith(b'/v3/kv/range HTTP/1.1\r\nHost: etcd-0\r\nContent-Type: application/json\r\n'
+                                b'Content-Length: 14\r\n\r\n{"key":"AA=="}')
+
+
+def test_what_the_socket_does_not_take_goes_to_the_reactor_in_order(tcp_pool, run_until):
+    """A send that takes part of a request leaves the rest to Twisted's write, and a request made meanwhile
+    queues behind it: the server receives both whole, in order."""
+    pool, server = tcp_pool
+    transport = pool._connections[0].transport
+    stingy = transport.socket = _Stingy(transport.socket, 10)
+    pool.request(b"/one", b'{"n":1}')
+    assert stingy.sends == 1 and transport in reactor.getWriters()
+    pool.request(b"/two", b'{"n":2}')
+    assert stingy.sends == 1        # queued behind the rest of the first, not sent ahead of it
+    stingy._take = 1 << 20
+    run_until(lambda: server.data.count(b"POST ") == 3)
+    assert server.data.index(b'{"n":1}') < server.data.index(b"POST /two")
+    assert server.data.endswith(b'{"n":2}')
+    run_until(lambda: transport not in reactor.getWriters())
