@@ -308,10 +308,11 @@ class EtcdClient:
 
     # -- unary calls ----------------------------------------------------------
 
-    def call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:
+    def call(self, path: str, body: dict | bytes, timeout: Optional[float] = None) -> Deferred:
+        """``body``: the request message, or its JSON already encoded (a request made again and again)."""
         if self._closed:
             return fail(Unavailable("etcd client closed"))
-        data = codec.dumps(body)
+        data = body if body.__class__ is bytes else codec.dumps(body)
         d = self._attempt(path, data, self._current, len(self.servers))
         # A timer that cancels the call, and one callback that stops it and says why the call failed: what
         # Deferred.addTimeout and an errback did with three callbacks and two closures per call.

@@ -84,3 +84,25 @@ def test_a_caller_cancelling_its_call_gets_unavailable():
     d.cancel()
     assert got[0].check(Unavailable) and pool.cancelled == [b"/v3/kv/range"]
     assert clock.getDelayedCalls() == []
+
+
+def test_a_body_already_encoded_is_sent_as_it_is():
+    """A request made again and again (the current-revision read) is encoded once and passed as bytes."""
+    clock, client, pool = _client()
+    got = _outcome(client.call("kv/range", b'{"key":"AA==","count_only":true}'))
+    assert pool.requests[0][:2] == (b"/v3/kv/range", b'{"key":"AA==","count_only":true}')
+    pool.requests[0][2].callback((200, b'{"header":{"revision":"3"}}'))
+    assert got == [{"header": {"revision": "3"}}]
+
+
+def test_the_current_revision_read_asks_etcd_for_a_count_of_one_key():
+    """Etcd3Storage's current-revision read: a count-only range of the key "\\0", answered by its header's
+    revision."""
+    from kapiserver.storage.etcd3 import Etcd3Storage
+    clock, client, pool = _client()
+    storage = Etcd3Storage(["http://127.0.0.1:2379"], clock, client=client)
+    got = _outcome(storage.current_revision())
+    clock.advance(0)        # the turn's reads share one request, sent as the turn ends
+    assert pool.requests[0][:2] == (b"/v3/kv/range", b'{"key":"AA==","count_only":true}')
+    pool.requests[0][2].callback((200, b'{"header":{"revision":"42"}}'))
+    assert got == [42]
