@@ -38,6 +38,7 @@ from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ..machinery import codec
 from .coalesce import RevisionCoalescer
 from .etcd_client import OUT_OF_RANGE, EtcdClient, EtcdError, TLSFiles, b64, unb64
 from .etcd_vouch import RootVouch, root_of
@@ -262,7 +263,7 @@ class Etcd3Storage:
         self._revisions = RevisionCoalescer(self._fetch_current_revision, reactor)
         self._vouches: dict[bytes, RootVouch] = {}
 
-    def _call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:
+    def _call(self, path: str, body: dict | bytes, timeout: Optional[float] = None) -> Deferred:
         if self._closed:
             return fail(Unavailable("storage closed"))
         return self._client.call(path, body, timeout)
@@ -315,7 +316,7 @@ class Etcd3Storage:
         return self._revisions.current()
 
     def _fetch_current_revision(self) -> Deferred[int]:
-        return self._call("kv/range", {"key": b64(b"\x00"), "count_only": True}).addCallback(_revision)
+        return self._call("kv/range", _CURRENT_REVISION).addCallback(_revision)
 
     def check_health(self) -> Deferred[None]:
         return self._call("kv/range", {"key": b64(b"health"), "count_only": True},
@@ -516,6 +517,11 @@ class Etcd3Storage:
                 w.cancel()
             self._client.close()
         return succeed(None)
+
+
+# The range a current-revision read asks for (one per reactor turn with consistent reads), encoded once: the
+# revision comes in any range's header; a count of one key costs etcd least.
+_CURRENT_REVISION = codec.dumps({"key": b64(b"\x00"), "count_only": True})
 
 
 def _exists(key: bytes) -> dict:

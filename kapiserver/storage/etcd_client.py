@@ -308,12 +308,17 @@ class EtcdClient:
 
     # -- unary calls ----------------------------------------------------------
 
-    def call(self, path: str, body: dict, timeout: Optional[float] = None) -> Deferred:
+    def call(self, path: str, body: dict | bytes, timeout: Optional[float] = None) -> Deferred:
+        """``body``: the request message, or its JSON already encoded (a request made again and again)."""
         if self._closed:
             return fail(Unavailable("etcd client closed"))
-        data = codec.dumps(body)
+        data = body if body.__class__ is bytes else codec.dumps(body)
         d = self._attempt(path, data, self._current, len(self.servers))
-        return d.addTimeout(timeout or self.timeout, self._reactor).addErrback(self._timed_out, path)
+        # A timer that cancels the call, and one callback that stops it and says why the call failed: what
+        # Deferred.addTimeout and an errback did with three callbacks and two closures per call.
+        timeout = timeout or self.timeout
+        timer = self._reactor.callLater(timeout, d.cancel)
+        return d.addBoth(self._settled, timer, path, timeout)
 
     def _attempt(self, path: str, data: bytes, index: int, tries_left: int) -> Deferred:
         d = self._endpoints.pool(index, self._pool_size).request(b"/v3/" + path.encode(), data)
@@ -336,12 +341,17 @@ class EtcdClient:
                             str(message.get("message") or message.get("error") or status))
         return message
 
-    def _timed_out(self, failure: Failure, path: str) -> Any:
-        if failure.check(DeferredTimeout, CancelledError):
-            raise Unavailable(f"etcd did not answer {path} within {self.timeout}s")
-        if failure.check(EtcdError) and failure.value.code in (UNAVAILABLE, DEADLINE_EXCEEDED):
-            raise Unavailable(f"etcd: {failure.value.message}")
-        return failure
+    @staticmethod
+    def _settled(result: Any, timer: Any, path: str, timeout: float) -> Any:
+        if timer.active():
+            timer.cancel()
+        if not isinstance(result, Failure):
+            return result
+        if result.check(DeferredTimeout, CancelledError):
+            raise Unavailable(f"etcd did not answer {path} within {timeout}s")
+        if result.check(EtcdError) and result.value.code in (UNAVAILABLE, DEADLINE_EXCEEDED):
+            raise Unavailable(f"etcd: {result.value.message}")
+        return result
 
     # -- watch streams --------------------------------------------------------
 

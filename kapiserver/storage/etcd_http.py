@@ -16,8 +16,10 @@ request cancelled while it waits for a connection is dropped, never sent.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import re
+from typing import Any
 
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
@@ -25,7 +27,33 @@ from twisted.python.failure import Failure
 
 __all__ = ["PipelinedPool"]
 
-_STATUS, _HEADERS, _BODY, _CHUNK_SIZE, _CHUNK, _CHUNK_END, _TRAILER = range(7)
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK, _CHUNK_END, _TRAILER = range(6)
+
+# The response header fields the connection acts on, found in the lower-cased head in one scan.
+_FIELDS = re.compile(rb"\r\n(content-length|transfer-encoding|connection)[ \t]*:[ \t]*([^\r]*)")
+
+
+def send_now(transport: Any, data: bytes) -> None:
+    """Write ``data`` to ``transport``, sending it at once when the transport is a plain TCP connection with
+    nothing queued.
+
+    Twisted's write queues the bytes and registers the socket with epoll to send them once the reactor hears
+    it is writable: two epoll_ctl calls and one more reactor event per request, and the request leaves only at
+    the next poll.  A request to etcd is written whole, with TCP_NODELAY, mostly at the end of a reactor turn
+    (a turn's consistent reads share one: coalesce.py), so it is sent there; what the socket does not take (or
+    a socket error) goes to Twisted's write behind it, which sends the rest or finds out the error.  Any other
+    transport (TLS, a test's) is written to as usual."""
+    if (transport.__class__ is not tcp.Client or transport.dataBuffer or transport._tempDataBuffer
+            or not transport.connected or transport.disconnecting or transport._aborting
+            or transport._writeDisconnecting or transport._writeDisconnected):
+        transport.write(data)
+        return
+    try:
+        sent = transport.socket.send(data)
+    except OSError:
+        sent = 0
+    if sent < len(data):
+        transport.write(data[sent:])
 
 
 class _Connection(Protocol):
@@ -35,13 +63,12 @@ class _Connection(Protocol):
     def __init__(self, host: bytes) -> None:
         self._host = host
         self.outstanding: list[Deferred] = []
-        # A bytearray: deleting from its front is cheap, so a large chunked
-        # body is not copied once per chunk.
+        # What is left of the bytes received, not yet a whole part of a response.  A bytearray: appending
+        # to it and deleting from its front are cheap, so a large chunked body is not copied once per chunk.
         self._buffer = bytearray()
-        self._state = _STATUS
+        self._state = _HEAD
         self._status = 0
         self._length = -1
-        self._chunked = False
         self._body: list[bytes] = []
         self._close_after = False
         self.lost = False
@@ -52,101 +79,95 @@ class _Connection(Protocol):
         # order, so the ones queued behind a stuck request would wait too.
         d: Deferred = Deferred(lambda _: self.transport.abortConnection())
         self.outstanding.append(d)
-        self.transport.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (path, self._host, len(body), body))
+        send_now(self.transport, b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (path, self._host, len(body), body))
         return d
 
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
+        # A whole response in one read (the usual case) is parsed from ``data`` itself, without a copy.
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            data = buffer
         try:
-            while self._step():
-                pass
+            used = self._parse(data)
         except ValueError as e:
             self._fail_all(Failure(ConnectionLost(f"bad response from etcd: {e}")))
             self.transport.loseConnection()
+            return
+        if data is buffer:
+            del buffer[:used]
+        elif used < len(data):
+            buffer += data[used:]
 
-    def _line(self) -> Optional[bytes]:
-        end = self._buffer.find(b"\r\n")
-        if end < 0:
-            return None
-        line = bytes(self._buffer[:end])
-        del self._buffer[:end + 2]
-        return line
-
-    def _take(self, n: int) -> bytes:
-        data = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return data
-
-    def _step(self) -> bool:
-        state = self._state
-        if state == _STATUS:
-            line = self._line()
-            if line is None:
-                return False
-            parts = line.split(b" ", 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-                raise ValueError(repr(line[:80]))
-            self._status = int(parts[1])
-            self._length, self._chunked, self._body = -1, False, []
-            self._close_after = parts[0] == b"HTTP/1.0"
-            self._state = _HEADERS
-            return True
-        if state == _HEADERS:
-            line = self._line()
-            if line is None:
-                return False
-            if not line:
-                if self._chunked:
+    def _parse(self, data: Any) -> int:
+        """Deliver what ``data`` (bytes or the buffer) holds of responses; how many bytes were used."""
+        at = 0
+        size = len(data)
+        while True:
+            state = self._state
+            if state == _HEAD:
+                end = data.find(b"\r\n\r\n", at)
+                if end < 0:
+                    if size - at >= 5 and not data.startswith(b"HTTP/", at):
+                        raise ValueError(repr(bytes(data[at:at + 80])))     # not HTTP: no need to wait for more
+                    return at
+                self._head(bytes(data[at:end]))
+                at = end + 4
+            elif state == _BODY:
+                if size - at < self._length:
+                    return at
+                end = at + self._length
+                body = bytes(data[at:end])
+                at = end
+                self._finish(body)
+            elif state == _CHUNK:
+                if size - at < self._length:
+                    return at
+                end = at + self._length
+                self._body.append(bytes(data[at:end]))
+                at = end
+                self._state = _CHUNK_END
+            else:
+                end = data.find(b"\r\n", at)
+                if end < 0:
+                    return at
+                line = bytes(data[at:end])
+                at = end + 2
+                if state == _CHUNK_SIZE:
+                    self._length = int(line.split(b";", 1)[0], 16)
+                    self._state = _CHUNK if self._length else _TRAILER
+                elif state == _CHUNK_END:
                     self._state = _CHUNK_SIZE
-                elif self._length >= 0:
-                    self._state = _BODY
-                else:
-                    raise ValueError("response without a length")
-                return True
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
+                elif not line:      # _TRAILER: header lines until an empty one
+                    self._finish(b"".join(self._body))
+
+    def _head(self, head: bytes) -> None:
+        """The status line and header fields of a response."""
+        line, _, _ = head.partition(b"\r\n")
+        parts = line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise ValueError(repr(line[:80]))
+        self._status = int(parts[1])
+        length, chunked, self._body = -1, False, []
+        self._close_after = parts[0] == b"HTTP/1.0"
+        for name, value in _FIELDS.findall(head[len(line):].lower()):
             if name == b"content-length":
-                self._length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                self._chunked = True
-            elif name == b"connection" and value.strip().lower() == b"close":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = chunked or b"chunked" in value
+            elif value.strip() == b"close":
                 self._close_after = True
-            return True
-        if state == _BODY:
-            if len(self._buffer) < self._length:
-                return False
-            self._finish(self._take(self._length))
-            return True
-        if state == _CHUNK_SIZE:
-            line = self._line()
-            if line is None:
-                return False
-            self._length = int(line.split(b";", 1)[0], 16)
-            self._state = _CHUNK if self._length else _TRAILER
-            return True
-        if state == _CHUNK:
-            if len(self._buffer) < self._length:
-                return False
-            self._body.append(self._take(self._length))
-            self._state = _CHUNK_END
-            return True
-        if state == _CHUNK_END:
-            line = self._line()
-            if line is None:
-                return False
+        if chunked:
             self._state = _CHUNK_SIZE
-            return True
-        # _TRAILER: header lines until an empty one
-        line = self._line()
-        if line is None:
-            return False
-        if not line:
-            self._finish(b"".join(self._body))
-        return True
+        elif length >= 0:
+            self._length = length
+            self._state = _BODY
+        else:
+            raise ValueError("response without a length")
 
     def _finish(self, body: bytes) -> None:
-        self._state = _STATUS
+        self._state = _HEAD
         d = self.outstanding.pop(0)
         if not d.called:
             d.callback((self._status, body))

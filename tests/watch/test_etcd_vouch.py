@@ -94,6 +94,8 @@ class FakeEtcd:
 
     def call(self, path, body, timeout=None):
         assert path == "kv/range"
+        if isinstance(body, bytes):     # a request encoded once (the current-revision read), as EtcdClient takes it
+            body = json.loads(body)
         header = {"header": {"revision": str(self.revision)}}
         if body.get("count_only"):
             self.revision_reads += 1
