@@ -15,13 +15,13 @@ objects follow ``x-kubernetes-map-type`` (``atomic`` or granular).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 import orjson
 
 from . import fieldpath
 from .fieldpath import Set
+from .jsoncopy import json_copy
 
 MISSING = object()
 # List-map keys upstream defaults when an item leaves them out (its schema defaults them).
@@ -268,11 +268,11 @@ def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=N
 def merge(live: Any, config: Any, node, root_meta=None) -> Any:
     """``config`` laid over ``live``: maps and keyed lists merge, everything else is replaced."""
     if live is MISSING:
-        return copy.deepcopy(config)
+        return json_copy(config)
     kind = shape(node, config)
     if kind in (STRUCT, MAP):
         if not isinstance(live, dict) or not isinstance(config, dict):
-            return copy.deepcopy(config)
+            return json_copy(config)
         out = dict(live)
         for name, sub in config.items():
             out[name] = merge(live.get(name, MISSING), sub, child(node, name, root_meta))
@@ -300,7 +300,7 @@ def merge(live: Any, config: Any, node, root_meta=None) -> Any:
                 out.append(merged[head])
                 emitted.add(head)
         return out
-    return copy.deepcopy(config)
+    return json_copy(config)
 
 
 # -- pruning what an applier no longer applies -------------------------------------------
