@@ -156,6 +156,13 @@ class Store:
         namespace on every write): the watch cache's own dict when it serves it, never to change."""
         return await self._get(namespace, name, shared=True)
 
+    def peek_shared(self, namespace: Optional[str], name: str) -> "dict | None | object":
+        """What the watch cache holds of the object right now, without the wait for it to catch up with storage
+        that a consistent read makes (an informer's lister read): its own dict, never to change; None when it
+        holds no such object; NOT_CACHED when there is no filled cache to ask."""
+        peek_shared = getattr(self.reads, "peek_shared", None)
+        return NOT_CACHED if peek_shared is None else peek_shared(self.key(namespace, name))
+
     async def get_encoded(self, namespace: Optional[str], name: str) -> Optional[bytes]:
         """The same read as ``get``, as the object's JSON (what ``codec.dumps`` makes of it) when the watch
         cache serves it, encoded once per object version; None when only ``get`` can answer."""

@@ -340,6 +340,15 @@ class Cacher:
         entry = self.cache.entry(key)
         return None if entry is None else (entry.json(False), entry.revision)
 
+    def peek_shared(self, key: bytes) -> "dict | None | object":
+        """What the cache holds of ``key`` right now, without waiting for it to catch up with storage (as an
+        informer's lister reads): the cache's own dict (read it, never change it), None when it holds no such
+        object, NOT_CACHED while it is not filled or not watching storage."""
+        if self._handle is None or not self.cache.ready:
+            return NOT_CACHED
+        entry = self.cache.entry(key)
+        return None if entry is None else entry.shared_obj()
+
     async def get_encoded(self, key: bytes) -> "bytes | None | object":
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
