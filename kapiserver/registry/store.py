@@ -185,6 +185,12 @@ class Store:
         Items may be the watch cache's own dicts: read them, never change them."""
         return await self.reads.list(self.prefix(namespace), options)
 
+    def peek_list(self, namespace: Optional[str]):
+        """The same list as ``list`` at resourceVersion "0" without selectors or limit, answered at once from the
+        filled watch cache: its items (read them, never change them); NOT_CACHED when only ``list`` can answer."""
+        peek_list = getattr(self.reads, "peek_list", None)
+        return NOT_CACHED if peek_list is None else peek_list(self.prefix(namespace))
+
     async def list_encoded(self, namespace: Optional[str], options: ListOptions):
         """The same list as ``list`` when the watch cache serves it, as its entries (``encoded(strip_type)``:
         the items' JSON, from each object's cached bytes, nothing decoded) and the list metadata; None when

@@ -44,3 +44,31 @@ def test_peek_shared_without_a_watch_cache_cannot_tell():
     store = Registry(MemoryStorage(clock), clock).store("", "v1", "namespaces")
     result(store.create(None, namespace("a")))
     assert store.peek_shared(None, "a") is NOT_CACHED
+
+
+def quota(name, namespace):
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"hard": {"pods": "1"}}}
+
+
+def test_peek_list_is_the_list_at_resource_version_0():
+    from kapiserver.registry.options import ListOptions
+    clock = task.Clock()
+    store = Registry(MemoryStorage(clock), clock, watch_cache=True).store("", "v1", "resourcequotas")
+    store.reads.start()
+    clock.advance(0)
+    assert store.peek_list("a") == []
+    result(store.create("a", quota("q1", "a")))
+    result(store.create("a", quota("q2", "a")))
+    result(store.create("b", quota("q1", "b")))
+    listed = result(store.list("a", ListOptions(resource_version="0")))[0]
+    peeked = store.peek_list("a")
+    assert [q["metadata"]["name"] for q in peeked] == ["q1", "q2"]
+    assert peeked == listed
+    assert [q["metadata"]["namespace"] for q in store.peek_list("b")] == ["b"]
+
+
+def test_peek_list_without_a_watch_cache_cannot_tell():
+    clock = task.Clock()
+    store = Registry(MemoryStorage(clock), clock).store("", "v1", "resourcequotas")
+    assert store.peek_list("a") is NOT_CACHED
