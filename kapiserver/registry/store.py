@@ -133,14 +133,11 @@ class Store:
         return self.encode(obj)
 
     def encode(self, obj: dict) -> bytes:
-        stored = meta.ordered_object(obj)
         # resourceVersion is the key's mod_revision; an empty one keeps its place
-        # in the metadata, so decoding need not reorder.
-        stored["metadata"] = {k: ("" if k == "resourceVersion" else v)
-                              for k, v in stored["metadata"].items() if k != "selfLink"}
-        if "resourceVersion" not in stored["metadata"]:
-            stored["metadata"]["resourceVersion"] = ""
-            stored["metadata"] = meta.ordered_metadata(stored["metadata"])
+        # in the metadata, so decoding need not reorder.  The metadata is put in order once, with it.
+        metadata = {k: v for k, v in obj["metadata"].items() if k != "selfLink"}
+        metadata["resourceVersion"] = ""
+        stored = meta.ordered_object({**obj, "metadata": metadata})
         return codec.dumps(conversion.to_storage(stored, self.info))
 
     def now(self) -> float:
