@@ -295,13 +295,19 @@ class _NoShape(Exception):
     pass
 
 
+_CONTAINERS = (dict, list)
+
+
 def _shape_of(value: Any, top: bool = False) -> Any:
+    """A map's shape is a tuple of its members in order, each its key when it holds a scalar, else (key, its
+    value's shape); a list's is its JSON; a scalar's None."""
     if isinstance(value, dict):
         if top:
-            return tuple((k, _shape_of(v) if k != "metadata" or not isinstance(v, dict) else
-                          tuple((mk, _shape_of(mv)) for mk, mv in v.items() if mk != "managedFields"))
-                         for k, v in value.items())
-        return tuple((k, _shape_of(v)) for k, v in value.items())
+            return tuple([(k, _shape_of(v)) if k != "metadata" or not isinstance(v, dict) else
+                          (k, tuple([(mk, _shape_of(mv)) if isinstance(mv, _CONTAINERS) else mk
+                                     for mk, mv in v.items() if mk != "managedFields"]))
+                          for k, v in value.items()])
+        return tuple([(k, _shape_of(v)) if isinstance(v, _CONTAINERS) else k for k, v in value.items()])
     if isinstance(value, list):
         try:
             return orjson.dumps(value)

@@ -362,6 +362,8 @@ def _fresh_create(obj, manager="m", now=5, **kw):
     deployment(labels={"tier": "web"}),                             # another label key: another shape
     deployment(labels={}),                                          # an empty map
     {**deployment(), "status": {"replicas": 1}},                    # status (not owned on create here)
+    {**deployment(), "spec": {**deployment()["spec"], "selector": "x"}},    # a scalar where a map was
+    {**deployment(), "spec": {**deployment()["spec"], "replicas": {}}},     # a map where a scalar was
 ])
 def test_create_managed_fields_remembered_per_shape_equal_the_walk(second):
     """A create whose shape was seen before gets the very managedFields (but its own time) that walking it
