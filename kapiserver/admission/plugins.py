@@ -96,7 +96,8 @@ def _parse_pod_security(configuration):
 PLUGINS: dict[str, Plugin] = {
     "AlwaysAdmit": Plugin(lambda init, config: simple.AlwaysAdmit()),
     "NamespaceLifecycle": Plugin(lambda init, config: NamespaceLifecycle(
-        lambda name: init.registry.store("", "v1", "namespaces").get_shared(None, name))),
+        lambda name: init.registry.store("", "v1", "namespaces").get_shared(None, name),
+        lambda name: init.registry.store("", "v1", "namespaces").peek_shared(None, name), init.clock())),
     "LimitRanger": Plugin(lambda init, config: LimitRanger(init.registry)),
     "ServiceAccount": Plugin(lambda init, config: simple.ServiceAccount(init.registry)),
     "NodeRestriction": Plugin(lambda init, config: NodeRestriction()),

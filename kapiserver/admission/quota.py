@@ -30,6 +30,7 @@ from ..machinery.quotausage import usage_text
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from ..machinery.quantity import canonical_quantity, parse_quantity
 from ..registry.options import ListOptions
+from ..watch.cacher import NOT_CACHED
 from .cache import SETTLE_SECONDS
 
 
@@ -149,7 +150,11 @@ class ResourceQuotaAdmission:
         written here, as storage holds them, so that the write being admitted is seen once it has landed."""
         if self._settle_until != float("-inf") and self._clock().seconds() < self._settle_until:
             return await self._load(namespace)
-        return (await self._quota_store().list(namespace, ListOptions(resource_version="0")))[0]
+        store = self._quota_store()
+        quotas = store.peek_list(namespace)     # the list at resourceVersion "0", when the cache is filled
+        if quotas is NOT_CACHED:
+            quotas = (await store.list(namespace, ListOptions(resource_version="0")))[0]
+        return quotas
 
     @asynccontextmanager
     async def _serialized(self, namespace: str):

@@ -5,11 +5,11 @@ A request arrives here with its RequestInfo resolved to a Store.
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
+from ..machinery.jsoncopy import json_copy
 from . import negotiation, render, subresources
 from .decoding import body_object, decode_typed, delete_options, list_options, read_decoded, write_options
 from .http import query, read_body, write_bytes
@@ -145,7 +145,7 @@ class ResourceHandler:
     async def do_update(self, request, info, store, namespace):
         options = write_options(request)
         obj = decode_typed(request, store, body_object(self.body(request)), options)
-        result, created = await store.update(namespace, info.name, lambda old: copy.deepcopy(obj), options)
+        result, created = await store.update(namespace, info.name, lambda old: json_copy(obj), options)
         self.respond(request, 201 if created else 200, result, store)
 
     async def do_patch(self, request, info, store, namespace):

@@ -10,12 +10,11 @@ answered by kapiserver.auth.tokenrequest.
 
 from __future__ import annotations
 
-import copy
-
 from ..auth import context as request_context
 from ..auth.tokenrequest import token_request
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
+from ..machinery.jsoncopy import json_copy
 from ..registry.subresources import rest_for
 from ..registry.subresources.binding import bind_pod
 from ..registry.subresources.connect import connect_attributes, connect_options
@@ -79,7 +78,7 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         if rest.info is None:
             # Typed like a main-resource update: wrong JSON types are a 400, not a crash further on.
             body = decode_typed(request, store, body, options)
-        change = lambda current: copy.deepcopy(body)
+        change = lambda current: json_copy(body)
     else:
         change = patch_function(request, handler.context, store,
                                 read_body(request, handler.context.max_request_bytes), info=rest.info)

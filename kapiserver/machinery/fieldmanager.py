@@ -135,13 +135,34 @@ def decode(entries: Any) -> dict[tuple, Entry]:
         if raw.get("operation") not in (APPLY, UPDATE):
             raise ValueError(f"invalid operation {raw.get('operation')!r}")
         entry = Entry(str(raw.get("manager") or ""), raw["operation"], str(raw.get("apiVersion") or ""),
-                      raw.get("time"), str(raw.get("subresource") or ""),
-                      fieldpath.from_fields_v1(raw.get("fieldsV1") or {}))
+                      raw.get("time"), str(raw.get("subresource") or ""), _field_set(raw.get("fieldsV1") or {}))
         previous = out.get(entry.identity)
         if previous is not None:
             raise ValueError(f"duplicate entry for manager {entry.manager!r}")
         out[entry.identity] = entry
     return out
+
+
+# Every write of an object decodes the managedFields it carries, whose field sets mostly stay as they were:
+# the sets decoded, by their fieldsV1's JSON (a fieldsV1 is objects all the way down, so its JSON tells them
+# apart exactly).  The sets are shared: nobody changes a decoded set (fieldpath's functions make new ones).
+_FIELD_SETS: dict[bytes, Set] = {}
+_FIELD_SETS_LIMIT = 4096
+
+
+def _field_set(fields_v1: Any) -> Set:
+    try:
+        key = orjson.dumps(fields_v1) if type(fields_v1) is dict else None
+    except TypeError:   # keys that are not strings: from_fields_v1 says what is wrong
+        key = None
+    found = _FIELD_SETS.get(key) if key is not None else None
+    if found is None:
+        found = fieldpath.from_fields_v1(fields_v1)
+        if key is not None:
+            if len(_FIELD_SETS) >= _FIELD_SETS_LIMIT:
+                _FIELD_SETS.clear()
+            _FIELD_SETS[key] = found
+    return found
 
 
 def _time_seconds(entry: Entry) -> float:
@@ -274,13 +295,19 @@ class _NoShape(Exception):
     pass
 
 
+_CONTAINERS = (dict, list)
+
+
 def _shape_of(value: Any, top: bool = False) -> Any:
+    """A map's shape is a tuple of its members in order, each its key when it holds a scalar, else (key, its
+    value's shape); a list's is its JSON; a scalar's None."""
     if isinstance(value, dict):
         if top:
-            return tuple((k, _shape_of(v) if k != "metadata" or not isinstance(v, dict) else
-                          tuple((mk, _shape_of(mv)) for mk, mv in v.items() if mk != "managedFields"))
-                         for k, v in value.items())
-        return tuple((k, _shape_of(v)) for k, v in value.items())
+            return tuple([(k, _shape_of(v)) if k != "metadata" or not isinstance(v, dict) else
+                          (k, tuple([(mk, _shape_of(mv)) if isinstance(mv, _CONTAINERS) else mk
+                                     for mk, mv in v.items() if mk != "managedFields"]))
+                          for k, v in value.items()])
+        return tuple([(k, _shape_of(v)) if isinstance(v, _CONTAINERS) else k for k, v in value.items()])
     if isinstance(value, list):
         try:
             return orjson.dumps(value)

@@ -15,13 +15,13 @@ objects follow ``x-kubernetes-map-type`` (``atomic`` or granular).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 import orjson
 
 from . import fieldpath
 from .fieldpath import Set
+from .jsoncopy import json_copy
 
 MISSING = object()
 # List-map keys upstream defaults when an item leaves them out (its schema defaults them).
@@ -232,6 +232,11 @@ def _identical(old: Any, new: Any) -> bool:
         return False
 
 
+# The types of decoded JSON values other than dicts and lists (and MISSING's): a field holding one on both
+# sides is compared as a leaf.
+_NOT_CONTAINERS = frozenset((str, int, float, bool, type(None), object))
+
+
 def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=None) -> None:
     if old is not MISSING and new is not MISSING and _identical(old, new):
         return
@@ -253,8 +258,15 @@ def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=N
         left = old if old is not MISSING else {}
         right = new if new is not MISSING else {}
         for name in list(left) + [n for n in right if n not in left]:
-            _compare(left.get(name, MISSING), right.get(name, MISSING), child(node, name, root_meta),
-                     path + (fieldpath.field(name),), out)
+            before, after = left.get(name, MISSING), right.get(name, MISSING)
+            if type(before) in _NOT_CONTAINERS and type(after) in _NOT_CONTAINERS:
+                # Neither is a dict or a list: whatever the schema says, a leaf (see above), and nothing to
+                # record when it is the same value of the same type.
+                if type(before) is type(after) and before == after:
+                    continue
+                _leaf(before, after, path + (fieldpath.field(name),), out)
+                continue
+            _compare(before, after, child(node, name, root_meta), path + (fieldpath.field(name),), out)
         return
     left = _items(node, old if old is not MISSING else [], kind)
     right = _items(node, new if new is not MISSING else [], kind)
@@ -268,11 +280,11 @@ def _compare(old: Any, new: Any, node, path: tuple, out: Comparison, root_meta=N
 def merge(live: Any, config: Any, node, root_meta=None) -> Any:
     """``config`` laid over ``live``: maps and keyed lists merge, everything else is replaced."""
     if live is MISSING:
-        return copy.deepcopy(config)
+        return json_copy(config)
     kind = shape(node, config)
     if kind in (STRUCT, MAP):
         if not isinstance(live, dict) or not isinstance(config, dict):
-            return copy.deepcopy(config)
+            return json_copy(config)
         out = dict(live)
         for name, sub in config.items():
             out[name] = merge(live.get(name, MISSING), sub, child(node, name, root_meta))
@@ -300,7 +312,7 @@ def merge(live: Any, config: Any, node, root_meta=None) -> Any:
                 out.append(merged[head])
                 emitted.add(head)
         return out
-    return copy.deepcopy(config)
+    return json_copy(config)
 
 
 # -- pruning what an applier no longer applies -------------------------------------------

@@ -23,7 +23,7 @@ import orjson
 
 from . import codec
 from .errors import StatusError, bad_request, request_entity_too_large, unsupported_media_type
-from .gojson import json_kind, syntax_error
+from .gojson import MAX_DEPTH, json_kind, syntax_error
 from .schema import SchemaNode
 from .strategic import strategic_merge_patch, unprocessable
 
@@ -193,6 +193,25 @@ def _strict_ops_error(ops: Any) -> Optional[str]:
     return None
 
 
+_UNREAD = object()
+
+
+def _read_well_formed(body: "bytes | str") -> Any:
+    """The document in ``body`` when the codec reads it and it has fewer brackets than Go's scanner allows levels
+    (MAX_DEPTH): the codec reads well-formed JSON only, so the scanner would report nothing, and the pure-Python
+    scan (about a quarter of a millisecond per KiB) is spared; _UNREAD otherwise (the scan then says why)."""
+    if isinstance(body, str):
+        brackets = body.count("{") + body.count("[")
+    else:
+        brackets = body.count(b"{") + body.count(b"[")
+    if brackets > MAX_DEPTH:
+        return _UNREAD
+    try:
+        return codec.loads(body)
+    except ValueError:
+        return _UNREAD
+
+
 def decode_patch(patch_type: str, body: bytes, field_validation: str = "") -> Any:
     """Parse a PATCH body of ``patch_type`` as upstream does, raising its 400 for a bad body.
 
@@ -200,22 +219,24 @@ def decode_patch(patch_type: str, body: bytes, field_validation: str = "") -> An
     empty means Warn, upstream's default), which decides how strictly the body is read.
     """
     strict = field_validation != "Ignore"
-    problem = syntax_error(body)
-    if problem is not None:
-        if patch_type == STRATEGIC_MERGE_PATCH:
-            raise bad_request(problem)
-        if patch_type == MERGE_PATCH and not strict:
-            raise bad_request("Invalid JSON Patch")
-        raise bad_request(f"error decoding patch: {problem}" if strict else problem)
-    try:
-        document = codec.loads(body)
-    except ValueError:
+    document = _read_well_formed(body)
+    if document is _UNREAD:
+        problem = syntax_error(body)
+        if problem is not None:
+            if patch_type == STRATEGIC_MERGE_PATCH:
+                raise bad_request(problem)
+            if patch_type == MERGE_PATCH and not strict:
+                raise bad_request("Invalid JSON Patch")
+            raise bad_request(f"error decoding patch: {problem}" if strict else problem)
         try:
-            # Go's decoder replaces invalid UTF-8 instead of refusing it
-            text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
-            document = codec.loads(text)
-        except ValueError as err:  # e.g. 1e400, which Go cannot hold in a float64 either
-            raise bad_request(str(err)) from None
+            document = codec.loads(body)
+        except ValueError:
+            try:
+                # Go's decoder replaces invalid UTF-8 instead of refusing it
+                text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+                document = codec.loads(text)
+            except ValueError as err:  # e.g. 1e400, which Go cannot hold in a float64 either
+                raise bad_request(str(err)) from None
     if patch_type == JSON_PATCH:
         problem = _strict_ops_error(document)
         if problem is not None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import copy
 
 from ..machinery import errors
+from ..machinery.jsoncopy import json_copy
 from .strategy import Strategy
 
 
@@ -76,12 +76,12 @@ class NamespaceStrategy(Strategy):
     def prepare_for_update(self, new: dict, old: dict) -> None:
         super().prepare_for_update(new, old)
         # spec.finalizers changes only through /finalize.
-        new["spec"] = copy.deepcopy(old.get("spec") or {})
+        new["spec"] = json_copy(old.get("spec") or {})
         new["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = new["metadata"]["name"]
 
     def prepare_for_finalize(self, new: dict, old: dict) -> None:
         spec = new.get("spec") or {}
-        status = copy.deepcopy(old.get("status") or {})
+        status = json_copy(old.get("status") or {})
         for field in list(new):
             if field not in ("metadata", "apiVersion", "kind"):
                 del new[field]
@@ -90,7 +90,7 @@ class NamespaceStrategy(Strategy):
         old_meta, meta = old["metadata"], new["metadata"]
         for field in ("labels", "annotations", "finalizers", "ownerReferences"):
             if field in old_meta:
-                meta[field] = copy.deepcopy(old_meta[field])
+                meta[field] = json_copy(old_meta[field])
 
     def pending_finalizers(self, obj: dict) -> bool:
         return super().pending_finalizers(obj) or bool((obj.get("spec") or {}).get("finalizers"))

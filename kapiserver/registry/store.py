@@ -9,13 +9,11 @@ mod_revision, filled in on every read, as etcd3 does upstream).
 
 from __future__ import annotations
 
-import copy
 from typing import Awaitable, Callable, Optional, Union
-
-import orjson
 
 from ..machinery import codec, errors, meta
 from ..machinery.errors import GroupResource, StatusError
+from ..machinery.jsoncopy import json_copy
 from ..storage import Conflict, KeyExists, KeyNotFound, Storage
 from ..watch.cache import CacheWatcher, Encoding, ObjectEncoding
 from ..watch.cacher import NOT_CACHED, Cacher
@@ -135,14 +133,11 @@ class Store:
         return self.encode(obj)
 
     def encode(self, obj: dict) -> bytes:
-        stored = meta.ordered_object(obj)
         # resourceVersion is the key's mod_revision; an empty one keeps its place
-        # in the metadata, so decoding need not reorder.
-        stored["metadata"] = {k: ("" if k == "resourceVersion" else v)
-                              for k, v in stored["metadata"].items() if k != "selfLink"}
-        if "resourceVersion" not in stored["metadata"]:
-            stored["metadata"]["resourceVersion"] = ""
-            stored["metadata"] = meta.ordered_metadata(stored["metadata"])
+        # in the metadata, so decoding need not reorder.  The metadata is put in order once, with it.
+        metadata = {k: v for k, v in obj["metadata"].items() if k != "selfLink"}
+        metadata["resourceVersion"] = ""
+        stored = meta.ordered_object({**obj, "metadata": metadata})
         return codec.dumps(conversion.to_storage(stored, self.info))
 
     def now(self) -> float:
@@ -157,6 +152,13 @@ class Store:
         """The same read for a caller that only reads the object (admission looking at a
         namespace on every write): the watch cache's own dict when it serves it, never to change."""
         return await self._get(namespace, name, shared=True)
+
+    def peek_shared(self, namespace: Optional[str], name: str) -> "dict | None | object":
+        """What the watch cache holds of the object right now, without the wait for it to catch up with storage
+        that a consistent read makes (an informer's lister read): its own dict, never to change; None when it
+        holds no such object; NOT_CACHED when there is no filled cache to ask."""
+        peek_shared = getattr(self.reads, "peek_shared", None)
+        return NOT_CACHED if peek_shared is None else peek_shared(self.key(namespace, name))
 
     async def get_encoded(self, namespace: Optional[str], name: str) -> Optional[bytes]:
         """The same read as ``get``, as the object's JSON (what ``codec.dumps`` makes of it) when the watch
@@ -179,6 +181,12 @@ class Store:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}).
         Items may be the watch cache's own dicts: read them, never change them."""
         return await self.reads.list(self.prefix(namespace), options)
+
+    def peek_list(self, namespace: Optional[str]):
+        """The same list as ``list`` at resourceVersion "0" without selectors or limit, answered at once from the
+        filled watch cache: its items (read them, never change them); NOT_CACHED when only ``list`` can answer."""
+        peek_list = getattr(self.reads, "peek_list", None)
+        return NOT_CACHED if peek_list is None else peek_list(self.prefix(namespace))
 
     async def list_encoded(self, namespace: Optional[str], options: ListOptions):
         """The same list as ``list`` when the watch cache serves it, as its entries (``encoded(strip_type)``:
@@ -223,7 +231,7 @@ class Store:
             return await self._create(namespace, obj, options)
         for attempt in range(1, GENERATE_NAME_ATTEMPTS + 1):
             try:
-                return await self._create(namespace, _copy(obj) if attempt < GENERATE_NAME_ATTEMPTS
+                return await self._create(namespace, json_copy(obj) if attempt < GENERATE_NAME_ATTEMPTS
                                           else obj, options)
             except StatusError as e:
                 if e.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS:
@@ -310,7 +318,7 @@ class Store:
                 elif self.strategy.converter is None:
                     mine = self.decode(kv.value, kv.mod_revision)
                 else:
-                    mine = copy.deepcopy(old)
+                    mine = json_copy(old)
             try:
                 outcome = await self._update_attempt(namespace, name, key, update, options, subresource,
                                                      allow_create, old, mine, mod_revision, guess is not None)
@@ -561,15 +569,6 @@ class Store:
             if watcher.closed and watcher.error is not None:
                 send("ERROR", watcher.error.to_status())
         return await self.watch(namespace, options, ObjectEncoding(self.info.kind, self._api_version), wake)
-
-
-def _copy(obj: dict) -> dict:
-    """A deep copy of a decoded request body: through JSON (several times faster than copy.deepcopy), or
-    copy.deepcopy for what JSON cannot hold."""
-    try:
-        return orjson.loads(orjson.dumps(obj))
-    except (TypeError, orjson.JSONDecodeError):
-        return copy.deepcopy(obj)
 
 
 _FIELDMANAGER = None

@@ -9,10 +9,10 @@ update:  default -> prepare_for_update (or prepare_for_status_update) -> validat
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from ..machinery.errors import FieldError
+from ..machinery.jsoncopy import json_copy
 from . import defaults, fields, validation
 from .catalog import ResourceInfo
 
@@ -121,7 +121,7 @@ class Strategy:
     def prepare_for_update(self, new: dict, old: dict) -> None:
         if self.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = json_copy(old["status"])
             else:
                 new.pop("status", None)
         if self.tracks_generation:
@@ -147,14 +147,14 @@ class Strategy:
                 del new[field]
         for field, value in old.items():
             if field not in ("metadata", "apiVersion", "kind", "status"):
-                new[field] = copy.deepcopy(value)
+                new[field] = json_copy(value)
         if status is not None:
             new["status"] = status
         meta, old_meta = new["metadata"], old["metadata"]
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation") + \
                 self.status_keeps_old_metadata:
             if field in old_meta:
-                meta[field] = copy.deepcopy(old_meta[field])
+                meta[field] = json_copy(old_meta[field])
             else:
                 meta.pop(field, None)
 
@@ -167,7 +167,7 @@ class Strategy:
                 del new[field]
         for field, value in old.items():
             if field not in ("metadata", "apiVersion", "kind"):
-                new[field] = copy.deepcopy(value)
+                new[field] = json_copy(value)
         status = new.setdefault("status", {})
         if conditions:
             status["conditions"] = conditions

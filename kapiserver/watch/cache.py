@@ -219,16 +219,23 @@ def _event(encoding: "Encoding", event_type: str, entry: Entry) -> Any:
 class Filter:
     """A watcher's label and field selectors (either may be None or empty)."""
 
-    __slots__ = ("label_selector", "field_selector", "everything")
+    __slots__ = ("label_selector", "field_selector", "everything", "_key_end")
 
     def __init__(self, label_selector=None, field_selector=None):
         self.label_selector = None if label_selector is None or label_selector.empty else label_selector
         self.field_selector = None if field_selector is None or field_selector.empty else field_selector
         self.everything = self.label_selector is None and self.field_selector is None
+        # A selector naming the object (metadata.name=N: a controller's watch on one object) passes only keys
+        # ending in "/N", an object's key being its prefix and its name: the others are refused without
+        # decoding them for their fields.
+        name = self.field_selector.exact_match("metadata.name") if self.field_selector is not None else None
+        self._key_end = None if name is None else b"/" + name.encode()
 
     def passes(self, entry: Entry, field_set: FieldSet) -> bool:
         if self.everything:
             return True
+        if self._key_end is not None and not entry.key.endswith(self._key_end):
+            return False
         if self.label_selector is not None and not self.label_selector.matches(entry.labels):
             return False
         if self.field_selector is not None and not self.field_selector.matches(entry.fields(field_set)):

@@ -42,7 +42,7 @@ from twisted.logger import Logger
 
 from ..machinery import codec, continuetoken, errors, meta
 from ..storage import Compacted, DELETE as STORAGE_DELETE
-from .cache import DELETE, PUT, CacheWatcher, EncodedList, Encoding, Entry, WatchCache, list_items
+from .cache import DELETE, PUT, CacheWatcher, EncodedList, Encoding, Entry, ListItems, WatchCache, list_items
 from .reader import ReadsWatch, StorageReader, Ticker, Wake, filter_of
 
 log = Logger()
@@ -339,6 +339,23 @@ class Cacher:
             return None
         entry = self.cache.entry(key)
         return None if entry is None else (entry.json(False), entry.revision)
+
+    def peek_shared(self, key: bytes) -> "dict | None | object":
+        """What the cache holds of ``key`` right now, without waiting for it to catch up with storage (as an
+        informer's lister reads): the cache's own dict (read it, never change it), None when it holds no such
+        object, NOT_CACHED while it is not filled or not watching storage."""
+        if self._handle is None or not self.cache.ready:
+            return NOT_CACHED
+        entry = self.cache.entry(key)
+        return None if entry is None else entry.shared_obj()
+
+    def peek_list(self, prefix: bytes) -> "ListItems | object":
+        """The objects under ``prefix`` as the cache holds them now: what ``list`` answers at resourceVersion
+        "0" once the cache is filled, without its awaits (read them, never change them); NOT_CACHED while it
+        is not filled."""
+        if not self.cache.ready:
+            return NOT_CACHED
+        return self.cache.list(prefix)[0]
 
     async def get_encoded(self, key: bytes) -> "bytes | None | object":
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded

@@ -63,6 +63,11 @@ class _Objects:
 
     get_shared = get
 
+    def peek_list(self, namespace):
+        """Nothing cached: the plugins list."""
+        from kapiserver.watch.cacher import NOT_CACHED
+        return NOT_CACHED
+
     async def list(self, namespace, options):
         return [o for o in self.items.values() if o["metadata"].get("namespace") == namespace], "1", None
 

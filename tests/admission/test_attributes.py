@@ -170,3 +170,27 @@ def test_with_request_is_what_dataclasses_replace_gives():
     assert kept == made and kept is not made and kept.user_info is user and kept.record is record
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.name = "b"
+
+
+def test_for_resource_makes_what_the_dataclass_makes():
+    """for_resource fills every field Attributes has (it does not go through the dataclass's __init__): equal to
+    the Attributes the constructor makes, field for field, each with its own patched_by list."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from kapiserver.registry.attributes import DISCARD, Attributes, for_resource
+    info = SimpleNamespace(group="apps", version="v1", kind="Deployment", resource="deployments", namespaced=True)
+    obj = {"metadata": {"name": "d", "namespace": "ns"}}
+    options = WriteOptions()
+    made = for_resource(info, UPDATE, obj, {"metadata": {"name": "d"}}, "status", options, dry_run=True)
+    expected = Attributes(UPDATE, made.kind, made.resource, "status", "d", "ns", obj, {"metadata": {"name": "d"}},
+                          options, True)
+    assert set(vars(made)) == {f.name for f in dataclasses.fields(Attributes)}
+    assert made == expected
+    assert made.user_info is None and made.record is DISCARD and made.patched_by == [] and not made.patched
+    again = for_resource(info, UPDATE, obj, None)
+    assert again.patched_by is not made.patched_by
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "other"
+    assert (made.kind.group, made.kind.version, made.kind.kind) == ("apps", "v1", "Deployment")
+    assert (made.resource.group, made.resource.resource) == ("apps", "deployments")

@@ -362,6 +362,8 @@ def _fresh_create(obj, manager="m", now=5, **kw):
     deployment(labels={"tier": "web"}),                             # another label key: another shape
     deployment(labels={}),                                          # an empty map
     {**deployment(), "status": {"replicas": 1}},                    # status (not owned on create here)
+    {**deployment(), "spec": {**deployment()["spec"], "selector": "x"}},    # a scalar where a map was
+    {**deployment(), "spec": {**deployment()["spec"], "replicas": {}}},     # a map where a scalar was
 ])
 def test_create_managed_fields_remembered_per_shape_equal_the_walk(second):
     """A create whose shape was seen before gets the very managedFields (but its own time) that walking it
@@ -403,3 +405,26 @@ def test_create_managed_fields_remembered_ones_are_not_shared():
     assert three["metadata"]["managedFields"] == one["metadata"]["managedFields"]
     assert seed == {"metadata": {}, "spec": {"strategy": {}, "template": {"metadata": {}, "spec": {}}},
                     "status": {}}
+
+
+def test_decoding_the_same_managed_fields_again_gives_new_entries_with_equal_sets():
+    """decode keeps the field sets it decoded (by their fieldsV1), never the Entries, which callers change."""
+    raw = [{"manager": "m", "operation": "Update", "apiVersion": "v1", "time": "2024-01-01T00:00:00Z",
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}}]
+    first = fm.decode(raw)
+    entry = next(iter(first.values()))
+    expected = {"f:data": {".": {}, "f:a": {".": {}}}, "f:metadata": {"f:labels": {"f:x": {".": {}}}}}
+    assert entry.fields == expected
+    entry.fields = {}
+    entry.time = "later"
+    again = next(iter(fm.decode(raw).values()))
+    assert again is not entry and again.fields == expected and again.time == "2024-01-01T00:00:00Z"
+    assert fm.encode(fm.decode(raw)) == raw
+
+
+def test_decoding_refuses_bad_field_sets_every_time():
+    for fields in ({"x:bad": {}}, {"f:a": []}, {1: {}}):
+        raw = [{"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": fields}]
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                fm.decode(raw)

@@ -103,3 +103,63 @@ def test_syntax_error_accepts_valid_json():
     """Well-formed documents report no error."""
     for body in ("{}", "[]", "null", " {\"a\": [1, -2.5e+3, true, false, null, \"\\u00e9\"]} "):
         assert gojson.syntax_error(body) is None
+
+
+# Text made of JSON's tokens and the characters near them (other whitespace, a BOM, control characters,
+# surrogate escapes), so that most draws are almost-JSON.
+_NEAR_JSON = st.lists(st.sampled_from(
+    ["{", "}", "[", "]", ",", ":", '"', '"a"', '"\\u00e9"', '"\\ud800"', '"\\x"', "\\", " ", "\t", "\n", "\r",
+     "\x0b", "\x0c", "\xa0", "\ufeff", "\x00", "\x1f", "0", "1", "01", "-", "+", ".", "e", "E", "1.5", "-0", "1e400",
+     "18446744073709551616", "true", "false", "null", "nul", "NaN", "Infinity", "é", "/", "//", "/*"]),
+    max_size=12).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=_NEAR_JSON)
+def test_what_the_codec_reads_has_no_go_syntax_error(text):
+    """decode_patch scans a body with fewer brackets than gojson.MAX_DEPTH for Go's syntax error only when the
+    codec refuses it: whatever the codec reads must be what Go's scanner finds well-formed."""
+    from kapiserver.machinery import codec
+    for body in (text, text.encode("utf-8", "surrogatepass")):
+        assert text.count("{") + text.count("[") <= gojson.MAX_DEPTH
+        try:
+            codec.loads(body)
+        except ValueError:
+            continue
+        assert gojson.syntax_error(body) is None, body
+
+
+@pytest.mark.parametrize("body", [b'{"a":1}', b'{"data":{"p":"\xff"}}', b'{"a":1e400}', b"", b"{,}", b"{} {}",
+                                  b'{"a":"\\ud800"}', b'{"a":18446744073709551616}',
+                                  b'{"a":' * 200 + b"1" + b"}" * 200, b'{"a":' * 300 + b"1" + b"}" * 300,
+                                  b'{"a":"' + b"[" * 300 + b'"}'])
+def test_decode_patch_answers_as_before_the_codec_went_first(body):
+    """decode_patch's outcome (document or 400 message) for object bodies the codec reads, refuses for their
+    syntax, refuses for their UTF-8 or number range (Go reads those), under each fieldValidation."""
+    from kapiserver.machinery import codec, patch as patch_module
+
+    def before(patch_type, raw, validation):
+        # decode_patch as it was: Go's scan first, then the codec.
+        strict = validation != "Ignore"
+        problem = gojson.syntax_error(raw)
+        if problem is not None:
+            if patch_type == patch_module.STRATEGIC_MERGE_PATCH:
+                return problem
+            if patch_type == patch_module.MERGE_PATCH and not strict:
+                return "Invalid JSON Patch"
+            return f"error decoding patch: {problem}" if strict else problem
+        try:
+            return codec.loads(raw)
+        except ValueError:
+            try:
+                return codec.loads(raw.decode("utf-8", "replace"))
+            except ValueError as err:
+                return str(err)
+
+    for patch_type in (patch_module.MERGE_PATCH, patch_module.STRATEGIC_MERGE_PATCH):
+        for validation in ("", "Strict", "Ignore"):
+            try:
+                got = patch_module.decode_patch(patch_type, body, validation)
+            except StatusError as e:
+                got = e.message
+            assert got == before(patch_type, body, validation)

@@ -272,3 +272,31 @@ def test_a_create_of_a_live_key_fails_alone_in_its_batch(opened, run):
     assert run(store.get(b"/k/a")).value == b"old"
     assert run(store.get(b"/k/c")).value == b"2"
     assert run(store.current_revision()) == rev_c
+
+
+def test_database_thread_runs_calls_in_order_and_hands_back_results_and_failures(run):
+    """The storage's database thread: one call at a time in the order made, on that one thread, each result
+    (or its exception) delivered to its Deferred on the reactor thread; stop() ends the thread."""
+    thread = sqlite_module._DatabaseThread(reactor, "test-database-thread")
+    seen = []
+
+    def note(i):
+        seen.append((i, threading.current_thread().name))
+        return i * 10
+
+    def boom():
+        raise ValueError("boom")
+
+    ds = [thread.call(note, i) for i in range(20)]
+    failing = thread.call(boom)
+    after = thread.call(note, 20)
+    fired_on = []
+    after.addCallback(lambda r: fired_on.append(threading.current_thread()) or r)
+    assert [run(d) for d in ds] == [i * 10 for i in range(20)]
+    with pytest.raises(ValueError, match="boom"):
+        run(failing)
+    assert run(after) == 200
+    assert seen == [(i, "test-database-thread") for i in range(21)]
+    assert fired_on == [threading.main_thread()]
+    thread.stop()
+    assert not thread._thread.is_alive()

@@ -132,6 +132,33 @@ def test_field_selector_filters_and_fields_computed_once_per_event():
     assert calls == ["a"]
 
 
+def test_a_selector_naming_the_object_refuses_other_keys_without_their_fields():
+    """metadata.name=N passes only the object named N (its key ends in /N): other objects are refused
+    without working out their fields; the one named N is then checked in full (its other terms too)."""
+    calls = []
+
+    def counting(obj):
+        calls.append(obj["metadata"]["name"])
+        return fields(obj)
+    cache = WatchCache(10, counting)
+    cache.replace([], 1)
+    by_name = cache.watch(b"/registry/pods/", 1, Filter(None, parse_field_selector("metadata.name=a")),
+                          Encoding(), 0.0)
+    running = cache.watch(b"/registry/pods/", 1,
+                          Filter(None, parse_field_selector("metadata.name=a,status.phase=Running")), Encoding(), 0.0)
+    put(cache, "ba", 2)                 # its key ends in "a", not in "/a"
+    put(cache, "b", 3)
+    put(cache, "a", 4, namespace="other")
+    put(cache, "a", 5, phase="Running")
+    assert cache.take(by_name) == [("ADDED", "a", 4), ("ADDED", "a", 5)]
+    assert cache.take(running) == [("ADDED", "a", 5)]
+    assert "b" not in calls and "ba" not in calls
+    items, _ = cache.list(b"/registry/pods/", Filter(None, parse_field_selector("metadata.name=a")))
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items] == [("default", "a"), ("other", "a")]
+    items, _ = cache.list(b"/registry/pods/", Filter(None, parse_field_selector("metadata.name!=a")))
+    assert [i["metadata"]["name"] for i in items] == ["b", "ba"]
+
+
 def test_event_encoded_once_for_all_watchers_with_same_encoding_key():
     """Each event is encoded once per encoding key; every watcher gets the very same payload object."""
     cache = filled()

@@ -7,10 +7,10 @@ is the strategy's rule, applied by the Store's update for the subresource.
 
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 from ...machinery import errors
+from ...machinery.jsoncopy import json_copy
 
 Change = Callable[[dict], dict]
 
@@ -54,7 +54,7 @@ class EphemeralContainersREST(StatusREST):
             new = change(old)
             if hasattr(new, "__await__"):
                 raise TypeError("update functions are synchronous here")
-            merged = copy.deepcopy(old)
+            merged = json_copy(old)
             merged.setdefault("spec", {})["ephemeralContainers"] = (new.get("spec") or {}).get("ephemeralContainers")
             merged["metadata"]["resourceVersion"] = new.get("metadata", {}).get("resourceVersion",
                                                                                 old["metadata"]["resourceVersion"])
@@ -68,7 +68,7 @@ async def finalize(store, namespace, name: str, body: dict, options) -> dict:
     def update(old):
         if old is None:
             raise errors.not_found(store.qualified, name)
-        new = copy.deepcopy(body)
+        new = json_copy(body)
         new.setdefault("metadata", {}).setdefault("resourceVersion", old["metadata"]["resourceVersion"])
         return new
     result, _ = await store.update(namespace, name, update, options, subresource="finalize", allow_create=False)

@@ -125,14 +125,22 @@ def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", k
                      for msg in names.name_is_dns_label(namespace, False)]
     elif namespace:
         errs.append(forbidden(f"{field}.namespace", "not allowed on this type"))
-    errs += nonnegative(meta.get("generation"), f"{field}.generation")
-    errs += labels(meta.get("labels"), f"{field}.labels")
-    errs += annotations(meta.get("annotations"), f"{field}.annotations")
-    errs += owner_references(meta.get("ownerReferences"), f"{field}.ownerReferences")
-    errs += finalizers(meta.get("finalizers"), f"{field}.finalizers")
-    errs += managed_fields(meta.get("managedFields"), f"{field}.managedFields")
-    if kube_rules:
-        errs += kube_finalizers(meta.get("finalizers"), f"{field}.finalizers")
+    # Each check below finds nothing in a field the object leaves out: only those it has are looked at.
+    get = meta.get
+    if get("generation") is not None:
+        errs += nonnegative(get("generation"), f"{field}.generation")
+    if get("labels") is not None:
+        errs += labels(get("labels"), f"{field}.labels")
+    if get("annotations") is not None:
+        errs += annotations(get("annotations"), f"{field}.annotations")
+    if get("ownerReferences") is not None:
+        errs += owner_references(get("ownerReferences"), f"{field}.ownerReferences")
+    if get("finalizers") is not None:
+        errs += finalizers(get("finalizers"), f"{field}.finalizers")
+    if get("managedFields") is not None:
+        errs += managed_fields(get("managedFields"), f"{field}.managedFields")
+    if kube_rules and get("finalizers") is not None:
+        errs += kube_finalizers(get("finalizers"), f"{field}.finalizers")
     return errs
 
 
@@ -153,14 +161,22 @@ def object_meta_update(new: Any, old: Any, field: str = "metadata", kube_rules: 
                             "must be specified for an update"))
     if (new.get("generation") or 0) < (old.get("generation") or 0):
         errs.append(invalid(f"{field}.generation", new.get("generation") or 0, "must not be decremented"))
+    # As in object_meta, a check is made only where it can find something: a field that changed, one present.
     for key in ("name", "namespace", "uid"):
-        errs += immutable(new.get(key) or "", old.get(key) or "", f"{field}.{key}")
+        if (new.get(key) or "") != (old.get(key) or ""):
+            errs += immutable(new.get(key) or "", old.get(key) or "", f"{field}.{key}")
     for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
-        errs += immutable(new.get(key), old.get(key), f"{field}.{key}")
-    errs += labels(new.get("labels"), f"{field}.labels")
-    errs += annotations(new.get("annotations"), f"{field}.annotations")
-    errs += owner_references(new.get("ownerReferences"), f"{field}.ownerReferences")
-    errs += managed_fields(new.get("managedFields"), f"{field}.managedFields")
-    if kube_rules:
-        errs += kube_finalizers(new.get("finalizers"), f"{field}.finalizers")
+        if new.get(key) != old.get(key):
+            errs += immutable(new.get(key), old.get(key), f"{field}.{key}")
+    get = new.get
+    if get("labels") is not None:
+        errs += labels(get("labels"), f"{field}.labels")
+    if get("annotations") is not None:
+        errs += annotations(get("annotations"), f"{field}.annotations")
+    if get("ownerReferences") is not None:
+        errs += owner_references(get("ownerReferences"), f"{field}.ownerReferences")
+    if get("managedFields") is not None:
+        errs += managed_fields(get("managedFields"), f"{field}.managedFields")
+    if kube_rules and get("finalizers") is not None:
+        errs += kube_finalizers(get("finalizers"), f"{field}.finalizers")
     return errs

@@ -3,11 +3,11 @@ and of Pod objects on create and update."""
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
 from ...machinery import codec
+from ...machinery.jsoncopy import json_copy
 from ...machinery.quantity import parse_quantity
 from . import meta as _meta
 from . import names
@@ -574,7 +574,7 @@ def _spec_diff(old: dict, new: dict) -> str:
 
 def _munged_spec(new: dict, old: dict) -> dict:
     """The new spec with every field a pod update may change set back to its old value."""
-    munged = copy.deepcopy(new)
+    munged = json_copy(new)
     for key in ("containers", "initContainers"):
         new_list, old_list = _list(munged.get(key)), _list(old.get(key))
         if len(new_list) == len(old_list):
@@ -585,7 +585,7 @@ def _munged_spec(new: dict, old: dict) -> dict:
                     c.pop("image", None)
     for key in ("activeDeadlineSeconds", "ephemeralContainers"):
         if key in old:
-            munged[key] = copy.deepcopy(old[key])
+            munged[key] = json_copy(old[key])
         else:
             munged.pop(key, None)
     old_grace, new_grace = old.get("terminationGracePeriodSeconds"), new.get("terminationGracePeriodSeconds")
@@ -593,13 +593,13 @@ def _munged_spec(new: dict, old: dict) -> dict:
         munged["terminationGracePeriodSeconds"] = old_grace
     old_tolerations = _list(old.get("tolerations"))
     if all(t in _list(new.get("tolerations")) for t in old_tolerations):
-        munged["tolerations"] = copy.deepcopy(old.get("tolerations"))
+        munged["tolerations"] = json_copy(old.get("tolerations"))
         if "tolerations" not in old:
             munged.pop("tolerations", None)
     old_gates = _list(old.get("schedulingGates"))
     if all(g in old_gates for g in _list(new.get("schedulingGates"))):
         if "schedulingGates" in old:
-            munged["schedulingGates"] = copy.deepcopy(old["schedulingGates"])
+            munged["schedulingGates"] = json_copy(old["schedulingGates"])
         else:
             munged.pop("schedulingGates", None)
     return munged
