@@ -229,13 +229,14 @@ class RawBodyRequest(Request):
             self._handleStar()      # OPTIONS *: twisted.web's own answer
             return
         try:
-            root = self.site.resource
-            if root.isLeaf:
+            site = self.site
+            root = site.resource
+            if root.isLeaf and type(site).getResourceFor is Site.getResourceFor:
                 # What Site.getResourceFor does for a leaf, without splitting the path for a traversal.
                 self.sitepath = []
                 found = root
             else:
-                found = self.site.getResourceFor(self)
+                found = site.getResourceFor(self)
             if _IEncodingResource.providedBy(found):
                 self._encoder = found.getEncoder(self)     # twisted.web's response encoders (gzip)
             self.render(found)

@@ -227,3 +227,31 @@ def test_the_path_is_split_for_a_traversal_and_when_a_resource_asks():
     root.putChild(b"a b", Rest())
     assert answer(b"GET /a%20b/c%2Fd/e HTTP/1.1\r\nHost: x\r\n\r\n", root).endswith(b"\r\n\r\npre/a b/post/c/d/e")
     assert answer(b"GET /a%20b/c HTTP/1.1\r\nHost: x\r\n\r\n", Rest()).endswith(b"\r\n\r\npre/post/a b/c")
+
+
+def test_a_site_that_finds_its_own_resources_is_asked_even_with_a_leaf_root():
+    """A site choosing the resource itself (the embedded controllers' loopback site does) is asked, whatever
+    its root is."""
+    from twisted.internet.testing import StringTransport
+    from twisted.web.resource import Resource
+    from kapiserver.listener import QuietSite
+
+    class Says(Resource):
+        isLeaf = True
+
+        def __init__(self, word):
+            super().__init__()
+            self.word = word
+
+        def render_GET(self, request):
+            return self.word
+
+    class Choosing(QuietSite):
+        def getResourceFor(self, request):
+            request.site = self
+            return Says(b"chosen")
+    channel = Choosing(Says(b"root")).buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.value().endswith(b"\r\n\r\nchosen")
