@@ -48,7 +48,7 @@ class FlowControl:
         self.schemas: dict[str, dict] = {}
         self.levels: dict[str, dict] = {}
         self._ordered: list[dict] = []
-        self._classified: dict[tuple, Optional[tuple[dict, dict, str]]] = {}
+        self._classified: dict[tuple, Optional[tuple]] = {}
         self._watches: dict = {}
         self._stopped = False
         self.ready = False
@@ -111,16 +111,22 @@ class FlowControl:
         self._ordered = apfmatch.ordered(self.schemas.values())
         self.dispatcher.configure(list(self.levels.values()))
 
-    def classify(self, user, info) -> Optional[tuple[dict, dict, str]]:
-        """(FlowSchema, PriorityLevelConfiguration, flow) of a request, remembered until the configuration
-        changes: what a match reads of a request is its user's name and groups and the request's verb,
-        group, resource, subresource and namespace (its path, when it is not for a resource)."""
+    def classify(self, user, info) -> Optional[tuple[dict, dict, str, bytes, bytes, str, str]]:
+        """(FlowSchema, PriorityLevelConfiguration, flow, and for the dispatch: the schema's and the level's
+        uids as header values, the level's name, the flow's queue key) of a request, remembered until the
+        configuration changes: what a match reads of a request is its user's name and groups and the request's
+        verb, group, resource, subresource and namespace (its path, when it is not for a resource)."""
         key = (user.name, tuple(user.groups or ()), info.verb, info.is_resource_request, info.api_group,
                info.resource, info.subresource, info.namespace,
                "" if info.is_resource_request else info.path)
         found = self._classified.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             found = apfmatch.classify(self._ordered, self.levels, user, info)
+            if found is not None:
+                schema, level, flow = found
+                found = (schema, level, flow, schema["metadata"].get("uid", "").encode(),
+                         level["metadata"].get("uid", "").encode(), level["metadata"]["name"],
+                         f"{schema['metadata']['name']}\x00{flow}")
             if len(self._classified) >= CLASSIFIED_LIMIT:
                 self._classified.clear()
             self._classified[key] = found
@@ -136,12 +142,10 @@ class FlowControl:
         found = self.classify(user, info)
         if found is None:
             return
-        schema, level, flow = found
-        request.setHeader(FLOW_SCHEMA_UID, schema["metadata"].get("uid", "").encode())
-        request.setHeader(PRIORITY_LEVEL_UID, level["metadata"].get("uid", "").encode())
-        name = level["metadata"]["name"]
-        schema_name = schema["metadata"]["name"]
-        waiting = self.dispatcher.admit(name, f"{schema_name}\x00{flow}", schema=schema_name,
+        schema, _, _, schema_uid, level_uid, name, flow_key = found
+        request.setHeader(FLOW_SCHEMA_UID, schema_uid)
+        request.setHeader(PRIORITY_LEVEL_UID, level_uid)
+        waiting = self.dispatcher.admit(name, flow_key, schema=schema["metadata"]["name"],
                                         seats=self.seats(request, info))
         if waiting.called:
             release = waiting.result        # a seat at once (or none): nothing to wait for
