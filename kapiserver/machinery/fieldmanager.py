@@ -146,8 +146,10 @@ def decode(entries: Any) -> dict[tuple, Entry]:
 # Every write of an object decodes the managedFields it carries, whose field sets mostly stay as they were:
 # the sets decoded, by their fieldsV1's JSON (a fieldsV1 is objects all the way down, so its JSON tells them
 # apart exactly).  The sets are shared: nobody changes a decoded set (fieldpath's functions make new ones).
+# Few: a pod's status set is about 14 KB, and the ones worth keeping are those many objects share (a Lease's,
+# a Deployment's pods' spec), not the many met once (each pod's status names its IPs).
 _FIELD_SETS: dict[bytes, Set] = {}
-_FIELD_SETS_LIMIT = 4096
+_FIELD_SETS_LIMIT = 256
 
 
 def _field_set(fields_v1: Any) -> Set:
