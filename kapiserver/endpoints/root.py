@@ -5,6 +5,7 @@ to the resource handlers; the rest are discovery, OpenAPI, version and health.
 
 from __future__ import annotations
 
+import contextvars
 import time
 
 from twisted.internet.defer import Deferred
@@ -54,7 +55,21 @@ class APIRoot(Resource):
         received = time.time()
         when_finished(request, lambda result: setattr(request, "_disconnected", True)
                       if isinstance(result, Failure) else None)
-        Deferred.fromCoroutine(self._serve(request)).addBoth(self._served, request, started, received)
+        # The handler's coroutine runs as Deferred.fromCoroutine would run it, in a context of its own (the
+        # user and response record it sets stay the request's), but its first steps run here: a request
+        # answered without waiting (a read the watch cache serves) ends here, with no Deferred made.  One that
+        # waits on a Deferred goes on in Twisted's runner (an awaited Deferred is asked for its result again
+        # when the coroutine is resumed, so the runner's first resume finds it waiting still).
+        serve = self._serve(request)
+        context = contextvars.copy_context()
+        try:
+            context.run(serve.send, None)
+        except StopIteration:
+            self._served(None, request, started, received)
+        except BaseException:
+            self._served(Failure(), request, started, received)
+        else:
+            context.run(Deferred.fromCoroutine, serve).addBoth(self._served, request, started, received)
         return NOT_DONE_YET
 
     def _served(self, result, request, started: float, received: float) -> None:
