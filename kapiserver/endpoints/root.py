@@ -9,6 +9,7 @@ import contextvars
 import time
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -23,6 +24,7 @@ from .apf import Rejected
 from .http import when_finished, write_failure
 from .requestinfo import request_info_of
 
+log = Logger()
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
@@ -36,6 +38,29 @@ def _write_error(request, exc: BaseException) -> None:
         if retry_after > 0:
             request.setHeader(b"Retry-After", str(retry_after).encode())
     write_failure(request, exc)
+
+
+def _resume_when(waiting, coroutine, context, done: Deferred) -> None:
+    """Resume ``coroutine`` in ``context`` once ``waiting`` (the Deferred it awaits) has fired, as Twisted's
+    coroutine runner does, and so on until it ends: ``done`` fires with what it returns, or fails with what it
+    raises.  The coroutine is resumed from the Deferred's own callback, so its await reads the result there."""
+    if not isinstance(waiting, Deferred):
+        done.errback(TypeError(f"a request's handler awaited {waiting!r}, not a Deferred"))
+        return
+
+    def resume(result):
+        try:
+            if isinstance(result, Failure):
+                next_waiting = context.run(result.throwExceptionIntoGenerator, coroutine)
+            else:
+                next_waiting = context.run(coroutine.send, result)
+        except StopIteration as stop:
+            done.callback(stop.value)
+        except BaseException:
+            done.errback()
+        else:
+            _resume_when(next_waiting, coroutine, context, done)
+    waiting.addBoth(resume)
 
 
 class APIRoot(Resource):
@@ -55,21 +80,28 @@ class APIRoot(Resource):
         received = time.time()
         when_finished(request, lambda result: setattr(request, "_disconnected", True)
                       if isinstance(result, Failure) else None)
-        # The handler's coroutine runs as Deferred.fromCoroutine would run it, in a context of its own (the
-        # user and response record it sets stay the request's), but its first steps run here: a request
-        # answered without waiting (a read the watch cache serves) ends here, with no Deferred made.  One that
-        # waits on a Deferred goes on in Twisted's runner (an awaited Deferred is asked for its result again
-        # when the coroutine is resumed, so the runner's first resume finds it waiting still).
+        # The handler's coroutine, run as Deferred.fromCoroutine would run it, each step in one context of its
+        # own (the user, response record and quota marks it sets stay the request's), but without a Deferred
+        # for a request answered without waiting (a read the watch cache serves).
         serve = self._serve(request)
         context = contextvars.copy_context()
         try:
-            context.run(serve.send, None)
+            waiting = context.run(serve.send, None)
         except StopIteration:
-            self._served(None, request, started, received)
+            result = None
         except BaseException:
-            self._served(Failure(), request, started, received)
+            result = Failure()
         else:
-            context.run(Deferred.fromCoroutine, serve).addBoth(self._served, request, started, received)
+            done = Deferred()
+            done.addBoth(self._served, request, started, received)
+            _resume_when(waiting, serve, context, done)
+            return NOT_DONE_YET
+        try:
+            self._served(result, request, started, received)
+        except Exception:
+            # As the Deferred above would keep it: logged, the request left to twisted.web (an HTTP/2 stream the
+            # client reset before the answer refuses it).
+            log.failure("answering {method} {path} failed", method=request.method, path=request.path)
         return NOT_DONE_YET
 
     def _served(self, result, request, started: float, received: float) -> None:

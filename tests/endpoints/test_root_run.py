@@ -4,6 +4,7 @@ ends within the render, one that waits on a Deferred goes on when that fires, ea
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 
 from treq.testing import StubTreq
 from twisted.internet import task
@@ -21,6 +22,9 @@ from kapiserver.registry.registry import Registry
 from tests.watch.test_cacher import FakeStorage
 
 
+_MARK: ContextVar = ContextVar("test_mark", default=None)
+
+
 class Scripted(APIRoot):
     """Serves /now at once, /later once ``later`` fires (with the user the request set, read after the wait),
     /fail with a Status error raised before any wait, and /boom with a bug's exception."""
@@ -32,7 +36,9 @@ class Scripted(APIRoot):
     async def _serve(self, request):
         set_user(UserInfo(request.path.decode()))
         if request.path == b"/later":
+            mark = _MARK.set("waiting")     # reset after the wait: one context throughout, as quota admission needs
             await self.later
+            _MARK.reset(mark)
         elif request.path == b"/fail":
             raise errors.bad_request("no such thing")
         elif request.path == b"/boom":
