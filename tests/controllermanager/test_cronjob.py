@@ -105,9 +105,13 @@ class CronJobs:
         run(self.controller.run())
 
     def to_next_minute(self, seconds_after=1.0):
-        """Move the controller's clock just past the next minute boundary; the minute reached."""
-        now = self.clock.seconds()
+        """Move the controller's clock just past the next minute boundary; the minute reached.  The boundary
+        is after the real time too: a CronJob's creationTimestamp is the apiserver's (real) time, and a
+        boundary before it would start nothing (a real minute can turn between this clock's start and a
+        create)."""
+        now = max(self.clock.seconds(), reactor.seconds())
         target = (int(now) // 60 + 1) * 60 + seconds_after
+        now = self.clock.seconds()
         self.clock.advance(target - now)
         return int(target) // 60
 
