@@ -255,7 +255,10 @@ def settle(seconds=0.5):
 
 
 def next_minute(clock):
-    clock.advance((int(clock.seconds()) // 60 + 1) * 60 + 1 - clock.seconds())
+    # The boundary after the real time too: a CronJob's creationTimestamp is the apiserver's real time, and a
+    # real minute can turn between the clock's start and a create (the boundary would then precede it).
+    now = max(clock.seconds(), reactor.seconds())
+    clock.advance((int(now) // 60 + 1) * 60 + 1 - clock.seconds())
 
 
 def new_cronjob(name, namespace, policy, behaviour="notTerminate", **spec):
