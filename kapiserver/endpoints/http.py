@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import traceback
 
 from twisted.logger import Logger
+from twisted.web.http import NO_BODY_CODES, HTTPChannel
 
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
@@ -43,11 +45,52 @@ def write_bytes(request, code: int, content_type: str, body: bytes) -> None:
     if request.finished or getattr(request, "_disconnected", False):
         return
     request.setResponseCode(code)
-    set_common_headers(request, content_type)
-    request.setHeader(b"Content-Length", str(len(body)).encode())
-    if request.method != b"HEAD":
-        request.write(body)
+    if not _write_whole(request, content_type, body):
+        set_common_headers(request, content_type)
+        request.setHeader(b"Content-Length", str(len(body)).encode())
+        if request.method != b"HEAD":
+            request.write(body)
     request.finish()
+
+
+# Headers write_bytes sets itself: a response that already has one of these goes twisted.web's way.
+_OWN_HEADERS = frozenset((b"Content-Type", b"Content-Length", b"Transfer-Encoding"))
+
+
+def _write_whole(request, content_type: str, body: bytes) -> bool:
+    """An HTTP/1.x answer in one write: the status line, the headers set so far, Content-Type, Cache-Control
+    (unless set), Content-Length, then the body, the bytes twisted.web's Request.write would send (in the same
+    order) without building them piece by piece. False, having written nothing, where twisted.web must: an
+    HTTP/2 stream, a HEAD request or a code without a body, a response encoder, headers already sent, or one
+    of the headers above already set."""
+    if (getattr(type(getattr(request, "channel", None)), "writeHeaders", None) is not HTTPChannel.writeHeaders
+            or request.startedWriting or request.method == b"HEAD" or request.code in NO_BODY_CODES
+            or getattr(request, "_encoder", None) is not None or request.lastModified is not None
+            or request.etag is not None or request.cookies):
+        return False
+    head = [request.clientproto, b" %d " % request.code, request.code_message, b"\r\n"]
+    cache_control = True
+    for name, values in request.responseHeaders.getAllRawHeaders():
+        if name in _OWN_HEADERS:
+            return False
+        if name == b"Cache-Control":
+            cache_control = False
+        for value in values:
+            head += (name, b": ", value, b"\r\n")
+    head += (b"Content-Type: ", _header_value(content_type), b"\r\n")
+    if cache_control:
+        head.append(b"Cache-Control: no-cache, private\r\n")
+    head += (b"Content-Length: %d\r\n\r\n" % len(body), body)
+    request.startedWriting = 1
+    request.sentLength = len(body)
+    request.channel.write(b"".join(head))
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _header_value(value: str) -> bytes:
+    # What twisted.web's Headers makes of a header value: UTF-8, with line breaks made spaces.
+    return b" ".join(value.encode().splitlines())
 
 
 def write_status(request, error: StatusError) -> None:
