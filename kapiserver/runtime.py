@@ -173,7 +173,9 @@ class RuntimeLimits(Resource):
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _REQUEST_HEAD = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) (HTTP/1\.[01])\r\n((?:" + _TOKEN
                            + rb":[^\r\n\x00]*\r\n)*)\r\n")
-_BODY_HEADERS = frozenset((b"content-length", b"transfer-encoding"))
+# Headers that leave a request to twisted.web's parser unless it is one Content-Length of the bytes that came
+# with the head (Expect: 100-continue is answered there).
+_LENGTH_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"expect"))
 
 
 class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
@@ -201,28 +203,37 @@ class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
         # Line mode, outside a request: the bytes of a request line or headers.
         if data and self.line_mode and not self._handlingRequest:
             self._start_header_timer()
-            if data[-4:] == b"\r\n\r\n" and self._read_whole_head(data):
+            if self._read_whole_request(data):
                 return None
         return super().dataReceived(data)
 
-    def _read_whole_head(self, data: bytes) -> bool:
-        """A request without a body whose line and headers came in one piece, with nothing before or after
-        them: read at once rather than line by line (twisted.web's HTTPChannel takes a pass through its
-        line parser per header, and checks the request-target a byte at a time).  Whether it was read; anything
-        else (a body, a header twisted.web would refuse or fold, a size past the limit, pipelined bytes) is
-        left to twisted.web's parser, so a request is refused in the same words either way."""
-        if (len(data) > MAX_HEADER_BYTES or self._buffer or self._busyReceiving or not self.persistent
+    def _read_whole_request(self, data: bytes) -> bool:
+        """A request whose line, headers and body (if it has one, of the Content-Length it declares) came in
+        one piece, with nothing after them: read at once rather than line by line (twisted.web's HTTPChannel
+        takes a pass through its line parser per header, and checks the request-target a byte at a time).
+        Whether it was read; anything else (a chunked or partial body, a header twisted.web would refuse or
+        fold, Expect, a size past the limit, pipelined bytes) is left to twisted.web's parser, so a request is
+        refused in the same words either way."""
+        end = data.find(b"\r\n\r\n") + 4
+        if (end == 3 or end > MAX_HEADER_BYTES or self._buffer or self._busyReceiving or not self.persistent
                 or getattr(self, "_HTTPChannel__first_line", None) != 1 or self.requests):
             return False
-        head = _REQUEST_HEAD.fullmatch(data)
+        head = _REQUEST_HEAD.fullmatch(data, 0, end)
         if head is None:
             return False
         headers = []
+        length = None
         for line in head[4].split(b"\r\n")[:-1]:
             name, value = line.split(b":", 1)
-            if name.lower() in _BODY_HEADERS:
-                return False
-            headers.append((name, value.strip(b" \t")))
+            value = value.strip(b" \t")
+            lowered = name.lower()
+            if lowered in _LENGTH_HEADERS:
+                if lowered != b"content-length" or length is not None or not value.isdigit():
+                    return False
+                length = int(value)
+            headers.append((name, value))
+        if len(data) - end != (length or 0):
+            return False
         self.resetTimeout()
         request = self.requestFactory(self, len(self.requests))
         self.requests.append(request)
@@ -233,7 +244,10 @@ class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
         # As twisted.web's line parser would: another piece arriving meanwhile waits in its buffer.
         self._busyReceiving = True
         try:
+            self.length = length or 0
             self.allHeadersReceived()
+            if length:
+                request.handleContentChunk(data[end:])
             self.allContentReceived()
         finally:
             self._busyReceiving = False

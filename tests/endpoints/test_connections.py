@@ -376,12 +376,12 @@ def test_http2_connection_interleaves_its_streams_responses():
 
 
 class Echo(Resource):
-    """Answers with the request's method, path, version and headers as twisted.web gives them."""
+    """Answers with the request's method, path, version, headers and body as twisted.web gives them."""
     isLeaf = True
 
     def render(self, request):
         return json.dumps({"method": request.method.decode(), "uri": request.uri.decode(),
-                           "version": request.clientproto.decode(),
+                           "version": request.clientproto.decode(), "body": request.content.read().decode(),
                            "headers": sorted([name.decode(), [v.decode() for v in values]]
                                              for name, values in request.requestHeaders.getAllRawHeaders())}
                           ).encode()
@@ -430,6 +430,17 @@ HEADS = [
     b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    # with a body
+    b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 25\r\n\r\n{\"metadata\":{\"name\":\"c\"}}",
+    b"PUT /x HTTP/1.1\r\ncontent-length:   5 \r\n\r\nhello",
+    b"POST /x HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+    b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    b"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+    b"POST /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
+    b"POST /x HTTP/1.1\r\nContent-Length: +2\r\n\r\nhi",
+    b"PATCH /x HTTP/1.1\r\nContent-Length: 200001\r\n\r\n" + b"x" * 200001,
 ]
 
 
@@ -455,8 +466,26 @@ def test_a_request_head_in_one_piece_is_read_as_line_by_line(monkeypatch):
     assert ["User-Agent", ["kubectl/v1.32.0"]] in body["headers"]
     assert ["X-Dup", ["a", "b"]] in body["headers"]
     assert b" 400 " in _answers(b"GET / HTTP/1.1\r\nBad Header: v\r\n\r\n", _whole)
-    pipelined = _answers(HEADS[-2], _whole)
+    pipelined = _answers(HEADS[12], _whole)
     assert pipelined.count(b"HTTP/1.1 200 ") == 2 and b'"uri": "/second"' in pipelined
+
+
+def test_a_request_with_its_body_in_one_piece_is_read_at_once(monkeypatch):
+    """A request whose Content-Length body came with its head is read at once, body and all; one whose body
+    is still on its way is read by twisted.web's parser as the rest arrives."""
+    lines = []
+    line_received = runtime.LimitedHeadersChannel.lineReceived
+    monkeypatch.setattr(runtime.LimitedHeadersChannel, "lineReceived",
+                        lambda self, line: lines.append(line) or line_received(self, line))
+    post = HEADS[14]
+    one = json.loads(_answers(post, _whole).split(b"\r\n\r\n", 1)[1])
+    assert lines == []
+    assert one["method"] == "POST" and one["body"] == '{"metadata":{"name":"c"}}'
+    assert ["Content-Length", ["25"]] in one["headers"]
+    halves = _answers(post, lambda raw: [raw[:-10], raw[-10:]])
+    assert lines and halves == _answers(post, _whole)
+    big = json.loads(_answers(HEADS[-1], _whole).split(b"\r\n\r\n", 1)[1])
+    assert len(big["body"]) == 200001
 
 
 def test_requests_on_a_connection_share_one_timer():
