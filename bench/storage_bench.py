@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import shutil
-import sys
 import tempfile
 import time
 
 from twisted.internet import defer, task
 
 from kapiserver.storage.sqlite import open_sqlite
-
-_TESTS_ETCD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "etcd")
 
 
 async def creates_in_flight(store, prefix: bytes, total: int, in_flight: int, value: bytes) -> float:
@@ -107,13 +103,8 @@ async def open_store(reactor, args):
                 shutil.rmtree(data_dir, ignore_errors=True)
         return store, f"store: {data_dir}  synchronous={args.synchronous}", cleanup
     from kapiserver.storage.etcd3 import Etcd3Storage
-    cluster = None
-    urls = args.etcd.split(",")
-    if args.etcd == "start":
-        sys.path.insert(0, _TESTS_ETCD)
-        from etcd_server import EtcdCluster
-        cluster = EtcdCluster(1).start()
-        urls = cluster.urls
+    from api_bench import start_etcd
+    urls, cluster = start_etcd(args.etcd)
     store = Etcd3Storage(urls, reactor)
     await raw_etcd_floor(store._client, args.writes, 64, b"x" * args.value_size)
     return store, f"store: etcd3 at {','.join(urls)}", (cluster.stop if cluster else lambda: None)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from twisted.logger import Logger
 
@@ -235,7 +235,7 @@ def require_masters(user) -> None:
                           f"endpoints: only members of {SYSTEM_MASTERS} may", {})
 
 
-def handle_rules(injector: FaultInjector, method: bytes, rest: list[str], body: bytes) -> tuple[int, bytes]:
+def handle_rules(injector: FaultInjector, method: bytes, rest: Sequence[str], body: bytes) -> tuple[int, bytes]:
     """(HTTP status, JSON body) of one request to /debug/kapiserver/faults[/<id>]."""
     if method in (b"GET", b"HEAD") and not rest:
         return 200, codec.encode({"rules": [r.to_json() for r in injector.rules]})

@@ -43,10 +43,10 @@ class NonResourceHandler:
     async def handle(self, request, info) -> None:
         parts = info.parts
         method = request.method
-        if parts == ["metrics"]:
+        if parts == ("metrics",):
             self.serve_metrics(request)
             return
-        if len(parts) >= 3 and parts[:2] == ["debug", "kapiserver"]:
+        if len(parts) >= 3 and parts[:2] == ("debug", "kapiserver"):
             await self.testing_controls(request, parts[2], parts[3:])
             return
         if method not in (b"GET", b"HEAD"):
@@ -74,14 +74,14 @@ class NonResourceHandler:
             self.openapi(request, parts)
         elif head in ("healthz", "livez", "readyz"):
             await self.health_check(request, head, parts[1:])
-        elif len(parts) == 3 and parts[:2] == ["debug", "api_priority_and_fairness"]:
+        elif len(parts) == 3 and parts[:2] == ("debug", "api_priority_and_fairness"):
             self.flow_control_dump(request, parts[2])
-        elif parts in ([".well-known", "openid-configuration"], ["openid", "v1", "jwks"]):
+        elif parts in ((".well-known", "openid-configuration"), ("openid", "v1", "jwks")):
             self.issuer_discovery(request, head == "openid")
         else:
             raise NOT_FOUND
 
-    async def testing_controls(self, request, which: str, rest: list) -> None:
+    async def testing_controls(self, request, which: str, rest: tuple) -> None:
         """/debug/kapiserver/faults (--enable-fault-injection), /snapshot and /reset (--enable-store-reset):
         served only with their flag, and to system:masters only."""
         from ..auth.context import current_user
@@ -185,7 +185,7 @@ class NonResourceHandler:
         (v2) or listed (v3: served as fetched)."""
         from . import openapi
         aggregator = getattr(self.context, "aggregator", None)
-        if parts[1:] == ["v2"]:
+        if parts[1:] == ("v2",):
             from .openapi_proto import MEDIA_TYPE as PROTOBUF, MEDIA_TYPES as PROTOBUF_TYPES
             body = openapi.openapi_v2_document(self.catalog, extra_schemas=self.schemas)
             if aggregator is not None and aggregator.openapi_v2:

@@ -6,7 +6,7 @@ namespace, resource, name, subresource, and the rest of the path).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 # Path steps after a namespace's name that are subresources of that namespace,
@@ -17,8 +17,9 @@ _VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH
           "DELETE": "delete"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestInfo:
+    """Frozen: one RequestInfo is shared by every request of the same method, path and watch parameter."""
     is_resource_request: bool
     path: str
     verb: str
@@ -29,8 +30,8 @@ class RequestInfo:
     resource: str = ""
     subresource: str = ""
     name: str = ""
-    parts: list[str] = field(default_factory=list)
-    rest: list[str] = field(default_factory=list)   # after name/subresource (proxy paths)
+    parts: tuple[str, ...] = ()
+    rest: tuple[str, ...] = ()   # after name/subresource (proxy paths)
 
 
 def is_true(values: Optional[list[bytes]]) -> bool:
@@ -44,47 +45,43 @@ def is_true(values: Optional[list[bytes]]) -> bool:
 
 def request_info(method: str, path: str, args: dict[bytes, list[bytes]]) -> RequestInfo:
     lower_verb = method.lower()
-    parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+    parts = tuple(path.strip("/").split("/")) if path.strip("/") else ()
     if len(parts) < 2 or parts[0] not in ("api", "apis"):
         return RequestInfo(False, path, lower_verb, parts=parts)
-    info = RequestInfo(True, path, _VERBS.get(method, lower_verb), api_prefix=parts[0], parts=parts)
-    current = parts[1:]
-    if info.api_prefix == "apis":
+    api_prefix, api_group, current = parts[0], "", parts[1:]
+    if api_prefix == "apis":
         if len(current) < 2:
             # /apis/{group}: group discovery.
             return RequestInfo(False, path, lower_verb, parts=parts)
-        info.api_group, current = current[0], current[1:]
-    info.api_version, current = current[0], current[1:]
+        api_group, current = current[0], current[1:]
+    api_version, current = current[0], current[1:]
     if not current:
         return RequestInfo(False, path, lower_verb, parts=parts)
+    verb = _VERBS.get(method, lower_verb)
     if current[0] == "watch":
         # The deprecated /watch/ path prefix.
-        info.verb, current = "watch", current[1:]
+        verb, current = "watch", current[1:]
         if not current:
             return RequestInfo(False, path, lower_verb, parts=parts)
-    if current[0] == "namespaces":
-        if len(current) > 1:
-            info.namespace = current[1]
-            if len(current) > 2 and current[2] not in _NAMESPACE_SUBRESOURCES:
-                current = current[2:]
-    info.resource = current[0]
-    if len(current) > 1:
-        info.name = current[1]
-    if len(current) > 2:
-        info.subresource = current[2]
-    if len(current) > 3:
-        info.rest = current[3:]
-    if not info.name:
-        info.verb = {"get": "list", "delete": "deletecollection"}.get(info.verb, info.verb)
-    if info.verb in ("list", "get") and is_true(args.get(b"watch")):
-        info.verb = "watch"
-    return info
+    namespace = ""
+    if current[0] == "namespaces" and len(current) > 1:
+        namespace = current[1]
+        if len(current) > 2 and current[2] not in _NAMESPACE_SUBRESOURCES:
+            current = current[2:]
+    name = current[1] if len(current) > 1 else ""
+    if not name:
+        verb = {"get": "list", "delete": "deletecollection"}.get(verb, verb)
+    if verb in ("list", "get") and is_true(args.get(b"watch")):
+        verb = "watch"
+    return RequestInfo(True, path, verb, api_prefix=api_prefix, api_group=api_group, api_version=api_version,
+                       namespace=namespace, resource=current[0], name=name,
+                       subresource=current[2] if len(current) > 2 else "", parts=parts, rest=current[3:])
 
 
 # Where a request keeps its parsed RequestInfo (see request_info_of).
 _PARSED = "_kapi_request_info"
 # RequestInfos already read, by method, path and watch parameter (all a RequestInfo is read from), shared by
-# the requests that have them: a RequestInfo is never changed once made.  Forgotten all at once past the limit.
+# the requests that have them: a RequestInfo is frozen.  Forgotten all at once past the limit.
 _READ: dict = {}
 READ_LIMIT = 4096
 

@@ -40,26 +40,34 @@ def _write_error(request, exc: BaseException) -> None:
     write_failure(request, exc)
 
 
+def _step(coroutine, context, result) -> tuple[bool, object]:
+    """Run ``coroutine`` in ``context`` up to its next wait, as Twisted's coroutine runner does: ``result`` is
+    sent in, or thrown in where it is a Failure.  (False, what it now awaits) while it runs; (True, what it
+    returned, or the Failure of what it raised) once it has ended."""
+    try:
+        if isinstance(result, Failure):
+            return False, context.run(result.throwExceptionIntoGenerator, coroutine)
+        return False, context.run(coroutine.send, result)
+    except StopIteration as stop:
+        return True, stop.value
+    except BaseException:
+        return True, Failure()
+
+
 def _resume_when(waiting, coroutine, context, done: Deferred) -> None:
-    """Resume ``coroutine`` in ``context`` once ``waiting`` (the Deferred it awaits) has fired, as Twisted's
-    coroutine runner does, and so on until it ends: ``done`` fires with what it returns, or fails with what it
-    raises.  The coroutine is resumed from the Deferred's own callback, so its await reads the result there."""
+    """Resume ``coroutine`` in ``context`` once ``waiting`` (the Deferred it awaits) has fired, and so on until
+    it ends: ``done`` fires with what it returns, or fails with what it raises.  The coroutine is resumed from
+    the Deferred's own callback, so its await reads the result there."""
     if not isinstance(waiting, Deferred):
         done.errback(TypeError(f"a request's handler awaited {waiting!r}, not a Deferred"))
         return
 
     def resume(result):
-        try:
-            if isinstance(result, Failure):
-                next_waiting = context.run(result.throwExceptionIntoGenerator, coroutine)
-            else:
-                next_waiting = context.run(coroutine.send, result)
-        except StopIteration as stop:
-            done.callback(stop.value)
-        except BaseException:
-            done.errback()
+        ended, value = _step(coroutine, context, result)
+        if ended:
+            done.callback(value)    # a Failure fails it
         else:
-            _resume_when(next_waiting, coroutine, context, done)
+            _resume_when(value, coroutine, context, done)
     waiting.addBoth(resume)
 
 
@@ -85,19 +93,14 @@ class APIRoot(Resource):
         # for a request answered without waiting (a read the watch cache serves).
         serve = self._serve(request)
         context = contextvars.copy_context()
-        try:
-            waiting = context.run(serve.send, None)
-        except StopIteration:
-            result = None
-        except BaseException:
-            result = Failure()
-        else:
+        ended, value = _step(serve, context, None)
+        if not ended:
             done = Deferred()
             done.addBoth(self._served, request, started, received)
-            _resume_when(waiting, serve, context, done)
+            _resume_when(value, serve, context, done)
             return NOT_DONE_YET
         try:
-            self._served(result, request, started, received)
+            self._served(value, request, started, received)
         except Exception:
             # As the Deferred above would keep it: logged, the request left to twisted.web (an HTTP/2 stream the
             # client reset before the answer refuses it).

@@ -25,13 +25,19 @@ from tests.watch.test_cacher import FakeStorage
 _MARK: ContextVar = ContextVar("test_mark", default=None)
 
 
+class _NotADeferred:
+    def __await__(self):
+        yield "something else"
+
+
 class Scripted(APIRoot):
     """Serves /now at once, /later once ``later`` fires (with the user the request set, read after the wait),
-    /fail with a Status error raised before any wait, and /boom with a bug's exception."""
+    /fail with a Status error raised before any wait, /boom with a bug's exception, /retry once ``later`` has
+    failed and ``again`` fired (the failure caught), and /odd never: it awaits what is not a Deferred."""
 
     def __init__(self, context):
         super().__init__(context)
-        self.later = Deferred()
+        self.later, self.again = Deferred(), Deferred()
 
     async def _serve(self, request):
         set_user(UserInfo(request.path.decode()))
@@ -39,6 +45,15 @@ class Scripted(APIRoot):
             mark = _MARK.set("waiting")     # reset after the wait: one context throughout, as quota admission needs
             await self.later
             _MARK.reset(mark)
+        elif request.path == b"/retry":
+            mark = _MARK.set("waiting")
+            try:
+                await self.later
+            except errors.StatusError:
+                await self.again
+            _MARK.reset(mark)
+        elif request.path == b"/odd":
+            await _NotADeferred()
         elif request.path == b"/fail":
             raise errors.bad_request("no such thing")
         elif request.path == b"/boom":
@@ -52,13 +67,13 @@ def _client():
     return root, StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60))
 
 
-def _get(client, url, then=None):
+def _get(client, url, *then):
     responses, bodies = [], []
     client.get(url).addCallback(responses.append)
     client.flush()
-    if then is not None:
+    for step in then:
         assert responses == []      # still waiting
-        then()
+        step()
         client.flush()
     [response] = responses
     client.content(response).addCallback(bodies.append)
@@ -69,7 +84,7 @@ def _get(client, url, then=None):
 def test_requests_answered_with_and_without_waiting_each_keep_their_own_user():
     root, client = _client()
     assert _get(client, "http://k/now") == (200, b"/now")
-    assert _get(client, "http://k/later", then=lambda: root.later.callback(None)) == (200, b"/later")
+    assert _get(client, "http://k/later", lambda: root.later.callback(None)) == (200, b"/later")
     assert current_user() is INSECURE_USER      # nothing a request set is left outside it
 
 
@@ -83,5 +98,22 @@ def test_errors_before_any_wait_are_answered_as_statuses():
 
 def test_a_failed_wait_is_answered_as_its_status():
     root, client = _client()
-    code, body = _get(client, "http://k/later", then=lambda: root.later.errback(errors.bad_request("late")))
+    code, body = _get(client, "http://k/later", lambda: root.later.errback(errors.bad_request("late")))
     assert code == 400 and json.loads(body)["message"] == "late"
+
+
+def test_a_failure_caught_in_the_handler_lets_it_wait_again():
+    """A failed wait is thrown into the handler where it waits; one that catches it goes on, in the same context,
+    to its next wait and its answer."""
+    root, client = _client()
+    code, body = _get(client, "http://k/retry", lambda: root.later.errback(errors.bad_request("late")),
+                      lambda: root.again.callback(None))
+    assert (code, body) == (200, b"/retry")
+    assert current_user() is INSECURE_USER
+
+
+def test_awaiting_what_is_not_a_deferred_is_a_server_error():
+    """A handler that awaits anything but a Deferred is answered 500, with the TypeError that names it."""
+    _, client = _client()
+    code, body = _get(client, "http://k/odd")
+    assert code == 500 and "awaited 'something else', not a Deferred" in json.loads(body)["message"]

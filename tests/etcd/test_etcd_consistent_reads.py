@@ -17,14 +17,10 @@ from kapiserver.storage.etcd3 import Etcd3Storage
 from kapiserver.watch.cacher import Cacher
 from kapiserver.watch.reader import StorageReader
 
+from tests.watch.test_cacher import decode
+
 CMS = b"/registry/configmaps/"
 PODS = b"/registry/pods/"
-
-
-def decode(value, revision):
-    obj = json.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return obj
 
 
 def value(name, n):

@@ -1,15 +1,19 @@
 """A Registry on a real SQLite store (no watch cache) with the default namespace, for tests of the
-generic Store driven by turning the global reactor (tests.controllers.conftest.run)."""
+generic Store driven by turning the global reactor (tests.controllers.conftest.run); and a Store on a
+MemoryStorage and a task.Clock, whose calls are driven with ``result``."""
 
 from __future__ import annotations
 
 import pytest
-from twisted.internet import reactor
+from twisted.internet import reactor, task
+from twisted.internet.defer import Deferred
 
 from kapiserver.registry.registry import Registry
+from kapiserver.storage.memory import MemoryStorage
 from kapiserver.storage.sqlite import open_sqlite
 
 from tests.controllers.conftest import run
+from tests.watch.test_cacher import result as fired
 
 
 @pytest.fixture
@@ -20,3 +24,19 @@ def store_registry(tmp_path):
         None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
     yield registry
     run(storage.close())
+
+
+def memory_store(resource: str, watch_cache: bool = False):
+    """The Registry's Store of core ``resource`` on a MemoryStorage and a task.Clock; with ``watch_cache``,
+    its cache started and filled."""
+    clock = task.Clock()
+    store = Registry(MemoryStorage(clock), clock, watch_cache=watch_cache).store("", "v1", resource)
+    if watch_cache:
+        store.reads.start()
+        clock.advance(0)
+    return store
+
+
+def result(coro):
+    """What ``coro`` returns (or the exception it raises), run with nothing it awaits pending."""
+    return fired(Deferred.fromCoroutine(coro))

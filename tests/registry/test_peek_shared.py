@@ -3,21 +3,9 @@ NamespaceLifecycle reads, as upstream's plugin reads its informer's lister)."""
 
 from __future__ import annotations
 
-from twisted.internet import task
-from twisted.internet.defer import Deferred
-
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
 from kapiserver.watch.cacher import NOT_CACHED
 
-
-def result(coro):
-    out = []
-    Deferred.fromCoroutine(coro).addBoth(out.append)
-    assert out, "the Deferred has not fired"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
+from tests.registry.conftest import memory_store, result
 
 
 def namespace(name):
@@ -25,10 +13,7 @@ def namespace(name):
 
 
 def test_peek_shared_answers_from_the_filled_cache():
-    clock = task.Clock()
-    store = Registry(MemoryStorage(clock), clock, watch_cache=True).store("", "v1", "namespaces")
-    store.reads.start()
-    clock.advance(0)
+    store = memory_store("namespaces", watch_cache=True)
     assert store.peek_shared(None, "a") is None
     created = result(store.create(None, namespace("a")))
     seen = store.peek_shared(None, "a")
@@ -40,8 +25,7 @@ def test_peek_shared_answers_from_the_filled_cache():
 
 
 def test_peek_shared_without_a_watch_cache_cannot_tell():
-    clock = task.Clock()
-    store = Registry(MemoryStorage(clock), clock).store("", "v1", "namespaces")
+    store = memory_store("namespaces")
     result(store.create(None, namespace("a")))
     assert store.peek_shared(None, "a") is NOT_CACHED
 
@@ -53,10 +37,7 @@ def quota(name, namespace):
 
 def test_peek_list_is_the_list_at_resource_version_0():
     from kapiserver.registry.options import ListOptions
-    clock = task.Clock()
-    store = Registry(MemoryStorage(clock), clock, watch_cache=True).store("", "v1", "resourcequotas")
-    store.reads.start()
-    clock.advance(0)
+    store = memory_store("resourcequotas", watch_cache=True)
     assert store.peek_list("a") == []
     result(store.create("a", quota("q1", "a")))
     result(store.create("a", quota("q2", "a")))
@@ -69,6 +50,5 @@ def test_peek_list_is_the_list_at_resource_version_0():
 
 
 def test_peek_list_without_a_watch_cache_cannot_tell():
-    clock = task.Clock()
-    store = Registry(MemoryStorage(clock), clock).store("", "v1", "resourcequotas")
+    store = memory_store("resourcequotas")
     assert store.peek_list("a") is NOT_CACHED

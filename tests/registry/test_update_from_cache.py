@@ -5,21 +5,10 @@ nothing to write."""
 from __future__ import annotations
 
 import pytest
-from twisted.internet import task
-from twisted.internet.defer import Deferred
 
 from kapiserver.machinery.errors import StatusError
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
 
-
-def result(coro):
-    out = []
-    Deferred.fromCoroutine(coro).addBoth(out.append)
-    assert out, "the Deferred has not fired"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
+from tests.registry.conftest import memory_store, result
 
 
 def cm(value, rv=None):
@@ -31,11 +20,8 @@ def cm(value, rv=None):
 
 @pytest.fixture
 def setup():
-    clock = task.Clock()
-    storage = MemoryStorage(clock)
-    store = Registry(storage, clock, watch_cache=True).store("", "v1", "configmaps")
-    store.reads.start()
-    clock.advance(0)
+    store = memory_store("configmaps", watch_cache=True)
+    storage = store.storage
     reads = []
     real_get = storage.get
 

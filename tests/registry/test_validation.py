@@ -7,7 +7,7 @@ import pytest
 from kapiserver.machinery.errors import invalid_object
 from kapiserver.registry.catalog import BUILTIN
 from kapiserver.registry.defaults import apply_defaults
-from kapiserver.registry.validation import name_rule, validate, validate_name
+from kapiserver.registry.validation import meta as _meta, name_rule, names, validate, validate_name
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
@@ -160,6 +160,29 @@ def test_metadata_immutable_on_update():
     del new["metadata"]["resourceVersion"]
     assert 'metadata.resourceVersion: Invalid value: "": must be specified for an update' in errors(
         "", "ConfigMap", new, old)
+
+
+def test_metadata_field_checks_order_on_create_and_update():
+    """Create and update check the fields present in one order; only create runs apimachinery's finalizer
+    rule, and kube_rules adds core's finalizer-name pass to both."""
+    bad = meta(resourceVersion="1", generation=-1, labels={"a b": "c"}, annotations={"a b": "c"},
+               ownerReferences=[{"apiVersion": "", "kind": "K", "name": "o", "uid": "u"}],
+               finalizers=["orphan", "foregroundDeletion", "cleanup"], managedFields=[{"operation": "Patch"}])
+    head = [f'metadata.labels: Invalid value: "a b": {QNAME_PART_MSG}',
+            f'metadata.annotations: Invalid value: "a b": {QNAME_PART_MSG}',
+            'metadata.ownerReferences.apiVersion: Invalid value: "": version must not be empty']
+    both_set = ('metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion", "cleanup"}: '
+                "finalizer orphan and foregroundDeletion cannot be both set")
+    managed = 'metadata.managedFields[0].operation: Invalid value: "Patch": must be `Apply` or `Update`'
+    bare = ('metadata.finalizers[2]: Invalid value: "cleanup": name is neither a standard finalizer name nor '
+            "is it fully qualified")
+    negative = "metadata.generation: Invalid value: -1: must be greater than or equal to 0"
+    decremented = "metadata.generation: Invalid value: -1: must not be decremented"
+    for kube_rules, tail in ((True, [bare]), (False, [])):
+        created = _meta.object_meta(bad, True, names.name_is_dns_subdomain, kube_rules=kube_rules)
+        assert [str(e) for e in created] == [negative, *head, both_set, managed, *tail]
+        updated = _meta.object_meta_update(bad, {**bad, "generation": 0}, kube_rules=kube_rules)
+        assert [str(e) for e in updated] == [decremented, *head, managed, *tail]
 
 
 # -- pods ------------------------------------------------------------------------------------

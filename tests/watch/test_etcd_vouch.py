@@ -16,7 +16,7 @@ from kapiserver.storage.etcd3 import Etcd3Storage
 from kapiserver.storage.etcd_vouch import PrefixTracker, root_of
 from kapiserver.watch.cacher import NOT_CACHED, Cacher
 from kapiserver.watch.reader import StorageReader
-from tests.watch.test_cacher import result
+from tests.watch.test_cacher import decode, names, result
 
 ROOT = b"/registry/"
 PODS = b"/registry/pods/"
@@ -126,12 +126,6 @@ class FakeEtcd:
         return succeed(None)
 
 
-def decode(value, revision):
-    obj = json.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return obj
-
-
 def cm(name):
     return json.dumps({"metadata": {"name": name, "namespace": "default"}}).encode()
 
@@ -167,10 +161,6 @@ def turn(cacher, coroutine):
 
 def consistent_list(cacher, prefix):
     return turn(cacher, cacher.list(prefix, ListOptions()))
-
-
-def names(items):
-    return [i["metadata"]["name"] for i in items]
 
 
 def test_tracker_records_the_last_change_per_prefix_and_the_start():

@@ -103,6 +103,26 @@ def managed_fields(value: Any, field: str) -> Errors:
     return errs
 
 
+def _present_fields(meta: dict, field: str, kube_rules: bool, on_create: bool) -> Errors:
+    """The checks create and update share, in upstream's order; apimachinery's finalizer rules run on
+    create only.  Each finds nothing in a field the object leaves out: only those it has are looked at."""
+    errs: Errors = []
+    get = meta.get
+    if get("labels") is not None:
+        errs += labels(get("labels"), f"{field}.labels")
+    if get("annotations") is not None:
+        errs += annotations(get("annotations"), f"{field}.annotations")
+    if get("ownerReferences") is not None:
+        errs += owner_references(get("ownerReferences"), f"{field}.ownerReferences")
+    if on_create and get("finalizers") is not None:
+        errs += finalizers(get("finalizers"), f"{field}.finalizers")
+    if get("managedFields") is not None:
+        errs += managed_fields(get("managedFields"), f"{field}.managedFields")
+    if kube_rules and get("finalizers") is not None:
+        errs += kube_finalizers(get("finalizers"), f"{field}.finalizers")
+    return errs
+
+
 def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", kube_rules: bool = True) -> Errors:
     """ValidateObjectMeta: run on create.  Name generation has already happened.
     ``kube_rules`` adds core's finalizer-name pass (every group but RBAC uses it)."""
@@ -125,23 +145,9 @@ def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", k
                      for msg in names.name_is_dns_label(namespace, False)]
     elif namespace:
         errs.append(forbidden(f"{field}.namespace", "not allowed on this type"))
-    # Each check below finds nothing in a field the object leaves out: only those it has are looked at.
-    get = meta.get
-    if get("generation") is not None:
-        errs += nonnegative(get("generation"), f"{field}.generation")
-    if get("labels") is not None:
-        errs += labels(get("labels"), f"{field}.labels")
-    if get("annotations") is not None:
-        errs += annotations(get("annotations"), f"{field}.annotations")
-    if get("ownerReferences") is not None:
-        errs += owner_references(get("ownerReferences"), f"{field}.ownerReferences")
-    if get("finalizers") is not None:
-        errs += finalizers(get("finalizers"), f"{field}.finalizers")
-    if get("managedFields") is not None:
-        errs += managed_fields(get("managedFields"), f"{field}.managedFields")
-    if kube_rules and get("finalizers") is not None:
-        errs += kube_finalizers(get("finalizers"), f"{field}.finalizers")
-    return errs
+    if meta.get("generation") is not None:
+        errs += nonnegative(meta["generation"], f"{field}.generation")
+    return errs + _present_fields(meta, field, kube_rules, on_create=True)
 
 
 def object_meta_update(new: Any, old: Any, field: str = "metadata", kube_rules: bool = True) -> Errors:
@@ -161,22 +167,11 @@ def object_meta_update(new: Any, old: Any, field: str = "metadata", kube_rules: 
                             "must be specified for an update"))
     if (new.get("generation") or 0) < (old.get("generation") or 0):
         errs.append(invalid(f"{field}.generation", new.get("generation") or 0, "must not be decremented"))
-    # As in object_meta, a check is made only where it can find something: a field that changed, one present.
+    # As in _present_fields, a check is made only where it can find something: a field that changed.
     for key in ("name", "namespace", "uid"):
         if (new.get(key) or "") != (old.get(key) or ""):
             errs += immutable(new.get(key) or "", old.get(key) or "", f"{field}.{key}")
     for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
         if new.get(key) != old.get(key):
             errs += immutable(new.get(key), old.get(key), f"{field}.{key}")
-    get = new.get
-    if get("labels") is not None:
-        errs += labels(get("labels"), f"{field}.labels")
-    if get("annotations") is not None:
-        errs += annotations(get("annotations"), f"{field}.annotations")
-    if get("ownerReferences") is not None:
-        errs += owner_references(get("ownerReferences"), f"{field}.ownerReferences")
-    if get("managedFields") is not None:
-        errs += managed_fields(get("managedFields"), f"{field}.managedFields")
-    if kube_rules and get("finalizers") is not None:
-        errs += kube_finalizers(get("finalizers"), f"{field}.finalizers")
-    return errs
+    return errs + _present_fields(new, field, kube_rules, on_create=False)
