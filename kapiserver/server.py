@@ -434,6 +434,7 @@ class HandlerService(service.Service):
         self.aggregator = None
         self.extension_authentication = None
         self.context = None
+        self.audit = None
 
     def startService(self) -> Deferred:
         super().startService()
@@ -442,7 +443,10 @@ class HandlerService(service.Service):
     def stopService(self):
         if self.flow_control is not None:
             self.flow_control.stop()
-        return super().stopService()
+        super().stopService()
+        if self.audit is not None:
+            return self.audit.close(self.reactor)     # the events of the requests served are all written
+        return None
 
     async def _build(self) -> None:
         from .auth.policy import ensure_bootstrap_policy
@@ -469,7 +473,7 @@ class HandlerService(service.Service):
         audit = None
         if config.security.audit_log_path:
             from .auth.audit import AuditLog
-            audit = AuditLog(config.security.audit_log_path)
+            audit = self.audit = AuditLog(config.security.audit_log_path)
         security = None
         if config.secure_port:
             security, self.tls_options = secure_serving(config, registry)

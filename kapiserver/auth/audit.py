@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import datetime
 import sys
+import threading
+from queue import Empty, SimpleQueue
+
+from twisted.internet import threads
+from twisted.logger import Logger
 
 from ..machinery import codec
 from ..machinery.meta import new_uid
@@ -16,10 +21,20 @@ def _timestamp(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+log = Logger()
+
+
 class AuditLog:
+    """The events are made on the reactor thread and written by a thread of the log's own, in the order they
+    came, as many at a time as have queued: the reactor never waits on the file (or a slow standard out)."""
+
     def __init__(self, path: str):
-        # "-" is standard out, as upstream.
-        self.stream = sys.stdout if path == "-" else open(path, "a", buffering=1)
+        # "-" is standard out, as upstream.  The file is opened here, so a path that cannot be written fails
+        # the start.
+        self.stream = sys.stdout if path == "-" else open(path, "a")
+        self._lines: SimpleQueue = SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="audit-log", daemon=True)
+        self._writer.start()
 
     def event(self, request, info, received: float, finished: float) -> dict:
         auth = getattr(request, "kapi_auth", None)
@@ -63,4 +78,33 @@ class AuditLog:
         return event
 
     def log(self, request, info, received: float, finished: float) -> None:
-        self.stream.write(codec.encode(self.event(request, info, received, finished)).decode())
+        self._lines.put(codec.encode(self.event(request, info, received, finished)).decode())
+
+    def close(self, reactor=None):
+        """A Deferred firing once every event logged so far is written and the file closed."""
+        self._lines.put(None)
+        if reactor is None:
+            from twisted.internet import reactor
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self._writer.join)
+
+    def _write(self) -> None:
+        # The writer thread: each wait for a line, then every line queued behind it, in one write.
+        stopping = False
+        while not stopping:
+            batch = [self._lines.get()]
+            while batch[-1] is not None:
+                try:
+                    batch.append(self._lines.get_nowait())
+                except Empty:
+                    break
+            if batch[-1] is None:
+                stopping = True
+                batch.pop()
+            try:
+                if batch:
+                    self.stream.write("".join(batch))
+                    self.stream.flush()
+                if stopping and self.stream is not sys.stdout:
+                    self.stream.close()
+            except (OSError, ValueError) as e:
+                log.error("audit log: cannot write {count} events: {error}", count=len(batch), error=str(e))
