@@ -35,8 +35,8 @@ class Security:
 
     async def filter(self, request, info, gate=None) -> UserInfo:
         """The user ``request`` acts as; raises the 401 or 403 StatusError that ends it.  ``gate(request,
-        info, user)``, if given, is awaited between impersonation and authorization (where upstream puts
-        API Priority and Fairness)."""
+        info, user)``, if given, runs between impersonation and authorization (where upstream puts API
+        Priority and Fairness): what it returns, if anything, is awaited."""
         authenticated = await self.authenticator.authenticate(request)
         state = RequestAuth(authenticated, authenticated)
         request.kapi_auth = state
@@ -47,7 +47,9 @@ class Security:
             state.user = user
         context.set_user(user)
         if gate is not None:
-            await gate(request, info, user)
+            waiting = gate(request, info, user)
+            if waiting is not None:
+                await waiting
         attributes = attributes_from_request(user, info)
         decision = await self.authorizer.authorize(attributes)
         state.decision = "allow" if decision.allowed else "forbid"

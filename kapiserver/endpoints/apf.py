@@ -11,7 +11,7 @@ its level's maximum; so does a watch that asks for its initial events."""
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Awaitable, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -132,23 +132,32 @@ class FlowControl:
             self._classified[key] = found
         return found
 
-    async def admit(self, request, info, user) -> None:
-        """Wait for ``request``'s seat; raises Rejected once it has been answered 429."""
+    def admit(self, request, info, user) -> Optional[Awaitable[None]]:
+        """Take ``request``'s seat: None once it has one (at once, as most requests do, with nothing to await);
+        else an awaitable ending once it has one, or raising Rejected once it has been answered 429."""
         if not self.ready:
-            return
+            return None
         watch = info.verb == "watch"
         if not watch and (info.verb == "proxy" or info.subresource in _LONG_RUNNING_SUBRESOURCES):
-            return
+            return None
         found = self.classify(user, info)
         if found is None:
-            return
+            return None
         schema, _, _, schema_uid, level_uid, name, flow_key = found
         request.setHeader(FLOW_SCHEMA_UID, schema_uid)
         request.setHeader(PRIORITY_LEVEL_UID, level_uid)
-        waiting = self.dispatcher.admit(name, flow_key, schema=schema["metadata"]["name"],
-                                        seats=self.seats(request, info))
+        schema_name = schema["metadata"]["name"]
+        seats = self.seats(request, info)
+        release = self.dispatcher.start_now(name, schema_name, seats)
+        if release is None:
+            return self._wait(request, name, flow_key, schema_name, seats, watch)
+        self._hold(request, release, watch)
+        return None
+
+    async def _wait(self, request, name: str, flow_key: str, schema_name: str, seats: int, watch: bool) -> None:
+        waiting = self.dispatcher.admit(name, flow_key, schema=schema_name, seats=seats)
         if waiting.called:
-            release = waiting.result        # a seat at once (or none): nothing to wait for
+            release = waiting.result        # no seat and no queue room: rejected at once
         else:
             when_finished(request, lambda result: self.dispatcher.cancel(name, waiting)
                           if isinstance(result, Failure) else None)
@@ -158,11 +167,16 @@ class FlowControl:
             request.setHeader(b"X-Content-Type-Options", b"nosniff")
             write_bytes(request, 429, "text/plain; charset=utf-8", TOO_MANY)
             raise Rejected()
+        self._hold(request, release, watch)
+
+    @staticmethod
+    def _hold(request, release, watch: bool) -> None:
+        """Keep the seat until the request is answered (a watch's only for its start)."""
         if getattr(request, "_disconnected", False) or request.finished:
-            release()       # gone while it waited: notifyFinish would never fire now
+            release()       # gone meanwhile: notifyFinish would never fire now
             raise Rejected()
         if watch:
-            release()       # a watch's seat is for its start only
+            release()
         else:
             when_finished(request, lambda _: release())
 

@@ -292,16 +292,25 @@ class Dispatcher:
         level = self.levels.get(name)
         return level.dropped.retry_after if level is not None else 1
 
+    def start_now(self, name: str, schema: str = "", seats: int = 1) -> Optional[Callable[[], None]]:
+        """The release function of a seat taken at once (an exempt level's, counted but never limited, or one
+        free with nobody queued before it); None when the request would have to queue or be rejected, which
+        admit then decides."""
+        level = self.levels[name]
+        seats = max(1, min(seats, level.max_seats))
+        if level.exempt or (not (self._queued and level.waiting()) and self._fits(level, seats)):
+            return self._start(level, None, schema, seats)
+        return None
+
     def admit(self, name: str, flow: str, wait_limit: Optional[float] = None, schema: str = "",
               seats: int = 1) -> Deferred:
         """A Deferred firing with a release function once the request may run, or with None when it is
         rejected (no seat and no queue room, or it waited too long)."""
+        release = self.start_now(name, schema, seats)
+        if release is not None:
+            return succeed(release)
         level = self.levels[name]
         seats = max(1, min(seats, level.max_seats))
-        if level.exempt:
-            return succeed(self._start(level, None, schema, seats))      # counted, never limited
-        if not (self._queued and level.waiting()) and self._fits(level, seats):
-            return succeed(self._start(level, None, schema, seats))
         if level.queuing is None:
             return succeed(self._reject(level, schema, "concurrency-limit"))
         hand = deal_hand(flow, len(level.queues), level.queuing["handSize"])

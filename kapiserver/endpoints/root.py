@@ -173,7 +173,9 @@ class APIRoot(Resource):
             else:
                 user = insecure(request)
                 if gate is not None:
-                    await gate(request, info, user)
+                    waiting = gate(request, info, user)
+                    if waiting is not None:
+                        await waiting
         except Rejected:
             if info.is_resource_request:
                 self.context.metrics.route(request, info)     # counted as a 429, as upstream counts it

@@ -437,3 +437,22 @@ def test_a_list_takes_a_seat_per_hundred_objects_it_goes_through():
     assert seats("list", resource="secrets") == 1               # count unknown
     assert seats("get", name="x") == 1 and seats("list", name="x") == 1
     assert seats("watch") == 1 and seats("watch", sendInitialEvents="true") == 3
+
+
+def test_a_free_seat_is_taken_at_once_and_a_full_level_leaves_it_to_admit():
+    """start_now gives a release while the level has a seat and nobody waits; with the level full it gives
+    None (admit then queues), and once the queue holds a request a freed seat goes to it, not to start_now."""
+    from kapiserver.endpoints.apfqueue import Dispatcher
+    dispatcher = Dispatcher(task.Clock(), server_concurrency=1, wait_limit=15)
+    dispatcher.configure([{"metadata": {"name": "pl", "uid": "u"}, "spec": {"type": "Limited", "limited": {
+        "nominalConcurrencyShares": 1, "limitResponse": {"type": "Queue", "queuing": {
+            "queues": 1, "handSize": 1, "queueLengthLimit": 10}}}}}])
+    first = dispatcher.start_now("pl", "s")
+    assert first is not None and dispatcher.executing == {("pl", "s"): 1}
+    assert dispatcher.start_now("pl", "s") is None
+    queued = dispatcher.admit("pl", "someone", schema="s")
+    assert not queued.called
+    first()
+    assert queued.called and dispatcher.start_now("pl", "s") is None     # the queued one has the seat
+    queued.result()
+    assert dispatcher.start_now("pl", "s") is not None
