@@ -5,7 +5,7 @@ A request arrives here with its RequestInfo resolved to a Store.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Awaitable, Optional
 
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
@@ -51,10 +51,11 @@ class ResourceHandler:
     def __init__(self, context: APIContext):
         self.context = context
 
-    async def handle(self, request, info: RequestInfo, store) -> None:
+    def handle(self, request, info: RequestInfo, store) -> Awaitable[None]:
+        """The handler of ``request``'s verb, to await (a request it cannot take is refused at once, raising its
+        Status error)."""
         if info.subresource:
-            await subresources.handle(self, request, info, store)
-            return
+            return subresources.handle(self, request, info, store)
         verb = info.verb
         if verb == "watch" and request.method not in (b"GET", b"HEAD"):
             # The /watch/ path prefix is routed for GET only (upstream answers any other method 405).
@@ -70,8 +71,7 @@ class ResourceHandler:
                               "the server does not allow this method on the requested resource",
                               {"kind": store.info.resource, **({"group": store.info.group}
                                                                 if store.info.group else {})})
-        handler = getattr(self, "do_" + verb)
-        await handler(request, info, store, namespace)
+        return getattr(self, "do_" + verb)(request, info, store, namespace)
 
     # -- reads --------------------------------------------------------------------------
     def representation(self, request) -> Representation:
@@ -89,7 +89,9 @@ class ResourceHandler:
         if get_encoded is not None and rep.media == negotiation.JSON and not rep.target:
             # The object as it is, in JSON: the watch cache's bytes of it, encoded once (the very bytes
             # codec.encode gives, but for its newline).
-            encoded = await get_encoded(namespace, info.name)
+            encoded = store.get_encoded_now(namespace, info.name)
+            if encoded is None:
+                encoded = await get_encoded(namespace, info.name)
             if encoded is not None:
                 write_bytes(request, 200, rep.content_type, encoded + b"\n")
                 return

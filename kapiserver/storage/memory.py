@@ -127,6 +127,10 @@ class MemoryStorage(LocalWatchStore):
             return fail(Unavailable("storage closed"))
         return succeed(self._delivered)
 
+    def known_revision(self) -> Optional[int]:
+        """The current revision, known without a wait (None once closed)."""
+        return None if self._closed else self._delivered
+
     def check_health(self) -> Deferred[None]:
         if self._closed:
             return fail(Unavailable("storage closed"))

@@ -232,6 +232,11 @@ class SQLiteStorage(LocalWatchStore):
             return succeed(self._revision)
         return self._run(self._db.current_revision).addCallback(self._note_revision)
 
+    def known_revision(self) -> Optional[int]:
+        """The current revision when it is known without asking the database (every write this process
+        acknowledged, once one read has told it where the log was), else None."""
+        return None if self._closed else self._revision
+
     def _note_revision(self, revision: int) -> int:
         if self._revision is None or revision > self._revision:
             self._revision = revision

@@ -357,10 +357,27 @@ class Cacher:
             return NOT_CACHED
         return self.cache.list(prefix)[0]
 
+    def get_encoded_now(self, key: bytes) -> "bytes | None | object":
+        """``get_encoded``'s answer where it needs no wait: the store knows its current revision without asking
+        (``known_revision``: the embedded stores) and the cache has reached it.  NOT_CACHED otherwise."""
+        if not self._serves_gets() or not self.cache.ready:
+            return NOT_CACHED
+        known = getattr(self.storage, "known_revision", None)
+        current = known() if known is not None else None
+        if current is None or self.cache.revision < current:
+            return NOT_CACHED
+        self._last_current = current
+        self.consistent_reads["cache"] += 1
+        entry = self.cache.entry(key)
+        return None if entry is None else entry.json(False)
+
     async def get_encoded(self, key: bytes) -> "bytes | None | object":
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
         answer (``get`` then reads storage)."""
+        now = self.get_encoded_now(key)
+        if now is not NOT_CACHED:
+            return now
         if not self._serves_gets() or not self.cache.ready:
             return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:

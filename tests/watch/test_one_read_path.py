@@ -151,6 +151,30 @@ def test_get_encoded_is_the_cached_objects_json_as_get_encodes_it():
     assert result(Deferred.fromCoroutine(direct.get_encoded("default", "a"))) is None
 
 
+def test_get_encoded_now_answers_when_the_cache_has_the_stores_revision():
+    """On an embedded store (its revision known without asking) the cache's bytes are given at once, the same
+    as get_encoded's; while the cache is behind the store's revision (its watch not yet delivered), or for a
+    store that knows no revision without a round trip, there is no answer now (get_encoded waits)."""
+    from kapiserver.storage.memory import MemoryStorage
+
+    clock = task.Clock()
+    storage = MemoryStorage(clock)
+    cached = configmaps(storage, clock, True)
+    cached.reads.start()
+    clock.advance(0)
+    result(Deferred.fromCoroutine(cached.create("default", cm("a"))))
+    clock.advance(0)
+    now = cached.get_encoded_now("default", "a")
+    assert now is not None and now == result(Deferred.fromCoroutine(cached.get_encoded("default", "a")))
+    behind = storage.known_revision() + 1
+    storage.known_revision = lambda: behind
+    assert cached.get_encoded_now("default", "a") is None
+    storage.known_revision = lambda: None      # no revision without a round trip (as etcd's)
+    assert cached.get_encoded_now("default", "a") is None
+    del storage.known_revision
+    assert cached.get_encoded_now("default", "a") == now
+
+
 def test_cached_json_lists_are_what_rendering_the_decoded_list_gives():
     """A plain JSON list and a PartialObjectMetadataList served from the cache's bytes (nothing decoded for
     the plain one) are byte for byte what encoding the rendered list of the decoded objects gives: with and
