@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+from typing import Optional
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -122,15 +123,22 @@ class APIRoot(Resource):
         self.context.metrics.request_done(request, elapsed)
         log_request(request.method, request.uri, request.code, elapsed)
 
-    async def _proxied(self, request) -> bool:
-        """Whether the request was for an extension apiserver's group-version, and has been proxied to it."""
-        aggregator = getattr(self.context, "aggregator", None)
+    def _elsewhere(self, request) -> Optional[tuple[str, str]]:
+        """The (group, version) of a request under /apis/ for a group-version not served here (an extension
+        apiserver's, if an APIService names one), else None."""
+        if getattr(self.context, "aggregator", None) is None:
+            return None
         parts = request.path.split(b"/")
-        if aggregator is None or len(parts) < 4 or parts[1] != b"apis" or not parts[2] or not parts[3]:
-            return False
+        if len(parts) < 4 or parts[1] != b"apis" or not parts[2] or not parts[3]:
+            return None
         group, version = parts[2].decode("utf-8", "replace"), parts[3].decode("utf-8", "replace")
         if version in self.context.registry.catalog.versions(group):
-            return False    # served here: its APIService is a local one
+            return None     # served here: its APIService is a local one
+        return group, version
+
+    async def _proxied(self, request, group: str, version: str) -> bool:
+        """Whether the request has been proxied to the extension apiserver of its group-version."""
+        aggregator = self.context.aggregator
         apiservice = await aggregator.lookup(group, version)
         if apiservice is None:
             return False
@@ -183,7 +191,8 @@ class APIRoot(Resource):
         if self.context.faults is not None and info.is_resource_request:
             if await self._inject(request, info):
                 return
-        if await self._proxied(request):
+        elsewhere = self._elsewhere(request)
+        if elsewhere is not None and await self._proxied(request, *elsewhere):
             return
         if not info.is_resource_request:
             await self.nonresource.handle(request, info)
