@@ -77,6 +77,10 @@ class LocalWatcher:
             log.failure("watch sink raised on Compacted")
 
 
+# How many key families a store remembers the watchers of (then it starts again): one a resource in practice.
+_FAMILIES_LIMIT = 1024
+
+
 class LocalWatchStore:
     """The watch entry points the local backends share.  A backend sets ``_watcher_class``, keeps
     ``_watchers`` and ``_closed``, and says in ``_start_replay`` how a new watcher's replay begins."""
@@ -84,6 +88,8 @@ class LocalWatchStore:
     _watcher_class: ClassVar[type[LocalWatcher]]
     _watchers: list
     _closed: bool
+    # By key family (see watchers_of): the watchers a key of it may go to, until the watchers change.
+    _families: Optional[dict] = None
 
     def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
               on_progress: Optional[ProgressSink] = None) -> LocalWatcher:
@@ -96,6 +102,7 @@ class LocalWatchStore:
             w.cancelled = True
             return w
         self._watchers.append(w)
+        self._families = None
         self._start_replay(w)
         return w
 
@@ -107,3 +114,23 @@ class LocalWatchStore:
             self._watchers.remove(w)
         except ValueError:
             pass
+        self._families = None
+
+    def watchers_of(self, key: bytes) -> list:
+        """The watchers whose prefix ``key`` starts with, in the order they were made.  Found through the key's
+        family, its first three segments (``/registry/configmaps/``): the watchers of a family are picked out of
+        all once (a store has a watcher per resource), and only those whose prefix is longer than the family
+        (a namespace's, an object's) are checked against the key itself."""
+        cut = key.find(b"/", key.find(b"/", 1) + 1) + 1
+        if cut <= 0 or cut == len(key):
+            return [w for w in self._watchers if key.startswith(w.prefix)]
+        family = key[:cut]
+        families = self._families
+        if families is None or len(families) >= _FAMILIES_LIMIT:
+            families = self._families = {}
+        found = families.get(family)
+        if found is None:
+            found = families[family] = tuple(
+                (w, len(w.prefix) > cut) for w in self._watchers
+                if family.startswith(w.prefix) or w.prefix.startswith(family))
+        return [w for w, check in found if not check or key.startswith(w.prefix)]

@@ -213,8 +213,8 @@ class MemoryStorage(LocalWatchStore):
             while self._outbox:
                 events, d, result = self._outbox.popleft()
                 for event in events:
-                    for w in tuple(self._watchers):
-                        if not w.replaying and event.kv.key.startswith(w.prefix):
+                    for w in self.watchers_of(event.kv.key):
+                        if not w.replaying:
                             w.deliver(event)
                     self._delivered = event.revision
                 d.callback(result)

@@ -333,12 +333,11 @@ class SQLiteStorage(LocalWatchStore):
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
             key = event.kv.key
-            for w in tuple(self._watchers):
-                if key.startswith(w.prefix):
-                    if w.replaying:
-                        w.pending.append(event)
-                    else:
-                        w.deliver(event)
+            for w in self.watchers_of(key):
+                if w.replaying:
+                    w.pending.append(event)
+                else:
+                    w.deliver(event)
             # Only now may current_revision() (and a live watcher's
             # progress_revision) answer this revision.
             self._note_revision(event.revision)

@@ -97,3 +97,32 @@ def test_apiserver_on_the_memory_backend(tmp_path):
         assert not (tmp_path / "data" / "kapiserver.db").exists()
     finally:
         server.stop()
+
+
+def test_watchers_of_a_key_are_those_whose_prefix_it_starts_with():
+    """watchers_of, which finds a key's watchers through its family (its first three segments), gives exactly
+    the watchers whose prefix the key starts with, in the order they were made, for prefixes shorter than,
+    equal to and longer than a family, and after watchers come and go."""
+    from twisted.internet import task
+    from kapiserver.storage.memory import MemoryStorage
+
+    store = MemoryStorage(task.Clock())
+    prefixes = [b"", b"/", b"/registry/", b"/registry/configmaps", b"/registry/configmaps/",
+                b"/registry/configmaps/ns1/", b"/registry/configmaps/ns1/a", b"/registry/configmapsX/",
+                b"/registry/pods/", b"/registry/apps/deployments/", b"/other/", b"k"]
+    keys = [b"/registry/configmaps/ns1/a", b"/registry/configmaps/ns1/ab", b"/registry/configmaps/ns2/a",
+            b"/registry/configmapsX/ns/a", b"/registry/pods/ns/p", b"/registry/apps/deployments/ns/d",
+            b"/registry/apps/replicasets/ns/r", b"/other/x", b"k1", b"/registry/", b"/registry/configmaps/"]
+    watchers = [store.watch(prefix, 0, lambda event: None) for prefix in prefixes]
+
+    def check():
+        for key in keys:
+            assert store.watchers_of(key) == [w for w in store._watchers if key.startswith(w.prefix)], key
+    check()
+    watchers[4].cancel()
+    watchers[6].cancel()
+    check()
+    store.watch(b"/registry/configmaps/ns2/", 0, lambda event: None)
+    check()
+    assert [w.prefix for w in store.watchers_of(b"/registry/configmaps/ns2/a")] == \
+        [b"", b"/", b"/registry/", b"/registry/configmaps", b"/registry/configmaps/ns2/"]
