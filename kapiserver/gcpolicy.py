@@ -1,5 +1,6 @@
 """
-The cyclic garbage collector's settings for a long-running server process (the apiserver's entry points).
+The cyclic garbage collector's settings for a long-running server process (the entry points of the apiserver and
+of the daemons twistd runs: the controller manager, the scheduler, the node agent).
 
 CPython's defaults (a young collection every 700 net allocations of container objects) suit short scripts.
 In an apiserver under load (1,000 nodes heartbeating, pods churning) they gave about one full collection every
@@ -28,6 +29,16 @@ def apply(service) -> None:
     ready = getattr(service, "ready", None)
     if ready is not None:
         ready.addCallback(_freeze)
+
+
+def serving(make_service):
+    """A tap's ``make_service`` as twistd's: the service it makes, with this policy applied (in the daemon's own
+    process; a test that builds a service in its process keeps CPython's defaults there)."""
+    def make(options, *args, **kwargs):
+        service = make_service(options, *args, **kwargs)
+        apply(service)
+        return service
+    return make
 
 
 def _freeze(result):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import types
 
 from twisted.python import usage
 
+from .. import gcpolicy
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import PflagOptions
 
@@ -130,3 +132,7 @@ def makeService(options, reactor=None):
     ca = load_kubeconfig(options["kubeconfig"])["ca"]
     settings["kubeconfig-ca"] = ca.decode() if ca else ""
     return ControllerManagerService(reactor, client, options["controllers"], settings)
+
+
+# What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
+twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(makeService))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import socket
+import types
 
 from twisted.application import service
 from twisted.python import usage
 
+from .. import gcpolicy
 from ..flags import PflagOptions
 
 # Boolean flags: bare `--flag` means true and `--flag=false` turns it off, as with the kubelet's pflag.
@@ -225,3 +227,7 @@ def makeService(options, reactor=None):
     how = "securely" if options["serve-https"] else "insecurely"
     Listener(reactor, kubelet_endpoint(options, reactor), site, "kubelet", how=how).setServiceParent(top)
     return top
+
+
+# What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
+twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(makeService))

@@ -9,9 +9,11 @@ are honoured too; flags given on the command line win over the file's leaderElec
 from __future__ import annotations
 
 import sys
+import types
 
 from twisted.python import usage
 
+from .. import gcpolicy
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import PflagOptions
 
@@ -89,3 +91,7 @@ def makeService(options, reactor=None):
                           lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
                                                          user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}"))
     return SchedulerService(reactor, client, dict(options))
+
+
+# What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
+twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(makeService))
