@@ -202,10 +202,35 @@ class RawBodyRequest(Request):
     header (twisted.web adds one naming itself)."""
 
     _postpath = None
+    _finish_callbacks = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
+
+    def on_finish(self, callback) -> None:
+        """Call ``callback(None)`` once the response is finished, or ``callback(failure)`` if the connection is
+        lost before: notifyFinish's two outcomes (and as with it, never for a request already ended), without a
+        Deferred. In the order given; one that raises is logged and does not stop the others."""
+        if self._finish_callbacks is None:
+            self._finish_callbacks = []
+        self._finish_callbacks.append(callback)
+
+    def _cleanup(self):
+        super()._cleanup()      # twisted.web's end of a finished request: its notifyFinish Deferreds fire
+        self._ended(None)
+
+    def connectionLost(self, reason):
+        super().connectionLost(reason)
+        self._ended(reason)
+
+    def _ended(self, result) -> None:
+        callbacks, self._finish_callbacks = self._finish_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback(result)
+            except Exception:
+                log.failure("a request's finish callback failed")
 
     @property
     def postpath(self):

@@ -22,9 +22,14 @@ def set_common_headers(request, content_type: str) -> None:
 
 def when_finished(request, callback) -> None:
     """Call ``callback(result)`` once ``request`` has been answered (result None) or its client has gone (a
-    Failure), as ``request.notifyFinish().addBoth(callback)`` would; every layer that asks shares the one
-    notifyFinish Deferred (a request's limits, flow control, metrics and root each ask). The callbacks run in
-    the order they were given; one that raises is logged and does not stop the others."""
+    Failure), as ``request.notifyFinish().addBoth(callback)`` would. The callbacks run in the order they were
+    given; one that raises is logged and does not stop the others. The API's requests (listener.RawBodyRequest)
+    keep them themselves; any other (twisted.web's own) shares one notifyFinish Deferred among the layers that
+    ask (a request's limits, flow control, metrics and root each do)."""
+    on_finish = getattr(request, "on_finish", None)
+    if on_finish is not None:
+        on_finish(callback)
+        return
     callbacks = getattr(request, "_kapi_when_finished", None)
     if callbacks is None:
         callbacks = request._kapi_when_finished = []

@@ -29,3 +29,57 @@ def test_a_client_gone_is_a_failure_and_a_raising_callback_stops_no_other():
     when_finished(request, lambda result: seen.append(result))
     request.processingFailed(Failure(ConnectionError("gone")))
     assert len(seen) == 1 and isinstance(seen[0], Failure) and seen[0].check(ConnectionError)
+
+
+def _served(resource_render):
+    """A request to a site of the API's request class (listener.RawBodyRequest) over a test transport."""
+    from twisted.internet import task
+    from twisted.internet.testing import StringTransport
+    from twisted.web.resource import Resource
+
+    from kapiserver import runtime
+    from kapiserver.listener import QuietSite
+
+    class Leaf(Resource):
+        isLeaf = True
+        render = staticmethod(resource_render)
+    clock = task.Clock()
+    site = QuietSite(Resource(), reactor=clock)
+    runtime.wrap_site(site, Leaf(), clock, None, None)
+    site.resource = Leaf()
+    channel = site.buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    return channel, transport
+
+
+def test_the_apis_requests_keep_the_callbacks_themselves():
+    """A listener.RawBodyRequest runs when_finished's callbacks itself, without a notifyFinish Deferred: in
+    order once answered; with the Failure if the client goes first; a raising one stops no other; one given
+    after the end is not called (as notifyFinish's)."""
+    from twisted.web.server import NOT_DONE_YET
+
+    seen, held = [], []
+
+    def render(request):
+        asked = []
+        request.notifyFinish = lambda: asked.append(1)
+        when_finished(request, lambda result: seen.append(("first", result)))
+        when_finished(request, lambda result: 1 / 0)
+        when_finished(request, lambda result: seen.append(("third", result)))
+        assert asked == []
+        held.append(request)
+        return NOT_DONE_YET
+    channel, transport = _served(render)
+    request = held.pop()
+    request.write(b"ok")
+    request.finish()
+    assert seen == [("first", None), ("third", None)]
+    when_finished(request, lambda result: seen.append(("late", result)))
+    assert seen == [("first", None), ("third", None)]
+    seen.clear()
+    channel, transport = _served(render)
+    channel.connectionLost(Failure(ConnectionError("gone")))
+    assert [name for name, _ in seen] == ["first", "third"]
+    assert all(isinstance(result, Failure) and result.check(ConnectionError) for _, result in seen)
