@@ -51,6 +51,17 @@ class BlockedStream:
         self.closed = True
 
 
+def _close(audit: AuditLog) -> None:
+    """Close ``audit`` and see its Deferred fire once its writer is done."""
+    reactor = Reactor()
+    try:
+        closed = audit.close(reactor)
+        reactor.run_one_call()
+        assert closed.called
+    finally:
+        reactor.pool.stop()
+
+
 def _request(name: str) -> tuple:
     request = DummyRequest([b""])
     request.uri = f"/api/v1/namespaces/default/configmaps/{name}".encode()
@@ -67,13 +78,7 @@ def test_logging_does_not_wait_for_the_file_and_keeps_the_order(tmp_path):
         audit.log(*_request(f"c{i}"), 1.0, 2.0)      # returns though nothing can be written yet
     assert stream.written == []
     stream.go.set()
-    reactor = Reactor()
-    try:
-        closed = audit.close(reactor)
-        reactor.run_one_call()
-        assert closed.called
-    finally:
-        reactor.pool.stop()
+    _close(audit)
     events = [json.loads(line) for line in "".join(stream.written).splitlines()]
     assert [e["objectRef"]["name"] for e in events] == [f"c{i}" for i in range(200)]
     assert len(stream.written) < 200        # written many at a time
@@ -85,13 +90,7 @@ def test_close_writes_every_event_to_the_file(tmp_path):
     audit = AuditLog(str(path))
     for i in range(50):
         audit.log(*_request(f"c{i}"), 1.0, 2.0)
-    reactor = Reactor()
-    try:
-        closed = audit.close(reactor)
-        reactor.run_one_call()
-        assert closed.called
-    finally:
-        reactor.pool.stop()
+    _close(audit)
     lines = path.read_text().splitlines()
     assert len(lines) == 50
     first = json.loads(lines[0])

@@ -17,6 +17,8 @@ from kapiserver import runtime
 from kapiserver.http2 import APIServerH2Connection
 from kapiserver.listener import QuietSite
 
+from channel_sites import connect, site_of
+
 
 class Answer(Resource):
     """Answers every request with the number of headers it had; /hang never answers."""
@@ -29,25 +31,16 @@ class Answer(Resource):
 
 
 def _site(clock, connections=None):
-    site = QuietSite(Resource(), reactor=clock)
-    runtime.wrap_site(site, Answer(), clock, None, connections)
-    site.resource = Answer()    # the channel limits are what is tested here, not RuntimeLimits
+    site = site_of(Answer(), clock)
+    site.connections = connections
     return site
-
-
-def _connect(site):
-    channel = site.buildProtocol(None)
-    transport = StringTransport()
-    channel.makeConnection(transport)
-    transport.protocol = channel     # what the test sends goes to it
-    return channel, transport
 
 
 def test_headers_that_trickle_in_past_32_seconds_close_the_connection():
     """A client sending a request's headers a byte at a time keeps the connection only 32 s from the
     request's first byte, however often it sends."""
     clock = task.Clock()
-    _, transport = _connect(_site(clock))
+    _, transport = connect(_site(clock))
     transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nX: ")
     for _ in range(31):
         clock.advance(1)
@@ -62,7 +55,7 @@ def test_header_timeout_counts_from_each_requests_first_byte():
     """On a keep-alive connection the header timeout starts again with the next request's first byte, not
     at the connection's start; headers that arrive in time are served."""
     clock = task.Clock()
-    _, transport = _connect(_site(clock))
+    _, transport = connect(_site(clock))
     clock.advance(20)
     transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"200 OK" in transport.value()
@@ -82,9 +75,9 @@ def test_an_idle_keep_alive_connection_closes_after_90_seconds():
     flight (a watch) is not."""
     clock = task.Clock()
     site = _site(clock)
-    _, idle = _connect(site)
+    _, idle = connect(site)
     idle.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    _, busy = _connect(site)
+    _, busy = connect(site)
     busy.protocol.dataReceived(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
     clock.advance(89)
     assert not idle.disconnecting
@@ -98,7 +91,7 @@ def test_a_silent_new_connection_closes_after_the_header_timeout():
     """A connection that sends nothing at all is closed 32 s after it was made (the first request's headers
     are due from the start, TLS handshake included)."""
     clock = task.Clock()
-    _, transport = _connect(_site(clock))
+    _, transport = connect(_site(clock))
     clock.advance(31)
     assert not transport.disconnecting
     clock.advance(2)
@@ -108,7 +101,7 @@ def test_a_silent_new_connection_closes_after_the_header_timeout():
 def test_more_than_500_headers_are_served():
     """A request with 600 headers (well under 1 MiB) is served, as upstream has no limit on their count."""
     clock = task.Clock()
-    _, transport = _connect(_site(clock))
+    _, transport = connect(_site(clock))
     headers = b"".join(b"X-H%d: v\r\n" % i for i in range(600))
     transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
     assert transport.value().startswith(b"HTTP/1.1 200 ")
@@ -137,9 +130,9 @@ def test_connections_past_the_cap_get_a_503_status_and_are_closed():
     clock = task.Clock()
     connections = runtime.Connections(2)
     site = _site(clock, connections)
-    first, _ = _connect(site)
-    _connect(site)
-    _, third = _connect(site)
+    first, _ = connect(site)
+    connect(site)
+    _, third = connect(site)
     head, _, body = third.value().partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in head
     status = json.loads(body)
@@ -147,7 +140,7 @@ def test_connections_past_the_cap_get_a_503_status_and_are_closed():
     assert "too many open connections (the limit is 2)" in status["message"]
     assert third.disconnecting
     first.connectionLost(None)
-    _, fourth = _connect(site)
+    _, fourth = connect(site)
     fourth.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert fourth.value().startswith(b"HTTP/1.1 200 ")
 
@@ -198,8 +191,8 @@ def test_closing_all_connections_waits_for_them_to_go():
     clock = task.Clock()
     connections = runtime.Connections(0)
     site = _site(clock, connections)
-    _, first = _connect(site)
-    _, second = _connect(site)
+    _, first = connect(site)
+    _, second = connect(site)
     second.producer.pauseProducing()      # the transport's buffer was full
     closed = connections.close_all()
     assert first.disconnecting and second.disconnecting
@@ -389,17 +382,14 @@ class Echo(Resource):
 
 
 def _echo_site(clock):
-    site = QuietSite(Resource(), reactor=clock)
-    runtime.wrap_site(site, Echo(), clock, None, None)
-    site.resource = Echo()
-    return site
+    return site_of(Echo(), clock)
 
 
 def _answers(raw: bytes, pieces) -> bytes:
     """What a connection answers to ``raw`` sent in the given pieces (a function splitting the bytes), its Date
     headers blanked (two answers a second apart differ there only)."""
     clock = task.Clock()
-    _, transport = _connect(_echo_site(clock))
+    _, transport = connect(_echo_site(clock))
     for piece in pieces(raw):
         if transport.disconnecting:
             break       # as a closing socket stops reading
@@ -496,7 +486,7 @@ def test_requests_on_a_connection_share_one_timer():
     """A keep-alive connection's requests move its deadlines, not its timers: one timer however many
     requests, and the idle timeout still counts from the last one."""
     clock = task.Clock()
-    _, transport = _connect(_site(clock))
+    _, transport = connect(_site(clock))
     for _ in range(20):
         transport.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         clock.advance(10)

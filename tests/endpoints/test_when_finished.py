@@ -33,23 +33,14 @@ def test_a_client_gone_is_a_failure_and_a_raising_callback_stops_no_other():
 
 def _served(resource_render):
     """A request to a site of the API's request class (listener.RawBodyRequest) over a test transport."""
-    from twisted.internet import task
-    from twisted.internet.testing import StringTransport
     from twisted.web.resource import Resource
 
-    from kapiserver import runtime
-    from kapiserver.listener import QuietSite
+    from channel_sites import connect, site_of
 
     class Leaf(Resource):
         isLeaf = True
         render = staticmethod(resource_render)
-    clock = task.Clock()
-    site = QuietSite(Resource(), reactor=clock)
-    runtime.wrap_site(site, Leaf(), clock, None, None)
-    site.resource = Leaf()
-    channel = site.buildProtocol(None)
-    transport = StringTransport()
-    channel.makeConnection(transport)
+    channel, transport = connect(site_of(Leaf()))
     channel.dataReceived(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
     return channel, transport
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from twisted.internet import task
-from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from kapiserver import runtime
 from kapiserver.endpoints import http
-from kapiserver.listener import QuietSite
+
+from channel_sites import connect, site_of
 
 
 class Answer(Resource):
@@ -32,13 +30,7 @@ class Answer(Resource):
 
 
 def _exchange(raw: bytes) -> bytes:
-    clock = task.Clock()
-    site = QuietSite(Resource(), reactor=clock)
-    runtime.wrap_site(site, Answer(), clock, None, None)
-    site.resource = Answer()
-    channel = site.buildProtocol(None)
-    transport = StringTransport()
-    channel.makeConnection(transport)
+    channel, transport = connect(site_of(Answer()))
     channel.dataReceived(raw)
     # Blank the Date headers: two exchanges a second apart differ there only.
     return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", transport.value())
