@@ -81,11 +81,15 @@ class AuditLog:
         self._lines.put(codec.encode(self.event(request, info, received, finished)).decode())
 
     def close(self, reactor=None):
-        """A Deferred firing once every event logged so far is written and the file closed."""
-        self._lines.put(None)
+        """``stop``, in a thread of ``reactor``'s pool: a Deferred firing once it is done."""
         if reactor is None:
             from twisted.internet import reactor
-        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self._writer.join)
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self.stop)
+
+    def stop(self) -> None:
+        """Return once every event logged so far is written and the file closed (it waits: not on the reactor)."""
+        self._lines.put(None)
+        self._writer.join()
 
     def _write(self) -> None:
         # The writer thread: each wait for a line, then every line queued behind it, in one write.

@@ -85,12 +85,12 @@ def test_logging_does_not_wait_for_the_file_and_keeps_the_order(tmp_path):
     assert stream.closed
 
 
-def test_close_writes_every_event_to_the_file(tmp_path):
+def test_stop_writes_every_event_to_the_file(tmp_path):
     path = tmp_path / "audit.log"
     audit = AuditLog(str(path))
     for i in range(50):
         audit.log(*_request(f"c{i}"), 1.0, 2.0)
-    _close(audit)
+    audit.stop()
     lines = path.read_text().splitlines()
     assert len(lines) == 50
     first = json.loads(lines[0])
