@@ -195,6 +195,16 @@ def http_date(now: float) -> bytes:
     return _DATE[1]
 
 
+def call_each(callbacks, result) -> None:
+    """Call each of a request's finish callbacks with ``result`` (None, or the Failure of a lost connection), in
+    order; one that raises is logged and does not stop the others."""
+    for callback in callbacks:
+        try:
+            callback(result)
+        except Exception:
+            log.failure("a request's finish callback failed")
+
+
 class RawBodyRequest(Request):
     """A request whose body is left alone: bodies are API objects, so a form Content-Type must neither add
     query parameters nor (malformed multipart) make twisted.web answer a bare 400 before the API can answer
@@ -226,11 +236,7 @@ class RawBodyRequest(Request):
 
     def _ended(self, result) -> None:
         callbacks, self._finish_callbacks = self._finish_callbacks, None
-        for callback in callbacks or ():
-            try:
-                callback(result)
-            except Exception:
-                log.failure("a request's finish callback failed")
+        call_each(callbacks or (), result)
 
     @property
     def postpath(self):

@@ -8,6 +8,7 @@ import traceback
 from twisted.logger import Logger
 from twisted.web.http import NO_BODY_CODES, HTTPChannel
 
+from ..listener import call_each
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 
@@ -38,11 +39,7 @@ def when_finished(request, callback) -> None:
 
 
 def _finished(result, callbacks: list) -> None:
-    for callback in callbacks:
-        try:
-            callback(result)
-        except Exception:
-            log.failure("a request's finish callback failed")
+    call_each(callbacks, result)
     callbacks.clear()
 
 
