@@ -367,25 +367,25 @@ class Cacher:
         if current is None or self.cache.revision < current:
             return NOT_CACHED
         self._last_current = current
-        self.consistent_reads["cache"] += 1
-        entry = self.cache.entry(key)
-        return None if entry is None else entry.json(False)
+        return self._cached_json(key)
 
     async def get_encoded(self, key: bytes) -> "bytes | None | object":
         """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
         once per object version); None when there is no such object; NOT_CACHED when the cache cannot
         answer (``get`` then reads storage)."""
         now = self.get_encoded_now(key)
-        if now is not NOT_CACHED:
+        if now is not NOT_CACHED or not self._serves_gets() or not self.cache.ready:
             return now
-        if not self._serves_gets() or not self.cache.ready:
-            return NOT_CACHED
         if await self._storage_caught_up(fallback=True) is None:
             self.consistent_reads["fallback"] += 1
             if len(self._read_storage) >= 1024:       # callers that never came back for their get
                 self._read_storage.clear()
             self._read_storage.add(key)
             return NOT_CACHED
+        return self._cached_json(key)
+
+    def _cached_json(self, key: bytes) -> Optional[bytes]:
+        """A consistent read served by the cache: the object's cached JSON, None if there is none."""
         self.consistent_reads["cache"] += 1
         entry = self.cache.entry(key)
         return None if entry is None else entry.json(False)
