@@ -15,10 +15,14 @@ from ..machinery.errors import StatusError
 log = Logger()
 
 
+# What every API answer carries unless its handler said otherwise (as upstream's).
+CACHE_CONTROL = b"no-cache, private"
+
+
 def set_common_headers(request, content_type: str) -> None:
     request.setHeader(b"Content-Type", content_type.encode())
     if not request.responseHeaders.hasHeader(b"Cache-Control"):
-        request.setHeader(b"Cache-Control", b"no-cache, private")
+        request.setHeader(b"Cache-Control", CACHE_CONTROL)
 
 
 def when_finished(request, callback) -> None:
@@ -81,7 +85,7 @@ def _write_whole(request, content_type: str, body: bytes) -> bool:
             head += (name, b": ", value, b"\r\n")
     head += (b"Content-Type: ", _header_value(content_type), b"\r\n")
     if cache_control:
-        head.append(b"Cache-Control: no-cache, private\r\n")
+        head += (b"Cache-Control: ", CACHE_CONTROL, b"\r\n")
     head += (b"Content-Length: %d\r\n\r\n" % len(body), body)
     request.startedWriting = 1
     request.sentLength = len(body)
