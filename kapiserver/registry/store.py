@@ -176,6 +176,21 @@ class Store:
             return None
         return self._found(get_encoded_now(self.key(namespace, name)), name)
 
+    def written_json(self, obj: dict) -> Optional[bytes]:
+        """The JSON of ``obj``, an object of this resource as a write or read of it returned, as a GET of that
+        version gives it (``codec.dumps`` of it as read back from storage): the watch cache's bytes when the
+        cache holds that very version, None otherwise (the caller encodes ``obj``)."""
+        peek = getattr(self.reads, "peek", None)
+        meta_ = obj.get("metadata")
+        if peek is None or self.strategy.converter is not None or not isinstance(meta_, dict) or \
+                obj.get("kind") != self.info.kind or obj.get("apiVersion") != self._api_version:
+            return None
+        revision, name = meta_.get("resourceVersion"), meta_.get("name")
+        if not revision or not name or not isinstance(revision, str) or not revision.isdigit():
+            return None
+        found = peek(self.key(meta_.get("namespace") if self.info.namespaced else None, name))
+        return found[0] if found is not None and found[1] == int(revision) else None
+
     def _found(self, encoded, name: str) -> Optional[bytes]:
         if encoded is None:
             raise errors.not_found(self.qualified, name)
