@@ -102,8 +102,9 @@ class Cacher:
 
     # -- feeding -----------------------------------------------------------------------
     def start(self) -> None:
-        """Fill from storage and start the storage watch (again, after a Compacted)."""
-        if self._filling or self._stopped:
+        """Fill from storage and start the storage watch (again, after a Compacted); nothing while it fills or
+        watches already."""
+        if self._filling or self._stopped or self._handle is not None:
             return
         self._filling = True
         d = Deferred.fromCoroutine(self._fill())

@@ -31,9 +31,7 @@ def memory_store(resource: str, watch_cache: bool = False):
     its cache started and filled."""
     clock = task.Clock()
     store = Registry(MemoryStorage(clock), clock, watch_cache=watch_cache).store("", "v1", resource)
-    if watch_cache:
-        store.reads.start()
-        clock.advance(0)
+    clock.advance(0)
     return store
 
 

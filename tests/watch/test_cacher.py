@@ -137,6 +137,17 @@ def test_fills_once_and_follows_one_storage_watch(world):
     assert storage.ranges == 1 and len(storage.watches) == 1     # one page: fewer objects than a page
 
 
+def test_start_again_while_watching_is_nothing(world):
+    """A second start (a caller that did not know the registry started it) opens no second storage watch: each
+    write is applied once, none refused as not after the cache's revision (which would re-list)."""
+    storage, clock, cacher = world
+    cacher.start()
+    storage.write("b", cm("b"))
+    assert storage.ranges == 1 and len(storage.watches) == 1
+    items, meta = result(Deferred.fromCoroutine(cacher.list(PREFIX, ListOptions(resource_version="0"))))
+    assert names(items) == ["a", "b"] and meta == {"resourceVersion": "3"} and cacher.cache.ready
+
+
 def test_consistent_list_is_current_at_storage_revision(world):
     """A consistent list answers at storage's current revision even when the last write was elsewhere."""
     storage, clock, cacher = world
