@@ -81,8 +81,10 @@ class ResourceHandler:
     def respond(self, request, code: int, obj: dict, store, rep: Optional[Representation] = None) -> None:
         rep = rep or self.representation(request)
         written_json = getattr(store, "written_json", None)     # a resource's Store (not a subresource's)
-        if written_json is not None and rep.media == negotiation.JSON and not rep.target:
-            # The object as a GET of this version gives it: the watch cache's bytes, not encoded again.
+        if written_json is not None and rep.media == negotiation.JSON and not rep.target and \
+                b"dryRun" not in request.args:
+            # The object as a GET of this version gives it: the watch cache's bytes, not encoded again (a dry
+            # run's object is not that version, though it names it).
             encoded = written_json(obj)
             if encoded is not None:
                 write_bytes(request, code, rep.content_type, encoded + b"\n")

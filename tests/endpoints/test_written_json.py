@@ -69,6 +69,12 @@ def test_answers_the_cache_cannot_give_are_encoded():
                                                                   "metadata": {"name": "dry"}})
     assert code == 201 and "resourceVersion" not in json.loads(dry)["metadata"]
     assert call(client, clock, "GET", NS + "/dry")[0] == 404
+    # A dry-run update names the stored version but is not it.
+    code, created = call(client, clock, "POST", NS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "wet"}, "data": {"k": "v"}})
+    code, dry = call(client, clock, "PUT", NS + "/wet?dryRun=All", dict(json.loads(created), data={"k": "w"}))
+    assert code == 200 and json.loads(dry)["data"] == {"k": "w"}
+    assert json.loads(call(client, clock, "GET", NS + "/wet")[1])["data"] == {"k": "v"}
 
     code, text = call(client, clock, "POST", NS, {"apiVersion": "v1", "kind": "ConfigMap",
                                                    "metadata": {"name": "two"}}, accept="application/yaml")
