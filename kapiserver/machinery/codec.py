@@ -119,4 +119,6 @@ def _reject_surrogates(document: Any) -> None:
 
 
 def dump_yaml(obj: Any) -> bytes:
-    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, allow_unicode=True).encode()
+    """``obj`` in YAML as upstream's apiserver writes it (see goyaml)."""
+    from . import goyaml
+    return goyaml.dumps(obj)
