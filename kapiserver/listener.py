@@ -88,6 +88,28 @@ class FlushingConnection(tcp.Server):
             return
         super().write(data)
 
+    def write_parts(self, head: bytes, body: bytes) -> None:
+        """``write(head + body)`` for a big body (a LIST's): sent at once from the two buffers as they are (one
+        sendmsg, where nothing of this connection waits to be sent), not first copied into a new one; what the
+        socket does not take goes to the reactor as the rest of ``body``. Otherwise joined and written."""
+        sendmsg = getattr(self.socket, "sendmsg", None)
+        if (sendmsg is None or self._tempDataBuffer or self.dataBuffer or self.TLS or not self.connected
+                or self.disconnecting or self._aborting or self._writeDisconnecting or self._writeDisconnected
+                or head.__class__ is not bytes or body.__class__ is not bytes):
+            self.write(b"".join((head, body)))
+            return
+        try:
+            sent = sendmsg([head, body])
+        except OSError:
+            sent = 0        # full, interrupted or broken: the reactor's write finds out which
+        if sent >= len(head) + len(body):
+            return
+        if sent < len(head):
+            self.dataBuffer, self.offset = b"".join((head[sent:], body)), 0
+        else:
+            self.dataBuffer, self.offset = body, sent - len(head)
+        self._hand_to_reactor()
+
     def writeSequence(self, iovec) -> None:
         if self.TLS:
             super().writeSequence(iovec)

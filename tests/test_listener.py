@@ -127,6 +127,48 @@ def test_a_big_write_goes_to_the_reactor_at_once(served):
     assert received(client, reactor, len(body) + 4) == b"head" + body
 
 
+class SendmsgTakes:
+    """A socket whose first sendmsg takes only ``first`` bytes; the buffers it was given are noted."""
+
+    def __init__(self, sock, first=None):
+        self._sock, self._first, self.given = sock, first, []
+
+    def sendmsg(self, buffers):
+        self.given.append(list(buffers))
+        data = b"".join(buffers)
+        if self._first is not None:
+            data, self._first = data[:self._first], None
+        return self._sock.send(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+@pytest.mark.parametrize("first", [None, 100, 5000, 0])
+def test_a_head_and_big_body_go_out_from_their_own_buffers(served, first):
+    """write_parts sends the two buffers as they are (one sendmsg, at once: no flush waited for); what the socket
+    leaves, a part of the head or of the body, the reactor sends after, in order."""
+    reactor, client, server, _ = served
+    server.transport.socket = SendmsgTakes(server.transport.socket, first)
+    head, body = b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n", bytes(range(256)) * 1172
+    server.transport.write_parts(head, body)
+    [given] = server.transport.socket.given
+    assert given[0] is head and given[1] is body
+    assert (server.transport in reactor.getWriters()) == (first is not None)
+    assert received(client, reactor, len(head) + len(body)) == head + body
+    turn(reactor)
+    assert server.transport not in reactor.getWriters()
+
+
+def test_parts_behind_writes_still_waiting_are_joined_and_wait_too(served):
+    reactor, client, server, _ = served
+    server.transport.socket = SendmsgTakes(server.transport.socket)
+    server.transport.write(b"first")
+    server.transport.write_parts(b"head", b"b" * 200000)
+    assert server.transport.socket.given == []      # not ahead of what waits
+    assert received(client, reactor, 5 + 4 + 200000) == b"firsthead" + b"b" * 200000
+
+
 def test_closing_after_writes_sends_them_then_ends_the_connection(served):
     reactor, client, server, factory = served
     server.transport.write(b"last words")

@@ -59,6 +59,10 @@ def write_bytes(request, code: int, content_type: str, body: bytes) -> None:
     request.finish()
 
 
+# A body past this size goes to a connection that can send it behind its head without joining the two
+# (listener.FlushingConnection.write_parts); a smaller one is joined to its head and written once.
+BIG_BODY = 64 * 1024
+
 # Headers write_bytes sets itself: a response that already has one of these goes twisted.web's way.
 _OWN_HEADERS = frozenset((b"Content-Type", b"Content-Length", b"Transfer-Encoding"))
 
@@ -86,10 +90,15 @@ def _write_whole(request, content_type: str, body: bytes) -> bool:
     head += (b"Content-Type: ", _header_value(content_type), b"\r\n")
     if cache_control:
         head += (b"Cache-Control: ", CACHE_CONTROL, b"\r\n")
-    head += (b"Content-Length: %d\r\n\r\n" % len(body), body)
+    head.append(b"Content-Length: %d\r\n\r\n" % len(body))
     request.startedWriting = 1
     request.sentLength = len(body)
-    request.channel.write(b"".join(head))
+    write_parts = getattr(request.channel.transport, "write_parts", None) if len(body) > BIG_BODY else None
+    if write_parts is not None:
+        write_parts(b"".join(head), body)      # a big body is not copied behind its head
+    else:
+        head.append(body)
+        request.channel.write(b"".join(head))
     return True
 
 

@@ -45,13 +45,13 @@ def render_object(store, obj: dict, rep: Representation, clock, include_object: 
 def encoded_list(store, items, list_meta: dict) -> "bytes | None":
     """The plain JSON list document, spliced from the watch cache's per-object bytes
     (the same bytes codec.encode(list_object(...)) gives); None for other item lists."""
-    encoded = getattr(items, "encoded", None)
-    if encoded is None:
+    document = getattr(items, "document", None)
+    if document is None:
         return None
     from ..machinery import codec
     info = store.info
     head = codec.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta})
-    return b"".join((head[:-1], b',"items":[', b",".join(encoded(store.strip_item_type)), b"]}\n"))
+    return document(store.strip_item_type, head)
 
 
 def encoded_metadata_list(items, list_meta: dict, version: str) -> bytes:

@@ -245,8 +245,8 @@ class Filter:
 
 EVERYTHING = Filter()
 
-# A list whose items' JSON is at most this long keeps its joined bytes until the cache changes (a big one is
-# joined for each request rather than kept: its bytes would stay resident as long again as the objects').
+# A list whose JSON document is at most this long keeps it until the cache changes (a big one is joined for each
+# request rather than kept: its bytes would stay resident as long again as the objects').
 JOINED_KEPT_BYTES = 4 << 20
 # An unfiltered list of at most this many objects is kept decoded until the cache changes (for in-process
 # readers listing the same small resource again and again).
@@ -254,34 +254,41 @@ DECODED_KEPT = 500
 
 
 class EncodedList:
-    """The objects of a cache list as entries, for a plain JSON list response: ``encoded(strip_type)`` gives
-    byte strings whose comma-join is the items' JSON, spliced from each object's JSON without decoding it.
-    Shared between requests until the cache changes: never change it."""
+    """The objects of a cache list as entries, for a plain JSON list response: ``document(strip_type, head)``
+    gives the whole list document, its items spliced from each object's JSON without decoding it. Shared
+    between requests until the cache changes (never change it), and with it the document of each head (a list's
+    kind, apiVersion and metadata: the revision moves without a change on etcd's progress notifications)."""
 
-    __slots__ = ("entries", "_joined")
+    __slots__ = ("entries", "_documents")
 
     def __init__(self, entries: list[Entry]):
         self.entries = entries
-        self._joined: dict = {}
+        self._documents: dict = {}
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def encoded(self, strip_type: bool) -> list[bytes]:
-        joined = self._joined.get(strip_type)
-        if joined is not None:
-            return [joined] if joined else []
+    def document(self, strip_type: bool, head: bytes) -> bytes:
+        """The list's JSON document (with the trailing newline): ``head``, the JSON of the list without its
+        items, with ``"items":[...]`` added; kept for the next request that asks with the same head when it
+        is at most JOINED_KEPT_BYTES long."""
+        memo = (strip_type, head)
+        document = self._documents.get(memo)
+        if document is not None:
+            return document
         entries = self.entries
         if not entries:
-            return []
-        if not strip_type:
-            parts = [e.json() for e in entries]
-            joined = b",".join(parts)
+            items = b""
+        elif strip_type:
+            items = _join_items(entries)
         else:
-            joined = _join_items(entries)
-        if len(joined) <= JOINED_KEPT_BYTES:
-            self._joined[strip_type] = joined
-        return [joined]
+            items = b",".join([e.json() for e in entries])
+        document = b"".join((head[:-1], b',"items":[', items, b"]}\n"))
+        if len(document) <= JOINED_KEPT_BYTES:
+            if len(self._documents) >= 4:
+                self._documents.clear()
+            self._documents[memo] = document
+        return document
 
 
 def _join_items(entries: list[Entry]) -> bytes:
@@ -291,7 +298,7 @@ def _join_items(entries: list[Entry]) -> bytes:
 
 class ListItems(list):
     """The objects of a cache list, decoded (each a fresh dict unless read shared before); ``stripped`` has
-    them as typed-list items (no kind/apiVersion) and ``encoded`` as an EncodedList's.  Never change it."""
+    them as typed-list items (no kind/apiVersion) and ``document`` as an EncodedList's.  Never change it."""
 
     __slots__ = ("entries", "_encoded")
 
@@ -299,10 +306,10 @@ class ListItems(list):
     def stripped(self) -> list[dict]:
         return [{k: v for k, v in obj.items() if k != "kind" and k != "apiVersion"} for obj in self]
 
-    def encoded(self, strip_type: bool) -> list[bytes]:
+    def document(self, strip_type: bool, head: bytes) -> bytes:
         if self._encoded is None:
             self._encoded = EncodedList(self.entries)
-        return self._encoded.encoded(strip_type)
+        return self._encoded.document(strip_type, head)
 
 
 def list_items(entries: list[Entry]) -> ListItems:

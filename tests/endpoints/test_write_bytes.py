@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
@@ -105,3 +106,48 @@ def test_which_answers_go_in_one_write(monkeypatch, raw, whole):
     monkeypatch.setattr(http, "_write_whole", lambda *args: taken.append(real(*args)) or taken[-1])
     _exchange(raw)
     assert taken == [whole]
+
+
+class _PartsTransport(StringTransport):
+    """A test transport that can send a head and a body from their own buffers, as FlushingConnection does."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def write_parts(self, head, body):
+        self.parts.append((head, body))
+        self.write(head + body)
+
+
+class Big(Resource):
+    isLeaf = True
+    body = b"[" + b"1," * 50000 + b"1]"
+
+    def render(self, request):
+        http.write_bytes(request, 200, "application/json", self.body)
+        return NOT_DONE_YET
+
+
+def test_a_big_body_goes_behind_its_head_unjoined(monkeypatch):
+    """Past BIG_BODY the head and the body go to the connection's write_parts as two buffers (the body the very
+    bytes given), the same bytes on the wire as twisted.web's way; a smaller body is joined to its head."""
+    raw = b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
+    channel = site_of(Big()).buildProtocol(None)
+    transport = _PartsTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(raw)
+    [(head, body)] = transport.parts
+    assert body is Big.body and head.endswith(b"Content-Length: %d\r\n\r\n" % len(Big.body))
+    ours = re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", transport.value())
+    with monkeypatch.context() as m:
+        m.setattr(http, "_write_whole", lambda request, content_type, body: False)
+        channel, plain = connect(site_of(Big()))
+        channel.dataReceived(raw)
+    assert ours == re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", plain.value())
+
+    channel = site_of(Answer()).buildProtocol(None)
+    transport = _PartsTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(REQUESTS[0])
+    assert transport.parts == [] and transport.value().endswith(b'{"kind":"Status"}')
