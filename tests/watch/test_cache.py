@@ -439,3 +439,27 @@ def test_a_put_given_as_json_reaches_every_watcher_as_a_decoded_one_does(monkeyp
     loads.clear()
     cache.apply(PUT, key("d"), None, 6, 0.0, codec.dumps(pod("d", 6)))
     assert loads == [] and encoding.spliced == 1 and len(watcher.take()) == 1
+
+
+def test_a_lists_document_is_kept_per_head_until_the_cache_changes(monkeypatch):
+    """An unfiltered list's document is made once per head (the revision in it may move without a change) and
+    shared; a change makes a new list; a document past JOINED_KEPT_BYTES is made for each request."""
+    import json
+
+    from kapiserver.watch import cache as cache_module
+
+    cache = filled()
+    entries, _ = cache.entries(b"/registry/pods/default/")
+    first = entries.document(False, b'{"kind":"PodList","metadata":{"resourceVersion":"5"}}')
+    assert [i["metadata"]["name"] for i in json.loads(first)["items"]] == ["a", "b"] and first.endswith(b"]}\n")
+    assert entries.document(False, b'{"kind":"PodList","metadata":{"resourceVersion":"5"}}') is first
+    moved = entries.document(False, b'{"kind":"PodList","metadata":{"resourceVersion":"6"}}')
+    assert moved is not first and json.loads(moved)["metadata"] == {"resourceVersion": "6"}
+    assert cache.entries(b"/registry/pods/default/")[0] is entries
+    put(cache, "c", 7)
+    changed, _ = cache.entries(b"/registry/pods/default/")
+    assert changed is not entries and len(json.loads(changed.document(False, b'{"metadata":{}}'))["items"]) == 3
+
+    monkeypatch.setattr(cache_module, "JOINED_KEPT_BYTES", 10)
+    big = changed.document(True, b'{"metadata":{}}')
+    assert changed.document(True, b'{"metadata":{}}') == big and changed.document(True, b'{"metadata":{}}') is not big
