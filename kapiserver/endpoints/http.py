@@ -93,9 +93,11 @@ def _write_whole(request, content_type: str, body: bytes) -> bool:
     head.append(b"Content-Length: %d\r\n\r\n" % len(body))
     request.startedWriting = 1
     request.sentLength = len(body)
-    write_parts = getattr(request.channel.transport, "write_parts", None) if len(body) > BIG_BODY else None
-    if write_parts is not None:
-        write_parts(b"".join(head), body)      # a big body is not copied behind its head
+    transport = request.channel.transport
+    # The connection's own class, asked rather than the object: a TLS layer passes unknown attributes on to the
+    # TCP connection beneath it, whose write_parts would send the bytes around the encryption.
+    if len(body) > BIG_BODY and getattr(type(transport), "write_parts", None) is not None:
+        transport.write_parts(b"".join(head), body)      # a big body is not copied behind its head
     else:
         head.append(body)
         request.channel.write(b"".join(head))

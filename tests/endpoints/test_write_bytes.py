@@ -151,3 +151,24 @@ def test_a_big_body_goes_behind_its_head_unjoined(monkeypatch):
     channel.makeConnection(transport)
     channel.dataReceived(REQUESTS[0])
     assert transport.parts == [] and transport.value().endswith(b'{"kind":"Status"}')
+
+
+def test_a_big_body_under_tls_is_never_sent_around_it():
+    """A TLS layer hands unknown attributes to the connection beneath it (Twisted's ProtocolWrapper): its
+    write_parts is not the TLS connection's, and the body goes through the layer's own write."""
+
+    class Layer(StringTransport):
+        def __init__(self, beneath):
+            super().__init__()
+            self.beneath = beneath
+
+        def __getattr__(self, name):
+            return getattr(self.beneath, name)
+
+    beneath = _PartsTransport()
+    channel = site_of(Big()).buildProtocol(None)
+    transport = Layer(beneath)
+    channel.makeConnection(transport)
+    channel.dataReceived(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert beneath.parts == [] and beneath.value() == b""
+    assert transport.value().endswith(Big.body)
