@@ -31,7 +31,7 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 _BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 # Go's integer syntax for base 0 (after go-yaml drops every underscore): a sign, then hex, octal or binary with
 # their prefixes, octal with a leading zero, or decimal.
-_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO]?[0-7]*|0[bB][01]+|[1-9][0-9]*)")
+_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[0-7]*|0[bB][01]+|[1-9][0-9]*)")
 _TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:[Tt]|( ))([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
                         r"(?:\.[0-9]+)?(Z|[-+][0-9]{2}:[0-9]{2})?)?")
 
@@ -73,8 +73,6 @@ def _reads_as_other(text: str) -> bool:
     if plain and _INT.fullmatch(plain) and _int_fits(plain):
         return True
     if _FLOAT.fullmatch(plain) or _BASE_60.fullmatch(text):
-        return True
-    if plain.startswith("-0b") and re.fullmatch(r"-0b[01]+", plain):
         return True
     match = _TIMESTAMP.fullmatch(text)
     return match is not None and _timestamp(match)

@@ -26,7 +26,8 @@ def test_a_string_another_type_would_be_read_from_is_double_quoted(text):
     assert goyaml.dumps({"k": text}) == f'k: "{text}"\n'.encode()
 
 
-@pytest.mark.parametrize("text", ["=", "<<", "a, b", "v1", "2024-13-01", "1.2.3", "héllo ✓", "0xZZ", "~x", "e5"])
+@pytest.mark.parametrize("text", ["=", "<<", "a, b", "v1", "2024-13-01", "1.2.3", "héllo ✓", "0xZZ", "~x", "e5",
+                                  "0o", "-0o", "0b", "0x"])
 def test_a_string_read_back_as_itself_is_plain(text):
     assert goyaml.dumps({"k": text}) == f"k: {text}\n".encode()
 
