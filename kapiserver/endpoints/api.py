@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Optional
 
-from ..machinery import codec, errors, meta
+from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..machinery.jsoncopy import json_copy
 from . import negotiation, render, subresources
@@ -89,8 +89,6 @@ class ResourceHandler:
             if encoded is not None:
                 write_bytes(request, code, rep.content_type, encoded + b"\n")
                 return
-        if written_json is not None and obj.get("kind") == store.info.kind:
-            obj = meta.ordered_object(obj)      # Go's field order, as stored (a write sets resourceVersion last)
         out = render.render_object(store, obj, rep, self.context.clock, query(request, "includeObject"))
         write_bytes(request, code, rep.content_type, rep.encode(out))
 

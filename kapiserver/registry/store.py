@@ -310,6 +310,8 @@ class Store:
             await self.strategy.create_failed(obj)
             raise
         meta_["resourceVersion"] = str(revision)
+        # In its place in Go's field order, as the stored bytes have it (it was taken out above).
+        obj["metadata"] = meta.ordered_metadata(meta_)
         await self.strategy.after_write(obj)
         return obj
 

@@ -93,5 +93,10 @@ def test_answers_the_cache_cannot_give_are_encoded():
     code, created = call(client, clock, "POST", NS, {"apiVersion": "v1", "kind": "ConfigMap",
                                                       "metadata": {"name": "one"}})
     assert code == 201 and json.loads(created)["metadata"]["name"] == "one"
-    # Encoded, in Go's field order all the same: the bytes a GET of it gives.
+    # Encoded, in Go's field order all the same: the bytes a GET of it gives; so too an update naming no
+    # resourceVersion (the store puts it in its place).
     assert call(client, clock, "GET", NS + "/one") == (200, created)
+    unnamed = json.loads(created)
+    del unnamed["metadata"]["resourceVersion"]
+    code, updated = call(client, clock, "PUT", NS + "/one", dict(unnamed, data={"k": "w"}))
+    assert code == 200 and call(client, clock, "GET", NS + "/one") == (200, updated)
