@@ -1,4 +1,8 @@
+import os
 from importlib.metadata import entry_points
+from pathlib import Path
+
+import kapiserver
 
 
 def plugin_args() -> list:
@@ -8,3 +12,14 @@ def plugin_args() -> list:
     if any(ep.name == "kapiserver" for ep in entry_points(group="pytest11")):
         return []
     return ["-p", "kapiserver.testing.plugin"]
+
+
+def user_env(**extra: str) -> dict:
+    """The environment of a user's own pytest run by a test: this checkout's kapiserver on its path, and none of
+    the variables pytest-xdist sets in a worker (``PYTEST_XDIST_WORKER`` and the like), which would otherwise tell
+    the user's suite it is a worker when this suite runs under ``-n``."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("PYTEST_XDIST_") and name != "PYTEST_CURRENT_TEST"}
+    env["PYTHONPATH"] = str(Path(kapiserver.__file__).resolve().parent.parent)
+    env.update(extra)
+    return env

@@ -10,7 +10,6 @@ reset the second twin's create is a 409).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import kapiserver
-from tests.testing import plugin_args
+from tests.testing import plugin_args, user_env
 
 # Every test writes down its worker, its server's URL and kubeconfig (to check one server per worker).
 CONFTEST = textwrap.dedent('''
@@ -133,8 +131,7 @@ def run_suite(tmp_path, *args) -> tuple[subprocess.CompletedProcess, list]:
     for name, text in installed.items():
         (tmp_path / f"test_with_{name}.py").write_text(text)
     record = tmp_path / "record.txt"
-    env = dict(os.environ, PYTHONPATH=str(Path(kapiserver.__file__).resolve().parent.parent),
-               KAPISERVER_RECORD=str(record))
+    env = user_env(KAPISERVER_RECORD=str(record))
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(),
                              "--rootdir", str(tmp_path), "-c", str(tmp_path / "none.ini"),
                              "--timeout=60", *args, str(tmp_path)],

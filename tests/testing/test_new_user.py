@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import kapiserver
-from tests.testing import plugin_args
+from tests.testing import plugin_args, user_env
 
 SUITE = textwrap.dedent('''
     import pytest
@@ -52,7 +51,7 @@ def run_suite(tmp_path, *args) -> subprocess.CompletedProcess:
     (tmp_path / "test_user_suite.py").write_text(SUITE)
     (tmp_path / "test_user_suite_reversed.py").write_text(REVERSED)
     # The kapiserver under test (this checkout), whether or not it is the one installed.
-    env = dict(os.environ, PYTHONPATH=str(Path(kapiserver.__file__).resolve().parent.parent))
+    env = user_env()
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(),
                            "--rootdir", str(tmp_path),
                            "-c", str(tmp_path / "none.ini"), *args, str(tmp_path)],

@@ -12,21 +12,10 @@ import pytest
 from kapiserver.client.reflector import Backoff, Reflector
 from kapiserver.client.resources import CONFIG_MAPS
 from kapiserver.client.rest import loopback_client
+from tests.client.conftest import resolver_threads  # noqa: F401  (started once a session: see its docstring)
 from tests.controllers.conftest import run, run_until
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def resolver_threads():
-    """Name resolution runs in the reactor's thread pool, which a reactor turned by hand never starts."""
-    from twisted.internet import reactor
-    pool = reactor.getThreadPool()
-    if not pool.started:
-        pool.start()
-    yield
-    if not pool.joined:
-        pool.stop()     # its threads would otherwise keep the test process from exiting
 
 
 FAULTS = [
