@@ -5,7 +5,6 @@ test drives it: the e2e tests' fixtures (a server per module, kubectl, the offic
 import pytest
 
 from tests.conformance.support import ok, unique, wait_for
-from tests.client.conftest import resolver_threads  # noqa: F401  (in-process clients resolve names)
 from tests.e2e.conftest import apiserver, k8s, kubectl  # noqa: F401  (fixtures)
 
 

@@ -20,7 +20,6 @@ from kapiserver.client.rest import APIError
 from kapiserver.controllermanager.context import ControllerContext
 from kapiserver.controllermanager.cronjob import CronJobController
 from kapiserver.node.simulated import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION
-from tests.client.conftest import resolver_threads  # noqa: F401
 from tests.controllermanager.conftest import client, controllers, eventually, run, simulated_nodes  # noqa: F401
 
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"

@@ -17,7 +17,6 @@ from kapiserver.client.resources import NODES, PODS
 from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS as PVCS
 from kapiserver.client.resources import PERSISTENT_VOLUMES as PVS
 from kapiserver.client.rest import APIError
-from tests.client.conftest import resolver_threads  # noqa: F401
 from tests.controllermanager.conftest import client, controllers, eventually, run, simulated_nodes  # noqa: F401
 
 

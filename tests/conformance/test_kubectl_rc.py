@@ -16,7 +16,7 @@ import pytest
 
 from tests.conformance.support import unique
 from tests.controllermanager.conftest import (client, controllers, eventually, in_background,  # noqa: F401
-                                              namespace, resolver_threads, simulated_nodes)
+                                              namespace, simulated_nodes)
 from tests.e2e.conftest import apiserver, kubectl  # noqa: F401
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"

@@ -21,7 +21,7 @@ from twisted.internet.defer import DeferredList, ensureDeferred
 from kapiserver.client.resources import ENDPOINT_SLICES, ENDPOINTS, PODS, SERVICES
 from kapiserver.client.rest import APIError
 from tests.conformance.support import discovery_has
-from tests.controllermanager.conftest import (client, controllers, eventually, resolver_threads, run,  # noqa: F401
+from tests.controllermanager.conftest import (client, controllers, eventually, run,  # noqa: F401
                                               simulated_nodes)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

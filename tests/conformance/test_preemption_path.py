@@ -14,7 +14,6 @@ from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.resources import PODS, PRIORITY_CLASSES, REPLICA_SETS
 from kapiserver.client.rest import APIError
 from kapiserver.scheduler.scheduler import Scheduler
-from tests.client.conftest import resolver_threads  # noqa: F401
 from tests.conformance.support import unique
 from tests.controllermanager.conftest import (client, controllers, eventually, namespace, run,  # noqa: F401
                                               run_until, simulated_nodes)

@@ -14,7 +14,7 @@ from kapiserver.client.resources import (CONTROLLER_REVISIONS, DAEMON_SETS, EVEN
                                          POD_DISRUPTION_BUDGETS, PODS, STATEFUL_SETS)
 from kapiserver.client.rest import APIError
 from tests.controllermanager.conftest import (client, controllers, eventually, namespace,  # noqa: F401
-                                              nodes, resolver_threads, run, simulated_nodes)
+                                              nodes, run, simulated_nodes)
 
 # -- helpers -------------------------------------------------------------------------------------------------
 

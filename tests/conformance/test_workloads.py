@@ -17,7 +17,7 @@ from kapiserver.client.resources import DEPLOYMENTS, PODS, REPLICA_SETS, REPLICA
 from kapiserver.client.rest import APIError
 from kapiserver.controllermanager import deploymentutil as du
 from tests.controllermanager.conftest import (client, controllers, eventually, namespace,  # noqa: F401
-                                              resolver_threads, run, simulated_nodes)
+                                              run, simulated_nodes)
 
 WORKLOADS = ("deployment-controller", "replicaset-controller", "replicationcontroller-controller")
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"

@@ -32,8 +32,18 @@ def run(d: Any, timeout: float = 30.0) -> Any:
     return outcome[0]
 
 
+def reactor_threads() -> None:
+    """Start the global reactor's thread pool (name resolution for the clients' connections runs there), which a
+    reactor turned by hand never starts; work queued before waits for it.  Stopped when the session ends
+    (tests/conftest.py), never before: a stopped pool cannot start again."""
+    pool = reactor.getThreadPool()
+    if not pool.started:
+        pool.start()
+
+
 def run_until(predicate: Callable[[], bool], timeout: float = 30.0, also: Callable[[], None] = None) -> None:
     """Turn the global reactor (and ``also``, each turn) until ``predicate()`` holds."""
+    reactor_threads()
     deadline = time.monotonic() + timeout
     while True:
         reactor.runUntilCurrent()
@@ -50,6 +60,7 @@ def run_until(predicate: Callable[[], bool], timeout: float = 30.0, also: Callab
 
 def settle(seconds: float = 0.1) -> None:
     """Turn the reactor for a while, to show that something does not happen."""
+    reactor_threads()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         reactor.iterate(0.005)

@@ -13,7 +13,6 @@ from kapiserver.client.resources import LEASES, NODES, PODS
 from kapiserver.node import hoststatus
 from kapiserver.node.simulated import LEASE_RENEW_SECONDS, RUN_SECONDS_ANNOTATION, SimulatedNodes
 from tests.controllermanager.conftest import client, eventually, namespace, run  # noqa: F401
-from tests.client.conftest import resolver_threads  # noqa: F401
 from tests.e2e.conftest import apiserver  # noqa: F401
 
 

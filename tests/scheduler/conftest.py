@@ -12,7 +12,6 @@ from twisted.internet import reactor
 from kapiserver.client.resources import EVENTS, NAMESPACES, NODES, PODS
 from kapiserver.client.rest import APIError, loopback_client
 from kapiserver.scheduler.scheduler import Scheduler
-from tests.client.conftest import resolver_threads  # noqa: F401
 from tests.conformance.support import unique
 from tests.controllers.conftest import run, run_until  # noqa: F401
 from tests.e2e.conftest import apiserver  # noqa: F401

@@ -12,7 +12,6 @@ import pytest
 from kapiserver.client.reflector import Backoff, Reflector
 from kapiserver.client.resources import CONFIG_MAPS
 from kapiserver.client.rest import loopback_client
-from tests.client.conftest import resolver_threads  # noqa: F401  (started once a session: see its docstring)
 from tests.controllers.conftest import run, run_until
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
