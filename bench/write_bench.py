@@ -2,7 +2,8 @@
 Write-path benchmark, run by hand (never by the tests):
 
     python bench/write_bench.py [--duration 5] [--repeat 3] [--cases create,update,patch,get]
-                                [--profile OUT.prof] [--spy PATH-TO-py-spy]
+                                [--profile OUT.prof] [--spy PATH-TO-py-spy] [--server-arg=--flag=value]
+                                [--watchers N [--watch-metadata]] [--controller-manager]
 
 Starts kapiserver (embedded store, durable group commit) and the floor (bench/floor.py)
 in the same run and measures with wrk, each case against the floor of the same round,
@@ -15,6 +16,9 @@ in the same run and measures with wrk, each case against the floor of the same r
 Two ratios per case: requests/s (kapiserver / floor), and CPU time per request (floor /
 kapiserver, from /proc: all the process's threads).  The second holds when other work
 shares the machine; the first is what a client sees on an idle one.
+--watchers N opens N watches of every ConfigMap (curl; --watch-metadata: as PartialObjectMetadata, as the
+garbage collector watches) for the whole run; --controller-manager runs the embedded controllers' set in a
+kube-controller-manager process of its own instead (its CPU per request printed beside the server's).
 --profile runs the server under cProfile (statistics to OUT.prof, `python -m pstats`);
 --spy samples it with py-spy during each case of the first round (collapsed stacks to
 /tmp/write_bench-CASE.txt).
@@ -41,6 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from api_bench import Server, _cpu_model, configmap, free_port, raise_fd_limit  # noqa: E402
+from controlplane_bench import twistd  # noqa: E402
+from kapiserver.config import EMBEDDABLE_CONTROLLERS  # noqa: E402
 
 CONNS = 16
 
@@ -90,6 +96,13 @@ def main() -> None:
     parser.add_argument("--cases", default="create,update,patch,get")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="one more kube-apiserver flag (e.g. --server-arg=--embedded-controllers=)")
+    parser.add_argument("--watchers", type=int, default=0,
+                        help="this many watches of every ConfigMap (curl processes) open during the cases")
+    parser.add_argument("--watch-metadata", action="store_true",
+                        help="the --watchers ask for PartialObjectMetadata, as the garbage collector's do")
+    parser.add_argument("--controller-manager", action="store_true",
+                        help="run the embedded controllers' set in a kube-controller-manager process of its own "
+                        "(the apiserver with --embedded-controllers=), as upstream splits them")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
@@ -103,9 +116,22 @@ def main() -> None:
     prefix: tuple = ("-m",)
     if args.profile:
         prefix = ("-m", "cProfile", "-o", os.path.abspath(args.profile), "-m")
-    server = Server(os.path.join(work, "data"), tuple(args.server_arg), prefix=prefix)
-    floor = None
+    server_args = tuple(args.server_arg) + (("--embedded-controllers=",) if args.controller_manager else ())
+    server = Server(os.path.join(work, "data"), server_args, prefix=prefix)
+    floor = manager = None
+    watchers: list = []
     try:
+        accept = ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" if args.watch_metadata
+                  else "application/json")
+        for _ in range(args.watchers):
+            watchers.append(subprocess.Popen(
+                ["curl", "-sN", "-o", "/dev/null", "-H", f"Accept: {accept}",
+                 server.url + "/api/v1/configmaps?watch=true&allowWatchBookmarks=true"]))
+        if args.controller_manager:
+            manager = twistd("kube-controller-manager",
+                             f"--kubeconfig={server.write_kubeconfig(os.path.join(work, 'kubeconfig'))}",
+                             "--leader-elect=false", f"--controllers={','.join(EMBEDDABLE_CONTROLLERS)}",
+                             log=server.log)
         ns = "/api/v1/namespaces/wb/configmaps/"
         server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": "wb"}})
@@ -185,8 +211,12 @@ def main() -> None:
                 if case not in cases:
                     continue
                 url = server.url + (ns[:-1] if case == "create" else ns + "w-0")
+                before = cpu_seconds(manager.pid) if manager else 0.0
                 ours = measure(server.process.pid, url, CONNS, lua, case if spying else "")
                 line.append(record(f"{case.upper()}, {CONNS} conns", ours, floor_post))
+                if manager and ours[0]:
+                    spent = (cpu_seconds(manager.pid) - before) / (ours[0] * args.duration)
+                    line[-1] += f" (controller manager {spent * 1e6:.0f} us)"
                 if case == "create":
                     created = ours
                 elif created:
@@ -203,8 +233,10 @@ def main() -> None:
             print(f"{name:56} {statistics.median(values):8.2f}  {' '.join(f'{v:.2f}' for v in values)}")
     finally:
         server.stop()
-        if floor is not None:
-            floor.terminate()
+        for process in (floor, manager, *watchers):
+            if process is not None:
+                process.terminate()
+                process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
