@@ -469,7 +469,36 @@ KUBERNETES_LIBRARIES = {
 }
 
 
+def _logical(deciding: bool):
+    """cel-go's ``||`` (``deciding`` True) and ``&&`` (False): a side with the deciding value decides, whichever
+    side it is and whatever the other is (an error included); otherwise the left side's error, then the
+    right's; two booleans otherwise.  (celpy reports two errors as a missing overload.)"""
+    def function(x, y):
+        for side in (x, y):
+            if isinstance(side, celtypes.BoolType) and bool(side) is deciding:
+                return side
+        for side in (x, y):
+            if isinstance(side, celpy.CELEvalError):
+                return side
+        if isinstance(x, celtypes.BoolType) and isinstance(y, celtypes.BoolType):
+            return celtypes.BoolType(not deciding)
+        raise TypeError("no such overload")
+    return function
+
+
+def _conditional(condition, chosen_if_true, chosen_if_false):
+    """cel-go's ``c ? a : b``: a failed condition's error is the result."""
+    if isinstance(condition, celpy.CELEvalError):
+        return condition
+    if not isinstance(condition, celtypes.BoolType):
+        raise TypeError("no such overload")
+    return chosen_if_true if condition else chosen_if_false
+
+
 FUNCTIONS = {
+    "_||_": _logical(True),
+    "_&&_": _logical(False),
+    "_?_:_": _conditional,
     "charAt": lambda s, i: celtypes.StringType(s[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of,
     "lastIndexOf": _last_index_of,

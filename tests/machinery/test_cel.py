@@ -96,6 +96,23 @@ def test_runtime_errors_are_invalid_with_the_rule():
         "operator, function or macro signature for rule: self.name + 1 == 'x'"]
 
 
+def test_logical_operators_report_the_first_error_as_cel_go():
+    """||, && and ?: decide with a deciding value on either side; otherwise the left side's error is the result
+    (celpy alone reports two errors as a missing overload)."""
+    s = schema({"rule": "self.max > 0 || self.min > 0", "message": "or"},
+               {"rule": "self.max > 0 && self.min > 0", "message": "and"},
+               {"rule": "self.max > 0 ? true : false", "message": "cond"},
+               {"rule": "self.name == 'a' ? size(self.tags) > 0 || self.max > 0 : true", "message": "nested"})
+    assert messages(s, obj(name="a")) == [
+        f'spec: Invalid value: "object": no such key: {key} evaluating rule: {rule}'
+        for key, rule in (("max", "or"), ("max", "and"), ("max", "cond"), ("tags", "nested"))]
+    # A deciding value wins over an error on the other side, whichever side it is on.
+    s = schema({"rule": "self.max > 0 || self.min > 0"}, {"rule": "self.min > 0 || self.max > 0"})
+    assert messages(s, obj(min=1)) == []
+    assert messages(schema({"rule": "self.max > 0 && self.min > 0"}), obj(min=0)) == [
+        'spec: Invalid value: "object": failed rule: self.max > 0 && self.min > 0']
+
+
 def test_root_rules_see_only_name_of_metadata():
     """A rule on the object itself reports at <nil> and sees metadata.name but not other metadata."""
     s = {"type": "object", "x-kubernetes-validations": [
