@@ -189,6 +189,10 @@ def version_of(crd: dict, name: str) -> dict:
     return {}
 
 
+_BLOCKS_RULES = frozenset({"FieldValueTypeInvalid", "FieldValueNotSupported", "FieldValueRequired",
+                           "FieldValueTooLong", "FieldValueTooMany"})
+
+
 class CustomResourceStrategy(Strategy):
     def __init__(self, info: ResourceInfo, crd: dict):
         super().__init__(info)
@@ -209,13 +213,19 @@ class CustomResourceStrategy(Strategy):
             self.storage_schema = (storage.get("schema") or {}).get("openAPIV3Schema")
 
     def default(self, obj: dict) -> None:
+        """Pruned and defaulted by the request's version: what is validated."""
         coerced = schema_coercer(self.schema)(obj)
-        if self.storage_schema is not None and self.converter is None:
-            # Conversion None: what the storage version cannot hold is lost on the way, so the response shows
-            # it gone.  (A conversion webhook carries it over itself.)
-            coerced = schema_coercer(self.schema)(schema_coercer(self.storage_schema)(coerced))
         obj.clear()
         obj.update(coerced)
+
+    def as_stored(self, obj: dict) -> None:
+        # Conversion None: what the storage version cannot hold is lost on the way, and its defaults come back
+        # with the object, so the answer shows them.  (A conversion webhook carries fields over itself.)
+        # Upstream validates the object of the request's version, before this.
+        if self.storage_schema is not None and self.converter is None:
+            coerced = schema_coercer(self.schema)(schema_coercer(self.storage_schema)(obj))
+            obj.clear()
+            obj.update(coerced)
 
     def reset_status(self, obj: dict) -> None:
         obj.pop("status", None)
@@ -230,19 +240,21 @@ class CustomResourceStrategy(Strategy):
         from .validation import meta, names
         out = meta.object_meta(obj.get("metadata"), self.info.namespaced, names.name_is_dns_subdomain,
                                kube_rules=False)
-        return out + self._schema_errors(obj, None)
+        return self._with_rules(out + structural.validate(obj, self.schema, root=True), obj, None)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
         from .validation import meta
         out = meta.object_meta_update(new.get("metadata"), old.get("metadata"), kube_rules=False)
-        return out + self._schema_errors(new, old)
+        return self._with_rules(out + structural.validate(new, self.schema, root=True), new, old)
 
-    def _schema_errors(self, obj: dict, old: Optional[dict]) -> list[FieldError]:
-        out = structural.validate(obj, self.schema, root=True)
+    def _with_rules(self, out: list[FieldError], obj: dict, old: Optional[dict]) -> list[FieldError]:
+        """``out`` (the metadata's and the schema's errors) and then the CEL rules' errors.  As upstream, an
+        error that means the object has not the shape its rules were written for (a wrong type, a value
+        outside the enum, a missing required field, a string or list past its maximum) keeps the rules from
+        running at all, and says so."""
         if self.rules is None:
             return out
-        # As upstream, a value of the wrong type keeps the CEL rules from running at all.
-        if any(e.reason == "FieldValueTypeInvalid" for e in out):
+        if any(e.reason in _BLOCKS_RULES for e in out):
             from ..machinery import cel
             return out + [FieldError("FieldValueInvalid", cel.ROOT_PATH, 'Invalid value: "null": some validation '
                                      "rules were not checked because the object was invalid; correct the "

@@ -294,6 +294,7 @@ class Store:
         if admission is not None:
             await admission.validate(for_resource(self.info, attributes.CREATE, obj, None, options=options,
                                                   dry_run=options.dry_run))
+        self.strategy.as_stored(obj)
         if options.dry_run:
             return obj
         if not meta_.get("name"):
@@ -411,6 +412,8 @@ class Store:
         if admission is not None:
             await admission.validate(for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
                                                   dry_run=options.dry_run))
+        if not subresource:
+            self.strategy.as_stored(new)
         deleting = self._should_delete_during_update(new)
         if _same(new, old) and not deleting:
             return _NO_CHANGE

@@ -78,6 +78,10 @@ class Strategy:
     def default(self, obj: dict) -> None:
         defaults.apply_defaults(self.info.group, self.info.version, self.info.kind, obj)
 
+    def as_stored(self, obj: dict) -> None:
+        """Make ``obj``, validated and admitted, what reading it back from storage will give, so a write's
+        answer shows it: nothing for most kinds (see CustomResourceStrategy)."""
+
     def prepare_for_create(self, obj: dict) -> None:
         if self.has_status:
             self.reset_status(obj)

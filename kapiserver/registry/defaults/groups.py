@@ -188,7 +188,33 @@ def priority_level_configuration(obj: dict) -> None:
             _go_order(queuing, ("queues", "handSize", "queueLengthLimit"))
 
 
+def custom_resource_definition(obj: dict) -> None:
+    """apiextensions/v1: the names' singular (the kind in lower case) and listKind (kind + "List"), conversion
+    strategy None, and a conversion webhook's service on port 443 (in Go's field order)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    names = spec.get("names")
+    if isinstance(names, dict) and isinstance(names.get("kind"), str) and names["kind"]:
+        if not names.get("singular"):
+            names["singular"] = names["kind"].lower()
+        if not names.get("listKind"):
+            names["listKind"] = names["kind"] + "List"
+        _go_order(names, ("plural", "singular", "shortNames", "kind", "listKind", "categories"))
+    if spec.get("conversion") is None:
+        spec["conversion"] = {"strategy": "None"}
+    conversion = spec["conversion"]
+    webhook = conversion.get("webhook") if isinstance(conversion, dict) else None
+    client = webhook.get("clientConfig") if isinstance(webhook, dict) else None
+    service = client.get("service") if isinstance(client, dict) else None
+    if isinstance(service, dict) and service.get("port") is None:
+        service["port"] = 443
+        _go_order(service, ("namespace", "name", "path", "port"))
+    _go_order(spec, ("group", "names", "scope", "versions", "conversion", "preserveUnknownFields"))
+
+
 DEFAULTERS = {
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"): custom_resource_definition,
     ("flowcontrol.apiserver.k8s.io", "*", "FlowSchema"): flow_schema,
     ("flowcontrol.apiserver.k8s.io", "*", "PriorityLevelConfiguration"): priority_level_configuration,
     ("autoscaling", "v1", "HorizontalPodAutoscaler"): hpa_v1,

@@ -1,0 +1,109 @@
+"""Custom resources validated as apiextensions does: which schema errors keep the CEL rules from running, a
+multi-version CRD's objects validated in the request's version before storage's version reshapes them, the
+CRD's own defaults, and the patch types a custom resource takes."""
+
+from __future__ import annotations
+
+from tests.conformance.support import ok, wait_for
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+GROUP = "validation.example.com"
+NOT_CHECKED = ('Invalid value: "null": some validation rules were not checked because the object was invalid; '
+               "correct the existing errors to complete validation")
+
+
+def crd(plural: str, kind: str, versions: list[dict]) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{GROUP}"},
+            "spec": {"group": GROUP, "scope": "Namespaced", "names": {"plural": plural, "kind": kind},
+                     "versions": versions}}
+
+
+def version(name: str, spec_schema: dict, storage: bool = False) -> dict:
+    return {"name": name, "served": True, "storage": storage, "schema": {"openAPIV3Schema": {
+        "type": "object", "properties": {"spec": spec_schema}}}}
+
+
+def served(server, body: dict) -> None:
+    ok(server.request("POST", CRDS, body), 201)
+    plural = body["spec"]["names"]["plural"]
+    for v in body["spec"]["versions"]:
+        path = f"/apis/{GROUP}/{v['name']}/namespaces/default/{plural}"
+        wait_for(lambda: server.request("GET", path)[0] == 200, what=f"{path} to be served")
+
+
+def create(server, plural: str, api_version: str, kind: str, name: str, spec: dict):
+    return server.request("POST", f"/apis/{GROUP}/{api_version}/namespaces/default/{plural}",
+                          {"apiVersion": f"{GROUP}/{api_version}", "kind": kind, "metadata": {"name": name},
+                           "spec": spec})
+
+
+def causes(body: dict) -> list[tuple[str, str]]:
+    return [(c.get("field"), c["message"]) for c in body["details"]["causes"]]
+
+
+def test_schema_errors_that_keep_the_rules_from_running(apiserver):
+    """An enum, required, too-long or too-many error (as a wrong type) stops the CEL rules and says so; an error
+    that leaves the object's shape (a pattern) lets them run."""
+    served(apiserver, crd("gates", "Gate", [version("v1", {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.mode != 'Open' || has(self.key)", "message": "Open needs a key"}],
+        "properties": {"mode": {"type": "string", "enum": ["Open", "Shut"]},
+                       "key": {"type": "string", "maxLength": 4, "pattern": "^[a-z]+$"},
+                       "tags": {"type": "array", "maxItems": 1, "items": {"type": "string"}},
+                       "lock": {"type": "object", "required": ["code"],
+                                "properties": {"code": {"type": "string"}}}}}, storage=True)]))
+    plural, rule = "gates", ("spec", 'Invalid value: "object": Open needs a key')
+    status, body = create(apiserver, plural, "v1", "Gate", "enum", {"mode": "Ajar"})
+    assert status == 422
+    assert causes(body) == [("spec.mode", 'Unsupported value: "Ajar": supported values: "Open", "Shut"'),
+                            ("<nil>", NOT_CHECKED)]
+    for name, spec, first in (
+            ("required", {"mode": "Open", "lock": {}}, ("spec.lock.code", "Required value")),
+            ("long", {"mode": "Open", "key": "abcdef"},
+             ("spec.key", "Too long: may not be more than 4 bytes")),
+            ("many", {"mode": "Open", "tags": ["a", "b"]},
+             ("spec.tags", "Too many: 2: must have at most 1 items"))):
+        status, body = create(apiserver, plural, "v1", "Gate", name, spec)
+        assert status == 422, (name, body)
+        assert causes(body)[0] == first and causes(body)[-1] == ("<nil>", NOT_CHECKED) and rule not in causes(body)
+    status, body = create(apiserver, plural, "v1", "Gate", "pattern", {"mode": "Open", "tags": ["X"]})
+    assert status == 422 and causes(body) == [rule]
+    status, body = create(apiserver, plural, "v1", "Gate", "pattern2", {"mode": "Shut", "key": "AB"})
+    assert status == 422 and causes(body) == [
+        ("spec.key", "Invalid value: \"AB\": spec.key in body should match '^[a-z]+$'")]
+
+
+def test_a_version_is_validated_before_storage_reshapes_it(apiserver):
+    """Conversion None, storage v1, a request in v2: v2's schema judges the object as sent (a field v1 lacks is
+    checked, a default only v1 has is not seen), and the answer shows what storage keeps."""
+    served(apiserver, crd("dials", "Dial", [
+        version("v1", {"type": "object", "properties": {
+            "tier": {"type": "string", "default": ""}}}, storage=True),
+        version("v2", {"type": "object", "properties": {
+            "tier": {"type": "string", "minLength": 1},
+            "label": {"type": "string", "pattern": "^[a-z]+$"}}})]))
+    status, body = create(apiserver, "dials", "v2", "Dial", "bad", {"label": "UPPER"})
+    assert status == 422, body
+    assert causes(body) == [("spec.label", "Invalid value: \"UPPER\": spec.label in body should match '^[a-z]+$'")]
+    status, body = create(apiserver, "dials", "v2", "Dial", "good", {"label": "lower"})
+    assert status == 201, body
+    # v1 cannot hold the label, and gives its default tier: what reading it back gives, in v2.
+    assert body["apiVersion"] == f"{GROUP}/v2" and body["spec"] == {"tier": ""}
+    assert ok(apiserver.request("GET", f"/apis/{GROUP}/v2/namespaces/default/dials/good"))["spec"] == {"tier": ""}
+
+
+def test_crd_defaults_and_custom_resource_patch_types(apiserver):
+    """A CRD gets upstream's defaults (singular, listKind, conversion None); a custom resource takes JSON patch,
+    merge patch and apply, and a strategic merge patch's 415 names those three."""
+    served(apiserver, crd("knobs", "Knob", [version("v1", {"type": "object", "properties": {
+        "turns": {"type": "integer"}}}, storage=True)]))
+    spec = ok(apiserver.request("GET", f"{CRDS}/knobs.{GROUP}"))["spec"]
+    assert spec["names"] == {"plural": "knobs", "singular": "knob", "kind": "Knob", "listKind": "KnobList"}
+    assert spec["conversion"] == {"strategy": "None"}
+    ok(create(apiserver, "knobs", "v1", "Knob", "k", {"turns": 1}), 201)
+    status, body = apiserver.request("PATCH", f"/apis/{GROUP}/v1/namespaces/default/knobs/k", {"spec": {"turns": 2}},
+                                     headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert status == 415
+    assert body["message"].endswith("accepted media types include: application/json-patch+json, "
+                                    "application/merge-patch+json, application/apply-patch+yaml")
