@@ -12,10 +12,9 @@ Schemas are plain dicts as a CRD carries them.  Rules, as apiextensions does:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
-from . import errors
+from . import errors, goregex
 from .errors import FieldError
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
@@ -209,10 +208,10 @@ def _strings(value, schema, path, where, out):
     pattern = schema.get("pattern")
     if pattern:
         try:
-            if re.search(pattern, value) is None:
+            if goregex.compile(pattern).search(value) is None:
                 out.append(errors.invalid(path, value, f"{where} in body should match '{pattern}'"))
-        except re.error:
-            pass
+        except goregex.RegexpError:
+            pass  # upstream refuses a CRD whose pattern Go cannot compile
 
 
 def _arrays(value, schema, path, where, out):
@@ -261,3 +260,4 @@ def _objects(value, schema, path, where, out, root):
             _validate(item, properties[key], child, out)
         elif isinstance(additional, dict):
             _validate(item, additional, f"{path}[{key}]" if path else key, out)
+

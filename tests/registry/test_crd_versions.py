@@ -31,3 +31,22 @@ def test_unknown_fields_are_what_pruning_drops():
     obj = {"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x", "odd": 1}, "top": 1,
            "spec": {"list": [{"k": "a", "z": 1}], "free": {"any": 1}, "y": 2}}
     assert structural.unknown_fields(obj, schema, root=True) == ["spec.list[0].z", "spec.y", "top"]
+
+
+MONTHS = ("^((?i)january|february|march|april|may|june|july|august|september|october|november|december|"
+          "1[0-2]|[1-9])(?:((:((?i)january|february|march|april|may|june|july|august|september|october|"
+          "november|december|1[0-2]|[1-9]))))?$")
+
+
+def test_schema_patterns_are_go_regular_expressions():
+    """A pattern is Go's: a (?i) mid-group applies (AlertmanagerConfig's months), $ refuses a trailing newline."""
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "month": {"type": "string", "pattern": MONTHS}, "interval": {"type": "string", "pattern": "^[0-9]+s$"}}}}}
+
+    def errors(**spec):
+        return [str(e) for e in structural.validate({"spec": spec}, schema, root=True)]
+    assert errors(month="March", interval="30s") == [] and errors(month="1:3") == []
+    assert errors(month="foo", interval="30s\n") == [
+        f"spec.month: Invalid value: \"foo\": spec.month in body should match '{MONTHS}'",
+        "spec.interval: Invalid value: \"30s\\n\": spec.interval in body should match '^[0-9]+s$'"]
+
