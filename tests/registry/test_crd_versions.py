@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kapiserver.machinery import structural
-from kapiserver.registry.crd import schema_coercer, version_priority
+from kapiserver.registry.crd import schema_coercer, validate_crd, version_priority
 
 
 def test_kube_aware_version_priority():
@@ -50,3 +50,21 @@ def test_schema_patterns_are_go_regular_expressions():
         f"spec.month: Invalid value: \"foo\": spec.month in body should match '{MONTHS}'",
         "spec.interval: Invalid value: \"30s\\n\": spec.interval in body should match '^[0-9]+s$'"]
 
+
+def test_a_crd_whose_pattern_go_refuses_is_invalid():
+    """validate_crd refuses a schema pattern Go's regexp cannot compile, wherever it is, with Go's error."""
+    schema = {"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?!x)"}}},
+        "list": {"type": "array", "items": {"type": "string", "pattern": "+"}},
+        "ok": {"type": "string", "pattern": MONTHS, "allOf": [{"pattern": "(a)\\1"}]}}}
+    crd = {"metadata": {"name": "ks.g.io"}, "spec": {
+        "group": "g.io", "scope": "Namespaced", "names": {"plural": "ks", "kind": "K"},
+        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]}}
+    at = "spec.versions[0].schema.openAPIV3Schema.properties"
+    assert [str(e) for e in validate_crd(crd)] == [
+        f'{at}[spec].properties[a].pattern: Invalid value: "^(?!x)": must be a valid regular expression, but '
+        "isn't: error parsing regexp: invalid or unsupported Perl syntax: `(?!`",
+        f'{at}[list].items.pattern: Invalid value: "+": must be a valid regular expression, but '
+        "isn't: error parsing regexp: missing argument to repetition operator: `+`",
+        f'{at}[ok].allOf[0].pattern: Invalid value: "(a)\\\\1": must be a valid regular expression, but '
+        "isn't: error parsing regexp: invalid escape sequence: `\\1`"]
