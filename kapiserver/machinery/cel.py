@@ -27,6 +27,7 @@ import celpy
 from celpy import celtypes
 from lark import Token, Tree
 
+from . import goregex
 from .errors import FieldError
 from .quantity import parse_quantity
 
@@ -105,14 +106,28 @@ def _extreme(pick):
     return function
 
 
+# Regular expressions are Go's (RE2); a pattern Go refuses is an error of the call, worded as cel-go's
+# matches() and the Kubernetes regex library's find()/findAll() word it.
+def _matches(text, pattern):
+    try:
+        return celtypes.BoolType(goregex.compile(pattern).search(text) is not None)
+    except goregex.RegexpError as e:
+        return _eval_error(str(e))
+
+
 def _find(text, pattern):
-    found = re.search(pattern, text)
-    return celtypes.StringType(found.group(0) if found else "")
+    try:
+        return celtypes.StringType(goregex.find(pattern, text))
+    except goregex.RegexpError as e:
+        return _eval_error(f"Illegal regex: {e}")
 
 
 def _find_all(text, pattern, limit=-1):
-    found = [celtypes.StringType(m.group(0)) for m in re.finditer(pattern, text)]
-    return celtypes.ListType(found if int(limit) < 0 else found[:int(limit)])
+    try:
+        found = goregex.find_all(pattern, text, int(limit))
+    except goregex.RegexpError as e:
+        return _eval_error(f"Illegal regex: {e}")
+    return celtypes.ListType([celtypes.StringType(s) for s in found])
 
 
 def _optional_value(opt):
@@ -513,6 +528,7 @@ FUNCTIONS = {
     "sum": _sum,
     "min": _extreme(min),
     "max": _extreme(max),
+    "matches": _matches,
     "find": _find,
     "findAll": _find_all,
     "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),

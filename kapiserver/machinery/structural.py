@@ -12,10 +12,9 @@ Schemas are plain dicts as a CRD carries them.  Rules, as apiextensions does:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
-from . import errors
+from . import errors, goregex
 from .errors import FieldError
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
@@ -209,10 +208,10 @@ def _strings(value, schema, path, where, out):
     pattern = schema.get("pattern")
     if pattern:
         try:
-            if re.search(pattern, value) is None:
+            if goregex.compile(pattern).search(value) is None:
                 out.append(errors.invalid(path, value, f"{where} in body should match '{pattern}'"))
-        except re.error:
-            pass
+        except goregex.RegexpError:
+            pass  # a pattern Go refuses is refused with its CRD (pattern_errors); one stored before is ignored
 
 
 def _arrays(value, schema, path, where, out):
@@ -261,3 +260,30 @@ def _objects(value, schema, path, where, out, root):
             _validate(item, properties[key], child, out)
         elif isinstance(additional, dict):
             _validate(item, additional, f"{path}[{key}]" if path else key, out)
+
+
+def pattern_errors(schema: Any, path: str) -> list[FieldError]:
+    """Errors of every ``pattern`` under ``schema`` (at ``path``) that Go's regexp refuses, as
+    apiextensions refuses such a CRD: ``<path>.properties[a].pattern: Invalid value: ...``."""
+    out: list[FieldError] = []
+    _pattern_errors(schema, path, out)
+    return out
+
+
+def _pattern_errors(schema: Any, path: str, out: list) -> None:
+    if not isinstance(schema, dict):
+        return
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and pattern:
+        try:
+            goregex.compile(pattern)
+        except goregex.RegexpError as e:
+            out.append(errors.invalid(f"{path}.pattern", pattern,
+                                      f"must be a valid regular expression, but isn't: {e}"))
+    for name, child in (schema.get("properties") or {}).items():
+        _pattern_errors(child, f"{path}.properties[{name}]", out)
+    for key in ("items", "additionalProperties", "not"):
+        _pattern_errors(schema.get(key), f"{path}.{key}", out)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for index, child in enumerate(schema.get(key) or []):
+            _pattern_errors(child, f"{path}.{key}[{index}]", out)

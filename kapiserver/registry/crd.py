@@ -131,6 +131,7 @@ def validate_crd(crd: dict) -> list[FieldError]:
             out.append(errors.invalid(f"spec.versions[{index}].schema.openAPIV3Schema.type",
                                       schema.get("type", ""), "must be object at the root"))
         if isinstance(schema, dict):
+            out += structural.pattern_errors(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
             from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
             out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
     return out

@@ -231,3 +231,22 @@ def test_a_runaway_expression_stops_at_the_per_call_limit(monkeypatch):
     hundred = "[" + ",".join(str(i) for i in range(100)) + "]"
     result = cel.compile_expression(f"{hundred}.all(a, {hundred}.all(b, true))", frozenset()).evaluate({})
     assert isinstance(result, cel.celpy.CELEvalError) and cel.error_text(result) == cel.COST_LIMIT_EXCEEDED
+
+
+def test_regular_expressions_are_go_re2():
+    """matches(), find() and findAll() read patterns as Go's RE2: $ is the end of the text, \\d is ASCII, and a
+    pattern Go refuses is an error in Go's words (from the method and the global form alike)."""
+    s = schema({"rule": "self.name.find('[0-9]+$') == ''", "message": "find"},
+               {"rule": "self.name.findAll('\\\\d').size() == 0", "message": "findAll"},
+               {"rule": "matches(self.name, '^\\\\w+$')", "message": "matches"})
+    failed = 'spec: Invalid value: "object": {}'.format
+    assert messages(s, obj(name="ab12\n")) == [failed("findAll"), failed("matches")]
+    assert messages(s, obj(name="x٣٤")) == [failed("matches")]
+    assert messages(s, obj(name="x1")) == [failed("find"), failed("findAll")]
+    s = schema({"rule": "self.name.matches(self.tags[0])"}, {"rule": "matches(self.name, self.tags[0])"},
+               {"rule": "self.name.find(self.tags[0]) == ''"})
+    perl = "error parsing regexp: invalid or unsupported Perl syntax: `(?=`"
+    assert messages(s, obj(name="a", tags=["a(?=b)"])) == [
+        f'spec: Invalid value: "object": {perl} evaluating rule: self.name.matches(self.tags[0])',
+        f'spec: Invalid value: "object": {perl} evaluating rule: matches(self.name, self.tags[0])',
+        f'spec: Invalid value: "object": Illegal regex: {perl} evaluating rule: self.name.find(self.tags[0]) == \'\'']
