@@ -129,14 +129,49 @@ def _show(value: Any) -> str:
     return errors._show(value)
 
 
-def validate(value: Any, schema: Optional[dict], path: str = "", root: bool = False) -> list[FieldError]:
+# An old value that cannot be paired with the new one (validation without ratcheting).
+UNCORRELATED: Any = object()
+
+
+def validate(value: Any, schema: Optional[dict], path: str = "", root: bool = False,
+             old: Any = UNCORRELATED) -> list[FieldError]:
+    """The schema's errors for ``value``.  With ``old`` (an update's old object), ratcheted as upstream's
+    CRDValidationRatcheting (on by default since 1.30): errors at and below a value equal to the old value it
+    pairs with are dropped, so an object stored before its CRD was tightened can still be changed elsewhere.
+    A property pairs with the old object's property of that name; an item of a list-type map with the old item
+    of the same keys; items of other lists do not pair (their list does, as a whole).  A duplicate in a
+    list-type map or set is an error only where the old object had none."""
     out: list[FieldError] = []
     if schema is not None:
-        _validate(value, schema, path, out, root)
+        _validate(value, schema, path, out, root, old)
+        if old is not UNCORRELATED and out and any(e.reason == "FieldValueDuplicate" for e in out) and \
+                _has_duplicates(old, schema, root):
+            out = [e for e in out if e.reason != "FieldValueDuplicate"]
     return out
 
 
-def _validate(value: Any, schema: dict, path: str, out: list, root: bool = False) -> None:
+def _validate(value: Any, schema: dict, path: str, out: list, root: bool = False, old: Any = UNCORRELATED) -> None:
+    if old is UNCORRELATED:
+        _validate_node(value, schema, path, out, root, old)
+        return
+    mine: list = []
+    _validate_node(value, schema, path, mine, root, old)
+    if mine and not _same(value, old):
+        out.extend(mine)
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Go's reflect.DeepEqual of two decoded JSON values (an integer never equals a float)."""
+    if type(new) is not type(old):
+        return False
+    if isinstance(new, dict):
+        return new.keys() == old.keys() and all(_same(v, old[k]) for k, v in new.items())
+    if isinstance(new, list):
+        return len(new) == len(old) and all(_same(a, b) for a, b in zip(new, old))
+    return new == old
+
+
+def _validate_node(value: Any, schema: dict, path: str, out: list, root: bool, old: Any) -> None:
     where = path or "<root>"
     if value is None:
         if not schema.get("nullable") and schema.get("type"):
@@ -163,12 +198,12 @@ def _validate(value: Any, schema: dict, path: str, out: list, root: bool = False
     if isinstance(value, str):
         _strings(value, schema, path, where, out)
     if isinstance(value, list):
-        _arrays(value, schema, path, where, out)
+        _arrays(value, schema, path, where, out, old)
     if isinstance(value, dict):
-        _objects(value, schema, path, where, out, root)
+        _objects(value, schema, path, where, out, root, old)
     for key in ("allOf",):
         for sub in schema.get(key) or []:
-            _validate(value, sub, path, out)
+            _validate(value, sub, path, out, old=old)
     if schema.get("anyOf"):
         if not any(not validate(value, sub, path) for sub in schema["anyOf"]):
             out.append(FieldError("FieldValueInvalid", path, f"Invalid value: {_show(value)}: "
@@ -214,18 +249,31 @@ def _strings(value, schema, path, where, out):
             pass  # a pattern Go refuses is refused with its CRD (pattern_errors); one stored before is ignored
 
 
-def _arrays(value, schema, path, where, out):
+def _arrays(value, schema, path, where, out, old=UNCORRELATED):
     if schema.get("maxItems") is not None and len(value) > schema["maxItems"]:
         out.append(FieldError("FieldValueTooMany", path,
                               f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
     if schema.get("minItems") is not None and len(value) < schema["minItems"]:
-        out.append(errors.invalid(path, value, f"{where} in body should have at least {schema['minItems']} items"))
+        out.append(errors.invalid(path, len(value), f"{where} in body should have at least {schema['minItems']} "
+                                                    "items"))
     items = schema.get("items")
-    seen = []
-    for index, item in enumerate(value):
-        if isinstance(items, dict):
-            _validate(item, items, f"{path}[{index}]", out)
-        if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
+    keys = schema.get("x-kubernetes-list-map-keys")
+    old_items = _old_map_items(old, keys) if old is not UNCORRELATED and \
+        schema.get("x-kubernetes-list-type") == "map" and keys and isinstance(old, list) else None
+    if isinstance(items, dict):
+        for index, item in enumerate(value):
+            paired = UNCORRELATED
+            if old_items is not None and isinstance(item, dict):
+                paired = old_items.get(tuple(item.get(k) for k in keys), UNCORRELATED)
+            _validate(item, items, f"{path}[{index}]", out, old=paired)
+    _duplicates(value, schema, path, out)
+
+
+def _duplicates(value: list, schema: dict, path: str, out: list) -> None:
+    """The duplicates of a set (or uniqueItems list), and the items of a list-type map whose keys repeat."""
+    if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
+        seen = []
+        for index, item in enumerate(value):
             if item in seen:
                 out.append(errors.duplicate(f"{path}[{index}]", item))
             seen.append(item)
@@ -240,7 +288,7 @@ def _arrays(value, schema, path, where, out):
                 identities.append(identity)
 
 
-def _objects(value, schema, path, where, out, root):
+def _objects(value, schema, path, where, out, root, old=UNCORRELATED):
     for name in schema.get("required") or []:
         if name not in value:
             out.append(errors.required(f"{path}.{name}" if path else name))
@@ -248,18 +296,51 @@ def _objects(value, schema, path, where, out, root):
         out.append(FieldError("FieldValueTooMany", path,
                               f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
     if schema.get("minProperties") is not None and len(value) < schema["minProperties"]:
-        out.append(errors.invalid(path, value, f"{where} in body should have at least "
-                                               f"{schema['minProperties']} properties"))
+        out.append(errors.invalid(path, len(value), f"{where} in body should have at least "
+                                                    f"{schema['minProperties']} properties"))
     properties = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
+    olds = old if isinstance(old, dict) else None
     for key, item in value.items():
         if root and key in ("apiVersion", "kind", "metadata"):
             continue
         child = f"{path}.{key}" if path else key
+        paired = olds.get(key, UNCORRELATED) if olds is not None else UNCORRELATED
         if key in properties:
-            _validate(item, properties[key], child, out)
+            _validate(item, properties[key], child, out, old=paired)
         elif isinstance(additional, dict):
-            _validate(item, additional, f"{path}[{key}]" if path else key, out)
+            _validate(item, additional, f"{path}[{key}]" if path else key, out, old=paired)
+
+
+def _old_map_items(old: list, keys: list) -> dict:
+    """A list-type map's old items by their keys (the first of duplicates)."""
+    items: dict = {}
+    for item in old:
+        if isinstance(item, dict):
+            items.setdefault(tuple(item.get(k) for k in keys), item)
+    return items
+
+
+def _has_duplicates(value: Any, schema: dict, root: bool = False) -> bool:
+    """Whether ``value`` has a duplicate in any list-type map or set under ``schema``."""
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        for key, item in value.items():
+            if root and key in ("apiVersion", "kind", "metadata"):
+                continue
+            sub = properties.get(key, additional if isinstance(additional, dict) else None)
+            if isinstance(sub, dict) and _has_duplicates(item, sub):
+                return True
+        return False
+    if not isinstance(value, list):
+        return False
+    duplicates: list = []
+    _duplicates(value, schema, "", duplicates)
+    if duplicates:
+        return True
+    items = schema.get("items")
+    return isinstance(items, dict) and any(_has_duplicates(item, items) for item in value)
 
 
 def pattern_errors(schema: Any, path: str) -> list[FieldError]:

@@ -246,7 +246,7 @@ class CustomResourceStrategy(Strategy):
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
         from .validation import meta
         out = meta.object_meta_update(new.get("metadata"), old.get("metadata"), kube_rules=False)
-        return self._with_rules(out + structural.validate(new, self.schema, root=True), new, old)
+        return self._with_rules(out + structural.validate(new, self.schema, root=True, old=old), new, old)
 
     def _with_rules(self, out: list[FieldError], obj: dict, old: Optional[dict]) -> list[FieldError]:
         """``out`` (the metadata's and the schema's errors) and then the CEL rules' errors.  As upstream, an

@@ -107,3 +107,27 @@ def test_crd_defaults_and_custom_resource_patch_types(apiserver):
     assert status == 415
     assert body["message"].endswith("accepted media types include: application/json-patch+json, "
                                     "application/merge-patch+json, application/apply-patch+yaml")
+
+
+def test_a_tightened_schema_lets_old_objects_change_elsewhere(apiserver):
+    """Ratcheting (CRDValidationRatcheting, on by default since 1.30): an object stored before its CRD gained an
+    enum and a maximum can still be labelled and have its other fields changed; changing the offending field
+    to another invalid value is refused."""
+    body = crd("levers", "Lever", [version("v1", {"type": "object", "properties": {
+        "mode": {"type": "string"}, "size": {"type": "integer"}}}, storage=True)])
+    served(apiserver, body)
+    ok(create(apiserver, "levers", "v1", "Lever", "old", {"mode": "Legacy", "size": 50}), 201)
+    stored = ok(apiserver.request("GET", f"{CRDS}/levers.{GROUP}"))
+    stored["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"] = {
+        "mode": {"type": "string", "enum": ["Fast", "Slow"]}, "size": {"type": "integer", "maximum": 10}}
+    ok(apiserver.request("PUT", f"{CRDS}/levers.{GROUP}", stored))
+    path = f"/apis/{GROUP}/v1/namespaces/default/levers"
+    wait_for(lambda: create(apiserver, "levers", "v1", "Lever", "probe", {"size": 11})[0] == 422,
+             what="the tightened schema to be served")
+    merge = {"Content-Type": "application/merge-patch+json"}
+    labelled = ok(apiserver.request("PATCH", f"{path}/old", {"metadata": {"labels": {"a": "b"}}}, headers=merge))
+    assert labelled["metadata"]["labels"] == {"a": "b"} and labelled["spec"] == {"mode": "Legacy", "size": 50}
+    status, body = apiserver.request("PATCH", f"{path}/old", {"spec": {"size": 60}}, headers=merge)
+    assert status == 422 and causes(body) == [
+        ("spec.size", "Invalid value: 60: spec.size in body should be less than or equal to 10")]
+    ok(apiserver.request("PATCH", f"{path}/old", {"spec": {"size": 5}}, headers=merge))
