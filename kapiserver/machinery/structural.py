@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from . import errors
+from . import errors, formats
 from .errors import FieldError
+from .selectors import go_quote
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
@@ -213,6 +214,12 @@ def _strings(value, schema, path, where, out):
                 out.append(errors.invalid(path, value, f"{where} in body should match '{pattern}'"))
         except re.error:
             pass
+    format_name = schema.get("format")
+    if format_name and not formats.valid(format_name, value):
+        # kube-openapi's InvalidType, naming the format as the schema writes it ("date-time").
+        shown = go_quote(value)
+        out.append(FieldError("FieldValueTypeInvalid", path,
+                              f"Invalid value: {shown}: {where} in body must be of type {format_name}: {shown}"))
 
 
 def _arrays(value, schema, path, where, out):

@@ -1,11 +1,11 @@
 """The string formats of CRD schemas, checked as kube-openapi's strfmt registry checks them (the valid and
-invalid samples are strfmt's own where it has them)."""
+invalid samples are strfmt's own where it has them), and how schema validation reports a failure."""
 
 from __future__ import annotations
 
 import pytest
 
-from kapiserver.machinery import formats
+from kapiserver.machinery import formats, structural
 
 # format -> (values it accepts, values it refuses)
 SAMPLES = {
@@ -84,3 +84,32 @@ def test_request_uri_errors_are_go_url_errors():
     assert formats.request_uri_error("http://h:x/") == 'parse "http://h:x/": invalid port ":x" after host'
     assert formats.request_uri_error("http://a b/") == 'parse "http://a b/": invalid character " " in host name'
 
+
+def _date_time_schema():
+    return {"type": "object", "properties": {"status": {"type": "object", "properties": {"conditions": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "lastTransitionTime": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string", "format": "hostname", "maxLength": 3}}}}}}}}
+
+
+def test_a_value_not_of_its_format_is_a_type_error_naming_the_format_as_written():
+    """A string failing its format is FieldValueTypeInvalid, worded as kube-openapi's InvalidType with the
+    schema's own format name, after the string's other checks."""
+    obj = {"status": {"conditions": [{"lastTransitionTime": "bad", "reason": "a b c"}]}}
+    errs = structural.validate(obj, _date_time_schema(), root=True)
+    assert [(e.reason, str(e)) for e in errs] == [
+        ("FieldValueTypeInvalid", 'status.conditions[0].lastTransitionTime: Invalid value: "bad": '
+                                  'status.conditions[0].lastTransitionTime in body must be of type date-time: '
+                                  '"bad"'),
+        ("FieldValueTooLong", "status.conditions[0].reason: Too long: may not be more than 3 bytes"),
+        ("FieldValueTypeInvalid", 'status.conditions[0].reason: Invalid value: "a b c": '
+                                  'status.conditions[0].reason in body must be of type hostname: "a b c"')]
+    good = {"status": {"conditions": [{"lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "ok"}]}}
+    assert structural.validate(good, _date_time_schema(), root=True) == []
+
+
+def test_a_format_error_quotes_the_value_as_go():
+    """The value is shown as Go's %q shows it, in both places."""
+    errs = structural.validate("a\"b\n", {"type": "string", "format": "date"}, "spec.day")
+    assert [str(e) for e in errs] == [
+        'spec.day: Invalid value: "a\\"b\\n": spec.day in body must be of type date: "a\\"b\\n"']
