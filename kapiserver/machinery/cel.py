@@ -27,7 +27,7 @@ import celpy
 from celpy import celtypes
 from lark import Token, Tree
 
-from . import goregex
+from . import celformat, goregex
 from .errors import FieldError
 from .quantity import parse_quantity
 
@@ -456,6 +456,43 @@ NETWORK_LIBRARY = {
 }
 
 
+# Kubernetes' format library: ``format`` is a value of its own (put in the activation of an expression that
+# names it), whose methods are the formats' constructors and named(); a Format's validate() is an optional.
+FORMAT = "format"
+
+
+class _FormatLibrary:
+    def __repr__(self) -> str:
+        return FORMAT
+
+
+FORMAT_LIBRARY = _FormatLibrary()
+
+
+def _format_constructor(name: str):
+    def function(library):
+        return celformat.FORMATS[name] if library is FORMAT_LIBRARY else _eval_error("no such overload", TypeError)
+    return function
+
+
+def _format_named(library, name):
+    if library is not FORMAT_LIBRARY or not isinstance(name, str):
+        return _eval_error("no such overload", TypeError)
+    found = celformat.FORMATS.get(str(name))
+    return Optional_(found, found is not None)
+
+
+def _format_validate(fmt, value):
+    if not isinstance(fmt, celformat.Format) or not isinstance(value, str):
+        return _eval_error("no such overload", TypeError)
+    found = celformat.messages(fmt, str(value))
+    return Optional_(celtypes.ListType([celtypes.StringType(m) for m in found]), True) if found else Optional_()
+
+
+FORMAT_CONSTRUCTORS = {**{name: _format_constructor(name) for name in celformat.FORMATS}, "named": _format_named}
+FORMAT_LIBRARY_FUNCTIONS = {**FORMAT_CONSTRUCTORS, "validate": _format_validate}
+
+
 KUBERNETES_LIBRARIES = {
     **NETWORK_LIBRARY,
     "quantity": _quantity,
@@ -481,6 +518,7 @@ KUBERNETES_LIBRARIES = {
     "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
     "getQuery": _url_part(_url_query),
     **AUTHZ_LIBRARY,
+    **FORMAT_LIBRARY_FUNCTIONS,
 }
 
 
@@ -536,7 +574,8 @@ FUNCTIONS = {
     "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
     **KUBERNETES_LIBRARIES,
 }
-_KNOWN_FUNCTIONS = set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS
+# The format library's constructors are only known after "format." (see _check_references).
+_KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -601,11 +640,15 @@ class Program:
 
     def __init__(self, source: str, runner, uses_old_self: bool, tree: Tree):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
+        self.uses_format = any(node.data == "ident" and str(node.children[0]) == FORMAT
+                               for node in tree.iter_subtrees())
 
     def evaluate(self, activation: dict, budget: Optional[Budget] = None):
         """The result, or a CELEvalError (returned, as celpy does, or raised).  Past PER_CALL_LIMIT (or what
         ``budget`` has left, which the evaluation spends) the result is the cost-limit error."""
         meter = _Meter(PER_CALL_LIMIT if budget is None else max(0, min(PER_CALL_LIMIT, budget.remaining)))
+        if self.uses_format and FORMAT not in activation:
+            activation = {**activation, FORMAT: FORMAT_LIBRARY}
         try:
             evaluator = _MeteredEvaluator(ast=self.runner.ast, activation=self.runner.new_activation())
             evaluator.meter = meter
@@ -625,6 +668,14 @@ class Program:
 
 # -- compiling --------------------------------------------------------------------------------------
 
+def _receiver(node: Tree) -> Optional[Tree]:
+    """The identifier node a method call is made on (``format`` in ``format.uri()``), if it is one."""
+    member = node.children[0]
+    while isinstance(member, Tree) and member.data in ("member", "primary") and len(member.children) == 1:
+        member = member.children[0]
+    return member if isinstance(member, Tree) and member.data == "ident" else None
+
+
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
     bound = set(variables)
     for node in tree.iter_subtrees():
@@ -633,7 +684,17 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
             if isinstance(args, Tree):
                 for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):
                     bound.add(str(token))
+    # format.<name>() and format.named(): the library's calls, and "format" only as their receiver.
+    format_calls, format_receivers = set(), set()
     for node in tree.iter_subtrees():
+        if node.data == "member_dot_arg" and str(node.children[1]) in FORMAT_CONSTRUCTORS and FORMAT not in bound:
+            receiver = _receiver(node)
+            if receiver is not None and str(receiver.children[0]) == FORMAT:
+                format_calls.add(id(node))
+                format_receivers.add(id(receiver))
+    for node in tree.iter_subtrees():
+        if id(node) in format_calls or id(node) in format_receivers:
+            continue
         if node.data == "member_dot_arg":
             token, dotted = node.children[1], True
         elif node.data in ("ident_arg", "ident"):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import errors, goregex
+from . import errors, formats, goregex
 from .errors import FieldError
+from .selectors import go_quote
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
@@ -247,6 +248,12 @@ def _strings(value, schema, path, where, out):
                 out.append(errors.invalid(path, value, f"{where} in body should match '{pattern}'"))
         except goregex.RegexpError:
             pass  # a pattern Go refuses is refused with its CRD (pattern_errors); one stored before is ignored
+    format_name = schema.get("format")
+    if format_name and not formats.valid(format_name, value):
+        # kube-openapi's InvalidType, naming the format as the schema writes it ("date-time").
+        shown = go_quote(value)
+        out.append(FieldError("FieldValueTypeInvalid", path,
+                              f"Invalid value: {shown}: {where} in body must be of type {format_name}: {shown}"))
 
 
 def _arrays(value, schema, path, where, out, old=UNCORRELATED):

@@ -250,3 +250,79 @@ def test_regular_expressions_are_go_re2():
         f'spec: Invalid value: "object": {perl} evaluating rule: self.name.matches(self.tags[0])',
         f'spec: Invalid value: "object": {perl} evaluating rule: matches(self.name, self.tags[0])',
         f'spec: Invalid value: "object": Illegal regex: {perl} evaluating rule: self.name.find(self.tags[0]) == \'\'']
+
+
+def test_kubernetes_format_library():
+    """format.<name>() and format.named(name) give the formats; validate(s) is optional.none() when s is valid,
+    else an optional list of the messages upstream's format library gives (its format_test.go cases)."""
+    from kapiserver.machinery import celformat
+
+    def run(source):
+        result = cel.compile_expression(source, frozenset()).evaluate({})
+        return (result.present, result.value) if isinstance(result, cel.Optional_) else result
+    label = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+             "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+    assert run("format.dns1123Label().validate('contains a space')") == (True, [label])
+    assert run("format.dns1123LabelPrefix().validate('contains a space-')") == (True, [label])
+    assert run("format.qualifiedName().validate('contains a space')") == (True, [
+        "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+        "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"])
+    assert run("format.dns1035Label().validate('contains a space')")[1][0].startswith("a DNS-1035 label must")
+    assert run("format.labelValue().validate('my-cool-label-Value!!')")[1][0].startswith("a valid label must")
+    for valid in ("format.dns1123Label().validate('my-label-name')",
+                  "format.dns1123Subdomain().validate('apiextensions.k8s.io')",
+                  "format.qualifiedName().validate('apiextensions.k8s.io/v1beta1')",
+                  "format.dns1123SubdomainPrefix().validate('mysubdomain.prefix.-')",
+                  "format.dns1035LabelPrefix().validate('my-label-prefix-')",
+                  "format.labelValue().validate('my-cool-label-Value')",
+                  "format.uri().validate('http://example.com')",
+                  "format.uuid().validate('123e4567-e89b-12d3-a456-426614174000')",
+                  "format.byte().validate('aGVsbG8=')", "format.date().validate('2021-01-01')",
+                  "format.datetime().validate('2021-01-01T00:00:00Z')"):
+        assert run(valid) == (False, None), valid
+    assert run("format.byte().validate('aGVsbG8')") == (True, ["invalid base64"])
+    assert run("format.date().validate('2020-01-32')") == (True, ["invalid date"])
+    assert run("format.datetime().validate('2020-01-32T00:00:00Z')") == (True, ["invalid datetime"])
+    assert run("format.uuid().validate('nope')") == (True, ["does not match the UUID format"])
+    assert run("format.uri().validate('example.com')") == (True, ['parse "example.com": invalid URI for request'])
+    assert not run("format.named('unknown').hasValue()")
+    for name in celformat.FORMATS:
+        assert run(f"format.named('{name}').value() == format.{name}()")
+        assert not run(f"format.{name}() == format.{'uri' if name != 'uri' else 'byte'}()")
+    assert run("format.labelValue().validate('a b').value().join('; ')").startswith("a valid label must")
+
+
+def test_format_library_names_are_checked_when_compiling():
+    """Only format.<a format>() and format.named() are known: another name after "format.", a bare "format" or
+    a format's name called on its own is an undeclared reference; a variable of that name is not the library."""
+    assert cel.compile_expression("format.named('uri').hasValue() && format.uri() == format.uri()").evaluate({})
+    for source, name in (("format.nope()", "format"), ("format", "format"), ("dns1123Label()", "dns1123Label"),
+                         ("self.x.uri()", "uri"), ("self.all(format, format.uri())", "uri")):
+        try:
+            cel.compile_expression(source)
+        except cel.CompileError as e:
+            assert f"undeclared reference to '{name}'" in str(e), source
+        else:
+            raise AssertionError(f"{source} compiled")
+    assert cel.compile_expression("self.all(format, format > 0)").evaluate({"self": [1, 2]})
+
+
+def test_gateway_xbackend_port_name_rule():
+    """Gateway API's XBackend port-name rule compiles; "" passes; "Not_A_Label" fails with its message.  As in
+    cel-go, an optional never equals null (Optional.Equal is false for anything not an optional), so
+    `validate(self) == null` is false even for a valid name: upstream refuses "ok-name" as well."""
+    name = {"type": "string", "maxLength": 63, "x-kubernetes-validations": [
+        {"rule": "size(self) == 0 || format.dns1123Label().validate(self) == null",
+         "message": "Name must be a valid DNS label"}]}
+    port = {"type": "object", "properties": {"name": name, "port": {"type": "integer"}}}
+    s = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "ports": {"type": "array", "items": port}}}}}
+    assert cel.check_rules(s, "root") == []
+    assert messages(s, obj(ports=[{"name": "", "port": 80}])) == []
+    assert messages(s, obj(ports=[{"name": "Not_A_Label", "port": 80}])) == [
+        'spec.ports[0].name: Invalid value: "string": Name must be a valid DNS label']
+    assert messages(s, obj(ports=[{"name": "ok-name", "port": 80}])) == [
+        'spec.ports[0].name: Invalid value: "string": Name must be a valid DNS label']
+    assert cel.compile_expression("!format.dns1123Label().validate(self).hasValue()").evaluate({"self": "ok-name"})

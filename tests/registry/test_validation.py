@@ -7,7 +7,8 @@ import pytest
 from kapiserver.machinery.errors import invalid_object
 from kapiserver.registry.catalog import BUILTIN
 from kapiserver.registry.defaults import apply_defaults
-from kapiserver.registry.validation import meta as _meta, name_rule, names, validate, validate_name
+from kapiserver.machinery import names
+from kapiserver.registry.validation import meta as _meta, name_rule, validate, validate_name
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
@@ -602,7 +603,7 @@ def test_service_traffic_policies_and_cluster_ips():
 def test_name_checks_remember_only_valid_strings():
     """A string found valid is answered from memory; an invalid one is checked (and refused) every time; the
     memory starts again once full; a non-string is checked as its text and not remembered."""
-    from kapiserver.registry.validation import names
+    from kapiserver.machinery import names
     check = names.is_dns1123_label
     check.valid.clear()
     assert check("good-name") == [] and "good-name" in check.valid

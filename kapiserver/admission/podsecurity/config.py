@@ -13,7 +13,7 @@ from typing import Optional
 
 from ...machinery import errors
 from ...machinery.errors import FieldError
-from ...registry.validation.names import is_dns1123_label, is_dns1123_subdomain
+from ...machinery.names import is_dns1123_label, is_dns1123_subdomain
 from .api import LEVEL_ERROR, LevelVersion, Policy, parse_level, parse_version
 
 GROUP = "pod-security.admission.config.k8s.io"

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Optional
 
 from ...machinery.errors import FieldError
-from . import admissionregistration, apps, batch, core, groups, names, networking, pod, rbac, service
+from ...machinery import names
+from ...machinery.names import name_rule, validate_name
+from . import admissionregistration, apps, batch, core, groups, networking, pod, rbac, service
 from . import meta as _meta
-from .names import name_rule, validate_name
 
 __all__ = ["validate", "validate_name", "name_rule"]
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from ...machinery import codec
 from ...machinery.errors import (FieldError, duplicate, forbidden, invalid, not_found_field,  # noqa: F401
                                  not_supported, required, too_long)
-from . import names
+from ...machinery import names
 
 FIELD_IMMUTABLE = "field is immutable"
 

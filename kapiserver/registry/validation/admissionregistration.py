@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ...machinery.errors import FieldError
 from . import meta as _meta
-from . import names
+from ...machinery import names
 from ._util import (Errors, duplicate, invalid, is_int, label_selector, not_supported, qualified_name, required,
                     text)
 

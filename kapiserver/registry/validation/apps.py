@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ._util import (Errors, forbidden, go_int_or_string, go_label_selector, go_string_map, immutable, int_or_percent,
                     int_or_percent_value, invalid, invalid_go, label_selector, labels, nonnegative,
                     not_more_than_100_percent, not_supported, required, selector_empty, selector_matches)

@@ -6,7 +6,8 @@ from typing import Any
 
 from ...machinery import cron
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ._util import (Errors, go_label_selector, go_string_map, immutable, invalid, invalid_go, label_selector,
                     nonnegative, not_supported, one_of, required, selector_matches, text)
 

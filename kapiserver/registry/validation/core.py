@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ...machinery.quantity import parse_quantity
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
                     labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)

@@ -10,7 +10,8 @@ from typing import Any
 
 from .. import apfbootstrap
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ...machinery.quantity import parse_quantity
 from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
                     go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import names
+from ...machinery import names
 from ._util import (Errors, seq, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
                     qualified_name, required, text, too_long)
 

@@ -6,7 +6,8 @@ import ipaddress
 from typing import Any
 
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ._util import (Errors, forbidden, invalid, label_selector, not_supported, required, seq, text, too_long)
 
 

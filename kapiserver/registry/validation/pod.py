@@ -10,7 +10,7 @@ from ...machinery import codec
 from ...machinery.jsoncopy import json_copy
 from ...machinery.quantity import parse_quantity
 from . import meta as _meta
-from . import names
+from ...machinery import names
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid, is_int,
                     label_selector, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
                     required, text)

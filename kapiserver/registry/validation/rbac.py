@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import meta as _meta
-from . import names
+from ...machinery import names
 from ._util import (Errors, go_quote, go_strings, invalid, invalid_go, label_selector, not_supported, required,
                     seq, text)
 

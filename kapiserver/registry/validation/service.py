@@ -7,7 +7,8 @@ import ipaddress
 from typing import Any
 
 from . import meta as _meta
-from . import names, pod
+from ...machinery import names
+from . import pod
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
                     invalid, is_int, labels, not_supported, one_of, qualified_name, required, text)
 

@@ -1,5 +1,5 @@
 """
-Format checks of pkg/util/validation (IsDNS1123Label, IsQualifiedName, ...) and the
+Format checks of apimachinery's pkg/util/validation (IsDNS1123Label, IsQualifiedName, ...) and the
 per-resource name rules (NameIsDNSSubdomain, ValidatePathSegmentName, ...).
 
 Each ``is_*`` function returns upstream's list of messages, empty when valid.
