@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import errors, formats, goregex
+from . import errors
 from .errors import FieldError
 from .selectors import go_quote
 
@@ -243,17 +243,20 @@ def _strings(value, schema, path, where, out):
         out.append(errors.invalid(path, value, f"{where} in body should be at least {schema['minLength']} chars long"))
     pattern = schema.get("pattern")
     if pattern:
+        from . import goregex    # RE2 and the formats' checks load with the first schema that needs them
         try:
             if goregex.compile(pattern).search(value) is None:
                 out.append(errors.invalid(path, value, f"{where} in body should match '{pattern}'"))
         except goregex.RegexpError:
             pass  # a pattern Go refuses is refused with its CRD (pattern_errors); one stored before is ignored
     format_name = schema.get("format")
-    if format_name and not formats.valid(format_name, value):
-        # kube-openapi's InvalidType, naming the format as the schema writes it ("date-time").
-        shown = go_quote(value)
-        out.append(FieldError("FieldValueTypeInvalid", path,
-                              f"Invalid value: {shown}: {where} in body must be of type {format_name}: {shown}"))
+    if format_name:
+        from . import formats
+        if not formats.valid(format_name, value):
+            # kube-openapi's InvalidType, naming the format as the schema writes it ("date-time").
+            shown = go_quote(value)
+            out.append(FieldError("FieldValueTypeInvalid", path,
+                                  f"Invalid value: {shown}: {where} in body must be of type {format_name}: {shown}"))
 
 
 def _arrays(value, schema, path, where, out, old=UNCORRELATED):
@@ -363,6 +366,7 @@ def _pattern_errors(schema: Any, path: str, out: list) -> None:
         return
     pattern = schema.get("pattern")
     if isinstance(pattern, str) and pattern:
+        from . import goregex
         try:
             goregex.compile(pattern)
         except goregex.RegexpError as e:
