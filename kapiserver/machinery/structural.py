@@ -202,21 +202,49 @@ def _validate_node(value: Any, schema: dict, path: str, out: list, root: bool, o
         _arrays(value, schema, path, where, out, old)
     if isinstance(value, dict):
         _objects(value, schema, path, where, out, root, old)
-    for key in ("allOf",):
-        for sub in schema.get(key) or []:
-            _validate(value, sub, path, out, old=old)
-    if schema.get("anyOf"):
-        if not any(not validate(value, sub, path) for sub in schema["anyOf"]):
-            out.append(FieldError("FieldValueInvalid", path, f"Invalid value: {_show(value)}: "
-                                                            f"{where} in body must be of type ... (anyOf)"))
-    if schema.get("oneOf"):
-        matches = sum(1 for sub in schema["oneOf"] if not validate(value, sub, path))
-        if matches != 1:
-            out.append(FieldError("FieldValueInvalid", path, f"Invalid value: {_show(value)}: "
-                                                            f"{where} in body must validate one and only one schema (oneOf)"))
+    _combinations(value, schema, path, out, old)
+
+
+def _composite(path: str, text: str) -> FieldError:
+    # kube-openapi's composite errors carry no field: apiextensions reports them at the object's own (nil) path
+    # with an empty value, the schema's path quoted in the message.
+    return FieldError("FieldValueInvalid", "<nil>", f'Invalid value: "": {go_quote(path)} {text}')
+
+
+def _combinations(value: Any, schema: dict, path: str, out: list, old: Any) -> None:
+    """allOf, anyOf, oneOf and not, as kube-openapi's schema props validator reports them: every allOf
+    alternative's errors; for a failed anyOf or a oneOf none of whose alternatives passes, the errors of the
+    alternative that came closest (fewest errors; kube-openapi counts the checks that passed); a composite
+    error naming the construct."""
+    alternatives = schema.get("anyOf")
+    if alternatives:
+        results = [validate(value, sub, path) for sub in alternatives]
+        if all(results):
+            out.append(_composite(path, "must validate at least one schema (anyOf)"))
+            out.extend(min(results, key=len))
+    alternatives = schema.get("oneOf")
+    if alternatives:
+        results = [validate(value, sub, path) for sub in alternatives]
+        passed = sum(1 for errors_ in results if not errors_)
+        if passed == 0:
+            out.append(_composite(path, "must validate one and only one schema (oneOf). Found none valid"))
+            out.extend(min(results, key=len))
+        elif passed > 1:
+            out.append(_composite(path, f"must validate one and only one schema (oneOf). Found {passed} valid "
+                                        "alternatives"))
+    alternatives = schema.get("allOf")
+    if alternatives:
+        failed = 0
+        for sub in alternatives:
+            mine: list = []
+            _validate(value, sub, path, mine, old=old)
+            failed += bool(mine)
+            out.extend(mine)
+        if failed:
+            out.append(_composite(path, "must validate all the schemas (allOf)" +
+                                  (". None validated" if failed == len(alternatives) else "")))
     if isinstance(schema.get("not"), dict) and not validate(value, schema["not"], path):
-        out.append(FieldError("FieldValueInvalid", path, f"Invalid value: {_show(value)}: "
-                                                        f"{where} in body should not validate the schema"))
+        out.append(_composite(path, "must not validate the schema (not)"))
 
 
 def _numbers(value, schema, path, where, out):
