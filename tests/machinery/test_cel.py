@@ -96,6 +96,25 @@ def test_runtime_errors_are_invalid_with_the_rule():
         "operator, function or macro signature for rule: self.name + 1 == 'x'"]
 
 
+def test_runtime_error_texts_are_cel_go_s():
+    """Index, key, overflow and division errors are worded as cel-go v0.22 words them."""
+    s = schema({"rule": "self.tags[1] == 'x'"}, {"rule": "self.tags[-1] == 'x'"},
+               {"rule": "{'a': 1}['zz'] == 1"}, {"rule": "self.min * 9223372036854775807 > 0"},
+               {"rule": "self.min / 0 == 1"}, {"rule": "self.min % 0 == 1"},
+               {"rule": "(self.max - 9223372036854775807 - 2) / -1 == 0"},
+               {"rule": "self.name.charAt(5) == ''"}, {"rule": "self.name.charAt(1) == ''"})
+    prefix = 'spec: Invalid value: "object": '
+    assert messages(s, obj(tags=["x"], min=2, max=1, name="a")) == [
+        prefix + "index out of bounds: 1 evaluating rule: self.tags[1] == 'x'",
+        prefix + "index out of bounds: -1 evaluating rule: self.tags[-1] == 'x'",
+        prefix + "no such key: zz evaluating rule: {'a': 1}['zz'] == 1",
+        prefix + "integer overflow evaluating rule: self.min * 9223372036854775807 > 0",
+        prefix + "division by zero evaluating rule: self.min / 0 == 1",
+        prefix + "modulus by zero evaluating rule: self.min % 0 == 1",
+        prefix + "integer overflow evaluating rule: (self.max - 9223372036854775807 - 2) / -1 == 0",
+        prefix + "index out of range: 5 evaluating rule: self.name.charAt(5) == ''"]
+
+
 def test_logical_operators_report_the_first_error_as_cel_go():
     """||, && and ?: decide with a deciding value on either side; otherwise the left side's error is the result
     (celpy alone reports two errors as a missing overload)."""
