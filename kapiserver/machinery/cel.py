@@ -51,6 +51,16 @@ class Optional_:
         self.value, self.present = value, present
 
 
+def _optional_select(opt: "Optional_", key):
+    """``opt.f`` / ``opt[k]``: the optional of what the held value has there, else optional.none()."""
+    if opt.present and isinstance(opt.value, celtypes.MapType) and key in opt.value:
+        return Optional_(opt.value[key], True)
+    if opt.present and isinstance(opt.value, celtypes.ListType) and isinstance(key, celtypes.IntType) \
+            and not isinstance(key, celtypes.BoolType) and 0 <= key < len(opt.value):
+        return Optional_(opt.value[int(key)], True)
+    return Optional_()
+
+
 def _eval_error(message: str, exc=ValueError):
     return celpy.CELEvalError(message, exc, None)
 
@@ -549,6 +559,8 @@ def _go_value(value) -> str:
 def _index(container, key):
     """cel-go's ``container[key]``: a list takes an int (or a double or uint that is one) within its bounds,
     a map a key it holds; otherwise upstream's error (``index out of bounds: 1``, ``no such key: zz``)."""
+    if isinstance(container, Optional_):
+        return _optional_select(container, key)
     if isinstance(container, celtypes.ListType):
         if isinstance(key, celtypes.BoolType) or not isinstance(key, (celtypes.IntType, celtypes.UintType,
                                                                         celtypes.DoubleType)):
@@ -669,6 +681,24 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
         sub = _MeteredEvaluator(ast, activation=self.activation)
         sub.meter = self.meter
         return sub
+
+    def member_dot(self, tree):
+        # cel-go: a field of an optional (optionalOldSelf's oldSelf) is an optional, none when absent
+        member_tree, name = tree.children
+        member = self.visit(member_tree)
+        if isinstance(member, Optional_):
+            return _optional_select(member, celtypes.StringType(name))
+        return super().member_dot(Tree(tree.data, [Tree("evaluated", [member]), name], tree.meta))
+
+    def evaluated(self, tree):
+        return tree.children[0]
+
+    def macro_has_eval(self, exprlist):
+        # has() over an optional's field asks whether the optional holds a value with that field
+        value = self.visit_children(exprlist)[0]
+        if isinstance(value, Optional_):
+            return celtypes.BoolType(value.present)
+        return celtypes.BoolType(not isinstance(value, celpy.CELEvalError))
 
 
 class Program:

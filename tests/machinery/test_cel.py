@@ -76,6 +76,22 @@ def test_optional_old_self():
         'spec: Invalid value: "object": failed rule: oldSelf.orValue(self).min <= self.min']
 
 
+def test_optional_old_self_fields_are_optionals():
+    """A field of an optional oldSelf is an optional (none when oldSelf or the field is absent), and has()
+    over it tells whether the old object has the field, as cel-go unwraps the optional."""
+    s = schema({"rule": "!has(oldSelf.name)", "optionalOldSelf": True, "message": "name was set"},
+               {"rule": "oldSelf.name.orValue(self.name) == self.name", "optionalOldSelf": True,
+                "message": "name is immutable"},
+               {"rule": "!oldSelf.tags[0].hasValue() || oldSelf.tags[0].value() == self.tags[0]",
+                "optionalOldSelf": True, "message": "first tag is immutable"})
+    assert messages(s, obj(name="x", tags=["a"])) == []
+    assert messages(s, obj(name="x", tags=["a"]), obj(tags=["a"])) == []
+    assert messages(s, obj(name="x", tags=["a"]), obj(name="y", tags=["b"])) == [
+        'spec: Invalid value: "object": name was set',
+        'spec: Invalid value: "object": name is immutable',
+        'spec: Invalid value: "object": first tag is immutable']
+
+
 def test_macros_strings_and_kubernetes_library():
     """has(), size(), macros, matches(), timestamps and the Kubernetes list/string additions evaluate."""
     s = schema({"rule": "has(self.tags) && self.tags.all(t, t.matches('^[a-z]+$'))"},
