@@ -107,3 +107,27 @@ def test_crd_defaults_and_custom_resource_patch_types(apiserver):
     assert status == 415
     assert body["message"].endswith("accepted media types include: application/json-patch+json, "
                                     "application/merge-patch+json, application/apply-patch+yaml")
+
+
+def test_compound_bad_values_print_as_go_does(apiserver):
+    """A map or list in a field error prints with Go's %#v, as field.ErrorBody does for values decoded from JSON:
+    a list-map duplicate as the map of its keys, a short list as []interface {}{...}."""
+    served(apiserver, crd("pipelines", "Pipeline", [version("v1", {
+        "type": "object",
+        "properties": {
+            "steps": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["step"],
+                      "items": {"type": "object", "required": ["step"], "properties": {"step": {"type": "string"}}}},
+            "env": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "value"],
+                    "items": {"type": "object", "required": ["name", "value"],
+                              "properties": {"name": {"type": "string"}, "value": {"type": "string"}}}},
+            "tags": {"type": "array", "minItems": 2, "items": {"type": "string"}}}}, storage=True)]))
+    status, body = create(apiserver, "pipelines", "v1", "Pipeline", "p", {
+        "steps": [{"step": "one"}, {"step": "one"}],
+        "env": [{"name": "x", "value": "1"}, {"value": "1", "name": "x"}],
+        "tags": ["a"]})
+    assert status == 422
+    found = causes(body)
+    assert ("spec.steps[1]", 'Duplicate value: map[string]interface {}{"step":"one"}') in found
+    assert ("spec.env[1]", 'Duplicate value: map[string]interface {}{"name":"x", "value":"1"}') in found
+    assert ("spec.tags", 'Invalid value: []interface {}{"a"}: spec.tags in body should have at least 2 items') \
+        in found
