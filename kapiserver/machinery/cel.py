@@ -51,6 +51,16 @@ class Optional_:
         self.value, self.present = value, present
 
 
+def _optional_select(opt: "Optional_", key):
+    """``opt.f`` / ``opt[k]``: the optional of what the held value has there, else optional.none()."""
+    if opt.present and isinstance(opt.value, celtypes.MapType) and key in opt.value:
+        return Optional_(opt.value[key], True)
+    if opt.present and isinstance(opt.value, celtypes.ListType) and isinstance(key, celtypes.IntType) \
+            and not isinstance(key, celtypes.BoolType) and 0 <= key < len(opt.value):
+        return Optional_(opt.value[int(key)], True)
+    return Optional_()
+
+
 def _eval_error(message: str, exc=ValueError):
     return celpy.CELEvalError(message, exc, None)
 
@@ -78,6 +88,13 @@ def _substring(text, start, end=None):
     if not 0 <= start <= end <= len(text):
         return _eval_error(f"index out of range: {end if end > len(text) else start}", IndexError)
     return celtypes.StringType(text[start:end])
+
+
+def _char_at(text, index):
+    """The character at ``index``; the length itself gives "", past it (or below 0) is an error."""
+    if not 0 <= int(index) <= len(text):
+        return _eval_error(f"index out of range: {int(index)}", IndexError)
+    return celtypes.StringType(text[int(index)] if int(index) < len(text) else "")
 
 
 def _split(text, separator, limit=None):
@@ -548,11 +565,81 @@ def _conditional(condition, chosen_if_true, chosen_if_false):
     return chosen_if_true if condition else chosen_if_false
 
 
+_INT64_MIN = -(1 << 63)
+_CEL_TYPE_NAMES = ((celtypes.BoolType, "bool"), (celtypes.IntType, "int"), (celtypes.UintType, "uint"),
+                   (celtypes.DoubleType, "double"), (celtypes.StringType, "string"), (celtypes.BytesType, "bytes"),
+                   (celtypes.ListType, "list"), (celtypes.MapType, "map"),
+                   (celtypes.TimestampType, "google.protobuf.Timestamp"),
+                   (celtypes.DurationType, "google.protobuf.Duration"))
+
+
+def _cel_type_name(value) -> str:
+    if value is None:
+        return "null_type"
+    return next((name for kind, name in _CEL_TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
+
+
+def _go_value(value) -> str:
+    """Go's %v of a CEL scalar, as cel-go words a key or an index in its errors."""
+    if isinstance(value, celtypes.BoolType):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(float(value))
+        if text.endswith(".0"):
+            text = text[:-2]
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}e{exponent[0] if exponent[0] in '+-' else '+'}{exponent.lstrip('+-').rjust(2, '0')}"
+        return text
+    return str(value)
+
+
+def _index(container, key):
+    """cel-go's ``container[key]``: a list takes an int (or a double or uint that is one) within its bounds,
+    a map a key it holds; otherwise upstream's error (``index out of bounds: 1``, ``no such key: zz``)."""
+    if isinstance(container, Optional_):
+        return _optional_select(container, key)
+    if isinstance(container, celtypes.ListType):
+        if isinstance(key, celtypes.BoolType) or not isinstance(key, (celtypes.IntType, celtypes.UintType,
+                                                                        celtypes.DoubleType)):
+            return _eval_error(f"unsupported index type '{_cel_type_name(key)}' in list", TypeError)
+        if isinstance(key, celtypes.DoubleType) and not (float(key).is_integer() and -2**63 <= key < 2**63):
+            return _eval_error(f"unsupported index value {_go_value(key)} in list", TypeError)
+        if not 0 <= int(key) < len(container):
+            return _eval_error(f"index out of bounds: {_go_value(key)}", IndexError)
+        return container[int(key)]
+    if isinstance(container, celtypes.MapType):
+        try:
+            return container[key]
+        except (KeyError, TypeError):
+            return _eval_error(f"no such key: {_go_value(key)}", KeyError)
+    return celpy.evaluation.base_functions["_[_]"](container, key)
+
+
+def _int_division(operator: str, zero: str):
+    """cel-go's ``/`` or ``%``: an integer divisor of zero is ``division by zero`` / ``modulus by zero``, and
+    the minimum int64 over -1 overflows."""
+    base = celpy.evaluation.base_functions[operator]
+
+    def function(x, y):
+        integers = (celtypes.IntType, celtypes.UintType)
+        if isinstance(x, integers) and isinstance(y, integers) and not isinstance(y, celtypes.BoolType):
+            if int(y) == 0:
+                return _eval_error(zero, ZeroDivisionError)
+            if isinstance(x, celtypes.IntType) and int(x) == _INT64_MIN and int(y) == -1:
+                return _eval_error("integer overflow", OverflowError)
+        return base(x, y)
+    return function
+
+
 FUNCTIONS = {
+    "_[_]": _index,
+    "_/_": _int_division("_/_", "division by zero"),
+    "_%_": _int_division("_%_", "modulus by zero"),
     "_||_": _logical(True),
     "_&&_": _logical(False),
     "_?_:_": _conditional,
-    "charAt": lambda s, i: celtypes.StringType(s[int(i)] if int(i) < len(s) else ""),
+    "charAt": _char_at,
     "indexOf": _index_of,
     "lastIndexOf": _last_index_of,
     "lowerAscii": lambda s: celtypes.StringType(s.lower()),
@@ -633,6 +720,24 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
         sub = _MeteredEvaluator(ast, activation=self.activation)
         sub.meter = self.meter
         return sub
+
+    def member_dot(self, tree):
+        # cel-go: a field of an optional (optionalOldSelf's oldSelf) is an optional, none when absent
+        member_tree, name = tree.children
+        member = self.visit(member_tree)
+        if isinstance(member, Optional_):
+            return _optional_select(member, celtypes.StringType(name))
+        return super().member_dot(Tree(tree.data, [Tree("evaluated", [member]), name], tree.meta))
+
+    def evaluated(self, tree):
+        return tree.children[0]
+
+    def macro_has_eval(self, exprlist):
+        # has() over an optional's field asks whether the optional holds a value with that field
+        value = self.visit_children(exprlist)[0]
+        if isinstance(value, Optional_):
+            return celtypes.BoolType(value.present)
+        return celtypes.BoolType(not isinstance(value, celpy.CELEvalError))
 
 
 class Program:
@@ -982,8 +1087,8 @@ def error_text(error: celpy.CELEvalError) -> str:
     found = _MISSING_KEY.match(message)
     if found:
         return f"no such key: {found.group(1)}"
-    if "divide by zero" in message:
-        return "division by zero"
+    if message == "return error for overflow" and len(error.args) > 2 and error.args[2] == ("overflow",):
+        return "integer overflow"  # cel-go's text (a uint's is "unsigned integer overflow"; celpy can't tell)
     if "no matching overload" in message:
         return "no such overload"
     return message

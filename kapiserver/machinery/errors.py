@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from . import codec
+from . import codec, gojson
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,10 @@ class FieldError:
 
 
 def _show(value: Any) -> str:
+    """How field.ErrorBody prints a bad value: scalars plainly (strings quoted), and a map or slice decoded
+    from JSON with Go's %#v (``map[string]interface {}{"name":"x", "value":"1"}``)."""
+    if isinstance(value, (dict, list, tuple)):
+        return gojson.go_syntax(value)
     if isinstance(value, str):
         return codec.dumps(value).decode()
     if value is None:

@@ -240,6 +240,43 @@ def go_value(value: Any) -> str:
     return str(value)
 
 
+def go_syntax(value: Any) -> str:
+    """``fmt.Sprintf("%#v", value)`` of a value decoded into interface{}: maps (keys sorted) and slices
+    with their types, ``map[string]interface {}{"a":1, "b":[]interface {}{"x"}}``; strings quoted as
+    strconv.Quote does, a nested null as ``interface {}(nil)``."""
+    if isinstance(value, dict):
+        return "map[string]interface {}{" + ", ".join(f"{go_quote(k)}:{go_syntax(value[k])}"
+                                                     for k in sorted(value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[]interface {}{" + ", ".join(go_syntax(v) for v in value) + "}"
+    if value is None:
+        return "interface {}(nil)"
+    if isinstance(value, str):
+        return go_quote(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
+        return _go_float(float(value))  # past int64, Kubernetes' JSON decoding gives a float64
+    return go_value(value)
+
+
+def go_quote(text: str) -> str:
+    """strconv.Quote: Go's escapes for quotes, backslashes and control characters, ``\\u``/``\\U`` for
+    other unprintable characters; printable Unicode stays as it is."""
+    out = ['"']
+    for c in text:
+        if c == '"':
+            out.append('\\"')
+        elif c in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[c])
+        elif c < " " or c == "\x7f":
+            out.append(f"\\x{ord(c):02x}")
+        elif c != " " and not c.isprintable():
+            out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
 def _go_float(value: float) -> str:
     """``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e6 (Go's %g)."""
     if value != value:

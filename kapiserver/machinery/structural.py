@@ -302,7 +302,7 @@ def _arrays(value, schema, path, where, out, old=UNCORRELATED):
         for index, item in enumerate(value):
             paired = UNCORRELATED
             if old_items is not None and isinstance(item, dict):
-                paired = old_items.get(tuple(item.get(k) for k in keys), UNCORRELATED)
+                paired = old_items.get(_map_key(item, keys), UNCORRELATED)
             _validate(item, items, f"{path}[{index}]", out, old=paired)
     _duplicates(value, schema, path, out)
 
@@ -320,10 +320,19 @@ def _duplicates(value: list, schema: dict, path: str, out: list) -> None:
         identities = []
         for index, item in enumerate(value):
             if isinstance(item, dict):
-                identity = tuple(item.get(k) for k in keys)
+                identity = _map_key(item, keys)
                 if identity in identities:
-                    out.append(errors.duplicate(f"{path}[{index}]", {k: item.get(k) for k in keys}))
+                    # The duplicate shown as the keys it has, as apiextensions' listtype validation.
+                    out.append(errors.duplicate(f"{path}[{index}]", {k: item[k] for k in keys if k in item}))
                 identities.append(identity)
+
+
+_ABSENT = object()
+
+
+def _map_key(item: dict, keys: list) -> tuple:
+    """A list-type map item's identity: its keys' values, an absent key unlike a null one."""
+    return tuple(item.get(k, _ABSENT) for k in keys)
 
 
 def _objects(value, schema, path, where, out, root, old=UNCORRELATED):
@@ -355,7 +364,7 @@ def _old_map_items(old: list, keys: list) -> dict:
     items: dict = {}
     for item in old:
         if isinstance(item, dict):
-            items.setdefault(tuple(item.get(k) for k in keys), item)
+            items.setdefault(_map_key(item, keys), item)
     return items
 
 

@@ -62,6 +62,10 @@ def test_binding_rules():
     errors = _errors("ValidatingAdmissionPolicyBinding", binding)
     assert set(errors) == {"spec.policyName", "spec.paramRef", "spec.paramRef.parameterNotFoundAction",
                            "spec.validationActions", "spec.validationActions[2]"}
+    assert errors["spec.validationActions"] == (
+        'Invalid value: []admissionregistration.ValidationAction{"Deny", "Warn", "Nope"}: must not contain both '
+        "Deny and Warn (repeating the same validation failure information in the API response and headers serves "
+        "no purpose)")
     good = {"metadata": {"name": "b"}, "spec": {"policyName": "p", "validationActions": ["Warn", "Audit"],
                                                "paramRef": {"name": "x", "parameterNotFoundAction": "Deny"},
                                                "matchResources": {}}}

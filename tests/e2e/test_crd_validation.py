@@ -131,3 +131,28 @@ def test_a_tightened_schema_lets_old_objects_change_elsewhere(apiserver):
     assert status == 422 and causes(body) == [
         ("spec.size", "Invalid value: 60: spec.size in body should be less than or equal to 10")]
     ok(apiserver.request("PATCH", f"{path}/old", {"spec": {"size": 5}}, headers=merge))
+
+
+def test_compound_bad_values_print_as_go_does(apiserver):
+    """A map or list in a field error prints with Go's %#v, as field.ErrorBody does for values decoded from JSON:
+    a list-map duplicate as the map of its keys (those it has)."""
+    served(apiserver, crd("pipelines", "Pipeline", [version("v1", {
+        "type": "object",
+        "properties": {
+            "steps": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["step"],
+                      "items": {"type": "object", "required": ["step"], "properties": {"step": {"type": "string"}}}},
+            "env": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "value"],
+                    "items": {"type": "object", "required": ["name", "value"],
+                              "properties": {"name": {"type": "string"}, "value": {"type": "string"}}}},
+            "tags": {"type": "array", "minItems": 2, "items": {"type": "string"}}}}, storage=True)]))
+    status, body = create(apiserver, "pipelines", "v1", "Pipeline", "p", {
+        "steps": [{"step": "one"}, {"step": "one"}],
+        "env": [{"name": "x", "value": "1"}, {"value": "1", "name": "x"}],
+        "tags": ["a"]})
+    assert status == 422
+    found = causes(body)
+    assert ("spec.steps[1]", 'Duplicate value: map[string]interface {}{"step":"one"}') in found
+    assert ("spec.env[1]", 'Duplicate value: map[string]interface {}{"name":"x", "value":"1"}') in found
+    status, body = create(apiserver, "pipelines", "v1", "Pipeline", "q", {"steps": [{}, {}]})
+    assert status == 422 and ("spec.steps[1]", "Duplicate value: map[string]interface {}{}") in causes(body)
+    assert ("spec.tags", "Invalid value: 1: spec.tags in body should have at least 2 items") in found

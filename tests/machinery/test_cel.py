@@ -76,6 +76,22 @@ def test_optional_old_self():
         'spec: Invalid value: "object": failed rule: oldSelf.orValue(self).min <= self.min']
 
 
+def test_optional_old_self_fields_are_optionals():
+    """A field of an optional oldSelf is an optional (none when oldSelf or the field is absent), and has()
+    over it tells whether the old object has the field, as cel-go unwraps the optional."""
+    s = schema({"rule": "!has(oldSelf.name)", "optionalOldSelf": True, "message": "name was set"},
+               {"rule": "oldSelf.name.orValue(self.name) == self.name", "optionalOldSelf": True,
+                "message": "name is immutable"},
+               {"rule": "!oldSelf.tags[0].hasValue() || oldSelf.tags[0].value() == self.tags[0]",
+                "optionalOldSelf": True, "message": "first tag is immutable"})
+    assert messages(s, obj(name="x", tags=["a"])) == []
+    assert messages(s, obj(name="x", tags=["a"]), obj(tags=["a"])) == []
+    assert messages(s, obj(name="x", tags=["a"]), obj(name="y", tags=["b"])) == [
+        'spec: Invalid value: "object": name was set',
+        'spec: Invalid value: "object": name is immutable',
+        'spec: Invalid value: "object": first tag is immutable']
+
+
 def test_macros_strings_and_kubernetes_library():
     """has(), size(), macros, matches(), timestamps and the Kubernetes list/string additions evaluate."""
     s = schema({"rule": "has(self.tags) && self.tags.all(t, t.matches('^[a-z]+$'))"},
@@ -94,6 +110,25 @@ def test_runtime_errors_are_invalid_with_the_rule():
         'spec: Invalid value: "object": no such key: max evaluating rule: self.max > 1',
         "spec: Invalid value: \"object\": 'no such overload': call arguments did not match a supported "
         "operator, function or macro signature for rule: self.name + 1 == 'x'"]
+
+
+def test_runtime_error_texts_are_cel_go_s():
+    """Index, key, overflow and division errors are worded as cel-go v0.22 words them."""
+    s = schema({"rule": "self.tags[1] == 'x'"}, {"rule": "self.tags[-1] == 'x'"},
+               {"rule": "{'a': 1}['zz'] == 1"}, {"rule": "self.min * 9223372036854775807 > 0"},
+               {"rule": "self.min / 0 == 1"}, {"rule": "self.min % 0 == 1"},
+               {"rule": "(self.max - 9223372036854775807 - 2) / -1 == 0"},
+               {"rule": "self.name.charAt(5) == ''"}, {"rule": "self.name.charAt(1) == ''"})
+    prefix = 'spec: Invalid value: "object": '
+    assert messages(s, obj(tags=["x"], min=2, max=1, name="a")) == [
+        prefix + "index out of bounds: 1 evaluating rule: self.tags[1] == 'x'",
+        prefix + "index out of bounds: -1 evaluating rule: self.tags[-1] == 'x'",
+        prefix + "no such key: zz evaluating rule: {'a': 1}['zz'] == 1",
+        prefix + "integer overflow evaluating rule: self.min * 9223372036854775807 > 0",
+        prefix + "division by zero evaluating rule: self.min / 0 == 1",
+        prefix + "modulus by zero evaluating rule: self.min % 0 == 1",
+        prefix + "integer overflow evaluating rule: (self.max - 9223372036854775807 - 2) / -1 == 0",
+        prefix + "index out of range: 5 evaluating rule: self.name.charAt(5) == ''"]
 
 
 def test_logical_operators_report_the_first_error_as_cel_go():

@@ -60,7 +60,7 @@ def test_list_items_pair_by_map_keys_only():
 def test_duplicates_only_where_the_old_object_had_none():
     old_clean = obj(size=1, ports=[{"name": "a"}])
     doubled = obj(size=1, ports=[{"name": "a"}, {"name": "a", "port": 1}])
-    assert errors(doubled, old_clean) == ['spec.ports[1]: Duplicate value: {"name":"a"}']
+    assert errors(doubled, old_clean) == ['spec.ports[1]: Duplicate value: map[string]interface {}{"name":"a"}']
     old_doubled = obj(size=1, ports=[{"name": "a"}, {"name": "a"}])
     assert errors(doubled, old_doubled) == []
 

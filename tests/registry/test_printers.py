@@ -488,3 +488,20 @@ def test_custom_resource_bad_path():
     from kapiserver.registry.printers import JSONPathError, custom_resource_printer
     with pytest.raises(JSONPathError):
         custom_resource_printer([{"name": "X", "type": "string", "jsonPath": ".spec[?(weird"}])
+
+
+def test_custom_resource_escaped_dots():
+    """A backslash-escaped dot belongs to the field name, in dot form and in ['...'], where an unescaped
+    dot still separates two fields (client-go's parser re-reads ['...'] as a dotted path)."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([
+        {"name": "Cluster", "type": "string", "jsonPath": r".metadata.labels['cluster\.x-k8s\.io/cluster-name']"},
+        {"name": "Usage", "type": "string", "jsonPath": r".metadata.annotations.crossplane\.io/usage-details"},
+        {"name": "Split", "type": "string", "jsonPath": ".metadata.labels['a.b']"},
+        {"name": "Whole", "type": "string", "jsonPath": r".spec.items[?(@.x\.y=='1')].name"},
+    ])
+    obj = {"metadata": {"name": "m", "labels": {"cluster.x-k8s.io/cluster-name": "capi", "a.b": "flat",
+                                                 "a": {"b": "nested"}},
+                        "annotations": {"crossplane.io/usage-details": "used"}},
+           "spec": {"items": [{"x.y": "1", "name": "first"}]}}
+    assert printer.row(obj, NOW) == ["m", "capi", "used", "nested", "first"]

@@ -1,4 +1,4 @@
-"""
+r"""
 Tables for custom resources: a CRD version's additionalPrinterColumns, as the
 apiextensions-apiserver's table convertor prints them.
 
@@ -9,6 +9,9 @@ apiextensions-apiserver's table convertor prints them.
 
 The JSONPath subset: ``.field``, ``['field']``, ``[n]`` (negative too), ``[*]``, ``.*``,
 ``[?(@.path == 'value')]`` (and ``!=``, ``<``, ``<=``, ``>``, ``>=``, or bare ``@.path``).
+As in client-go's parser, a backslash puts the next character into a field name
+(``.labels.app\.kubernetes\.io/name``), and ``['...']`` is read as if written ``.…``:
+``['a.b']`` is the two fields ``a`` and ``b``, ``['a\.b']`` the one field ``a.b``.
 """
 
 from __future__ import annotations
@@ -21,18 +24,15 @@ from typing import Any, Iterable, Mapping, Optional
 from . import _base as b
 
 _MISSING = object()
-_TOKEN = re.compile(r"""
-    \.\*                                   # .*
-  | \.(?P<field>[^.\[\]]+)                 # .field
-  | \[\s*\*\s*\]                           # [*]
-  | \[\s*(?P<index>-?\d+)\s*\]             # [n]
-  | \[\s*'(?P<sq>[^']*)'\s*\]              # ['field']
-  | \[\s*"(?P<dq>[^"]*)"\s*\]              # ["field"]
-  | \[\s*\?\(\s*(?P<filter>.*?)\s*\)\s*\]  # [?(...)]
-""", re.VERBOSE)
-_FILTER = re.compile(r"""^@(?P<path>(?:\.[^.\s=!<>]+)*)\s*
+# A field runs to the next terminator; a backslash makes the character after it part of the name.
+_TERMINATORS = frozenset(".,[]$@{} \t\r\n")
+_INDEX = re.compile(r"-?\d+")
+_DICT_KEY = re.compile(r"'([^']*)'")  # only single quotes make a dict key, as client-go's parser reads it
+_FILTER = re.compile(r"""^@(?P<path>(?:\.(?:\\.|[^.\s=!<>\\])+)*)\s*
                          (?:(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?))?$""",
                      re.VERBOSE)
+# [?(...)] ends at the first ")]" outside the filter's quoted literal
+_FILTER_STEP = re.compile(r"""\[\?\(\s*((?:'[^']*'|"[^"]*"|[^'")])*?)\s*\)\s*\]""")
 
 
 class JSONPathError(ValueError):
@@ -46,30 +46,69 @@ def compile_path(expression: str) -> list[tuple]:
         text = text[1:-1].strip()
     if text.startswith("$"):
         text = text[1:]
-    steps, pos = [], 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise JSONPathError(f"unrecognized column definition {json.dumps(expression)}")
-        if match.group("field") is not None:
-            steps.append(("field", match.group("field")))
-        elif match.group("index") is not None:
-            steps.append(("index", int(match.group("index"))))
-        elif match.group("sq") is not None or match.group("dq") is not None:
-            steps.append(("field", match.group("sq") if match.group("sq") is not None else match.group("dq")))
-        elif match.group("filter") is not None:
-            steps.append(("filter", _compile_filter(match.group("filter"), expression)))
-        else:
-            steps.append(("all", None))
-        pos = match.end()
+    steps = _steps(text)
+    if steps is None:
+        raise JSONPathError(f"unrecognized column definition {json.dumps(expression)}")
     return steps
 
 
-def _compile_filter(text: str, expression: str):
+def _field(text: str, pos: int) -> tuple[str, int]:
+    """The field name starting at ``pos`` (escapes resolved) and where it ends."""
+    start = pos
+    while pos < len(text) and text[pos] not in _TERMINATORS:
+        pos += 2 if text[pos] == "\\" else 1
+    pos = min(pos, len(text))
+    return text[start:pos].replace("\\", ""), pos
+
+
+def _steps(text: str) -> Optional[list[tuple]]:
+    steps: list[tuple] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos] == " ":
+            pos += 1
+        elif text.startswith("..", pos):
+            return None  # recursive descent: not supported
+        elif text[pos] == ".":
+            name, pos = _field(text, pos + 1)
+            steps.append(("all", None) if name == "*" else ("field", name))
+        elif text.startswith("[?(", pos):
+            match = _FILTER_STEP.match(text, pos)
+            filter_ = None if match is None else _compile_filter(match.group(1))
+            if filter_ is None:
+                return None
+            steps.append(("filter", filter_))
+            pos = match.end()
+        elif text[pos] == "[":
+            close = text.find("]", pos)
+            if close < 0:
+                return None
+            inner, pos = text[pos + 1:close], close + 1
+            key = _DICT_KEY.fullmatch(inner)
+            if inner == "*":
+                steps.append(("all", None))
+            elif _INDEX.fullmatch(inner.strip()):
+                steps.append(("index", int(inner)))
+            elif key is not None:
+                # ['a.b'] reads as .a.b (two fields); ['a\\.b'] as the one field "a.b"
+                more = _steps("." + key.group(1))
+                if more is None:
+                    return None
+                steps.extend(more)
+            elif len(inner) >= 2 and inner[0] == inner[-1] == '"':
+                steps.append(("field", inner[1:-1]))
+            else:
+                return None
+        else:
+            return None
+    return steps
+
+
+def _compile_filter(text: str):
     match = _FILTER.match(text)
     if match is None:
-        raise JSONPathError(f"unrecognized column definition {json.dumps(expression)}")
-    path = [("field", part) for part in match.group("path").split(".") if part]
+        return None
+    path = _steps(match.group("path"))
     literal = match.group("value")
     if literal is not None:
         if literal[0] in "'\"":

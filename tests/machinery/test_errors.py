@@ -1,0 +1,25 @@
+"""Field errors print their bad values as apimachinery's field.ErrorBody does."""
+
+from __future__ import annotations
+
+from kapiserver.machinery import errors
+
+
+def test_compound_values_print_with_go_syntax():
+    """Maps (keys sorted, ", " between entries) and slices print as Go's %#v of values decoded from JSON;
+    nested numbers as int64 or float64, a nested null as interface {}(nil)."""
+    assert str(errors.duplicate("spec.steps[1]", {"step": "one"})) == \
+        'spec.steps[1]: Duplicate value: map[string]interface {}{"step":"one"}'
+    assert errors.duplicate("x", {"value": "1", "name": "x"}).body == \
+        'Duplicate value: map[string]interface {}{"name":"x", "value":"1"}'
+    assert errors.duplicate("x", {}).body == "Duplicate value: map[string]interface {}{}"
+    assert errors.invalid("x", ["a", "b"], "why").body == 'Invalid value: []interface {}{"a", "b"}: why'
+    assert errors.invalid("x", {"n": [1, 2.5, 1e6, 1.0, None, True, {}], "s": 'q"\\\n\x07\u00a0é'}).body == (
+        'Invalid value: map[string]interface {}{"n":[]interface {}{1, 2.5, 1e+06, 1, interface {}(nil), true, '
+        'map[string]interface {}{}}, "s":"q\\"\\\\\\n\\a\\u00a0é"}')
+
+
+def test_scalar_values_are_unchanged():
+    """Scalars keep their plain rendering: strings quoted, numbers and booleans bare."""
+    assert [errors.invalid("x", v).body for v in ("a", 3, 1.5, True)] == [
+        'Invalid value: "a"', "Invalid value: 3", "Invalid value: 1.5", "Invalid value: true"]
