@@ -26,7 +26,7 @@ import celpy
 from celpy import celtypes
 from lark import Token, Tree
 
-from . import celext, cellib
+from . import celconv, celext, cellib
 from .celext import Optional_, eval_error, optional_select
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
@@ -72,17 +72,7 @@ def _conditional(condition, chosen_if_true, chosen_if_false):
 
 
 _INT64_MIN = -(1 << 63)
-_CEL_TYPE_NAMES = ((celtypes.BoolType, "bool"), (celtypes.IntType, "int"), (celtypes.UintType, "uint"),
-                   (celtypes.DoubleType, "double"), (celtypes.StringType, "string"), (celtypes.BytesType, "bytes"),
-                   (celtypes.ListType, "list"), (celtypes.MapType, "map"),
-                   (celtypes.TimestampType, "google.protobuf.Timestamp"),
-                   (celtypes.DurationType, "google.protobuf.Duration"))
-
-
-def _cel_type_name(value) -> str:
-    if value is None:
-        return "null_type"
-    return next((name for kind, name in _CEL_TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
+_cel_type_name = celconv.type_name
 
 
 def _go_value(value) -> str:
@@ -90,13 +80,7 @@ def _go_value(value) -> str:
     if isinstance(value, celtypes.BoolType):
         return "true" if value else "false"
     if isinstance(value, float):
-        text = repr(float(value))
-        if text.endswith(".0"):
-            text = text[:-2]
-        if "e" in text:
-            mantissa, exponent = text.split("e")
-            text = f"{mantissa}e{exponent[0] if exponent[0] in '+-' else '+'}{exponent.lstrip('+-').rjust(2, '0')}"
-        return text
+        return celconv.go_float(float(value))
     return str(value)
 
 
@@ -145,6 +129,7 @@ FUNCTIONS = {
     "_||_": _logical(True),
     "_&&_": _logical(False),
     "_?_:_": _conditional,
+    **celconv.CONVERSIONS,
     **celext.FUNCTIONS,
     **cellib.KUBERNETES_LIBRARIES,
 }
