@@ -28,6 +28,7 @@ from lark import Token, Tree
 
 from . import celconv, celext, cellib
 from .celext import Optional_, eval_error, optional_select
+from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
 from .errors import FieldError
@@ -134,7 +135,12 @@ FUNCTIONS = {
     **cellib.KUBERNETES_LIBRARIES,
 }
 # The format library's constructors are only known after "format." (see _check_references).
-_KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS)
+# Namespaced functions (format.dns1123Label(), strings.quote()) are only known after their namespace, whose
+# name is a value put in the activation of an expression that uses it.
+_NAMESPACES = {FORMAT: (FORMAT_LIBRARY, frozenset(FORMAT_CONSTRUCTORS)),
+               STRINGS: (STRINGS_NAMESPACE, frozenset({"quote"}))}
+_KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS) \
+    - {"quote"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -217,15 +223,16 @@ class Program:
 
     def __init__(self, source: str, runner, uses_old_self: bool, tree: Tree):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
-        self.uses_format = any(node.data == "ident" and str(node.children[0]) == FORMAT
-                               for node in tree.iter_subtrees())
+        names = {str(node.children[0]) for node in tree.iter_subtrees() if node.data == "ident"}
+        self.namespaces = {name: value for name, (value, _) in _NAMESPACES.items() if name in names}
 
     def evaluate(self, activation: dict, budget: Optional[Budget] = None):
         """The result, or a CELEvalError (returned, as celpy does, or raised).  Past PER_CALL_LIMIT (or what
         ``budget`` has left, which the evaluation spends) the result is the cost-limit error."""
         meter = _Meter(PER_CALL_LIMIT if budget is None else max(0, min(PER_CALL_LIMIT, budget.remaining)))
-        if self.uses_format and FORMAT not in activation:
-            activation = {**activation, FORMAT: FORMAT_LIBRARY}
+        missing = {name: value for name, value in self.namespaces.items() if name not in activation}
+        if missing:
+            activation = {**activation, **missing}
         try:
             evaluator = _MeteredEvaluator(ast=self.runner.ast, activation=self.runner.new_activation())
             evaluator.meter = meter
@@ -261,14 +268,18 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
             if isinstance(args, Tree):
                 for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):
                     bound.add(str(token))
-    # format.<name>() and format.named(): the library's calls, and "format" only as their receiver.
+    # format.<name>(), format.named() and strings.quote(): the namespaces' calls, and a namespace's name
+    # only as their receiver.
     format_calls, format_receivers = set(), set()
     for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(node.children[1]) in FORMAT_CONSTRUCTORS and FORMAT not in bound:
-            receiver = _receiver(node)
-            if receiver is not None and str(receiver.children[0]) == FORMAT:
-                format_calls.add(id(node))
-                format_receivers.add(id(receiver))
+        if node.data != "member_dot_arg":
+            continue
+        receiver = _receiver(node)
+        namespace = str(receiver.children[0]) if receiver is not None else ""
+        if namespace in _NAMESPACES and namespace not in bound and \
+                str(node.children[1]) in _NAMESPACES[namespace][1]:
+            format_calls.add(id(node))
+            format_receivers.add(id(receiver))
     for node in tree.iter_subtrees():
         if id(node) in format_calls or id(node) in format_receivers:
             continue
@@ -279,7 +290,10 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
         else:
             continue
         name = str(token)
-        if name in _KNOWN_FUNCTIONS or (node.data == "ident" and name in bound):
+        if node.data == "ident" and name in bound:
+            continue
+        # a namespace's name ("format") is no value of its own, though a function may share it
+        if name in _KNOWN_FUNCTIONS and not (node.data == "ident" and name in _NAMESPACES):
             continue
         raise _compile_error(source, token, f"undeclared reference to '{name}' (in container '')", dotted)
 

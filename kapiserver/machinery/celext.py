@@ -1,6 +1,6 @@
 """
-cel-go's extension libraries as Kubernetes' CEL environment enables them: strings (version 2), lists,
-regular expressions (RE2) and optionals.  Their functions are ``FUNCTIONS``; a failed call returns a
+cel-go's extension libraries as Kubernetes' CEL environment enables them: strings (version 2, in
+celstrings), Kubernetes' lists, regular expressions (RE2) and optionals.  Their functions are ``FUNCTIONS``; a failed call returns a
 CELEvalError worded as cel-go's.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import celpy
 from celpy import celtypes
 
-from . import goregex
+from . import celstrings, goregex
 
 
 class Optional_:
@@ -31,44 +31,6 @@ def optional_select(opt: "Optional_", key):
 
 def eval_error(message: str, exc=ValueError):
     return celpy.CELEvalError(message, exc, None)
-
-
-def _index_of(target, item, *start):
-    if isinstance(target, str):
-        return celtypes.IntType(target.find(item, *(int(s) for s in start)))
-    for index, value in enumerate(target):
-        if value == item:
-            return celtypes.IntType(index)
-    return celtypes.IntType(-1)
-
-
-def _last_index_of(target, item):
-    if isinstance(target, str):
-        return celtypes.IntType(target.rfind(item))
-    for index in range(len(target) - 1, -1, -1):
-        if target[index] == item:
-            return celtypes.IntType(index)
-    return celtypes.IntType(-1)
-
-
-def _substring(text, start, end=None):
-    start, end = int(start), len(text) if end is None else int(end)
-    if not 0 <= start <= end <= len(text):
-        return eval_error(f"index out of range: {end if end > len(text) else start}", IndexError)
-    return celtypes.StringType(text[start:end])
-
-
-def _char_at(text, index):
-    """The character at ``index``; the length itself gives "", past it (or below 0) is an error."""
-    if not 0 <= int(index) <= len(text):
-        return eval_error(f"index out of range: {int(index)}", IndexError)
-    return celtypes.StringType(text[int(index)] if int(index) < len(text) else "")
-
-
-def _split(text, separator, limit=None):
-    parts = text.split(separator) if limit is None or int(limit) < 0 else \
-        text.split(separator, max(int(limit) - 1, 0)) if int(limit) else []
-    return celtypes.ListType([celtypes.StringType(p) for p in parts])
 
 
 def _is_sorted(items):
@@ -122,16 +84,7 @@ def _optional_value(opt):
 
 
 FUNCTIONS = {
-    "charAt": _char_at,
-    "indexOf": _index_of,
-    "lastIndexOf": _last_index_of,
-    "lowerAscii": lambda s: celtypes.StringType(s.lower()),
-    "upperAscii": lambda s: celtypes.StringType(s.upper()),
-    "replace": lambda s, old, new, n=-1: celtypes.StringType(s.replace(old, new, int(n))),
-    "split": _split,
-    "substring": _substring,
-    "trim": lambda s: celtypes.StringType(s.strip()),
-    "join": lambda items, sep="": celtypes.StringType(str(sep).join(items)),
+    **celstrings.FUNCTIONS,
     "isSorted": _is_sorted,
     "sum": _sum,
     "min": _extreme(min),
