@@ -87,42 +87,98 @@ def _as_integer(q):
     return celtypes.IntType(int(q.value))
 
 
-# Kubernetes' URL library: url(s), isURL(s), and a URL's parts.
-def _url(text):
-    from urllib.parse import urlsplit
-    if not isinstance(text, str) or not (text.startswith("/") or "://" in text):
-        return eval_error(f"URL {text!r} must be absolute or an absolute path")
-    try:
-        parts = urlsplit(str(text))
-        _ = parts.port
-    except ValueError as e:
-        return eval_error(f"URL parse error during conversion from string: {e}")
-    return _URL(parts)
+# Kubernetes' URL library: url(s), isURL(s), and a URL's parts.  A URL is what Go's url.ParseRequestURI
+# accepts, its parts what url.Parse makes of it (the fragment dropped, the scheme lower-cased).
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_PATH_SUBDELIMS = set("!$&'()*+,;=:@[]%")
+_PATH_UNRESERVED = set("-_.~$&+,/:;=@")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class _URL:
-    def __init__(self, parts):
-        self.parts = parts
+    def __init__(self, scheme: str, host: str, path: str, query: str):
+        self.scheme, self.host, self.path, self.query = scheme, host, path, query
+
+    def _key(self):
+        return self.scheme, self.host, self.path, self.query
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, _URL) and self.parts == other.parts
+        return isinstance(other, _URL) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self.parts)
+        return hash(self._key())
+
+    def split_host(self) -> tuple[str, str]:
+        """Go's URL.Hostname() and URL.Port()."""
+        host, port = self.host, ""
+        colon = host.rfind(":")
+        if colon >= 0 and all("0" <= c <= "9" for c in host[colon + 1:]):
+            host, port = host[:colon], host[colon + 1:]
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        return host, port
+
+    def escaped_path(self) -> str:
+        """Go's URL.EscapedPath(): the path as written when that is a valid encoding, else re-escaped."""
+        from urllib.parse import unquote_to_bytes
+        if all(c in _PATH_SUBDELIMS or not _path_escapes(c) for c in self.path):
+            return self.path
+        return "".join(chr(b) if not _path_escapes(chr(b)) else f"%{b:02X}"
+                       for b in unquote_to_bytes(self.path))
+
+
+def _path_escapes(c: str) -> bool:
+    """Go's shouldEscape(c, encodePath)."""
+    return not (c.isascii() and c.isalnum() or c in _PATH_UNRESERVED)
+
+
+def _url(text):
+    from urllib.parse import unquote
+    from .formats import request_uri_error
+    if not isinstance(text, str):
+        return eval_error("no such overload", TypeError)
+    error = request_uri_error(str(text))
+    if error is not None:
+        return eval_error(f"URL parse error during conversion from string: {error}")
+    rest = str(text).partition("#")[0]
+    scheme = ""
+    found = _URL_SCHEME.match(rest)
+    if found:
+        scheme, rest = found.group(1).lower(), rest[found.end():]
+    if rest.endswith("?") and rest.count("?") == 1:
+        rest, query = rest[:-1], ""
+    else:
+        rest, _, query = rest.partition("?")
+    if scheme and not rest.startswith("/"):
+        return _URL(scheme, "", "", query)         # opaque: no host, no path
+    host = ""
+    if rest.startswith("//") and (scheme or not rest.startswith("///")):
+        authority, slash, path = rest[2:].partition("/")
+        host, rest = unquote(authority.rpartition("@")[2]), slash + path
+    return _URL(scheme, host, rest, query)
 
 
 def _url_part(getter):
     def function(u):
         if not isinstance(u, _URL):
             return eval_error("no such overload", TypeError)
-        return getter(u.parts)
+        return getter(u)
     return function
 
 
-def _url_query(parts):
-    from urllib.parse import parse_qs
+def _url_query(u: _URL):
+    """Go's URL.Query(): '&'-separated pairs, a pair with ';' or a bad escape left out."""
+    from urllib.parse import unquote_plus
+    out: dict = {}
+    for pair in u.query.split("&"):
+        if not pair or ";" in pair:
+            continue
+        key, _, value = pair.partition("=")
+        if _BAD_ESCAPE.search(pair):
+            continue
+        out.setdefault(unquote_plus(key), []).append(unquote_plus(value))
     return celtypes.MapType({celtypes.StringType(k): celtypes.ListType([celtypes.StringType(v) for v in vs])
-                             for k, vs in parse_qs(parts.query, keep_blank_values=True).items()})
+                             for k, vs in out.items()})
 
 
 # Kubernetes' authorizer library: ``authorizer`` (an Authorizer) builds checks
@@ -392,11 +448,11 @@ KUBERNETES_LIBRARIES = {
     "isLessThan": lambda q, o: _quantity_order(q, o, -1),
     "url": _url,
     "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
-    "getScheme": _url_part(lambda p: celtypes.StringType(p.scheme)),
-    "getHost": _url_part(lambda p: celtypes.StringType(p.netloc.rpartition("@")[2])),
-    "getHostname": _url_part(lambda p: celtypes.StringType(p.hostname or "")),
-    "getPort": _url_part(lambda p: celtypes.StringType(str(p.port) if p.port is not None else "")),
-    "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
+    "getScheme": _url_part(lambda u: celtypes.StringType(u.scheme)),
+    "getHost": _url_part(lambda u: celtypes.StringType(u.host)),
+    "getHostname": _url_part(lambda u: celtypes.StringType(u.split_host()[0])),
+    "getPort": _url_part(lambda u: celtypes.StringType(u.split_host()[1])),
+    "getEscapedPath": _url_part(lambda u: celtypes.StringType(u.escaped_path())),
     "getQuery": _url_part(_url_query),
     **AUTHZ_LIBRARY,
     **FORMAT_LIBRARY_FUNCTIONS,
