@@ -467,6 +467,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
             try:
                 program = compile_expression(source)
                 check_fields(program, schema, root)
+                if _result_type(program.tree, schema, root) not in (None, "bool"):
+                    raise CompileError("cel expression must evaluate to a bool")
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
                                           f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
@@ -507,6 +509,44 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):
             _check_node(sub, f"{path}.allOf[{index}]", out, root)
+
+
+def _schema_cel_type(schema: Optional[dict]) -> Optional[str]:
+    if not isinstance(schema, dict) or schema.get("x-kubernetes-int-or-string"):
+        return None
+    declared = schema.get("type")
+    return {"array": "list", "object": "map"}.get(declared) or _SCHEMA_TYPES.get(declared or "")
+
+
+def _result_type(node, schema: dict, root: bool) -> Optional[str]:
+    """The CEL type of a rule's result where it is evident (a literal, self or a chain of its declared
+    fields, arithmetic over those), else None; upstream's checker refuses a rule whose type is not bool."""
+    if not isinstance(node, Tree):
+        return None
+    data, children = node.data, node.children
+    if len(children) == 1 and isinstance(children[0], Tree):
+        return _result_type(children[0], schema, root)
+    if data == "literal":
+        return _LITERAL_TYPES.get(getattr(children[0], "type", ""))
+    if data == "ident" and str(children[0]) in (SELF, OLD_SELF):
+        return _schema_cel_type(schema)
+    if data == "member_dot":
+        parent = children[0]
+        while isinstance(parent, Tree) and parent.data in ("member", "primary") and len(parent.children) == 1:
+            parent = parent.children[0]
+        if isinstance(parent, Tree) and parent.data == "ident" and str(parent.children[0]) in (SELF, OLD_SELF):
+            known, sub = _field_schema(schema, str(children[1]), root)
+            return _schema_cel_type(sub) if known else None
+        return None
+    if data in ("addition", "multiplication") and len(children) == 2 and isinstance(children[0], Tree) \
+            and children[0].data in _OPERATORS:
+        left = _result_type(children[0].children[0], schema, root)
+        right = _result_type(children[1], schema, root)
+        if left is None or right is None:
+            return None
+        found, result = _operator_result(_OPERATORS[children[0].data], left, right)
+        return result if found else None
+    return None
 
 
 # -- evaluating -----------------------------------------------------------------------------------------
