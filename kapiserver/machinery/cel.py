@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import functools
 import re
-from fractions import Fraction
 from typing import Any, Optional
 
 import celpy
 from celpy import celtypes
 from lark import Token, Tree
 
-from . import celformat, goregex
+from . import celconv, celext, cellib
+from .celext import Optional_, eval_error, optional_select
+from .celstrings import STRINGS, STRINGS_NAMESPACE
+from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
+                     Quantity)
 from .errors import FieldError
-from .quantity import parse_quantity
 
 SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
@@ -42,502 +44,7 @@ class CompileError(Exception):
     """A rule or messageExpression that cannot be compiled; ``str()`` is upstream's detail."""
 
 
-# -- Kubernetes' CEL library additions (strings, lists, regex, optionals) ---------------------------
-
-class Optional_:
-    """CEL's optional type, enough for ``optionalOldSelf`` rules."""
-
-    def __init__(self, value=None, present: bool = False):
-        self.value, self.present = value, present
-
-
-def _optional_select(opt: "Optional_", key):
-    """``opt.f`` / ``opt[k]``: the optional of what the held value has there, else optional.none()."""
-    if opt.present and isinstance(opt.value, celtypes.MapType) and key in opt.value:
-        return Optional_(opt.value[key], True)
-    if opt.present and isinstance(opt.value, celtypes.ListType) and isinstance(key, celtypes.IntType) \
-            and not isinstance(key, celtypes.BoolType) and 0 <= key < len(opt.value):
-        return Optional_(opt.value[int(key)], True)
-    return Optional_()
-
-
-def _eval_error(message: str, exc=ValueError):
-    return celpy.CELEvalError(message, exc, None)
-
-
-def _index_of(target, item, *start):
-    if isinstance(target, str):
-        return celtypes.IntType(target.find(item, *(int(s) for s in start)))
-    for index, value in enumerate(target):
-        if value == item:
-            return celtypes.IntType(index)
-    return celtypes.IntType(-1)
-
-
-def _last_index_of(target, item):
-    if isinstance(target, str):
-        return celtypes.IntType(target.rfind(item))
-    for index in range(len(target) - 1, -1, -1):
-        if target[index] == item:
-            return celtypes.IntType(index)
-    return celtypes.IntType(-1)
-
-
-def _substring(text, start, end=None):
-    start, end = int(start), len(text) if end is None else int(end)
-    if not 0 <= start <= end <= len(text):
-        return _eval_error(f"index out of range: {end if end > len(text) else start}", IndexError)
-    return celtypes.StringType(text[start:end])
-
-
-def _char_at(text, index):
-    """The character at ``index``; the length itself gives "", past it (or below 0) is an error."""
-    if not 0 <= int(index) <= len(text):
-        return _eval_error(f"index out of range: {int(index)}", IndexError)
-    return celtypes.StringType(text[int(index)] if int(index) < len(text) else "")
-
-
-def _split(text, separator, limit=None):
-    parts = text.split(separator) if limit is None or int(limit) < 0 else \
-        text.split(separator, max(int(limit) - 1, 0)) if int(limit) else []
-    return celtypes.ListType([celtypes.StringType(p) for p in parts])
-
-
-def _is_sorted(items):
-    return celtypes.BoolType(all(items[i] <= items[i + 1] for i in range(len(items) - 1)))
-
-
-def _sum(items):
-    total = items[0] if items else celtypes.IntType(0)
-    for item in items[1:]:
-        total = total + item
-    return total
-
-
-def _extreme(pick):
-    def function(*args):
-        items = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
-        if not items:
-            return _eval_error("min/max of an empty list", ValueError)
-        return pick(items)
-    return function
-
-
-# Regular expressions are Go's (RE2); a pattern Go refuses is an error of the call, worded as cel-go's
-# matches() and the Kubernetes regex library's find()/findAll() word it.
-def _matches(text, pattern):
-    try:
-        return celtypes.BoolType(goregex.compile(pattern).search(text) is not None)
-    except goregex.RegexpError as e:
-        return _eval_error(str(e))
-
-
-def _find(text, pattern):
-    try:
-        return celtypes.StringType(goregex.find(pattern, text))
-    except goregex.RegexpError as e:
-        return _eval_error(f"Illegal regex: {e}")
-
-
-def _find_all(text, pattern, limit=-1):
-    try:
-        found = goregex.find_all(pattern, text, int(limit))
-    except goregex.RegexpError as e:
-        return _eval_error(f"Illegal regex: {e}")
-    return celtypes.ListType([celtypes.StringType(s) for s in found])
-
-
-def _optional_value(opt):
-    if not isinstance(opt, Optional_):
-        return _eval_error("no such overload", TypeError)
-    return opt.value if opt.present else _eval_error("optional.none() dereference", ValueError)
-
-
-# Kubernetes' quantity library: quantity("1Gi"), isQuantity(s), and a Quantity's methods.
-_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
-
-class Quantity:
-    """A resource quantity as an exact number (its text kept for string())."""
-
-    def __init__(self, value: Fraction, text: str = ""):
-        self.value, self.text = value, text or _quantity_text(value)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Quantity) and self.value == other.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _quantity_text(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{int(value * 1000)}m"
-
-
-def _parse_quantity(text: str) -> Optional[Fraction]:
-    return parse_quantity(str(text)) if isinstance(text, str) else None
-
-
-def _quantity(text):
-    value = _parse_quantity(text)
-    if value is None:
-        return _eval_error(f"quantities must match the regular expression '{_QUANTITY.pattern}'")
-    return Quantity(value, str(text))
-
-
-def _quantity_operand(value) -> Optional[Fraction]:
-    if isinstance(value, Quantity):
-        return value.value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Fraction(int(value))
-    return None
-
-
-def _quantity_arithmetic(sign: int):
-    def function(q, other):
-        right = _quantity_operand(other)
-        if not isinstance(q, Quantity) or right is None:
-            return _eval_error("no such overload", TypeError)
-        return Quantity(q.value + sign * right)
-    return function
-
-
-def _quantity_compare(q, other):
-    if not isinstance(q, Quantity) or not isinstance(other, Quantity):
-        return _eval_error("no such overload", TypeError)
-    return celtypes.IntType((q.value > other.value) - (q.value < other.value))
-
-
-def _quantity_order(q, other, wanted: int):
-    compared = _quantity_compare(q, other)
-    return compared if isinstance(compared, celpy.CELEvalError) else celtypes.BoolType(compared == wanted)
-
-
-def _as_integer(q):
-    if not isinstance(q, Quantity):
-        return _eval_error("no such overload", TypeError)
-    if q.value.denominator != 1 or not -2 ** 63 <= q.value < 2 ** 63:
-        return _eval_error("cannot convert value to integer")
-    return celtypes.IntType(int(q.value))
-
-
-# Kubernetes' URL library: url(s), isURL(s), and a URL's parts.
-def _url(text):
-    from urllib.parse import urlsplit
-    if not isinstance(text, str) or not (text.startswith("/") or "://" in text):
-        return _eval_error(f"URL {text!r} must be absolute or an absolute path")
-    try:
-        parts = urlsplit(str(text))
-        _ = parts.port
-    except ValueError as e:
-        return _eval_error(f"URL parse error during conversion from string: {e}")
-    return _URL(parts)
-
-
-class _URL:
-    def __init__(self, parts):
-        self.parts = parts
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, _URL) and self.parts == other.parts
-
-    def __hash__(self) -> int:
-        return hash(self.parts)
-
-
-def _url_part(getter):
-    def function(u):
-        if not isinstance(u, _URL):
-            return _eval_error("no such overload", TypeError)
-        return getter(u.parts)
-    return function
-
-
-def _url_query(parts):
-    from urllib.parse import parse_qs
-    return celtypes.MapType({celtypes.StringType(k): celtypes.ListType([celtypes.StringType(v) for v in vs])
-                             for k, vs in parse_qs(parts.query, keep_blank_values=True).items()})
-
-
-# Kubernetes' authorizer library: ``authorizer`` (an Authorizer) builds checks
-# (authorizer.group(g).resource(r).namespace(ns).name(n).check(verb), authorizer.path(p).check(verb),
-# authorizer.requestResource.check(verb), authorizer.serviceAccount(ns, name)...) whose Decisions say allowed(),
-# reason(), errored() and error().  The decision itself comes from ``decide(user, check, verb)``, which the
-# caller supplies: a dict of the check's attributes, answered with an AuthzDecision (or a CELEvalError when it
-# cannot answer yet).
-
-class AuthzDecision:
-    def __init__(self, allowed: bool, reason: str = "", error: str = ""):
-        self.allowed, self.reason, self.error = allowed, reason, error
-
-
-class _AuthzCheck:
-    """A check being built: a resource check (group, resource, ...) or a path check."""
-
-    def __init__(self, authorizer: "Authorizer", fields: dict):
-        self.authorizer, self.fields = authorizer, fields
-
-    def with_field(self, key: str, value) -> "_AuthzCheck":
-        return _AuthzCheck(self.authorizer, dict(self.fields, **{key: str(value)}))
-
-
-class Authorizer(celtypes.MapType):
-    """The ``authorizer`` variable, for ``user`` (None: the request's user); ``requestResource`` is a check of
-    the resource being admitted."""
-
-    def __init__(self, decide, request_resource: Optional[dict] = None, user: Optional[tuple] = None):
-        self.decide, self.user = decide, user
-        super().__init__({} if request_resource is None else
-                         {celtypes.StringType("requestResource"): _AuthzCheck(self, dict(request_resource))})
-
-
-def _authz_builder(kind: str, key: str):
-    def function(target, value):
-        if kind == "root" and isinstance(target, Authorizer):
-            return _AuthzCheck(target, {key: str(value)})
-        if kind == "resource" and isinstance(target, _AuthzCheck) and "path" not in target.fields:
-            return target.with_field(key, value)
-        return _eval_error("no such overload", TypeError)
-    return function
-
-
-def _authz_check(target, verb):
-    if not isinstance(target, _AuthzCheck):
-        return _eval_error("no such overload", TypeError)
-    if "path" not in target.fields and "resource" not in target.fields:
-        return _eval_error("a resource check needs a resource: authorizer.group(g).resource(r)")
-    return target.authorizer.decide(target.authorizer.user, dict(target.fields), str(verb))
-
-
-def _authz_service_account(target, namespace, name):
-    if not isinstance(target, Authorizer):
-        return _eval_error("no such overload", TypeError)
-    user = (f"system:serviceaccount:{namespace}:{name}",
-            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"))
-    return Authorizer(target.decide, None, user)
-
-
-def _decision_part(getter):
-    def function(decision):
-        if not isinstance(decision, AuthzDecision):
-            return _eval_error("no such overload", TypeError)
-        return getter(decision)
-    return function
-
-
-AUTHZ_LIBRARY = {
-    "group": _authz_builder("root", "group"),
-    "path": _authz_builder("root", "path"),
-    "resource": _authz_builder("resource", "resource"),
-    "subresource": _authz_builder("resource", "subresource"),
-    "namespace": _authz_builder("resource", "namespace"),
-    "name": _authz_builder("resource", "name"),
-    "check": _authz_check,
-    "serviceAccount": _authz_service_account,
-    "allowed": _decision_part(lambda d: celtypes.BoolType(d.allowed)),
-    "reason": _decision_part(lambda d: celtypes.StringType(d.reason)),
-    "errored": _decision_part(lambda d: celtypes.BoolType(bool(d.error))),
-    "error": _decision_part(lambda d: celtypes.StringType(d.error)),
-}
-
-
-# Kubernetes' IP and CIDR libraries: ip("10.0.0.1"), cidr("10.0.0.0/8"), isIP/isCIDR, and their methods.
-# As upstream, an IPv4-mapped IPv6 address and an address with a zone are refused.
-class IP:
-    def __init__(self, address):
-        self.address = address
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, IP) and self.address == other.address
-
-    def __hash__(self) -> int:
-        return hash(self.address)
-
-    def __str__(self) -> str:
-        return str(self.address)
-
-
-class CIDR:
-    def __init__(self, network, address):
-        self.network, self.address = network, address      # the prefix as written, and its address
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, CIDR) and (self.network, self.address) == (other.network, other.address)
-
-    def __hash__(self) -> int:
-        return hash((self.network, self.address))
-
-    def __str__(self) -> str:
-        return f"{self.address}/{self.network.prefixlen}"
-
-
-def _parse_ip(text):
-    import ipaddress
-    if not isinstance(text, str) or "%" in text:
-        return None
-    try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return None
-    return address
-
-
-def _ip(text):
-    if isinstance(text, IP):
-        return text
-    address = _parse_ip(text)
-    return IP(address) if address is not None else _eval_error(f"IP Address {str(text)!r} parse error during "
-                                                               f"conversion from string")
-
-
-def _parse_cidr(text):
-    import ipaddress
-    if not isinstance(text, str) or "/" not in text:
-        return None
-    head, _, length = str(text).partition("/")
-    address = _parse_ip(head)
-    if address is None or not length.isdigit():
-        return None
-    try:
-        network = ipaddress.ip_network(f"{address}/{int(length)}", strict=False)
-    except ValueError:
-        return None
-    return CIDR(network, address)
-
-
-def _cidr(text):
-    if isinstance(text, CIDR):
-        return text
-    found = _parse_cidr(text)
-    return found if found is not None else _eval_error(f"network address parse error during conversion from "
-                                                        f"string: network address {str(text)!r}")
-
-
-def _ip_method(getter):
-    def function(ip):
-        return getter(ip.address) if isinstance(ip, IP) else _eval_error("no such overload", TypeError)
-    return function
-
-
-def _contains_ip(cidr, other):
-    ip = _ip(other) if isinstance(other, str) else other
-    if not isinstance(cidr, CIDR) or not isinstance(ip, IP):
-        return ip if isinstance(ip, celpy.CELEvalError) else _eval_error("no such overload", TypeError)
-    return celtypes.BoolType(ip.address.version == cidr.network.version and ip.address in cidr.network)
-
-
-def _contains_cidr(cidr, other):
-    inner = _cidr(other) if isinstance(other, str) else other
-    if not isinstance(cidr, CIDR) or not isinstance(inner, CIDR):
-        return inner if isinstance(inner, celpy.CELEvalError) else _eval_error("no such overload", TypeError)
-    return celtypes.BoolType(inner.network.version == cidr.network.version and
-                             inner.network.subnet_of(cidr.network))
-
-
-def _cidr_method(getter):
-    def function(cidr):
-        return getter(cidr) if isinstance(cidr, CIDR) else _eval_error("no such overload", TypeError)
-    return function
-
-
-def _ip_or_cidr_ip(value):
-    """ip(string) and cidr.ip(): one name, two overloads."""
-    if isinstance(value, CIDR):
-        return IP(value.address)
-    return _ip(value)
-
-
-NETWORK_LIBRARY = {
-    "ip": _ip_or_cidr_ip,
-    "isIP": lambda s: celtypes.BoolType(_parse_ip(s) is not None),
-    "family": _ip_method(lambda a: celtypes.IntType(a.version)),
-    "isUnspecified": _ip_method(lambda a: celtypes.BoolType(a.is_unspecified)),
-    "isLoopback": _ip_method(lambda a: celtypes.BoolType(a.is_loopback)),
-    "isLinkLocalMulticast": _ip_method(lambda a: celtypes.BoolType(
-        a.is_multicast and (a in __import__("ipaddress").ip_network("224.0.0.0/24") if a.version == 4
-                            else (int(a) >> 112) & 0xff0f == 0xff02))),
-    "isLinkLocalUnicast": _ip_method(lambda a: celtypes.BoolType(a.is_link_local and not a.is_multicast)),
-    "isGlobalUnicast": _ip_method(lambda a: celtypes.BoolType(
-        not (a.is_unspecified or a.is_loopback or a.is_multicast or a.is_link_local or
-             (a.version == 4 and int(a) == 0xffffffff)))),
-    "cidr": _cidr,
-    "isCIDR": lambda s: celtypes.BoolType(_parse_cidr(s) is not None),
-    "containsIP": _contains_ip,
-    "containsCIDR": _contains_cidr,
-    "masked": _cidr_method(lambda c: CIDR(c.network, c.network.network_address)),
-    "prefixLength": _cidr_method(lambda c: celtypes.IntType(c.network.prefixlen)),
-}
-
-
-# Kubernetes' format library: ``format`` is a value of its own (put in the activation of an expression that
-# names it), whose methods are the formats' constructors and named(); a Format's validate() is an optional.
-FORMAT = "format"
-
-
-class _FormatLibrary:
-    def __repr__(self) -> str:
-        return FORMAT
-
-
-FORMAT_LIBRARY = _FormatLibrary()
-
-
-def _format_constructor(name: str):
-    def function(library):
-        return celformat.FORMATS[name] if library is FORMAT_LIBRARY else _eval_error("no such overload", TypeError)
-    return function
-
-
-def _format_named(library, name):
-    if library is not FORMAT_LIBRARY or not isinstance(name, str):
-        return _eval_error("no such overload", TypeError)
-    found = celformat.FORMATS.get(str(name))
-    return Optional_(found, found is not None)
-
-
-def _format_validate(fmt, value):
-    if not isinstance(fmt, celformat.Format) or not isinstance(value, str):
-        return _eval_error("no such overload", TypeError)
-    found = celformat.messages(fmt, str(value))
-    return Optional_(celtypes.ListType([celtypes.StringType(m) for m in found]), True) if found else Optional_()
-
-
-FORMAT_CONSTRUCTORS = {**{name: _format_constructor(name) for name in celformat.FORMATS}, "named": _format_named}
-FORMAT_LIBRARY_FUNCTIONS = {**FORMAT_CONSTRUCTORS, "validate": _format_validate}
-
-
-KUBERNETES_LIBRARIES = {
-    **NETWORK_LIBRARY,
-    "quantity": _quantity,
-    "isQuantity": lambda s: celtypes.BoolType(_parse_quantity(s) is not None),
-    "sign": lambda q: celtypes.IntType((q.value > 0) - (q.value < 0)) if isinstance(q, Quantity)
-    else _eval_error("no such overload", TypeError),
-    "isInteger": lambda q: celtypes.BoolType(q.value.denominator == 1) if isinstance(q, Quantity)
-    else _eval_error("no such overload", TypeError),
-    "asInteger": _as_integer,
-    "asApproximateFloat": lambda q: celtypes.DoubleType(float(q.value)) if isinstance(q, Quantity)
-    else _eval_error("no such overload", TypeError),
-    "add": _quantity_arithmetic(1),
-    "sub": _quantity_arithmetic(-1),
-    "compareTo": _quantity_compare,
-    "isGreaterThan": lambda q, o: _quantity_order(q, o, 1),
-    "isLessThan": lambda q, o: _quantity_order(q, o, -1),
-    "url": _url,
-    "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
-    "getScheme": _url_part(lambda p: celtypes.StringType(p.scheme)),
-    "getHost": _url_part(lambda p: celtypes.StringType(p.netloc.rpartition("@")[2])),
-    "getHostname": _url_part(lambda p: celtypes.StringType(p.hostname or "")),
-    "getPort": _url_part(lambda p: celtypes.StringType(str(p.port) if p.port is not None else "")),
-    "getEscapedPath": _url_part(lambda p: celtypes.StringType(p.path)),
-    "getQuery": _url_part(_url_query),
-    **AUTHZ_LIBRARY,
-    **FORMAT_LIBRARY_FUNCTIONS,
-}
-
+# -- functions: cel-go's operators where celpy differs, its extensions (celext) and Kubernetes' (cellib) ---
 
 def _logical(deciding: bool):
     """cel-go's ``||`` (``deciding`` True) and ``&&`` (False): a side with the deciding value decides, whichever
@@ -566,17 +73,7 @@ def _conditional(condition, chosen_if_true, chosen_if_false):
 
 
 _INT64_MIN = -(1 << 63)
-_CEL_TYPE_NAMES = ((celtypes.BoolType, "bool"), (celtypes.IntType, "int"), (celtypes.UintType, "uint"),
-                   (celtypes.DoubleType, "double"), (celtypes.StringType, "string"), (celtypes.BytesType, "bytes"),
-                   (celtypes.ListType, "list"), (celtypes.MapType, "map"),
-                   (celtypes.TimestampType, "google.protobuf.Timestamp"),
-                   (celtypes.DurationType, "google.protobuf.Duration"))
-
-
-def _cel_type_name(value) -> str:
-    if value is None:
-        return "null_type"
-    return next((name for kind, name in _CEL_TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
+_cel_type_name = celconv.type_name
 
 
 def _go_value(value) -> str:
@@ -584,13 +81,7 @@ def _go_value(value) -> str:
     if isinstance(value, celtypes.BoolType):
         return "true" if value else "false"
     if isinstance(value, float):
-        text = repr(float(value))
-        if text.endswith(".0"):
-            text = text[:-2]
-        if "e" in text:
-            mantissa, exponent = text.split("e")
-            text = f"{mantissa}e{exponent[0] if exponent[0] in '+-' else '+'}{exponent.lstrip('+-').rjust(2, '0')}"
-        return text
+        return celconv.go_float(float(value))
     return str(value)
 
 
@@ -598,21 +89,21 @@ def _index(container, key):
     """cel-go's ``container[key]``: a list takes an int (or a double or uint that is one) within its bounds,
     a map a key it holds; otherwise upstream's error (``index out of bounds: 1``, ``no such key: zz``)."""
     if isinstance(container, Optional_):
-        return _optional_select(container, key)
+        return optional_select(container, key)
     if isinstance(container, celtypes.ListType):
         if isinstance(key, celtypes.BoolType) or not isinstance(key, (celtypes.IntType, celtypes.UintType,
                                                                         celtypes.DoubleType)):
-            return _eval_error(f"unsupported index type '{_cel_type_name(key)}' in list", TypeError)
+            return eval_error(f"unsupported index type '{_cel_type_name(key)}' in list", TypeError)
         if isinstance(key, celtypes.DoubleType) and not (float(key).is_integer() and -2**63 <= key < 2**63):
-            return _eval_error(f"unsupported index value {_go_value(key)} in list", TypeError)
+            return eval_error(f"unsupported index value {_go_value(key)} in list", TypeError)
         if not 0 <= int(key) < len(container):
-            return _eval_error(f"index out of bounds: {_go_value(key)}", IndexError)
+            return eval_error(f"index out of bounds: {_go_value(key)}", IndexError)
         return container[int(key)]
     if isinstance(container, celtypes.MapType):
         try:
             return container[key]
         except (KeyError, TypeError):
-            return _eval_error(f"no such key: {_go_value(key)}", KeyError)
+            return eval_error(f"no such key: {_go_value(key)}", KeyError)
     return celpy.evaluation.base_functions["_[_]"](container, key)
 
 
@@ -625,9 +116,9 @@ def _int_division(operator: str, zero: str):
         integers = (celtypes.IntType, celtypes.UintType)
         if isinstance(x, integers) and isinstance(y, integers) and not isinstance(y, celtypes.BoolType):
             if int(y) == 0:
-                return _eval_error(zero, ZeroDivisionError)
+                return eval_error(zero, ZeroDivisionError)
             if isinstance(x, celtypes.IntType) and int(x) == _INT64_MIN and int(y) == -1:
-                return _eval_error("integer overflow", OverflowError)
+                return eval_error("integer overflow", OverflowError)
         return base(x, y)
     return function
 
@@ -639,30 +130,17 @@ FUNCTIONS = {
     "_||_": _logical(True),
     "_&&_": _logical(False),
     "_?_:_": _conditional,
-    "charAt": _char_at,
-    "indexOf": _index_of,
-    "lastIndexOf": _last_index_of,
-    "lowerAscii": lambda s: celtypes.StringType(s.lower()),
-    "upperAscii": lambda s: celtypes.StringType(s.upper()),
-    "replace": lambda s, old, new, n=-1: celtypes.StringType(s.replace(old, new, int(n))),
-    "split": _split,
-    "substring": _substring,
-    "trim": lambda s: celtypes.StringType(s.strip()),
-    "join": lambda items, sep="": celtypes.StringType(str(sep).join(items)),
-    "isSorted": _is_sorted,
-    "sum": _sum,
-    "min": _extreme(min),
-    "max": _extreme(max),
-    "matches": _matches,
-    "find": _find,
-    "findAll": _find_all,
-    "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),
-    "value": _optional_value,
-    "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
-    **KUBERNETES_LIBRARIES,
+    **celconv.CONVERSIONS,
+    **celext.FUNCTIONS,
+    **cellib.KUBERNETES_LIBRARIES,
 }
 # The format library's constructors are only known after "format." (see _check_references).
-_KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS)
+# Namespaced functions (format.dns1123Label(), strings.quote()) are only known after their namespace, whose
+# name is a value put in the activation of an expression that uses it.
+_NAMESPACES = {FORMAT: (FORMAT_LIBRARY, frozenset(FORMAT_CONSTRUCTORS)),
+               STRINGS: (STRINGS_NAMESPACE, frozenset({"quote"}))}
+_KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS) \
+    - {"quote"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -726,7 +204,7 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
         member_tree, name = tree.children
         member = self.visit(member_tree)
         if isinstance(member, Optional_):
-            return _optional_select(member, celtypes.StringType(name))
+            return optional_select(member, celtypes.StringType(name))
         return super().member_dot(Tree(tree.data, [Tree("evaluated", [member]), name], tree.meta))
 
     def evaluated(self, tree):
@@ -745,15 +223,16 @@ class Program:
 
     def __init__(self, source: str, runner, uses_old_self: bool, tree: Tree):
         self.source, self.runner, self.uses_old_self, self.tree = source, runner, uses_old_self, tree
-        self.uses_format = any(node.data == "ident" and str(node.children[0]) == FORMAT
-                               for node in tree.iter_subtrees())
+        names = {str(node.children[0]) for node in tree.iter_subtrees() if node.data == "ident"}
+        self.namespaces = {name: value for name, (value, _) in _NAMESPACES.items() if name in names}
 
     def evaluate(self, activation: dict, budget: Optional[Budget] = None):
         """The result, or a CELEvalError (returned, as celpy does, or raised).  Past PER_CALL_LIMIT (or what
         ``budget`` has left, which the evaluation spends) the result is the cost-limit error."""
         meter = _Meter(PER_CALL_LIMIT if budget is None else max(0, min(PER_CALL_LIMIT, budget.remaining)))
-        if self.uses_format and FORMAT not in activation:
-            activation = {**activation, FORMAT: FORMAT_LIBRARY}
+        missing = {name: value for name, value in self.namespaces.items() if name not in activation}
+        if missing:
+            activation = {**activation, **missing}
         try:
             evaluator = _MeteredEvaluator(ast=self.runner.ast, activation=self.runner.new_activation())
             evaluator.meter = meter
@@ -789,14 +268,18 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
             if isinstance(args, Tree):
                 for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):
                     bound.add(str(token))
-    # format.<name>() and format.named(): the library's calls, and "format" only as their receiver.
+    # format.<name>(), format.named() and strings.quote(): the namespaces' calls, and a namespace's name
+    # only as their receiver.
     format_calls, format_receivers = set(), set()
     for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(node.children[1]) in FORMAT_CONSTRUCTORS and FORMAT not in bound:
-            receiver = _receiver(node)
-            if receiver is not None and str(receiver.children[0]) == FORMAT:
-                format_calls.add(id(node))
-                format_receivers.add(id(receiver))
+        if node.data != "member_dot_arg":
+            continue
+        receiver = _receiver(node)
+        namespace = str(receiver.children[0]) if receiver is not None else ""
+        if namespace in _NAMESPACES and namespace not in bound and \
+                str(node.children[1]) in _NAMESPACES[namespace][1]:
+            format_calls.add(id(node))
+            format_receivers.add(id(receiver))
     for node in tree.iter_subtrees():
         if id(node) in format_calls or id(node) in format_receivers:
             continue
@@ -807,7 +290,10 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
         else:
             continue
         name = str(token)
-        if name in _KNOWN_FUNCTIONS or (node.data == "ident" and name in bound):
+        if node.data == "ident" and name in bound:
+            continue
+        # a namespace's name ("format") is no value of its own, though a function may share it
+        if name in _KNOWN_FUNCTIONS and not (node.data == "ident" and name in _NAMESPACES):
             continue
         raise _compile_error(source, token, f"undeclared reference to '{name}' (in container '')", dotted)
 
@@ -981,6 +467,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
             try:
                 program = compile_expression(source)
                 check_fields(program, schema, root)
+                if _result_type(program.tree, schema, root) not in (None, "bool"):
+                    raise CompileError("cel expression must evaluate to a bool")
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
                                           f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
@@ -1021,6 +509,44 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):
             _check_node(sub, f"{path}.allOf[{index}]", out, root)
+
+
+def _schema_cel_type(schema: Optional[dict]) -> Optional[str]:
+    if not isinstance(schema, dict) or schema.get("x-kubernetes-int-or-string"):
+        return None
+    declared = schema.get("type")
+    return {"array": "list", "object": "map"}.get(declared) or _SCHEMA_TYPES.get(declared or "")
+
+
+def _result_type(node, schema: dict, root: bool) -> Optional[str]:
+    """The CEL type of a rule's result where it is evident (a literal, self or a chain of its declared
+    fields, arithmetic over those), else None; upstream's checker refuses a rule whose type is not bool."""
+    if not isinstance(node, Tree):
+        return None
+    data, children = node.data, node.children
+    if len(children) == 1 and isinstance(children[0], Tree):
+        return _result_type(children[0], schema, root)
+    if data == "literal":
+        return _LITERAL_TYPES.get(getattr(children[0], "type", ""))
+    if data == "ident" and str(children[0]) in (SELF, OLD_SELF):
+        return _schema_cel_type(schema)
+    if data == "member_dot":
+        parent = children[0]
+        while isinstance(parent, Tree) and parent.data in ("member", "primary") and len(parent.children) == 1:
+            parent = parent.children[0]
+        if isinstance(parent, Tree) and parent.data == "ident" and str(parent.children[0]) in (SELF, OLD_SELF):
+            known, sub = _field_schema(schema, str(children[1]), root)
+            return _schema_cel_type(sub) if known else None
+        return None
+    if data in ("addition", "multiplication") and len(children) == 2 and isinstance(children[0], Tree) \
+            and children[0].data in _OPERATORS:
+        left = _result_type(children[0].children[0], schema, root)
+        right = _result_type(children[1], schema, root)
+        if left is None or right is None:
+            return None
+        found, result = _operator_result(_OPERATORS[children[0].data], left, right)
+        return result if found else None
+    return None
 
 
 # -- evaluating -----------------------------------------------------------------------------------------

@@ -72,3 +72,18 @@ def test_rule_that_does_not_compile_makes_the_crd_invalid(widgets):
     assert cause["field"] == ("spec.versions[0].schema.openAPIV3Schema.properties[spec]"
                               ".x-kubernetes-validations[0].rule")
     assert "compilation failed: ERROR: <input>:1:" in cause["message"]
+
+
+def test_rule_whose_result_is_not_a_bool_makes_the_crd_invalid(widgets):
+    """A rule evidently not a bool (a field, arithmetic) is refused as upstream's checker refuses it."""
+    crd = json.loads(json.dumps(CRD).replace("widgets", "sprockets").replace("Widget", "Sprocket"))
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "x-kubernetes-validations"] = [{"rule": "self.min + 1"}, {"rule": "self.min > 0"}]
+    status, body = widgets.server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert status == 422 and body["reason"] == "Invalid"
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid",
+        "field": "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule",
+        "message": 'Invalid value: apiextensions.ValidationRule{Rule:"self.min + 1", Message:"", '
+                   'MessageExpression:"", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", '
+                   "OptionalOldSelf:(*bool)(nil)}: cel expression must evaluate to a bool"}]

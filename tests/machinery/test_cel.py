@@ -361,3 +361,20 @@ def test_gateway_xbackend_port_name_rule():
     assert messages(s, obj(ports=[{"name": "ok-name", "port": 80}])) == [
         'spec.ports[0].name: Invalid value: "string": Name must be a valid DNS label']
     assert cel.compile_expression("!format.dns1123Label().validate(self).hasValue()").evaluate({"self": "ok-name"})
+
+
+def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():
+    """A literal, self or a declared field that is not a bool, or arithmetic over them, is refused when the
+    CRD is written; anything whose type is not evident (a call, a conditional, int-or-string) is left be."""
+    spec = {"type": "object", "properties": {"a": {"type": "integer"}, "s": {"type": "string"},
+                                             "b": {"type": "boolean"}, "x": {"x-kubernetes-int-or-string": True}}}
+
+    def errors(rule):
+        return [str(e) for e in cel.check_rules(dict(spec, **{"x-kubernetes-validations": [{"rule": rule}]}), "s")]
+
+    for rule in ("self", "self.a", "self.a + 1", "'x' + self.s", "1", "null", "(self.s)"):
+        found = errors(rule)
+        assert len(found) == 1 and found[0].startswith("s.x-kubernetes-validations[0].rule: Invalid value: ")
+        assert found[0].endswith("}: cel expression must evaluate to a bool")
+    for rule in ("true", "self.b", "self.a > 1", "self.x", "size(self.s) > 0", "self.b ? true : false"):
+        assert errors(rule) == []
