@@ -143,10 +143,14 @@ def validate(value: Any, schema: Optional[dict], path: str = "", root: bool = Fa
     of the same keys; items of other lists do not pair (their list does, as a whole).  A duplicate in a
     list-type map or set is an error only where the old object had none."""
     out: list[FieldError] = []
-    if schema is not None:
+    if schema is None:
+        return out
+    _validate(value, schema, path, out, root)
+    if out and old is not UNCORRELATED:
+        # Errors are rare: only then is the walk made again, pairing values with the old ones.
+        out = []
         _validate(value, schema, path, out, root, old)
-        if old is not UNCORRELATED and out and any(e.reason == "FieldValueDuplicate" for e in out) and \
-                _has_duplicates(old, schema, root):
+        if any(e.reason == "FieldValueDuplicate" for e in out) and _has_duplicates(old, schema, root):
             out = [e for e in out if e.reason != "FieldValueDuplicate"]
     return out
 
