@@ -228,9 +228,16 @@ _DEFAULT_COLUMNS = ({"name": "Age", "type": "date", "jsonPath": ".metadata.creat
 
 def custom_resource_printer(columns: Optional[Iterable[Mapping]] = None) -> b.Printer:
     """The printer of a CRD version from its ``additionalPrinterColumns`` (name, type, jsonPath,
-    format?, description?, priority?).  Raises JSONPathError for a path it cannot read."""
+    format?, description?, priority?).  As upstream's table convertor, the columns end before the first
+    whose path cannot be read (a CRD may be stored with one: its validation checks only the leading dot)."""
     definitions = list(columns or []) or list(_DEFAULT_COLUMNS)
-    paths = [compile_path(c.get("jsonPath", "")) for c in definitions]
+    paths = []
+    for index, column in enumerate(definitions):
+        try:
+            paths.append(compile_path(column.get("jsonPath", "")))
+        except JSONPathError:
+            definitions = definitions[:index]
+            break
 
     def headers() -> list[dict]:
         out = [b.name_column()]
