@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..auth.context import add_warning
 from ..machinery import errors, fieldmanager, gojson, schema, typed
 from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
@@ -179,8 +180,9 @@ def _duplicate_fields(request, obj: dict, options: WriteOptions) -> list[str]:
 
 
 def _warn(request, problems: list[str]) -> None:
+    # Through the request's record, which writes a warning once however often it is given (as upstream).
     for problem in problems:
-        request.responseHeaders.addRawHeader(b"Warning", ('299 - "' + problem.replace('"', '\\"') + '"').encode())
+        add_warning(problem)
 
 
 def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:

@@ -6,6 +6,7 @@ merge patch, strategic merge patch, server-side apply).
 
 from __future__ import annotations
 
+from ..auth.context import add_warning
 from ..machinery import codec, errors, fieldmanager, gojson, schema
 from ..machinery.errors import StatusError
 from . import negotiation
@@ -63,7 +64,7 @@ def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:
             raise errors.bad_request("error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal "
                                      "errors:\n  " + "\n  ".join(problems))
         for problem in problems:
-            request.responseHeaders.addRawHeader(b"Warning", ('299 - "' + problem.replace('"', '\\"') + '"').encode())
+            add_warning(problem)
     if config is None:
         config = {}
     if not isinstance(config, dict):

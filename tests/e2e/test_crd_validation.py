@@ -156,3 +156,18 @@ def test_compound_bad_values_print_as_go_does(apiserver):
     status, body = create(apiserver, "pipelines", "v1", "Pipeline", "q", {"steps": [{}, {}]})
     assert status == 422 and ("spec.steps[1]", "Duplicate value: map[string]interface {}{}") in causes(body)
     assert ("spec.tags", "Invalid value: 1: spec.tags in body should have at least 2 items") in found
+
+
+def test_a_warning_is_written_once(apiserver):
+    """An unknown field in a patch is warned about once (upstream's recorder writes each text once), though both
+    the patch and the patched object carry it."""
+    import urllib.request
+    served(apiserver, crd("dials2", "Dial2", [version("v1", {"type": "object", "properties": {
+        "turns": {"type": "integer"}}}, storage=True)]))
+    ok(create(apiserver, "dials2", "v1", "Dial2", "d", {"turns": 1}), 201)
+    request = urllib.request.Request(f"{apiserver.url}/apis/{GROUP}/v1/namespaces/default/dials2/d",
+                                     data=b'{"spec": {"extra": 1}}', method="PATCH",
+                                     headers={"Content-Type": "application/merge-patch+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert response.headers.get_all("Warning") == ['299 - "unknown field \\"spec.extra\\""']
