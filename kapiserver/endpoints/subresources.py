@@ -80,8 +80,12 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
             body = decode_typed(request, store, body, options)
         change = lambda current: json_copy(body)
     else:
-        change = patch_function(request, handler.context, store,
-                                read_body(request, handler.context.max_request_bytes), info=rest.info)
+        patcher = patch_function(request, handler.context, store,
+                                 read_body(request, handler.context.max_request_bytes), info=rest.info)
+        # The patched object is decoded as an update's body is: typed, its unknown fields warned about or
+        # refused under fieldValidation (a custom resource's status patch included).
+        change = patcher if rest.info is not None else \
+            (lambda current: decode_typed(request, store, patcher(current), options))
     _answer(handler, request, rest, 200, await rest.update(namespace, info.name, change, options), store)
 
 

@@ -41,6 +41,7 @@ class Store:
         self.info = info
         # Lists of built-in types carry no kind/apiVersion in their items (typed
         # lists upstream); lists of custom resources do.
+        self.builtin = builtin
         self.strip_item_type = builtin
         self.strategy = strategy
         self.storage = storage
@@ -394,14 +395,17 @@ class Store:
         requested_rv = new["metadata"].get("resourceVersion")
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.modified(self.qualified, name)
-        if not subresource:
+        # A custom resource's status write is pruned and defaulted by its schema as its body is decoded
+        # upstream (so its unknown fields are neither stored nor in managedFields).
+        defaulted = not subresource or (subresource == "status" and not self.builtin)
+        if defaulted:
             self.strategy.default(new)
         admission = self.admission
         if admission is not None:
             request = for_resource(self.info, attributes.UPDATE, new, old, subresource, options,
                                    dry_run=options.dry_run)
             await admission.admit(request)
-            if request.patched and not subresource:
+            if request.patched and defaulted:
                 self.strategy.default(new)
         new = self._prepare_update(new, old, subresource)
         self._record_managed_fields(old, new, options, subresource)

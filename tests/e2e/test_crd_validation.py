@@ -4,6 +4,8 @@ CRD's own defaults, and the patch types a custom resource takes."""
 
 from __future__ import annotations
 
+import json
+
 from tests.conformance.support import ok, wait_for
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -171,3 +173,29 @@ def test_a_warning_is_written_once(apiserver):
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
         assert response.headers.get_all("Warning") == ['299 - "unknown field \\"spec.extra\\""']
+
+
+def test_a_status_patch_is_decoded_as_an_update(apiserver):
+    """A patch of a custom resource's status meets fieldValidation as an update does: an unknown field is a
+    warning by default and a 400 under Strict, and is not recorded in managedFields."""
+    import urllib.request
+    body = crd("meters", "Meter", [version("v1", {"type": "object", "properties": {
+        "turns": {"type": "integer"}}}, storage=True)])
+    body["spec"]["versions"][0]["subresources"] = {"status": {}}
+    body["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"] = {
+        "type": "object", "properties": {"reading": {"type": "integer"}}}
+    served(apiserver, body)
+    ok(create(apiserver, "meters", "v1", "Meter", "m", {"turns": 1}), 201)
+    path = f"/apis/{GROUP}/v1/namespaces/default/meters/m/status"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    status, answer = apiserver.request("PATCH", path + "?fieldValidation=Strict",
+                                       {"status": {"reading": 1, "extra": 2}}, headers=merge)
+    assert status == 400 and 'strict decoding error: unknown field "status.extra"' in answer["message"]
+    request = urllib.request.Request(apiserver.url + path, data=b'{"status": {"reading": 2, "extra": 3}}',
+                                     method="PATCH", headers=merge)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers.get_all("Warning") == ['299 - "unknown field \\"status.extra\\""']
+        patched = json.loads(response.read())
+    assert patched["status"] == {"reading": 2}
+    status_fields = [m["fieldsV1"] for m in patched["metadata"]["managedFields"] if m.get("subresource") == "status"]
+    assert status_fields == [{"f:status": {".": {}, "f:reading": {}}}]
