@@ -170,8 +170,25 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             group, version["name"], names["plural"], names["kind"], spec.get("scope") == "Namespaced",
             verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
-            singular=names.get("singular", ""), storage_version=storage_version))
+            singular=names.get("singular", ""), storage_version=storage_version,
+            deprecation_warning=deprecation_warning(spec, version)))
     return out
+
+
+def deprecation_warning(spec: dict, version: dict) -> Optional[str]:
+    """What requests to a deprecated version are warned: its deprecationWarning, or upstream's default naming
+    the highest-priority served, non-deprecated version above it."""
+    if not version.get("deprecated"):
+        return None
+    if version.get("deprecationWarning") is not None:
+        return version["deprecationWarning"]
+    group, kind, name = spec.get("group", ""), (spec.get("names") or {}).get("kind", ""), version["name"]
+    text = f"{group}/{name} {kind} is deprecated"
+    newer = [v["name"] for v in spec.get("versions") or [] if v.get("served") and not v.get("deprecated")
+             and version_priority(v["name"]) < version_priority(name)]
+    if newer:
+        text += f"; use {group}/{min(newer, key=version_priority)} {kind}"
+    return text
 
 
 _KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kapiserver.registry.crd import validate_crd
+from kapiserver.registry.crd import deprecation_warning, validate_crd
 from kapiserver.registry.validation.apiextensions import stored_versions
 
 SCHEMA = {"openAPIV3Schema": {"type": "object"}}
@@ -94,3 +94,18 @@ def test_stored_versions_stay_in_spec_versions():
     assert [str(e) for e in stored_versions(obj)] == [
         "status.storedVersions: Invalid value: []string{}: must have at least one stored version"]
 
+
+def test_default_deprecation_warning_names_the_best_newer_version():
+    """Upstream's default text names the highest-priority served, non-deprecated version above the deprecated one."""
+    spec = {"group": "example.com", "names": {"kind": "Widget"}, "versions": [
+        {"name": "v1alpha1", "served": True, "deprecated": True}, {"name": "v1beta1", "served": True},
+        {"name": "v1", "served": True}, {"name": "v2", "served": False}, {"name": "v1beta2", "served": True,
+                                                                            "deprecated": True}]}
+    versions = spec["versions"]
+    assert deprecation_warning(spec, versions[0]) == \
+        "example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget"
+    assert deprecation_warning(spec, versions[1]) is None
+    assert deprecation_warning({**spec, "versions": versions[:1]}, versions[0]) == \
+        "example.com/v1alpha1 Widget is deprecated"
+    assert deprecation_warning(spec, {"name": "v1", "deprecated": True, "deprecationWarning": "gone soon"}) == \
+        "gone soon"
