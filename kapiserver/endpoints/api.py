@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Optional
 
+from ..auth import context as request_context
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..machinery.jsoncopy import json_copy
@@ -45,6 +46,13 @@ class APIContext:
         self.store_reset = None
 
 
+def _warn_deprecated(store) -> None:
+    """A request to a deprecated version is warned so, whatever its verb or outcome."""
+    text = store.info.deprecation_warning
+    if text:
+        request_context.add_warning(text)
+
+
 class ResourceHandler:
     """Serves the verbs of one request against its Store."""
 
@@ -55,6 +63,7 @@ class ResourceHandler:
         """The handler of ``request``'s verb, to await (a request it cannot take is refused at once, raising its
         Status error)."""
         if info.subresource:
+            _warn_deprecated(store)
             return subresources.handle(self, request, info, store)
         verb = info.verb
         if verb == "watch" and request.method not in (b"GET", b"HEAD"):
@@ -71,6 +80,7 @@ class ResourceHandler:
                               "the server does not allow this method on the requested resource",
                               {"kind": store.info.resource, **({"group": store.info.group}
                                                                 if store.info.group else {})})
+        _warn_deprecated(store)
         return getattr(self, "do_" + verb)(request, info, store, namespace)
 
     # -- reads --------------------------------------------------------------------------

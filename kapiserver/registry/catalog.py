@@ -44,6 +44,8 @@ class ResourceInfo:
     storage_group: Optional[str] = None
     storage_version: Optional[str] = None
     storage_resource: Optional[str] = None
+    # A deprecated version's Warning, sent with every request to it (None: not deprecated).
+    deprecation_warning: Optional[str] = None
 
     @property
     def group_version(self) -> str:

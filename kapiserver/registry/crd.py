@@ -18,6 +18,7 @@ from ..machinery import errors, meta, structural
 from ..machinery.errors import FieldError
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
+from .validation import apiextensions
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -74,9 +75,19 @@ class CustomResourceDefinitionStrategy(Strategy):
         status["storedVersions"] = stored
 
     def validate(self, obj: dict) -> list[FieldError]:
-        return super().validate(obj) + validate_crd(obj)
+        return super().validate(obj) + validate_crd(obj) + apiextensions.stored_versions(obj)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+        return self._validate_update(new, old) + apiextensions.stored_versions(new)
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
+        # Upstream's status strategy leaves status.storedVersions to its writer: a storage migration takes a
+        # version out of it there.
+        if subresource == "status":
+            return self._validate_update(new, old)
+        return self.validate_update(new, old)
+
+    def _validate_update(self, new: dict, old: dict) -> list[FieldError]:
         out = super().validate_update(new, old) + validate_crd(new)
         old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
         for field in ("group", "scope"):
@@ -123,6 +134,7 @@ def validate_crd(crd: dict) -> list[FieldError]:
         elif version["name"] in seen:
             out.append(errors.duplicate(f"spec.versions[{index}].name", version["name"]))
         seen.add(version.get("name"))
+        out += apiextensions.deprecation_warning(version, f"spec.versions[{index}]")
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         if schema is None:
             out.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema",
@@ -134,7 +146,8 @@ def validate_crd(crd: dict) -> list[FieldError]:
             out += structural.pattern_errors(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
             from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
             out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
-    return out
+        out += apiextensions.version(version, f"spec.versions[{index}]")
+    return out + apiextensions.crd_names(names)
 
 
 def resource_infos(crd: dict) -> list[ResourceInfo]:
@@ -157,8 +170,25 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             group, version["name"], names["plural"], names["kind"], spec.get("scope") == "Namespaced",
             verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
-            singular=names.get("singular", ""), storage_version=storage_version))
+            singular=names.get("singular", ""), storage_version=storage_version,
+            deprecation_warning=deprecation_warning(spec, version)))
     return out
+
+
+def deprecation_warning(spec: dict, version: dict) -> Optional[str]:
+    """What requests to a deprecated version are warned: its deprecationWarning, or upstream's default naming
+    the highest-priority served, non-deprecated version above it."""
+    if not version.get("deprecated"):
+        return None
+    if version.get("deprecationWarning") is not None:
+        return version["deprecationWarning"]
+    group, kind, name = spec.get("group", ""), (spec.get("names") or {}).get("kind", ""), version["name"]
+    text = f"{group}/{name} {kind} is deprecated"
+    newer = [v["name"] for v in spec.get("versions") or [] if v.get("served") and not v.get("deprecated")
+             and version_priority(v["name"]) < version_priority(name)]
+    if newer:
+        text += f"; use {group}/{min(newer, key=version_priority)} {kind}"
+    return text
 
 
 _KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")

@@ -1,0 +1,111 @@
+"""A CRD's versions, names and storedVersions checked as apiextensions validation does: paths and messages."""
+
+from __future__ import annotations
+
+from kapiserver.registry.crd import deprecation_warning, validate_crd
+from kapiserver.registry.validation.apiextensions import stored_versions
+
+SCHEMA = {"openAPIV3Schema": {"type": "object"}}
+
+
+def crd(versions: list[dict], **names) -> dict:
+    return {"metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList",
+                               **names},
+                     "versions": versions}}
+
+
+def version(name: str = "v1", storage: bool = True, **fields) -> dict:
+    return {"name": name, "served": True, "storage": storage, "schema": SCHEMA, **fields}
+
+
+def messages(obj: dict) -> list[str]:
+    return [str(e) for e in validate_crd(obj)]
+
+
+def test_deprecation_warning_only_on_deprecated_versions_and_printable():
+    """deprecationWarning: refused on a version not deprecated, past 256 bytes, empty, or with a non-printable
+    character (its byte offset named)."""
+    path = "spec.versions[0].deprecationWarning"
+    assert messages(crd([version(deprecationWarning="old")])) == [
+        f'{path}: Invalid value: "old": can only be set for deprecated versions']
+    assert messages(crd([version(deprecated=True, deprecationWarning="x" * 257)])) == [
+        f'{path}: Invalid value: "{"x" * 257}": must be <= 256 characters long']
+    assert messages(crd([version(deprecated=True, deprecationWarning="")])) == [
+        f'{path}: Invalid value: "": must not be an empty string']
+    assert messages(crd([version(deprecated=True, deprecationWarning="é\tb")])) == [
+        f'{path}: Invalid value: "é\\tb": must only contain printable UTF-8 characters; non-printable character '
+        "found at index 2"]
+    assert messages(crd([version(deprecated=True, deprecationWarning="use v2 instead")])) == []
+
+
+def test_printer_columns_name_a_known_type_and_format():
+    """additionalPrinterColumns: the type and format among upstream's lists, the JSON path a simple one."""
+    columns = [{"name": "A", "type": "float", "jsonPath": ".spec.a"},
+               {"name": "B", "type": "integer", "format": "uint8", "jsonPath": "spec.b"},
+               {"type": "string", "jsonPath": ".spec.c"}]
+    path = "spec.versions[0].additionalPrinterColumns"
+    assert messages(crd([version(additionalPrinterColumns=columns)])) == [
+        f'{path}[0].type: Invalid value: "float": must be one of boolean,date,integer,number,string',
+        f'{path}[1].format: Invalid value: "uint8": must be one of '
+        "byte,date,date-time,double,float,int32,int64,password",
+        f'{path}[1].JSONPath: Invalid value: "spec.b": must be a simple json path starting with .',
+        f"{path}[2].name: Required value"]
+
+
+def test_scale_paths_lie_under_spec_and_status():
+    """The scale subresource's replicas paths lie under .spec. and .status., its selector path under either."""
+    scale = {"specReplicasPath": ".status.replicas", "statusReplicasPath": "status.replicas",
+             "labelSelectorPath": ".metadata.labels"}
+    path = "spec.versions[0].subresources.scale"
+    assert messages(crd([version(subresources={"scale": scale})])) == [
+        f'{path}.specReplicasPath: Invalid value: ".status.replicas": should be a json path under .spec',
+        f'{path}.statusReplicasPath: Invalid value: "status.replicas": must be a simple json path starting with .',
+        f'{path}.labelSelectorPath: Invalid value: ".metadata.labels": should be a json path under either .spec '
+        "or .status"]
+    assert messages(crd([version(subresources={"scale": {}})])) == [
+        f"{path}.specReplicasPath: Required value", f"{path}.statusReplicasPath: Required value"]
+
+
+def test_names_are_dns1035_labels():
+    """shortNames and categories are DNS-1035 labels; kind and listKind may have mixed case and differ."""
+    label = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+             "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+             "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+    assert messages(crd([version()], shortNames=["wd", "W_D"], categories=["all", "1st"],
+                        listKind="Widget")) == [
+        f'spec.names.shortNames[1]: Invalid value: "W_D": {label}',
+        'spec.names.listKind: Invalid value: "Widget": kind and listKind may not be the same',
+        f'spec.names.categories[1]: Invalid value: "1st": {label}']
+    assert messages(crd([version()], kind="Wid.get", listKind="Wid.getList")) == [
+        f'spec.names.kind: Invalid value: "Wid.get": may have mixed case, but should otherwise match: {label}',
+        f'spec.names.listKind: Invalid value: "Wid.getList": may have mixed case, but should otherwise match: '
+        f"{label}"]
+
+
+def test_stored_versions_stay_in_spec_versions():
+    """Every stored version appears in spec.versions, the storage version among them, and there is one."""
+    obj = crd([version("v2")])
+    obj["status"] = {"storedVersions": ["v1", "v2"]}
+    assert [str(e) for e in stored_versions(obj)] == [
+        'status.storedVersions[0]: Invalid value: "v1": must appear in spec.versions']
+    obj["status"] = {"storedVersions": []}
+    assert [str(e) for e in stored_versions(obj)] == [
+        "status.storedVersions: Invalid value: []string{}: must have at least one stored version"]
+
+
+def test_default_deprecation_warning_names_the_best_newer_version():
+    """Upstream's default text names the highest-priority served, non-deprecated version above the deprecated one."""
+    spec = {"group": "example.com", "names": {"kind": "Widget"}, "versions": [
+        {"name": "v1alpha1", "served": True, "deprecated": True}, {"name": "v1beta1", "served": True},
+        {"name": "v1", "served": True}, {"name": "v2", "served": False}, {"name": "v1beta2", "served": True,
+                                                                            "deprecated": True}]}
+    versions = spec["versions"]
+    assert deprecation_warning(spec, versions[0]) == \
+        "example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget"
+    assert deprecation_warning(spec, versions[1]) is None
+    assert deprecation_warning({**spec, "versions": versions[:1]}, versions[0]) == \
+        "example.com/v1alpha1 Widget is deprecated"
+    assert deprecation_warning(spec, {"name": "v1", "deprecated": True, "deprecationWarning": "gone soon"}) == \
+        "gone soon"
