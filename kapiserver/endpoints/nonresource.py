@@ -40,6 +40,23 @@ class NonResourceHandler:
     def _write_json(self, request, obj, content_type="application/json"):
         write_bytes(request, 200, content_type, codec.encode(obj))
 
+    @staticmethod
+    def _write_with_etag(request, obj, content_type: str) -> None:
+        """An aggregated discovery document as upstream serves one: a quoted ETag (the document's hash),
+        ``Vary: Accept``, ``Cache-Control: public``, and 304 Not Modified to a client whose If-None-Match
+        names it."""
+        from . import discovery
+        body, etag = discovery.encode_with_etag(obj)
+        quoted = b'"' + etag.encode() + b'"'
+        request.setHeader(b"ETag", quoted)
+        request.setHeader(b"Vary", b"Accept")
+        request.setHeader(b"Cache-Control", b"public")
+        if quoted in (request.requestHeaders.getRawHeaders(b"If-None-Match") or ()):
+            request.setResponseCode(304)
+            request.finish()
+            return
+        write_bytes(request, 200, content_type, body)
+
     async def handle(self, request, info) -> None:
         parts = info.parts
         method = request.method
@@ -151,7 +168,7 @@ class NonResourceHandler:
                 doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated, remote=remote)
                 content_type = discovery.AGGREGATED_CONTENT_TYPE if aggregated == "v2" else \
                     discovery.AGGREGATED_CONTENT_TYPE_V2BETA1
-                self._write_json(request, doc, content_type)
+                self._write_with_etag(request, doc, content_type)
             elif legacy:
                 self._write_json(request, discovery.api_versions(self._address(request)))
             else:

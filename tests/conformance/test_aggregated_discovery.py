@@ -109,3 +109,23 @@ def test_aggregated_discovery_interface_crds(apiserver, kubectl):
         assert missing(groups, [("group-interface.example.com", "v1", "testcrds")]) == []
     finally:
         apiserver.request("DELETE", f"{CRDS}/{name}")
+
+
+def test_aggregated_discovery_etag(apiserver):
+    """As upstream's ServeHTTPWithETag: a quoted ETag of the document, Vary: Accept, Cache-Control: public, and
+    304 to a client that names the ETag it holds (kubectl's HTTP cache revalidates so)."""
+    import urllib.request
+    url = apiserver.url + "/apis"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": AGGREGATED}), timeout=10) as first:
+        etag = first.headers["ETag"]
+        assert re.fullmatch(r'"[0-9A-F]{128}"', etag)
+        assert first.headers["Vary"] == "Accept" and first.headers["Cache-Control"] == "public"
+    request = urllib.request.Request(url, headers={"Accept": AGGREGATED, "If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("a 200 to a matching If-None-Match")
+    except urllib.error.HTTPError as e:
+        assert e.code == 304
+    stale = urllib.request.Request(url, headers={"Accept": AGGREGATED, "If-None-Match": '"0"'})
+    with urllib.request.urlopen(stale, timeout=10) as again:
+        assert again.status == 200 and again.headers["ETag"] == etag
