@@ -156,3 +156,44 @@ def test_compound_bad_values_print_as_go_does(apiserver):
     status, body = create(apiserver, "pipelines", "v1", "Pipeline", "q", {"steps": [{}, {}]})
     assert status == 422 and ("spec.steps[1]", "Duplicate value: map[string]interface {}{}") in causes(body)
     assert ("spec.tags", "Invalid value: 1: spec.tags in body should have at least 2 items") in found
+
+
+def _embedding_crd(plural: str, kind: str) -> dict:
+    template = {"type": "object", "x-kubernetes-embedded-resource": True, "x-kubernetes-preserve-unknown-fields": True}
+    return crd(plural, kind, [version("v1", {"type": "object", "properties": {
+        "template": template,
+        "typed": {"type": "object", "x-kubernetes-embedded-resource": True,
+                  "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}},
+        storage=True)])
+
+
+def test_embedded_resources_metadata_is_coerced_and_validated(apiserver):
+    """An embedded resource's metadata is an ObjectMeta: unknown fields are pruned (a strict decoding error
+    under Strict), a field of the wrong type refuses the request with a 400, and its apiVersion, kind and
+    names are validated with their paths."""
+    served(apiserver, _embedding_crd("widgets", "Widget"))
+    path = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}, "bogus": 1}}
+    status, body = apiserver.request("POST", path + "?fieldValidation=Strict", {
+        "apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "strict"}, "spec": {"template": template}})
+    assert status == 400
+    assert body["message"] == ('Widget in version "v1" cannot be handled as a Widget: strict decoding error: '
+                               'unknown field "spec.template.metadata.bogus"')
+    status, body = create(apiserver, "widgets", "v1", "Widget", "pruned", {"template": template})
+    assert status == 201, body
+    assert body["spec"]["template"] == {"apiVersion": "v1", "kind": "Pod",
+                                        "metadata": {"name": "p", "labels": {"a": "b"}}}
+    status, body = create(apiserver, "widgets", "v1", "Widget", "malformed", {"template": {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": "str"}}})
+    assert status == 400
+    assert body["message"] == (
+        'Widget in version "v1" cannot be handled as a Widget: spec.template.metadata: Invalid value: '
+        'map[string]interface {}{"annotations":"str"}: json: cannot unmarshal string into Go struct field '
+        "ObjectMeta.annotations of type map[string]string")
+    status, body = create(apiserver, "widgets", "v1", "Widget", "invalid", {
+        "template": {"kind": "Pod", "metadata": {"name": ".."}}, "typed": {"apiVersion": "v1", "kind": "%"}})
+    assert status == 422
+    assert [field for field, _ in causes(body)] == [
+        "spec.template.apiVersion", "spec.template.metadata.name", "spec.typed.kind"]
+    assert causes(body)[1] == ("spec.template.metadata.name", "Invalid value: \"..\": may not be '..'")
+
