@@ -197,3 +197,24 @@ def test_embedded_resources_metadata_is_coerced_and_validated(apiserver):
         "spec.template.apiVersion", "spec.template.metadata.name", "spec.typed.kind"]
     assert causes(body)[1] == ("spec.template.metadata.name", "Invalid value: \"..\": may not be '..'")
 
+
+def test_embedded_resources_in_the_published_openapi(apiserver):
+    """Every embedded resource lists apiVersion and kind (required) and metadata (an ObjectMeta) in OpenAPI v3;
+    Swagger 2.0 leaves them out of one that keeps unknown fields."""
+    served(apiserver, _embedding_crd("gadgets", "Gadget"))
+    status, doc = apiserver.request("GET", f"/openapi/v3/apis/{GROUP}/v1")
+    assert status == 200
+    name = next(n for n in doc["components"]["schemas"] if n.endswith(".Gadget"))
+    spec = doc["components"]["schemas"][name]["properties"]["spec"]["properties"]
+    for node in (spec["template"], spec["typed"]):
+        assert node["required"] == ["kind", "apiVersion"]
+        assert node["properties"]["metadata"]["allOf"] == [
+            {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}]
+        assert node["properties"]["kind"]["type"] == "string"
+    status, doc = apiserver.request("GET", "/openapi/v2")
+    assert status == 200
+    spec = doc["definitions"][name]["properties"]["spec"]["properties"]
+    assert "properties" not in spec["template"] and "required" not in spec["template"]
+    assert spec["typed"]["properties"]["metadata"]["$ref"] == \
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    assert spec["typed"]["required"] == ["kind", "apiVersion"]
