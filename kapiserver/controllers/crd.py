@@ -19,26 +19,34 @@ from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, resource_
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
-OBJECT_META_REF = "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 RETRY_INTERVAL = 2.0
 
 
 def openapi_schema(info, crd: dict) -> dict:
-    """The component schema of one CRD version, as upstream publishes it."""
+    """The component schema of one CRD version, as upstream publishes it: the object's apiVersion, kind and
+    metadata added at its root and in every embedded resource (where they are required too)."""
+    from ..endpoints.openapi import object_properties
     schema = copy.deepcopy((version_of(crd, info.version).get("schema") or {}).get("openAPIV3Schema") or {})
+    _add_embedded_properties(schema)
     schema.setdefault("type", "object")
-    properties = schema.setdefault("properties", {})
-    properties["apiVersion"] = {"type": "string", "description": (
-        "APIVersion defines the versioned schema of this representation of an object. Servers should convert "
-        "recognized schemas to the latest internal value, and may reject unrecognized values.")}
-    properties["kind"] = {"type": "string", "description": (
-        "Kind is a string value representing the REST resource this object represents. Servers may infer "
-        "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase.")}
-    properties["metadata"] = {"allOf": [{"$ref": OBJECT_META_REF}], "description": (
-        "Standard object's metadata.")}
+    schema.setdefault("properties", {}).update(object_properties())
     schema["x-kubernetes-group-version-kind"] = [
         {"group": info.group, "kind": info.kind, "version": info.version}]
     return schema
+
+
+def _add_embedded_properties(schema) -> None:
+    from ..endpoints.openapi import object_properties
+    if not isinstance(schema, dict):
+        return
+    for sub in (schema.get("properties") or {}).values():
+        _add_embedded_properties(sub)
+    for key in ("items", "additionalProperties"):
+        _add_embedded_properties(schema.get(key))
+    if schema.get("x-kubernetes-embedded-resource") is True:
+        schema.setdefault("properties", {}).update(object_properties())
+        required = schema.setdefault("required", [])
+        required += [key for key in ("kind", "apiVersion") if key not in required]
 
 
 class CRDController:

@@ -187,7 +187,13 @@ def _warn(request, problems: list[str]) -> None:
 
 def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:
     """Custom resources: the fields their version's schema does not declare (pruned later by the
-    strategy) are a strict decoding error under Strict and warnings under Warn, as upstream."""
+    strategy) are a strict decoding error under Strict and warnings under Warn, as upstream.  A value its
+    decoding cannot take (in an embedded resource's metadata) is a 400 whatever fieldValidation says."""
+    decoding_error = getattr(store.strategy, "decoding_error", None)
+    error = decoding_error(obj) if decoding_error is not None else None
+    if error is not None:
+        raise errors.bad_request(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                                 f"{error}")
     unknown_fields = getattr(store.strategy, "unknown_fields", None)
     unknown = unknown_fields(obj) if unknown_fields is not None else []
     problems = [f'unknown field "{path}"' for path in unknown] + \

@@ -446,6 +446,40 @@ def openapi_v3_index(catalog: Catalog, *, extra_schemas: Optional[Mapping[str, d
     return {"paths": out}
 
 
+_OBJECT_PROPERTIES = {
+    "apiVersion": {"type": "string", "description": (
+        "APIVersion defines the versioned schema of this representation of an object. Servers should convert "
+        "recognized schemas to the latest internal value, and may reject unrecognized values.")},
+    "kind": {"type": "string", "description": (
+        "Kind is a string value representing the REST resource this object represents. Servers may infer "
+        "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase.")},
+    "metadata": {"allOf": [{"$ref": V3_REF + _META + "ObjectMeta"}], "description": "Standard object's metadata."},
+}
+
+
+def object_properties() -> dict:
+    """apiVersion, kind and metadata as a custom resource's schema lists them, at its root and in the resources
+    it embeds."""
+    return copy.deepcopy(_OBJECT_PROPERTIES)
+
+
+def _without_object_properties(node: dict) -> dict:
+    # Swagger 2.0 lists none of them in an embedded resource that keeps unknown fields, as upstream: kubectl
+    # would refuse any field they do not name.
+    properties = node.get("properties") or {}
+    added = [key for key, value in _OBJECT_PROPERTIES.items() if properties.get(key) == value]
+    if not added:
+        return node
+    node = dict(node, properties={k: v for k, v in properties.items() if k not in added})
+    if not node["properties"]:
+        del node["properties"]
+    if "required" in node:
+        node["required"] = [key for key in node["required"] if key not in added]
+        if not node["required"]:
+            del node["required"]
+    return node
+
+
 def _v2_definitions(names: Iterable[str], schemas: _Schemas) -> dict[str, dict]:
     """Swagger 2.0 definitions for the given v3 component names (extras converted on the fly)."""
     builtin_v2 = schema.openapi_v2_definitions()
@@ -460,6 +494,9 @@ def _v2_definitions(names: Iterable[str], schemas: _Schemas) -> dict[str, dict]:
 
 def _v3_to_v2(value: Any) -> Any:
     if isinstance(value, dict):
+        if value.get("x-kubernetes-embedded-resource") is True and \
+                value.get("x-kubernetes-preserve-unknown-fields") is True:
+            value = _without_object_properties(value)
         out = {}
         for key, item in value.items():
             if key == "$ref" and isinstance(item, str) and item.startswith(V3_REF):

@@ -5,7 +5,8 @@ fields, defaulting, and validation with upstream's field error messages.
 Schemas are plain dicts as a CRD carries them.  Rules, as apiextensions does:
 - pruning drops every field not declared under ``properties`` (or
   ``additionalProperties``), except below ``x-kubernetes-preserve-unknown-fields``
-  and inside ``x-kubernetes-embedded-resource`` (apiVersion/kind/metadata kept);
+  and inside ``x-kubernetes-embedded-resource`` (apiVersion/kind kept, metadata
+  coerced to an ObjectMeta: see embedded.py);
 - defaults apply where a field is absent, top-down, and are pruned themselves;
 - ``metadata`` of the object itself is the apiserver's, not the schema's.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from . import errors
+from .embedded import coerce_metadata, unmarshal_metadata
 from .errors import FieldError
 from .selectors import go_quote
 
@@ -53,8 +55,11 @@ def prune(value: Any, schema: Optional[dict], root: bool = False) -> Any:
     for key, item in value.items():
         if root and key in ("apiVersion", "kind", "metadata"):
             out[key] = item
-        elif embedded and key in ("apiVersion", "kind", "metadata"):
-            out[key] = item
+        elif embedded and key == "metadata":
+            out[key] = coerce_metadata(item)
+        elif embedded and key in ("apiVersion", "kind"):
+            if isinstance(item, str):       # as decoding a stored object drops what a request is refused for
+                out[key] = item
         elif key in properties:
             out[key] = prune(item, properties[key])
         elif isinstance(additional, dict):
@@ -86,6 +91,11 @@ def _unknown(value: Any, schema: Optional[dict], path: str, root: bool, out: lis
     for key, item in value.items():
         child = f"{path}.{key}" if path else key
         if (root or schema.get("x-kubernetes-embedded-resource")) and key in ("apiVersion", "kind", "metadata"):
+            if key == "metadata" and not root:
+                try:
+                    out += [f"{child}.{field}" for field in unmarshal_metadata(item)[1]]
+                except ValueError:
+                    pass            # a request with it is refused (embedded.request_error)
             continue
         if key in properties:
             _unknown(item, properties[key], child, False, out)

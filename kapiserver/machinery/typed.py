@@ -37,9 +37,11 @@ class _Decoder:
         self.unknown: list[str] = []
 
     def fail(self, value: Any, struct: str, path: str, node: SchemaNode, literal: str = ""):
-        raise errors.bad_request(
-            f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: json: cannot '
-            f"unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type {_go_type(node)}")
+        text = (f"json: cannot unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type "
+                f"{_go_type(node)}")
+        if not self.kind:
+            raise ValueError(text)
+        raise errors.bad_request(f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: {text}')
 
     def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str, field: str = "") -> Any:
         """``path`` is the field's path as Go's type errors name it (no list indices); ``field`` as the strict
@@ -127,4 +129,13 @@ def decode(obj: dict, node: SchemaNode, kind: str, version: str) -> tuple[dict, 
     400 BadRequest when a value has the wrong JSON type."""
     decoder = _Decoder(kind, version)
     out = decoder.object(obj, node, kind, "")
+    return out, decoder.unknown
+
+
+def unmarshal(value: dict, node: SchemaNode) -> tuple[dict, list[str]]:
+    """Go's json.Unmarshal of an object into the struct of ``node``: (the object with unknown fields dropped,
+    their paths).  ValueError with Go's text when a value has the wrong JSON type."""
+    decoder = _Decoder("", "")
+    struct = node.name.rsplit(".", 1)[-1] if node.name else ""
+    out = decoder.object(value, node, struct, "")
     return out, decoder.unknown

@@ -14,7 +14,7 @@ import copy
 import re
 from typing import Optional
 
-from ..machinery import errors, meta, structural
+from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
@@ -265,18 +265,28 @@ class CustomResourceStrategy(Strategy):
         """What this version's schema would prune from ``obj``, for fieldValidation Strict/Warn."""
         return structural.unknown_fields(obj, self.schema, root=True)
 
+    def decoding_error(self, obj: dict) -> Optional[FieldError]:
+        """A value of the wrong type in an embedded resource's apiVersion, kind or metadata: upstream's decoder
+        refuses the request (an object read from storage has it dropped instead)."""
+        return embedded.request_error(obj, self.schema)
+
     def validate(self, obj: dict) -> list[FieldError]:
         # apimachinery's object metadata rules, without core's finalizer-name pass: a custom resource may
         # carry a finalizer that is neither standard nor domain-qualified (upstream only warns).
         from .validation import meta, names
+        from .validation.embedded import embedded_resources
         out = meta.object_meta(obj.get("metadata"), self.info.namespaced, names.name_is_dns_subdomain,
                                kube_rules=False)
-        return self._with_rules(out + structural.validate(obj, self.schema, root=True), obj, None)
+        out += structural.validate(obj, self.schema, root=True) + embedded_resources(obj, self.schema)
+        return self._with_rules(out, obj, None)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
         from .validation import meta
+        from .validation.embedded import embedded_resources
         out = meta.object_meta_update(new.get("metadata"), old.get("metadata"), kube_rules=False)
-        return self._with_rules(out + structural.validate(new, self.schema, root=True, old=old), new, old)
+        # Embedded resources are checked on update as on create, not ratcheted.
+        out += structural.validate(new, self.schema, root=True, old=old) + embedded_resources(new, self.schema)
+        return self._with_rules(out, new, old)
 
     def _with_rules(self, out: list[FieldError], obj: dict, old: Optional[dict]) -> list[FieldError]:
         """``out`` (the metadata's and the schema's errors) and then the CEL rules' errors.  As upstream, an

@@ -199,3 +199,65 @@ def test_a_status_patch_is_decoded_as_an_update(apiserver):
     assert patched["status"] == {"reading": 2}
     status_fields = [m["fieldsV1"] for m in patched["metadata"]["managedFields"] if m.get("subresource") == "status"]
     assert status_fields == [{"f:status": {".": {}, "f:reading": {}}}]
+
+
+def _embedding_crd(plural: str, kind: str) -> dict:
+    template = {"type": "object", "x-kubernetes-embedded-resource": True, "x-kubernetes-preserve-unknown-fields": True}
+    return crd(plural, kind, [version("v1", {"type": "object", "properties": {
+        "template": template,
+        "typed": {"type": "object", "x-kubernetes-embedded-resource": True,
+                  "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}},
+        storage=True)])
+
+
+def test_embedded_resources_metadata_is_coerced_and_validated(apiserver):
+    """An embedded resource's metadata is an ObjectMeta: unknown fields are pruned (a strict decoding error
+    under Strict), a field of the wrong type refuses the request with a 400, and its apiVersion, kind and
+    names are validated with their paths."""
+    served(apiserver, _embedding_crd("widgets", "Widget"))
+    path = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}, "bogus": 1}}
+    status, body = apiserver.request("POST", path + "?fieldValidation=Strict", {
+        "apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "strict"}, "spec": {"template": template}})
+    assert status == 400
+    assert body["message"] == ('Widget in version "v1" cannot be handled as a Widget: strict decoding error: '
+                               'unknown field "spec.template.metadata.bogus"')
+    status, body = create(apiserver, "widgets", "v1", "Widget", "pruned", {"template": template})
+    assert status == 201, body
+    assert body["spec"]["template"] == {"apiVersion": "v1", "kind": "Pod",
+                                        "metadata": {"name": "p", "labels": {"a": "b"}}}
+    status, body = create(apiserver, "widgets", "v1", "Widget", "malformed", {"template": {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": "str"}}})
+    assert status == 400
+    assert body["message"] == (
+        'Widget in version "v1" cannot be handled as a Widget: spec.template.metadata: Invalid value: '
+        'map[string]interface {}{"annotations":"str"}: json: cannot unmarshal string into Go struct field '
+        "ObjectMeta.annotations of type map[string]string")
+    status, body = create(apiserver, "widgets", "v1", "Widget", "invalid", {
+        "template": {"kind": "Pod", "metadata": {"name": ".."}}, "typed": {"apiVersion": "v1", "kind": "%"}})
+    assert status == 422
+    assert [field for field, _ in causes(body)] == [
+        "spec.template.apiVersion", "spec.template.metadata.name", "spec.typed.kind"]
+    assert causes(body)[1] == ("spec.template.metadata.name", "Invalid value: \"..\": may not be '..'")
+
+
+def test_embedded_resources_in_the_published_openapi(apiserver):
+    """Every embedded resource lists apiVersion and kind (required) and metadata (an ObjectMeta) in OpenAPI v3;
+    Swagger 2.0 leaves them out of one that keeps unknown fields."""
+    served(apiserver, _embedding_crd("gadgets", "Gadget"))
+    status, doc = apiserver.request("GET", f"/openapi/v3/apis/{GROUP}/v1")
+    assert status == 200
+    name = next(n for n in doc["components"]["schemas"] if n.endswith(".Gadget"))
+    spec = doc["components"]["schemas"][name]["properties"]["spec"]["properties"]
+    for node in (spec["template"], spec["typed"]):
+        assert node["required"] == ["kind", "apiVersion"]
+        assert node["properties"]["metadata"]["allOf"] == [
+            {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}]
+        assert node["properties"]["kind"]["type"] == "string"
+    status, doc = apiserver.request("GET", "/openapi/v2")
+    assert status == 200
+    spec = doc["definitions"][name]["properties"]["spec"]["properties"]
+    assert "properties" not in spec["template"] and "required" not in spec["template"]
+    assert spec["typed"]["properties"]["metadata"]["$ref"] == \
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    assert spec["typed"]["required"] == ["kind", "apiVersion"]
