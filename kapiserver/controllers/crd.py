@@ -8,19 +8,24 @@ a deleted CRD takes its custom resources with it before it goes.
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
 from ..registry import conversion
-from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, resource_infos, schema_coercer,
-                             version_of, version_priority)
+from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, condition_true, resource_infos,
+                             schema_coercer, set_condition, version_of, version_priority)
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
 OBJECT_META_REF = "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 RETRY_INTERVAL = 2.0
+# As upstream's finalizer: after the deletes, storage is asked each second, for a minute, whether any remain.
+DELETION_POLL_INTERVAL = 1.0
+DELETION_CHECK_TIMEOUT = 60.0
 
 
 def openapi_schema(info, crd: dict) -> dict:
@@ -128,25 +133,58 @@ class CRDController:
         self.registry.generation += 1
 
     async def cleanup(self, crd: dict) -> None:
-        """Delete every custom resource of a CRD being deleted, then let the CRD go."""
+        """Delete every custom resource of a CRD being deleted, then let the CRD go; its Terminating
+        condition says how far that got (upstream's CRD finalizer)."""
         name = crd["metadata"]["name"]
-        infos = self._served.get(name) or []
-        if infos:
-            store = self.registry.lookup(infos[0].group, infos[0].version, infos[0].resource)
-            await store.delete_collection(None, ListOptions(), DeleteOptions())
-            items, _ = await store.list(None, ListOptions())
-            if items:
+        if CLEANUP_FINALIZER not in (crd["metadata"].get("finalizers") or []):
+            return
+        crd = await self._terminating(name, "True", "InstanceDeletionInProgress",
+                                      "CustomResource deletion is in progress")
+        if crd is None:
+            return
+        if condition_true(crd, "Established"):
+            outcome = await self._delete_instances(crd)
+            if outcome[0] == "True":
+                await self._terminating(name, *outcome)
                 self.clock.callLater(RETRY_INTERVAL, lambda: self._event("MODIFIED", crd))
                 return
+        else:
+            outcome = ("False", "NeverEstablished", "resource was never established")
+        await self._terminating(name, *outcome, release=True)
 
-        def release(old):
+    async def _delete_instances(self, crd: dict) -> tuple[str, str, str]:
+        """The Terminating condition (status, reason, message) once every instance is gone, or why not."""
+        infos = self._served.get(crd["metadata"]["name"]) or []
+        store = self.registry.lookup(infos[0].group, infos[0].version, infos[0].resource) if infos else None
+        if store is not None:
+            try:
+                await store.delete_collection(None, ListOptions(), DeleteOptions())
+            except StatusError as e:
+                return "True", "InstanceDeletionFailed", f"could not issue all deletes: {e.message}"
+            deadline = self.clock.seconds() + DELETION_CHECK_TIMEOUT
+            while (await store.list(None, ListOptions()))[0]:
+                if self.clock.seconds() >= deadline:
+                    return ("True", "InstanceDeletionCheck",
+                            "could not confirm zero CustomResources remaining: context deadline exceeded")
+                await deferLater(self.clock, DELETION_POLL_INTERVAL, lambda: None)
+        return "False", "InstanceDeletionCompleted", "removed all instances"
+
+    async def _terminating(self, name: str, status: str, reason: str, message: str,
+                           release: bool = False) -> Optional[dict]:
+        """Sets the CRD's Terminating condition through its status (and, with ``release``, takes the cleanup
+        finalizer off, which lets it go); the CRD as written, None once gone."""
+        def change(old):
             if old is None:
                 raise StatusError(404, "NotFound", "gone")
-            old["metadata"]["finalizers"] = [f for f in old["metadata"].get("finalizers") or []
-                                             if f != CLEANUP_FINALIZER]
+            set_condition(old, "Terminating", status, reason, message, self.clock.seconds())
+            if release:
+                old["metadata"]["finalizers"] = [f for f in old["metadata"].get("finalizers") or []
+                                                 if f != CLEANUP_FINALIZER]
             return old
         try:
-            await self.crds.update(None, name, release, allow_create=False)
+            written, _ = await self.crds.update(None, name, change, subresource="status", allow_create=False)
         except StatusError as e:
             if e.code != 404:
                 raise
+            return None
+        return written
