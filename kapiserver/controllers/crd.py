@@ -46,6 +46,13 @@ def openapi_schema(info, crd: dict) -> dict:
     return schema
 
 
+def _revision(crd: dict) -> int:
+    try:
+        return int(crd["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 class CRDController:
     def __init__(self, registry, clock):
         from ..endpoints.openapi import rest_friendly_name
@@ -55,6 +62,8 @@ class CRDController:
         self.crds.strategy.on_change = self.sync
         self.crds.strategy.on_delete = self.unregister
         self._served: dict[str, list] = {}      # CRD name -> ResourceInfos served
+        self._serving: dict[str, tuple] = {}    # CRD name -> what they were made from (_serving_key)
+        self._revision: dict[str, tuple] = {}   # CRD name -> (uid, resourceVersion) of the newest synced
         self._watch = None
         self._cleaning: set[str] = set()
         self._name_of = rest_friendly_name
@@ -76,11 +85,42 @@ class CRDController:
 
     async def sync(self, crd: dict) -> None:
         name = crd["metadata"]["name"]
+        if not self._older(crd):
+            self._revision[name] = (crd["metadata"].get("uid"), _revision(crd))
+            served = self._serving_key(crd)
+            if self._serving.get(name) != served:
+                self._serve(crd)
+                self._serving[name] = served
+            terminating = condition_true(crd, "Terminating")
+            for info in self._served.get(name, []):
+                store = self.registry.lookup(info.group, info.version, info.resource)
+                if store is not None:
+                    store.strategy.terminating = terminating
+        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
+            self._cleaning.add(name)
+            try:
+                await self.cleanup(crd)
+            finally:
+                self._cleaning.discard(name)
+
+    def _older(self, crd: dict) -> bool:
+        # The write's own sync runs before the watch brings the same CRD: an event older than what is served
+        # changes nothing.
+        uid, revision = self._revision.get(crd["metadata"]["name"], (None, 0))
+        return uid == crd["metadata"].get("uid") and _revision(crd) < revision
+
+    @staticmethod
+    def _serving_key(crd: dict) -> tuple:
+        # As upstream's crdInfo: what is served is made again (and the old stores torn down, so their watches
+        # end) only for another CRD of the name, or a change of its spec or its accepted names.
+        return (crd["metadata"].get("uid"), copy.deepcopy(crd.get("spec")),
+                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")))
+
+    def _serve(self, crd: dict) -> None:
+        name = crd["metadata"]["name"]
         infos = resource_infos(crd)
-        current = {(i.group, i.version, i.resource) for i in infos}
-        for old in self._served.get(name, []):
-            if (old.group, old.version, old.resource) not in current:
-                self._remove(old)
+        for old in self._served.pop(name, []):
+            self._remove(old)
         converter = None
         if ((crd.get("spec") or {}).get("conversion") or {}).get("strategy") == "Webhook":
             from .crdconversion import WebhookConverter
@@ -97,12 +137,6 @@ class CRDController:
             self._sort_versions(infos[0].group)
         self._served[name] = infos
         self.registry.generation += 1
-        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
-            self._cleaning.add(name)
-            try:
-                await self.cleanup(crd)
-            finally:
-                self._cleaning.discard(name)
 
     def _set_coercers(self, crd: dict) -> None:
         spec = crd.get("spec") or {}
@@ -124,7 +158,13 @@ class CRDController:
         self.registry.openapi_schemas.pop(self._name_of(info.group, info.version, info.kind), None)
 
     async def unregister(self, crd: dict) -> None:
-        for info in self._served.pop(crd["metadata"]["name"], []):
+        name, uid = crd["metadata"]["name"], crd["metadata"].get("uid")
+        if self._revision.get(name, (uid,))[0] != uid:
+            return      # the DELETED of an earlier CRD of the name, after its successor was served
+        # Nothing older than the deletion serves this CRD again.
+        self._revision[name] = (uid, float("inf"))
+        self._serving.pop(name, None)
+        for info in self._served.pop(name, []):
             self._remove(info)
         spec = crd.get("spec") or {}
         for version in spec.get("versions") or []:

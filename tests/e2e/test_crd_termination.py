@@ -1,9 +1,9 @@
-"""A CRD's deletion as apiextensions runs it: the Terminating condition through its reasons, and no new custom
-resources meanwhile."""
+"""A CRD's deletion as apiextensions runs it (the Terminating condition through its reasons, no new custom
+resources meanwhile), and the watches of its custom resources ending when what serves them is torn down."""
 
 from __future__ import annotations
 
-from tests.conformance.support import ok, wait_for
+from tests.conformance.support import Watch, ok, wait_for
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GROUP = "termination.example.com"
@@ -74,3 +74,56 @@ def test_deletion_walks_the_terminating_condition_and_refuses_creates(apiserver)
 
     ok(apiserver.request("PATCH", f"{CRDS}/{name}", b'{"metadata":{"finalizers":null}}', MERGE))
     wait_for(lambda: apiserver.request("GET", f"{CRDS}/{name}")[0] == 404, what="the CRD to go")
+
+
+def test_a_label_on_the_crd_keeps_its_watches(apiserver):
+    """A change of the CRD that leaves its spec and accepted names alone serves on with the same storage: an
+    open watch of its custom resources goes on."""
+    path = served(apiserver, crd("labels", "Label"))
+    name = f"labels.{GROUP}"
+    with Watch(apiserver, f"{path}?watch=true") as watch:
+        current = ok(apiserver.request("GET", f"{CRDS}/{name}"))
+        current["metadata"]["labels"] = {"touched": "yes"}
+        ok(apiserver.request("PUT", f"{CRDS}/{name}", current))
+        watch.expect_nothing(1.0)
+        ok(apiserver.request("POST", path, cr("Label", "after")), 201)
+        event = watch.next()
+        assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "after"
+    ok(apiserver.request("DELETE", f"{CRDS}/{name}"))
+
+
+def until_end(watch: Watch) -> list[dict]:
+    """The events a watch delivers before its stream ends (queue.Empty if it does not end in time)."""
+    events = []
+    while True:
+        event = watch.events.get(timeout=15)
+        if event is None:
+            return events
+        events.append(event)
+
+
+def test_a_spec_change_ends_the_watches(apiserver):
+    """A change of the CRD's spec tears down its storage, as upstream's: an open watch of its custom resources
+    ends, and a new one is served."""
+    path = served(apiserver, crd("specs", "Spec"))
+    name = f"specs.{GROUP}"
+    with Watch(apiserver, f"{path}?watch=true") as watch:
+        current = ok(apiserver.request("GET", f"{CRDS}/{name}"))
+        current["spec"]["names"]["shortNames"] = ["sp"]
+        ok(apiserver.request("PUT", f"{CRDS}/{name}", current))
+        assert until_end(watch) == []
+    ok(apiserver.request("DELETE", f"{CRDS}/{name}"))
+
+
+def test_deleting_the_crd_ends_the_watches(apiserver):
+    """A watch opened before the CRD's deletion ends with it, and so never hears of a CRD of the same name made
+    afterwards."""
+    path = served(apiserver, crd("gones", "Gone"))
+    name = f"gones.{GROUP}"
+    with Watch(apiserver, f"{path}?watch=true") as watch:
+        ok(apiserver.request("DELETE", f"{CRDS}/{name}"))
+        wait_for(lambda: apiserver.request("GET", f"{CRDS}/{name}")[0] == 404, what="the CRD to go")
+        served(apiserver, crd("gones", "Gone"))
+        ok(apiserver.request("POST", path, cr("Gone", "again")), 201)
+        assert until_end(watch) == []
+    ok(apiserver.request("DELETE", f"{CRDS}/{name}"))
