@@ -8,18 +8,23 @@ a deleted CRD takes its custom resources with it before it goes.
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
 from ..registry import conversion
-from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, resource_infos, schema_coercer,
-                             version_of, version_priority)
+from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, condition_true, resource_infos,
+                             schema_coercer, set_condition, version_of, version_priority)
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
 RETRY_INTERVAL = 2.0
+# As upstream's finalizer: after the deletes, storage is asked each second, for a minute, whether any remain.
+DELETION_POLL_INTERVAL = 1.0
+DELETION_CHECK_TIMEOUT = 60.0
 
 
 def openapi_schema(info, crd: dict) -> dict:
@@ -49,6 +54,13 @@ def _add_embedded_properties(schema) -> None:
         required += [key for key in ("kind", "apiVersion") if key not in required]
 
 
+def _revision(crd: dict) -> int:
+    try:
+        return int(crd["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 class CRDController:
     def __init__(self, registry, clock):
         from ..endpoints.openapi import rest_friendly_name
@@ -58,6 +70,8 @@ class CRDController:
         self.crds.strategy.on_change = self.sync
         self.crds.strategy.on_delete = self.unregister
         self._served: dict[str, list] = {}      # CRD name -> ResourceInfos served
+        self._serving: dict[str, tuple] = {}    # CRD name -> what they were made from (_serving_key)
+        self._revision: dict[str, tuple] = {}   # CRD name -> (uid, resourceVersion) of the newest synced
         self._watch = None
         self._cleaning: set[str] = set()
         self._name_of = rest_friendly_name
@@ -79,11 +93,42 @@ class CRDController:
 
     async def sync(self, crd: dict) -> None:
         name = crd["metadata"]["name"]
+        if not self._older(crd):
+            self._revision[name] = (crd["metadata"].get("uid"), _revision(crd))
+            served = self._serving_key(crd)
+            if self._serving.get(name) != served:
+                self._serve(crd)
+                self._serving[name] = served
+            terminating = condition_true(crd, "Terminating")
+            for info in self._served.get(name, []):
+                store = self.registry.lookup(info.group, info.version, info.resource)
+                if store is not None:
+                    store.strategy.terminating = terminating
+        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
+            self._cleaning.add(name)
+            try:
+                await self.cleanup(crd)
+            finally:
+                self._cleaning.discard(name)
+
+    def _older(self, crd: dict) -> bool:
+        # The write's own sync runs before the watch brings the same CRD: an event older than what is served
+        # changes nothing.
+        uid, revision = self._revision.get(crd["metadata"]["name"], (None, 0))
+        return uid == crd["metadata"].get("uid") and _revision(crd) < revision
+
+    @staticmethod
+    def _serving_key(crd: dict) -> tuple:
+        # As upstream's crdInfo: what is served is made again (and the old stores torn down, so their watches
+        # end) only for another CRD of the name, or a change of its spec or its accepted names.
+        return (crd["metadata"].get("uid"), copy.deepcopy(crd.get("spec")),
+                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")))
+
+    def _serve(self, crd: dict) -> None:
+        name = crd["metadata"]["name"]
         infos = resource_infos(crd)
-        current = {(i.group, i.version, i.resource) for i in infos}
-        for old in self._served.get(name, []):
-            if (old.group, old.version, old.resource) not in current:
-                self._remove(old)
+        for old in self._served.pop(name, []):
+            self._remove(old)
         converter = None
         if ((crd.get("spec") or {}).get("conversion") or {}).get("strategy") == "Webhook":
             from .crdconversion import WebhookConverter
@@ -100,12 +145,6 @@ class CRDController:
             self._sort_versions(infos[0].group)
         self._served[name] = infos
         self.registry.generation += 1
-        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
-            self._cleaning.add(name)
-            try:
-                await self.cleanup(crd)
-            finally:
-                self._cleaning.discard(name)
 
     def _set_coercers(self, crd: dict) -> None:
         spec = crd.get("spec") or {}
@@ -127,7 +166,13 @@ class CRDController:
         self.registry.openapi_schemas.pop(self._name_of(info.group, info.version, info.kind), None)
 
     async def unregister(self, crd: dict) -> None:
-        for info in self._served.pop(crd["metadata"]["name"], []):
+        name, uid = crd["metadata"]["name"], crd["metadata"].get("uid")
+        if self._revision.get(name, (uid,))[0] != uid:
+            return      # the DELETED of an earlier CRD of the name, after its successor was served
+        # Nothing older than the deletion serves this CRD again.
+        self._revision[name] = (uid, float("inf"))
+        self._serving.pop(name, None)
+        for info in self._served.pop(name, []):
             self._remove(info)
         spec = crd.get("spec") or {}
         for version in spec.get("versions") or []:
@@ -136,25 +181,58 @@ class CRDController:
         self.registry.generation += 1
 
     async def cleanup(self, crd: dict) -> None:
-        """Delete every custom resource of a CRD being deleted, then let the CRD go."""
+        """Delete every custom resource of a CRD being deleted, then let the CRD go; its Terminating
+        condition says how far that got (upstream's CRD finalizer)."""
         name = crd["metadata"]["name"]
-        infos = self._served.get(name) or []
-        if infos:
-            store = self.registry.lookup(infos[0].group, infos[0].version, infos[0].resource)
-            await store.delete_collection(None, ListOptions(), DeleteOptions())
-            items, _ = await store.list(None, ListOptions())
-            if items:
+        if CLEANUP_FINALIZER not in (crd["metadata"].get("finalizers") or []):
+            return
+        crd = await self._terminating(name, "True", "InstanceDeletionInProgress",
+                                      "CustomResource deletion is in progress")
+        if crd is None:
+            return
+        if condition_true(crd, "Established"):
+            outcome = await self._delete_instances(crd)
+            if outcome[0] == "True":
+                await self._terminating(name, *outcome)
                 self.clock.callLater(RETRY_INTERVAL, lambda: self._event("MODIFIED", crd))
                 return
+        else:
+            outcome = ("False", "NeverEstablished", "resource was never established")
+        await self._terminating(name, *outcome, release=True)
 
-        def release(old):
+    async def _delete_instances(self, crd: dict) -> tuple[str, str, str]:
+        """The Terminating condition (status, reason, message) once every instance is gone, or why not."""
+        infos = self._served.get(crd["metadata"]["name"]) or []
+        store = self.registry.lookup(infos[0].group, infos[0].version, infos[0].resource) if infos else None
+        if store is not None:
+            try:
+                await store.delete_collection(None, ListOptions(), DeleteOptions())
+            except StatusError as e:
+                return "True", "InstanceDeletionFailed", f"could not issue all deletes: {e.message}"
+            deadline = self.clock.seconds() + DELETION_CHECK_TIMEOUT
+            while (await store.list(None, ListOptions()))[0]:
+                if self.clock.seconds() >= deadline:
+                    return ("True", "InstanceDeletionCheck",
+                            "could not confirm zero CustomResources remaining: context deadline exceeded")
+                await deferLater(self.clock, DELETION_POLL_INTERVAL, lambda: None)
+        return "False", "InstanceDeletionCompleted", "removed all instances"
+
+    async def _terminating(self, name: str, status: str, reason: str, message: str,
+                           release: bool = False) -> Optional[dict]:
+        """Sets the CRD's Terminating condition through its status (and, with ``release``, takes the cleanup
+        finalizer off, which lets it go); the CRD as written, None once gone."""
+        def change(old):
             if old is None:
                 raise StatusError(404, "NotFound", "gone")
-            old["metadata"]["finalizers"] = [f for f in old["metadata"].get("finalizers") or []
-                                             if f != CLEANUP_FINALIZER]
+            set_condition(old, "Terminating", status, reason, message, self.clock.seconds())
+            if release:
+                old["metadata"]["finalizers"] = [f for f in old["metadata"].get("finalizers") or []
+                                                 if f != CLEANUP_FINALIZER]
             return old
         try:
-            await self.crds.update(None, name, release, allow_create=False)
+            written, _ = await self.crds.update(None, name, change, subresource="status", allow_create=False)
         except StatusError as e:
             if e.code != 404:
                 raise
+            return None
+        return written

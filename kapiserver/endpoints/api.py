@@ -155,6 +155,11 @@ class ResourceHandler:
         return read_decoded(request, self.context.max_request_bytes)
 
     async def do_create(self, request, info, store, namespace):
+        refusal = store.strategy.refuse_create()
+        if refusal is not None:
+            error = errors.method_not_supported(store.qualified, "create")
+            error.message = refusal
+            raise error
         obj = body_object(self.body(request))
         if info.name:
             raise errors.method_not_supported(store.qualified, "create")

@@ -31,9 +31,28 @@ def accepted_names(crd: dict) -> dict:
     return names
 
 
-def _condition(kind: str, reason: str, message: str, now: float) -> dict:
-    return {"type": kind, "status": "True", "lastTransitionTime": meta.rfc3339(now), "reason": reason,
+def _condition(kind: str, reason: str, message: str, now: float, status: str = "True") -> dict:
+    return {"type": kind, "status": status, "lastTransitionTime": meta.rfc3339(now), "reason": reason,
             "message": message}
+
+
+def condition_true(crd: dict, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
+
+
+def set_condition(crd: dict, kind: str, status: str, reason: str, message: str, now: float) -> None:
+    """Sets one condition of ``crd``'s status in place; its lastTransitionTime moves only when its status
+    does (as upstream's SetCRDCondition)."""
+    conditions = crd.setdefault("status", {}).setdefault("conditions", [])
+    new = _condition(kind, reason, message, now, status)
+    for index, old in enumerate(conditions):
+        if old.get("type") == kind:
+            if old.get("status") == status and old.get("lastTransitionTime"):
+                new["lastTransitionTime"] = old["lastTransitionTime"]
+            conditions[index] = new
+            return
+    conditions.append(new)
 
 
 class CustomResourceDefinitionStrategy(Strategy):
@@ -63,6 +82,18 @@ class CustomResourceDefinitionStrategy(Strategy):
         finalizers = obj["metadata"].setdefault("finalizers", [])
         if CLEANUP_FINALIZER not in finalizers:
             finalizers.append(CLEANUP_FINALIZER)
+
+    def pending_finalizers(self, obj: dict) -> bool:
+        # The first delete always waits for the cleanup finalizer: prepare_for_delete puts it back if gone.
+        return super().pending_finalizers(obj) or not obj["metadata"].get("deletionTimestamp")
+
+    def prepare_for_delete(self, obj: dict) -> None:
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CLEANUP_FINALIZER)
+        set_condition(obj, "Terminating", "True", "InstanceDeletionPending",
+                      "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+                      self.clock.seconds())
 
     def prepare_for_update(self, new: dict, old: dict) -> None:
         super().prepare_for_update(new, old)
@@ -240,6 +271,8 @@ class CustomResourceStrategy(Strategy):
         self.rules = cel.validator(self.schema)
         storage = version_of(crd, info.storage_version or info.version)
         self.storage_schema = None
+        # Set while the CRD is being deleted: no new custom resources then.
+        self.terminating = condition_true(crd, "Terminating")
         if info.storage_version and info.storage_version != info.version:
             self.storage_schema = (storage.get("schema") or {}).get("openAPIV3Schema")
 
@@ -260,6 +293,9 @@ class CustomResourceStrategy(Strategy):
 
     def reset_status(self, obj: dict) -> None:
         obj.pop("status", None)
+
+    def refuse_create(self) -> Optional[str]:
+        return "create not allowed while custom resource definition is terminating" if self.terminating else None
 
     def unknown_fields(self, obj: dict) -> list[str]:
         """What this version's schema would prune from ``obj``, for fieldValidation Strict/Warn."""

@@ -114,6 +114,10 @@ class Strategy:
     def prepare_for_delete(self, obj: dict) -> None:
         """The object is about to be marked for graceful deletion."""
 
+    def refuse_create(self) -> Optional[str]:
+        """Why a POST may not create now, answered 405 before the body is read (None: it may)."""
+        return None
+
     def refuse_delete(self, name: str) -> Optional[str]:
         """Why a DELETE of this one object is forbidden (None: it is not); a deletecollection does not ask."""
         return None
