@@ -101,12 +101,19 @@ def test_kopf_reacts_to_a_created_object(operator, kubectl):
 
 
 def test_kopf_finalizes_on_delete(operator, kubectl):
-    """Deleting the object lets kopf run its delete handler and take its finalizer off, so the object goes."""
-    wait_for(lambda: "kopf.zalando.org/KopfFinalizerMarker" in (
-        kubectl.json("get", "greeting", "g1")["metadata"].get("finalizers") or []), 30, "kopf finalizer")
-    kubectl("delete", "greeting", "g1", "--wait=false")
+    """Deleting the object lets kopf run its delete handler and take its finalizer off, so the object goes.
+    (Its own object: under pytest-xdist the other test may run on another worker, against another server.)"""
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "kopf.example.com/v1", "kind": "Greeting", "metadata": {"name": "g2", "namespace": "default"},
+        "spec": {"who": "you"}}))
     try:
-        wait_for(lambda: kubectl("get", "greeting", "g1", check=False).returncode == 1, 30, "object deleted")
+        wait_for(lambda: "kopf.zalando.org/KopfFinalizerMarker" in (
+            kubectl.json("get", "greeting", "g2")["metadata"].get("finalizers") or []), 30, "kopf finalizer")
+    except AssertionError:
+        raise AssertionError("kopf did not take the object:\n" + operator.log())
+    kubectl("delete", "greeting", "g2", "--wait=false")
+    try:
+        wait_for(lambda: kubectl("get", "greeting", "g2", check=False).returncode == 1, 30, "object deleted")
     except AssertionError:
         raise AssertionError("kopf did not finalize the object:\n" + operator.log())
-    assert kubectl.json("get", "configmap", "farewell-g1")["data"] == {"said": "goodbye"}
+    assert kubectl.json("get", "configmap", "farewell-g2")["data"] == {"said": "goodbye"}
