@@ -50,7 +50,14 @@ def loads(data: bytes | str) -> Any:
 
 
 class _SafeLoader(yaml.SafeLoader):
-    pass
+    def construct_yaml_int(self, node):
+        # As the JSON decoder (and upstream's YAML-to-JSON path) does: an integer no int64 or uint64 holds is a
+        # float, which the JSON encoder can write.
+        value = super().construct_yaml_int(node)
+        return value if -2 ** 63 <= value < 2 ** 64 else float(value)
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:int", _SafeLoader.construct_yaml_int)
 
 
 # YAML 1.1 timestamps and such stay strings, as in sigs.k8s.io/yaml (which goes via JSON).

@@ -19,6 +19,14 @@ def test_yaml_aliases_and_ordinary_unicode_still_load():
     assert document["a"][0] is document["a"]
 
 
+def test_yaml_integers_past_uint64_are_floats_the_encoder_can_write():
+    """An integer neither int64 nor uint64 holds (``default: 1000000000000000000000000000000`` in a CRD sent as
+    YAML) loads as a float, as the JSON decoder gives it, instead of failing to encode (a 500) when stored."""
+    document = codec.load_yaml(b"a: 1000000000000000000000000000000\nb: 18446744073709551615\nc: -9223372036854775809")
+    assert document == {"a": 1e30, "b": 18446744073709551615, "c": -9.223372036854776e18}
+    assert codec.loads(codec.dumps(document)) == document
+
+
 def test_dumps_keeps_no_more_memory_than_its_bytes():
     """What dumps returns is kept by caches (the watch cache's encoding of every object): it must not hold
     on to a larger encoder buffer (orjson's bytes keep about 8x their length)."""
