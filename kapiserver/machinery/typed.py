@@ -30,6 +30,19 @@ def _go_type(node: SchemaNode) -> str:
     return _GO_TYPES.get((kind, node.format), _GO_TYPES.get((kind, None), kind or "interface {}"))
 
 
+_ZEROS = {"string": "", "integer": 0, "number": 0, "boolean": False}
+
+
+def _zero(node: Optional[SchemaNode]) -> Any:
+    """What Go's json.Unmarshal leaves for a null item of a slice: the element type's zero value (a struct with
+    no fields set, an empty string...); null where that is a pointer, map or interface."""
+    if node is None or node.preserve_unknown or node.int_or_string:
+        return None
+    if node.type == "object" and node.properties:
+        return {}
+    return _ZEROS.get(node.type)
+
+
 class _Decoder:
     def __init__(self, kind: str, version: str):
         self.kind = kind
@@ -66,7 +79,8 @@ class _Decoder:
             if not isinstance(value, list):
                 self.fail(value, struct, path, node)
             items = node.items()
-            return [self.value(item, items, struct, path, f"{field}[{i}]") for i, item in enumerate(value)]
+            return [self.value(item, items, struct, path, f"{field}[{i}]") if item is not None else _zero(items)
+                    for i, item in enumerate(value)]
         if kind == "string":
             if not isinstance(value, str):
                 self.fail(value, struct, path, node)

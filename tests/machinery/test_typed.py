@@ -39,6 +39,15 @@ def test_nulls_mean_absent_and_int_or_string_takes_both():
         typed.decode({"spec": {"ports": [{"port": 80, "targetPort": True}]}}, service, "Service", "v1")
 
 
+def test_a_null_list_item_is_its_go_zero_value():
+    """A null item of a list of structs or strings decodes as Go's zero value (``{}``, ``""``), so a CRD's
+    ``versions: [null]`` reaches validation (spec.versions[0].name: Required value) instead of a 500."""
+    crd = schema.node_for("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+    obj, _ = typed.decode({"spec": {"versions": [None, {"name": "v1"}], "names": {"shortNames": [None]}}},
+                          crd, "CustomResourceDefinition", "v1")
+    assert obj == {"spec": {"versions": [{}, {"name": "v1"}], "names": {"shortNames": [""]}}}
+
+
 def test_an_integer_out_of_its_go_range_is_a_bad_request():
     """A number past int32 (replicas) or int64 (generation) is a 400 quoting the number, as Go's decoder."""
     deployment = schema.node_for("apps", "v1", "Deployment")
