@@ -73,7 +73,8 @@ class CustomResourceDefinitionStrategy(Strategy):
                 _condition("Established", "InitialNamesAccepted", "the initial names have been accepted", now),
             ],
             "acceptedNames": accepted_names(obj),
-            "storedVersions": [v["name"] for v in (obj.get("spec") or {}).get("versions") or []
+            # A version without a name is stored as "" (Go's zero string) and refused by validation.
+            "storedVersions": [v.get("name", "") for v in (obj.get("spec") or {}).get("versions") or []
                                if v.get("storage")],
         }
 
@@ -101,8 +102,8 @@ class CustomResourceDefinitionStrategy(Strategy):
         status["acceptedNames"] = accepted_names(new)
         stored = list(status.get("storedVersions") or [])
         for version in (new.get("spec") or {}).get("versions") or []:
-            if version.get("storage") and version["name"] not in stored:
-                stored.append(version["name"])
+            if version.get("storage") and version.get("name", "") not in stored:
+                stored.append(version.get("name", ""))
         status["storedVersions"] = stored
 
     def validate(self, obj: dict) -> list[FieldError]:

@@ -109,3 +109,19 @@ def test_default_deprecation_warning_names_the_best_newer_version():
         "example.com/v1alpha1 Widget is deprecated"
     assert deprecation_warning(spec, {"name": "v1", "deprecated": True, "deprecationWarning": "gone soon"}) == \
         "gone soon"
+
+
+def test_a_storage_version_without_a_name_is_refused_not_a_crash(store_registry):
+    """A storage version with no name (or ``versions: [null]``) is 422 Invalid naming the missing name, as
+    upstream, whose status then holds the storedVersion ""."""
+    import pytest
+
+    from kapiserver.machinery.errors import StatusError
+    from tests.controllers.conftest import run
+
+    obj = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           **crd([{"served": True, "storage": True, "schema": SCHEMA}])}
+    with pytest.raises(StatusError) as raised:
+        run(store_registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions").create(None, obj))
+    assert raised.value.code == 422
+    assert "spec.versions[0].name: Required value" in raised.value.message
