@@ -559,7 +559,10 @@ def to_cel(value: Any, schema: Optional[dict]):
     if isinstance(value, bool):
         return celtypes.BoolType(value)
     if isinstance(value, int):
-        return celtypes.DoubleType(value) if schema.get("type") == "number" else celtypes.IntType(value)
+        # An integer past int64 (up to uint64 decodes as one) is a float64 in upstream's decoding.
+        if schema.get("type") == "number" or not -2 ** 63 <= value < 2 ** 63:
+            return celtypes.DoubleType(value)
+        return celtypes.IntType(value)
     if isinstance(value, float):
         return celtypes.DoubleType(value)
     if isinstance(value, str):

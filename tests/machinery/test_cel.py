@@ -112,6 +112,16 @@ def test_runtime_errors_are_invalid_with_the_rule():
         "operator, function or macro signature for rule: self.name + 1 == 'x'"]
 
 
+def test_an_integer_past_int64_is_a_double_not_a_crash():
+    """An integer JSON decodes past int64 (up to uint64, e.g. 18446744073709551615), declared or under
+    x-kubernetes-preserve-unknown-fields, reaches a rule as a double (a float64 in upstream's decoding)
+    instead of overflowing (a 500)."""
+    s = {"type": "object", "properties": {"n": {"type": "integer"},
+                                          "x": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+         "x-kubernetes-validations": [{"rule": "self.n > 1.0 && self.x.y > 1.0"}]}
+    assert cel.validator(s).validate({"n": 2 ** 64 - 1, "x": {"y": 2 ** 63}}) == []
+
+
 def test_runtime_error_texts_are_cel_go_s():
     """Index, key, overflow and division errors are worded as cel-go v0.22 words them."""
     s = schema({"rule": "self.tags[1] == 'x'"}, {"rule": "self.tags[-1] == 'x'"},
