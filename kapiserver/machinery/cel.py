@@ -243,6 +243,9 @@ class Program:
             result = None       # meter.exceeded answers below
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
             result = celpy.CELEvalError(str(e), type(e), None)
+        except AssertionError:
+            # celpy asserts where cel-go has no overload (a duration's getHours with a time zone).
+            result = celpy.CELEvalError("no such overload", AssertionError, None)
         if budget is not None:
             budget.remaining -= meter.used
         if meter.exceeded:
@@ -680,7 +683,8 @@ class Validator:
     def _self(self, value):
         if self.root and isinstance(value, dict):
             value = dict(value)
-            meta = value.get("metadata") or {}
+            meta = value.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}      # anything else is the metadata validation's error
             value["metadata"] = {k: meta[k] for k in ("name", "generateName") if k in meta}
         return to_cel(value, self.schema)
 

@@ -122,6 +122,22 @@ def test_an_integer_past_int64_is_a_double_not_a_crash():
     assert cel.validator(s).validate({"n": 2 ** 64 - 1, "x": {"y": 2 ** 63}}) == []
 
 
+def test_a_duration_accessor_with_a_time_zone_is_no_such_overload():
+    """``duration('1h').getMinutes('UTC')`` (celpy asserts there) is a rule error, not an AssertionError (a
+    500); cel-go has no such overload."""
+    s = {"type": "object", "x-kubernetes-validations": [{"rule": "duration('1h').getMinutes('UTC') == 60"}]}
+    assert [str(e) for e in cel.validator(s).validate({})] == [
+        "<nil>: Invalid value: \"object\": 'no such overload': call arguments did not match a supported operator, "
+        "function or macro signature for rule: duration('1h').getMinutes('UTC') == 60"]
+
+
+def test_root_metadata_that_is_not_an_object_is_left_to_metadata_validation():
+    """A root rule's ``self.metadata`` keeps only name and generateName; metadata that is not an object (-1)
+    is an empty one to the rule rather than a TypeError."""
+    s = {"type": "object", "x-kubernetes-validations": [{"rule": "self.k == 0"}]}
+    assert cel.validator(s).validate({"metadata": -1, "k": 0}) == []
+
+
 def test_runtime_error_texts_are_cel_go_s():
     """Index, key, overflow and division errors are worded as cel-go v0.22 words them."""
     s = schema({"rule": "self.tags[1] == 'x'"}, {"rule": "self.tags[-1] == 'x'"},
