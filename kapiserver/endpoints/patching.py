@@ -50,10 +50,11 @@ def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:
         config = codec.loads(raw)
         duplicated = bool(validation != "Ignore" and gojson.duplicate_fields(raw, config))
     except ValueError:
-        import yaml
+        # The codec's YAML (timestamps stay strings, large integers become floats, lone surrogates are refused),
+        # as every other YAML body is read.
         try:
-            config = yaml.safe_load(raw)
-        except yaml.YAMLError as err:
+            config = codec.load_yaml(raw)
+        except ValueError as err:
             raise errors.bad_request(f"error decoding YAML: {err}") from None
         duplicated = validation != "Ignore"
     if duplicated:
