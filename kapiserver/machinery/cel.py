@@ -32,6 +32,7 @@ from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
 from .errors import FieldError
+from .gojson import go_value
 
 SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
@@ -78,11 +79,7 @@ _cel_type_name = celconv.type_name
 
 def _go_value(value) -> str:
     """Go's %v of a CEL scalar, as cel-go words a key or an index in its errors."""
-    if isinstance(value, celtypes.BoolType):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return celconv.go_float(float(value))
-    return str(value)
+    return go_value(bool(value) if isinstance(value, celtypes.BoolType) else value)
 
 
 def _index(container, key):

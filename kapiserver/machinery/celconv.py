@@ -20,6 +20,8 @@ from decimal import Decimal
 import celpy
 from celpy import celtypes
 
+from .gojson import go_float
+
 _TYPE_NAMES = ((celtypes.BoolType, "bool"), (celtypes.IntType, "int"), (celtypes.UintType, "uint"),
                (celtypes.DoubleType, "double"), (celtypes.StringType, "string"), (celtypes.BytesType, "bytes"),
                (celtypes.ListType, "list"), (celtypes.MapType, "map"),
@@ -53,23 +55,6 @@ def _digits(x: float) -> tuple[str, int]:
 
 def _exponent(e: int) -> str:
     return f"e{'-' if e < 0 else '+'}{abs(e):02d}"
-
-
-def go_float(x: float) -> str:
-    """Go's ``%g`` (strconv.FormatFloat(x, 'g', -1, 64), with fmt's ``+Inf``)."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    sign = "-" if math.copysign(1, x) < 0 else ""
-    if x == 0:
-        return f"{sign}0"
-    digits, point = _digits(x)
-    e = point - 1
-    if e < -4 or e >= 6:       # Go's threshold for the shortest %g
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}{_exponent(e)}"
-    return sign + _fixed(digits, point)
 
 
 def _fixed(digits: str, point: int) -> str:

@@ -13,11 +13,13 @@ charAt, indexOf, lastIndexOf, lowerAscii, upperAscii, replace, split, substring,
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import celpy
 from celpy import celtypes
 
 from . import celconv
+from .gojson import go_quote
 
 STRINGS = "strings"     # the namespace of strings.quote()
 
@@ -123,23 +125,6 @@ def _quote(namespace, text):
 
 # -- format() -----------------------------------------------------------------------------------------
 
-def _go_quote(text: str) -> str:
-    """Go's %q of a string (strconv.Quote)."""
-    out = []
-    for c in text:
-        if c in _QUOTE_ESCAPES:
-            out.append(_QUOTE_ESCAPES[c])
-        elif c == "\ufffd" or (c.isprintable() and c != "\x7f") or c == " ":
-            out.append(c)
-        elif ord(c) < 0x20 or ord(c) == 0x7f:
-            out.append(f"\\x{ord(c):02x}")
-        elif 0xdc80 <= ord(c) <= 0xdcff:       # a byte that is not UTF-8 (surrogateescape)
-            out.append(f"\\x{ord(c) - 0xdc00:02x}")
-        else:
-            out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
-    return '"' + "".join(out) + '"'
-
-
 class _FormatError(Exception):
     pass
 
@@ -186,9 +171,9 @@ def _member(value) -> str:
     elif isinstance(value, celtypes.DoubleType):
         text = _go_fixed(float(value), 6)
     elif isinstance(value, celtypes.TimestampType):
-        text = f"timestamp({_go_quote(celconv.timestamp_text(value))})"
+        text = f"timestamp({go_quote(celconv.timestamp_text(value))})"
     elif isinstance(value, celtypes.DurationType):
-        text = f"duration({_go_quote(celconv.duration_text(value))})"
+        text = f"duration({go_quote(celconv.duration_text(value))})"
     else:
         text = _as_string(value)
     return _quoted(value, text)
@@ -196,11 +181,11 @@ def _member(value) -> str:
 
 def _quoted(value, text: str) -> str:
     if isinstance(value, celtypes.StringType):
-        return _go_quote(text)
+        return go_quote(text)
     if isinstance(value, celtypes.BytesType):
-        return "b" + _go_quote(bytes(value).decode("utf-8", "surrogateescape"))
+        return "b" + go_quote(bytes(value).decode("utf-8", "surrogateescape"))
     if isinstance(value, celtypes.DoubleType) and not math.isfinite(value):
-        return _go_quote(text)
+        return go_quote(text)
     return text
 
 
@@ -224,22 +209,27 @@ def _float_operand(value, clause: str) -> float:
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def _fixed_clause(value, precision) -> str:
-    x = _float_operand(value, "fixed-point")
+def _not_finite(x: float) -> Optional[str]:
+    """How cel-go's en_US printer writes a NaN or an infinity (None for a finite number)."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
+    return None
+
+
+def _fixed_clause(value, precision) -> str:
+    x = _float_operand(value, "fixed-point")
+    if _not_finite(x):
+        return _not_finite(x)
     return f"{x:,.{6 if precision is None else precision}f}"     # en_US groups thousands
 
 
 def _scientific_clause(value, precision) -> str:
     # cel-go passes the precision as a width ("%6e"): the digits are always six
     x = _float_operand(value, "scientific")
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
+    if _not_finite(x):
+        return _not_finite(x)
     mantissa, _, exponent = f"{x:.6e}".partition("e")
     power = int(exponent)
     return f"{mantissa}\u202f×\u202f10" + f"{'-' if power < 0 else ''}{abs(power):02d}".translate(_SUPERSCRIPT)

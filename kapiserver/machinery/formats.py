@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Callable, Optional
 
-from .selectors import go_quote
+from .gojson import go_quote
 
 
 def normalize(name: str) -> str:

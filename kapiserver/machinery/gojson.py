@@ -236,7 +236,7 @@ def go_value(value: Any) -> str:
     if value is None:
         return "<nil>"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     return str(value)
 
 
@@ -254,7 +254,7 @@ def go_syntax(value: Any) -> str:
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
-        return _go_float(float(value))  # past int64, Kubernetes' JSON decoding gives a float64
+        return go_float(float(value))  # past int64, Kubernetes' JSON decoding gives a float64
     return go_value(value)
 
 
@@ -269,6 +269,8 @@ def go_quote(text: str) -> str:
             out.append(_GO_ESCAPES[c])
         elif c < " " or c == "\x7f":
             out.append(f"\\x{ord(c):02x}")
+        elif "\udc80" <= c <= "\udcff":       # a byte that was not UTF-8 (decoded with surrogateescape)
+            out.append(f"\\x{ord(c) - 0xdc00:02x}")
         elif c != " " and not c.isprintable():
             out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
         else:
@@ -277,7 +279,7 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def _go_float(value: float) -> str:
+def go_float(value: float) -> str:
     """``%v`` of a float64: shortest digits, exponent form below 1e-4 or from 1e6 (Go's %g)."""
     if value != value:
         return "NaN"

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from . import errors
 from .embedded import coerce_metadata, unmarshal_metadata
 from .errors import FieldError
-from .selectors import go_quote
+from .gojson import go_quote
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
