@@ -31,12 +31,12 @@ from .celext import Optional_, eval_error, optional_select
 from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
-from .errors import FieldError
+from .errors import NIL_PATH, FieldError
 from .gojson import go_value
 
 SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
-ROOT_PATH = "<nil>"        # how Go prints the nil field path of a rule on the object itself
+ROOT_PATH = NIL_PATH   # a rule on the object itself
 _MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn"}
 _BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
 

@@ -23,6 +23,11 @@ class GroupResource:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
 
+# How Go prints a nil field path: the field of an error about the object as a whole (a CEL rule at its root,
+# apiextensions' composite schema errors).
+NIL_PATH = "<nil>"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One validation failure (field.Error): ``reason`` is the StatusCause type

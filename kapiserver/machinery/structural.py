@@ -222,7 +222,7 @@ def _validate_node(value: Any, schema: dict, path: str, out: list, root: bool, o
 def _composite(path: str, text: str) -> FieldError:
     # kube-openapi's composite errors carry no field: apiextensions reports them at the object's own (nil) path
     # with an empty value, the schema's path quoted in the message.
-    return FieldError("FieldValueInvalid", "<nil>", f'Invalid value: "": {go_quote(path)} {text}')
+    return FieldError("FieldValueInvalid", errors.NIL_PATH, f'Invalid value: "": {go_quote(path)} {text}')
 
 
 def _combinations(value: Any, schema: dict, path: str, out: list, old: Any) -> None:

@@ -333,8 +333,7 @@ class CustomResourceStrategy(Strategy):
         if self.rules is None:
             return out
         if any(e.reason in _BLOCKS_RULES for e in out):
-            from ..machinery import cel
-            return out + [FieldError("FieldValueInvalid", cel.ROOT_PATH, 'Invalid value: "null": some validation '
+            return out + [FieldError("FieldValueInvalid", errors.NIL_PATH, 'Invalid value: "null": some validation '
                                      "rules were not checked because the object was invalid; correct the "
                                      "existing errors to complete validation")]
         return out + self.rules.validate(obj, old)
