@@ -86,7 +86,7 @@ class APIServiceRegistration:
                 stores = [self.registry.lookup(group, version, info.resource)
                           for info in self.registry.catalog.resources(group, version)]
                 # Custom resources' stores keep kind and apiVersion in list items; built-in ones do not.
-                builtin = any(store.strip_item_type for store in stores if store is not None)
+                builtin = any(store.builtin for store in stores if store is not None)
                 service = desired(group, version, builtin)
                 out[service["metadata"]["name"]] = service
         return out

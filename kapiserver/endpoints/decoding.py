@@ -150,9 +150,9 @@ def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) ->
     """Check a built-in object's JSON types against its schema and drop unknown
     fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
     info = info or store.info
-    if not store.strip_item_type and isinstance(obj, dict):
+    if not store.builtin and isinstance(obj, dict):
         return _decode_custom(request, store, obj, options, info)
-    if not store.strip_item_type or not isinstance(obj, dict):
+    if not store.builtin or not isinstance(obj, dict):
         return obj
     node = schema.node_for(info.group, info.version, info.kind)
     if node is None:

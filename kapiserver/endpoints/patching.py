@@ -27,7 +27,7 @@ def patch_function(request, context, store, raw: bytes, info=None):
         return ApplyPatcher(request, context, store, raw, info)
     if b"force" in request.args:
         raise _patch_options_invalid(errors.forbidden("force", "may not be specified for non-apply patch"))
-    node = schema.node_for(info.group, info.version, info.kind) if store.strip_item_type else None
+    node = schema.node_for(info.group, info.version, info.kind) if store.builtin else None
     if patch_type == negotiation.STRATEGIC_MERGE_PATCH and node is None:
         raise errors.unsupported_media_type(patch_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH,
                                                          negotiation.APPLY_PATCH_YAML))
@@ -98,7 +98,7 @@ class ApplyPatcher:
     def __call__(self, old):
         # Built-in types start from Go's zero value, whose struct fields exist empty.
         seed = fieldmanager.zero_object(self.store.info.group, self.store.info.kind) \
-            if self.store.strip_item_type else None
+            if self.store.builtin else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
                                   self.types, force=self.force, seed=seed, subresource=self.subresource,
                                   ignore_status=bool(getattr(self.store.strategy, "has_status", False))

@@ -18,7 +18,7 @@ def partial_metadata(obj: dict, version: str = "v1") -> dict:
 
 def list_object(store, items: list[dict], list_meta: dict) -> dict:
     info = store.info
-    if store.strip_item_type:
+    if store.builtin:
         stripped = getattr(items, "stripped", None)   # the watch cache keeps them ready
         items = stripped if stripped is not None else \
             [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
@@ -51,7 +51,7 @@ def encoded_list(store, items, list_meta: dict) -> "bytes | None":
     from ..machinery import codec
     info = store.info
     head = codec.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta})
-    return document(store.strip_item_type, head)
+    return document(store.builtin, head)
 
 
 def encoded_metadata_list(items, list_meta: dict, version: str) -> bytes:

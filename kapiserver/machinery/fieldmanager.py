@@ -57,7 +57,7 @@ def types_for(store) -> tuple[Any, Any]:
     """(the object's schema node or None, the schema metadata is walked with or None)."""
     from . import schema
     info = store.info
-    if getattr(store, "strip_item_type", True):
+    if getattr(store, "builtin", True):
         return schema.node_for(info.group, info.version, info.kind), None
     raw = getattr(store.strategy, "schema", None)
     root = schema.SchemaNode(raw, raw, None) if isinstance(raw, dict) and raw else None

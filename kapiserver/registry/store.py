@@ -39,10 +39,9 @@ class Store:
                  key_root: bytes, admission: Optional[Admission] = None, builtin: bool = True, watch_cache_size: int = 0,
                  resource_name: str = ""):
         self.info = info
-        # Lists of built-in types carry no kind/apiVersion in their items (typed
-        # lists upstream); lists of custom resources do.
+        # A built-in kind, not a custom resource: typed (its lists' items carry no kind/apiVersion, as upstream's
+        # typed lists), with a schema for strategic merge patch, defaulted by kind rather than by a CRD schema.
         self.builtin = builtin
-        self.strip_item_type = builtin
         self.strategy = strategy
         self.storage = storage
         self.clock = clock
@@ -455,7 +454,7 @@ class Store:
         if getattr(options, "operation", "Update") != "Update":
             return
         fieldmanager = _fieldmanager()
-        if self.strip_item_type:
+        if self.builtin:
             # A built-in kind's schema and zero value never change: looked up once.
             if self._builtin_types is None:
                 self._builtin_types = (fieldmanager.types_for(self),

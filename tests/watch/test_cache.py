@@ -339,16 +339,16 @@ def test_encoded_list_splices_the_same_bytes_as_encoding_the_whole_list():
 
     class Store:
         info = Info()
-        strip_item_type = True
+        builtin = True
     cache = filled()
     put(cache, "c<&>\u2028", 6, labels={"x": "é"})
     for prefix in (b"/registry/pods/", b"/registry/nothing/"):
         items, revision = cache.list(prefix)
         meta = {"resourceVersion": str(revision)}
         assert render.encoded_list(Store(), items, meta) == codec.encode(render.list_object(Store(), items, meta))
-        Store.strip_item_type = False
+        Store.builtin = False
         assert render.encoded_list(Store(), items, meta) == codec.encode(render.list_object(Store(), items, meta))
-        Store.strip_item_type = True
+        Store.builtin = True
 
 
 def test_unfiltered_list_is_shared_until_the_next_change():

@@ -60,7 +60,7 @@ class Info:
 
 class FakeStore:
     info = Info()
-    strip_item_type = True
+    builtin = True
 
     def __init__(self, reads):
         self.reads = reads
