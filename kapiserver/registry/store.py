@@ -394,9 +394,10 @@ class Store:
         requested_rv = new["metadata"].get("resourceVersion")
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.modified(self.qualified, name)
-        # A custom resource's status write is pruned and defaulted by its schema as its body is decoded
-        # upstream (so its unknown fields are neither stored nor in managedFields).
-        defaulted = not subresource or (subresource == "status" and not self.builtin)
+        # A status write's body is defaulted as upstream decodes every body (a custom resource's pruned by its
+        # schema too, so its unknown fields are neither stored nor in managedFields); other subresources write
+        # objects of their own kind (Scale, Binding, ...) or change the object in a way of their own.
+        defaulted = subresource in ("", "status")
         if defaulted:
             self.strategy.default(new)
         admission = self.admission
