@@ -57,7 +57,30 @@ class _SafeLoader(yaml.SafeLoader):
         return value if -2 ** 63 <= value < 2 ** 64 else float(value)
 
 
+    def construct_mapping(self, node, deep=False):
+        # A key YAML 1.1 reads as a bool or a number ("on", "yes", "1") becomes the string sigs.k8s.io/yaml
+        # makes of it on the way to JSON ("true", "1"); any other non-string key is refused, as there.
+        # (Converted one by one: built first, the keys true and 1 would be one Python key.)
+        self.flatten_mapping(node)
+        return {_json_key(self.construct_object(key_node, deep=deep), key_node):
+                self.construct_object(value_node, deep=deep) for key_node, value_node in node.value}
+
+
+def _json_key(key: Any, node) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        from .gojson import go_float
+        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(go_float(key), go_float(key))
+    raise yaml.constructor.ConstructorError(None, None, f"unsupported map key: {key!r}", node.start_mark)
+
+
 _SafeLoader.add_constructor("tag:yaml.org,2002:int", _SafeLoader.construct_yaml_int)
+_SafeLoader.add_constructor("tag:yaml.org,2002:map", _SafeLoader.construct_yaml_map)
 
 
 # YAML 1.1 timestamps and such stay strings, as in sigs.k8s.io/yaml (which goes via JSON).

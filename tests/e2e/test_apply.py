@@ -322,14 +322,3 @@ def test_kubectl_server_side_apply_of_a_custom_resource(kubectl):
     assert obj["spec"] == {"tags": ["b"]}
     assert managers(obj)[("kubectl", "Apply")]["fieldsV1"] == {"f:spec": {"f:tags": {'v:"b"': {}}}}
 
-
-def test_a_yaml_apply_body_is_read_as_other_yaml(apiserver):
-    """An apply configuration in YAML reads a timestamp-looking value as the string it is, as every other YAML
-    body."""
-    body = (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa-yaml\n  annotations:\n"
-            b"    since: 2024-01-01\n    at: 2024-01-01T10:00:00Z\ndata:\n  when: 2024-01-01\n")
-    status, answer = apiserver.request("PATCH", "/api/v1/namespaces/default/configmaps/ssa-yaml?fieldManager=y",
-                                       body, APPLY)
-    assert status == 201, answer
-    assert answer["metadata"]["annotations"] == {"since": "2024-01-01", "at": "2024-01-01T10:00:00Z"}
-    assert answer["data"] == {"when": "2024-01-01"}

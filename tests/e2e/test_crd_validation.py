@@ -261,3 +261,18 @@ def test_embedded_resources_in_the_published_openapi(apiserver):
     assert spec["typed"]["properties"]["metadata"]["$ref"] == \
         "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     assert spec["typed"]["required"] == ["kind", "apiVersion"]
+
+
+def test_a_yaml_apply_configuration_is_read_as_other_yaml(apiserver):
+    """A server-side apply configuration in YAML is read as every other YAML body, as sigs.k8s.io/yaml reads it:
+    a timestamp-looking value stays the string it was, and a key YAML 1.1 reads as a bool ('on') is the string
+    'true' (it was a 500: a bool key reached the field manager)."""
+    body = crd("notes", "Note", [version("v1", {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                          storage=True)])
+    served(apiserver, body)
+    config = (f"apiVersion: {GROUP}/v1\nkind: Note\nmetadata:\n  name: n\n"
+              "spec:\n  at: 2024-01-01T10:00:00Z\n  on: 2024-01-01\n").encode()
+    status, answer = apiserver.request("PATCH", f"/apis/{GROUP}/v1/namespaces/default/notes/n?fieldManager=t",
+                                       config, headers={"Content-Type": "application/apply-patch+yaml"})
+    assert status == 201, answer
+    assert answer["spec"] == {"at": "2024-01-01T10:00:00Z", "true": "2024-01-01"}

@@ -43,3 +43,12 @@ def test_dumps_keeps_no_more_memory_than_its_bytes():
     finally:
         tracemalloc.stop()
     assert per_object < 2 * len(kept[0])
+
+
+def test_yaml_keys_become_json_keys_as_sigs_k8s_io_yaml():
+    """A key YAML 1.1 reads as a bool or a number is the string sigs.k8s.io/yaml makes of it; true and 1 stay two
+    keys; a null key is refused (ValueError, a 400 to a client)."""
+    assert codec.load_yaml(b"on: a\n1: b\n1.5: c\nx: {off: d}\n") == {"true": "a", "1": "b", "1.5": "c",
+                                                                      "x": {"false": "d"}}
+    with pytest.raises(ValueError, match="unsupported map key"):
+        codec.load_yaml(b"null: a\n")
