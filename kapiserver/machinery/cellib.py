@@ -294,14 +294,10 @@ class CIDR:
 
 
 def _parse_ip(text):
-    import ipaddress
-    if not isinstance(text, str) or "%" in text:
-        return None
-    try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        return None
-    if address.version == 6 and address.ipv4_mapped is not None:
+    # Go's net.ParseIP (formats.parse_ip), less the IPv4-mapped IPv6 form, which the library refuses.
+    from .formats import parse_ip
+    address = parse_ip(str(text)) if isinstance(text, str) else None
+    if address is not None and address.version == 6 and address.ipv4_mapped is not None:
         return None
     return address
 
