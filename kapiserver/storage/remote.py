@@ -1,0 +1,510 @@
+"""
+The store of another process, over a Unix socket: how the workers of
+``--workers N`` reach the embedded store (SQLite or memory) the primary holds.
+
+``StorageServer`` serves any Storage on a socket; ``RemoteStorage`` (made by
+``connect_remote``) is the Storage contract over one connection to it.  It is
+not SupportsSnapshot.  ``RemoteStorage.lost`` fires when the connection ends
+other than by close() (the worker exits on it); every call pending then, and
+every call after, fails with Unavailable.
+
+Wire format.  Each frame is an Int32StringReceiver string holding one tuple
+encoded with ``marshal``, which is fast and knows only plain values.  marshal
+is no format to take from a stranger (its input is trusted, and it changes
+between Python versions): both ends are processes of the same installation
+(the primary and the workers it started), and the socket is made mode 0600,
+so only its owner can connect (put it in a directory only the owner can
+enter, too: the mode is set just after the socket is bound).
+
+  client -> server  (request_id, op, *args)              request_id 1, 2, ...
+                    (0, 'watch', watch_id, prefix, after_revision)
+                    (0, 'cancel', watch_id)
+  server -> client  (request_id, True, result)
+                    (request_id, False, (error class name, args))
+                    (0, 'event', watch_id, type, kv, prev_kv)
+                    (0, 'compacted', watch_id, compact_revision)
+                    (0, 'progress', watch_id, revision)
+
+A KeyValue crosses as the tuple (key, value, create_revision, mod_revision)
+(None for none).  The storage errors cross as their class and arguments and
+are raised again as the same types; anything else the served storage raises
+is logged there and arrives as Unavailable with its text.  Keys and values
+are checked (check_bytes) before anything is sent, as every backend does.
+
+Ordering: ``delivers_before_ack``.  The served store hands a write's events to
+its live watches before it acknowledges the write (it delivers_before_ack;
+the client asks when it connects).  The server's watch sinks write their
+frames to the connection's transport at once, so every event of a write
+precedes, on the connection, the reply to any request acknowledged after it.
+The client handles frames in order: a watch's sink is called inside
+dataReceived before a later reply's Deferred fires.  So every revision a reply
+carries (a write's, current_revision's) has already reached every watch of
+this connection whose replay has caught up (the server's on_progress said so,
+in an earlier frame), and such a watch's progress_revision answers it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import marshal
+from struct import unpack
+from typing import Any, Callable, Optional
+
+from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
+from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
+
+from .interface import (
+    Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound, KeyValue, ProgressSink,
+    RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
+)
+
+__all__ = ["RemoteStorage", "StorageServer", "connect_remote"]
+
+log = Logger()
+
+# The largest frame either end sends or accepts: a range may be big.
+MAX_FRAME = 512 * 1024 * 1024
+
+# The errors that cross as themselves (Conflict too, its current KeyValue as a tuple).
+_ERRORS = {cls.__name__: cls for cls in (
+    KeyExists, KeyNotFound, Conflict, RevisionCompacted, FutureRevision, Unavailable, InUse)}
+
+
+def _kv_out(kv: Optional[KeyValue]) -> Optional[tuple]:
+    return None if kv is None else (kv.key, kv.value, kv.create_revision, kv.mod_revision)
+
+
+def _kv_in(kv: Optional[tuple]) -> Optional[KeyValue]:
+    return None if kv is None else KeyValue(*kv)
+
+
+def _error_out(e: BaseException) -> tuple[str, tuple]:
+    if type(e) is Conflict:
+        return "Conflict", (e.key, _kv_out(e.current))
+    if _ERRORS.get(type(e).__name__) is type(e):
+        return type(e).__name__, e.args
+    if isinstance(e, Unavailable):
+        return "Unavailable", (str(e),)
+    log.failure("storage call failed", Failure(e))
+    return "Unavailable", (str(e) or repr(e),)
+
+
+def _error_in(name: str, args: tuple) -> Exception:
+    if name == "Conflict":
+        key, current = args
+        return Conflict(key, _kv_in(current))
+    return _ERRORS[name](*args)
+
+
+class _Framed(Int32StringReceiver):
+    """Marshalled tuples in Int32 frames, both ends.  A frame that arrives in many reads is gathered
+    in a list and joined once (the base class would copy its growing buffer at every read)."""
+
+    MAX_LENGTH = MAX_FRAME
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._missing = 0
+        self._ended: list[Deferred] = []
+        self.gone = False
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._missing:
+            self._chunks.append(data)
+            self._missing -= len(data)
+            if self._missing > 0:
+                return
+            data, self._chunks, self._missing = b"".join(self._chunks), [], 0
+        super().dataReceived(data)
+        rest = self._unprocessed
+        if len(rest) >= 4 and not self.gone:
+            (length,) = unpack("!I", rest[:4])
+            if length <= self.MAX_LENGTH:
+                self._chunks, self._missing, self._unprocessed = [rest], 4 + length - len(rest), b""
+
+    def send(self, frame: tuple) -> None:
+        data = marshal.dumps(frame)
+        if len(data) > self.MAX_LENGTH:
+            raise Unavailable(f"storage frame of {len(data)} bytes exceeds {self.MAX_LENGTH}")
+        if not self.gone:
+            self.sendString(data)
+
+    def stringReceived(self, data: bytes) -> None:
+        self.frameReceived(marshal.loads(data))
+
+    def frameReceived(self, frame: tuple) -> None:
+        raise NotImplementedError
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.gone = True
+        self.ended(reason)
+        ended, self._ended = self._ended, []
+        for d in ended:
+            d.callback(None)
+
+    def ended(self, reason: Failure) -> None:
+        """The connection is gone."""
+
+    def when_ended(self) -> Deferred[None]:
+        if self.gone:
+            return succeed(None)
+        d: Deferred = Deferred()
+        self._ended.append(d)
+        return d
+
+
+# -- server ---------------------------------------------------------------
+
+
+def _same(result: Any) -> Any:
+    return result
+
+
+def _range_out(result: RangeResult) -> tuple:
+    return ([(kv.key, kv.value, kv.create_revision, kv.mod_revision) for kv in result.kvs],
+            result.revision, result.more, result.count)
+
+
+def _deleted_out(result: tuple[int, KeyValue]) -> tuple:
+    return result[0], _kv_out(result[1])
+
+
+# op -> how its result crosses
+_REPLIES: dict[str, Callable[[Any], Any]] = {
+    "get": _kv_out, "range": _range_out, "create": _same, "update": _same, "delete": _deleted_out,
+    "current_revision": _same, "compact": _same, "check_health": _same,
+}
+
+
+class _ServerConnection(_Framed):
+    """One client: its calls go to the storage, its watches' sinks write frames here."""
+
+    def __init__(self, server: "StorageServer"):
+        super().__init__()
+        self._server = server
+        self._storage = server.storage
+        self._watches: dict[int, Any] = {}
+
+    def connectionMade(self) -> None:
+        self._server._connections.add(self)
+
+    def frameReceived(self, frame: tuple) -> None:
+        request_id, op = frame[0], frame[1]
+        if not request_id:
+            if op == "watch":
+                self._watch(*frame[2:])
+            elif op == "cancel":
+                handle = self._watches.pop(frame[2], None)
+                if handle is not None:
+                    handle.cancel()
+            return
+        encode = _REPLIES.get(op)
+        if op == "delivers_before_ack":
+            d = succeed(bool(self._storage.delivers_before_ack))
+        elif encode is None:
+            d = fail(Unavailable(f"no storage operation {op!r}"))
+        else:
+            d = maybeDeferred(getattr(self._storage, op), *frame[2:])
+            d.addCallback(encode)
+        d.addCallbacks(self._reply, self._reply_error, (request_id,), errbackArgs=(request_id,))
+
+    def _reply(self, result: Any, request_id: int) -> None:
+        try:
+            self.send((request_id, True, result))
+        except Unavailable as e:
+            self.send((request_id, False, _error_out(e)))
+
+    def _reply_error(self, failure: Failure, request_id: int) -> None:
+        self.send((request_id, False, _error_out(failure.value)))
+
+    def _emit(self, frame: tuple) -> None:
+        """Send a watch's frame; one too big to send ends the connection (a watch cannot skip an event)."""
+        try:
+            self.send(frame)
+        except Unavailable:
+            log.failure("watch frame too big: dropping the connection")
+            self.transport.abortConnection()
+
+    def _watch(self, watch_id: int, prefix: bytes, after_revision: int) -> None:
+        send = self._emit
+
+        def sink(item: Any) -> None:
+            if type(item) is Event:
+                kv, prev = item.kv, item.prev_kv
+                send((0, "event", watch_id, item.type, (kv.key, kv.value, kv.create_revision, kv.mod_revision),
+                      None if prev is None else (prev.key, prev.value, prev.create_revision, prev.mod_revision)))
+            else:
+                self._watches.pop(watch_id, None)
+                send((0, "compacted", watch_id, item.compact_revision))
+
+        def on_progress(revision: int) -> None:
+            send((0, "progress", watch_id, revision))
+
+        try:
+            self._watches[watch_id] = self._storage.watch(prefix, after_revision, sink, on_progress)
+        except Exception:
+            # The contract has no error event for a watch: its sink hears nothing.
+            log.failure("watch of {prefix!r} failed", prefix=prefix)
+
+    def ended(self, reason: Failure) -> None:
+        self._server._connections.discard(self)
+        self.drop_watches()
+
+    def drop_watches(self) -> None:
+        watches, self._watches = self._watches, {}
+        for handle in watches.values():
+            handle.cancel()
+
+
+class StorageServer:
+    """Serves ``storage`` (any Storage) to RemoteStorage clients on a Unix socket; it does not close
+    the storage, its owner does."""
+
+    def __init__(self, storage: Any, reactor: Any):
+        self.storage = storage
+        self._reactor = reactor
+        self._port: Any = None
+        self._connections: set[_ServerConnection] = set()
+
+    def listen(self, path: str) -> Any:
+        """Listen on a new Unix socket at ``path`` (mode 0600); the listening port."""
+        factory = Factory.forProtocol(lambda: _ServerConnection(self))
+        self._port = self._reactor.listenUNIX(path, factory, mode=0o600)
+        return self._port
+
+    def stop(self) -> Deferred[None]:
+        """Stop listening and drop every connection (their watches cancelled); fires once all are gone."""
+        waits = [maybeDeferred(self._port.stopListening)] if self._port is not None else []
+        self._port = None
+        for connection in list(self._connections):
+            connection.drop_watches()
+            waits.append(connection.when_ended())
+            connection.transport.abortConnection()
+        return gatherResults(waits, consumeErrors=True).addCallback(lambda _: None)
+
+
+# -- client ---------------------------------------------------------------
+
+
+class _ClientConnection(_Framed):
+    def __init__(self, storage: "RemoteStorage"):
+        super().__init__()
+        self._storage = storage
+
+    def frameReceived(self, frame: tuple) -> None:
+        self._storage._received(frame)
+
+    def ended(self, reason: Failure) -> None:
+        self._storage._ended()
+
+
+class _RemoteWatch:
+    """A watch of the server's store; ``caught_up`` once the server said its replay had caught up."""
+
+    def __init__(self, storage: "RemoteStorage", watch_id: int, after_revision: int, sink: WatchSink,
+                 on_progress: Optional[ProgressSink]):
+        self._storage = storage
+        self.watch_id = watch_id
+        self.last = after_revision
+        self.sink = sink
+        self.on_progress = on_progress
+        self.caught_up = False
+        self.cancelled = False
+
+    @property
+    def progress_revision(self) -> int:
+        """The newest event or progress heard; once caught up, also every revision a reply on this
+        connection carried (see the module docstring)."""
+        if self.caught_up and not self.cancelled and self._storage.delivers_before_ack:
+            return max(self.last, self._storage._revision)
+        return self.last
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.last = self.progress_revision
+            self.cancelled = True
+            self._storage._forget(self)
+
+    def event(self, type_: str, kv: tuple, prev: Optional[tuple]) -> None:
+        if kv[3] <= self.last:
+            return
+        self.last = kv[3]
+        try:
+            self.sink(Event(type_, KeyValue(*kv), None if prev is None else KeyValue(*prev)))
+        except Exception:
+            log.failure("watch sink raised on {revision}", revision=kv[3])
+
+    def progress(self, revision: int) -> None:
+        self.caught_up = True
+        self.last = max(self.last, revision)
+        if self.on_progress is not None:
+            try:
+                self.on_progress(self.progress_revision)
+            except Exception:
+                log.failure("watch progress sink raised")
+
+    def compacted(self, compact_revision: int) -> None:
+        self.cancelled = True
+        self._storage._watches.pop(self.watch_id, None)
+        try:
+            self.sink(Compacted(compact_revision))
+        except Exception:
+            log.failure("watch sink raised on Compacted")
+
+
+class RemoteStorage:
+    """The Storage contract over one connection to a StorageServer (see the module docstring).  Made
+    by connect_remote."""
+
+    delivers_before_ack = True
+
+    def __init__(self) -> None:
+        self._connection: Optional[_ClientConnection] = None
+        self._request_ids = itertools.count(1)
+        self._watch_ids = itertools.count(1)
+        self._pending: dict[int, tuple[Deferred, Callable[[Any], Any]]] = {}
+        self._watches: dict[int, _RemoteWatch] = {}
+        # The newest revision a reply carried (a write's, current_revision's).
+        self._revision = 0
+        # Why calls fail, once they do.
+        self._down: Optional[str] = None
+        self._closing = False
+        self.lost: Deferred[None] = Deferred()
+
+    # -- the connection ---------------------------------------------------
+
+    def _call(self, decode: Callable[[Any], Any], op: str, *args: Any) -> Deferred:
+        if self._down is not None:
+            return fail(Unavailable(self._down))
+        request_id = next(self._request_ids)
+        try:
+            self._connection.send((request_id, op, *args))
+        except Unavailable as e:
+            return fail(e)
+        d: Deferred = Deferred()
+        self._pending[request_id] = (d, decode)
+        return d
+
+    def _received(self, frame: tuple) -> None:
+        request_id = frame[0]
+        if request_id:
+            d, decode = self._pending.pop(request_id)
+            if frame[1]:
+                d.callback(decode(frame[2]))
+            else:
+                d.errback(_error_in(*frame[2]))
+            return
+        w = self._watches.get(frame[2])
+        if w is None:
+            return  # cancelled here, the cancel not yet heard there
+        kind = frame[1]
+        if kind == "event":
+            w.event(*frame[3:])
+        elif kind == "progress":
+            w.progress(frame[3])
+        else:
+            w.compacted(frame[3])
+
+    def _ended(self) -> None:
+        if self._down is None:
+            self._down = "connection to the storage server lost"
+        pending, self._pending = self._pending, {}
+        for d, _ in pending.values():
+            d.errback(Unavailable(self._down))
+        for w in list(self._watches.values()):
+            w.cancel()
+        if not self._closing:
+            self.lost.callback(None)
+
+    def _learn(self, revision: int) -> int:
+        if revision > self._revision:
+            self._revision = revision
+        return revision
+
+    def _deleted(self, result: tuple) -> tuple[int, KeyValue]:
+        return self._learn(result[0]), KeyValue(*result[1])
+
+    # -- Storage ----------------------------------------------------------
+
+    def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
+        check_bytes(key=key)
+        return self._call(_kv_in, "get", key)
+
+    def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
+              start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
+        check_bytes(prefix=prefix)
+        if start_key is not None:
+            check_bytes(start_key=start_key)
+        return self._call(_range_in, "range", prefix, revision, limit, start_key)
+
+    def create(self, key: bytes, value: bytes) -> Deferred[int]:
+        check_bytes(key=key, value=value)
+        return self._call(self._learn, "create", key, value)
+
+    def update(self, key: bytes, value: bytes, expected_mod_revision: int) -> Deferred[int]:
+        check_bytes(key=key, value=value)
+        return self._call(self._learn, "update", key, value, expected_mod_revision)
+
+    def delete(self, key: bytes, expected_mod_revision: Optional[int] = None
+               ) -> Deferred[tuple[int, KeyValue]]:
+        check_bytes(key=key)
+        return self._call(self._deleted, "delete", key, expected_mod_revision)
+
+    def current_revision(self) -> Deferred[int]:
+        return self._call(self._learn, "current_revision")
+
+    def compact(self, revision: int) -> Deferred[None]:
+        return self._call(_same, "compact", revision)
+
+    def check_health(self) -> Deferred[None]:
+        return self._call(_same, "check_health")
+
+    def watch(self, prefix: bytes, after_revision: int, sink: WatchSink,
+              on_progress: Optional[ProgressSink] = None) -> _RemoteWatch:
+        """See Storage.watch.  The server's watch starts when it reads the frame sent here, so nothing
+        is delivered before watch() returns; on_progress is called as the server's is."""
+        check_bytes(prefix=prefix)
+        w = _RemoteWatch(self, next(self._watch_ids), after_revision, sink, on_progress)
+        if self._down is not None:
+            w.cancelled = True
+            return w
+        self._watches[w.watch_id] = w
+        self._connection.send((0, "watch", w.watch_id, prefix, after_revision))
+        return w
+
+    def _forget(self, w: _RemoteWatch) -> None:
+        if self._watches.pop(w.watch_id, None) is not None and self._down is None:
+            self._connection.send((0, "cancel", w.watch_id))
+
+    def close(self) -> Deferred[None]:
+        """Cancel the watches and close the connection; fires when it is closed (``lost`` does not
+        fire).  Calls pending fail, later ones too, with Unavailable.  Idempotent."""
+        if not self._closing:
+            self._closing = True
+            if self._down is None:
+                for w in list(self._watches.values()):
+                    w.cancel()
+                self._down = "storage closed"
+                self._connection.transport.loseConnection()
+        return self._connection.when_ended()
+
+
+def _range_in(result: tuple) -> RangeResult:
+    kvs, revision, more, count = result
+    return RangeResult([KeyValue(*kv) for kv in kvs], revision, more, count)
+
+
+async def connect_remote(path: str, reactor: Any) -> RemoteStorage:
+    """A RemoteStorage connected to the StorageServer listening at ``path``; Unavailable if none is."""
+    storage = RemoteStorage()
+    try:
+        storage._connection = await connectProtocol(
+            UNIXClientEndpoint(reactor, path), _ClientConnection(storage))
+    except Exception as e:
+        raise Unavailable(f"cannot connect to the storage server at {path}: {e}") from e
+    storage.delivers_before_ack = await storage._call(_same, "delivers_before_ack")
+    return storage
