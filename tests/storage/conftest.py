@@ -25,13 +25,18 @@ each.  A factory has ``open(run) -> storage`` that opens the *same* store each
 time it is called within a test (so closing and opening again is a restart;
 ``persistent`` is False for the memory backend, whose store dies with it), and
 ``cleanup(run)``.  The etcd backend skips itself when no etcd is installed.
+The remote backends serve a memory or SQLite store with a StorageServer on a
+socket and hand out a RemoteStorage to it, all on the one global reactor.
 """
 
 from __future__ import annotations
 
 import atexit
 import inspect
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +47,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from kapiserver.storage.memory import MemoryStorage
+from kapiserver.storage.remote import StorageServer, connect_remote
 from kapiserver.storage.sqlite import open_sqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "etcd"))
@@ -125,6 +131,66 @@ class SQLiteBackend:
             run(storage.close())
 
 
+class RemoteBackend:
+    """A MemoryStorage behind a StorageServer, reached through RemoteStorage clients: every open()
+    connects one more client to the same store."""
+
+    name = "remote-memory"
+    persistent = False
+
+    def __init__(self, tmp_path):
+        # A short path of its own (a Unix socket's is limited to about 100 bytes), mode 0700.
+        self.dir = tempfile.mkdtemp(prefix="kapiserver-remote-")
+        self.path = os.path.join(self.dir, "storage.sock")
+        self.tmp_path = tmp_path
+        self.store = self.server = None
+        self.opened: list = []
+
+    def open_store(self, run, **kw):
+        return MemoryStorage(reactor, **kw)
+
+    def serve(self, run=run, **kw):
+        """A store behind a listening server (the one already there, unless a persistent store is to be
+        opened again): the server."""
+        if self.store is None or self.persistent:
+            self.stop(run)
+            self.store = self.open_store(run, **kw)
+            self.server = StorageServer(self.store, reactor)
+            self.server.listen(self.path)
+        return self.server
+
+    def connect(self, run=run):
+        client = run(connect_remote(self.path, reactor))
+        self.opened.append(client)
+        return client
+
+    def open(self, run=run, **kw):
+        self.serve(run, **kw)
+        return self.connect(run)
+
+    def stop(self, run=run):
+        if self.server is not None:
+            run(self.server.stop())
+            run(self.store.close())
+            self.store = self.server = None
+
+    def cleanup(self, run=run):
+        for client in self.opened:
+            run(client.close())
+        self.stop(run)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RemoteSQLiteBackend(RemoteBackend):
+    """A SQLite store behind a StorageServer: every open() is a restart of the store and its server."""
+
+    name = "remote-sqlite"
+    persistent = True
+
+    def open_store(self, run, **kw):
+        return run(open_sqlite(str(self.tmp_path / "data"), reactor, **kw))
+
+
 _shared_etcd: list = []
 
 
@@ -165,7 +231,7 @@ class EtcdBackend:
             run(storage.close())
 
 
-BACKENDS = [MemoryBackend, SQLiteBackend, EtcdBackend]
+BACKENDS = [MemoryBackend, SQLiteBackend, EtcdBackend, RemoteBackend, RemoteSQLiteBackend]
 
 
 @pytest.fixture(name="run")
