@@ -133,10 +133,11 @@ class SQLiteBackend:
 
 class RemoteBackend:
     """A MemoryStorage behind a StorageServer, reached through RemoteStorage clients: every open()
-    connects one more client to the same store."""
+    connects one more client to the same store (a ``store_class`` of MemoryStorage's signature)."""
 
     name = "remote-memory"
     persistent = False
+    store_class: Any = MemoryStorage
 
     def __init__(self, tmp_path):
         # A short path of its own (a Unix socket's is limited to about 100 bytes), mode 0700.
@@ -147,7 +148,7 @@ class RemoteBackend:
         self.opened: list = []
 
     def open_store(self, run, **kw):
-        return MemoryStorage(reactor, **kw)
+        return self.store_class(reactor, **kw)
 
     def serve(self, run=run, **kw):
         """A store behind a listening server (the one already there, unless a persistent store is to be
@@ -253,6 +254,14 @@ def _settle_fixture():
 def backend(request, tmp_path):
     """A backend factory; closes whatever it opened when the test ends."""
     b = request.param(tmp_path)
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture
+def remote(tmp_path):
+    """A RemoteBackend for tests of the remote backend alone; closes whatever it opened."""
+    b = RemoteBackend(tmp_path)
     yield b
     b.cleanup()
 

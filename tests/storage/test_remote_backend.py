@@ -1,0 +1,232 @@
+"""
+What is particular to the remote backend (the contract suite covers the rest,
+on the remote-memory and remote-sqlite backends): the connection ending, errors
+crossing as their own types, cancels racing frames in flight, the
+delivers_before_ack ordering across two clients of one server, big values, and
+the framing of frames split across reads.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+from kapiserver.storage import (
+    Conflict, FutureRevision, KeyExists, KeyNotFound, KeyValue, RevisionCompacted, SupportsSnapshot,
+    Unavailable,
+)
+from kapiserver.storage.memory import MemoryStorage
+from kapiserver.storage.remote import RemoteStorage, _Framed, connect_remote
+
+
+class HeldReads(MemoryStorage):
+    """A memory store whose get() and current_revision() answer only when the test says so."""
+
+    def __init__(self, reactor, **kw):
+        super().__init__(reactor, **kw)
+        self.held: list[Deferred] = []
+
+    def get(self, key):
+        self.held.append(Deferred())
+        return self.held[-1]
+
+    def current_revision(self):
+        return self.get(b"")
+
+
+class Broken(MemoryStorage):
+    def get(self, key):
+        raise RuntimeError("disk on fire")
+
+
+class NotBeforeAck(MemoryStorage):
+    delivers_before_ack = False
+
+
+def test_is_not_snapshot_capable():
+    """RemoteStorage offers no snapshot/restore: that is the primary's business."""
+    assert not issubclass(RemoteStorage, SupportsSnapshot)
+
+
+def test_server_stop_fires_lost_and_fails_pending_and_later_calls(remote, run, run_until, settle):
+    """When the server goes away, ``lost`` fires, a call the server was working on fails with Unavailable,
+    and so does every later call; a watch hears nothing more."""
+    remote.store_class = HeldReads
+    client = remote.open()
+    got = []
+    client.watch(b"/w/", 0, got.append)
+    pending = client.get(b"/k")
+    run_until(lambda: remote.store.held)
+    assert not client.lost.called
+    run(remote.server.stop())
+    assert run(client.lost) is None
+    with pytest.raises(Unavailable):
+        run(pending)
+    for d in (client.get(b"/k"), client.create(b"/k", b"v"), client.current_revision(), client.check_health()):
+        with pytest.raises(Unavailable):
+            run(d)
+    remote.store.held[0].callback(None)  # the answer the server would have sent goes nowhere
+    run(remote.store.create(b"/w/a", b"1"))
+    settle()
+    assert got == []
+    run(client.close())
+
+
+def test_close_does_not_fire_lost(remote, run, settle):
+    """close() ends the connection without ``lost``; calls after it fail with Unavailable."""
+    client = remote.open()
+    run(client.close())
+    settle()
+    assert not client.lost.called
+    with pytest.raises(Unavailable, match="closed"):
+        run(client.get(b"/k"))
+
+
+def test_connect_to_nothing_is_unavailable(remote, run):
+    """No server at the path: Unavailable."""
+    with pytest.raises(Unavailable):
+        run(connect_remote(remote.path, reactor))
+
+
+def test_errors_cross_as_their_types_with_their_fields(remote, run):
+    """KeyExists, KeyNotFound, Conflict (its current a KeyValue, or None), RevisionCompacted and FutureRevision
+    arrive as themselves, their fields intact."""
+    client = remote.open()
+    r1 = run(client.create(b"/e/a", b"1"))
+    r2 = run(client.update(b"/e/a", b"2", r1))
+    cases = [
+        (client.create(b"/e/a", b"x"), KeyExists, {"key": b"/e/a"}),
+        (client.delete(b"/e/none"), KeyNotFound, {"key": b"/e/none"}),
+        (client.update(b"/e/a", b"x", r1), Conflict, {"key": b"/e/a", "current": KeyValue(b"/e/a", b"2", r1, r2)}),
+        (client.update(b"/e/none", b"x", r1), Conflict, {"key": b"/e/none", "current": None}),
+        (client.range(b"/e/", revision=r2 + 5), FutureRevision, {"requested": r2 + 5, "current": r2}),
+    ]
+    for d, error, fields in cases:
+        with pytest.raises(error) as e:
+            run(d)
+        assert type(e.value) is error
+        assert {name: getattr(e.value, name) for name in fields} == fields
+    run(client.compact(r2))
+    with pytest.raises(RevisionCompacted) as e:
+        run(client.range(b"/e/", revision=r1))
+    assert (e.value.requested, e.value.compact_revision) == (r1, r2)
+    with pytest.raises(Conflict) as e:
+        run(client.delete(b"/e/a", r1))
+    assert type(e.value.current) is KeyValue and e.value.current.mod_revision == r2
+
+
+def test_other_server_errors_arrive_as_unavailable(remote, run):
+    """An unexpected exception of the served storage is Unavailable with its text; the connection stays up."""
+    remote.store_class = Broken
+    client = remote.open()
+    with pytest.raises(Unavailable, match="disk on fire"):
+        run(client.get(b"/k"))
+    assert run(client.create(b"/k", b"v")) > 0
+
+
+def test_non_bytes_fail_before_sending(remote, run):
+    """check_bytes raises at once, client side, and nothing reaches the store."""
+    client = remote.open()
+    for call in (lambda: client.create("/k", b"v"), lambda: client.update(b"/k", "v", 1),
+                 lambda: client.get("/k"), lambda: client.range("/"), lambda: client.watch("/", 0, print)):
+        with pytest.raises(TypeError):
+            call()
+    assert client._pending == {} and client._watches == {}
+    assert run(client.range(b"")).count == 0
+
+
+def test_delivers_before_ack_is_asked_of_the_server(remote, run):
+    """A client of a store that does not deliver before acknowledging does not claim to."""
+    assert remote.open().delivers_before_ack is True
+    other = type(remote)(remote.tmp_path)
+    other.store_class = NotBeforeAck
+    try:
+        assert other.open().delivers_before_ack is False
+    finally:
+        other.cleanup()
+
+
+def test_cancelled_watch_hears_nothing_of_frames_in_flight(remote, run, run_until, settle):
+    """Events already written to the socket when cancel() is called do not reach the sink, and the
+    server drops its watch."""
+    client = remote.open()
+    got, progress = [], []
+    handle = client.watch(b"/w/", run(client.current_revision()), got.append, on_progress=progress.append)
+    run_until(lambda: progress)
+    # Written on the server's side: the event frame is in the socket before the client turns again.
+    run(remote.store.create(b"/w/a", b"1"))
+    assert len(remote.store._watchers) == 1
+    handle.cancel()
+    handle.cancel()
+    settle()
+    assert got == []
+    run_until(lambda: not remote.store._watchers)
+
+
+def test_a_write_through_one_client_reaches_the_others_watch_before_its_next_reply(remote, run, run_until):
+    """Two clients of one server: client B's reply to a request answered after A's write carries that
+    write's revision, and by the time it fires B's caught-up watch has the event and vouches for it.  B's
+    reply is held on the server and let go right after the write, so it leaves in the same write as the
+    event: were events queued behind replies (server or client side), the reply would come first."""
+    remote.store_class = HeldReads
+    a, b = remote.open(), remote.open()
+    start = run(a.create(b"/w/first", b"1"))
+    got, progress = [], []
+    handle = b.watch(b"/w/", start, got.append, on_progress=progress.append)
+    run_until(lambda: progress)
+    asked = b.current_revision()
+    run_until(lambda: remote.store.held)
+    held = remote.store.held.pop()
+    seen = []
+    asked.addCallback(lambda revision: seen.append(
+        (revision, [e.revision for e in got], handle.progress_revision)))
+
+    def answer_held(revision):
+        held.callback(revision)
+        return revision
+
+    # The store's create fires (its events handed out) before the server's reply callback: answer B there.
+    store_create = remote.store.create
+    remote.store.create = lambda key, value: store_create(key, value).addCallback(answer_held)
+    rev = run(a.create(b"/w/x", b"1"))
+    run(asked)
+    assert seen == [(rev, [rev], rev)]
+
+
+def test_a_big_value_round_trips(remote, run, run_until):
+    """Values of a few MB cross in both directions: get, range and a watch event."""
+    client = remote.open()
+    big = os.urandom(5 * 1024 * 1024)
+    got = []
+    client.watch(b"/big/", run(client.current_revision()), got.append)
+    revs = [run(client.create(b"/big/%d" % i, big[i:] + big[:i])) for i in range(3)]
+    assert run(client.get(b"/big/1")).value == big[1:] + big[:1]
+    result = run(client.range(b"/big/"))
+    assert [kv.value for kv in result.kvs] == [big[i:] + big[:i] for i in range(3)]
+    run_until(lambda: len(got) == 3)
+    assert [e.revision for e in got] == revs and got[2].kv.value == big[2:] + big[:2]
+
+
+class Frames(_Framed):
+    def __init__(self):
+        super().__init__()
+        self.frames = []
+
+    def frameReceived(self, frame):
+        self.frames.append(frame)
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 4096, 10**9])
+def test_frames_split_across_reads(step):
+    """Frames reach frameReceived whole and in order whatever the reads cut them into."""
+    frames = [(1, True, b"x" * 10000), (0, "event", 1, "PUT", (b"k", b"", 2, 2), None), (2, False, ("E", ()))]
+    data = b"".join(len(p).to_bytes(4, "big") + p for p in map(marshal.dumps, frames))
+    receiver = Frames()
+    for i in range(0, len(data), step):
+        receiver.dataReceived(data[i:i + step])
+    assert receiver.frames == frames
+
