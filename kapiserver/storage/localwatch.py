@@ -1,7 +1,8 @@
 """
 A watch on a store this process holds (memory, SQLite): it replays the history after its revision, then
 hears each write as the store hands it out.  The backends share this bookkeeping; each says how far its
-live writes have been handed out (``_live_revision``).
+live writes have been handed out (``_live_revision``).  The remote backend's client keeps its watches with
+it too: its watch replays until the server's watch says it has caught up.
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ from .interface import (
     Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound, KeyValue, ProgressSink,
     RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
 )
+from .localwatch import LocalWatcher
 
 __all__ = ["RemoteStorage", "StorageServer", "connect_remote"]
 
@@ -302,58 +303,27 @@ class _ClientConnection(_Framed):
         self._storage._ended()
 
 
-class _RemoteWatch:
-    """A watch of the server's store; ``caught_up`` once the server said its replay had caught up."""
+class _RemoteWatch(LocalWatcher):
+    """A watch of the server's store: ``replaying`` until the server says (on_progress) that its replay has
+    caught up; from then on every revision a reply on this connection carried is vouched for too (see the
+    module docstring)."""
 
-    def __init__(self, storage: "RemoteStorage", watch_id: int, after_revision: int, sink: WatchSink,
-                 on_progress: Optional[ProgressSink]):
-        self._storage = storage
-        self.watch_id = watch_id
-        self.last = after_revision
-        self.sink = sink
-        self.on_progress = on_progress
-        self.caught_up = False
-        self.cancelled = False
+    watch_id = 0
 
-    @property
-    def progress_revision(self) -> int:
-        """The newest event or progress heard; once caught up, also every revision a reply on this
-        connection carried (see the module docstring)."""
-        if self.caught_up and not self.cancelled and self._storage.delivers_before_ack:
-            return max(self.last, self._storage._revision)
-        return self.last
+    def _live_revision(self) -> int:
+        return self._storage._revision if self._storage.delivers_before_ack else self.last
 
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.last = self.progress_revision
-            self.cancelled = True
-            self._storage._forget(self)
+    def _cancelled(self) -> None:
+        # What was vouched for stays vouched for.
+        if not self.replaying:
+            self.last = max(self.last, self._live_revision())
 
     def event(self, type_: str, kv: tuple, prev: Optional[tuple]) -> None:
-        if kv[3] <= self.last:
-            return
-        self.last = kv[3]
-        try:
-            self.sink(Event(type_, KeyValue(*kv), None if prev is None else KeyValue(*prev)))
-        except Exception:
-            log.failure("watch sink raised on {revision}", revision=kv[3])
+        self.deliver(Event(type_, KeyValue(*kv), None if prev is None else KeyValue(*prev)))
 
     def progress(self, revision: int) -> None:
-        self.caught_up = True
         self.last = max(self.last, revision)
-        if self.on_progress is not None:
-            try:
-                self.on_progress(self.progress_revision)
-            except Exception:
-                log.failure("watch progress sink raised")
-
-    def compacted(self, compact_revision: int) -> None:
-        self.cancelled = True
-        self._storage._watches.pop(self.watch_id, None)
-        try:
-            self.sink(Compacted(compact_revision))
-        except Exception:
-            log.failure("watch sink raised on Compacted")
+        self.replayed()
 
 
 class RemoteStorage:
@@ -407,7 +377,8 @@ class RemoteStorage:
         elif kind == "progress":
             w.progress(frame[3])
         else:
-            w.compacted(frame[3])
+            del self._watches[w.watch_id]  # the server has dropped it already
+            w.compacted(Compacted(frame[3]))
 
     def _ended(self) -> None:
         if self._down is None:
@@ -468,7 +439,8 @@ class RemoteStorage:
         """See Storage.watch.  The server's watch starts when it reads the frame sent here, so nothing
         is delivered before watch() returns; on_progress is called as the server's is."""
         check_bytes(prefix=prefix)
-        w = _RemoteWatch(self, next(self._watch_ids), after_revision, sink, on_progress)
+        w = _RemoteWatch(self, prefix, after_revision, sink, on_progress)
+        w.watch_id = next(self._watch_ids)
         if self._down is not None:
             w.cancelled = True
             return w
