@@ -57,6 +57,7 @@ from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
 
+from .coalesce import RevisionCoalescer
 from .interface import (
     Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound, KeyValue, ProgressSink,
     RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
@@ -426,7 +427,9 @@ class RemoteStorage:
         return self._call(self._deleted, "delete", key, expected_mod_revision)
 
     def current_revision(self) -> Deferred[int]:
-        return self._call(self._learn, "current_revision")
+        """The store's current revision: the calls of one reactor turn share one request (coalesce.py), as
+        a worker's concurrent consistent reads do."""
+        return self._revisions.current()
 
     def compact(self, revision: int) -> Deferred[None]:
         return self._call(_same, "compact", revision)
@@ -473,6 +476,7 @@ def _range_in(result: tuple) -> RangeResult:
 async def connect_remote(path: str, reactor: Any) -> RemoteStorage:
     """A RemoteStorage connected to the StorageServer listening at ``path``; Unavailable if none is."""
     storage = RemoteStorage()
+    storage._revisions = RevisionCoalescer(lambda: storage._call(storage._learn, "current_revision"), reactor)
     try:
         storage._connection = await connectProtocol(
             UNIXClientEndpoint(reactor, path), _ClientConnection(storage))
