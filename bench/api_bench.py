@@ -185,6 +185,31 @@ def cpu_seconds(pid: Optional[int]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (a --workers apiserver's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """cpu_seconds of ``pid`` and its live children together."""
+    total = cpu_seconds(pid)
+    for child in children(pid):
+        try:
+            total += cpu_seconds(child)
+        except OSError:
+            pass
+    return total
+
+
 def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, duration: float, work: str,
                repeat: int = 1, etcd_pid: Optional[int] = None) -> None:
     """Consistent GET and LIST through kapiserver against etcd's own ranges of the same key and prefix, at equal

@@ -44,7 +44,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from api_bench import Server, _cpu_model, configmap, free_port, raise_fd_limit  # noqa: E402
+from api_bench import (Server, _cpu_model, configmap, cpu_seconds, free_port, raise_fd_limit,  # noqa: E402
+                       tree_cpu_seconds)
 from controlplane_bench import twistd  # noqa: E402
 from kapiserver.config import EMBEDDABLE_CONTROLLERS  # noqa: E402
 
@@ -63,13 +64,6 @@ def lua_cycling(method: str, path_prefix: str, body_lua: str, content_type: str,
             f"request = function()\n  i = (i + 1) % {half}\n  serial = serial + 1\n"
             f'  local n = "w-" .. (base * {half} + i)\n  local v = base .. "-" .. serial\n'
             f'  return wrk.format(nil, "{path_prefix}" .. n, nil, {body_lua})\nend\n')
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, connections: int, duration: float, script: str = "") -> tuple[float, int]:
@@ -186,11 +180,12 @@ def main() -> None:
         rows: dict[str, list[float]] = {}
 
         def measure(pid: int, url: str, conns: int, lua: str = "", spy_case: str = "") -> tuple[float, float]:
-            """(requests/s, CPU microseconds the process at ``pid`` spent per request)."""
+            """(requests/s, CPU microseconds the process at ``pid`` and its children (--workers) spent per
+            request)."""
             spy = sampler(args.spy, spy_case) if spy_case else None
-            before = cpu_seconds(pid)
+            before = tree_cpu_seconds(pid)
             rate, count = run_wrk(url, conns, args.duration, lua)
-            used = cpu_seconds(pid) - before
+            used = tree_cpu_seconds(pid) - before
             if spy:
                 spy.wait()
             return rate, (used / count * 1e6 if count else float("nan"))

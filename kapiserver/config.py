@@ -289,6 +289,10 @@ class ServerConfig:
     # The testing controls at /debug/kapiserver/ (system:masters only): fault rules, and store snapshot/reset.
     enable_fault_injection: bool = False
     enable_store_reset: bool = False
+    # --workers: processes serving the API, this one (which holds the embedded store) among them; and in a
+    # worker, the Unix socket of the store its primary serves (--worker-of, set by the primary only).
+    workers: int = 1
+    worker_of: Optional[str] = None
     endpoint_reconciler_type: str = "lease"   # lease, master-count or none
     apiserver_count: int = 1
     # True when no usable host address was found and advertise_address fell back to 127.0.0.1.
@@ -297,6 +301,11 @@ class ServerConfig:
     security: SecurityConfig = dataclasses.field(default_factory=SecurityConfig)
     # Kubelet client, SSH tunnels and in-flight limits (kapiserver.kubelet.options).
     node_access: NodeAccessConfig = dataclasses.field(default_factory=NodeAccessConfig)
+
+    @property
+    def shares_ports(self) -> bool:
+        """Whether the API's ports are shared with other processes (--workers: SO_REUSEPORT)."""
+        return self.workers > 1 or self.worker_of is not None
 
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
@@ -409,6 +418,21 @@ class ServerConfig:
                                     pick("shutdown-watch-termination-grace-period", _duration,
                                          defaults.shutdown_watch_termination_grace_period))
 
+        serving_workers = pick("workers", _int, defaults.workers)
+        if serving_workers < 1:
+            raise OptionError("workers", "--workers must be at least 1")
+        worker_of = pick("worker-of", lambda f, v: str(v) or None, None)
+        if serving_workers > 1 or worker_of:
+            if backend == "etcd3":
+                raise OptionError("workers", "--workers needs the embedded store (sqlite or memory); on etcd, "
+                                             "run several kube-apiservers side by side instead")
+            for flag, on in (("enable-store-reset", store_reset), ("enable-fault-injection", fault_injection)):
+                if on:
+                    raise OptionError(flag, f"--{flag} cannot be used with --workers (each process would keep "
+                                            f"its own)")
+            if serving_workers > 1 and not (secure_port or insecure_port):
+                raise OptionError("workers", "--workers needs a port to share (--secure-port or --insecure-port)")
+
         security = parse_security(options, data_dir)
         # A bad admission configuration stops startup here, with one line, rather than once the server runs.
         admission_options.validate(security, OptionError)
@@ -459,6 +483,8 @@ class ServerConfig:
             kubernetes_service_node_port=service_node_port,
             enable_fault_injection=fault_injection,
             enable_store_reset=store_reset,
+            workers=serving_workers,
+            worker_of=worker_of,
             endpoint_reconciler_type=reconciler,
             apiserver_count=apiserver_count,
             advertise_address_is_fallback=fell_back,

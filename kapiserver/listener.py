@@ -54,10 +54,11 @@ def raise_open_files_limit() -> int:
 
 
 def tcp_endpoint(reactor, port: int, interface: str, backlog: int | None = None,
-                 tls_options=None) -> "ServerEndpoint":
+                 tls_options=None, reuse_port: bool = False) -> "ServerEndpoint":
     """A TCP listener on ``interface`` (TLS with ``tls_options``: an OpenSSL context factory), with the
-    system's listen backlog (``listen_backlog()``) unless ``backlog`` is given."""
-    return ServerEndpoint(reactor, port, interface, backlog or listen_backlog(), tls_options)
+    system's listen backlog (``listen_backlog()``) unless ``backlog`` is given; ``reuse_port``: shared with the
+    other processes that listen on it so (SO_REUSEPORT: the kernel spreads the connections among them)."""
+    return ServerEndpoint(reactor, port, interface, backlog or listen_backlog(), tls_options, reuse_port)
 
 
 # The most a turn's writes to one connection may add up to and still be sent by the port's flush (Twisted's
@@ -156,6 +157,14 @@ class FlushingConnection(tcp.Server):
 class _FlushingPort(tcp.Port):
     transport = FlushingConnection
     _flush_due = None
+    reuse_port = False
+
+    def createInternetSocket(self):
+        s = super().createInternetSocket()
+        if self.reuse_port:
+            import socket
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return s
 
     def flush_later(self, connection: FlushingConnection) -> None:
         if self._flush_due is None:
@@ -176,12 +185,13 @@ class ServerEndpoint:
     is not a POSIX one (a test's fake) is asked to listen as usual."""
 
     def __init__(self, reactor, port: int, interface: str = "", backlog: int = DEFAULT_BACKLOG,
-                 tls_options=None):
+                 tls_options=None, reuse_port: bool = False):
         self.reactor = reactor
         self.port = port
         self.interface = interface
         self.backlog = backlog
         self.tls_options = tls_options
+        self.reuse_port = reuse_port
 
     def __str__(self) -> str:
         escaped = self.interface.replace(":", "\\:")
@@ -200,6 +210,7 @@ class ServerEndpoint:
             from twisted.protocols.tls import TLSMemoryBIOFactory
             factory = TLSMemoryBIOFactory(self.tls_options, False, factory)
         port = _FlushingPort(self.port, factory, self.backlog, self.interface, self.reactor)
+        port.reuse_port = self.reuse_port
         if self.tls_options is not None:
             port._type = "TLS"      # as Twisted's listenSSL names its port in the log
         port.startListening()

@@ -15,6 +15,7 @@ from twisted.application import service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, gatherResults, maybeDeferred
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
 from .config import ServerConfig
@@ -30,6 +31,7 @@ from .client.leaderelection import LeaderElector
 from .listener import Listener, QuietSite, ServerEndpoint, tcp_endpoint
 from .runtime import Connections, connection_cap, wrap_site
 from .services import ControllerService, ElectedService, Periodic, SequentialService
+from .storage import Unavailable
 
 log = Logger()
 # The Lease (kube-system) electing, among apiservers on one etcd, the one that runs namespace
@@ -37,9 +39,12 @@ log = Logger()
 CONTROLLERS_LEASE = "kube-apiserver-controllers"
 
 
-def make_service(config: ServerConfig, reactor) -> APIServerService:
+def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerService:
     """kube-apiserver's service tree for ``config``: the children start in the order added here, each once
-    the one before it is ready, and stop in the reverse order."""
+    the one before it is ready, and stop in the reverse order.  With --workers, ``worker_flags`` are the flags
+    the workers are started with (tap.worker_flags); a worker (--worker-of) has a tree of its own."""
+    if config.worker_of:
+        return make_worker_service(config, reactor)
     lease_name, holder = apiserver_identity(config)
     apiserver = APIServerService(reactor)
     storage = apiserver.add(StorageService(lambda: ensureDeferred(open_storage(config, reactor)), close_storage))
@@ -66,11 +71,7 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
     # The remote APIServices' Available condition, checked through the handlers' proxy (its client certificate).
     apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator))
     apiserver.add(registry.controller(ExtensionAuthentication, reactor, lambda: handlers.extension_authentication))
-    if config.secure_port:
-        apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure", how="securely"))
-    if config.insecure_port:
-        apiserver.add(Listener(reactor, tcp_endpoint(reactor, config.insecure_port, config.insecure_bind_address),
-                               handlers.insecure_site, "insecure"))
+    listeners = add_listeners(apiserver, config, reactor, handlers)
     # The loopback listener the apiserver's own clients use (a random bearer token, as upstream's loopback
     # client token): kube-controller-manager's controllers run here are its clients like any other.
     loopback = None
@@ -86,10 +87,48 @@ def make_service(config: ServerConfig, reactor) -> APIServerService:
         from .controllermanager.embedded import EmbeddedControllers
         controllers.add(EmbeddedControllers(reactor, loopback, list(config.embedded_controllers),
                                             embedded_controller_options(config)))
-    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, controllers,
-                                          [child for child in apiserver if isinstance(child, Listener)
-                                           and child is not loopback])
+    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, controllers, listeners)
+    if config.workers > 1:
+        # Started last, once this process serves; stopped first, so the workers end before the store does.
+        from .workers import WorkersService
+        apiserver.add(WorkersService(reactor, storage, config.workers - 1, list(worker_flags)))
     return apiserver
+
+
+def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
+    """A --workers worker: the API served on the ports it shares with its primary, over the primary's store
+    (``config.worker_of``), with watch caches, the CRDs' serving and the handlers of its own.  What writes the
+    cluster's own objects (bootstrap, APIServices, API Priority and Fairness's configuration, the identity
+    Lease, compaction, the embedded controllers, a deleted CRD's finalization) runs in the primary alone."""
+    apiserver = APIServerService(reactor)
+
+    async def open_remote() -> Storages:
+        from .storage.remote import connect_remote
+        remote = await connect_remote(config.worker_of, reactor)
+        remote.lost.addCallback(lambda _: apiserver.fail(
+            Failure(Unavailable(f"the store's connection to the primary ({config.worker_of}) ended"))))
+        return Storages(remote)
+
+    storage = apiserver.add(StorageService(lambda: ensureDeferred(open_remote()), close_storage))
+    registry = apiserver.add(RegistryService(config, reactor, storage))
+    apiserver.add(registry.controller(CRDController, reactor, False))
+    handlers = apiserver.add(HandlerService(config, reactor, registry))
+    listeners = add_listeners(apiserver, config, reactor, handlers)
+    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, SequentialService(), listeners)
+    return apiserver
+
+
+def add_listeners(apiserver: "APIServerService", config: ServerConfig, reactor, handlers: "HandlerService") -> list:
+    """The API's listeners (secure, insecure) as children of ``apiserver``; the list of them."""
+    listeners = []
+    if config.secure_port:
+        listeners.append(apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure",
+                                                how="securely")))
+    if config.insecure_port:
+        endpoint = tcp_endpoint(reactor, config.insecure_port, config.insecure_bind_address,
+                                reuse_port=config.shares_ports)
+        listeners.append(apiserver.add(Listener(reactor, endpoint, handlers.insecure_site, "insecure")))
+    return listeners
 
 
 class GracefulShutdown:
@@ -216,6 +255,11 @@ class APIServerService(SequentialService):
             except Exception:
                 log.failure("the graceful part of the shutdown failed; stopping at once")
         await self._stop_in_reverse()
+
+    def fail(self, failure) -> None:
+        """End the server for ``failure`` (its start failed, or a worker lost its store): logged, the reactor
+        stopped, and the process's exit status non-zero."""
+        self._failed(failure)
 
     def _failed(self, failure) -> None:
         self.start_failure = failure
@@ -489,7 +533,7 @@ class HandlerService(service.Service):
         """The secure port's endpoint, with the TLS options built at start."""
         bind = self.config.bind_address
         return tcp_endpoint(self.reactor, self.config.secure_port, bind if bind != "0.0.0.0" else "",
-                            tls_options=self.tls_options)
+                            tls_options=self.tls_options, reuse_port=self.config.shares_ports)
 
 
 def install_testing_controls(config: ServerConfig, context) -> None:
@@ -511,7 +555,7 @@ def secure_serving(config: ServerConfig, registry):
     from .auth import setup, tls
     cert, key, ca_cert, ca_key = setup.serving_files(config)
     security = setup.build_security(config, registry, key, ca_cert)
-    if ca_cert is not None:
+    if ca_cert is not None and not config.worker_of:
         path = setup.admin_kubeconfig(config, config.secure_port, ca_cert, ca_key)
         log.info("Wrote the admin kubeconfig to {path}", path=path)
     sec = config.security

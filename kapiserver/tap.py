@@ -128,6 +128,12 @@ class Options(PflagOptions):
         ["enable-store-reset", None, "false",
          "Serve /debug/kapiserver/snapshot and /debug/kapiserver/reset, where members of system:masters "
          "snapshot the embedded store and put it back (the pytest plugin's reset between tests)."],
+        ["workers", None, "1",
+         "Processes serving the API on its ports: this one, which holds the embedded store, and N-1 workers "
+         "it starts, each with its own watch caches, reaching the store through this one (the embedded "
+         "store only; on etcd run several kube-apiservers instead)."],
+        ["worker-of", None, None,
+         "Internal: set by --workers on the worker processes it starts (the Unix socket of the store)."],
         ["v", "v", "0",
          "Log verbosity level. 2 logs one line per request."],
     ] + [[name, None, default, help] for name, default, help in security_options.PARAMETERS] \
@@ -161,6 +167,25 @@ class Options(PflagOptions):
             raise usage.UsageError(str(e)) from None
 
 
+# Flags a worker is not given again: it is one worker, told its store by --worker-of.
+_NOT_FOR_WORKERS = frozenset({"workers", "worker-of", "version"})
+
+
+def worker_flags(options) -> list[str]:
+    """The flags a --workers worker runs with: every flag of ``options`` (parsed Options, or a mapping of flag
+    name to value) as ``--name=value``, so it serves what this process serves."""
+    flags = []
+    for name, value in options.items():
+        if value is None or name in _NOT_FOR_WORKERS:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        flags.append(f"--{name}={value}")
+    return flags
+
+
 def makeService(config, reactor=None):
     """The kube-apiserver service for parsed `config` (an Options, or any mapping of flag name to value)."""
     server_config = getattr(config, "server_config", None)
@@ -180,7 +205,8 @@ def makeService(config, reactor=None):
         from twisted.internet import reactor
     # Imported here: the service tree is heavy and only needed once options are known to be good.
     from kapiserver.server import make_service
-    return make_service(server_config, reactor)
+    return make_service(server_config, reactor,
+                        worker_flags=worker_flags(config) if server_config.workers > 1 else ())
 
 
 def makeTwistdService(options):
@@ -190,7 +216,7 @@ def makeTwistdService(options):
     stops at once with one line; a failure later in the start (a port in use) ends the process with status 1
     once the reactor has stopped."""
     server_config = getattr(options, "server_config", None) or ServerConfig.from_options(options)
-    if server_config.storage_backend == "sqlite":
+    if server_config.storage_backend == "sqlite" and not server_config.worker_of:
         from kapiserver.storage import InUse, Unavailable
         from kapiserver.storage.sqlite import claim_data_dir
         try:

@@ -152,6 +152,12 @@ def test_missing_value_and_positional_arguments():
     (["--storage-backend=sqlite", "--etcd-servers=http://e:2379"], "--etcd-servers"),
     (["--etcd-servers=e:2379"], "--etcd-servers"),
     (["-v=-1"], "--v"),
+    (["--workers=0"], "--workers"),
+    (["--workers=two"], "--workers"),
+    (["--workers=2", "--etcd-servers=http://e:2379"], "--workers"),
+    (["--workers=2", "--enable-store-reset"], "--enable-store-reset"),
+    (["--workers=2", "--enable-fault-injection"], "--enable-fault-injection"),
+    (["--workers=2", "--secure-port=0", "--insecure-port=0"], "--workers"),
 ])
 def test_invalid_values_name_their_flag(args, flag):
     """Every unusable value is a UsageError whose message names the flag it came from."""
@@ -292,15 +298,16 @@ def test_make_service_hands_config_to_server(monkeypatch):
     """makeService builds the ServerConfig, sets the log verbosity and returns server.make_service's service."""
     calls = []
     fake = types.ModuleType("kapiserver.server")
-    fake.make_service = lambda config, reactor: calls.append((config, reactor)) or "the service"
+    fake.make_service = lambda config, reactor, worker_flags: \
+        calls.append((config, reactor, worker_flags)) or "the service"
     monkeypatch.setitem(sys.modules, "kapiserver.server", fake)
     monkeypatch.setattr(logs, "_verbosity", 0)
     options = tap.Options()
     options.parseOptions(["-v", "2", "--insecure-port=0"])
     reactor = object()
     assert tap.makeService(options, reactor) == "the service"
-    [(config, given_reactor)] = calls
-    assert config is options.server_config and given_reactor is reactor
+    [(config, given_reactor, worker_flags)] = calls
+    assert config is options.server_config and given_reactor is reactor and worker_flags == ()
     assert config.insecure_port == 0 and logs.verbosity() == 2
 
 
@@ -436,7 +443,7 @@ class Probe(Service):
         print("stopped", flush=True)
         return Service.stopService(self)
 
-def make_service(config, reactor):
+def make_service(config, reactor, worker_flags=()):
     root = MultiService()
     Probe().setServiceParent(root)
     return root
@@ -471,3 +478,22 @@ def test_foreground_server_exits_1_when_it_cannot_start():
                             text=True, timeout=30)
     assert result.returncode == 1
     assert "address already in use" in result.stderr
+
+
+def test_workers_are_started_with_every_flag_but_their_own():
+    """A --workers worker gets every flag of its primary (so it serves what the primary serves), spelled
+    --name=value, lists joined as pflag reads them, and never --workers (it is one worker) or --version."""
+    options = tap.Options()
+    options.choose_host = lambda: HOST
+    options.parseOptions(["--workers", "3", "--secure-port=0", "--runtime-config=api/alpha=true",
+                          "--runtime-config=batch/v1=false", "-v", "2", "--watch-cache=false"])
+    flags = tap.worker_flags(options)
+    assert "--secure-port=0" in flags and "--v=2" in flags and "--watch-cache=false" in flags
+    assert "--runtime-config=api/alpha=true,batch/v1=false" in flags
+    assert not [flag for flag in flags if flag.startswith(("--workers", "--worker-of", "--version"))]
+    worker = tap.Options()
+    worker.choose_host = lambda: HOST
+    worker.parseOptions([*flags, "--worker-of=/tmp/store.sock"])
+    config, primary = worker.server_config, options.server_config
+    assert (config.workers, config.worker_of, config.shares_ports) == (1, "/tmp/store.sock", True)
+    assert dataclasses.replace(config, worker_of=None, workers=3) == primary

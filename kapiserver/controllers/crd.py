@@ -62,10 +62,13 @@ def _revision(crd: dict) -> int:
 
 
 class CRDController:
-    def __init__(self, registry, clock):
+    def __init__(self, registry, clock, finalizes: bool = True):
+        """``finalizes``: this process also deletes a deleted CRD's objects and ends it (a --workers worker
+        leaves that to its primary; every process serves the CRDs)."""
         from ..endpoints.openapi import rest_friendly_name
         self.registry = registry
         self.clock = clock
+        self.finalizes = finalizes
         self.crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         self.crds.strategy.on_change = self.sync
         self.crds.strategy.on_delete = self.unregister
@@ -104,7 +107,7 @@ class CRDController:
                 store = self.registry.lookup(info.group, info.version, info.resource)
                 if store is not None:
                     store.strategy.terminating = terminating
-        if crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
+        if self.finalizes and crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
             self._cleaning.add(name)
             try:
                 await self.cleanup(crd)

@@ -1,0 +1,130 @@
+"""--workers: the API served from several processes over one embedded store.
+
+The process `twistd kube-apiserver --workers N` starts holds the store (SQLite or memory), runs everything
+that writes the cluster's own objects, and serves the API like any apiserver; once it serves, it starts N-1
+workers (`python -m kapiserver` with its own flags and --worker-of) and serves its store to them on a Unix
+socket in a private directory (kapiserver.storage.remote).  Every process listens on the same ports with
+SO_REUSEPORT, so the kernel spreads the connections among them; each has its own watch caches, fed by the
+store's watches as the primary's are, so a read anywhere sees every write acknowledged before it.
+
+On two or more cores this is how writes go past what one Python thread can do.  A worker that ends is started
+again after RESPAWN_DELAY; stopping the primary stops its workers (SIGTERM, their graceful shutdown) before
+the store closes, and a worker whose store connection ends stops itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from twisted.application import service
+from twisted.internet import protocol
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.logger import Logger
+
+log = Logger()
+
+# How long after a worker ended it is started again, and how long a stopping worker may take before SIGKILL.
+RESPAWN_DELAY = 1.0
+STOP_TIMEOUT = 30.0
+
+
+class WorkerProcess(protocol.ProcessProtocol):
+    """One worker: its stderr (its log) relayed line by line into this process's log, its end told."""
+
+    def __init__(self, index: int, on_end):
+        self.index = index
+        self.on_end = on_end
+        self.ended = Deferred()
+        self._partial = b""
+
+    def errReceived(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            log.info("worker {index}: {line}", index=self.index, line=line.decode("utf-8", "replace"))
+
+    outReceived = errReceived
+
+    def processEnded(self, reason) -> None:
+        if self._partial:
+            self.errReceived(b"\n")
+        self.ended.callback(reason.value.exitCode)
+        self.on_end(self)
+
+
+class WorkersService(service.Service):
+    """Serves ``storage``'s store on a Unix socket and keeps ``count`` workers running with ``flags``."""
+
+    def __init__(self, reactor, storage, count: int, flags: list[str], executable: str = sys.executable):
+        self.reactor = reactor
+        self.storage = storage
+        self.count = count
+        self.flags = flags
+        self.executable = executable
+        self.server = None
+        self.directory = None
+        self.processes: dict[int, WorkerProcess] = {}
+        self._respawns: dict[int, object] = {}
+
+    @property
+    def socket_path(self) -> str:
+        return os.path.join(self.directory, "store.sock")
+
+    def startService(self) -> None:
+        super().startService()
+        from .storage.remote import StorageServer
+        self.directory = tempfile.mkdtemp(prefix="kapiserver-workers-")
+        self.server = StorageServer(self.storage.storage.default, self.reactor)
+        self.server.listen(self.socket_path)
+        for index in range(1, self.count + 1):
+            self._spawn(index)
+        log.info("Started {count} worker(s) serving the API beside this process", count=self.count)
+
+    def _spawn(self, index: int) -> None:
+        self._respawns.pop(index, None)
+        if not self.running:
+            return
+        argv = [self.executable, "-m", "kapiserver", *self.flags, f"--worker-of={self.socket_path}"]
+        worker = WorkerProcess(index, self._ended)
+        self.processes[index] = worker
+        worker.transport = self.reactor.spawnProcess(worker, self.executable, argv, env=os.environ.copy(),
+                                                     childFDs={0: "w", 1: "r", 2: "r"})
+
+    def _ended(self, worker: WorkerProcess) -> None:
+        if self.processes.get(worker.index) is not worker or not self.running:
+            return
+        log.error("Worker {index} ended (exit status {status}); starting it again in {delay}s",
+                  index=worker.index, status=worker.ended.result, delay=RESPAWN_DELAY)
+        self._respawns[worker.index] = self.reactor.callLater(RESPAWN_DELAY, self._spawn, worker.index)
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        return ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        for call in self._respawns.values():
+            call.cancel()
+        self._respawns.clear()
+        live = [worker for worker in self.processes.values() if not worker.ended.called]
+        for worker in live:
+            worker.transport.signalProcess("TERM")
+        if live:
+            kill = self.reactor.callLater(STOP_TIMEOUT, self._kill, live)
+            await gatherResults([worker.ended for worker in live])
+            if kill.active():
+                kill.cancel()
+        if self.server is not None:
+            await self.server.stop()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    @staticmethod
+    def _kill(workers) -> None:
+        for worker in workers:
+            if not worker.ended.called:
+                log.warn("Worker {index} did not stop in {timeout}s; killing it", index=worker.index,
+                         timeout=STOP_TIMEOUT)
+                worker.transport.signalProcess("KILL")

@@ -1,0 +1,181 @@
+"""--workers: the API served by several processes over one embedded store, as a client sees it.
+
+Every connection lands on whichever process the kernel picks (SO_REUSEPORT), so each check makes its
+requests on new connections: a write through one process must be read, listed and watched through any other.
+Which process answered is told by the -v=2 request lines a worker's log relays into the primary's, prefixed
+"worker N:".
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import APIServerProcess
+
+pytestmark = pytest.mark.skipif(not hasattr(__import__("socket"), "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s children that are --workers workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == pid and any(arg.startswith(b"--worker-of=") for arg in cmdline):
+            found.append(int(entry.name))
+    return found
+
+
+def full_log(server: APIServerProcess) -> str:
+    return server.log_path.read_text(errors="replace")
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie not yet reaped counts: init may be slow to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "a condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def request(port: int, method: str, path: str, body=None) -> tuple[int, dict | str]:
+    """One request on a connection of its own: its status and its JSON (or text)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        connection.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw) if raw.startswith(b"{") else raw.decode()
+    finally:
+        connection.close()
+
+
+def configmap(name: str, value: str = "v") -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}}
+
+
+@pytest.fixture(scope="module")
+def primary(tmp_path_factory):
+    server = APIServerProcess(tmp_path_factory.mktemp("workers") / "data", args=("--workers=2",)).start()
+    # The worker joins the ports once its own handlers are up.
+    wait_for(lambda: "Started 1 worker" in full_log(server), what="the worker to start")
+    wait_for(lambda: any("worker 1:" in line and "Serving insecure" in line for line in full_log(server).splitlines()),
+             what="the worker to listen")
+    yield server
+    server.stop()
+
+
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+
+
+def test_both_processes_answer_and_every_write_is_read_through_either(primary):
+    """Thirty creates, each read back at once on another connection: every read finds its write whichever
+    process took either, and the worker answered some of them (its request lines in the primary's log)."""
+    for i in range(30):
+        status, created = request(primary.port, "POST", CONFIGMAPS, configmap(f"rw-{i}"))
+        assert status == 201, created
+        status, got = request(primary.port, "GET", f"{CONFIGMAPS}/rw-{i}")
+        assert status == 200 and got["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+        status, listed = request(primary.port, "GET", f"{CONFIGMAPS}?labelSelector=&limit=500")
+        assert f"rw-{i}" in {item["metadata"]["name"] for item in listed["items"]}
+    worker_lines = [line for line in full_log(primary).splitlines() if "worker 1:" in line and "/configmaps" in line]
+    assert worker_lines, "no request reached the worker"
+
+
+def test_conflicts_are_detected_across_processes(primary):
+    """An update with a stale resourceVersion is a 409 whichever process holds the newer write."""
+    status, created = request(primary.port, "POST", CONFIGMAPS, configmap("cas"))
+    assert status == 201
+    stale = created["metadata"]["resourceVersion"]
+    for i in range(10):
+        body = configmap("cas", f"v{i}")
+        body["metadata"]["resourceVersion"] = stale
+        status, answer = request(primary.port, "PUT", f"{CONFIGMAPS}/cas", body)
+        if i == 0:
+            assert status == 200, answer
+        else:
+            assert status == 409 and answer["reason"] == "Conflict", answer
+
+
+def test_a_watch_sees_writes_made_through_the_other_process_in_order(primary):
+    """A watch held on one connection sees each of twenty writes made on other connections, in the order of
+    their resourceVersions."""
+    status, listed = request(primary.port, "GET", CONFIGMAPS)
+    connection = http.client.HTTPConnection("127.0.0.1", primary.port, timeout=10)
+    connection.request("GET", f"{CONFIGMAPS}?watch=1&resourceVersion={listed['metadata']['resourceVersion']}")
+    stream = connection.getresponse()
+    assert stream.status == 200
+    versions = []
+    for i in range(20):
+        status, created = request(primary.port, "POST", CONFIGMAPS, configmap(f"watched-{i}"))
+        assert status == 201
+        versions.append(created["metadata"]["resourceVersion"])
+    seen = []
+    while len(seen) < 20:
+        event = json.loads(stream.readline())
+        if event["object"]["metadata"]["name"].startswith("watched-"):
+            seen.append(event["object"]["metadata"]["resourceVersion"])
+    connection.close()
+    assert seen == versions
+
+
+def test_a_killed_worker_is_started_again(primary):
+    """SIGKILL a worker: the primary logs its end and starts another, which serves again."""
+    [worker] = wait_for(lambda: workers_of(primary.process.pid), what="the worker's pid")
+    os.kill(worker, signal.SIGKILL)
+    [again] = wait_for(lambda: [pid for pid in workers_of(primary.process.pid) if pid != worker],
+                       what="a new worker")
+    assert again != worker
+    assert "Worker 1 ended" in full_log(primary)
+    status, _ = request(primary.port, "GET", "/readyz")
+    assert status == 200
+
+
+def test_stopping_the_primary_stops_its_workers(tmp_path):
+    """SIGTERM to the primary ends its workers and then itself, with status 0."""
+    server = APIServerProcess(tmp_path / "data", args=("--workers=3",)).start()
+    try:
+        pids = wait_for(lambda: len(workers_of(server.process.pid)) == 2 and workers_of(server.process.pid),
+                        what="two workers")
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+        for pid in pids:
+            wait_for(lambda: gone(pid), what=f"worker {pid} to end")
+    finally:
+        server.stop()
+
+
+def test_a_worker_whose_primary_is_killed_ends(tmp_path):
+    """SIGKILL the primary: its worker loses the store and stops on its own (exit status 1)."""
+    server = APIServerProcess(tmp_path / "data", args=("--workers=2",)).start()
+    try:
+        [worker] = wait_for(lambda: workers_of(server.process.pid), what="the worker")
+        server.process.kill()
+        server.process.wait()
+        wait_for(lambda: gone(worker), timeout=30, what="the worker to end")
+    finally:
+        server.stop()
