@@ -27,6 +27,8 @@ from .requestinfo import request_info_of
 
 log = Logger()
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
+# How long a --workers process waits for the CRDs' cache before it calls a resource unknown.
+CRD_CATCH_UP_TIMEOUT = 5.0
 
 
 def _write_error(request, exc: BaseException) -> None:
@@ -168,6 +170,20 @@ class APIRoot(Resource):
         request.kapi_fault = rule
         return False
 
+    async def _defined_meanwhile(self, info):
+        """With --workers, a CRD another process has just written reaches this one through its watch: before a
+        resource is called unknown, the CRDs' cache catches up with the store and hands the CRDs' controller
+        what it has (the next turn), so a client that saw its CRD created finds its resource on any process.
+        The resource's ResourceInfo, or None still."""
+        from twisted.internet.task import deferLater
+        registry = self.context.registry
+        crds = registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        if crds is None:
+            return None
+        await crds.reads.caught_up(CRD_CATCH_UP_TIMEOUT)
+        await deferLater(self.context.reactor, 0, lambda: None)
+        return registry.catalog.lookup(info.api_group, info.api_version, info.resource)
+
     async def _serve(self, request) -> None:
         # Parsed once per request: the runtime's long-running check may have done it already.
         info = request_info_of(request)
@@ -199,6 +215,8 @@ class APIRoot(Resource):
             return
         catalog = self.context.registry.catalog
         resource_info = catalog.lookup(info.api_group, info.api_version, info.resource)
+        if resource_info is None and getattr(self.context.config, "shares_ports", False):
+            resource_info = await self._defined_meanwhile(info)
         if resource_info is None:
             raise NOT_FOUND
         # Routed: from here the request counts in the request metrics, as upstream's instrumented routes.

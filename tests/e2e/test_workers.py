@@ -143,6 +143,41 @@ def test_a_watch_sees_writes_made_through_the_other_process_in_order(primary):
     assert seen == versions
 
 
+def crd(plural: str) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.workers.example.com"},
+            "spec": {"group": "workers.example.com", "scope": "Namespaced",
+                     "names": {"plural": plural, "singular": plural[:-1], "kind": plural[:-1].capitalize()},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def test_a_custom_resource_is_served_by_every_process_once_its_crd_is_created(primary):
+    """A CRD created through one process, and at once its first objects on eight connections opened before (so
+    some are another process's, and nothing delays the requests): the resource is known wherever they land (a
+    process catches up with the CRDs before it answers 404)."""
+    for i in range(12):
+        plural = f"gizmo{i}s"
+        connections = [http.client.HTTPConnection("127.0.0.1", primary.port, timeout=10) for _ in range(8)]
+        for connection in connections:
+            connection.connect()
+        status, created = request(primary.port, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                                  crd(plural))
+        assert status == 201, created
+        for j, connection in enumerate(connections):
+            body = json.dumps({"apiVersion": "workers.example.com/v1", "kind": plural[:-1].capitalize(),
+                               "metadata": {"name": f"g{j}"}}).encode()
+            connection.request("POST", f"/apis/workers.example.com/v1/namespaces/default/{plural}", body=body,
+                               headers={"Content-Type": "application/json"})
+        for connection in connections:
+            response = connection.getresponse()
+            assert response.status == 201, response.read()
+            connection.close()
+    status, answer = request(primary.port, "GET", "/apis/workers.example.com/v1/namespaces/default/nothings")
+    assert status == 404 and answer["reason"] == "NotFound"
+
+
 def test_a_killed_worker_is_started_again(primary):
     """SIGKILL a worker: the primary logs its end and starts another, which serves again."""
     [worker] = wait_for(lambda: workers_of(primary.process.pid), what="the worker's pid")
