@@ -45,6 +45,11 @@ def main(argv=None, reactor=None):
     # stopService returns a Deferred; the reactor waits for it before it stops.
     reactor.addSystemEventTrigger("before", "shutdown", lambda: service.running and service.stopService())
     reactor.callWhenRunning(start)
+    if options.server_config.worker_of:
+        # A --workers worker is stopped by its primary (SIGTERM), which a ^C in a terminal also reaches: the
+        # worker leaves that SIGINT to it rather than shut down twice.
+        import signal
+        reactor.callWhenRunning(signal.signal, signal.SIGINT, signal.SIG_IGN)
     # The reactor's own signal handlers turn SIGINT and SIGTERM into an orderly shutdown.
     reactor.run()
     # A start that failed later (storage would not open: the data dir in use) stopped the reactor too.

@@ -15,6 +15,7 @@ the store closes, and a worker whose store connection ends stops itself.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,8 @@ log = Logger()
 # How long after a worker ended it is started again, and how long a stopping worker may take before SIGKILL.
 RESPAWN_DELAY = 1.0
 STOP_TIMEOUT = 30.0
+# The time a worker's log line starts with: the primary's log line has its own.
+_OWN_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ")
 
 
 class WorkerProcess(protocol.ProcessProtocol):
@@ -44,7 +47,9 @@ class WorkerProcess(protocol.ProcessProtocol):
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
         for line in lines:
-            log.info("worker {index}: {line}", index=self.index, line=line.decode("utf-8", "replace"))
+            text = _OWN_TIMESTAMP.sub("", line.decode("utf-8", "replace").rstrip())
+            if text.strip():
+                log.info("worker {index}: {line}", index=self.index, line=text)
 
     outReceived = errReceived
 

@@ -204,6 +204,24 @@ def test_stopping_the_primary_stops_its_workers(tmp_path):
         server.stop()
 
 
+def test_ctrl_c_stops_the_primary_and_its_workers_once(tmp_path):
+    """^C in a terminal signals the whole process group: the primary stops its workers, which leave the SIGINT
+    to it, and everything ends cleanly (status 0, no traceback in the log)."""
+    server = APIServerProcess(tmp_path / "data", args=("--workers=2",), preexec_fn=os.setsid).start()
+    try:
+        [worker] = wait_for(lambda: workers_of(server.process.pid), what="the worker")
+        wait_for(lambda: "Serving insecurely" in full_log(server).split("Started 1 worker", 1)[-1],
+                 what="the worker to serve")
+        os.killpg(server.process.pid, signal.SIGINT)
+        assert server.process.wait(30) == 0
+        wait_for(lambda: gone(worker), what="the worker to end")
+        log = full_log(server)
+        assert "Traceback" not in log, log[-3000:]
+        assert "worker 1: " in log and "Shutting down: requests drained" in log.split("worker 1: ", 1)[1]
+    finally:
+        server.stop()
+
+
 def test_a_worker_whose_primary_is_killed_ends(tmp_path):
     """SIGKILL the primary: its worker loses the store and stops on its own (exit status 1)."""
     server = APIServerProcess(tmp_path / "data", args=("--workers=2",)).start()
