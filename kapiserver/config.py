@@ -289,9 +289,9 @@ class ServerConfig:
     # The testing controls at /debug/kapiserver/ (system:masters only): fault rules, and store snapshot/reset.
     enable_fault_injection: bool = False
     enable_store_reset: bool = False
-    # --workers: processes serving the API, this one (which holds the embedded store) among them; and in a
-    # worker, the Unix socket of the store its primary serves (--worker-of, set by the primary only).
-    workers: int = 1
+    # --workers: the processes serving the API's ports, this one (holding the embedded store) serving them
+    # itself when 0; and in a worker, the Unix socket of the store its primary serves (--worker-of).
+    workers: int = 0
     worker_of: Optional[str] = None
     endpoint_reconciler_type: str = "lease"   # lease, master-count or none
     apiserver_count: int = 1
@@ -304,8 +304,8 @@ class ServerConfig:
 
     @property
     def shares_ports(self) -> bool:
-        """Whether the API's ports are shared with other processes (--workers: SO_REUSEPORT)."""
-        return self.workers > 1 or self.worker_of is not None
+        """Whether the API's ports are shared among processes (a --workers worker: SO_REUSEPORT)."""
+        return self.worker_of is not None
 
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
@@ -419,10 +419,10 @@ class ServerConfig:
                                          defaults.shutdown_watch_termination_grace_period))
 
         serving_workers = pick("workers", _int, defaults.workers)
-        if serving_workers < 1:
-            raise OptionError("workers", "--workers must be at least 1")
+        if serving_workers < 0:
+            raise OptionError("workers", "--workers can not be negative value")
         worker_of = pick("worker-of", lambda f, v: str(v) or None, None)
-        if serving_workers > 1 or worker_of:
+        if serving_workers or worker_of:
             if backend == "etcd3":
                 raise OptionError("workers", "--workers needs the embedded store (sqlite or memory); on etcd, "
                                              "run several kube-apiservers side by side instead")
@@ -430,8 +430,8 @@ class ServerConfig:
                 if on:
                     raise OptionError(flag, f"--{flag} cannot be used with --workers (each process would keep "
                                             f"its own)")
-            if serving_workers > 1 and not (secure_port or insecure_port):
-                raise OptionError("workers", "--workers needs a port to share (--secure-port or --insecure-port)")
+            if serving_workers and not (secure_port or insecure_port):
+                raise OptionError("workers", "--workers needs a port to serve (--secure-port or --insecure-port)")
 
         security = parse_security(options, data_dir)
         # A bad admission configuration stops startup here, with one line, rather than once the server runs.

@@ -71,7 +71,8 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
     # The remote APIServices' Available condition, checked through the handlers' proxy (its client certificate).
     apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator))
     apiserver.add(registry.controller(ExtensionAuthentication, reactor, lambda: handlers.extension_authentication))
-    listeners = add_listeners(apiserver, config, reactor, handlers)
+    # With --workers, the workers serve the API's ports; this process serves its own clients (loopback).
+    listeners = [] if config.workers else add_listeners(apiserver, config, reactor, handlers)
     # The loopback listener the apiserver's own clients use (a random bearer token, as upstream's loopback
     # client token): kube-controller-manager's controllers run here are its clients like any other.
     loopback = None
@@ -88,15 +89,15 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
         controllers.add(EmbeddedControllers(reactor, loopback, list(config.embedded_controllers),
                                             embedded_controller_options(config)))
     apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, controllers, listeners)
-    if config.workers > 1:
-        # Started last, once this process serves; stopped first, so the workers end before the store does.
+    if config.workers:
+        # Started last, once everything here runs; stopped first, so the workers end before the store does.
         from .workers import WorkersService
-        apiserver.add(WorkersService(reactor, storage, config.workers - 1, list(worker_flags)))
+        apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags)))
     return apiserver
 
 
 def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
-    """A --workers worker: the API served on the ports it shares with its primary, over the primary's store
+    """A --workers worker: the API served on the ports it shares with the other workers, over the primary's store
     (``config.worker_of``), with watch caches, the CRDs' serving and the handlers of its own.  What writes the
     cluster's own objects (bootstrap, APIServices, API Priority and Fairness's configuration, the identity
     Lease, compaction, the embedded controllers, a deleted CRD's finalization) runs in the primary alone."""

@@ -128,10 +128,11 @@ class Options(PflagOptions):
         ["enable-store-reset", None, "false",
          "Serve /debug/kapiserver/snapshot and /debug/kapiserver/reset, where members of system:masters "
          "snapshot the embedded store and put it back (the pytest plugin's reset between tests)."],
-        ["workers", None, "1",
-         "Processes serving the API on its ports: this one, which holds the embedded store, and N-1 workers "
-         "it starts, each with its own watch caches, reaching the store through this one (the embedded "
-         "store only; on etcd run several kube-apiservers instead)."],
+        ["workers", None, "0",
+         "Worker processes serving the API's ports, started by this one, which then holds the embedded store "
+         "and runs the controllers, and serves the API only to them; each worker has its own watch caches and "
+         "reaches the store through this process. 0: this process serves the API itself. The embedded store "
+         "only (on etcd, run several kube-apiservers instead)."],
         ["worker-of", None, None,
          "Internal: set by --workers on the worker processes it starts (the Unix socket of the store)."],
         ["v", "v", "0",
@@ -206,7 +207,7 @@ def makeService(config, reactor=None):
     # Imported here: the service tree is heavy and only needed once options are known to be good.
     from kapiserver.server import make_service
     return make_service(server_config, reactor,
-                        worker_flags=worker_flags(config) if server_config.workers > 1 else ())
+                        worker_flags=worker_flags(config) if server_config.workers else ())
 
 
 def makeTwistdService(options):

@@ -1,15 +1,17 @@
-"""--workers: the API served from several processes over one embedded store.
+"""--workers: the API served by worker processes over one embedded store.
 
-The process `twistd kube-apiserver --workers N` starts holds the store (SQLite or memory), runs everything
-that writes the cluster's own objects, and serves the API like any apiserver; once it serves, it starts N-1
-workers (`python -m kapiserver` with its own flags and --worker-of) and serves its store to them on a Unix
-socket in a private directory (kapiserver.storage.remote).  Every process listens on the same ports with
-SO_REUSEPORT, so the kernel spreads the connections among them; each has its own watch caches, fed by the
-store's watches as the primary's are, so a read anywhere sees every write acknowledged before it.
+The process `twistd kube-apiserver --workers N` starts holds the store (SQLite or memory) and runs everything
+that writes the cluster's own objects (the bootstrap, the embedded controllers, compaction), serving the API
+only to its own clients (the loopback listener).  Once it runs, it starts N workers (`python -m kapiserver`
+with its own flags and --worker-of) and serves them its store on a Unix socket in a private directory
+(kapiserver.storage.remote).  The workers listen on the API's ports with SO_REUSEPORT, so the kernel spreads
+the connections among them; each has its own watch caches, fed by the store's watches as the primary's are, so
+a read anywhere sees every write acknowledged before it.  The workers are alike, none holding the store: the
+connections spread evenly are work spread evenly.
 
-On two or more cores this is how writes go past what one Python thread can do.  A worker that ends is started
-again after RESPAWN_DELAY; stopping the primary stops its workers (SIGTERM, their graceful shutdown) before
-the store closes, and a worker whose store connection ends stops itself.
+On two or more cores this is how the API goes past what one Python thread can do.  A worker that ends is
+started again after RESPAWN_DELAY; stopping the primary stops its workers (SIGTERM, their graceful shutdown)
+before the store closes, and a worker whose store connection ends stops itself.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ class WorkerProcess(protocol.ProcessProtocol):
     def processEnded(self, reason) -> None:
         if self._partial:
             self.errReceived(b"\n")
-        self.ended.callback(reason.value.exitCode)
+        end = reason.value
+        self.ended.callback(f"signal {end.signal}" if end.signal is not None else f"exit status {end.exitCode}")
         self.on_end(self)
 
 
@@ -86,7 +89,7 @@ class WorkersService(service.Service):
         self.server.listen(self.socket_path)
         for index in range(1, self.count + 1):
             self._spawn(index)
-        log.info("Started {count} worker(s) serving the API beside this process", count=self.count)
+        log.info("Started {count} worker(s) to serve the API", count=self.count)
 
     def _spawn(self, index: int) -> None:
         self._respawns.pop(index, None)
@@ -101,7 +104,7 @@ class WorkersService(service.Service):
     def _ended(self, worker: WorkerProcess) -> None:
         if self.processes.get(worker.index) is not worker or not self.running:
             return
-        log.error("Worker {index} ended (exit status {status}); starting it again in {delay}s",
+        log.error("Worker {index} ended ({status}); starting it again in {delay}s",
                   index=worker.index, status=worker.ended.result, delay=RESPAWN_DELAY)
         self._respawns[worker.index] = self.reactor.callLater(RESPAWN_DELAY, self._spawn, worker.index)
 

@@ -152,7 +152,7 @@ def test_missing_value_and_positional_arguments():
     (["--storage-backend=sqlite", "--etcd-servers=http://e:2379"], "--etcd-servers"),
     (["--etcd-servers=e:2379"], "--etcd-servers"),
     (["-v=-1"], "--v"),
-    (["--workers=0"], "--workers"),
+    (["--workers=-1"], "--workers"),
     (["--workers=two"], "--workers"),
     (["--workers=2", "--etcd-servers=http://e:2379"], "--workers"),
     (["--workers=2", "--enable-store-reset"], "--enable-store-reset"),
@@ -481,11 +481,11 @@ def test_foreground_server_exits_1_when_it_cannot_start():
 
 
 def test_workers_are_started_with_every_flag_but_their_own():
-    """A --workers worker gets every flag of its primary (so it serves what the primary serves), spelled
+    """A --workers worker gets every flag of its primary (so it serves what the primary would), spelled
     --name=value, lists joined as pflag reads them, and never --workers (it is one worker) or --version."""
     options = tap.Options()
     options.choose_host = lambda: HOST
-    options.parseOptions(["--workers", "3", "--secure-port=0", "--runtime-config=api/alpha=true",
+    options.parseOptions(["--workers", "2", "--secure-port=0", "--runtime-config=api/alpha=true",
                           "--runtime-config=batch/v1=false", "-v", "2", "--watch-cache=false"])
     flags = tap.worker_flags(options)
     assert "--secure-port=0" in flags and "--v=2" in flags and "--watch-cache=false" in flags
@@ -495,5 +495,6 @@ def test_workers_are_started_with_every_flag_but_their_own():
     worker.choose_host = lambda: HOST
     worker.parseOptions([*flags, "--worker-of=/tmp/store.sock"])
     config, primary = worker.server_config, options.server_config
-    assert (config.workers, config.worker_of, config.shares_ports) == (1, "/tmp/store.sock", True)
-    assert dataclasses.replace(config, worker_of=None, workers=3) == primary
+    assert (config.workers, config.worker_of, config.shares_ports) == (0, "/tmp/store.sock", True)
+    assert (primary.workers, primary.shares_ports) == (2, False)
+    assert dataclasses.replace(config, worker_of=None, workers=2) == primary
