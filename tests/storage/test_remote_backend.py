@@ -14,6 +14,7 @@ import os
 import pytest
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 
 from kapiserver.storage import (
     Conflict, FutureRevision, KeyExists, KeyNotFound, KeyValue, RevisionCompacted, SupportsSnapshot,
@@ -212,8 +213,8 @@ def test_a_big_value_round_trips(remote, run, run_until):
 
 
 class Frames(_Framed):
-    def __init__(self):
-        super().__init__()
+    def __init__(self, clock=None):
+        super().__init__(clock or Clock())
         self.frames = []
 
     def frameReceived(self, frame):
@@ -230,3 +231,57 @@ def test_frames_split_across_reads(step):
         receiver.dataReceived(data[i:i + step])
     assert receiver.frames == frames
 
+
+
+class _Socket:
+    """A socket taking at most ``room`` bytes a send."""
+
+    def __init__(self, room: int):
+        self.room = room
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(data[:self.room])
+        return min(len(data), self.room)
+
+
+class _Transport:
+    def __init__(self, room: int):
+        self.socket = _Socket(room)
+        self.dataBuffer = b""
+        self._tempDataBuffer: list[bytes] = []
+        self.connected, self.disconnecting = True, False
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+@pytest.mark.parametrize("room", [10**9, 5, 0])
+def test_a_turns_frames_leave_together_in_order_the_rest_through_the_transport(room):
+    """The frames sent in one turn reach the socket in one send once the turn ends, in order; what the socket
+    does not take goes to the transport's write (which sends it when the socket can take it)."""
+    clock = Clock()
+    framed = Frames(clock)
+    framed.transport = _Transport(room)
+    frames = [(1, "create", b"k", b"v" * 100), (0, "cancel", 3), (2, "current_revision")]
+    for frame in frames:
+        framed.send(frame)
+    assert framed.transport.socket.sent == [] and framed.transport.written == []
+    clock.advance(0)
+    expected = b"".join(len(p).to_bytes(4, "big") + p for p in map(marshal.dumps, frames))
+    assert len(framed.transport.socket.sent) == 1
+    assert b"".join(framed.transport.socket.sent + framed.transport.written) == expected
+    assert framed.transport.written == ([] if room >= len(expected) else [expected[room:]])
+
+
+def test_frames_wait_behind_what_the_transport_still_holds():
+    """With bytes of the connection still queued in the transport, a turn's frames go behind them (the
+    transport's write), never straight to the socket ahead of them."""
+    clock = Clock()
+    framed = Frames(clock)
+    framed.transport = _Transport(10**9)
+    framed.transport.dataBuffer = b"earlier"
+    framed.send((1, "get", b"k"))
+    clock.advance(0)
+    assert framed.transport.socket.sent == [] and len(framed.transport.written) == 1
