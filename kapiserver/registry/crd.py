@@ -212,7 +212,8 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
             singular=names.get("singular", ""), storage_version=storage_version,
-            deprecation_warning=deprecation_warning(spec, version)))
+            deprecation_warning=deprecation_warning(spec, version),
+            custom_list_kind=names.get("listKind", "")))
     return out
 
 

@@ -176,3 +176,11 @@ def test_an_update_to_a_taken_name_keeps_the_old_one_and_the_crd_served(crds, st
     assert updated["status"]["acceptedNames"]["kind"] == "Gizmo"
     run_until(lambda: store_registry.lookup(GROUP, "v1", "gizmos") is not None)
     assert store_registry.catalog.lookup(GROUP, "v1", "gizmos").kind == "Gizmo"
+
+
+def test_a_custom_resource_list_is_of_its_accepted_list_kind():
+    """A CRD's lists are of its accepted listKind, which need not be its kind + "List"."""
+    from kapiserver.registry.crd import resource_infos
+    obj = crd("gadgets", "Gadget", list_kind="GadgetCollection")
+    assert crdnames.accept(obj, [], 0.0)
+    assert [info.list_kind for info in resource_infos(obj)] == ["GadgetCollection"]
