@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from ..machinery.errors import StatusError
 from ..registry import conversion, crdnames
 from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, condition_true, resource_infos,
-                             schema_coercer, set_condition, version_of, version_priority)
+                             schema_coercer, served, set_condition, version_of, version_priority)
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
@@ -109,26 +109,23 @@ class CRDController:
         before = self._accepted.pop(name, None) if freed else self._accepted.get(name)
         if not freed:
             self._accepted[name] = accepted
-        names = [] if freed or crdnames.settled(crd) else [name]
-        if freed or (before is not None and before != accepted):
-            names.append(((crd.get("spec") or {}).get("group", ""), name))
-        if names:
-            d = Deferred.fromCoroutine(self._decide_names(names))
+        own = None if freed or crdnames.settled(crd) else name
+        group = (crd.get("spec") or {}).get("group", "") if freed or before not in (None, accepted) else None
+        if own is not None or group is not None:
+            d = Deferred.fromCoroutine(self._decide_names(own, group, name))
             d.addErrback(lambda f: log.failure("CRD {name}: deciding names failed", f, name=name))
 
-    async def _decide_names(self, names: list) -> None:
-        """Decides again the names of each CRD named in ``names``; a (group, name) stands for every other CRD
-        of that group whose names are not all accepted."""
-        for item in names:
-            if isinstance(item, tuple):
-                group, freed_by = item
-                stored, _ = await self.crds.list(None, ListOptions())
-                for other in sorted(stored, key=lambda c: c["metadata"]["name"]):
-                    if (other.get("spec") or {}).get("group") == group and \
-                            other["metadata"]["name"] != freed_by and not crdnames.settled(other):
-                        await self._accept_names(other["metadata"]["name"])
-            else:
-                await self._accept_names(item)
+    async def _decide_names(self, own: Optional[str], group: Optional[str], freed_by: str) -> None:
+        """Decides again the names of the CRD ``own``, and of every CRD of ``group`` but ``freed_by`` whose names
+        are not all accepted (in the order of their names)."""
+        if own is not None:
+            await self._accept_names(own)
+        if group is not None:
+            stored, _ = await self.crds.list(None, ListOptions())
+            for other in sorted(stored, key=lambda c: c["metadata"]["name"]):
+                if (other.get("spec") or {}).get("group") == group and \
+                        other["metadata"]["name"] != freed_by and not crdnames.settled(other):
+                    await self._accept_names(other["metadata"]["name"])
 
     async def _accept_names(self, name: str) -> None:
         async def change(old):
@@ -174,7 +171,7 @@ class CRDController:
         # As upstream's crdInfo: what is served is made again (and the old stores torn down, so their watches
         # end) only for another CRD of the name, or a change of its spec or its accepted names.
         return (crd["metadata"].get("uid"), copy.deepcopy(crd.get("spec")),
-                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")), bool(resource_infos(crd)))
+                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")), served(crd))
 
     def _serve(self, crd: dict) -> None:
         name = crd["metadata"]["name"]

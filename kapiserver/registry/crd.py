@@ -188,10 +188,14 @@ def validate_crd(crd: dict) -> list[FieldError]:
     return out + apiextensions.crd_names(names)
 
 
+def served(crd: dict) -> bool:
+    """Whether the CRD's resources are served: its names accepted, or it Established (as upstream's handler)."""
+    return condition_true(crd, "NamesAccepted") or condition_true(crd, "Established")
+
+
 def resource_infos(crd: dict) -> list[ResourceInfo]:
-    """One ResourceInfo per served version of a CRD whose names are accepted or that is Established (as
-    upstream's handler serves it), under its accepted names."""
-    if not (condition_true(crd, "NamesAccepted") or condition_true(crd, "Established")):
+    """One ResourceInfo per served version of a served CRD, under its accepted names."""
+    if not served(crd):
         return []
     spec = crd.get("spec") or {}
     names = (crd.get("status") or {}).get("acceptedNames") or {}
