@@ -2,7 +2,9 @@
 Serving what CustomResourceDefinitions define: each served version of an
 established CRD becomes a resource in the catalogue (discovery, OpenAPI) with
 its own Store, at once on create and on every apiserver that sees the CRD;
-a deleted CRD takes its custom resources with it before it goes.
+a deleted CRD takes its custom resources with it before it goes.  Where it
+finalizes, it also decides again the names of the CRDs of a group when one of
+them frees names (upstream's naming controller requeueing the group).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ..machinery.errors import StatusError
-from ..registry import conversion
+from ..registry import conversion, crdnames
 from ..registry.crd import (CLEANUP_FINALIZER, CustomResourceStrategy, condition_true, resource_infos,
-                             schema_coercer, set_condition, version_of, version_priority)
+                             schema_coercer, served, set_condition, version_of, version_priority)
 from ..registry.options import DeleteOptions, ListOptions
 
 log = Logger()
@@ -75,6 +77,7 @@ class CRDController:
         self._served: dict[str, list] = {}      # CRD name -> ResourceInfos served
         self._serving: dict[str, tuple] = {}    # CRD name -> what they were made from (_serving_key)
         self._revision: dict[str, tuple] = {}   # CRD name -> (uid, resourceVersion) of the newest synced
+        self._accepted: dict[str, dict] = {}    # CRD name -> its accepted names, as last synced
         self._watch = None
         self._cleaning: set[str] = set()
         self._name_of = rest_friendly_name
@@ -94,10 +97,53 @@ class CRDController:
             d = Deferred.fromCoroutine(self.sync(crd))
         d.addErrback(lambda f: log.failure("CRD {name} sync failed", f, name=crd["metadata"].get("name")))
 
+    def _names_changed(self, crd: dict, freed: bool = False) -> None:
+        """What upstream's naming controller does on a CRD's event, where this process finalizes (one process
+        decides): a CRD whose names are not all accepted has them decided again, and once a CRD is gone or its
+        accepted names changed, so have the other CRDs of its group (the names they wait for may be free).
+        Run apart from the write that brought the event."""
+        if not self.finalizes:
+            return
+        name = crd["metadata"]["name"]
+        accepted = crdnames.names_of((crd.get("status") or {}).get("acceptedNames"))
+        before = self._accepted.pop(name, None) if freed else self._accepted.get(name)
+        if not freed:
+            self._accepted[name] = accepted
+        own = None if freed or crdnames.settled(crd) else name
+        group = (crd.get("spec") or {}).get("group", "") if freed or before not in (None, accepted) else None
+        if own is not None or group is not None:
+            d = Deferred.fromCoroutine(self._decide_names(own, group, name))
+            d.addErrback(lambda f: log.failure("CRD {name}: deciding names failed", f, name=name))
+
+    async def _decide_names(self, own: Optional[str], group: Optional[str], freed_by: str) -> None:
+        """Decides again the names of the CRD ``own``, and of every CRD of ``group`` but ``freed_by`` whose names
+        are not all accepted (in the order of their names)."""
+        if own is not None:
+            await self._accept_names(own)
+        if group is not None:
+            stored, _ = await self.crds.list(None, ListOptions())
+            for other in sorted(stored, key=lambda c: c["metadata"]["name"]):
+                if (other.get("spec") or {}).get("group") == group and \
+                        other["metadata"]["name"] != freed_by and not crdnames.settled(other):
+                    await self._accept_names(other["metadata"]["name"])
+
+    async def _accept_names(self, name: str) -> None:
+        async def change(old):
+            if old is None:
+                raise StatusError(404, "NotFound", "gone")
+            await self.crds.strategy.accept_names(old)
+            return old
+        try:
+            await self.crds.update(None, name, change, subresource="status", allow_create=False)
+        except StatusError as e:
+            if e.code not in (404, 409):
+                raise
+
     async def sync(self, crd: dict) -> None:
         name = crd["metadata"]["name"]
         if not self._older(crd):
             self._revision[name] = (crd["metadata"].get("uid"), _revision(crd))
+            self._names_changed(crd)
             served = self._serving_key(crd)
             if self._serving.get(name) != served:
                 self._serve(crd)
@@ -125,7 +171,7 @@ class CRDController:
         # As upstream's crdInfo: what is served is made again (and the old stores torn down, so their watches
         # end) only for another CRD of the name, or a change of its spec or its accepted names.
         return (crd["metadata"].get("uid"), copy.deepcopy(crd.get("spec")),
-                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")))
+                copy.deepcopy((crd.get("status") or {}).get("acceptedNames")), served(crd))
 
     def _serve(self, crd: dict) -> None:
         name = crd["metadata"]["name"]
@@ -151,7 +197,8 @@ class CRDController:
 
     def _set_coercers(self, crd: dict) -> None:
         spec = crd.get("spec") or {}
-        plural = ((crd.get("status") or {}).get("acceptedNames") or spec.get("names") or {}).get("plural", "")
+        # The plural is the CRD's name's: what is served, once its names are accepted (unregister's too).
+        plural = (spec.get("names") or {}).get("plural", "")
         for version in spec.get("versions") or []:
             schema = (version.get("schema") or {}).get("openAPIV3Schema")
             conversion.set_schema_coercer(spec.get("group", ""), plural, version.get("name", ""),
@@ -173,6 +220,8 @@ class CRDController:
         if self._revision.get(name, (uid,))[0] != uid:
             return      # the DELETED of an earlier CRD of the name, after its successor was served
         # Nothing older than the deletion serves this CRD again.
+        if self._revision.get(name) != (uid, float("inf")):    # its deletion's first word (of two)
+            self._names_changed(crd, freed=True)
         self._revision[name] = (uid, float("inf"))
         self._serving.pop(name, None)
         for info in self._served.pop(name, []):

@@ -46,6 +46,8 @@ class ResourceInfo:
     storage_resource: Optional[str] = None
     # A deprecated version's Warning, sent with every request to it (None: not deprecated).
     deprecation_warning: Optional[str] = None
+    # A CRD's accepted listKind, when it is not the kind + "List" every built-in list is.
+    custom_list_kind: str = ""
 
     @property
     def group_version(self) -> str:
@@ -61,7 +63,7 @@ class ResourceInfo:
 
     @property
     def list_kind(self) -> str:
-        return self.kind + "List"
+        return self.custom_list_kind or self.kind + "List"
 
     @property
     def storage_gv(self) -> tuple[str, str]:

@@ -2,33 +2,27 @@
 CustomResourceDefinitions (apiextensions.k8s.io/v1) and the custom resources
 they define.
 
-A CRD is accepted and Established as it is created; each served version
-becomes a ResourceInfo in the catalogue and a Store with a
-CustomResourceStrategy (structural schema pruning, defaulting and validation,
+A CRD's names are decided as it is written (crdnames: accepted unless another
+CRD of its group has them accepted already); one whose names are all accepted
+is Established at once.  Each served version of a CRD whose names are accepted
+or that is Established becomes a ResourceInfo in the catalogue and a Store with
+a CustomResourceStrategy (structural schema pruning, defaulting and validation,
 status and scale subresources, additionalPrinterColumns).
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Optional
 
 from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
+from . import crdnames
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
 from .validation import apiextensions
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-
-
-def accepted_names(crd: dict) -> dict:
-    names = copy.deepcopy((crd.get("spec") or {}).get("names") or {})
-    if names.get("kind"):
-        names.setdefault("singular", names["kind"].lower())
-        names.setdefault("listKind", names["kind"] + "List")
-    return names
 
 
 def _condition(kind: str, reason: str, message: str, now: float, status: str = "True") -> dict:
@@ -56,27 +50,40 @@ def set_condition(crd: dict, kind: str, status: str, reason: str, message: str, 
 
 
 class CustomResourceDefinitionStrategy(Strategy):
-    """CRDs: names checked and accepted at once; ``on_change`` registers the resources."""
+    """CRDs: names decided as they are written, against the other CRDs of the group in ``crds()`` (the CRDs'
+    Store); ``on_change`` registers the resources."""
 
-    def __init__(self, info, clock, on_change=None, on_delete=None):
+    def __init__(self, info, clock, on_change=None, on_delete=None, crds=None):
         super().__init__(info)
         self.clock = clock
         self.on_change = on_change
         self.on_delete = on_delete
+        self.crds = crds
         self.tracks_generation = True
 
     def reset_status(self, obj: dict) -> None:
-        now = self.clock.seconds()
+        # Upstream's empty status (no names accepted yet); accept_names fills it before the write.
         obj["status"] = {
-            "conditions": [
-                _condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
-                _condition("Established", "InitialNamesAccepted", "the initial names have been accepted", now),
-            ],
-            "acceptedNames": accepted_names(obj),
+            "acceptedNames": crdnames.names_of(None),
             # A version without a name is stored as "" (Go's zero string) and refused by validation.
             "storedVersions": [v.get("name", "") for v in (obj.get("spec") or {}).get("versions") or []
                                if v.get("storage")],
         }
+
+    async def accept_names(self, crd: dict) -> bool:
+        """Decides ``crd``'s accepted names and its NamesAccepted and Established conditions in place, from the
+        CRDs the store holds now (a consistent read); whether they changed."""
+        if crdnames.settled(crd) or self.crds is None:
+            return False
+        from .options import ListOptions
+        stored, _ = await self.crds().list(None, ListOptions())
+        return crdnames.accept(crd, stored, self.clock.seconds())
+
+    async def before_create(self, obj: dict) -> None:
+        await self.accept_names(obj)
+
+    async def before_update(self, new: dict, old: dict) -> None:
+        await self.accept_names(new)
 
     def prepare_for_create(self, obj: dict) -> None:
         super().prepare_for_create(obj)
@@ -99,7 +106,6 @@ class CustomResourceDefinitionStrategy(Strategy):
     def prepare_for_update(self, new: dict, old: dict) -> None:
         super().prepare_for_update(new, old)
         status = new.setdefault("status", {})
-        status["acceptedNames"] = accepted_names(new)
         stored = list(status.get("storedVersions") or [])
         for version in (new.get("spec") or {}).get("versions") or []:
             if version.get("storage") and version.get("name", "") not in stored:
@@ -182,10 +188,17 @@ def validate_crd(crd: dict) -> list[FieldError]:
     return out + apiextensions.crd_names(names)
 
 
+def served(crd: dict) -> bool:
+    """Whether the CRD's resources are served: its names accepted, or it Established (as upstream's handler)."""
+    return condition_true(crd, "NamesAccepted") or condition_true(crd, "Established")
+
+
 def resource_infos(crd: dict) -> list[ResourceInfo]:
-    """One ResourceInfo per served version of an established CRD."""
+    """One ResourceInfo per served version of a served CRD, under its accepted names."""
+    if not served(crd):
+        return []
     spec = crd.get("spec") or {}
-    names = accepted_names(crd)
+    names = (crd.get("status") or {}).get("acceptedNames") or {}
     group = spec.get("group", "")
     storage_version = next((v["name"] for v in spec.get("versions") or [] if v.get("storage")), None)
     out = []
@@ -203,7 +216,8 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
             singular=names.get("singular", ""), storage_version=storage_version,
-            deprecation_warning=deprecation_warning(spec, version)))
+            deprecation_warning=deprecation_warning(spec, version),
+            custom_list_kind=names.get("listKind", "")))
     return out
 
 

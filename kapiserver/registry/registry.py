@@ -94,7 +94,8 @@ class Registry:
             return ValidatingAdmissionPolicyStrategy(info)
         if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             from .crd import CustomResourceDefinitionStrategy
-            return CustomResourceDefinitionStrategy(info, self.clock)
+            return CustomResourceDefinitionStrategy(info, self.clock, crds=lambda: self.store(
+                "apiextensions.k8s.io", "v1", "customresourcedefinitions"))
         return Strategy(info)
 
     def key_root(self, info: ResourceInfo, builtin: bool = True) -> bytes:

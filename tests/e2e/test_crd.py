@@ -125,3 +125,48 @@ def test_scale_subresource_of_a_custom_resource(crontabs):
     status, scale = crontabs.server.request(
         "GET", "/apis/stable.example.com/v1/namespaces/default/crontabs/scaled/scale")
     assert status == 200 and scale["kind"] == "Scale" and scale["spec"] == {"replicas": 4}
+
+
+def _names_crd(plural: str, kind: str, list_kind: str) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.names.example.com"},
+            "spec": {"group": "names.example.com", "scope": "Namespaced",
+                     "names": {"plural": plural, "kind": kind, "listKind": list_kind},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {"type": "object"}}}]}}
+
+
+def test_a_crd_whose_kind_is_taken_waits_for_it(apiserver):
+    """Over HTTP: a second CRD of the group claiming the first's kind is NamesAccepted False (KindConflict), not
+    Established, and its resource is 404 while the first's is served; once the first is deleted its names are
+    accepted and it is served."""
+    import time
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    status, _ = apiserver.request("POST", crds, _names_crd("gadgets", "Gadget", "GadgetList"))
+    assert status == 201
+    status, second = apiserver.request("POST", crds, _names_crd("doohickeys", "Gadget", "DoohickeyList"))
+    assert status == 201
+    assert [(c["type"], c["status"], c["reason"], c["message"]) for c in second["status"]["conditions"]] == [
+        ("NamesAccepted", "False", "KindConflict", '"Gadget" is already in use'),
+        ("Established", "False", "NotAccepted", "not all names are accepted")]
+    # Its singular, "gadget" from its kind, is the first's too: not accepted either (the kind, checked later,
+    # names the reason).
+    assert second["status"]["acceptedNames"] == {"plural": "doohickeys", "kind": "", "listKind": "DoohickeyList"}
+    assert apiserver.request("GET", "/apis/names.example.com/v1/namespaces/default/gadgets")[0] == 200
+    status, missing = apiserver.request("GET", "/apis/names.example.com/v1/namespaces/default/doohickeys")
+    assert (status, missing["reason"]) == (404, "NotFound")
+    _, resources = apiserver.request("GET", "/apis/names.example.com/v1")
+    assert [r["name"] for r in resources["resources"]] == ["gadgets"]
+
+    assert apiserver.request("DELETE", crds + "/gadgets.names.example.com")[0] == 200
+    deadline = time.monotonic() + 30
+    while True:
+        _, second = apiserver.request("GET", crds + "/doohickeys.names.example.com")
+        conditions = {c["type"]: (c["status"], c["reason"]) for c in second["status"]["conditions"]}
+        if conditions["Established"][0] == "True" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert conditions == {"NamesAccepted": ("True", "NoConflicts"), "Established": ("True", "InitialNamesAccepted")}
+    assert second["status"]["acceptedNames"]["kind"] == "Gadget"
+    status, listed = apiserver.request("GET", "/apis/names.example.com/v1/namespaces/default/doohickeys")
+    assert (status, listed["kind"]) == (200, "DoohickeyList")
