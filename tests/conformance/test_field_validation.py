@@ -39,18 +39,27 @@ def noxu_crd(server, schema=None):
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {"group": GROUP, "scope": "Cluster", "versions": versions, "names": {
-            "plural": plural, "singular": plural[:-1], "kind": "WishIHadChosenNoxu", "listKind": "NoxuItemList"}}}))
+            "plural": plural, "singular": plural[:-1], "kind": noxu_kind(plural),
+            "listKind": noxu_kind(plural) + "List"}}}))
     path = f"/apis/{GROUP}/v1beta1/{plural}"
     wait_for(lambda: server.request("GET", path)[0] == 200, what=f"{path} to be served")
     return path
 
 
+def noxu_kind(plural: str) -> str:
+    # A kind of its own per CRD, as upstream's random-name fixtures give: the CRDs of one group must not claim
+    # one kind (the later would not be accepted, nor served).
+    return f"WishIHadChosenNoxu{plural[4:-1]}"
+
+
 def apply_cr(server, path, body: str):
+    """Apply ``body`` (cr_yaml's, its kind the placeholder NOXU_KIND) as the object mytest of ``path``'s CRD."""
+    body = body.replace("kind: NOXU_KIND\n", f"kind: {noxu_kind(path.rsplit('/', 1)[1])}\n", 1)
     return server.request("PATCH", f"{path}/mytest?{STRICT}", body.encode(), headers=APPLY)
 
 
 def cr_yaml(rest: str, metadata_extra: str = "", top: str = "") -> str:
-    return (f"\napiVersion: {GROUP}/v1beta1\nkind: WishIHadChosenNoxu\nmetadata:\n  name: mytest\n{metadata_extra}"
+    return (f"\napiVersion: {GROUP}/v1beta1\nkind: NOXU_KIND\nmetadata:\n  name: mytest\n{metadata_extra}"
             f"  finalizers:\n  - test-finalizer\n{top}spec:\n{rest}")
 
 
