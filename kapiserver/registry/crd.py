@@ -13,7 +13,7 @@ status and scale subresources, additionalPrinterColumns).
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Iterable, Optional
 
 from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
@@ -49,6 +49,26 @@ def set_condition(crd: dict, kind: str, status: str, reason: str, message: str, 
     conditions.append(new)
 
 
+def accept_names(crd: dict, stored: Iterable[dict], now: float) -> bool:
+    """Decides ``crd``'s names among the ``stored`` CRDs and writes them into its status (as upstream's
+    controller writes it: only when the accepted names or NamesAccepted change); whether anything changed."""
+    if crdnames.settled(crd):
+        return False
+    names, names_accepted, established = crdnames.decide(crd, stored)
+    status = crd.setdefault("status", {})
+    old = crdnames.condition(crd, "NamesAccepted")
+    if names == crdnames.names_of(status.get("acceptedNames")) and old is not None and \
+            (old.get("status"), old.get("reason"), old.get("message")) == names_accepted:
+        return False
+    status["acceptedNames"] = names
+    set_condition(crd, "NamesAccepted", *names_accepted, now)
+    set_condition(crd, "Established", *established, now)
+    # Go's field order of CustomResourceDefinitionStatus.
+    crd["status"] = {key: status[key] for key in ("conditions", "acceptedNames", "storedVersions") if key in status}
+    crd["status"].update(status)
+    return True
+
+
 class CustomResourceDefinitionStrategy(Strategy):
     """CRDs: names decided as they are written, against the other CRDs of the group in ``crds()`` (the CRDs'
     Store); ``on_change`` registers the resources."""
@@ -77,7 +97,7 @@ class CustomResourceDefinitionStrategy(Strategy):
             return False
         from .options import ListOptions
         stored, _ = await self.crds().list(None, ListOptions())
-        return crdnames.accept(crd, stored, self.clock.seconds())
+        return accept_names(crd, stored, self.clock.seconds())
 
     async def before_create(self, obj: dict) -> None:
         await self.accept_names(obj)

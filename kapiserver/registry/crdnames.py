@@ -102,7 +102,7 @@ def decide(crd: dict, stored: Iterable[dict]) -> tuple[dict, tuple[str, str, str
             new[field] = requested.get(field, "")
     new["categories"] = requested.get("categories")
     names_accepted = ("False",) + conflict if conflict else ("True", "NoConflicts", "no conflicts found")
-    old = _condition(crd, "Established")
+    old = condition(crd, "Established")
     if old is not None and old.get("status") == "True":
         established = (old["status"], old.get("reason", ""), old.get("message", ""))
     elif names_accepted[0] == "True":
@@ -114,26 +114,6 @@ def decide(crd: dict, stored: Iterable[dict]) -> tuple[dict, tuple[str, str, str
     return names_of(new), names_accepted, established
 
 
-def _condition(crd: dict, kind: str) -> Optional[dict]:
+def condition(crd: dict, kind: str) -> Optional[dict]:
+    """The condition of type ``kind`` in ``crd``'s status, or None."""
     return next((c for c in (crd.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
-
-
-def accept(crd: dict, stored: Iterable[dict], now: float) -> bool:
-    """Decides ``crd``'s names among the ``stored`` CRDs and writes them into its status (as upstream's
-    controller writes it: only when the accepted names or NamesAccepted change); whether anything changed."""
-    from .crd import set_condition
-    if settled(crd):
-        return False
-    names, names_accepted, established = decide(crd, stored)
-    status = crd.setdefault("status", {})
-    old = _condition(crd, "NamesAccepted")
-    if names == names_of(status.get("acceptedNames")) and old is not None and \
-            (old.get("status"), old.get("reason"), old.get("message")) == names_accepted:
-        return False
-    status["acceptedNames"] = names
-    set_condition(crd, "NamesAccepted", *names_accepted, now)
-    set_condition(crd, "Established", *established, now)
-    # Go's field order of CustomResourceDefinitionStatus.
-    crd["status"] = {key: status[key] for key in ("conditions", "acceptedNames", "storedVersions") if key in status}
-    crd["status"].update(status)
-    return True

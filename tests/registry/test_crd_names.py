@@ -9,6 +9,7 @@ from twisted.internet import reactor
 
 from kapiserver.controllers.crd import CRDController
 from kapiserver.registry import crdnames
+from kapiserver.registry.crd import accept_names
 from kapiserver.registry.options import DeleteOptions
 
 from tests.controllers.conftest import run, run_until
@@ -182,5 +183,5 @@ def test_a_custom_resource_list_is_of_its_accepted_list_kind():
     """A CRD's lists are of its accepted listKind, which need not be its kind + "List"."""
     from kapiserver.registry.crd import resource_infos
     obj = crd("gadgets", "Gadget", list_kind="GadgetCollection")
-    assert crdnames.accept(obj, [], 0.0)
+    assert accept_names(obj, [], 0.0)
     assert [info.list_kind for info in resource_infos(obj)] == ["GadgetCollection"]
