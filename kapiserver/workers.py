@@ -10,7 +10,8 @@ a read anywhere sees every write acknowledged before it.  The workers are alike,
 connections spread evenly are work spread evenly.
 
 On two or more cores this is how the API goes past what one Python thread can do.  A worker that ends is
-started again after RESPAWN_DELAY; stopping the primary stops its workers (SIGTERM, their graceful shutdown)
+started again after RESPAWN_DELAY (doubled, up to MAX_RESPAWN_DELAY, while workers end soon after their
+start: a flag they refuse, a crash at start); stopping the primary stops its workers (SIGTERM, their graceful shutdown)
 before the store closes, and a worker whose store connection ends stops itself.
 """
 
@@ -31,6 +32,9 @@ log = Logger()
 
 # How long after a worker ended it is started again, and how long a stopping worker may take before SIGKILL.
 RESPAWN_DELAY = 1.0
+MAX_RESPAWN_DELAY = 30.0
+# A worker that ran this long is started again after RESPAWN_DELAY, one that ended sooner after twice the last.
+STEADY_RUN = 10.0
 STOP_TIMEOUT = 30.0
 # The time a worker's log line starts with: the primary's log line has its own.
 _OWN_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ")
@@ -43,6 +47,7 @@ class WorkerProcess(protocol.ProcessProtocol):
         self.index = index
         self.on_end = on_end
         self.ended = Deferred()
+        self.started = 0.0      # when, by the reactor's clock
         self._partial = b""
 
     def errReceived(self, data: bytes) -> None:
@@ -76,6 +81,7 @@ class WorkersService(service.Service):
         self.directory = None
         self.processes: dict[int, WorkerProcess] = {}
         self._respawns: dict[int, object] = {}
+        self._delays: dict[int, float] = {}
 
     @property
     def socket_path(self) -> str:
@@ -97,6 +103,7 @@ class WorkersService(service.Service):
             return
         argv = [self.executable, "-m", "kapiserver", *self.flags, f"--worker-of={self.socket_path}"]
         worker = WorkerProcess(index, self._ended)
+        worker.started = self.reactor.seconds()
         self.processes[index] = worker
         worker.transport = self.reactor.spawnProcess(worker, self.executable, argv, env=os.environ.copy(),
                                                      childFDs={0: "w", 1: "r", 2: "r"})
@@ -104,9 +111,13 @@ class WorkersService(service.Service):
     def _ended(self, worker: WorkerProcess) -> None:
         if self.processes.get(worker.index) is not worker or not self.running:
             return
+        delay = RESPAWN_DELAY
+        if self.reactor.seconds() - worker.started < STEADY_RUN:
+            delay = min(MAX_RESPAWN_DELAY, 2 * self._delays.get(worker.index, RESPAWN_DELAY / 2))
+        self._delays[worker.index] = delay
         log.error("Worker {index} ended ({status}); starting it again in {delay}s",
-                  index=worker.index, status=worker.ended.result, delay=RESPAWN_DELAY)
-        self._respawns[worker.index] = self.reactor.callLater(RESPAWN_DELAY, self._spawn, worker.index)
+                  index=worker.index, status=worker.ended.result, delay=delay)
+        self._respawns[worker.index] = self.reactor.callLater(delay, self._spawn, worker.index)
 
     def stopService(self) -> Deferred:
         super().stopService()
