@@ -98,7 +98,8 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
 
 def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
     """A --workers worker: the API served on the ports it shares with the other workers, over the primary's store
-    (``config.worker_of``), with watch caches, the CRDs' serving and the handlers of its own.  What writes the
+    (``config.worker_of``), with watch caches, the CRDs' serving, the remote APIServices' discovery and the
+    handlers of its own.  What writes the
     cluster's own objects (bootstrap, APIServices, API Priority and Fairness's configuration, the identity
     Lease, compaction, the embedded controllers, a deleted CRD's finalization) runs in the primary alone."""
     apiserver = APIServerService(reactor)
@@ -112,8 +113,11 @@ def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
 
     storage = apiserver.add(StorageService(lambda: ensureDeferred(open_remote()), close_storage))
     registry = apiserver.add(RegistryService(config, reactor, storage))
-    apiserver.add(registry.controller(CRDController, reactor, False))
+    apiserver.add(registry.controller(CRDController, reactor, finalizes=False))
     handlers = apiserver.add(HandlerService(config, reactor, registry))
+    # The remote APIServices' discovery and OpenAPI, fetched for this worker's aggregator.
+    apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator,
+                                      writes_status=False))
     listeners = add_listeners(apiserver, config, reactor, handlers)
     apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, SequentialService(), listeners)
     return apiserver
@@ -390,9 +394,9 @@ class RegistryService(service.Service):
         if self.registry is not None:
             self.registry.stop_watch_caches()
 
-    def controller(self, make, *args, wait_for=None) -> ControllerService:
-        """A ControllerService running ``make(registry, *args)``."""
-        return ControllerService(lambda: make(self.registry, *args), self.reactor, wait_for=wait_for)
+    def controller(self, make, *args, wait_for=None, **kwargs) -> ControllerService:
+        """A ControllerService running ``make(registry, *args, **kwargs)``."""
+        return ControllerService(lambda: make(self.registry, *args, **kwargs), self.reactor, wait_for=wait_for)
 
     def watch_caches_filled(self) -> Deferred:
         return self.registry.watch_caches_filled()

@@ -30,8 +30,11 @@ CHECK_TIMEOUT = 6.0
 
 
 class APIServiceAvailability:
-    def __init__(self, registry, clock, remote, interval: float = 30.0):
-        # remote: () -> endpoints.aggregator.RemoteAPIServices, built once the handlers are.
+    def __init__(self, registry, clock, remote, interval: float = 30.0, writes_status: bool = True):
+        # remote: () -> endpoints.aggregator.RemoteAPIServices, built once the handlers are.  writes_status:
+        # False in a --workers worker, which fetches each remote server's discovery and OpenAPI for its own
+        # aggregator and leaves the Available condition to the primary.
+        self.writes_status = writes_status
         self.registry = registry
         self.clock = clock
         self.remote = remote
@@ -97,7 +100,8 @@ class APIServiceAvailability:
             if aggregator.remote_service(apiservice) is None:
                 continue
             status, reason, message = await self.check(apiservice)
-            await self._set(store, apiservice, status, reason, message)
+            if self.writes_status:
+                await self._set(store, apiservice, status, reason, message)
 
     async def check(self, apiservice: dict) -> tuple[str, str, str]:
         """(status, reason, message) of the APIService's Available condition."""

@@ -81,6 +81,19 @@ def test_an_unanswered_discovery_check_fails(wardle):
         f"failing or missing response from https://127.0.0.1:{port}/apis/wardle.example.com/v1alpha1: ")
 
 
+def test_a_worker_checks_for_its_own_aggregator_and_leaves_the_condition_to_the_primary(wardle, clock):
+    """writes_status=False (a --workers worker): every check still runs and keeps this process's aggregator
+    current (an unreachable APIService's discovery forgotten), and no Available condition is written."""
+    forgotten = []
+    remote = type("Remote", (), {"forget": lambda self, group, version: forgotten.append((group, version))})()
+    run(APIServiceAvailability(wardle, clock, lambda: remote, writes_status=False).sync())
+    apiservice = run(wardle.store(*APISERVICES).get(None, "v1alpha1.wardle.example.com"))
+    assert not (apiservice.get("status") or {}).get("conditions")
+    assert forgotten == [("wardle.example.com", "v1alpha1")]
+    run(APIServiceAvailability(wardle, clock, lambda: remote).sync())
+    assert available(wardle)["reason"] == "ServiceNotFound"
+
+
 def test_the_check_repeats_on_the_clock(wardle, clock):
     controller = APIServiceAvailability(wardle, clock, lambda: None, interval=30)
     checked = []

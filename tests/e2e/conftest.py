@@ -58,6 +58,17 @@ def http_request(url: str, method: str, body=None, headers=None, timeout: float 
         return status, raw.decode()
 
 
+def workers_flag(args) -> tuple:
+    """``--workers=N`` when KAPISERVER_TEST_WORKERS=N asks the e2e servers to serve from workers (by hand, to run
+    the suite against that mode), unless the test's own flags choose or exclude it.  test_metrics.py's counts
+    then fail by design: each worker counts the requests it served."""
+    workers = os.environ.get("KAPISERVER_TEST_WORKERS")
+    if not workers or any(a.startswith(("--workers", "--enable-store-reset", "--enable-fault-injection",
+                                        "--storage-backend=etcd3", "--etcd-servers")) for a in args):
+        return ()
+    return (f"--workers={workers}",)
+
+
 class APIServerProcess:
     """``python -m kapiserver`` on a free loopback port with its own data dir."""
 
@@ -79,7 +90,7 @@ class APIServerProcess:
             [sys.executable, "-m", "kapiserver", f"--insecure-port={self.port}", f"--data-dir={self.data_dir}",
              "--etcd-compaction-interval=0", "-v=2",
              *(() if any(a.startswith("--secure-port") for a in self.args) else ("--secure-port=0",)),
-             *self.args],
+             *self.args, *workers_flag(self.args)],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
