@@ -19,7 +19,7 @@ from typing import Optional
 from ..machinery.errors import StatusError
 from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
-from .cache import AdmissionReadCache
+from .cache import AdmissionReadCache, watch_resource
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
 from .matching import named_rule_matches, selector_matches, selectors_match
 from .refusal import object_name
@@ -94,7 +94,9 @@ class ValidatingAdmissionPolicy:
     def __init__(self, registry, authorizer=None, clock=time.monotonic):
         self.registry = registry
         self.authorizer = authorizer
-        self._cache = AdmissionReadCache(self._load, clock)
+        self._cache = AdmissionReadCache(self._load, clock,
+                                         watch=lambda resource, changed: watch_resource(registry, GROUP, resource,
+                                                                                        changed))
 
     async def _load(self, resource: str) -> list[dict]:
         store = self.registry.lookup(GROUP, "v1", resource)

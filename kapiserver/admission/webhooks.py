@@ -119,8 +119,9 @@ class _Webhooks:
         self.kubeconfig = kubeconfig
         self.authorizer = None      # the server's, for matchConditions' `authorizer`
         self._clients: dict = {}
-        from .cache import AdmissionReadCache
-        self._cache = AdmissionReadCache(self._load)
+        from .cache import AdmissionReadCache, watch_resource
+        self._cache = AdmissionReadCache(
+            self._load, watch=lambda _key, changed: watch_resource(self.registry, GROUP, self.resource, changed))
 
     def configure(self, kubeconfig: Optional[dict]) -> "_Webhooks":
         """Present ``kubeconfig``'s credentials (parse_configuration's result) from now on; returns self."""

@@ -4,6 +4,7 @@ reasons, params (name, selector, parameterNotFoundAction), the validation action
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 
@@ -23,6 +24,17 @@ CATALOG = Catalog()
 class _Store:
     def __init__(self, items):
         self.items = items
+        self.watchers = []      # the send of each watch_events
+
+    async def watch_events(self, namespace, options, send):
+        self.watchers.append(send)
+        return types.SimpleNamespace(cancel=lambda: self.watchers.remove(send))
+
+    def written_elsewhere(self, obj):
+        """``obj`` added as another process would add it: no admission here, its event through the watch."""
+        self.items.append(obj)
+        for send in list(self.watchers):
+            send("ADDED", obj)
 
     async def list(self, namespace, options):
         return [o for o in self.items if namespace is None or o["metadata"].get("namespace") == namespace], "1", None
@@ -97,6 +109,26 @@ def denial(registry, obj, **kw) -> StatusError:
     with pytest.raises(StatusError) as caught:
         run(registry, obj, **kw)
     return caught.value
+
+
+def test_a_binding_written_through_another_process_takes_effect_once_its_event_arrives():
+    """The plugin keeps the policies and bindings it read until a watch tells of a change: a binding created
+    elsewhere (another --workers worker, another apiserver), its write never admitted here, binds once its event
+    has arrived; no event, no reread."""
+    registry = _Registry([policy()], [], NAMESPACES)
+    plugin = ValidatingAdmissionPolicy(registry)
+    info = CATALOG.lookup("apps", "v1", "deployments")
+
+    def admit(obj):
+        drive(plugin.validate(for_resource(info, "CREATE", obj, None).with_request(INSECURE_USER, _Record())))
+    admit(deployment(9))
+    registry.stores["validatingadmissionpolicybindings"].items.append(binding())   # no event: still cached
+    admit(deployment(9))
+    registry.stores["validatingadmissionpolicybindings"].items.clear()
+    registry.stores["validatingadmissionpolicybindings"].written_elsewhere(binding())
+    with pytest.raises(StatusError) as caught:
+        admit(deployment(9))
+    assert caught.value.code == 422
 
 
 def test_on_by_default_just_before_the_validating_webhooks():
