@@ -115,11 +115,15 @@ class Server:
         return response.status, response.getheader("Content-Type"), raw
 
     def rss_mib(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        """The server's resident memory, its --workers workers' included."""
+        total = 0.0
+        for pid in (self.process.pid, *children(self.process.pid)):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next((int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:")), 0.0)
+            except OSError:
+                continue
+        return total
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -348,6 +352,8 @@ def main() -> None:
     parser.add_argument("--rss-objects", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--etcd", help="etcd client URLs (comma separated), or 'start' for a throwaway etcd")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="one more kube-apiserver flag (e.g. --server-arg=--workers=2)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of --etcd-reads (medians printed)")
     parser.add_argument("--etcd-reads", action="store_true",
                         help="with --etcd: only consistent GET and LIST against etcd's own ranges")
@@ -363,11 +369,11 @@ def main() -> None:
     # Compile once up front, as pip does at install time.
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(HERE, "..", "kapiserver")],
                    check=False, stdout=subprocess.DEVNULL)
-    cluster, extra = None, ()
+    cluster, extra = None, tuple(args.server_arg)
     if args.etcd:
         etcd_urls, cluster = start_etcd(args.etcd)
         urls = ",".join(etcd_urls)
-        extra = (f"--etcd-servers={urls}", f"--etcd-prefix=/bench-{os.getpid()}")
+        extra += (f"--etcd-servers={urls}", f"--etcd-prefix=/bench-{os.getpid()}")
         print(f"storage: etcd at {urls}")
         if args.etcd_reads:
             server = Server(os.path.join(work, "data"), extra)
