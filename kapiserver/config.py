@@ -302,11 +302,6 @@ class ServerConfig:
     # Kubelet client, SSH tunnels and in-flight limits (kapiserver.kubelet.options).
     node_access: NodeAccessConfig = dataclasses.field(default_factory=NodeAccessConfig)
 
-    @property
-    def shares_ports(self) -> bool:
-        """Whether the API's ports are shared among processes (a --workers worker: SO_REUSEPORT)."""
-        return self.worker_of is not None
-
     @classmethod
     def from_options(cls, options, choose_host=choose_host_address):
         """A config from parsed options keyed by long flag name ("insecure-port": "8080", "v": "2").

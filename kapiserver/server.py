@@ -124,14 +124,15 @@ def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
 
 
 def add_listeners(apiserver: "APIServerService", config: ServerConfig, reactor, handlers: "HandlerService") -> list:
-    """The API's listeners (secure, insecure) as children of ``apiserver``; the list of them."""
+    """The API's listeners (secure, insecure) as children of ``apiserver``; the list of them.  A --workers
+    worker shares its ports with the other workers (SO_REUSEPORT)."""
     listeners = []
     if config.secure_port:
         listeners.append(apiserver.add(Listener(reactor, handlers.secure_endpoint, handlers.secure_site, "secure",
                                                 how="securely")))
     if config.insecure_port:
         endpoint = tcp_endpoint(reactor, config.insecure_port, config.insecure_bind_address,
-                                reuse_port=config.shares_ports)
+                                reuse_port=bool(config.worker_of))
         listeners.append(apiserver.add(Listener(reactor, endpoint, handlers.insecure_site, "insecure")))
     return listeners
 
@@ -538,7 +539,7 @@ class HandlerService(service.Service):
         """The secure port's endpoint, with the TLS options built at start."""
         bind = self.config.bind_address
         return tcp_endpoint(self.reactor, self.config.secure_port, bind if bind != "0.0.0.0" else "",
-                            tls_options=self.tls_options, reuse_port=self.config.shares_ports)
+                            tls_options=self.tls_options, reuse_port=bool(self.config.worker_of))
 
 
 def install_testing_controls(config: ServerConfig, context) -> None:

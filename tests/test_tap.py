@@ -495,6 +495,6 @@ def test_workers_are_started_with_every_flag_but_their_own():
     worker.choose_host = lambda: HOST
     worker.parseOptions([*flags, "--worker-of=/tmp/store.sock"])
     config, primary = worker.server_config, options.server_config
-    assert (config.workers, config.worker_of, config.shares_ports) == (0, "/tmp/store.sock", True)
-    assert (primary.workers, primary.shares_ports) == (2, False)
+    assert (config.workers, config.worker_of) == (0, "/tmp/store.sock")
+    assert (primary.workers, primary.worker_of) == (2, None)
     assert dataclasses.replace(config, worker_of=None, workers=2) == primary

@@ -215,7 +215,7 @@ class APIRoot(Resource):
             return
         catalog = self.context.registry.catalog
         resource_info = catalog.lookup(info.api_group, info.api_version, info.resource)
-        if resource_info is None and getattr(self.context.config, "shares_ports", False):
+        if resource_info is None and getattr(self.context.config, "worker_of", None):
             resource_info = await self._defined_meanwhile(info)
         if resource_info is None:
             raise NOT_FOUND

@@ -360,8 +360,10 @@ class RemoteStorage:
 
     delivers_before_ack = True
 
-    def __init__(self) -> None:
+    def __init__(self, reactor: Any) -> None:
         self._connection: Optional[_ClientConnection] = None
+        # Concurrent current_revision calls of one reactor turn share one request (coalesce.py).
+        self._revisions = RevisionCoalescer(lambda: self._call(self._learn, "current_revision"), reactor)
         self._request_ids = itertools.count(1)
         self._watch_ids = itertools.count(1)
         self._pending: dict[int, tuple[Deferred, Callable[[Any], Any]]] = {}
@@ -502,8 +504,7 @@ def _range_in(result: tuple) -> RangeResult:
 
 async def connect_remote(path: str, reactor: Any) -> RemoteStorage:
     """A RemoteStorage connected to the StorageServer listening at ``path``; Unavailable if none is."""
-    storage = RemoteStorage()
-    storage._revisions = RevisionCoalescer(lambda: storage._call(storage._learn, "current_revision"), reactor)
+    storage = RemoteStorage(reactor)
     try:
         storage._connection = await connectProtocol(
             UNIXClientEndpoint(reactor, path), _ClientConnection(storage, reactor))
