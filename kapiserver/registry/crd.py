@@ -31,8 +31,7 @@ def _condition(kind: str, reason: str, message: str, now: float, status: str = "
 
 
 def condition_true(crd: dict, kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
+    return (crdnames.condition(crd, kind) or {}).get("status") == "True"
 
 
 def set_condition(crd: dict, kind: str, status: str, reason: str, message: str, now: float) -> None:
