@@ -518,12 +518,18 @@ def _schema_cel_type(schema: Optional[dict]) -> Optional[str]:
     return {"array": "list", "object": "map"}.get(declared) or _SCHEMA_TYPES.get(declared or "")
 
 
+# A list or map literal is a list or a map whatever it holds (one element must not pass for that element).
+_COLLECTION_LITERALS = {"list_lit": "list", "map_lit": "map"}
+
+
 def _result_type(node, schema: dict, root: bool) -> Optional[str]:
     """The CEL type of a rule's result where it is evident (a literal, self or a chain of its declared
     fields, arithmetic over those), else None; upstream's checker refuses a rule whose type is not bool."""
     if not isinstance(node, Tree):
         return None
     data, children = node.data, node.children
+    if data in _COLLECTION_LITERALS:
+        return _COLLECTION_LITERALS[data]
     if len(children) == 1 and isinstance(children[0], Tree):
         return _result_type(children[0], schema, root)
     if data == "literal":
@@ -531,10 +537,8 @@ def _result_type(node, schema: dict, root: bool) -> Optional[str]:
     if data == "ident" and str(children[0]) in (SELF, OLD_SELF):
         return _schema_cel_type(schema)
     if data == "member_dot":
-        parent = children[0]
-        while isinstance(parent, Tree) and parent.data in ("member", "primary") and len(parent.children) == 1:
-            parent = parent.children[0]
-        if isinstance(parent, Tree) and parent.data == "ident" and str(parent.children[0]) in (SELF, OLD_SELF):
+        parent = _receiver(node)
+        if parent is not None and str(parent.children[0]) in (SELF, OLD_SELF):
             known, sub = _field_schema(schema, str(children[1]), root)
             return _schema_cel_type(sub) if known else None
         return None
