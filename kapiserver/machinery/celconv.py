@@ -94,6 +94,10 @@ def timestamp_text(t: datetime.datetime) -> str:
     return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+class StringConvertible:
+    """A library value ``string()`` converts to its ``str()`` (Kubernetes' IP and CIDR types)."""
+
+
 def to_string(value):
     """cel-go's ``string(value)``."""
     if isinstance(value, celtypes.StringType):
@@ -113,6 +117,8 @@ def to_string(value):
             return celtypes.StringType(bytes(value).decode("utf-8"))
         except UnicodeDecodeError:
             return _error("invalid UTF-8 in bytes, cannot convert to string")
+    if isinstance(value, StringConvertible):
+        return celtypes.StringType(str(value))
     if isinstance(value, celpy.CELEvalError):
         return value
     return _error("no such overload", TypeError)

@@ -13,6 +13,7 @@ import celpy
 from celpy import celtypes
 
 from . import celformat
+from .celconv import StringConvertible
 from .celext import Optional_, eval_error
 from .quantity import parse_quantity
 
@@ -265,7 +266,7 @@ AUTHZ_LIBRARY = {
 
 # Kubernetes' IP and CIDR libraries: ip("10.0.0.1"), cidr("10.0.0.0/8"), isIP/isCIDR, and their methods.
 # As upstream, an IPv4-mapped IPv6 address and an address with a zone are refused.
-class IP:
+class IP(StringConvertible):
     def __init__(self, address):
         self.address = address
 
@@ -279,7 +280,7 @@ class IP:
         return str(self.address)
 
 
-class CIDR:
+class CIDR(StringConvertible):
     def __init__(self, network, address):
         self.network, self.address = network, address      # the prefix as written, and its address
 
