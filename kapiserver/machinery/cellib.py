@@ -313,17 +313,13 @@ def _ip(text):
 
 def _parse_cidr(text):
     import ipaddress
-    if not isinstance(text, str) or "/" not in text:
+
+    from .formats import parse_cidr
+    found = parse_cidr(str(text), _parse_ip) if isinstance(text, str) else None
+    if found is None:
         return None
-    head, _, length = str(text).partition("/")
-    address = _parse_ip(head)
-    if address is None or not length.isdigit():
-        return None
-    try:
-        network = ipaddress.ip_network(f"{address}/{int(length)}", strict=False)
-    except ValueError:
-        return None
-    return CIDR(network, address)
+    address, length = found
+    return CIDR(ipaddress.ip_network(f"{address}/{length}", strict=False), address)
 
 
 def _cidr(text):

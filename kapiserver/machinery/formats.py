@@ -140,12 +140,19 @@ def parse_ip_sloppy(value: str):
     return parse_ip(value) or parse_ip(_strip_zeros(value))
 
 
-def _parse_cidr(value: str) -> bool:
+def parse_cidr(value: str, parse_address=None) -> Optional[tuple]:
+    """Go's net.ParseCIDR: (the address, the prefix length: ASCII digits, at most the address's bits), or
+    None.  ``parse_address`` parses the address part (parse_ip, Go's net.ParseIP, by default)."""
     address, slash, length = value.partition("/")
-    ip = parse_ip(address)
-    if not slash or ip is None or not re.fullmatch("[0-9]+", length):
-        return False
-    return int(length) <= (32 if ip.version == 4 else 128)
+    ip = (parse_address or parse_ip)(address)
+    if not slash or ip is None or not re.fullmatch("[0-9]+", length) or \
+            int(length) > (32 if ip.version == 4 else 128):
+        return None
+    return ip, int(length)
+
+
+def _parse_cidr(value: str) -> bool:
+    return parse_cidr(value) is not None
 
 
 def is_ipv4(value: str) -> bool:

@@ -290,6 +290,7 @@ def test_kubernetes_ip_and_cidr_libraries():
     assert run("string(cidr('10.1.2.3/8').masked()) == '10.0.0.0/8'")
     assert run("cidr('10.1.2.3/8').ip() == ip('10.1.2.3')")
     assert run("isCIDR('10.0.0.0/8')") and not run("isCIDR('10.0.0.0')") and not run("isCIDR('10.0.0.0/33')")
+    assert not run("isCIDR('10.0.0.0/\u0661\u0666')")   # Arabic-Indic digits: not Go's ASCII prefix length
     assert isinstance(cel.compile_expression("ip('bogus')", frozenset()).evaluate({}), cel.celpy.CELEvalError)
 
 
