@@ -20,6 +20,7 @@ from decimal import Decimal
 import celpy
 from celpy import celtypes
 
+from .formats import parse_duration
 from .gojson import go_float
 
 _TYPE_NAMES = ((celtypes.BoolType, "bool"), (celtypes.IntType, "int"), (celtypes.UintType, "uint"),
@@ -36,12 +37,13 @@ def type_name(value) -> str:
     return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
 
 
-def _error(message: str, exc=ValueError) -> celpy.CELEvalError:
+def eval_error(message: str, exc=ValueError) -> celpy.CELEvalError:
+    """A CEL evaluation error with cel-go's ``message``."""
     return celpy.CELEvalError(message, exc, None)
 
 
 def _conversion_error(target: str) -> celpy.CELEvalError:
-    return _error(f"type conversion error from 'string' to '{target}'")
+    return eval_error(f"type conversion error from 'string' to '{target}'")
 
 
 # -- Go's number printing -------------------------------------------------------------------------
@@ -51,10 +53,6 @@ def _digits(x: float) -> tuple[str, int]:
     _, digits, exponent = Decimal(repr(abs(x))).normalize().as_tuple()
     text = "".join(map(str, digits))
     return text, len(text) + exponent
-
-
-def _exponent(e: int) -> str:
-    return f"e{'-' if e < 0 else '+'}{abs(e):02d}"
 
 
 def _fixed(digits: str, point: int) -> str:
@@ -116,12 +114,12 @@ def to_string(value):
         try:
             return celtypes.StringType(bytes(value).decode("utf-8"))
         except UnicodeDecodeError:
-            return _error("invalid UTF-8 in bytes, cannot convert to string")
+            return eval_error("invalid UTF-8 in bytes, cannot convert to string")
     if isinstance(value, StringConvertible):
         return celtypes.StringType(str(value))
     if isinstance(value, celpy.CELEvalError):
         return value
-    return _error("no such overload", TypeError)
+    return eval_error("no such overload", TypeError)
 
 
 # -- parsing strings as Go does ---------------------------------------------------------------------
@@ -186,35 +184,6 @@ def parse_bool(text: str):
     if text in ("0", "f", "F", "FALSE", "false", "False"):
         return False
     return None
-
-
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10 ** 9,
-          "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
-_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
-
-
-def parse_duration(text: str):
-    """time.ParseDuration(text) in nanoseconds, or None."""
-    negative = text[:1] == "-"
-    rest = text[1:] if text[:1] in ("-", "+") else text
-    if rest == "0":
-        return 0
-    if not rest:
-        return None
-    total, position = 0, 0
-    while position < len(rest):
-        part = _DURATION_PART.match(rest, position)
-        whole, fraction, unit = part.group(1), part.group(2), part.group(3)
-        if not whole and not fraction or unit not in _UNITS:
-            return None     # no digits ("1.s" has some, ".s" none), a missing or unknown unit
-        scale = _UNITS[unit]
-        total += int(whole or 0) * scale
-        if fraction:
-            total += int(fraction) * scale // 10 ** len(fraction)
-        if total > (1 << 63) - (0 if negative else 1):
-            return None
-        position = part.end()
-    return -total if negative else total
 
 
 _RFC3339 = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"

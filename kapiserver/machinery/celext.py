@@ -6,10 +6,10 @@ CELEvalError worded as cel-go's.
 
 from __future__ import annotations
 
-import celpy
 from celpy import celtypes
 
 from . import celstrings, goregex
+from .celconv import eval_error
 
 
 class Optional_:
@@ -27,10 +27,6 @@ def optional_select(opt: "Optional_", key):
             and not isinstance(key, celtypes.BoolType) and 0 <= key < len(opt.value):
         return Optional_(opt.value[int(key)], True)
     return Optional_()
-
-
-def eval_error(message: str, exc=ValueError):
-    return celpy.CELEvalError(message, exc, None)
 
 
 def _is_sorted(items):

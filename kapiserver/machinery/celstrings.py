@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-import celpy
 from celpy import celtypes
 
 from . import celconv
+from .celconv import eval_error
 from .gojson import go_quote
 
 STRINGS = "strings"     # the namespace of strings.quote()
@@ -32,10 +32,6 @@ class _StringsNamespace:
 STRINGS_NAMESPACE = _StringsNamespace()
 
 
-def _error(message: str, exc=ValueError) -> celpy.CELEvalError:
-    return celpy.CELEvalError(message, exc, None)
-
-
 def _index_of(target, item, *start):
     if not isinstance(target, str):
         for index, value in enumerate(target):      # Kubernetes' lists library
@@ -46,7 +42,7 @@ def _index_of(target, item, *start):
     if item == "":
         return celtypes.IntType(offset)
     if offset < 0:
-        return _error(f"index out of range: {offset}", IndexError)
+        return eval_error(f"index out of range: {offset}", IndexError)
     return celtypes.IntType(target.find(item, offset) if offset < len(target) else -1)
 
 
@@ -62,7 +58,7 @@ def _last_index_of(target, item, *start):
     if item == "":
         return celtypes.IntType(offset)
     if offset < 0:
-        return _error(f"index out of range: {offset}", IndexError)
+        return eval_error(f"index out of range: {offset}", IndexError)
     if offset >= len(target):
         return celtypes.IntType(-1)
     return celtypes.IntType(target.rfind(item, 0, offset + len(item)))
@@ -71,17 +67,17 @@ def _last_index_of(target, item, *start):
 def _substring(text, start, end=None):
     start, end = int(start), len(text) if end is None else int(end)
     if start > end:
-        return _error(f"invalid substring range. start: {start}, end: {end}", IndexError)
+        return eval_error(f"invalid substring range. start: {start}, end: {end}", IndexError)
     for index in (start, end):
         if not 0 <= index <= len(text):
-            return _error(f"index out of range: {index}", IndexError)
+            return eval_error(f"index out of range: {index}", IndexError)
     return celtypes.StringType(text[start:end])
 
 
 def _char_at(text, index):
     """The character at ``index``; the length itself gives "", past it (or below 0) is an error."""
     if not 0 <= int(index) <= len(text):
-        return _error(f"index out of range: {int(index)}", IndexError)
+        return eval_error(f"index out of range: {int(index)}", IndexError)
     return celtypes.StringType(text[int(index)] if int(index) < len(text) else "")
 
 
@@ -109,7 +105,7 @@ _SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace() and not 0x1c 
 def _join(items, separator=""):
     for item in items:
         if not isinstance(item, str):
-            return _error(f"join: invalid input: {celconv.to_string(item)}")
+            return eval_error(f"join: invalid input: {celconv.to_string(item)}")
     return celtypes.StringType(str(separator).join(items))
 
 
@@ -119,7 +115,7 @@ _QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r
 
 def _quote(namespace, text):
     if namespace is not STRINGS_NAMESPACE or not isinstance(text, str):
-        return _error("no such overload", TypeError)
+        return eval_error("no such overload", TypeError)
     return celtypes.StringType('"' + "".join(_QUOTE_ESCAPES.get(c, c) for c in text) + '"')
 
 
@@ -323,11 +319,11 @@ def format_string(template: str, args: list) -> str:
 
 def _format(template, args):
     if not isinstance(template, celtypes.StringType) or not isinstance(args, celtypes.ListType):
-        return _error("no such overload", TypeError)
+        return eval_error("no such overload", TypeError)
     try:
         return celtypes.StringType(format_string(str(template), list(args)))
     except _FormatError as e:
-        return _error(str(e))
+        return eval_error(str(e))
 
 
 FUNCTIONS = {

@@ -418,26 +418,29 @@ _GO_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_0
 _GO_COMPONENT = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
 
 
-def _go_duration(value: str) -> bool:
-    """Go's time.ParseDuration: [-+] then one or more <number><unit>, or "0"; at most 2^63-1 ns."""
-    sign = value[:1] in ("-", "+")
-    rest = value[1:] if sign else value
+def parse_duration(text: str) -> Optional[int]:
+    """Go's time.ParseDuration(text) in nanoseconds, or None: [-+] then one or more <number><unit>, or "0";
+    within an int64 of nanoseconds."""
+    negative = text[:1] == "-"
+    rest = text[1:] if text[:1] in ("-", "+") else text
     if rest == "0":
-        return True
-    if rest == "":
-        return False
+        return 0
+    if not rest:
+        return None
     total, position = 0, 0
     while position < len(rest):
-        found = _GO_COMPONENT.match(rest, position)
-        whole, fraction, unit = found[1], found[2], found[3]
+        part = _GO_COMPONENT.match(rest, position)
+        whole, fraction, unit = part[1], part[2], part[3]
         if not whole and not fraction or unit not in _GO_UNITS:
-            return False
-        total += int(whole or "0") * _GO_UNITS[unit]
-        total += int(fraction or "0") * _GO_UNITS[unit] // 10 ** len(fraction or "")
-        if total > 2 ** 63:
-            return False
-        position = found.end()
-    return total <= 2 ** 63 - (0 if value.startswith("-") else 1)
+            return None     # no digits ("1.s" has some, ".s" none), a missing or unknown unit
+        scale = _GO_UNITS[unit]
+        total += int(whole or 0) * scale
+        if fraction:
+            total += int(fraction) * scale // 10 ** len(fraction)
+        if total > (1 << 63) - (0 if negative else 1):
+            return None
+        position = part.end()
+    return -total if negative else total
 
 
 # strfmt's fallback: "<digits> <unit word>" pairs anywhere in the text, a unit known by a name or, for the
@@ -448,7 +451,7 @@ _DURATION_PAIR = re.compile("([0-9]+)[\t\n\f\r ]*([A-Za-z\u00b5]+)")
 
 
 def is_duration(value: str) -> bool:
-    if _go_duration(value):
+    if parse_duration(value) is not None:
         return True
     known = False
     for found in _DURATION_PAIR.finditer(value):
