@@ -37,6 +37,13 @@ class Quantity:
         return self.text
 
 
+def _method(cls, getter):
+    """A library method of values of ``cls``: ``getter(value)``; "no such overload" for anything else."""
+    def function(value):
+        return getter(value) if isinstance(value, cls) else eval_error("no such overload", TypeError)
+    return function
+
+
 def _quantity_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{int(value * 1000)}m"
 
@@ -159,14 +166,6 @@ def _url(text):
     return _URL(scheme, host, rest, query)
 
 
-def _url_part(getter):
-    def function(u):
-        if not isinstance(u, _URL):
-            return eval_error("no such overload", TypeError)
-        return getter(u)
-    return function
-
-
 def _url_query(u: _URL):
     """Go's URL.Query(): '&'-separated pairs, a pair with ';' or a bad escape left out."""
     from urllib.parse import unquote_plus
@@ -240,14 +239,6 @@ def _authz_service_account(target, namespace, name):
     return Authorizer(target.decide, None, user)
 
 
-def _decision_part(getter):
-    def function(decision):
-        if not isinstance(decision, AuthzDecision):
-            return eval_error("no such overload", TypeError)
-        return getter(decision)
-    return function
-
-
 AUTHZ_LIBRARY = {
     "group": _authz_builder("root", "group"),
     "path": _authz_builder("root", "path"),
@@ -257,10 +248,10 @@ AUTHZ_LIBRARY = {
     "name": _authz_builder("resource", "name"),
     "check": _authz_check,
     "serviceAccount": _authz_service_account,
-    "allowed": _decision_part(lambda d: celtypes.BoolType(d.allowed)),
-    "reason": _decision_part(lambda d: celtypes.StringType(d.reason)),
-    "errored": _decision_part(lambda d: celtypes.BoolType(bool(d.error))),
-    "error": _decision_part(lambda d: celtypes.StringType(d.error)),
+    "allowed": _method(AuthzDecision, lambda d: celtypes.BoolType(d.allowed)),
+    "reason": _method(AuthzDecision, lambda d: celtypes.StringType(d.reason)),
+    "errored": _method(AuthzDecision, lambda d: celtypes.BoolType(bool(d.error))),
+    "error": _method(AuthzDecision, lambda d: celtypes.StringType(d.error)),
 }
 
 
@@ -331,9 +322,7 @@ def _cidr(text):
 
 
 def _ip_method(getter):
-    def function(ip):
-        return getter(ip.address) if isinstance(ip, IP) else eval_error("no such overload", TypeError)
-    return function
+    return _method(IP, lambda ip: getter(ip.address))
 
 
 def _contains_ip(cidr, other):
@@ -349,12 +338,6 @@ def _contains_cidr(cidr, other):
         return inner if isinstance(inner, celpy.CELEvalError) else eval_error("no such overload", TypeError)
     return celtypes.BoolType(inner.network.version == cidr.network.version and
                              inner.network.subnet_of(cidr.network))
-
-
-def _cidr_method(getter):
-    def function(cidr):
-        return getter(cidr) if isinstance(cidr, CIDR) else eval_error("no such overload", TypeError)
-    return function
 
 
 def _ip_or_cidr_ip(value):
@@ -381,8 +364,8 @@ NETWORK_LIBRARY = {
     "isCIDR": lambda s: celtypes.BoolType(_parse_cidr(s) is not None),
     "containsIP": _contains_ip,
     "containsCIDR": _contains_cidr,
-    "masked": _cidr_method(lambda c: CIDR(c.network, c.network.network_address)),
-    "prefixLength": _cidr_method(lambda c: celtypes.IntType(c.network.prefixlen)),
+    "masked": _method(CIDR, lambda c: CIDR(c.network, c.network.network_address)),
+    "prefixLength": _method(CIDR, lambda c: celtypes.IntType(c.network.prefixlen)),
 }
 
 
@@ -441,12 +424,12 @@ KUBERNETES_LIBRARIES = {
     "isLessThan": lambda q, o: _quantity_order(q, o, -1),
     "url": _url,
     "isURL": lambda s: celtypes.BoolType(not isinstance(_url(s), celpy.CELEvalError)),
-    "getScheme": _url_part(lambda u: celtypes.StringType(u.scheme)),
-    "getHost": _url_part(lambda u: celtypes.StringType(u.host)),
-    "getHostname": _url_part(lambda u: celtypes.StringType(u.split_host()[0])),
-    "getPort": _url_part(lambda u: celtypes.StringType(u.split_host()[1])),
-    "getEscapedPath": _url_part(lambda u: celtypes.StringType(u.escaped_path())),
-    "getQuery": _url_part(_url_query),
+    "getScheme": _method(_URL, lambda u: celtypes.StringType(u.scheme)),
+    "getHost": _method(_URL, lambda u: celtypes.StringType(u.host)),
+    "getHostname": _method(_URL, lambda u: celtypes.StringType(u.split_host()[0])),
+    "getPort": _method(_URL, lambda u: celtypes.StringType(u.split_host()[1])),
+    "getEscapedPath": _method(_URL, lambda u: celtypes.StringType(u.escaped_path())),
+    "getQuery": _method(_URL, _url_query),
     **AUTHZ_LIBRARY,
     **FORMAT_LIBRARY_FUNCTIONS,
 }
