@@ -110,31 +110,30 @@ def version(version: dict, path: str) -> list[FieldError]:
     return out
 
 
-def _label(value) -> list[str]:
-    return _names.is_dns1035_label(value if isinstance(value, str) else str(value))
+def dns1035_errors(field: str, value, mixed_case: bool = False) -> list[FieldError]:
+    """``value`` at ``field`` as a DNS-1035 label (a kind's case aside, with ``mixed_case``): its error, if any."""
+    text = value if isinstance(value, str) else str(value)
+    problems = _names.is_dns1035_label(text.lower() if mixed_case else text)
+    if not problems:
+        return []
+    detail = ",".join(problems)
+    return [invalid(field, value, "may have mixed case, but should otherwise match: " + detail if mixed_case
+                    else detail)]
 
 
 def crd_names(names: dict, path: str = "spec.names") -> list[FieldError]:
     """plural, singular, shortNames and categories are DNS-1035 labels; kind and listKind are too, but for
     their case; kind and listKind differ."""
     out: list[FieldError] = []
-    for key in ("plural", "singular"):
-        value = names.get(key)
-        if value and _label(value):
-            out.append(invalid(f"{path}.{key}", value, ",".join(_label(value))))
-    for key in ("kind", "listKind"):
-        value = names.get(key)
-        if value and _label(str(value).lower()):
-            out.append(invalid(f"{path}.{key}", value, "may have mixed case, but should otherwise match: " +
-                               ",".join(_label(str(value).lower()))))
+    for key in ("plural", "singular", "kind", "listKind"):
+        if names.get(key):
+            out += dns1035_errors(f"{path}.{key}", names[key], mixed_case=key in ("kind", "listKind"))
     for index, short in enumerate(names.get("shortNames") or []):
-        if _label(short):
-            out.append(invalid(f"{path}.shortNames[{index}]", short, ",".join(_label(short))))
+        out += dns1035_errors(f"{path}.shortNames[{index}]", short)
     if names.get("kind") and names.get("kind") == names.get("listKind"):
         out.append(invalid(f"{path}.listKind", names["listKind"], "kind and listKind may not be the same"))
     for index, category in enumerate(names.get("categories") or []):
-        if _label(category):
-            out.append(invalid(f"{path}.categories[{index}]", category, ",".join(_label(category))))
+        out += dns1035_errors(f"{path}.categories[{index}]", category)
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from ...machinery import names
 from ...machinery.embedded import embedded_objects, unmarshal_metadata
 from ._util import Errors, invalid, required
+from .apiextensions import dns1035_errors
 from .meta import object_meta
 
 
@@ -40,10 +41,7 @@ def _kind(value: Any, field: str) -> Errors:
         return [invalid(field, value, "must be a string")]
     if not value:
         return [invalid(field, value, "must not be empty")]
-    problems = names.is_dns1035_label(value.lower())
-    if problems:
-        return [invalid(field, value, "may have mixed case, but should otherwise match: " + ",".join(problems))]
-    return []
+    return dns1035_errors(field, value, mixed_case=True)
 
 
 def _metadata(value: Any, field: str) -> Errors:
