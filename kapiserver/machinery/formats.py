@@ -167,16 +167,14 @@ def is_cidr(value: str) -> bool:
     return _parse_cidr(value) or _parse_cidr(_strip_zeros(value))
 
 
+# Go's net.ParseMAC: 6, 8 or 20 octets, as xx:xx:.. or xx-xx-.., or as xxxx.xxxx...
+_MAC = re.compile("|".join([rf"{_HEX}{{2}}(?:{separator}{_HEX}{{2}}){{{n}}}" for separator in (":", "-")
+                            for n in (5, 7, 19)] + [rf"{_HEX}{{4}}(?:\.{_HEX}{{4}}){{{n}}}" for n in (2, 3, 9)]))
+
+
 def is_mac(value: str) -> bool:
-    """Go's net.ParseMAC: 6, 8 or 20 octets, as xx:xx:.. or xx-xx-.., or as xxxx.xxxx..."""
-    pair = f"{_HEX}{{2}}"
-    for separator in ":-":
-        if re.fullmatch(rf"{pair}(?:{re.escape(separator)}{pair}){{5}}", value) or \
-                re.fullmatch(rf"{pair}(?:{re.escape(separator)}{pair}){{7}}", value) or \
-                re.fullmatch(rf"{pair}(?:{re.escape(separator)}{pair}){{19}}", value):
-            return True
-    quad = f"{_HEX}{{4}}"
-    return any(re.fullmatch(rf"{quad}(?:\.{quad}){{{n}}}", value) for n in (2, 3, 9))
+    """Go's net.ParseMAC."""
+    return _MAC.fullmatch(value) is not None
 
 
 # -- uri: Go's url.ParseRequestURI -------------------------------------------------------------------
