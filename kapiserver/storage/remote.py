@@ -24,6 +24,7 @@ enter, too: the mode is set just after the socket is bound).
                     (0, 'event', watch_id, type, kv, prev_kv)
                     (0, 'compacted', watch_id, compact_revision)
                     (0, 'progress', watch_id, revision)
+                    (0, 'revision', revision)
 
 A KeyValue crosses as the tuple (key, value, create_revision, mod_revision)
 (None for none).  The storage errors cross as their class and arguments and
@@ -41,12 +42,28 @@ dataReceived before a later reply's Deferred fires.  So every revision a reply
 carries (a write's, current_revision's) has already reached every watch of
 this connection whose replay has caught up (the server's on_progress said so,
 in an earlier frame), and such a watch's progress_revision answers it.
+
+The published revision.  A consistent read asks for the store's current
+revision; over the socket that is a round trip to the primary's reactor.  A
+server of a store that delivers_before_ack publishes instead, in a file of
+eight bytes beside its socket that every client maps into its memory (as
+SQLite's WAL index is shared), the newest revision the store has handed to its
+watchers: a watch of the whole store, called before any write is acknowledged,
+writes it there.  A write acknowledged to anyone (a worker's client, the
+primary's own loopback) is so in that file before the acknowledgement leaves.
+And at the end of every turn in which it moved, the server sends each client a
+'revision' frame with it, behind that turn's events.  ``current_revision()``
+reads the file (no system call) and answers as soon as the connection has
+carried a frame at that revision or later: at once when nothing was written
+since, else when the frame in flight arrives.
 """
 
 from __future__ import annotations
 
 import itertools
 import marshal
+import mmap
+import os
 from struct import pack, unpack
 from typing import Any, Callable, Optional
 
@@ -116,6 +133,7 @@ class _Framed(Int32StringReceiver):
     def __init__(self, clock: Any) -> None:
         self._clock = clock
         self._out: list[bytes] = []
+        self._flush_due = False
         self._chunks: list[bytes] = []
         self._missing = 0
         self._ended: list[Deferred] = []
@@ -140,12 +158,23 @@ class _Framed(Int32StringReceiver):
         if len(data) > self.MAX_LENGTH:
             raise Unavailable(f"storage frame of {len(data)} bytes exceeds {self.MAX_LENGTH}")
         if not self.gone:
-            if not self._out:
-                self._clock.callLater(0, self._flush)
+            self.flush_later()
             self._out.append(pack("!I", len(data)))
             self._out.append(data)
 
+    def flush_later(self) -> None:
+        """Send what this turn queued once it ends."""
+        if not self._flush_due:
+            self._flush_due = True
+            self._clock.callLater(0, self._flush)
+
+    def last_frames(self) -> None:
+        """What to queue behind the rest of the turn's frames, just before they leave."""
+
     def _flush(self) -> None:
+        if not self.gone:
+            self.last_frames()
+        self._flush_due = False
         out, self._out = self._out, []
         transport = self.transport
         if self.gone or not out or transport is None:
@@ -217,6 +246,9 @@ class _ServerConnection(_Framed):
         self._server = server
         self._storage = server.storage
         self._watches: dict[int, Any] = {}
+        # Whether the client reads the published revision (it asked where), and whether it moved this turn.
+        self.reads_published = False
+        self._published_moved = False
 
     def connectionMade(self) -> None:
         self._server._connections.add(self)
@@ -234,6 +266,9 @@ class _ServerConnection(_Framed):
         encode = _REPLIES.get(op)
         if op == "delivers_before_ack":
             d = succeed(bool(self._storage.delivers_before_ack))
+        elif op == "revision_file":
+            self.reads_published = True
+            d = self._server.revision_file()
         elif encode is None:
             d = fail(Unavailable(f"no storage operation {op!r}"))
         else:
@@ -279,6 +314,17 @@ class _ServerConnection(_Framed):
             # The contract has no error event for a watch: its sink hears nothing.
             log.failure("watch of {prefix!r} failed", prefix=prefix)
 
+    def published_moved(self) -> None:
+        """The published revision moved (a write handed to the store's watchers, this connection's among
+        them): the client hears of it behind this turn's events."""
+        self._published_moved = True
+        self.flush_later()
+
+    def last_frames(self) -> None:
+        if self._published_moved:
+            self._published_moved = False
+            self.send((0, "revision", self._server.published))
+
     def ended(self, reason: Failure) -> None:
         self._server._connections.discard(self)
         self.drop_watches()
@@ -291,19 +337,86 @@ class _ServerConnection(_Framed):
 
 class StorageServer:
     """Serves ``storage`` (any Storage) to RemoteStorage clients on a Unix socket; it does not close
-    the storage, its owner does."""
+    the storage, its owner does.  A store that delivers_before_ack has its revision published in
+    ``<socket>.revision`` (see the module docstring)."""
 
     def __init__(self, storage: Any, reactor: Any):
         self.storage = storage
         self._reactor = reactor
         self._port: Any = None
         self._connections: set[_ServerConnection] = set()
+        self._revision_path: Optional[str] = None
+        self._mapped: Optional[mmap.mmap] = None
+        self._published: Optional[memoryview] = None
+        self._publisher: Any = None                     # the watch of the whole store
+        self._publishing: Optional[Deferred] = None     # fires once the published revision is kept
 
     def listen(self, path: str) -> Any:
         """Listen on a new Unix socket at ``path`` (mode 0600); the listening port."""
         factory = Factory.forProtocol(lambda: _ServerConnection(self))
         self._port = self._reactor.listenUNIX(path, factory, mode=0o600)
+        if self.storage.delivers_before_ack:
+            self._publish(path + ".revision")
         return self._port
+
+    # -- the published revision -------------------------------------------
+
+    @property
+    def published(self) -> int:
+        return self._published[0] if self._published is not None else 0
+
+    def _publish(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.ftruncate(fd, 8)
+            self._mapped = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+        self._revision_path = path
+        # One aligned 8-byte word: a single load or store on the machines Python runs on.
+        self._published = memoryview(self._mapped).cast("q")
+        self._publishing = Deferred()
+        self._watch_store()
+
+    def _watch_store(self) -> None:
+        def watch(revision: int) -> None:
+            if self._published is None:
+                return
+            self._advance(revision)
+            self._publisher = self.storage.watch(b"", revision, self._published_event, self._caught_up)
+
+        self.storage.current_revision().addCallbacks(
+            watch, lambda f: log.failure("cannot read the store's revision to publish it", f))
+
+    def _caught_up(self, revision: int) -> None:
+        self._advance(revision)
+        if not self._publishing.called:
+            self._publishing.callback(self._revision_path)
+
+    def _published_event(self, item: Any) -> None:
+        if type(item) is Event:
+            self._advance(item.revision)
+        else:   # compacted while replaying: watch again from the store's revision now
+            self._watch_store()
+
+    def _advance(self, revision: int) -> None:
+        published = self._published
+        if published is not None and revision > published[0]:
+            published[0] = revision
+            for connection in self._connections:
+                if connection.reads_published:
+                    connection.published_moved()
+
+    def revision_file(self) -> Deferred[Optional[tuple[str, int]]]:
+        """The published revision's file and value, once the value is kept (None where the store does not
+        deliver before acknowledging).  Asked as a client connects: it has no watch yet, so the value
+        already holds for it."""
+        if self._publishing is None:
+            return succeed(None)
+        d: Deferred = Deferred()
+        self._publishing.addBoth(lambda path: (d.callback((path, self.published)), path)[1])
+        return d
 
     def stop(self) -> Deferred[None]:
         """Stop listening and drop every connection (their watches cancelled); fires once all are gone."""
@@ -313,6 +426,17 @@ class StorageServer:
             connection.drop_watches()
             waits.append(connection.when_ended())
             connection.transport.abortConnection()
+        if self._publisher is not None:
+            self._publisher.cancel()
+            self._publisher = None
+        if self._published is not None:
+            self._published.release()
+            self._published = None
+            self._mapped.close()
+            try:
+                os.unlink(self._revision_path)
+            except OSError:
+                pass
         return gatherResults(waits, consumeErrors=True).addCallback(lambda _: None)
 
 
@@ -368,8 +492,13 @@ class RemoteStorage:
         self._watch_ids = itertools.count(1)
         self._pending: dict[int, tuple[Deferred, Callable[[Any], Any]]] = {}
         self._watches: dict[int, _RemoteWatch] = {}
-        # The newest revision a reply carried (a write's, current_revision's).
+        # The newest revision a frame carried (a write's reply, current_revision's, a 'revision' frame).
         self._revision = 0
+        # The server's published revision (module docstring), once mapped; the reads waiting for a frame
+        # to carry the revision they read there, in the order they read it.
+        self._published: Optional[memoryview] = None
+        self._mapped: Optional[mmap.mmap] = None
+        self._behind: list[tuple[int, Deferred]] = []
         # Why calls fail, once they do.
         self._down: Optional[str] = None
         self._closing = False
@@ -391,6 +520,9 @@ class RemoteStorage:
 
     def _received(self, frame: tuple) -> None:
         request_id = frame[0]
+        if frame[1] == "revision":
+            self._learn(frame[2])
+            return
         if request_id:
             d, decode = self._pending.pop(request_id)
             if frame[1]:
@@ -416,6 +548,9 @@ class RemoteStorage:
         pending, self._pending = self._pending, {}
         for d, _ in pending.values():
             d.errback(Unavailable(self._down))
+        behind, self._behind = self._behind, []
+        for _, d in behind:
+            d.errback(Unavailable(self._down))
         for w in list(self._watches.values()):
             w.cancel()
         if not self._closing:
@@ -424,7 +559,33 @@ class RemoteStorage:
     def _learn(self, revision: int) -> int:
         if revision > self._revision:
             self._revision = revision
+            if self._behind:
+                self._caught_up()
         return revision
+
+    def _caught_up(self) -> None:
+        behind = self._behind
+        while behind and behind[0][0] <= self._revision:
+            revision, d = behind.pop(0)
+            d.callback(revision)
+
+    def _map_published(self, published: Optional[tuple[str, int]]) -> None:
+        if published is None:
+            return
+        path, revision = published
+        self._learn(revision)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self._mapped = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+        self._published = memoryview(self._mapped).cast("q")
+
+    def _unmap_published(self) -> None:
+        if self._published is not None:
+            self._published.release()
+            self._published = None
+            self._mapped.close()
 
     def _deleted(self, result: tuple) -> tuple[int, KeyValue]:
         return self._learn(result[0]), KeyValue(*result[1])
@@ -456,9 +617,20 @@ class RemoteStorage:
         return self._call(self._deleted, "delete", key, expected_mod_revision)
 
     def current_revision(self) -> Deferred[int]:
-        """The store's current revision: the calls of one reactor turn share one request (coalesce.py), as
-        a worker's concurrent consistent reads do."""
-        return self._revisions.current()
+        """The store's current revision: the published one (module docstring), answered once this
+        connection has carried it; without one, asked of the server, the calls of one reactor turn sharing
+        one request (coalesce.py)."""
+        published = self._published
+        if published is None:
+            return self._revisions.current()
+        if self._down is not None:
+            return fail(Unavailable(self._down))
+        revision = published[0]
+        if revision <= self._revision:
+            return succeed(revision)
+        d: Deferred = Deferred()
+        self._behind.append((revision, d))
+        return d
 
     def compact(self, revision: int) -> Deferred[None]:
         return self._call(_same, "compact", revision)
@@ -494,7 +666,7 @@ class RemoteStorage:
                     w.cancel()
                 self._down = "storage closed"
                 self._connection.transport.loseConnection()
-        return self._connection.when_ended()
+        return self._connection.when_ended().addCallback(lambda _: self._unmap_published())
 
 
 def _range_in(result: tuple) -> RangeResult:
@@ -511,4 +683,5 @@ async def connect_remote(path: str, reactor: Any) -> RemoteStorage:
     except Exception as e:
         raise Unavailable(f"cannot connect to the storage server at {path}: {e}") from e
     storage.delivers_before_ack = await storage._call(_same, "delivers_before_ack")
+    storage._map_published(await storage._call(_same, "revision_file"))
     return storage

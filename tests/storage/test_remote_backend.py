@@ -25,7 +25,7 @@ from kapiserver.storage.remote import RemoteStorage, _Framed, connect_remote
 
 
 class HeldReads(MemoryStorage):
-    """A memory store whose get() and current_revision() answer only when the test says so."""
+    """A memory store whose get() answers only when the test says so."""
 
     def __init__(self, reactor, **kw):
         super().__init__(reactor, **kw)
@@ -34,9 +34,6 @@ class HeldReads(MemoryStorage):
     def get(self, key):
         self.held.append(Deferred())
         return self.held[-1]
-
-    def current_revision(self):
-        return self.get(b"")
 
 
 class Broken(MemoryStorage):
@@ -160,42 +157,75 @@ def test_cancelled_watch_hears_nothing_of_frames_in_flight(remote, run, run_unti
     run_until(lambda: progress)
     # Written on the server's side: the event frame is in the socket before the client turns again.
     run(remote.store.create(b"/w/a", b"1"))
-    assert len(remote.store._watchers) == 1
+    assert len(client_watches(remote)) == 1
     handle.cancel()
     handle.cancel()
     settle()
     assert got == []
-    run_until(lambda: not remote.store._watchers)
+    run_until(lambda: not client_watches(remote))
 
 
-def test_a_write_through_one_client_reaches_the_others_watch_before_its_next_reply(remote, run, run_until):
-    """Two clients of one server: client B's reply to a request answered after A's write carries that
-    write's revision, and by the time it fires B's caught-up watch has the event and vouches for it.  B's
-    reply is held on the server and let go right after the write, so it leaves in the same write as the
-    event: were events queued behind replies (server or client side), the reply would come first."""
-    remote.store_class = HeldReads
+def client_watches(remote):
+    """The server's store's watches that clients asked for (the server's own watch of the whole store left
+    out)."""
+    return [w for w in remote.store._watchers if w is not remote.server._publisher]
+
+
+def test_a_write_through_one_client_reaches_the_others_watch_before_its_current_revision(remote, run, run_until):
+    """Two clients of one server: once A's write is acknowledged, B's current_revision() is at least its
+    revision, without asking the server (the published revision), and it fires only once B's connection has
+    carried that revision: by then B's caught-up watch has the event and vouches for it.  B reads nothing
+    from its socket until after the ack, so its answer must wait."""
     a, b = remote.open(), remote.open()
     start = run(a.create(b"/w/first", b"1"))
     got, progress = [], []
     handle = b.watch(b"/w/", start, got.append, on_progress=progress.append)
     run_until(lambda: progress)
+    b._connection.transport.stopReading()
+    rev = run(a.create(b"/w/x", b"1"))
     asked = b.current_revision()
-    run_until(lambda: remote.store.held)
-    held = remote.store.held.pop()
     seen = []
     asked.addCallback(lambda revision: seen.append(
         (revision, [e.revision for e in got], handle.progress_revision)))
-
-    def answer_held(revision):
-        held.callback(revision)
-        return revision
-
-    # The store's create fires (its events handed out) before the server's reply callback: answer B there.
-    store_create = remote.store.create
-    remote.store.create = lambda key, value: store_create(key, value).addCallback(answer_held)
-    rev = run(a.create(b"/w/x", b"1"))
+    assert seen == [] and b._behind
+    b._connection.transport.startReading()
     run(asked)
     assert seen == [(rev, [rev], rev)]
+    # Nothing written since: answered at once.
+    assert run(b.current_revision()) == rev
+
+
+def test_a_write_by_the_servers_own_process_is_published_before_it_is_acknowledged(remote, run):
+    """A write the served store acknowledges to its own process (the primary's loopback clients) is in the
+    published revision by the time its Deferred fires, so every client's next current_revision() waits for
+    it."""
+    client = remote.open()
+    published = []
+    d = remote.store.create(b"/own", b"1")
+    d.addCallback(lambda rev: published.append(client._published[0]) or rev)
+    rev = run(d)
+    assert published == [rev]
+    assert run(client.current_revision()) == rev
+
+
+def test_the_revision_file_is_private_and_removed_with_the_server(remote, run):
+    """The published revision lives in <socket>.revision, mode 0600, gone once the server stops; a store
+    that does not deliver before acknowledging publishes none, and current_revision() asks the server."""
+    client = remote.open()
+    path = remote.path + ".revision"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    run(client.close())
+    remote.stop()
+    assert not os.path.exists(path)
+    other = type(remote)(remote.tmp_path)
+    other.store_class = NotBeforeAck
+    try:
+        plain = other.open()
+        assert plain._published is None and not os.path.exists(other.path + ".revision")
+        rev = run(plain.create(b"/k", b"v"))
+        assert run(plain.current_revision()) == rev and plain._revisions.requests == 1
+    finally:
+        other.cleanup()
 
 
 def test_a_big_value_round_trips(remote, run, run_until):
