@@ -632,6 +632,15 @@ class RemoteStorage:
         self._behind.append((revision, d))
         return d
 
+    def known_revision(self) -> Optional[int]:
+        """current_revision() where it needs no wait (the connection has carried the published revision),
+        else None."""
+        published = self._published
+        if published is None or self._down is not None:
+            return None
+        revision = published[0]
+        return revision if revision <= self._revision else None
+
     def compact(self, revision: int) -> Deferred[None]:
         return self._call(_same, "compact", revision)
 

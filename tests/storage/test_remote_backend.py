@@ -175,7 +175,7 @@ def test_a_write_through_one_client_reaches_the_others_watch_before_its_current_
     """Two clients of one server: once A's write is acknowledged, B's current_revision() is at least its
     revision, without asking the server (the published revision), and it fires only once B's connection has
     carried that revision: by then B's caught-up watch has the event and vouches for it.  B reads nothing
-    from its socket until after the ack, so its answer must wait."""
+    from its socket until after the ack, so its answer must wait (and known_revision() is None meanwhile)."""
     a, b = remote.open(), remote.open()
     start = run(a.create(b"/w/first", b"1"))
     got, progress = [], []
@@ -187,12 +187,12 @@ def test_a_write_through_one_client_reaches_the_others_watch_before_its_current_
     seen = []
     asked.addCallback(lambda revision: seen.append(
         (revision, [e.revision for e in got], handle.progress_revision)))
-    assert seen == [] and b._behind
+    assert seen == [] and b._behind and b.known_revision() is None
     b._connection.transport.startReading()
     run(asked)
     assert seen == [(rev, [rev], rev)]
     # Nothing written since: answered at once.
-    assert run(b.current_revision()) == rev
+    assert b.known_revision() == rev and run(b.current_revision()) == rev
 
 
 def test_a_write_by_the_servers_own_process_is_published_before_it_is_acknowledged(remote, run):
