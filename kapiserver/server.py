@@ -92,7 +92,8 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
     if config.workers:
         # Started last, once everything here runs; stopped first, so the workers end before the store does.
         from .workers import WorkersService
-        apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags)))
+        apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags),
+                                     collect=lambda what: handlers.context.metrics.share(what)))
     return apiserver
 
 
@@ -115,12 +116,29 @@ def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
     registry = apiserver.add(RegistryService(config, reactor, storage))
     apiserver.add(registry.controller(CRDController, reactor, finalizes=False))
     handlers = apiserver.add(HandlerService(config, reactor, registry))
+    apiserver.add(SharedMetrics(storage, handlers))
     # The remote APIServices' discovery and OpenAPI, fetched for this worker's aggregator.
     apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator,
                                       writes_status=False))
     listeners = add_listeners(apiserver, config, reactor, handlers)
     apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, SequentialService(), listeners)
     return apiserver
+
+
+class SharedMetrics(service.Service):
+    """A --workers worker's /metrics answers for the whole apiserver: its own metrics with those of the
+    primary and the other workers, gathered over the store's connection (kapiserver.storage.remote); and it
+    answers their gathers with its own."""
+
+    def __init__(self, storage: "StorageService", handlers: "HandlerService"):
+        self.storage = storage
+        self.handlers = handlers
+
+    def startService(self) -> None:
+        super().startService()
+        remote, metrics = self.storage.storage.default, self.handlers.context.metrics
+        remote.on_collect = metrics.share
+        metrics.peers = remote.gather
 
 
 def add_listeners(apiserver: "APIServerService", config: ServerConfig, reactor, handlers: "HandlerService") -> list:

@@ -71,9 +71,12 @@ class WorkerProcess(protocol.ProcessProtocol):
 class WorkersService(service.Service):
     """Serves ``storage``'s store on a Unix socket and keeps ``count`` workers running with ``flags``."""
 
-    def __init__(self, reactor, storage, count: int, flags: list[str], executable: str = sys.executable):
+    def __init__(self, reactor, storage, count: int, flags: list[str], executable: str = sys.executable,
+                 collect=None):
         self.reactor = reactor
         self.storage = storage
+        # This process's answer to the workers' gathers (its /metrics: kapiserver.storage.remote).
+        self.collect = collect
         self.count = count
         self.flags = flags
         self.executable = executable
@@ -91,7 +94,7 @@ class WorkersService(service.Service):
         super().startService()
         from .storage.remote import StorageServer
         self.directory = tempfile.mkdtemp(prefix="kapiserver-workers-")
-        self.server = StorageServer(self.storage.storage.default, self.reactor)
+        self.server = StorageServer(self.storage.storage.default, self.reactor, self.collect)
         self.server.listen(self.socket_path)
         for index in range(1, self.count + 1):
             self._spawn(index)

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 
 from .http import when_finished
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 REQUEST_LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
 # apiserver_response_sizes and apiserver_longrunning_requests have no dry_run label.
@@ -218,6 +221,8 @@ class APIServerMetrics:
         # More families, each source called at scrape time (API Priority and Fairness's).
         self._family_sources: list[Callable[[], list]] = []
         self._registry = None
+        # In a --workers worker: the other processes' answers to a share() (kapiserver.storage.remote's gather).
+        self.peers: Optional[Callable[[str], "Deferred[list]"]] = None
 
     # -- recording -----------------------------------------------------------------------------
     def route(self, request, info, resource_info=None) -> None:
@@ -334,13 +339,24 @@ class APIServerMetrics:
             self._registry = registry
         return self._registry
 
-    def exposition(self, accept: Optional[str] = None, accept_encoding: Optional[str] = None
-                   ) -> tuple[bytes, str, str]:
+    def share(self, what: str) -> Optional[list]:
+        """This process's part of a --workers apiserver's /metrics: "metrics", its families as plain values
+        (families_out); "reset", its request metrics forgotten."""
+        if what == "metrics":
+            return families_out(self.registry.collect())
+        if what == "reset":
+            self.reset()
+        return None
+
+    def exposition(self, accept: Optional[str] = None, accept_encoding: Optional[str] = None,
+                   others: Iterable[Optional[list]] = ()) -> tuple[bytes, str, str]:
         """The body, Content-Type and Content-Encoding ("" or "gzip") of the metrics for a client that
-        sends these Accept and Accept-Encoding headers (gzip when accepted, as Prometheus scrapes)."""
+        sends these Accept and Accept-Encoding headers (gzip when accepted, as Prometheus scrapes); with
+        ``others``, the other processes' families (families_out's) merged in."""
         from prometheus_client.exposition import choose_encoder
         encoder, content_type = choose_encoder(accept or "")
-        body = encoder(self.registry)
+        others = [families for families in others if families]
+        body = encoder(_Merged(self.registry, others) if others else self.registry)
         if accept_encoding and any(part.split(";")[0].strip().lower() == "gzip"
                                    for part in accept_encoding.split(",")):
             import gzip
@@ -434,6 +450,61 @@ def _add(into: dict, key: tuple, histogram: _Histogram, bounds) -> None:
     if total is None:
         total = into[key] = _Histogram(bounds)
     total.merge(histogram)
+
+
+# Families whose value is the same in every process of a --workers apiserver: the first process's stands.
+_SAME_EVERYWHERE = frozenset(("kubernetes_build_info", "apiserver_storage_objects", "process_max_fds"))
+# ... and those whose earliest value stands.
+_EARLIEST = frozenset(("process_start_time_seconds",))
+
+
+def families_out(families: Iterable) -> list[tuple]:
+    """prometheus_client metric families as plain values (for marshal): (name, type, documentation, unit,
+    [(sample name, labels, value)])."""
+    return [(f.name, f.type, f.documentation, f.unit, [(s.name, s.labels, s.value) for s in f.samples])
+            for f in families]
+
+
+def merge_families(families: Iterable, others: Iterable[list[tuple]]) -> list:
+    """One apiserver's families from its processes': this process's ``families`` with each of ``others``
+    (families_out's) added sample by sample (same name and labels): summed (counts, histogram buckets, sums,
+    in-flight gauges, memory), except that one process's value stands for those all tell alike (build info,
+    stored objects) and the earliest start time stands.  Families and label sets only another process has
+    are added after."""
+    from prometheus_client.core import Metric
+    merged: dict[str, tuple] = {}
+    for group in (families_out(families), *others):
+        for name, type_, documentation, unit, samples in group:
+            family = merged.get(name)
+            if family is None:
+                family = merged[name] = (type_, documentation, unit, {})
+            values = family[3]
+            for sample_name, labels, value in samples:
+                key = (sample_name, tuple(sorted(labels.items())))
+                if key not in values:
+                    values[key] = (labels, value)
+                elif name in _EARLIEST:
+                    values[key] = (labels, min(values[key][1], value))
+                elif name not in _SAME_EVERYWHERE:
+                    values[key] = (labels, values[key][1] + value)
+    out = []
+    for name, (type_, documentation, unit, values) in merged.items():
+        family = Metric(name, documentation, type_, unit)
+        for (sample_name, _), (labels, value) in values.items():
+            family.add_sample(sample_name, labels, value)
+        out.append(family)
+    return out
+
+
+class _Merged:
+    """A registry's families with other processes' merged in, for prometheus_client's encoders."""
+
+    def __init__(self, registry, others: list[list[tuple]]):
+        self.registry = registry
+        self.others = others
+
+    def collect(self):
+        return merge_families(self.registry.collect(), self.others)
 
 
 class _Collector:

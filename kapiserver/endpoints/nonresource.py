@@ -61,7 +61,7 @@ class NonResourceHandler:
         parts = info.parts
         method = request.method
         if parts == ("metrics",):
-            self.serve_metrics(request)
+            await self.serve_metrics(request)
             return
         if len(parts) >= 3 and parts[:2] == ("debug", "kapiserver"):
             await self.testing_controls(request, parts[2], parts[3:])
@@ -240,17 +240,22 @@ class NonResourceHandler:
             return
         raise NOT_FOUND
 
-    def serve_metrics(self, request) -> None:
+    async def serve_metrics(self, request) -> None:
         """/metrics: every method but DELETE reads them; DELETE resets the request metrics, as
-        upstream's handler does with profiling on (its default)."""
+        upstream's handler does with profiling on (its default).  A --workers worker answers for the whole
+        apiserver: its own with the other processes' (``metrics.peers``)."""
         metrics = self.context.metrics
         if request.method == b"DELETE":
             metrics.reset()
+            if metrics.peers is not None:
+                await metrics.peers("reset")
             write_bytes(request, 200, "text/plain; charset=utf-8", b"metrics reset\n")
             return
+        others = await metrics.peers("metrics") if metrics.peers is not None else ()
         accept, encodings = request.getHeader(b"accept"), request.getHeader(b"accept-encoding")
         body, content_type, encoding = metrics.exposition(accept.decode("latin-1") if accept else None,
-                                                          encodings.decode("latin-1") if encodings else None)
+                                                          encodings.decode("latin-1") if encodings else None,
+                                                          others)
         if encoding:
             request.setHeader(b"Content-Encoding", encoding.encode())
         write_bytes(request, 200, content_type, body)

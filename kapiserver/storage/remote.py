@@ -19,12 +19,14 @@ enter, too: the mode is set just after the socket is bound).
   client -> server  (request_id, op, *args)              request_id 1, 2, ...
                     (0, 'watch', watch_id, prefix, after_revision)
                     (0, 'cancel', watch_id)
+                    (0, 'collected', token, answer)
   server -> client  (request_id, True, result)
                     (request_id, False, (error class name, args))
                     (0, 'event', watch_id, type, kv, prev_kv)
                     (0, 'compacted', watch_id, compact_revision)
                     (0, 'progress', watch_id, revision)
                     (0, 'revision', revision)
+                    (0, 'collect', token, what)
 
 A KeyValue crosses as the tuple (key, value, create_revision, mod_revision)
 (None for none).  The storage errors cross as their class and arguments and
@@ -56,6 +58,13 @@ And at the end of every turn in which it moved, the server sends each client a
 reads the file (no system call) and answers as soon as the connection has
 carried a frame at that revision or later: at once when nothing was written
 since, else when the frame in flight arrives.
+
+Gathering.  Besides the store, the processes of --workers share what makes them
+one apiserver to a client: /metrics.  A client's request ('gather', what) is
+answered with the answers to ``what`` of the server's process (its ``collect``)
+and of every other client (each asked with a 'collect' frame, its
+``on_collect`` answering in a 'collected' one; a client that has not answered
+within GATHER_TIMEOUT is left out, as None).
 """
 
 from __future__ import annotations
@@ -87,6 +96,9 @@ log = Logger()
 
 # The largest frame either end sends or accepts: a range may be big.
 MAX_FRAME = 512 * 1024 * 1024
+
+# How long a gather waits for the other clients' answers.
+GATHER_TIMEOUT = 5.0
 
 # The errors that cross as themselves (Conflict too, its current KeyValue as a tuple).
 _ERRORS = {cls.__name__: cls for cls in (
@@ -262,6 +274,8 @@ class _ServerConnection(_Framed):
                 handle = self._watches.pop(frame[2], None)
                 if handle is not None:
                     handle.cancel()
+            elif op == "collected":
+                self._server._collected(self, frame[2], frame[3])
             return
         encode = _REPLIES.get(op)
         if op == "delivers_before_ack":
@@ -269,6 +283,8 @@ class _ServerConnection(_Framed):
         elif op == "revision_file":
             self.reads_published = True
             d = self._server.revision_file()
+        elif op == "gather":
+            d = self._server.gather(self, frame[2])
         elif encode is None:
             d = fail(Unavailable(f"no storage operation {op!r}"))
         else:
@@ -327,6 +343,7 @@ class _ServerConnection(_Framed):
 
     def ended(self, reason: Failure) -> None:
         self._server._connections.discard(self)
+        self._server._left(self)
         self.drop_watches()
 
     def drop_watches(self) -> None:
@@ -340,11 +357,15 @@ class StorageServer:
     the storage, its owner does.  A store that delivers_before_ack has its revision published in
     ``<socket>.revision`` (see the module docstring)."""
 
-    def __init__(self, storage: Any, reactor: Any):
+    def __init__(self, storage: Any, reactor: Any, collect: Optional[Callable[[str], Any]] = None):
         self.storage = storage
         self._reactor = reactor
         self._port: Any = None
         self._connections: set[_ServerConnection] = set()
+        # This process's answer to a gather's ``what`` (module docstring), and the gathers under way.
+        self.collect = collect
+        self._tokens = itertools.count(1)
+        self._gathers: dict[int, tuple[dict, Deferred]] = {}
         self._revision_path: Optional[str] = None
         self._mapped: Optional[mmap.mmap] = None
         self._published: Optional[memoryview] = None
@@ -417,6 +438,43 @@ class StorageServer:
         d: Deferred = Deferred()
         self._publishing.addBoth(lambda path: (d.callback((path, self.published)), path)[1])
         return d
+
+    # -- gathering --------------------------------------------------------
+
+    def gather(self, asking: _ServerConnection, what: str) -> Deferred[list]:
+        """The answers to ``what`` of this process and of every client but ``asking`` (None for one that
+        did not answer in time)."""
+        own = self.collect(what) if self.collect is not None else None
+        others = [connection for connection in self._connections if connection is not asking]
+        if not others:
+            return succeed([own])
+        token = next(self._tokens)
+        answers: dict = {connection: None for connection in others}
+        d: Deferred = Deferred()
+        self._gathers[token] = (answers, d)
+        timer = self._reactor.callLater(GATHER_TIMEOUT, self._gathered, token)
+        d.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
+        for connection in others:
+            connection.send((0, "collect", token, what))
+        return d.addCallback(lambda answered: [own, *answered])
+
+    def _collected(self, connection: _ServerConnection, token: int, answer: Any) -> None:
+        gather = self._gathers.get(token)
+        if gather is None or connection not in gather[0]:
+            return      # too late
+        answers, _ = gather
+        answers[connection] = (answer,)
+        if all(answered is not None for answered in answers.values()):
+            self._gathered(token)
+
+    def _left(self, connection: _ServerConnection) -> None:
+        for token, (answers, _) in list(self._gathers.items()):
+            if connection in answers and answers[connection] is None:
+                self._collected(connection, token, None)
+
+    def _gathered(self, token: int) -> None:
+        answers, d = self._gathers.pop(token)
+        d.callback([None if answered is None else answered[0] for answered in answers.values()])
 
     def stop(self) -> Deferred[None]:
         """Stop listening and drop every connection (their watches cancelled); fires once all are gone."""
@@ -499,6 +557,8 @@ class RemoteStorage:
         self._published: Optional[memoryview] = None
         self._mapped: Optional[mmap.mmap] = None
         self._behind: list[tuple[int, Deferred]] = []
+        # This client's answer to a gather's ``what`` (module docstring).
+        self.on_collect: Optional[Callable[[str], Any]] = None
         # Why calls fail, once they do.
         self._down: Optional[str] = None
         self._closing = False
@@ -523,6 +583,9 @@ class RemoteStorage:
         if frame[1] == "revision":
             self._learn(frame[2])
             return
+        if frame[1] == "collect":
+            self._collect(frame[2], frame[3])
+            return
         if request_id:
             d, decode = self._pending.pop(request_id)
             if frame[1]:
@@ -541,6 +604,23 @@ class RemoteStorage:
         else:
             del self._watches[w.watch_id]  # the server has dropped it already
             w.compacted(Compacted(frame[3]))
+
+    def _collect(self, token: int, what: str) -> None:
+        answer = None
+        if self.on_collect is not None:
+            try:
+                answer = self.on_collect(what)
+            except Exception:
+                log.failure("answering a gather of {what}", what=what)
+        try:
+            self._connection.send((0, "collected", token, answer))
+        except Unavailable:
+            log.failure("the answer to a gather of {what} is too big to send", what=what)
+
+    def gather(self, what: str) -> Deferred[list]:
+        """The answers to ``what`` of the server's process and of every other client (module docstring); None
+        for a client that did not answer in time."""
+        return self._call(_same, "gather", what)
 
     def _ended(self) -> None:
         if self._down is None:

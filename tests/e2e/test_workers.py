@@ -121,6 +121,36 @@ def test_conflicts_are_detected_across_workers(primary):
             assert status == 409 and answer["reason"] == "Conflict", answer
 
 
+def test_metrics_count_the_requests_every_process_served(primary):
+    """/metrics answers for the whole apiserver whichever worker serves it: after DELETE /metrics (which resets
+    every process), thirty GETs on connections of their own, spread over both workers, are thirty in
+    apiserver_request_total on every scrape, and the processes' memory is summed."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict:
+        status, text = request(primary.port, "GET", "/metrics")
+        assert status == 200
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    missing = {"code": "404", "component": "apiserver", "dry_run": "", "group": "", "resource": "configmaps",
+               "scope": "resource", "subresource": "", "verb": "GET", "version": "v1"}
+    key = ("apiserver_request_total", tuple(sorted(missing.items())))
+    assert request(primary.port, "DELETE", "/metrics")[0] == 200
+    before = {index: len([line for line in full_log(primary).splitlines() if f"worker {index}:" in line])
+              for index in (1, 2)}
+    for i in range(30):
+        assert request(primary.port, "GET", f"{CONFIGMAPS}/missing-{i}")[0] == 404
+    for _ in range(6):
+        assert scrape().get(key) == 30
+    for index in (1, 2):
+        lines = full_log(primary).splitlines()
+        assert len([line for line in lines if f"worker {index}:" in line]) > before[index], \
+            f"no request reached worker {index}"
+    rss = scrape()[("process_resident_memory_bytes", ())]
+    assert rss > 3 * 40 * 2**20     # three processes of 60-80 MiB each; one alone is well under 120 MiB
+
+
 def test_a_watch_sees_writes_made_through_the_other_worker_in_order(primary):
     """A watch held on one connection sees each of twenty writes made on other connections, in the order of
     their resourceVersions."""

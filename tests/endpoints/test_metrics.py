@@ -430,3 +430,43 @@ def test_requests_refused_by_the_inflight_limit_are_counted(tmp_path):
         assert got[("apiserver_request_total", request_labels("LIST", "configmaps", "namespace", "429"))] == 1
     finally:
         run(storage.close())
+
+
+def test_a_workers_exposition_is_the_whole_apiserver():
+    """With other processes' families (``others``, as share("metrics") gives them), counts, histograms and
+    process memory are summed label set by label set, label sets only another process has are added, the
+    earliest start time stands and build info is told once; a process that did not answer (None) is left out."""
+    here, there = metrics.APIServerMetrics(), metrics.APIServerMetrics()
+    for m, codes in ((here, (200, 200)), (there, (200, 404))):
+        for code in codes:
+            request = FakeRequest()
+            m.route(request, request.info)
+            request.code, request.sentLength = code, 100
+            m.request_done(request, 0.03)
+    alone = scrape(here)
+    body, _, _ = here.exposition(None, None, [None, there.share("metrics")])
+    got = samples(body.decode())
+    assert got[("apiserver_request_total", request_labels("LIST", "configmaps", "namespace", "200"))] == 3
+    assert got[("apiserver_request_total", request_labels("LIST", "configmaps", "namespace", "404"))] == 1
+    list_labels = request_labels("LIST", "configmaps", "namespace")
+    assert got[("apiserver_request_duration_seconds_count", list_labels)] == 4
+    assert got[("apiserver_request_duration_seconds_bucket", labels(**dict(list_labels), le="0.05"))] == 4
+    build = [key for key in got if key[0] == "kubernetes_build_info"]
+    assert len(build) == 1 and got[build[0]] == 1
+    if ("process_resident_memory_bytes", ()) in alone:     # ProcessCollector reads /proc
+        assert got[("process_resident_memory_bytes", ())] > alone[("process_resident_memory_bytes", ())]
+        assert got[("process_start_time_seconds", ())] == alone[("process_start_time_seconds", ())]
+    # Every family still declared once, and the text parses as one exposition.
+    types = [line.split()[2] for line in body.decode().splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types))
+
+
+def test_share_reset_forgets_this_process_requests():
+    """share("reset") is DELETE /metrics for one process of a --workers apiserver."""
+    m = metrics.APIServerMetrics()
+    request = FakeRequest()
+    m.route(request, request.info)
+    request.code = 200
+    m.request_done(request, 0.01)
+    assert m.share("reset") is None
+    assert not [key for key in scrape(m) if key[0] == "apiserver_request_total"]

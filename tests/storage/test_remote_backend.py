@@ -315,3 +315,35 @@ def test_frames_wait_behind_what_the_transport_still_holds():
     framed.send((1, "get", b"k"))
     clock.advance(0)
     assert framed.transport.socket.sent == [] and len(framed.transport.written) == 1
+
+
+def test_a_gather_has_the_servers_answer_and_every_other_clients(remote, run):
+    """A client's gather is answered with the server process's answer and each other client's (on_collect),
+    not its own; a client without on_collect, or whose on_collect raises, answers None."""
+    server = remote.serve()
+    server.collect = lambda what: f"server {what}"
+    a, b, c, d = (remote.connect() for _ in range(4))
+    b.on_collect = lambda what: [f"b {what}"]
+    d.on_collect = lambda what: 1 / 0
+    a.on_collect = lambda what: "a must not be asked"
+    answers = run(a.gather("metrics"))
+    assert answers[0] == "server metrics" and sorted(map(repr, answers[1:])) == sorted(
+        map(repr, [["b metrics"], None, None]))
+
+
+def test_a_gather_leaves_out_a_client_that_does_not_answer(remote, run, monkeypatch):
+    """A client that does not answer within GATHER_TIMEOUT is None in the answers, and so is one whose
+    connection ends meanwhile."""
+    from kapiserver.storage import remote as remote_module
+    monkeypatch.setattr(remote_module, "GATHER_TIMEOUT", 0.3)
+    remote.serve()
+    a, silent, leaving = (remote.connect() for _ in range(3))
+    silent.on_collect = leaving.on_collect = lambda what: "here"
+    silent._connection.transport.stopReading()
+    leaving._connection.transport.stopReading()
+    gathered = a.gather("metrics")
+    run(leaving.close())
+    assert run(gathered) == [None, None, None]
+    silent._connection.transport.startReading()
+    # Its late answer is dropped, and the next gather hears it.
+    assert run(a.gather("metrics")) == [None, "here"]
