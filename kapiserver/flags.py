@@ -28,43 +28,47 @@ def invalid(flag, value, reason) -> OptionError:
 
 # --- Go durations -----------------------------------------------------------------------------------
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
-                   "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10 ** 9,
+                   "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
 
 
-def parse_duration(text):
-    """Seconds in a Go duration string ("1h0m0s", "5m", "300ms", "1.5h", "-2s", "0"), as time.ParseDuration.
-
-    Raises ValueError with Go's wording for anything Go rejects (no unit, unknown unit, empty).
-    """
-    original = text
+def duration_nanoseconds(text: str) -> int:
+    """Go's time.ParseDuration: [-+] then one or more <number><unit> ("1h0m0s", "300ms", "1.5h"), or "0", in
+    nanoseconds within an int64 (a fraction's excess truncated).  ValueError in Go's words for anything Go
+    rejects (no unit, unknown unit, no digits, empty, out of range)."""
     if not isinstance(text, str):
-        raise ValueError(f'time: invalid duration "{original}"')
-    sign = 1.0
-    if text[:1] in ("-", "+"):
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        raise ValueError(f'time: invalid duration "{original}"')
-    total = 0.0
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        whole, frac, unit = match.group(1), match.group(2), match.group(3)
-        if not whole and not frac:
-            raise ValueError(f'time: invalid duration "{original}"')
+        raise ValueError(f'time: invalid duration "{text}"')
+    negative = text[:1] == "-"
+    rest = text[1:] if text[:1] in ("-", "+") else text
+    if rest == "0":
+        return 0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total, position = 0, 0
+    while position < len(rest):
+        part = _DURATION_PART.match(rest, position)
+        whole, fraction, unit = part[1], part[2], part[3]
+        if not whole and not fraction:
+            raise ValueError(f'time: invalid duration "{text}"')    # ".s" and "h" have no digits
         if not unit:
-            raise ValueError(f'time: missing unit in duration "{original}"')
-        if unit not in _DURATION_UNITS:
-            # the unit ends where the next number begins; report exactly that unit, as Go does
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{original}"')
-        number = float(f"{whole or '0'}.{frac or '0'}")
-        total += number * _DURATION_UNITS[unit]
-        pos = match.end()
-    return sign * total
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        scale = _DURATION_UNITS.get(unit)
+        if scale is None:
+            # The unit ends where the next number begins: that unit is named, as Go names it.
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        total += int(whole or 0) * scale
+        if fraction:
+            total += int(fraction) * scale // 10 ** len(fraction)
+        if total > (1 << 63) - (0 if negative else 1):
+            raise ValueError(f'time: invalid duration "{text}"')
+        position = part.end()
+    return -total if negative else total
+
+
+def parse_duration(text) -> float:
+    """Seconds in a Go duration string (duration_nanoseconds's), as time.ParseDuration reads it."""
+    return duration_nanoseconds(text) / 1e9
 
 
 # --- booleans and lists -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 
 from ..client.rest import APIError
 from ..machinery import meta
-from ..machinery.cron import ScheduleError, parse_duration
+from ..flags import parse_duration
 from ..machinery.quantity import parse_quantity
 from .controllerutils import _condition
 
@@ -104,7 +104,7 @@ class ResourceMetricsClient:
                 continue
             try:
                 window = parse_duration(item.get("window") or "0s")
-            except ScheduleError:
+            except ValueError:
                 window = 0.0
             stamp = meta.parse_time(item["timestamp"]) if item.get("timestamp") else 0.0
             out[(item.get("metadata") or {}).get("name", "")] = PodMetric(stamp, window, total)

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import FrozenSet, Optional
 from zoneinfo import ZoneInfo
 
+from ..flags import parse_duration
+
 MONTHS = {n: i + 1 for i, n in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                           "nov", "dec"))}
 DAYS = {n: i for i, n in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, MONTHS), (0, 6, DAYS))
 DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 # How far ahead next() looks before giving up (robfig gives up after five years).
 SEARCH_YEARS = 5
 UTC = dt.timezone.utc
@@ -123,20 +123,6 @@ def _field(text: str, low: int, high: int, names: dict) -> tuple[FrozenSet[int],
     return frozenset(values), star
 
 
-def parse_duration(text: str) -> float:
-    """A Go duration ("1h30m", "90s") in seconds."""
-    body = text.lstrip("+-")
-    position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(body):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not body or position != len(body):
-        raise ScheduleError(f'time: invalid duration "{text}"')
-    return -total if text.startswith("-") else total
-
-
 def zone(name: str) -> dt.tzinfo:
     """A time zone by IANA name ("" and "UTC" are UTC); ScheduleError if unknown."""
     if name in ("", "UTC"):
@@ -159,7 +145,7 @@ def parse(spec: str) -> Schedule:
     if spec.startswith("@every "):
         try:
             delay = parse_duration(spec[len("@every "):])
-        except ScheduleError as e:
+        except ValueError as e:
             raise ScheduleError(f"failed to parse duration {spec}: {e}") from None
         return Schedule(frozenset(), frozenset(), frozenset(), frozenset(), frozenset(), False, False, location,
                         every=max(1.0, float(int(delay))))

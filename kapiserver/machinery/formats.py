@@ -18,6 +18,7 @@ import re
 import unicodedata
 from typing import Callable, Optional
 
+from ..flags import duration_nanoseconds
 from .gojson import go_quote
 
 
@@ -411,34 +412,12 @@ def is_date_time(value: str) -> bool:
     return found is not None and found[1] <= "23" and found[2] <= "59" and found[3] <= "59"
 
 
-_GO_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10 ** 9,
-             "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
-_GO_COMPONENT = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
-
-
 def parse_duration(text: str) -> Optional[int]:
-    """Go's time.ParseDuration(text) in nanoseconds, or None: [-+] then one or more <number><unit>, or "0";
-    within an int64 of nanoseconds."""
-    negative = text[:1] == "-"
-    rest = text[1:] if text[:1] in ("-", "+") else text
-    if rest == "0":
-        return 0
-    if not rest:
+    """Go's time.ParseDuration(text) in nanoseconds (kapiserver.flags.duration_nanoseconds), or None."""
+    try:
+        return duration_nanoseconds(text)
+    except ValueError:
         return None
-    total, position = 0, 0
-    while position < len(rest):
-        part = _GO_COMPONENT.match(rest, position)
-        whole, fraction, unit = part[1], part[2], part[3]
-        if not whole and not fraction or unit not in _GO_UNITS:
-            return None     # no digits ("1.s" has some, ".s" none), a missing or unknown unit
-        scale = _GO_UNITS[unit]
-        total += int(whole or 0) * scale
-        if fraction:
-            total += int(fraction) * scale // 10 ** len(fraction)
-        if total > (1 << 63) - (0 if negative else 1):
-            return None
-        position = part.end()
-    return -total if negative else total
 
 
 # strfmt's fallback: "<digits> <unit word>" pairs anywhere in the text, a unit known by a name or, for the
