@@ -48,6 +48,13 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
     lease_name, holder = apiserver_identity(config)
     apiserver = APIServerService(reactor)
     storage = apiserver.add(StorageService(lambda: ensureDeferred(open_storage(config, reactor)), close_storage))
+    workers = None
+    if config.workers:
+        # Started once the store is open, so that the workers start (their imports, their caches' fill) while this
+        # process does; each listens once this process has started (``serving``).  Stopped just before the store.
+        from .workers import WorkersService
+        workers = apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags),
+                                               collect=lambda what: handlers.context.metrics.share(what)))
     registry = apiserver.add(RegistryService(config, reactor, storage))
     # The system namespaces and the kubernetes Service, kept in place; stopping removes this apiserver
     # from the kubernetes Endpoints (its master lease deleted), as upstream's pre-shutdown hook does.
@@ -89,11 +96,8 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
         controllers.add(EmbeddedControllers(reactor, loopback, list(config.embedded_controllers),
                                             embedded_controller_options(config)))
     apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, controllers, listeners)
-    if config.workers:
-        # Started last, once everything here runs; stopped first, so the workers end before the store does.
-        from .workers import WorkersService
-        apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags),
-                                     collect=lambda what: handlers.context.metrics.share(what)))
+    if workers is not None:
+        apiserver.ready.addCallback(workers.serving)
     return apiserver
 
 
@@ -120,6 +124,8 @@ def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
     # The remote APIServices' discovery and OpenAPI, fetched for this worker's aggregator.
     apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator,
                                       writes_status=False))
+    # Serving once the primary has started: its bootstrap done, its APIServices and flow control configured.
+    apiserver.add(PrimaryStarted(storage))
     listeners = add_listeners(apiserver, config, reactor, handlers)
     apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, SequentialService(), listeners)
     return apiserver
@@ -139,6 +145,17 @@ class SharedMetrics(service.Service):
         remote, metrics = self.storage.storage.default, self.handlers.context.metrics
         remote.on_collect = metrics.share
         metrics.peers = remote.gather
+
+
+class PrimaryStarted(service.Service):
+    """Starts once the primary of a --workers worker has started every part of it."""
+
+    def __init__(self, storage: "StorageService"):
+        self.storage = storage
+
+    def startService(self) -> Deferred:
+        super().startService()
+        return self.storage.storage.default.until_started()
 
 
 def add_listeners(apiserver: "APIServerService", config: ServerConfig, reactor, handlers: "HandlerService") -> list:

@@ -2,9 +2,9 @@
 
 The process `twistd kube-apiserver --workers N` starts holds the store (SQLite or memory) and runs everything
 that writes the cluster's own objects (the bootstrap, the embedded controllers, compaction), serving the API
-only to its own clients (the loopback listener).  Once it runs, it starts N workers (`python -m kapiserver`
-with its own flags and --worker-of) and serves them its store on a Unix socket in a private directory
-(kapiserver.storage.remote).  The workers listen on the API's ports with SO_REUSEPORT, so the kernel spreads
+only to its own clients (the loopback listener).  As soon as its store is open, it serves it on a Unix socket in
+a private directory (kapiserver.storage.remote) and starts N workers (`python -m kapiserver` with its own flags
+and --worker-of), which start while it does and listen once it has (``serving``).  The workers listen on the API's ports with SO_REUSEPORT, so the kernel spreads
 the connections among them; each has its own watch caches, fed by the store's watches as the primary's are, so
 a read anywhere sees every write acknowledged before it.  The workers are alike, none holding the store: the
 connections spread evenly are work spread evenly.
@@ -99,6 +99,13 @@ class WorkersService(service.Service):
         for index in range(1, self.count + 1):
             self._spawn(index)
         log.info("Started {count} worker(s) to serve the API", count=self.count)
+
+    def serving(self, result=None):
+        """This process has started every part of it: the workers, started meanwhile, may serve (each waits
+        for this before it listens).  Returns ``result`` (a callback)."""
+        if self.server is not None:
+            self.server.started()
+        return result
 
     def _spawn(self, index: int) -> None:
         self._respawns.pop(index, None)

@@ -59,6 +59,9 @@ reads the file (no system call) and answers as soon as the connection has
 carried a frame at that revision or later: at once when nothing was written
 since, else when the frame in flight arrives.
 
+Starting.  The server's process may take clients before it has started its own
+parts; a client's ('until_started',) is answered once it has (``started()``).
+
 Gathering.  Besides the store, the processes of --workers share what makes them
 one apiserver to a client: /metrics.  A client's request ('gather', what) is
 answered with the answers to ``what`` of the server's process (its ``collect``)
@@ -230,6 +233,17 @@ class _Framed(Int32StringReceiver):
 # -- server ---------------------------------------------------------------
 
 
+def _when(d: Deferred) -> Deferred:
+    """A Deferred that fires with ``d``'s result once ``d`` has, leaving ``d``'s own chain as it is."""
+    waiter: Deferred = Deferred()
+
+    def pass_on(result: Any) -> Any:
+        waiter.callback(result)
+        return result
+    d.addCallback(pass_on)
+    return waiter
+
+
 def _same(result: Any) -> Any:
     return result
 
@@ -285,6 +299,8 @@ class _ServerConnection(_Framed):
             d = self._server.revision_file()
         elif op == "gather":
             d = self._server.gather(self, frame[2])
+        elif op == "until_started":
+            d = _when(self._server._started)
         elif encode is None:
             d = fail(Unavailable(f"no storage operation {op!r}"))
         else:
@@ -371,6 +387,7 @@ class StorageServer:
         self._published: Optional[memoryview] = None
         self._publisher: Any = None                     # the watch of the whole store
         self._publishing: Optional[Deferred] = None     # fires once the published revision is kept
+        self._started: Deferred = Deferred()            # fires once the serving process has started
 
     def listen(self, path: str) -> Any:
         """Listen on a new Unix socket at ``path`` (mode 0600); the listening port."""
@@ -435,16 +452,24 @@ class StorageServer:
         already holds for it."""
         if self._publishing is None:
             return succeed(None)
-        d: Deferred = Deferred()
-        self._publishing.addBoth(lambda path: (d.callback((path, self.published)), path)[1])
-        return d
+        return _when(self._publishing).addCallback(lambda path: (path, self.published))
+
+    def started(self) -> None:
+        """The process serving the store has started: the clients waiting in until_started go on."""
+        if not self._started.called:
+            self._started.callback(None)
 
     # -- gathering --------------------------------------------------------
 
     def gather(self, asking: _ServerConnection, what: str) -> Deferred[list]:
         """The answers to ``what`` of this process and of every client but ``asking`` (None for one that
         did not answer in time)."""
-        own = self.collect(what) if self.collect is not None else None
+        own = None
+        if self.collect is not None:
+            try:
+                own = self.collect(what)
+            except Exception:
+                log.failure("answering a gather of {what}", what=what)
         others = [connection for connection in self._connections if connection is not asking]
         if not others:
             return succeed([own])
@@ -621,6 +646,10 @@ class RemoteStorage:
         """The answers to ``what`` of the server's process and of every other client (module docstring); None
         for a client that did not answer in time."""
         return self._call(_same, "gather", what)
+
+    def until_started(self) -> Deferred[None]:
+        """Fires once the server's process has started (module docstring)."""
+        return self._call(_same, "until_started")
 
     def _ended(self) -> None:
         if self._down is None:

@@ -347,3 +347,16 @@ def test_a_gather_leaves_out_a_client_that_does_not_answer(remote, run, monkeypa
     silent._connection.transport.startReading()
     # Its late answer is dropped, and the next gather hears it.
     assert run(a.gather("metrics")) == [None, "here"]
+
+
+def test_until_started_waits_for_the_servers_process(remote, run, settle):
+    """until_started() fires only once the server's process has said it started; from then on at once."""
+    server = remote.serve()
+    client = remote.connect()
+    waiting = client.until_started()
+    settle()
+    assert not waiting.called
+    server.started()
+    server.started()    # said twice: harmless
+    run(waiting)
+    assert run(client.until_started()) is None and run(remote.connect().until_started()) is None
