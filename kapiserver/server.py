@@ -127,7 +127,7 @@ def make_worker_service(config: ServerConfig, reactor) -> APIServerService:
     # Serving once the primary has started: its bootstrap done, its APIServices and flow control configured.
     apiserver.add(PrimaryStarted(storage))
     listeners = add_listeners(apiserver, config, reactor, handlers)
-    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, SequentialService(), listeners)
+    apiserver.shutdown = GracefulShutdown(config, reactor, handlers, registry, None, listeners)
     return apiserver
 
 
@@ -185,7 +185,7 @@ class GracefulShutdown:
     CLOSE_TIMEOUT = 5.0
 
     def __init__(self, config: ServerConfig, clock, handlers: "HandlerService", registry: RegistryService,
-                 controllers: service.IService, listeners: list):
+                 controllers: "service.IService | None", listeners: list):
         self.config = config
         self.clock = clock
         self.handlers = handlers
@@ -206,7 +206,7 @@ class GracefulShutdown:
         for listener in self.listeners:
             if listener.running:
                 await maybeDeferred(listener.stopService)
-        if self.controllers.running:
+        if self.controllers is not None and self.controllers.running:
             await maybeDeferred(self.controllers.stopService)
         limits = [site.resource for site in (handlers.secure_site, handlers.insecure_site)
                   if isinstance(site.resource, RuntimeLimits)]
