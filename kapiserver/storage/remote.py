@@ -2,7 +2,8 @@
 The store of another process, over a Unix socket: how the workers of
 ``--workers N`` reach the embedded store (SQLite or memory) the primary holds.
 
-``StorageServer`` serves any Storage on a socket; ``RemoteStorage`` (made by
+``StorageServer`` serves a Storage that delivers_before_ack (memory, SQLite)
+on a socket; ``RemoteStorage`` (made by
 ``connect_remote``) is the Storage contract over one connection to it.  It is
 not SupportsSnapshot.  ``RemoteStorage.lost`` fires when the connection ends
 other than by close() (the worker exits on it); every call pending then, and
@@ -35,19 +36,18 @@ is logged there and arrives as Unavailable with its text.  Keys and values
 are checked (check_bytes) before anything is sent, as every backend does.
 
 Ordering: ``delivers_before_ack``.  The served store hands a write's events to
-its live watches before it acknowledges the write (it delivers_before_ack;
-the client asks when it connects).  The server's watch sinks write their
+its live watches before it acknowledges the write.  The server's watch sinks write their
 frames to the connection's transport at once, so every event of a write
 precedes, on the connection, the reply to any request acknowledged after it.
 The client handles frames in order: a watch's sink is called inside
-dataReceived before a later reply's Deferred fires.  So every revision a reply
-carries (a write's, current_revision's) has already reached every watch of
+dataReceived before a later reply's Deferred fires.  So every revision a frame
+carries (a write's reply, a 'revision' frame) has already reached every watch of
 this connection whose replay has caught up (the server's on_progress said so,
 in an earlier frame), and such a watch's progress_revision answers it.
 
 The published revision.  A consistent read asks for the store's current
-revision; over the socket that is a round trip to the primary's reactor.  A
-server of a store that delivers_before_ack publishes instead, in a file of
+revision; asked over the socket, that would be a round trip to the primary's
+reactor.  The server publishes it instead, in a file of
 eight bytes beside its socket that every client maps into its memory (as
 SQLite's WAL index is shared), the newest revision the store has handed to its
 watchers: a watch of the whole store, called before any write is acknowledged,
@@ -86,7 +86,6 @@ from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
 
-from .coalesce import RevisionCoalescer
 from .interface import (
     Compacted, Conflict, Event, FutureRevision, InUse, KeyExists, KeyNotFound, KeyValue, ProgressSink,
     RangeResult, RevisionCompacted, Unavailable, WatchSink, check_bytes,
@@ -248,6 +247,17 @@ def _same(result: Any) -> Any:
     return result
 
 
+def _answer(collect: Optional[Callable[[str], Any]], what: str) -> Any:
+    """A process's answer to a gather's ``what`` (None without one, or when it fails: logged)."""
+    if collect is None:
+        return None
+    try:
+        return collect(what)
+    except Exception:
+        log.failure("answering a gather of {what}", what=what)
+        return None
+
+
 def _range_out(result: RangeResult) -> tuple:
     return ([(kv.key, kv.value, kv.create_revision, kv.mod_revision) for kv in result.kvs],
             result.revision, result.more, result.count)
@@ -260,7 +270,7 @@ def _deleted_out(result: tuple[int, KeyValue]) -> tuple:
 # op -> how its result crosses
 _REPLIES: dict[str, Callable[[Any], Any]] = {
     "get": _kv_out, "range": _range_out, "create": _same, "update": _same, "delete": _deleted_out,
-    "current_revision": _same, "compact": _same, "check_health": _same,
+    "compact": _same, "check_health": _same,
 }
 
 
@@ -292,9 +302,7 @@ class _ServerConnection(_Framed):
                 self._server._collected(self, frame[2], frame[3])
             return
         encode = _REPLIES.get(op)
-        if op == "delivers_before_ack":
-            d = succeed(bool(self._storage.delivers_before_ack))
-        elif op == "revision_file":
+        if op == "revision_file":
             self.reads_published = True
             d = self._server.revision_file()
         elif op == "gather":
@@ -369,11 +377,13 @@ class _ServerConnection(_Framed):
 
 
 class StorageServer:
-    """Serves ``storage`` (any Storage) to RemoteStorage clients on a Unix socket; it does not close
-    the storage, its owner does.  A store that delivers_before_ack has its revision published in
-    ``<socket>.revision`` (see the module docstring)."""
+    """Serves ``storage`` (a Storage that delivers_before_ack) to RemoteStorage clients on a Unix socket, its
+    revision published in ``<socket>.revision`` (see the module docstring); it does not close the storage, its
+    owner does."""
 
     def __init__(self, storage: Any, reactor: Any, collect: Optional[Callable[[str], Any]] = None):
+        if not storage.delivers_before_ack:
+            raise ValueError("a StorageServer serves a store that delivers a write's events before its ack")
         self.storage = storage
         self._reactor = reactor
         self._port: Any = None
@@ -386,15 +396,14 @@ class StorageServer:
         self._mapped: Optional[mmap.mmap] = None
         self._published: Optional[memoryview] = None
         self._publisher: Any = None                     # the watch of the whole store
-        self._publishing: Optional[Deferred] = None     # fires once the published revision is kept
+        self._publishing: Deferred = Deferred()          # fires once the published revision is kept
         self._started: Deferred = Deferred()            # fires once the serving process has started
 
     def listen(self, path: str) -> Any:
         """Listen on a new Unix socket at ``path`` (mode 0600); the listening port."""
         factory = Factory.forProtocol(lambda: _ServerConnection(self))
         self._port = self._reactor.listenUNIX(path, factory, mode=0o600)
-        if self.storage.delivers_before_ack:
-            self._publish(path + ".revision")
+        self._publish(path + ".revision")
         return self._port
 
     # -- the published revision -------------------------------------------
@@ -414,7 +423,6 @@ class StorageServer:
         self._revision_path = path
         # One aligned 8-byte word: a single load or store on the machines Python runs on.
         self._published = memoryview(self._mapped).cast("q")
-        self._publishing = Deferred()
         self._watch_store()
 
     def _watch_store(self) -> None:
@@ -446,12 +454,9 @@ class StorageServer:
                 if connection.reads_published:
                     connection.published_moved()
 
-    def revision_file(self) -> Deferred[Optional[tuple[str, int]]]:
-        """The published revision's file and value, once the value is kept (None where the store does not
-        deliver before acknowledging).  Asked as a client connects: it has no watch yet, so the value
-        already holds for it."""
-        if self._publishing is None:
-            return succeed(None)
+    def revision_file(self) -> Deferred[tuple[str, int]]:
+        """The published revision's file and value, once the value is kept.  Asked as a client connects: it
+        has no watch yet, so the value already holds for it."""
         return _when(self._publishing).addCallback(lambda path: (path, self.published))
 
     def started(self) -> None:
@@ -464,12 +469,7 @@ class StorageServer:
     def gather(self, asking: _ServerConnection, what: str) -> Deferred[list]:
         """The answers to ``what`` of this process and of every client but ``asking`` (None for one that
         did not answer in time)."""
-        own = None
-        if self.collect is not None:
-            try:
-                own = self.collect(what)
-            except Exception:
-                log.failure("answering a gather of {what}", what=what)
+        own = _answer(self.collect, what)
         others = [connection for connection in self._connections if connection is not asking]
         if not others:
             return succeed([own])
@@ -546,7 +546,7 @@ class _RemoteWatch(LocalWatcher):
     watch_id = 0
 
     def _live_revision(self) -> int:
-        return self._storage._revision if self._storage.delivers_before_ack else self.last
+        return self._storage._revision
 
     def _cancelled(self) -> None:
         # What was vouched for stays vouched for.
@@ -567,18 +567,16 @@ class RemoteStorage:
 
     delivers_before_ack = True
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self) -> None:
         self._connection: Optional[_ClientConnection] = None
-        # Concurrent current_revision calls of one reactor turn share one request (coalesce.py).
-        self._revisions = RevisionCoalescer(lambda: self._call(self._learn, "current_revision"), reactor)
         self._request_ids = itertools.count(1)
         self._watch_ids = itertools.count(1)
         self._pending: dict[int, tuple[Deferred, Callable[[Any], Any]]] = {}
         self._watches: dict[int, _RemoteWatch] = {}
-        # The newest revision a frame carried (a write's reply, current_revision's, a 'revision' frame).
+        # The newest revision a frame carried (a write's reply, a 'revision' frame).
         self._revision = 0
-        # The server's published revision (module docstring), once mapped; the reads waiting for a frame
-        # to carry the revision they read there, in the order they read it.
+        # The server's published revision (module docstring), mapped as the client connects; the reads waiting
+        # for a frame to carry the revision they read there, in the order they read it.
         self._published: Optional[memoryview] = None
         self._mapped: Optional[mmap.mmap] = None
         self._behind: list[tuple[int, Deferred]] = []
@@ -604,24 +602,23 @@ class RemoteStorage:
         return d
 
     def _received(self, frame: tuple) -> None:
-        request_id = frame[0]
-        if frame[1] == "revision":
-            self._learn(frame[2])
-            return
-        if frame[1] == "collect":
-            self._collect(frame[2], frame[3])
-            return
+        request_id, kind = frame[0], frame[1]
         if request_id:
             d, decode = self._pending.pop(request_id)
-            if frame[1]:
+            if kind:
                 d.callback(decode(frame[2]))
             else:
                 d.errback(_error_in(*frame[2]))
             return
+        if kind == "revision":
+            self._learn(frame[2])
+            return
+        if kind == "collect":
+            self._collect(frame[2], frame[3])
+            return
         w = self._watches.get(frame[2])
         if w is None:
             return  # cancelled here, the cancel not yet heard there
-        kind = frame[1]
         if kind == "event":
             w.event(*frame[3:])
         elif kind == "progress":
@@ -631,14 +628,8 @@ class RemoteStorage:
             w.compacted(Compacted(frame[3]))
 
     def _collect(self, token: int, what: str) -> None:
-        answer = None
-        if self.on_collect is not None:
-            try:
-                answer = self.on_collect(what)
-            except Exception:
-                log.failure("answering a gather of {what}", what=what)
         try:
-            self._connection.send((0, "collected", token, answer))
+            self._connection.send((0, "collected", token, _answer(self.on_collect, what)))
         except Unavailable:
             log.failure("the answer to a gather of {what} is too big to send", what=what)
 
@@ -678,9 +669,7 @@ class RemoteStorage:
             revision, d = behind.pop(0)
             d.callback(revision)
 
-    def _map_published(self, published: Optional[tuple[str, int]]) -> None:
-        if published is None:
-            return
+    def _map_published(self, published: tuple[str, int]) -> None:
         path, revision = published
         self._learn(revision)
         fd = os.open(path, os.O_RDWR)
@@ -727,14 +716,10 @@ class RemoteStorage:
 
     def current_revision(self) -> Deferred[int]:
         """The store's current revision: the published one (module docstring), answered once this
-        connection has carried it; without one, asked of the server, the calls of one reactor turn sharing
-        one request (coalesce.py)."""
-        published = self._published
-        if published is None:
-            return self._revisions.current()
+        connection has carried it."""
         if self._down is not None:
             return fail(Unavailable(self._down))
-        revision = published[0]
+        revision = self._published[0]
         if revision <= self._revision:
             return succeed(revision)
         d: Deferred = Deferred()
@@ -744,10 +729,9 @@ class RemoteStorage:
     def known_revision(self) -> Optional[int]:
         """current_revision() where it needs no wait (the connection has carried the published revision),
         else None."""
-        published = self._published
-        if published is None or self._down is not None:
+        if self._down is not None:
             return None
-        revision = published[0]
+        revision = self._published[0]
         return revision if revision <= self._revision else None
 
     def compact(self, revision: int) -> Deferred[None]:
@@ -794,12 +778,11 @@ def _range_in(result: tuple) -> RangeResult:
 
 async def connect_remote(path: str, reactor: Any) -> RemoteStorage:
     """A RemoteStorage connected to the StorageServer listening at ``path``; Unavailable if none is."""
-    storage = RemoteStorage(reactor)
+    storage = RemoteStorage()
     try:
         storage._connection = await connectProtocol(
             UNIXClientEndpoint(reactor, path), _ClientConnection(storage, reactor))
     except Exception as e:
         raise Unavailable(f"cannot connect to the storage server at {path}: {e}") from e
-    storage.delivers_before_ack = await storage._call(_same, "delivers_before_ack")
     storage._map_published(await storage._call(_same, "revision_file"))
     return storage
