@@ -53,8 +53,7 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
         # Started once the store is open, so that the workers start (their imports, their caches' fill) while this
         # process does; each listens once this process has started (``serving``).  Stopped just before the store.
         from .workers import WorkersService
-        workers = apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags),
-                                               collect=lambda what: handlers.context.metrics.share(what)))
+        workers = apiserver.add(WorkersService(reactor, storage, config.workers, list(worker_flags)))
     registry = apiserver.add(RegistryService(config, reactor, storage))
     # The system namespaces and the kubernetes Service, kept in place; stopping removes this apiserver
     # from the kubernetes Endpoints (its master lease deleted), as upstream's pre-shutdown hook does.
@@ -75,6 +74,9 @@ def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerSer
     if config.etcd_compaction_interval > 0:
         apiserver.add(Periodic(config.etcd_compaction_interval, Compactor(storage).compact, reactor))
     handlers = apiserver.add(HandlerService(config, reactor, registry))
+    if workers is not None:
+        # This process's part of the workers' /metrics (its handlers' context exists once they have started).
+        workers.collect = lambda what: handlers.context.metrics.share(what)
     # The remote APIServices' Available condition, checked through the handlers' proxy (its client certificate).
     apiserver.add(registry.controller(APIServiceAvailability, reactor, lambda: handlers.aggregator))
     apiserver.add(registry.controller(ExtensionAuthentication, reactor, lambda: handlers.extension_authentication))

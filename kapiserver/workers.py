@@ -71,12 +71,11 @@ class WorkerProcess(protocol.ProcessProtocol):
 class WorkersService(service.Service):
     """Serves ``storage``'s store on a Unix socket and keeps ``count`` workers running with ``flags``."""
 
-    def __init__(self, reactor, storage, count: int, flags: list[str], executable: str = sys.executable,
-                 collect=None):
+    def __init__(self, reactor, storage, count: int, flags: list[str], executable: str = sys.executable):
         self.reactor = reactor
         self.storage = storage
-        # This process's answer to the workers' gathers (its /metrics: kapiserver.storage.remote).
-        self.collect = collect
+        # This process's answer to the workers' gathers (its /metrics: kapiserver.storage.remote), set by its owner.
+        self.collect = None
         self.count = count
         self.flags = flags
         self.executable = executable
