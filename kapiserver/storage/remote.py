@@ -259,8 +259,7 @@ def _answer(collect: Optional[Callable[[str], Any]], what: str) -> Any:
 
 
 def _range_out(result: RangeResult) -> tuple:
-    return ([(kv.key, kv.value, kv.create_revision, kv.mod_revision) for kv in result.kvs],
-            result.revision, result.more, result.count)
+    return [_kv_out(kv) for kv in result.kvs], result.revision, result.more, result.count
 
 
 def _deleted_out(result: tuple[int, KeyValue]) -> tuple:
@@ -338,9 +337,7 @@ class _ServerConnection(_Framed):
 
         def sink(item: Any) -> None:
             if type(item) is Event:
-                kv, prev = item.kv, item.prev_kv
-                send((0, "event", watch_id, item.type, (kv.key, kv.value, kv.create_revision, kv.mod_revision),
-                      None if prev is None else (prev.key, prev.value, prev.create_revision, prev.mod_revision)))
+                send((0, "event", watch_id, item.type, _kv_out(item.kv), _kv_out(item.prev_kv)))
             else:
                 self._watches.pop(watch_id, None)
                 send((0, "compacted", watch_id, item.compact_revision))
