@@ -44,8 +44,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from api_bench import (Server, _cpu_model, configmap, cpu_seconds, free_port, raise_fd_limit,  # noqa: E402
-                       tree_cpu_seconds)
+from api_bench import (Server, _cpu_model, children, configmap, cpu_seconds, free_port,  # noqa: E402
+                       raise_fd_limit, tree_cpu_seconds)
 from controlplane_bench import twistd  # noqa: E402
 from kapiserver.config import EMBEDDABLE_CONTROLLERS  # noqa: E402
 
@@ -181,20 +181,26 @@ def main() -> None:
 
         def measure(pid: int, url: str, conns: int, lua: str = "", spy_case: str = "") -> tuple[float, float]:
             """(requests/s, CPU microseconds the process at ``pid`` and its children (--workers) spent per
-            request)."""
+            request, the children's part of that)."""
             spy = sampler(args.spy, spy_case) if spy_case else None
-            before = tree_cpu_seconds(pid)
+            before, own_before, workers = tree_cpu_seconds(pid), cpu_seconds(pid), children(pid)
             rate, count = run_wrk(url, conns, args.duration, lua)
-            used = tree_cpu_seconds(pid) - before
+            used, own = tree_cpu_seconds(pid) - before, cpu_seconds(pid) - own_before
             if spy:
                 spy.wait()
-            return rate, (used / count * 1e6 if count else float("nan"))
+            if not count:
+                return rate, float("nan"), None
+            return rate, used / count * 1e6, (used - own) / count * 1e6 if workers else None
 
         def record(name: str, ours: tuple, base: tuple) -> str:
             rows.setdefault(f"{name} / floor, rate", []).append(ours[0] / base[0] if base[0] else float("nan"))
             rows.setdefault(f"{name} / floor, CPU", []).append(base[1] / ours[1] if ours[1] else float("nan"))
             rows.setdefault(f"{name}, CPU us per request", []).append(ours[1])
-            return f"{name.split(',')[0].lower()} {ours[0]:.0f}/s {ours[1]:.0f} us"
+            said = f"{name.split(',')[0].lower()} {ours[0]:.0f}/s {ours[1]:.0f} us"
+            if ours[2] is not None:     # --workers: what the workers spent of it
+                rows.setdefault(f"{name}, workers' CPU us per request", []).append(ours[2])
+                said += f" (workers {ours[2]:.0f} us)"
+            return said
 
         for round_ in range(args.repeat):
             spying = args.spy if round_ == 0 else None

@@ -87,10 +87,33 @@ def sign_certificate(ca_cert: x509.Certificate, ca_key, common_name: str, organi
                                             content_commitment=False, data_encipherment=False,
                                             key_agreement=False, crl_sign=False, encipher_only=False,
                                             decipher_only=False), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+               .add_extension(authority_key_identifier(ca_cert), critical=False))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The Authority Key Identifier of a certificate ``ca_cert`` signs: its Subject Key Identifier, or one made
+    from its key where it has none. Go's x509 writes it into every certificate a CA signs, and a verifier in
+    X.509 strict mode (Python 3.13's default TLS context, so the Python clients' and httpx's) refuses a
+    certificate that is not self-signed without one ("Missing Authority Key Identifier")."""
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def identifies_authority(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` carries an Authority Key Identifier (those this server issued before it wrote one are
+    reissued, so that strict verifiers accept them)."""
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return False
+    return True
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:
@@ -127,7 +150,7 @@ def ensure_self_signed(cert_dir: str, hosts: list[str]) -> tuple[Path, Path, Pat
     """(ca.crt, ca.key, apiserver.crt, apiserver.key) in ``cert_dir``, generated on first start.
 
     An existing CA is kept (clients already trust it); the serving certificate is reissued when its SANs
-    no longer cover ``hosts`` (the advertise address changed).
+    no longer cover ``hosts`` (the advertise address changed) or it lacks an Authority Key Identifier.
     """
     directory = Path(cert_dir)
     ca_cert_path, ca_key_path = directory / CA_CERT, directory / CA_KEY
@@ -153,7 +176,8 @@ FRONT_PROXY_CLIENT_NAME = "front-proxy-client"
 def ensure_front_proxy(cert_dir: str) -> tuple[Path, Path, Path]:
     """(front-proxy-ca.crt, front-proxy-client.crt, front-proxy-client.key) in ``cert_dir``, generated on first
     start: the aggregator's client certificate for extension apiservers, from a CA of its own (as kubeadm keeps
-    the front proxy's CA apart from the cluster CA).  The client certificate is reissued when it has expired."""
+    the front proxy's CA apart from the cluster CA).  The client certificate is reissued when it has expired or
+    lacks an Authority Key Identifier."""
     directory = Path(cert_dir)
     ca_cert_path, ca_key_path = directory / FRONT_PROXY_CA_CERT, directory / FRONT_PROXY_CA_KEY
     cert_path, key_path = directory / FRONT_PROXY_CLIENT_CERT, directory / FRONT_PROXY_CLIENT_KEY
@@ -166,7 +190,8 @@ def ensure_front_proxy(cert_dir: str) -> tuple[Path, Path, Path]:
     current = None
     if cert_path.exists() and key_path.exists():
         current = load_certificates(str(cert_path))[0]
-    if current is None or current.issuer != ca_cert.subject or current.not_valid_after_utc <= _now():
+    if current is None or current.issuer != ca_cert.subject or current.not_valid_after_utc <= _now() or \
+            not identifies_authority(current):
         cert, key = sign_certificate(ca_cert, ca_key, FRONT_PROXY_CLIENT_NAME, client=True)
         _write(key_path, key_pem(key), private=True)
         _write(cert_path, cert_pem(cert))
@@ -181,7 +206,8 @@ def _covers(cert_path: Path, hosts: list[str], ca_cert) -> bool:
         return False
     present = {str(n) for n in names.get_values_for_type(x509.DNSName)} | \
         {str(n) for n in names.get_values_for_type(x509.IPAddress)}
-    return set(hosts) <= present and cert.issuer == ca_cert.subject and cert.not_valid_after_utc > _now()
+    return set(hosts) <= present and cert.issuer == ca_cert.subject and cert.not_valid_after_utc > _now() and \
+        identifies_authority(cert)
 
 
 def write_kubeconfig(path: str, server: str, ca_pem: bytes, cert_pem_bytes: bytes, key_pem_bytes: bytes,

@@ -111,7 +111,7 @@ def identity_of(cert: x509.Certificate) -> Identity:
 def _still_good(cert: x509.Certificate, identity: Identity, ca_cert: x509.Certificate) -> bool:
     now = datetime.datetime.now(datetime.timezone.utc)
     return (identity_of(cert) == identity and certs.verify_client_certificate(cert, [ca_cert]) is None
-            and cert.not_valid_after_utc - now > RENEW_BEFORE)
+            and cert.not_valid_after_utc - now > RENEW_BEFORE and certs.identifies_authority(cert))
 
 
 def ensure_client_files(cert_path: Path, key_path: Path, identity: Identity, ca_cert, ca_key) -> tuple[Path, Path]:

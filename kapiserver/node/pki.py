@@ -18,7 +18,7 @@ def ensure_serving_certificate(cert_dir: str, host: str, extra_hosts: Iterable[s
     signing `<host>@<unix time>` for `host` and `extra_hosts`; the certificate file carries the CA too."""
     directory = Path(cert_dir)
     cert_path, key_path = directory / SERVING_CERT, directory / SERVING_KEY
-    if cert_path.exists() and key_path.exists():
+    if cert_path.exists() and key_path.exists() and _identifies_authority(cert_path):
         return str(cert_path), str(key_path)
     stamp = int(time.time())
     ca_cert, ca_key = certs.new_ca(f"{host}-ca@{stamp}", years=1)
@@ -31,6 +31,15 @@ def ensure_serving_certificate(cert_dir: str, host: str, extra_hosts: Iterable[s
     _write(key_path, certs.key_pem(key), 0o600)
     _write(cert_path, certs.cert_pem(cert) + certs.cert_pem(ca_cert), 0o644)
     return str(cert_path), str(key_path)
+
+
+def _identifies_authority(cert_path: Path) -> bool:
+    """Whether the certificate kept there names its CA's key (one made before this server wrote that is made
+    again: strict TLS verifiers refuse it)."""
+    try:
+        return certs.identifies_authority(certs.load_certificates(str(cert_path))[0])
+    except (ValueError, IndexError):
+        return False
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

@@ -1,9 +1,11 @@
 """Service-account JWTs, the generated certificates, client-certificate verification and token files."""
 
 import asyncio
+import ssl
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kapiserver.auth import authn, certs, jwt
@@ -61,6 +63,62 @@ def test_self_signed_certificates(tmp_path):
     certs.ensure_self_signed(str(tmp_path), certs.serving_hosts("10.9.9.9", "10.0.0.1"))
     assert paths[2].read_bytes() != before and paths[0].read_bytes() == ca_before
     assert (paths[1].stat().st_mode & 0o777) == 0o600
+
+
+def _strict_handshake(cert_file: str, key_file: str, ca_pem: bytes, host: str = "localhost") -> None:
+    """A TLS handshake in memory between a server with these files and a client that trusts ``ca_pem`` and
+    verifies in X.509 strict mode, as Python 3.13's default context does (raises SSLError if it refuses)."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    client_context = ssl.create_default_context(cadata=ca_pem.decode())
+    client_context.verify_flags |= ssl.VERIFY_X509_STRICT
+    pipes = [(ssl.MemoryBIO(), ssl.MemoryBIO()) for _ in range(2)]
+    client = client_context.wrap_bio(pipes[0][0], pipes[0][1], server_hostname=host)
+    server = server_context.wrap_bio(pipes[1][0], pipes[1][1], server_side=True)
+    done = [False, False]
+    for _ in range(10):
+        for i, end in enumerate((client, server)):
+            if not done[i]:
+                try:
+                    end.do_handshake()
+                    done[i] = True
+                except ssl.SSLWantReadError:
+                    pass
+        pipes[1][0].write(pipes[0][1].read())
+        pipes[0][0].write(pipes[1][1].read())
+        if all(done):
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+def test_issued_certificates_pass_strict_verification(tmp_path):
+    """The serving certificate names its CA's key (Authority Key Identifier), which X.509 strict verification
+    (Python 3.13's default TLS context: the Python clients', httpx's, aiohttp's) requires; one issued before
+    that, without it, is reissued at the next start, the CA kept."""
+    ca_path, ca_key_path, cert_path, key_path = certs.ensure_self_signed(
+        str(tmp_path), certs.serving_hosts("10.1.2.3", "10.0.0.1"))
+    _strict_handshake(str(cert_path), str(key_path), ca_path.read_bytes())
+    ca = certs.load_certificates(str(ca_path))[0]
+    ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    leaf = certs.load_certificates(str(cert_path))[0]
+    assert leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == ski.digest
+
+    # As an older start wrote it: the same certificate but for the identifier.
+    key = certs.load_key(str(key_path))
+    builder = x509.CertificateBuilder().subject_name(leaf.subject).issuer_name(leaf.issuer) \
+        .public_key(key.public_key()).serial_number(leaf.serial_number) \
+        .not_valid_before(leaf.not_valid_before_utc).not_valid_after(leaf.not_valid_after_utc)
+    for extension in leaf.extensions:
+        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, extension.critical)
+    old = builder.sign(certs.load_key(str(ca_key_path)), hashes.SHA256())
+    cert_path.write_bytes(certs.cert_pem(old) + ca_path.read_bytes())
+    with pytest.raises(ssl.SSLError, match="Authority Key Identifier"):
+        _strict_handshake(str(cert_path), str(key_path), ca_path.read_bytes())
+    ca_before = ca_path.read_bytes()
+    certs.ensure_self_signed(str(tmp_path), certs.serving_hosts("10.1.2.3", "10.0.0.1"))
+    assert ca_path.read_bytes() == ca_before
+    _strict_handshake(str(cert_path), str(key_path), ca_before)
 
 
 def test_client_certificate_verification():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from kapiserver.auth import certs
 from kapiserver.cluster import pki
@@ -87,3 +87,46 @@ def test_a_foreign_or_damaged_kubeconfig_is_issued_anew(tmp_path):
     assert user_of(files.scheduler)[:2] == ("system:kube-scheduler", [])
     assert user_of(files.nodes["node-1"])[:2] == ("system:node:node-1", ["system:nodes"])
     assert pki.read_kubeconfig(files.admin) == admin
+
+
+def _without_authority_key_identifier(cert_pem: bytes, ca_key) -> bytes:
+    """The certificate as a start before this server wrote Authority Key Identifiers issued it."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    builder = x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer) \
+        .public_key(cert.public_key()).serial_number(cert.serial_number) \
+        .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
+    for extension in cert.extensions:
+        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, extension.critical)
+    return certs.cert_pem(builder.sign(ca_key, hashes.SHA256()))
+
+
+def test_every_certificate_names_its_authority_and_older_ones_are_issued_anew(tmp_path):
+    """Each certificate carries the CA's key identifier (X.509 strict verifiers, Python 3.13's default, refuse
+    one without); a kubeconfig's or the kubelet client's certificate from before that is issued anew, the
+    CA kept."""
+    files = pki.ensure_cluster_pki(tmp_path, SERVER, ["node-1"])
+    ca = certs.load_certificates(str(files.ca_cert))[0]
+    ca_key = certs.load_key(str(files.ca_key))
+    ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+
+    def authority(cert_pem: bytes) -> bytes:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    kubeconfigs = [files.admin, files.controller_manager, files.scheduler, files.nodes["node-1"]]
+    for path in kubeconfigs:
+        assert authority(pki.read_kubeconfig(path)[2]) == ski
+    for path in (files.serving_cert, files.kubelet_client_cert):
+        assert authority(path.read_bytes()) == ski
+
+    server, ca_pem, cert_pem, key_pem = pki.read_kubeconfig(files.scheduler)
+    certs.write_kubeconfig(str(files.scheduler), server, ca_pem, _without_authority_key_identifier(cert_pem, ca_key),
+                           key_pem, "system:kube-scheduler")
+    files.kubelet_client_cert.write_bytes(
+        _without_authority_key_identifier(files.kubelet_client_cert.read_bytes(), ca_key))
+    ca_before = files.ca_cert.read_bytes()
+    pki.ensure_cluster_pki(tmp_path, SERVER, ["node-1"])
+    assert authority(pki.read_kubeconfig(files.scheduler)[2]) == ski
+    assert authority(files.kubelet_client_cert.read_bytes()) == ski
+    assert user_of(files.scheduler)[:2] == ("system:kube-scheduler", [])
+    assert files.ca_cert.read_bytes() == ca_before

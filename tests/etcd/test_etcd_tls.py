@@ -29,7 +29,17 @@ def _issue(name, issuer_name, issuer_key, public_key, ca=False, usage=None, ip=N
                .issuer_name(issuer_name).public_key(public_key).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=1))
                .not_valid_after(now + datetime.timedelta(hours=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               # The key identifiers (and a CA's key usage, below) that a strict verifier asks for (Python
+               # 3.13's default TLS context).
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                              critical=False))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False,
+                                                      key_cert_sign=True, content_commitment=False,
+                                                      data_encipherment=False, key_agreement=False, crl_sign=False,
+                                                      encipher_only=False, decipher_only=False), critical=True)
     if usage:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
     if ip:
