@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-import kapiserver
 from tests.testing import plugin_args, user_env
 
 SUITE = textwrap.dedent('''
@@ -76,10 +74,10 @@ def test_without_the_reset_the_twins_collide(tmp_path):
 
 
 def test_the_entry_point_names_the_plugin():
-    """pyproject.toml registers kapiserver.testing.plugin under pytest11, so an install brings the fixture."""
+    """The installed package registers kapiserver.testing.plugin under pytest11 (pyproject.toml's entry point),
+    so an install brings the fixture."""
     import importlib
-    import tomllib
-    project = tomllib.loads((Path(kapiserver.__file__).resolve().parent.parent / "pyproject.toml").read_text())
-    target = project["project"]["entry-points"]["pytest11"]["kapiserver"]
+    from importlib.metadata import entry_points
+    target = {point.name: point.value for point in entry_points(group="pytest11")}.get("kapiserver")
     assert target == "kapiserver.testing.plugin"
     assert hasattr(importlib.import_module(target), "kapiserver")
