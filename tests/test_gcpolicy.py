@@ -12,14 +12,16 @@ from kapiserver import gcpolicy
 
 def test_young_collections_are_rarer_and_the_start_is_frozen_once_ready():
     thresholds = gc.get_threshold()
+    # What the interpreter froze itself (Python 3.12 starts with some objects in the permanent generation).
+    frozen = gc.get_freeze_count()
     service = types.SimpleNamespace(ready=Deferred())
     try:
         gcpolicy.apply(service)
         assert gc.get_threshold() == (gcpolicy.YOUNG_THRESHOLD, thresholds[1], thresholds[2])
-        assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() == frozen
         kept = [{"allocated": "at start"}]
         service.ready.callback(service)
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > frozen
         assert not any(o is kept[0] for o in gc.get_objects())     # frozen objects are not tracked for collection
     finally:
         gc.unfreeze()
