@@ -4,7 +4,9 @@
 - it is in a process group of its own, so a Ctrl-C at the terminal reaches kube-cluster alone, which then
   stops its children in order rather than all at once;
 - it stops itself (SIGTERM, so as gracefully as when asked) once its stdin, a pipe kube-cluster holds,
-  reaches its end: when kube-cluster dies without stopping it (SIGKILL), no daemon is left behind.
+  reaches its end: when kube-cluster dies without stopping it (SIGKILL), no daemon is left behind;
+- it stops once however many SIGTERMs come: systemd signals every process of a service, and kube-cluster
+  its children too; twistd's handler would log a ReactorNotRunning traceback at each repeat.
 """
 
 from __future__ import annotations
@@ -24,6 +26,20 @@ def _stop_when_parent_goes() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _stop_once() -> None:
+    """Put a handler before twistd's for SIGTERM that passes it the first one only."""
+    handler = signal.getsignal(signal.SIGTERM)
+    if not callable(handler):
+        return
+    stopping = []
+
+    def first_only(number, frame):
+        if not stopping:
+            stopping.append(number)
+            handler(number, frame)
+    signal.signal(signal.SIGTERM, first_only)
+
+
 def installed(plugin: str) -> bool:
     """Whether twistd knows `plugin` (a daemon not installed yet would print twistd's whole usage)."""
     from twisted.application.service import IServiceMaker
@@ -38,6 +54,10 @@ def main(argv: list[str]) -> None:
     os.setpgrp()
     # A thread, because the daemon's reactor is not ours to add a reader to before twistd builds it.
     threading.Thread(target=_stop_when_parent_goes, name="kube-cluster-watch", daemon=True).start()
+    # The reactor twistd will run (it installs no other without --reactor): its signal handlers are in place
+    # once it runs.
+    from twisted.internet import reactor
+    reactor.callWhenRunning(_stop_once)
     from twisted.scripts.twistd import run
     sys.argv = ["twistd", "-n", "--pidfile=", *argv]
     run()
