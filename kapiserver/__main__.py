@@ -50,6 +50,9 @@ def main(argv=None, reactor=None):
         # worker leaves that SIGINT to it rather than shut down twice.
         import signal
         reactor.callWhenRunning(signal.signal, signal.SIGINT, signal.SIG_IGN)
+    else:
+        from kapiserver import signals
+        signals.exit_on_second(reactor)
     # The reactor's own signal handlers turn SIGINT and SIGTERM into an orderly shutdown.
     reactor.run()
     # A start that failed later (storage would not open: the data dir in use) stopped the reactor too.

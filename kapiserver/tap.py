@@ -226,9 +226,11 @@ def makeTwistdService(options):
             raise SystemExit(f"kube-apiserver failed to start: {e}") from None
     from twisted.internet import reactor
 
-    from kapiserver import exitstatus, gcpolicy
+    from kapiserver import exitstatus, gcpolicy, signals
     service = makeService(options, reactor)
     gcpolicy.apply(service)
+    if not server_config.worker_of:
+        signals.exit_on_second(reactor)
     exitstatus.exit_after_shutdown(reactor, lambda: getattr(service, "start_failure", None) is not None)
     return service
 

@@ -26,20 +26,6 @@ def _stop_when_parent_goes() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _stop_once() -> None:
-    """Put a handler before twistd's for SIGTERM that passes it the first one only."""
-    handler = signal.getsignal(signal.SIGTERM)
-    if not callable(handler):
-        return
-    stopping = []
-
-    def first_only(number, frame):
-        if not stopping:
-            stopping.append(number)
-            handler(number, frame)
-    signal.signal(signal.SIGTERM, first_only)
-
-
 def installed(plugin: str) -> bool:
     """Whether twistd knows `plugin` (a daemon not installed yet would print twistd's whole usage)."""
     from twisted.application.service import IServiceMaker
@@ -54,10 +40,11 @@ def main(argv: list[str]) -> None:
     os.setpgrp()
     # A thread, because the daemon's reactor is not ours to add a reader to before twistd builds it.
     threading.Thread(target=_stop_when_parent_goes, name="kube-cluster-watch", daemon=True).start()
-    # The reactor twistd will run (it installs no other without --reactor): its signal handlers are in place
-    # once it runs.
+    # The reactor twistd will run (it installs no other without --reactor).
     from twisted.internet import reactor
-    reactor.callWhenRunning(_stop_once)
+
+    from kapiserver import signals
+    signals.first_only(reactor)
     from twisted.scripts.twistd import run
     sys.argv = ["twistd", "-n", "--pidfile=", *argv]
     run()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from kapiserver.cluster import child, pki
+from kapiserver.cluster import pki
 
 from .processes import Watched
 from .test_standins import free_port
@@ -33,20 +32,6 @@ def test_a_daemon_stops_when_its_stdin_closes(tmp_path):
         assert any("Received SIGTERM, shutting down." in line for line in node.lines)
     finally:
         node.kill()
-
-def test_the_daemons_sigterm_handler_hears_the_first_sigterm_only():
-    """kube-cluster's SIGTERM and systemd's (which signals every process of a service) reach a child together:
-    twistd's handler, which would log a ReactorNotRunning traceback at the repeat, hears the first only."""
-    heard = []
-    previous = signal.signal(signal.SIGTERM, lambda number, frame: heard.append(number))
-    try:
-        child._stop_once()
-        for _ in range(3):
-            os.kill(os.getpid(), signal.SIGTERM)
-        assert heard == [signal.SIGTERM]
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
 
 def test_a_daemon_not_installed_says_so_in_one_line():
     """An unknown plugin is one line and exit status 127, not twistd's whole usage text."""

@@ -64,3 +64,22 @@ def test_idle_tls_clients_do_not_hold_up_the_shutdown(tmp_path):
         for sock in sockets:
             sock.close()
         server.stop()
+
+
+def test_a_second_sigterm_ends_the_shutdown_at_once_with_status_1(tmp_path):
+    """As upstream's kube-apiserver: the first SIGTERM starts the graceful shutdown (here a long
+    --shutdown-delay-duration), a second ends the process at once with status 1, saying so, without a
+    traceback."""
+    server = APIServerProcess(tmp_path / "data", args=("--shutdown-delay-duration=60s",)).start()
+    try:
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and server.request("GET", "/readyz")[0] == 200:
+            time.sleep(0.02)
+        assert server.process.poll() is None, "the shutdown delay keeps it serving"
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(20) == 1, server.log()
+        log = server.log()
+        assert "Received SIGTERM while shutting down: exiting now" in log and "Traceback" not in log, log
+    finally:
+        server.stop()
