@@ -5,8 +5,9 @@ twistd's handlers stop the reactor at each signal, and at a repeat log a Reactor
 reactor is stopping) and go on. Two policies replace that, each put before twistd's handlers once the reactor
 runs (twistd installs them as it starts the reactor):
 
-- ``exit_on_second``, the apiserver's, as upstream's kube-apiserver: the first signal stops it gracefully, a
-  second ends the process at once with status 1 (for whoever will not wait for the shutdown to finish);
+- ``exit_on_second``, the apiserver's and the other daemons' (``serving``), as upstream's: the first signal
+  stops it gracefully, a second ends the process at once with status 1 (for whoever will not wait for the
+  shutdown to finish);
 - ``first_only``, that of a daemon kube-cluster supervises: a repeat is ignored, since it is no one's
   impatience but systemd signalling every process of a service while kube-cluster signals its children;
   ending at once would cut their orderly stop short. It takes precedence over ``exit_on_second`` in the same
@@ -41,6 +42,18 @@ def exit_on_second(reactor, exit: Callable[[int], None] = None) -> None:
     that ``first_only`` governs."""
     reactor.callWhenRunning(lambda: None if _supervised else _pass_first(
         (signal.SIGTERM, signal.SIGINT), exit or _exit_now))
+
+
+def serving(make_service):
+    """A daemon tap's ``make_service`` as twistd's (kube-scheduler, kube-controller-manager, kube-node): its
+    process exits at a second signal, as upstream's daemons do (``exit_on_second``); in its own process only, as
+    gcpolicy.serving."""
+    def make_exiting_on_second(options, *args, **kwargs):
+        service = make_service(options, *args, **kwargs)
+        from twisted.internet import reactor
+        exit_on_second(reactor)
+        return service
+    return make_exiting_on_second
 
 
 def _pass_first(signums: tuple, on_repeat: Callable[[int], None] = None) -> None:

@@ -57,3 +57,25 @@ def test_under_kube_cluster_a_repeat_is_ignored_even_in_the_apiserver(heard):
     os.kill(os.getpid(), signal.SIGTERM)
     os.kill(os.getpid(), signal.SIGTERM)
     assert heard == [signal.SIGTERM] and exits == []
+
+
+def test_the_daemons_twistd_services_exit_at_a_second_signal():
+    """twistd's kube-scheduler, kube-controller-manager and kube-node build their service through
+    signals.serving (inside gcpolicy.serving), as the apiserver's entry points call exit_on_second."""
+    from twisted.application.service import IServiceMaker
+    from twisted.plugin import getPlugins
+
+    makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
+    for name in ("kube-scheduler", "kube-controller-manager", "kube-node"):
+        inner = [cell.cell_contents for cell in makers[name].makeService.__closure__]
+        assert [f.__qualname__ for f in inner] == ["serving.<locals>.make_exiting_on_second"], name
+
+
+def test_serving_makes_the_service_then_sets_the_policy(heard, monkeypatch):
+    """The service is the one the tap makes; its process then exits at a second signal."""
+    from twisted.internet import reactor
+    installed = []
+    monkeypatch.setattr(signals, "exit_on_second", installed.append)
+    made = signals.serving(lambda options, *args: ("service", options, args))
+    assert made({"kubeconfig": "x"}, 1) == ("service", {"kubeconfig": "x"}, (1,))
+    assert installed == [reactor]

@@ -17,7 +17,7 @@ import types
 from twisted.application import service
 from twisted.python import usage
 
-from .. import gcpolicy
+from .. import gcpolicy, signals
 from ..flags import PflagOptions
 
 # Boolean flags: bare `--flag` means true and `--flag=false` turns it off, as with the kubelet's pflag.
@@ -230,4 +230,4 @@ def makeService(options, reactor=None):
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
-twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(makeService))
+twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(signals.serving(makeService)))

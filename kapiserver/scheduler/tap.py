@@ -13,7 +13,7 @@ import types
 
 from twisted.python import usage
 
-from .. import gcpolicy
+from .. import gcpolicy, signals
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import PflagOptions
 
@@ -94,4 +94,4 @@ def makeService(options, reactor=None):
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
-twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(makeService))
+twistd = types.SimpleNamespace(Options=Options, makeService=gcpolicy.serving(signals.serving(makeService)))
