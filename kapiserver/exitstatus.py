@@ -27,12 +27,17 @@ def exit_at_end(status: int = 1) -> None:
 
 def _exit() -> None:
     logging.shutdown()
+    exit_now(_status)
+
+
+def exit_now(status: int) -> None:
+    """End the process with ``status`` at once, what the standard streams hold written first."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
             pass
-    os._exit(_status)
+    os._exit(status)
 
 
 def exit_after_shutdown(reactor, failed: Callable[[], bool], status: int = 1) -> None:

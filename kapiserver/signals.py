@@ -16,12 +16,12 @@ runs (twistd installs them as it starts the reactor):
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 from typing import Callable
 
 from twisted.logger import Logger
+
+from . import exitstatus
 
 log = Logger()
 
@@ -38,10 +38,10 @@ def first_only(reactor) -> None:
 
 def exit_on_second(reactor, exit: Callable[[int], None] = None) -> None:
     """Once ``reactor`` runs, the first SIGTERM or SIGINT goes to its handler and a second ends the process
-    with status 1 (``exit``, os._exit after the standard streams are flushed, by default); not in a process
+    with status 1 (``exit``, exitstatus.exit_now by default); not in a process
     that ``first_only`` governs."""
     reactor.callWhenRunning(lambda: None if _supervised else _pass_first(
-        (signal.SIGTERM, signal.SIGINT), exit or _exit_now))
+        (signal.SIGTERM, signal.SIGINT), exit or exitstatus.exit_now))
 
 
 def serving(make_service):
@@ -73,12 +73,3 @@ def _pass_first(signums: tuple, on_repeat: Callable[[int], None] = None) -> None
                 log.warn("Received {signal} while shutting down: exiting now", signal=signal.Signals(number).name)
                 on_repeat(1)
         signal.signal(signum, first)
-
-
-def _exit_now(status: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(status)

@@ -91,6 +91,18 @@ def _strict_handshake(cert_file: str, key_file: str, ca_pem: bytes, host: str = 
     raise AssertionError("the handshake did not finish")
 
 
+def without_authority_key_identifier(cert_pem: bytes, ca_key) -> bytes:
+    """The certificate as a start before this server wrote Authority Key Identifiers issued it."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    builder = x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer) \
+        .public_key(cert.public_key()).serial_number(cert.serial_number) \
+        .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
+    for extension in cert.extensions:
+        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, extension.critical)
+    return certs.cert_pem(builder.sign(ca_key, hashes.SHA256()))
+
+
 def test_issued_certificates_pass_strict_verification(tmp_path):
     """The serving certificate names its CA's key (Authority Key Identifier), which X.509 strict verification
     (Python 3.13's default TLS context: the Python clients', httpx's, aiohttp's) requires; one issued before
@@ -103,16 +115,8 @@ def test_issued_certificates_pass_strict_verification(tmp_path):
     leaf = certs.load_certificates(str(cert_path))[0]
     assert leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == ski.digest
 
-    # As an older start wrote it: the same certificate but for the identifier.
-    key = certs.load_key(str(key_path))
-    builder = x509.CertificateBuilder().subject_name(leaf.subject).issuer_name(leaf.issuer) \
-        .public_key(key.public_key()).serial_number(leaf.serial_number) \
-        .not_valid_before(leaf.not_valid_before_utc).not_valid_after(leaf.not_valid_after_utc)
-    for extension in leaf.extensions:
-        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
-            builder = builder.add_extension(extension.value, extension.critical)
-    old = builder.sign(certs.load_key(str(ca_key_path)), hashes.SHA256())
-    cert_path.write_bytes(certs.cert_pem(old) + ca_path.read_bytes())
+    cert_path.write_bytes(without_authority_key_identifier(certs.cert_pem(leaf), certs.load_key(str(ca_key_path)))
+                          + ca_path.read_bytes())
     with pytest.raises(ssl.SSLError, match="Authority Key Identifier"):
         _strict_handshake(str(cert_path), str(key_path), ca_path.read_bytes())
     ca_before = ca_path.read_bytes()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from kapiserver.auth import certs
 from kapiserver.cluster import pki
+from tests.auth.test_tokens_and_certs import without_authority_key_identifier
 
 SERVER = "https://127.0.0.1:6443"
 
@@ -89,18 +90,6 @@ def test_a_foreign_or_damaged_kubeconfig_is_issued_anew(tmp_path):
     assert pki.read_kubeconfig(files.admin) == admin
 
 
-def _without_authority_key_identifier(cert_pem: bytes, ca_key) -> bytes:
-    """The certificate as a start before this server wrote Authority Key Identifiers issued it."""
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    builder = x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer) \
-        .public_key(cert.public_key()).serial_number(cert.serial_number) \
-        .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
-    for extension in cert.extensions:
-        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
-            builder = builder.add_extension(extension.value, extension.critical)
-    return certs.cert_pem(builder.sign(ca_key, hashes.SHA256()))
-
-
 def test_every_certificate_names_its_authority_and_older_ones_are_issued_anew(tmp_path):
     """Each certificate carries the CA's key identifier (X.509 strict verifiers, Python 3.13's default, refuse
     one without); a kubeconfig's or the kubelet client's certificate from before that is issued anew, the
@@ -120,10 +109,10 @@ def test_every_certificate_names_its_authority_and_older_ones_are_issued_anew(tm
         assert authority(path.read_bytes()) == ski
 
     server, ca_pem, cert_pem, key_pem = pki.read_kubeconfig(files.scheduler)
-    certs.write_kubeconfig(str(files.scheduler), server, ca_pem, _without_authority_key_identifier(cert_pem, ca_key),
+    certs.write_kubeconfig(str(files.scheduler), server, ca_pem, without_authority_key_identifier(cert_pem, ca_key),
                            key_pem, "system:kube-scheduler")
     files.kubelet_client_cert.write_bytes(
-        _without_authority_key_identifier(files.kubelet_client_cert.read_bytes(), ca_key))
+        without_authority_key_identifier(files.kubelet_client_cert.read_bytes(), ca_key))
     ca_before = files.ca_cert.read_bytes()
     pki.ensure_cluster_pki(tmp_path, SERVER, ["node-1"])
     assert authority(pki.read_kubeconfig(files.scheduler)[2]) == ski
