@@ -38,8 +38,7 @@ def first_only(reactor) -> None:
 
 def exit_on_second(reactor, exit: Callable[[int], None] = None) -> None:
     """Once ``reactor`` runs, the first SIGTERM or SIGINT goes to its handler and a second ends the process
-    with status 1 (``exit``, exitstatus.exit_now by default); not in a process
-    that ``first_only`` governs."""
+    with status 1 (``exit``, exitstatus.exit_now by default); not in a process that ``first_only`` governs."""
     reactor.callWhenRunning(lambda: None if _supervised else _pass_first(
         (signal.SIGTERM, signal.SIGINT), exit or exitstatus.exit_now))
 
