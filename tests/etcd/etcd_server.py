@@ -161,10 +161,16 @@ class EtcdCluster:
         return [m.url for m in self.members]
 
     def start(self) -> "EtcdCluster":
-        for m in self.members:
-            m.start()
-        for m in self.members:
-            m.wait_ready()
+        """The members started and healthy; if one is not, every member is stopped (no etcd is left running
+        for a test that could not begin) and the error raised."""
+        try:
+            for m in self.members:
+                m.start()
+            for m in self.members:
+                m.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
