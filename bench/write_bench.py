@@ -174,7 +174,8 @@ def main() -> None:
             if not binary:
                 return None
             return subprocess.Popen([binary, "record", "--pid", str(server.process.pid), "--rate", "250",
-                                     "--duration", str(int(args.duration) - 1), "--format", "raw", "--threads", "--subprocesses",
+                                     "--duration", str(int(args.duration) - 1), "--format", "raw", "--threads",
+                                     "--subprocesses",
                                      "--output", f"/tmp/write_bench-{case}.txt"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows: dict[str, list[float]] = {}

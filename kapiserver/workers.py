@@ -4,9 +4,9 @@ The process `twistd kube-apiserver --workers N` starts holds the store (SQLite o
 that writes the cluster's own objects (the bootstrap, the embedded controllers, compaction), serving the API
 only to its own clients (the loopback listener).  As soon as its store is open, it serves it on a Unix socket in
 a private directory (kapiserver.storage.remote) and starts N workers (`python -m kapiserver` with its own flags
-and --worker-of), which start while it does and listen once it has (``serving``).  The workers listen on the API's ports with SO_REUSEPORT, so the kernel spreads
-the connections among them; each has its own watch caches, fed by the store's watches as the primary's are, so
-a read anywhere sees every write acknowledged before it.  The workers are alike, none holding the store: the
+and --worker-of), which start while it does and listen once it has (``serving``).  The workers listen on the
+API's ports with SO_REUSEPORT, so the kernel spreads the connections among them; each has its own watch caches,
+fed by the store's watches as the primary's are, so a read anywhere sees every write acknowledged before it.  The workers are alike, none holding the store: the
 connections spread evenly are work spread evenly.
 
 On two or more cores this is how the API goes past what one Python thread can do.  A worker that ends is

@@ -475,7 +475,12 @@ class StorageServer:
         d: Deferred = Deferred()
         self._gathers[token] = (answers, d)
         timer = self._reactor.callLater(GATHER_TIMEOUT, self._gathered, token)
-        d.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
+
+        def answered(result: Any) -> Any:
+            if timer.active():
+                timer.cancel()
+            return result
+        d.addBoth(answered)
         for connection in others:
             connection.send((0, "collect", token, what))
         return d.addCallback(lambda answered: [own, *answered])
@@ -714,13 +719,13 @@ class RemoteStorage:
     def current_revision(self) -> Deferred[int]:
         """The store's current revision: the published one (module docstring), answered once this
         connection has carried it."""
+        known = self.known_revision()
+        if known is not None:
+            return succeed(known)
         if self._down is not None:
             return fail(Unavailable(self._down))
-        revision = self._published[0]
-        if revision <= self._revision:
-            return succeed(revision)
         d: Deferred = Deferred()
-        self._behind.append((revision, d))
+        self._behind.append((self._published[0], d))
         return d
 
     def known_revision(self) -> Optional[int]:
