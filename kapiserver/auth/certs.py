@@ -88,13 +88,13 @@ def sign_certificate(ca_cert: x509.Certificate, ca_key, common_name: str, organi
                                             key_agreement=False, crl_sign=False, encipher_only=False,
                                             decipher_only=False), critical=True)
                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-               .add_extension(authority_key_identifier(ca_cert), critical=False))
+               .add_extension(_authority_key_identifier(ca_cert), critical=False))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
-def authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+def _authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     """The Authority Key Identifier of a certificate ``ca_cert`` signs: its Subject Key Identifier, or one made
     from its key where it has none. Go's x509 writes it into every certificate a CA signs, and a verifier in
     X.509 strict mode (Python 3.13's default TLS context, so the Python clients' and httpx's) refuses a
