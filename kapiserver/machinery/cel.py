@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import celpy
 from celpy import celtypes
@@ -439,6 +439,45 @@ def check_fields(program: Program, schema: dict, root: bool = False) -> None:
             resolve(node)
 
 
+class _RuleSchema:
+    """A CRD schema node as type_warnings reads a variable's schema (machinery.schema.SchemaNode's type, format,
+    int_or_string and child), the object's implicit root fields included."""
+
+    __slots__ = ("schema", "root")
+
+    def __init__(self, schema: dict, root: bool = False):
+        self.schema = schema
+        self.root = root
+
+    @property
+    def type(self) -> Optional[str]:
+        declared = self.schema.get("type")
+        return declared if isinstance(declared, str) else None
+
+    @property
+    def format(self) -> Optional[str]:
+        return self.schema.get("format")
+
+    @property
+    def int_or_string(self) -> bool:
+        return bool(self.schema.get("x-kubernetes-int-or-string"))
+
+    def child(self, name: str) -> "Optional[_RuleSchema]":
+        known, sub = _field_schema(self.schema, name, self.root)
+        return _RuleSchema(sub) if known and isinstance(sub, dict) else None
+
+
+def check_types(program: Program, schema: dict, root: bool = False, optional_old_self: bool = False) -> None:
+    """CompileError for operators applied to operands of types no overload takes (``self.replicas > '1'``),
+    as upstream's type checker reports them, every one found.  ``oldSelf`` is left untyped under optionalOldSelf
+    (an optional there)."""
+    node = _RuleSchema(schema, root)
+    variables = {SELF: node} if optional_old_self else {SELF: node, OLD_SELF: node}
+    found = type_warnings(program, variables)
+    if found:
+        raise CompileError("compilation failed: " + "\n".join(found))
+
+
 # -- checking a CRD's rules ---------------------------------------------------------------------------
 
 def _rule_value(spec: dict) -> str:
@@ -474,6 +513,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
             try:
                 program = compile_expression(source)
                 check_fields(program, schema, root)
+                check_types(program, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
                 if _result_type(program.tree, schema, root) not in (None, "bool"):
                     raise CompileError("cel expression must evaluate to a bool")
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
@@ -814,6 +854,26 @@ def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Option
     return left in _NUMERIC, left
 
 
+class _Position(NamedTuple):
+    line: int
+    column: int
+
+
+def _operator_at(source: str, left) -> Optional[_Position]:
+    """Where a binary operator whose left operand is ``left`` stands in ``source`` (cel-go reports an operator's
+    errors there): the first character after the operand that is not a space or a closing parenthesis."""
+    last = None
+    for last in left.scan_values(lambda v: isinstance(v, Token)) if isinstance(left, Tree) else [left]:
+        pass
+    end = getattr(last, "end_pos", None)
+    if end is None:
+        return None
+    while end < len(source) and (source[end].isspace() or source[end] == ")"):
+        end += 1
+    line_start = source.rfind("\n", 0, end) + 1
+    return _Position(source.count("\n", 0, end) + 1, end - line_start + 1)
+
+
 def _first_token(node):
     for token in node.scan_values(lambda v: isinstance(v, Token)) if isinstance(node, Tree) else [node]:
         return token
@@ -850,13 +910,20 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             if left is None or right is None:
                 return ("bool" if data == "relation" else None), None
             found, result = _operator_result(operator, left, right)
+            if not found and ("list" in (left, right) or "map" in (left, right)):
+                # cel-go names a collection with its element types (list(string)), which are not tracked here
+                return None, None
             if not found:
-                token = _first_token(children[1]) or _first_token(node)
-                out.append(str(_compile_error(program.source, token, f"found no matching overload for "
-                                                                    f"'{operator}' applied to '({left}, {right})'"))
+                at = _operator_at(program.source, children[0].children[0]) or _first_token(node)
+                out.append(str(_compile_error(program.source, at, f"found no matching overload for "
+                                                                 f"'{operator}' applied to '({left}, {right})'"))
                            .replace("compilation failed: ", "", 1))
                 return None, None
             return result, None
+        if data in _COLLECTION_LITERALS:     # a list or map whatever it holds (checked inside)
+            for child in children:
+                infer(child)
+            return _COLLECTION_LITERALS[data], None
         if len(children) == 1:
             return infer(children[0])
         for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
@@ -871,8 +938,8 @@ def _node_type(node) -> Optional[str]:
     if node is None or getattr(node, "int_or_string", False):
         return None
     declared = node.type
-    if declared == "string" and node.format in ("date-time", "duration", "byte"):
-        return None
+    if declared == "string" and node.format in ("date-time", "date", "duration", "byte", "binary"):
+        return None     # a timestamp, a duration or bytes in CEL (byte is either, by release): left untyped
     if declared == "array":
         return "list"
     if declared == "object":

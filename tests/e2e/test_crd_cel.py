@@ -87,3 +87,24 @@ def test_rule_whose_result_is_not_a_bool_makes_the_crd_invalid(widgets):
         "message": 'Invalid value: apiextensions.ValidationRule{Rule:"self.min + 1", Message:"", '
                    'MessageExpression:"", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", '
                    "OptionalOldSelf:(*bool)(nil)}: cel expression must evaluate to a bool"}]
+
+
+def test_rule_with_mismatched_operand_types_makes_the_crd_invalid(widgets):
+    """An operator no overload takes for its operands' declared types (an integer against a string) is refused
+    when the CRD is written, with cel-go's words and its caret under the operator, as upstream's checker does;
+    kubectl apply reports it."""
+    crd = json.loads(json.dumps(CRD).replace("widgets", "cogs").replace("Widget", "Cog"))
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "x-kubernetes-validations"] = [{"rule": "self.min > '3'"}, {"rule": "self.min <= self.max"}]
+    status, body = widgets.server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert status == 422 and body["reason"] == "Invalid"
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid",
+        "field": "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule",
+        "message": 'Invalid value: apiextensions.ValidationRule{Rule:"self.min > \'3\'", Message:"", '
+                   'MessageExpression:"", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", '
+                   "OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:1:10: found no matching "
+                   "overload for '_>_' applied to '(int, string)'\n | self.min > '3'\n | .........^"}]
+    result = widgets("apply", "-f", "-", check=False, input=json.dumps(crd))
+    assert result.returncode == 1
+    assert "found no matching overload for '_>_' applied to '(int, string)'" in result.stderr

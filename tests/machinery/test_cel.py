@@ -399,6 +399,45 @@ def test_gateway_xbackend_port_name_rule():
                       .evaluate({"self": "ok-name"})) == True  # noqa: E712
 
 
+def test_operators_on_operands_no_overload_takes_do_not_compile():
+    """An operator applied to declared types no overload takes is refused when the CRD is written, every one
+    found, each worded as cel-go's checker words it with the caret under the operator; operands whose CEL type
+    is not evident here (int-or-string, timestamps, durations, bytes, map values by index, calls, collections,
+    oldSelf under optionalOldSelf) are left be."""
+    spec = {"type": "object", "properties": {
+        "n": {"type": "integer"}, "r": {"type": "number"}, "s": {"type": "string"}, "b": {"type": "boolean"},
+        "x": {"x-kubernetes-int-or-string": True}, "t": {"type": "string", "format": "date-time"},
+        "d": {"type": "string", "format": "duration"}, "raw": {"type": "string", "format": "byte"},
+        "m": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "l": {"type": "array", "items": {"type": "string"}}}}
+
+    def errors(rule, **extra):
+        return [str(e) for e in cel.check_rules(
+            dict(spec, **{"x-kubernetes-validations": [dict(rule=rule, **extra)]}), "s")]
+
+    [found] = errors("self.n > '3'")
+    assert found.endswith("compilation failed: ERROR: <input>:1:8: found no matching overload for '_>_' applied "
+                          "to '(int, string)'\n | self.n > '3'\n | .......^")
+    [found] = errors("(self.s)  + 1 == 'a' || self.r % 2.0 == 0.0")
+    assert found.endswith(
+        "compilation failed: ERROR: <input>:1:11: found no matching overload for '_+_' applied to '(string, int)'"
+        "\n | (self.s)  + 1 == 'a' || self.r % 2.0 == 0.0\n | ..........^"
+        "\nERROR: <input>:1:32: found no matching overload for '_%_' applied to '(double, double)'"
+        "\n | (self.s)  + 1 == 'a' || self.r % 2.0 == 0.0\n | ...............................^")
+    for rule, types in (("self.r + 1 > 0.0", "'_+_' applied to '(double, int)'"),
+                        ("self.m.a > 'x'", "'_>_' applied to '(int, string)'"),
+                        ("self.b == 1", "'_==_' applied to '(bool, int)'"),
+                        ("oldSelf.n < 'x'", "'_<_' applied to '(int, string)'"),
+                        ("[self.n == 's'] == [true]", "'_==_' applied to '(int, string)'")):
+        [found] = errors(rule)
+        assert f"found no matching overload for {types}" in found, rule
+    for rule in ("self.n > 3.5", "self.n == self.r", "self.n / 2 == 1", "self.s + 'x' == 'y'", "self.x > 'a'",
+                 "self.t > 'a'", "self.d == 1", "self.raw == 1", "self.m['a'] > 'x'", "self.l == 'x'",
+                 "self.l + ['a'] == ['b']", "size(self.s) == 'x'", "self.n == null", "true"):
+        assert errors(rule) == [], rule
+    assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
+
+
 def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():
     """A literal, self or a declared field that is not a bool, or arithmetic over them, is refused when the
     CRD is written; anything whose type is not evident (a call, a conditional, int-or-string) is left be."""
