@@ -100,8 +100,10 @@ def negotiate_output(accept_header: Optional[str], allow_targets: bool = True) -
     raise errors.not_acceptable(ACCEPTED_RESPONSE_TYPES)
 
 
+@functools.lru_cache(maxsize=256)
 def body_media_type(content_type: Optional[str]) -> MediaType:
-    """The request body's media type; a missing Content-Type is JSON."""
+    """The request body's media type; a missing Content-Type is JSON.  Remembered per header (a client sends the
+    same few; a MediaType does not change)."""
     if not content_type:
         return MediaType(JSON)
     return parse_media_type(content_type)

@@ -27,10 +27,12 @@ def patch_function(request, context, store, raw: bytes, info=None):
         return ApplyPatcher(request, context, store, raw, info)
     if b"force" in request.args:
         raise _patch_options_invalid(errors.forbidden("force", "may not be specified for non-apply patch"))
-    node = schema.node_for(info.group, info.version, info.kind) if store.builtin else None
-    if patch_type == negotiation.STRATEGIC_MERGE_PATCH and node is None:
-        raise errors.unsupported_media_type(patch_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH,
-                                                         negotiation.APPLY_PATCH_YAML))
+    node = None
+    if patch_type == negotiation.STRATEGIC_MERGE_PATCH:
+        node = schema.node_for(info.group, info.version, info.kind) if store.builtin else None
+        if node is None:
+            raise errors.unsupported_media_type(patch_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH,
+                                                             negotiation.APPLY_PATCH_YAML))
     document = patch.decode_patch(patch_type, raw, query(request, "fieldValidation"))
     if document is None:
         document = {} if patch_type != negotiation.JSON_PATCH else []
