@@ -531,7 +531,11 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
                                   "Required value: message must be specified if rule contains line breaks"))
         if spec.get("messageExpression"):
             try:
-                compile_expression(spec["messageExpression"])
+                message = compile_expression(spec["messageExpression"])
+                check_fields(message, schema, root)
+                check_types(message, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
+                if _result_type(message.tree, schema, root) not in (None, "string"):
+                    raise CompileError("messageExpression must evaluate to a string")
             except CompileError as e:
                 detail = str(e).replace("compilation failed", "messageExpression compilation failed", 1)
                 out.append(FieldError("FieldValueInvalid", f"{at}.messageExpression",

@@ -438,6 +438,28 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
     assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
 
 
+def test_message_expressions_are_type_checked_as_upstream():
+    """A messageExpression naming an undeclared field, adding a number to a string, or evidently not a string is
+    refused at its own path with upstream's words; string() and untyped operands pass."""
+    spec = {"type": "object", "properties": {"max": {"type": "integer"}, "s": {"type": "string"},
+                                             "x": {"x-kubernetes-int-or-string": True}}}
+
+    def errors(expression):
+        rule = {"rule": "true", "messageExpression": expression}
+        return [(e.field, e.body.split("OptionalOldSelf:(*bool)(nil)}: ", 1)[-1]) for e in cel.check_rules(
+            dict(spec, **{"x-kubernetes-validations": [rule]}), "s")]
+
+    at = "s.x-kubernetes-validations[0].messageExpression"
+    assert errors("'max ' + self.max") == [(at, "messageExpression compilation failed: ERROR: <input>:1:8: found no "
+                                                "matching overload for '_+_' applied to '(string, int)'\n"
+                                                " | 'max ' + self.max\n | .......^")]
+    assert errors("self.nope") == [(at, "messageExpression compilation failed: ERROR: <input>:1:5: undefined "
+                                        "field 'nope'\n | self.nope\n | ....^")]
+    assert errors("self.max") == errors("1 + 2") == [(at, "messageExpression must evaluate to a string")]
+    for expression in ("'max ' + string(self.max)", "self.s", "'x is ' + self.x", "self.s + '!'"):
+        assert errors(expression) == [], expression
+
+
 def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():
     """A literal, self or a declared field that is not a bool, or arithmetic over them, is refused when the
     CRD is written; anything whose type is not evident (a call, a conditional, int-or-string) is left be."""
