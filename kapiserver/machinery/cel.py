@@ -466,6 +466,24 @@ class _RuleSchema:
         known, sub = _field_schema(self.schema, name, self.root)
         return _RuleSchema(sub) if known and isinstance(sub, dict) else None
 
+    def declares(self, name: str) -> bool:
+        return _field_schema(self.schema, name, self.root)[0]
+
+    def items(self) -> "Optional[_RuleSchema]":
+        items = self.schema.get("items")
+        return _RuleSchema(items) if isinstance(items, dict) else None
+
+
+# A map's keys, as a comprehension over the map binds them.
+_STRING = _RuleSchema({"type": "string"})
+
+
+def _is_map(node) -> bool:
+    """Whether a schema node is a map (its values under additionalProperties), not an object of named fields."""
+    if isinstance(node, _RuleSchema):
+        return isinstance(node.schema.get("additionalProperties"), dict)
+    return node.values() is not None
+
 
 def check_types(program: Program, schema: dict, root: bool = False, optional_old_self: bool = False) -> None:
     """CompileError for operators applied to operands of types no overload takes (``self.replicas > '1'``),
@@ -886,10 +904,12 @@ def _first_token(node):
 
 def type_warnings(program: Program, variables: dict) -> list[str]:
     """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
-    machinery.schema.SchemaNode, for the variables whose schema is known})."""
+    machinery.schema.SchemaNode, or a _RuleSchema, for the variables whose schema is known}).  A comprehension's
+    variable (``self.items.all(i, ...)``) is typed by what it ranges over: a list's items, a map's keys (strings).
+    A field a _RuleSchema does not declare is an ``undefined field``."""
     out: list[str] = []
 
-    def infer(node) -> tuple[Optional[str], object]:
+    def infer(node, scope: dict) -> tuple[Optional[str], object]:
         # (CEL type name or None for dyn, the schema node of a field reference)
         if not isinstance(node, Tree):
             return None, None
@@ -898,19 +918,26 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             token = children[0]
             return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None
         if data == "ident":
-            schema_node = variables.get(str(children[0]))
+            schema_node = scope.get(str(children[0]))
             return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)
         if data == "member_dot":
-            _, parent = infer(children[0])
+            _, parent = infer(children[0], scope)
             if parent is None:
                 return None, None
-            field = parent.child(str(children[1]))
+            name = str(children[1])
+            field = parent.child(name)
+            if field is None and not getattr(parent, "declares", lambda _: True)(name):
+                out.append(str(_compile_error(program.source, children[1], f"undefined field '{name}'", dotted=True))
+                           .replace("compilation failed: ", "", 1))
             return (_node_type(field), field) if field is not None else (None, None)
+        if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
+                isinstance(children[2], Tree) and len(children[2].children) >= 2:
+            return _comprehension(node, scope)
         if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
                 isinstance(children[0], Tree) and children[0].data in _OPERATORS:
             operator = _OPERATORS[children[0].data]
-            left, _ = infer(children[0].children[0])
-            right, _ = infer(children[1])
+            left, _ = infer(children[0].children[0], scope)
+            right, _ = infer(children[1], scope)
             if left is None or right is None:
                 return ("bool" if data == "relation" else None), None
             found, result = _operator_result(operator, left, right)
@@ -926,15 +953,34 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             return result, None
         if data in _COLLECTION_LITERALS:     # a list or map whatever it holds (checked inside)
             for child in children:
-                infer(child)
+                infer(child, scope)
             return _COLLECTION_LITERALS[data], None
         if len(children) == 1:
-            return infer(children[0])
+            return infer(children[0], scope)
         for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
-            infer(child)
+            infer(child, scope)
         return None, None
 
-    infer(program.tree)
+    def _comprehension(node, scope: dict) -> tuple[Optional[str], object]:
+        receiver, macro, args = node.children
+        kind, ranged = infer(receiver, scope)
+        names = [t for t in args.children[0].scan_values(lambda v: isinstance(v, Token))]
+        if len(names) != 1 or names[0].type != "IDENT":
+            for child in args.children:
+                infer(child, scope)
+            return None, None
+        element = None
+        if ranged is not None and kind == "list":
+            element = ranged.items()
+        elif ranged is not None and kind == "map" and _is_map(ranged):
+            element = _STRING
+        inner = dict(scope)
+        inner[str(names[0])] = element      # bound, typed or not: it hides any variable of that name
+        for child in args.children[1:]:
+            infer(child, inner)
+        return ("bool" if str(macro) in ("all", "exists", "exists_one") else None), None
+
+    infer(program.tree, dict(variables))
     return out
 
 

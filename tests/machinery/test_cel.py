@@ -438,6 +438,38 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
     assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
 
 
+def test_comprehension_variables_are_typed_by_what_they_range_over():
+    """A macro's variable is a list's item or a map's key: a field its item does not declare and an operator its
+    type takes no overload for are refused as upstream's checker refuses them; untyped items are left be."""
+    spec = {"type": "object", "properties": {
+        "ports": {"type": "array", "items": {"type": "object", "properties": {
+            "port": {"type": "integer"}, "name": {"type": "string"}}}},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "m": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "free": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}
+
+    def errors(rule):
+        return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
+            dict(spec, **{"x-kubernetes-validations": [{"rule": rule}]}), "s")]
+
+    assert errors("self.ports.all(p, p.prot > 0)") == [
+        "ERROR: <input>:1:20: undefined field 'prot'\n | self.ports.all(p, p.prot > 0)\n | ...................^"]
+    assert errors("self.ports.exists(p, p.port > 'x')") == [
+        "ERROR: <input>:1:29: found no matching overload for '_>_' applied to '(int, string)'\n"
+        " | self.ports.exists(p, p.port > 'x')\n | ............................^"]
+    for rule, problem in (("self.tags.all(t, t == 1)", "'_==_' applied to '(string, int)'"),
+                          ("self.m.all(k, k == 1)", "'_==_' applied to '(string, int)'"),
+                          ("self.ports.map(p, p.port > 0, p.nme).size() > 0", "undefined field 'nme'"),
+                          ("self.ports.all(p, has(p.nope))", "undefined field 'nope'")):
+        [found] = errors(rule)
+        assert problem in found, rule
+    for rule in ("self.ports.all(p, p.port > 0 && p.name != '')", "self.m.all(k, k.startsWith('a'))",
+                 "self.free.all(f, f.anything > 'x')", "self.ports.map(p, p.port).all(x, x > 0)",
+                 "self.ports.all(p, self.ports.exists(q, q.port == p.port))",
+                 "self.ports.filter(p, p.port > 1).size() > 0", "self.tags.exists_one(t, t == 'a')"):
+        assert errors(rule) == [], rule
+
+
 def test_message_expressions_are_type_checked_as_upstream():
     """A messageExpression naming an undeclared field, adding a number to a string, or evidently not a string is
     refused at its own path with upstream's words; string() and untyped operands pass."""
