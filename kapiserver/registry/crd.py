@@ -138,10 +138,13 @@ class CustomResourceDefinitionStrategy(Strategy):
         return self._validate_update(new, old) + apiextensions.stored_versions(new)
 
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
-        # Upstream's status strategy leaves status.storedVersions to its writer: a storage migration takes a
-        # version out of it there.
+        # As upstream's status strategy: the metadata and the accepted names only.  The spec is not judged again
+        # (a CRD stored before a check was tightened still gets its conditions), and status.storedVersions is
+        # left to its writer: a storage migration takes a version out of it there.
         if subresource == "status":
-            return self._validate_update(new, old)
+            accepted = (new.get("status") or {}).get("acceptedNames")
+            return super().validate_update(new, old) + apiextensions.crd_names(
+                accepted if isinstance(accepted, dict) else {}, "status.acceptedNames")
         return self.validate_update(new, old)
 
     def _validate_update(self, new: dict, old: dict) -> list[FieldError]:

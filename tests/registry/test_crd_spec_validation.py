@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from kapiserver.registry.crd import deprecation_warning, validate_crd
 from kapiserver.registry.validation.apiextensions import stored_versions
 
@@ -125,3 +127,25 @@ def test_a_storage_version_without_a_name_is_refused_not_a_crash(store_registry)
         run(store_registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions").create(None, obj))
     assert raised.value.code == 422
     assert "spec.versions[0].name: Required value" in raised.value.message
+
+
+def test_a_status_write_judges_the_accepted_names_not_the_spec():
+    """As upstream's status strategy: a write through /status is checked for its metadata and accepted names only,
+    so a CRD stored before a check was tightened (here a rule the type checker now refuses) still gets its
+    conditions; the same spec is refused by a write of the CRD itself."""
+    from kapiserver.registry.catalog import enabled_builtin
+    from kapiserver.registry.crd import CustomResourceDefinitionStrategy
+    info = next(i for i in enabled_builtin({}) if i.resource == "customresourcedefinitions")
+    strategy = CustomResourceDefinitionStrategy(info, clock=None)
+    schema = {"openAPIV3Schema": {"type": "object", "properties": {"n": {"type": "integer"}},
+                                  "x-kubernetes-validations": [{"rule": "self.n > 'x'"}]}}
+    old = crd([version(schema=schema)])
+    old["metadata"].update(resourceVersion="1", uid="u", creationTimestamp="2026-12-07T00:00:00Z", generation=1)
+    old["status"] = {"storedVersions": ["v1"], "acceptedNames": {"plural": "widgets", "kind": "Widget"}}
+    new = json.loads(json.dumps(old))
+    new["status"]["conditions"] = [{"type": "Established", "status": "True"}]
+    assert strategy.validate_subresource_update("status", new, old) == []
+    assert any("found no matching overload for '_>_'" in str(e) for e in strategy.validate_update(new, old))
+    new["status"]["acceptedNames"]["plural"] = "Widgets"
+    assert [e.field for e in strategy.validate_subresource_update("status", new, old)] == [
+        "status.acceptedNames.plural"]
