@@ -411,34 +411,6 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
     return False, None
 
 
-def check_fields(program: Program, schema: dict, root: bool = False) -> None:
-    """CompileError for a ``self.a.b`` chain that names a field the schema does not declare, as
-    upstream's type checker reports it (``undefined field 'b'``)."""
-
-    def resolve(node) -> tuple[Optional[dict], bool]:
-        # (schema of the expression, whether it is the object the rule sits on)
-        if not isinstance(node, Tree):
-            return None, False
-        if node.data in ("member", "primary") and len(node.children) == 1:
-            return resolve(node.children[0])
-        if node.data == "ident" and str(node.children[0]) in (SELF, OLD_SELF):
-            return schema, root
-        if node.data == "member_dot":
-            parent, is_root = resolve(node.children[0])
-            if parent is None:
-                return None, False
-            name = str(node.children[1])
-            known, sub = _field_schema(parent, name, is_root)
-            if not known:
-                raise _compile_error(program.source, node.children[1], f"undefined field '{name}'", dotted=True)
-            return sub, False
-        return None, False
-
-    for node in program.tree.iter_subtrees():
-        if node.data == "member_dot":
-            resolve(node)
-
-
 class _RuleSchema:
     """A CRD schema node as type_warnings reads a variable's schema (machinery.schema.SchemaNode's type, format,
     int_or_string and child), the object's implicit root fields included."""
@@ -486,9 +458,10 @@ def _is_map(node) -> bool:
 
 
 def check_types(program: Program, schema: dict, root: bool = False, optional_old_self: bool = False) -> None:
-    """CompileError for operators applied to operands of types no overload takes (``self.replicas > '1'``),
-    as upstream's type checker reports them, every one found.  ``oldSelf`` is left untyped under optionalOldSelf
-    (an optional there)."""
+    """CompileError for what upstream's type checker finds in a rule on ``schema``, every one of them: a field
+    the schema does not declare (``self.a.nope``, ``undefined field 'nope'``), an operator applied to operands
+    of types no overload takes (``self.replicas > '1'``).  ``oldSelf`` is left untyped under optionalOldSelf (an
+    optional there)."""
     node = _RuleSchema(schema, root)
     variables = {SELF: node} if optional_old_self else {SELF: node, OLD_SELF: node}
     found = type_warnings(program, variables)
@@ -530,7 +503,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
         else:
             try:
                 program = compile_expression(source)
-                check_fields(program, schema, root)
                 check_types(program, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
                 if _result_type(program.tree, schema, root) not in (None, "bool"):
                     raise CompileError("cel expression must evaluate to a bool")
@@ -550,7 +522,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
         if spec.get("messageExpression"):
             try:
                 message = compile_expression(spec["messageExpression"])
-                check_fields(message, schema, root)
                 check_types(message, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
                 if _result_type(message.tree, schema, root) not in (None, "string"):
                     raise CompileError("messageExpression must evaluate to a string")

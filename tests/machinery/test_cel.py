@@ -466,8 +466,14 @@ def test_comprehension_variables_are_typed_by_what_they_range_over():
     for rule in ("self.ports.all(p, p.port > 0 && p.name != '')", "self.m.all(k, k.startsWith('a'))",
                  "self.free.all(f, f.anything > 'x')", "self.ports.map(p, p.port).all(x, x > 0)",
                  "self.ports.all(p, self.ports.exists(q, q.port == p.port))",
-                 "self.ports.filter(p, p.port > 1).size() > 0", "self.tags.exists_one(t, t == 'a')"):
+                 "self.ports.filter(p, p.port > 1).size() > 0", "self.tags.exists_one(t, t == 'a')",
+                 "self.ports.all(self, self.port > 0)"):     # a variable named self hides the rule's own
         assert errors(rule) == [], rule
+    # Every error of a rule, in one message, as cel-go lists them.
+    assert errors("self.nope > 'a' && self.ports.all(p, p.port > 'b')") == [
+        "ERROR: <input>:1:5: undefined field 'nope'\n | self.nope > 'a' && self.ports.all(p, p.port > 'b')\n"
+        " | ....^\nERROR: <input>:1:45: found no matching overload for '_>_' applied to '(int, string)'\n"
+        " | self.nope > 'a' && self.ports.all(p, p.port > 'b')\n | ............................................^"]
 
 
 def test_message_expressions_are_type_checked_as_upstream():
