@@ -829,6 +829,9 @@ _OPERATORS = {"relation_lt": "_<_", "relation_le": "_<=_", "relation_gt": "_>_",
               "relation_eq": "_==_", "relation_ne": "_!=_", "addition_add": "_+_", "addition_sub": "_-_",
               "multiplication_mul": "_*_", "multiplication_div": "_/_", "multiplication_mod": "_%_"}
 _NUMERIC = {"int", "uint", "double"}
+_SCALARS = {"int", "uint", "double", "string", "bytes", "bool"}
+# The unary operators: (cel-go's name, the operand types an overload takes, each giving its own type).
+_UNARY_OPERATORS = {"unary_not": ("!_", {"bool"}), "unary_neg": ("-_", {"int", "double"})}
 _ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
 
 
@@ -852,6 +855,41 @@ class _Position(NamedTuple):
     column: int
 
 
+def _position_at(source: str, index: int) -> _Position:
+    line_start = source.rfind("\n", 0, index) + 1
+    return _Position(source.count("\n", 0, index) + 1, index - line_start + 1)
+
+
+def _unary_operator_at(source: str, operand) -> Optional[_Position]:
+    """Where a unary operator (``!``, ``-``) before ``operand`` stands: the first character before the operand
+    that is not a space or an opening parenthesis."""
+    first = _first_token(operand)
+    index = getattr(first, "start_pos", None)
+    if index is None:
+        return None
+    index -= 1
+    while index > 0 and (source[index].isspace() or source[index] == "("):
+        index -= 1
+    return _position_at(source, max(index, 0))
+
+
+def _location(source: str, node):
+    """Where cel-go places an expression: a field selection at its dot, an operator at the operator, anything
+    else at its first token."""
+    while isinstance(node, Tree) and len(node.children) == 1 and isinstance(node.children[0], Tree):
+        node = node.children[0]
+    if not isinstance(node, Tree):
+        return node
+    children = node.children
+    if node.data == "member_dot":
+        token = children[1]
+        return _Position(token.line, token.column - 1)
+    if node.data in ("relation", "addition", "multiplication") and len(children) == 2 and \
+            isinstance(children[0], Tree) and children[0].data in _OPERATORS:
+        return _operator_at(source, children[0].children[0]) or _first_token(node)
+    return _first_token(node)
+
+
 def _operator_at(source: str, left) -> Optional[_Position]:
     """Where a binary operator whose left operand is ``left`` stands in ``source`` (cel-go reports an operator's
     errors there): the first character after the operand that is not a space or a closing parenthesis."""
@@ -863,8 +901,7 @@ def _operator_at(source: str, left) -> Optional[_Position]:
         return None
     while end < len(source) and (source[end].isspace() or source[end] == ")"):
         end += 1
-    line_start = source.rfind("\n", 0, end) + 1
-    return _Position(source.count("\n", 0, end) + 1, end - line_start + 1)
+    return _position_at(source, end)
 
 
 def _first_token(node):
@@ -880,6 +917,9 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
     A field a _RuleSchema does not declare is an ``undefined field``."""
     out: list[str] = []
 
+    def error(at, message: str) -> None:
+        out.append(str(_compile_error(program.source, at, message)).replace("compilation failed: ", "", 1))
+
     def infer(node, scope: dict) -> tuple[Optional[str], object]:
         # (CEL type name or None for dyn, the schema node of a field reference)
         if not isinstance(node, Tree):
@@ -892,14 +932,17 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             schema_node = scope.get(str(children[0]))
             return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)
         if data == "member_dot":
-            _, parent = infer(children[0], scope)
+            kind, parent = infer(children[0], scope)
+            if kind in _SCALARS:
+                error(_Position(children[1].line, children[1].column - 1),
+                      f"type '{kind}' does not support field selection")
+                return None, None
             if parent is None:
                 return None, None
             name = str(children[1])
             field = parent.child(name)
             if field is None and not getattr(parent, "declares", lambda _: True)(name):
-                out.append(str(_compile_error(program.source, children[1], f"undefined field '{name}'", dotted=True))
-                           .replace("compilation failed: ", "", 1))
+                error(_Position(children[1].line, children[1].column - 1), f"undefined field '{name}'")
             return (_node_type(field), field) if field is not None else (None, None)
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
@@ -917,11 +960,25 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
                 return None, None
             if not found:
                 at = _operator_at(program.source, children[0].children[0]) or _first_token(node)
-                out.append(str(_compile_error(program.source, at, f"found no matching overload for "
-                                                                 f"'{operator}' applied to '({left}, {right})'"))
-                           .replace("compilation failed: ", "", 1))
+                error(at, f"found no matching overload for '{operator}' applied to '({left}, {right})'")
                 return None, None
             return result, None
+        if data == "unary" and len(children) == 2 and isinstance(children[0], Tree) and \
+                children[0].data in _UNARY_OPERATORS:
+            operator, takes = _UNARY_OPERATORS[children[0].data]
+            operand, _ = infer(children[1], scope)
+            if operand is None or operand in takes:
+                return operand, None
+            if operand not in ("list", "map"):
+                at = _unary_operator_at(program.source, children[1]) or _first_token(node)
+                error(at, f"found no matching overload for '{operator}' applied to '({operand})'")
+            return None, None
+        if data in ("conditionaland", "conditionalor") and len(children) == 2:
+            for operand in children:        # cel-go asserts each side of && and || a bool
+                kind, _ = infer(operand, scope)
+                if kind not in (None, "bool", "list", "map"):
+                    error(_location(program.source, operand), f"expected type 'bool' but found '{kind}'")
+            return "bool", None
         if data in _COLLECTION_LITERALS:     # a list or map whatever it holds (checked inside)
             for child in children:
                 infer(child, scope)
@@ -935,6 +992,9 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
     def _comprehension(node, scope: dict) -> tuple[Optional[str], object]:
         receiver, macro, args = node.children
         kind, ranged = infer(receiver, scope)
+        if kind in _SCALARS:
+            error(_location(program.source, receiver), f"expression of type '{kind}' cannot be range of a "
+                                                       "comprehension (must be list, map, or dynamic)")
         names = [t for t in args.children[0].scan_values(lambda v: isinstance(v, Token))]
         if len(names) != 1 or names[0].type != "IDENT":
             for child in args.children:
@@ -947,8 +1007,12 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             element = _STRING
         inner = dict(scope)
         inner[str(names[0])] = element      # bound, typed or not: it hides any variable of that name
-        for child in args.children[1:]:
-            infer(child, inner)
+        for index, child in enumerate(args.children[1:]):
+            result, _ = infer(child, inner)
+            # every macro's predicate is a bool; map's is one only when it also has a transform
+            predicate = str(macro) != "map" or (index == 0 and len(args.children) == 3)
+            if predicate and result not in (None, "bool", "list", "map"):
+                error(_location(program.source, child), f"expected type 'bool' but found '{result}'")
         return ("bool" if str(macro) in ("all", "exists", "exists_one") else None), None
 
     infer(program.tree, dict(variables))

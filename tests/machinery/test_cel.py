@@ -476,6 +476,41 @@ def test_comprehension_variables_are_typed_by_what_they_range_over():
         " | self.nope > 'a' && self.ports.all(p, p.port > 'b')\n | ............................................^"]
 
 
+def test_logical_and_unary_operators_selections_and_ranges_are_type_checked():
+    """cel-go's other checker errors where the types are declared: each side of && and || must be a bool, ! and -
+    need an operand an overload takes, a scalar has no fields, a comprehension ranges over a list or a map and
+    its predicate is a bool; each at the place cel-go reports it."""
+    spec = {"type": "object", "properties": {
+        "n": {"type": "integer"}, "s": {"type": "string"}, "b": {"type": "boolean"},
+        "l": {"type": "array", "items": {"type": "string"}}, "x": {"x-kubernetes-int-or-string": True}}}
+
+    def errors(rule):
+        return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
+            dict(spec, **{"x-kubernetes-validations": [{"rule": rule}]}), "s")]
+
+    for rule, expected in (
+            ("self.s && true", "ERROR: <input>:1:5: expected type 'bool' but found 'string'\n | self.s && true\n"
+                               " | ....^"),
+            ("self.b || self.n + 1 > 0 || 'a'", "ERROR: <input>:1:29: expected type 'bool' but found 'string'\n"
+                                                " | self.b || self.n + 1 > 0 || 'a'\n | ............................^"),
+            ("!self.s", "ERROR: <input>:1:1: found no matching overload for '!_' applied to '(string)'\n | !self.s\n"
+                        " | ^"),
+            ("-(self.s) == 1", "ERROR: <input>:1:1: found no matching overload for '-_' applied to '(string)'\n"
+                               " | -(self.s) == 1\n | ^"),
+            ("self.n.value > 0", "ERROR: <input>:1:7: type 'int' does not support field selection\n"
+                                 " | self.n.value > 0\n | ......^"),
+            ("self.s.all(c, c == 'a')", "ERROR: <input>:1:5: expression of type 'string' cannot be range of a "
+                                        "comprehension (must be list, map, or dynamic)\n | self.s.all(c, c == 'a')\n"
+                                        " | ....^"),
+            ("self.l.all(e, 0)", "ERROR: <input>:1:15: expected type 'bool' but found 'int'\n | self.l.all(e, 0)\n"
+                                 " | ..............^")):
+        assert errors(rule) == [expected], rule
+    for rule in ("self.b && !self.b", "-self.n < 0", "self.x || true", "!self.x", "self.x.foo > 0", "self.l && true",
+                 "self.l.map(e, e) == ['a']", "self.l.map(e, e == 'a', e).size() > 0",
+                 "self.l.exists(e, e.size() > 1)"):
+        assert errors(rule) == [], rule
+
+
 def test_message_expressions_are_type_checked_as_upstream():
     """A messageExpression naming an undeclared field, adding a number to a string, or evidently not a string is
     refused at its own path with upstream's words; string() and untyped operands pass."""
