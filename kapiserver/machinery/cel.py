@@ -3,7 +3,8 @@ CRD validation rules (``x-kubernetes-validations``) in CEL, as apiextensions
 evaluates them, on top of cel-python (``celpy``).
 
 - A rule is compiled once (by its source text) and checked when the CRD is
-  written: a syntax error, an unknown function or variable, a bad ``reason`` or
+  written: a syntax error, an unknown function or variable, a type error the
+  schema's declared types show (``check_types``), a bad ``reason`` or
   ``fieldPath`` makes the CRD invalid.
 - ``self`` is the value at the schema node carrying the rule; ``oldSelf`` the
   old value there on update.  A rule naming ``oldSelf`` (a transition rule) is
@@ -413,7 +414,8 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
 
 class _RuleSchema:
     """A CRD schema node as type_warnings reads a variable's schema (machinery.schema.SchemaNode's type, format,
-    int_or_string and child), the object's implicit root fields included."""
+    int_or_string, child and items), the object's implicit root fields included; ``declares`` tells an undeclared
+    field from an untyped one."""
 
     __slots__ = ("schema", "root")
 
@@ -458,10 +460,10 @@ def _is_map(node) -> bool:
 
 
 def check_types(program: Program, schema: dict, root: bool = False, optional_old_self: bool = False) -> None:
-    """CompileError for what upstream's type checker finds in a rule on ``schema``, every one of them: a field
-    the schema does not declare (``self.a.nope``, ``undefined field 'nope'``), an operator applied to operands
-    of types no overload takes (``self.replicas > '1'``).  ``oldSelf`` is left untyped under optionalOldSelf (an
-    optional there)."""
+    """CompileError for what upstream's type checker finds in a rule on ``schema`` (type_warnings), every one of
+    them: a field the schema does not declare (``self.a.nope``, ``undefined field 'nope'``), an operator applied
+    to operands of types no overload takes (``self.replicas > '1'``, ``self.name && true``), a scalar's field,
+    a macro over a scalar.  ``oldSelf`` is left untyped under optionalOldSelf (an optional there)."""
     node = _RuleSchema(schema, root)
     variables = {SELF: node} if optional_old_self else {SELF: node, OLD_SELF: node}
     found = type_warnings(program, variables)
@@ -946,7 +948,7 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             return (_node_type(field), field) if field is not None else (None, None)
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
-            return _comprehension(node, scope)
+            return comprehension(node, scope)
         if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
                 isinstance(children[0], Tree) and children[0].data in _OPERATORS:
             operator = _OPERATORS[children[0].data]
@@ -989,7 +991,7 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
             infer(child, scope)
         return None, None
 
-    def _comprehension(node, scope: dict) -> tuple[Optional[str], object]:
+    def comprehension(node, scope: dict) -> tuple[Optional[str], object]:
         receiver, macro, args = node.children
         kind, ranged = infer(receiver, scope)
         if kind in _SCALARS:
