@@ -840,7 +840,7 @@ _ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
 def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Optional[str]]:
     """(whether an overload exists, its result type)."""
     if operator in ("_==_", "_!=_"):
-        return (left == right or (left in _NUMERIC and right in _NUMERIC) or "null_type" in (left, right)), "bool"
+        return (left == right or "null_type" in (left, right)), "bool"
     if operator in ("_<_", "_<=_", "_>_", "_>=_"):
         return ((left == right and left in _ORDERED) or (left in _NUMERIC and right in _NUMERIC)), "bool"
     if left != right:
