@@ -414,7 +414,7 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
 
 class _RuleSchema:
     """A CRD schema node as type_warnings reads a variable's schema (machinery.schema.SchemaNode's type, format,
-    int_or_string, child and items), the object's implicit root fields included; ``declares`` tells an undeclared
+    int_or_string, child, items and values), the object's implicit root fields included; ``declares`` tells an undeclared
     field from an untyped one."""
 
     __slots__ = ("schema", "root")
@@ -447,28 +447,28 @@ class _RuleSchema:
         items = self.schema.get("items")
         return _RuleSchema(items) if isinstance(items, dict) else None
 
+    def values(self) -> "Optional[_RuleSchema]":
+        values = self.schema.get("additionalProperties")
+        return _RuleSchema(values) if isinstance(values, dict) else None
+
 
 # A map's keys, as a comprehension over the map binds them.
 _STRING = _RuleSchema({"type": "string"})
 
 
-def _is_map(node) -> bool:
-    """Whether a schema node is a map (its values under additionalProperties), not an object of named fields."""
-    if isinstance(node, _RuleSchema):
-        return isinstance(node.schema.get("additionalProperties"), dict)
-    return node.values() is not None
-
-
-def check_types(program: Program, schema: dict, root: bool = False, optional_old_self: bool = False) -> None:
-    """CompileError for what upstream's type checker finds in a rule on ``schema`` (type_warnings), every one of
-    them: a field the schema does not declare (``self.a.nope``, ``undefined field 'nope'``), an operator applied
-    to operands of types no overload takes (``self.replicas > '1'``, ``self.name && true``), a scalar's field,
-    a macro over a scalar.  ``oldSelf`` is left untyped under optionalOldSelf (an optional there)."""
+def check_types(program: Program, schema: dict, root: bool = False,
+                optional_old_self: bool = False) -> Optional[str]:
+    """The CEL type of a rule on ``schema`` where it is evident (None where not); CompileError for what upstream's
+    type checker finds in it (_type_check), every one of them: a field the schema does not declare
+    (``self.a.nope``, ``undefined field 'nope'``), an operator applied to operands of types no overload takes
+    (``self.replicas > '1'``, ``self.name && true``), a scalar's field, a macro over a scalar.  ``oldSelf`` is
+    left untyped under optionalOldSelf (an optional there)."""
     node = _RuleSchema(schema, root)
     variables = {SELF: node} if optional_old_self else {SELF: node, OLD_SELF: node}
-    found = type_warnings(program, variables)
+    found, result = _type_check(program, variables)
     if found:
         raise CompileError("compilation failed: " + "\n".join(found))
+    return result
 
 
 # -- checking a CRD's rules ---------------------------------------------------------------------------
@@ -505,8 +505,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
         else:
             try:
                 program = compile_expression(source)
-                check_types(program, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
-                if _result_type(program.tree, schema, root) not in (None, "bool"):
+                if check_types(program, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "bool"):
                     raise CompileError("cel expression must evaluate to a bool")
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
@@ -524,8 +523,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
         if spec.get("messageExpression"):
             try:
                 message = compile_expression(spec["messageExpression"])
-                check_types(message, schema, root, optional_old_self=bool(spec.get("optionalOldSelf")))
-                if _result_type(message.tree, schema, root) not in (None, "string"):
+                if check_types(message, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "string"):
                     raise CompileError("messageExpression must evaluate to a string")
             except CompileError as e:
                 detail = str(e).replace("compilation failed", "messageExpression compilation failed", 1)
@@ -553,46 +551,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
             _check_node(sub, f"{path}.allOf[{index}]", out, root)
 
 
-def _schema_cel_type(schema: Optional[dict]) -> Optional[str]:
-    if not isinstance(schema, dict) or schema.get("x-kubernetes-int-or-string"):
-        return None
-    declared = schema.get("type")
-    return {"array": "list", "object": "map"}.get(declared) or _SCHEMA_TYPES.get(declared or "")
-
-
 # A list or map literal is a list or a map whatever it holds (one element must not pass for that element).
 _COLLECTION_LITERALS = {"list_lit": "list", "map_lit": "map"}
-
-
-def _result_type(node, schema: dict, root: bool) -> Optional[str]:
-    """The CEL type of a rule's result where it is evident (a literal, self or a chain of its declared
-    fields, arithmetic over those), else None; upstream's checker refuses a rule whose type is not bool."""
-    if not isinstance(node, Tree):
-        return None
-    data, children = node.data, node.children
-    if data in _COLLECTION_LITERALS:
-        return _COLLECTION_LITERALS[data]
-    if len(children) == 1 and isinstance(children[0], Tree):
-        return _result_type(children[0], schema, root)
-    if data == "literal":
-        return _LITERAL_TYPES.get(getattr(children[0], "type", ""))
-    if data == "ident" and str(children[0]) in (SELF, OLD_SELF):
-        return _schema_cel_type(schema)
-    if data == "member_dot":
-        parent = _receiver(node)
-        if parent is not None and str(parent.children[0]) in (SELF, OLD_SELF):
-            known, sub = _field_schema(schema, str(children[1]), root)
-            return _schema_cel_type(sub) if known else None
-        return None
-    if data in ("addition", "multiplication") and len(children) == 2 and isinstance(children[0], Tree) \
-            and children[0].data in _OPERATORS:
-        left = _result_type(children[0].children[0], schema, root)
-        right = _result_type(children[1], schema, root)
-        if left is None or right is None:
-            return None
-        found, result = _operator_result(_OPERATORS[children[0].data], left, right)
-        return result if found else None
-    return None
 
 
 # -- evaluating -----------------------------------------------------------------------------------------
@@ -914,9 +874,14 @@ def _first_token(node):
 
 def type_warnings(program: Program, variables: dict) -> list[str]:
     """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
-    machinery.schema.SchemaNode, or a _RuleSchema, for the variables whose schema is known}).  A comprehension's
-    variable (``self.items.all(i, ...)``) is typed by what it ranges over: a list's items, a map's keys (strings).
-    A field a _RuleSchema does not declare is an ``undefined field``."""
+    machinery.schema.SchemaNode, or a _RuleSchema, for the variables whose schema is known})."""
+    return _type_check(program, variables)[0]
+
+
+def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[str]]:
+    """(cel-go's checker errors found in ``program``, its type where evident).  A comprehension's variable
+    (``self.items.all(i, ...)``) is typed by what it ranges over: a list's items, a map's keys (strings).  A
+    field a _RuleSchema does not declare is an ``undefined field``."""
     out: list[str] = []
 
     def error(at, message: str) -> None:
@@ -936,15 +901,14 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
         if data == "member_dot":
             kind, parent = infer(children[0], scope)
             if kind in _SCALARS:
-                error(_Position(children[1].line, children[1].column - 1),
-                      f"type '{kind}' does not support field selection")
+                error(_location(program.source, node), f"type '{kind}' does not support field selection")
                 return None, None
             if parent is None:
                 return None, None
             name = str(children[1])
             field = parent.child(name)
             if field is None and not getattr(parent, "declares", lambda _: True)(name):
-                error(_Position(children[1].line, children[1].column - 1), f"undefined field '{name}'")
+                error(_location(program.source, node), f"undefined field '{name}'")
             return (_node_type(field), field) if field is not None else (None, None)
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
@@ -1005,7 +969,7 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
         element = None
         if ranged is not None and kind == "list":
             element = ranged.items()
-        elif ranged is not None and kind == "map" and _is_map(ranged):
+        elif ranged is not None and kind == "map" and ranged.values() is not None:     # a map, not an object
             element = _STRING
         inner = dict(scope)
         inner[str(names[0])] = element      # bound, typed or not: it hides any variable of that name
@@ -1017,8 +981,8 @@ def type_warnings(program: Program, variables: dict) -> list[str]:
                 error(_location(program.source, child), f"expected type 'bool' but found '{result}'")
         return ("bool" if str(macro) in ("all", "exists", "exists_one") else None), None
 
-    infer(program.tree, dict(variables))
-    return out
+    result, _ = infer(program.tree, dict(variables))
+    return out, result
 
 
 def _node_type(node) -> Optional[str]:
