@@ -61,29 +61,35 @@ def test_transition_rule_runs_on_update_only(widgets):
     widgets("apply", "-f", "-", input=widget("w3", min=1, max=4))
 
 
-def test_rule_that_does_not_compile_makes_the_crd_invalid(widgets):
-    """A CRD whose rule does not compile is refused with 422 at the rule's path."""
-    crd = json.loads(json.dumps(CRD).replace("widgets", "gadgets").replace("Widget", "Gadget"))
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
-        "x-kubernetes-validations"] = [{"rule": "self.min <"}]
+RULE_PATH = "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+
+
+def with_spec_rules(plural: str, kind: str, rules: list[dict]) -> dict:
+    """The widgets CRD renamed to ``plural``/``kind``, its spec's rules replaced by ``rules``."""
+    crd = json.loads(json.dumps(CRD).replace("widgets", plural).replace("Widget", kind))
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] = rules
+    return crd
+
+
+def refused_causes(widgets, crd: dict) -> list[dict]:
+    """The causes of the 422 Invalid that creating ``crd`` is answered with."""
     status, body = widgets.server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
     assert status == 422 and body["reason"] == "Invalid"
-    cause = body["details"]["causes"][0]
-    assert cause["field"] == ("spec.versions[0].schema.openAPIV3Schema.properties[spec]"
-                              ".x-kubernetes-validations[0].rule")
+    return body["details"]["causes"]
+
+
+def test_rule_that_does_not_compile_makes_the_crd_invalid(widgets):
+    """A CRD whose rule does not compile is refused with 422 at the rule's path."""
+    cause = refused_causes(widgets, with_spec_rules("gadgets", "Gadget", [{"rule": "self.min <"}]))[0]
+    assert cause["field"] == RULE_PATH
     assert "compilation failed: ERROR: <input>:1:" in cause["message"]
 
 
 def test_rule_whose_result_is_not_a_bool_makes_the_crd_invalid(widgets):
     """A rule evidently not a bool (a field, arithmetic) is refused as upstream's checker refuses it."""
-    crd = json.loads(json.dumps(CRD).replace("widgets", "sprockets").replace("Widget", "Sprocket"))
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
-        "x-kubernetes-validations"] = [{"rule": "self.min + 1"}, {"rule": "self.min > 0"}]
-    status, body = widgets.server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    assert status == 422 and body["reason"] == "Invalid"
-    assert body["details"]["causes"] == [{
-        "reason": "FieldValueInvalid",
-        "field": "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule",
+    crd = with_spec_rules("sprockets", "Sprocket", [{"rule": "self.min + 1"}, {"rule": "self.min > 0"}])
+    assert refused_causes(widgets, crd) == [{
+        "reason": "FieldValueInvalid", "field": RULE_PATH,
         "message": 'Invalid value: apiextensions.ValidationRule{Rule:"self.min + 1", Message:"", '
                    'MessageExpression:"", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", '
                    "OptionalOldSelf:(*bool)(nil)}: cel expression must evaluate to a bool"}]
@@ -93,14 +99,9 @@ def test_rule_with_mismatched_operand_types_makes_the_crd_invalid(widgets):
     """An operator no overload takes for its operands' declared types (an integer against a string) is refused
     when the CRD is written, with cel-go's words and its caret under the operator, as upstream's checker does;
     kubectl apply reports it."""
-    crd = json.loads(json.dumps(CRD).replace("widgets", "cogs").replace("Widget", "Cog"))
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
-        "x-kubernetes-validations"] = [{"rule": "self.min > '3'"}, {"rule": "self.min <= self.max"}]
-    status, body = widgets.server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    assert status == 422 and body["reason"] == "Invalid"
-    assert body["details"]["causes"] == [{
-        "reason": "FieldValueInvalid",
-        "field": "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule",
+    crd = with_spec_rules("cogs", "Cog", [{"rule": "self.min > '3'"}, {"rule": "self.min <= self.max"}])
+    assert refused_causes(widgets, crd) == [{
+        "reason": "FieldValueInvalid", "field": RULE_PATH,
         "message": 'Invalid value: apiextensions.ValidationRule{Rule:"self.min > \'3\'", Message:"", '
                    'MessageExpression:"", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", '
                    "OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:1:10: found no matching "
