@@ -6,8 +6,8 @@ only to its own clients (the loopback listener).  As soon as its store is open, 
 a private directory (kapiserver.storage.remote) and starts N workers (`python -m kapiserver` with its own flags
 and --worker-of), which start while it does and listen once it has (``serving``).  The workers listen on the
 API's ports with SO_REUSEPORT, so the kernel spreads the connections among them; each has its own watch caches,
-fed by the store's watches as the primary's are, so a read anywhere sees every write acknowledged before it.  The workers are alike, none holding the store: the
-connections spread evenly are work spread evenly.
+fed by the store's watches as the primary's are, so a read anywhere sees every write acknowledged before it.
+The workers are alike, none holding the store: the connections spread evenly are work spread evenly.
 
 On two or more cores this is how the API goes past what one Python thread can do.  A worker that ends is
 started again after RESPAWN_DELAY (doubled, up to MAX_RESPAWN_DELAY, while workers end soon after their

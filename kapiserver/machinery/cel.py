@@ -413,9 +413,9 @@ def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[d
 
 
 class _RuleSchema:
-    """A CRD schema node as type_warnings reads a variable's schema (machinery.schema.SchemaNode's type, format,
-    int_or_string, child, items and values), the object's implicit root fields included; ``declares`` tells an undeclared
-    field from an untyped one."""
+    """A CRD schema node as the type check reads a variable's schema (machinery.schema.SchemaNode's type,
+    format, int_or_string, child, items and values), the object's implicit root fields included; ``declares``
+    tells an undeclared field from an untyped one."""
 
     __slots__ = ("schema", "root")
 
