@@ -5,7 +5,8 @@ evaluates them, on top of cel-python (``celpy``).
 - A rule is compiled once (by its source text) and checked when the CRD is
   written: a syntax error, an unknown function or variable, a type error the
   schema's declared types show (``check_types``), a bad ``reason`` or
-  ``fieldPath`` makes the CRD invalid.
+  ``fieldPath``, an estimated cost past upstream's limits (``celcost``) makes
+  the CRD invalid.
 - ``self`` is the value at the schema node carrying the rule; ``oldSelf`` the
   old value there on update.  A rule naming ``oldSelf`` (a transition rule) is
   only evaluated when an old value exists, unless ``optionalOldSelf`` is set,
@@ -29,6 +30,7 @@ from lark import Token, Tree
 
 from . import celconv, celext, cellib
 from .celext import Optional_, eval_error, optional_select
+from .celnames import escape_property
 from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
@@ -485,21 +487,34 @@ def _rule_value(spec: dict) -> str:
             f"FieldPath:{quoted['fieldPath']}, OptionalOldSelf:{pointer(spec.get('optionalOldSelf'), 'bool')}}}")
 
 
-def check_rules(schema: Optional[dict], path: str) -> list[FieldError]:
+def check_rules(schema: Optional[dict], path: str, unchanged: bool = False) -> list[FieldError]:
     """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
-    openAPIV3Schema at ``path``) that cannot be compiled or is malformed."""
+    openAPIV3Schema at ``path``) that cannot be compiled or is malformed, or whose estimated cost is past the
+    limits (celcost): one rule's (unless the version's schema is ``unchanged`` by an update), or all of the
+    schema's rules' together."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
-        _check_node(schema, path, out, root=True)
+        from .celcost import SchemaCosts
+        costs = SchemaCosts(unchanged)
+        _check_node(schema, path, out, root=True, cardinality=1, costs=costs)
+        out += costs.total_errors(path)
     return out
 
 
-def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
+def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinality: Optional[int] = None,
+                costs=None) -> None:
+    """``cardinality``: how many times this node's rules may run in one object (None: unbounded); ``costs`` (a
+    celcost.SchemaCosts) tallies the estimated cost of each rule and messageExpression, None where rules are not
+    costed."""
+    from . import celcost
+    node_decl = costs.decl(schema, root or bool(schema.get("x-kubernetes-embedded-resource"))) \
+        if costs is not None and schema.get("x-kubernetes-validations") else None
     for index, spec in enumerate(schema.get("x-kubernetes-validations") or []):
         at = f"{path}.x-kubernetes-validations[{index}]"
         if not isinstance(spec, dict):
             continue
         source = spec.get("rule") or ""
+        compiled = False
         if not source.strip():
             out.append(FieldError("FieldValueRequired", f"{at}.rule", "Required value: rule is not specified"))
         else:
@@ -507,6 +522,12 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
                 program = compile_expression(source)
                 if check_types(program, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "bool"):
                     raise CompileError("cel expression must evaluate to a bool")
+                if node_decl is not None:
+                    cost = celcost.estimate(program.tree, node_decl, bool(spec.get("optionalOldSelf")))
+                    if cost is not None:
+                        runs = cardinality if cardinality is not None else celcost.unbounded_cardinality(node_decl)
+                        out += costs.observe(f"{at}.rule", celcost.mul(cost, runs), "estimated rule cost")
+                compiled = True
                 if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
                                           f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
@@ -525,6 +546,10 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
                 message = compile_expression(spec["messageExpression"])
                 if check_types(message, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "string"):
                     raise CompileError("messageExpression must evaluate to a string")
+                if node_decl is not None and compiled:
+                    cost = celcost.estimate(message.tree, node_decl, bool(spec.get("optionalOldSelf")))
+                    if cost is not None:     # not multiplied: a message is worked out once per failure
+                        out += costs.observe(f"{at}.messageExpression", cost, "estimated messageExpression cost")
             except CompileError as e:
                 detail = str(e).replace("compilation failed", "messageExpression compilation failed", 1)
                 out.append(FieldError("FieldValueInvalid", f"{at}.messageExpression",
@@ -540,14 +565,16 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False) -> None:
             except CompileError as e:
                 out.append(FieldError("FieldValueInvalid", f"{at}.fieldPath",
                                       f'Invalid value: "{spec["fieldPath"]}": {e}'))
+    each = celcost.max_elements(schema)
+    below = None if cardinality is None or each is None else celcost.mul(cardinality, each)
     for name, sub in (schema.get("properties") or {}).items():
         if isinstance(sub, dict):
-            _check_node(sub, f"{path}.properties[{name}]", out)
+            _check_node(sub, f"{path}.properties[{name}]", out, cardinality=below, costs=costs)
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
-            _check_node(schema[key], f"{path}.{key}", out)
+            _check_node(schema[key], f"{path}.{key}", out, cardinality=below, costs=costs)
     for index, sub in enumerate(schema.get("allOf") or []):
-        if isinstance(sub, dict):
+        if isinstance(sub, dict):     # compiled, not costed (upstream sees no rules there)
             _check_node(sub, f"{path}.allOf[{index}]", out, root)
 
 
@@ -597,21 +624,6 @@ def to_cel(value: Any, schema: Optional[dict]):
                 out[celtypes.StringType(key)] = to_cel(item, additional if isinstance(additional, dict) else None)
         return celtypes.MapType(out)
     return value
-
-
-_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
-                       "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
-                       "void", "while"})
-_ESCAPES = (("__", "__underscores__"), (".", "__dot__"), ("-", "__dash__"), ("/", "__slash__"))
-
-
-def escape_property(name: str) -> str:
-    """How a rule names a declared property: reserved words as ``__if__``, ``-`` as ``__dash__``, ..."""
-    if name in _RESERVED:
-        return f"__{name}__"
-    for raw, escaped in _ESCAPES:
-        name = name.replace(raw, escaped)
-    return name
 
 
 _MISSING_KEY = re.compile(r"no such member in mapping: '(.*)'")
@@ -891,7 +903,8 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
         # (CEL type name or None for dyn, the schema node of a field reference)
         if not isinstance(node, Tree):
             return None, None
-        data, children = node.data, node.children
+        # a rule's name as a plain str (lark's Token compares slowly)
+        data, children = getattr(node.data, "value", node.data), node.children
         if data == "literal":
             token = children[0]
             return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None

@@ -148,7 +148,7 @@ class CustomResourceDefinitionStrategy(Strategy):
         return self.validate_update(new, old)
 
     def _validate_update(self, new: dict, old: dict) -> list[FieldError]:
-        out = super().validate_update(new, old) + validate_crd(new)
+        out = super().validate_update(new, old) + validate_crd(new, old)
         old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
         for field in ("group", "scope"):
             if old_spec.get(field) != new_spec.get(field):
@@ -164,8 +164,12 @@ class CustomResourceDefinitionStrategy(Strategy):
             await self.on_delete(obj)
 
 
-def validate_crd(crd: dict) -> list[FieldError]:
+def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
+    """The CRD's field errors; on an update (``old``), a version whose schema is unchanged keeps rules whose
+    estimated cost is past the per-rule limit (they were accepted when it was written)."""
     out: list[FieldError] = []
+    old_schemas = {v.get("name"): v.get("schema") for v in (old or {}).get("spec", {}).get("versions") or []
+                   if isinstance(v, dict)}
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group = spec.get("group") or ""
@@ -205,7 +209,8 @@ def validate_crd(crd: dict) -> list[FieldError]:
         if isinstance(schema, dict):
             out += structural.pattern_errors(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
             from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
-            out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
+            unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
+            out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema", unchanged)
         out += apiextensions.version(version, f"spec.versions[{index}]")
     return out + apiextensions.crd_names(names)
 

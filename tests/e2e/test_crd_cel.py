@@ -20,7 +20,7 @@ CRD = {
                      "x-kubernetes-validations": [
                          {"rule": "self.min <= self.max", "message": "min must not exceed max"},
                          {"rule": "self.max >= oldSelf.max",
-                          "messageExpression": "'max may not shrink below ' + string(oldSelf.max)"},
+                          "messageExpression": "'max may not shrink below %d'.format([oldSelf.max])"},
                          {"rule": "!has(self.mode) || self.mode != 'off'", "reason": "FieldValueForbidden",
                           "fieldPath": ".mode"}],
                      "properties": {"min": {"type": "integer"}, "max": {"type": "integer"},
@@ -109,3 +109,58 @@ def test_rule_with_mismatched_operand_types_makes_the_crd_invalid(widgets):
     result = widgets("apply", "-f", "-", check=False, input=json.dumps(crd))
     assert result.returncode == 1
     assert "found no matching overload for '_>_' applied to '(int, string)'" in result.stderr
+
+
+COST_ADVICE = ("(try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and "
+               "strings are declared)")
+
+
+def with_tags(plural: str, kind: str, **bounds) -> dict:
+    """The widgets CRD renamed, its spec given a list of tags, each of which must be lowercase letters; ``bounds``
+    (maxItems, maxLength) bound the list and its strings."""
+    crd = with_spec_rules(plural, kind, [])
+    tag = {"type": "string", "x-kubernetes-validations": [{"rule": "self.matches('^[a-z]+$')",
+                                                           "message": "tags are lowercase letters"}]}
+    if "maxLength" in bounds:
+        tag["maxLength"] = bounds.pop("maxLength")
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["tags"] = {"type": "array", "items": tag, **bounds}
+    return crd
+
+
+def test_rule_too_costly_for_unbounded_lists_makes_the_crd_invalid(widgets):
+    """A rule whose estimated cost, times the times it may run, is past upstream's budget is refused when the CRD
+    is written, at the rule's path, with upstream's words and the factor: a regular expression on every string of
+    a list neither bounds.  Bounded by maxItems and maxLength, the same CRD installs and its rule runs."""
+    result = widgets("apply", "-f", "-", check=False, input=json.dumps(with_tags("labels", "Label")))
+    assert result.returncode == 1
+    at = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[tags].items.x-kubernetes-validations[0]"
+    assert (f"{at}.rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x {COST_ADVICE}"
+            in result.stderr)
+    assert ("spec.versions[0].schema.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost "
+            "total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x" in result.stderr)
+    widgets("apply", "-f", "-", input=json.dumps(with_tags("labels", "Label", maxItems=16, maxLength=63)))
+    widgets("wait", "--for=condition=Established", "crd/labels.cel.example.com", "--timeout=30s")
+    label = json.dumps({"apiVersion": "cel.example.com/v1", "kind": "Label", "metadata": {"name": "w1"},
+                        "spec": {"min": 1, "max": 2, "tags": ["ok", "Not-OK"]}})
+    result = widgets("apply", "-f", "-", check=False, input=label)
+    assert result.returncode == 1 and "spec.tags[1]: Invalid value: \"string\": tags are lowercase letters" in \
+        result.stderr
+
+
+def test_message_expression_of_unbounded_size_makes_the_crd_invalid(widgets):
+    """string() of a number has no size the estimate can bound, so adding it to a string costs past the budget:
+    the CRD is refused with the same three causes a real cluster gives (kubernetes/kubernetes#124234)."""
+    crd = with_spec_rules("gizmos", "Gizmo", [{"rule": "self.min >= 0",
+                                               "messageExpression": "'invalid min: ' + string(self.min)"}])
+    at = "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].messageExpression"
+    assert refused_causes(widgets, crd) == [
+        {"reason": "FieldValueForbidden", "field": at,
+         "message": f"Forbidden: estimated messageExpression cost exceeds budget by factor of more than 100x "
+                    f"{COST_ADVICE}"},
+        {"reason": "FieldValueForbidden", "field": at,
+         "message": "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 "
+                    "schema"},
+        {"reason": "FieldValueForbidden", "field": "spec.versions[0].schema.openAPIV3Schema",
+         "message": "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema "
+                    f"exceeds budget by factor of more than 100x {COST_ADVICE}"}]

@@ -388,7 +388,7 @@ def test_gateway_xbackend_port_name_rule():
          "message": "Name must be a valid DNS label"}]}
     port = {"type": "object", "properties": {"name": name, "port": {"type": "integer"}}}
     s = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
-        "ports": {"type": "array", "items": port}}}}}
+        "ports": {"type": "array", "maxItems": 16, "items": port}}}}}
     assert cel.check_rules(s, "root") == []
     assert messages(s, obj(ports=[{"name": "", "port": 80}])) == []
     assert messages(s, obj(ports=[{"name": "Not_A_Label", "port": 80}])) == [
@@ -445,11 +445,12 @@ def test_comprehension_variables_are_typed_by_what_they_range_over():
     """A macro's variable is a list's item or a map's key: a field its item does not declare and an operator its
     type takes no overload for are refused as upstream's checker refuses them; untyped items are left be."""
     spec = {"type": "object", "properties": {
-        "ports": {"type": "array", "items": {"type": "object", "properties": {
-            "port": {"type": "integer"}, "name": {"type": "string"}}}},
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "m": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "free": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}
+        "ports": {"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
+            "port": {"type": "integer"}, "name": {"type": "string", "maxLength": 63}}}},
+        "tags": {"type": "array", "maxItems": 16, "items": {"type": "string"}},
+        "m": {"type": "object", "maxProperties": 16, "additionalProperties": {"type": "integer"}},
+        "free": {"type": "array", "maxItems": 16,
+                 "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}
 
     def errors(rule):
         return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
@@ -485,7 +486,7 @@ def test_logical_and_unary_operators_selections_and_ranges_are_type_checked():
     its predicate is a bool; each at the place cel-go reports it."""
     spec = {"type": "object", "properties": {
         "n": {"type": "integer"}, "s": {"type": "string"}, "b": {"type": "boolean"},
-        "l": {"type": "array", "items": {"type": "string"}}, "x": {"x-kubernetes-int-or-string": True}}}
+        "l": {"type": "array", "maxItems": 16, "items": {"type": "string"}}, "x": {"x-kubernetes-int-or-string": True}}}
 
     def errors(rule):
         return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
@@ -516,7 +517,9 @@ def test_logical_and_unary_operators_selections_and_ranges_are_type_checked():
 
 def test_message_expressions_are_type_checked_as_upstream():
     """A messageExpression naming an undeclared field, adding a number to a string, or evidently not a string is
-    refused at its own path with upstream's words; string() and untyped operands pass."""
+    refused at its own path with upstream's words; untyped operands pass.  string() of a number type-checks, but
+    its result has no size the estimate can bound, so adding it to a string is refused for its cost (as upstream
+    refuses it: kubernetes/kubernetes#124234)."""
     spec = {"type": "object", "properties": {"max": {"type": "integer"}, "s": {"type": "string"},
                                              "x": {"x-kubernetes-int-or-string": True}}}
 
@@ -532,8 +535,15 @@ def test_message_expressions_are_type_checked_as_upstream():
     assert errors("self.nope") == [(at, "messageExpression compilation failed: ERROR: <input>:1:5: undefined "
                                         "field 'nope'\n | self.nope\n | ....^")]
     assert errors("self.max") == errors("1 + 2") == [(at, "messageExpression must evaluate to a string")]
-    for expression in ("'max ' + string(self.max)", "self.s", "'x is ' + self.x", "self.s + '!'"):
+    for expression in ("self.s", "'x is ' + self.x", "self.s + '!'", "string(self.max)"):
         assert errors(expression) == [], expression
+    assert errors("'max ' + string(self.max)") == [
+        (at, "Forbidden: estimated messageExpression cost exceeds budget by factor of more than 100x (try simplifying "
+             "the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"),
+        (at, "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"),
+        ("s", "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds "
+              "budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and "
+              "maxLength where arrays, maps, and strings are declared)")]
 
 
 def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():

@@ -149,3 +149,24 @@ def test_a_status_write_judges_the_accepted_names_not_the_spec():
     new["status"]["acceptedNames"]["plural"] = "Widgets"
     assert [e.field for e in strategy.validate_subresource_update("status", new, old)] == [
         "status.acceptedNames.plural"]
+
+
+def test_rule_cost_past_the_limit_is_kept_on_an_update_that_leaves_its_schema_unchanged():
+    """A rule estimated past the per-rule limit refuses a CRD, and an update that changes the version's schema; an
+    update that leaves that version's schema as it was keeps it (upstream's ratcheting of stored CRDs)."""
+    ports = {"type": "array", "items": {"type": "object", "properties": {"port": {"type": "integer"}}}}
+    spec = {"type": "object", "properties": {"ports": ports},
+            "x-kubernetes-validations": [{"rule": "self.ports.map(p, p.port).all(x, x > 0)"}]}
+
+    def stored(**more) -> dict:
+        schema = {"openAPIV3Schema": {"type": "object", "properties": {"spec": {**spec, **more}}}}
+        return crd([version(schema=schema)])
+
+    path = "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    refused = [f"{path}: Forbidden: estimated rule cost exceeds budget by factor of 2.0x (try simplifying the rule, "
+               "or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"]
+    assert messages(stored()) == refused
+    assert [str(e) for e in validate_crd(stored(), stored())] == []
+    assert [str(e) for e in validate_crd(stored(description="changed"), stored())] == refused
+    bounded = {**ports, "maxItems": 100}
+    assert messages(stored(properties={"ports": bounded})) == []

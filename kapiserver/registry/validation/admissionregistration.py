@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ...machinery.errors import FieldError
 from . import meta as _meta
-from ...machinery import names
+from ...machinery import celnames, names
 from ._util import (Errors, duplicate, go_quote, invalid, invalid_go, is_int, label_selector, not_supported,
                     qualified_name, required, text)
 
@@ -237,9 +237,6 @@ def _update(validate):
 # -- ValidatingAdmissionPolicy and its bindings ---------------------------------------------------
 
 _CEL_IDENTIFIER = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
-_CEL_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
-                           "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
-                           "void", "while"})
 
 
 def _expression(expression: Any, path: str, variables: frozenset = POLICY_VARIABLES,
@@ -316,7 +313,7 @@ def _variables(variables: Any, path: str) -> Errors:
         name = text(variable.get("name"))
         if not name:
             errs.append(required(f"{path}[{i}].name", ""))
-        elif not _CEL_IDENTIFIER.fullmatch(name) or name in _CEL_RESERVED:
+        elif not _CEL_IDENTIFIER.fullmatch(name) or name in celnames.RESERVED:
             errs.append(invalid(f"{path}[{i}].name", name, "name is not a valid CEL identifier"))
         elif name in seen:
             errs.append(duplicate(f"{path}[{i}].name", name))
