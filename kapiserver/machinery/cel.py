@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 import celpy
+import lark
 from celpy import celtypes
+from celpy.celparser import CELParser
 from lark import Token, Tree
 
 from . import celconv, celext, cellib
-from .celext import Optional_, eval_error, optional_select
+from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
 from .celnames import escape_property
 from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
@@ -138,14 +141,33 @@ FUNCTIONS = {
 # Namespaced functions (format.dns1123Label(), strings.quote()) are only known after their namespace, whose
 # name is a value put in the activation of an expression that uses it.
 _NAMESPACES = {FORMAT: (FORMAT_LIBRARY, frozenset(FORMAT_CONSTRUCTORS)),
-               STRINGS: (STRINGS_NAMESPACE, frozenset({"quote"}))}
+               STRINGS: (STRINGS_NAMESPACE, frozenset({"quote"})),
+               OPTIONAL: (OPTIONAL_NAMESPACE, OPTIONAL_CONSTRUCTORS)}
 _KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MACROS) - set(FORMAT_CONSTRUCTORS) \
-    - {"quote"}
+    - {"quote"} - OPTIONAL_CONSTRUCTORS
+
+# CEL's optional syntax, which celpy's grammar lacks: ``a.?f`` (optional field selection) and ``a[?k]`` (optional
+# index), each an optional of what is there, none where nothing is.
+_OPTIONAL_SYNTAX = (
+    ("member         : member_dot | member_dot_arg | member_index | member_object | primary",
+     "member         : member_dot | member_dot_arg | member_index | member_object | member_dot_opt"
+     " | member_index_opt | primary\nmember_dot_opt : member \".?\" IDENT\nmember_index_opt : member \"[?\" expr \"]\""),
+)
 
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
     # Building the CEL grammar takes a quarter second: pay it at the first rule, not at startup.
+    if CELParser.CEL_PARSER is None:
+        grammar = (Path(celpy.__file__).parent / "cel.lark").read_text()
+        for old, new in _OPTIONAL_SYNTAX:
+            if old not in grammar:
+                raise RuntimeError("celpy's CEL grammar is not the one kapiserver extends")
+            grammar = grammar.replace(old, new)
+        CELParser.CEL_PARSER = lark.Lark(
+            grammar, parser="lalr", start="expr", debug=True, g_regex_flags=re.M,
+            lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, propagate_positions=True,
+            maybe_placeholders=False, priority="invert", tree_class=Tree)
     return celpy.Environment()
 
 
@@ -217,12 +239,35 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
     def evaluated(self, tree):
         return tree.children[0]
 
+    def member_dot_opt(self, tree):
+        """``a.?f``: an optional of a's field f, none where a has none (a may be an optional itself)."""
+        member_tree, name = tree.children
+        member = self.visit(member_tree)
+        return _optional_at(member, celtypes.StringType(name.value))
+
+    def member_index_opt(self, tree):
+        """``a[?k]``: an optional of a's entry k (a map's key, a list's index), none where there is none."""
+        member, key = self.visit(tree.children[0]), self.visit(tree.children[1])
+        if isinstance(key, celpy.CELEvalError):
+            return key
+        return _optional_at(member, key)
+
     def macro_has_eval(self, exprlist):
         # has() over an optional's field asks whether the optional holds a value with that field
         value = self.visit_children(exprlist)[0]
         if isinstance(value, Optional_):
             return celtypes.BoolType(value.present)
         return celtypes.BoolType(not isinstance(value, celpy.CELEvalError))
+
+
+def _optional_at(member, key):
+    if isinstance(member, celpy.CELEvalError):
+        return member
+    if isinstance(member, Optional_):
+        return optional_select(member, key)
+    if isinstance(member, (celtypes.MapType, celtypes.ListType)):
+        return optional_select(Optional_(member, True), key)
+    return eval_error("no such overload", TypeError)
 
 
 class Program:

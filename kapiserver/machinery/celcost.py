@@ -378,6 +378,14 @@ class _Estimator:
             return self.select(self.walk(children[0], scope), str(children[1]))
         if data == "member_index":
             return self.index(self.walk(children[0], scope), self.walk(children[1], scope))
+        if data == "member_dot_opt":        # a.?f: cel-go's call _?._(a, "f")
+            operand = self.walk(children[0], scope)
+            field = self.select(operand, str(children[1])).type
+            return _Node(_add(operand.cost, 1), Type("opaque", elem=field, name="optional"))
+        if data == "member_index_opt":      # a[?k]: cel-go's call _[?_](a, k)
+            container, key = self.walk(children[0], scope), self.walk(children[1], scope)
+            found = self.index(container, key).type
+            return _Node(_add(_add(container.cost, key.cost), 1), Type("opaque", elem=found, name="optional"))
         if data in ("ident_arg", "dot_ident_arg"):
             name, args = str(children[0]), _arguments(children[1:])
             if name == "has" and len(args) == 1:
@@ -540,6 +548,12 @@ class _Estimator:
             return target.type.elem or DYN
         if name.startswith("format.") and name != "format.named":     # format.dns1123Label() ...
             return _FORMAT
+        if name in ("optional.of", "optional.ofNonZeroValue"):
+            return Type("opaque", elem=args[0].type if args else DYN, name="optional")
+        if name == "optional.none":
+            return _OPTIONAL
+        if name == "or" and target is not None:
+            return target.type
         if name == "string" and args and args[0].type.kind == "string":
             return STRING
         return _RESULTS.get(name, DYN)

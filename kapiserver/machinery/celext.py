@@ -1,6 +1,8 @@
 """
 cel-go's extension libraries as Kubernetes' CEL environment enables them: strings (version 2, in
-celstrings), Kubernetes' lists, regular expressions (RE2) and optionals.  Their functions are ``FUNCTIONS``; a failed call returns a
+celstrings), Kubernetes' lists, regular expressions (RE2) and optionals (``optional.of(x)``,
+``optional.none()``, ``optional.ofNonZeroValue(x)``, ``hasValue()``, ``value()``, ``orValue(x)``, ``or(o)``; the
+``a.?f`` and ``a[?k]`` syntax is cel.py's).  Their functions are ``FUNCTIONS``; a failed call returns a
 CELEvalError worded as cel-go's.
 """
 
@@ -13,10 +15,33 @@ from .celconv import eval_error
 
 
 class Optional_:
-    """CEL's optional type, enough for ``optionalOldSelf`` rules."""
+    """CEL's optional type: a value, or none.  Two optionals are equal when both are none or both hold equal
+    values; an optional equals nothing else."""
 
     def __init__(self, value=None, present: bool = False):
         self.value, self.present = value, present
+
+    def __eq__(self, other):
+        if not isinstance(other, Optional_):
+            return False
+        return self.present == other.present and (not self.present or self.value == other.value)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+
+OPTIONAL = "optional"     # the namespace of optional.of(), optional.none(), optional.ofNonZeroValue()
+
+
+class _OptionalNamespace:
+    def __repr__(self) -> str:
+        return OPTIONAL
+
+
+OPTIONAL_NAMESPACE = _OptionalNamespace()
+OPTIONAL_CONSTRUCTORS = frozenset({"of", "none", "ofNonZeroValue"})
 
 
 def optional_select(opt: "Optional_", key):
@@ -73,6 +98,33 @@ def _find_all(text, pattern, limit=-1):
     return celtypes.ListType([celtypes.StringType(s) for s in found])
 
 
+def _in_namespace(function):
+    def call(namespace, *args):
+        if namespace is not OPTIONAL_NAMESPACE:
+            return eval_error("no such overload", TypeError)
+        return function(*args)
+    return call
+
+
+def _zero(value) -> bool:
+    """The value is its type's zero value (0, 0.0, "", b"", false, null, an empty list or map)."""
+    if value is None or isinstance(value, (celtypes.BoolType, celtypes.IntType, celtypes.UintType,
+                                           celtypes.DoubleType, celtypes.StringType, celtypes.BytesType,
+                                           celtypes.ListType, celtypes.MapType)):
+        return not value
+    if isinstance(value, celtypes.DurationType):
+        return value.total_seconds() == 0
+    if isinstance(value, celtypes.TimestampType):
+        return value.timestamp() == 0
+    return False
+
+
+def _or(opt, other):
+    if not isinstance(opt, Optional_) or not isinstance(other, Optional_):
+        return eval_error("no such overload", TypeError)
+    return opt if opt.present else other
+
+
 def _optional_value(opt):
     if not isinstance(opt, Optional_):
         return eval_error("no such overload", TypeError)
@@ -91,4 +143,8 @@ FUNCTIONS = {
     "hasValue": lambda opt: celtypes.BoolType(isinstance(opt, Optional_) and opt.present),
     "value": _optional_value,
     "orValue": lambda opt, default: opt.value if isinstance(opt, Optional_) and opt.present else default,
+    "or": _or,
+    "of": _in_namespace(lambda value: Optional_(value, True)),
+    "none": _in_namespace(lambda: Optional_()),
+    "ofNonZeroValue": _in_namespace(lambda value: Optional_(value, not _zero(value))),
 }

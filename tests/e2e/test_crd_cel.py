@@ -164,3 +164,18 @@ def test_message_expression_of_unbounded_size_makes_the_crd_invalid(widgets):
         {"reason": "FieldValueForbidden", "field": "spec.versions[0].schema.openAPIV3Schema",
          "message": "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema "
                     f"exceeds budget by factor of more than 100x {COST_ADVICE}"}]
+
+
+def test_rules_with_optional_syntax(widgets):
+    """``a.?f`` and ``a[?k]`` with orValue() (CEL's optionals, on in Kubernetes since 1.28): such a CRD installs
+    and its rule holds an object to it; an absent field takes the rule's default."""
+    crd = with_spec_rules("valves", "Valve", [{"rule": "self.?max.orValue(0) <= 100", "message": "max too large"}])
+    widgets("apply", "-f", "-", input=json.dumps(crd))
+    widgets("wait", "--for=condition=Established", "crd/valves.cel.example.com", "--timeout=30s")
+
+    def valve(name, **spec):
+        return json.dumps({"apiVersion": "cel.example.com/v1", "kind": "Valve", "metadata": {"name": name},
+                           "spec": spec})
+    widgets("apply", "-f", "-", input=valve("w-open", min=1))
+    result = widgets("apply", "-f", "-", check=False, input=valve("w-wide", min=1, max=101))
+    assert result.returncode == 1 and 'spec: Invalid value: "object": max too large' in result.stderr

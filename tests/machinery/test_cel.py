@@ -20,6 +20,16 @@ def _evaluated(result):
     return result
 
 
+def assert_undeclared(source: str, name: str) -> None:
+    """``source`` does not compile: ``name`` is an undeclared reference."""
+    try:
+        cel.compile_expression(source)
+    except cel.CompileError as e:
+        assert f"undeclared reference to '{name}'" in str(e), source
+    else:
+        raise AssertionError(f"{source} compiled")
+
+
 def schema(*rules, spec=None):
     body = dict(spec or SPEC, **{"x-kubernetes-validations": list(rules)})
     return {"type": "object", "properties": {"spec": body}}
@@ -370,12 +380,7 @@ def test_format_library_names_are_checked_when_compiling():
                       .evaluate({})) == True  # noqa: E712 (a CEL bool)
     for source, name in (("format.nope()", "format"), ("format", "format"), ("dns1123Label()", "dns1123Label"),
                          ("self.x.uri()", "uri"), ("self.all(format, format.uri())", "uri")):
-        try:
-            cel.compile_expression(source)
-        except cel.CompileError as e:
-            assert f"undeclared reference to '{name}'" in str(e), source
-        else:
-            raise AssertionError(f"{source} compiled")
+        assert_undeclared(source, name)
     assert _evaluated(cel.compile_expression("self.all(format, format > 0)").evaluate({"self": [1, 2]})) == True  # noqa: E712
 
 
@@ -562,3 +567,33 @@ def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():
         assert found[0].endswith("}: cel expression must evaluate to a bool")
     for rule in ("true", "self.b", "self.a > 1", "self.x", "size(self.s) > 0", "self.b ? true : false"):
         assert errors(rule) == []
+
+
+def test_optional_syntax_and_library():
+    """CEL's optionals as Kubernetes enables them: ``a.?f`` and ``a[?k]`` select an optional (none where nothing
+    is there, chaining through a none), ``optional.of/none/ofNonZeroValue``, ``hasValue``, ``value``,
+    ``orValue``, ``or``; two optionals are equal when both are none or hold equal values."""
+    s = schema({"rule": "self.?labels[?'tier'].orValue('web') != 'db'", "message": "no db tier"},
+               {"rule": "!has(self.min) || self.?max.orValue(self.min) >= self.min", "message": "max below min"},
+               spec={"type": "object", "properties": {
+                   "min": {"type": "integer"}, "max": {"type": "integer"},
+                   "labels": {"type": "object", "maxProperties": 8,
+                              "additionalProperties": {"type": "string", "maxLength": 63}}}})
+    assert cel.check_rules(s, "root") == []
+    assert messages(s, obj(min=1)) == []
+    assert messages(s, obj(min=2, max=1, labels={"tier": "db"})) == [
+        'spec: Invalid value: "object": no db tier', 'spec: Invalid value: "object": max below min']
+    values = {"self": cel.to_cel({"m": {"k": "v"}, "l": ["a", "b"], "n": 0}, None)}
+    for source, expected in (("self.?m.?k.orValue('x')", "v"), ("self.?m.?z.orValue('x')", "x"),
+                             ("self.?nope.?k.hasValue()", False), ("self.l[?1].value()", "b"),
+                             ("self.l[?2].hasValue()", False), ("self.m[?'k'] == optional.of('v')", True),
+                             ("optional.of('a') != optional.none()", True),
+                             ("optional.none() == optional.none()", True),
+                             ("optional.ofNonZeroValue(self.n).hasValue()", False),
+                             ("optional.ofNonZeroValue('a').value()", "a"),
+                             ("optional.none().or(optional.of(1)).value()", 1), ("self.?m.k.orValue('')", "v")):
+        assert _evaluated(cel.compile_expression(source).evaluate(values)) == expected, source
+    result = cel.compile_expression("optional.none().value()").evaluate(values)
+    assert isinstance(result, cel.celpy.CELEvalError) and cel.error_text(result) == "optional.none() dereference"
+    for source, name in (("optional", "optional"), ("of(1)", "of"), ("none()", "none")):
+        assert_undeclared(source, name)

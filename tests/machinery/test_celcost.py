@@ -189,3 +189,59 @@ def test_factor_wording():
     assert celcost.factor_text(limit * 101, limit) == "more than 100x"
     assert celcost.factor_text(limit * 12, limit) == "12.0x"
     assert celcost.factor_text(limit + limit // 4, limit) == "1.250000x"
+
+
+_TWO_STRINGS = {"type": "object", "properties": {"val1": {"type": "string"}, "val2": {"type": "string"}}}
+_INT_LISTS = {"type": "object", "properties": {
+    "val1": {"type": "array", "items": {"type": "integer"}}, "val2": {"type": "array", "items": {"type": "integer"}}}}
+_STRING_MAPS = {"type": "object", "properties": {
+    "val1": {"type": "object", "additionalProperties": {"type": "string"}},
+    "val2": {"type": "object", "additionalProperties": {"type": "string"}}}}
+_OPTIONALS = {"type": "object", "properties": {
+    "obj": {"type": "object", "properties": {"field": {"type": "string"}}},
+    "m": {"type": "object", "additionalProperties": {"type": "string"}},
+    "l": {"type": "array", "items": {"type": "string"}}}}
+_LIST_MAP = {"type": "object", "properties": {"listMap": {
+    "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+    "items": {"type": "object", "properties": {"k": {"type": "string"}, "v": {"type": "string"}}}}}}
+
+# Rules on one unbounded schema each, and the cost upstream's estimator gives them: Kubernetes' libraries, the
+# strings extension, literals, optionals.
+LIBRARY_CASES = [
+    (_TWO_STRINGS, "self.val1.startsWith('Rook')", 3),
+    (_TWO_STRINGS, "self.val1.matches('^[^0-9]*$')", 943721),
+    (_TWO_STRINGS, "self.val1.charAt(3) == 'k'", 4),
+    (_TWO_STRINGS, "self.val1.indexOf('o', 2) == 2", 314576),
+    (_TWO_STRINGS, "self.val1.replace(' ', 'x', 1) == 'Rookxtakes 👑'", 629150),
+    (_TWO_STRINGS, "self.val1.split(' ', 2) == ['Rook', 'takes 👑']", 629159),
+    (_TWO_STRINGS, "self.val1.substring(4, 10).trim() == 'takes'", 629149),
+    (_TWO_STRINGS, "self.val1.lowerAscii() == self.val1.lowerAscii()", 943723),
+    (_TWO_STRINGS, "self.val1 == 'Rook takes 👑' && 'Rook takes 👑' == self.val1 && self.val1 == self.val2", 314585),
+    (_TWO_STRINGS, "quantity(self.val1).isLessThan(quantity(self.val2))", 629151),
+    (_TWO_STRINGS, 'quantity("50k").add(quantity("20")) == quantity("50.02k")', 5),
+    (_TWO_STRINGS, 'isQuantity("200M")', 1),
+    (_INT_LISTS, "self.val2[0] in self.val1", 1572868),
+    (_INT_LISTS, "self.val1 + [4, 5] == [1, 2, 3, 4, 5]", 24),
+    (_INT_LISTS, "self.val1.exists_one(k, self.val1 == [2])", 23592949),
+    (_INT_LISTS, "size(self.val1.filter(k, size(self.val1) > 1)) == 1", 26738686),
+    (_STRING_MAPS, "self.val1 == self.val2", 39326),
+    (_STRING_MAPS, "!('k3' in self.val1)", 4),
+    (_STRING_MAPS, "self.val1 == {'k1': 'a', 'k2': 'b'}", 33),
+    (_STRING_MAPS, "self.val1.all(k, size(self.val1) > 0)", 2752508),
+    (_LIST_MAP, "self.listMap.all(m, m.k.startsWith('a'))", 6291453),
+    (_LIST_MAP, "!self.listMap.exists(m, m.v == 'x')", 7340029),
+    (_LIST_MAP, "self.listMap.exists_one(m, m.k == 'a3')", 5242879),
+    ({"type": "object", "properties": {"something": {"x-kubernetes-int-or-string": True}}},
+     "type(self.something) == int ? self.something == 1 : self.something == '25%'", 7),
+    ({"type": "object", "properties": {"kind": {"type": "string"}}}, "self.kind == 'Pod'", 3),
+    (_OPTIONALS, "optional.of('a').or(optional.of('a')).hasValue()", 4),
+    (_OPTIONALS, "self.obj.?field.orValue('v') == 'a'", 5),
+    (_OPTIONALS, "self.m[?'k'] == optional.of('v')", 1844674407370955268),
+    (_OPTIONALS, "optional.of('a') != optional.none()", 1844674407370955266),
+    (_OPTIONALS, "optional.ofNonZeroValue(1).hasValue()", 2),
+]
+
+
+@pytest.mark.parametrize("schema, rule, expected", LIBRARY_CASES, ids=[rule for _, rule, _ in LIBRARY_CASES])
+def test_estimated_cost_of_library_calls_matches_upstreams(schema, rule, expected):
+    assert _cost(schema, rule) == expected
