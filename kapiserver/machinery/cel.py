@@ -151,7 +151,9 @@ _KNOWN_FUNCTIONS = (set(celpy.evaluation.base_functions) | set(FUNCTIONS) | _MAC
 _OPTIONAL_SYNTAX = (
     ("member         : member_dot | member_dot_arg | member_index | member_object | primary",
      "member         : member_dot | member_dot_arg | member_index | member_object | member_dot_opt"
-     " | member_index_opt | primary\nmember_dot_opt : member \".?\" IDENT\nmember_index_opt : member \"[?\" expr \"]\""),
+     " | member_index_opt | primary\n"
+     'member_dot_opt : member ".?" IDENT\n'
+     'member_index_opt : member "[?" expr "]"'),
 )
 
 

@@ -20,7 +20,7 @@ from ..machinery.errors import FieldError
 from . import crdnames
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
-from .validation import apiextensions
+from .validation import apiextensions, crdschema
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -200,19 +200,24 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         seen.add(version.get("name"))
         out += apiextensions.deprecation_warning(version, f"spec.versions[{index}]")
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        at = f"spec.versions[{index}].schema.openAPIV3Schema"
         if schema is None:
-            out.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema",
-                                       "schemas are required"))
-        elif schema.get("type") != "object":
-            out.append(errors.invalid(f"spec.versions[{index}].schema.openAPIV3Schema.type",
-                                      schema.get("type", ""), "must be object at the root"))
+            out.append(errors.required(at, "schemas are required"))
         if isinstance(schema, dict):
-            out += structural.pattern_errors(schema, f"spec.versions[{index}].schema.openAPIV3Schema")
-            from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
+            # A version whose schema an update leaves as it was is not judged again (it was accepted once).
             unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
-            out += cel.check_rules(schema, f"spec.versions[{index}].schema.openAPIV3Schema", unchanged)
+            found = [] if unchanged else crdschema.schema_errors(schema, at)
+            out += found + structural.pattern_errors(schema, at)
+            if not found:       # as upstream, rules are compiled only in a structural schema
+                from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
+                out += cel.check_rules(schema, at, unchanged)
         out += apiextensions.version(version, f"spec.versions[{index}]")
-    return out + apiextensions.crd_names(names)
+    out += apiextensions.crd_names(names)
+    was_preserving = ((old or {}).get("spec") or {}).get("preserveUnknownFields") is True
+    if spec.get("preserveUnknownFields") is True and not was_preserving:
+        out.append(errors.invalid("spec.preserveUnknownFields", True, "cannot set to true, set "
+                                  "x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead"))
+    return out
 
 
 def served(crd: dict) -> bool:

@@ -491,7 +491,8 @@ def test_logical_and_unary_operators_selections_and_ranges_are_type_checked():
     its predicate is a bool; each at the place cel-go reports it."""
     spec = {"type": "object", "properties": {
         "n": {"type": "integer"}, "s": {"type": "string"}, "b": {"type": "boolean"},
-        "l": {"type": "array", "maxItems": 16, "items": {"type": "string"}}, "x": {"x-kubernetes-int-or-string": True}}}
+        "l": {"type": "array", "maxItems": 16, "items": {"type": "string"}},
+        "x": {"x-kubernetes-int-or-string": True}}}
 
     def errors(rule):
         return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
@@ -543,8 +544,9 @@ def test_message_expressions_are_type_checked_as_upstream():
     for expression in ("self.s", "'x is ' + self.x", "self.s + '!'", "string(self.max)"):
         assert errors(expression) == [], expression
     assert errors("'max ' + string(self.max)") == [
-        (at, "Forbidden: estimated messageExpression cost exceeds budget by factor of more than 100x (try simplifying "
-             "the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"),
+        (at, "Forbidden: estimated messageExpression cost exceeds budget by factor of more than 100x (try "
+             "simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings "
+             "are declared)"),
         (at, "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"),
         ("s", "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds "
               "budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and "

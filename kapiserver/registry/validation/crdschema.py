@@ -1,0 +1,339 @@
+"""
+A CRD version's ``openAPIV3Schema`` checked as apiextensions checks it before accepting the CRD: the schema must
+be structural, and use only what a CRD schema may.
+
+- Structural (upstream's ValidateStructural, its errors sorted as upstream sorts them): every property, array
+  item and the root has a ``type`` (or is int-or-string, or preserves unknown fields); an array has ``items``; the
+  root is an object without ``additionalProperties``, and of ``metadata`` says nothing but ``type`` and its
+  ``name``/``generateName``; ``kind`` and ``apiVersion`` are strings; an embedded resource is an object with
+  properties (or preserving unknown fields); inside ``anyOf``/``allOf``/``oneOf``/``not`` no type, default, title,
+  description, nullable or ``x-kubernetes-*`` extension, and every property named there is also specified outside
+  them.
+- What a CRD schema may use (ValidateCustomResourceDefinitionOpenAPISchema): one of OpenAPI's six types; no
+  ``uniqueItems``, ``$ref``, ``id``, ``additionalItems``, ``patternProperties``, ``definitions``,
+  ``dependencies``, array-valued ``items``; ``additionalProperties`` and ``properties`` not together;
+  ``x-kubernetes-preserve-unknown-fields`` true or absent; ``x-kubernetes-map-type`` and ``-list-type`` on an
+  object and an array, with their values; a map list's keys scalar properties of its object items, each
+  required or defaulted; a set's object items atomic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...machinery import codec, errors
+from ...machinery.errors import FieldError
+
+_ROOT, _ITEM, _FIELD = "root", "item", "field"
+_OPENAPI_TYPES = ("array", "boolean", "integer", "number", "object", "string")
+_INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
+_VALUE_VALIDATIONS = ("anyOf", "allOf", "oneOf")
+
+
+def schema_errors(schema: dict, path: str) -> list[FieldError]:
+    """Field errors of one version's ``openAPIV3Schema`` (at ``path``): the structural ones, then the others."""
+    structural: list[FieldError] = []
+    _invariants(schema, _ROOT, path, structural)
+    _completeness(schema, schema, path, path, structural)
+    structural.sort(key=str)
+    out: list[FieldError] = []
+    _openapi(schema, path, out, root=True)
+    return structural + out
+
+
+# -- structural ------------------------------------------------------------------------------------------------
+
+def _invariants(s: dict, level: str, path: str, out: list) -> None:
+    kind = s.get("type") or ""
+    items = s.get("items")
+    if kind == "array" and items is None:
+        out.append(errors.required(f"{path}.items", "must be specified"))
+    if isinstance(items, dict):
+        _invariants(items, _ITEM, f"{path}.items", out)
+    properties = s.get("properties") or {}
+    for name, sub in properties.items():
+        if isinstance(sub, dict):
+            _invariants(sub, _FIELD, f"{path}.properties[{name}]", out)
+    values = s.get("additionalProperties")
+    if values is not None:
+        if level == _ROOT:
+            out.append(errors.forbidden(f"{path}.additionalProperties", "must not be used at the root"))
+        if isinstance(values, dict):
+            _invariants(values, _FIELD, f"{path}.additionalProperties", out)
+    int_or_string = bool(s.get("x-kubernetes-int-or-string"))
+    preserve = bool(s.get("x-kubernetes-preserve-unknown-fields"))
+    embedded = bool(s.get("x-kubernetes-embedded-resource"))
+    if int_or_string and preserve:
+        out.append(errors.invalid(f"{path}.x-kubernetes-preserve-unknown-fields", True,
+                                  "must be false if x-kubernetes-int-or-string is true"))
+    if int_or_string and embedded:
+        out.append(errors.invalid(f"{path}.x-kubernetes-embedded-resource", True,
+                                  "must be false if x-kubernetes-int-or-string is true"))
+    _value_validations(s, level, path, out, skip_any_of=_int_or_string_any_of(s.get("anyOf")),
+                       skip_first_all_of=_int_or_string_all_of(s))
+    if embedded and kind != "object":
+        if kind:
+            out.append(errors.invalid(f"{path}.type", kind, "must be object if x-kubernetes-embedded-resource is true"))
+        else:
+            out.append(errors.required(f"{path}.type", "must be object if x-kubernetes-embedded-resource is true"))
+    elif not kind and not int_or_string and not preserve:
+        where = {_ROOT: "at the root", _ITEM: "for specified array items", _FIELD: "for specified object fields"}
+        out.append(errors.required(f"{path}.type", f"must not be empty {where[level]}"))
+    if embedded and values is not None:
+        out.append(errors.forbidden(f"{path}.additionalProperties",
+                                    "must not be used if x-kubernetes-embedded-resource is set"))
+    if level == _ROOT and kind and kind != "object":
+        out.append(errors.invalid(f"{path}.type", kind, "must be object at the root"))
+    check_metadata = level == _ROOT or embedded
+    for name in ("kind", "apiVersion"):
+        sub = properties.get(name)
+        if isinstance(sub, dict) and check_metadata and sub.get("type", "") != "string":
+            out.append(errors.invalid(f"{path}.properties[{name}].type", sub.get("type", ""), "must be string"))
+    metadata = properties.get("metadata")
+    if isinstance(metadata, dict):
+        _metadata(metadata, check_metadata, level, f"{path}.properties[metadata]", out)
+    if embedded and not preserve and not properties:
+        out.append(errors.required(f"{path}.properties", "must not be empty if x-kubernetes-embedded-resource is "
+                                                         "true without x-kubernetes-preserve-unknown-fields"))
+
+
+def _metadata(s: dict, check_metadata: bool, level: str, path: str, out: list) -> None:
+    if check_metadata and s.get("type", "") != "object":
+        out.append(errors.invalid(f"{path}.type", s.get("type", ""), "must be object"))
+    if level != _ROOT:
+        return
+    rest = {key: value for key, value in s.items() if key not in ("type", "default") and not _zero(value)}
+    names = set(rest.get("properties") or {})
+    if names <= {"name", "generateName"}:
+        rest.pop("properties", None)
+    if rest:
+        out.append(errors.forbidden(path, "must not specify anything other than name and generateName, but metadata "
+                                          "is implicitly specified"))
+
+
+def _zero(value: Any) -> bool:
+    """Go's zero value of a schema field: what upstream cannot tell from its absence."""
+    return value is None or value is False or value in ("", [], {})
+
+
+def _int_or_string_any_of(any_of: Any) -> bool:
+    return any_of == _INT_OR_STRING_ANY_OF
+
+
+def _int_or_string_all_of(s: dict) -> bool:
+    all_of = s.get("allOf")
+    return bool(all_of) and isinstance(all_of[0], dict) and _int_or_string_any_of(all_of[0].get("anyOf"))
+
+
+def _value_validations(s: dict, level: str, path: str, out: list, skip_any_of: bool = False,
+                       skip_first_all_of: bool = False) -> None:
+    """The schemas of anyOf, allOf, oneOf and not: validations only, no part of the structure."""
+    for key in _VALUE_VALIDATIONS:
+        if key == "anyOf" and skip_any_of:
+            continue
+        for index, nested in enumerate(s.get(key) or []):
+            if isinstance(nested, dict):
+                skip = key == "allOf" and index == 0 and skip_first_all_of
+                _nested(nested, level, f"{path}.{key}[{index}]", out, skip_any_of=skip)
+    if isinstance(s.get("not"), dict):
+        _nested(s["not"], level, f"{path}.not", out)
+
+
+_FORBIDDEN_NESTED = (
+    ("type", "must be empty to be structural"),
+    ("additionalProperties", "must be undefined to be structural"),
+    ("default", "must be undefined to be structural"),
+    ("title", "must be empty to be structural"),
+    ("description", "must be empty to be structural"),
+    ("nullable", "must be false to be structural"),
+    ("x-kubernetes-preserve-unknown-fields", "must be false to be structural"),
+    ("x-kubernetes-embedded-resource", "must be false to be structural"),
+    ("x-kubernetes-int-or-string", "must be false to be structural"),
+    ("x-kubernetes-list-map-keys", "must be empty to be structural"),
+    ("x-kubernetes-list-type", "must be undefined to be structural"),
+    ("x-kubernetes-map-type", "must be undefined to be structural"),
+    ("x-kubernetes-validations", "must be empty to be structural"),
+)
+
+
+def _nested(v: dict, level: str, path: str, out: list, skip_any_of: bool = False) -> None:
+    _value_validations(v, level, path, out, skip_any_of=skip_any_of)
+    if isinstance(v.get("items"), dict):
+        _nested(v["items"], level, f"{path}.items", out)
+    properties = v.get("properties") or {}
+    for name, sub in properties.items():
+        if isinstance(sub, dict):
+            _nested(sub, _FIELD, f"{path}.properties[{name}]", out)
+    for key, detail in _FORBIDDEN_NESTED:
+        value = v.get(key)
+        if value is not None and (key == "default" or value not in (False, "", [])):
+            out.append(errors.forbidden(f"{path}.{key}", detail))
+    if "metadata" in properties:
+        out.append(errors.forbidden(f"{path}.properties[metadata]", "must not be specified in a nested context"))
+
+
+def _completeness(v: dict, s: Any, s_path: str, v_path: str, out: list) -> None:
+    """Every property (and items) a value validation of ``s`` names is specified in ``s`` itself."""
+    for key in ("not", "allOf", "anyOf", "oneOf"):
+        nested = [v.get(key)] if key == "not" else list(v.get(key) or [])
+        for index, sub in enumerate(nested):
+            if isinstance(sub, dict):
+                _nested_completeness(sub, s, s_path, f"{v_path}.{key}" if key == "not" else f"{v_path}.{key}[{index}]",
+                                     out)
+
+
+def _nested_completeness(v: dict, s: Any, s_path: str, v_path: str, out: list) -> None:
+    if not isinstance(s, dict):
+        out.append(errors.required(s_path, f"because it is defined in {v_path}"))
+        return
+    _completeness(v, s, s_path, v_path, out)
+    if isinstance(v.get("items"), dict):
+        _nested_completeness(v["items"], s.get("items"), f"{s_path}.items", f"{v_path}.items", out)
+    specified = s.get("properties") or {}
+    for name, sub in (v.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        if name not in specified:
+            out.append(errors.required(f"{s_path}.properties[{name}]",
+                                       f"because it is defined in {v_path}.properties[{name}]"))
+        else:
+            _nested_completeness(sub, specified[name], f"{s_path}.properties[{name}]",
+                                 f"{v_path}.properties[{name}]", out)
+
+
+# -- what a CRD schema may use -----------------------------------------------------------------------------
+
+_UNSUPPORTED = (("id", "id is not supported"), ("additionalItems", "additionalItems is not supported"),
+                ("patternProperties", "patternProperties is not supported"),
+                ("definitions", "definitions is not supported"), ("dependencies", "dependencies is not supported"),
+                ("$ref", "$ref is not supported"))
+
+
+def _openapi(s: dict, path: str, out: list, root: bool = False) -> None:
+    kind = s.get("type") or ""
+    if kind and kind not in _OPENAPI_TYPES:
+        out.append(errors.not_supported(f"{path}.type", kind, _OPENAPI_TYPES))
+    for key, detail in _UNSUPPORTED:
+        if s.get(key) not in (None, "", {}):
+            out.append(errors.forbidden(f"{path}.{key}", detail))
+    if kind == "null":
+        out.append(errors.forbidden(f"{path}.type", "type cannot be set to null, use nullable as an alternative"))
+    items = s.get("items")
+    if isinstance(items, list):
+        out.append(errors.forbidden(f"{path}.items", "items must be a schema object and not an array"))
+    if s.get("uniqueItems"):
+        out.append(errors.forbidden(f"{path}.uniqueItems",
+                                    "uniqueItems cannot be set to true since the runtime complexity becomes quadratic"))
+    values = s.get("additionalProperties")
+    if values is not None:
+        if s.get("properties") and values is not True:
+            out.append(errors.forbidden(f"{path}.additionalProperties",
+                                        "additionalProperties and properties are mutual exclusive"))
+        if isinstance(values, dict):
+            _openapi(values, f"{path}.additionalProperties", out)
+    for name, sub in (s.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            _openapi(sub, f"{path}.properties[{name}]", out)
+    if isinstance(s.get("not"), dict):
+        _openapi(s["not"], f"{path}.not", out)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for index, sub in enumerate(s.get(key) or []):
+            if isinstance(sub, dict):
+                _openapi(sub, f"{path}.{key}[{index}]", out)
+    if isinstance(items, dict):
+        _openapi(items, f"{path}.items", out)
+    elif isinstance(items, list):
+        for index, sub in enumerate(items):
+            if isinstance(sub, dict):
+                _openapi(sub, f"{path}.items[{index}]", out)
+    if s.get("x-kubernetes-preserve-unknown-fields") is False:
+        out.append(errors.invalid(f"{path}.x-kubernetes-preserve-unknown-fields", False, "must be true or undefined"))
+    _map_type(s, kind, path, out)
+    _list_type(s, kind, path, out)
+
+
+def _map_type(s: dict, kind: str, path: str, out: list) -> None:
+    map_type = s.get("x-kubernetes-map-type")
+    if map_type is None:
+        return
+    if kind != "object":
+        detail = "must be object if x-kubernetes-map-type is specified"
+        out.append(errors.invalid(f"{path}.type", kind, detail) if kind else errors.required(f"{path}.type", detail))
+    if map_type not in ("atomic", "granular"):
+        out.append(errors.not_supported(f"{path}.x-kubernetes-map-type", map_type, ("atomic", "granular")))
+
+
+def _list_type(s: dict, kind: str, path: str, out: list) -> None:
+    list_type = s.get("x-kubernetes-list-type")
+    items = s.get("items")
+    item = items if isinstance(items, dict) else None
+    if list_type is not None and kind != "array":
+        detail = "must be array if x-kubernetes-list-type is specified"
+        out.append(errors.invalid(f"{path}.type", kind, detail) if kind else errors.required(f"{path}.type", detail))
+    elif list_type == "set" and item is not None:
+        if item.get("type") == "array" and item.get("x-kubernetes-list-type", "atomic") != "atomic":
+            out.append(errors.invalid(f"{path}.items.x-kubernetes-list-type", item["x-kubernetes-list-type"],
+                                      "must be atomic as item of a list with x-kubernetes-list-type=set"))
+        if item.get("type") == "object" and item.get("x-kubernetes-map-type") != "atomic":
+            # upstream names the item's list type here (Go's nil pointer: "null"), not its map type
+            out.append(errors.invalid(f"{path}.items.x-kubernetes-map-type", item.get("x-kubernetes-list-type", "null"),
+                                      "must be atomic as item of a list with x-kubernetes-list-type=set"))
+    if list_type is not None and list_type not in ("atomic", "set", "map"):
+        out.append(errors.not_supported(f"{path}.x-kubernetes-list-type", list_type, ("atomic", "set", "map")))
+    keys = s.get("x-kubernetes-list-map-keys") or []
+    if keys:
+        detail = "must be map if x-kubernetes-list-map-keys is non-empty"
+        if list_type is None:
+            out.append(errors.required(f"{path}.x-kubernetes-list-type", detail))
+        elif list_type != "map":
+            out.append(errors.invalid(f"{path}.x-kubernetes-list-type", list_type, detail))
+    if list_type == "map":
+        if not keys:
+            out.append(errors.required(f"{path}.x-kubernetes-list-map-keys",
+                                       "must not be empty if x-kubernetes-list-type is map"))
+        if items is None:
+            out.append(errors.required(f"{path}.items", "must have a schema if x-kubernetes-list-type is map"))
+        elif item is None:
+            out.append(errors.invalid(f"{path}.items", items,
+                                      "must only have a single schema if x-kubernetes-list-type is map"))
+        elif item.get("type") != "object":
+            out.append(errors.invalid(f"{path}.items.type", item.get("type", ""),
+                                      "must be object if parent array's x-kubernetes-list-type is map"))
+        else:
+            properties, seen = item.get("properties") or {}, set()
+            for key in keys:
+                if key in properties:
+                    if (properties[key] or {}).get("type") in ("array", "object"):
+                        out.append(errors.invalid(f"{path}.items.properties[{key}].type", "object",
+                                                  "must be a scalar type if parent array's x-kubernetes-list-type "
+                                                  "is map"))
+                else:
+                    out.append(_invalid_keys(path, keys, "entries must all be names of item properties"))
+                if key in seen:
+                    out.append(_invalid_keys(path, keys, "must not contain duplicate entries"))
+                seen.add(key)
+    if list_type in ("set", "map") and item is not None:
+        if item.get("nullable"):
+            out.append(errors.forbidden(f"{path}.items.nullable", f"cannot be nullable when x-kubernetes-list-type "
+                                                                  f"is {list_type}"))
+        if list_type == "map":
+            required = set(item.get("required") or ())
+            properties = item.get("properties") or {}
+            for key in keys:
+                prop = properties.get(key)
+                if not isinstance(prop, dict):
+                    continue
+                if key not in required and prop.get("default") is None:
+                    out.append(errors.required(f"{path}.items.properties[{key}].default",
+                                               "this property is in x-kubernetes-list-map-keys, so it must have a "
+                                               "default or be a required property"))
+                if prop.get("nullable"):
+                    out.append(errors.forbidden(f"{path}.items.properties[{key}].nullable",
+                                                "this property is in x-kubernetes-list-map-keys, so it cannot be "
+                                                "nullable"))
+
+
+def _invalid_keys(path: str, keys: list, detail: str) -> FieldError:
+    """Invalid x-kubernetes-list-map-keys, the keys shown as Go shows a []string."""
+    shown = "[]string{" + ", ".join(codec.dumps(str(k)).decode() for k in keys) + "}"
+    return FieldError("FieldValueInvalid", f"{path}.x-kubernetes-list-map-keys", f"Invalid value: {shown}: {detail}")

@@ -1,0 +1,123 @@
+"""A CRD version's schema checked as apiextensions checks it: structural, and using only what a CRD schema may
+(registry.validation.crdschema, through validate_crd): upstream's paths and messages."""
+
+from __future__ import annotations
+
+from kapiserver.registry.crd import validate_crd
+
+AT = "spec.versions[0].schema.openAPIV3Schema"
+
+
+def crd(schema: dict, **spec) -> dict:
+    return {"metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}}], **spec}}
+
+
+def errors(schema: dict, old: dict | None = None, **spec) -> list[str]:
+    return [str(e) for e in validate_crd(crd(schema, **spec), old)]
+
+
+def with_spec(spec: dict) -> dict:
+    return {"type": "object", "properties": {"spec": spec}}
+
+
+def test_every_node_has_a_type():
+    """A property, an array's items and the root need a type, unless int-or-string or preserving unknown
+    fields; an array needs items; the root is an object."""
+    assert errors({"properties": {}}) == [f"{AT}.type: Required value: must not be empty at the root"]
+    assert errors({"type": "array", "items": {"type": "string"}}) == [
+        f'{AT}.type: Invalid value: "array": must be object at the root']
+    assert errors(with_spec({"properties": {"a": {"type": "string"}}})) == [
+        f"{AT}.properties[spec].type: Required value: must not be empty for specified object fields"]
+    assert errors(with_spec({"type": "array", "items": {"description": "x"}})) == [
+        f"{AT}.properties[spec].items.type: Required value: must not be empty for specified array items"]
+    assert errors(with_spec({"type": "array"})) == [f"{AT}.properties[spec].items: Required value: must be specified"]
+    assert errors(with_spec({"x-kubernetes-int-or-string": True})) == []
+    assert errors(with_spec({"x-kubernetes-preserve-unknown-fields": True})) == []
+
+
+def test_root_metadata_kind_and_additional_properties():
+    """At the root: no additionalProperties, metadata says nothing but its type and name/generateName, kind
+    and apiVersion are strings."""
+    assert errors({"type": "object", "additionalProperties": {"type": "string"}}) == [
+        f"{AT}.additionalProperties: Forbidden: must not be used at the root"]
+    assert errors({"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+        "name": {"type": "string", "maxLength": 20}}}}}) == []
+    assert errors({"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+        "labels": {"type": "object"}}}}}) == [
+        f"{AT}.properties[metadata]: Forbidden: must not specify anything other than name and generateName, but "
+        "metadata is implicitly specified"]
+    assert errors({"type": "object", "properties": {"kind": {"type": "integer"}}}) == [
+        f'{AT}.properties[kind].type: Invalid value: "integer": must be string']
+
+
+def test_value_validations_are_not_structure():
+    """anyOf/allOf/oneOf/not carry validations only (no type, description, default, x-kubernetes-*), never name
+    metadata, and every property they name at the root is specified outside them (sorted as upstream sorts)."""
+    assert errors({"type": "object", "properties": {"a": {"type": "string"}},
+                   "anyOf": [{"properties": {"a": {"type": "string", "description": "d"}, "b": {}}}]}) == [
+        f"{AT}.anyOf[0].properties[a].description: Forbidden: must be empty to be structural",
+        f"{AT}.anyOf[0].properties[a].type: Forbidden: must be empty to be structural",
+        f"{AT}.properties[b]: Required value: because it is defined in {AT}.anyOf[0].properties[b]"]
+    int_or_string = {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    assert errors(with_spec(int_or_string)) == []
+    assert errors(with_spec({"type": "object", "allOf": [{"x-kubernetes-validations": [{"rule": "true"}]}]})) == [
+        f"{AT}.properties[spec].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural"]
+
+
+def test_what_a_crd_schema_may_not_use():
+    """uniqueItems, $ref, additionalProperties beside properties, a type OpenAPI lacks, preserve-unknown-fields
+    false: each refused with upstream's words."""
+    assert errors(with_spec({"type": "array", "uniqueItems": True, "items": {"type": "string"}})) == [
+        f"{AT}.properties[spec].uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime "
+        "complexity becomes quadratic"]
+    assert errors(with_spec({"type": "object", "properties": {"a": {"type": "string"}},
+                             "additionalProperties": {"type": "string"}})) == [
+        f"{AT}.properties[spec].additionalProperties: Forbidden: additionalProperties and properties are mutual "
+        "exclusive"]
+    assert errors(with_spec({"type": "object", "$ref": "#/definitions/x"})) == [
+        f"{AT}.properties[spec].$ref: Forbidden: $ref is not supported"]
+    assert errors(with_spec({"type": "text"})) == [
+        f'{AT}.properties[spec].type: Unsupported value: "text": supported values: "array", "boolean", "integer", '
+        '"number", "object", "string"']
+    assert errors(with_spec({"type": "object", "x-kubernetes-preserve-unknown-fields": False})) == [
+        f"{AT}.properties[spec].x-kubernetes-preserve-unknown-fields: Invalid value: false: must be true or undefined"]
+
+
+def test_list_and_map_types():
+    """A map list's keys: present, named properties of object items, scalar, required or defaulted; a set's
+    object items atomic; list and map types only on arrays and objects."""
+    items = {"type": "object", "properties": {"k": {"type": "string"}, "o": {"type": "object"}}}
+    assert errors(with_spec({"type": "array", "x-kubernetes-list-type": "map", "items": items})) == [
+        f"{AT}.properties[spec].x-kubernetes-list-map-keys: Required value: must not be empty if "
+        "x-kubernetes-list-type is map"]
+    assert errors(with_spec({"type": "array", "x-kubernetes-list-type": "map",
+                             "x-kubernetes-list-map-keys": ["k", "nope"], "items": items})) == [
+        f'{AT}.properties[spec].x-kubernetes-list-map-keys: Invalid value: []string{{"k", "nope"}}: entries must '
+        "all be names of item properties",
+        f"{AT}.properties[spec].items.properties[k].default: Required value: this property is in "
+        "x-kubernetes-list-map-keys, so it must have a default or be a required property"]
+    assert errors(with_spec({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+                             "items": {**items, "required": ["k"]}})) == []
+    assert errors(with_spec({"type": "array", "x-kubernetes-list-type": "set", "items": items})) == [
+        f'{AT}.properties[spec].items.x-kubernetes-map-type: Invalid value: "null": must be atomic as item of a list '
+        "with x-kubernetes-list-type=set"]
+    assert errors(with_spec({"type": "object", "x-kubernetes-list-type": "bag"})) == [
+        f'{AT}.properties[spec].type: Invalid value: "object": must be array if x-kubernetes-list-type is specified',
+        f'{AT}.properties[spec].x-kubernetes-list-type: Unsupported value: "bag": supported values: "atomic", "set", '
+        '"map"']
+
+
+def test_non_structural_schema_keeps_its_rules_uncompiled_and_an_unchanged_schema_is_kept():
+    """Rules are compiled only in a structural schema (as upstream); an update leaving a version's schema as it
+    was (a CRD stored before these checks) is not judged again; preserveUnknownFields may not be set true."""
+    bad = {"type": "object", "properties": {"spec": {"properties": {}, "x-kubernetes-validations": [
+        {"rule": "self.nope"}]}}}
+    assert errors(bad) == [f"{AT}.properties[spec].type: Required value: must not be empty for specified object "
+                           "fields"]
+    assert errors(bad, old=crd(bad)) == []
+    assert errors({"type": "object"}, preserveUnknownFields=True) == [
+        "spec.preserveUnknownFields: Invalid value: true: cannot set to true, set x-kubernetes-preserve-unknown-fields "
+        "to true in spec.versions[*].schema instead"]
