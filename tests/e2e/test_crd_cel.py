@@ -179,3 +179,21 @@ def test_rules_with_optional_syntax(widgets):
     widgets("apply", "-f", "-", input=valve("w-open", min=1))
     result = widgets("apply", "-f", "-", check=False, input=valve("w-wide", min=1, max=101))
     assert result.returncode == 1 and 'spec: Invalid value: "object": max too large' in result.stderr
+
+
+def test_non_structural_schema_makes_the_crd_invalid(widgets):
+    """A schema a real cluster refuses (a property without a type, uniqueItems) is refused at kubectl apply with
+    the same causes; typed and without uniqueItems, the same CRD installs."""
+    crd = with_spec_rules("dials", "Dial", [])
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["notes"] = {"description": "free text"}
+    spec["properties"]["steps"] = {"type": "array", "uniqueItems": True, "items": {"type": "integer"}}
+    result = widgets("apply", "-f", "-", check=False, input=json.dumps(crd))
+    assert result.returncode == 1
+    at = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties"
+    assert f"{at}[notes].type: Required value: must not be empty for specified object fields" in result.stderr
+    assert (f"{at}[steps].uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity "
+            "becomes quadratic") in result.stderr
+    spec["properties"]["notes"]["type"] = "string"
+    del spec["properties"]["steps"]["uniqueItems"]
+    widgets("apply", "-f", "-", input=json.dumps(crd))
