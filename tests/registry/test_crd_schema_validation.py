@@ -121,3 +121,21 @@ def test_non_structural_schema_keeps_its_rules_uncompiled_and_an_unchanged_schem
     assert errors({"type": "object"}, preserveUnknownFields=True) == [
         "spec.preserveUnknownFields: Invalid value: true: cannot set to true, set x-kubernetes-preserve-unknown-fields "
         "to true in spec.versions[*].schema instead"]
+
+
+def test_defaults_are_pruned_and_valid():
+    """A default holds no field its schema would prune and validates against its schema, at its own path; none
+    may be set in the top-level metadata."""
+    assert errors(with_spec({"type": "object", "properties": {"a": {"type": "integer", "default": "abc"}}})) == [
+        f'{AT}.properties[spec].properties[a].default: Invalid value: "string": {AT}.properties[spec].properties[a]'
+        '.default in body must be of type integer: "string"']
+    assert errors(with_spec({"type": "object", "properties": {"a": {"type": "integer", "maximum": 2,
+                                                                    "default": 3}}})) == [
+        f"{AT}.properties[spec].properties[a].default: Invalid value: 3: {AT}.properties[spec].properties[a].default "
+        "in body should be less than or equal to 2"]
+    assert errors(with_spec({"type": "object", "default": {"zz": 1}, "properties": {"a": {"type": "integer"}}})) == [
+        f'{AT}.properties[spec].default: Invalid value: map[string]interface {{}}{{"zz":1}}: must not have unknown '
+        "fields"]
+    assert errors(with_spec({"type": "object", "default": {"a": 1}, "properties": {"a": {"type": "integer"}}})) == []
+    assert errors({"type": "object", "properties": {"metadata": {"type": "object", "default": {"name": "x"}}}}) == [
+        f"{AT}.properties[metadata].default: Forbidden: must not be set in top-level metadata"]

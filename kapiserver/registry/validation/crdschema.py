@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...machinery import codec, errors
+from ...machinery import codec, errors, structural
 from ...machinery.errors import FieldError
 
 _ROOT, _ITEM, _FIELD = "root", "item", "field"
@@ -31,14 +31,42 @@ _VALUE_VALIDATIONS = ("anyOf", "allOf", "oneOf")
 
 
 def schema_errors(schema: dict, path: str) -> list[FieldError]:
-    """Field errors of one version's ``openAPIV3Schema`` (at ``path``): the structural ones, then the others."""
+    """Field errors of one version's ``openAPIV3Schema`` (at ``path``): the structural ones (or, in a structural
+    schema, its defaults'), then the others."""
     structural: list[FieldError] = []
     _invariants(schema, _ROOT, path, structural)
     _completeness(schema, schema, path, path, structural)
     structural.sort(key=str)
+    if not structural:
+        _defaults(schema, path, structural, embedded=True)
     out: list[FieldError] = []
     _openapi(schema, path, out, root=True)
     return structural + out
+
+
+# -- defaults ----------------------------------------------------------------------------------------------
+
+def _defaults(s: dict, path: str, out: list, embedded: bool = False, inside_meta: bool = False) -> None:
+    """Each default outside a resource's metadata holds no field its schema prunes and validates against it (the
+    schema's types, bounds, formats ...); a resource's root, and an embedded resource, start a resource anew."""
+    embedded = embedded or bool(s.get("x-kubernetes-embedded-resource"))
+    if embedded:
+        inside_meta = False
+    if "default" in s and s["default"] is not None and not inside_meta:
+        default = s["default"]
+        if not _same(structural.prune(default, s, root=embedded), default):
+            out.append(errors.invalid(f"{path}.default", default, "must not have unknown fields"))
+        out.extend(structural.validate(default, s, f"{path}.default", root=embedded))
+    if isinstance(s.get("items"), dict):
+        _defaults(s["items"], f"{path}.items", out, inside_meta=inside_meta)
+    for name, sub in (s.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            _defaults(sub, f"{path}.properties[{name}]", out,
+                      inside_meta=inside_meta or (embedded and name in ("metadata", "apiVersion", "kind")))
+
+
+def _same(one: Any, other: Any) -> bool:
+    return structural._same(one, other)
 
 
 # -- structural ------------------------------------------------------------------------------------------------
@@ -209,10 +237,13 @@ _UNSUPPORTED = (("id", "id is not supported"), ("additionalItems", "additionalIt
                 ("$ref", "$ref is not supported"))
 
 
-def _openapi(s: dict, path: str, out: list, root: bool = False) -> None:
+def _openapi(s: dict, path: str, out: list, root: bool = False, no_defaults: str = "") -> None:
+    """``no_defaults``: why a default may not be set here (in a resource's top-level metadata), if it may not."""
     kind = s.get("type") or ""
     if kind and kind not in _OPENAPI_TYPES:
         out.append(errors.not_supported(f"{path}.type", kind, _OPENAPI_TYPES))
+    if no_defaults and s.get("default") is not None:
+        out.append(errors.forbidden(f"{path}.default", f"must not be set {no_defaults}"))
     for key, detail in _UNSUPPORTED:
         if s.get(key) not in (None, "", {}):
             out.append(errors.forbidden(f"{path}.{key}", detail))
@@ -230,22 +261,24 @@ def _openapi(s: dict, path: str, out: list, root: bool = False) -> None:
             out.append(errors.forbidden(f"{path}.additionalProperties",
                                         "additionalProperties and properties are mutual exclusive"))
         if isinstance(values, dict):
-            _openapi(values, f"{path}.additionalProperties", out)
+            _openapi(values, f"{path}.additionalProperties", out, no_defaults=no_defaults)
     for name, sub in (s.get("properties") or {}).items():
         if isinstance(sub, dict):
-            _openapi(sub, f"{path}.properties[{name}]", out)
+            meta = root and name in ("metadata", "apiVersion", "kind")
+            _openapi(sub, f"{path}.properties[{name}]", out,
+                     no_defaults=f"in top-level {name}" if meta else no_defaults)
     if isinstance(s.get("not"), dict):
-        _openapi(s["not"], f"{path}.not", out)
+        _openapi(s["not"], f"{path}.not", out, no_defaults=no_defaults)
     for key in ("allOf", "oneOf", "anyOf"):
         for index, sub in enumerate(s.get(key) or []):
             if isinstance(sub, dict):
-                _openapi(sub, f"{path}.{key}[{index}]", out)
+                _openapi(sub, f"{path}.{key}[{index}]", out, no_defaults=no_defaults)
     if isinstance(items, dict):
-        _openapi(items, f"{path}.items", out)
+        _openapi(items, f"{path}.items", out, no_defaults=no_defaults)
     elif isinstance(items, list):
         for index, sub in enumerate(items):
             if isinstance(sub, dict):
-                _openapi(sub, f"{path}.items[{index}]", out)
+                _openapi(sub, f"{path}.items[{index}]", out, no_defaults=no_defaults)
     if s.get("x-kubernetes-preserve-unknown-fields") is False:
         out.append(errors.invalid(f"{path}.x-kubernetes-preserve-unknown-fields", False, "must be true or undefined"))
     _map_type(s, kind, path, out)
