@@ -973,6 +973,9 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
             return comprehension(node, scope)
+        if data in ("member_dot_arg", "ident_arg") and str(children[1 if data == "member_dot_arg" else 0]) in \
+                _FUNCTION_OVERLOADS:
+            return call(node, data == "member_dot_arg", scope)
         if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
                 isinstance(children[0], Tree) and children[0].data in _OPERATORS:
             operator = _OPERATORS[children[0].data]
@@ -1015,6 +1018,24 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
             infer(child, scope)
         return None, None
 
+    def call(node, member: bool, scope: dict) -> tuple[Optional[str], object]:
+        """A call of one of the functions whose overloads are all known: refused where the evident types of its
+        receiver and arguments fit none (``self.name.startsWith(1)``), typed by the overload that fits."""
+        children = node.children
+        receiver = infer(children[0], scope)[0] if member else None
+        name = children[1] if member else children[0]
+        arguments = [infer(a, scope)[0] for a in _call_arguments(children[2 if member else 1:])]
+        known = [receiver] if member else []
+        if any(kind is None or kind in ("list", "map", "null_type") for kind in known + arguments):
+            return None, None       # a collection's element types, and dyn, are not tracked here
+        for takes, gives in _FUNCTION_OVERLOADS[str(name)]:
+            if takes == (receiver, *arguments) if member else takes == (None, *arguments):
+                return gives, None
+        shown = ", ".join(arguments)
+        error(_call_at(program.source, name),
+              f"found no matching overload for '{name}' applied to '{f'{receiver}.' if member else ''}({shown})'")
+        return None, None
+
     def comprehension(node, scope: dict) -> tuple[Optional[str], object]:
         receiver, macro, args = node.children
         kind, ranged = infer(receiver, scope)
@@ -1043,6 +1064,35 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
 
     result, _ = infer(program.tree, dict(variables))
     return out, result
+
+
+# The functions each of whose overloads is known: (receiver type, or None for a global call, then the argument
+# types) -> result type.  A call none fits is refused as cel-go's checker refuses it.
+_FUNCTION_OVERLOADS: dict[str, list[tuple[tuple, str]]] = {
+    **{name: [(("string", "string"), "bool")] for name in ("contains", "startsWith", "endsWith")},
+    "matches": [(("string", "string"), "bool"), ((None, "string", "string"), "bool")],
+    **{name: [(("string",), "string")] for name in ("lowerAscii", "upperAscii", "trim")},
+    "charAt": [(("string", "int"), "string")],
+    **{name: [(("string", "string"), "int"), (("string", "string", "int"), "int")]
+       for name in ("indexOf", "lastIndexOf")},
+    "replace": [(("string", "string", "string"), "string"), (("string", "string", "string", "int"), "string")],
+    "substring": [(("string", "int"), "string"), (("string", "int", "int"), "string")],
+    "find": [(("string", "string"), "string")],
+}
+
+
+def _call_arguments(children: list) -> list:
+    return [c for child in children if isinstance(child, Tree) and child.data == "exprlist" for c in child.children]
+
+
+def _call_at(source: str, name: Token):
+    """Where cel-go places a call: its opening parenthesis."""
+    index = getattr(name, "end_pos", None)
+    if index is None:
+        return name
+    while index < len(source) and source[index].isspace():
+        index += 1
+    return _position_at(source, index)
 
 
 def _node_type(node) -> Optional[str]:

@@ -599,3 +599,29 @@ def test_optional_syntax_and_library():
     assert isinstance(result, cel.celpy.CELEvalError) and cel.error_text(result) == "optional.none() dereference"
     for source, name in (("optional", "optional"), ("of(1)", "of"), ("none()", "none")):
         assert_undeclared(source, name)
+
+
+def test_string_function_arguments_are_type_checked():
+    """A string function called on, or with, declared types none of its overloads takes is refused with cel-go's
+    message and its caret at the call's parenthesis; its result is typed by the overload that fits."""
+    spec = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}}}
+
+    def errors(rule):
+        return [e.body.split(": compilation failed: ", 1)[-1] for e in cel.check_rules(
+            dict(spec, **{"x-kubernetes-validations": [{"rule": rule}]}), "s")]
+
+    assert errors("self.name.startsWith(1)") == [
+        "ERROR: <input>:1:21: found no matching overload for 'startsWith' applied to 'string.(int)'\n"
+        " | self.name.startsWith(1)\n | ....................^"]
+    assert errors("self.n.contains('1')") == [
+        "ERROR: <input>:1:16: found no matching overload for 'contains' applied to 'int.(string)'\n"
+        " | self.n.contains('1')\n | ...............^"]
+    assert errors("matches(self.name, 1)") == [
+        "ERROR: <input>:1:8: found no matching overload for 'matches' applied to '(string, int)'\n"
+        " | matches(self.name, 1)\n | .......^"]
+    assert errors("self.name.indexOf('a') > 'b'") == [
+        "ERROR: <input>:1:24: found no matching overload for '_>_' applied to '(int, string)'\n"
+        " | self.name.indexOf('a') > 'b'\n | .......................^"]
+    for rule in ("self.name.startsWith('a')", "self.name.substring(1, 2) == 'a'", "self.name.replace('a', 'b') != ''",
+                 "matches(self.name, '^a')", "self.name.indexOf('a', 1) >= 0", "self.name.find('[0-9]+') == ''"):
+        assert errors(rule) == [], rule
