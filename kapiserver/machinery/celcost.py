@@ -473,10 +473,8 @@ class _Estimator:
         path = None
         if kind.kind == "list":
             path = (container.path or ()) + ("@items",)
-        elif kind.kind == "map":
+        elif kind.kind in ("map", "dyn"):     # a dyn's index: both overloads record a path, the map's last
             path = (container.path or ()) + ("@values",)
-        elif kind.kind == "dyn":
-            path = (container.path or ()) + ("@values",)    # both overloads record their path, the map's last
         result = (kind.elem or DYN) if kind.kind in ("list", "map") else DYN
         return _Node(cost, result, path)
 
@@ -554,8 +552,6 @@ class _Estimator:
             return _OPTIONAL
         if name == "or" and target is not None:
             return target.type
-        if name == "string" and args and args[0].type.kind == "string":
-            return STRING
         return _RESULTS.get(name, DYN)
 
     def _function(self, name: str, target: Optional[_Node], args: list) -> tuple[int, Optional[Size]]:
