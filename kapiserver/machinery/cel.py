@@ -43,8 +43,11 @@ from .gojson import go_value
 SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
 ROOT_PATH = NIL_PATH   # a rule on the object itself
-_MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn"}
+_MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn", "optMap", "optFlatMap"}
 _BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
+# An optional's macros: o.optMap(v, e) is an optional of e with v its value (none for none); optFlatMap's e is
+# an optional itself.
+_OPTIONAL_MACROS = {"optMap", "optFlatMap"}
 
 
 class CompileError(Exception):
@@ -241,6 +244,24 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
     def evaluated(self, tree):
         return tree.children[0]
 
+    def member_dot_arg(self, tree):
+        macro = tree.children[1]
+        if macro.value in _OPTIONAL_MACROS and len(tree.children) == 3 and len(tree.children[2].children) == 2:
+            held = self.visit(tree.children[0])
+            if isinstance(held, celpy.CELEvalError):
+                return held
+            if not isinstance(held, Optional_):
+                return eval_error("no such overload", TypeError)
+            if not held.present:
+                return Optional_()
+            result = self.build_macro_eval(tree)(held.value)
+            if isinstance(result, celpy.CELEvalError):
+                return result
+            if macro.value == "optMap":
+                return Optional_(result, True)
+            return result if isinstance(result, Optional_) else eval_error("no such overload", TypeError)
+        return super().member_dot_arg(tree)
+
     def member_dot_opt(self, tree):
         """``a.?f``: an optional of a's field f, none where a has none (a may be an optional itself)."""
         member_tree, name = tree.children
@@ -320,7 +341,7 @@ def _receiver(node: Tree) -> Optional[Tree]:
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
     bound = set(variables)
     for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS:
+        if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS | _OPTIONAL_MACROS:
             args = node.children[2] if len(node.children) > 2 else None
             if isinstance(args, Tree):
                 for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):

@@ -396,6 +396,8 @@ class _Estimator:
             if name in _MACROS and len(args) in (2, 3) and _identifier(args[0]) is not None and \
                     (len(args) == 2 or name == "map"):
                 return self.comprehension(name, receiver, _identifier(args[0]), args[1:], scope)
+            if name in ("optMap", "optFlatMap") and len(args) == 2 and _identifier(args[0]) is not None:
+                return self.optional_macro(name, self.walk(receiver, scope), _identifier(args[0]), args[1], scope)
             qualifier = _identifier(receiver)
             if qualifier is not None and qualifier not in scope and qualifier not in self.variables:
                 return self.call(f"{qualifier}.{name}", None, [self.walk(a, scope) for a in args])
@@ -665,6 +667,17 @@ class _Estimator:
             count_lo, kept_lo = math.ceil(float(text.lo) / float(old.hi)), 0
         result = Size(count_lo, count_hi).times(new).plus(Size(kept_lo, kept_hi))
         return _factor(text.hi, 2 * _STRING_TRAVERSAL), result
+
+    def optional_macro(self, macro: str, held: _Node, variable: str, body, scope: dict) -> _Node:
+        """o.optMap(v, e) as cel-go expands it: o.hasValue() ? optional.of(<e with v bound to o.value()>) :
+        optional.none(), the binding a comprehension over an empty list; optFlatMap without the optional.of."""
+        inner = {**scope, variable: (held.type.elem or DYN, (variable,))}
+        mapped = self.walk(body, inner)
+        # hasValue(); [] and value() to bind v; e; and optional.of() for optMap
+        cost = _add(_add(1, held.cost), _add(_add(_LIST_CREATE + 1, held.cost), mapped.cost))
+        if macro == "optMap":
+            return _Node(_add(cost, 1), Type("opaque", elem=mapped.type, name="optional"))
+        return _Node(cost, mapped.type)
 
     def comprehension(self, macro: str, receiver, variable: str, args: list, scope: dict) -> _Node:
         """A macro, costed as the comprehension cel-go expands it to: the range, the accumulator's start, the

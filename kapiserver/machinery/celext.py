@@ -2,8 +2,8 @@
 cel-go's extension libraries as Kubernetes' CEL environment enables them: strings (version 2, in
 celstrings), Kubernetes' lists, regular expressions (RE2) and optionals (``optional.of(x)``,
 ``optional.none()``, ``optional.ofNonZeroValue(x)``, ``hasValue()``, ``value()``, ``orValue(x)``, ``or(o)``; the
-``a.?f`` and ``a[?k]`` syntax is cel.py's).  Their functions are ``FUNCTIONS``; a failed call returns a
-CELEvalError worded as cel-go's.
+``a.?f`` and ``a[?k]`` syntax and the ``optMap``/``optFlatMap`` macros are cel.py's).  Their functions are
+``FUNCTIONS``; a failed call returns a CELEvalError worded as cel-go's.
 """
 
 from __future__ import annotations

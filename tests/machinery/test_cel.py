@@ -574,7 +574,8 @@ def test_rules_whose_result_is_evidently_not_a_bool_do_not_compile():
 def test_optional_syntax_and_library():
     """CEL's optionals as Kubernetes enables them: ``a.?f`` and ``a[?k]`` select an optional (none where nothing
     is there, chaining through a none), ``optional.of/none/ofNonZeroValue``, ``hasValue``, ``value``,
-    ``orValue``, ``or``; two optionals are equal when both are none or hold equal values."""
+    ``orValue``, ``or``, the ``optMap`` and ``optFlatMap`` macros; two optionals are equal when both are none or
+    hold equal values."""
     s = schema({"rule": "self.?labels[?'tier'].orValue('web') != 'db'", "message": "no db tier"},
                {"rule": "!has(self.min) || self.?max.orValue(self.min) >= self.min", "message": "max below min"},
                spec={"type": "object", "properties": {
@@ -593,7 +594,10 @@ def test_optional_syntax_and_library():
                              ("optional.none() == optional.none()", True),
                              ("optional.ofNonZeroValue(self.n).hasValue()", False),
                              ("optional.ofNonZeroValue('a').value()", "a"),
-                             ("optional.none().or(optional.of(1)).value()", 1), ("self.?m.k.orValue('')", "v")):
+                             ("optional.none().or(optional.of(1)).value()", 1), ("self.?m.k.orValue('')", "v"),
+                             ("self.?m.?k.optMap(x, x + '!').orValue('-')", "v!"),
+                             ("self.?m.?z.optMap(x, x + '!').orValue('-')", "-"),
+                             ("self.?m.optFlatMap(m, m[?'k']).orValue('')", "v")):
         assert _evaluated(cel.compile_expression(source).evaluate(values)) == expected, source
     result = cel.compile_expression("optional.none().value()").evaluate(values)
     assert isinstance(result, cel.celpy.CELEvalError) and cel.error_text(result) == "optional.none() dereference"

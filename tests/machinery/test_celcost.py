@@ -239,6 +239,7 @@ LIBRARY_CASES = [
     (_OPTIONALS, "self.m[?'k'] == optional.of('v')", 1844674407370955268),
     (_OPTIONALS, "optional.of('a') != optional.none()", 1844674407370955266),
     (_OPTIONALS, "optional.ofNonZeroValue(1).hasValue()", 2),
+    (_OPTIONALS, "optional.of('a').optMap(v, v == 'value').hasValue()", 17),
 ]
 
 
