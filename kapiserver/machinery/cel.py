@@ -724,14 +724,14 @@ class Validator:
         self.rules = [Rule(spec, schema) for spec in schema.get("x-kubernetes-validations") or []
                       if isinstance(spec, dict)]
         self.properties = {name: Validator(sub) for name, sub in (schema.get("properties") or {}).items()
-                           if isinstance(sub, dict) and _has_rules(sub)}
+                           if isinstance(sub, dict) and has_rules(sub)}
         additional = schema.get("additionalProperties")
-        self.additional = Validator(additional) if isinstance(additional, dict) and _has_rules(additional) \
+        self.additional = Validator(additional) if isinstance(additional, dict) and has_rules(additional) \
             else None
         items = schema.get("items")
-        self.items = Validator(items) if isinstance(items, dict) and _has_rules(items) else None
+        self.items = Validator(items) if isinstance(items, dict) and has_rules(items) else None
         self.all_of = [Validator(sub) for sub in schema.get("allOf") or [] if isinstance(sub, dict)
-                       and _has_rules(sub)]
+                       and has_rules(sub)]
 
     def validate(self, value: Any, old: Any = None, path: str = "") -> list[FieldError]:
         """Field errors of the rules that ``value`` (with ``old`` on update) fails."""
@@ -820,12 +820,13 @@ class Validator:
         return rule.message_or_default
 
 
-def _has_rules(schema: dict) -> bool:
+def has_rules(schema: dict) -> bool:
+    """Whether ``schema`` or a schema below it carries x-kubernetes-validations."""
     if schema.get("x-kubernetes-validations"):
         return True
     children = list((schema.get("properties") or {}).values()) + list(schema.get("allOf") or [])
     children += [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
-    return any(isinstance(c, dict) and _has_rules(c) for c in children)
+    return any(isinstance(c, dict) and has_rules(c) for c in children)
 
 
 def _correlate(schema: dict, items: list, old: Any) -> list:
@@ -853,7 +854,7 @@ def _for_reason(path: str, kind: str, detail: str, reason: Optional[str]) -> Fie
 
 def validator(schema: Optional[dict]) -> Optional[Validator]:
     """The Validator of a CRD version's openAPIV3Schema, or None when it has no rules."""
-    if not isinstance(schema, dict) or not _has_rules(schema):
+    if not isinstance(schema, dict) or not has_rules(schema):
         return None
     return Validator(schema, root=True)
 

@@ -56,13 +56,24 @@ def _defaults(s: dict, path: str, out: list, embedded: bool = False, inside_meta
         default = s["default"]
         if not _same(structural.prune(default, s, root=embedded), default):
             out.append(errors.invalid(f"{path}.default", default, "must not have unknown fields"))
-        out.extend(structural.validate(default, s, f"{path}.default", root=embedded))
+        found = structural.validate(default, s, f"{path}.default", root=embedded)
+        out.extend(found or _rule_errors(s, default, f"{path}.default"))
     if isinstance(s.get("items"), dict):
         _defaults(s["items"], f"{path}.items", out, inside_meta=inside_meta)
     for name, sub in (s.get("properties") or {}).items():
         if isinstance(sub, dict):
             _defaults(sub, f"{path}.properties[{name}]", out,
                       inside_meta=inside_meta or (embedded and name in ("metadata", "apiVersion", "kind")))
+
+
+def _rule_errors(s: dict, default: Any, path: str) -> list[FieldError]:
+    """The x-kubernetes-validations at and below ``s`` that ``default`` fails: as a value written anew, and as one
+    updated to itself (which transition rules see)."""
+    from ...machinery import cel     # cel-python loads in about 0.1 s: only for a default under rules
+    if not cel.has_rules(s) or cel.check_rules(s, path):
+        return []       # a rule that does not compile is refused for that when the version's rules are checked
+    rules = cel.Validator(s)
+    return rules.validate(default, default, path) or rules.validate(default, None, path)
 
 
 def _same(one: Any, other: Any) -> bool:
