@@ -31,7 +31,7 @@ from celpy import celtypes
 from celpy.celparser import CELParser
 from lark import Token, Tree
 
-from . import celconv, celext, cellib
+from . import celconv, celext, cellib, errors
 from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
 from .celnames import escape_property
 from .celstrings import STRINGS, STRINGS_NAMESPACE
@@ -570,10 +570,11 @@ def check_rules(schema: Optional[dict], path: str, unchanged: bool = False) -> l
 
 
 def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinality: Optional[int] = None,
-                costs=None) -> None:
+                costs=None, uncorrelatable: str = "") -> None:
     """``cardinality``: how many times this node's rules may run in one object (None: unbounded); ``costs`` (a
     celcost.SchemaCosts) tallies the estimated cost of each rule and messageExpression, None where rules are not
-    costed."""
+    costed; ``uncorrelatable``: the path of the list (not a map list) or atomic map this node is inside, where an
+    old value cannot be paired with the new one, so no rule may use oldSelf."""
     from . import celcost
     node_decl = costs.decl(schema, root or bool(schema.get("x-kubernetes-embedded-resource"))) \
         if costs is not None and schema.get("x-kubernetes-validations") else None
@@ -596,7 +597,10 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                         runs = cardinality if cardinality is not None else celcost.unbounded_cardinality(node_decl)
                         out += costs.observe(f"{at}.rule", celcost.mul(cost, runs), "estimated rule cost")
                 compiled = True
-                if spec.get("optionalOldSelf") is not None and not program.uses_old_self:
+                if program.uses_old_self and uncorrelatable:
+                    out.append(errors.invalid(f"{at}.rule", source, "oldSelf cannot be used on the uncorrelatable "
+                                                                    f"portion of the schema within {uncorrelatable}"))
+                elif spec.get("optionalOldSelf") is not None and not program.uses_old_self:
                     out.append(FieldError("FieldValueInvalid", f"{at}.optionalOldSelf",
                                           f"Invalid value: {'true' if spec['optionalOldSelf'] else 'false'}: "
                                           "may not be set if rule does not use oldSelf"))
@@ -635,12 +639,18 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                                       f'Invalid value: "{spec["fieldPath"]}": {e}'))
     each = celcost.max_elements(schema)
     below = None if cardinality is None or each is None else celcost.mul(cardinality, each)
+    atomic_map = schema.get("x-kubernetes-map-type") == "atomic"
     for name, sub in (schema.get("properties") or {}).items():
         if isinstance(sub, dict):
-            _check_node(sub, f"{path}.properties[{name}]", out, cardinality=below, costs=costs)
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            _check_node(schema[key], f"{path}.{key}", out, cardinality=below, costs=costs)
+            _check_node(sub, f"{path}.properties[{name}]", out, cardinality=below, costs=costs,
+                        uncorrelatable=uncorrelatable or (path if atomic_map else ""))
+    if isinstance(schema.get("items"), dict):
+        listed_by_key = schema.get("x-kubernetes-list-type") == "map"
+        _check_node(schema["items"], f"{path}.items", out, cardinality=below, costs=costs,
+                    uncorrelatable=uncorrelatable or ("" if listed_by_key else path))
+    if isinstance(schema.get("additionalProperties"), dict):
+        _check_node(schema["additionalProperties"], f"{path}.additionalProperties", out, cardinality=below,
+                    costs=costs, uncorrelatable=uncorrelatable)
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):     # compiled, not costed (upstream sees no rules there)
             _check_node(sub, f"{path}.allOf[{index}]", out, root)

@@ -45,14 +45,15 @@ class FieldError:
 
 
 def _show(value: Any) -> str:
-    """How field.ErrorBody prints a bad value: scalars plainly (strings quoted), and a map or slice decoded
-    from JSON with Go's %#v (``map[string]interface {}{"name":"x", "value":"1"}``)."""
+    """How field.ErrorBody prints a bad value: scalars plainly (strings as Go's %q quotes them, no value as
+    ``"null"``), and a map or slice decoded from JSON with Go's %#v (``map[string]interface {}{"name":"x",
+    "value":"1"}``)."""
     if isinstance(value, (dict, list, tuple)):
         return gojson.go_syntax(value)
     if isinstance(value, str):
-        return codec.dumps(value).decode()
+        return gojson.go_quote(value)
     if value is None:
-        return "null"
+        return '"null"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

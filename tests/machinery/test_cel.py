@@ -629,3 +629,22 @@ def test_string_function_arguments_are_type_checked():
     for rule in ("self.name.startsWith('a')", "self.name.substring(1, 2) == 'a'", "self.name.replace('a', 'b') != ''",
                  "matches(self.name, '^a')", "self.name.indexOf('a', 1) >= 0", "self.name.find('[0-9]+') == ''"):
         assert errors(rule) == [], rule
+
+
+def test_old_self_only_where_old_values_pair_with_new_ones():
+    """A transition rule (oldSelf) inside the items of a list that is not a map list, or inside an atomic map, is
+    refused: there no old value pairs with a new one.  On a map list's items, and on the list itself, it is fine."""
+    n = {"type": "integer", "x-kubernetes-validations": [{"rule": "self >= oldSelf"}]}
+    spec = {"type": "object", "properties": {
+        "steps": {"type": "array", "maxItems": 8, "items": {"type": "object", "properties": {"n": n}}},
+        "ports": {"type": "array", "maxItems": 8, "x-kubernetes-list-type": "map",
+                  "x-kubernetes-list-map-keys": ["name"], "items": {
+                      "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "n": n}}},
+        "fixed": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {"n": n}},
+        "whole": {"type": "array", "maxItems": 8, "items": {"type": "integer"},
+                  "x-kubernetes-validations": [{"rule": "size(self) >= size(oldSelf)"}]}}}
+    assert [str(e) for e in cel.check_rules(spec, "s")] == [
+        's.properties[steps].items.properties[n].x-kubernetes-validations[0].rule: Invalid value: "self >= oldSelf": '
+        "oldSelf cannot be used on the uncorrelatable portion of the schema within s.properties[steps]",
+        's.properties[fixed].properties[n].x-kubernetes-validations[0].rule: Invalid value: "self >= oldSelf": '
+        "oldSelf cannot be used on the uncorrelatable portion of the schema within s.properties[fixed]"]

@@ -477,7 +477,7 @@ def test_ingress_rules():
         "spec.rules[0].http.paths[1].pathType: Required value: pathType must be specified"]
     empty = {"metadata": meta("i"), "spec": {}}
     assert errors("networking.k8s.io", "Ingress", empty) == [
-        "spec: Invalid value: null: either `defaultBackend` or `rules` must be specified"]
+        "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"]
 
 
 def test_lease_storage_class_namespace_node():

@@ -8,7 +8,8 @@ from typing import Any
 from . import meta as _meta
 from ...machinery import names
 from . import pod
-from ._util import (Errors, forbidden, invalid, label_selector, not_supported, required, seq, text, too_long)
+from ._util import (Errors, forbidden, invalid, invalid_go, label_selector, not_supported, required, seq, text,
+                    too_long)
 
 
 def _dict(value: Any) -> dict:
@@ -96,8 +97,8 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
     spec = _dict(obj.get("spec"))
     rules = _list(spec.get("rules"))
     if spec.get("defaultBackend") is None and not rules:
-        errs.append(invalid("spec", None if spec.get("rules") is None else [],
-                            "either `defaultBackend` or `rules` must be specified"))
+        shown = "[]networking.IngressRule(nil)" if spec.get("rules") is None else "[]networking.IngressRule{}"
+        errs.append(invalid_go("spec", shown, "either `defaultBackend` or `rules` must be specified"))
     if spec.get("defaultBackend") is not None:
         errs += _ingress_backend(_dict(spec["defaultBackend"]), "spec.defaultBackend")
     for i, rule in enumerate(rules):
