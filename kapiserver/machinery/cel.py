@@ -31,7 +31,7 @@ from celpy import celtypes
 from celpy.celparser import CELParser
 from lark import Token, Tree
 
-from . import celconv, celext, cellib, errors
+from . import celconv, celcost, celext, cellib, errors
 from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
 from .celnames import escape_property
 from .celstrings import STRINGS, STRINGS_NAMESPACE
@@ -562,8 +562,7 @@ def check_rules(schema: Optional[dict], path: str, unchanged: bool = False) -> l
     schema's rules' together."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
-        from .celcost import SchemaCosts
-        costs = SchemaCosts(unchanged)
+        costs = celcost.SchemaCosts(unchanged)
         _check_node(schema, path, out, root=True, cardinality=1, costs=costs)
         out += costs.total_errors(path)
     return out
@@ -573,9 +572,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                 costs=None, uncorrelatable: str = "") -> None:
     """``cardinality``: how many times this node's rules may run in one object (None: unbounded); ``costs`` (a
     celcost.SchemaCosts) tallies the estimated cost of each rule and messageExpression, None where rules are not
-    costed; ``uncorrelatable``: the path of the list (not a map list) or atomic map this node is inside, where an
-    old value cannot be paired with the new one, so no rule may use oldSelf."""
-    from . import celcost
+    costed; ``uncorrelatable``: the path of the list (not a map list) this node is inside, where an old value
+    cannot be paired with the new one, so no rule may use oldSelf."""
     node_decl = costs.decl(schema, root or bool(schema.get("x-kubernetes-embedded-resource"))) \
         if costs is not None and schema.get("x-kubernetes-validations") else None
     for index, spec in enumerate(schema.get("x-kubernetes-validations") or []):
@@ -639,11 +637,12 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                                       f'Invalid value: "{spec["fieldPath"]}": {e}'))
     each = celcost.max_elements(schema)
     below = None if cardinality is None or each is None else celcost.mul(cardinality, each)
-    atomic_map = schema.get("x-kubernetes-map-type") == "atomic"
+    # an object's properties pair by name whatever its map type (granular or atomic: any other is refused)
+    paired_by_name = schema.get("x-kubernetes-map-type") in (None, "granular", "atomic")
     for name, sub in (schema.get("properties") or {}).items():
         if isinstance(sub, dict):
             _check_node(sub, f"{path}.properties[{name}]", out, cardinality=below, costs=costs,
-                        uncorrelatable=uncorrelatable or (path if atomic_map else ""))
+                        uncorrelatable=uncorrelatable or ("" if paired_by_name else path))
     if isinstance(schema.get("items"), dict):
         listed_by_key = schema.get("x-kubernetes-list-type") == "map"
         _check_node(schema["items"], f"{path}.items", out, cardinality=below, costs=costs,
@@ -1056,7 +1055,7 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
         children = node.children
         receiver = infer(children[0], scope)[0] if member else None
         name = children[1] if member else children[0]
-        arguments = [infer(a, scope)[0] for a in _call_arguments(children[2 if member else 1:])]
+        arguments = [infer(a, scope)[0] for a in celcost.argument_list(children[2 if member else 1:])]
         known = [receiver] if member else []
         if any(kind is None or kind in ("list", "map", "null_type") for kind in known + arguments):
             return None, None       # a collection's element types, and dyn, are not tracked here
@@ -1111,10 +1110,6 @@ _FUNCTION_OVERLOADS: dict[str, list[tuple[tuple, str]]] = {
     "substring": [(("string", "int"), "string"), (("string", "int", "int"), "string")],
     "find": [(("string", "string"), "string")],
 }
-
-
-def _call_arguments(children: list) -> list:
-    return [c for child in children if isinstance(child, Tree) and child.data == "exprlist" for c in child.children]
 
 
 def _call_at(source: str, name: Token):

@@ -159,8 +159,10 @@ def memoized_decl(schema: dict, root: bool, memo: Optional[dict]) -> Optional[De
         return decl(schema, root)
     key = (id(schema), root)
     if key not in memo:
-        memo[key] = decl(schema, root, memo)
-    return memo[key]
+        # the node is kept with its Decl: a node made on the way (a root's implied metadata) must not be freed and
+        # its id given to another while the memo lives
+        memo[key] = (schema, decl(schema, root, memo))
+    return memo[key][1]
 
 
 def _bound(schema: dict, name: str) -> Optional[int]:
@@ -387,12 +389,12 @@ class _Estimator:
             found = self.index(container, key).type
             return _Node(_add(_add(container.cost, key.cost), 1), Type("opaque", elem=found, name="optional"))
         if data in ("ident_arg", "dot_ident_arg"):
-            name, args = str(children[0]), _arguments(children[1:])
+            name, args = str(children[0]), argument_list(children[1:])
             if name == "has" and len(args) == 1:
                 return self.presence(args[0], scope)
             return self.call(name, None, [self.walk(a, scope) for a in args])
         if data == "member_dot_arg":
-            receiver, name, args = children[0], str(children[1]), _arguments(children[2:])
+            receiver, name, args = children[0], str(children[1]), argument_list(children[2:])
             if name in _MACROS and len(args) in (2, 3) and _identifier(args[0]) is not None and \
                     (len(args) == 2 or name == "map"):
                 return self.comprehension(name, receiver, _identifier(args[0]), args[1:], scope)
@@ -404,14 +406,14 @@ class _Estimator:
             arguments = [self.walk(a, scope) for a in args]
             return self.call(name, self.walk(receiver, scope), arguments)
         if data == "list_lit":
-            elements = [self.walk(e, scope) for e in _arguments(children)]
+            elements = [self.walk(e, scope) for e in argument_list(children)]
             cost = _LIST_CREATE
             for element in elements:
                 cost = _add(cost, element.cost)
             elem = elements[0].type if elements else DYN
             return _Node(cost, Type("list", elem=elem), size=Size(len(elements), len(elements)))
         if data == "map_lit":
-            entries = [self.walk(e, scope) for e in _arguments(children)]
+            entries = [self.walk(e, scope) for e in argument_list(children)]
             cost = _MAP_CREATE
             for entry in entries:
                 cost = _add(cost, entry.cost)
@@ -419,7 +421,7 @@ class _Estimator:
             return _Node(cost, Type("map", key=entries[0].type if entries else DYN,
                                     elem=entries[1].type if entries else DYN), size=Size(count, count))
         if data == "member_object":
-            fields = [self.walk(e, scope) for e in _arguments(children[1:]) if isinstance(e, Tree)]
+            fields = [self.walk(e, scope) for e in argument_list(children[1:]) if isinstance(e, Tree)]
             cost = _STRUCT_CREATE
             for field in fields:
                 cost = _add(cost, field.cost)
@@ -741,8 +743,9 @@ _ORDERED = frozenset({"int", "uint", "double", "bool", "timestamp", "duration"})
 _ADDABLE = frozenset({"int", "uint", "double", "timestamp", "duration"})
 
 
-def _arguments(children: list) -> list:
-    """The expressions of an argument list (an exprlist, mapinits or fieldinits node, or none)."""
+def argument_list(children: list) -> list:
+    """The expressions of an argument list among a parsed call's (or literal's) children: an exprlist, mapinits
+    or fieldinits node, or none."""
     out = []
     for child in children:
         if isinstance(child, Tree) and child.data in ("exprlist", "mapinits", "fieldinits"):

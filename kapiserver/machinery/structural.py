@@ -171,18 +171,18 @@ def _validate(value: Any, schema: dict, path: str, out: list, root: bool = False
         return
     mine: list = []
     _validate_node(value, schema, path, mine, root, old)
-    if mine and not _same(value, old):
+    if mine and not deep_equal(value, old):
         out.extend(mine)
 
 
-def _same(new: Any, old: Any) -> bool:
+def deep_equal(new: Any, old: Any) -> bool:
     """Go's reflect.DeepEqual of two decoded JSON values (an integer never equals a float)."""
     if type(new) is not type(old):
         return False
     if isinstance(new, dict):
-        return new.keys() == old.keys() and all(_same(v, old[k]) for k, v in new.items())
+        return new.keys() == old.keys() and all(deep_equal(v, old[k]) for k, v in new.items())
     if isinstance(new, list):
-        return len(new) == len(old) and all(_same(a, b) for a, b in zip(new, old))
+        return len(new) == len(old) and all(deep_equal(a, b) for a, b in zip(new, old))
     return new == old
 
 

@@ -165,8 +165,8 @@ class CustomResourceDefinitionStrategy(Strategy):
 
 
 def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
-    """The CRD's field errors; on an update (``old``), a version whose schema is unchanged keeps rules whose
-    estimated cost is past the per-rule limit (they were accepted when it was written)."""
+    """The CRD's field errors.  On an update (``old``), a version whose schema is unchanged is not judged again
+    (it was accepted when written): not its structure, defaults, or its rules' costs one by one."""
     out: list[FieldError] = []
     old_schemas = {v.get("name"): v.get("schema") for v in (old or {}).get("spec", {}).get("versions") or []
                    if isinstance(v, dict)}
@@ -210,7 +210,8 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
             out += found + structural.pattern_errors(schema, at)
             if not found:       # as upstream, rules are compiled only in a structural schema
                 from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
-                out += cel.check_rules(schema, at, unchanged)
+                rule_errors = cel.check_rules(schema, at, unchanged)
+                out += rule_errors or ([] if unchanged else crdschema.default_rule_errors(schema, at))
         out += apiextensions.version(version, f"spec.versions[{index}]")
     out += apiextensions.crd_names(names)
     was_preserving = ((old or {}).get("spec") or {}).get("preserveUnknownFields") is True

@@ -177,10 +177,12 @@ def test_estimated_cost_matches_upstreams(name):
     assert _cost(schema(bound), rule) == bounded
 
 
-def test_an_unknown_form_is_not_costed():
-    tree = cel.compile_expression("self.all(x, true)").tree
-    assert celcost.estimate(tree, celcost.decl({"type": "array", "items": {"type": "string"}})) is not None
-    # a node CEL cannot type has no Decl, so no estimate is made for rules on it
+def test_a_form_the_estimate_does_not_know_is_not_costed():
+    """A form the estimate has no cost for (has() of no field) gives no estimate rather than a guess, so no rule is
+    refused for it; a node CEL cannot type (an array of no items) has no Decl."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    assert celcost.estimate(cel.compile_expression("has(self)").tree, celcost.decl(strings)) is None
+    assert celcost.estimate(cel.compile_expression("has(self.x)").tree, celcost.decl({"type": "object"})) == 1
     assert celcost.decl({"type": "array"}) is None
 
 

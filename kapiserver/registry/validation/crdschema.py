@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...machinery import codec, errors, structural
+from ...machinery import errors, structural
 from ...machinery.errors import FieldError
+from ._util import go_strings, invalid_go
 
 _ROOT, _ITEM, _FIELD = "root", "item", "field"
 _OPENAPI_TYPES = ("array", "boolean", "integer", "number", "object", "string")
@@ -32,52 +33,49 @@ _VALUE_VALIDATIONS = ("anyOf", "allOf", "oneOf")
 
 def schema_errors(schema: dict, path: str) -> list[FieldError]:
     """Field errors of one version's ``openAPIV3Schema`` (at ``path``): the structural ones (or, in a structural
-    schema, its defaults'), then the others."""
-    structural: list[FieldError] = []
-    _invariants(schema, _ROOT, path, structural)
-    _completeness(schema, schema, path, path, structural)
-    structural.sort(key=str)
-    if not structural:
-        _defaults(schema, path, structural, embedded=True)
+    schema, its defaults'), then the others.  What the schema's rules make of its defaults is
+    default_rule_errors'."""
+    found: list[FieldError] = []
+    _invariants(schema, _ROOT, path, found)
+    _completeness(schema, schema, path, path, found)
+    found.sort(key=str)
+    if not found:
+        for node, default, at, embedded in _defaults(schema, path):
+            if not structural.deep_equal(structural.prune(default, node, root=embedded), default):
+                found.append(errors.invalid(at, default, "must not have unknown fields"))
+            found += structural.validate(default, node, at, root=embedded)
+    _openapi(schema, path, found, root=True)
+    return found
+
+
+def default_rule_errors(schema: dict, path: str) -> list[FieldError]:
+    """The x-kubernetes-validations at and below each default's node that the default fails, as a value written
+    anew and as one updated to itself (which transition rules see).  For a schema whose rules compile."""
+    from ...machinery import cel     # loaded already: the version's rules were just checked
     out: list[FieldError] = []
-    _openapi(schema, path, out, root=True)
-    return structural + out
+    for node, default, at, _ in _defaults(schema, path):
+        if cel.has_rules(node):
+            rules = cel.Validator(node)
+            out += rules.validate(default, default, at) or rules.validate(default, None, at)
+    return out
 
 
 # -- defaults ----------------------------------------------------------------------------------------------
 
-def _defaults(s: dict, path: str, out: list, embedded: bool = False, inside_meta: bool = False) -> None:
-    """Each default outside a resource's metadata holds no field its schema prunes and validates against it (the
-    schema's types, bounds, formats ...); a resource's root, and an embedded resource, start a resource anew."""
+def _defaults(s: dict, path: str, embedded: bool = True, inside_meta: bool = False):
+    """(node, default, the default's path, whether the node is a resource's root) of each default outside a
+    resource's metadata; a resource's root, and an embedded resource, start a resource anew."""
     embedded = embedded or bool(s.get("x-kubernetes-embedded-resource"))
     if embedded:
         inside_meta = False
-    if "default" in s and s["default"] is not None and not inside_meta:
-        default = s["default"]
-        if not _same(structural.prune(default, s, root=embedded), default):
-            out.append(errors.invalid(f"{path}.default", default, "must not have unknown fields"))
-        found = structural.validate(default, s, f"{path}.default", root=embedded)
-        out.extend(found or _rule_errors(s, default, f"{path}.default"))
+    if s.get("default") is not None and not inside_meta:
+        yield s, s["default"], f"{path}.default", embedded
     if isinstance(s.get("items"), dict):
-        _defaults(s["items"], f"{path}.items", out, inside_meta=inside_meta)
+        yield from _defaults(s["items"], f"{path}.items", False, inside_meta)
     for name, sub in (s.get("properties") or {}).items():
         if isinstance(sub, dict):
-            _defaults(sub, f"{path}.properties[{name}]", out,
-                      inside_meta=inside_meta or (embedded and name in ("metadata", "apiVersion", "kind")))
-
-
-def _rule_errors(s: dict, default: Any, path: str) -> list[FieldError]:
-    """The x-kubernetes-validations at and below ``s`` that ``default`` fails: as a value written anew, and as one
-    updated to itself (which transition rules see)."""
-    from ...machinery import cel     # cel-python loads in about 0.1 s: only for a default under rules
-    if not cel.has_rules(s) or cel.check_rules(s, path):
-        return []       # a rule that does not compile is refused for that when the version's rules are checked
-    rules = cel.Validator(s)
-    return rules.validate(default, default, path) or rules.validate(default, None, path)
-
-
-def _same(one: Any, other: Any) -> bool:
-    return structural._same(one, other)
+            yield from _defaults(sub, f"{path}.properties[{name}]", False,
+                                 inside_meta or (embedded and name in ("metadata", "apiVersion", "kind")))
 
 
 # -- structural ------------------------------------------------------------------------------------------------
@@ -352,9 +350,11 @@ def _list_type(s: dict, kind: str, path: str, out: list) -> None:
                                                   "must be a scalar type if parent array's x-kubernetes-list-type "
                                                   "is map"))
                 else:
-                    out.append(_invalid_keys(path, keys, "entries must all be names of item properties"))
+                    out.append(invalid_go(f"{path}.x-kubernetes-list-map-keys", go_strings(keys),
+                                          "entries must all be names of item properties"))
                 if key in seen:
-                    out.append(_invalid_keys(path, keys, "must not contain duplicate entries"))
+                    out.append(invalid_go(f"{path}.x-kubernetes-list-map-keys", go_strings(keys),
+                                          "must not contain duplicate entries"))
                 seen.add(key)
     if list_type in ("set", "map") and item is not None:
         if item.get("nullable"):
@@ -376,8 +376,3 @@ def _list_type(s: dict, kind: str, path: str, out: list) -> None:
                                                 "this property is in x-kubernetes-list-map-keys, so it cannot be "
                                                 "nullable"))
 
-
-def _invalid_keys(path: str, keys: list, detail: str) -> FieldError:
-    """Invalid x-kubernetes-list-map-keys, the keys shown as Go shows a []string."""
-    shown = "[]string{" + ", ".join(codec.dumps(str(k)).decode() for k in keys) + "}"
-    return FieldError("FieldValueInvalid", f"{path}.x-kubernetes-list-map-keys", f"Invalid value: {shown}: {detail}")
