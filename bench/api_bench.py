@@ -21,7 +21,8 @@ floor) for comparison.
 With --etcd-reads (needs --etcd) it measures only reads, against etcd itself: consistent GET of one
 object and consistent LIST of --objects objects through kapiserver, and, in the same run and with wrk at
 the same concurrency, etcd's own range of that very key and of that very prefix through its JSON
-gateway (POST /v3/kv/range, what kapiserver's etcd client speaks); ratios are kapiserver/etcd.
+gateway (POST /v3/kv/range, what kapiserver's etcd client speaks); ratios are kapiserver/etcd.  Also a GET at
+resourceVersion=0 (the watch cache as it is) against etcd's serializable range of the key.
 
 The server runs with bytecode caching on (PYTHONDONTWRITEBYTECODE removed from its
 environment), as an installed package does: startup otherwise includes compiling every
@@ -167,12 +168,15 @@ def wrk(url: str, connections: int, duration: float, script: str = "") -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def etcd_range_script(work: str, name: str, key: bytes, range_end: bytes = b"") -> str:
-    """A wrk script POSTing one kv/range request (a linearizable read, as kapiserver's consistent reads)."""
+def etcd_range_script(work: str, name: str, key: bytes, range_end: bytes = b"", serializable: bool = False) -> str:
+    """A wrk script POSTing one kv/range request (a linearizable read, as kapiserver's consistent reads; with
+    ``serializable``, the member's own state without the leader's confirmation)."""
     import base64
-    body = {"key": base64.b64encode(key).decode()}
+    body: dict = {"key": base64.b64encode(key).decode()}
     if range_end:
         body["range_end"] = base64.b64encode(range_end).decode()
+    if serializable:
+        body["serializable"] = True
     path = os.path.join(work, f"{name}.lua")
     with open(path, "w") as f:
         f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -225,10 +229,11 @@ def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, 
     key = f"{etcd_prefix}/configmaps/bench/one".encode()
     prefix = f"{etcd_prefix}/configmaps/bench/".encode()
     get_script = etcd_range_script(work, "range-one", key)
+    stale_get_script = etcd_range_script(work, "range-one-serializable", key, serializable=True)
     list_script = etcd_range_script(work, "range-prefix", prefix, prefix[:-1] + b"0")
     range_url = etcd_url.rstrip("/") + "/v3/kv/range"
     # The etcd range answers what kapiserver stores: check it is the object and the list asked for.
-    for script, expect in ((get_script, 1), (list_script, objects + 1)):   # + kube-root-ca.crt maybe
+    for script, expect in ((get_script, 1), (stale_get_script, 1), (list_script, objects + 1)):   # + kube-root-ca.crt
         body = open(script).read().split("wrk.body = ", 1)[1].strip()
         request = urllib.request.Request(range_url, data=json.loads(body).encode(),
                                          headers={"Content-Type": "application/json"})
@@ -238,6 +243,9 @@ def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, 
     cases = [
         ("GET one object, 1 conn", "/api/v1/namespaces/bench/configmaps/one", get_script, 1),
         ("GET one object, 32 conns", "/api/v1/namespaces/bench/configmaps/one", get_script, 32),
+        # resourceVersion=0: the watch cache as it is, against etcd's serializable range (no leader round trip).
+        ("GET at RV=0, 1 conn (serial.)", "/api/v1/namespaces/bench/configmaps/one?resourceVersion=0",
+         stale_get_script, 1),
         (f"LIST {objects} consistent, 1 conn", "/api/v1/namespaces/bench/configmaps", list_script, 1),
         (f"LIST {objects} consistent, 8 conns", "/api/v1/namespaces/bench/configmaps", list_script, 8),
     ]
@@ -272,7 +280,7 @@ def etcd_reads(server: "Server", etcd_url: str, etcd_prefix: str, objects: int, 
 
     rounds: dict[str, list] = {name: [] for name, *_ in cases}
     for round_ in range(repeat):
-        print(f"round {round_ + 1}: {'case (consistent reads on etcd)':31} {header}")
+        print(f"round {round_ + 1}: {'case (reads on etcd)':31} {header}")
         for name, path, script, conns in cases:
             ours, kapi_cpu, etcd_cpu = measured(server.url + path, conns)
             base, _, base_cpu = measured(range_url, conns, script)

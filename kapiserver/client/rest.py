@@ -120,8 +120,9 @@ class Client:
 
     # -- plain requests ------------------------------------------------------------------------------
     async def request(self, method: str, path: str, body=None, query=None, content_type="application/json"):
-        if query:
-            path += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+        given = {k: v for k, v in query.items() if v is not None} if query else None
+        if given:
+            path += "?" + urlencode(given, doseq=True)
         headers = dict(self.headers)
         data = None
         if body is not None:
@@ -135,8 +136,11 @@ class Client:
             raise APIError(response.code, decoded)
         return decoded
 
-    async def get(self, resource: Resource, name: str, namespace: Optional[str] = None) -> dict:
-        return await self.request("GET", resource.path(namespace, name))
+    async def get(self, resource: Resource, name: str, namespace: Optional[str] = None,
+                  resource_version: Optional[str] = None) -> dict:
+        """One object: a consistent read, or with ``resource_version`` "0" whatever the server's cache holds
+        (client-go's FromApiserverCache), N a state not older than N."""
+        return await self.request("GET", resource.path(namespace, name), query={"resourceVersion": resource_version})
 
     async def list(self, resource: Resource, namespace: Optional[str] = None, label_selector=None,
                    field_selector=None, **params) -> dict:

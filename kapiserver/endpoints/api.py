@@ -104,17 +104,19 @@ class ResourceHandler:
 
     async def do_get(self, request, info, store, namespace):
         rep = self.representation(request)
+        # GetOptions' resourceVersion: unset a consistent read, "0" any state, N not older than N.
+        resource_version = query(request, "resourceVersion")
         get_encoded = getattr(store, "get_encoded", None)     # a resource's Store (not a subresource's)
         if get_encoded is not None and rep.media == negotiation.JSON and not rep.target:
             # The object as it is, in JSON: the watch cache's bytes of it, encoded once (the very bytes
             # codec.encode gives, but for its newline).
-            encoded = store.get_encoded_now(namespace, info.name)
+            encoded = store.get_encoded_now(namespace, info.name, resource_version)
             if encoded is None:
-                encoded = await get_encoded(namespace, info.name)
+                encoded = await get_encoded(namespace, info.name, resource_version)
             if encoded is not None:
                 write_bytes(request, 200, rep.content_type, encoded + b"\n")
                 return
-        obj = await store.get(namespace, info.name)
+        obj = await store.get(namespace, info.name, resource_version)
         self.respond(request, 200, obj, store, rep)
 
     async def do_list(self, request, info, store, namespace):

@@ -21,7 +21,7 @@ from ..registry.subresources.connect import connect_attributes, connect_options
 from ..registry.subresources.eviction import evict
 from ..registry.subresources.status import finalize
 from .decoding import body_object, decode_typed, write_options
-from .http import read_body, write_bytes
+from .http import query, read_body, write_bytes
 from .patching import patch_function
 
 _STREAMS = ("log", "exec", "attach", "portforward", "proxy")
@@ -70,7 +70,8 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
     """get, update and patch of a subresource read and written as one object (the resource itself, or
     a Scale)."""
     if verb == "get":
-        _answer(handler, request, rest, 200, await rest.get(namespace, info.name), store)
+        _answer(handler, request, rest, 200, await rest.get(namespace, info.name, query(request, "resourceVersion")),
+                store)
         return
     options = write_options(request)
     if verb == "update":

@@ -186,9 +186,11 @@ class NodeAgent(service.Service):
         stamp = meta.rfc3339(now)
         root = self.state_dir if os.path.isdir(self.state_dir) else "/"
         figures = await self._blocking(lambda: hoststatus.read_host(root))     # scans /proc: not on the reactor
-        # The Node as the server has it now (the node lifecycle controller may have set Ready Unknown).
+        # The Node as the server's cache has it (the node lifecycle controller may have set Ready Unknown): as
+        # upstream's kubelet reads it for a status update, at resourceVersion "0"; the strategic patch below
+        # carries no resourceVersion, so a cache a moment behind costs nothing.
         try:
-            self._node = await self.client.get(NODES, self.node_name)
+            self._node = await self.client.get(NODES, self.node_name, resource_version="0")
         except APIError as e:
             if e.code != 404:
                 raise

@@ -144,9 +144,10 @@ class Store:
         return self.clock.seconds()
 
     # -- reads ---------------------------------------------------------------------------
-    async def get(self, namespace: Optional[str], name: str) -> dict:
-        """A consistent read of one object: a fresh dict the caller may change."""
-        return await self._get(namespace, name, shared=False)
+    async def get(self, namespace: Optional[str], name: str, resource_version: str = "") -> dict:
+        """A read of one object, consistent unless ``resource_version`` (a GET's) says otherwise ("0": any
+        state the watch cache holds; N: not older than N): a fresh dict the caller may change."""
+        return await self._get(namespace, name, shared=False, resource_version=resource_version)
 
     async def get_shared(self, namespace: Optional[str], name: str) -> dict:
         """The same read for a caller that only reads the object (admission looking at a
@@ -160,21 +161,21 @@ class Store:
         peek_shared = getattr(self.reads, "peek_shared", None)
         return NOT_CACHED if peek_shared is None else peek_shared(self.key(namespace, name))
 
-    async def get_encoded(self, namespace: Optional[str], name: str) -> Optional[bytes]:
+    async def get_encoded(self, namespace: Optional[str], name: str, resource_version: str = "") -> Optional[bytes]:
         """The same read as ``get``, as the object's JSON (what ``codec.dumps`` makes of it) when the watch
         cache serves it, encoded once per object version; None when only ``get`` can answer."""
         get_encoded = getattr(self.reads, "get_encoded", None)
         if get_encoded is None:
             return None
-        return self._found(await get_encoded(self.key(namespace, name)), name)
+        return self._found(await get_encoded(self.key(namespace, name), resource_version), name)
 
-    def get_encoded_now(self, namespace: Optional[str], name: str) -> Optional[bytes]:
+    def get_encoded_now(self, namespace: Optional[str], name: str, resource_version: str = "") -> Optional[bytes]:
         """``get_encoded``'s answer when the watch cache gives it without a wait; None when only ``get_encoded``
         can say."""
         get_encoded_now = getattr(self.reads, "get_encoded_now", None)
         if get_encoded_now is None:
             return None
-        return self._found(get_encoded_now(self.key(namespace, name)), name)
+        return self._found(get_encoded_now(self.key(namespace, name), resource_version), name)
 
     def written_json(self, obj: dict) -> Optional[bytes]:
         """The JSON of ``obj``, an object of this resource as a write or read of it returned, as a GET of that
@@ -196,8 +197,8 @@ class Store:
             raise errors.not_found(self.qualified, name)
         return None if encoded is NOT_CACHED else encoded
 
-    async def _get(self, namespace: Optional[str], name: str, shared: bool) -> dict:
-        obj = await self.reads.get(self.key(namespace, name), shared)
+    async def _get(self, namespace: Optional[str], name: str, shared: bool, resource_version: str = "") -> dict:
+        obj = await self.reads.get(self.key(namespace, name), shared, resource_version)
         if obj is None:
             raise errors.not_found(self.qualified, name)
         return obj

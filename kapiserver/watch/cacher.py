@@ -314,10 +314,19 @@ class Cacher:
         more than the read."""
         return self._handle is not None and (self.storage.delivers_before_ack or self._vouched)
 
-    async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
-        """A consistent read of one key: from the cache once it has caught up with storage (the
-        cache's own dict when ``shared``, else a copy made from its encoding), else from storage
-        (see ``_serves_gets``)."""
+    async def get(self, key: bytes, shared: bool = False, resource_version: str = "") -> Optional[dict]:
+        """A read of one key (the cache's own dict when ``shared``, else a copy made from its encoding).
+        Consistent (``resource_version`` unset): from the cache once it has caught up with storage, else
+        from storage (see ``_serves_gets``).  At a ``resource_version`` (upstream's GetOptions): "0" the
+        cache as it is, N the cache once it has reached N (504 "Too large resource version" after the wait);
+        storage while the cache is not filled."""
+        if resource_version:
+            if await self._fresh_enough(resource_version):
+                entry = self.cache.entry(key)
+                if entry is None:
+                    return None
+                return entry.shared_obj() if shared else codec.loads(entry.json())
+            return await self.reader.get(key, shared, resource_version)
         if not self._serves_gets() or not self.cache.ready:
             return await self.reader.get(key, shared)
         if key in self._read_storage:
@@ -358,9 +367,16 @@ class Cacher:
             return NOT_CACHED
         return self.cache.list(prefix)[0]
 
-    def get_encoded_now(self, key: bytes) -> "bytes | None | object":
+    def get_encoded_now(self, key: bytes, resource_version: str = "") -> "bytes | None | object":
         """``get_encoded``'s answer where it needs no wait: the store knows its current revision without asking
-        (``known_revision``: the embedded stores) and the cache has reached it.  NOT_CACHED otherwise."""
+        (``known_revision``: the embedded stores) and the cache has reached it, or the cache has reached the
+        ``resource_version`` asked for.  NOT_CACHED otherwise."""
+        if resource_version:
+            wanted = meta.parse_resource_version(resource_version)
+            if self._handle is None or not self.cache.ready or self.cache.revision < wanted:
+                return NOT_CACHED
+            entry = self.cache.entry(key)
+            return None if entry is None else entry.json(False)
         if not self._serves_gets() or not self.cache.ready:
             return NOT_CACHED
         known = getattr(self.storage, "known_revision", None)
@@ -370,12 +386,19 @@ class Cacher:
         self._last_current = current
         return self._cached_json(key)
 
-    async def get_encoded(self, key: bytes) -> "bytes | None | object":
-        """The same consistent read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded
-        once per object version); None when there is no such object; NOT_CACHED when the cache cannot
-        answer (``get`` then reads storage)."""
-        now = self.get_encoded_now(key)
-        if now is not NOT_CACHED or not self._serves_gets() or not self.cache.ready:
+    async def get_encoded(self, key: bytes, resource_version: str = "") -> "bytes | None | object":
+        """The same read as ``get``, as the object's JSON bytes (``codec.dumps`` of it, encoded once per object
+        version); None when there is no such object; NOT_CACHED when the cache cannot answer (``get`` then
+        reads storage)."""
+        now = self.get_encoded_now(key, resource_version)
+        if now is not NOT_CACHED:
+            return now
+        if resource_version:
+            if not await self._fresh_enough(resource_version):
+                return NOT_CACHED
+            entry = self.cache.entry(key)
+            return None if entry is None else entry.json(False)
+        if not self._serves_gets() or not self.cache.ready:
             return now
         if await self._storage_caught_up(fallback=True) is None:
             self.consistent_reads["fallback"] += 1
@@ -384,6 +407,17 @@ class Cacher:
             self._read_storage.add(key)
             return NOT_CACHED
         return self._cached_json(key)
+
+    async def _fresh_enough(self, resource_version: str) -> bool:
+        """Whether the cache may answer a read at ``resource_version`` ("0": any state; N: not older than N),
+        once it has reached it (raising upstream's 504 when it does not within the wait, 400 for a
+        resourceVersion that is not one); False while it is not filled or not watching (storage answers)."""
+        wanted = meta.parse_resource_version(resource_version)
+        if self._handle is None or not self.cache.ready:
+            return False
+        if wanted:
+            await self._not_older_than(wanted)
+        return True
 
     def _cached_json(self, key: bytes) -> Optional[bytes]:
         """A consistent read served by the cache: the object's cached JSON, None if there is none."""

@@ -146,8 +146,15 @@ class StorageReader:
         return None if direct is None else direct.revision
 
     # -- reads -------------------------------------------------------------------------
-    async def get(self, key: bytes, shared: bool = False) -> Optional[dict]:
-        """One object as storage has it now; always a fresh dict (``shared`` costs nothing here)."""
+    async def get(self, key: bytes, shared: bool = False, resource_version: str = "") -> Optional[dict]:
+        """One object as storage has it now; always a fresh dict (``shared`` costs nothing here).  A
+        ``resource_version`` N ahead of storage's revision is upstream's 504 at once, as for a list."""
+        if resource_version:
+            wanted = meta.parse_resource_version(resource_version)
+            if wanted:
+                current = await self.storage.current_revision()
+                if wanted > current:
+                    raise errors.too_large_resource_version(wanted, current)
         kv = await self.storage.get(key)
         if kv is None:
             return None

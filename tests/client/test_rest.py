@@ -28,6 +28,12 @@ def test_crud_and_status_errors(client):
     created = run(client.create(CONFIG_MAPS, _cm("a", ns, {"k": "v"})))
     assert created["metadata"]["uid"]
     assert run(client.get(CONFIG_MAPS, "a", ns))["data"] == {"k": "v"}
+    assert run(client.get(CONFIG_MAPS, "a", ns, resource_version="0"))["data"] == {"k": "v"}
+    try:
+        run(client.get(CONFIG_MAPS, "a", ns, resource_version="x"))
+        raise AssertionError("a resourceVersion that is not one is refused")
+    except APIError as e:
+        assert (e.code, e.reason, e.status["message"]) == (400, "BadRequest", 'invalid resource version "x"')
     patched = run(client.patch(CONFIG_MAPS, "a", {"data": {"k": "w"}}, ns))
     assert patched["data"] == {"k": "w"}
     patched["data"]["x"] = "y"

@@ -69,8 +69,11 @@ class _Client:
         self.node_writes = 0
         self.pod_writes = []
         self.pods = []
+        self.node_reads = []        # the resourceVersion of each Node GET
 
-    async def get(self, resource, name, namespace=None):
+    async def get(self, resource, name, namespace=None, resource_version=None):
+        if resource.plural == "nodes":
+            self.node_reads.append(resource_version)
         obj = self.node if resource.plural == "nodes" else self.lease
         if obj is None:
             raise APIError(404, {"reason": "NotFound"})
@@ -128,6 +131,8 @@ def test_node_status_is_written_on_change_or_every_five_minutes(tmp_path, monkey
     clock.advance(10)
     _step(agent, agent._register_and_lease)
     assert client.node_writes == 1 and client.lease["spec"]["renewTime"] != renewed
+    # Read as upstream's kubelet reads its Node for a status update: from the apiserver's cache.
+    assert client.node_reads == ["0", "0"]
     figures[0] = _figures(memory_available=10 * 2 ** 20)
     clock.advance(10)
     _step(agent, agent._register_and_lease)

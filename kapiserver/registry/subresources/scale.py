@@ -80,8 +80,8 @@ class ScaleREST:
         self.store = store
         self.paths = scale_paths(store)
 
-    async def get(self, namespace, name: str) -> dict:
-        return to_scale(await self.store.get(namespace, name), self.paths)
+    async def get(self, namespace, name: str, resource_version: str = "") -> dict:
+        return to_scale(await self.store.get(namespace, name, resource_version), self.paths)
 
     async def update(self, namespace, name: str, change: Callable[[dict], dict], options) -> dict:
         """Apply ``change`` (the current Scale -> the wanted one) to the resource's replicas."""

@@ -26,8 +26,8 @@ class StatusREST:
         self.store = store
         self.subresource = subresource
 
-    async def get(self, namespace, name: str) -> dict:
-        return await self.store.get(namespace, name)
+    async def get(self, namespace, name: str, resource_version: str = "") -> dict:
+        return await self.store.get(namespace, name, resource_version)
 
     async def update(self, namespace, name: str, change: Change, options) -> dict:
         """Apply ``change`` (the stored object -> the new one) to the object's status."""
