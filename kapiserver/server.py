@@ -34,6 +34,11 @@ from .services import ControllerService, ElectedService, Periodic, SequentialSer
 from .storage import Unavailable
 
 log = Logger()
+
+
+class StartupError(Exception):
+    """A condition that stops the server's start and is told in one line (a serving certificate that does not
+    load): the traceback would only bury it."""
 # The Lease (kube-system) electing, among apiservers on one etcd, the one that runs namespace
 # finalization, garbage collection and event TTL: what kube-controller-manager runs under its own election.
 CONTROLLERS_LEASE = "kube-apiserver-controllers"
@@ -307,7 +312,7 @@ class APIServerService(SequentialService):
     def _failed(self, failure) -> None:
         self.start_failure = failure
         from .storage import InUse
-        if failure.check(InUse):
+        if failure.check(InUse, StartupError):
             # An expected condition, told in one line: the traceback would only bury it.
             log.critical("kube-apiserver failed to start: {error}", error=failure.getErrorMessage())
         else:
@@ -597,12 +602,16 @@ def secure_serving(config: ServerConfig, registry):
     kubeconfig when no --tls-cert-file is given."""
     from .auth import setup, tls
     cert, key, ca_cert, ca_key = setup.serving_files(config)
+    sec = config.security
+    try:
+        serving = tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
+    except (OSError, ValueError) as e:
+        raise StartupError(f"failed to load serving certificate and key ({cert}, {key}): {e}") from None
     security = setup.build_security(config, registry, key, ca_cert)
     if ca_cert is not None and not config.worker_of:
         path = setup.admin_kubeconfig(config, config.secure_port, ca_cert, ca_key)
         log.info("Wrote the admin kubeconfig to {path}", path=path)
-    sec = config.security
-    return security, tls.serving_options(cert, key, sec.tls_min_version, sec.tls_cipher_suites)
+    return security, serving
 
 
 def remote_apiservices(config: ServerConfig, registry, reactor):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import weakref
 
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 from twisted.internet import ssl
+
+from ..tlskeys import certificate_chain, certificate_options
 
 # Go's TLS version names (--tls-min-version) and the cipher suite names Go knows (--tls-cipher-suites),
 # mapped to OpenSSL's.  TLS 1.3 suites are not configurable, in Go or here.
@@ -53,10 +55,11 @@ def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher
     with open(cert_file, "rb") as f:
         chain_pem = f.read()
     with open(key_file, "rb") as f:
-        key = crypto.load_privatekey(crypto.FILETYPE_PEM, f.read())
-    chain = _split_pem(chain_pem)
-    certificate = crypto.load_certificate(crypto.FILETYPE_PEM, chain[0])
-    extra = [crypto.load_certificate(crypto.FILETYPE_PEM, pem) for pem in chain[1:]]
+        key_pem = f.read()
+    chain = certificate_chain(chain_pem)
+    if not chain:
+        raise ValueError(f"{cert_file}: no PEM certificate")
+    identity = certificate_options(chain_pem, key_pem)
     kwargs = {}
     if min_version:
         kwargs["raiseMinimumTo"] = TLS_VERSIONS[min_version]
@@ -65,13 +68,7 @@ def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher
     if cipher_suites:
         kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
             ":".join(CIPHER_SUITES[name] for name in cipher_suites))
-    return ServingOptions(privateKey=key, certificate=certificate, extraCertChain=extra,
-                          acceptableProtocols=[b"h2", b"http/1.1"], **kwargs)
-
-
-def _split_pem(data: bytes) -> list[bytes]:
-    marker = b"-----END CERTIFICATE-----"
-    return [part.strip() + b"\n" + marker + b"\n" for part in data.split(marker) if b"BEGIN CERTIFICATE" in part]
+    return ServingOptions(extraCertChain=chain[1:], acceptableProtocols=[b"h2", b"http/1.1"], **identity, **kwargs)
 
 
 def peer_certificate(request):

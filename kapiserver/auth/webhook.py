@@ -17,6 +17,7 @@ from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from ..tlskeys import certificate_options
 from .authz import ALLOW, DENY, NO_OPINION, Attributes, Decision
 from .user import UserInfo
 
@@ -31,9 +32,7 @@ class _Policy:
                  insecure: bool = False):
         self.trust = ssl.trustRootFromCertificates(
             [ssl.Certificate.loadPEM(pem) for pem in _split(ca_pem)]) if ca_pem else None
-        self.client = None
-        if client_cert and client_key:
-            self.client = ssl.PrivateCertificate.loadPEM(client_cert + b"\n" + client_key)
+        self.client = certificate_options(client_cert, client_key) if client_cert and client_key else {}
         self.insecure = insecure
 
     def creatorForNetloc(self, hostname, port):
@@ -42,10 +41,8 @@ class _Policy:
     def for_server(self, server_name: str):
         """The TLS client options for a server that must prove it is ``server_name`` (unless insecure)."""
         if self.insecure:
-            return ssl.CertificateOptions(verify=False, **({"privateKey": self.client.privateKey.original,
-                                                            "certificate": self.client.original}
-                                                           if self.client else {}))
-        return ssl.optionsForClientTLS(server_name, trustRoot=self.trust, clientCertificate=self.client)
+            return ssl.CertificateOptions(verify=False, **self.client)
+        return ssl.optionsForClientTLS(server_name, trustRoot=self.trust, extraCertificateOptions=self.client)
 
 
 def client_tls_options(server_name: str, ca_pem: Optional[bytes], client_cert: Optional[bytes] = None,

@@ -10,6 +10,8 @@ import yaml
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from ..tlskeys import certificate_options
+
 
 def load_kubeconfig(path: str) -> dict:
     """The current context's server URL, headers (a bearer token), and PEM material (ca, cert, key, insecure)."""
@@ -48,17 +50,15 @@ class KubeconfigTLS:
     def __init__(self, ca: Optional[bytes], cert: Optional[bytes], key: Optional[bytes], insecure: bool):
         from twisted.internet import ssl
         self.trust = ssl.Certificate.loadPEM(ca) if ca else None
-        self.client = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key) if cert and key else None
+        self.client = certificate_options(cert, key) if cert and key else {}
         self.insecure = insecure
 
     def creatorForNetloc(self, hostname, port, protocols=None):
         """The TLS options for ``hostname``; ``protocols`` (e.g. [b"h2", b"http/1.1"]) are offered by ALPN."""
         from twisted.internet import ssl
         if self.insecure:
-            return ssl.CertificateOptions(verify=False, privateKey=self.client and self.client.privateKey.original,
-                                          certificate=self.client and self.client.original,
-                                          acceptableProtocols=protocols)
+            return ssl.CertificateOptions(verify=False, acceptableProtocols=protocols, **self.client)
         if isinstance(hostname, bytes):
             hostname = hostname.decode("ascii")
-        return ssl.optionsForClientTLS(hostname, trustRoot=self.trust, clientCertificate=self.client,
-                                       acceptableProtocols=protocols)
+        return ssl.optionsForClientTLS(hostname, trustRoot=self.trust, acceptableProtocols=protocols,
+                                       extraCertificateOptions=self.client)

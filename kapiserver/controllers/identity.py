@@ -128,11 +128,12 @@ class IdentityLeaseController:
         if self._running:
             self._calls[what] = self.clock.callLater(interval, run)
 
-    @staticmethod
-    async def _guarded(work, what: str) -> None:
+    async def _guarded(self, work, what: str) -> None:
         try:
             await work()
         except Exception:
+            if self._stopped:
+                return      # stopped meanwhile (the apiserver shutting down, its storage closing under the call)
             # The next round tries again; a failed heartbeat must not stop the apiserver.
             log.failure("{what} failed", what=what)
 

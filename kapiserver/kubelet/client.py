@@ -9,6 +9,7 @@ from typing import Tuple
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, connectProtocol
 
 from ..machinery import errors
+from ..tlskeys import certificate_options
 
 DEFAULT_ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
 
@@ -79,16 +80,15 @@ class KubeletClient:
             marker = b"-----END CERTIFICATE-----"
             trust = ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(part + marker)
                                                    for part in bundle.split(marker) if b"-----BEGIN" in part])
-        client = None
+        client: dict = {}
         if self.config.client_certificate and self.config.client_key:
             with open(self.config.client_certificate, "rb") as c, open(self.config.client_key, "rb") as k:
-                client = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read())
+                client = certificate_options(c.read(), k.read())
         if trust is None:
             # Without --kubelet-certificate-authority the kubelet's serving certificate is not verified,
             # as upstream's kubelet client has it (kubelets' certificates are usually self-signed).
-            return ssl.CertificateOptions(verify=False, privateKey=client and client.privateKey.original,
-                                          certificate=client and client.original)
-        return ssl.optionsForClientTLS(host, trustRoot=trust, clientCertificate=client)
+            return ssl.CertificateOptions(verify=False, **client)
+        return ssl.optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
 
 
 def kubelet_config(config) -> KubeletConfig:

@@ -41,6 +41,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ..machinery import codec
+from ..tlskeys import certificate_options
 from .etcd_http import PipelinedPool
 from .interface import Unavailable
 
@@ -167,19 +168,19 @@ class _Endpoints:
         return self._wrap(ep, host) if scheme == "https" else ep
 
     def _wrap(self, ep: Any, host: str) -> Any:
-        from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+        from twisted.internet.ssl import Certificate, optionsForClientTLS
         trust = None
         if self._tls.cafile:
             with open(self._tls.cafile, "rb") as f:
                 trust = Certificate.loadPEM(f.read())
-        client_cert = None
+        client: dict = {}
         if self._tls.certfile:
             with open(self._tls.certfile, "rb") as f:
                 cert_pem = f.read()
             with open(self._tls.keyfile or self._tls.certfile, "rb") as f:
                 key_pem = f.read()
-            client_cert = PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
-        options = optionsForClientTLS(host, trustRoot=trust, clientCertificate=client_cert)
+            client = certificate_options(cert_pem, key_pem)
+        options = optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
         return wrapClientTLS(options, ep)
 
 

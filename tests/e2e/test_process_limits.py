@@ -98,6 +98,23 @@ def test_twistd_server_whose_store_cannot_open_exits_non_zero(tmp_path):
     assert "kube-apiserver failed to start" in result.stdout, result.stdout[-2000:]
 
 
+def test_server_whose_serving_certificate_does_not_load_exits_with_one_line(tmp_path):
+    """--tls-cert-file/--tls-private-key-file that are not PEM of their kind: status 1 and one line naming the files
+    and why, then nothing more (no traceback, not one from a controller cut off as the store closes)."""
+    bad = tmp_path / "bad.pem"
+    bad.write_text("garbage\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "kapiserver", "--insecure-port=0", f"--secure-port={free_port()}",
+         f"--data-dir={tmp_path / 'data'}", f"--tls-cert-file={bad}", f"--tls-private-key-file={bad}"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "#warn]" not in line]
+    assert len(lines) == 1, result.stderr
+    # Why, in cryptography's words (which its versions may change).
+    assert f"kube-apiserver failed to start: failed to load serving certificate and key ({bad}, {bad}): " \
+        in lines[0] and "PEM" in lines[0], lines
+
+
 @pytest.mark.parametrize("plugin", ["kube-controller-manager", "kube-scheduler", "kube-node"])
 def test_twistd_component_with_an_unreadable_kubeconfig_exits_with_one_line(plugin, tmp_path):
     """A component whose --kubeconfig cannot be read ends `twistd -n` at once with status 1 and one line

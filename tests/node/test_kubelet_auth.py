@@ -325,8 +325,7 @@ def _handshake(client_options, serving_cert, serving_key) -> bool:
     class Listener(Protocol):
         def handshakeCompleted(self):
             done.append(True)
-    server_options = ssl.CertificateOptions(privateKey=crypto.PKey.from_cryptography_key(serving_key),
-                                            certificate=crypto.X509.from_cryptography(serving_cert))
+    server_options = ssl.CertificateOptions(privateKey=serving_key, certificate=serving_cert)
     server = TLSMemoryBIOFactory(server_options, False, Factory.forProtocol(Protocol))
     client = TLSMemoryBIOFactory(client_options, True, Factory.forProtocol(Listener))
     _, _, pump = connectedServerAndClient(lambda: server.buildProtocol(None), lambda: client.buildProtocol(None))

@@ -89,9 +89,10 @@ def test_https_probe_does_not_verify_the_certificate(tmp_path):
     from twisted.internet import ssl
 
     from kapiserver.node.pki import ensure_serving_certificate
+    from kapiserver.tlskeys import certificate_options
     cert, key = ensure_serving_certificate(str(tmp_path), "somewhere-else")
-    with open(cert) as c, open(key) as k:
-        options = ssl.PrivateCertificate.loadPEM(c.read() + k.read()).options()
+    with open(cert, "rb") as c, open(key, "rb") as k:
+        options = ssl.CertificateOptions(**certificate_options(c.read(), k.read()))
     port = reactor.listenSSL(0, server.Site(_Pages()), options, interface="127.0.0.1")
     try:
         assert run(probes.http_get(reactor, {"path": "/healthz", "scheme": "HTTPS"}, "127.0.0.1",

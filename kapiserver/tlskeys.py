@@ -1,0 +1,26 @@
+"""A TLS certificate and its private key as Twisted's CertificateOptions takes them: cryptography's objects.
+
+pyOpenSSL deprecates its own X509 and PKey objects in ``Context.use_certificate`` and ``use_privatekey`` (what
+CertificateOptions calls with the certificate and key it is given), and Twisted's ``PrivateCertificate`` still
+hands those over; loading the PEM with cryptography keeps every TLS context kapiserver makes off that path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+
+def certificate_options(cert_pem: bytes, key_pem: bytes) -> dict[str, Any]:
+    """``certificate`` (the first certificate of ``cert_pem``) and ``privateKey`` (the key of ``key_pem``, any
+    PEM form: PKCS#1, SEC1, PKCS#8), as keyword arguments of CertificateOptions (or optionsForClientTLS's
+    ``extraCertificateOptions``).  ValueError when either is not PEM of its kind."""
+    return {"certificate": x509.load_pem_x509_certificate(cert_pem),
+            "privateKey": serialization.load_pem_private_key(key_pem, password=None)}
+
+
+def certificate_chain(chain_pem: bytes) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle, in order."""
+    return x509.load_pem_x509_certificates(chain_pem)

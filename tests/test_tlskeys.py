@@ -1,0 +1,79 @@
+"""TLS contexts made from PEM files hand pyOpenSSL cryptography's objects, never its deprecated X509 and PKey
+(whose use in Context.use_certificate/use_privatekey pyOpenSSL warns it will drop)."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from twisted.internet import ssl
+
+from kapiserver.auth.tls import serving_options
+from kapiserver.client.kubeconfig import KubeconfigTLS
+from kapiserver.tlskeys import certificate_chain, certificate_options
+
+
+def _pair(name: str, key, issuer=None, issuer_key=None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(issuer_key or key, hashes.SHA256()))
+    return cert
+
+
+def _pem(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key, form) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, form, serialization.NoEncryption())
+
+
+@pytest.mark.parametrize("key, form", [
+    (rsa.generate_private_key(65537, 2048), serialization.PrivateFormat.TraditionalOpenSSL),   # RSA PRIVATE KEY
+    (ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.TraditionalOpenSSL),  # EC PRIVATE KEY
+    (ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS8),               # PRIVATE KEY
+])
+def test_certificate_options_load_every_pem_key_form(key, form):
+    cert = _pair("leaf", key)
+    options = certificate_options(_pem(cert), _key_pem(key, form))
+    assert options["certificate"] == cert
+    assert options["privateKey"].public_key().public_numbers() == key.public_key().public_numbers()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        ssl.CertificateOptions(**options).getContext()      # the key matches the certificate (check_privatekey)
+
+
+def test_certificate_options_refuse_what_is_not_pem():
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(ValueError):
+        certificate_options(b"not a certificate", _key_pem(key, serialization.PrivateFormat.PKCS8))
+    with pytest.raises(ValueError):
+        certificate_options(_pem(_pair("leaf", key)), b"not a key")
+
+
+def test_serving_options_carry_the_chain_without_deprecated_objects(tmp_path):
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _pair("ca", ca_key)
+    leaf = _pair("leaf", leaf_key, ca, ca_key)
+    (tmp_path / "tls.crt").write_bytes(_pem(leaf) + _pem(ca))
+    (tmp_path / "tls.key").write_bytes(_key_pem(leaf_key, serialization.PrivateFormat.PKCS8))
+    assert certificate_chain((tmp_path / "tls.crt").read_bytes()) == [leaf, ca]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        options = serving_options(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
+        options.getContext()
+        KubeconfigTLS(_pem(ca), _pem(leaf), _key_pem(leaf_key, serialization.PrivateFormat.PKCS8),
+                      insecure=False).creatorForNetloc(b"leaf", 443)
+    assert options.certificate == leaf and options.extraCertChain == [ca]
+    (tmp_path / "empty.crt").write_bytes(b"")
+    with pytest.raises(ValueError):
+        serving_options(str(tmp_path / "empty.crt"), str(tmp_path / "tls.key"))
