@@ -338,6 +338,24 @@ def _receiver(node: Tree) -> Optional[Tree]:
     return member if isinstance(member, Tree) and member.data == "ident" else None
 
 
+def _check_has(tree: Tree, source: str) -> None:
+    """has()'s one argument is a field selection (``has(self.a)``), as cel-go's macro requires; anything else
+    (``has(self)``, ``has(self.a[0])``) is its 'invalid argument to has() macro', at the argument."""
+    for node in tree.iter_subtrees():
+        if node.data != "ident_arg" or str(node.children[0]) != "has" or len(node.children) < 2:
+            continue
+        args = node.children[1]
+        if not isinstance(args, Tree) or len(args.children) != 1:
+            continue
+        arg = args.children[0]
+        inner = arg
+        while isinstance(inner, Tree) and inner.data != "member_dot" and len(inner.children) == 1:
+            inner = inner.children[0]
+        if isinstance(inner, Tree) and inner.data == "member_dot":
+            continue
+        raise _compile_error(source, _location(source, arg), "invalid argument to has() macro")
+
+
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
     bound = set(variables)
     for node in tree.iter_subtrees():
@@ -397,6 +415,7 @@ def compile_expression(source: str, variables: frozenset = RULE_VARIABLES) -> Pr
         tree = _environment().compile(source)
     except celpy.CELParseError as e:
         raise _compile_error(source, e, "Syntax error: unexpected input") from None
+    _check_has(tree, source)
     _check_references(tree, source, variables)
     uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
                         for node in tree.iter_subtrees())
@@ -926,8 +945,8 @@ def _unary_operator_at(source: str, operand) -> Optional[_Position]:
 
 
 def _location(source: str, node):
-    """Where cel-go places an expression: a field selection at its dot, an operator at the operator, anything
-    else at its first token."""
+    """Where cel-go places an expression: a field selection at its dot, an index at its "[", a call at its "(",
+    an operator at the operator, anything else at its first token."""
     while isinstance(node, Tree) and len(node.children) == 1 and isinstance(node.children[0], Tree):
         node = node.children[0]
     if not isinstance(node, Tree):
@@ -936,6 +955,14 @@ def _location(source: str, node):
     if node.data == "member_dot":
         token = children[1]
         return _Position(token.line, token.column - 1)
+    if node.data == "member_index" and hasattr(children[0], "meta"):
+        at = source.find("[", children[0].meta.end_pos)
+        if at >= 0:
+            return _position_at(source, at)
+    if node.data in ("ident_arg", "member_dot_arg"):
+        at = source.find("(", getattr(children[0] if node.data == "ident_arg" else children[1], "end_pos", 0) or 0)
+        if at >= 0:
+            return _position_at(source, at)
     if node.data in ("relation", "addition", "multiplication") and len(children) == 2 and \
             isinstance(children[0], Tree) and children[0].data in _OPERATORS:
         return _operator_at(source, children[0].children[0]) or _first_token(node)

@@ -152,7 +152,7 @@ class CustomResourceDefinitionStrategy(Strategy):
         old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
         for field in ("group", "scope"):
             if old_spec.get(field) != new_spec.get(field):
-                out.append(errors.invalid(f"spec.{field}", new_spec.get(field), "field is immutable"))
+                out.append(errors.invalid(f"spec.{field}", new_spec.get(field) or "", "field is immutable"))
         return out
 
     async def after_write(self, obj: dict) -> None:
@@ -185,7 +185,8 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     if group and names.get("plural") and name != f"{names['plural']}.{group}":
         out.append(errors.invalid("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        out.append(errors.not_supported("spec.scope", spec.get("scope"), ["Cluster", "Namespaced"]))
+        # A missing scope is Go's empty string in upstream's message, not null.
+        out.append(errors.not_supported("spec.scope", spec.get("scope") or "", ["Cluster", "Namespaced"]))
     versions = spec.get("versions") or []
     if not versions:
         out.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kapiserver.machinery import cel
 
 SPEC = {"type": "object", "properties": {
@@ -647,3 +649,16 @@ def test_old_self_only_where_old_values_pair_with_new_ones():
     assert [str(e) for e in cel.check_rules(spec, "s")] == [
         's.properties[steps].items.properties[n].x-kubernetes-validations[0].rule: Invalid value: "self >= oldSelf": '
         "oldSelf cannot be used on the uncorrelatable portion of the schema within s.properties[steps]"]
+
+
+def test_has_takes_only_a_field_selection():
+    """has()'s argument must select a field, as cel-go's macro requires; its error stands where cel-go puts the
+    argument (an identifier at itself, an index at its "[", a call at its "(")."""
+    for source, column in (("has(self)", 5), ("has(self.a[0])", 11), ("has(size(self))", 9),
+                           ("self.x > 0 && has(oldSelf)", 19)):
+        with pytest.raises(cel.CompileError) as e:
+            cel.compile_expression(source)
+        assert str(e.value) == (f"compilation failed: ERROR: <input>:1:{column}: invalid argument to has() macro\n"
+                                f" | {source}\n | {'.' * (column - 1)}^"), source
+    for source in ("has(self.a)", "has((self.a))", "self.all(x, has(x.b))", "has(self.a.b)"):
+        cel.compile_expression(source)

@@ -170,3 +170,11 @@ def test_rule_cost_past_the_limit_is_kept_on_an_update_that_leaves_its_schema_un
     assert [str(e) for e in validate_crd(stored(description="changed"), stored())] == refused
     bounded = {**ports, "maxItems": 100}
     assert messages(stored(properties={"ports": bounded})) == []
+
+
+def test_a_missing_scope_is_named_as_go_names_an_empty_string():
+    obj = crd([version()])
+    del obj["spec"]["scope"]
+    assert messages(obj) == ['spec.scope: Unsupported value: "": supported values: "Cluster", "Namespaced"']
+    obj["spec"]["scope"] = "Galaxy"
+    assert messages(obj) == ['spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"']
