@@ -483,6 +483,17 @@ def test_custom_resource_columns():
                                      None]
 
 
+def test_custom_resource_integer_column_is_go_int64():
+    """An integer column is Go's int64() of the decoded number: a fraction cut toward zero; a number past int64
+    (decoded as a float64) or NaN the smallest int64, as on amd64."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([{"name": "N", "type": "integer", "jsonPath": ".spec.n"}])
+    for given, shown in ((3, 3), (2.9, 2), (-2.9, -2), (2 ** 63 - 1, 2 ** 63 - 1), (-2 ** 63, -2 ** 63),
+                         (2 ** 63, -2 ** 63), (2 ** 70, -2 ** 63), (1e30, -2 ** 63), (-1e30, -2 ** 63),
+                         (float("nan"), -2 ** 63), (True, None), ("3", None)):
+        assert printer.row({"metadata": {"name": "w"}, "spec": {"n": given}}, NOW) == ["w", shown], given
+
+
 def test_custom_resource_bad_path():
     """A JSONPath the printer cannot read ends the columns there, as upstream's table convertor (a CRD may be
     stored with one): the table is served, not a 500."""

@@ -194,6 +194,20 @@ def _go_float(value: float) -> str:
     return text
 
 
+_INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def _go_int64(value: "int | float") -> int:
+    """Go's int64() of a decoded JSON number, as upstream's table converter casts an integer column: an integer
+    past int64 was decoded as a float64, and converting a float64 out of int64's range (or NaN) gives, on amd64,
+    the smallest int64; a fraction is cut toward zero."""
+    if isinstance(value, float) and (value != value or not _INT64_MIN <= value < 2.0 ** 63):
+        return _INT64_MIN
+    if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+        return _INT64_MIN
+    return int(value)
+
+
 def _cell(type_: str, value: Any, now: datetime) -> Any:
     if value is None:
         return None
@@ -201,7 +215,7 @@ def _cell(type_: str, value: Any, now: datetime) -> Any:
         if isinstance(value, bool):
             return None
         if isinstance(value, (int, float)):
-            return int(value)
+            return _go_int64(value)
     elif type_ == "number":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
