@@ -205,6 +205,7 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         if schema is None:
             out.append(errors.required(at, "schemas are required"))
         if isinstance(schema, dict):
+            out += crdschema.root_errors(schema, at, "status" in (version.get("subresources") or {}))
             # A version whose schema an update leaves as it was is not judged again (it was accepted once).
             unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
             found = [] if unchanged else crdschema.schema_errors(schema, at)

@@ -156,3 +156,40 @@ def test_defaults_are_held_to_their_rules():
     broken = {"type": "integer", "default": 8, "x-kubernetes-validations": [{"rule": "self.nope"}]}
     [error] = errors(with_spec({"type": "object", "properties": {"n": broken}}))
     assert error.startswith(f"{AT}.properties[spec].properties[n].x-kubernetes-validations[0].rule: Invalid value")
+
+
+def _with_status(schema: dict) -> dict:
+    obj = crd(schema)
+    obj["spec"]["versions"][0]["subresources"] = {"status": {}}
+    return obj
+
+
+def test_the_root_with_the_status_subresource_says_only_what_survives_taking_status_out():
+    """With the status subresource enabled, the root may set only upstream's allowedFieldsAtRootSchema, and be an
+    object: the first other field set (in upstream's field order) is refused, with the root schema as the value;
+    unset and zero values (false, "") do not count.  Without the subresource none of this applies."""
+    allowed = {"type": "object", "description": "d", "required": ["spec"], "properties": {"spec": {"type": "object"}},
+               "x-kubernetes-validations": [{"rule": "true"}], "x-kubernetes-preserve-unknown-fields": True,
+               "nullable": False, "x-kubernetes-embedded-resource": False, "title": ""}
+    assert [str(e) for e in validate_crd(_with_status(allowed))] == []
+    fields = ("[Description Type Format Title Maximum ExclusiveMaximum Minimum ExclusiveMinimum MaxLength MinLength "
+              "Pattern MaxItems MinItems UniqueItems MultipleOf Required Items Properties ExternalDocs Example "
+              "XPreserveUnknownFields XValidations]")
+    for extra in ({"maxProperties": 3}, {"x-kubernetes-map-type": "atomic"}, {"enum": []},
+                  {"anyOf": [{"required": ["spec"]}]}):
+        schema = {"type": "object", **extra}
+        found = validate_crd(_with_status(schema))
+        assert found[0].field == AT and found[0].reason == "FieldValueInvalid", extra
+        assert found[0].body.startswith("Invalid value: map[string]interface {}{") and found[0].body.endswith(
+            f": only {fields} fields are allowed at the root of the schema if the status subresource is enabled")
+        assert not any("status subresource" in e for e in errors(schema))      # without the subresource
+    # The type, checked where upstream's order meets it: before nullable, after id.
+    assert [str(e) for e in validate_crd(_with_status({"type": "array", "items": {"type": "string"},
+                                                       "maxProperties": 1}))][0] == (
+        f'{AT}.type: Invalid value: "array": only "object" is allowed as the type at the root of the schema if the '
+        "status subresource is enabled")
+
+
+def test_a_nullable_root_is_refused():
+    assert errors({"type": "object", "nullable": True}) == [
+        f"{AT}.nullable: Forbidden: nullable cannot be true at the root"]

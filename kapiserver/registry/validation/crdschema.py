@@ -15,6 +15,8 @@ be structural, and use only what a CRD schema may.
   ``x-kubernetes-preserve-unknown-fields`` true or absent; ``x-kubernetes-map-type`` and ``-list-type`` on an
   object and an array, with their values; a map list's keys scalar properties of its object items, each
   required or defaulted; a set's object items atomic.
+- At the root (root_errors): not nullable; with the status subresource, an object saying nothing but what still
+  validates it when its ``status`` property is taken out to validate the subresource.
 """
 
 from __future__ import annotations
@@ -29,6 +31,57 @@ _ROOT, _ITEM, _FIELD = "root", "item", "field"
 _OPENAPI_TYPES = ("array", "boolean", "integer", "number", "object", "string")
 _INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
 _VALUE_VALIDATIONS = ("anyOf", "allOf", "oneOf")
+
+
+# The root schema's fields in the order of upstream's internal JSONSchemaProps, each with how Go tells it unset
+# ("bool": false, "str": empty, "set": a pointer, slice or map: absent or null), and whether the root may have it
+# when the status subresource is enabled (upstream's allowedFieldsAtRootSchema).
+_ROOT_FIELDS = (
+    ("id", "str", False), ("$schema", "str", False), ("$ref", "set", False), ("description", "str", True),
+    ("type", "str", True), ("nullable", "bool", False), ("format", "str", True), ("title", "str", True),
+    ("default", "set", False), ("maximum", "set", True), ("exclusiveMaximum", "bool", True),
+    ("minimum", "set", True), ("exclusiveMinimum", "bool", True), ("maxLength", "set", True),
+    ("minLength", "set", True), ("pattern", "str", True), ("maxItems", "set", True), ("minItems", "set", True),
+    ("uniqueItems", "bool", True), ("multipleOf", "set", True), ("enum", "set", False),
+    ("maxProperties", "set", False), ("minProperties", "set", False), ("required", "set", True),
+    ("items", "set", True), ("allOf", "set", False), ("oneOf", "set", False), ("anyOf", "set", False),
+    ("not", "set", False), ("properties", "set", True), ("additionalProperties", "set", False),
+    ("patternProperties", "set", False), ("dependencies", "set", False), ("additionalItems", "set", False),
+    ("definitions", "set", False), ("externalDocs", "set", True), ("example", "set", True),
+    ("x-kubernetes-preserve-unknown-fields", "set", True), ("x-kubernetes-embedded-resource", "bool", False),
+    ("x-kubernetes-int-or-string", "bool", False), ("x-kubernetes-list-map-keys", "set", False),
+    ("x-kubernetes-list-type", "set", False), ("x-kubernetes-map-type", "set", False),
+    ("x-kubernetes-validations", "set", True),
+)
+_ALLOWED_AT_STATUS_ROOT = ("[Description Type Format Title Maximum ExclusiveMaximum Minimum ExclusiveMinimum MaxLength "
+                           "MinLength Pattern MaxItems MinItems UniqueItems MultipleOf Required Items Properties "
+                           "ExternalDocs Example XPreserveUnknownFields XValidations]")
+
+
+def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldError]:
+    """What upstream checks of a version's root schema (at ``path``) before anything else: with the status
+    subresource enabled, the first field in upstream's order that is set and not allowed there (a type other than
+    object, or anything but upstream's allowedFieldsAtRootSchema; the schema shown as the value), and a
+    nullable root."""
+    out: list[FieldError] = []
+    if status_enabled:
+        for key, unset, allowed in _ROOT_FIELDS:
+            value = schema.get(key)
+            if (unset == "bool" and value is False) or (unset == "str" and value == "") or value is None:
+                continue
+            if key == "type":
+                if value != "object":
+                    out.append(errors.invalid(f"{path}.type", value, 'only "object" is allowed as the type at the '
+                                              "root of the schema if the status subresource is enabled"))
+                    break
+                continue
+            if not allowed:
+                out.append(errors.invalid(path, schema, f"only {_ALLOWED_AT_STATUS_ROOT} fields are allowed at the "
+                                          "root of the schema if the status subresource is enabled"))
+                break
+    if schema.get("nullable") is True:
+        out.append(errors.forbidden(f"{path}.nullable", "nullable cannot be true at the root"))
+    return out
 
 
 def schema_errors(schema: dict, path: str) -> list[FieldError]:
