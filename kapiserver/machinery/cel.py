@@ -971,14 +971,15 @@ def _location(source: str, node):
 
 def _operator_at(source: str, left) -> Optional[_Position]:
     """Where a binary operator whose left operand is ``left`` stands in ``source`` (cel-go reports an operator's
-    errors there): the first character after the operand that is not a space or a closing parenthesis."""
+    errors there): the first character after the operand's last token that is not a space or a closing parenthesis,
+    bracket or brace (an index's, a list's or a map's, all still the operand's)."""
     last = None
     for last in left.scan_values(lambda v: isinstance(v, Token)) if isinstance(left, Tree) else [left]:
         pass
     end = getattr(last, "end_pos", None)
     if end is None:
         return None
-    while end < len(source) and (source[end].isspace() or source[end] == ")"):
+    while end < len(source) and (source[end].isspace() or source[end] in ")]}"):
         end += 1
     return _position_at(source, end)
 
@@ -1028,6 +1029,8 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
             if field is None and not getattr(parent, "declares", lambda _: True)(name):
                 error(_location(program.source, node), f"undefined field '{name}'")
             return (_node_type(field), field) if field is not None else (None, None)
+        if data == "member_index" and len(children) == 2:
+            return index(node, scope)
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
             return comprehension(node, scope)
@@ -1075,6 +1078,21 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
         for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
             infer(child, scope)
         return None, None
+
+    def index(node, scope: dict) -> tuple[Optional[str], object]:
+        """``x[i]``: a list's item (typed by the schema's items) at an int, a map's value (additionalProperties) at
+        a string; a scalar indexed is cel-go's no-overload error.  An object with properties, and an index of
+        another type, are left dyn here."""
+        kind, parent = infer(node.children[0], scope)
+        at, _ = infer(node.children[1], scope)
+        if kind in _SCALARS and at is not None:
+            error(_location(program.source, node), f"found no matching overload for '_[_]' applied to '({kind}, {at})'")
+            return None, None
+        if parent is None:
+            return None, None
+        element = parent.items() if kind == "list" and at in (None, "int") else \
+            parent.values() if kind == "map" and at in (None, "string") else None
+        return (_node_type(element), element) if element is not None else (None, None)
 
     def call(node, member: bool, scope: dict) -> tuple[Optional[str], object]:
         """A call of one of the functions whose overloads are all known: refused where the evident types of its

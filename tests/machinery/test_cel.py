@@ -409,8 +409,8 @@ def test_gateway_xbackend_port_name_rule():
 def test_operators_on_operands_no_overload_takes_do_not_compile():
     """An operator applied to declared types no overload takes is refused when the CRD is written, every one
     found, each worded as cel-go's checker words it with the caret under the operator; operands whose CEL type
-    is not evident here (int-or-string, timestamps, durations, bytes, map values by index, calls, collections,
-    oldSelf under optionalOldSelf) are left be."""
+    is not evident here (int-or-string, timestamps, durations, bytes, calls, collections, oldSelf under
+    optionalOldSelf) are left be; a list's item and a map's value by index are typed by the schema."""
     spec = {"type": "object", "properties": {
         "n": {"type": "integer"}, "r": {"type": "number"}, "s": {"type": "string"}, "b": {"type": "boolean"},
         "x": {"x-kubernetes-int-or-string": True}, "t": {"type": "string", "format": "date-time"},
@@ -438,11 +438,15 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
                         ("self.n == self.r", "'_==_' applied to '(int, double)'"),
                         ("self.r != 1", "'_!=_' applied to '(double, int)'"),
                         ("oldSelf.n < 'x'", "'_<_' applied to '(int, string)'"),
-                        ("[self.n == 's'] == [true]", "'_==_' applied to '(int, string)'")):
+                        ("[self.n == 's'] == [true]", "'_==_' applied to '(int, string)'"),
+                        ("self.m['a'] > 'x'", "'_>_' applied to '(int, string)'"),
+                        ("self.l[0] + 1 == 2", "'_+_' applied to '(string, int)'"),
+                        ("self.s[0] == 'a'", "'_[_]' applied to '(string, int)'")):
         [found] = errors(rule)
         assert f"found no matching overload for {types}" in found, rule
     for rule in ("self.n > 3.5", "self.r <= self.n", "self.n / 2 == 1", "self.s + 'x' == 'y'", "self.x > 'a'",
-                 "self.t > 'a'", "self.d == 1", "self.raw == 1", "self.m['a'] > 'x'", "self.l == 'x'",
+                 "self.t > 'a'", "self.d == 1", "self.raw == 1", "self.m['a'] > 1", "self.l[0] + 'x' == 'y'",
+                 "self.l[self.m['i']] == 'x'", "self.l == 'x'",
                  "self.l + ['a'] == ['b']", "size(self.s) == 'x'", "self.n == null", "true"):
         assert errors(rule) == [], rule
     assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
