@@ -1031,6 +1031,8 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
             return (_node_type(field), field) if field is not None else (None, None)
         if data == "member_index" and len(children) == 2:
             return index(node, scope)
+        if data == "expr" and len(children) == 3:
+            return conditional(node, scope)
         if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
                 isinstance(children[2], Tree) and len(children[2].children) >= 2:
             return comprehension(node, scope)
@@ -1078,6 +1080,19 @@ def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[
         for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
             infer(child, scope)
         return None, None
+
+    def conditional(node, scope: dict) -> tuple[Optional[str], object]:
+        """``c ? a : b``: cel-go's (bool, A, A) -> A, refused where the evident types fit it not (a condition that
+        is not a bool, branches of two types); null and collections (whose element types are not tracked) are
+        left be."""
+        kinds = [infer(child, scope)[0] for child in node.children]
+        condition, yes, no = kinds
+        known = all(kind is not None and kind not in ("list", "map", "null_type") for kind in kinds)
+        if known and (condition != "bool" or yes != no):
+            at = _operator_at(program.source, node.children[0]) or _first_token(node)
+            error(at, f"found no matching overload for '_?_:_' applied to '({condition}, {yes}, {no})'")
+            return None, None
+        return (yes if yes == no else None), None
 
     def index(node, scope: dict) -> tuple[Optional[str], object]:
         """``x[i]``: a list's item (typed by the schema's items) at an int, a map's value (additionalProperties) at

@@ -441,12 +441,16 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
                         ("[self.n == 's'] == [true]", "'_==_' applied to '(int, string)'"),
                         ("self.m['a'] > 'x'", "'_>_' applied to '(int, string)'"),
                         ("self.l[0] + 1 == 2", "'_+_' applied to '(string, int)'"),
-                        ("self.s[0] == 'a'", "'_[_]' applied to '(string, int)'")):
+                        ("self.s[0] == 'a'", "'_[_]' applied to '(string, int)'"),
+                        ("self.s ? 1 : 2", "'_?_:_' applied to '(string, int, int)'"),
+                        ("self.b ? 1 : 2.0", "'_?_:_' applied to '(bool, int, double)'"),
+                        ("(self.b ? self.n : 2) > 'x'", "'_>_' applied to '(int, string)'")):
         [found] = errors(rule)
         assert f"found no matching overload for {types}" in found, rule
     for rule in ("self.n > 3.5", "self.r <= self.n", "self.n / 2 == 1", "self.s + 'x' == 'y'", "self.x > 'a'",
                  "self.t > 'a'", "self.d == 1", "self.raw == 1", "self.m['a'] > 1", "self.l[0] + 'x' == 'y'",
-                 "self.l[self.m['i']] == 'x'", "self.l == 'x'",
+                 "self.l[self.m['i']] == 'x'", "self.l == 'x'", "(self.b ? self.n : 2) > 1",
+                 "self.n > 0 ? self.s == 'a' : false", "self.b ? self.s == 'a' : self.x == 1",
                  "self.l + ['a'] == ['b']", "size(self.s) == 'x'", "self.n == null", "true"):
         assert errors(rule) == [], rule
     assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
