@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 import celpy
 import lark
@@ -32,6 +32,7 @@ from celpy.celparser import CELParser
 from lark import Token, Tree
 
 from . import celconv, celcost, celext, cellib, errors
+from .celcheck import BINDING_MACROS, OPTIONAL_MACROS, RuleSchema, finding_text, location, type_check
 from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
 from .celnames import escape_property
 from .celstrings import STRINGS, STRINGS_NAMESPACE
@@ -44,10 +45,6 @@ SELF, OLD_SELF = "self", "oldSelf"
 REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
 ROOT_PATH = NIL_PATH   # a rule on the object itself
 _MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn", "optMap", "optFlatMap"}
-_BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
-# An optional's macros: o.optMap(v, e) is an optional of e with v its value (none for none); optFlatMap's e is
-# an optional itself.
-_OPTIONAL_MACROS = {"optMap", "optFlatMap"}
 
 
 class CompileError(Exception):
@@ -246,7 +243,7 @@ class _MeteredEvaluator(celpy.evaluation.Evaluator):
 
     def member_dot_arg(self, tree):
         macro = tree.children[1]
-        if macro.value in _OPTIONAL_MACROS and len(tree.children) == 3 and len(tree.children[2].children) == 2:
+        if macro.value in OPTIONAL_MACROS and len(tree.children) == 3 and len(tree.children[2].children) == 2:
             held = self.visit(tree.children[0])
             if isinstance(held, celpy.CELEvalError):
                 return held
@@ -353,13 +350,13 @@ def _check_has(tree: Tree, source: str) -> None:
             inner = inner.children[0]
         if isinstance(inner, Tree) and inner.data == "member_dot":
             continue
-        raise _compile_error(source, _location(source, arg), "invalid argument to has() macro")
+        raise _compile_error(source, location(source, arg), "invalid argument to has() macro")
 
 
 def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
     bound = set(variables)
     for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(node.children[1]) in _BINDING_MACROS | _OPTIONAL_MACROS:
+        if node.data == "member_dot_arg" and str(node.children[1]) in BINDING_MACROS | OPTIONAL_MACROS:
             args = node.children[2] if len(node.children) > 2 else None
             if isinstance(args, Tree):
                 for token in args.children[0].scan_values(lambda v: isinstance(v, Token)):
@@ -395,13 +392,8 @@ def _check_references(tree: Tree, source: str, variables: frozenset) -> None:
 
 
 def _compile_error(source: str, token, message: str, dotted: bool = False) -> CompileError:
-    """cel-go's shape: ``ERROR: <input>:line:column: message``, the line, and a caret under the column."""
-    line = getattr(token, "line", 1) or 1
-    column = (getattr(token, "column", 1) or 1) - (1 if dotted else 0)
-    lines = source.splitlines() or [""]
-    text = lines[min(line, len(lines)) - 1]
-    return CompileError(f"compilation failed: ERROR: <input>:{line}:{column}: {message}\n"
-                        f" | {text}\n | {'.' * (column - 1)}^")
+    """cel-go's compile error: ``ERROR: <input>:line:column: message``, the line, and a caret under the column."""
+    return CompileError("compilation failed: " + finding_text(source, token, message, dotted))
 
 
 RULE_VARIABLES = frozenset({SELF, OLD_SELF})
@@ -478,83 +470,16 @@ def normalize_field_path(path: str, schema: dict) -> str:
     return out
 
 
-# -- field references -------------------------------------------------------------------------------
-
-_ROOT_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                "metadata": {"type": "object", "properties": {"name": {"type": "string"},
-                                                              "generateName": {"type": "string"}}}}
-
-
-def _field_schema(schema: dict, name: str, root: bool) -> tuple[bool, Optional[dict]]:
-    """(known, schema) of ``self.<name>`` on an object of ``schema``; schema None when untyped."""
-    if root and name in _ROOT_FIELDS:
-        return True, _ROOT_FIELDS[name]
-    for key, sub in (schema.get("properties") or {}).items():
-        if escape_property(key) == name:
-            return True, sub if isinstance(sub, dict) else None
-    additional = schema.get("additionalProperties")
-    if isinstance(additional, dict):
-        return True, additional
-    if additional is True or schema.get("x-kubernetes-preserve-unknown-fields") or \
-            schema.get("x-kubernetes-embedded-resource") or schema.get("type") != "object":
-        return True, None
-    return False, None
-
-
-class _RuleSchema:
-    """A CRD schema node as the type check reads a variable's schema (machinery.schema.SchemaNode's type,
-    format, int_or_string, child, items and values), the object's implicit root fields included; ``declares``
-    tells an undeclared field from an untyped one."""
-
-    __slots__ = ("schema", "root")
-
-    def __init__(self, schema: dict, root: bool = False):
-        self.schema = schema
-        self.root = root
-
-    @property
-    def type(self) -> Optional[str]:
-        declared = self.schema.get("type")
-        return declared if isinstance(declared, str) else None
-
-    @property
-    def format(self) -> Optional[str]:
-        return self.schema.get("format")
-
-    @property
-    def int_or_string(self) -> bool:
-        return bool(self.schema.get("x-kubernetes-int-or-string"))
-
-    def child(self, name: str) -> "Optional[_RuleSchema]":
-        known, sub = _field_schema(self.schema, name, self.root)
-        return _RuleSchema(sub) if known and isinstance(sub, dict) else None
-
-    def declares(self, name: str) -> bool:
-        return _field_schema(self.schema, name, self.root)[0]
-
-    def items(self) -> "Optional[_RuleSchema]":
-        items = self.schema.get("items")
-        return _RuleSchema(items) if isinstance(items, dict) else None
-
-    def values(self) -> "Optional[_RuleSchema]":
-        values = self.schema.get("additionalProperties")
-        return _RuleSchema(values) if isinstance(values, dict) else None
-
-
-# A map's keys, as a comprehension over the map binds them.
-_STRING = _RuleSchema({"type": "string"})
-
-
 def check_types(program: Program, schema: dict, root: bool = False,
                 optional_old_self: bool = False) -> Optional[str]:
     """The CEL type of a rule on ``schema`` where it is evident (None where not); CompileError for what upstream's
-    type checker finds in it (_type_check), every one of them: a field the schema does not declare
+    type checker finds in it (celcheck.type_check), every one of them: a field the schema does not declare
     (``self.a.nope``, ``undefined field 'nope'``), an operator applied to operands of types no overload takes
     (``self.replicas > '1'``, ``self.name && true``), a scalar's field, a macro over a scalar.  ``oldSelf`` is
     left untyped under optionalOldSelf (an optional there)."""
-    node = _RuleSchema(schema, root)
+    node = RuleSchema(schema, root)
     variables = {SELF: node} if optional_old_self else {SELF: node, OLD_SELF: node}
-    found, result = _type_check(program, variables)
+    found, result = type_check(program, variables)
     if found:
         raise CompileError("compilation failed: " + "\n".join(found))
     return result
@@ -672,10 +597,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):     # compiled, not costed (upstream sees no rules there)
             _check_node(sub, f"{path}.allOf[{index}]", out, root)
-
-
-# A list or map literal is a list or a map whatever it holds (one element must not pass for that element).
-_COLLECTION_LITERALS = {"list_lit": "list", "map_lit": "map"}
 
 
 # -- evaluating -----------------------------------------------------------------------------------------
@@ -885,311 +806,3 @@ def validator(schema: Optional[dict]) -> Optional[Validator]:
     if not isinstance(schema, dict) or not has_rules(schema):
         return None
     return Validator(schema, root=True)
-
-
-# -- type checking (admission policies' status.typeChecking) --------------------------------------------
-# cel-python checks no types, so this infers what it can: literals, fields of typed variables (their OpenAPI
-# schemas) and the results of the operators over them; an operator applied to two known types it has no
-# overload for is reported as cel-go's checker words it.  Anything it cannot type is dynamic and passes.
-
-_LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
-                  "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
-                  "NULL_LIT": "null_type"}
-_SCHEMA_TYPES = {"integer": "int", "string": "string", "number": "double", "boolean": "bool"}
-_OPERATORS = {"relation_lt": "_<_", "relation_le": "_<=_", "relation_gt": "_>_", "relation_ge": "_>=_",
-              "relation_eq": "_==_", "relation_ne": "_!=_", "addition_add": "_+_", "addition_sub": "_-_",
-              "multiplication_mul": "_*_", "multiplication_div": "_/_", "multiplication_mod": "_%_"}
-_NUMERIC = {"int", "uint", "double"}
-_SCALARS = {"int", "uint", "double", "string", "bytes", "bool"}
-# The unary operators: (cel-go's name, the operand types an overload takes, each giving its own type).
-_UNARY_OPERATORS = {"unary_not": ("!_", {"bool"}), "unary_neg": ("-_", {"int", "double"})}
-_ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
-
-
-def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Optional[str]]:
-    """(whether an overload exists, its result type)."""
-    if operator in ("_==_", "_!=_"):
-        return (left == right or "null_type" in (left, right)), "bool"
-    if operator in ("_<_", "_<=_", "_>_", "_>=_"):
-        return ((left == right and left in _ORDERED) or (left in _NUMERIC and right in _NUMERIC)), "bool"
-    if left != right:
-        return False, None
-    if operator == "_+_":
-        return left in _NUMERIC | {"string", "bytes", "list"}, left
-    if operator == "_%_":
-        return left in ("int", "uint"), left
-    return left in _NUMERIC, left
-
-
-class _Position(NamedTuple):
-    line: int
-    column: int
-
-
-def _position_at(source: str, index: int) -> _Position:
-    line_start = source.rfind("\n", 0, index) + 1
-    return _Position(source.count("\n", 0, index) + 1, index - line_start + 1)
-
-
-def _unary_operator_at(source: str, operand) -> Optional[_Position]:
-    """Where a unary operator (``!``, ``-``) before ``operand`` stands: the first character before the operand
-    that is not a space or an opening parenthesis."""
-    first = _first_token(operand)
-    index = getattr(first, "start_pos", None)
-    if index is None:
-        return None
-    index -= 1
-    while index > 0 and (source[index].isspace() or source[index] == "("):
-        index -= 1
-    return _position_at(source, max(index, 0))
-
-
-def _location(source: str, node):
-    """Where cel-go places an expression: a field selection at its dot, an index at its "[", a call at its "(",
-    an operator at the operator, anything else at its first token."""
-    while isinstance(node, Tree) and len(node.children) == 1 and isinstance(node.children[0], Tree):
-        node = node.children[0]
-    if not isinstance(node, Tree):
-        return node
-    children = node.children
-    if node.data == "member_dot":
-        token = children[1]
-        return _Position(token.line, token.column - 1)
-    if node.data == "member_index" and hasattr(children[0], "meta"):
-        at = source.find("[", children[0].meta.end_pos)
-        if at >= 0:
-            return _position_at(source, at)
-    if node.data in ("ident_arg", "member_dot_arg"):
-        at = source.find("(", getattr(children[0] if node.data == "ident_arg" else children[1], "end_pos", 0) or 0)
-        if at >= 0:
-            return _position_at(source, at)
-    if node.data in ("relation", "addition", "multiplication") and len(children) == 2 and \
-            isinstance(children[0], Tree) and children[0].data in _OPERATORS:
-        return _operator_at(source, children[0].children[0]) or _first_token(node)
-    return _first_token(node)
-
-
-def _operator_at(source: str, left) -> Optional[_Position]:
-    """Where a binary operator whose left operand is ``left`` stands in ``source`` (cel-go reports an operator's
-    errors there): the first character after the operand's last token that is not a space or a closing parenthesis,
-    bracket or brace (an index's, a list's or a map's, all still the operand's)."""
-    last = None
-    for last in left.scan_values(lambda v: isinstance(v, Token)) if isinstance(left, Tree) else [left]:
-        pass
-    end = getattr(last, "end_pos", None)
-    if end is None:
-        return None
-    while end < len(source) and (source[end].isspace() or source[end] in ")]}"):
-        end += 1
-    return _position_at(source, end)
-
-
-def _first_token(node):
-    for token in node.scan_values(lambda v: isinstance(v, Token)) if isinstance(node, Tree) else [node]:
-        return token
-    return None
-
-
-def type_warnings(program: Program, variables: dict) -> list[str]:
-    """cel-go's checker errors that can be found for ``program`` given ``variables`` ({name: a
-    machinery.schema.SchemaNode, or a _RuleSchema, for the variables whose schema is known})."""
-    return _type_check(program, variables)[0]
-
-
-def _type_check(program: Program, variables: dict) -> tuple[list[str], Optional[str]]:
-    """(cel-go's checker errors found in ``program``, its type where evident).  A comprehension's variable
-    (``self.items.all(i, ...)``) is typed by what it ranges over: a list's items, a map's keys (strings).  A
-    field a _RuleSchema does not declare is an ``undefined field``."""
-    out: list[str] = []
-
-    def error(at, message: str) -> None:
-        out.append(str(_compile_error(program.source, at, message)).replace("compilation failed: ", "", 1))
-
-    def infer(node, scope: dict) -> tuple[Optional[str], object]:
-        # (CEL type name or None for dyn, the schema node of a field reference)
-        if not isinstance(node, Tree):
-            return None, None
-        # a rule's name as a plain str (lark's Token compares slowly)
-        data, children = getattr(node.data, "value", node.data), node.children
-        if data == "literal":
-            token = children[0]
-            return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None
-        if data == "ident":
-            schema_node = scope.get(str(children[0]))
-            return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)
-        if data == "member_dot":
-            kind, parent = infer(children[0], scope)
-            if kind in _SCALARS:
-                error(_location(program.source, node), f"type '{kind}' does not support field selection")
-                return None, None
-            if parent is None:
-                return None, None
-            name = str(children[1])
-            field = parent.child(name)
-            if field is None and not getattr(parent, "declares", lambda _: True)(name):
-                error(_location(program.source, node), f"undefined field '{name}'")
-            return (_node_type(field), field) if field is not None else (None, None)
-        if data == "member_index" and len(children) == 2:
-            return index(node, scope)
-        if data == "expr" and len(children) == 3:
-            return conditional(node, scope)
-        if data == "member_dot_arg" and len(children) == 3 and str(children[1]) in _BINDING_MACROS and \
-                isinstance(children[2], Tree) and len(children[2].children) >= 2:
-            return comprehension(node, scope)
-        if data in ("member_dot_arg", "ident_arg") and str(children[1 if data == "member_dot_arg" else 0]) in \
-                _FUNCTION_OVERLOADS:
-            return call(node, data == "member_dot_arg", scope)
-        if data in ("relation", "addition", "multiplication") and len(children) == 2 and \
-                isinstance(children[0], Tree) and children[0].data in _OPERATORS:
-            operator = _OPERATORS[children[0].data]
-            left, _ = infer(children[0].children[0], scope)
-            right, _ = infer(children[1], scope)
-            if left is None or right is None:
-                return ("bool" if data == "relation" else None), None
-            found, result = _operator_result(operator, left, right)
-            if not found and ("list" in (left, right) or "map" in (left, right)):
-                # cel-go names a collection with its element types (list(string)), which are not tracked here
-                return None, None
-            if not found:
-                at = _operator_at(program.source, children[0].children[0]) or _first_token(node)
-                error(at, f"found no matching overload for '{operator}' applied to '({left}, {right})'")
-                return None, None
-            return result, None
-        if data == "unary" and len(children) == 2 and isinstance(children[0], Tree) and \
-                children[0].data in _UNARY_OPERATORS:
-            operator, takes = _UNARY_OPERATORS[children[0].data]
-            operand, _ = infer(children[1], scope)
-            if operand is None or operand in takes:
-                return operand, None
-            if operand not in ("list", "map"):
-                at = _unary_operator_at(program.source, children[1]) or _first_token(node)
-                error(at, f"found no matching overload for '{operator}' applied to '({operand})'")
-            return None, None
-        if data in ("conditionaland", "conditionalor") and len(children) == 2:
-            for operand in children:        # cel-go asserts each side of && and || a bool
-                kind, _ = infer(operand, scope)
-                if kind not in (None, "bool", "list", "map"):
-                    error(_location(program.source, operand), f"expected type 'bool' but found '{kind}'")
-            return "bool", None
-        if data in _COLLECTION_LITERALS:     # a list or map whatever it holds (checked inside)
-            for child in children:
-                infer(child, scope)
-            return _COLLECTION_LITERALS[data], None
-        if len(children) == 1:
-            return infer(children[0], scope)
-        for child in children:          # calls, macros, lists, maps ...: check inside, type as dyn
-            infer(child, scope)
-        return None, None
-
-    def conditional(node, scope: dict) -> tuple[Optional[str], object]:
-        """``c ? a : b``: cel-go's (bool, A, A) -> A, refused where the evident types fit it not (a condition that
-        is not a bool, branches of two types); null and collections (whose element types are not tracked) are
-        left be."""
-        kinds = [infer(child, scope)[0] for child in node.children]
-        condition, yes, no = kinds
-        known = all(kind is not None and kind not in ("list", "map", "null_type") for kind in kinds)
-        if known and (condition != "bool" or yes != no):
-            at = _operator_at(program.source, node.children[0]) or _first_token(node)
-            error(at, f"found no matching overload for '_?_:_' applied to '({condition}, {yes}, {no})'")
-            return None, None
-        return (yes if yes == no else None), None
-
-    def index(node, scope: dict) -> tuple[Optional[str], object]:
-        """``x[i]``: a list's item (typed by the schema's items) at an int, a map's value (additionalProperties) at
-        a string; a scalar indexed is cel-go's no-overload error.  An object with properties, and an index of
-        another type, are left dyn here."""
-        kind, parent = infer(node.children[0], scope)
-        at, _ = infer(node.children[1], scope)
-        if kind in _SCALARS and at is not None:
-            error(_location(program.source, node), f"found no matching overload for '_[_]' applied to '({kind}, {at})'")
-            return None, None
-        if parent is None:
-            return None, None
-        element = parent.items() if kind == "list" and at in (None, "int") else \
-            parent.values() if kind == "map" and at in (None, "string") else None
-        return (_node_type(element), element) if element is not None else (None, None)
-
-    def call(node, member: bool, scope: dict) -> tuple[Optional[str], object]:
-        """A call of one of the functions whose overloads are all known: refused where the evident types of its
-        receiver and arguments fit none (``self.name.startsWith(1)``), typed by the overload that fits."""
-        children = node.children
-        receiver = infer(children[0], scope)[0] if member else None
-        name = children[1] if member else children[0]
-        arguments = [infer(a, scope)[0] for a in celcost.argument_list(children[2 if member else 1:])]
-        known = [receiver] if member else []
-        if any(kind is None or kind in ("list", "map", "null_type") for kind in known + arguments):
-            return None, None       # a collection's element types, and dyn, are not tracked here
-        for takes, gives in _FUNCTION_OVERLOADS[str(name)]:
-            if takes == (receiver, *arguments) if member else takes == (None, *arguments):
-                return gives, None
-        shown = ", ".join(arguments)
-        error(_call_at(program.source, name),
-              f"found no matching overload for '{name}' applied to '{f'{receiver}.' if member else ''}({shown})'")
-        return None, None
-
-    def comprehension(node, scope: dict) -> tuple[Optional[str], object]:
-        receiver, macro, args = node.children
-        kind, ranged = infer(receiver, scope)
-        if kind in _SCALARS:
-            error(_location(program.source, receiver), f"expression of type '{kind}' cannot be range of a "
-                                                       "comprehension (must be list, map, or dynamic)")
-        names = [t for t in args.children[0].scan_values(lambda v: isinstance(v, Token))]
-        if len(names) != 1 or names[0].type != "IDENT":
-            for child in args.children:
-                infer(child, scope)
-            return None, None
-        element = None
-        if ranged is not None and kind == "list":
-            element = ranged.items()
-        elif ranged is not None and kind == "map" and ranged.values() is not None:     # a map, not an object
-            element = _STRING
-        inner = dict(scope)
-        inner[str(names[0])] = element      # bound, typed or not: it hides any variable of that name
-        for index, child in enumerate(args.children[1:]):
-            result, _ = infer(child, inner)
-            # every macro's predicate is a bool; map's is one only when it also has a transform
-            predicate = str(macro) != "map" or (index == 0 and len(args.children) == 3)
-            if predicate and result not in (None, "bool", "list", "map"):
-                error(_location(program.source, child), f"expected type 'bool' but found '{result}'")
-        return ("bool" if str(macro) in ("all", "exists", "exists_one") else None), None
-
-    result, _ = infer(program.tree, dict(variables))
-    return out, result
-
-
-# The functions each of whose overloads is known: (receiver type, or None for a global call, then the argument
-# types) -> result type.  A call none fits is refused as cel-go's checker refuses it.
-_FUNCTION_OVERLOADS: dict[str, list[tuple[tuple, str]]] = {
-    **{name: [(("string", "string"), "bool")] for name in ("contains", "startsWith", "endsWith")},
-    "matches": [(("string", "string"), "bool"), ((None, "string", "string"), "bool")],
-    **{name: [(("string",), "string")] for name in ("lowerAscii", "upperAscii", "trim")},
-    "charAt": [(("string", "int"), "string")],
-    **{name: [(("string", "string"), "int"), (("string", "string", "int"), "int")]
-       for name in ("indexOf", "lastIndexOf")},
-    "replace": [(("string", "string", "string"), "string"), (("string", "string", "string", "int"), "string")],
-    "substring": [(("string", "int"), "string"), (("string", "int", "int"), "string")],
-    "find": [(("string", "string"), "string")],
-}
-
-
-def _call_at(source: str, name: Token):
-    """Where cel-go places a call: its opening parenthesis."""
-    index = getattr(name, "end_pos", None)
-    if index is None:
-        return name
-    while index < len(source) and source[index].isspace():
-        index += 1
-    return _position_at(source, index)
-
-
-def _node_type(node) -> Optional[str]:
-    if node is None or getattr(node, "int_or_string", False):
-        return None
-    declared = node.type
-    if declared == "string" and node.format in ("date-time", "date", "duration", "byte", "binary"):
-        return None     # a timestamp, a duration or bytes in CEL (byte is either, by release): left untyped
-    if declared == "array":
-        return "list"
-    if declared == "object":
-        return "map"
-    return _SCHEMA_TYPES.get(declared or "")

@@ -44,7 +44,7 @@ def _expressions(spec: dict):
 
 def type_check(spec: dict) -> dict:
     """status.typeChecking for a policy's spec: a warning per expression that does not type check."""
-    from ..machinery import cel, schema
+    from ..machinery import cel, celcheck, schema
     from .validation.admissionregistration import POLICY_VARIABLES
     params: Optional[object] = None
     param_kind = spec.get("paramKind") or {}
@@ -64,7 +64,7 @@ def type_check(spec: dict) -> dict:
         for (group, version, kind), node in kinds or [((None, None, None), None)]:
             typed = {name: value for name, value in (("object", node), ("oldObject", node), ("params", params))
                      if value is not None}
-            for warning in cel.type_warnings(program, typed):
+            for warning in celcheck.type_warnings(program, typed):
                 found.append(f"{group}/{version}, Kind={kind}: {warning}" if kind else warning)
         if found:
             warnings.append({"fieldRef": field_ref, "warning": "\n".join(found)})
