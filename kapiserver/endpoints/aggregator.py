@@ -26,6 +26,7 @@ from ..machinery.errors import StatusError
 from ..registry.crd import version_priority
 from ..registry.options import ListOptions
 from . import forward
+from .upgrade import is_upgrade_request
 
 GROUP, VERSION, RESOURCE = "apiregistration.k8s.io", "v1", "apiservices"
 # How long dialing an extension apiserver may take.
@@ -218,7 +219,7 @@ class RemoteAPIServices:
             path += b"?" + urlencode(sorted(parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True),
                                             key=lambda pair: pair[0])).encode()
         try:
-            if request.requestHeaders.getRawHeaders(b"upgrade") and request.clientproto == b"HTTP/1.1":
+            if is_upgrade_request(request) and request.clientproto == b"HTTP/1.1":
                 await self._upgrade(request, apiservice, host, port, path, user)
                 return
             await forward.forward(request, self.reactor, self.dialer(apiservice), host, port, path,

@@ -13,9 +13,11 @@ from twisted.internet import protocol
 
 from ..machinery import errors
 from .forward import forward, stream_over_websocket
-from .upgrade import hijack, request_head, wants_upgrade
+from .upgrade import hijack, is_upgrade_request, request_head, wants_upgrade
 
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
+# The pod subresources that are a stream or nothing (upstream's upgradeRequired).
+_UPGRADE_REQUIRED = ("exec", "attach", "portforward")
 
 
 class Throttle:
@@ -206,6 +208,9 @@ class NodeStreams:
             return
         if resource == "pods" and info.subresource in _KUBELET_PATHS:
             host, port, path = await self._kubelet_target(request, info, obj)
+            if info.subresource in _UPGRADE_REQUIRED and not is_upgrade_request(request):
+                # As upstream's exec, attach and portforward: refused here, the kubelet not asked.
+                raise errors.bad_request("Upgrade request required")
         elif resource == "pods":
             host, port, path = self._pod_target(request, info, obj)
         elif resource == "services":
@@ -305,7 +310,7 @@ class NodeStreams:
         """Relay the request to host:port: an upgrade takes the client's connection over as a byte relay
         both ways; anything else is forwarded as one request whose response streams back."""
         rate = self.bytes_per_sec
-        if not request.requestHeaders.getRawHeaders(b"upgrade"):
+        if not is_upgrade_request(request):
             await forward(request, self.reactor, self.kubelet.dial, host, port, path,
                           Throttle(self.reactor, rate) if rate else None)
             return

@@ -56,6 +56,12 @@ def header_values(request, name: bytes) -> list:
     return out
 
 
+def is_upgrade_request(request) -> bool:
+    """Whether the request asks to upgrade its connection, as upstream's httpstream.IsUpgradeRequest decides it:
+    a Connection header mentioning "upgrade" (an Upgrade header alone is no upgrade request)."""
+    return any(b"upgrade" in value.lower() for value in request.requestHeaders.getRawHeaders(b"connection") or ())
+
+
 def wants_upgrade(request, protocol: str) -> bool:
     upgrades = [v.lower() for v in header_values(request, b"upgrade")]
     return protocol.lower() in upgrades
