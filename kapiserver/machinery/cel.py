@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import celpy
 import lark
@@ -499,27 +499,30 @@ def _rule_value(spec: dict) -> str:
             f"FieldPath:{quoted['fieldPath']}, OptionalOldSelf:{pointer(spec.get('optionalOldSelf'), 'bool')}}}")
 
 
-def check_rules(schema: Optional[dict], path: str, unchanged: bool = False) -> list[FieldError]:
+def check_rules(schema: Optional[dict], path: str, unchanged: bool = False,
+                faulty: Optional[Callable[[str], bool]] = None) -> list[FieldError]:
     """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
     openAPIV3Schema at ``path``) that cannot be compiled or is malformed, or whose estimated cost is past the
     limits (celcost): one rule's (unless the version's schema is ``unchanged`` by an update), or all of the
-    schema's rules' together."""
+    schema's rules' together.  The rules of a node for which ``faulty(its path)`` holds (a schema error at or
+    below it) are checked as entries but not compiled."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
         costs = celcost.SchemaCosts(unchanged)
-        _check_node(schema, path, out, root=True, cardinality=1, costs=costs)
+        _check_node(schema, path, out, root=True, cardinality=1, costs=costs, faulty=faulty)
         out += costs.total_errors(path)
     return out
 
 
 def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinality: Optional[int] = None,
-                costs=None, uncorrelatable: str = "") -> None:
+                costs=None, uncorrelatable: str = "", faulty: Optional[Callable[[str], bool]] = None) -> None:
     """``cardinality``: how many times this node's rules may run in one object (None: unbounded); ``costs`` (a
     celcost.SchemaCosts) tallies the estimated cost of each rule and messageExpression, None where rules are not
     costed; ``uncorrelatable``: the path of the list (not a map list) this node is inside, where an old value
-    cannot be paired with the new one, so no rule may use oldSelf."""
+    cannot be paired with the new one, so no rule may use oldSelf; ``faulty``: see check_rules."""
+    compiles = faulty is None or not (schema.get("x-kubernetes-validations") and faulty(path))
     node_decl = costs.decl(schema, root or bool(schema.get("x-kubernetes-embedded-resource"))) \
-        if costs is not None and schema.get("x-kubernetes-validations") else None
+        if costs is not None and compiles and schema.get("x-kubernetes-validations") else None
     for index, spec in enumerate(schema.get("x-kubernetes-validations") or []):
         at = f"{path}.x-kubernetes-validations[{index}]"
         if not isinstance(spec, dict):
@@ -528,6 +531,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
         compiled = False
         if not source.strip():
             out.append(FieldError("FieldValueRequired", f"{at}.rule", "Required value: rule is not specified"))
+        elif not compiles:
+            pass
         else:
             try:
                 program = compile_expression(source)
@@ -555,7 +560,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
         elif "\n" in source and not message.strip():
             out.append(FieldError("FieldValueRequired", f"{at}.message",
                                   "Required value: message must be specified if rule contains line breaks"))
-        if spec.get("messageExpression"):
+        if spec.get("messageExpression") and compiles:
             try:
                 message = compile_expression(spec["messageExpression"])
                 if check_types(message, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "string"):
@@ -586,17 +591,17 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
     for name, sub in (schema.get("properties") or {}).items():
         if isinstance(sub, dict):
             _check_node(sub, f"{path}.properties[{name}]", out, cardinality=below, costs=costs,
-                        uncorrelatable=uncorrelatable or ("" if paired_by_name else path))
+                        uncorrelatable=uncorrelatable or ("" if paired_by_name else path), faulty=faulty)
     if isinstance(schema.get("items"), dict):
         listed_by_key = schema.get("x-kubernetes-list-type") == "map"
         _check_node(schema["items"], f"{path}.items", out, cardinality=below, costs=costs,
-                    uncorrelatable=uncorrelatable or ("" if listed_by_key else path))
+                    uncorrelatable=uncorrelatable or ("" if listed_by_key else path), faulty=faulty)
     if isinstance(schema.get("additionalProperties"), dict):
         _check_node(schema["additionalProperties"], f"{path}.additionalProperties", out, cardinality=below,
-                    costs=costs, uncorrelatable=uncorrelatable)
+                    costs=costs, uncorrelatable=uncorrelatable, faulty=faulty)
     for index, sub in enumerate(schema.get("allOf") or []):
         if isinstance(sub, dict):     # compiled, not costed (upstream sees no rules there)
-            _check_node(sub, f"{path}.allOf[{index}]", out, root)
+            _check_node(sub, f"{path}.allOf[{index}]", out, root, faulty=faulty)
 
 
 # -- evaluating -----------------------------------------------------------------------------------------

@@ -208,12 +208,16 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
             out += crdschema.root_errors(schema, at, "status" in (version.get("subresources") or {}))
             # A version whose schema an update leaves as it was is not judged again (it was accepted once).
             unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
-            found = [] if unchanged else crdschema.schema_errors(schema, at)
-            out += found + structural.pattern_errors(schema, at)
-            if not found:       # as upstream, rules are compiled only in a structural schema
+            found, usage = ([], []) if unchanged else crdschema.schema_errors(schema, at)
+            out += found + usage + structural.pattern_errors(schema, at)
+            if not found:
+                # As upstream: rules are compiled only in a structural schema, and not at a node with a schema
+                # error at or below it; their errors come after every schema error.
                 from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
-                rule_errors = cel.check_rules(schema, at, unchanged)
-                out += rule_errors or ([] if unchanged else crdschema.default_rule_errors(schema, at))
+                faulty = {e.field for e in usage}
+                rule_errors = cel.check_rules(schema, at, unchanged, lambda node: any(
+                    f == node or f.startswith(node + ".") for f in faulty))
+                out += rule_errors or ([] if unchanged or usage else crdschema.default_rule_errors(schema, at))
         out += apiextensions.version(version, f"spec.versions[{index}]")
     out += apiextensions.crd_names(names)
     was_preserving = ((old or {}).get("spec") or {}).get("preserveUnknownFields") is True

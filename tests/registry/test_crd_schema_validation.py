@@ -193,3 +193,22 @@ def test_the_root_with_the_status_subresource_says_only_what_survives_taking_sta
 def test_a_nullable_root_is_refused():
     assert errors({"type": "object", "nullable": True}) == [
         f"{AT}.nullable: Forbidden: nullable cannot be true at the root"]
+
+
+def test_rules_are_compiled_where_no_schema_error_lies_at_or_below_them():
+    """A schema error of what a CRD schema may use (not a structural one) keeps the rules at and above it from
+    being compiled, not the others'; every schema error comes before every rule's."""
+    schema = with_spec({"type": "object", "properties": {
+        "a": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
+              "x-kubernetes-validations": [{"rule": "self.nope"}]},
+        "b": {"type": "string", "x-kubernetes-validations": [{"rule": "self.size( > 1"}]}},
+        "x-kubernetes-validations": [{"rule": "self.missing == 1"}]})
+    found = errors(schema)
+    assert found[0] == (f"{AT}.properties[spec].properties[a].uniqueItems: Forbidden: uniqueItems cannot be set to "
+                        "true since the runtime complexity becomes quadratic")
+    assert len(found) == 2 and found[1].startswith(
+        f"{AT}.properties[spec].properties[b].x-kubernetes-validations[0].rule: Invalid value: ")
+    assert "Syntax error" in found[1]
+    # A structural error keeps every rule from being compiled.
+    schema["properties"]["spec"]["properties"]["c"] = {"description": "no type"}
+    assert not any("x-kubernetes-validations" in e for e in errors(schema))

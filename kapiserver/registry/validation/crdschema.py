@@ -84,10 +84,11 @@ def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldErro
     return out
 
 
-def schema_errors(schema: dict, path: str) -> list[FieldError]:
-    """Field errors of one version's ``openAPIV3Schema`` (at ``path``): the structural ones (or, in a structural
-    schema, its defaults'), then the others.  What the schema's rules make of its defaults is
-    default_rule_errors'."""
+def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[FieldError]]:
+    """Field errors of one version's ``openAPIV3Schema`` (at ``path``), in two parts: the structural ones (or, in
+    a structural schema, its defaults'), with which no rule is compiled; then what a CRD schema may not use, with
+    which the rules of the nodes at and above each such error are not compiled.  What the schema's rules make of
+    its defaults is default_rule_errors'."""
     found: list[FieldError] = []
     _invariants(schema, _ROOT, path, found)
     _completeness(schema, schema, path, path, found)
@@ -97,8 +98,9 @@ def schema_errors(schema: dict, path: str) -> list[FieldError]:
             if not structural.deep_equal(structural.prune(default, node, root=embedded), default):
                 found.append(errors.invalid(at, default, "must not have unknown fields"))
             found += structural.validate(default, node, at, root=embedded)
-    _openapi(schema, path, found, root=True)
-    return found
+    usage: list[FieldError] = []
+    _openapi(schema, path, usage, root=True)
+    return found, usage
 
 
 def default_rule_errors(schema: dict, path: str) -> list[FieldError]:
