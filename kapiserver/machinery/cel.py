@@ -499,16 +499,15 @@ def _rule_value(spec: dict) -> str:
             f"FieldPath:{quoted['fieldPath']}, OptionalOldSelf:{pointer(spec.get('optionalOldSelf'), 'bool')}}}")
 
 
-def check_rules(schema: Optional[dict], path: str, unchanged: bool = False,
+def check_rules(schema: Optional[dict], path: str,
                 faulty: Optional[Callable[[str], bool]] = None) -> list[FieldError]:
     """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
     openAPIV3Schema at ``path``) that cannot be compiled or is malformed, or whose estimated cost is past the
-    limits (celcost): one rule's (unless the version's schema is ``unchanged`` by an update), or all of the
-    schema's rules' together.  The rules of a node for which ``faulty(its path)`` holds (a schema error at or
-    below it) are checked as entries but not compiled."""
+    limits (celcost): one rule's, or all of the schema's rules' together.  The rules of a node for which
+    ``faulty(its path)`` holds (a schema error at or below it) are checked as entries but not compiled."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
-        costs = celcost.SchemaCosts(unchanged)
+        costs = celcost.SchemaCosts()
         _check_node(schema, path, out, root=True, cardinality=1, costs=costs, faulty=faulty)
         out += costs.total_errors(path)
     return out

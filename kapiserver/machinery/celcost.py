@@ -778,10 +778,9 @@ def factor_text(cost: int, limit: int) -> str:
 
 class SchemaCosts:
     """The estimated costs of one CRD version's rules, as they are found: each one's checked against the per-rule
-    limit (unless the version's schema is ``unchanged`` by an update), all of them against the schema's."""
+    limit, all of them against the schema's."""
 
-    def __init__(self, unchanged: bool = False):
-        self.unchanged = unchanged
+    def __init__(self) -> None:
         self.costs: list[tuple[str, int]] = []
         self._decls: dict = {}
 
@@ -792,7 +791,7 @@ class SchemaCosts:
     def observe(self, path: str, cost: int, what: str) -> list[FieldError]:
         """Tally one expression's cost; the error if it alone is past the limit."""
         self.costs.append((path, cost))
-        if cost > PER_EXPRESSION_LIMIT and not self.unchanged:
+        if cost > PER_EXPRESSION_LIMIT:
             return [forbidden(path, exceeds_message(what, cost, PER_EXPRESSION_LIMIT))]
         return []
 

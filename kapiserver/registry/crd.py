@@ -166,10 +166,13 @@ class CustomResourceDefinitionStrategy(Strategy):
 
 def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     """The CRD's field errors.  On an update (``old``), a version whose schema is unchanged is not judged again
-    (it was accepted when written): not its structure, defaults, or its rules' costs one by one."""
+    (it was accepted when written, perhaps by a kapiserver that checked less): not its structure, defaults,
+    patterns or rules, nor its root against its status subresource unless that was just enabled.  So a CRD
+    stored before a check was added can still be updated (its finalizer removed, its labels changed)."""
     out: list[FieldError] = []
-    old_schemas = {v.get("name"): v.get("schema") for v in (old or {}).get("spec", {}).get("versions") or []
-                   if isinstance(v, dict)}
+    old_versions = [v for v in (old or {}).get("spec", {}).get("versions") or [] if isinstance(v, dict)]
+    old_schemas = {v.get("name"): v.get("schema") for v in old_versions}
+    old_status = {v.get("name"): "status" in (v.get("subresources") or {}) for v in old_versions}
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group = spec.get("group") or ""
@@ -205,19 +208,12 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         if schema is None:
             out.append(errors.required(at, "schemas are required"))
         if isinstance(schema, dict):
-            out += crdschema.root_errors(schema, at, "status" in (version.get("subresources") or {}))
-            # A version whose schema an update leaves as it was is not judged again (it was accepted once).
+            status = "status" in (version.get("subresources") or {})
             unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
-            found, usage = ([], []) if unchanged else crdschema.schema_errors(schema, at)
-            out += found + usage + structural.pattern_errors(schema, at)
-            if not found:
-                # As upstream: rules are compiled only in a structural schema, and not at a node with a schema
-                # error at or below it; their errors come after every schema error.
-                from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
-                faulty = {e.field for e in usage}
-                rule_errors = cel.check_rules(schema, at, unchanged, lambda node: any(
-                    f == node or f.startswith(node + ".") for f in faulty))
-                out += rule_errors or ([] if unchanged or usage else crdschema.default_rule_errors(schema, at))
+            if not unchanged or old_status.get(version.get("name")) != status:
+                out += crdschema.root_errors(schema, at, status)
+            if not unchanged:
+                out += _schema_errors(schema, at)
         out += apiextensions.version(version, f"spec.versions[{index}]")
     out += apiextensions.crd_names(names)
     was_preserving = ((old or {}).get("spec") or {}).get("preserveUnknownFields") is True
@@ -225,6 +221,21 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         out.append(errors.invalid("spec.preserveUnknownFields", True, "cannot set to true, set "
                                   "x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead"))
     return out
+
+
+def _schema_errors(schema: dict, at: str) -> list[FieldError]:
+    """A version's openAPIV3Schema (at ``at``) judged: its schema errors, its patterns', then its rules' (as upstream:
+    compiled only in a structural schema, and not at a node with a schema error at or below it), then what its
+    rules make of its defaults."""
+    found, usage = crdschema.schema_errors(schema, at)
+    out = found + usage + structural.pattern_errors(schema, at)
+    if found:
+        return out
+    from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
+    faulty = {e.field for e in usage}
+    rule_errors = cel.check_rules(schema, at, faulty=lambda node: any(f == node or f.startswith(node + ".")
+                                                                      for f in faulty))
+    return out + (rule_errors or ([] if usage else crdschema.default_rule_errors(schema, at)))
 
 
 def served(crd: dict) -> bool:

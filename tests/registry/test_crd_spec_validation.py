@@ -132,7 +132,8 @@ def test_a_storage_version_without_a_name_is_refused_not_a_crash(store_registry)
 def test_a_status_write_judges_the_accepted_names_not_the_spec():
     """As upstream's status strategy: a write through /status is checked for its metadata and accepted names only,
     so a CRD stored before a check was tightened (here a rule the type checker now refuses) still gets its
-    conditions; the same spec is refused by a write of the CRD itself."""
+    conditions; so does a write of the CRD itself that leaves the version's schema as it was, while a new CRD
+    with that schema is refused."""
     from kapiserver.registry.catalog import enabled_builtin
     from kapiserver.registry.crd import CustomResourceDefinitionStrategy
     info = next(i for i in enabled_builtin({}) if i.resource == "customresourcedefinitions")
@@ -145,7 +146,8 @@ def test_a_status_write_judges_the_accepted_names_not_the_spec():
     new = json.loads(json.dumps(old))
     new["status"]["conditions"] = [{"type": "Established", "status": "True"}]
     assert strategy.validate_subresource_update("status", new, old) == []
-    assert any("found no matching overload for '_>_'" in str(e) for e in strategy.validate_update(new, old))
+    assert not any("x-kubernetes-validations" in e.field for e in strategy.validate_update(new, old))
+    assert any("found no matching overload for '_>_'" in str(e) for e in validate_crd(new))
     new["status"]["acceptedNames"]["plural"] = "Widgets"
     assert [e.field for e in strategy.validate_subresource_update("status", new, old)] == [
         "status.acceptedNames.plural"]
@@ -178,3 +180,22 @@ def test_a_missing_scope_is_named_as_go_names_an_empty_string():
     assert messages(obj) == ['spec.scope: Unsupported value: "": supported values: "Cluster", "Namespaced"']
     obj["spec"]["scope"] = "Galaxy"
     assert messages(obj) == ['spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"']
+
+
+def test_a_crd_stored_before_a_check_can_still_be_updated():
+    """A version whose schema an update leaves as it was is not judged again, whatever kapiserver now refuses in
+    it (a rule, a root field beside the status subresource): its finalizer can be removed, its labels changed.
+    Enabling the status subresource judges the root again; changing the schema judges all of it."""
+    schema = {"openAPIV3Schema": {"type": "object", "maxProperties": 5, "properties": {"spec": {
+        "type": "object", "x-kubernetes-validations": [{"rule": "has(self)"}]}}}}
+    stored = crd([version(schema=schema, subresources={"status": {}})])
+    refused = messages(stored)
+    assert len(refused) == 2 and "status subresource is enabled" in refused[0] and "has() macro" in refused[1]
+    updated = json.loads(json.dumps(stored))
+    updated["metadata"]["finalizers"] = []
+    assert validate_crd(updated, stored) == []
+    without_status = crd([version(schema=schema)])
+    assert [str(e) for e in validate_crd(stored, without_status)] == refused[:1]
+    changed = json.loads(json.dumps(stored))
+    changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = "changed"
+    assert [e.field for e in validate_crd(changed, stored)] == [e.field for e in validate_crd(stored)]
