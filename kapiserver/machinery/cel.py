@@ -528,11 +528,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
             continue
         source = spec.get("rule") or ""
         compiled = False
-        if not source.strip():
-            out.append(FieldError("FieldValueRequired", f"{at}.rule", "Required value: rule is not specified"))
-        elif not compiles:
-            pass
-        else:
+        if source.strip() and compiles:     # an empty rule is a schema error (registry.validation.crdschema)
             try:
                 program = compile_expression(source)
                 if check_types(program, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "bool"):
@@ -552,13 +548,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                                           "may not be set if rule does not use oldSelf"))
             except CompileError as e:
                 out.append(FieldError("FieldValueInvalid", f"{at}.rule", f"Invalid value: {_rule_value(spec)}: {e}"))
-        message = spec.get("message") or ""
-        if "\n" in message:
-            out.append(FieldError("FieldValueInvalid", f"{at}.message",
-                                  f'Invalid value: "{message}": message must not contain line breaks'))
-        elif "\n" in source and not message.strip():
-            out.append(FieldError("FieldValueRequired", f"{at}.message",
-                                  "Required value: message must be specified if rule contains line breaks"))
         if spec.get("messageExpression") and compiles:
             try:
                 message = compile_expression(spec["messageExpression"])

@@ -212,3 +212,17 @@ def test_rules_are_compiled_where_no_schema_error_lies_at_or_below_them():
     # A structural error keeps every rule from being compiled.
     schema["properties"]["spec"]["properties"]["c"] = {"description": "no type"}
     assert not any("x-kubernetes-validations" in e for e in errors(schema))
+
+
+def test_each_rule_entry_has_a_rule_and_a_one_line_message():
+    """An entry's own shape is a schema error (so its node's rules are not compiled): one error per entry, the
+    first of upstream's checks that fails."""
+    at = f"{AT}.properties[spec].x-kubernetes-validations"
+    found = errors(with_spec({"type": "object", "x-kubernetes-validations": [
+        {"rule": "  "}, {"rule": "true", "message": "  "}, {"rule": "true", "message": "two\nlines"},
+        {"rule": "self.a ==\n1"}, {"rule": "self.nope", "message": "fine"}]}))
+    assert found == [
+        f"{at}[0].rule: Required value: rule is not specified",
+        f'{at}[1].message: Invalid value: "  ": message must be non-empty if specified',
+        f'{at}[2].message: Invalid value: "two\\nlines": message must not contain line breaks',
+        f"{at}[3].message: Required value: message must be specified if rule contains line breaks"]

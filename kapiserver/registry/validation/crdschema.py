@@ -21,6 +21,7 @@ be structural, and use only what a CRD schema may.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...machinery import errors, structural
@@ -347,6 +348,30 @@ def _openapi(s: dict, path: str, out: list, root: bool = False, no_defaults: str
         out.append(errors.invalid(f"{path}.x-kubernetes-preserve-unknown-fields", False, "must be true or undefined"))
     _map_type(s, kind, path, out)
     _list_type(s, kind, path, out)
+    _rule_entries(s, path, out)
+
+
+# Line breaks as CEL's grammar knows them.
+_LINE_BREAKS = re.compile(r"[\n\r]+")
+
+
+def _rule_entries(s: dict, path: str, out: list) -> None:
+    """Each x-kubernetes-validations entry's own shape (a schema error, which keeps the rules at and above it from
+    compiling): a rule; a message, when given, not blank and on one line; a message for a rule on several lines."""
+    for index, entry in enumerate(s.get("x-kubernetes-validations") or []):
+        if not isinstance(entry, dict):
+            continue
+        at = f"{path}.x-kubernetes-validations[{index}]"
+        rule, given = (entry.get("rule") or "").strip(), entry.get("message") or ""
+        message = given.strip()
+        if not rule:
+            out.append(errors.required(f"{at}.rule", "rule is not specified"))
+        elif given and not message:
+            out.append(errors.invalid(f"{at}.message", given, "message must be non-empty if specified"))
+        elif _LINE_BREAKS.search(message):
+            out.append(errors.invalid(f"{at}.message", given, "message must not contain line breaks"))
+        elif _LINE_BREAKS.search(rule) and not message:
+            out.append(errors.required(f"{at}.message", "message must be specified if rule contains line breaks"))
 
 
 def _map_type(s: dict, kind: str, path: str, out: list) -> None:
