@@ -125,28 +125,26 @@ def decl(schema: dict, root: bool = False, memo: Optional[dict] = None) -> Optio
         return Decl("object", 0, min_size, fields)
     if kind == "string":
         form = schema.get("format")
-        if form == "byte":
-            bound = _bound(schema, "maxLength")
-            return Decl("bytes", bound if bound is not None else _PER_REQUEST, 2)
-        if form == "duration":
-            return Decl("duration", 32, 3)
-        if form == "date":
-            return Decl("timestamp", 12, 12)
-        if form == "date-time":
-            return Decl("timestamp", 32, 21)
+        if form in _FIXED_SIZE_FORMATS:
+            return Decl(*_FIXED_SIZE_FORMATS[form])
         bound = _bound(schema, "maxLength")
+        if form == "byte":
+            return Decl("bytes", bound if bound is not None else _PER_REQUEST, 2)
         if bound is not None:
             return Decl("string", bound * 4, 2)
         if schema.get("enum"):
             return Decl("string", max((len(v.encode()) for v in schema["enum"] if isinstance(v, str)), default=0), 2)
         return Decl("string", _PER_REQUEST, 2)
-    if kind == "boolean":
-        return Decl("bool", 0, 4)
-    if kind == "number":
-        return Decl("double", 0, 1)
-    if kind == "integer":
-        return Decl("int", 0, 1)
+    if kind in _SCALARS:
+        return Decl(*_SCALARS[kind])
     return None
+
+
+# (kind, max_elements, min_size) of the strings whose format makes them another CEL type of a known size, and of the
+# other scalars.
+_FIXED_SIZE_FORMATS = {"duration": ("duration", 32, 3), "date": ("timestamp", 12, 12),
+                       "date-time": ("timestamp", 32, 21)}
+_SCALARS = {"boolean": ("bool", 0, 4), "number": ("double", 0, 1), "integer": ("int", 0, 1)}
 
 
 def _child(schema: dict, memo: Optional[dict]) -> Optional[Decl]:

@@ -34,9 +34,9 @@ _INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
 _VALUE_VALIDATIONS = ("anyOf", "allOf", "oneOf")
 
 
-# The root schema's fields in the order of upstream's internal JSONSchemaProps, each with how Go tells it unset
-# ("bool": false, "str": empty, "set": a pointer, slice or map: absent or null), and whether the root may have it
-# when the status subresource is enabled (upstream's allowedFieldsAtRootSchema).
+# The root schema's fields in the order of upstream's internal JSONSchemaProps, each with its Go kind (a "bool" or
+# "str" is unset at its zero value; a "set" field, a pointer, slice or map, only when absent or null), and whether
+# the root may have it when the status subresource is enabled (upstream's allowedFieldsAtRootSchema).
 _ROOT_FIELDS = (
     ("id", "str", False), ("$schema", "str", False), ("$ref", "set", False), ("description", "str", True),
     ("type", "str", True), ("nullable", "bool", False), ("format", "str", True), ("title", "str", True),
@@ -68,7 +68,7 @@ def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldErro
     if status_enabled:
         for key, unset, allowed in _ROOT_FIELDS:
             value = schema.get(key)
-            if (unset == "bool" and value is False) or (unset == "str" and value == "") or value is None:
+            if value is None or (unset != "set" and _zero(value)):     # a Go pointer, slice or map set empty counts
                 continue
             if key == "type":
                 if value != "object":
