@@ -19,8 +19,3 @@ def certificate_options(cert_pem: bytes, key_pem: bytes) -> dict[str, Any]:
     ``extraCertificateOptions``).  ValueError when either is not PEM of its kind."""
     return {"certificate": x509.load_pem_x509_certificate(cert_pem),
             "privateKey": serialization.load_pem_private_key(key_pem, password=None)}
-
-
-def certificate_chain(chain_pem: bytes) -> list[x509.Certificate]:
-    """Every certificate of a PEM bundle, in order."""
-    return x509.load_pem_x509_certificates(chain_pem)

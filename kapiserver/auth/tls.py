@@ -11,7 +11,7 @@ import weakref
 from OpenSSL import SSL
 from twisted.internet import ssl
 
-from ..tlskeys import certificate_chain, certificate_options
+from . import certs
 
 # Go's TLS version names (--tls-min-version) and the cipher suite names Go knows (--tls-cipher-suites),
 # mapped to OpenSSL's.  TLS 1.3 suites are not configurable, in Go or here.
@@ -52,14 +52,10 @@ class ServingOptions(ssl.CertificateOptions):
 
 def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher_suites=()) -> ServingOptions:
     """TLS options for the secure port from PEM files (the certificate file may carry its chain)."""
-    with open(cert_file, "rb") as f:
-        chain_pem = f.read()
-    with open(key_file, "rb") as f:
-        key_pem = f.read()
-    chain = certificate_chain(chain_pem)
+    chain = certs.load_certificates(cert_file)
     if not chain:
         raise ValueError(f"{cert_file}: no PEM certificate")
-    identity = certificate_options(chain_pem, key_pem)
+    key = certs.load_key(key_file)
     kwargs = {}
     if min_version:
         kwargs["raiseMinimumTo"] = TLS_VERSIONS[min_version]
@@ -68,7 +64,8 @@ def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher
     if cipher_suites:
         kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
             ":".join(CIPHER_SUITES[name] for name in cipher_suites))
-    return ServingOptions(extraCertChain=chain[1:], acceptableProtocols=[b"h2", b"http/1.1"], **identity, **kwargs)
+    return ServingOptions(certificate=chain[0], privateKey=key, extraCertChain=chain[1:],
+                          acceptableProtocols=[b"h2", b"http/1.1"], **kwargs)
 
 
 def peer_certificate(request):
