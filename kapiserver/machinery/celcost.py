@@ -147,6 +147,16 @@ _FIXED_SIZE_FORMATS = {"duration": ("duration", 32, 3), "date": ("timestamp", 12
 _SCALARS = {"boolean": ("bool", 0, 4), "number": ("double", 0, 1), "integer": ("int", 0, 1)}
 
 
+def _replaced(length: int, found_size: int, grows: bool) -> tuple[int, int]:
+    """One bound of cel-go's replace() estimate: (how many replacements, how much of the text is kept) for a text of
+    ``length`` whose matches are ``found_size`` long, each replacement growing the text or not."""
+    if found_size == 0:          # an empty match: one before every character and one at the end
+        return (length + 1 if length < MAX else length), length
+    if not grows:
+        return 0, length
+    return math.ceil(float(length) / float(found_size)), 0
+
+
 def _child(schema: dict, memo: Optional[dict]) -> Optional[Decl]:
     return memoized_decl(schema, bool(schema.get("x-kubernetes-embedded-resource")), memo)
 
@@ -653,18 +663,8 @@ class _Estimator:
 
     @staticmethod
     def _replace(text: Size, old: Size, new: Size) -> tuple[int, Size]:
-        if old.lo == 0:
-            count_hi, kept_hi = (text.hi + 1 if text.hi < MAX else text.hi), text.hi
-        elif new.hi <= old.lo:
-            count_hi, kept_hi = 0, text.hi
-        else:
-            count_hi, kept_hi = math.ceil(float(text.hi) / float(old.lo)), 0
-        if old.hi == 0:
-            count_lo, kept_lo = (text.lo + 1 if text.lo < MAX else text.lo), text.lo
-        elif old.hi <= new.lo:
-            count_lo, kept_lo = 0, text.lo
-        else:
-            count_lo, kept_lo = math.ceil(float(text.lo) / float(old.hi)), 0
+        count_hi, kept_hi = _replaced(text.hi, old.lo, new.hi > old.lo)
+        count_lo, kept_lo = _replaced(text.lo, old.hi, old.hi > new.lo)
         result = Size(count_lo, count_hi).times(new).plus(Size(kept_lo, kept_hi))
         return _factor(text.hi, 2 * _STRING_TRAVERSAL), result
 
