@@ -121,7 +121,7 @@ class GarbageCollector:
 
         def resync():
             d = Deferred.fromCoroutine(self.sync_monitors())
-            d.addErrback(lambda f: log.failure("garbage collector: resyncing the monitors failed", f))
+            d.addErrback(self._resync_failed)
             d.addBoth(lambda _: self._schedule_resync())
         self._resync_call = self.clock.callLater(self.resync_period, resync)
 
@@ -139,8 +139,17 @@ class GarbageCollector:
             self._api_change_calls.append(self.clock.callLater(delay, self._resync_now))
 
     def _resync_now(self) -> None:
-        d = Deferred.fromCoroutine(self.sync_monitors())
-        d.addErrback(lambda f: log.failure("garbage collector: resyncing the monitors failed", f))
+        Deferred.fromCoroutine(self.sync_monitors()).addErrback(self._resync_failed)
+
+    def _resync_failed(self, failure) -> None:
+        """A resync the apiserver refused (shutting down, a 5xx, a timeout) is told in one line and left to the
+        next; anything else with its traceback."""
+        if self._stopped:
+            return
+        if failure.check(APIError):
+            log.warn("garbage collector: resyncing the monitors failed: {error}", error=failure.value)
+            return
+        log.failure("garbage collector: resyncing the monitors failed", failure)
 
     async def sync_monitors(self) -> None:
         while self._syncing is not None:

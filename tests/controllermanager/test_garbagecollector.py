@@ -266,3 +266,26 @@ def test_graph_checks_again_an_owner_gone_when_a_new_dependent_names_it():
     deletes.clear()
     graph.observe(CONFIG_MAPS, _obj("e", "late", owners=["o"]))
     assert deletes == ["o"] and graph.nodes["o"].dependents == {"d", "e"}
+
+
+def test_a_resync_the_apiserver_refuses_is_told_in_one_line(gc):
+    """A resync of the monitors the apiserver refused (shutting down: 503) is a one-line warning, left to the next
+    resync; a failure of any other kind keeps its traceback."""
+    from twisted.logger import globalLogPublisher
+    from twisted.python.failure import Failure
+
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        gc._resync_failed(Failure(APIError(503, {"kind": "Status", "reason": "ServiceUnavailable",
+                                                 "message": "apiserver is shutting down"})))
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            gc._resync_failed(Failure())
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    told = [e for e in events if "resyncing the monitors failed" in (e.get("log_format") or "")]
+    assert [e["log_level"].name for e in told] == ["warn", "critical"]
+    assert "log_failure" not in told[0] and "shutting down" in str(told[0]["error"])
+    assert told[1]["log_failure"].check(ValueError)
