@@ -193,6 +193,13 @@ def cpu_seconds(pid: Optional[int]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reactor_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid``'s main thread (its reactor's) so far."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     """The live child processes of ``pid`` (a --workers apiserver's workers)."""
     found = []

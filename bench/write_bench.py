@@ -14,8 +14,8 @@ in the same run and measures with wrk, each case against the floor of the same r
   and against CREATE;
   GET one object at 32 connections against the floor's GET.
 Two ratios per case: requests/s (kapiserver / floor), and CPU time per request (floor /
-kapiserver, from /proc: all the process's threads).  The second holds when other work
-shares the machine; the first is what a client sees on an idle one.
+kapiserver, from /proc: all the process's threads and its children's).  The second holds when other work
+shares the machine; the first is what a client sees on an idle one.  Each case also prints how busy the server's reactor (main) thread was: the rest of the run it waited.
 --watchers N opens N watches of every ConfigMap (curl; --watch-metadata: as PartialObjectMetadata, as the
 garbage collector watches) for the whole run; --controller-manager runs the embedded controllers' set in a
 kube-controller-manager process of its own instead (its CPU per request printed beside the server's).
@@ -45,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from api_bench import (Server, _cpu_model, children, configmap, cpu_seconds, free_port,  # noqa: E402
-                       raise_fd_limit, tree_cpu_seconds)
+                       raise_fd_limit, reactor_cpu_seconds, tree_cpu_seconds)
 from controlplane_bench import twistd  # noqa: E402
 from kapiserver.config import EMBEDDABLE_CONTROLLERS  # noqa: E402
 
@@ -180,27 +180,33 @@ def main() -> None:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows: dict[str, list[float]] = {}
 
-        def measure(pid: int, url: str, conns: int, lua: str = "", spy_case: str = "") -> tuple[float, float]:
-            """(requests/s, CPU microseconds the process at ``pid`` and its children (--workers) spent per
-            request, the children's part of that)."""
+        def measure(pid: int, url: str, conns: int, lua: str = "", spy_case: str = "") -> tuple:
+            """(requests/s, CPU microseconds the process at ``pid`` and its children (the SQLite store's
+            database process, --workers) spent per request, the children's part of that, the share of the run
+            the main thread was on a CPU)."""
             spy = sampler(args.spy, spy_case) if spy_case else None
             before, own_before, workers = tree_cpu_seconds(pid), cpu_seconds(pid), children(pid)
+            reactor_before, started = reactor_cpu_seconds(pid), time.monotonic()
             rate, count = run_wrk(url, conns, args.duration, lua)
             used, own = tree_cpu_seconds(pid) - before, cpu_seconds(pid) - own_before
+            busy = (reactor_cpu_seconds(pid) - reactor_before) / (time.monotonic() - started)
             if spy:
                 spy.wait()
             if not count:
-                return rate, float("nan"), None
-            return rate, used / count * 1e6, (used - own) / count * 1e6 if workers else None
+                return rate, float("nan"), None, busy
+            return rate, used / count * 1e6, (used - own) / count * 1e6 if workers else None, busy
 
         def record(name: str, ours: tuple, base: tuple) -> str:
             rows.setdefault(f"{name} / floor, rate", []).append(ours[0] / base[0] if base[0] else float("nan"))
             rows.setdefault(f"{name} / floor, CPU", []).append(base[1] / ours[1] if ours[1] else float("nan"))
             rows.setdefault(f"{name}, CPU us per request", []).append(ours[1])
             said = f"{name.split(',')[0].lower()} {ours[0]:.0f}/s {ours[1]:.0f} us"
-            if ours[2] is not None:     # --workers: what the workers spent of it
-                rows.setdefault(f"{name}, workers' CPU us per request", []).append(ours[2])
-                said += f" (workers {ours[2]:.0f} us)"
+            if ours[2] is not None:     # what the child processes spent of it
+                rows.setdefault(f"{name}, child processes' CPU us per request", []).append(ours[2])
+                said += f" (children {ours[2]:.0f} us)"
+            # How much of the run the (primary) process's reactor thread was at work: the rest it waited.
+            rows.setdefault(f"{name}, reactor thread busy", []).append(ours[3])
+            said += f" (reactor thread busy {ours[3]:.0%})"
             return said
 
         for round_ in range(args.repeat):
