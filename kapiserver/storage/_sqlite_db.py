@@ -110,6 +110,11 @@ def lock_file(lock_path: str) -> int:
     return fd
 
 
+def claimed_lock(db_path: str) -> Optional[int]:
+    """The descriptor of ``db_path``'s lock if claim_lock took it (no longer this module's to close), else None."""
+    return _claimed.pop(db_path + ".lock", None)
+
+
 def claim_lock(db_path: str) -> None:
     """Take ``db_path``'s lock now, before the store opens (which adopts it): `twistd kube-apiserver` does
     this before the reactor runs, and before it daemonizes (the child inherits the lock), so a data dir in
@@ -122,9 +127,11 @@ def claim_lock(db_path: str) -> None:
 class Database:
     """One connection, used only from the thread that called open()."""
 
-    def __init__(self, path: str, synchronous: str = "FULL"):
+    def __init__(self, path: str, synchronous: str = "FULL", owner_pid: Optional[int] = None):
         self.path = path
         self.synchronous = synchronous
+        # The process the lock file names: this one, or the one this one serves the database for.
+        self.owner_pid = owner_pid or os.getpid()
         self.conn: Optional[sqlite3.Connection] = None
         self.revision = INITIAL_REVISION
         self.compact_revision = 0
@@ -144,7 +151,7 @@ class Database:
         if fd is None:
             fd = lock_file(lock_path)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{self.owner_pid}\n".encode(), 0)
         self._lock = fd
 
     def _release_lock(self) -> None:

@@ -14,9 +14,10 @@ suite in ``tests/storage`` runs against every backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union, runtime_checkable
 
-from twisted.internet.defer import Deferred
+if TYPE_CHECKING:   # only annotations name it: the SQLite store's database process runs without Twisted
+    from twisted.internet.defer import Deferred
 
 
 def check_bytes(**kw: Any) -> None:
@@ -117,6 +118,9 @@ class Conflict(StorageError):
         super().__init__(key)
         self.key = key
         self.current = current
+
+    def __reduce__(self):
+        return Conflict, (self.key, self.current)
 
 
 class RevisionCompacted(StorageError):

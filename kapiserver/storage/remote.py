@@ -143,6 +143,8 @@ class _Framed(Int32StringReceiver):
     write); what the socket does not take goes to the transport, as any write."""
 
     MAX_LENGTH = MAX_FRAME
+    # How a frame's value becomes bytes and back (a pair of functions).
+    codec = (marshal.dumps, marshal.loads)
 
     def __init__(self, clock: Any) -> None:
         self._clock = clock
@@ -167,8 +169,8 @@ class _Framed(Int32StringReceiver):
             if length <= self.MAX_LENGTH:
                 self._chunks, self._missing, self._unprocessed = [rest], 4 + length - len(rest), b""
 
-    def send(self, frame: tuple) -> None:
-        data = marshal.dumps(frame)
+    def send(self, frame: Any) -> None:
+        data = self.codec[0](frame)
         if len(data) > self.MAX_LENGTH:
             raise Unavailable(f"storage frame of {len(data)} bytes exceeds {self.MAX_LENGTH}")
         if not self.gone:
@@ -206,7 +208,7 @@ class _Framed(Int32StringReceiver):
         transport.write(data)
 
     def stringReceived(self, data: bytes) -> None:
-        self.frameReceived(marshal.loads(data))
+        self.frameReceived(self.codec[1](data))
 
     def frameReceived(self, frame: tuple) -> None:
         raise NotImplementedError

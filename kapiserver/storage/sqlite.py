@@ -2,18 +2,19 @@
 The embedded default backend: one SQLite file, no other process.
 
 The reactor side lives here; the SQL lives in ``_sqlite_db``.  All SQLite work
-runs on one dedicated thread (a _DatabaseThread this object owns), so the
-reactor never waits for a disk and SQLite sees a single connection used from a
-single thread.  Writes queue on the reactor and go to that thread in batches:
-while one batch commits, the next accumulates, and each batch is one
-transaction and one fsync (group commit).
+runs in a process of this object's own (``_sqlite_process``), one call at a
+time, so the reactor never waits for a disk, nor for the interpreter's lock
+while the database works, and SQLite sees a single connection.  Writes queue on
+the reactor and go to that process in batches: while one batch commits, the
+next accumulates, and each batch is one transaction and one fsync (group
+commit).
 
 Watches are served from the revision log: a new watcher first replays the log
 after its revision (in chunks), while live events committed meanwhile are
 buffered for it; when the replay reaches the end of the log the buffer is
 flushed, skipping what the replay already delivered.  Because a write's events
 are dispatched on the reactor only after its commit, and a watcher's replay is
-read on the database thread only after the watcher was registered, every event
+read by the database process only after the watcher was registered, every event
 is either in the replay or in the buffer (or both, and then sent once).
 
 This process is the file's only writer (the database is opened EXCLUSIVE) and
@@ -24,15 +25,14 @@ a write's events reach every live watcher before the write is acknowledged or
 from __future__ import annotations
 
 import os
-from queue import SimpleQueue
-from threading import Thread
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._sqlite_db import WAL_SIZE_LIMIT, Database, claim_lock
+from ._sqlite_db import WAL_SIZE_LIMIT, claim_lock, claimed_lock
+from ._sqlite_process import DatabaseProcess
 from .interface import (
     Compacted, Event, InUse, KeyValue, ProgressSink, RangeResult, Snapshot, Unavailable, WatchSink, check_bytes,
 )
@@ -49,48 +49,6 @@ _MAX_BATCH = 1000
 _COMPACT_STEP = 20000
 # Pages (4 KiB each) one step of reclaiming compaction's free space gives back: small, since writes wait behind it.
 _RECLAIM_STEP = 500
-
-
-class _DatabaseThread:
-    """The one thread every database call runs on, one call at a time in the order they were made, each
-    call's result or Failure handed back to the reactor thread (as deferToThreadPool would, without a thread
-    pool's bookkeeping: a write batch's round trip costs about half the CPU).
-
-    A daemon thread: a process that exits without close() must not hang on it; SQLite's journal keeps the
-    file consistent and acknowledged writes were already synced."""
-
-    def __init__(self, reactor: Any, name: str):
-        self._reactor = reactor
-        self._calls: SimpleQueue = SimpleQueue()
-        self._thread = Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> Deferred:
-        """A Deferred of ``fn(*args)`` run on the thread; fires on the reactor thread."""
-        d: Deferred = Deferred()
-        self._calls.put((fn, args, d))
-        return d
-
-    def _work(self) -> None:
-        call_from_thread = self._reactor.callFromThread
-        while True:
-            item = self._calls.get()
-            if item is None:
-                return
-            fn, args, d = item
-            try:
-                outcome = (d.callback, fn(*args))
-            except BaseException:
-                outcome = (d.errback, Failure())
-            # Nothing of this call is held while the thread waits for the next.
-            item = fn = args = d = None
-            call_from_thread(*outcome)
-            outcome = None
-
-    def stop(self) -> None:
-        """End the thread once the calls made before this one have run, and wait for it."""
-        self._calls.put(None)
-        self._thread.join()
 
 
 class _Outcome:
@@ -142,7 +100,7 @@ class _Watcher(LocalWatcher):
 class SQLiteStorage(LocalWatchStore):
     """The Storage contract (see interface.py) on one SQLite file.
 
-    ``SQLiteStorage(path, reactor)`` starts the database thread and opens the
+    ``SQLiteStorage(path, reactor)`` starts the database process and opens the
     file; operations may be issued at once (they queue behind the open).
     ``opened()`` tells whether the open worked; ``open_sqlite`` does both.
     ``synchronous`` is SQLite's PRAGMA; keep FULL outside benchmarks.
@@ -158,9 +116,14 @@ class SQLiteStorage(LocalWatchStore):
             raise ValueError(f"bad synchronous mode {synchronous!r}")
         self.path = path
         self._reactor = reactor
-        self._db = Database(path, synchronous.upper())
         self._replay_chunk = max(1, replay_chunk)
-        self._thread = _DatabaseThread(reactor, f"sqlite-storage:{os.path.basename(path)}")
+        # The data dir's lock, if claim_data_dir took it, goes to the process, which holds it from now on.
+        lock_fd = claimed_lock(path)
+        try:
+            self._database = DatabaseProcess(reactor, path, synchronous.upper(), lock_fd)
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
         self._closed = False
         self._close = _Outcome()
         self._queue: list[tuple[tuple, Deferred]] = []
@@ -169,10 +132,10 @@ class SQLiteStorage(LocalWatchStore):
         self._open = _Outcome()
         # The newest revision whose write has been handed to the live watchers (and
         # so may be acknowledged), kept on the reactor thread, so current_revision()
-        # needs no trip to the database thread: it is what consistent reads from the
+        # needs no trip to the database process: it is what consistent reads from the
         # watch cache ask before every GET and LIST.
         self._revision: Optional[int] = None
-        self._run(self._db.open).addBoth(self._opened)
+        self._run("open").addBoth(self._opened)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -191,7 +154,7 @@ class SQLiteStorage(LocalWatchStore):
 
     def close(self) -> Deferred[None]:
         """Fail queued writes with Unavailable, let the batch in flight finish,
-        drop all watchers, close the file and stop the thread.  Idempotent."""
+        drop all watchers, close the file and end the process.  Idempotent."""
         if not self._closed:
             self._closed = True
             queued, self._queue = self._queue, []
@@ -201,36 +164,35 @@ class SQLiteStorage(LocalWatchStore):
                 w.cancel()
 
             def stop(result: Any) -> None:
-                # The thread is idle now (the close was its last job), so the
-                # join inside stop() is immediate.
-                self._thread.stop()
-                self._close.fire(None if not isinstance(result, Failure) else result)
+                # The process ends once it has closed the file (its last call).
+                self._database.stop().addBoth(
+                    lambda _: self._close.fire(None if not isinstance(result, Failure) else result))
 
-            self._thread.call(self._db.close).addBoth(stop)
+            self._database.call("close").addBoth(stop)
         return self._close.wait()
 
-    def _run(self, fn: Callable[..., Any], *args: Any) -> Deferred:
+    def _run(self, method: str, *args: Any) -> Deferred:
         if self._closed:
             return fail(Unavailable("storage closed"))
-        return self._thread.call(fn, *args)
+        return self._database.call(method, *args)
 
     # -- reads ------------------------------------------------------------
 
     def get(self, key: bytes) -> Deferred[Optional[KeyValue]]:
         check_bytes(key=key)
-        return self._run(self._db.get, key)
+        return self._run("get", key)
 
     def range(self, prefix: bytes, revision: Optional[int] = None, limit: int = 0,
               start_key: Optional[bytes] = None) -> Deferred[RangeResult]:
         check_bytes(prefix=prefix)
         if start_key is not None:
             check_bytes(start_key=start_key)
-        return self._run(self._db.range, prefix, revision, limit, start_key)
+        return self._run("range", prefix, revision, limit, start_key)
 
     def current_revision(self) -> Deferred[int]:
         if self._revision is not None and not self._closed:
             return succeed(self._revision)
-        return self._run(self._db.current_revision).addCallback(self._note_revision)
+        return self._run("current_revision").addCallback(self._note_revision)
 
     def known_revision(self) -> Optional[int]:
         """The current revision when it is known without asking the database (every write this process
@@ -243,7 +205,7 @@ class SQLiteStorage(LocalWatchStore):
         return revision
 
     def check_health(self) -> Deferred[None]:
-        return self._run(self._db.health)
+        return self._run("health")
 
     # -- writes -----------------------------------------------------------
 
@@ -273,11 +235,11 @@ class SQLiteStorage(LocalWatchStore):
             return
         batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
         self._writing = True
-        self._run(self._db.apply_batch, [op for op, _ in batch]).addBoth(self._committed, batch)
+        self._run("apply_batch", [op for op, _ in batch]).addBoth(self._committed, batch)
 
     def _committed(self, result: Any, batch: list[tuple[tuple, Deferred]]) -> None:
         self._writing = False
-        # Hand the next batch to the thread before running callbacks, so the
+        # Hand the next batch to the process before running callbacks, so the
         # disk works while the reactor does.
         self._flush()
         if isinstance(result, Failure):
@@ -301,7 +263,7 @@ class SQLiteStorage(LocalWatchStore):
     def _replay(self, w: _Watcher) -> None:
         if w.cancelled:
             return
-        d = self._run(self._db.replay, w.prefix, w.last, self._replay_chunk)
+        d = self._run("replay", w.prefix, w.last, self._replay_chunk)
         d.addCallbacks(self._replayed, self._replay_failed, (w,), errbackArgs=(w,))
 
     def _replayed(self, result: "list[Event] | Compacted", w: _Watcher) -> None:
@@ -355,17 +317,17 @@ class SQLiteStorage(LocalWatchStore):
     async def _compact(self, revision: int) -> None:
         # In steps, each its own transaction, so a large compaction does not
         # hold queued writes back for its whole length.
-        while await self._run(self._db.compact, revision, _COMPACT_STEP) < revision:
+        while await self._run("compact", revision, _COMPACT_STEP) < revision:
             pass
         # The superseded rows' pages back to the file system, as many steps as needed, writes in between.
-        while await self._run(self._db.reclaim, _RECLAIM_STEP) > 0:
+        while await self._run("reclaim", _RECLAIM_STEP) > 0:
             pass
 
     # -- snapshot / restore (SupportsSnapshot) -----------------------------
 
     def snapshot(self) -> Deferred[Snapshot]:
         """The live keys at the current revision, as an immutable value."""
-        return self._run(self._db.snapshot)
+        return self._run("snapshot")
 
     def restore(self, snapshot: Snapshot) -> Deferred[int]:
         """See SupportsSnapshot.restore: the differences are written as one
@@ -395,7 +357,7 @@ def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorag
     storage = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw)
 
     def failed(failure: Failure) -> Deferred:
-        # Nobody gets this storage, so nobody else would stop its thread.
+        # Nobody gets this storage, so nobody else would end its process.
         return storage.close().addBoth(lambda _: failure)
 
     return storage.opened().addErrback(failed)

@@ -168,7 +168,8 @@ def test_a_killed_cluster_leaves_no_daemon_behind(tmp_path):
                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         cluster.wait_for(lambda line: line.startswith("scheduler") and "starting up" in line, timeout=30)
-        assert len(processes_mentioning(str(data))) == 4     # kube-cluster and its three daemons
+        # kube-cluster, its three daemons and the apiserver's database process
+        assert len(processes_mentioning(str(data))) == 5
         cluster.process.kill()
         cluster.process.wait(10)
 
