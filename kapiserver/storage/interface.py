@@ -27,12 +27,19 @@ def check_bytes(**kw: Any) -> None:
             raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
+# The values below cross the SQLite store's socket to its database process pickled: each reduces to its class
+# and fields (pickle's default for a frozen dataclass sets each field through object.__setattr__, several times
+# slower, which a range of many keys pays once a key).
+
 @dataclass(frozen=True, slots=True)
 class KeyValue:
     key: bytes
     value: bytes
     create_revision: int
     mod_revision: int
+
+    def __reduce__(self):
+        return KeyValue, (self.key, self.value, self.create_revision, self.mod_revision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,9 @@ class RangeResult:
     revision: int
     more: bool
     count: int
+
+    def __reduce__(self):
+        return RangeResult, (self.kvs, self.revision, self.more, self.count)
 
 
 PUT = "PUT"
@@ -62,6 +72,9 @@ class Event:
     type: str
     kv: KeyValue
     prev_kv: Optional[KeyValue]
+
+    def __reduce__(self):
+        return Event, (self.type, self.kv, self.prev_kv)
 
     @property
     def revision(self) -> int:
