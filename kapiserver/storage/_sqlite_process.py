@@ -23,11 +23,14 @@ from collections import deque
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._sqlite_serve import dumps
 from .interface import Unavailable
 from .remote import _Framed
+
+log = Logger()
 
 ENDED = "sqlite: the database process ended"
 # The child imports this very kapiserver (the directory holding the package first on its path), whatever the
@@ -46,6 +49,7 @@ class _Connection(_Framed):
     def __init__(self, clock: Any):
         super().__init__(clock)
         self.waiting: deque[Deferred] = deque()
+        self.stopping = False
 
     def frameReceived(self, frame: tuple) -> None:
         ok, value = frame
@@ -56,6 +60,9 @@ class _Connection(_Framed):
             d.errback(Failure(value))
 
     def ended(self, reason: Failure) -> None:
+        if not self.stopping:
+            # Every call fails from now on, the store's health check too, so /livez tells a supervisor.
+            log.error("The SQLite store's database process ended: every storage call fails from now on")
         waiting, self.waiting = self.waiting, deque()
         for d in waiting:
             d.errback(Unavailable(ENDED))
@@ -114,6 +121,7 @@ class DatabaseProcess:
         """Let go of the socket, on which the child ends (at once after a "close" call); fires once it has
         ended, killed if it has not within STOP_TIMEOUT seconds."""
         connection = self._connection
+        connection.stopping = True
         if connection.transport is not None and not connection.gone:
             connection.transport.loseConnection()
         ended: Deferred = Deferred()

@@ -354,7 +354,10 @@ def open_sqlite(data_dir: str, reactor: Any, **kw: Any) -> Deferred[SQLiteStorag
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
         return fail(Unavailable(f"cannot create {data_dir}: {e}"))
-    storage = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw)
+    try:
+        storage = SQLiteStorage(os.path.join(data_dir, DB_FILENAME), reactor, **kw)
+    except Unavailable:
+        return fail()
 
     def failed(failure: Failure) -> Deferred:
         # Nobody gets this storage, so nobody else would end its process.

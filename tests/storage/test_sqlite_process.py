@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
 from twisted.internet import reactor
@@ -71,14 +72,33 @@ def test_the_process_ends_when_its_parent_lets_go(tmp_path, run, run_until):
 
 
 def test_calls_fail_unavailable_once_the_process_is_gone(tmp_path, run, run_until):
-    """The process killed: the calls waiting and every call after fail with Unavailable."""
+    """The process killed: the calls waiting and every call after fail with Unavailable, and the apiserver's
+    log says so once."""
+    from twisted.logger import globalLogPublisher
+
     process = DatabaseProcess(reactor, str(tmp_path / "kapiserver.db"), "FULL")
     run(process.call("open"))
-    process._process.kill()
-    waiting = process.call("current_revision")
-    with pytest.raises(Unavailable, match=ENDED):
-        run(waiting)
-    run_until(lambda: process._connection.gone)
-    with pytest.raises(Unavailable, match=ENDED):
-        run(process.call("current_revision"))
-    assert run(process.stop()) == -signal.SIGKILL
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        process._process.kill()
+        waiting = process.call("current_revision")
+        with pytest.raises(Unavailable, match=ENDED):
+            run(waiting)
+        run_until(lambda: process._connection.gone)
+        with pytest.raises(Unavailable, match=ENDED):
+            run(process.call("current_revision"))
+        assert run(process.stop()) == -signal.SIGKILL
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    told = [e for e in events if "database process ended" in (e.get("log_format") or "")]
+    assert [e["log_level"].name for e in told] == ["error"]
+
+
+def test_a_store_whose_process_cannot_start_is_unavailable(tmp_path, run, monkeypatch):
+    """No interpreter to start the database process with: opening the store fails with Unavailable, saying so."""
+    from kapiserver.storage.sqlite import open_sqlite
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(Unavailable, match="cannot start the database process"):
+        run(open_sqlite(str(tmp_path / "data"), reactor))
