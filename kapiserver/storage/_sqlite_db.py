@@ -1,6 +1,7 @@
 """
-The database half of SQLiteStorage: every method here runs on the storage's
-one database thread and blocks freely; nothing here touches the reactor.
+The database half of SQLiteStorage: every method here runs in the storage's
+database process (``_sqlite_serve``), one call at a time, and blocks freely;
+nothing here touches the reactor.
 
 Layout (one file, WAL journal):
 
@@ -173,7 +174,7 @@ class Database:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.  Only
             # another process can make us wait for a lock (see EXCLUSIVE
             # below), so do not wait long.  check_same_thread stays on: any
-            # use from another thread (the reactor's) fails loudly.
+            # use from another thread fails loudly.
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         except sqlite3.Error as e:
             raise Unavailable(f"sqlite: cannot open {self.path}: {e}") from e

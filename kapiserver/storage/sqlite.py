@@ -1,5 +1,5 @@
 """
-The embedded default backend: one SQLite file, no other process.
+The embedded default backend: one SQLite file, nothing else to run.
 
 The reactor side lives here; the SQL lives in ``_sqlite_db``.  All SQLite work
 runs in a process of this object's own (``_sqlite_process``), one call at a
@@ -17,7 +17,7 @@ are dispatched on the reactor only after its commit, and a watcher's replay is
 read by the database process only after the watcher was registered, every event
 is either in the replay or in the buffer (or both, and then sent once).
 
-This process is the file's only writer (the database is opened EXCLUSIVE) and
+This store is the file's only writer (the database is opened EXCLUSIVE) and
 a write's events reach every live watcher before the write is acknowledged or
 ``current_revision()`` answers its revision: ``delivers_before_ack``.
 """
