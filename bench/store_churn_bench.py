@@ -4,8 +4,8 @@ Simulated time, written as fast as the store takes it: every 10 simulated second
 renewed (kube-node-lease) and ``--events-per-second`` x 10 Events are created; Events older than one hour
 are deleted (the apiserver's event TTL); every 5 simulated minutes the store is compacted to the revision of
 the run before (the apiserver's compactor at --etcd-compaction-interval=5m).  Each simulated hour prints the
-database and WAL file sizes, the live keys, and the longest compaction (it runs on the database thread, so
-the reactor never waits for it; writes queued meanwhile do).  At the end every Event is deleted and the store
+database and WAL file sizes, the live keys, and the longest compaction (it runs in the store's database process,
+so the reactor never waits for it; writes queued meanwhile do).  At the end every Event is deleted and the store
 compacted: the sizes then show what compaction gives back.
 
     python bench/store_churn_bench.py [--hours 24] [--nodes 100] [--events-per-second 10] [--dir DIR]

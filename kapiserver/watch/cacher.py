@@ -112,7 +112,7 @@ class Cacher:
 
     async def _fill(self) -> None:
         # Page by page at one revision, so a big resource never holds the reactor (or
-        # the database thread) for long: other requests run between the pages.
+        # the store's database) for long: other requests run between the pages.
         if self._tracking:
             self._tracking = False
             self._vouched = bool(await self.storage.track(self.prefix))

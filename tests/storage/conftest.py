@@ -9,10 +9,10 @@ reactor by hand (``runUntilCurrent()`` + ``doIteration()``, the two halves of
 ``reactor.iterate()``) until it fires, then returns its
 result or raises its exception; it fails the test after ``timeout`` seconds.
 The reactor is never ``run()``, so no test can leave it running or stopped for
-the next: state lives only in what a test created (and closed).  Work done on
-other threads (the storage's database thread) comes back through
-``reactor.callFromThread``, whose waker makes ``iterate`` return at once, and
-those calls run in the order they were made, so results are deterministic.
+the next: state lives only in what a test created (and closed).  Work done
+elsewhere (the SQLite store's database process, an etcd) comes back over a
+socket, whose readiness makes ``iterate`` return at once, and the database
+process answers in the order its calls were made, so results are deterministic.
 
 ``run_until(predicate)`` turns the reactor until ``predicate()`` is true, for
 things that are not a Deferred (a watch sink filling a list).  ``settle()``
