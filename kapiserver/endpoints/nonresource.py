@@ -265,9 +265,12 @@ class NonResourceHandler:
             raise RuntimeError("process is shutting down")
 
     async def health_check(self, request, kind: str, rest) -> None:
-        checks = [("ping", None), ("log", None)]
-        if kind != "livez":
-            checks.append(("etcd", lambda: check_all(self.context.registry.storages)))
+        # As upstream registers them: the storage's check on every endpoint (AddHealthChecks), and again as
+        # etcd-readiness on /readyz alone (AddReadyzChecks).
+        storage = ("etcd", lambda: check_all(self.context.registry.storages))
+        checks = [("ping", None), ("log", None), storage]
+        if kind == "readyz":
+            checks.append(("etcd-readiness", storage[1]))
         if self.health is not None:
             checks.extend(self.health.checks(kind))
         streams = getattr(self.context, "streams", None)
