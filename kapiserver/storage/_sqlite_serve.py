@@ -36,7 +36,10 @@ def _serve(sock: socket.socket, db: Any) -> None:
         if len(head) < 4:
             return
         (length,) = _LENGTH.unpack(head)
-        name, args = pickle.loads(reader.read(length))
+        frame = reader.read(length)
+        if len(frame) < length:     # the parent went mid-frame
+            return
+        name, args = pickle.loads(frame)
         try:
             answer: tuple = (True, getattr(db, name)(*args))
         except StorageError as e:
