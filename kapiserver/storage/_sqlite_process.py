@@ -23,6 +23,7 @@ from collections import deque
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -68,20 +69,14 @@ class _Connection(_Framed):
             d.errback(Unavailable(ENDED))
 
 
-class _Adopt:
+class _Adopt(Factory):
     """adoptStreamConnection's factory: hands over the one protocol."""
 
     def __init__(self, protocol: _Connection):
-        self.protocol = protocol
+        self.connection = protocol
 
     def buildProtocol(self, addr: Any) -> _Connection:
-        return self.protocol
-
-    def doStart(self) -> None:
-        pass
-
-    def doStop(self) -> None:
-        pass
+        return self.connection
 
 
 class DatabaseProcess:
