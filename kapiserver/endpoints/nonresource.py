@@ -266,11 +266,23 @@ class NonResourceHandler:
 
     async def health_check(self, request, kind: str, rest) -> None:
         # As upstream registers them: the storage's check on every endpoint (AddHealthChecks), and again as
-        # etcd-readiness on /readyz alone (AddReadyzChecks).
-        storage = ("etcd", lambda: check_all(self.context.registry.storages))
-        checks = [("ping", None), ("log", None), storage]
+        # etcd-readiness on /readyz alone (AddReadyzChecks). One look at the storage answers both.
+        looked: list = []
+
+        async def storage() -> None:
+            if not looked:
+                try:
+                    await check_all(self.context.registry.storages)
+                except Exception as e:
+                    looked.append(e)
+                    raise
+                looked.append(None)
+            elif looked[0] is not None:
+                raise looked[0]
+
+        checks = [("ping", None), ("log", None), ("etcd", storage)]
         if kind == "readyz":
-            checks.append(("etcd-readiness", storage[1]))
+            checks.append(("etcd-readiness", storage))
         if self.health is not None:
             checks.extend(self.health.checks(kind))
         streams = getattr(self.context, "streams", None)

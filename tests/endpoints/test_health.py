@@ -54,10 +54,15 @@ def test_every_endpoint_checks_the_storage_and_readyz_its_readiness_too(served):
 
 def test_a_storage_that_fails_its_check_fails_every_endpoint(served, monkeypatch):
     """Storage unreachable (etcd down, the SQLite store's database process gone): /livez fails as /healthz and
-    /readyz do, naming the check and withholding the reason."""
+    /readyz do, naming the check and withholding the reason; one look at the storage per request answers both
+    of /readyz's storage checks."""
     storage, client = served
-    monkeypatch.setattr(storage, "check_health", lambda: fail(Unavailable("gone")))
+    asked = []
+    monkeypatch.setattr(storage, "check_health", lambda: asked.append(1) or fail(Unavailable("gone")))
     for kind in ("healthz", "livez", "readyz"):
+        asked.clear()
         code, body = get(client, f"/{kind}")
         assert code == 500, body
         assert "[-]etcd failed: reason withheld" in body and body.endswith(f"{kind} check failed\n")
+        assert ("[-]etcd-readiness failed: reason withheld" in body) == (kind == "readyz")
+        assert len(asked) == 1
