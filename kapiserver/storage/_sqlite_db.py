@@ -116,6 +116,12 @@ def claimed_lock(db_path: str) -> Optional[int]:
     return _claimed.pop(db_path + ".lock", None)
 
 
+def adopt_lock(db_path: str, fd: int) -> None:
+    """Hold ``fd`` as ``db_path``'s lock, for the Database that opens it to adopt: a descriptor claimed_lock
+    handed to this process (the store's database process) from the one that claimed it."""
+    _claimed[db_path + ".lock"] = fd
+
+
 def claim_lock(db_path: str) -> None:
     """Take ``db_path``'s lock now, before the store opens (which adopts it): `twistd kube-apiserver` does
     this before the reactor runs, and before it daemonizes (the child inherits the lock), so a data dir in

@@ -71,7 +71,7 @@ def main() -> None:
 
     fd, path, synchronous = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     if len(sys.argv) > 4:
-        _sqlite_db._claimed[path + ".lock"] = int(sys.argv[4])
+        _sqlite_db.adopt_lock(path, int(sys.argv[4]))
     sock = socket.socket(fileno=fd)
     db = _sqlite_db.Database(path, synchronous, owner_pid=os.getppid())
     try:

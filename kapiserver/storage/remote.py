@@ -134,7 +134,8 @@ def _error_in(name: str, args: tuple) -> Exception:
 
 
 class _Framed(Int32StringReceiver):
-    """Marshalled tuples in Int32 frames, both ends.  A frame that arrives in many reads is gathered
+    """Values in Int32 frames, both ends, encoded by ``codec`` (marshal here; the SQLite store's database
+    process pickles).  A frame that arrives in many reads is gathered
     in a list and joined once (the base class would copy its growing buffer at every read).
 
     The frames a turn of the reactor sends go out together, in order, once the turn has done its work, in
