@@ -63,5 +63,7 @@ def is_upgrade_request(request) -> bool:
 
 
 def wants_upgrade(request, protocol: str) -> bool:
+    """Whether the request is an upgrade request (is_upgrade_request) naming ``protocol`` in its Upgrade header,
+    as upstream's wsstream.IsWebSocketRequest decides it for "websocket"."""
     upgrades = [v.lower() for v in header_values(request, b"upgrade")]
-    return protocol.lower() in upgrades
+    return is_upgrade_request(request) and protocol.lower() in upgrades

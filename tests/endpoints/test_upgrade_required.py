@@ -87,3 +87,23 @@ def test_the_plain_streams_go_on_to_the_kubelet(world):
     client, clock, kubelet = world
     assert _call(client, clock, "GET", "/api/v1/namespaces/default/pods/p/log") == (None, None)
     assert kubelet.dialled == [("127.0.0.1", 10250)]
+
+
+def test_a_websocket_is_asked_for_by_an_upgrade_request_alone():
+    """Watch, log and the kubelet API take a WebSocket only when the request is an upgrade request naming it
+    (upstream's wsstream.IsWebSocketRequest): an Upgrade header without Connection: Upgrade is a plain request."""
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from kapiserver.endpoints.upgrade import wants_upgrade
+
+    def request(**headers):
+        r = DummyRequest([b""])
+        for name, value in headers.items():
+            r.requestHeaders.setRawHeaders(name.encode(), [value.encode()])
+        return r
+
+    assert not wants_upgrade(request(Upgrade="websocket"), "websocket")
+    assert not wants_upgrade(request(Upgrade="websocket", Connection="keep-alive"), "websocket")
+    assert wants_upgrade(request(Upgrade="websocket", Connection="keep-alive, Upgrade"), "websocket")
+    assert wants_upgrade(request(Upgrade="WebSocket", Connection="upgrade"), "websocket")
+    assert not wants_upgrade(request(Upgrade="SPDY/3.1", Connection="Upgrade"), "websocket")
