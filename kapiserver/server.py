@@ -36,12 +36,14 @@ from .storage import Unavailable
 log = Logger()
 
 
-class StartupError(Exception):
-    """A condition that stops the server's start and is told in one line (a serving certificate that does not
-    load): the traceback would only bury it."""
 # The Lease (kube-system) electing, among apiservers on one etcd, the one that runs namespace
 # finalization, garbage collection and event TTL: what kube-controller-manager runs under its own election.
 CONTROLLERS_LEASE = "kube-apiserver-controllers"
+
+
+class StartupError(Exception):
+    """A condition that stops the server's start and is told in one line (a serving certificate that does not
+    load): the traceback would only bury it."""
 
 
 def make_service(config: ServerConfig, reactor, worker_flags=()) -> APIServerService:

@@ -52,9 +52,7 @@ class ServingOptions(ssl.CertificateOptions):
 
 def serving_options(cert_file: str, key_file: str, min_version: str = "", cipher_suites=()) -> ServingOptions:
     """TLS options for the secure port from PEM files (the certificate file may carry its chain)."""
-    chain = certs.load_certificates(cert_file)
-    if not chain:
-        raise ValueError(f"{cert_file}: no PEM certificate")
+    chain = certs.load_certificates(cert_file)     # ValueError without one
     key = certs.load_key(key_file)
     kwargs = {}
     if min_version:
