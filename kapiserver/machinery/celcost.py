@@ -475,6 +475,8 @@ class _Estimator:
     def presence(self, argument, scope: dict) -> _Node:
         """has(x.f): what x costs (the presence test itself is free in Kubernetes' environment)."""
         argument = _unwrapped(argument)
+        while isinstance(argument, Tree) and argument.data == "paren_expr":    # has((self.a)), as cel-go takes it
+            argument = _unwrapped(argument.children[0])
         if not (isinstance(argument, Tree) and argument.data == "member_dot"):
             raise _Unsupported("has")
         return _Node(self.walk(argument.children[0], scope).cost, BOOL)

@@ -249,3 +249,14 @@ LIBRARY_CASES = [
 @pytest.mark.parametrize("schema, rule, expected", LIBRARY_CASES, ids=[rule for _, rule, _ in LIBRARY_CASES])
 def test_estimated_cost_of_library_calls_matches_upstreams(schema, rule, expected):
     assert _cost(schema, rule) == expected
+
+
+def test_a_parenthesised_field_in_has_is_costed_as_the_field():
+    """has((self.a)) compiles (as in cel-go) and so is costed, as has(self.a) is: a rule cannot slip past the
+    cost limit behind parentheses."""
+    node = {"type": "object", "properties": {"a": {"type": "string"},
+                                              "l": {"type": "array", "items": {"type": "string"}}}}
+    rule = " && self.l.all(x, self.l.all(y, x == y))"
+    plain = celcost.estimate(cel._environment().compile("has(self.a)" + rule), celcost.decl(node))
+    wrapped = celcost.estimate(cel._environment().compile("has((self.a))" + rule), celcost.decl(node))
+    assert plain is not None and wrapped == plain
