@@ -210,7 +210,7 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         if isinstance(schema, dict):
             status = "status" in (version.get("subresources") or {})
             unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
-            if not unchanged or old_status.get(version.get("name")) != status:
+            if not unchanged or (status and not old_status.get(version.get("name"))):
                 out += crdschema.root_errors(schema, at, status)
             if not unchanged:
                 out += _schema_errors(schema, at)
@@ -224,11 +224,11 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
 
 
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
-    """A version's openAPIV3Schema (at ``at``) judged: its schema errors, its patterns', then its rules' (as upstream:
-    compiled only in a structural schema, and not at a node with a schema error at or below it), then what its
-    rules make of its defaults."""
+    """A version's openAPIV3Schema (at ``at``) judged: its schema errors (patterns among them), then its rules'
+    (as upstream: compiled only in a structural schema, and not at a node with a schema error at or below it),
+    then what its rules make of its defaults."""
     found, usage = crdschema.schema_errors(schema, at)
-    out = found + usage + structural.pattern_errors(schema, at)
+    out = found + usage
     if found:
         return out
     from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it

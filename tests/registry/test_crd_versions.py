@@ -52,7 +52,8 @@ def test_schema_patterns_are_go_regular_expressions():
 
 
 def test_a_crd_whose_pattern_go_refuses_is_invalid():
-    """validate_crd refuses a schema pattern Go's regexp cannot compile, wherever it is, with Go's error."""
+    """validate_crd refuses a schema pattern Go's regexp cannot compile, wherever it is, with Go's error, among
+    the structural errors (sorted, as upstream's are)."""
     schema = {"type": "object", "properties": {
         "spec": {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?!x)"}}},
         "list": {"type": "array", "items": {"type": "string", "pattern": "+"}},
@@ -61,10 +62,22 @@ def test_a_crd_whose_pattern_go_refuses_is_invalid():
         "group": "g.io", "scope": "Namespaced", "names": {"plural": "ks", "kind": "K"},
         "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]}}
     at = "spec.versions[0].schema.openAPIV3Schema.properties"
-    assert [str(e) for e in validate_crd(crd)] == [
+    assert [str(e) for e in validate_crd(crd)] == sorted([
         f'{at}[spec].properties[a].pattern: Invalid value: "^(?!x)": must be a valid regular expression, but '
         "isn't: error parsing regexp: invalid or unsupported Perl syntax: `(?!`",
         f'{at}[list].items.pattern: Invalid value: "+": must be a valid regular expression, but '
         "isn't: error parsing regexp: missing argument to repetition operator: `+`",
         f'{at}[ok].allOf[0].pattern: Invalid value: "(a)\\\\1": must be a valid regular expression, but '
-        "isn't: error parsing regexp: invalid escape sequence: `\\1`"]
+        "isn't: error parsing regexp: invalid escape sequence: `\\1`"])
+
+
+def test_a_bad_pattern_keeps_the_rules_from_compiling():
+    """A pattern Go cannot compile is a structural error, as upstream's: the schema's rules are then not
+    compiled, so a broken rule beside it is not reported."""
+    schema = {"type": "object", "x-kubernetes-validations": [{"rule": "self.nope == 1"}],
+              "properties": {"a": {"type": "string", "pattern": "("}}}
+    crd = {"metadata": {"name": "ks.g.io"}, "spec": {
+        "group": "g.io", "scope": "Namespaced", "names": {"plural": "ks", "kind": "K"},
+        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]}}
+    found = [str(e) for e in validate_crd(crd)]
+    assert len(found) == 1 and "properties[a].pattern" in found[0], found

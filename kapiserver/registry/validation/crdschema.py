@@ -93,6 +93,7 @@ def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[Field
     found: list[FieldError] = []
     _invariants(schema, _ROOT, path, found)
     _completeness(schema, schema, path, path, found)
+    found += structural.pattern_errors(schema, path)    # one of upstream's structural invariants
     found.sort(key=str)
     if not found:
         for node, default, at, embedded in _defaults(schema, path):
