@@ -76,3 +76,54 @@ def test_serving_options_carry_the_chain_without_deprecated_objects(tmp_path):
     (tmp_path / "empty.crt").write_bytes(b"")
     with pytest.raises(ValueError):
         serving_options(str(tmp_path / "empty.crt"), str(tmp_path / "tls.key"))
+
+
+def _ca(name: str, key):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
+def test_certificate_options_send_the_chain_after_the_leaf():
+    """A client certificate file holding the leaf and its intermediate: the leaf is the certificate, the
+    intermediate goes along (as Go's tls.X509KeyPair sends the whole chain)."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _ca("intermediate", ca_key)
+    leaf = _pair("client", key, issuer=ca, issuer_key=ca_key)
+    options = certificate_options(_pem(leaf) + _pem(ca), _key_pem(key, serialization.PrivateFormat.PKCS8))
+    assert options["certificate"] == leaf and options["extraCertChain"] == [ca]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        ssl.CertificateOptions(**options).getContext()
+
+
+def test_trust_root_trusts_every_ca_of_a_bundle():
+    """A CA file of two CAs (one being rotated out): a server certificate signed by either is trusted, in
+    either order of the bundle; one signed by neither is not."""
+    from OpenSSL import SSL, crypto
+
+    from kapiserver.tlskeys import trust_root
+
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    one, two, other = (_ca(name, k) for name, k in zip(("one", "two", "other"), keys))
+    server_key = ec.generate_private_key(ec.SECP256R1())
+
+    def verifies(bundle: bytes, issuer, issuer_key) -> bool:
+        context = SSL.Context(SSL.TLS_METHOD)
+        trust_root(bundle)._addCACertsToContext(context)
+        leaf = _pair("server", server_key, issuer=issuer, issuer_key=issuer_key)
+        try:
+            crypto.X509StoreContext(context.get_cert_store(), crypto.X509.from_cryptography(leaf)).verify_certificate()
+        except crypto.X509StoreContextError:
+            return False
+        return True
+
+    for bundle in (_pem(one) + _pem(two), _pem(two) + _pem(one)):
+        assert verifies(bundle, one, keys[0]) and verifies(bundle, two, keys[1])
+        assert not verifies(bundle, other, keys[2])
+    with pytest.raises(ValueError):
+        trust_root(b"no certificate here")

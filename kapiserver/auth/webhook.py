@@ -17,7 +17,7 @@ from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from ..tlskeys import certificate_options
+from ..tlskeys import certificate_options, trust_root
 from .authz import ALLOW, DENY, NO_OPINION, Attributes, Decision
 from .user import UserInfo
 
@@ -30,8 +30,7 @@ class _QuietFactory(_HTTP11ClientFactory):
 class _Policy:
     def __init__(self, ca_pem: Optional[bytes], client_cert: Optional[bytes], client_key: Optional[bytes],
                  insecure: bool = False):
-        self.trust = ssl.trustRootFromCertificates(
-            [ssl.Certificate.loadPEM(pem) for pem in _split(ca_pem)]) if ca_pem else None
+        self.trust = trust_root(ca_pem) if ca_pem else None
         self.client = certificate_options(client_cert, client_key) if client_cert and client_key else {}
         self.insecure = insecure
 
@@ -50,11 +49,6 @@ def client_tls_options(server_name: str, ca_pem: Optional[bytes], client_cert: O
     """TLS client options as webhooks are called with: ``server_name`` verified against ``ca_pem`` (the system's
     roots without one), or nothing verified when ``insecure``; the client certificate presented if given."""
     return _Policy(ca_pem, client_cert, client_key, insecure).for_server(server_name)
-
-
-def _split(pem: bytes) -> list[bytes]:
-    marker = b"-----END CERTIFICATE-----"
-    return [p.strip() + b"\n" + marker + b"\n" for p in pem.split(marker) if b"BEGIN CERTIFICATE" in p]
 
 
 class WebhookClient:

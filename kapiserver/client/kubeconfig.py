@@ -10,7 +10,7 @@ import yaml
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from ..tlskeys import certificate_options
+from ..tlskeys import certificate_options, trust_root
 
 
 def load_kubeconfig(path: str) -> dict:
@@ -48,8 +48,7 @@ class KubeconfigTLS:
     """TLS to the API server as the kubeconfig says: its CA, its client certificate."""
 
     def __init__(self, ca: Optional[bytes], cert: Optional[bytes], key: Optional[bytes], insecure: bool):
-        from twisted.internet import ssl
-        self.trust = ssl.Certificate.loadPEM(ca) if ca else None
+        self.trust = trust_root(ca) if ca else None
         self.client = certificate_options(cert, key) if cert and key else {}
         self.insecure = insecure
 

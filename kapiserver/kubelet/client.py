@@ -9,7 +9,7 @@ from typing import Tuple
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, connectProtocol
 
 from ..machinery import errors
-from ..tlskeys import certificate_options
+from ..tlskeys import certificate_options, trust_root
 
 DEFAULT_ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
 
@@ -75,11 +75,7 @@ class KubeletClient:
         trust = None
         if self.config.certificate_authority:
             with open(self.config.certificate_authority, "rb") as f:
-                bundle = f.read()
-            # Every certificate of the bundle is trusted (two CAs while one is being rotated out).
-            marker = b"-----END CERTIFICATE-----"
-            trust = ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(part + marker)
-                                                   for part in bundle.split(marker) if b"-----BEGIN" in part])
+                trust = trust_root(f.read())
         client: dict = {}
         if self.config.client_certificate and self.config.client_key:
             with open(self.config.client_certificate, "rb") as c, open(self.config.client_key, "rb") as k:

@@ -41,7 +41,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ..machinery import codec
-from ..tlskeys import certificate_options
+from ..tlskeys import certificate_options, trust_root
 from .etcd_http import PipelinedPool
 from .interface import Unavailable
 
@@ -168,11 +168,11 @@ class _Endpoints:
         return self._wrap(ep, host) if scheme == "https" else ep
 
     def _wrap(self, ep: Any, host: str) -> Any:
-        from twisted.internet.ssl import Certificate, optionsForClientTLS
+        from twisted.internet.ssl import optionsForClientTLS
         trust = None
         if self._tls.cafile:
             with open(self._tls.cafile, "rb") as f:
-                trust = Certificate.loadPEM(f.read())
+                trust = trust_root(f.read())
         client: dict = {}
         if self._tls.certfile:
             with open(self._tls.certfile, "rb") as f:
