@@ -417,7 +417,9 @@ def compile_expression(source: str, variables: frozenset = RULE_VARIABLES) -> Pr
 class Rule:
     """One entry of x-kubernetes-validations, compiled."""
 
-    def __init__(self, spec: dict, schema: dict):
+    def __init__(self, spec: dict, schema: dict, root: bool = False, typed: bool = False):
+        """``typed``: type-checked as well, as upstream's compileRule does (a rule that is not a bool, a
+        messageExpression that is not a string), at the cost of the type check."""
         self.spec = spec
         self.source = spec.get("rule") or ""
         self.message = (spec.get("message") or "").strip()
@@ -425,14 +427,31 @@ class Rule:
         self.optional_old_self = bool(spec.get("optionalOldSelf"))
         self.program = self.message_program = None
         self.field_path, self.error = "", ""
+        if not self.source.strip():
+            return      # upstream leaves an empty rule without program or error: it is never run
         try:
-            self.program = compile_expression(self.source) if self.source.strip() else None
-            self.message_program = (compile_expression(spec["messageExpression"])
-                                    if spec.get("messageExpression") else None)
-            self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
+            self.program = compile_expression(self.source)
+            if typed and check_types(self.program, schema, root, self.optional_old_self) not in (None, "bool"):
+                raise CompileError("cel expression must evaluate to a bool")
         except CompileError as e:
-            # Only a CRD stored before its rules were checked gets here; upstream fails the rule.
+            # A CRD stored before its rules were checked, or a default judged before they are; upstream fails
+            # the rule.
             self.program, self.error = None, str(e)
+            return
+        # A messageExpression or fieldPath that is no good does not fail the rule, as upstream: its message
+        # falls back to the message, its error to the rule's node.
+        if spec.get("messageExpression"):
+            try:
+                self.message_program = compile_expression(spec["messageExpression"])
+                if typed and check_types(self.message_program, schema, root,
+                                         self.optional_old_self) not in (None, "string"):
+                    raise CompileError("messageExpression must evaluate to a string")
+            except CompileError:
+                self.message_program = None
+        try:
+            self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
+        except CompileError:
+            self.field_path = ""
 
     @property
     def error_string(self) -> str:
@@ -660,19 +679,20 @@ def _schema_type(schema: dict) -> str:
 class Validator:
     """The rules of one schema and its children; built once per CRD version."""
 
-    def __init__(self, schema: dict, root: bool = False):
+    def __init__(self, schema: dict, root: bool = False, typed: bool = False):
+        """``typed``: its rules type-checked (see Rule), as for a CRD's defaults, judged before its rules are."""
         self.schema = schema
         self.root = root
-        self.rules = [Rule(spec, schema) for spec in schema.get("x-kubernetes-validations") or []
+        self.rules = [Rule(spec, schema, root, typed) for spec in schema.get("x-kubernetes-validations") or []
                       if isinstance(spec, dict)]
-        self.properties = {name: Validator(sub) for name, sub in (schema.get("properties") or {}).items()
+        self.properties = {name: Validator(sub, typed=typed) for name, sub in (schema.get("properties") or {}).items()
                            if isinstance(sub, dict) and has_rules(sub)}
         additional = schema.get("additionalProperties")
-        self.additional = Validator(additional) if isinstance(additional, dict) and has_rules(additional) \
-            else None
+        self.additional = Validator(additional, typed=typed) if isinstance(additional, dict) \
+            and has_rules(additional) else None
         items = schema.get("items")
-        self.items = Validator(items) if isinstance(items, dict) and has_rules(items) else None
-        self.all_of = [Validator(sub) for sub in schema.get("allOf") or [] if isinstance(sub, dict)
+        self.items = Validator(items, typed=typed) if isinstance(items, dict) and has_rules(items) else None
+        self.all_of = [Validator(sub, typed=typed) for sub in schema.get("allOf") or [] if isinstance(sub, dict)
                        and has_rules(sub)]
 
     def validate(self, value: Any, old: Any = None, path: str = "") -> list[FieldError]:

@@ -224,18 +224,18 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
 
 
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
-    """A version's openAPIV3Schema (at ``at``) judged: its schema errors (patterns among them), then its rules'
-    (as upstream: compiled only in a structural schema, and not at a node with a schema error at or below it),
-    then what its rules make of its defaults."""
+    """A version's openAPIV3Schema (at ``at``) judged as upstream: its structural errors (patterns among them) or,
+    in a structural schema, its defaults' (their rules' among them), then its other schema errors, then its rules'
+    (compiled only in a structural schema whose defaults pass, and not at a node with a schema error at or below
+    it)."""
     found, usage = crdschema.schema_errors(schema, at)
     out = found + usage
     if found:
         return out
     from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
     faulty = {e.field for e in usage}
-    rule_errors = cel.check_rules(schema, at, faulty=lambda node: any(f == node or f.startswith(node + ".")
-                                                                      for f in faulty))
-    return out + (rule_errors or ([] if usage else crdschema.default_rule_errors(schema, at)))
+    return out + cel.check_rules(schema, at, faulty=lambda node: any(f == node or f.startswith(node + ".")
+                                                                     for f in faulty))
 
 
 def served(crd: dict) -> bool:

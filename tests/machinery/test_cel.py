@@ -242,6 +242,14 @@ def test_a_stored_rule_that_does_not_compile_fails_its_objects():
     assert message.startswith('spec: Invalid value: "object": rule compile error: compilation failed:')
 
 
+def test_a_stored_rule_with_a_bad_message_expression_or_field_path_still_runs():
+    """Upstream's compileRule keeps a rule whose messageExpression does not compile (the message falls back) or
+    whose fieldPath does not resolve (the error stays at the rule's node)."""
+    s = schema({"rule": "self.min <= self.max", "message": "min above max", "messageExpression": "'a' +",
+                "fieldPath": ".nope"})
+    assert messages(s, obj(min=5, max=3)) == ['spec: Invalid value: "object": min above max']
+
+
 def test_undeclared_fields_do_not_compile():
     """A rule naming a field its schema does not declare is refused, as upstream's type checker does."""
     s = schema({"rule": "self.min > 0 && has(self.nope)"}, {"rule": "self.metadata.name != '' && self.x.y"},

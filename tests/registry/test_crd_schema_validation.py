@@ -153,9 +153,35 @@ def test_defaults_are_held_to_their_rules():
         "min": {"type": "integer"}, "max": {"type": "integer"}},
         "x-kubernetes-validations": [{"rule": "self.min <= self.max", "message": "min above max"}]}
     assert errors(with_spec(pair)) == [f'{AT}.properties[spec].default: Invalid value: "object": min above max']
+
+
+def test_defaults_are_held_to_their_rules_whatever_else_is_wrong():
+    """Upstream runs the defaults' rules (ValidateDefaults) before it looks at what the schema may use and before it
+    compiles any rule: a default's rule error is listed first, beside any schema error elsewhere; and since a
+    default's error keeps every rule from being compiled, a rule that does not compile is reported at the default
+    it judges ('rule compile error'), and one elsewhere not at all."""
+    at = f"{AT}.properties[spec].properties"
+    even = {"type": "integer", "default": 7, "x-kubernetes-validations": [
+        {"rule": "self % 2 == 0", "message": "must be even"}]}
+    unique = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    assert errors(with_spec({"type": "object", "properties": {"n": even, "tags": unique}})) == [
+        f'{at}[n].default: Invalid value: "integer": must be even',
+        f"{at}[tags].uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes "
+        "quadratic"]
+    broken_elsewhere = {"type": "string", "x-kubernetes-validations": [{"rule": "self.size( > 1"}]}
+    assert errors(with_spec({"type": "object", "properties": {"n": even, "s": broken_elsewhere}})) == [
+        f'{at}[n].default: Invalid value: "integer": must be even']
     broken = {"type": "integer", "default": 8, "x-kubernetes-validations": [{"rule": "self.nope"}]}
-    [error] = errors(with_spec({"type": "object", "properties": {"n": broken}}))
-    assert error.startswith(f"{AT}.properties[spec].properties[n].x-kubernetes-validations[0].rule: Invalid value")
+    assert errors(with_spec({"type": "object", "properties": {"n": broken}})) == [
+        f'{at}[n].default: Invalid value: "integer": rule compile error: compilation failed: ERROR: <input>:1:5: '
+        "type 'int' does not support field selection\n | self.nope\n | ....^"]
+    not_bool = {"type": "integer", "default": 8, "x-kubernetes-validations": [{"rule": "self + 1"}]}
+    assert errors(with_spec({"type": "object", "properties": {"n": not_bool}})) == [
+        f'{at}[n].default: Invalid value: "integer": rule compile error: cel expression must evaluate to a bool']
+    # A default its schema refuses is not run through its rules; the other defaults still are.
+    assert errors(with_spec({"type": "object", "properties": {"n": even, "m": {**even, "maximum": 2}}})) == [
+        f'{at}[n].default: Invalid value: "integer": must be even',
+        f"{at}[m].default: Invalid value: 7: {at}[m].default in body should be less than or equal to 2"]
 
 
 def _with_status(schema: dict) -> dict:

@@ -87,34 +87,45 @@ def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldErro
 
 def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[FieldError]]:
     """Field errors of one version's ``openAPIV3Schema`` (at ``path``), in two parts: the structural ones (or, in
-    a structural schema, its defaults'), with which no rule is compiled; then what a CRD schema may not use, with
-    which the rules of the nodes at and above each such error are not compiled.  What the schema's rules make of
-    its defaults is default_rule_errors'."""
+    a structural schema, its defaults', their rules' among them), with which no rule is compiled; then what a CRD
+    schema may not use, with which the rules of the nodes at and above each such error are not compiled."""
     found: list[FieldError] = []
     _invariants(schema, _ROOT, path, found)
     _completeness(schema, schema, path, path, found)
     found += structural.pattern_errors(schema, path)    # one of upstream's structural invariants
     found.sort(key=str)
     if not found:
-        for node, default, at, embedded in _defaults(schema, path):
-            if not structural.deep_equal(structural.prune(default, node, root=embedded), default):
-                found.append(errors.invalid(at, default, "must not have unknown fields"))
-            found += structural.validate(default, node, at, root=embedded)
+        found += _default_errors(schema, path)
     usage: list[FieldError] = []
     _openapi(schema, path, usage, root=True)
     return found, usage
 
 
-def default_rule_errors(schema: dict, path: str) -> list[FieldError]:
-    """The x-kubernetes-validations at and below each default's node that the default fails, as a value written
-    anew and as one updated to itself (which transition rules see).  For a schema whose rules compile."""
-    from ...machinery import cel     # loaded already: the version's rules were just checked
+def _default_errors(schema: dict, path: str) -> list[FieldError]:
+    """Each default (in a structural schema) as upstream's ValidateDefaults judges it, before anything else of the
+    schema: not pruned by its schema; valid by it; and, only then, passing the x-kubernetes-validations at and below
+    its node, as a value written anew and as one updated to itself (which transition rules see).  Those rules are
+    type-checked here, not yet compiled as the CRD's: one that does not compile fails the default ('rule compile
+    error'), and any error here keeps the CRD's rules from being compiled at all."""
     out: list[FieldError] = []
-    for node, default, at, _ in _defaults(schema, path):
-        if cel.has_rules(node):
-            rules = cel.Validator(node)
+    for node, default, at, embedded in _defaults(schema, path):
+        if not structural.deep_equal(structural.prune(default, node, root=embedded), default):
+            out.append(errors.invalid(at, default, "must not have unknown fields"))
+        refused = structural.validate(default, node, at, root=embedded)
+        out += refused
+        if not refused and _has_rules(node):
+            from ...machinery import cel     # cel-python loads in about 0.1 s: only once a CRD needs it
+            rules = cel.Validator(node, root=embedded, typed=True)
             out += rules.validate(default, default, at) or rules.validate(default, None, at)
     return out
+
+
+def _has_rules(s: dict) -> bool:
+    """Whether ``s`` or a schema below it that the defaults' rules see carries x-kubernetes-validations."""
+    if s.get("x-kubernetes-validations"):
+        return True
+    children = list((s.get("properties") or {}).values()) + [s.get("items"), s.get("additionalProperties")]
+    return any(isinstance(child, dict) and _has_rules(child) for child in children)
 
 
 # -- defaults ----------------------------------------------------------------------------------------------
