@@ -34,7 +34,7 @@ from lark import Token, Tree
 from . import celconv, celcost, celext, cellib, errors
 from .celcheck import BINDING_MACROS, OPTIONAL_MACROS, RuleSchema, finding_text, location, type_check
 from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
-from .celnames import escape_property
+from .celnames import escape_property, field_path
 from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
@@ -42,7 +42,6 @@ from .errors import NIL_PATH, FieldError
 from .gojson import go_value
 
 SELF, OLD_SELF = "self", "oldSelf"
-REASONS = ("FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate")
 ROOT_PATH = NIL_PATH   # a rule on the object itself
 _MACROS = {"all", "exists", "exists_one", "map", "filter", "has", "size", "dyn", "optMap", "optFlatMap"}
 
@@ -464,29 +463,12 @@ class Rule:
 
 # -- fieldPath ----------------------------------------------------------------------------------------
 
-_PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\['((?:[^'\\]|\\.)*)'\]")
-
-
 def normalize_field_path(path: str, schema: dict) -> str:
     """``.spec.x['a.b']`` as a field path (``spec.x[a.b]``) checked against the schema, or CompileError."""
-    if not path:
-        return ""
-    out, position, node = "", 0, schema
-    while position < len(path):
-        match = _PATH_TOKEN.match(path, position)
-        if match is None:
-            raise CompileError("fieldPath must be a valid path")
-        name = match.group(1) if match.group(1) is not None else re.sub(r"\\(.)", r"\1", match.group(2))
-        properties = node.get("properties")
-        additional = node.get("additionalProperties")
-        if properties is not None and name in properties:
-            out, node = (f"{out}.{name}" if out else name), properties[name]
-        elif properties is None and isinstance(additional, dict):
-            out, node = f"{out}[{name}]", additional
-        else:
-            raise CompileError("fieldPath must be a valid path")
-        position = match.end()
-    return out
+    found = field_path(path, schema)
+    if found is None:
+        raise CompileError("fieldPath must be a valid path")
+    return found
 
 
 def check_types(program: Program, schema: dict, root: bool = False,
@@ -521,9 +503,10 @@ def _rule_value(spec: dict) -> str:
 def check_rules(schema: Optional[dict], path: str,
                 faulty: Optional[Callable[[str], bool]] = None) -> list[FieldError]:
     """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
-    openAPIV3Schema at ``path``) that cannot be compiled or is malformed, or whose estimated cost is past the
-    limits (celcost): one rule's, or all of the schema's rules' together.  The rules of a node for which
-    ``faulty(its path)`` holds (a schema error at or below it) are checked as entries but not compiled."""
+    openAPIV3Schema at ``path``) that cannot be compiled or is misused (oldSelf where it cannot be had, a needless
+    optionalOldSelf), or whose estimated cost is past the limits (celcost): one rule's, or all of the schema's rules'
+    together.  The rules of a node for which ``faulty(its path)`` holds (a schema error at or below it) are not
+    compiled.  An entry's own shape is crdschema's (a schema error)."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
         costs = celcost.SchemaCosts()
@@ -547,7 +530,9 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
             continue
         source = spec.get("rule") or ""
         compiled = False
-        if source.strip() and compiles:     # an empty rule is a schema error (registry.validation.crdschema)
+        # an entry's own shape (an empty rule, a blank messageExpression, a reason or fieldPath that is no good) is
+        # a schema error (registry.validation.crdschema), with which its node's rules are not compiled
+        if source.strip() and compiles:
             try:
                 program = compile_expression(source)
                 if check_types(program, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "bool"):
@@ -580,17 +565,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                 detail = str(e).replace("compilation failed", "messageExpression compilation failed", 1)
                 out.append(FieldError("FieldValueInvalid", f"{at}.messageExpression",
                                       f"Invalid value: {_rule_value(spec)}: {detail}"))
-        if spec.get("reason") is not None and spec["reason"] not in REASONS:
-            supported = ", ".join(f'"{r}"' for r in ("FieldValueDuplicate", "FieldValueForbidden",
-                                                     "FieldValueInvalid", "FieldValueRequired"))
-            out.append(FieldError("FieldValueNotSupported", f"{at}.reason",
-                                  f'Unsupported value: "{spec["reason"]}": supported values: {supported}'))
-        if spec.get("fieldPath"):
-            try:
-                normalize_field_path(spec["fieldPath"], schema)
-            except CompileError as e:
-                out.append(FieldError("FieldValueInvalid", f"{at}.fieldPath",
-                                      f'Invalid value: "{spec["fieldPath"]}": {e}'))
     each = celcost.max_elements(schema)
     below = None if cardinality is None or each is None else celcost.mul(cardinality, each)
     # an object's properties pair by name whatever its map type (granular or atomic: any other is refused)

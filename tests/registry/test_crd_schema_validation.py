@@ -252,3 +252,30 @@ def test_each_rule_entry_has_a_rule_and_a_one_line_message():
         f'{at}[1].message: Invalid value: "  ": message must be non-empty if specified',
         f'{at}[2].message: Invalid value: "two\\nlines": message must not contain line breaks',
         f"{at}[3].message: Required value: message must be specified if rule contains line breaks"]
+
+
+def test_a_rule_entrys_message_expression_reason_and_field_path_are_schema_errors():
+    """As upstream checks an entry beside its rule and message (each check of its own, so one entry may have
+    several): a messageExpression not blank, a known reason, a fieldPath not blank, on one line and naming a field
+    of the node.  Schema errors all: listed with the others, whatever is wrong elsewhere, and keeping their node's
+    rules from being compiled."""
+    at = f"{AT}.properties[spec].x-kubernetes-validations"
+    entries = [{"rule": "true", "messageExpression": "  "}, {"rule": "true", "reason": "FieldValueOther"},
+               {"rule": "true", "fieldPath": " "}, {"rule": "true", "fieldPath": ".a\n"},
+               {"rule": "true", "fieldPath": ".b"}, {"rule": "true", "fieldPath": ".a"},
+               {"rule": "self.nope == 1"}]
+    spec = {"type": "object", "properties": {"a": {"type": "string"}}, "x-kubernetes-validations": entries}
+    expected = [
+        f"{at}[0].messageExpression: Required value: messageExpression must be non-empty if specified",
+        f'{at}[1].reason: Unsupported value: "FieldValueOther": supported values: "FieldValueDuplicate", '
+        '"FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"',
+        f'{at}[2].fieldPath: Invalid value: " ": fieldPath must be non-empty if specified',
+        f'{at}[2].fieldPath: Invalid value: " ": fieldPath must be a valid path',
+        f'{at}[3].fieldPath: Invalid value: ".a\\n": fieldPath must not contain line breaks',
+        f'{at}[3].fieldPath: Invalid value: ".a\\n": fieldPath must be a valid path',
+        f'{at}[4].fieldPath: Invalid value: ".b": fieldPath must be a valid path']
+    assert errors(with_spec(spec)) == expected
+    untyped = {"description": "no type"}
+    assert errors(with_spec({**spec, "properties": {"a": {"type": "string"}, "c": untyped}})) == [
+        f"{AT}.properties[spec].properties[c].type: Required value: must not be empty for specified object fields",
+        *expected]

@@ -14,7 +14,8 @@ be structural, and use only what a CRD schema may.
   ``dependencies``, array-valued ``items``; ``additionalProperties`` and ``properties`` not together;
   ``x-kubernetes-preserve-unknown-fields`` true or absent; ``x-kubernetes-map-type`` and ``-list-type`` on an
   object and an array, with their values; a map list's keys scalar properties of its object items, each
-  required or defaulted; a set's object items atomic.
+  required or defaulted; a set's object items atomic; each x-kubernetes-validations entry's own shape (its rule,
+  message, messageExpression, reason and fieldPath).
 - At the root (root_errors): not nullable; with the status subresource, an object saying nothing but what still
   validates it when its ``status`` property is taken out to validate the subresource.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...machinery import errors, structural
+from ...machinery import celnames, errors, structural
 from ...machinery.errors import FieldError
 from ._util import go_strings, invalid_go
 
@@ -365,11 +366,15 @@ def _openapi(s: dict, path: str, out: list, root: bool = False, no_defaults: str
 
 # Line breaks as CEL's grammar knows them.
 _LINE_BREAKS = re.compile(r"[\n\r]+")
+# The reasons a rule may give its error (sorted, as upstream lists them).
+_RULE_REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
 
 
 def _rule_entries(s: dict, path: str, out: list) -> None:
-    """Each x-kubernetes-validations entry's own shape (a schema error, which keeps the rules at and above it from
-    compiling): a rule; a message, when given, not blank and on one line; a message for a rule on several lines."""
+    """Each x-kubernetes-validations entry's own shape, as upstream checks it (a schema error, which keeps the rules
+    at and above it from compiling): a rule; a message, when given, not blank and on one line; a message for a rule
+    on several lines (the first of these that fails); then each on its own, a messageExpression, when given, not
+    blank; a known reason; a fieldPath, when given, not blank, on one line, and naming a field of the node."""
     for index, entry in enumerate(s.get("x-kubernetes-validations") or []):
         if not isinstance(entry, dict):
             continue
@@ -384,6 +389,19 @@ def _rule_entries(s: dict, path: str, out: list) -> None:
             out.append(errors.invalid(f"{at}.message", given, "message must not contain line breaks"))
         elif _LINE_BREAKS.search(rule) and not message:
             out.append(errors.required(f"{at}.message", "message must be specified if rule contains line breaks"))
+        expression = entry.get("messageExpression") or ""
+        if expression and not expression.strip():
+            out.append(errors.required(f"{at}.messageExpression", "messageExpression must be non-empty if specified"))
+        reason = entry.get("reason")
+        if reason is not None and reason not in _RULE_REASONS:
+            out.append(errors.not_supported(f"{at}.reason", reason, _RULE_REASONS))
+        field_path = entry.get("fieldPath") or ""
+        if field_path and not field_path.strip():
+            out.append(errors.invalid(f"{at}.fieldPath", field_path, "fieldPath must be non-empty if specified"))
+        if _LINE_BREAKS.search(field_path):
+            out.append(errors.invalid(f"{at}.fieldPath", field_path, "fieldPath must not contain line breaks"))
+        if field_path and celnames.field_path(field_path, s) is None:
+            out.append(errors.invalid(f"{at}.fieldPath", field_path, "fieldPath must be a valid path"))
 
 
 def _map_type(s: dict, kind: str, path: str, out: list) -> None:
