@@ -505,8 +505,8 @@ def check_rules(schema: Optional[dict], path: str,
     """Field errors of every x-kubernetes-validations entry under ``schema`` (a CRD version's
     openAPIV3Schema at ``path``) that cannot be compiled or is misused (oldSelf where it cannot be had, a needless
     optionalOldSelf), or whose estimated cost is past the limits (celcost): one rule's, or all of the schema's rules'
-    together.  The rules of a node for which ``faulty(its path)`` holds (a schema error at or below it) are not
-    compiled.  An entry's own shape is crdschema's (a schema error)."""
+    together.  The rules of a node for which ``faulty(its path)`` holds (it reported a schema error in checking
+    itself or the nodes below it) are not compiled.  An entry's own shape is crdschema's (a schema error)."""
     out: list[FieldError] = []
     if isinstance(schema, dict):
         costs = celcost.SchemaCosts()

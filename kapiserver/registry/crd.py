@@ -226,16 +226,14 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
     """A version's openAPIV3Schema (at ``at``) judged as upstream: its structural errors (patterns among them) or,
     in a structural schema, its defaults' (their rules' among them), then its other schema errors, then its rules'
-    (compiled only in a structural schema whose defaults pass, and not at a node with a schema error at or below
-    it)."""
-    found, usage = crdschema.schema_errors(schema, at)
+    (compiled only in a structural schema whose defaults pass, and not at a node that reported a schema error in
+    checking itself or the nodes below it)."""
+    found, usage, uncompiled = crdschema.schema_errors(schema, at)
     out = found + usage
     if found:
         return out
     from ..machinery import cel  # cel-python loads in about 0.1 s: only once a CRD needs it
-    faulty = {e.field for e in usage}
-    return out + cel.check_rules(schema, at, faulty=lambda node: any(f == node or f.startswith(node + ".")
-                                                                     for f in faulty))
+    return out + cel.check_rules(schema, at, faulty=uncompiled.__contains__)
 
 
 def served(crd: dict) -> bool:

@@ -240,6 +240,37 @@ def test_rules_are_compiled_where_no_schema_error_lies_at_or_below_them():
     assert not any("x-kubernetes-validations" in e for e in errors(schema))
 
 
+def test_a_schema_error_keeps_from_compiling_the_rules_of_the_node_that_reports_it():
+    """Upstream compiles a node's rules unless a schema error was reported in checking it or the nodes below it: an
+    error a list reports at its items' path (a set's items not atomic, a map list's key neither required nor
+    defaulted) keeps the list's rules from compiling, and its ancestors', not the items' or the key's."""
+    at = f"{AT}.properties[spec].properties"
+
+    def rule(source: str) -> str:
+        return (f'apiextensions.ValidationRule{{Rule:"{source}", Message:"", MessageExpression:"", '
+                "Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}")
+
+    items = {"type": "object", "properties": {"a": {"type": "string"}},
+             "x-kubernetes-validations": [{"rule": "self.a.nope"}]}
+    listed = {"type": "array", "x-kubernetes-list-type": "set", "items": items,
+              "x-kubernetes-validations": [{"rule": "self.nope"}]}
+    assert errors(with_spec({"type": "object", "properties": {"s": listed}})) == [
+        f'{at}[s].items.x-kubernetes-map-type: Invalid value: "null": must be atomic as item of a list with '
+        "x-kubernetes-list-type=set",
+        f"{at}[s].items.x-kubernetes-validations[0].rule: Invalid value: {rule('self.a.nope')}: compilation "
+        "failed: ERROR: <input>:1:7: type 'string' does not support field selection\n | self.a.nope\n | ......^"]
+    key = {"type": "string", "x-kubernetes-validations": [{"rule": "self.nope"}]}
+    mapped = {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+              "x-kubernetes-validations": [{"rule": "self.nope"}],
+              "items": {"type": "object", "properties": {"k": key}}}
+    assert errors(with_spec({"type": "object", "properties": {"m": mapped}})) == [
+        f"{at}[m].items.properties[k].default: Required value: this property is in x-kubernetes-list-map-keys, so "
+        "it must have a default or be a required property",
+        f"{at}[m].items.properties[k].x-kubernetes-validations[0].rule: Invalid value: {rule('self.nope')}: "
+        "compilation failed: ERROR: <input>:1:5: type 'string' does not support field selection\n | self.nope\n"
+        " | ....^"]
+
+
 def test_each_rule_entry_has_a_rule_and_a_one_line_message():
     """An entry's own shape is a schema error (so its node's rules are not compiled): one error per entry, the
     first of upstream's checks that fails."""

@@ -86,10 +86,12 @@ def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldErro
     return out
 
 
-def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[FieldError]]:
+def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[FieldError], set[str]]:
     """Field errors of one version's ``openAPIV3Schema`` (at ``path``), in two parts: the structural ones (or, in
     a structural schema, its defaults', their rules' among them), with which no rule is compiled; then what a CRD
-    schema may not use, with which the rules of the nodes at and above each such error are not compiled."""
+    schema may not use.  Then the paths of the nodes whose rules the latter keep from compiling: as upstream, each
+    node that reported such an error in checking itself or the nodes below it (wherever the error's path points:
+    a list reports its items' faults)."""
     found: list[FieldError] = []
     _invariants(schema, _ROOT, path, found)
     _completeness(schema, schema, path, path, found)
@@ -98,8 +100,9 @@ def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[Field
     if not found:
         found += _default_errors(schema, path)
     usage: list[FieldError] = []
-    _openapi(schema, path, usage, root=True)
-    return found, usage
+    uncompiled: set[str] = set()
+    _openapi(schema, path, usage, uncompiled, root=True)
+    return found, usage, uncompiled
 
 
 def _default_errors(schema: dict, path: str) -> list[FieldError]:
@@ -315,8 +318,10 @@ _UNSUPPORTED = (("id", "id is not supported"), ("additionalItems", "additionalIt
                 ("$ref", "$ref is not supported"))
 
 
-def _openapi(s: dict, path: str, out: list, root: bool = False, no_defaults: str = "") -> None:
-    """``no_defaults``: why a default may not be set here (in a resource's top-level metadata), if it may not."""
+def _openapi(s: dict, path: str, out: list, uncompiled: set, root: bool = False, no_defaults: str = "") -> None:
+    """``uncompiled``: gets ``path`` if this node or one below reports an error; ``no_defaults``: why a default may
+    not be set here (in a resource's top-level metadata), if it may not."""
+    reported = len(out)
     kind = s.get("type") or ""
     if kind and kind not in _OPENAPI_TYPES:
         out.append(errors.not_supported(f"{path}.type", kind, _OPENAPI_TYPES))
@@ -339,29 +344,31 @@ def _openapi(s: dict, path: str, out: list, root: bool = False, no_defaults: str
             out.append(errors.forbidden(f"{path}.additionalProperties",
                                         "additionalProperties and properties are mutual exclusive"))
         if isinstance(values, dict):
-            _openapi(values, f"{path}.additionalProperties", out, no_defaults=no_defaults)
+            _openapi(values, f"{path}.additionalProperties", out, uncompiled, no_defaults=no_defaults)
     for name, sub in (s.get("properties") or {}).items():
         if isinstance(sub, dict):
             meta = root and name in ("metadata", "apiVersion", "kind")
-            _openapi(sub, f"{path}.properties[{name}]", out,
+            _openapi(sub, f"{path}.properties[{name}]", out, uncompiled,
                      no_defaults=f"in top-level {name}" if meta else no_defaults)
     if isinstance(s.get("not"), dict):
-        _openapi(s["not"], f"{path}.not", out, no_defaults=no_defaults)
+        _openapi(s["not"], f"{path}.not", out, uncompiled, no_defaults=no_defaults)
     for key in ("allOf", "oneOf", "anyOf"):
         for index, sub in enumerate(s.get(key) or []):
             if isinstance(sub, dict):
-                _openapi(sub, f"{path}.{key}[{index}]", out, no_defaults=no_defaults)
+                _openapi(sub, f"{path}.{key}[{index}]", out, uncompiled, no_defaults=no_defaults)
     if isinstance(items, dict):
-        _openapi(items, f"{path}.items", out, no_defaults=no_defaults)
+        _openapi(items, f"{path}.items", out, uncompiled, no_defaults=no_defaults)
     elif isinstance(items, list):
         for index, sub in enumerate(items):
             if isinstance(sub, dict):
-                _openapi(sub, f"{path}.items[{index}]", out, no_defaults=no_defaults)
+                _openapi(sub, f"{path}.items[{index}]", out, uncompiled, no_defaults=no_defaults)
     if s.get("x-kubernetes-preserve-unknown-fields") is False:
         out.append(errors.invalid(f"{path}.x-kubernetes-preserve-unknown-fields", False, "must be true or undefined"))
     _map_type(s, kind, path, out)
     _list_type(s, kind, path, out)
     _rule_entries(s, path, out)
+    if len(out) > reported:
+        uncompiled.add(path)
 
 
 # Line breaks as CEL's grammar knows them.
