@@ -48,6 +48,11 @@ class WatchEncoding:
         self.include_object = include_object
         self.headers_sent = rep.target != "Table"
         self._key = (rep.target, rep.target_version, include_object)
+        # The object as it is: its line spliced from the JSON the watch cache keeps, never decoded.
+        self.splices = not rep.target
+        if rep.target == "PartialObjectMetadata":
+            self._metadata_head = (b'","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/'
+                                   + rep.target_version.encode() + b'","metadata":')
 
     @property
     def key(self):
@@ -57,6 +62,10 @@ class WatchEncoding:
         rep = self.rep
         if not rep.target:
             return _line(event_type, obj)
+        if rep.target == "PartialObjectMetadata":
+            # render.partial_metadata's line, written around the metadata's JSON.
+            return b"".join((b'{"type":"', event_type.encode(), self._metadata_head,
+                             codec.dumps(obj.get("metadata", {})), b"}}\n"))
         if rep.target == "Table":
             out = render.table(self.store, [obj], {"resourceVersion": obj.get("metadata", {}).get(
                 "resourceVersion", "")}, rep, self.clock, self.include_object, no_headers=self.headers_sent)
@@ -64,11 +73,9 @@ class WatchEncoding:
             return _line(event_type, out)
         return _line(event_type, render.render_object(self.store, obj, rep, self.clock))
 
-    def event_encoded(self, event_type: str, encoded: bytes) -> "bytes | None":
+    def event_encoded(self, event_type: str, encoded: bytes) -> bytes:
         """The same line as ``event`` for an object given as its JSON (``codec.dumps`` of it), spliced
-        without decoding it; None where the representation needs the object."""
-        if self.rep.target:
-            return None
+        without decoding it; only where ``splices``."""
         return b'{"type":"' + event_type.encode() + b'","object":' + encoded + b"}\n"
 
     def bookmark(self, revision: int, initial_events_end: bool) -> bytes:

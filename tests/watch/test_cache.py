@@ -383,6 +383,8 @@ def test_superseded_versions_keep_bytes_not_objects_and_still_serve_late_watcher
 class SplicingEncoding(Encoding):
     """A JSON watch's encoding: events spliced from the entry's JSON (counted), never from the dict."""
 
+    splices = True
+
     def __init__(self):
         super().__init__("json")
         self.spliced = 0

@@ -283,3 +283,25 @@ def test_the_cache_fills_from_stored_bytes_as_decoding_them_would():
     selected, _ = result(Deferred.fromCoroutine(cached.list("default", ListOptions(
         label_selector=parse_label_selector("app=x")))))
     assert [i["metadata"]["name"] for i in selected] == ["a", "c"]
+
+
+def test_watch_lines_are_what_rendering_the_object_gives():
+    """A watch's line for the object as it is (spliced from its JSON) and as PartialObjectMetadata (written
+    around the metadata's JSON) are byte for byte the rendered event's encoding, escapes kept."""
+    from kapiserver.endpoints import render
+    from kapiserver.endpoints.watch import WatchEncoding
+    from kapiserver.machinery import codec
+
+    obj = {"kind": "ConfigMap", "apiVersion": "v1",
+           "metadata": {"name": "a", "namespace": "default", "labels": {"app": "<&>"}, "resourceVersion": "7"},
+           "data": {"v": "<&>\u2028"}}
+    plain = WatchEncoding(None, Representation("application/json"), task.Clock(), "")
+    assert plain.splices
+    assert plain.event_encoded("ADDED", codec.dumps(obj)) == codec.dumps({"type": "ADDED", "object": obj}) + b"\n"
+    for version in ("v1", "v1beta1"):
+        rep = Representation("application/json", target="PartialObjectMetadata", target_version=version)
+        metadata = WatchEncoding(None, rep, task.Clock(), "")
+        assert not metadata.splices
+        for event_type in ("ADDED", "MODIFIED", "DELETED"):
+            assert metadata.event(event_type, obj) == codec.dumps(
+                {"type": event_type, "object": render.partial_metadata(obj, version)}) + b"\n"
