@@ -29,3 +29,43 @@ def trust_root(ca_pem: bytes) -> Any:
     from twisted.internet import ssl
     return ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(c.public_bytes(serialization.Encoding.PEM))
                                           for c in x509.load_pem_x509_certificates(ca_pem)])
+
+
+class ClientFiles:
+    """What a TLS client reads from files: a CA bundle (its trust root) and a client certificate with its key,
+    any of them "" for none.  Read off the reactor thread and kept for ``reload_seconds``, then read again at
+    the next use: client-go reloads a client certificate file every five minutes (ReloadTLSFiles), so a
+    rotated certificate is picked up without a restart."""
+
+    RELOAD_SECONDS = 300.0
+
+    def __init__(self, ca_file: str = "", cert_file: str = "", key_file: str = "",
+                 reload_seconds: float = RELOAD_SECONDS):
+        self.ca_file = ca_file
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self.reload_seconds = reload_seconds
+        self._material: Any = None
+        self._read_at = 0.0
+
+    def read(self) -> "tuple[Any, dict[str, Any]]":
+        """(the trust root or None, ``certificate_options`` or {}), read now.  OSError or ValueError when a
+        file cannot be read or is not PEM of its kind."""
+        trust = None
+        if self.ca_file:
+            with open(self.ca_file, "rb") as f:
+                trust = trust_root(f.read())
+        client: dict[str, Any] = {}
+        if self.cert_file and self.key_file:
+            with open(self.cert_file, "rb") as c, open(self.key_file, "rb") as k:
+                client = certificate_options(c.read(), k.read())
+        return trust, client
+
+    async def material(self, reactor: Any) -> "tuple[Any, dict[str, Any]]":
+        """``read()``'s answer, from a thread when it is due (first use, or older than ``reload_seconds``)."""
+        now = reactor.seconds()
+        if self._material is None or now - self._read_at >= self.reload_seconds:
+            from twisted.internet.threads import deferToThreadPool
+            self._material = await deferToThreadPool(reactor, reactor.getThreadPool(), self.read)
+            self._read_at = now
+        return self._material

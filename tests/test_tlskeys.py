@@ -127,3 +127,65 @@ def test_trust_root_trusts_every_ca_of_a_bundle():
         assert not verifies(bundle, other, keys[2])
     with pytest.raises(ValueError):
         trust_root(b"no certificate here")
+
+
+class _ThreadedClock:
+    """A reactor with a task.Clock's time whose thread pool runs each call at once, counting them."""
+
+    def __init__(self):
+        from twisted.internet import task
+        self.clock = task.Clock()
+        self.calls = 0
+
+    def seconds(self):
+        return self.clock.seconds()
+
+    def getThreadPool(self):
+        return self
+
+    def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
+        self.calls += 1
+        try:
+            result = f(*args, **kwargs)
+        except Exception:
+            from twisted.python.failure import Failure
+            on_result(False, Failure())
+        else:
+            on_result(True, result)
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
+def test_client_files_are_read_in_a_thread_and_again_after_five_minutes(tmp_path):
+    """A client's certificate files are read off the reactor thread, kept, and read again once five minutes
+    have passed (client-go's reload of a client certificate file): a rotated certificate is then used."""
+    from twisted.internet.defer import Deferred
+
+    from kapiserver.tlskeys import ClientFiles
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _pair("ca", ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = serialization.PrivateFormat.PKCS8
+    (tmp_path / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, pem,
+                                                         serialization.NoEncryption()))
+    first, second = _pair("first", key, ca, ca_key), _pair("second", key, ca, ca_key)
+    (tmp_path / "tls.crt").write_bytes(first.public_bytes(serialization.Encoding.PEM))
+    files = ClientFiles(str(tmp_path / "ca.crt"), str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
+    reactor = _ThreadedClock()
+
+    def material():
+        out = []
+        Deferred.fromCoroutine(files.material(reactor)).addCallback(out.append)
+        return out[0]
+
+    trust, client = material()
+    assert trust is not None and client["certificate"] == first and reactor.calls == 1
+    (tmp_path / "tls.crt").write_bytes(second.public_bytes(serialization.Encoding.PEM))
+    reactor.clock.advance(ClientFiles.RELOAD_SECONDS - 1)
+    assert material()[1]["certificate"] == first and reactor.calls == 1
+    reactor.clock.advance(1)
+    assert material()[1]["certificate"] == second and reactor.calls == 2
+    assert ClientFiles().read() == (None, {})

@@ -9,7 +9,7 @@ from typing import Tuple
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, connectProtocol
 
 from ..machinery import errors
-from ..tlskeys import certificate_options, trust_root
+from ..tlskeys import ClientFiles
 
 DEFAULT_ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
 
@@ -49,6 +49,7 @@ class KubeletClient:
         self.config = config
         self.nodes = nodes_store
         self.tunneler = tunneler
+        self.tls_files = ClientFiles(config.certificate_authority, config.client_certificate, config.client_key)
 
     async def connection_info(self, node_name: str) -> Tuple[str, str, int]:
         """(scheme, host, port) of a node's kubelet."""
@@ -64,27 +65,26 @@ class KubeletClient:
         endpoint = endpoint_type(self.reactor, host, port, timeout=self.config.timeout)
         if self.config.https:
             from twisted.internet.endpoints import wrapClientTLS
-            endpoint = wrapClientTLS(self._tls_options(host), endpoint)
+            try:
+                material = await self.tls_files.material(self.reactor)
+            except (OSError, ValueError) as e:
+                raise errors.internal_error(f"error dialing backend: {e}") from None
+            endpoint = wrapClientTLS(tls_options(host, *material), endpoint)
         try:
             return await connectProtocol(endpoint, protocol)
         except Exception as e:
             raise errors.internal_error(f"error dialing backend: dial tcp {host}:{port}: {e}") from None
 
-    def _tls_options(self, host: str):
-        from twisted.internet import ssl
-        trust = None
-        if self.config.certificate_authority:
-            with open(self.config.certificate_authority, "rb") as f:
-                trust = trust_root(f.read())
-        client: dict = {}
-        if self.config.client_certificate and self.config.client_key:
-            with open(self.config.client_certificate, "rb") as c, open(self.config.client_key, "rb") as k:
-                client = certificate_options(c.read(), k.read())
-        if trust is None:
-            # Without --kubelet-certificate-authority the kubelet's serving certificate is not verified,
-            # as upstream's kubelet client has it (kubelets' certificates are usually self-signed).
-            return ssl.CertificateOptions(verify=False, **client)
-        return ssl.optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
+
+def tls_options(host: str, trust, client: dict):
+    """The kubelet client's TLS: the kubelet's serving certificate verified against ``trust`` (the
+    --kubelet-certificate-authority bundle's root) and ``client`` (its --kubelet-client-certificate and key)."""
+    from twisted.internet import ssl
+    if trust is None:
+        # Without --kubelet-certificate-authority the kubelet's serving certificate is not verified,
+        # as upstream's kubelet client has it (kubelets' certificates are usually self-signed).
+        return ssl.CertificateOptions(verify=False, **client)
+    return ssl.optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
 
 
 def kubelet_config(config) -> KubeletConfig:

@@ -334,12 +334,12 @@ def _handshake(client_options, serving_cert, serving_key) -> bool:
 
 
 def _kubelet_tls_options(tmp_path, ca_certificates=()):
-    from kapiserver.kubelet.client import KubeletClient, KubeletConfig
+    from kapiserver.kubelet.client import KubeletClient, KubeletConfig, tls_options
     config = KubeletConfig(https=True)
     if ca_certificates:
         (tmp_path / "ca.crt").write_bytes(b"".join(certs.cert_pem(c) for c in ca_certificates))
         config.certificate_authority = str(tmp_path / "ca.crt")
-    return KubeletClient(None, config, None)._tls_options("127.0.0.1")
+    return tls_options("127.0.0.1", *KubeletClient(None, config, None).tls_files.read())
 
 
 def test_kubelet_client_verifies_only_with_a_certificate_authority(tmp_path):
@@ -358,3 +358,35 @@ def test_kubelet_client_trusts_every_certificate_of_the_bundle(tmp_path):
     for ca, key in ((old, old_key), (new, new_key)):
         serving = certs.sign_certificate(ca, key, "n1", hosts=["127.0.0.1"])
         assert _handshake(_kubelet_tls_options(tmp_path, [old, new]), *serving)
+
+
+def test_kubelet_client_certificate_files_it_cannot_read_fail_the_dial_as_a_status(tmp_path):
+    """A --kubelet-certificate-authority file that is gone (or not PEM) fails the exec, log or proxy it was
+    for with a 500 Status saying so, as a dial that fails does, rather than an exception out of the handler."""
+    from twisted.internet.protocol import Protocol
+
+    from kapiserver.kubelet.client import KubeletClient, KubeletConfig
+    from kapiserver.machinery.errors import StatusError
+
+    class Reactor(task.Clock):
+        def getThreadPool(self):
+            return self
+
+        def callInThreadWithCallback(self, on_result, f, *args):
+            from twisted.python.failure import Failure
+            try:
+                on_result(True, f(*args))
+            except Exception:
+                on_result(False, Failure())
+
+        def callFromThread(self, f, *args):
+            f(*args)
+
+    (tmp_path / "bad.crt").write_bytes(b"not a certificate")
+    for ca in (tmp_path / "gone.crt", tmp_path / "bad.crt"):
+        client = KubeletClient(Reactor(), KubeletConfig(https=True, certificate_authority=str(ca)), None)
+        failures = []
+        defer.ensureDeferred(client.dial("127.0.0.1", 10250, Protocol())).addErrback(failures.append)
+        error = failures[0].value
+        assert isinstance(error, StatusError) and error.code == 500
+        assert error.message.startswith("Internal error occurred: error dialing backend: ")
