@@ -34,7 +34,7 @@ from lark import Token, Tree
 from . import celconv, celcost, celext, cellib, errors
 from .celcheck import BINDING_MACROS, OPTIONAL_MACROS, RuleSchema, finding_text, location, type_check
 from .celext import OPTIONAL, OPTIONAL_CONSTRUCTORS, OPTIONAL_NAMESPACE, Optional_, eval_error, optional_select
-from .celnames import escape_property, field_path
+from .celnames import escape_property, field_path, has_rules
 from .celstrings import STRINGS, STRINGS_NAMESPACE
 from .cellib import (FORMAT, FORMAT_CONSTRUCTORS, FORMAT_LIBRARY, Authorizer, AuthzDecision,  # noqa: F401
                      Quantity)
@@ -754,15 +754,6 @@ class Validator:
             if isinstance(result, str) and result.strip() and "\n" not in result.strip():
                 return result.strip()
         return rule.message_or_default
-
-
-def has_rules(schema: dict) -> bool:
-    """Whether ``schema`` or a schema below it carries x-kubernetes-validations."""
-    if schema.get("x-kubernetes-validations"):
-        return True
-    children = list((schema.get("properties") or {}).values()) + list(schema.get("allOf") or [])
-    children += [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
-    return any(isinstance(c, dict) and has_rules(c) for c in children)
 
 
 def _correlate(schema: dict, items: list, old: Any) -> list:

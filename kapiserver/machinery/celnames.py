@@ -43,3 +43,12 @@ def field_path(path: str, schema: dict) -> Optional[str]:
             return None
         position = match.end()
     return out
+
+
+def has_rules(schema: dict) -> bool:
+    """Whether ``schema`` or a schema below it carries x-kubernetes-validations."""
+    if schema.get("x-kubernetes-validations"):
+        return True
+    children = list((schema.get("properties") or {}).values()) + list(schema.get("allOf") or [])
+    children += [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
+    return any(isinstance(c, dict) and has_rules(c) for c in children)

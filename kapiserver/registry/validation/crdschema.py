@@ -117,19 +117,11 @@ def _default_errors(schema: dict, path: str) -> list[FieldError]:
             out.append(errors.invalid(at, default, "must not have unknown fields"))
         refused = structural.validate(default, node, at, root=embedded)
         out += refused
-        if not refused and _has_rules(node):
+        if not refused and celnames.has_rules(node):
             from ...machinery import cel     # cel-python loads in about 0.1 s: only once a CRD needs it
             rules = cel.Validator(node, root=embedded, typed=True)
             out += rules.validate(default, default, at) or rules.validate(default, None, at)
     return out
-
-
-def _has_rules(s: dict) -> bool:
-    """Whether ``s`` or a schema below it that the defaults' rules see carries x-kubernetes-validations."""
-    if s.get("x-kubernetes-validations"):
-        return True
-    children = list((s.get("properties") or {}).values()) + [s.get("items"), s.get("additionalProperties")]
-    return any(isinstance(child, dict) and _has_rules(child) for child in children)
 
 
 # -- defaults ----------------------------------------------------------------------------------------------
