@@ -13,7 +13,10 @@ status and scale subresources, additionalPrinterColumns).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Iterable, Optional
+
+import orjson
 
 from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
@@ -223,7 +226,29 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     return out
 
 
+# Schemas judged lately, by their JSON and path: the same CRD created again (a test suite's fixture, an operator
+# installing its CRDs at each start) is not judged again (about 90 ms on the reactor for a large one).
+_JUDGED: "OrderedDict[tuple[str, bytes], tuple[FieldError, ...]]" = OrderedDict()
+_JUDGED_LIMIT = 32
+
+
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
+    """``_judge_schema``'s answer, remembered for the schema's JSON (the judgement depends on nothing else)."""
+    try:
+        key = (at, orjson.dumps(schema))
+    except TypeError:       # (orjson's JSONEncodeError) an integer past 64 bits: judged each time
+        return _judge_schema(schema, at)
+    found = _JUDGED.get(key)
+    if found is None:
+        found = _JUDGED[key] = tuple(_judge_schema(schema, at))
+        if len(_JUDGED) > _JUDGED_LIMIT:
+            _JUDGED.popitem(last=False)
+    else:
+        _JUDGED.move_to_end(key)
+    return list(found)
+
+
+def _judge_schema(schema: dict, at: str) -> list[FieldError]:
     """A version's openAPIV3Schema (at ``at``) judged as upstream: its structural errors (patterns among them) or,
     in a structural schema, its defaults' (their rules' among them), then its other schema errors, then its rules'
     (compiled only in a structural schema whose defaults pass, and not at a node that reported a schema error in

@@ -310,3 +310,22 @@ def test_a_rule_entrys_message_expression_reason_and_field_path_are_schema_error
     assert errors(with_spec({**spec, "properties": {"a": {"type": "string"}, "c": untyped}})) == [
         f"{AT}.properties[spec].properties[c].type: Required value: must not be empty for specified object fields",
         *expected]
+
+
+def test_a_schema_judged_again_is_answered_from_memory(monkeypatch):
+    """The same schema created again (a fixture's CRD, an operator's at each start) gets the same errors without
+    being judged again; another schema, or the same at another version's path, is judged."""
+    from kapiserver.registry import crd as crd_module
+    judged = []
+    judge = crd_module._judge_schema
+    monkeypatch.setattr(crd_module, "_judge_schema", lambda schema, at: judged.append(at) or judge(schema, at))
+    monkeypatch.setattr(crd_module, "_JUDGED", type(crd_module._JUDGED)())
+    bad = {"type": "object", "properties": {"spec": {"type": "object", "x-kubernetes-validations": [
+        {"rule": "self.missing > 1"}]}}}
+    first = errors(bad)
+    assert first and errors(bad) == first and len(judged) == 1
+    assert errors(dict(bad, description="another")) == first and len(judged) == 2
+    assert errors({"type": "object"}) == [] and len(judged) == 3
+    two = crd(bad)
+    two["spec"]["versions"].append(dict(two["spec"]["versions"][0], name="v2", storage=False))
+    assert len(validate_crd(two)) == 2 * len(first) and judged[3:] == ["spec.versions[1].schema.openAPIV3Schema"]
