@@ -41,7 +41,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ..machinery import codec
-from ..tlskeys import certificate_options, trust_root
+from ..tlskeys import ClientFiles
 from .etcd_http import PipelinedPool
 from .interface import Unavailable
 
@@ -169,17 +169,9 @@ class _Endpoints:
 
     def _wrap(self, ep: Any, host: str) -> Any:
         from twisted.internet.ssl import optionsForClientTLS
-        trust = None
-        if self._tls.cafile:
-            with open(self._tls.cafile, "rb") as f:
-                trust = trust_root(f.read())
-        client: dict = {}
-        if self._tls.certfile:
-            with open(self._tls.certfile, "rb") as f:
-                cert_pem = f.read()
-            with open(self._tls.keyfile or self._tls.certfile, "rb") as f:
-                key_pem = f.read()
-            client = certificate_options(cert_pem, key_pem)
+        # Read once per member's endpoint, at its first connection (etcd's client reads its CA once too).
+        trust, client = ClientFiles(self._tls.cafile or "", self._tls.certfile or "",
+                                    self._tls.keyfile or self._tls.certfile or "").read()
         options = optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
         return wrapClientTLS(options, ep)
 
