@@ -18,15 +18,17 @@ from kapiserver.client.kubeconfig import KubeconfigTLS
 from kapiserver.tlskeys import certificate_options
 
 
-def _pair(name: str, key, issuer=None, issuer_key=None):
+def _pair(name: str, key, issuer=None, issuer_key=None, ca: bool = False):
+    """A certificate for ``key`` (self-signed without an issuer); ``ca``: a CA's (basic constraints)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (x509.CertificateBuilder().subject_name(subject)
-            .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .sign(issuer_key or key, hashes.SHA256()))
-    return cert
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+               .not_valid_after(now + datetime.timedelta(days=1)))
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return builder.sign(issuer_key or key, hashes.SHA256())
 
 
 def _pem(cert) -> bytes:
@@ -78,21 +80,11 @@ def test_serving_options_carry_the_chain_without_deprecated_objects(tmp_path):
         serving_options(str(tmp_path / "empty.crt"), str(tmp_path / "tls.key"))
 
 
-def _ca(name: str, key):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-
-
 def test_certificate_options_send_the_chain_after_the_leaf():
     """A client certificate file holding the leaf and its intermediate: the leaf is the certificate, the
     intermediate goes along (as Go's tls.X509KeyPair sends the whole chain)."""
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _ca("intermediate", ca_key)
+    ca = _pair("intermediate", ca_key, ca=True)
     leaf = _pair("client", key, issuer=ca, issuer_key=ca_key)
     options = certificate_options(_pem(leaf) + _pem(ca), _key_pem(key, serialization.PrivateFormat.PKCS8))
     assert options["certificate"] == leaf and options["extraCertChain"] == [ca]
@@ -109,7 +101,7 @@ def test_trust_root_trusts_every_ca_of_a_bundle():
     from kapiserver.tlskeys import trust_root
 
     keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
-    one, two, other = (_ca(name, k) for name, k in zip(("one", "two", "other"), keys))
+    one, two, other = (_pair(name, k, ca=True) for name, k in zip(("one", "two", "other"), keys))
     server_key = ec.generate_private_key(ec.SECP256R1())
 
     def verifies(bundle: bytes, issuer, issuer_key) -> bool:
@@ -129,40 +121,13 @@ def test_trust_root_trusts_every_ca_of_a_bundle():
         trust_root(b"no certificate here")
 
 
-class _ThreadedClock:
-    """A reactor with a task.Clock's time whose thread pool runs each call at once, counting them."""
-
-    def __init__(self):
-        from twisted.internet import task
-        self.clock = task.Clock()
-        self.calls = 0
-
-    def seconds(self):
-        return self.clock.seconds()
-
-    def getThreadPool(self):
-        return self
-
-    def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
-        self.calls += 1
-        try:
-            result = f(*args, **kwargs)
-        except Exception:
-            from twisted.python.failure import Failure
-            on_result(False, Failure())
-        else:
-            on_result(True, result)
-
-    def callFromThread(self, f, *args, **kwargs):
-        f(*args, **kwargs)
-
-
 def test_client_files_are_read_in_a_thread_and_again_after_five_minutes(tmp_path):
     """A client's certificate files are read off the reactor thread, kept, and read again once five minutes
     have passed (client-go's reload of a client certificate file): a rotated certificate is then used."""
     from twisted.internet.defer import Deferred
 
     from kapiserver.tlskeys import ClientFiles
+    from tests.inline_threads import InlineThreadsClock
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _pair("ca", ca_key)
@@ -174,7 +139,7 @@ def test_client_files_are_read_in_a_thread_and_again_after_five_minutes(tmp_path
     first, second = _pair("first", key, ca, ca_key), _pair("second", key, ca, ca_key)
     (tmp_path / "tls.crt").write_bytes(first.public_bytes(serialization.Encoding.PEM))
     files = ClientFiles(str(tmp_path / "ca.crt"), str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
-    reactor = _ThreadedClock()
+    reactor = InlineThreadsClock()
 
     def material():
         out = []
@@ -182,10 +147,10 @@ def test_client_files_are_read_in_a_thread_and_again_after_five_minutes(tmp_path
         return out[0]
 
     trust, client = material()
-    assert trust is not None and client["certificate"] == first and reactor.calls == 1
+    assert trust is not None and client["certificate"] == first and reactor.thread_calls == 1
     (tmp_path / "tls.crt").write_bytes(second.public_bytes(serialization.Encoding.PEM))
-    reactor.clock.advance(ClientFiles.RELOAD_SECONDS - 1)
-    assert material()[1]["certificate"] == first and reactor.calls == 1
-    reactor.clock.advance(1)
-    assert material()[1]["certificate"] == second and reactor.calls == 2
+    reactor.advance(ClientFiles.RELOAD_SECONDS - 1)
+    assert material()[1]["certificate"] == first and reactor.thread_calls == 1
+    reactor.advance(1)
+    assert material()[1]["certificate"] == second and reactor.thread_calls == 2
     assert ClientFiles().read() == (None, {})

@@ -367,24 +367,11 @@ def test_kubelet_client_certificate_files_it_cannot_read_fail_the_dial_as_a_stat
 
     from kapiserver.kubelet.client import KubeletClient, KubeletConfig
     from kapiserver.machinery.errors import StatusError
-
-    class Reactor(task.Clock):
-        def getThreadPool(self):
-            return self
-
-        def callInThreadWithCallback(self, on_result, f, *args):
-            from twisted.python.failure import Failure
-            try:
-                on_result(True, f(*args))
-            except Exception:
-                on_result(False, Failure())
-
-        def callFromThread(self, f, *args):
-            f(*args)
+    from tests.inline_threads import InlineThreadsClock
 
     (tmp_path / "bad.crt").write_bytes(b"not a certificate")
     for ca in (tmp_path / "gone.crt", tmp_path / "bad.crt"):
-        client = KubeletClient(Reactor(), KubeletConfig(https=True, certificate_authority=str(ca)), None)
+        client = KubeletClient(InlineThreadsClock(), KubeletConfig(https=True, certificate_authority=str(ca)), None)
         failures = []
         defer.ensureDeferred(client.dial("127.0.0.1", 10250, Protocol())).addErrback(failures.append)
         error = failures[0].value
