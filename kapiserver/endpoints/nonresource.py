@@ -267,18 +267,17 @@ class NonResourceHandler:
     async def health_check(self, request, kind: str, rest) -> None:
         # As upstream registers them: the storage's check on every endpoint (AddHealthChecks), and again as
         # etcd-readiness on /readyz alone (AddReadyzChecks). One look at the storage answers both.
-        looked: list = []
+        outcome: list = []      # the look's: None, or what it raised
 
         async def storage() -> None:
-            if not looked:
+            if not outcome:
                 try:
                     await check_all(self.context.registry.storages)
+                    outcome.append(None)
                 except Exception as e:
-                    looked.append(e)
-                    raise
-                looked.append(None)
-            elif looked[0] is not None:
-                raise looked[0]
+                    outcome.append(e)
+            if outcome[0] is not None:
+                raise outcome[0]
 
         checks = [("ping", None), ("log", None), ("etcd", storage)]
         if kind == "readyz":
