@@ -184,20 +184,21 @@ def etcd_range_script(work: str, name: str, key: bytes, range_end: bytes = b"", 
     return path
 
 
-def cpu_seconds(pid: Optional[int]) -> float:
-    """User + system CPU time of process ``pid`` (all its threads) so far; 0 without one."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as f:
+def _stat_cpu_seconds(stat_path: str) -> float:
+    """User + system CPU time so far from a /proc stat file (a process's or a thread's)."""
+    with open(stat_path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: Optional[int]) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far; 0 without one."""
+    return 0.0 if pid is None else _stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
 def reactor_cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid``'s main thread (its reactor's) so far."""
-    with open(f"/proc/{pid}/task/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
 
 
 def children(pid: int) -> list[int]:
