@@ -50,9 +50,6 @@ class WatchEncoding:
         self._key = (rep.target, rep.target_version, include_object)
         # The object as it is: its line spliced from the JSON the watch cache keeps, never decoded.
         self.splices = not rep.target
-        if rep.target == "PartialObjectMetadata":
-            self._metadata_head = (b'","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/'
-                                   + rep.target_version.encode() + b'","metadata":')
 
     @property
     def key(self):
@@ -62,10 +59,6 @@ class WatchEncoding:
         rep = self.rep
         if not rep.target:
             return _line(event_type, obj)
-        if rep.target == "PartialObjectMetadata":
-            # render.partial_metadata's line, written around the metadata's JSON.
-            return b"".join((b'{"type":"', event_type.encode(), self._metadata_head,
-                             codec.dumps(obj.get("metadata", {})), b"}}\n"))
         if rep.target == "Table":
             out = render.table(self.store, [obj], {"resourceVersion": obj.get("metadata", {}).get(
                 "resourceVersion", "")}, rep, self.clock, self.include_object, no_headers=self.headers_sent)
