@@ -12,6 +12,7 @@ status and scale subresources, additionalPrinterColumns).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
 from typing import Iterable, Optional
@@ -226,16 +227,17 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     return out
 
 
-# Schemas judged lately, by their JSON and path: the same CRD created again (a test suite's fixture, an operator
-# installing its CRDs at each start) is not judged again (about 90 ms on the reactor for a large one).
+# Schemas judged lately, by their path and a digest of their JSON (not the JSON: a large schema is 300 KB): the
+# same CRD created again (a test suite's fixture, an operator installing its CRDs at each start) is not judged
+# again (about 90 ms on the reactor for a large one).
 _JUDGED: "OrderedDict[tuple[str, bytes], tuple[FieldError, ...]]" = OrderedDict()
 _JUDGED_LIMIT = 32
 
 
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
-    """``_judge_schema``'s answer, remembered for the schema's JSON (the judgement depends on nothing else)."""
+    """``_judge_schema``'s answer, remembered for the schema (the judgement depends on nothing else)."""
     try:
-        key = (at, orjson.dumps(schema))
+        key = (at, hashlib.blake2b(orjson.dumps(schema), digest_size=20).digest())
     except TypeError:       # (orjson's JSONEncodeError) an integer past 64 bits: judged each time
         return _judge_schema(schema, at)
     found = _JUDGED.get(key)
