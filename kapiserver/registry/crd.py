@@ -227,27 +227,32 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     return out
 
 
-# Schemas judged lately, by their path and a digest of their JSON (not the JSON: a large schema is 300 KB): the
-# same CRD created again (a test suite's fixture, an operator installing its CRDs at each start) is not judged
-# again (about 90 ms on the reactor for a large one).
-_JUDGED: "OrderedDict[tuple[str, bytes], tuple[FieldError, ...]]" = OrderedDict()
+# Schemas judged lately, by a digest of their JSON (not the JSON: a large schema is 300 KB), with the path they
+# were judged at and their errors: the same CRD created again (a test suite's fixture, an operator installing its
+# CRDs at each start) is not judged again (about 90 ms on the reactor for a large one), nor a version whose schema
+# is another version's (the usual multi-version CRD) when that one had no error.
+_JUDGED: "OrderedDict[bytes, tuple[str, tuple[FieldError, ...]]]" = OrderedDict()
 _JUDGED_LIMIT = 32
 
 
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
-    """``_judge_schema``'s answer, remembered for the schema (the judgement depends on nothing else)."""
+    """``_judge_schema``'s answer, remembered for the schema: the judgement depends on the schema and its path
+    alone (were a check to depend on the CRD as stored, as some of upstream's relax on an update, that would
+    have to be part of the key)."""
     try:
-        key = (at, hashlib.blake2b(orjson.dumps(schema), digest_size=20).digest())
+        key = hashlib.blake2b(orjson.dumps(schema), digest_size=20).digest()
     except TypeError:       # (orjson's JSONEncodeError) an integer past 64 bits: judged each time
         return _judge_schema(schema, at)
     found = _JUDGED.get(key)
-    if found is None:
-        found = _JUDGED[key] = tuple(_judge_schema(schema, at))
-        if len(_JUDGED) > _JUDGED_LIMIT:
-            _JUDGED.popitem(last=False)
-    else:
+    if found is not None and (found[0] == at or not found[1]):
         _JUDGED.move_to_end(key)
-    return list(found)
+        return list(found[1])
+    errors_found = tuple(_judge_schema(schema, at))
+    _JUDGED[key] = (at, errors_found)
+    _JUDGED.move_to_end(key)
+    if len(_JUDGED) > _JUDGED_LIMIT:
+        _JUDGED.popitem(last=False)
+    return list(errors_found)
 
 
 def _judge_schema(schema: dict, at: str) -> list[FieldError]:

@@ -314,7 +314,9 @@ def test_a_rule_entrys_message_expression_reason_and_field_path_are_schema_error
 
 def test_a_schema_judged_again_is_answered_from_memory(monkeypatch):
     """The same schema created again (a fixture's CRD, an operator's at each start) gets the same errors without
-    being judged again; another schema, or the same at another version's path, is judged."""
+    being judged again, and so does a version whose schema is an error-free other's; another schema, the same
+    with errors at another version's path, one past the memory's size, or one whose JSON cannot be written (an
+    integer past 64 bits) is judged."""
     from kapiserver.registry import crd as crd_module
     judged = []
     judge = crd_module._judge_schema
@@ -326,6 +328,23 @@ def test_a_schema_judged_again_is_answered_from_memory(monkeypatch):
     assert first and errors(bad) == first and len(judged) == 1
     assert errors(dict(bad, description="another")) == first and len(judged) == 2
     assert errors({"type": "object"}) == [] and len(judged) == 3
-    two = crd(bad)
-    two["spec"]["versions"].append(dict(two["spec"]["versions"][0], name="v2", storage=False))
-    assert len(validate_crd(two)) == 2 * len(first) and judged[3:] == ["spec.versions[1].schema.openAPIV3Schema"]
+
+    def two_versions(schema):
+        two = crd(schema)
+        two["spec"]["versions"].append(dict(two["spec"]["versions"][0], name="v2", storage=False))
+        return validate_crd(two)
+    assert len(two_versions(bad)) == 2 * len(first) and judged[3:] == [AT.replace("[0]", "[1]")]
+    good = {"type": "object", "properties": {"spec": {"type": "object", "properties": {"n": {"type": "integer"}},
+                                                      "x-kubernetes-validations": [{"rule": "self.n > 1"}]}}}
+    del judged[:]
+    assert two_versions(good) == [] and judged == [AT]
+    del judged[:]
+    for i in range(crd_module._JUDGED_LIMIT):
+        errors({"type": "object", "description": str(i)})
+    errors(good)
+    assert judged[-1] == AT and len(judged) == crd_module._JUDGED_LIMIT + 1
+    del judged[:]
+    huge = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 2 ** 70}}}
+    errors(huge)
+    errors(huge)
+    assert len(judged) == 2
