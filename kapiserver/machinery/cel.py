@@ -447,10 +447,7 @@ class Rule:
                     raise CompileError("messageExpression must evaluate to a string")
             except CompileError:
                 self.message_program = None
-        try:
-            self.field_path = normalize_field_path(spec.get("fieldPath") or "", schema)
-        except CompileError:
-            self.field_path = ""
+        self.field_path = field_path(spec.get("fieldPath") or "", schema) or ""
 
     @property
     def error_string(self) -> str:
@@ -461,15 +458,7 @@ class Rule:
         return self.message or f"failed rule: {self.source.strip()}"
 
 
-# -- fieldPath ----------------------------------------------------------------------------------------
-
-def normalize_field_path(path: str, schema: dict) -> str:
-    """``.spec.x['a.b']`` as a field path (``spec.x[a.b]``) checked against the schema, or CompileError."""
-    found = field_path(path, schema)
-    if found is None:
-        raise CompileError("fieldPath must be a valid path")
-    return found
-
+# -- the type check -----------------------------------------------------------------------------------
 
 def check_types(program: Program, schema: dict, root: bool = False,
                 optional_old_self: bool = False) -> Optional[str]:
