@@ -147,12 +147,13 @@ _FIXED_SIZE_FORMATS = {"duration": ("duration", 32, 3), "date": ("timestamp", 12
 _SCALARS = {"boolean": ("bool", 0, 4), "number": ("double", 0, 1), "integer": ("int", 0, 1)}
 
 
-def _replaced(length: int, found_size: int, grows: bool) -> tuple[int, int]:
+def _replaced(length: int, found_size: int, moves: bool) -> tuple[int, int]:
     """One bound of cel-go's replace() estimate: (how many replacements, how much of the text is kept) for a text of
-    ``length`` whose matches are ``found_size`` long, each replacement growing the text or not."""
+    ``length`` whose matches are ``found_size`` long; ``moves``: whether a replacement moves this bound (grows the
+    text, for the upper bound; shrinks it, for the lower)."""
     if found_size == 0:          # an empty match: one before every character and one at the end
         return (length + 1 if length < MAX else length), length
-    if not grows:
+    if not moves:
         return 0, length
     return math.ceil(float(length) / float(found_size)), 0
 
@@ -312,8 +313,10 @@ def estimate(tree: Tree, root: Decl, optional_old_self: bool = False) -> Optiona
         return None
 
 
+# Nodes that stand for their one child; parentheses among them (cel-go's tree has none: ``has((self.a))`` is
+# ``has(self.a)``).
 _WRAPPERS = {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary", "member",
-             "primary"}
+             "primary", "paren_expr"}
 _BINARY = {"relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=", "relation_eq": "==",
            "relation_ne": "!=", "relation_in": "in", "addition_add": "+", "addition_sub": "-",
            "multiplication_mul": "*", "multiplication_div": "/", "multiplication_mod": "%"}
@@ -378,8 +381,6 @@ class _Estimator:
         if data == "unary" and len(children) == 2:
             operand = self.walk(children[1], scope)
             return _Node(_add(1, operand.cost), BOOL if children[0].data == "unary_not" else operand.type)
-        if data == "paren_expr":
-            return self.walk(children[0], scope)
         if data == "literal":
             return self.literal(children[0])
         if data in ("ident", "dot_ident"):
@@ -475,8 +476,6 @@ class _Estimator:
     def presence(self, argument, scope: dict) -> _Node:
         """has(x.f): what x costs (the presence test itself is free in Kubernetes' environment)."""
         argument = _unwrapped(argument)
-        while isinstance(argument, Tree) and argument.data == "paren_expr":    # has((self.a)), as cel-go takes it
-            argument = _unwrapped(argument.children[0])
         if not (isinstance(argument, Tree) and argument.data == "member_dot"):
             raise _Unsupported("has")
         return _Node(self.walk(argument.children[0], scope).cost, BOOL)
