@@ -87,9 +87,9 @@ def root_errors(schema: dict, path: str, status_enabled: bool) -> list[FieldErro
 
 
 def schema_errors(schema: dict, path: str) -> tuple[list[FieldError], list[FieldError], set[str]]:
-    """Field errors of one version's ``openAPIV3Schema`` (at ``path``), in two parts: the structural ones (or, in
-    a structural schema, its defaults', their rules' among them), with which no rule is compiled; then what a CRD
-    schema may not use.  Then the paths of the nodes whose rules the latter keep from compiling: as upstream, each
+    """Of one version's ``openAPIV3Schema`` (at ``path``): its structural field errors (or, in a structural schema,
+    its defaults', their rules' among them), with which no rule is compiled; what a CRD schema may not use; and the
+    paths of the nodes whose rules the latter keep from compiling: as upstream, each
     node that reported such an error in checking itself or the nodes below it (wherever the error's path points:
     a list reports its items' faults)."""
     found: list[FieldError] = []
@@ -110,7 +110,9 @@ def _default_errors(schema: dict, path: str) -> list[FieldError]:
     schema: not pruned by its schema; valid by it; and, only then, passing the x-kubernetes-validations at and below
     its node, as a value written anew and as one updated to itself (which transition rules see).  Those rules are
     type-checked here, not yet compiled as the CRD's: one that does not compile fails the default ('rule compile
-    error'), and any error here keeps the CRD's rules from being compiled at all."""
+    error'), and any error here keeps the CRD's rules from being compiled at all.  Not as upstream: defaults inside
+    an embedded resource's metadata are not judged (upstream's 'must result in valid metadata', and their rules),
+    and each default's rules get a cost budget of their own (upstream's is one for all the schema's defaults)."""
     out: list[FieldError] = []
     for node, default, at, embedded in _defaults(schema, path):
         if not structural.deep_equal(structural.prune(default, node, root=embedded), default):
