@@ -569,9 +569,6 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
     if isinstance(schema.get("additionalProperties"), dict):
         _check_node(schema["additionalProperties"], f"{path}.additionalProperties", out, cardinality=below,
                     costs=costs, uncorrelatable=uncorrelatable, faulty=faulty)
-    for index, sub in enumerate(schema.get("allOf") or []):
-        if isinstance(sub, dict):     # compiled, not costed (upstream sees no rules there)
-            _check_node(sub, f"{path}.allOf[{index}]", out, root, faulty=faulty)
 
 
 # -- evaluating -----------------------------------------------------------------------------------------
