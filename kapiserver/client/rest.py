@@ -275,12 +275,15 @@ class _EventStream(protocol.Protocol):
             self.transport.stopProducing()
 
     def dataReceived(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\n")
-            if end < 0:
+        buffer = self.buffer + data if self.buffer else data
+        if b"\n" not in buffer:
+            self.buffer = buffer
+            return
+        # A chunk often holds several events (a batch of writes): split once, not line by line.
+        *lines, self.buffer = buffer.split(b"\n")
+        for line in lines:
+            if self.error is not None:
                 return
-            line, self.buffer = self.buffer[:end], self.buffer[end + 1:]
             if line.strip():
                 self._event(line)
 

@@ -14,15 +14,60 @@ arrives, as upstream sends it, as one ERROR event carrying the Status in a 200 r
 from __future__ import annotations
 
 import random
+import weakref
+from typing import Callable, Optional
 
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
 
 from ..machinery import codec, errors
 from . import render
 from .http import query, set_common_headers
 from .upgrade import wants_upgrade
 from .websocket import Session, serve_websocket
+
+log = Logger()
+
+
+# What a watch sends at once rather than at the end of the turn: far below what the watch cache lets a watcher
+# queue (1,000 events, 16 MiB), so a large storage batch never closes a watcher that keeps up.
+WAKE_EVENTS = 64
+WAKE_BYTES = 1 << 20
+
+
+class _EndOfTurn:
+    """Calls each function handed to it during a turn of the reactor once that turn's work is done (one
+    ``callLater(0)`` for them all, however many watches wait on it)."""
+
+    def __init__(self):
+        self.due: Optional[list] = None
+
+    def add(self, clock, fn: Callable[[], None]) -> None:
+        if self.due is None:
+            self.due = []
+            clock.callLater(0, self._run)
+        self.due.append(fn)
+
+    def _run(self) -> None:
+        due, self.due = self.due, None
+        for fn in due:
+            try:
+                fn()
+            except Exception:
+                log.failure("watch delivery failed")
+
+
+# By clock (the reactor, a test's Clock): not holding it.
+_turns: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def end_of_turn(clock, fn: Callable[[], None]) -> None:
+    """Call ``fn`` at the end of ``clock``'s current turn."""
+    turn = _turns.get(clock)
+    if turn is None:
+        turn = _turns[clock] = _EndOfTurn()
+    turn.add(clock, fn)
 
 
 def _line(event_type: str, obj: dict) -> bytes:
@@ -93,7 +138,10 @@ class WatchResponse:
         if watches is not None:
             watches.add(self)
         transport.response = self
-        self._timer = clock.callLater(timeout, self.end)
+        self.clock = clock
+        # The delivery of what the watch queued during this turn of the reactor, at its end (see wake).
+        self._due = False
+        self._timer = clock.callLater(timeout, self._time_up)
 
     def attach(self, handle) -> None:
         if not self.open:
@@ -117,8 +165,26 @@ class WatchResponse:
         self.end()
 
     def wake(self, watcher) -> None:
+        """The watch queued payloads or closed.  Payloads go out at the end of the reactor's turn: the events of
+        one storage batch (a group commit) leave as one write, one chunk, rather than one each; a closed watch's
+        at once, and a large batch's in parts."""
         if not self.open or self.handle is None:
             return
+        if watcher.closed or len(watcher.pending) >= WAKE_EVENTS or watcher.pending_bytes >= WAKE_BYTES:
+            self._deliver()
+        elif not self._due:
+            self._due = True
+            end_of_turn(self.clock, self._deliver_due)
+
+    def _deliver_due(self) -> None:
+        if self._due:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        self._due = False
+        if not self.open or self.handle is None:
+            return
+        watcher = self.handle.watcher
         # A closed watcher's last payloads go out even to a paused client (the transport buffers them).
         if not self.transport.paused or watcher.closed:
             payloads = self.handle.take()
@@ -139,6 +205,13 @@ class WatchResponse:
         if self.abandon():
             self.transport.close()
 
+    def _time_up(self) -> None:
+        # What the watch queued this turn goes out before the response ends.
+        self._timer = None
+        if self._due:
+            self._deliver()
+        self.end()
+
     def abandon(self) -> bool:
         """Stops the response without touching the transport (the caller answers the request);
         whether it was still open."""
@@ -147,8 +220,9 @@ class WatchResponse:
         self.open = False
         if self.watches is not None:
             self.watches.discard(self)
-        if self._timer.active():
+        if self._timer is not None and self._timer.active():
             self._timer.cancel()
+        self._due = False
         if self.handle is not None:
             self.handle.cancel()
         return True

@@ -162,3 +162,36 @@ def test_a_create_in_a_terminating_namespace_is_known_by_its_cause(client):
     except APIError as e:
         assert e.code == 403 and namespace_terminating(e)
     run(client.patch(CONFIG_MAPS, "holder", {"metadata": {"finalizers": None}}, ns))
+
+
+class _RecordingWatch:
+    _cancelled = False
+
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, kind, obj):
+        self.events.append((kind, obj["metadata"]["name"]))
+
+
+def test_watch_body_events_whatever_the_chunking():
+    """Events split across reads, several in one read, and blank lines all come out once each, in order; an ERROR
+    event ends the stream and the lines after it in the same read are not handed on."""
+    from kapiserver.client.rest import APIError, _EventStream
+
+    def line(kind, name):
+        return b'{"type":"%s","object":{"metadata":{"name":"%s"}}}\n' % (kind.encode(), name.encode())
+
+    watch = _RecordingWatch()
+    stream = _EventStream(watch)
+    stream.transport = None
+    body = line("ADDED", "a") + b"\n" + line("MODIFIED", "a") + line("DELETED", "a")
+    stream.dataReceived(body[:10])
+    stream.dataReceived(body[10:70])
+    stream.dataReceived(body[70:])
+    stream.dataReceived(line("ADDED", "b") + line("ADDED", "c")[:5])
+    assert watch.events == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a"), ("ADDED", "b")]
+    stream.dataReceived(line("ADDED", "c")[5:] + b'{"type":"ERROR","object":{"code":410,"reason":"Expired"}}\n'
+                        + line("ADDED", "d"))
+    assert watch.events[-1] == ("ADDED", "c") and len(watch.events) == 5
+    assert isinstance(stream.error, APIError) and stream.error.code == 410

@@ -83,6 +83,7 @@ def test_plain_watch_from_future_rv_gets_the_events_after_it(world):
     storage.write("b", cm("b"))      # revision 3
     storage.write("c", cm("c"))      # revision 4
     storage.write("d", cm("d"))      # revision 5
+    clock.advance(0)                 # the end of the reactor's turn: what the watch queued goes out
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in request.events()] == [("ADDED", "d")]
 
 

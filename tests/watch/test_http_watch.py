@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 from twisted.web.http_headers import Headers
 
 from kapiserver.endpoints.negotiation import Representation
-from kapiserver.endpoints.watch import serve_watch
+from kapiserver.endpoints.watch import WAKE_EVENTS, serve_watch
 from kapiserver.registry.options import ListOptions
 
 from .test_cacher import PREFIX, FakeStorage, cm, make_cacher
@@ -102,6 +102,7 @@ def test_every_watcher_gets_the_very_same_bytes():
     cacher = start(storage, clock)
     requests = [watch(cacher, clock, "2") for _ in range(10)]
     storage.write("a", cm("a", "y"))
+    clock.advance(0)
     assert all(r.code == 200 for r in requests)
     assert len({id(r.written[-1]) for r in requests}) == 1
     assert requests[0].events() == [{"type": "MODIFIED", "object": {
@@ -116,9 +117,51 @@ def test_paused_watcher_catches_up_on_resume():
     request.producer.pauseProducing()
     storage.write("a", cm("a"))
     storage.write("b", cm("b"))
+    clock.advance(0)
     assert request.events() == []
     request.producer.resumeProducing()
+    clock.advance(0)
     assert [e["object"]["metadata"]["name"] for e in request.events()] == ["a", "b"]
+
+
+def test_one_turns_events_leave_as_one_write():
+    """The events a watch is handed during one turn of the reactor (a storage batch) are written together at its
+    end, in order, as one chunk; the next turn's are the next write."""
+    storage, clock = FakeStorage(), task.Clock()
+    cacher = start(storage, clock)
+    request = watch(cacher, clock, "1")
+    for name in "abc":
+        storage.write(name, cm(name))
+    assert request.written == []
+    clock.advance(0)
+    storage.write("d", cm("d"))
+    clock.advance(0)
+    assert [[json.loads(line)["object"]["metadata"]["name"] for line in chunk.splitlines()]
+            for chunk in request.written] == [["a", "b", "c"], ["d"]]
+
+
+def test_a_large_batch_goes_out_in_parts_and_closes_no_one():
+    """A turn's events past what a watch holds back go out at once, so that a batch larger than the cache lets a
+    watcher queue does not close a watcher that keeps up."""
+    storage, clock = FakeStorage(), task.Clock()
+    cacher = start(storage, clock, max_pending=WAKE_EVENTS + 10)
+    request = watch(cacher, clock, "1")
+    for i in range(3 * WAKE_EVENTS):
+        storage.write(f"o{i}", cm(f"o{i}"))
+    assert [len(chunk.splitlines()) for chunk in request.written] == [WAKE_EVENTS] * 3
+    clock.advance(0)
+    assert not request.finished and len(request.events()) == 3 * WAKE_EVENTS
+
+
+def test_timeout_sends_what_the_turn_queued_first():
+    """A watch whose timeout falls in the turn an event reached it still sends that event before it ends."""
+    storage, clock = FakeStorage(), task.Clock()
+    cacher = start(storage, clock)
+    request = watch(cacher, clock, "1")
+    clock.advance(29.5)
+    storage.write("a", cm("a"))
+    clock.advance(0.5)
+    assert request.finished and [e["object"]["metadata"]["name"] for e in request.events()] == ["a"]
 
 
 def test_slow_watcher_closed_others_unaffected():
@@ -127,9 +170,11 @@ def test_slow_watcher_closed_others_unaffected():
     cacher = start(storage, clock, max_pending=3)
     slow, fast = watch(cacher, clock, "1"), watch(cacher, clock, "1")
     storage.write("a", cm("a"))
+    clock.advance(0)
     slow.producer.pauseProducing()
     for i in range(5):
         storage.write("a", cm("a", str(i)))
+        clock.advance(0)
     assert slow.finished and [e["object"]["metadata"]["resourceVersion"] for e in slow.events()] == ["2"]
     assert not fast.finished and len(fast.events()) == 6
     assert len(cacher.cache.watchers) == 1

@@ -55,6 +55,7 @@ def test_uncached_watch_types_events_for_its_selector_as_the_cache_does():
     request = http_watch(store, clock, label_selector=parse_label_selector("app=x"))
     storage.write("a", cm("a", "unlabelled"))
     storage.write("b", dict(cm("b"), metadata={"name": "b", "namespace": "default", "labels": {"app": "x"}}))
+    clock.advance(0)
     assert request.code == 200
     assert summary(request) == [("ADDED", "a", "2"), ("DELETED", "a", "4"), ("ADDED", "b", "5")]
     assert request.events()[1]["object"]["metadata"]["labels"] == {"app": "x"}
@@ -69,6 +70,7 @@ def test_uncached_watch_sends_initial_events_end_and_periodic_bookmarks():
     request = http_watch(store, clock, send_initial_events=True, allow_bookmarks=True,
                          resource_version_match="NotOlderThan")
     storage.write("b", cm("b"))
+    clock.advance(0)
     events = request.events()
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK", "ADDED"]
     assert events[1]["object"] == {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {
