@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -401,16 +402,21 @@ RULE_VARIABLES = frozenset({SELF, OLD_SELF})
 @functools.lru_cache(maxsize=4096)
 def compile_expression(source: str, variables: frozenset = RULE_VARIABLES) -> Program:
     """The compiled expression, which may use ``variables`` (a CRD rule's self and oldSelf by default);
-    cached by source so each CRD version, or each webhook's match condition, compiles once."""
-    try:
-        tree = _environment().compile(source)
-    except celpy.CELParseError as e:
-        raise _compile_error(source, e, "Syntax error: unexpected input") from None
-    _check_has(tree, source)
-    _check_references(tree, source, variables)
-    uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
-                        for node in tree.iter_subtrees())
-    return Program(source, _environment().program(tree, functions=FUNCTIONS), uses_old_self, tree)
+    cached by source so each CRD version, or each webhook's match condition, compiles once.  One at a time: a
+    CRD's schema is judged in a thread (registry.crd), and celpy's parser keeps the text it parses."""
+    with _COMPILING:
+        try:
+            tree = _environment().compile(source)
+        except celpy.CELParseError as e:
+            raise _compile_error(source, e, "Syntax error: unexpected input") from None
+        _check_has(tree, source)
+        _check_references(tree, source, variables)
+        uses_old_self = any(node.data == "ident" and str(node.children[0]) == OLD_SELF
+                            for node in tree.iter_subtrees())
+        return Program(source, _environment().program(tree, functions=FUNCTIONS), uses_old_self, tree)
+
+
+_COMPILING = threading.Lock()
 
 
 class Rule:

@@ -105,6 +105,20 @@ class CustomResourceDefinitionStrategy(Strategy):
     async def before_create(self, obj: dict) -> None:
         await self.accept_names(obj)
 
+    prepares_validation = True
+
+    async def prepare_validation(self, crd: dict, old: Optional[dict]) -> None:
+        # Judging a new schema (its structure, defaults and rules: a large CRD's about 90 ms, its first rules also
+        # load the CEL library) runs in a thread; validate finds the answers in the judged schemas' memory.
+        thread_pool = getattr(self.clock, "getThreadPool", None)
+        if thread_pool is None:     # a test's Clock: validate judges them as it goes
+            return
+        from twisted.internet.threads import deferToThreadPool
+        for schema, at in _judged_schemas(crd, old):
+            key = _schema_key(schema)
+            if key is not None and _remembered(key, at) is None:
+                _remember(key, at, await deferToThreadPool(self.clock, thread_pool(), _judge_schema, schema, at))
+
     async def before_update(self, new: dict, old: dict) -> None:
         await self.accept_names(new)
 
@@ -175,7 +189,7 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
     stored before a check was added can still be updated (its finalizer removed, its labels changed)."""
     out: list[FieldError] = []
     old_versions = [v for v in (old or {}).get("spec", {}).get("versions") or [] if isinstance(v, dict)]
-    old_schemas = {v.get("name"): v.get("schema") for v in old_versions}
+    old_schemas = _old_schemas(old)
     old_status = {v.get("name"): "status" in (v.get("subresources") or {}) for v in old_versions}
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
@@ -213,7 +227,7 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
             out.append(errors.required(at, "schemas are required"))
         if isinstance(schema, dict):
             status = "status" in (version.get("subresources") or {})
-            unchanged = old is not None and old_schemas.get(version.get("name")) == version.get("schema")
+            unchanged = _unchanged(version, old, old_schemas)
             if not unchanged or (status and not old_status.get(version.get("name"))):
                 out += crdschema.root_errors(schema, at, status)
             if not unchanged:
@@ -229,8 +243,8 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
 
 # Schemas judged lately, by a digest of their JSON (not the JSON: a large schema is 300 KB), with the path they
 # were judged at and their errors: the same CRD created again (a test suite's fixture, an operator installing its
-# CRDs at each start) is not judged again (about 90 ms on the reactor for a large one), nor a version whose schema
-# is another version's (the usual multi-version CRD) when that one had no error.
+# CRDs at each start) is not judged again (about 90 ms of a thread for a large one: see prepare_validation), nor a
+# version whose schema is another version's (the usual multi-version CRD) when that one had no error.
 _JUDGED: "OrderedDict[bytes, tuple[str, tuple[FieldError, ...]]]" = OrderedDict()
 _JUDGED_LIMIT = 32
 
@@ -239,20 +253,60 @@ def _schema_errors(schema: dict, at: str) -> list[FieldError]:
     """``_judge_schema``'s answer, remembered for the schema: the judgement depends on the schema and its path
     alone (were a check to depend on the CRD as stored, as some of upstream's relax on an update, that would
     have to be part of the key)."""
-    try:
-        key = hashlib.blake2b(orjson.dumps(schema), digest_size=20).digest()
-    except TypeError:       # (orjson's JSONEncodeError) an integer past 64 bits: judged each time
+    key = _schema_key(schema)
+    if key is None:
         return _judge_schema(schema, at)
+    found = _remembered(key, at)
+    if found is None:
+        found = _judge_schema(schema, at)
+        _remember(key, at, found)
+    return found
+
+
+def _schema_key(schema: dict) -> Optional[bytes]:
+    try:
+        return hashlib.blake2b(orjson.dumps(schema), digest_size=20).digest()
+    except TypeError:       # (orjson's JSONEncodeError) an integer past 64 bits: judged each time
+        return None
+
+
+def _remembered(key: bytes, at: str) -> Optional[list[FieldError]]:
     found = _JUDGED.get(key)
-    if found is not None and (found[0] == at or not found[1]):
-        _JUDGED.move_to_end(key)
-        return list(found[1])
-    errors_found = tuple(_judge_schema(schema, at))
-    _JUDGED[key] = (at, errors_found)
+    if found is None or (found[0] != at and found[1]):
+        return None
+    _JUDGED.move_to_end(key)
+    return list(found[1])
+
+
+def _remember(key: bytes, at: str, found: list[FieldError]) -> None:
+    _JUDGED[key] = (at, tuple(found))
     _JUDGED.move_to_end(key)
     if len(_JUDGED) > _JUDGED_LIMIT:
         _JUDGED.popitem(last=False)
-    return list(errors_found)
+
+
+def _judged_schemas(crd: dict, old: Optional[dict]) -> list[tuple[dict, str]]:
+    """The versions' schemas validate_crd judges, with their paths: those not as the stored CRD has them."""
+    versions = (crd.get("spec") or {}).get("versions")
+    if not isinstance(versions, list):
+        return []
+    old_schemas = _old_schemas(old)
+    out = []
+    for index, version in enumerate(versions):
+        if isinstance(version, dict) and isinstance(version.get("schema") or {}, dict):
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            if isinstance(schema, dict) and not _unchanged(version, old, old_schemas):
+                out.append((schema, f"spec.versions[{index}].schema.openAPIV3Schema"))
+    return out
+
+
+def _old_schemas(old: Optional[dict]) -> dict:
+    return {v.get("name"): v.get("schema") for v in (old or {}).get("spec", {}).get("versions") or []
+            if isinstance(v, dict)}
+
+
+def _unchanged(version: dict, old: Optional[dict], old_schemas: dict) -> bool:
+    return old is not None and old_schemas.get(version.get("name")) == version.get("schema")
 
 
 def _judge_schema(schema: dict, at: str) -> list[FieldError]:

@@ -289,6 +289,8 @@ class Store:
         meta_["creationTimestamp"] = meta.rfc3339(self.now())
         obj["metadata"] = meta_ = meta.ordered_metadata(meta_)
         self._record_managed_fields(None, obj, options, "")
+        if self.strategy.prepares_validation:
+            await self.strategy.prepare_validation(obj, None)
         field_errors = self.strategy.validate(obj)
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
@@ -410,6 +412,8 @@ class Store:
                 self.strategy.default(new)
         new = self._prepare_update(new, old, subresource)
         self._record_managed_fields(old, new, options, subresource)
+        if not subresource and self.strategy.prepares_validation:
+            await self.strategy.prepare_validation(new, old)
         field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
             else self.strategy.validate_update(new, old)
         if field_errors:

@@ -189,6 +189,13 @@ class Strategy:
         return {k: v for k, v in obj.items() if k not in skip}
 
     # -- validation -------------------------------------------------------------------------
+    # Whether the Store awaits prepare_validation before validate and validate_update.
+    prepares_validation = False
+
+    async def prepare_validation(self, obj: dict, old: Optional[dict]) -> None:
+        """Before validate (``old`` None) or validate_update: the part of their work too heavy for the reactor
+        thread, done in a thread, its answers left where they find them."""
+
     def validate(self, obj: dict) -> list[FieldError]:
         return validation.validate(self.info.group, self.info.version, self.info.kind, obj, None,
                                    self.info.namespaced)

@@ -1,0 +1,117 @@
+"""A CRD's new schemas are judged in a thread (their structure, defaults and CEL rules: a large CRD's take tens of
+milliseconds), the request waiting while the reactor serves others; validation then reads the judgement."""
+
+from __future__ import annotations
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+
+from kapiserver.machinery.errors import StatusError
+from kapiserver.registry import crd as crd_module
+from kapiserver.registry.registry import Registry
+from kapiserver.storage.memory import MemoryStorage
+
+
+class HeldThreads(task.Clock):
+    """A task.Clock whose thread pool keeps each call until ``run_held`` (deferToThreadPool's interface)."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def getThreadPool(self):
+        return self
+
+    def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
+        self.held.append((on_result, f, args, kwargs))
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+    def run_held(self) -> int:
+        held, self.held = self.held, []
+        for on_result, f, args, kwargs in held:
+            on_result(True, f(*args, **kwargs))
+        return len(held)
+
+
+def _crd(plural: str, rule: str) -> dict:
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "x-kubernetes-validations": [{"rule": rule}],
+                                                        "properties": {"size": {"type": "integer"}}}}}
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.threads.example.com"},
+            "spec": {"group": "threads.example.com", "scope": "Namespaced",
+                     "names": {"plural": plural, "kind": plural.capitalize()[:-1]},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}},
+                                  {"name": "v2", "served": True, "storage": False,
+                                   "schema": {"openAPIV3Schema": dict(schema, description="v2")}}]}}
+
+
+def _world():
+    clock = HeldThreads()
+    registry = Registry(MemoryStorage(clock), clock, watch_cache=False)
+    clock.advance(0)
+    return clock, registry
+
+
+def _run(clock, coro) -> Deferred:
+    d = Deferred.fromCoroutine(coro)
+    clock.advance(0)
+    return d
+
+
+def test_schemas_are_judged_in_the_thread_pool_while_other_requests_go_on(monkeypatch):
+    """The create waits on the thread pool, one judgement per new version; a ConfigMap created meanwhile is
+    done at once; once the judgements come back the CRD is created, validation judging nothing again."""
+    judged = []
+    judge = crd_module._judge_schema
+    monkeypatch.setattr(crd_module, "_judge_schema", lambda schema, at: judged.append(at) or judge(schema, at))
+    clock, registry = _world()
+    crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    creating = _run(clock, crds.create(None, _crd("widgets", "self.size >= 0")))
+    assert not creating.called and len(clock.held) == 1 and judged == []
+    configmaps = registry.store("", "v1", "configmaps")
+    other = _run(clock, configmaps.create("default", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "meanwhile"}}))
+    assert other.called and other.result["metadata"]["name"] == "meanwhile"
+    assert clock.run_held() == 1 and not creating.called        # v2's schema next
+    assert clock.run_held() == 1
+    clock.advance(0)
+    assert creating.called and creating.result["metadata"]["name"] == "widgets.threads.example.com"
+    assert judged == ["spec.versions[0].schema.openAPIV3Schema", "spec.versions[1].schema.openAPIV3Schema"]
+
+
+def test_a_schema_judged_in_the_thread_is_refused_with_its_errors():
+    """A rule that does not compile: the thread's judgement is the 422's cause, as when judged inline."""
+    clock, registry = _world()
+    crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    creating = _run(clock, crds.create(None, _crd("gadgets", "self.size >")))
+    while clock.held:
+        clock.run_held()
+        clock.advance(0)
+    error = creating.result.value
+    creating.addErrback(lambda _: None)
+    assert isinstance(error, StatusError) and error.code == 422
+    fields = [c["field"] for c in error.to_status()["details"]["causes"]]
+    assert fields and all(f.startswith("spec.versions[") and "x-kubernetes-validations[0].rule" in f for f in fields)
+    inline = crd_module.validate_crd(_crd("gadgets", "self.size >"))
+    assert [str(e) for e in inline] and [e.field for e in inline] == fields
+
+
+def test_an_update_judges_only_the_changed_schema():
+    """An update whose v1 schema is as stored asks the pool for v2's judgement alone."""
+    clock, registry = _world()
+    crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    created = _run(clock, crds.create(None, _crd("doodads", "self.size >= 1")))
+    while clock.held:
+        clock.run_held()
+        clock.advance(0)
+    stored = created.result
+    stored["spec"]["versions"][1]["schema"]["openAPIV3Schema"]["description"] = "v2, changed"
+    updating = _run(clock, crds.update(None, stored["metadata"]["name"], lambda old: stored))
+    assert len(clock.held) == 1
+    clock.run_held()
+    clock.advance(0)
+    assert updating.called and updating.result[0]["spec"]["versions"][1]["schema"]["openAPIV3Schema"][
+        "description"] == "v2, changed"
