@@ -26,3 +26,33 @@ class InlineThreadsClock(task.Clock):
 
     def callFromThread(self, f, *args, **kwargs):
         f(*args, **kwargs)
+
+
+class HeldThreadsClock(task.Clock):
+    """A test reactor whose thread pool keeps each call until ``run_held`` runs them (deferToThreadPool's answer
+    arrives then), with a task.Clock's time: what the reactor does meanwhile is what it does while a thread works."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def getThreadPool(self):
+        return self
+
+    def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
+        self.held.append((on_result, f, args, kwargs))
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+    def run_held(self) -> int:
+        """Runs the calls held so far (not those they lead to); how many."""
+        held, self.held = self.held, []
+        for on_result, f, args, kwargs in held:
+            try:
+                result = f(*args, **kwargs)
+            except Exception:
+                on_result(False, Failure())
+            else:
+                on_result(True, result)
+        return len(held)

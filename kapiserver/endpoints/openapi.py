@@ -566,6 +566,42 @@ def openapi_v2_protobuf(catalog: Catalog, *, extra_schemas: Optional[Mapping[str
     return encoded
 
 
+def answer(parts: tuple, catalog: Catalog, schemas: Mapping[str, dict], remote_v2: Mapping[tuple[str, str], dict],
+           remote_v3: Mapping[tuple[str, str], bytes], accept: Optional[str]) -> tuple[str, bytes, list]:
+    """What ``GET /openapi/<parts...>`` answers, (content type, body, headers): ``/v2`` as JSON or gnostic's
+    protobuf as ``accept`` prefers, with the remote APIServices' v2 documents (``remote_v2``) merged in; ``/v3``,
+    the index, and ``/v3/<group-version>``, ours or a remote one (``remote_v3``, served as fetched).  Reads only
+    what it is given (run in a thread, it is given copies)."""
+    from ..machinery import errors
+    from .negotiation import parse_accept
+    from .openapi_proto import MEDIA_TYPE as PROTOBUF, MEDIA_TYPES as PROTOBUF_TYPES
+    not_found = errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+    if parts == ("v2",):
+        body = merged_v2(openapi_v2_document(catalog, extra_schemas=schemas), remote_v2)
+        for media in parse_accept(accept):
+            if media.type in ("application/json", "*/*", "application/*"):
+                return "application/json", body, []
+            if media.type in PROTOBUF_TYPES:
+                return PROTOBUF, openapi_v2_protobuf(catalog, extra_schemas=schemas, body=body), []
+        raise errors.not_acceptable(["application/json", PROTOBUF])
+    if not parts or parts[0] != "v3":
+        raise not_found
+    if len(parts) == 1:
+        index = openapi_v3_index(catalog, extra_schemas=schemas)
+        for (group, version), body in sorted(remote_v3.items()):
+            index["paths"][f"apis/{group}/{version}"] = {
+                "serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash={document_hash(body)}"}
+        return "application/json", codec.encode(index), []
+    document = openapi_v3_document(catalog, "/".join(parts[1:]), extra_schemas=schemas)
+    if document is None and len(parts) == 4 and parts[1] == "apis" and (parts[2], parts[3]) in remote_v3:
+        body = remote_v3[(parts[2], parts[3])]
+        document = body, document_hash(body)
+    if document is None:
+        raise not_found
+    body, digest = document
+    return "application/json", body, [(b"Etag", f'"{digest}"'.encode()), (b"Cache-Control", b"public, immutable")]
+
+
 _MERGED: dict = {}
 
 
@@ -593,5 +629,5 @@ def merged_v2(local: bytes, remotes: Mapping[tuple[str, str], dict]) -> bytes:
     return found
 
 
-__all__ = ["DEFAULT_VERSION", "merged_v2", "document_hash", "openapi_v2_document", "openapi_v2_protobuf", "openapi_v3_document", "openapi_v3_index",
-           "openapi_v3_paths", "rest_friendly_name"]
+__all__ = ["DEFAULT_VERSION", "answer", "merged_v2", "document_hash", "openapi_v2_document", "openapi_v2_protobuf",
+           "openapi_v3_document", "openapi_v3_index", "openapi_v3_paths", "rest_friendly_name"]

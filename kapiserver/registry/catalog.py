@@ -322,3 +322,8 @@ class Catalog:
 
     def all(self) -> list[ResourceInfo]:
         return list(self._by_gvr.values())
+
+    def snapshot(self) -> "Catalog":
+        """A copy, which what is added to or removed from this one later leaves as it is (the resources' infos
+        shared: they never change)."""
+        return Catalog(self.all(), [(group, list(versions)) for group, versions in self.groups])

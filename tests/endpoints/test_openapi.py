@@ -342,3 +342,59 @@ def test_patch_parameters_stay_on_a_lone_patch_operation(catalog):
     item = doc["paths"]["/apis/x.example.com/v1/knobs/{name}"]
     assert {"dryRun", "fieldManager", "fieldValidation", "force"} <= {p["name"] for p in item["patch"]["parameters"]}
     assert [p["name"] for p in item["parameters"]] == ["name", "pretty"]
+
+
+def test_documents_are_built_in_a_thread_from_a_snapshot():
+    """/openapi/v2 and /openapi/v3 are built in the reactor's thread pool: the request waits while others are
+    answered, and the document is the catalog as it was when asked, whatever was added meanwhile."""
+    import json
+
+    from treq.testing import StubTreq
+
+    from kapiserver import runtime
+    from kapiserver.endpoints.api import APIContext
+    from kapiserver.endpoints.root import APIRoot
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.memory import MemoryStorage
+    from tests.inline_threads import HeldThreadsClock
+
+    reactor = HeldThreadsClock()
+    registry = Registry(MemoryStorage(reactor), reactor, watch_cache=True)
+    reactor.advance(0)
+    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, reactor, reactor)), reactor,
+                                            request_timeout=60))
+
+    def get(path):
+        answered = []
+        client.get("http://api" + path, headers={"Accept": "application/json"}).addCallback(answered.append)
+        client.flush()
+        reactor.advance(0)
+        return answered
+
+    def body(answered):
+        client.content(answered[0]).addCallback(answered.append)
+        client.flush()
+        return json.loads(answered[-1])
+
+    v2, index = get("/openapi/v2"), get("/openapi/v3")
+    assert v2 == [] and index == [] and len(reactor.held) == 2
+    version = get("/version")
+    assert version and version[0].code == 200
+    registry.catalog.add(ResourceInfo("stable.example.com", "v1", "crontabs", "CronTab", True))
+    registry.openapi_schemas.update(CRD_SCHEMA)
+    assert reactor.run_held() == 2
+    client.flush()
+    reactor.advance(0)
+    assert v2[0].code == 200 and index[0].code == 200
+    assert not any("crontabs" in path for path in body(v2)["paths"])
+    assert "apis/stable.example.com/v1" not in body(index)["paths"]
+    again = get("/openapi/v2")
+    reactor.run_held()
+    client.flush()
+    reactor.advance(0)
+    assert any("crontabs" in path for path in body(again)["paths"])
+    missing = get("/openapi/v3/apis/nothing.example.com/v1")
+    reactor.run_held()
+    client.flush()
+    reactor.advance(0)
+    assert missing[0].code == 404

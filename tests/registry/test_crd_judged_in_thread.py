@@ -3,7 +3,6 @@ milliseconds), the request waiting while the reactor serves others; validation t
 
 from __future__ import annotations
 
-from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from kapiserver.machinery.errors import StatusError
@@ -11,28 +10,7 @@ from kapiserver.registry import crd as crd_module
 from kapiserver.registry.registry import Registry
 from kapiserver.storage.memory import MemoryStorage
 
-
-class HeldThreads(task.Clock):
-    """A task.Clock whose thread pool keeps each call until ``run_held`` (deferToThreadPool's interface)."""
-
-    def __init__(self):
-        super().__init__()
-        self.held = []
-
-    def getThreadPool(self):
-        return self
-
-    def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
-        self.held.append((on_result, f, args, kwargs))
-
-    def callFromThread(self, f, *args, **kwargs):
-        f(*args, **kwargs)
-
-    def run_held(self) -> int:
-        held, self.held = self.held, []
-        for on_result, f, args, kwargs in held:
-            on_result(True, f(*args, **kwargs))
-        return len(held)
+from tests.inline_threads import HeldThreadsClock
 
 
 def _crd(plural: str, rule: str) -> dict:
@@ -49,7 +27,7 @@ def _crd(plural: str, rule: str) -> dict:
 
 
 def _world():
-    clock = HeldThreads()
+    clock = HeldThreadsClock()
     registry = Registry(MemoryStorage(clock), clock, watch_cache=False)
     clock.advance(0)
     return clock, registry
