@@ -53,6 +53,13 @@ FRESH_CONFTEST = textwrap.dedent('''
 ''')
 
 
+def _plugin_installed() -> bool:
+    """Whether pytest loads the plugin by itself (kapiserver installed: its pytest11 entry point); naming it with
+    -p as well would register it twice, which pytest refuses."""
+    from importlib.metadata import entry_points
+    return any(e.value.split(":")[0] == "kapiserver.testing.plugin" for e in entry_points(group="pytest11"))
+
+
 def run_suite(directory: Path, tests: int, fresh: bool) -> float:
     directory.mkdir(parents=True)
     (directory / "test_example.py").write_text(SUITE.format(tests=tests))
@@ -60,7 +67,7 @@ def run_suite(directory: Path, tests: int, fresh: bool) -> float:
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)]
     if fresh:
         (directory / "conftest.py").write_text(FRESH_CONFTEST)
-    else:
+    elif not _plugin_installed():
         args[4:4] = ["-p", "kapiserver.testing.plugin"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.monotonic()
