@@ -126,7 +126,11 @@ _ORDERED = _NUMERIC | {"string", "bytes", "bool", "timestamp", "duration"}
 def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Optional[str]]:
     """(whether an overload exists, its result type)."""
     if operator in ("_==_", "_!=_"):
-        return (left == right or "null_type" in (left, right)), "bool"
+        if "null_type" in (left, right):
+            # null equals what cel-go's checker deems nullable (objects, timestamps, durations, null, dyn),
+            # never a scalar: ``self.name == null`` on a string is its no-overload error
+            return (right if left == "null_type" else left) not in _SCALARS, "bool"
+        return left == right, "bool"
     if operator in ("_<_", "_<=_", "_>_", "_>=_"):
         return ((left == right and left in _ORDERED) or (left in _NUMERIC and right in _NUMERIC)), "bool"
     if left != right:
@@ -136,6 +140,11 @@ def _operator_result(operator: str, left: str, right: str) -> tuple[bool, Option
     if operator == "_%_":
         return left in ("int", "uint"), left
     return left in _NUMERIC, left
+
+
+def _shown(kind: Optional[str]) -> Optional[str]:
+    """A type as cel-go's messages name it."""
+    return "null" if kind == "null_type" else kind
 
 
 class _Position(NamedTuple):
@@ -267,7 +276,7 @@ def type_check(program, variables: dict) -> tuple[list[str], Optional[str]]:
                 return None, None
             if not found:
                 at = _operator_at(program.source, children[0].children[0]) or _first_token(node)
-                error(at, f"found no matching overload for '{operator}' applied to '({left}, {right})'")
+                error(at, f"found no matching overload for '{operator}' applied to '({_shown(left)}, {_shown(right)})'")
                 return None, None
             return result, None
         if data == "unary" and len(children) == 2 and isinstance(children[0], Tree) and \
@@ -278,13 +287,13 @@ def type_check(program, variables: dict) -> tuple[list[str], Optional[str]]:
                 return operand, None
             if operand not in ("list", "map"):
                 at = _unary_operator_at(program.source, children[1]) or _first_token(node)
-                error(at, f"found no matching overload for '{operator}' applied to '({operand})'")
+                error(at, f"found no matching overload for '{operator}' applied to '({_shown(operand)})'")
             return None, None
         if data in ("conditionaland", "conditionalor") and len(children) == 2:
             for operand in children:        # cel-go asserts each side of && and || a bool
                 kind, _ = infer(operand, scope)
                 if kind not in (None, "bool", "list", "map"):
-                    error(location(program.source, operand), f"expected type 'bool' but found '{kind}'")
+                    error(location(program.source, operand), f"expected type 'bool' but found '{_shown(kind)}'")
             return "bool", None
         if data in _COLLECTION_LITERALS:     # a list or map whatever it holds (checked inside)
             for child in children:
@@ -365,7 +374,7 @@ def type_check(program, variables: dict) -> tuple[list[str], Optional[str]]:
             # every macro's predicate is a bool; map's is one only when it also has a transform
             predicate = str(macro) != "map" or (index == 0 and len(args.children) == 3)
             if predicate and result not in (None, "bool", "list", "map"):
-                error(location(program.source, child), f"expected type 'bool' but found '{result}'")
+                error(location(program.source, child), f"expected type 'bool' but found '{_shown(result)}'")
         return ("bool" if str(macro) in ("all", "exists", "exists_one") else None), None
 
     result, _ = infer(program.tree, dict(variables))

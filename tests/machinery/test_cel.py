@@ -424,7 +424,8 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
         "x": {"x-kubernetes-int-or-string": True}, "t": {"type": "string", "format": "date-time"},
         "d": {"type": "string", "format": "duration"}, "raw": {"type": "string", "format": "byte"},
         "m": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "l": {"type": "array", "items": {"type": "string"}}}}
+        "l": {"type": "array", "items": {"type": "string"}},
+        "o": {"type": "object", "properties": {"a": {"type": "string"}}}}}
 
     def errors(rule, **extra):
         return [str(e) for e in cel.check_rules(
@@ -452,14 +453,20 @@ def test_operators_on_operands_no_overload_takes_do_not_compile():
                         ("self.s[0] == 'a'", "'_[_]' applied to '(string, int)'"),
                         ("self.s ? 1 : 2", "'_?_:_' applied to '(string, int, int)'"),
                         ("self.b ? 1 : 2.0", "'_?_:_' applied to '(bool, int, double)'"),
-                        ("(self.b ? self.n : 2) > 'x'", "'_>_' applied to '(int, string)'")):
+                        ("(self.b ? self.n : 2) > 'x'", "'_>_' applied to '(int, string)'"),
+                        # null equals only what cel-go deems nullable: not a scalar
+                        ("self.n == null", "'_==_' applied to '(int, null)'"),
+                        ("null != self.s", "'_!=_' applied to '(null, string)'"),
+                        ("self.m['a'] == null", "'_==_' applied to '(int, null)'"),
+                        ("null + 1 == 2", "'_+_' applied to '(null, int)'")):
         [found] = errors(rule)
         assert f"found no matching overload for {types}" in found, rule
     for rule in ("self.n > 3.5", "self.r <= self.n", "self.n / 2 == 1", "self.s + 'x' == 'y'", "self.x > 'a'",
                  "self.t > 'a'", "self.d == 1", "self.raw == 1", "self.m['a'] > 1", "self.l[0] + 'x' == 'y'",
                  "self.l[self.m['i']] == 'x'", "self.l == 'x'", "(self.b ? self.n : 2) > 1",
                  "self.n > 0 ? self.s == 'a' : false", "self.b ? self.s == 'a' : self.x == 1",
-                 "self.l + ['a'] == ['b']", "size(self.s) == 'x'", "self.n == null", "true"):
+                 "self.l + ['a'] == ['b']", "size(self.s) == 'x'", "self.o == null", "null == self.o",
+                 "self.t == null", "self.x == null", "self.l == null", "self.m == null", "null == null", "true"):
         assert errors(rule) == [], rule
     assert errors("oldSelf.n < 'x'", optionalOldSelf=True) == []
 
