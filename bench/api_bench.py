@@ -476,6 +476,7 @@ def main() -> None:
             server.stop()
         if floor is not None:
             floor.terminate()
+            floor.wait()
         if cluster is not None:
             cluster.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,6 +63,7 @@ async def run(reactor, args) -> None:
                       f"{figures[True] / figures[False]:>8.2f}")
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:

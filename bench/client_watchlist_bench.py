@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -53,6 +54,7 @@ async def run(reactor, args) -> None:
                   f"server RSS {server.rss_mib():.0f} MiB")
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:

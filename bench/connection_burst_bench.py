@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import resource
 import subprocess
 import sys
@@ -75,6 +76,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(30)
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -87,11 +87,18 @@ def main() -> None:
         started = time.perf_counter()
         pid = os.fork()
         if pid == 0:        # the reactor runs once per process: fill in a child
+            status = 1
             try:
                 fill(filled, args.objects, args.size)
+                status = 0
+            except BaseException:
+                import traceback
+                traceback.print_exc()
             finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise SystemExit("filling the store failed (above)")
         print(f"wrote {args.objects} ConfigMaps of {args.size} B in {time.perf_counter() - started:.1f} s; "
               f"store file {os.path.getsize(os.path.join(filled, 'kapiserver.db')) / 2**20:.0f} MiB")
     else:

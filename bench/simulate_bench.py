@@ -31,6 +31,12 @@ from api_bench import Server  # noqa: E402
 from controlplane_bench import cpu_seconds, memory_mib, namespace, twistd  # noqa: E402
 
 
+
+def node_name(index: int, nodes: int) -> str:
+    """The name kube-node --simulate gives its node ``index`` of ``nodes``: the node name alone when it simulates
+    one, else with the index."""
+    return "sim" if nodes == 1 else f"sim-{index}"
+
 def wait(predicate, timeout: float, what: str) -> None:
     """Poll once a second (a list of thousands of objects is not free for the apiserver being measured)."""
     started = time.perf_counter()
@@ -96,7 +102,7 @@ def main() -> None:
         if args.pods:
             def create(i):
                 pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p-{i:06d}"},
-                       "spec": {"nodeName": f"sim-{i % args.nodes}",
+                       "spec": {"nodeName": node_name(i % args.nodes, args.nodes),
                                 "containers": [{"name": "c", "image": "busybox"}]}}
                 status, _, raw = server.request("POST", "/api/v1/namespaces/bench/pods", pod)
                 assert status == 201, raw[:300]

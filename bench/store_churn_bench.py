@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -102,6 +103,8 @@ async def churn(reactor, args) -> None:
           f"wal {_size(db + '-wal') / 2**20:.1f} MiB", flush=True)
     await store.close()
     print(f"after close (WAL checkpointed): db {_size(db) / 2**20:.1f} MiB", flush=True)
+    if not args.dir:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:
