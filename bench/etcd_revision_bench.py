@@ -44,7 +44,7 @@ async def main(reactor, args) -> None:
     storage = Etcd3Storage(urls, reactor)
     try:
         # kapiserver/storage/etcd3.py, three levels below the checkout
-        checkout = os.path.dirname(os.path.dirname(os.path.dirname(sys.modules[Etcd3Storage.__module__].__file__)))
+        checkout = os.path.normpath(os.path.join(sys.modules[Etcd3Storage.__module__].__file__, "../../.."))
         print(f"checkout {checkout}, etcd at {','.join(urls)}, load average {os.getloadavg()[0]:.2f}")
         await callers(storage, 4, 400)      # connections made, code warm
         for batch in (int(b) for b in args.batch.split(",")):
