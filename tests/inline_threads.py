@@ -17,12 +17,7 @@ class InlineThreadsClock(task.Clock):
 
     def callInThreadWithCallback(self, on_result, f, *args, **kwargs):
         self.thread_calls += 1
-        try:
-            result = f(*args, **kwargs)
-        except Exception:
-            on_result(False, Failure())
-        else:
-            on_result(True, result)
+        _answer(on_result, f, args, kwargs)
 
     def callFromThread(self, f, *args, **kwargs):
         f(*args, **kwargs)
@@ -49,10 +44,21 @@ class HeldThreadsClock(task.Clock):
         """Runs the calls held so far (not those they lead to); how many."""
         held, self.held = self.held, []
         for on_result, f, args, kwargs in held:
-            try:
-                result = f(*args, **kwargs)
-            except Exception:
-                on_result(False, Failure())
-            else:
-                on_result(True, result)
+            _answer(on_result, f, args, kwargs)
         return len(held)
+
+    def settle(self) -> None:
+        """Runs what is held, and what that leads to, until nothing is."""
+        while self.held:
+            self.run_held()
+            self.advance(0)
+
+
+def _answer(on_result, f, args, kwargs) -> None:
+    """A thread pool's callInThreadWithCallback: ``f``'s result or failure to ``on_result``."""
+    try:
+        result = f(*args, **kwargs)
+    except Exception:
+        on_result(False, Failure())
+    else:
+        on_result(True, result)
