@@ -435,9 +435,8 @@ class Rule:
         if not self.source.strip():
             return      # upstream leaves an empty rule without program or error: it is never run
         try:
-            self.program = compile_expression(self.source)
-            if typed and check_types(self.program, schema, root, self.optional_old_self) not in (None, "bool"):
-                raise CompileError("cel expression must evaluate to a bool")
+            self.program = compile_rule(self.source, schema, root, self.optional_old_self) if typed \
+                else compile_expression(self.source)
         except CompileError as e:
             # A CRD stored before its rules were checked, or a default judged before they are; upstream fails
             # the rule.
@@ -447,10 +446,9 @@ class Rule:
         # falls back to the message, its error to the rule's node.
         if spec.get("messageExpression"):
             try:
-                self.message_program = compile_expression(spec["messageExpression"])
-                if typed and check_types(self.message_program, schema, root,
-                                         self.optional_old_self) not in (None, "string"):
-                    raise CompileError("messageExpression must evaluate to a string")
+                self.message_program = compile_rule(spec["messageExpression"], schema, root, self.optional_old_self,
+                                                    message=True) if typed \
+                    else compile_expression(spec["messageExpression"])
             except CompileError:
                 self.message_program = None
         self.field_path = field_path(spec.get("fieldPath") or "", schema) or ""
@@ -465,6 +463,18 @@ class Rule:
 
 
 # -- the type check -----------------------------------------------------------------------------------
+
+def compile_rule(source: str, schema: dict, root: bool = False, optional_old_self: bool = False,
+                 message: bool = False) -> Program:
+    """A rule (or, with ``message``, a messageExpression) of a node of ``schema`` compiled and type-checked as
+    upstream's compileRule does: CompileError with the checker's findings, or when it evidently is not a bool (a
+    string)."""
+    program = compile_expression(source)
+    if check_types(program, schema, root, optional_old_self) not in (None, "string" if message else "bool"):
+        raise CompileError("messageExpression must evaluate to a string" if message
+                           else "cel expression must evaluate to a bool")
+    return program
+
 
 def check_types(program: Program, schema: dict, root: bool = False,
                 optional_old_self: bool = False) -> Optional[str]:
@@ -529,9 +539,7 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
         # a schema error (registry.validation.crdschema), with which its node's rules are not compiled
         if source.strip() and compiles:
             try:
-                program = compile_expression(source)
-                if check_types(program, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "bool"):
-                    raise CompileError("cel expression must evaluate to a bool")
+                program = compile_rule(source, schema, root, bool(spec.get("optionalOldSelf")))
                 if node_decl is not None:
                     cost = celcost.estimate(program.tree, node_decl, bool(spec.get("optionalOldSelf")))
                     if cost is not None:
@@ -549,9 +557,8 @@ def _check_node(schema: dict, path: str, out: list, root: bool = False, cardinal
                 out.append(FieldError("FieldValueInvalid", f"{at}.rule", f"Invalid value: {_rule_value(spec)}: {e}"))
         if spec.get("messageExpression") and compiles:
             try:
-                message = compile_expression(spec["messageExpression"])
-                if check_types(message, schema, root, bool(spec.get("optionalOldSelf"))) not in (None, "string"):
-                    raise CompileError("messageExpression must evaluate to a string")
+                message = compile_rule(spec["messageExpression"], schema, root, bool(spec.get("optionalOldSelf")),
+                                       message=True)
                 if node_decl is not None and compiled:
                     cost = celcost.estimate(message.tree, node_decl, bool(spec.get("optionalOldSelf")))
                     if cost is not None:     # not multiplied: a message is worked out once per failure
