@@ -74,7 +74,7 @@ class ResourceHandler:
             raise errors.method_not_supported(store.qualified, verb)
         namespace = info.namespace if store.info.namespaced else None
         if not store.info.namespaced and info.namespace and store.info.resource != "namespaces":
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise errors.path_not_found()
         if store.info.namespaced and not namespace and verb not in ("list", "watch"):
             raise StatusError(405, "MethodNotAllowed",
                               "the server does not allow this method on the requested resource",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ..machinery import codec
+from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..storage.health import check_all
 from .http import write_bytes
 from .negotiation import parse_accept
 
-NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def wants_aggregated(request) -> str:
@@ -70,7 +69,7 @@ class NonResourceHandler:
             if parts and parts[0] in ("api", "apis", "version", "openapi", "healthz", "livez", "readyz"):
                 raise StatusError(405, "MethodNotAllowed",
                                   "the server does not allow this method on the requested resource", {})
-            raise NOT_FOUND
+            raise errors.path_not_found()
         if not parts:
             aggregator = getattr(self.context, "aggregator", None)
             self._write_json(request, {"paths": self.paths(await aggregator.groups() if aggregator else ())})
@@ -96,7 +95,7 @@ class NonResourceHandler:
         elif parts in ((".well-known", "openid-configuration"), ("openid", "v1", "jwks")):
             self.issuer_discovery(request, head == "openid")
         else:
-            raise NOT_FOUND
+            raise errors.path_not_found()
 
     async def testing_controls(self, request, which: str, rest: tuple) -> None:
         """/debug/kapiserver/faults (--enable-fault-injection), /snapshot and /reset (--enable-store-reset):
@@ -113,7 +112,7 @@ class NonResourceHandler:
             code, body = await storereset.handle(self.context.store_reset, request.method, which,
                                                  read_body(request, self.context.max_request_bytes))
         else:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         write_bytes(request, code, "application/json", body)
 
     def flow_control_dump(self, request, which: str) -> None:
@@ -123,7 +122,7 @@ class NonResourceHandler:
         dump = {"dump_priority_levels": apfdebug.dump_priority_levels,
                 "dump_queues": apfdebug.dump_queues}.get(which)
         if flow_control is None or dump is None:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         write_bytes(request, 200, "text/plain; charset=utf-8", dump(flow_control.dispatcher).encode())
 
     def issuer_discovery(self, request, key_set: bool) -> None:
@@ -131,7 +130,7 @@ class NonResourceHandler:
         from ..auth import issuerdiscovery
         discovery = getattr(getattr(self.context, "security", None), "issuer_discovery", None)
         if discovery is None:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         request.setHeader(b"Cache-Control", issuerdiscovery.CACHE_CONTROL.encode())
         if key_set:
             write_bytes(request, 200, issuerdiscovery.JWKS_CONTENT_TYPE, discovery.key_set)
@@ -180,7 +179,7 @@ class NonResourceHandler:
                 if doc is not None:
                     self._write_json(request, doc)
                     return
-            raise NOT_FOUND
+            raise errors.path_not_found()
         if len(parts) == 2:
             doc = discovery.api_group(catalog, parts[1]) or discovery.remote_api_group(parts[1], remote)
         elif len(parts) == 3:
@@ -188,7 +187,7 @@ class NonResourceHandler:
         else:
             doc = None
         if doc is None:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         self._write_json(request, doc)
 
     def _address(self, request) -> str:
@@ -276,7 +275,7 @@ class NonResourceHandler:
             wanted = rest[0]
             checks = [c for c in checks if c[0] == wanted]
             if not checks:
-                raise NOT_FOUND
+                raise errors.path_not_found()
         results = []
         healthy = True
         for name, check in checks:

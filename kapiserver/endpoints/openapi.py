@@ -575,7 +575,6 @@ def answer(parts: tuple, catalog: Catalog, schemas: Mapping[str, dict], remote_v
     from ..machinery import errors
     from .negotiation import parse_accept
     from .openapi_proto import MEDIA_TYPE as PROTOBUF, MEDIA_TYPES as PROTOBUF_TYPES
-    not_found = errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
     if parts == ("v2",):
         body = merged_v2(openapi_v2_document(catalog, extra_schemas=schemas), remote_v2)
         for media in parse_accept(accept):
@@ -585,7 +584,7 @@ def answer(parts: tuple, catalog: Catalog, schemas: Mapping[str, dict], remote_v
                 return PROTOBUF, openapi_v2_protobuf(catalog, extra_schemas=schemas, body=body), []
         raise errors.not_acceptable(["application/json", PROTOBUF])
     if not parts or parts[0] != "v3":
-        raise not_found
+        raise errors.path_not_found()
     if len(parts) == 1:
         index = openapi_v3_index(catalog, extra_schemas=schemas)
         for (group, version), body in sorted(remote_v3.items()):
@@ -597,7 +596,7 @@ def answer(parts: tuple, catalog: Catalog, schemas: Mapping[str, dict], remote_v
         body = remote_v3[(parts[2], parts[3])]
         document = body, document_hash(body)
     if document is None:
-        raise not_found
+        raise errors.path_not_found()
     body, digest = document
     return "application/json", body, [(b"Etag", f'"{digest}"'.encode()), (b"Cache-Control", b"public, immutable")]
 

@@ -18,6 +18,7 @@ from twisted.web.server import NOT_DONE_YET
 from ..auth.context import current_user
 from ..auth.filters import insecure
 from ..logs import log_request
+from ..machinery import errors
 from ..machinery.errors import StatusError
 from . import nonresource, reviews
 from .api import APIContext, ResourceHandler
@@ -26,7 +27,6 @@ from .http import when_finished, write_failure
 from .requestinfo import request_info_of
 
 log = Logger()
-NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
 # How long a --workers process waits for the CRDs' cache before it calls a resource unknown.
 CRD_CATCH_UP_TIMEOUT = 5.0
 
@@ -218,7 +218,7 @@ class APIRoot(Resource):
         if resource_info is None and getattr(self.context.config, "worker_of", None):
             resource_info = await self._defined_meanwhile(info)
         if resource_info is None:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         # Routed: from here the request counts in the request metrics, as upstream's instrumented routes.
         self.context.metrics.route(request, info, resource_info)
         if reviews.is_virtual(resource_info):
@@ -226,5 +226,5 @@ class APIRoot(Resource):
             return
         store = self.context.registry.lookup(info.api_group, info.api_version, info.resource)
         if store is None:
-            raise NOT_FOUND
+            raise errors.path_not_found()
         await self.handler.handle(request, info, store)

@@ -31,7 +31,7 @@ _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Suc
 async def handle(handler, request, info, store) -> None:
     sub = store.info.subresource(info.subresource)
     if sub is None:
-        raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        raise errors.path_not_found()
     verb = {"list": "get"}.get(info.verb, info.verb)
     # A proxy relays every method, OPTIONS too (upstream's proxy connecters take GET, POST, PUT, PATCH,
     # DELETE, HEAD and OPTIONS), though discovery lists only the five API verbs.

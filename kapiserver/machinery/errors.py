@@ -193,6 +193,12 @@ def _quote_resource(qualified: GroupResource) -> str:
     return f'"{qualified}"'
 
 
+def path_not_found() -> StatusError:
+    """The 404 of a path nothing is served at (upstream's NotFound in its generic words, without details); a new
+    one each time: an exception raised again keeps the traceback it had and grows it."""
+    return StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
 def not_acceptable(accepted: Iterable[str]) -> StatusError:
     return StatusError(406, "NotAcceptable",
                        "only the following media types are accepted: " + ", ".join(accepted))
