@@ -40,7 +40,8 @@ class EventRecorder:
         self.component = component
         self.host = host
         self.clock = clock
-        # (involvedObject uid/name, type, reason, message) -> [namespace, event name, count, first seen]
+        # (involvedObject uid/name, type, reason, message) -> [namespace, event name, count, first seen, the key's
+        # last write (fires once it is done)]
         self._seen: "OrderedDict[Tuple, list]" = OrderedDict()
         self.pending: set = set()
         self._last_nanos = 0
@@ -73,29 +74,37 @@ class EventRecorder:
         key = (reference.get("uid") or reference.get("name"), reference.get("kind"), field_path, type_, reason,
                message)
         seen = self._seen.get(key)
-        if seen is not None and now - seen[3] <= AGGREGATION_WINDOW:
-            seen[2] += 1
-            try:
-                return await self.client.patch(EVENTS, seen[1], {"count": seen[2], "lastTimestamp": _timestamp(now)},
-                                               namespace=seen[0], patch_type="strategic")
-            except APIError as e:
-                if e.code != 404:
-                    raise
-                # Gone (TTL): write a new one.
-        # Upstream names an event by the time in nanoseconds; two in the same nanosecond (a clock that does
-        # not move) would clash, so each is at least one past the last.
-        nanos = self._last_nanos = max(int(now * 1e9), self._last_nanos + 1)
-        name = f"{reference.get('name', 'unknown')}.{nanos:x}"
-        event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": reference, "reason": reason, "message": message, "type": type_,
-            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-            "firstTimestamp": _timestamp(now), "lastTimestamp": _timestamp(now), "count": 1,
-            "reportingComponent": self.component, "reportingInstance": self.host or "",
-        }
-        self._seen[key] = [namespace, name, 1, now]
-        self._seen.move_to_end(key)
-        while len(self._seen) > CACHE_SIZE:
-            self._seen.popitem(last=False)
-        return await self.client.create(EVENTS, event, namespace=namespace)
+        # This key's writes go one at a time, in order, as upstream's recorder writes its events: a count's patch
+        # sent while the Event's create is still on its way would find nothing (404) and make a second Event.
+        done: Deferred = Deferred()
+        try:
+            if seen is not None and now - seen[3] <= AGGREGATION_WINDOW:
+                seen[2] += 1
+                count, before, seen[4] = seen[2], seen[4], done
+                await before
+                try:
+                    return await self.client.patch(EVENTS, seen[1], {"count": count, "lastTimestamp": _timestamp(now)},
+                                                   namespace=seen[0], patch_type="strategic")
+                except APIError as e:
+                    if e.code != 404:
+                        raise
+                    # Gone (TTL): write a new one.
+            # Upstream names an event by the time in nanoseconds; two in the same nanosecond (a clock that does
+            # not move) would clash, so each is at least one past the last.
+            nanos = self._last_nanos = max(int(now * 1e9), self._last_nanos + 1)
+            name = f"{reference.get('name', 'unknown')}.{nanos:x}"
+            event = {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": reference, "reason": reason, "message": message, "type": type_,
+                "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+                "firstTimestamp": _timestamp(now), "lastTimestamp": _timestamp(now), "count": 1,
+                "reportingComponent": self.component, "reportingInstance": self.host or "",
+            }
+            self._seen[key] = [namespace, name, 1, now, done]
+            self._seen.move_to_end(key)
+            while len(self._seen) > CACHE_SIZE:
+                self._seen.popitem(last=False)
+            return await self.client.create(EVENTS, event, namespace=namespace)
+        finally:
+            done.callback(None)

@@ -350,3 +350,36 @@ def test_event_recorder_names_are_unique_on_a_stopped_clock_and_go_verbs_format(
     names = [e["metadata"]["name"] for e in client.created]
     assert len(set(names)) == 2
     assert [e["message"] for e in client.created] == ["Created pod: p-1", 'Created pod: "p-2"']
+
+
+def test_event_recorder_patches_a_count_only_once_the_events_create_is_done():
+    """The same event twice while its create is still on its way: the count's patch waits for the create (sent
+    at once it would find nothing and make a second Event), then goes; one Event, count 2, as upstream's recorder."""
+    from twisted.internet.defer import Deferred
+
+    from kapiserver.client.events import EventRecorder
+
+    class Held:
+        def __init__(self):
+            self.calls, self.creating = [], Deferred()
+
+        async def create(self, resource, event, namespace=None):
+            self.calls.append(("create", event["metadata"]["name"], event["count"]))
+            await self.creating
+            return event
+
+        async def patch(self, resource, name, body, namespace=None, patch_type=None):
+            self.calls.append(("patch", name, body["count"]))
+            return body
+
+    client = Held()
+    recorder = EventRecorder(client, "test", clock=Clock())
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "uid": "u"}}
+    recorder.event(pod, "Warning", "FailedBinding", "no volume")
+    recorder.event(pod, "Warning", "FailedBinding", "no volume")
+    recorder.event(pod, "Warning", "FailedBinding", "no volume")
+    assert [c[0] for c in client.calls] == ["create"]
+    client.creating.callback(None)
+    name = client.calls[0][1]
+    assert client.calls == [("create", name, 1), ("patch", name, 2), ("patch", name, 3)]
+    assert not recorder.pending
