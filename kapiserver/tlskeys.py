@@ -47,6 +47,7 @@ class ClientFiles:
         self.reload_seconds = reload_seconds
         self._material: Any = None
         self._read_at = 0.0
+        self._waiting: list = []     # the callers waiting for the read under way (Deferreds)
 
     def read(self) -> "tuple[Any, dict[str, Any]]":
         """(the trust root or None, ``certificate_options`` or {}), read now.  OSError or ValueError when a
@@ -62,10 +63,26 @@ class ClientFiles:
         return trust, client
 
     async def material(self, reactor: Any) -> "tuple[Any, dict[str, Any]]":
-        """``read()``'s answer, from a thread when it is due (first use, or older than ``reload_seconds``)."""
+        """``read()``'s answer, from a thread when it is due (first use, or older than ``reload_seconds``); callers
+        that come while a read is under way share its outcome rather than read again."""
         now = reactor.seconds()
-        if self._material is None or now - self._read_at >= self.reload_seconds:
+        if self._material is not None and now - self._read_at < self.reload_seconds:
+            return self._material
+        from twisted.internet.defer import Deferred
+        waiter: Deferred = Deferred()
+        self._waiting.append(waiter)
+        if len(self._waiting) == 1:
             from twisted.internet.threads import deferToThreadPool
-            self._material = await deferToThreadPool(reactor, reactor.getThreadPool(), self.read)
-            self._read_at = now
-        return self._material
+            deferToThreadPool(reactor, reactor.getThreadPool(), self.read).addBoth(self._read_done, now)
+        return await waiter
+
+    def _read_done(self, outcome: Any, when: float) -> None:
+        from twisted.python.failure import Failure
+        if not isinstance(outcome, Failure):
+            self._material, self._read_at = outcome, when
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if isinstance(outcome, Failure):
+                waiter.errback(outcome)
+            else:
+                waiter.callback(outcome)

@@ -154,3 +154,30 @@ def test_client_files_are_read_in_a_thread_and_again_after_five_minutes(tmp_path
     reactor.advance(1)
     assert material()[1]["certificate"] == second and reactor.thread_calls == 2
     assert ClientFiles().read() == (None, {})
+
+
+def test_client_files_read_once_for_callers_that_come_while_it_is_under_way(tmp_path):
+    """Connections that want the files while a read is under way share that read's answer (or its error);
+    a later caller after an error tries again."""
+    from twisted.internet.defer import Deferred
+
+    from kapiserver.tlskeys import ClientFiles
+    from tests.inline_threads import HeldThreadsClock
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "ca.crt").write_bytes(_pair("ca", ca_key).public_bytes(serialization.Encoding.PEM))
+    files = ClientFiles(str(tmp_path / "ca.crt"))
+    reactor = HeldThreadsClock()
+    answers, errors = [], []
+    for _ in range(3):
+        Deferred.fromCoroutine(files.material(reactor)).addCallbacks(answers.append, errors.append)
+    assert reactor.run_held() == 1 and not reactor.held
+    assert len(answers) == 3 and answers[0][0] is not None and answers[0] is answers[1] is answers[2]
+
+    missing = ClientFiles(str(tmp_path / "none.crt"))
+    for _ in range(2):
+        Deferred.fromCoroutine(missing.material(reactor)).addCallbacks(answers.append, errors.append)
+    assert reactor.run_held() == 1
+    assert len(errors) == 2 and all(e.check(FileNotFoundError) for e in errors)
+    Deferred.fromCoroutine(missing.material(reactor)).addCallbacks(answers.append, errors.append)
+    assert reactor.run_held() == 1 and len(errors) == 3

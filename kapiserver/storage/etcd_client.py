@@ -127,6 +127,8 @@ class _Endpoints:
         self._reactor = reactor
         self._tls = tls or TLSFiles()
         self._timeout = connect_timeout
+        # The TLS files, read off the reactor thread when a connection needs them (_TLSEndpoint).
+        self._files: Optional[ClientFiles] = None
         self._made: dict[int, Any] = {}
         self.servers = servers
         self._pools: dict[int, PipelinedPool] = {}
@@ -168,12 +170,32 @@ class _Endpoints:
         return self._wrap(ep, host) if scheme == "https" else ep
 
     def _wrap(self, ep: Any, host: str) -> Any:
+        if self._files is None:
+            self._files = ClientFiles(self._tls.cafile or "", self._tls.certfile or "",
+                                      self._tls.keyfile or self._tls.certfile or "")
+        return _TLSEndpoint(self._reactor, self._files, host, ep)
+
+
+class _TLSEndpoint:
+    """TLS over ``endpoint`` to ``host``, its CA and client certificate read from their files in a thread (never
+    on the reactor's) when a connection is made: once for all members, then again every five minutes as
+    ClientFiles does, so a rotated client certificate is used without a restart. A file that cannot be read
+    fails the connection, which the client reports as etcd being unavailable."""
+
+    def __init__(self, reactor: Any, files: ClientFiles, host: str, endpoint: Any):
+        self._reactor = reactor
+        self._files = files
+        self._host = host
+        self._endpoint = endpoint
+
+    def connect(self, factory: Any) -> Deferred:
+        return Deferred.fromCoroutine(self._connect(factory))
+
+    async def _connect(self, factory: Any) -> Any:
         from twisted.internet.ssl import optionsForClientTLS
-        # Read once per member's endpoint, at its first connection (etcd's client reads its CA once too).
-        trust, client = ClientFiles(self._tls.cafile or "", self._tls.certfile or "",
-                                    self._tls.keyfile or self._tls.certfile or "").read()
-        options = optionsForClientTLS(host, trustRoot=trust, extraCertificateOptions=client)
-        return wrapClientTLS(options, ep)
+        trust, client = await self._files.material(self._reactor)
+        options = optionsForClientTLS(self._host, trustRoot=trust, extraCertificateOptions=client)
+        return await wrapClientTLS(options, self._endpoint).connect(factory)
 
 
 class _NoDelay:

@@ -74,13 +74,20 @@ def tls_etcd(tmp_path):
     cluster.stop()
 
 
-def test_tls_with_client_certificate(tls_etcd, run):
-    """With the CA and a client certificate the backend reads and writes; without the certificate etcd refuses it."""
+def test_tls_with_client_certificate(tls_etcd, run, monkeypatch):
+    """With the CA and a client certificate the backend reads and writes; without the certificate etcd refuses it.
+    The files are read in a thread, never on the reactor's (once for the client's connections)."""
+    import threading
+
+    from kapiserver.tlskeys import ClientFiles
     cluster, ca_file, (cert, key) = tls_etcd
+    read, readers = ClientFiles.read, []
+    monkeypatch.setattr(ClientFiles, "read", lambda self: readers.append(threading.current_thread()) or read(self))
     storage = Etcd3Storage(cluster.urls, reactor, tls=TLSFiles(ca_file, cert, key))
     try:
         rev = run(storage.create(b"/tls/a", b"1"))
         assert run(storage.get(b"/tls/a")).mod_revision == rev
+        assert readers and threading.main_thread() not in readers
     finally:
         run(storage.close())
     anonymous = Etcd3Storage(cluster.urls, reactor, tls=TLSFiles(ca_file), timeout=2.0)

@@ -77,6 +77,11 @@ def _turn_until(done: Callable[[], bool], timeout: float, message: str) -> None:
     # halves ourselves lets us stop right after the calls that made ``done``
     # true instead of sleeping through one more wait.  A callFromThread wakes
     # the wait at once, so the cap only bounds how often the deadline is read.
+    # The reactor's thread pool too, which a reactor turned by hand never starts (the etcd client reads its TLS
+    # files there); stopped when the session ends (tests/conftest.py).
+    pool = reactor.getThreadPool()
+    if not pool.started:
+        pool.start()
     deadline = time.monotonic() + timeout
     while True:
         reactor.runUntilCurrent()
