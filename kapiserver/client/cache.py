@@ -81,7 +81,10 @@ class Indexer:
         for name, func in self._index_funcs.items():
             index = self._indices[name]
             for value in func(obj):
-                index.setdefault(value, set()).add(key)
+                keys = index.get(value)
+                if keys is None:
+                    keys = index[value] = set()
+                keys.add(key)
         return old
 
     def delete(self, obj: dict) -> Optional[dict]:

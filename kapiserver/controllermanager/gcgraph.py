@@ -82,6 +82,8 @@ class Graph:
         if node is None:
             node = self.nodes[uid] = Node(uid, resource.api_version, resource.kind, meta.get("namespace"),
                                           meta.get("name", ""), True, resource)
+            if refs is NO_OWNERS and not meta.get("deletionTimestamp"):
+                return      # most objects: new, without owners, not being deleted; nothing more to do
         else:
             old_refs = node.owners
             if not node.observed:
