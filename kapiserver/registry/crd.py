@@ -115,7 +115,11 @@ class CustomResourceDefinitionStrategy(Strategy):
             return
         from twisted.internet.threads import deferToThreadPool
         for schema, at in _judged_schemas(crd, old):
-            key = _schema_key(schema)
+            # The digest too (orjson and blake2b over a large schema's JSON: a millisecond), given to validate.
+            key = await deferToThreadPool(self.clock, thread_pool(), _schema_key, schema)
+            _DIGESTS[id(schema)] = (schema, key)
+            while len(_DIGESTS) > _DIGESTS_LIMIT:
+                _DIGESTS.popitem(last=False)
             if key is not None and _remembered(key, at) is None:
                 _remember(key, at, await deferToThreadPool(self.clock, thread_pool(), _judge_schema, schema, at))
 
@@ -247,13 +251,19 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
 # version whose schema is another version's (the usual multi-version CRD) when that one had no error.
 _JUDGED: "OrderedDict[bytes, tuple[str, tuple[FieldError, ...]]]" = OrderedDict()
 _JUDGED_LIMIT = 32
+# The digests prepare_validation worked out in a thread for the write's validation, which runs next on the same
+# dicts: by the schema's identity, the schema kept beside its digest (so that its id is not another's meanwhile),
+# taken when used. A few at most (a write that fails between the two leaves its own).
+_DIGESTS: "OrderedDict[int, tuple[dict, Optional[bytes]]]" = OrderedDict()
+_DIGESTS_LIMIT = 8
 
 
 def _schema_errors(schema: dict, at: str) -> list[FieldError]:
     """``_judge_schema``'s answer, remembered for the schema: the judgement depends on the schema and its path
     alone (were a check to depend on the CRD as stored, as some of upstream's relax on an update, that would
     have to be part of the key)."""
-    key = _schema_key(schema)
+    digest = _DIGESTS.pop(id(schema), None)
+    key = digest[1] if digest is not None and digest[0] is schema else _schema_key(schema)
     if key is None:
         return _judge_schema(schema, at)
     found = _remembered(key, at)

@@ -53,11 +53,38 @@ def test_schemas_are_judged_in_the_thread_pool_while_other_requests_go_on(monkey
     other = _run(clock, configmaps.create("default", {"apiVersion": "v1", "kind": "ConfigMap",
                                                       "metadata": {"name": "meanwhile"}}))
     assert other.called and other.result["metadata"]["name"] == "meanwhile"
-    assert clock.run_held() == 1 and not creating.called        # v2's schema next
-    assert clock.run_held() == 1
-    clock.advance(0)
+    assert clock.run_held() == 1 and not creating.called        # v1's digest, then its judgement, then v2's
+    clock.settle()
     assert creating.called and creating.result["metadata"]["name"] == "widgets.threads.example.com"
     assert judged == ["spec.versions[0].schema.openAPIV3Schema", "spec.versions[1].schema.openAPIV3Schema"]
+
+
+def test_a_schema_is_digested_once_a_write_in_the_thread(monkeypatch):
+    """The digest by which judgements are remembered (orjson and blake2b over the schema's JSON: a millisecond
+    for a large one) is worked out once per schema and write, in the thread; validation takes it from there."""
+    clock, registry = _world()
+    digest, digested = crd_module._schema_key, []
+
+    def schema_key(schema):
+        digested.append(bool(clock.running))
+        return digest(schema)
+    monkeypatch.setattr(crd_module, "_schema_key", schema_key)
+    run_held = clock.run_held
+
+    def running_held():
+        clock.running = True
+        try:
+            return run_held()
+        finally:
+            clock.running = False
+    clock.running = False
+    monkeypatch.setattr(clock, "run_held", running_held)
+    crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    creating = _run(clock, crds.create(None, _crd("sprockets", "self.size >= 2")))
+    clock.settle()
+    assert creating.called and creating.result["metadata"]["name"] == "sprockets.threads.example.com"
+    assert digested == [True, True]
+    assert not crd_module._DIGESTS      # taken by the validation they were for
 
 
 def test_a_schema_judged_in_the_thread_is_refused_with_its_errors():
@@ -75,8 +102,11 @@ def test_a_schema_judged_in_the_thread_is_refused_with_its_errors():
     assert [str(e) for e in inline] and [e.field for e in inline] == fields
 
 
-def test_an_update_judges_only_the_changed_schema():
+def test_an_update_judges_only_the_changed_schema(monkeypatch):
     """An update whose v1 schema is as stored asks the pool for v2's judgement alone."""
+    judged = []
+    judge = crd_module._judge_schema
+    monkeypatch.setattr(crd_module, "_judge_schema", lambda schema, at: judged.append(at) or judge(schema, at))
     clock, registry = _world()
     crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     created = _run(clock, crds.create(None, _crd("doodads", "self.size >= 1")))
@@ -84,8 +114,9 @@ def test_an_update_judges_only_the_changed_schema():
     stored = created.result
     stored["spec"]["versions"][1]["schema"]["openAPIV3Schema"]["description"] = "v2, changed"
     updating = _run(clock, crds.update(None, stored["metadata"]["name"], lambda old: stored))
+    del judged[:]
     assert len(clock.held) == 1
-    clock.run_held()
-    clock.advance(0)
+    clock.settle()
+    assert judged == ["spec.versions[1].schema.openAPIV3Schema"]
     assert updating.called and updating.result[0]["spec"]["versions"][1]["schema"]["openAPIV3Schema"][
         "description"] == "v2, changed"
