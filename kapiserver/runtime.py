@@ -26,6 +26,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from .endpoints.http import when_finished, write_status
 from .http2 import LocalAddressOnce, channel_factory
+from .listener import header_name, set_header
 from .endpoints.requestinfo import request_info_of
 from .machinery import codec, errors
 from .machinery.meta import new_uid
@@ -49,7 +50,7 @@ def is_long_running(request) -> bool:
     return request.requestHeaders.hasHeader(b"upgrade")
 
 
-AUDIT_ID = b"Audit-Id"
+AUDIT_ID = header_name(b"Audit-Id")
 
 
 def init_audit_id(request) -> str:
@@ -59,7 +60,7 @@ def init_audit_id(request) -> str:
     audit_id = request.getHeader(AUDIT_ID)
     audit_id = audit_id.decode("utf-8", "replace") if audit_id else new_uid()
     request.kapi_audit_id = audit_id
-    request.setHeader(AUDIT_ID, audit_id.encode())
+    set_header(request, AUDIT_ID, audit_id.encode())
     return audit_id
 
 

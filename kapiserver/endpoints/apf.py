@@ -19,13 +19,14 @@ from twisted.python.failure import Failure
 
 from ..registry.options import ListOptions
 from . import apfmatch
+from ..listener import header_name, set_header
 from .apfqueue import Dispatcher
 from .http import when_finished, write_bytes
 
 log = Logger()
 GROUP, VERSION = "flowcontrol.apiserver.k8s.io", "v1"
-FLOW_SCHEMA_UID = b"X-Kubernetes-PF-FlowSchema-UID"
-PRIORITY_LEVEL_UID = b"X-Kubernetes-PF-PriorityLevel-UID"
+FLOW_SCHEMA_UID = header_name(b"X-Kubernetes-PF-FlowSchema-UID")
+PRIORITY_LEVEL_UID = header_name(b"X-Kubernetes-PF-PriorityLevel-UID")
 TOO_MANY = b"Too many requests, please try again later.\n"
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
 CLASSIFIED_LIMIT = 4096     # remembered classifications; forgotten all at once beyond this
@@ -144,8 +145,8 @@ class FlowControl:
         if found is None:
             return None
         schema, _, _, schema_uid, level_uid, name, flow_key = found
-        request.setHeader(FLOW_SCHEMA_UID, schema_uid)
-        request.setHeader(PRIORITY_LEVEL_UID, level_uid)
+        set_header(request, FLOW_SCHEMA_UID, schema_uid)
+        set_header(request, PRIORITY_LEVEL_UID, level_uid)
         schema_name = schema["metadata"]["name"]
         seats = self.seats(request, info)
         release = self.dispatcher.start_now(name, schema_name, seats)

@@ -11,6 +11,7 @@ from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from kapiserver import listener
 from kapiserver.endpoints import http
 
 from channel_sites import connect, site_of
@@ -25,6 +26,9 @@ class Answer(Resource):
         for pair in filter(None, (request.getHeader(b"X-Set") or b"").decode().split(";")):
             name, value = pair.split("=", 1)
             request.setHeader(name.encode(), value.encode())
+        for pair in filter(None, (request.getHeader(b"X-Set-Known") or b"").decode().split(";")):
+            name, value = pair.split("=", 1)
+            listener.set_header(request, listener.header_name(name.encode()), value.encode())
         http.write_bytes(request, int(code), content_type.replace("+", " ").replace("%0A", "\n"),
                          b'{"kind":"Status"}')
         return NOT_DONE_YET
@@ -172,3 +176,14 @@ def test_a_big_body_under_tls_is_never_sent_around_it():
     channel.dataReceived(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
     assert beneath.parts == [] and beneath.value() == b""
     assert transport.value().endswith(Big.body)
+
+
+def test_headers_set_as_known_are_on_the_wire_as_setheader_puts_them():
+    """listener.set_header (the Date, Audit-Id and flow control headers of every answer) gives the bytes
+    twisted.web's setHeader gives: the name in its canonical case, in the order set, a second value replacing the
+    first."""
+    headers = b"audit-id=abc;X-Kubernetes-PF-FlowSchema-UID=u-1;Date=d;Audit-Id=def"
+    known = _exchange(b"GET /200/application/json HTTP/1.1\r\nHost: x\r\nX-Set-Known: " + headers + b"\r\n\r\n")
+    usual = _exchange(b"GET /200/application/json HTTP/1.1\r\nHost: x\r\nX-Set: " + headers + b"\r\n\r\n")
+    assert known == usual
+    assert b"\r\nX-Kubernetes-Pf-Flowschema-Uid: u-1\r\n" in known and b"\r\nAudit-Id: def\r\n" in known
