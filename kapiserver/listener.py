@@ -248,7 +248,7 @@ def set_header(request, name: bytes, value: bytes) -> None:
         request.setHeader(name, value)
 
 
-_DATE_HEADER = b"Date"
+DATE_HEADER = header_name(b"Date")
 
 
 def call_each(callbacks, result) -> None:
@@ -309,7 +309,7 @@ class RawBodyRequest(Request):
     def process(self):
         # twisted.web's Request.process, less the Server header, with the Date formatted once a second.
         self.site = self.channel.site
-        set_header(self, _DATE_HEADER, http_date(time.time()))
+        set_header(self, DATE_HEADER, http_date(time.time()))
         self.prepath = []
         self._postpath = None
         if self.path == b"*":

@@ -17,9 +17,9 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ..listener import header_name, set_header
 from ..registry.options import ListOptions
 from . import apfmatch
-from ..listener import header_name, set_header
 from .apfqueue import Dispatcher
 from .http import when_finished, write_bytes
 
