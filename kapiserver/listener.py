@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred, execute
 from twisted.logger import Logger
 from twisted.python import failure
 from twisted.web.http import datetimeToString
-from twisted.web.http_headers import _nameEncoder as _name_encoder
+from twisted.web.http_headers import Headers
 from twisted.web.resource import _IEncodingResource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
@@ -231,8 +231,10 @@ def http_date(now: float) -> bytes:
 
 def header_name(name: bytes) -> bytes:
     """A header name as twisted.web's Headers keeps it (its canonical capitalization, Go's too), for
-    ``set_header``."""
-    return _name_encoder.encode(name)
+    ``set_header``: asked of a Headers through its public methods."""
+    headers = Headers()
+    headers.setRawHeaders(name, [b""])
+    return next(iter(headers.getAllRawHeaders()))[0]
 
 
 def set_header(request, name: bytes, value: bytes) -> None:
