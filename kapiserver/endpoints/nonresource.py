@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
+from ..pool import in_pool
 from ..storage.health import check_all
 from .http import write_bytes
 from .negotiation import parse_accept
@@ -208,13 +209,7 @@ class NonResourceHandler:
         accept = request.getHeader(b"accept")
         args = (tuple(parts[1:]), self.catalog.snapshot(), dict(self.schemas), remote_v2, remote_v3,
                 accept.decode("latin-1") if accept else None)
-        reactor = self.context.reactor
-        if hasattr(reactor, "getThreadPool"):
-            from twisted.internet.threads import deferToThreadPool
-            content_type, body, headers = await deferToThreadPool(reactor, reactor.getThreadPool(),
-                                                                  openapi.answer, *args)
-        else:   # a test's Clock
-            content_type, body, headers = openapi.answer(*args)
+        content_type, body, headers = await in_pool(self.context.reactor, openapi.answer, *args)
         for name, value in headers:
             request.setHeader(name, value)
         write_bytes(request, 200, content_type, body)

@@ -12,11 +12,11 @@ from typing import Dict, Optional
 from urllib.parse import urlsplit
 
 from twisted.application import service
-from twisted.internet import threads
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..machinery import meta
+from ..pool import in_pool
 from ..client.events import EventRecorder
 from ..client.resources import CONFIG_MAPS, ENDPOINTS, LEASES, NODES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES
 from ..client.rest import APIError, Client
@@ -504,9 +504,7 @@ class NodeAgent(service.Service):
 
     def _blocking(self, work) -> Deferred:
         """`work` in the reactor's thread pool (called at once with a reactor that has none, as in tests)."""
-        if hasattr(self.reactor, "getThreadPool"):
-            return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), work)
-        return maybeDeferred(work)
+        return in_pool(self.reactor, work)
 
     def _release(self, worker: PodWorker) -> Deferred:
         """What the pod's volumes hold on the host (tmpfs mounts) is let go: its containers have stopped."""

@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from twisted.internet import threads
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 
 from ..machinery import meta
+from ..pool import in_pool
 from .hoststatus import meminfo, read_int
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -97,9 +97,7 @@ class Stats:
         """What /proc and statvfs tell now (a HostSample), read in the reactor's thread pool: a scan of every
         process is no work for the reactor thread."""
         state_dir = self.agent.state_dir
-        if hasattr(self.clock, "getThreadPool"):
-            return threads.deferToThreadPool(self.clock, self.clock.getThreadPool(), host_sample, state_dir)
-        return succeed(host_sample(state_dir))
+        return in_pool(self.clock, host_sample, state_dir)
 
     def summary(self, sample: "HostSample") -> dict:
         now = self.clock.seconds()

@@ -21,6 +21,7 @@ import orjson
 
 from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
+from ..pool import in_pool
 from . import crdnames
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import Strategy
@@ -110,18 +111,14 @@ class CustomResourceDefinitionStrategy(Strategy):
     async def prepare_validation(self, crd: dict, old: Optional[dict]) -> None:
         # Judging a new schema (its structure, defaults and rules: a large CRD's about 90 ms, its first rules also
         # load the CEL library) runs in a thread; validate finds the answers in the judged schemas' memory.
-        thread_pool = getattr(self.clock, "getThreadPool", None)
-        if thread_pool is None:     # a test's Clock: validate judges them as it goes
-            return
-        from twisted.internet.threads import deferToThreadPool
         for schema, at in _judged_schemas(crd, old):
             # The digest too (orjson and blake2b over a large schema's JSON: a millisecond), given to validate.
-            key = await deferToThreadPool(self.clock, thread_pool(), _schema_key, schema)
+            key = await in_pool(self.clock, _schema_key, schema)
             _DIGESTS[id(schema)] = (schema, key)
             while len(_DIGESTS) > _DIGESTS_LIMIT:
                 _DIGESTS.popitem(last=False)
             if key is not None and _remembered(key, at) is None:
-                _remember(key, at, await deferToThreadPool(self.clock, thread_pool(), _judge_schema, schema, at))
+                _remember(key, at, await in_pool(self.clock, _judge_schema, schema, at))
 
     async def before_update(self, new: dict, old: dict) -> None:
         await self.accept_names(new)
