@@ -30,6 +30,7 @@ class HeldThreadsClock(task.Clock):
     def __init__(self):
         super().__init__()
         self.held = []
+        self.in_thread = False      # True while run_held runs the calls (what a thread of the pool would run)
 
     def getThreadPool(self):
         return self
@@ -44,7 +45,12 @@ class HeldThreadsClock(task.Clock):
         """Runs the calls held so far (not those they lead to); how many."""
         held, self.held = self.held, []
         for on_result, f, args, kwargs in held:
-            _answer(on_result, f, args, kwargs)
+            self.in_thread = True
+            try:
+                outcome = _outcome(f, args, kwargs)
+            finally:
+                self.in_thread = False
+            on_result(*outcome)
         return len(held)
 
     def settle(self) -> None:
@@ -54,11 +60,14 @@ class HeldThreadsClock(task.Clock):
             self.advance(0)
 
 
-def _answer(on_result, f, args, kwargs) -> None:
-    """A thread pool's callInThreadWithCallback: ``f``'s result or failure to ``on_result``."""
+def _outcome(f, args, kwargs) -> tuple:
+    """(True, ``f``'s result) or (False, its failure): what a thread pool hands callInThreadWithCallback's
+    ``on_result``."""
     try:
-        result = f(*args, **kwargs)
+        return True, f(*args, **kwargs)
     except Exception:
-        on_result(False, Failure())
-    else:
-        on_result(True, result)
+        return False, Failure()
+
+
+def _answer(on_result, f, args, kwargs) -> None:
+    on_result(*_outcome(f, args, kwargs))

@@ -39,12 +39,19 @@ def _run(clock, coro) -> Deferred:
     return d
 
 
-def test_schemas_are_judged_in_the_thread_pool_while_other_requests_go_on(monkeypatch):
-    """The create waits on the thread pool, one judgement per new version; a ConfigMap created meanwhile is
-    done at once; once the judgements come back the CRD is created, validation judging nothing again."""
+def _judgements(monkeypatch) -> list:
+    """The paths judged from now on (the judged schemas' memory emptied first), in order."""
     judged = []
     judge = crd_module._judge_schema
     monkeypatch.setattr(crd_module, "_judge_schema", lambda schema, at: judged.append(at) or judge(schema, at))
+    monkeypatch.setattr(crd_module, "_JUDGED", type(crd_module._JUDGED)())
+    return judged
+
+
+def test_schemas_are_judged_in_the_thread_pool_while_other_requests_go_on(monkeypatch):
+    """The create waits on the thread pool, one judgement per new version; a ConfigMap created meanwhile is
+    done at once; once the judgements come back the CRD is created, validation judging nothing again."""
+    judged = _judgements(monkeypatch)
     clock, registry = _world()
     crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     creating = _run(clock, crds.create(None, _crd("widgets", "self.size >= 0")))
@@ -64,21 +71,7 @@ def test_a_schema_is_digested_once_a_write_in_the_thread(monkeypatch):
     for a large one) is worked out once per schema and write, in the thread; validation takes it from there."""
     clock, registry = _world()
     digest, digested = crd_module._schema_key, []
-
-    def schema_key(schema):
-        digested.append(bool(clock.running))
-        return digest(schema)
-    monkeypatch.setattr(crd_module, "_schema_key", schema_key)
-    run_held = clock.run_held
-
-    def running_held():
-        clock.running = True
-        try:
-            return run_held()
-        finally:
-            clock.running = False
-    clock.running = False
-    monkeypatch.setattr(clock, "run_held", running_held)
+    monkeypatch.setattr(crd_module, "_schema_key", lambda schema: digested.append(clock.in_thread) or digest(schema))
     crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     creating = _run(clock, crds.create(None, _crd("sprockets", "self.size >= 2")))
     clock.settle()
@@ -104,9 +97,7 @@ def test_a_schema_judged_in_the_thread_is_refused_with_its_errors():
 
 def test_an_update_judges_only_the_changed_schema(monkeypatch):
     """An update whose v1 schema is as stored asks the pool for v2's judgement alone."""
-    judged = []
-    judge = crd_module._judge_schema
-    monkeypatch.setattr(crd_module, "_judge_schema", lambda schema, at: judged.append(at) or judge(schema, at))
+    judged = _judgements(monkeypatch)
     clock, registry = _world()
     crds = registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     created = _run(clock, crds.create(None, _crd("doodads", "self.size >= 1")))
