@@ -95,6 +95,11 @@ class WatchEncoding:
         self._key = (rep.target, rep.target_version, include_object)
         # The object as it is: its line spliced from the JSON the watch cache keeps, never decoded.
         self.splices = not rep.target
+        # As PartialObjectMetadata (the garbage collector's and quota's watches): its line spliced around the
+        # metadata's JSON, the object decoded only for that.
+        self.metadata_only = rep.target == "PartialObjectMetadata"
+        self._metadata_head = (b'","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/'
+                               + rep.target_version.encode() + b'","metadata":')
 
     @property
     def key(self):
@@ -115,6 +120,10 @@ class WatchEncoding:
         """The same line as ``event`` for an object given as its JSON (``codec.dumps`` of it), spliced
         without decoding it; only where ``splices``."""
         return b'{"type":"' + event_type.encode() + b'","object":' + encoded + b"}\n"
+
+    def event_metadata(self, event_type: str, metadata: dict) -> bytes:
+        """The same line as ``event`` for an object whose metadata is ``metadata``; only where ``metadata_only``."""
+        return b"".join((b'{"type":"', event_type.encode(), self._metadata_head, codec.dumps(metadata), b"}}\n"))
 
     def bookmark(self, revision: int, initial_events_end: bool) -> bytes:
         return _line("BOOKMARK", _bookmark_object(self.store, revision, initial_events_end))

@@ -134,6 +134,14 @@ class Entry:
                 self._obj = obj
         return obj
 
+    def metadata(self) -> dict:
+        """The object's metadata ({} if it has none): decoded from the JSON kept, without joining its head to it
+        (a fresh dict unless the object is held decoded; read it, never change it)."""
+        obj = self._obj
+        if obj is None:
+            obj = codec.loads(self._json)
+        return obj.get("metadata", {})
+
     def shared_obj(self) -> dict:
         """The decoded object, kept from now on: read it, never change it."""
         obj = self._obj
@@ -207,9 +215,12 @@ class Entry:
 
 def _event(encoding: "Encoding", event_type: str, entry: Entry) -> Any:
     """``encoding.event(event_type, entry.obj)``; from the entry's JSON without decoding it where the encoding
-    splices (``splices`` true: ``event_encoded`` gives the same bytes)."""
+    splices (``splices`` true: ``event_encoded`` gives the same bytes), and from its metadata alone where the
+    encoding needs no more (``metadata_only`` true: ``event_metadata`` gives the same bytes)."""
     if getattr(encoding, "splices", False):
         return encoding.event_encoded(event_type, entry.json())
+    if getattr(encoding, "metadata_only", False):
+        return encoding.event_metadata(event_type, entry.metadata())
     return encoding.event(event_type, entry.obj)
 
 

@@ -290,7 +290,8 @@ def test_the_cache_fills_from_stored_bytes_as_decoding_them_would():
 def test_a_watch_of_the_object_as_it_is_splices_its_line_and_no_other_does():
     """A watch's line for the object as it is, spliced from its JSON, is byte for byte the rendered event's
     encoding (escapes kept); a watch of another representation (PartialObjectMetadata, a Table) does not
-    splice, so the cache decodes the object for it rather than join its JSON first."""
+    splice it (a Table's line is made from the decoded object; a PartialObjectMetadata one, below, from the
+    metadata)."""
     from kapiserver.endpoints.watch import WatchEncoding
     from kapiserver.machinery import codec
 
@@ -304,3 +305,42 @@ def test_a_watch_of_the_object_as_it_is_splices_its_line_and_no_other_does():
     for target in ("PartialObjectMetadata", "Table"):
         rep = Representation("application/json", target=target, target_version="v1")
         assert not WatchEncoding(None, rep, task.Clock(), "").splices
+
+
+def test_a_metadata_watch_line_is_spliced_around_the_metadata_alone():
+    """A PartialObjectMetadata watch's line, made from an entry's metadata, is byte for byte the rendered event's
+    encoding (escapes kept, the version asked for), whether the entry holds its JSON (a storage event's new
+    object: decoded for its metadata, not joined to its head first) or its dict; a DELETED event too. The
+    object as it is and a Table are not made that way."""
+    from kapiserver.endpoints import render
+    from kapiserver.endpoints.watch import WatchEncoding, _line
+    from kapiserver.machinery import codec
+    from kapiserver.watch.cache import Entry, WatchEvent
+
+    obj = {"kind": "ConfigMap", "apiVersion": "v1",
+           "metadata": {"name": "a", "namespace": "default", "annotations": {"note": "<&>\u2028"},
+                        "resourceVersion": "7"},
+           "data": {"v": "<&>\u2029"}}
+    bare = {"kind": "ConfigMap", "apiVersion": "v1", "data": {}}
+    for version in ("v1", "v1beta1"):
+        rep = Representation("application/json", target="PartialObjectMetadata", target_version=version)
+        encoding = WatchEncoding(None, rep, task.Clock(), "")
+        assert encoding.metadata_only and not encoding.splices
+        for source in (obj, bare):
+            rendered = {event: _line(event, render.partial_metadata(source, version))
+                        for event in ("ADDED", "MODIFIED")}
+            gone = dict(source, metadata=dict(source.get("metadata", {}), resourceVersion="8"))
+            from_json = Entry(b"/registry/configmaps/default/a", None, 7, codec.dumps(source), unsettled=True)
+            from_dict = Entry(b"/registry/configmaps/default/a", codec.loads(codec.dumps(source)), 7)
+            for entry in (from_json, from_dict):
+                assert entry.metadata() == source.get("metadata", {})
+                added = WatchEvent("PUT", entry.key, entry, None, 7, 0.0)
+                assert added.payload("ADDED", encoding) == rendered["ADDED"]
+                assert WatchEvent("PUT", entry.key, entry, entry, 7, 0.0).payload("MODIFIED", encoding) == \
+                    rendered["MODIFIED"]
+                assert entry is from_dict or entry._obj is None     # the object itself not decoded for them
+                assert WatchEvent("DELETE", entry.key, None, entry, 8, 0.0).payload("DELETED", encoding) == \
+                    _line("DELETED", render.partial_metadata(gone, version))
+    for target in ("", "Table"):
+        rep = Representation("application/json", target=target, target_version="v1")
+        assert not WatchEncoding(None, rep, task.Clock(), "").metadata_only
