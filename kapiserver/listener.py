@@ -6,6 +6,7 @@ A leaf: it imports nothing from kapiserver.
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import unquote_to_bytes as unquote
 
@@ -229,9 +230,11 @@ def http_date(now: float) -> bytes:
     return _DATE[1]
 
 
+@functools.lru_cache(maxsize=1024)
 def header_name(name: bytes) -> bytes:
     """A header name as twisted.web's Headers keeps it (its canonical capitalization, Go's too), for
-    ``set_header``: asked of a Headers through its public methods."""
+    ``set_header`` and the request headers' fast paths: asked of a Headers through its public methods (once for
+    each name; an invalid one raises InvalidHeaderName, as there)."""
     headers = Headers()
     headers.setRawHeaders(name, [b""])
     return next(iter(headers.getAllRawHeaders()))[0]
@@ -248,6 +251,25 @@ def set_header(request, name: bytes, value: bytes) -> None:
         raw[name] = [value]
     else:
         request.setHeader(name, value)
+
+
+def add_request_headers(request, pairs) -> None:
+    """``request.requestHeaders.addRawHeader(name, value)`` for each (name, value) of ``pairs``, read from a
+    request's head (token names, values without line breaks, which addRawHeader would make spaces), put where
+    twisted.web's Headers keeps them without its encoding and checking each; other Headers are asked as usual."""
+    raw = getattr(request.requestHeaders, "_rawHeaders", None)
+    if type(raw) is not dict:
+        add = request.requestHeaders.addRawHeader
+        for name, value in pairs:
+            add(name, value)
+        return
+    for name, value in pairs:
+        name = header_name(name)
+        values = raw.get(name)
+        if values is None:
+            raw[name] = [value]
+        else:
+            values.append(value)
 
 
 DATE_HEADER = header_name(b"Date")
@@ -283,6 +305,15 @@ class RawBodyRequest(Request):
         if self._finish_callbacks is None:
             self._finish_callbacks = []
         self._finish_callbacks.append(callback)
+
+    def getHeader(self, key):
+        """twisted.web's ``getHeader`` (the last value of the header, or None), read where its Headers keeps them
+        for a name given as bytes (most of a request's handling asks for several)."""
+        raw = getattr(self.requestHeaders, "_rawHeaders", None)
+        if type(raw) is dict and type(key) is bytes:
+            values = raw.get(header_name(key))
+            return values[-1] if values else None
+        return super().getHeader(key)
 
     def _cleanup(self):
         super()._cleanup()      # twisted.web's end of a finished request: its notifyFinish Deferreds fire

@@ -26,7 +26,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from .endpoints.http import when_finished, write_status
 from .http2 import LocalAddressOnce, channel_factory
-from .listener import header_name, set_header
+from .listener import add_request_headers, header_name, set_header
 from .endpoints.requestinfo import request_info_of
 from .machinery import codec, errors
 from .machinery.meta import new_uid
@@ -239,9 +239,7 @@ class LimitedHeadersChannel(LocalAddressOnce, http.HTTPChannel):
         request = self.requestFactory(self, len(self.requests))
         self.requests.append(request)
         self._command, self._path, self._version = head[1], head[2], head[3]
-        add = request.requestHeaders.addRawHeader
-        for name, value in headers:
-            add(name, value)
+        add_request_headers(request, headers)
         # As twisted.web's line parser would: another piece arriving meanwhile waits in its buffer.
         self._busyReceiving = True
         try:

@@ -10,7 +10,7 @@ import re
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.test.requesthelper import DummyRequest
 
 from kapiserver import runtime
@@ -370,15 +370,23 @@ def test_http2_connection_interleaves_its_streams_responses():
 
 
 class Echo(Resource):
-    """Answers with the request's method, path, version, headers and body as twisted.web gives them."""
+    """Answers with the request's method, path, version, headers and body as twisted.web gives them, and
+    what ``getHeader`` (the request's own, and twisted.web's) answers for a few names."""
     isLeaf = True
+    ASKED = (b"user-agent", b"X-DUP", b"x-dup", b"Content-Length", b"content-type", b"absent", "X-Dup", "absent")
 
     def render(self, request):
         return json.dumps({"method": request.method.decode(), "uri": request.uri.decode(),
                            "version": request.clientproto.decode(), "body": request.content.read().decode(),
                            "headers": sorted([name.decode(), [v.decode() for v in values]]
-                                             for name, values in request.requestHeaders.getAllRawHeaders())}
+                                             for name, values in request.requestHeaders.getAllRawHeaders()),
+                           "asked": [_text(request.getHeader(name)) for name in self.ASKED],
+                           "asked_of_twisted": [_text(Request.getHeader(request, name)) for name in self.ASKED]}
                           ).encode()
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _echo_site(clock):
@@ -458,6 +466,8 @@ def test_a_request_head_in_one_piece_is_read_as_line_by_line(monkeypatch):
     assert body["method"] == "GET" and body["uri"] == "/api/v1/namespaces/default/pods?limit=5"
     assert ["User-Agent", ["kubectl/v1.32.0"]] in body["headers"]
     assert ["X-Dup", ["a", "b"]] in body["headers"]
+    assert body["asked"] == body["asked_of_twisted"] == [
+        "kubectl/v1.32.0", "b", "b", None, None, None, "b", None]
     assert b" 400 " in _answers(b"GET / HTTP/1.1\r\nBad Header: v\r\n\r\n", _whole)
     pipelined = _answers(HEADS[12], _whole)
     assert pipelined.count(b"HTTP/1.1 200 ") == 2 and b'"uri": "/second"' in pipelined
@@ -475,6 +485,7 @@ def test_a_request_with_its_body_in_one_piece_is_read_at_once(monkeypatch):
     assert lines == []
     assert one["method"] == "POST" and one["body"] == '{"metadata":{"name":"c"}}'
     assert ["Content-Length", ["25"]] in one["headers"]
+    assert one["asked"] == one["asked_of_twisted"] == [None, None, None, "25", "application/json", None, None, None]
     halves = _answers(post, lambda raw: [raw[:-10], raw[-10:]])
     assert lines and halves == _answers(post, _whole)
     big = _answers(BIG, _whole)
