@@ -11,6 +11,7 @@ from ..auth import context as request_context
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..machinery.jsoncopy import json_copy
+from ..registry import gcpolicy
 from . import negotiation, render, subresources
 from .decoding import body_object, decode_typed, delete_options, list_options, read_decoded, write_options
 from .http import query, read_body, write_bytes
@@ -191,6 +192,7 @@ class ResourceHandler:
 
     async def do_delete(self, request, info, store, namespace):
         options = delete_options(request, read_body(request, self.context.max_request_bytes))
+        request_context.add_warning(gcpolicy.delete_warning(store.info, options))
         obj, deleted = await store.delete(namespace, info.name, options)
         if not deleted or store.strategy.return_deleted_object:
             self.respond(request, 200, obj, store)
@@ -204,6 +206,7 @@ class ResourceHandler:
 
     async def do_deletecollection(self, request, info, store, namespace):
         options = delete_options(request, read_body(request, self.context.max_request_bytes))
+        request_context.add_warning(gcpolicy.delete_warning(store.info, options))
         listing = list_options(request, store)
         items, list_meta = await store.delete_collection(namespace, listing, options)
         rep = self.representation(request)

@@ -18,15 +18,33 @@ ORPHAN_DEPENDENTS = "OrphanDependents"
 UNSUPPORTED = "Unsupported"
 
 
+# The resources served in a version whose objects orphan their dependents by default: kept from before
+# server-side cascading, as upstream keeps them (core/v1 ReplicationControllers, batch/v1 Jobs).
+_ORPHANING = frozenset({("", "v1", "replicationcontrollers"), ("batch", "v1", "jobs")})
+
+# What a delete of Jobs that names no propagation is told, as upstream's Job storage tells it.
+JOB_PODS_KEPT = ("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
+                 "to remove them or set propagationPolicy=Orphan to suppress this warning")
+
+
 def default_policy(info) -> str:
-    """Events take no part in garbage collection; core/v1 ReplicationControllers
-    orphan by default (kept from before server-side cascading); the rest delete."""
+    """Events take no part in garbage collection; core/v1 ReplicationControllers and batch/v1 Jobs orphan by
+    default; the rest delete."""
     group, resource = info.storage_gv[0], info.storage_key
     if (group, resource) == ("", "events"):
         return UNSUPPORTED
-    if (info.group, info.version, info.resource) == ("", "v1", "replicationcontrollers"):
+    if (info.group, info.version, info.resource) in _ORPHANING:
         return ORPHAN_DEPENDENTS
     return DELETE_DEPENDENTS
+
+
+def delete_warning(info, options) -> str:
+    """The warning a delete (or deletecollection) with ``options`` gets, or "": a Job's that names no
+    propagation, its pods being orphaned by default (upstream warns of Jobs alone, not ReplicationControllers)."""
+    if (info.group, info.resource) != ("batch", "jobs") or options.propagation_policy is not None or \
+            options.orphan_dependents is not None or default_policy(info) != ORPHAN_DEPENDENTS:
+        return ""
+    return JOB_PODS_KEPT
 
 
 def _should_orphan(policy: str, finalizers: list, options) -> bool:

@@ -1,7 +1,7 @@
 """The finalizers a delete puts on an object for the garbage collector (registry.gcpolicy)."""
 
 from kapiserver.registry.catalog import Catalog
-from kapiserver.registry.gcpolicy import deletion_finalizers
+from kapiserver.registry.gcpolicy import JOB_PODS_KEPT, delete_warning, deletion_finalizers
 from kapiserver.registry.options import DeleteOptions
 
 CATALOG = Catalog()
@@ -54,6 +54,25 @@ def test_replication_controllers_orphan_by_default():
     rc = info("", "v1", "replicationcontrollers")
     assert deletion_finalizers(rc, {}, DeleteOptions()) == (True, ["orphan"])
     assert deletion_finalizers(rc, {}, DeleteOptions(propagation_policy="Background")) == (False, [])
+
+
+def test_batch_v1_jobs_orphan_by_default_and_say_so():
+    """batch/v1 Jobs orphan their pods when the delete names no policy (upstream's default, kept for
+    compatibility), and such a delete is warned so; one naming a policy (or the deprecated orphanDependents) is
+    not. ReplicationControllers, which orphan too, and CronJobs, which do not, are never warned."""
+    jobs = info("batch", "v1", "jobs")
+    assert deletion_finalizers(jobs, {}, DeleteOptions()) == (True, ["orphan"])
+    assert deletion_finalizers(jobs, {}, DeleteOptions(propagation_policy="Background")) == (False, [])
+    assert deletion_finalizers(jobs, {}, DeleteOptions(propagation_policy="Foreground")) == \
+        (True, ["foregroundDeletion"])
+    assert delete_warning(jobs, DeleteOptions()) == JOB_PODS_KEPT
+    assert JOB_PODS_KEPT.startswith("child pods are preserved by default when jobs are deleted; ")
+    for options in (DeleteOptions(propagation_policy="Orphan"), DeleteOptions(propagation_policy="Background"),
+                    DeleteOptions(orphan_dependents=True), DeleteOptions(orphan_dependents=False)):
+        assert delete_warning(jobs, options) == ""
+    for other in (info("", "v1", "replicationcontrollers"), info("batch", "v1", "cronjobs"), DEPLOYMENTS):
+        assert delete_warning(other, DeleteOptions()) == ""
+    assert deletion_finalizers(info("batch", "v1", "cronjobs"), {}, DeleteOptions()) == (False, [])
 
 
 def test_events_take_no_part():

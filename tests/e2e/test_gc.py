@@ -219,3 +219,45 @@ def test_events_expire_after_event_ttl(short_ttl_server):
     assert server.request("GET", "/api/v1/namespaces/default/events/ev1")[0] == 200
     wait_for(lambda: server.request("GET", "/api/v1/namespaces/default/events/ev1")[0] == 404, timeout=30,
              what="event expired")
+
+
+def _job(name):
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never",
+                                                            "containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+def _pod_of(job):
+    name = job["metadata"]["name"]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": f"{name}-pod", "namespace": "default",
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"],
+                             "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_a_job_deleted_without_a_policy_orphans_its_pods_and_says_so(kubectl):
+    """batch/v1 Jobs orphan their pods by default, as upstream keeps them: a delete naming no propagation
+    (a client's plain DELETE) is warned so, marks the Job with the orphan finalizer, and the collector takes
+    the pod's reference off before the Job goes; kubectl's delete (propagation Background) is not warned and
+    the pod goes with the Job. A deletecollection naming no policy is warned too."""
+    pods = {}
+    for name in ("jorphan", "jkubectl"):
+        kubectl("create", "-f", "-", input=json.dumps(_job(name)))
+        kubectl("create", "-f", "-", input=json.dumps(_pod_of(kubectl.json("get", "job", name))))
+        pods[name] = kubectl.json("get", "pod", f"{name}-pod")
+    plain = kubectl("delete", "--raw", "/apis/batch/v1/namespaces/default/jobs/jorphan")
+    assert "Warning: child pods are preserved by default when jobs are deleted; set propagationPolicy=" \
+           "Background to remove them or set propagationPolicy=Orphan to suppress this warning" in plain.stderr
+    marked = json.loads(plain.stdout)
+    assert marked["kind"] == "Job" and marked["metadata"]["finalizers"] == ["orphan"]
+    assert marked["metadata"]["deletionTimestamp"]
+    kubectl("wait", "--for=delete", "job/jorphan", "--timeout=60s")
+    kept = kubectl.json("get", "pod", "jorphan-pod")
+    assert kept["metadata"]["uid"] == pods["jorphan"]["metadata"]["uid"]
+    assert not kept["metadata"].get("ownerReferences")
+    collection = kubectl("delete", "--raw", "/apis/batch/v1/namespaces/default/jobs?labelSelector=none%3Dhere")
+    assert "Warning: child pods are preserved by default" in collection.stderr      # deletecollection too
+    cascaded = kubectl("delete", "job", "jkubectl", "--timeout=60s")
+    assert "Warning" not in cascaded.stderr
+    wait_for(lambda: kubectl("get", "pod", "jkubectl-pod", check=False).returncode == 1, what="the Job's pod collected")
