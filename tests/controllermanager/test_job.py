@@ -201,6 +201,23 @@ def test_deleting_a_job_releases_its_pods_finalizers(jobs, client, namespace):
     eventually(lambda: job_pods(client, namespace, "bye") == [], timeout=20)
 
 
+def test_deleting_a_job_without_a_policy_orphans_its_pods_without_the_tracking_finalizer(jobs, client, namespace):
+    """A delete naming no propagation orphans a batch/v1 Job's pods (upstream's default): the Job goes once the
+    garbage collector has taken the pods' references off, and the job controller takes their tracking finalizer
+    off, so the pods live on and none is stuck when deleted later."""
+    run(client.create(JOBS, job_object("kept", namespace, parallelism=2, completions=2,
+                                       annotations={RUN_SECONDS_ANNOTATION: "600"})))
+    eventually(lambda: get_job(client, "kept", namespace)["status"].get("active") == 2)
+    uids = {pod["metadata"]["uid"] for pod in job_pods(client, namespace, "kept")}
+    run(client.delete(JOBS, "kept", namespace))
+    eventually(lambda: not [j for j in run(client.list(JOBS, namespace))["items"]
+                            if j["metadata"]["name"] == "kept"], timeout=20)
+    eventually(lambda: all(not pod["metadata"].get("ownerReferences") and
+                           u.JOB_TRACKING_FINALIZER not in (pod["metadata"].get("finalizers") or [])
+                           for pod in job_pods(client, namespace, "kept")), timeout=20)
+    assert {pod["metadata"]["uid"] for pod in job_pods(client, namespace, "kept")} == uids
+
+
 # -- pure rules ------------------------------------------------------------------------------------------
 def test_completed_indexes_are_written_as_ranges():
     """format_indexes and parse_indexes round-trip "1,3-5" (parse drops indexes beyond completions)."""
