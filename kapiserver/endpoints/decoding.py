@@ -15,10 +15,23 @@ from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation
 from .http import query, query_int, read_body
-from .requestinfo import is_true
+from .requestinfo import is_true, request_info_of
 
 
 def list_options(request, store) -> ListOptions:
+    options = _query_list_options(request)
+    if options.field_selector is not None:
+        # The selector's fields checked against the resource's after the options' validation, as upstream
+        # converts its field labels only then.
+        options.field_selector = store.strategy.check_field_selector(options.field_selector)
+    if options.continue_token and options.resource_version not in ("", "0"):
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
+    return options
+
+
+def _query_list_options(request) -> ListOptions:
+    """The ListOptions of the query, parsed (a 400 for a selector or number that does not parse) and then
+    validated (a 422 naming ListOptions)."""
     from ..machinery import selectors
     options = ListOptions()
     text = query(request, "labelSelector")
@@ -26,47 +39,95 @@ def list_options(request, store) -> ListOptions:
         options.label_selector = selectors.parse_label_selector(text)
     text = query(request, "fieldSelector")
     if text:
-        options.field_selector = store.strategy.check_field_selector(selectors.parse_field_selector(text))
+        options.field_selector = selectors.parse_field_selector(text)
     options.limit = query_int(request, "limit", 0) or 0
     options.continue_token = query(request, "continue")
     options.resource_version = query(request, "resourceVersion")
     options.resource_version_match = query(request, "resourceVersionMatch")
-    if options.resource_version_match and options.resource_version_match not in ("Exact", "NotOlderThan"):
-        raise errors.bad_request(
-            f'resourceVersionMatch: Unsupported value: "{options.resource_version_match}": supported values: '
-            f'"Exact", "NotOlderThan"')
-    if options.resource_version_match and not options.resource_version and \
-            query(request, "sendInitialEvents") == "":
-        raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-    if options.continue_token and options.resource_version not in ("", "0"):
-        raise errors.bad_request("specifying resource version is not allowed when using continue")
     options.allow_bookmarks = is_true(request.args.get(b"allowWatchBookmarks"))
     options.timeout_seconds = query_int(request, "timeoutSeconds")
     if b"sendInitialEvents" in request.args:
         options.send_initial_events = is_true(request.args.get(b"sendInitialEvents"))
+    # Only the watch parameter makes the options a watch's: a GET under the old /watch/ path prefix is
+    # validated as a list, as upstream's ListResource validates it before it is made a watch.
+    watching = is_true(request.args.get(b"watch"))
+    problems = _watch_problems(options) if watching else _list_problems(options)
+    if problems:
+        raise options_invalid("ListOptions", problems)
     return options
 
 
+_RV_MATCHES = ("Exact", "NotOlderThan")
+_MATCH_WITH_CONTINUE = "resourceVersionMatch is forbidden when continue is provided"
+
+
+def _list_problems(options: ListOptions) -> list:
+    """What is wrong with a list's (or a deletecollection's) options, in upstream's order."""
+    problems = []
+    match = options.resource_version_match
+    if match:
+        if not options.resource_version:
+            problems.append(errors.forbidden(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if options.continue_token:
+            problems.append(errors.forbidden("resourceVersionMatch", _MATCH_WITH_CONTINUE))
+        if match not in _RV_MATCHES:
+            # The empty match is listed as supported too (it is never refused: it is no match).
+            problems.append(errors.not_supported("resourceVersionMatch", match, _RV_MATCHES + ("",)))
+        if match == "Exact" and options.resource_version == "0":
+            problems.append(errors.forbidden(
+                "resourceVersionMatch", 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if options.send_initial_events is not None:
+        problems.append(errors.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return problems
+
+
+def _watch_problems(options: ListOptions) -> list:
+    """What is wrong with a watch's options (the WatchList feature on, as it is by default in 1.32): a
+    watch-list names sendInitialEvents and resourceVersionMatch=NotOlderThan together.  A watch that names
+    neither is left alone."""
+    problems = []
+    match = options.resource_version_match
+    if options.send_initial_events is not None and match != "NotOlderThan":
+        problems.append(errors.forbidden(
+            "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+    if match:
+        if options.send_initial_events is None:
+            problems.append(errors.forbidden(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                                        "provided"))
+        if match != "NotOlderThan":
+            problems.append(errors.not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
+        if options.continue_token:
+            problems.append(errors.forbidden("resourceVersionMatch", _MATCH_WITH_CONTINUE))
+    return problems
+
+
+# Upstream's allowed fieldValidation values, sorted as it lists them ("" is the default, Warn).
+_FIELD_VALIDATIONS = ("", "Ignore", "Strict", "Warn")
+
+
 def write_options(request) -> WriteOptions:
-    dry_run = request.args.get(b"dryRun") or []
-    for value in dry_run:
-        if value != b"All":
-            raise errors.bad_request(f'dryRun: Unsupported value: "{value.decode()}": supported values: "All"')
-    # Upstream's default when a client does not say is Warn.
-    validation = query(request, "fieldValidation", "Warn") or "Warn"
-    if validation not in ("Ignore", "Warn", "Strict"):
-        raise errors.bad_request(f"fieldValidation parameter has an invalid value: {validation}")
+    """A create's, update's or patch's options, validated as upstream's Validate{Create,Update,Patch}Options
+    (fieldManager, dryRun, fieldValidation: every problem in one 422).  A patch's apply-only checks (force,
+    a required fieldManager) are made before, where the patch is read."""
+    dry_run = [value.decode("utf-8", "surrogateescape") for value in request.args.get(b"dryRun") or []]
+    validation = query(request, "fieldValidation")
+    given = query(request, "fieldManager")
+    problems = _field_manager_problems(given) + _dry_run_problems(dry_run)
+    if validation not in _FIELD_VALIDATIONS:
+        problems.append(errors.not_supported("fieldValidation", validation, _FIELD_VALIDATIONS))
+    if problems:
+        kind = {b"POST": "CreateOptions", b"PUT": "UpdateOptions"}.get(request.method, "PatchOptions")
+        raise options_invalid(kind, problems)
     agent = request.getHeader(b"user-agent")
     # A write that names no manager is recorded under its User-Agent's product, as upstream.
-    given = query(request, "fieldManager")
-    if given:
-        _check_field_manager(request, given)
     manager = given or fieldmanager.manager_from_user_agent(agent.decode("latin-1") if agent else "")
     return (ApplyOptions if _is_apply(request) else WriteOptions)(dry_run=bool(dry_run), field_manager=manager,
-                                                                  field_validation=validation)
+                                                                  field_validation=validation or "Warn")
 
 
-def _check_field_manager(request, manager: str) -> None:
+def _field_manager_problems(manager: str) -> list:
     """fieldManager: at most 128 bytes of printable characters, as upstream validates it."""
     problems = []
     if len(manager.encode()) > 128:
@@ -75,9 +136,17 @@ def _check_field_manager(request, manager: str) -> None:
         if not char.isprintable() and char != " ":
             problems.append(errors.invalid("fieldManager", manager,
                                            f"invalid character U+{ord(char):04X} (at position {position})"))
-    if problems:
-        kind = {b"POST": "CreateOptions", b"PUT": "UpdateOptions"}.get(request.method, "PatchOptions")
-        raise options_invalid(kind, problems)
+    return problems
+
+
+def _dry_run_problems(values: list[str]) -> list:
+    """dryRun: "All" only, however often it is given (none at all is no dry run).  Any other value is refused
+    with the whole list shown as Go's %#v shows a []string."""
+    if all(value == "All" for value in values):
+        return []
+    shown = "[]string{" + ", ".join(gojson.go_quote(value) for value in values) + "}"
+    return [errors.FieldError("FieldValueNotSupported", "dryRun",
+                              f'Unsupported value: {shown}: supported values: "All"')]
 
 
 def _is_apply(request) -> bool:
@@ -98,6 +167,9 @@ class ApplyOptions(WriteOptions):
 
 def delete_options(request, body: bytes) -> DeleteOptions:
     options = DeleteOptions()
+    if request.method == b"DELETE" and not request_info_of(request).name:
+        # A deletecollection's ListOptions are read and validated before its DeleteOptions, as upstream's.
+        _query_list_options(request)
     data: dict = {}
     if body.strip():
         data = negotiation.decode_body(request.getHeader(b"content-type") and
@@ -127,9 +199,12 @@ def delete_options(request, body: bytes) -> DeleteOptions:
     if options.propagation_policy not in (None, "Orphan", "Background", "Foreground"):
         invalid.append(errors.not_supported(
             "propagationPolicy", options.propagation_policy, ["Foreground", "Background", "Orphan", "nil"]))
+    # A null in the body's list is Go's empty string.
+    dry_run = [value or "" for value in data.get("dryRun") or []] or \
+        [value.decode("utf-8", "surrogateescape") for value in request.args.get(b"dryRun") or []]
+    invalid += _dry_run_problems(dry_run)
     if invalid:
         raise errors.invalid_object("meta.k8s.io", "DeleteOptions", "", invalid)
-    dry_run = data.get("dryRun") or [v.decode() for v in request.args.get(b"dryRun") or []]
     options.dry_run = bool(dry_run)
     return options
 
