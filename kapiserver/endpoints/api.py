@@ -195,7 +195,9 @@ class ResourceHandler:
         request_context.add_warning(gcpolicy.delete_warning(store.info, options))
         obj, deleted = await store.delete(namespace, info.name, options)
         if not deleted or store.strategy.return_deleted_object:
-            self.respond(request, 200, obj, store)
+            # 202 for an object kept (finalizers, a grace period) when the deprecated orphanDependents=false asked
+            # for its dependents to go, as upstream answers it (and only it, for its old clients' sake).
+            self.respond(request, 202 if not deleted and options.orphan_dependents is False else 200, obj, store)
             return
         details = {"name": info.name}
         if store.info.group:

@@ -6,7 +6,7 @@ import base64
 
 from ..machinery import errors
 from ..machinery.jsoncopy import json_copy
-from .strategy import Strategy
+from .strategy import OwnPreconditions, Strategy
 
 
 class PodStrategy(Strategy):
@@ -57,7 +57,7 @@ class SecretStrategy(Strategy):
                 data[key] = base64.b64encode(str(value).encode()).decode()
 
 
-class NamespaceStrategy(Strategy):
+class NamespaceStrategy(OwnPreconditions, Strategy):
     """Namespaces start Active with the "kubernetes" finalizer, which the
     namespace controller removes (through /finalize) once the namespace is empty."""
 
@@ -97,6 +97,8 @@ class NamespaceStrategy(Strategy):
 
     def prepare_for_delete(self, obj: dict) -> None:
         obj.setdefault("status", {})["phase"] = "Terminating"
+        # Upstream's namespace storage marks a namespace with a deletionTimestamp alone.
+        obj["metadata"].pop("deletionGracePeriodSeconds", None)
 
 
 class ServiceStrategy(Strategy):

@@ -24,7 +24,7 @@ from ..machinery.errors import FieldError
 from ..pool import in_pool
 from . import crdnames
 from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
-from .strategy import Strategy
+from .strategy import OwnPreconditions, Strategy
 from .validation import apiextensions, crdschema
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
@@ -73,7 +73,7 @@ def accept_names(crd: dict, stored: Iterable[dict], now: float) -> bool:
     return True
 
 
-class CustomResourceDefinitionStrategy(Strategy):
+class CustomResourceDefinitionStrategy(OwnPreconditions, Strategy):
     """CRDs: names decided as they are written, against the other CRDs of the group in ``crds()`` (the CRDs'
     Store); ``on_change`` registers the resources."""
 

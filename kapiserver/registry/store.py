@@ -386,6 +386,12 @@ class Store:
             raise errors.bad_request(
                 "the name of the object (%s) does not match the name on the URL (%s)"
                 % (new["metadata"].get("name"), name))
+        given = new["metadata"].get("namespace")
+        if namespace and given and given != namespace:
+            # Before the object is looked at, as upstream's update handler checks it (a 400 even for a PUT that
+            # would create).
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request")
         new["metadata"]["name"] = name
         if old is None:
             if not allow_create:
@@ -523,17 +529,12 @@ class Store:
             obj = await self._read(kv)
             meta_ = obj["metadata"]
             if options.precondition_uid is not None and options.precondition_uid != meta_.get("uid"):
-                raise errors.conflict(
-                    self.qualified, name,
-                    f"Precondition failed: UID in precondition: {options.precondition_uid}, "
-                    f"UID in object meta: {meta_.get('uid')}")
+                raise self.strategy.precondition_failed(name, "UID", options.precondition_uid, meta_.get("uid"))
             if options.precondition_resource_version is not None and \
                     options.precondition_resource_version != meta_["resourceVersion"]:
-                raise errors.conflict(
-                    self.qualified, name,
-                    f"Precondition failed: ResourceVersion in precondition: "
-                    f"{options.precondition_resource_version}, ResourceVersion in object meta: "
-                    f"{meta_['resourceVersion']}")
+                raise self.strategy.precondition_failed(name, "ResourceVersion",
+                                                        options.precondition_resource_version,
+                                                        meta_["resourceVersion"])
             if self.admission is not None:
                 request = for_resource(self.info, attributes.DELETE, None, obj, options=options,
                                        dry_run=options.dry_run)
@@ -558,8 +559,18 @@ class Store:
                 return obj, not pending
             try:
                 if pending:
-                    if not deleting or grace < (meta_.get("deletionGracePeriodSeconds") or 0):
+                    current = meta_.get("deletionGracePeriodSeconds") or 0
+                    if not deleting:
                         meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
+                        meta_["deletionGracePeriodSeconds"] = grace
+                        # Marked for deletion the first time: its controllers see a new generation, as upstream
+                        # bumps it (for graceful deletion and for an object held by finalizers alike).
+                        if isinstance(meta_.get("generation"), int) and meta_["generation"] > 0:
+                            meta_["generation"] += 1
+                    elif grace < current:
+                        # A shorter grace period moves the deadline by the difference, from when it was set.
+                        meta_["deletionTimestamp"] = meta.rfc3339(
+                            meta.parse_time(meta_["deletionTimestamp"]) - current + grace)
                         meta_["deletionGracePeriodSeconds"] = grace
                     self.strategy.prepare_for_delete(obj)
                     obj["metadata"] = meta.ordered_metadata(meta_)
@@ -575,19 +586,25 @@ class Store:
 
     async def delete_collection(self, namespace: Optional[str], list_options: ListOptions,
                                 options: DeleteOptions) -> tuple[list[dict], dict]:
-        items, list_meta = await self.list(namespace, ListOptions(
-            label_selector=list_options.label_selector, field_selector=list_options.field_selector))
-        deleted = []
+        """Delete what the list selects, and answer that list (the objects as listed, as upstream's
+        DeleteCollection answers): with a limit, one page of it (its continue token names the next), else all.
+        One already gone is passed over; another error stops the deletes there."""
+        if list_options.limit > 0:
+            listing = list_options
+        else:
+            listing = ListOptions(label_selector=list_options.label_selector,
+                                  field_selector=list_options.field_selector,
+                                  resource_version=list_options.resource_version,
+                                  resource_version_match=list_options.resource_version_match)
+        items, list_meta = await self.list(namespace, listing)
         for item in items:
             item_meta = item["metadata"]
             try:
-                obj, _ = await self.delete(item_meta.get("namespace"), item_meta["name"], options, collection=True)
+                await self.delete(item_meta.get("namespace"), item_meta["name"], options, collection=True)
             except StatusError as e:
-                if e.code == 404:
-                    continue
-                raise
-            deleted.append(obj)
-        return deleted, list_meta
+                if e.code != 404:
+                    raise
+        return items, list_meta
 
     # -- watch ---------------------------------------------------------------------------
     async def watch(self, namespace: Optional[str], options: ListOptions, encoding: Encoding,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..machinery.errors import FieldError
+from ..machinery import errors
+from ..machinery.errors import FieldError, GroupResource, StatusError
 from ..machinery.jsoncopy import json_copy
 from . import defaults, fields, validation
 from .catalog import ResourceInfo
@@ -117,6 +118,15 @@ class Strategy:
     def refuse_create(self) -> Optional[str]:
         """Why a POST may not create now, answered 405 before the body is read (None: it may)."""
         return None
+
+    def precondition_failed(self, name: str, field: str, given: str, actual: str) -> StatusError:
+        """The 409 for a delete whose precondition (``field`` "UID" or "ResourceVersion") the object fails, as
+        upstream's BeforeDelete words it: the kind named, not the resource."""
+        why = ("The object might have been deleted and then recreated" if field == "UID" else
+               "The object might have been modified")
+        return errors.conflict(GroupResource(self.info.group, self.info.kind), name,
+                               f"the {field} in the precondition ({given}) does not match the {field} in record "
+                               f"({actual}). {why}")
 
     def refuse_delete(self, name: str) -> Optional[str]:
         """Why a DELETE of this one object is forbidden (None: it is not); a deletecollection does not ask."""
@@ -227,3 +237,13 @@ class Strategy:
         """The grace period to apply; 0 deletes at once.  Only pods delete gracefully (upstream's
         RESTGracefulDeleteStrategy): any other kind ignores gracePeriodSeconds."""
         return 0
+
+
+class OwnPreconditions:
+    """For a strategy whose resource's upstream storage checks a delete's preconditions itself, before the
+    generic store (namespaces, CustomResourceDefinitions): its words, the resource named."""
+
+    def precondition_failed(self, name: str, field: str, given: str, actual: str) -> StatusError:
+        return errors.conflict(GroupResource(self.info.group, self.info.resource), name,
+                               f"Precondition failed: {field} in precondition: {given}, {field} in object meta: "
+                               f"{actual}")

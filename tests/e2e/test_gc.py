@@ -261,3 +261,20 @@ def test_a_job_deleted_without_a_policy_orphans_its_pods_and_says_so(kubectl):
     cascaded = kubectl("delete", "job", "jkubectl", "--timeout=60s")
     assert "Warning" not in cascaded.stderr
     wait_for(lambda: kubectl("get", "pod", "jkubectl-pod", check=False).returncode == 1, what="the Job's pod collected")
+
+
+def test_orphan_dependents_false_on_an_object_kept_is_accepted(apiserver):
+    """The deprecated orphanDependents=false on an object its finalizer keeps: 202 Accepted with the object (as
+    upstream answers that case alone); the same delete of one that goes at once: 200."""
+    for name, finalizers in (("od-kept", ["example.com/hold"]), ("od-gone", [])):
+        status, _ = apiserver.request("POST", "/api/v1/namespaces/default/configmaps",
+                                      {"metadata": {"name": name, "finalizers": finalizers}})
+        assert status == 201
+    status, body = apiserver.request("DELETE", "/api/v1/namespaces/default/configmaps/od-kept?orphanDependents=false")
+    assert status == 202 and body["kind"] == "ConfigMap" and body["metadata"]["deletionTimestamp"]
+    status, body = apiserver.request("DELETE", "/api/v1/namespaces/default/configmaps/od-gone?orphanDependents=false")
+    assert status == 200 and body["status"] == "Success"
+    status, body = apiserver.request("DELETE", "/api/v1/namespaces/default/configmaps/od-kept")
+    assert status == 200
+    apiserver.request("PATCH", "/api/v1/namespaces/default/configmaps/od-kept", {"metadata": {"finalizers": None}},
+                      headers={"Content-Type": "application/merge-patch+json"})
