@@ -51,6 +51,12 @@ def _query_list_options(request) -> ListOptions:
     # Only the watch parameter makes the options a watch's: a GET under the old /watch/ path prefix is
     # validated as a list, as upstream's ListResource validates it before it is made a watch.
     watching = is_true(request.args.get(b"watch"))
+    if watching and options.send_initial_events is None and not options.resource_version_match and \
+            options.resource_version in ("", "0"):
+        # WatchList is on in 1.32: a watch from now or from any state is served as a watch-list, as upstream
+        # defaults its options (its initial events, then, with bookmarks allowed, the initial-events-end bookmark).
+        options.send_initial_events = True
+        options.resource_version_match = "NotOlderThan"
     problems = _watch_problems(options) if watching else _list_problems(options)
     if problems:
         raise options_invalid("ListOptions", problems)

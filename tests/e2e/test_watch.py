@@ -111,6 +111,28 @@ def test_initial_events_then_end_bookmark_then_changes(apiserver):
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events[end + 1:]] == [("ADDED", "initial-b")]
 
 
+def test_a_watch_from_now_or_any_state_is_a_watch_list_as_in_1_32(apiserver):
+    """WatchList is on by default in 1.32, so upstream serves a watch without a resourceVersion (or "0") and
+    without sendInitialEvents as a watch-list: its ADDED events, then, where bookmarks are allowed, the BOOKMARK
+    annotated initial-events-end; without bookmarks, or from a resourceVersion, no such bookmark."""
+    apiserver.request("POST", CM, configmap("legacy-a"))
+    status, listed = apiserver.request("GET", CM)
+    names = {i["metadata"]["name"] for i in listed["items"]}
+    for rv in ("", "&resourceVersion=0"):
+        status, events = stream(apiserver, f"{CM}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1{rv}")
+        assert status == 200
+        kinds = [e["type"] for e in events]
+        end = kinds.index("BOOKMARK")
+        assert set(kinds[:end]) == {"ADDED"} and {e["object"]["metadata"]["name"] for e in events[:end]} == names
+        assert events[end]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+        status, events = stream(apiserver, f"{CM}?watch=true&timeoutSeconds=1{rv}")
+        assert status == 200 and {e["type"] for e in events} == {"ADDED"} and len(events) == len(names)
+    status, events = stream(apiserver, f"{CM}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"
+                                       f"&resourceVersion={listed['metadata']['resourceVersion']}")
+    assert status == 200 and not [e for e in events if e["type"] != "BOOKMARK" or
+                                  e["object"]["metadata"].get("annotations")]
+
+
 def test_label_selector_transitions_over_http(apiserver):
     """A watch by label sees an object that starts matching as ADDED and one that stops matching as DELETED."""
     status, created = apiserver.request("POST", CM, configmap("transit"))
