@@ -139,6 +139,14 @@ class ServiceStrategy(Strategy):
                 else:
                     taken_ip = await self.ips.allocate_next(_owner(obj))
                     spec["clusterIP"], spec["clusterIPs"] = taken_ip, [taken_ip]
+                if ip == "None" and not spec.get("selector"):
+                    # Headless and selectorless: its endpoints are the user's, of either family, so upstream asks
+                    # for both by default, on a single-stack cluster too.
+                    spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+                    families = list(spec.get("ipFamilies") or ["IPv4"])
+                    if len(families) < 2 and spec["ipFamilyPolicy"] == "RequireDualStack":
+                        families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+                    spec["ipFamilies"] = families
                 spec.setdefault("ipFamilies", ["IPv4"])
                 spec.setdefault("ipFamilyPolicy", "SingleStack")
             taken_ports = await self._allocate_node_ports(obj, spec, old_spec=None)

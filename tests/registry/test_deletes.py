@@ -141,3 +141,4 @@ def test_a_put_naming_another_namespace_is_refused_before_its_object_is_looked_u
         error = _failed(configmaps.update("default", name, lambda old, body=body: body))
         assert (error.code, error.message) == (
             400, "the namespace of the provided object does not match the namespace sent on the request")
+
