@@ -24,11 +24,16 @@ class PodStrategy(Strategy):
         grace = spec.get("terminationGracePeriodSeconds")
         return 30 if grace is None else int(grace)
 
+    graceful_delete = True
+
     def check_graceful_delete(self, obj: dict, grace_period):
         default = self.default_grace_period(obj)
         if default == 0:
             return 0
-        return default if grace_period is None else max(int(grace_period), 0)
+        if grace_period is None:
+            return default
+        # A negative period is taken as one second, as upstream's delete path takes it.
+        return 1 if int(grace_period) < 0 else int(grace_period)
 
     def prepare_for_subresource_update(self, subresource: str, new: dict, old: dict) -> None:
         status = new.get("status")

@@ -550,34 +550,40 @@ class Store:
                     meta_.pop("finalizers", None)
             pending = self.strategy.pending_finalizers(obj) or grace > 0
             deleting = bool(meta_.get("deletionTimestamp"))
-            if deleting and pending and not gc_changed:
-                # Already being deleted: a shorter grace period may still shorten the wait.
-                current = meta_.get("deletionGracePeriodSeconds") or 0
-                if not (grace < current):
-                    return obj, False
+            current = meta_.get("deletionGracePeriodSeconds") or 0
+            if deleting and pending and not gc_changed and not grace < current:
+                # Already being deleted: only a shorter grace period changes anything.
+                return obj, False
+            # Marked (a deletionTimestamp written) when something must finish first, and, for a kind that deletes
+            # gracefully (pods), even when it goes at once (or its grace period is cut to nothing), as upstream's
+            # BeforeDelete marks it: watchers see the mark and then the delete, and the answer (a dry run's too)
+            # carries it.
+            mark = pending or (self.strategy.graceful_delete and (not deleting or grace < current))
+            if mark:
+                if not deleting:
+                    meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
+                    meta_["deletionGracePeriodSeconds"] = grace
+                    # Marked for deletion the first time: its controllers see a new generation, as upstream
+                    # bumps it (for graceful deletion and for an object held by finalizers alike).
+                    if isinstance(meta_.get("generation"), int) and meta_["generation"] > 0:
+                        meta_["generation"] += 1
+                elif grace < current:
+                    # A shorter grace period moves the deadline by the difference, from when it was set.
+                    meta_["deletionTimestamp"] = meta.rfc3339(
+                        meta.parse_time(meta_["deletionTimestamp"]) - current + grace)
+                    meta_["deletionGracePeriodSeconds"] = grace
+                self.strategy.prepare_for_delete(obj)
+                obj["metadata"] = meta_ = meta.ordered_metadata(meta_)
             if options.dry_run:
                 return obj, not pending
             try:
-                if pending:
-                    current = meta_.get("deletionGracePeriodSeconds") or 0
-                    if not deleting:
-                        meta_["deletionTimestamp"] = meta.rfc3339(self.now() + grace)
-                        meta_["deletionGracePeriodSeconds"] = grace
-                        # Marked for deletion the first time: its controllers see a new generation, as upstream
-                        # bumps it (for graceful deletion and for an object held by finalizers alike).
-                        if isinstance(meta_.get("generation"), int) and meta_["generation"] > 0:
-                            meta_["generation"] += 1
-                    elif grace < current:
-                        # A shorter grace period moves the deadline by the difference, from when it was set.
-                        meta_["deletionTimestamp"] = meta.rfc3339(
-                            meta.parse_time(meta_["deletionTimestamp"]) - current + grace)
-                        meta_["deletionGracePeriodSeconds"] = grace
-                    self.strategy.prepare_for_delete(obj)
-                    obj["metadata"] = meta.ordered_metadata(meta_)
-                    revision = await self.storage.update(key, await self._stored(obj), kv.mod_revision)
-                    obj["metadata"]["resourceVersion"] = str(revision)
-                    return obj, False
-                revision, _ = await self.storage.delete(key, kv.mod_revision)
+                mod_revision = kv.mod_revision
+                if mark:
+                    mod_revision = await self.storage.update(key, await self._stored(obj), mod_revision)
+                    meta_["resourceVersion"] = str(mod_revision)
+                    if pending:
+                        return obj, False
+                revision, _ = await self.storage.delete(key, mod_revision)
             except (Conflict, KeyNotFound):
                 continue
             await self.strategy.after_delete(obj)

@@ -233,6 +233,10 @@ class Strategy:
         return printers.printer_for(self.info.group, self.info.resource)
 
     # -- deletion ---------------------------------------------------------------------------
+    # Whether the kind deletes gracefully (upstream's RESTGracefulDeleteStrategy: pods): marked with a
+    # deletionTimestamp first even when it goes at once.
+    graceful_delete = False
+
     def check_graceful_delete(self, obj: dict, grace_period: Optional[int]) -> int:
         """The grace period to apply; 0 deletes at once.  Only pods delete gracefully (upstream's
         RESTGracefulDeleteStrategy): any other kind ignores gracePeriodSeconds."""

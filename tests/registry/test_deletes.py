@@ -142,3 +142,51 @@ def test_a_put_naming_another_namespace_is_refused_before_its_object_is_looked_u
         assert (error.code, error.message) == (
             400, "the namespace of the provided object does not match the namespace sent on the request")
 
+
+
+def _pod(name, node=""):
+    spec = {"containers": [{"name": "c", "image": "nginx"}], **({"nodeName": node} if node else {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+
+def test_a_pod_that_goes_at_once_is_marked_first(store_registry):
+    """An unscheduled pod goes at once, but as upstream's graceful delete takes it: first marked (deletionTimestamp,
+    deletionGracePeriodSeconds 0), which a watch sees as MODIFIED, then deleted; the answer carries the mark."""
+    from tests.controllers.conftest import run_until
+    pods = store_registry.store("", "v1", "pods")
+    made = run(pods.create("default", _pod("now")))
+    seen = []
+    def heard(kind, obj):
+        seen.append((kind, obj["metadata"].get("deletionGracePeriodSeconds")))
+    watch = run(pods.watch_events("default", ListOptions(resource_version=made["metadata"]["resourceVersion"]), heard))
+    gone, deleted = run(pods.delete("default", "now"))
+    assert deleted and gone["metadata"]["deletionGracePeriodSeconds"] == 0 and gone["metadata"]["deletionTimestamp"]
+    run_until(lambda: len(seen) >= 2, 10)
+    watch.cancel()
+    assert seen == [("MODIFIED", 0), ("DELETED", 0)]
+
+
+def test_a_dry_run_delete_answers_the_marked_pod_and_changes_nothing(store_registry):
+    pods = store_registry.store("", "v1", "pods")
+    made = run(pods.create("default", _pod("dry", node="n1")))
+    marked, deleted = run(pods.delete("default", "dry", DeleteOptions(dry_run=True)))
+    assert not deleted and marked["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert marked["metadata"]["deletionTimestamp"]
+    stored = run(pods.get("default", "dry"))
+    assert "deletionTimestamp" not in stored["metadata"]
+    assert stored["metadata"]["resourceVersion"] == made["metadata"]["resourceVersion"]
+
+
+def test_a_pods_grace_period_cut_to_nothing_is_marked_then_deleted(store_registry):
+    """A pod on a node waiting out 30 s, deleted again with gracePeriodSeconds=0: its deadline moved back by 30 s
+    and its grace period 0 in the answer, and it is gone; a negative period is taken as one second."""
+    pods = store_registry.store("", "v1", "pods")
+    run(pods.create("default", _pod("cut", node="n1")))
+    first, _ = run(pods.delete("default", "cut"))
+    gone, deleted = run(pods.delete("default", "cut", DeleteOptions(grace_period_seconds=0)))
+    assert deleted and gone["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert meta.parse_time(gone["metadata"]["deletionTimestamp"]) == \
+        meta.parse_time(first["metadata"]["deletionTimestamp"]) - 30
+    run(pods.create("default", _pod("negative", node="n1")))
+    marked, deleted = run(pods.delete("default", "negative", DeleteOptions(grace_period_seconds=-5)))
+    assert not deleted and marked["metadata"]["deletionGracePeriodSeconds"] == 1
