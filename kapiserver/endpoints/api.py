@@ -17,7 +17,7 @@ from .decoding import body_object, decode_typed, delete_options, list_options, r
 from .http import query, read_body, write_bytes
 from .metrics import APIServerMetrics, storage_object_counts, watch_cache_families
 from .negotiation import Representation
-from .patching import ApplyPatcher, patch_function
+from .patching import ApplyPatcher, patch_function, patch_type
 from .requestinfo import RequestInfo
 
 
@@ -163,11 +163,10 @@ class ResourceHandler:
             error = errors.method_not_supported(store.qualified, "create")
             error.message = refusal
             raise error
-        obj = body_object(self.body(request))
         if info.name:
             raise errors.method_not_supported(store.qualified, "create")
-        options = write_options(request)
-        obj = decode_typed(request, store, obj, options)
+        options = write_options(request)      # before the body is read, as upstream's create handler
+        obj = decode_typed(request, store, body_object(self.body(request)), options)
         created = await store.create(namespace, obj, options)
         self.respond(request, 201, created, store)
 
@@ -178,8 +177,9 @@ class ResourceHandler:
         self.respond(request, 201 if created else 200, result, store)
 
     async def do_patch(self, request, info, store, namespace):
-        patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
+        patch_type(request, store)          # a 415 first, then the options, then the body: upstream's order
         options = write_options(request)
+        patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
         applying = isinstance(patcher, ApplyPatcher)
 
         def apply(old):

@@ -115,12 +115,19 @@ _FIELD_VALIDATIONS = ("", "Ignore", "Strict", "Warn")
 
 def write_options(request) -> WriteOptions:
     """A create's, update's or patch's options, validated as upstream's Validate{Create,Update,Patch}Options
-    (fieldManager, dryRun, fieldValidation: every problem in one 422).  A patch's apply-only checks (force,
-    a required fieldManager) are made before, where the patch is read."""
+    (a patch's force or an apply's missing fieldManager, then fieldManager, dryRun, fieldValidation: every
+    problem in one 422), before the body is read."""
     dry_run = [value.decode("utf-8", "surrogateescape") for value in request.args.get(b"dryRun") or []]
     validation = query(request, "fieldValidation")
     given = query(request, "fieldManager")
-    problems = _field_manager_problems(given) + _dry_run_problems(dry_run)
+    problems = []
+    if request.method == b"PATCH":
+        if not _is_apply(request):
+            if b"force" in request.args:
+                problems.append(errors.forbidden("force", "may not be specified for non-apply patch"))
+        elif not given:
+            problems.append(errors.required("fieldManager", "is required for apply patch"))
+    problems += _field_manager_problems(given) + _dry_run_problems(dry_run)
     if validation not in _FIELD_VALIDATIONS:
         problems.append(errors.not_supported("fieldValidation", validation, _FIELD_VALIDATIONS))
     if problems:

@@ -8,43 +8,46 @@ from __future__ import annotations
 
 from ..auth.context import add_warning
 from ..machinery import codec, errors, fieldmanager, gojson, schema
-from ..machinery.errors import StatusError
 from . import negotiation
-from .decoding import content_type, options_invalid
+from .decoding import content_type
 from .http import query
 from .requestinfo import is_true
 
 
-def patch_function(request, context, store, raw: bytes, info=None):
-    """A function old -> patched object for the request's patch type."""
-    from ..machinery import patch
+def patch_type(request, store, info=None) -> str:
+    """The request's patch type, from its Content-Type: a 415 for one the resource does not take (strategic merge
+    for a kind without a schema of its own: a custom resource), checked first, as upstream's patch handler does."""
     header = content_type(request)
-    patch_type = negotiation.body_media_type(header).type if header else ""
-    if patch_type not in negotiation.PATCH_TYPES:
-        raise errors.unsupported_media_type(patch_type, negotiation.PATCH_TYPES)
+    kind = negotiation.body_media_type(header).type if header else ""
+    if kind not in negotiation.PATCH_TYPES:
+        raise errors.unsupported_media_type(kind, negotiation.PATCH_TYPES)
     info = info or store.info
-    if patch_type == negotiation.APPLY_PATCH_YAML:
+    if kind == negotiation.STRATEGIC_MERGE_PATCH and (
+            not store.builtin or schema.node_for(info.group, info.version, info.kind) is None):
+        raise errors.unsupported_media_type(kind, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH,
+                                                   negotiation.APPLY_PATCH_YAML))
+    return kind
+
+
+def patch_function(request, context, store, raw: bytes, info=None):
+    """A function old -> patched object for the request's patch type (its options validated before, by
+    decoding.write_options: force and an apply's fieldManager among them)."""
+    from ..machinery import patch
+    kind = patch_type(request, store, info)
+    info = info or store.info
+    if kind == negotiation.APPLY_PATCH_YAML:
         return ApplyPatcher(request, context, store, raw, info)
-    if b"force" in request.args:
-        raise _patch_options_invalid(errors.forbidden("force", "may not be specified for non-apply patch"))
     node = None
-    if patch_type == negotiation.STRATEGIC_MERGE_PATCH:
-        node = schema.node_for(info.group, info.version, info.kind) if store.builtin else None
-        if node is None:
-            raise errors.unsupported_media_type(patch_type, (negotiation.JSON_PATCH, negotiation.MERGE_PATCH,
-                                                             negotiation.APPLY_PATCH_YAML))
-    document = patch.decode_patch(patch_type, raw, query(request, "fieldValidation"))
+    if kind == negotiation.STRATEGIC_MERGE_PATCH:
+        node = schema.node_for(info.group, info.version, info.kind)
+    document = patch.decode_patch(kind, raw, query(request, "fieldValidation"))
     if document is None:
-        document = {} if patch_type != negotiation.JSON_PATCH else []
-    if patch_type == negotiation.JSON_PATCH:
+        document = {} if kind != negotiation.JSON_PATCH else []
+    if kind == negotiation.JSON_PATCH:
         return lambda old: patch.json_patch(old, document)
-    if patch_type == negotiation.MERGE_PATCH:
+    if kind == negotiation.MERGE_PATCH:
         return lambda old: patch.merge_patch(old, document)
     return lambda old: patch.strategic_merge_patch(old, document, node)
-
-
-def _patch_options_invalid(error) -> StatusError:
-    return options_invalid("PatchOptions", [error])
 
 
 def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:
@@ -86,8 +89,6 @@ class ApplyPatcher:
 
     def __init__(self, request, context, store, raw: bytes, info=None):
         self.manager = query(request, "fieldManager")
-        if not self.manager:
-            raise _patch_options_invalid(errors.required("fieldManager", "is required for apply patch"))
         self.force = is_true(request.args.get(b"force"))
         self.config = _decode_apply(raw, request, query(request, "fieldValidation", "Warn") or "Warn")
         self.clock = context.clock

@@ -22,7 +22,7 @@ from ..registry.subresources.eviction import evict
 from ..registry.subresources.status import finalize
 from .decoding import body_object, decode_typed, write_options
 from .http import query, read_body, write_bytes
-from .patching import patch_function
+from .patching import patch_function, patch_type
 
 _STREAMS = ("log", "exec", "attach", "portforward", "proxy")
 _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
@@ -73,6 +73,8 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         _answer(handler, request, rest, 200, await rest.get(namespace, info.name, query(request, "resourceVersion")),
                 store)
         return
+    if verb != "update":
+        patch_type(request, store, rest.info)     # a 415 before the options, as upstream's patch handler
     options = write_options(request)
     if verb == "update":
         body = body_object(handler.body(request))

@@ -246,3 +246,31 @@ def test_a_watch_list_still_sends_its_initial_events(api):
     code, event = api("GET", f"{CMS}?watch=1&timeoutSeconds=1&sendInitialEvents=true"
                              "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
     assert code == 200 and event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "a"
+
+
+# -- the order: a 415, then every option's problem at once, then the body --------------------------------------------
+
+FORCE = ("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch")
+MANAGER_REQUIRED = ("fieldManager", "FieldValueRequired", "Required value: is required for apply patch")
+
+
+def test_a_patchs_own_checks_come_with_the_other_options(api):
+    """force on a non-apply patch, or an apply without a fieldManager, is a cause of the same 422 as the other
+    options' problems (ValidatePatchOptions), on the resource and on its status."""
+    for path in (f"{CMS}/a", "/api/v1/namespaces/default/pods/p/status"):
+        assert api("PATCH", f"{path}?force=true&dryRun=Foo", {"data": {}}, "application/merge-patch+json") == \
+            (422, _invalid("PatchOptions", [FORCE, _dry_run('[]string{"Foo"}')]))
+        assert api("PATCH", f"{path}?dryRun=Foo", b"{}", "application/apply-patch+yaml") == \
+            (422, _invalid("PatchOptions", [MANAGER_REQUIRED, _dry_run('[]string{"Foo"}')]))
+    assert api("GET", f"{CMS}/a")[1]["data"] == {"k": "v"}
+
+
+def test_the_options_are_judged_before_the_body_is_read(api):
+    """A malformed body with a bad option is the options' 422 (upstream validates them first); an unsupported
+    patch type is a 415 before either."""
+    assert api("POST", f"{CMS}?dryRun=Foo", b"{not json") == (422, _invalid("CreateOptions",
+                                                                             [_dry_run('[]string{"Foo"}')]))
+    assert api("PATCH", f"{CMS}/a?dryRun=Foo", b"{not json", "application/merge-patch+json") == \
+        (422, _invalid("PatchOptions", [_dry_run('[]string{"Foo"}')]))
+    code, status = api("PATCH", f"{CMS}/a?dryRun=Foo", {"data": {}}, "text/plain")
+    assert code == 415 and status["reason"] == "UnsupportedMediaType"
