@@ -207,9 +207,10 @@ class ResourceHandler:
         write_bytes(request, 200, "application/json", codec.encode(errors.success_status(details)))
 
     async def do_deletecollection(self, request, info, store, namespace):
+        # Its ListOptions first (validated, the field selector's labels checked), then its DeleteOptions, as upstream.
+        listing = list_options(request, store)
         options = delete_options(request, read_body(request, self.context.max_request_bytes))
         request_context.add_warning(gcpolicy.delete_warning(store.info, options))
-        listing = list_options(request, store)
         items, list_meta = await store.delete_collection(namespace, listing, options)
         rep = self.representation(request)
         out = render.render_list(store, items, list_meta, rep, self.context.clock)

@@ -15,7 +15,7 @@ from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation
 from .http import query, query_int, read_body
-from .requestinfo import is_true, request_info_of
+from .requestinfo import is_true
 
 
 def list_options(request, store) -> ListOptions:
@@ -180,9 +180,6 @@ class ApplyOptions(WriteOptions):
 
 def delete_options(request, body: bytes) -> DeleteOptions:
     options = DeleteOptions()
-    if request.method == b"DELETE" and not request_info_of(request).name:
-        # A deletecollection's ListOptions are read and validated before its DeleteOptions, as upstream's.
-        _query_list_options(request)
     data: dict = {}
     if body.strip():
         data = negotiation.decode_body(request.getHeader(b"content-type") and

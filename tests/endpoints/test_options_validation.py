@@ -274,3 +274,11 @@ def test_the_options_are_judged_before_the_body_is_read(api):
         (422, _invalid("PatchOptions", [_dry_run('[]string{"Foo"}')]))
     code, status = api("PATCH", f"{CMS}/a?dryRun=Foo", {"data": {}}, "text/plain")
     assert code == 415 and status["reason"] == "UnsupportedMediaType"
+
+
+def test_a_deletecollections_field_selector_is_checked_before_its_delete_options(api):
+    """A field the resource cannot select by is the list's 400, before a bad dryRun's 422 (upstream converts the
+    selector's labels right after validating the ListOptions)."""
+    code, status = api("DELETE", f"{CMS}?fieldSelector=spec.foo%3Dx&dryRun=Foo")
+    assert code == 400 and "spec.foo" in status["message"]
+    assert api("GET", f"{CMS}/a")[0] == 200
