@@ -416,7 +416,8 @@ def build_registry(config: ServerConfig, reactor, storages: Storages):
                         service_node_port_range=config.service_node_port_range,
                         watch_cache=config.watch_cache, watch_cache_sizes=config.watch_cache_sizes,
                         default_watch_cache_size=config.default_watch_cache_size,
-                        storage_overrides=storages.overrides)
+                        storage_overrides=storages.overrides,
+                        delete_collection_workers=config.delete_collection_workers)
     registry.request_user = lambda: current_user().to_api()
     return registry
 

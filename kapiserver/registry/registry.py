@@ -23,8 +23,11 @@ class Registry:
     def __init__(self, storage: Storage, clock, catalog: Optional[Catalog] = None, prefix: bytes = b"/registry",
                  service_cluster_ip_range=None, service_node_port_range=(30000, 32767),
                  watch_cache: bool = False, watch_cache_sizes=None, default_watch_cache_size: int = 100,
-                 admission=None, storage_overrides: Optional[Mapping[tuple[str, str], Storage]] = None):
+                 admission=None, storage_overrides: Optional[Mapping[tuple[str, str], Storage]] = None,
+                 delete_collection_workers: int = 1):
         import ipaddress
+        # How many objects one deletecollection deletes at once (--delete-collection-workers).
+        self.delete_collection_workers = max(1, delete_collection_workers)
         # One watch cache per served resource when on (the server turns it on from
         # --watch-cache; bare registries in tests read storage directly).
         self.watch_cache = watch_cache
@@ -121,6 +124,7 @@ class Registry:
         store = Store(info, strategy or self.strategy_for(info), self.storage_for(info), self.clock,
                       self.key_root(info, builtin), admission=self, builtin=builtin,
                       watch_cache_size=self.watch_cache_size(info), resource_name=self._resource_name(info))
+        store.delete_collection_workers = self.delete_collection_workers
         store.reads.start()
         self.stores[(info.group, info.version, info.resource)] = store
         return store

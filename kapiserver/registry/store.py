@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable, Optional, Union
 
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
+
 from ..machinery import codec, errors, meta
 from ..machinery.errors import GroupResource, StatusError
 from ..machinery.jsoncopy import json_copy
@@ -39,6 +41,8 @@ class Store:
                  key_root: bytes, admission: Optional[Admission] = None, builtin: bool = True, watch_cache_size: int = 0,
                  resource_name: str = ""):
         self.info = info
+        # How many objects one deletecollection deletes at once (the registry sets --delete-collection-workers).
+        self.delete_collection_workers = 1
         # A built-in kind, not a custom resource: typed (its lists' items carry no kind/apiVersion, as upstream's
         # typed lists), with a schema for strategic merge patch, defaulted by kind rather than by a CRD schema.
         self.builtin = builtin
@@ -603,14 +607,30 @@ class Store:
                                   resource_version=list_options.resource_version,
                                   resource_version_match=list_options.resource_version_match)
         items, list_meta = await self.list(namespace, listing)
-        for item in items:
-            item_meta = item["metadata"]
-            try:
-                await self.delete(item_meta.get("namespace"), item_meta["name"], options, collection=True)
-            except StatusError as e:
-                if e.code != 404:
-                    raise
+        workers = self.delete_collection_workers
+        if workers == 1 or len(items) < 2:
+            for item in items:
+                await self._delete_listed(item, options)
+            return items, list_meta
+        # Several at once (--delete-collection-workers): every object is tried, and the first failure, if any,
+        # is the answer, as upstream's workers go on with the rest when one fails.
+        semaphore = DeferredSemaphore(workers)
+        outcomes = await DeferredList(
+            [semaphore.run(lambda item=item: Deferred.fromCoroutine(self._delete_listed(item, options)))
+             for item in items], consumeErrors=True)
+        for ok, outcome in outcomes:
+            if not ok:
+                outcome.raiseException()
         return items, list_meta
+
+    async def _delete_listed(self, item: dict, options: DeleteOptions) -> None:
+        """One object of a deletecollection; one already gone is passed over."""
+        item_meta = item["metadata"]
+        try:
+            await self.delete(item_meta.get("namespace"), item_meta["name"], options, collection=True)
+        except StatusError as e:
+            if e.code != 404:
+                raise
 
     # -- watch ---------------------------------------------------------------------------
     async def watch(self, namespace: Optional[str], options: ListOptions, encoding: Encoding,

@@ -190,3 +190,35 @@ def test_a_pods_grace_period_cut_to_nothing_is_marked_then_deleted(store_registr
     run(pods.create("default", _pod("negative", node="n1")))
     marked, deleted = run(pods.delete("default", "negative", DeleteOptions(grace_period_seconds=-5)))
     assert not deleted and marked["metadata"]["deletionGracePeriodSeconds"] == 1
+
+
+def test_delete_collection_workers_delete_at_once_and_report_the_first_failure(store_registry, monkeypatch):
+    """With several workers (--delete-collection-workers) every listed object is tried, up to that many at once;
+    one that fails is the answer, the others gone all the same, as upstream's workers go on with the rest."""
+    configmaps = store_registry.store("", "v1", "configmaps")
+    configmaps.delete_collection_workers = 4
+    for i in range(6):
+        run(configmaps.create("default", _configmap(f"w-{i}")))
+    listed, _ = run(configmaps.delete_collection("default", ListOptions(), DeleteOptions()))
+    assert len(listed) == 6 and run(configmaps.list("default", ListOptions()))[0] == []
+    for i in range(5):
+        run(configmaps.create("default", _configmap(f"w-{i}")))
+    delete = configmaps.delete
+
+    async def refusing(namespace, name, options, collection=False):
+        if name == "w-1":
+            raise StatusError(409, "Conflict", "refused")
+        return await delete(namespace, name, options, collection=collection)
+    monkeypatch.setattr(configmaps, "delete", refusing)
+    error = _failed(configmaps.delete_collection("default", ListOptions(), DeleteOptions()))
+    assert (error.code, error.message) == (409, "refused")
+    assert [i["metadata"]["name"] for i in run(configmaps.list("default", ListOptions()))[0]] == ["w-1"]
+
+
+def test_the_registry_hands_its_stores_the_delete_collection_workers(tmp_path):
+    from twisted.internet import reactor
+
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.memory import MemoryStorage
+    registry = Registry(MemoryStorage(reactor), reactor, delete_collection_workers=3)
+    assert registry.store("", "v1", "configmaps").delete_collection_workers == 3
