@@ -420,6 +420,7 @@ class CustomResourceStrategy(Strategy):
         subs = version.get("subresources") or {}
         self.scale_paths = subs.get("scale")
         self.tracks_generation = True
+        self.allow_unconditional_update = False
         # Upstream's custom resource status strategy keeps all of the old metadata.
         self.status_keeps_old_metadata = ("labels", "annotations", "ownerReferences", "finalizers")
         # x-kubernetes-validations compiled once per CRD version, not per request.

@@ -405,6 +405,11 @@ class Store:
             return await self.create(namespace, new, options), True
         self._check_namespace(new, namespace)
         requested_rv = new["metadata"].get("resourceVersion")
+        if not requested_rv and not self.strategy.allow_unconditional_update:
+            # As upstream's store words it: the resource named as the kind, the missing version as Go's uint64 0.
+            raise errors.invalid_object(self.info.group, self.info.resource, name, [errors.FieldError(
+                "FieldValueInvalid", "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update")])
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise errors.modified(self.qualified, name)
         # A status write's body is defaulted as upstream decodes every body (a custom resource's pruned by its

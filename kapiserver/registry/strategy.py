@@ -30,6 +30,10 @@ ALLOW_CREATE_ON_UPDATE = {
     ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
     ("discovery.k8s.io", "endpointslices"), ("events.k8s.io", "events"), ("node.k8s.io", "runtimeclasses"),
 }
+# Resources an update must name the resourceVersion of (upstream AllowUnconditionalUpdate false; custom resources
+# too, in their strategy).
+REFUSE_UNCONDITIONAL_UPDATE = {("policy", "poddisruptionbudgets"),
+                               ("apiextensions.k8s.io", "customresourcedefinitions")}
 # Resources whose strategies track metadata.generation (bumped on spec changes).
 # What a write through /status may not change in the metadata, besides the fields the server owns.
 # Most status strategies upstream reset only the spec; these reset some of the metadata too.
@@ -68,6 +72,7 @@ class Strategy:
         key = (info.group, info.resource)
         self.return_deleted_object = key in RETURN_DELETED_OBJECT
         self.allow_create_on_update = key in ALLOW_CREATE_ON_UPDATE
+        self.allow_unconditional_update = key not in REFUSE_UNCONDITIONAL_UPDATE
         self.tracks_generation = key in _GENERATION
         self.status_keeps_old_metadata = _STATUS_KEEPS_OLD_METADATA.get(key, ())
         # How objects stored in another version are converted to this one and back, when that takes a call

@@ -170,3 +170,32 @@ def test_a_crd_whose_kind_is_taken_waits_for_it(apiserver):
     assert second["status"]["acceptedNames"]["kind"] == "Gadget"
     status, listed = apiserver.request("GET", "/apis/names.example.com/v1/namespaces/default/doohickeys")
     assert (status, listed["kind"]) == (200, "DoohickeyList")
+
+
+def test_an_update_of_a_custom_resource_or_its_crd_must_name_its_resource_version(crontabs):
+    """Custom resources, CRDs and PodDisruptionBudgets refuse an unconditional update (upstream's strategies
+    disallow it): a PUT without a resourceVersion is a 422; with it, or a ConfigMap without it, goes through."""
+    crontabs("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "c-put"},
+        "spec": {"cronSpec": "1 * * * *"}}))
+    crontab = crontabs.json("get", "crontabs.stable.example.com", "c-put")
+    unversioned = {**crontab, "metadata": {"name": "c-put", "namespace": "default"},
+                   "spec": {"cronSpec": "2 * * * *"}}
+    refused = crontabs("replace", "--raw", "/apis/stable.example.com/v1/namespaces/default/crontabs/c-put",
+                       "-f", "-", input=json.dumps(unversioned), check=False)
+    # kubectl words the 422 from its details (the resource as the kind), as it does upstream's.
+    assert refused.returncode != 0
+    assert ('The crontabs "c-put" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an '
+            'update') in refused.stderr
+    crd = crontabs.json("get", "crd", "crontabs.stable.example.com")
+    del crd["metadata"]["resourceVersion"]
+    refused = crontabs("replace", "--raw", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                       "crontabs.stable.example.com", "-f", "-", input=json.dumps(crd), check=False)
+    assert refused.returncode != 0 and "must be specified for an update" in refused.stderr
+    crontabs("replace", "-f", "-", input=json.dumps({**crontab, "spec": {"cronSpec": "3 * * * *"}}))
+    assert crontabs.json("get", "crontabs.stable.example.com", "c-put")["spec"]["cronSpec"] == "3 * * * *"
+    crontabs("create", "configmap", "c-put")
+    configmap = crontabs.json("get", "configmap", "c-put")
+    del configmap["metadata"]["resourceVersion"]
+    crontabs("replace", "--raw", "/api/v1/namespaces/default/configmaps/c-put", "-f", "-",
+             input=json.dumps({**configmap, "data": {"a": "b"}}))

@@ -222,3 +222,20 @@ def test_the_registry_hands_its_stores_the_delete_collection_workers(tmp_path):
     from kapiserver.storage.memory import MemoryStorage
     registry = Registry(MemoryStorage(reactor), reactor, delete_collection_workers=3)
     assert registry.store("", "v1", "configmaps").delete_collection_workers == 3
+
+
+def test_a_pod_disruption_budget_must_be_updated_at_its_resource_version(store_registry):
+    """PodDisruptionBudgets refuse an unconditional update, as upstream's strategy: 422 naming the resource, the
+    missing version shown as Go's uint64 0; with the version it goes through."""
+    budgets = store_registry.store("policy", "v1", "poddisruptionbudgets")
+    made = run(budgets.create("default", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                                          "metadata": {"name": "pdb"}, "spec": {"minAvailable": 1}}))
+    bare = {**made, "metadata": {"name": "pdb", "namespace": "default"}, "spec": {"minAvailable": 2}}
+    error = _failed(budgets.update("default", "pdb", lambda old: bare))
+    assert (error.code, error.message) == (422, 'poddisruptionbudgets.policy "pdb" is invalid: '
+                                                'metadata.resourceVersion: Invalid value: 0x0: must be specified for '
+                                                'an update')
+    assert error.details["kind"] == "poddisruptionbudgets" and error.details["group"] == "policy"
+    versioned = {**bare, "metadata": {**bare["metadata"], "resourceVersion": made["metadata"]["resourceVersion"]}}
+    updated, _ = run(budgets.update("default", "pdb", lambda old: versioned))
+    assert updated["spec"]["minAvailable"] == 2
