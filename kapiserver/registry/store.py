@@ -283,8 +283,10 @@ class Store:
             if request.patched:
                 self.strategy.default(obj)
         meta_ = obj["metadata"]
-        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink",
-                      "uid", "creationTimestamp", "generation"):
+        # What upstream's create wipes; a generation given stays (validated; a kind that tracks one starts it at
+        # 1), and a resourceVersion given is refused by storage below, as upstream's.
+        given_version = meta_.pop("resourceVersion", None)
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "uid", "creationTimestamp"):
             meta_.pop(field, None)
         self.strategy.prepare_for_create(obj)
         if not meta_.get("name") and meta_.get("generateName"):
@@ -307,6 +309,9 @@ class Store:
         if not meta_.get("name"):
             # Kinds whose validation skips ObjectMeta (legacy events) meet upstream's key function here.
             raise errors.bad_request("Name parameter required.")
+        if isinstance(given_version, str) and given_version.isdigit() and int(given_version):
+            # Upstream's storage refuses it with an error no API status names: a 500, without a reason.
+            raise StatusError(500, "", "resourceVersion should not be set on objects to be created")
         key = self.key(meta_.get("namespace"), meta_["name"])
         await self.strategy.before_create(obj)
         try:
