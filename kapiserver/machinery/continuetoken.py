@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import posixpath
 
-from . import codec, errors
+from . import codec, errors, gojson
 
 VERSION = "meta.k8s.io/v1"
 
@@ -21,8 +21,6 @@ def encode(revision: int, start: str) -> str:
 
 
 _ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-# How JSON may begin (what Go's decoder names as "looking for beginning of value" otherwise).
-_JSON_STARTS = frozenset(b'{["-0123456789tfn')
 _NOT_VALID = "continue key is not valid"
 
 
@@ -40,14 +38,14 @@ def decode(token: str) -> tuple[int, str]:
     try:
         fields = codec.loads(data)
     except ValueError:
-        raise _invalid(f"{_NOT_VALID}: {_json_fault(data)}") from None
+        raise _invalid(f"{_NOT_VALID}: {gojson.syntax_error(data) or gojson.END}") from None
     if not isinstance(fields, dict):
-        raise _invalid(f"{_NOT_VALID}: json: cannot unmarshal {_json_kind(fields)} into Go value of type "
+        raise _invalid(f"{_NOT_VALID}: json: cannot unmarshal {gojson.json_kind(fields)} into Go value of type "
                        f"storage.continueToken")
     for name, want, go_type in (("v", str, "string"), ("rv", int, "int64"), ("start", str, "string")):
         value = fields.get(name)
         if value is not None and (not isinstance(value, want) or isinstance(value, bool)):
-            raise _invalid(f"{_NOT_VALID}: json: cannot unmarshal {_json_kind(value)} into Go struct field "
+            raise _invalid(f"{_NOT_VALID}: json: cannot unmarshal {gojson.json_kind(value)} into Go struct field "
                            f"continueToken.{name} of type {go_type}")
     version, revision, start = fields.get("v") or "", fields.get("rv") or 0, fields.get("start") or ""
     if version != VERSION:
@@ -73,24 +71,3 @@ def _cleaned(key: str) -> str:
     element."""
     cleaned = posixpath.normpath(key)
     return "/" + cleaned.lstrip("/")
-
-
-def _json_fault(data: bytes) -> str:
-    """Go's words for JSON that does not parse, where they are plain: nothing (or only its start), or a first
-    character no JSON value begins with."""
-    text = data.lstrip(b" \t\r\n")
-    if text and text[0] not in _JSON_STARTS:
-        quoted = "'\\''" if text[0] == 0x27 else repr(chr(text[0]))    # Go quotes a quote so
-        return f"invalid character {quoted} looking for beginning of value"
-    return "unexpected end of JSON input"
-
-
-def _json_kind(value) -> str:
-    """What Go's JSON decoder calls a value it cannot put in a field."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "array" if isinstance(value, list) else "object"

@@ -37,6 +37,7 @@ def test_a_token_decodes_to_its_revision_and_start():
     (_token(b'{"v":'), "unexpected end of JSON input"),
     (_token(b"xyz"), "invalid character 'x' looking for beginning of value"),
     (_token(b"'"), "invalid character '\\'' looking for beginning of value"),
+    (_token(b'{"v":1,}'), "invalid character '}' looking for beginning of object key string"),
     (_token(b"[]"), "json: cannot unmarshal array into Go value of type storage.continueToken"),
     (_fields(rv="3"), "json: cannot unmarshal string into Go struct field continueToken.rv of type int64"),
     (_fields(v=1), "json: cannot unmarshal number into Go struct field continueToken.v of type string"),
