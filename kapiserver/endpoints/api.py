@@ -177,9 +177,10 @@ class ResourceHandler:
         self.respond(request, 201 if created else 200, result, store)
 
     async def do_patch(self, request, info, store, namespace):
-        patch_type(request, store)          # a 415 first, then the options, then the body: upstream's order
+        kind = patch_type(request, store)   # a 415 first, then the options, then the body: upstream's order
         options = write_options(request)
-        patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes))
+        patcher = patch_function(request, self.context, store, read_body(request, self.context.max_request_bytes),
+                                 kind)
         applying = isinstance(patcher, ApplyPatcher)
 
         def apply(old):

@@ -90,8 +90,8 @@ def _list_problems(options: ListOptions) -> list:
 
 def _watch_problems(options: ListOptions) -> list:
     """What is wrong with a watch's options (the WatchList feature on, as it is by default in 1.32): a
-    watch-list names sendInitialEvents and resourceVersionMatch=NotOlderThan together.  A watch that names
-    neither is left alone."""
+    watch-list names sendInitialEvents and resourceVersionMatch=NotOlderThan together (a watch from now or any
+    state naming neither has been given both by then, as upstream defaults it)."""
     problems = []
     match = options.resource_version_match
     if options.send_initial_events is not None and match != "NotOlderThan":

@@ -34,11 +34,10 @@ def patch_type(request, store, info=None) -> str:
     return kind
 
 
-def patch_function(request, context, store, raw: bytes, info=None):
-    """A function old -> patched object for the request's patch type (its options validated before, by
-    decoding.write_options: force and an apply's fieldManager among them)."""
+def patch_function(request, context, store, raw: bytes, kind: str, info=None):
+    """A function old -> patched object for a patch of type ``kind`` (``patch_type``'s answer; the options
+    validated before it is called, by decoding.write_options: force and an apply's fieldManager among them)."""
     from ..machinery import patch
-    kind = patch_type(request, store, info)
     info = info or store.info
     if kind == negotiation.APPLY_PATCH_YAML:
         return ApplyPatcher(request, context, store, raw, info)

@@ -73,8 +73,8 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         _answer(handler, request, rest, 200, await rest.get(namespace, info.name, query(request, "resourceVersion")),
                 store)
         return
-    if verb != "update":
-        patch_type(request, store, rest.info)     # a 415 before the options, as upstream's patch handler
+    # A patch's type first (a 415 before the options, as upstream's patch handler).
+    kind = patch_type(request, store, rest.info) if verb != "update" else ""
     options = write_options(request)
     if verb == "update":
         body = body_object(handler.body(request))
@@ -84,7 +84,7 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         change = lambda current: json_copy(body)
     else:
         patcher = patch_function(request, handler.context, store,
-                                 read_body(request, handler.context.max_request_bytes), info=rest.info)
+                                 read_body(request, handler.context.max_request_bytes), kind, info=rest.info)
         # The patched object is decoded as an update's body is: typed, its unknown fields warned about or
         # refused under fieldValidation (a custom resource's status patch included).
         change = patcher if rest.info is not None else \
