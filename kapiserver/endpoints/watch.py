@@ -13,6 +13,8 @@ arrives, as upstream sends it, as one ERROR event carrying the Status in a 200 r
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import random
 import weakref
 from typing import Callable, Optional
@@ -58,6 +60,9 @@ class _EndOfTurn:
                 log.failure("watch delivery failed")
 
 
+# The initial-events-end bookmark's annotation holding the empty list a watch-list client starts from.
+LIST_BLUEPRINT = "kubernetes.io/initial-events-list-blueprint"
+
 # By clock (the reactor, a test's Clock): not holding it.
 _turns: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -75,7 +80,11 @@ def _line(event_type: str, obj: dict) -> bytes:
 
 
 def _bookmark_object(store, revision, initial_events_end: bool) -> dict:
+    """An empty object of the resource's kind holding only the revision (and the end of the initial events), as
+    upstream's cacher makes it: a built-in kind's typed zero value writes its creationTimestamp as null."""
     meta: dict = {"resourceVersion": str(revision)}
+    if store.builtin:
+        meta["creationTimestamp"] = None
     if initial_events_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
     return {"kind": store.info.kind, "apiVersion": store.info.api_version, "metadata": meta}
@@ -126,7 +135,31 @@ class WatchEncoding:
         return b"".join((b'{"type":"', event_type.encode(), self._metadata_head, codec.dumps(metadata), b"}}\n"))
 
     def bookmark(self, revision: int, initial_events_end: bool) -> bytes:
-        return _line("BOOKMARK", _bookmark_object(self.store, revision, initial_events_end))
+        """A BOOKMARK line, its object in the watch's representation as every other event's: a metadata watch's
+        is PartialObjectMetadata (whose creationTimestamp is always the null of an empty ObjectMeta)."""
+        obj = _bookmark_object(self.store, revision, initial_events_end)
+        if initial_events_end:
+            obj["metadata"]["annotations"][LIST_BLUEPRINT] = self._list_blueprint()
+        if self.metadata_only:
+            meta = {"resourceVersion": str(revision), "creationTimestamp": None}
+            if initial_events_end:
+                meta["annotations"] = obj["metadata"]["annotations"]
+            return self.event_metadata("BOOKMARK", meta)
+        return self.event("BOOKMARK", obj)
+
+    def _list_blueprint(self) -> str:
+        """The empty list a watch-list client builds its list on, as this watch's encoder writes it (JSON and its
+        newline), in base64: a metadata watch's is a PartialObjectMetadataList; a built-in kind's a typed list
+        (its items null); a custom resource's the unstructured list, its keys sorted."""
+        info = self.store.info
+        if self.metadata_only:
+            blueprint = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/" + self.rep.target_version,
+                         "metadata": {}, "items": None}
+        elif self.store.builtin:
+            blueprint = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": {}, "items": None}
+        else:
+            blueprint = {"apiVersion": info.api_version, "items": [], "kind": info.list_kind}
+        return base64.b64encode(codec.dumps(blueprint) + b"\n").decode()
 
 
 class WatchResponse:
@@ -354,7 +387,9 @@ async def serve_watch(context, request, store, namespace, options, rep) -> None:
     transport = WebSocketTransport(request) if wants_upgrade(request, "websocket") else \
         ChunkedTransport(request, rep)
     fault = getattr(request, "kapi_fault", None)
-    response = WatchResponse(transport, clock, _timeout(context, options),
+    timeout = _timeout(context, options)
+    options = dataclasses.replace(options, deadline=clock.seconds() + timeout)
+    response = WatchResponse(transport, clock, timeout,
                              limit=fault.watchEvents if fault is not None else None,
                              watches=None if _loopback(request) else getattr(context, "watches", None),
                              agent=_agent(request))

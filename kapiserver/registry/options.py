@@ -18,6 +18,9 @@ class ListOptions:
     allow_bookmarks: bool = False
     timeout_seconds: Optional[int] = None
     send_initial_events: Optional[bool] = None
+    # When the handler will end the watch (its clock's seconds: timeoutSeconds, or the server's own timeout), so
+    # that a bookmark goes out just before it; None for a watch that does not end by itself.
+    deadline: Optional[float] = None
 
     @property
     def has_selector(self) -> bool:

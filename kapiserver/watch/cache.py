@@ -31,6 +31,7 @@ The rules (every method below keeps them):
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
@@ -38,6 +39,8 @@ from typing import Any, Callable, Hashable, Iterable, Optional, Protocol
 from ..machinery import codec, errors
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
+# A watch that asked for bookmarks gets one this many seconds before its timeout ends it (upstream's cacher).
+PRE_TIMEOUT_BOOKMARK = 2.0
 PUT, DELETE = "PUT", "DELETE"
 
 FieldSet = Callable[[dict], dict]
@@ -383,7 +386,7 @@ class CacheWatcher:
     """One watch on the cache.  The IO side takes ``pending`` with ``WatchCache.take``."""
 
     def __init__(self, prefix: bytes, start_rv: int, flt: Filter, encoding: Encoding, allow_bookmarks: bool,
-                 now: float):
+                 now: float, *, bookmark_interval: float = 60.0, deadline: Optional[float] = None):
         self.prefix = prefix
         self.start_rv = start_rv
         self.filter = flt
@@ -398,7 +401,20 @@ class CacheWatcher:
         # A StatusError the client is told as an ERROR event when the watcher closes (410 after
         # storage compacted a direct watch's revisions); None when it simply ends.
         self.error = None
-        self.last_bookmark = now
+        # When the handler ends the watch (the clock's seconds; None: never), and when a bookmark is next due.
+        self.deadline = deadline
+        self.next_bookmark = self.bookmark_after(now, bookmark_interval)
+
+    def bookmark_after(self, now: float, interval: float) -> float:
+        """When the bookmark after one at ``now`` is due: ``interval`` later, or ``PRE_TIMEOUT_BOOKMARK`` seconds
+        before the deadline if that is sooner, so that a client resumes from as late a revision as can be; never
+        once that moment has come (upstream's cacheWatcher.nextBookmarkTime)."""
+        due = now + interval
+        if self.deadline is not None:
+            due = min(due, self.deadline - PRE_TIMEOUT_BOOKMARK)
+            if due <= now:
+                return math.inf
+        return due
 
     def _queue(self, revision: int, payload: Any) -> None:
         self.pending.append((revision, payload))
@@ -582,14 +598,16 @@ class WatchCache:
 
     # -- watchers ----------------------------------------------------------------------
     def watch(self, prefix: bytes, rv: Optional[int], flt: Filter, encoding: Encoding, now: float, *,
-              allow_bookmarks: bool = False, initial_events_end: bool = False) -> CacheWatcher:
+              allow_bookmarks: bool = False, initial_events_end: bool = False,
+              deadline: Optional[float] = None) -> CacheWatcher:
         """A watcher of the changes under ``prefix``.  ``rv`` None: the current objects
         first as ADDED (then, if ``initial_events_end``, a BOOKMARK marking their end);
         otherwise every change after ``rv`` (410 if it is older than the window; a
         future ``rv`` simply waits for the events after it)."""
         if rv is None:
             items, revision = self.entries(prefix, flt)
-            w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now)
+            w = CacheWatcher(prefix, revision, flt, encoding, allow_bookmarks, now,
+                             bookmark_interval=self.bookmark_interval, deadline=deadline)
             memo = (prefix, encoding.key) if flt.everything and encoding.key is not None else None
             initial = self._initial.get(memo) if memo is not None else None
             if initial is None:
@@ -607,7 +625,8 @@ class WatchCache:
                 w._queue(revision, encoding.bookmark(revision, True))
         else:
             self.check_window(rv)
-            w = CacheWatcher(prefix, rv, flt, encoding, allow_bookmarks, now)
+            w = CacheWatcher(prefix, rv, flt, encoding, allow_bookmarks, now,
+                             bookmark_interval=self.bookmark_interval, deadline=deadline)
             for event in self.window:
                 if event.revision <= rv or not event.key.startswith(prefix):
                     continue
@@ -638,11 +657,11 @@ class WatchCache:
         due = []
         revision = self.revision
         for w in self.watchers:
-            if not w.allow_bookmarks or now - w.last_bookmark < self.bookmark_interval:
+            if not w.allow_bookmarks or now < w.next_bookmark:
                 continue
             if revision < w.sent_rv:
                 continue    # a watch from a future rv: nothing to vouch for yet
-            w.last_bookmark = now
+            w.next_bookmark = w.bookmark_after(now, self.bookmark_interval)
             w._queue(revision, self._bookmark(w.encoding, revision))
             due.append(w)
         return due

@@ -519,7 +519,8 @@ class Cacher:
         watcher = self.cache.watch(prefix, start, filter_of(options), encoding, self.clock.seconds(),
                                    allow_bookmarks=options.allow_bookmarks,
                                    initial_events_end=bool(initial and options.send_initial_events
-                                                           and options.allow_bookmarks))
+                                                           and options.allow_bookmarks),
+                                   deadline=options.deadline)
         self._wakers[id(watcher)] = wake
         if options.allow_bookmarks:
             self._ticker.soon()
@@ -550,11 +551,11 @@ class Cacher:
                 revision < self.cache.window_start:
             return False
         watcher = self.cache.watch(prefix, revision, filter_of(options), encoding, self.clock.seconds(),
-                                   allow_bookmarks=options.allow_bookmarks)
+                                   allow_bookmarks=options.allow_bookmarks, deadline=options.deadline)
         # What storage queued and was not taken yet goes first: every revision in it is at or below ``revision``.
         watcher.pending.extendleft(reversed(direct.pending))
         watcher.pending_bytes += direct.pending_bytes
-        watcher.last_bookmark = direct.last_bookmark
+        watcher.next_bookmark = direct.next_bookmark
         self._wakers[id(watcher)] = wake
         resumed.cached = ReadsWatch(watcher, lambda: self._forget(watcher))
         resumed.direct.cancel()

@@ -237,7 +237,8 @@ class StorageReader:
         else:
             after = meta.parse_resource_version(rv)
         watcher = CacheWatcher(prefix, after, filter_of(options), encoding, options.allow_bookmarks,
-                               self.clock.seconds())
+                               self.clock.seconds(), bookmark_interval=self.bookmark_interval,
+                               deadline=options.deadline)
         for obj in initial_objects:
             watcher._queue(after, encoding.event(ADDED, obj))
         if initial and options.send_initial_events and options.allow_bookmarks:
@@ -312,8 +313,8 @@ class StorageReader:
     def _bookmarks(self, now: float) -> list[CacheWatcher]:
         due = []
         for w, direct in self._watches.items():
-            if w.allow_bookmarks and now - w.last_bookmark >= self.bookmark_interval and direct.revision >= w.sent_rv:
-                w.last_bookmark = now
+            if w.allow_bookmarks and now >= w.next_bookmark and direct.revision >= w.sent_rv:
+                w.next_bookmark = w.bookmark_after(now, self.bookmark_interval)
                 w._queue(direct.revision, w.encoding.bookmark(direct.revision, False))
                 due.append(w)
         return due

@@ -6,6 +6,7 @@ events and Table watches, and hundreds of concurrent watchers seeing the same ev
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import selectors
@@ -81,6 +82,13 @@ def test_initial_events_watch_from_future_rv_is_an_error_event(apiserver):
     assert error["message"].startswith("Timeout: Too large resource version: 99999999, current: ")
 
 
+# The initial-events-end bookmark's annotations: the empty list a watch-list client (client-go's, which requires it)
+# builds its list on, as the watch's encoder writes it (JSON and its newline), in base64.
+INITIAL_EVENTS_END = {"k8s.io/initial-events-end": "true", "kubernetes.io/initial-events-list-blueprint":
+                      base64.b64encode(b'{"kind":"ConfigMapList","apiVersion":"v1","metadata":{},"items":null}\n')
+                      .decode()}
+
+
 def test_initial_events_then_end_bookmark_then_changes(apiserver):
     """sendInitialEvents=true: ADDED for current objects, a BOOKMARK annotated initial-events-end, then changes."""
     # The root CA publisher writes kube-root-ca.crt after start: once it has, nothing else writes here.
@@ -105,7 +113,7 @@ def test_initial_events_then_end_bookmark_then_changes(apiserver):
     assert set(kinds[:end]) == {"ADDED"}
     assert {e["object"]["metadata"]["name"] for e in events[:end]} >= names
     bookmark = events[end]["object"]
-    assert bookmark["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert bookmark["metadata"]["annotations"] == INITIAL_EVENTS_END
     assert bookmark["kind"] == "ConfigMap" and int(bookmark["metadata"]["resourceVersion"]) >= \
         int(listed["metadata"]["resourceVersion"])
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events[end + 1:]] == [("ADDED", "initial-b")]
@@ -124,7 +132,7 @@ def test_a_watch_from_now_or_any_state_is_a_watch_list_as_in_1_32(apiserver):
         kinds = [e["type"] for e in events]
         end = kinds.index("BOOKMARK")
         assert set(kinds[:end]) == {"ADDED"} and {e["object"]["metadata"]["name"] for e in events[:end]} == names
-        assert events[end]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+        assert events[end]["object"]["metadata"]["annotations"] == INITIAL_EVENTS_END
         status, events = stream(apiserver, f"{CM}?watch=true&timeoutSeconds=1{rv}")
         assert status == 200 and {e["type"] for e in events} == {"ADDED"} and len(events) == len(names)
     status, events = stream(apiserver, f"{CM}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"

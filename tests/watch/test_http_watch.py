@@ -55,7 +55,7 @@ class FakeRequest:
 
 
 class Info:
-    kind, api_version = "ConfigMap", "v1"
+    kind, api_version, list_kind = "ConfigMap", "v1", "ConfigMapList"
 
 
 class FakeStore:

@@ -3,6 +3,9 @@ bookmarks and errors as a cached one (its StorageReader behind the reads interfa
 
 from __future__ import annotations
 
+import base64
+import json
+
 from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 
@@ -74,11 +77,62 @@ def test_uncached_watch_sends_initial_events_end_and_periodic_bookmarks():
     events = request.events()
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK", "ADDED"]
     assert events[1]["object"] == {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {
-        "resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}}}
+        "resourceVersion": "2", "creationTimestamp": None, "annotations": {
+            "k8s.io/initial-events-end": "true", "kubernetes.io/initial-events-list-blueprint": base64.b64encode(
+                b'{"kind":"ConfigMapList","apiVersion":"v1","metadata":{},"items":null}\n').decode()}}}
     clock.pump([1.0] * 61)
     assert request.events()[3] == {"type": "BOOKMARK", "object": {
-        "kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "3"}}}
+        "kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "3", "creationTimestamp": None}}}
     assert not request.finished
+
+
+def bookmark_times(store, clock, timeout_seconds, representation=Representation("application/json"), seconds=None):
+    """The clock's times at which a watch (from storage's revision, asking for bookmarks) got an event, until its
+    timeout ended it."""
+    request = FakeRequest()
+    Deferred.fromCoroutine(serve_watch(Context(clock), request, store, "default",
+                                       ListOptions(resource_version=str(store.storage.revision),
+                                                   allow_bookmarks=True, timeout_seconds=timeout_seconds),
+                                       representation))
+    clock.advance(0)
+    times, seen = [], 0
+    for _ in range(int(seconds or timeout_seconds) * 4 + 8):
+        clock.advance(0.25)
+        events = request.events()
+        times += [clock.seconds()] * (len(events) - seen)
+        seen = len(events)
+    return request, times
+
+
+def test_a_bookmark_goes_out_just_before_the_timeout():
+    """Upstream's cacher sends a watch that asked for bookmarks one 2 s before its deadline (within the bookmark
+    ticker's second) as well as every minute, so that its client resumes from as late a revision as it can; one
+    whose timeout is shorter than that gets none. Cached and uncached alike."""
+    for watch_cache in (True, False):
+        storage, clock = FakeStorage(), task.Clock()
+        storage.write("a", cm("a"))
+        store = configmaps(storage, clock, watch_cache)
+        request, times = bookmark_times(store, clock, 10)
+        assert request.finished
+        assert [e["type"] for e in request.events()] == ["BOOKMARK"]
+        assert 8 <= times[0] < 9, times
+        request, times = bookmark_times(store, clock, 150)
+        assert request.finished
+        assert [round(t - clock.seconds() + 152) for t in times] in ([60, 120, 148], [61, 121, 148]), times
+        request, times = bookmark_times(store, clock, 1)
+        assert request.finished and request.events() == []
+
+
+def test_a_metadata_watch_bookmark_is_partial_object_metadata():
+    """Every event of a PartialObjectMetadata watch is one, its bookmarks too (a metadata informer's decoder knows
+    no other kind); an empty ObjectMeta's creationTimestamp is null."""
+    storage, clock = FakeStorage(), task.Clock()
+    storage.write("a", cm("a"))
+    store = configmaps(storage, clock, True)
+    request, _ = bookmark_times(store, clock, 10, Representation("application/json", "PartialObjectMetadata"))
+    assert request.events() == [{"type": "BOOKMARK", "object": {
+        "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "2", "creationTimestamp": None}}}]
 
 
 def test_uncached_watch_tells_a_compaction_as_410_and_ends():
@@ -344,3 +398,26 @@ def test_a_metadata_watch_line_is_spliced_around_the_metadata_alone():
     for target in ("", "Table"):
         rep = Representation("application/json", target=target, target_version="v1")
         assert not WatchEncoding(None, rep, task.Clock(), "").metadata_only
+
+
+def test_the_initial_events_end_bookmark_carries_the_list_blueprint_in_the_watch_s_representation():
+    """client-go's watch-list refuses an initial-events-end bookmark without the blueprint of the list it builds: the
+    empty list as the watch's encoder writes it, in base64 (a metadata watch's a PartialObjectMetadataList; a custom
+    resource's the unstructured list: keys sorted, items empty)."""
+    from types import SimpleNamespace
+    from kapiserver.endpoints.watch import WatchEncoding
+
+    def blueprint(store, rep):
+        line = json.loads(WatchEncoding(store, rep, task.Clock(), "").bookmark(7, True))
+        annotations = line["object"]["metadata"]["annotations"]
+        assert annotations["k8s.io/initial-events-end"] == "true"
+        assert line["object"]["metadata"]["resourceVersion"] == "7"
+        return base64.b64decode(annotations["kubernetes.io/initial-events-list-blueprint"])
+
+    store = configmaps(FakeStorage(), task.Clock(), True)
+    assert blueprint(store, Representation("application/json", "PartialObjectMetadata")) == \
+        b'{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":null}\n'
+    custom = SimpleNamespace(builtin=False, info=SimpleNamespace(kind="Widget", api_version="example.com/v1",
+                                                                 list_kind="WidgetList"))
+    assert blueprint(custom, Representation("application/json")) == \
+        b'{"apiVersion":"example.com/v1","items":[],"kind":"WidgetList"}\n'
