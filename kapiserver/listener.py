@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import Optional
 from urllib.parse import unquote_to_bytes as unquote
 
 from twisted.application import service
@@ -15,7 +16,7 @@ from twisted.internet import endpoints, interfaces, tcp
 from twisted.internet.defer import Deferred, execute
 from twisted.logger import Logger
 from twisted.python import failure
-from twisted.web.http import datetimeToString
+from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.http_headers import Headers
 from twisted.web.resource import _IEncodingResource
 from twisted.web.server import Request, Site
@@ -285,6 +286,11 @@ def call_each(callbacks, result) -> None:
             log.failure("a request's finish callback failed")
 
 
+# Go's reason phrases where twisted.web's differ or are missing (those the API answers with).
+GO_STATUS_TEXT = {408: b"Request Timeout", 414: b"Request URI Too Long", 422: b"Unprocessable Entity",
+                  429: b"Too Many Requests", 504: b"Gateway Timeout"}
+
+
 class RawBodyRequest(Request):
     """A request whose body is left alone: bodies are API objects, so a form Content-Type must neither add
     query parameters nor (malformed multipart) make twisted.web answer a bare 400 before the API can answer
@@ -305,6 +311,13 @@ class RawBodyRequest(Request):
         if self._finish_callbacks is None:
             self._finish_callbacks = []
         self._finish_callbacks.append(callback)
+
+    def setResponseCode(self, code: int, message: Optional[bytes] = None) -> None:
+        """The status line's reason phrase as Go's server writes it (its http.StatusText): twisted.web has none for
+        422 and 429 ("Unknown Status") and words a few others differently."""
+        self.code = code
+        self.code_message = message if message is not None else GO_STATUS_TEXT.get(code) or \
+            RESPONSES.get(code, b"Unknown Status")
 
     def getHeader(self, key):
         """twisted.web's ``getHeader`` (the last value of the header, or None), read where its Headers keeps them

@@ -242,6 +242,23 @@ def test_responses_carry_a_date_and_no_server_header():
     assert abs(date.timestamp() - time.time()) < 5
 
 
+def test_the_status_line_has_go_s_reason_phrase():
+    """Go's server writes "422 Unprocessable Entity" and "429 Too Many Requests" where twisted.web knows no phrase
+    ("Unknown Status"), and "504 Gateway Timeout"; the others as twisted.web words them, which are Go's too."""
+    from twisted.web.resource import Resource
+
+    class Answers(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            request.setResponseCode(int(request.path.rsplit(b"/", 1)[-1]))
+            return b""
+    for code, phrase in ((422, b"Unprocessable Entity"), (429, b"Too Many Requests"), (504, b"Gateway Timeout"),
+                         (409, b"Conflict"), (404, b"Not Found")):
+        head = answer(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % code, Answers())
+        assert head.startswith(b"HTTP/1.1 %d %s\r\n" % (code, phrase)), head[:60]
+
+
 def test_options_star_is_answered_as_twisted_web_does():
     from twisted.web.resource import Resource
     assert answer(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", Resource()).startswith(b"HTTP/1.1 200")
