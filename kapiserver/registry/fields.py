@@ -182,10 +182,12 @@ def _event(obj: Mapping) -> dict[str, str]:
     if "involvedObject" not in obj and "regarding" in obj:
         # an events.k8s.io/v1 object: the same fields under their new names
         ref = obj.get("regarding") or {}
-        component = _get(obj, "deprecatedSource.component") or obj.get("reportingController")
+        reporting = obj.get("reportingController")
+        component = _get(obj, "deprecatedSource.component") or reporting
     else:
         ref = obj.get("involvedObject") or {}
-        component = _get(obj, "source.component") or obj.get("reportingController")
+        reporting = obj.get("reportingComponent")     # core/v1's name for the reporting controller
+        component = _get(obj, "source.component") or reporting
     return {
         "involvedObject.kind": _s(ref.get("kind")),
         "involvedObject.namespace": _s(ref.get("namespace")),
@@ -195,7 +197,7 @@ def _event(obj: Mapping) -> dict[str, str]:
         "involvedObject.resourceVersion": _s(ref.get("resourceVersion")),
         "involvedObject.fieldPath": _s(ref.get("fieldPath")),
         "reason": _s(obj.get("reason")),
-        "reportingComponent": _s(obj.get("reportingController")),
+        "reportingComponent": _s(reporting),
         "source": _s(component),
         "type": _s(obj.get("type")),
     }

@@ -46,7 +46,7 @@ def test_aliases_match_without_conversion():
     assert field_set("", "pods", pod)["spec.host"] == "n1"
     assert parse_field_selector("spec.host=n1").matches(field_set("", "pods", pod))
     event = {"metadata": {"name": "e", "namespace": "d"}, "involvedObject": {"name": "web"},
-             "reportingController": "kubelet"}
+             "reportingComponent": "kubelet"}     # as stored: core/v1's shape
     fields = field_set("events.k8s.io", "events", event)
     assert parse_field_selector("regarding.name=web,reportingController=kubelet").matches(fields)
     assert "regarding.name" not in field_set("", "events", event)
@@ -92,10 +92,10 @@ def test_event_fields_in_both_api_groups():
     """Core and events.k8s.io events select on the same fields, whatever shape the object has."""
     core = {"metadata": {"name": "e1", "namespace": "d"}, "type": "Warning", "reason": "BackOff",
             "involvedObject": {"kind": "Pod", "name": "web", "namespace": "d", "uid": "u1"},
-            "source": {}, "reportingController": "kubelet"}
+            "source": {}, "reportingComponent": "kubelet"}
     fields = field_set("", "events", core)
     assert fields["involvedObject.name"] == "web"
-    assert fields["source"] == "kubelet"  # reportingController stands in for an empty source
+    assert fields["source"] == "kubelet"  # the reporting controller (core/v1's reportingComponent) for an empty source
     assert fields["reportingComponent"] == "kubelet"
     selector = check_field_selector("events.k8s.io", "events",
                                     parse_field_selector("regarding.name=web,reportingController=kubelet"))

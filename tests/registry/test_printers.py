@@ -345,6 +345,11 @@ def test_events():
                "reportingController": "default-scheduler"}
     assert cells("events.k8s.io", "events", new_api) == ["60s", "Normal", "Scheduled", "pod/web", "",
                                                          "default-scheduler", "assigned", "60s", 1, "e2"]
+    # A core/v1 Event from a new-API reporter: its reporting controller is named reportingComponent there.
+    core_new = {"metadata": {"name": "e3"}, "type": "Normal", "reason": "Scheduled", "message": "assigned",
+                "involvedObject": {"kind": "Pod", "name": "web"}, "eventTime": "2024-05-01T11:59:00.000000Z",
+                "source": {}, "reportingComponent": "default-scheduler", "reportingInstance": "sched-1"}
+    assert cells("", "events", core_new)[5] == "default-scheduler, sched-1"
 
 
 def test_small_core_printers():

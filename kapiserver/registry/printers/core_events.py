@@ -38,6 +38,7 @@ def as_core_event(event: dict) -> dict:
     core["firstTimestamp"] = event.get("deprecatedFirstTimestamp")
     core["lastTimestamp"] = event.get("deprecatedLastTimestamp")
     core["count"] = event.get("deprecatedCount", 0)
+    core["reportingComponent"] = event.get("reportingController", "")
     return core
 
 
@@ -60,7 +61,7 @@ def _cells(event: dict, now: datetime) -> list:
     kind = (ref.get("kind") or "").lower()
     target = f"{kind}/{ref['name']}" if ref.get("name") else kind
     source = event.get("source") or {}
-    component = source.get("component") or event.get("reportingController") or ""
+    component = source.get("component") or event.get("reportingComponent") or ""
     host = source.get("host") or event.get("reportingInstance") or ""
     return [last_seen, event.get("type", ""), event.get("reason", ""), target, ref.get("fieldPath", ""),
             f"{component}, {host}" if host else component, (event.get("message") or "").strip(),
