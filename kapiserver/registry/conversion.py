@@ -114,6 +114,7 @@ _METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 _CURRENT_METRICS = "autoscaling.alpha.kubernetes.io/current-metrics"
 _CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
 _BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
+DEFAULT_CPU_UTILIZATION = 80
 
 
 def _is_cpu_utilization(metric: dict) -> bool:
@@ -181,8 +182,9 @@ def hpa_v1_to_v2(obj: dict) -> dict:
         metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
             "type": "Utilization", "averageUtilization": spec["targetCPUUtilizationPercentage"]}}})
     metrics += take(_METRICS) or []
-    if metrics:
-        v2_spec["metrics"] = metrics
+    # autoscaling/v1's implicit target (the controller's once) made explicit: without any metric, 80% of cpu.
+    v2_spec["metrics"] = metrics or [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]
     behavior = take(_BEHAVIOR)
     if behavior:
         v2_spec["behavior"] = behavior

@@ -37,6 +37,19 @@ def test_hpa_v1_round_trip_through_v2_storage():
     assert from_storage(stored, HPA_V1) == hpa
 
 
+def test_an_hpa_v1_without_a_target_gets_80_percent_cpu():
+    """kubectl autoscale without --cpu-percent POSTs a v1 HPA naming no target: upstream's v1 conversion makes v1's
+    implicit default explicit, a cpu Utilization metric of 80%, which reads back as targetCPUUtilizationPercentage
+    (kubectl get hpa: cpu: <unknown>/80%)."""
+    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "d", "apiVersion": "apps/v1"},
+                    "maxReplicas": 5}}
+    stored = to_storage(dict(hpa), HPA_V1)
+    assert stored["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    assert from_storage(stored, HPA_V1)["spec"]["targetCPUUtilizationPercentage"] == 80
+
+
 def test_hpa_v2_metrics_survive_a_v1_read_write_cycle():
     """Metrics v1 cannot express travel in an annotation and are restored on the way back."""
     stored = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
