@@ -330,7 +330,7 @@ def _prune_value(value: Any, node, path: tuple, previous: Set, owned: Set, root_
         out = {}
         for name, sub in value.items():
             sub_path = path + (fieldpath.field(name),)
-            kept = _keep(sub, child(node, name, root_meta), sub_path, previous, owned, named=True)
+            kept = _keep(sub, child(node, name, root_meta), sub_path, previous, owned, declared(node, name))
             if kept is not MISSING:
                 out[name] = kept
         return out
@@ -342,7 +342,7 @@ def _prune_value(value: Any, node, path: tuple, previous: Set, owned: Set, root_
             if element is None:
                 out_list.append(item)
                 continue
-            kept = _keep(item, item_node, path + (element,), previous, owned, named=False)
+            kept = _keep(item, item_node, path + (element,), previous, owned, False)
             if kept is not MISSING:
                 if kind == LIST_MAP and isinstance(kept, dict) and kept is not item:
                     # An item that stays keeps its keys, whoever owns them.
@@ -353,8 +353,15 @@ def _prune_value(value: Any, node, path: tuple, previous: Set, owned: Set, root_
 
 
 def _keep(value: Any, node, path: tuple, previous: Set, owned: Set, named: bool) -> Any:
+    """``value`` at ``path`` as the prune leaves it: MISSING when it goes.  As structured-merge-diff's
+    Updater.prune: a field the schema declares (a named field) the applier set stays while anyone owns
+    anything under it; a list item or a map's key it set stays only while someone owns that very item or
+    key, not merely a field inside it (so an item an updater changed one field of goes with the applier's)."""
     if not fieldpath.has_any(previous, path):
         return value
-    if not fieldpath.has_any(owned, path) and (named or fieldpath.has_member(previous, path)):
+    if named:
+        if not fieldpath.has_any(owned, path):
+            return MISSING
+    elif fieldpath.has_member(previous, path) and not fieldpath.has_member(owned, path):
         return MISSING
     return _prune_value(value, node, path, previous, owned)

@@ -304,8 +304,9 @@ def test_update_managers_are_capped_at_ten():
     assert set(owners[("ancient-changes", "Update")]["fieldsV1"]["f:data"]) >= {"f:k0", "f:k1", "f:k2"}
 
 
-def test_dropped_list_item_another_manager_touched_keeps_its_key():
-    """A list item the applier drops stays, with its key, while another manager owns a field in it."""
+def test_dropped_list_item_another_manager_touched_goes_with_its_fields():
+    """A list item the applier drops goes even though an updater owns a field inside it (the updater does not own
+    the item itself), and the updater's entry goes with it, as structured-merge-diff's prune does."""
     config = deployment()
     config["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox", "args": ["a"]})
     live = fm.apply(None, config, "kubectl", "apps/v1", 0, DEPLOY)
@@ -313,7 +314,21 @@ def test_dropped_list_item_another_manager_touched_keeps_its_key():
     new["spec"]["template"]["spec"]["containers"][1]["image"] = "busybox:2"
     fm.record_update(live, new, "kubectl-set", "apps/v1", 1, DEPLOY)
     after = fm.apply(new, deployment(), "kubectl", "apps/v1", 2, DEPLOY)
-    assert after["spec"]["template"]["spec"]["containers"][1] == {"name": "side", "image": "busybox:2"}
+    assert [c["name"] for c in after["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+    assert set(entries(after)) == {("kubectl", "Apply")}
+
+
+def test_dropped_list_item_another_applier_owns_stays_with_its_fields():
+    """A list item the applier drops stays while another applier owns the item itself, with the fields that
+    manager owns in it."""
+    config = deployment()
+    config["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox", "args": ["a"]})
+    live = fm.apply(None, config, "kubectl", "apps/v1", 0, DEPLOY)
+    other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+             "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}}
+    live = fm.apply(live, other, "other", "apps/v1", 1, DEPLOY)
+    after = fm.apply(live, deployment(), "kubectl", "apps/v1", 2, DEPLOY)
+    assert after["spec"]["template"]["spec"]["containers"][1] == {"name": "side", "image": "busybox"}
 
 
 def test_apply_of_undeclared_fields_fails_as_upstream():
@@ -410,7 +425,8 @@ def test_create_managed_fields_remembered_ones_are_not_shared():
 def test_decoding_the_same_managed_fields_again_gives_new_entries_with_equal_sets():
     """decode keeps the field sets it decoded (by their fieldsV1), never the Entries, which callers change."""
     raw = [{"manager": "m", "operation": "Update", "apiVersion": "v1", "time": "2024-01-01T00:00:00Z",
-            "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}}]
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}}]
     first = fm.decode(raw)
     entry = next(iter(first.values()))
     expected = {"f:data": {".": {}, "f:a": {".": {}}}, "f:metadata": {"f:labels": {"f:x": {".": {}}}}}
