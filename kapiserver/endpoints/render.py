@@ -7,7 +7,8 @@ import datetime
 from .negotiation import Representation
 
 
-def _now(clock) -> datetime.datetime:
+def now(clock) -> datetime.datetime:
+    """The clock's time as the printers take it."""
     return datetime.datetime.fromtimestamp(clock.seconds(), datetime.timezone.utc)
 
 
@@ -29,7 +30,7 @@ def table(store, items: list[dict], list_meta: dict, rep: Representation, clock,
           no_headers: bool = False) -> dict:
     from ..registry import printers
     printer = store.strategy.printer()
-    return printers.table(printer, items, _now(clock), include_object or "Metadata", list_meta,
+    return printers.table(printer, items, now(clock), include_object or "Metadata", list_meta,
                           no_headers=no_headers, group_version=f"meta.k8s.io/{rep.target_version}")
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 
+from ..auth import context as request_context
 from ..auth.context import current_user
 from ..auth.reviews import review_status
-from ..machinery import codec, errors
+from ..machinery import errors
 from ..registry.subresources.binding import bind_pod
-from . import negotiation
-from .http import write_bytes
+from . import negotiation, render
+from .http import query, write_bytes
 
 VIRTUAL = {
     ("authentication.k8s.io", "tokenreviews"), ("authentication.k8s.io", "selfsubjectreviews"),
@@ -30,6 +31,8 @@ def is_virtual(info) -> bool:
 
 async def handle(handler, request, info, catalog_info) -> None:
     key = (catalog_info.group, catalog_info.resource)
+    if catalog_info.deprecation_warning:
+        request_context.add_warning(catalog_info.deprecation_warning)
     if key == ("", "componentstatuses"):
         await _component_statuses(handler, request, info)
         return
@@ -73,11 +76,22 @@ async def _component_statuses(handler, request, info) -> None:
         condition = {"type": "Healthy", "status": "False", "error": str(e)}
     item = {"kind": "ComponentStatus", "apiVersion": "v1",
             "metadata": {"name": "etcd-0"}, "conditions": [condition]}
-    if info.verb == "get":
-        if info.name != "etcd-0":
-            raise errors.not_found(errors.GroupResource("", "componentstatuses"), info.name)
-        write_bytes(request, 200, "application/json", codec.encode(item))
-        return
-    body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {},
-            "items": [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")}]}
-    write_bytes(request, 200, "application/json", codec.encode(body))
+    if info.verb == "get" and info.name != "etcd-0":
+        raise errors.not_found(errors.GroupResource("", "componentstatuses"), info.name)
+    accept = request.getHeader(b"accept")
+    rep = negotiation.negotiate_output(accept.decode("latin-1") if accept else None)
+    if rep.target == "Table":
+        # Upstream's componentstatuses storage has the printers' table convertor (kubectl get cs: STATUS, MESSAGE).
+        from ..registry import printers
+        body = printers.table(printers.printer_for("", "componentstatuses"), [item], render.now(handler.context.clock),
+                              query(request, "includeObject") or "Metadata", {},
+                              group_version=f"meta.k8s.io/{rep.target_version}")
+    elif info.verb == "get":
+        body = render.partial_metadata(item, rep.target_version) if rep.target else item
+    elif rep.target:
+        body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rep.target_version}",
+                "metadata": {}, "items": [render.partial_metadata(item, rep.target_version)]}
+    else:
+        body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {},
+                "items": [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")}]}
+    write_bytes(request, 200, rep.content_type, rep.encode(body))

@@ -105,7 +105,8 @@ def _r(group, version, resource, kind, namespaced=True, **kw) -> ResourceInfo:
 BUILTIN: tuple[ResourceInfo, ...] = (
     # core/v1
     _r("", "v1", "bindings", "Binding", verbs=CREATE_ONLY),
-    _r("", "v1", "componentstatuses", "ComponentStatus", False, verbs=READ_VERBS, short_names=("cs",)),
+    _r("", "v1", "componentstatuses", "ComponentStatus", False, verbs=READ_VERBS, short_names=("cs",),
+       deprecation_warning="v1 ComponentStatus is deprecated in v1.19+"),
     _r("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _r("", "v1", "endpoints", "Endpoints", short_names=("ep",), singular="endpoints"),
     _r("", "v1", "events", "Event", short_names=("ev",)),

@@ -117,3 +117,15 @@ def test_server_side_apply(kubectl):
                   "status: {attached: true}\n")
     kubectl("apply", "--server-side", "-f", "-", input=attachment)
     assert kubectl.json("get", "volumeattachment", "ssa-va")["status"] == {"attached": False}
+
+
+def test_component_statuses(kubectl):
+    """kubectl get cs prints upstream's printer columns from the server's Table (a plain list before gave NAME and
+    AGE only), with the deprecation warning upstream sends for every request to v1 ComponentStatus."""
+    got = kubectl("get", "cs")
+    assert lines(got) == [["NAME", "STATUS", "MESSAGE", "ERROR"], ["etcd-0", "Healthy", "ok"]]
+    assert "Warning: v1 ComponentStatus is deprecated in v1.19+" in got.stderr
+    assert lines(kubectl("get", "cs", "etcd-0")) == [["NAME", "STATUS", "MESSAGE", "ERROR"],
+                                                     ["etcd-0", "Healthy", "ok"]]
+    assert kubectl.json("get", "cs")["items"][0]["conditions"] == [
+        {"type": "Healthy", "status": "True", "message": "ok"}]
