@@ -16,9 +16,24 @@ REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget."
 MAX_DISRUPTED_PODS = 2000
 
 
-def _refused(why: str) -> errors.StatusError:
-    return errors.StatusError(429, "TooManyRequests", REFUSAL,
-                              {"causes": [{"reason": DISRUPTION_BUDGET_CAUSE, "message": why}]})
+# The seconds a client is asked to wait when a budget's status has not caught up with its spec.
+PROCESSING_RETRY_SECONDS = 10
+
+
+def _refused(why: str, retry_after: int = 0) -> errors.StatusError:
+    """NewTooManyRequests with the budget's cause; a retry-after (upstream's createTooManyRequestsError gives
+    10 s) is written in the details and, by the error writer, as Retry-After."""
+    details: dict = {"causes": [{"reason": DISRUPTION_BUDGET_CAUSE, "message": why}]}
+    if retry_after:
+        details["retryAfterSeconds"] = retry_after
+    return errors.StatusError(429, "TooManyRequests", REFUSAL, details)
+
+
+def _still_processing(name: str) -> errors.StatusError:
+    """createTooManyRequestsError: the budget's status is older than its spec (or the pod changed under an
+    eviction that skipped the budget)."""
+    return _refused(f"The disruption budget {name} is still being processed by the server.",
+                    PROCESSING_RETRY_SECONDS)
 
 
 def _forbidden(budgets, name: str, why: str) -> errors.StatusError:
@@ -73,7 +88,7 @@ async def _take_disruption(budgets, pdb: dict, pod_name: str, dry_run: bool) -> 
             raise errors.not_found(budgets.qualified, name)
         status = current.setdefault("status", {})
         if status.get("observedGeneration", 0) < current["metadata"].get("generation", 0):
-            raise _refused(f"The disruption budget {name} is still being processed by the server.")
+            raise _still_processing(name)
         allowed = status.get("disruptionsAllowed", 0)
         if allowed < 0:
             raise _forbidden(budgets, name, "pdb disruptions allowed is negative")
