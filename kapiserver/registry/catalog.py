@@ -234,6 +234,8 @@ BUILTIN: tuple[ResourceInfo, ...] = (
 # The preferred version of each group comes first in this list.
 GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("v1",)),
+    # The aggregator lists its own group before every other (in /apis and in aggregated discovery alike).
+    ("apiregistration.k8s.io", ("v1",)),
     ("apps", ("v1",)),
     ("events.k8s.io", ("v1",)),
     ("authentication.k8s.io", ("v1",)),
@@ -251,6 +253,7 @@ GROUP_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("coordination.k8s.io", ("v1",)),
     ("node.k8s.io", ("v1",)),
     ("discovery.k8s.io", ("v1",)),
+    ("flowcontrol.apiserver.k8s.io", ("v1",)),
 )
 
 

@@ -28,12 +28,14 @@ def test_api_versions_bytes():
 
 
 def test_api_group_list_excludes_core_and_orders_versions(catalog):
-    """GET /apis lists the named groups only, each with its preferred version first."""
+    """GET /apis lists the named groups only, each with its preferred version first; the aggregator's own group
+    first of all, then the built-in groups by upstream's priorities."""
     doc = discovery.api_group_list(catalog)
     assert list(doc) == ["kind", "apiVersion", "groups"]
     assert (doc["kind"], doc["apiVersion"]) == ("APIGroupList", "v1")
     names = [g["name"] for g in doc["groups"]]
-    assert "" not in names and names[0] == "apps"
+    assert "" not in names and names[:3] == ["apiregistration.k8s.io", "apps", "events.k8s.io"]
+    assert names[-2:] == ["discovery.k8s.io", "flowcontrol.apiserver.k8s.io"]
     autoscaling = _by_name(doc["groups"])["autoscaling"]
     assert autoscaling["versions"] == [{"groupVersion": "autoscaling/v2", "version": "v2"},
                                        {"groupVersion": "autoscaling/v1", "version": "v1"}]
