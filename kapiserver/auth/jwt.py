@@ -90,15 +90,28 @@ def verify(token: str, public_keys: list) -> Optional[dict]:
 
 
 def bound_claims(issuer: str, audiences: list[str], namespace: str, name: str, uid: str, seconds: int,
-                 pod: Optional[dict] = None, now: Optional[float] = None) -> dict:
-    """The claims of a bound (TokenRequest) service-account token."""
+                 pod: Optional[dict] = None, now: Optional[float] = None, secret: Optional[dict] = None,
+                 node: Optional[dict] = None, warn_after: int = 0) -> dict:
+    """The claims of a bound (TokenRequest) service-account token, as upstream's serviceaccount.Claims makes them:
+    the kubernetes.io claim names the service account and what the token is bound to (a pod, with the node it
+    runs on; a secret; a node), each by name and uid; a warnafter time when the expiration was extended. Keys
+    come sorted, as go-jose writes its merged claims."""
     now = int(now if now is not None else time.time())
-    private = {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}
-    if pod:
-        private["pod"] = {"name": pod["name"], "uid": pod["uid"]}
+    private = {"namespace": namespace}
+    for claim, bound in (("node", node), ("pod", pod), ("secret", secret)):
+        if bound:
+            private[claim] = _object_ref(bound)
+    private["serviceaccount"] = _object_ref({"name": name, "uid": uid})
+    if warn_after:
+        private["warnafter"] = now + warn_after
     return {"aud": list(audiences), "exp": now + seconds, "iat": now, "iss": issuer,
             "jti": str(uuid.uuid4()), "kubernetes.io": private, "nbf": now,
             "sub": f"system:serviceaccount:{namespace}:{name}"}
+
+
+def _object_ref(obj: dict) -> dict:
+    """A name and uid, each left out when empty (upstream's ref has omitempty on both)."""
+    return {key: obj[key] for key in ("name", "uid") if obj.get(key)}
 
 
 def load_public_keys(paths: list[str]) -> list:

@@ -29,6 +29,15 @@ def test_bound_claims():
     assert (claims["iat"], claims["nbf"], claims["exp"]) == (10, 10, 3610)
     assert claims["kubernetes.io"] == {"namespace": "ns", "serviceaccount": {"name": "sa", "uid": "u"},
                                        "pod": {"name": "p", "uid": "pu"}}
+    # What else a token is bound to (a pod's node, a secret, a node), each uid left out when empty, and the
+    # warning time of an extended token, keyed in the sorted order go-jose writes.
+    claims = jwt.bound_claims("iss", ["a"], "ns", "sa", "", 3600, now=10, pod={"name": "p", "uid": "pu"},
+                              node={"name": "n", "uid": ""}, warn_after=3607)
+    assert list(claims["kubernetes.io"].items()) == [
+        ("namespace", "ns"), ("node", {"name": "n"}), ("pod", {"name": "p", "uid": "pu"}),
+        ("serviceaccount", {"name": "sa"}), ("warnafter", 3617)]
+    claims = jwt.bound_claims("iss", ["a"], "ns", "sa", "u", 3600, now=10, secret={"name": "s", "uid": "su"})
+    assert claims["kubernetes.io"]["secret"] == {"name": "s", "uid": "su"}
 
 
 def test_service_account_authentication_checks_expiry_and_issuer():
