@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..machinery import meta
+from ..machinery.jsoncopy import json_copy
 from .strategy import Strategy
+from .validation import groups
 
 
 class CertificateSigningRequestStrategy(Strategy):
@@ -41,7 +43,12 @@ class CertificateSigningRequestStrategy(Strategy):
                 condition["lastTransitionTime"] = before["lastTransitionTime"] if same else now
 
     def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        """/status writes the certificate and the conditions but for the Approved and Denied ones: where the
+        new object has as many of a type as the old, the old ones stand (upstream's
+        preserveConditionInstances); a write that adds or removes one is refused by validation."""
         super().prepare_for_status_update(new, old)
+        for kind in ("Approved", "Denied"):
+            _keep_condition_instances(new, old, kind)
         self._condition_times(new, old)
 
     def prepare_for_approval(self, new: dict, old: dict) -> None:
@@ -56,3 +63,22 @@ class CertificateSigningRequestStrategy(Strategy):
                 spec[field] = old_spec[field]
             else:
                 spec.pop(field, None)
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
+        """Upstream's status and approval strategies validate as an update does, /status allowed to set the
+        certificate and /approval the Approved and Denied conditions."""
+        if subresource in ("status", "approval"):
+            return groups.validate_csr_update(new, old, False, subresource)
+        return super().validate_subresource_update(subresource, new, old)
+
+
+def _keep_condition_instances(new: dict, old: dict, kind: str) -> None:
+    """The old conditions of type ``kind`` take the places of the new ones, when there are as many."""
+    conditions = (new.get("status") or {}).get("conditions")
+    if not isinstance(conditions, list):
+        return
+    places = [i for i, c in enumerate(conditions) if isinstance(c, dict) and c.get("type") == kind]
+    before = [c for c in (old.get("status") or {}).get("conditions") or [] if c.get("type") == kind]
+    if len(places) == len(before):
+        for i, condition in zip(places, before):
+            conditions[i] = json_copy(condition)

@@ -1,0 +1,146 @@
+"""CertificateSigningRequests through the generic Store, as upstream's strategies and
+validateCertificateSigningRequestUpdate treat them: /status writes the certificate (PEM CERTIFICATE blocks,
+once) and keeps the Approved and Denied conditions it was given as they were; /approval writes those
+conditions, never both, never taking one away."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+
+import pytest
+
+from kapiserver.machinery.errors import StatusError
+from kapiserver.registry.validation import validate
+
+from tests.controllers.conftest import run
+
+GROUP = "certificates.k8s.io"
+APPROVED = {"type": "Approved", "status": "True", "reason": "Test"}
+DENIED = {"type": "Denied", "status": "True", "reason": "Test"}
+
+
+def csr_request(name: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    request = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).sign(ec.generate_private_key(ec.SECP256R1()),
+                                                                          hashes.SHA256())
+    return base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def certificate_pem() -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signed")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(
+        key.public_key()).serial_number(1).not_valid_before(now).not_valid_after(
+        now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def csr(name="req", **spec):
+    return {"apiVersion": f"{GROUP}/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
+            "spec": {"request": csr_request(name), "signerName": "example.com/signer",
+                     "usages": ["digital signature"], **spec}}
+
+
+@pytest.fixture
+def csrs(store_registry):
+    store = store_registry.store(GROUP, "v1", "certificatesigningrequests")
+    run(store.create(None, csr()))
+    return store
+
+
+def write(store, subresource, status):
+    """A write of ``status`` through ``subresource`` (status or approval, or "" for the object)."""
+    def update(old):
+        old["status"] = status
+        return old
+    return run(store.update(None, "req", update, subresource=subresource))[0]
+
+
+def refused(store, subresource, status) -> str:
+    with pytest.raises(StatusError) as e:
+        write(store, subresource, status)
+    assert e.value.code == 422 and e.value.reason == "Invalid"
+    return e.value.message
+
+
+def test_status_may_not_add_an_approval_condition(csrs):
+    """Only /approval adds Approved or Denied; /status is told so."""
+    assert refused(csrs, "status", {"conditions": [APPROVED]}) == (
+        f'CertificateSigningRequest.{GROUP} "req" is invalid: status.conditions: Forbidden: updates may not add a '
+        'condition of type "Approved"')
+    assert "Denied" in refused(csrs, "status", {"conditions": [DENIED]})
+    assert [c["type"] for c in write(csrs, "approval", {"conditions": [APPROVED]})["status"]["conditions"]] == [
+        "Approved"]
+
+
+def test_status_keeps_the_approval_conditions_it_was_given(csrs):
+    """A /status write with as many Approved conditions as before gets the old ones back (preserveConditionInstances);
+    its other conditions are its own."""
+    approved = write(csrs, "approval", {"conditions": [APPROVED]})["status"]["conditions"][0]
+    changed = dict(APPROVED, reason="Changed", message="by /status")
+    written = write(csrs, "status", {"conditions": [{"type": "Failed", "status": "True"}, changed]})
+    assert written["status"]["conditions"][1] == approved
+    assert written["status"]["conditions"][0]["type"] == "Failed"
+
+
+def test_approval_may_not_remove_a_condition_nor_both_approve_and_deny(csrs):
+    write(csrs, "approval", {"conditions": [APPROVED]})
+    assert refused(csrs, "approval", {"conditions": []}).endswith(
+        'status.conditions: Forbidden: updates may not remove a condition of type "Approved"')
+    assert refused(csrs, "approval", {"conditions": [APPROVED, DENIED]}).endswith(
+        'status.conditions[1].type: Invalid value: "Denied": Approved and Denied conditions are mutually exclusive')
+
+
+def test_status_certificate_is_pem_certificates_and_set_once(csrs):
+    """status.certificate holds CERTIFICATE PEM blocks, is written by /status only, and not rewritten."""
+    assert refused(csrs, "status", {"certificate": "Zm9v"}).endswith(
+        'status.certificate: Invalid value: "<certificate data>": must contain at least one CERTIFICATE PEM block')
+    key = b64(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    assert refused(csrs, "status", {"certificate": key}).endswith(
+        'only CERTIFICATE PEM blocks are allowed, found "PRIVATE KEY"')
+    pem = certificate_pem()
+    assert write(csrs, "status", {"certificate": b64(pem)})["status"]["certificate"] == b64(pem)
+    assert refused(csrs, "status", {"certificate": b64(pem + pem)}).endswith(
+        "status.certificate: Forbidden: updates may not modify existing certificate content")
+    # an update of the object and /approval keep the stored status.certificate
+    assert write(csrs, "approval", {"certificate": "Zm9v"})["status"]["certificate"] == b64(pem)
+
+
+def test_update_rules_name_upstream_paths():
+    """validateCertificateSigningRequestUpdate, driven directly: an update (not /status) may not set the
+    certificate; only /approval may add the approval conditions; problems the stored CSR already had are
+    tolerated."""
+    old = csr()
+    old["metadata"]["resourceVersion"], old["status"] = "1", {}
+    new = dict(old, status={"certificate": b64(certificate_pem()), "conditions": [APPROVED]})
+    messages = [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", new, old, False)]
+    assert messages == ['status.conditions: Forbidden: updates may not add a condition of type "Approved"',
+                        "status.certificate: Forbidden: updates may not set certificate content"]
+    both = dict(old, status={"conditions": [APPROVED, DENIED]})
+    assert validate(GROUP, "v1", "CertificateSigningRequest", both, both, False) == []
+
+
+def test_create_checks_usages_signer_and_expiration():
+    obj = csr(usages=["digital signature", "bogus", "digital signature"], expirationSeconds=60,
+              signerName="kubernetes.io/legacy-unknown")
+    messages = [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", obj, None, False)]
+    assert messages[0].startswith('spec.usages[1]: Unsupported value: "bogus": supported values: "any", "cert sign"')
+    assert messages[1:] == [
+        'spec.usages[2]: Duplicate value: "digital signature"',
+        'spec.signerName: Invalid value: "kubernetes.io/legacy-unknown": the legacy signerName is not allowed via '
+        'this API version',
+        "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)"]
