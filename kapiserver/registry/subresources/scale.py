@@ -7,14 +7,90 @@ spec.replicas / status.replicas; a custom resource's scale subresource names its
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Any, Callable
 
-from ...machinery import errors, selectors
+from ...machinery import errors, gojson, selectors
 from ..catalog import ResourceInfo
 
 # The kind a Scale is read and patched as.
 SCALE_INFO = ResourceInfo("autoscaling", "v1", "scale", "Scale", True)
 _BUILTIN_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+class AccessorError(Exception):
+    """A value of another type on the way to a field of a custom resource, in the words of upstream's
+    unstructured accessors (NestedFieldNoCopy, NestedInt64, NestedString)."""
+
+
+def _fields(path: str) -> list[str]:
+    """A scale subresource's path as upstream splits it: its leading period dropped, then at each period."""
+    return (path[1:] if path.startswith(".") else path).split(".")
+
+
+def _json_path(fields: list[str]) -> str:
+    return "." + ".".join(fields)
+
+
+def _is_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
+
+
+def _go_value(value: Any) -> str:
+    """``%v`` of a value a custom resource was decoded to (an integer past int64 is a float64 there)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _is_int64(value):
+        return gojson.go_float(float(value))
+    return gojson.go_value(value)
+
+
+def _go_type(value: Any) -> str:
+    """``%T`` of such a value."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, int) and not isinstance(value, bool) and not _is_int64(value):
+        return "float64"
+    return gojson.type_name(value)
+
+
+def _accessor_error(fields: list[str], value: Any, expected: str) -> AccessorError:
+    return AccessorError(f"{_json_path(fields)} accessor error: {_go_value(value)} is of the type "
+                         f"{_go_type(value)}, expected {expected}")
+
+
+def nested_field(obj: dict, path: str) -> tuple[Any, bool]:
+    """(the value at ``path``, whether it is there), as upstream's NestedFieldNoCopy: a null on the way is
+    not there; anything else but an object on the way is an AccessorError."""
+    fields, value = _fields(path), obj
+    for index, field in enumerate(fields):
+        if value is None:
+            return None, False
+        if not isinstance(value, dict):
+            raise _accessor_error(fields[:index + 1], value, "map[string]interface{}")
+        if field not in value:
+            return None, False
+        value = value[field]
+    return value, True
+
+
+def nested_int64(obj: dict, path: str) -> tuple[int, bool]:
+    """The integer at ``path`` (0 when not there), as upstream's NestedInt64: a value there of another type,
+    null included, is an AccessorError."""
+    value, found = nested_field(obj, path)
+    if not found:
+        return 0, False
+    if not _is_int64(value):
+        raise _accessor_error(_fields(path), value, "int64")
+    return value, True
+
+
+def nested_string(obj: dict, path: str) -> tuple[str, bool]:
+    """The string at ``path`` ("" when not there), as upstream's NestedString."""
+    value, found = nested_field(obj, path)
+    if not found:
+        return "", False
+    if not isinstance(value, str):
+        raise _accessor_error(_fields(path), value, "string")
+    return value, True
 
 
 def _path(text: str) -> list[str]:

@@ -1,0 +1,120 @@
+"""A custom resource's scale subresource as upstream's apiextensions serves it: its replicas and selector paths
+validated on every write (ValidateScaleSpec, ValidateScaleStatus), and its ScaleREST read and written through
+the resource."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import reactor
+
+from kapiserver.controllers.crd import CRDController
+from kapiserver.machinery.errors import StatusError
+from kapiserver.registry.options import WriteOptions
+from kapiserver.registry.subresources import rest_for
+
+from tests.controllers.conftest import run
+
+SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+         "labelSelectorPath": ".status.selector"}
+CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "widgets.ex.com"},
+       "spec": {"group": "ex.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+                "versions": [{"name": "v1", "served": True, "storage": True,
+                              "subresources": {"status": {}, "scale": SCALE},
+                              "schema": {"openAPIV3Schema": {"type": "object",
+                                                             "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+@pytest.fixture
+def widgets(store_registry):
+    CRDController(store_registry, reactor)       # serves what the CRD defines once it is written
+    run(store_registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions").create(None, CRD))
+    return store_registry.store("ex.com", "v1", "widgets")
+
+
+def widget(name: str = "w1", **fields) -> dict:
+    return {"apiVersion": "ex.com/v1", "kind": "Widget", "metadata": {"name": name, "namespace": "default"},
+            **fields}
+
+
+def refused(coroutine) -> StatusError:
+    with pytest.raises(StatusError) as error:
+        run(coroutine)
+    return error.value
+
+
+def write_status(widgets, status: dict):
+    def change(current):
+        return dict(current, status=status)
+    return rest_for(widgets, "status").update("default", "w1", change, WriteOptions())
+
+
+def test_spec_replicas_are_validated_on_create_and_update(widgets):
+    """A negative spec replicas is 422, Widget.ex.com the kind and the CRD's path (its leading period too) the
+    field; above MaxInt32, or not an integer, as upstream's ValidateScaleSpec words it."""
+    error = refused(widgets.create("default", widget(spec={"replicas": -3})))
+    assert (error.code, error.reason) == (422, "Invalid")
+    assert error.message == 'Widget.ex.com "w1" is invalid: .spec.replicas: Invalid value: -3: should be a ' \
+                            'non-negative integer'
+    assert error.details == {"name": "w1", "group": "ex.com", "kind": "Widget", "causes": [
+        {"reason": "FieldValueInvalid", "message": "Invalid value: -3: should be a non-negative integer",
+         "field": ".spec.replicas"}]}
+    error = refused(widgets.create("default", widget(spec={"replicas": 1 << 31})))
+    assert error.message == 'Widget.ex.com "w1" is invalid: .spec.replicas: Invalid value: 2147483648: should ' \
+                            'be less than or equal to 2147483647'
+    created = run(widgets.create("default", widget(spec={"replicas": 1})))
+
+    def update(replicas):
+        def change(current):
+            current["spec"]["replicas"] = replicas
+            return current
+        return widgets.update("default", "w1", change)
+    assert refused(update("many")).details["causes"] == [
+        {"reason": "FieldValueInvalid", "field": ".spec.replicas", "message":
+         "Invalid value: 0: .spec.replicas accessor error: many is of the type string, expected int64"}]
+    assert refused(update(2.5)).details["causes"][0]["message"] == \
+        "Invalid value: 0: .spec.replicas accessor error: 2.5 is of the type float64, expected int64"
+    assert run(update(0))[0]["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
+
+
+def test_status_replicas_and_selector_are_validated_on_status_writes(widgets):
+    """Through /status: status replicas as the spec's, and a selector that is not a string is 422 with the
+    accessor's words (Go's %v and %T of the value, the zero string as the value shown)."""
+    run(widgets.create("default", widget(spec={"replicas": 1})))
+    error = refused(write_status(widgets, {"replicas": -3}))
+    assert error.message == 'Widget.ex.com "w1" is invalid: .status.replicas: Invalid value: -3: should be a ' \
+                            'non-negative integer'
+    error = refused(write_status(widgets, {"replicas": 1, "selector": 5}))
+    assert error.details["causes"] == [
+        {"reason": "FieldValueInvalid", "field": ".status.selector",
+         "message": 'Invalid value: "": .status.selector accessor error: 5 is of the type int64, expected string'}]
+    error = refused(write_status(widgets, {"replicas": "many", "selector": {"a": "b"}}))
+    assert [cause["message"] for cause in error.details["causes"]] == [
+        "Invalid value: 0: .status.replicas accessor error: many is of the type string, expected int64",
+        'Invalid value: "": .status.selector accessor error: map[a:b] is of the type map[string]interface {}, '
+        "expected string"]
+    written = run(write_status(widgets, {"replicas": 2, "selector": "app=w"}))
+    assert written["status"] == {"replicas": 2, "selector": "app=w"}
+
+
+def test_a_value_on_the_way_to_a_path_must_be_an_object(widgets):
+    """NestedFieldNoCopy's error: the path up to the value that is not an object, that value's type named."""
+    error = refused(widgets.create("default", widget(spec=[1, 2])))
+    assert error.details["causes"] == [
+        {"reason": "FieldValueInvalid", "field": ".spec.replicas", "message":
+         "Invalid value: 0: .spec.replicas accessor error: [1 2] is of the type []interface {}, expected "
+         "map[string]interface{}"}]
+    run(widgets.create("default", widget(spec={}, status={"selector": None})))
+
+
+def test_a_status_write_does_not_judge_the_spec_replicas(widgets):
+    """Upstream's status strategy runs ValidateScaleStatus alone: spec replicas stored out of range (before
+    the check) do not keep the status from being written; an update of the resource judges both."""
+    old = run(widgets.create("default", widget(spec={"replicas": 1})))
+    new = dict(old, spec={"replicas": -1}, status={"replicas": -2})
+    causes = [str(e) for e in widgets.strategy.validate_subresource_update("status", new, old)]
+    assert causes == [".status.replicas: Invalid value: -2: should be a non-negative integer"]
+    causes = [str(e) for e in widgets.strategy.validate_update(new, old)]
+    assert causes == [".spec.replicas: Invalid value: -1: should be a non-negative integer",
+                      ".status.replicas: Invalid value: -2: should be a non-negative integer"]
