@@ -10,12 +10,18 @@ from ..machinery import errors
 from ..machinery.errors import StatusError
 from ..machinery.meta import OBJECT_META_ORDER, rfc3339
 from . import jwt
+from .context import add_audit_annotation, add_warning
 
 GROUP = "authentication.k8s.io"
 KIND = "TokenRequest"
 DEFAULT_SECONDS = 3600
 MIN_SECONDS = 600
 MAX_SECONDS = 1 << 32
+# The expiration the ServiceAccount admission plugin gives projected tokens, which upstream stretches (with its
+# default --service-account-extend-token-expiration) to a year, warning after the hour asked for.
+WARN_ONLY_SECONDS = 3600 + 7
+EXTENDED_SECONDS = 365 * 24 * 3600
+ISSUED_CREDENTIAL_ID = "authentication.kubernetes.io/issued-credential-id"
 # What upstream's create handler clears from a request's metadata (rest.WipeObjectMetaSystemFields).
 _SYSTEM_FIELDS = ("creationTimestamp", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
 _REF_FIELDS = ("kind", "apiVersion", "name", "uid")
@@ -42,10 +48,15 @@ async def token_request(security, registry, namespace: str, name: str, body) -> 
     bound = await bound_objects(registry, namespace, name, spec["boundObjectRef"])
     seconds = spec["expirationSeconds"]
     if sa.max_expiration and seconds > sa.max_expiration:
+        add_warning(f"requested expiration of {seconds} seconds shortened to {sa.max_expiration} seconds")
         seconds = spec["expirationSeconds"] = sa.max_expiration
+    lifetime, warn_after = seconds, 0
+    if _extends_expiration(sa, bound, seconds, spec["audiences"]):
+        lifetime, warn_after = EXTENDED_SECONDS, seconds
     claims = jwt.bound_claims(sa.issuer, spec["audiences"], namespace, name, account["metadata"].get("uid", ""),
-                              seconds, now=now, **bound)
+                              lifetime, now=now, warn_after=warn_after, **bound)
     token = jwt.sign(claims, sa.signing_key)
+    add_audit_annotation(ISSUED_CREDENTIAL_ID, f"JTI={claims['jti']}")
     return {"kind": KIND, "apiVersion": f"{GROUP}/v1", "metadata": _ordered(metadata), "spec": spec,
             "status": {"token": token, "expirationTimestamp": rfc3339(now + seconds)}}
 
@@ -135,6 +146,14 @@ def group_version_kind(api_version: str, kind: str) -> tuple[str, str, str]:
         return "", "", kind
     group, _, version = api_version.rpartition("/")
     return group, version, kind
+
+
+def _extends_expiration(sa, bound: dict, seconds: int, audiences: list[str]) -> bool:
+    """Whether a token lives a year though asked for WARN_ONLY_SECONDS, as upstream's extendExpiration has it:
+    pod-bound tokens for none but the API server's audiences (upstream's --service-account-extend-token-expiration,
+    on by default; ServiceAccountTokens may carry it as extend_expiration)."""
+    return getattr(sa, "extend_expiration", True) and "pod" in bound and seconds == WARN_ONLY_SECONDS and \
+        set(audiences) <= set(sa.audiences)
 
 
 def _ref(obj: dict) -> dict:

@@ -151,3 +151,27 @@ def test_the_kubernetes_claim_names_what_the_token_is_bound_to(body, bound):
                                        **bound}
     # The reference comes back as given: upstream does not fill in the uid it found.
     assert answer["spec"]["boundObjectRef"] == body["spec"]["boundObjectRef"]
+
+
+def test_a_projected_tokens_expiration_is_extended_with_a_warning_time():
+    """Pod-bound tokens asked for 3607 s for the API server's audiences live a year, warning after 3607 s."""
+    before = int(time.time())
+    body = {"spec": {"expirationSeconds": 3607, **bound_to("Pod", "web")["spec"]}}
+    answer, claims, _, _ = issue(body)
+    assert claims["exp"] - claims["iat"] == 365 * 24 * 3600
+    assert claims["kubernetes.io"]["warnafter"] - claims["iat"] == 3607
+    assert answer["spec"]["expirationSeconds"] == 3607
+    assert answer["status"]["expirationTimestamp"] >= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before + 3607))
+    for other in ({"spec": {"expirationSeconds": 3607}},
+                  {"spec": {"expirationSeconds": 3607, "audiences": ["vault"], **bound_to("Pod", "web")["spec"]}},
+                  {"spec": {"expirationSeconds": 3608, **bound_to("Pod", "web")["spec"]}}):
+        _, claims, _, _ = issue(other)
+        assert claims["exp"] - claims["iat"] == other["spec"]["expirationSeconds"]
+        assert "warnafter" not in claims["kubernetes.io"]
+
+
+def test_a_shortened_expiration_is_warned_about_and_the_jti_audited():
+    answer, claims, warnings, annotations = issue({"spec": {"expirationSeconds": 7200}}, max_expiration=3600)
+    assert answer["spec"]["expirationSeconds"] == 3600 and claims["exp"] - claims["iat"] == 3600
+    assert warnings == ['299 - "requested expiration of 7200 seconds shortened to 3600 seconds"']
+    assert annotations == {"authentication.kubernetes.io/issued-credential-id": f"JTI={claims['jti']}"}
