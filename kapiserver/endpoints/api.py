@@ -144,7 +144,8 @@ class ResourceHandler:
 
     async def do_watch(self, request, info, store, namespace):
         from .watch import serve_watch
-        rep = self.representation(request)
+        accept = request.getHeader(b"accept")
+        rep = negotiation.negotiate_watch(accept.decode("latin-1") if accept else None)
         options = list_options(request, store)
         if info.name:
             from ..machinery import selectors

@@ -100,6 +100,19 @@ def negotiate_output(accept_header: Optional[str], allow_targets: bool = True) -
     raise errors.not_acceptable(ACCEPTED_RESPONSE_TYPES)
 
 
+# What a watch can be served as: the media types with a stream serializer, in upstream's words.
+ACCEPTED_STREAM_TYPES = (JSON + ";stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
+
+
+def negotiate_watch(accept_header: Optional[str]) -> Representation:
+    """The representation of a watch's events: as for an object, but YAML has no stream serializer upstream, so
+    an Accept whose first acceptable type is YAML is a 406 naming the stream types."""
+    rep = negotiate_output(accept_header)
+    if rep.media == YAML:
+        raise errors.not_acceptable(ACCEPTED_STREAM_TYPES)
+    return rep
+
+
 @functools.lru_cache(maxsize=256)
 def body_media_type(content_type: Optional[str]) -> MediaType:
     """The request body's media type; a missing Content-Type is JSON.  Remembered per header (a client sends the

@@ -286,7 +286,8 @@ class ChunkedTransport:
         if not self.started:
             self.started = True
             self.request.setResponseCode(200)
-            set_common_headers(self.request, self.rep.content_type)
+            # The stream's media type, whatever its events embed (Table, PartialObjectMetadata), as upstream's.
+            set_common_headers(self.request, self.rep.media)
             self.request.registerProducer(self, True)
             self.request.write(b"")   # the headers now: the client knows the watch started
 

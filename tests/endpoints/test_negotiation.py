@@ -22,3 +22,19 @@ def test_an_unacceptable_header_is_a_406_every_time():
         with pytest.raises(StatusError) as raised:
             negotiate_output("text/html")
         assert raised.value.code == 406
+
+
+def test_a_watch_is_json_whatever_it_embeds_and_never_yaml():
+    """A watch's events embed what the Accept names (Table, PartialObjectMetadata) in a JSON stream; YAML has no
+    stream serializer upstream, so an Accept whose first acceptable type is YAML is a 406 naming the stream types."""
+    from kapiserver.endpoints.negotiation import negotiate_watch
+    from kapiserver.machinery.errors import StatusError
+    table = negotiate_watch("application/json;as=Table;v=v1;g=meta.k8s.io")
+    assert (table.media, table.target) == ("application/json", "Table")
+    assert negotiate_watch("application/json, */*").media == "application/json"
+    for accept in ("application/yaml", "application/yaml, application/json"):
+        with pytest.raises(StatusError) as refused:
+            negotiate_watch(accept)
+        assert (refused.value.code, refused.value.message) == (406, (
+            "only the following media types are accepted: application/json;stream=watch, "
+            "application/vnd.kubernetes.protobuf;stream=watch"))

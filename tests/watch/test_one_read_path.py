@@ -130,6 +130,8 @@ def test_a_metadata_watch_bookmark_is_partial_object_metadata():
     storage.write("a", cm("a"))
     store = configmaps(storage, clock, True)
     request, _ = bookmark_times(store, clock, 10, Representation("application/json", "PartialObjectMetadata"))
+    # The stream itself is JSON, whatever its events embed (upstream's watch handler names the stream's type).
+    assert request.responseHeaders.getRawHeaders(b"content-type") == [b"application/json"]
     assert request.events() == [{"type": "BOOKMARK", "object": {
         "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": "2", "creationTimestamp": None}}}]
