@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..pool import in_pool
 from ..storage.health import check_all
-from .http import write_bytes
+from .http import query, write_bytes
 from .negotiation import parse_accept
 
 
@@ -212,6 +214,35 @@ class NonResourceHandler:
         content_type, body, headers = await in_pool(self.context.reactor, openapi.answer, *args)
         for name, value in headers:
             request.setHeader(name, value)
+        if len(parts) > 2:
+            self._versioned_document(request, parts, dict(headers)[b"Etag"], content_type, body)
+            return
+        write_bytes(request, 200, content_type, body)
+
+    def _versioned_document(self, request, parts, etag: bytes, content_type: str, body: bytes) -> None:
+        """A group-version's OpenAPI v3 document as kube-openapi's handler serves it: asked for by another hash
+        than its own, a 301 to its own; by its own, cacheable for a year; 304 to an If-None-Match naming it."""
+        request.setHeader(b"Vary", b"Accept")
+        digest = etag.strip(b'"').decode()
+        asked = query(request, "hash")
+        if asked and asked != digest:
+            location = "/" + "/".join(parts) + "?hash=" + digest
+            request.setHeader(b"Location", location.encode())
+            write_bytes(request, 301, "text/html; charset=utf-8",
+                        f'<a href="{location}">Moved Permanently</a>.\n\n'.encode())
+            return
+        if asked:
+            request.setHeader(b"Cache-Control", b"public, immutable")
+            now = datetime.datetime.fromtimestamp(self.context.clock.seconds(), datetime.timezone.utc)
+            try:
+                expires = now.replace(year=now.year + 1)       # a calendar year on, as Go's AddDate(1, 0, 0)
+            except ValueError:
+                expires = now + datetime.timedelta(days=366)  # 29 February: Go normalises to 1 March
+            request.setHeader(b"Expires", expires.strftime("%a, %d %b %Y %H:%M:%S UTC").encode())
+        if etag in (request.requestHeaders.getRawHeaders(b"If-None-Match") or ()):
+            request.setResponseCode(304)
+            request.finish()
+            return
         write_bytes(request, 200, content_type, body)
 
     async def serve_metrics(self, request) -> None:

@@ -598,7 +598,7 @@ def answer(parts: tuple, catalog: Catalog, schemas: Mapping[str, dict], remote_v
     if document is None:
         raise errors.path_not_found()
     body, digest = document
-    return "application/json", body, [(b"Etag", f'"{digest}"'.encode()), (b"Cache-Control", b"public, immutable")]
+    return "application/json", body, [(b"Etag", f'"{digest}"'.encode())]
 
 
 _MERGED: dict = {}
