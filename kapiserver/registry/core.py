@@ -7,6 +7,7 @@ import base64
 from ..machinery import errors
 from ..machinery.jsoncopy import json_copy
 from .strategy import OwnPreconditions, Strategy
+from .validation import pod as pod_validation
 
 
 class PodStrategy(Strategy):
@@ -47,6 +48,9 @@ class PodStrategy(Strategy):
         # binding REST writes it without update validation (it checks the Binding itself).
         if subresource == "binding":
             return []
+        if subresource == "ephemeralcontainers":
+            # Upstream's podEphemeralContainersStrategy validates the change of ephemeral containers alone.
+            return pod_validation.validate_pod_ephemeral_containers_update(new, old)
         return super().validate_subresource_update(subresource, new, old)
 
 

@@ -413,6 +413,49 @@ def init_containers(value: Any, regular: Any, volume_names: set[str], path: str)
     return errs + _host_port_conflicts(_list(value), path, set())
 
 
+# The fields of an ephemeral container upstream's allow list leaves out (they make a container part of the
+# workload), in the order of its EphemeralContainerCommon struct.
+_EPHEMERAL_FORBIDDEN = ("ports", "resources", "resizePolicy", "restartPolicy", "livenessProbe", "readinessProbe",
+                        "startupProbe", "lifecycle")
+_EPHEMERAL_DETAIL = "cannot be set for an Ephemeral Container"
+
+
+def _is_set(key: str, value: Any) -> bool:
+    """Whether a field holds other than Go's zero value: resources is a struct of maps and a list (``{}`` is
+    its zero), the others pointers or lists (only their absence is)."""
+    if key == "resources" and isinstance(value, dict):
+        return any(v is not None for v in value.values())
+    return value is not None
+
+
+def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[str], path: str) -> Errors:
+    """validateEphemeralContainers: the rules of any container, a name no other container of the pod has, a
+    target that is one of its regular or init containers, none of the fields that serve the workload (ports,
+    resources, probes, lifecycle, ...), and no volume subPath."""
+    errs: Errors = []
+    others = {_str(c.get("name")) for c in _list(regular) + _list(init)}
+    seen = set(others)
+    for i, c in enumerate(_list(value)):
+        cpath = f"{path}[{i}]"
+        errs += _container_common(c, volume_names, cpath)
+        image = _str(c.get("image"))
+        if image != image.strip():
+            errs.append(invalid(f"{cpath}.image", image, "must not have leading or trailing whitespace"))
+        name = _str(c.get("name"))
+        if name in seen:
+            errs.append(duplicate(f"{cpath}.name", name))
+        seen.add(name)
+        target = _str(c.get("targetContainerName"))
+        if target and target not in others:
+            errs.append(not_found_field(f"{cpath}.targetContainerName", target))
+        errs += [forbidden(f"{cpath}.{key}", _EPHEMERAL_DETAIL) for key in _EPHEMERAL_FORBIDDEN
+                 if _is_set(key, c.get(key))]
+        for j, mount in enumerate(_list(c.get("volumeMounts"))):
+            errs += [forbidden(f"{cpath}.volumeMounts[{j}].{key}", _EPHEMERAL_DETAIL)
+                     for key in ("subPath", "subPathExpr") if mount.get(key)]
+    return errs
+
+
 # -- the pod spec ----------------------------------------------------------------------------
 
 def tolerations(value: Any, path: str) -> Errors:
@@ -471,6 +514,8 @@ def pod_spec(spec: Any, path: str) -> Errors:
     errs += containers(spec.get("containers"), volume_names, f"{path}.containers")
     errs += init_containers(spec.get("initContainers"), spec.get("containers"), volume_names,
                             f"{path}.initContainers")
+    errs += ephemeral_containers(spec.get("ephemeralContainers"), spec.get("containers"), spec.get("initContainers"),
+                                 volume_names, f"{path}.ephemeralContainers")
     errs += one_of(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES)
     errs += one_of(spec.get("dnsPolicy"), f"{path}.dnsPolicy", DNS_POLICIES)
     errs += labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
@@ -583,11 +628,10 @@ def _munged_spec(new: dict, old: dict) -> dict:
                     c["image"] = o["image"]
                 else:
                     c.pop("image", None)
-    for key in ("activeDeadlineSeconds", "ephemeralContainers"):
-        if key in old:
-            munged[key] = json_copy(old[key])
-        else:
-            munged.pop(key, None)
+    if "activeDeadlineSeconds" in old:
+        munged["activeDeadlineSeconds"] = old["activeDeadlineSeconds"]
+    else:
+        munged.pop("activeDeadlineSeconds", None)
     old_grace, new_grace = old.get("terminationGracePeriodSeconds"), new.get("terminationGracePeriodSeconds")
     if is_int(old_grace) and old_grace < 0 and new_grace == 1:
         munged["terminationGracePeriodSeconds"] = old_grace
@@ -623,4 +667,37 @@ def validate_pod_update(new: dict, old: dict) -> Errors:
     munged = _munged_spec(spec, old_spec)
     if munged != old_spec:
         errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + _spec_diff(old_spec, munged)))
+    return errs
+
+
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _container_diff(old: dict, new: dict) -> str:
+    """What changed in an ephemeral container, in the spirit of upstream's cmp.Diff of it (Go field names,
+    JSON values)."""
+    return _spec_diff(old, new).replace("core.PodSpec{", "core.EphemeralContainer{", 1)
+
+
+def validate_pod_ephemeral_containers_update(new: dict, old: dict) -> Errors:
+    """ValidatePodEphemeralContainersUpdate: the pod's metadata update and its spec checked as on any update
+    (its ephemeral containers too), then the change itself: ephemeral containers are only added, never
+    removed or changed (matched by name, as a patch may reorder them); a static pod takes none."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    errs += _meta.object_meta(new.get("metadata"), True, names.name_is_dns_subdomain)
+    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+    errs += pod_spec(spec, "spec")
+    annotations = (old.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations:
+        return [forbidden("", "static pods do not support ephemeral containers")]
+    added = {_str(c.get("name")): c for c in _list(spec.get("ephemeralContainers"))}
+    for before in _list((old.get("spec") or {}).get("ephemeralContainers")):
+        name = _str(before.get("name"))
+        if name not in added:
+            errs.append(forbidden("spec.ephemeralContainers",
+                                  f"existing ephemeral containers {codec.dumps(name).decode()} may not be removed\n"))
+        elif added[name] != before:
+            errs.append(forbidden("spec.ephemeralContainers",
+                                  f"existing ephemeral containers {codec.dumps(name).decode()} may not be changed\n"
+                                  + _container_diff(before, added[name])))
     return errs
