@@ -118,3 +118,64 @@ def test_a_status_write_does_not_judge_the_spec_replicas(widgets):
     causes = [str(e) for e in widgets.strategy.validate_update(new, old)]
     assert causes == [".spec.replicas: Invalid value: -1: should be a non-negative integer",
                       ".status.replicas: Invalid value: -2: should be a non-negative integer"]
+
+
+def scale_rest(widgets):
+    return rest_for(widgets, "scale")
+
+
+def patch_replicas(replicas):
+    def change(scale):
+        return dict(scale, spec={"replicas": replicas})
+    return change
+
+
+def test_a_scale_write_is_judged_as_the_custom_resource_it_makes(widgets):
+    """Upstream's custom resource ScaleREST validates no Scale: the resource its replicas go into is, so a
+    negative count is the Widget's 422 at the CRD's path, not a Scale.autoscaling one."""
+    run(widgets.create("default", widget(spec={"replicas": 1})))
+    error = refused(scale_rest(widgets).update("default", "w1", patch_replicas(-3), WriteOptions()))
+    assert (error.code, error.reason) == (422, "Invalid")
+    assert error.message == 'Widget.ex.com "w1" is invalid: .spec.replicas: Invalid value: -3: should be a ' \
+                            'non-negative integer'
+    assert error.details["kind"] == "Widget" and error.details["causes"][0]["field"] == ".spec.replicas"
+    scale = run(scale_rest(widgets).update("default", "w1", patch_replicas(4), WriteOptions()))
+    assert (scale["kind"], scale["spec"], scale["status"]) == ("Scale", {"replicas": 4}, {"replicas": 0})
+
+
+def test_a_resource_without_spec_replicas(widgets):
+    """Its /scale is upstream's 500 InternalError; a change that sets no replicas is a 400 (it is handed
+    int32's smallest, as upstream's patch is), one that sets them writes them."""
+    run(widgets.create("default", widget(spec={})))
+    run(write_status(widgets, {"replicas": 2, "selector": "app=w"}))
+    error = refused(scale_rest(widgets).get("default", "w1"))
+    assert (error.code, error.reason, error.message) == (
+        500, "InternalError", 'Internal error occurred: the spec replicas field ".spec.replicas" does not exist')
+    assert error.details == {"causes": [{"message": 'the spec replicas field ".spec.replicas" does not exist'}]}
+    handed = []
+
+    def label(scale):
+        handed.append(scale["spec"])
+        return dict(scale, metadata=dict(scale["metadata"], labels={"a": "b"}))
+    error = refused(scale_rest(widgets).update("default", "w1", label, WriteOptions()))
+    assert (error.code, error.reason, error.message) == (
+        400, "BadRequest", 'the spec replicas field ".spec.replicas" cannot be empty')
+    assert handed == [{"replicas": -2147483648}]
+    scale = run(scale_rest(widgets).update("default", "w1", patch_replicas(0), WriteOptions()))
+    assert scale["spec"] == {} and scale["status"] == {"replicas": 2, "selector": "app=w"}
+    assert run(widgets.get("default", "w1"))["spec"] == {"replicas": 0}
+    assert run(scale_rest(widgets).get("default", "w1"))["spec"] == {}
+
+
+def test_a_scale_handed_over_is_decoded_and_named_as_the_url(widgets):
+    """As upstream's handlers take a Scale before its REST sees it: a replicas count of another JSON type or
+    past int32 is the decoder's 400, another name checkName's 400."""
+    run(widgets.create("default", widget(spec={"replicas": 1})))
+    error = refused(scale_rest(widgets).update("default", "w1", patch_replicas("3"), WriteOptions()))
+    assert (error.code, error.message) == (400, 'Scale in version "v1" cannot be handled as a Scale: json: cannot '
+                                                "unmarshal string into Go struct field ScaleSpec.spec.replicas of "
+                                                "type int32")
+    error = refused(scale_rest(widgets).update("default", "w1", lambda scale: dict(
+        scale, metadata={"name": "zz"}), WriteOptions()))
+    assert (error.code, error.message) == (400, "the name of the object (zz) does not match the name on the URL "
+                                                "(w1)")

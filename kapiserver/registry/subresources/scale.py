@@ -7,15 +7,18 @@ spec.replicas / status.replicas; a custom resource's scale subresource names its
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from ...machinery import errors, gojson, selectors
+from ...machinery import errors, gojson, names, schema, selectors, typed
 from ..catalog import ResourceInfo
 
 # The kind a Scale is read and patched as.
 SCALE_INFO = ResourceInfo("autoscaling", "v1", "scale", "Scale", True)
 _BUILTIN_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+# What upstream's custom resource ScaleREST hands a change as the spec replicas of a resource that has none
+# (int32's smallest), so that a change which sets none is told from one that sets 0.
+_NO_SPEC_REPLICAS = -(1 << 31)
 
 
 class AccessorError(Exception):
@@ -93,27 +96,6 @@ def nested_string(obj: dict, path: str) -> tuple[str, bool]:
     return value, True
 
 
-def _path(text: str) -> list[str]:
-    return [p for p in (text or "").split(".") if p]
-
-
-def _get_path(obj: dict, text: str):
-    if not _path(text):
-        return None
-    for part in _path(text):
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
-
-
-def _set_path(obj: dict, text: str, value) -> None:
-    parts = _path(text)
-    for part in parts[:-1]:
-        obj = obj.setdefault(part, {})
-    obj[parts[-1]] = value
-
-
 def _selector_string(selector) -> str:
     if not selector:
         return ""
@@ -129,20 +111,79 @@ def scale_paths(store) -> dict:
     return getattr(store.strategy, "scale_paths", None) or _BUILTIN_SCALE
 
 
-def to_scale(obj: dict, paths: dict = _BUILTIN_SCALE) -> dict:
+def _int32(value: int) -> int:
+    """Go's int32(value): an int64 wrapped into 32 bits."""
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _scale(obj: dict, spec_replicas: int, status_replicas: int, selector: str) -> dict:
     meta_ = obj["metadata"]
     scale_meta = {k: meta_[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                   if k in meta_}
-    out_status = {"replicas": _get_path(obj, paths["statusReplicasPath"]) or 0}
-    if paths is _BUILTIN_SCALE:
-        selector = _selector_string((obj.get("spec") or {}).get("selector"))
-    else:
-        selector = _get_path(obj, paths.get("labelSelectorPath", "")) or ""
+    status = {"replicas": status_replicas}
     if selector:
-        out_status["selector"] = selector
-    replicas = _get_path(obj, paths["specReplicasPath"])
+        status["selector"] = selector
     return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_meta,
-            "spec": {"replicas": replicas} if replicas else {}, "status": out_status}
+            "spec": {"replicas": spec_replicas} if spec_replicas else {}, "status": status}
+
+
+def to_scale(obj: dict) -> dict:
+    """A built-in workload's Scale: its spec and status replicas, its selector as a string."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return _scale(obj, spec.get("replicas") or 0, status.get("replicas") or 0,
+                  _selector_string(spec.get("selector")))
+
+
+def scale_from_custom_resource(obj: dict, paths: dict) -> tuple[dict, bool]:
+    """A custom resource's Scale and whether it has spec replicas, as upstream's scaleFromCustomResource reads
+    them: replicas not there are 0, a value of another type at a path is an AccessorError."""
+    spec_replicas, found = nested_int64(obj, paths.get("specReplicasPath", ""))
+    status_replicas, _ = nested_int64(obj, paths.get("statusReplicasPath", ""))
+    selector_path = paths.get("labelSelectorPath") or ""
+    selector = nested_string(obj, selector_path)[0] if selector_path else ""
+    return _scale(obj, _int32(spec_replicas), _int32(status_replicas), selector), found
+
+
+def _set_nested_field(obj: dict, path: str, value: Any) -> None:
+    """Upstream's SetNestedField: the objects on the way made where missing; a value there that is not one is
+    an error that is no API status."""
+    fields = _fields(path)
+    for index, field in enumerate(fields[:-1]):
+        if field not in obj:
+            obj[field] = {}
+        elif not isinstance(obj[field], dict):
+            raise _unknown_error(f"value cannot be set because {_json_path(fields[:index + 1])} is not a "
+                                 "map[string]interface{}")
+        obj = obj[field]
+    obj[fields[-1]] = value
+
+
+def _unknown_error(message: str) -> errors.StatusError:
+    """How upstream answers an error that is no API status (ErrorToAPIStatus): a 500 without a reason."""
+    return errors.StatusError(500, "", message)
+
+
+def _handed_scale(scale: Any, namespace: Optional[str], name: str) -> dict:
+    """The Scale a PUT or a PATCH hands over, taken as upstream's handlers take it: decoded as an
+    autoscaling/v1 Scale (a value of another JSON type is a 400), put in the request's namespace (another one
+    is a 400), and named as the URL names it (checkName)."""
+    scale, _ = typed.decode(scale, schema.node_for("autoscaling", "v1", "Scale"), "Scale", "v1")
+    meta_ = scale.setdefault("metadata", {})
+    given = meta_.get("namespace")
+    if namespace and given and given != namespace:
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request")
+    if namespace:
+        meta_["namespace"] = namespace
+    else:
+        meta_.pop("namespace", None)
+    if not meta_.get("name"):
+        raise errors.bad_request(
+            f"the name of the object ({name} based on URL) was undeterminable: name must be provided")
+    if meta_["name"] != name:
+        raise errors.bad_request(
+            f"the name of the object ({meta_['name']}) does not match the name on the URL ({name})")
+    return scale
 
 
 class ScaleREST:
@@ -155,27 +196,90 @@ class ScaleREST:
     def __init__(self, store):
         self.store = store
         self.paths = scale_paths(store)
+        self.custom = self.paths is not _BUILTIN_SCALE
 
     async def get(self, namespace, name: str, resource_version: str = "") -> dict:
-        return to_scale(await self.store.get(namespace, name, resource_version), self.paths)
+        obj = await self.store.get(namespace, name, resource_version)
+        if not self.custom:
+            return to_scale(obj)
+        scale, found = self._custom_scale(obj)
+        if not found:
+            # Upstream's custom resource ScaleREST.Get; its update hands a patch int32's smallest instead.
+            raise errors.internal_error(f"the spec replicas field {gojson.go_quote(self.paths['specReplicasPath'])} "
+                                        "does not exist")
+        return scale
 
     async def update(self, namespace, name: str, change: Callable[[dict], dict], options) -> dict:
         """Apply ``change`` (the current Scale -> the wanted one) to the resource's replicas."""
-        store, paths = self.store, self.paths
+        store = self.store
 
         def update(old):
             if old is None:
                 raise errors.not_found(store.qualified, name)
-            scale = change(to_scale(old, paths))
-            replicas = (scale.get("spec") or {}).get("replicas", 0)
-            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-                raise errors.invalid_object("autoscaling", "Scale", name, [
-                    errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")])
-            new = copy.deepcopy(old)
-            _set_path(new, paths["specReplicasPath"], replicas)
-            rv = (scale.get("metadata") or {}).get("resourceVersion")
-            if rv:
-                new["metadata"]["resourceVersion"] = rv
-            return new
+            if self.custom:
+                return self._update_custom_resource(old, change, namespace, name)
+            return self._update_workload(old, change, namespace, name)
         result, _ = await store.update(namespace, name, update, options, subresource="scale", allow_create=False)
-        return to_scale(result, paths)
+        if not self.custom:
+            return to_scale(result)
+        try:
+            return scale_from_custom_resource(result, self.paths)[0]
+        except AccessorError as error:
+            raise errors.bad_request(str(error)) from None
+
+    def _custom_scale(self, obj: dict) -> tuple[dict, bool]:
+        try:
+            return scale_from_custom_resource(obj, self.paths)
+        except AccessorError as error:
+            raise _unknown_error(str(error)) from None
+
+    def _update_custom_resource(self, old: dict, change, namespace, name: str) -> dict:
+        """As upstream's scaleUpdatedObjectInfo for custom resources: the Scale is not validated, the custom
+        resource it makes is (by its own strategy, as any update).  Spec replicas not there are handed to the
+        change as int32's smallest, which a change must replace (a 400 otherwise)."""
+        old_scale, found = self._custom_scale(old)
+        if not found:
+            old_scale["spec"] = {"replicas": _NO_SPEC_REPLICAS}
+        scale = _handed_scale(change(old_scale), namespace, name)
+        path = self.paths["specReplicasPath"]
+        replicas = scale.get("spec", {}).get("replicas", 0)
+        if replicas == _NO_SPEC_REPLICAS:
+            raise errors.bad_request(f"the spec replicas field {gojson.go_quote(path)} cannot be empty")
+        new = copy.deepcopy(old)
+        _set_nested_field(new, path, replicas)
+        return _with_resource_version(new, scale)
+
+    def _update_workload(self, old: dict, change, namespace, name: str) -> dict:
+        """As upstream's scaleUpdatedObjectInfo of deployments, replica sets, stateful sets and replication
+        controllers: the Scale validated (ValidateScale: 422, the Scale.autoscaling kind), then its uid, where
+        it gives one, that of the resource (409, on the resource's scale subresource)."""
+        scale = _handed_scale(change(to_scale(old)), namespace, name)
+        found = _scale_errors(scale)
+        if found:
+            raise errors.invalid_object("autoscaling", "Scale", name, found)
+        uid, old_uid = scale["metadata"].get("uid"), old["metadata"].get("uid", "")
+        if uid and uid != old_uid:
+            info = self.store.info
+            raise errors.conflict(errors.GroupResource(info.group, f"{info.resource}/scale"), name,
+                                  f"Precondition failed: UID in precondition: {uid}, UID in object meta: {old_uid}")
+        new = copy.deepcopy(old)
+        new.setdefault("spec", {})["replicas"] = scale.get("spec", {}).get("replicas", 0)
+        return _with_resource_version(new, scale)
+
+
+def _scale_errors(scale: dict) -> list:
+    """Upstream's ValidateScale: the Scale's metadata as any namespaced object's, its replicas not negative."""
+    from ..validation import meta
+    out = meta.object_meta(scale["metadata"], True, names.name_is_dns_subdomain)
+    replicas = scale.get("spec", {}).get("replicas", 0)
+    if replicas < 0:
+        out.append(errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    return out
+
+
+def _with_resource_version(new: dict, scale: dict) -> dict:
+    """The resourceVersion a Scale gives is the precondition of the write (none: the one read)."""
+    resource_version = scale["metadata"].get("resourceVersion")
+    if resource_version:
+        new["metadata"]["resourceVersion"] = resource_version
+    return new
