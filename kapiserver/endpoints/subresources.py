@@ -15,6 +15,7 @@ from ..auth.tokenrequest import token_request
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..machinery.jsoncopy import json_copy
+from ..registry.catalog import BUILTIN, ResourceInfo
 from ..registry.subresources import rest_for
 from ..registry.subresources.binding import bind_pod
 from ..registry.subresources.connect import connect_attributes, connect_options
@@ -26,6 +27,14 @@ from .patching import patch_function, patch_type
 
 _STREAMS = ("log", "exec", "attach", "portforward", "proxy")
 _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+# The kinds a created subresource's body is decoded into: (its kind, the versions it is taken in, the first the
+# default, as the REST's GroupVersionAcceptor says, and the Go type it is decoded to).
+_EVICTION = ("Eviction", ("policy/v1", "policy/v1beta1"), "policy.Eviction")
+# Where upstream's built-in kinds are registered (pkg/api/legacyscheme).
+_LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
+# The option kinds every group-version registers (metav1.AddToGroupVersion): Go types of package v1.
+_META_KINDS = ("CreateOptions", "DeleteOptions", "GetOptions", "ListOptions", "PatchOptions", "UpdateOptions",
+               "WatchEvent")
 
 
 async def handle(handler, request, info, store) -> None:
@@ -52,8 +61,10 @@ async def handle(handler, request, info, store) -> None:
         await bind_pod(registry.store("", "v1", "pods"), namespace, info.name, handler.body(request))
         write_bytes(request, 201, "application/json", codec.encode(_CREATED))
     elif name == "eviction":
-        await evict(store, namespace, info.name, handler.body(request),
-                    registry.lookup("policy", "v1", "poddisruptionbudgets"))
+        options = write_options(request)
+        body = _created_object(handler, request, store, namespace, options, _EVICTION)
+        await evict(store, namespace, info.name, body, registry.lookup("policy", "v1", "poddisruptionbudgets"),
+                    dry_run=_requested_dry_run(request))
         write_bytes(request, 201, "application/json", codec.encode(_CREATED))
     elif name in _STREAMS:
         await _stream(handler, request, info, store, namespace)
@@ -64,6 +75,58 @@ async def handle(handler, request, info, store) -> None:
     else:
         raise StatusError(503, "ServiceUnavailable",
                           f"{store.info.resource}/{name} is not available on this server yet")
+
+
+def _requested_dry_run(request) -> list[str]:
+    """The request's dryRun values (its CreateOptions'), as given."""
+    return [value.decode("utf-8", "surrogateescape") for value in request.args.get(b"dryRun") or []]
+
+
+def _created_object(handler, request, store, namespace, options, kind) -> dict:
+    """A created subresource's body decoded as upstream's create handler decodes it: a missing apiVersion or
+    kind is the subresource's own, another kind or version is a decoding error, the fields are typed, and a
+    namespace it names must be the request's (EnsureObjectNamespaceMatchesRequestNamespace)."""
+    body = body_object(handler.body(request))
+    name, versions, go_type = kind
+    given_version, given_kind = body.get("apiVersion") or versions[0], body.get("kind") or name
+    if isinstance(given_version, str) and isinstance(given_kind, str) and \
+            (given_kind != name or given_version not in versions):
+        raise errors.bad_request(_undecodable(given_version, given_kind, go_type))
+    group, _, version = (given_version if isinstance(given_version, str) else "").rpartition("/")
+    body = decode_typed(request, store, body, options, info=ResourceInfo(group, version, "", name, True))
+    given_namespace = (body.get("metadata") or {}).get("namespace")
+    if given_namespace and namespace and given_namespace != namespace:
+        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the "
+                                 "request")
+    return body
+
+
+def _undecodable(api_version: str, kind: str, go_type: str) -> str:
+    """transformDecodeError's words for a body of another kind: one the scheme knows fails to convert to the
+    subresource's Go type, one it does not know is not registered."""
+    group, _, version = api_version.rpartition("/")
+    if kind in _META_KINDS and (group, version) in _registered_versions():
+        why = f"converting (v1.{kind}) to ({go_type}): unknown conversion"
+    elif (group, version, kind) in _registered_kinds():
+        why = f"converting ({version}.{kind}) to ({go_type}): unknown conversion"
+    else:
+        why = f'no kind "{kind}" is registered for version "{api_version}" in scheme "{_LEGACY_SCHEME}"'
+    return f'{kind} in version "{version}" cannot be handled as a {go_type.rsplit(".", 1)[1]}: {why}'
+
+
+def _registered_kinds() -> set:
+    """(group, version, kind) of every built-in kind: the resources', their lists' and their subresources'."""
+    kinds = set()
+    for info in BUILTIN:
+        kinds.update({(info.group, info.version, info.kind), (info.group, info.version, info.list_kind)})
+        for sub in info.subresources:
+            kinds.add((sub.group or info.group if sub.version else info.group, sub.version or info.version,
+                       sub.kind))
+    return kinds
+
+
+def _registered_versions() -> set:
+    return {(info.group, info.version) for info in BUILTIN}
 
 
 async def _get_or_update(handler, request, info, store, rest, namespace, verb) -> None:

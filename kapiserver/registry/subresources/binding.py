@@ -5,6 +5,18 @@ from __future__ import annotations
 from ...machinery import errors, meta
 
 
+def update_pod_condition(status: dict, condition: dict, now: str) -> None:
+    """podutil.UpdatePodCondition: ``condition`` takes the place of the pod's condition of its type (appended when
+    there is none), its lastTransitionTime ``now`` unless the status stays what it was."""
+    conditions = status.setdefault("conditions", [])
+    for index, old in enumerate(conditions):
+        if old.get("type") == condition["type"]:
+            changed = old.get("status") != condition.get("status")
+            conditions[index] = {**condition, "lastTransitionTime": now if changed else old.get("lastTransitionTime")}
+            return
+    conditions.append({**condition, "lastTransitionTime": now})
+
+
 async def bind_pod(pods, namespace: str, name: str, binding: dict) -> dict:
     """Set a pod's node from a Binding, once; the bound pod."""
     if not isinstance(binding, dict):

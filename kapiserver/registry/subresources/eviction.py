@@ -10,6 +10,7 @@ from typing import Optional
 from ...machinery import errors, meta
 from ...machinery.selectors import label_selector_from_dict
 from ..options import DeleteOptions, ListOptions
+from .binding import update_pod_condition
 
 DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget."
@@ -109,32 +110,47 @@ async def _take_disruption(budgets, pdb: dict, pod_name: str, dry_run: bool) -> 
     await budgets.update(pdb["metadata"]["namespace"], name, decrement, subresource="status")
 
 
-async def _mark_disruption_target(pods, namespace: str, name: str, uid: Optional[str]) -> None:
-    """The DisruptionTarget condition upstream adds to an evicted pod before deleting it."""
+async def _mark_disruption_target(pods, namespace: str, name: str, options: DeleteOptions) -> None:
+    """addConditionAndDeletePod's update: the DisruptionTarget condition set (as podutil.UpdatePodCondition sets
+    it) on the latest pod, which must still meet the delete's preconditions (409s naming the kind, Pod, as
+    upstream's own check words them). A resourceVersion precondition then names the version this update wrote,
+    so that the delete that follows is not refused for it."""
     def update(old):
         if old is None:
             raise errors.not_found(pods.qualified, name)
-        if uid and old["metadata"].get("uid") != uid:
-            raise errors.conflict(pods.qualified, name,
-                                  f"the UID in the precondition ({uid}) does not match the UID in record "
-                                  f"({old['metadata'].get('uid')}). The object might have been deleted and then "
-                                  "recreated")
-        status = old.setdefault("status", {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
-        conditions.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
-                           "lastTransitionTime": meta.rfc3339(pods.now()), "reason": "EvictionByEvictionAPI",
-                           "message": "Eviction API: evicting"})
-        status["conditions"] = conditions
+        uid, version = old["metadata"].get("uid"), old["metadata"].get("resourceVersion")
+        if options.precondition_uid and options.precondition_uid != uid:
+            raise pods.strategy.precondition_failed(name, "UID", options.precondition_uid, uid)
+        if options.precondition_resource_version and options.precondition_resource_version != version:
+            raise pods.strategy.precondition_failed(name, "ResourceVersion", options.precondition_resource_version,
+                                                    version)
+        update_pod_condition(old.setdefault("status", {}), {
+            "type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+            "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}, meta.rfc3339(pods.now()))
         return old
-    await pods.update(namespace, name, update, subresource="status", allow_create=False)
+    marked, _ = await pods.update(namespace, name, update, subresource="status", allow_create=False)
+    if options.precondition_resource_version is not None:
+        options.precondition_resource_version = marked["metadata"]["resourceVersion"]
 
 
-async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None:
+def _dry_run_of(delete_options: dict, requested: list[str]) -> list[str]:
+    """propagateDryRun: the request's dryRun (CreateOptions) stands for the eviction's delete options unless they
+    name their own; naming different ones is an error (a plain error upstream, so a 500 without a reason)."""
+    given = delete_options.get("dryRun") or []
+    if not given:
+        return list(requested)
+    if requested and list(requested) != list(given):
+        raise errors.StatusError(500, "", f"Non-matching dry-run options in request and content: "
+                                          f"[{' '.join(requested)}] and [{' '.join(given)}]")
+    return list(given)
+
+
+async def evict(pods, namespace: str, name: str, eviction, budgets=None, dry_run: tuple = ()) -> None:
     """Delete pod ``name`` as ``eviction`` (the request's Eviction) asks, if its budget (in the store
-    ``budgets``, policy/v1 poddisruptionbudgets) allows."""
+    ``budgets``, policy/v1 poddisruptionbudgets) allows. ``dry_run``: the request's own dryRun."""
     if not isinstance(eviction, dict):
         raise errors.bad_request("the body of the request was not an Eviction")
-    if (eviction.get("metadata") or {}).get("name", name) != name:
+    if (eviction.get("metadata") or {}).get("name") != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
     options = DeleteOptions()
     delete_options = eviction.get("deleteOptions") or {}
@@ -149,7 +165,8 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None
     preconditions = preconditions or {}
     options.precondition_uid = preconditions.get("uid")
     options.precondition_resource_version = preconditions.get("resourceVersion")
-    options.dry_run = bool(delete_options.get("dryRun"))
+    options.dry_run = bool(_dry_run_of(delete_options, list(dry_run)))
+    unhealthy_budget, given_version = None, options.precondition_resource_version
     if budgets is not None:
         pod = await pods.get(namespace, name)
         if not _ignores_budgets(pod):
@@ -164,9 +181,25 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None) -> None
                 unhealthy_ok = not _ready(pod) and (
                     spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow" or
                     (status.get("currentHealthy", 0) >= status.get("desiredHealthy", 0) > 0))
-                if not unhealthy_ok:
+                if unhealthy_ok:
+                    # Without spending the budget, but only the pod as it was judged: upstream deletes it at
+                    # the resourceVersion read (whatever version the request named).
+                    unhealthy_budget = pdb["metadata"]["name"]
+                    options.precondition_resource_version = pod["metadata"]["resourceVersion"]
+                else:
                     await _take_disruption(budgets, pdb, name, options.dry_run)
+    try:
+        await _mark_and_delete(pods, namespace, name, options)
+    except errors.StatusError as error:
+        # The unhealthy pod changed meanwhile (it may be ready now): the client is asked to try again.
+        if error.code == 409 and unhealthy_budget is not None and given_version is None:
+            raise _still_processing(unhealthy_budget) from None
+        raise
+
+
+async def _mark_and_delete(pods, namespace: str, name: str, options: DeleteOptions) -> None:
+    """addConditionAndDeletePod: every eviction that is not a dry run (with or without a budget) marks the pod
+    first."""
     if not options.dry_run:
-        # addConditionAndDeletePod: every eviction (with or without a budget) marks the pod first.
-        await _mark_disruption_target(pods, namespace, name, options.precondition_uid)
+        await _mark_disruption_target(pods, namespace, name, options)
     await pods.delete(namespace, name, options)
