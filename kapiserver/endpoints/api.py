@@ -17,7 +17,7 @@ from .decoding import body_object, decode_typed, delete_options, list_options, r
 from .http import query, read_body, write_bytes
 from .metrics import APIServerMetrics, storage_object_counts, watch_cache_families
 from .negotiation import Representation
-from .patching import ApplyPatcher, patch_function, patch_type
+from .patching import ApplyPatcher, patch_function, patch_type, patched_object
 from .requestinfo import RequestInfo
 
 
@@ -187,7 +187,7 @@ class ResourceHandler:
         def apply(old):
             if old is None and not applying:
                 raise errors.not_found(store.qualified, info.name)
-            return decode_typed(request, store, patcher(old), options)
+            return patched_object(request, store, patcher, old, options)
 
         result, created = await store.update(namespace, info.name, apply, options, allow_create=applying)
         self.respond(request, 201 if created else 200, result, store)

@@ -10,7 +10,7 @@ from ..auth.context import add_warning
 from ..machinery import codec, errors, fieldmanager, gojson, schema
 from ..machinery.errors import StatusError
 from . import negotiation
-from .decoding import content_type
+from .decoding import content_type, decode_typed
 from .http import query
 from .requestinfo import is_true
 
@@ -44,14 +44,199 @@ def patch_function(request, context, store, raw: bytes, kind: str, info=None):
     node = None
     if kind == negotiation.STRATEGIC_MERGE_PATCH:
         node = schema.node_for(info.group, info.version, info.kind)
-    document = patch.decode_patch(kind, raw, query(request, "fieldValidation"))
+    validation = query(request, "fieldValidation")
+    document = patch.decode_patch(kind, raw, validation)
     if document is None:
         document = {} if kind != negotiation.JSON_PATCH else []
-    if kind == negotiation.JSON_PATCH:
-        return lambda old: patch.json_patch(old, document)
-    if kind == negotiation.MERGE_PATCH:
-        return lambda old: patch.merge_patch(old, document)
-    return lambda old: patch.strategic_merge_patch(old, document, node)
+    duplicates = []
+    if kind != negotiation.JSON_PATCH and validation != "Ignore" and isinstance(document, dict):
+        duplicates = gojson.duplicate_fields(raw, document)
+    return Patcher(kind, document, node, [f'duplicate field "{path}"' for path in duplicates])
+
+
+class Patcher:
+    """A JSON, merge or strategic merge patch as a function old -> patched object, with what upstream's patcher
+    shows of it when the patched object cannot be decoded.  ``duplicates``: the strict decoding errors of the
+    patch body itself (keys it writes twice), reported under fieldValidation Strict or Warn."""
+
+    def __init__(self, kind: str, document, node, duplicates: list[str]):
+        self.kind = kind
+        self.document = document
+        self.node = node
+        self.duplicates = duplicates
+
+    def __call__(self, old):
+        from ..machinery import patch
+        if self.kind == negotiation.JSON_PATCH:
+            return patch.json_patch(old, self.document)
+        if self.kind == negotiation.MERGE_PATCH:
+            return patch.merge_patch(old, self.document)
+        return patch.strategic_merge_patch(old, self.document, self.node)
+
+    def shown(self, old: dict, patched: dict) -> str:
+        """The Invalid value of upstream's error: a strategic merge patch's map as Go's %+v prints it
+        (applyPatchToObject), else the patched JSON as evanphx/json-patch writes it (jsonPatcher)."""
+        if self.kind == negotiation.STRATEGIC_MERGE_PATCH:
+            return gojson.go_value(self.document)
+        if self.kind == negotiation.MERGE_PATCH:
+            laid_out = _merge_patch_layout(patched, old, self.document)
+        else:
+            laid_out = _laid_out(patched, (), _json_patch_parsed(self.document))
+        return codec.dumps(laid_out).decode()
+
+
+def _sorted_deep(value):
+    if isinstance(value, dict):
+        return {key: _sorted_deep(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_deep(item) for item in value]
+    return value
+
+
+def _merge_patch_layout(patched: dict, old: dict, document: dict) -> dict:
+    """``patched`` in the order evanphx/json-patch's MergePatch writes it: the objects it decoded (the top, each
+    object the patch merges into, every value it sets where there was none or no object) with their keys
+    sorted, as Go writes a map; the rest (what the patch left alone, a non-object set over an object) as it
+    came."""
+    out = {}
+    for key in sorted(patched):
+        value = patched[key]
+        current = old.get(key) if isinstance(old, dict) else None
+        if key not in document:
+            out[key] = value
+        elif isinstance(current, dict) and isinstance(document[key], dict) and isinstance(value, dict):
+            out[key] = _merge_patch_layout(value, current, document[key])
+        elif isinstance(current, dict):
+            out[key] = value
+        else:
+            out[key] = _sorted_deep(value)
+    return out
+
+
+def _pointer_tokens(pointer: str) -> tuple:
+    return tuple(token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:])
+
+
+def _json_patch_parsed(operations) -> set:
+    """The paths of the containers evanphx/json-patch decodes applying ``operations`` (the top, and each
+    container on the way to an operation's path or from), less those an operation replaced or removed since."""
+    parsed = {()}
+    for operation in operations if isinstance(operations, list) else ():
+        if not isinstance(operation, dict):
+            continue
+        pointers = [("from", operation.get("from"))] if operation.get("op") in ("move", "copy") else []
+        for name, pointer in pointers + [("path", operation.get("path"))]:
+            if not isinstance(pointer, str):
+                continue
+            tokens = _pointer_tokens(pointer)
+            if operation.get("op") != "test" and (name == "path" or operation.get("op") == "move"):
+                parsed = {path for path in parsed if path[:len(tokens)] != tokens}
+            parsed.update(tokens[:end] for end in range(len(tokens)))
+    return parsed
+
+
+def _laid_out(value, path: tuple, parsed: set):
+    if isinstance(value, dict):
+        keys = sorted(value) if path in parsed else list(value)
+        return {key: _laid_out(value[key], path + (key,), parsed) for key in keys}
+    if isinstance(value, list):
+        return [_laid_out(item, path + (str(index),), parsed) for index, item in enumerate(value)]
+    return value
+
+
+def patched_object(request, store, patcher, old, options, info=None) -> dict:
+    """The object ``patcher`` makes of ``old``, decoded as an update's body is (typed, its unknown fields refused
+    or warned about per fieldValidation).  As upstream's JSON, merge and strategic merge patchers, a patched
+    object that does not decode is a 422 Invalid of the field "patch" (the patch body's own duplicate keys among
+    its strict decoding errors); an apply's configuration was typed by the field manager."""
+    patched = patcher(old)
+    if not isinstance(patcher, Patcher) or not store.builtin:
+        # A custom resource's patched object is refused as its body would be (a 400), for now.
+        return decode_typed(request, store, patched, options, info)
+    strict = options.field_validation == "Strict"
+    if options.field_validation == "Warn":
+        for problem in patcher.duplicates:
+            add_warning(problem)
+    try:
+        decoded = decode_typed(request, store, patched, options, info)
+    except StatusError as error:
+        if error.code != 400:
+            raise
+        raise _undecodable(patcher, store, info or store.info, old, patched, error.message,
+                           patcher.duplicates if strict else []) from None
+    if strict and patcher.duplicates:
+        raise _invalid_patch(patcher.shown(old, patched), _STRICT + ", ".join(patcher.duplicates))
+    return decoded
+
+
+_STRICT = "strict decoding error: "
+
+
+def _undecodable(patcher: Patcher, store, info, old: dict, patched: dict, message: str,
+                 duplicates: list[str]) -> StatusError:
+    prefix = f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+    detail = message[len(prefix):] if message.startswith(prefix) else message
+    if detail.startswith(_STRICT):
+        detail = _STRICT + ", ".join(duplicates + [detail[len(_STRICT):]])
+    elif patcher.kind == negotiation.STRATEGIC_MERGE_PATCH:
+        # Upstream turns the patched map into the typed object with its unstructured converter, in whose words.
+        detail = _conversion_error(patched, schema.node_for(info.group, info.version, info.kind)) or detail
+    return _invalid_patch(patcher.shown(old, patched), detail)
+
+
+def _invalid_patch(shown: str, detail: str) -> StatusError:
+    """errors.NewInvalid of no kind and no name, its one cause the field "patch"."""
+    cause = errors.invalid("patch", shown, detail)
+    return StatusError(422, "Invalid", f' "" is invalid: {cause}', {"causes": [cause.cause()]})
+
+
+# Types that decode themselves (a JSON unmarshaler of their own), which the converter does not walk.
+_SELF_DECODING = ("resource.Quantity", "v1.Time", "v1.MicroTime", "runtime.RawExtension", "v1.FieldsV1",
+                  "intstr.IntOrString", "v1.JSON", "v1.JSONSchemaPropsOrBool", "v1.JSONSchemaPropsOrArray",
+                  "v1.JSONSchemaPropsOrStringArray")
+_SOURCE_KINDS = {dict: "map", list: "slice", str: "string", bool: "bool", int: "int64", float: "float64"}
+_GO_SCALARS = {("integer", "int32"): "int32", ("integer", "int64"): "int64", ("integer", None): "int",
+               ("number", None): "float64", ("boolean", None): "bool", ("string", None): "string"}
+
+
+def _conversion_error(value, node):
+    """What runtime.DefaultUnstructuredConverter's FromUnstructured says of the first value of ``value`` the Go
+    type of ``node`` cannot hold (fields in the schema's order, not the struct's); None where it finds none, or
+    only in a type that decodes itself (not followed here)."""
+    if value is None or node is None or node.preserve_unknown or node.int_or_string or \
+            (node.name or "").endswith(_SELF_DECODING):
+        return None
+    source = _SOURCE_KINDS.get(type(value), "")
+    if node.type == "object":
+        if not isinstance(value, dict):
+            return f"cannot restore struct from: {source}" if node.properties else \
+                f"cannot restore map from {source}"
+        if node.properties:
+            found = (_conversion_error(value.get(name), node.field(name)) for name in node.properties if name in value)
+        else:
+            found = (_conversion_error(item, node.values()) for item in value.values())
+        return next((problem for problem in found if problem), None)
+    if node.type == "array":
+        if not isinstance(value, list):
+            return f"cannot restore slice from {source}"
+        return next((problem for problem in (_conversion_error(item, node.items()) for item in value) if problem),
+                    None)
+    target = _GO_SCALARS.get((node.type, node.format), _GO_SCALARS.get((node.type, None)))
+    if target is None:
+        return None
+    if target == "string":
+        fits = source == "string"
+        converts = source == "int64"
+    elif target == "bool":
+        fits, converts = source == "bool", False
+    elif target == "float64":
+        fits, converts = source in ("int64", "float64"), False
+    else:
+        fits = source == "int64" or source == "float64" and float(value).is_integer()
+        converts = source == "float64"
+    if fits:
+        return None
+    return f"cannot convert {source} to {target}" if converts else f"unrecognized type: {target}"
 
 
 def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:

@@ -1,0 +1,133 @@
+"""The patch handler's answers as upstream 1.32's (k8s.io/apiserver's patch.go): a patched object that does not decode
+is a 422 Invalid of the field "patch", showing the patch map (strategic merge) or the patched JSON (JSON and merge
+patches)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from treq.testing import StubTreq
+from twisted.internet import task
+
+from kapiserver import runtime
+from kapiserver.endpoints.api import APIContext
+from kapiserver.endpoints.root import APIRoot
+from kapiserver.registry.registry import Registry
+from kapiserver.storage.memory import MemoryStorage
+
+NS = "/api/v1/namespaces/default"
+MERGE = "application/merge-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+@pytest.fixture
+def api():
+    clock = task.Clock()
+    registry = Registry(MemoryStorage(clock), clock)
+    clock.advance(0)
+    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
+
+    def call(method, path, body=None, content_type="application/json"):
+        """(code, decoded body, Warning headers)."""
+        responses, bodies = [], []
+        data = (body if isinstance(body, bytes) else json.dumps(body).encode()) if body is not None else None
+        client.request(method, "http://api" + path, data=data,
+                       headers={"Content-Type": content_type}).addCallback(responses.append)
+        for _ in range(5):
+            client.flush()
+            clock.advance(0)
+        assert responses, (method, path)
+        client.content(responses[0]).addCallback(bodies.append)
+        client.flush()
+        warnings = responses[0].headers.getRawHeaders("Warning") or []
+        return responses[0].code, json.loads(bodies[0]), warnings
+
+    return call
+
+
+def configmap(api, name="c"):
+    code, created, _ = api("POST", f"{NS}/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                        "metadata": {"name": name}, "data": {"a": "b"}})
+    assert code == 201, created
+    return created
+
+
+def invalid_patch(answer, shown, detail):
+    cause = {"reason": "FieldValueInvalid", "message": f"Invalid value: {json.dumps(shown)}: {detail}",
+             "field": "patch"}
+    assert answer["reason"] == "Invalid" and answer["code"] == 422
+    assert answer["details"] == {"causes": [cause]}
+    assert answer["message"] == f' "" is invalid: patch: {cause["message"]}'
+
+
+def test_strategic_merge_patch_with_an_unknown_field_shows_the_patch_map(api):
+    """kubectl's client-side apply of an unknown field under Strict: upstream's applyPatchToObject shows the patch
+    map as Go's %+v prints it."""
+    configmap(api)
+    patch = {"foo": "bar", "metadata": {"annotations": {"x": "<1>"}}, "data": {"n": None}}
+    code, answer, _ = api("PATCH", f"{NS}/configmaps/c?fieldValidation=Strict", patch, STRATEGIC)
+    assert code == 422
+    invalid_patch(answer, "map[data:map[n:<nil>] foo:bar metadata:map[annotations:map[x:<1>]]]",
+                  'strict decoding error: unknown field "foo"')
+
+
+def podtemplate(api):
+    code, created, _ = api("POST", f"{NS}/podtemplates", {
+        "apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "pt"},
+        "template": {"spec": {"containers": [{"name": "x", "image": "busybox"}]}}})
+    assert code == 201, created
+    return created
+
+
+def test_merge_patch_of_a_wrong_type_shows_the_patched_json(api):
+    """A merge patch whose result does not decode: the patched JSON as evanphx/json-patch writes it (the objects
+    it merged into with their keys sorted, the rest as encoded), and the decoder's error."""
+    created = podtemplate(api)
+    code, answer, _ = api("PATCH", f"{NS}/podtemplates/pt", {"template": {"spec": {"containers": {"name": "x"}}}},
+                          MERGE)
+    assert code == 422
+    spec = dict(sorted(dict(created["template"]["spec"], containers={"name": "x"}).items()))
+    shown = json.dumps({"apiVersion": "v1", "kind": "PodTemplate", "metadata": created["metadata"],
+                        "template": {"metadata": created["template"]["metadata"], "spec": spec}},
+                       separators=(",", ":"))
+    invalid_patch(answer, shown, "json: cannot unmarshal object into Go struct field "
+                                 "PodSpec.template.spec.containers of type []v1.Container")
+
+
+def test_json_patch_of_an_unknown_field_shows_the_patched_json(api):
+    """A JSON patch adding an unknown field under Strict: the top of the patched JSON sorted, the added value as the
+    patch wrote it (HTML characters escaped, as Go's encoder does)."""
+    created = configmap(api)
+    code, answer, _ = api("PATCH", f"{NS}/configmaps/c?fieldValidation=Strict",
+                          b'[{"op":"add","path":"/foo","value":{"z":1,"a":"<"}}]', JSON_PATCH)
+    assert code == 422
+    shown = json.dumps({"apiVersion": "v1", "data": {"a": "b"}, "foo": {"z": 1, "a": "<"}, "kind": "ConfigMap",
+                        "metadata": created["metadata"]}, separators=(",", ":")).replace("<", "\\u003c")
+    invalid_patch(answer, shown, 'strict decoding error: unknown field "foo"')
+
+
+def test_strategic_merge_patch_of_a_wrong_type_is_the_converters_error(api):
+    """A strategic merge patch's result is made typed by the unstructured converter, whose words the error has."""
+    podtemplate(api)
+    patch = {"template": {"spec": {"containers": {"name": "x"}}}}
+    code, answer, _ = api("PATCH", f"{NS}/podtemplates/pt", patch, STRATEGIC)
+    assert code == 422
+    invalid_patch(answer, "map[template:map[spec:map[containers:map[name:x]]]]", "cannot restore slice from map")
+    code, answer, _ = api("PATCH", f"{NS}/podtemplates/pt", {"template": {"spec": {"priority": 1.5}}}, STRATEGIC)
+    invalid_patch(answer, "map[template:map[spec:map[priority:1.5]]]", "cannot convert float64 to int32")
+
+
+def test_a_patch_writing_a_key_twice_is_a_strict_decoding_error(api):
+    """The patch body's own duplicate keys: a 422 under Strict (before the object's unknown fields), warnings under
+    Warn."""
+    configmap(api)
+    body = b'{"data":{"a":"1","a":"2"},"bar":1}'
+    code, answer, _ = api("PATCH", f"{NS}/configmaps/c?fieldValidation=Strict", body, MERGE)
+    assert code == 422
+    assert answer["message"].endswith('strict decoding error: duplicate field "data.a", unknown field "bar"')
+    code, patched, warnings = api("PATCH", f"{NS}/configmaps/c?fieldValidation=Warn", body, MERGE)
+    assert code == 200 and patched["data"] == {"a": "2"}
+    assert warnings == ['299 - "duplicate field \\"data.a\\""', '299 - "unknown field \\"bar\\""']
