@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 
 from ..machinery import errors
+from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
 from .strategy import OwnPreconditions, Strategy
 from .validation import pod as pod_validation
+from .validation.meta import kube_finalizers, object_meta_update
 
 
 class PodStrategy(Strategy):
@@ -89,6 +91,8 @@ class NamespaceStrategy(OwnPreconditions, Strategy):
         new["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = new["metadata"]["name"]
 
     def prepare_for_finalize(self, new: dict, old: dict) -> None:
+        """/finalize writes the spec and the metadata sent; only the status stays as it was (upstream's
+        namespaceFinalizeStrategy), and the name label is set as on every write (its Canonicalize)."""
         spec = new.get("spec") or {}
         status = json_copy(old.get("status") or {})
         for field in list(new):
@@ -96,10 +100,21 @@ class NamespaceStrategy(OwnPreconditions, Strategy):
                 del new[field]
         new["spec"] = {"finalizers": list(spec.get("finalizers") or [])} if spec.get("finalizers") else {}
         new["status"] = status
-        old_meta, meta = old["metadata"], new["metadata"]
-        for field in ("labels", "annotations", "finalizers", "ownerReferences"):
-            if field in old_meta:
-                meta[field] = json_copy(old_meta[field])
+        labels = new["metadata"].get("labels")
+        if not isinstance(labels, dict):
+            labels = new["metadata"]["labels"] = {}
+        labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
+        """/status: upstream's ValidateNamespaceStatusUpdate, the metadata update and a phase that agrees with
+        the deletionTimestamp; /finalize: ValidateNamespaceFinalizeUpdate, the metadata update and each of
+        spec.finalizers a finalizer name."""
+        errs = object_meta_update(new.get("metadata"), old.get("metadata"))
+        if subresource == "status":
+            return errs + _namespace_phase(new)
+        if subresource == "finalize":
+            return errs + kube_finalizers((new.get("spec") or {}).get("finalizers"), "spec.finalizers")
+        return super().validate_subresource_update(subresource, new, old)
 
     def pending_finalizers(self, obj: dict) -> bool:
         return super().pending_finalizers(obj) or bool((obj.get("spec") or {}).get("finalizers"))
@@ -108,6 +123,17 @@ class NamespaceStrategy(OwnPreconditions, Strategy):
         obj.setdefault("status", {})["phase"] = "Terminating"
         # Upstream's namespace storage marks a namespace with a deletionTimestamp alone.
         obj["metadata"].pop("deletionGracePeriodSeconds", None)
+
+
+def _namespace_phase(namespace: dict) -> list:
+    """A namespace is Active until it is being deleted, Terminating from then on."""
+    phase = (namespace.get("status") or {}).get("phase") or ""
+    if not namespace["metadata"].get("deletionTimestamp"):
+        if phase != "Active":
+            return [invalid("status.Phase", phase, "may only be 'Active' if `deletionTimestamp` is empty")]
+    elif phase != "Terminating":
+        return [invalid("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` is not empty")]
+    return []
 
 
 class ServiceStrategy(Strategy):
