@@ -39,7 +39,6 @@ REFUSE_UNCONDITIONAL_UPDATE = {("policy", "poddisruptionbudgets"),
 # Most status strategies upstream reset only the spec; these reset some of the metadata too.
 _STATUS_KEEPS_OLD_METADATA = {
     ("", "pods"): ("ownerReferences",),
-    ("apps", "statefulsets"): ("ownerReferences",),
     ("apps", "deployments"): ("labels",),
     ("apiextensions.k8s.io", "customresourcedefinitions"): ("labels", "annotations", "ownerReferences"),
     ("storage.k8s.io", "volumeattachments"): ("labels", "annotations", "finalizers", "ownerReferences"),
