@@ -122,13 +122,19 @@ def _has_storage(info: ResourceInfo) -> bool:
     return "watch" in info.verbs
 
 
+def _verbs(info: ResourceInfo, verbs) -> list:
+    """A resource's (or subresource's) verbs as discovery lists them: sorted for a built-in group's, in their own
+    order for a custom resource's (upstream's CRD discovery writes them out in a fixed order)."""
+    return sorted(verbs) if is_builtin_group(info.group) else list(verbs)
+
+
 def _resource_entry(info: ResourceInfo) -> dict:
     entry = {
         "name": info.resource,
         "singularName": info.singular_name,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": sorted(info.verbs),
+        "verbs": _verbs(info, info.verbs),
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)
@@ -147,7 +153,7 @@ def _subresource_entry(info: ResourceInfo, sub: Subresource) -> dict:
         entry["group"] = sub.group
         entry["version"] = sub.version or info.version
     entry["kind"] = sub.kind
-    entry["verbs"] = sorted(sub.verbs)
+    entry["verbs"] = _verbs(info, sub.verbs)
     return entry
 
 
@@ -157,8 +163,10 @@ def _resource_entries(catalog: Catalog, group: str, version: str) -> list[dict]:
         entries.append((info.resource, _resource_entry(info)))
         for sub in info.subresources:
             entries.append((f"{info.resource}/{sub.name}", _subresource_entry(info, sub)))
-    # Upstream registers storage paths in sorted order ("pods", "pods/attach", ..., "podtemplates").
-    entries.sort(key=lambda pair: pair[0])
+    # Upstream registers a built-in group's storage paths in sorted order ("pods", "pods/attach", ...,
+    # "podtemplates"); a custom resource is followed by its status, then its scale.
+    if is_builtin_group(group):
+        entries.sort(key=lambda pair: pair[0])
     return [entry for _, entry in entries]
 
 
@@ -193,19 +201,19 @@ def _discovery_resource(info: ResourceInfo, builtin: bool) -> dict:
         "responseKind": _response_kind(group, version, info.kind),
         "scope": "Namespaced" if info.namespaced else "Cluster",
         "singularResource": info.singular_name,
-        "verbs": sorted(info.verbs),
+        "verbs": _verbs(info, info.verbs),
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)
     if info.categories:
         entry["categories"] = list(info.categories)
     subresources = []
-    for sub in sorted(info.subresources, key=lambda s: s.name):
+    for sub in sorted(info.subresources, key=lambda s: s.name) if builtin else info.subresources:
         if sub.group or sub.version:
             kind = _response_kind(sub.group, sub.version or info.version, sub.kind)
         else:
             kind = _response_kind(group, version, sub.kind)
-        subresources.append({"subresource": sub.name, "responseKind": kind, "verbs": sorted(sub.verbs)})
+        subresources.append({"subresource": sub.name, "responseKind": kind, "verbs": _verbs(info, sub.verbs)})
     if subresources:
         entry["subresources"] = subresources
     return entry

@@ -23,7 +23,7 @@ from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
 from ..pool import in_pool
 from . import crdnames
-from .catalog import ALL_VERBS, GET_PATCH_UPDATE, ResourceInfo, Subresource
+from .catalog import GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import OwnPreconditions, Strategy
 from .subresources.scale import AccessorError, nested_int64, nested_string
 from .validation import apiextensions, crdschema
@@ -335,6 +335,10 @@ def served(crd: dict) -> bool:
     return condition_true(crd, "NamesAccepted") or condition_true(crd, "Established")
 
 
+# A custom resource's verbs in the order upstream's discovery lists them (its built-in resources' are sorted).
+CUSTOM_RESOURCE_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+
+
 def resource_infos(crd: dict) -> list[ResourceInfo]:
     """One ResourceInfo per served version of a served CRD, under its accepted names."""
     if not served(crd):
@@ -355,7 +359,7 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             subresources.append(Subresource("scale", "Scale", GET_PATCH_UPDATE, "autoscaling", "v1"))
         out.append(ResourceInfo(
             group, version["name"], names["plural"], names["kind"], spec.get("scope") == "Namespaced",
-            verbs=ALL_VERBS, short_names=tuple(names.get("shortNames") or ()),
+            verbs=CUSTOM_RESOURCE_VERBS, short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()), subresources=tuple(subresources),
             singular=names.get("singular", ""), storage_version=storage_version,
             deprecation_warning=deprecation_warning(spec, version),

@@ -163,6 +163,31 @@ def test_aggregated_custom_resources_carry_their_group_version(catalog):
                                                            "kind": "CronTab"}
 
 
+def test_custom_resource_verbs_and_subresources_in_upstream_s_order(catalog):
+    """A CRD's discovery lists its verbs in the order upstream's CRD discovery writes them (built-ins' sorted), and
+    its status before its scale, after the resource itself, in both discovery forms."""
+    from kapiserver.registry import crd
+    definition = {"spec": {"group": "ex.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+                           "versions": [{"name": "v1", "served": True, "storage": True,
+                                         "subresources": {"status": {}, "scale": {
+                                             "specReplicasPath": ".spec.replicas",
+                                             "statusReplicasPath": ".status.replicas"}}}]},
+                  "status": {"acceptedNames": {"plural": "widgets", "kind": "Widget", "singular": "widget"},
+                             "conditions": [{"type": "Established", "status": "True"}]}}
+    for info in crd.resource_infos(definition):
+        catalog.add(info)
+    order = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
+    legacy = discovery.api_resource_list(catalog, "ex.com", "v1")["resources"]
+    assert [r["name"] for r in legacy] == ["widgets", "widgets/status", "widgets/scale"]
+    assert legacy[0]["verbs"] == order and legacy[1]["verbs"] == ["get", "patch", "update"]
+    doc = discovery.aggregated_discovery(catalog, legacy=False)
+    widgets = [i for i in doc["items"] if i["metadata"]["name"] == "ex.com"][0]["versions"][0]["resources"][0]
+    assert widgets["verbs"] == order
+    assert [s["subresource"] for s in widgets["subresources"]] == ["status", "scale"]
+    pods = _by_name(discovery.api_resource_list(catalog, "", "v1")["resources"])["pods"]
+    assert pods["verbs"] == sorted(pods["verbs"])
+
+
 def test_aggregated_v2beta1_and_content_types(catalog):
     """Both aggregated versions are available, and the Content-Type constants are exactly kubectl's."""
     assert discovery.aggregated_discovery(catalog, legacy=True, version="v2beta1")["apiVersion"] == \
