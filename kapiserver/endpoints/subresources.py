@@ -30,6 +30,7 @@ _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Suc
 # The kinds a created subresource's body is decoded into: (its kind, the versions it is taken in, the first the
 # default, as the REST's GroupVersionAcceptor says, and the Go type it is decoded to).
 _EVICTION = ("Eviction", ("policy/v1", "policy/v1beta1"), "policy.Eviction")
+_BINDING = ("Binding", ("v1",), "core.Binding")
 # Where upstream's built-in kinds are registered (pkg/api/legacyscheme).
 _LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
 # The option kinds every group-version registers (metav1.AddToGroupVersion): Go types of package v1.
@@ -58,7 +59,9 @@ async def handle(handler, request, info, store) -> None:
         options = write_options(request)
         handler.respond(request, 200, await finalize(store, namespace, info.name, body, options), store)
     elif name == "binding":
-        await bind_pod(registry.store("", "v1", "pods"), namespace, info.name, handler.body(request))
+        options = write_options(request)
+        body = _created_object(handler, request, store, namespace, options, _BINDING)
+        await bind_pod(registry.store("", "v1", "pods"), namespace, info.name, body, dry_run=options.dry_run)
         write_bytes(request, 201, "application/json", codec.encode(_CREATED))
     elif name == "eviction":
         options = write_options(request)

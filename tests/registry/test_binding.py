@@ -87,3 +87,17 @@ def test_binding_records_the_pod_scheduled_condition(pods):
     conditions = run(pods.get("default", "web"))["status"]["conditions"]
     assert [(c["type"], c["status"]) for c in conditions] == [("PodScheduled", "True")]
     assert conditions[0]["lastTransitionTime"].endswith("Z")
+
+
+def test_bindings_resource_without_a_name(pods):
+    """The bindings resource takes the pod's name from the Binding: none is a 400 from the pods' key function
+    (NamespaceKeyFunc), after the Binding is validated."""
+    run(pods.create("default", pod()))
+    unnamed = {"apiVersion": "v1", "kind": "Binding", "metadata": {}, "target": {"kind": "Node", "name": "n1"}}
+    with pytest.raises(StatusError) as e:
+        run(bind_pod(pods, "default", "", unnamed))
+    assert (e.value.code, e.value.reason, e.value.message) == (400, "BadRequest", "Name parameter required.")
+    unnamed["target"] = {}
+    with pytest.raises(StatusError) as e:
+        run(bind_pod(pods, "default", "", unnamed))
+    assert (e.value.code, e.value.message) == (500, "target.name: Required value")
