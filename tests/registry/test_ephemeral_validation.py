@@ -92,6 +92,13 @@ def test_a_pod_update_may_not_change_ephemeral_containers(pods):
     assert e.value.code == 422 and "spec: Forbidden: pod updates may not change fields" in e.value.message
 
 
+    def empty(old):
+        old["spec"]["ephemeralContainers"] = []
+        old["metadata"]["labels"] = {"updated": "yes"}
+        return old
+    assert run(pods.update("default", "web", empty))[0]["metadata"]["labels"] == {"updated": "yes"}
+
+
 def test_static_pods_take_no_ephemeral_containers():
     old = {"metadata": {"name": "web", "namespace": "default", "resourceVersion": "1",
                         "annotations": {"kubernetes.io/config.mirror": "x"}},

@@ -628,6 +628,11 @@ def _munged_spec(new: dict, old: dict) -> dict:
                     c["image"] = o["image"]
                 else:
                     c.pop("image", None)
+    if not munged.get("ephemeralContainers") and not old.get("ephemeralContainers"):
+        # none either way (Go's comparison takes an empty list for no list)
+        munged.pop("ephemeralContainers", None)
+        if "ephemeralContainers" in old:
+            munged["ephemeralContainers"] = old["ephemeralContainers"]
     if "activeDeadlineSeconds" in old:
         munged["activeDeadlineSeconds"] = old["activeDeadlineSeconds"]
     else:
