@@ -43,12 +43,14 @@ class NonResourceHandler:
         write_bytes(request, 200, content_type, codec.encode(obj))
 
     @staticmethod
-    def _write_with_etag(request, obj, content_type: str) -> None:
-        """An aggregated discovery document as upstream serves one: a quoted ETag (the document's hash),
-        ``Vary: Accept``, ``Cache-Control: public``, and 304 Not Modified to a client whose If-None-Match
-        names it."""
+    def _write_with_etag(request, obj, content_type: str, etag_of=None) -> None:
+        """An aggregated discovery document as upstream serves one: a quoted ETag (the hash of ``etag_of``, the
+        v2 document, whichever version is served, as upstream keeps one ETag for both), ``Vary: Accept``,
+        ``Cache-Control: public``, and 304 Not Modified to a client whose If-None-Match names it."""
         from . import discovery
         body, etag = discovery.encode_with_etag(obj)
+        if etag_of is not None:
+            etag = discovery.encode_with_etag(etag_of)[1]
         quoted = b'"' + etag.encode() + b'"'
         request.setHeader(b"ETag", quoted)
         request.setHeader(b"Vary", b"Accept")
@@ -168,9 +170,11 @@ class NonResourceHandler:
                 # Upstream counts the aggregated documents in its request metrics (subresource "api"/"apis").
                 self.context.metrics.route_nonresource(request, parts[0])
                 doc = discovery.aggregated_discovery(catalog, legacy, version=aggregated, remote=remote)
-                content_type = discovery.AGGREGATED_CONTENT_TYPE if aggregated == "v2" else \
-                    discovery.AGGREGATED_CONTENT_TYPE_V2BETA1
-                self._write_with_etag(request, doc, content_type)
+                if aggregated == "v2":
+                    self._write_with_etag(request, doc, discovery.AGGREGATED_CONTENT_TYPE)
+                else:
+                    self._write_with_etag(request, doc, discovery.AGGREGATED_CONTENT_TYPE_V2BETA1,
+                                          discovery.aggregated_discovery(catalog, legacy, remote=remote))
             elif legacy:
                 self._write_json(request, discovery.api_versions(self._address(request)))
             else:

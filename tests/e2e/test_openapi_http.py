@@ -40,3 +40,17 @@ def test_a_group_version_document_by_its_hash(apiserver):
     # The ETag it has: nothing to send.
     status, _, body = get(apiserver, "/openapi/v3/apis/apps/v1", {"If-None-Match": f'"{digest}"'})
     assert status == 304 and body == b""
+
+
+def test_aggregated_discovery_has_one_etag_for_both_versions(apiserver):
+    """Upstream keeps one ETag for the aggregated discovery document whichever version (v2, v2beta1) is served, and
+    answers 304 to a client naming it."""
+    accept = "application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList"
+    status, v2, body = get(apiserver, "/apis", {"Accept": accept.format("v2")})
+    assert status == 200 and json.loads(body)["apiVersion"] == "apidiscovery.k8s.io/v2"
+    status, v2beta1, body = get(apiserver, "/apis", {"Accept": accept.format("v2beta1")})
+    assert status == 200 and json.loads(body)["apiVersion"] == "apidiscovery.k8s.io/v2beta1"
+    assert v2["ETag"] == v2beta1["ETag"] and v2["Vary"] == "Accept" and v2["Cache-Control"] == "public"
+    for version in ("v2", "v2beta1"):
+        status, _, body = get(apiserver, "/apis", {"Accept": accept.format(version), "If-None-Match": v2["ETag"]})
+        assert status == 304 and body == b""
