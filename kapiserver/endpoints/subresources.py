@@ -41,7 +41,7 @@ _META_KINDS = ("CreateOptions", "DeleteOptions", "GetOptions", "ListOptions", "P
 async def handle(handler, request, info, store) -> None:
     sub = store.info.subresource(info.subresource)
     if sub is None:
-        raise errors.path_not_found()
+        raise _no_such_subresource(store, info)
     verb = {"list": "get"}.get(info.verb, info.verb)
     # A proxy relays every method, OPTIONS too (upstream's proxy connecters take GET, POST, PUT, PATCH,
     # DELETE, HEAD and OPTIONS), though discovery lists only the five API verbs.
@@ -78,6 +78,15 @@ async def handle(handler, request, info, store) -> None:
     else:
         raise StatusError(503, "ServiceUnavailable",
                           f"{store.info.resource}/{name} is not available on this server yet")
+
+
+def _no_such_subresource(store, info) -> StatusError:
+    """A subresource the resource does not have: nothing is routed there for a built-in resource (the generic
+    404); a custom resource's (a status or scale its CRD does not define) is upstream's crdHandler's NotFound
+    for the object itself."""
+    if store.builtin:
+        return errors.path_not_found()
+    return errors.not_found(store.qualified, info.name)
 
 
 def _requested_dry_run(request) -> list[str]:
