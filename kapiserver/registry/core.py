@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from ..machinery import errors
+from ..machinery import errors, meta
 from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
 from .strategy import OwnPreconditions, Strategy
@@ -13,9 +13,20 @@ from .validation.meta import kube_finalizers, object_meta_update
 
 
 class PodStrategy(Strategy):
+    def __init__(self, info, clock=None):
+        super().__init__(info)
+        self.clock = clock
+
     def reset_status(self, obj: dict) -> None:
         from .defaults import pod_qos_class
-        obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+        obj["status"] = status = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+        if (obj.get("spec") or {}).get("schedulingGates") and self.clock is not None:
+            # Upstream's applySchedulingGatedCondition: a gated pod says why it waits (kubectl's STATUS
+            # SchedulingGated).
+            status["conditions"] = [{"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                                     "lastTransitionTime": meta.rfc3339(self.clock.seconds()),
+                                     "reason": "SchedulingGated",
+                                     "message": "Scheduling is blocked due to non-empty scheduling gates"}]
 
     @staticmethod
     def default_grace_period(obj: dict) -> int:

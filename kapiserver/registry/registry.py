@@ -70,7 +70,7 @@ class Registry:
     def strategy_for(self, info: ResourceInfo) -> Strategy:
         key = (info.storage_gv[0], info.storage_key)
         if key == ("", "pods"):
-            return core.PodStrategy(info)
+            return core.PodStrategy(info, self.clock)
         if key == ("", "secrets"):
             return core.SecretStrategy(info)
         if key == ("", "namespaces"):
