@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import orjson
 
-from . import fieldpath
+from . import fieldpath, gojson
 from .fieldpath import Set
 from .jsoncopy import json_copy
 
@@ -139,9 +139,12 @@ def _items(node, value: Any, kind: str) -> dict:
 
 def field_set(obj: dict, node, root_meta=None, problems: Optional[list] = None) -> Set:
     """Every field a configuration sets: its leaves, its list items, and maps it sets empty.
-    Fields the schema does not declare are left out and reported in ``problems``, if given."""
+    Fields the schema does not declare are left out; what ``validate`` finds wrong is reported in
+    ``problems``, if given."""
+    if problems is not None:
+        problems.extend(validate(obj, node, root_meta))
     out: Set = {}
-    _to_set(obj, node, (), out, root_meta, problems if problems is not None else [])
+    _to_set(obj, node, (), out, root_meta)
     return out
 
 
@@ -157,7 +160,7 @@ def _undeclared(node, name: str, root: bool) -> bool:
     return True
 
 
-def _to_set(value: Any, node, path: tuple, out: Set, root_meta, problems: list) -> None:
+def _to_set(value: Any, node, path: tuple, out: Set, root_meta) -> None:
     kind = shape(node, value)
     if kind in (SCALAR, ATOMIC):
         fieldpath.insert(out, path)
@@ -168,10 +171,9 @@ def _to_set(value: Any, node, path: tuple, out: Set, root_meta, problems: list) 
         for name, sub in value.items():
             sub_path = path + (fieldpath.field(name),)
             if kind == STRUCT and _undeclared(node, name, not path):
-                problems.append(f"{fieldpath.path_string(sub_path)}: field not declared in schema")
                 continue
             sub_node = child(node, name, root_meta)
-            _to_set(sub, sub_node, sub_path, out, None, problems)
+            _to_set(sub, sub_node, sub_path, out, None)
             if sub is None or sub == {} or not declared(node, name) or sub_node is None:
                 fieldpath.insert(out, sub_path)
     else:
@@ -181,8 +183,113 @@ def _to_set(value: Any, node, path: tuple, out: Set, root_meta, problems: list) 
         item_node = node.items()
         for element, item in _items(node, value, kind).items():
             sub_path = path + (element,)
-            _to_set(item, item_node, sub_path, out, None, problems)
+            _to_set(item, item_node, sub_path, out, None)
             fieldpath.insert(out, sub_path)
+
+
+# -- validating a configuration ----------------------------------------------------------
+
+def validate(obj: Any, node, root_meta=None) -> list[str]:
+    """What structured-merge-diff finds wrong making a typed value of an applied configuration (its
+    validation, duplicates refused), in its words, each after the path it is at: a value of the wrong type, a
+    field the schema does not declare, a keyed list's item without its key or with another's."""
+    problems: list[str] = []
+    _validate(obj, node, (), root_meta, problems)
+    return problems
+
+
+def _decoded(value: Any) -> Any:
+    """``value`` as Go holds an apply body decoded from YAML: every number a float64."""
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _got(value: Any) -> str:
+    """A value as structured-merge-diff's errors print it with %v: ``&{...}``."""
+    return "&{" + gojson.go_value(_decoded(value)) + "}"
+
+
+def _scalar_problem(value: Any, node) -> Optional[str]:
+    if node.int_or_string or node.type is None:
+        return None
+    if node.type in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected numeric (int or float), got {gojson.type_name(_decoded(value))}"
+    elif node.type == "string":
+        if not isinstance(value, str):
+            return f"expected string, got &value.valueUnstructured{{Value:{gojson.go_syntax(_decoded(value))}}}"
+    elif node.type == "boolean" and not isinstance(value, bool):
+        return f"expected boolean, got {_got(value)}"
+    return None
+
+
+def _keyed_element(node, item: Any, kind: str) -> tuple[Optional[str], str]:
+    """(the path element of an item of an associative list, or None and why it has none)."""
+    if kind == LIST_SET:
+        if isinstance(item, dict):
+            return None, "associative list without keys has an element that's a map type"
+        if isinstance(item, list):
+            return None, "not supported: associative list with lists as elements"
+        if item is None:
+            return None, "associative list without keys has an element that's an explicit null"
+        return fieldpath.value(item), ""
+    if item is None:
+        return None, "associative list with keys may not have a null element"
+    if not isinstance(item, dict):
+        return None, "associative list with keys may not have non-map elements"
+    for name in list_keys(node):
+        if name not in item and name not in _KEY_DEFAULTS:
+            return None, (f'associative list with keys has an element that omits key field "{name}" '
+                          "(and doesn't have default value)")
+    return item_element(node, item, kind), ""
+
+
+def _validate(value: Any, node, path: tuple, root_meta, problems: list) -> None:
+    if value is None or node is None:
+        return
+    kind = shape(node, value)
+    at = fieldpath.path_string(path)
+    prefix = at + ": " if at else ""
+    if kind == SCALAR:
+        problem = _scalar_problem(value, node)
+        if problem:
+            problems.append(prefix + problem)
+        return
+    if kind in (STRUCT, MAP) or kind == ATOMIC and node.type == "object":
+        if not isinstance(value, dict):
+            problems.append(f"{prefix}expected map, got {_got(value)}")
+            return
+        declared_only = kind == STRUCT or kind == ATOMIC and bool(node.properties)
+        for name, sub in value.items():
+            sub_path = path + (fieldpath.field(name),)
+            if declared_only and _undeclared(node, name, not path):
+                problems.append(f"{fieldpath.path_string(sub_path)}: field not declared in schema")
+                continue
+            _validate(sub, child(node, name, root_meta), sub_path, None, problems)
+        return
+    if kind == ATOMIC and node.type != "array":
+        return      # what no schema types (deduced from the value)
+    if not isinstance(value, list):
+        problems.append(f"{prefix}expected list, got {_got(value)}")
+        return
+    item_node = node.items()
+    seen: set = set()
+    for index, item in enumerate(value):
+        if kind == ATOMIC:
+            element = fieldpath.index(index)
+        else:
+            element, problem = _keyed_element(node, item, kind)
+            if element is None:
+                # Nothing further of the list can be told apart: the rest of it goes unchecked.
+                problems.append(f"{prefix}element {index}: {problem}")
+                return
+            if element in seen:
+                problems.append(f"{prefix}duplicate entries for key {fieldpath.path_string((element,))}")
+            seen.add(element)
+        _validate(item, item_node, path + (element,), None, problems)
 
 
 # -- comparing two objects ---------------------------------------------------------------

@@ -346,6 +346,53 @@ def test_apply_of_undeclared_fields_fails_as_upstream():
         "  .spec.bogus: field not declared in schema")
 
 
+def typed_patch_error(config, types):
+    with pytest.raises(StatusError) as caught:
+        fm.apply(None, config, "m", config["apiVersion"], 0, types)
+    assert caught.value.code == 500 and caught.value.reason == ""
+    return caught.value.message
+
+
+def test_apply_of_keyed_items_without_their_key_or_twice_fails_as_upstream():
+    """A keyed list's item that omits its key, or repeats another's, is structured-merge-diff's validation error,
+    not an item silently left out or merged into the first."""
+    config = deployment()
+    config["spec"]["template"]["spec"]["containers"].append({"image": "busybox"})
+    assert typed_patch_error(config, DEPLOY) == (
+        "failed to create typed patch object (/d; apps/v1, Kind=Deployment): .spec.template.spec.containers: "
+        'element 1: associative list with keys has an element that omits key field "name" '
+        "(and doesn't have default value)")
+    config = deployment()
+    config["spec"]["template"]["spec"]["containers"].append({"name": "nginx", "image": "busybox"})
+    assert typed_patch_error(config, DEPLOY) == (
+        "failed to create typed patch object (/d; apps/v1, Kind=Deployment): .spec.template.spec.containers: "
+        'duplicate entries for key [name="nginx"]')
+
+
+def test_apply_of_values_of_the_wrong_type_fails_as_upstream():
+    """Scalars, maps and lists of the wrong JSON type, in structured-merge-diff's words (numbers as the
+    float64s Go decodes YAML numbers into)."""
+    cm = (schema.node_for("", "v1", "ConfigMap"), None)
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"},
+              "data": {"k": 1}}
+    assert typed_patch_error(config, cm) == (
+        "failed to create typed patch object (n/c; /v1, Kind=ConfigMap): .data.k: expected string, "
+        "got &value.valueUnstructured{Value:1}")
+    config = deployment()
+    config["spec"].update(replicas="two", paused=10000000, selector=["x"])
+    assert typed_patch_error(config, DEPLOY) == (
+        "failed to create typed patch object (/d; apps/v1, Kind=Deployment): errors:\n"
+        "  .spec.replicas: expected numeric (int or float), got string\n"
+        "  .spec.selector: expected map, got &{[x]}\n"
+        "  .spec.paused: expected boolean, got &{1e+07}")
+    crd = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "tags": {"type": "array", "items": {"type": "string"}}}}}}
+    widget = (schema.SchemaNode(crd, crd, None), schema.node_named("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"))
+    config = {"apiVersion": "ex.com/v1", "kind": "W", "metadata": {"name": "w"}, "spec": {"tags": "notalist"}}
+    assert typed_patch_error(config, widget) == (
+        "failed to create typed patch object (/w; ex.com/v1, Kind=W): .spec.tags: expected list, got &{notalist}")
+
+
 def test_create_of_a_deployment_owns_fields_as_upstream_records_them():
     """A created Deployment's entry marks with "." only what the Go zero value lacks (labels, rollingUpdate,
     list items), not spec, strategy or the pod template."""
