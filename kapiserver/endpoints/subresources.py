@@ -21,6 +21,7 @@ from ..registry.subresources.binding import bind_pod
 from ..registry.subresources.connect import connect_attributes, connect_options
 from ..registry.subresources.eviction import evict
 from ..registry.subresources.status import finalize
+from . import render
 from .decoding import body_object, decode_typed, write_options
 from .http import query, read_body, write_bytes
 from .patching import patch_function, patch_type
@@ -170,8 +171,29 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
 def _answer(handler, request, rest, code: int, obj: dict, store) -> None:
     if rest.info is None:
         handler.respond(request, code, obj, store)
+    elif rest.subresource == "scale":
+        _answer_scale(handler, request, rest, code, obj, store)
     else:
         write_bytes(request, code, "application/json", codec.encode(obj))
+
+
+def _answer_scale(handler, request, rest, code: int, scale: dict, store) -> None:
+    """A Scale in the representation asked for: a built-in resource's ScaleREST converts it to a Table with the
+    scale printer (kubectl get deploy/d --subresource=scale: DESIRED, AVAILABLE); a custom resource's has no table
+    convertor of its own, so upstream's default one (NAME, CREATED AT)."""
+    from ..registry import printers
+    rep = handler.representation(request)
+    out = scale
+    if rep.target == "Table":
+        printer = printers.DEFAULT if rest.custom else printers.printer_for(store.info.group, store.info.resource,
+                                                                            "scale")
+        out = printers.table(printer, [scale], render.now(handler.context.clock),
+                             query(request, "includeObject") or "Metadata",
+                             {"resourceVersion": (scale.get("metadata") or {}).get("resourceVersion", "")},
+                             group_version=f"meta.k8s.io/{rep.target_version}")
+    elif rep.target:
+        out = render.partial_metadata(scale, rep.target_version)
+    write_bytes(request, code, rep.content_type, rep.encode(out))
 
 
 async def _stream(handler, request, info, store, namespace) -> None:

@@ -129,3 +129,12 @@ def test_component_statuses(kubectl):
                                                      ["etcd-0", "Healthy", "ok"]]
     assert kubectl.json("get", "cs")["items"][0]["conditions"] == [
         {"type": "Healthy", "status": "True", "message": "ok"}]
+
+
+def test_scale_subresource_as_a_table(kubectl):
+    """kubectl get --subresource=scale asks for a Table: a built-in resource's scale prints with upstream's scale
+    printer (DESIRED, AVAILABLE), not the default NAME/AGE."""
+    kubectl("create", "deployment", "scaled", "--image=nginx", "--replicas=2")
+    table = lines(kubectl("get", "deployment", "scaled", "--subresource=scale"))
+    assert table[0] == ["NAME", "DESIRED", "AVAILABLE", "AGE"] and table[1][:3] == ["scaled", "2", "0"]
+    assert kubectl.json("get", "deployment", "scaled", "--subresource=scale")["kind"] == "Scale"
