@@ -14,6 +14,7 @@ from ..auth.reviews import review_status
 from ..machinery import errors
 from ..registry.subresources.binding import bind_pod
 from . import negotiation, render
+from .decoding import write_options
 from .http import query, write_bytes
 
 VIRTUAL = {
@@ -42,6 +43,7 @@ async def handle(handler, request, info, catalog_info) -> None:
     # Nothing stored, nothing to print: as upstream (no TableConvertor), a Table is not acceptable.
     accept = request.getHeader(b"accept")
     rep = negotiation.negotiate_output(accept.decode("latin-1") if accept else None, allow_targets=False)
+    options = write_options(request)    # the create's options, validated before the body is read, as upstream's
     body = handler.body(request)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of the request was not an object")
@@ -52,7 +54,8 @@ async def handle(handler, request, info, catalog_info) -> None:
         body, _ = typed.decode(body, node, catalog_info.kind, catalog_info.version)
     if key == ("", "bindings"):
         name = (body.get("metadata") or {}).get("name", "")
-        await bind_pod(handler.context.registry.store("", "v1", "pods"), info.namespace, name, body)
+        await bind_pod(handler.context.registry.store("", "v1", "pods"), info.namespace, name, body,
+                       dry_run=options.dry_run)
         write_bytes(request, 201, rep.content_type, rep.encode(
             {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
         return

@@ -130,3 +130,15 @@ def test_binding_body_of_another_kind_is_not_decoded(api):  # noqa: F811
         400, 'Pod in version "v1" cannot be handled as a Binding: converting (v1.Pod) to (core.Binding): '
              'unknown conversion')
     assert node_of(api, "k1") is None
+
+
+def test_the_bindings_resource_takes_the_create_s_options(api):  # noqa: F811
+    """POST .../bindings (the older way to bind) honours ?dryRun as pods/binding does, and its options are checked
+    before its body is read, as every create's are."""
+    pending_pod(api, "b2")
+    answer = api("POST", "/api/v1/namespaces/default/bindings?dryRun=All", binding("b2"))
+    assert answer.code == 201 and node_of(api, "b2") is None
+    refused = api("POST", "/api/v1/namespaces/default/bindings?dryRun=Bogus", "not an object")
+    assert refused.code == 422 and "dryRun" in refused.body["message"]
+    assert api("POST", "/api/v1/namespaces/default/bindings", binding("b2")).code == 201
+    assert node_of(api, "b2") == "n1"
