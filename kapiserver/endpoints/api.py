@@ -54,6 +54,16 @@ def _warn_deprecated(store) -> None:
         request_context.add_warning(text)
 
 
+def _refuse_uid_on_create(store, name: str, new) -> None:
+    """An apply that would create its object may not name a uid: upstream's patcher (applyPatch) refuses the
+    object it made with a 409."""
+    metadata = new.get("metadata") if isinstance(new, dict) else None
+    uid = metadata.get("uid") if isinstance(metadata, dict) else None
+    if uid:
+        raise errors.conflict(store.qualified, name, f"uid mismatch: the provided object specified uid {uid}, "
+                                                     "and no existing object was found")
+
+
 class ResourceHandler:
     """Serves the verbs of one request against its Store."""
 
@@ -187,7 +197,10 @@ class ResourceHandler:
         def apply(old):
             if old is None and not applying:
                 raise errors.not_found(store.qualified, info.name)
-            return patched_object(request, store, patcher, old, options)
+            new = patched_object(request, store, patcher, old, options)
+            if old is None:
+                _refuse_uid_on_create(store, info.name, new)
+            return new
 
         result, created = await store.update(namespace, info.name, apply, options, allow_create=applying)
         self.respond(request, 201 if created else 200, result, store)

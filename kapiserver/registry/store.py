@@ -406,7 +406,11 @@ class Store:
             if not allow_create:
                 raise errors.not_found(self.qualified, name)
             if new["metadata"].get("resourceVersion"):
-                raise errors.not_found(self.qualified, name)
+                if getattr(options, "operation", "Update") != "Apply":
+                    raise errors.not_found(self.qualified, name)
+                # As upstream's Store.Update creating the object: the version an apply's configuration names is
+                # not looked at, and storage drops it (PrepareObjectForStorage).
+                del new["metadata"]["resourceVersion"]
             return await self.create(namespace, new, options), True
         self._check_namespace(new, namespace)
         requested_rv = new["metadata"].get("resourceVersion")

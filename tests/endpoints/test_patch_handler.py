@@ -131,3 +131,23 @@ def test_a_patch_writing_a_key_twice_is_a_strict_decoding_error(api):
     code, patched, warnings = api("PATCH", f"{NS}/configmaps/c?fieldValidation=Warn", body, MERGE)
     assert code == 200 and patched["data"] == {"a": "2"}
     assert warnings == ['299 - "duplicate field \\"data.a\\""', '299 - "unknown field \\"bar\\""']
+
+
+def test_an_apply_creating_its_object_may_not_name_a_uid(api):
+    """upstream's patcher refuses a created object that carries a uid (409), and creates nothing."""
+    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u","uid":"abc"}}'
+    code, answer, _ = api("PATCH", f"{NS}/configmaps/u?fieldManager=m", body, APPLY)
+    assert (code, answer["reason"]) == (409, "Conflict")
+    assert answer["message"] == ('Operation cannot be fulfilled on configmaps "u": uid mismatch: the provided object '
+                                 "specified uid abc, and no existing object was found")
+    assert answer["details"] == {"name": "u", "kind": "configmaps"}
+    assert api("GET", f"{NS}/configmaps/u")[0] == 404
+
+
+def test_an_apply_creating_its_object_ignores_the_resource_version_it_names(api):
+    """Store.Update's create branch does not look at the new object's resourceVersion (storage drops it)."""
+    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"r","resourceVersion":"5"},"data":{"a":"b"}}'
+    code, created, _ = api("PATCH", f"{NS}/configmaps/r?fieldManager=m", body, APPLY)
+    assert code == 201, created
+    assert created["data"] == {"a": "b"} and created["metadata"]["resourceVersion"] != "5"
+    assert [e["manager"] for e in created["metadata"]["managedFields"]] == ["m"]
