@@ -43,7 +43,8 @@ def namespace_terminating(error) -> bool:
 
 
 class APIError(StatusError):
-    """A response of 400 or more, with the Status the server sent."""
+    """A response of 400 or more, or a Status other than Success in any response, with the Status the server
+    sent."""
 
     def __init__(self, code: int, status: dict):
         super().__init__(code, status.get("reason", ""), status.get("message", ""), status.get("details"))
@@ -134,6 +135,10 @@ class Client:
             if not isinstance(decoded, dict):
                 decoded = {"message": decoded, "code": response.code}
             raise APIError(response.code, decoded)
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status" and decoded.get("status") != "Success":
+            # A Status other than Success is an error whatever the HTTP code (client-go's Result.Into): an
+            # eviction the server refused without an error code, say.
+            raise APIError(decoded.get("code") or response.code, decoded)
         return decoded
 
     async def get(self, resource: Resource, name: str, namespace: Optional[str] = None,

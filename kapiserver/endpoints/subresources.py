@@ -67,9 +67,9 @@ async def handle(handler, request, info, store) -> None:
     elif name == "eviction":
         options = write_options(request)
         body = _created_object(handler, request, store, namespace, options, _EVICTION)
-        await evict(store, namespace, info.name, body, registry.lookup("policy", "v1", "poddisruptionbudgets"),
-                    dry_run=_requested_dry_run(request))
-        write_bytes(request, 201, "application/json", codec.encode(_CREATED))
+        budgets = registry.lookup("policy", "v1", "poddisruptionbudgets")
+        refused = await evict(store, namespace, info.name, body, budgets, dry_run=_requested_dry_run(request))
+        write_bytes(request, 201, "application/json", codec.encode(refused or _CREATED))
     elif name in _STREAMS:
         await _stream(handler, request, info, store, namespace)
     elif name == "token":

@@ -114,6 +114,21 @@ def test_budget_without_disruptions_left_names_no_retry(api):
     assert answer.headers.getRawHeaders("Retry-After") is None
 
 
+def test_two_budgets_answer_a_failure_status_in_a_201(api):
+    """A pod two budgets cover: upstream's EvictionREST returns a Status of its own as the created object, so the
+    HTTP code is the create's 201 and the Status says Failure, code 500, no reason (client-go reads it as an
+    error); the pod stays."""
+    running_pod(api, "web")
+    budget(api, "one", {"disruptionsAllowed": 1}, minAvailable=0)
+    budget(api, "two", {"disruptionsAllowed": 1}, minAvailable=0)
+    answer = evict(api, "web")
+    assert answer.code == 201
+    assert answer.body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                           "message": "This pod has more than one PodDisruptionBudget, which the eviction "
+                                      "subresource does not support.", "code": 500}
+    assert api("GET", f"{PODS}/web").code == 200
+
+
 def test_query_dry_run_evicts_nothing(api):
     """propagateDryRun: ?dryRun=All stands for the eviction's delete options; the budget is judged but not
     spent, the pod neither marked nor deleted."""

@@ -145,9 +145,17 @@ def _dry_run_of(delete_options: dict, requested: list[str]) -> list[str]:
     return list(given)
 
 
-async def evict(pods, namespace: str, name: str, eviction, budgets=None, dry_run: tuple = ()) -> None:
+# What an eviction of a pod more than one budget covers answers: a Status of its own, in the create's 201
+# (upstream's EvictionREST returns it as the created object; a client reads its Failure as a 500 error).
+MORE_THAN_ONE_BUDGET = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+                                   "does not support.", "code": 500}
+
+
+async def evict(pods, namespace: str, name: str, eviction, budgets=None, dry_run: tuple = ()) -> Optional[dict]:
     """Delete pod ``name`` as ``eviction`` (the request's Eviction) asks, if its budget (in the store
-    ``budgets``, policy/v1 poddisruptionbudgets) allows. ``dry_run``: the request's own dryRun."""
+    ``budgets``, policy/v1 poddisruptionbudgets) allows. ``dry_run``: the request's own dryRun. None once done;
+    the Status to answer instead where upstream answers one without deleting (MORE_THAN_ONE_BUDGET)."""
     if not isinstance(eviction, dict):
         raise errors.bad_request("the body of the request was not an Eviction")
     if (eviction.get("metadata") or {}).get("name") != name:
@@ -173,8 +181,7 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None, dry_run
             items, _ = await budgets.list(namespace, ListOptions())
             matching = _budgets_of(pod, items)
             if len(matching) > 1:
-                raise errors.internal_error("This pod has more than one PodDisruptionBudget, which the eviction "
-                                            "subresource does not support.")
+                return dict(MORE_THAN_ONE_BUDGET)
             if matching:
                 pdb = matching[0]
                 spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
@@ -195,6 +202,7 @@ async def evict(pods, namespace: str, name: str, eviction, budgets=None, dry_run
         if error.code == 409 and unhealthy_budget is not None and given_version is None:
             raise _still_processing(unhealthy_budget) from None
         raise
+    return None
 
 
 async def _mark_and_delete(pods, namespace: str, name: str, options: DeleteOptions) -> None:
