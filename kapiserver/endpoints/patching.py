@@ -285,6 +285,7 @@ class ApplyPatcher:
         self.types = fieldmanager.types_for(store)
         info = info or store.info
         self.api_version = f"{info.group}/{info.version}" if info.group else info.version
+        self.kind = info.kind
         self.subresource = "status" if request.path.rstrip(b"/").endswith(b"/status") else ""
 
     def __call__(self, old):
@@ -293,5 +294,6 @@ class ApplyPatcher:
             if self.store.builtin else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
                                   self.types, force=self.force, seed=seed, subresource=self.subresource,
+                                  kind=self.kind,
                                   ignore_status=bool(getattr(self.store.strategy, "has_status", False))
                                   and not self.subresource)

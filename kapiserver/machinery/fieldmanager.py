@@ -406,14 +406,18 @@ def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
 
 def apply(live: Optional[dict], config: dict, manager: str, api_version: str, now: float,
           types: tuple = (None, None), force: bool = False, ignore_status: bool = False,
-          seed: Optional[dict] = None, subresource: str = "") -> dict:
+          seed: Optional[dict] = None, subresource: str = "", kind: Optional[str] = None) -> dict:
     """The object ``config`` applied by ``manager`` makes of ``live`` (None: nothing yet), with
     managedFields.  Fields the applier applied before and left out now are removed unless someone
     else owns them.  Raises a 409 Conflict listing fields other managers own with other values.
+    ``kind``: the resource's kind, which the configuration must name with ``api_version`` (None: its
+    apiVersion alone is checked).
 
     As upstream: the first apply to an object without managedFields gives its existing fields to
     "before-first-apply"; "kubectl" may take fields its client-side last-applied annotation
     shows it set, and keeps that annotation in step with what it applies."""
+    if kind is not None:
+        _check_object_type(config, api_version, kind)
     try:
         merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource)
     except _Conflicts as conflicts:
@@ -432,6 +436,33 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
         merged["metadata"].setdefault("annotations", {})[LAST_APPLIED] = \
             json.dumps(last, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
     return merged
+
+
+def _group_version_kind(config: dict) -> tuple[str, str, str]:
+    """The group, version and kind an unstructured object names, as Go's GroupVersionKind() reads them: a
+    value that is not a string is empty, and an apiVersion with more than one "/" names nothing at all."""
+    api_version, kind = config.get("apiVersion"), config.get("kind")
+    api_version = api_version if isinstance(api_version, str) else ""
+    kind = kind if isinstance(kind, str) else ""
+    if api_version in ("", "/"):
+        return "", "", kind
+    if "/" not in api_version:
+        return "", api_version, kind
+    if api_version.count("/") > 1:
+        return "", "", ""
+    group, version = api_version.split("/")
+    return group, version, kind
+
+
+def _check_object_type(config: Any, api_version: str, kind: str) -> None:
+    """As upstream's versionCheckManager, the outermost of the field manager's: an applied object must name
+    the resource's group, version and kind (a 400 naming what it named instead)."""
+    if not isinstance(config, dict):
+        return
+    group, _, version = api_version.rpartition("/")
+    given = _group_version_kind(config)
+    if given != (group, version, kind):
+        raise errors.bad_request(f"invalid object type: {given[0]}/{given[1]}, Kind={given[2]}")
 
 
 KUBECTL = "kubectl"

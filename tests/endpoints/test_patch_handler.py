@@ -151,3 +151,14 @@ def test_an_apply_creating_its_object_ignores_the_resource_version_it_names(api)
     assert code == 201, created
     assert created["data"] == {"a": "b"} and created["metadata"]["resourceVersion"] != "5"
     assert [e["manager"] for e in created["metadata"]["managedFields"]] == ["m"]
+
+
+def test_an_apply_of_another_kind_is_an_invalid_object_type(api):
+    """The field manager's version check answers first, naming the group, version and kind the body named."""
+    configmap(api, "k")
+    for body, named in ((b'{"apiVersion":"v1","kind":"Secret","metadata":{"name":"k"}}', "/v1, Kind=Secret"),
+                        (b'{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"k"}}',
+                         "apps/v1, Kind=ConfigMap"),
+                        (b"", "/, Kind=")):
+        code, answer, _ = api("PATCH", f"{NS}/configmaps/k?fieldManager=m", body, APPLY)
+        assert (code, answer["reason"], answer["message"]) == (400, "BadRequest", f"invalid object type: {named}")

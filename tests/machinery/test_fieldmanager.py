@@ -222,6 +222,25 @@ def test_apply_checks_version_and_managed_fields():
     assert caught.value.message == "metadata.managedFields must be nil"
 
 
+@pytest.mark.parametrize("api_version, kind, named", [
+    ("apps/v1", "ConfigMap", "apps/v1, Kind=ConfigMap"),
+    ("v1", "Deployment", "/v1, Kind=Deployment"),
+    ("apps/v1beta1", "Deployment", "apps/v1beta1, Kind=Deployment"),
+    (None, None, "/, Kind="),
+    (7, "Deployment", "/, Kind=Deployment"),
+    ("a/b/c", "Deployment", "/, Kind="),
+])
+def test_apply_of_another_type_is_refused_first(api_version, kind, named):
+    """versionCheckManager, the outermost: the configuration must name the resource's group, version and kind,
+    before its apiVersion or managedFields are looked at."""
+    config = {"metadata": {"name": "d", "managedFields": []}}
+    config.update({k: v for k, v in (("apiVersion", api_version), ("kind", kind)) if v is not None})
+    with pytest.raises(StatusError) as caught:
+        fm.apply(None, config, "m", "apps/v1", 0, DEPLOY, kind="Deployment")
+    assert (caught.value.code, caught.value.reason) == (400, "BadRequest")
+    assert caught.value.message == f"invalid object type: {named}"
+
+
 def test_managed_fields_given_in_an_update():
     """An update's own managedFields replace the live ones; [] clears them; invalid ones keep the live ones."""
     live = fm.apply(None, deployment(), "kubectl", "apps/v1", 0, DEPLOY)
