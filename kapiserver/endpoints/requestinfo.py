@@ -71,8 +71,10 @@ def request_info(method: str, path: str, args: dict[bytes, list[bytes]]) -> Requ
     name = current[1] if len(current) > 1 else ""
     if not name:
         verb = {"get": "list", "delete": "deletecollection"}.get(verb, verb)
-    if verb in ("list", "get") and is_true(args.get(b"watch")):
-        verb = "watch"
+        # ?watch=1 makes a list a watch; a named GET stays a GET (its watch is the /watch/ path's, or a
+        # fieldSelector on metadata.name), as upstream's RequestInfoFactory reads it.
+        if verb == "list" and is_true(args.get(b"watch")):
+            verb = "watch"
     return RequestInfo(True, path, verb, api_prefix=api_prefix, api_group=api_group, api_version=api_version,
                        namespace=namespace, resource=current[0], name=name,
                        subresource=current[2] if len(current) > 2 else "", parts=parts, rest=current[3:])

@@ -67,7 +67,7 @@ def test_missing_resource_is_parsed_once_and_still_404(client, parses):
 def test_request_info_of_keeps_the_parse_on_the_request(parses):
     """request_info_of parses a request on first use and hands back the same RequestInfo after."""
     class Request:
-        method, path, args = b"GET", b"/apis/apps/v1/namespaces/ns/deployments/web", {b"watch": [b"1"]}
+        method, path, args = b"GET", b"/apis/apps/v1/watch/namespaces/ns/deployments/web", {b"watch": [b"1"]}
     request = Request()
     first = requestinfo.request_info_of(request)
     assert requestinfo.request_info_of(request) is first
