@@ -363,10 +363,12 @@ class WebSocketTransport(Session):
 
 
 def _timeout(context, options) -> float:
+    """How long the watch runs: timeoutSeconds, or where it is unset or 0 the server's own (between
+    min-request-timeout and twice it); a negative one ends the watch at once, as upstream's timer does."""
     timeout = options.timeout_seconds
-    if timeout is None or timeout <= 0:
-        timeout = context.min_request_timeout * (1 + random.random())
-    return timeout
+    if not timeout:
+        return context.min_request_timeout * (1 + random.random())
+    return max(timeout, 0)
 
 
 def _loopback(request) -> bool:

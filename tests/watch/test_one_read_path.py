@@ -151,6 +151,20 @@ def test_uncached_watch_tells_a_compaction_as_410_and_ends():
         "message": "too old resource version: 1 (7)", "reason": "Expired", "code": 410}}]
 
 
+def test_a_negative_timeout_ends_the_watch_at_once():
+    """Only an unset or 0 timeoutSeconds takes the server's own timeout; upstream's timer for a negative one fires
+    at once (it ran for half an hour or more here)."""
+    for watch_cache in (True, False):
+        storage, clock = FakeStorage(), task.Clock()
+        store = configmaps(storage, clock, watch_cache)
+        request = FakeRequest()
+        Deferred.fromCoroutine(serve_watch(Context(clock), request, store, "default",
+                                           ListOptions(resource_version="1", timeout_seconds=-1),
+                                           Representation("application/json")))
+        clock.advance(0)
+        assert request.code == 200 and request.finished
+
+
 def test_uncached_watch_ends_at_its_timeout_and_cancels_the_storage_watch():
     storage, clock = FakeStorage(), task.Clock()
     store = configmaps(storage, clock, False)
