@@ -2,6 +2,14 @@
 Decoding a JSON object into a built-in type, as Go's decoder does upstream:
 values of the wrong JSON type are a 400, unknown fields are dropped (and
 reported, for fieldValidation), and nulls in struct fields mean "absent".
+
+Upstream keeps a built-in object as its Go struct and encodes it again, so
+a field tagged ``omitempty`` whose Go type is a map, slice, string, number
+or bool is gone when it holds the zero value ({}, [], "", 0, false): a
+``nodeSelector: {}`` or ``hostNetwork: false`` in a request is never stored,
+answered or owned.  :func:`decode` drops those fields as it goes (their list
+is ``omitempty_fields.py``, generated from the Go struct tags); pointers and
+structs are never dropped, and neither is anything without ``omitempty``.
 """
 
 from __future__ import annotations
@@ -43,11 +51,36 @@ def _zero(node: Optional[SchemaNode]) -> Any:
     return _ZEROS.get(node.type)
 
 
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_NONE: frozenset[str] = frozenset()
+_omittable: Optional[dict[str, frozenset[str]]] = None
+
+
+def omittable() -> dict[str, frozenset[str]]:
+    """Definition name -> the JSON names of its fields that upstream's encoding leaves out at their zero value,
+    read from the generated table on first use.
+
+    ObjectMeta's managedFields is not among them: upstream's handlers see the decoded Go object, in which
+    ``managedFields: []`` is an empty list rather than none, and that resets the managed fields; it is the
+    field manager that leaves the empty list out of what is stored."""
+    global _omittable
+    if _omittable is None:
+        from .omitempty_fields import FIELDS
+        table = {name: frozenset(field.split(" ", 1)[0] for field in fields.split("; "))
+                 for name, fields in FIELDS.items()}
+        table[_OBJECT_META] = table[_OBJECT_META] - {"managedFields"}
+        _omittable = table
+    return _omittable
+
+
 class _Decoder:
-    def __init__(self, kind: str, version: str):
+    def __init__(self, kind: str, version: str, encode: bool = False):
         self.kind = kind
         self.version = version
         self.unknown: list[str] = []
+        # With ``encode``, the object is what upstream's encoding of the decoded struct gives: its omitempty
+        # fields at their zero values left out.
+        self.omittable = omittable() if encode else {}
 
     def fail(self, value: Any, struct: str, path: str, node: SchemaNode, literal: str = ""):
         text = (f"json: cannot unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type "
@@ -107,6 +140,8 @@ class _Decoder:
         properties = node.properties
         if properties:
             own = node.name.rsplit(".", 1)[-1] if node.name else struct
+            # Looked up for falsy values only: a value that decoded is its Go field's zero value if it is falsy.
+            omit = self.omittable.get(node.name, _NONE)
             out = {}
             for key, item in value.items():
                 child = node.field(key)
@@ -116,10 +151,13 @@ class _Decoder:
                 if item is None:
                     continue
                 if type(item) is str and child.type == "string":
-                    out[key] = item     # what value() answers for any string field given a string
+                    if item or key not in omit:
+                        out[key] = item     # what value() answers for any string field given a string
                     continue
-                out[key] = self.value(item, child, own, f"{path}.{key}" if path else key,
-                                      f"{field}.{key}" if field else key)
+                item = self.value(item, child, own, f"{path}.{key}" if path else key,
+                                  f"{field}.{key}" if field else key)
+                if item or key not in omit:
+                    out[key] = item
             return out
         values = node.values()
         if values is None:
@@ -139,16 +177,18 @@ class _Decoder:
 
 
 def decode(obj: dict, node: SchemaNode, kind: str, version: str) -> tuple[dict, list[str]]:
-    """(the object with unknown fields dropped, the unknown fields' paths).
-    400 BadRequest when a value has the wrong JSON type."""
-    decoder = _Decoder(kind, version)
+    """(the object as upstream decodes and encodes it again: unknown fields and omitempty fields at their zero
+    values dropped, the unknown fields' paths).  400 BadRequest when a value has the wrong JSON type (a zero
+    value of the wrong type included: it does not decode)."""
+    decoder = _Decoder(kind, version, encode=True)
     out = decoder.object(obj, node, kind, "")
     return out, decoder.unknown
 
 
 def unmarshal(value: dict, node: SchemaNode) -> tuple[dict, list[str]]:
     """Go's json.Unmarshal of an object into the struct of ``node``: (the object with unknown fields dropped,
-    their paths).  ValueError with Go's text when a value has the wrong JSON type."""
+    their paths; zero values kept, as nothing is encoded yet).  ValueError with Go's text when a value has the
+    wrong JSON type."""
     decoder = _Decoder("", "")
     struct = node.name.rsplit(".", 1)[-1] if node.name else ""
     out = decoder.object(value, node, struct, "")
