@@ -273,6 +273,23 @@ def _decode_apply(raw: bytes, request=None, validation: str = "Ignore") -> dict:
     return config
 
 
+# What upstream's status strategies reset of the metadata when they reset it for status (ResetObjectMetaForStatus).
+_STATUS_METADATA = {"labels", "annotations", "ownerReferences"}
+
+
+def status_reset_fields(store) -> tuple:
+    """The fields a status write's strategy resets, which its applier does not own (the status strategies'
+    GetResetFields): the spec, and of the metadata all of it where the strategy resets it for status, else the
+    fields it keeps (a Deployment's labels, a Pod's ownerReferences).  A custom resource's status strategy names
+    its spec alone, though it keeps the old metadata."""
+    if not store.builtin:
+        return (("spec",),)
+    kept = tuple(getattr(store.strategy, "status_keeps_old_metadata", ()))
+    if _STATUS_METADATA <= set(kept):
+        return (("spec",), ("metadata",))
+    return (("spec",),) + tuple(("metadata", name) for name in kept)
+
+
 class ApplyPatcher:
     """A server-side apply (application/apply-patch+yaml) as a function old -> new (old None creates)."""
 
@@ -287,6 +304,7 @@ class ApplyPatcher:
         self.api_version = f"{info.group}/{info.version}" if info.group else info.version
         self.kind = info.kind
         self.subresource = "status" if request.path.rstrip(b"/").endswith(b"/status") else ""
+        self.reset_fields = status_reset_fields(store) if self.subresource else ()
 
     def __call__(self, old):
         # Built-in types start from Go's zero value, whose struct fields exist empty.
@@ -294,6 +312,6 @@ class ApplyPatcher:
             if self.store.builtin else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
                                   self.types, force=self.force, seed=seed, subresource=self.subresource,
-                                  kind=self.kind,
+                                  kind=self.kind, reset_fields=self.reset_fields,
                                   ignore_status=bool(getattr(self.store.strategy, "has_status", False))
                                   and not self.subresource)

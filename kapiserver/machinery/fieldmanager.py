@@ -406,12 +406,14 @@ def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
 
 def apply(live: Optional[dict], config: dict, manager: str, api_version: str, now: float,
           types: tuple = (None, None), force: bool = False, ignore_status: bool = False,
-          seed: Optional[dict] = None, subresource: str = "", kind: Optional[str] = None) -> dict:
+          seed: Optional[dict] = None, subresource: str = "", kind: Optional[str] = None,
+          reset_fields: tuple = ()) -> dict:
     """The object ``config`` applied by ``manager`` makes of ``live`` (None: nothing yet), with
     managedFields.  Fields the applier applied before and left out now are removed unless someone
     else owns them.  Raises a 409 Conflict listing fields other managers own with other values.
     ``kind``: the resource's kind, which the configuration must name with ``api_version`` (None: its
-    apiVersion alone is checked).
+    apiVersion alone is checked).  ``reset_fields``: the paths (of field names) the subresource's strategy
+    resets, which the applier neither owns nor conflicts over (upstream's GetResetFields).
 
     As upstream: the first apply to an object without managedFields gives its existing fields to
     "before-first-apply"; "kubectl" may take fields its client-side last-applied annotation
@@ -419,13 +421,15 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
     if kind is not None:
         _check_object_type(config, api_version, kind)
     try:
-        merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource)
+        merged = _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource,
+                        reset_fields)
     except _Conflicts as conflicts:
         allowed = _allowed_by_last_applied(live, types) if manager == KUBECTL else None
         remaining = [(e, p) for e, p in conflicts.found if allowed is None or not fieldpath.has_member(allowed, p)]
         if remaining:
             raise conflict_error(remaining) from None
-        merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed, subresource)
+        merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed, subresource,
+                        reset_fields)
     if manager == KUBECTL and _last_applied(live):
         last = {k: v for k, v in config.items()}
         annotations = dict((last.get("metadata") or {}).get("annotations") or {})
@@ -506,7 +510,14 @@ def _typed_patch_error(config: dict, api_version: str, problems: list[str]) -> e
     return errors.StatusError(500, "", f"failed to create typed patch object ({where}): {detail}")
 
 
-def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource) -> dict:
+def _without_reset(fields: Set, reset_fields: tuple) -> Set:
+    for path in reset_fields:
+        fields = fieldpath.remove_subtree(fields, [fieldpath.field(name) for name in path])
+    return fields
+
+
+def _apply(live, config, manager, api_version, now, types, force, ignore_status, seed, subresource,
+           reset_fields) -> dict:
     node, root_meta = types
     if not isinstance(config, dict):
         raise errors.bad_request("the body of the request was not a JSON object")
@@ -518,7 +529,7 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
     if ignore_status:
         config = {k: v for k, v in config.items() if k != "status"}
     if subresource == "status":
-        # Through /status only the status is applied (and owned).
+        # Through /status only the status and the metadata are applied.
         config = {k: v for k, v in config.items() if k in ("apiVersion", "kind", "metadata", "status")}
     managed = _live_managed(live)
     before = _without_managed_fields(live)
@@ -533,8 +544,9 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
     applied = _owned(fieldtyped.field_set(config, node, root_meta, problems), ignore_status)
     if problems:
         raise _typed_patch_error(config, api_version, problems)
-    if subresource == "status":
-        applied = {k: v for k, v in applied.items() if k == _STATUS[0]}
+    # As structured-merge-diff's Updater with its IgnoreFilter: what the strategy resets is not owned, nor
+    # compared for conflicts or removals.
+    applied = _without_reset(applied, reset_fields)
     identity = (manager, APPLY, "", subresource)
     previous = managed.get(identity)
     entry = Entry(manager, APPLY, api_version, previous.time if previous else None, subresource, applied)
@@ -545,7 +557,8 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
             owned = fieldpath.union(owned, each.fields)
         merged = fieldtyped.prune(merged, node, previous.fields, owned, root_meta)
     comparison = fieldtyped.compare(before, merged, node, root_meta)
-    changed = comparison.changed()
+    changed = _without_reset(comparison.changed(), reset_fields)
+    removed = _without_reset(comparison.removed, reset_fields)
     conflicts = []
     for key in sorted(managed, key=lambda k: tuple(str(x) for x in k)):
         if key == identity:
@@ -555,7 +568,7 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
         conflicts.extend((other, path) for path in fieldpath.members(clash))
         if clash:
             other.fields = fieldpath.difference(other.fields, clash)
-        other.fields = fieldpath.difference(other.fields, comparison.removed)
+        other.fields = fieldpath.difference(other.fields, removed)
     if conflicts and not force:
         raise _Conflicts(conflicts)
     if merged != before or entry.time is None:

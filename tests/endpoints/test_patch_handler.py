@@ -162,3 +162,24 @@ def test_an_apply_of_another_kind_is_an_invalid_object_type(api):
                         (b"", "/, Kind=")):
         code, answer, _ = api("PATCH", f"{NS}/configmaps/k?fieldManager=m", body, APPLY)
         assert (code, answer["reason"], answer["message"]) == (400, "BadRequest", f"invalid object type: {named}")
+
+
+def test_an_apply_through_status_owns_the_metadata_its_strategy_keeps(api):
+    """deploymentStatusStrategy.GetResetFields names the spec and metadata.labels: an apply through /status owns
+    the annotations it sets (and writes them), not the labels (which stay as they were, and do not conflict)."""
+    deployments = "/apis/apps/v1/namespaces/default/deployments"
+    code, created, _ = api("POST", f"{deployments}?fieldManager=creator", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d5", "labels": {"app": "d5"}},
+        "spec": {"selector": {"matchLabels": {"app": "d5"}}, "template": {
+            "metadata": {"labels": {"app": "d5"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    assert code == 201, created
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d5", "annotations": {"an": "x"}, "labels": {"app": "other"}},
+            "status": {"observedGeneration": 1}}
+    code, applied, _ = api("PATCH", f"{deployments}/d5/status?fieldManager=st", body, APPLY)
+    assert code == 200, applied
+    assert applied["metadata"]["annotations"] == {"an": "x"} and applied["metadata"]["labels"] == {"app": "d5"}
+    (entry,) = [e for e in applied["metadata"]["managedFields"] if e["manager"] == "st"]
+    assert entry["subresource"] == "status"
+    assert entry["fieldsV1"] == {"f:metadata": {"f:annotations": {"f:an": {}}},
+                                 "f:status": {"f:observedGeneration": {}}}
