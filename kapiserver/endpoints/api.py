@@ -158,10 +158,14 @@ class ResourceHandler:
         rep = negotiation.negotiate_watch(accept.decode("latin-1") if accept else None)
         options = list_options(request, store)
         if info.name:
+            # A named watch (the /watch/ path) selects its object; a fieldSelector given beside it may only name
+            # the same one, as upstream's ListResource has it.
             from ..machinery import selectors
-            by_name = selectors.parse_field_selector(f"metadata.name={info.name}")
-            options.field_selector = by_name if options.field_selector is None else \
-                selectors.parse_field_selector(f"metadata.name={info.name}," + query(request, "fieldSelector"))
+            given = options.field_selector
+            if given is None or given.empty:
+                options.field_selector = selectors.parse_field_selector(f"metadata.name={info.name}")
+            elif given.exact_match("metadata.name") != info.name:
+                raise errors.bad_request("fieldSelector metadata.name doesn't match requested name")
         await serve_watch(self.context, request, store, namespace or None, options, rep)
 
     # -- writes -------------------------------------------------------------------------

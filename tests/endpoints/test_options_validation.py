@@ -309,3 +309,14 @@ def test_a_deletecollections_field_selector_is_checked_before_its_delete_options
     code, status = api("DELETE", f"{CMS}?fieldSelector=spec.foo%3Dx&dryRun=Foo")
     assert code == 400 and "spec.foo" in status["message"]
     assert api("GET", f"{CMS}/a")[0] == 200
+
+
+def test_a_named_watch_s_field_selector_may_only_name_its_object(api):
+    """The /watch/ path naming an object: a fieldSelector beside it must name the same object (upstream's
+    ListResource), else 400; one that does is the same watch."""
+    path = "/api/v1/watch/namespaces/default/configmaps/a"
+    for selector in ("metadata.name%3Db", "metadata.namespace%3Ddefault"):
+        assert api("GET", f"{path}?fieldSelector={selector}") == (400, {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "fieldSelector metadata.name doesn't match requested name", "reason": "BadRequest",
+            "code": 400})
