@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import orjson
 
-from . import errors, fieldpath, fieldtyped, meta
+from . import codec, errors, fieldpath, fieldtyped, meta
 from .fieldpath import Set
 
 APPLY, UPDATE = "Apply", "Update"
@@ -430,16 +430,38 @@ def apply(live: Optional[dict], config: dict, manager: str, api_version: str, no
             raise conflict_error(remaining) from None
         merged = _apply(live, config, manager, api_version, now, types, True, ignore_status, seed, subresource,
                         reset_fields)
-    if manager == KUBECTL and _last_applied(live):
-        last = {k: v for k, v in config.items()}
-        annotations = dict((last.get("metadata") or {}).get("annotations") or {})
-        annotations.pop(LAST_APPLIED, None)
-        last["metadata"] = {k: v for k, v in (last.get("metadata") or {}).items() if k != "annotations"}
-        if annotations:
-            last["metadata"]["annotations"] = annotations
-        merged["metadata"].setdefault("annotations", {})[LAST_APPLIED] = \
-            json.dumps(last, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
+    if manager == KUBECTL and _last_applied(merged):
+        merged["metadata"].setdefault("annotations", {})[LAST_APPLIED] = _build_last_applied(config)
     return merged
+
+
+def _build_last_applied(config: dict) -> str:
+    """As upstream's lastAppliedUpdater (buildLastApplied): the applied configuration without the annotation
+    itself (annotations left empty stay, as {}), as Go's JSON encoder writes the map: keys sorted, <, > and &
+    escaped, numbers the float64s its YAML decoding gives, and a newline."""
+    last = dict(config)
+    metadata = last.get("metadata")
+    if isinstance(metadata, dict) and "annotations" in metadata:
+        annotations = metadata["annotations"]
+        metadata = {k: v for k, v in metadata.items() if k != "annotations"}
+        if isinstance(annotations, dict) and all(isinstance(v, str) for v in annotations.values()):
+            metadata["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        last["metadata"] = metadata
+    return codec.dumps(_as_go_encodes(last)).decode() + "\n"
+
+
+def _as_go_encodes(value: Any) -> Any:
+    """``value`` as Go's encoder writes a decoded map[string]interface{}: keys sorted, a number written as a
+    float64 is (no fraction for a whole number below 1e21, none past 64 bits kept whole)."""
+    if isinstance(value, dict):
+        return {key: _as_go_encodes(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_as_go_encodes(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
+        return float(value)
+    return value
 
 
 def _group_version_kind(config: dict) -> tuple[str, str, str]:

@@ -308,6 +308,24 @@ def test_kubectl_takes_over_fields_from_its_last_applied_annotation():
         fm.apply(live, deployment(replicas=3), "someone-else", "apps/v1", 1, DEPLOY)
 
 
+def test_kubectl_rewrites_the_last_applied_annotation_as_go_encodes_it():
+    """buildLastApplied: the configuration without the annotation (its annotations kept, empty), keys sorted,
+    <, > and & escaped as Go's encoder escapes them, whole numbers without a fraction."""
+    cm = (schema.node_for("", "v1", "ConfigMap"), None)
+    live = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "annotations": {fm.LAST_APPLIED: '{"data":{"a":"b"}}'}}, "data": {"a": "b"}}
+    fm.record_update(None, live, "kubectl-client-side-apply", "v1", 0, cm, seed={"metadata": {}})
+    config = {"kind": "ConfigMap", "apiVersion": "v1", "data": {"z": "<a & b>", "a": "b"},
+              "metadata": {"name": "c", "annotations": {fm.LAST_APPLIED: '{"data":{"a":"b"}}'}}, "binaryData": None,
+              "immutable": False}
+    applied = fm.apply(live, config, "kubectl", "v1", 1, cm)
+    assert applied["metadata"]["annotations"][fm.LAST_APPLIED] == (
+        '{"apiVersion":"v1","binaryData":null,"data":{"a":"b","z":"\\u003ca \\u0026 b\\u003e"},"immutable":false,'
+        '"kind":"ConfigMap","metadata":{"annotations":{},"name":"c"}}\n')
+    assert fm._build_last_applied({"spec": {"replicas": 3.0, "ratio": 0.5}}) == \
+        '{"spec":{"ratio":0.5,"replicas":3}}\n'
+
+
 def test_update_managers_are_capped_at_ten():
     """Past ten Update entries the oldest are merged into one ancient-changes entry."""
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
