@@ -163,8 +163,9 @@ class StorageReader:
 
     async def list(self, prefix: bytes, options) -> tuple[list[dict], dict]:
         """(items, list metadata {resourceVersion, continue?, remainingItemCount?}) read from storage:
-        continue pages at their token's revision, Exact reads at theirs, everything else at the
-        current revision (a NotOlderThan resourceVersion ahead of it is upstream's 504)."""
+        continue pages at their token's revision, Exact reads (and first pages at a resourceVersion without a
+        match) at theirs, everything else at the current revision (a NotOlderThan resourceVersion ahead of it is
+        upstream's 504)."""
         revision: Optional[int] = None
         start_key = None
         if options.continue_token:
@@ -174,7 +175,9 @@ class StorageReader:
                 revision = None     # an inconsistent continue: on from the key, at the current revision
         elif options.resource_version not in ("", "0"):
             requested = meta.parse_resource_version(options.resource_version)
-            if options.resource_version_match == "Exact":
+            if options.resource_version_match == "Exact" or (options.limit > 0 and not options.resource_version_match):
+                # Exact, or the legacy exact read: a first page at resourceVersion=N without a match is the state
+                # at N (upstream's etcd3 store reads a limited list at the revision given).
                 revision = requested
             else:
                 current = await self.storage.current_revision()
@@ -356,4 +359,5 @@ def _expired(options, prefix: bytes, start_key: Optional[bytes], e: RevisionComp
             "list.")
         expired.list_meta = {"continue": continuetoken.encode(-1, start_key[len(prefix):].decode())}
         return expired
-    return errors.resource_expired(f"too old resource version: {e.requested} ({e.compact_revision})")
+    # A list at a revision compaction removed (an Exact or paged read): upstream's etcd3 store words it so.
+    return errors.resource_expired("The resourceVersion for the provided list is too old.")

@@ -1,0 +1,29 @@
+"""A first page at resourceVersion=N without resourceVersionMatch is upstream's legacy exact read: the state at N
+(its etcd3 store reads a limited list at the revision given), not the current one."""
+
+from __future__ import annotations
+
+from tests.endpoints.test_subresource_eviction import api  # noqa: F401 (the fixture)
+
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+def cm(name):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": name}}
+
+
+def test_a_page_at_a_resource_version_is_the_state_then(api):  # noqa: F811
+    for name in ("a", "b", "c"):
+        assert api("POST", CMS, cm(name)).code == 201
+    then = api("GET", CMS).body["metadata"]["resourceVersion"]
+    for name in ("d", "e"):
+        assert api("POST", CMS, cm(name)).code == 201
+    assert api("PUT", f"{CMS}/a", {**cm("a"), "data": {"k": "changed"}}).code == 200
+    page = api("GET", f"{CMS}?limit=2&resourceVersion={then}").body
+    assert page["metadata"]["resourceVersion"] == then and page["metadata"]["remainingItemCount"] == 1
+    assert [(i["metadata"]["name"], i["data"]["k"]) for i in page["items"]] == [("a", "a"), ("b", "b")]
+    rest = api("GET", f"{CMS}?limit=2&continue={page['metadata']['continue']}").body
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c"] and rest["metadata"]["resourceVersion"] == then
+    # NotOlderThan (or no limit) still reads the newest state.
+    now = api("GET", f"{CMS}?limit=2&resourceVersion={then}&resourceVersionMatch=NotOlderThan").body
+    assert now["items"][0]["data"]["k"] == "changed" and now["metadata"]["resourceVersion"] != then
