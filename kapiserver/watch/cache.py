@@ -570,6 +570,12 @@ class WatchCache:
         items = self._lists[prefix] = EncodedList(entries)
         return items, self.revision
 
+    def has_after(self, prefix: bytes, key: bytes) -> bool:
+        """Whether any object under ``prefix`` has a key after ``key`` (matching a filter or not)."""
+        keys = self._keys()
+        at = bisect.bisect_right(keys, key)
+        return at < len(keys) and keys[at].startswith(prefix)
+
     def list(self, prefix: bytes, flt: Filter = EVERYTHING) -> tuple[ListItems, int]:
         """The objects under ``prefix`` passing ``flt``, decoded, in key order, and the revision they are
         current at.  Read them, never change them (a small unfiltered list is shared until the next change)."""

@@ -474,10 +474,13 @@ class Cacher:
             return None, {"resourceVersion": str(self.cache.revision)}
         entries, revision = self.cache.entries(prefix, flt)
         list_meta: dict = {"resourceVersion": str(revision)}
-        if 0 < limit < len(entries):
+        selected = entries.entries
+        # More to come when objects follow the page's last, matching the selector or not (upstream's cacher looks
+        # past the last match only as far as the page goes, so a page of exactly ``limit`` matches continues).
+        if 0 < limit and (limit < len(selected) or limit == len(selected) and not flt.everything and
+                          self.cache.has_after(prefix, selected[-1].key)):
             # The first page from the cache; the continue token pins its revision, so
             # the next pages (read from storage) are the same snapshot.
-            selected = entries.entries
             last = selected[limit - 1].key
             list_meta["continue"] = continuetoken.encode(revision, (last[len(prefix):] + b"\x00").decode())
             if flt.everything:

@@ -27,3 +27,18 @@ def test_a_page_at_a_resource_version_is_the_state_then(api):  # noqa: F811
     # NotOlderThan (or no limit) still reads the newest state.
     now = api("GET", f"{CMS}?limit=2&resourceVersion={then}&resourceVersionMatch=NotOlderThan").body
     assert now["items"][0]["data"]["k"] == "changed" and now["metadata"]["resourceVersion"] != then
+
+
+def test_a_selected_page_of_exactly_limit_continues_while_objects_follow(api):  # noqa: F811
+    """A page from the cache with a selector holding exactly ``limit`` matches has a continue token when objects
+    (matching or not) follow its last, as upstream's cacher gives it; the next page is then empty."""
+    for name, labels in (("p1", {"grp": "g"}), ("p2", {"grp": "g"}), ("q1", {}), ("q2", {})):
+        assert api("POST", CMS, {**cm(name), "metadata": {"name": name, "labels": labels}}).code == 201
+    page = api("GET", f"{CMS}?limit=2&labelSelector=grp%3Dg").body
+    assert [i["metadata"]["name"] for i in page["items"]] == ["p1", "p2"]
+    assert page["metadata"]["continue"] and "remainingItemCount" not in page["metadata"]
+    rest = api("GET", f"{CMS}?limit=2&labelSelector=grp%3Dg&continue={page['metadata']['continue']}").body
+    assert rest["items"] == [] and "continue" not in rest["metadata"]
+    # Nothing after the last match: no token.
+    last = api("GET", f"{CMS}?limit=2&labelSelector=grp%21%3Dg").body
+    assert [i["metadata"]["name"] for i in last["items"]] == ["q1", "q2"] and "continue" not in last["metadata"]
