@@ -24,7 +24,7 @@ from ..registry.subresources.status import finalize
 from . import render
 from .decoding import body_object, decode_typed, write_options
 from .http import query, read_body, write_bytes
-from .patching import patch_function, patch_type
+from .patching import patch_function, patch_type, patched_object
 
 _STREAMS = ("log", "exec", "attach", "portforward", "proxy")
 _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
@@ -162,9 +162,9 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         patcher = patch_function(request, handler.context, store,
                                  read_body(request, handler.context.max_request_bytes), kind, info=rest.info)
         # The patched object is decoded as an update's body is: typed, its unknown fields warned about or
-        # refused under fieldValidation (a custom resource's status patch included).
-        change = patcher if rest.info is not None else \
-            (lambda current: decode_typed(request, store, patcher(current), options))
+        # refused under fieldValidation (a custom resource's status patch included); one that does not decode
+        # is the patch handler's 422 of the field "patch", as on the resource itself.
+        change = lambda current: patched_object(request, store, patcher, current, options, info=rest.info)
     _answer(handler, request, rest, 200, await rest.update(namespace, info.name, change, options), store)
 
 

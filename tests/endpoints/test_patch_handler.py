@@ -183,3 +183,15 @@ def test_an_apply_through_status_owns_the_metadata_its_strategy_keeps(api):
     assert entry["subresource"] == "status"
     assert entry["fieldsV1"] == {"f:metadata": {"f:annotations": {"f:an": {}}},
                                  "f:status": {"f:observedGeneration": {}}}
+
+
+def test_a_status_patch_that_does_not_decode_is_the_same_422(api):
+    """A subresource's patch goes through the same patcher as the resource's: a patched status that does not
+    decode is the 422 of the field "patch", not the decoder's 400."""
+    code, created, _ = api("POST", f"{NS}/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                                   "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    assert code == 201, created
+    code, answer, _ = api("PATCH", f"{NS}/pods/p/status?fieldValidation=Strict", {"status": {"bogus": 1}},
+                          STRATEGIC)
+    assert code == 422 and answer["details"]["causes"][0]["field"] == "patch"
+    assert answer["message"].endswith('strict decoding error: unknown field "status.bogus"'), answer["message"]
