@@ -150,8 +150,7 @@ def patched_object(request, store, patcher, old, options, info=None) -> dict:
     object that does not decode is a 422 Invalid of the field "patch" (the patch body's own duplicate keys among
     its strict decoding errors); an apply's configuration was typed by the field manager."""
     patched = patcher(old)
-    if not isinstance(patcher, Patcher) or not store.builtin:
-        # A custom resource's patched object is refused as its body would be (a 400), for now.
+    if not isinstance(patcher, Patcher):
         return decode_typed(request, store, patched, options, info)
     strict = options.field_validation == "Strict"
     if options.field_validation == "Warn":
@@ -165,8 +164,16 @@ def patched_object(request, store, patcher, old, options, info=None) -> dict:
         raise _undecodable(patcher, store, info or store.info, old, patched, error.message,
                            patcher.duplicates if strict else []) from None
     if strict and patcher.duplicates:
-        raise _invalid_patch(patcher.shown(old, patched), _STRICT + ", ".join(patcher.duplicates))
+        raise _invalid_patch(_shown(patcher, store, old, patched), _STRICT + ", ".join(patcher.duplicates))
     return decoded
+
+
+def _shown(patcher: Patcher, store, old: dict, patched: dict) -> str:
+    """The patched object as upstream's error shows it: a custom resource's JSON is an unstructured map's, every
+    object's keys sorted (the patchers keep that order), a built-in's as the patcher writes it."""
+    if not store.builtin:
+        return codec.dumps(_sorted_deep(patched)).decode()
+    return patcher.shown(old, patched)
 
 
 _STRICT = "strict decoding error: "
@@ -181,7 +188,7 @@ def _undecodable(patcher: Patcher, store, info, old: dict, patched: dict, messag
     elif patcher.kind == negotiation.STRATEGIC_MERGE_PATCH:
         # Upstream turns the patched map into the typed object with its unstructured converter, in whose words.
         detail = _conversion_error(patched, schema.node_for(info.group, info.version, info.kind)) or detail
-    return _invalid_patch(patcher.shown(old, patched), detail)
+    return _invalid_patch(_shown(patcher, store, old, patched), detail)
 
 
 def _invalid_patch(shown: str, detail: str) -> StatusError:
