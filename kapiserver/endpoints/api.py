@@ -188,7 +188,8 @@ class ResourceHandler:
     async def do_update(self, request, info, store, namespace):
         options = write_options(request)
         obj = decode_typed(request, store, body_object(self.body(request)), options)
-        result, created = await store.update(namespace, info.name, lambda old: json_copy(obj), options)
+        result, created = await store.update(namespace, info.name, lambda old: json_copy(obj), options,
+                                             precondition_uid=(obj.get("metadata") or {}).get("uid") or None)
         self.respond(request, 201 if created else 200, result, store)
 
     async def do_patch(self, request, info, store, namespace):

@@ -38,8 +38,8 @@ GENERATE_NAME_ATTEMPTS = 8
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: Storage, clock,
-                 key_root: bytes, admission: Optional[Admission] = None, builtin: bool = True, watch_cache_size: int = 0,
-                 resource_name: str = ""):
+                 key_root: bytes, admission: Optional[Admission] = None, builtin: bool = True,
+                 watch_cache_size: int = 0, resource_name: str = ""):
         self.info = info
         # How many objects one deletecollection deletes at once (the registry sets --delete-collection-workers).
         self.delete_collection_workers = 1
@@ -329,12 +329,23 @@ class Store:
         return obj
 
     # -- update --------------------------------------------------------------------------
+    def precondition_conflict(self, namespace: Optional[str], name: str, field: str, given: str,
+                              actual) -> StatusError:
+        """A storage precondition (``field`` "UID" or "ResourceVersion") the stored object fails: upstream's
+        storage invalid-object error, which its store answers as a 409."""
+        key = self.key(namespace, name).decode()
+        return errors.conflict(self.qualified, name,
+                               f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
+                               f"AdditionalErrorMsg: Precondition failed: {field} in precondition: {given}, "
+                               f"{field} in object meta: {actual}")
+
     async def update(self, namespace: Optional[str], name: str, update: UpdateFunc,
                      options: WriteOptions = WriteOptions(), subresource: str = "",
-                     allow_create: Optional[bool] = None) -> tuple[dict, bool]:
+                     allow_create: Optional[bool] = None, precondition_uid: Optional[str] = None) -> tuple[dict, bool]:
         """Apply ``update`` (old object or None -> new object) with optimistic
         concurrency, retrying on storage conflicts; a new object naming a resourceVersion other than
-        the stored one is a 409.  (object, created?)."""
+        the stored one is a 409.  ``precondition_uid``: the uid a PUT's object names, which the stored object
+        must have (upstream's update keeps it as a storage precondition).  (object, created?)."""
         key = self.key(namespace, name)
         if allow_create is None:
             allow_create = self.strategy.allow_create_on_update and not subresource
@@ -359,6 +370,11 @@ class Store:
                     mine = self.decode(kv.value, kv.mod_revision)
                 else:
                     mine = json_copy(old)
+            if precondition_uid and old is not None and old["metadata"].get("uid") != precondition_uid:
+                if guess is not None:
+                    guess = None    # said of a cached object: made sure of on storage's
+                    continue
+                raise self.precondition_conflict(namespace, name, "UID", precondition_uid, old["metadata"].get("uid"))
             try:
                 outcome = await self._update_attempt(namespace, name, key, update, options, subresource,
                                                      allow_create, old, mine, mod_revision, guess is not None)

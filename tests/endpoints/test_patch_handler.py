@@ -195,3 +195,18 @@ def test_a_status_patch_that_does_not_decode_is_the_same_422(api):
                           STRATEGIC)
     assert code == 422 and answer["details"]["causes"][0]["field"] == "patch"
     assert answer["message"].endswith('strict decoding error: unknown field "status.bogus"'), answer["message"]
+
+
+def test_a_put_naming_another_uid_fails_its_storage_precondition(api):
+    """A PUT's object with a uid makes it a storage precondition (upstream's DefaultUpdatedObjectInfo): another
+    object's uid is the storage's invalid-object error, a 409; the object's own is an ordinary update."""
+    created = configmap(api)
+    changed = dict(created, data={"a": "c"}, metadata=dict(created["metadata"], uid="bogus"))
+    code, answer, _ = api("PUT", f"{NS}/configmaps/c", changed)
+    assert code == 409 and answer["reason"] == "Conflict"
+    assert answer["message"] == (
+        'Operation cannot be fulfilled on configmaps "c": StorageError: invalid object, Code: 4, '
+        "Key: /registry/configmaps/default/c, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: "
+        f"UID in precondition: bogus, UID in object meta: {created['metadata']['uid']}")
+    code, updated, _ = api("PUT", f"{NS}/configmaps/c", dict(created, data={"a": "c"}))
+    assert code == 200 and updated["data"] == {"a": "c"}

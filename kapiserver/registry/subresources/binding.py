@@ -44,11 +44,7 @@ def _check_preconditions(pods, namespace: str, name: str, pod: dict, uid: str, v
     for field, given, actual in (("UID", uid, pod["metadata"].get("uid")),
                                  ("ResourceVersion", version, pod["metadata"].get("resourceVersion"))):
         if given and given != actual:
-            key = pods.key(namespace, name).decode()
-            raise errors.conflict(pods.qualified, name,
-                                  f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
-                                  f"AdditionalErrorMsg: Precondition failed: {field} in precondition: {given}, "
-                                  f"{field} in object meta: {actual}")
+            raise pods.precondition_conflict(namespace, name, field, given, actual)
 
 
 def _unassignable(name: str, why: str) -> errors.StatusError:
