@@ -421,12 +421,9 @@ class Store:
         if old is None:
             if not allow_create:
                 raise errors.not_found(self.qualified, name)
-            if new["metadata"].get("resourceVersion"):
-                if getattr(options, "operation", "Update") != "Apply":
-                    raise errors.not_found(self.qualified, name)
-                # As upstream's Store.Update creating the object: the version an apply's configuration names is
-                # not looked at, and storage drops it (PrepareObjectForStorage).
-                del new["metadata"]["resourceVersion"]
+            # As upstream's Store.Update creating the object: the version the object names (a PUT's, an apply's
+            # configuration's) is not looked at, and storage drops it (PrepareObjectForStorage).
+            new["metadata"].pop("resourceVersion", None)
             return await self.create(namespace, new, options), True
         self._check_namespace(new, namespace)
         requested_rv = new["metadata"].get("resourceVersion")
