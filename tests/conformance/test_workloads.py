@@ -464,7 +464,7 @@ def test_replication_controller_lifecycle(cluster, client, namespace):  # noqa: 
     status = run(client.patch(REPLICATION_CONTROLLERS, "rc-test", {"status": {"readyReplicas": 0,
                                                                              "availableReplicas": 0}},
                               namespace, subresource="status"))
-    assert status["status"]["readyReplicas"] == 0
+    assert status["status"].get("readyReplicas", 0) == 0
     path = scale_path(REPLICATION_CONTROLLERS, namespace, "rc-test")
     scale = run(client.request("GET", path))
     assert scale["spec"]["replicas"] == 1

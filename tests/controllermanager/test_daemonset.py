@@ -193,7 +193,8 @@ def test_on_delete_waits(controllers, nodes, client, namespace):
     run(client.patch(DAEMON_SETS, "od", {"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}, namespace))
     eventually(lambda: status(client, namespace, "od").get("observedGeneration") == 2)
     pod = live_pods(client, namespace)[0]
-    assert "v" not in pod["metadata"]["labels"] and status(client, namespace, "od")["updatedNumberScheduled"] == 0
+    assert "v" not in pod["metadata"]["labels"]
+    assert status(client, namespace, "od").get("updatedNumberScheduled", 0) == 0
     run(client.delete(PODS, pod["metadata"]["name"], namespace))
     eventually(lambda: [p["metadata"]["labels"].get("v") for p in live_pods(client, namespace)] == ["2"])
 

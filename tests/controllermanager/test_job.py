@@ -58,7 +58,7 @@ def test_job_completes_with_tracking_finalizers_and_counts(jobs, client, namespa
     run(client.create(JOBS, job_object("three", namespace, completions=3, parallelism=2)))
     job = eventually(finished(client, "three", namespace), timeout=20)
     status = job["status"]
-    assert status["succeeded"] == 3 and status.get("failed", 0) == 0 and status["active"] == 0
+    assert status["succeeded"] == 3 and status.get("failed", 0) == 0 and status.get("active", 0) == 0
     assert status["startTime"] and status["completionTime"]
     assert status["uncountedTerminatedPods"] in ({}, {"succeeded": [], "failed": []}) or \
         not any(status["uncountedTerminatedPods"].values())
@@ -141,7 +141,7 @@ def test_suspend_deletes_pods_and_resume_recreates(jobs, client, namespace):
     eventually(lambda: get_job(client, "sus", namespace)["status"].get("active") == 2)
     run(client.patch(JOBS, "sus", {"spec": {"suspend": True}}, namespace))
     job = eventually(lambda: (j := get_job(client, "sus", namespace)) and
-                     conditions(j).get("Suspended", {}).get("status") == "True" and j["status"].get("active") == 0
+                     conditions(j).get("Suspended", {}).get("status") == "True" and j["status"].get("active", 0) == 0
                      and j)
     assert conditions(job)["Suspended"]["reason"] == "JobSuspended"
     eventually(lambda: all(p["metadata"].get("deletionTimestamp") for p in job_pods(client, namespace, "sus")))
