@@ -233,7 +233,9 @@ def content_type(request) -> Optional[str]:
 
 def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) -> dict:
     """Check a built-in object's JSON types against its schema and drop unknown
-    fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header)."""
+    fields, reporting them as fieldValidation asks (Strict: 400, Warn: a Warning header).
+    The object is left as upstream's Go struct encodes it: omitempty fields at their
+    zero values are dropped too (a custom resource, unstructured upstream, keeps them)."""
     info = info or store.info
     if not store.builtin and isinstance(obj, dict):
         return _decode_custom(request, store, obj, options, info)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from types import SimpleNamespace
 
 import pytest
 from treq.testing import StubTreq
@@ -13,9 +14,11 @@ from twisted.internet import task
 
 from kapiserver import runtime
 from kapiserver.endpoints.api import APIContext
+from kapiserver.endpoints.decoding import decode_typed
 from kapiserver.endpoints.root import APIRoot
 from kapiserver.machinery import omitempty_fields, schema, typed
 from kapiserver.machinery.errors import StatusError
+from kapiserver.registry.options import WriteOptions
 from kapiserver.registry.registry import Registry
 from kapiserver.storage.memory import MemoryStorage
 
@@ -134,6 +137,19 @@ def test_unmarshal_keeps_zero_values():
     """unmarshal is Go's json.Unmarshal alone: nothing is encoded, so nothing is left out."""
     meta = schema.node_named("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
     assert typed.unmarshal({"name": "", "labels": {}}, meta) == ({"name": "", "labels": {}}, [])
+
+
+def test_a_built_in_body_loses_its_zero_values_and_a_custom_resource_keeps_them():
+    """decode_typed: a built-in kind's body is what its Go struct encodes to; a custom resource, unstructured
+    upstream, keeps its empty maps, lists and falsy values."""
+    request = SimpleNamespace(method=b"PATCH")
+    body = {"metadata": {"name": "x", "labels": {}}, "spec": {"template": {"spec": {"nodeSelector": {}}}}}
+    deployments = SimpleNamespace(builtin=True, info=SimpleNamespace(group="apps", version="v1", kind="Deployment"))
+    assert decode_typed(request, deployments, json.loads(json.dumps(body)), WriteOptions()) == \
+        {"metadata": {"name": "x"}, "spec": {"template": {"spec": {}}}}
+    widgets = SimpleNamespace(builtin=False, strategy=SimpleNamespace(),
+                              info=SimpleNamespace(group="ex.com", version="v1", kind="Widget"))
+    assert decode_typed(request, widgets, json.loads(json.dumps(body)), WriteOptions()) == body
 
 
 # --- through the API ------------------------------------------------------------------------------------------
