@@ -24,8 +24,6 @@ def list_options(request, store) -> ListOptions:
         # The selector's fields checked against the resource's after the options' validation, as upstream
         # converts its field labels only then.
         options.field_selector = store.strategy.check_field_selector(options.field_selector)
-    if options.continue_token and options.resource_version not in ("", "0"):
-        raise errors.bad_request("specifying resource version is not allowed when using continue")
     return options
 
 

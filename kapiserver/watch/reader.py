@@ -169,7 +169,11 @@ class StorageReader:
         revision: Optional[int] = None
         start_key = None
         if options.continue_token:
+            # The token read first, then the version beside it refused, as upstream's storage checks a list's
+            # options (a watch's continue is not looked at).
             revision, start = continuetoken.decode(options.continue_token)
+            if options.resource_version not in ("", "0"):
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
             start_key = prefix + start.encode()
             if revision == -1:
                 revision = None     # an inconsistent continue: on from the key, at the current revision

@@ -325,3 +325,14 @@ def test_watch_over_websocket(watch_server):
                                                                                   ("DELETED", "ws-a")]
     finally:
         ws.close()
+
+
+def test_a_watch_does_not_look_at_a_continue_token(apiserver):
+    """continue belongs to lists: upstream's watch never reads it, so one beside a resourceVersion is an ordinary
+    watch from that version (a list would be refused)."""
+    status, listed = apiserver.request("GET", CM)
+    rv = listed["metadata"]["resourceVersion"]
+    apiserver.request("POST", CM, configmap("after-continue"))
+    status, events = stream(apiserver, f"{CM}?watch=1&continue=garbage&resourceVersion={rv}&timeoutSeconds=1")
+    assert status == 200
+    assert ("ADDED", "after-continue") in [(e["type"], e["object"]["metadata"]["name"]) for e in events]

@@ -42,3 +42,16 @@ def test_a_selected_page_of_exactly_limit_continues_while_objects_follow(api):  
     # Nothing after the last match: no token.
     last = api("GET", f"{CMS}?limit=2&labelSelector=grp%21%3Dg").body
     assert [i["metadata"]["name"] for i in last["items"]] == ["q1", "q2"] and "continue" not in last["metadata"]
+
+
+def test_a_continued_list_may_not_name_a_resource_version(api):  # noqa: F811
+    """Upstream's storage reads a list's continue token first (its own 400 for a bad one), then refuses a
+    resourceVersion beside it."""
+    for name in ("a", "b"):
+        assert api("POST", CMS, cm(name)).code == 201
+    token = api("GET", f"{CMS}?limit=1").body["metadata"]["continue"]
+    refused = api("GET", f"{CMS}?limit=1&continue={token}&resourceVersion=1")
+    assert (refused.code, refused.body["message"]) == (
+        400, "specifying resource version is not allowed when using continue")
+    bad = api("GET", f"{CMS}?limit=1&continue=garbage&resourceVersion=1")
+    assert bad.code == 400 and bad.body["message"].startswith("invalid continue token: ")
