@@ -6,6 +6,9 @@ import datetime
 import os
 import random
 import time
+from typing import Optional
+
+from . import errors
 
 # The order of ObjectMeta's fields in Go, which is the order upstream writes them.
 OBJECT_META_ORDER = (
@@ -119,6 +122,20 @@ def generate_name(base: str) -> str:
     if len(base) > MAX_GENERATED_NAME_LENGTH:
         base = base[:MAX_GENERATED_NAME_LENGTH]
     return base + "".join(_name_random.choices(_ALPHANUMS, k=GENERATED_SUFFIX_LENGTH))
+
+
+def place_in_namespace(meta: dict, namespace: Optional[str], namespaced: bool) -> None:
+    """A request's object put in the request's namespace, as upstream's handlers put it: another namespace named
+    in it is a 400; a cluster-scoped object has none."""
+    if not namespaced:
+        meta.pop("namespace", None)
+        return
+    given = meta.get("namespace")
+    if given and namespace and given != namespace:
+        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the "
+                                 "request")
+    if namespace:
+        meta["namespace"] = namespace
 
 
 def ordered_metadata(meta: dict) -> dict:

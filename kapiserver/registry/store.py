@@ -229,16 +229,7 @@ class Store:
 
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, obj: dict, namespace: Optional[str]) -> None:
-        meta_ = obj["metadata"]
-        if self.info.namespaced:
-            given = meta_.get("namespace")
-            if given and namespace and given != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
-            if namespace:
-                meta_["namespace"] = namespace
-        else:
-            meta_.pop("namespace", None)
+        meta.place_in_namespace(obj["metadata"], namespace, self.info.namespaced)
 
     def _check_type(self, obj: dict) -> None:
         if not isinstance(obj, dict):

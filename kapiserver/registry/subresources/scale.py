@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Optional
 
-from ...machinery import errors, gojson, names, schema, selectors, typed
+from ...machinery import errors, gojson, meta, names, schema, selectors, typed
 from ..catalog import ResourceInfo
 
 # The kind a Scale is read and patched as.
@@ -169,14 +169,7 @@ def _handed_scale(scale: Any, namespace: Optional[str], name: str) -> dict:
     is a 400), and named as the URL names it (checkName)."""
     scale, _ = typed.decode(scale, schema.node_for("autoscaling", "v1", "Scale"), "Scale", "v1")
     meta_ = scale.setdefault("metadata", {})
-    given = meta_.get("namespace")
-    if namespace and given and given != namespace:
-        raise errors.bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request")
-    if namespace:
-        meta_["namespace"] = namespace
-    else:
-        meta_.pop("namespace", None)
+    meta.place_in_namespace(meta_, namespace, bool(namespace))
     if not meta_.get("name"):
         raise errors.bad_request(
             f"the name of the object ({name} based on URL) was undeterminable: name must be provided")
