@@ -7,50 +7,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import served
 
 CMS = "/api/v1/namespaces/default/configmaps"
 
 
 @pytest.fixture
 def api():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
-    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
+    call = served()
 
-    def call(method, path, body=None, content_type="application/json"):
+    def ask(method, path, body=None, content_type="application/json"):
         """(code, decoded body); a watch is given a second to end its timeoutSeconds=1."""
-        responses, bodies = [], []
-        data = (body if isinstance(body, bytes) else json.dumps(body).encode()) if body is not None else None
-        client.request(method, "http://api" + path, data=data,
-                       headers={"Content-Type": content_type}).addCallback(responses.append)
-        for _ in range(5):
-            client.flush()
-            clock.advance(0)
-        assert responses, (method, path)
-        client.content(responses[0]).addCallback(bodies.append)
-        for _ in range(3):
-            client.flush()
-            clock.advance(1)
-        client.flush()
-        text = bodies[0] if bodies else b""
-        try:
-            decoded = json.loads(text.splitlines()[0]) if text.strip() else None
-        except ValueError:
-            decoded = text
-        return responses[0].code, decoded
+        answer = call(method, path, body, content_type, wait=1)
+        return answer.code, answer.body
 
-    call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
-    assert call("POST", CMS, _cm("a"))[0] == 201
-    return call
+    assert ask("POST", CMS, _cm("a"))[0] == 201
+    return ask
 
 
 def _cm(name):

@@ -7,14 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import served
 
 NS = "/api/v1/namespaces/default"
 MERGE = "application/merge-patch+json"
@@ -25,27 +19,14 @@ APPLY = "application/apply-patch+yaml"
 
 @pytest.fixture
 def api():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
-    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
+    call = served()
 
-    def call(method, path, body=None, content_type="application/json"):
+    def ask(method, path, body=None, content_type="application/json"):
         """(code, decoded body, Warning headers)."""
-        responses, bodies = [], []
-        data = (body if isinstance(body, bytes) else json.dumps(body).encode()) if body is not None else None
-        client.request(method, "http://api" + path, data=data,
-                       headers={"Content-Type": content_type}).addCallback(responses.append)
-        for _ in range(5):
-            client.flush()
-            clock.advance(0)
-        assert responses, (method, path)
-        client.content(responses[0]).addCallback(bodies.append)
-        client.flush()
-        warnings = responses[0].headers.getRawHeaders("Warning") or []
-        return responses[0].code, json.loads(bodies[0]), warnings
+        answer = call(method, path, body, content_type)
+        return answer.code, answer.body, answer.warnings
 
-    return call
+    return ask
 
 
 def configmap(api, name="c"):

@@ -3,18 +3,10 @@ its CRD does not define (a status or scale) is a NotFound for the object itself,
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 
-from kapiserver import runtime
 from kapiserver.controllers.crd import CRDController
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import served
 
 GADGETS = "/apis/ex.com/v1/namespaces/default/gadgets"
 
@@ -31,32 +23,16 @@ def crd(plural: str, kind: str, **version) -> dict:
 
 @pytest.fixture
 def api():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    CRDController(registry, clock)      # serves what a CRD defines once it is written
-    clock.advance(0)
-    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
+    call = served(lambda registry, clock: CRDController(registry, clock))  # serves what a CRD defines once written
 
-    def call(method, path, body=None):
-        """(code, decoded body)."""
-        responses, bodies = [], []
-        data = json.dumps(body).encode() if body is not None else None
-        content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
-        client.request(method, "http://api" + path, data=data,
-                       headers={"Content-Type": content_type}).addCallback(responses.append)
-        for _ in range(5):
-            client.flush()
-            clock.advance(0)
-        assert responses, (method, path)
-        client.content(responses[0]).addCallback(bodies.append)
-        client.flush()
-        return responses[0].code, json.loads(bodies[0]) if bodies and bodies[0].strip() else None
+    def ask(method, path, body=None):
+        """(code, decoded body); a PATCH is a merge patch."""
+        answer = call(method, path, body, "application/merge-patch+json" if method == "PATCH" else "application/json")
+        return answer.code, answer.body
 
-    assert call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                               "metadata": {"name": "default"}})[0] == 201
     for definition in (crd("gadgets", "Gadget"), crd("widgets", "Widget", subresources={"status": {}})):
-        assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition)[0] == 201
-    return call
+        assert ask("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition)[0] == 201
+    return ask
 
 
 def test_subresource_the_crd_does_not_define_is_the_objects_not_found(api):

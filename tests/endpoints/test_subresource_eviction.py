@@ -4,51 +4,17 @@ still being processed refused with a Retry-After, and the DisruptionTarget condi
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import served
 
 PODS = "/api/v1/namespaces/default/pods"
 PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
 
 
-class Answer:
-    def __init__(self, code, body, headers):
-        self.code, self.body, self.headers = code, body, headers
-
-
 @pytest.fixture
 def api():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
-    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
-
-    def call(method, path, body=None) -> Answer:
-        responses, bodies = [], []
-        data = json.dumps(body).encode() if body is not None else None
-        client.request(method, "http://api" + path, data=data,
-                       headers={"Content-Type": "application/json"}).addCallback(responses.append)
-        for _ in range(5):
-            client.flush()
-            clock.advance(0)
-        assert responses, (method, path)
-        client.content(responses[0]).addCallback(bodies.append)
-        client.flush()
-        text = bodies[0] if bodies else b""
-        return Answer(responses[0].code, json.loads(text) if text.strip() else None, responses[0].headers)
-
-    assert call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                               "metadata": {"name": "default"}}).code == 201
-    return call
+    return served()
 
 
 def running_pod(api, name, labels=None, ready=True) -> dict:

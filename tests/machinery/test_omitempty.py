@@ -9,18 +9,12 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.decoding import decode_typed
-from kapiserver.endpoints.root import APIRoot
 from kapiserver.machinery import omitempty_fields, schema, typed
 from kapiserver.machinery.errors import StatusError
 from kapiserver.registry.options import WriteOptions
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import served
 
 DEPLOYMENT = schema.node_for("apps", "v1", "Deployment")
 CONFIGMAP = schema.node_for("", "v1", "ConfigMap")
@@ -154,36 +148,15 @@ def test_a_built_in_body_loses_its_zero_values_and_a_custom_resource_keeps_them(
 
 # --- through the API ------------------------------------------------------------------------------------------
 
-def _client():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
-    client = StubTreq(runtime.RuntimeLimits(APIRoot(APIContext(registry, clock, clock)), clock, request_timeout=60))
-    assert _call(client, clock, "POST", "/api/v1/namespaces",
-                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})[0] == 201
-    return client, clock
-
-
-def _call(client, clock, method: str, url: str, body, content_type: str = "application/json"):
-    responses, bodies = [], []
-    headers = {"Accept": "application/json", "Content-Type": content_type}
-    client.request(method, "http://api" + url, data=json.dumps(body).encode(),
-                   headers=headers).addCallback(responses.append)
-    for _ in range(20):
-        client.flush()
-        clock.advance(0)
-        if responses:
-            break
-    [response] = responses
-    client.content(response).addCallback(bodies.append)
-    client.flush()
-    return response.code, json.loads(bodies[0])
+def _call(call, method: str, url: str, body, content_type: str = "application/json"):
+    answer = call(method, url, body, content_type)
+    return answer.code, answer.body
 
 
 def test_a_configmap_created_with_empty_maps_answers_without_them():
     """labels: {}, annotations: {} and data: {} are not stored or answered."""
-    client, clock = _client()
-    code, created = _call(client, clock, "POST", "/api/v1/namespaces/default/configmaps?fieldManager=t",
+    call = served()
+    code, created = _call(call, "POST", "/api/v1/namespaces/default/configmaps?fieldManager=t",
                           {"apiVersion": "v1", "kind": "ConfigMap",
                            "metadata": {"name": "c", "labels": {"k": "v"}, "annotations": {}}, "data": {}})
     assert code == 201
@@ -195,15 +168,15 @@ def test_a_configmap_created_with_empty_maps_answers_without_them():
 def test_a_merge_patch_of_an_empty_node_selector_changes_nothing():
     """As upstream: the patched Deployment encodes as it did, so nothing is written (same resourceVersion and
     generation) and the patching manager owns nothing new."""
-    client, clock = _client()
+    call = served()
     path = "/apis/apps/v1/namespaces/default/deployments"
-    code, created = _call(client, clock, "POST", path, {
+    code, created = _call(call, "POST", path, {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
         "spec": {"selector": {"matchLabels": {"a": "b"}},
                  "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c",
                                                                                          "image": "i"}]}}}})
     assert code == 201
-    code, patched = _call(client, clock, "PATCH", path + "/d?fieldManager=helm",
+    code, patched = _call(call, "PATCH", path + "/d?fieldManager=helm",
                           {"spec": {"template": {"spec": {"nodeSelector": {}, "tolerations": [],
                                                           "hostNetwork": False}}}},
                           "application/merge-patch+json")
