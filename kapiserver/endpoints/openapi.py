@@ -9,7 +9,9 @@ The /openapi/v3 and /openapi/v2 documents, as pure builders over the catalog.
 
 The HASH is upstream's: the upper-case hex SHA-512 of the document bytes (serve it, quoted, as
 the ETag).  Schemas come from :mod:`kapiserver.machinery.schema`; each document carries exactly
-the component schemas its operations reach.  Custom resources (CRDs) bring their own schemas
+the component schemas its operations reach; a built-in field whose Go type is an
+enum carries its values there (``enum``, from :mod:`kapiserver.machinery.enum_fields`; the
+definitions the server validates with keep none).  Custom resources (CRDs) bring their own schemas
 through ``extra_schemas`` (name -> OpenAPI v3 schema with ``x-kubernetes-group-version-kind``
 and refs ``#/components/schemas/<name>``); a resource whose kind has no schema at all gets a
 permissive one, so every listed document is complete.  Documents are cached per content (the
@@ -31,7 +33,7 @@ import orjson
 from kapiserver.endpoints.openapi_paths import (
     CUSTOM_PATCH_TYPES, STRING, Operation, Param, group_version_operations, group_words, gv_prefix, operation_id,
     tag_for, to_valid_operation_id)
-from kapiserver.machinery import codec, schema
+from kapiserver.machinery import codec, enum_fields, schema
 from kapiserver.registry.catalog import Catalog
 
 DEFAULT_VERSION = "v1.32.4"
@@ -83,6 +85,44 @@ def _builtin_closure(name: str) -> frozenset[str]:
     return frozenset(seen)
 
 
+def _with_enums(definitions: Mapping[str, dict]) -> dict[str, dict]:
+    """The definitions with the ``enum`` of each field whose Go type is an enum (``enum_fields``), as upstream's
+    documents give them: on a string property itself, on an array's items, on a map's values.  The definitions
+    changed are copies; the others are shared."""
+    out = dict(definitions)
+    for name, fields in enum_fields.FIELDS.items():
+        definition = out.get(name)
+        if not definition or not isinstance(definition.get("properties"), Mapping):
+            continue
+        properties = dict(definition["properties"])
+        for field, values in fields.items():
+            node = properties.get(field)
+            if not isinstance(node, Mapping):
+                continue
+            node = dict(node)
+            if node.get("type") == "array" and isinstance(node.get("items"), Mapping):
+                node["items"] = {**node["items"], "enum": list(values)}
+            elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), Mapping):
+                node["additionalProperties"] = {**node["additionalProperties"], "enum": list(values)}
+            else:
+                node["enum"] = list(values)
+            properties[field] = node
+        out[name] = {**definition, "properties": properties}
+    return out
+
+
+# The built-in definitions as the documents serve them, built once: schema's plus the enums.  Only the served
+# documents carry those enums (nothing validates against these; validation walks schema.definitions()).
+@functools.cache
+def _served_v3_schemas() -> dict[str, dict]:
+    return _with_enums(schema.openapi_v3_schemas())
+
+
+@functools.cache
+def _served_v2_definitions() -> dict[str, dict]:
+    return _with_enums(schema.openapi_v2_definitions())
+
+
 def rest_friendly_name(group: str, version: str, kind: str) -> str:
     """The component name upstream gives a CRD kind: the group reversed, then version and kind."""
     return ".".join(list(reversed(group.split("."))) + [version, kind])
@@ -92,7 +132,7 @@ class _Schemas:
     """The built-in schemas plus a caller's extra ones, indexed by group/version/kind."""
 
     def __init__(self, extra: Optional[Mapping[str, dict]]):
-        self.builtin = schema.openapi_v3_schemas()
+        self.builtin = _served_v3_schemas()
         self.extra: dict[str, dict] = dict(extra or {})
         self.extra_gvks: dict[tuple[str, str, str], str] = {}
         for name, definition in self.extra.items():
@@ -482,7 +522,7 @@ def _without_object_properties(node: dict) -> dict:
 
 def _v2_definitions(names: Iterable[str], schemas: _Schemas) -> dict[str, dict]:
     """Swagger 2.0 definitions for the given v3 component names (extras converted on the fly)."""
-    builtin_v2 = schema.openapi_v2_definitions()
+    builtin_v2 = _served_v2_definitions()
     out = {}
     for name, definition in schemas.closure(names).items():
         if name in schemas.extra:
