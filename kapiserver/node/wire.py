@@ -22,6 +22,19 @@ _CHANNEL = {"stdout": STDOUT, "stderr": STDERR}
 PORT_FORWARD_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 
 
+# The most bytes of a stream one channel frame carries: the kubelet copies a stream through a 32 KiB buffer and
+# sends each read as one WebSocket message, so a client may hold a message to 64 KiB (httpx-ws's default limit
+# refuses a 65,537-byte one).
+CHANNEL_CHUNK = 32 * 1024
+
+
+def send_channel(ws, channel: int, data: bytes) -> None:
+    """``data`` on ``channel`` as messages of at most CHANNEL_CHUNK bytes of it each."""
+    head = bytes([channel])
+    for at in range(0, len(data), CHANNEL_CHUNK):
+        ws.send(head + data[at:at + CHANNEL_CHUNK])
+
+
 class ChannelExec(Session):
     """exec/attach over a channel WebSocket: one byte of channel, then the payload."""
     protocols = CHANNEL_PROTOCOLS
@@ -41,7 +54,7 @@ class ChannelExec(Session):
     # the sink
     def write(self, name: str, data: bytes) -> None:
         if self.ws is not None and data:
-            self.ws.send(bytes([_CHANNEL[name]]) + data)
+            send_channel(self.ws, _CHANNEL[name], data)
 
     def finish(self, status: dict) -> None:
         if self.ws is None:
@@ -272,8 +285,7 @@ class ChannelPortForward(Session):
 
     def _connect(self, index, port):
         self.pending[index] = []
-        conn = _Raw(lambda data: self.ws.send(bytes([2 * index]) + data),
-                               lambda: self._lost(index))
+        conn = _Raw(lambda data: send_channel(self.ws, 2 * index, data), lambda: self._lost(index))
         d = connectProtocol(TCP4ClientEndpoint(self.reactor, self.host, port, timeout=10), conn)
 
         def connected(_):
