@@ -475,7 +475,8 @@ def test_replication_controller_lifecycle(cluster, client, namespace):  # noqa: 
                .get("readyReplicas") == 2)
     listed = run(client.list(REPLICATION_CONTROLLERS, None, label_selector="test-rc-static=true"))["items"]
     assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed] == [(namespace, "rc-test")]
-    run(client.request("DELETE", REPLICATION_CONTROLLERS.path(namespace), query={"labelSelector": "test-rc-static=true"}))
+    run(client.request("DELETE", REPLICATION_CONTROLLERS.path(namespace),
+                       query={"labelSelector": "test-rc-static=true"}))
     eventually(lambda: not run(client.list(REPLICATION_CONTROLLERS, namespace))["items"])
 
 

@@ -16,9 +16,9 @@ from ...machinery import names
 from . import pod
 from ...machinery.quantity import parse_quantity
 from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
-                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector, labels,
-                    nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required, seq,
-                    text, too_long)
+                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector,
+                    labels, nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required,
+                    seq, text, too_long)
 from .core import ACCESS_MODES
 
 
@@ -108,7 +108,8 @@ def validate_storage_class(obj: dict, namespaced: bool) -> Errors:
     if len(parameters) > 512:
         errs.append(invalid_go("parameters", "map[string]string{...}", "can't have more than 512 parameters"))
     if total > 256 * 1024:
-        errs.append(invalid_go("parameters", "map[string]string{...}", "total length of parameters must be less than 262144"))
+        errs.append(invalid_go("parameters", "map[string]string{...}",
+                               "total length of parameters must be less than 262144"))
     policy = obj.get("reclaimPolicy")
     if policy is not None and policy not in ("Delete", "Retain"):
         errs.append(not_supported("reclaimPolicy", policy, ["Delete", "Retain"]))

@@ -166,7 +166,8 @@ def _field_selector(selector: dict, path: str) -> Errors:
         return [required(f"{path}.fieldPath", "")]
     subscripted = _SUBSCRIPTED.match(field_path)
     if api_version != "v1":
-        return [invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: unsupported pod version: {api_version}")]
+        return [invalid(f"{path}.fieldPath", field_path,
+                        f"error converting fieldPath: unsupported pod version: {api_version}")]
     if subscripted:
         base, key = subscripted.groups()
         if base not in ("metadata.labels", "metadata.annotations"):
