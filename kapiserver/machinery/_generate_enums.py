@@ -22,7 +22,7 @@ import subprocess
 import sys
 from typing import Optional
 
-from ._generate_omitempty import MIRRORS, TAG, Packages, _Parser, definition_package
+from ._generate_omitempty import MIRRORS, TAG, Packages, _Parser, definition_package, run, write_table
 
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "enum_fields.py")
 
@@ -50,18 +50,11 @@ class EnumPackages(Packages):
 
     def __init__(self, mirrors: str, tag: str):
         super().__init__(mirrors, tag)
-        self._shown: dict[tuple[str, str], str] = {}        # (repository, "tag:file") -> source
         self.enum_types: set[TypeKey] = set()
         # (package path, constant name) -> (declared type or None, value tokens, file imports)
         self.constants: dict[tuple[str, str], tuple[Optional[TypeKey], list[tuple[str, str]], dict]] = {}
         self._scanned: set[str] = set()
         self.aliases: dict[TypeKey, TypeKey] = {}
-
-    def git(self, repository: str, *args: str) -> str:
-        out = super().git(repository, *args)
-        if args and args[0] == "show":
-            self._shown[(repository, args[1])] = out
-        return out
 
     def package(self, path: str):
         declared = super().package(path)
@@ -70,16 +63,8 @@ class EnumPackages(Packages):
             self._scan(path)
         return declared
 
-    def _sources(self, path: str) -> list[str]:
-        """The sources Packages.package read for the package (the files it kept)."""
-        from ._generate_omitempty import _repository
-        repository, directory = _repository(path)
-        prefix = f"{self.tag}:{directory}/" if directory else f"{self.tag}:"
-        return [source for (repo, spec), source in self._shown.items()
-                if repo == repository and spec.startswith(prefix) and "/" not in spec[len(prefix):]]
-
     def _scan(self, path: str) -> None:
-        for source in self._sources(path):
+        for source in self.sources.get(path, ()):
             for match in _STRING_TYPE.finditer(source):
                 lines = [line.strip()[2:].strip() for line in match.group(1).splitlines()]
                 if any(_ENUM_TAG.match(line) for line in lines):
@@ -325,17 +310,8 @@ def render(table: dict[str, dict[str, list[str]]], tag: str) -> str:
 
 def generate(mirrors: str = MIRRORS, tag: str = TAG, output: str = OUTPUT) -> list[str]:
     """Write the table; the warnings."""
-    from .schema import definitions
-    table, warnings = enum_fields(definitions(), EnumPackages(mirrors, tag))
-    with open(output, "w") as handle:
-        handle.write(render(table, tag))
-    return warnings
-
-
-def main(argv: list[str]) -> None:
-    for warning in generate(*argv[1:3]):
-        print("warning:", warning, file=sys.stderr)
+    return write_table(enum_fields, render, EnumPackages(mirrors, tag), output)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    run(generate, sys.argv)

@@ -238,6 +238,7 @@ class Packages:
         self.mirrors = mirrors
         self.tag = tag
         self.loaded: dict[str, dict[str, tuple[tuple, dict[str, str]]]] = {}
+        self.sources: dict[str, list[str]] = {}     # package path -> the sources of the files read for it
 
     def git(self, repository: str, *args: str) -> str:
         directory = os.path.join(self.mirrors, repository, "repo")
@@ -251,12 +252,14 @@ class Packages:
             listing = self.git(repository, "ls-tree", "--name-only", f"{self.tag}:{directory}" if directory
                                else self.tag)
             declared: dict[str, tuple[tuple, dict[str, str]]] = {}
+            sources = self.sources[path] = []
             for name in listing.split():
                 if not name.endswith(".go") or name.endswith("_test.go") or name.startswith("zz_generated") \
                         or name.endswith(".pb.go") or name.endswith("_fuzz.go"):
                     continue
                 source = self.git(repository, "show", f"{self.tag}:{directory}/{name}" if directory
                                   else f"{self.tag}:{name}")
+                sources.append(source)
                 parsed = _Parser(source).parse()
                 for type_name, expression in parsed.types.items():
                     declared[type_name] = (expression, parsed.imports)
@@ -381,19 +384,26 @@ def render(table: dict[str, dict[str, str]], tag: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(mirrors: str = MIRRORS, tag: str = TAG, output: str = OUTPUT) -> list[str]:
-    """Write the table; the warnings (definitions without a Go struct to read)."""
+def write_table(build, render_table, packages, output: str) -> list[str]:
+    """``build(definitions, packages)`` -> (table, warnings) over the served definitions, the table written to
+    ``output`` by ``render_table(table, tag)``; the warnings."""
     from .schema import definitions
-    table, warnings = omittable(definitions(), Packages(mirrors, tag))
+    table, warnings = build(definitions(), packages)
     with open(output, "w") as handle:
-        handle.write(render(table, tag))
+        handle.write(render_table(table, packages.tag))
     return warnings
 
 
-def main(argv: list[str]) -> None:
+def run(generate, argv: list[str]) -> None:
+    """A generator's command line: [MIRRORS [TAG]], its warnings on stderr."""
     for warning in generate(*argv[1:3]):
         print("warning:", warning, file=sys.stderr)
 
 
+def generate(mirrors: str = MIRRORS, tag: str = TAG, output: str = OUTPUT) -> list[str]:
+    """Write the table; the warnings (definitions without a Go struct to read)."""
+    return write_table(omittable, render, Packages(mirrors, tag), output)
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    run(generate, sys.argv)
