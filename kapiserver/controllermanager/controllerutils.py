@@ -27,6 +27,28 @@ FAILED_DELETE_POD_REASON = "FailedDelete"
 SUCCESSFUL_DELETE_POD_REASON = "SuccessfulDelete"
 
 
+# -- status ------------------------------------------------------------------------------------------------
+def _without_zeros(value):
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = _without_zeros(item)
+            if item is not None and item is not False and item != 0 and item != "" and item != [] and item != {}:
+                out[key] = item
+        return out
+    if isinstance(value, list):
+        return [_without_zeros(item) for item in value]
+    return value
+
+
+def same_status(stored: Optional[dict], computed: Optional[dict]) -> bool:
+    """Whether the status a controller computed is the one stored, as upstream's controllers compare their typed
+    structs: a field at its zero value (0, "", false, empty, null), at any depth, is the same as one left out,
+    which is how the API stores it (omitempty).  Compared as dicts, a computed 0 against a stored nothing would
+    write the status again on every sync, and every write brings another sync."""
+    return _without_zeros(stored or {}) == _without_zeros(computed or {})
+
+
 # -- pods --------------------------------------------------------------------------------------------------
 def _condition(obj: dict, kind: str) -> Optional[dict]:
     for condition in (obj.get("status") or {}).get("conditions") or []:

@@ -21,7 +21,7 @@ from ..client.resources import CONTROLLER_REVISIONS, DAEMON_SETS, NODES, PODS
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
 from . import history
-from .controllerutils import scaled_value
+from .controllerutils import same_status, scaled_value
 from .context import ControllerContext, QueueController
 from .history import CONTROLLER_REVISION_HASH_LABEL, is_available, is_ready, is_terminating, phase
 from .nodeaffinity import add_daemon_tolerations, replace_node_name_affinity, should_run, target_node_name
@@ -475,7 +475,7 @@ class DaemonSetsController(QueueController):
 
     async def _update_status(self, ds: dict, nodes: List[dict], hash_: str) -> None:
         status = self.status_of(ds, nodes, hash_)
-        if status == (ds.get("status") or {}):
+        if same_status(ds.get("status"), status):
             return
         await self.client.update(DAEMON_SETS, {**ds, "status": status}, subresource="status")
 

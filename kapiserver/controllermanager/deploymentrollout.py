@@ -14,6 +14,7 @@ from ..client.resources import DEPLOYMENTS, REPLICA_SETS
 from ..client.rest import APIError
 from ..machinery import meta
 from . import deploymentutil as du
+from .controllerutils import same_status
 
 
 class RolloutMixin:
@@ -126,7 +127,7 @@ class RolloutMixin:
 
     async def sync_deployment_status(self, all_sets: List[Optional[dict]], new_rs: Optional[dict], d: dict) -> None:
         status = self.calculate_status(all_sets, new_rs, d)
-        if not _status_equal(d.get("status"), status):
+        if not same_status(d.get("status"), status):
             await self.update_deployment_status(d, status)
 
     async def update_deployment_status(self, d: dict, status: Optional[dict] = None) -> dict:
@@ -172,7 +173,7 @@ class RolloutMixin:
             du.set_condition(status, failures[0])
         else:
             du.remove_condition(status, du.REPLICA_FAILURE)
-        if _status_equal(d.get("status"), status):
+        if same_status(d.get("status"), status):
             self.requeue_stuck_deployment(d, status)
             return
         await self.update_deployment_status(d, status)
@@ -312,8 +313,3 @@ def old_pods_running(new_rs: Optional[dict], old_sets: List[dict], pod_map: Dict
     return False
 
 
-def _status_equal(old: Optional[dict], new: dict) -> bool:
-    def norm(status):
-        status = dict(status or {})
-        return {k: v for k, v in status.items() if v not in (None, 0, [], {})}
-    return norm(old) == norm(new)

@@ -31,6 +31,7 @@ from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import parse_label_selector
 from .context import ControllerContext, QueueController
+from .controllerutils import same_status
 from .replicacalculator import (ReplicaCalculationError, ResourceMetricsClient, milli_quantity, milli_value,
                                 raw_resource_replicas, resource_replicas)
 
@@ -441,7 +442,7 @@ class HorizontalController(QueueController):
             status["observedGeneration"] = hpa["metadata"]["generation"]
 
     async def _write_status(self, hpa: dict, old_status: dict) -> None:
-        if hpa["status"] == old_status:
+        if same_status(old_status, hpa["status"]):
             return
         try:
             await self.client.update(HPAS, hpa, subresource="status")

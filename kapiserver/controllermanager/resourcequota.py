@@ -24,6 +24,7 @@ from ..client.rest import APIError
 from ..machinery.quotausage import (COMPUTE, LEGACY_COUNTS, object_usage, quota_applies, storage_class_key,
                                     terminal, usage_text)
 from .context import ControllerContext, QueueController
+from .controllerutils import same_status
 from .discovery import discover
 
 ResourceInfo = namedtuple("ResourceInfo", "group resource")
@@ -161,7 +162,7 @@ class ResourceQuotaController(QueueController):
             informer = informers.get(target)
             return informer.indexer.by_index("namespace", namespace) if informer is not None else None
         status = calculate_status(quota, objects_of)
-        if quota.get("status") == status:
+        if same_status(quota.get("status"), status):
             return
         try:
             await self.client.update(RESOURCE_QUOTAS, {**quota, "status": status}, subresource="status")

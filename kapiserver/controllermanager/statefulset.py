@@ -21,6 +21,7 @@ from ..client.resources import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, P
 from ..client.rest import APIError
 from . import history
 from .context import ControllerContext, QueueController
+from .controllerutils import same_status
 from .history import CONTROLLER_REVISION_HASH_LABEL, is_terminating
 
 log = Logger()
@@ -412,7 +413,7 @@ class StatefulSetController(QueueController):
     async def _update_status(self, sset: dict, pods: List[dict], current: dict, update: dict,
                              collisions: int) -> None:
         status = self.status_of(sset, pods, current, update, collisions)
-        if status == (sset.get("status") or {}):
+        if same_status(sset.get("status"), status):
             return
         await self.client.update(STATEFUL_SETS, {**sset, "status": status}, subresource="status")
 
