@@ -184,30 +184,6 @@ class EnumPackages(Packages):
         # Upstream sorts the values as Go string literals.
         return {key: sorted(found, key=lambda v: json.dumps(v)) for key, found in values.items()}, warnings
 
-    def json_field_types(self, fields: list, path: str, imports: dict) -> dict[str, tuple[tuple, str, dict]]:
-        """JSON name -> (Go type expression, package path, imports where it was written) of a struct's fields,
-        embedded structs inlined as encoding/json does (as Packages.json_fields)."""
-        own: dict[str, tuple[tuple, str, dict]] = {}
-        inlined: dict[str, tuple[tuple, str, dict]] = {}
-        for go_name, expression, tag in fields:
-            match = re.search(r'(?:^|\s)json:"([^"]*)"', tag)
-            options = match.group(1).split(",") if match else [""]
-            name = options[0]
-            if name == "-" and len(options) == 1:
-                continue
-            if go_name is None and not name:
-                target = expression[1] if expression[0] == "pointer" else expression
-                kind, struct = self.resolve(target, path, imports)
-                if kind == "struct":
-                    for key, value in self.json_field_types(*struct).items():
-                        inlined.setdefault(key, value)
-                    continue
-                go_name = target[2]
-            if go_name is not None and not go_name[0].isupper():
-                continue
-            own[name or go_name] = (expression, path, imports)
-        return {**inlined, **own}
-
     def enum_of(self, expression: tuple, path: str, imports: dict) -> Optional[TypeKey]:
         """The enum type an expression names (through a pointer), if it is one."""
         if expression[0] == "pointer":
@@ -238,7 +214,7 @@ def enum_fields(definitions: dict, packages: EnumPackages) -> tuple[dict[str, di
         if kind != "struct" or not properties:
             continue
         fields = {}
-        for json_name, (expression, where, imports) in packages.json_field_types(*struct).items():
+        for json_name, (expression, where, imports, _) in packages.json_field_types(*struct).items():
             if json_name not in properties:
                 continue
             if expression[0] in ("slice", "array", "map"):

@@ -289,11 +289,12 @@ class Packages:
             raise KeyError(f"{target}.{name}")
         return self.resolve(declared[0], target, declared[1])
 
-    def json_fields(self, fields: list, path: str, imports: dict[str, str]) -> dict[str, tuple[bool, str]]:
-        """JSON name -> (omitempty, Go kind) of a struct's fields as encoding/json sees them: embedded structs
-        without a JSON name have their fields inlined, and the outer struct's own fields win over them."""
-        own: dict[str, tuple[bool, str]] = {}
-        inlined: dict[str, tuple[bool, str]] = {}
+    def json_field_types(self, fields: list, path: str, imports: dict) -> dict[str, tuple[tuple, str, dict, list]]:
+        """JSON name -> (Go type expression, package path and imports where it was written, json tag options) of a
+        struct's fields as encoding/json sees them: embedded structs without a JSON name have their fields
+        inlined, and the outer struct's own fields win over them."""
+        own: dict[str, tuple[tuple, str, dict, list]] = {}
+        inlined: dict[str, tuple[tuple, str, dict, list]] = {}
         for go_name, expression, tag in fields:
             match = re.search(r'(?:^|\s)json:"([^"]*)"', tag)
             options = match.group(1).split(",") if match else [""]
@@ -304,15 +305,20 @@ class Packages:
                 target = expression[1] if expression[0] == "pointer" else expression
                 kind, struct = self.resolve(target, path, imports)
                 if kind == "struct":
-                    for key, value in self.json_fields(*struct).items():
+                    for key, value in self.json_field_types(*struct).items():
                         inlined.setdefault(key, value)
                     continue
                 go_name = target[2]
             if go_name is not None and not go_name[0].isupper():
                 continue
-            kind, _ = self.resolve(expression, path, imports)
-            own[name or go_name] = ("omitempty" in options[1:], kind)
+            own[name or go_name] = (expression, path, imports, options[1:])
         return {**inlined, **own}
+
+    def json_fields(self, fields: list, path: str, imports: dict[str, str]) -> dict[str, tuple[bool, str]]:
+        """JSON name -> (omitempty, Go kind) of a struct's fields as encoding/json sees them."""
+        return {name: ("omitempty" in options, self.resolve(expression, where, written)[0])
+                for name, (expression, where, written, options) in self.json_field_types(fields, path,
+                                                                                        imports).items()}
 
 
 def definition_package(name: str) -> tuple[str, str]:
