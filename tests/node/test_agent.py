@@ -96,6 +96,19 @@ def test_a_pod_deleted_while_the_agent_was_away_is_removed_once(tmp_path):
     assert agent.workers == {}
 
 
+def _wait_for_environ(pid):
+    """Popen returns once the child has begun its exec, which may be before the kernel has set up the new
+    program's environment: /proc/<pid>/environ reads empty until then."""
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            if f.read():
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} never showed an environment")
+
+
 def test_a_restarted_agent_stops_the_containers_its_predecessor_left(tmp_path):
     """Processes whose environment names a pod volumes directory under the agent's root (containers an agent
     killed with SIGKILL left running) are stopped when an agent on that root starts; others are left alone."""
@@ -110,6 +123,8 @@ def test_a_restarted_agent_stops_the_containers_its_predecessor_left(tmp_path):
     mine = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{root}/pods/u1/volumes"))
     theirs = subprocess.Popen(["sleep", "60"], env=dict(os.environ, KUBE_VOLUMES_DIR=f"{other}/pods/u2/volumes"))
     try:
+        _wait_for_environ(mine.pid)
+        _wait_for_environ(theirs.pid)
         assert leftover_processes(str(root / "pods")) == [mine.pid]
         agent = NodeAgent(Clock(), _PodsClient([]), "n1", "127.0.0.1", 10250, str(root))
         agent.startService()
