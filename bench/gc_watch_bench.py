@@ -133,6 +133,8 @@ def main() -> None:
     raise_fd_limit()
     served(args.rounds, args.duration, args.profile)
     pipeline()
+    sys.stdout.flush()
+    os._exit(0)     # the reactor's thread pool, started by the client and never stopped, would hold the exit
 
 
 if __name__ == "__main__":
