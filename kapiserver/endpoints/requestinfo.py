@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import unquote_to_bytes
 
 # Path steps after a namespace's name that are subresources of that namespace,
 # not resources inside it.
@@ -98,8 +99,12 @@ def request_info_of(request) -> RequestInfo:
         info = _READ.get(key)
         if info is None:
             # Methods are ASCII tokens; latin-1 reads any byte rather than failing on it.
-            info = request_info(request.method.decode("latin-1"), request.path.decode("utf-8", "replace"),
-                                request.args)
+            # The path as Go's url.URL.Path holds it, percent-decoded (the Python client sends system:node
+            # as system%3Anode), before it is split.
+            path = request.path
+            if b"%" in path:
+                path = unquote_to_bytes(path)
+            info = request_info(request.method.decode("latin-1"), path.decode("utf-8", "replace"), request.args)
             if len(_READ) >= READ_LIMIT:
                 _READ.clear()
             _READ[key] = info

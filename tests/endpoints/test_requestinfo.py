@@ -44,3 +44,20 @@ def test_a_request_info_cannot_be_changed():
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.verb = "watch"
     assert isinstance(info.rest, tuple) and isinstance(info.parts, tuple)
+
+
+def test_a_percent_encoded_name_is_read_decoded():
+    """The path is percent-decoded before it is read, as Go's url.URL.Path: the official Python client quotes every
+    path parameter (system:node goes as system%3Anode), and an answer names the object as it is named."""
+    from tests.endpoints.inprocess import served
+    call = served()
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    created = call("POST", path, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                  "metadata": {"name": "system:reader"}, "rules": []})
+    assert created.code == 201, created.body
+    read = call("GET", path + "/system%3Areader")
+    assert read.code == 200, read.body
+    assert read.body["metadata"]["name"] == "system:reader"
+    missing = call("GET", "/api/v1/namespaces/default/pods/a%20b")
+    assert missing.code == 404
+    assert missing.body["message"] == 'pods "a b" not found'
