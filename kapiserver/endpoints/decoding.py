@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..auth.context import add_warning
-from ..machinery import errors, fieldmanager, gojson, schema, typed
+from ..machinery import embedded, errors, fieldmanager, gojson, schema, typed
 from ..machinery.errors import StatusError
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation
@@ -273,7 +273,10 @@ def _warn(request, problems: list[str]) -> None:
 def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> dict:
     """Custom resources: the fields their version's schema does not declare (pruned later by the
     strategy) are a strict decoding error under Strict and warnings under Warn, as upstream.  A value its
-    decoding cannot take (in an embedded resource's metadata) is a 400 whatever fieldValidation says."""
+    decoding cannot take (in the metadata, the root's or an embedded resource's) is a 400 whatever
+    fieldValidation says.  The root's metadata is left as upstream's decoder leaves it, decoded as an
+    ObjectMeta and encoded again: fields ObjectMeta lacks and empty ones dropped, before anything
+    (managedFields included) sees the object."""
     decoding_error = getattr(store.strategy, "decoding_error", None)
     error = decoding_error(obj) if decoding_error is not None else None
     if error is not None:
@@ -283,6 +286,8 @@ def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> di
     unknown = unknown_fields(obj) if unknown_fields is not None else []
     problems = [f'unknown field "{path}"' for path in unknown] + \
         [f'duplicate field "{path}"' for path in _duplicate_fields(request, obj, options)]
+    if isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = embedded.unmarshal_metadata(obj["metadata"])[0]
     if not problems or options.field_validation == "Ignore":
         return obj
     detail = "strict decoding error: " + ", ".join(problems)

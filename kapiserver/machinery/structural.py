@@ -53,9 +53,9 @@ def prune(value: Any, schema: Optional[dict], root: bool = False) -> Any:
     embedded = schema.get("x-kubernetes-embedded-resource")
     out = {}
     for key, item in value.items():
-        if root and key in ("apiVersion", "kind", "metadata"):
+        if root and key in ("apiVersion", "kind"):
             out[key] = item
-        elif embedded and key == "metadata":
+        elif (root or embedded) and key == "metadata":
             out[key] = coerce_metadata(item)
         elif embedded and key in ("apiVersion", "kind"):
             if isinstance(item, str):       # as decoding a stored object drops what a request is refused for
@@ -91,7 +91,7 @@ def _unknown(value: Any, schema: Optional[dict], path: str, root: bool, out: lis
     for key, item in value.items():
         child = f"{path}.{key}" if path else key
         if (root or schema.get("x-kubernetes-embedded-resource")) and key in ("apiVersion", "kind", "metadata"):
-            if key == "metadata" and not root:
+            if key == "metadata":
                 try:
                     out += [f"{child}.{field}" for field in unmarshal_metadata(item)[1]]
                 except ValueError:

@@ -278,3 +278,40 @@ def test_a_yaml_apply_configuration_is_read_as_other_yaml(apiserver):
                                        config, headers={"Content-Type": "application/apply-patch+yaml"})
     assert status == 201, answer
     assert answer["spec"] == {"at": "2024-01-01T10:00:00Z", "true": "2024-01-01"}
+
+
+def test_the_root_metadata_is_an_object_meta(apiserver):
+    """A custom resource's metadata is decoded as an ObjectMeta and encoded again, as apiextensions' decoder does
+    (whatever the schema preserves): a field ObjectMeta lacks is warned about (Strict: refused) and dropped, empty
+    labels, annotations and lists are dropped before managedFields is worked out, and a field of the wrong type is
+    a 400 rather than stored."""
+    import urllib.request
+    body = crd("cogs", "Cog", [version("v1", {"type": "object", "properties": {"teeth": {"type": "integer"}}},
+                                       storage=True)])
+    body["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-preserve-unknown-fields"] = True
+    served(apiserver, body)
+    path = f"/apis/{GROUP}/v1/namespaces/default/cogs"
+
+    def cog(name, **metadata):
+        return {"apiVersion": f"{GROUP}/v1", "kind": "Cog", "metadata": {"name": name, **metadata},
+                "spec": {"teeth": 3}}
+    status, answer = apiserver.request("POST", path, cog("c1", labels="x"))
+    assert status == 400, answer
+    assert answer["message"] == ('Cog in version "v1" cannot be handled as a Cog: json: cannot unmarshal string '
+                                 "into Go struct field ObjectMeta.labels of type map[string]string")
+    status, answer = apiserver.request("POST", path + "?fieldValidation=Strict", cog("c2", bogus=1))
+    assert status == 400, answer
+    assert answer["message"] == 'Cog in version "v1" cannot be handled as a Cog: strict decoding error: ' \
+                                'unknown field "metadata.bogus"'
+    request = urllib.request.Request(apiserver.url + path, method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps(cog("c3", bogus=1, labels={}, annotations={},
+                                                                 finalizers=[], ownerReferences=[])).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        assert response.headers.get_all("Warning") == ['299 - "unknown field \\"metadata.bogus\\""']
+        created = json.loads(response.read())
+    metadata = created["metadata"]
+    assert not {"bogus", "labels", "annotations", "finalizers", "ownerReferences"} & set(metadata), metadata
+    assert "f:metadata" not in json.dumps(metadata["managedFields"])
+    status, read = apiserver.request("GET", path + "/c3")
+    assert status == 200 and read["metadata"] == metadata
