@@ -1,9 +1,11 @@
 """Defaults of the smaller groups: autoscaling, policy, networking, rbac, storage, scheduling,
-node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go)."""
+node, discovery, coordination, certificates, events (pkg/apis/<group>/v1*/defaults.go); admissionregistration's
+are in .admissionregistration, merged into DEFAULTERS here."""
 
 from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, canonical_resource_list
+from . import admissionregistration
 from ._util import child, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80
@@ -124,28 +126,6 @@ def endpoint_slice(obj: dict) -> None:
         set_if_nil(port, "protocol", "TCP")
 
 
-def _match_resources(match) -> None:
-    """SetDefaults_MatchResources and the rules' scope (SetDefaults_Rule)."""
-    if not isinstance(match, dict):
-        return
-    set_if_nil(match, "matchPolicy", "Equivalent")
-    set_if_nil(match, "namespaceSelector", {})
-    set_if_nil(match, "objectSelector", {})
-    for key in ("resourceRules", "excludeResourceRules"):
-        for rule in items(match, key):
-            set_if_nil(rule, "scope", "*")
-
-
-def validating_admission_policy(obj: dict) -> None:
-    spec = sub(obj, "spec")
-    set_if_nil(spec, "failurePolicy", "Fail")
-    _match_resources(spec.get("matchConstraints"))
-
-
-def validating_admission_policy_binding(obj: dict) -> None:
-    _match_resources(sub(obj, "spec").get("matchResources"))
-
-
 # (group, version, kind) -> defaulter; the version is "*" where every version agrees.
 def flow_schema(obj: dict) -> None:
     """flowcontrol/v1: an unset (zero) matchingPrecedence is 1000."""
@@ -230,6 +210,5 @@ DEFAULTERS = {
     ("scheduling.k8s.io", "*", "PriorityClass"): priority_class,
     ("node.k8s.io", "*", "RuntimeClass"): runtime_class,
     ("discovery.k8s.io", "*", "EndpointSlice"): endpoint_slice,
-    ("admissionregistration.k8s.io", "*", "ValidatingAdmissionPolicy"): validating_admission_policy,
-    ("admissionregistration.k8s.io", "*", "ValidatingAdmissionPolicyBinding"): validating_admission_policy_binding,
+    **admissionregistration.DEFAULTERS,
 }
