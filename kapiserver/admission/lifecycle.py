@@ -88,5 +88,6 @@ class NamespaceLifecycle:
                               {"name": obj["metadata"].get("name", ""),
                                **({"group": qualified.group} if qualified.group else {}),
                                "kind": qualified.resource,
-                               "causes": [{"reason": "NamespaceTerminating", "message": message,
+                               "causes": [{"reason": "NamespaceTerminating",
+                                           "message": f"namespace {namespace_name} is being terminated",
                                            "field": "metadata.namespace"}]})

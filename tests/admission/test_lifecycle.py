@@ -63,7 +63,11 @@ def test_a_terminating_namespace_in_the_cache_refuses_creates():
     with pytest.raises(StatusError) as e:
         create_in(namespaces.plugin(), "a")
     assert e.value.code == 403
-    assert e.value.details["causes"][0]["reason"] == "NamespaceTerminating"
+    assert e.value.message.endswith("is forbidden: unable to create new content in namespace a because it is "
+                                     "being terminated")
+    # The cause in upstream's own words, shorter than the message's.
+    assert e.value.details["causes"] == [{"reason": "NamespaceTerminating", "message": "namespace a is being "
+                                          "terminated", "field": "metadata.namespace"}]
     assert namespaces.live_reads == []
 
 
