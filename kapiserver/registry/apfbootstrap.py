@@ -54,7 +54,6 @@ _FLOW_SCHEMAS = {
     "system-leader-election": ("leader-election", 100, "ByUser",
                                [_user("system:kube-controller-manager"), _user("system:kube-scheduler")]
                                + _KUBE_SYSTEM_SAS, {"resourceRules": [
-                                   _rule(_LEADER_LOCKS, [""], ["endpoints", "configmaps"], ["kube-system"], False),
                                    _rule(_LEADER_LOCKS, ["coordination.k8s.io"], ["leases"], ["*"], False)]}),
     "endpoint-controller": ("workload-high", 150, "ByUser",
                             [_user("system:kube-controller-manager"), _sa("endpoint-controller"),

@@ -85,6 +85,9 @@ def test_bootstrap_values():
         {"name": "system:kube-controller-manager"},
         {"namespace": "kube-system", "name": "endpoint-controller"},
         {"namespace": "kube-system", "name": "endpointslicemirroring-controller"}]
+    # Since 1.29 the control plane's leader election is by Lease only (workload-leader-election keeps the rest).
+    assert [rule["resources"] for rule in
+            apfbootstrap.flow_schema("system-leader-election")["spec"]["rules"][0]["resourceRules"]] == [["leases"]]
 
 
 def test_flow_schema_rules():
