@@ -211,17 +211,13 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
         # A missing scope is Go's empty string in upstream's message, not null.
         out.append(errors.not_supported("spec.scope", spec.get("scope") or "", ["Cluster", "Namespaced"]))
     versions = spec.get("versions") or []
-    if not versions:
-        out.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))
-    elif sum(1 for v in versions if v.get("storage")) != 1:
-        out.append(errors.invalid("spec.versions", "", "must have exactly one version marked as storage version"))
-    seen = set()
+    seen, unique = set(), True
     for index, version in enumerate(versions):
-        if not version.get("name"):
-            out.append(errors.required(f"spec.versions[{index}].name"))
-        elif version["name"] in seen:
-            out.append(errors.duplicate(f"spec.versions[{index}].name", version["name"]))
-        seen.add(version.get("name"))
+        # A version's name is a DNS-1035 label (it is a path segment); names are unique, said once for all.
+        name = version.get("name") or ""
+        unique = unique and name not in seen
+        seen.add(name)
+        out += apiextensions.dns1035_errors(f"spec.versions[{index}].name", name)
         out += apiextensions.deprecation_warning(version, f"spec.versions[{index}]")
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         at = f"spec.versions[{index}].schema.openAPIV3Schema"
@@ -235,6 +231,11 @@ def validate_crd(crd: dict, old: Optional[dict] = None) -> list[FieldError]:
             if not unchanged:
                 out += _schema_errors(schema, at)
         out += apiextensions.version(version, f"spec.versions[{index}]")
+    # Upstream prints the versions as Go's %#v here; the value is left empty.
+    if not unique:
+        out.append(errors.invalid("spec.versions", "", "must contain unique version names"))
+    if sum(1 for v in versions if v.get("storage")) != 1:
+        out.append(errors.invalid("spec.versions", "", "must have exactly one version marked as storage version"))
     out += apiextensions.crd_names(names)
     was_preserving = ((old or {}).get("spec") or {}).get("preserveUnknownFields") is True
     if spec.get("preserveUnknownFields") is True and not was_preserving:

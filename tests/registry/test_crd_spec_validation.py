@@ -114,8 +114,8 @@ def test_default_deprecation_warning_names_the_best_newer_version():
 
 
 def test_a_storage_version_without_a_name_is_refused_not_a_crash(store_registry):
-    """A storage version with no name (or ``versions: [null]``) is 422 Invalid naming the missing name, as
-    upstream, whose status then holds the storedVersion ""."""
+    """A storage version with no name (or ``versions: [null]``) is 422 Invalid naming the name, not a DNS-1035
+    label, as upstream, whose status then holds the storedVersion ""."""
     import pytest
 
     from kapiserver.machinery.errors import StatusError
@@ -126,7 +126,7 @@ def test_a_storage_version_without_a_name_is_refused_not_a_crash(store_registry)
     with pytest.raises(StatusError) as raised:
         run(store_registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions").create(None, obj))
     assert raised.value.code == 422
-    assert "spec.versions[0].name: Required value" in raised.value.message
+    assert "spec.versions[0].name: Invalid value: \"\": a DNS-1035 label must consist of" in raised.value.message
 
 
 def test_a_status_write_judges_the_accepted_names_not_the_spec():
@@ -199,3 +199,30 @@ def test_a_crd_stored_before_a_check_can_still_be_updated():
     changed = json.loads(json.dumps(stored))
     changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = "changed"
     assert [e.field for e in validate_crd(changed, stored)] == [e.field for e in validate_crd(stored)]
+
+
+def test_version_names_are_dns_1035_labels_and_unique(store_registry):
+    """A version's name is a path segment: "v1.0" and "V_3" are refused as upstream refuses them (DNS-1035), and
+    two versions of one name are one error about the list."""
+    import pytest
+
+    from kapiserver.machinery.errors import StatusError
+    from tests.controllers.conftest import run
+
+    store = store_registry.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    obj = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           **crd([{"name": "v1.0", "served": True, "storage": True, "schema": SCHEMA},
+                  {"name": "V_3", "served": True, "storage": False, "schema": SCHEMA}])}
+    with pytest.raises(StatusError) as raised:
+        run(store.create(None, obj))
+    assert raised.value.code == 422
+    fields = [(c["field"], c["message"].split(" must consist")[0]) for c in raised.value.details["causes"]]
+    assert fields == [("spec.versions[0].name", 'Invalid value: "v1.0": a DNS-1035 label'),
+                      ("spec.versions[1].name", 'Invalid value: "V_3": a DNS-1035 label')], fields
+    twice = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+             **crd([{"name": "v1", "served": True, "storage": True, "schema": SCHEMA},
+                    {"name": "v1", "served": True, "storage": False, "schema": SCHEMA}])}
+    with pytest.raises(StatusError) as raised:
+        run(store.create(None, twice))
+    assert [c["message"] for c in raised.value.details["causes"]] == [
+        'Invalid value: "": must contain unique version names']
