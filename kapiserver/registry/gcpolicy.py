@@ -60,10 +60,11 @@ def _should_orphan(policy: str, finalizers: list, options) -> bool:
     return policy == ORPHAN_DEPENDENTS
 
 
-def _should_delete_dependents(finalizers: list, options) -> bool:
-    # The deprecated field cannot ask for foreground deletion.
+def _should_delete_dependents(finalizers: list, options, namespace: bool = False) -> bool:
+    # The deprecated field cannot ask for foreground deletion, but of a namespace (whose storage reads
+    # orphanDependents: false as foreground).
     if options.orphan_dependents is not None:
-        return False
+        return namespace and not options.orphan_dependents
     if options.propagation_policy is not None:
         return options.propagation_policy == "Foreground"
     return FOREGROUND in finalizers
@@ -78,7 +79,7 @@ def deletion_finalizers(info, metadata: dict, options) -> tuple[bool, Optional[l
     wanted = [f for f in current if f not in (ORPHAN, FOREGROUND)]
     if _should_orphan(policy, current, options):
         wanted.append(ORPHAN)
-    if _should_delete_dependents(current, options):
+    if _should_delete_dependents(current, options, info.group == "" and info.resource == "namespaces"):
         wanted.append(FOREGROUND)
     if set(wanted) == set(current):
         return False, current

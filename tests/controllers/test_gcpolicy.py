@@ -44,6 +44,14 @@ def test_deprecated_orphan_dependents():
                                DeleteOptions(orphan_dependents=False)) == (True, [])
 
 
+def test_a_namespace_reads_orphan_dependents_false_as_foreground():
+    """The namespace storage's own reading of the deprecated field: false asks for foregroundDeletion."""
+    namespaces = info("", "v1", "namespaces")
+    assert deletion_finalizers(namespaces, {}, DeleteOptions(orphan_dependents=False)) == \
+        (True, ["foregroundDeletion"])
+    assert deletion_finalizers(namespaces, {}, DeleteOptions(orphan_dependents=True)) == (True, ["orphan"])
+
+
 def test_existing_finalizer_decides_without_a_policy():
     """Without a policy, an orphan finalizer already present is kept (no change)."""
     assert deletion_finalizers(DEPLOYMENTS, {"finalizers": ["orphan"]}, DeleteOptions()) == (False, ["orphan"])
