@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..machinery import gojson
 from ..registry.options import ListOptions
 from ..registry.validation._util import selector_matches
 from .authz import ALLOW, NO_OPINION, Attributes, Decision
@@ -58,10 +59,55 @@ def subject_matches(subject: dict, user: UserInfo, binding_namespace: str) -> bo
         return name in user.groups
     if kind == "ServiceAccount":
         namespace = subject.get("namespace") or binding_namespace
-        return user.name == f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"
+        return bool(namespace) and user.name == f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"
     return False
 
 
+
+
+def _quote(text: str) -> str:
+    return gojson.go_quote(text)
+
+
+def describe_subject(subject: dict, binding_namespace: str) -> str:
+    """A binding's subject as upstream's describers name it: ``User "bob"``, ``ServiceAccount "name/ns"``."""
+    kind, name = subject.get("kind", ""), subject.get("name", "")
+    if kind == "ServiceAccount":
+        return f"{kind} {_quote(name + '/' + (subject.get('namespace') or binding_namespace))}"
+    return f"{kind} {_quote(name)}"
+
+
+def describe_binding(binding: dict, subject: dict) -> str:
+    """``RoleBinding "name/ns" of Role "r" to User "bob"`` or ``ClusterRoleBinding "name" of ...``."""
+    meta = binding.get("metadata") or {}
+    namespace = meta.get("namespace") or ""
+    ref = binding.get("roleRef") or {}
+    if namespace:
+        head = f"RoleBinding {_quote(meta.get('name', '') + '/' + namespace)}"
+    else:
+        head = f"ClusterRoleBinding {_quote(meta.get('name', ''))}"
+    return (f"{head} of {ref.get('kind', '')} {_quote(ref.get('name', ''))} to "
+            f"{describe_subject(subject, namespace)}")
+
+
+def aggregate_message(errors: list) -> str:
+    """utilerrors.NewAggregate(errors).Error(): one error as itself; more flattened (an item that is a
+    list is a nested aggregate), duplicates dropped, joined with ", " in brackets."""
+    if not errors:
+        return ""
+    if len(errors) == 1:
+        only = errors[0]
+        return aggregate_message(only) if isinstance(only, list) else only
+    seen: list = []
+
+    def visit(items):
+        for item in items:
+            if isinstance(item, list):
+                visit(item)
+            elif item not in seen:
+                seen.append(item)
+    visit(errors)
+    return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
 
 
 class _Snapshot:
@@ -94,23 +140,57 @@ class _Snapshot:
                         rules.append(rule)
         return rules
 
+    def role_ref(self, ref: dict, namespace: str, plural: bool = False) -> tuple[list, Optional[str]]:
+        """(rules, error) of a binding's roleRef, upstream's GetRoleReferenceRules: the error names a role
+        that does not exist as the authorizer's listers do (``role.rbac.authorization.k8s.io "x" not
+        found``) or, with ``plural``, as the registry does (``roles.rbac...``)."""
+        kind, name = ref.get("kind"), ref.get("name", "")
+        if kind == "ClusterRole":
+            if name not in self.cluster_roles:
+                return [], f'clusterrole{"s" if plural else ""}.{GROUP} {_quote(name)} not found'
+            return self.cluster_role_rules(name), None
+        if kind == "Role":
+            role = self.roles.get((namespace, name))
+            if role is None:
+                return [], f'role{"s" if plural else ""}.{GROUP} {_quote(name)} not found'
+            return list(role.get("rules") or []), None
+        return [], f"unsupported role reference kind: {_quote(kind or '')}"
+
     def role_ref_rules(self, ref: dict, namespace: str) -> list:
-        if ref.get("kind") == "ClusterRole":
-            return self.cluster_role_rules(ref.get("name", ""))
-        role = self.roles.get((namespace, ref.get("name", "")))
-        return list((role or {}).get("rules") or [])
+        return self.role_ref(ref, namespace)[0]
+
+    def visit(self, user: UserInfo, namespace: str, plural: bool = False):
+        """(source, rule, error) for every rule granted to ``user`` cluster-wide and, when given, in
+        ``namespace``, as upstream's VisitRulesFor: ClusterRoleBindings first, a binding's first
+        matching subject naming the source, an error (and no rule) for a role that cannot be had."""
+        scopes = [("", self.cluster_bindings)]
+        if namespace:
+            scopes.append((namespace, self.bindings.get(namespace, [])))
+        for scope, bindings in scopes:
+            for binding in bindings:
+                subject = next((s for s in binding.get("subjects") or [] if subject_matches(s, user, scope)), None)
+                if subject is None:
+                    continue
+                rules, error = self.role_ref(binding.get("roleRef") or {}, scope, plural)
+                if error:
+                    yield None, None, error
+                    continue
+                source = describe_binding(binding, subject)
+                for rule in rules:
+                    yield source, rule, None
+
+    def rules_and_errors(self, user: UserInfo, namespace: str, plural: bool = False) -> tuple[list, list]:
+        rules, errors = [], []
+        for _, rule, error in self.visit(user, namespace, plural):
+            if error:
+                errors.append(error)
+            else:
+                rules.append(rule)
+        return rules, errors
 
     def rules_for(self, user: UserInfo, namespace: str) -> list:
         """Every rule granted to ``user`` cluster-wide and, when given, in ``namespace``."""
-        rules = []
-        for binding in self.cluster_bindings:
-            if any(subject_matches(s, user, "") for s in binding.get("subjects") or []):
-                rules.extend(self.role_ref_rules(binding.get("roleRef") or {}, ""))
-        if namespace:
-            for binding in self.bindings.get(namespace, []):
-                if any(subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
-                    rules.extend(self.role_ref_rules(binding.get("roleRef") or {}, namespace))
-        return rules
+        return self.rules_and_errors(user, namespace)[0]
 
 
 class RBACAuthorizer:
@@ -161,19 +241,19 @@ class RBACAuthorizer:
 
 
 def _atoms(rule: dict):
-    """A rule broken into single (verb, group, resource, name) or (verb, path) grants."""
-    for verb in rule.get("verbs") or []:
-        if rule.get("nonResourceURLs"):
-            for path in rule["nonResourceURLs"]:
-                yield {"verbs": [verb], "nonResourceURLs": [path]}
-            continue
-        for group in rule.get("apiGroups") or [""]:
-            for resource in rule.get("resources") or []:
+    """A rule broken into single (group, resource, verb, name) or (url, verb) grants, in upstream's
+    BreakdownRule order."""
+    for group in rule.get("apiGroups") or []:
+        for resource in rule.get("resources") or []:
+            for verb in rule.get("verbs") or []:
                 for name in rule.get("resourceNames") or [None]:
                     atom = {"verbs": [verb], "apiGroups": [group], "resources": [resource]}
                     if name is not None:
                         atom["resourceNames"] = [name]
                     yield atom
+    for path in rule.get("nonResourceURLs") or []:
+        for verb in rule.get("verbs") or []:
+            yield {"verbs": [verb], "nonResourceURLs": [path]}
 
 
 def _covers(owner: dict, atom: dict) -> bool:
@@ -205,17 +285,39 @@ def missing_rules(owner_rules: list, requested: list) -> list:
     return missing
 
 
+def compact_rules(rules: list) -> list:
+    """Upstream's CompactRules: rules of one group, one resource and at most one name (and nothing else)
+    merged, their verbs appended in order; other rules kept as they are, ahead of the merged ones."""
+    merged: dict = {}
+    compacted = []
+    for rule in rules:
+        simple = (not rule.get("nonResourceURLs") and len(rule.get("resourceNames") or []) <= 1
+                  and len(rule.get("apiGroups") or []) == 1 and len(rule.get("resources") or []) == 1
+                  and set(rule) <= {"verbs", "apiGroups", "resources", "resourceNames"})
+        if not simple:
+            compacted.append(rule)
+            continue
+        names = rule.get("resourceNames") or []
+        key = (rule["apiGroups"][0], rule["resources"][0], bool(names), names[0] if names else "")
+        if key in merged:
+            merged[key]["verbs"] = list(merged[key].get("verbs") or []) + list(rule.get("verbs") or [])
+        else:
+            merged[key] = {k: list(v) for k, v in rule.items()}
+    return compacted + list(merged.values())
+
+
 def format_rule(rule: dict) -> str:
-    """A rule in the {APIGroups:[...], Resources:[...], Verbs:[...]} form of upstream's messages."""
-    def q(values):
-        return " ".join(f'"{v}"' for v in values)
+    """A rule as upstream's CompactString writes it: {APIGroups:[...], Resources:[...], NonResourceURLs:[...],
+    ResourceNames:[...], Verbs:[...]}, each part only when not empty, items as Go's %q."""
     parts = []
-    if rule.get("nonResourceURLs"):
-        parts.append(f"NonResourceURLs:[{q(rule['nonResourceURLs'])}]")
-    else:
-        parts.append(f"APIGroups:[{q(rule.get('apiGroups') or [])}]")
-        parts.append(f"Resources:[{q(rule.get('resources') or [])}]")
-        if rule.get("resourceNames"):
-            parts.append(f"ResourceNames:[{q(rule['resourceNames'])}]")
-    parts.append(f"Verbs:[{q(rule.get('verbs') or [])}]")
+    for key, label in (("apiGroups", "APIGroups"), ("resources", "Resources"), ("nonResourceURLs", "NonResourceURLs"),
+                       ("resourceNames", "ResourceNames"), ("verbs", "Verbs")):
+        if rule.get(key):
+            parts.append(f"{label}:[{' '.join(_quote(v) for v in rule[key])}]")
     return "{" + ", ".join(parts) + "}"
+
+
+def describe_missing(missing: list) -> str:
+    """The lines of "attempting to grant RBAC permissions not currently held": the missing rules compacted,
+    each written once, sorted (upstream puts them in a string set)."""
+    return "\n".join(sorted({format_rule(rule) for rule in compact_rules(missing)}))
