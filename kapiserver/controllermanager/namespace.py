@@ -11,6 +11,7 @@ from typing import Dict, List
 from ..client.cache import split_key
 from ..client.resources import NAMESPACES, PODS
 from ..client.rest import APIError
+from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .discovery import APIResource, Discovery, discover, metadata_client
 
@@ -165,15 +166,23 @@ class NamespaceController(QueueController):
         if discovery.failed:
             updater.discovery_failed(discovery)
         deletable = [r for r in discovery.resources if r.resource.namespaced and r.supports("list", "delete")]
+        stamp = namespace["metadata"].get("deletionTimestamp")
+        deleted_at = meta.parse_time(stamp) if stamp else self.clock.seconds()
         estimate = 0.0
         remaining: Dict[str, int] = {}
         finalizers: Dict[str, int] = {}
         for api_resource in deletable:
             try:
-                wait, left, held = await self.delete_resource_content(api_resource, name)
+                wait, left, held = await self.delete_resource_content(api_resource, name, deleted_at)
             except APIError as e:
                 updater.content_errors.append(e.message or str(e))
                 continue
+            if left and not wait and not held:
+                # Nothing should be left: no grace period runs and no finalizer holds it (a pod whose node never
+                # confirms its deletion, past its grace period since the namespace's deletion).
+                resource = api_resource.resource
+                updater.content_errors.append(f"unexpected items still remain in namespace: {name} for gvr: "
+                                              f"{resource.group}/{resource.version}, Resource={resource.plural}")
             estimate = max(estimate, wait)
             if left:
                 resource = api_resource.resource
@@ -191,8 +200,10 @@ class NamespaceController(QueueController):
             estimate = FINALIZER_ESTIMATE
         return estimate
 
-    async def delete_resource_content(self, api_resource: APIResource, namespace: str):
-        """(seconds to wait, objects left, finalizers on them) for one resource in ``namespace``."""
+    async def delete_resource_content(self, api_resource: APIResource, namespace: str, deleted_at: float):
+        """(seconds to wait, objects left, finalizers on them) for one resource in ``namespace``: the wait is the
+        longest grace period of its live pods, none once that long has passed since the namespace's deletion
+        (``deleted_at``), as upstream estimates it."""
         resource = api_resource.resource
         path = resource.path(namespace)
         # Background: the namespace controller lists what remains itself, and wants no orphan finalizer added.
@@ -223,6 +234,8 @@ class NamespaceController(QueueController):
                 held[finalizer] = held.get(finalizer, 0) + 1
             if resource == PODS and (item.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                 wait = max(wait, float((item.get("spec") or {}).get("terminationGracePeriodSeconds") or 0))
+        if wait and self.clock.seconds() - deleted_at >= wait:
+            wait = 0.0
         return wait, len(items), held
 
     async def _write_conditions(self, name: str, updater: ConditionUpdater) -> None:

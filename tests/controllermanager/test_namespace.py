@@ -172,3 +172,24 @@ def test_running_pods_are_deleted_gracefully_and_the_namespace_follows(client, n
     eventually(lambda: all(p["status"].get("phase") == "Running" for p in run(client.list(PODS, name))["items"]))
     run(client.delete(NAMESPACES, name))
     eventually(lambda: gone(client, name), timeout=20)
+
+
+def test_a_pod_past_its_grace_period_is_a_content_failure(client, namespaces):
+    """A pod whose node never confirms its deletion holds the namespace: while its grace period runs from the
+    namespace's deletion that is a wait, after it upstream's NamespaceDeletionContentFailure (ContentDeletionFailed,
+    the unexpected items named by group, version and resource); once the pod goes, so does the namespace."""
+    name = create_namespace(client)
+    run(client.create(PODS, {"metadata": {"name": "stuck", "namespace": name}, "spec": {
+        "nodeName": "no-such-node", "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox"}]}}))
+    run(client.delete(NAMESPACES, name))
+
+    def failure():
+        c = deletion_conditions(run(client.get(NAMESPACES, name))).get("NamespaceDeletionContentFailure")
+        return c if c and c["status"] == "True" else None
+    condition = eventually(failure, timeout=20)
+    assert condition["reason"] == "ContentDeletionFailed"
+    assert condition["message"] == ("Failed to delete all resource types, 1 remaining: unexpected items still "
+                                    f"remain in namespace: {name} for gvr: /v1, Resource=pods")
+    run(client.delete(PODS, "stuck", name, grace_period_seconds=0))
+    eventually(lambda: gone(client, name), timeout=30)
