@@ -57,7 +57,7 @@ class AlwaysAllow:
 
     async def rules_for(self, user: UserInfo, namespace: str):
         return ([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                [{"verbs": ["*"], "nonResourceURLs": ["*"]}], False)
+                [{"verbs": ["*"], "nonResourceURLs": ["*"]}], False, None)
 
 
 class AlwaysDeny:
@@ -65,11 +65,15 @@ class AlwaysDeny:
         return Decision(DENY, "Everything is forbidden.")
 
     async def rules_for(self, user: UserInfo, namespace: str):
-        return [], [], False
+        return [], [], False, None
 
 
 class PrivilegedGroups:
-    """system:masters may do everything whatever the modes say, as upstream."""
+    """system:masters may do everything whatever the modes say, as upstream.  Not a rule resolver (upstream
+    leaves the superuser authorizer out of the rule resolvers): a SelfSubjectRulesReview shows what the
+    modes grant, system:masters' everything coming from cluster-admin's binding."""
+
+    rule_resolver = False
 
     def __init__(self, groups=(SYSTEM_MASTERS,), users=()):
         self.groups = frozenset(groups)
@@ -79,11 +83,6 @@ class PrivilegedGroups:
         if attributes.user.name in self.users or self.groups & set(attributes.user.groups):
             return Decision(ALLOW)
         return Decision(NO_OPINION)
-
-    async def rules_for(self, user: UserInfo, namespace: str):
-        if user.name in self.users or self.groups & set(user.groups):
-            return await AlwaysAllow().rules_for(user, namespace)
-        return [], [], False
 
 
 class ABAC:
@@ -146,7 +145,27 @@ class ABAC:
                                  "resources": [spec["resource"]]})
             if spec.get("nonResourcePath"):
                 non_resource.append({"verbs": verbs, "nonResourceURLs": [spec["nonResourcePath"]]})
-        return resource, non_resource, False
+        return resource, non_resource, False, None
+
+
+def aggregate_message(errors: list) -> str:
+    """utilerrors.NewAggregate(errors).Error(): one error as itself; more flattened (an item that is a
+    list is a nested aggregate), duplicates dropped, joined with ", " in brackets."""
+    if not errors:
+        return ""
+    if len(errors) == 1:
+        only = errors[0]
+        return aggregate_message(only) if isinstance(only, list) else only
+    seen: list = []
+
+    def visit(items):
+        for item in items:
+            if isinstance(item, list):
+                visit(item)
+            elif item not in seen:
+                seen.append(item)
+    visit(errors)
+    return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
 
 
 class Union:
@@ -163,20 +182,29 @@ class Union:
                 return decision
             if decision.reason:
                 reasons.append(decision.reason)
-        return Decision(NO_OPINION, ", ".join(reasons))
+        # Every mode's reason, one a line, as upstream's union.
+        return Decision(NO_OPINION, "\n".join(reasons))
 
     async def rules_for(self, user: UserInfo, namespace: str):
-        resource, non_resource, incomplete = [], [], False
+        """(resource rules, non-resource rules, incomplete, evaluation error or None) of every mode that
+        resolves rules, their errors aggregated as upstream's union of rule resolvers."""
+        resource, non_resource, incomplete, errors = [], [], False, []
         for authorizer in self.authorizers:
+            if not getattr(authorizer, "rule_resolver", True):
+                continue
             rules = getattr(authorizer, "rules_for", None)
             if rules is None:
+                # The webhook (upstream's answers incomplete, with this error); anything else likewise.
                 incomplete = True
+                errors.append("webhook authorizer does not support user rule resolution")
                 continue
-            r, n, i = await rules(user, namespace)
+            r, n, i, *rest = await rules(user, namespace)
             resource += r
             non_resource += n
             incomplete = incomplete or i
-        return resource, non_resource, incomplete
+            if rest and rest[0]:
+                errors.append(rest[0])
+        return resource, non_resource, incomplete, (aggregate_message(errors) or None)
 
 
 def forbidden_message(a: Attributes) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..machinery import gojson
 from ..machinery.errors import GroupResource, StatusError, not_found
 from ..registry import attributes as admission
-from .authz import Attributes
-from .rbac import GROUP, aggregate_message, describe_missing, missing_rules
+from .authz import Attributes, aggregate_message
+from .rbac import GROUP, describe_missing, missing_rules
 from .user import SYSTEM_MASTERS
 
 _ROLES = {"roles": "Role", "clusterroles": "ClusterRole"}

@@ -11,7 +11,7 @@ from typing import Optional
 from ..machinery import gojson
 from ..registry.options import ListOptions
 from ..registry.validation._util import selector_matches
-from .authz import ALLOW, NO_OPINION, Attributes, Decision
+from .authz import ALLOW, NO_OPINION, Attributes, Decision, aggregate_message
 from .user import SERVICE_ACCOUNT_PREFIX, UserInfo
 
 GROUP = "rbac.authorization.k8s.io"
@@ -88,26 +88,6 @@ def describe_binding(binding: dict, subject: dict) -> str:
         head = f"ClusterRoleBinding {_quote(meta.get('name', ''))}"
     return (f"{head} of {ref.get('kind', '')} {_quote(ref.get('name', ''))} to "
             f"{describe_subject(subject, namespace)}")
-
-
-def aggregate_message(errors: list) -> str:
-    """utilerrors.NewAggregate(errors).Error(): one error as itself; more flattened (an item that is a
-    list is a nested aggregate), duplicates dropped, joined with ", " in brackets."""
-    if not errors:
-        return ""
-    if len(errors) == 1:
-        only = errors[0]
-        return aggregate_message(only) if isinstance(only, list) else only
-    seen: list = []
-
-    def visit(items):
-        for item in items:
-            if isinstance(item, list):
-                visit(item)
-            elif item not in seen:
-                seen.append(item)
-    visit(errors)
-    return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
 
 
 class _Snapshot:
@@ -219,25 +199,32 @@ class RBACAuthorizer:
 
     async def authorize(self, attributes: Attributes) -> Decision:
         snapshot = await self.snapshot()
-        for rule in snapshot.rules_for(attributes.user, attributes.namespace):
-            if rule_allows(rule, attributes):
-                return Decision(ALLOW, "RBAC: allowed")
-        return Decision(NO_OPINION)
+        errors = []
+        for source, rule, error in snapshot.visit(attributes.user, attributes.namespace):
+            if rule is not None and rule_allows(rule, attributes):
+                return Decision(ALLOW, f"RBAC: allowed by {source}")
+            if error:
+                errors.append(error)
+        # Roles that could not be had are the reason (the 403 message ends with it), as upstream.
+        return Decision(NO_OPINION, f"RBAC: {aggregate_message(errors)}" if errors else "")
 
     async def rules_for(self, user: UserInfo, namespace: str):
+        """(resource rules, non-resource rules, incomplete, evaluation error) for SelfSubjectRulesReview: a rule
+        with both resources and URLs is in both lists, as upstream's RulesFor has it."""
         snapshot = await self.snapshot()
         resource, non_resource = [], []
-        for rule in snapshot.rules_for(user, namespace):
-            if rule.get("nonResourceURLs"):
-                non_resource.append({"verbs": list(rule.get("verbs") or []),
-                                     "nonResourceURLs": list(rule["nonResourceURLs"])})
-            else:
+        rules, errors = snapshot.rules_and_errors(user, namespace)
+        for rule in rules:
+            if rule.get("resources"):
                 out = {"verbs": list(rule.get("verbs") or [])}
                 for key in ("apiGroups", "resources", "resourceNames"):
                     if rule.get(key):
                         out[key] = list(rule[key])
                 resource.append(out)
-        return resource, non_resource, False
+            if rule.get("nonResourceURLs"):
+                non_resource.append({"verbs": list(rule.get("verbs") or []),
+                                     "nonResourceURLs": list(rule["nonResourceURLs"])})
+        return resource, non_resource, False, (errors or None)
 
 
 def _atoms(rule: dict):

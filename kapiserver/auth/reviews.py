@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..machinery import errors
-from .authz import ALLOW, DENY, Attributes, AlwaysAllow
+from .authz import ALLOW, DENY, Attributes, AlwaysAllow, aggregate_message
 from .user import UserInfo, with_authenticated
 
 _AUTHENTICATION = "authentication.k8s.io"
@@ -77,8 +77,12 @@ async def access_review(security, user: UserInfo, spec: dict) -> dict:
 
 async def rules_review(security, user: UserInfo, namespace: str) -> dict:
     """A SelfSubjectRulesReview's status: what ``user`` may do in ``namespace``."""
-    resource, non_resource, incomplete = await _authorizer(security).rules_for(user, namespace)
-    return {"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": incomplete}
+    resource, non_resource, incomplete, *error = await _authorizer(security).rules_for(user, namespace)
+    status = {"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": incomplete}
+    if error and error[0]:
+        # The rule resolvers' errors (roles bound but missing, modes that cannot list rules), as upstream.
+        status["evaluationError"] = error[0] if isinstance(error[0], str) else aggregate_message(error[0])
+    return status
 
 
 async def token_review(security: Optional[object], spec: dict) -> dict:
