@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..machinery import errors
+from ..machinery import errors, gojson
 from .authz import ALLOW, DENY, Attributes, AlwaysAllow, aggregate_message
 from .user import UserInfo, with_authenticated
 
@@ -30,24 +30,63 @@ async def review_status(security, info, spec: dict, user: UserInfo, namespace: s
         return await token_review(security, spec)
     if key == (_AUTHORIZATION, "selfsubjectrulesreviews"):
         return await rules_review(security, user, spec.get("namespace") or "")
-    if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
-        raise errors.invalid_object(info.group, info.kind, "", [errors.invalid(
-            "spec.resourceAttributes", None, "exactly one of nonResourceAttributes or resourceAttributes "
-            "must be specified")])
-    if key == (_AUTHORIZATION, "subjectaccessreviews") and not spec.get("user") and not spec.get("groups"):
-        raise errors.invalid_object(info.group, info.kind, "", [errors.invalid(
-            "spec.user", "", "at least one of user or group must be specified")])
-    if key == (_AUTHORIZATION, "localsubjectaccessreviews"):
-        resource_namespace = (spec.get("resourceAttributes") or {}).get("namespace", "")
-        if spec.get("resourceAttributes") and resource_namespace != namespace:
-            raise errors.invalid_object(info.group, info.kind, "", [errors.invalid(
-                "spec.resourceAttributes.namespace", resource_namespace, "must match metadata.namespace")])
+    problems = validate_access_review(key[1], spec, namespace)
+    if problems:
+        raise errors.invalid_object(info.group, info.kind, "", problems)
     if key == (_AUTHORIZATION, "selfsubjectaccessreviews"):
         subject = user
     else:
         subject = UserInfo(spec.get("user", "") or "", spec.get("uid", "") or "", list(spec.get("groups") or []),
                            {k: list(v) for k, v in (spec.get("extra") or {}).items()})
     return await access_review(security, subject, spec)
+
+
+def _non_resource_value(attributes: dict) -> str:
+    """The internal NonResourceAttributes as Go's %#v prints it in a field error."""
+    path, verb = gojson.go_quote(attributes.get("path") or ""), gojson.go_quote(attributes.get("verb") or "")
+    return f"authorization.NonResourceAttributes{{Path:{path}, Verb:{verb}}}"
+
+
+def _selector_problems(selector, path: str) -> list:
+    if selector is None:
+        return []
+    raw, requirements = selector.get("rawSelector") or "", selector.get("requirements") or []
+    if raw and requirements:
+        return [errors.invalid(f"{path}.rawSelector", raw, "may not specified at the same time as requirements")]
+    if not raw and not requirements:
+        return [errors.required(f"{path}.requirements",
+                                f"when {path} is specified, requirements or rawSelector is required")]
+    return []
+
+
+def validate_access_review(resource: str, spec: dict, namespace: str) -> list:
+    """Every problem of an access review's spec, in the order of upstream's ValidateSubjectAccessReviewSpec,
+    ValidateSelfSubjectAccessReviewSpec and ValidateLocalSubjectAccessReview."""
+    problems = []
+    resource_attributes, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    if resource_attributes is not None and non_resource is not None:
+        problems.append(errors.FieldError(
+            "FieldValueInvalid", "spec.nonResourceAttributes",
+            f"Invalid value: {_non_resource_value(non_resource)}: cannot be specified in combination with "
+            "resourceAttributes"))
+    if resource_attributes is None and non_resource is None:
+        problems.append(errors.invalid("spec.resourceAttributes", None, "exactly one of nonResourceAttributes or "
+                                                                        "resourceAttributes must be specified"))
+    if resource != "selfsubjectaccessreviews" and not spec.get("user") and not spec.get("groups"):
+        problems.append(errors.invalid("spec.user", spec.get("user") or "",
+                                       "at least one of user or group must be specified"))
+    if resource_attributes is not None:
+        for key in ("fieldSelector", "labelSelector"):
+            problems += _selector_problems(resource_attributes.get(key), f"spec.resourceAttributes.{key}")
+    if resource == "localsubjectaccessreviews":
+        if resource_attributes is not None and (resource_attributes.get("namespace") or "") != namespace:
+            problems.append(errors.invalid("spec.resourceAttributes.namespace",
+                                           resource_attributes.get("namespace") or "", "must match metadata.namespace"))
+        if non_resource is not None:
+            problems.append(errors.FieldError(
+                "FieldValueInvalid", "spec.nonResourceAttributes",
+                f"Invalid value: {_non_resource_value(non_resource)}: disallowed on this kind of request"))
+    return problems
 
 
 def _authorizer(security):
@@ -58,7 +97,7 @@ def _authorizer(security):
 async def access_review(security, user: UserInfo, spec: dict) -> dict:
     """A SubjectAccessReview's status: may ``user`` do what ``spec`` names?"""
     resource = spec.get("resourceAttributes")
-    if resource:
+    if resource is not None:
         attributes = Attributes(user, resource.get("verb", "") or "", True, resource.get("namespace", "") or "",
                                 resource.get("group", "") or "", resource.get("version", "") or "",
                                 resource.get("resource", "") or "", resource.get("subresource", "") or "",
