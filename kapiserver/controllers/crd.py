@@ -10,6 +10,7 @@ them frees names (upstream's naming controller requeueing the group).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Optional
 
 from twisted.internet.defer import Deferred
@@ -27,6 +28,8 @@ RETRY_INTERVAL = 2.0
 # As upstream's finalizer: after the deletes, storage is asked each second, for a minute, whether any remain.
 DELETION_POLL_INTERVAL = 1.0
 DELETION_CHECK_TIMEOUT = 60.0
+# What discovery offers of a terminating CRD's resources, in upstream's order.
+TERMINATING_VERBS = ("delete", "deletecollection", "get", "list", "watch")
 
 
 def openapi_schema(info, crd: dict) -> dict:
@@ -149,16 +152,27 @@ class CRDController:
                 self._serve(crd)
                 self._serving[name] = served
             terminating = condition_true(crd, "Terminating")
-            for info in self._served.get(name, []):
-                store = self.registry.lookup(info.group, info.version, info.resource)
-                if store is not None:
-                    store.strategy.terminating = terminating
+            self._set_terminating(name, terminating)
         if self.finalizes and crd["metadata"].get("deletionTimestamp") and name not in self._cleaning:
             self._cleaning.add(name)
             try:
                 await self.cleanup(crd)
             finally:
                 self._cleaning.discard(name)
+
+    def _set_terminating(self, name: str, terminating: bool) -> None:
+        """A terminating CRD's resources refuse creates, and discovery offers only what upstream's discovery
+        controller leaves them (delete, deletecollection, get, list, watch)."""
+        verbs = TERMINATING_VERBS if terminating else None
+        infos = self._served.get(name, [])
+        for index, info in enumerate(infos):
+            store = self.registry.lookup(info.group, info.version, info.resource)
+            if store is not None:
+                store.strategy.terminating = terminating
+            if info.discovery_verbs != verbs:
+                infos[index] = dataclasses.replace(info, discovery_verbs=verbs)
+                self.registry.catalog.add(infos[index])
+                self.registry.generation += 1
 
     def _older(self, crd: dict) -> bool:
         # The write's own sync runs before the watch brings the same CRD: an event older than what is served

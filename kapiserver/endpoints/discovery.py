@@ -134,7 +134,7 @@ def _resource_entry(info: ResourceInfo) -> dict:
         "singularName": info.singular_name,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": _verbs(info, info.verbs),
+        "verbs": _verbs(info, info.discovery_verbs or info.verbs),
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)
@@ -201,7 +201,7 @@ def _discovery_resource(info: ResourceInfo, builtin: bool) -> dict:
         "responseKind": _response_kind(group, version, info.kind),
         "scope": "Namespaced" if info.namespaced else "Cluster",
         "singularResource": info.singular_name,
-        "verbs": _verbs(info, info.verbs),
+        "verbs": _verbs(info, info.discovery_verbs or info.verbs),
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)

@@ -48,6 +48,9 @@ class ResourceInfo:
     deprecation_warning: Optional[str] = None
     # A CRD's accepted listKind, when it is not the kind + "List" every built-in list is.
     custom_list_kind: str = ""
+    # The verbs discovery lists where they are not ``verbs`` (a terminating CRD's resource: no more writes are
+    # offered, though its finalizers' updates are still served).
+    discovery_verbs: Optional[tuple[str, ...]] = None
 
     @property
     def group_version(self) -> str:

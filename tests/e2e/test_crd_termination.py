@@ -55,6 +55,11 @@ def test_deletion_walks_the_terminating_condition_and_refuses_creates(apiserver)
     progress = terminating(apiserver, name)
     assert (progress["status"], progress["message"]) == ("True", "CustomResource deletion is in progress")
 
+    # Discovery offers what is left of the resource (the finalizers' updates are still served).
+    resources = ok(apiserver.request("GET", f"/apis/{GROUP}/v1"))["resources"]
+    assert next(r for r in resources if r["name"] == "holds")["verbs"] == [
+        "delete", "deletecollection", "get", "list", "watch"]
+
     status, body = apiserver.request("POST", path, cr("Hold", "late"))
     assert status == 405
     assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
