@@ -80,3 +80,29 @@ def test_a_422_over_the_api():
     assert answer.code == 422, answer.body
     assert [c["field"] for c in answer.body["details"]["causes"]] == [
         "webhooks[0].rules[0].resources", "webhooks[0].admissionReviewVersions[1]"]
+
+
+def test_result_types_are_named_as_cel_go_names_them():
+    conditions = [{"name": "a", "expression": "request.userInfo.groups"}, {"name": "b", "expression": "[1, 2]"},
+                  {"name": "c", "expression": "request.kind"}, {"name": "d", "expression": "request.options.x"},
+                  {"name": "e", "expression": "request.userInfo.extra"}]
+    assert [e.rsplit(": ", 1)[1] for e in _errors(_webhooks(matchConditions=conditions))] == [
+        "must evaluate to bool but got list(string)", "must evaluate to bool but got list(int)",
+        "must evaluate to bool but got kubernetes.GroupVersionKind", "must evaluate to bool but got dyn",
+        "must evaluate to bool but got map(string, list(string))"]
+
+
+def test_updates_keep_what_the_old_object_had():
+    old = _webhooks(sideEffects="Some", matchConditions=[{"name": "a", "expression": "1"}])
+    new = _webhooks(sideEffects="Unknown", matchConditions=[{"name": "a", "expression": "1"}])
+    for obj in (old, new):
+        obj["metadata"]["resourceVersion"] = "1"
+        defaults.apply_defaults(GROUP, "v1", obj["kind"], obj)
+    assert [str(e) for e in validation.validate(GROUP, "v1", new["kind"], new, old, False)] == []
+    assert [str(e).split(":")[0] for e in validation.validate(GROUP, "v1", new["kind"], new, None, False)] == [
+        "webhooks[0].sideEffects", "webhooks[0].matchConditions[0].expression"]
+    changed = _webhooks(sideEffects="Unknown", matchConditions=[{"name": "a", "expression": "2"}])
+    changed["metadata"]["resourceVersion"] = "1"
+    defaults.apply_defaults(GROUP, "v1", changed["kind"], changed)
+    assert [str(e).split(":")[0] for e in validation.validate(GROUP, "v1", new["kind"], changed, old, False)] == [
+        "webhooks[0].matchConditions[0].expression"]

@@ -67,33 +67,35 @@ def _fully_qualified(name: str, path: str) -> Errors:
 
 # -- CEL: what each expression may use and must evaluate to ----------------------------------------------
 
-def _object(properties: dict) -> dict:
-    return {"type": "object", "properties": properties}
+def _object(name: str, properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "x-cel-type": name}
 
 
 _STRING, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
-_TIMESTAMP = {"type": "string", "format": "date-time"}
+_TIMESTAMP = {"type": "string", "format": "date-time", "x-cel-type": "google.protobuf.Timestamp"}
 _STRINGS = {"type": "array", "items": _STRING}
-_GVK = _object({"group": _STRING, "version": _STRING, "kind": _STRING})
-_GVR = _object({"group": _STRING, "version": _STRING, "resource": _STRING})
+_GVK = _object("kubernetes.GroupVersionKind", {"group": _STRING, "version": _STRING, "kind": _STRING})
+_GVR = _object("kubernetes.GroupVersionResource", {"group": _STRING, "version": _STRING, "resource": _STRING})
 # The declared types of ``request`` and ``namespaceObject`` (upstream's BuildRequestType, BuildNamespaceType);
 # object, oldObject and params are dyn.
-REQUEST_SCHEMA = _object({
+REQUEST_SCHEMA = _object("kubernetes.AdmissionRequest", {
     "kind": _GVK, "resource": _GVR, "subResource": _STRING, "requestKind": _GVK, "requestResource": _GVR,
     "requestSubResource": _STRING, "name": _STRING, "namespace": _STRING, "operation": _STRING,
-    "userInfo": _object({"username": _STRING, "uid": _STRING, "groups": _STRINGS,
+    "userInfo": _object("kubernetes.UserInfo", {"username": _STRING, "uid": _STRING, "groups": _STRINGS,
                          "extra": {"type": "object", "additionalProperties": _STRINGS}}),
-    "dryRun": _BOOL, "options": {}})
+    "dryRun": _BOOL, "options": {"x-cel-type": "dyn"}})
 _STRING_MAP = {"type": "object", "additionalProperties": _STRING}
-NAMESPACE_SCHEMA = _object({
-    "metadata": _object({"name": _STRING, "generateName": _STRING, "namespace": _STRING, "labels": _STRING_MAP,
-                         "annotations": _STRING_MAP, "UID": _STRING, "creationTimestamp": _TIMESTAMP,
-                         "deletionGracePeriodSeconds": _INT, "deletionTimestamp": _TIMESTAMP,
-                         "generation": _INT, "resourceVersion": _STRING, "finalizers": _STRINGS}),
-    "spec": _object({"finalizers": _STRINGS}),
-    "status": _object({"conditions": {"type": "array", "items": _object({
-        "status": _STRING, "type": _STRING, "lastTransitionTime": _TIMESTAMP, "message": _STRING,
-        "reason": _STRING})}, "phase": _STRING})})
+_NAMESPACE_METADATA = _object("kubernetes.NamespaceMetadata", {
+    "name": _STRING, "generateName": _STRING, "namespace": _STRING, "labels": _STRING_MAP,
+    "annotations": _STRING_MAP, "UID": _STRING, "creationTimestamp": _TIMESTAMP, "deletionGracePeriodSeconds": _INT,
+    "deletionTimestamp": _TIMESTAMP, "generation": _INT, "resourceVersion": _STRING, "finalizers": _STRINGS})
+_NAMESPACE_CONDITION = _object("kubernetes.NamespaceCondition", {
+    "status": _STRING, "type": _STRING, "lastTransitionTime": _TIMESTAMP, "message": _STRING, "reason": _STRING})
+NAMESPACE_SCHEMA = _object("kubernetes.Namespace", {
+    "metadata": _NAMESPACE_METADATA,
+    "spec": _object("kubernetes.NamespaceSpec", {"finalizers": _STRINGS}),
+    "status": _object("kubernetes.NamespaceStatus", {"conditions": {"type": "array", "items": _NAMESPACE_CONDITION},
+                                                     "phase": _STRING})})
 _DYN_VARIABLES = ("object", "oldObject", "params")
 _LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
                   "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
@@ -142,9 +144,12 @@ STRING = ("string",)
 STRING_OR_NULL = ("string", "null_type")
 
 
+_STOPS = ("ident", "literal", "list_lit", "map_lit", "member_dot", "member_index")
+
+
 def _unwrapped(node):
     from lark import Tree
-    while isinstance(node, Tree) and len(node.children) == 1 and node.data not in ("ident", "literal"):
+    while isinstance(node, Tree) and len(node.children) == 1 and node.data not in _STOPS:
         node = node.children[0]
     return node
 
@@ -164,6 +169,36 @@ def _literal_type(node) -> Optional[str]:
     if isinstance(node, Tree) and node.data == "literal":
         return _LITERAL_TYPES.get(getattr(node.children[0], "type", ""))
     return None
+
+
+def _type_name(schema: dict) -> str:
+    """cel-go's name of a declared type."""
+    if "x-cel-type" in schema:
+        return schema["x-cel-type"]
+    if schema.get("type") == "array":
+        return f"list({_type_name(schema.get('items') or {})})"
+    if schema.get("type") == "object":
+        return f"map(string, {_type_name(schema.get('additionalProperties') or {})})"
+    return {"string": "string", "integer": "int", "boolean": "bool"}.get(schema.get("type"), "dyn")
+
+
+def _selection_type(tree, typed: dict) -> Optional[str]:
+    """The declared type of a field selection down from request or namespaceObject (``request.userInfo.groups``)."""
+    from lark import Tree
+    node, fields = _unwrapped(tree), []
+    while isinstance(node, Tree) and node.data == "member_dot":
+        fields.insert(0, str(node.children[1]))
+        node = _unwrapped(node.children[0])
+    if not (isinstance(node, Tree) and node.data == "ident" and str(node.children[0]) in typed):
+        return None
+    schema = typed[str(node.children[0])].schema
+    for name in fields:
+        if schema.get("x-cel-type") == "dyn":
+            return "dyn"
+        schema = (schema.get("properties") or {}).get(name) or schema.get("additionalProperties")
+        if not isinstance(schema, dict):
+            return None
+    return _type_name(schema)
 
 
 def _collection_type(tree, kind: str) -> str:
@@ -202,10 +237,10 @@ def _compile(source: str, path: str, declared: frozenset, returns: tuple = (), s
         return [invalid(path, value, "compilation failed: " + "\n".join(found))]
     if not returns:
         return []
-    if result is None and _is_dyn(program.tree):
-        result = "dyn"
+    if result is None:
+        result = "dyn" if _is_dyn(program.tree) else _selection_type(program.tree, typed)
     if result in ("list", "map"):
-        result = _collection_type(program.tree, result)
+        result = _selection_type(program.tree, typed) or _collection_type(program.tree, result)
     if result is None or result in returns:
         return []
     wanted = returns[0] if len(returns) == 1 else "one of [" + " ".join(returns) + "]"
