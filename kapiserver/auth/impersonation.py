@@ -52,30 +52,33 @@ async def impersonate(request, user: UserInfo, authorizer) -> UserInfo:
         return user
     name = names[0]
     checks = []
-    implicit_groups = []
+    # Groups asked for are the authority: a service account's groups come with it only when none were.
+    implied_groups = []
     if name.startswith(SERVICE_ACCOUNT_PREFIX) and name.count(":") == 3:
         _, _, namespace, account = name.split(":")
         checks.append(Attributes(user, "impersonate", True, namespace, "", "", "serviceaccounts", "", account))
-        # A service account's groups come with it; only groups asked for explicitly are checked.
-        implicit_groups = [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"]
+        if not groups:
+            implied_groups = [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"]
     else:
         checks.append(Attributes(user, "impersonate", True, "", "", "", "users", "", name))
     for group in groups:
         checks.append(Attributes(user, "impersonate", True, "", "", "", "groups", "", group))
-    for uid in uids:
-        checks.append(Attributes(user, "impersonate", True, "", "authentication.k8s.io", "", "uids", "", uid))
+    # Upstream's order: the user, the groups, the extras, the uid.
     for key, values in extra.items():
         for value in values:
-            checks.append(Attributes(user, "impersonate", True, "", "authentication.k8s.io", "", "userextras",
+            checks.append(Attributes(user, "impersonate", True, "", "authentication.k8s.io", "v1", "userextras",
                                      key, value))
+    for uid in uids[:1]:
+        checks.append(Attributes(user, "impersonate", True, "", "authentication.k8s.io", "v1", "uids", "", uid))
     for attributes in checks:
         decision = await authorizer.authorize(attributes)
         if not decision.allowed:
             raise _forbidden(attributes, decision.reason)
-    groups = [*implicit_groups, *(g for g in groups if g not in implicit_groups)]
+    groups = implied_groups + groups
     if name == ANONYMOUS:
         if ALL_UNAUTHENTICATED not in groups:
             groups.append(ALL_UNAUTHENTICATED)
-    elif ALL_AUTHENTICATED not in groups:
+    elif ALL_AUTHENTICATED not in groups and ALL_UNAUTHENTICATED not in groups:
+        # system:authenticated unless either it or system:unauthenticated was asked for, as upstream.
         groups.append(ALL_AUTHENTICATED)
     return UserInfo(name, uids[0] if uids else "", groups, extra)

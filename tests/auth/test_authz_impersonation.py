@@ -1,0 +1,55 @@
+"""Impersonation's groups and checks as upstream's WithImpersonation filter (k8s.io/apiserver)."""
+
+import asyncio
+
+from twisted.web.http_headers import Headers
+
+from kapiserver.auth import impersonation
+from kapiserver.auth.authz import ALLOW, Decision
+from kapiserver.auth.user import UserInfo
+
+ADMIN = UserInfo("admin", groups=["system:authenticated"])
+
+
+class _Request:
+    def __init__(self, headers: dict):
+        self.requestHeaders = Headers({k.encode(): [v.encode() for v in vs] for k, vs in headers.items()})
+
+
+class _Recorder:
+    def __init__(self):
+        self.asked = []
+
+    async def authorize(self, attributes):
+        self.asked.append((attributes.resource, attributes.subresource, attributes.name))
+        return Decision(ALLOW)
+
+
+def _as(headers):
+    recorder = _Recorder()
+    user = asyncio.run(impersonation.impersonate(_Request(headers), ADMIN, recorder))
+    return user, recorder.asked
+
+
+def test_service_account_groups_only_without_group_headers():
+    user, _ = _as({"Impersonate-User": ["system:serviceaccount:ns:robot"]})
+    assert user.groups == ["system:serviceaccounts", "system:serviceaccounts:ns", "system:authenticated"]
+    user, asked = _as({"Impersonate-User": ["system:serviceaccount:ns:robot"], "Impersonate-Group": ["devs"]})
+    assert user.groups == ["devs", "system:authenticated"]
+    assert asked == [("serviceaccounts", "", "robot"), ("groups", "", "devs")]
+
+
+def test_authenticated_added_unless_either_group_given():
+    user, _ = _as({"Impersonate-User": ["bob"], "Impersonate-Group": ["system:unauthenticated"]})
+    assert user.groups == ["system:unauthenticated"]
+    user, _ = _as({"Impersonate-User": ["bob"], "Impersonate-Group": ["system:authenticated", "devs"]})
+    assert user.groups == ["system:authenticated", "devs"]
+    user, _ = _as({"Impersonate-User": ["system:anonymous"]})
+    assert user.groups == ["system:unauthenticated"]
+
+
+def test_checks_in_upstream_order():
+    """The user, the groups, the extras, then the one uid (the header's first value)."""
+    _, asked = _as({"Impersonate-User": ["bob"], "Impersonate-Uid": ["u1"], "Impersonate-Extra-Scopes": ["a"],
+                    "Impersonate-Group": ["g"]})
+    assert asked == [("users", "", "bob"), ("groups", "", "g"), ("userextras", "scopes", "a"), ("uids", "", "u1")]
