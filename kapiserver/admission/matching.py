@@ -70,3 +70,25 @@ async def selectors_match(object_selector: Optional[dict], namespace_selector: O
                 found = await found
             return selector_matches(namespace_selector, found)
     return True
+
+
+def equivalent_resources(catalog, attributes: Attributes) -> list:
+    """The catalog's other group-versions of the request's resource (upstream's EquivalentResourceMapper:
+    the same objects in the same storage), each having the request's subresource; in the catalog's order."""
+    if catalog is None:
+        return []
+    gvr = attributes.resource
+    info = catalog.lookup(gvr.group, gvr.version, gvr.resource)
+    if info is None:
+        return []
+    stored = (info.storage_gv[0], info.storage_key)
+    return [other for other in catalog.all()
+            if other is not info and (other.storage_gv[0], other.storage_key) == stored
+            and (not attributes.subresource or other.subresource(attributes.subresource) is not None)]
+
+
+def rule_matches_resource(rule: dict, attributes: Attributes, resource) -> bool:
+    """``rule`` against the request as if made to ``resource`` (a GroupVersionResource), as upstream's
+    matchPolicy Equivalent tries each equivalent resource."""
+    from dataclasses import replace
+    return rule_matches(rule, replace(attributes, resource=resource))

@@ -10,20 +10,22 @@ to each webhook host (kubeconfig users named by host:port, *.domain or *).
 from __future__ import annotations
 
 import base64
+import copy
+import json
 import os
 import uuid
 from typing import Optional
 from urllib.parse import urlsplit
 
-import jsonpatch
 from twisted.internet import defer
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
-from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
+from ..machinery.gojson import go_quote, json_kind
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind, GroupVersionResource
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import rule_matches, selectors_match
+from .matching import equivalent_resources, rule_matches, rule_matches_resource, selectors_match
 
 GROUP = "admissionregistration.k8s.io"
 
@@ -173,21 +175,63 @@ class _Webhooks:
             if info.resource == self.resource:
                 self._cache.invalidate()
             return  # webhook configurations are never sent to webhooks, as upstream
-        for configuration in await self._configurations():
-            for webhook in configuration.get("webhooks") or []:
-                if await self._matches(webhook, attributes):
-                    await self._call(webhook, attributes)
+        hooks = [(configuration, webhook) for configuration in await self._configurations()
+                 for webhook in configuration.get("webhooks") or []]
+        if not hooks:
+            return
+        state = _Reinvocation()
+        await self._dispatch(hooks, attributes, state)
+        if self.mutating and state.should_reinvoke:
+            # Upstream runs the mutating phase a second time when a webhook changed the object: the webhooks
+            # with reinvocationPolicy IfNeeded that ran before that change are called once more.
+            state.round = 1
+            await self._dispatch(hooks, attributes, state)
 
-    async def _matches(self, webhook, attributes: Attributes) -> bool:
-        if not any(rule_matches(rule, attributes) for rule in webhook.get("rules") or []):
-            return False
-        return await selectors_match(webhook.get("objectSelector"), webhook.get("namespaceSelector"), attributes,
-                                     self._namespace_labels)
+    async def _dispatch(self, hooks: list, attributes: Attributes, state: "_Reinvocation") -> None:
+        for index, (configuration, webhook) in enumerate(hooks):
+            invocation = await self._should_call(webhook, attributes)
+            if invocation is None:
+                continue
+            uid = f"{(configuration.get('metadata') or {}).get('name', '')}/{webhook.get('name', '')}/{index}"
+            if state.round and uid not in state.reinvoke:
+                continue
+            await self._call(webhook, invocation, configuration, index, state.round)
+            if invocation.changed:
+                state.object_changed()
+            if self.mutating and webhook.get("reinvocationPolicy") == "IfNeeded":
+                state.previously.add(uid)
 
-    async def _conditions_match(self, webhook: dict, attributes: Attributes, request: dict) -> bool:
+    async def _should_call(self, webhook: dict, attributes: Attributes) -> Optional["_Invocation"]:
+        """Upstream's ShouldCallHook: the webhook's rules against the request as made, else (matchPolicy
+        Equivalent, the default) against the other group-versions of the same resource, earlier rules first;
+        then the selectors and the matchConditions (evaluated on the request in the matched version)."""
+        rules = webhook.get("rules") or []
+        invocation = None
+        if any(rule_matches(rule, attributes) for rule in rules):
+            invocation = _Invocation(self.registry, attributes, None, None)
+        elif (webhook.get("matchPolicy") or "Equivalent") == "Equivalent":
+            source = _info_of(self.registry, attributes)
+            equivalents = equivalent_resources(getattr(self.registry, "catalog", None), attributes)
+            invocation = next((_Invocation(self.registry, attributes, source, other) for rule in rules
+                               for other in equivalents if rule_matches_resource(rule, attributes, _gvr(other))),
+                              None)
+        if invocation is None:
+            return None
+        if not await selectors_match(webhook.get("objectSelector"), webhook.get("namespaceSelector"),
+                                     invocation.requested, self._namespace_labels):
+            return None
+        if webhook.get("matchConditions"):
+            request = invocation.request("")
+            if not await self._conditions_match(webhook, invocation.versioned(), request, attributes):
+                return None
+        return invocation
+
+    async def _conditions_match(self, webhook: dict, attributes: Attributes, request: dict,
+                                original: Optional[Attributes] = None) -> bool:
         """Whether every matchCondition of ``webhook`` holds (CEL over object, oldObject, request and
-        authorizer): one that is false skips the webhook; one that cannot be evaluated skips it under
-        failurePolicy Ignore and refuses the request (403) under Fail, as upstream's matcher."""
+        authorizer, for the request in the matched version): one that is false skips the webhook; one that
+        cannot be evaluated skips it under failurePolicy Ignore and refuses the request (403, worded as
+        upstream's Forbidden of the request's resource) under Fail, as upstream's matcher."""
         conditions = webhook.get("matchConditions") or []
         if not conditions:
             return True
@@ -197,54 +241,117 @@ class _Webhooks:
         activation = {"object": cel.to_cel(attributes.object, None),
                       "oldObject": cel.to_cel(attributes.old_object, None),
                       "request": cel.to_cel(request, None), "authorizer": request_authorizer(checks, attributes)}
-        matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
+        matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES,
+                                                upstream_words=True)
         for _ in range(MAX_AUTHZ_ROUNDS):
             if not await checks.resolve():
                 break
-            matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES)
+            matched, failures = evaluate_conditions(conditions, activation, MATCH_CONDITION_VARIABLES,
+                                                    upstream_words=True)
         if not matched:
             return False
         if not failures:
             return True
         if (webhook.get("failurePolicy") or "Fail") == "Ignore":
             return False
-        gr = attributes.group_resource
-        raise errors.forbidden_request(gr, attributes.name,
-                                       f'{gr} "{attributes.name}" is forbidden: failed to evaluate match '
-                                       f'conditions of webhook "{webhook.get("name", "")}": ' + "; ".join(failures))
+        original = original or attributes
+        gr = original.group_resource
+        # utilerrors.NewAggregate's text: one error as it is, several in brackets.
+        why = failures[0] if len(failures) == 1 else "[" + ", ".join(failures) + "]"
+        named = f"{gr} {go_quote(original.name)}" if original.name else f"{gr}"
+        raise errors.forbidden_request(gr, original.name, f"{named} is forbidden: {why}")
 
-    async def _call(self, webhook, attributes: Attributes) -> None:
-        op, obj = attributes.operation, attributes.object
+    async def _call(self, webhook: dict, invocation: "_Invocation", configuration: dict, index: int,
+                    round_: int) -> None:
+        """Call one webhook; a failure to call it (or an invalid answer) follows its failurePolicy."""
         name = webhook.get("name", "")
-        request = admission_request(attributes, str(uuid.uuid4()))
-        if not await self._conditions_match(webhook, attributes, request):
-            return
-        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-        timeout = webhook.get("timeoutSeconds") or 10
-        config = webhook.get("clientConfig") or {}
+        record = invocation.original.record
         try:
-            answer = await self._client(config).post(review, timeout=timeout)
-            response = answer.get("response") or {}
-        except Exception as e:  # the webhook could not be called: failurePolicy decides
+            await self._call_hook(webhook, invocation)
+        except _CallingError as e:
             if (webhook.get("failurePolicy") or "Fail") == "Ignore":
+                prefix = "failed-open.mutation.webhook.admission.k8s.io" if self.mutating else \
+                    "failed-open.validating.webhook.admission.k8s.io"
+                record.add_audit_annotation(f"{prefix}/round_{round_}_index_{index}", name)
                 return
-            url = config.get("url") or "the service"
-            reason = call_failure(e)
-            raise StatusError(500, "InternalError",
-                              f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: '
-                              f'Post "{url}?timeout={timeout}s": {reason}',
-                              {"causes": [{"message": f'failed calling webhook "{name}": {reason}'}]}) from None
+            raise errors.internal_error(str(e)) from None
+        finally:
+            if self.mutating:
+                configuration_name = (configuration.get("metadata") or {}).get("name", "")
+                record.add_audit_annotation(
+                    f"mutation.webhook.admission.k8s.io/round_{round_}_index_{index}",
+                    json.dumps({"configuration": configuration_name, "webhook": name,
+                                "mutated": invocation.changed}, separators=(",", ":")))
+
+    async def _call_hook(self, webhook: dict, invocation: "_Invocation") -> None:
+        """Upstream's callHook / callAttrMutatingHook for one invocation."""
+        name = webhook.get("name", "")
+        versioned = invocation.versioned()
+        if versioned.dry_run:
+            side_effects = webhook.get("sideEffects")
+            if side_effects is None:
+                raise _CallingError(name, "Webhook SideEffects is nil")
+            if side_effects not in ("None", "NoneOnDryRun"):
+                raise errors.bad_request(f'admission webhook {go_quote(name)} does not support dry run')
+        version = next((v for v in webhook.get("admissionReviewVersions") or ["v1"] if v in REVIEW_VERSIONS), None)
+        if version is None:
+            raise _CallingError(name, "could not create admission objects: webhook does not accept known "
+                                      "AdmissionReview versions (v1, v1beta1)")
+        uid = str(uuid.uuid4())
+        review = {"apiVersion": f"admission.k8s.io/{version}", "kind": "AdmissionReview",
+                  "request": invocation.request(uid)}
+        config = webhook.get("clientConfig") or {}
+        timeout = webhook.get("timeoutSeconds") or 10
+        try:
+            code, content_type, body = await self._exchange(config, review, timeout)
+        except StatusError:
+            raise
+        except Exception as e:  # the webhook could not be reached: failurePolicy decides
+            url = webhook_url(config)
+            raise _CallingError(name, f'failed to call webhook: Post "{url}?timeout={timeout}s": '
+                                      f'{call_failure(e, url)}') from None
+        answer = _decoded_answer(name, code, content_type, body)
+        response = verify_response(name, answer, uid, version, self.mutating)
+        record = invocation.original.record
+        for key, value in (response.get("auditAnnotations") or {}).items():
+            record.add_audit_annotation(f"{name}/{key}", str(value))
+        for text in response.get("warnings") or []:
+            if isinstance(text, str):
+                record.add_warning(text)
         if not response.get("allowed"):
-            raise _denied(name, response.get("status") or {})
-        if self.mutating and response.get("patch") and op != DELETE:
-            if response.get("patchType", "JSONPatch") != "JSONPatch":
-                raise StatusError(500, "InternalError",
-                                  f'Internal error occurred: webhook "{name}" returned an unsupported patchType')
-            patch = jsonpatch.JsonPatch.from_string(base64.b64decode(response["patch"]).decode())
-            patched = patch.apply(obj)
-            obj.clear()
-            obj.update(patched)
-            attributes.patched_by.append(name)
+            raise _denied(name, response.get("status") or response.get("result") or {})
+        patch = response.get("patch")
+        if not self.mutating or not patch:
+            return
+        operations = _decoded_patch(patch)
+        if not operations:
+            return
+        if versioned.object is None:
+            raise errors.internal_error(f"admission webhook {go_quote(name)} attempted to modify the object, "
+                                        "which is not supported for this operation")
+        patch_type = response.get("patchType") or "JSONPatch"
+        if patch_type != "JSONPatch":
+            raise _CallingError(name, f"unsupported patch type {go_quote(patch_type)}")
+        patched = apply_json_patch(versioned.object, operations)
+        invocation.changed = patched != versioned.object
+        invocation.write_back(patched)
+        invocation.original.patched_by.append(name)
+
+    async def _exchange(self, config: dict, review: dict, timeout: float) -> tuple[int, str, bytes]:
+        """POST ``review`` to the webhook: (status code, Content-Type, body).  Transport failures raise."""
+        import treq
+        client = self._client(config)
+        headers = {b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]}
+        if client.token:
+            headers[b"Authorization"] = [f"Bearer {client.token}".encode()]
+        elif client.basic_auth:
+            credentials = base64.b64encode(":".join(client.basic_auth).encode()).decode()
+            headers[b"Authorization"] = [f"Basic {credentials}".encode()]
+        response = await treq.post(client.url, data=json.dumps(review).encode(), headers=headers,
+                                   agent=client.agent, timeout=timeout)
+        body = await treq.content(response)
+        content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
+        return response.code, content_type, body
 
 
 class _MutatingWebhooks(_Webhooks):
@@ -261,12 +368,382 @@ class _ValidatingWebhooks(_Webhooks):
         await self.call_webhooks(attributes)
 
 
-def call_failure(error: Exception) -> str:
+REVIEW_VERSIONS = ("v1", "v1beta1")
+SCALE_KIND = ("autoscaling", "v1", "Scale")
+
+
+class _CallingError(Exception):
+    """Upstream's ErrCallingWebhook: the webhook could not be called or answered wrongly; its failurePolicy
+    decides (Fail: a 500 InternalError carrying this text)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"failed calling webhook {go_quote(name)}: {reason}")
+
+
+class _Reinvocation:
+    """Upstream's webhookReinvokeContext: which IfNeeded webhooks ran before the object last changed."""
+
+    def __init__(self):
+        self.round = 0
+        self.previously: set = set()    # IfNeeded webhooks called since the object last changed
+        self.reinvoke: set = set()      # those to call again in the second round
+        self.should_reinvoke = False
+
+    def object_changed(self) -> None:
+        self.reinvoke |= self.previously
+        self.previously = set()
+        self.should_reinvoke = True
+
+
+class _Invocation:
+    """A webhook to call for a request: as made, or (matchPolicy Equivalent) converted to the equivalent
+    group-version a rule matched (``source`` and ``target`` the catalog's ResourceInfos).  A request on a
+    scale subresource is seen as upstream's admission sees it: an autoscaling/v1 Scale, the objects Scales."""
+
+    def __init__(self, registry, attributes: Attributes, source, target):
+        self.original, self.source, self.target = attributes, source, target
+        self.scale_paths: Optional[dict] = None
+        self.requested = self._as_scale(registry, attributes) if attributes.subresource == "scale" else attributes
+        self._versioned: Optional[Attributes] = None
+        self.changed = False
+
+    def _as_scale(self, registry, attributes: Attributes) -> Attributes:
+        from dataclasses import replace
+
+        from ..registry.subresources.scale import scale_from_custom_resource, to_scale
+        info = _info_of(registry, attributes)
+        scale = info.subresource("scale") if info is not None else None
+        if scale is None or (scale.group, scale.version, scale.kind) != SCALE_KIND:
+            return attributes
+        store = registry.lookup(info.group, info.version, info.resource)
+        # A custom resource's scale subresource names where its replicas are ({} for the built-in workloads).
+        paths = self.scale_paths = getattr(getattr(store, "strategy", None), "scale_paths", None) or {}
+
+        def as_scale(obj):
+            if not isinstance(obj, dict):
+                return obj
+            return scale_from_custom_resource(obj, paths)[0] if paths else to_scale(obj)
+        return replace(attributes, kind=GroupVersionKind(*SCALE_KIND), object=as_scale(attributes.object),
+                       old_object=as_scale(attributes.old_object))
+
+    def versioned(self) -> Attributes:
+        if self._versioned is None:
+            if self.target is None:
+                self._versioned = self.requested
+            else:
+                from .policies import _converted
+                self._versioned = _converted(self.requested, self.source, self.target)
+        return self._versioned
+
+    def request(self, uid: str) -> dict:
+        """The AdmissionRequest: kind and resource those matched, requestKind and requestResource the request's
+        own (the objects in the matched version)."""
+        request = admission_request(self.versioned(), uid)
+        if self.versioned() is not self.requested:
+            own = admission_request(self.requested, uid)
+            request["requestKind"], request["requestResource"] = own["requestKind"], own["requestResource"]
+        return request
+
+    def write_back(self, patched: dict) -> None:
+        """The object a webhook patched (in the matched version, or a Scale) made the request's object again."""
+        versioned = self.versioned()
+        obj = self.original.object
+        if self.scale_paths is not None:
+            replicas = (patched.get("spec") or {}).get("replicas", 0)
+            versioned.object.clear()
+            versioned.object.update(patched)
+            if self.scale_paths:
+                from ..registry.subresources.scale import _set_nested_field
+                _set_nested_field(obj, self.scale_paths["specReplicasPath"], replicas)
+            else:
+                obj.setdefault("spec", {})["replicas"] = replicas
+            return
+        if versioned.object is not obj:
+            from ..registry import conversion
+            versioned.object.clear()
+            versioned.object.update(patched)
+            patched = conversion.from_storage(conversion.to_storage(copy.deepcopy(patched), self.target),
+                                              self.source)
+        obj.clear()
+        obj.update(patched)
+
+
+def _gvr(info) -> GroupVersionResource:
+    return GroupVersionResource(info.group, info.version, info.resource)
+
+
+def _info_of(registry, attributes: Attributes):
+    catalog = getattr(registry, "catalog", None)
+    gvr = attributes.resource
+    return catalog.lookup(gvr.group, gvr.version, gvr.resource) if catalog is not None else None
+
+
+def webhook_url(config: dict) -> str:
+    """The URL a webhook's clientConfig names (a service as https://NAME.NAMESPACE.svc:PORT/PATH)."""
+    if config.get("url"):
+        return config["url"]
+    service = config.get("service") or {}
+    return (f"https://{service.get('name', '')}.{service.get('namespace', '')}.svc:{service.get('port') or 443}"
+            f"{service.get('path') or ''}")
+
+
+# What client-go's NewGenericServerResponse says of a status code (the 5xx ones but 503 and 504 quote the body).
+_SERVER_RESPONSES = {
+    409: "the server reported a conflict",
+    404: "the server could not find the requested resource",
+    400: "the server rejected our request for an unknown reason",
+    401: "the server has asked for the client to provide credentials",
+    405: "the server does not allow this method on the requested resource",
+    422: "the server rejected our request due to an error in our request",
+    503: "the server is currently unable to handle the request",
+    504: "the server was unable to return a response in the time allotted, but may still be processing the request",
+    429: "the server has received too many requests and has asked us to try again later",
+}
+
+
+def _server_response_message(code: int, content_type: str, body: bytes) -> str:
+    """client-go's error for a webhook's answer outside 200-206: a Status in the body when it is one (and
+    says Failure), else NewGenericServerResponse's words, quoting a text body."""
+    media = content_type.split(";")[0].strip().lower()
+    if media in ("application/json", "") and body:
+        try:
+            status = json.loads(body)
+        except ValueError:
+            status = None
+        if isinstance(status, dict) and status.get("kind") == "Status" and status.get("status") == "Failure":
+            return str(status.get("message") or "")
+    text = body[:2048].decode("utf-8", "replace").strip() if not media or media.startswith("text/") else "unknown"
+    if code == 403 or code == 415:
+        return text
+    if code == 406:
+        return "the server was unable to respond with a content type that the client supports" \
+            if text in ("", "unknown") else text
+    if code in _SERVER_RESPONSES:
+        return _SERVER_RESPONSES[code]
+    if code >= 500:
+        return f"an error on the server ({go_quote(text)}) has prevented the request from succeeding"
+    return f"the server responded with the status code {code} but did not return more information"
+
+
+def _decoded_answer(name: str, code: int, content_type: str, body: bytes):
+    """The webhook's answer decoded, as client-go's Do().Into() reads it."""
+    if not 200 <= code <= 206:
+        raise _CallingError(name, "failed to call webhook: " + _server_response_message(code, content_type, body))
+    media = content_type.split(";")[0].strip().lower() or "application/json"
+    if media != "application/json":
+        raise _CallingError(name, f"failed to call webhook: serializer for {content_type} doesn't exist")
+    if not body:
+        raise _CallingError(name, f"failed to call webhook: 0-length response with status code: {code} and "
+                                  f"content type: {content_type or 'application/json'}")
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise _CallingError(name, f"failed to call webhook: couldn't get version/kind; json parse error: {e}") \
+            from None
+
+
+def verify_response(name: str, answer, uid: str, version: str, mutating: bool) -> dict:
+    """Upstream's VerifyAdmissionResponse: the response (patchType normalized) or the _CallingError saying
+    why it is not acceptable."""
+    def invalid(why: str) -> _CallingError:
+        return _CallingError(name, f"received invalid webhook response: {why}")
+    response = answer.get("response") if isinstance(answer, dict) else None
+    if not isinstance(response, dict):
+        raise invalid("webhook response was absent")
+    response = dict(response)
+    if version == "v1beta1":      # neither uid nor kind verified; a patch is a JSONPatch
+        if mutating and response.get("patch"):
+            response["patchType"] = "JSONPatch"
+        else:
+            response.pop("patch", None)
+        return response
+    if response.get("uid", "") != uid:
+        raise invalid(f"expected response.uid={go_quote(uid)}, got {go_quote(str(response.get('uid', '')))}")
+    group, _, api_version = str(answer.get("apiVersion") or "").rpartition("/")
+    kind = str(answer.get("kind") or "")
+    if (group, api_version, kind) != ("admission.k8s.io", "v1", "AdmissionReview"):
+        raise invalid(f"expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got "
+                      f"{group}/{api_version}, Kind={kind}")
+    patch, patch_type = response.get("patch"), response.get("patchType")
+    if mutating:
+        if patch and patch_type is None:
+            raise invalid("webhook returned response.patch but not response.patchType")
+        if not patch and patch_type is not None:
+            raise invalid("webhook returned response.patchType but not response.patch")
+        if patch_type is not None and not patch_type:
+            raise invalid(f"webhook returned invalid response.patchType of {go_quote(str(patch_type))}")
+    else:
+        if patch:
+            raise invalid("validating webhook may not return response.patch")
+        if patch_type is not None:
+            raise invalid("validating webhook may not return response.patchType")
+    return response
+
+
+def _decoded_patch(patch) -> list:
+    """A response's patch (base64 of a JSON patch) as jsonpatch.DecodePatch reads it; its errors are 500s."""
+    try:
+        raw = base64.b64decode(patch, validate=True) if isinstance(patch, str) else b""
+    except ValueError as e:
+        raise errors.internal_error(f"illegal base64 data: {e}") from None
+    try:
+        operations = json.loads(raw) if raw.strip() else None
+    except ValueError as e:
+        raise errors.internal_error(f"invalid character in JSON patch: {e}") from None
+    if operations is None:
+        return []
+    if not isinstance(operations, list):
+        raise errors.internal_error(f"json: cannot unmarshal {json_kind(operations)} into Go value of type "
+                                    "jsonpatch.Patch")
+    if any(op is not None and not isinstance(op, dict) for op in operations):
+        bad = next(op for op in operations if op is not None and not isinstance(op, dict))
+        raise errors.internal_error(f"json: cannot unmarshal {json_kind(bad)} into Go value of type "
+                                    "jsonpatch.Operation")
+    return operations
+
+
+def apply_json_patch(obj: dict, operations: list) -> dict:
+    """``operations`` applied to a copy of ``obj`` as the apiserver applies a JSON patch; an operation that
+    does not apply is a 500 worded as evanphx/json-patch v4 words it."""
+    from ..machinery.patch import json_patch
+    try:
+        return json_patch(obj, operations)
+    except StatusError:
+        raise errors.internal_error(v4_patch_error(obj, operations)) from None
+
+
+_MISSING = ": missing value"
+_INVALID_INDEX = ": invalid index referenced"
+
+
+def _v4_get(container, key: str):
+    """(found, value) of ``key`` in a v4 partialDoc/partialArray, or an error text."""
+    if isinstance(container, dict):
+        return container.get(key), None
+    try:
+        index = int(key, 10)
+    except ValueError:
+        return None, f'strconv.Atoi: parsing {go_quote(key)}: invalid syntax'
+    if index < 0:
+        if index < -len(container):
+            return None, f"Unable to access invalid index: {index}{_INVALID_INDEX}"
+        index += len(container)
+    if index >= len(container):
+        return None, f"Unable to access invalid index: {index}{_INVALID_INDEX}"
+    return container[index], None
+
+
+def _v4_find(document, path: str):
+    """evanphx v4's findObject: (the container of the path's last token, that token) or (None, "")."""
+    split = path.split("/")
+    if len(split) < 2:
+        return None, ""
+    current = document
+    for part in split[1:-1]:
+        value, problem = _v4_get(current, part.replace("~1", "/").replace("~0", "~"))
+        if problem or not isinstance(value, (dict, list)):
+            return None, ""
+        current = value
+    return current, split[-1].replace("~1", "/").replace("~0", "~")
+
+
+def v4_patch_error(obj: dict, operations: list) -> str:
+    """Why ``operations`` do not apply to ``obj``, in evanphx/json-patch v4's words (the first operation that
+    fails, the ones before it applied with the server's own JSON patch)."""
+    from ..machinery.patch import json_patch
+    document = obj
+    for op in operations:
+        if op is None:
+            continue
+        problem = _v4_operation_error(document, op)
+        if problem:
+            return problem
+        try:
+            document = json_patch(document, [op])
+        except StatusError:
+            return "the server rejected our request due to an error in our request"
+    return "the server rejected our request due to an error in our request"
+
+
+def _v4_operation_error(document, op: dict) -> Optional[str]:
+    kind = op.get("op") if isinstance(op.get("op"), str) else "unknown"
+    path = op.get("path")
+    if kind not in ("add", "remove", "replace", "move", "copy", "test"):
+        return f"Unexpected kind: {kind}"
+    if kind in ("move", "copy"):
+        source = op.get("from")
+        if not isinstance(source, str):
+            return f"{kind} operation failed to decode from: operation, missing from field{_MISSING}"
+        container, key = _v4_find(document, source)
+        if container is None:
+            return f"{kind} operation does not apply: doc is missing from path: {source}{_MISSING}"
+        value, problem = _v4_get(container, key)
+        if problem:
+            return f"error in {kind} for path: '{key}': {problem}" if kind == "move" else \
+                f"error in copy for from: '{source}': {problem}"
+        if kind == "move" and isinstance(container, dict) and key not in container:
+            return f"error in move for path: '{key}': Unable to remove nonexistent key: {key}{_MISSING}"
+    if not isinstance(path, str):
+        if kind in ("add", "remove", "copy"):
+            return f"{kind} operation failed to decode path{_MISSING}"
+        return f"{kind} operation failed to decode path: operation missing path field{_MISSING}"
+    if kind == "replace" and path == "":
+        return None
+    if kind == "test" and path == "":
+        return None
+    container, key = _v4_find(document, path)
+    if container is None:
+        return {"add": f'add operation does not apply: doc is missing path: "{path}"',
+                "remove": f'remove operation does not apply: doc is missing path: "{path}"',
+                "replace": f"replace operation does not apply: doc is missing path: {path}",
+                "move": f"move operation does not apply: doc is missing destination path: {path}",
+                "copy": f"copy operation does not apply: doc is missing destination path: {path}",
+                "test": f"test operation does not apply: is missing path: {path}"}[kind] + _MISSING
+    if kind == "remove":
+        if isinstance(container, dict):
+            if key not in container:
+                return f"error in remove for path: '{path}': Unable to remove nonexistent key: {key}{_MISSING}"
+            return None
+        _, problem = _v4_get(container, key)
+        return f"error in remove for path: '{path}': {problem}" if problem else None
+    if kind == "replace":
+        if isinstance(container, list):
+            _, problem = _v4_get(container, key)
+            if problem:
+                return f"replace operation does not apply: doc is missing key: {path}{_MISSING}"
+        return None
+    if kind in ("add", "move", "copy") and isinstance(container, list) and key != "-":
+        try:
+            index = int(key, 10)
+        except ValueError:
+            reason = f"value was not a proper array index: '{key}': strconv.Atoi: parsing {go_quote(key)}: " \
+                     "invalid syntax"
+            return f"error in {kind} for path: '{path}': {reason}" if kind != "copy" else \
+                f"error while adding value during copy: {reason}"
+        size = len(container) + 1
+        if index >= size or index < -size:
+            reason = f"Unable to access invalid index: {index}{_INVALID_INDEX}"
+            return f"error in {kind} for path: '{path}': {reason}" if kind != "copy" else \
+                f"error while adding value during copy: {reason}"
+    if kind == "test":
+        value, problem = _v4_get(container, key)
+        if problem:
+            return f"error in test for path: '{path}': {problem}"
+        if value != op.get("value"):
+            return f"testing value {path} failed: test failed"
+    return None
+
+
+def call_failure(error: Exception, url: str = "") -> str:
     """Why a webhook call failed, as Go's HTTP client words it: past its timeout (the request cancelled, or
     Twisted's timeout), "context deadline exceeded"; a server certificate the caBundle does not verify, Go's
-    x509 words; else what each connection attempt reported."""
+    x509 words; a refused connection as Go's dialer says it ("dial tcp HOST:PORT: connect: connection
+    refused", HOST:PORT the URL's); else what each connection attempt reported."""
+    from twisted.internet import error as net_errors
     failures = getattr(error, "reasons", None) or []     # ResponseNeverReceived and friends carry Failures
     causes = [f.value for f in failures] or [error]
+    if url and any(isinstance(c, (net_errors.ConnectionRefusedError, ConnectionRefusedError)) for c in causes):
+        return f"dial tcp {webhook_target(url)}: connect: connection refused"
     if any(isinstance(c, (defer.CancelledError, defer.TimeoutError, TimeoutError)) or "Timeout" in type(c).__name__
            for c in causes):
         return "context deadline exceeded"
@@ -317,17 +794,40 @@ def _options_object(attributes: Attributes) -> Optional[dict]:
         if getattr(options, "propagation_policy", None):
             out["propagationPolicy"] = options.propagation_policy
         return out
-    if getattr(options, "field_manager", ""):
-        out["fieldManager"] = options.field_manager
-    if getattr(options, "field_validation", ""):
-        out["fieldValidation"] = options.field_validation
+    given = _query_of(attributes)
+    if given is None:
+        # A write made inside the server (no request): its own field manager, nothing else.
+        if getattr(options, "field_manager", ""):
+            out["fieldManager"] = options.field_manager
+        return out
+    # As upstream's handlers decode them from the query: what the client sent, nothing added (no fieldManager
+    # made of the User-Agent, no fieldValidation default); a patch's PatchOptions become these fields too.
+    if given.get("dryRun"):
+        out["dryRun"] = given["dryRun"]
+    for key in ("fieldManager", "fieldValidation"):
+        if given.get(key) and given[key][0]:
+            out[key] = given[key][0]
     return out
 
 
+def _query_of(attributes: Attributes) -> Optional[dict]:
+    """The query parameters of the API request being admitted ({name: [values]}), None for a write the
+    server makes itself (no request recorded)."""
+    request = getattr(attributes.record, "request", None)
+    args = getattr(request, "args", None)
+    if not isinstance(args, dict):
+        return None
+    return {(k.decode("utf-8", "replace") if isinstance(k, bytes) else k):
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+            for k, values in args.items()}
+
+
 def evaluate_conditions(conditions: list, activation: dict, variables: frozenset,
-                        budget=None) -> tuple[bool, list[str]]:
+                        budget=None, upstream_words: bool = False) -> tuple[bool, list[str]]:
     """matchConditions (CEL, compiled for ``variables``) over ``activation``: (False, []) as soon as one is false;
-    else (True, why each one that could not be evaluated failed).  Webhooks and admission policies share it."""
+    else (True, why each one that could not be evaluated failed).  Webhooks and admission policies share it;
+    ``upstream_words`` words each failure as upstream's CEL evaluator does ("expression '<expression>'
+    resulted in error: <error>", "compilation error: <error>") rather than by the condition's name."""
     from ..machinery import cel
     failures = []
     for condition in conditions:
@@ -335,11 +835,13 @@ def evaluate_conditions(conditions: list, activation: dict, variables: frozenset
         try:
             program = cel.compile_expression((condition.get("expression") or "").strip(), variables)
         except cel.CompileError as e:
-            failures.append(f"matchCondition {name!r}: {e}")
+            failures.append(f"compilation error: {e}" if upstream_words else f"matchCondition {name!r}: {e}")
             continue
         result = program.evaluate(activation, budget)
         if isinstance(result, cel.celpy.CELEvalError):
-            failures.append(f"matchCondition {name!r}: {cel.error_text(result)}")
+            failures.append(f"expression '{condition.get('expression') or ''}' resulted in error: "
+                            f"{cel.error_text(result)}" if upstream_words else
+                            f"matchCondition {name!r}: {cel.error_text(result)}")
         elif not isinstance(result, cel.celtypes.BoolType):
             failures.append(f"matchCondition {name!r}: must evaluate to bool")
         elif not result:
