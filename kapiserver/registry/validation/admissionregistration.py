@@ -101,6 +101,7 @@ _LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "
                   "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
                   "NULL_LIT": "null_type"}
 
+
 class _Declared:
     """A declared CEL object type for celcheck.type_check (the interface of its RuleSchema): fields by their
     plain names (no CRD property escaping), an undeclared one an ``undefined field``."""
@@ -142,7 +143,6 @@ class _Declared:
 BOOL = ("bool",)
 STRING = ("string",)
 STRING_OR_NULL = ("string", "null_type")
-
 
 _STOPS = ("ident", "literal", "list_lit", "map_lit", "member_dot", "member_index")
 
