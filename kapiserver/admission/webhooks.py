@@ -21,7 +21,7 @@ from twisted.internet import defer
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
-from ..machinery.gojson import go_quote, json_kind
+from ..machinery.gojson import go_quote, json_kind, syntax_error
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind, GroupVersionResource
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
@@ -323,7 +323,7 @@ class _Webhooks:
         patch = response.get("patch")
         if not self.mutating or not patch:
             return
-        operations = _decoded_patch(patch)
+        operations = _decoded_patch(name, patch)
         if not operations:
             return
         if versioned.object is None:
@@ -535,11 +535,14 @@ def _decoded_answer(name: str, code: int, content_type: str, body: bytes):
     if not body:
         raise _CallingError(name, f"failed to call webhook: 0-length response with status code: {code} and "
                                   f"content type: {content_type or 'application/json'}")
-    try:
-        return json.loads(body)
-    except ValueError as e:
-        raise _CallingError(name, f"failed to call webhook: couldn't get version/kind; json parse error: {e}") \
-            from None
+    problem = syntax_error(body)
+    if problem:
+        raise _CallingError(name, f"failed to call webhook: couldn't get version/kind; json parse error: {problem}")
+    answer = json.loads(body)
+    response = answer.get("response") if isinstance(answer, dict) else None
+    if isinstance(response, dict):
+        _base64_field(name, response.get("patch"))
+    return answer
 
 
 def verify_response(name: str, answer, uid: str, version: str, mutating: bool) -> dict:
@@ -580,16 +583,24 @@ def verify_response(name: str, answer, uid: str, version: str, mutating: bool) -
     return response
 
 
-def _decoded_patch(patch) -> list:
-    """A response's patch (base64 of a JSON patch) as jsonpatch.DecodePatch reads it; its errors are 500s."""
+def _base64_field(name: str, value) -> bytes:
+    """A []byte field of the response (base64 in JSON); bad base64 fails decoding the response, as Go's."""
     try:
-        raw = base64.b64decode(patch, validate=True) if isinstance(patch, str) else b""
-    except ValueError as e:
-        raise errors.internal_error(f"illegal base64 data: {e}") from None
-    try:
-        operations = json.loads(raw) if raw.strip() else None
-    except ValueError as e:
-        raise errors.internal_error(f"invalid character in JSON patch: {e}") from None
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except ValueError:
+        text = value
+        at = next((i for i, c in enumerate(text) if not (c.isascii() and (c.isalnum() or c in "+/="))), len(text))
+        raise _CallingError(name, f"failed to call webhook: illegal base64 data at input byte {at}") from None
+
+
+def _decoded_patch(name: str, patch) -> list:
+    """A response's patch (base64 of a JSON patch) as jsonpatch.DecodePatch reads it: bad base64 fails the
+    response's decoding (a calling error), a patch that is no JSON array a 500."""
+    raw = _base64_field(name, patch)
+    problem = syntax_error(raw)
+    if problem:
+        raise errors.internal_error(problem)
+    operations = json.loads(raw)
     if operations is None:
         return []
     if not isinstance(operations, list):

@@ -431,3 +431,25 @@ def test_a_scale_webhook_sees_autoscaling_v1_scales():
     assert sent["oldObject"]["spec"] == {"replicas": 2}
     assert sent["object"]["status"] == {"replicas": 2, "selector": "app=web"}
     assert attributes.object["kind"] == "Deployment" and attributes.object["spec"]["replicas"] == 4
+
+
+@pytest.mark.parametrize("answer,why", [
+    ((200, "application/json", b"{not json"),
+     "failed calling webhook \"w.example.com\": failed to call webhook: couldn't get version/kind; json parse "
+     "error: invalid character 'n' looking for beginning of object key string"),
+    ((200, "application/json", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                           "response": {"uid": "x", "allowed": True, "patch": "a!b"}}).encode()),
+     'failed calling webhook "w.example.com": failed to call webhook: illegal base64 data at input byte 1'),
+])
+def test_an_answer_that_does_not_decode(answer, why):
+    hooks = Hooks(mutating=[webhook()], answer=lambda url, review: answer)
+    error = hooks.refused(request())
+    assert error.message == "Internal error occurred: " + why
+
+
+def test_a_patch_that_is_no_json_array():
+    hooks = Hooks(mutating=[webhook()], answer=lambda url, review: allow(
+        review, patchType="JSONPatch", patch=base64.b64encode(b'{"op": "add"}').decode()))
+    error = hooks.refused(request())
+    assert error.message == ("Internal error occurred: json: cannot unmarshal object into Go value of type "
+                             "jsonpatch.Patch")
