@@ -150,11 +150,7 @@ class _Webhooks:
     def _client(self, config: dict):
         from ..auth.webhook import WebhookClient, kubeconfig_data
         ca = config.get("caBundle")
-        url = config.get("url")
-        if not url and config.get("service"):
-            service = config["service"]
-            url = (f"https://{service['name']}.{service['namespace']}.svc:{service.get('port', 443)}"
-                   f"{service.get('path', '')}")
+        url = webhook_url(config)
         key = (url, ca)
         if key not in self._clients:
             user = credentials_for(self.kubeconfig, webhook_target(url))
@@ -303,9 +299,11 @@ class _Webhooks:
         config = webhook.get("clientConfig") or {}
         timeout = webhook.get("timeoutSeconds") or 10
         try:
+            self._client(config)
+        except Exception as e:
+            raise _CallingError(name, f"could not get REST client: {e}") from None
+        try:
             code, content_type, body = await self._exchange(config, review, timeout)
-        except StatusError:
-            raise
         except Exception as e:  # the webhook could not be reached: failurePolicy decides
             url = webhook_url(config)
             raise _CallingError(name, f'failed to call webhook: Post "{url}?timeout={timeout}s": '

@@ -453,3 +453,12 @@ def test_a_patch_that_is_no_json_array():
     error = hooks.refused(request())
     assert error.message == ("Internal error occurred: json: cannot unmarshal object into Go value of type "
                              "jsonpatch.Patch")
+
+
+def test_a_client_that_cannot_be_made_is_a_calling_error():
+    hooks = Hooks(validating=[webhook()])
+    hooks.plugins.validating.configure({"users": {"*": {"auth-provider": {"name": "gcp"}}}, "current": None})
+    error = hooks.refused(request())
+    assert error.message == ('Internal error occurred: failed calling webhook "w.example.com": could not get REST '
+                             'client: auth provider not supported')
+    assert hooks.calls == []
