@@ -462,3 +462,33 @@ def test_a_client_that_cannot_be_made_is_a_calling_error():
     assert error.message == ('Internal error occurred: failed calling webhook "w.example.com": could not get REST '
                              'client: auth provider not supported')
     assert hooks.calls == []
+
+
+@pytest.mark.parametrize("operations,data", [
+    ([{"op": "replace", "path": "/data/new", "value": "x"}], {"a": "1", "new": "x"}),    # v4: replace may add
+    ([{"op": "copy", "from": "/data/absent", "path": "/data/c"}], {"a": "1", "c": None}),
+    ([{"op": "move", "from": "/data/a", "path": "/data/b"}], {"b": "1"}),
+    ([{"op": "test", "path": "/data/a", "value": "1"}, {"op": "remove", "path": "/data/a"}], {}),
+])
+def test_patches_apply_as_json_patch_v4_applies_them(operations, data):
+    hooks = Hooks(mutating=[webhook()], answer=lambda url, review: allow(
+        review, patchType="JSONPatch", patch=patch_of(operations)))
+    assert hooks.run(request()).object["data"] == data
+
+
+def test_array_patches():
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default",
+                                                                 "finalizers": ["a", "b"]}}
+    for operation, expected in (({"op": "add", "path": "/metadata/finalizers/-1", "value": "c"}, ["a", "b", "c"]),
+                                ({"op": "add", "path": "/metadata/finalizers/0", "value": "c"}, ["c", "a", "b"]),
+                                ({"op": "remove", "path": "/metadata/finalizers/-1"}, ["a"]),
+                                ({"op": "replace", "path": "/metadata/finalizers/1", "value": "z"}, ["a", "z"])):
+        hooks = Hooks(mutating=[webhook()], answer=lambda url, review: allow(
+            review, patchType="JSONPatch", patch=patch_of([operation])))
+        assert hooks.run(request(obj=copy.deepcopy(obj))).object["metadata"]["finalizers"] == expected
+    hooks = Hooks(mutating=[webhook()], answer=lambda url, review: allow(
+        review, patchType="JSONPatch", patch=patch_of([{"op": "add", "path": "/metadata/finalizers/5",
+                                                         "value": "c"}])))
+    error = hooks.refused(request(obj=copy.deepcopy(obj)))
+    assert error.message == ("Internal error occurred: error in add for path: '/metadata/finalizers/5': Unable to "
+                             "access invalid index: 5: invalid index referenced")
