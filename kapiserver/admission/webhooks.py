@@ -332,6 +332,12 @@ class _Webhooks:
             raise _CallingError(name, f"unsupported patch type {go_quote(patch_type)}")
         patched = apply_json_patch(versioned.object, operations)
         invocation.changed = patched != versioned.object
+        if invocation.scale_paths is None:
+            # Upstream defaults the patched object (in the version the webhook saw) before anything else sees
+            # it: the next webhook gets the defaults of what this one added.
+            from ..registry import defaults
+            kind = versioned.kind
+            defaults.apply_defaults(kind.group, kind.version, kind.kind, patched)
         invocation.write_back(patched)
         invocation.original.patched_by.append(name)
 

@@ -492,3 +492,19 @@ def test_array_patches():
     error = hooks.refused(request(obj=copy.deepcopy(obj)))
     assert error.message == ("Internal error occurred: error in add for path: '/metadata/finalizers/5': Unable to "
                              "access invalid index: 5: invalid index referenced")
+
+
+def test_the_next_webhook_sees_the_defaults_of_what_a_patch_added():
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+           "spec": {"containers": []}}
+
+    def answer(url, review):
+        if url.endswith("/first"):
+            return allow(review, patchType="JSONPatch", patch=patch_of(
+                [{"op": "add", "path": "/spec/containers/-", "value": {"name": "c", "image": "i"}}]))
+        return allow(review)
+    hooks = Hooks(mutating=[webhook("first.example.com", "https://hook.example.com/first"),
+                            webhook("second.example.com", "https://hook.example.com/second")], answer=answer)
+    hooks.run(request(("", "v1", "pods"), obj=pod))
+    seen = hooks.calls[1][1]["request"]["object"]["spec"]["containers"][0]
+    assert seen["terminationMessagePolicy"] == "File" and seen["imagePullPolicy"] == "Always"
