@@ -175,6 +175,9 @@ class _Webhooks:
                  for webhook in configuration.get("webhooks") or []]
         if not hooks:
             return
+        if not self.mutating:
+            await self._dispatch_validating(hooks, attributes)
+            return
         state = _Reinvocation()
         await self._dispatch(hooks, attributes, state)
         if self.mutating and state.should_reinvoke:
@@ -196,6 +199,29 @@ class _Webhooks:
                 state.object_changed()
             if self.mutating and webhook.get("reinvocationPolicy") == "IfNeeded":
                 state.previously.add(uid)
+
+    async def _dispatch_validating(self, hooks: list, attributes: Attributes) -> None:
+        """Upstream's validating dispatcher: every webhook's match decided first (a matchConditions error
+        refuses before any is called), then all those that match called at once; the first error to come
+        back is the answer (each webhook is called whatever the others say)."""
+        relevant = []
+        for configuration, webhook in hooks:
+            invocation = await self._should_call(webhook, attributes)
+            if invocation is not None:
+                relevant.append((configuration, webhook, invocation))
+        if not relevant:
+            return
+        failures: list = []
+
+        async def call(index: int, configuration: dict, webhook: dict, invocation: "_Invocation") -> None:
+            try:
+                await self._call(webhook, invocation, configuration, index, 0)
+            except Exception as e:      # kept in the order they come back
+                failures.append(e)
+        await defer.gatherResults([defer.Deferred.fromCoroutine(call(index, *each))
+                                   for index, each in enumerate(relevant)])
+        if failures:
+            raise failures[0]
 
     async def _should_call(self, webhook: dict, attributes: Attributes) -> Optional["_Invocation"]:
         """Upstream's ShouldCallHook: the webhook's rules against the request as made, else (matchPolicy

@@ -508,3 +508,25 @@ def test_the_next_webhook_sees_the_defaults_of_what_a_patch_added():
     hooks.run(request(("", "v1", "pods"), obj=pod))
     seen = hooks.calls[1][1]["request"]["object"]["spec"]["containers"][0]
     assert seen["terminationMessagePolicy"] == "File" and seen["imagePullPolicy"] == "Always"
+
+
+def test_validating_webhooks_are_all_called_and_the_first_refusal_answers():
+    """As upstream's validating dispatcher: every matching webhook is called (in parallel), a refusal does not
+    keep the others from being called; the failed-open annotation is indexed among the webhooks called."""
+    def answer(url, review):
+        if url.endswith("/deny"):
+            return allow(review, allowed=False, status={"message": "no", "code": 403})
+        if url.endswith("/broken"):
+            return 500, "text/plain", b"down"
+        return allow(review)
+    skipped = webhook("skipped.example.com", "https://hook.example.com/skipped", rules=[])
+    broken = webhook("broken.example.com", "https://hook.example.com/broken", failurePolicy="Ignore")
+    deny = webhook("deny.example.com", "https://hook.example.com/deny")
+    after = webhook("after.example.com", "https://hook.example.com/after")
+    hooks = Hooks(validating=[skipped, broken, deny, after], answer=answer)
+    record = Record()
+    error = hooks.refused(request(record=record))
+    assert (error.code, error.message) == (403, 'admission webhook "deny.example.com" denied the request: no')
+    assert [url.rsplit("/", 1)[1] for url, _ in hooks.calls] == ["broken", "deny", "after"]
+    assert record.annotations["failed-open.validating.webhook.admission.k8s.io/round_0_index_0"] == \
+        "broken.example.com"
