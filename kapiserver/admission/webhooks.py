@@ -343,7 +343,7 @@ class _Webhooks:
             if isinstance(text, str):
                 record.add_warning(text)
         if not response.get("allowed"):
-            raise _denied(name, response.get("status") or response.get("result") or {})
+            raise _denied(name, response.get("status") or {})
         patch = response.get("patch")
         if not self.mutating or not patch:
             return

@@ -530,3 +530,11 @@ def test_validating_webhooks_are_all_called_and_the_first_refusal_answers():
     assert [url.rsplit("/", 1)[1] for url, _ in hooks.calls] == ["broken", "deny", "after"]
     assert record.annotations["failed-open.validating.webhook.admission.k8s.io/round_0_index_0"] == \
         "broken.example.com"
+
+
+def test_a_refusal_reads_the_response_status_only():
+    hooks = Hooks(validating=[webhook()], answer=lambda url, review: allow(
+        review, allowed=False, result={"message": "not a field of AdmissionResponse"}))
+    error = hooks.refused(request())
+    assert (error.code, error.message) == (400, 'admission webhook "w.example.com" denied the request without '
+                                                'explanation')
