@@ -338,7 +338,7 @@ class _Webhooks:
         response = verify_response(name, answer, uid, version, self.mutating)
         record = invocation.original.record
         for key, value in (response.get("auditAnnotations") or {}).items():
-            record.add_audit_annotation(f"{name}/{key}", str(value))
+            _annotate(record, f"{name}/{key}", str(value))
         for text in response.get("warnings") or []:
             if isinstance(text, str):
                 record.add_warning(text)
@@ -496,6 +496,18 @@ class _Invocation:
                                               self.source)
         obj.clear()
         obj.update(patched)
+
+
+def _annotate(record, key: str, value: str) -> None:
+    """An audit annotation as upstream's attributes record takes one: the key a qualified name with exactly
+    one "/" (others are dropped, as upstream logs and drops them), a key already set never overwritten."""
+    from ..machinery.names import is_qualified_name
+    if key.count("/") != 1 or is_qualified_name(key):
+        return
+    existing = getattr(record, "audit_annotations", None)
+    if isinstance(existing, dict) and key in existing:
+        return
+    record.add_audit_annotation(key, value)
 
 
 def _gvr(info) -> GroupVersionResource:

@@ -538,3 +538,19 @@ def test_a_refusal_reads_the_response_status_only():
     error = hooks.refused(request())
     assert (error.code, error.message) == (400, 'admission webhook "w.example.com" denied the request without '
                                                 'explanation')
+
+
+def test_audit_annotations_with_keys_upstream_refuses_are_dropped():
+    class Audited(Record):
+        @property
+        def audit_annotations(self):
+            return self.annotations
+
+        def add_audit_annotation(self, key, value):
+            self.annotations[key] = value
+    record = Audited()
+    record.add_audit_annotation("w.example.com/kept", "first")
+    hooks = Hooks(validating=[webhook()], answer=lambda url, review: allow(
+        review, auditAnnotations={"kept": "second", "a/b": "x", "bad key": "y", "fine": "z"}))
+    hooks.run(request(record=record))
+    assert record.annotations == {"w.example.com/kept": "first", "w.example.com/fine": "z"}
