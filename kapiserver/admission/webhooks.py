@@ -856,13 +856,16 @@ def _v4_operation(document, op: dict):
 def call_failure(error: Exception, url: str = "") -> str:
     """Why a webhook call failed, as Go's HTTP client words it: past its timeout (the request cancelled, or
     Twisted's timeout), "context deadline exceeded"; a server certificate the caBundle does not verify, Go's
-    x509 words; a refused connection as Go's dialer says it ("dial tcp HOST:PORT: connect: connection
-    refused", HOST:PORT the URL's); else what each connection attempt reported."""
+    x509 words; a refused connection or a host name that does not resolve as Go's dialer says them ("dial tcp
+    HOST:PORT: connect: connection refused", "dial tcp: lookup HOST: no such host"); else what each
+    connection attempt reported."""
     from twisted.internet import error as net_errors
     failures = getattr(error, "reasons", None) or []     # ResponseNeverReceived and friends carry Failures
     causes = [f.value for f in failures] or [error]
     if url and any(isinstance(c, (net_errors.ConnectionRefusedError, ConnectionRefusedError)) for c in causes):
         return f"dial tcp {webhook_target(url)}: connect: connection refused"
+    if url and any(isinstance(c, net_errors.DNSLookupError) for c in causes):
+        return f"dial tcp: lookup {urlsplit(url).hostname or ''}: no such host"
     if any(isinstance(c, (defer.CancelledError, defer.TimeoutError, TimeoutError)) or "Timeout" in type(c).__name__
            for c in causes):
         return "context deadline exceeded"

@@ -554,3 +554,11 @@ def test_audit_annotations_with_keys_upstream_refuses_are_dropped():
         review, auditAnnotations={"kept": "second", "a/b": "x", "bad key": "y", "fine": "z"}))
     hooks.run(request(record=record))
     assert record.annotations == {"w.example.com/kept": "first", "w.example.com/fine": "z"}
+
+
+def test_a_host_that_does_not_resolve_in_gos_words():
+    from twisted.internet.error import DNSLookupError
+
+    from kapiserver.admission.webhooks import call_failure
+    assert call_failure(DNSLookupError("address 'hook.team.svc' not found"), "https://hook.team.svc:443/v") == \
+        "dial tcp: lookup hook.team.svc: no such host"
