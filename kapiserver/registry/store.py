@@ -524,7 +524,9 @@ class Store:
             self.strategy.prepare_for_subresource_update(subresource, new, old)
         else:
             self.strategy.prepare_for_update(new, old)
-        new["metadata"] = meta.ordered_metadata(meta_)
+        # The strategy's metadata: a subresource's write is defaulted by it (a custom resource's pruned into new
+        # dicts), so what it set (the generation it bumped) is not in meta_ any more.
+        new["metadata"] = meta.ordered_metadata(new["metadata"])
         return new
 
     def _should_delete_during_update(self, obj: dict) -> bool:
