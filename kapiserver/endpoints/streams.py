@@ -206,6 +206,7 @@ class NodeStreams:
             request.setHeader(b"Content-Length", b"0")
             request.finish()
             return
+        dial = self.kubelet.dial
         if resource == "pods" and info.subresource in _KUBELET_PATHS:
             host, port, path = await self._kubelet_target(request, info, obj)
             if info.subresource in _UPGRADE_REQUIRED and not is_upgrade_request(request):
@@ -213,8 +214,10 @@ class NodeStreams:
                 raise errors.bad_request("Upgrade request required")
         elif resource == "pods":
             host, port, path = self._pod_target(request, info, obj)
+            dial = self._dial_direct(_split_name(info.name)[0])
         elif resource == "services":
             host, port, path = await self._service_target(request, info, obj)
+            dial = self._dial_direct(_split_name(info.name)[0])
         elif resource == "nodes":
             _, _, port_text = _split_name(info.name)
             _, host, port = await self.kubelet.connection_info(obj["metadata"]["name"])
@@ -227,7 +230,25 @@ class NodeStreams:
             # WebSocket (binary.k8s.io or base64.binary.k8s.io), as upstream.
             await stream_over_websocket(request, self.reactor, self.kubelet.dial, host, port, path)
             return
-        await self.relay(request, host, port, path)
+        await self.relay(request, host, port, path, dial)
+
+    def _dial_direct(self, scheme: str):
+        """How a pod's or a service's proxy reaches its backend: straight to the pod's address (through the
+        nodes' tunnels when there are some), in plain HTTP unless the name says ``https:``, then TLS without
+        verifying the pod's certificate, as upstream's proxy transport; not the kubelet's TLS."""
+        async def dial(host: str, port: int, protocol):
+            from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, connectProtocol
+            tunneler = getattr(self.kubelet, "tunneler", None)
+            if tunneler is not None and scheme != "https":
+                return await tunneler.dial(host, port, protocol)
+            endpoint = (TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint)(self.reactor, host, port,
+                                                                                  timeout=30)
+            if scheme == "https":
+                from twisted.internet import ssl
+                from twisted.internet.endpoints import wrapClientTLS
+                endpoint = wrapClientTLS(ssl.CertificateOptions(verify=False), endpoint)
+            return await connectProtocol(endpoint, protocol)
+        return dial
 
     async def _kubelet_target(self, request, info, pod):
         namespace, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
@@ -306,15 +327,17 @@ class NodeStreams:
             return status["podIP"], int(target)
         return None
 
-    async def relay(self, request, host: str, port: int, path: bytes) -> None:
-        """Relay the request to host:port: an upgrade takes the client's connection over as a byte relay
-        both ways; anything else is forwarded as one request whose response streams back."""
+    async def relay(self, request, host: str, port: int, path: bytes, dial=None) -> None:
+        """Relay the request to host:port (through ``dial``, the kubelet client's by default): an upgrade takes
+        the client's connection over as a byte relay both ways; anything else is forwarded as one request whose
+        response streams back."""
         rate = self.bytes_per_sec
+        dial = dial or self.kubelet.dial
         if not is_upgrade_request(request):
-            await forward(request, self.reactor, self.kubelet.dial, host, port, path,
+            await forward(request, self.reactor, dial, host, port, path,
                           Throttle(self.reactor, rate) if rate else None)
             return
-        await relay_upgrade(request, self.kubelet.dial, host, port, path,
+        await relay_upgrade(request, dial, host, port, path,
                             throttle=Throttle(self.reactor, rate) if rate else None,
                             client_throttle=Throttle(self.reactor, rate) if rate else None)
 

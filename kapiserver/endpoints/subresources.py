@@ -205,7 +205,8 @@ async def _stream(handler, request, info, store, namespace) -> None:
                                         request_context.current_user(), request_context.current_record())
         await handler.context.registry.admit(attributes)
         await handler.context.registry.validate(attributes)
-    pod = await store.get(namespace, info.name.split(":")[0])
+    # A proxy names name, name:port or scheme:name:port (upstream's SplitSchemeNamePort).
+    pod = await store.get(namespace, _proxied_name(info.name) if info.subresource == "proxy" else info.name)
     if store.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
         raise errors.bad_request(f"pod {info.name} does not have a host assigned")
     streams = handler.context.streams
@@ -214,6 +215,11 @@ async def _stream(handler, request, info, store, namespace) -> None:
                           f"no kubelet client is configured: {store.info.resource}/{info.subresource} "
                           f"cannot reach the node")
     await streams.handle(request, info, store, pod)
+
+
+def _proxied_name(name: str) -> str:
+    parts = name.split(":")
+    return parts[1] if len(parts) == 3 else parts[0]
 
 
 def _query(request) -> dict[str, list[str]]:

@@ -115,6 +115,10 @@ def test_logs_exec_and_port_forward_through_the_secure_kubelet(secure_kubelet, t
     for websockets in ("true", "false"):
         status, body = _port_forward(kc, port, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}, pod="secure-web")
         assert status == 200 and b"Directory listing" in body
+    # A pod's proxy goes to the pod in plain HTTP, not through the kubelet's TLS; name:port and
+    # scheme:name:port both name the pod.
+    for name in (f"secure-web:{port}", f"http:secure-web:{port}"):
+        assert "Directory listing" in kc("get", "--raw", f"/api/v1/namespaces/default/pods/{name}/proxy/").stdout
     assert "Traceback" not in node.log_path.read_text() + kc.server.log_path.read_text()
 
 
