@@ -235,9 +235,13 @@ def decode_typed(request, store, obj: dict, options: WriteOptions, info=None) ->
     The object is left as upstream's Go struct encodes it: omitempty fields at their
     zero values are dropped too (a custom resource, unstructured upstream, keeps them)."""
     info = info or store.info
-    if not store.builtin and isinstance(obj, dict):
+    # A custom resource's own kind is decoded by its schema; a subresource's built-in kind (a custom resource's
+    # autoscaling/v1 Scale) as that kind, as upstream decodes it with the built-in type's codec.
+    custom = not store.builtin and (info.group, info.version, info.kind) == \
+        (store.info.group, store.info.version, store.info.kind)
+    if custom and isinstance(obj, dict):
         return _decode_custom(request, store, obj, options, info)
-    if not store.builtin or not isinstance(obj, dict):
+    if custom or not isinstance(obj, dict):
         return obj
     node = schema.node_for(info.group, info.version, info.kind)
     if node is None:
