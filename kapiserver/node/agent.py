@@ -21,6 +21,7 @@ from ..client.events import EventRecorder
 from ..client.resources import CONFIG_MAPS, ENDPOINTS, LEASES, NODES, PODS, SECRETS, SERVICE_ACCOUNTS, SERVICES
 from ..client.rest import APIError, Client
 from . import hoststatus, volumes
+from .nodeevents import NodeEvents
 from .environment import CONFIG_ERROR_REASON, Sources
 from .runner import HostDirs, PodWorker, leftover_processes
 
@@ -125,6 +126,9 @@ class NodeAgent(service.Service):
         self.workers: Dict[str, PodWorker] = {}
         # The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy...) about its pods.
         self.recorder = recorder or EventRecorder(client, "kubelet", host=node_name, clock=reactor)
+        # Its events about the Node (Starting, NodeHasSufficientMemory..., NodeReady, NodeNotSchedulable...).
+        self.node_events = NodeEvents(self.recorder, node_name)
+        self._announced = False          # Starting and the first conditions recorded
         self._timers = []
         self._dirty = set()
         self._removed = set()      # uids of pods whose deletion this agent finished without a worker
@@ -198,10 +202,12 @@ class NodeAgent(service.Service):
                 NODES, node_object(self.node_name, self.address, self.kubelet_port, now, figures))
             self._reported_at = now
             self._lease = None
+            self._record_node_events([], self._node)
         else:
             status = node_object(self.node_name, self.address, self.kubelet_port, now, figures)["status"]
             previous = (self._node.get("status") or {}).get("conditions") or []
             status["conditions"] = hoststatus.conditions(hoststatus.pressures(figures), stamp, previous)
+            read = self._node
             if self._reported_at is None or now - self._reported_at >= NODE_STATUS_REPORT_SECONDS or \
                     _without_heartbeats(status) != _without_heartbeats(self._node.get("status") or {}):
                 try:
@@ -213,9 +219,21 @@ class NodeAgent(service.Service):
                         self._lease = None
                     raise
                 self._reported_at = now
+            self._record_node_events(previous, dict(read, status=dict(read.get("status") or {}, **status)))
         await self._renew_lease(self._node)
         if not self.registered.called:
             self.registered.callback(self._node)
+
+    def _record_node_events(self, previous: list, node: dict) -> None:
+        """Once the Node's status is written: on this agent's first report Starting and each pressure condition,
+        then what changed since the server's conditions `previous` (NodeReady...), and a cordon or uncordon
+        seen in the Node's spec.  Written in the background: nothing here waits for them."""
+        first = not self._announced
+        if first:
+            self._announced = True
+            self.node_events.starting()
+        self.node_events.conditions(previous, (node.get("status") or {}).get("conditions") or [], first=first)
+        self.node_events.schedulable(node)
 
     async def _renew_lease(self, node: dict):
         renew = meta.rfc3339_micro(self.reactor.seconds())
