@@ -68,33 +68,68 @@ async def handle(handler, request, info, catalog_info) -> None:
     write_bytes(request, 201, rep.content_type, rep.encode(out))
 
 
-async def _component_statuses(handler, request, info) -> None:
-    if info.verb not in ("get", "list"):
-        raise errors.method_not_supported(errors.GroupResource("", "componentstatuses"), info.verb)
-    storage = handler.context.registry.storage
+# What upstream's componentstatus storage probes besides etcd (kube-apiserver's serversToValidate): kube-scheduler's
+# and kube-controller-manager's secure healthz at their default ports on 127.0.0.1, certificates not verified.
+HEALTHZ_COMPONENTS = {"scheduler": 10259, "controller-manager": 10257}
+# Upstream gives a probe 20 seconds; a component status is asked by hand, so a port that never answers is
+# reported sooner.
+PROBE_TIMEOUT = 5.0
+
+
+async def _healthz_condition(reactor, port: int) -> dict:
+    """The Healthy condition of a component whose healthz answers at ``port``, as upstream's HTTP prober words
+    it: its body as the message when it answers 200-399, else "HTTP probe failed with statuscode: N" or the
+    client's error (Go's: 'Get "https://127.0.0.1:10259/healthz": dial tcp 127.0.0.1:10259: connect: connection
+    refused'), as the message of a False condition (the probe failed; no error)."""
+    from ..node.probes import http_get
+    ok, output = await http_get(reactor, {"scheme": "HTTPS", "path": "/healthz"}, "127.0.0.1", port, PROBE_TIMEOUT)
+    return {"type": "Healthy", "status": "True" if ok else "False", "message": output}
+
+
+async def _etcd_condition(storage) -> dict:
     try:
         await storage.check_health()
-        condition = {"type": "Healthy", "status": "True", "message": "ok"}
+        return {"type": "Healthy", "status": "True", "message": "ok"}
     except Exception as e:  # the health check's failure is the answer, not an error
-        condition = {"type": "Healthy", "status": "False", "error": str(e)}
-    item = {"kind": "ComponentStatus", "apiVersion": "v1",
-            "metadata": {"name": "etcd-0"}, "conditions": [condition]}
-    if info.verb == "get" and info.name != "etcd-0":
-        raise errors.not_found(errors.GroupResource("", "componentstatuses"), info.name)
+        return {"type": "Healthy", "status": "False", "error": str(e)}
+
+
+async def _component_status(handler, name: str) -> dict:
+    if name == "etcd-0":
+        condition = await _etcd_condition(handler.context.registry.storage)
+    else:
+        condition = await _healthz_condition(handler.context.reactor, HEALTHZ_COMPONENTS[name])
+    return {"kind": "ComponentStatus", "apiVersion": "v1", "metadata": {"name": name}, "conditions": [condition]}
+
+
+async def _component_statuses(handler, request, info) -> None:
+    """componentstatuses as upstream's REST serves them: kube-scheduler, kube-controller-manager (their healthz
+    probed) and etcd, each probed when asked (all at once for a list)."""
+    from twisted.internet import defer
+    if info.verb not in ("get", "list"):
+        raise errors.method_not_supported(errors.GroupResource("", "componentstatuses"), info.verb)
+    names = list(HEALTHZ_COMPONENTS) + ["etcd-0"]
+    if info.verb == "get":
+        if info.name not in names:
+            # Upstream's Get answers a plain error: a 500 without a reason.
+            raise errors.StatusError(500, "", f"Component not found: {info.name}")
+        names = [info.name]
+    items = await defer.gatherResults([defer.Deferred.fromCoroutine(_component_status(handler, name))
+                                       for name in names], consumeErrors=True)
     accept = request.getHeader(b"accept")
     rep = negotiation.negotiate_output(accept.decode("latin-1") if accept else None)
     if rep.target == "Table":
         # Upstream's componentstatuses storage has the printers' table convertor (kubectl get cs: STATUS, MESSAGE).
         from ..registry import printers
-        body = printers.table(printers.printer_for("", "componentstatuses"), [item], render.now(handler.context.clock),
+        body = printers.table(printers.printer_for("", "componentstatuses"), items, render.now(handler.context.clock),
                               query(request, "includeObject") or "Metadata", {},
                               group_version=f"meta.k8s.io/{rep.target_version}")
     elif info.verb == "get":
-        body = render.partial_metadata(item, rep.target_version) if rep.target else item
+        body = render.partial_metadata(items[0], rep.target_version) if rep.target else items[0]
     elif rep.target:
         body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rep.target_version}",
-                "metadata": {}, "items": [render.partial_metadata(item, rep.target_version)]}
+                "metadata": {}, "items": [render.partial_metadata(item, rep.target_version) for item in items]}
     else:
         body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {},
-                "items": [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")}]}
+                "items": [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]}
     write_bytes(request, 200, rep.content_type, rep.encode(body))
