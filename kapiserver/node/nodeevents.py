@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from twisted.logger import Logger
+
+log = Logger()
+
 NORMAL = "Normal"
 STARTING_REASON, STARTING_MESSAGE = "Starting", "Starting kubelet."
 NODE_READY, NODE_NOT_READY = "NodeReady", "NodeNotReady"
@@ -65,15 +69,17 @@ class NodeEvents:
         self.unschedulable = False       # as upstream's kubelet starts: only a cordoned Node records at once
 
     def _record(self, reason: str, message: str) -> None:
+        def failed(error):
+            log.info("node {name}: event {reason} not recorded: {error}", name=self.name, reason=reason,
+                     error=getattr(error, "value", error))
         try:
             if self.limit is None:
                 self.recorder.event(node_reference(self.name), NORMAL, reason, message)
             else:
-                self.limit.run(self.recorder.event, node_reference(self.name), NORMAL, reason, message)
+                self.limit.run(self.recorder.event, node_reference(self.name), NORMAL, reason,
+                               message).addErrback(failed)
         except Exception as e:  # noqa: BLE001 - an event is never worth more than a log line
-            from twisted.logger import Logger
-            Logger().info("node {name}: event {reason} not recorded: {error}", name=self.name, reason=reason,
-                          error=e)
+            failed(e)
 
     def starting(self) -> None:
         self._record(STARTING_REASON, STARTING_MESSAGE)

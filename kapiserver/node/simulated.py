@@ -12,15 +12,17 @@ import itertools
 from typing import Dict, List, Optional
 
 from twisted.application import service
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
 from twisted.logger import Logger
 
+from ..client.events import EventRecorder
 from ..client.informer import SharedInformerFactory
 from ..client.resources import LEASES, NODES, PODS
 from ..client.rest import APIError, Client
 from ..client.workqueue import RateLimitingQueue, run_workers
 from ..machinery import meta
 from .agent import LEASE_SECONDS, node_object
+from .nodeevents import NodeEvents
 
 log = Logger()
 # Exit codes a container may ask for with the annotation, to simulate failures (Jobs' backoff).
@@ -28,6 +30,7 @@ EXIT_CODE_ANNOTATION = "kapiserver.io/simulated-exit-code"
 RUN_SECONDS_ANNOTATION = "kapiserver.io/simulated-run-seconds"
 LEASE_RENEW_SECONDS = 10.0
 NODE_STATUS_SECONDS = 300.0
+EVENT_WRITES = 2        # a fleet's node events on their way at once: registering 1,000 nodes records 5,000
 
 
 class SimulatedNodes:
@@ -86,6 +89,11 @@ class SimulatedNodes:
         self._in_flight: set = set()          # ("lease" | "status", node name) being written
         self.skipped_heartbeats = 0
         self.nodes: Dict[str, dict] = {}
+        # The kubelet's events about each Node (Starting, NodeHasSufficientMemory..., NodeReady on registration;
+        # NodeNotSchedulable / NodeSchedulable on cordon / uncordon; NodeReady again after Ready Unknown), a few
+        # written at a time in the background so that a fleet's registration burst does not crowd the pods'.
+        self._event_writes = DeferredSemaphore(EVENT_WRITES)
+        self._node_events: Dict[str, NodeEvents] = {}
 
     def _enqueue(self, pod: dict) -> None:
         _slim(pod)
@@ -162,10 +170,19 @@ class SimulatedNodes:
                 self._once(("status", name), self._report_status, "status not written")
         self._tick = self.clock.callLater(self._tick_seconds(), self._beat)
 
+    def events(self, name: str) -> NodeEvents:
+        """The node's event recorder (source host the node's name), made when first asked for."""
+        events = self._node_events.get(name)
+        if events is None:
+            recorder = EventRecorder(self.client, "kubelet", host=name, clock=self.clock)
+            events = self._node_events[name] = NodeEvents(recorder, name, limit=self._event_writes)
+        return events
+
     def _node_seen(self, node: dict) -> None:
         name = node["metadata"]["name"]
         if name not in self._members or name not in self.nodes:
             return
+        self.events(name).schedulable(node)
         ready = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
         if ready.get("Ready") != "True":
             self.nodes[name] = node         # transitions from the server's view
@@ -213,14 +230,21 @@ class SimulatedNodes:
 
     async def _register(self, name: str) -> None:
         wanted = self._wanted(name)
+        previous: list = []
         try:
             self.nodes[name] = await self.heartbeat_client.create(NODES, wanted)
         except APIError as e:
             if e.code != 409:
                 raise
             current = await self.heartbeat_client.get(NODES, name)
+            previous = (current.get("status") or {}).get("conditions") or []
             current["status"] = wanted["status"]
             self.nodes[name] = await self.heartbeat_client.update(NODES, current, subresource="status")
+        # As a kubelet starting: Starting, each pressure condition, NodeReady unless the Node was Ready already.
+        events = self.events(name)
+        events.starting()
+        events.conditions(previous, (self.nodes[name].get("status") or {}).get("conditions") or [], first=True)
+        events.schedulable(self.nodes[name])
 
     async def _report_status(self, name: str) -> None:
         stamp = meta.rfc3339(self.clock.seconds())
@@ -232,6 +256,9 @@ class SimulatedNodes:
                 condition["lastTransitionTime"] = old["lastTransitionTime"]
         self.nodes[name] = await self.heartbeat_client.patch(NODES, name, {"status": {"conditions": conditions}},
                                                    patch_type="strategic", subresource="status")
+        # NodeReady (and the pressure conditions) again once a Node the node controller marked Unknown is
+        # reported; an unchanged report records nothing.
+        self.events(name).conditions(list(before.values()), conditions)
 
     async def _renew(self, name: str) -> None:
         stamp = meta.rfc3339_micro(self.clock.seconds())

@@ -174,3 +174,74 @@ def test_condition_reasons_follow_the_status_changes():
     assert condition_reasons(conditions(), conditions(), first=True) == PRESSURES
     assert condition_reasons(conditions(ready="True"), conditions(ready="False")) == ["NodeNotReady"]
     assert condition_reasons([], conditions()) == PRESSURES + ["NodeReady"]
+
+
+class _SlowEvents(_Server):
+    """Event creates answered only when the test says so."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = []
+
+    def create(self, resource, obj, namespace=None, **options):
+        if resource.plural != "events":
+            return super().create(resource, obj, namespace, **options)
+        d = Deferred()
+        self.waiting.append((obj, d))
+        return d
+
+    def answer_all(self):
+        while self.waiting:
+            obj, d = self.waiting.pop(0)
+            self.events.append(obj)
+            self.recorded.append(obj["reason"])
+            d.callback(obj)
+
+
+def test_simulated_nodes_record_their_start_a_few_writes_at_a_time():
+    """Each simulated node records what a starting kubelet does (Starting, the pressure conditions, NodeReady),
+    from the kubelet on that node; a fleet has at most EVENT_WRITES of them on their way at once, so its
+    registration burst does not crowd the pods' writes."""
+    from kapiserver.node.simulated import EVENT_WRITES, SimulatedNodes
+    server = _SlowEvents()
+    clock = Clock()
+    fleet = SimulatedNodes(server, ["a", "b", "c"], clock)
+    d = Deferred.fromCoroutine(fleet.register())
+    assert d.called and set(server.nodes) == {"a", "b", "c"}
+    assert len(server.waiting) == EVENT_WRITES
+    server.answer_all()
+    while server.waiting:
+        server.answer_all()
+    assert len(server.events) == 15
+    for name in ("a", "b", "c"):
+        mine = [e for e in server.events if e["involvedObject"]["name"] == name]
+        assert [e["reason"] for e in mine] == ["Starting"] + PRESSURES + ["NodeReady"]
+        assert all(e["source"] == {"component": "kubelet", "host": name} for e in mine)
+        assert mine[0]["involvedObject"] == {"kind": "Node", "name": name, "uid": name}
+
+
+def test_simulated_nodes_record_cordon_uncordon_and_ready_again():
+    """A Node seen cordoned records NodeNotSchedulable once, uncordoned NodeSchedulable; a Node whose Ready the
+    node controller set Unknown records NodeReady when its status is written again."""
+    from kapiserver.node.simulated import SimulatedNodes
+    server = _Server()
+    clock = Clock()
+    fleet = SimulatedNodes(server, ["a", "b"], clock)
+    assert Deferred.fromCoroutine(fleet.register()).called
+    server.recorded.clear()
+    node = copy.deepcopy(server.nodes["a"])
+    node["spec"]["unschedulable"] = True
+    fleet._node_seen(node)
+    fleet._node_seen(node)
+    node["spec"]["unschedulable"] = False
+    fleet._node_seen(node)
+    assert server.reasons() == ["NodeNotSchedulable", "NodeSchedulable"]
+    server.recorded.clear()
+    for condition in server.nodes["b"]["status"]["conditions"]:
+        condition["status"] = "Unknown"
+    fleet._node_seen(copy.deepcopy(server.nodes["b"]))
+    assert server.reasons() == PRESSURES + ["NodeReady"]
+    assert {e["involvedObject"]["name"] for e in server.events if e["reason"] == "NodeReady"} == {"a", "b"}
+    server.recorded.clear()
+    d = Deferred.fromCoroutine(fleet._report_status("b"))
+    assert d.called and server.reasons() == []
