@@ -92,3 +92,24 @@ def rule_matches_resource(rule: dict, attributes: Attributes, resource) -> bool:
     matchPolicy Equivalent tries each equivalent resource."""
     from dataclasses import replace
     return rule_matches(rule, replace(attributes, resource=resource))
+
+
+def converted_attributes(attributes, source, target):
+    """``attributes`` for the equivalent resource ``target`` (a catalog ResourceInfo), the objects converted to
+    its version (those of a subresource with a kind of its own, such as scale, stay as they are): what a webhook or
+    an admission policy matched through matchPolicy Equivalent sees."""
+    import copy
+    from dataclasses import replace
+
+    from ..registry import conversion
+    from ..registry.attributes import GroupVersionKind, GroupVersionResource
+    whole = attributes.subresource in ("", "status")
+
+    def convert(obj):
+        if obj is None or not whole:
+            return obj
+        return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
+    kind = GroupVersionKind(target.group, target.version, target.kind) if whole else \
+        GroupVersionKind(attributes.kind.group, attributes.kind.version, attributes.kind.kind)
+    return replace(attributes, kind=kind, resource=GroupVersionResource(target.group, target.version, target.resource),
+                   object=convert(attributes.object), old_object=convert(attributes.old_object))

@@ -21,7 +21,7 @@ from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache, watch_resource
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import named_rule_matches, selector_matches, selectors_match
+from .matching import converted_attributes, named_rule_matches, selector_matches, selectors_match
 from .refusal import object_name
 from .webhooks import GROUP, admission_request, evaluate_conditions
 
@@ -194,7 +194,7 @@ class ValidatingAdmissionPolicy:
                 continue
             if attributes.subresource and other.subresource(attributes.subresource) is None:
                 continue
-            converted = _converted(attributes, info, other)
+            converted = converted_attributes(attributes, info, other)
             if any(named_rule_matches(rule, converted) for rule in rules):
                 return converted
         return None
@@ -365,26 +365,6 @@ class ValidatingAdmissionPolicy:
         if not details["group"]:
             del details["group"]
         return StatusError(REASON_CODES.get(reason, 422), reason, f'{gr} "{name}" is forbidden: {message}', details)
-
-
-def _converted(attributes: Attributes, source, target) -> Attributes:
-    """``attributes`` for the equivalent resource ``target`` (a catalog ResourceInfo), the objects converted to
-    its version (those of a subresource with a kind of its own, such as scale, stay as they are)."""
-    import copy
-    from dataclasses import replace
-
-    from ..registry import conversion
-    from ..registry.attributes import GroupVersionKind, GroupVersionResource
-    whole = attributes.subresource in ("", "status")
-
-    def convert(obj):
-        if obj is None or not whole:
-            return obj
-        return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
-    kind = GroupVersionKind(target.group, target.version, target.kind) if whole else \
-        GroupVersionKind(attributes.kind.group, attributes.kind.version, attributes.kind.kind)
-    return replace(attributes, kind=kind, resource=GroupVersionResource(target.group, target.version, target.resource),
-                   object=convert(attributes.object), old_object=convert(attributes.old_object))
 
 
 def _request_as(request: dict, seen: Attributes) -> dict:

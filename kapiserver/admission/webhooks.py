@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 from twisted.internet import defer
 
-from ..machinery import errors
+from ..machinery import errors, jsonpatch4
 from ..machinery.errors import StatusError
 from ..machinery.gojson import go_quote, json_kind, syntax_error
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind, GroupVersionResource
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import equivalent_resources, rule_matches, rule_matches_resource, selectors_match
+from .matching import converted_attributes, equivalent_resources, rule_matches, rule_matches_resource, selectors_match
 
 GROUP = "admissionregistration.k8s.io"
 
@@ -461,8 +461,7 @@ class _Invocation:
             if self.target is None:
                 self._versioned = self.requested
             else:
-                from .policies import _converted
-                self._versioned = _converted(self.requested, self.source, self.target)
+                self._versioned = converted_attributes(self.requested, self.source, self.target)
         return self._versioned
 
     def request(self, uid: str) -> dict:
@@ -659,198 +658,10 @@ def apply_json_patch(obj: dict, operations: list) -> dict:
     """``operations`` applied to a copy of ``obj`` as upstream's mutating dispatcher applies a webhook's patch
     (evanphx/json-patch v4, quirks included: a replace may add an object's key, a copy from an absent key
     copies null); an operation that does not apply is a 500 in that library's words."""
-    document = copy.deepcopy(obj)
-    for op in operations:
-        try:
-            document = _v4_operation(document, op if isinstance(op, dict) else {})
-        except _PatchError as e:
-            raise errors.internal_error(str(e)) from None
-    return document
-
-
-class _PatchError(Exception):
-    pass
-
-
-_MISSING = ": missing value"
-_INVALID_INDEX = ": invalid index referenced"
-
-
-def _v4_key(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def _v4_index(key: str) -> int:
-    """strconv.Atoi; a _PatchError in its words for anything else."""
-    text = key[1:] if key[:1] in "+-" and len(key) > 1 else key
-    if not text.isascii() or not text.isdigit():
-        raise _PatchError(f"strconv.Atoi: parsing {go_quote(key)}: invalid syntax")
-    return int(key, 10)
-
-
-def _v4_get(container, key: str):
-    """partialDoc.get (an absent key is None) and partialArray.get (negative indices count from the end)."""
-    if isinstance(container, dict):
-        return container.get(key)
-    index = _v4_index(key)
-    if index < 0:
-        if index < -len(container):
-            raise _PatchError(f"Unable to access invalid index: {index}{_INVALID_INDEX}")
-        index += len(container)
-    if index >= len(container):
-        raise _PatchError(f"Unable to access invalid index: {index}{_INVALID_INDEX}")
-    return container[index]
-
-
-def _v4_add(container, key: str, value) -> None:
-    if isinstance(container, dict):
-        container[key] = value
-        return
-    if key == "-":
-        container.append(value)
-        return
     try:
-        index = _v4_index(key)
-    except _PatchError as e:
-        raise _PatchError(f"value was not a proper array index: '{key}': {e}") from None
-    size = len(container) + 1
-    if index >= size or index < -size:
-        raise _PatchError(f"Unable to access invalid index: {index}{_INVALID_INDEX}")
-    container.insert(index + size if index < 0 else index, value)
-
-
-def _v4_remove(container, key: str) -> None:
-    if isinstance(container, dict):
-        if key not in container:
-            raise _PatchError(f"Unable to remove nonexistent key: {key}{_MISSING}")
-        del container[key]
-        return
-    index = _v4_index(key)
-    if index >= len(container) or index < -len(container):
-        raise _PatchError(f"Unable to access invalid index: {index}{_INVALID_INDEX}")
-    del container[index]
-
-
-def _v4_find(document, path: str):
-    """findObject: the container of the path's last token and that token, or (None, "")."""
-    split = path.split("/")
-    if len(split) < 2:
-        return None, ""
-    current = document
-    for part in split[1:-1]:
-        try:
-            current = _v4_get(current, _v4_key(part))
-        except _PatchError:
-            return None, ""
-        if not isinstance(current, (dict, list)):
-            return None, ""
-    return current, _v4_key(split[-1])
-
-
-def _v4_equal(a, b) -> bool:
-    """JSON equality (a bool is never a number)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_v4_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_v4_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
-        return False
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    return type(a) is type(b) and a == b
-
-
-def _v4_operation(document, op: dict):
-    """One operation of a v4 Patch.Apply on ``document`` (changed in place); the document."""
-    kind = op.get("op") if isinstance(op.get("op"), str) else "unknown"
-    if kind not in ("add", "remove", "replace", "move", "copy", "test"):
-        raise _PatchError(f"Unexpected kind: {kind}")
-    path = op.get("path")
-    if path is not None and not isinstance(path, str):
-        path_problem = f"json: cannot unmarshal {json_kind(path)} into Go value of type string"
-    else:
-        path_problem = None if path is not None else f"operation missing path field{_MISSING}"
-    value = copy.deepcopy(op.get("value"))
-    if kind in ("add", "remove"):
-        if path_problem:
-            raise _PatchError(f"{kind} operation failed to decode path{_MISSING}")
-        container, key = _v4_find(document, path)
-        if container is None:
-            raise _PatchError(f'{kind} operation does not apply: doc is missing path: "{path}"{_MISSING}')
-        try:
-            _v4_add(container, key, value) if kind == "add" else _v4_remove(container, key)
-        except _PatchError as e:
-            raise _PatchError(f"error in {kind} for path: '{path}': {e}") from None
-        return document
-    if kind == "replace":
-        if path_problem:
-            raise _PatchError(f"replace operation failed to decode path: {path_problem}")
-        if path == "":
-            return value if isinstance(value, (dict, list)) else document
-        container, key = _v4_find(document, path)
-        if container is None:
-            raise _PatchError(f"replace operation does not apply: doc is missing path: {path}{_MISSING}")
-        if isinstance(container, list):
-            try:
-                index = _v4_index(key)
-                _v4_get(container, key)
-            except _PatchError:
-                raise _PatchError(f"replace operation does not apply: doc is missing key: {path}{_MISSING}") \
-                    from None
-            container[index] = value
-        else:
-            container[key] = value
-        return document
-    if kind == "test":
-        if path_problem:
-            raise _PatchError(f"test operation failed to decode path: {path_problem}")
-        if path == "":
-            if _v4_equal(document, value):
-                return document
-            raise _PatchError(f"testing value {path} failed: test failed")
-        container, key = _v4_find(document, path)
-        if container is None:
-            raise _PatchError(f"test operation does not apply: is missing path: {path}{_MISSING}")
-        try:
-            found = _v4_get(container, key)
-        except _PatchError as e:
-            raise _PatchError(f"error in test for path: '{path}': {e}") from None
-        if (found is None and value is None) or (found is not None and _v4_equal(found, value)):
-            return document
-        raise _PatchError(f"testing value {path} failed: test failed")
-    # move and copy
-    source = op.get("from")
-    if not isinstance(source, str):
-        why = f"operation, missing from field{_MISSING}" if source is None else \
-            f"json: cannot unmarshal {json_kind(source)} into Go value of type string"
-        raise _PatchError(f"{kind} operation failed to decode from: {why}")
-    container, key = _v4_find(document, source)
-    if container is None:
-        raise _PatchError(f"{kind} operation does not apply: doc is missing from path: {source}{_MISSING}")
-    try:
-        moved = _v4_get(container, key)
-    except _PatchError as e:
-        raise _PatchError(f"error in move for path: '{key}': {e}" if kind == "move" else
-                          f"error in copy for from: '{source}': {e}") from None
-    if kind == "move":
-        try:
-            _v4_remove(container, key)
-        except _PatchError as e:
-            raise _PatchError(f"error in move for path: '{key}': {e}") from None
-    if path_problem:
-        raise _PatchError(f"move operation failed to decode path: {path_problem}" if kind == "move" else
-                          f"copy operation failed to decode path{_MISSING}")
-    container, key = _v4_find(document, path)
-    if container is None:
-        raise _PatchError(f"{kind} operation does not apply: doc is missing destination path: {path}{_MISSING}")
-    try:
-        _v4_add(container, key, moved if kind == "move" else copy.deepcopy(moved))
-    except _PatchError as e:
-        raise _PatchError(f"error in move for path: '{path}': {e}" if kind == "move" else
-                          f"error while adding value during copy: {e}") from None
-    return document
+        return jsonpatch4.apply(copy.deepcopy(obj), operations)
+    except jsonpatch4.PatchError as e:
+        raise errors.internal_error(str(e)) from None
 
 
 def call_failure(error: Exception, url: str = "") -> str:

@@ -68,10 +68,20 @@ class Patcher:
     def __call__(self, old):
         from ..machinery import patch
         if self.kind == negotiation.JSON_PATCH:
-            return patch.json_patch(old, self.document)
-        if self.kind == negotiation.MERGE_PATCH:
-            return patch.merge_patch(old, self.document)
-        return patch.strategic_merge_patch(old, self.document, self.node)
+            patched = patch.json_patch(old, self.document)
+        elif self.kind == negotiation.MERGE_PATCH:
+            patched = patch.merge_patch(old, self.document)
+        else:
+            patched = patch.strategic_merge_patch(old, self.document, self.node)
+        # As upstream's patcher checks the patched object's name against the URL's (a patch may replace the
+        # whole document, or take the name away).
+        name = ((old.get("metadata") or {}).get("name") or "") if isinstance(old, dict) else ""
+        given = patched.get("metadata") if isinstance(patched, dict) else None
+        given = (given.get("name") or "") if isinstance(given, dict) else ""
+        if name and given != name:
+            raise errors.bad_request(f"the name of the object ({given}) does not match the name on the URL "
+                                     f"({name})")
+        return patched
 
     def shown(self, old: dict, patched: dict) -> str:
         """The Invalid value of upstream's error: a strategic merge patch's map as Go's %+v prints it

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import jsonpatch
-import jsonpointer
 import orjson
 
-from . import codec
+from . import codec, jsonpatch4
 from .errors import StatusError, bad_request, request_entity_too_large, unsupported_media_type
 from .gojson import MAX_DEPTH, json_kind, syntax_error
 from .schema import SchemaNode
@@ -61,74 +59,14 @@ def json_patch(original: dict, ops: list) -> dict:
         raise request_entity_too_large(f"The allowed maximum operations in a JSON patch is "
                                        f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}")
     try:
-        document = orjson.loads(orjson.dumps(original))
-        for op in ops:
-            if op is None:
-                continue
-            if not isinstance(op, dict):
-                raise ValueError("operation is not an object")
-            if _passes_as_absent(document, op):
-                continue
-            document = jsonpatch.JsonPatch([_as_evanphx(document, op)]).apply(document, in_place=True)
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, ValueError,
-            KeyError, IndexError, AttributeError, RecursionError):
+        # (orjson refuses a document nested past its depth with a TypeError)
+        document = jsonpatch4.apply(orjson.loads(orjson.dumps(original)), ops)
+    except (jsonpatch4.PatchError, RecursionError, TypeError):
         # upstream keeps the library's reason out of the Status: only the fixed message
         raise unprocessable() from None
     if not isinstance(document, dict):
         raise _not_an_object(document)
     return document
-
-
-def _pointer(document: Any, path: Any, inserting: bool = False) -> str:
-    """A path as evanphx/json-patch reads it: the first segment is ignored (so "" and
-    "a" point nowhere) and negative array indices count from the end."""
-    if not isinstance(path, str):
-        raise ValueError("path is not a string")
-    segments = path.split("/")
-    if len(segments) < 2:
-        raise ValueError("missing path")
-    tokens = segments[1:]
-    current = document
-    for i, token in enumerate(tokens):
-        if isinstance(current, list) and token.lstrip("-").isdigit() and token.startswith("-"):
-            # an insertion counts from the end of the list it makes, one longer
-            size = len(current) + (1 if inserting and i == len(tokens) - 1 else 0)
-            index = int(token)
-            if index < -size:
-                raise ValueError("index out of range")
-            tokens[i] = token = str(index + size)
-        if i == len(tokens) - 1:
-            break
-        key = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, dict):
-            current = current.get(key)
-        elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
-            current = current[int(key)]
-        else:
-            current = None
-    return "/" + "/".join(tokens)
-
-
-def _as_evanphx(document: Any, op: dict) -> dict:
-    """One operation adjusted to evanphx/json-patch's reading of RFC 6902."""
-    op = dict(op)
-    op["path"] = _pointer(document, op.get("path"), op.get("op") in ("add", "move", "copy"))
-    if op.get("op") in ("move", "copy"):
-        op["from"] = _pointer(document, op.get("from"))
-    if op.get("op") in ("add", "replace", "test") and "value" not in op:
-        op["value"] = None  # evanphx reads a missing value as null
-    return op
-
-
-def _passes_as_absent(document: Any, op: dict) -> bool:
-    """evanphx/json-patch lets `test` of a null (or missing) value pass when the path is absent."""
-    if op.get("op") != "test" or op.get("value") is not None or not isinstance(op.get("path"), str):
-        return False
-    try:
-        jsonpointer.resolve_pointer(document, op["path"])
-    except jsonpointer.JsonPointerException:
-        return True
-    return False
 
 
 # --- merge patch --------------------------------------------------------------------------

@@ -83,16 +83,21 @@ def test_json_patch_missing_value_reads_as_null():
 
 
 def test_json_patch_paths_read_as_evanphx_does():
-    """Negative indices count from the end, the root path points nowhere, the first segment is ignored."""
+    """Negative indices count from the end, the first segment is ignored; the root path is the whole document
+    (evanphx/json-patch v4.12, upstream's): a replace of it takes an object or an array, a test of it
+    compares the whole document."""
     doc = {"a": [1, 2, 3], "b": {"c": 1}}
     assert patch.json_patch(doc, [{"op": "remove", "path": "/a/-1"}])["a"] == [1, 2]
     assert patch.json_patch(doc, [{"op": "add", "path": "/a/-1", "value": 9}])["a"] == [1, 2, 3, 9]
     assert patch.json_patch(doc, [{"op": "add", "path": "/a/-2", "value": 9}])["a"] == [1, 2, 9, 3]
     assert patch.json_patch(doc, [{"op": "replace", "path": "x/b", "value": 5}])["b"] == 5
     assert patch.json_patch(doc, [{"op": "add", "path": "/b/c~1d", "value": 4}])["b"] == {"c": 1, "c/d": 4}
-    for ops in ([{"op": "replace", "path": "", "value": {}}], [{"op": "remove", "path": "/a/-4"}],
-                [{"op": "test", "path": "", "value": doc}]):
+    assert patch.json_patch(doc, [{"op": "replace", "path": "", "value": {"z": 1}}]) == {"z": 1}
+    assert patch.json_patch(doc, [{"op": "test", "path": "", "value": doc}]) == doc
+    for ops in ([{"op": "remove", "path": "/a/-4"}], [{"op": "test", "path": "", "value": {}}]):
         assert _status(patch.json_patch, doc, ops) == UNPROCESSABLE
+    # A replace of an absent key adds it (v4 reads a missing object key as null, not as missing).
+    assert patch.json_patch(doc, [{"op": "replace", "path": "/b/new", "value": 1}])["b"] == {"c": 1, "new": 1}
 
 
 def test_json_patch_too_many_operations():
@@ -105,9 +110,10 @@ def test_json_patch_too_many_operations():
                                  "is 10000, got 10001")
 
 
-def test_json_patch_cannot_replace_the_root():
-    """The whole document cannot be replaced (evanphx has no root path): 422."""
-    assert _status(patch.json_patch, OBJ, [{"op": "replace", "path": "", "value": [1]}]) == UNPROCESSABLE
+def test_json_patch_cannot_make_the_root_an_array():
+    """The document replaced by an array does not decode into the kind: upstream's 422 of the field "patch"."""
+    status = _status(patch.json_patch, OBJ, [{"op": "replace", "path": "", "value": [1]}])
+    assert status["code"] == 422 and status["details"]["causes"][0]["field"] == "patch"
 
 
 # --- merge patch --------------------------------------------------------------------------
