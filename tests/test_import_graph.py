@@ -142,7 +142,7 @@ LAYERS = [
     {"client"},                         # the daemons' client of the API: REST, informers, work queue
     {"machinery"},                      # the API's machinery: errors, codec, selectors, patches, schemas
     {"logs", "version", "flags", "hostaddress", "listener", "services", "exitstatus", "gcpolicy",
-     "signals", "tlskeys", "pool"},   # leaves
+     "signals", "tlskeys", "pool", "httpprobe"},   # leaves
 ]
 
 

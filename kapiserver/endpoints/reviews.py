@@ -81,7 +81,7 @@ async def _healthz_condition(reactor, port: int) -> dict:
     it: its body as the message when it answers 200-399, else "HTTP probe failed with statuscode: N" or the
     client's error (Go's: 'Get "https://127.0.0.1:10259/healthz": dial tcp 127.0.0.1:10259: connect: connection
     refused'), as the message of a False condition (the probe failed; no error)."""
-    from ..node.probes import http_get
+    from ..httpprobe import http_get
     ok, output = await http_get(reactor, {"scheme": "HTTPS", "path": "/healthz"}, "127.0.0.1", port, PROBE_TIMEOUT)
     return {"type": "Healthy", "status": "True" if ok else "False", "message": output}
 

@@ -20,15 +20,14 @@ from twisted.internet import protocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.logger import Logger
-from zope.interface import implementer
+
+from ..httpprobe import OUTPUT_LIMIT, USER_AGENT, dial_error, http_get
 
 log = Logger()
 
 # Upstream's defaults for a probe's timing fields (the apiserver's defaulting fills them too).
 DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1,
             "failureThreshold": 3}
-OUTPUT_LIMIT = 10 * 1024          # upstream reads at most 10 KiB of a probe's output or body
-USER_AGENT = "kube-probe/1.32"
 
 
 def timing(spec: dict) -> Dict[str, int]:
@@ -100,120 +99,6 @@ def run_exec(reactor, argv: List[str], env: Dict[str, str], cwd: str, timeout: f
     return done.addBoth(lambda result: (timer.active() and timer.cancel(), result)[1])
 
 
-# -- httpGet ----------------------------------------------------------------------------------------------
-
-def _insecure_tls_policy():
-    """Probes do not verify the serving certificate (as upstream's prober's transport does not)."""
-    from OpenSSL import SSL
-    from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-    from twisted.internet.ssl import CertificateOptions
-    from twisted.web.iweb import IPolicyForHTTPS
-
-    @implementer(IOpenSSLClientConnectionCreator)
-    class Creator:
-        def __init__(self):
-            self.context = CertificateOptions(verify=False).getContext()
-
-        def clientConnectionForTLS(self, tls_protocol):
-            connection = SSL.Connection(self.context, None)
-            connection.set_app_data(tls_protocol)
-            return connection
-
-    @implementer(IPolicyForHTTPS)
-    class Policy:
-        def creatorForNetloc(self, hostname, port):
-            return Creator()
-    return Policy()
-
-
-def _agent(reactor, timeout: float):
-    """An HTTP client agent: IP literals connect directly (no resolver), names through the resolver; https
-    without verification."""
-    from twisted.internet.abstract import isIPAddress, isIPv6Address
-    from twisted.internet.endpoints import HostnameEndpoint, TCP6ClientEndpoint, wrapClientTLS
-    from twisted.web.client import Agent
-    from twisted.web.iweb import IAgentEndpointFactory
-
-    @implementer(IAgentEndpointFactory)
-    class Endpoints:
-        def endpointForURI(self, uri):
-            host = uri.host.decode()
-            if isIPAddress(host):
-                endpoint = TCP4ClientEndpoint(reactor, host, uri.port, timeout=timeout)
-            elif isIPv6Address(host):
-                endpoint = TCP6ClientEndpoint(reactor, host, uri.port, timeout=timeout)
-            else:
-                endpoint = HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
-            if uri.scheme == b"https":
-                endpoint = wrapClientTLS(_insecure_tls_policy().creatorForNetloc(uri.host, uri.port), endpoint)
-            return endpoint
-    return Agent.usingEndpointFactory(reactor, Endpoints())
-
-
-class _Body(protocol.Protocol):
-    """A response body, its first OUTPUT_LIMIT bytes kept (however it ends)."""
-
-    def __init__(self, done: Deferred):
-        self.done = done
-        self.data = b""
-
-    def dataReceived(self, data):
-        if len(self.data) < OUTPUT_LIMIT:
-            self.data += data[:OUTPUT_LIMIT - len(self.data)]
-
-    def connectionLost(self, reason):
-        self.done.callback(self.data)
-
-
-def _dial_error(host: str, port: int, failure) -> str:
-    from twisted.internet import error
-    if failure.check(error.ConnectionRefusedError):
-        return f"dial tcp {host}:{port}: connect: connection refused"
-    if failure.check(error.TimeoutError, error.TCPTimedOutError):
-        return f"dial tcp {host}:{port}: i/o timeout"
-    return f"dial tcp {host}:{port}: {failure.getErrorMessage()}"
-
-
-def http_get(reactor, action: dict, host: str, port: int, timeout: float, any_status: bool = False) -> Deferred:
-    """GET the action's scheme://host:port/path with its httpHeaders; 200-399 is success (any answer with
-    ``any_status``, as for a lifecycle hook)."""
-    from twisted.web.client import ResponseFailed
-    from twisted.web.http_headers import Headers
-    scheme = (action.get("scheme") or "HTTP").lower()
-    host = action.get("host") or host
-    path = action.get("path") or "/"
-    if not path.startswith("/"):
-        path = "/" + path
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    url = f"{scheme}://{netloc}{path}"
-    headers = Headers({"User-Agent": [USER_AGENT], "Accept": ["*/*"]})
-    for header in action.get("httpHeaders") or []:
-        if header.get("name"):
-            headers.setRawHeaders(header["name"], [header.get("value") or ""])
-    d = _agent(reactor, timeout).request(b"GET", url.encode(), headers)
-
-    def answered(response):
-        body: Deferred = Deferred()
-        response.deliverBody(_Body(body))
-        if any_status or 200 <= response.code < 400:
-            return body.addCallback(lambda data: (True, data[:OUTPUT_LIMIT].decode("utf-8", "replace")))
-        return body.addCallback(lambda _: (False, f"HTTP probe failed with statuscode: {response.code}"))
-
-    def failed(failure):
-        from twisted.internet import defer, error
-        if failure.check(defer.CancelledError):
-            return False, (f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting '
-                           f'headers)')
-        if failure.check(ResponseFailed):
-            return False, f'Get "{url}": {failure.value.reasons[0].getErrorMessage()}'
-        if failure.check(error.ConnectError, error.TimeoutError):
-            return False, f'Get "{url}": {_dial_error(host, port, failure)}'
-        return False, f'Get "{url}": {failure.getErrorMessage()}'
-    d.addCallback(answered)
-    d.addTimeout(timeout, reactor)
-    return d.addErrback(failed)
-
-
 # -- tcpSocket --------------------------------------------------------------------------------------------
 
 def tcp_connect(reactor, host: str, port: int, timeout: float) -> Deferred:
@@ -223,7 +108,7 @@ def tcp_connect(reactor, host: str, port: int, timeout: float) -> Deferred:
     def opened(proto):
         proto.transport.loseConnection()
         return True, ""
-    return d.addCallbacks(opened, lambda failure: (False, _dial_error(host, port, failure)))
+    return d.addCallbacks(opened, lambda failure: (False, dial_error(host, port, failure)))
 
 
 # -- grpc -------------------------------------------------------------------------------------------------
@@ -329,7 +214,7 @@ def grpc_check(reactor, action: dict, host: str, timeout: float) -> Deferred:
                         _GRPCHealth(action.get("service") or "", f"{host}:{port}", done))
     d.addErrback(lambda failure: done.called or done.callback(
         (False, f"failed to connect service \"{host}:{port}\" within {timeout}s: "
-                f"{_dial_error(host, port, failure)}")))
+                f"{dial_error(host, port, failure)}")))
 
     def expire():
         if not done.called:

@@ -121,13 +121,17 @@ def test_server_side_apply(kubectl):
 
 def test_component_statuses(kubectl):
     """kubectl get cs prints upstream's printer columns from the server's Table (a plain list before gave NAME and
-    AGE only), with the deprecation warning upstream sends for every request to v1 ComponentStatus."""
+    AGE only), with the deprecation warning upstream sends for every request to v1 ComponentStatus; the
+    scheduler and the controller manager are listed whether they answer or not, as upstream lists them."""
     got = kubectl("get", "cs")
-    assert lines(got) == [["NAME", "STATUS", "MESSAGE", "ERROR"], ["etcd-0", "Healthy", "ok"]]
+    table = lines(got)
+    assert table[0] == ["NAME", "STATUS", "MESSAGE", "ERROR"]
+    assert [row[0] for row in table[1:]] == ["scheduler", "controller-manager", "etcd-0"]
+    assert table[3] == ["etcd-0", "Healthy", "ok"]
     assert "Warning: v1 ComponentStatus is deprecated in v1.19+" in got.stderr
     assert lines(kubectl("get", "cs", "etcd-0")) == [["NAME", "STATUS", "MESSAGE", "ERROR"],
                                                      ["etcd-0", "Healthy", "ok"]]
-    assert kubectl.json("get", "cs")["items"][0]["conditions"] == [
+    assert kubectl.json("get", "cs")["items"][2]["conditions"] == [
         {"type": "Healthy", "status": "True", "message": "ok"}]
 
 

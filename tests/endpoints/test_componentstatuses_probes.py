@@ -9,7 +9,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.web import resource, server
 
 from kapiserver.endpoints import reviews
-from kapiserver.node import probes
+from kapiserver import httpprobe
 from tests.controllers.conftest import run
 from tests.endpoints.inprocess import served
 
@@ -30,7 +30,7 @@ def call(monkeypatch):
     def http_get(reactor, action, host, port, timeout, any_status=False):
         asked.append((action.get("scheme"), host, port, action.get("path")))
         return defer.succeed((True, "ok") if port == 10259 else (False, refused(port)))
-    monkeypatch.setattr(probes, "http_get", http_get)
+    monkeypatch.setattr(httpprobe, "http_get", http_get)
     call = served()
     call.asked = asked
     return call
