@@ -177,11 +177,18 @@ def test_condition_reasons_follow_the_status_changes():
 
 
 class _SlowEvents(_Server):
-    """Event creates answered only when the test says so."""
+    """Event creates answered only when the test says so; with `slow_lease`, that node's Lease read too."""
 
-    def __init__(self):
+    def __init__(self, slow_lease=None):
         super().__init__()
         self.waiting = []
+        self.slow_lease, self.lease_read = slow_lease, None
+
+    def get(self, resource, name, namespace=None, **options):
+        if resource.plural == "leases" and name == self.slow_lease and self.lease_read is None:
+            self.lease_read = Deferred()
+            return self.lease_read
+        return Deferred.fromCoroutine(super().get(resource, name, namespace, **options))
 
     def create(self, resource, obj, namespace=None, **options):
         if resource.plural != "events":
@@ -200,15 +207,18 @@ class _SlowEvents(_Server):
 
 def test_simulated_nodes_record_their_start_a_few_writes_at_a_time():
     """Each simulated node records what a starting kubelet does (Starting, the pressure conditions, NodeReady),
-    from the kubelet on that node; a fleet has at most EVENT_WRITES of them on their way at once, so its
-    registration burst does not crowd the pods' writes."""
+    from the kubelet on that node; a fleet writes them once its registration is done, one at a time, so that
+    the burst neither slows the registration nor crowds the pods' writes."""
     from kapiserver.node.simulated import EVENT_WRITES, SimulatedNodes
-    server = _SlowEvents()
+    server = _SlowEvents(slow_lease="b")
     clock = Clock()
     fleet = SimulatedNodes(server, ["a", "b", "c"], clock)
     d = Deferred.fromCoroutine(fleet.register())
-    assert d.called and set(server.nodes) == {"a", "b", "c"}
-    assert len(server.waiting) == EVENT_WRITES
+    assert set(server.nodes) == {"a", "b", "c"} and not d.called
+    assert server.waiting == [], "no event is written while the fleet registers"
+    server.lease_read.errback(APIError(404, {"reason": "NotFound"}))
+    assert d.called and set(server.leases) == {"a", "b", "c"}
+    assert len(server.waiting) == EVENT_WRITES == 1
     server.answer_all()
     while server.waiting:
         server.answer_all()
