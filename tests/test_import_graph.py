@@ -127,7 +127,7 @@ def test_no_package_imports_itself_in_a_circle():
 LAYERS = [
     {"testing"},                        # the pytest plugin: runs the daemons as processes, talks HTTP to them
     {"__main__", "tap"},                # twistd's and python -m's entry points
-    {"server", "node", "controllermanager", "scheduler", "cluster"},   # the daemons' service trees
+    {"server", "node", "controllermanager", "scheduler", "cluster", "healthserver"},   # the daemons' service trees
     {"workers"},                        # --workers: the processes serving the API over one store
     {"config"},                         # kube-apiserver's flags as a ServerConfig
     {"runtime", "http2"},               # what every request passes through: limits, timeouts, HTTP/2

@@ -6,7 +6,7 @@ import types
 
 from twisted.python import usage
 
-from .. import gcpolicy, signals
+from .. import gcpolicy, healthserver, signals
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import PflagOptions
 
@@ -29,6 +29,8 @@ INTEGERS = ("concurrent-deployment-syncs", "concurrent-replicaset-syncs", "concu
             "concurrent-ephemeralvolume-syncs")
 FLOATS = ("node-eviction-rate", "secondary-node-eviction-rate", "unhealthy-zone-threshold",
           "horizontal-pod-autoscaler-tolerance")
+# Upstream's KubeControllerManagerPort: the secure port kube-apiserver's componentstatuses probe.
+SECURE_PORT = 10257
 
 
 class Options(PflagOptions):
@@ -101,6 +103,7 @@ class Options(PflagOptions):
          "After a pod starts, how long its CPU samples are skipped unless it is ready and the sample is newer."],
         ["horizontal-pod-autoscaler-initial-readiness-delay", None, "30s",
          "After a pod starts, how long readiness changes count as initial readiness."],
+        *healthserver.secure_serving_parameters(SECURE_PORT),
     ]
 
     boolean_parameters = BOOLEAN_PARAMETERS
@@ -110,6 +113,7 @@ class Options(PflagOptions):
         if not self["kubeconfig"]:
             raise usage.UsageError("--kubeconfig is required")
         self.convert(BOOLEAN_PARAMETERS, DURATIONS, INTEGERS, FLOATS)
+        healthserver.validate(self)
         spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
         try:
             self["controllers"] = registry.selected(spec)
@@ -118,8 +122,10 @@ class Options(PflagOptions):
 
 
 def makeService(options, reactor=None):
+    """The controllers, and the secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
+    from twisted.application import service
     from ..client.kubeconfig import load_kubeconfig
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
@@ -131,7 +137,12 @@ def makeService(options, reactor=None):
     settings = dict(options)
     ca = load_kubeconfig(options["kubeconfig"])["ca"]
     settings["kubeconfig-ca"] = ca.decode() if ca else ""
-    return ControllerManagerService(reactor, client, options["controllers"], settings)
+    top = service.MultiService()
+    secure = healthserver.secure_serving_service(reactor, options, "kube-controller-manager")
+    if secure is not None:
+        secure.setServiceParent(top)
+    ControllerManagerService(reactor, client, options["controllers"], settings).setServiceParent(top)
+    return top
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.

@@ -13,13 +13,15 @@ import types
 
 from twisted.python import usage
 
-from .. import gcpolicy, signals
+from .. import gcpolicy, healthserver, signals
 from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_parameters
 from ..flags import PflagOptions
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
 DURATIONS = LEADER_ELECTION_DURATIONS
 CONFIG_API_VERSION = "kubescheduler.config.k8s.io/v1"
+# Upstream's DefaultKubeSchedulerPort: the secure port kube-apiserver's componentstatuses probe.
+SECURE_PORT = 10259
 
 
 class Options(PflagOptions):
@@ -31,6 +33,7 @@ class Options(PflagOptions):
         ["kubeconfig", None, None, "Path to a kubeconfig naming the API server and this component's credentials."],
         ["config", None, None, "The path to a KubeSchedulerConfiguration file (profiles' schedulerNames)."],
         *leader_election_parameters("kube-scheduler"),
+        *healthserver.secure_serving_parameters(SECURE_PORT),
     ]
 
     boolean_parameters = BOOLEAN_PARAMETERS
@@ -48,6 +51,7 @@ class Options(PflagOptions):
         if self["config"]:
             self._read_config(self["config"])
         self.convert(BOOLEAN_PARAMETERS, DURATIONS)
+        healthserver.validate(self)
 
     def _read_config(self, path: str) -> None:
         import yaml
@@ -81,8 +85,10 @@ class Options(PflagOptions):
 
 
 def makeService(options, reactor=None):
+    """The scheduler, and its secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
+    from twisted.application import service
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
     from .service import SchedulerService
@@ -90,7 +96,12 @@ def makeService(options, reactor=None):
     client = load_or_exit(f"kube-scheduler: cannot load --kubeconfig {options['kubeconfig']}",
                           lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
                                                          user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}"))
-    return SchedulerService(reactor, client, dict(options))
+    top = service.MultiService()
+    secure = healthserver.secure_serving_service(reactor, options, "kube-scheduler")
+    if secure is not None:
+        secure.setServiceParent(top)
+    SchedulerService(reactor, client, dict(options)).setServiceParent(top)
+    return top
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
