@@ -1,7 +1,8 @@
 """
 The patch types of the Kubernetes API, as pure functions on decoded JSON.
 
-- ``application/json-patch+json``: :func:`json_patch` (RFC 6902, via the jsonpatch library);
+- ``application/json-patch+json``: :func:`json_patch` (RFC 6902 as evanphx/json-patch v4 applies it, in
+  jsonpatch4.py);
 - ``application/merge-patch+json``: :func:`merge_patch` (RFC 7386 as evanphx/json-patch does it);
 - ``application/strategic-merge-patch+json``: :func:`strategic_merge_patch` (in strategic.py).
 
