@@ -177,18 +177,20 @@ class NodeLifecycleController(QueueController):
         if node is None:
             if self.health.pop(name, None) is not None:
                 self.written.pop(name, None)
-                self._node_event(name, "", "RemovingNode", f"Removing Node {name} from Controller")
+                self._node_event(name, "", "RemovingNode", f"Node {name} event: Removing Node {name} from Controller")
             return
         if name not in self.health:
+            # upstream's RecordNodeEvent words it "Node <name> event: <what>"
             self._node_event(name, node["metadata"].get("uid", ""), "RegisteredNode",
-                             f"Registered Node {name} in Controller")
+                             f"Node {name} event: Registered Node {name} in Controller")
         observed = ready_status(node)
         node = await self._update_health(node)
         current = ready_status(node)
         node = await self._update_taints(node, current)
         if current is not None and current != "True":
             if observed == "True":
-                self._node_event(name, name, "NodeNotReady", f"Node {name} status is now: NodeNotReady")
+                self._node_event(name, node["metadata"].get("uid", ""), "NodeNotReady",
+                                 f"Node {name} status is now: NodeNotReady")
             for pod_key in self.pods.indexer.index_keys(POD_NODE_NAME, name):
                 self.queue.add("pod:" + pod_key)
 

@@ -93,6 +93,11 @@ def test_a_silent_node_goes_unknown_is_tainted_and_recovers(controllers, simulat
     node_events = eventually(lambda: [e for e in run(client.list(EVENTS, "default"))["items"]
                                       if e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] == "nl-silent"])
     assert node_events[0]["message"] == "Node nl-silent status is now: NodeNotReady"
+    node = run(client.get(NODES, "nl-silent"))
+    assert node_events[0]["involvedObject"]["uid"] == node["metadata"]["uid"]
+    registered = [e for e in run(client.list(EVENTS, "default"))["items"]
+                  if e["reason"] == "RegisteredNode" and e["involvedObject"]["name"] == "nl-silent"]
+    assert registered[0]["message"] == "Node nl-silent event: Registered Node nl-silent in Controller"
     assert conditions(run(client.get(NODES, "nl-healthy")))["Ready"]["status"] == "True"
     assert not taints(client, "nl-healthy")
 
