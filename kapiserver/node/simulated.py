@@ -316,6 +316,8 @@ class SimulatedNodes:
         if status.get("phase") in ("Succeeded", "Failed") or uid in self._timers:
             return
         if status.get("phase") == "Running" and uid in self._started_at:
+            if uid not in self._timers:
+                await self._follow_gates(pod)
             return
         if self.start_delay > 0 and uid not in self._started_at:
             self._started_at[uid] = -1.0          # starting
@@ -345,6 +347,7 @@ class SimulatedNodes:
         started = meta.rfc3339(self._started_at.get(uid) if (self._started_at.get(uid) or 0) > 0 else now)
         spec = pod.get("spec") or {}
         flag = "True" if ready else "False"
+        gated = readiness_gates(pod) if ready else None
         status = {
             "phase": "Running", "hostIP": self.address, "hostIPs": [{"ip": self.address}],
             "podIP": (pod.get("status") or {}).get("podIP") or next(self._ips),
@@ -359,6 +362,8 @@ class SimulatedNodes:
                                    "state": {"running": {"startedAt": started}}} for c in spec.get("containers") or []],
         }
         status["podIPs"] = [{"ip": status["podIP"]}]
+        if gated:
+            status["conditions"][2] = _condition("Ready", stamp, "False", "ReadinessGatesNotReady", gated)
         await self.client.patch(PODS, pod["metadata"]["name"], {"status": status}, pod["metadata"]["namespace"],
                                  patch_type="strategic", subresource="status")
         if not ready:
@@ -369,6 +374,23 @@ class SimulatedNodes:
         if run_for is not None and spec.get("restartPolicy") in ("Never", "OnFailure"):
             code = int(annotations.get(EXIT_CODE_ANNOTATION, 0))
             self._timers[uid] = self.clock.callLater(float(run_for), self._exit, pod, code)
+
+    async def _follow_gates(self, pod: dict) -> None:
+        """A running pod's Ready as its readiness gates have it (another writer sets their conditions), as the
+        kubelet's status manager works it out again on each update of the pod."""
+        if not (pod.get("spec") or {}).get("readinessGates"):
+            return
+        unmet = readiness_gates(pod)
+        ready = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+        if (ready.get("status") == "True") == (unmet is None) and ready.get("message") == unmet:
+            return
+        stamp = meta.rfc3339(self.clock.seconds())
+        condition = _condition("Ready", stamp) if unmet is None else \
+            _condition("Ready", stamp, "False", "ReadinessGatesNotReady", unmet)
+        if ready.get("status") == condition["status"] and ready.get("lastTransitionTime"):
+            condition["lastTransitionTime"] = ready["lastTransitionTime"]
+        await self.client.patch(PODS, pod["metadata"]["name"], {"status": {"conditions": [condition]}},
+                                pod["metadata"]["namespace"], patch_type="strategic", subresource="status")
 
     def _ready_later(self, pod: dict) -> None:
         self._timers.pop(pod["metadata"]["uid"], None)
@@ -437,22 +459,43 @@ class SimulatedNode(SimulatedNodes):
 def _slim(pod: dict) -> None:
     """Keep of a cached pod only what a simulated node reads (the cache holds the very dict), so that tens of
     thousands of pods take a fraction of the memory: no managedFields, the spec's node, restart policy and
-    containers' names and images, the status's phase, pod IP and QoS class."""
+    containers' names and images, the status's phase, pod IP and QoS class; with readiness gates, those and the
+    conditions they name (and Ready)."""
     metadata = pod.get("metadata") or {}
     metadata.pop("managedFields", None)
     spec = pod.get("spec") or {}
-    slim = {k: spec[k] for k in ("nodeName", "restartPolicy") if k in spec}
+    slim = {k: spec[k] for k in ("nodeName", "restartPolicy", "readinessGates") if k in spec}
     slim["containers"] = [{"name": c.get("name"), "image": c.get("image", "")} for c in spec.get("containers") or []]
     pod["spec"] = slim
     status = pod.get("status") or {}
-    pod["status"] = {k: status[k] for k in ("phase", "podIP", "qosClass") if k in status}
+    kept = {k: status[k] for k in ("phase", "podIP", "qosClass") if k in status}
+    gates = {gate.get("conditionType") for gate in slim.get("readinessGates") or []}
+    if gates:
+        # What the readiness gates read, and the Ready this node reported.
+        kept["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") in gates | {"Ready"}]
+    pod["status"] = kept
 
 
-def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str] = None) -> dict:
+def _condition(kind: str, stamp: str, status: str = "True", reason: Optional[str] = None,
+               message: Optional[str] = None) -> dict:
     condition = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": stamp}
     if reason:
         condition["reason"] = reason
+    if message:
+        condition["message"] = message
     return condition
+
+
+def readiness_gates(pod: dict) -> Optional[str]:
+    """Why the pod's readiness gates keep it from Ready (upstream's message for the first unmet one), or None."""
+    conditions = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or []}
+    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
+        kind = gate.get("conditionType")
+        if kind not in conditions:
+            return f'corresponding condition of pod readiness gate "{kind}" does not exist.'
+        if conditions[kind].get("status") != "True":
+            return f'the status of pod readiness gate "{kind}" is not "True", but {conditions[kind].get("status")}'
+    return None
 
 
 def _node_name_allowed(spec: dict, node: str) -> bool:

@@ -28,3 +28,32 @@ def test_pods_run_finish_and_go(simulated_nodes, client, namespace):
     assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
     run(client.delete(PODS, "runs", namespace))
     eventually(lambda: "runs" not in [p["metadata"]["name"] for p in run(client.list(PODS, namespace))["items"]])
+
+
+def test_a_pods_readiness_gates_hold_its_ready(simulated_nodes, client, namespace):
+    """A pod with a readiness gate runs but is not Ready (ReadinessGatesNotReady, upstream's message) until another
+    writer sets the gate's condition True; Ready follows the condition back to False, as the kubelet's does."""
+    simulated_nodes("sim-gates", schedule=True)
+    pod = _pod("gated", namespace)
+    pod["spec"]["readinessGates"] = [{"conditionType": "example.com/lb-ready"}]
+    run(client.create(PODS, pod))
+
+    def ready():
+        found = run(client.get(PODS, "gated", namespace))
+        if found["status"].get("phase") != "Running":
+            return None
+        return next((c for c in found["status"]["conditions"] if c["type"] == "Ready"), None)
+    condition = eventually(ready)
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "False", "ReadinessGatesNotReady",
+        'corresponding condition of pod readiness gate "example.com/lb-ready" does not exist.')
+
+    def gate(status):
+        run(client.patch(PODS, "gated", {"status": {"conditions": [{"type": "example.com/lb-ready",
+                                                                     "status": status}]}},
+                         namespace, patch_type="strategic", subresource="status"))
+    gate("True")
+    eventually(lambda: (c := ready()) and c["status"] == "True")
+    gate("False")
+    condition = eventually(lambda: (c := ready()) and c["status"] == "False" and c)
+    assert condition["message"] == 'the status of pod readiness gate "example.com/lb-ready" is not "True", but False'
