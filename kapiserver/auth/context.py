@@ -21,6 +21,12 @@ def current_user() -> UserInfo:
     return _current_user.get() or INSECURE_USER
 
 
+# Upstream's warning recorder: at most this many characters of warnings in all before it truncates each to
+# WARNING_TRUNCATED characters.
+WARNINGS_TOTAL = 4 * 1024
+WARNING_TRUNCATED = 256
+
+
 class ResponseRecord:
     """What code serving a request hands back to its response: warnings (each a
     ``299 -`` Warning header, written once however often it is added, as upstream's
@@ -31,11 +37,29 @@ class ResponseRecord:
         self.request = request
         self.warnings: list[str] = []
         self.audit_annotations: dict[str, str] = {}
+        self._truncating = False
+        self._written = 0      # characters of warnings written
 
     def add_warning(self, text: str) -> None:
-        if not text or text in self.warnings:
+        """A Warning header, once per text, as upstream's recorder writes them: past 4096 characters in all, every
+        warning (those written before too) is cut to 256 characters, and once past that again the rest are
+        dropped."""
+        if not text or text in self.warnings or (self._truncating and self._written >= WARNINGS_TOTAL):
             return
         self.warnings.append(text)
+        if self._truncating:
+            self._write(text[:WARNING_TRUNCATED])
+            return
+        if self._written + len(text) <= WARNINGS_TOTAL:
+            self._write(text)
+            return
+        self._truncating, self._written = True, 0
+        self.request.responseHeaders.removeHeader(b"Warning")
+        for written in self.warnings:
+            self._write(written[:WARNING_TRUNCATED])
+
+    def _write(self, text: str) -> None:
+        self._written += len(text)
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         self.request.responseHeaders.addRawHeader(b"Warning", f'299 - "{escaped}"'.encode("utf-8"))
 
