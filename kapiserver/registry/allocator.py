@@ -82,8 +82,11 @@ def service_ip_allocator(storage: Storage, prefix: bytes, network) -> RangeAlloc
             return None
         return index if 0 <= index < size else None
 
-    return RangeAllocator(storage, prefix + b"/ranges/serviceips", size, value_at, index_of, "IPs",
-                          str(network))
+    allocator = RangeAllocator(storage, prefix + b"/ranges/serviceips", size, value_at, index_of, "IPs",
+                               str(network))
+    # The cluster's one service IP family (a single --service-cluster-ip-range: single-stack).
+    allocator.family = "IPv6" if network.version == 6 else "IPv4"
+    return allocator
 
 
 def node_port_allocator(storage: Storage, prefix: bytes, low: int, high: int) -> RangeAllocator:

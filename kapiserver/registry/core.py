@@ -9,6 +9,8 @@ from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
 from .strategy import OwnPreconditions, Strategy
 from .validation import pod as pod_validation
+from .validation import service as service_validation
+from .validation._util import go_strings, invalid_go
 from .validation.meta import kube_finalizers, object_meta_update
 
 
@@ -148,13 +150,18 @@ def _namespace_phase(namespace: dict) -> list:
 
 
 class ServiceStrategy(Strategy):
-    """Services take a cluster IP (unless headless or ExternalName) and node
-    ports (NodePort and LoadBalancer types) from the allocators."""
+    """Services take a cluster IP (unless headless or ExternalName), node ports (NodePort and LoadBalancer
+    types) and a health check node port (LoadBalancer with externalTrafficPolicy Local) from the allocators,
+    and give them back when their type no longer needs them (upstream's service storage and alloc.go)."""
 
     def __init__(self, info, ip_allocator, port_allocator):
         super().__init__(info)
         self.ips = ip_allocator
         self.ports = port_allocator
+
+    @property
+    def family(self) -> str:
+        return getattr(self.ips, "family", "IPv4")
 
     def reset_status(self, obj: dict) -> None:
         obj["status"] = {"loadBalancer": {}}
@@ -162,46 +169,91 @@ class ServiceStrategy(Strategy):
     def _field_error(self, obj, error):
         return errors.invalid_object("", "Service", obj["metadata"].get("name", ""), [error])
 
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if isinstance(spec, dict) and spec.get("clusterIP") and not spec.get("clusterIPs"):
+            # An old client's clusterIP alone stands for clusterIPs too (upstream's normalizeClusterIPs).
+            spec["clusterIPs"] = [spec["clusterIP"]]
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_update(new, old)
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if not isinstance(spec, dict):
+            return
+        service_validation.patch_allocated_values(spec, old_spec)
+        service_validation.normalize_cluster_ips(spec, old_spec)
+        service_validation.drop_type_dependent_fields(spec, old_spec)
+        if old_spec.get("type") == "LoadBalancer" and spec.get("type") != "LoadBalancer":
+            # A Service that is no longer a load balancer has none to report.
+            new["status"] = dict(new.get("status") or {}, loadBalancer={})
+        if spec.get("type") != "ExternalName" and old_spec.get("type") != "ExternalName" and \
+                not spec.get("ipFamilies") and spec.get("ipFamilyPolicy") is None and \
+                spec.get("clusterIPs") == old_spec.get("clusterIPs"):
+            # A whole object sent without the families the server set keeps them (allocateUpdate's
+            # initIPFamilyFields infers them again from the same clusterIPs).
+            for field in ("ipFamilies", "ipFamilyPolicy"):
+                if field in old_spec:
+                    spec[field] = json_copy(old_spec[field])
+
+    def validate(self, obj: dict) -> list:
+        # Upstream allocates (and checks what it allocates from) before it validates the object.
+        early = service_validation.allocation_errors(obj.get("spec") or {}, None, self.family)
+        return early or super().validate(obj)
+
+    def validate_update(self, new: dict, old: dict) -> list:
+        early = service_validation.allocation_errors(new.get("spec") or {}, old.get("spec") or {}, self.family)
+        return early or super().validate_update(new, old)
+
     async def before_create(self, obj: dict) -> None:
         spec = obj.setdefault("spec", {})
-        taken_ip = None
-        taken_ports = []
+        taken_ips: list = []
+        taken_ports: list = []
         try:
-            if spec.get("type") != "ExternalName":
-                ip = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
-                if ip == "None":
-                    spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
-                elif ip:
-                    if not self.ips.contains(ip):
-                        raise self._field_error(obj, errors.invalid(
-                            "spec.clusterIPs", [ip],
-                            f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
-                            f"The range of valid IPs is {self.ips.describe_range}"))
-                    if not await self.ips.allocate(ip, _owner(obj)):
-                        raise self._field_error(obj, errors.invalid(
-                            "spec.clusterIPs", [ip], f"failed to allocate IP {ip}: provided IP is already allocated"))
-                    taken_ip = ip
-                    spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
-                else:
-                    taken_ip = await self.ips.allocate_next(_owner(obj))
-                    spec["clusterIP"], spec["clusterIPs"] = taken_ip, [taken_ip]
-                if ip == "None" and not spec.get("selector"):
-                    # Headless and selectorless: its endpoints are the user's, of either family, so upstream asks
-                    # for both by default, on a single-stack cluster too.
-                    spec.setdefault("ipFamilyPolicy", "RequireDualStack")
-                    families = list(spec.get("ipFamilies") or ["IPv4"])
-                    if len(families) < 2 and spec["ipFamilyPolicy"] == "RequireDualStack":
-                        families.append("IPv6" if families[0] == "IPv4" else "IPv4")
-                    spec["ipFamilies"] = families
-                spec.setdefault("ipFamilies", ["IPv4"])
-                spec.setdefault("ipFamilyPolicy", "SingleStack")
+            await self._allocate_cluster_ips(obj, spec, taken_ips)
             taken_ports = await self._allocate_node_ports(obj, spec, old_spec=None)
+            await self._allocate_health_check(spec, None, obj, taken_ports)
         except BaseException:
-            if taken_ip:
-                await self.ips.release(taken_ip)
+            for ip in taken_ips:
+                await self.ips.release(ip)
             for port in taken_ports:
                 await self.ports.release(port)
             raise
+
+    async def _allocate_cluster_ips(self, obj, spec, taken):
+        if spec.get("type") == "ExternalName":
+            return
+        ip = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
+        if ip == "None":
+            spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
+        elif ip:
+            if not self.ips.contains(ip):
+                raise self._field_error(obj, invalid_go(
+                    "spec.clusterIPs", go_strings([ip]),
+                    f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
+                    f"The range of valid IPs is {self.ips.describe_range}"))
+            if not await self.ips.allocate(ip, _owner(obj)):
+                raise self._field_error(obj, invalid_go(
+                    "spec.clusterIPs", go_strings([ip]),
+                    f"failed to allocate IP {ip}: provided IP is already allocated"))
+            taken.append(ip)
+            spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+        else:
+            ip = await self.ips.allocate_next(_owner(obj))
+            taken.append(ip)
+            spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+        if ip == "None" and not spec.get("selector"):
+            # Headless and selectorless: its endpoints are the user's, of either family, so upstream asks
+            # for both by default, on a single-stack cluster too.
+            spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+            families = list(spec.get("ipFamilies") or [self.family])
+            if len(families) < 2 and spec["ipFamilyPolicy"] != "SingleStack":
+                families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+            spec["ipFamilies"] = families
+        if not spec.get("ipFamilies"):
+            spec["ipFamilies"] = [self.family]
+        if spec.get("ipFamilyPolicy") is None:
+            spec["ipFamilyPolicy"] = "SingleStack"
 
     async def _allocate_node_ports(self, obj, spec, old_spec):
         taken = []
@@ -209,11 +261,19 @@ class ServiceStrategy(Strategy):
             for port in spec.get("ports") or []:
                 port.pop("nodePort", None)
             return taken
+        # A LoadBalancer with allocateLoadBalancerNodePorts false takes only the node ports asked for.
+        allocate_new = not (spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False)
         old_ports = {str(p.get("nodePort")) for p in (old_spec or {}).get("ports") or [] if p.get("nodePort")}
+        by_port: dict = {}
         for index, port in enumerate(spec.get("ports") or []):
             node_port = port.get("nodePort")
+            if not node_port and str(port.get("port")) in by_port:
+                # The same port number under another protocol shares its node port (upstream's initNodePorts).
+                port["nodePort"] = by_port[str(port.get("port"))]
+                continue
             if node_port:
-                if str(node_port) in old_ports:
+                by_port.setdefault(str(port.get("port")), node_port)
+                if str(node_port) in old_ports or str(node_port) in taken:
                     continue
                 if not self.ports.contains(str(node_port)):
                     raise self._field_error(obj, errors.invalid(
@@ -224,34 +284,81 @@ class ServiceStrategy(Strategy):
                     raise self._field_error(obj, errors.invalid(
                         f"spec.ports[{index}].nodePort", node_port, "provided port is already allocated"))
                 taken.append(str(node_port))
-            else:
+            elif allocate_new:
                 value = await self.ports.allocate_next(_owner(obj))
                 port["nodePort"] = int(value)
+                by_port[str(port.get("port"))] = int(value)
                 taken.append(value)
         return taken
+
+    async def _allocate_health_check(self, spec, old_spec, obj, taken):
+        """LoadBalancer with externalTrafficPolicy Local: a health check node port, the one asked for or any
+        (upstream's allocHealthCheckNodePort, whose failure is an internal error)."""
+        if not service_validation.needs_health_check(spec):
+            return
+        wanted = spec.get("healthCheckNodePort") or 0
+        if old_spec is not None and service_validation.needs_health_check(old_spec) and \
+                wanted == (old_spec.get("healthCheckNodePort") or 0):
+            return
+        if wanted:
+            problem = None
+            if not self.ports.contains(str(wanted)):
+                problem = (f"provided port is not in the valid range. The range of valid ports is "
+                           f"{self.ports.describe_range}")
+            elif not await self.ports.allocate(str(wanted), _owner(obj)):
+                problem = "provided port is already allocated"
+            if problem:
+                raise errors.internal_error(f"failed to allocate requested HealthCheck NodePort {wanted}: {problem}")
+            taken.append(str(wanted))
+        else:
+            value = await self.ports.allocate_next(_owner(obj))
+            spec["healthCheckNodePort"] = int(value)
+            taken.append(value)
 
     async def create_failed(self, obj: dict) -> None:
         await self.after_delete(obj)
 
     async def before_update(self, new: dict, old: dict) -> None:
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
-        if old_spec.get("clusterIP") and spec.get("type") != "ExternalName":
-            spec["clusterIP"] = old_spec["clusterIP"]
-            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
-        await self._allocate_node_ports(new, spec, old_spec)
+        taken_ips: list = []
+        taken_ports: list = []
+        try:
+            if old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName":
+                # From ExternalName to a type with a cluster IP: allocated as on create.
+                await self._allocate_cluster_ips(new, spec, taken_ips)
+            taken_ports = await self._allocate_node_ports(new, spec, old_spec)
+            await self._allocate_health_check(spec, old_spec, new, taken_ports)
+        except BaseException:
+            for ip in taken_ips:
+                await self.ips.release(ip)
+            for port in taken_ports:
+                await self.ports.release(port)
+            raise
+        # What the old object held and the new one does not is given back.
+        kept_ips = set(spec.get("clusterIPs") or [])
+        for ip in _cluster_ips_of(old_spec):
+            if ip not in kept_ips:
+                await self.ips.release(ip)
         kept = {str(p.get("nodePort")) for p in spec.get("ports") or [] if p.get("nodePort")}
-        for port in old_spec.get("ports") or []:
-            if port.get("nodePort") and str(port["nodePort"]) not in kept:
-                await self.ports.release(str(port["nodePort"]))
+        if spec.get("healthCheckNodePort"):
+            kept.add(str(spec["healthCheckNodePort"]))
+        old_ports = [p.get("nodePort") for p in old_spec.get("ports") or []] + [old_spec.get("healthCheckNodePort")]
+        for port in old_ports:
+            if port and str(port) not in kept:
+                await self.ports.release(str(port))
 
     async def after_delete(self, obj: dict) -> None:
         spec = obj.get("spec") or {}
-        for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
-            if ip and ip != "None":
-                await self.ips.release(ip)
-        for port in spec.get("ports") or []:
-            if port.get("nodePort"):
-                await self.ports.release(str(port["nodePort"]))
+        for ip in _cluster_ips_of(spec):
+            await self.ips.release(ip)
+        for port in [p.get("nodePort") for p in spec.get("ports") or []] + [spec.get("healthCheckNodePort")]:
+            if port:
+                await self.ports.release(str(port))
+
+
+def _cluster_ips_of(spec: dict) -> list:
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return [ip for ip in ips if ip and ip != "None"]
 
 
 def _owner(obj: dict) -> str:

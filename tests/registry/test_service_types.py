@@ -1,0 +1,171 @@
+"""Services across type changes, whole-object updates and IP families, as upstream's service storage
+(strategy.go's dropTypeDependentFields and patchAllocatedValues, alloc.go) and validation treat them."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapiserver.machinery.errors import StatusError
+from tests.controllers.conftest import run
+
+
+def _svc(name, **spec):
+    spec.setdefault("ports", [{"port": 80}])
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def _create(reg, name, **spec):
+    return run(reg.store("", "v1", "services").create("default", _svc(name, **spec)))
+
+
+def _update(reg, name, change):
+    def mutate(old):
+        import copy
+        new = copy.deepcopy(old)
+        change(new)
+        return new
+    return run(reg.store("", "v1", "services").update("default", name, mutate))[0]
+
+
+def _taken(reg, what):
+    kvs = run(reg.storage.range(reg.prefix + b"/ranges/" + what + b"/")).kvs
+    return {kv.key.rsplit(b"/", 1)[1].decode() for kv in kvs}
+
+
+def _refused(call):
+    with pytest.raises(StatusError) as caught:
+        call()
+    return caught.value
+
+
+def test_load_balancer_to_cluster_ip_drops_what_it_no_longer_uses(store_registry):
+    lb = _create(store_registry, "lb", type="LoadBalancer", externalTrafficPolicy="Local", loadBalancerClass="x/y")
+    node_port, health = lb["spec"]["ports"][0]["nodePort"], lb["spec"]["healthCheckNodePort"]
+    assert {str(node_port), str(health)} <= _taken(store_registry, b"servicenodeports")
+    svcs = store_registry.store("", "v1", "services")
+    status = dict(lb, status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
+    run(svcs.update("default", "lb", lambda old: dict(status, metadata=old["metadata"]), subresource="status"))
+
+    def to_cluster_ip(new):
+        new["spec"]["type"] = "ClusterIP"
+    spec = _update(store_registry, "lb", to_cluster_ip)["spec"]
+    for gone in ("healthCheckNodePort", "externalTrafficPolicy", "allocateLoadBalancerNodePorts",
+                 "loadBalancerClass"):
+        assert gone not in spec
+    assert "nodePort" not in spec["ports"][0]
+    assert {str(node_port), str(health)}.isdisjoint(_taken(store_registry, b"servicenodeports"))
+    got = run(svcs.get("default", "lb"))
+    assert got["status"] == {"loadBalancer": {}}
+
+
+def test_cluster_ip_to_external_name_and_back(store_registry):
+    ip = _create(store_registry, "c")["spec"]["clusterIP"]
+    assert ip in _taken(store_registry, b"serviceips")
+
+    def to_external(new):
+        new["spec"].update(type="ExternalName", externalName="x.com")
+    spec = _update(store_registry, "c", to_external)["spec"]
+    for gone in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+        assert gone not in spec
+    assert ip not in _taken(store_registry, b"serviceips")
+
+    def to_cluster_ip(new):
+        new["spec"]["type"] = "ClusterIP"
+        del new["spec"]["externalName"]
+    spec = _update(store_registry, "c", to_cluster_ip)["spec"]
+    assert spec["clusterIP"] and spec["clusterIPs"] == [spec["clusterIP"]]
+    assert (spec["ipFamilies"], spec["ipFamilyPolicy"]) == (["IPv4"], "SingleStack")
+    assert spec["clusterIP"] in _taken(store_registry, b"serviceips")
+
+
+def test_a_whole_object_without_allocated_values_keeps_them(store_registry):
+    made = _create(store_registry, "np", type="NodePort",
+                   ports=[{"name": "a", "port": 80}, {"name": "b", "port": 81}])["spec"]
+
+    def replaced(new):
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            new["spec"].pop(field)
+        new["spec"]["ports"] = [{"name": "b", "port": 81, "protocol": "TCP", "targetPort": 81},
+                                {"name": "a", "port": 80, "protocol": "TCP", "targetPort": 80}]
+    spec = _update(store_registry, "np", replaced)["spec"]
+    assert spec["clusterIPs"] == made["clusterIPs"] and spec["clusterIP"] == made["clusterIP"]
+    assert [p["nodePort"] for p in spec["ports"]] == [p["nodePort"] for p in reversed(made["ports"])]
+    assert (spec["ipFamilies"], spec["ipFamilyPolicy"]) == (["IPv4"], "SingleStack")
+
+
+def test_health_check_node_port(store_registry):
+    refused = _refused(lambda: _create(store_registry, "h", type="NodePort", healthCheckNodePort=30555))
+    assert "spec.healthCheckNodePort: Invalid value: 30555: may only be set when `type` is 'LoadBalancer' and " \
+           "`externalTrafficPolicy` is 'Local'" in refused.message
+    lb = _create(store_registry, "lb", type="LoadBalancer")
+    assert "healthCheckNodePort" not in lb["spec"]
+
+    def local(new):
+        new["spec"]["externalTrafficPolicy"] = "Local"
+    health = _update(store_registry, "lb", local)["spec"]["healthCheckNodePort"]
+    assert 30000 <= health <= 32767 and str(health) in _taken(store_registry, b"servicenodeports")
+
+    def changed(new):
+        new["spec"]["healthCheckNodePort"] = health + 1 if health < 32767 else health - 1
+    refused = _refused(lambda: _update(store_registry, "lb", changed))
+    assert "spec.healthCheckNodePort: Invalid value: " in refused.message and "field is immutable" in refused.message
+
+    def cluster(new):
+        new["spec"]["externalTrafficPolicy"] = "Cluster"
+    assert "healthCheckNodePort" not in _update(store_registry, "lb", cluster)["spec"]
+    assert str(health) not in _taken(store_registry, b"servicenodeports")
+
+
+def test_families_on_a_single_stack_cluster(store_registry):
+    refused = _refused(lambda: _create(store_registry, "d", ipFamilyPolicy="RequireDualStack"))
+    assert refused.code == 422
+    assert 'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for ' \
+           'dual-stack services' in refused.message
+    refused = _refused(lambda: _create(store_registry, "v6", ipFamilies=["IPv6"]))
+    assert 'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster' in refused.message
+    refused = _refused(lambda: _create(store_registry, "p", ipFamilyPolicy="Nope"))
+    assert 'spec.ipFamilyPolicy: Unsupported value: "Nope": supported values: "PreferDualStack", ' \
+           '"RequireDualStack", "SingleStack"' in refused.message
+    refused = _refused(lambda: _create(store_registry, "dup", ipFamilies=["IPv4", "IPv4"],
+                                       ipFamilyPolicy="PreferDualStack"))
+    assert 'spec.ipFamilies[1]: Duplicate value: "IPv4"' in refused.message
+    prefer = _create(store_registry, "prefer", ipFamilyPolicy="PreferDualStack")["spec"]
+    assert prefer["ipFamilies"] == ["IPv4"] and len(prefer["clusterIPs"]) == 1
+
+
+def test_cluster_ips_cross_checks(store_registry):
+    refused = _refused(lambda: _create(store_registry, "two", clusterIP="10.0.0.250",
+                                       clusterIPs=["10.0.0.250", "10.0.0.251"], ipFamilyPolicy="PreferDualStack"))
+    assert 'spec.clusterIPs: Invalid value: []string{"10.0.0.250", "10.0.0.251"}: may specify no more than one ' \
+           'IP for each IP family' in refused.message
+    refused = _refused(lambda: _create(store_registry, "first", clusterIP="10.0.0.250", clusterIPs=["10.0.0.251"]))
+    assert 'spec.clusterIPs: Invalid value: []string{"10.0.0.251"}: first value must match `clusterIP`' \
+           in refused.message
+    refused = _refused(lambda: _create(store_registry, "en", type="ExternalName", externalName="x.com",
+                                       clusterIP="10.0.0.250"))
+    assert "spec.clusterIPs: Forbidden: may not be set for ExternalName services" in refused.message
+    _create(store_registry, "taken", clusterIP="10.0.0.250")
+    refused = _refused(lambda: _create(store_registry, "again", clusterIP="10.0.0.250"))
+    assert 'spec.clusterIPs: Invalid value: []string{"10.0.0.250"}: failed to allocate IP 10.0.0.250: provided IP ' \
+           'is already allocated' in refused.message
+
+
+def test_more_validations(store_registry):
+    refused = _refused(lambda: _create(store_registry, "e", externalIPs=["nope", "127.0.0.1"]))
+    assert 'spec.externalIPs[0]: Invalid value: "nope": must be a valid IP address' in refused.message
+    assert 'spec.externalIPs[1]: Invalid value: "127.0.0.1": may not be in the loopback range' in refused.message
+    refused = _refused(lambda: _create(store_registry, "r", type="LoadBalancer",
+                                       loadBalancerSourceRanges=["10.0.0.0/8", "1.2.3.4"]))
+    assert 'spec.LoadBalancerSourceRanges: Invalid value: "[10.0.0.0/8 1.2.3.4]": must be a list of IP ranges. ' \
+           'For example, 10.240.0.0/24,10.250.0.0/24' in refused.message
+    refused = _refused(lambda: _create(store_registry, "a", allocateLoadBalancerNodePorts=False,
+                                       loadBalancerClass="x/y"))
+    assert "spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'" \
+           in refused.message
+    assert "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'" in refused.message
+    _create(store_registry, "lbc", type="LoadBalancer", loadBalancerClass="x/y")
+
+    def other_class(new):
+        new["spec"]["loadBalancerClass"] = "x/z"
+    refused = _refused(lambda: _update(store_registry, "lbc", other_class))
+    assert 'spec.loadBalancerClass: Invalid value: "x/z": may not change once set' in refused.message
