@@ -153,10 +153,9 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
     kind = patch_type(request, store, rest.info) if verb != "update" else ""
     options = write_options(request)
     if verb == "update":
-        body = body_object(handler.body(request))
-        if rest.info is None:
-            # Typed like a main-resource update: wrong JSON types are a 400, not a crash further on.
-            body = decode_typed(request, store, body, options)
+        # Typed like a main-resource update (a Scale as a Scale): wrong JSON types are a 400, not a crash further
+        # on, and unknown fields are warned about or refused as fieldValidation says.
+        body = decode_typed(request, store, body_object(handler.body(request)), options, info=rest.info)
         change = lambda current: json_copy(body)
     else:
         patcher = patch_function(request, handler.context, store,

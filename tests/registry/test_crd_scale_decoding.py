@@ -59,3 +59,19 @@ def test_a_scale_patchs_unknown_fields_are_a_scales(call):
     assert answer.body["message"].endswith('strict decoding error: unknown field "spec.bogus"')
     assert call("GET", f"{WIDGETS}/w1").body["spec"] == {"size": 4}
 
+
+
+def test_a_scale_put_is_decoded_as_a_scale(call):
+    """A PUT of /scale is a Scale decoded strictly as upstream's update handler decodes it: a field a Scale lacks is
+    warned about, a value of the wrong type is upstream's 400."""
+    scale = call("GET", f"{WIDGETS}/w1/scale").body
+    scale["spec"] = {"replicas": 7, "bogus": 1}
+    answer = call("PUT", f"{WIDGETS}/w1/scale", scale)
+    assert (answer.code, answer.warnings) == (200, ['299 - "unknown field \\"spec.bogus\\""'])
+    scale = answer.body
+    scale["spec"] = {"replicas": "x"}
+    answer = call("PUT", f"{WIDGETS}/w1/scale", scale)
+    assert answer.code == 400
+    assert answer.body["message"] == ('Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
+                                      'string into Go struct field ScaleSpec.spec.replicas of type int32')
+    assert call("GET", f"{WIDGETS}/w1").body["spec"] == {"size": 7}
