@@ -184,17 +184,17 @@ class ServiceStrategy(Strategy):
         service_validation.patch_allocated_values(spec, old_spec)
         service_validation.normalize_cluster_ips(spec, old_spec)
         service_validation.drop_type_dependent_fields(spec, old_spec)
-        if old_spec.get("type") == "LoadBalancer" and spec.get("type") != "LoadBalancer":
-            # A Service that is no longer a load balancer has none to report.
+        if spec.get("type") != "LoadBalancer" and (new.get("status") or {}).get("loadBalancer"):
+            # A Service that is not a load balancer has none to report (upstream clears it on every update).
             new["status"] = dict(new.get("status") or {}, loadBalancer={})
         if spec.get("type") != "ExternalName" and old_spec.get("type") != "ExternalName" and \
-                not spec.get("ipFamilies") and spec.get("ipFamilyPolicy") is None and \
                 spec.get("clusterIPs") == old_spec.get("clusterIPs"):
             # A whole object sent without the families the server set keeps them (allocateUpdate's
-            # initIPFamilyFields infers them again from the same clusterIPs).
-            for field in ("ipFamilies", "ipFamilyPolicy"):
-                if field in old_spec:
-                    spec[field] = json_copy(old_spec[field])
+            # initIPFamilyFields infers them again from the same clusterIPs, and defaults the policy).
+            if not spec.get("ipFamilies") and old_spec.get("ipFamilies"):
+                spec["ipFamilies"] = json_copy(old_spec["ipFamilies"])
+            if spec.get("ipFamilyPolicy") is None and old_spec.get("ipFamilyPolicy") is not None:
+                spec["ipFamilyPolicy"] = old_spec["ipFamilyPolicy"]
 
     def validate(self, obj: dict) -> list:
         # Upstream allocates (and checks what it allocates from) before it validates the object.

@@ -169,3 +169,19 @@ def test_more_validations(store_registry):
         new["spec"]["loadBalancerClass"] = "x/z"
     refused = _refused(lambda: _update(store_registry, "lbc", other_class))
     assert 'spec.loadBalancerClass: Invalid value: "x/z": may not change once set' in refused.message
+
+
+def test_a_service_that_is_no_load_balancer_reports_none(store_registry):
+    """Upstream's dropTypeDependentFields clears status.loadBalancer on every update of a Service that is not a
+    LoadBalancer, and a whole object that leaves out ipFamilies alone keeps them."""
+    svcs = store_registry.store("", "v1", "services")
+    made = _create(store_registry, "c")
+    status = dict(made, status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
+    run(svcs.update("default", "c", lambda old: dict(status, metadata=old["metadata"]), subresource="status"))
+
+    def labelled(new):
+        new["metadata"]["labels"] = {"a": "b"}
+        new["spec"].pop("ipFamilies")
+    updated = _update(store_registry, "c", labelled)
+    assert updated["status"] == {"loadBalancer": {}}
+    assert updated["spec"]["ipFamilies"] == ["IPv4"]
