@@ -195,6 +195,10 @@ class StatefulSetController(QueueController):
                                 start_ordinal(sset) + index)
 
     def _healthy(self, sset: dict, pod: dict) -> bool:
+        """Upstream's isHealthy with minReadySeconds: running, ready, available and not terminating (a pod being
+        deleted is not healthy, so a rolling update waits for it to go before taking the next)."""
+        if is_terminating(pod):
+            return False
         min_ready = int(sset["spec"].get("minReadySeconds") or 0)
         ok = history.is_running_and_ready(pod) and history.is_available(pod, min_ready, self.clock.seconds())
         if not ok and history.is_running_and_ready(pod):

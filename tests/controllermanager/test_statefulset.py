@@ -127,6 +127,30 @@ def test_rolling_update_with_partition_then_complete(controllers, simulated_node
     assert [r["revision"] for r in revisions] == [1, 2]
 
 
+def test_a_parallel_rolling_update_waits_for_a_terminating_pod(controllers, simulated_nodes, client, namespace):
+    """Parallel pod management creates and deletes at once, but a rolling update still takes one pod at a time:
+    a pod being deleted (held here by a finalizer) is not healthy, so the next is not deleted until it has gone
+    (upstream's isHealthy)."""
+    from tests.controllers.conftest import settle
+    controllers("statefulset-controller")
+    simulated_nodes("sim-pru", schedule=True)
+    body = stateful_set("pru", podManagementPolicy="Parallel")
+    body["spec"]["template"]["metadata"]["finalizers"] = ["example.com/hold"]
+    run(client.create(STATEFUL_SETS, body, namespace))
+    eventually(lambda: status(client, namespace, "pru").get("readyReplicas") == 3)
+    run(client.patch(STATEFUL_SETS, "pru", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
+
+    def terminating():
+        return sorted(p["metadata"]["name"] for p in run(client.list(PODS, namespace))["items"]
+                      if p["metadata"].get("deletionTimestamp"))
+    eventually(lambda: terminating() == ["pru-2"])
+    settle(0.5)
+    assert terminating() == ["pru-2"]
+    for pod in run(client.list(PODS, namespace))["items"]:
+        run(client.patch(PODS, pod["metadata"]["name"], {"metadata": {"finalizers": None}}, namespace))
+
+
 def test_on_delete_leaves_pods_until_deleted(controllers, simulated_nodes, client, namespace):
     """With OnDelete, a template change replaces no pod until it is deleted."""
     controllers("statefulset-controller")
