@@ -128,10 +128,12 @@ def has_tracking_finalizer(pod: dict) -> bool:
 
 
 def is_pod_failed(pod: dict, job: dict) -> bool:
-    """A Failed pod; or, when the job has no pod failure policy, one deleted before it succeeded."""
+    """A Failed pod; or, unless the job replaces only failed pods (a pod failure policy, or podReplacementPolicy
+    Failed: upstream's onlyReplaceFailedPods), one deleted before it succeeded."""
     if phase(pod) == "Failed":
         return True
-    if (job.get("spec") or {}).get("podFailurePolicy") is not None:
+    spec = job.get("spec") or {}
+    if spec.get("podFailurePolicy") is not None or spec.get("podReplacementPolicy") == "Failed":
         return False
     return bool(pod["metadata"].get("deletionTimestamp")) and phase(pod) != "Succeeded"
 

@@ -227,6 +227,17 @@ def test_completed_indexes_are_written_as_ranges():
     assert u.parse_indexes("1,3-5,9", 6) == [1, 3, 4, 5]
 
 
+def test_a_terminating_pod_fails_only_when_deleted_pods_are_replaced_at_once():
+    """A pod being deleted counts as failed at once unless the job replaces only failed pods (a pod failure policy,
+    or podReplacementPolicy Failed): then it counts once it is Failed, as upstream's isPodFailed."""
+    deleting = {"metadata": {"deletionTimestamp": "2026-12-07T00:00:00Z"}, "status": {"phase": "Running"}}
+    assert u.is_pod_failed(deleting, {"spec": {}})
+    assert u.is_pod_failed(deleting, {"spec": {"podReplacementPolicy": "TerminatingOrFailed"}})
+    assert not u.is_pod_failed(deleting, {"spec": {"podReplacementPolicy": "Failed"}})
+    assert not u.is_pod_failed(deleting, {"spec": {"podFailurePolicy": {"rules": []}}})
+    assert u.is_pod_failed({**deleting, "status": {"phase": "Failed"}}, {"spec": {"podReplacementPolicy": "Failed"}})
+
+
 def test_backoff_doubles_from_ten_seconds_up_to_the_cap():
     """Remaining backoff after n failures is 10 s * 2^(n-1) minus the time since the last one, capped."""
     assert u.remaining_backoff(u.BackoffRecord(1, 100.0), 104.0) == 6.0
