@@ -108,7 +108,7 @@ def test_health_check_node_port(store_registry):
     def changed(new):
         new["spec"]["healthCheckNodePort"] = health + 1 if health < 32767 else health - 1
     refused = _refused(lambda: _update(store_registry, "lb", changed))
-    assert "spec.healthCheckNodePort: Invalid value: " in refused.message and "field is immutable" in refused.message
+    assert "spec.healthCheckNodePort: Forbidden: field is immutable" in refused.message
 
     def cluster(new):
         new["spec"]["externalTrafficPolicy"] = "Cluster"
@@ -185,3 +185,13 @@ def test_a_service_that_is_no_load_balancer_reports_none(store_registry):
     updated = _update(store_registry, "c", labelled)
     assert updated["status"] == {"loadBalancer": {}}
     assert updated["spec"]["ipFamilies"] == ["IPv4"]
+
+
+def test_errors_in_upstreams_order(store_registry):
+    """ValidateService checks loadBalancerClass before the external traffic fields, and those (with
+    healthCheckNodePort) before internalTrafficPolicy."""
+    refused = _refused(lambda: _create(store_registry, "o", loadBalancerClass="x/y", externalTrafficPolicy="Local",
+                                       healthCheckNodePort=30001, internalTrafficPolicy="Nope"))
+    fields = [cause["field"] for cause in refused.details["causes"]]
+    assert fields == ["spec.loadBalancerClass", "spec.externalTrafficPolicy", "spec.healthCheckNodePort",
+                      "spec.internalTrafficPolicy"]

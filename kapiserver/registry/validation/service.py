@@ -75,6 +75,11 @@ def _traffic_policies(spec: dict) -> Errors:
         errs.append(required("spec.externalTrafficPolicy", ""))
     elif external not in ("Cluster", "Local"):
         errs.append(not_supported("spec.externalTrafficPolicy", external, ["Cluster", "Local"]))
+    return errs + _health_check_node_port(spec)
+
+
+def _internal_traffic_policy(spec: dict) -> Errors:
+    errs: Errors = []
     internal = spec.get("internalTrafficPolicy")
     if internal is None:
         # Only these types must carry one; others are tolerated for old stored objects.
@@ -438,9 +443,9 @@ def validate_service(obj: dict, namespaced: bool) -> Errors:
     if kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
         # Upstream names this one without its spec prefix.
         errs.append(required("allocateLoadBalancerNodePorts", ""))
-    errs += _traffic_policies(spec)
-    errs += _health_check_node_port(spec)
     errs += _load_balancer_class(spec, None)
+    errs += _traffic_policies(spec)
+    errs += _internal_traffic_policy(spec)
     return errs
 
 
@@ -503,7 +508,7 @@ def validate_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs += _load_balancer_class(spec, old_spec)
     if needs_health_check(old_spec) and needs_health_check(spec) and \
             (old_spec.get("healthCheckNodePort") or 0) != (spec.get("healthCheckNodePort") or 0):
-        errs.append(invalid("spec.healthCheckNodePort", spec.get("healthCheckNodePort") or 0, "field is immutable"))
+        errs.append(forbidden("spec.healthCheckNodePort", "field is immutable"))
     return errs + validate_service(new, namespaced)
 
 
