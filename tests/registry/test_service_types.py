@@ -195,3 +195,28 @@ def test_errors_in_upstreams_order(store_registry):
     fields = [cause["field"] for cause in refused.details["causes"]]
     assert fields == ["spec.loadBalancerClass", "spec.externalTrafficPolicy", "spec.healthCheckNodePort",
                       "spec.internalTrafficPolicy"]
+
+
+def test_an_ipv6_service_range_makes_an_ipv6_single_stack_cluster(tmp_path):
+    """The families follow --service-cluster-ip-range: with an IPv6 range, Services are IPv6 and IPv4 is the
+    family not configured."""
+    import ipaddress
+
+    from twisted.internet import reactor
+
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.sqlite import open_sqlite
+    storage = run(open_sqlite(str(tmp_path / "data"), reactor))
+    try:
+        reg = Registry(storage, reactor, watch_cache=False,
+                       service_cluster_ip_range=ipaddress.ip_network("fd00:10::/112"))
+        run(reg.store("", "v1", "namespaces").create(
+            None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
+        spec = _create(reg, "six")["spec"]
+        assert spec["ipFamilies"] == ["IPv6"] and ":" in spec["clusterIP"]
+        refused = _refused(lambda: _create(reg, "four", ipFamilies=["IPv4"]))
+        assert 'spec.ipFamilies[0]: Invalid value: "IPv4": not configured on this cluster' in refused.message
+        headless = _create(reg, "hl", clusterIP="None")["spec"]
+        assert headless["ipFamilies"] == ["IPv6", "IPv4"]
+    finally:
+        run(storage.close())
