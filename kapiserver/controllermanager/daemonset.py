@@ -34,7 +34,7 @@ def template_generation(ds: dict) -> Optional[str]:
     annotations = ds["metadata"].get("annotations") or {}
     if annotations.get(TEMPLATE_GENERATION_ANNOTATION):
         return annotations[TEMPLATE_GENERATION_ANNOTATION]
-    # The apiserver does not keep the deprecated annotation: the set's generation stands in for it.
+    # A set stored before the apiserver kept the annotation: its generation stands in for it.
     generation = ds["metadata"].get("generation")
     return str(generation) if generation is not None else None
 

@@ -86,6 +86,9 @@ class Registry:
         if key == ("certificates.k8s.io", "certificatesigningrequests"):
             from .certificates import CertificateSigningRequestStrategy
             return CertificateSigningRequestStrategy(info, lambda: self.request_user(), self.clock)
+        if key == ("apps", "daemonsets"):
+            from .apps import DaemonSetStrategy
+            return DaemonSetStrategy(info)
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)
