@@ -35,3 +35,22 @@ class DaemonSetStrategy(Strategy):
         if (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template"):
             generation += 1
         _set_template_generation(new, generation)
+
+
+def _rolling_update(obj: dict) -> dict:
+    rolling = ((obj.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate")
+    return rolling if isinstance(rolling, dict) else {}
+
+
+class StatefulSetStrategy(Strategy):
+    """As upstream's with MaxUnavailableStatefulSet off (alpha in 1.32): rollingUpdate.maxUnavailable is dropped
+    from a new set, and from an update unless the set had it already."""
+
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        _rolling_update(obj).pop("maxUnavailable", None)
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        if _rolling_update(old).get("maxUnavailable") is None:
+            _rolling_update(new).pop("maxUnavailable", None)
+        super().prepare_for_update(new, old)

@@ -89,6 +89,9 @@ class Registry:
         if key == ("apps", "daemonsets"):
             from .apps import DaemonSetStrategy
             return DaemonSetStrategy(info)
+        if key == ("apps", "statefulsets"):
+            from .apps import StatefulSetStrategy
+            return StatefulSetStrategy(info)
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)
