@@ -334,26 +334,38 @@ class ServiceStrategy(Strategy):
             for port in taken_ports:
                 await self.ports.release(port)
             raise
-        # What the old object held and the new one does not is given back.
-        kept_ips = set(spec.get("clusterIPs") or [])
-        for ip in _cluster_ips_of(old_spec):
+
+    async def update_failed(self, new: dict, old: dict) -> None:
+        # What the new object took and the old one did not hold goes back.
+        await self._release_beyond(new.get("spec") or {}, old.get("spec") or {})
+
+    async def after_update(self, new: dict, old: dict) -> None:
+        # What the old object held and the new one does not is given back, once the new one is written.
+        await self._release_beyond(old.get("spec") or {}, new.get("spec") or {})
+
+    async def _release_beyond(self, spec: dict, kept_spec: dict) -> None:
+        """Release the cluster IPs and node ports of ``spec`` that ``kept_spec`` does not hold."""
+        kept_ips = set(_cluster_ips_of(kept_spec))
+        for ip in _cluster_ips_of(spec):
             if ip not in kept_ips:
                 await self.ips.release(ip)
-        kept = {str(p.get("nodePort")) for p in spec.get("ports") or [] if p.get("nodePort")}
-        if spec.get("healthCheckNodePort"):
-            kept.add(str(spec["healthCheckNodePort"]))
-        old_ports = [p.get("nodePort") for p in old_spec.get("ports") or []] + [old_spec.get("healthCheckNodePort")]
-        for port in old_ports:
-            if port and str(port) not in kept:
+        kept = {str(port) for port in _node_ports_of(kept_spec)}
+        for port in _node_ports_of(spec):
+            if str(port) not in kept:
                 await self.ports.release(str(port))
 
     async def after_delete(self, obj: dict) -> None:
         spec = obj.get("spec") or {}
         for ip in _cluster_ips_of(spec):
             await self.ips.release(ip)
-        for port in [p.get("nodePort") for p in spec.get("ports") or []] + [spec.get("healthCheckNodePort")]:
-            if port:
-                await self.ports.release(str(port))
+        for port in _node_ports_of(spec):
+            await self.ports.release(str(port))
+
+
+def _node_ports_of(spec: dict) -> list:
+    """The node ports a Service holds, each once (ports of two protocols may share one)."""
+    ports = [p.get("nodePort") for p in spec.get("ports") or []] + [spec.get("healthCheckNodePort")]
+    return list(dict.fromkeys(port for port in ports if port))
 
 
 def _cluster_ips_of(spec: dict) -> list:

@@ -468,17 +468,26 @@ class Store:
             # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
             # fresh object, carries the fresh resourceVersion and goes through, as upstream's
             # GuaranteedUpdate retries it.
+            if not deleting:
+                await self.strategy.update_failed(new, old)
             return None
         except KeyNotFound:
             # Deleted since it was read from storage; a cached object may just be stale: made again on
             # storage's (none: a 404, or a create where allowed).
+            if not deleting:
+                await self.strategy.update_failed(new, old)
             if requested_rv and not cached:
                 raise errors.modified(self.qualified, name) from None
             return None
+        except BaseException:
+            if not deleting:
+                await self.strategy.update_failed(new, old)
+            raise
         new["metadata"]["resourceVersion"] = str(revision)
         if deleting:
             await self.strategy.after_delete(new)
         else:
+            await self.strategy.after_update(new, old)
             await self.strategy.after_write(new)
         return new, False
 

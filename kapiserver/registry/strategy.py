@@ -108,7 +108,13 @@ class Strategy:
         """The write failed: give back what before_create took."""
 
     async def before_update(self, new: dict, old: dict) -> None:
-        """After validation, before the write of an update."""
+        """After validation, before the write of an update: take what the new object needs."""
+
+    async def update_failed(self, new: dict, old: dict) -> None:
+        """The update's write failed (or is to be made again): give back what before_update took."""
+
+    async def after_update(self, new: dict, old: dict) -> None:
+        """The update is written: give back what the old object held and the new one does not."""
 
     async def after_delete(self, obj: dict) -> None:
         """The object is gone from storage."""

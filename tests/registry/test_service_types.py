@@ -220,3 +220,28 @@ def test_an_ipv6_service_range_makes_an_ipv6_single_stack_cluster(tmp_path):
         assert headless["ipFamilies"] == ["IPv6", "IPv4"]
     finally:
         run(storage.close())
+
+
+def test_a_failed_update_gives_back_what_it_took_and_keeps_what_the_old_object_holds(store_registry):
+    """An update whose write fails (here a storage error) releases the node port it allocated, and the old
+    object's cluster IP stays taken; only a written update gives back what the old object held."""
+    svcs = store_registry.store("", "v1", "services")
+    svc = _create(store_registry, "flaky")
+    ip = svc["spec"]["clusterIP"]
+    before = _taken(store_registry, b"servicenodeports")
+    storage = store_registry.storage_for(svcs.info)
+    real = storage.update
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+    storage.update = broken
+    try:
+        with pytest.raises(RuntimeError):
+            _update(store_registry, "flaky", lambda new: new["spec"].update(type="NodePort"))
+    finally:
+        storage.update = real
+    assert _taken(store_registry, b"servicenodeports") == before
+    assert ip in _taken(store_registry, b"serviceips")
+    # Written: ExternalName gives the cluster IP back.
+    _update(store_registry, "flaky", lambda new: new["spec"].update(type="ExternalName", externalName="x.example"))
+    assert ip not in _taken(store_registry, b"serviceips")
