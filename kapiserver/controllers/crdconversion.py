@@ -10,20 +10,12 @@ import base64
 import copy
 import uuid
 
+from ..admission.webhooks import webhook_url
 from ..auth.webhook import WebhookClient
 from ..machinery import errors
 
 # How long one conversion may take, as upstream's webhook converter allows.
 TIMEOUT = 30.0
-
-
-def webhook_url(client_config: dict) -> str:
-    """The URL a clientConfig names: its url, or its service's in-cluster HTTPS address."""
-    if client_config.get("url"):
-        return client_config["url"]
-    service = client_config.get("service") or {}
-    return (f"https://{service.get('name', '')}.{service.get('namespace', '')}.svc:{service.get('port', 443)}"
-            f"{service.get('path', '')}")
 
 
 class WebhookConverter:
