@@ -58,16 +58,21 @@ class NodeProcess:
         stop_process(self.process)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = APIServerProcess(tmp_path_factory.mktemp("streams") / "data", args=("--secure-port=0",)).start()
-    node = NodeProcess(server, tmp_path_factory.mktemp("node"))
+def apiserver_and_node(tmp_path_factory, prefix: str, **node_options):
+    """An apiserver (no secure port) and a kube-node on it, yielded as (server, node) and stopped after."""
+    server = APIServerProcess(tmp_path_factory.mktemp(prefix) / "data", args=("--secure-port=0",)).start()
+    node = NodeProcess(server, tmp_path_factory.mktemp("node"), **node_options)
     try:
         node.start()
         yield server, node
     finally:
         node.stop()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    yield from apiserver_and_node(tmp_path_factory, "streams")
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,14 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import APIServerProcess
-from tests.e2e.test_streams import NodeProcess
+from tests.e2e.test_streams import apiserver_and_node
 
 PRESSURES = ["NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID"]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    server = APIServerProcess(tmp_path_factory.mktemp("nodeevents") / "data", args=("--secure-port=0",)).start()
-    node = NodeProcess(server, tmp_path_factory.mktemp("node"), name="events-node")
-    try:
-        node.start()
-        yield server, node
-    finally:
-        node.stop()
-        server.stop()
+    yield from apiserver_and_node(tmp_path_factory, "nodeevents", name="events-node")
 
 
 def _kubelet_events(server, node, want, timeout=30.0):
