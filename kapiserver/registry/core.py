@@ -206,13 +206,18 @@ class ServiceStrategy(Strategy):
         return early or super().validate_update(new, old)
 
     async def before_create(self, obj: dict) -> None:
-        spec = obj.setdefault("spec", {})
+        await self._allocate(obj, obj.setdefault("spec", {}), None)
+
+    async def _allocate(self, obj: dict, spec: dict, old_spec: "dict | None") -> None:
+        """Take the cluster IPs (on create, or leaving ExternalName), node ports and health check node port the
+        Service needs and ``old_spec`` does not hold; what was taken goes back if any of it fails."""
         taken_ips: list = []
         taken_ports: list = []
         try:
-            await self._allocate_cluster_ips(obj, spec, taken_ips)
-            taken_ports = await self._allocate_node_ports(obj, spec, old_spec=None)
-            await self._allocate_health_check(spec, None, obj, taken_ports)
+            if old_spec is None or (old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName"):
+                await self._allocate_cluster_ips(obj, spec, taken_ips)
+            taken_ports = await self._allocate_node_ports(obj, spec, old_spec)
+            await self._allocate_health_check(spec, old_spec, obj, taken_ports)
         except BaseException:
             for ip in taken_ips:
                 await self.ips.release(ip)
@@ -319,21 +324,7 @@ class ServiceStrategy(Strategy):
         await self.after_delete(obj)
 
     async def before_update(self, new: dict, old: dict) -> None:
-        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
-        taken_ips: list = []
-        taken_ports: list = []
-        try:
-            if old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName":
-                # From ExternalName to a type with a cluster IP: allocated as on create.
-                await self._allocate_cluster_ips(new, spec, taken_ips)
-            taken_ports = await self._allocate_node_ports(new, spec, old_spec)
-            await self._allocate_health_check(spec, old_spec, new, taken_ports)
-        except BaseException:
-            for ip in taken_ips:
-                await self.ips.release(ip)
-            for port in taken_ports:
-                await self.ports.release(port)
-            raise
+        await self._allocate(new, new.setdefault("spec", {}), old.get("spec") or {})
 
     async def update_failed(self, new: dict, old: dict) -> None:
         # What the new object took and the old one did not hold goes back.
