@@ -23,6 +23,7 @@ from .httpsjson import JSONHandler, serve_https
 from .test_security import SecureServer
 
 SEEN = []
+QUERIES: dict = {}
 # Identity providers sign ID tokens with RS256 most often; the test issuer does too.
 OIDC_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ISSUER = {}
@@ -46,8 +47,10 @@ class _Handler(JSONHandler):
 
     def do_POST(self):
         body = self.read_json()
-        SEEN.append((self.path, body))
-        if self.path == "/authorize":
+        path, _, query = self.path.partition("?")
+        SEEN.append((path, body))
+        QUERIES[path] = query
+        if path == "/authorize":
             attributes = body["spec"].get("resourceAttributes") or {}
             status = {"allowed": False}
             if body["spec"]["user"] == "webhook-user":
@@ -60,19 +63,19 @@ class _Handler(JSONHandler):
             request = body["request"]
             response = {"uid": request["uid"], "allowed": True}
             labels = (request.get("object") or {}).get("metadata", {}).get("labels") or {}
-            if self.path == "/validate" and labels.get("deny") == "yes":
+            if path == "/validate" and labels.get("deny") == "yes":
                 response = {"uid": request["uid"], "allowed": False,
                             "status": {"code": 403, "message": "label deny is set"}}
-            elif self.path == "/mutate":
+            elif path == "/mutate":
                 patch = [{"op": "add", "path": "/metadata/labels", "value": dict(labels, mutated="true")}]
                 response["patchType"] = "JSONPatch"
                 response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
-            elif self.path == "/slow":
+            elif path == "/slow":
                 time.sleep(2.5)
-            elif self.path == "/status" and (request["object"].get("status") or {}).get("message") == "deny":
+            elif path == "/status" and (request["object"].get("status") or {}).get("message") == "deny":
                 response = {"uid": request["uid"], "allowed": False,
                             "status": {"code": 403, "message": "this status is refused"}}
-            elif self.path == "/exec":
+            elif path == "/exec":
                 response = {"uid": request["uid"], "allowed": False,
                             "status": {"code": 403, "message": "no exec into " + request["name"]}}
             answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
@@ -164,6 +167,8 @@ def test_admission_webhooks(secure, webhook_server):
     assert status == 201 and body["metadata"]["labels"] == {"deny": "yes"}
     review = [b for p, b in SEEN if p == "/validate"][-1]
     assert review["request"]["operation"] == "CREATE" and review["request"]["namespace"] == "hooked"
+    # As client-go's request tells the server its timeout.
+    assert QUERIES["/validate"] == "timeout=10s"
     assert review["request"]["userInfo"]["username"] == "system:unsecured"
 
 
