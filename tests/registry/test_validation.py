@@ -409,7 +409,9 @@ def test_service_cluster_ip_immutable():
            "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "ports": [{"port": 80}]}}
     new = copy.deepcopy(old)
     new["spec"]["clusterIP"], new["spec"]["clusterIPs"] = "10.0.0.2", ["10.0.0.2"]
-    assert errors("", "Service", new, old) == ['spec.clusterIPs[0]: Invalid value: "10.0.0.2": may not change once set']
+    # The value is the whole list, as upstream's validateUpgradeDowngradeClusterIPs prints it.
+    assert errors("", "Service", new, old) == [
+        'spec.clusterIPs[0]: Invalid value: []string{"10.0.0.2"}: may not change once set']
 
 
 # -- configmaps and secrets ------------------------------------------------------------------

@@ -461,9 +461,8 @@ def _upgrade_downgrade_cluster_ips(spec: dict, old_spec: dict) -> Errors:
     if len(old_ips) == len(ips):
         for i, ip in enumerate(old_ips):
             if ip != ips[i]:
-                # Upstream shows the whole clusterIPs list here ([]string{...}); tests/registry/test_validation.py
-                # still expects the one changed IP, so that is kept until it is updated.
-                errs.append(invalid(f"spec.clusterIPs[{i}]", ips[i], "may not change once set"))
+                # Upstream shows the whole clusterIPs list here ([]string{...}), not the IP that changed.
+                errs.append(invalid_go(f"spec.clusterIPs[{i}]", go_strings(ips), "may not change once set"))
     elif len(old_ips) > len(ips):
         if not ips:
             errs.append(invalid_go("spec.clusterIPs[0]", go_strings(ips or None), "primary clusterIP can not be unset"))
