@@ -326,6 +326,16 @@ class ServiceStrategy(Strategy):
     async def before_update(self, new: dict, old: dict) -> None:
         await self._allocate(new, new.setdefault("spec", {}), old.get("spec") or {})
 
+    async def dry_run_create(self, obj: dict) -> None:
+        # As upstream's dry-run allocators: the values the write would get (a requested one already taken is
+        # refused as it would be), none of them kept.
+        await self.before_create(obj)
+        await self.create_failed(obj)
+
+    async def dry_run_update(self, new: dict, old: dict) -> None:
+        await self.before_update(new, old)
+        await self.update_failed(new, old)
+
     async def update_failed(self, new: dict, old: dict) -> None:
         # What the new object took and the old one did not hold goes back.
         await self._release_beyond(new.get("spec") or {}, old.get("spec") or {})

@@ -296,6 +296,7 @@ class Store:
                                                   dry_run=options.dry_run))
         self.strategy.as_stored(obj)
         if options.dry_run:
+            await self.strategy.dry_run_create(obj)
             return obj
         if not meta_.get("name"):
             # Kinds whose validation skips ObjectMeta (legacy events) meet upstream's key function here.
@@ -455,6 +456,8 @@ class Store:
         if _same(new, old) and not deleting:
             return _NO_CHANGE
         if options.dry_run:
+            if not deleting:
+                await self.strategy.dry_run_update(new, old)
             return new, False
         if not deleting:
             await self.strategy.before_update(new, old)

@@ -110,6 +110,12 @@ class Strategy:
     async def before_update(self, new: dict, old: dict) -> None:
         """After validation, before the write of an update: take what the new object needs."""
 
+    async def dry_run_create(self, obj: dict) -> None:
+        """A dry-run create: show what the write would have taken, taking nothing."""
+
+    async def dry_run_update(self, new: dict, old: dict) -> None:
+        """A dry-run update: show what the write would have taken, taking nothing."""
+
     async def update_failed(self, new: dict, old: dict) -> None:
         """The update's write failed (or is to be made again): give back what before_update took."""
 

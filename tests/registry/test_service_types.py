@@ -245,3 +245,30 @@ def test_a_failed_update_gives_back_what_it_took_and_keeps_what_the_old_object_h
     # Written: ExternalName gives the cluster IP back.
     _update(store_registry, "flaky", lambda new: new["spec"].update(type="ExternalName", externalName="x.example"))
     assert ip not in _taken(store_registry, b"serviceips")
+
+
+def test_a_dry_run_shows_what_would_be_allocated_and_keeps_nothing(store_registry):
+    """As upstream's dry-run allocators: a dry-run create answers with a cluster IP and node ports (a requested IP
+    already taken is refused), an update leaving ExternalName with a cluster IP; none of them is taken."""
+    from kapiserver.registry.options import WriteOptions
+    svcs = store_registry.store("", "v1", "services")
+    ips, ports = _taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")
+    dry = WriteOptions(dry_run=True)
+    shown = run(svcs.create("default", _svc("dry", type="NodePort"), options=dry))
+    assert shown["spec"]["clusterIP"] and shown["spec"]["ports"][0]["nodePort"]
+    assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
+    taken = _create(store_registry, "real")["spec"]["clusterIP"]
+    refused = _refused(lambda: run(svcs.create("default", _svc("dry2", clusterIP=taken), options=dry)))
+    assert refused.code == 422 and "already allocated" in refused.message
+    name = _create(store_registry, "ext", type="ExternalName", externalName="x.example", ports=[])
+    ips = _taken(store_registry, b"serviceips")
+
+    def to_cluster_ip(old):
+        import copy
+        new = copy.deepcopy(old)
+        new["spec"].update(type="ClusterIP", ports=[{"port": 80}])
+        new["spec"].pop("externalName", None)
+        return new
+    updated = run(svcs.update("default", name["metadata"]["name"], to_cluster_ip, options=dry))[0]
+    assert updated["spec"]["clusterIP"]
+    assert _taken(store_registry, b"serviceips") == ips
