@@ -369,20 +369,9 @@ class _Webhooks:
 
     async def _exchange(self, config: dict, review: dict, timeout: float) -> tuple[int, str, bytes]:
         """POST ``review`` to the webhook: (status code, Content-Type, body).  Transport failures raise."""
-        import treq
         client = self._client(config)
-        headers = {b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]}
-        if client.token:
-            headers[b"Authorization"] = [f"Bearer {client.token}".encode()]
-        elif client.basic_auth:
-            credentials = base64.b64encode(":".join(client.basic_auth).encode()).decode()
-            headers[b"Authorization"] = [f"Basic {credentials}".encode()]
         # As client-go's request with a timeout: the server is told it in the query.
-        response = await treq.post(f"{client.url}?timeout={timeout}s", data=json.dumps(review).encode(),
-                                   headers=headers, agent=client.agent, timeout=timeout)
-        body = await treq.content(response)
-        content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
-        return response.code, content_type, body
+        return await client.exchange(review, timeout, f"{client.url}?timeout={timeout}s")
 
 
 class _MutatingWebhooks(_Webhooks):

@@ -68,7 +68,9 @@ class WebhookClient:
         self.agent = Agent(reactor, contextFactory=_Policy(ca_pem, client_cert, client_key, insecure),
                            pool=self.pool)
 
-    async def post(self, body: dict, timeout: float = 30.0, url: str = "") -> dict:
+    async def exchange(self, body: dict, timeout: float = 30.0, url: str = "") -> tuple[int, str, bytes]:
+        """POST ``body`` as JSON with this client's credentials: (status code, Content-Type, body).  Transport
+        failures raise."""
         import treq
         headers = {b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]}
         if self.token:
@@ -79,8 +81,13 @@ class WebhookClient:
         response = await treq.post(url or self.url, data=json.dumps(body).encode(), headers=headers,
                                    agent=self.agent, timeout=timeout)
         content = await treq.content(response)
-        if response.code >= 300:
-            raise RuntimeError(f"the server responded with the status code {response.code}")
+        content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
+        return response.code, content_type, content
+
+    async def post(self, body: dict, timeout: float = 30.0, url: str = "") -> dict:
+        code, _, content = await self.exchange(body, timeout, url)
+        if code >= 300:
+            raise RuntimeError(f"the server responded with the status code {code}")
         return json.loads(content)
 
 
