@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from twisted.internet import defer
 
-from ..machinery import errors, jsonpatch4
+from ..machinery import codec, errors, jsonpatch4
 from ..machinery.errors import StatusError
 from ..machinery.gojson import go_quote, json_kind, syntax_error
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind, GroupVersionResource
@@ -566,10 +566,13 @@ def _decoded_answer(name: str, code: int, content_type: str, body: bytes):
     if not body:
         raise _CallingError(name, f"failed to call webhook: 0-length response with status code: {code} and "
                                   f"content type: {content_type or 'application/json'}")
-    problem = syntax_error(body)
-    if problem:
-        raise _CallingError(name, f"failed to call webhook: couldn't get version/kind; json parse error: {problem}")
-    answer = json.loads(body)
+    try:
+        answer = codec.loads(body)
+    except ValueError:
+        # Go's decoder's words for where it failed (the slow scanner only for a body that does not parse).
+        problem = syntax_error(body) or "invalid JSON"
+        raise _CallingError(name, f"failed to call webhook: couldn't get version/kind; json parse error: {problem}") \
+            from None
     response = answer.get("response") if isinstance(answer, dict) else None
     if isinstance(response, dict):
         _base64_field(name, response.get("patch"))
@@ -628,10 +631,10 @@ def _decoded_patch(name: str, patch) -> list:
     """A response's patch (base64 of a JSON patch) as jsonpatch.DecodePatch reads it: bad base64 fails the
     response's decoding (a calling error), a patch that is no JSON array a 500."""
     raw = _base64_field(name, patch)
-    problem = syntax_error(raw)
-    if problem:
-        raise errors.internal_error(problem)
-    operations = json.loads(raw)
+    try:
+        operations = codec.loads(raw)
+    except ValueError:
+        raise errors.internal_error(syntax_error(raw) or "invalid JSON") from None
     if operations is None:
         return []
     if not isinstance(operations, list):

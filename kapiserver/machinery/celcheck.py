@@ -109,7 +109,7 @@ _COLLECTION_LITERALS = {"list_lit": "list", "map_lit": "map"}
 # -- the check ---------------------------------------------------------------------------------------------
 
 
-_LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
+LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
                   "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
                   "NULL_LIT": "null_type"}
 _SCHEMA_TYPES = {"integer": "int", "string": "string", "number": "double", "boolean": "bool"}
@@ -237,7 +237,7 @@ def type_check(program, variables: dict) -> tuple[list[str], Optional[str]]:
         data, children = getattr(node.data, "value", node.data), node.children
         if data == "literal":
             token = children[0]
-            return _LITERAL_TYPES.get(getattr(token, "type", ""), None), None
+            return LITERAL_TYPES.get(getattr(token, "type", ""), None), None
         if data == "ident":
             schema_node = scope.get(str(children[0]))
             return (_node_type(schema_node), schema_node) if schema_node is not None else (None, None)

@@ -53,3 +53,10 @@ def template_metadata(template: dict) -> None:
     """An embedded ObjectMeta always serialises, with ``creationTimestamp: null`` when unset."""
     meta = sub(template, "metadata")
     meta.setdefault("creationTimestamp", None)
+
+
+def go_order(obj: dict, fields: tuple) -> None:
+    """Put ``fields`` (those present) in Go's struct order, after whatever else ``obj`` has."""
+    for field in fields:
+        if field in obj:
+            obj[field] = obj.pop(field)

@@ -4,7 +4,7 @@ _ServiceReference) and a ValidatingAdmissionPolicy's spec and match resources, a
 
 from __future__ import annotations
 
-from ._util import items, set_if_nil, sub
+from ._util import go_order, items, set_if_nil, sub
 
 # The Go structs' field order (encoding/json writes a struct's fields in it).
 _RULE_FIELDS = ("operations", "apiGroups", "apiVersions", "resources", "scope")
@@ -17,13 +17,6 @@ DEFAULT_TIMEOUT_SECONDS = 10
 DEFAULT_SERVICE_PORT = 443
 
 
-def _go_order(obj: dict, fields: tuple) -> None:
-    """Put ``fields`` (those present) in Go's struct order, after whatever else ``obj`` has."""
-    for field in fields:
-        if field in obj:
-            obj[field] = obj.pop(field)
-
-
 def _webhook(hook: dict, mutating: bool) -> None:
     set_if_nil(hook, "failurePolicy", "Fail")
     set_if_nil(hook, "matchPolicy", "Equivalent")
@@ -34,13 +27,13 @@ def _webhook(hook: dict, mutating: bool) -> None:
         set_if_nil(hook, "reinvocationPolicy", "Never")
     for rule in items(hook, "rules"):
         set_if_nil(rule, "scope", "*")
-        _go_order(rule, _RULE_FIELDS)
+        go_order(rule, _RULE_FIELDS)
     client = hook.get("clientConfig")
     service = client.get("service") if isinstance(client, dict) else None
     if isinstance(service, dict):
         set_if_nil(service, "port", DEFAULT_SERVICE_PORT)
-        _go_order(service, _SERVICE_FIELDS)
-    _go_order(hook, _MUTATING_FIELDS if mutating else _VALIDATING_FIELDS)
+        go_order(service, _SERVICE_FIELDS)
+    go_order(hook, _MUTATING_FIELDS if mutating else _VALIDATING_FIELDS)
 
 
 def mutating_webhook_configuration(obj: dict) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, canonical_resource_list
 from . import admissionregistration
-from ._util import child, items, set_if_nil, sub
+from ._util import child, go_order, items, set_if_nil, sub
 
 DEFAULT_CPU_UTILIZATION = 80
 
@@ -134,13 +134,6 @@ def flow_schema(obj: dict) -> None:
         spec["matchingPrecedence"] = 1000
 
 
-def _go_order(obj: dict, fields: tuple) -> None:
-    """Put ``fields`` (those present) in Go's struct order, after whatever else ``obj`` has."""
-    for field in fields:
-        if field in obj:
-            obj[field] = obj.pop(field)
-
-
 def priority_level_configuration(obj: dict) -> None:
     """flowcontrol/v1: unset shares are 30 (limited) or 0 (exempt), lendablePercent 0, and a queuing
     configuration's zero fields 64 queues, hand size 8, queue length limit 50 (in Go's field order)."""
@@ -151,21 +144,21 @@ def priority_level_configuration(obj: dict) -> None:
     if isinstance(exempt, dict):
         exempt.setdefault("nominalConcurrencyShares", 0)
         exempt.setdefault("lendablePercent", 0)
-        _go_order(exempt, ("nominalConcurrencyShares", "lendablePercent"))
+        go_order(exempt, ("nominalConcurrencyShares", "lendablePercent"))
     limited = spec.get("limited")
     if isinstance(limited, dict):
         if limited.get("nominalConcurrencyShares") is None:
             limited["nominalConcurrencyShares"] = 30
         if limited.get("lendablePercent") is None:
             limited["lendablePercent"] = 0
-        _go_order(limited, ("nominalConcurrencyShares", "limitResponse", "lendablePercent", "borrowingLimitPercent"))
+        go_order(limited, ("nominalConcurrencyShares", "limitResponse", "lendablePercent", "borrowingLimitPercent"))
         response = limited.get("limitResponse")
         queuing = response.get("queuing") if isinstance(response, dict) else None
         if isinstance(queuing, dict):
             for field, value in (("queues", 64), ("handSize", 8), ("queueLengthLimit", 50)):
                 if not queuing.get(field):
                     queuing[field] = value
-            _go_order(queuing, ("queues", "handSize", "queueLengthLimit"))
+            go_order(queuing, ("queues", "handSize", "queueLengthLimit"))
 
 
 def custom_resource_definition(obj: dict) -> None:
@@ -180,7 +173,7 @@ def custom_resource_definition(obj: dict) -> None:
             names["singular"] = names["kind"].lower()
         if not names.get("listKind"):
             names["listKind"] = names["kind"] + "List"
-        _go_order(names, ("plural", "singular", "shortNames", "kind", "listKind", "categories"))
+        go_order(names, ("plural", "singular", "shortNames", "kind", "listKind", "categories"))
     if spec.get("conversion") is None:
         spec["conversion"] = {"strategy": "None"}
     conversion = spec["conversion"]
@@ -189,8 +182,8 @@ def custom_resource_definition(obj: dict) -> None:
     service = client.get("service") if isinstance(client, dict) else None
     if isinstance(service, dict) and service.get("port") is None:
         service["port"] = 443
-        _go_order(service, ("namespace", "name", "path", "port"))
-    _go_order(spec, ("group", "names", "scope", "versions", "conversion", "preserveUnknownFields"))
+        go_order(service, ("namespace", "name", "path", "port"))
+    go_order(spec, ("group", "names", "scope", "versions", "conversion", "preserveUnknownFields"))
 
 
 DEFAULTERS = {

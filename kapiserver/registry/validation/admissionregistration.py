@@ -17,6 +17,7 @@ from ...machinery.errors import FieldError
 from ...machinery.gojson import go_quote
 from . import meta as _meta
 from ...machinery import celnames, names
+from ...machinery.celcheck import LITERAL_TYPES
 from ._util import (Errors, duplicate, forbidden, invalid, invalid_go, is_int, label_selector, not_supported,
                     qualified_name, required, text)
 
@@ -97,9 +98,6 @@ NAMESPACE_SCHEMA = _object("kubernetes.Namespace", {
     "status": _object("kubernetes.NamespaceStatus", {"conditions": {"type": "array", "items": _NAMESPACE_CONDITION},
                                                      "phase": _STRING})})
 _DYN_VARIABLES = ("object", "oldObject", "params")
-_LITERAL_TYPES = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double", "STRING_LIT": "string",
-                  "MLSTRING_LIT": "string", "BYTES_LIT": "bytes", "MLBYTES_LIT": "bytes", "BOOL_LIT": "bool",
-                  "NULL_LIT": "null_type"}
 
 
 class _Declared:
@@ -167,7 +165,7 @@ def _literal_type(node) -> Optional[str]:
     from lark import Tree
     node = _unwrapped(node)
     if isinstance(node, Tree) and node.data == "literal":
-        return _LITERAL_TYPES.get(getattr(node.children[0], "type", ""))
+        return LITERAL_TYPES.get(getattr(node.children[0], "type", ""))
     return None
 
 
