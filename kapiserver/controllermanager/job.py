@@ -416,14 +416,15 @@ class JobController(QueueController):
             want = active if st.succeeded > 0 else parallelism
         else:
             want = max(0, min(completions - st.succeeded, parallelism))
-        remove = jobpods.pods_for_removal(job, st.active_pods, st.succeeded_indexes, max(0, active - want))[:MAX_POD_CREATE_DELETE_PER_SYNC]
+        remove = jobpods.pods_for_removal(job, st.active_pods, st.succeeded_indexes,
+                                          max(0, active - want))[:MAX_POD_CREATE_DELETE_PER_SYNC]
         if remove:
             self.expectations.expect_deletions(key, len(remove))
             ready, removed, error = await self._delete_pods(job, remove, key=key)
             st.terminating += removed
             st.ready -= ready
             return active - removed, error
-        terminating = st.terminating if spec.get("podReplacementPolicy") == "Failed" else 0
+        terminating = st.terminating if u.only_replace_failed_pods(job) else 0
         diff = min(want - terminating - active, MAX_POD_CREATE_DELETE_PER_SYNC)
         if diff <= 0:
             return active, None

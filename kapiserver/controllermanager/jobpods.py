@@ -79,10 +79,10 @@ def pods_for_removal(job: dict, active_pods: List[dict], succeeded_indexes: Iter
 
 def pending_indexes(job: dict, pods: List[dict], active_pods: List[dict], succeeded: Iterable[int],
                     failed: Iterable[int], count: int) -> List[int]:
-    """The first ``count`` indexes with no pod running, terminating (podReplacementPolicy Failed), success or
-    failure."""
+    """The first ``count`` indexes with no pod running, terminating (when only failed pods are replaced), success
+    or failure."""
     taken = set(succeeded) | set(failed) | {u.completion_index(p) for p in active_pods}
-    if job["spec"].get("podReplacementPolicy") == "Failed":
+    if u.only_replace_failed_pods(job):
         taken |= {u.completion_index(p) for p in pods if u.is_terminating(p)}
     return [i for i in range(job["spec"]["completions"]) if i not in taken][:count]
 

@@ -127,13 +127,18 @@ def has_tracking_finalizer(pod: dict) -> bool:
     return JOB_TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
 
 
+def only_replace_failed_pods(job: dict) -> bool:
+    """Upstream's onlyReplaceFailedPods: a pod being deleted is replaced only once it has failed (podReplacementPolicy
+    Failed, or a pod failure policy, which needs to see how the pod ends)."""
+    spec = job.get("spec") or {}
+    return spec.get("podReplacementPolicy") == "Failed" or spec.get("podFailurePolicy") is not None
+
+
 def is_pod_failed(pod: dict, job: dict) -> bool:
-    """A Failed pod; or, unless the job replaces only failed pods (a pod failure policy, or podReplacementPolicy
-    Failed: upstream's onlyReplaceFailedPods), one deleted before it succeeded."""
+    """A Failed pod; or, unless the job replaces only failed pods, one deleted before it succeeded."""
     if phase(pod) == "Failed":
         return True
-    spec = job.get("spec") or {}
-    if spec.get("podFailurePolicy") is not None or spec.get("podReplacementPolicy") == "Failed":
+    if only_replace_failed_pods(job):
         return False
     return bool(pod["metadata"].get("deletionTimestamp")) and phase(pod) != "Succeeded"
 

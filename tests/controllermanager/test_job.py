@@ -236,6 +236,12 @@ def test_a_terminating_pod_fails_only_when_deleted_pods_are_replaced_at_once():
     assert not u.is_pod_failed(deleting, {"spec": {"podReplacementPolicy": "Failed"}})
     assert not u.is_pod_failed(deleting, {"spec": {"podFailurePolicy": {"rules": []}}})
     assert u.is_pod_failed({**deleting, "status": {"phase": "Failed"}}, {"spec": {"podReplacementPolicy": "Failed"}})
+    # The same predicate holds terminating indexes back from replacement (firstPendingIndexes).
+    job = {"spec": {"completions": 3, "podFailurePolicy": {"rules": []}}}
+    terminating = {"metadata": {"deletionTimestamp": "2026-12-07T00:00:00Z",
+                                "annotations": {"batch.kubernetes.io/job-completion-index": "0"}}}
+    assert jobpods.pending_indexes(job, [terminating], [], [], [], 3) == [1, 2]
+    assert jobpods.pending_indexes({"spec": {"completions": 3}}, [terminating], [], [], [], 3) == [0, 1, 2]
 
 
 def test_backoff_doubles_from_ten_seconds_up_to_the_cap():
