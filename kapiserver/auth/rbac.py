@@ -136,9 +136,6 @@ class _Snapshot:
             return list(role.get("rules") or []), None
         return [], f"unsupported role reference kind: {_quote(kind or '')}"
 
-    def role_ref_rules(self, ref: dict, namespace: str) -> list:
-        return self.role_ref(ref, namespace)[0]
-
     def visit(self, user: UserInfo, namespace: str, plural: bool = False):
         """(source, rule, error) for every rule granted to ``user`` cluster-wide and, when given, in
         ``namespace``, as upstream's VisitRulesFor: ClusterRoleBindings first, a binding's first

@@ -152,7 +152,7 @@ def _query(request, drop: Tuple[str, ...] = ()) -> bytes:
     return (b"?" + b"&".join(keep)) if keep else b""
 
 
-def _split_name(name: str) -> Tuple[str, str, str]:
+def split_name(name: str) -> Tuple[str, str, str]:
     """`name`, `name:port` or `scheme:name:port` of a proxy request -> (scheme, name, port)."""
     parts = name.split(":")
     if len(parts) == 3:
@@ -214,12 +214,12 @@ class NodeStreams:
                 raise errors.bad_request("Upgrade request required")
         elif resource == "pods":
             host, port, path = self._pod_target(request, info, obj)
-            dial = self._dial_direct(_split_name(info.name)[0])
+            dial = self._dial_direct(split_name(info.name)[0])
         elif resource == "services":
             host, port, path = await self._service_target(request, info, obj)
-            dial = self._dial_direct(_split_name(info.name)[0])
+            dial = self._dial_direct(split_name(info.name)[0])
         elif resource == "nodes":
-            _, _, port_text = _split_name(info.name)
+            _, _, port_text = split_name(info.name)
             _, host, port = await self.kubelet.connection_info(obj["metadata"]["name"])
             port = int(port_text) if port_text.isdigit() else port
             path = _proxy_rest(request, info)
@@ -263,7 +263,7 @@ class NodeStreams:
         return host, port, path.encode() + _query(request, drop=("container",))
 
     def _pod_target(self, request, info, pod):
-        _, _, port = _split_name(info.name)
+        _, _, port = split_name(info.name)
         host = (pod.get("status") or {}).get("podIP")
         if not host:
             raise errors.bad_request("address not allowed")
@@ -274,7 +274,7 @@ class NodeStreams:
         return host, int(port) if port.isdigit() else 80, _proxy_rest(request, info)
 
     async def _service_target(self, request, info, service):
-        _, name, port_name = _split_name(info.name)
+        _, name, port_name = split_name(info.name)
         namespace = service["metadata"].get("namespace", "")
         wanted = None
         for port in (service.get("spec") or {}).get("ports") or []:

@@ -22,6 +22,7 @@ from ..registry.subresources.connect import connect_attributes, connect_options
 from ..registry.subresources.eviction import evict
 from ..registry.subresources.status import finalize
 from . import render
+from .streams import split_name
 from .decoding import body_object, decode_typed, write_options
 from .http import query, read_body, write_bytes
 from .patching import patch_function, patch_type, patched_object
@@ -205,7 +206,7 @@ async def _stream(handler, request, info, store, namespace) -> None:
         await handler.context.registry.admit(attributes)
         await handler.context.registry.validate(attributes)
     # A proxy names name, name:port or scheme:name:port (upstream's SplitSchemeNamePort).
-    pod = await store.get(namespace, _proxied_name(info.name) if info.subresource == "proxy" else info.name)
+    pod = await store.get(namespace, split_name(info.name)[1] if info.subresource == "proxy" else info.name)
     if store.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
         raise errors.bad_request(f"pod {info.name} does not have a host assigned")
     streams = handler.context.streams
@@ -214,11 +215,6 @@ async def _stream(handler, request, info, store, namespace) -> None:
                           f"no kubelet client is configured: {store.info.resource}/{info.subresource} "
                           f"cannot reach the node")
     await streams.handle(request, info, store, pod)
-
-
-def _proxied_name(name: str) -> str:
-    parts = name.split(":")
-    return parts[1] if len(parts) == 3 else parts[0]
 
 
 def _query(request) -> dict[str, list[str]]:

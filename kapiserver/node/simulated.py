@@ -316,8 +316,7 @@ class SimulatedNodes:
         if status.get("phase") in ("Succeeded", "Failed") or uid in self._timers:
             return
         if status.get("phase") == "Running" and uid in self._started_at:
-            if uid not in self._timers:
-                await self._follow_gates(pod)
+            await self._follow_gates(pod)
             return
         if self.start_delay > 0 and uid not in self._started_at:
             self._started_at[uid] = -1.0          # starting

@@ -198,11 +198,11 @@ class ServiceStrategy(Strategy):
 
     def validate(self, obj: dict) -> list:
         # Upstream allocates (and checks what it allocates from) before it validates the object.
-        early = service_validation.allocation_errors(obj.get("spec") or {}, None, self.family)
+        early = service_validation.allocation_errors(obj.get("spec") or {}, self.family)
         return early or super().validate(obj)
 
     def validate_update(self, new: dict, old: dict) -> list:
-        early = service_validation.allocation_errors(new.get("spec") or {}, old.get("spec") or {}, self.family)
+        early = service_validation.allocation_errors(new.get("spec") or {}, self.family)
         return early or super().validate_update(new, old)
 
     async def before_create(self, obj: dict) -> None:

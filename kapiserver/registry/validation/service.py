@@ -157,7 +157,7 @@ def cluster_ips_related(spec: dict) -> Errors:
 _NOT_SINGLE = "must be 'RequireDualStack' or 'PreferDualStack' when multiple {} are specified"
 
 
-def allocation_errors(spec: dict, old_spec: Any, cluster_family: str) -> Errors:
+def allocation_errors(spec: dict, cluster_family: str) -> Errors:
     """What upstream's allocator refuses before it allocates (and so before the object is validated): the
     checks above, then the families a single-stack cluster of ``cluster_family`` cannot serve
     (initIPFamilyFields)."""
