@@ -281,17 +281,22 @@ def _decode_custom(request, store, obj: dict, options: WriteOptions, info) -> di
     fieldValidation says.  The root's metadata is left as upstream's decoder leaves it, decoded as an
     ObjectMeta and encoded again: fields ObjectMeta lacks and empty ones dropped, before anything
     (managedFields included) sees the object."""
-    decoding_error = getattr(store.strategy, "decoding_error", None)
-    error = decoding_error(obj) if decoding_error is not None else None
+    unknown_metadata: list = []
+    try:
+        if "metadata" in obj:
+            obj["metadata"], unknown_metadata = embedded.unmarshal_metadata(obj["metadata"])
+        decoding_error = getattr(store.strategy, "decoding_error", None)
+        error = decoding_error(obj) if decoding_error is not None else None
+    except ValueError as e:
+        error = e
     if error is not None:
         raise errors.bad_request(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
                                  f"{error}")
     unknown_fields = getattr(store.strategy, "unknown_fields", None)
-    unknown = unknown_fields(obj) if unknown_fields is not None else []
+    unknown = [f"metadata.{field}" for field in unknown_metadata] + \
+        (unknown_fields(obj) if unknown_fields is not None else [])
     problems = [f'unknown field "{path}"' for path in unknown] + \
         [f'duplicate field "{path}"' for path in _duplicate_fields(request, obj, options)]
-    if isinstance(obj.get("metadata"), dict):
-        obj["metadata"] = embedded.unmarshal_metadata(obj["metadata"])[0]
     if not problems or options.field_validation == "Ignore":
         return obj
     detail = "strict decoding error: " + ", ".join(problems)

@@ -91,7 +91,7 @@ def _unknown(value: Any, schema: Optional[dict], path: str, root: bool, out: lis
     for key, item in value.items():
         child = f"{path}.{key}" if path else key
         if (root or schema.get("x-kubernetes-embedded-resource")) and key in ("apiVersion", "kind", "metadata"):
-            if key == "metadata":
+            if key == "metadata" and not root:     # the root's is the decoder's (endpoints.decoding)
                 try:
                     out += [f"{child}.{field}" for field in unmarshal_metadata(item)[1]]
                 except ValueError:

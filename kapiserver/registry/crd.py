@@ -502,15 +502,9 @@ class CustomResourceStrategy(Strategy):
         """What this version's schema would prune from ``obj``, for fieldValidation Strict/Warn."""
         return structural.unknown_fields(obj, self.schema, root=True)
 
-    def decoding_error(self, obj: dict) -> "FieldError | str | None":
+    def decoding_error(self, obj: dict) -> Optional[FieldError]:
         """A value of the wrong type in an embedded resource's apiVersion, kind or metadata: upstream's decoder
-        refuses the request (an object read from storage has it dropped instead).  The root's metadata
-        too, which is an ObjectMeta whatever the schema says."""
-        if "metadata" in obj:
-            try:
-                embedded.unmarshal_metadata(obj["metadata"])
-            except ValueError as e:
-                return str(e)
+        refuses the request (an object read from storage has it dropped instead)."""
         return embedded.request_error(obj, self.schema)
 
     def validate(self, obj: dict) -> list[FieldError]:

@@ -24,12 +24,13 @@ def pod(**metadata):
 
 def test_unknown_metadata_fields_are_pruned_and_reported():
     """Fields ObjectMeta lacks are pruned from embedded metadata (nested ones too) and named for fieldValidation
-    with their paths; empty fields go as Go marshals them.  The root's metadata is an ObjectMeta too."""
+    with their paths; empty fields go as Go marshals them.  The root's metadata is pruned to an ObjectMeta too
+    (its unknown fields are the request decoder's to report)."""
     value = obj(template=pod(name="a", bogus=1, labels={}, creationTimestamp=None,
                              ownerReferences=[{"name": "n", "x": 1}]),
                 byName={"k": pod(extra="e")}, list=[pod(more=2)])
     assert structural.unknown_fields(value, SCHEMA, root=True) == [
-        "metadata.bogus", "spec.byName[k].metadata.extra", "spec.list[0].metadata.more", "spec.template.metadata.bogus",
+        "spec.byName[k].metadata.extra", "spec.list[0].metadata.more", "spec.template.metadata.bogus",
         "spec.template.metadata.ownerReferences[0].x"]
     pruned = structural.prune(value, SCHEMA, root=True)
     assert pruned["spec"] == {"template": pod(name="a", ownerReferences=[{"name": "n"}]),
