@@ -65,6 +65,39 @@ class RangeAllocator:
         return self.index_of(value) is not None
 
 
+class DryRunAllocator:
+    """A RangeAllocator as a dry run sees it (upstream's dry-run allocators): a value is handed out when it is free
+    now, and nothing is written, so a dry run takes nothing from a real one."""
+
+    def __init__(self, allocator: RangeAllocator):
+        self.allocator = allocator
+        self.handed: set = set()        # values this dry run has handed out already
+
+    def __getattr__(self, name):
+        return getattr(self.allocator, name)      # contains, describe_range, family...
+
+    async def allocate(self, value: str, owner: str) -> bool:
+        if value in self.handed or await self.allocator.storage.get(self.allocator._key(value)) is not None:
+            return False
+        self.handed.add(value)
+        return True
+
+    async def allocate_next(self, owner: str) -> str:
+        allocator = self.allocator
+        taken = {kv.key[len(allocator.key_root):].decode()
+                 for kv in (await allocator.storage.range(allocator.key_root)).kvs} | self.handed
+        start = allocator.rng.randrange(allocator.size) if allocator.size > 0 else 0
+        for offset in range(allocator.size):
+            value = allocator.value_at((start + offset) % allocator.size)
+            if value is not None and value not in taken:
+                self.handed.add(value)
+                return value
+        raise errors.internal_error(f"range is full: no {allocator.describe} available")
+
+    async def release(self, value: str) -> None:
+        self.handed.discard(value)
+
+
 def service_ip_allocator(storage: Storage, prefix: bytes, network) -> RangeAllocator:
     """Cluster IPs from ``network``, leaving out the network and broadcast
     addresses; the first usable address belongs to the kubernetes service."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 
 from ..machinery import errors, meta
 from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
+from .allocator import DryRunAllocator
 from .strategy import OwnPreconditions, Strategy
 from .validation import pod as pod_validation
 from .validation import service as service_validation
@@ -328,13 +330,17 @@ class ServiceStrategy(Strategy):
 
     async def dry_run_create(self, obj: dict) -> None:
         # As upstream's dry-run allocators: the values the write would get (a requested one already taken is
-        # refused as it would be), none of them kept.
-        await self.before_create(obj)
-        await self.create_failed(obj)
+        # refused as it would be), nothing written.
+        await self._dry_run()._allocate(obj, obj.setdefault("spec", {}), None)
 
     async def dry_run_update(self, new: dict, old: dict) -> None:
-        await self.before_update(new, old)
-        await self.update_failed(new, old)
+        await self._dry_run()._allocate(new, new.setdefault("spec", {}), old.get("spec") or {})
+
+    def _dry_run(self) -> "ServiceStrategy":
+        """This strategy with allocators that take nothing."""
+        dry = copy.copy(self)
+        dry.ips, dry.ports = DryRunAllocator(self.ips), DryRunAllocator(self.ports)
+        return dry
 
     async def update_failed(self, new: dict, old: dict) -> None:
         # What the new object took and the old one did not hold goes back.

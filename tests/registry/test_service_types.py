@@ -254,8 +254,19 @@ def test_a_dry_run_shows_what_would_be_allocated_and_keeps_nothing(store_registr
     svcs = store_registry.store("", "v1", "services")
     ips, ports = _taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")
     dry = WriteOptions(dry_run=True)
-    shown = run(svcs.create("default", _svc("dry", type="NodePort"), options=dry))
+    storage = store_registry.storage
+    written, create = [], storage.create
+
+    def recording(key, *args, **kwargs):
+        written.append(key)
+        return create(key, *args, **kwargs)
+    storage.create = recording
+    try:
+        shown = run(svcs.create("default", _svc("dry", type="NodePort"), options=dry))
+    finally:
+        storage.create = create
     assert shown["spec"]["clusterIP"] and shown["spec"]["ports"][0]["nodePort"]
+    assert written == []            # nothing taken, not even for a moment
     assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
     taken = _create(store_registry, "real")["spec"]["clusterIP"]
     refused = _refused(lambda: run(svcs.create("default", _svc("dry2", clusterIP=taken), options=dry)))
