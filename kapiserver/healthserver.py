@@ -6,19 +6,21 @@ there when missing), or a self-signed one generated in memory ("Generated self-s
 What it serves: /healthz, /livez and /readyz answer 200 "ok" to anyone (the paths of
 --authorization-always-allow-paths, upstream's default /healthz,/readyz,/livez); any other path is upstream's
 answer to an anonymous client with no authorizer to ask: a 403 Status, ``forbidden: User "system:anonymous"
-cannot get path "/metrics"`` (an always-allowed path that serves nothing is a 404).
+cannot get path "/metrics"`` (an always-allowed path that serves nothing is a 404).  The health answers are
+always "ok": upstream's daemons also fail /healthz when their leader-election lease has lapsed, /readyz until
+their informers have synced, and serve /healthz/<check> and ?verbose; none of that is here yet.
 
 Unlike upstream, which exits, a port already in use is one warning line: the daemon goes on without its secure
 port (tests and side-by-side clusters run many daemons on one machine).
 
-In the daemons' layer, not a leaf: it makes its certificate with auth's helpers (auth.certs, auth.tls).
+In the daemons' layer, not a leaf: it makes its certificate with auth's helpers (auth.certs, auth.tls) and, in a
+--cert-dir, as kube-node makes its own (node.pki).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import time
 
 from twisted.application import service
@@ -108,24 +110,17 @@ def serving_tls_options(options, component: str):
     cert_file, key_file = options["tls-cert-file"], options["tls-private-key-file"]
     if cert_file:
         return tls.serving_options(cert_file, key_file, min_version, suites)
-    if options["cert-dir"]:
-        cert_file = os.path.join(options["cert-dir"], f"{component}.crt")
-        key_file = os.path.join(options["cert-dir"], f"{component}.key")
-        if os.access(cert_file, os.R_OK) and os.access(key_file, os.R_OK):
-            return tls.serving_options(cert_file, key_file, min_version, suites)
     address = options["bind-address"]
     hosts = ["localhost", "127.0.0.1"]
     if not ipaddress.ip_address(address).is_unspecified and address not in hosts:
         hosts.append(address)
+    if options["cert-dir"]:
+        from .node.pki import ensure_serving_certificate
+        cert_file, key_file = ensure_serving_certificate(options["cert-dir"], hosts[0], hosts[1:], name=component)
+        return tls.serving_options(cert_file, key_file, min_version, suites)
     stamp = int(time.time())
     ca_cert, ca_key = certs.new_ca(f"localhost-ca@{stamp}", years=1)
     cert, key = certs.sign_certificate(ca_cert, ca_key, f"localhost@{stamp}", hosts=hosts)
-    if options["cert-dir"]:
-        os.makedirs(options["cert-dir"], exist_ok=True)
-        _write(key_file, certs.key_pem(key), 0o600)
-        _write(cert_file, certs.cert_pem(cert) + certs.cert_pem(ca_cert), 0o644)
-        log.info("Generated self-signed cert ({cert}, {key})", cert=cert_file, key=key_file)
-        return tls.serving_options(cert_file, key_file, min_version, suites)
     log.info("Generated self-signed cert in-memory")
     from twisted.internet import ssl
     kwargs = {"raiseMinimumTo": tls.TLS_VERSIONS[min_version] if min_version else ssl.TLSVersion.TLSv1_2}
@@ -134,15 +129,6 @@ def serving_tls_options(options, component: str):
             ":".join(tls.CIPHER_SUITES[name] for name in suites))
     return tls.ServingOptions(certificate=cert, privateKey=key, extraCertChain=[ca_cert],
                               acceptableProtocols=[b"h2", b"http/1.1"], **kwargs)
-
-
-def _write(path: str, data: bytes, mode: int) -> None:
-    # Written aside and renamed: a crash never leaves half a key for the next start.
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def always_allowed(path: str, patterns) -> bool:

@@ -13,11 +13,14 @@ from ..auth import certs
 SERVING_CERT, SERVING_KEY = "kubelet.crt", "kubelet.key"
 
 
-def ensure_serving_certificate(cert_dir: str, host: str, extra_hosts: Iterable[str] = ()) -> Tuple[str, str]:
-    """(certificate file, key file) in `cert_dir`, generated on first use: a CA named `<host>-ca@<unix time>`
-    signing `<host>@<unix time>` for `host` and `extra_hosts`; the certificate file carries the CA too."""
+def ensure_serving_certificate(cert_dir: str, host: str, extra_hosts: Iterable[str] = (),
+                               name: str = "") -> Tuple[str, str]:
+    """(certificate file, key file) in `cert_dir` (`<name>.crt` and `.key`, the kubelet's names without one),
+    generated on first use: a CA named `<host>-ca@<unix time>` signing `<host>@<unix time>` for `host` and
+    `extra_hosts`; the certificate file carries the CA too."""
     directory = Path(cert_dir)
-    cert_path, key_path = directory / SERVING_CERT, directory / SERVING_KEY
+    cert_path, key_path = (directory / f"{name}.crt", directory / f"{name}.key") if name else \
+        (directory / SERVING_CERT, directory / SERVING_KEY)
     if cert_path.exists() and key_path.exists() and _identifies_authority(cert_path):
         return str(cert_path), str(key_path)
     stamp = int(time.time())

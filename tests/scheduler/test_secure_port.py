@@ -162,3 +162,16 @@ def test_twistd_kube_scheduler_serves_healthz(apiserver, tmp_path):  # noqa: F81
 
 def test_twistd_kube_scheduler_survives_a_taken_port(apiserver, tmp_path):  # noqa: F811
     survives_a_taken_port("kube-scheduler", apiserver, tmp_path)
+
+
+def test_a_cert_dir_keeps_one_certificate(tmp_path):
+    """With --cert-dir the certificate is made there once (kube-scheduler.crt carrying its CA, and .key) and read
+    back on the next start, as kube-node keeps its own."""
+    from kapiserver.healthserver import serving_tls_options
+    options = parse(f"--cert-dir={tmp_path}")
+    serving_tls_options(options, "kube-scheduler")
+    cert, key = tmp_path / "kube-scheduler.crt", tmp_path / "kube-scheduler.key"
+    first = cert.read_bytes()
+    assert first.count(b"BEGIN CERTIFICATE") == 2 and key.exists()
+    serving_tls_options(options, "kube-scheduler")
+    assert cert.read_bytes() == first
