@@ -138,8 +138,8 @@ class _Snapshot:
 
     def visit(self, user: UserInfo, namespace: str, plural: bool = False):
         """(source, rule, error) for every rule granted to ``user`` cluster-wide and, when given, in
-        ``namespace``, as upstream's VisitRulesFor: ClusterRoleBindings first, a binding's first
-        matching subject naming the source, an error (and no rule) for a role that cannot be had."""
+        ``namespace``, as upstream's VisitRulesFor: ClusterRoleBindings first, the source a binding and its first
+        matching subject, an error (and no rule) for a role that cannot be had."""
         scopes = [("", self.cluster_bindings)]
         if namespace:
             scopes.append((namespace, self.bindings.get(namespace, [])))
@@ -152,7 +152,8 @@ class _Snapshot:
                 if error:
                     yield None, None, error
                     continue
-                source = describe_binding(binding, subject)
+                # The grant, (binding, subject): described (describe_binding) only where it allows a request.
+                source = (binding, subject)
                 for rule in rules:
                     yield source, rule, None
 
@@ -199,7 +200,7 @@ class RBACAuthorizer:
         errors = []
         for source, rule, error in snapshot.visit(attributes.user, attributes.namespace):
             if rule is not None and rule_allows(rule, attributes):
-                return Decision(ALLOW, f"RBAC: allowed by {source}")
+                return Decision(ALLOW, f"RBAC: allowed by {describe_binding(*source)}")
             if error:
                 errors.append(error)
         # Roles that could not be had are the reason (the 403 message ends with it), as upstream.
