@@ -79,13 +79,22 @@ def test_new_event_resource_lifecycle_testing_a_single_event(apiserver, namespac
     listed = ok(apiserver.request("GET", "/apis/events.k8s.io/v1/events?labelSelector=testevent-constant%3Dtrue"))
     assert name in [i["metadata"]["name"] for i in listed["items"]]
 
-    patched = ok(apiserver.request("PATCH", f"{events}/{name}", {"note": "This is a patched test event"},
-                                   headers=STRATEGIC))
-    assert patched["note"] == "This is a patched test event"
-    assert ok(apiserver.request("GET", f"{events}/{name}"))["note"] == "This is a patched test event"
+    core_listed = ok(apiserver.request("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=source%3Dtest-controller"))
+    assert [i["metadata"]["name"] for i in core_listed["items"]] == [name]
+    listed = ok(apiserver.request("GET", f"{events}?fieldSelector=reportingController%3Dtest-controller"))
+    assert [i["metadata"]["name"] for i in listed["items"]] == [name]
+
+    # the 1.32 test patches the series: through events.k8s.io/v1 an event's note is immutable
+    series = {"count": 2, "lastObservedTime": now_micro()}
+    patched = ok(apiserver.request("PATCH", f"{events}/{name}", {"series": series}, headers=STRATEGIC))
+    assert patched["series"] == series
+    assert ok(apiserver.request("GET", f"{events}/{name}"))["series"] == series
+    refused = apiserver.request("PATCH", f"{events}/{name}", {"note": "This is a patched test event"},
+                                headers=STRATEGIC)
+    assert refused[0] == 422
 
     current = ok(apiserver.request("GET", f"{events}/{name}"))
-    current["series"] = {"count": 2, "lastObservedTime": now_micro()}
+    current["series"] = {"count": 100, "lastObservedTime": now_micro()}
     updated = ok(apiserver.request("PUT", f"{events}/{name}", current))
     assert updated["series"] == current["series"]
     assert ok(apiserver.request("GET", f"{events}/{name}"))["series"] == current["series"]

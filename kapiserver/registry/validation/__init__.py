@@ -14,7 +14,7 @@ from typing import Optional
 from ...machinery.errors import FieldError
 from ...machinery import names
 from ...machinery.names import name_rule, validate_name
-from . import admissionregistration, apps, batch, core, groups, networking, pod, rbac, service
+from . import admissionregistration, apps, batch, core, events, groups, networking, pod, rbac, service
 from . import meta as _meta
 
 __all__ = ["validate", "validate_name", "name_rule"]
@@ -49,7 +49,7 @@ def _updater(group: str, kind: str):
         if kind == "Pod":
             return lambda new, old, namespaced: pod.validate_pod_update(new, old)
         if kind == "Event":
-            return lambda new, old, namespaced: core.validate_event(new, namespaced)
+            return events.validate_core_event_update
         return core.UPDATE.get(kind) or service.UPDATE.get(kind)
     if group == "apps":
         return apps.UPDATE.get(kind)

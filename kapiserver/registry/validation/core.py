@@ -9,7 +9,7 @@ from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
-from . import pod
+from . import events, pod
 from ...machinery.quantity import parse_quantity
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
                     labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)
@@ -326,35 +326,6 @@ def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
-def validate_event(obj: dict, namespaced: bool) -> Errors:
-    """Legacy core/v1 event rules: no ObjectMeta validation, only the namespace checks."""
-    errs: Errors = []
-    namespace = text(_dict(obj.get("metadata")).get("namespace"))
-    involved = _dict(obj.get("involvedObject"))
-    involved_ns = text(involved.get("namespace"))
-    if not obj.get("eventTime"):
-        if not involved_ns:
-            if namespace not in ("", "default"):
-                errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-        elif namespace != involved_ns:
-            errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-    else:
-        if not involved_ns and namespace not in ("default", "kube-system"):
-            errs.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-        controller = text(obj.get("reportingComponent"))
-        if not controller:
-            errs.append(required("reportingComponent", ""))
-        errs += qualified_name(controller, "reportingComponent")
-        if not obj.get("reportingInstance"):
-            errs.append(required("reportingInstance", ""))
-        if not obj.get("action"):
-            errs.append(required("action", ""))
-        if not obj.get("reason"):
-            errs.append(required("reason", ""))
-    errs += [invalid("namespace", namespace, msg) for msg in names.is_dns1123_subdomain(namespace)]
-    return errs
-
-
 def validate_binding(obj: dict, namespaced: bool) -> Errors:
     errs: Errors = []
     target = _dict(obj.get("target"))
@@ -378,7 +349,7 @@ CREATE = {
     "LimitRange": validate_limit_range,
     "ResourceQuota": validate_resource_quota,
     "Endpoints": validate_endpoints,
-    "Event": validate_event,
+    "Event": events.validate_core_event,
     "Binding": validate_binding,
 }
 

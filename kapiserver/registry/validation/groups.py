@@ -13,7 +13,7 @@ from typing import Any
 from .. import apfbootstrap
 from . import meta as _meta
 from ...machinery import names
-from . import pod
+from . import events, pod
 from ...machinery.quantity import parse_quantity
 from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
                     go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector,
@@ -701,33 +701,6 @@ def _signer_name(signer: str) -> Errors:
     return []
 
 
-def validate_events_event(obj: dict, namespaced: bool) -> Errors:
-    """events.k8s.io/v1: strict rules; paths name the internal fields, as upstream reports them."""
-    errs: Errors = []
-    namespace = text(_dict(obj.get("metadata")).get("namespace"))
-    regarding_ns = text(_dict(obj.get("regarding")).get("namespace"))
-    if obj.get("eventTime") and not regarding_ns and namespace not in ("default", "kube-system"):
-        errs.append(invalid("involvedObject.namespace", regarding_ns, "does not match event.namespace"))
-    if not obj.get("reportingController"):
-        errs.append(required("reportingController", ""))
-    errs += qualified_name(text(obj.get("reportingController")), "reportingController")
-    if not obj.get("reportingInstance"):
-        errs.append(required("reportingInstance", ""))
-    if not obj.get("action"):
-        errs.append(required("action", ""))
-    if not obj.get("reason"):
-        errs.append(required("reason", ""))
-    if len(text(obj.get("note"))) > 1024:
-        errs.append(invalid("message", "", "can have at most 1024 characters"))
-    errs += [invalid("namespace", namespace, msg) for msg in names.is_dns1123_subdomain(namespace)]
-    errs += _meta_create(obj, True)
-    if not obj.get("eventTime"):
-        errs.append(required("eventTime", ""))
-    if obj.get("type") not in ("Normal", "Warning"):
-        errs.append(invalid("type", "", f"has invalid value: {obj.get('type') or ''}"))
-    return errs
-
-
 def validate_subject_access_review(obj: dict, namespaced: bool) -> Errors:
     errs: Errors = []
     spec = _dict(obj.get("spec"))
@@ -1077,7 +1050,7 @@ CREATE = {
     ("coordination.k8s.io", "Lease"): validate_lease,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice,
     ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
-    ("events.k8s.io", "Event"): validate_events_event,
+    ("events.k8s.io", "Event"): events.validate_events_event,
     ("authorization.k8s.io", "SubjectAccessReview"): validate_subject_access_review,
     ("authorization.k8s.io", "SelfSubjectAccessReview"): validate_subject_access_review,
     ("authorization.k8s.io", "LocalSubjectAccessReview"): validate_subject_access_review,
@@ -1096,4 +1069,5 @@ UPDATE = {
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class_update,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice_update,
     ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr_update,
+    ("events.k8s.io", "Event"): events.validate_events_event_update,
 }
