@@ -259,7 +259,8 @@ def test_other_group_defaults():
     hpa2 = defaulted("autoscaling", "v2", "HorizontalPodAutoscaler", {"spec": {"maxReplicas": 3, "behavior": {}}})
     assert hpa2["spec"]["metrics"] == [{"type": "Resource", "resource": {
         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
-    assert hpa2["spec"]["behavior"]["scaleDown"] == {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+    # upstream leaves scaleDown's window unset: the controller's --horizontal-pod-autoscaler-downscale-stabilization
+    assert hpa2["spec"]["behavior"]["scaleDown"] == {"selectPolicy": "Max",
                                                      "policies": [{"type": "Percent", "value": 100,
                                                                    "periodSeconds": 15}]}
     assert hpa2["spec"]["behavior"]["scaleUp"]["policies"][0] == {"type": "Pods", "value": 4, "periodSeconds": 15}

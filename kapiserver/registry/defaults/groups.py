@@ -25,13 +25,16 @@ def _scale_down_policies() -> list[dict]:
     return [{"type": "Percent", "value": 100, "periodSeconds": 15}]
 
 
-def _scaling_rules(rules, stabilization: int, policies) -> dict:
-    if not isinstance(rules, dict):
-        return {"stabilizationWindowSeconds": stabilization, "selectPolicy": "Max", "policies": policies()}
-    if not rules.get("policies"):
+def _scaling_rules(rules, stabilization, policies) -> dict:
+    """GenerateHPAScale{Up,Down}Rules: each field left unset takes the default; an explicit empty policy list is
+    kept (validation refuses it), and scaleDown's window stays unset (the controller's flag decides it)."""
+    rules = rules if isinstance(rules, dict) else {}
+    if rules.get("policies") is None:
         rules["policies"] = policies()
     set_if_nil(rules, "selectPolicy", "Max")
-    set_if_nil(rules, "stabilizationWindowSeconds", stabilization)
+    if stabilization is not None:
+        set_if_nil(rules, "stabilizationWindowSeconds", stabilization)
+    go_order(rules, ("stabilizationWindowSeconds", "selectPolicy", "policies"))
     return rules
 
 
@@ -44,7 +47,8 @@ def hpa_v2(obj: dict) -> None:
     behavior = child(spec, "behavior")
     if behavior is not None:
         behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), 0, _scale_up_policies)
-        behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), 300, _scale_down_policies)
+        behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), None, _scale_down_policies)
+        go_order(behavior, ("scaleUp", "scaleDown"))
 
 
 def network_policy(obj: dict) -> None:

@@ -14,7 +14,7 @@ from typing import Optional
 from ...machinery.errors import FieldError
 from ...machinery import names
 from ...machinery.names import name_rule, validate_name
-from . import admissionregistration, apps, batch, core, events, groups, networking, pod, rbac, service
+from . import admissionregistration, apps, autoscaling, batch, core, events, groups, networking, pod, rbac, service
 from . import meta as _meta
 
 __all__ = ["validate", "validate_name", "name_rule"]
@@ -41,6 +41,8 @@ def _creator(group: str, kind: str):
         return rbac.CREATE.get(kind)
     if group == admissionregistration.GROUP:
         return admissionregistration.CREATE.get((group, kind))
+    if group == "autoscaling":
+        return autoscaling.CREATE.get(kind)
     return groups.CREATE.get((group, kind))
 
 
@@ -59,6 +61,8 @@ def _updater(group: str, kind: str):
         return rbac.UPDATE.get(kind)
     if group == admissionregistration.GROUP:
         return admissionregistration.UPDATE.get((group, kind))
+    if group == "autoscaling":
+        return autoscaling.UPDATE.get(kind)
     return groups.UPDATE.get((group, kind))
 
 

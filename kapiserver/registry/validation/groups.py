@@ -1,4 +1,4 @@
-"""Validation of the smaller groups: apiregistration, flowcontrol, autoscaling, policy, storage, scheduling,
+"""Validation of the smaller groups: apiregistration, flowcontrol, policy, storage, scheduling,
 node, coordination, discovery, certificates, events, and the review kinds (networking and rbac have their own
 modules)."""
 
@@ -32,47 +32,6 @@ def _list(value: Any) -> list:
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain, kube_rules=True) -> Errors:
     return _meta.object_meta(obj.get("metadata"), namespaced, name_fn, kube_rules=kube_rules)
-
-
-# -- autoscaling -----------------------------------------------------------------------------
-
-def _scale_target(ref: dict) -> Errors:
-    errs: Errors = []
-    if not ref.get("kind"):
-        errs.append(required("spec.scaleTargetRef.kind", ""))
-    else:
-        errs += [invalid("spec.scaleTargetRef.kind", ref["kind"], msg)
-                 for msg in names.is_valid_path_segment_name(str(ref["kind"]))]
-    if not ref.get("name"):
-        errs.append(required("spec.scaleTargetRef.name", ""))
-    else:
-        errs += [invalid("spec.scaleTargetRef.name", ref["name"], msg)
-                 for msg in names.is_valid_path_segment_name(str(ref["name"]))]
-    return errs
-
-
-def validate_hpa(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
-    min_replicas, max_replicas = spec.get("minReplicas"), spec.get("maxReplicas")
-    if is_int(min_replicas) and min_replicas < 1:
-        errs.append(invalid("spec.minReplicas", min_replicas, "must be greater than or equal to 1"))
-    if not is_int(max_replicas) or max_replicas < 1:
-        errs.append(invalid("spec.maxReplicas", max_replicas or 0, "must be greater than 0"))
-    if is_int(min_replicas) and is_int(max_replicas) and max_replicas < min_replicas:
-        errs.append(invalid("spec.maxReplicas", max_replicas, "must be greater than or equal to `minReplicas`"))
-    errs += _scale_target(_dict(spec.get("scaleTargetRef")))
-    target = spec.get("targetCPUUtilizationPercentage")
-    if is_int(target) and target < 1:
-        errs.append(invalid("spec.targetCPUUtilizationPercentage", target, "must be greater than 0"))
-    for i, metric in enumerate(_list(spec.get("metrics"))):
-        kind = metric.get("type")
-        supported = ["ContainerResource", "External", "Object", "Pods", "Resource"]
-        if not kind:
-            errs.append(required(f"spec.metrics[{i}].type", "must specify a metric source type"))
-        elif kind not in supported:
-            errs.append(not_supported(f"spec.metrics[{i}].type", kind, supported))
-    return errs
 
 
 # -- policy ----------------------------------------------------------------------------------
@@ -1038,7 +997,6 @@ CREATE = {
     ("flowcontrol.apiserver.k8s.io", "FlowSchema"): validate_flow_schema,
     ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): validate_priority_level_configuration,
     ("apiregistration.k8s.io", "APIService"): validate_api_service,
-    ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("policy", "PodDisruptionBudget"): validate_pdb,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,
     ("storage.k8s.io", "CSIDriver"): validate_csi_driver,
