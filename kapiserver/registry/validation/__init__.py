@@ -57,6 +57,8 @@ def _updater(group: str, kind: str):
         return apps.UPDATE.get(kind)
     if group == "batch":
         return batch.UPDATE.get(kind)
+    if group == "networking.k8s.io":
+        return networking.UPDATE.get(kind)
     if group == "rbac.authorization.k8s.io":
         return rbac.UPDATE.get(kind)
     if group == admissionregistration.GROUP:

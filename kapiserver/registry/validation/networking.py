@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
 from . import pod
-from ._util import (Errors, forbidden, invalid, invalid_go, label_selector, not_supported, required, seq, text,
-                    too_long)
+from ._util import (Errors, forbidden, go_quote, immutable, invalid, invalid_go, is_int, label_selector, not_supported,
+                    required, seq, text, too_long)
 
 
 def _dict(value: Any) -> dict:
@@ -33,12 +34,7 @@ def _ingress_backend(backend: dict, path: str) -> Errors:
     if resource is not None and service is not None:
         return [invalid(path, "", "cannot set both resource and service backends")]
     if resource is not None:
-        resource = _dict(resource)
-        if not resource.get("kind"):
-            errs.append(required(f"{path}.resource.kind", ""))
-        if not resource.get("name"):
-            errs.append(required(f"{path}.resource.name", ""))
-        return errs
+        return _typed_reference(resource, f"{path}.resource")
     if service is None:
         return [invalid(path, "", "resource or service backend is required")]
     service = _dict(service)
@@ -92,9 +88,31 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def validate_ingress(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
+def _rule_value(rule: dict, path: str) -> Errors:
+    """validateIngressRuleValue: an http rule has paths, each valid."""
+    http = rule.get("http")
+    if not isinstance(http, dict):
+        return []
+    errs: Errors = []
+    paths = _list(http.get("paths"))
+    if not paths:
+        errs.append(required(f"{path}.http.paths", ""))
+    for j, entry in enumerate(paths):
+        errs += _http_path(entry, f"{path}.http.paths[{j}]")
+    return errs
+
+
+def _host_errors(host: str, path: str) -> Errors:
+    check = names.is_wildcard_dns1123_subdomain if "*" in host else names.is_dns1123_subdomain
+    return [invalid(path, host, msg) for msg in check(host)]
+
+
+def _secret_name_errors(name: Any) -> list[str]:
+    return names.name_is_dns_subdomain(text(name), False) if text(name) else []
+
+
+def _ingress_spec(spec: dict, allow_invalid_secret: bool, allow_invalid_wildcard_rule: bool) -> Errors:
+    errs: Errors = []
     rules = _list(spec.get("rules"))
     if spec.get("defaultBackend") is None and not rules:
         shown = "[]networking.IngressRule(nil)" if spec.get("rules") is None else "[]networking.IngressRule{}"
@@ -106,28 +124,45 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
         if host:
             if _is_ip(host):
                 errs.append(invalid(f"spec.rules[{i}].host", host, "must be a DNS name, not an IP address"))
-            if "*" in host:
-                errs += [invalid(f"spec.rules[{i}].host", host, msg) for msg in names.is_wildcard_dns1123_subdomain(host)]
-                # Upstream skips the rule's paths when the host is a wildcard.
-                continue
-            errs += [invalid(f"spec.rules[{i}].host", host, msg) for msg in names.is_dns1123_subdomain(host)]
-        http = rule.get("http")
-        if isinstance(http, dict):
-            # Upstream reports rule-value errors under rules[0] whatever the rule's index.
-            paths = _list(http.get("paths"))
-            if not paths:
-                errs.append(required("spec.rules[0].http.paths", ""))
-            for j, entry in enumerate(paths):
-                errs += _http_path(entry, f"spec.rules[0].http.paths[{j}]")
-    for tls in _list(spec.get("tls")):
+            errs += _host_errors(host, f"spec.rules[{i}].host")
+        # a wildcard host's rule is checked too, unless the stored object already broke that rule
+        if "*" not in host or not allow_invalid_wildcard_rule:
+            errs += _rule_value(rule, f"spec.rules[{i}]")
+    for i, tls in enumerate(_list(spec.get("tls"))):
         for j, host in enumerate(seq(tls.get("hosts"))):
-            # Upstream indexes spec.tls by the host's position, not the entry's.
-            check = names.is_wildcard_dns1123_subdomain if "*" in str(host) else names.is_dns1123_subdomain
-            errs += [invalid(f"spec.tls[{j}].hosts", host, msg) for msg in check(str(host))]
+            errs += _host_errors(text(host), f"spec.tls[{i}].hosts[{j}]")
+        if not allow_invalid_secret:
+            errs += [invalid(f"spec.tls[{i}].secretName", text(tls.get("secretName")), msg)
+                     for msg in _secret_name_errors(tls.get("secretName"))]
     if spec.get("ingressClassName") is not None:
         errs += [invalid("spec.ingressClassName", spec["ingressClassName"], msg)
-                 for msg in names.name_is_dns_subdomain(str(spec["ingressClassName"]), False)]
+                 for msg in names.name_is_dns_subdomain(text(spec["ingressClassName"]), False)]
     return errs
+
+
+INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+def validate_ingress(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, namespaced) + _ingress_spec(_dict(obj.get("spec")), False, False)
+    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    class_name = _dict(obj.get("spec")).get("ingressClassName")
+    if INGRESS_CLASS_ANNOTATION in annotations and class_name is not None \
+            and annotations[INGRESS_CLASS_ANNOTATION] != class_name:
+        errs.append(invalid(f"annotations.{INGRESS_CLASS_ANNOTATION}", annotations[INGRESS_CLASS_ANNOTATION],
+                            "must match `ingressClassName` when both are specified"))
+    return errs
+
+
+def validate_ingress_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    """Metadata's update rules, then the create rules, relaxed where the stored object already broke them
+    (a TLS secretName that is not a Secret name; a wildcard host's invalid rule)."""
+    old_spec = _dict(old.get("spec"))
+    allow_secret = any(_secret_name_errors(tls.get("secretName")) for tls in _list(old_spec.get("tls")))
+    allow_wildcard = any("*" in text(rule.get("host")) and _rule_value(rule, "")
+                         for rule in _list(old_spec.get("rules")))
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    return errs + _ingress_spec(_dict(new.get("spec")), allow_secret, allow_wildcard)
 
 
 def _typed_reference(ref: Any, path: str) -> Errors:
@@ -135,12 +170,55 @@ def _typed_reference(ref: Any, path: str) -> Errors:
         return []
     errs: Errors = []
     if ref.get("apiGroup") is not None:
-        errs += [invalid(f"{path}.apiGroup", ref["apiGroup"], msg) for msg in names.is_dns1123_subdomain(str(ref["apiGroup"]))]
+        errs += [invalid(f"{path}.apiGroup", ref["apiGroup"], msg)
+                 for msg in names.is_dns1123_subdomain(text(ref["apiGroup"]))]
     for key in ("kind", "name"):
         if not ref.get(key):
             errs.append(required(f"{path}.{key}", f"{key} is required"))
         else:
-            errs += [invalid(f"{path}.{key}", ref[key], msg) for msg in names.is_valid_path_segment_name(str(ref[key]))]
+            errs += [invalid(f"{path}.{key}", ref[key], msg)
+                     for msg in names.is_valid_path_segment_name(text(ref[key]))]
+    return errs
+
+
+SCOPES = ("Cluster", "Namespace")
+
+
+def _parameters(ref: Any, path: str) -> Errors:
+    if not isinstance(ref, dict):
+        return []
+    errs = _typed_reference(ref, path)
+    scope = ref.get("scope")
+    if scope is None:
+        return errs + [required(f"{path}.scope", "")]
+    if scope not in SCOPES:
+        return errs + [not_supported(f"{path}.scope", scope, SCOPES)]
+    namespace = ref.get("namespace")
+    if scope == "Namespace":
+        if namespace is None:
+            errs.append(required(f"{path}.namespace", "`parameters.scope` is set to 'Namespace'"))
+        else:
+            errs += [invalid(f"{path}.namespace", namespace, msg)
+                     for msg in names.name_is_dns_label(text(namespace), False)]
+    elif namespace is not None:
+        errs.append(forbidden(f"{path}.namespace", "`parameters.scope` is set to 'Cluster'"))
+    return errs
+
+
+_HTTP_PATH_FMT = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"
+_HTTP_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
+
+
+def _domain_prefixed_path(value: str, path: str) -> Errors:
+    """IsDomainPrefixedPath."""
+    if not value:
+        return [required(path, "")]
+    host, _, rest = value.partition("/")
+    if not host or not rest:
+        return [invalid(path, value, 'must be a domain-prefixed path (such as "acme.io/foo")')]
+    errs = [invalid(path, host, msg) for msg in names.is_dns1123_subdomain(host)]
+    if not _HTTP_PATH.match(rest):
+        errs.append(invalid(path, rest, names.regex_error("must be a valid path", _HTTP_PATH_FMT)))
     return errs
 
 
@@ -149,16 +227,86 @@ def validate_ingress_class(obj: dict, namespaced: bool) -> Errors:
     spec = _dict(obj.get("spec"))
     controller = text(spec.get("controller"))
     if len(controller) > 250:
-        errs.append(too_long("spec.controller", controller, 250))
-    if not controller:
-        errs.append(required("spec.controller", ""))
+        errs.append(too_long("spec.controller", "", 250))
+    errs += _domain_prefixed_path(controller, "spec.controller")
+    errs += _parameters(spec.get("parameters"), "spec.parameters")
+    return errs
+
+
+def validate_ingress_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    errs += immutable(text(_dict(new.get("spec")).get("controller")), text(_dict(old.get("spec")).get("controller")),
+                      "spec.controller")
+    return errs + [e for e in validate_ingress_class(new, namespaced) if not e.field.startswith("metadata.")]
+
+
+def _policy_port(port: dict, path: str) -> Errors:
+    errs: Errors = []
+    protocol = port.get("protocol")
+    if protocol is not None and protocol not in pod.PROTOCOLS:
+        errs.append(not_supported(f"{path}.protocol", protocol, pod.PROTOCOLS))
+    value, end = port.get("port"), port.get("endPort")
+    if value is None:
+        if end is not None:
+            errs.append(invalid(f"{path}.endPort", end, "may not be specified when `port` is not specified"))
+    elif isinstance(value, str):
+        if end is not None:
+            errs.append(invalid(f"{path}.endPort", end, "may not be specified when `port` is non-numeric"))
+        errs += [invalid(f"{path}.port", value, msg) for msg in names.is_valid_port_name(value)]
     else:
-        host, _, rest = controller.partition("/")
-        if not host or not rest:
-            errs.append(invalid("spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")'))
-        else:
-            errs += [invalid("spec.controller", host, msg) for msg in names.is_dns1123_subdomain(host)]
-    errs += _typed_reference(spec.get("parameters"), "spec.parameters")
+        errs += [invalid(f"{path}.port", value, msg) for msg in names.is_valid_port_num(value)]
+        if end is not None:
+            if is_int(end) and is_int(value) and end < value:
+                # upstream shows the port, not the endPort, as the bad value
+                errs.append(invalid(f"{path}.endPort", value, "must be greater than or equal to `port`"))
+            errs += [invalid(f"{path}.endPort", end, msg) for msg in names.is_valid_port_num(end)]
+    return errs
+
+
+def _network(value: str):
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
+_CIDR_MSG = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
+
+
+def _ip_block(block: dict, path: str) -> Errors:
+    cidr = text(block.get("cidr"))
+    if not cidr:
+        return [required(f"{path}.cidr", "")]
+    network = _network(cidr) if "/" in cidr else None
+    if network is None:
+        return [invalid(f"{path}.cidr", cidr, _CIDR_MSG)]
+    errs: Errors = []
+    for i, value in enumerate(seq(block.get("except"))):
+        except_path = f"{path}.except[{i}]"
+        excepted = _network(text(value)) if "/" in text(value) else None
+        if excepted is None:
+            errs.append(invalid(except_path, value, _CIDR_MSG))
+            continue
+        if excepted.version != network.version or not network.supernet_of(excepted) \
+                or excepted.prefixlen <= network.prefixlen:
+            errs.append(invalid(except_path, value, "must be a strict subset of `cidr`"))
+    return errs
+
+
+def _peer(peer: dict, path: str) -> Errors:
+    errs: Errors = []
+    count = 0
+    for key in ("podSelector", "namespaceSelector"):
+        if peer.get(key) is not None:
+            count += 1
+            errs += label_selector(peer.get(key), f"{path}.{key}")
+    if isinstance(peer.get("ipBlock"), dict):
+        count += 1
+        errs += _ip_block(peer["ipBlock"], f"{path}.ipBlock")
+    if count == 0:
+        errs.append(required(path, "must specify a peer"))
+    elif count > 1 and peer.get("ipBlock") is not None:
+        errs.append(forbidden(path, "may not specify both ipBlock and another peer"))
     return errs
 
 
@@ -170,41 +318,16 @@ def validate_network_policy(obj: dict, namespaced: bool) -> Errors:
         for i, rule in enumerate(_list(spec.get(direction))):
             rpath = f"spec.{direction}[{i}]"
             for j, port in enumerate(_list(rule.get("ports"))):
-                ppath = f"{rpath}.ports[{j}]"
-                protocol = port.get("protocol")
-                if protocol is not None and protocol not in pod.PROTOCOLS:
-                    errs.append(not_supported(f"{ppath}.protocol", protocol, pod.PROTOCOLS))
-                value = port.get("port")
-                if isinstance(value, str):
-                    errs += [invalid(f"{ppath}.port", value, msg) for msg in names.is_valid_port_name(value)]
-                elif value is not None:
-                    errs += [invalid(f"{ppath}.port", value, msg) for msg in names.is_valid_port_num(value)]
+                errs += _policy_port(port, f"{rpath}.ports[{j}]")
             for j, peer in enumerate(_list(rule.get(peers_key))):
-                ppath = f"{rpath}.{peers_key}[{j}]"
-                count = sum(1 for k in ("podSelector", "namespaceSelector", "ipBlock") if peer.get(k) is not None)
-                if count == 0:
-                    errs.append(required(ppath, "must specify a peer"))
-                elif peer.get("ipBlock") is not None and count > 1:
-                    errs.append(forbidden(ppath, "may not specify both ipBlock and another peer"))
-                errs += label_selector(peer.get("podSelector"), f"{ppath}.podSelector")
-                errs += label_selector(peer.get("namespaceSelector"), f"{ppath}.namespaceSelector")
-                block = peer.get("ipBlock")
-                if isinstance(block, dict):
-                    cidr = text(block.get("cidr"))
-                    if not cidr:
-                        errs.append(required(f"{ppath}.ipBlock.cidr", ""))
-                    else:
-                        try:
-                            ipaddress.ip_network(cidr, strict=False)
-                        except ValueError:
-                            errs.append(invalid(f"{ppath}.ipBlock.cidr", cidr,
-                                                "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"))
+                errs += _peer(peer, f"{rpath}.{peers_key}[{j}]")
     types = seq(spec.get("policyTypes"))
+    if len(types) > 2:
+        rendered = "[]networking.PolicyType{" + ", ".join(go_quote(t) for t in types) + "}"
+        return errs + [invalid_go("spec.policyTypes", rendered, "may not specify more than two policyTypes")]
     for i, kind in enumerate(types):
         if kind not in ("Ingress", "Egress"):
             errs.append(not_supported(f"spec.policyTypes[{i}]", kind, ["Ingress", "Egress"]))
-    if len(types) > 2:
-        errs.append(forbidden("spec.policyTypes", "may not specify more than two policyTypes"))
     return errs
 
 
@@ -212,4 +335,9 @@ CREATE = {
     "Ingress": validate_ingress,
     "IngressClass": validate_ingress_class,
     "NetworkPolicy": validate_network_policy,
+}
+
+UPDATE = {
+    "Ingress": validate_ingress_update,
+    "IngressClass": validate_ingress_class_update,
 }
