@@ -13,7 +13,8 @@ from ..machinery.errors import StatusError
 from ..machinery.jsoncopy import json_copy
 from ..registry import gcpolicy
 from . import negotiation, render, subresources
-from .decoding import body_object, decode_typed, delete_options, list_options, read_decoded, write_options
+from .decoding import (body_object, check_update_target, decode_typed, delete_options, list_options, read_decoded,
+                       write_options)
 from .http import query, read_body, write_bytes
 from .metrics import APIServerMetrics, storage_object_counts, watch_cache_families
 from .negotiation import Representation
@@ -188,6 +189,7 @@ class ResourceHandler:
     async def do_update(self, request, info, store, namespace):
         options = write_options(request)
         obj = decode_typed(request, store, body_object(self.body(request)), options)
+        check_update_target(obj, info.name, namespace, store.info.namespaced)
         result, created = await store.update(namespace, info.name, lambda old: json_copy(obj), options,
                                              precondition_uid=(obj.get("metadata") or {}).get("uid") or None)
         self.respond(request, 201 if created else 200, result, store)

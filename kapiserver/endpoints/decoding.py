@@ -12,6 +12,7 @@ from typing import Optional
 from ..auth.context import add_warning
 from ..machinery import embedded, errors, fieldmanager, gojson, schema, typed
 from ..machinery.errors import StatusError
+from ..machinery.meta import place_in_namespace
 from ..registry.options import DeleteOptions, ListOptions, WriteOptions
 from . import negotiation
 from .http import query, query_int, read_body
@@ -315,6 +316,18 @@ def read_decoded(request, max_bytes: int):
     if not raw.strip():
         raise errors.bad_request("the body of the request was empty")
     return negotiation.decode_body(content_type(request), raw)
+
+
+def check_update_target(obj: dict, name: str, namespace: str, namespaced: bool) -> None:
+    """A PUT's body names the object of its URL, as upstream's update handler checks it: the namespace first
+    (another one is a 400; none is the request's), then the name, which must be given and equal the URL's."""
+    meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        return      # the Store's type check words this one
+    place_in_namespace(meta, namespace, namespaced)
+    given = meta.get("name") or ""
+    if given != name:
+        raise errors.bad_request(f"the name of the object ({given}) does not match the name on the URL ({name})")
 
 
 def body_object(body) -> dict:

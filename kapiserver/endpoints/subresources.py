@@ -23,7 +23,7 @@ from ..registry.subresources.eviction import evict
 from ..registry.subresources.status import finalize
 from . import render
 from .streams import split_name
-from .decoding import body_object, decode_typed, write_options
+from .decoding import body_object, check_update_target, decode_typed, write_options
 from .http import query, read_body, write_bytes
 from .patching import patch_function, patch_type, patched_object
 
@@ -59,6 +59,7 @@ async def handle(handler, request, info, store) -> None:
     elif name == "finalize":
         body = body_object(handler.body(request))
         options = write_options(request)
+        check_update_target(body, info.name, namespace, store.info.namespaced)
         handler.respond(request, 200, await finalize(store, namespace, info.name, body, options), store)
     elif name == "binding":
         options = write_options(request)
@@ -157,6 +158,8 @@ async def _get_or_update(handler, request, info, store, rest, namespace, verb) -
         # Typed like a main-resource update (a Scale as a Scale): wrong JSON types are a 400, not a crash further
         # on, and unknown fields are warned about or refused as fieldValidation says.
         body = decode_typed(request, store, body_object(handler.body(request)), options, info=rest.info)
+        if rest.info is None:   # the resource itself (status, ...); a Scale's names are the scale's own checks
+            check_update_target(body, info.name, namespace, store.info.namespaced)
         change = lambda current: json_copy(body)
     else:
         patcher = patch_function(request, handler.context, store,
