@@ -7,14 +7,19 @@ naming a volume (pre-bound) gets that volume if it satisfies the claim. Binding 
 (annotated pv.kubernetes.io/bound-by-controller when the controller chose), then the claim's volumeName with
 pv.kubernetes.io/bind-completed, and both phases Bound. Claims of a WaitForFirstConsumer class wait for a pod's
 scheduling (volume.kubernetes.io/selected-node). A volume whose claim is gone is Released and reclaimed by its
-policy: Retain keeps it, Delete deletes it only through its external provisioner (pv.kubernetes.io/provisioned-by),
-else the volume is Failed with VolumeFailedDelete, as upstream without a deleter plugin. Dynamic provisioning is
+policy: Retain keeps it; Delete leaves a volume of an external provisioner (pv.kubernetes.io/provisioned-by) to it,
+and otherwise uses kube-controller-manager's in-tree deleters: a hostPath under /tmp/ is removed from this host and
+the volume deleted, any other volume is Failed with VolumeFailedDelete and the deleter's error as its message. Dynamic provisioning is
 left to external provisioners: a claim of a class with a provisioner is annotated with it and waits."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from fractions import Fraction
 from typing import Dict, Optional
+
+from twisted.internet import threads
 
 from ..machinery.quantity import parse_quantity
 from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
@@ -166,7 +171,9 @@ class PersistentVolumeBinder(QueueController):
         self.nodes = self.informer(NODES)
         self.written_volumes: Dict[str, dict] = {}
         self.written_claims: Dict[str, dict] = {}
-        self.volumes.add_event_handler(on_add=self._volume_changed, on_update=lambda old, new: self._volume_changed(new),
+        self.remove_host_path = remove_host_path
+        self.volumes.add_event_handler(on_add=self._volume_changed,
+                                       on_update=lambda old, new: self._volume_changed(new),
                                        on_delete=self._volume_deleted)
         self.claims.add_event_handler(on_add=self._claim_changed, on_update=lambda old, new: self._claim_changed(new),
                                       on_delete=self._claim_deleted)
@@ -242,6 +249,8 @@ class PersistentVolumeBinder(QueueController):
         if (volume.get("status") or {}).get("phase") == phase:
             return volume
         status = {**(volume.get("status") or {}), "phase": phase}
+        if event and not message:
+            message = event[2]      # upstream's updateVolumePhaseWithEvent records the event's message
         if message:
             status["message"] = message
         else:
@@ -357,7 +366,8 @@ class PersistentVolumeBinder(QueueController):
         elif bound_to_claim(volume, claim):
             await self.bind(volume, claim)
         else:
-            self.recorder.event(claim, "Warning", "FailedBinding", f'volume "{name}" already bound to a different claim.')
+            self.recorder.event(claim, "Warning", "FailedBinding",
+                                f'volume "{name}" already bound to a different claim.')
             await self.claim_status(claim, "Pending")
 
     async def _provision(self, claim: dict) -> dict:
@@ -374,7 +384,8 @@ class PersistentVolumeBinder(QueueController):
                                 f"no volume plugin matched name: {provisioner}")
             return claim
         annotations = claim["metadata"].get("annotations") or {}
-        if annotations.get(STORAGE_PROVISIONER) != provisioner or annotations.get(BETA_STORAGE_PROVISIONER) != provisioner:
+        if annotations.get(STORAGE_PROVISIONER) != provisioner or \
+                annotations.get(BETA_STORAGE_PROVISIONER) != provisioner:
             claim = await self._save_claim({**claim, "metadata": {**claim["metadata"], "annotations": {
                 **annotations, STORAGE_PROVISIONER: provisioner, BETA_STORAGE_PROVISIONER: provisioner}}})
         self.recorder.event(claim, "Normal", "ExternalProvisioning",
@@ -387,7 +398,8 @@ class PersistentVolumeBinder(QueueController):
         name = (claim.get("spec") or {}).get("volumeName")
         if not name:
             await self.claim_status(claim, "Lost", event=(
-                "Warning", "ClaimLost", "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!"))
+                "Warning", "ClaimLost",
+                "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!"))
             return
         volume = self.volume(name)
         if volume is None:
@@ -454,12 +466,20 @@ class PersistentVolumeBinder(QueueController):
         if policy == "Retain":
             return
         if policy == "Delete":
+            if (volume.get("status") or {}).get("phase") == "Failed":
+                return      # upstream retries a failed delete only on resync
             provisioner = (volume["metadata"].get("annotations") or {}).get(DYNAMICALLY_PROVISIONED)
             if provisioner and not provisioner.startswith("kubernetes.io/"):
                 return      # an external provisioner deletes it
-            await self.volume_phase(volume, "Failed", event=(
-                "Warning", "VolumeFailedDelete", f'error getting deleter volume plugin for volume '
-                f'"{volume["metadata"]["name"]}": no deletable volume plugin matched'))
+            problem = await self._delete_volume_source(volume)
+            if problem:
+                await self.volume_phase(volume, "Failed", event=("Warning", "VolumeFailedDelete", problem))
+                return
+            try:
+                await self.client.delete(PERSISTENT_VOLUMES, volume["metadata"]["name"])
+            except APIError as e:
+                if e.code != 404:
+                    raise
             return
         if policy == "Recycle":
             await self.volume_phase(volume, "Failed", event=(
@@ -467,6 +487,33 @@ class PersistentVolumeBinder(QueueController):
             return
         await self.volume_phase(volume, "Failed", event=(
             "Warning", "VolumeUnknownReclaimPolicy", "Volume has unrecognized PersistentVolumeReclaimPolicy"))
+
+    async def _delete_volume_source(self, volume: dict) -> Optional[str]:
+        """Upstream's in-tree deleters as kube-controller-manager has them: only the hostPath plugin deletes,
+        and only a path under /tmp/ (removed from this host, as upstream's development-only deleter does);
+        every other volume has no deleter. The reason it cannot delete, or None once deleted."""
+        host_path = (volume.get("spec") or {}).get("hostPath")
+        if host_path is None:
+            return f'error getting deleter volume plugin for volume "{volume["metadata"]["name"]}": ' \
+                   f"no deletable volume plugin matched"
+        path = host_path.get("path") or ""
+        if not re.search("/tmp/.+", path):
+            return f"host_path deleter only supports /tmp/.+ but received provided {path}"
+        try:
+            await self.remove_host_path(path)
+        except OSError as e:
+            return str(e)
+        return None
+
+
+async def remove_host_path(path: str) -> None:
+    """os.RemoveAll of ``path`` (nothing there is no error), off the reactor thread."""
+    await threads.deferToThread(shutil.rmtree, path, ignore_errors=False, onerror=_missing_is_removed)
+
+
+def _missing_is_removed(function, path, exc_info) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
 
 
 def start_persistent_volume_binder_controller(ctx: ControllerContext) -> PersistentVolumeBinder:

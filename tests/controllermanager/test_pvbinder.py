@@ -14,7 +14,7 @@ from tests.controllermanager.conftest import eventually, run
 
 def pv(name, size, cls, modes=("ReadWriteOnce",), policy="Retain", labels=None, claim_ref=None):
     spec = {"capacity": {"storage": size}, "accessModes": list(modes), "storageClassName": cls,
-            "persistentVolumeReclaimPolicy": policy, "hostPath": {"path": f"/tmp/{name}"}}
+            "persistentVolumeReclaimPolicy": policy, "hostPath": {"path": f"/srv/{name}"}}
     if claim_ref:
         spec["claimRef"] = claim_ref
     return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "labels": labels or {}},
@@ -94,8 +94,7 @@ def test_claim_binds_to_smallest_fitting_volume_and_is_released(controllers, cli
     events = eventually(lambda: [e for e in run(client.list(EVENTS, "default"))["items"]
                                  if e["involvedObject"]["name"] == small])
     assert (events[0]["reason"], events[0]["message"]) == (
-        "VolumeFailedDelete",
-        f'error getting deleter volume plugin for volume "{small}": no deletable volume plugin matched')
+        "VolumeFailedDelete", f"host_path deleter only supports /tmp/.+ but received provided /srv/{small}")
 
 
 def test_unmatched_claims_stay_pending_with_upstreams_events(controllers, client, namespace):

@@ -1,0 +1,61 @@
+"""persistentvolume-binder-controller reclaiming a Released volume with policy Delete as kube-controller-manager's
+in-tree deleters do: a hostPath under /tmp/ removed and the volume deleted, any other source Failed with the
+deleter's error as event and status message."""
+
+import os
+
+import pytest
+
+from kapiserver.client.resources import EVENTS
+from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS as PVCS
+from kapiserver.client.resources import PERSISTENT_VOLUMES as PVS
+from kapiserver.client.rest import APIError
+from tests.conformance.support import unique
+from tests.controllermanager.conftest import eventually, run
+from tests.controllermanager.test_pvbinder import phase, pv, pvc
+
+
+def gone(client, name):
+    try:
+        run(client.get(PVS, name))
+    except APIError as e:
+        return e.code == 404
+    return False
+
+
+def test_delete_policy_host_path_under_tmp_is_removed_with_its_volume(controllers, client, namespace, tmp_path):
+    """A Released hostPath volume under /tmp/ with policy Delete: its directory is removed and the volume deleted."""
+    if not str(tmp_path).startswith("/tmp/"):
+        pytest.skip("the hostPath deleter only takes paths under /tmp/")
+    directory = tmp_path / "volume"
+    directory.mkdir()
+    (directory / "data").write_text("x")
+    cls, name = unique("cls"), unique("pv-tmp")
+    volume = pv(name, "1Gi", cls, policy="Delete")
+    volume["spec"]["hostPath"]["path"] = str(directory)
+    run(client.create(PVS, volume))
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("data", namespace, "1Gi", cls)))
+    eventually(lambda: phase(client, PVS, name) == "Bound")
+    run(client.delete(PVCS, "data", namespace))
+    eventually(lambda: gone(client, name))
+    assert not os.path.exists(directory)
+
+
+def test_delete_policy_without_deleter_fails_with_message(controllers, client, namespace):
+    """A Released NFS volume with policy Delete has no deleter: Failed, status.message and the event say why."""
+    cls, name = unique("cls"), unique("pv-nfs")
+    volume = pv(name, "1Gi", cls, policy="Delete")
+    del volume["spec"]["hostPath"]
+    volume["spec"]["nfs"] = {"server": "nfs.example.com", "path": "/exports/a"}
+    run(client.create(PVS, volume))
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("data", namespace, "1Gi", cls)))
+    eventually(lambda: phase(client, PVS, name) == "Bound")
+    run(client.delete(PVCS, "data", namespace))
+    failed = eventually(lambda: phase(client, PVS, name) == "Failed" and run(client.get(PVS, name)))
+    message = f'error getting deleter volume plugin for volume "{name}": no deletable volume plugin matched'
+    assert failed["status"]["message"] == message
+    events = eventually(lambda: [(e["reason"], e["message"]) for e in run(client.list(EVENTS, "default"))["items"]
+                                 if e["involvedObject"]["name"] == name])
+    assert events == [("VolumeFailedDelete", message)]
