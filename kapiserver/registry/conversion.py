@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..machinery import codec
 from .catalog import ResourceInfo
 
 Converter = Callable[[dict], dict]
@@ -109,106 +108,8 @@ def core_to_events(obj: dict) -> dict:
     return out
 
 
-# -- horizontal pod autoscalers: autoscaling/v1 <-> v2 ----------------------------------------------
-_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
-_CURRENT_METRICS = "autoscaling.alpha.kubernetes.io/current-metrics"
-_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
-_BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
-DEFAULT_CPU_UTILIZATION = 80
-
-
-def _is_cpu_utilization(metric: dict) -> bool:
-    resource = metric.get("resource") or {}
-    return metric.get("type") == "Resource" and resource.get("name") == "cpu" and \
-        (resource.get("target") or {}).get("type") == "Utilization"
-
-
-def hpa_v2_to_v1(obj: dict) -> dict:
-    out = _head(obj)
-    meta = dict(out.get("metadata") or {})
-    annotations = dict(meta.get("annotations") or {})
-    spec = obj.get("spec") or {}
-    v1_spec = {k: spec[k] for k in ("scaleTargetRef", "minReplicas", "maxReplicas") if k in spec}
-    others = []
-    for metric in spec.get("metrics") or []:
-        if _is_cpu_utilization(metric) and "targetCPUUtilizationPercentage" not in v1_spec:
-            v1_spec["targetCPUUtilizationPercentage"] = metric["resource"]["target"].get("averageUtilization")
-        else:
-            others.append(metric)
-    if others:
-        annotations[_METRICS] = codec.dumps(others).decode()
-    if spec.get("behavior"):
-        annotations[_BEHAVIOR] = codec.dumps(spec["behavior"]).decode()
-    out["spec"] = v1_spec
-    if "status" in obj:
-        status = obj.get("status") or {}
-        v1_status = {k: status[k] for k in ("observedGeneration", "lastScaleTime", "currentReplicas",
-                                             "desiredReplicas") if k in status}
-        v1_status.setdefault("desiredReplicas", 0)
-        current_others = []
-        for metric in status.get("currentMetrics") or []:
-            resource = metric.get("resource") or {}
-            if metric.get("type") == "Resource" and resource.get("name") == "cpu" and \
-                    "averageUtilization" in (resource.get("current") or {}):
-                v1_status["currentCPUUtilizationPercentage"] = resource["current"]["averageUtilization"]
-            else:
-                current_others.append(metric)
-        if current_others:
-            annotations[_CURRENT_METRICS] = codec.dumps(current_others).decode()
-        if status.get("conditions"):
-            annotations[_CONDITIONS] = codec.dumps(status["conditions"]).decode()
-        out["status"] = v1_status
-    if annotations:
-        meta["annotations"] = annotations
-        out["metadata"] = meta
-    return out
-
-
-def hpa_v1_to_v2(obj: dict) -> dict:
-    out = _head(obj)
-    meta = dict(out.get("metadata") or {})
-    annotations = dict(meta.get("annotations") or {})
-
-    def take(key):
-        raw = annotations.pop(key, None)
-        try:
-            return codec.loads(raw) if raw else None
-        except ValueError:
-            return None
-    spec = obj.get("spec") or {}
-    v2_spec = {k: spec[k] for k in ("scaleTargetRef", "minReplicas", "maxReplicas") if k in spec}
-    metrics = []
-    if spec.get("targetCPUUtilizationPercentage") is not None:
-        metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": spec["targetCPUUtilizationPercentage"]}}})
-    metrics += take(_METRICS) or []
-    # autoscaling/v1's implicit target (the controller's once) made explicit: without any metric, 80% of cpu.
-    v2_spec["metrics"] = metrics or [{"type": "Resource", "resource": {"name": "cpu", "target": {
-        "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]
-    behavior = take(_BEHAVIOR)
-    if behavior:
-        v2_spec["behavior"] = behavior
-    out["spec"] = v2_spec
-    current = take(_CURRENT_METRICS) or []
-    conditions = take(_CONDITIONS)
-    if "status" in obj:
-        status = obj.get("status") or {}
-        v2_status = {k: status[k] for k in ("observedGeneration", "lastScaleTime", "currentReplicas",
-                                             "desiredReplicas") if k in status}
-        if status.get("currentCPUUtilizationPercentage") is not None:
-            current.insert(0, {"type": "Resource", "resource": {"name": "cpu", "current": {
-                "averageUtilization": status["currentCPUUtilizationPercentage"]}}})
-        if current:
-            v2_status["currentMetrics"] = current
-        if conditions:
-            v2_status["conditions"] = conditions
-        out["status"] = v2_status
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
+# -- horizontal pod autoscalers: autoscaling/v1 <-> v2 (in .hpaconversion) ------------------------------
+from .hpaconversion import hpa_v1_to_v2, hpa_v2_to_v1  # noqa: E402
 
 
 _CONVERTERS: dict[tuple[str, str, str, str], Converter] = {
