@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import time
 
 from ..machinery import errors, meta
 from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
 from .allocator import DryRunAllocator
 from .strategy import OwnPreconditions, Strategy
+from .validation import persistentvolume as pv_validation
 from .validation import pod as pod_validation
 from .validation import service as service_validation
 from .validation._util import go_strings, invalid_go
@@ -386,13 +388,45 @@ def _owner(obj: dict) -> str:
 
 
 class PersistentVolumeStrategy(Strategy):
+    """A volume starts Pending; each change of its phase through /status stamps lastPhaseTransitionTime
+    (PersistentVolumeLastPhaseTransitionTime, GA in 1.31), unless the writer set a new time itself."""
+
+    def __init__(self, info, clock=None):
+        super().__init__(info)
+        self.clock = clock
+
+    def _now(self) -> str:
+        return meta.rfc3339(self.clock.seconds() if self.clock is not None else time.time())
+
     def reset_status(self, obj: dict) -> None:
-        obj["status"] = {"phase": "Pending"}
+        obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": self._now()}
+
+    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_status_update(new, old)
+        status, old_status = new.get("status"), old.get("status") or {}
+        if not isinstance(status, dict):
+            return
+        stamped, old_stamped = status.get("lastPhaseTransitionTime"), old_status.get("lastPhaseTransitionTime")
+        if status.get("phase") == old_status.get("phase"):
+            if stamped is None and old_stamped is not None:
+                status["lastPhaseTransitionTime"] = old_stamped
+        elif stamped is None or stamped == old_stamped:
+            status["lastPhaseTransitionTime"] = self._now()
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict):
+        if subresource == "status":
+            return pv_validation.validate_persistent_volume_status_update(new, old)
+        return super().validate_subresource_update(subresource, new, old)
 
 
 class PersistentVolumeClaimStrategy(Strategy):
     def reset_status(self, obj: dict) -> None:
         obj["status"] = {"phase": "Pending"}
+
+    def validate_subresource_update(self, subresource: str, new: dict, old: dict):
+        if subresource == "status":
+            return pv_validation.validate_persistent_volume_claim_status_update(new, old)
+        return super().validate_subresource_update(subresource, new, old)
 
 
 class NodeStrategy(Strategy):

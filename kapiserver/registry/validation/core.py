@@ -9,7 +9,7 @@ from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
-from . import events, pod
+from . import events, persistentvolume, pod
 from ...machinery.quantity import parse_quantity
 from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
                     labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)
@@ -180,66 +180,8 @@ def validate_service_account(obj: dict, namespaced: bool) -> Errors:
 
 # -- storage ---------------------------------------------------------------------------------
 
-ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
-VOLUME_MODES = ("Block", "Filesystem")
-RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
-
-
-_PV_SOURCES = (
-    "gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd", "iscsi", "cinder",
-    "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
-    "photonPersistentDisk", "portworxVolume", "scaleIO", "local", "storageos", "csi",
-)
-
-
-def _access_modes(value: Any, path: str, detail: str = "") -> Errors:
-    errs: Errors = []
-    modes = value if isinstance(value, list) else []
-    if not modes:
-        errs.append(required(path, detail))
-    for mode in modes:
-        if mode not in ACCESS_MODES:
-            errs.append(not_supported(path, mode, ACCESS_MODES))
-    return errs
-
-
-def validate_persistent_volume(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, False)
-    spec = _dict(obj.get("spec"))
-    errs += _access_modes(spec.get("accessModes"), "spec.accessModes")
-    capacity = _dict(spec.get("capacity"))
-    if not capacity:
-        errs.append(required("spec.capacity", ""))
-    if "storage" not in capacity or len(capacity) != 1:
-        errs.append(not_supported("spec.capacity", capacity, ["storage"]))
-    sources = [key for key in _PV_SOURCES if spec.get(key) is not None]
-    if not sources:
-        errs.append(required("spec", "must specify a volume type"))
-    for extra in sources[1:]:
-        errs.append(forbidden(f"spec.{extra}", "may not specify more than 1 volume type"))
-    policy = spec.get("persistentVolumeReclaimPolicy")
-    if policy and policy not in RECLAIM_POLICIES:
-        errs.append(not_supported("spec.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
-    if spec.get("volumeMode") is not None and spec["volumeMode"] not in VOLUME_MODES:
-        errs.append(not_supported("spec.volumeMode", spec["volumeMode"], VOLUME_MODES))
-    return errs
-
-
-def pvc_spec(spec: dict, path: str) -> Errors:
-    errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes", "at least 1 access mode is required")
-    requests = _dict(_dict(spec.get("resources")).get("requests"))
-    if "storage" not in requests:
-        errs.append(required(f"{path}.resources[storage]", ""))
-    if spec.get("volumeMode") is not None and spec["volumeMode"] not in VOLUME_MODES:
-        errs.append(not_supported(f"{path}.volumeMode", spec["volumeMode"], VOLUME_MODES))
-    if spec.get("storageClassName"):
-        errs += [invalid(f"{path}.storageClassName", spec["storageClassName"], msg)
-                 for msg in names.is_dns1123_subdomain(str(spec["storageClassName"]))]
-    return errs
-
-
-def validate_persistent_volume_claim(obj: dict, namespaced: bool) -> Errors:
-    return _meta_create(obj, namespaced) + pvc_spec(_dict(obj.get("spec")), "spec")
+# PersistentVolumes and PersistentVolumeClaims are validated in persistentvolume.py.
+ACCESS_MODES = persistentvolume.ACCESS_MODES
 
 
 # -- controllers and templates ---------------------------------------------------------------
@@ -342,8 +284,8 @@ CREATE = {
     "Namespace": validate_namespace,
     "Node": validate_node,
     "ServiceAccount": validate_service_account,
-    "PersistentVolume": validate_persistent_volume,
-    "PersistentVolumeClaim": validate_persistent_volume_claim,
+    "PersistentVolume": persistentvolume.validate_persistent_volume,
+    "PersistentVolumeClaim": persistentvolume.validate_persistent_volume_claim,
     "PodTemplate": validate_pod_template,
     "ReplicationController": validate_replication_controller,
     "LimitRange": validate_limit_range,
@@ -354,31 +296,9 @@ CREATE = {
 }
 
 
-def _pvc_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    spec, old_spec = dict(_dict(new.get("spec"))), dict(_dict(old.get("spec")))
-    # A claim's spec is frozen except the storage request (expansion); volumeName may be set
-    # once and a nil storageClassName may be filled in.
-    for key in ("resources",):
-        spec.pop(key, None)
-        old_spec.pop(key, None)
-    if not old_spec.get("volumeName"):
-        spec.pop("volumeName", None)
-        old_spec.pop("volumeName", None)
-    if old_spec.get("storageClassName") is None:
-        spec.pop("storageClassName", None)
-        old_spec.pop("storageClassName", None)
-    if spec != old_spec:
-        errs.append(forbidden("spec", "spec is immutable after creation except resources.requests for bound claims"))
-    new_size = parse_quantity(_dict(_dict(_dict(new.get("spec")).get("resources")).get("requests")).get("storage"))
-    old_size = parse_quantity(_dict(_dict(_dict(old.get("spec")).get("resources")).get("requests")).get("storage"))
-    if new_size is not None and old_size is not None and new_size < old_size:
-        errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
-    return errs + pvc_spec(_dict(new.get("spec")), "spec")
-
-
 UPDATE = {
     "ConfigMap": validate_config_map_update,
     "Secret": validate_secret_update,
-    "PersistentVolumeClaim": _pvc_update,
+    "PersistentVolume": persistentvolume.validate_persistent_volume_update,
+    "PersistentVolumeClaim": persistentvolume.validate_persistent_volume_claim_update,
 }

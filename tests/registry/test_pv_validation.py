@@ -1,0 +1,175 @@
+"""PersistentVolume and PersistentVolumeClaim validation as upstream's ValidatePersistentVolume* and
+ValidatePersistentVolumeClaim*, and the PersistentVolume status strategy's lastPhaseTransitionTime."""
+
+from __future__ import annotations
+
+import copy
+
+from twisted.internet import task
+
+from kapiserver.registry.defaults import apply_defaults
+from kapiserver.registry.registry import Registry
+from kapiserver.registry.validation import validate
+from kapiserver.storage.memory import MemoryStorage
+
+
+
+def pv(**spec):
+    body = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/pv"}}
+    body.update(spec)
+    return {"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "pv1", "resourceVersion": "1"},
+            "spec": {k: v for k, v in body.items() if v is not None}}
+
+
+def pvc(phase=None, annotations=None, **spec):
+    body = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    body.update(spec)
+    obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "c1", "namespace": "default", "resourceVersion": "1"},
+           "spec": {k: v for k, v in body.items() if v is not None}}
+    if annotations:
+        obj["metadata"]["annotations"] = annotations
+    if phase:
+        obj["status"] = {"phase": phase}
+    return obj
+
+
+def errors(kind, obj, old=None):
+    obj = copy.deepcopy(obj)
+    apply_defaults("", "v1", kind, obj)
+    if old is not None:
+        old = copy.deepcopy(old)
+        apply_defaults("", "v1", kind, old)
+    return [str(e) for e in validate("", "v1", kind, obj, old, kind == "PersistentVolumeClaim")]
+
+
+def test_pv_access_modes_read_write_once_pod_alone():
+    """ReadWriteOncePod may not be combined with another access mode, on a volume or a claim."""
+    assert errors("PersistentVolume", pv(accessModes=["ReadWriteOncePod", "ReadWriteOnce"])) == [
+        "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes"]
+    assert errors("PersistentVolumeClaim", pvc(accessModes=["ReadWriteOncePod", "ReadOnlyMany"])) == [
+        "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes"]
+
+
+def test_pv_capacity_and_claim_request_must_be_positive():
+    """A zero capacity or storage request is refused as upstream's ValidatePositiveQuantityValue words it."""
+    assert errors("PersistentVolume", pv(capacity={"storage": "0"})) == [
+        'spec.capacity[storage]: Invalid value: "0": must be greater than zero']
+    assert errors("PersistentVolumeClaim", pvc(resources={"requests": {"storage": "0"}})) == [
+        'spec.resources[storage]: Invalid value: "0": must be greater than zero']
+
+
+def test_pv_sources_checked_in_upstream_order():
+    """The second volume source is the one refused, in upstream's order (hostPath before gcePersistentDisk);
+    a hostPath needs a path, a local volume node affinity, and a class name is a DNS subdomain."""
+    assert errors("PersistentVolume", pv(gcePersistentDisk={"pdName": "x"})) == [
+        "spec.gcePersistentDisk: Forbidden: may not specify more than 1 volume type"]
+    assert errors("PersistentVolume", pv(hostPath={"path": ""})) == ["spec.hostPath.path: Required value"]
+    assert errors("PersistentVolume", pv(hostPath=None, local={"path": "/mnt/disk"})) == [
+        "spec.nodeAffinity: Required value: Local volume requires node affinity"]
+    assert errors("PersistentVolume", pv(storageClassName="Fast_SSD"))[0].startswith(
+        'spec.storageClassName: Invalid value: "Fast_SSD": a lowercase RFC 1123 subdomain')
+    assert errors("PersistentVolume", pv(hostPath={"path": "/"}, persistentVolumeReclaimPolicy="Recycle")) == [
+        "spec.persistentVolumeReclaimPolicy: Forbidden: may not be 'recycle' for a hostPath mount of '/'"]
+
+
+def test_pv_node_affinity_validated():
+    """Node affinity needs required terms, each requirement with a valid operator and values."""
+    assert errors("PersistentVolume", pv(nodeAffinity={})) == [
+        "spec.nodeAffinity.required: Required value: must specify required node constraints"]
+    assert errors("PersistentVolume", pv(nodeAffinity={"required": {"nodeSelectorTerms": []}})) == [
+        "spec.nodeAffinity.required.nodeSelectorTerms: Required value: must have at least one node selector term"]
+    bad = {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In"}]}]}}
+    assert errors("PersistentVolume", pv(nodeAffinity=bad)) == [
+        "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values: Required value: must be "
+        "specified when `operator` is 'In' or 'NotIn'"]
+
+
+def test_pv_update_source_and_volume_mode_are_immutable():
+    """A volume's source and volumeMode cannot change after creation; its capacity and policy can."""
+    errs = errors("PersistentVolume", pv(hostPath={"path": "/tmp/other"}), pv())
+    assert len(errs) == 1
+    assert errs[0].startswith("spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable "
+                              "after creation\n  core.PersistentVolumeSource{")
+    assert errors("PersistentVolume", pv(volumeMode="Block"), pv()) == [
+        'volumeMode: Invalid value: "Block": field is immutable']
+    assert errors("PersistentVolume", pv(capacity={"storage": "2Gi"}, persistentVolumeReclaimPolicy="Delete"),
+                  pv()) == []
+
+
+def test_pv_update_node_affinity_set_once_then_beta_to_ga_only():
+    """Node affinity may be added, and then only move from beta topology labels to GA ones."""
+    def affinity(key, value="a"):
+        return {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": key, "operator": "In", "values": [value]}]}]}}
+    beta, ga = affinity("failure-domain.beta.kubernetes.io/zone"), affinity("topology.kubernetes.io/zone")
+    assert errors("PersistentVolume", pv(nodeAffinity=beta), pv()) == []
+    assert errors("PersistentVolume", pv(nodeAffinity=ga), pv(nodeAffinity=beta)) == []
+    errs = errors("PersistentVolume", pv(nodeAffinity=affinity("topology.kubernetes.io/zone", "b")),
+                  pv(nodeAffinity=ga))
+    assert len(errs) == 1 and errs[0].startswith("nodeAffinity: Invalid value: ")
+    assert errs[0].endswith("field is immutable, except for updating from beta label to GA")
+
+
+def test_pvc_data_source_rules():
+    """dataSource and dataSourceRef name a kind (PersistentVolumeClaim in the core group) and agree."""
+    assert errors("PersistentVolumeClaim", pvc(dataSource={"kind": "Snapshot", "name": "s"})) == [
+        'spec.dataSource: Invalid value: "Snapshot": must be \'PersistentVolumeClaim\' when referencing the '
+        "default apiGroup"]
+    snap = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "s"}
+    assert errors("PersistentVolumeClaim", pvc(dataSource=snap, dataSourceRef=snap)) == []
+    assert errors("PersistentVolumeClaim", pvc(dataSource=snap, dataSourceRef={**snap, "name": "t"})) == [
+        'spec: Invalid value: "spec.dataSource": must match dataSourceRef']
+    assert errors("PersistentVolumeClaim", pvc(dataSourceRef={"kind": "", "name": ""})) == [
+        "spec.dataSourceRef.name: Required value", "spec.dataSourceRef.kind: Required value",
+        'spec.dataSourceRef: Invalid value: "": must be \'PersistentVolumeClaim\' when referencing the default '
+        "apiGroup"]
+
+
+def test_pvc_update_storage_request_only_for_bound_claims():
+    """An unbound claim's request is as immutable as the rest of its spec (upstream's message, with a diff);
+    a bound claim's may grow, never shrink."""
+    grown = {"requests": {"storage": "2Gi"}}
+    errs = errors("PersistentVolumeClaim", pvc(resources=grown), pvc())
+    assert len(errs) == 1
+    assert errs[0].startswith("spec: Forbidden: spec is immutable after creation except resources.requests and "
+                              "volumeAttributesClassName for bound claims\n  core.PersistentVolumeClaimSpec{")
+    assert errors("PersistentVolumeClaim", pvc(phase="Bound", resources=grown), pvc(phase="Bound")) == []
+    assert errors("PersistentVolumeClaim", pvc(phase="Bound"), pvc(phase="Bound", resources=grown)) == [
+        "spec.resources.requests.storage: Forbidden: field can not be less than previous value"]
+    limited = {"requests": {"storage": "1Gi"}, "limits": {"storage": "5Gi"}}
+    assert len(errors("PersistentVolumeClaim", pvc(phase="Bound", resources=limited), pvc(phase="Bound"))) == 1
+
+
+def test_pvc_update_volume_name_once_and_class_from_nil_or_annotation():
+    """volumeName may be set once; a nil class may be set, a set one not; the beta annotation may move into
+    storageClassName and is otherwise immutable; volumeMode is immutable."""
+    assert errors("PersistentVolumeClaim", pvc(volumeName="pv1"), pvc()) == []
+    assert len(errors("PersistentVolumeClaim", pvc(volumeName="pv2"), pvc(volumeName="pv1"))) == 1
+    assert errors("PersistentVolumeClaim", pvc(storageClassName="fast"), pvc()) == []
+    assert len(errors("PersistentVolumeClaim", pvc(storageClassName="slow"), pvc(storageClassName="fast"))) == 1
+    beta = {"volume.beta.kubernetes.io/storage-class": "fast"}
+    assert errors("PersistentVolumeClaim", pvc(annotations=beta, storageClassName="fast"), pvc(annotations=beta)) == []
+    errs = errors("PersistentVolumeClaim", pvc(annotations={"volume.beta.kubernetes.io/storage-class": "slow"}),
+                  pvc(annotations=beta))
+    assert errs == ['metadata.annotations.volume.beta.kubernetes.io/storage-class: Invalid value: "slow": '
+                    "field is immutable"]
+    errs = errors("PersistentVolumeClaim", pvc(volumeMode="Block"), pvc())
+    assert errs[-1] == 'volumeMode: Invalid value: "Block": field is immutable'
+
+
+def test_pvc_status_update_validates_only_status_rules():
+    """A claim's /status write is checked by the status rules alone (a spec the create rules would now refuse
+    does not block it), and a negative capacity is refused."""
+    body = pvc()
+    body["status"] = {"phase": "Bound", "capacity": {"storage": "-1"}}
+    old = pvc(phase="Pending")
+    assert [str(e) for e in _strategy_status_errors(body, old)] == [
+        "status.capacity[storage]: Invalid value: -1: must be a valid resource quantity"]
+
+
+def _strategy_status_errors(new, old):
+    clock = task.Clock()
+    store = Registry(MemoryStorage(clock), clock, watch_cache=False).store("", "v1", "persistentvolumeclaims")
+    return store.strategy.validate_subresource_update("status", new, old)
