@@ -163,12 +163,15 @@ class AllowPrivileged:
 
 
 class DefaultStorageClass:
-    """A new claim naming no storage class gets the one annotated as the default (the newest, if several)."""
+    """A new claim naming no storage class (neither spec.storageClassName nor the beta annotation) gets the one
+    annotated as the default (GA or beta annotation): the newest, and of those created the same second the first
+    by name, as upstream's GetDefaultClass."""
 
     # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
     admission_resources = frozenset({("", "persistentvolumeclaims")})
 
-    ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+    ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
+    BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
     def __init__(self, registry):
         self.registry = registry
@@ -177,15 +180,17 @@ class DefaultStorageClass:
         if attributes.operation != CREATE or not is_resource(attributes, "", "persistentvolumeclaims"):
             return
         spec = attributes.object.setdefault("spec", {})
-        if spec.get("storageClassName") is not None:
+        annotations = (attributes.object.get("metadata") or {}).get("annotations") or {}
+        if spec.get("storageClassName") is not None or self.BETA_CLASS in annotations:
             return
         from ..registry.options import ListOptions
         classes = self.registry.lookup("storage.k8s.io", "v1", "storageclasses")
         if classes is None:
             return
         defaults = [c for c in (await classes.list(None, ListOptions()))[0]
-                    if (c["metadata"].get("annotations") or {}).get(self.ANNOTATION) == "true"]
+                    if any((c["metadata"].get("annotations") or {}).get(key) == "true" for key in self.ANNOTATIONS)]
         if defaults:
-            newest = max(defaults, key=lambda c: (c["metadata"].get("creationTimestamp") or "",
-                                                  c["metadata"]["name"]))
-            spec["storageClassName"] = newest["metadata"]["name"]
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            ties = [c for c in defaults if c["metadata"].get("creationTimestamp") == newest["metadata"].get(
+                "creationTimestamp")]
+            spec["storageClassName"] = min(c["metadata"]["name"] for c in ties)

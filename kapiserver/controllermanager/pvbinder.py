@@ -9,8 +9,9 @@ pv.kubernetes.io/bind-completed, and both phases Bound. Claims of a WaitForFirst
 scheduling (volume.kubernetes.io/selected-node). A volume whose claim is gone is Released and reclaimed by its
 policy: Retain keeps it; Delete leaves a volume of an external provisioner (pv.kubernetes.io/provisioned-by) to it,
 and otherwise uses kube-controller-manager's in-tree deleters: a hostPath under /tmp/ is removed from this host and
-the volume deleted, any other volume is Failed with VolumeFailedDelete and the deleter's error as its message. Dynamic provisioning is
-left to external provisioners: a claim of a class with a provisioner is annotated with it and waits."""
+the volume deleted, any other volume is Failed with VolumeFailedDelete and the deleter's error as its message.
+Dynamic provisioning is left to external provisioners: a claim of a class with a provisioner is annotated with it
+and waits."""
 
 from __future__ import annotations
 
@@ -128,6 +129,18 @@ def _requirement(expression: dict, labels: dict) -> bool:
     if operator == "DoesNotExist":
         return key not in labels
     return False
+
+
+def default_class(classes) -> Optional[dict]:
+    """Upstream's GetDefaultClass: of the classes annotated default (GA or beta annotation), the newest; of
+    those created together, the first by name."""
+    defaults = [c for c in classes if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true" or
+                (c["metadata"].get("annotations") or {}).get(BETA_DEFAULT_CLASS) == "true"]
+    if not defaults:
+        return None
+    newest = max(c["metadata"].get("creationTimestamp") or "" for c in defaults)
+    return min((c for c in defaults if (c["metadata"].get("creationTimestamp") or "") == newest),
+               key=lambda c: c["metadata"]["name"])
 
 
 def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
@@ -319,12 +332,7 @@ class PersistentVolumeBinder(QueueController):
         return (cls or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
 
     def _default_class(self) -> Optional[dict]:
-        defaults = [c for c in self.classes.indexer.list()
-                    if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true" or
-                    (c["metadata"].get("annotations") or {}).get(BETA_DEFAULT_CLASS) == "true"]
-        # Upstream's GetDefaultClass: the newest default, by creationTimestamp then name.
-        defaults.sort(key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"]))
-        return defaults[-1] if defaults else None
+        return default_class(self.classes.indexer.list())
 
     async def _sync_unbound_claim(self, claim: dict) -> None:
         name = (claim.get("spec") or {}).get("volumeName")
