@@ -122,16 +122,32 @@ async def _send(request, reactor, dial, host: str, port: int, path: bytes, heade
 
 
 async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None,
-                  headers: Headers | None = None) -> None:
+                  headers: Headers | None = None, check=None, content_type: bytes | None = None) -> None:
     """Send the request to host:port at `path` (with its query) and relay the response, status, headers
     and body, until the backend's response ends or the client goes away.  ``headers`` replaces the
-    client's (less hop-by-hop ones) when given."""
+    client's (less hop-by-hop ones) when given.  With ``check``, an answer outside 200-206 is not relayed:
+    ``check(code, body)`` gives the error raised instead; ``content_type`` replaces the backend's."""
     response = await _send(request, reactor, dial, host, port, path,
                            _forwarded_headers(request) if headers is None else headers)
+    await _checked(response, check)
     _relay(request, response)
+    if content_type is not None:
+        request.responseHeaders.setRawHeaders(b"content-type", [content_type])
     done = Deferred()
     response.deliverBody(_BodyRelay(request, done, throttle))
     await done
+
+
+async def _checked(response, check) -> None:
+    """Raise ``check``'s error for a response outside 200-206 (upstream's response checkers), its body read."""
+    if check is None or 200 <= response.code <= 206:
+        return
+    from twisted.web.client import readBody
+    try:
+        body = await readBody(response)
+    except Exception as e:
+        body = getattr(e, "response", b"") or b""
+    raise check(response.code, body)
 
 
 def _relay(request, response) -> None:
@@ -199,10 +215,12 @@ class _MessageRelay(Session, Protocol):
             self.ws.send(base64.b64encode(data), binary=False)
 
 
-async def stream_over_websocket(request, reactor, dial, host: str, port: int, path: bytes) -> None:
+async def stream_over_websocket(request, reactor, dial, host: str, port: int, path: bytes, check=None) -> None:
     """GET host:port at `path` plainly and send its body to the client over WebSocket, as upstream serves a
-    streamed response (pods/log) to a WebSocket client.  A backend error is answered as plain HTTP."""
+    streamed response (pods/log) to a WebSocket client.  A backend error is answered as plain HTTP (with
+    ``check``, as the error it gives, see forward)."""
     response = await _send(request, reactor, dial, host, port, path, Headers())
+    await _checked(response, check)
     if response.code != 200:
         _relay(request, response)
         done = Deferred()

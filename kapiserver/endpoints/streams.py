@@ -10,14 +10,19 @@ from typing import List, Optional, Tuple
 from urllib.parse import quote
 
 from twisted.internet import protocol
+from twisted.web.http_headers import Headers
 
 from ..machinery import errors
+from ..registry.subresources import podstreams
 from .forward import forward, stream_over_websocket
 from .upgrade import hijack, is_upgrade_request, request_head, wants_upgrade
 
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
 # The pod subresources that are a stream or nothing (upstream's upgradeRequired).
 _UPGRADE_REQUIRED = ("exec", "attach", "portforward")
+# The user's credentials stay in the apiserver (upstream's authentication and impersonation filters take them
+# off the request): the kubelet sees the apiserver's own.
+_CREDENTIALS = (b"authorization", b"impersonate-user", b"impersonate-uid", b"impersonate-group")
 
 
 class Throttle:
@@ -121,28 +126,6 @@ class _Client(protocol.Protocol):
         self.backend.transport.loseConnection()
 
 
-def _container(pod: dict, name: str) -> str:
-    """The container a request means, as upstream picks and checks it."""
-    spec = pod.get("spec") or {}
-    containers = [c["name"] for c in spec.get("containers") or []]
-    init = [c["name"] for c in spec.get("initContainers") or []]
-    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
-    pod_name = pod["metadata"]["name"]
-    if not name:
-        if len(containers) == 1:
-            return containers[0]
-        message = (f"a container name must be specified for pod {pod_name}, "
-                   f"choose one of: [{' '.join(containers)}]")
-        if init:
-            message += f" or one of the init containers: [{' '.join(init)}]"
-        if ephemeral:
-            message += f" or one of the ephemeral containers: [{' '.join(ephemeral)}]"
-        raise errors.bad_request(message)
-    if name not in containers + init + ephemeral:
-        raise errors.bad_request(f"container {name} is not valid for pod {pod_name}")
-    return name
-
-
 def _query(request, drop: Tuple[str, ...] = ()) -> bytes:
     """The request's query string, without the parameters named in `drop`."""
     if b"?" not in request.uri:
@@ -225,12 +208,32 @@ class NodeStreams:
             path = _proxy_rest(request, info)
         else:
             raise errors.not_found(errors.GroupResource(store.info.group, resource), info.name)
-        if info.subresource == "log" and wants_upgrade(request, "websocket"):
-            # A log is a stream the apiserver reads, not a connection it relays: read plainly, sent over
-            # WebSocket (binary.k8s.io or base64.binary.k8s.io), as upstream.
-            await stream_over_websocket(request, self.reactor, self.kubelet.dial, host, port, path)
+        if resource == "pods" and info.subresource == "log":
+            await self._log(request, info, host, port, path)
+            return
+        if resource == "pods" and info.subresource in _KUBELET_PATHS:
+            await relay_upgrade(request, dial, host, port, path, drop=_CREDENTIALS, **self._throttles())
             return
         await self.relay(request, host, port, path, dial)
+
+    def _throttles(self) -> dict:
+        rate = self.bytes_per_sec
+        return {"throttle": Throttle(self.reactor, rate) if rate else None,
+                "client_throttle": Throttle(self.reactor, rate) if rate else None}
+
+    async def _log(self, request, info, host: str, port: int, path: bytes) -> None:
+        """A log is a stream the apiserver reads, as upstream's LocationStreamer: a GET of its own (none of the
+        client's headers), the kubelet's error answer made a Status, the body sent as text/plain, or over
+        WebSocket (binary.k8s.io or base64.binary.k8s.io) to a client that asks for one."""
+        def check(code: int, body: bytes):
+            return podstreams.kubelet_error(code, body, "pods/log", info.name)
+        if wants_upgrade(request, "websocket"):
+            await stream_over_websocket(request, self.reactor, self.kubelet.dial, host, port, path, check=check)
+            return
+        rate = self.bytes_per_sec
+        await forward(request, self.reactor, self.kubelet.dial, host, port, path,
+                      Throttle(self.reactor, rate) if rate else None, headers=Headers(), check=check,
+                      content_type=b"text/plain")
 
     def _dial_direct(self, scheme: str):
         """How a pod's or a service's proxy reaches its backend: straight to the pod's address (through the
@@ -256,9 +259,17 @@ class NodeStreams:
         values = request.args.get(b"container")
         if values:
             container = values[0].decode("utf-8", "replace")
+        if info.subresource == "log":
+            # The kubelet's query is made from the options (upstream's LogLocation), not passed through.
+            query = {k.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in vs]
+                     for k, vs in request.args.items()}
+            path = podstreams.log_path(namespace, name, podstreams.choose_container(pod, container),
+                                       podstreams.log_options(name, query))
+            _, host, port = await self.kubelet.connection_info(pod["spec"]["nodeName"])
+            return host, port, path.encode()
         path = f"/{_KUBELET_PATHS[info.subresource]}/{quote(namespace)}/{quote(name)}"
         if info.subresource != "portforward":
-            path += "/" + quote(_container(pod, container))
+            path += "/" + quote(podstreams.choose_container(pod, container))
         _, host, port = await self.kubelet.connection_info(pod["spec"]["nodeName"])
         return host, port, path.encode() + _query(request, drop=("container",))
 

@@ -20,6 +20,7 @@ from ..registry.subresources import rest_for
 from ..registry.subresources.binding import bind_pod
 from ..registry.subresources.connect import connect_attributes, connect_options
 from ..registry.subresources.eviction import evict
+from ..registry.subresources import podstreams
 from ..registry.subresources.status import finalize
 from . import render
 from .streams import split_name
@@ -208,10 +209,15 @@ async def _stream(handler, request, info, store, namespace) -> None:
                                         request_context.current_user(), request_context.current_record())
         await handler.context.registry.admit(attributes)
         await handler.context.registry.validate(attributes)
+    elif store.info.resource == "pods" and info.subresource == "log":
+        podstreams.log_options(info.name, _query(request))   # a 400 or 422 before the pod is read, as LogREST.Get
     # A proxy names name, name:port or scheme:name:port (upstream's SplitSchemeNamePort).
     pod = await store.get(namespace, split_name(info.name)[1] if info.subresource == "proxy" else info.name)
     if store.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
-        raise errors.bad_request(f"pod {info.name} does not have a host assigned")
+        if podstreams.unscheduled(pod, info.subresource, _query(request)):
+            request.setResponseCode(204)   # a log with nowhere to read it from: no content, as upstream
+            request.finish()
+            return
     streams = handler.context.streams
     if streams is None:
         raise StatusError(503, "ServiceUnavailable",
