@@ -213,3 +213,20 @@ def test_a_kubelet_error_is_made_a_status(world, answer, status):
     got = _status(body)
     assert (code, got["reason"], got["message"], got.get("details")) == status
     assert headers.getRawHeaders(b"content-type") == [b"application/json"]
+
+
+def test_exec_reaches_the_kubelet_without_the_clients_credentials(world):
+    """An exec upgrade is relayed to the kubelet with the user's Authorization and Impersonate-* headers left out."""
+    client, clock, kubelet = world
+    client.request("POST", "http://api/api/v1/namespaces/default/pods/p/exec?command=ls&stdout=1",
+                   headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "Authorization": "Bearer secret",
+                            "Impersonate-Group": "g"})
+    for _ in range(20):
+        client.flush()
+        for pump in kubelet.pumps:
+            pump.flush()
+        clock.advance(0)
+    uri, sent = kubelet.page.seen[-1]
+    assert uri == b"/exec/default/p/c?command=ls&stdout=1"
+    assert not sent.hasHeader(b"authorization") and not sent.hasHeader(b"impersonate-group")
+    assert sent.getRawHeaders(b"upgrade") == [b"SPDY/3.1"]
