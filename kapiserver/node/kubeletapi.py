@@ -16,6 +16,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ..endpoints.upgrade import header_values, wants_upgrade
+from ..machinery import errors
+from ..registry.subresources import podstreams
 from ..endpoints.websocket import serve_websocket
 from .auth import KubeletAuth
 from .execution import AttachRun, ExecRun
@@ -45,16 +47,6 @@ def _arg(request, name: str, default: Optional[str] = None) -> Optional[str]:
 def _flag(request, name: str) -> bool:
     value = _arg(request, name)
     return value is not None and value.lower() not in ("0", "false")
-
-
-def _int(request, name: str) -> Optional[int]:
-    value = _arg(request, name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise _Error(400, "BadRequest", f"invalid value {value!r} for {name}") from None
 
 
 class KubeletAPI(Resource):
@@ -157,11 +149,27 @@ class KubeletAPI(Resource):
 
     # -- logs ---------------------------------------------------------------------------------------
     def _logs(self, request, namespace, name, container_name):
-        worker, container = self._container(namespace, name, container_name)
-        options = LogOptions(follow=_flag(request, "follow"), timestamps=_flag(request, "timestamps"),
-                             tail_lines=_int(request, "tailLines"), since_seconds=_int(request, "sinceSeconds"),
-                             since_time=_arg(request, "sinceTime"), limit_bytes=_int(request, "limitBytes"),
-                             previous=_flag(request, "previous"))
+        query = {k.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in vs]
+                 for k, vs in request.args.items()}
+        # As upstream's kubelet: the query decoded (400) and validated (422) before the pod is looked up, its
+        # errors JSON-looking text; an unknown pod or container a 404.
+        try:
+            parsed = podstreams.log_options(name, query)
+        except errors.StatusError as e:
+            if e.code == 422:
+                raise _Error(422, "Invalid", '{"message": "Invalid request."}') from None
+            raise _Error(400, "BadRequest", '{"message": "Unable to decode query."}') from None
+        worker = self.agent.worker(namespace, name)
+        if worker is None:
+            raise _Error(404, "NotFound", f'pod "{name}" does not exist')
+        container = worker.container(container_name)
+        if container is None:
+            raise _Error(404, "NotFound", f'container "{container_name}" not found in pod "{name}"')
+        since_time = parsed.get("sinceTime")
+        options = LogOptions(follow=bool(parsed.get("follow")), timestamps=bool(parsed.get("timestamps")),
+                             tail_lines=parsed.get("tailLines"), since_seconds=parsed.get("sinceSeconds"),
+                             since_time=since_time if since_time else None, limit_bytes=parsed.get("limitBytes"),
+                             previous=bool(parsed.get("previous")))
         if options.previous:
             if not container.previous_log_path:
                 raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod '
