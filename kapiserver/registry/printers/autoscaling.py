@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
+from ..hpaconversion import hpa_v1_to_v2
 from . import _base as b
 
 _SPEC, _STATUS = "autoscaling.v2.HorizontalPodAutoscalerSpec", "autoscaling.v2.HorizontalPodAutoscalerStatus"
@@ -28,17 +29,13 @@ def _columns() -> list[dict]:
 
 
 def _v2_metrics(hpa: dict) -> tuple[list, list]:
+    """The metrics and their statuses as upstream's printer sees them, on the internal (v2) object: an
+    autoscaling/v1 object's other metrics and statuses come back from its annotations."""
+    if hpa.get("apiVersion") == "autoscaling/v1":
+        hpa = hpa_v1_to_v2(hpa)
     spec = hpa.get("spec") or {}
     status = hpa.get("status") or {}
-    if "metrics" in spec or "targetCPUUtilizationPercentage" not in spec:
-        return spec.get("metrics") or [], status.get("currentMetrics") or []
-    target = {"type": "Utilization", "averageUtilization": spec["targetCPUUtilizationPercentage"]}
-    specs = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
-    statuses = []
-    if status.get("currentCPUUtilizationPercentage") is not None:
-        current = {"averageUtilization": status["currentCPUUtilizationPercentage"]}
-        statuses = [{"type": "Resource", "resource": {"name": "cpu", "current": current}}]
-    return specs, statuses
+    return spec.get("metrics") or [], status.get("currentMetrics") or []
 
 
 def _current(statuses: list, i: int, source: str) -> Optional[dict]:
