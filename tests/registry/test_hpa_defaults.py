@@ -31,3 +31,10 @@ def test_v1_defaults_only_min_replicas():
     obj = {"spec": {"maxReplicas": 2}}
     apply_defaults("autoscaling", "v1", "HorizontalPodAutoscaler", obj)
     assert obj["spec"] == {"maxReplicas": 2, "minReplicas": 1}
+
+
+def test_defaulted_spec_fields_are_written_in_go_order():
+    """minReplicas and metrics added by defaulting take their struct places, not the end of the spec."""
+    out = defaulted("autoscaling", "v2", "HorizontalPodAutoscaler", {"spec": {
+        "scaleTargetRef": {"kind": "Deployment", "name": "d"}, "maxReplicas": 3, "behavior": {}}})
+    assert list(out["spec"]) == ["scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"]

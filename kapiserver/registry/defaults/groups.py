@@ -49,6 +49,7 @@ def hpa_v2(obj: dict) -> None:
         behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), 0, _scale_up_policies)
         behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), None, _scale_down_policies)
         go_order(behavior, ("scaleUp", "scaleDown"))
+    go_order(spec, ("scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"))
 
 
 def network_policy(obj: dict) -> None:
