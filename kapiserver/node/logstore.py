@@ -33,7 +33,9 @@ class ContainerLog:
         self.followers: List[Callable[[bytes], None]] = []
         self.closed = False
         self._closers: List[Callable[[], None]] = []
-        self._file = open(path, "ab")
+        # A new instance's log starts empty: a file left by an instance of the same number (before kube-node
+        # restarted, when the count starts again) is not this one's.
+        self._file = open(path, "wb")
 
     def write(self, data: bytes) -> None:
         data = self._partial + data

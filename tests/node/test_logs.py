@@ -37,3 +37,15 @@ def test_followers_see_new_lines_and_the_end(tmp_path):
     log.close()
     assert [s.split(b" ", 1)[1] for s in seen] == [b"a\n"] and ended == [True]
     stop()
+
+
+def test_a_new_instance_log_does_not_keep_an_old_files_lines(tmp_path):
+    """A log opened where an earlier instance of the same number wrote (kube-node restarted) starts empty."""
+    path = str(tmp_path / "c-1.log")
+    old = ContainerLog(path)
+    old.write(b"old\n")
+    old.close()
+    new = ContainerLog(path)
+    new.write(b"new\n")
+    new.close()
+    assert [r.split(b" ", 1)[1] for r in new.records()] == [b"new\n"]
