@@ -59,7 +59,9 @@ def set_condition(status: dict, type_: str, value: str, reason: str, message: st
                        "message": message})
 
 
-def _default_rules(rules: Optional[dict], up: bool) -> dict:
+def _default_rules(rules: Optional[dict], up: bool, down_window: float = DOWNSCALE_STABILIZATION) -> dict:
+    """The rules as the controller reads them; scaleDown's window, which the API leaves unset, is the
+    --horizontal-pod-autoscaler-downscale-stabilization flag's (maybeInitScaleDownStabilizationWindow)."""
     rules = dict(rules or {})
     if not rules.get("policies"):
         rules["policies"] = [{"type": "Pods", "value": 4, "periodSeconds": 15},
@@ -67,7 +69,7 @@ def _default_rules(rules: Optional[dict], up: bool) -> dict:
             [{"type": "Percent", "value": 100, "periodSeconds": 15}]
     rules.setdefault("selectPolicy", "Max")
     if rules.get("stabilizationWindowSeconds") is None:
-        rules["stabilizationWindowSeconds"] = 0 if up else int(DOWNSCALE_STABILIZATION)
+        rules["stabilizationWindowSeconds"] = 0 if up else int(down_window)
     return rules
 
 
@@ -141,7 +143,7 @@ class DecisionCore:
     def normalize_with_behavior(self, key: str, status: dict, behavior: dict, current: int, desired: int,
                                 min_replicas: int, max_replicas: int, now: float) -> int:
         up = _default_rules(behavior.get("scaleUp"), True)
-        down = _default_rules(behavior.get("scaleDown"), False)
+        down = _default_rules(behavior.get("scaleDown"), False, self.downscale_stabilization)
         stabilized, reason, message = self._stabilize_with_behavior(key, up, down, current, desired, now)
         if stabilized != desired:
             set_condition(status, "AbleToScale", "True", reason, message, now)
@@ -237,8 +239,8 @@ class DecisionCore:
         if new > previous:
             rules, table, change = _default_rules(behavior.get("scaleUp"), True), self.scale_up_events, new - previous
         else:
-            rules, table, change = _default_rules(behavior.get("scaleDown"), False), self.scale_down_events, \
-                previous - new
+            rules = _default_rules(behavior.get("scaleDown"), False, self.downscale_stabilization)
+            table, change = self.scale_down_events, previous - new
         longest = max([p.get("periodSeconds") or 0 for p in rules.get("policies") or []] or [0])
         events = table.setdefault(key, [])
         for event in events:
