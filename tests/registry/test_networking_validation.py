@@ -157,3 +157,16 @@ def test_network_policy_too_many_policy_types():
     assert errors("NetworkPolicy", np) == [
         'spec.policyTypes: Invalid value: []networking.PolicyType{"Ingress", "Egress", "Other"}: '
         "may not specify more than two policyTypes"]
+
+
+def test_ingress_status_update_checks_load_balancer_addresses():
+    """validate_ingress_status_update: an ip must be an IP, a hostname a DNS name and not an IP."""
+    from kapiserver.registry.validation.networking import validate_ingress_status_update
+    old = ingress([http_rule()])
+    new = copy.deepcopy(old)
+    new["status"] = {"loadBalancer": {"ingress": [{"ip": "10.0.0.1"}, {"ip": "x"}, {"hostname": "10.0.0.2"}]}}
+    assert [str(e) for e in validate_ingress_status_update(new, old, True)] == [
+        'status.loadBalancer.ingress[1].ip: Invalid value: "x": must be a valid IP address, '
+        "(e.g. 10.9.8.7 or 2001:db8::ffff)",
+        'status.loadBalancer.ingress[2].hostname: Invalid value: "10.0.0.2": must be a DNS name, not an IP address',
+    ]

@@ -165,6 +165,25 @@ def validate_ingress_update(new: dict, old: dict, namespaced: bool) -> Errors:
     return errs + _ingress_spec(_dict(new.get("spec")), allow_secret, allow_wildcard)
 
 
+_NOT_AN_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+
+
+def validate_ingress_status_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    """A write through /status: metadata's update rules and the load balancer's addresses, not the spec."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    balancer = _dict(_dict(new.get("status")).get("loadBalancer"))
+    for i, entry in enumerate(_list(balancer.get("ingress"))):
+        path = f"status.loadBalancer.ingress[{i}]"
+        ip, hostname = text(entry.get("ip")), text(entry.get("hostname"))
+        if ip and not _is_ip(ip):
+            errs.append(invalid(f"{path}.ip", ip, _NOT_AN_IP))
+        if hostname:
+            errs += [invalid(f"{path}.hostname", hostname, msg) for msg in names.is_dns1123_subdomain(hostname)]
+            if _is_ip(hostname):
+                errs.append(invalid(f"{path}.hostname", hostname, "must be a DNS name, not an IP address"))
+    return errs
+
+
 def _typed_reference(ref: Any, path: str) -> Errors:
     if not isinstance(ref, dict):
         return []
