@@ -17,6 +17,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from ..endpoints.upgrade import header_values, wants_upgrade
 from ..machinery import errors
+from ..pool import in_pool
 from ..registry.subresources import podstreams
 from ..endpoints.websocket import serve_websocket
 from .auth import KubeletAuth
@@ -47,6 +48,28 @@ def _arg(request, name: str, default: Optional[str] = None) -> Optional[str]:
 def _flag(request, name: str) -> bool:
     value = _arg(request, name)
     return value is not None and value.lower() not in ("0", "false")
+
+
+def _log_source(container, pod_name: str, previous: bool):
+    """(path, live log or None) of the instance a log request means, as upstream's kubelet picks it: the
+    running or last instance; with ``previous``, the last terminated one (lastState), which is the last
+    instance itself while the container waits to be restarted."""
+    waiting = container.state.get("waiting")
+    ended_before = "terminated" in container.last_state
+    if previous:
+        if ended_before and waiting is not None and container.log is not None:
+            return container.log.path, None
+        if ended_before and container.previous_log_path:
+            return container.previous_log_path, None
+        raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod "{pod_name}" '
+                                        f'not found')
+    if container.log is not None:
+        return container.log.path, container.log
+    reason = (waiting or {}).get("reason", "ContainerCreating")
+    reason = {"ErrImagePull": "image can't be pulled",
+              "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
+    raise _Error(400, "BadRequest", f'container "{container.name}" in pod "{pod_name}" is waiting to start: '
+                                    f'{reason}')
 
 
 class KubeletAPI(Resource):
@@ -170,18 +193,15 @@ class KubeletAPI(Resource):
                              tail_lines=parsed.get("tailLines"), since_seconds=parsed.get("sinceSeconds"),
                              since_time=since_time if since_time else None, limit_bytes=parsed.get("limitBytes"),
                              previous=bool(parsed.get("previous")))
-        if options.previous:
-            if not container.previous_log_path:
-                raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod '
-                                                f'"{name}" not found')
-            records, closed, follow = read_records(container.previous_log_path), True, None
-        elif container.log is None:
-            reason = (container.state.get("waiting") or {}).get("reason", "ContainerCreating")
-            raise _Error(400, "BadRequest", f'container "{container.name}" in pod "{name}" is waiting to '
-                                            f'start: {reason}')
-        else:
-            log = container.log
-            records, closed, follow = log.records(), log.closed, log.follow
+        path, log = _log_source(container, name, options.previous)
+        # Lines written from now on come to a follower; the file is read (in the thread pool) only up to here.
+        live = log is not None and options.follow and not log.closed
+        arrived: list = []
+        state = {"ended": False, "finished": False, "stop": lambda: None}
+        size = None
+        if live:
+            size = log.size
+            state["stop"] = log.follow(arrived.append, lambda: state.__setitem__("ended", True))
         request.setHeader(b"Content-Type", b"text/plain")
         budget = [options.limit_bytes]
 
@@ -192,27 +212,38 @@ class KubeletAPI(Resource):
             if data:
                 request.write(data)
             return budget[0] is None or budget[0] > 0
-        keep_going = True
-        for record in options.select(records, self.reactor.seconds()):
-            keep_going = emit(options.render(record))
-            if not keep_going:
-                break
-        if not options.follow or closed or not keep_going:
-            request.finish()
-            return NOT_DONE_YET
-        finished = [False]
 
         def done():
-            if not finished[0]:
-                finished[0] = True
-                stop()
+            state["stop"]()
+            if not state["finished"]:
+                state["finished"] = True
                 request.finish()
 
         def record(line):
-            if not emit(options.render(line)):
+            if not state["finished"] and not emit(options.render(line)):
                 done()
-        stop = follow(record, done)
-        request.notifyFinish().addBoth(lambda _: (finished.__setitem__(0, True), stop()))
+
+        def answer(records):
+            if state["finished"]:
+                return
+            for line in options.select(records, self.reactor.seconds()):
+                if not emit(options.render(line)):
+                    return done()
+            if not live:
+                return done()
+            state["stop"]()
+            for line in arrived:
+                if not emit(options.render(line)):
+                    return done()
+            if state["ended"] or log.closed:
+                return done()
+            state["stop"] = log.follow(record, done)
+
+        def client_gone(_):
+            state["finished"] = True
+            state["stop"]()
+        request.notifyFinish().addBoth(client_gone)
+        in_pool(self.reactor, read_records, path, size).addCallback(answer).addErrback(self._failed, request)
         return NOT_DONE_YET
 
     # -- exec / attach --------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class ContainerLog:
         self._partial = b""
         self.followers: List[Callable[[bytes], None]] = []
         self.closed = False
+        self.size = 0                   # bytes written to the file so far
         self._closers: List[Callable[[], None]] = []
         # A new instance's log starts empty: a file left by an instance of the same number (before kube-node
         # restarted, when the count starts again) is not this one's.
@@ -47,6 +48,7 @@ class ContainerLog:
     def _emit(self, line: bytes) -> None:
         record = now_stamp().encode() + b" " + line
         self._file.write(record)
+        self.size += len(record)
         self._file.flush()
         for follower in list(self.followers):
             follower(record)
@@ -80,11 +82,12 @@ class ContainerLog:
         return read_records(self.path)
 
 
-def read_records(path: str) -> List[bytes]:
-    """The stamped lines of a log file (of a running or an earlier container instance)."""
+def read_records(path: str, size: Optional[int] = None) -> List[bytes]:
+    """The stamped lines of a log file (of a running or an earlier container instance), its first ``size``
+    bytes when given.  Blocking: the kubelet API calls it in the thread pool."""
     try:
         with open(path, "rb") as f:
-            return f.read().splitlines(keepends=True)
+            return f.read(-1 if size is None else size).splitlines(keepends=True)
     except OSError:
         return []
 

@@ -17,6 +17,7 @@ class Container:
         self.log = log
         self.previous_log_path = None
         self.state = {"running": {}}
+        self.last_state = {}
         self.running = True
 
 
@@ -38,18 +39,28 @@ class Agent:
         return self.workers.get((namespace, name))
 
 
-def _get(tmp_path, path):
+def _log(tmp_path, lines=b"one\ntwo\nthree\n", close=True):
     log = ContainerLog(str(tmp_path / f"c-{len(list(tmp_path.iterdir()))}.log"))
-    log.write(b"one\ntwo\nthree\n")
-    log.close()
+    log.write(lines)
+    if close:
+        log.close()
+    return log
+
+
+def _get(tmp_path, path, container=None, during=None):
+    """(code, body) of a GET; ``during()`` runs once the request is being answered."""
+    container = container or Container(_log(tmp_path))
     clock = task.Clock()
     clock.advance(1e9)
-    stub = StubTreq(KubeletAPI(clock, Agent(Worker(Container(log)))))
-    results = []
+    stub = StubTreq(KubeletAPI(clock, Agent(Worker(container))))
+    results, chunks = [], []
     d = stub.request("GET", f"http://node{path}")
-    d.addCallback(lambda r: treq.content(r).addCallback(lambda body: (r.code, body)))
+    d.addCallback(lambda r: treq.collect(r, chunks.append).addCallback(lambda _: (r.code, b"".join(chunks))))
     d.addBoth(results.append)
     stub.flush()
+    if during is not None:
+        during()
+        stub.flush()
     assert results, "no response"
     return results[0]
 
@@ -83,3 +94,37 @@ def test_options_are_applied(tmp_path):
     assert _get(tmp_path, "/containerLogs/default/p/c?sinceTime=2000-01-01T02:00:00%2B02:00") == \
         (200, b"one\ntwo\nthree\n")
     assert _get(tmp_path, "/containerLogs/default/p/c?sinceTime=2999-01-01T02:00:00%2B02:00") == (200, b"")
+
+
+def test_follow_streams_new_lines_until_the_container_ends(tmp_path):
+    """follow=true gives the log so far, then each line written, and ends when the instance's log closes."""
+    log = _log(tmp_path, b"one\n", close=False)
+
+    def more():
+        log.write(b"two\n")
+        log.close()
+    assert _get(tmp_path, "/containerLogs/default/p/c?follow=true", Container(log), during=more) == \
+        (200, b"one\ntwo\n")
+
+
+def test_previous_while_waiting_to_restart_is_the_instance_that_just_ended(tmp_path):
+    """In CrashLoopBackOff, lastState is the instance that just ended: previous=true reads it (as the plain log
+    does), not the one before."""
+    container = Container(_log(tmp_path, b"last\n"))
+    container.previous_log_path = _log(tmp_path, b"before\n").path
+    container.state = {"waiting": {"reason": "CrashLoopBackOff"}}
+    container.last_state = {"terminated": {"exitCode": 1}}
+    container.running = False
+    assert _get(tmp_path, "/containerLogs/default/p/c?previous=true", container) == (200, b"last\n")
+    container.state, container.running = {"running": {}}, True
+    assert _get(tmp_path, "/containerLogs/default/p/c?previous=true", container) == (200, b"before\n")
+
+
+def test_a_container_never_started_is_waiting_to_start(tmp_path):
+    """No log yet: the waiting reason, worded as the kubelet's for image pulls; previous=true finds nothing."""
+    container = Container(None)
+    container.state, container.running = {"waiting": {"reason": "ErrImagePull"}}, False
+    code, body = _get(tmp_path, "/containerLogs/default/p/c", container)
+    assert code == 400 and b"is waiting to start: image can't be pulled" in body
+    code, body = _get(tmp_path, "/containerLogs/default/p/c?previous=true", container)
+    assert code == 400 and b'previous terminated container \\"c\\" in pod \\"p\\" not found' in body
