@@ -78,7 +78,7 @@ class Registry:
         if key == ("", "services"):
             return core.ServiceStrategy(info, self.service_ips, self.node_ports)
         if key == ("", "persistentvolumes"):
-            return core.PersistentVolumeStrategy(info)
+            return core.PersistentVolumeStrategy(info, self.clock)
         if key == ("", "persistentvolumeclaims"):
             return core.PersistentVolumeClaimStrategy(info)
         if key == ("", "nodes"):
@@ -92,6 +92,12 @@ class Registry:
         if key == ("apps", "statefulsets"):
             from .apps import StatefulSetStrategy
             return StatefulSetStrategy(info)
+        if key == ("autoscaling", "horizontalpodautoscalers"):
+            from .autoscaling import HorizontalPodAutoscalerStrategy
+            return HorizontalPodAutoscalerStrategy(info)
+        if key == ("networking.k8s.io", "ingresses"):
+            from .networking import IngressStrategy
+            return IngressStrategy(info)
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)
