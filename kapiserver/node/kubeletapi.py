@@ -255,6 +255,10 @@ class KubeletAPI(Resource):
             return self._run(request, worker, container, argv)
         tty, stdin = _flag(request, "tty"), _flag(request, "stdin")
         stdout, stderr = _flag(request, "stdout"), _flag(request, "stderr")
+        # As upstream's remotecommand options: a terminal has no separate stderr, and a stream needs one.
+        stderr = stderr and not tty
+        if not (stdin or stdout or stderr):
+            raise _Error(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
         if kind == "exec":
             make = lambda sink: ExecRun(self.reactor, worker, container, argv, tty, stdin, sink)
         else:
