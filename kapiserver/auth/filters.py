@@ -38,12 +38,17 @@ class Security:
         info, user)``, if given, runs between impersonation and authorization (where upstream puts API
         Priority and Fairness): what it returns, if anything, is awaited."""
         authenticated = await self.authenticator.authenticate(request)
+        # The credentials stay here: taken off the request once they are read, as upstream's authentication and
+        # impersonation filters take them, so that no kubelet, pod, service or extension server it is proxied to
+        # sees them.
+        request.requestHeaders.removeHeader(b"authorization")
         state = RequestAuth(authenticated, authenticated)
         request.kapi_auth = state
         context.set_request(request)
         user = authenticated
         if impersonation.requested(request):
             user = await impersonation.impersonate(request, authenticated, self.authorizer)
+            impersonation.take_headers(request)
             state.user = user
         context.set_user(user)
         if gate is not None:

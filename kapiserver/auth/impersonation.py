@@ -14,6 +14,7 @@ from .user import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, ANONYMOUS, SERVICE_ACC
     SERVICE_ACCOUNTS_GROUP, UserInfo
 
 _EXTRA_PREFIX = b"impersonate-extra-"
+_NAMED = (b"impersonate-user", b"impersonate-group", b"impersonate-uid")
 
 
 def _headers(request, name: bytes) -> list[str]:
@@ -21,9 +22,17 @@ def _headers(request, name: bytes) -> list[str]:
 
 
 def requested(request) -> bool:
-    return any(request.requestHeaders.hasHeader(h) for h in
-               (b"impersonate-user", b"impersonate-group", b"impersonate-uid")) or \
+    return any(request.requestHeaders.hasHeader(h) for h in _NAMED) or \
         any(k.lower().startswith(_EXTRA_PREFIX) for k, _ in request.requestHeaders.getAllRawHeaders())
+
+
+def take_headers(request) -> None:
+    """The impersonation headers taken off the request once they are acted on (upstream's filter deletes
+    them), so that nothing it is proxied to sees them."""
+    headers = request.requestHeaders
+    for name in [k for k, _ in headers.getAllRawHeaders()
+                 if k.lower() in _NAMED or k.lower().startswith(_EXTRA_PREFIX)]:
+        headers.removeHeader(name)
 
 
 def _forbidden(a: Attributes, reason: str = "") -> StatusError:

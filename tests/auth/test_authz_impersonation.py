@@ -53,3 +53,22 @@ def test_checks_in_upstream_order():
     _, asked = _as({"Impersonate-User": ["bob"], "Impersonate-Uid": ["u1"], "Impersonate-Extra-Scopes": ["a"],
                     "Impersonate-Group": ["g"]})
     assert asked == [("users", "", "bob"), ("groups", "", "g"), ("userextras", "scopes", "a"), ("uids", "", "u1")]
+
+
+class _Authenticator:
+    async def authenticate(self, request):
+        return ADMIN
+
+
+def test_the_credentials_are_taken_off_the_request_once_read():
+    """As upstream's authentication and impersonation filters delete them: whatever the request is proxied to next
+    (a kubelet, a pod, a service, an extension apiserver) never sees the user's token or impersonation headers."""
+    from kapiserver.auth.filters import Security
+    from kapiserver.endpoints.requestinfo import request_info
+    request = _Request({"Authorization": ["Bearer secret"], "Impersonate-User": ["bob"],
+                        "Impersonate-Group": ["g"], "Impersonate-Uid": ["u1"], "Impersonate-Extra-Scopes": ["a", "b"],
+                        "Accept": ["application/json"]})
+    info = request_info("GET", "/api/v1/namespaces/default/pods/p/proxy/", {})
+    user = asyncio.run(Security(_Authenticator(), _Recorder()).filter(request, info))
+    assert (user.name, user.uid) == ("bob", "u1")
+    assert [name for name, _ in request.requestHeaders.getAllRawHeaders()] == [b"Accept"]
