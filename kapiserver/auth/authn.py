@@ -70,6 +70,8 @@ class RequestHeaders:
         self.username_headers = tuple(username_headers)
         self.group_headers = tuple(group_headers)
         self.extra_prefixes = tuple(p.lower() for p in extra_prefixes)
+        self._names = frozenset((h.decode("latin-1") if isinstance(h, bytes) else h).lower()
+                                for h in self.username_headers + self.group_headers)
 
     def user(self, request, cert) -> Optional[UserInfo]:
         """The user the headers name, when the certificate is a front proxy's; else None."""
@@ -90,6 +92,12 @@ class RequestHeaders:
                 if lowered.startswith(prefix) and len(lowered) > len(prefix):
                     key = unquote(lowered[len(prefix):])
                     extra.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+        # Read, they are taken off the request (upstream's ClearAuthenticationHeaders): nothing it is proxied to
+        # sees them.
+        for header in [h for h, _ in headers.getAllRawHeaders()
+                       if h.decode("latin-1").lower() in self._names
+                       or h.decode("latin-1").lower().startswith(self.extra_prefixes)]:
+            headers.removeHeader(header)
         return UserInfo(name, "", groups, extra)
 
 

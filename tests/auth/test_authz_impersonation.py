@@ -72,3 +72,18 @@ def test_the_credentials_are_taken_off_the_request_once_read():
     user = asyncio.run(Security(_Authenticator(), _Recorder()).filter(request, info))
     assert (user.name, user.uid) == ("bob", "u1")
     assert [name for name, _ in request.requestHeaders.getAllRawHeaders()] == [b"Accept"]
+
+
+def test_a_front_proxys_headers_are_taken_off_the_request_once_read():
+    """As upstream's requestheader authenticator clears them: a pod or node the request is proxied to never sees
+    the X-Remote-* headers that named the user."""
+    from kapiserver.auth import certs
+    from kapiserver.auth.authn import RequestHeaders
+    ca, ca_key = certs.new_ca("front-proxy-ca")
+    cert, _ = certs.sign_certificate(ca, ca_key, "front-proxy", client=True)
+    authenticator = RequestHeaders([ca], ["front-proxy"], ["X-Remote-User"], ["X-Remote-Group"], ["X-Remote-Extra-"])
+    request = _Request({"X-Remote-User": ["jane"], "X-Remote-Group": ["devs", "ops"],
+                        "X-Remote-Extra-Scopes": ["read"], "Accept": ["application/json"]})
+    user = authenticator.user(request, cert)
+    assert (user.name, user.groups, user.extra) == ("jane", ["devs", "ops"], {"scopes": ["read"]})
+    assert [name for name, _ in request.requestHeaders.getAllRawHeaders()] == [b"Accept"]
