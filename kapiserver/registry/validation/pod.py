@@ -508,7 +508,7 @@ def topology_spread(value: Any, path: str) -> Errors:
     return errs
 
 
-def pod_spec(spec: Any, path: str) -> Errors:
+def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
     """ValidatePodSpec, the rules users meet most."""
     spec = spec if isinstance(spec, dict) else {}
     volume_names, errs = volumes(spec.get("volumes"), f"{path}.volumes")
@@ -590,9 +590,9 @@ def pod_template_spec(template: Any, path: str) -> Errors:
 # -- Pod objects -----------------------------------------------------------------------------
 
 def validate_pod(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
+    """ValidatePodCreate."""
+    errs = _pod_metadata_and_spec(obj)
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    errs += pod_spec(spec, "spec")
     if spec.get("ephemeralContainers"):
         errs.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
     if spec.get("nodeName") and spec.get("schedulingGates"):
@@ -619,57 +619,128 @@ def _spec_diff(old: dict, new: dict) -> str:
 
 
 def _munged_spec(new: dict, old: dict) -> dict:
-    """The new spec with every field a pod update may change set back to its old value."""
+    """The new spec with every field a pod update may change set back to its old value (upstream's munging
+    before its DeepEqual; the container lists have the old lengths, checked before)."""
     munged = json_copy(new)
     for key in ("containers", "initContainers"):
-        new_list, old_list = _list(munged.get(key)), _list(old.get(key))
-        if len(new_list) == len(old_list):
-            for c, o in zip(new_list, old_list):
-                if "image" in o:
-                    c["image"] = o["image"]
-                else:
-                    c.pop("image", None)
+        for c, o in zip(_list(munged.get(key)), _list(old.get(key))):
+            if "image" in o:
+                c["image"] = o["image"]
+            else:
+                c.pop("image", None)
     if not munged.get("ephemeralContainers") and not old.get("ephemeralContainers"):
         # none either way (Go's comparison takes an empty list for no list)
         munged.pop("ephemeralContainers", None)
         if "ephemeralContainers" in old:
             munged["ephemeralContainers"] = old["ephemeralContainers"]
-    if "activeDeadlineSeconds" in old:
-        munged["activeDeadlineSeconds"] = old["activeDeadlineSeconds"]
-    else:
-        munged.pop("activeDeadlineSeconds", None)
     old_grace, new_grace = old.get("terminationGracePeriodSeconds"), new.get("terminationGracePeriodSeconds")
     if is_int(old_grace) and old_grace < 0 and new_grace == 1:
         munged["terminationGracePeriodSeconds"] = old_grace
-    old_tolerations = _list(old.get("tolerations"))
-    if all(t in _list(new.get("tolerations")) for t in old_tolerations):
-        munged["tolerations"] = json_copy(old.get("tolerations"))
-        if "tolerations" not in old:
-            munged.pop("tolerations", None)
-    old_gates = _list(old.get("schedulingGates"))
-    if all(g in old_gates for g in _list(new.get("schedulingGates"))):
-        if "schedulingGates" in old:
-            munged["schedulingGates"] = json_copy(old["schedulingGates"])
+    # activeDeadlineSeconds, tolerations and scheduling gates are judged on their own, before.
+    for key in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
+        if key in old:
+            munged[key] = json_copy(old[key])
         else:
-            munged.pop("schedulingGates", None)
+            munged.pop(key, None)
     return munged
 
 
+def _container_updates(new: Any, old: Any, path: str) -> tuple[Errors, bool]:
+    """ValidateContainerUpdates: the same number of containers (else one Forbidden, and nothing more is
+    judged), each with an image free of surrounding whitespace."""
+    new_list, old_list = _list(new), _list(old)
+    if len(new_list) != len(old_list):
+        return [forbidden(path, "pod updates may not add or remove containers")], True
+    errs: Errors = []
+    for i, c in enumerate(new_list):
+        image = _str(c.get("image"))
+        if not image:
+            errs.append(required(f"{path}[{i}].image", ""))
+        if image != image.strip():
+            errs.append(invalid(f"{path}[{i}].image", image, "must not have leading or trailing whitespace"))
+    return errs, False
+
+
+def _toleration_key(t: dict) -> dict:
+    return {k: v for k, v in t.items() if k != "tolerationSeconds" and v not in (None, "")}
+
+
+def _only_added_tolerations(new: Any, old: Any, path: str) -> Errors:
+    """validateOnlyAddedTolerations: every old toleration is still there, its tolerationSeconds alone may
+    change."""
+    candidates = [_toleration_key(t) for t in _list(new)]
+    for t in _list(old):
+        if _toleration_key(t) not in candidates:
+            return [forbidden(path, "existing toleration can not be modified except its tolerationSeconds")]
+    return tolerations(new, path)
+
+
+def _only_deleted_scheduling_gates(new: Any, old: Any, path: str) -> Errors:
+    """validateOnlyDeletedSchedulingGates: a gate may go, none may come."""
+    old_names = {_str(g.get("name")) for g in _list(old)}
+    added: dict[str, int] = {}
+    for i, gate in enumerate(_list(new)):
+        added[_str(gate.get("name"))] = i
+    return [forbidden(f"{path}[{i}].name", f"only deletion is allowed, but found new scheduling gate '{name}'")
+            for name, i in added.items() if name not in old_names]
+
+
+def _image_whitespace(value: Any, path: str) -> Errors:
+    """validateContainersOnlyForPod: a Pod's (not a template's) images have no surrounding whitespace."""
+    errs: Errors = []
+    for i, c in enumerate(_list(value)):
+        image = _str(c.get("image"))
+        if image != image.strip():
+            errs.append(invalid(f"{path}[{i}].image", image, "must not have leading or trailing whitespace"))
+    return errs
+
+
+def _pod_metadata_and_spec(obj: dict) -> Errors:
+    """validatePodMetadataAndSpec, shared by create and update."""
+    errs = _meta.object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    errs += pod_spec(spec, "spec", is_pod=True)
+    if not spec.get("serviceAccountName"):
+        for vi, volume in enumerate(_list(spec.get("volumes"))):
+            projected = volume.get("projected")
+            for si, source in enumerate(_list(projected.get("sources") if isinstance(projected, dict) else None)):
+                if source.get("serviceAccountToken") is not None:
+                    errs.append(forbidden(f"spec.volumes[{vi}].projected.sources[{si}].serviceAccountToken",
+                                          "must not be specified when serviceAccountName is not set"))
+    errs += _image_whitespace(spec.get("containers"), "spec.containers")
+    errs += _image_whitespace(spec.get("initContainers"), "spec.initContainers")
+    return errs
+
+
 def validate_pod_update(new: dict, old: dict) -> Errors:
+    """ValidatePodUpdate: the metadata update and the whole pod as on create, then what an update may
+    change: images (not the number of containers), activeDeadlineSeconds (set, or lowered), tolerations
+    (added, or their tolerationSeconds changed), scheduling gates (removed), a negative grace period to 1;
+    any other change is one Forbidden naming those fields."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    # Upstream re-runs the create-time metadata and spec checks on update.
-    errs += _meta.object_meta(new.get("metadata"), True, names.name_is_dns_subdomain)
+    errs += _pod_metadata_and_spec(new)
     spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
     old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
-    errs += pod_spec(spec, "spec")
+    for key in ("containers", "initContainers"):
+        more, stop = _container_updates(spec.get(key), old_spec.get(key), f"spec.{key}")
+        errs += more
+        if stop:
+            return errs
     deadline, old_deadline = spec.get("activeDeadlineSeconds"), old_spec.get("activeDeadlineSeconds")
-    if old_deadline is not None:
-        if deadline is None:
-            errs.append(invalid("spec.activeDeadlineSeconds", None,
-                                "must not update from a positive integer to nil value"))
-        elif is_int(deadline) and is_int(old_deadline) and deadline > old_deadline:
-            errs.append(invalid("spec.activeDeadlineSeconds", deadline,
-                                "must be less than or equal to previous value"))
+    if deadline is not None:
+        if is_int(deadline) and not 0 <= deadline <= _MAX_INT32:
+            errs.append(invalid("spec.activeDeadlineSeconds", deadline, names.inclusive_range_error(0, _MAX_INT32)))
+            return errs
+        if is_int(deadline) and is_int(old_deadline) and old_deadline < deadline:
+            errs.append(invalid("spec.activeDeadlineSeconds", deadline, "must be less than or equal to previous value"))
+            return errs
+    elif old_deadline is not None:
+        errs.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))
+    errs += _only_added_tolerations(spec.get("tolerations"), old_spec.get("tolerations"), "spec.tolerations")
+    errs += _only_deleted_scheduling_gates(spec.get("schedulingGates"), old_spec.get("schedulingGates"),
+                                           "spec.schedulingGates")
+    if spec == old_spec:
+        return errs
     munged = _munged_spec(spec, old_spec)
     if munged != old_spec:
         errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + _spec_diff(old_spec, munged)))
