@@ -62,6 +62,14 @@ class PodStrategy(Strategy):
             # A binding records the PodScheduled condition besides the node, as upstream's binding REST.
             new["status"] = status
 
+    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_status_update(new, old)
+        # Upstream's podStatusStrategy backfills the QoS class (immutable, set on create) when a writer drops it.
+        status = new.get("status")
+        old_qos = (old.get("status") or {}).get("qosClass")
+        if isinstance(status, dict) and not status.get("qosClass") and old_qos:
+            status["qosClass"] = old_qos
+
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
         # A binding sets spec.nodeName, which no ordinary pod update may change; upstream's
         # binding REST writes it without update validation (it checks the Binding itself).
@@ -70,6 +78,9 @@ class PodStrategy(Strategy):
         if subresource == "ephemeralcontainers":
             # Upstream's podEphemeralContainersStrategy validates the change of ephemeral containers alone.
             return pod_validation.validate_pod_ephemeral_containers_update(new, old)
+        if subresource == "status":
+            # Upstream's podStatusStrategy: ValidatePodStatusUpdate, the spec not judged again.
+            return pod_validation.validate_pod_status_update(new, old)
         return super().validate_subresource_update(subresource, new, old)
 
 

@@ -3,6 +3,7 @@ and of Pod objects on create and update."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -11,9 +12,9 @@ from ...machinery.jsoncopy import json_copy
 from ...machinery.quantity import parse_quantity
 from . import meta as _meta
 from ...machinery import names
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid, is_int,
-                    label_selector, labels, nonnegative, not_found_field, not_supported, one_of, qualified_name,
-                    required, text)
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, invalid,
+                    invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported, one_of,
+                    qualified_name, required, text)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -777,4 +778,107 @@ def validate_pod_ephemeral_containers_update(new: dict, old: dict) -> Errors:
             errs.append(forbidden("spec.ephemeralContainers",
                                   f"existing ephemeral containers {codec.dumps(name).decode()} may not be changed\n"
                                   + _container_diff(before, added[name])))
+    return errs
+
+
+# -- pods/status -----------------------------------------------------------------------------
+
+_SYSTEM_CONDITIONS = frozenset({"PodScheduled", "Ready", "Initialized"})
+_NOT_AN_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+
+
+def _ip_family(value: str) -> str:
+    """"4" or "6" for an IP address (Go's sloppy parse: IPv4 octets may have leading zeros), "" for none."""
+    if ":" in value:
+        try:
+            ipaddress.IPv6Address(value)
+            return "6"
+        except ValueError:
+            return ""
+    parts = value.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        return "4"
+    return ""
+
+
+def _go_ips(kind: str, values: list[str]) -> str:
+    return f"[]core.{kind}{{" + ", ".join(f"core.{kind}{{IP:{codec.dumps(v).decode()}}}" for v in values) + "}"
+
+
+def _status_ips(status: dict, key: str, kind: str) -> Errors:
+    """validatePodIPs / validateHostIPs: each a valid IP, at most one of each family, no repeats."""
+    path = f"status.{key}"
+    ips = [_str(item.get("ip")) for item in _list(status.get(key))]
+    errs: Errors = []
+    if key == "hostIPs" and ips and ips[0] != _str(status.get("hostIP")):
+        errs.append(invalid(f"{path}[0].ip", ips[0], "must be equal to `hostIP`"))
+    errs += [invalid(f"{path}[{i}]", ip, _NOT_AN_IP) for i, ip in enumerate(ips) if not _ip_family(ip)]
+    if len(ips) > 1:
+        duplicates = [duplicate_go(f"{path}[{i}]", f"core.{kind}{{IP:{codec.dumps(ip).decode()}}}")
+                      for i, ip in enumerate(ips) if ip in ips[:i]]
+        families = {_ip_family(ip) for ip in ips}
+        if key == "hostIPs":
+            errs += duplicates
+        if len(ips) > 2 or families != {"4", "6"}:
+            errs.append(invalid_go(path, _go_ips(kind, ips), "may specify no more than one IP for each IP family"))
+        if key == "podIPs":
+            errs += duplicates
+    return errs
+
+
+def _state_transitions(new: Any, old: Any, path: str, restart_policy: str, init: list | None = None) -> Errors:
+    """ValidateContainerStateTransition: a container that may not restart does not leave its terminated
+    state (restartable init containers may)."""
+    if restart_policy == "Always":
+        return []
+    restartable = {_str(c.get("name")) for c in (init or []) if c.get("restartPolicy") == "Always"}
+    errs: Errors = []
+    new_list = _list(new)
+    for i, before in enumerate(_list(old)):
+        terminated = (before.get("state") or {}).get("terminated") if isinstance(before.get("state"), dict) else None
+        if not isinstance(terminated, dict):
+            continue
+        if terminated.get("exitCode", 0) != 0 and restart_policy == "OnFailure":
+            continue
+        if _str(before.get("name")) in restartable:
+            continue
+        for after in new_list:
+            state = after.get("state") if isinstance(after.get("state"), dict) else {}
+            if after.get("name") == before.get("name") and state.get("terminated") is None:
+                errs.append(forbidden(f"{path}[{i}].state", "may not be transitioned to non-terminated state"))
+    return errs
+
+
+def validate_pod_status_update(new: dict, old: dict) -> Errors:
+    """ValidatePodStatusUpdate: the metadata update, custom condition types qualified names (reported under
+    metadata.conditions, as upstream does), the node not moved, the nominated node a node name, qosClass
+    unchanged, terminated containers that may not restart staying so, pod and host IPs valid and one per
+    family.  The spec is not judged again."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    status = new.get("status") if isinstance(new.get("status"), dict) else {}
+    old_status = old.get("status") if isinstance(old.get("status"), dict) else {}
+    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+    old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    for i, condition in enumerate(_list(status.get("conditions"))):
+        kind = _str(condition.get("type"))
+        if kind not in _SYSTEM_CONDITIONS:
+            errs += qualified_name(kind, f"metadata.conditions[{i}].Type")
+    if _str(spec.get("nodeName")) != _str(old_spec.get("nodeName")):
+        errs.append(forbidden("status.nodeName", "may not be changed directly"))
+    nominated = _str(status.get("nominatedNodeName"))
+    if nominated and nominated != _str(old_status.get("nominatedNodeName")):
+        errs += [invalid("status.nominatedNodeName", nominated, msg)
+                 for msg in names.name_is_dns_subdomain(nominated, False)]
+    if _str(status.get("qosClass")) != _str(old_status.get("qosClass")):
+        errs.append(invalid("status.qosClass", _str(status.get("qosClass")), "field is immutable"))
+    policy = _str(old_spec.get("restartPolicy"))
+    errs += _state_transitions(status.get("containerStatuses"), old_status.get("containerStatuses"),
+                               "status.containerStatuses", policy)
+    errs += _state_transitions(status.get("initContainerStatuses"), old_status.get("initContainerStatuses"),
+                               "status.initContainerStatuses", policy, _list(old_spec.get("initContainers")))
+    errs += _state_transitions(status.get("ephemeralContainerStatuses"),
+                               old_status.get("ephemeralContainerStatuses"), "status.ephemeralContainerStatuses",
+                               "Never")
+    errs += _status_ips(status, "podIPs", "PodIP")
+    errs += _status_ips(status, "hostIPs", "HostIP")
     return errs
