@@ -128,7 +128,8 @@ class Container:
         self.name = spec["name"]
         self.sidecar = kind == "initContainers" and spec.get("restartPolicy") == "Always"
         self.restart_count = 0
-        self.instances = 0
+        self.instances = 0              # the instances started by this agent
+        self.ran_before = False         # an agent before this one ran an instance (its restartCount goes on)
         initializing = pod_has_init(pod) and kind != "ephemeralContainers"
         self.state: dict = {"waiting": {"reason": "PodInitializing" if initializing else "ContainerCreating"}}
         self.last_state: dict = {}
@@ -230,9 +231,10 @@ class Container:
                 not images.known(self.spec.get("image") or ""):
             images.pull_failed(self)        # an image with no stand-in here: as a pull that failed
             return
-        if self.instances:
+        if self.instances or self.ran_before:
             self.restart_count += 1
         self.instances += 1
+        self.ran_before = False
         self._restart_reason = None
         self._killing = False
         if "terminated" in self.state:
@@ -651,6 +653,7 @@ class PodWorker:
                                 for c in (pod.get("spec") or {}).get("initContainers") or []]
         self.ephemeral_containers: List[Container] = []
         self.containers = [Container(self, c) for c in (pod.get("spec") or {}).get("containers") or []]
+        self._count_earlier_instances(pod.get("status") or {})
         # startTime (and so activeDeadlineSeconds) counts from the first time a kubelet took the pod on.
         self.started_seconds = reactor.seconds()
         try:
@@ -670,6 +673,19 @@ class PodWorker:
         self.started = False
         self.volume_errors: List[str] = []
         self.token_error: Optional[str] = None
+
+    def _count_earlier_instances(self, status: dict) -> None:
+        """A pod this node ran before the agent restarted: its containers' instances go on counting from the
+        restartCount it reported (the predecessor's instances were stopped; the next is a restart), as a
+        kubelet counts from the runtime's record of the containers it ran."""
+        reported = {(kind, s.get("name")): s for kind, key in (("containers", "containerStatuses"),
+                                                                ("initContainers", "initContainerStatuses"))
+                    for s in status.get(key) or () if isinstance(s, dict)}
+        for container in self.init_containers + self.containers:
+            earlier = reported.get((container.kind, container.name))
+            if earlier and earlier.get("containerID") and isinstance(earlier.get("restartCount"), int):
+                container.restart_count = earlier["restartCount"]
+                container.ran_before = True
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:

@@ -514,3 +514,19 @@ def test_config_errors_and_skipped_env_from_keys_post_upstreams_events(tmp_path)
         ("InvalidEnvironmentVariableNames", "Keys [P-a b] from the EnvFrom secret ns/s were skipped since they "
          "are considered invalid environment variable names.", None)]
     assert recorder.reasons()[4:] == ["Pulled", "Created", "Started"]
+
+
+def test_a_restarted_agent_counts_on_from_the_reported_restarts(tmp_path):
+    """The predecessor reported 6 restarts of "c" and ran an instance of it: the new agent's first instance is the
+    7th restart, as a kubelet counts from the runtime's record (restartCount never goes back); a container that
+    never ran (no containerID) starts at 0."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "app"), container("d", "other")])
+    worker.pod["status"] = {"startTime": "1970-01-01T00:00:00Z", "containerStatuses": [
+        {"name": "c", "restartCount": 6, "containerID": "kapiserver://x-c-6"},
+        {"name": "d", "restartCount": 0}]}
+    worker = PodWorker(reactor, worker.pod, str(tmp_path / "pod2"), lambda w: None, {"PATH": "/bin"},
+                       recorder=recorder)
+    worker.start()
+    reactor.advance(0)
+    counts = {s["name"]: s["restartCount"] for s in worker.status()["containerStatuses"]}
+    assert counts == {"c": 7, "d": 0}
