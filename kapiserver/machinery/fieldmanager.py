@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import orjson
 
-from . import codec, errors, fieldpath, fieldtyped, meta
+from . import codec, errors, fieldpath, fieldtyped, gojson, meta
 from .fieldpath import Set
 
 APPLY, UPDATE = "Apply", "Update"
@@ -110,11 +110,22 @@ class Entry:
         return (self.manager, self.operation, "" if self.operation == APPLY else self.api_version,
                 self.subresource)
 
+    def identifier(self) -> str:
+        """The manager as upstream keys it (BuildManagerIdentifier): the entry's JSON without its fields, time and
+        (for an applier) apiVersion; conflicts are listed, and updaters of one second capped, in its order."""
+        raw = {}
+        for name, given in (("manager", self.manager), ("operation", self.operation),
+                            ("apiVersion", "" if self.operation == APPLY else self.api_version),
+                            ("subresource", self.subresource)):
+            if given:
+                raw[name] = given
+        return codec.dumps(raw).decode()
+
     def describe(self) -> str:
         """How a conflict message names this manager."""
-        text = json.dumps(self.manager)
+        text = gojson.go_quote(self.manager)
         if self.subresource:
-            text += f" with subresource {json.dumps(self.subresource)}"
+            text += f" with subresource {gojson.go_quote(self.subresource)}"
         if self.operation == UPDATE:
             text += f" using {self.api_version}"
         return text
@@ -134,11 +145,12 @@ def decode(entries: Any) -> dict[tuple, Entry]:
             raise ValueError(f"invalid fieldsType {raw.get('fieldsType')!r}")
         if raw.get("operation") not in (APPLY, UPDATE):
             raise ValueError(f"invalid operation {raw.get('operation')!r}")
+        if not raw.get("apiVersion"):
+            raise ValueError("apiVersion must not be empty")
         entry = Entry(str(raw.get("manager") or ""), raw["operation"], str(raw.get("apiVersion") or ""),
                       raw.get("time"), str(raw.get("subresource") or ""), _field_set(raw.get("fieldsV1") or {}))
-        previous = out.get(entry.identity)
-        if previous is not None:
-            raise ValueError(f"duplicate entry for manager {entry.manager!r}")
+        # As upstream: a later entry of the same manager replaces an earlier one.
+        out.pop(entry.identity, None)
         out[entry.identity] = entry
     return out
 
@@ -206,7 +218,7 @@ def _cap_updaters(managed: dict[tuple, Entry]) -> dict[tuple, Entry]:
     if sum(e.operation == UPDATE for e in managed.values()) <= MAX_UPDATE_MANAGERS:
         return managed
     updaters = sorted((e for e in managed.values() if e.operation == UPDATE),
-                      key=lambda e: (_time_seconds(e), json.dumps(e.identity)))
+                      key=lambda e: (_time_seconds(e), e.identifier()))
     count = len(updaters)
     if count <= MAX_UPDATE_MANAGERS:
         return managed
@@ -264,7 +276,15 @@ def _live_managed(obj: Optional[dict]) -> dict[tuple, Entry]:
 
 
 def _is_reset(entries: Any) -> bool:
-    return entries == [] or entries == [{}]
+    """An empty list, or one entry that is all zero values (Go decodes ``[{}]``, ``[{"manager": ""}]`` and
+    ``[null]`` alike): the request clears managedFields."""
+    if entries == []:
+        return True
+    if not isinstance(entries, list) or len(entries) != 1:
+        return False
+    only = entries[0]
+    return only is None or isinstance(only, dict) and all(
+        value is None or value == "" and name != "fieldsV1" for name, value in only.items())
 
 
 # -- update ------------------------------------------------------------------------------
@@ -394,12 +414,13 @@ def conflict_error(conflicts: list[tuple[Entry, tuple]]) -> errors.StatusError:
         message = f"Apply failed with 1 conflict: conflict with {entry.describe()}: {fieldpath.path_string(path)}"
     else:
         lines = []
-        by_manager: dict[str, list] = {}
+        by_manager: dict[str, tuple[Entry, list]] = {}
         for entry, path in conflicts:
-            by_manager.setdefault(entry.describe(), []).append(path)
+            by_manager.setdefault(entry.identifier(), (entry, []))[1].append(path)
         for name in sorted(by_manager):
-            lines.append(f"conflicts with {name}:")
-            lines.extend(f"- {fieldpath.path_string(p)}" for p in by_manager[name])
+            entry, paths = by_manager[name]
+            lines.append(f"conflicts with {entry.describe()}:")
+            lines.extend(f"- {fieldpath.path_string(p)}" for p in paths)
         message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
     return errors.StatusError(409, "Conflict", message, {"causes": causes})
 
@@ -582,7 +603,7 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
     changed = _without_reset(comparison.changed(), reset_fields)
     removed = _without_reset(comparison.removed, reset_fields)
     conflicts = []
-    for key in sorted(managed, key=lambda k: tuple(str(x) for x in k)):
+    for key in sorted(managed, key=lambda k: managed[k].identifier()):
         if key == identity:
             continue
         other = managed[key]
@@ -593,7 +614,9 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
         other.fields = fieldpath.difference(other.fields, removed)
     if conflicts and not force:
         raise _Conflicts(conflicts)
-    if merged != before or entry.time is None:
+    # As upstream: the applier's time moves only when the apply changed the object (a new applier of values
+    # already there has none).
+    if merged != before:
         entry.time = meta.rfc3339(now)
     _store(merged, managed)
     return merged

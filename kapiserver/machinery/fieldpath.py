@@ -139,12 +139,16 @@ def has_any(tree: Set, path: Sequence[str]) -> bool:
 
 
 def members(tree: Set, prefix: tuple = ()) -> Iterator[tuple]:
-    """Every member path, in the set's sorted order."""
-    for element in _sorted(tree):
-        child = tree[element]
-        if MEMBER in child:
+    """Every member path in upstream's iteration order: at each level the members there first, then what is
+    under each child, both in path element order."""
+    elements = _sorted(tree)
+    for element in elements:
+        if MEMBER in tree[element]:
             yield prefix + (element,)
-        yield from members(child, prefix + (element,))
+    for element in elements:
+        child = tree[element]
+        if len(child) > (MEMBER in child):
+            yield from members(child, prefix + (element,))
 
 
 # -- the fieldsV1 encoding ---------------------------------------------------------------
@@ -152,9 +156,40 @@ def members(tree: Set, prefix: tuple = ()) -> Iterator[tuple]:
 _RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 
+def _value_order(item: Any) -> tuple:
+    """A sort key giving structured-merge-diff's total order of values: numbers (ints and floats together, by
+    value) before strings, booleans, lists, maps and null; lists element by element, a shorter one first."""
+    if isinstance(item, bool):
+        return (2, item)
+    if isinstance(item, (int, float)):
+        return (0, item)
+    if isinstance(item, str):
+        return (1, item)
+    if isinstance(item, list):
+        return (3, tuple(_value_order(each) for each in item))
+    if isinstance(item, dict):
+        return (4, tuple((name, _value_order(item[name])) for name in sorted(item)))
+    return (5,)
+
+
+@functools.lru_cache(maxsize=8192)
 def _order(element: str) -> tuple:
-    return (_RANK.get(element[:1], 4), int(element[2:]) if element[:1] == "i" and element[2:].isdigit() else 0,
-            element)
+    """The sort key of a path element, in upstream's PathElement order: field names, then keys (their fields by
+    name, each value in the order of values), then set values, then indices (by number)."""
+    kind, rest = element[:1], element[2:]
+    if kind == "f":
+        return (0, rest)
+    if kind == "i":
+        return (3, int(rest)) if rest.isdigit() else (4, rest)
+    try:
+        decoded = json.loads(rest)
+    except ValueError:
+        return (4, element)
+    if kind == "k":
+        if not isinstance(decoded, dict):
+            return (4, element)
+        return (1, tuple((name, _value_order(decoded[name])) for name in sorted(decoded)))
+    return (_RANK.get(kind, 4), _value_order(decoded))
 
 
 def _sorted(tree: Set) -> list[str]:
