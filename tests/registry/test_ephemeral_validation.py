@@ -117,7 +117,7 @@ def test_pod_create_checks_ephemeral_containers_before_refusing_them():
     obj = {"metadata": {"name": "web", "namespace": "default"},
            "spec": {"containers": [{"name": "c", "image": "nginx", "terminationMessagePolicy": "File",
                                     "imagePullPolicy": "Always"}], "restartPolicy": "Always",
-                    "dnsPolicy": "ClusterFirst",
+                    "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
                     "ephemeralContainers": [dict(DEBUGGER, name="c", terminationMessagePolicy="File",
                                                  imagePullPolicy="Always")]}}
     assert [str(e) for e in pod_validation.validate_pod(obj, True)] == [

@@ -14,7 +14,7 @@ from . import meta as _meta
 from ...machinery import names
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, invalid,
                     invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported, one_of,
-                    qualified_name, required, text)
+                    qualified_name, required, text, too_long)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -232,9 +232,53 @@ def _env(value: Any, path: str) -> Errors:
     return errs
 
 
-def _volume_mounts(value: Any, volume_names: set[str], path: str) -> Errors:
+def _env_from(value: Any, path: str) -> Errors:
+    """ValidateEnvFrom: a valid prefix, exactly one of configMapRef / secretRef with a name (upstream reports
+    the count at the list's path, not the item's)."""
+    errs: Errors = []
+    for i, source in enumerate(_list(value)):
+        ipath = f"{path}[{i}]"
+        prefix = _str(source.get("prefix"))
+        if prefix:
+            errs += [invalid(f"{ipath}.prefix", prefix, msg) for msg in names.is_relaxed_env_var_name(prefix)]
+        count = 0
+        for ref in ("configMapRef", "secretRef"):
+            target = source.get(ref)
+            if target is None:
+                continue
+            count += 1
+            name = _str(target.get("name")) if isinstance(target, dict) else ""
+            if not name:
+                errs.append(required(f"{ipath}.{ref}.name", ""))
+            else:
+                errs += [invalid(f"{ipath}.{ref}.name", name, msg) for msg in names.name_is_dns_subdomain(name, True)]
+        if count == 0:
+            errs.append(invalid(path, "", "must specify one of: `configMapRef` or `secretRef`"))
+        elif count > 1:
+            errs.append(invalid(path, "", "may not have more than one field specified at a time"))
+    return errs
+
+
+def _local_descending_path(value: str, path: str) -> Errors:
+    errs: Errors = []
+    if value.startswith("/"):
+        errs.append(invalid(path, value, "must be a relative path"))
+    if ".." in value.split("/"):
+        errs.append(invalid(path, value, "must not contain '..'"))
+    return errs
+
+
+_PROPAGATIONS = ("Bidirectional", "HostToContainer", "None")
+_RECURSIVE_READ_ONLY = ("Disabled", "Enabled", "IfPossible")
+
+
+def _volume_mounts(value: Any, volume_names: set[str], path: str, container: dict | None = None) -> Errors:
+    """ValidateVolumeMounts.  subPath, subPathExpr, mountPropagation and recursiveReadOnly are reported at
+    ``<volumeMounts>.<field>`` without the index, as upstream does."""
     errs: Errors = []
     mount_points: set[str] = set()
+    context = (container or {}).get("securityContext")
+    privileged = isinstance(context, dict) and context.get("privileged") is True
     for i, mount in enumerate(_list(value)):
         mpath = f"{path}[{i}]"
         name, mount_path = _str(mount.get("name")), _str(mount.get("mountPath"))
@@ -247,6 +291,127 @@ def _volume_mounts(value: Any, volume_names: set[str], path: str) -> Errors:
         if mount_path in mount_points:
             errs.append(invalid(f"{mpath}.mountPath", mount_path, "must be unique"))
         mount_points.add(mount_path)
+        sub_path, sub_path_expr = _str(mount.get("subPath")), _str(mount.get("subPathExpr"))
+        if sub_path:
+            errs += _local_descending_path(sub_path, f"{path}.subPath")
+        if sub_path_expr:
+            if sub_path:
+                errs.append(invalid(f"{mpath}.subPathExpr", sub_path_expr,
+                                    "subPathExpr and subPath are mutually exclusive"))
+            errs += _local_descending_path(sub_path_expr, f"{path}.subPathExpr")
+        propagation = mount.get("mountPropagation")
+        if propagation is not None:
+            if propagation not in _PROPAGATIONS:
+                errs.append(not_supported(f"{path}.mountPropagation", propagation, _PROPAGATIONS))
+            if container is not None and propagation == "Bidirectional" and not privileged:
+                errs.append(forbidden(f"{path}.mountPropagation",
+                                      "Bidirectional mount propagation is available only to privileged containers"))
+        recursive = mount.get("recursiveReadOnly")
+        if recursive is not None:
+            rpath = f"{path}.recursiveReadOnly"
+            if recursive in ("Enabled", "IfPossible"):
+                if mount.get("readOnly") is not True:
+                    errs.append(forbidden(rpath, "may only be specified when readOnly is true"))
+                if propagation not in (None, "None"):
+                    errs.append(forbidden(rpath, "may only be specified when mountPropagation is None or not "
+                                                 "specified"))
+            elif recursive != "Disabled":
+                errs.append(not_supported(rpath, recursive, _RECURSIVE_READ_ONLY))
+    return errs
+
+
+def _id_range(value: Any, path: str) -> Errors:
+    """IsValidUserID / IsValidGroupID."""
+    if is_int(value) and not 0 <= value <= _MAX_INT32:
+        return [invalid(path, value, names.inclusive_range_error(0, _MAX_INT32))]
+    return []
+
+
+_SECCOMP_TYPES = ("Localhost", "RuntimeDefault", "Unconfined")
+
+
+def _seccomp_profile(profile: Any, path: str) -> Errors:
+    if not isinstance(profile, dict):
+        return []
+    errs: Errors = []
+    kind = _str(profile.get("type"))
+    if not kind:
+        errs.append(required(f"{path}.type", "type is required when seccompProfile is set"))
+    elif kind not in _SECCOMP_TYPES:
+        errs.append(not_supported(f"{path}.type", kind, _SECCOMP_TYPES))
+    local = profile.get("localhostProfile")
+    if kind == "Localhost":
+        if local is None:
+            errs.append(required(f"{path}.localhostProfile", "must be set when seccomp type is Localhost"))
+        else:
+            errs += _local_descending_path(_str(local), f"{path}.localhostProfile")
+    elif local is not None:
+        errs.append(invalid_go(f"{path}.localhostProfile", _go_profile("SeccompProfile", profile),
+                               "can only be set when seccomp type is Localhost"))
+    return errs
+
+
+def _go_profile(kind: str, profile: dict) -> str:
+    return (f"core.{kind}{{Type:{codec.dumps(_str(profile.get('type'))).decode()}, "
+            f"LocalhostProfile:{codec.dumps(_str(profile.get('localhostProfile'))).decode()}}}")
+
+
+def _apparmor_profile(profile: Any, path: str) -> Errors:
+    if not isinstance(profile, dict):
+        return []
+    kind, local = _str(profile.get("type")), profile.get("localhostProfile")
+    if kind == "Localhost":
+        if local is None:
+            return [required(f"{path}.localhostProfile", "must be set when AppArmor type is Localhost")]
+        local = _str(local)
+        errs: Errors = []
+        if local.strip() != local:
+            errs.append(invalid(f"{path}.localhostProfile", local, "must not be padded with whitespace"))
+        elif not local:
+            errs.append(required(f"{path}.localhostProfile", "must be set when AppArmor type is Localhost"))
+        if len(local.encode()) > 4095:
+            errs.append(too_long(f"{path}.localhostProfile", "", 4095))
+        return errs
+    if kind in ("RuntimeDefault", "Unconfined"):
+        if local is not None:
+            return [invalid(f"{path}.localhostProfile", _str(local), "can only be set when AppArmor type is Localhost")]
+        return []
+    if not kind:
+        return [required(f"{path}.type", "type is required when appArmorProfile is set")]
+    return [not_supported(f"{path}.type", kind, _SECCOMP_TYPES)]
+
+
+def _go_security_context(context: dict) -> str:
+    """An approximation of Go's %#v of a core.SecurityContext (upstream prints pointer addresses)."""
+    parts = [f"{_go_field(k)}:{codec.dumps(v).decode()}" for k, v in context.items()]
+    return "core.SecurityContext{" + ", ".join(parts) + "}"
+
+
+def _container_security_context(context: Any, path: str, host_users: bool) -> Errors:
+    """ValidateSecurityContext (privileged against --allow-privileged is the admission chain's here)."""
+    if not isinstance(context, dict):
+        return []
+    errs = _id_range(context.get("runAsUser"), f"{path}.runAsUser")
+    errs += _id_range(context.get("runAsGroup"), f"{path}.runAsGroup")
+    proc_mount = context.get("procMount")
+    if proc_mount is not None:
+        if proc_mount not in ("Default", "Unmasked"):
+            errs.append(not_supported(f"{path}.procMount", proc_mount, ["Default", "Unmasked"]))
+        if host_users and proc_mount == "Unmasked":
+            errs.append(invalid(f"{path}.procMount", proc_mount, "`hostUsers` must be false to use `Unmasked`"))
+    errs += _seccomp_profile(context.get("seccompProfile"), f"{path}.seccompProfile")
+    if context.get("allowPrivilegeEscalation") is False:
+        if context.get("privileged") is True:
+            errs.append(invalid_go(path, _go_security_context(context),
+                                   "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+        capabilities = context.get("capabilities")
+        added = capabilities.get("add") if isinstance(capabilities, dict) else None
+        for cap in added if isinstance(added, list) else []:
+            if cap == "CAP_SYS_ADMIN":
+                errs.append(invalid_go(path, _go_security_context(context), "cannot set `allowPrivilegeEscalation` "
+                                                                            "to false and `capabilities.Add` "
+                                                                            "CAP_SYS_ADMIN"))
+    errs += _apparmor_profile(context.get("appArmorProfile"), f"{path}.appArmorProfile")
     return errs
 
 
@@ -309,24 +474,87 @@ def resources(value: Any, path: str) -> Errors:
     return errs
 
 
-def _probe(p: Any, path: str, liveness_like: bool) -> Errors:
+_HTTP_HEADER_NAME = re.compile(r"^[-A-Za-z0-9]+$")
+
+
+def _handler(h: dict, path: str, kinds: tuple[str, ...], grace: Any) -> Errors:
+    """validateHandler: exactly one handler (each extra one Forbidden at its own name), each with its rules."""
+    errs: Errors = []
+    count = 0
+    for kind in kinds:
+        action = h.get(kind)
+        if action is None:
+            continue
+        if count:
+            errs.append(forbidden(f"{path}.{kind}", "may not specify more than 1 handler type"))
+            continue
+        count += 1
+        action = action if isinstance(action, dict) else {}
+        apath = f"{path}.{kind}"
+        if kind == "exec":
+            if not _list(action.get("command")) and not action.get("command"):
+                errs.append(required(f"{apath}.command", ""))
+        elif kind == "httpGet":
+            if not action.get("path"):
+                errs.append(required(f"{apath}.path", ""))
+            errs += _port_num_or_name(action.get("port", 0), f"{apath}.port")
+            if action.get("scheme") not in ("HTTP", "HTTPS"):
+                errs.append(not_supported(f"{apath}.scheme", _str(action.get("scheme")), ["HTTP", "HTTPS"]))
+            for header in _list(action.get("httpHeaders")):
+                name = _str(header.get("name"))
+                if not _HTTP_HEADER_NAME.match(name):
+                    errs.append(invalid(f"{apath}.httpHeaders", name, names.regex_error(
+                        "a valid HTTP header must consist of alphanumeric characters or '-'", "[-A-Za-z0-9]+",
+                        "X-Header-Name")))
+        elif kind in ("tcpSocket", "grpc"):
+            errs += _port_num_or_name(action.get("port", 0), f"{apath}.port")
+        elif kind == "sleep":
+            seconds = action.get("seconds", 0)
+            if is_int(grace) and is_int(seconds) and (seconds <= 0 or seconds > grace):
+                errs.append(invalid(apath, seconds, f"must be greater than 0 and less than "
+                                                    f"terminationGracePeriodSeconds ({grace}). Enable "
+                                                    "AllowPodLifecycleSleepActionZeroValue feature gate for "
+                                                    "zero sleep."))
+    if count == 0:
+        errs.append(required(path, "must specify a handler type"))
+    return errs
+
+
+def _probe(p: Any, path: str, kind: str, grace: Any = None) -> Errors:
+    """validateLivenessProbe / validateReadinessProbe / validateStartupProbe."""
     if not isinstance(p, dict):
         return []
-    errs: Errors = []
-    handlers = [k for k in ("exec", "httpGet", "tcpSocket", "grpc") if p.get(k) is not None]
-    if not handlers:
-        errs.append(required(path, "must specify a handler type"))
-    elif len(handlers) > 1:
-        errs.append(forbidden(f"{path}.{handlers[1]}", "may not specify more than 1 handler type"))
+    errs = _handler(p, path, ("exec", "httpGet", "tcpSocket", "grpc"), grace)
     for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
                 "failureThreshold"):
         errs += nonnegative(p.get(key), f"{path}.{key}")
-    if liveness_like and p.get("successThreshold") not in (None, 1):
-        errs.append(invalid(f"{path}.successThreshold", p.get("successThreshold"), "must be 1"))
-    http_get = p.get("httpGet")
-    if isinstance(http_get, dict):
-        port = http_get.get("port")
-        errs += _port_num_or_name(port, f"{path}.httpGet.port")
+    probe_grace = p.get("terminationGracePeriodSeconds")
+    if is_int(probe_grace) and probe_grace <= 0:
+        errs.append(invalid(f"{path}.terminationGracePeriodSeconds", probe_grace, "must be greater than 0"))
+    if kind == "readiness":
+        if probe_grace is not None:
+            errs.append(invalid(f"{path}.terminationGracePeriodSeconds", probe_grace,
+                                "must not be set for readinessProbes"))
+    elif p.get("successThreshold", 0) != 1:
+        errs.append(invalid(f"{path}.successThreshold", p.get("successThreshold", 0), "must be 1"))
+    return errs
+
+
+def _lifecycle(lifecycle: Any, path: str, grace: Any) -> Errors:
+    if not isinstance(lifecycle, dict):
+        return []
+    errs: Errors = []
+    for hook in ("postStart", "preStop"):
+        if isinstance(lifecycle.get(hook), dict):
+            errs += _handler(lifecycle[hook], f"{path}.{hook}", ("exec", "httpGet", "tcpSocket", "sleep"), grace)
+    return errs
+
+
+def _probes_and_hooks(c: dict, path: str, grace: Any) -> Errors:
+    errs = _lifecycle(c.get("lifecycle"), f"{path}.lifecycle", grace)
+    errs += _probe(c.get("livenessProbe"), f"{path}.livenessProbe", "liveness", grace)
+    errs += _probe(c.get("readinessProbe"), f"{path}.readinessProbe", "readiness", grace)
+    errs += _probe(c.get("startupProbe"), f"{path}.startupProbe", "startup", grace)
     return errs
 
 
@@ -336,7 +564,7 @@ def _port_num_or_name(port: Any, path: str) -> Errors:
     return [invalid(path, port, msg) for msg in names.is_valid_port_num(port)]
 
 
-def _container_common(c: dict, volume_names: set[str], path: str) -> Errors:
+def _container_common(c: dict, volume_names: set[str], path: str, host_users: bool = True) -> Errors:
     errs: Errors = []
     name = _str(c.get("name"))
     if not name:
@@ -349,9 +577,11 @@ def _container_common(c: dict, volume_names: set[str], path: str) -> Errors:
                    TERMINATION_MESSAGE_POLICIES)
     errs += _ports(c.get("ports"), f"{path}.ports")
     errs += _env(c.get("env"), f"{path}.env")
-    errs += _volume_mounts(c.get("volumeMounts"), volume_names, f"{path}.volumeMounts")
+    errs += _env_from(c.get("envFrom"), f"{path}.envFrom")
+    errs += _volume_mounts(c.get("volumeMounts"), volume_names, f"{path}.volumeMounts", c)
     errs += one_of(c.get("imagePullPolicy"), f"{path}.imagePullPolicy", PULL_POLICIES)
     errs += resources(c.get("resources"), f"{path}.resources")
+    errs += _container_security_context(c.get("securityContext"), f"{path}.securityContext", host_users)
     return errs
 
 
@@ -362,14 +592,14 @@ def _host_port_conflicts(containers: list[dict], path: str, seen: set[str]) -> E
             host_port = port.get("hostPort")
             if not host_port:
                 continue
-            key = f"{_str(port.get('hostIP'))}/{_str(port.get('protocol'))}/{host_port}"
+            key = f"{_str(port.get('protocol'))}/{_str(port.get('hostIP'))}/{host_port}"
             if key in seen:
                 errs.append(duplicate(f"{path}[{ci}].ports[{pi}].hostPort", key))
             seen.add(key)
     return errs
 
 
-def containers(value: Any, volume_names: set[str], path: str) -> Errors:
+def containers(value: Any, volume_names: set[str], path: str, grace: Any = None, host_users: bool = True) -> Errors:
     items = _list(value)
     if not items:
         return [required(path, "")]
@@ -377,42 +607,42 @@ def containers(value: Any, volume_names: set[str], path: str) -> Errors:
     seen: set[str] = set()
     for i, c in enumerate(items):
         cpath = f"{path}[{i}]"
-        errs += _container_common(c, volume_names, cpath)
+        errs += _container_common(c, volume_names, cpath, host_users)
         name = _str(c.get("name"))
         if name in seen:
             errs.append(duplicate(f"{cpath}.name", name))
         seen.add(name)
-        errs += _probe(c.get("livenessProbe"), f"{cpath}.livenessProbe", True)
-        errs += _probe(c.get("readinessProbe"), f"{cpath}.readinessProbe", False)
-        errs += _probe(c.get("startupProbe"), f"{cpath}.startupProbe", True)
+        errs += _probes_and_hooks(c, cpath, grace)
         if c.get("restartPolicy") is not None:
             errs.append(forbidden(f"{cpath}.restartPolicy", "may not be set for non-init containers"))
     return errs + _host_port_conflicts(items, path, set())
 
 
-def init_containers(value: Any, regular: Any, volume_names: set[str], path: str) -> Errors:
+def init_containers(value: Any, regular: Any, volume_names: set[str], path: str, grace: Any = None,
+                    host_users: bool = True) -> Errors:
     errs: Errors = []
     seen = {_str(c.get("name")) for c in _list(regular)}
     for i, c in enumerate(_list(value)):
         cpath = f"{path}[{i}]"
-        errs += _container_common(c, volume_names, cpath)
-        name = _str(c.get("name"))
-        if name in seen:
-            errs.append(duplicate(f"{cpath}.name", name))
-        seen.add(name)
+        errs += _container_common(c, volume_names, cpath, host_users)
         policy = c.get("restartPolicy")
         if policy is not None and policy != "Always":
             errs.append(not_supported(f"{cpath}.restartPolicy", policy, ["Always"]))
+        name = _str(c.get("name"))
+        if name in seen:
+            errs.append(duplicate(f"{cpath}.name", name))
+        elif name:
+            seen.add(name)
+        # Init containers run one by one: host ports conflict only within one of them.
+        errs += _host_port_conflicts([c], path, set())
         if policy != "Always":
             for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
                 if c.get(key) is not None:
                     errs.append(forbidden(f"{cpath}.{key}",
                                           "may not be set for init containers without restartPolicy=Always"))
         else:
-            errs += _probe(c.get("livenessProbe"), f"{cpath}.livenessProbe", True)
-            errs += _probe(c.get("readinessProbe"), f"{cpath}.readinessProbe", False)
-            errs += _probe(c.get("startupProbe"), f"{cpath}.startupProbe", True)
-    return errs + _host_port_conflicts(_list(value), path, set())
+            errs += _probes_and_hooks(c, cpath, grace)
+    return errs
 
 
 # The fields of an ephemeral container upstream's allow list leaves out (they make a container part of the
@@ -490,38 +720,326 @@ def tolerations(value: Any, path: str) -> Errors:
 
 
 def topology_spread(value: Any, path: str) -> Errors:
+    """validateTopologySpreadConstraints."""
     errs: Errors = []
     constraints = _list(value)
     for i, constraint in enumerate(constraints):
         cpath = f"{path}[{i}]"
-        skew = constraint.get("maxSkew")
+        skew = constraint.get("maxSkew", 0)
         if not is_int(skew) or skew <= 0:
-            errs.append(invalid(f"{cpath}.maxSkew", skew if is_int(skew) else 0, "must be greater than zero"))
+            errs.append(invalid(f"{cpath}.maxSkew", skew, "must be greater than zero"))
         if not constraint.get("topologyKey"):
             errs.append(required(f"{cpath}.topologyKey", "can not be empty"))
-        action = constraint.get("whenUnsatisfiable")
+        action = _str(constraint.get("whenUnsatisfiable"))
         if action not in ("DoNotSchedule", "ScheduleAnyway"):
-            errs.append(not_supported(f"{cpath}.whenUnsatisfiable", action or "", ["DoNotSchedule", "ScheduleAnyway"]))
-        pair = (constraint.get("topologyKey"), action)
-        if any((other.get("topologyKey"), other.get("whenUnsatisfiable")) == pair for other in constraints[i + 1:]):
-            errs.append(duplicate(f"{cpath}.{{topologyKey, whenUnsatisfiable}}", f"{pair[0]}, {pair[1]}"))
+            errs.append(not_supported(f"{cpath}.whenUnsatisfiable", action, ["DoNotSchedule", "ScheduleAnyway"]))
+        pair = (_str(constraint.get("topologyKey")), action)
+        if any((_str(other.get("topologyKey")), _str(other.get("whenUnsatisfiable"))) == pair
+               for other in constraints[i + 1:]):
+            errs.append(duplicate(f"{cpath}.{{topologyKey, whenUnsatisfiable}}", f"{{{pair[0]}, {pair[1]}}}"))
+        min_domains = constraint.get("minDomains")
+        if min_domains is not None:
+            if is_int(min_domains) and min_domains <= 0:
+                errs.append(invalid(f"{cpath}.minDomains", min_domains, "must be greater than zero"))
+            if action != "DoNotSchedule":
+                errs.append(invalid(f"{cpath}.minDomains", min_domains,
+                                    f"can only use minDomains if whenUnsatisfiable=DoNotSchedule, not {action}"))
+        for key in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            policy = constraint.get(key)
+            if policy is not None and policy not in ("Honor", "Ignore"):
+                errs.append(not_supported(f"{cpath}.{key}", policy, ["Honor", "Ignore"]))
+        keys = _list_values(constraint.get("matchLabelKeys"))
+        if keys and constraint.get("labelSelector") is None:
+            errs.append(forbidden(f"{cpath}.matchLabelKeys", "must not be specified when labelSelector is not set"))
+        for j, key in enumerate(keys):
+            errs += qualified_name(_str(key), f"{cpath}.matchLabelKeys[{j}]")
         errs += label_selector(constraint.get("labelSelector"), f"{cpath}.labelSelector")
     return errs
 
 
+def _host_network_ports(spec: dict, path: str, is_pod: bool) -> Errors:
+    """validatePodHostNetworkDeps: with hostNetwork a container's hostPort is its containerPort (in a
+    template it may also be left 0, to be defaulted)."""
+    if spec.get("hostNetwork") is not True:
+        return []
+    errs: Errors = []
+    for i, c in enumerate(_list(spec.get("containers"))):
+        for j, port in enumerate(_list(c.get("ports"))):
+            host_port, container_port = port.get("hostPort") or 0, port.get("containerPort") or 0
+            if (is_pod or host_port != 0) and host_port != container_port:
+                errs.append(invalid(f"{path}.containers[{i}].ports[{j}].hostPort", host_port,
+                                    "must match `containerPort` when `hostNetwork` is true"))
+    return errs
+
+
+def _pod_security_context(spec: dict, path: str) -> Errors:
+    """validatePodSpecSecurityContext."""
+    context = spec.get("securityContext")
+    if not isinstance(context, dict):
+        return []
+    errs = _id_range(context.get("fsGroup"), f"{path}.fsGroup")
+    errs += _id_range(context.get("runAsUser"), f"{path}.runAsUser")
+    errs += _id_range(context.get("runAsGroup"), f"{path}.runAsGroup")
+    for i, gid in enumerate(_list_values(context.get("supplementalGroups"))):
+        errs += _id_range(gid, f"{path}.supplementalGroups[{i}]")
+    if spec.get("shareProcessNamespace") is True and spec.get("hostPID") is True:
+        errs.append(invalid(f"{path}.shareProcessNamespace", True,
+                            "ShareProcessNamespace and HostPID cannot both be enabled"))
+    if context.get("sysctls"):
+        errs += sysctls(context.get("sysctls"), spec, f"{path}.sysctls")
+    policy = context.get("fsGroupChangePolicy")
+    if policy is not None and policy not in ("Always", "OnRootMismatch"):
+        errs.append(not_supported(f"{path}.fsGroupChangePolicy", policy, ["Always", "OnRootMismatch"]))
+    errs += _seccomp_profile(context.get("seccompProfile"), f"{path}.seccompProfile")
+    errs += _apparmor_profile(context.get("appArmorProfile"), f"{path}.appArmorProfile")
+    groups_policy = context.get("supplementalGroupsPolicy")
+    if groups_policy is not None and groups_policy not in ("Merge", "Strict"):
+        errs.append(not_supported(f"{path}.supplementalGroupsPolicy", groups_policy, ["Merge", "Strict"]))
+    return errs
+
+
+def _list_values(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+_NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+
+
+def _node_selector_term(term: dict, path: str, strict_values: bool) -> Errors:
+    errs: Errors = []
+    for j, req in enumerate(_list(term.get("matchExpressions"))):
+        rpath = f"{path}.matchExpressions[{j}]"
+        operator, values = req.get("operator"), _list_values(req.get("values"))
+        if operator in ("In", "NotIn"):
+            if not values:
+                errs.append(required(f"{rpath}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
+        elif operator in ("Exists", "DoesNotExist"):
+            if values:
+                errs.append(forbidden(f"{rpath}.values",
+                                      "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+        elif operator in ("Gt", "Lt"):
+            if len(values) != 1:
+                errs.append(required(f"{rpath}.values", "must be specified single value when `operator` is 'Lt' "
+                                                        "or 'Gt'"))
+        else:
+            errs.append(invalid(f"{rpath}.operator", _str(operator), "not a valid selector operator"))
+        errs += qualified_name(_str(req.get("key")), f"{rpath}.key")
+        if strict_values:
+            for k, v in enumerate(values):
+                errs += [invalid(f"{rpath}.values[{k}]", v, msg) for msg in names.is_label_value(_str(v))]
+    for j, req in enumerate(_list(term.get("matchFields"))):
+        rpath = f"{path}.matchFields[{j}]"
+        values = _list_values(req.get("values"))
+        if req.get("operator") in ("In", "NotIn"):
+            if len(values) != 1:
+                errs.append(required(f"{rpath}.values", "must be only one value when `operator` is 'In' or "
+                                                        "'NotIn' for node field selector"))
+        else:
+            errs.append(invalid(f"{rpath}.operator", _str(req.get("operator")), "not a valid selector operator"))
+        if req.get("key") != "metadata.name":
+            errs.append(invalid(f"{rpath}.key", _str(req.get("key")), "not a valid field selector key"))
+        else:
+            for k, v in enumerate(values):
+                errs += [invalid(f"{rpath}.values[{k}]", v, msg)
+                         for msg in names.name_is_dns_subdomain(_str(v), False)]
+    return errs
+
+
+def _weight(term: dict, path: str) -> Errors:
+    weight = term.get("weight", 0)
+    if not is_int(weight) or not 0 < weight <= 100:
+        return [invalid(f"{path}.weight", weight, "must be in the range 1-100")]
+    return []
+
+
+def _pod_affinity_term(term: dict, path: str) -> Errors:
+    errs = label_selector(term.get("labelSelector"), f"{path}.labelSelector")
+    errs += label_selector(term.get("namespaceSelector"), f"{path}.namespaceSelector")
+    for namespace in _list_values(term.get("namespaces")):
+        errs += [invalid(f"{path}.namespace", namespace, msg) for msg in names.is_dns1123_label(_str(namespace))]
+    for key in ("matchLabelKeys", "mismatchLabelKeys"):
+        keys = _list_values(term.get(key))
+        if keys and term.get("labelSelector") is None:
+            errs.append(forbidden(f"{path}.{key}", "must not be specified when labelSelector is not set"))
+        for i, label_key in enumerate(keys):
+            errs += qualified_name(_str(label_key), f"{path}.{key}[{i}]")
+    topology_key = _str(term.get("topologyKey"))
+    if not topology_key:
+        errs.append(required(f"{path}.topologyKey", "can not be empty"))
+    return errs + qualified_name(topology_key, f"{path}.topologyKey")
+
+
+def affinity(value: Any, path: str) -> Errors:
+    """validateAffinity: node affinity terms, pod (anti-)affinity terms, weights."""
+    if not isinstance(value, dict):
+        return []
+    errs: Errors = []
+    node = value.get("nodeAffinity")
+    if isinstance(node, dict):
+        npath = f"{path}.nodeAffinity"
+        required_terms = node.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(required_terms, dict):
+            terms = _list(required_terms.get("nodeSelectorTerms"))
+            tpath = f"{npath}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+            if not terms:
+                errs.append(required(tpath, "must have at least one node selector term"))
+            for i, term in enumerate(terms):
+                errs += _node_selector_term(term, f"{tpath}[{i}]", True)
+        for i, term in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+            tpath = f"{npath}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+            errs += _weight(term, tpath)
+            preference = term.get("preference") if isinstance(term.get("preference"), dict) else {}
+            errs += _node_selector_term(preference, f"{tpath}.preference", False)
+    for kind in ("podAffinity", "podAntiAffinity"):
+        terms = value.get(kind)
+        if not isinstance(terms, dict):
+            continue
+        kpath = f"{path}.{kind}"
+        for i, term in enumerate(_list(terms.get("requiredDuringSchedulingIgnoredDuringExecution"))):
+            errs += _pod_affinity_term(term, f"{kpath}.requiredDuringSchedulingIgnoredDuringExecution[{i}]")
+        for i, term in enumerate(_list(terms.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+            tpath = f"{kpath}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+            errs += _weight(term, tpath)
+            inner = term.get("podAffinityTerm") if isinstance(term.get("podAffinityTerm"), dict) else {}
+            errs += _pod_affinity_term(inner, f"{tpath}.podAffinityTerm")
+    return errs
+
+
+_MAX_NAMESERVERS, _MAX_SEARCHES, _MAX_SEARCH_CHARS = 3, 32, 2048
+
+
+def dns_config(config: Any, policy: Any, path: str) -> Errors:
+    """validatePodDNSConfig: dnsPolicy None needs a config with a nameserver; limits on its lists."""
+    if policy == "None":
+        if not isinstance(config, dict):
+            return [required(path, "must provide `dnsConfig` when `dnsPolicy` is None")]
+        if not _list_values(config.get("nameservers")):
+            return [required(f"{path}.nameservers", "must provide at least one DNS nameserver when `dnsPolicy` "
+                                                    "is None")]
+    if not isinstance(config, dict):
+        return []
+    errs: Errors = []
+    nameservers = _list_values(config.get("nameservers"))
+    if len(nameservers) > _MAX_NAMESERVERS:
+        errs.append(invalid(f"{path}.nameservers", nameservers,
+                            f"must not have more than {_MAX_NAMESERVERS} nameservers"))
+    errs += [invalid(f"{path}.nameservers[{i}]", _str(ns), _NOT_AN_IP)
+             for i, ns in enumerate(nameservers) if not _ip_family(_str(ns))]
+    searches = [_str(v) for v in _list_values(config.get("searches"))]
+    if len(searches) > _MAX_SEARCHES:
+        errs.append(invalid(f"{path}.searches", searches, f"must not have more than {_MAX_SEARCHES} search paths"))
+    if len(" ".join(searches)) > _MAX_SEARCH_CHARS:
+        errs.append(invalid(f"{path}.searches", searches, f"must not have more than {_MAX_SEARCH_CHARS} characters "
+                                                           "(including spaces) in the search list"))
+    for i, search in enumerate(searches):
+        # RelaxedDNSSearchValidation is off in 1.32: each search a DNS subdomain (a trailing dot allowed).
+        errs += dns1123_subdomain(search[:-1] if search.endswith(".") else search, f"{path}.searches[{i}]")
+    for i, option in enumerate(_list(config.get("options"))):
+        if not option.get("name"):
+            errs.append(required(f"{path}.options[{i}]", "must not be empty"))
+    return errs
+
+
+def _gates(spec: dict, path: str) -> Errors:
+    """validateReadinessGates and validateSchedulingGates."""
+    errs: Errors = []
+    for i, gate in enumerate(_list(spec.get("readinessGates"))):
+        errs += qualified_name(_str(gate.get("conditionType")), f"{path}.readinessGates[{i}].conditionType")
+    seen: set[str] = set()
+    for i, gate in enumerate(_list(spec.get("schedulingGates"))):
+        name = _str(gate.get("name"))
+        errs += qualified_name(name, f"{path}.schedulingGates[{i}]")
+        if name in seen:
+            errs.append(duplicate(f"{path}.schedulingGates[{i}]", name))
+        seen.add(name)
+    return errs
+
+
+_WINDOWS_POD_FORBIDDEN = (
+    ("securityContext", "appArmorProfile"), ("securityContext", "seLinuxOptions"), ("", "hostUsers"),
+    ("", "hostPID"), ("", "hostIPC"), ("securityContext", "seccompProfile"), ("securityContext", "fsGroup"),
+    ("securityContext", "fsGroupChangePolicy"), ("securityContext", "sysctls"), ("", "shareProcessNamespace"),
+    ("securityContext", "runAsUser"), ("securityContext", "runAsGroup"), ("securityContext", "supplementalGroups"),
+    ("securityContext", "supplementalGroupsPolicy"), ("securityContext", "seLinuxChangePolicy"),
+)
+_WINDOWS_CONTAINER_FORBIDDEN = ("appArmorProfile", "seLinuxOptions", "seccompProfile", "capabilities",
+                                "readOnlyRootFilesystem", "privileged", "allowPrivilegeEscalation", "procMount",
+                                "runAsUser", "runAsGroup")
+
+
+def _all_containers(spec: dict, path: str):
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for i, c in enumerate(_list(spec.get(key))):
+            yield c, f"{path}.{key}[{i}]"
+
+
+def _os(spec: dict, path: str) -> Errors:
+    """validateOS, then the fields a linux or windows pod may not set."""
+    os_field = spec.get("os")
+    if not isinstance(os_field, dict):
+        return []
+    name = _str(os_field.get("name"))
+    if not name:
+        return [required(f"{path}.os.name", "cannot be empty")]
+    if name not in ("linux", "windows"):
+        return [not_supported(f"{path}.os", name, ["linux", "windows"])]
+    errs: Errors = []
+    context = spec.get("securityContext") if isinstance(spec.get("securityContext"), dict) else {}
+    if name == "linux":
+        if context.get("windowsOptions") is not None:
+            errs.append(forbidden(f"{path}.securityContext.windowsOptions", "windows options cannot be set for a "
+                                                                            "linux pod"))
+        for c, cpath in _all_containers(spec, path):
+            sc = c.get("securityContext")
+            if isinstance(sc, dict) and sc.get("windowsOptions") is not None:
+                errs.append(forbidden(f"{cpath}.securityContext.windowsOptions",
+                                      "windows options cannot be set for a linux pod"))
+        return errs
+    for where, key in _WINDOWS_POD_FORBIDDEN:
+        holder = context if where else spec
+        value = holder.get(key)
+        if value is None or value is False or (key == "sysctls" and not value):
+            continue
+        errs.append(forbidden(f"{path}.{where + '.' if where else ''}{key}", "cannot be set for a windows pod"))
+    for c, cpath in _all_containers(spec, path):
+        sc = c.get("securityContext")
+        if isinstance(sc, dict):
+            errs += [forbidden(f"{cpath}.securityContext.{key}", "cannot be set for a windows pod")
+                     for key in _WINDOWS_CONTAINER_FORBIDDEN if sc.get(key) is not None]
+    return errs
+
+
+def _host_users(spec: dict) -> bool:
+    return spec.get("hostUsers") is not False
+
+
 def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
-    """ValidatePodSpec, the rules users meet most."""
+    """ValidatePodSpec, its checks in upstream's order."""
     spec = spec if isinstance(spec, dict) else {}
-    volume_names, errs = volumes(spec.get("volumes"), f"{path}.volumes")
-    errs += containers(spec.get("containers"), volume_names, f"{path}.containers")
+    errs: Errors = []
+    if spec.get("terminationGracePeriodSeconds") is None:
+        errs.append(required(f"{path}.terminationGracePeriodSeconds", ""))
+    grace, host_users = spec.get("terminationGracePeriodSeconds"), _host_users(spec)
+    volume_names, volume_errs = volumes(spec.get("volumes"), f"{path}.volumes")
+    errs += volume_errs
+    errs += containers(spec.get("containers"), volume_names, f"{path}.containers", grace, host_users)
     errs += init_containers(spec.get("initContainers"), spec.get("containers"), volume_names,
-                            f"{path}.initContainers")
+                            f"{path}.initContainers", grace, host_users)
     errs += ephemeral_containers(spec.get("ephemeralContainers"), spec.get("containers"), spec.get("initContainers"),
                                  volume_names, f"{path}.ephemeralContainers")
+    errs += _host_network_ports(spec, path, is_pod)
     errs += one_of(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES)
     errs += one_of(spec.get("dnsPolicy"), f"{path}.dnsPolicy", DNS_POLICIES)
     errs += labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += _pod_security_context(spec, f"{path}.securityContext")
+    errs += affinity(spec.get("affinity"), f"{path}.affinity")
+    errs += dns_config(spec.get("dnsConfig"), spec.get("dnsPolicy"), f"{path}.dnsConfig")
+    errs += _gates(spec, path)
     errs += topology_spread(spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints")
+    if spec.get("hostUsers") is False:
+        for key, label in (("hostNetwork", "hostNetwork"), ("hostPID", "HostPID"), ("hostIPC", "HostIPC")):
+            if spec.get(key) is True:
+                errs.append(forbidden(f"{path}.{label}", "when `pod.Spec.HostUsers` is false"))
     if spec.get("serviceAccountName"):
         errs += [invalid(f"{path}.serviceAccountName", spec["serviceAccountName"], msg)
                  for msg in names.name_is_dns_subdomain(_str(spec["serviceAccountName"]), False)]
@@ -536,14 +1054,24 @@ def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
     if spec.get("subdomain"):
         errs += dns1123_label(_str(spec["subdomain"]), f"{path}.subdomain")
     errs += tolerations(spec.get("tolerations"), f"{path}.tolerations")
-    context = spec.get("securityContext")
-    if isinstance(context, dict):
-        errs += sysctls(context.get("sysctls"), spec, f"{path}.securityContext.sysctls")
+    for i, alias in enumerate(_list(spec.get("hostAliases"))):
+        ip = _str(alias.get("ip"))
+        if not _ip_family(ip):
+            errs.append(invalid(f"{path}.hostAliases[{i}].ip", ip, _NOT_AN_IP))
+        for j, hostname in enumerate(_list_values(alias.get("hostnames"))):
+            errs += dns1123_subdomain(_str(hostname), f"{path}.hostAliases[{i}].hostnames[{j}]")
     if spec.get("priorityClassName"):
         errs += [invalid(f"{path}.priorityClassName", spec["priorityClassName"], msg)
                  for msg in names.name_is_dns_subdomain(_str(spec["priorityClassName"]), False)]
     if spec.get("runtimeClassName") is not None:
         errs += dns1123_subdomain(_str(spec["runtimeClassName"]), f"{path}.runtimeClassName")
+    if spec.get("preemptionPolicy") is not None:
+        errs += one_of(spec.get("preemptionPolicy"), f"{path}.preemptionPolicy", ("PreemptLowerPriority", "Never"))
+    if isinstance(spec.get("overhead"), dict):
+        for name in sorted(spec["overhead"]):
+            errs += _resource_name(name, f"{path}.overhead[{name}]")
+            errs += _quantity(name, spec["overhead"][name], f"{path}.overhead[{name}]")
+    errs += _os(spec, path)
     return errs
 
 
