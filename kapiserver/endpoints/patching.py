@@ -308,7 +308,9 @@ def status_reset_fields(store) -> tuple:
 
 
 class ApplyPatcher:
-    """A server-side apply (application/apply-patch+yaml) as a function old -> new (old None creates)."""
+    """A server-side apply (application/apply-patch+yaml) as a function old -> new (old None creates).  Through
+    /scale the object applied to is the Scale (its managedFields the resource's that own the replicas), typed
+    as a Scale, and its applier is recorded with the subresource "scale"."""
 
     def __init__(self, request, context, store, raw: bytes, info=None):
         self.manager = query(request, "fieldManager")
@@ -316,19 +318,23 @@ class ApplyPatcher:
         self.config = _decode_apply(raw, request, query(request, "fieldValidation", "Warn") or "Warn")
         self.clock = context.clock
         self.store = store
-        self.types = fieldmanager.types_for(store)
         info = info or store.info
         self.api_version = f"{info.group}/{info.version}" if info.group else info.version
         self.kind = info.kind
-        self.subresource = "status" if request.path.rstrip(b"/").endswith(b"/status") else ""
-        self.reset_fields = status_reset_fields(store) if self.subresource else ()
+        path = request.path.rstrip(b"/")
+        self.subresource = "status" if path.endswith(b"/status") else "scale" if path.endswith(b"/scale") else ""
+        if self.subresource == "scale":
+            self.types = (schema.node_for(info.group, info.version, info.kind), None)
+            self.seed = fieldmanager.zero_object(info.group, info.kind)
+            self.reset_fields, self.ignore_status = (), False
+        else:
+            self.types = fieldmanager.types_for(store)
+            # Built-in types start from Go's zero value, whose struct fields exist empty.
+            self.seed = fieldmanager.zero_object(store.info.group, store.info.kind) if store.builtin else None
+            self.reset_fields = status_reset_fields(store) if self.subresource else ()
+            self.ignore_status = bool(getattr(store.strategy, "has_status", False)) and not self.subresource
 
     def __call__(self, old):
-        # Built-in types start from Go's zero value, whose struct fields exist empty.
-        seed = fieldmanager.zero_object(self.store.info.group, self.store.info.kind) \
-            if self.store.builtin else None
         return fieldmanager.apply(old, self.config, self.manager, self.api_version, self.clock.seconds(),
-                                  self.types, force=self.force, seed=seed, subresource=self.subresource,
-                                  kind=self.kind, reset_fields=self.reset_fields,
-                                  ignore_status=bool(getattr(self.store.strategy, "has_status", False))
-                                  and not self.subresource)
+                                  self.types, force=self.force, seed=self.seed, subresource=self.subresource,
+                                  kind=self.kind, reset_fields=self.reset_fields, ignore_status=self.ignore_status)

@@ -579,8 +579,8 @@ def _apply(live, config, manager, api_version, now, types, force, ignore_status,
     if live is not None and not managed:
         # Fields set before anyone applied belong to a stand-in, so an apply can conflict with them.
         existing = fieldtyped.compare(seed or {}, before, node, root_meta).changed()
-        entry = Entry(BEFORE_FIRST_APPLY, UPDATE, api_version, meta.rfc3339(now), "",
-                      _owned(existing, ignore_status))
+        entry = Entry(BEFORE_FIRST_APPLY, UPDATE, api_version, meta.rfc3339(now), subresource,
+                      _without_reset(_owned(existing, ignore_status), reset_fields))
         managed[entry.identity] = entry
     merged = fieldtyped.merge(before, config, node, root_meta)
     problems: list[str] = []

@@ -7,10 +7,12 @@ spec.replicas / status.replicas; a custom resource's scale subresource names its
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ...machinery import errors, gojson, meta, names, schema, selectors, typed
+from ...machinery import errors, gojson, meta, names, schema, scalefields, selectors, typed
 from ..catalog import ResourceInfo
+from ..options import WriteOptions
 
 # The kind a Scale is read and patched as.
 SCALE_INFO = ResourceInfo("autoscaling", "v1", "scale", "Scale", True)
@@ -209,10 +211,24 @@ class ScaleREST:
         def update(old):
             if old is None:
                 raise errors.not_found(store.qualified, name)
+            fields = scalefields.ScaleFields(old, store.info.api_version,
+                                             scalefields.replicas_path(self.paths["specReplicasPath"]))
+            handed = []
+            recorded = lambda scale: _with_managed_fields(scale, change, fields, options, store.now(), handed)
             if self.custom:
-                return self._update_custom_resource(old, change, namespace, name)
-            return self._update_workload(old, change, namespace, name)
-        result, _ = await store.update(namespace, name, update, options, subresource="scale", allow_create=False)
+                new = self._update_custom_resource(old, recorded, namespace, name)
+            else:
+                new = self._update_workload(old, recorded, namespace, name)
+            entries = fields.to_parent(handed[-1])
+            if entries:
+                new["metadata"]["managedFields"] = entries
+            else:
+                new["metadata"].pop("managedFields", None)
+            return new
+        # The Scale's managedFields were recorded above, not by the store.
+        recorded_options = _ScaleWriteOptions(options.dry_run, options.field_manager, options.field_validation)
+        result, _ = await store.update(namespace, name, update, recorded_options, subresource="scale",
+                                       allow_create=False)
         if not self.custom:
             return to_scale(result)
         try:
@@ -258,6 +274,28 @@ class ScaleREST:
         new = copy.deepcopy(old)
         new.setdefault("spec", {})["replicas"] = scale.get("spec", {}).get("replicas", 0)
         return _with_resource_version(new, scale)
+
+
+def _with_managed_fields(old_scale: dict, change, fields, options, now: float, handed: list) -> dict:
+    """``change`` of the Scale handed its resource's managers of the replicas, as upstream's ScaleHandler does;
+    an update (not an apply, which records its own) recorded on the Scale by the request's manager.  The Scale
+    made is appended to ``handed``."""
+    entries = fields.to_subresource()
+    if entries:
+        old_scale["metadata"]["managedFields"] = entries
+    scale = change(old_scale)
+    if getattr(options, "operation", "Update") == "Update" and isinstance(scale, dict):
+        if not isinstance(scale.get("metadata"), dict):
+            scale["metadata"] = {}
+        fields.record_update(old_scale, scale, options.field_manager, now)
+    handed.append(scale if isinstance(scale, dict) else {})
+    return scale
+
+
+@dataclass
+class _ScaleWriteOptions(WriteOptions):
+    """A write through /scale, whose managedFields its ScaleREST records (the store leaves them)."""
+    operation: str = "Scale"
 
 
 def _scale_errors(scale: dict) -> list:
