@@ -109,6 +109,24 @@ def declared(node, name: str) -> bool:
     return hit[1] if hit is not None else _remember(key, (target,), node.field(name) is not None)
 
 
+def key_default(node, name: str) -> Any:
+    """What an item of the keyed list ``node`` that leaves out key ``name`` has for it: the item schema's default
+    for the field (upstream's converted schemas carry it, a custom resource's too), else the built-in one, else
+    MISSING."""
+    key = ("key-default", id(node._site), id(node._target), name)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit[1]
+    found = _KEY_DEFAULTS.get(name, MISSING)
+    items = node.items()
+    field = items.field(name) if items is not None else None
+    if field is not None:
+        default = field._get("default", MISSING)
+        if default is not MISSING:
+            found = default
+    return _remember(key, (node._site, node._target), found)
+
+
 def item_element(node, item: Any, kind: str) -> Optional[str]:
     """The path element of a list item (None for an item that cannot be keyed)."""
     if kind == LIST_SET:
@@ -119,8 +137,10 @@ def item_element(node, item: Any, kind: str) -> Optional[str]:
     for name in list_keys(node):
         if name in item:
             keys[name] = item[name]
-        elif name in _KEY_DEFAULTS:
-            keys[name] = _KEY_DEFAULTS[name]
+        else:
+            default = key_default(node, name)
+            if default is not MISSING:
+                keys[name] = default
     return fieldpath.key(keys) if keys else None
 
 
@@ -241,7 +261,7 @@ def _keyed_element(node, item: Any, kind: str) -> tuple[Optional[str], str]:
     if not isinstance(item, dict):
         return None, "associative list with keys may not have non-map elements"
     for name in list_keys(node):
-        if name not in item and name not in _KEY_DEFAULTS:
+        if name not in item and key_default(node, name) is MISSING:
             return None, (f'associative list with keys has an element that omits key field "{name}" '
                           "(and doesn't have default value)")
     return item_element(node, item, kind), ""

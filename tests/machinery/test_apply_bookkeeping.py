@@ -120,3 +120,20 @@ def test_one_entry_of_zero_values_resets_managed_fields(given):
     new["metadata"]["managedFields"] = given
     fm.record_update(live, new, "u", "v1", 0, CONFIGMAP)
     assert "managedFields" not in new["metadata"]
+
+
+_WIDGET = {"type": "object", "properties": {"spec": {"type": "object", "properties": {"ports": {
+    "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "proto"],
+    "items": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string"}, "proto": {"type": "string", "default": "UDP"}, "port": {"type": "integer"}}}}}}}}
+
+
+def test_a_key_left_out_of_a_keyed_item_takes_its_schema_default():
+    """A custom resource's list-map key with a schema default keys an item that leaves it out (upstream's
+    converted schema carries the default), so the apply is not refused and the item is keyed by it."""
+    node = schema.SchemaNode(_WIDGET, _WIDGET, None)
+    config = {"apiVersion": "x.example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+              "spec": {"ports": [{"name": "p", "port": 80}]}}
+    created = fm.apply(None, config, "m", "x.example.com/v1", 0, (node, schema.node_named(fm._OBJECT_META)))
+    ports = created["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"]
+    assert list(ports) == ['k:{"name":"p","proto":"UDP"}']
