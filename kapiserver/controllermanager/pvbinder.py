@@ -15,14 +15,15 @@ and waits."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from fractions import Fraction
 from typing import Dict, Optional
 
-from twisted.internet import threads
 
 from ..machinery.quantity import parse_quantity
+from ..pool import in_pool
 from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
@@ -474,15 +475,14 @@ class PersistentVolumeBinder(QueueController):
         if policy == "Retain":
             return
         if policy == "Delete":
-            if (volume.get("status") or {}).get("phase") == "Failed":
-                return      # upstream retries a failed delete only on resync
             provisioner = (volume["metadata"].get("annotations") or {}).get(DYNAMICALLY_PROVISIONED)
             if provisioner and not provisioner.startswith("kubernetes.io/"):
                 return      # an external provisioner deletes it
             problem = await self._delete_volume_source(volume)
             if problem:
                 await self.volume_phase(volume, "Failed", event=("Warning", "VolumeFailedDelete", problem))
-                return
+                # Tried again with the queue's back-off, as upstream's delete operation is retried.
+                raise ReclaimFailed(problem)
             try:
                 await self.client.delete(PERSISTENT_VOLUMES, volume["metadata"]["name"])
             except APIError as e:
@@ -501,27 +501,39 @@ class PersistentVolumeBinder(QueueController):
         and only a path under /tmp/ (removed from this host, as upstream's development-only deleter does);
         every other volume has no deleter. The reason it cannot delete, or None once deleted."""
         host_path = (volume.get("spec") or {}).get("hostPath")
-        if host_path is None:
+        if not isinstance(host_path, dict):
             return f'error getting deleter volume plugin for volume "{volume["metadata"]["name"]}": ' \
                    f"no deletable volume plugin matched"
         path = host_path.get("path") or ""
-        if not re.search("/tmp/.+", path):
-            return f"host_path deleter only supports /tmp/.+ but received provided {path}"
         try:
-            await self.remove_host_path(path)
+            await in_pool(self.clock, self.remove_host_path, path)
         except OSError as e:
             return str(e)
         return None
 
 
-async def remove_host_path(path: str) -> None:
-    """os.RemoveAll of ``path`` (nothing there is no error), off the reactor thread."""
-    await threads.deferToThread(shutil.rmtree, path, ignore_errors=False, onerror=_missing_is_removed)
+def remove_host_path(path: str) -> None:
+    """os.RemoveAll of ``path`` (nothing there is no error), run in the thread pool.  Upstream's deleter takes any
+    path in which /tmp/ and more appear, and runs in the controller manager's container; here it runs on the host
+    itself, so only a path that is under /tmp/ once its links are resolved is removed (a link under /tmp/ leading
+    elsewhere is refused in upstream's words)."""
+    refused = OSError(f"host_path deleter only supports /tmp/.+ but received provided {path}")
+    if not re.match("/tmp/.+", path):
+        raise refused
+    resolved = os.path.realpath(path)
+    if not resolved.startswith("/tmp/") or os.path.realpath("/tmp") != "/tmp":
+        raise refused
+    try:
+        if os.path.isdir(resolved) and not os.path.islink(resolved):
+            shutil.rmtree(resolved)
+        else:
+            os.unlink(resolved)
+    except FileNotFoundError:
+        pass
 
 
-def _missing_is_removed(function, path, exc_info) -> None:
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
+class ReclaimFailed(Exception):
+    """A volume's reclaim failed (its event and Failed phase written): the sync is retried with back-off."""
 
 
 def start_persistent_volume_binder_controller(ctx: ControllerContext) -> PersistentVolumeBinder:

@@ -13,7 +13,7 @@ from twisted.internet import protocol
 from twisted.web.http_headers import Headers
 
 from ..machinery import errors
-from ..registry.subresources import podstreams
+from ..machinery import podstreams
 from .forward import forward, stream_over_websocket
 from .upgrade import hijack, is_upgrade_request, request_head, wants_upgrade
 

@@ -20,7 +20,7 @@ from ..registry.subresources import rest_for
 from ..registry.subresources.binding import bind_pod
 from ..registry.subresources.connect import connect_attributes, connect_options
 from ..registry.subresources.eviction import evict
-from ..registry.subresources import podstreams
+from ..machinery import podstreams
 from ..registry.subresources.status import finalize
 from . import render
 from .streams import split_name

@@ -18,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET
 from ..endpoints.upgrade import header_values, wants_upgrade
 from ..machinery import errors
 from ..pool import in_pool
-from ..registry.subresources import podstreams
+from ..machinery import podstreams
 from ..endpoints.websocket import serve_websocket
 from .auth import KubeletAuth
 from .execution import AttachRun, ExecRun

@@ -59,3 +59,46 @@ def test_delete_policy_without_deleter_fails_with_message(controllers, client, n
     events = eventually(lambda: [(e["reason"], e["message"]) for e in run(client.list(EVENTS, "default"))["items"]
                                  if e["involvedObject"]["name"] == name])
     assert events == [("VolumeFailedDelete", message)]
+
+
+def test_the_host_path_deleter_removes_only_what_is_under_tmp_once_links_are_resolved(tmp_path):
+    """Upstream's deleter runs in the controller manager's container; here it runs on the host, so a link under
+    /tmp/ leading elsewhere, or a path with /tmp/ further in, is refused in the deleter's words and left alone; a
+    file is removed as a directory is; a path already gone is no error."""
+    from kapiserver.controllermanager.pvbinder import remove_host_path
+    if not str(tmp_path).startswith("/tmp/"):
+        pytest.skip("the hostPath deleter only takes paths under /tmp/")
+    link = tmp_path / "link"
+    link.symlink_to("/proc/self")       # outside /tmp/, and nothing a removal could harm
+    for path in (f"{link}/environ", f"/home/someone{tmp_path}/x"):
+        with pytest.raises(OSError) as refused:
+            remove_host_path(path)
+        assert str(refused.value) == f"host_path deleter only supports /tmp/.+ but received provided {path}"
+    (tmp_path / "file").write_text("x")
+    remove_host_path(str(tmp_path / "file"))
+    remove_host_path(str(tmp_path / "missing"))
+    assert not (tmp_path / "file").exists() and os.path.exists(f"{link}/environ")
+
+
+
+def test_a_failed_delete_is_tried_again(controllers, client, namespace):
+    """As upstream's delete operation is retried with back-off: a deleter that failed once (the volume Failed, its
+    one VolumeFailedDelete event) is run again, and the volume is deleted once it succeeds."""
+    cls, name = unique("cls"), unique("pv-tmp")
+    run(client.create(PVS, pv(name, "1Gi", cls, policy="Delete")))
+    manager = controllers("persistentvolume-binder-controller")
+    attempts = []
+
+    def remove(path):
+        attempts.append(path)
+        if len(attempts) == 1:
+            raise OSError("device or resource busy")
+    manager.controllers["persistentvolume-binder-controller"].remove_host_path = remove
+    run(client.create(PVCS, pvc("data", namespace, "1Gi", cls)))
+    eventually(lambda: phase(client, PVS, name) == "Bound")
+    run(client.delete(PVCS, "data", namespace))
+    eventually(lambda: gone(client, name))
+    assert len(attempts) >= 2
+    events = [(e["reason"], e["message"]) for e in run(client.list(EVENTS, "default"))["items"]
+              if e["involvedObject"]["name"] == name]
+    assert events == [("VolumeFailedDelete", "device or resource busy")]

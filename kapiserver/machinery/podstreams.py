@@ -11,8 +11,8 @@ import re
 from typing import Mapping, Optional, Sequence
 from urllib.parse import urlencode
 
-from ...machinery import errors
-from ...machinery.gojson import go_quote
+from . import errors
+from .gojson import go_quote
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -119,7 +119,7 @@ def kubelet_error(code: int, body: bytes, resource: str, name: str) -> errors.St
     text = body[:4096].decode("utf-8", "replace")
     if text.startswith("{"):
         try:
-            from ...machinery import codec
+            from . import codec
             decoded = codec.loads(text)
             if isinstance(decoded, dict) and decoded.get("kind") == "Status" and "message" in decoded:
                 text = decoded["message"]
