@@ -123,3 +123,10 @@ def test_events_v1_update_tolerates_sub_microsecond_event_time():
     old = new_event(eventTime="2024-01-01T00:00:00.123456Z")
     new = new_event(eventTime="2024-01-01T00:00:00.123456789Z")
     assert rendered("events.k8s.io", new, old) == []
+
+
+def test_events_v1_length_limits_count_utf8_bytes():
+    """Go's len counts bytes: 400 two-byte characters are an 800-byte note (valid), 600 are 1200 (too long)."""
+    assert rendered("events.k8s.io", new_event(note="é" * 400)) == []
+    assert rendered("events.k8s.io", new_event(note="é" * 600)) == [
+        'message: Invalid value: "": can have at most 1024 characters']

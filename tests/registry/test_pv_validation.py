@@ -173,3 +173,10 @@ def _strategy_status_errors(new, old):
     clock = task.Clock()
     store = Registry(MemoryStorage(clock), clock, watch_cache=False).store("", "v1", "persistentvolumeclaims")
     return store.strategy.validate_subresource_update("status", new, old)
+
+
+def test_pv_update_with_a_node_affinity_key_of_the_wrong_type_is_no_crash():
+    """A matchExpressions key that is no string (only reachable past the typed decoder) is judged, not a 500."""
+    odd = {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": ["x"], "operator": "In",
+                                                                    "values": ["a"]}]}]}}
+    assert isinstance(errors("PersistentVolume", pv(nodeAffinity=odd), pv(nodeAffinity=odd)), list)

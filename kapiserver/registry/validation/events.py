@@ -47,7 +47,7 @@ def internal(obj: dict, events_v1: bool) -> dict:
 
 
 def _too_long(value: Any, limit: int, field: str) -> Errors:
-    if len(text(value)) > limit:
+    if len(text(value).encode()) > limit:      # Go's len: UTF-8 bytes
         return [invalid(field, "", f"can have at most {limit} characters")]
     return []
 

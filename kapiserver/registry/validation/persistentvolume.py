@@ -306,7 +306,7 @@ def _ga_affinity(affinity: Any) -> Any:
     affinity = semantic(affinity)
     for term in _items(_dict(_dict(affinity).get("required")).get("nodeSelectorTerms")):
         for expr in _items(term.get("matchExpressions")):
-            if expr.get("key") in _GA_TOPOLOGY_LABELS:
+            if isinstance(expr.get("key"), str) and expr["key"] in _GA_TOPOLOGY_LABELS:
                 expr["key"] = _GA_TOPOLOGY_LABELS[expr["key"]]
     return affinity
 
