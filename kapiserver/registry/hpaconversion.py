@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..machinery import codec
+from ..machinery import codec, errors, gojson, schema, typed
 
 METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 CURRENT_METRICS = "autoscaling.alpha.kubernetes.io/current-metrics"
@@ -61,10 +61,14 @@ def _dumps(value: Any) -> str:
 
 
 def _loads(raw: Any) -> Any:
-    try:
-        return codec.loads(raw) if isinstance(raw, str) and raw else None
-    except ValueError:
+    """An annotation's JSON, None where there is none; JSON that does not parse is the 400 upstream's
+    conversion gives (its json.Unmarshal error)."""
+    if not isinstance(raw, str):
         return None
+    try:
+        return codec.loads(raw)
+    except ValueError:
+        raise errors.bad_request(gojson.syntax_error(raw) or "unexpected end of JSON input") from None
 
 
 # -- metric specs ------------------------------------------------------------------------------------
@@ -347,4 +351,9 @@ def hpa_v1_to_v2(obj: dict) -> dict:
         if isinstance(conditions, list) and conditions:
             v2_status["conditions"] = conditions
         out["status"] = v2_status
+    if any(key in sent for key in ROUND_TRIP):
+        # What the annotations held must have the types of the fields it becomes (upstream unmarshals it into
+        # them): a 400 here, not a stored object clients cannot decode.
+        typed.decode(out, schema.node_for("autoscaling", "v2", "HorizontalPodAutoscaler"),
+                     "HorizontalPodAutoscaler", "v2")
     return _finish(out, meta, annotations)
