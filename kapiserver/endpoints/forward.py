@@ -18,6 +18,7 @@ from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from ..machinery import errors
+from ..machinery.podstreams import MAX_READ_LENGTH
 from .websocket import Session, serve_websocket
 
 # Headers that describe one hop's connection, never forwarded (RFC 9110 section 7.6.1), plus the ones the
@@ -138,16 +139,34 @@ async def forward(request, reactor, dial, host: str, port: int, path: bytes, thr
     await done
 
 
+class _ReadAtMost(Protocol):
+    """The first ``limit`` bytes of a response body; the rest is not waited for (the connection is dropped)."""
+
+    def __init__(self, done: Deferred, limit: int):
+        self.done, self.limit, self.parts, self.size = done, limit, [], 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.done.called:
+            return
+        self.parts.append(data[:self.limit - self.size])
+        self.size += len(self.parts[-1])
+        if self.size >= self.limit:
+            self.done.callback(b"".join(self.parts))
+            self.transport.stopProducing()
+
+    def connectionLost(self, reason=None) -> None:
+        if not self.done.called:
+            self.done.callback(b"".join(self.parts))
+
+
 async def _checked(response, check) -> None:
-    """Raise ``check``'s error for a response outside 200-206 (upstream's response checkers), its body read."""
+    """Raise ``check``'s error for a response outside 200-206 (upstream's response checkers), the first
+    MAX_READ_LENGTH bytes of its body read, as theirs read."""
     if check is None or 200 <= response.code <= 206:
         return
-    from twisted.web.client import readBody
-    try:
-        body = await readBody(response)
-    except Exception as e:
-        body = getattr(e, "response", b"") or b""
-    raise check(response.code, body)
+    done = Deferred()
+    response.deliverBody(_ReadAtMost(done, MAX_READ_LENGTH))
+    raise check(response.code, await done)
 
 
 def _relay(request, response) -> None:

@@ -112,11 +112,15 @@ def kubelet_log_query(options: dict) -> str:
     return urlencode(sorted(params.items()))
 
 
+# How much of an error answer's body is read (upstream's response checker's maxReadLength).
+MAX_READ_LENGTH = 50000
+
+
 def kubelet_error(code: int, body: bytes, resource: str, name: str) -> errors.StatusError:
     """The Status of a kubelet's answer outside 200-206 (GenericHttpResponseChecker): a 400 its body as a
     BadRequest's message, a 500 an InternalError, anything else a generic error of that code about the pod.
     A body that is already a Status (kapiserver's kube-node answers with one) gives its message."""
-    text = body[:4096].decode("utf-8", "replace")
+    text = body[:MAX_READ_LENGTH].decode("utf-8", "replace")
     if text.startswith("{"):
         try:
             from . import codec
@@ -150,6 +154,12 @@ def generic_error(code: int, text: str, resource: str, name: str) -> errors.Stat
     "( pods/log NAME)"), the resource as the details' kind, no causes."""
     if code == 403:
         reason, message = "Forbidden", text
+    elif code == 406:
+        reason = "NotAcceptable"
+        message = text if text and text != "unknown" else \
+            "the server was unable to respond with a content type that the client supports"
+    elif code == 415:
+        reason, message = "UnsupportedMediaType", text
     elif code in _GENERIC:
         reason, message = _GENERIC[code]
     elif code >= 500:

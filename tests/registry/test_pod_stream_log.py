@@ -204,6 +204,12 @@ def test_the_kubelet_is_asked_with_the_options_alone(world):
     ((404, b"text/plain", b'pod "p" does not exist'),
      (404, "NotFound", "the server could not find the requested resource ( pods/log p)",
       {"name": "p", "kind": "pods/log"})),
+    ((406, b"text/plain", b"unknown"),
+     (406, "NotAcceptable", "the server was unable to respond with a content type that the client supports "
+      "( pods/log p)", {"name": "p", "kind": "pods/log"})),
+    ((415, b"text/plain", b"only text/plain"),
+     (415, "UnsupportedMediaType", "only text/plain ( pods/log p)", {"name": "p", "kind": "pods/log"})),
+    ((400, b"text/plain", b"x" * 60000), (400, "BadRequest", "x" * 50000, None)),
 ])
 def test_a_kubelet_error_is_made_a_status(world, answer, status):
     """The kubelet's error answer is not relayed as it is: a 400 is a BadRequest with its text (a Status's
