@@ -8,6 +8,7 @@ from twisted.internet.task import deferLater
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
+from ..machinery.storageclass import default_class
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes
 from .refusal import is_resource
 
@@ -170,7 +171,6 @@ class DefaultStorageClass:
     # The only (group, resource) pairs its admit and validate act on: the chain calls it for no other.
     admission_resources = frozenset({("", "persistentvolumeclaims")})
 
-    ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
     BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
     def __init__(self, registry):
@@ -187,10 +187,6 @@ class DefaultStorageClass:
         classes = self.registry.lookup("storage.k8s.io", "v1", "storageclasses")
         if classes is None:
             return
-        defaults = [c for c in (await classes.list(None, ListOptions()))[0]
-                    if any((c["metadata"].get("annotations") or {}).get(key) == "true" for key in self.ANNOTATIONS)]
-        if defaults:
-            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
-            ties = [c for c in defaults if c["metadata"].get("creationTimestamp") == newest["metadata"].get(
-                "creationTimestamp")]
-            spec["storageClassName"] = min(c["metadata"]["name"] for c in ties)
+        chosen = default_class((await classes.list(None, ListOptions()))[0])
+        if chosen is not None:
+            spec["storageClassName"] = chosen["metadata"]["name"]

@@ -27,6 +27,7 @@ from ..pool import in_pool
 from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
+from ..machinery.storageclass import default_class
 from .context import ControllerContext, QueueController
 from .ownwrites import newest
 
@@ -38,8 +39,6 @@ STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
-DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
-BETA_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
 def quantity(text) -> Fraction:
@@ -130,18 +129,6 @@ def _requirement(expression: dict, labels: dict) -> bool:
     if operator == "DoesNotExist":
         return key not in labels
     return False
-
-
-def default_class(classes) -> Optional[dict]:
-    """Upstream's GetDefaultClass: of the classes annotated default (GA or beta annotation), the newest; of
-    those created together, the first by name."""
-    defaults = [c for c in classes if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true" or
-                (c["metadata"].get("annotations") or {}).get(BETA_DEFAULT_CLASS) == "true"]
-    if not defaults:
-        return None
-    newest = max(c["metadata"].get("creationTimestamp") or "" for c in defaults)
-    return min((c for c in defaults if (c["metadata"].get("creationTimestamp") or "") == newest),
-               key=lambda c: c["metadata"]["name"])
 
 
 def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:

@@ -2,7 +2,7 @@
 the DefaultStorageClass admission plugin: GA or beta annotation, newest first, then the first by name."""
 
 from kapiserver.admission.simple import DefaultStorageClass
-from kapiserver.controllermanager.pvbinder import default_class
+from kapiserver.machinery.storageclass import default_class
 from tests.admission.conftest import FakeRegistry, call, drive, store
 
 CLAIMS = store("persistentvolumeclaims", "PersistentVolumeClaim")
