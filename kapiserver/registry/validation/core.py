@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
 from . import events, persistentvolume, pod
-from ...machinery.quantity import parse_quantity
-from ._util import (Errors, dns1123_label, duplicate, forbidden, go_string_map, immutable, invalid, invalid_go,
-                    labels, nonnegative, not_supported, one_of, qualified_name, required, seq, text, too_long)
+from ...machinery.quantity import canonical_quantity, parse_quantity
+from .autoscaling import go_quantity
+from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, forbidden, go_quote, go_string_map,
+                    go_strings, immutable, invalid, invalid_go, labels, nonnegative, not_supported, one_of,
+                    qualified_name, required, seq, text, too_long)
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024
 IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
@@ -221,26 +224,308 @@ def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
 
 # -- quota and limits ------------------------------------------------------------------------
 
+# helper.IsStandardResourceName's names (hugepages-* and requests.hugepages-* besides).
+STANDARD_RESOURCES = frozenset((
+    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.ephemeral-storage",
+    "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "resourcequotas", "services",
+    "replicationcontrollers", "secrets", "configmaps", "persistentvolumeclaims", "storage", "requests.storage",
+    "services.nodeports", "services.loadbalancers"))
+LIMIT_TYPES = ("Pod", "Container", "PersistentVolumeClaim")
+
+
+def _hugepages(name: str) -> bool:
+    return name.startswith("hugepages-") or name.startswith("requests.hugepages-")
+
+
+def resource_name(name: str, path: str) -> Errors:
+    """validateResourceName: a qualified name, standard unless it has a domain."""
+    errs = qualified_name(name, path)
+    if not errs and "/" not in name and name not in STANDARD_RESOURCES and not _hugepages(name):
+        errs.append(invalid(path, name, "must be a standard resource type or fully qualified"))
+    return errs
+
+
+def _container_resource_name(name: str, path: str) -> Errors:
+    """validateContainerResourceName: validateResourceName and then the container rules of a Pod's."""
+    errs = resource_name(name, path)
+    if "/" not in name:
+        if name not in pod._STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+            errs.append(invalid(path, name, "must be a standard resource for containers"))
+    elif "kubernetes.io/" not in name and (name.startswith("requests.") or names.is_qualified_name("requests." + name)):
+        errs.append(invalid(path, name, "doesn't follow extended resource name standard"))
+    return errs
+
+
+def _overcommit_allowed(name: str) -> bool:
+    native = "/" not in name or "kubernetes.io/" in name
+    return native and not name.startswith("hugepages-")
+
+
+MAX_MILLI_VALUE = (2 ** 63 - 1) // 1000
+
+
+def _limit_range_item(item: dict, path: str, seen: set[str]) -> Errors:
+    """One spec.limits entry, its checks in upstream's order."""
+    kind = text(item.get("type"))
+    errs = qualified_name(kind, f"{path}.type")
+    if not errs and "/" not in kind and kind not in LIMIT_TYPES:
+        errs.append(invalid(f"{path}.type", kind, "must be a standard limit type or fully qualified"))
+    if kind in seen:
+        errs.append(duplicate(f"{path}.type", kind))
+    seen.add(kind)
+    name_fn = _container_resource_name if kind in ("Pod", "Container") else resource_name
+    lists: dict[str, dict] = {}
+
+    def names_of(key: str) -> None:
+        lists[key] = _dict(item.get(key))
+        for name in sorted(lists[key]):
+            errs.extend(name_fn(name, f"{path}.{key}[{name}]"))
+    names_of("max")
+    names_of("min")
+    if kind == "Pod":
+        for key in ("default", "defaultRequest"):
+            if _dict(item.get(key)):
+                errs.append(forbidden(f"{path}.{key}", "may not be specified when `type` is 'Pod'"))
+    else:
+        names_of("default")
+        names_of("defaultRequest")
+    if kind == "PersistentVolumeClaim" and "storage" not in lists["min"] and "storage" not in lists["max"]:
+        errs.append(required(f"{path}.limits",
+                             "either minimum or maximum storage value is required, but neither was provided"))
+    names_of("maxLimitRequestRatio")
+    for name in sorted(set().union(*lists.values())):
+        errs += _limit_range_bounds(name, lists, path)
+    return errs
+
+
+def _limit_range_bounds(name: str, lists: dict[str, dict], path: str) -> Errors:
+    """min <= defaultRequest <= default <= max, and a ratio of at least 1 that max/min allows."""
+    errs: Errors = []
+    raw = {key: lists[key].get(name) for key in lists if name in lists[key]}
+    amounts = {key: parse_quantity(value) for key, value in raw.items()}
+    if any(amount is None for amount in amounts.values()):
+        return errs
+    text_of = {key: str(canonical_quantity(value)) for key, value in raw.items()}
+
+    def bad(key: str, shown: str, message: str) -> None:
+        errs.append(invalid_go(f"{path}.{key}[{name}]", go_quantity(raw[shown]), message))
+    low, high, dflt, dreq = (amounts.get(k) for k in ("min", "max", "default", "defaultRequest"))
+    if low is not None and high is not None and low > high:
+        bad("min", "min", f"min value {text_of['min']} is greater than max value {text_of['max']}")
+    if dreq is not None and low is not None and low > dreq:
+        bad("defaultRequest", "defaultRequest",
+            f"min value {text_of['min']} is greater than default request value {text_of['defaultRequest']}")
+    if dreq is not None and high is not None and dreq > high:
+        bad("defaultRequest", "defaultRequest",
+            f"default request value {text_of['defaultRequest']} is greater than max value {text_of['max']}")
+    if dreq is not None and dflt is not None and dreq > dflt:
+        bad("defaultRequest", "defaultRequest",
+            f"default request value {text_of['defaultRequest']} is greater than default limit value "
+            f"{text_of['default']}")
+    if dflt is not None and low is not None and low > dflt:
+        bad("default", "min", f"min value {text_of['min']} is greater than default value {text_of['default']}")
+    if dflt is not None and high is not None and dflt > high:
+        bad("default", "max", f"default value {text_of['default']} is greater than max value {text_of['max']}")
+    ratio = amounts.get("maxLimitRequestRatio")
+    if ratio is not None:
+        if ratio < 1:
+            bad("maxLimitRequestRatio", "maxLimitRequestRatio",
+                f"ratio {text_of['maxLimitRequestRatio']} is less than 1")
+        if low is not None and high is not None:
+            ratio_value, low_value, high_value = math.ceil(ratio), math.ceil(low), math.ceil(high)
+            if max(ratio_value, low_value, high_value) < MAX_MILLI_VALUE:
+                ratio_value = math.ceil(ratio * 1000) / 1000
+                low_value, high_value = math.ceil(low * 1000), math.ceil(high * 1000)
+            # Go divides float64s: a zero min gives +Inf (or NaN), which no ratio exceeds.
+            limit = high_value / low_value if low_value else (math.inf if high_value > 0 else math.nan)
+            if ratio_value > limit:
+                bad("maxLimitRequestRatio", "maxLimitRequestRatio",
+                    f"ratio {text_of['maxLimitRequestRatio']} is greater than max/min = {_go_float(limit)}")
+    if not _overcommit_allowed(name) and dflt is not None and dreq is not None and dflt != dreq:
+        bad("defaultRequest", "defaultRequest",
+            f"default value {text_of['default']} must equal to defaultRequest value {text_of['defaultRequest']} "
+            f"in {name}")
+    return errs
+
+
+def _go_float(value: float) -> str:
+    """fmt's %f."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return f"{value:.6f}"
+
+
 def validate_limit_range(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
     seen: set[str] = set()
     for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
-        kind = text(item.get("type"))
-        path = f"spec.limits[{i}].type"
-        if kind in seen:
-            errs.append(duplicate(path, kind))
-        seen.add(kind)
+        errs += _limit_range_item(item, f"spec.limits[{i}]", seen)
     return errs
+
+
+# helper.IsStandardQuotaResourceName's names (hugepages-* and requests.hugepages-* besides).
+STANDARD_QUOTA_RESOURCES = STANDARD_RESOURCES - {"storage"}
+# helper.IsIntegerResourceName's standard names; extended resource names (count/... too) are integers as well.
+INTEGER_RESOURCES = frozenset(("pods", "resourcequotas", "services", "replicationcontrollers", "secrets", "configmaps",
+                               "persistentvolumeclaims", "services.nodeports", "services.loadbalancers"))
+# The VolumeAttributesClass scope needs a feature gate that 1.32 leaves off.
+QUOTA_SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
+                "CrossNamespacePodAffinity")
+# The resources each scope may limit (IsResourceQuotaScopeValidForResource); other scopes limit any.
+_POD_RESOURCES = frozenset(("pods", "cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu",
+                            "requests.memory"))
+_SCOPE_RESOURCES = {"Terminating": _POD_RESOURCES, "NotTerminating": _POD_RESOURCES, "NotBestEffort": _POD_RESOURCES,
+                    "PriorityClass": _POD_RESOURCES, "CrossNamespacePodAffinity": _POD_RESOURCES,
+                    "BestEffort": frozenset(("pods",))}
+_EXISTS_ONLY_SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating", "CrossNamespacePodAffinity")
+_CONFLICTING_SCOPES = (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating"))
+
+
+def _extended(name: str) -> bool:
+    native = "/" not in name or "kubernetes.io/" in name
+    return not native and not name.startswith("requests.") and not names.is_qualified_name("requests." + name)
+
+
+def quota_resource_name(name: str, path: str) -> Errors:
+    """ValidateResourceQuotaResourceName."""
+    errs = resource_name(name, path)
+    if "/" not in name and name not in STANDARD_QUOTA_RESOURCES and not _hugepages(name):
+        errs.append(invalid(path, name, "must be a standard resource for quota"))
+    return errs
+
+
+def resource_quantity_value(name: str, value: Any, path: str) -> Errors:
+    """ValidateResourceQuantityValue: not negative, and whole for the integer resources."""
+    amount = parse_quantity(value)
+    if amount is None:
+        return []
+    errs: Errors = []
+    if amount < 0:
+        errs.append(invalid(path, str(canonical_quantity(value)), "must be greater than or equal to 0"))
+    if (name in INTEGER_RESOURCES or _extended(name)) and math.ceil(amount * 1000) % 1000:
+        errs.append(invalid_go(path, go_quantity(value), "must be an integer"))
+    return errs
+
+
+def _scope_valid_for(scope: str, name: str) -> bool:
+    allowed = _SCOPE_RESOURCES.get(scope)
+    return allowed is None or name in allowed
+
+
+def _standard_quota_name(name: str) -> bool:
+    return name in STANDARD_QUOTA_RESOURCES or _hugepages(name)
+
+
+def _go_scopes(scopes: Any) -> str:
+    """%#v of a []core.ResourceQuotaScope."""
+    if not isinstance(scopes, list):
+        return "[]core.ResourceQuotaScope(nil)"
+    return "[]core.ResourceQuotaScope{" + ", ".join(go_quote(s) for s in scopes) + "}"
+
+
+def _go_scope_selector(selector: dict) -> str:
+    """%#v of the core.ScopeSelector a *ScopeSelector points at (field.ErrorBody dereferences it)."""
+    parts = []
+    for expr in _list(selector.get("matchExpressions")):
+        parts.append(f"core.ScopedResourceSelectorRequirement{{ScopeName:{go_quote(expr.get('scopeName'))}, "
+                     f"Operator:{go_quote(expr.get('operator'))}, Values:{go_strings(expr.get('values'))}}}")
+    return "core.ScopeSelector{MatchExpressions:[]core.ScopedResourceSelectorRequirement{" + ", ".join(parts) + "}}"
+
+
+def _quota_scopes(spec: dict, hard: dict) -> Errors:
+    errs: Errors = []
+    scopes = seq(spec.get("scopes"))
+    if not scopes:
+        return errs
+    rendered = _go_scopes(spec.get("scopes"))
+    for scope in scopes:
+        if scope not in QUOTA_SCOPES:
+            errs.append(invalid_go("spec.scopes", rendered, "unsupported scope"))
+        for name in sorted(hard):
+            if _standard_quota_name(name) and not _scope_valid_for(scope, name):
+                errs.append(invalid_go("spec.scopes", rendered, "unsupported scope applied to resource"))
+    for pair in _CONFLICTING_SCOPES:
+        if all(scope in scopes for scope in pair):
+            errs.append(invalid_go("spec.scopes", rendered, "conflicting scopes"))
+    return errs
+
+
+def _quota_scope_selector(spec: dict, hard: dict) -> Errors:
+    errs: Errors = []
+    selector = spec.get("scopeSelector")
+    if not isinstance(selector, dict):
+        return errs
+    path = "spec.scopeSelector.matchExpressions"
+    chosen: set = set()
+    for expr in _list(selector.get("matchExpressions")):
+        scope, operator, values = expr.get("scopeName"), expr.get("operator"), seq(expr.get("values"))
+        if scope not in QUOTA_SCOPES:
+            errs.append(invalid(f"{path}.scopeName", text(scope), "unsupported scope"))
+        for name in sorted(hard):
+            if _standard_quota_name(name) and not _scope_valid_for(text(scope), name):
+                errs.append(invalid_go(path, _go_scope_selector(selector), "unsupported scope applied to resource"))
+        if scope in _EXISTS_ONLY_SCOPES and operator != "Exists":
+            errs.append(invalid(f"{path}.operator", text(operator),
+                                "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, "
+                                "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
+                                "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"))
+        if operator in ("In", "NotIn"):
+            if not values:
+                errs.append(required(f"{path}.values",
+                                     "must be at least one value when `operator` is 'In' or 'NotIn' for scope "
+                                     "selector"))
+        elif operator in ("Exists", "DoesNotExist"):
+            if values:
+                errs.append(invalid_go(f"{path}.values", go_strings(values),
+                                       "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope "
+                                       "selector"))
+        else:
+            errs.append(invalid(f"{path}.operator", text(operator), "not a valid selector operator"))
+        chosen.add(scope)
+    for pair in _CONFLICTING_SCOPES:
+        if all(scope in chosen for scope in pair):
+            errs.append(invalid_go(path, _go_scopes(spec.get("scopes")), "conflicting scopes"))
+    return errs
+
+
+def _resource_list(values: Any, path: str) -> Errors:
+    errs: Errors = []
+    values = _dict(values)
+    for name in sorted(values):
+        errs += quota_resource_name(name, f"{path}[{name}]")
+        errs += resource_quantity_value(name, values[name], f"{path}[{name}]")
+    return errs
+
+
+def _quota_spec(obj: dict) -> Errors:
+    spec = _dict(obj.get("spec"))
+    hard = _dict(spec.get("hard"))
+    return _resource_list(hard, "spec.hard") + _quota_scopes(spec, hard) + _quota_scope_selector(spec, hard)
 
 
 def validate_resource_quota(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, namespaced)
-    for name, value in sorted(_dict(_dict(obj.get("spec")).get("hard")).items()):
-        errs += qualified_name(name, f"spec.hard[{name}]")
-        amount = parse_quantity(value)
-        if amount is not None and amount < 0:
-            errs.append(invalid(f"spec.hard[{name}]", str(value), "must be greater than or equal to 0"))
+    errs = _meta_create(obj, namespaced) + _quota_spec(obj)
+    status = _dict(obj.get("status"))
+    return errs + _resource_list(status.get("hard"), "status.hard") + _resource_list(status.get("used"), "status.used")
+
+
+def validate_resource_quota_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata")) + _quota_spec(new)
+    new_scopes = seq(_dict(new.get("spec")).get("scopes"))
+    if set(map(str, new_scopes)) != set(map(str, seq(_dict(old.get("spec")).get("scopes")))):
+        errs.append(invalid_go("spec.scopes", _go_scopes(_dict(new.get("spec")).get("scopes")), FIELD_IMMUTABLE))
     return errs
+
+
+def validate_resource_quota_status_update(new: dict, old: dict) -> Errors:
+    """ValidateResourceQuotaStatusUpdate."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    if not _dict(new.get("metadata")).get("resourceVersion"):
+        errs.append(required("resourceVersion", ""))
+    status = _dict(new.get("status"))
+    return errs + _resource_list(status.get("hard"), "status.hard") + _resource_list(status.get("used"), "status.used")
 
 
 # -- endpoints, events, bindings -------------------------------------------------------------
@@ -301,4 +586,5 @@ UPDATE = {
     "Secret": validate_secret_update,
     "PersistentVolume": persistentvolume.validate_persistent_volume_update,
     "PersistentVolumeClaim": persistentvolume.validate_persistent_volume_claim_update,
+    "ResourceQuota": validate_resource_quota_update,
 }
