@@ -65,6 +65,8 @@ def _log_source(container, pod_name: str, previous: bool):
                                         f'not found')
     if container.log is not None:
         return container.log.path, container.log
+    if container.ended_log_path is not None:
+        return container.ended_log_path, None
     reason = (waiting or {}).get("reason", "ContainerCreating")
     reason = {"ErrImagePull": "image can't be pulled",
               "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)

@@ -136,6 +136,7 @@ class Container:
         self.transport = None
         self.log: Optional[ContainerLog] = None
         self.previous_log_path: Optional[str] = None
+        self.ended_log_path: Optional[str] = None     # the log of an instance an earlier agent saw end for good
         self.stdin_listeners: List[Callable[[bytes], None]] = []
         self._restart = None
         self._kill_timer = None
@@ -497,16 +498,36 @@ class Container:
         self.pod.changed()
         self.pod.container_exited(self)
 
+    def may_restart(self, code: int) -> bool:
+        """Whether an instance that exited with ``code`` is followed by another (the restart policy's say)."""
+        policy = self.policy
+        return policy == "Always" or (policy == "OnFailure" and code != 0)
+
+    def take_over_ended(self, reported: dict) -> None:
+        """An instance the agent before this one saw end for good (terminated, and the policy restarts it not):
+        it stays ended, as a kubelet finds it in its runtime's records, rather than running again (the pod's
+        status may not take a terminated container back to running)."""
+        terminated = (reported.get("state") or {}).get("terminated")
+        if not isinstance(terminated, dict) or not isinstance(terminated.get("exitCode"), int) or \
+                self.may_restart(terminated["exitCode"]):
+            return
+        self.state = {"terminated": terminated}
+        last_state = reported.get("lastState")
+        self.last_state = last_state if isinstance(last_state, dict) else {}
+        self.instances = 1
+        self.ran_before = False
+        self.succeeded = self.kind == "initContainers" and not self.sidecar and terminated["exitCode"] == 0
+        self.ended_log_path = self.log_path(self.restart_count)
+
     def _maybe_restart(self, code: int) -> None:
         if self.stopping or self.pod.terminating or self.pod.deadline_exceeded or self.succeeded:
             return
-        policy = self.policy
         if self._restart_reason is not None:
             # Stopped by the kubelet after a failed probe: started again at once, unless the policy is Never.
-            if policy != "Never":
+            if self.policy != "Never":
                 self._restart = self.pod.reactor.callLater(0, self.start)
             return
-        if policy == "Never" or (policy == "OnFailure" and code == 0):
+        if not self.may_restart(code):
             return
         now = self.pod.reactor.seconds()
         initial, cap = self.pod.backoff
@@ -686,6 +707,7 @@ class PodWorker:
             if earlier and earlier.get("containerID") and isinstance(earlier.get("restartCount"), int):
                 container.restart_count = earlier["restartCount"]
                 container.ran_before = True
+                container.take_over_ended(earlier)
 
     def container(self, name: Optional[str]) -> Optional[Container]:
         if not name:

@@ -16,6 +16,7 @@ class Container:
         self.name = "c"
         self.log = log
         self.previous_log_path = None
+        self.ended_log_path = None
         self.state = {"running": {}}
         self.last_state = {}
         self.running = True

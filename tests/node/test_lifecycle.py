@@ -530,3 +530,38 @@ def test_a_restarted_agent_counts_on_from_the_reported_restarts(tmp_path):
     reactor.advance(0)
     counts = {s["name"]: s["restartCount"] for s in worker.status()["containerStatuses"]}
     assert counts == {"c": 7, "d": 0}
+
+
+def test_a_restarted_agent_leaves_ended_containers_ended(tmp_path):
+    """A Never pod whose init container the predecessor saw exit 0: the new agent does not run it again (the pod's
+    status may not take a terminated container back to running; a kubelet finds it in its runtime's records), it
+    runs the app; an app that had ended for good leaves the pod Succeeded with nothing started."""
+    done = {"exitCode": 0, "reason": "Completed", "startedAt": "1970-01-01T00:00:01Z",
+            "finishedAt": "1970-01-01T00:00:02Z", "containerID": "kapiserver://u1-i-0"}
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "app")], init=[container("i", "setup")],
+                                         restartPolicy="Never")
+    worker.pod["status"] = {"startTime": "1970-01-01T00:00:00Z", "initContainerStatuses": [
+        {"name": "i", "restartCount": 0, "containerID": "kapiserver://u1-i-0", "state": {"terminated": done}}],
+        "containerStatuses": [{"name": "c", "restartCount": 0, "containerID": "kapiserver://u1-c-0",
+                               "state": {"running": {"startedAt": "1970-01-01T00:00:03Z"}}}]}
+    worker = PodWorker(reactor, worker.pod, str(tmp_path / "pod2"), lambda w: None, {"PATH": "/bin"},
+                       recorder=recorder)
+    worker.start()
+    reactor.advance(0)
+    assert not reactor.running("setup") and reactor.running("app")
+    status = worker.status()
+    assert status["initContainerStatuses"][0]["state"] == {"terminated": done}
+    assert status["containerStatuses"][0]["restartCount"] == 1
+    from kapiserver.registry.validation.pod import _state_transitions
+    old = worker.pod["status"]
+    assert _state_transitions(status["initContainerStatuses"], old["initContainerStatuses"],
+                              "status.initContainerStatuses", "Never") == []
+
+    reactor2, recorder2, ended = make_pod(tmp_path / "b", [container("c", "app")], restartPolicy="Never")
+    ended.pod["status"] = {"startTime": "1970-01-01T00:00:00Z", "containerStatuses": [
+        {"name": "c", "restartCount": 0, "containerID": "kapiserver://u1-c-0",
+         "state": {"terminated": {**done, "containerID": "kapiserver://u1-c-0"}}}]}
+    ended = PodWorker(reactor2, ended.pod, str(tmp_path / "pod3"), lambda w: None, {"PATH": "/bin"})
+    ended.start()
+    reactor2.advance(0)
+    assert not reactor2.processes and ended.status()["phase"] == "Succeeded"
