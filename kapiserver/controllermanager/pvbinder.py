@@ -511,10 +511,10 @@ def remove_host_path(path: str) -> None:
     if not resolved.startswith("/tmp/") or os.path.realpath("/tmp") != "/tmp":
         raise refused
     try:
-        if os.path.isdir(resolved) and not os.path.islink(resolved):
-            shutil.rmtree(resolved)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
         else:
-            os.unlink(resolved)
+            os.unlink(path)     # a file, or a link itself (not what it leads to), as os.RemoveAll
     except FileNotFoundError:
         pass
 

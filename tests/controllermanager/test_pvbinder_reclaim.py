@@ -74,6 +74,11 @@ def test_the_host_path_deleter_removes_only_what_is_under_tmp_once_links_are_res
         with pytest.raises(OSError) as refused:
             remove_host_path(path)
         assert str(refused.value) == f"host_path deleter only supports /tmp/.+ but received provided {path}"
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "data").write_text("x")
+    (tmp_path / "inner").symlink_to(tmp_path / "kept")
+    remove_host_path(str(tmp_path / "inner"))      # the link goes, not what it leads to
+    assert not os.path.lexists(tmp_path / "inner") and (tmp_path / "kept" / "data").exists()
     (tmp_path / "file").write_text("x")
     remove_host_path(str(tmp_path / "file"))
     remove_host_path(str(tmp_path / "missing"))
