@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 from ..machinery.errors import FieldError
+from .defaults import batch as _defaults
+from .defaults._util import go_order
 from .strategy import Strategy
-
-CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
-JOB_NAME = "batch.kubernetes.io/job-name"
-LEGACY_CONTROLLER_UID = "controller-uid"
-LEGACY_JOB_NAME = "job-name"
+from .validation.batch import CONTROLLER_UID, JOB_NAME, LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME
 
 
 def generate_selector(job: dict) -> None:
-    """Unless spec.manualSelector, a job selects its pods by its own uid, and its
-    template carries the labels that match (with the legacy label names too)."""
+    """Unless spec.manualSelector, a job selects its pods by its own uid: its template gets the job-name and
+    controller-uid labels (legacy and batch.kubernetes.io names) it lacks, and its selector's matchLabels the
+    batch.kubernetes.io/controller-uid it lacks.  What the client set is kept: a conflict fails validation."""
     spec = job.setdefault("spec", {})
-    if spec.get("manualSelector"):
+    if spec.get("manualSelector") is True:
         return
     meta = job["metadata"]
     uid, name = meta.get("uid", ""), meta.get("name", "")
-    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
-    labels = template_meta.get("labels") or {}
-    labels.update({CONTROLLER_UID: uid, JOB_NAME: name, LEGACY_CONTROLLER_UID: uid, LEGACY_JOB_NAME: name})
-    template_meta["labels"] = labels
-    if not spec.get("selector"):
-        spec["selector"] = {"matchLabels": {CONTROLLER_UID: uid}}
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        template = spec["template"] = {}
+    template_meta = template.get("metadata")
+    if not isinstance(template_meta, dict):
+        template_meta = template["metadata"] = {}
+    labels = template_meta.get("labels")
+    if not isinstance(labels, dict):
+        labels = template_meta["labels"] = {}
+    for key, value in ((LEGACY_JOB_NAME, name), (JOB_NAME, name), (LEGACY_CONTROLLER_UID, uid),
+                       (CONTROLLER_UID, uid)):
+        labels.setdefault(key, value)
+    _sort_in_place(labels)
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    match_labels = selector.get("matchLabels")
+    if not isinstance(match_labels, dict):
+        match_labels = selector["matchLabels"] = {}
+    match_labels.setdefault(CONTROLLER_UID, uid)
+    _sort_in_place(match_labels)
+    go_order(spec, _defaults.JOB_SPEC)
+
+
+def _sort_in_place(labels: dict) -> None:
+    """Go writes a map's keys sorted; the dict stays the same object (the job's own labels may be it)."""
+    ordered = sorted(labels.items())
+    labels.clear()
+    labels.update(ordered)
 
 
 class JobStrategy(Strategy):
