@@ -660,7 +660,8 @@ def _is_set(key: str, value: Any) -> bool:
     return value is not None
 
 
-def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[str], path: str) -> Errors:
+def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[str], path: str,
+                         host_users: bool = True) -> Errors:
     """validateEphemeralContainers: the rules of any container, a name no other container of the pod has, a
     target that is one of its regular or init containers, none of the fields that serve the workload (ports,
     resources, probes, lifecycle, ...), and no volume subPath."""
@@ -669,7 +670,7 @@ def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[
     seen = set(others)
     for i, c in enumerate(_list(value)):
         cpath = f"{path}[{i}]"
-        errs += _container_common(c, volume_names, cpath)
+        errs += _container_common(c, volume_names, cpath, host_users)
         image = _str(c.get("image"))
         if image != image.strip():
             errs.append(invalid(f"{cpath}.image", image, "must not have leading or trailing whitespace"))
@@ -1026,7 +1027,7 @@ def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
     errs += init_containers(spec.get("initContainers"), spec.get("containers"), volume_names,
                             f"{path}.initContainers", grace, host_users)
     errs += ephemeral_containers(spec.get("ephemeralContainers"), spec.get("containers"), spec.get("initContainers"),
-                                 volume_names, f"{path}.ephemeralContainers")
+                                 volume_names, f"{path}.ephemeralContainers", host_users)
     errs += _host_network_ports(spec, path, is_pod)
     errs += one_of(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES)
     errs += one_of(spec.get("dnsPolicy"), f"{path}.dnsPolicy", DNS_POLICIES)
@@ -1174,6 +1175,80 @@ def _munged_spec(new: dict, old: dict) -> dict:
     return munged
 
 
+_REQUIRED_TERMS = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+
+
+def _go_selector_term(term: Any) -> str:
+    """A NodeSelectorTerm as Go marshals the internal type (no json tags: Go's field names, nulls kept)."""
+    def requirements(values: Any) -> Any:
+        if not _list(values):
+            return None
+        return [{"Key": _str(r.get("key")), "Operator": _str(r.get("operator")),
+                 "Values": r.get("values") if isinstance(r.get("values"), list) and r.get("values") else None}
+                for r in _list(values)]
+    term = term if isinstance(term, dict) else {}
+    return codec.dumps({"MatchExpressions": requirements(term.get("matchExpressions")),
+                        "MatchFields": requirements(term.get("matchFields"))}).decode()
+
+
+def _only_added_requirements(new: dict, old: dict) -> bool:
+    """validateNodeSelectorTermHasOnlyAdditions: an empty term stays empty; otherwise each list keeps the old
+    requirements as its first ones."""
+    old_expressions, old_fields = _list(old.get("matchExpressions")), _list(old.get("matchFields"))
+    new_expressions, new_fields = _list(new.get("matchExpressions")), _list(new.get("matchFields"))
+    if not old_expressions and not old_fields:
+        return not new_expressions and not new_fields
+    return new_expressions[:len(old_expressions)] == old_expressions and \
+        new_fields[:len(old_fields)] == old_fields
+
+
+def _gated_placement_changes(munged: dict, old: dict) -> Errors:
+    """ValidatePodUpdate's allowance for a pod that was gated (schedulingGates) before the update, as a queueing
+    controller uses it when it lets the pod go: keys added to spec.nodeSelector, and requirements added to the
+    required node affinity's terms.  Their errors; the allowed changes are taken back out of ``munged``, so
+    that only the rest is compared."""
+    errs: Errors = []
+    old_selector = old.get("nodeSelector") or {}
+    new_selector = munged.get("nodeSelector") or {}
+    if new_selector != old_selector:
+        if any(new_selector.get(k) != v for k, v in old_selector.items()):
+            errs.append(invalid_go("spec.nodeSelector", codec.dumps(dict(sorted(new_selector.items()))).decode(),
+                                   "only additions to spec.nodeSelector are allowed (no mutations or deletions)"))
+        if "nodeSelector" in old:
+            munged["nodeSelector"] = old["nodeSelector"]
+        else:
+            munged.pop("nodeSelector", None)
+    old_affinity = old.get("affinity") if isinstance(old.get("affinity"), dict) else None
+    new_affinity = munged.get("affinity") if isinstance(munged.get("affinity"), dict) else None
+    old_node = (old_affinity or {}).get("nodeAffinity") or None
+    new_node = (new_affinity or {}).get("nodeAffinity") or None
+    if old_node == new_node:
+        return errs
+    old_required = (old_node or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if isinstance(old_required, dict):
+        old_terms = _list(old_required.get("nodeSelectorTerms"))
+        new_required = (new_node or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        new_terms = _list(new_required.get("nodeSelectorTerms")) if isinstance(new_required, dict) else []
+        if old_terms and len(old_terms) != len(new_terms):
+            rendered = "[" + ",".join(_go_selector_term(t) for t in new_terms) + "]" if new_terms else "null"
+            errs.append(invalid_go(_REQUIRED_TERMS, rendered,
+                                   "no additions/deletions to non-empty NodeSelectorTerms list are allowed"))
+        else:
+            errs += [invalid_go(f"{_REQUIRED_TERMS}[{i}]", _go_selector_term(new_terms[i]),
+                                "only additions are allowed (no mutations or deletions)")
+                     for i, term in enumerate(old_terms) if not _only_added_requirements(new_terms[i], term)]
+    # The node affinity compared no more: the old one put back, as upstream's munging does.
+    if new_affinity is None:
+        munged["affinity"] = {"nodeAffinity": old_node}
+    elif old_affinity is None and not new_affinity.get("podAffinity") and not new_affinity.get("podAntiAffinity"):
+        munged.pop("affinity", None)
+    else:
+        munged["affinity"] = {**new_affinity, "nodeAffinity": old_node}
+        if old_node is None:
+            munged["affinity"].pop("nodeAffinity")
+    return errs
+
+
 def _container_updates(new: Any, old: Any, path: str) -> tuple[Errors, bool]:
     """ValidateContainerUpdates: the same number of containers (else one Forbidden, and nothing more is
     judged), each with an image free of surrounding whitespace."""
@@ -1271,6 +1346,8 @@ def validate_pod_update(new: dict, old: dict) -> Errors:
     if spec == old_spec:
         return errs
     munged = _munged_spec(spec, old_spec)
+    if old_spec.get("schedulingGates"):
+        errs += _gated_placement_changes(munged, old_spec)
     if munged != old_spec:
         errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + _spec_diff(old_spec, munged)))
     return errs
