@@ -37,6 +37,18 @@ class DaemonSetStrategy(Strategy):
         _set_template_generation(new, generation)
 
 
+class DeploymentStrategy(Strategy):
+    """As upstream's: an update moves the generation on when the spec changes, and when the annotations do (the
+    controller copies them to the replica sets)."""
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_update(new, old)
+        generation = old["metadata"].get("generation", 1)
+        if new["metadata"]["generation"] == generation and \
+                (new["metadata"].get("annotations") or {}) != (old["metadata"].get("annotations") or {}):
+            new["metadata"]["generation"] = generation + 1
+
+
 def _rolling_update(obj: dict) -> dict:
     rolling = ((obj.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate")
     return rolling if isinstance(rolling, dict) else {}

@@ -92,6 +92,9 @@ class Registry:
         if key == ("apps", "statefulsets"):
             from .apps import StatefulSetStrategy
             return StatefulSetStrategy(info)
+        if key == ("apps", "deployments"):
+            from .apps import DeploymentStrategy
+            return DeploymentStrategy(info)
         if key == ("autoscaling", "horizontalpodautoscalers"):
             from .autoscaling import HorizontalPodAutoscalerStrategy
             return HorizontalPodAutoscalerStrategy(info)

@@ -51,8 +51,8 @@ def _template_for_replicas(spec: dict, kind: str) -> Errors:
     if restart != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
     if template_spec.get("activeDeadlineSeconds") is not None:
-        errs.append(invalid("spec.template.spec.activeDeadlineSeconds", template_spec["activeDeadlineSeconds"],
-                            f"activeDeadlineSeconds in {kind} is not Supported"))
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                              f"activeDeadlineSeconds in {kind} is not Supported"))
     return errs
 
 
@@ -178,6 +178,8 @@ def _stateful_set_spec(spec: dict) -> Errors:
             errs.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{key}", value, ["Retain", "Delete"]))
     errs += nonnegative(spec.get("replicas"), "spec.replicas")
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
+    if isinstance(spec.get("ordinals"), dict):
+        errs += nonnegative(spec["ordinals"].get("start"), "spec.ordinals.start")
     errs += _selector(spec, "statefulset")
     template = spec.get("template")
     selector = spec.get("selector")
@@ -237,9 +239,9 @@ def _with_immutable_selector(create):
 
 def validate_controller_revision(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    errs += nonnegative(obj.get("revision"), "revision")
     if obj.get("data") is None:
         errs.append(required("data", "data is mandatory"))
+    errs += nonnegative(obj.get("revision"), "revision")
     return errs
 
 
