@@ -101,3 +101,25 @@ def test_before_first_apply_through_status_names_the_subresource():
                  seed=fm.zero_object("apps", "Deployment"), reset_fields=(("spec",),))
     assert caught.value.message == ('Apply failed with 1 conflict: conflict with "before-first-apply" with '
                                     'subresource "status" using apps/v1: .status.replicas')
+
+
+def test_a_scale_update_without_a_field_manager_is_recorded_for_the_apiserver():
+    """An in-process writer that names no manager (no User-Agent to take one from): its replicas are recorded
+    for "kube-apiserver", as the Store records any update without one, not under an empty name."""
+    from twisted.internet import task
+
+    from kapiserver.registry.options import WriteOptions
+    from kapiserver.registry.registry import Registry
+    from kapiserver.registry.subresources import rest_for
+    from kapiserver.storage.memory import MemoryStorage
+    from tests.controllers.conftest import run
+    clock = task.Clock()
+    registry = Registry(MemoryStorage(clock), clock)
+    deployments = registry.store("apps", "v1", "deployments")
+    run(registry.store("", "v1", "namespaces").create(None, {"metadata": {"name": "default"}}, WriteOptions()))
+    run(deployments.create("default", {**DEPLOYMENT, "metadata": {"name": "d", "namespace": "default"}},
+                           WriteOptions(field_manager="m1")))
+    run(rest_for(deployments, "scale").update("default", "d", lambda scale: {**scale, "spec": {"replicas": 4}},
+                                              WriteOptions()))
+    managers = [e["manager"] for e in run(deployments.get("default", "d"))["metadata"]["managedFields"]]
+    assert "kube-apiserver" in managers and "" not in managers

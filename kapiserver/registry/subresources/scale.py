@@ -287,7 +287,7 @@ def _with_managed_fields(old_scale: dict, change, fields, options, now: float, h
     if getattr(options, "operation", "Update") == "Update" and isinstance(scale, dict):
         if not isinstance(scale.get("metadata"), dict):
             scale["metadata"] = {}
-        fields.record_update(old_scale, scale, options.field_manager, now)
+        fields.record_update(old_scale, scale, options.field_manager or "kube-apiserver", now)
     handed.append(scale if isinstance(scale, dict) else {})
     return scale
 
