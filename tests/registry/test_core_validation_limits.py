@@ -138,3 +138,42 @@ def test_quota_scopes_immutable():
     assert errors("ResourceQuota", quota(hard={"pods": "1"}, scopes=["BestEffort"]), quota(hard={"pods": "1"})) == [
         'spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort"}: field is immutable']
     assert errors("ResourceQuota", quota(hard={"pods": "2"}), quota(hard={"pods": "1"})) == []
+
+
+def node(**spec):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "resourceVersion": "1"}, "spec": spec}
+
+
+def node_errors(obj, old=None):
+    obj = copy.deepcopy(obj)
+    apply_defaults("", "v1", "Node", obj)
+    return [str(e) for e in validate("", "v1", "Node", obj, old, False)]
+
+
+def test_node_pod_cidrs_and_provider_id_set_once():
+    """podCIDRs and providerID may go from unset to a value, never change after."""
+    assert node_errors(node(podCIDRs=["10.0.0.0/24"], providerID="a"),
+                       node(podCIDRs=["10.1.0.0/24"], providerID="b")) == [
+        'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid',
+        'spec.providerID: Forbidden: node updates may not change providerID except from "" to valid']
+    assert node_errors(node(podCIDRs=["10.0.0.0/24"], providerID="a"), node()) == []
+
+
+def test_node_taints_and_cidrs_on_create():
+    """Taints are judged under metadata.taints as upstream reports them; podCIDRs are CIDRs, one per family."""
+    assert node_errors(node(podCIDRs=["10.0.0.0/24", "10.1.0.0/24"], taints=[
+        {"key": "a", "effect": "NoSchedule"}, {"key": "a", "effect": "NoSchedule"}])) == [
+        'metadata.taints[1]: Duplicate value: core.Taint{Key:"a", Value:"", Effect:"NoSchedule", '
+        'TimeAdded:(*v1.Time)(nil)}: taints must be unique by key and effect pair',
+        'spec.podCIDRs: Invalid value: []string{"10.0.0.0/24", "10.1.0.0/24"}: may specify no more than one CIDR '
+        "for each IP family"]
+    assert node_errors(node(podCIDRs=["10.0.0.0/24", "fd00::/64"])) == []
+
+
+def test_node_capacity_quantities():
+    """Capacity may not be negative, and pods is a whole number."""
+    obj = node()
+    obj["status"] = {"capacity": {"cpu": "-1", "pods": "1500m"}, "allocatable": {"cpu": "1"}}
+    assert node_errors(obj) == [
+        'status.capacity.cpu: Invalid value: "-1": must be greater than or equal to 0',
+        f"status.capacity.pods: Invalid value: {go_quantity(1500, -3, '1500m')}: must be an integer"]

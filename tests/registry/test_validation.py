@@ -494,7 +494,7 @@ def test_lease_storage_class_namespace_node():
         'reclaimPolicy: Unsupported value: "Recycle": supported values: "Delete", "Retain"']
     node = {"metadata": meta("n1", None), "spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}}
     assert errors("", "Node", node, namespaced=False) == [
-        'spec.taints[0].effect: Unsupported value: "Sometimes": supported values: "NoSchedule", '
+        'metadata.taints[0].effect: Unsupported value: "Sometimes": supported values: "NoSchedule", '
         '"PreferNoSchedule", "NoExecute"']
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import math
 from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
+from ...machinery.errors import FieldError
 from . import events, persistentvolume, pod
 from ...machinery.quantity import canonical_quantity, parse_quantity
 from .autoscaling import go_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, forbidden, go_quote, go_string_map,
+from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, duplicate_go, forbidden, go_quote, go_string_map,
                     go_strings, immutable, invalid, invalid_go, labels, nonnegative, not_supported, one_of,
                     qualified_name, required, seq, text, too_long)
 
@@ -160,20 +162,96 @@ def validate_namespace(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
+def _go_taint(taint: dict) -> str:
+    """%#v of a core.Taint (its TimeAdded a *metav1.Time)."""
+    added = "(*v1.Time)(nil)" if not taint.get("timeAdded") else "<time>"
+    return (f"core.Taint{{Key:{go_quote(taint.get('key'))}, Value:{go_quote(taint.get('value'))}, "
+            f"Effect:{go_quote(taint.get('effect'))}, TimeAdded:{added}}}")
+
+
+def _node_taints(spec: dict) -> Errors:
+    """validateNodeTaints; upstream hands it the metadata path, so its errors read metadata.taints[i]."""
+    errs: Errors = []
+    seen: set[tuple] = set()
+    for i, taint in enumerate(_list(spec.get("taints"))):
+        path = f"metadata.taints[{i}]"
+        errs += qualified_name(text(taint.get("key")), f"{path}.key")
+        value = text(taint.get("value"))
+        problems = names.is_label_value(value)
+        if problems:
+            errs.append(invalid(f"{path}.value", value, ";".join(problems)))
+        errs += one_of(taint.get("effect"), f"{path}.effect", pod.TAINT_EFFECTS)
+        key = (text(taint.get("key")), text(taint.get("effect")))
+        if key in seen:
+            errs.append(FieldError("FieldValueDuplicate", path, f"Duplicate value: {_go_taint(taint)}: "
+                                                                 "taints must be unique by key and effect pair"))
+            continue
+        seen.add(key)
+    return errs
+
+
+def _node_resources(obj: dict) -> Errors:
+    """validateNodeResources: status.capacity and status.allocatable quantities (paths as Child, not Key)."""
+    errs: Errors = []
+    status = _dict(obj.get("status"))
+    for key in ("capacity", "allocatable"):
+        values = _dict(status.get(key))
+        for name in sorted(values):
+            errs += resource_quantity_value(name, values[name], f"status.{key}.{name}")
+    return errs
+
+
+def _pod_cidrs(spec: dict) -> list:
+    cidrs = seq(spec.get("podCIDRs"))
+    if not cidrs and spec.get("podCIDR"):
+        cidrs = [spec["podCIDR"]]
+    return cidrs
+
+
+def _cidr_family(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=False).version)
+    except ValueError:
+        return ""
+
+
 def validate_node(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
     spec = _dict(obj.get("spec"))
-    seen: set[tuple] = set()
-    for i, taint in enumerate(_list(spec.get("taints"))):
-        path = f"spec.taints[{i}]"
-        errs += qualified_name(text(taint.get("key")), f"{path}.key")
-        if taint.get("value"):
-            errs += [invalid(f"{path}.value", taint["value"], msg) for msg in names.is_label_value(str(taint["value"]))]
-        errs += one_of(taint.get("effect"), f"{path}.effect", pod.TAINT_EFFECTS)
-        key = (str(taint.get("key")), str(taint.get("effect")))
-        if key in seen:
-            errs.append(duplicate(path, taint))
-        seen.add(key)
+    errs += _node_taints(spec)
+    errs += _node_resources(obj)
+    cidrs = _pod_cidrs(spec)
+    for i, cidr in enumerate(cidrs):
+        if not _cidr_family(cidr):
+            errs.append(invalid_go(f"spec.podCIDRs[{i}]", go_strings(cidrs), "must be valid CIDR"))
+    if len(cidrs) > 1:
+        families = [_cidr_family(c) for c in cidrs]
+        if len(cidrs) > 2 or len(set(families)) != 2 or "" in families:
+            errs.append(invalid_go("spec.podCIDRs", go_strings(cidrs),
+                                   "may specify no more than one CIDR for each IP family"))
+    return errs
+
+
+def validate_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    """ValidateNodeUpdate: podCIDRs and providerID may only be set once; externalID never changes."""
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    errs += _node_resources(new)
+    seen: list = []
+    for i, address in enumerate(seq(_dict(new.get("status")).get("addresses"))):
+        if address in seen:
+            errs.append(duplicate_go(f"status.addresses[{i}]", f"core.NodeAddress{{Type:"
+                                     f"{go_quote(_dict(address).get('type'))}, Address:"
+                                     f"{go_quote(_dict(address).get('address'))}}}"))
+        seen.append(address)
+    old_cidrs = _pod_cidrs(old_spec)
+    if old_cidrs and [str(c) for c in old_cidrs] != [str(c) for c in _pod_cidrs(spec)]:
+        errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
+    if old_spec.get("providerID") and old_spec.get("providerID") != spec.get("providerID"):
+        errs.append(forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'))
+    errs += _node_taints(spec)
+    if text(spec.get("externalID")) != text(old_spec.get("externalID")):
+        errs.append(forbidden("spec.externalID", "may not be updated"))
     return errs
 
 
@@ -587,4 +665,5 @@ UPDATE = {
     "PersistentVolume": persistentvolume.validate_persistent_volume_update,
     "PersistentVolumeClaim": persistentvolume.validate_persistent_volume_claim_update,
     "ResourceQuota": validate_resource_quota_update,
+    "Node": validate_node_update,
 }
