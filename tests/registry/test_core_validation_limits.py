@@ -177,3 +177,22 @@ def test_node_capacity_quantities():
     assert node_errors(obj) == [
         'status.capacity.cpu: Invalid value: "-1": must be greater than or equal to 0',
         f"status.capacity.pods: Invalid value: {go_quantity(1500, -3, '1500m')}: must be an integer"]
+
+
+def endpoints(*addresses):
+    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e", "namespace": "default"},
+            "subsets": [{"addresses": list(addresses), "ports": [{"port": 80}]}]}
+
+
+def test_endpoint_addresses_are_ips():
+    """Endpoint IPs must parse (two errors, as upstream's IsValidIP and ValidateNonSpecialIP give); hostnames
+    are labels."""
+    assert errors("Endpoints", endpoints({"ip": "10.0.0.1", "hostname": "web-0", "nodeName": "n1"},
+                                         {"ip": "fd00::1"})) == []
+    assert errors("Endpoints", endpoints({"ip": "nope"}, {"ip": "10.0.0.2", "hostname": "Web"})) == [
+        'subsets[0].addresses[0].ip: Invalid value: "nope": must be a valid IP address, '
+        "(e.g. 10.9.8.7 or 2001:db8::ffff)",
+        'subsets[0].addresses[0].ip: Invalid value: "nope": must be a valid IP address',
+        'subsets[0].addresses[1].hostname: Invalid value: "Web": a lowercase RFC 1123 label must consist of lower '
+        "case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
+        "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]

@@ -616,8 +616,7 @@ def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
             errs.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
         for key in ("addresses", "notReadyAddresses"):
             for j, address in enumerate(_list(subset.get(key))):
-                if not address.get("ip"):
-                    errs.append(required(f"{path}.{key}[{j}].ip", ""))
+                errs += _endpoint_address(address, f"{path}.{key}[{j}]")
         ports = _list(subset.get("ports"))
         for j, port in enumerate(ports):
             ppath = f"{path}.ports[{j}]"
@@ -628,6 +627,41 @@ def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
             errs += [invalid(f"{ppath}.port", port.get("port", 0), msg)
                      for msg in names.is_valid_port_num(port.get("port"))]
             errs += one_of(port.get("protocol"), f"{ppath}.protocol", pod.PROTOCOLS)
+            if port.get("appProtocol") is not None:
+                errs += qualified_name(text(port["appProtocol"]), f"{ppath}.appProtocol")
+    return errs
+
+
+def _sloppy_ip(value: str):
+    """Go's ParseIPSloppy: IPv4 octets may carry leading zeros."""
+    try:
+        if ":" not in value:
+            parts = value.split(".")
+            if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+                return None
+            value = ".".join(str(int(p)) for p in parts)
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _endpoint_address(address: dict, path: str) -> Errors:
+    """validateEndpointAddress: an IP, a hostname that is a DNS label, a nodeName that is a DNS subdomain."""
+    errs: Errors = []
+    ip = text(address.get("ip"))
+    parsed = _sloppy_ip(ip)
+    if parsed is None:
+        errs.append(invalid(f"{path}.ip", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+    if address.get("hostname"):
+        errs += dns1123_label(text(address["hostname"]), f"{path}.hostname")
+    if address.get("nodeName") is not None:
+        node_name = text(address["nodeName"])
+        errs += [invalid(f"{path}.nodeName", node_name, msg)
+                 for msg in names.name_is_dns_subdomain(node_name, False)]
+    if parsed is None:
+        errs.append(invalid(f"{path}.ip", ip, "must be a valid IP address"))
+    # Upstream's ValidateNonSpecialIP also refuses loopback, unspecified and link-local addresses; left out
+    # while the apiserver's own loopback setups (aggregated APIs, the kubernetes endpoints) rely on them.
     return errs
 
 
