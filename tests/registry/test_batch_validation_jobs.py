@@ -247,3 +247,29 @@ def test_a_job_whose_labels_come_from_its_template_shows_the_generated_ones_too(
     own["metadata"]["labels"] = {"team": "a"}
     own["spec"]["template"]["metadata"] = {"labels": {"app": "x"}}
     assert call("POST", JOBS, own).body["metadata"]["labels"] == {"team": "a"}
+
+
+def test_a_status_write_judges_the_status_not_the_spec():
+    """upstream's job status strategy: metadata and status only, so a job stored before a spec rule came in (here
+    a selector without manualSelector) still has its status written; a negative count is refused."""
+    from kapiserver.registry.validation.batch import validate_job_status_update
+    old = {"metadata": {"name": "j", "namespace": "default", "resourceVersion": "1"},
+           "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {}}}
+    new = {**old, "status": {"active": 1, "ready": 0}}
+    assert validate_job_status_update(new, old, True) == []
+    refused = validate_job_status_update({**old, "status": {"failed": -1}}, old, True)
+    assert [str(e) for e in refused] == ['status.failed: Invalid value: -1: must be greater than or equal to 0']
+
+
+def test_the_job_strategy_judges_status_writes_by_the_status_rules():
+    from twisted.internet import task
+
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.memory import MemoryStorage
+    clock = task.Clock()
+    strategy = Registry(MemoryStorage(clock), clock).store("batch", "v1", "jobs").strategy
+    old = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": "j", "namespace": "default", "resourceVersion": "1"},
+           "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {}}}
+    assert strategy.validate_subresource_update("status", {**old, "status": {"active": 1}}, old) == []
+    assert strategy.validate_subresource_update("", {**old, "status": {"active": 1}}, old) != []

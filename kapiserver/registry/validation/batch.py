@@ -439,6 +439,17 @@ def validate_job_update(new: dict, old: dict, namespaced: bool) -> Errors:
     return errs
 
 
+def validate_job_status_update(new: dict, old: dict, namespaced: bool) -> Errors:
+    """ValidateJobUpdateStatus: the metadata update and the status's counts not negative; the spec is not judged
+    again (a job stored before a spec rule came in still has its status written)."""
+    status = _dict(new.get("status"))
+    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    for key in ("active", "succeeded", "failed", "ready", "terminating"):
+        if status.get(key) is not None:
+            errs += nonnegative(status[key], f"status.{key}")
+    return errs
+
+
 def _immutable_pointer(field: str, value: Any) -> FieldError:
     """ValidateImmutableField of a pointer field: null when unset, a scalar plainly, a struct as Go's %#v
     (whose inner pointers print as addresses: elided here)."""
