@@ -196,3 +196,17 @@ def test_endpoint_addresses_are_ips():
         'subsets[0].addresses[1].hostname: Invalid value: "Web": a lowercase RFC 1123 label must consist of lower '
         "case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
         "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+
+
+def test_a_nodes_pod_cidr_is_judged_on_update_as_go_parses_it():
+    """Upstream's node strategy runs ValidateNode on an update too: a podCIDR set by a patch must be a CIDR as
+    ParseCIDRSloppy reads it (a prefix length needed; an IPv4 address's leading zeros allowed)."""
+    from kapiserver.registry.validation.core import validate_node_update
+    old = {"metadata": {"name": "n", "resourceVersion": "1"}, "spec": {}}
+    for cidr in ("garbage", "10.0.0.1", "10.0.0.0/255.255.255.0"):
+        new = {"metadata": {"name": "n", "resourceVersion": "1"}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}
+        assert [str(e) for e in validate_node_update(new, old, False)] == [
+            f'spec.podCIDRs[0]: Invalid value: []string{{"{cidr}"}}: must be valid CIDR']
+    sloppy = {"metadata": {"name": "n", "resourceVersion": "1"},
+              "spec": {"podCIDR": "010.000.0.0/24", "podCIDRs": ["010.000.0.0/24"]}}
+    assert validate_node_update(sloppy, old, False) == []

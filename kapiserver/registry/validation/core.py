@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import math
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from . import meta as _meta
 from ...machinery import names
 from ...machinery.errors import FieldError
+from ...machinery.formats import parse_cidr, parse_ip_sloppy
 from . import events, persistentvolume, pod
 from ...machinery.quantity import canonical_quantity, parse_quantity
 from .autoscaling import go_quantity
@@ -209,17 +209,14 @@ def _pod_cidrs(spec: dict) -> list:
 
 
 def _cidr_family(value: Any) -> str:
-    try:
-        return str(ipaddress.ip_network(str(value), strict=False).version)
-    except ValueError:
-        return ""
+    """The IP family of a CIDR as Go's ParseCIDRSloppy reads it ("" if it does not): a prefix length is needed,
+    an IPv4 address may carry leading zeros."""
+    parsed = parse_cidr(value, parse_ip_sloppy) if isinstance(value, str) else None
+    return str(parsed[0].version) if parsed else ""
 
 
-def validate_node(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, False)
-    spec = _dict(obj.get("spec"))
-    errs += _node_taints(spec)
-    errs += _node_resources(obj)
+def _pod_cidr_errors(spec: dict) -> Errors:
+    errs: Errors = []
     cidrs = _pod_cidrs(spec)
     for i, cidr in enumerate(cidrs):
         if not _cidr_family(cidr):
@@ -230,6 +227,14 @@ def validate_node(obj: dict, namespaced: bool) -> Errors:
             errs.append(invalid_go("spec.podCIDRs", go_strings(cidrs),
                                    "may specify no more than one CIDR for each IP family"))
     return errs
+
+
+def validate_node(obj: dict, namespaced: bool) -> Errors:
+    errs = _meta_create(obj, False)
+    spec = _dict(obj.get("spec"))
+    errs += _node_taints(spec)
+    errs += _node_resources(obj)
+    return errs + _pod_cidr_errors(spec)
 
 
 def validate_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
@@ -244,6 +249,7 @@ def validate_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
                                      f"{go_quote(_dict(address).get('type'))}, Address:"
                                      f"{go_quote(_dict(address).get('address'))}}}"))
         seen.append(address)
+    errs += _pod_cidr_errors(spec)      # ValidateNode's check, which upstream's node strategy runs on update too
     old_cidrs = _pod_cidrs(old_spec)
     if old_cidrs and [str(c) for c in old_cidrs] != [str(c) for c in _pod_cidrs(spec)]:
         errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
@@ -632,24 +638,11 @@ def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
-def _sloppy_ip(value: str):
-    """Go's ParseIPSloppy: IPv4 octets may carry leading zeros."""
-    try:
-        if ":" not in value:
-            parts = value.split(".")
-            if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-                return None
-            value = ".".join(str(int(p)) for p in parts)
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
 def _endpoint_address(address: dict, path: str) -> Errors:
     """validateEndpointAddress: an IP, a hostname that is a DNS label, a nodeName that is a DNS subdomain."""
     errs: Errors = []
     ip = text(address.get("ip"))
-    parsed = _sloppy_ip(ip)
+    parsed = parse_ip_sloppy(ip)
     if parsed is None:
         errs.append(invalid(f"{path}.ip", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
     if address.get("hostname"):
