@@ -31,6 +31,10 @@ def generate_selector(job: dict) -> None:
                        (CONTROLLER_UID, uid)):
         labels.setdefault(key, value)
     _sort_in_place(labels)
+    if not meta.get("labels"):
+        # Upstream's defaulting gives a job without labels its template's when the stored job is read back (the
+        # generated ones by then): every answer shows them.
+        meta["labels"] = dict(labels)
     selector = spec.get("selector")
     if not isinstance(selector, dict):
         selector = spec["selector"] = {}

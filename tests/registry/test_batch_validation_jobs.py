@@ -273,3 +273,18 @@ def test_the_job_strategy_judges_status_writes_by_the_status_rules():
            "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {}}}
     assert strategy.validate_subresource_update("status", {**old, "status": {"active": 1}}, old) == []
     assert strategy.validate_subresource_update("", {**old, "status": {"active": 1}}, old) != []
+
+
+def test_a_job_without_labels_shows_its_templates_generated_ones():
+    """kubectl create job: no labels anywhere; upstream answers (and lists) the job with its template's generated
+    labels, which its defaulting copies when the stored job is read back."""
+    from tests.endpoints.inprocess import served
+    call = served()
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"},
+           "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                          "containers": [{"name": "pi", "image": "perl"}]}}}}
+    created = call("POST", "/apis/batch/v1/namespaces/default/jobs", job).body
+    labels = created["metadata"]["labels"]
+    assert labels == created["spec"]["template"]["metadata"]["labels"]
+    assert labels["batch.kubernetes.io/job-name"] == "pi" and labels["job-name"] == "pi"
+    assert call("GET", "/apis/batch/v1/namespaces/default/jobs/pi").body["metadata"]["labels"] == labels
