@@ -11,6 +11,7 @@ import posixpath
 from typing import Any
 
 from . import meta as _meta
+from . import pod
 from ...machinery import codec, names
 from ...machinery.quantity import parse_quantity
 from ._util import (FIELD_IMMUTABLE, Errors, forbidden, invalid, invalid_go, label_selector, not_supported,
@@ -128,49 +129,6 @@ def _no_backsteps(value: str, path: str) -> Errors:
     return []
 
 
-def _node_selector_requirement(expr: dict, path: str) -> Errors:
-    operator, values = expr.get("operator"), expr.get("values")
-    values = values if isinstance(values, list) else []
-    errs: Errors = []
-    if operator in ("In", "NotIn"):
-        if not values:
-            errs.append(required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
-    elif operator in ("Exists", "DoesNotExist"):
-        if values:
-            errs.append(forbidden(f"{path}.values", "may not be specified when `operator` is 'Exists' or "
-                                                    "'DoesNotExist'"))
-    elif operator in ("Gt", "Lt"):
-        if len(values) != 1:
-            errs.append(required(f"{path}.values", "must be specified single value when `operator` is 'Lt' or "
-                                                   "'Gt'"))
-    else:
-        errs.append(invalid(f"{path}.operator", operator, "not a valid selector operator"))
-    errs += [invalid(f"{path}.key", text(expr.get("key")), msg) for msg in names.is_qualified_name(
-        text(expr.get("key")))]
-    for i, value in enumerate(values):
-        errs += [invalid(f"{path}.values[{i}]", value, msg) for msg in names.is_label_value(text(value))]
-    return errs
-
-
-def _node_field_requirement(expr: dict, path: str) -> Errors:
-    operator, values = expr.get("operator"), expr.get("values")
-    values = values if isinstance(values, list) else []
-    errs: Errors = []
-    if operator in ("In", "NotIn"):
-        if len(values) != 1:
-            errs.append(required(f"{path}.values", "must be only one value when `operator` is 'In' or 'NotIn' "
-                                                   "for node field selector"))
-    else:
-        errs.append(invalid(f"{path}.operator", operator, "not a valid selector operator"))
-    if expr.get("key") != "metadata.name":
-        errs.append(invalid(f"{path}.key", text(expr.get("key")), "not a valid field selector key"))
-    else:
-        for i, value in enumerate(values):
-            errs += [invalid(f"{path}.values[{i}]", value, msg)
-                     for msg in names.name_is_dns_subdomain(text(value), False)]
-    return errs
-
-
 def node_selector(selector: dict, path: str) -> Errors:
     """ValidateNodeSelector (label values checked strictly, as for a new volume)."""
     terms = selector.get("nodeSelectorTerms")
@@ -178,11 +136,7 @@ def node_selector(selector: dict, path: str) -> Errors:
         return [required(f"{path}.nodeSelectorTerms", "must have at least one node selector term")]
     errs: Errors = []
     for i, term in enumerate(_items(terms)):
-        tpath = f"{path}.nodeSelectorTerms[{i}]"
-        for j, expr in enumerate(_items(term.get("matchExpressions"))):
-            errs += _node_selector_requirement(expr, f"{tpath}.matchExpressions[{j}]")
-        for j, expr in enumerate(_items(term.get("matchFields"))):
-            errs += _node_field_requirement(expr, f"{tpath}.matchFields[{j}]")
+        errs += pod.node_selector_term(term, f"{path}.nodeSelectorTerms[{i}]", True)
     return errs
 
 

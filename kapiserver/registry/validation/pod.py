@@ -806,7 +806,9 @@ def _list_values(value: Any) -> list:
 _NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 
 
-def _node_selector_term(term: dict, path: str, strict_values: bool) -> Errors:
+def node_selector_term(term: dict, path: str, strict_values: bool) -> Errors:
+    """validateNodeSelectorTerm: its matchExpressions (label values checked only where ``strict_values``) and
+    matchFields (metadata.name, one value for In and NotIn)."""
     errs: Errors = []
     for j, req in enumerate(_list(term.get("matchExpressions"))):
         rpath = f"{path}.matchExpressions[{j}]"
@@ -885,12 +887,12 @@ def affinity(value: Any, path: str) -> Errors:
             if not terms:
                 errs.append(required(tpath, "must have at least one node selector term"))
             for i, term in enumerate(terms):
-                errs += _node_selector_term(term, f"{tpath}[{i}]", True)
+                errs += node_selector_term(term, f"{tpath}[{i}]", True)
         for i, term in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
             tpath = f"{npath}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
             errs += _weight(term, tpath)
             preference = term.get("preference") if isinstance(term.get("preference"), dict) else {}
-            errs += _node_selector_term(preference, f"{tpath}.preference", False)
+            errs += node_selector_term(preference, f"{tpath}.preference", False)
     for kind in ("podAffinity", "podAntiAffinity"):
         terms = value.get(kind)
         if not isinstance(terms, dict):
