@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from ..machinery import errors
 from ..machinery.errors import StatusError
+from ..machinery.meta import parse_time
 from . import certs, jwt
 from .tls import peer_certificate
 from .user import (ALL_UNAUTHENTICATED, ANONYMOUS, SERVICE_ACCOUNTS_GROUP, UserInfo, with_authenticated)
@@ -24,6 +25,10 @@ from .user import (ALL_UNAUTHENTICATED, ANONYMOUS, SERVICE_ACCOUNTS_GROUP, UserI
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 POD_NAME = "authentication.kubernetes.io/pod-name"
 POD_UID = "authentication.kubernetes.io/pod-uid"
+NODE_NAME = "authentication.kubernetes.io/node-name"
+NODE_UID = "authentication.kubernetes.io/node-uid"
+# How long after its deletion began a bound object still vouches for its tokens (upstream's one-minute leeway).
+BOUND_OBJECT_LEEWAY = 60
 
 
 class AuthenticationError(Exception):
@@ -205,11 +210,18 @@ class Authenticator:
             account = private.get("serviceaccount") or {}
             name, uid = account.get("name", ""), account.get("uid", "")
             pod = private.get("pod") or {}
+            node = private.get("node") or {}
+            if not await self._bound_objects_valid(namespace, private, now):
+                return None
             extra = {}
+            if pod.get("name") and pod.get("uid"):
+                extra[POD_NAME], extra[POD_UID] = [pod["name"]], [pod["uid"]]
             if claims.get("jti"):
                 extra[CREDENTIAL_ID] = [f"JTI={claims['jti']}"]
-            if pod:
-                extra[POD_NAME], extra[POD_UID] = [pod.get("name", "")], [pod.get("uid", "")]
+            if node.get("name"):
+                extra[NODE_NAME] = [node["name"]]
+                if node.get("uid"):
+                    extra[NODE_UID] = [node["uid"]]
         else:
             # A legacy secret-based token: valid while its Secret holds it, as upstream's legacy validator.
             namespace = claims.get("kubernetes.io/serviceaccount/namespace", "")
@@ -226,6 +238,32 @@ class Authenticator:
             return None
         return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
                         [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra)
+
+    async def _bound_objects_valid(self, namespace: str, private: dict, now: float) -> bool:
+        """Whether the pod, secret or node a bound token names still exists with the uid it names and was not
+        deleted more than a minute ago, as upstream's validator has it; a pod-bound token's node is not looked up
+        (it is only reported).  Without lookup nothing is read."""
+        if not self.service_accounts.lookup or self.registry is None:
+            return True
+        bound = [("pods", namespace, private.get("pod")), ("secrets", namespace, private.get("secret"))]
+        if not private.get("pod"):
+            bound.append(("nodes", None, private.get("node")))
+        for resource, where, ref in bound:
+            if not ref:
+                continue
+            if not isinstance(ref, dict):
+                return False
+            try:
+                obj = await self.registry.store("", "v1", resource).get(where, ref.get("name", ""))
+            except StatusError:
+                return False
+            metadata = obj.get("metadata") or {}
+            if metadata.get("uid") != ref.get("uid"):
+                return False
+            deleted = metadata.get("deletionTimestamp")
+            if deleted and parse_time(deleted) < now - BOUND_OBJECT_LEEWAY:
+                return False
+        return True
 
     async def _secret_holds(self, namespace: str, name: str, token: str) -> bool:
         try:
