@@ -76,22 +76,54 @@ class ServiceAccount:
         if attributes.operation != CREATE or not _is_pod(attributes):
             return
         pod = attributes.object
+        if _is_mirror(pod):
+            return      # a mirror pod's spec is the kubelet's: left alone (validate judges what it references)
         spec = pod.setdefault("spec", {})
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
-        name, namespace = spec["serviceAccountName"], attributes.namespace
-        account = await self._account(namespace, name)
-        if account is None:
-            pod_name = (pod.get("metadata") or {}).get("name", "")
-            raise StatusError(403, "Forbidden", f'pods "{pod_name}" is forbidden: error looking up service account '
-                                                f'{namespace}/{name}: serviceaccount "{name}" not found',
-                              {"name": pod_name, "kind": "pods"})
+        account = await self._existing_account(attributes, spec["serviceAccountName"])
         automount = spec.get("automountServiceAccountToken")
         if automount is None:
             automount = account.get("automountServiceAccountToken")
         if automount is not False:
             self._mount_token(spec)
+        if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
+            spec["imagePullSecrets"] = [{"name": ref.get("name", "")} for ref in account["imagePullSecrets"]]
+
+    async def validate(self, attributes: Attributes) -> None:
+        """What upstream's Validate judges: a mirror pod references no service account nor secret nor token;
+        any other new pod names an existing account, and one annotated kubernetes.io/enforce-mountable-secrets
+        limits the secrets the pod (or, on the ephemeralcontainers subresource, its ephemeral containers) may
+        reference to the account's own."""
+        if not _is_pod(attributes, _WITH_CONTAINERS) or not isinstance(attributes.object, dict):
+            return
+        pod = attributes.object
+        spec = pod.get("spec") or {}
+        ephemeral = attributes.subresource == "ephemeralcontainers"
+        if (attributes.operation, ephemeral) not in ((UPDATE, True), (CREATE, False)):
+            return
+        if not ephemeral and _is_mirror(pod):
+            problem = _mirror_problem(spec)
+            if problem:
+                raise _forbidden(pod, problem)
+            return
+        name = spec.get("serviceAccountName")
+        if not name:
+            raise _forbidden(pod, f"no service account specified for pod {attributes.namespace}/"
+                                  f"{(pod.get('metadata') or {}).get('name', '')}")
+        account = await self._existing_account(attributes, name)
+        if _enforces_mountable_secrets(account):
+            problem = _unmountable_secret(account, spec, ephemeral)
+            if problem:
+                raise _forbidden(pod, problem)
+
+    async def _existing_account(self, attributes: Attributes, name: str) -> dict:
+        account = await self._account(attributes.namespace, name)
+        if account is None:
+            raise _forbidden(attributes.object, f'error looking up service account {attributes.namespace}/{name}: '
+                                                f'serviceaccount "{name}" not found')
+        return account
 
     async def _account(self, namespace: str, name: str) -> Optional[dict]:
         """The ServiceAccount, from the cache, then read again (for ``default``, up to ten times, 100 to 200 ms
@@ -137,6 +169,100 @@ class ServiceAccount:
             ], "defaultMode": 420}})
         if not volumes:
             del spec["volumes"]
+
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+ENFORCE_MOUNTABLE_SECRETS = "kubernetes.io/enforce-mountable-secrets"
+
+
+def _is_mirror(pod: dict) -> bool:
+    return MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
+
+
+def _forbidden(pod: dict, message: str) -> StatusError:
+    name = (pod.get("metadata") or {}).get("name", "")
+    return StatusError(403, "Forbidden", f'pods "{name}" is forbidden: {message}', {"name": name, "kind": "pods"})
+
+
+def _enforces_mountable_secrets(account: dict) -> bool:
+    """The account's annotation read as Go's strconv.ParseBool."""
+    value = ((account.get("metadata") or {}).get("annotations") or {}).get(ENFORCE_MOUNTABLE_SECRETS, "")
+    return value in ("1", "t", "T", "true", "TRUE", "True")
+
+
+def _secret_names(spec: dict):
+    """Every secret a pod spec names (upstream's VisitPodSecretNames, over all containers)."""
+    for ref in spec.get("imagePullSecrets") or []:
+        yield ref.get("name", "")
+    for key in _CONTAINER_LISTS:
+        for container in spec.get(key) or []:
+            for env_from in container.get("envFrom") or []:
+                if env_from.get("secretRef"):
+                    yield env_from["secretRef"].get("name", "")
+            for env in container.get("env") or []:
+                if ((env.get("valueFrom") or {}).get("secretKeyRef")):
+                    yield env["valueFrom"]["secretKeyRef"].get("name", "")
+    for volume in spec.get("volumes") or []:
+        for kind, source in volume.items():
+            if not isinstance(source, dict):
+                continue
+            if kind == "secret":
+                yield source.get("secretName", "")
+            elif kind == "azureFile":
+                yield source.get("secretName", "")
+            elif kind == "projected":
+                for projection in source.get("sources") or []:
+                    if projection.get("secret"):
+                        yield projection["secret"].get("name", "")
+            for ref_key in ("secretRef", "nodePublishSecretRef"):
+                if isinstance(source.get(ref_key), dict):
+                    yield source[ref_key].get("name", "")
+
+
+def _mirror_problem(spec: dict) -> Optional[str]:
+    if spec.get("serviceAccountName"):
+        return "a mirror pod may not reference service accounts"
+    if next(_secret_names(spec), None) is not None:
+        return "a mirror pod may not reference secrets"
+    for volume in spec.get("volumes") or []:
+        if any(p.get("serviceAccountToken") for p in (volume.get("projected") or {}).get("sources") or []):
+            return "a mirror pod may not use ServiceAccountToken volume projections"
+    return None
+
+
+def _unmountable_secret(account: dict, spec: dict, ephemeral: bool) -> Optional[str]:
+    """The first secret reference the account does not allow, described as upstream's limitSecretReferences
+    (limitEphemeralContainerSecretReferences for ``ephemeral``) does; None when all are allowed."""
+    sa = account["metadata"]["name"]
+    mountable = {ref.get("name") for ref in account.get("secrets") or []}
+    tail = f"is not allowed because service account {sa} does not reference that secret"
+    if not ephemeral:
+        for volume in spec.get("volumes") or []:
+            name = (volume.get("secret") or {}).get("secretName") if volume.get("secret") is not None else None
+            if name is not None and name not in mountable:
+                return f'volume with secret.secretName="{name}" {tail}'
+    lists = (("ephemeralContainers", "ephemeral container"),) if ephemeral else \
+        (("initContainers", "init container"), ("containers", "container"))
+    for key, what in lists:
+        for container in spec.get(key) or []:
+            for env in container.get("env") or []:
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref and ref.get("name") not in mountable:
+                    return (f'{what} {container.get("name", "")} with envVar {env.get("name", "")} referencing '
+                            f'secret.secretName="{ref.get("name", "")}" {tail}')
+            for env_from in container.get("envFrom") or []:
+                ref = env_from.get("secretRef")
+                if ref and ref.get("name") not in mountable:
+                    return (f'{what} {container.get("name", "")} with envFrom referencing '
+                            f'secret.secretName="{ref.get("name", "")}" {tail}')
+    if ephemeral:
+        return None
+    pull = {ref.get("name") for ref in account.get("imagePullSecrets") or []}
+    for index, ref in enumerate(spec.get("imagePullSecrets") or []):
+        if ref.get("name") not in pull:
+            return (f'imagePullSecrets[{index}].name="{ref.get("name", "")}" is not allowed because service '
+                    f'account {sa} does not reference that imagePullSecret')
+    return None
 
 
 class AllowPrivileged:
