@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
 import functools
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ..machinery import errors
 from ..machinery.errors import StatusError
 from ..machinery.meta import parse_time
 from . import certs, jwt
+from .context import add_audit_annotation, add_warning
 from .tls import peer_certificate
 from .user import (ALL_UNAUTHENTICATED, ANONYMOUS, SERVICE_ACCOUNTS_GROUP, UserInfo, with_authenticated)
 
@@ -29,6 +31,13 @@ NODE_NAME = "authentication.kubernetes.io/node-name"
 NODE_UID = "authentication.kubernetes.io/node-uid"
 # How long after its deletion began a bound object still vouches for its tokens (upstream's one-minute leeway).
 BOUND_OBJECT_LEEWAY = 60
+# Legacy (Secret-based) tokens: the day a Secret's token was last used, the label that disables it, and what a
+# request authenticated with an auto-generated one (listed in its account's secrets) is told.
+LEGACY_LAST_USED = "kubernetes.io/legacy-token-last-used"
+LEGACY_INVALID_SINCE = "kubernetes.io/legacy-token-invalid-since"
+LEGACY_AUDIT = "authentication.k8s.io/legacy-token"
+LEGACY_WARNING = ("Use tokens from the TokenRequest API or manually created secret-based tokens instead of "
+                  "auto-generated secret-based tokens.")
 
 
 class AuthenticationError(Exception):
@@ -229,12 +238,20 @@ class Authenticator:
             uid = claims.get("kubernetes.io/serviceaccount/service-account.uid", "")
             secret_name = claims.get("kubernetes.io/serviceaccount/secret.name", "")
             extra = {}
-            if sa.lookup and self.registry is not None and \
-                    not await self._secret_holds(namespace, secret_name, token):
-                return None
+            if sa.lookup and self.registry is not None:
+                secret = await self._secret_holding(namespace, secret_name, token)
+                account = await self._account(namespace, name, uid) if secret is not None else None
+                if not namespace or not name or account is None or \
+                        LEGACY_INVALID_SINCE in (secret["metadata"].get("labels") or {}):
+                    return None      # upstream: the token "has been marked invalid" by the cleaner's label
+                if any(ref.get("name") == secret_name for ref in account.get("secrets") or []):
+                    add_warning(LEGACY_WARNING)
+                add_audit_annotation(LEGACY_AUDIT, f"system:serviceaccount:{namespace}:{name}")
+                await self._track_legacy_use(secret, now)
         if not namespace or not name:
             return None
-        if sa.lookup and self.registry is not None and not await self._account_exists(namespace, name, uid):
+        if sa.lookup and self.registry is not None and isinstance(private, dict) and \
+                await self._account(namespace, name, uid) is None:
             return None
         return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
                         [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra)
@@ -265,25 +282,53 @@ class Authenticator:
                 return False
         return True
 
-    async def _secret_holds(self, namespace: str, name: str, token: str) -> bool:
+    async def _secret_holding(self, namespace: str, name: str, token: str) -> Optional[dict]:
+        """The Secret holding the legacy ``token``; None when it is gone, being deleted or holds another."""
         try:
             secret = await self.registry.store("", "v1", "secrets").get(namespace, name)
         except StatusError:
-            return False
+            return None
         held = (secret.get("data") or {}).get("token") or ""
         try:
             held = base64.b64decode(held).decode()
         except ValueError:
-            return False
-        return held == token and not (secret.get("metadata") or {}).get("deletionTimestamp")
+            return None
+        if held != token or (secret.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        return secret
 
-    async def _account_exists(self, namespace: str, name: str, uid: str) -> bool:
+    async def _track_legacy_use(self, secret: dict, now: float) -> None:
+        """Label the Secret with the day (UTC) its token was last used, at most once a day, as upstream's
+        legacy validator; a failed write does not fail the request."""
+        day = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        today = day.strftime("%Y-%m-%d")
+        tomorrow = (day + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        metadata = secret["metadata"]
+        if (metadata.get("labels") or {}).get(LEGACY_LAST_USED) in (today, tomorrow):
+            return
+
+        def label(old):
+            if old is None:
+                raise errors.not_found(errors.GroupResource("", "secrets"), metadata["name"])
+            old["metadata"]["labels"] = {**(old["metadata"].get("labels") or {}), LEGACY_LAST_USED: today}
+            return old
+        try:
+            await self.registry.store("", "v1", "secrets").update(
+                metadata.get("namespace"), metadata["name"], label, allow_create=False,
+                precondition_uid=metadata.get("uid"))
+        except StatusError:
+            pass
+
+    async def _account(self, namespace: str, name: str, uid: str) -> Optional[dict]:
+        """The ServiceAccount a token names, if it exists with that uid and is not being deleted."""
         try:
             account = await self.registry.store("", "v1", "serviceaccounts").get(namespace, name)
         except StatusError:
-            return False
+            return None
         metadata = account.get("metadata") or {}
-        return (not uid or metadata.get("uid") == uid) and not metadata.get("deletionTimestamp")
+        if (uid and metadata.get("uid") != uid) or metadata.get("deletionTimestamp"):
+            return None
+        return account
 
 
 def user_from_certificate(cert) -> UserInfo:
