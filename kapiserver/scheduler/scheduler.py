@@ -19,13 +19,13 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ..client.events import EventRecorder
 from ..client.informer import SharedInformerFactory
 from ..client.resources import (NAMESPACES, NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, POD_DISRUPTION_BUDGETS,
                                 PODS, REPLICA_SETS,
                                 REPLICATION_CONTROLLERS, SERVICES, STATEFUL_SETS, STORAGE_CLASSES)
 from ..client.rest import APIError, Client
 from .cache import Cache
+from .events import EventBroadcaster
 from .framework import FitError, Framework, NoNodesAvailable
 from .plugins import default_plugins, default_selector, profile_plugins
 from .preemption import PreemptionResult, preempt
@@ -35,7 +35,6 @@ from .resources import pod_requests
 log = Logger()
 
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
-REPORTING_CONTROLLER = "default-scheduler"
 # Event notes are cut at this length (events.k8s.io's noteLengthLimit), as upstream's truncateMessage.
 NOTE_LENGTH_LIMIT = 1024
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
@@ -134,7 +133,8 @@ class Scheduler:
             self.profiles[name] = Framework(plugins, weights, name, self.rand, percentage_of_nodes_to_score)
         self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set())
                                                            for p in default_plugins()})
-        self.recorder = EventRecorder(client, REPORTING_CONTROLLER, clock=clock)
+        # events.k8s.io/v1 Events, each profile's reported by its schedulerName, as upstream's recorders.
+        self.events = EventBroadcaster(client, clock)
         self.running = False
         self._loop_done: Optional[Deferred] = None
         self.bindings: set[Deferred] = set()
@@ -215,6 +215,7 @@ class Scheduler:
         """Start the informers, wait until they have synced, then start the queue and the loop; returns
         once the loop runs."""
         self.running = True
+        self.events.start()
         self.informers.start()
         await self.informers.wait_for_cache_sync()
         if not self.running:
@@ -226,6 +227,7 @@ class Scheduler:
     def stop(self) -> None:
         self.running = False
         self.queue.close()
+        self.events.stop()
         self.informers.stop()
 
     async def _loop(self) -> None:
@@ -296,8 +298,8 @@ class Scheduler:
             reason = getattr(e, "message", None) or str(e)
             await self.handle_failure(info, f'running Bind plugin "DefaultBinder": {reason}', "SchedulerError")
             return
-        self.recorder.event(as_pod(assumed), "Normal", "Scheduled",
-                            f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
+        self.events.record(_profile(assumed), as_pod(assumed), None, "Normal", "Scheduled", "Binding",
+                           f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
         self.queue.done(info.uid)
 
     async def handle_failure(self, info: QueuedPodInfo, message: str, reason: str,
@@ -320,7 +322,8 @@ class Scheduler:
             else:
                 self.queue.nominator.delete(current)
         log.info("Unable to schedule pod {pod}: {message}", pod=_key(pod), message=message)
-        self.recorder.event(as_pod(current), "Warning", "FailedScheduling", truncate_message(message))
+        self.events.record(_profile(current), as_pod(current), None, "Warning", "FailedScheduling", "Scheduling",
+                           truncate_message(message))
         await self.update_pod_status(current, pod_condition(reason, message), nominated_node)
 
     async def update_pod_status(self, pod: Mapping, condition: dict, nominated_node: Optional[str]) -> None:
@@ -362,8 +365,8 @@ class Scheduler:
                 if e.code != 404:
                     log.info("could not preempt {pod}: {error}", pod=_key(victim.pod), error=e)
                 continue    # gone already: nothing to announce
-            self.recorder.event(as_pod(victim.pod), "Normal", "Preempted",
-                                f"Preempted by pod {uid} on node {candidate.node_name}")
+            self.events.record(framework.scheduler_name, as_pod(victim.pod), as_pod(pod), "Normal", "Preempted",
+                               "Preempting", f"Preempted by pod {uid} on node {candidate.node_name}")
         priority = (pod.get("spec") or {}).get("priority") or 0
         for other in self.queue.nominator.nominated_pods_for_node(candidate.node_name):
             if other.priority < priority and other.uid != uid:
@@ -373,6 +376,10 @@ class Scheduler:
                                             namespace=other.namespace, patch_type="strategic", subresource="status")
                 except APIError:
                     pass
+
+
+def _profile(pod: Mapping) -> str:
+    return (pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME
 
 
 def _key(pod: Mapping) -> str:

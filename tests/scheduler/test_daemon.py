@@ -14,7 +14,7 @@ def test_pod_is_bound_with_a_scheduled_event(client, scheduler, namespace):
     node = eventually(lambda: node_of(client, namespace, "plain"))
     assert node in ("sched-a", "sched-b")
     [event] = eventually(lambda: events_for(client, namespace, "plain", "Scheduled"))
-    assert event["type"] == "Normal" and event["source"]["component"] == "default-scheduler"
+    assert event["type"] == "Normal" and event["reportingComponent"] == "default-scheduler"
     assert event["message"] == f"Successfully assigned {namespace}/plain to {node}"
     assert event["involvedObject"]["kind"] == "Pod"
 
@@ -35,7 +35,7 @@ def test_unschedulable_pod_gets_event_and_condition(client, scheduler, namespace
                "scheduling.")
     [event] = eventually(lambda: events_for(client, namespace, "huge", "FailedScheduling"))
     assert event["type"] == "Warning" and event["message"] == message
-    assert event["source"]["component"] == "default-scheduler"
+    assert event["reportingComponent"] == "default-scheduler"
 
     def condition():
         status = run(client.get(PODS, "huge", namespace))["status"]
