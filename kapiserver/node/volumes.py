@@ -331,8 +331,15 @@ class TokenManager:
                 "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "uid": pod_uid}}
         if audience:
             spec["audiences"] = [audience]
-        answer = await self.request(namespace, account, {
-            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        try:
+            answer = await self.request(namespace, account, {
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        except Exception:
+            # As upstream's kubelet: a failed renewal keeps serving the cached token until it expires.
+            entry = self.cache.get(key)
+            if entry is not None and self.seconds() < entry[2]:
+                return entry[0]
+            raise
         status = answer.get("status") or {}
         expires = _parse_time(status["expirationTimestamp"])
         lifetime = (answer.get("spec") or {}).get("expirationSeconds") or seconds
