@@ -183,13 +183,14 @@ class Authenticator:
             raise AuthenticationError()
         return None
 
-    async def authenticate_token(self, token: str) -> Optional[UserInfo]:
-        """The user a bearer token stands for, or None (also used by TokenReview)."""
+    async def authenticate_token(self, token: str, audiences: Optional[list] = None) -> Optional[UserInfo]:
+        """The user a bearer token stands for, or None (also used by TokenReview, whose ``audiences`` a bound
+        service-account token must share one of, in place of the API server's)."""
         static = self.tokens.get(token)
         if static is not None:
             return UserInfo(static.name, static.uid, list(static.groups))
         if self.service_accounts is not None and jwt.looks_like_jwt(token):
-            user = await self._service_account(token)
+            user = await self._service_account(token, audiences)
             if user is not None:
                 return user
         for authenticate in self.token_authenticators:
@@ -198,8 +199,9 @@ class Authenticator:
                 return user
         return None
 
-    async def _service_account(self, token: str) -> Optional[UserInfo]:
+    async def _service_account(self, token: str, wanted: Optional[list] = None) -> Optional[UserInfo]:
         sa = self.service_accounts
+        wanted = sa.audiences if wanted is None else wanted
         claims = jwt.verify(token, sa.public_keys)
         if claims is None or claims.get("iss") not in sa.issuers:
             return None
@@ -213,7 +215,7 @@ class Authenticator:
                 return None
             audiences = claims.get("aud") or []
             audiences = [audiences] if isinstance(audiences, str) else audiences
-            if sa.audiences and not set(audiences) & set(sa.audiences):
+            if wanted and not set(audiences) & set(wanted):
                 return None
             namespace = private.get("namespace", "")
             account = private.get("serviceaccount") or {}
