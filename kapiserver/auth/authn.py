@@ -272,9 +272,8 @@ class Authenticator:
                 continue
             if not isinstance(ref, dict):
                 return False
-            try:
-                obj = await self.registry.store("", "v1", resource).get(where, ref.get("name", ""))
-            except StatusError:
+            obj = await self._lookup(resource, where, ref.get("name", ""))
+            if obj is None:
                 return False
             metadata = obj.get("metadata") or {}
             if metadata.get("uid") != ref.get("uid"):
@@ -286,9 +285,8 @@ class Authenticator:
 
     async def _secret_holding(self, namespace: str, name: str, token: str) -> Optional[dict]:
         """The Secret holding the legacy ``token``; None when it is gone, being deleted or holds another."""
-        try:
-            secret = await self.registry.store("", "v1", "secrets").get(namespace, name)
-        except StatusError:
+        secret = await self._lookup("secrets", namespace, name)
+        if secret is None:
             return None
         held = (secret.get("data") or {}).get("token") or ""
         try:
@@ -321,11 +319,23 @@ class Authenticator:
         except StatusError:
             pass
 
+    async def _lookup(self, resource: str, namespace: Optional[str], name: str) -> Optional[dict]:
+        """An object a token names, as upstream's token getter reads it: what the watch cache holds now (its
+        informers' listers), the API asked only when it holds nothing; None when there is no such object.  Read
+        only: the cache's own dict."""
+        store = self.registry.store("", "v1", resource)
+        cached = store.peek_shared(namespace, name)
+        if isinstance(cached, dict):
+            return cached
+        try:
+            return await store.get_shared(namespace, name)
+        except StatusError:
+            return None
+
     async def _account(self, namespace: str, name: str, uid: str) -> Optional[dict]:
         """The ServiceAccount a token names, if it exists with that uid and is not being deleted."""
-        try:
-            account = await self.registry.store("", "v1", "serviceaccounts").get(namespace, name)
-        except StatusError:
+        account = await self._lookup("serviceaccounts", namespace, name)
+        if account is None:
             return None
         metadata = account.get("metadata") or {}
         if (uid and metadata.get("uid") != uid) or metadata.get("deletionTimestamp"):

@@ -4,6 +4,7 @@ import asyncio
 
 from kapiserver.auth import authn, certs, jwt
 from kapiserver.machinery import errors
+from kapiserver.watch.cacher import NOT_CACHED
 
 NOW = 5000
 
@@ -12,10 +13,13 @@ class _Store:
     def __init__(self, objects):
         self.objects = objects
 
-    async def get(self, namespace, name):
+    async def get_shared(self, namespace, name):
         if name not in self.objects:
             raise errors.not_found(errors.GroupResource("", "x"), name)
         return self.objects[name]
+
+    def peek_shared(self, namespace, name):
+        return NOT_CACHED       # no watch cache here: every lookup asks (get_shared)
 
 
 class _Registry:
@@ -78,3 +82,23 @@ def test_a_pod_bound_token_reports_its_node():
     assert user.extra[authn.POD_NAME] == ["p"] and user.extra[authn.POD_UID] == ["pu"]
     assert user.extra[authn.NODE_NAME] == ["gone-node"] and user.extra[authn.NODE_UID] == ["nu"]
     assert user.extra[authn.CREDENTIAL_ID][0].startswith("JTI=")
+
+
+def test_the_bound_pod_is_read_from_the_watch_cache_first():
+    """As upstream's token getter reads its informers' listers: what the cache holds answers, the API (a
+    consistent read on every request a pod makes) is asked only when the cache holds nothing."""
+    class Cached(_Store):
+        async def get_shared(self, namespace, name):
+            raise AssertionError("asked the API although the cache had the object")
+
+        def peek_shared(self, namespace, name):
+            return self.objects.get(name)
+
+    class Registry(_Registry):
+        def store(self, group, version, resource):
+            return Cached(self.resources.get(resource, {}))
+    key = certs.new_key()
+    sa = authn.ServiceAccountTokens([key.public_key()], key, ["iss"], ["iss"])
+    authenticator = authn.Authenticator(service_accounts=sa, clock=lambda: NOW, registry=Registry(
+        serviceaccounts={"robot": _obj("robot", "u")}, pods={"p": _obj("p", "pu")}))
+    assert asyncio.run(authenticator.authenticate_token(_token(key, pod={"name": "p", "uid": "pu"}))) is not None

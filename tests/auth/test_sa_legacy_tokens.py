@@ -6,6 +6,7 @@ import base64
 from kapiserver.auth import authn, certs, jwt
 from kapiserver.controllermanager.serviceaccounttoken import legacy_claims
 from kapiserver.machinery import errors
+from kapiserver.watch.cacher import NOT_CACHED
 
 DAY = 20000 * 86400          # 2024-10-04 00:00 UTC
 TODAY = "2024-10-04"
@@ -16,10 +17,13 @@ class _Store:
         self.objects = objects
         self.updates = 0
 
-    async def get(self, namespace, name):
+    async def get_shared(self, namespace, name):
         if name not in self.objects:
             raise errors.not_found(errors.GroupResource("", "x"), name)
         return self.objects[name]
+
+    def peek_shared(self, namespace, name):
+        return NOT_CACHED       # no watch cache here: every lookup asks (get_shared)
 
     async def update(self, namespace, name, update, allow_create=None, precondition_uid=None):
         self.updates += 1
