@@ -37,6 +37,9 @@ class Security:
         """The user ``request`` acts as; raises the 401 or 403 StatusError that ends it.  ``gate(request,
         info, user)``, if given, runs between impersonation and authorization (where upstream puts API
         Priority and Fairness): what it returns, if anything, is awaited."""
+        # Recording first: what authentication says to the client or the audit log (a legacy token's warning
+        # and audit annotation) lands on this request's response and event.
+        context.set_request(request)
         authenticated = await self.authenticator.authenticate(request)
         # The credentials stay here: taken off the request once they are read, as upstream's authentication and
         # impersonation filters take them, so that no kubelet, pod, service or extension server it is proxied to
@@ -44,7 +47,6 @@ class Security:
         request.requestHeaders.removeHeader(b"authorization")
         state = RequestAuth(authenticated, authenticated)
         request.kapi_auth = state
-        context.set_request(request)
         user = authenticated
         if impersonation.requested(request):
             user = await impersonation.impersonate(request, authenticated, self.authorizer)

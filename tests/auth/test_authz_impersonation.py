@@ -87,3 +87,23 @@ def test_a_front_proxys_headers_are_taken_off_the_request_once_read():
     user = authenticator.user(request, cert)
     assert (user.name, user.groups, user.extra) == ("jane", ["devs", "ops"], {"scopes": ["read"]})
     assert [name for name, _ in request.requestHeaders.getAllRawHeaders()] == [b"Accept"]
+
+
+def test_what_authentication_records_reaches_the_requests_response_and_audit_event():
+    """A legacy token's warning and audit annotation, added while the request is authenticated, land on that
+    request (recording starts before authentication, not after)."""
+    from kapiserver.auth import context
+    from kapiserver.auth.filters import Security
+    from kapiserver.endpoints.requestinfo import request_info
+
+    class Noting:
+        async def authenticate(self, request):
+            context.add_warning("use of auto-generated secret-based token")
+            context.add_audit_annotation("authentication.k8s.io/legacy-token", "system:serviceaccount:ns:sa")
+            return ADMIN
+    request = _Request({"Authorization": ["Bearer legacy"]})
+    request.responseHeaders = Headers()
+    info = request_info("GET", "/api/v1/namespaces", {})
+    asyncio.run(Security(Noting(), _Recorder()).filter(request, info))
+    assert request.kapi_audit_annotations == {"authentication.k8s.io/legacy-token": "system:serviceaccount:ns:sa"}
+    assert request.responseHeaders.getRawHeaders(b"Warning") == [b'299 - "use of auto-generated secret-based token"']
