@@ -23,6 +23,7 @@ import datetime
 import socket
 from typing import Mapping, Optional
 
+from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
@@ -84,15 +85,15 @@ class EventBroadcaster:
         self._every(FINISH_PERIOD, self.finish_series)
 
     def _every(self, period: float, func) -> None:
-        def tick():
-            func()
-            self._calls.append(self.clock.callLater(period, tick))
-        self._calls.append(self.clock.callLater(period, tick))
+        loop = task.LoopingCall(func)
+        loop.clock = self.clock
+        loop.start(period, now=False)
+        self._calls.append(loop)
 
     def stop(self) -> None:
-        for call in self._calls:
-            if call.active():
-                call.cancel()
+        for loop in self._calls:
+            if loop.running:
+                loop.stop()
         self._calls = []
 
     # --- recording ------------------------------------------------------------------------------

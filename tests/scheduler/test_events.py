@@ -110,3 +110,16 @@ def test_scheduler_writes_events_k8s_io_events_per_profile(client, nodes, namesp
         assert run(client.get(PODS, "mine", namespace))["spec"]["nodeName"] == node
     finally:
         s.stop()
+
+
+def test_the_periodic_series_work_holds_two_timers_however_long_it_runs():
+    """The refresh and the end of quiet series run on two repeating timers of the injected clock: a day of them
+    leaves two, not one more per tick; stop cancels them."""
+    clock = task.Clock()
+    events = EventBroadcaster(FakeClient(), clock, hostname="h")
+    events.start()
+    for _ in range(24 * 60):
+        clock.advance(60)
+    assert len(events._calls) == 2 and len(clock.getDelayedCalls()) == 2
+    events.stop()
+    assert clock.getDelayedCalls() == []
