@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections import OrderedDict
-from typing import Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -23,12 +23,13 @@ def _timestamp(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def object_reference(obj: dict) -> dict:
+def object_reference(obj: Mapping) -> dict:
+    """reference.GetReference: kind, namespace, name, uid, apiVersion, resourceVersion in Go's field order (empty
+    ones left out)."""
     meta = obj.get("metadata") or {}
-    reference = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
-                 "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
-    if meta.get("namespace"):
-        reference["namespace"] = meta["namespace"]
+    reference = {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
+                 "uid": meta.get("uid", ""), "apiVersion": obj.get("apiVersion", ""),
+                 "resourceVersion": meta.get("resourceVersion", "")}
     return {k: v for k, v in reference.items() if v}
 
 

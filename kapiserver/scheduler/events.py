@@ -27,6 +27,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from ..client.events import object_reference
 from ..client.resources import EVENTS_V1
 from ..client.rest import APIError, Client
 
@@ -39,15 +40,6 @@ FINISH_PERIOD = 6 * 60.0      # finishTime
 def micro_time(seconds: float) -> str:
     """metav1.MicroTime's RFC 3339 form, six fractional digits."""
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def object_reference(obj: Mapping) -> dict:
-    """reference.GetReference: kind, namespace, name, uid, apiVersion, resourceVersion (empty ones left out)."""
-    meta = obj.get("metadata") or {}
-    reference = {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
-                 "uid": meta.get("uid", ""), "apiVersion": obj.get("apiVersion", ""),
-                 "resourceVersion": meta.get("resourceVersion", "")}
-    return {k: v for k, v in reference.items() if v}
 
 
 def _identity(reference: Optional[Mapping]) -> tuple:
