@@ -220,8 +220,8 @@ class Authenticator:
             namespace = private.get("namespace", "")
             account = private.get("serviceaccount") or {}
             name, uid = account.get("name", ""), account.get("uid", "")
-            pod = private.get("pod") or {}
-            node = private.get("node") or {}
+            pod = private.get("pod") if isinstance(private.get("pod"), dict) else {}
+            node = private.get("node") if isinstance(private.get("node"), dict) else {}
             if not await self._bound_objects_valid(namespace, private, now):
                 return None
             extra = {}
@@ -252,7 +252,9 @@ class Authenticator:
                 await self._track_legacy_use(secret, now)
         if not namespace or not name:
             return None
-        if sa.lookup and self.registry is not None and isinstance(private, dict) and \
+        # A bound token's account is always looked up (upstream's bound-token validator has no lookup switch;
+        # --service-account-lookup is the legacy validator's).
+        if self.registry is not None and isinstance(private, dict) and \
                 await self._account(namespace, name, uid) is None:
             return None
         return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
@@ -261,8 +263,8 @@ class Authenticator:
     async def _bound_objects_valid(self, namespace: str, private: dict, now: float) -> bool:
         """Whether the pod, secret or node a bound token names still exists with the uid it names and was not
         deleted more than a minute ago, as upstream's validator has it; a pod-bound token's node is not looked up
-        (it is only reported).  Without lookup nothing is read."""
-        if not self.service_accounts.lookup or self.registry is None:
+        (it is only reported)."""
+        if self.registry is None:
             return True
         bound = [("pods", namespace, private.get("pod")), ("secrets", namespace, private.get("secret"))]
         if not private.get("pod"):

@@ -102,3 +102,13 @@ def test_the_bound_pod_is_read_from_the_watch_cache_first():
     authenticator = authn.Authenticator(service_accounts=sa, clock=lambda: NOW, registry=Registry(
         serviceaccounts={"robot": _obj("robot", "u")}, pods={"p": _obj("p", "pu")}))
     assert asyncio.run(authenticator.authenticate_token(_token(key, pod={"name": "p", "uid": "pu"}))) is not None
+
+
+def test_bound_tokens_are_checked_without_service_account_lookup():
+    """--service-account-lookup=false is the legacy validator's switch: a bound token's pod is still looked up."""
+    key = certs.new_key()
+    sa = authn.ServiceAccountTokens([key.public_key()], key, ["iss"], ["iss"], lookup=False)
+    authenticator = authn.Authenticator(service_accounts=sa, clock=lambda: NOW, registry=_Registry(
+        serviceaccounts={"robot": _obj("robot", "u")}, pods={"p": _obj("p", "pu")}))
+    assert asyncio.run(authenticator.authenticate_token(_token(key, pod={"name": "p", "uid": "pu"}))) is not None
+    assert asyncio.run(authenticator.authenticate_token(_token(key, pod={"name": "gone", "uid": "g"}))) is None
