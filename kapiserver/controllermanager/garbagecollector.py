@@ -253,9 +253,10 @@ class GarbageCollector:
                             f'ownerRef {identity} does not exist in namespace "{namespace}"')
 
     def _elsewhere(self, node: Node, ref: dict) -> bool:
-        """The owner's uid names an object seen in another namespace (a cross-namespace reference)."""
+        """The owner's uid names a namespaced object seen in another namespace (a cross-namespace reference; a
+        cluster-scoped owner may be named from anywhere)."""
         owner = self.graph.nodes.get(ref["uid"])
-        return owner is not None and owner.observed and owner.namespace != node.namespace
+        return owner is not None and owner.observed and bool(owner.namespace) and owner.namespace != node.namespace
 
     # -- attempt to delete -----------------------------------------------------------------------------
     async def attempt_to_delete(self, uid: str) -> None:
@@ -304,10 +305,10 @@ class GarbageCollector:
             if any(d is not None and d.deleting_dependents for d in map(self.graph.nodes.get, node.dependents)):
                 # A dependent waits on us while we wait on our owner: stop blocking it.
                 await self._edit(node, _unblock_refs)
-            await self._delete(node, "Foreground")
+            await self._delete(node, "Foreground", latest)
             return
         policy = "Orphan" if ORPHAN in finalizers else "Foreground" if FOREGROUND in finalizers else "Background"
-        await self._delete(node, policy)
+        await self._delete(node, policy, latest)
 
     async def _check_virtual(self, node: Node) -> None:
         """An owner only known by reference: if it does not exist, its dependents are looked at again."""
@@ -318,7 +319,9 @@ class GarbageCollector:
             return
         owner = await self._read(resource, node.namespace, node.name)
         if owner is not None and owner["metadata"].get("uid") == node.uid:
-            return      # its monitor will tell us about it
+            # Its monitor should tell us about it; until it does the node is looked at again (backing off), as
+            # upstream does, lest an owner created and deleted while its watch was down leave it for ever.
+            raise OwnerNotYetObserved(f"{node.kind} {node.name} ({node.uid}) exists but is not observed yet")
         dependents = list(node.dependents)
         self.graph.nodes.pop(node.uid, None)
         for dependent in dependents:
@@ -333,14 +336,31 @@ class GarbageCollector:
             if not dependent.deleting_dependents:
                 self.delete_queue.add(dependent.uid)
 
-    async def _delete(self, node: Node, policy: str) -> None:
-        try:
-            await self.client.delete(node.resource, node.name, node.namespace, propagation_policy=policy,
-                                     preconditions={"uid": node.uid})
-        except APIError as e:
-            if e.code == 404:
+    async def _delete(self, node: Node, policy: str, latest: dict) -> None:
+        """Delete the object as ``latest`` (just read) showed it: a conflict (it changed since) deletes it only
+        if its ownerReferences did not change, else the queue has it looked at again (an owner added meanwhile
+        must keep it)."""
+        meta = latest["metadata"]
+        preconditions = {"uid": node.uid, "resourceVersion": meta.get("resourceVersion")}
+        while True:
+            try:
+                await self.client.delete(node.resource, node.name, node.namespace, propagation_policy=policy,
+                                         preconditions=preconditions)
                 return
-            raise
+            except APIError as e:
+                if e.code == 404:
+                    return
+                if e.code != 409:
+                    raise
+            live = await self._read(node.resource, node.namespace, node.name)
+            if live is None:
+                return
+            live_meta = live["metadata"]
+            same_version = live_meta.get("resourceVersion") == preconditions["resourceVersion"]
+            if live_meta.get("uid") != node.uid or same_version \
+                    or (live_meta.get("ownerReferences") or []) != (meta.get("ownerReferences") or []):
+                raise OwnersChanged(f"{node.kind} {node.name} changed while being collected; looked at again")
+            preconditions["resourceVersion"] = live_meta.get("resourceVersion")
 
     async def _edit(self, node: Node, change) -> None:
         """Update the object ``node`` stands for with ``change(metadata)``; nothing if it is gone (a conflict
@@ -365,6 +385,14 @@ class GarbageCollector:
             if dependent is not None and dependent.observed:
                 await self._edit(dependent, lambda m: _drop_refs(m, {uid}))
         await self._edit(node, lambda m: _drop_finalizer(m, ORPHAN))
+
+
+class OwnerNotYetObserved(Exception):
+    """A virtual node's object exists but no monitor has reported it yet: looked at again later."""
+
+
+class OwnersChanged(Exception):
+    """An object's ownerReferences changed between the read that found it garbage and its delete."""
 
 
 def _drop_refs(meta: dict, owner_uids: set) -> None:
