@@ -576,7 +576,16 @@ class Store:
                                        dry_run=options.dry_run)
                 await self.admission.admit(request)
                 await self.admission.validate(request)
-            grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
+            current = meta_.get("deletionGracePeriodSeconds") or 0
+            if self.strategy.graceful_delete and current > 0 and meta_.get("deletionTimestamp"):
+                # A graceful deletion under way (upstream's BeforeDelete): only a shorter period given changes it;
+                # else nothing does, the garbage collector's finalizers included.
+                asked = options.grace_period_seconds
+                grace = current if asked is None else 1 if int(asked) < 0 else int(asked)
+                if grace >= current:
+                    return obj, False
+            else:
+                grace = self.strategy.check_graceful_delete(obj, options.grace_period_seconds)
             # The garbage collector's orphan/foregroundDeletion finalizers, per propagationPolicy.
             gc_changed, finalizers = gcpolicy.deletion_finalizers(self.info, meta_, options)
             if gc_changed:
@@ -586,7 +595,6 @@ class Store:
                     meta_.pop("finalizers", None)
             pending = self.strategy.pending_finalizers(obj) or grace > 0
             deleting = bool(meta_.get("deletionTimestamp"))
-            current = meta_.get("deletionGracePeriodSeconds") or 0
             if deleting and pending and not gc_changed and not grace < current:
                 # Already being deleted: only a shorter grace period changes anything.
                 return obj, False
