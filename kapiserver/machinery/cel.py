@@ -668,35 +668,60 @@ class Validator:
         self.all_of = [Validator(sub, typed=typed) for sub in schema.get("allOf") or [] if isinstance(sub, dict)
                        and has_rules(sub)]
 
-    def validate(self, value: Any, old: Any = None, path: str = "") -> list[FieldError]:
-        """Field errors of the rules that ``value`` (with ``old`` on update) fails."""
+    def validate(self, value: Any, old: Any = None, path: str = "",
+                 warnings: Optional[list] = None) -> list[FieldError]:
+        """Field errors of the rules that ``value`` (with ``old`` on update) fails.  On update, a failure of a
+        rule without oldSelf where the value is unchanged is ratcheted (CRDValidationRatcheting, on by default
+        since 1.30): not an error but a warning, added to ``warnings`` as its text."""
         out: list[FieldError] = []
-        self._validate(value, old, path, out)
+        here = _Correlation(value, old, self.schema) if old is not None else None
+        self._validate(value, old, path, out, here, None, warnings if warnings is not None else [])
         return out
 
-    def _validate(self, value, old, path, out, parent_unchanged: bool = False) -> None:
+    def _validate(self, value, old, path, out, here, parent, warnings) -> None:
+        """``here``: this value's pairing with its old value, None where it has none (an atomic list's item);
+        ``parent``: the nearest ancestor's pairing; a failure is ratcheted where the first of them is unchanged."""
         if value is None:
             return
-        # Ratcheting (on by default since 1.30): a value unchanged since the old object keeps passing
-        # its non-transition rules; an uncorrelated value (an atomic list's item) follows its parent.
-        unchanged = old == value if old is not None else parent_unchanged
         if self.rules:
-            self._rules(value, old, path, out, unchanged)
+            self._rules(value, old, path, out, here if here is not None else parent, warnings)
         for sub in self.all_of:
-            sub._validate(value, old, path, out, parent_unchanged)
+            # upstream's allOf rules ratchet only with the node's parent (never at the root)
+            sub._validate(value, old, path, out, None, parent, warnings)
         if isinstance(value, dict):
             old_map = old if isinstance(old, dict) else {}
             if self.additional is not None:
                 for key, item in value.items():
-                    self.additional._validate(item, old_map.get(key), f"{path}[{key}]", out, unchanged)
+                    child, up = self._key(here, parent, key, self.additional.schema, root=False)
+                    self.additional._validate(item, old_map.get(key), f"{path}[{key}]", out, child, up, warnings)
             for key, item in value.items():
                 sub = self.properties.get(key)
                 if sub is not None:
-                    sub._validate(item, old_map.get(key), f"{path}.{key}" if path else key, out, unchanged)
+                    child, up = self._key(here, parent, key, sub.schema, self.root)
+                    sub._validate(item, old_map.get(key), f"{path}.{key}" if path else key, out, child, up,
+                                  warnings)
         elif isinstance(value, list) and self.items is not None:
             olds = _correlate(self.schema, value, old)
             for index, item in enumerate(value):
-                self.items._validate(item, olds[index], f"{path}[{index}]", out, unchanged)
+                if here is None:
+                    child, up = None, parent
+                else:
+                    paired = olds[index] if self.schema.get("x-kubernetes-list-type") == "map" else None
+                    child = _Correlation(item, paired, self.items.schema) if paired is not None else None
+                    up = here
+                self.items._validate(item, olds[index], f"{path}[{index}]", out, child, up, warnings)
+
+    @staticmethod
+    def _key(here, parent, key: str, schema: dict, root: bool):
+        """The pairing of a field of a value with the old one's, and its nearest paired ancestor."""
+        if here is None:
+            return None, parent
+        if root and key in ("apiVersion", "kind"):
+            return None, None           # both objects are read as one version: these never ratchet
+        olds, news = here.old, here.value
+        if isinstance(olds, dict) and isinstance(news, dict) and key in olds and key in news:
+            return _Correlation(news[key], olds[key], schema), here
+        return None, here
 
     def _self(self, value):
         if self.root and isinstance(value, dict):
@@ -706,7 +731,7 @@ class Validator:
             value["metadata"] = {k: meta[k] for k in ("name", "generateName") if k in meta}
         return to_cel(value, self.schema)
 
-    def _rules(self, value, old, path, out, unchanged: bool = False) -> None:
+    def _rules(self, value, old, path, out, ratchet: Optional[_Correlation], warnings: list) -> None:
         kind = _schema_type(self.schema)
         at = path or ROOT_PATH
         current = self._self(value)
@@ -737,14 +762,15 @@ class Validator:
                 continue
             if result is True or (isinstance(result, celtypes.BoolType) and bool(result)):
                 continue
-            if unchanged and not rule.program.uses_old_self:
-                continue        # upstream warns instead; warnings are not carried from here
             where = path
             if rule.field_path:
                 where = f"{path}.{rule.field_path}" if path and not rule.field_path.startswith("[") \
                     else f"{path}{rule.field_path}"
-            detail = self._message(rule, activation)
-            out.append(_for_reason(where or ROOT_PATH, kind, detail, rule.reason))
+            error = _for_reason(where or ROOT_PATH, kind, self._message(rule, activation), rule.reason)
+            if ratchet is not None and not rule.program.uses_old_self and ratchet.unchanged():
+                warnings.append(str(error))
+            else:
+                out.append(error)
 
     @staticmethod
     def _message(rule: Rule, activation: dict) -> str:
@@ -753,6 +779,21 @@ class Validator:
             if isinstance(result, str) and result.strip() and "\n" not in result.strip():
                 return result.strip()
         return rule.message_or_default
+
+
+class _Correlation:
+    """A value paired with its old value, and whether it is unchanged (worked out once, when a rule fails)."""
+
+    __slots__ = ("value", "old", "schema", "_unchanged")
+
+    def __init__(self, value, old, schema: dict):
+        self.value, self.old, self.schema, self._unchanged = value, old, schema, None
+
+    def unchanged(self) -> bool:
+        if self._unchanged is None:
+            from .structural import unchanged
+            self._unchanged = unchanged(self.value, self.old, self.schema)
+        return self._unchanged
 
 
 def _correlate(schema: dict, items: list, old: Any) -> list:

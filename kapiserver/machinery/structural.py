@@ -148,7 +148,8 @@ def validate(value: Any, schema: Optional[dict], path: str = "", root: bool = Fa
              old: Any = UNCORRELATED) -> list[FieldError]:
     """The schema's errors for ``value``.  With ``old`` (an update's old object), ratcheted as upstream's
     CRDValidationRatcheting (on by default since 1.30): errors at and below a value equal to the old value it
-    pairs with are dropped, so an object stored before its CRD was tightened can still be changed elsewhere.
+    pairs with (see ``unchanged``) are dropped, so an object stored before its CRD was tightened can still be
+    changed elsewhere.
     A property pairs with the old object's property of that name; an item of a list-type map with the old item
     of the same keys; items of other lists do not pair (their list does, as a whole).  A duplicate in a
     list-type map or set is an error only where the old object had none."""
@@ -171,8 +172,43 @@ def _validate(value: Any, schema: dict, path: str, out: list, root: bool = False
         return
     mine: list = []
     _validate_node(value, schema, path, mine, root, old)
-    if mine and not deep_equal(value, old):
+    if mine and not unchanged(value, old, schema):
         out.extend(mine)
+
+
+def unchanged(new: Any, old: Any, schema: Optional[dict]) -> bool:
+    """Whether ``new`` counts as unchanged from ``old`` for ratcheting, as upstream's correlated comparison:
+    a list-type map's items compared with the old items of the same keys (so a reordering is no change),
+    other lists whole; an object's fields one by one, a field its schema does not declare (kept by
+    x-kubernetes-preserve-unknown-fields) counting as a change."""
+    if new is None or old is None:
+        return new is None and old is None
+    if isinstance(new, dict) and isinstance(old, dict):
+        if len(new) != len(old):
+            return False
+        schema = schema or {}
+        properties = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        for key, item in new.items():
+            sub = properties.get(key, additional if isinstance(additional, dict) else None)
+            if key not in old or sub is None or not unchanged(item, old[key], sub):
+                return False
+        return True
+    if isinstance(new, list) and isinstance(old, list):
+        schema = schema or {}
+        keys = schema.get("x-kubernetes-list-map-keys")
+        items = schema.get("items")
+        if schema.get("x-kubernetes-list-type") != "map" or not keys or not isinstance(items, dict):
+            return deep_equal(new, old)
+        if len(new) != len(old):
+            return False
+        olds = _old_map_items(old, keys)
+        for item in new:
+            paired = olds.get(_map_key(item, keys), UNCORRELATED) if isinstance(item, dict) else UNCORRELATED
+            if paired is UNCORRELATED or not unchanged(item, paired, items):
+                return False
+        return True
+    return deep_equal(new, old)
 
 
 def deep_equal(new: Any, old: Any) -> bool:
@@ -251,7 +287,8 @@ def _combinations(value: Any, schema: dict, path: str, out: list, old: Any) -> N
         failed = 0
         for sub in alternatives:
             mine: list = []
-            _validate(value, sub, path, mine, old=old)
+            # ratcheted with the node's own errors (upstream's allOf validators are not ratcheting ones)
+            _validate_node(value, sub, path, mine, False, old)
             failed += bool(mine)
             out.extend(mine)
         if failed:

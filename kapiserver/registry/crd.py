@@ -553,7 +553,14 @@ class CustomResourceStrategy(Strategy):
             return out + [FieldError("FieldValueInvalid", errors.NIL_PATH, 'Invalid value: "null": some validation '
                                      "rules were not checked because the object was invalid; correct the "
                                      "existing errors to complete validation")]
-        return out + self.rules.validate(obj, old)
+        warnings: list[str] = []
+        out = out + self.rules.validate(obj, old, warnings=warnings)
+        if warnings:
+            # a ratcheted rule's failure is the client's warning, as upstream's
+            from ..auth.context import add_warning
+            for text in warnings:
+                add_warning(text)
+        return out
 
     def field_set(self, obj: dict) -> dict[str, str]:
         meta_ = obj.get("metadata") or {}
