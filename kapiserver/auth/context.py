@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Optional
 
-from ..registry.attributes import DISCARD
+from ..registry.attributes import add_warning, current_record, set_current_record  # noqa: F401 (add_warning: re-exported)
 from .user import INSECURE_USER, UserInfo
 
 _current_user: ContextVar[Optional[UserInfo]] = ContextVar("kapiserver_user", default=None)
@@ -67,25 +67,11 @@ class ResponseRecord:
         self.audit_annotations[key] = value
 
 
-_current_response: ContextVar[Optional[ResponseRecord]] = ContextVar("kapiserver_response", default=None)
-
-
 def set_request(request) -> None:
     """Start recording for ``request`` (its audit annotations also land on ``request.kapi_audit_annotations``)."""
     record = ResponseRecord(request)
     request.kapi_audit_annotations = record.audit_annotations
-    _current_response.set(record)
-
-
-def current_record():
-    """Where the request being served collects warnings and audit annotations (a sink dropping both
-    outside any request)."""
-    return _current_response.get() or DISCARD
-
-
-def add_warning(text: str) -> None:
-    """A warning for the client of the request being served; dropped outside any request."""
-    current_record().add_warning(text)
+    set_current_record(record)
 
 
 def add_audit_annotation(key: str, value: str) -> None:

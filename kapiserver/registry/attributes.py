@@ -10,6 +10,7 @@ admission and may import nothing above it.  Admission runs in upstream's two pha
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
@@ -47,6 +48,25 @@ class _Discard:
 
 
 DISCARD = _Discard()
+
+# The response record of the request being served (auth.context sets it once the request is taken on), here in the
+# lowest layer that writes to it: the registry's own warnings (a custom resource's ratcheted rules) reach it too.
+_current_record: ContextVar[Any] = ContextVar("kapiserver_response", default=None)
+
+
+def set_current_record(record: Any) -> None:
+    _current_record.set(record)
+
+
+def current_record() -> Any:
+    """Where the request being served collects warnings and audit annotations (a sink dropping both outside any
+    request)."""
+    return _current_record.get() or DISCARD
+
+
+def add_warning(text: str) -> None:
+    """A warning for the client of the request being served; dropped outside any request."""
+    current_record().add_warning(text)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..machinery import embedded, errors, meta, structural
 from ..machinery.errors import FieldError
 from ..pool import in_pool
 from . import crdnames
+from .attributes import add_warning
 from .catalog import GET_PATCH_UPDATE, ResourceInfo, Subresource
 from .strategy import OwnPreconditions, Strategy
 from .subresources.scale import AccessorError, nested_int64, nested_string
@@ -557,7 +558,6 @@ class CustomResourceStrategy(Strategy):
         out = out + self.rules.validate(obj, old, warnings=warnings)
         if warnings:
             # a ratcheted rule's failure is the client's warning, as upstream's
-            from ..auth.context import add_warning
             for text in warnings:
                 add_warning(text)
         return out
