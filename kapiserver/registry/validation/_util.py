@@ -222,3 +222,22 @@ def int_or_percent_value(value: Any) -> int:
     if isinstance(value, str):
         return percent_value(value)[0]
     return value if is_int(value) else 0
+
+
+def go_field(name: str) -> str:
+    """A JSON field's Go name (its first letter upper-cased)."""
+    return name[:1].upper() + name[1:]
+
+
+def go_diff(type_name: str, old: dict, new: dict) -> str:
+    """What changed between two structs, in the spirit of upstream's cmp.Diff in "may not change" messages (Go
+    field names; the values as JSON, where Go prints Go values)."""
+    lines = [f"  {type_name}{{"]
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            if key in old:
+                lines.append(f"- \t{go_field(key)}: {codec.dumps(old[key]).decode()},")
+            if key in new:
+                lines.append(f"+ \t{go_field(key)}: {codec.dumps(new[key]).decode()},")
+    lines.append("  }")
+    return "\n".join(lines) + "\n"

@@ -12,9 +12,9 @@ from typing import Any
 
 from . import meta as _meta
 from . import pod
-from ...machinery import codec, names
+from ...machinery import names
 from ...machinery.quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, forbidden, invalid, invalid_go, label_selector, not_supported,
+from ._util import (FIELD_IMMUTABLE, Errors, forbidden, go_diff, invalid, invalid_go, label_selector, not_supported,
                     required, text, too_long)
 
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
@@ -77,20 +77,6 @@ def semantic(value: Any) -> Any:
     if isinstance(value, list):
         return [semantic(v) for v in value]
     return value
-
-
-def go_diff(type_name: str, old: dict, new: dict) -> str:
-    """What changed between two structs, in the spirit of cmp.Diff (Go field names, JSON values)."""
-    lines = [f"  {type_name}{{"]
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            field = key[:1].upper() + key[1:]
-            if key in old:
-                lines.append(f"- \t{field}: {codec.dumps(old[key]).decode()},")
-            if key in new:
-                lines.append(f"+ \t{field}: {codec.dumps(new[key]).decode()},")
-    lines.append("  }")
-    return "\n".join(lines) + "\n"
 
 
 # -- shared pieces ---------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from ...machinery.jsoncopy import json_copy
 from ...machinery.quantity import parse_quantity
 from . import meta as _meta
 from ...machinery import names
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, invalid,
-                    invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported, one_of,
-                    qualified_name, required, text, too_long)
+from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_diff, go_field,
+                    invalid, invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported,
+                    one_of, qualified_name, required, text, too_long)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -383,7 +383,7 @@ def _apparmor_profile(profile: Any, path: str) -> Errors:
 
 def _go_security_context(context: dict) -> str:
     """An approximation of Go's %#v of a core.SecurityContext (upstream prints pointer addresses)."""
-    parts = [f"{_go_field(k)}:{codec.dumps(v).decode()}" for k, v in context.items()]
+    parts = [f"{go_field(k)}:{codec.dumps(v).decode()}" for k, v in context.items()]
     return "core.SecurityContext{" + ", ".join(parts) + "}"
 
 
@@ -1132,24 +1132,6 @@ def validate_pod(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
-def _go_field(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
-def _spec_diff(old: dict, new: dict) -> str:
-    """A short rendering of what changed, in the spirit of upstream's cmp.Diff of the PodSpec
-    (which names Go fields and prints Go values; here the values are JSON)."""
-    lines = ["  core.PodSpec{"]
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            if key in old:
-                lines.append(f"- \t{_go_field(key)}: {codec.dumps(old[key]).decode()},")
-            if key in new:
-                lines.append(f"+ \t{_go_field(key)}: {codec.dumps(new[key]).decode()},")
-    lines.append("  }")
-    return "\n".join(lines) + "\n"
-
-
 def _munged_spec(new: dict, old: dict) -> dict:
     """The new spec with every field a pod update may change set back to its old value (upstream's munging
     before its DeepEqual; the container lists have the old lengths, checked before)."""
@@ -1351,17 +1333,11 @@ def validate_pod_update(new: dict, old: dict) -> Errors:
     if old_spec.get("schedulingGates"):
         errs += _gated_placement_changes(munged, old_spec)
     if munged != old_spec:
-        errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + _spec_diff(old_spec, munged)))
+        errs.append(forbidden("spec", UPDATE_FORBIDDEN + "\n" + go_diff("core.PodSpec", old_spec, munged)))
     return errs
 
 
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
-
-
-def _container_diff(old: dict, new: dict) -> str:
-    """What changed in an ephemeral container, in the spirit of upstream's cmp.Diff of it (Go field names,
-    JSON values)."""
-    return _spec_diff(old, new).replace("core.PodSpec{", "core.EphemeralContainer{", 1)
 
 
 def validate_pod_ephemeral_containers_update(new: dict, old: dict) -> Errors:
@@ -1384,7 +1360,7 @@ def validate_pod_ephemeral_containers_update(new: dict, old: dict) -> Errors:
         elif added[name] != before:
             errs.append(forbidden("spec.ephemeralContainers",
                                   f"existing ephemeral containers {codec.dumps(name).decode()} may not be changed\n"
-                                  + _container_diff(before, added[name])))
+                                  + go_diff("core.EphemeralContainer", before, added[name])))
     return errs
 
 
