@@ -4,23 +4,19 @@ increments the first one's ``count`` and ``lastTimestamp`` instead of making ano
 
 from __future__ import annotations
 
-import datetime
 from collections import OrderedDict
 from typing import Mapping, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from ..machinery.meta import rfc3339
 from .resources import EVENTS
 from .rest import APIError, Client
 
 log = Logger()
 AGGREGATION_WINDOW = 600.0
 CACHE_SIZE = 4096
-
-
-def _timestamp(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Mapping) -> dict:
@@ -84,7 +80,7 @@ class EventRecorder:
                 count, before, seen[4] = seen[2], seen[4], done
                 await before
                 try:
-                    return await self.client.patch(EVENTS, seen[1], {"count": count, "lastTimestamp": _timestamp(now)},
+                    return await self.client.patch(EVENTS, seen[1], {"count": count, "lastTimestamp": rfc3339(now)},
                                                    namespace=seen[0], patch_type="strategic")
                 except APIError as e:
                     if e.code != 404:
@@ -99,7 +95,7 @@ class EventRecorder:
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": reference, "reason": reason, "message": message, "type": type_,
                 "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-                "firstTimestamp": _timestamp(now), "lastTimestamp": _timestamp(now), "count": 1,
+                "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
                 "reportingComponent": self.component, "reportingInstance": self.host or "",
             }
             self._seen[key] = [namespace, name, 1, now, done]

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from . import errors
 from .gojson import go_quote
+from .meta import rfc3339
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -77,7 +78,7 @@ def log_options(name: str, query: Mapping[str, Sequence[str]]) -> dict:
     if since_time:
         text = since_time[0]
         # metav1.Time's query parameter: empty or "null" is the zero time, anything else RFC 3339.
-        options["sinceTime"] = "0001-01-01T00:00:00Z" if text in ("", "null") else format_rfc3339(parse_rfc3339(text))
+        options["sinceTime"] = "0001-01-01T00:00:00Z" if text in ("", "null") else rfc3339(parse_rfc3339(text) // 1)
     problems = []
     if options.get("tailLines", 0) < 0:
         problems.append(errors.invalid("tailLines", options["tailLines"], "must be greater than or equal to 0"))
@@ -236,12 +237,6 @@ def parse_rfc3339(value: str) -> float:
         raise _range_error(value, "day")
     return (calendar.timegm((year, month, day, fields["hour"], fields["minute"], fields["second"]))
             + fields.get("fraction", 0.0) - offset)
-
-
-def format_rfc3339(seconds: float) -> str:
-    """metav1.Time's RFC 3339 form (whole seconds, UTC)."""
-    import time
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds // 1)))
 
 
 def log_path(namespace: str, name: str, container: str, options: Optional[dict]) -> str:

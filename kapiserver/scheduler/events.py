@@ -19,7 +19,6 @@ Writes for one key go one at a time, in order, so a series' patch never overtake
 
 from __future__ import annotations
 
-import datetime
 import socket
 from typing import Mapping, Optional
 
@@ -30,16 +29,12 @@ from twisted.logger import Logger
 from ..client.events import object_reference
 from ..client.resources import EVENTS_V1
 from ..client.rest import APIError, Client
+from ..machinery.meta import rfc3339_micro
 
 log = Logger()
 
 REFRESH_PERIOD = 30 * 60.0    # refreshTime
 FINISH_PERIOD = 6 * 60.0      # finishTime
-
-
-def micro_time(seconds: float) -> str:
-    """metav1.MicroTime's RFC 3339 form, six fractional digits."""
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _identity(reference: Optional[Mapping]) -> tuple:
@@ -112,7 +107,7 @@ class EventBroadcaster:
         event = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
                  "metadata": {"name": f"{ref.get('name', '')}.{nanos:x}",
                               "namespace": ref.get("namespace") or "default"},
-                 "eventTime": micro_time(now), "reportingController": controller, "reportingInstance": instance,
+                 "eventTime": rfc3339_micro(now), "reportingController": controller, "reportingInstance": instance,
                  "action": action, "reason": reason, "regarding": ref, "note": note, "type": type_}
         if related_ref is not None:
             event["related"] = related_ref
@@ -159,7 +154,7 @@ class EventBroadcaster:
             await self._create(entry)    # gone (its TTL): written anew, with the series
 
     def _series(self, entry: _Entry) -> dict:
-        return {"count": entry.count, "lastObservedTime": micro_time(entry.last_observed)}
+        return {"count": entry.count, "lastObservedTime": rfc3339_micro(entry.last_observed)}
 
     # --- the periodic work ----------------------------------------------------------------------
 
