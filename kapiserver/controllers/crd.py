@@ -165,6 +165,7 @@ class CRDController:
         controller leaves them (delete, deletecollection, get, list, watch)."""
         verbs = TERMINATING_VERBS if terminating else None
         infos = self._served.get(name, [])
+        changed = False
         for index, info in enumerate(infos):
             store = self.registry.lookup(info.group, info.version, info.resource)
             if store is not None:
@@ -172,7 +173,9 @@ class CRDController:
             if info.discovery_verbs != verbs:
                 infos[index] = dataclasses.replace(info, discovery_verbs=verbs)
                 self.registry.catalog.add(infos[index])
-                self.registry.generation += 1
+                changed = True
+        if changed:
+            self.registry.generation += 1
 
     def _older(self, crd: dict) -> bool:
         # The write's own sync runs before the watch brings the same CRD: an event older than what is served

@@ -78,9 +78,6 @@ class ContainerLog:
                 self._closers.remove(on_close)
         return stop
 
-    def records(self) -> List[bytes]:
-        return read_records(self.path)
-
 
 def read_records(path: str, size: Optional[int] = None) -> List[bytes]:
     """The stamped lines of a log file (of a running or an earlier container instance), its first ``size``

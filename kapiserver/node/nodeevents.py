@@ -58,9 +58,9 @@ def condition_reasons(previous: Optional[List[dict]], current: List[dict], first
 
 
 class NodeEvents:
-    """One node's events through an EventRecorder (component "kubelet", host the node's name).  `limit`, a
-    DeferredSemaphore or None, bounds how many of these writes are on their way at once (a fleet of simulated
-    nodes shares one)."""
+    """One node's events through an EventRecorder (component "kubelet", host the node's name).  `limit` (anything
+    with a DeferredSemaphore's ``run``) or None bounds how many of these writes are on their way at once (a fleet
+    of simulated nodes shares one)."""
 
     def __init__(self, recorder, name: str, limit=None):
         self.recorder = recorder
@@ -69,17 +69,12 @@ class NodeEvents:
         self.unschedulable = False       # as upstream's kubelet starts: only a cordoned Node records at once
 
     def _record(self, reason: str, message: str) -> None:
-        def failed(error):
-            log.info("node {name}: event {reason} not recorded: {error}", name=self.name, reason=reason,
-                     error=getattr(error, "value", error))
-        try:
-            if self.limit is None:
-                self.recorder.event(node_reference(self.name), NORMAL, reason, message)
-            else:
-                self.limit.run(self.recorder.event, node_reference(self.name), NORMAL, reason,
-                               message).addErrback(failed)
-        except Exception as e:  # noqa: BLE001 - an event is never worth more than a log line
-            failed(e)
+        # The recorder logs a write that fails; its Deferred never does.
+        args = (node_reference(self.name), NORMAL, reason, message)
+        if self.limit is None:
+            self.recorder.event(*args)
+        else:
+            self.limit.run(self.recorder.event, *args)
 
     def starting(self) -> None:
         self._record(STARTING_REASON, STARTING_MESSAGE)

@@ -26,9 +26,9 @@ def ensure_serving_certificate(cert_dir: str, host: str, extra_hosts: Iterable[s
     stamp = int(time.time())
     ca_cert, ca_key = certs.new_ca(f"{host}-ca@{stamp}", years=1)
     hosts = []
-    for name in (host, *extra_hosts):
-        if name and name not in hosts and name not in ("0.0.0.0", "::"):
-            hosts.append(name)
+    for address in (host, *extra_hosts):
+        if address and address not in hosts and address not in ("0.0.0.0", "::"):
+            hosts.append(address)
     cert, key = certs.sign_certificate(ca_cert, ca_key, f"{host}@{stamp}", hosts=hosts)
     directory.mkdir(parents=True, exist_ok=True)
     _write(key_path, certs.key_pem(key), 0o600)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ...machinery.storageclass import BETA_DEFAULT_CLASS, DEFAULT_CLASS
 from . import _base as b
 
-_DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
-                        "storageclass.beta.kubernetes.io/is-default-class")
+_DEFAULT_ANNOTATIONS = (DEFAULT_CLASS, BETA_DEFAULT_CLASS)
 
 
 def _cells(sc: dict, now: datetime) -> list:
