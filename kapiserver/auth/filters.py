@@ -70,7 +70,10 @@ class Security:
 
 
 def insecure(request) -> UserInfo:
-    """The insecure port: no authentication, everything allowed, as upstream's insecure serving did."""
+    """The insecure port: no authentication, everything allowed, as upstream's insecure serving did.  Credentials
+    a client sent anyway are taken off the request as on the secure port: nothing it is proxied to sees them."""
+    request.requestHeaders.removeHeader(b"authorization")
+    impersonation.take_headers(request)
     request.kapi_auth = RequestAuth(INSECURE_USER)
     context.set_request(request)
     context.set_user(INSECURE_USER)

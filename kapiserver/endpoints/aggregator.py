@@ -31,11 +31,10 @@ from .upgrade import is_upgrade_request
 GROUP, VERSION, RESOURCE = "apiregistration.k8s.io", "v1", "apiservices"
 # How long dialing an extension apiserver may take.
 DIAL_TIMEOUT = 30
-# The request headers a proxied request leaves behind: the credentials this apiserver has consumed, and any
-# front-proxy headers the client sent itself (they are set anew from the authenticated user).
-_DROPPED = (b"authorization", b"impersonate-user", b"impersonate-uid", b"impersonate-group",
-            b"x-remote-user", b"x-remote-group", b"x-remote-uid")
-_DROPPED_PREFIXES = (b"impersonate-extra-", b"x-remote-extra-")
+# The request headers a proxied request leaves behind: front-proxy headers the client sent itself (they are set
+# anew from the authenticated user).  Its credentials are gone already (auth/filters.py takes them off).
+_DROPPED = (b"x-remote-user", b"x-remote-group", b"x-remote-uid")
+_DROPPED_PREFIXES = (b"x-remote-extra-",)
 # The characters a header name may hold unescaped (RFC 7230 tchar, less the escape character itself).
 _TOKEN = frozenset(b"!#$&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 

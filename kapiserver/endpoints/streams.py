@@ -20,9 +20,6 @@ from .upgrade import hijack, is_upgrade_request, request_head, wants_upgrade
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
 # The pod subresources that are a stream or nothing (upstream's upgradeRequired).
 _UPGRADE_REQUIRED = ("exec", "attach", "portforward")
-# The user's credentials stay in the apiserver (upstream's authentication and impersonation filters take them
-# off the request): the kubelet sees the apiserver's own.
-_CREDENTIALS = (b"authorization", b"impersonate-user", b"impersonate-uid", b"impersonate-group")
 
 
 class Throttle:
@@ -212,7 +209,7 @@ class NodeStreams:
             await self._log(request, info, host, port, path)
             return
         if resource == "pods" and info.subresource in _KUBELET_PATHS:
-            await relay_upgrade(request, dial, host, port, path, drop=_CREDENTIALS, **self._throttles())
+            await relay_upgrade(request, dial, host, port, path, **self._throttles())
             return
         await self.relay(request, host, port, path, dial)
 

@@ -107,3 +107,14 @@ def test_what_authentication_records_reaches_the_requests_response_and_audit_eve
     asyncio.run(Security(Noting(), _Recorder()).filter(request, info))
     assert request.kapi_audit_annotations == {"authentication.k8s.io/legacy-token": "system:serviceaccount:ns:sa"}
     assert request.responseHeaders.getRawHeaders(b"Warning") == [b'299 - "use of auto-generated secret-based token"']
+
+
+def test_the_insecure_port_takes_credentials_off_the_request_too():
+    """Nothing authenticates there, but a token or impersonation header a client sent still never reaches what
+    the request is proxied to (a kubelet would take the token for its own authentication)."""
+    from kapiserver.auth.filters import insecure
+    request = _Request({"Authorization": ["Bearer secret"], "Impersonate-User": ["bob"],
+                        "Impersonate-Extra-Scopes": ["a"], "Accept": ["application/json"]})
+    request.responseHeaders = Headers()
+    insecure(request)
+    assert [name for name, _ in request.requestHeaders.getAllRawHeaders()] == [b"Accept"]
