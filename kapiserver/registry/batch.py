@@ -57,10 +57,3 @@ class JobStrategy(Strategy):
     def validate(self, obj: dict) -> list[FieldError]:
         generate_selector(obj)
         return super().validate(obj)
-
-    def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
-        """A write through /status is judged by upstream's job status strategy: metadata and status only."""
-        if subresource == "status":
-            from .validation.batch import validate_job_status_update
-            return validate_job_status_update(new, old, self.info.namespaced)
-        return super().validate_subresource_update(subresource, new, old)

@@ -11,7 +11,6 @@ from ..machinery.errors import invalid
 from ..machinery.jsoncopy import json_copy
 from .allocator import DryRunAllocator
 from .strategy import OwnPreconditions, Strategy
-from .validation import persistentvolume as pv_validation
 from .validation import pod as pod_validation
 from .validation import service as service_validation
 from .validation._util import go_strings, invalid_go
@@ -78,9 +77,6 @@ class PodStrategy(Strategy):
         if subresource == "ephemeralcontainers":
             # Upstream's podEphemeralContainersStrategy validates the change of ephemeral containers alone.
             return pod_validation.validate_pod_ephemeral_containers_update(new, old)
-        if subresource == "status":
-            # Upstream's podStatusStrategy: ValidatePodStatusUpdate, the spec not judged again.
-            return pod_validation.validate_pod_status_update(new, old)
         return super().validate_subresource_update(subresource, new, old)
 
 
@@ -424,20 +420,10 @@ class PersistentVolumeStrategy(Strategy):
         elif stamped is None or stamped == old_stamped:
             status["lastPhaseTransitionTime"] = self._now()
 
-    def validate_subresource_update(self, subresource: str, new: dict, old: dict):
-        if subresource == "status":
-            return pv_validation.validate_persistent_volume_status_update(new, old)
-        return super().validate_subresource_update(subresource, new, old)
-
 
 class PersistentVolumeClaimStrategy(Strategy):
     def reset_status(self, obj: dict) -> None:
         obj["status"] = {"phase": "Pending"}
-
-    def validate_subresource_update(self, subresource: str, new: dict, old: dict):
-        if subresource == "status":
-            return pv_validation.validate_persistent_volume_claim_status_update(new, old)
-        return super().validate_subresource_update(subresource, new, old)
 
 
 class NodeStrategy(Strategy):

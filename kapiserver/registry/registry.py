@@ -95,12 +95,6 @@ class Registry:
         if key == ("apps", "deployments"):
             from .apps import DeploymentStrategy
             return DeploymentStrategy(info)
-        if key == ("autoscaling", "horizontalpodautoscalers"):
-            from .autoscaling import HorizontalPodAutoscalerStrategy
-            return HorizontalPodAutoscalerStrategy(info)
-        if key == ("networking.k8s.io", "ingresses"):
-            from .networking import IngressStrategy
-            return IngressStrategy(info)
         if key == ("batch", "jobs"):
             from .batch import JobStrategy
             return JobStrategy(info)

@@ -74,6 +74,7 @@ class Strategy:
         self.allow_unconditional_update = key not in REFUSE_UNCONDITIONAL_UPDATE
         self.tracks_generation = key in _GENERATION
         self.status_keeps_old_metadata = _STATUS_KEEPS_OLD_METADATA.get(key, ())
+        self.status_rule = validation.status_rule(*key)
         # How objects stored in another version are converted to this one and back, when that takes a call
         # out of the process (a CRD's conversion webhook): ``await converter(objects, api_version)``.  None
         # when conversion is the registry's own (built-in types, CRDs with strategy None).
@@ -232,7 +233,10 @@ class Strategy:
 
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list[FieldError]:
         """Validation of a write through ``subresource`` (status, scale, ...): the object's
-        update validation, unless a strategy knows that subresource writes otherwise."""
+        update validation, unless the resource's status has rules of its own (validation.status_rule) or a
+        strategy knows that subresource writes otherwise."""
+        if subresource == "status" and self.status_rule is not None:
+            return self.status_rule(new, old, self.info.namespaced)
         return self.validate_update(new, old)
 
     # -- reading ----------------------------------------------------------------------------

@@ -210,3 +210,23 @@ def test_a_nodes_pod_cidr_is_judged_on_update_as_go_parses_it():
     sloppy = {"metadata": {"name": "n", "resourceVersion": "1"},
               "spec": {"podCIDR": "010.000.0.0/24", "podCIDRs": ["010.000.0.0/24"]}}
     assert validate_node_update(sloppy, old, False) == []
+
+
+def test_status_writes_are_judged_by_each_resources_status_rules():
+    """validation.status_rule: a ResourceQuota's /status write is ValidateResourceQuotaStatusUpdate's (its
+    quantities checked, the spec not judged again); a resource without status rules of its own is judged as its
+    update."""
+    from twisted.internet import task
+
+    from kapiserver.registry.registry import Registry
+    from kapiserver.storage.memory import MemoryStorage
+    clock = task.Clock()
+    registry = Registry(MemoryStorage(clock), clock)
+    quota = registry.store("", "v1", "resourcequotas").strategy
+    old = {"apiVersion": "v1", "kind": "ResourceQuota",
+           "metadata": {"name": "q", "namespace": "default", "resourceVersion": "1"},
+           "spec": {"hard": {"pods": "-1"}}}
+    assert quota.validate_subresource_update("status", {**old, "status": {"used": {"pods": "2"}}}, old) == []
+    errs = quota.validate_subresource_update("status", {**old, "status": {"used": {"pods": "-2"}}}, old)
+    assert [e.field for e in errs] == ["status.used[pods]"]
+    assert registry.store("", "v1", "configmaps").strategy.status_rule is None

@@ -16,8 +16,9 @@ from ...machinery import names
 from ...machinery.names import name_rule, validate_name
 from . import admissionregistration, apps, autoscaling, batch, core, events, groups, networking, pod, rbac, service
 from . import meta as _meta
+from . import persistentvolume
 
-__all__ = ["validate", "validate_name", "name_rule"]
+__all__ = ["validate", "status_rule", "validate_name", "name_rule"]
 
 # Create-only kinds that are never stored and whose metadata upstream does not check.
 _UNCHECKED = {
@@ -90,3 +91,21 @@ def validate(group: str, version: str, kind: str, obj: dict, old: Optional[dict]
     # object's own rules on the new object.
     errs = _meta.object_meta_update(obj.get("metadata"), old.get("metadata"))
     return errs + [e for e in create(obj, namespaced) if not e.field.startswith("metadata.")]
+
+
+# What a write through /status is judged by where upstream's status strategy has rules of its own (the spec is
+# not judged again); any other resource's status write is judged as its update.
+_STATUS = {
+    ("", "pods"): pod.validate_pod_status_update,
+    ("", "persistentvolumes"): persistentvolume.validate_persistent_volume_status_update,
+    ("", "persistentvolumeclaims"): persistentvolume.validate_persistent_volume_claim_status_update,
+    ("", "resourcequotas"): core.validate_resource_quota_status_update,
+    ("batch", "jobs"): batch.validate_job_status_update,
+    ("autoscaling", "horizontalpodautoscalers"): autoscaling.validate_hpa_status_update,
+    ("networking.k8s.io", "ingresses"): networking.validate_ingress_status_update,
+}
+
+
+def status_rule(group: str, resource: str):
+    """``rule(new, old, namespaced)`` for writes through the resource's /status, or None."""
+    return _STATUS.get((group, resource))

@@ -603,7 +603,7 @@ def validate_resource_quota_update(new: dict, old: dict, namespaced: bool) -> Er
     return errs
 
 
-def validate_resource_quota_status_update(new: dict, old: dict) -> Errors:
+def validate_resource_quota_status_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
     """ValidateResourceQuotaStatusUpdate."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     if not _dict(new.get("metadata")).get("resourceVersion"):

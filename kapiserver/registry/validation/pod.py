@@ -1432,7 +1432,7 @@ def _state_transitions(new: Any, old: Any, path: str, restart_policy: str, init:
     return errs
 
 
-def validate_pod_status_update(new: dict, old: dict) -> Errors:
+def validate_pod_status_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
     """ValidatePodStatusUpdate: the metadata update, custom condition types qualified names (reported under
     metadata.conditions, as upstream does), the node not moved, the nominated node a node name, qosClass
     unchanged, terminated containers that may not restart staying so, pod and host IPs valid and one per
