@@ -98,3 +98,41 @@ def canonical_resource_list(obj: Any, key: str) -> None:
         resources = obj[key]
         for name, quantity in list(resources.items()):
             resources[name] = canonical_quantity(quantity, milli=True)
+
+
+# -- quantities as field.ErrorBody prints them ----------------------------------------------------
+
+_GO_SUFFIX = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
+_GO_EXPONENT = {suffix: exponent for exponent, suffix in _DECIMAL_SUFFIX.items()}
+
+
+def go_quantity(value: Any) -> str:
+    """%#v of a resource.Quantity (a dereferenced *Quantity has no String method in Go's eyes), for the
+    values ParseQuantity keeps as an int64 amount; others are shown by their text."""
+    raw = value.strip() if isinstance(value, str) else str(value)
+    match = _GO_SUFFIX.match(raw)
+    if not match or not (match.group(2) or match.group(3)):
+        return f'"{raw}"'
+    sign, num, denom, suffix = match.group(1), match.group(2) or "", match.group(3) or "", match.group(4) or ""
+    if suffix in _BINARY:
+        fmt, scale, mantissa = "BinarySI", 0, _BINARY[suffix]
+    elif suffix in _GO_EXPONENT:
+        fmt, scale, mantissa = "DecimalSI", _GO_EXPONENT[suffix], 1
+    else:
+        fmt, scale, mantissa = "DecimalExponent", int(suffix[1:]), 1
+    scale -= len(denom)
+    shifted = (num + denom).lstrip("0") or "0"
+    amount = int(shifted) * mantissa
+    if scale < -9 or amount >= 1 << 63:
+        return f'"{raw}"'
+    cached = ""
+    digits = num + denom
+    if fmt == "BinarySI":
+        if suffix and int(digits or "0") & 7:
+            cached = raw
+    elif scale % 3 == 0 and not digits.endswith("000") and digits[:1] != "0":
+        cached = raw
+    if sign == "-":
+        amount = -amount
+    return (f"resource.Quantity{{i:resource.int64Amount{{value:{amount}, scale:{scale}}}, "
+            f"d:resource.infDecAmount{{Dec:(*inf.Dec)(nil)}}, s:\"{cached}\", Format:\"{fmt}\"}}")

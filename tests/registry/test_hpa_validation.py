@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kapiserver.machinery.errors import StatusError
-from kapiserver.registry.validation.autoscaling import go_quantity
+from kapiserver.machinery.quantity import go_quantity
 
 from tests.controllers.conftest import run
 

@@ -154,3 +154,18 @@ def test_gates_topology_and_os():
         'spec.os: Unsupported value: "plan9": supported values: "linux", "windows"']
     assert errors({"securityContext": {"privileged": True}}, os={"name": "windows"}) == [
         "spec.containers[0].securityContext.privileged: Forbidden: cannot be set for a windows pod"]
+
+
+def test_container_resources_are_judged_by_the_shared_resource_rules():
+    """validateContainerResourceName and ValidateResourceQuantityValue as for LimitRanges and quotas: an unknown
+    bare name is neither standard nor fully qualified, and a fractional extended resource prints as Go prints a
+    Quantity."""
+    from kapiserver.registry.validation.pod import resources
+    path = "spec.containers[0].resources"
+    assert [str(e) for e in resources({"limits": {"foo": "1"}}, path)] == [
+        f'{path}.limits[foo]: Invalid value: "foo": must be a standard resource type or fully qualified',
+        f'{path}.limits[foo]: Invalid value: "foo": must be a standard resource for containers']
+    gpu = [str(e) for e in resources({"limits": {"example.com/gpu": "1.5"}}, path)]
+    assert gpu == [f"{path}.limits[example.com/gpu]: Invalid value: resource.Quantity{{i:resource.int64Amount{{"
+                   'value:15, scale:-1}, d:resource.infDecAmount{Dec:(*inf.Dec)(nil)}, s:"", Format:"DecimalSI"}: '
+                   "must be an integer"]

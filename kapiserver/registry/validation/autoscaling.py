@@ -6,14 +6,13 @@ converts to: its ``targetCPUUtilizationPercentage`` is ``spec.metrics[0].resourc
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import Any, Optional
 
 from ...machinery import names
-from ...machinery.quantity import parse_quantity
+from ...machinery.quantity import go_quantity, parse_quantity
 from . import meta as _meta
-from .pod import _resource_name as container_resource_name
+from .resources import container_resource_name
 from ._util import (Errors, dns1123_label, forbidden, invalid, invalid_go, is_int, nonnegative, not_supported,
                     required)
 
@@ -40,45 +39,6 @@ def _as_v2(obj: dict) -> dict:
         from ..conversion import hpa_v1_to_v2
         return hpa_v1_to_v2(obj)
     return obj
-
-
-# -- quantities as field.ErrorBody prints them ----------------------------------------------------
-
-_SUFFIX = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
-_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-
-
-def go_quantity(value: Any) -> str:
-    """%#v of a resource.Quantity (a dereferenced *Quantity has no String method in Go's eyes), for the
-    values ParseQuantity keeps as an int64 amount; others are shown by their text."""
-    raw = value.strip() if isinstance(value, str) else str(value)
-    match = _SUFFIX.match(raw)
-    if not match or not (match.group(2) or match.group(3)):
-        return f'"{raw}"'
-    sign, num, denom, suffix = match.group(1), match.group(2) or "", match.group(3) or "", match.group(4) or ""
-    if suffix in _BINARY:
-        fmt, scale, mantissa = "BinarySI", 0, 1 << _BINARY[suffix]
-    elif suffix in _EXPONENT:
-        fmt, scale, mantissa = "DecimalSI", _EXPONENT[suffix], 1
-    else:
-        fmt, scale, mantissa = "DecimalExponent", int(suffix[1:]), 1
-    scale -= len(denom)
-    shifted = (num + denom).lstrip("0") or "0"
-    amount = int(shifted) * mantissa
-    if scale < -9 or amount >= 1 << 63:
-        return f'"{raw}"'
-    cached = ""
-    digits = num + denom
-    if fmt == "BinarySI":
-        if suffix and int(digits or "0") & 7:
-            cached = raw
-    elif scale % 3 == 0 and not digits.endswith("000") and digits[:1] != "0":
-        cached = raw
-    if sign == "-":
-        amount = -amount
-    return (f"resource.Quantity{{i:resource.int64Amount{{value:{amount}, scale:{scale}}}, "
-            f"d:resource.infDecAmount{{Dec:(*inf.Dec)(nil)}}, s:\"{cached}\", Format:\"{fmt}\"}}")
 
 
 def _positive(value: Any) -> bool:

@@ -13,8 +13,9 @@ from ...machinery import names
 from ...machinery.errors import FieldError
 from ...machinery.formats import parse_cidr, parse_ip_sloppy
 from . import events, persistentvolume, pod
-from ...machinery.quantity import canonical_quantity, parse_quantity
-from .autoscaling import go_quantity
+from ...machinery.quantity import canonical_quantity, go_quantity, parse_quantity
+from .resources import (STANDARD_QUOTA_RESOURCES, container_resource_name, hugepages, overcommit_allowed,
+                        resource_name, resource_quantity_value)
 from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, duplicate_go, forbidden, go_quote, go_string_map,
                     go_strings, immutable, invalid, invalid_go, labels, nonnegative, not_supported, one_of,
                     qualified_name, required, seq, text, too_long)
@@ -308,41 +309,7 @@ def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
 
 # -- quota and limits ------------------------------------------------------------------------
 
-# helper.IsStandardResourceName's names (hugepages-* and requests.hugepages-* besides).
-STANDARD_RESOURCES = frozenset((
-    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.ephemeral-storage",
-    "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "resourcequotas", "services",
-    "replicationcontrollers", "secrets", "configmaps", "persistentvolumeclaims", "storage", "requests.storage",
-    "services.nodeports", "services.loadbalancers"))
 LIMIT_TYPES = ("Pod", "Container", "PersistentVolumeClaim")
-
-
-def _hugepages(name: str) -> bool:
-    return name.startswith("hugepages-") or name.startswith("requests.hugepages-")
-
-
-def resource_name(name: str, path: str) -> Errors:
-    """validateResourceName: a qualified name, standard unless it has a domain."""
-    errs = qualified_name(name, path)
-    if not errs and "/" not in name and name not in STANDARD_RESOURCES and not _hugepages(name):
-        errs.append(invalid(path, name, "must be a standard resource type or fully qualified"))
-    return errs
-
-
-def _container_resource_name(name: str, path: str) -> Errors:
-    """validateContainerResourceName: validateResourceName and then the container rules of a Pod's."""
-    errs = resource_name(name, path)
-    if "/" not in name:
-        if name not in pod._STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
-            errs.append(invalid(path, name, "must be a standard resource for containers"))
-    elif "kubernetes.io/" not in name and (name.startswith("requests.") or names.is_qualified_name("requests." + name)):
-        errs.append(invalid(path, name, "doesn't follow extended resource name standard"))
-    return errs
-
-
-def _overcommit_allowed(name: str) -> bool:
-    native = "/" not in name or "kubernetes.io/" in name
-    return native and not name.startswith("hugepages-")
 
 
 MAX_MILLI_VALUE = (2 ** 63 - 1) // 1000
@@ -357,7 +324,7 @@ def _limit_range_item(item: dict, path: str, seen: set[str]) -> Errors:
     if kind in seen:
         errs.append(duplicate(f"{path}.type", kind))
     seen.add(kind)
-    name_fn = _container_resource_name if kind in ("Pod", "Container") else resource_name
+    name_fn = container_resource_name if kind in ("Pod", "Container") else resource_name
     lists: dict[str, dict] = {}
 
     def names_of(key: str) -> None:
@@ -425,7 +392,7 @@ def _limit_range_bounds(name: str, lists: dict[str, dict], path: str) -> Errors:
             if ratio_value > limit:
                 bad("maxLimitRequestRatio", "maxLimitRequestRatio",
                     f"ratio {text_of['maxLimitRequestRatio']} is greater than max/min = {_go_float(limit)}")
-    if not _overcommit_allowed(name) and dflt is not None and dreq is not None and dflt != dreq:
+    if not overcommit_allowed(name) and dflt is not None and dreq is not None and dflt != dreq:
         bad("defaultRequest", "defaultRequest",
             f"default value {text_of['default']} must equal to defaultRequest value {text_of['defaultRequest']} "
             f"in {name}")
@@ -449,11 +416,6 @@ def validate_limit_range(obj: dict, namespaced: bool) -> Errors:
     return errs
 
 
-# helper.IsStandardQuotaResourceName's names (hugepages-* and requests.hugepages-* besides).
-STANDARD_QUOTA_RESOURCES = STANDARD_RESOURCES - {"storage"}
-# helper.IsIntegerResourceName's standard names; extended resource names (count/... too) are integers as well.
-INTEGER_RESOURCES = frozenset(("pods", "resourcequotas", "services", "replicationcontrollers", "secrets", "configmaps",
-                               "persistentvolumeclaims", "services.nodeports", "services.loadbalancers"))
 # The VolumeAttributesClass scope needs a feature gate that 1.32 leaves off.
 QUOTA_SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
                 "CrossNamespacePodAffinity")
@@ -467,29 +429,11 @@ _EXISTS_ONLY_SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTermina
 _CONFLICTING_SCOPES = (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating"))
 
 
-def _extended(name: str) -> bool:
-    native = "/" not in name or "kubernetes.io/" in name
-    return not native and not name.startswith("requests.") and not names.is_qualified_name("requests." + name)
-
-
 def quota_resource_name(name: str, path: str) -> Errors:
     """ValidateResourceQuotaResourceName."""
     errs = resource_name(name, path)
-    if "/" not in name and name not in STANDARD_QUOTA_RESOURCES and not _hugepages(name):
+    if "/" not in name and name not in STANDARD_QUOTA_RESOURCES and not hugepages(name):
         errs.append(invalid(path, name, "must be a standard resource for quota"))
-    return errs
-
-
-def resource_quantity_value(name: str, value: Any, path: str) -> Errors:
-    """ValidateResourceQuantityValue: not negative, and whole for the integer resources."""
-    amount = parse_quantity(value)
-    if amount is None:
-        return []
-    errs: Errors = []
-    if amount < 0:
-        errs.append(invalid(path, str(canonical_quantity(value)), "must be greater than or equal to 0"))
-    if (name in INTEGER_RESOURCES or _extended(name)) and math.ceil(amount * 1000) % 1000:
-        errs.append(invalid_go(path, go_quantity(value), "must be an integer"))
     return errs
 
 
@@ -499,7 +443,7 @@ def _scope_valid_for(scope: str, name: str) -> bool:
 
 
 def _standard_quota_name(name: str) -> bool:
-    return name in STANDARD_QUOTA_RESOURCES or _hugepages(name)
+    return name in STANDARD_QUOTA_RESOURCES or hugepages(name)
 
 
 def _go_scopes(scopes: Any) -> str:

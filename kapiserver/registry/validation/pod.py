@@ -11,6 +11,7 @@ from ...machinery import codec
 from ...machinery.jsoncopy import json_copy
 from ...machinery.quantity import parse_quantity
 from . import meta as _meta
+from .resources import container_resource_name, overcommit_allowed, resource_quantity_value
 from ...machinery import names
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_diff, go_field,
                     invalid, invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported,
@@ -22,7 +23,6 @@ DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 _MAX_INT32 = 2 ** 31 - 1
 _VOLUME_SOURCES = (
     "emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret", "nfs", "iscsi",
@@ -415,57 +415,26 @@ def _container_security_context(context: Any, path: str, host_users: bool) -> Er
     return errs
 
 
-def _is_native(name: str) -> bool:
-    return "/" not in name or "kubernetes.io/" in name
-
-
-def _overcommit_allowed(name: str) -> bool:
-    # Extended (non-native) resources and huge pages cannot be overcommitted.
-    return _is_native(name) and not name.startswith("hugepages-")
-
-
-def _resource_name(name: str, path: str) -> Errors:
-    errs = qualified_name(name, path)
-    if "/" not in name:
-        if name not in _STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
-            errs.append(invalid(path, name, "must be a standard resource for containers"))
-    elif not _is_native(name):
-        if name.startswith("requests.") or names.is_qualified_name("requests." + name):
-            errs.append(invalid(path, name, "doesn't follow extended resource name standard"))
-    return errs
-
-
-def _quantity(name: str, value: Any, path: str) -> Errors:
-    amount = parse_quantity(value)
-    if amount is None:
-        return []
-    if amount < 0:
-        return [invalid(path, _str(value), "must be greater than or equal to 0")]
-    if not _is_native(name) and amount.denominator != 1:
-        return [invalid(path, _str(value), "must be an integer")]
-    return []
-
-
 def resources(value: Any, path: str) -> Errors:
     errs: Errors = []
     value = value if isinstance(value, dict) else {}
     limits = value.get("limits") if isinstance(value.get("limits"), dict) else {}
     requests = value.get("requests") if isinstance(value.get("requests"), dict) else {}
     for name in sorted(limits):
-        errs += _resource_name(name, f"{path}.limits[{name}]")
-        errs += _quantity(name, limits[name], f"{path}.limits[{name}]")
+        errs += container_resource_name(name, f"{path}.limits[{name}]")
+        errs += resource_quantity_value(name, limits[name], f"{path}.limits[{name}]")
     for name in sorted(requests):
-        errs += _resource_name(name, f"{path}.requests[{name}]")
-        errs += _quantity(name, requests[name], f"{path}.requests[{name}]")
+        errs += container_resource_name(name, f"{path}.requests[{name}]")
+        errs += resource_quantity_value(name, requests[name], f"{path}.requests[{name}]")
         amount = parse_quantity(requests[name])
         if name not in limits:
-            if not _overcommit_allowed(name):
+            if not overcommit_allowed(name):
                 errs.append(required(f"{path}.limits", "Limit must be set for non overcommitable resources"))
             continue
         limit = parse_quantity(limits[name])
         if amount is None or limit is None:
             continue
-        if amount != limit and not _overcommit_allowed(name):
+        if amount != limit and not overcommit_allowed(name):
             errs.append(invalid(f"{path}.requests", _str(requests[name]),
                                 f"must be equal to {name} limit of {_str(limits[name])}"))
         elif amount > limit:
@@ -1072,8 +1041,8 @@ def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
         errs += one_of(spec.get("preemptionPolicy"), f"{path}.preemptionPolicy", ("PreemptLowerPriority", "Never"))
     if isinstance(spec.get("overhead"), dict):
         for name in sorted(spec["overhead"]):
-            errs += _resource_name(name, f"{path}.overhead[{name}]")
-            errs += _quantity(name, spec["overhead"][name], f"{path}.overhead[{name}]")
+            errs += container_resource_name(name, f"{path}.overhead[{name}]")
+            errs += resource_quantity_value(name, spec["overhead"][name], f"{path}.overhead[{name}]")
     errs += _os(spec, path)
     return errs
 
