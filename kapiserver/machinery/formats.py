@@ -152,6 +152,13 @@ def parse_cidr(value: str, parse_address=None) -> Optional[tuple]:
     return ip, int(length)
 
 
+def parse_network_sloppy(value: str):
+    """Go's ParseCIDRSloppy as an ipaddress network (host bits cleared), or None: a prefix length is needed, an
+    IPv4 address may carry leading zeros, no zone."""
+    parsed = parse_cidr(value, parse_ip_sloppy) if isinstance(value, str) else None
+    return None if parsed is None else ipaddress.ip_network(parsed, strict=False)
+
+
 def _parse_cidr(value: str) -> bool:
     return parse_cidr(value) is not None
 

@@ -170,3 +170,12 @@ def test_ingress_status_update_checks_load_balancer_addresses():
         "(e.g. 10.9.8.7 or 2001:db8::ffff)",
         'status.loadBalancer.ingress[2].hostname: Invalid value: "10.0.0.2": must be a DNS name, not an IP address',
     ]
+
+
+def test_addresses_and_cidrs_are_read_as_gos_sloppy_parsers_read_them():
+    """netutils.ParseIPSloppy / ParseCIDRSloppy: an IPv4 address may carry leading zeros; a netmask for a prefix
+    length and an IPv6 zone are no address (Python's ipaddress reads all three the other way)."""
+    from kapiserver.registry.validation.networking import _ip_block, _is_ip
+    assert _ip_block({"cidr": "010.0.0.0/8", "except": ["010.1.0.0/16"]}, "spec") == []
+    assert [e.field for e in _ip_block({"cidr": "10.0.0.0/255.0.0.0"}, "spec")] == ["spec.cidr"]
+    assert _is_ip("010.0.0.1") and not _is_ip("fe80::1%eth0")

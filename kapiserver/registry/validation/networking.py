@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
+from ...machinery.formats import parse_ip_sloppy, parse_network_sloppy
 from . import pod
 from ._util import (Errors, forbidden, go_quote, immutable, invalid, invalid_go, is_int, label_selector, not_supported,
                     required, seq, text, too_long)
@@ -81,11 +81,7 @@ def _http_path(entry: dict, path: str) -> Errors:
 
 
 def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
+    return parse_ip_sloppy(host) is not None      # netutils.ParseIPSloppy
 
 
 def _rule_value(rule: dict, path: str) -> Errors:
@@ -282,13 +278,6 @@ def _policy_port(port: dict, path: str) -> Errors:
     return errs
 
 
-def _network(value: str):
-    try:
-        return ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return None
-
-
 _CIDR_MSG = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 
 
@@ -296,13 +285,13 @@ def _ip_block(block: dict, path: str) -> Errors:
     cidr = text(block.get("cidr"))
     if not cidr:
         return [required(f"{path}.cidr", "")]
-    network = _network(cidr) if "/" in cidr else None
+    network = parse_network_sloppy(cidr)
     if network is None:
         return [invalid(f"{path}.cidr", cidr, _CIDR_MSG)]
     errs: Errors = []
     for i, value in enumerate(seq(block.get("except"))):
         except_path = f"{path}.except[{i}]"
-        excepted = _network(text(value)) if "/" in text(value) else None
+        excepted = parse_network_sloppy(text(value))
         if excepted is None:
             errs.append(invalid(except_path, value, _CIDR_MSG))
             continue

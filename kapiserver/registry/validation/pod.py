@@ -3,7 +3,6 @@ and of Pod objects on create and update."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -13,6 +12,7 @@ from ...machinery.quantity import parse_quantity
 from . import meta as _meta
 from .resources import container_resource_name, overcommit_allowed, resource_quantity_value
 from ...machinery import names
+from ...machinery.formats import parse_ip_sloppy
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_diff, go_field,
                     invalid, invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported,
                     one_of, qualified_name, required, text, too_long)
@@ -1340,17 +1340,9 @@ _NOT_AN_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 
 
 def _ip_family(value: str) -> str:
-    """"4" or "6" for an IP address (Go's sloppy parse: IPv4 octets may have leading zeros), "" for none."""
-    if ":" in value:
-        try:
-            ipaddress.IPv6Address(value)
-            return "6"
-        except ValueError:
-            return ""
-    parts = value.split(".")
-    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-        return "4"
-    return ""
+    """"4" or "6" for an IP address as Go's ParseIPSloppy reads it, "" for none."""
+    parsed = parse_ip_sloppy(value)
+    return str(parsed.version) if parsed is not None else ""
 
 
 def _go_ips(kind: str, values: list[str]) -> str:

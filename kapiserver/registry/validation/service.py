@@ -8,6 +8,7 @@ from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
+from ...machinery.formats import parse_ip_sloppy, parse_network_sloppy
 from . import pod
 from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
                     go_strings, invalid, invalid_go, is_int, labels, not_supported, one_of, qualified_name,
@@ -206,7 +207,7 @@ def _external_ips(spec: dict) -> Errors:
         if not _is_ip(ip):
             errs.append(invalid(path, ip, _NOT_AN_IP))
             continue
-        address = ipaddress.ip_address(ip)
+        address = parse_ip_sloppy(ip)
         if address.is_unspecified:
             errs.append(invalid(path, ip, "may not be unspecified (0.0.0.0)"))
         if address.is_loopback:
@@ -240,12 +241,7 @@ def _source_ranges(obj: dict, spec: dict) -> Errors:
     if spec.get("type") != "LoadBalancer":
         errs.append(forbidden(path, "may only be used when `type` is 'LoadBalancer'"))
     for cidr in values:
-        try:
-            ipaddress.ip_network(str(cidr).strip(), strict=False)
-            ok = "/" in str(cidr)
-        except ValueError:
-            ok = False
-        if not ok:
+        if parse_network_sloppy(str(cidr).strip()) is None:
             errs.append(invalid(path, value, "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 "))
             break
     return errs
@@ -362,13 +358,7 @@ def drop_type_dependent_fields(spec: dict, old_spec: dict) -> None:
 
 
 def _is_ip(value: Any) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and parse_ip_sloppy(value) is not None      # netutils.ParseIPSloppy
 
 
 def validate_service(obj: dict, namespaced: bool) -> Errors:
