@@ -169,3 +169,12 @@ def test_container_resources_are_judged_by_the_shared_resource_rules():
     assert gpu == [f"{path}.limits[example.com/gpu]: Invalid value: resource.Quantity{{i:resource.int64Amount{{"
                    'value:15, scale:-1}, d:resource.infDecAmount{Dec:(*inf.Dec)(nil)}, s:"", Format:"DecimalSI"}: '
                    "must be an integer"]
+
+
+def test_a_pods_host_path_volume_is_judged_as_a_persistent_volumes():
+    """validateHostPathVolumeSource for both: no '..' segment, the types listed sorted."""
+    from kapiserver.registry.validation.pod import _volume_source
+    errs = [str(e) for e in _volume_source({"name": "v", "hostPath": {"path": "/x/../y", "type": "Pipe"}}, "v")]
+    assert errs == ['v.hostPath.path: Invalid value: "/x/../y": must not contain \'..\'',
+                    'v.hostPath.type: Unsupported value: "Pipe": supported values: "", "BlockDevice", "CharDevice", '
+                    '"Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"']

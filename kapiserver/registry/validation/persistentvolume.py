@@ -20,8 +20,6 @@ from ._util import (FIELD_IMMUTABLE, Errors, forbidden, go_diff, invalid, invali
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 VOLUME_MODES = ("Block", "Filesystem")
 RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
-HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate",
-                   "Socket")
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 # The volume sources of a PersistentVolumeSpec in the order upstream checks them, each with the path its
@@ -109,12 +107,6 @@ def class_name(value: Any, path: str) -> Errors:
     return [invalid(path, value, msg) for msg in names.is_dns1123_subdomain(text(value))]
 
 
-def _no_backsteps(value: str, path: str) -> Errors:
-    if ".." in value.replace("\\", "/").split("/"):
-        return [invalid(path, value, "must not contain '..'")]
-    return []
-
-
 def node_selector(selector: dict, path: str) -> Errors:
     """ValidateNodeSelector (label values checked strictly, as for a new volume)."""
     terms = selector.get("nodeSelectorTerms")
@@ -157,24 +149,14 @@ def _source(key: str, source: dict, path: str) -> Errors:
     """The checks of one volume source that matter for the volumes people create by hand."""
     errs: Errors = []
     if key == "hostPath":
-        if not text(source.get("path")):
-            errs.append(required(f"{path}.path", ""))
-        else:
-            errs += _no_backsteps(text(source["path"]), f"{path}.path")
-        if source.get("type") is not None and source["type"] not in HOST_PATH_TYPES:
-            errs.append(not_supported(f"{path}.type", source["type"], HOST_PATH_TYPES))
+        errs += pod.host_path_source(source, path)
     elif key == "nfs":
-        if not text(source.get("server")):
-            errs.append(required(f"{path}.server", ""))
-        if not text(source.get("path")):
-            errs.append(required(f"{path}.path", ""))
-        elif not text(source["path"]).startswith("/"):
-            errs.append(invalid(f"{path}.path", source["path"], "must be an absolute path"))
+        errs += pod.nfs_source(source, path)
     elif key == "local":
         if not text(source.get("path")):
             errs.append(required(f"{path}.path", ""))
         else:
-            errs += _no_backsteps(text(source["path"]), f"{path}.path")
+            errs += pod.no_backsteps(text(source["path"]), f"{path}.path")
     elif key == "csi":
         errs += _csi_driver_name(source.get("driver"), f"{path}.driver")
         if not text(source.get("volumeHandle")):

@@ -30,8 +30,9 @@ _VOLUME_SOURCES = (
     "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume",
     "projected", "scaleIO", "storageos", "configMap", "csi", "ephemeral", "image",
 )
-_HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
-                    "BlockDevice")
+# supportedHostPathTypes, listed sorted as sets.List gives them.
+HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate",
+                   "Socket")
 
 # A sysctl name: segments of lower-case alphanumerics, '-' and '_' (alphanumeric at both ends), joined by '.'
 # or '/' (upstream's regexp, printed in its message as Go prints it); at most 253 characters.
@@ -59,6 +60,36 @@ def _str(value: Any) -> str:
 
 # -- volumes ---------------------------------------------------------------------------------
 
+def no_backsteps(value: str, path: str) -> Errors:
+    """validatePathNoBacksteps: no '..' segment."""
+    if ".." in value.split("/"):
+        return [invalid(path, value, "must not contain '..'")]
+    return []
+
+
+def host_path_source(source: dict, path: str) -> Errors:
+    """validateHostPathVolumeSource (a pod's volume and a PersistentVolume's alike): a path without '..', a
+    supported type."""
+    if not _str(source.get("path")):
+        return [required(f"{path}.path", "")]
+    errs = no_backsteps(_str(source["path"]), f"{path}.path")
+    if source.get("type") is not None and source["type"] not in HOST_PATH_TYPES:
+        errs.append(not_supported(f"{path}.type", source["type"], HOST_PATH_TYPES))
+    return errs
+
+
+def nfs_source(source: dict, path: str) -> Errors:
+    """validateNFSVolumeSource: a server, and an absolute path."""
+    errs: Errors = []
+    if not _str(source.get("server")):
+        errs.append(required(f"{path}.server", ""))
+    if not _str(source.get("path")):
+        errs.append(required(f"{path}.path", ""))
+    elif not _str(source["path"]).startswith("/"):
+        errs.append(invalid(f"{path}.path", source["path"], "must be an absolute path"))
+    return errs
+
+
 def _volume_source(v: dict, path: str) -> Errors:
     errs: Errors = []
     present = [name for name in _VOLUME_SOURCES if v.get(name) is not None]
@@ -76,17 +107,9 @@ def _volume_source(v: dict, path: str) -> Errors:
     elif kind == "persistentVolumeClaim" and not source.get("claimName"):
         errs.append(required(f"{spath}.claimName", ""))
     elif kind == "hostPath":
-        if not source.get("path"):
-            errs.append(required(f"{spath}.path", ""))
-        if source.get("type") not in _HOST_PATH_TYPES:
-            errs.append(not_supported(f"{spath}.type", source.get("type"), _HOST_PATH_TYPES))
+        errs += host_path_source(source, spath)
     elif kind == "nfs":
-        if not source.get("server"):
-            errs.append(required(f"{spath}.server", ""))
-        if not source.get("path"):
-            errs.append(required(f"{spath}.path", ""))
-        elif not _str(source.get("path")).startswith("/"):
-            errs.append(invalid(f"{spath}.path", source.get("path"), "must be an absolute path"))
+        errs += nfs_source(source, spath)
     elif kind == "csi" and not source.get("driver"):
         errs.append(required(f"{spath}.driver", ""))
     if kind in ("configMap", "secret", "downwardAPI", "projected"):
