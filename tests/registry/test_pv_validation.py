@@ -179,4 +179,6 @@ def test_pv_update_with_a_node_affinity_key_of_the_wrong_type_is_no_crash():
     """A matchExpressions key that is no string (only reachable past the typed decoder) is judged, not a 500."""
     odd = {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": ["x"], "operator": "In",
                                                                     "values": ["a"]}]}]}}
-    assert isinstance(errors("PersistentVolume", pv(nodeAffinity=odd), pv(nodeAffinity=odd)), list)
+    errs = errors("PersistentVolume", pv(nodeAffinity=odd), pv(nodeAffinity=odd))
+    assert [e.split(":")[0] for e in errs] == [
+        "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key"]
