@@ -163,13 +163,16 @@ class KubeletAPI(Resource):
         self.stats.sample().addCallback(answer).addErrback(self._failed, request)
         return NOT_DONE_YET
 
-    def _container(self, namespace, name, container_name):
+    def _container(self, namespace, name, container_name, pod_missing=None, container_missing=None):
+        """The pod's worker and the container named (the first when none is), or the _Error that says which is
+        missing (exec's wording unless others are given)."""
         worker = self.agent.worker(namespace, name)
         if worker is None:
-            raise _Error(404, "NotFound", f'pod "{name}" not found on this node')
+            raise pod_missing or _Error(404, "NotFound", f'pod "{name}" not found on this node')
         container = worker.container(container_name)
         if container is None:
-            raise _Error(400, "BadRequest", f"container {container_name} is not valid for pod {name}")
+            raise container_missing or _Error(400, "BadRequest",
+                                              f"container {container_name} is not valid for pod {name}")
         return worker, container
 
     # -- logs ---------------------------------------------------------------------------------------
@@ -184,16 +187,12 @@ class KubeletAPI(Resource):
             if e.code == 422:
                 raise _Error(422, "Invalid", '{"message": "Invalid request."}') from None
             raise _Error(400, "BadRequest", '{"message": "Unable to decode query."}') from None
-        worker = self.agent.worker(namespace, name)
-        if worker is None:
-            raise _Error(404, "NotFound", f'pod "{name}" does not exist')
-        container = worker.container(container_name)
-        if container is None:
-            raise _Error(404, "NotFound", f'container "{container_name}" not found in pod "{name}"')
-        since_time = parsed.get("sinceTime")
+        _, container = self._container(
+            namespace, name, container_name, _Error(404, "NotFound", f'pod "{name}" does not exist'),
+            _Error(404, "NotFound", f'container "{container_name}" not found in pod "{name}"'))
         options = LogOptions(follow=bool(parsed.get("follow")), timestamps=bool(parsed.get("timestamps")),
                              tail_lines=parsed.get("tailLines"), since_seconds=parsed.get("sinceSeconds"),
-                             since_time=since_time if since_time else None, limit_bytes=parsed.get("limitBytes"),
+                             since_time=parsed.get("sinceTime") or None, limit_bytes=parsed.get("limitBytes"),
                              previous=bool(parsed.get("previous")))
         path, log = _log_source(container, name, options.previous)
         # Lines written from now on come to a follower; the file is read (in the thread pool) only up to here.
@@ -225,10 +224,10 @@ class KubeletAPI(Resource):
             if not state["finished"] and not emit(options.render(line)):
                 done()
 
-        def answer(records):
+        def answer(selected):
             if state["finished"]:
                 return
-            for line in options.select(records, self.reactor.seconds()):
+            for line in selected:
                 if not emit(options.render(line)):
                     return done()
             if not live:
@@ -245,7 +244,10 @@ class KubeletAPI(Resource):
             state["finished"] = True
             state["stop"]()
         request.notifyFinish().addBoth(client_gone)
-        in_pool(self.reactor, read_records, path, size).addCallback(answer).addErrback(self._failed, request)
+        now = self.reactor.seconds()
+        # The file read, and its lines chosen (tail, since), off the reactor thread; only the answer is written here.
+        in_pool(self.reactor, lambda: options.select(read_records(path, size), now)).addCallback(answer) \
+            .addErrback(self._failed, request)
         return NOT_DONE_YET
 
     # -- exec / attach --------------------------------------------------------------------------------

@@ -129,3 +129,28 @@ def test_a_container_never_started_is_waiting_to_start(tmp_path):
     assert code == 400 and b"is waiting to start: image can't be pulled" in body
     code, body = _get(tmp_path, "/containerLogs/default/p/c?previous=true", container)
     assert code == 400 and b'previous terminated container \\"c\\" in pod \\"p\\" not found' in body
+
+
+def test_lines_written_while_the_file_is_read_follow_it_once(tmp_path, monkeypatch):
+    """The file is read in the thread pool up to what was written when the request came; lines written while that
+    read is under way reach the client after it, none lost and none twice."""
+    from twisted.internet.defer import Deferred
+
+    from kapiserver.node import kubeletapi
+    pending = []
+
+    def later(clock, fn):
+        d = Deferred()
+        pending.append((d, fn))
+        return d
+    monkeypatch.setattr(kubeletapi, "in_pool", later)
+    log = _log(tmp_path, b"one\n", close=False)
+
+    def meanwhile():
+        log.write(b"two\n")           # while the read is under way
+        d, fn = pending.pop()
+        d.callback(fn())               # the read: what the file held when the request came
+        log.write(b"three\n")
+        log.close()
+    assert _get(tmp_path, "/containerLogs/default/p/c?follow=true", Container(log), during=meanwhile) == \
+        (200, b"one\ntwo\nthree\n")
