@@ -19,14 +19,14 @@ import math
 from fractions import Fraction
 from typing import Optional
 
-from ..machinery.quantity import canonical_quantity, parse_quantity
+from ..machinery.quantity import canonical_quantity, format_quantity, parse_quantity
 from ..registry.attributes import CREATE, UPDATE, Attributes
 from ..registry.options import ListOptions
 from .refusal import forbidden, is_resource
 
 ANNOTATION = "kubernetes.io/limit-ranger"
 _MAX_MILLI_VALUE = (2 ** 63 - 1) // 1000
-_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
 
 class _Amount:
@@ -44,18 +44,12 @@ class _Amount:
 
 
 def _binary(raw) -> bool:
-    return isinstance(raw, str) and raw.strip().endswith(_BINARY_SUFFIXES[1:])
+    return isinstance(raw, str) and raw.strip().endswith(_BINARY_SUFFIXES)
 
 
 def _sum_text(value: Fraction, binary: bool) -> str:
     """String() of a sum, which keeps the format (BinarySI or DecimalSI) of the quantities added."""
-    if binary and value.denominator == 1 and abs(value) >= 1024:
-        mantissa, power = int(value), 0
-        while mantissa % 1024 == 0 and power < 6:
-            mantissa, power = mantissa // 1024, power + 1
-        return f"{mantissa}{_BINARY_SUFFIXES[power]}"
-    numerator = value.numerator * 10 ** 9 // value.denominator
-    return str(canonical_quantity(f"{numerator}n"))
+    return format_quantity(Fraction(value.numerator * 10 ** 9 // value.denominator, 10 ** 9), binary)
 
 
 def _resource_list(raw) -> dict[str, _Amount]:

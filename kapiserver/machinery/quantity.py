@@ -64,15 +64,20 @@ def canonical_quantity(value: Any, milli: bool = False) -> Any:
     amount = _round_away(amount, Fraction(1, 10 ** 9))
     if milli:
         amount = _round_away(amount, Fraction(1, 1000))
+    return format_quantity(amount, suffix in _BINARY, suffix[:1] in ("e", "E"))
+
+
+def format_quantity(amount: Fraction, binary: bool = False, exponent_format: bool = False) -> str:
+    """Quantity.String() of ``amount`` (already rounded to nano) in the format its quantities had: BinarySI
+    (Ki, Mi, ... where a whole number of them), DecimalSI, or DecimalExponent."""
     if amount == 0:
         return "0"
-    if suffix in _BINARY and not (-1024 < amount < 1024) and amount.denominator == 1:
+    if binary and not (-1024 < amount < 1024) and amount.denominator == 1:
         mantissa, power = int(amount), 0
         while mantissa % 1024 == 0 and power < 6:
             mantissa //= 1024
             power += 1
         return f"{mantissa}{_BINARY_SUFFIX[power]}"
-    exponent_format = suffix[:1] in ("e", "E")
     # mantissa * 10**exponent with the mantissa an integer free of trailing zeros
     exponent = 0
     while amount.denominator != 1:
