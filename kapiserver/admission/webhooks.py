@@ -180,15 +180,16 @@ class _Webhooks:
             return
         state = _Reinvocation()
         await self._dispatch(hooks, attributes, state)
-        if self.mutating and state.should_reinvoke:
+        if state.should_reinvoke:
             # Upstream runs the mutating phase a second time when a webhook changed the object: the webhooks
             # with reinvocationPolicy IfNeeded that ran before that change are called once more.
             state.round = 1
             await self._dispatch(hooks, attributes, state)
 
     async def _dispatch(self, hooks: list, attributes: Attributes, state: "_Reinvocation") -> None:
+        equivalents = _Equivalents(self.registry, attributes)
         for index, (configuration, webhook) in enumerate(hooks):
-            invocation = await self._should_call(webhook, attributes)
+            invocation = await self._should_call(webhook, attributes, equivalents)
             if invocation is None:
                 continue
             uid = f"{(configuration.get('metadata') or {}).get('name', '')}/{webhook.get('name', '')}/{index}"
@@ -197,7 +198,7 @@ class _Webhooks:
             await self._call(webhook, invocation, configuration, index, state.round)
             if invocation.changed:
                 state.object_changed()
-            if self.mutating and webhook.get("reinvocationPolicy") == "IfNeeded":
+            if webhook.get("reinvocationPolicy") == "IfNeeded":
                 state.previously.add(uid)
 
     async def _dispatch_validating(self, hooks: list, attributes: Attributes) -> None:
@@ -205,8 +206,9 @@ class _Webhooks:
         refuses before any is called), then all those that match called at once; the first error to come
         back is the answer (each webhook is called whatever the others say)."""
         relevant = []
+        equivalents = _Equivalents(self.registry, attributes)
         for configuration, webhook in hooks:
-            invocation = await self._should_call(webhook, attributes)
+            invocation = await self._should_call(webhook, attributes, equivalents)
             if invocation is not None:
                 relevant.append((configuration, webhook, invocation))
         if not relevant:
@@ -223,7 +225,8 @@ class _Webhooks:
         if failures:
             raise failures[0]
 
-    async def _should_call(self, webhook: dict, attributes: Attributes) -> Optional["_Invocation"]:
+    async def _should_call(self, webhook: dict, attributes: Attributes,
+                           equivalents: "_Equivalents") -> Optional["_Invocation"]:
         """Upstream's ShouldCallHook: the webhook's rules against the request as made, else (matchPolicy
         Equivalent, the default) against the other group-versions of the same resource, earlier rules first;
         then the selectors and the matchConditions (evaluated on the request in the matched version)."""
@@ -232,11 +235,9 @@ class _Webhooks:
         if any(rule_matches(rule, attributes) for rule in rules):
             invocation = _Invocation(self.registry, attributes, None, None)
         elif (webhook.get("matchPolicy") or "Equivalent") == "Equivalent":
-            source = _info_of(self.registry, attributes)
-            equivalents = equivalent_resources(getattr(self.registry, "catalog", None), attributes)
-            invocation = next((_Invocation(self.registry, attributes, source, other) for rule in rules
-                               for other in equivalents if rule_matches_resource(rule, attributes, _gvr(other))),
-                              None)
+            invocation = next((_Invocation(self.registry, attributes, equivalents.source, other) for rule in rules
+                               for other in equivalents.others if rule_matches_resource(rule, attributes,
+                                                                                        _gvr(other))), None)
         if invocation is None:
             return None
         if not await selectors_match(webhook.get("objectSelector"), webhook.get("namespaceSelector"),
@@ -415,6 +416,29 @@ class _Reinvocation:
         self.should_reinvoke = True
 
 
+class _Equivalents:
+    """The request's resource and its equivalents in the catalog (matchPolicy Equivalent), looked up once per
+    dispatch, when a webhook first needs them, rather than once per webhook."""
+
+    def __init__(self, registry, attributes: Attributes):
+        self.registry, self.attributes = registry, attributes
+        self._found: Optional[tuple] = None
+
+    def _find(self) -> tuple:
+        if self._found is None:
+            self._found = (_info_of(self.registry, self.attributes),
+                           equivalent_resources(getattr(self.registry, "catalog", None), self.attributes))
+        return self._found
+
+    @property
+    def source(self):
+        return self._find()[0]
+
+    @property
+    def others(self) -> list:
+        return self._find()[1]
+
+
 class _Invocation:
     """A webhook to call for a request: as made, or (matchPolicy Equivalent) converted to the equivalent
     group-version a rule matched (``source`` and ``target`` the catalog's ResourceInfos).  A request on a
@@ -425,6 +449,7 @@ class _Invocation:
         self.scale_paths: Optional[dict] = None
         self.requested = self._as_scale(registry, attributes) if attributes.subresource == "scale" else attributes
         self._versioned: Optional[Attributes] = None
+        self._request: Optional[dict] = None
         self.changed = False
 
     def _as_scale(self, registry, attributes: Attributes) -> Attributes:
@@ -456,12 +481,15 @@ class _Invocation:
 
     def request(self, uid: str) -> dict:
         """The AdmissionRequest: kind and resource those matched, requestKind and requestResource the request's
-        own (the objects in the matched version)."""
-        request = admission_request(self.versioned(), uid)
-        if self.versioned() is not self.requested:
-            own = admission_request(self.requested, uid)
-            request["requestKind"], request["requestResource"] = own["requestKind"], own["requestResource"]
-        return request
+        own (the objects in the matched version).  Built once (the matchConditions and the call both ask):
+        nothing changes the invocation's object in between."""
+        if self._request is None:
+            request = admission_request(self.versioned(), "")
+            if self.versioned() is not self.requested:
+                own = admission_request(self.requested, "")
+                request["requestKind"], request["requestResource"] = own["requestKind"], own["requestResource"]
+            self._request = request
+        return dict(self._request, uid=uid)
 
     def write_back(self, patched: dict) -> None:
         """The object a webhook patched (in the matched version, or a Scale) made the request's object again."""
