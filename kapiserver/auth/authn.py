@@ -183,23 +183,29 @@ class Authenticator:
             raise AuthenticationError()
         return None
 
-    async def authenticate_token(self, token: str, audiences: Optional[list] = None) -> Optional[UserInfo]:
-        """The user a bearer token stands for, or None (also used by TokenReview, whose ``audiences`` a bound
-        service-account token must share one of, in place of the API server's)."""
+    async def authenticate_token(self, token: str) -> Optional[UserInfo]:
+        """The user a bearer token stands for, or None."""
+        return (await self.review_token(token))[0]
+
+    async def review_token(self, token: str, audiences: Optional[list] = None) -> tuple:
+        """(the user ``token`` stands for or None, the audiences it was found for): a bound service-account token
+        must share one of ``audiences`` (TokenReview's; the API server's when None), and its own among them are
+        the second; other tokens name none (None)."""
         static = self.tokens.get(token)
         if static is not None:
-            return UserInfo(static.name, static.uid, list(static.groups))
+            return UserInfo(static.name, static.uid, list(static.groups)), None
         if self.service_accounts is not None and jwt.looks_like_jwt(token):
-            user = await self._service_account(token, audiences)
-            if user is not None:
-                return user
+            found = await self._service_account(token, audiences)
+            if found is not None:
+                return found
         for authenticate in self.token_authenticators:
             user = await authenticate(token)
             if user is not None:
-                return user
-        return None
+                return user, None
+        return None, None
 
-    async def _service_account(self, token: str, wanted: Optional[list] = None) -> Optional[UserInfo]:
+    async def _service_account(self, token: str, wanted: Optional[list] = None) -> Optional[tuple]:
+        """(user, the token's audiences among ``wanted``; None for a legacy token), or None."""
         sa = self.service_accounts
         wanted = sa.audiences if wanted is None else wanted
         claims = jwt.verify(token, sa.public_keys)
@@ -217,6 +223,7 @@ class Authenticator:
             audiences = [audiences] if isinstance(audiences, str) else audiences
             if wanted and not set(audiences) & set(wanted):
                 return None
+            matched = [a for a in audiences if a in wanted] if wanted else None
             namespace = private.get("namespace", "")
             account = private.get("serviceaccount") or {}
             name, uid = account.get("name", ""), account.get("uid", "")
@@ -240,6 +247,7 @@ class Authenticator:
             uid = claims.get("kubernetes.io/serviceaccount/service-account.uid", "")
             secret_name = claims.get("kubernetes.io/serviceaccount/secret.name", "")
             extra = {}
+            matched = None
             if sa.lookup and self.registry is not None:
                 secret = await self._secret_holding(namespace, secret_name, token)
                 account = await self._account(namespace, name, uid) if secret is not None else None
@@ -258,7 +266,7 @@ class Authenticator:
                 await self._account(namespace, name, uid) is None:
             return None
         return UserInfo(f"system:serviceaccount:{namespace}:{name}", uid,
-                        [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra)
+                        [SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}"], extra), matched
 
     async def _bound_objects_valid(self, namespace: str, private: dict, now: float) -> bool:
         """Whether the pod, secret or node a bound token names still exists with the uid it names and was not

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Optional
 
 from ..machinery import errors, gojson
-from . import jwt
 from .authz import ALLOW, DENY, Attributes, AlwaysAllow, aggregate_message
 from .user import UserInfo, with_authenticated
 
@@ -132,17 +131,12 @@ async def token_review(security: Optional[object], spec: dict) -> dict:
     # As upstream's TokenReview: the audiences asked for, else the API server's, are the ones the token must be
     # for; the answer names those it is for (a service-account token's own, in their order, that were asked for).
     wanted = list(spec.get("audiences") or security.audiences or [])
-    token = spec["token"]
-    user = await security.authenticator.authenticate_token(token, wanted or None)
+    user, found_for = await security.authenticator.review_token(spec["token"], wanted or None)
     if user is None:
         return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
     matched = wanted
-    service_accounts = security.authenticator.service_accounts
-    if wanted and service_accounts is not None and jwt.looks_like_jwt(token):
-        claims = jwt.verify(token, service_accounts.public_keys) or {}
-        if isinstance(claims.get("kubernetes.io"), dict):
-            given = claims.get("aud") or []
-            matched = [a for a in ([given] if isinstance(given, str) else given) if a in wanted]
+    if found_for is not None:
+        matched = found_for
     elif wanted and security.audiences and not set(wanted) & set(security.audiences):
         # A token that names no audiences counts for the API server's alone.
         return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
