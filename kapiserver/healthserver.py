@@ -66,12 +66,8 @@ def validate(options) -> None:
     always-allowed paths a list."""
     from .auth import tls
     from .flags import invalid, split_list
-    text = options["secure-port"]
-    try:
-        port = int(text)
-    except (TypeError, ValueError):
-        raise usage.UsageError(str(invalid("secure-port", text,
-                                           f'strconv.ParseInt: parsing "{text}": invalid syntax'))) from None
+    options.convert(integers=("secure-port",))     # the daemons' Options are PflagOptions
+    port = options["secure-port"]
     if not 0 <= port <= 65535:
         raise usage.UsageError(f"--secure-port {port} must be between 0 and 65535, inclusive. "
                                "0 for turning off secure port")
@@ -219,3 +215,14 @@ def secure_serving_service(reactor, options, component: str):
     site = QuietSite(HealthResource(options["authorization-always-allow-paths"]))
     site.listener_name = "secure-serving"
     return SecureServing(reactor, options["secure-port"], options["bind-address"], tls_options, site, component)
+
+
+def with_secure_serving(reactor, options, component: str, daemon):
+    """A daemon's service tree: its secure port (unless --secure-port=0), then ``daemon`` itself."""
+    from twisted.application import service
+    top = service.MultiService()
+    secure = secure_serving_service(reactor, options, component)
+    if secure is not None:
+        secure.setServiceParent(top)
+    daemon.setServiceParent(top)
+    return top

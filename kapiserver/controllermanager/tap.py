@@ -125,7 +125,6 @@ def makeService(options, reactor=None):
     """The controllers, and the secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
-    from twisted.application import service
     from ..client.kubeconfig import load_kubeconfig
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
@@ -137,12 +136,8 @@ def makeService(options, reactor=None):
     settings = dict(options)
     ca = load_kubeconfig(options["kubeconfig"])["ca"]
     settings["kubeconfig-ca"] = ca.decode() if ca else ""
-    top = service.MultiService()
-    secure = healthserver.secure_serving_service(reactor, options, "kube-controller-manager")
-    if secure is not None:
-        secure.setServiceParent(top)
-    ControllerManagerService(reactor, client, options["controllers"], settings).setServiceParent(top)
-    return top
+    return healthserver.with_secure_serving(reactor, options, "kube-controller-manager",
+                                            ControllerManagerService(reactor, client, options["controllers"], settings))
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.

@@ -88,7 +88,6 @@ def makeService(options, reactor=None):
     """The scheduler, and its secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
-    from twisted.application import service
     from ..client.rest import client_from_kubeconfig
     from ..version import KUBERNETES_GIT_VERSION
     from .service import SchedulerService
@@ -96,12 +95,8 @@ def makeService(options, reactor=None):
     client = load_or_exit(f"kube-scheduler: cannot load --kubeconfig {options['kubeconfig']}",
                           lambda: client_from_kubeconfig(options["kubeconfig"], reactor,
                                                          user_agent=f"kube-scheduler/{KUBERNETES_GIT_VERSION}"))
-    top = service.MultiService()
-    secure = healthserver.secure_serving_service(reactor, options, "kube-scheduler")
-    if secure is not None:
-        secure.setServiceParent(top)
-    SchedulerService(reactor, client, dict(options)).setServiceParent(top)
-    return top
+    return healthserver.with_secure_serving(reactor, options, "kube-scheduler",
+                                            SchedulerService(reactor, client, dict(options)))
 
 
 # What the twistd plugin names: the same flags, the service with the server processes' garbage-collector policy.
