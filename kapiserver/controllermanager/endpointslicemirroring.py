@@ -3,7 +3,8 @@
 
 An Endpoints object is mirrored while its Service exists without a selector, unless it is labelled
 ``endpointslice.kubernetes.io/skip-mirror: "true"`` (the apiserver's ``kubernetes`` Endpoints are) or holds a
-leader-election record; otherwise its mirrored slices are deleted.  Each subset becomes, per address type, one
+leader-election record; otherwise its mirrored slices are deleted.  The subsets are first repacked to the
+canonical layout (an address in several subsets offers all their ports); each then becomes, per address type, one
 slice (subsets with the same ports share one) of at most ``--mirroring-max-endpoints-per-subset`` (1000)
 addresses, ready ones with condition ready=true and not-ready ones ready=false; the slice is owned by the
 Endpoints, carries its labels and annotations (but the trigger time and kubectl's last-applied configuration),
@@ -22,6 +23,7 @@ from ..client.resources import ENDPOINT_SLICES, ENDPOINTS, SERVICES
 from ..client.rest import APIError
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from .context import ControllerContext, QueueController
+from .endpoints import repack_subsets
 from .endpointslicereconciler import Plan, endpoint_key, endpoints_equal_beyond_hash, port_key
 from ..client.rest import namespace_terminating
 from .endpointsliceutil import (LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR, LAST_APPLIED_CONFIG,
@@ -100,7 +102,9 @@ class MirroringReconciler:
         desired: Dict[Tuple, Dict[Tuple, dict]] = {}
         ports_by_key: Dict[Tuple, List[dict]] = {}
         invalid = skipped = 0
-        for subset in endpoints.get("subsets") or []:
+        # The subsets in their canonical layout first: an address listed in several subsets becomes one endpoint
+        # of one slice offering all its ports, not ready if any subset says so.
+        for subset in repack_subsets(endpoints.get("subsets") or []):
             ports = slice_ports(subset.get("ports"))
             keys = {t: (t, port_key(ports)) for t in ("IPv4", "IPv6")}
             for key in keys.values():

@@ -120,3 +120,20 @@ def test_invalid_ips_are_skipped_with_an_event():
     plan = reconciler.plan(endpoints, [])
     assert [[e["addresses"] for e in s["endpoints"]] for s in plan.create] == [[["10.0.0.1"]]]
     assert recorder.events == ["InvalidIPAddress"]
+
+
+def test_subsets_are_repacked_before_mirroring():
+    """An address listed in two subsets with different ports is one endpoint of one slice offering both ports
+    (upstream repacks the subsets to their canonical layout first); not ready in any subset wins."""
+    reconciler = MirroringReconciler(None, _Recorder(), EndpointSliceTracker(), 1000)
+    endpoints = {"metadata": {"name": "e", "namespace": "ns", "uid": "u"},
+                 "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "a", "port": 8080}]},
+                             {"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "b", "port": 8082}]}]}
+    plan = reconciler.plan(endpoints, [])
+    assert [(sorted(p["name"] for p in s["ports"]), [e["addresses"] for e in s["endpoints"]])
+            for s in plan.create if s["endpoints"]] == [(["a", "b"], [["10.0.0.1"]])]
+
+    endpoints["subsets"] = [{"notReadyAddresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "a", "port": 8080}]},
+                            {"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "a", "port": 8080}]}]
+    plan = reconciler.plan(endpoints, [])
+    assert [[e["conditions"] for e in s["endpoints"]] for s in plan.create] == [[{"ready": False}]]
