@@ -155,11 +155,16 @@ def modified(qualified: GroupResource, name: str) -> StatusError:
     return conflict(qualified, name, OBJECT_MODIFIED)
 
 
+def aggregate(errors: Iterable[Any]) -> str:
+    """The text of an aggregate error (utilerrors.NewAggregate's Error(), as field.ErrorList.ToAggregate makes
+    it): each distinct error (by its text) once, in order; one alone, several in brackets."""
+    unique = list(dict.fromkeys(str(e) for e in errors))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+
+
 def invalid_object(group: str, kind: str, name: str, errors: list[FieldError]) -> StatusError:
-    if len(errors) == 1:
-        summary = str(errors[0])
-    else:
-        summary = "[" + ", ".join(str(e) for e in errors) + "]"
+    """NewInvalid: every error is a cause (a repeated one too), while the message lists each distinct error
+    once, as ErrorList.ToAggregate makes it."""
     details: dict = {}
     if name:
         details["name"] = name
@@ -168,7 +173,8 @@ def invalid_object(group: str, kind: str, name: str, errors: list[FieldError]) -
     details["kind"] = kind
     details["causes"] = [e.cause() for e in errors]
     qualified_kind = f"{kind}.{group}" if group else kind   # schema.GroupKind's String()
-    return StatusError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {summary}', details)
+    message = f'{qualified_kind} "{name}" is invalid' + (f": {aggregate(errors)}" if errors else "")
+    return StatusError(422, "Invalid", message, details)
 
 
 def bad_request(message: str) -> StatusError:

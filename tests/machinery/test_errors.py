@@ -23,3 +23,18 @@ def test_scalar_values_are_unchanged():
     """Scalars keep their plain rendering: strings quoted, numbers and booleans bare."""
     assert [errors.invalid("x", v).body for v in ("a", 3, 1.5, True)] == [
         'Invalid value: "a"', "Invalid value: 3", "Invalid value: 1.5", "Invalid value: true"]
+
+
+def test_invalid_lists_a_repeated_error_once_and_keeps_every_cause():
+    """NewInvalid: the message is ErrorList.ToAggregate's (each distinct error once, one alone without brackets),
+    the causes are every error of the list, a repeated one too."""
+    same = errors.invalid("metadata.labels", "-x", "bad")
+    status = errors.invalid_object("", "ConfigMap", "c", [same, same])
+    assert status.message == 'ConfigMap "c" is invalid: metadata.labels: Invalid value: "-x": bad'
+    assert status.details["causes"] == [same.cause(), same.cause()]
+    other = errors.required("data")
+    status = errors.invalid_object("apps", "Deployment", "d", [same, other, same])
+    assert status.message == ('Deployment.apps "d" is invalid: [metadata.labels: Invalid value: "-x": bad, '
+                              'data: Required value]')
+    assert len(status.details["causes"]) == 3
+    assert errors.invalid_object("", "ConfigMap", "c", []).message == 'ConfigMap "c" is invalid'
