@@ -237,28 +237,17 @@ def _spec(spec: dict, min_replicas_lower_bound: int) -> Errors:
     return errs
 
 
-def _unique(errs: Errors) -> Errors:
-    """Upstream's ErrorList.ToAggregate reports a repeated error once (an unknown metric type is refused twice)."""
-    seen: set = set()
-    out = []
-    for err in errs:
-        if (err.field, err.body) not in seen:
-            seen.add((err.field, err.body))
-            out.append(err)
-    return out
-
-
 def validate_hpa(obj: dict, namespaced: bool) -> Errors:
     """ValidateHorizontalPodAutoscaler (HPAScaleToZero off: minReplicas at least 1)."""
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    return _unique(errs + _spec(_dict(_as_v2(obj).get("spec")), 1))
+    return errs + _spec(_dict(_as_v2(obj).get("spec")), 1)
 
 
 def validate_hpa_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateHorizontalPodAutoscalerUpdate: an autoscaler that already scales to zero may keep doing so."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     bound = 0 if _dict(_as_v2(old).get("spec")).get("minReplicas") == 0 else 1
-    return _unique(errs + _spec(_dict(_as_v2(new).get("spec")), bound))
+    return errs + _spec(_dict(_as_v2(new).get("spec")), bound)
 
 
 def validate_hpa_status_update(new: dict, old: dict, namespaced: bool) -> Errors:

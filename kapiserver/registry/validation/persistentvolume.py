@@ -57,17 +57,6 @@ def _items(value: Any) -> list:
     return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
-def _dedupe(errs: Errors) -> Errors:
-    """The errors once each: upstream's strategies run the create checks twice on update, and its aggregate
-    reports an error once."""
-    seen, out = set(), []
-    for e in errs:
-        if str(e) not in seen:
-            seen.add(str(e))
-            out.append(e)
-    return out
-
-
 def semantic(value: Any) -> Any:
     """``value`` as apimachinery's Semantic.DeepEqual compares it: an empty list or map equals none."""
     if isinstance(value, dict):
@@ -262,7 +251,7 @@ def validate_persistent_volume_update(new: dict, old: dict, namespaced: bool = F
             _ga_affinity(spec.get("nodeAffinity")) != _ga_affinity(old_spec.get("nodeAffinity")):
         errs.append(invalid_go("nodeAffinity", _go_affinity(spec.get("nodeAffinity")),
                                FIELD_IMMUTABLE + ", except for updating from beta label to GA"))
-    return _dedupe(errs)
+    return errs
 
 
 def validate_persistent_volume_status_update(new: dict, old: dict, namespaced: bool = False) -> Errors:
@@ -382,7 +371,7 @@ def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bo
     new_mode, old_mode = _dict(new.get("spec")).get("volumeMode"), _dict(old.get("spec")).get("volumeMode")
     if new_mode != old_mode:
         errs.append(invalid("volumeMode", new_mode, FIELD_IMMUTABLE))
-    return _dedupe(errs)
+    return errs
 
 
 def validate_persistent_volume_claim_status_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
