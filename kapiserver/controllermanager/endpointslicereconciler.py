@@ -13,7 +13,13 @@ Per address type the Service serves (its ipFamilies), endpoints are grouped by t
 
 creates are turned into updates of slices that would be deleted; a Service with no endpoints keeps one empty
 placeholder slice.  Endpoints are added in pod-name order (upstream pops them from a Go map, in no order).
-Topology hints (the topology-mode annotation, trafficDistribution) are not computed: slices carry none."""
+
+Hints follow the Service's ``spec.trafficDistribution`` (upstream's trafficdist, the ServiceTrafficDistribution
+gate on as in 1.32): with PreferClose every ready endpoint of a slice written gets a hint for its own zone (none
+without a zone), and an unchanged slice whose ready endpoints' hints are missing or wrong is rewritten; without it
+hints are dropped from the slices written and from any unchanged slice carrying some.  A Service asking for
+topology-aware hints by annotation (``service.kubernetes.io/topology-mode: Auto``) is left alone: the topology
+cache that would compute them is not implemented."""
 
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ from .endpointsliceutil import (IS_HEADLESS_SERVICE, LABEL_MANAGED_BY, LABEL_SER
                                 should_set_hostname, target_ref, without_resource_version)
 
 RESERVED_LABELS = (LABEL_SERVICE_NAME, LABEL_MANAGED_BY, IS_HEADLESS_SERVICE)
+TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
+TOPOLOGY_AWARE_HINTS = "service.kubernetes.io/topology-aware-hints"      # the deprecated spelling, preferred
+PREFER_CLOSE = "PreferClose"
 
 
 # -- endpoints and ports ---------------------------------------------------------------------------------
@@ -140,6 +149,47 @@ def _is_placeholder_of(existing: dict, placeholder: dict) -> bool:
             existing.get("addressType") == placeholder["addressType"])
 
 
+# -- hints (upstream's trafficdist) -------------------------------------------------------------------------
+
+def hints_by_annotation(service: dict) -> bool:
+    """Whether the Service asks for topology-aware hints by annotation (upstream's hintsEnabled)."""
+    annotations = service["metadata"].get("annotations") or {}
+    value = annotations.get(TOPOLOGY_AWARE_HINTS, annotations.get(TOPOLOGY_MODE))
+    return value in ("Auto", "auto")
+
+
+def _ready(endpoint: dict) -> bool:
+    return (endpoint.get("conditions") or {}).get("ready") is True
+
+
+def _zone_hint_wrong(endpoint: dict) -> bool:
+    zones = (endpoint.get("hints") or {}).get("forZones") or []
+    if endpoint.get("zone"):
+        return [z.get("name") for z in zones] != [endpoint["zone"]]
+    return bool(zones)
+
+
+def reconcile_hints(service: dict, creates: List[dict], updates: List[dict], unchanged: List[dict]) -> List[dict]:
+    """Set the hints of the slices to write as the Service's trafficDistribution asks (in place); the copies of
+    the unchanged slices whose hints must change, to be updated too."""
+    prefer_close = (service.get("spec") or {}).get("trafficDistribution") == PREFER_CLOSE
+    if prefer_close:
+        stale = [s for s in unchanged if any(_ready(e) and _zone_hint_wrong(e) for e in s.get("endpoints") or [])]
+    else:
+        stale = [s for s in unchanged if any("hints" in e for e in s.get("endpoints") or [])]
+    moved = [copy.deepcopy(s) for s in stale]
+    for endpoint_slice in creates + updates + moved:
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            if not prefer_close:
+                endpoint.pop("hints", None)
+            elif _ready(endpoint):
+                if endpoint.get("zone"):
+                    endpoint["hints"] = {"forZones": [{"name": endpoint["zone"]}]}
+                else:
+                    endpoint.pop("hints", None)
+    return moved
+
+
 class Plan:
     """What one reconcile writes."""
 
@@ -218,6 +268,10 @@ class Reconciler:
                 deletes = []
             else:
                 creates.append(placeholder)
+        if not hints_by_annotation(service):
+            changed = {s["metadata"]["name"] for s in updates + deletes}
+            unchanged = [s for s in existing if s["metadata"]["name"] not in changed]
+            updates += reconcile_hints(service, creates, updates, unchanged)
         plan.create += creates
         plan.update += updates
         plan.delete += deletes

@@ -177,3 +177,32 @@ def test_trigger_time_is_the_earliest_change_not_yet_synced():
     later = tracker.compute("ns", svc, [ready_at("a", "2026-01-01T00:00:09Z"), ready_at("b", "2026-01-01T00:00:07Z")])
     assert format_trigger_time(later) == "2026-01-01T00:00:07Z"
     assert format_trigger_time(1.25) == "1970-01-01T00:00:01.25Z"
+
+
+def test_prefer_close_traffic_distribution_sets_zone_hints():
+    """trafficDistribution PreferClose gives every ready endpoint a hint for its zone, rewriting an unchanged slice
+    without them; without it, hints are removed again (upstream's trafficdist)."""
+    nodes = Indexer()
+    nodes.add({"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
+    reconciler = Reconciler(None, nodes, 100, EndpointSliceTracker(), "endpointslice-controller.k8s.io")
+    pods = _pods(2)
+    pods[1]["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    close = {**SVC, "spec": {**SVC["spec"], "trafficDistribution": "PreferClose"}}
+
+    plan, _ = reconciler.plan(close, pods, [])
+    assert [e.get("hints") for e in plan.create[0]["endpoints"]] == [{"forZones": [{"name": "zone-a"}]}, None]
+
+    plain, _ = reconciler.plan(SVC, pods, [])
+    existing = {**plain.create[0], "metadata": {**plain.create[0]["metadata"], "name": "web-a"}}
+    assert all("hints" not in e for e in existing["endpoints"])
+    plan, _ = reconciler.plan(close, pods, [existing])
+    assert [s["metadata"]["name"] for s in plan.update] == ["web-a"] and not plan.create
+    assert plan.update[0]["endpoints"][0]["hints"] == {"forZones": [{"name": "zone-a"}]}
+    assert "hints" not in existing["endpoints"][0]                     # the cached slice is not changed
+
+    hinted = plan.update[0]
+    plan, _ = reconciler.plan(close, pods, [hinted])
+    assert not plan.create and not plan.update and not plan.delete
+    plan, _ = reconciler.plan(SVC, pods, [hinted])
+    assert [s["metadata"]["name"] for s in plan.update] == ["web-a"]
+    assert all("hints" not in e for e in plan.update[0]["endpoints"])
