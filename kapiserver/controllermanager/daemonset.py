@@ -384,10 +384,13 @@ class DaemonSetsController(QueueController):
 
     async def _create_revision(self, ds: dict, patch: dict, number: int, collisions: int) -> dict:
         hash_ = history.hash_revision_data(ds["spec"]["template"], collisions)
-        revision = history.new_revision(ds, patch, number, (ds["spec"]["template"].get("metadata") or {})
-                                        .get("labels"), collisions)
-        revision["metadata"]["name"] = history.revision_name(ds["metadata"]["name"], hash_)
-        revision["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL] = hash_
+        labels = dict((ds["spec"]["template"].get("metadata") or {}).get("labels") or {})
+        labels[CONTROLLER_REVISION_HASH_LABEL] = hash_
+        revision = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                    "metadata": {"name": f"{ds['metadata']['name']}-{hash_}",
+                                 "namespace": ds["metadata"]["namespace"], "labels": labels,
+                                 "ownerReferences": [history.controller_ref(ds)]},
+                    "data": patch, "revision": number}
         try:
             return await self.client.create(CONTROLLER_REVISIONS, revision)
         except APIError as e:

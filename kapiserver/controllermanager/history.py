@@ -12,16 +12,46 @@ from ..client.resources import DAEMON_SETS, STATEFUL_SETS
 from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.selectors import label_selector_from_dict
-from .controllerutils import fnv32a, safe_encode_string
+from .controllerutils import FNV32_OFFSET, fnv32a, safe_encode_string
 
+# The label a DaemonSet's revisions and pods carry, and a StatefulSet's pods (apps/v1's
+# DefaultDaemonSetUniqueLabelKey and StatefulSetRevisionLabel).
 CONTROLLER_REVISION_HASH_LABEL = "controller-revision-hash"
+# The label pkg/controller/history puts on the revisions it makes (a StatefulSet's): the hash of their data.
+REVISION_DATA_HASH_LABEL = "controller.kubernetes.io/hash"
 
 
 def hash_revision_data(data: dict, collision_count: Optional[int]) -> str:
-    """The hash of a revision's data (and the owner's collisionCount, when set), as a name-safe string."""
+    """The hash of a DaemonSet's pod template (and its collisionCount, when set), as a name-safe string (FNV-1a,
+    as controller.ComputeHash)."""
     h = fnv32a(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
     if collision_count is not None:
         h = fnv32a(struct.pack("<I", collision_count & 0xFFFFFFFF), h)
+    return safe_encode_string(str(h))
+
+
+def go_json(data) -> bytes:
+    """``data`` as Go's encoding/json writes a map: keys sorted, no spaces, <, > and & escaped."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text.encode()
+
+
+def fnv32(data: bytes, h: int = FNV32_OFFSET) -> int:
+    """FNV-1 (multiply, then xor), 32 bits: hash/fnv's New32."""
+    for b in data:
+        h = ((h * 0x01000193) & 0xFFFFFFFF) ^ b
+    return h
+
+
+def hash_controller_revision(data: dict, probe: Optional[int]) -> str:
+    """history.HashControllerRevision: FNV-1 of the revision's raw data, then of the probe (the owner's
+    collisionCount) written in decimal, as a name-safe string."""
+    h = fnv32(go_json(data))
+    if probe is not None:
+        h = fnv32(str(probe).encode(), h)
     return safe_encode_string(str(h))
 
 
@@ -59,10 +89,11 @@ def selects(owner: dict, obj: dict) -> bool:
 
 def new_revision(owner: dict, data: dict, revision: int, template_labels: Optional[dict],
                  collision_count: Optional[int]) -> dict:
-    """A ControllerRevision of ``owner`` holding ``data`` (not yet created)."""
-    hash_ = hash_revision_data(data, collision_count)
+    """history.NewControllerRevision: a ControllerRevision of ``owner`` holding ``data`` (not yet created),
+    named by and labelled with the hash of its data."""
+    hash_ = hash_controller_revision(data, collision_count)
     labels = dict(template_labels or {})
-    labels[CONTROLLER_REVISION_HASH_LABEL] = hash_
+    labels[REVISION_DATA_HASH_LABEL] = hash_
     return {"apiVersion": "apps/v1", "kind": "ControllerRevision",
             "metadata": {"name": revision_name(owner["metadata"]["name"], hash_),
                          "namespace": owner["metadata"]["namespace"], "labels": labels,

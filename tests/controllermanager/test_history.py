@@ -18,15 +18,31 @@ def test_revision_names_hashes_and_labels():
     data = history.template_patch(owner())
     assert data["spec"]["template"]["$patch"] == "replace"
     revision = history.new_revision(owner(), data, 3, {"app": "web"}, None)
-    hash_ = revision["metadata"]["labels"]["controller-revision-hash"]
+    hash_ = revision["metadata"]["labels"]["controller.kubernetes.io/hash"]
+    assert "controller-revision-hash" not in revision["metadata"]["labels"]
     assert revision["metadata"]["name"] == f"web-{hash_}" and revision["revision"] == 3
     assert set(hash_) <= set("bcdfghjklmnpqrstvwxz2456789")
     assert revision["metadata"]["labels"]["app"] == "web"
     assert revision["metadata"]["ownerReferences"][0]["controller"] is True
-    assert history.hash_revision_data(data, 1) != hash_ == history.hash_revision_data(data, None)
-    assert history.hash_revision_data({"other": 1}, None) != hash_
+    assert history.hash_controller_revision(data, 1) != hash_ == history.hash_controller_revision(data, None)
+    assert history.hash_controller_revision({"other": 1}, None) != hash_
+    assert history.hash_revision_data(data, 1) != history.hash_revision_data(data, None)
     assert history.template_from_revision(revision) == owner()["spec"]["template"]
     assert len(history.revision_name("x" * 300, "abc")) == 223 + 4
+
+
+def test_revision_hash_is_fnv1_of_the_raw_data_then_the_decimal_probe():
+    """HashControllerRevision: FNV-1 (not 1a) over the data as Go's json.Marshal writes it, then the
+    collisionCount in decimal."""
+    assert history.fnv32(b"a") == 0x050C5D7E and history.fnv32(b"") == 0x811C9DC5
+    assert history.go_json({"b": "<&>", "a": [1, {"d": None, "c": True}]}) == \
+        b'{"a":[1,{"c":true,"d":null}],"b":"\\u003c\\u0026\\u003e"}'
+    data = {"spec": {"template": {"$patch": "replace"}}}
+    raw = b'{"spec":{"template":{"$patch":"replace"}}}'
+    assert history.hash_controller_revision(data, None) == \
+        history.safe_encode_string(str(history.fnv32(raw)))
+    assert history.hash_controller_revision(data, 12) == \
+        history.safe_encode_string(str(history.fnv32(b"12", history.fnv32(raw))))
 
 
 def test_revision_order():

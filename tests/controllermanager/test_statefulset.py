@@ -75,6 +75,10 @@ def test_ordered_start_waits_for_readiness_then_scale_down_in_reverse(controller
     assert pods["web-1"]["metadata"]["labels"]["controller-revision-hash"] == st["updateRevision"]
     revisions = run(client.list(CONTROLLER_REVISIONS, namespace))["items"]
     assert [r["metadata"]["name"] for r in revisions] == [st["updateRevision"]] and revisions[0]["revision"] == 1
+    # pkg/controller/history labels its revisions with the hash of their data under its own key.
+    labels = revisions[0]["metadata"]["labels"]
+    assert st["updateRevision"] == "web-" + labels["controller.kubernetes.io/hash"]
+    assert "controller-revision-hash" not in labels and labels["app"] == "web"
 
     run(client.patch(STATEFUL_SETS, "web", {"spec": {"replicas": 1}}, namespace))
     eventually(lambda: pod_names(client, namespace) == ["web-0"])
