@@ -19,7 +19,7 @@ from ..client.cache import split_key
 from ..client.resources import ENDPOINT_SLICES, NODES, PODS, SERVICES
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from .context import ControllerContext, QueueController
-from .endpointslicereconciler import Reconciler
+from .endpointslicereconciler import Reconciler, SliceWriteError, aggregate_message
 from .endpointsliceutil import (EndpointSliceTracker, ServicePodHandlers, StaleInformerCache, TrackedSliceHandlers,
                                 TriggerTimeTracker, selected_pods, selector, slices_for_service)
 
@@ -80,13 +80,13 @@ class EndpointSliceController(ServicePodHandlers, TrackedSliceHandlers, QueueCon
         plan, problems = self.reconciler.plan(service, pods, slices)
         try:
             await self.reconciler.finalize(service, plan, trigger_time)
-            if problems:
-                raise RuntimeError("; ".join(problems))
-        except Exception as e:
+        except SliceWriteError as e:
+            problems = problems + [str(e)]
+        if problems:
+            message = aggregate_message(problems)
             self.recorder.eventf(service, "Warning", "FailedToUpdateEndpointSlices",
-                                 "Error updating Endpoint Slices for Service %s/%s: %s", namespace, name,
-                                 getattr(e, "message", None) or str(e))
-            raise
+                                 "Error updating Endpoint Slices for Service %s/%s: %s", namespace, name, message)
+            raise RuntimeError(message)
 
 
 def start_endpointslice_controller(ctx: ControllerContext) -> EndpointSliceController:

@@ -363,26 +363,47 @@ class Reconciler:
                 plan.delete.pop(i)
             else:
                 i += 1
+        of_service = f"for Service {namespace}/{service['metadata']['name']}"
         if not service["metadata"].get("deletionTimestamp"):
             for endpoint_slice in plan.create:
                 _stamp(endpoint_slice, trigger_time)
                 try:
                     created = await self.client.create(ENDPOINT_SLICES, endpoint_slice, namespace=namespace)
-                except APIError as e:
-                    if namespace_terminating(e):
+                except Exception as e:
+                    if isinstance(e, APIError) and namespace_terminating(e):
                         return
-                    raise
+                    raise SliceWriteError(f"failed to create EndpointSlice {of_service}: {_text(e)}") from e
                 self.tracker.update(created)
         for endpoint_slice in plan.update:
             _stamp(endpoint_slice, trigger_time)
-            self.tracker.update(await self.client.update(ENDPOINT_SLICES, endpoint_slice))
+            try:
+                self.tracker.update(await self.client.update(ENDPOINT_SLICES, endpoint_slice))
+            except Exception as e:
+                raise SliceWriteError(f"failed to update {endpoint_slice['metadata']['name']} EndpointSlice "
+                                      f"{of_service}: {_text(e)}") from e
         for endpoint_slice in plan.delete:
             try:
                 await self.client.delete(ENDPOINT_SLICES, endpoint_slice["metadata"]["name"], namespace)
-            except APIError as e:
-                if e.code != 404:
-                    raise
+            except Exception as e:
+                if not isinstance(e, APIError) or e.code != 404:
+                    raise SliceWriteError(f"failed to delete {endpoint_slice['metadata']['name']} EndpointSlice "
+                                          f"{of_service}: {_text(e)}") from e
             self.tracker.expect_deletion(endpoint_slice)
+
+
+def _text(error: Exception) -> str:
+    return getattr(error, "message", None) or str(error)
+
+
+class SliceWriteError(Exception):
+    """A write of the plan failed; its message says which, as upstream's reconciler words it."""
+
+
+def aggregate_message(messages: List[str]) -> str:
+    """Several errors as one message, as client-go's aggregate error prints them: one alone as it is, more
+    (without repeats) between brackets, separated by commas."""
+    unique = list(dict.fromkeys(messages))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
 
 
 def _stamp(endpoint_slice: dict, trigger_time: Optional[float]) -> None:

@@ -4,7 +4,9 @@ come back when deleted and go with their Service; and the reconciler's packing."
 
 from kapiserver.client.cache import Indexer
 from kapiserver.client.resources import ENDPOINT_SLICES, PODS, SERVICES
-from kapiserver.controllermanager.endpointslicereconciler import Reconciler, endpoint_key
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.endpointslicereconciler import (Reconciler, SliceWriteError, aggregate_message,
+                                                                 endpoint_key)
 from kapiserver.controllermanager.endpointsliceutil import EndpointSliceTracker
 from tests.controllermanager.conftest import eventually, run
 from tests.controllermanager.networkhelpers import pod, running_ip, service, set_ready, slice_endpoints, slices_of
@@ -206,3 +208,24 @@ def test_prefer_close_traffic_distribution_sets_zone_hints():
     plan, _ = reconciler.plan(SVC, pods, [hinted])
     assert [s["metadata"]["name"] for s in plan.update] == ["web-a"]
     assert all("hints" not in e for e in plan.update[0]["endpoints"])
+
+
+class _RefusingClient:
+    async def create(self, resource, obj, namespace=None):
+        raise APIError(403, {"reason": "Forbidden", "message": "endpointslices is forbidden: no"})
+
+
+def test_failed_writes_and_problems_read_as_upstreams_errors():
+    """A failed write says what it was for (upstream's reconciler wraps it), and several problems read as one
+    aggregate error: one alone as it is, more between brackets."""
+    reconciler = _reconciler(100)
+    reconciler.client = _RefusingClient()
+    plan, _ = reconciler.plan(SVC, _pods(1), [])
+    try:
+        run(reconciler.finalize(SVC, plan, None))
+    except SliceWriteError as e:
+        assert str(e) == "failed to create EndpointSlice for Service ns/web: endpointslices is forbidden: no"
+    else:
+        raise AssertionError("the refused create went unnoticed")
+    assert aggregate_message(["one"]) == "one"
+    assert aggregate_message(["one", "two", "one"]) == "[one, two]"
