@@ -391,6 +391,9 @@ class DaemonSetsController(QueueController):
                                  "namespace": ds["metadata"]["namespace"], "labels": labels,
                                  "ownerReferences": [history.controller_ref(ds)]},
                     "data": patch, "revision": number}
+        # snapshot: the set's annotations go with it (kubectl rollout history reads kubernetes.io/change-cause).
+        if ds["metadata"].get("annotations"):
+            revision["metadata"]["annotations"] = dict(ds["metadata"]["annotations"])
         try:
             return await self.client.create(CONTROLLER_REVISIONS, revision)
         except APIError as e:

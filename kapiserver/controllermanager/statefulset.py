@@ -149,6 +149,9 @@ class StatefulSetController(QueueController):
         collisions = int(sset.get("status", {}).get("collisionCount") or 0)
         wanted = history.new_revision(sset, history.template_patch(sset), history.next_revision(revisions),
                                       (sset["spec"]["template"].get("metadata") or {}).get("labels"), collisions)
+        # newRevision: the set's annotations go with it (kubectl rollout history reads kubernetes.io/change-cause).
+        if sset["metadata"].get("annotations"):
+            wanted["metadata"]["annotations"] = dict(sset["metadata"]["annotations"])
         equal = [r for r in revisions if history.equal_revision(r, wanted)]
         if equal and equal[-1] is revisions[-1]:
             update = revisions[-1]

@@ -208,12 +208,16 @@ def test_kubectl_rollout_status_history_and_undo(controllers, nodes, client, nam
     run(client.create(DAEMON_SETS, daemon_set("kd"), namespace))
     code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=60s")
     assert code == 0 and 'daemon set "kd" successfully rolled out' in output, output
-    run(client.patch(DAEMON_SETS, "kd", {"spec": {"template": {"spec": {"containers": [
-        {"name": "app", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
+    run(client.patch(DAEMON_SETS, "kd", {"metadata": {"annotations": {"kubernetes.io/change-cause": "to v2"}},
+                                         "spec": {"template": {"spec": {"containers": [
+                                             {"name": "app", "image": "nginx:2"}]}}}}, namespace,
+                     patch_type="strategic"))
     code, output = _kubectl(kubectl, "rollout", "status", "daemonset/kd", "-n", namespace, "--timeout=60s")
     assert code == 0 and "successfully rolled out" in output, output
     code, output = _kubectl(kubectl, "rollout", "history", "daemonset/kd", "-n", namespace)
-    assert code == 0 and [line.split()[0] for line in output.splitlines()[2:] if line.strip()] == ["1", "2"], output
+    rows = [line.split(None, 1) for line in output.splitlines()[2:] if line.strip()]
+    # The revision carries the set's annotations, so the change cause shows.
+    assert code == 0 and rows == [["1", "<none>"], ["2", "to v2"]], output
     code, output = _kubectl(kubectl, "rollout", "undo", "daemonset/kd", "-n", namespace)
     assert code == 0 and "rolled back" in output, output
     eventually(lambda: sorted(p["spec"]["containers"][0]["image"] for p in live_pods(client, namespace)) ==

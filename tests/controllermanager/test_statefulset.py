@@ -216,10 +216,16 @@ def test_kubectl_rollout_status_and_undo(controllers, simulated_nodes, client, n
     code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=60s")
     # (kubectl says "partitioned" whenever the partition is set, and the API defaults it to 0.)
     assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
-    run(client.patch(STATEFUL_SETS, "kweb", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "image": "nginx:2"}]}}}}, namespace, patch_type="strategic"))
+    run(client.patch(STATEFUL_SETS, "kweb", {"metadata": {"annotations": {"kubernetes.io/change-cause": "to v2"}},
+                                            "spec": {"template": {"spec": {"containers": [
+                                                {"name": "web", "image": "nginx:2"}]}}}}, namespace,
+                     patch_type="strategic"))
     code, output = _kubectl(kubectl, "rollout", "status", "statefulset/kweb", "-n", namespace, "--timeout=60s")
     assert code == 0 and "partitioned roll out complete: 2 new pods have been updated" in output, output
+    code, output = _kubectl(kubectl, "rollout", "history", "statefulset/kweb", "-n", namespace)
+    rows = [line.split(None, 1) for line in output.splitlines()[2:] if line.strip()]
+    # The revision carries the set's annotations, so the change cause shows.
+    assert code == 0 and rows == [["1", "<none>"], ["2", "to v2"]], output
     code, output = _kubectl(kubectl, "rollout", "undo", "statefulset/kweb", "-n", namespace)
     assert code == 0 and "rolled back" in output, output
     eventually(lambda: {p["spec"]["containers"][0]["image"] for p in run(client.list(PODS, namespace))["items"]
