@@ -30,6 +30,12 @@ def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def as_dicts(value: Any) -> list[dict]:
+    """A list of objects' members, a malformed (non-dict) one counted as an empty object, so that each keeps its
+    index in the error paths (a malformed list is empty)."""
+    return [as_dict(item) for item in value] if isinstance(value, list) else []
+
+
 def dict_items(value: Any) -> list[dict]:
     """The dict members of a list (a malformed list yields nothing to check)."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
@@ -136,12 +142,12 @@ def label_selector(selector: Any, field: str) -> Errors:
     if not isinstance(selector, dict):
         return errs
     expressions = selector.get("matchExpressions")
-    for i, expr in enumerate(expressions if isinstance(expressions, list) else []):
+    for i, expr in enumerate(seq(expressions)):
         path = f"{field}.matchExpressions[{i}]"
         if not isinstance(expr, dict):
             continue
         operator, values = expr.get("operator"), expr.get("values")
-        values = values if isinstance(values, list) else []
+        values = seq(values)
         if operator in ("In", "NotIn"):
             if not values:
                 errs.append(required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
@@ -169,7 +175,7 @@ def selector_matches(selector: Any, target: Any) -> bool:
             return False
     for expr in dict_items(selector.get("matchExpressions")):
         key, operator, values = str(expr.get("key")), expr.get("operator"), expr.get("values")
-        values = values if isinstance(values, list) else []
+        values = seq(values)
         if operator == "In" and target.get(key) not in values:
             return False
         if operator == "NotIn" and key in target and target[key] in values:

@@ -18,8 +18,8 @@ from ...machinery.gojson import go_quote
 from . import meta as _meta
 from ...machinery import celnames, names
 from ...machinery.celcheck import LITERAL_TYPES
-from ._util import (Errors, duplicate, forbidden, invalid, invalid_go, is_int, label_selector, not_supported,
-                    qualified_name, required, text)
+from ._util import (Errors, as_dict, duplicate, forbidden, invalid, invalid_go, is_int, label_selector, not_supported,
+                    qualified_name, required, seq, text)
 
 OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 SCOPES = ("*", "Cluster", "Namespaced")
@@ -42,14 +42,6 @@ VALIDATION_ACTIONS = ("Audit", "Deny", "Warn")
 PARAMETER_NOT_FOUND_ACTIONS = ("Deny", "Allow")
 MAX_AUDIT_ANNOTATIONS = 20
 MAX_VALUE_EXPRESSION_LENGTH = 5 * 1024
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _go_slice(values: list, element: str = "string") -> str:
@@ -294,7 +286,7 @@ def _resources(resources: list, path: str) -> Errors:
 def _rule(rule: dict, path: str) -> Errors:
     """validateRuleWithOperations (and validateRule within it)."""
     errs: Errors = []
-    operations = _list(rule.get("operations"))
+    operations = seq(rule.get("operations"))
     if not operations:
         errs.append(required(f"{path}.operations", ""))
     if len(operations) > 1 and _has_wildcard(operations):
@@ -303,13 +295,13 @@ def _rule(rule: dict, path: str) -> Errors:
     for i, operation in enumerate(operations):
         if operation not in OPERATIONS:
             errs.append(not_supported(f"{path}.operations[{i}]", operation, OPERATIONS))
-    groups = _list(rule.get("apiGroups"))
+    groups = seq(rule.get("apiGroups"))
     if not groups:
         errs.append(required(f"{path}.apiGroups", ""))
     if len(groups) > 1 and _has_wildcard(groups):
         errs.append(invalid_go(f"{path}.apiGroups", _go_slice(groups),
                                "if '*' is present, must not specify other API groups"))
-    versions = _list(rule.get("apiVersions"))
+    versions = seq(rule.get("apiVersions"))
     if not versions:
         errs.append(required(f"{path}.apiVersions", ""))
     if len(versions) > 1 and _has_wildcard(versions):
@@ -318,7 +310,7 @@ def _rule(rule: dict, path: str) -> Errors:
     for i, version in enumerate(versions):
         if not version:
             errs.append(required(f"{path}.apiVersions[{i}]", ""))
-    errs += _resources(_list(rule.get("resources")), f"{path}.resources")
+    errs += _resources(seq(rule.get("resources")), f"{path}.resources")
     scope = rule.get("scope")
     if scope is not None and scope not in SCOPES:
         errs.append(not_supported(f"{path}.scope", scope, SCOPES))
@@ -344,7 +336,7 @@ def _client_config(config: dict, path: str) -> Errors:
         if parts.query:
             errs.append(invalid(field, parts.query, "query parameters are not permitted in the URL"))
         return errs
-    service = _dict(service)
+    service = as_dict(service)
     field = f"{path}.service"
     if not service.get("name"):
         errs.append(required(f"{field}.name", "service name is required"))
@@ -361,7 +353,7 @@ def _client_config(config: dict, path: str) -> Errors:
 
 def _review_versions(versions: Any, path: str, require_recognized: bool = True) -> Errors:
     """validateAdmissionReviewVersions."""
-    versions = _list(versions)
+    versions = seq(versions)
     if not versions:
         return [required(path, f"must specify one of {', '.join(REVIEW_VERSIONS)}")]
     errs: Errors = []
@@ -380,14 +372,14 @@ def _review_versions(versions: Any, path: str, require_recognized: bool = True) 
 def _match_conditions(conditions: Any, path: str, variables: frozenset = MATCH_CONDITION_VARIABLES) -> Errors:
     """validateMatchConditions: at most 64, each with a unique qualified name and an expression that compiles to
     a bool."""
-    conditions = _list(conditions)
+    conditions = seq(conditions)
     errs: Errors = []
     if len(conditions) > MAX_MATCH_CONDITIONS:
         errs.append(FieldError("FieldValueTooMany", path,
                                f"Too many: {len(conditions)}: must have at most {MAX_MATCH_CONDITIONS} items"))
     seen = set()
     for i, condition in enumerate(conditions):
-        condition = _dict(condition)
+        condition = as_dict(condition)
         expression = text(condition.get("expression")).strip()
         if not expression:
             errs.append(required(f"{path}[{i}].expression", ""))
@@ -408,8 +400,8 @@ class _Options:
     """What an update relaxes when the old object already had it (upstream's validationOptions)."""
 
     def __init__(self, old: Optional[dict] = None, new: Optional[dict] = None):
-        old_hooks = [_dict(h) for h in _list(_dict(old).get("webhooks"))] if old is not None else None
-        new_hooks = [_dict(h) for h in _list(_dict(new).get("webhooks"))]
+        old_hooks = [as_dict(h) for h in seq(as_dict(old).get("webhooks"))] if old is not None else None
+        new_hooks = [as_dict(h) for h in seq(as_dict(new).get("webhooks"))]
         if old_hooks is None:
             self.ignore_match_conditions = False
             self.require_no_side_effects = self.require_recognized_versions = self.require_unique_names = True
@@ -418,8 +410,8 @@ class _Options:
             o.get("matchConditions") == n.get("matchConditions") for o, n in zip(old_hooks, new_hooks))
         self.require_no_side_effects = all(h.get("sideEffects") in SIDE_EFFECTS for h in old_hooks)
         self.require_recognized_versions = all(
-            not _list(h.get("admissionReviewVersions")) or any(v in REVIEW_VERSIONS for v in
-                                                              _list(h.get("admissionReviewVersions")))
+            not seq(h.get("admissionReviewVersions")) or any(v in REVIEW_VERSIONS for v in
+                                                              seq(h.get("admissionReviewVersions")))
             for h in old_hooks)
         hook_names = [h.get("name") for h in old_hooks]
         self.require_unique_names = len(hook_names) == len(set(map(str, hook_names)))
@@ -428,8 +420,8 @@ class _Options:
 def _webhook(hook: dict, path: str, mutating: bool, options: _Options) -> Errors:
     """validateMutatingWebhook / validateValidatingWebhook, in their order."""
     errs = _fully_qualified(text(hook.get("name")), f"{path}.name")
-    for i, rule in enumerate(_list(hook.get("rules"))):
-        errs += _rule(_dict(rule), f"{path}.rules[{i}]")
+    for i, rule in enumerate(seq(hook.get("rules"))):
+        errs += _rule(as_dict(rule), f"{path}.rules[{i}]")
     for key, allowed in (("failurePolicy", FAILURE_POLICIES), ("matchPolicy", MATCH_POLICIES)):
         value = hook.get(key)
         if value is not None and value not in allowed:
@@ -450,7 +442,7 @@ def _webhook(hook: dict, path: str, mutating: bool, options: _Options) -> Errors
         value = hook.get("reinvocationPolicy")
         if value is not None and value not in REINVOCATION_POLICIES:
             errs.append(not_supported(f"{path}.reinvocationPolicy", value, REINVOCATION_POLICIES))
-    errs += _client_config(_dict(hook.get("clientConfig")), f"{path}.clientConfig")
+    errs += _client_config(as_dict(hook.get("clientConfig")), f"{path}.clientConfig")
     if not options.ignore_match_conditions:
         errs += _match_conditions(hook.get("matchConditions"), f"{path}.matchConditions")
     return errs
@@ -459,8 +451,8 @@ def _webhook(hook: dict, path: str, mutating: bool, options: _Options) -> Errors
 def _configuration(obj: dict, mutating: bool, options: _Options) -> Errors:
     errs: Errors = []
     seen = set()
-    for i, hook in enumerate(_list(obj.get("webhooks"))):
-        hook = _dict(hook)
+    for i, hook in enumerate(seq(obj.get("webhooks"))):
+        hook = as_dict(hook)
         errs += _webhook(hook, f"webhooks[{i}]", mutating, options)
         errs += _review_versions(hook.get("admissionReviewVersions"), f"webhooks[{i}].admissionReviewVersions",
                                  options.require_recognized_versions)
@@ -511,7 +503,7 @@ def _declared(spec: dict, authorizer: bool = True, variables: bool = True) -> fr
         declared.add("params")
     if authorizer:
         declared.add("authorizer")
-    if variables and _list(spec.get("variables")):
+    if variables and seq(spec.get("variables")):
         declared.add("variables")
     return frozenset(declared)
 
@@ -530,8 +522,8 @@ def _match_resources(match: dict, path: str) -> Errors:
         else:
             errs += label_selector(match.get(key), f"{path}.{key}")
     for key in ("resourceRules", "excludeResourceRules"):
-        for i, rule in enumerate(_list(match.get(key))):
-            errs += _named_rule(_dict(rule), f"{path}.{key}[{i}]")
+        for i, rule in enumerate(seq(match.get(key))):
+            errs += _named_rule(as_dict(rule), f"{path}.{key}[{i}]")
     return errs
 
 
@@ -539,7 +531,7 @@ def _named_rule(rule: dict, path: str) -> Errors:
     """validateNamedRuleWithOperations: resourceNames are path segments, once each; then the rule."""
     errs: Errors = []
     seen = set()
-    for i, name in enumerate(_list(rule.get("resourceNames"))):
+    for i, name in enumerate(seq(rule.get("resourceNames"))):
         name = text(name)
         errs += [invalid(f"{path}.resourceNames[{i}]", name, msg) for msg in names.is_valid_path_segment_name(name)]
         if name in seen:
@@ -560,7 +552,7 @@ def _group_version(api_version: str) -> tuple[str, str]:
 
 def _param_kind(kind: Any, path: str) -> Errors:
     """validateParamKind."""
-    kind = _dict(kind)
+    kind = as_dict(kind)
     errs: Errors = []
     api_version = text(kind.get("apiVersion"))
     field = f"{path}.apiVersion"
@@ -597,8 +589,8 @@ def _variables(spec: dict, path: str) -> Errors:
     """validateVariable for each: a CEL identifier and an expression that compiles (to anything)."""
     errs: Errors = []
     declared = _declared(spec)
-    for i, variable in enumerate(_list(spec.get("variables"))):
-        variable = _dict(variable)
+    for i, variable in enumerate(seq(spec.get("variables"))):
+        variable = as_dict(variable)
         name = text(variable.get("name"))
         if not name.strip():
             errs.append(required(f"{path}[{i}].name", "name is not specified"))
@@ -639,7 +631,7 @@ def _validation(validation: dict, spec: dict, at: str) -> Errors:
 def _go_audit_annotations(annotations: list) -> str:
     return "[]admissionregistration.AuditAnnotation{" + ", ".join(
         f"admissionregistration.AuditAnnotation{{Key:{go_quote(text(a.get('key')))}, "
-        f"ValueExpression:{go_quote(text(a.get('valueExpression')))}}}" for a in map(_dict, annotations)) + "}"
+        f"ValueExpression:{go_quote(text(a.get('valueExpression')))}}}" for a in map(as_dict, annotations)) + "}"
 
 
 def _audit_annotation(annotation: dict, spec: dict, policy_name: str, at: str) -> Errors:
@@ -664,8 +656,8 @@ def _audit_annotation(annotation: dict, spec: dict, policy_name: str, at: str) -
 
 def validate_policy(obj: dict, namespaced: bool, ignore_match_conditions: bool = False) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    name = text(_dict(obj.get("metadata")).get("name"))
-    return errs + _policy_spec(_dict(obj.get("spec")), name, ignore_match_conditions)
+    name = text(as_dict(obj.get("metadata")).get("name"))
+    return errs + _policy_spec(as_dict(obj.get("spec")), name, ignore_match_conditions)
 
 
 def _policy_spec(spec: dict, policy_name: str = "", ignore_match_conditions: bool = False) -> Errors:
@@ -682,26 +674,26 @@ def _policy_spec(spec: dict, policy_name: str = "", ignore_match_conditions: boo
     if match is None:
         errs.append(required("spec.matchConstraints", ""))
     else:
-        errs += _match_resources(_dict(match), "spec.matchConstraints")
-        if not _list(_dict(match).get("resourceRules")):
+        errs += _match_resources(as_dict(match), "spec.matchConstraints")
+        if not seq(as_dict(match).get("resourceRules")):
             errs.append(required("spec.matchConstraints.resourceRules", ""))
     if not ignore_match_conditions:
         errs += _match_conditions(spec.get("matchConditions"), "spec.matchConditions",
                                   _declared(spec, variables=False))
     errs += _variables(spec, "spec.variables")
-    validations, annotations = _list(spec.get("validations")), _list(spec.get("auditAnnotations"))
+    validations, annotations = seq(spec.get("validations")), seq(spec.get("auditAnnotations"))
     if not validations and not annotations:
         for key in ("validations", "auditAnnotations"):
             errs.append(required(f"spec.{key}", "validations or auditAnnotations must contain at least one item"))
         return errs
     for i, validation in enumerate(validations):
-        errs += _validation(_dict(validation), spec, f"spec.validations[{i}]")
+        errs += _validation(as_dict(validation), spec, f"spec.validations[{i}]")
     if len(annotations) > MAX_AUDIT_ANNOTATIONS:
         errs.append(invalid_go("spec.auditAnnotations", _go_audit_annotations(annotations),
                                f"must not have more than {MAX_AUDIT_ANNOTATIONS} auditAnnotations"))
     seen = set()
     for i, annotation in enumerate(annotations):
-        annotation = _dict(annotation)
+        annotation = as_dict(annotation)
         errs += _audit_annotation(annotation, spec, policy_name, f"spec.auditAnnotations[{i}]")
         key = text(annotation.get("key"))
         if key in seen:
@@ -713,7 +705,7 @@ def _policy_spec(spec: dict, policy_name: str = "", ignore_match_conditions: boo
 def _update_policy(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateValidatingAdmissionPolicyUpdate: match conditions are not judged again while they and the
     paramKind are unchanged."""
-    new_spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     ignore = new_spec.get("paramKind") == old_spec.get("paramKind") and \
         new_spec.get("matchConditions") == old_spec.get("matchConditions")
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
@@ -744,18 +736,18 @@ def _param_ref(ref: dict, path: str) -> Errors:
 
 def validate_binding(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     policy_name = text(spec.get("policyName"))
     if not policy_name:
         errs.append(required("spec.policyName", ""))
     else:
         errs += [invalid("spec.policyName", policy_name, msg) for msg in names.is_dns1123_subdomain(policy_name)]
     if spec.get("paramRef") is not None:
-        errs += _param_ref(_dict(spec.get("paramRef")), "spec.paramRef")
+        errs += _param_ref(as_dict(spec.get("paramRef")), "spec.paramRef")
     if spec.get("matchResources") is not None:
         # upstream's path has this spelling
-        errs += _match_resources(_dict(spec.get("matchResources")), "spec.matchResouces")
-    actions = _list(spec.get("validationActions"))
+        errs += _match_resources(as_dict(spec.get("matchResources")), "spec.matchResouces")
+    actions = seq(spec.get("validationActions"))
     seen = set()
     for i, action in enumerate(actions):
         if action not in VALIDATION_ACTIONS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ...machinery import names as _names
 from ...machinery.errors import FieldError, invalid, required
+from ._util import as_dict
 
 # additionalPrinterColumns: the types and formats a column may name (listed sorted, as upstream's sets are).
 COLUMN_TYPES = ("boolean", "date", "integer", "number", "string")
@@ -106,7 +107,7 @@ def version(version: dict, path: str) -> list[FieldError]:
     """What a version carries besides its schema, checked after the schema as upstream does."""
     out = subresources(version.get("subresources"), f"{path}.subresources")
     for index, column in enumerate(version.get("additionalPrinterColumns") or []):
-        out += printer_column(column if isinstance(column, dict) else {}, f"{path}.additionalPrinterColumns[{index}]")
+        out += printer_column(as_dict(column), f"{path}.additionalPrinterColumns[{index}]")
     return out
 
 

@@ -7,19 +7,15 @@ from typing import Any
 from . import meta as _meta
 from ...machinery import names
 from . import pod
-from ._util import (Errors, forbidden, go_int_or_string, go_label_selector, go_string_map, immutable, int_or_percent,
-                    int_or_percent_value, invalid, invalid_go, label_selector, labels, nonnegative,
+from ._util import (Errors, as_dict, forbidden, go_int_or_string, go_label_selector, go_string_map, immutable,
+                    int_or_percent, int_or_percent_value, invalid, invalid_go, label_selector, labels, nonnegative,
                     not_more_than_100_percent, not_supported, required, selector_empty, selector_matches)
 
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
 def _template_labels(spec: dict) -> Any:
-    return _dict(_dict(spec.get("template")).get("metadata")).get("labels")
+    return as_dict(as_dict(spec.get("template")).get("metadata")).get("labels")
 
 
 def _selector(spec: dict, what: str, require: bool = True) -> Errors:
@@ -46,7 +42,7 @@ def _template_for_replicas(spec: dict, kind: str) -> Errors:
             errs.append(invalid_go("spec.template.metadata.labels", go_string_map(_template_labels(spec)),
                                    SELECTOR_MISMATCH))
     errs += pod.pod_template_spec(template, "spec.template")
-    template_spec = _dict(template.get("spec"))
+    template_spec = as_dict(template.get("spec"))
     restart = template_spec.get("restartPolicy")
     if restart != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
@@ -82,11 +78,11 @@ def _deployment_strategy(strategy: dict) -> Errors:
 
 def validate_deployment(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += nonnegative(spec.get("replicas"), "spec.replicas")
     errs += _selector(spec, "deployment")
     errs += _template_for_replicas(spec, "ReplicaSet")
-    errs += _deployment_strategy(_dict(spec.get("strategy")))
+    errs += _deployment_strategy(as_dict(spec.get("strategy")))
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     errs += nonnegative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit")
     deadline = spec.get("progressDeadlineSeconds")
@@ -99,7 +95,7 @@ def validate_deployment(obj: dict, namespaced: bool) -> Errors:
 
 def validate_replica_set(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += nonnegative(spec.get("replicas"), "spec.replicas")
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     # Upstream reuses the deployment wording for replica sets.
@@ -110,7 +106,7 @@ def validate_replica_set(obj: dict, namespaced: bool) -> Errors:
 
 def validate_daemon_set(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     selector = spec.get("selector")
     errs += label_selector(selector, "spec.selector")
     if not selector_matches(selector, _template_labels(spec)):
@@ -119,14 +115,14 @@ def validate_daemon_set(obj: dict, namespaced: bool) -> Errors:
     if isinstance(selector, dict) and selector_empty(selector):
         errs.append(invalid_go("spec.selector", go_label_selector(selector), "empty selector is invalid for daemonset"))
     errs += pod.pod_template_spec(spec.get("template"), "spec.template")
-    template_spec = _dict(_dict(spec.get("template")).get("spec"))
+    template_spec = as_dict(as_dict(spec.get("template")).get("spec"))
     if template_spec.get("restartPolicy") != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
     if template_spec.get("activeDeadlineSeconds") is not None:
         errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
                               "activeDeadlineSeconds in DaemonSet is not Supported"))
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
-    strategy = _dict(spec.get("updateStrategy"))
+    strategy = as_dict(spec.get("updateStrategy"))
     if strategy.get("type") == "RollingUpdate":
         rolling = strategy.get("rollingUpdate")
         if not isinstance(rolling, dict):
@@ -158,7 +154,7 @@ def _stateful_set_spec(spec: dict) -> Errors:
         errs.append(required("spec.podManagementPolicy", ""))
     elif policy not in ("OrderedReady", "Parallel"):
         errs.append(invalid("spec.podManagementPolicy", policy, "must be 'OrderedReady' or 'Parallel'"))
-    strategy = _dict(spec.get("updateStrategy"))
+    strategy = as_dict(spec.get("updateStrategy"))
     kind = strategy.get("type")
     if not kind:
         errs.append(required("spec.updateStrategy", ""))
@@ -167,11 +163,11 @@ def _stateful_set_spec(spec: dict) -> Errors:
             errs.append(invalid("spec.updateStrategy.rollingUpdate", strategy["rollingUpdate"],
                                 "only allowed for updateStrategy 'RollingUpdate'"))
     elif kind == "RollingUpdate":
-        rolling = _dict(strategy.get("rollingUpdate"))
+        rolling = as_dict(strategy.get("rollingUpdate"))
         errs += nonnegative(rolling.get("partition"), "spec.updateStrategy.rollingUpdate.partition")
     else:
         errs.append(invalid("spec.updateStrategy", strategy, "must be 'RollingUpdate' or 'OnDelete'"))
-    retention = _dict(spec.get("persistentVolumeClaimRetentionPolicy"))
+    retention = as_dict(spec.get("persistentVolumeClaimRetentionPolicy"))
     for key in ("whenDeleted", "whenScaled"):
         value = retention.get(key)
         if value not in ("Retain", "Delete"):
@@ -188,10 +184,10 @@ def _stateful_set_spec(spec: dict) -> Errors:
             errs.append(invalid_go("spec.template.metadata.labels", go_string_map(_template_labels(spec)),
                                    SELECTOR_MISMATCH))
     # Upstream (through 1.32) checks only the template's labels and annotations here, not its pod spec.
-    template_meta = _dict(_dict(template).get("metadata"))
+    template_meta = as_dict(as_dict(template).get("metadata"))
     errs += labels(template_meta.get("labels"), "spec.template.labels")
     errs += _meta.annotations(template_meta.get("annotations"), "spec.template.annotations")
-    template_spec = _dict(_dict(template).get("spec"))
+    template_spec = as_dict(as_dict(template).get("spec"))
     if template_spec.get("restartPolicy") != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
     if template_spec.get("activeDeadlineSeconds") is not None:
@@ -205,7 +201,7 @@ def _stateful_set_spec(spec: dict) -> Errors:
 
 def validate_stateful_set(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_label)
-    return errs + _stateful_set_spec(_dict(obj.get("spec")))
+    return errs + _stateful_set_spec(as_dict(obj.get("spec")))
 
 
 _STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
@@ -215,7 +211,7 @@ _STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persisten
 def validate_stateful_set_update(new: dict, old: dict, namespaced: bool) -> Errors:
     # The name is not re-validated on update (older objects may have subdomain names).
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs += _stateful_set_spec(spec)
     frozen = {k: v for k, v in spec.items() if k not in _STS_MUTABLE}
     old_frozen = {k: v for k, v in old_spec.items() if k not in _STS_MUTABLE}
@@ -231,7 +227,7 @@ def _with_immutable_selector(create):
     def update(new: dict, old: dict, namespaced: bool) -> Errors:
         errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
         errs += [e for e in create(new, namespaced) if not e.field.startswith("metadata.")]
-        errs += immutable(_dict(new.get("spec")).get("selector"), _dict(old.get("spec")).get("selector"),
+        errs += immutable(as_dict(new.get("spec")).get("selector"), as_dict(old.get("spec")).get("selector"),
                           "spec.selector", go_label_selector)
         return errs
     return update

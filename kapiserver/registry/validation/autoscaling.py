@@ -13,8 +13,8 @@ from ...machinery import names
 from ...machinery.quantity import go_quantity, parse_quantity
 from . import meta as _meta
 from .resources import container_resource_name
-from ._util import (Errors, dns1123_label, forbidden, invalid, invalid_go, is_int, nonnegative, not_supported,
-                    required)
+from ._util import (Errors, as_dict, as_dicts, dns1123_label, forbidden, invalid, invalid_go, is_int, nonnegative,
+                    not_supported, required)
 
 MAX_PERIOD_SECONDS = 1800
 MAX_STABILIZATION_WINDOW_SECONDS = 3600
@@ -24,14 +24,6 @@ POLICY_TYPES = ("Percent", "Pods")
 # The member of a MetricSpec each type populates, in the order upstream looks at them.
 _SOURCES = (("object", "Object"), ("external", "External"), ("pods", "Pods"), ("resource", "Resource"),
             ("containerResource", "ContainerResource"))
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _as_v2(obj: dict) -> dict:
@@ -49,7 +41,7 @@ def _positive(value: Any) -> bool:
 # -- the spec ---------------------------------------------------------------------------------------
 
 def cross_version_object_reference(ref: Any, path: str) -> Errors:
-    ref = _dict(ref)
+    ref = as_dict(ref)
     errs: Errors = []
     for key in ("kind", "name"):
         value = ref.get(key)
@@ -84,9 +76,9 @@ def _metric_identifier(metric: dict, path: str) -> Errors:
 
 
 def _object_source(src: dict, path: str) -> Errors:
-    target = _dict(src.get("target"))
+    target = as_dict(src.get("target"))
     errs = cross_version_object_reference(src.get("describedObject"), f"{path}.describedObject")
-    errs += _metric_identifier(_dict(src.get("metric")), f"{path}.metric")
+    errs += _metric_identifier(as_dict(src.get("metric")), f"{path}.metric")
     errs += _metric_target(target, f"{path}.target")
     if target.get("value") is None and target.get("averageValue") is None:
         errs.append(required(f"{path}.target.averageValue", "must set either a target value or averageValue"))
@@ -94,8 +86,8 @@ def _object_source(src: dict, path: str) -> Errors:
 
 
 def _external_source(src: dict, path: str) -> Errors:
-    target = _dict(src.get("target"))
-    errs = _metric_identifier(_dict(src.get("metric")), f"{path}.metric")
+    target = as_dict(src.get("target"))
+    errs = _metric_identifier(as_dict(src.get("metric")), f"{path}.metric")
     errs += _metric_target(target, f"{path}.target")
     if target.get("value") is None and target.get("averageValue") is None:
         errs.append(required(f"{path}.target.averageValue",
@@ -107,8 +99,8 @@ def _external_source(src: dict, path: str) -> Errors:
 
 
 def _pods_source(src: dict, path: str) -> Errors:
-    target = _dict(src.get("target"))
-    errs = _metric_identifier(_dict(src.get("metric")), f"{path}.metric")
+    target = as_dict(src.get("target"))
+    errs = _metric_identifier(as_dict(src.get("metric")), f"{path}.metric")
     errs += _metric_target(target, f"{path}.target")
     if target.get("averageValue") is None:
         errs.append(required(f"{path}.target.averageValue", "must specify a positive target averageValue"))
@@ -130,7 +122,7 @@ def _resource_source(src: dict, path: str) -> Errors:
     errs: Errors = []
     if not src.get("name"):
         errs.append(required(f"{path}.name", "must specify a resource name"))
-    return errs + _resource_target(_dict(src.get("target")), f"{path}.target")
+    return errs + _resource_target(as_dict(src.get("target")), f"{path}.target")
 
 
 def _container_resource_source(src: dict, path: str) -> Errors:
@@ -144,7 +136,7 @@ def _container_resource_source(src: dict, path: str) -> Errors:
         errs.append(required(f"{path}.container", "must specify a container"))
     else:
         errs += dns1123_label(str(container), f"{path}.container")
-    return errs + _resource_target(_dict(src.get("target")), f"{path}.target")
+    return errs + _resource_target(as_dict(src.get("target")), f"{path}.target")
 
 
 _SOURCE_CHECKS = {"object": _object_source, "external": _external_source, "pods": _pods_source,
@@ -160,7 +152,7 @@ def _metric_spec(metric: dict, path: str) -> Errors:
         errs.append(not_supported(f"{path}.type", kind, METRIC_SOURCE_TYPES))
     present = [key for key, _ in _SOURCES if metric.get(key) is not None]
     if present:   # only the first source present is looked into
-        errs += _SOURCE_CHECKS[present[0]](_dict(metric.get(present[0])), f"{path}.{present[0]}")
+        errs += _SOURCE_CHECKS[present[0]](as_dict(metric.get(present[0])), f"{path}.{present[0]}")
     expected = next((key for key, name in _SOURCES if name == kind), None)
     if expected is None:
         errs.append(not_supported(f"{path}.type", kind, METRIC_SOURCE_TYPES))
@@ -174,7 +166,7 @@ def _metric_spec(metric: dict, path: str) -> Errors:
 
 def _metrics(metrics: Any, path: str, min_replicas: Any) -> Errors:
     errs: Errors = []
-    items = _list(metrics)
+    items = as_dicts(metrics)
     for i, metric in enumerate(items):
         errs += _metric_spec(metric, f"{path}[{i}]")
     if min_replicas == 0 and not any(m.get("type") in ("Object", "External") for m in items):
@@ -196,7 +188,7 @@ def _scaling_rules(rules: Any, path: str) -> Errors:
     select = rules.get("selectPolicy")
     if select is not None and select not in SELECT_POLICIES:
         errs.append(not_supported(f"{path}.selectPolicy", select, SELECT_POLICIES))
-    policies = _list(rules.get("policies"))
+    policies = as_dicts(rules.get("policies"))
     if not policies:
         errs.append(required(f"{path}.policies", "must specify at least one Policy"))
     for i, policy in enumerate(policies):
@@ -240,19 +232,19 @@ def _spec(spec: dict, min_replicas_lower_bound: int) -> Errors:
 def validate_hpa(obj: dict, namespaced: bool) -> Errors:
     """ValidateHorizontalPodAutoscaler (HPAScaleToZero off: minReplicas at least 1)."""
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    return errs + _spec(_dict(_as_v2(obj).get("spec")), 1)
+    return errs + _spec(as_dict(_as_v2(obj).get("spec")), 1)
 
 
 def validate_hpa_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateHorizontalPodAutoscalerUpdate: an autoscaler that already scales to zero may keep doing so."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    bound = 0 if _dict(_as_v2(old).get("spec")).get("minReplicas") == 0 else 1
-    return errs + _spec(_dict(_as_v2(new).get("spec")), bound)
+    bound = 0 if as_dict(_as_v2(old).get("spec")).get("minReplicas") == 0 else 1
+    return errs + _spec(as_dict(_as_v2(new).get("spec")), bound)
 
 
 def validate_hpa_status_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateHorizontalPodAutoscalerStatusUpdate: metadata, and the replica counts not negative."""
-    status: Optional[dict] = _dict(new.get("status"))
+    status: Optional[dict] = as_dict(new.get("status"))
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += nonnegative(status.get("currentReplicas"), "status.currentReplicas")
     errs += nonnegative(status.get("desiredReplicas"), "status.desiredReplicas")

@@ -12,9 +12,9 @@ from ...machinery.errors import FieldError
 from . import meta as _meta
 from ...machinery import names
 from . import pod
-from ._util import (Errors, FIELD_IMMUTABLE, duplicate, go_label_selector, go_quote, go_string_map, immutable, invalid,
-                    invalid_go, is_int, label_selector, nonnegative, not_supported, one_of, required,
-                    selector_matches, text, too_long)
+from ._util import (Errors, FIELD_IMMUTABLE, as_dict, duplicate, go_label_selector, go_quote, go_string_map, immutable,
+                    invalid, invalid_go, is_int, label_selector, nonnegative, not_supported, one_of, required,
+                    selector_matches, seq, text, too_long)
 from .networking import _domain_prefixed_path
 
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
@@ -43,14 +43,6 @@ CONDITION_STATUSES = ("False", "True", "Unknown")
 REPLACEMENT_POLICIES = ("Failed", "TerminatingOrFailed")
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
 def _too_many(field: str, count: int, limit: int) -> FieldError:
     return FieldError("FieldValueTooMany", field, f"Too many: {count}: must have at most {limit} items")
 
@@ -59,7 +51,7 @@ def _go_ints(values: Any) -> str:
     """%#v of a []int32."""
     if values is None:
         return "[]int32(nil)"
-    return "[]int32{" + ", ".join(str(v) for v in _list(values)) + "}"
+    return "[]int32{" + ", ".join(str(v) for v in seq(values)) + "}"
 
 
 def _valid_values(values) -> str:
@@ -83,13 +75,13 @@ def _exit_codes(requirement: dict, path: str, containers: set) -> Errors:
         errs.append(invalid(f"{path}.containerName", container,
                             "must be one of the container or initContainer names in the pod template"))
     values = requirement.get("values")
-    if not _list(values):
+    if not seq(values):
         errs.append(invalid_go(f"{path}.values", _go_ints(values), "at least one value is required"))
     elif len(values) > MAX_EXIT_CODE_VALUES:
         errs.append(_too_many(f"{path}.values", len(values), MAX_EXIT_CODE_VALUES))
     seen: set = set()
     ordered = True
-    for j, value in enumerate(_list(values)):
+    for j, value in enumerate(seq(values)):
         if operator == "In" and value == 0:
             errs.append(invalid(f"{path}.values[{j}]", value, "must not be 0 for the In operator"))
         if value in seen:
@@ -107,7 +99,7 @@ def _condition_patterns(patterns: list, path: str) -> Errors:
     if len(patterns) > MAX_CONDITION_PATTERNS:
         errs.append(_too_many(path, len(patterns), MAX_CONDITION_PATTERNS))
     for j, pattern in enumerate(patterns):
-        pattern = _dict(pattern)
+        pattern = as_dict(pattern)
         errs += [invalid(f"{path}[{j}].type", text(pattern.get("type")), msg)
                  for msg in names.is_qualified_name(text(pattern.get("type")))]
         status = pattern.get("status")
@@ -121,14 +113,14 @@ def _condition_patterns(patterns: list, path: str) -> Errors:
 def _pod_failure_policy(spec: dict, path: str) -> Errors:
     """validatePodFailurePolicy: at most 20 rules, each with a known action and one of its two requirements."""
     errs: Errors = []
-    rules = _list(_dict(spec.get("podFailurePolicy")).get("rules"))
+    rules = seq(as_dict(spec.get("podFailurePolicy")).get("rules"))
     if len(rules) > MAX_FAILURE_POLICY_RULES:
         errs.append(_too_many(f"{path}.rules", len(rules), MAX_FAILURE_POLICY_RULES))
-    template_spec = _dict(_dict(spec.get("template")).get("spec"))
-    containers = {_dict(c).get("name") for key in ("containers", "initContainers")
-                  for c in _list(template_spec.get(key))}
+    template_spec = as_dict(as_dict(spec.get("template")).get("spec"))
+    containers = {as_dict(c).get("name") for key in ("containers", "initContainers")
+                  for c in seq(template_spec.get(key))}
     for i, rule in enumerate(rules):
-        rule, rule_path = _dict(rule), f"{path}.rules[{i}]"
+        rule, rule_path = as_dict(rule), f"{path}.rules[{i}]"
         action = rule.get("action")
         if not action:
             errs.append(required(f"{rule_path}.action", _valid_values(FAILURE_ACTIONS)))
@@ -138,9 +130,9 @@ def _pod_failure_policy(spec: dict, path: str) -> Errors:
         elif action not in FAILURE_ACTIONS:
             errs.append(not_supported(f"{rule_path}.action", action, FAILURE_ACTIONS))
         exit_codes = rule.get("onExitCodes")
-        patterns = _list(rule.get("onPodConditions"))
+        patterns = seq(rule.get("onPodConditions"))
         if exit_codes is not None:
-            errs += _exit_codes(_dict(exit_codes), f"{rule_path}.onExitCodes", containers)
+            errs += _exit_codes(as_dict(exit_codes), f"{rule_path}.onExitCodes", containers)
         if patterns:
             errs += _condition_patterns(patterns, f"{rule_path}.onPodConditions")
         if exit_codes is not None and patterns:
@@ -188,7 +180,7 @@ def indexes_total(indexes: str, completions: int) -> int:
 
 def _success_policy(spec: dict, path: str) -> Errors:
     errs: Errors = []
-    rules = _list(_dict(spec.get("successPolicy")).get("rules"))
+    rules = seq(as_dict(spec.get("successPolicy")).get("rules"))
     if not rules:
         errs.append(required(f"{path}.rules",
                              "at least one rules must be specified when the successPolicy is specified"))
@@ -196,7 +188,7 @@ def _success_policy(spec: dict, path: str) -> Errors:
         errs.append(_too_many(f"{path}.rules", len(rules), MAX_SUCCESS_POLICY_RULES))
     completions = _int(spec.get("completions")) or 0
     for i, rule in enumerate(rules):
-        rule, rule_path = _dict(rule), f"{path}.rules[{i}]"
+        rule, rule_path = as_dict(rule), f"{path}.rules[{i}]"
         indexes, count = rule.get("succeededIndexes"), rule.get("succeededCount")
         if indexes is None and count is None:
             errs.append(required(rule_path, "at least one of succeededCount or succeededIndexes must be specified"))
@@ -224,10 +216,10 @@ def _success_policy(spec: dict, path: str) -> Errors:
 def _go_success_policy(policy: Any) -> str:
     """%#v of a batch.SuccessPolicy, its pointers shown as Go shows them (an address, here only their type)."""
     rules = ", ".join(
-        "batch.SuccessPolicyRule{SucceededIndexes:(*string)(" + ("nil" if _dict(r).get("succeededIndexes") is None
+        "batch.SuccessPolicyRule{SucceededIndexes:(*string)(" + ("nil" if as_dict(r).get("succeededIndexes") is None
                                                               else "0xc000000000") + "), "
-        "SucceededCount:(*int32)(" + ("nil" if _dict(r).get("succeededCount") is None else "0xc000000000") + ")}"
-        for r in _list(_dict(policy).get("rules")))
+        "SucceededCount:(*int32)(" + ("nil" if as_dict(r).get("succeededCount") is None else "0xc000000000") + ")}"
+        for r in seq(as_dict(policy).get("rules")))
     return "batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule{" + rules + "}}"
 
 
@@ -303,7 +295,7 @@ def _job_spec(spec: dict, path: str) -> Errors:
     template = spec.get("template")
     errs += pod.pod_template_spec(template, f"{path}.template")
     # An unset restartPolicy was defaulted to Always, so both get the same answer.
-    restart = _dict(_dict(template).get("spec")).get("restartPolicy")
+    restart = as_dict(as_dict(template).get("spec")).get("restartPolicy")
     restart_path = f"{path}.template.spec.restartPolicy"
     if restart in ("Always", "", None):
         errs.append(required(restart_path, 'valid values: "OnFailure", "Never"'))
@@ -327,14 +319,14 @@ def _has_label(template_labels: dict, key: str, expected: str) -> Errors:
 def _generated_selector(obj: dict, prefixed_labels: bool) -> Errors:
     """validateGeneratedSelector: unless the selector is manual, the template carries the labels the strategy
     generated and the selector selects them."""
-    meta, spec = _dict(obj.get("metadata")), _dict(obj.get("spec"))
+    meta, spec = as_dict(obj.get("metadata")), as_dict(obj.get("spec"))
     if spec.get("manualSelector") is True or spec.get("selector") is None:
         return []
     errs: Errors = []
     uid, name = text(meta.get("uid")), text(meta.get("name"))
     if not uid:
         errs.append(required("metadata.uid", ""))
-    template_labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+    template_labels = as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("labels"))
     expected = {LEGACY_CONTROLLER_UID: uid, LEGACY_JOB_NAME: name}
     errs += _has_label(template_labels, LEGACY_CONTROLLER_UID, uid)
     errs += _has_label(template_labels, LEGACY_JOB_NAME, name)
@@ -353,7 +345,7 @@ def _selector_and_labels(spec: dict) -> Errors:
     if not isinstance(selector, dict):
         return [required("spec.selector", "")]
     errs = label_selector(selector, "spec.selector")
-    template_labels = _dict(_dict(spec.get("template")).get("metadata")).get("labels")
+    template_labels = as_dict(as_dict(spec.get("template")).get("metadata")).get("labels")
     if not selector_matches(selector, template_labels):
         errs.append(invalid_go("spec.template.metadata.labels", go_string_map(template_labels),
                                "`selector` does not match template `labels`"))
@@ -363,9 +355,9 @@ def _selector_and_labels(spec: dict) -> Errors:
 def _validate_job(obj: dict, namespaced: bool, prefixed_labels: bool, object_meta: bool = True) -> Errors:
     """ValidateJob: run on create, and on update (less the object metadata rules, which the update's own
     replace) before the update rules."""
-    meta = _dict(obj.get("metadata"))
+    meta = as_dict(obj.get("metadata"))
     errs = _meta.object_meta(meta, namespaced, names.name_is_dns_subdomain) if object_meta else []
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += _generated_selector(obj, prefixed_labels)
     errs += _job_spec(spec, "spec")
     errs += _selector_and_labels(spec)
@@ -389,22 +381,22 @@ _SCHEDULING_DIRECTIVES = ("nodeSelector", "tolerations", "schedulingGates")
 def _template_with_new_scheduling(template: dict, old_template: dict) -> dict:
     """The old template with the new one's scheduling directives, labels and annotations (a suspended job that
     never started may change those; node affinity too, but no other affinity)."""
-    old = {**old_template, "metadata": dict(_dict(old_template.get("metadata"))),
-           "spec": dict(_dict(old_template.get("spec")))}
-    new_meta, new_spec = _dict(template.get("metadata")), _dict(template.get("spec"))
+    old = {**old_template, "metadata": dict(as_dict(old_template.get("metadata"))),
+           "spec": dict(as_dict(old_template.get("spec")))}
+    new_meta, new_spec = as_dict(template.get("metadata")), as_dict(template.get("spec"))
     for key in ("labels", "annotations"):
         _copy_key(new_meta, old["metadata"], key)
     for key in _SCHEDULING_DIRECTIVES:
         _copy_key(new_spec, old["spec"], key)
     affinity, old_affinity = new_spec.get("affinity"), old["spec"].get("affinity")
     if affinity is None and old_affinity is not None:
-        rest = {k: v for k, v in _dict(old_affinity).items() if k != "nodeAffinity"}
+        rest = {k: v for k, v in as_dict(old_affinity).items() if k != "nodeAffinity"}
         old["spec"]["affinity"] = rest if any(v is not None for v in rest.values()) else None
         if old["spec"]["affinity"] is None:
             del old["spec"]["affinity"]
     elif affinity is not None:
-        merged = {k: v for k, v in _dict(old_affinity).items() if k != "nodeAffinity"}
-        if _dict(affinity).get("nodeAffinity") is not None:
+        merged = {k: v for k, v in as_dict(old_affinity).items() if k != "nodeAffinity"}
+        if as_dict(affinity).get("nodeAffinity") is not None:
             merged["nodeAffinity"] = affinity["nodeAffinity"]
         old["spec"]["affinity"] = merged
     return old
@@ -418,16 +410,16 @@ def _copy_key(source: dict, target: dict, key: str) -> None:
 
 
 def validate_job_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
-    old_labels = _dict(_dict(_dict(old_spec.get("template")).get("metadata")).get("labels"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
+    old_labels = as_dict(as_dict(as_dict(old_spec.get("template")).get("metadata")).get("labels"))
     # Jobs made before the batch.kubernetes.io labels existed are not held to them.
     prefixed = JOB_NAME in old_labels and CONTROLLER_UID in old_labels
     errs = _validate_job(new, namespaced, prefixed, object_meta=False)
     errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += _completions_update(spec, old_spec)
     errs += immutable(spec.get("selector"), old_spec.get("selector"), "spec.selector", go_label_selector)
-    template, old_template = _dict(spec.get("template")), _dict(old_spec.get("template"))
-    suspended_unstarted = old_spec.get("suspend") is True and not _dict(old.get("status")).get("startTime")
+    template, old_template = as_dict(spec.get("template")), as_dict(old_spec.get("template"))
+    suspended_unstarted = old_spec.get("suspend") is True and not as_dict(old.get("status")).get("startTime")
     if suspended_unstarted:
         old_template = _template_with_new_scheduling(template, old_template)
     if template != old_template:
@@ -442,7 +434,7 @@ def validate_job_update(new: dict, old: dict, namespaced: bool) -> Errors:
 def validate_job_status_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateJobUpdateStatus: the metadata update and the status's counts not negative; the spec is not judged
     again (a job stored before a spec rule came in still has its status written)."""
-    status = _dict(new.get("status"))
+    status = as_dict(new.get("status"))
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     for key in ("active", "succeeded", "failed", "ready", "terminating"):
         if status.get(key) is not None:
@@ -493,7 +485,7 @@ def _cron_job_spec(spec: dict, old_spec: dict | None) -> Errors:
     if zone is not None and (old_spec is None or old_spec.get("timeZone") != zone):
         errs += _time_zone(zone)
     errs += one_of(spec.get("concurrencyPolicy"), "spec.concurrencyPolicy", CONCURRENCY_POLICIES)
-    job_spec = _dict(_dict(spec.get("jobTemplate")).get("spec"))
+    job_spec = as_dict(as_dict(spec.get("jobTemplate")).get("spec"))
     errs += _job_spec(job_spec, "spec.jobTemplate.spec")
     if job_spec.get("selector") is not None:
         errs.append(invalid_go("spec.jobTemplate.spec.selector", go_label_selector(job_spec["selector"]),
@@ -524,9 +516,9 @@ def _time_zone(zone: Any) -> Errors:
 
 
 def validate_cron_job(obj: dict, namespaced: bool) -> Errors:
-    meta = _dict(obj.get("metadata"))
+    meta = as_dict(obj.get("metadata"))
     errs = _meta.object_meta(meta, namespaced, names.name_is_dns_subdomain)
-    errs += _cron_job_spec(_dict(obj.get("spec")), None)
+    errs += _cron_job_spec(as_dict(obj.get("spec")), None)
     if len(text(meta.get("name"))) > CRONJOB_NAME_MAX:
         errs.append(invalid("metadata.name", meta.get("name"), "must be no more than 52 characters"))
     return errs
@@ -534,7 +526,7 @@ def validate_cron_job(obj: dict, namespaced: bool) -> Errors:
 
 def validate_cron_job_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    return errs + _cron_job_spec(_dict(new.get("spec")), _dict(old.get("spec")))
+    return errs + _cron_job_spec(as_dict(new.get("spec")), as_dict(old.get("spec")))
 
 
 CREATE = {"Job": validate_job, "CronJob": validate_cron_job}

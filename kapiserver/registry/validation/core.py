@@ -16,20 +16,12 @@ from . import events, persistentvolume, pod
 from ...machinery.quantity import canonical_quantity, go_quantity, parse_quantity
 from .resources import (STANDARD_QUOTA_RESOURCES, container_resource_name, hugepages, overcommit_allowed,
                         resource_name, resource_quantity_value)
-from ._util import (FIELD_IMMUTABLE, Errors, dns1123_label, duplicate, duplicate_go, forbidden, go_quote, go_string_map,
-                    go_strings, immutable, invalid, invalid_go, labels, nonnegative, not_supported, one_of,
-                    qualified_name, required, seq, text, too_long)
+from ._util import (FIELD_IMMUTABLE, Errors, as_dict, as_dicts, dns1123_label, duplicate, duplicate_go, forbidden,
+                    go_quote, go_string_map, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
+                    not_supported, one_of, qualified_name, required, seq, text, too_long)
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024
 IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain) -> Errors:
@@ -49,7 +41,7 @@ def _decoded_len(value: Any) -> int:
 
 def validate_config_map(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
+    data, binary = as_dict(obj.get("data")), as_dict(obj.get("binaryData"))
     total = 0
     for key in sorted(data):
         errs += [invalid(f"data[{key}]", key, msg) for msg in names.is_config_map_key(key)]
@@ -94,9 +86,9 @@ def _secret_bytes(value: Any) -> bytes:
 
 def validate_secret(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    data = dict(_dict(obj.get("data")))
+    data = dict(as_dict(obj.get("data")))
     # stringData is merged into data on decode upstream; count its keys here too.
-    for key, value in _dict(obj.get("stringData")).items():
+    for key, value in as_dict(obj.get("stringData")).items():
         data[key] = base64.b64encode(str(value).encode()).decode()
     total = 0
     for key in sorted(data):
@@ -105,7 +97,7 @@ def validate_secret(obj: dict, namespaced: bool) -> Errors:
     if total > MAX_SECRET_SIZE:
         errs.append(too_long("data", "", MAX_SECRET_SIZE))
     kind = text(obj.get("type"))
-    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(obj.get("metadata")).get("annotations"))
     if kind == "kubernetes.io/service-account-token":
         if not annotations.get("kubernetes.io/service-account.name"):
             errs.append(required("metadata.annotations[kubernetes.io/service-account.name]", ""))
@@ -155,7 +147,7 @@ def validate_secret_update(new: dict, old: dict, namespaced: bool) -> Errors:
 
 def validate_namespace(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False, names.name_is_dns_label)
-    for name in seq(_dict(obj.get("spec")).get("finalizers")):
+    for name in seq(as_dict(obj.get("spec")).get("finalizers")):
         errs += qualified_name(str(name), "spec.finalizers")
         if "/" not in str(name) and name not in _meta.STANDARD_FINALIZERS:
             errs.append(invalid("spec.finalizers", name,
@@ -174,7 +166,7 @@ def _node_taints(spec: dict) -> Errors:
     """validateNodeTaints; upstream hands it the metadata path, so its errors read metadata.taints[i]."""
     errs: Errors = []
     seen: set[tuple] = set()
-    for i, taint in enumerate(_list(spec.get("taints"))):
+    for i, taint in enumerate(as_dicts(spec.get("taints"))):
         path = f"metadata.taints[{i}]"
         errs += qualified_name(text(taint.get("key")), f"{path}.key")
         value = text(taint.get("value"))
@@ -194,9 +186,9 @@ def _node_taints(spec: dict) -> Errors:
 def _node_resources(obj: dict) -> Errors:
     """validateNodeResources: status.capacity and status.allocatable quantities (paths as Child, not Key)."""
     errs: Errors = []
-    status = _dict(obj.get("status"))
+    status = as_dict(obj.get("status"))
     for key in ("capacity", "allocatable"):
-        values = _dict(status.get(key))
+        values = as_dict(status.get(key))
         for name in sorted(values):
             errs += resource_quantity_value(name, values[name], f"status.{key}.{name}")
     return errs
@@ -232,7 +224,7 @@ def _pod_cidr_errors(spec: dict) -> Errors:
 
 def validate_node(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += _node_taints(spec)
     errs += _node_resources(obj)
     return errs + _pod_cidr_errors(spec)
@@ -241,14 +233,14 @@ def validate_node(obj: dict, namespaced: bool) -> Errors:
 def validate_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """ValidateNodeUpdate: podCIDRs and providerID may only be set once; externalID never changes."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs += _node_resources(new)
     seen: list = []
-    for i, address in enumerate(seq(_dict(new.get("status")).get("addresses"))):
+    for i, address in enumerate(seq(as_dict(new.get("status")).get("addresses"))):
         if address in seen:
             errs.append(duplicate_go(f"status.addresses[{i}]", f"core.NodeAddress{{Type:"
-                                     f"{go_quote(_dict(address).get('type'))}, Address:"
-                                     f"{go_quote(_dict(address).get('address'))}}}"))
+                                     f"{go_quote(as_dict(address).get('type'))}, Address:"
+                                     f"{go_quote(as_dict(address).get('address'))}}}"))
         seen.append(address)
     errs += _pod_cidr_errors(spec)      # ValidateNode's check, which upstream's node strategy runs on update too
     old_cidrs = _pod_cidrs(old_spec)
@@ -281,9 +273,9 @@ def validate_pod_template(obj: dict, namespaced: bool) -> Errors:
 
 def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
-    selector = _dict(spec.get("selector"))
+    selector = as_dict(spec.get("selector"))
     if not selector:
         errs.append(required("spec.selector", ""))
     else:
@@ -293,12 +285,12 @@ def validate_replication_controller(obj: dict, namespaced: bool) -> Errors:
     if not isinstance(template, dict):
         errs.append(required("spec.template", ""))
         return errs
-    template_labels = _dict(template.get("metadata")).get("labels")
-    if selector and any(_dict(template_labels).get(k) != v for k, v in selector.items()):
+    template_labels = as_dict(template.get("metadata")).get("labels")
+    if selector and any(as_dict(template_labels).get(k) != v for k, v in selector.items()):
         errs.append(invalid_go("spec.template.metadata.labels", go_string_map(template_labels),
                                "`selector` does not match template `labels`"))
     errs += pod.pod_template_spec(template, "spec.template")
-    template_spec = _dict(template.get("spec"))
+    template_spec = as_dict(template.get("spec"))
     if template_spec.get("restartPolicy") != "Always":
         errs.append(not_supported("spec.template.spec.restartPolicy", template_spec.get("restartPolicy"), ["Always"]))
     if template_spec.get("activeDeadlineSeconds") is not None:
@@ -328,14 +320,14 @@ def _limit_range_item(item: dict, path: str, seen: set[str]) -> Errors:
     lists: dict[str, dict] = {}
 
     def names_of(key: str) -> None:
-        lists[key] = _dict(item.get(key))
+        lists[key] = as_dict(item.get(key))
         for name in sorted(lists[key]):
             errs.extend(name_fn(name, f"{path}.{key}[{name}]"))
     names_of("max")
     names_of("min")
     if kind == "Pod":
         for key in ("default", "defaultRequest"):
-            if _dict(item.get(key)):
+            if as_dict(item.get(key)):
                 errs.append(forbidden(f"{path}.{key}", "may not be specified when `type` is 'Pod'"))
     else:
         names_of("default")
@@ -411,7 +403,7 @@ def _go_float(value: float) -> str:
 def validate_limit_range(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
     seen: set[str] = set()
-    for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
+    for i, item in enumerate(as_dicts(as_dict(obj.get("spec")).get("limits"))):
         errs += _limit_range_item(item, f"spec.limits[{i}]", seen)
     return errs
 
@@ -456,7 +448,7 @@ def _go_scopes(scopes: Any) -> str:
 def _go_scope_selector(selector: dict) -> str:
     """%#v of the core.ScopeSelector a *ScopeSelector points at (field.ErrorBody dereferences it)."""
     parts = []
-    for expr in _list(selector.get("matchExpressions")):
+    for expr in as_dicts(selector.get("matchExpressions")):
         parts.append(f"core.ScopedResourceSelectorRequirement{{ScopeName:{go_quote(expr.get('scopeName'))}, "
                      f"Operator:{go_quote(expr.get('operator'))}, Values:{go_strings(expr.get('values'))}}}")
     return "core.ScopeSelector{MatchExpressions:[]core.ScopedResourceSelectorRequirement{" + ", ".join(parts) + "}}"
@@ -487,7 +479,7 @@ def _quota_scope_selector(spec: dict, hard: dict) -> Errors:
         return errs
     path = "spec.scopeSelector.matchExpressions"
     chosen: set = set()
-    for expr in _list(selector.get("matchExpressions")):
+    for expr in as_dicts(selector.get("matchExpressions")):
         scope, operator, values = expr.get("scopeName"), expr.get("operator"), seq(expr.get("values"))
         if scope not in QUOTA_SCOPES:
             errs.append(invalid(f"{path}.scopeName", text(scope), "unsupported scope"))
@@ -520,7 +512,7 @@ def _quota_scope_selector(spec: dict, hard: dict) -> Errors:
 
 def _resource_list(values: Any, path: str) -> Errors:
     errs: Errors = []
-    values = _dict(values)
+    values = as_dict(values)
     for name in sorted(values):
         errs += quota_resource_name(name, f"{path}[{name}]")
         errs += resource_quantity_value(name, values[name], f"{path}[{name}]")
@@ -528,31 +520,31 @@ def _resource_list(values: Any, path: str) -> Errors:
 
 
 def _quota_spec(obj: dict) -> Errors:
-    spec = _dict(obj.get("spec"))
-    hard = _dict(spec.get("hard"))
+    spec = as_dict(obj.get("spec"))
+    hard = as_dict(spec.get("hard"))
     return _resource_list(hard, "spec.hard") + _quota_scopes(spec, hard) + _quota_scope_selector(spec, hard)
 
 
 def validate_resource_quota(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced) + _quota_spec(obj)
-    status = _dict(obj.get("status"))
+    status = as_dict(obj.get("status"))
     return errs + _resource_list(status.get("hard"), "status.hard") + _resource_list(status.get("used"), "status.used")
 
 
 def validate_resource_quota_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata")) + _quota_spec(new)
-    new_scopes = seq(_dict(new.get("spec")).get("scopes"))
-    if set(map(str, new_scopes)) != set(map(str, seq(_dict(old.get("spec")).get("scopes")))):
-        errs.append(invalid_go("spec.scopes", _go_scopes(_dict(new.get("spec")).get("scopes")), FIELD_IMMUTABLE))
+    new_scopes = seq(as_dict(new.get("spec")).get("scopes"))
+    if set(map(str, new_scopes)) != set(map(str, seq(as_dict(old.get("spec")).get("scopes")))):
+        errs.append(invalid_go("spec.scopes", _go_scopes(as_dict(new.get("spec")).get("scopes")), FIELD_IMMUTABLE))
     return errs
 
 
 def validate_resource_quota_status_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
     """ValidateResourceQuotaStatusUpdate."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if not _dict(new.get("metadata")).get("resourceVersion"):
+    if not as_dict(new.get("metadata")).get("resourceVersion"):
         errs.append(required("resourceVersion", ""))
-    status = _dict(new.get("status"))
+    status = as_dict(new.get("status"))
     return errs + _resource_list(status.get("hard"), "status.hard") + _resource_list(status.get("used"), "status.used")
 
 
@@ -560,14 +552,14 @@ def validate_resource_quota_status_update(new: dict, old: dict, namespaced: bool
 
 def validate_endpoints(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    for i, subset in enumerate(_list(obj.get("subsets"))):
+    for i, subset in enumerate(as_dicts(obj.get("subsets"))):
         path = f"subsets[{i}]"
         if not subset.get("addresses") and not subset.get("notReadyAddresses"):
             errs.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
         for key in ("addresses", "notReadyAddresses"):
-            for j, address in enumerate(_list(subset.get(key))):
+            for j, address in enumerate(as_dicts(subset.get(key))):
                 errs += _endpoint_address(address, f"{path}.{key}[{j}]")
-        ports = _list(subset.get("ports"))
+        ports = as_dicts(subset.get("ports"))
         for j, port in enumerate(ports):
             ppath = f"{path}.ports[{j}]"
             if len(ports) > 1 and not port.get("name"):
@@ -604,7 +596,7 @@ def _endpoint_address(address: dict, path: str) -> Errors:
 
 def validate_binding(obj: dict, namespaced: bool) -> Errors:
     errs: Errors = []
-    target = _dict(obj.get("target"))
+    target = as_dict(obj.get("target"))
     if target.get("kind") and target["kind"] != "Node":
         errs.append(not_supported("target.kind", target["kind"], ["Node", "<empty>"]))
     if not target.get("name"):

@@ -15,19 +15,11 @@ from . import meta as _meta
 from ...machinery import names
 from . import events, pod
 from ...machinery.quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, FieldError, dns1123_label, duplicate, forbidden, go_label_selector,
-                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int, label_selector,
-                    labels, nonnegative, not_more_than_100_percent, not_supported, one_of, qualified_name, required,
-                    seq, text, too_long)
+from ._util import (FIELD_IMMUTABLE, Errors, FieldError, as_dict, as_dicts, dns1123_label, duplicate, forbidden,
+                    go_label_selector, go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int,
+                    label_selector, labels, nonnegative, not_more_than_100_percent, not_supported, one_of,
+                    qualified_name, required, seq, text, too_long)
 from .core import ACCESS_MODES
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain, kube_rules=True) -> Errors:
@@ -38,7 +30,7 @@ def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomai
 
 def validate_pdb(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
         errs.append(invalid_go("spec", "policy.PodDisruptionBudgetSpec{...}",
                                "minAvailable and maxUnavailable cannot be both set"))
@@ -62,7 +54,7 @@ def validate_storage_class(obj: dict, namespaced: bool) -> Errors:
         errs.append(required("provisioner", ""))
     else:
         errs += qualified_name(provisioner.lower(), "provisioner")
-    parameters = _dict(obj.get("parameters"))
+    parameters = as_dict(obj.get("parameters"))
     total = sum(len(k) + len(str(v)) for k, v in parameters.items())
     if len(parameters) > 512:
         errs.append(invalid_go("parameters", "map[string]string{...}", "can't have more than 512 parameters"))
@@ -129,7 +121,7 @@ def _csi_driver_spec(spec: dict) -> Errors:
     if policy is not None and policy not in FS_GROUP_POLICIES:
         errs.append(not_supported("spec.fsGroupPolicy", policy, FS_GROUP_POLICIES))
     audiences: set = set()
-    for i, request in enumerate(_list(spec.get("tokenRequests"))):
+    for i, request in enumerate(as_dicts(spec.get("tokenRequests"))):
         audience = text(request.get("audience"))
         if audience in audiences:
             errs.append(duplicate(f"spec.tokenRequests[{i}].audience", audience))
@@ -153,7 +145,7 @@ def _csi_driver_spec(spec: dict) -> Errors:
 
 
 def validate_csi_driver(obj: dict, namespaced: bool) -> Errors:
-    return _meta_create(obj, False) + _csi_driver_spec(_dict(obj.get("spec")))
+    return _meta_create(obj, False) + _csi_driver_spec(as_dict(obj.get("spec")))
 
 
 def _go_lifecycle_modes(value: Any) -> str:
@@ -164,7 +156,7 @@ def _go_lifecycle_modes(value: Any) -> str:
 
 def validate_csi_driver_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """As upstream's: the create rules, then the update's own (which check the spec once more)."""
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs = validate_csi_driver(new, namespaced)
     errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += _csi_driver_spec(spec)
@@ -179,7 +171,7 @@ def validate_csi_driver_update(new: dict, old: dict, namespaced: bool) -> Errors
 def _csi_node(obj: dict, allow_long_node_id: bool) -> Errors:
     errs = _meta_create(obj, False)
     seen: set = set()
-    for i, driver in enumerate(_list(_dict(obj.get("spec")).get("drivers"))):
+    for i, driver in enumerate(as_dicts(as_dict(obj.get("spec")).get("drivers"))):
         path = f"spec.drivers[{i}]"
         name = text(driver.get("name"))
         errs += csi_driver_name(name, f"{path}.name")
@@ -189,7 +181,7 @@ def _csi_node(obj: dict, allow_long_node_id: bool) -> Errors:
         limit = CSI_NODE_ID_LONGER_MAX_LENGTH if allow_long_node_id else CSI_NODE_ID_MAX_LENGTH
         if len(node_id) > limit:
             errs.append(invalid(f"{path}.nodeID", node_id, f"must be {limit} characters or less"))
-        count = _dict(driver.get("allocatable")).get("count")
+        count = as_dict(driver.get("allocatable")).get("count")
         if count is not None:
             errs += nonnegative(count, f"{path}.allocatable.count")
         if name in seen:
@@ -212,7 +204,7 @@ def validate_csi_node(obj: dict, namespaced: bool) -> Errors:
 
 
 def _go_csi_node_driver(driver: dict) -> str:
-    count = _dict(driver.get("allocatable")).get("count")
+    count = as_dict(driver.get("allocatable")).get("count")
     allocatable = "(*storage.VolumeNodeResources)(nil)" if driver.get("allocatable") is None else \
         "&storage.VolumeNodeResources{Count:" + ("(*int32)(nil)" if count is None else f"&{count}") + "}"
     return (f"storage.CSINodeDriver{{Name:{go_quote(driver.get('name'))}, NodeID:{go_quote(driver.get('nodeID'))}, "
@@ -227,12 +219,12 @@ def _semantic_driver(driver: dict) -> dict:
 def validate_csi_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """As upstream's: the create rules, then the update's (the create rules again, and each existing
     driver immutable); a long node ID stays allowed once an old driver has one."""
-    old_drivers = _list(_dict(old.get("spec")).get("drivers"))
+    old_drivers = as_dicts(as_dict(old.get("spec")).get("drivers"))
     allow_long = any(len(text(d.get("nodeID"))) > CSI_NODE_ID_MAX_LENGTH for d in old_drivers)
     errs = _csi_node(new, allow_long) + _csi_node(new, allow_long)
     errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     for old_driver in old_drivers:
-        for driver in _list(_dict(new.get("spec")).get("drivers")):
+        for driver in as_dicts(as_dict(new.get("spec")).get("drivers")):
             if text(driver.get("name")) == text(old_driver.get("name")) and \
                     _semantic_driver(driver) != _semantic_driver(old_driver):
                 errs.append(invalid_go("spec.drivers", _go_csi_node_driver(driver), FIELD_IMMUTABLE))
@@ -286,10 +278,10 @@ def _inline_volume_spec(spec: dict, path: str) -> Errors:
 
 def _volume_attachment(obj: dict) -> Errors:
     errs = _meta_create(obj, False)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     if not text(spec.get("attacher")):
         errs.append(required("spec.attacher", ""))
-    source = _dict(spec.get("source"))
+    source = as_dict(spec.get("source"))
     pv_name, inline = source.get("persistentVolumeName"), source.get("inlineVolumeSpec")
     one_of_them = "must specify exactly one of inlineVolumeSpec and persistentVolumeName"
     if pv_name is None and inline is None:
@@ -300,11 +292,11 @@ def _volume_attachment(obj: dict) -> Errors:
         if not text(pv_name):
             errs.append(required("spec.source.persistentVolumeName", "must specify non empty persistentVolumeName"))
     else:
-        errs += _inline_volume_spec(_dict(inline), "spec.source.inlineVolumeSpec")
+        errs += _inline_volume_spec(as_dict(inline), "spec.source.inlineVolumeSpec")
     node_name = text(spec.get("nodeName"))
     errs += [invalid("spec.nodeName", node_name, msg) for msg in names.name_is_dns_subdomain(node_name, False)]
-    status = _dict(obj.get("status"))
-    metadata = _dict(status.get("attachmentMetadata"))
+    status = as_dict(obj.get("status"))
+    metadata = as_dict(status.get("attachmentMetadata"))
     if sum(len(k) + len(text(v)) for k, v in metadata.items()) > MAX_ATTACHED_VOLUME_METADATA_SIZE:
         errs.append(too_long("status.attachmentMetadata", "", MAX_ATTACHED_VOLUME_METADATA_SIZE))
     for key in ("attachError", "detachError"):
@@ -319,9 +311,9 @@ def _volume_attachment(obj: dict) -> Errors:
 def validate_volume_attachment(obj: dict, namespaced: bool) -> Errors:
     """Upstream's rules, with v1's tighter ones (a CSI driver name as attacher, a PV name as source)."""
     errs = _volume_attachment(obj)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += csi_driver_name(spec.get("attacher"), "spec.attacher")
-    pv_name = _dict(spec.get("source")).get("persistentVolumeName")
+    pv_name = as_dict(spec.get("source")).get("persistentVolumeName")
     if pv_name is not None:
         errs += [invalid("spec.source.persistentVolumeName", text(pv_name), msg)
                  for msg in names.name_is_dns_subdomain(text(pv_name), False)]
@@ -332,7 +324,7 @@ def validate_volume_attachment_update(new: dict, old: dict, namespaced: bool) ->
     """As upstream's: the rules of any version (twice, as upstream runs them), and a spec that cannot change."""
     errs = _volume_attachment(new) + _volume_attachment(new)
     errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if _dict(new.get("spec")) != _dict(old.get("spec")):
+    if as_dict(new.get("spec")) != as_dict(old.get("spec")):
         errs.append(invalid_go("spec", "storage.VolumeAttachmentSpec{...}", FIELD_IMMUTABLE))
     return errs
 
@@ -374,7 +366,7 @@ def preemption_policy(value: Any, field: str) -> Errors:
 
 def validate_priority_class(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
-    name = text(_dict(obj.get("metadata")).get("name"))
+    name = text(as_dict(obj.get("metadata")).get("name"))
     value = obj.get("value") if is_int(obj.get("value")) else 0
     if name.startswith(SYSTEM_PRIORITY_CLASS_PREFIX):
         problem = _system_priority_class_problem(name, value, bool(obj.get("globalDefault")))
@@ -426,7 +418,7 @@ def validate_runtime_class_update(new: dict, old: dict, namespaced: bool) -> Err
 
 def validate_lease(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     duration = spec.get("leaseDurationSeconds")
     if is_int(duration) and duration <= 0:
         errs.append(invalid("spec.leaseDurationSeconds", duration, "must be greater than 0"))
@@ -441,7 +433,7 @@ def validate_endpoint_slice(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
     address_type = obj.get("addressType")
     errs += one_of(address_type, "addressType", ADDRESS_TYPES)
-    endpoints = _list(obj.get("endpoints"))
+    endpoints = as_dicts(obj.get("endpoints"))
     if len(endpoints) > 1000:
         errs.append(invalid_go("endpoints", "[]discovery.Endpoint{...}", "must have at most 1000 items"))
     for i, endpoint in enumerate(endpoints):
@@ -451,7 +443,7 @@ def validate_endpoint_slice(obj: dict, namespaced: bool) -> Errors:
         elif len(addresses) > 100:
             errs.append(invalid_go(f"endpoints[{i}].addresses", go_strings(addresses), "must have at most 100 items"))
     seen: set[str] = set()
-    for i, port in enumerate(_list(obj.get("ports"))):
+    for i, port in enumerate(as_dicts(obj.get("ports"))):
         name = text(port.get("name"))
         if name:
             errs += dns1123_label(name, f"ports[{i}].name")
@@ -539,12 +531,12 @@ def _certificate_error(certificate: Any) -> str:
 
 def _certificate(obj: Any) -> str:
     """status.certificate, "" when unset."""
-    return text(_dict(_dict(obj).get("status")).get("certificate"))
+    return text(as_dict(as_dict(obj).get("status")).get("certificate"))
 
 
 def _conditions_of(obj: Any, kind: str) -> list:
     """findConditions: the status conditions of type ``kind``, in order."""
-    return [c for c in _list(_dict(_dict(obj).get("status")).get("conditions")) if c.get("type") == kind]
+    return [c for c in as_dicts(as_dict(as_dict(obj).get("status")).get("conditions")) if c.get("type") == kind]
 
 
 class _CSRTolerance:
@@ -552,9 +544,9 @@ class _CSRTolerance:
     already has (or, for the certificate, an update that leaves it alone).  A create tolerates nothing."""
 
     def __init__(self, new: dict, old: Any):
-        old = _dict(old)
-        old_spec = _dict(old.get("spec"))
-        types = [c.get("type") for c in _list(_dict(old.get("status")).get("conditions"))]
+        old = as_dict(old)
+        old_spec = as_dict(old.get("spec"))
+        types = [c.get("type") for c in as_dicts(as_dict(old.get("status")).get("conditions"))]
         usages = seq(old_spec.get("usages"))
         self.both_approved_and_denied = "Approved" in types and "Denied" in types
         self.legacy_signer = old_spec.get("signerName") == LEGACY_UNKNOWN_SIGNER
@@ -602,7 +594,7 @@ def _csr_conditions(conditions: list, tolerance: _CSRTolerance) -> Errors:
 def _csr_rules(obj: dict, tolerance: _CSRTolerance) -> Errors:
     """validateCertificateSigningRequest: the rules of a CSR's create and of every update."""
     errs = _meta_create(obj, False, names.any_name)
-    spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
+    spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
     problem = _csr_request_error(spec.get("request"))
     if problem:
         errs.append(invalid_go("spec.request", "[]byte{...}", problem))
@@ -621,7 +613,7 @@ def _csr_rules(obj: dict, tolerance: _CSRTolerance) -> Errors:
     if is_int(expiration) and expiration < 600:
         errs.append(invalid("spec.expirationSeconds", expiration,
                             "may not specify a duration less than 600 seconds (10 minutes)"))
-    errs += _csr_conditions(_list(status.get("conditions")), tolerance)
+    errs += _csr_conditions(as_dicts(status.get("conditions")), tolerance)
     problem = "" if tolerance.arbitrary_certificate else _certificate_error(status.get("certificate"))
     if problem:
         errs.append(invalid("status.certificate", "<certificate data>", problem))
@@ -662,7 +654,7 @@ def _signer_name(signer: str) -> Errors:
 
 def validate_subject_access_review(obj: dict, namespaced: bool) -> Errors:
     errs: Errors = []
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     has_resource = spec.get("resourceAttributes") is not None
     has_non_resource = spec.get("nonResourceAttributes") is not None
     if has_resource and has_non_resource:
@@ -679,7 +671,7 @@ def validate_subject_access_review(obj: dict, namespaced: bool) -> Errors:
 def validate_api_service(obj: dict, namespaced: bool) -> Errors:
     """An APIService is named version.group; a local one (no service) has neither caBundle nor
     insecureSkipTLSVerify, a remote one names its service."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     group, version = text(spec.get("group")), text(spec.get("version"))
     required_name = f"{version}.{group}"
 
@@ -709,7 +701,7 @@ def validate_api_service(obj: dict, namespaced: bool) -> Errors:
             errs.append(invalid("spec.insecureSkipTLSVerify", True,
                                 "local APIServices may not have insecureSkipTLSVerify"))
         return errs
-    service = _dict(service)
+    service = as_dict(service)
     if not service.get("namespace"):
         errs.append(required("spec.service.namespace", ""))
     if not service.get("name"):
@@ -747,7 +739,7 @@ def _flow_subject(subject: dict, path: str) -> Errors:
     if value is None:
         errs.append(required(f"{path}.{member}", f"{member} is required when subject kind is '{kind}'"))
     else:
-        value = _dict(value)
+        value = as_dict(value)
         name = text(value.get("name"))
         if not name:
             errs.append(required(f"{path}.{member}.name", ""))
@@ -838,12 +830,12 @@ def _non_resource_rule(rule: dict, path: str) -> Errors:
 
 def _policy_rules(rule: dict, path: str) -> Errors:
     errs: Errors = []
-    subjects = _list(rule.get("subjects"))
+    subjects = as_dicts(rule.get("subjects"))
     if not subjects:
         errs.append(required(f"{path}.subjects", "subjects must contain at least one value"))
     for i, subject in enumerate(subjects):
         errs += _flow_subject(subject, f"{path}.subjects[{i}]")
-    resource_rules, non_resource_rules = _list(rule.get("resourceRules")), _list(rule.get("nonResourceRules"))
+    resource_rules, non_resource_rules = as_dicts(rule.get("resourceRules")), as_dicts(rule.get("nonResourceRules"))
     if not resource_rules and not non_resource_rules:
         errs.append(required(path, "at least one of resourceRules and nonResourceRules has to be non-empty"))
     for i, resource_rule in enumerate(resource_rules):
@@ -856,7 +848,7 @@ def _policy_rules(rule: dict, path: str) -> Errors:
 def _flow_conditions(status: Any) -> Errors:
     errs: Errors = []
     seen = set()
-    for i, condition in enumerate(_list(_dict(status).get("conditions"))):
+    for i, condition in enumerate(as_dicts(as_dict(status).get("conditions"))):
         kind = text(condition.get("type"))
         if not kind:
             errs.append(required(f"status.conditions[{i}].type", "must not be empty"))
@@ -870,8 +862,8 @@ def validate_flow_schema(obj: dict, namespaced: bool) -> Errors:
     """A FlowSchema: precedence in 1..10000 (1 for exempt alone), a known distinguisher, a priority level
     named, well-formed rules; the mandatory ones keep their fixed specs."""
     errs = _meta_create(obj, False)
-    name = text(_dict(obj.get("metadata")).get("name"))
-    spec = _dict(obj.get("spec"))
+    name = text(as_dict(obj.get("metadata")).get("name"))
+    spec = as_dict(obj.get("spec"))
     precedence = spec.get("matchingPrecedence") or 0
     if not is_int(precedence) or precedence <= 0:
         errs.append(invalid("spec.matchingPrecedence", precedence, "must be a positive value"))
@@ -881,18 +873,18 @@ def validate_flow_schema(obj: dict, namespaced: bool) -> Errors:
         errs.append(invalid("spec.matchingPrecedence", precedence,
                             "only the schema named 'exempt' may have matchingPrecedence 1"))
     method = spec.get("distinguisherMethod")
-    if method is not None and _dict(method).get("type") not in _DISTINGUISHERS:
-        rendered = f"flowcontrol.FlowDistinguisherMethod{{Type:{go_quote(_dict(method).get('type'))}}}"
+    if method is not None and as_dict(method).get("type") not in _DISTINGUISHERS:
+        rendered = f"flowcontrol.FlowDistinguisherMethod{{Type:{go_quote(as_dict(method).get('type'))}}}"
         errs.append(FieldError("FieldValueNotSupported", "spec.distinguisherMethod.type",
                                f"Unsupported value: {rendered}: supported values: "
                                + ", ".join(f'"{v}"' for v in _DISTINGUISHERS)))
-    level = text(_dict(spec.get("priorityLevelConfiguration")).get("name"))
+    level = text(as_dict(spec.get("priorityLevelConfiguration")).get("name"))
     if not level:
         errs.append(required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
     else:
         errs += [invalid("spec.priorityLevelConfiguration.name", level, msg)
                  for msg in names.name_is_dns_subdomain(level, False)]
-    for i, rule in enumerate(_list(spec.get("rules"))):
+    for i, rule in enumerate(as_dicts(spec.get("rules"))):
         errs += _policy_rules(rule, f"spec.rules[{i}]")
     if name in apfbootstrap.MANDATORY_FLOW_SCHEMAS and spec != apfbootstrap.flow_schema(name)["spec"]:
         errs.append(invalid_go("spec", "spec", f"spec of '{name}' must equal the fixed value"))
@@ -912,7 +904,7 @@ def _limited(limited: dict) -> Errors:
     if borrowing is not None and (not is_int(borrowing) or borrowing < 0):
         errs.append(invalid(f"{path}.borrowingLimitPercent", borrowing,
                             "if specified, must be a non-negative integer"))
-    response = _dict(limited.get("limitResponse"))
+    response = as_dict(limited.get("limitResponse"))
     kind, queuing = response.get("type"), response.get("queuing")
     if kind == "Reject":
         if queuing is not None:
@@ -923,7 +915,7 @@ def _limited(limited: dict) -> Errors:
             errs.append(required(f"{path}.limitResponse.queuing",
                                  "must not be empty if limited.limitResponse.type is Limited"))
         else:
-            queuing = _dict(queuing)
+            queuing = as_dict(queuing)
             qpath = f"{path}.limitResponse.queuing"
             queues, hand, length = (queuing.get(k) or 0 for k in ("queues", "handSize", "queueLengthLimit"))
             if not is_int(length) or length <= 0:
@@ -949,15 +941,15 @@ def validate_priority_level_configuration(obj: dict, namespaced: bool) -> Errors
     """A PriorityLevelConfiguration: Exempt exactly when named exempt, limited or exempt as its type says,
     shares, percentages and queuing in range; catch-all keeps its fixed spec."""
     errs = _meta_create(obj, False)
-    name = text(_dict(obj.get("metadata")).get("name"))
-    spec = _dict(obj.get("spec"))
+    name = text(as_dict(obj.get("metadata")).get("name"))
+    spec = as_dict(obj.get("spec"))
     kind = spec.get("type")
     if (name == "exempt") != (kind == "Exempt"):
         errs.append(invalid("spec.type", text(kind), "type must be 'Exempt' if and only if name is 'exempt'"))
     if kind == "Exempt":
         if spec.get("limited") is not None:
             errs.append(forbidden("spec.limited", "must be nil if the type is not Limited"))
-        exempt = _dict(spec.get("exempt"))
+        exempt = as_dict(spec.get("exempt"))
         shares, lendable = exempt.get("nominalConcurrencyShares"), exempt.get("lendablePercent")
         if shares is not None and (not is_int(shares) or shares < 0):
             errs.append(invalid("spec.exempt.nominalConcurrencyShares", shares, "must be a non-negative integer"))
@@ -969,7 +961,7 @@ def validate_priority_level_configuration(obj: dict, namespaced: bool) -> Errors
         if spec.get("limited") is None:
             errs.append(required("spec.limited", "must not be empty when type is Limited"))
         else:
-            errs += _limited(_dict(spec.get("limited")))
+            errs += _limited(as_dict(spec.get("limited")))
     else:
         errs.append(not_supported("spec.type", text(kind), ("Exempt", "Limited")))
     if name == "catch-all" and spec != apfbootstrap.priority_level(name)["spec"]:

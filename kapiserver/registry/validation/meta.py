@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...machinery import names
-from ._util import (Errors, seq, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
+from ._util import (Errors, as_dict, seq, forbidden, go_strings, immutable, invalid, invalid_go, labels, nonnegative,
                     qualified_name, required, text, too_long)
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * (1 << 10)  # 256 KiB
@@ -77,7 +77,7 @@ def finalizers(value: Any, field: str) -> Errors:
 def kube_finalizers(value: Any, field: str) -> Errors:
     """core's extra pass: each finalizer again, and a bare name must be a standard one."""
     errs: Errors = []
-    for i, name in enumerate(value if isinstance(value, list) else []):
+    for i, name in enumerate(seq(value)):
         name = str(name)
         errs += qualified_name(name, f"{field}[{i}]")
         if "/" not in name and name not in STANDARD_FINALIZERS:
@@ -126,7 +126,7 @@ def _present_fields(meta: dict, field: str, kube_rules: bool, on_create: bool) -
 def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", kube_rules: bool = True) -> Errors:
     """ValidateObjectMeta: run on create.  Name generation has already happened.
     ``kube_rules`` adds core's finalizer-name pass (every group but RBAC uses it)."""
-    meta = meta if isinstance(meta, dict) else {}
+    meta = as_dict(meta)
     errs: Errors = []
     generate_name = text(meta.get("generateName"))
     if generate_name:
@@ -153,8 +153,8 @@ def object_meta(meta: Any, namespaced: bool, name_fn, field: str = "metadata", k
 def object_meta_update(new: Any, old: Any, field: str = "metadata", kube_rules: bool = True) -> Errors:
     """ValidateObjectMetaUpdate.  The Store fills resourceVersion on unconditional updates
     before validation, as upstream's does."""
-    new = new if isinstance(new, dict) else {}
-    old = old if isinstance(old, dict) else {}
+    new = as_dict(new)
+    old = as_dict(old)
     errs: Errors = []
     if old.get("deletionTimestamp"):
         added = [f for f in seq(new.get("finalizers")) if f not in seq(old.get("finalizers"))]

@@ -9,16 +9,8 @@ from . import meta as _meta
 from ...machinery import names
 from ...machinery.formats import parse_ip_sloppy, parse_network_sloppy
 from . import pod
-from ._util import (Errors, forbidden, go_quote, immutable, invalid, invalid_go, is_int, label_selector, not_supported,
-                    required, seq, text, too_long)
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
+from ._util import (Errors, as_dict, as_dicts, forbidden, go_quote, immutable, invalid, invalid_go, is_int,
+                    label_selector, not_supported, required, seq, text, too_long)
 
 
 def _meta_create(obj: dict, namespaced: bool) -> Errors:
@@ -37,13 +29,13 @@ def _ingress_backend(backend: dict, path: str) -> Errors:
         return _typed_reference(resource, f"{path}.resource")
     if service is None:
         return [invalid(path, "", "resource or service backend is required")]
-    service = _dict(service)
+    service = as_dict(service)
     name = text(service.get("name"))
     if not name:
         errs.append(required(f"{path}.service.name", ""))
     else:
         errs += [invalid(f"{path}.service.name", name, msg) for msg in names.name_is_dns1035_label(name, False)]
-    port = _dict(service.get("port"))
+    port = as_dict(service.get("port"))
     port_name, port_number = text(port.get("name")), port.get("number") or 0
     if port_name and port_number:
         errs.append(invalid(path, "", "cannot set both port name & port number"))
@@ -77,7 +69,7 @@ def _http_path(entry: dict, path: str) -> Errors:
             errs.append(invalid(f"{path}.path", value, "must be an absolute path"))
     else:
         errs.append(not_supported(f"{path}.pathType", path_type, PATH_TYPES))
-    return errs + _ingress_backend(_dict(entry.get("backend")), f"{path}.backend")
+    return errs + _ingress_backend(as_dict(entry.get("backend")), f"{path}.backend")
 
 
 def _is_ip(host: str) -> bool:
@@ -90,7 +82,7 @@ def _rule_value(rule: dict, path: str) -> Errors:
     if not isinstance(http, dict):
         return []
     errs: Errors = []
-    paths = _list(http.get("paths"))
+    paths = as_dicts(http.get("paths"))
     if not paths:
         errs.append(required(f"{path}.http.paths", ""))
     for j, entry in enumerate(paths):
@@ -109,12 +101,12 @@ def _secret_name_errors(name: Any) -> list[str]:
 
 def _ingress_spec(spec: dict, allow_invalid_secret: bool, allow_invalid_wildcard_rule: bool) -> Errors:
     errs: Errors = []
-    rules = _list(spec.get("rules"))
+    rules = as_dicts(spec.get("rules"))
     if spec.get("defaultBackend") is None and not rules:
         shown = "[]networking.IngressRule(nil)" if spec.get("rules") is None else "[]networking.IngressRule{}"
         errs.append(invalid_go("spec", shown, "either `defaultBackend` or `rules` must be specified"))
     if spec.get("defaultBackend") is not None:
-        errs += _ingress_backend(_dict(spec["defaultBackend"]), "spec.defaultBackend")
+        errs += _ingress_backend(as_dict(spec["defaultBackend"]), "spec.defaultBackend")
     for i, rule in enumerate(rules):
         host = text(rule.get("host"))
         if host:
@@ -124,7 +116,7 @@ def _ingress_spec(spec: dict, allow_invalid_secret: bool, allow_invalid_wildcard
         # a wildcard host's rule is checked too, unless the stored object already broke that rule
         if "*" not in host or not allow_invalid_wildcard_rule:
             errs += _rule_value(rule, f"spec.rules[{i}]")
-    for i, tls in enumerate(_list(spec.get("tls"))):
+    for i, tls in enumerate(as_dicts(spec.get("tls"))):
         for j, host in enumerate(seq(tls.get("hosts"))):
             errs += _host_errors(text(host), f"spec.tls[{i}].hosts[{j}]")
         if not allow_invalid_secret:
@@ -140,9 +132,9 @@ INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 def validate_ingress(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, namespaced) + _ingress_spec(_dict(obj.get("spec")), False, False)
-    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
-    class_name = _dict(obj.get("spec")).get("ingressClassName")
+    errs = _meta_create(obj, namespaced) + _ingress_spec(as_dict(obj.get("spec")), False, False)
+    annotations = as_dict(as_dict(obj.get("metadata")).get("annotations"))
+    class_name = as_dict(obj.get("spec")).get("ingressClassName")
     if INGRESS_CLASS_ANNOTATION in annotations and class_name is not None \
             and annotations[INGRESS_CLASS_ANNOTATION] != class_name:
         errs.append(invalid(f"annotations.{INGRESS_CLASS_ANNOTATION}", annotations[INGRESS_CLASS_ANNOTATION],
@@ -153,12 +145,12 @@ def validate_ingress(obj: dict, namespaced: bool) -> Errors:
 def validate_ingress_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """Metadata's update rules, then the create rules, relaxed where the stored object already broke them
     (a TLS secretName that is not a Secret name; a wildcard host's invalid rule)."""
-    old_spec = _dict(old.get("spec"))
-    allow_secret = any(_secret_name_errors(tls.get("secretName")) for tls in _list(old_spec.get("tls")))
+    old_spec = as_dict(old.get("spec"))
+    allow_secret = any(_secret_name_errors(tls.get("secretName")) for tls in as_dicts(old_spec.get("tls")))
     allow_wildcard = any("*" in text(rule.get("host")) and _rule_value(rule, "")
-                         for rule in _list(old_spec.get("rules")))
+                         for rule in as_dicts(old_spec.get("rules")))
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    return errs + _ingress_spec(_dict(new.get("spec")), allow_secret, allow_wildcard)
+    return errs + _ingress_spec(as_dict(new.get("spec")), allow_secret, allow_wildcard)
 
 
 _NOT_AN_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
@@ -167,8 +159,8 @@ _NOT_AN_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 def validate_ingress_status_update(new: dict, old: dict, namespaced: bool) -> Errors:
     """A write through /status: metadata's update rules and the load balancer's addresses, not the spec."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    balancer = _dict(_dict(new.get("status")).get("loadBalancer"))
-    for i, entry in enumerate(_list(balancer.get("ingress"))):
+    balancer = as_dict(as_dict(new.get("status")).get("loadBalancer"))
+    for i, entry in enumerate(as_dicts(balancer.get("ingress"))):
         path = f"status.loadBalancer.ingress[{i}]"
         ip, hostname = text(entry.get("ip")), text(entry.get("hostname"))
         if ip and not _is_ip(ip):
@@ -239,7 +231,7 @@ def _domain_prefixed_path(value: str, path: str) -> Errors:
 
 def validate_ingress_class(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, False)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     controller = text(spec.get("controller"))
     if len(controller) > 250:
         errs.append(too_long("spec.controller", "", 250))
@@ -250,8 +242,8 @@ def validate_ingress_class(obj: dict, namespaced: bool) -> Errors:
 
 def validate_ingress_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    errs += immutable(text(_dict(new.get("spec")).get("controller")), text(_dict(old.get("spec")).get("controller")),
-                      "spec.controller")
+    errs += immutable(text(as_dict(new.get("spec")).get("controller")),
+                      text(as_dict(old.get("spec")).get("controller")), "spec.controller")
     return errs + [e for e in validate_ingress_class(new, namespaced) if not e.field.startswith("metadata.")]
 
 
@@ -320,14 +312,14 @@ def _peer(peer: dict, path: str) -> Errors:
 
 def validate_network_policy(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs += label_selector(spec.get("podSelector"), "spec.podSelector")
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
-        for i, rule in enumerate(_list(spec.get(direction))):
+        for i, rule in enumerate(as_dicts(spec.get(direction))):
             rpath = f"spec.{direction}[{i}]"
-            for j, port in enumerate(_list(rule.get("ports"))):
+            for j, port in enumerate(as_dicts(rule.get("ports"))):
                 errs += _policy_port(port, f"{rpath}.ports[{j}]")
-            for j, peer in enumerate(_list(rule.get(peers_key))):
+            for j, peer in enumerate(as_dicts(rule.get(peers_key))):
                 errs += _peer(peer, f"{rpath}.{peers_key}[{j}]")
     types = seq(spec.get("policyTypes"))
     if len(types) > 2:

@@ -14,8 +14,8 @@ from . import meta as _meta
 from . import pod
 from ...machinery import names
 from ...machinery.quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, forbidden, go_diff, invalid, invalid_go, label_selector, not_supported,
-                    required, text, too_long)
+from ._util import (FIELD_IMMUTABLE, Errors, as_dict, as_dicts, forbidden, go_diff, invalid, invalid_go, label_selector,
+                    not_supported, required, seq, text, too_long)
 
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 VOLUME_MODES = ("Block", "Filesystem")
@@ -49,14 +49,6 @@ SPEC_IMMUTABLE = "spec is immutable after creation except resources.requests and
                  "bound claims"
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _items(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
-
-
 def semantic(value: Any) -> Any:
     """``value`` as apimachinery's Semantic.DeepEqual compares it: an empty list or map equals none."""
     if isinstance(value, dict):
@@ -70,7 +62,7 @@ def semantic(value: Any) -> Any:
 
 def access_modes(value: Any, path: str, detail: str = "") -> Errors:
     """The modes are known ones, at least one, and ReadWriteOncePod alone."""
-    modes = value if isinstance(value, list) else []
+    modes = seq(value)
     errs: Errors = [] if modes else [required(path, detail)]
     once_pod = other = False
     for mode in modes:
@@ -102,7 +94,7 @@ def node_selector(selector: dict, path: str) -> Errors:
     if not isinstance(terms, list) or not terms:
         return [required(f"{path}.nodeSelectorTerms", "must have at least one node selector term")]
     errs: Errors = []
-    for i, term in enumerate(_items(terms)):
+    for i, term in enumerate(as_dicts(terms)):
         errs += pod.node_selector_term(term, f"{path}.nodeSelectorTerms[{i}]", True)
     return errs
 
@@ -119,7 +111,7 @@ def _csi_driver_name(value: Any, path: str) -> Errors:
 
 
 def _secret_reference(ref: Any, path: str) -> Errors:
-    ref = _dict(ref)
+    ref = as_dict(ref)
     errs: Errors = []
     if not text(ref.get("name")):
         errs.append(required(f"{path}.name", ""))
@@ -161,7 +153,7 @@ def _source(key: str, source: dict, path: str) -> Errors:
 
 def persistent_volume_spec(spec: dict, path: str = "spec") -> Errors:
     errs = access_modes(spec.get("accessModes"), f"{path}.accessModes")
-    capacity = _dict(spec.get("capacity"))
+    capacity = as_dict(spec.get("capacity"))
     if not capacity:
         errs.append(required(f"{path}.capacity", ""))
     if "storage" not in capacity or len(capacity) > 1:
@@ -176,11 +168,11 @@ def persistent_volume_spec(spec: dict, path: str = "spec") -> Errors:
         errs.append(not_supported(f"{path}.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
     affinity = spec.get("nodeAffinity")
     if affinity is not None:
-        required_nodes = _dict(affinity).get("required")
+        required_nodes = as_dict(affinity).get("required")
         if required_nodes is None:
             errs.append(required(f"{path}.nodeAffinity.required", "must specify required node constraints"))
         else:
-            errs += node_selector(_dict(required_nodes), f"{path}.nodeAffinity.required")
+            errs += node_selector(as_dict(required_nodes), f"{path}.nodeAffinity.required")
     count = 0
     for key, forbidden_path in PV_SOURCES:
         source = spec.get(key)
@@ -190,14 +182,14 @@ def persistent_volume_spec(spec: dict, path: str = "spec") -> Errors:
             errs.append(forbidden(f"{path}.{forbidden_path}", "may not specify more than 1 volume type"))
             continue
         count += 1
-        errs += _source(key, _dict(source), f"{path}.{key}")
+        errs += _source(key, as_dict(source), f"{path}.{key}")
         if key == "local" and affinity is None:
             errs.append(required(f"{path}.nodeAffinity", "Local volume requires node affinity"))
     if not count:
         errs.append(required(path, "must specify a volume type"))
     host_path = spec.get("hostPath")
     if host_path is not None and policy == "Recycle" and \
-            posixpath.normpath(text(_dict(host_path).get("path")) or ".") in ("/", "//"):
+            posixpath.normpath(text(as_dict(host_path).get("path")) or ".") in ("/", "//"):
         errs.append(forbidden(f"{path}.persistentVolumeReclaimPolicy", "may not be 'recycle' for a hostPath mount "
                                                                         "of '/'"))
     if spec.get("storageClassName"):
@@ -209,14 +201,14 @@ def persistent_volume_spec(spec: dict, path: str = "spec") -> Errors:
 
 def validate_persistent_volume(obj: dict, namespaced: bool = False) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), False, names.name_is_dns_subdomain)
-    return errs + persistent_volume_spec(_dict(obj.get("spec")))
+    return errs + persistent_volume_spec(as_dict(obj.get("spec")))
 
 
 def _ga_affinity(affinity: Any) -> Any:
     """The node affinity with beta topology label keys read as their GA names."""
     affinity = semantic(affinity)
-    for term in _items(_dict(_dict(affinity).get("required")).get("nodeSelectorTerms")):
-        for expr in _items(term.get("matchExpressions")):
+    for term in as_dicts(as_dict(as_dict(affinity).get("required")).get("nodeSelectorTerms")):
+        for expr in as_dicts(term.get("matchExpressions")):
             if isinstance(expr.get("key"), str) and expr["key"] in _GA_TOPOLOGY_LABELS:
                 expr["key"] = _GA_TOPOLOGY_LABELS[expr["key"]]
     return affinity
@@ -225,7 +217,7 @@ def _ga_affinity(affinity: Any) -> Any:
 def _go_affinity(affinity: Any) -> str:
     if affinity is None:
         return "null"
-    required_nodes = _dict(affinity).get("required")
+    required_nodes = as_dict(affinity).get("required")
     return "core.VolumeNodeAffinity{Required:" + ("(*core.NodeSelector)(nil)" if required_nodes is None else
                                                   "(*core.NodeSelector){...}") + "}"
 
@@ -235,7 +227,7 @@ def validate_persistent_volume_update(new: dict, old: dict, namespaced: bool = F
     may be set once, then only move from beta to GA topology labels."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += validate_persistent_volume(new)
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     source = {k: spec[k] for k in PV_SOURCE_KEYS if spec.get(k) is not None}
     old_source = {k: old_spec[k] for k in PV_SOURCE_KEYS if old_spec.get(k) is not None}
     old_csi, new_csi = old_source.get("csi"), source.get("csi")
@@ -256,7 +248,7 @@ def validate_persistent_volume_update(new: dict, old: dict, namespaced: bool = F
 
 def validate_persistent_volume_status_update(new: dict, old: dict, namespaced: bool = False) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if not _dict(new.get("metadata")).get("resourceVersion"):
+    if not as_dict(new.get("metadata")).get("resourceVersion"):
         errs.append(required("resourceVersion", ""))
     return errs
 
@@ -288,7 +280,7 @@ def pvc_spec(spec: dict, path: str) -> Errors:
         errs += label_selector(spec["selector"], f"{path}.selector")
     errs += [e for e in access_modes(spec.get("accessModes"), f"{path}.accessModes")
              if e.reason != "FieldValueRequired"]
-    requests = _dict(_dict(spec.get("resources")).get("requests"))
+    requests = as_dict(as_dict(spec.get("resources")).get("requests"))
     if "storage" not in requests:
         errs.append(required(f"{path}.resources[storage]", ""))
     else:
@@ -299,15 +291,15 @@ def pvc_spec(spec: dict, path: str) -> Errors:
         errs.append(not_supported(f"{path}.volumeMode", spec["volumeMode"], VOLUME_MODES))
     source, source_ref = spec.get("dataSource"), spec.get("dataSourceRef")
     if source is not None:
-        errs += _data_source(_dict(source), f"{path}.dataSource", False)
+        errs += _data_source(as_dict(source), f"{path}.dataSource", False)
     if source_ref is not None:
-        errs += _data_source(_dict(source_ref), f"{path}.dataSourceRef", True)
-    if source_ref is not None and text(_dict(source_ref).get("namespace")):
+        errs += _data_source(as_dict(source_ref), f"{path}.dataSourceRef", True)
+    if source_ref is not None and text(as_dict(source_ref).get("namespace")):
         if source is not None:
             errs.append(invalid(path, f"{path}.dataSource", "may not be specified when dataSourceRef.namespace is "
                                                             "specified"))
     elif source is not None and source_ref is not None:
-        source, source_ref = _dict(source), _dict(source_ref)
+        source, source_ref = as_dict(source), as_dict(source_ref)
         if (source.get("apiGroup"), text(source.get("kind")), text(source.get("name"))) != \
                 (source_ref.get("apiGroup"), text(source_ref.get("kind")), text(source_ref.get("name"))):
             errs.append(invalid(path, f"{path}.dataSource", "must match dataSourceRef"))
@@ -316,7 +308,7 @@ def pvc_spec(spec: dict, path: str) -> Errors:
 
 def validate_persistent_volume_claim(obj: dict, namespaced: bool = True) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns_subdomain)
-    return errs + pvc_spec(_dict(obj.get("spec")), "spec")
+    return errs + pvc_spec(as_dict(obj.get("spec")), "spec")
 
 
 def _class_from_annotation(old_annotations: dict, new_annotations: dict, old_class, new_class) -> bool:
@@ -329,8 +321,8 @@ def _class_from_annotation(old_annotations: dict, new_annotations: dict, old_cla
 
 def _storage(claim: dict, where: str = "spec") -> Any:
     if where == "spec":
-        return _dict(_dict(_dict(claim.get("spec")).get("resources")).get("requests")).get("storage")
-    return _dict(_dict(claim.get("status")).get("capacity")).get("storage")
+        return as_dict(as_dict(as_dict(claim.get("spec")).get("resources")).get("requests")).get("storage")
+    return as_dict(as_dict(claim.get("status")).get("capacity")).get("storage")
 
 
 def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
@@ -338,11 +330,11 @@ def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bo
     (set once), and the storage request of a bound claim (never below what it was)."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += validate_persistent_volume_claim(new, namespaced)
-    spec, old_spec = dict(_dict(new.get("spec"))), dict(_dict(old.get("spec")))
+    spec, old_spec = dict(as_dict(new.get("spec"))), dict(as_dict(old.get("spec")))
     if not old_spec.get("volumeName"):
         old_spec["volumeName"] = spec.get("volumeName")
-    annotations = _dict(_dict(new.get("metadata")).get("annotations"))
-    old_annotations = _dict(_dict(old.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(new.get("metadata")).get("annotations"))
+    old_annotations = as_dict(as_dict(old.get("metadata")).get("annotations"))
     if _class_from_annotation(old_annotations, annotations, old_spec.get("storageClassName"),
                               spec.get("storageClassName")):
         spec.pop("storageClassName", None)
@@ -354,21 +346,21 @@ def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bo
                 (BETA_STORAGE_CLASS not in old_annotations or
                  spec["storageClassName"] == old_annotations[BETA_STORAGE_CLASS]):
             spec["storageClassName"] = old_spec.get("storageClassName")
-    resources = _dict(spec.get("resources"))
-    if _dict(new.get("status")).get("phase") == "Bound" and resources.get("requests") is not None:
-        spec["resources"] = {**resources, "requests": {**_dict(resources["requests"]), "storage": _storage(old)}}
+    resources = as_dict(spec.get("resources"))
+    if as_dict(new.get("status")).get("phase") == "Bound" and resources.get("requests") is not None:
+        spec["resources"] = {**resources, "requests": {**as_dict(resources["requests"]), "storage": _storage(old)}}
     spec["volumeAttributesClassName"] = old_spec.get("volumeAttributesClassName")
     if semantic(spec) != semantic(old_spec):
         errs.append(forbidden("spec", SPEC_IMMUTABLE + "\n" + go_diff("core.PersistentVolumeClaimSpec",
                                                                       semantic(old_spec), semantic(spec))))
     new_size, old_size = parse_quantity(_storage(new)) or 0, parse_quantity(_storage(old)) or 0
     if new_size < old_size:
-        old_status = _dict(old.get("status"))
+        old_status = as_dict(old.get("status"))
         if old_status.get("allocatedResources") is None and old_status.get("allocatedResourceStatuses") is None:
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
         elif new_size <= (parse_quantity(_storage(old, "status")) or 0):
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
-    new_mode, old_mode = _dict(new.get("spec")).get("volumeMode"), _dict(old.get("spec")).get("volumeMode")
+    new_mode, old_mode = as_dict(new.get("spec")).get("volumeMode"), as_dict(old.get("spec")).get("volumeMode")
     if new_mode != old_mode:
         errs.append(invalid("volumeMode", new_mode, FIELD_IMMUTABLE))
     return errs
@@ -376,11 +368,11 @@ def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bo
 
 def validate_persistent_volume_claim_status_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if not _dict(new.get("metadata")).get("resourceVersion"):
+    if not as_dict(new.get("metadata")).get("resourceVersion"):
         errs.append(required("resourceVersion", ""))
-    if not _dict(new.get("spec")).get("accessModes"):
+    if not as_dict(new.get("spec")).get("accessModes"):
         errs.append(required("Spec.accessModes", ""))
-    for name, value in sorted(_dict(_dict(new.get("status")).get("capacity")).items()):
+    for name, value in sorted(as_dict(as_dict(new.get("status")).get("capacity")).items()):
         amount = parse_quantity(value)
         if amount is not None and amount < 0:
             errs.append(invalid(f"status.capacity[{name}]", int(amount), "must be a valid resource quantity"))

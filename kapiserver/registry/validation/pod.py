@@ -13,9 +13,9 @@ from . import meta as _meta
 from .resources import container_resource_name, overcommit_allowed, resource_quantity_value
 from ...machinery import names
 from ...machinery.formats import parse_ip_sloppy
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_diff, go_field,
-                    invalid, invalid_go, is_int, label_selector, labels, nonnegative, not_found_field, not_supported,
-                    one_of, qualified_name, required, text, too_long)
+from ._util import (Errors, as_dict, as_dicts, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden,
+                    go_diff, go_field, invalid, invalid_go, is_int, label_selector, labels, nonnegative,
+                    not_found_field, not_supported, one_of, qualified_name, required, seq, text, too_long)
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -48,10 +48,6 @@ UPDATE_FORBIDDEN = (
     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
     "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
     "previously negative)")
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _str(value: Any) -> str:
@@ -118,7 +114,7 @@ def _volume_source(v: dict, path: str) -> Errors:
             errs.append(invalid(f"{spath}.defaultMode", mode,
                                 "must be a number between 0 and 0777 (octal), both inclusive"))
     if kind in ("configMap", "secret"):
-        for i, item in enumerate(_list(source.get("items"))):
+        for i, item in enumerate(as_dicts(source.get("items"))):
             if not item.get("key"):
                 errs.append(required(f"{spath}.items[{i}].key", ""))
             if not item.get("path"):
@@ -129,7 +125,7 @@ def _volume_source(v: dict, path: str) -> Errors:
 def volumes(value: Any, path: str) -> tuple[set[str], Errors]:
     errs: Errors = []
     seen: set[str] = set()
-    for i, v in enumerate(_list(value)):
+    for i, v in enumerate(as_dicts(value)):
         vpath = f"{path}[{i}]"
         errs += _volume_source(v, vpath)
         name = _str(v.get("name"))
@@ -148,7 +144,7 @@ def volumes(value: Any, path: str) -> tuple[set[str], Errors]:
 def _ports(value: Any, path: str) -> Errors:
     errs: Errors = []
     seen: set[str] = set()
-    for i, port in enumerate(_list(value)):
+    for i, port in enumerate(as_dicts(value)):
         ppath = f"{path}[{i}]"
         name = _str(port.get("name"))
         if name:
@@ -221,7 +217,7 @@ def _key_selector(selector: dict, path: str) -> Errors:
 
 def _env(value: Any, path: str) -> Errors:
     errs: Errors = []
-    for i, env in enumerate(_list(value)):
+    for i, env in enumerate(as_dicts(value)):
         name = _str(env.get("name"))
         if not name:
             errs.append(required(f"{path}[{i}].name", ""))
@@ -237,7 +233,7 @@ def _env(value: Any, path: str) -> Errors:
             if selector is None:
                 continue
             sources += 1
-            selector = selector if isinstance(selector, dict) else {}
+            selector = as_dict(selector)
             if ref == "fieldRef":
                 errs += _field_selector(selector, f"{vpath}.fieldRef")
             elif ref == "resourceFieldRef":
@@ -259,7 +255,7 @@ def _env_from(value: Any, path: str) -> Errors:
     """ValidateEnvFrom: a valid prefix, exactly one of configMapRef / secretRef with a name (upstream reports
     the count at the list's path, not the item's)."""
     errs: Errors = []
-    for i, source in enumerate(_list(value)):
+    for i, source in enumerate(as_dicts(value)):
         ipath = f"{path}[{i}]"
         prefix = _str(source.get("prefix"))
         if prefix:
@@ -302,7 +298,7 @@ def _volume_mounts(value: Any, volume_names: set[str], path: str, container: dic
     mount_points: set[str] = set()
     context = (container or {}).get("securityContext")
     privileged = isinstance(context, dict) and context.get("privileged") is True
-    for i, mount in enumerate(_list(value)):
+    for i, mount in enumerate(as_dicts(value)):
         mpath = f"{path}[{i}]"
         name, mount_path = _str(mount.get("name")), _str(mount.get("mountPath"))
         if not name:
@@ -429,7 +425,7 @@ def _container_security_context(context: Any, path: str, host_users: bool) -> Er
                                    "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
         capabilities = context.get("capabilities")
         added = capabilities.get("add") if isinstance(capabilities, dict) else None
-        for cap in added if isinstance(added, list) else []:
+        for cap in seq(added):
             if cap == "CAP_SYS_ADMIN":
                 errs.append(invalid_go(path, _go_security_context(context), "cannot set `allowPrivilegeEscalation` "
                                                                             "to false and `capabilities.Add` "
@@ -440,9 +436,9 @@ def _container_security_context(context: Any, path: str, host_users: bool) -> Er
 
 def resources(value: Any, path: str) -> Errors:
     errs: Errors = []
-    value = value if isinstance(value, dict) else {}
-    limits = value.get("limits") if isinstance(value.get("limits"), dict) else {}
-    requests = value.get("requests") if isinstance(value.get("requests"), dict) else {}
+    value = as_dict(value)
+    limits = as_dict(value.get("limits"))
+    requests = as_dict(value.get("requests"))
     for name in sorted(limits):
         errs += container_resource_name(name, f"{path}.limits[{name}]")
         errs += resource_quantity_value(name, limits[name], f"{path}.limits[{name}]")
@@ -481,10 +477,10 @@ def _handler(h: dict, path: str, kinds: tuple[str, ...], grace: Any) -> Errors:
             errs.append(forbidden(f"{path}.{kind}", "may not specify more than 1 handler type"))
             continue
         count += 1
-        action = action if isinstance(action, dict) else {}
+        action = as_dict(action)
         apath = f"{path}.{kind}"
         if kind == "exec":
-            if not _list(action.get("command")) and not action.get("command"):
+            if not as_dicts(action.get("command")) and not action.get("command"):
                 errs.append(required(f"{apath}.command", ""))
         elif kind == "httpGet":
             if not action.get("path"):
@@ -492,7 +488,7 @@ def _handler(h: dict, path: str, kinds: tuple[str, ...], grace: Any) -> Errors:
             errs += _port_num_or_name(action.get("port", 0), f"{apath}.port")
             if action.get("scheme") not in ("HTTP", "HTTPS"):
                 errs.append(not_supported(f"{apath}.scheme", _str(action.get("scheme")), ["HTTP", "HTTPS"]))
-            for header in _list(action.get("httpHeaders")):
+            for header in as_dicts(action.get("httpHeaders")):
                 name = _str(header.get("name"))
                 if not _HTTP_HEADER_NAME.match(name):
                     errs.append(invalid(f"{apath}.httpHeaders", name, names.regex_error(
@@ -580,7 +576,7 @@ def _container_common(c: dict, volume_names: set[str], path: str, host_users: bo
 def _host_port_conflicts(containers: list[dict], path: str, seen: set[str]) -> Errors:
     errs: Errors = []
     for ci, c in enumerate(containers):
-        for pi, port in enumerate(_list(c.get("ports"))):
+        for pi, port in enumerate(as_dicts(c.get("ports"))):
             host_port = port.get("hostPort")
             if not host_port:
                 continue
@@ -592,7 +588,7 @@ def _host_port_conflicts(containers: list[dict], path: str, seen: set[str]) -> E
 
 
 def containers(value: Any, volume_names: set[str], path: str, grace: Any = None, host_users: bool = True) -> Errors:
-    items = _list(value)
+    items = as_dicts(value)
     if not items:
         return [required(path, "")]
     errs: Errors = []
@@ -613,8 +609,8 @@ def containers(value: Any, volume_names: set[str], path: str, grace: Any = None,
 def init_containers(value: Any, regular: Any, volume_names: set[str], path: str, grace: Any = None,
                     host_users: bool = True) -> Errors:
     errs: Errors = []
-    seen = {_str(c.get("name")) for c in _list(regular)}
-    for i, c in enumerate(_list(value)):
+    seen = {_str(c.get("name")) for c in as_dicts(regular)}
+    for i, c in enumerate(as_dicts(value)):
         cpath = f"{path}[{i}]"
         errs += _container_common(c, volume_names, cpath, host_users)
         policy = c.get("restartPolicy")
@@ -658,9 +654,9 @@ def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[
     target that is one of its regular or init containers, none of the fields that serve the workload (ports,
     resources, probes, lifecycle, ...), and no volume subPath."""
     errs: Errors = []
-    others = {_str(c.get("name")) for c in _list(regular) + _list(init)}
+    others = {_str(c.get("name")) for c in as_dicts(regular) + as_dicts(init)}
     seen = set(others)
-    for i, c in enumerate(_list(value)):
+    for i, c in enumerate(as_dicts(value)):
         cpath = f"{path}[{i}]"
         errs += _container_common(c, volume_names, cpath, host_users)
         image = _str(c.get("image"))
@@ -675,7 +671,7 @@ def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[
             errs.append(not_found_field(f"{cpath}.targetContainerName", target))
         errs += [forbidden(f"{cpath}.{key}", _EPHEMERAL_DETAIL) for key in _EPHEMERAL_FORBIDDEN
                  if _is_set(key, c.get(key))]
-        for j, mount in enumerate(_list(c.get("volumeMounts"))):
+        for j, mount in enumerate(as_dicts(c.get("volumeMounts"))):
             errs += [forbidden(f"{cpath}.volumeMounts[{j}].{key}", _EPHEMERAL_DETAIL)
                      for key in ("subPath", "subPathExpr") if mount.get(key)]
     return errs
@@ -685,7 +681,7 @@ def ephemeral_containers(value: Any, regular: Any, init: Any, volume_names: set[
 
 def tolerations(value: Any, path: str) -> Errors:
     errs: Errors = []
-    for i, t in enumerate(_list(value)):
+    for i, t in enumerate(as_dicts(value)):
         tpath = f"{path}[{i}]"
         key, operator = _str(t.get("key")), text(t.get("operator"))
         if key:
@@ -715,7 +711,7 @@ def tolerations(value: Any, path: str) -> Errors:
 def topology_spread(value: Any, path: str) -> Errors:
     """validateTopologySpreadConstraints."""
     errs: Errors = []
-    constraints = _list(value)
+    constraints = as_dicts(value)
     for i, constraint in enumerate(constraints):
         cpath = f"{path}[{i}]"
         skew = constraint.get("maxSkew", 0)
@@ -741,7 +737,7 @@ def topology_spread(value: Any, path: str) -> Errors:
             policy = constraint.get(key)
             if policy is not None and policy not in ("Honor", "Ignore"):
                 errs.append(not_supported(f"{cpath}.{key}", policy, ["Honor", "Ignore"]))
-        keys = _list_values(constraint.get("matchLabelKeys"))
+        keys = seq(constraint.get("matchLabelKeys"))
         if keys and constraint.get("labelSelector") is None:
             errs.append(forbidden(f"{cpath}.matchLabelKeys", "must not be specified when labelSelector is not set"))
         for j, key in enumerate(keys):
@@ -756,8 +752,8 @@ def _host_network_ports(spec: dict, path: str, is_pod: bool) -> Errors:
     if spec.get("hostNetwork") is not True:
         return []
     errs: Errors = []
-    for i, c in enumerate(_list(spec.get("containers"))):
-        for j, port in enumerate(_list(c.get("ports"))):
+    for i, c in enumerate(as_dicts(spec.get("containers"))):
+        for j, port in enumerate(as_dicts(c.get("ports"))):
             host_port, container_port = port.get("hostPort") or 0, port.get("containerPort") or 0
             if (is_pod or host_port != 0) and host_port != container_port:
                 errs.append(invalid(f"{path}.containers[{i}].ports[{j}].hostPort", host_port,
@@ -773,7 +769,7 @@ def _pod_security_context(spec: dict, path: str) -> Errors:
     errs = _id_range(context.get("fsGroup"), f"{path}.fsGroup")
     errs += _id_range(context.get("runAsUser"), f"{path}.runAsUser")
     errs += _id_range(context.get("runAsGroup"), f"{path}.runAsGroup")
-    for i, gid in enumerate(_list_values(context.get("supplementalGroups"))):
+    for i, gid in enumerate(seq(context.get("supplementalGroups"))):
         errs += _id_range(gid, f"{path}.supplementalGroups[{i}]")
     if spec.get("shareProcessNamespace") is True and spec.get("hostPID") is True:
         errs.append(invalid(f"{path}.shareProcessNamespace", True,
@@ -791,10 +787,6 @@ def _pod_security_context(spec: dict, path: str) -> Errors:
     return errs
 
 
-def _list_values(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
 _NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 
 
@@ -802,9 +794,9 @@ def node_selector_term(term: dict, path: str, strict_values: bool) -> Errors:
     """validateNodeSelectorTerm: its matchExpressions (label values checked only where ``strict_values``) and
     matchFields (metadata.name, one value for In and NotIn)."""
     errs: Errors = []
-    for j, req in enumerate(_list(term.get("matchExpressions"))):
+    for j, req in enumerate(as_dicts(term.get("matchExpressions"))):
         rpath = f"{path}.matchExpressions[{j}]"
-        operator, values = req.get("operator"), _list_values(req.get("values"))
+        operator, values = req.get("operator"), seq(req.get("values"))
         if operator in ("In", "NotIn"):
             if not values:
                 errs.append(required(f"{rpath}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
@@ -822,9 +814,9 @@ def node_selector_term(term: dict, path: str, strict_values: bool) -> Errors:
         if strict_values:
             for k, v in enumerate(values):
                 errs += [invalid(f"{rpath}.values[{k}]", v, msg) for msg in names.is_label_value(_str(v))]
-    for j, req in enumerate(_list(term.get("matchFields"))):
+    for j, req in enumerate(as_dicts(term.get("matchFields"))):
         rpath = f"{path}.matchFields[{j}]"
-        values = _list_values(req.get("values"))
+        values = seq(req.get("values"))
         if req.get("operator") in ("In", "NotIn"):
             if len(values) != 1:
                 errs.append(required(f"{rpath}.values", "must be only one value when `operator` is 'In' or "
@@ -850,10 +842,10 @@ def _weight(term: dict, path: str) -> Errors:
 def _pod_affinity_term(term: dict, path: str) -> Errors:
     errs = label_selector(term.get("labelSelector"), f"{path}.labelSelector")
     errs += label_selector(term.get("namespaceSelector"), f"{path}.namespaceSelector")
-    for namespace in _list_values(term.get("namespaces")):
+    for namespace in seq(term.get("namespaces")):
         errs += [invalid(f"{path}.namespace", namespace, msg) for msg in names.is_dns1123_label(_str(namespace))]
     for key in ("matchLabelKeys", "mismatchLabelKeys"):
-        keys = _list_values(term.get(key))
+        keys = seq(term.get(key))
         if keys and term.get("labelSelector") is None:
             errs.append(forbidden(f"{path}.{key}", "must not be specified when labelSelector is not set"))
         for i, label_key in enumerate(keys):
@@ -874,28 +866,28 @@ def affinity(value: Any, path: str) -> Errors:
         npath = f"{path}.nodeAffinity"
         required_terms = node.get("requiredDuringSchedulingIgnoredDuringExecution")
         if isinstance(required_terms, dict):
-            terms = _list(required_terms.get("nodeSelectorTerms"))
+            terms = as_dicts(required_terms.get("nodeSelectorTerms"))
             tpath = f"{npath}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
             if not terms:
                 errs.append(required(tpath, "must have at least one node selector term"))
             for i, term in enumerate(terms):
                 errs += node_selector_term(term, f"{tpath}[{i}]", True)
-        for i, term in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+        for i, term in enumerate(as_dicts(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
             tpath = f"{npath}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
             errs += _weight(term, tpath)
-            preference = term.get("preference") if isinstance(term.get("preference"), dict) else {}
+            preference = as_dict(term.get("preference"))
             errs += node_selector_term(preference, f"{tpath}.preference", False)
     for kind in ("podAffinity", "podAntiAffinity"):
         terms = value.get(kind)
         if not isinstance(terms, dict):
             continue
         kpath = f"{path}.{kind}"
-        for i, term in enumerate(_list(terms.get("requiredDuringSchedulingIgnoredDuringExecution"))):
+        for i, term in enumerate(as_dicts(terms.get("requiredDuringSchedulingIgnoredDuringExecution"))):
             errs += _pod_affinity_term(term, f"{kpath}.requiredDuringSchedulingIgnoredDuringExecution[{i}]")
-        for i, term in enumerate(_list(terms.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+        for i, term in enumerate(as_dicts(terms.get("preferredDuringSchedulingIgnoredDuringExecution"))):
             tpath = f"{kpath}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
             errs += _weight(term, tpath)
-            inner = term.get("podAffinityTerm") if isinstance(term.get("podAffinityTerm"), dict) else {}
+            inner = as_dict(term.get("podAffinityTerm"))
             errs += _pod_affinity_term(inner, f"{tpath}.podAffinityTerm")
     return errs
 
@@ -908,19 +900,19 @@ def dns_config(config: Any, policy: Any, path: str) -> Errors:
     if policy == "None":
         if not isinstance(config, dict):
             return [required(path, "must provide `dnsConfig` when `dnsPolicy` is None")]
-        if not _list_values(config.get("nameservers")):
+        if not seq(config.get("nameservers")):
             return [required(f"{path}.nameservers", "must provide at least one DNS nameserver when `dnsPolicy` "
                                                     "is None")]
     if not isinstance(config, dict):
         return []
     errs: Errors = []
-    nameservers = _list_values(config.get("nameservers"))
+    nameservers = seq(config.get("nameservers"))
     if len(nameservers) > _MAX_NAMESERVERS:
         errs.append(invalid(f"{path}.nameservers", nameservers,
                             f"must not have more than {_MAX_NAMESERVERS} nameservers"))
     errs += [invalid(f"{path}.nameservers[{i}]", _str(ns), _NOT_AN_IP)
              for i, ns in enumerate(nameservers) if not _ip_family(_str(ns))]
-    searches = [_str(v) for v in _list_values(config.get("searches"))]
+    searches = [_str(v) for v in seq(config.get("searches"))]
     if len(searches) > _MAX_SEARCHES:
         errs.append(invalid(f"{path}.searches", searches, f"must not have more than {_MAX_SEARCHES} search paths"))
     if len(" ".join(searches)) > _MAX_SEARCH_CHARS:
@@ -929,7 +921,7 @@ def dns_config(config: Any, policy: Any, path: str) -> Errors:
     for i, search in enumerate(searches):
         # RelaxedDNSSearchValidation is off in 1.32: each search a DNS subdomain (a trailing dot allowed).
         errs += dns1123_subdomain(search[:-1] if search.endswith(".") else search, f"{path}.searches[{i}]")
-    for i, option in enumerate(_list(config.get("options"))):
+    for i, option in enumerate(as_dicts(config.get("options"))):
         if not option.get("name"):
             errs.append(required(f"{path}.options[{i}]", "must not be empty"))
     return errs
@@ -938,10 +930,10 @@ def dns_config(config: Any, policy: Any, path: str) -> Errors:
 def _gates(spec: dict, path: str) -> Errors:
     """validateReadinessGates and validateSchedulingGates."""
     errs: Errors = []
-    for i, gate in enumerate(_list(spec.get("readinessGates"))):
+    for i, gate in enumerate(as_dicts(spec.get("readinessGates"))):
         errs += qualified_name(_str(gate.get("conditionType")), f"{path}.readinessGates[{i}].conditionType")
     seen: set[str] = set()
-    for i, gate in enumerate(_list(spec.get("schedulingGates"))):
+    for i, gate in enumerate(as_dicts(spec.get("schedulingGates"))):
         name = _str(gate.get("name"))
         errs += qualified_name(name, f"{path}.schedulingGates[{i}]")
         if name in seen:
@@ -964,7 +956,7 @@ _WINDOWS_CONTAINER_FORBIDDEN = ("appArmorProfile", "seLinuxOptions", "seccompPro
 
 def _all_containers(spec: dict, path: str):
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        for i, c in enumerate(_list(spec.get(key))):
+        for i, c in enumerate(as_dicts(spec.get(key))):
             yield c, f"{path}.{key}[{i}]"
 
 
@@ -979,7 +971,7 @@ def _os(spec: dict, path: str) -> Errors:
     if name not in ("linux", "windows"):
         return [not_supported(f"{path}.os", name, ["linux", "windows"])]
     errs: Errors = []
-    context = spec.get("securityContext") if isinstance(spec.get("securityContext"), dict) else {}
+    context = as_dict(spec.get("securityContext"))
     if name == "linux":
         if context.get("windowsOptions") is not None:
             errs.append(forbidden(f"{path}.securityContext.windowsOptions", "windows options cannot be set for a "
@@ -1010,7 +1002,7 @@ def _host_users(spec: dict) -> bool:
 
 def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
     """ValidatePodSpec, its checks in upstream's order."""
-    spec = spec if isinstance(spec, dict) else {}
+    spec = as_dict(spec)
     errs: Errors = []
     if spec.get("terminationGracePeriodSeconds") is None:
         errs.append(required(f"{path}.terminationGracePeriodSeconds", ""))
@@ -1049,11 +1041,11 @@ def pod_spec(spec: Any, path: str, is_pod: bool = False) -> Errors:
     if spec.get("subdomain"):
         errs += dns1123_label(_str(spec["subdomain"]), f"{path}.subdomain")
     errs += tolerations(spec.get("tolerations"), f"{path}.tolerations")
-    for i, alias in enumerate(_list(spec.get("hostAliases"))):
+    for i, alias in enumerate(as_dicts(spec.get("hostAliases"))):
         ip = _str(alias.get("ip"))
         if not _ip_family(ip):
             errs.append(invalid(f"{path}.hostAliases[{i}].ip", ip, _NOT_AN_IP))
-        for j, hostname in enumerate(_list_values(alias.get("hostnames"))):
+        for j, hostname in enumerate(seq(alias.get("hostnames"))):
             errs += dns1123_subdomain(_str(hostname), f"{path}.hostAliases[{i}].hostnames[{j}]")
     if spec.get("priorityClassName"):
         errs += [invalid(f"{path}.priorityClassName", spec["priorityClassName"], msg)
@@ -1075,7 +1067,7 @@ def sysctls(value: Any, spec: dict, path: str) -> Errors:
     the pod shares it (upstream's validateSysctls on create)."""
     errs: Errors = []
     seen: set[str] = set()
-    for i, sysctl in enumerate(_list(value)):
+    for i, sysctl in enumerate(as_dicts(value)):
         name = _str(sysctl.get("name")) if isinstance(sysctl, dict) else ""
         field = f"{path}[{i}].name"
         if not name:
@@ -1101,10 +1093,10 @@ def pod_template_spec(template: Any, path: str) -> Errors:
     ``<path>.labels`` / ``<path>.annotations`` (not under metadata), as upstream reports them."""
     if not isinstance(template, dict):
         return [required(path, "")]
-    meta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+    meta = as_dict(template.get("metadata"))
     errs = labels(meta.get("labels"), f"{path}.labels")
     errs += _meta.annotations(meta.get("annotations"), f"{path}.annotations")
-    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    spec = as_dict(template.get("spec"))
     errs += pod_spec(spec, f"{path}.spec")
     if spec.get("ephemeralContainers"):
         errs.append(forbidden(f"{path}.spec.ephemeralContainers", "ephemeral containers not allowed in pod template"))
@@ -1116,7 +1108,7 @@ def pod_template_spec(template: Any, path: str) -> Errors:
 def validate_pod(obj: dict, namespaced: bool) -> Errors:
     """ValidatePodCreate."""
     errs = _pod_metadata_and_spec(obj)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = as_dict(obj.get("spec"))
     if spec.get("ephemeralContainers"):
         errs.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
     if spec.get("nodeName") and spec.get("schedulingGates"):
@@ -1129,7 +1121,7 @@ def _munged_spec(new: dict, old: dict) -> dict:
     before its DeepEqual; the container lists have the old lengths, checked before)."""
     munged = json_copy(new)
     for key in ("containers", "initContainers"):
-        for c, o in zip(_list(munged.get(key)), _list(old.get(key))):
+        for c, o in zip(as_dicts(munged.get(key)), as_dicts(old.get(key))):
             if "image" in o:
                 c["image"] = o["image"]
             else:
@@ -1157,12 +1149,12 @@ _REQUIRED_TERMS = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDur
 def _go_selector_term(term: Any) -> str:
     """A NodeSelectorTerm as Go marshals the internal type (no json tags: Go's field names, nulls kept)."""
     def requirements(values: Any) -> Any:
-        if not _list(values):
+        if not as_dicts(values):
             return None
         return [{"Key": _str(r.get("key")), "Operator": _str(r.get("operator")),
                  "Values": r.get("values") if isinstance(r.get("values"), list) and r.get("values") else None}
-                for r in _list(values)]
-    term = term if isinstance(term, dict) else {}
+                for r in as_dicts(values)]
+    term = as_dict(term)
     return codec.dumps({"MatchExpressions": requirements(term.get("matchExpressions")),
                         "MatchFields": requirements(term.get("matchFields"))}).decode()
 
@@ -1170,8 +1162,8 @@ def _go_selector_term(term: Any) -> str:
 def _only_added_requirements(new: dict, old: dict) -> bool:
     """validateNodeSelectorTermHasOnlyAdditions: an empty term stays empty; otherwise each list keeps the old
     requirements as its first ones."""
-    old_expressions, old_fields = _list(old.get("matchExpressions")), _list(old.get("matchFields"))
-    new_expressions, new_fields = _list(new.get("matchExpressions")), _list(new.get("matchFields"))
+    old_expressions, old_fields = as_dicts(old.get("matchExpressions")), as_dicts(old.get("matchFields"))
+    new_expressions, new_fields = as_dicts(new.get("matchExpressions")), as_dicts(new.get("matchFields"))
     if not old_expressions and not old_fields:
         return not new_expressions and not new_fields
     return new_expressions[:len(old_expressions)] == old_expressions and \
@@ -1202,9 +1194,9 @@ def _gated_placement_changes(munged: dict, old: dict) -> Errors:
         return errs
     old_required = (old_node or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
     if isinstance(old_required, dict):
-        old_terms = _list(old_required.get("nodeSelectorTerms"))
+        old_terms = as_dicts(old_required.get("nodeSelectorTerms"))
         new_required = (new_node or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-        new_terms = _list(new_required.get("nodeSelectorTerms")) if isinstance(new_required, dict) else []
+        new_terms = as_dicts(new_required.get("nodeSelectorTerms")) if isinstance(new_required, dict) else []
         if old_terms and len(old_terms) != len(new_terms):
             rendered = "[" + ",".join(_go_selector_term(t) for t in new_terms) + "]" if new_terms else "null"
             errs.append(invalid_go(_REQUIRED_TERMS, rendered,
@@ -1228,7 +1220,7 @@ def _gated_placement_changes(munged: dict, old: dict) -> Errors:
 def _container_updates(new: Any, old: Any, path: str) -> tuple[Errors, bool]:
     """ValidateContainerUpdates: the same number of containers (else one Forbidden, and nothing more is
     judged), each with an image free of surrounding whitespace."""
-    new_list, old_list = _list(new), _list(old)
+    new_list, old_list = as_dicts(new), as_dicts(old)
     if len(new_list) != len(old_list):
         return [forbidden(path, "pod updates may not add or remove containers")], True
     errs: Errors = []
@@ -1248,8 +1240,8 @@ def _toleration_key(t: dict) -> dict:
 def _only_added_tolerations(new: Any, old: Any, path: str) -> Errors:
     """validateOnlyAddedTolerations: every old toleration is still there, its tolerationSeconds alone may
     change."""
-    candidates = [_toleration_key(t) for t in _list(new)]
-    for t in _list(old):
+    candidates = [_toleration_key(t) for t in as_dicts(new)]
+    for t in as_dicts(old):
         if _toleration_key(t) not in candidates:
             return [forbidden(path, "existing toleration can not be modified except its tolerationSeconds")]
     return tolerations(new, path)
@@ -1257,9 +1249,9 @@ def _only_added_tolerations(new: Any, old: Any, path: str) -> Errors:
 
 def _only_deleted_scheduling_gates(new: Any, old: Any, path: str) -> Errors:
     """validateOnlyDeletedSchedulingGates: a gate may go, none may come."""
-    old_names = {_str(g.get("name")) for g in _list(old)}
+    old_names = {_str(g.get("name")) for g in as_dicts(old)}
     added: dict[str, int] = {}
-    for i, gate in enumerate(_list(new)):
+    for i, gate in enumerate(as_dicts(new)):
         added[_str(gate.get("name"))] = i
     return [forbidden(f"{path}[{i}].name", f"only deletion is allowed, but found new scheduling gate '{name}'")
             for name, i in added.items() if name not in old_names]
@@ -1268,7 +1260,7 @@ def _only_deleted_scheduling_gates(new: Any, old: Any, path: str) -> Errors:
 def _image_whitespace(value: Any, path: str) -> Errors:
     """validateContainersOnlyForPod: a Pod's (not a template's) images have no surrounding whitespace."""
     errs: Errors = []
-    for i, c in enumerate(_list(value)):
+    for i, c in enumerate(as_dicts(value)):
         image = _str(c.get("image"))
         if image != image.strip():
             errs.append(invalid(f"{path}[{i}].image", image, "must not have leading or trailing whitespace"))
@@ -1278,12 +1270,12 @@ def _image_whitespace(value: Any, path: str) -> Errors:
 def _pod_metadata_and_spec(obj: dict) -> Errors:
     """validatePodMetadataAndSpec, shared by create and update."""
     errs = _meta.object_meta(obj.get("metadata"), True, names.name_is_dns_subdomain)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = as_dict(obj.get("spec"))
     errs += pod_spec(spec, "spec", is_pod=True)
     if not spec.get("serviceAccountName"):
-        for vi, volume in enumerate(_list(spec.get("volumes"))):
+        for vi, volume in enumerate(as_dicts(spec.get("volumes"))):
             projected = volume.get("projected")
-            for si, source in enumerate(_list(projected.get("sources") if isinstance(projected, dict) else None)):
+            for si, source in enumerate(as_dicts(projected.get("sources") if isinstance(projected, dict) else None)):
                 if source.get("serviceAccountToken") is not None:
                     errs.append(forbidden(f"spec.volumes[{vi}].projected.sources[{si}].serviceAccountToken",
                                           "must not be specified when serviceAccountName is not set"))
@@ -1299,8 +1291,8 @@ def validate_pod_update(new: dict, old: dict) -> Errors:
     any other change is one Forbidden naming those fields."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += _pod_metadata_and_spec(new)
-    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
-    old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    spec = as_dict(new.get("spec"))
+    old_spec = as_dict(old.get("spec"))
     for key in ("containers", "initContainers"):
         more, stop = _container_updates(spec.get(key), old_spec.get(key), f"spec.{key}")
         errs += more
@@ -1338,13 +1330,13 @@ def validate_pod_ephemeral_containers_update(new: dict, old: dict) -> Errors:
     removed or changed (matched by name, as a patch may reorder them); a static pod takes none."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += _meta.object_meta(new.get("metadata"), True, names.name_is_dns_subdomain)
-    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+    spec = as_dict(new.get("spec"))
     errs += pod_spec(spec, "spec")
     annotations = (old.get("metadata") or {}).get("annotations")
     if isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations:
         return [forbidden("", "static pods do not support ephemeral containers")]
-    added = {_str(c.get("name")): c for c in _list(spec.get("ephemeralContainers"))}
-    for before in _list((old.get("spec") or {}).get("ephemeralContainers")):
+    added = {_str(c.get("name")): c for c in as_dicts(spec.get("ephemeralContainers"))}
+    for before in as_dicts((old.get("spec") or {}).get("ephemeralContainers")):
         name = _str(before.get("name"))
         if name not in added:
             errs.append(forbidden("spec.ephemeralContainers",
@@ -1375,7 +1367,7 @@ def _go_ips(kind: str, values: list[str]) -> str:
 def _status_ips(status: dict, key: str, kind: str) -> Errors:
     """validatePodIPs / validateHostIPs: each a valid IP, at most one of each family, no repeats."""
     path = f"status.{key}"
-    ips = [_str(item.get("ip")) for item in _list(status.get(key))]
+    ips = [_str(item.get("ip")) for item in as_dicts(status.get(key))]
     errs: Errors = []
     if key == "hostIPs" and ips and ips[0] != _str(status.get("hostIP")):
         errs.append(invalid(f"{path}[0].ip", ips[0], "must be equal to `hostIP`"))
@@ -1400,8 +1392,8 @@ def _state_transitions(new: Any, old: Any, path: str, restart_policy: str, init:
         return []
     restartable = {_str(c.get("name")) for c in (init or []) if c.get("restartPolicy") == "Always"}
     errs: Errors = []
-    new_list = _list(new)
-    for i, before in enumerate(_list(old)):
+    new_list = as_dicts(new)
+    for i, before in enumerate(as_dicts(old)):
         terminated = (before.get("state") or {}).get("terminated") if isinstance(before.get("state"), dict) else None
         if not isinstance(terminated, dict):
             continue
@@ -1410,7 +1402,7 @@ def _state_transitions(new: Any, old: Any, path: str, restart_policy: str, init:
         if _str(before.get("name")) in restartable:
             continue
         for after in new_list:
-            state = after.get("state") if isinstance(after.get("state"), dict) else {}
+            state = as_dict(after.get("state"))
             if after.get("name") == before.get("name") and state.get("terminated") is None:
                 errs.append(forbidden(f"{path}[{i}].state", "may not be transitioned to non-terminated state"))
     return errs
@@ -1422,11 +1414,11 @@ def validate_pod_status_update(new: dict, old: dict, namespaced: bool = True) ->
     unchanged, terminated containers that may not restart staying so, pod and host IPs valid and one per
     family.  The spec is not judged again."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    status = new.get("status") if isinstance(new.get("status"), dict) else {}
-    old_status = old.get("status") if isinstance(old.get("status"), dict) else {}
-    spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
-    old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
-    for i, condition in enumerate(_list(status.get("conditions"))):
+    status = as_dict(new.get("status"))
+    old_status = as_dict(old.get("status"))
+    spec = as_dict(new.get("spec"))
+    old_spec = as_dict(old.get("spec"))
+    for i, condition in enumerate(as_dicts(status.get("conditions"))):
         kind = _str(condition.get("type"))
         if kind not in _SYSTEM_CONDITIONS:
             errs += qualified_name(kind, f"metadata.conditions[{i}].Type")
@@ -1442,7 +1434,7 @@ def validate_pod_status_update(new: dict, old: dict, namespaced: bool = True) ->
     errs += _state_transitions(status.get("containerStatuses"), old_status.get("containerStatuses"),
                                "status.containerStatuses", policy)
     errs += _state_transitions(status.get("initContainerStatuses"), old_status.get("initContainerStatuses"),
-                               "status.initContainerStatuses", policy, _list(old_spec.get("initContainers")))
+                               "status.initContainerStatuses", policy, as_dicts(old_spec.get("initContainers")))
     errs += _state_transitions(status.get("ephemeralContainerStatuses"),
                                old_status.get("ephemeralContainerStatuses"), "status.ephemeralContainerStatuses",
                                "Never")

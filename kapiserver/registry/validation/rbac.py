@@ -7,18 +7,10 @@ from typing import Any
 
 from . import meta as _meta
 from ...machinery import names
-from ._util import (Errors, go_quote, go_strings, invalid, invalid_go, label_selector, not_supported, required,
-                    seq, text)
+from ._util import (Errors, as_dict, as_dicts, go_quote, go_strings, invalid, invalid_go, label_selector, not_supported,
+                    required, seq, text)
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _meta_create(obj: dict, namespaced: bool) -> Errors:
@@ -47,7 +39,7 @@ def _policy_rule(rule: dict, namespaced: bool, path: str) -> Errors:
 
 def validate_role(obj: dict, namespaced: bool) -> Errors:
     errs = _meta_create(obj, namespaced)
-    for i, rule in enumerate(_list(obj.get("rules"))):
+    for i, rule in enumerate(as_dicts(obj.get("rules"))):
         errs += _policy_rule(rule, namespaced, f"rules[{i}]")
     return errs
 
@@ -87,7 +79,7 @@ def _subject(subject: dict, namespaced: bool, path: str) -> Errors:
 
 def _binding(obj: dict, namespaced: bool, role_kinds: list[str]) -> Errors:
     errs = _meta_create(obj, namespaced)
-    ref = _dict(obj.get("roleRef"))
+    ref = as_dict(obj.get("roleRef"))
     if ref.get("apiGroup") != RBAC_GROUP:
         errs.append(not_supported("roleRef.apiGroup", text(ref.get("apiGroup")), [RBAC_GROUP]))
     if ref.get("kind") not in role_kinds:
@@ -95,8 +87,9 @@ def _binding(obj: dict, namespaced: bool, role_kinds: list[str]) -> Errors:
     if not ref.get("name"):
         errs.append(required("roleRef.name", ""))
     else:
-        errs += [invalid("roleRef.name", ref["name"], msg) for msg in names.is_valid_path_segment_name(str(ref["name"]))]
-    for i, subject in enumerate(_list(obj.get("subjects"))):
+        errs += [invalid("roleRef.name", ref["name"], msg)
+                 for msg in names.is_valid_path_segment_name(str(ref["name"]))]
+    for i, subject in enumerate(as_dicts(obj.get("subjects"))):
         errs += _subject(subject, namespaced, f"subjects[{i}]")
     return errs
 
@@ -110,7 +103,7 @@ def validate_cluster_role_binding(obj: dict, namespaced: bool) -> Errors:
 
 
 def _go_role_ref(ref: Any) -> str:
-    ref = _dict(ref)
+    ref = as_dict(ref)
     return (f"rbac.RoleRef{{APIGroup:{go_quote(ref.get('apiGroup'))}, Kind:{go_quote(ref.get('kind'))}, "
             f"Name:{go_quote(ref.get('name'))}}}")
 
@@ -119,7 +112,7 @@ def _binding_update(create):
     def update(new: dict, old: dict, namespaced: bool) -> Errors:
         errs = create(new, namespaced)
         errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"), kube_rules=False)
-        if _dict(new.get("roleRef")) != _dict(old.get("roleRef")):
+        if as_dict(new.get("roleRef")) != as_dict(old.get("roleRef")):
             errs.append(invalid_go("roleRef", _go_role_ref(new.get("roleRef")), "cannot change roleRef"))
         return errs
     return update

@@ -10,21 +10,13 @@ from . import meta as _meta
 from ...machinery import names
 from ...machinery.formats import parse_ip_sloppy, parse_network_sloppy
 from . import pod
-from ._util import (Errors, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden, go_quote,
-                    go_strings, invalid, invalid_go, is_int, labels, not_supported, one_of, qualified_name,
-                    required, text)
+from ._util import (Errors, as_dict, as_dicts, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden,
+                    go_quote, go_strings, invalid, invalid_go, is_int, labels, not_supported, one_of, qualified_name,
+                    required, seq, text)
 
 KUBELET_PORT = 10250
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 SESSION_AFFINITIES = ("ClientIP", "None")
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
 
 
 def _go_service_port_key(port: dict) -> str:
@@ -110,7 +102,7 @@ def cluster_ips_related(spec: dict) -> Errors:
     if spec.get("type") == "ExternalName":
         return []
     errs: Errors = []
-    ips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
+    ips = seq(spec.get("clusterIPs"))
     if spec.get("clusterIP") and not ips:
         # The service REST normalises clusterIP alone into clusterIPs before this runs: seen as it would be.
         ips = [spec["clusterIP"]]
@@ -119,7 +111,7 @@ def cluster_ips_related(spec: dict) -> Errors:
             errs.append(invalid_go("spec.clusterIPs", go_strings(ips), "first value must match `clusterIP`"))
     elif ips:
         errs.append(invalid_go("spec.clusterIPs", go_strings(ips), "must be empty when `clusterIP` is not specified"))
-    families = spec.get("ipFamilies") if isinstance(spec.get("ipFamilies"), list) else []
+    families = seq(spec.get("ipFamilies"))
     seen: set = set()
     for i, family in enumerate(families):
         if family not in IP_FAMILIES:
@@ -227,8 +219,8 @@ SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-rang
 def _source_ranges(obj: dict, spec: dict) -> Errors:
     """loadBalancerSourceRanges (or its older annotation): only for LoadBalancer, and CIDRs (upstream reports
     the field as spec.LoadBalancerSourceRanges, the list as fmt's %v prints it)."""
-    ranges = spec.get("loadBalancerSourceRanges") if isinstance(spec.get("loadBalancerSourceRanges"), list) else []
-    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    ranges = seq(spec.get("loadBalancerSourceRanges"))
+    annotations = as_dict(as_dict(obj.get("metadata")).get("annotations"))
     if ranges:
         path, value, values = "spec.LoadBalancerSourceRanges", "[" + " ".join(str(r) for r in ranges) + "]", ranges
     elif SOURCE_RANGES_ANNOTATION in annotations:
@@ -363,9 +355,9 @@ def _is_ip(value: Any) -> bool:
 
 def validate_service(obj: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta(obj.get("metadata"), namespaced, names.name_is_dns1035_label)
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     kind = spec.get("type")
-    ports = _list(spec.get("ports"))
+    ports = as_dicts(spec.get("ports"))
     if not ports and not _headless(spec) and kind != "ExternalName":
         errs.append(required("spec.ports", ""))
     if kind == "LoadBalancer":
@@ -398,7 +390,7 @@ def validate_service(obj: dict, namespaced: bool) -> Errors:
     affinity = spec.get("sessionAffinity")
     errs += one_of(affinity, "spec.sessionAffinity", SESSION_AFFINITIES)
     if affinity == "ClientIP":
-        timeout = _dict(_dict(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
+        timeout = as_dict(as_dict(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
         if timeout is None:
             errs.append(required("spec.sessionAffinityConfig.clientIP.timeoutSeconds", ""))
         elif not (is_int(timeout) and 0 < timeout <= 86400):
@@ -491,7 +483,7 @@ def _upgrade_downgrade_ip_families(spec: dict, old_spec: dict) -> Errors:
 
 def validate_service_update(new: dict, old: dict, namespaced: bool) -> Errors:
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs += _upgrade_downgrade_cluster_ips(spec, old_spec)
     errs += _upgrade_downgrade_ip_families(spec, old_spec)
     errs += _load_balancer_class(spec, old_spec)
