@@ -5,9 +5,12 @@ rules (RuleWithOperations, NamedRuleWithOperations) and label selectors against 
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from typing import Awaitable, Callable, Optional, Union
 
-from ..registry.attributes import Attributes
+from ..registry import conversion
+from ..registry.attributes import Attributes, GroupVersionKind, GroupVersionResource
 from ..registry.validation import _util
 
 
@@ -90,26 +93,37 @@ def equivalent_resources(catalog, attributes: Attributes) -> list:
 def rule_matches_resource(rule: dict, attributes: Attributes, resource) -> bool:
     """``rule`` against the request as if made to ``resource`` (a GroupVersionResource), as upstream's
     matchPolicy Equivalent tries each equivalent resource."""
-    from dataclasses import replace
     return rule_matches(rule, replace(attributes, resource=resource))
 
 
-def converted_attributes(attributes, source, target):
+def resource_of(info) -> GroupVersionResource:
+    """A catalog ResourceInfo's GroupVersionResource."""
+    return GroupVersionResource(info.group, info.version, info.resource)
+
+
+async def convert_object(registry, obj: dict, source, target) -> dict:
+    """A copy of ``obj``, of ``source``'s version, in ``target``'s (both catalog ResourceInfos of one stored
+    resource): as the registry converts it, or through the custom resource's conversion webhook where its CRD
+    has one (upstream's admission converts with the resource's own object convertor, the webhook included;
+    a failure is the webhook converter's 500)."""
+    store = registry.lookup(target.group, target.version, target.resource) if registry is not None else None
+    converter = getattr(getattr(store, "strategy", None), "converter", None)
+    if converter is not None:
+        return (await converter([obj], target.api_version))[0]
+    return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
+
+
+async def converted_attributes(registry, attributes: Attributes, source, target) -> Attributes:
     """``attributes`` for the equivalent resource ``target`` (a catalog ResourceInfo), the objects converted to
     its version (those of a subresource with a kind of its own, such as scale, stay as they are): what a webhook or
     an admission policy matched through matchPolicy Equivalent sees."""
-    import copy
-    from dataclasses import replace
-
-    from ..registry import conversion
-    from ..registry.attributes import GroupVersionKind, GroupVersionResource
     whole = attributes.subresource in ("", "status")
 
-    def convert(obj):
+    async def convert(obj):
         if obj is None or not whole:
             return obj
-        return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
+        return await convert_object(registry, obj, source, target)
     kind = GroupVersionKind(target.group, target.version, target.kind) if whole else \
         GroupVersionKind(attributes.kind.group, attributes.kind.version, attributes.kind.kind)
-    return replace(attributes, kind=kind, resource=GroupVersionResource(target.group, target.version, target.resource),
-                   object=convert(attributes.object), old_object=convert(attributes.old_object))
+    return replace(attributes, kind=kind, resource=resource_of(target), object=await convert(attributes.object),
+                   old_object=await convert(attributes.old_object))

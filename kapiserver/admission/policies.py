@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from dataclasses import replace
 from typing import Optional
 
 from ..machinery.errors import StatusError
@@ -21,7 +22,8 @@ from ..registry.attributes import Attributes
 from ..registry.options import ListOptions
 from .cache import AdmissionReadCache, watch_resource
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import converted_attributes, named_rule_matches, selector_matches, selectors_match
+from .matching import (converted_attributes, equivalent_resources, named_rule_matches, resource_of, selector_matches,
+                       selectors_match)
 from .refusal import object_name
 from .webhooks import GROUP, admission_request, evaluate_conditions
 
@@ -124,7 +126,7 @@ class ValidatingAdmissionPolicy:
             if policy is None:
                 continue        # a binding to a policy that does not exist is ignored
             policy_spec = policy.get("spec") or {}
-            seen = self._as_matched(policy_spec.get("matchConstraints"), attributes)
+            seen = await self._as_matched(policy_spec.get("matchConstraints"), attributes)
             if seen is None:
                 continue
             if namespace is None:       # read once, and only for a request some policy's rules match
@@ -174,10 +176,10 @@ class ValidatingAdmissionPolicy:
         except StatusError:
             return {}
 
-    def _as_matched(self, match: Optional[dict], attributes: Attributes) -> Optional[Attributes]:
+    async def _as_matched(self, match: Optional[dict], attributes: Attributes) -> Optional[Attributes]:
         """The request as the policy's resource rules see it: as made, when a rule matches it; else, under
-        matchPolicy Equivalent, converted to a version of the same stored resource that a rule matches (as
-        upstream's equivalent resources); None when no rule matches either way."""
+        matchPolicy Equivalent, converted to the first version of the same stored resource that a rule matches
+        (as upstream's equivalent resources); None when no rule matches either way."""
         match = match or {}
         rules = match.get("resourceRules") or []
         if any(named_rule_matches(rule, attributes) for rule in rules):
@@ -185,18 +187,11 @@ class ValidatingAdmissionPolicy:
         if (match.get("matchPolicy") or "Equivalent") != "Equivalent":
             return None
         catalog = getattr(self.registry, "catalog", None)
-        gvr = attributes.resource
-        info = catalog.lookup(gvr.group, gvr.version, gvr.resource) if catalog is not None else None
-        if info is None:
-            return None
-        for other in catalog.all():
-            if other is info or (other.storage_gv[0], other.storage_key) != (info.storage_gv[0], info.storage_key):
-                continue
-            if attributes.subresource and other.subresource(attributes.subresource) is None:
-                continue
-            converted = converted_attributes(attributes, info, other)
-            if any(named_rule_matches(rule, converted) for rule in rules):
-                return converted
+        for other in equivalent_resources(catalog, attributes):
+            if any(named_rule_matches(rule, replace(attributes, resource=resource_of(other))) for rule in rules):
+                gvr = attributes.resource
+                return await converted_attributes(self.registry, attributes,
+                                                  catalog.lookup(gvr.group, gvr.version, gvr.resource), other)
         return None
 
     @staticmethod

@@ -22,10 +22,11 @@ from twisted.internet import defer
 from ..machinery import codec, errors, jsonpatch4
 from ..machinery.errors import StatusError
 from ..machinery.gojson import go_quote, json_kind, syntax_error
-from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind, GroupVersionResource
+from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import converted_attributes, equivalent_resources, rule_matches, rule_matches_resource, selectors_match
+from .matching import (convert_object, converted_attributes, equivalent_resources, resource_of, rule_matches,
+                       rule_matches_resource, selectors_match)
 
 GROUP = "admissionregistration.k8s.io"
 
@@ -237,15 +238,15 @@ class _Webhooks:
         elif (webhook.get("matchPolicy") or "Equivalent") == "Equivalent":
             invocation = next((_Invocation(self.registry, attributes, equivalents.source, other) for rule in rules
                                for other in equivalents.others if rule_matches_resource(rule, attributes,
-                                                                                        _gvr(other))), None)
+                                                                                        resource_of(other))), None)
         if invocation is None:
             return None
         if not await selectors_match(webhook.get("objectSelector"), webhook.get("namespaceSelector"),
                                      invocation.requested, self._namespace_labels):
             return None
         if webhook.get("matchConditions"):
-            request = invocation.request("")
-            if not await self._conditions_match(webhook, invocation.versioned(), request, attributes):
+            request = await invocation.request("")
+            if not await self._conditions_match(webhook, await invocation.versioned(), request, attributes):
                 return None
         return invocation
 
@@ -309,7 +310,7 @@ class _Webhooks:
     async def _call_hook(self, webhook: dict, invocation: "_Invocation") -> None:
         """Upstream's callHook / callAttrMutatingHook for one invocation."""
         name = webhook.get("name", "")
-        versioned = invocation.versioned()
+        versioned = await invocation.versioned()
         if versioned.dry_run:
             side_effects = webhook.get("sideEffects")
             if side_effects is None:
@@ -322,7 +323,7 @@ class _Webhooks:
                                       "AdmissionReview versions (v1, v1beta1)")
         uid = str(uuid.uuid4())
         review = {"apiVersion": f"admission.k8s.io/{version}", "kind": "AdmissionReview",
-                  "request": invocation.request(uid)}
+                  "request": await invocation.request(uid)}
         config = webhook.get("clientConfig") or {}
         timeout = webhook.get("timeoutSeconds") or 10
         try:
@@ -365,7 +366,7 @@ class _Webhooks:
             from ..registry import defaults
             kind = versioned.kind
             defaults.apply_defaults(kind.group, kind.version, kind.kind, patched)
-        invocation.write_back(patched)
+        await invocation.write_back(patched)
         invocation.original.patched_by.append(name)
 
     async def _exchange(self, config: dict, review: dict, timeout: float) -> tuple[int, str, bytes]:
@@ -445,7 +446,7 @@ class _Invocation:
     scale subresource is seen as upstream's admission sees it: an autoscaling/v1 Scale, the objects Scales."""
 
     def __init__(self, registry, attributes: Attributes, source, target):
-        self.original, self.source, self.target = attributes, source, target
+        self.registry, self.original, self.source, self.target = registry, attributes, source, target
         self.scale_paths: Optional[dict] = None
         self.requested = self._as_scale(registry, attributes) if attributes.subresource == "scale" else attributes
         self._versioned: Optional[Attributes] = None
@@ -471,29 +472,32 @@ class _Invocation:
         return replace(attributes, kind=GroupVersionKind(*SCALE_KIND), object=as_scale(attributes.object),
                        old_object=as_scale(attributes.old_object))
 
-    def versioned(self) -> Attributes:
+    async def versioned(self) -> Attributes:
+        """The request in the matched version (converted once, the first time it is asked for)."""
         if self._versioned is None:
             if self.target is None:
                 self._versioned = self.requested
             else:
-                self._versioned = converted_attributes(self.requested, self.source, self.target)
+                self._versioned = await converted_attributes(self.registry, self.requested, self.source,
+                                                             self.target)
         return self._versioned
 
-    def request(self, uid: str) -> dict:
+    async def request(self, uid: str) -> dict:
         """The AdmissionRequest: kind and resource those matched, requestKind and requestResource the request's
         own (the objects in the matched version).  Built once (the matchConditions and the call both ask):
         nothing changes the invocation's object in between."""
         if self._request is None:
-            request = admission_request(self.versioned(), "")
-            if self.versioned() is not self.requested:
+            versioned = await self.versioned()
+            request = admission_request(versioned, "")
+            if versioned is not self.requested:
                 own = admission_request(self.requested, "")
                 request["requestKind"], request["requestResource"] = own["requestKind"], own["requestResource"]
             self._request = request
         return dict(self._request, uid=uid)
 
-    def write_back(self, patched: dict) -> None:
+    async def write_back(self, patched: dict) -> None:
         """The object a webhook patched (in the matched version, or a Scale) made the request's object again."""
-        versioned = self.versioned()
+        versioned = await self.versioned()
         obj = self.original.object
         if self.scale_paths is not None:
             replicas = (patched.get("spec") or {}).get("replicas", 0)
@@ -506,11 +510,9 @@ class _Invocation:
                 obj.setdefault("spec", {})["replicas"] = replicas
             return
         if versioned.object is not obj:
-            from ..registry import conversion
             versioned.object.clear()
             versioned.object.update(patched)
-            patched = conversion.from_storage(conversion.to_storage(copy.deepcopy(patched), self.target),
-                                              self.source)
+            patched = await convert_object(self.registry, patched, self.target, self.source)
         obj.clear()
         obj.update(patched)
 
@@ -525,10 +527,6 @@ def _annotate(record, key: str, value: str) -> None:
     if isinstance(existing, dict) and key in existing:
         return
     record.add_audit_annotation(key, value)
-
-
-def _gvr(info) -> GroupVersionResource:
-    return GroupVersionResource(info.group, info.version, info.resource)
 
 
 def _info_of(registry, attributes: Attributes):

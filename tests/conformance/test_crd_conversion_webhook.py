@@ -195,3 +195,79 @@ def test_a_failing_conversion_webhook_is_an_internal_error(apiserver, tmp_path):
     finally:
         apiserver.request("DELETE", f"{CRDS}/{plural}.{GROUP}")
         server.shutdown()
+
+
+class Mutator(JSONHandler):
+    """An admission webhook that records the objects it is sent and turns `port` "1" into "2" (a field only v2
+    has)."""
+    seen: list = []
+
+    def do_POST(self):
+        review = self.read_json()
+        request = review["request"]
+        Mutator.seen.append(request)
+        response = {"uid": request["uid"], "allowed": True}
+        if request["object"].get("port") == "1":
+            response["patchType"] = "JSONPatch"
+            response["patch"] = base64.b64encode(b'[{"op":"replace","path":"/port","value":"2"}]').decode()
+        self.reply_json({"apiVersion": review["apiVersion"], "kind": "AdmissionReview", "response": response})
+
+
+def test_equivalent_admission_sees_a_custom_resource_through_its_conversion_webhook(apiserver, crd, tmp_path):
+    """matchPolicy Equivalent: a mutating webhook whose rule names only v2, and a ValidatingAdmissionPolicy likewise,
+    see a custom resource created in v1 converted by the CRD's conversion webhook (as upstream's admission converts
+    with the resource's own converter), and the mutation comes back to v1 through it."""
+    plural, body = crd
+    kind = body["spec"]["names"]["kind"]
+    server, ca = serve_https(Mutator, tmp_path)
+    hook = f"{plural}-v2-hook"
+    rule = {"apiGroups": [GROUP], "apiVersions": ["v2"], "resources": [plural], "operations": ["CREATE"]}
+    configuration = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                     "metadata": {"name": hook}, "webhooks": [{
+                         "name": "v2.conversion.example.com", "rules": [rule], "sideEffects": "None",
+                         "admissionReviewVersions": ["v1"], "clientConfig": {
+                             "url": f"https://127.0.0.1:{server.server_address[1]}/mutate",
+                             "caBundle": base64.b64encode(ca).decode()}}]}
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+              "metadata": {"name": hook}, "spec": {
+                  "failurePolicy": "Fail", "matchConstraints": {"resourceRules": [rule]},
+                  "validations": [{"expression": "object.port != '666'", "message": "port 666 is refused"}]}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+               "metadata": {"name": hook}, "spec": {"policyName": hook, "validationActions": ["Deny"]}}
+    webhooks = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    policies = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+    bindings = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+    try:
+        assert apiserver.request("POST", webhooks, configuration)[0] == 201
+        assert apiserver.request("POST", policies, policy)[0] == 201
+        assert apiserver.request("POST", bindings, binding)[0] == 201
+        deadline, n = time.monotonic() + 30, 0
+        while True:
+            n += 1
+            Mutator.seen.clear()
+            status, created = apiserver.request("POST", path(plural, "v1"), {
+                "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": f"m{n}"}, "hostPort": "a:1"})
+            assert status == 201, created
+            if Mutator.seen or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        [request] = Mutator.seen
+        assert request["kind"] == {"group": GROUP, "version": "v2", "kind": kind}
+        assert request["requestKind"] == {"group": GROUP, "version": "v1", "kind": kind}
+        seen = request["object"]
+        assert (seen["apiVersion"], seen.get("host"), seen.get("port"), "hostPort" in seen) == \
+            (f"{GROUP}/v2", "a", "1", False)
+        assert created["apiVersion"] == f"{GROUP}/v1" and created["hostPort"] == "a:2", created
+        deadline = time.monotonic() + 30
+        while True:
+            status, refused = apiserver.request("POST", path(plural, "v1"), {
+                "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": "refused"}, "hostPort": "b:666"})
+            if status != 201 or time.monotonic() > deadline:
+                break
+            apiserver.request("DELETE", path(plural, "v1", "refused"))
+            time.sleep(0.05)
+        assert status == 422 and "port 666 is refused" in refused["message"], refused
+    finally:
+        for collection in (webhooks, policies, bindings):
+            apiserver.request("DELETE", f"{collection}/{hook}")
+        server.shutdown()
