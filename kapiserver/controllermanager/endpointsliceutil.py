@@ -229,12 +229,12 @@ DELETION_EXPECTED = -1
 
 
 def slice_version(endpoint_slice: dict) -> int:
-    """How far along an EndpointSlice is.  Upstream compares metadata.generation; this apiserver does not
-    track generations of EndpointSlices, so the resourceVersion (one global revision here) stands in."""
-    meta = endpoint_slice.get("metadata") or {}
+    """How far along an EndpointSlice is: its metadata.generation, which the apiserver moves when anything but
+    its metadata, or its labels, change (upstream's tracker compares generations, so an annotation alone written
+    by someone else does not sync the Service)."""
     try:
-        return int(meta.get("resourceVersion") or 0)
-    except ValueError:
+        return int((endpoint_slice.get("metadata") or {}).get("generation") or 0)
+    except (TypeError, ValueError):
         return 0
 
 

@@ -229,3 +229,20 @@ def test_failed_writes_and_problems_read_as_upstreams_errors():
         raise AssertionError("the refused create went unnoticed")
     assert aggregate_message(["one"]) == "one"
     assert aggregate_message(["one", "two", "one"]) == "[one, two]"
+
+
+def _tracked_slice(generation, resource_version):
+    return {"metadata": {"name": "web-a", "namespace": "ns", "uid": "s1", "generation": generation,
+                         "resourceVersion": str(resource_version), "labels": {"kubernetes.io/service-name": "web"}}}
+
+
+def test_tracker_compares_generations():
+    """The tracker goes by metadata.generation, as upstream's: a slice someone else only annotated (a newer
+    resourceVersion, the same generation) neither syncs the Service nor looks stale; a newer generation syncs,
+    an older one in the cache is stale."""
+    tracker = EndpointSliceTracker()
+    tracker.update(_tracked_slice(2, 10))
+    assert not tracker.should_sync(_tracked_slice(2, 11))
+    assert tracker.should_sync(_tracked_slice(3, 12))
+    assert not tracker.stale_slices(SVC, [_tracked_slice(2, 11)])
+    assert tracker.stale_slices(SVC, [_tracked_slice(1, 9)])
