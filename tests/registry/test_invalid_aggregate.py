@@ -45,3 +45,14 @@ def test_a_pod_error_repeated_among_others_is_listed_once(store_registry):
     assert [(c["field"], c["message"]) for c in error.details["causes"]] == [
         ("metadata.labels", LABEL_VALUE), ("metadata.labels", LABEL_VALUE),
         ("spec.nodeSelector", LABEL_VALUE), ("spec.nodeSelector", LABEL_VALUE)]
+
+
+def test_supported_once_reports_each_member_at_its_index_in_order():
+    """_util.supported_once: NotSupported then Duplicate for each member, as the loops it replaced did."""
+    from kapiserver.registry.validation._util import supported_once
+    assert [str(e) for e in supported_once(["IPv4", "IPv5", "IPv4", "IPv5"], "spec.ipFamilies",
+                                           ("IPv4", "IPv6"))] == [
+        'spec.ipFamilies[1]: Unsupported value: "IPv5": supported values: "IPv4", "IPv6"',
+        'spec.ipFamilies[2]: Duplicate value: "IPv4"',
+        'spec.ipFamilies[3]: Unsupported value: "IPv5": supported values: "IPv4", "IPv6"',
+        'spec.ipFamilies[3]: Duplicate value: "IPv5"']

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ...machinery import codec
 from ...machinery.errors import (FieldError, duplicate, forbidden, invalid, not_found_field,  # noqa: F401
@@ -200,6 +200,20 @@ def one_of(value: Any, field: str, supported: Iterable[str]) -> Errors:
     if value not in supported:
         return [not_supported(field, value, supported)]
     return []
+
+
+def supported_once(values: list, field: str, supported: Sequence[str]) -> Errors:
+    """Each member of a list one of ``supported`` (NotSupported) and none twice (Duplicate), reported at its
+    index, in the list's order."""
+    errs: Errors = []
+    seen: set = set()
+    for i, value in enumerate(values):
+        if value not in supported:
+            errs.append(not_supported(f"{field}[{i}]", value, supported))
+        if value in seen:
+            errs.append(duplicate(f"{field}[{i}]", value))
+        seen.add(value)
+    return errs
 
 
 def int_or_percent(value: Any, field: str) -> Errors:

@@ -19,7 +19,7 @@ from . import meta as _meta
 from ...machinery import celnames, names
 from ...machinery.celcheck import LITERAL_TYPES
 from ._util import (Errors, as_dict, duplicate, forbidden, invalid, invalid_go, is_int, label_selector, not_supported,
-                    qualified_name, required, seq, text)
+                    qualified_name, required, seq, supported_once, text)
 
 OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 SCOPES = ("*", "Cluster", "Namespaced")
@@ -748,19 +748,13 @@ def validate_binding(obj: dict, namespaced: bool) -> Errors:
         # upstream's path has this spelling
         errs += _match_resources(as_dict(spec.get("matchResources")), "spec.matchResouces")
     actions = seq(spec.get("validationActions"))
-    seen = set()
-    for i, action in enumerate(actions):
-        if action not in VALIDATION_ACTIONS:
-            errs.append(not_supported(f"spec.validationActions[{i}]", action, VALIDATION_ACTIONS))
-        if action in seen:
-            errs.append(duplicate(f"spec.validationActions[{i}]", action))
-        seen.add(action)
-    if "Deny" in seen and "Warn" in seen:
+    errs += supported_once(actions, "spec.validationActions", VALIDATION_ACTIONS)
+    if "Deny" in actions and "Warn" in actions:
         # the typed slice prints with %#v; the wording is upstream's, as clients may match it
         errs.append(invalid_go("spec.validationActions", _go_slice(actions, "admissionregistration.ValidationAction"),
                                "must not contain both Deny and Warn (repeating the same validation failure "
                                "information in the API response and headers serves no purpose)"))
-    if not seen:
+    if not actions:
         errs.append(required("spec.validationActions", "at least one validation action is required"))
     return errs
 

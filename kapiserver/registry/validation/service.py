@@ -12,7 +12,7 @@ from ...machinery.formats import parse_ip_sloppy, parse_network_sloppy
 from . import pod
 from ._util import (Errors, as_dict, as_dicts, dns1123_label, dns1123_subdomain, duplicate, duplicate_go, forbidden,
                     go_quote, go_strings, invalid, invalid_go, is_int, labels, not_supported, one_of, qualified_name,
-                    required, seq, text)
+                    required, seq, supported_once, text)
 
 KUBELET_PORT = 10250
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
@@ -112,13 +112,7 @@ def cluster_ips_related(spec: dict) -> Errors:
     elif ips:
         errs.append(invalid_go("spec.clusterIPs", go_strings(ips), "must be empty when `clusterIP` is not specified"))
     families = seq(spec.get("ipFamilies"))
-    seen: set = set()
-    for i, family in enumerate(families):
-        if family not in IP_FAMILIES:
-            errs.append(not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
-        if family in seen:
-            errs.append(duplicate(f"spec.ipFamilies[{i}]", family))
-        seen.add(family)
+    errs += supported_once(families, "spec.ipFamilies", IP_FAMILIES)
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
