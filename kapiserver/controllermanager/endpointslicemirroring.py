@@ -15,7 +15,6 @@ Warning events InvalidIPAddress and TooManyAddressesToMirror on the Endpoints.""
 from __future__ import annotations
 
 import copy
-import ipaddress
 from typing import Dict, List, Optional, Tuple
 
 from ..client.cache import split_key
@@ -28,7 +27,7 @@ from .endpointslicereconciler import Plan, endpoint_key, endpoints_equal_beyond_
 from ..client.rest import namespace_terminating
 from .endpointsliceutil import (LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR, LAST_APPLIED_CONFIG,
                                 LAST_CHANGE_TRIGGER_TIME, LEADER_ELECTION_ANNOTATION, EndpointSliceTracker,
-                                StaleInformerCache, selector, TrackedSliceHandlers, slices_for_service)
+                                StaleInformerCache, parse_ip_sloppy, selector, TrackedSliceHandlers, slices_for_service)
 
 CONTROLLER_NAME = "endpointslicemirroring-controller.k8s.io"
 COMPONENT = "endpoint-slice-mirroring-controller"
@@ -46,9 +45,8 @@ def should_mirror(endpoints: Optional[dict]) -> bool:
 
 def address_to_endpoint(address: dict, ready: bool) -> Optional[Tuple[dict, str]]:
     """The slice endpoint for an Endpoints address and its address type; None for an invalid IP."""
-    try:
-        ip = ipaddress.ip_address(address.get("ip", ""))
-    except ValueError:
+    ip = parse_ip_sloppy(address.get("ip", ""))
+    if ip is None:
         return None
     endpoint = {"addresses": [str(ip)], "conditions": {"ready": ready}}
     if address.get("targetRef"):

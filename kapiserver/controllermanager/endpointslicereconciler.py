@@ -31,8 +31,8 @@ from ..client.rest import APIError
 from ..client.rest import namespace_terminating
 from .endpointsliceutil import (IS_HEADLESS_SERVICE, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_TOPOLOGY_ZONE,
                                 LAST_CHANGE_TRIGGER_TIME, EndpointSliceTracker, find_port, format_trigger_time,
-                                is_ipv6, is_pod_ready, is_service_ip_set, pod_ips, should_pod_be_in_endpoints,
-                                should_set_hostname, target_ref, without_resource_version)
+                                is_ipv6, is_pod_ready, is_service_ip_set, parse_ip_sloppy, pod_ips,
+                                should_pod_be_in_endpoints, should_set_hostname, target_ref, without_resource_version)
 
 RESERVED_LABELS = (LABEL_SERVICE_NAME, LABEL_MANAGED_BY, IS_HEADLESS_SERVICE)
 TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
@@ -78,11 +78,17 @@ def endpoint_ports(service: dict, pod: dict) -> List[dict]:
     return ports
 
 
+def _canonical(ip: str) -> str:
+    """A pod IP written as upstream writes it into a slice (parsed sloppily, printed back)."""
+    parsed = parse_ip_sloppy(ip)
+    return ip if parsed is None else str(parsed)
+
+
 def pod_to_endpoint(pod: dict, node: Optional[dict], service: dict, address_type: str) -> dict:
     serving = is_pod_ready(pod)
     terminating = bool(pod["metadata"].get("deletionTimestamp"))
     ready = bool((service.get("spec") or {}).get("publishNotReadyAddresses")) or (serving and not terminating)
-    endpoint = {"addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == (address_type == "IPv6")],
+    endpoint = {"addresses": [_canonical(ip) for ip in pod_ips(pod) if is_ipv6(ip) == (address_type == "IPv6")],
                 "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
                 "targetRef": target_ref(pod)}
     if (pod.get("spec") or {}).get("nodeName"):

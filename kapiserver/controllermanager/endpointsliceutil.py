@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ..machinery.meta import parse_time
@@ -125,11 +126,29 @@ def should_set_hostname(pod: dict, service: dict) -> bool:
         pod["metadata"]["namespace"] == service["metadata"]["namespace"]
 
 
-def is_ipv6(ip: str) -> bool:
+_SLOPPY_IPV4 = re.compile(r"[0-9]+(\.[0-9]+){3}")
+
+
+def parse_ip_sloppy(text: str) -> Optional[ipaddress._BaseAddress]:
+    """An IP as upstream's netutils.ParseIPSloppy reads it: IPv4 octets may have leading zeros (decimal
+    still), an IPv4-mapped IPv6 address is the IPv4 address, a zone (``%eth0``) is not an IP.  None if not
+    an IP."""
+    if not isinstance(text, str) or "%" in text:
+        return None
     try:
-        return ipaddress.ip_address(ip).version == 6
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return False
+        if not _SLOPPY_IPV4.fullmatch(text) or any(int(octet) > 255 for octet in text.split(".")):
+            return None
+        ip = ipaddress.IPv4Address(".".join(str(int(octet)) for octet in text.split(".")))
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_ipv6(ip: str) -> bool:
+    parsed = parse_ip_sloppy(ip)
+    return parsed is not None and parsed.version == 6
 
 
 def find_port(pod: dict, service_port: dict) -> Optional[int]:

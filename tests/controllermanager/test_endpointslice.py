@@ -246,3 +246,12 @@ def test_tracker_compares_generations():
     assert tracker.should_sync(_tracked_slice(3, 12))
     assert not tracker.stale_slices(SVC, [_tracked_slice(2, 11)])
     assert tracker.stale_slices(SVC, [_tracked_slice(1, 9)])
+
+
+def test_pod_ips_are_written_canonically():
+    """A pod IP is parsed and printed back into the slice, as upstream's getEndpointAddresses does."""
+    pods = _pods(1)
+    pods[0]["status"]["podIPs"] = [{"ip": "FD00:0::5"}]
+    six = {**SVC, "spec": {**SVC["spec"], "clusterIP": "fd00::200", "ipFamilies": ["IPv6"]}}
+    plan, _ = _reconciler(100).plan(six, pods, [])
+    assert [e["addresses"] for e in plan.create[0]["endpoints"]] == [["fd00::5"]]

@@ -137,3 +137,17 @@ def test_subsets_are_repacked_before_mirroring():
                             {"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "a", "port": 8080}]}]
     plan = reconciler.plan(endpoints, [])
     assert [[e["conditions"] for e in s["endpoints"]] for s in plan.create] == [[{"ready": False}]]
+
+
+def test_addresses_are_read_as_upstream_parses_ips():
+    """IPs are parsed as upstream's ParseIPSloppy: IPv4 octets with leading zeros and IPv4-mapped IPv6 addresses
+    are IPv4 addresses, IPv6 is written back in its canonical form; none of them is invalid."""
+    recorder = _Recorder()
+    reconciler = MirroringReconciler(None, recorder, EndpointSliceTracker(), 1000)
+    endpoints = {"metadata": {"name": "e", "namespace": "ns", "uid": "u"},
+                 "subsets": [{"addresses": [{"ip": "010.9.0.2"}, {"ip": "::ffff:10.9.0.3"}, {"ip": "FD00:0::5"}],
+                              "ports": [{"port": 80}]}]}
+    plan = reconciler.plan(endpoints, [])
+    assert {s["addressType"]: sorted(e["addresses"][0] for e in s["endpoints"]) for s in plan.create} == \
+        {"IPv4": ["10.9.0.2", "10.9.0.3"], "IPv6": ["fd00::5"]}
+    assert recorder.events == []
