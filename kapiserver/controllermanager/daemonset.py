@@ -363,10 +363,13 @@ class DaemonSetsController(QueueController):
     # -- history and status
 
     async def _history(self, ds: dict) -> Tuple[dict, List[dict]]:
-        """constructHistory: (the current revision, the others), making or renumbering the current one."""
-        owned = history.sort_revisions([r for r in self.revisions.indexer.by_index("namespace",
-                                                                                   ds["metadata"]["namespace"])
-                                        if history.owned_by(r, ds)])
+        """constructHistory: (the current revision, the others), making or renumbering the current one. As
+        controlledHistories, orphaned revisions the selector matches are adopted first (those of a set deleted
+        with its dependents orphaned and made again), and owned ones it no longer matches released."""
+        namespace = ds["metadata"]["namespace"]
+        owned = history.sort_revisions(await history.claim(
+            self.client, CONTROLLER_REVISIONS, ds, self.revisions.indexer.by_index("namespace", namespace),
+            lambda r: history.selects(ds, r)))
         collisions = int((ds.get("status") or {}).get("collisionCount") or 0)
         patch = history.template_patch(ds)
         equal = [r for r in owned if r.get("data") == patch]

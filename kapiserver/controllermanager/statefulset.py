@@ -136,11 +136,23 @@ class StatefulSetController(QueueController):
         sset = copy.deepcopy(sset)
         pods = await history.claim(self.client, PODS, sset, self.pods.indexer.by_index("namespace", namespace),
                                    lambda p: history.selects(sset, p) and parent_and_ordinal(p)[0] == name)
-        revisions = [r for r in self.revisions.indexer.by_index("namespace", namespace) if history.owned_by(r, sset)]
+        revisions = await self._list_revisions(sset)
         current, update, collisions = await self._revisions(sset, revisions)
         await self._update_replicas(sset, pods, current, update)
         await self._update_status(sset, pods, current, update, collisions)
         await self._truncate_history(sset, pods, revisions, current, update)
+
+    async def _list_revisions(self, sset: dict) -> List[dict]:
+        """ListRevisions and adoptOrphanRevisions: the revisions the selector matches that the set controls or
+        nobody does, the orphans adopted (those of a set deleted with its dependents orphaned and made again)."""
+        revisions = [r for r in self.revisions.indexer.by_index("namespace", sset["metadata"]["namespace"])
+                     if history.selects(sset, r) and
+                     (history.controller_of(r) is None or history.owned_by(r, sset))]
+        orphans = [r for r in revisions if history.controller_of(r) is None]
+        if not orphans:
+            return revisions
+        adopted = await history.claim(self.client, CONTROLLER_REVISIONS, sset, orphans, lambda r: True)
+        return [r for r in revisions if history.controller_of(r) is not None] + adopted
 
     async def _revisions(self, sset: dict, revisions: List[dict]):
         """(current revision, update revision, collisionCount): creates the update revision when new, renumbers

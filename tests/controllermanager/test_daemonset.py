@@ -222,3 +222,28 @@ def test_kubectl_rollout_status_history_and_undo(controllers, nodes, client, nam
     assert code == 0 and "rolled back" in output, output
     eventually(lambda: sorted(p["spec"]["containers"][0]["image"] for p in live_pods(client, namespace)) ==
                ["nginx:1", "nginx:1"] and status(client, namespace, "kd").get("updatedNumberScheduled") == 2)
+
+
+def test_a_set_made_again_adopts_the_revisions_and_pods_orphaned_by_the_old_one(controllers, nodes, client,
+                                                                                namespace):
+    """After the set is deleted with its dependents orphaned, the same set made again adopts the orphaned
+    ControllerRevision (controlledHistories) as its current one: no hash collision, no new revision, and the
+    pods it adopts are up to date, so none is replaced."""
+    nodes("ds-or1")
+    controllers("daemonset-controller", "garbage-collector-controller")
+    run(client.create(DAEMON_SETS, daemon_set("orph"), namespace))
+    eventually(lambda: status(client, namespace, "orph").get("numberAvailable") == 1)
+    [revision] = run(client.list(CONTROLLER_REVISIONS, namespace))["items"]
+    [pod] = live_pods(client, namespace)
+    run(client.delete(DAEMON_SETS, "orph", namespace, propagation_policy="Orphan"))
+    eventually(lambda: not run(client.list(DAEMON_SETS, namespace))["items"] and
+               not run(client.get(CONTROLLER_REVISIONS, revision["metadata"]["name"], namespace))["metadata"]
+               .get("ownerReferences"))
+    ds = run(client.create(DAEMON_SETS, daemon_set("orph"), namespace))
+    eventually(lambda: status(client, namespace, "orph").get("observedGeneration") == 1 and
+               status(client, namespace, "orph").get("updatedNumberScheduled") == 1)
+    revisions = run(client.list(CONTROLLER_REVISIONS, namespace))["items"]
+    assert [r["metadata"]["name"] for r in revisions] == [revision["metadata"]["name"]]
+    assert revisions[0]["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"]
+    assert not status(client, namespace, "orph").get("collisionCount")
+    assert [p["metadata"]["uid"] for p in live_pods(client, namespace)] == [pod["metadata"]["uid"]]

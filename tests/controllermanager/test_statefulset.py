@@ -270,3 +270,25 @@ def test_identity_labels_are_put_back(controllers, simulated_nodes, client, name
         "statefulset.kubernetes.io/pod-name"] == "ident-0")
     eventually(lambda: "update Pod ident-0 in StatefulSet ident successful" in
                [e["message"] for e in run(client.list(EVENTS, namespace))["items"]])
+
+
+def test_a_set_made_again_adopts_the_revisions_orphaned_by_the_old_one(controllers, simulated_nodes, client,
+                                                                       namespace):
+    """After the set is deleted with its dependents orphaned, the same set made again adopts the orphaned
+    ControllerRevision (adoptOrphanRevisions) and keeps it as its revision, with its pods."""
+    controllers("statefulset-controller", "garbage-collector-controller")
+    simulated_nodes("sim-orph", schedule=True)
+    run(client.create(STATEFUL_SETS, stateful_set("orph", replicas=1), namespace))
+    eventually(lambda: status(client, namespace, "orph").get("readyReplicas") == 1)
+    [revision] = run(client.list(CONTROLLER_REVISIONS, namespace))["items"]
+    run(client.delete(STATEFUL_SETS, "orph", namespace, propagation_policy="Orphan"))
+    eventually(lambda: not run(client.list(STATEFUL_SETS, namespace))["items"] and
+               not run(client.get(CONTROLLER_REVISIONS, revision["metadata"]["name"], namespace))["metadata"]
+               .get("ownerReferences"))
+    sset = run(client.create(STATEFUL_SETS, stateful_set("orph", replicas=1), namespace))
+    eventually(lambda: run(client.get(CONTROLLER_REVISIONS, revision["metadata"]["name"], namespace))["metadata"]
+               .get("ownerReferences", [{}])[0].get("uid") == sset["metadata"]["uid"])
+    eventually(lambda: status(client, namespace, "orph").get("updateRevision") == revision["metadata"]["name"]
+               and status(client, namespace, "orph").get("readyReplicas") == 1)
+    assert [r["metadata"]["name"] for r in run(client.list(CONTROLLER_REVISIONS, namespace))["items"]] == \
+        [revision["metadata"]["name"]]
