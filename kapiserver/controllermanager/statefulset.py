@@ -419,9 +419,12 @@ class StatefulSetController(QueueController):
                     status["currentReplicas"] += 1
                 if revision == status["updateRevision"]:
                     status["updatedReplicas"] += 1
+        # completeRollingUpdate: done once every desired replica (spec.replicas, not the pods there are now)
+        # exists, is updated and is ready.
         strategy = (sset["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate")
-        if strategy == "RollingUpdate" and status["updatedReplicas"] == status["replicas"] and \
-                status["readyReplicas"] == status["replicas"]:
+        desired = int(sset["spec"].get("replicas", 1))
+        if strategy == "RollingUpdate" and \
+                status["updatedReplicas"] == status["readyReplicas"] == status["replicas"] == desired:
             status["currentReplicas"] = status["updatedReplicas"]
             status["currentRevision"] = status["updateRevision"]
         conditions = (sset.get("status") or {}).get("conditions")

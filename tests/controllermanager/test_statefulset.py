@@ -292,3 +292,26 @@ def test_a_set_made_again_adopts_the_revisions_orphaned_by_the_old_one(controlle
                and status(client, namespace, "orph").get("readyReplicas") == 1)
     assert [r["metadata"]["name"] for r in run(client.list(CONTROLLER_REVISIONS, namespace))["items"]] == \
         [revision["metadata"]["name"]]
+
+
+def test_rolling_update_completes_only_with_every_desired_replica():
+    """completeRollingUpdate: the update revision becomes current once spec.replicas pods are updated and
+    ready, not as soon as the pods there are now are (one recreated pod missing keeps the old revision)."""
+    from kapiserver.controllermanager.statefulset import StatefulSetController
+
+    class Clock:
+        def seconds(self):
+            return 1000.0
+    controller = StatefulSetController.__new__(StatefulSetController)
+    controller.clock = Clock()
+    sset = stateful_set("web", replicas=3)
+    sset["metadata"].update(namespace="ns", uid="u1", generation=2)
+    current, update = {"metadata": {"name": "web-old"}}, {"metadata": {"name": "web-new"}}
+
+    def pod(ordinal):
+        return {"metadata": {"name": f"web-{ordinal}", "labels": {"controller-revision-hash": "web-new"}},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    st = controller.status_of(sset, [pod(0), pod(1)], current, update, 0)
+    assert st["currentRevision"] == "web-old" and st["currentReplicas"] == 0 and st["updatedReplicas"] == 2
+    st = controller.status_of(sset, [pod(0), pod(1), pod(2)], current, update, 0)
+    assert st["currentRevision"] == "web-new" and st["currentReplicas"] == 3
