@@ -239,15 +239,9 @@ class StatefulSetController(QueueController):
         for index in range(count):
             pod = replicas[index]
             if pod is not None and history.phase(pod) in ("Failed", "Succeeded"):
+                # processReplica: a finished pod is deleted, without an event of its own (upstream emits no
+                # RecreatingFailedPod/RecreatingTerminatedPod since kubernetes#123809), and made again once gone.
                 if not is_terminating(pod):
-                    ref = f"{sset['metadata']['namespace']}/{sset['metadata']['name']}"
-                    if history.phase(pod) == "Failed":
-                        self.recorder.event(sset, "Warning", "RecreatingFailedPod",
-                                            f"StatefulSet {ref} is recreating failed Pod {pod['metadata']['name']}")
-                    else:
-                        self.recorder.event(sset, "Normal", "RecreatingTerminatedPod",
-                                            f"StatefulSet {ref} is recreating terminated Pod "
-                                            f"{pod['metadata']['name']}")
                     await self._delete_pod(sset, pod)
                 if monotonic:
                     return

@@ -159,9 +159,11 @@ def test_statefulset_recreate_failed_pod(controllers, nodes, client, namespace):
     run(client.patch(PODS, "ss-0", {"status": {"phase": "Failed"}}, namespace, subresource="status"))
     eventually(lambda: (p := get(client, PODS, "ss-0", namespace))["metadata"]["uid"] != uid and
                p["status"].get("phase") == "Running")
-    eventually(lambda: [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
-                        if e["reason"] == "RecreatingFailedPod"] ==
-               [f"StatefulSet {namespace}/ss is recreating failed Pod ss-0"])
+    # The controller says only that it deleted the pod (no RecreatingFailedPod event since kubernetes#123809).
+    eventually(lambda: "delete Pod ss-0 in StatefulSet ss successful" in
+               [e["message"] for e in run(client.list(EVENTS, namespace))["items"]
+                if e["reason"] == "SuccessfulDelete"])
+    assert not [e for e in run(client.list(EVENTS, namespace))["items"] if e["reason"].startswith("Recreating")]
 
 
 def test_statefulset_resource_replica_scaling(controllers, nodes, client, namespace):  # noqa: F811
