@@ -11,6 +11,7 @@ Status counts the pods; old revisions beyond revisionHistoryLimit are deleted.""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import List, Optional
 
@@ -84,16 +85,40 @@ def new_stateful_pod(sset: dict, template: dict, revision_name: str, ordinal: in
 
 def claim_owner_refs(sset: dict, pod: Optional[dict], condemned: bool) -> List[dict]:
     """The ownerReferences persistentVolumeClaimRetentionPolicy asks for on a replica's claims
-    (updateClaimOwnerRefForSetAndPod): the pod alone when whenScaled is Delete and the replica is being scaled
-    away (the garbage collector deletes a dependent only once all its owners are gone), else the set when
-    whenDeleted is Delete."""
+    (updateClaimOwnerRefForSetAndPod), each a controller reference: the pod alone when whenScaled is Delete and
+    the replica is being scaled away (the garbage collector deletes a dependent only once all its owners are
+    gone), else the set when whenDeleted is Delete."""
     policy = sset["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
     if condemned and pod is not None and policy.get("whenScaled") == "Delete":
-        return [{"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}]
+        return [{"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"],
+                 "controller": True, "blockOwnerDeletion": True}]
     if policy.get("whenDeleted") == "Delete":
-        return [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sset["metadata"]["name"],
-                 "uid": sset["metadata"]["uid"]}]
+        return [history.controller_ref(sset)]
     return []
+
+
+def _names(ref: dict, obj: dict, api_version: str, kind: str) -> bool:
+    """matchesRef: the reference names ``obj`` by group-version, kind and name (whatever its uid)."""
+    return ref.get("apiVersion") == api_version and ref.get("kind") == kind and \
+        ref.get("name") == obj["metadata"]["name"]
+
+
+def wanted_claim_refs(sset: dict, pod: dict, condemned: bool, refs: List[dict]) -> Optional[List[dict]]:
+    """A claim's ownerReferences as the retention policy wants them, or None to leave the claim alone
+    (isClaimOwnerUpToDate and updateClaimOwnerRefForSetAndPod): a reference naming the set or the pod with
+    another uid is stale (an earlier set's or pod's) and the claim is not touched; when another controller owns
+    the claim under a Delete policy, the set's and pod's references are only taken off."""
+    for ref in refs:
+        for obj, api_version, kind in ((sset, "apps/v1", "StatefulSet"), (pod, "v1", "Pod")):
+            if _names(ref, obj, api_version, kind) and ref.get("uid") != obj["metadata"]["uid"]:
+                return None
+    ours = {sset["metadata"]["uid"], pod["metadata"]["uid"]}
+    others = [r for r in refs if not (_names(r, sset, "apps/v1", "StatefulSet") or _names(r, pod, "v1", "Pod"))]
+    policy = sset["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+    deletes = "Delete" in (policy.get("whenDeleted"), policy.get("whenScaled"))
+    if deletes and any(r.get("controller") and r.get("uid") not in ours for r in others):
+        return others
+    return others + claim_owner_refs(sset, pod, condemned)
 
 
 class StatefulSetController(QueueController):
@@ -376,16 +401,14 @@ class StatefulSetController(QueueController):
     async def _update_claim_refs(self, sset: dict, pod: dict, condemned: bool) -> None:
         """Keep each claim's ownerReferences to the set and the pod as the retention policy says."""
         ordinal = ordinal_of(pod)
-        ours = {sset["metadata"]["uid"], pod["metadata"]["uid"]}
         for template in sset["spec"].get("volumeClaimTemplates") or []:
             claim = self.claims.indexer.get_by_key(sset["metadata"]["namespace"], claim_name(template, sset, ordinal))
             if claim is None:
                 continue
             refs = claim["metadata"].get("ownerReferences") or []
-            others = [r for r in refs if r.get("uid") not in ours and
-                      not (r.get("kind") == "Pod" and r.get("name") == pod["metadata"]["name"])]
-            wanted = others + claim_owner_refs(sset, pod, condemned)
-            if sorted(map(repr, wanted)) == sorted(map(repr, refs)):
+            wanted = wanted_claim_refs(sset, pod, condemned, refs)
+            if wanted is None or sorted(json.dumps(r, sort_keys=True) for r in wanted) == \
+                    sorted(json.dumps(r, sort_keys=True) for r in refs):
                 continue
             await self.client.patch(PERSISTENT_VOLUME_CLAIMS, claim["metadata"]["name"],
                                     {"metadata": {"ownerReferences": wanted,

@@ -2,7 +2,7 @@
 
 from kapiserver.client.resources import (CONTROLLER_REVISIONS, EVENTS, PERSISTENT_VOLUME_CLAIMS, PODS,
                                          STATEFUL_SETS)
-from kapiserver.controllermanager.statefulset import claim_owner_refs, new_stateful_pod
+from kapiserver.controllermanager.statefulset import claim_owner_refs, new_stateful_pod, wanted_claim_refs
 from tests.controllermanager.conftest import eventually, run
 
 
@@ -50,6 +50,33 @@ def test_claim_retention_owner_references():
     assert [r["uid"] for r in claim_owner_refs(sset, pod, True)] == ["p4"]
     sset["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain", "whenScaled": "Delete"}
     assert claim_owner_refs(sset, pod, False) == []
+
+
+def test_claim_owner_references_are_controller_references():
+    """Since the retention policy respects other controllers (kubernetes#122499), the set's and the pod's
+    references on a claim are controller references; a claim another controller owns only loses ours; a claim
+    whose reference names the set or pod with another uid (stale) is left alone."""
+    sset = stateful_set("web")
+    sset["metadata"].update(namespace="ns", uid="u1")
+    pod = {"metadata": {"name": "web-4", "uid": "p4"}}
+    sset["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    assert claim_owner_refs(sset, pod, False) == [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u1", "controller": True,
+         "blockOwnerDeletion": True}]
+    assert claim_owner_refs(sset, pod, True) == [
+        {"apiVersion": "v1", "kind": "Pod", "name": "web-4", "uid": "p4", "controller": True,
+         "blockOwnerDeletion": True}]
+    # A plain reference to the set is made a controller one; a condemned replica's moves to the pod.
+    plain = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u1"}
+    assert wanted_claim_refs(sset, pod, False, [plain]) == claim_owner_refs(sset, pod, False)
+    assert wanted_claim_refs(sset, pod, True, [plain]) == claim_owner_refs(sset, pod, True)
+    other = {"apiVersion": "x/v1", "kind": "Owner", "name": "o", "uid": "o1", "controller": True}
+    assert wanted_claim_refs(sset, pod, False, [other, plain]) == [other]
+    assert wanted_claim_refs(sset, pod, False, [{**plain, "uid": "old"}]) is None
+    assert wanted_claim_refs(sset, pod, True, [{"apiVersion": "v1", "kind": "Pod", "name": "web-4",
+                                                "uid": "old-pod"}]) is None
+    sset["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert wanted_claim_refs(sset, pod, False, [other, plain]) == [other]
 
 
 def test_ordered_start_waits_for_readiness_then_scale_down_in_reverse(controllers, simulated_nodes, client,
