@@ -38,18 +38,15 @@ def add_daemon_tolerations(spec: dict) -> None:
 
 
 def replace_node_name_affinity(affinity: dict, node_name: str) -> dict:
-    """util.ReplaceDaemonSetPodNodeNameNodeAffinity: every required term carries a matchFields requirement
-    ``metadata.name In [node]`` in place of its own matchFields (a term is made when there is none)."""
+    """util.ReplaceDaemonSetPodNodeNameNodeAffinity: the required node affinity becomes a single term, a
+    matchFields requirement ``metadata.name In [node]``, in place of every term the template had (the node was
+    chosen by them already); the preferred terms and the other affinities stay."""
     affinity = copy.deepcopy(affinity or {})
     node_affinity = affinity.setdefault("nodeAffinity", {})
-    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
     field = {"key": NODE_NAME_FIELD, "operator": "In", "values": [node_name]}
-    terms = required.get("nodeSelectorTerms") or []
-    if not terms:
-        terms = [{"matchFields": [field]}]
-    else:
-        terms = [{**term, "matchFields": [field]} for term in terms]
-    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
+    required = dict(node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required["nodeSelectorTerms"] = [{"matchFields": [field]}]
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = required
     return affinity
 
 

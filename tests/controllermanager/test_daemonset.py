@@ -64,6 +64,22 @@ def test_daemon_pod_shape():
     assert "node.kubernetes.io/network-unavailable" in keys and len(keys) == 7
 
 
+def test_daemon_pod_node_affinity_is_replaced_by_the_node_name_term():
+    """ReplaceDaemonSetPodNodeNameNodeAffinity: the template's required terms give way to one matchFields term
+    naming the node; preferred terms stay."""
+    zone = {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["z1"]}]}
+    preferred = [{"weight": 1, "preference": zone}]
+    ds = daemon_set("agent", pod_spec={"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [zone, {"matchFields": [
+            {"key": "metadata.name", "operator": "NotIn", "values": ["x"]}]}]},
+        "preferredDuringSchedulingIgnoredDuringExecution": preferred}}})
+    ds["metadata"].update(namespace="ns", uid="u")
+    affinity = new_daemon_pod(ds, "node-1", "abc")["spec"]["affinity"]["nodeAffinity"]
+    assert affinity == {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [
+        {"key": "metadata.name", "operator": "In", "values": ["node-1"]}]}]},
+        "preferredDuringSchedulingIgnoredDuringExecution": preferred}
+
+
 def test_rolling_update_budgets():
     """maxUnavailable and maxSurge scale against the eligible nodes, rounding up; both zero means one."""
     ds = daemon_set("x", updateStrategy={"type": "RollingUpdate",
