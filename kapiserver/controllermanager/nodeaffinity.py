@@ -24,17 +24,29 @@ HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "ope
                            "effect": "NoSchedule"}
 
 
+def add_or_update_toleration(spec: dict, toleration: dict) -> None:
+    """v1helper.AddOrUpdateTolerationInPodSpec: a toleration with the same key, operator, value and effect is
+    replaced where it stands (losing, say, its tolerationSeconds); otherwise the toleration is appended."""
+    tolerations = list(spec.get("tolerations") or [])
+    fields = ("key", "operator", "value", "effect")
+    matches = [i for i, t in enumerate(tolerations)
+               if all((t.get(f) or "") == (toleration.get(f) or "") for f in fields)]
+    if any(tolerations[i] == toleration for i in matches):
+        return
+    for i in matches:
+        tolerations[i] = dict(toleration)
+    if not matches:
+        tolerations.append(dict(toleration))
+    spec["tolerations"] = tolerations
+
+
 def add_daemon_tolerations(spec: dict) -> None:
-    """Add (or replace, by key and effect) the daemon tolerations in a pod spec."""
+    """util.AddOrUpdateDaemonPodTolerations: the daemon tolerations, added or updated in a pod spec."""
     wanted = list(DAEMON_TOLERATIONS)
     if spec.get("hostNetwork"):
         wanted.append(HOST_NETWORK_TOLERATION)
-    tolerations = list(spec.get("tolerations") or [])
     for toleration in wanted:
-        tolerations = [t for t in tolerations
-                       if not (t.get("key") == toleration["key"] and t.get("effect") == toleration["effect"])]
-        tolerations.append(dict(toleration))
-    spec["tolerations"] = tolerations
+        add_or_update_toleration(spec, toleration)
 
 
 def replace_node_name_affinity(affinity: dict, node_name: str) -> dict:

@@ -64,6 +64,20 @@ def test_daemon_pod_shape():
     assert "node.kubernetes.io/network-unavailable" in keys and len(keys) == 7
 
 
+def test_daemon_tolerations_are_added_or_updated_in_place():
+    """AddOrUpdateTolerationInPodSpec: the template's own toleration of a daemon taint (same key, operator, value
+    and effect) is replaced where it stands; one differing in operator or value stays, the daemon one appended."""
+    own = [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+            "tolerationSeconds": 30},
+           {"key": "dedicated", "operator": "Exists"},
+           {"key": "node.kubernetes.io/unreachable", "operator": "Equal", "value": "x", "effect": "NoExecute"}]
+    ds = daemon_set("agent", pod_spec={"tolerations": own})
+    ds["metadata"].update(namespace="ns", uid="u")
+    tolerations = new_daemon_pod(ds, "node-1", "abc")["spec"]["tolerations"]
+    assert tolerations[:3] == [DAEMON_TOLERATIONS[0], own[1], own[2]]
+    assert tolerations[3:] == DAEMON_TOLERATIONS[1:]
+
+
 def test_daemon_pod_node_affinity_is_replaced_by_the_node_name_term():
     """ReplaceDaemonSetPodNodeNameNodeAffinity: the template's required terms give way to one matchFields term
     naming the node; preferred terms stay."""
