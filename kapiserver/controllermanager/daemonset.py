@@ -283,10 +283,12 @@ class DaemonSetsController(QueueController):
                     delete.extend(by_age(live)[1:])
             else:
                 delete.extend(p for p in pods if not is_terminating(p))
+        # getUnscheduledPodsWithoutNode: of the pods meant for a node that does not exist, those not yet bound
+        # go (nothing else would delete them); bound ones are left to the pod garbage collector.
         known = {n["metadata"]["name"] for n in nodes}
         for node_name, pods in by_node.items():
             if node_name not in known:
-                delete.extend(p for p in pods if not is_terminating(p))
+                delete.extend(p for p in pods if not is_terminating(p) and not (p.get("spec") or {}).get("nodeName"))
         await self._sync_nodes(key, ds, delete, create, hash_)
 
     def _rolling(self, ds: dict) -> bool:

@@ -277,3 +277,24 @@ def test_a_set_made_again_adopts_the_revisions_and_pods_orphaned_by_the_old_one(
     assert revisions[0]["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"]
     assert not status(client, namespace, "orph").get("collisionCount")
     assert [p["metadata"]["uid"] for p in live_pods(client, namespace)] == [pod["metadata"]["uid"]]
+
+
+def test_only_unbound_pods_of_a_missing_node_are_deleted():
+    """getUnscheduledPodsWithoutNode: a pod pinned to a node that no longer exists is deleted while unbound; one
+    already bound there is left to the pod garbage collector."""
+    from kapiserver.controllermanager.daemonset import DaemonSetsController
+    controller = DaemonSetsController.__new__(DaemonSetsController)
+    calls = []
+
+    async def sync_nodes(key, ds, delete, create, hash_):
+        calls.append(([p["metadata"]["name"] for p in delete], create))
+    controller._sync_nodes = sync_nodes
+    ds = daemon_set("agent")
+    ds["metadata"].update(namespace="ns", uid="u")
+    unbound = new_daemon_pod(ds, "gone", "abc")
+    unbound["metadata"]["name"] = "agent-unbound"
+    bound = new_daemon_pod(ds, "gone", "abc")
+    bound["metadata"]["name"] = "agent-bound"
+    bound["spec"]["nodeName"] = "gone"
+    run(controller._manage("ns/agent", ds, [], "abc", [unbound, bound]))
+    assert calls == [(["agent-unbound"], [])]
