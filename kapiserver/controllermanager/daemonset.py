@@ -205,13 +205,16 @@ class DaemonSetsController(QueueController):
         current, old = await self._history(ds)
         hash_ = current["metadata"]["labels"][CONTROLLER_REVISION_HASH_LABEL]
         nodes = self.nodes.indexer.list()
-        if self.expectations.satisfied_expectations(key):
+        # While earlier creations and deletions are unobserved, only the counts are written: observedGeneration
+        # stays, as this generation has not been acted on.
+        observed = self.expectations.satisfied_expectations(key)
+        if observed:
             await self._manage(key, ds, nodes, hash_, claimed)
             if self.expectations.satisfied_expectations(key) and \
                     (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
                 await self._rolling_update(key, ds, nodes, hash_)
             await self._cleanup_history(ds, old)
-        await self._update_status(ds, nodes, hash_)
+        await self._update_status(ds, nodes, hash_, observed)
 
     def _node_pods(self, ds: dict, pods: Optional[List[dict]] = None) -> Dict[str, List[dict]]:
         """getNodesToDaemonPods: the pods the set controls (``pods``, else those the cache shows it owning) by
@@ -442,7 +445,7 @@ class DaemonSetsController(QueueController):
         for revision in dead[:max(len(dead) - limit, 0)]:
             await self._delete_revision(revision)
 
-    def status_of(self, ds: dict, nodes: List[dict], hash_: str) -> dict:
+    def status_of(self, ds: dict, nodes: List[dict], hash_: str, observed: bool = True) -> dict:
         by_node = self._node_pods(ds)
         now = self.clock.seconds()
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
@@ -470,7 +473,8 @@ class DaemonSetsController(QueueController):
                   "numberMisscheduled": counts["numberMisscheduled"],
                   "desiredNumberScheduled": counts["desiredNumberScheduled"],
                   "numberReady": counts["numberReady"],
-                  "observedGeneration": ds["metadata"].get("generation", 0),
+                  "observedGeneration": ds["metadata"].get("generation", 0) if observed else
+                  (ds.get("status") or {}).get("observedGeneration", 0),
                   "updatedNumberScheduled": counts["updatedNumberScheduled"],
                   "numberAvailable": counts["numberAvailable"]}
         unavailable = counts["desiredNumberScheduled"] - counts["numberAvailable"]
@@ -484,8 +488,8 @@ class DaemonSetsController(QueueController):
             self.queue.add_after(f"{ds['metadata']['namespace']}/{ds['metadata']['name']}", 1.0)
         return status
 
-    async def _update_status(self, ds: dict, nodes: List[dict], hash_: str) -> None:
-        status = self.status_of(ds, nodes, hash_)
+    async def _update_status(self, ds: dict, nodes: List[dict], hash_: str, observed: bool = True) -> None:
+        status = self.status_of(ds, nodes, hash_, observed)
         if same_status(ds.get("status"), status):
             return
         await self.client.update(DAEMON_SETS, {**ds, "status": status}, subresource="status")

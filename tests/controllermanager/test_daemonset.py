@@ -298,3 +298,29 @@ def test_only_unbound_pods_of_a_missing_node_are_deleted():
     bound["spec"]["nodeName"] = "gone"
     run(controller._manage("ns/agent", ds, [], "abc", [unbound, bound]))
     assert calls == [(["agent-unbound"], [])]
+
+
+def test_status_keeps_observed_generation_while_expectations_are_unmet():
+    """syncDaemonSet: while its earlier creations and deletions are unobserved the controller writes the counts
+    only; observedGeneration stays at the generation last acted on."""
+    from kapiserver.controllermanager.daemonset import DaemonSetsController
+
+    class Index:
+        def by_index(self, index, value):
+            return []
+
+    class Informer:
+        indexer = Index()
+
+    class Clock:
+        def seconds(self):
+            return 1000.0
+    controller = DaemonSetsController.__new__(DaemonSetsController)
+    controller.pods, controller.clock = Informer(), Clock()
+    ds = daemon_set("agent")
+    ds["metadata"].update(namespace="ns", uid="u", generation=3)
+    ds["status"] = {"observedGeneration": 2}
+    nodes = [node("n1")]
+    assert controller.status_of(ds, nodes, "abc", observed=False)["observedGeneration"] == 2
+    st = controller.status_of(ds, nodes, "abc")
+    assert st["observedGeneration"] == 3 and st["desiredNumberScheduled"] == 1 and st["numberUnavailable"] == 1
