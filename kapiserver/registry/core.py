@@ -207,34 +207,39 @@ class ServiceStrategy(Strategy):
             if spec.get("ipFamilyPolicy") is None and old_spec.get("ipFamilyPolicy") is not None:
                 spec["ipFamilyPolicy"] = old_spec["ipFamilyPolicy"]
 
-    def validate(self, obj: dict) -> list:
-        # Upstream allocates (and checks what it allocates from) before it validates the object.
-        early = service_validation.allocation_errors(obj.get("spec") or {}, self.family)
-        return early or super().validate(obj)
+    async def begin_create(self, obj: dict, dry_run: bool):
+        return await self._begin(obj, obj.setdefault("spec", {}), None, dry_run)
 
-    def validate_update(self, new: dict, old: dict) -> list:
-        early = service_validation.allocation_errors(new.get("spec") or {}, self.family)
-        return early or super().validate_update(new, old)
+    async def begin_update(self, new: dict, old: dict, dry_run: bool):
+        return await self._begin(new, new.setdefault("spec", {}), old.get("spec") or {}, dry_run)
 
-    async def before_create(self, obj: dict) -> None:
-        await self._allocate(obj, obj.setdefault("spec", {}), None)
-
-    async def _allocate(self, obj: dict, spec: dict, old_spec: "dict | None") -> None:
-        """Take the cluster IPs (on create, or leaving ExternalName), node ports and health check node port the
-        Service needs and ``old_spec`` does not hold; what was taken goes back if any of it fails."""
+    async def _begin(self, obj: dict, spec: dict, old_spec: "dict | None", dry_run: bool):
+        """Upstream's allocateCreate/allocateUpdate, before the object is validated: what the allocator refuses
+        outright (the only errors then), then the cluster IPs (on create, or leaving ExternalName), node ports and
+        health check node port the Service needs and ``old_spec`` does not hold; a dry run takes nothing.  What
+        gives back what was taken (everything, if any of it fails)."""
+        early = service_validation.allocation_errors(spec, self.family)
+        if early:
+            raise errors.invalid_object("", "Service", obj["metadata"].get("name", ""), early)
+        allocator = self._dry_run() if dry_run else self
         taken_ips: list = []
         taken_ports: list = []
-        try:
-            if old_spec is None or (old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName"):
-                await self._allocate_cluster_ips(obj, spec, taken_ips)
-            taken_ports = await self._allocate_node_ports(obj, spec, old_spec)
-            await self._allocate_health_check(spec, old_spec, obj, taken_ports)
-        except BaseException:
+
+        async def revert() -> None:
             for ip in taken_ips:
                 await self.ips.release(ip)
             for port in taken_ports:
                 await self.ports.release(port)
+        try:
+            if old_spec is None or (old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName"):
+                await allocator._allocate_cluster_ips(obj, spec, taken_ips)
+            await allocator._allocate_node_ports(obj, spec, old_spec, taken_ports)
+            await allocator._allocate_health_check(spec, old_spec, obj, taken_ports)
+        except BaseException:
+            if not dry_run:
+                await revert()
             raise
+        return None if dry_run else revert
 
     async def _allocate_cluster_ips(self, obj, spec, taken):
         if spec.get("type") == "ExternalName":
@@ -271,12 +276,11 @@ class ServiceStrategy(Strategy):
         if spec.get("ipFamilyPolicy") is None:
             spec["ipFamilyPolicy"] = "SingleStack"
 
-    async def _allocate_node_ports(self, obj, spec, old_spec):
-        taken = []
+    async def _allocate_node_ports(self, obj, spec, old_spec, taken):
         if spec.get("type") not in ("NodePort", "LoadBalancer"):
             for port in spec.get("ports") or []:
                 port.pop("nodePort", None)
-            return taken
+            return
         # A LoadBalancer with allocateLoadBalancerNodePorts false takes only the node ports asked for.
         allocate_new = not (spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False)
         old_ports = {str(p.get("nodePort")) for p in (old_spec or {}).get("ports") or [] if p.get("nodePort")}
@@ -305,7 +309,6 @@ class ServiceStrategy(Strategy):
                 port["nodePort"] = int(value)
                 by_port[str(port.get("port"))] = int(value)
                 taken.append(value)
-        return taken
 
     async def _allocate_health_check(self, spec, old_spec, obj, taken):
         """LoadBalancer with externalTrafficPolicy Local: a health check node port, the one asked for or any
@@ -331,29 +334,11 @@ class ServiceStrategy(Strategy):
             spec["healthCheckNodePort"] = int(value)
             taken.append(value)
 
-    async def create_failed(self, obj: dict) -> None:
-        await self.after_delete(obj)
-
-    async def before_update(self, new: dict, old: dict) -> None:
-        await self._allocate(new, new.setdefault("spec", {}), old.get("spec") or {})
-
-    async def dry_run_create(self, obj: dict) -> None:
-        # As upstream's dry-run allocators: the values the write would get (a requested one already taken is
-        # refused as it would be), nothing written.
-        await self._dry_run()._allocate(obj, obj.setdefault("spec", {}), None)
-
-    async def dry_run_update(self, new: dict, old: dict) -> None:
-        await self._dry_run()._allocate(new, new.setdefault("spec", {}), old.get("spec") or {})
-
     def _dry_run(self) -> "ServiceStrategy":
         """This strategy with allocators that take nothing."""
         dry = copy.copy(self)
         dry.ips, dry.ports = DryRunAllocator(self.ips), DryRunAllocator(self.ports)
         return dry
-
-    async def update_failed(self, new: dict, old: dict) -> None:
-        # What the new object took and the old one did not hold goes back.
-        await self._release_beyond(new.get("spec") or {}, old.get("spec") or {})
 
     async def after_update(self, new: dict, old: dict) -> None:
         # What the old object held and the new one does not is given back, once the new one is written.

@@ -286,18 +286,38 @@ class Store:
         meta_["creationTimestamp"] = meta.rfc3339(self.now())
         obj["metadata"] = meta_ = meta.ordered_metadata(meta_)
         self._record_managed_fields(None, obj, options, "")
+        # Upstream's BeginCreate: what the object takes from allocators (a Service's cluster IPs and node ports) is
+        # taken before it is validated, so validation and validating admission see it; it goes back if the create
+        # fails.
+        revert = await self.strategy.begin_create(obj, options.dry_run)
+        try:
+            revision = await self._validate_and_create(obj, given_version, options)
+        except BaseException:
+            if revert is not None:
+                await revert()
+            raise
+        if revision is None:
+            return obj
+        meta_["resourceVersion"] = str(revision)
+        # In its place in Go's field order, as the stored bytes have it (it was taken out above).
+        obj["metadata"] = meta.ordered_metadata(meta_)
+        await self.strategy.after_write(obj)
+        return obj
+
+    async def _validate_and_create(self, obj: dict, given_version, options: WriteOptions) -> Optional[int]:
+        """The rest of a create: validation, validating admission, the write (the revision; None for a dry run)."""
+        meta_ = obj["metadata"]
         if self.strategy.prepares_validation:
             await self.strategy.prepare_validation(obj, None)
         field_errors = self.strategy.validate(obj)
         if field_errors:
             raise errors.invalid_object(self.info.group, self.info.kind, meta_.get("name", ""), field_errors)
-        if admission is not None:
-            await admission.validate(for_resource(self.info, attributes.CREATE, obj, None, options=options,
-                                                  dry_run=options.dry_run))
+        if self.admission is not None:
+            await self.admission.validate(for_resource(self.info, attributes.CREATE, obj, None, options=options,
+                                                       dry_run=options.dry_run))
         self.strategy.as_stored(obj)
         if options.dry_run:
-            await self.strategy.dry_run_create(obj)
-            return obj
+            return None
         if not meta_.get("name"):
             # Kinds whose validation skips ObjectMeta (legacy events) meet upstream's key function here.
             raise errors.bad_request("Name parameter required.")
@@ -307,18 +327,9 @@ class Store:
         key = self.key(meta_.get("namespace"), meta_["name"])
         await self.strategy.before_create(obj)
         try:
-            revision = await self.storage.create(key, await self._stored(obj))
+            return await self.storage.create(key, await self._stored(obj))
         except KeyExists:
-            await self.strategy.create_failed(obj)
             raise errors.already_exists(self.qualified, meta_["name"]) from None
-        except BaseException:
-            await self.strategy.create_failed(obj)
-            raise
-        meta_["resourceVersion"] = str(revision)
-        # In its place in Go's field order, as the stored bytes have it (it was taken out above).
-        obj["metadata"] = meta.ordered_metadata(meta_)
-        await self.strategy.after_write(obj)
-        return obj
 
     # -- update --------------------------------------------------------------------------
     def precondition_conflict(self, namespace: Optional[str], name: str, field: str, given: str,
@@ -441,6 +452,25 @@ class Store:
                 self.strategy.default(new)
         new = self._prepare_update(new, old, subresource)
         self._record_managed_fields(old, new, options, subresource)
+        deleting = self._should_delete_during_update(new)
+        # Upstream's BeginUpdate, as BeginCreate above: taken before validation, given back unless written.
+        revert = None if deleting else await self.strategy.begin_update(new, old, options.dry_run)
+        try:
+            outcome = await self._validate_and_update(key, mod_revision, new, old, subresource, options, deleting,
+                                                      requested_rv, cached)
+        except BaseException:
+            if revert is not None:
+                await revert()
+            raise
+        if revert is not None and (outcome is None or outcome is _NO_CHANGE):
+            await revert()
+        return outcome
+
+    async def _validate_and_update(self, key: bytes, mod_revision: int, new: dict, old: dict, subresource: str,
+                                   options: WriteOptions, deleting: bool, requested_rv, cached: bool):
+        """The rest of an update: validation, validating admission, the write (see _update_once)."""
+        name = new["metadata"]["name"]
+        admission = self.admission
         if not subresource and self.strategy.prepares_validation:
             await self.strategy.prepare_validation(new, old)
         field_errors = self.strategy.validate_subresource_update(subresource, new, old) if subresource \
@@ -452,12 +482,9 @@ class Store:
                                                   dry_run=options.dry_run))
         if not subresource:
             self.strategy.as_stored(new)
-        deleting = self._should_delete_during_update(new)
         if _same(new, old) and not deleting:
             return _NO_CHANGE
         if options.dry_run:
-            if not deleting:
-                await self.strategy.dry_run_update(new, old)
             return new, False
         if not deleting:
             await self.strategy.before_update(new, old)
@@ -471,21 +498,13 @@ class Store:
             # resourceVersion meets the check above and gets its 409 then; a patch, re-applied to the
             # fresh object, carries the fresh resourceVersion and goes through, as upstream's
             # GuaranteedUpdate retries it.
-            if not deleting:
-                await self.strategy.update_failed(new, old)
             return None
         except KeyNotFound:
             # Deleted since it was read from storage; a cached object may just be stale: made again on
             # storage's (none: a 404, or a create where allowed).
-            if not deleting:
-                await self.strategy.update_failed(new, old)
             if requested_rv and not cached:
                 raise errors.modified(self.qualified, name) from None
             return None
-        except BaseException:
-            if not deleting:
-                await self.strategy.update_failed(new, old)
-            raise
         new["metadata"]["resourceVersion"] = str(revision)
         if deleting:
             await self.strategy.after_delete(new)

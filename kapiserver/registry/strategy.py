@@ -9,13 +9,16 @@ update:  default -> prepare_for_update (or prepare_for_status_update) -> validat
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from ..machinery import errors
 from ..machinery.errors import FieldError, GroupResource, StatusError
 from ..machinery.jsoncopy import json_copy
 from . import defaults, fields, validation
 from .catalog import ResourceInfo
+
+# What gives back what a write took from allocators (see Strategy.begin_create).
+Revert = Callable[[], Awaitable[None]]
 
 # Resources whose DELETE answers with the deleted object rather than a Status.
 RETURN_DELETED_OBJECT = {
@@ -102,23 +105,21 @@ class Strategy:
         obj["status"] = zero if zero is not None else {}
 
     # -- hooks around the write (allocations and their release) ------------------------------
-    async def before_create(self, obj: dict) -> None:
-        """After validation, before the write: take what the object needs."""
+    async def begin_create(self, obj: dict, dry_run: bool) -> Optional[Revert]:
+        """Upstream's BeginCreate: before the object is validated, take what it needs from allocators (a dry run
+        shows what it would take, taking nothing); what gives it back if the create fails (None: nothing)."""
+        return None
 
-    async def create_failed(self, obj: dict) -> None:
-        """The write failed: give back what before_create took."""
+    async def begin_update(self, new: dict, old: dict, dry_run: bool) -> Optional[Revert]:
+        """Upstream's BeginUpdate: as begin_create, for what the new object needs and the old does not hold;
+        what gives it back unless the update is written."""
+        return None
+
+    async def before_create(self, obj: dict) -> None:
+        """After validation, before the write."""
 
     async def before_update(self, new: dict, old: dict) -> None:
-        """After validation, before the write of an update: take what the new object needs."""
-
-    async def dry_run_create(self, obj: dict) -> None:
-        """A dry-run create: show what the write would have taken, taking nothing."""
-
-    async def dry_run_update(self, new: dict, old: dict) -> None:
-        """A dry-run update: show what the write would have taken, taking nothing."""
-
-    async def update_failed(self, new: dict, old: dict) -> None:
-        """The update's write failed (or is to be made again): give back what before_update took."""
+        """After validation, before the write of an update."""
 
     async def after_update(self, new: dict, old: dict) -> None:
         """The update is written: give back what the old object held and the new one does not."""

@@ -283,3 +283,50 @@ def test_a_dry_run_shows_what_would_be_allocated_and_keeps_nothing(store_registr
     updated = run(svcs.update("default", name["metadata"]["name"], to_cluster_ip, options=dry))[0]
     assert updated["spec"]["clusterIP"]
     assert _taken(store_registry, b"serviceips") == ips
+
+
+class _Admission:
+    """Validating admission that records the Services it is shown and refuses those named "denied"."""
+
+    def __init__(self):
+        self.seen = []
+
+    async def admit(self, attributes):
+        pass
+
+    async def validate(self, attributes):
+        import copy
+        self.seen.append(copy.deepcopy(attributes.object["spec"]))
+        if attributes.name == "denied":
+            raise StatusError(403, "Forbidden", "denied by the test")
+
+
+def test_allocation_comes_before_validation_and_validating_admission(store_registry):
+    """As upstream's BeginCreate/BeginUpdate: validating admission sees the cluster IP and node port the Service
+    was given, and a create or update that validation or admission refuses gives back what it took."""
+    svcs = store_registry.store("", "v1", "services")
+    admission = svcs.admission = _Admission()
+    ips, ports = _taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")
+    created = _create(store_registry, "seen", type="NodePort")
+    [spec] = admission.seen
+    assert spec["clusterIP"] == created["spec"]["clusterIP"] and spec["clusterIPs"] == [spec["clusterIP"]]
+    assert spec["ports"][0]["nodePort"] == created["spec"]["ports"][0]["nodePort"]
+    assert (spec["ipFamilies"], spec["ipFamilyPolicy"]) == (["IPv4"], "SingleStack")
+    ips |= {spec["clusterIP"]}
+    ports |= {str(spec["ports"][0]["nodePort"])}
+    assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
+
+    refused = _refused(lambda: _create(store_registry, "denied", type="NodePort"))
+    assert refused.code == 403 and len(admission.seen) == 2 and admission.seen[1]["clusterIP"]
+    invalid = _refused(lambda: _create(store_registry, "invalid", type="NodePort", sessionAffinity="Sometimes"))
+    assert invalid.code == 422 and "spec.sessionAffinity" in invalid.message
+    assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
+
+    def to_load_balancer_with_bad_affinity(new):
+        new["spec"].update(type="LoadBalancer", externalTrafficPolicy="Local", sessionAffinity="Sometimes")
+    plain = _create(store_registry, "plain")
+    ips |= {plain["spec"]["clusterIP"]}
+    invalid = _refused(lambda: _update(store_registry, "plain", to_load_balancer_with_bad_affinity))
+    assert invalid.code == 422
+    assert admission.seen[-1]["clusterIP"] == plain["spec"]["clusterIP"]    # the create's, not the update's
+    assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
