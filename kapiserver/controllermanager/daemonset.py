@@ -65,19 +65,23 @@ def new_daemon_pod(ds: dict, node_name: str, hash_: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
-def is_updated(pod: dict, hash_: str) -> bool:
-    return (pod["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL) == hash_
+def is_updated(pod: dict, hash_: str, generation: Optional[str] = None) -> bool:
+    """util.IsPodUpdated: the pod carries the current revision's hash, or the set's template generation."""
+    labels = pod["metadata"].get("labels") or {}
+    return bool(hash_) and labels.get(CONTROLLER_REVISION_HASH_LABEL) == hash_ or \
+        generation is not None and labels.get(TEMPLATE_GENERATION_LABEL) == generation
 
 
 def by_age(pods: List[dict]) -> List[dict]:
     return sorted(pods, key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
 
 
-def split_updated(pods: List[dict], hash_: str) -> Tuple[Optional[dict], Optional[dict]]:
+def split_updated(pods: List[dict], hash_: str, generation: Optional[str] = None
+                  ) -> Tuple[Optional[dict], Optional[dict]]:
     """findUpdatedPodsOnNode: (the oldest updated pod, the oldest old pod) on one node."""
     live = [p for p in by_age(pods) if not is_terminating(p)]
-    new = next((p for p in live if is_updated(p, hash_)), None)
-    old = next((p for p in live if not is_updated(p, hash_)), None)
+    new = next((p for p in live if is_updated(p, hash_, generation)), None)
+    old = next((p for p in live if not is_updated(p, hash_, generation)), None)
     return new, old
 
 
@@ -280,7 +284,7 @@ class DaemonSetsController(QueueController):
                     else:
                         live.append(pod)
                 if surge > 0:
-                    new, old = split_updated(live, hash_)
+                    new, old = split_updated(live, hash_, template_generation(ds))
                     delete.extend(p for p in live if p is not new and p is not old)
                 else:
                     delete.extend(by_age(live)[1:])
@@ -306,7 +310,7 @@ class DaemonSetsController(QueueController):
         if surge == 0:
             unavailable, allowed, candidates = 0, [], []
             for node_name in eligible:
-                new, old = split_updated(by_node.get(node_name, []), hash_)
+                new, old = split_updated(by_node.get(node_name, []), hash_, template_generation(ds))
                 if (new is None) == (old is None):
                     unavailable += 1
                 elif new is not None:
@@ -321,7 +325,7 @@ class DaemonSetsController(QueueController):
             return
         surging, allowed_nodes, candidate_nodes, delete = 0, [], [], []
         for node_name in eligible:
-            new, old = split_updated(by_node.get(node_name, []), hash_)
+            new, old = split_updated(by_node.get(node_name, []), hash_, template_generation(ds))
             if old is None:
                 continue
             if new is None:
@@ -467,7 +471,7 @@ class DaemonSetsController(QueueController):
                 if is_available(pods[0], min_ready, now):
                     counts["numberAvailable"] += 1
             # As upstream, the oldest pod on the node speaks for it (with surge, the old one until it goes).
-            if is_updated(pods[0], hash_):
+            if is_updated(pods[0], hash_, template_generation(ds)):
                 counts["updatedNumberScheduled"] += 1
         status = {"currentNumberScheduled": counts["currentNumberScheduled"],
                   "numberMisscheduled": counts["numberMisscheduled"],

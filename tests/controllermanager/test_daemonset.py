@@ -324,3 +324,15 @@ def test_status_keeps_observed_generation_while_expectations_are_unmet():
     assert controller.status_of(ds, nodes, "abc", observed=False)["observedGeneration"] == 2
     st = controller.status_of(ds, nodes, "abc")
     assert st["observedGeneration"] == 3 and st["desiredNumberScheduled"] == 1 and st["numberUnavailable"] == 1
+
+
+def test_a_pod_of_the_current_template_generation_is_updated_whatever_its_hash():
+    """IsPodUpdated: a pod counts as updated when its controller-revision-hash is the current one, or its
+    pod-template-generation is the set's (a pod whose hash another revision name gave it is not replaced)."""
+    from kapiserver.controllermanager.daemonset import is_updated, split_updated
+    ds = daemon_set("agent")
+    ds["metadata"].update(namespace="ns", uid="u", annotations={"deprecated.daemonset.template.generation": "4"})
+    pod = new_daemon_pod(ds, "n1", "other-hash")
+    pod["metadata"].update(name="agent-1", creationTimestamp="2024-01-01T00:00:00Z")
+    assert is_updated(pod, "abc", "4") and not is_updated(pod, "abc", "5") and is_updated(pod, "other-hash")
+    assert split_updated([pod], "abc", "4") == (pod, None)
