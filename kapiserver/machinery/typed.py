@@ -193,3 +193,79 @@ def unmarshal(value: dict, node: SchemaNode) -> tuple[dict, list[str]]:
     struct = node.name.rsplit(".", 1)[-1] if node.name else ""
     out = decoder.object(value, node, struct, "")
     return out, decoder.unknown
+
+
+# -- what storage gives back -----------------------------------------------------------------------------------
+# Upstream stores built-in objects as protobuf, where an empty list or map is no different from none: a slice or
+# map field without omitempty that held [] or {} reads back as Go's nil, which JSON writes as null (a ClusterRole's
+# `rules: []`, an EndpointSlice's `endpoints: []`, a CSINode's `drivers: []`).  A plan per definition: the fields
+# to make null when empty, and where to look deeper (only where such a field can be reached).
+_Plan = tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]
+_NO_PLAN: _Plan = ((), ())
+_plans: dict[str, _Plan] = {}
+
+
+def _collection(node: SchemaNode) -> Optional[str]:
+    """"items" for a slice, "values" for a map (a []byte is a string), else None."""
+    if node.preserve_unknown or node.int_or_string:
+        return None
+    if node.type == "array":
+        return "items"
+    if node.type == "object" and not node.properties and node.values() is not None:
+        return "values"
+    return None
+
+
+def _plan(name: str) -> _Plan:
+    plan = _plans.get(name)
+    if plan is not None:
+        return plan
+    _plans[name] = _NO_PLAN       # a definition that contains itself looks no deeper the second time
+    from .schema import node_named
+    node = node_named(name)
+    if node is None or node.preserve_unknown or node.int_or_string:
+        return _NO_PLAN
+    kept = omittable().get(name, _NONE)
+    nulls: list[str] = []
+    deeper: list[tuple[str, str, str]] = []
+    for field in node.properties:
+        child = node.field(field)
+        if child is None or child.preserve_unknown or child.int_or_string:
+            continue
+        how = _collection(child)
+        if how is not None and field not in kept and not (name == _OBJECT_META and field == "managedFields"):
+            nulls.append(field)
+        inner = child.items() if how == "items" else child.values() if how == "values" else child
+        if inner is not None and inner.name and _plan(inner.name) != _NO_PLAN:
+            deeper.append((field, how or "object", inner.name))
+    plan = (tuple(nulls), tuple(deeper)) if nulls or deeper else _NO_PLAN
+    _plans[name] = plan
+    return plan
+
+
+def reads_back_nulls(name: Optional[str]) -> bool:
+    """Whether objects of definition ``name`` can hold an empty collection that storage gives back as null."""
+    return name is not None and _plan(name) != _NO_PLAN
+
+
+def as_read_back(obj: dict, name: str) -> None:
+    """``obj`` (of definition ``name``) made what upstream's storage gives back: every empty slice or map of a
+    field without omitempty made null, in place."""
+    nulls, deeper = _plan(name)
+    for field in nulls:
+        value = obj.get(field)
+        if isinstance(value, (list, dict)) and not value:
+            obj[field] = None
+    for field, how, inner in deeper:
+        value = obj.get(field)
+        if not value:
+            continue
+        if how == "object":
+            if isinstance(value, dict):
+                as_read_back(value, inner)
+            continue
+        members = value if how == "items" and isinstance(value, list) else \
+            value.values() if how == "values" and isinstance(value, dict) else ()
+        for member in members:
+            if isinstance(member, dict):
+                as_read_back(member, inner)

@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, Optional, Union
 
 from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
 
-from ..machinery import codec, errors, meta
+from ..machinery import codec, errors, meta, schema, typed
 from ..machinery.errors import GroupResource, StatusError
 from ..machinery.jsoncopy import json_copy
 from ..storage import Conflict, KeyExists, KeyNotFound, Storage
@@ -53,6 +53,8 @@ class Store:
         self.admission = admission
         self.qualified = GroupResource(info.group, info.resource)
         self._builtin_types = None
+        # The definition whose empty collections storage gives back as null (see read_back), once known; "" none.
+        self._read_back_definition: Optional[str] = None
         self._api_version = info.api_version
         # Every get, list and watch goes through one reads object: the resource's watch cache, or
         # (without one) a StorageReader with the same interface, which the cache also wraps.
@@ -316,6 +318,7 @@ class Store:
             await self.admission.validate(for_resource(self.info, attributes.CREATE, obj, None, options=options,
                                                        dry_run=options.dry_run))
         self.strategy.as_stored(obj)
+        self.read_back(obj)
         if options.dry_run:
             return None
         if not meta_.get("name"):
@@ -482,6 +485,7 @@ class Store:
                                                   dry_run=options.dry_run))
         if not subresource:
             self.strategy.as_stored(new)
+        self.read_back(new)
         if _same(new, old) and not deleting:
             return _NO_CHANGE
         if options.dry_run:
@@ -512,6 +516,18 @@ class Store:
             await self.strategy.after_update(new, old)
             await self.strategy.after_write(new)
         return new, False
+
+    def read_back(self, obj: dict) -> None:
+        """A built-in object about to be written made what reading it back gives upstream, whose storage (protobuf)
+        keeps no empty slice or map apart from none: those of fields without omitempty become null, so the answer,
+        the stored object and a later read agree (a ClusterRole's ``rules: []`` is ``rules: null``)."""
+        definition = self._read_back_definition
+        if definition is None:
+            name = schema.definition_name_for(self.info.group, self.info.version, self.info.kind) \
+                if self.builtin else None
+            definition = self._read_back_definition = name if typed.reads_back_nulls(name) else ""
+        if definition:
+            typed.as_read_back(obj, definition)
 
     def _record_managed_fields(self, old: Optional[dict], new: dict, options: WriteOptions,
                                subresource: str) -> None:
