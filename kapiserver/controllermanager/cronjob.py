@@ -225,9 +225,10 @@ class CronJobController(QueueController):
             return None
         scheduled, missed = cron.most_recent_schedule_time(earliest, now, schedule)
         if missed > TOO_MANY_MISSED:
-            self.recorder.eventf(cronjob, "Warning", "TooManyMissedTimes",
-                                 "too many missed start times: %d. Set or decrease .spec.startingDeadlineSeconds or "
-                                 "check clock skew", missed)
+            # Since 1.29 the warning carries no count: the estimate is rough for irregular schedules.
+            self.recorder.event(cronjob, "Warning", "TooManyMissedTimes",
+                                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or "
+                                "check clock skew")
         return scheduled
 
     @staticmethod

@@ -224,8 +224,8 @@ def test_too_many_missed_times_warns_and_starts_the_latest(cronjobs, client, nam
     # clock started in the second before a minute the creation was stamped at.
     missed = minute - int(meta.parse_time(created["metadata"]["creationTimestamp"])) // 60
     assert missed in (149, 150)
-    assert warned[0] == (f"too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds "
-                         "or check clock skew")
+    # No count in the message since 1.29 (pkg/controller/cronjob/utils.go nextScheduleTime).
+    assert warned[0] == "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
 
 
 def test_time_zone_in_schedule_is_refused_by_the_api(client, namespace):
