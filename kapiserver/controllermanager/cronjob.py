@@ -79,9 +79,11 @@ class CronJobController(QueueController):
         cronjob = copy.deepcopy(shared)
         cronjob.setdefault("status", {})
         jobs = self._jobs_of(cronjob)
+        # History limits first: a finished Job deleted here leaves the active list before it is reconciled, so
+        # it is not also reported as seen completed.
+        cleaned = await self._cleanup_finished(cronjob, jobs)
         requeue, update = await self.sync_cronjob(cronjob, jobs)
-        if not cronjob["metadata"].get("deletionTimestamp"):
-            update = await self._cleanup_finished(cronjob, jobs) or update
+        update = update or cleaned
         if update:
             await self.client.update(CRON_JOBS, cronjob, subresource="status")
         if requeue is not None:

@@ -213,6 +213,18 @@ def test_history_limit_deletes_the_oldest_finished_jobs(cronjobs, client, namesp
     eventually(lambda: ("SuccessfulDelete", f"Deleted job {first}") in events(client, namespace, "hist"))
 
 
+def test_history_limit_zero_deletes_the_job_without_seeing_it_completed(cronjobs, client, namespace):
+    """successfulJobsHistoryLimit 0: the completed Job is deleted by the history cleanup, which runs before the
+    active list is reconciled, so there is a SuccessfulDelete but no SawCompletedJob; lastSuccessfulTime is
+    still recorded."""
+    run(client.create(CRON_JOBS, cronjob_object("nohist", namespace, successfulJobsHistoryLimit=0)))
+    name = f"nohist-{cronjobs.to_next_minute()}"
+    eventually(lambda: ("SuccessfulDelete", f"Deleted job {name}") in events(client, namespace, "nohist"), timeout=20)
+    st = eventually(lambda: (s := status(client, namespace, "nohist")).get("lastSuccessfulTime") and s)
+    assert not st.get("active")
+    assert not [m for r, m in events(client, namespace, "nohist") if r == "SawCompletedJob"]
+
+
 def test_too_many_missed_times_warns_and_starts_the_latest(cronjobs, client, namespace):
     """Over 100 missed minutes: the TooManyMissedTimes warning, and only the most recent time is started."""
     created = run(client.create(CRON_JOBS, cronjob_object("late", namespace, run_seconds=600)))
