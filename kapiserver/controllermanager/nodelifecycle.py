@@ -42,6 +42,8 @@ UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION = "Normal", "PartialDisruption", "FullDisruption"
+# --node-monitor-grace-period: 50 s since 1.32 (40 s before; kubernetes/kubernetes#126287)
+DEFAULT_GRACE_PERIOD = 50.0
 
 
 def condition(node: Optional[dict], kind: str) -> Optional[dict]:
@@ -116,7 +118,7 @@ class NodeLifecycleController(QueueController):
         super().__init__(ctx)
         self.recorder = ctx.recorder(COMPONENT)
         self.monitor_period = float(ctx.option("node-monitor-period", 5.0))
-        self.grace_period = float(ctx.option("node-monitor-grace-period", 40.0))
+        self.grace_period = float(ctx.option("node-monitor-grace-period", DEFAULT_GRACE_PERIOD))
         self.startup_grace_period = float(ctx.option("node-startup-grace-period", 60.0))
         self.eviction_rate = float(ctx.option("node-eviction-rate", 0.1))
         self.secondary_eviction_rate = float(ctx.option("secondary-node-eviction-rate", 0.01))

@@ -70,7 +70,7 @@ class Options(PflagOptions):
         ["concurrent-resource-quota-syncs", None, "5", "ResourceQuotas synced at once."],
         ["concurrent-ttl-after-finished-syncs", None, "5", "ttl-after-finished workers."],
         ["concurrent-horizontal-pod-autoscaler-syncs", None, "5", "HorizontalPodAutoscalers synced at once."],
-        ["node-monitor-grace-period", None, "40s",
+        ["node-monitor-grace-period", None, "50s",
          "How long a node may go without a heartbeat before it is marked unhealthy."],
         ["node-monitor-period", None, "5s", "How often node health is checked."],
         ["node-startup-grace-period", None, "1m", "How long a starting node may be unresponsive."],
