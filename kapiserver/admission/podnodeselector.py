@@ -48,10 +48,11 @@ def selector_to_labels(selector: str) -> dict[str, str]:
         key, value = parts[0].strip(), parts[1].strip()
         problems = validate_label_key(key)
         if problems:
-            raise SelectorError(str(errors.invalid("", key, "; ".join(problems))))
+            # Upstream's nil path prints as "<nil>", the value's as the key in brackets.
+            raise SelectorError(str(errors.invalid("<nil>", key, "; ".join(problems))))
         problems = validate_label_value(value)
         if problems:
-            raise SelectorError(str(errors.invalid("", value, "; ".join(problems))))
+            raise SelectorError(str(errors.invalid(f"[{key}]", value, "; ".join(problems))))
         result[key] = value
     return result
 

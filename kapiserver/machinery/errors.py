@@ -38,9 +38,13 @@ class FieldError:
     body: str
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.body}" if self.field else self.body
+        # field.Error's text names the path even when it is empty (": Forbidden: ...").
+        return f"{self.field}: {self.body}"
 
     def cause(self) -> dict:
+        # A StatusCause's field is omitempty.
+        if not self.field:
+            return {"reason": self.reason, "message": self.body}
         return {"reason": self.reason, "message": self.body, "field": self.field}
 
 
@@ -157,8 +161,24 @@ def modified(qualified: GroupResource, name: str) -> StatusError:
 
 def aggregate(errors: Iterable[Any]) -> str:
     """The text of an aggregate error (utilerrors.NewAggregate's Error(), as field.ErrorList.ToAggregate makes
-    it): each distinct error (by its text) once, in order; one alone, several in brackets."""
-    unique = list(dict.fromkeys(str(e) for e in errors))
+    it): one error as its own text; more flattened (a member that is a list is an aggregate in it), each
+    distinct text once, in order, in brackets when more than one is left; none, ""."""
+    items = list(errors)
+    if len(items) == 1:
+        only = items[0]
+        return aggregate(only) if isinstance(only, list) else str(only)
+    seen: dict[str, None] = {}
+
+    def visit(members: list) -> None:
+        for member in members:
+            if isinstance(member, list):
+                visit(member)
+            else:
+                seen.setdefault(str(member), None)
+    visit(items)
+    unique = list(seen)
+    if not unique:
+        return ""
     return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
 
 

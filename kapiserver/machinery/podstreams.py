@@ -89,14 +89,7 @@ def log_options(name: str, query: Mapping[str, Sequence[str]]) -> dict:
     elif options.get("sinceSeconds", 1) < 1:
         problems.append(errors.invalid("sinceSeconds", options["sinceSeconds"], "must be greater than 0"))
     if problems:
-        error = errors.invalid_object("", "PodLogOptions", name, problems)
-        # field.Error prints "<field>: <body>" even for the empty path (": Forbidden: ..."); a cause's empty
-        # field is left out (omitempty).
-        parts = [f"{p.field}: {p.body}" for p in problems]
-        error.message = f'PodLogOptions "{name}" is invalid: ' + (parts[0] if len(parts) == 1 else
-                                                                  "[" + ", ".join(parts) + "]")
-        error.details["causes"] = [{k: v for k, v in p.cause().items() if k != "field" or v} for p in problems]
-        raise error
+        raise errors.invalid_object("", "PodLogOptions", name, problems)
     return options
 
 

@@ -80,3 +80,15 @@ def test_malformed_selector_is_an_error():
     with pytest.raises(StatusError) as info:
         drive(call(plugin({"clusterDefaultNodeSelector": "a=b=c"}), "create", PODS, pod("plain"), None))
     assert (info.value.code, info.value.message) == (500, "invalid selector: [a b c]")
+
+
+def test_a_malformed_selector_is_worded_as_labels_convert_selector_to_labels_map():
+    """Upstream validates the key on a nil field path (printed "<nil>") and the value on that path's key."""
+    from kapiserver.admission.podnodeselector import SelectorError, selector_to_labels
+    with pytest.raises(SelectorError) as key:
+        selector_to_labels("bad key=x")
+    assert str(key.value).startswith('<nil>: Invalid value: "bad key": name part must consist of')
+    with pytest.raises(SelectorError) as value:
+        selector_to_labels("env=bad value")
+    assert str(value.value).startswith('[env]: Invalid value: "bad value": a valid label must be')
+    assert selector_to_labels("a=b, c = d") == {"a": "b", "c": "d"}

@@ -38,3 +38,13 @@ def test_invalid_lists_a_repeated_error_once_and_keeps_every_cause():
                               'data: Required value]')
     assert len(status.details["causes"]) == 3
     assert errors.invalid_object("", "ConfigMap", "c", []).message == 'ConfigMap "c" is invalid'
+
+
+def test_an_error_on_the_empty_path_prints_it_and_its_cause_has_no_field():
+    """field.Error's text is "<path>: <body>" whatever the path; a StatusCause's field is omitempty."""
+    from kapiserver.machinery import errors
+    error = errors.forbidden("", "at most one of these")
+    assert str(error) == ": Forbidden: at most one of these"
+    assert error.cause() == {"reason": "FieldValueForbidden", "message": "Forbidden: at most one of these"}
+    status = errors.invalid_object("", "PodLogOptions", "p", [error])
+    assert status.message == 'PodLogOptions "p" is invalid: : Forbidden: at most one of these'
