@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..machinery.errors import GroupResource, StatusError
+from ..machinery.errors import GroupResource, StatusError, aggregate
 from .user import SYSTEM_MASTERS, UserInfo
 
 ALLOW, DENY, NO_OPINION = "Allow", "Deny", "NoOpinion"
@@ -148,26 +148,6 @@ class ABAC:
         return resource, non_resource, False, None
 
 
-def aggregate_message(errors: list) -> str:
-    """utilerrors.NewAggregate(errors).Error(): one error as itself; more flattened (an item that is a
-    list is a nested aggregate), duplicates dropped, joined with ", " in brackets."""
-    if not errors:
-        return ""
-    if len(errors) == 1:
-        only = errors[0]
-        return aggregate_message(only) if isinstance(only, list) else only
-    seen: list = []
-
-    def visit(items):
-        for item in items:
-            if isinstance(item, list):
-                visit(item)
-            elif item not in seen:
-                seen.append(item)
-    visit(errors)
-    return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
-
-
 class Union:
     """The modes in order; the first Allow or Deny decides."""
 
@@ -204,7 +184,7 @@ class Union:
             incomplete = incomplete or i
             if rest and rest[0]:
                 errors.append(rest[0])
-        return resource, non_resource, incomplete, (aggregate_message(errors) or None)
+        return resource, non_resource, incomplete, (aggregate(errors) or None)
 
 
 def forbidden_message(a: Attributes) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..machinery import gojson
 from ..machinery.errors import GroupResource, StatusError, not_found
 from ..registry import attributes as admission
-from .authz import Attributes, aggregate_message
+from .authz import Attributes, aggregate
 from .rbac import GROUP, describe_missing, missing_rules
 from .user import SYSTEM_MASTERS
 
@@ -78,7 +78,7 @@ class EscalationCheck:
         message = (f"user {gojson.go_quote(user.name)} (groups=[{groups}]) is attempting to grant RBAC "
                    f"permissions not currently held:\n{describe_missing(missing)}")
         if errors:
-            message += f"; resolution errors: [{aggregate_message(errors)}]"
+            message += f"; resolution errors: [{aggregate(errors)}]"
         raise self._forbidden(resource, name, message)
 
     @staticmethod

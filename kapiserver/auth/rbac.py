@@ -11,7 +11,7 @@ from typing import Optional
 from ..machinery import gojson
 from ..registry.options import ListOptions
 from ..registry.validation._util import selector_matches
-from .authz import ALLOW, NO_OPINION, Attributes, Decision, aggregate_message
+from .authz import ALLOW, NO_OPINION, Attributes, Decision, aggregate
 from .user import SERVICE_ACCOUNT_PREFIX, UserInfo
 
 GROUP = "rbac.authorization.k8s.io"
@@ -204,7 +204,7 @@ class RBACAuthorizer:
             if error:
                 errors.append(error)
         # Roles that could not be had are the reason (the 403 message ends with it), as upstream.
-        return Decision(NO_OPINION, f"RBAC: {aggregate_message(errors)}" if errors else "")
+        return Decision(NO_OPINION, f"RBAC: {aggregate(errors)}" if errors else "")
 
     async def rules_for(self, user: UserInfo, namespace: str):
         """(resource rules, non-resource rules, incomplete, evaluation error) for SelfSubjectRulesReview: a rule

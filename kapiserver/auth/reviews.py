@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..machinery import errors, gojson
-from .authz import ALLOW, DENY, Attributes, AlwaysAllow, aggregate_message
+from .authz import ALLOW, DENY, Attributes, AlwaysAllow, aggregate
 from .user import UserInfo, with_authenticated
 
 _AUTHENTICATION = "authentication.k8s.io"
@@ -120,7 +120,7 @@ async def rules_review(security, user: UserInfo, namespace: str) -> dict:
     status = {"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": incomplete}
     if error and error[0]:
         # The rule resolvers' errors (roles bound but missing, modes that cannot list rules), as upstream.
-        status["evaluationError"] = error[0] if isinstance(error[0], str) else aggregate_message(error[0])
+        status["evaluationError"] = error[0] if isinstance(error[0], str) else aggregate(error[0])
     return status
 
 

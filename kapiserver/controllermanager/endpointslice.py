@@ -18,8 +18,9 @@ from typing import List
 from ..client.cache import split_key
 from ..client.resources import ENDPOINT_SLICES, NODES, PODS, SERVICES
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
+from ..machinery import errors
 from .context import ControllerContext, QueueController
-from .endpointslicereconciler import Reconciler, SliceWriteError, aggregate_message
+from .endpointslicereconciler import Reconciler, SliceWriteError
 from .endpointsliceutil import (EndpointSliceTracker, ServicePodHandlers, StaleInformerCache, TrackedSliceHandlers,
                                 TriggerTimeTracker, selected_pods, selector, slices_for_service)
 
@@ -83,7 +84,7 @@ class EndpointSliceController(ServicePodHandlers, TrackedSliceHandlers, QueueCon
         except SliceWriteError as e:
             problems = problems + [str(e)]
         if problems:
-            message = aggregate_message(problems)
+            message = errors.aggregate(problems)
             self.recorder.eventf(service, "Warning", "FailedToUpdateEndpointSlices",
                                  "Error updating Endpoint Slices for Service %s/%s: %s", namespace, name, message)
             raise RuntimeError(message)

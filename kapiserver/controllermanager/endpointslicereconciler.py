@@ -405,13 +405,6 @@ class SliceWriteError(Exception):
     """A write of the plan failed; its message says which, as upstream's reconciler words it."""
 
 
-def aggregate_message(messages: List[str]) -> str:
-    """Several errors as one message, as client-go's aggregate error prints them: one alone as it is, more
-    (without repeats) between brackets, separated by commas."""
-    unique = list(dict.fromkeys(messages))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-
-
 def _stamp(endpoint_slice: dict, trigger_time: Optional[float]) -> None:
     annotations = dict(endpoint_slice["metadata"].get("annotations") or {})
     if trigger_time is not None:

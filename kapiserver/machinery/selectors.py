@@ -107,11 +107,6 @@ def _invalid(field: str, value: str, detail: str) -> str:
     return f"{field}: Invalid value: {go_quote(value)}: {detail}"
 
 
-def _aggregate(messages: list[str]) -> str:
-    unique = list(dict.fromkeys(messages))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-
-
 class _ParseError(Exception):
     pass
 
@@ -201,7 +196,7 @@ def _new_requirement(key: str, op: str, values: list[str], key_field: str = "key
         if value_errs:
             problems.append(_invalid(f"values[{i}][{key}]", value, "; ".join(value_errs)))
     if problems:
-        raise _ParseError(_aggregate(problems))
+        raise _ParseError(errors.aggregate(problems))
     return Requirement(key, op, tuple(values))
 
 

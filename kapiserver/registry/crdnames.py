@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from ..machinery import errors
+
 _NAME_FIELDS = ("plural", "singular", "shortNames", "kind", "listKind", "categories")
 
 
@@ -67,12 +69,6 @@ def _in_use(requested: str, accepted: str, used: set) -> Optional[str]:
     return f'"{requested}" is already in use'
 
 
-def _aggregate(messages: list[str]) -> str:
-    # utilerrors.NewAggregate's text: each message once, bracketed when more than one.
-    unique = list(dict.fromkeys(messages))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-
-
 def decide(crd: dict, stored: Iterable[dict]) -> tuple[dict, tuple[str, str, str], tuple[str, str, str]]:
     """(acceptedNames, NamesAccepted, Established) for ``crd`` among the ``stored`` CRDs, each condition as
     (status, reason, message)."""
@@ -91,7 +87,7 @@ def decide(crd: dict, stored: Iterable[dict]) -> tuple[dict, tuple[str, str, str
     if wanted != ours:
         problems = [p for p in (_in_use(name, "", resources) for name in wanted if name not in ours) if p]
         if problems:
-            conflict = ("ShortNamesConflict", _aggregate(problems))
+            conflict = ("ShortNamesConflict", errors.aggregate(problems))
         else:
             new["shortNames"] = wanted
     for field, reason in (("kind", "KindConflict"), ("listKind", "ListKindConflict")):

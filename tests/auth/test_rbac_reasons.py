@@ -147,7 +147,7 @@ def test_union_of_rule_resolvers_webhook_is_incomplete():
 
 
 def test_aggregate_message():
-    assert authz.aggregate_message(["a"]) == "a"
-    assert authz.aggregate_message([["a", "b"]]) == "[a, b]"
-    assert authz.aggregate_message(["x", ["a", "x"]]) == "[x, a]"
-    assert authz.aggregate_message(["a", ["a"]]) == "a"
+    assert authz.aggregate(["a"]) == "a"
+    assert authz.aggregate([["a", "b"]]) == "[a, b]"
+    assert authz.aggregate(["x", ["a", "x"]]) == "[x, a]"
+    assert authz.aggregate(["a", ["a"]]) == "a"

@@ -5,8 +5,8 @@ come back when deleted and go with their Service; and the reconciler's packing."
 from kapiserver.client.cache import Indexer
 from kapiserver.client.resources import ENDPOINT_SLICES, PODS, SERVICES
 from kapiserver.client.rest import APIError
-from kapiserver.controllermanager.endpointslicereconciler import (Reconciler, SliceWriteError, aggregate_message,
-                                                                 endpoint_key)
+from kapiserver.controllermanager.endpointslicereconciler import Reconciler, SliceWriteError, endpoint_key
+from kapiserver.machinery.errors import aggregate
 from kapiserver.controllermanager.endpointsliceutil import EndpointSliceTracker
 from tests.controllermanager.conftest import eventually, run
 from tests.controllermanager.networkhelpers import pod, running_ip, service, set_ready, slice_endpoints, slices_of
@@ -227,8 +227,8 @@ def test_failed_writes_and_problems_read_as_upstreams_errors():
         assert str(e) == "failed to create EndpointSlice for Service ns/web: endpointslices is forbidden: no"
     else:
         raise AssertionError("the refused create went unnoticed")
-    assert aggregate_message(["one"]) == "one"
-    assert aggregate_message(["one", "two", "one"]) == "[one, two]"
+    assert aggregate(["one"]) == "one"
+    assert aggregate(["one", "two", "one"]) == "[one, two]"
 
 
 def _tracked_slice(generation, resource_version):

@@ -18,12 +18,6 @@ def update_pod_condition(status: dict, condition: dict, now: str) -> None:
     conditions.append({**condition, "lastTransitionTime": now})
 
 
-def _aggregate(problems: list) -> str:
-    """An ErrorList's ToAggregate().Error(): one error as it is, more in brackets (each message once)."""
-    messages = list(dict.fromkeys(str(problem) for problem in problems))
-    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
-
-
 def _validate_pod_binding(binding: dict) -> None:
     """ValidatePodBinding: a target of kind Node (or none) with a name. Upstream's BindingREST returns the
     errors as an aggregate, not an Invalid status: a 500 without a reason."""
@@ -34,7 +28,7 @@ def _validate_pod_binding(binding: dict) -> None:
     if not target.get("name"):
         problems.append(errors.required("target.name"))
     if problems:
-        raise errors.StatusError(500, "", _aggregate(problems))
+        raise errors.StatusError(500, "", errors.aggregate(problems))
 
 
 def _check_preconditions(pods, namespace: str, name: str, pod: dict, uid: str, version: str) -> None:
