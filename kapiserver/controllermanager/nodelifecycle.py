@@ -135,13 +135,19 @@ class NodeLifecycleController(QueueController):
         self.nodes.add_event_handler(on_add=self._node_changed, on_update=lambda old, new: self._node_changed(new),
                                      on_delete=self._node_changed)
         self.leases.add_event_handler(on_add=self._lease_changed, on_update=lambda old, new: self._lease_changed(new))
-        self.pods.add_event_handler(on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new))
+        self.pods.add_event_handler(on_add=self._pod_changed, on_update=self._pod_updated)
 
     def _node_changed(self, node: dict) -> None:
         self.queue.add("node:" + node["metadata"]["name"])
 
     def _lease_changed(self, lease: dict) -> None:
         self.queue.add("node:" + lease["metadata"]["name"])
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        # Upstream's podUpdated: a pod is looked at when it is added or bound to (another) node, not on every
+        # change: a pod the kubelet reports Ready on a node that is not Ready is not fought over.
+        if pod_node_name(new) != pod_node_name(old):
+            self._pod_changed(new)
 
     def _pod_changed(self, pod: dict) -> None:
         if pod_node_name(pod):
@@ -189,10 +195,12 @@ class NodeLifecycleController(QueueController):
         node = await self._update_health(node)
         current = ready_status(node)
         node = await self._update_taints(node, current)
-        if current is not None and current != "True":
-            if observed == "True":
-                self._node_event(name, node["metadata"].get("uid", ""), "NodeNotReady",
-                                 f"Node {name} status is now: NodeNotReady")
+        if current is not None and current != "True" and observed == "True":
+            # Only at the transition this controller saw (upstream's monitorNodeHealth calls MarkPodsNotReady
+            # when the Ready condition observed True is no longer True): a node the kubelet itself reports
+            # NotReady keeps the pod statuses the kubelet writes.
+            self._node_event(name, node["metadata"].get("uid", ""), "NodeNotReady",
+                             f"Node {name} status is now: NodeNotReady")
             for pod_key in self.pods.indexer.index_keys(POD_NODE_NAME, name):
                 self.queue.add("pod:" + pod_key)
 
@@ -287,9 +295,9 @@ class NodeLifecycleController(QueueController):
     async def _sync_pod(self, key: str) -> None:
         """Upstream's processPod/MarkPodsNotReady: a pod on a node that is not Ready is not Ready either."""
         pod = self.pods.indexer.get(key)
-        if pod is None:
-            return
-        node = self.node(pod_node_name(pod)[0]) if pod_node_name(pod) else None
+        if pod is None or not pod_node_name(pod) or pod_node_name(pod)[0] not in self.health:
+            return      # upstream's processPod: nothing until the node's health has been gathered
+        node = self.node(pod_node_name(pod)[0])
         status = ready_status(node)
         if status is None or status == "True":
             return

@@ -50,3 +50,52 @@ def test_node_monitor_grace_period_defaults_to_50s():
     options = Options()
     options.parseOptions(["--kubeconfig=k"])
     assert options["node-monitor-grace-period"] == 50.0
+
+
+def node(name, ready, zone="z1", labels=None, rv="1"):
+    conditions = [] if ready is None else [{"type": "Ready", "status": ready,
+                                            "lastHeartbeatTime": "2023-11-14T22:13:20Z"}]
+    return {"metadata": {"name": name, "uid": "uid-" + name, "resourceVersion": rv,
+                         "creationTimestamp": "2023-11-14T22:00:00Z",
+                         "labels": {"topology.kubernetes.io/zone": zone, **(labels or {})}},
+            "spec": {}, "status": {"conditions": conditions}}
+
+
+def pod(name, node_name, ready="True"):
+    return {"metadata": {"name": name, "namespace": "ns", "uid": "uid-" + name, "resourceVersion": "1"},
+            "spec": {"nodeName": node_name, "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def pod_patches(client):
+    return [(name, body) for plural, name, _, body, _ in client.patches if plural == "pods"]
+
+
+def test_pods_are_marked_not_ready_only_when_the_controller_sees_the_node_go():
+    """MarkPodsNotReady runs when the Ready condition this controller observed True is no longer True (its own
+    Unknown after the grace period), and for a pod newly bound to such a node; a node the kubelet reports
+    NotReady itself, and later updates of its pods (a kubelet writing Ready=True), are left alone."""
+    from tests.controllermanager.conftest import run
+    c, client, clock = controller([node("kubelet-says-no", "False")], [pod("p", "kubelet-says-no")])
+    run(c.sync("pod:ns/p"))   # an informer's add before the node's health is known: nothing
+    run(c.sync("node:kubelet-says-no"))
+    c._pod_updated(pod("p", "kubelet-says-no", "False"), pod("p", "kubelet-says-no"))
+    assert not len(c.queue)
+    assert pod_patches(client) == []
+
+    c._pod_changed(pod("q", "kubelet-says-no"))      # a pod added (bound) there now is marked
+    c.pods.indexer.add(pod("q", "kubelet-says-no"))
+    run(c.sync("pod:ns/q"))
+    assert [name for name, _ in pod_patches(client)] == ["q"]
+
+    c, client, clock = controller([node("silent", "True")], [pod("r", "silent")], {"node-monitor-grace-period": 40})
+    run(c.sync("node:silent"))
+    clock.advance(41)
+    run(c.sync("node:silent"))
+    keys = []
+    while len(c.queue):
+        keys.append(run(c.queue.get()))
+    assert "pod:ns/r" in keys
+    run(c.sync("pod:ns/r"))
+    assert [name for name, _ in pod_patches(client)] == ["r"]
+    assert pod_patches(client)[0][1]["status"]["conditions"][0]["status"] == "False"
