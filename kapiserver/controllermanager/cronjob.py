@@ -158,11 +158,18 @@ class CronJobController(QueueController):
         except APIError as e:
             if e.code == 403 and namespace_terminating(e):
                 return None, update
-            if e.code == 409:
-                return requeue, update      # made by another actor, which updated the status
-            self.recorder.eventf(cronjob, "Warning", "FailedCreate", "Error creating job: %s", e.message)
-            raise
-        self.recorder.eventf(cronjob, "Normal", "SuccessfulCreate", "Created job %s", created["metadata"]["name"])
+            if e.code != 409:
+                self.recorder.eventf(cronjob, "Warning", "FailedCreate", "Error creating job: %s", e.message)
+                raise
+            # The Job exists: made by another actor (which keeps the status), or by us before a status update
+            # that did not happen, in which case it is put in the active list now.
+            created = await self.client.get(JOBS, name, cronjob["metadata"]["namespace"])
+            if (controller_ref(created) or {}).get("uid") != cronjob["metadata"]["uid"] or \
+                    any(a.get("uid") == created["metadata"]["uid"] for a in status.get("active") or []):
+                return requeue, update      # (upstream requeues nothing here; without resyncs we would stall)
+        else:
+            self.recorder.eventf(cronjob, "Normal", "SuccessfulCreate", "Created job %s",
+                                 created["metadata"]["name"])
         status.setdefault("active", []).append(
             {"kind": "Job", "namespace": created["metadata"]["namespace"], "name": created["metadata"]["name"],
              "uid": created["metadata"]["uid"], "apiVersion": "batch/v1",

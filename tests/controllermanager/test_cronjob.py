@@ -225,6 +225,26 @@ def test_history_limit_zero_deletes_the_job_without_seeing_it_completed(cronjobs
     assert not [m for r, m in events(client, namespace, "nohist") if r == "SawCompletedJob"]
 
 
+def test_a_job_left_by_an_earlier_create_is_put_in_the_active_list(cronjobs, client, namespace):
+    """The Job of the scheduled time already exists, controlled by this CronJob (created before a status update
+    that was lost): the create's AlreadyExists makes the controller list that Job as active and record the
+    schedule time, without a SuccessfulCreate event."""
+    cj = run(client.create(CRON_JOBS, cronjob_object("redo", namespace, run_seconds=600)))
+    minute = (int(max(cronjobs.clock.seconds(), reactor.seconds())) // 60) + 1
+    name = f"redo-{minute}"
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": "redo", "uid": cj["metadata"]["uid"],
+             "controller": True, "blockOwnerDeletion": True}
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
+           "spec": {"suspend": True, **cj["spec"]["jobTemplate"]["spec"]}}
+    made = run(client.create(JOBS, job))
+    assert cronjobs.to_next_minute() == minute
+    st = eventually(lambda: (s := status(client, namespace, "redo")).get("active") and s)
+    assert [(a["name"], a["uid"]) for a in st["active"]] == [(name, made["metadata"]["uid"])]
+    assert meta.parse_time(st["lastScheduleTime"]) == minute * 60
+    assert not [m for r, m in events(client, namespace, "redo") if r == "SuccessfulCreate"]
+
+
 def test_too_many_missed_times_warns_and_starts_the_latest(cronjobs, client, namespace):
     """Over 100 missed minutes: the TooManyMissedTimes warning, and only the most recent time is started."""
     created = run(client.create(CRON_JOBS, cronjob_object("late", namespace, run_seconds=600)))
