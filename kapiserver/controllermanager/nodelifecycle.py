@@ -5,7 +5,8 @@ taints in step (NoExecute not-ready/unreachable, NoSchedule for conditions and s
 of a node that is not Ready as not Ready, as upstream's pkg/controller/nodelifecycle.
 
 Rate-limited eviction zones, in a simple form: nodes are grouped by their topology.kubernetes.io/region and
-zone labels; a zone's state is Normal, PartialDisruption (more than 2 nodes and at least --unhealthy-zone-threshold
+zone labels (nodes labelled node.kubernetes.io/exclude-disruption left out); a zone's state is Normal,
+PartialDisruption (more than 2 nodes and at least --unhealthy-zone-threshold
 of them not Ready) or FullDisruption (none Ready). In Normal a zone gets a NoExecute taint at most once every
 1/--node-eviction-rate seconds, in PartialDisruption once every 1/--secondary-node-eviction-rate seconds (never in
 zones of at most --large-cluster-size-threshold nodes); when every zone is FullDisruption no NoExecute taint is
@@ -41,6 +42,8 @@ NO_SCHEDULE_KEYS = frozenset(k for m in CONDITION_TAINTS.values() for k in m.val
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
+# A node with this label (any value) does not count in its zone's state (upstream's labelNodeDisruptionExclusion).
+EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption"
 NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION = "Normal", "PartialDisruption", "FullDisruption"
 # --node-monitor-grace-period: 50 s since 1.32 (40 s before; kubernetes/kubernetes#126287)
 DEFAULT_GRACE_PERIOD = 50.0
@@ -258,7 +261,7 @@ class NodeLifecycleController(QueueController):
         states: Dict[str, list] = {}
         for key in self.nodes.indexer.keys():
             n = self.node(key)
-            if n is not None:
+            if n is not None and EXCLUDE_DISRUPTION_LABEL not in (n["metadata"].get("labels") or {}):
                 states.setdefault(zone_of(n), []).append(ready_status(n) or "Unknown")
         return states
 

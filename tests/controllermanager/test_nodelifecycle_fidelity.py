@@ -99,3 +99,22 @@ def test_pods_are_marked_not_ready_only_when_the_controller_sees_the_node_go():
     run(c.sync("pod:ns/r"))
     assert [name for name, _ in pod_patches(client)] == ["r"]
     assert pod_patches(client)[0][1]["status"]["conditions"][0]["status"] == "False"
+
+
+def no_execute_written(client, name):
+    writes = [obj for plural, sub, obj in client.updates if plural == "nodes" and sub is None
+              and obj["metadata"]["name"] == name]
+    return [t["key"] for t in (writes[-1]["spec"].get("taints") or []) if t["effect"] == "NoExecute"] if writes else []
+
+
+def test_nodes_excluded_from_disruption_checks_do_not_count_in_their_zone():
+    """A Ready node labelled node.kubernetes.io/exclude-disruption does not keep its zone out of full
+    disruption: with every other node down, no NoExecute taint is added (isNodeExcludedFromDisruptionChecks)."""
+    from tests.controllermanager.conftest import run
+    excluded = node("control-plane", "True", labels={"node.kubernetes.io/exclude-disruption": ""})
+    c, client, _ = controller([excluded, node("down", "Unknown")])
+    run(c._update_taints(c.node("down"), "Unknown"))
+    assert no_execute_written(client, "down") == []
+    c, client, _ = controller([node("control-plane", "True"), node("down", "Unknown")])
+    run(c._update_taints(c.node("down"), "Unknown"))
+    assert no_execute_written(client, "down") == ["node.kubernetes.io/unreachable"]
