@@ -2,7 +2,8 @@
 its status) and, after --node-monitor-grace-period without one (--node-startup-grace-period for a node that never
 posted Ready), sets Ready, MemoryPressure, DiskPressure and PIDPressure to Unknown; keeps the node's condition
 taints in step (NoExecute not-ready/unreachable, NoSchedule for conditions and spec.unschedulable); marks the pods
-of a node that is not Ready as not Ready, as upstream's pkg/controller/nodelifecycle.
+of a node that is not Ready as not Ready; keeps the beta.kubernetes.io/os and arch labels equal to the stable
+ones, as upstream's pkg/controller/nodelifecycle.
 
 Rate-limited eviction zones, in a simple form: nodes are grouped by their topology.kubernetes.io/region and
 zone labels (nodes labelled node.kubernetes.io/exclude-disruption left out); a zone's state is Normal,
@@ -44,6 +45,8 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 # A node with this label (any value) does not count in its zone's state (upstream's labelNodeDisruptionExclusion).
 EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption"
+# Upstream's labelReconcileInfo: the beta label follows the stable one, added when missing.
+RECONCILED_LABELS = (("kubernetes.io/os", "beta.kubernetes.io/os"), ("kubernetes.io/arch", "beta.kubernetes.io/arch"))
 NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION = "Normal", "PartialDisruption", "FullDisruption"
 # --node-monitor-grace-period: 50 s since 1.32 (40 s before; kubernetes/kubernetes#126287)
 DEFAULT_GRACE_PERIOD = 50.0
@@ -94,6 +97,13 @@ def unknown_conditions(node: dict, now: float) -> list:
             current.update(status="Unknown", reason="NodeStatusUnknown",
                            message="Kubelet stopped posting node status.", lastTransitionTime=stamp)
     return conditions
+
+
+def labels_to_reconcile(node: dict) -> Dict[str, str]:
+    """Upstream's reconcileNodeLabels: the beta os/arch labels set to the stable ones' values."""
+    labels = node["metadata"].get("labels") or {}
+    return {beta: labels[stable] for stable, beta in RECONCILED_LABELS
+            if stable in labels and labels.get(beta) != labels[stable]}
 
 
 def desired_no_schedule_taints(node: dict) -> list:
@@ -198,6 +208,7 @@ class NodeLifecycleController(QueueController):
         node = await self._update_health(node)
         current = ready_status(node)
         node = await self._update_taints(node, current)
+        node = await self._reconcile_labels(node)
         if current is not None and current != "True" and observed == "True":
             # Only at the transition this controller saw (upstream's monitorNodeHealth calls MarkPodsNotReady
             # when the Ready condition observed True is no longer True): a node the kubelet itself reports
@@ -206,6 +217,17 @@ class NodeLifecycleController(QueueController):
                              f"Node {name} status is now: NodeNotReady")
             for pod_key in self.pods.indexer.index_keys(POD_NODE_NAME, name):
                 self.queue.add("pod:" + pod_key)
+
+    async def _reconcile_labels(self, node: dict) -> dict:
+        labels = labels_to_reconcile(node)
+        if not labels:
+            return node
+        updated = await self.client.patch(NODES, node["metadata"]["name"], {"metadata": {"labels": labels}},
+                                          patch_type="strategic")
+        if updated and updated.get("metadata"):
+            self.written[node["metadata"]["name"]] = updated
+            return updated
+        return node
 
     def _node_event(self, name: str, uid: str, reason: str, message: str) -> None:
         reference = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": uid}}

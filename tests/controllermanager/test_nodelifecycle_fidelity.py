@@ -118,3 +118,16 @@ def test_nodes_excluded_from_disruption_checks_do_not_count_in_their_zone():
     c, client, _ = controller([node("control-plane", "True"), node("down", "Unknown")])
     run(c._update_taints(c.node("down"), "Unknown"))
     assert no_execute_written(client, "down") == ["node.kubernetes.io/unreachable"]
+
+
+def test_beta_os_and_arch_labels_follow_the_stable_ones():
+    """reconcileNodeLabels: beta.kubernetes.io/os and arch are added when missing and corrected when they
+    differ from kubernetes.io/os and arch; a node without the stable labels is left alone."""
+    from tests.controllermanager.conftest import run
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "arm64"}
+    c, client, _ = controller([node("labelled", "True", labels=labels), node("bare", "True")])
+    run(c.sync("node:labelled"))
+    run(c.sync("node:bare"))
+    node_patches = [(name, body) for plural, name, _, body, _ in client.patches if plural == "nodes"]
+    assert node_patches == [("labelled", {"metadata": {"labels": {"beta.kubernetes.io/os": "linux",
+                                                                  "beta.kubernetes.io/arch": "amd64"}}})]
