@@ -11,7 +11,7 @@ import copy
 import datetime as dt
 from typing import List, Optional, Tuple
 
-from ..client.cache import split_key
+from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import CRON_JOBS, JOBS
 from ..client.rest import APIError, namespace_terminating
 from ..machinery import meta
@@ -55,9 +55,26 @@ class CronJobController(QueueController):
         self.recorder = ctx.recorder("cronjob-controller")
         self.cronjobs = self.informer(CRON_JOBS)
         self.jobs = self.informer(JOBS)
-        self.cronjobs.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new))
+        self.cronjobs.add_event_handler(on_add=self.enqueue, on_update=self._cronjob_updated)
         self.jobs.add_event_handler(on_add=self._job_changed, on_update=lambda old, new: self._job_changed(new),
                                     on_delete=self._job_changed)
+
+    def _cronjob_updated(self, old: dict, new: dict) -> None:
+        """A new schedule or time zone waits for its next time (a time missed under it is not caught up); any
+        other change is synced now (updateCronJob)."""
+        before, after = old.get("spec") or {}, new.get("spec") or {}
+        if before.get("schedule") == after.get("schedule") and before.get("timeZone") == after.get("timeZone"):
+            self.enqueue(new)
+            return
+        try:
+            schedule = cron.parse(self._format_schedule(new, warn=False))
+        except cron.ScheduleError:
+            self.recorder.eventf(new, "Warning", "UnParseableCronJobSchedule", "unparseable schedule for cronjob: %s",
+                                 after.get("schedule", ""))
+            return
+        delay = self._requeue_after(self.clock.seconds(), schedule)
+        if delay is not None:
+            self.queue.add_after(meta_namespace_key(new), delay)
 
     def _job_changed(self, job: dict) -> None:
         ref = controller_ref(job)
@@ -213,13 +230,18 @@ class CronJobController(QueueController):
     def _remove_active(cronjob: dict, uid: Optional[str]) -> None:
         cronjob["status"]["active"] = [a for a in cronjob["status"].get("active") or [] if a.get("uid") != uid]
 
-    def _format_schedule(self, cronjob: dict) -> str:
+    def _format_schedule(self, cronjob: dict, warn: bool = True) -> str:
         schedule = cronjob["spec"].get("schedule", "")
         if "TZ" in schedule:
-            self.recorder.eventf(cronjob, "Warning", "UnsupportedSchedule", UNSUPPORTED_TZ.replace("%q", "%s"),
-                                 go_quote(schedule))
+            if warn:
+                self.recorder.eventf(cronjob, "Warning", "UnsupportedSchedule", UNSUPPORTED_TZ.replace("%q", "%s"),
+                                     go_quote(schedule))
             return schedule
         if cronjob["spec"].get("timeZone"):
+            try:
+                cron.zone(cronjob["spec"]["timeZone"])
+            except cron.ScheduleError:
+                return schedule
             return f"TZ={cronjob['spec']['timeZone']} {schedule}"
         return schedule
 

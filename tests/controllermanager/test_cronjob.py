@@ -245,6 +245,21 @@ def test_a_job_left_by_an_earlier_create_is_put_in_the_active_list(cronjobs, cli
     assert not [m for r, m in events(client, namespace, "redo") if r == "SuccessfulCreate"]
 
 
+def test_a_new_schedule_waits_for_its_next_time(cronjobs, client, namespace):
+    """Changing spec.schedule requeues the CronJob for the new schedule's next time instead of syncing it now, so
+    a time the new schedule would have had since the last one is not started late (updateCronJob)."""
+    run(client.create(CRON_JOBS, cronjob_object("moved", namespace, schedule="0 0 1 1 *")))
+    cronjobs.to_next_minute()
+    cj = run(client.get(CRON_JOBS, "moved", namespace))
+    cj["spec"]["schedule"] = "* * * * *"
+    run(client.update(CRON_JOBS, cj))
+    until = time.monotonic() + 1.0
+    eventually(lambda: time.monotonic() > until)
+    assert jobs_of(client, namespace) == []
+    minute = cronjobs.to_next_minute()
+    eventually(lambda: jobs_of(client, namespace) == [f"moved-{minute}"])
+
+
 def test_too_many_missed_times_warns_and_starts_the_latest(cronjobs, client, namespace):
     """Over 100 missed minutes: the TooManyMissedTimes warning, and only the most recent time is started."""
     created = run(client.create(CRON_JOBS, cronjob_object("late", namespace, run_seconds=600)))
