@@ -58,7 +58,7 @@ def _log_source(container, pod_name: str, previous: bool):
     ended_before = "terminated" in container.last_state
     if previous:
         if ended_before and waiting is not None and container.log is not None:
-            return container.log.path, None
+            return container.log.path, container.log
         if ended_before and container.previous_log_path:
             return container.previous_log_path, None
         raise _Error(400, "BadRequest", f'previous terminated container "{container.name}" in pod "{pod_name}" '
@@ -200,8 +200,10 @@ class KubeletAPI(Resource):
         arrived: list = []
         state = {"ended": False, "finished": False, "stop": lambda: None}
         size = None
-        if live:
+        if log is not None:
+            # What the instance has logged so far, once its file holds it (written in the thread pool).
             size = log.size
+        if live:
             state["stop"] = log.follow(arrived.append, lambda: state.__setitem__("ended", True))
         request.setHeader(b"Content-Type", b"text/plain")
         budget = [options.limit_bytes]
@@ -246,8 +248,9 @@ class KubeletAPI(Resource):
         request.notifyFinish().addBoth(client_gone)
         now = self.reactor.seconds()
         # The file read, and its lines chosen (tail, since), off the reactor thread; only the answer is written here.
-        in_pool(self.reactor, lambda: options.select(read_records(path, size), now)).addCallback(answer) \
-            .addErrback(self._failed, request)
+        flushed = log.flushed() if log is not None else defer.succeed(None)
+        flushed.addCallback(lambda _: in_pool(self.reactor, lambda: options.select(read_records(path, size), now))) \
+            .addCallback(answer).addErrback(self._failed, request)
         return NOT_DONE_YET
 
     # -- exec / attach --------------------------------------------------------------------------------

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
+
+from ..pool import in_pool
 
 
 def now_stamp() -> str:
@@ -25,18 +30,30 @@ def parse_stamp(text: str) -> float:
 
 
 class ContainerLog:
-    """The log of one container instance.  Lines are stored as `<RFC3339Nano> <line>\\n`."""
+    """The log of one container instance.  Lines are stored as `<RFC3339Nano> <line>\n`.
 
-    def __init__(self, path: str):
+    The file is opened, written and closed in ``clock``'s thread pool, one operation at a time, each write taking
+    every record stamped since the last (none of it on the reactor thread); followers get each record at once.
+    ``size`` counts the bytes stamped so far; ``flushed()`` says when the file holds them.  Without a pool (a
+    test's clock, or none) each operation is done at once."""
+
+    def __init__(self, path: str, clock=None):
         self.path = path
+        self._clock = clock
         self._partial = b""
         self.followers: List[Callable[[bytes], None]] = []
         self.closed = False
-        self.size = 0                   # bytes written to the file so far
+        self.size = 0                   # bytes stamped so far
         self._closers: List[Callable[[], None]] = []
+        self._pending: List[bytes] = []
+        self._file = None
+        self._busy = False
+        self._written = 0               # bytes the file holds
+        self._lost = False              # the file could not be opened: records go to followers only
+        self._waiters: List[tuple[int, Deferred]] = []
         # A new instance's log starts empty: a file left by an instance of the same number (before kube-node
         # restarted, when the count starts again) is not this one's.
-        self._file = open(path, "wb")
+        self._run(lambda: open(path, "wb"), self._opened)
 
     def write(self, data: bytes) -> None:
         data = self._partial + data
@@ -47,11 +64,21 @@ class ContainerLog:
 
     def _emit(self, line: bytes) -> None:
         record = now_stamp().encode() + b" " + line
-        self._file.write(record)
         self.size += len(record)
-        self._file.flush()
+        if not self._lost:
+            self._pending.append(record)
+            self._next()
         for follower in list(self.followers):
             follower(record)
+
+    def flushed(self) -> Deferred:
+        """Fires once the file holds every record stamped until now."""
+        wanted = self.size
+        if self._written >= wanted or self._lost:
+            return succeed(None)
+        waiter: Deferred = Deferred()
+        self._waiters.append((wanted, waiter))
+        return waiter
 
     def close(self) -> None:
         if self.closed:
@@ -61,11 +88,60 @@ class ContainerLog:
             self._emit(self._partial)
             self._partial = b""
         self.closed = True
-        self._file.close()
+        self._next()
         for closer in self._closers:
             closer()
         self.followers.clear()
         self._closers.clear()
+
+    # -- the file, in the pool ------------------------------------------------------------------------------
+    def _run(self, job: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        self._busy = True
+
+        def done(result):
+            self._busy = False
+            if isinstance(result, Failure):
+                # A log that cannot be written (the disk full, the directory gone) loses those lines, as a
+                # kubelet's runtime drops them; followers had them.
+                self._written = self.size - sum(len(record) for record in self._pending)
+                if self._file is None:
+                    self._lost, self._pending = True, []
+            else:
+                then(result)
+            self._wake()
+            self._next()
+        in_pool(self._clock, job).addBoth(done)
+
+    def _opened(self, file) -> None:
+        self._file = file
+
+    def _next(self) -> None:
+        """The next operation, unless one is under way: the records stamped meanwhile in one write, or, the
+        log closed and everything written, closing the file."""
+        if self._busy or self._file is None:
+            return
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending = []
+            file = self._file
+
+            def write():
+                file.write(data)
+                file.flush()
+            self._run(write, lambda _: self._advance(len(data)))
+        elif self.closed:
+            file, self._file = self._file, None
+            self._run(file.close, lambda _: None)
+
+    def _advance(self, written: int) -> None:
+        self._written += written
+
+    def _wake(self) -> None:
+        ready = [w for w in self._waiters if w[0] <= self._written or self._file is None or self._lost]
+        if ready:
+            self._waiters = [w for w in self._waiters if w not in ready]
+            for _, waiter in ready:
+                waiter.callback(None)
 
     def follow(self, on_record: Callable[[bytes], None], on_close: Callable[[], None]) -> Callable[[], None]:
         self.followers.append(on_record)

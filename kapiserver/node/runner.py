@@ -251,7 +251,7 @@ class Container:
         ensure_dir(os.path.dirname(self.log_path(0)))
         if self.log is not None:
             self.previous_log_path = self.log.path
-        self.log = ContainerLog(self.log_path(self.restart_count))
+        self.log = ContainerLog(self.log_path(self.restart_count), self.pod.reactor)
         cwd = self.spec.get("workingDir") or self.pod.directory
         if not os.path.isdir(cwd):
             cwd = self.pod.directory

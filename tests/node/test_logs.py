@@ -49,3 +49,51 @@ def test_a_new_instance_log_does_not_keep_an_old_files_lines(tmp_path):
     new.write(b"new\n")
     new.close()
     assert [r.split(b" ", 1)[1] for r in read_records(new.path)] == [b"new\n"]
+
+
+class _QueuedPool:
+    """A clock whose thread pool runs nothing until told: each job, and its answer, when ``run_one`` is called."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def getThreadPool(self):
+        return self
+
+    def callInThreadWithCallback(self, on_result, fn, *args, **kwargs):
+        self.jobs.append((on_result, fn, args, kwargs))
+
+    def callFromThread(self, fn, *args, **kwargs):
+        fn(*args, **kwargs)
+
+    def run_one(self):
+        on_result, fn, args, kwargs = self.jobs.pop(0)
+        on_result(True, fn(*args, **kwargs))
+
+
+def test_the_file_is_opened_written_and_closed_in_the_pool_one_operation_at_a_time(tmp_path):
+    """Nothing touches the file on the reactor thread: the open, each write (every record stamped since the last
+    one, together) and the close are pool jobs, one at a time; followers get records at once, and flushed() fires
+    once the file holds what was logged when it was asked."""
+    pool = _QueuedPool()
+    path = tmp_path / "c-0.log"
+    log = ContainerLog(str(path), pool)
+    seen = []
+    log.follow(seen.append, lambda: None)
+    log.write(b"one\ntwo\n")
+    assert not path.exists() and len(pool.jobs) == 1 and len(seen) == 2     # only the open is queued
+    flushed = []
+    log.flushed().addCallback(flushed.append)
+    pool.run_one()                  # opened: the two records go in one write
+    assert path.read_bytes() == b"" and len(pool.jobs) == 1 and not flushed
+    log.write(b"three\n")
+    assert len(pool.jobs) == 1      # waits for the write under way
+    pool.run_one()
+    assert [r.split(b" ", 1)[1] for r in read_records(str(path))] == [b"one\n", b"two\n"] and flushed == [None]
+    log.close()
+    pool.run_one()                  # three
+    assert len(pool.jobs) == 1      # then the close
+    pool.run_one()
+    assert not pool.jobs and log._file is None
+    assert [r.split(b" ", 1)[1] for r in read_records(str(path))] == [b"one\n", b"two\n", b"three\n"]
+    assert log.size == path.stat().st_size
