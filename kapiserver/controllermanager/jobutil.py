@@ -143,15 +143,37 @@ def is_pod_failed(pod: dict, job: dict) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp")) and phase(pod) != "Succeeded"
 
 
-def finish_time(pod: dict, default: float) -> float:
-    """When the pod's last container finished (else ``default``)."""
-    times = []
+def _containers_finish_time(pod: dict) -> Optional[float]:
+    """When the last container finished, if every container (and every sidecar: an init container that restarts
+    Always) has; else None."""
     status = pod.get("status") or {}
-    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+    sidecars = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []
+                if c.get("restartPolicy") == "Always"}
+    latest = None
+    for cs in (status.get("containerStatuses") or []) + \
+            [cs for cs in status.get("initContainerStatuses") or [] if cs.get("name") in sidecars]:
         finished = ((cs.get("state") or {}).get("terminated") or {}).get("finishedAt")
-        if finished:
-            times.append(meta.parse_time(finished))
-    return max(times) if times else default
+        if not finished:
+            return None
+        latest = max(latest or 0.0, meta.parse_time(finished))
+    return latest
+
+
+def finish_time(pod: dict, default: float) -> float:
+    """When the pod finished (getFinishedTime): its containers' last finish; else when it turned not Ready; else
+    when its deletion began (deletionTimestamp less the grace period); else its creation (else ``default``)."""
+    finished = _containers_finish_time(pod)
+    if finished is not None:
+        return finished
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready" and c.get("status") == "False" and c.get("lastTransitionTime"):
+            return meta.parse_time(c["lastTransitionTime"])
+    metadata = pod.get("metadata") or {}
+    if metadata.get("deletionTimestamp"):
+        return meta.parse_time(metadata["deletionTimestamp"]) - (metadata.get("deletionGracePeriodSeconds") or 0)
+    if metadata.get("creationTimestamp"):
+        return meta.parse_time(metadata["creationTimestamp"])
+    return default
 
 
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}

@@ -6,6 +6,7 @@ import pytest
 from kapiserver.client.resources import EVENTS, JOBS, PODS
 from kapiserver.controllermanager import jobpods
 from kapiserver.controllermanager import jobutil as u
+from kapiserver.machinery import meta
 from kapiserver.node.simulated import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION
 from tests.controllermanager.conftest import eventually, in_background, run
 
@@ -251,6 +252,29 @@ def test_backoff_doubles_from_ten_seconds_up_to_the_cap():
     assert u.remaining_backoff(u.BackoffRecord(20, 100.0), 100.0) == u.MAX_POD_FAILURE_BACKOFF
     assert u.remaining_backoff(u.BackoffRecord(1, 100.0), 200.0) == 0.0
     assert u.remaining_backoff(u.BackoffRecord(0, None), 200.0) == 0.0
+
+
+def test_a_pods_finish_time_falls_back_as_upstream():
+    """getFinishedTime: the last container finish when every container finished; else the Ready=False transition;
+    else the deletion start (deletionTimestamp less the grace period); else the creation."""
+    t = 1_800_000_000.0
+    stamp = meta.rfc3339
+    done = {"name": "a", "state": {"terminated": {"finishedAt": stamp(t + 5)}}}
+    running = {"name": "b", "state": {"running": {}}}
+    base = {"metadata": {"creationTimestamp": stamp(t)}}
+    assert u.finish_time({**base, "status": {"containerStatuses": [done]}}, t + 99) == t + 5
+    not_ready = {"type": "Ready", "status": "False", "lastTransitionTime": stamp(t + 7)}
+    assert u.finish_time({**base, "status": {"containerStatuses": [done, running], "conditions": [not_ready]}},
+                         t + 99) == t + 7
+    deleted = {"metadata": {"creationTimestamp": stamp(t), "deletionTimestamp": stamp(t + 40),
+                            "deletionGracePeriodSeconds": 30}}
+    assert u.finish_time({**deleted, "status": {"containerStatuses": [running]}}, t + 99) == t + 10
+    assert u.finish_time({**base, "status": {}}, t + 99) == t
+    # A sidecar (restartable init container) still running: the pod's containers have not all finished.
+    sidecar = {**base, "spec": {"initContainers": [{"name": "s", "restartPolicy": "Always"}]},
+               "status": {"containerStatuses": [done], "initContainerStatuses": [{"name": "s", "state": {}}],
+                          "conditions": [not_ready]}}
+    assert u.finish_time(sidecar, t + 99) == t + 7
 
 
 def test_pod_failure_policy_rules_match_in_order():
