@@ -17,6 +17,10 @@ from . import deploymentutil as du
 from .controllerutils import same_status
 
 
+class InvalidScaleDown(Exception):
+    """A scale-down that would grow the set (rolling.go refuses it; the sync scales nothing down)."""
+
+
 class RolloutMixin:
     # -- scaling one set ----------------------------------------------------------------------------------
     async def scale_replica_set_and_record_event(self, rs: dict, new_scale: int, d: dict) -> Tuple[bool, dict]:
@@ -238,7 +242,7 @@ class RolloutMixin:
         try:
             old_sets, cleaned = await self.cleanup_unhealthy_replicas(old_sets, d, max_scaled_down)
             scaled_down = await self.scale_down_old_replica_sets_for_rolling_update(old_sets + [new_rs], old_sets, d)
-        except APIError:
+        except (APIError, InvalidScaleDown):
             return False  # as upstream: the next sync tries again
         return cleaned + scaled_down > 0
 
@@ -253,6 +257,11 @@ class RolloutMixin:
             if du.replicas(rs) == 0 or du.replicas(rs) == available:
                 continue
             count = min(max_cleanup - total, du.replicas(rs) - available)
+            if count < 0:
+                # A status not yet caught up with a scale-down (more available than wanted): never a scale-up.
+                raise InvalidScaleDown(f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                                       f"{rs['metadata']['namespace']}/{rs['metadata']['name']} "
+                                       f"{du.replicas(rs)} -> {du.replicas(rs) - count}")
             _, old_sets[i] = await self.scale_replica_set_and_record_event(rs, du.replicas(rs) - count, d)
             total += count
         return old_sets, total
