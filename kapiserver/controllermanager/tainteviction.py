@@ -69,12 +69,12 @@ class TaintEvictionController(QueueController):
             eviction.cancel()
         self.evictions.clear()
 
-    def _cancel(self, key: str, pod: Optional[dict], event: bool = True) -> None:
+    def _cancel(self, key: str) -> None:
         eviction = self.evictions.pop(key, None)
         if eviction is None:
             return
         eviction.cancel()
-        if event and pod is not None and not eviction.done:
+        if not eviction.done:
             self.recorder.eventf(_pod_reference(key), "Normal", EVICTION_REASON, "Cancelling deletion of Pod %s", key)
 
     def _schedule(self, key: str, now: float, fire_at: float, created: Optional[float] = None) -> ScheduledEviction:
@@ -86,7 +86,8 @@ class TaintEvictionController(QueueController):
     async def sync(self, key: str) -> None:
         pod = self.pods.indexer.get(key)
         if pod is None:
-            self._cancel(key, None, event=False)
+            # Upstream's handlePodUpdate on a deleted pod: cancelWorkWithEvent (an event if one was pending).
+            self._cancel(key)
             return
         node_name = (pod.get("spec") or {}).get("nodeName")
         if not node_name:
@@ -94,7 +95,7 @@ class TaintEvictionController(QueueController):
         now = self.clock.seconds()
         taints = no_execute_taints(self.nodes.indexer.get(node_name))
         if not taints:
-            self._cancel(key, pod)
+            self._cancel(key)
             return
         tolerated, used = matching_tolerations(taints, (pod.get("spec") or {}).get("tolerations") or [])
         eviction = self.evictions.get(key)
@@ -103,12 +104,12 @@ class TaintEvictionController(QueueController):
         if not tolerated:
             if eviction is None or eviction.fire_at > now:
                 # Deleted right away: any later deletion planned is cancelled first, as upstream does.
-                self._cancel(key, pod)
+                self._cancel(key)
                 eviction = self._schedule(key, now, now)
         else:
             seconds = min_toleration_seconds(used)
             if seconds < 0:
-                self._cancel(key, pod)
+                self._cancel(key)
                 return
             if eviction is None:
                 eviction = self._schedule(key, now, now + seconds)
