@@ -7,7 +7,7 @@ worker re-reads pod and node from the informers and evicts only if the eviction 
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict
 
 from ..client.indexes import POD_NODE_NAME, pod_node_name
 from ..client.cache import split_key
@@ -77,8 +77,8 @@ class TaintEvictionController(QueueController):
         if not eviction.done:
             self.recorder.eventf(_pod_reference(key), "Normal", EVICTION_REASON, "Cancelling deletion of Pod %s", key)
 
-    def _schedule(self, key: str, now: float, fire_at: float, created: Optional[float] = None) -> ScheduledEviction:
-        eviction = ScheduledEviction(now if created is None else created, fire_at)
+    def _schedule(self, key: str, now: float, fire_at: float) -> ScheduledEviction:
+        eviction = ScheduledEviction(now, fire_at)
         eviction.call = self.clock.callLater(max(0.0, fire_at - now), self.queue.add, key)
         self.evictions[key] = eviction
         return eviction
@@ -111,11 +111,13 @@ class TaintEvictionController(QueueController):
             if seconds < 0:
                 self._cancel(key)
                 return
+            if eviction is not None and eviction.created == now and eviction.fire_at != now + seconds:
+                # Upstream's processPodOnNode replaces a planned deletion only when it was planned this very
+                # instant; one planned earlier keeps its time whatever the tolerations now say.
+                self._cancel(key)
+                eviction = None
             if eviction is None:
                 eviction = self._schedule(key, now, now + seconds)
-            elif eviction.created + seconds != eviction.fire_at:
-                eviction.cancel()
-                eviction = self._schedule(key, now, eviction.created + seconds, created=eviction.created)
         if eviction.fire_at <= now:
             await self._evict(key, pod)
             eviction.done = True

@@ -58,6 +58,25 @@ def tolerate(taint, seconds):
     return {"key": taint["key"], "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
 
 
+def test_a_planned_deletion_keeps_its_time_when_the_tolerations_used_change():
+    """Planned at 300 s for taint a; at 10 s the node also gets taint b, tolerated for 30 s: upstream's
+    processPodOnNode keeps the deletion planned earlier, so the pod is still there at 40 s and goes at 300 s."""
+    c, client, clock = controller()
+    c.nodes.indexer.add(node(A))
+    c.pods.indexer.add(pod(tolerate(A, 300), tolerate(B, 30)))
+    run(c.sync("ns/p"))
+    clock.advance(10)
+    c.nodes.indexer.add(node(A, B))
+    run(c.sync("ns/p"))
+    clock.advance(30)
+    run(c.sync("ns/p"))
+    assert client.deleted == []
+    clock.advance(260)
+    run(c.sync("ns/p"))
+    assert client.deleted == ["ns/p"]
+    assert ("TaintManagerEviction", "Cancelling deletion of Pod ns/p") not in c.recorder.messages
+
+
 def test_deleting_a_pod_with_a_planned_deletion_cancels_it_with_an_event():
     """handlePodUpdate on a pod gone from the cache: cancelWorkWithEvent, so 'Cancelling deletion of Pod' is
     recorded when a deletion was still planned (and not when it had already been carried out)."""
