@@ -55,6 +55,7 @@ class SyncState:
     prev_succeeded_indexes: List[int] = field(default_factory=list)
     succeeded_indexes: List[int] = field(default_factory=list)
     failed_indexes: Optional[List[int]] = None
+    delayed: Dict[int, dict] = field(default_factory=dict)     # index -> failed pod kept until it is replaced
     backoff: u.BackoffRecord = field(default_factory=u.BackoffRecord)
 
 
@@ -330,15 +331,18 @@ class JobController(QueueController):
         st.succeeded = len(found)
         if spec.get("backoffLimitPerIndex") is not None:
             failed = set(u.parse_indexes(job["status"].get("failedIndexes"), completions))
-            for pod in st.pods:
+            for pod in st.pods:     # calculateFailedIndexes: the failed pods not yet counted
                 index = u.completion_index(pod)
-                if not (0 <= index < completions) or index in found or not u.is_pod_failed(pod, job):
+                if not (0 <= index < completions) or not u.has_tracking_finalizer(pod) or \
+                        not u.is_pod_failed(pod, job):
                     continue
-                action = u.match_pod_failure_policy(spec.get("podFailurePolicy"), pod)[2]
-                failures = int((pod["metadata"].get("annotations") or {}).get(u.JOB_INDEX_FAILURE_COUNT, "0") or 0)
-                if action == "FailIndex" or (action != "Ignore" and failures + 1 > spec["backoffLimitPerIndex"]):
+                _, counts, action = u.match_pod_failure_policy(spec.get("podFailurePolicy"), pod)
+                if action == "FailIndex" or (counts and
+                                             jobpods.index_failure_count(pod) >= spec["backoffLimitPerIndex"]):
                     failed.add(index)
             st.failed_indexes = sorted(failed)
+            st.delayed = jobpods.pods_with_delayed_deletion(job, st.pods, st.active_pods, found, failed,
+                                                            st.expected_rm_finalizers, now)
             if st.finished_condition is None:
                 max_failed = spec.get("maxFailedIndexes")
                 if max_failed is not None and len(failed) > max_failed:
@@ -440,7 +444,7 @@ class JobController(QueueController):
                                               st.failed_indexes or [], diff)
             if spec.get("backoffLimitPerIndex") is not None:
                 now = self.clock.seconds()
-                waits = {i: u.remaining_backoff(jobpods.index_backoff(job, st.pods, i, now), now,
+                waits = {i: u.remaining_backoff(jobpods.index_backoff(st.delayed.get(i), now), now,
                                                 self.pod_failure_backoff, self.max_pod_failure_backoff)
                          for i in indexes}
                 ready = [i for i in indexes if waits[i] <= 0]
@@ -474,9 +478,10 @@ class JobController(QueueController):
         return active + created, error
 
     async def _create_pod(self, job: dict, index: Optional[int], st: SyncState) -> None:
-        failures = jobpods.index_failures(job, st.pods, index) if index is not None else 0
+        failures, ignored = jobpods.new_index_failure_counts(job, st.delayed.get(index)) if index is not None \
+            else (0, 0)
         try:
-            created = await self.client.create(PODS, jobpods.pod_from_template(job, index, failures))
+            created = await self.client.create(PODS, jobpods.pod_from_template(job, index, failures, ignored))
         except APIError as e:
             self.recorder.eventf(job, "Warning", "FailedCreate", "Error creating: %s", e.message)
             raise
@@ -528,6 +533,10 @@ class JobController(QueueController):
             if not (job["metadata"].get("deletionTimestamp") or st.finished_condition is not None or
                     u.phase(pod) == "Succeeded" or failed):
                 continue
+            if not (job["metadata"].get("deletionTimestamp") or st.finished_condition is not None or
+                    u.phase(pod) == "Succeeded") and \
+                    (st.delayed.get(u.completion_index(pod)) or {}).get("metadata", {}).get("uid") == uid:
+                continue        # canRemoveFinalizer: kept until the index's replacement pod exists
             to_remove.append(pod)
             index = u.completion_index(pod)
             if u.phase(pod) == "Succeeded" and uid not in st.uncounted_failed:

@@ -5,7 +5,7 @@ which active pods to remove first, which indexes still need a pod, and the OnFai
 from __future__ import annotations
 
 import copy
-from typing import Iterable, List, Optional, Set
+from typing import Iterable, List, Optional, Set, Tuple
 
 from . import jobutil as u
 
@@ -22,8 +22,10 @@ def is_indexed(job: dict) -> bool:
     return job["spec"].get("completionMode") == "Indexed"
 
 
-def pod_from_template(job: dict, index: Optional[int] = None, index_failures: int = 0) -> dict:
-    """The pod to create for ``job`` (for ``index`` of an Indexed job)."""
+def pod_from_template(job: dict, index: Optional[int] = None, index_failures: int = 0,
+                      index_ignored_failures: int = 0) -> dict:
+    """The pod to create for ``job`` (for ``index`` of an Indexed job; with backoffLimitPerIndex, the failures
+    counted and ignored in the index so far)."""
     template = copy.deepcopy(job["spec"].get("template") or {})
     tmeta = template.get("metadata") or {}
     spec = template.get("spec") or {}
@@ -47,6 +49,8 @@ def pod_from_template(job: dict, index: Optional[int] = None, index_failures: in
                     "fieldPath": f"metadata.labels['{u.JOB_COMPLETION_INDEX}']"}}})
         if job["spec"].get("backoffLimitPerIndex") is not None:
             annotations[u.JOB_INDEX_FAILURE_COUNT] = str(index_failures)
+            if index_ignored_failures > 0:
+                annotations[u.JOB_INDEX_IGNORED_FAILURE_COUNT] = str(index_ignored_failures)
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"generateName": generate_name, "namespace": job["metadata"]["namespace"],
                          "labels": labels, "annotations": annotations, "finalizers": finalizers,
@@ -87,25 +91,64 @@ def pending_indexes(job: dict, pods: List[dict], active_pods: List[dict], succee
     return [i for i in range(job["spec"]["completions"]) if i not in taken][:count]
 
 
-def index_failures(job: dict, pods: List[dict], index: int) -> int:
-    """Failures counted against an index so far: the failure count annotation of its next pod."""
-    count = 0
+def _annotated_count(pod: dict, key: str) -> int:
+    """A failure count annotation as a number; 0 when absent, malformed or out of int32 range."""
+    value = (pod["metadata"].get("annotations") or {}).get(key)
+    try:
+        number = int(value) if value is not None else 0
+    except ValueError:
+        return 0
+    return number if 0 <= number <= 2 ** 31 - 1 else 0
+
+
+def index_failure_count(pod: dict) -> int:
+    return _annotated_count(pod, u.JOB_INDEX_FAILURE_COUNT)
+
+
+def index_absolute_failure_count(pod: dict) -> int:
+    """Failures counted and ignored (by the pod failure policy) in the pod's index before it."""
+    return _annotated_count(pod, u.JOB_INDEX_FAILURE_COUNT) + _annotated_count(pod, u.JOB_INDEX_IGNORED_FAILURE_COUNT)
+
+
+def pods_with_delayed_deletion(job: dict, pods: List[dict], active_pods: List[dict], succeeded: Iterable[int],
+                               failed: Iterable[int], expected_rm_finalizers: Set[str], now: float) -> dict:
+    """backoffLimitPerIndex: per index still to be retried (not succeeded, failed or running), its latest failed
+    pod that still has the tracking finalizer; that finalizer stays until the replacement exists, which takes
+    its failure counts from it (getPodsWithDelayedDeletionPerIndex)."""
+    completions = job["spec"]["completions"]
+    closed = set(succeeded) | set(failed) | {u.completion_index(p) for p in active_pods}
+    found: dict = {}
     for pod in pods:
-        if u.completion_index(pod) == index and u.is_pod_failed(pod, job):
-            annotated = int((pod["metadata"].get("annotations") or {}).get(u.JOB_INDEX_FAILURE_COUNT, "0") or 0)
-            if u.match_pod_failure_policy(job["spec"].get("podFailurePolicy"), pod)[1]:
-                annotated += 1
-            count = max(count, annotated)
-    return count
+        index = u.completion_index(pod)
+        if not u.has_tracking_finalizer(pod) or pod["metadata"]["uid"] in expected_rm_finalizers or \
+                not (0 <= index < completions) or index in closed or not u.is_pod_failed(pod, job):
+            continue
+        last = found.get(index)
+        if last is None or (index_absolute_failure_count(last) <= index_absolute_failure_count(pod) and
+                            u.finish_time(pod, now) >= u.finish_time(last, now)):
+            found[index] = pod
+    return found
 
 
-def index_backoff(job: dict, pods: List[dict], index: int, now: float) -> u.BackoffRecord:
-    """The pod-creation backoff of one index (backoffLimitPerIndex): its counted failures, and when its last
-    failed pod finished."""
-    failed = [p for p in pods if u.completion_index(p) == index and u.is_pod_failed(p, job)]
-    if not failed:
+def new_index_failure_counts(job: dict, replaced: Optional[dict]) -> Tuple[int, int]:
+    """(failures, ignored failures) of the pod replacing ``replaced`` in its index (getNewIndexFailureCounts)."""
+    if replaced is None:
+        return 0, 0
+    failures = index_failure_count(replaced)
+    ignored = _annotated_count(replaced, u.JOB_INDEX_IGNORED_FAILURE_COUNT)
+    if u.match_pod_failure_policy(job["spec"].get("podFailurePolicy"), replaced)[1]:
+        failures += 1
+    else:
+        ignored += 1
+    return failures, ignored
+
+
+def index_backoff(replaced: Optional[dict], now: float) -> u.BackoffRecord:
+    """The pod-creation backoff of an index (getRemainingTimePerIndex): every failure so far in it, counted or
+    ignored, since its last failed pod finished."""
+    if replaced is None:
         return u.BackoffRecord()
-    return u.BackoffRecord(index_failures(job, pods, index), max(u.finish_time(p, now) for p in failed))
+    return u.BackoffRecord(index_absolute_failure_count(replaced) + 1, u.finish_time(replaced, now))
 
 
 def past_backoff_limit_on_failure(job: dict, pods: List[dict]) -> bool:

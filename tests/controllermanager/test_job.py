@@ -179,6 +179,24 @@ def test_backoff_limit_per_index_marks_failed_indexes(jobs, client, namespace):
     assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
 
 
+def test_ignored_failures_of_an_index_are_annotated_on_its_next_pod(jobs, client, namespace):
+    """backoffLimitPerIndex with an Ignore rule: the failures the rule ignores are not counted against the index
+    but carried on each replacement pod as job-index-ignored-failure-count (getNewIndexFailureCounts)."""
+    policy = {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [3]}}]}
+    run(client.create(JOBS, job_object("ignored", namespace, completions=1, completionMode="Indexed",
+                                       backoffLimitPerIndex=1, podFailurePolicy=policy,
+                                       annotations={EXIT_CODE_ANNOTATION: "3", RUN_SECONDS_ANNOTATION: "0.1"})))
+
+    def counts():
+        found = sorted((int(a.get(u.JOB_INDEX_IGNORED_FAILURE_COUNT, "0")), a[u.JOB_INDEX_FAILURE_COUNT])
+                       for a in (p["metadata"]["annotations"] for p in job_pods(client, namespace, "ignored")))
+        return len(found) >= 3 and found
+    found = eventually(counts, timeout=20)
+    assert found[:3] == [(0, "0"), (1, "0"), (2, "0")]
+    job = get_job(client, "ignored", namespace)
+    assert not job["status"].get("failedIndexes") and job["status"].get("failed", 0) == 0
+
+
 def test_deleted_pod_counts_as_failed_and_is_replaced(jobs, client, namespace):
     """A running pod deleted by someone else is counted failed (its finalizer removed) and replaced."""
     run(client.create(JOBS, job_object("victim", namespace, annotations={RUN_SECONDS_ANNOTATION: "600"})))
@@ -275,6 +293,35 @@ def test_a_pods_finish_time_falls_back_as_upstream():
                "status": {"containerStatuses": [done], "initContainerStatuses": [{"name": "s", "state": {}}],
                           "conditions": [not_ready]}}
     assert u.finish_time(sidecar, t + 99) == t + 7
+
+
+def test_an_index_keeps_its_last_failed_pod_until_it_is_replaced():
+    """backoffLimitPerIndex: per index to retry, its latest failed pod still holding the tracking finalizer is
+    kept (finalizer and all) to pass its counts on; the index's backoff counts ignored failures too."""
+    job = {"spec": {"completions": 3, "backoffLimitPerIndex": 2,
+                    "podFailurePolicy": {"rules": [{"action": "Ignore",
+                                                    "onExitCodes": {"operator": "In", "values": [3]}}]}}}
+
+    def failed(uid, index, count, ignored, finished, code=1):
+        annotations = {u.JOB_COMPLETION_INDEX: str(index), u.JOB_INDEX_FAILURE_COUNT: str(count)}
+        if ignored:
+            annotations[u.JOB_INDEX_IGNORED_FAILURE_COUNT] = str(ignored)
+        return {"metadata": {"uid": uid, "annotations": annotations, "finalizers": [u.JOB_TRACKING_FINALIZER]},
+                "status": {"phase": "Failed", "containerStatuses": [
+                    {"name": "c", "state": {"terminated": {"exitCode": code, "finishedAt": meta.rfc3339(finished)}}}]}}
+    older, newer = failed("a", 0, 0, 0, 100.0), failed("b", 0, 1, 1, 200.0, code=3)
+    other = failed("c", 1, 0, 0, 100.0)
+    done = failed("d", 2, 0, 0, 100.0)
+    delayed = jobpods.pods_with_delayed_deletion(job, [older, newer, other, done], [], [2], [], set(), 0.0)
+    assert {i: p["metadata"]["uid"] for i, p in delayed.items()} == {0: "b", 1: "c"}
+    assert jobpods.pods_with_delayed_deletion(job, [older, newer], [], [], [], {"b"}, 0.0)[0]["metadata"]["uid"] == "a"
+    assert jobpods.new_index_failure_counts(job, newer) == (1, 2)       # exit 3 is ignored
+    assert jobpods.new_index_failure_counts(job, older) == (1, 0)
+    assert jobpods.new_index_failure_counts(job, None) == (0, 0)
+    assert jobpods.index_backoff(newer, 0.0) == u.BackoffRecord(3, 200.0)
+    pod = jobpods.pod_from_template(_job(backoffLimitPerIndex=1), 1, 1, 2)
+    assert pod["metadata"]["annotations"][u.JOB_INDEX_FAILURE_COUNT] == "1"
+    assert pod["metadata"]["annotations"][u.JOB_INDEX_IGNORED_FAILURE_COUNT] == "2"
 
 
 def test_pod_failure_policy_rules_match_in_order():
