@@ -4,7 +4,7 @@
   deleted, evicted ones then the oldest first;
 - pods bound to a node that no longer exists are, once the node has been missing for the 40 s quarantine and
   the API confirms it is gone, marked Failed with the DisruptionTarget condition (DeletionByPodGC, "PodGC: node
-  no longer exists") and force-deleted;
+  no longer exists"; neither for a pod already Succeeded or Failed) and force-deleted;
 - pods being deleted that were never scheduled are marked Failed and force-deleted;
 - pods being deleted on a node that is not Ready and carries the ``node.kubernetes.io/out-of-service`` taint
   are marked Failed and force-deleted too.
@@ -144,17 +144,18 @@ class PodGCController:
                 "lastTransitionTime": meta.rfc3339(self.clock.seconds())}
 
     async def _mark_failed_and_delete(self, pod: dict, condition: Optional[dict] = None) -> None:
-        """Mark a pod not yet terminated Failed (with the condition, if any), then delete it at once."""
+        """Mark a pod not yet terminated Failed (with the condition, if any), then delete it at once; a pod
+        already Succeeded or Failed is deleted as it is, without the condition (upstream's
+        markFailedAndDeletePodWithCondition). The status patch carries the pod's uid, as PatchPodStatus's."""
         name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
         try:
-            if phase(pod) not in TERMINATED or condition is not None:
-                status: dict = {}
-                if phase(pod) not in TERMINATED:
-                    status["phase"] = "Failed"
+            if phase(pod) not in TERMINATED:
+                status: dict = {"phase": "Failed"}
                 if condition is not None:
                     status["conditions"] = [condition]
-                await self.client.patch(PODS, name, {"status": status}, namespace, patch_type="strategic",
-                                        subresource="status")
+                await self.client.patch(PODS, name, {"metadata": {"uid": pod["metadata"].get("uid")},
+                                                     "status": status},
+                                        namespace, patch_type="strategic", subresource="status")
             await self.client.delete(PODS, name, namespace, grace_period_seconds=0)
         except APIError as e:
             if e.code != 404:
