@@ -171,7 +171,10 @@ class JobController(QueueController):
         pod = self.pods.indexer.get_by_key(namespace, name)
         if pod is None or not u.has_tracking_finalizer(pod):
             return
-        job = self._resolve(pod, controller_ref(pod))
+        ref = controller_ref(pod)
+        if ref is not None and (ref.get("kind") != "Job" or ref.get("apiVersion") != "batch/v1"):
+            return          # its controller is not a Job: the finalizer is not ours to remove
+        job = self._resolve(pod, ref)
         if job is not None and not u.is_finished(job):
             return
         await self._remove_finalizer(pod)

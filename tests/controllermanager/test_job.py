@@ -1,6 +1,8 @@
 """job-controller against a real apiserver, pods run by simulated nodes: completion, Indexed jobs, failures
 and backoff, the pod failure policy, deadlines, suspend, adoption; and its pure rules without a server."""
 
+import time
+
 import pytest
 
 from kapiserver.client.resources import EVENTS, JOBS, PODS
@@ -238,6 +240,21 @@ def test_deleting_a_job_without_a_policy_orphans_its_pods_without_the_tracking_f
 
 
 # -- pure rules ------------------------------------------------------------------------------------------
+def test_tracking_finalizer_of_a_pod_another_kind_controls_is_left(jobs, client, namespace):
+    """A pod whose controller is not a batch/v1 Job keeps the job-tracking finalizer when deleted: only pods of
+    Jobs, or with no controller, are cleaned as orphans (syncOrphanPod)."""
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "not-a-job", "controller": True}
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "foreign", "namespace": namespace, "ownerReferences": [owner],
+        "finalizers": [u.JOB_TRACKING_FINALIZER]}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    run(client.delete(PODS, "foreign", namespace))
+    until = time.monotonic() + 1.0
+    eventually(lambda: time.monotonic() > until)
+    pod = run(client.get(PODS, "foreign", namespace))
+    assert u.JOB_TRACKING_FINALIZER in pod["metadata"]["finalizers"]
+    run(client.patch(PODS, "foreign", {"metadata": {"finalizers": None}}, namespace, patch_type="merge"))
+
+
 def test_completed_indexes_are_written_as_ranges():
     """format_indexes and parse_indexes round-trip "1,3-5" (parse drops indexes beyond completions)."""
     assert u.format_indexes([5, 1, 3, 4]) == "1,3-5"
