@@ -50,7 +50,8 @@ class WorkloadKind:
         return self.resource.api_version
 
 
-REPLICA_SET_KIND = WorkloadKind(REPLICA_SETS, "replicaset-controller", lambda rs: (rs.get("spec") or {}).get("selector"))
+REPLICA_SET_KIND = WorkloadKind(REPLICA_SETS, "replicaset-controller",
+                                lambda rs: (rs.get("spec") or {}).get("selector"))
 
 
 def pod_key(pod: dict) -> str:
@@ -306,8 +307,9 @@ class ReplicaSetController(QueueController):
         """Write the status unless nothing changed, with one GET and retry on failure."""
         if _same_status(rs, status):
             return rs
+        # The generation acted on, kept through the retries: a newer spec fetched for the retry is not observed.
+        status = {**status, "observedGeneration": rs["metadata"].get("generation", 0)}
         for attempt in range(STATUS_UPDATE_RETRIES + 1):
-            status = {**status, "observedGeneration": rs["metadata"].get("generation", 0)}
             try:
                 return await self.client.update(self.workload.resource, {**rs, "status": status},
                                                 subresource="status")

@@ -1,0 +1,86 @@
+"""replicaset-controller in process against upstream 1.32's pkg/controller/replicaset (replica_set.go,
+replica_set_utils.go) and controller_utils.go's RealPodControl: a fake client records the writes."""
+
+from twisted.internet import task
+
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.replicaset import ReplicaSetController, calculate_status
+from kapiserver.machinery import meta
+from tests.controllermanager.conftest import run
+
+NOW = 1_700_000_000
+
+
+class FakeClient:
+    """Writes recorded; ``fail`` maps a verb to the APIErrors its next calls raise."""
+
+    def __init__(self, stored=None):
+        self.calls = []
+        self.fail = {}
+        self.stored = stored
+
+    def _maybe_fail(self, verb):
+        errors = self.fail.get(verb) or []
+        if errors:
+            raise errors.pop(0)
+
+    async def update(self, resource, obj, subresource=None):
+        self.calls.append(("update", subresource, obj))
+        self._maybe_fail("update")
+        return obj
+
+    async def get(self, resource, name, namespace=None):
+        self.calls.append(("get", None, name))
+        return self.stored
+
+    async def delete(self, resource, name, namespace=None, **kwargs):
+        self.calls.append(("delete", None, name))
+        self._maybe_fail("delete")
+        return {}
+
+    async def create(self, resource, obj, namespace=None, **kwargs):
+        return obj
+
+
+def controller(client):
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext
+    clock = task.Clock()
+    clock.advance(NOW)
+    return ReplicaSetController(ControllerContext(client, SharedInformerFactory(client, clock), clock))
+
+
+def replica_set(replicas=1, generation=1, **status):
+    labels = {"app": "x"}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": "x", "namespace": "ns", "uid": "rs-uid", "generation": generation,
+                         "resourceVersion": "3"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c"}]}}},
+            "status": {"replicas": 0, "observedGeneration": generation - 1, **status}}
+
+
+def pod(name):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "ns", "uid": name, "labels": {"app": "x"},
+                         "creationTimestamp": meta.rfc3339(NOW - 10)},
+            "spec": {"nodeName": "n"}, "status": {"phase": "Running"}}
+
+
+def conflict():
+    return APIError(409, {"reason": "Conflict", "message": "the object has been modified"})
+
+
+def test_status_retry_keeps_the_generation_acted_on():
+    """A status write that conflicts is retried on a fresh GET, still with the generation the sync acted on
+    (replica_set.go updateReplicaSetStatus): a spec changed meanwhile is not reported observed."""
+    newer = replica_set(generation=3)
+    client = FakeClient(stored=newer)
+    client.fail["update"] = [conflict()]
+    c = controller(client)
+    rs = replica_set(generation=2)
+    run(c.update_status(rs, calculate_status(rs, [pod("a")], None, NOW)))
+    writes = [obj for verb, sub, obj in client.calls if verb == "update"]
+    assert len(writes) == 2
+    assert [w["status"]["observedGeneration"] for w in writes] == [2, 2]
+    assert writes[1]["metadata"]["generation"] == 3 and writes[1]["status"]["replicas"] == 1
