@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from . import errors
 from .gojson import json_kind
-from .schema import SchemaNode
+from .schema import SchemaNode, node_named
 
 _GO_TYPES = {("integer", "int32"): "int32", ("integer", "int64"): "int64", ("integer", None): "int",
              ("number", "double"): "float64", ("number", None): "float64", ("boolean", None): "bool",
@@ -30,7 +30,10 @@ def _go_type(node: SchemaNode) -> str:
     if kind == "object":
         if node.name:
             return node.name.rsplit(".", 2)[-2] + "." + node.name.rsplit(".", 1)[-1]
-        return "map[string]string" if node.values() is not None and node.values().type == "string" else \
+        values = node.values()
+        if values is not None and values.name and values.type == "object":
+            return "map[string]" + _go_type(values)     # map[string]v1.JSONSchemaProps
+        return "map[string]string" if values is not None and values.type == "string" else \
             "map[string]interface {}"
     if kind == "array":
         items = node.items()
@@ -39,6 +42,7 @@ def _go_type(node: SchemaNode) -> str:
 
 
 _ZEROS = {"string": "", "integer": 0, "number": 0, "boolean": False}
+_STRING = SchemaNode({"type": "string"})
 
 
 def _zero(node: Optional[SchemaNode]) -> Any:
@@ -52,6 +56,12 @@ def _zero(node: Optional[SchemaNode]) -> Any:
 
 
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_APIEXTENSIONS = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1."
+_SCHEMA_PROPS = _APIEXTENSIONS + "JSONSchemaProps"
+# A CRD schema's fields of more than one shape, each with a JSON unmarshaler of its own (apiextensions/v1's
+# marshal.go); the schema has no type for them.
+_OR_BOOL, _OR_ARRAY, _OR_STRINGS = (_APIEXTENSIONS + name for name in (
+    "JSONSchemaPropsOrBool", "JSONSchemaPropsOrArray", "JSONSchemaPropsOrStringArray"))
 _NONE: frozenset[str] = frozenset()
 _omittable: Optional[dict[str, frozenset[str]]] = None
 
@@ -81,19 +91,64 @@ class _Decoder:
         # With ``encode``, the object is what upstream's encoding of the decoded struct gives: its omitempty
         # fields at their zero values left out.
         self.omittable = omittable() if encode else {}
+        # Inside a type that decodes itself: the (struct, path) of its field, which Go's decoder puts in the
+        # type errors of the nested json.Unmarshal in place of their own.
+        self.outer: Optional[tuple[str, str]] = None
 
     def fail(self, value: Any, struct: str, path: str, node: SchemaNode, literal: str = ""):
-        text = (f"json: cannot unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of type "
-                f"{_go_type(node)}")
+        if self.outer is not None:
+            struct, path = self.outer
+        self.failed(f"json: cannot unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of "
+                    f"type {_go_type(node)}")
+
+    def failed(self, text: str):
         if not self.kind:
             raise ValueError(text)
         raise errors.bad_request(f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: {text}')
+
+    def schema_or(self, value: Any, node: SchemaNode, struct: str, path: str, field: str) -> Any:
+        """A JSONSchemaPropsOrBool, OrArray or OrStringArray as its UnmarshalJSON reads it: an object is a
+        JSONSchemaProps; true or false (OrBool), a list of schemas (OrArray) or of strings (OrStringArray);
+        any other value is an error (OrBool) or nothing at all (the other two: they leave the field empty)."""
+        name = node.name
+        if isinstance(value, dict):
+            inner, shape = node_named(_SCHEMA_PROPS), "schema"
+        elif name == _OR_BOOL:
+            if isinstance(value, bool):
+                return value
+            self.failed("boolean or JSON schema expected")
+        elif isinstance(value, list):
+            inner, shape = node_named(_SCHEMA_PROPS), "array"
+        else:
+            return None
+        # The nested json.Unmarshal is not strict: the unknown fields it drops are not reported.
+        outer, unknown = self.outer, self.unknown
+        self.unknown = []
+        if outer is None:
+            self.outer = (struct, path)
+        try:
+            if shape == "schema":
+                return self.object(value, inner, "JSONSchemaProps", path, field)
+            if name == _OR_STRINGS:
+                for item in value:
+                    if item is not None and not isinstance(item, str):
+                        self.fail(item, struct, path, _STRING)
+                return [item if item is not None else "" for item in value]
+            return [self.object(item, inner, "JSONSchemaProps", path, f"{field}[{i}]") if isinstance(item, dict)
+                    else self.value(item, inner, "JSONSchemaProps", path, f"{field}[{i}]") if item is not None
+                    else {} for i, item in enumerate(value)]
+        finally:
+            self.outer, self.unknown = outer, unknown
 
     def value(self, value: Any, node: Optional[SchemaNode], struct: str, path: str, field: str = "") -> Any:
         """``path`` is the field's path as Go's type errors name it (no list indices); ``field`` as the strict
         decoder names unknown fields (with them)."""
         field = field or path
-        if node is None or value is None or node.preserve_unknown:
+        if node is None or value is None:
+            return value
+        if node.name in (_OR_BOOL, _OR_ARRAY, _OR_STRINGS):
+            return self.schema_or(value, node, struct, path, field)
+        if node.preserve_unknown:
             return value
         if node.int_or_string:
             if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -1,0 +1,81 @@
+"""Answers the in-process fuzzer (tests/fuzz/inprocess.py) once found to be 500s, each pinned to upstream's."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapiserver.registry.catalog import BUILTIN
+
+from tests.endpoints.inprocess import served
+
+from .seeds import NAMESPACE, seed_body
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def info_of(resource: str, group: str):
+    return next(info for info in BUILTIN if info.resource == resource and info.group == group)
+
+
+@pytest.fixture(scope="module")
+def call():
+    return served(namespace=NAMESPACE)
+
+
+def crd_with(change) -> dict:
+    crd = seed_body(info_of("customresourcedefinitions", "apiextensions.k8s.io"))
+    change(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"])
+    return crd
+
+
+def test_a_crd_schema_of_the_wrong_type_under_items_is_bad_request(call):
+    """A JSONSchemaProps inside items (a JSONSchemaPropsOrArray, which decodes itself) whose properties is a list
+    is Go's decoding error, named at the items field as Go's decoder names a custom unmarshaler's error: 400."""
+    crd = crd_with(lambda props: props["ports"]["items"].__setitem__("properties", [[[]]]))
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 400, answer.body
+    assert answer.body["message"] == (
+        'CustomResourceDefinition in version "v1" cannot be handled as a CustomResourceDefinition: json: cannot '
+        'unmarshal array into Go struct field JSONSchemaProps.spec.versions.schema.openAPIV3Schema.properties[spec]'
+        '.properties[ports].items of type map[string]v1.JSONSchemaProps')
+
+
+def test_a_crd_schema_patched_to_the_wrong_type_under_items_is_invalid(call):
+    """The same schema reached by a merge or strategic merge patch: the patched object does not decode, 422."""
+    crd = crd_with(lambda props: None)
+    assert call("POST", CRDS, crd).code == 201
+    bad = crd_with(lambda props: props["ports"]["items"].__setitem__("properties", [[[]]]))
+    for content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        answer = call("PATCH", f"{CRDS}/{crd['metadata']['name']}", {"spec": {"versions": bad["spec"]["versions"]}},
+                      content_type)
+        assert answer.code == 422 and answer.body["reason"] == "Invalid", answer.body
+
+
+def test_additional_properties_neither_a_bool_nor_a_schema_is_bad_request(call):
+    """JSONSchemaPropsOrBool's own unmarshaler refuses a string: "boolean or JSON schema expected", 400."""
+    crd = crd_with(lambda props: props["labels"].__setitem__("additionalProperties", "x"))
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 400, answer.body
+    assert answer.body["message"].endswith("cannot be handled as a CustomResourceDefinition: boolean or JSON schema "
+                                           "expected")
+
+
+def test_items_neither_a_schema_nor_a_list_is_dropped(call):
+    """JSONSchemaPropsOrArray's unmarshaler leaves a number or string as no items at all: an array without items
+    is then validation's 422, never a 500."""
+    crd = crd_with(lambda props: props["tags"].__setitem__("items", "x"))
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 422, answer.body
+    assert "items: Required value: must be specified" in answer.body["message"]
+
+
+def test_items_as_a_list_of_schemas_is_decoded_and_refused(call):
+    """items as a list of schemas decodes (each as a JSONSchemaProps, wrong types inside them a 400) and is
+    validation's 422 in a structural schema."""
+    crd = crd_with(lambda props: props["tags"].__setitem__("items", [{"type": "string"}]))
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 422, answer.body
+    crd = crd_with(lambda props: props["tags"].__setitem__("items", [{"type": "string", "maxLength": "x"}]))
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 400 and "into Go struct field JSONSchemaProps.spec.versions.schema.openAPIV3Schema" \
+        ".properties[spec].properties[tags].items of type int64" in answer.body["message"], answer.body
