@@ -34,6 +34,10 @@ CONTROLLER_UID_INDEX = "controllerUID"
 REPLICA_FAILURE = "ReplicaFailure"
 
 
+class PodDeletionError(Exception):
+    """A pod the controller could not delete (other than one already gone)."""
+
+
 @dataclass(frozen=True)
 class WorkloadKind:
     """What the engine needs to know of the kind it manages."""
@@ -281,7 +285,8 @@ class ReplicaSetController(QueueController):
                 except APIError as e:
                     self.expectations.deletion_observed_uid(key, pod_key(pod))
                     if e.code != 404:
-                        errors.append(e)
+                        # RealPodControl.DeletePod's error, as the ReplicaFailure condition's message shows it
+                        errors.append(PodDeletionError(f"unable to delete pods: {e.message}"))
             await DeferredList([Deferred.fromCoroutine(delete(p)) for p in victims])
             if errors:
                 raise errors[0]

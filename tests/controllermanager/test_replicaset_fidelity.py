@@ -1,6 +1,7 @@
 """replicaset-controller in process against upstream 1.32's pkg/controller/replicaset (replica_set.go,
 replica_set_utils.go) and controller_utils.go's RealPodControl: a fake client records the writes."""
 
+import pytest
 from twisted.internet import task
 
 from kapiserver.client.rest import APIError
@@ -84,3 +85,19 @@ def test_status_retry_keeps_the_generation_acted_on():
     assert len(writes) == 2
     assert [w["status"]["observedGeneration"] for w in writes] == [2, 2]
     assert writes[1]["metadata"]["generation"] == 3 and writes[1]["status"]["replicas"] == 1
+
+
+def test_failed_deletion_reads_as_pod_control_reports_it():
+    """A pod deletion refused: the error, and so the ReplicaFailure condition, read "unable to delete pods: ..."
+    (RealPodControl.DeletePod), with reason FailedDelete."""
+    client = FakeClient()
+    client.fail["delete"] = [APIError(403, {"reason": "Forbidden", "message": 'pods "b" is forbidden: no'})]
+    c = controller(client)
+    rs = replica_set(replicas=1)
+    pods = [pod("a"), pod("b")]
+    with pytest.raises(Exception) as raised:
+        run(c.manage_replicas(pods, rs))
+    status = calculate_status(rs, pods, raised.value, NOW)
+    failure = [cond for cond in status["conditions"] if cond["type"] == "ReplicaFailure"]
+    assert failure[0]["reason"] == "FailedDelete"
+    assert failure[0]["message"] == 'unable to delete pods: pods "b" is forbidden: no'
