@@ -132,8 +132,12 @@ class DisruptionController(QueueController):
         labels = pod["metadata"].get("labels") or {}
         found = []
         for pdb in self.budgets.indexer.by_index("namespace", pod["metadata"]["namespace"]):
-            selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
-            if not selector.empty and selector.matches(labels):
+            try:
+                selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
+            except APIError:
+                continue
+            # policy/v1's GetPodPodDisruptionBudgets: an empty selector ({}) selects every pod of the namespace.
+            if selector.matches(labels):
                 found.append(pdb)
         return found
 

@@ -1,0 +1,61 @@
+"""disruption-controller in process against upstream 1.32's pkg/controller/disruption/disruption.go: which
+budgets a pod's changes wake, the scale subresource as the last finder, the fail-safe."""
+
+from twisted.internet import task
+
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.disruption import DisruptionController
+from tests.controllermanager.conftest import run
+
+
+class FakeClient:
+    def __init__(self, responses=None):
+        self.responses = responses or {}
+        self.status_updates = []
+
+    async def update(self, resource, obj, subresource=None):
+        self.status_updates.append(obj)
+        return obj
+
+    async def request(self, method, path, *args, **kwargs):
+        if path not in self.responses:
+            raise APIError(404, {"reason": "NotFound", "message": "the server could not find the requested resource"})
+        return self.responses[path]
+
+    async def create(self, resource, obj, namespace=None, **kwargs):
+        return obj
+
+
+def controller(responses=None):
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext
+    clock = task.Clock()
+    clock.advance(1_700_000_000)
+    client = FakeClient(responses)
+    c = DisruptionController(ControllerContext(client, SharedInformerFactory(client, clock), clock, {}))
+    return c, client
+
+
+def budget(name, selector, **spec):
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": name, "namespace": "ns", "uid": "uid-" + name, "generation": 1,
+                         "resourceVersion": "1"},
+            "spec": {"selector": selector, **spec}}
+
+
+def pod(name, labels=None, owner=None):
+    metadata = {"name": name, "namespace": "ns", "uid": "uid-" + name, "labels": labels or {},
+                "resourceVersion": "1"}
+    if owner:
+        metadata["ownerReferences"] = [{"controller": True, **owner}]
+    return {"metadata": metadata, "spec": {},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def test_a_budget_with_an_empty_selector_is_woken_by_every_pod_of_its_namespace():
+    """policy/v1: an empty selector selects everything, for the pods' events as for the counting."""
+    c, _ = controller()
+    c.budgets.indexer.add(budget("all", {}, minAvailable=1))
+    c.budgets.indexer.add(budget("none", None, minAvailable=1))
+    c._pod_changed(pod("p", {"app": "x"}))
+    assert len(c.queue) == 1 and run(c.queue.get()) == "ns/all"
