@@ -37,7 +37,7 @@ async def review_status(security, info, spec: dict, user: UserInfo, namespace: s
         subject = user
     else:
         subject = UserInfo(spec.get("user", "") or "", spec.get("uid", "") or "", list(spec.get("groups") or []),
-                           {k: list(v) for k, v in (spec.get("extra") or {}).items()})
+                           {k: list(v or ()) for k, v in (spec.get("extra") or {}).items()})
     return await access_review(security, subject, spec)
 
 

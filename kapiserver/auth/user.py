@@ -33,7 +33,7 @@ class UserInfo:
     @classmethod
     def from_api(cls, data: dict) -> "UserInfo":
         return cls(data.get("username", "") or "", data.get("uid", "") or "", list(data.get("groups") or []),
-                   {k: list(v) for k, v in (data.get("extra") or {}).items()})
+                   {k: list(v or ()) for k, v in (data.get("extra") or {}).items()})
 
 
 def with_authenticated(user: UserInfo) -> UserInfo:

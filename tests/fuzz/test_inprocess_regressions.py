@@ -79,3 +79,13 @@ def test_items_as_a_list_of_schemas_is_decoded_and_refused(call):
     answer = call("POST", CRDS, crd)
     assert answer.code == 400 and "into Go struct field JSONSchemaProps.spec.versions.schema.openAPIV3Schema" \
         ".properties[spec].properties[tags].items of type int64" in answer.body["message"], answer.body
+
+
+@pytest.mark.parametrize("resource", ["subjectaccessreviews", "localsubjectaccessreviews"])
+def test_an_access_review_with_a_null_extra_value_is_answered(call, resource):
+    """spec.extra {"k": null} decodes (a nil ExtraValue upstream) and the review is answered: 201, not a 500."""
+    review = seed_body(info_of(resource, "authorization.k8s.io"))
+    review["spec"]["extra"] = {"k": None, "j": ["v"]}
+    path = "/apis/authorization.k8s.io/v1" + (f"/namespaces/{NAMESPACE}" if resource.startswith("local") else "")
+    answer = call("POST", f"{path}/{resource}", review)
+    assert answer.code == 201 and answer.body["status"]["allowed"] is True, answer.body
