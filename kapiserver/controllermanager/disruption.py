@@ -301,11 +301,10 @@ class DisruptionController(QueueController):
         return None
 
     async def _scale_of(self, ref: dict, namespace: str) -> Optional[Tuple[str, int]]:
-        """getScaleController: any other owner by its scale subresource, found through discovery."""
+        """getScaleController: the last finder, for any owner the others did not find (a custom controller, but
+        also a ReplicaSet whose Deployment is gone or a workload not yet in the informers' caches), by its scale
+        subresource, found through discovery."""
         api_version = ref.get("apiVersion", "")
-        if ref.get("kind") in ("ReplicationController", "ReplicaSet", "StatefulSet", "Deployment") and \
-                api_version in ("v1", "apps/v1", "extensions/v1beta1"):
-            return None
         base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
         try:
             resources = (await self.client.request("GET", base)).get("resources") or []

@@ -59,3 +59,24 @@ def test_a_budget_with_an_empty_selector_is_woken_by_every_pod_of_its_namespace(
     c.budgets.indexer.add(budget("none", None, minAvailable=1))
     c._pod_changed(pod("p", {"app": "x"}))
     assert len(c.queue) == 1 and run(c.queue.get()) == "ns/all"
+
+
+APPS_V1 = {"kind": "APIResourceList", "groupVersion": "apps/v1", "resources": [
+    {"name": "replicasets", "kind": "ReplicaSet", "namespaced": True},
+    {"name": "replicasets/scale", "kind": "Scale", "group": "autoscaling", "version": "v1", "namespaced": True}]}
+
+
+def test_the_scale_subresource_is_the_last_finder_for_built_in_kinds_too():
+    """A pod whose ReplicaSet's Deployment is gone (or not yet in the cache) is counted by the ReplicaSet's
+    scale subresource, as upstream's getScaleController follows the built-in finders for any owner."""
+    scale = {"kind": "Scale", "metadata": {"name": "rs", "namespace": "ns", "uid": "uid-rs"},
+             "spec": {"replicas": 4}}
+    c, client = controller({"/apis/apps/v1": APPS_V1,
+                            "/apis/apps/v1/namespaces/ns/replicasets/rs/scale": scale})
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "uid-rs"}
+    c.pods.indexer.add(pod("p", {"app": "x"}, owner))
+    c.budgets.indexer.add(budget("b", {"matchLabels": {"app": "x"}}, maxUnavailable=1))
+    run(c.sync("ns/b"))
+    status = client.status_updates[-1]["status"]
+    assert (status["expectedPods"], status["desiredHealthy"]) == (4, 3)
+    assert status["conditions"][0]["reason"] == "InsufficientPods"
