@@ -122,9 +122,15 @@ def _deletion_cost(pod: dict) -> int:
     return cost if -2**31 <= cost < 2**31 else 0
 
 
-def _max_restarts(pod: dict) -> int:
-    return max([c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses") or []],
-               default=0)
+def _max_restarts(pod: dict) -> tuple:
+    """The most restarts of a regular container, then of a sidecar (an init container restartPolicy Always)."""
+    status = pod.get("status") or {}
+    regular = max([c.get("restartCount", 0) for c in status.get("containerStatuses") or []], default=0)
+    sidecars = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []
+                if c.get("restartPolicy") == "Always"}
+    sidecar = max([c.get("restartCount", 0) for c in status.get("initContainerStatuses") or []
+                   if c.get("name") in sidecars], default=0)
+    return regular, sidecar
 
 
 def _log_rank_diff(t1: float, t2: float, now: float) -> int:
@@ -171,7 +177,7 @@ def deletes_before(a: dict, rank_a: int, b: dict, rank_b: int, now: float) -> bo
             diff = _log_rank_diff(t_a, t_b, now)
             return a["metadata"].get("uid", "") < b["metadata"].get("uid", "") if diff == 0 else diff < 0
     restarts_a, restarts_b = _max_restarts(a), _max_restarts(b)
-    if restarts_a != restarts_b:  # 7. more restarts first
+    if restarts_a != restarts_b:  # 7. more restarts first: of regular containers, then of sidecars
         return restarts_a > restarts_b
     c_a, c_b = _created(a), _created(b)
     if c_a != c_b:  # 8. no creation time < newer < older

@@ -101,3 +101,22 @@ def test_failed_deletion_reads_as_pod_control_reports_it():
     failure = [cond for cond in status["conditions"] if cond["type"] == "ReplicaFailure"]
     assert failure[0]["reason"] == "FailedDelete"
     assert failure[0]["message"] == 'unable to delete pods: pods "b" is forbidden: no'
+
+
+def test_sidecar_restarts_break_a_tie_of_regular_restarts():
+    """ActivePodsWithRanks (controller_utils.go, since 1.31): pods equal so far and in their regular containers'
+    restarts go by their sidecars' (restartable init containers') restarts, more first; a plain init
+    container's restarts do not count, and regular restarts still come first."""
+    from kapiserver.controllermanager.controllerutils import rank_pods_for_deletion
+
+    def ranked_pod(name, regular, sidecar, plain_init=0):
+        p = pod(name)
+        p["spec"]["initContainers"] = [{"name": "proxy", "restartPolicy": "Always"}, {"name": "setup"}]
+        p["status"]["containerStatuses"] = [{"name": "c", "restartCount": regular}]
+        p["status"]["initContainerStatuses"] = [{"name": "proxy", "restartCount": sidecar},
+                                                {"name": "setup", "restartCount": plain_init}]
+        return p
+    pods = [ranked_pod("calm", 1, 0, plain_init=9), ranked_pod("flaky-sidecar", 1, 4),
+            ranked_pod("flaky-main", 2, 0)]
+    order = [p["metadata"]["name"] for p in rank_pods_for_deletion(pods, [], NOW)]
+    assert order == ["flaky-main", "flaky-sidecar", "calm"]
