@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Dict, List, Optional, Tuple
 
+from twisted.logger import Logger
+
 from ..client.cache import split_key
 from ..client.resources import (DEPLOYMENTS, POD_DISRUPTION_BUDGETS, PODS, REPLICA_SETS, REPLICATION_CONTROLLERS,
                                 STATEFUL_SETS)
@@ -25,6 +27,7 @@ from . import history
 from .controllerutils import scaled_value
 from .context import ControllerContext, QueueController
 
+log = Logger()
 DELETION_TIMEOUT = 120.0
 DISRUPTION_ALLOWED = "DisruptionAllowed"
 DISRUPTION_TARGET = "DisruptionTarget"
@@ -198,16 +201,18 @@ class DisruptionController(QueueController):
         if pdb is None:
             return
         pdb = copy.deepcopy(pdb)
+        # A failure other than a conflict ends in failSafe, whose own outcome is the sync's, as upstream's sync:
+        # once disruptionsAllowed 0 and SyncFailed are written the budget waits for its next event, unretried.
         try:
             await self._try_sync(pdb)
         except APIError as e:
             if e.code == 409:
                 raise
+            log.warn("failed to sync PDB {key}: {error}", key=key, error=e.message)
             await self._fail_safe(pdb, e.message)
-            raise
         except SyncError as e:
+            log.warn("failed to sync PDB {key}: {error}", key=key, error=str(e))
             await self._fail_safe(pdb, str(e))
-            raise
 
     def _pods_of(self, pdb: dict) -> List[dict]:
         selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))

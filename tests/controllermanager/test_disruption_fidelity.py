@@ -80,3 +80,21 @@ def test_the_scale_subresource_is_the_last_finder_for_built_in_kinds_too():
     status = client.status_updates[-1]["status"]
     assert (status["expectedPods"], status["desiredHealthy"]) == (4, 3)
     assert status["conditions"][0]["reason"] == "InsufficientPods"
+
+
+def test_a_failed_sync_ends_with_the_fail_safe_and_is_not_retried():
+    """A controller without a scale subresource fails the count: the budget is written with disruptionsAllowed 0
+    and DisruptionAllowed False/SyncFailed, and the sync itself succeeds (upstream's sync returns failSafe's
+    result), so the key is not retried with backoff."""
+    foos = {"kind": "APIResourceList", "groupVersion": "example.com/v1",
+            "resources": [{"name": "foos", "kind": "Foo", "namespaced": True}]}
+    c, client = controller({"/apis/example.com/v1": foos})
+    owner = {"apiVersion": "example.com/v1", "kind": "Foo", "name": "f", "uid": "uid-f"}
+    c.pods.indexer.add(pod("p", {"app": "x"}, owner))
+    c.budgets.indexer.add(budget("b", {"matchLabels": {"app": "x"}}, maxUnavailable="50%"))
+    run(c.sync("ns/b"))
+    status = client.status_updates[-1]["status"]
+    assert status["disruptionsAllowed"] == 0
+    condition = status["conditions"][0]
+    assert (condition["status"], condition["reason"]) == ("False", "SyncFailed")
+    assert condition["message"] == "foos.example.com does not implement the scale subresource"
