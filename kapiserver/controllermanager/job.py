@@ -76,8 +76,7 @@ class JobController(QueueController):
         self.pods = self.informer(PODS)
         self.pods.indexer.add_indexers({"job-controller-uid": lambda p: [r["uid"] for r in [controller_ref(p)]
                                                                          if r and r.get("kind") == "Job"]})
-        self.jobs.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                    on_delete=self._job_deleted)
+        self.jobs.add_event_handler(on_add=self.enqueue, on_update=self._job_updated, on_delete=self._job_deleted)
         self.pods.add_event_handler(on_add=self._pod_added, on_update=self._pod_updated,
                                     on_delete=self._pod_deleted)
 
@@ -140,21 +139,29 @@ class JobController(QueueController):
     def _pod_deleted(self, pod: dict, final: bool = True) -> None:
         ref = controller_ref(pod)
         job = self._resolve(pod, ref)
-        if job is None:
+        if job is None or u.is_finished(job):
             if u.has_tracking_finalizer(pod):
-                self._enqueue_orphan(pod)
+                self._enqueue_orphan(pod)       # a finished Job's sync does not remove it
             return
         key = f"{pod['metadata']['namespace']}/{job['metadata']['name']}"
         self.expectations.deletion_observed(key)
-        if final:
+        if final or not u.has_tracking_finalizer(pod):
             self.finalizer_expectations.get(key, set()).discard(pod["metadata"]["uid"])
         self.queue.add(key)
 
-    def _job_deleted(self, job: dict) -> None:
-        self.enqueue(job)
+    def _job_updated(self, old: dict, new: dict) -> None:
+        self.enqueue(new)
+        if u.is_finished(new):          # a backstop: its pods' finalizers should be gone already
+            self._cleanup_pod_finalizers(new)
+
+    def _cleanup_pod_finalizers(self, job: dict) -> None:
         for pod in self.pods.indexer.by_index("job-controller-uid", job["metadata"]["uid"]):
             if u.has_tracking_finalizer(pod):
                 self._enqueue_orphan(pod)
+
+    def _job_deleted(self, job: dict) -> None:
+        self.enqueue(job)
+        self._cleanup_pod_finalizers(job)
 
     def _enqueue_orphan(self, pod: dict) -> None:
         self.queue.add(f"{ORPHAN}{pod['metadata']['namespace']}/{pod['metadata']['name']}")

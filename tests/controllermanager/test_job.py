@@ -6,6 +6,7 @@ import time
 import pytest
 
 from kapiserver.client.resources import EVENTS, JOBS, PODS
+from kapiserver.client.rest import APIError
 from kapiserver.controllermanager import jobpods
 from kapiserver.controllermanager import jobutil as u
 from kapiserver.machinery import meta
@@ -253,6 +254,28 @@ def test_tracking_finalizer_of_a_pod_another_kind_controls_is_left(jobs, client,
     pod = run(client.get(PODS, "foreign", namespace))
     assert u.JOB_TRACKING_FINALIZER in pod["metadata"]["finalizers"]
     run(client.patch(PODS, "foreign", {"metadata": {"finalizers": None}}, namespace, patch_type="merge"))
+
+
+def test_a_finished_jobs_deleted_pod_loses_the_tracking_finalizer(jobs, client, namespace):
+    """A pod of a finished Job still holding the tracking finalizer (made after the end, say) has it removed when
+    the pod is deleted: the orphan cleanup takes it, since the finished Job's syncs do nothing (deletePod)."""
+    run(client.create(JOBS, job_object("over", namespace)))
+    job = eventually(finished(client, "over", namespace), timeout=20)
+    ref = {"apiVersion": "batch/v1", "kind": "Job", "name": "over", "uid": job["metadata"]["uid"],
+           "controller": True, "blockOwnerDeletion": True}
+    run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "late", "namespace": namespace, "ownerReferences": [ref], "finalizers": [u.JOB_TRACKING_FINALIZER],
+        "labels": job["spec"]["selector"]["matchLabels"]},
+        "spec": {"nodeName": "nowhere", "containers": [{"name": "c", "image": "busybox"}]}}))
+    run(client.delete(PODS, "late", namespace))
+
+    def gone():
+        try:
+            pod = run(client.get(PODS, "late", namespace))
+        except APIError as e:
+            return e.code == 404
+        return u.JOB_TRACKING_FINALIZER not in (pod["metadata"].get("finalizers") or [])
+    eventually(gone)
 
 
 def test_completed_indexes_are_written_as_ranges():
