@@ -114,11 +114,15 @@ _PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
 def _deletion_cost(pod: dict) -> int:
+    """GetDeletionCostFromPodAnnotations: a base-10 int32 with no leading '+' or zero (but "0" itself); anything
+    else counts as 0."""
     value = (pod["metadata"].get("annotations") or {}).get(POD_DELETION_COST_ANNOTATION)
-    try:
-        cost = int(value) if value is not None else 0
-    except ValueError:
+    if value is None or not (value == "0" or value[:1] == "-" or "1" <= value[:1] <= "9"):
         return 0
+    digits = value[1:] if value[:1] == "-" else value
+    if not digits or not all("0" <= ch <= "9" for ch in digits):
+        return 0
+    cost = int(value)
     return cost if -2**31 <= cost < 2**31 else 0
 
 

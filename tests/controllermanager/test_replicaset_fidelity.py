@@ -120,3 +120,16 @@ def test_sidecar_restarts_break_a_tie_of_regular_restarts():
             ranked_pod("flaky-main", 2, 0)]
     order = [p["metadata"]["name"] for p in rank_pods_for_deletion(pods, [], NOW)]
     assert order == ["flaky-main", "flaky-sidecar", "calm"]
+
+
+def test_deletion_cost_parses_as_upstream():
+    """controller.kubernetes.io/pod-deletion-cost is read as GetDeletionCostFromPodAnnotations reads it: a leading
+    '+' or zero, spaces, underscores or a value out of int32 make it 0; a minus sign may lead."""
+    from kapiserver.controllermanager.controllerutils import _deletion_cost
+
+    def cost(value):
+        p = pod("a")
+        p["metadata"]["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": value}
+        return _deletion_cost(p)
+    assert [cost(v) for v in ("10", "-5", "-05", "0", "2147483647")] == [10, -5, -5, 0, 2147483647]
+    assert [cost(v) for v in ("+10", "008", " 5", "1_0", "2147483648", "", "-", "٣")] == [0] * 8
