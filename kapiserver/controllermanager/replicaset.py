@@ -292,9 +292,12 @@ class ReplicaSetController(QueueController):
                 raise errors[0]
 
     def indirectly_related_pods(self, rs: dict) -> List[dict]:
-        """Pods of every set with the same controller as ``rs`` (itself included)."""
+        """Pods of every set with the same controller as ``rs`` (itself included); none for a set without a
+        controller, whose pods then all rank alike (getReplicaSetsWithSameController)."""
         ref = controller_of(rs)
-        related_sets = self.sets.indexer.by_index(CONTROLLER_UID_INDEX, ref["uid"]) if ref else [rs]
+        if ref is None:
+            return []
+        related_sets = self.sets.indexer.by_index(CONTROLLER_UID_INDEX, ref["uid"])
         seen, related = set(), []
         for other in related_sets:
             try:

@@ -133,3 +133,23 @@ def test_deletion_cost_parses_as_upstream():
         return _deletion_cost(p)
     assert [cost(v) for v in ("10", "-5", "-05", "0", "2147483647")] == [10, -5, -5, 0, 2147483647]
     assert [cost(v) for v in ("+10", "008", " 5", "1_0", "2147483648", "", "-", "٣")] == [0] * 8
+
+
+def test_a_set_without_controller_has_no_related_pods_to_rank_by():
+    """Scaling down a ReplicaSet no Deployment controls: with no sets of the same controller there are no
+    related pods, every pod ranks 0 and co-location does not count (replica_set.go getIndirectlyRelatedPods,
+    getReplicaSetsWithSameController); the newest pod goes, not one of the two sharing a node."""
+    client = FakeClient()
+    c = controller(client)
+    rs = replica_set(replicas=2)
+    pods = [pod("a"), pod("b"), pod("c")]
+    pods[0]["spec"]["nodeName"] = pods[1]["spec"]["nodeName"] = "n1"
+    pods[2]["spec"]["nodeName"] = "n2"
+    pods[0]["metadata"]["creationTimestamp"] = pods[1]["metadata"]["creationTimestamp"] = meta.rfc3339(NOW - 10000)
+    for p in pods:
+        p["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x",
+                                             "uid": "rs-uid", "controller": True}]
+        c.pods.indexer.add(p)
+    c.sets.indexer.add(rs)
+    run(c.manage_replicas(pods, rs))
+    assert [name for verb, sub, name in client.calls if verb == "delete"] == ["c"]
