@@ -219,12 +219,15 @@ class _Decoder:
             return value
         out = {}
         strings = values.type == "string"
+        # A null value of a map of structs is the struct's zero value (a CRD schema's "properties": {"a": null}
+        # is an empty JSONSchemaProps).
+        zero = "" if strings else {} if values.type == "object" and values.properties else None
         for key, item in value.items():
             if strings and type(item) is str:
                 out[key] = item         # a map of strings (labels, annotations, data): nothing to check
                 continue
-            if item is None and strings:
-                out[key] = ""
+            if item is None and zero is not None:
+                out[key] = type(zero)()
                 continue
             out[key] = self.value(item, values, struct, f"{path}[{key}]" if path else key,
                                   f"{field}.{key}" if field else key)

@@ -5,8 +5,8 @@ maps with keys, the untyped and preserve-unknown places)."""
 from __future__ import annotations
 
 import base64
-import copy
 import functools
+import json
 
 NAMESPACE = "fuzz"
 
@@ -349,6 +349,21 @@ STATUSES = {
 }
 
 
+# The custom resources of the seed CRD (ws.x.example.com, in two versions), fuzzed as the built-in kinds are.
+def custom_kinds() -> list:
+    from kapiserver.registry.catalog import ResourceInfo, Subresource
+    subresources = (Subresource("status", "W", ("get", "patch", "update")),
+                    Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling", "v1"))
+    return [ResourceInfo("x.example.com", version, "ws", "W", True, subresources=subresources)
+            for version in ("v1", "v2")]
+
+
+CUSTOM = {"spec": {"size": 1, "name": "a", "tags": ["a", "b"], "ports": [{"port": 1}, {"port": 2}],
+                   "free": {"x": [1, {"y": None}], "z": "s"}, "any": "x", "labels": {"a": "b"},
+                   "raw": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e", "labels": {"a": "b"}},
+                           "data": {"k": "v"}}},
+          "status": {"replicas": 1, "selector": "app=w"}}
+
 # Kinds whose name is fixed by their spec.
 SEED_NAMES = {"customresourcedefinitions": "ws.x.example.com", "apiservices": "v1.x.example.com"}
 
@@ -370,13 +385,15 @@ def seed_body(info, name: str = "w", namespace: str = NAMESPACE) -> dict:
     """A valid object of ``info``'s kind (a catalog entry), named ``name`` (or the name its kind requires)."""
     name = SEED_NAMES.get(info.resource, name)
     specs = seed_specs()
+    specs[("x.example.com", "ws")] = CUSTOM
     body = specs.get((info.group, info.resource, info.version), specs.get((info.group, info.resource), {}))
     meta = {"name": name, "labels": {"app": "w"}, "annotations": {"a": "b"}}
     if info.namespaced:
         meta["namespace"] = namespace
     api_version = f"{info.group}/{info.version}" if info.group else info.version
-    obj = {"apiVersion": api_version, "kind": info.kind, "metadata": meta, **copy.deepcopy(body)}
+    # Through JSON, not deepcopy: no two places of a seed are one object (the CRD's versions share a schema).
+    obj = {"apiVersion": api_version, "kind": info.kind, "metadata": meta, **json.loads(json.dumps(body))}
     status = STATUSES.get((info.group, info.resource))
     if status is not None:
-        obj["status"] = copy.deepcopy(status)
+        obj["status"] = json.loads(json.dumps(status))
     return obj

@@ -89,3 +89,14 @@ def test_an_access_review_with_a_null_extra_value_is_answered(call, resource):
     path = "/apis/authorization.k8s.io/v1" + (f"/namespaces/{NAMESPACE}" if resource.startswith("local") else "")
     answer = call("POST", f"{path}/{resource}", review)
     assert answer.code == 201 and answer.body["status"]["allowed"] is True, answer.body
+
+
+def test_a_null_schema_in_a_crd_properties_map_is_an_empty_schema(call):
+    """"properties": {"port": null} decodes as Go's map[string]JSONSchemaProps does, to an empty schema, which
+    validation refuses (422); it was kept as null, stored, and its custom resources' writes were 500s."""
+    crd = crd_with(lambda props: props["ports"]["items"]["properties"].__setitem__("port", None))
+    crd["metadata"]["name"] = "ws.x.example.com"
+    answer = call("POST", CRDS, crd)
+    assert answer.code == 422, answer.body
+    assert ("spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[ports].items.properties[port].type: "
+            "Required value: must not be empty for specified object fields") in answer.body["message"]
