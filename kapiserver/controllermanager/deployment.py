@@ -320,8 +320,9 @@ class DeploymentController(RolloutMixin, QueueController):
             if rs is not None and du.revision(rs) == target:
                 name = d["metadata"]["name"]
                 if du.equal_ignore_hash(d["spec"]["template"], rs["spec"]["template"]):
-                    self.recorder.event(d, "Warning", du.ROLLBACK_TEMPLATE_UNCHANGED,
-                                        f'The rollback revision contains the same template as current deployment "{name}"')
+                    self.recorder.event(
+                        d, "Warning", du.ROLLBACK_TEMPLATE_UNCHANGED,
+                        f'The rollback revision contains the same template as current deployment "{name}"')
                     await self.clear_rollback_to(d)
                     return
                 # The template of that revision (without its hash), and that set's annotations, so that the
@@ -331,7 +332,8 @@ class DeploymentController(RolloutMixin, QueueController):
                 d["spec"]["template"] = template
                 du.set_deployment_annotations_to(d, rs)
                 await self.clear_rollback_to(d)
-                self.recorder.event(d, "Normal", du.ROLLBACK_DONE, f'Rolled back deployment "{name}" to revision {target}')
+                self.recorder.event(d, "Normal", du.ROLLBACK_DONE,
+                                    f'Rolled back deployment "{name}" to revision {target}')
                 return
         self.recorder.event(d, "Warning", du.ROLLBACK_REVISION_NOT_FOUND, "Unable to find the revision to rollback to.")
         await self.clear_rollback_to(d)
