@@ -65,8 +65,17 @@ class AdmissionChain:
     async def admit(self, attributes: Attributes) -> None:
         attributes = self._for_request(attributes)
         resource = attributes.resource
-        for plugin in self.plugins_for(resource.group, resource.resource)[0]:
+        mutating = self.plugins_for(resource.group, resource.resource)[0]
+        for plugin in mutating:
             await plugin.admit(attributes)
+        context = attributes.reinvocation
+        if context.should_reinvoke:
+            # As upstream's reinvocation handler: a webhook changed the object, so every mutating plugin runs once
+            # more (the in-tree ones whole, the webhooks those of reinvocationPolicy IfNeeded that ran before a
+            # later change).
+            context.is_reinvoke = True
+            for plugin in mutating:
+                await plugin.admit(attributes)
 
     async def validate(self, attributes: Attributes) -> None:
         attributes = self._for_request(attributes)

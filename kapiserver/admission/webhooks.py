@@ -179,15 +179,23 @@ class _Webhooks:
         if not self.mutating:
             await self._dispatch_validating(hooks, attributes)
             return
-        state = _Reinvocation()
-        await self._dispatch(hooks, attributes, state)
-        if state.should_reinvoke:
-            # Upstream runs the mutating phase a second time when a webhook changed the object: the webhooks
-            # with reinvocationPolicy IfNeeded that ran before that change are called once more.
+        context = attributes.reinvocation
+        state = context.values.get(self)
+        if state is None:
+            state = context.values[self] = _Reinvocation()
+        if context.is_reinvoke:
+            # The second run of the mutating phase (a webhook changed the object): the webhooks of
+            # reinvocationPolicy IfNeeded that ran before a later change are called once more; a change the
+            # in-tree plugins made on their second run counts too.
             state.round = 1
-            await self._dispatch(hooks, attributes, state)
+            if attributes.object != state.last_output:
+                state.object_changed()
+        try:
+            await self._dispatch(hooks, attributes, state, context)
+        finally:
+            state.last_output = copy.deepcopy(attributes.object)
 
-    async def _dispatch(self, hooks: list, attributes: Attributes, state: "_Reinvocation") -> None:
+    async def _dispatch(self, hooks: list, attributes: Attributes, state: "_Reinvocation", context) -> None:
         equivalents = _Equivalents(self.registry, attributes)
         for index, (configuration, webhook) in enumerate(hooks):
             invocation = await self._should_call(webhook, attributes, equivalents)
@@ -199,6 +207,7 @@ class _Webhooks:
             await self._call(webhook, invocation, configuration, index, state.round)
             if invocation.changed:
                 state.object_changed()
+                context.should_reinvoke = True
             if webhook.get("reinvocationPolicy") == "IfNeeded":
                 state.previously.add(uid)
 
@@ -403,18 +412,18 @@ class _CallingError(Exception):
 
 
 class _Reinvocation:
-    """Upstream's webhookReinvokeContext: which IfNeeded webhooks ran before the object last changed."""
+    """Upstream's webhookReinvokeContext: which IfNeeded webhooks ran before the object last changed, and the
+    object as the last dispatch left it."""
 
     def __init__(self):
         self.round = 0
         self.previously: set = set()    # IfNeeded webhooks called since the object last changed
         self.reinvoke: set = set()      # those to call again in the second round
-        self.should_reinvoke = False
+        self.last_output = None
 
     def object_changed(self) -> None:
         self.reinvoke |= self.previously
         self.previously = set()
-        self.should_reinvoke = True
 
 
 class _Equivalents:

@@ -69,6 +69,17 @@ def add_warning(text: str) -> None:
     current_record().add_warning(text)
 
 
+class Reinvocation:
+    """Upstream's ReinvocationContext: whether the mutating phase is to run a second time (a webhook changed the
+    object), whether this is that second time, and what each plugin keeps between the two."""
+
+    __slots__ = ("should_reinvoke", "is_reinvoke", "values")
+
+    def __init__(self):
+        self.should_reinvoke = False
+        self.is_reinvoke = False
+        self.values: dict = {}
+
 @dataclass(frozen=True)
 class Attributes:
     """One admission request.  ``object`` is the new object (None for DELETE; the options object,
@@ -92,6 +103,8 @@ class Attributes:
     # The names of the mutating webhooks that patched ``object`` (shared by the copies with_request makes):
     # what they changed is defaulted again, as upstream decodes a patched object with its defaults.
     patched_by: list = field(default_factory=list, compare=False)
+    # Upstream's ReinvocationContext for the mutating phase (shared by the copies with_request makes).
+    reinvocation: Reinvocation = field(default_factory=Reinvocation, compare=False)
 
     @property
     def group_resource(self) -> GroupResource:
@@ -138,7 +151,8 @@ def for_resource(info, operation: str, obj: Optional[dict], old: Optional[dict],
         operation=operation, kind=kind, resource=resource, subresource=subresource,
         name=name or metadata.get("name", ""),
         namespace=namespace or (metadata.get("namespace", "") if info.namespaced else ""),
-        object=obj, old_object=old, options=options, dry_run=dry_run, user_info=None, record=DISCARD, patched_by=[])
+        object=obj, old_object=old, options=options, dry_run=dry_run, user_info=None, record=DISCARD, patched_by=[],
+        reinvocation=Reinvocation())
     return attributes
 
 

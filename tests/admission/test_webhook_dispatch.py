@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from kapiserver.admission.chain import AdmissionChain
 from kapiserver.admission.webhooks import AdmissionWebhooks
 from kapiserver.auth.user import INSECURE_USER
 from kapiserver.machinery.errors import StatusError
@@ -87,8 +88,10 @@ class Hooks:
         return 200, "application/json", json.dumps(answer).encode()
 
     def run(self, attributes):
-        drive(self.plugins.mutating.admit(attributes))
-        drive(self.plugins.validating.validate(attributes))
+        # Through a chain, which runs the mutating phase a second time when a webhook changed the object.
+        chain = AdmissionChain([self.plugins.mutating, self.plugins.validating])
+        drive(chain.admit(attributes))
+        drive(chain.validate(attributes))
         return attributes
 
     def refused(self, attributes) -> StatusError:
@@ -154,6 +157,65 @@ def test_an_exact_rule_wins_over_equivalents():
     hooks.run(request(("autoscaling", "v1", "horizontalpodautoscalers"), obj=_hpa_v1()))
     (_, review), = hooks.calls
     assert review["request"]["kind"]["version"] == review["request"]["requestKind"]["version"] == "v1"
+
+
+class _StampEveryKey:
+    """An in-tree mutating plugin: marks every data key it finds (as ServiceAccount admission mounts the token
+    into every container), counting its runs."""
+
+    def __init__(self):
+        self.runs = 0
+
+    async def admit(self, attributes):
+        self.runs += 1
+        data = attributes.object.setdefault("data", {})
+        for key in list(data):
+            if not key.startswith("stamped-"):
+                data.setdefault(f"stamped-{key}", "yes")
+
+
+def _chain_with_stamp(mutating_hooks, answer):
+    hooks = Hooks(mutating=mutating_hooks, answer=answer)
+    stamp = _StampEveryKey()
+    return hooks, stamp, AdmissionChain([stamp, hooks.plugins.mutating, hooks.plugins.validating])
+
+
+def test_a_webhook_change_runs_the_in_tree_mutating_plugins_again():
+    """As upstream's reinvocation handler: a webhook that changed the object makes the whole mutating phase run a
+    second time, so an in-tree plugin sees what the webhook added (a key here, an injected container upstream);
+    a webhook that changes nothing does not."""
+    def answer(url, review):
+        if "added" in review["request"]["object"]["data"]:
+            return allow(review)
+        return allow(review, patchType="JSONPatch", patch=patch_of([{"op": "add", "path": "/data/added",
+                                                                      "value": "1"}]))
+    hooks, stamp, chain = _chain_with_stamp([webhook()], answer)
+    attributes = request()
+    drive(chain.admit(attributes))
+    assert stamp.runs == 2 and attributes.object["data"] == {"a": "1", "stamped-a": "yes", "added": "1",
+                                                              "stamped-added": "yes"}
+    assert len(hooks.calls) == 1        # reinvocationPolicy Never (the default): not called again
+    hooks, stamp, chain = _chain_with_stamp([webhook()], lambda url, review: allow(review))
+    drive(chain.admit(request()))
+    assert stamp.runs == 1 and len(hooks.calls) == 1
+
+
+def test_an_if_needed_webhook_is_called_again_when_the_in_tree_plugins_changed_the_object_on_their_second_run():
+    def answer(url, review):
+        data = review["request"]["object"]["data"]
+        if url.endswith("/add") and "added" not in data:
+            return allow(review, patchType="JSONPatch", patch=patch_of([{"op": "add", "path": "/data/added",
+                                                                          "value": "1"}]))
+        return allow(review)
+    watcher = webhook("watch.example.com", "https://hook.example.com/watch", reinvocationPolicy="IfNeeded")
+    adder = webhook("add.example.com", "https://hook.example.com/add", reinvocationPolicy="IfNeeded")
+    hooks, stamp, chain = _chain_with_stamp([watcher, adder], answer)
+    drive(chain.admit(request()))
+    calls = [(url.rsplit("/", 1)[1], "stamped-added" in review["request"]["object"]["data"])
+             for url, review in hooks.calls]
+    # Round 0: watch, add (changes it); round 1 (the stamp added stamped-added first): both IfNeeded webhooks
+    # that ran before a change are called again, and see it.
+    assert calls == [("watch", False), ("add", False), ("watch", True), ("add", True)]
 
 
 # -- 2. reinvocationPolicy IfNeeded -------------------------------------------------------------------------
