@@ -58,8 +58,9 @@ async def handle(handler, request, info, store) -> None:
     if rest is not None:
         await _get_or_update(handler, request, info, store, rest, namespace, verb)
     elif name == "finalize":
-        body = body_object(handler.body(request))
         options = write_options(request)
+        # Decoded into a Namespace as an update's body is (wrong JSON types a 400), as upstream's FinalizeREST.
+        body = decode_typed(request, store, body_object(handler.body(request)), options)
         check_update_target(body, info.name, namespace, store.info.namespaced)
         handler.respond(request, 200, await finalize(store, namespace, info.name, body, options), store)
     elif name == "binding":
