@@ -92,7 +92,8 @@ CONTINUE_TOKENS = st.one_of(
                         st.floats(allow_nan=True)),
         "start": st.one_of(st.text(max_size=20), st.none(), st.integers(), st.lists(st.integers(), max_size=2)),
     }).map(lambda t: base64.b64encode(json.dumps(t).encode()).decode()),
-    st.sampled_from(("", "!!!", "e30=", "bnVsbA==", "W10=", "ImEi", "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MSwic3RhcnQiOiIvLi4vIn0=")),
+    st.sampled_from(("", "!!!", "e30=", "bnVsbA==", "W10=", "ImEi",
+                     "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MSwic3RhcnQiOiIvLi4vIn0=")),
     GARBAGE,
 )
 

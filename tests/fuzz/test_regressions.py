@@ -108,12 +108,15 @@ def test_a_legacy_event_without_a_name_is_bad_request(fuzz_server):
     assert status == 400 and body["message"] == "Name parameter required."
 
 
+APPROVAL = "/apis/certificates.k8s.io/v1/certificatesigningrequests/nope/approval"
+
+
 def test_an_approval_update_of_a_missing_request_is_not_found(fuzz_server):
     """PUT on the approval subresource of a CertificateSigningRequest that does not exist is a 404."""
     csr = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "nope"},
            "status": {"conditions": [{"type": "Approved", "status": "True"}]}}
-    status, body = status_of(fuzz_server, "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/nope/approval",
-                             json.dumps(csr).encode(), {"Content-Type": "application/json"})
+    status, body = status_of(fuzz_server, "PUT", APPROVAL, json.dumps(csr).encode(),
+                             {"Content-Type": "application/json"})
     assert status == 404 and body["reason"] == "NotFound"
 
 
@@ -121,8 +124,8 @@ def test_an_approval_update_with_wrong_types_is_bad_request(fuzz_server):
     """PUT on the approval subresource with status as a list is a 400 decoding error."""
     csr = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "nope"},
            "status": ["Approved"]}
-    status, body = status_of(fuzz_server, "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/nope/approval",
-                             json.dumps(csr).encode(), {"Content-Type": "application/json"})
+    status, body = status_of(fuzz_server, "PUT", APPROVAL, json.dumps(csr).encode(),
+                             {"Content-Type": "application/json"})
     assert status == 400 and "cannot unmarshal array" in body["message"]
 
 
