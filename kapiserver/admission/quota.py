@@ -34,6 +34,10 @@ from ..watch.cacher import NOT_CACHED
 from .cache import SETTLE_SECONDS
 
 
+# What a quota on them makes every container of a pod set (upstream's validationSet, kept for compatibility).
+_PER_CONTAINER = ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+
+
 def _format(values: dict[str, Fraction], keys) -> str:
     return ",".join(f"{k}={canonical_quantity(_text(values.get(k, Fraction(0))))}" for k in keys)
 
@@ -398,13 +402,30 @@ class ResourceQuotaAdmission:
             raise StatusError(500, "", f"insufficient quota to match these scopes: {_go_scopes(uncovered)}")
 
     def _check_constraints(self, quota, info, obj, requested) -> None:
+        """Upstream's pod evaluator Constraints: once a quota limits cpu or memory (cpu, memory, requests.*,
+        limits.* of them; nothing else, not ephemeral-storage), every container and init container must set that
+        request or limit itself (any value), whatever the pod's total."""
         if (info.group, info.resource) != ("", "pods"):
             return
         hard = ((quota.get("spec") or {}).get("hard") or {})
-        missing = sorted(k for k in hard if k in requested and k in _COMPUTE and requested[k] == 0)
+        required = [k for k in hard if k in _PER_CONTAINER]
+        if not required:
+            return
+        spec = obj.get("spec") or {}
+        missing: dict[str, set] = {}
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            resources = container.get("resources") or {}
+            present = set()
+            for name in ("cpu", "memory"):
+                if name in (resources.get("requests") or {}):
+                    present |= {name, f"requests.{name}"}
+                if name in (resources.get("limits") or {}):
+                    present.add(f"limits.{name}")
+            for key in required:
+                if key not in present:
+                    missing.setdefault(key, set()).add(container.get("name", ""))
         if missing:
-            containers = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
-            text = "; ".join(f"{k} for: {','.join(containers)}" for k in missing)
+            text = "; ".join(f"{k} for: {','.join(sorted(missing[k]))}" for k in sorted(missing))
             raise self._forbidden(info, obj, f"failed quota: {quota['metadata']['name']}: must specify {text}")
 
     @staticmethod

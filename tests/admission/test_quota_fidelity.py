@@ -1,0 +1,64 @@
+"""ResourceQuota admission against upstream's plugin (staging/src/k8s.io/apiserver/pkg/admission/plugin/
+resourcequota/controller.go) and the core evaluators (pkg/quota/v1/evaluator/core): the constraints a quota puts on
+pods, the wording of its refusals, and which writes are charged."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import task
+
+from kapiserver.admission.quota import ResourceQuotaAdmission
+from kapiserver.machinery.errors import StatusError
+
+from .conftest import FakeRegistry, call, drive, store
+
+PODS = store("pods", "Pod")
+
+
+def quota(name, hard, used=None, **spec) -> dict:
+    q = {"metadata": {"name": name, "namespace": "team", "resourceVersion": "1"}, "spec": {"hard": hard, **spec}}
+    if used is not None:
+        q["status"] = {"hard": dict(hard), "used": used}
+    return q
+
+
+def container(name, requests=None, limits=None, **extra) -> dict:
+    resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+    return {"name": name, "image": "i", "resources": resources, **extra}
+
+
+def pod(containers, init_containers=(), **spec) -> dict:
+    body = {"containers": list(containers), **spec}
+    if init_containers:
+        body["initContainers"] = list(init_containers)
+    return {"metadata": {"name": "p", "namespace": "team"}, "spec": body}
+
+
+def admit(quotas, obj, operation="create", resource=PODS, old=None, registry=None):
+    plugin = ResourceQuotaAdmission(registry or FakeRegistry(quotas=quotas), task.Clock())
+    return drive(call(plugin, operation, resource, obj, old))
+
+
+def refusal(quotas, obj, **kwargs) -> str:
+    with pytest.raises(StatusError) as info:
+        admit(quotas, obj, **kwargs)
+    assert (info.value.code, info.value.reason) == (403, "Forbidden")
+    return info.value.message
+
+
+def test_every_container_must_set_what_a_quota_on_cpu_or_memory_limits():
+    """A quota on limits.cpu makes each container (init containers too) set its own cpu limit, even when the pod's
+    total is not zero; the names are listed sorted per resource."""
+    hard = {"limits.cpu": "4", "requests.memory": "1Gi"}
+    used = {"limits.cpu": "0", "requests.memory": "0"}
+    message = refusal([quota("compute", hard, used)], pod(
+        [container("b", {"memory": "1Mi"}, {"cpu": "1"}), container("a")], [container("setup", limits={"cpu": "1"})]))
+    assert message == ('pods "p" is forbidden: failed quota: compute: must specify limits.cpu for: a; '
+                       'requests.memory for: a,setup')
+
+
+def test_a_quota_on_ephemeral_storage_or_extended_resources_requires_nothing():
+    """Only cpu and memory are required per container (upstream keeps that for compatibility alone): a pod that
+    sets no ephemeral-storage or extended request is admitted under quotas on them."""
+    hard = {"requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "1Gi", "requests.example.com/dongle": "1"}
+    assert admit([quota("storage", hard, {k: "0" for k in hard})], pod([container("c")])) is None
