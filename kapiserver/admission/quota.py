@@ -22,7 +22,6 @@ from ..machinery.quotausage import COMPUTE as _COMPUTE
 from ..machinery.quotausage import LEGACY_COUNTS as _LEGACY_COUNTS
 from ..machinery.quotausage import matching_scopes as _matching_scopes
 from ..machinery.quotausage import object_usage
-from ..machinery.quotausage import quantity_text as _text
 from ..machinery.quotausage import quota_applies as _quota_applies
 from ..machinery.quotausage import quota_selectors as _quota_selectors
 from ..machinery.quotausage import storage_class_key
@@ -38,8 +37,16 @@ from .cache import SETTLE_SECONDS
 _PER_CONTAINER = ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
 
 
-def _format(values: dict[str, Fraction], keys) -> str:
-    return ",".join(f"{k}={canonical_quantity(_text(values.get(k, Fraction(0))))}" for k in keys)
+def _format(values: dict[str, Fraction], keys, written: Optional[dict] = None) -> str:
+    """key=quantity,... as upstream's prettyPrint: a quantity as written (status.used, spec.hard) in its canonical
+    form, one counted here (a request, a sum) as status.used would show it (1Gi, not 1073741824)."""
+    written = written or {}
+
+    def text(key):
+        if written.get(key) is not None and parse_quantity(written[key]) == values.get(key, Fraction(0)):
+            return canonical_quantity(written[key])
+        return usage_text(key, values.get(key, Fraction(0)))
+    return ",".join(f"{k}={text(k)}" for k in keys)
 
 
 # (apiVersion, kind) of the plugin's configuration, in every version upstream decodes.
@@ -292,10 +299,12 @@ class ResourceQuotaAdmission:
                     used = await self._used(namespace, quota)
                     exceeded = [k for k in keys if hard[k] is not None and used[k] + requested[k] > hard[k]]
                     if exceeded:
+                        status_used = (quota.get("status") or {}).get("used") or {}
+                        spec_hard = (quota.get("spec") or {}).get("hard") or {}
                         raise self._forbidden(info, obj, f"exceeded quota: {name}, requested: "
                                                          f"{_format(requested, exceeded)}, used: "
-                                                         f"{_format(used, exceeded)}, limited: "
-                                                         f"{_format(hard, exceeded)}")
+                                                         f"{_format(used, exceeded, status_used)}, limited: "
+                                                         f"{_format(hard, exceeded, spec_hard)}")
                     plans.append((quota, {**used, **{k: used[k] + requested[k] for k in keys}}))
                 if dry_run or not plans:
                     return

@@ -62,3 +62,13 @@ def test_a_quota_on_ephemeral_storage_or_extended_resources_requires_nothing():
     sets no ephemeral-storage or extended request is admitted under quotas on them."""
     hard = {"requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "1Gi", "requests.example.com/dongle": "1"}
     assert admit([quota("storage", hard, {k: "0" for k in hard})], pod([container("c")])) is None
+
+
+def test_exceeded_quota_shows_quantities_as_upstream_prints_them():
+    """requested, used and limited print as Go's Quantity.String: 1Gi and 512Mi, not byte counts; the used and
+    hard amounts as written, in canonical form (1024Mi is 1Gi)."""
+    limited = quota("mem", {"requests.memory": "1024Mi", "requests.cpu": "2"},
+                    {"requests.memory": "512Mi", "requests.cpu": "0.5"})
+    message = refusal([limited], pod([container("c", {"memory": "1Gi", "cpu": "2"}, {"memory": "1Gi"})]))
+    assert message == ('pods "p" is forbidden: exceeded quota: mem, requested: requests.cpu=2,requests.memory=1Gi, '
+                       'used: requests.cpu=500m,requests.memory=512Mi, limited: requests.cpu=2,requests.memory=1Gi')
