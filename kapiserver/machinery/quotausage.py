@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .qos import pod_qos_class
 from .quantity import canonical_quantity, parse_quantity
 
 # The legacy names of object counts, besides count/<resource>[.<group>].
@@ -99,6 +100,11 @@ def usage_text(key: str, value: Fraction) -> str:
     return canonical_quantity(quantity_text(value))
 
 
+def best_effort_pod(pod: dict) -> bool:
+    """Upstream's GetPodQOS is BestEffort: the class the pod was given, else its cpu and memory alone decide."""
+    return ((pod.get("status") or {}).get("qosClass") or pod_qos_class(pod)) == "BestEffort"
+
+
 def pod_scope_matches(selector: dict, pod: dict) -> bool:
     """Whether a pod falls in one scope selector requirement (the pod evaluator's scopes)."""
     spec = pod.get("spec") or {}
@@ -106,20 +112,25 @@ def pod_scope_matches(selector: dict, pod: dict) -> bool:
     values = selector.get("values") or []
     if name == "PriorityClass":
         priority_class = spec.get("priorityClassName") or ""
+        # Upstream matches a label set holding PriorityClass=<name> only when the pod names a class.
         if operator == "In":
-            return priority_class in values
+            return bool(priority_class) and priority_class in values
         if operator == "NotIn":
-            return priority_class not in values
-        # Upstream matches a label set that always holds the key, so DoesNotExist never matches.
-        return operator == "Exists" and bool(priority_class)
-    terminating = spec.get("activeDeadlineSeconds") is not None
-    best_effort = not any(((c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits"))
-                          for c in (spec.get("containers") or []) + (spec.get("initContainers") or []))
+            return not priority_class or priority_class not in values
+        if operator == "Exists":
+            return bool(priority_class)
+        return operator == "DoesNotExist" and not priority_class
+    deadline = spec.get("activeDeadlineSeconds")
+    terminating = isinstance(deadline, int) and deadline >= 0
+    best_effort = best_effort_pod(pod)
     affinity = (spec.get("affinity") or {})
-    cross_namespace = any(term.get("namespaceSelector") is not None or term.get("namespaces")
-                          for kind in ("podAffinity", "podAntiAffinity")
-                          for rule in ("requiredDuringSchedulingIgnoredDuringExecution",)
-                          for term in ((affinity.get(kind) or {}).get(rule) or []))
+    cross_namespace = False
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = list(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [(t or {}).get("podAffinityTerm") or {}
+                  for t in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+        cross_namespace |= any(t.get("namespaceSelector") is not None or t.get("namespaces") for t in terms)
     facts = {"Terminating": terminating, "NotTerminating": not terminating, "BestEffort": best_effort,
              "NotBestEffort": not best_effort, "CrossNamespacePodAffinity": cross_namespace}
     return facts.get(name, False)

@@ -1,0 +1,66 @@
+"""resourcequota-controller's counting against upstream's evaluators (pkg/quota/v1/evaluator/core: pods.go,
+services.go, persistent_volume_claims.go) and pkg/controller/resourcequota/resource_quota_controller.go, in
+process: calculate_status over given objects."""
+
+from __future__ import annotations
+
+from kapiserver.controllermanager.resourcequota import calculate_status
+
+
+def pod(name, requests=None, limits=None, init_containers=(), status=None, metadata=None, **spec):
+    resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+    body = {"containers": [{"name": "c", "image": "i", "resources": resources}], **spec}
+    if init_containers:
+        body["initContainers"] = list(init_containers)
+    return {"metadata": {"name": name, "namespace": "ns", **(metadata or {})}, "spec": body,
+            "status": status or {"phase": "Running"}}
+
+
+def quota(hard, scopes=None, expressions=None):
+    spec = {"hard": hard}
+    if scopes:
+        spec["scopes"] = scopes
+    if expressions:
+        spec["scopeSelector"] = {"matchExpressions": expressions}
+    return {"metadata": {"name": "q", "namespace": "ns"}, "spec": spec}
+
+
+def used(q, objects):
+    """status.used of ``q`` over ``objects`` (by (group, resource))."""
+    return calculate_status(q, lambda target: objects.get(target, []))["used"]
+
+
+def pods_used(q, pods):
+    return used(q, {("", "pods"): pods})
+
+
+def test_priority_class_does_not_exist_selects_pods_without_a_class():
+    """PriorityClass DoesNotExist selects the pods naming no class (upstream matches an empty label set for them);
+    NotIn selects them too, In never does."""
+    pods = [pod("plain"), pod("high", priorityClassName="high"), pod("low", priorityClassName="low")]
+    count = {"pods": "10"}
+    assert pods_used(quota(count, expressions=[{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]),
+                     pods) == {"pods": "1"}
+    assert pods_used(quota(count, expressions=[{"scopeName": "PriorityClass", "operator": "NotIn",
+                                                "values": ["high"]}]), pods) == {"pods": "2"}
+    assert pods_used(quota(count, expressions=[{"scopeName": "PriorityClass", "operator": "In",
+                                                "values": ["high", ""]}]), pods) == {"pods": "1"}
+
+
+def test_best_effort_is_the_qos_class_so_only_cpu_and_memory_count():
+    """A pod requesting only ephemeral-storage or an extended resource is still BestEffort."""
+    pods = [pod("storage", requests={"ephemeral-storage": "1Gi"}, limits={"ephemeral-storage": "1Gi"}),
+            pod("dongle", requests={"example.com/dongle": "1"}, limits={"example.com/dongle": "1"}),
+            pod("cpu", requests={"cpu": "100m"})]
+    assert pods_used(quota({"pods": "10"}, scopes=["BestEffort"]), pods) == {"pods": "2"}
+    assert pods_used(quota({"pods": "10"}, scopes=["NotBestEffort"]), pods) == {"pods": "1"}
+
+
+def test_cross_namespace_pod_affinity_includes_preferred_terms():
+    """A preferred (anti-)affinity term naming namespaces or a namespaceSelector is cross-namespace too."""
+    preferred = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "podAffinityTerm": {"topologyKey": "zone", "namespaceSelector": {}}}]}}
+    local = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "podAffinityTerm": {"topologyKey": "zone"}}]}}
+    pods = [pod("cross", affinity=preferred), pod("local", affinity=local)]
+    assert pods_used(quota({"pods": "10"}, scopes=["CrossNamespacePodAffinity"]), pods) == {"pods": "1"}
