@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections import deque
 from typing import Any, Callable, List, Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -29,6 +30,11 @@ def parse_stamp(text: str) -> float:
         tzinfo=datetime.timezone.utc).timestamp()
 
 
+# How many of an instance's last records stay in memory: a FallbackToLogsOnError termination message (the kubelet's
+# last 80 lines) is made from them, not from a file that may not hold them yet.
+KEPT_RECORDS = 80
+
+
 class ContainerLog:
     """The log of one container instance.  Lines are stored as `<RFC3339Nano> <line>\n`.
 
@@ -46,6 +52,7 @@ class ContainerLog:
         self.size = 0                   # bytes stamped so far
         self._closers: List[Callable[[], None]] = []
         self._pending: List[bytes] = []
+        self._last: deque = deque(maxlen=KEPT_RECORDS)
         self._file = None
         self._busy = False
         self._written = 0               # bytes the file holds
@@ -65,11 +72,18 @@ class ContainerLog:
     def _emit(self, line: bytes) -> None:
         record = now_stamp().encode() + b" " + line
         self.size += len(record)
+        self._last.append(record)
         if not self._lost:
             self._pending.append(record)
             self._next()
         for follower in list(self.followers):
             follower(record)
+
+    def tail(self, lines: int, limit: int) -> bytes:
+        """The last ``lines`` lines (at most KEPT_RECORDS), at most ``limit`` bytes of them, without their stamps."""
+        records = list(self._last)[-lines:] if lines > 0 else []
+        text = b"".join(record.split(b" ", 1)[1] if b" " in record else record for record in records)
+        return text[-limit:]
 
     def flushed(self) -> Deferred:
         """Fires once the file holds every record stamped until now."""

@@ -476,7 +476,7 @@ class Container:
                 pass
         if not text and code != 0 and self.log is not None and \
                 self.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            text = log_tail(self.log.path, FALLBACK_LINES, FALLBACK_BYTES)
+            text = self.log.tail(FALLBACK_LINES, FALLBACK_BYTES)
         return text.decode("utf-8", "replace") if text else None
 
     def exited(self, code: int, sig) -> None:
@@ -598,21 +598,6 @@ def signal_process(transport, name: str) -> None:
 
 def pod_has_init(pod: "PodWorker") -> bool:
     return bool((pod.pod.get("spec") or {}).get("initContainers"))
-
-
-def log_tail(path: str, lines: int, limit: int) -> bytes:
-    """The last ``lines`` lines (at most ``limit`` bytes) of a container log, without their timestamps."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
-            data = f.read()
-    except OSError:
-        return b""
-    records = data.splitlines(keepends=True)[-lines:]
-    text = b"".join(record.split(b" ", 1)[1] if b" " in record else record for record in records)
-    return text[-limit:]
 
 
 class HostDirs:

@@ -97,3 +97,16 @@ def test_the_file_is_opened_written_and_closed_in_the_pool_one_operation_at_a_ti
     assert not pool.jobs and log._file is None
     assert [r.split(b" ", 1)[1] for r in read_records(str(path))] == [b"one\n", b"two\n", b"three\n"]
     assert log.size == path.stat().st_size
+
+
+def test_the_tail_for_a_termination_message_comes_from_memory_before_the_file_has_it(tmp_path):
+    """FallbackToLogsOnError's message is made at the container's exit, when the pool may not have written its
+    last lines yet: the log keeps its last records."""
+    pool = _QueuedPool()
+    log = ContainerLog(str(tmp_path / "c-0.log"), pool)
+    log.write(b"".join(b"line %d\n" % i for i in range(100)) + b"DONE")
+    log.close()
+    assert (tmp_path / "c-0.log").exists() is False          # nothing on disk yet
+    assert log.tail(2, 2048) == b"line 99\nDONE"
+    assert log.tail(80, 12) == b"line 99\nDONE"[-12:]
+    assert log.tail(200, 10_000).count(b"\n") == 79           # at most the last 80 records
