@@ -202,7 +202,8 @@ class ResourceQuotaAdmission:
             if (info.group, info.resource) == ("", "persistentvolumeclaims"):
                 sample |= {k for k in wanted if storage_class_key(k)}
             if (info.group, info.resource) == ("", "pods"):
-                sample |= {k for k in wanted if k.startswith("requests.")}     # extended resources
+                # extended resources and hugepages
+                sample |= {k for k in wanted if k.startswith(("requests.", "hugepages-"))}
             if not sample & wanted:
                 continue
             for item in (await store.list(namespace, ListOptions()))[0]:

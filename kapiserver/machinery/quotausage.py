@@ -4,8 +4,11 @@ select: shared by the ResourceQuota admission plugin and the resourcequota contr
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
+from typing import Optional
 
+from .meta import parse_time
 from .qos import pod_qos_class
 from .quantity import canonical_quantity, parse_quantity
 
@@ -26,37 +29,95 @@ def terminal(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def quota_tracked(pod: dict, now: Optional[float] = None) -> bool:
+    """Upstream's QuotaV1Pod: a pod counts in pods and compute usage unless it is terminal, or it was deleted
+    and its deletion grace period has run out past its deletionTimestamp (stuck terminating on a lost node)."""
+    if terminal(pod):
+        return False
+    metadata = pod.get("metadata") or {}
+    deleted, grace = metadata.get("deletionTimestamp"), metadata.get("deletionGracePeriodSeconds")
+    if deleted and grace is not None:
+        try:
+            gone = parse_time(deleted) + int(grace)
+        except (TypeError, ValueError):
+            return True
+        return (time.time() if now is None else now) <= gone
+    return True
+
+
 NATIVE = ("cpu", "memory", "ephemeral-storage")
 
 
+def _extended(name: str) -> bool:
+    """An extended resource (example.com/dongle): a domain-qualified name outside kubernetes.io, not requests.*."""
+    domain, slash, _ = name.partition("/")
+    return bool(slash) and not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io")) and \
+        not name.startswith("requests.")
+
+
+def _aggregate(spec: dict, kind: str) -> dict[str, Fraction]:
+    """A pod's requests or limits as upstream's PodRequests/PodLimits (component-helpers resource): the
+    containers' sum plus its sidecars (restartPolicy Always init containers), or, when larger, what an init
+    container needs with the sidecars started before it; then the pod overhead, added to every request and to
+    the limits the pod has."""
+    def of(container) -> dict[str, Fraction]:
+        values = ((container.get("resources") or {}).get(kind) or {})
+        return {k: parse_quantity(v) or Fraction(0) for k, v in values.items()}
+
+    def add(into, values):
+        for k, v in values.items():
+            into[k] = into.get(k, Fraction(0)) + v
+    total: dict[str, Fraction] = {}
+    for container in spec.get("containers") or []:
+        add(total, of(container))
+    sidecars: dict[str, Fraction] = {}
+    inits: dict[str, Fraction] = {}
+    for container in spec.get("initContainers") or []:
+        values = of(container)
+        if container.get("restartPolicy") == "Always":
+            add(total, values)
+            add(sidecars, values)
+            needed = dict(sidecars)
+        else:
+            needed = dict(values)
+            add(needed, sidecars)
+        for k, v in needed.items():
+            inits[k] = max(inits.get(k, v), v)
+    for k, v in inits.items():
+        total[k] = max(total.get(k, v), v)
+    for k, v in (spec.get("overhead") or {}).items():
+        if kind == "requests" or k in total:
+            total[k] = total.get(k, Fraction(0)) + (parse_quantity(v) or Fraction(0))
+    return total
+
+
 def pod_compute(pod: dict) -> dict[str, Fraction]:
-    """requests.* and limits.* of a pod: its containers' sum, or its largest init container if larger; for
-    extended resources (example.com/dongle) and hugepages, requests only, as upstream's pod evaluator."""
-    def total(containers, kind, name):
-        return sum((parse_quantity(((c.get("resources") or {}).get(kind) or {}).get(name)) or Fraction(0)
-                    for c in containers), Fraction(0))
+    """requests.*, limits.* and the bare cpu/memory/ephemeral-storage (requests) of a pod, as upstream's pod
+    evaluator: for hugepages-<size>, both hugepages-<size> and requests.hugepages-<size>; for extended resources
+    (example.com/dongle), requests only."""
     spec = pod.get("spec") or {}
-    containers, inits = spec.get("containers") or [], spec.get("initContainers") or []
-    requested = {name for c in containers + inits for name in ((c.get("resources") or {}).get("requests") or {})}
+    requests, limits = _aggregate(spec, "requests"), _aggregate(spec, "limits")
     usage = {}
-    for kind, names in (("requests", set(NATIVE) | requested), ("limits", NATIVE)):
-        for name in names:
-            main = total(containers, kind, name)
-            init = max((total([c], kind, name) for c in inits), default=Fraction(0))
-            usage[f"{kind}.{name}"] = max(main, init)
     for name in NATIVE:
-        usage[name] = usage[f"requests.{name}"]
+        usage[name] = usage[f"requests.{name}"] = requests.get(name, Fraction(0))
+        usage[f"limits.{name}"] = limits.get(name, Fraction(0))
+    for name, value in requests.items():
+        if name.startswith("hugepages-"):
+            usage[name] = usage[f"requests.{name}"] = value
+        elif _extended(name):
+            usage[f"requests.{name}"] = value
     return usage
 
 
-def object_usage(info, obj: dict) -> dict[str, Fraction]:
-    """What one object counts against a quota; ``info`` has the object's ``group`` and ``resource``."""
+def object_usage(info, obj: dict, now: Optional[float] = None) -> dict[str, Fraction]:
+    """What one object counts against a quota; ``info`` has the object's ``group`` and ``resource``; ``now``
+    (the time, by default the wall clock) decides whether a pod deleted long enough ago still counts."""
     usage = {f"count/{info.resource}" + (f".{info.group}" if info.group else ""): Fraction(1)}
     for legacy, key in LEGACY_COUNTS.items():
         if key == (info.group, info.resource):
             usage[legacy] = Fraction(1)
     if (info.group, info.resource) == ("", "pods"):
-        if terminal(obj):
+        if not quota_tracked(obj, now):
             return {k: v for k, v in usage.items() if k.startswith("count/")}
         usage.update(pod_compute(obj))
     elif (info.group, info.resource) == ("", "services"):

@@ -64,3 +64,33 @@ def test_cross_namespace_pod_affinity_includes_preferred_terms():
         {"weight": 1, "podAffinityTerm": {"topologyKey": "zone"}}]}}
     pods = [pod("cross", affinity=preferred), pod("local", affinity=local)]
     assert pods_used(quota({"pods": "10"}, scopes=["CrossNamespacePodAffinity"]), pods) == {"pods": "1"}
+
+
+def test_sidecars_and_overhead_count_in_compute_usage():
+    """Requests: containers plus sidecars (restartPolicy Always init containers), or an init container with the
+    sidecars started before it when larger, plus the pod overhead; limits get the overhead only where set."""
+    sidecar = {"name": "proxy", "image": "i", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}}
+    setup = {"name": "setup", "image": "i", "resources": {"requests": {"cpu": "1500m", "memory": "64Mi"}}}
+    p = pod("p", requests={"cpu": "1", "memory": "128Mi"}, limits={"cpu": "2"}, init_containers=[sidecar, setup],
+            overhead={"cpu": "250m", "memory": "32Mi"})
+    hard = {k: "100" for k in ("requests.cpu", "limits.cpu", "requests.memory", "limits.memory")}
+    assert pods_used(quota(hard), [p]) == {"requests.cpu": "2750m", "limits.cpu": "2250m",
+                                           "requests.memory": "160Mi", "limits.memory": "0"}
+
+
+def test_hugepages_count_under_both_names():
+    """A hugepages-2Mi request counts in hugepages-2Mi and in requests.hugepages-2Mi."""
+    p = pod("p", requests={"hugepages-2Mi": "4Mi", "memory": "1Gi"}, limits={"hugepages-2Mi": "4Mi", "memory": "1Gi"})
+    assert pods_used(quota({"hugepages-2Mi": "1Gi", "requests.hugepages-2Mi": "1Gi"}), [p]) == {
+        "hugepages-2Mi": "4Mi", "requests.hugepages-2Mi": "4Mi"}
+
+
+def test_a_pod_deleted_past_its_grace_period_no_longer_counts():
+    """A pod stuck terminating past deletionTimestamp + grace counts in count/pods only; one still within its
+    grace period counts in full."""
+    stuck = pod("stuck", requests={"cpu": "1"}, metadata={"deletionTimestamp": "2020-01-01T00:00:00Z",
+                                                          "deletionGracePeriodSeconds": 30})
+    leaving = pod("leaving", requests={"cpu": "2"}, metadata={"deletionTimestamp": "2999-01-01T00:00:00Z",
+                                                              "deletionGracePeriodSeconds": 30})
+    assert pods_used(quota({"pods": "10", "count/pods": "10", "requests.cpu": "10"}), [stuck, leaving]) == {
+        "pods": "1", "count/pods": "2", "requests.cpu": "2"}
