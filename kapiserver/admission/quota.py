@@ -33,6 +33,7 @@ from ..watch.cacher import NOT_CACHED
 from .cache import SETTLE_SECONDS
 
 
+_CHARGED_ON_UPDATE = {("", "services"), ("", "persistentvolumeclaims")}
 # What a quota on them makes every container of a pod set (upstream's validationSet, kept for compatibility).
 _PER_CONTAINER = ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
 
@@ -257,7 +258,10 @@ class ResourceQuotaAdmission:
             return
         if attributes.subresource:
             return
-        if operation not in (CREATE, DELETE):
+        # Updates are charged too where they can grow usage: a service's type and ports, a claim's storage (the
+        # services and persistentvolumeclaims evaluators' Handles); pods and object counts only on create.
+        if operation not in (CREATE, DELETE) and not (operation == UPDATE and
+                                                      (info.group, info.resource) in _CHARGED_ON_UPDATE):
             return
         if operation == DELETE:
             self._landed(namespace, attributes.old_object)
@@ -270,13 +274,20 @@ class ResourceQuotaAdmission:
                 self._recount_later(namespace)     # what the object used comes back
             return
         obj = attributes.object
-        requested = object_usage(info, obj)
+        usage = requested = object_usage(info, obj)
+        old = attributes.old_object if operation == UPDATE else None
+        if old is not None and (old.get("metadata") or {}).get("resourceVersion"):
+            # Only what the update adds is charged (never less than nothing); an update adding nothing passes.
+            before = object_usage(info, old)
+            requested = {k: max(v - before.get(k, Fraction(0)), Fraction(0)) for k, v in usage.items()}
+            if not any(requested.values()):
+                return
         quotas = sorted(quotas, key=lambda q: q["metadata"]["name"])
         # A quota with scopes limits only what its scopes select (pods that are BestEffort, Terminating...).
         applying = [q for q in quotas if _quota_applies(q, info, obj)]
         for quota in applying:
             self._check_constraints(quota, info, obj, requested)
-        self._check_covered(quotas, info, obj, requested)
+        self._check_covered(quotas, info, obj, usage)
         if any(requested.get(k) for quota in applying for k in _hard(quota)):
             await self._charge(namespace, info, obj, requested, attributes.dry_run)
 

@@ -72,3 +72,46 @@ def test_exceeded_quota_shows_quantities_as_upstream_prints_them():
     message = refusal([limited], pod([container("c", {"memory": "1Gi", "cpu": "2"}, {"memory": "1Gi"})]))
     assert message == ('pods "p" is forbidden: exceeded quota: mem, requested: requests.cpu=2,requests.memory=1Gi, '
                        'used: requests.cpu=500m,requests.memory=512Mi, limited: requests.cpu=2,requests.memory=1Gi')
+
+
+SERVICES = store("services", "Service")
+CLAIMS = store("persistentvolumeclaims", "PersistentVolumeClaim")
+
+
+def service(kind, ports=1, **spec) -> dict:
+    return {"metadata": {"name": "s", "namespace": "team", "resourceVersion": "5", "uid": "u"},
+            "spec": {"type": kind, "ports": [{"port": 80 + i} for i in range(ports)], **spec}}
+
+
+def claim(storage, storage_class="gold") -> dict:
+    return {"metadata": {"name": "c", "namespace": "team", "resourceVersion": "5", "uid": "u"},
+            "spec": {"storageClassName": storage_class, "resources": {"requests": {"storage": storage}}}}
+
+
+def test_a_service_update_is_charged_what_it_adds():
+    """ClusterIP to NodePort adds node ports (upstream's services evaluator handles updates): refused past the
+    quota, with only the added amount as requested; an update adding nothing passes a full quota."""
+    q = quota("svc", {"services.nodeports": "1", "services.loadbalancers": "0"},
+              {"services.nodeports": "0", "services.loadbalancers": "0"})
+    message = refusal([q], service("NodePort", 2), operation="update", resource=SERVICES,
+                      old=service("ClusterIP", 2))
+    assert message == ('services "s" is forbidden: exceeded quota: svc, requested: services.nodeports=2, '
+                       'used: services.nodeports=0, limited: services.nodeports=1')
+    full = quota("svc", {"services.nodeports": "2"}, {"services.nodeports": "2"})
+    assert admit([full], service("NodePort", 2, sessionAffinity="ClientIP"), operation="update",
+                 resource=SERVICES, old=service("NodePort", 2)) is None
+
+
+def test_growing_a_claim_is_charged_the_growth():
+    """A claim resized from 1Gi to 5Gi is charged 4Gi of requests.storage and of its class's storage."""
+    hard = {"requests.storage": "10Gi", "gold.storageclass.storage.k8s.io/requests.storage": "4Gi"}
+    q = quota("storage", hard, {"requests.storage": "1Gi", "gold.storageclass.storage.k8s.io/requests.storage": "1Gi"})
+    message = refusal([q], claim("5Gi"), operation="update", resource=CLAIMS, old=claim("1Gi"))
+    assert message == ('persistentvolumeclaims "c" is forbidden: exceeded quota: storage, requested: '
+                       'gold.storageclass.storage.k8s.io/requests.storage=4Gi, used: '
+                       'gold.storageclass.storage.k8s.io/requests.storage=1Gi, limited: '
+                       'gold.storageclass.storage.k8s.io/requests.storage=4Gi')
+    registry = FakeRegistry(quotas=[quota("storage", {"requests.storage": "10Gi"}, {"requests.storage": "1Gi"})])
+    assert admit(None, claim("3Gi"), operation="update", resource=CLAIMS, old=claim("1Gi"),
+                 registry=registry) is None
+    assert registry.quotas["storage"]["status"]["used"] == {"requests.storage": "3Gi"}
