@@ -117,7 +117,10 @@ class ResourceQuotaController(QueueController):
                 released = (old.get("spec") or {}).get("type") != (new.get("spec") or {}).get("type") or \
                     len((old.get("spec") or {}).get("ports") or []) != len((new.get("spec") or {}).get("ports") or [])
             elif info.resource == "persistentvolumeclaims":
-                released = (old.get("spec") or {}).get("resources") != (new.get("spec") or {}).get("resources")
+                # A resize asked for, or the storage allocated for it changed (upstream's RequiresQuotaReplenish).
+                released = (old.get("spec") or {}).get("resources") != (new.get("spec") or {}).get("resources") or \
+                    ((old.get("status") or {}).get("allocatedResources") or {}).get("storage") != \
+                    ((new.get("status") or {}).get("allocatedResources") or {}).get("storage")
             else:
                 released = False
             if released:

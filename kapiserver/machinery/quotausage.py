@@ -4,6 +4,7 @@ select: shared by the ResourceQuota admission plugin and the resourcequota contr
 
 from __future__ import annotations
 
+import math
 import time
 from fractions import Fraction
 from typing import Optional
@@ -109,6 +110,27 @@ def pod_compute(pod: dict) -> dict[str, Fraction]:
     return usage
 
 
+def claim_class(claim: dict) -> str:
+    """The claim's storage class: the beta annotation first, as upstream's GetPersistentVolumeClaimClass."""
+    annotations = (claim.get("metadata") or {}).get("annotations") or {}
+    if "volume.beta.kubernetes.io/storage-class" in annotations:
+        return annotations["volume.beta.kubernetes.io/storage-class"] or ""
+    return (claim.get("spec") or {}).get("storageClassName") or ""
+
+
+def claim_storage(claim: dict) -> Fraction:
+    """The storage a claim is charged: its request, or what was allocated for it when more (a resize that has
+    not finished), in whole bytes (persistent_volume_claims.go getStorageUsage)."""
+    requested = parse_quantity((((claim.get("spec") or {}).get("resources") or {}).get("requests") or {})
+                               .get("storage"))
+    if requested is None:
+        return Fraction(0)
+    allocated = parse_quantity(((claim.get("status") or {}).get("allocatedResources") or {}).get("storage"))
+    if allocated is not None and allocated > requested:
+        requested = allocated
+    return Fraction(math.ceil(requested))
+
+
 def object_usage(info, obj: dict, now: Optional[float] = None) -> dict[str, Fraction]:
     """What one object counts against a quota; ``info`` has the object's ``group`` and ``resource``; ``now``
     (the time, by default the wall clock) decides whether a pod deleted long enough ago still counts."""
@@ -121,15 +143,18 @@ def object_usage(info, obj: dict, now: Optional[float] = None) -> dict[str, Frac
             return {k: v for k, v in usage.items() if k.startswith("count/")}
         usage.update(pod_compute(obj))
     elif (info.group, info.resource) == ("", "services"):
-        kind = (obj.get("spec") or {}).get("type")
-        if kind in ("NodePort", "LoadBalancer"):
-            usage["services.nodeports"] = Fraction(len((obj.get("spec") or {}).get("ports") or []))
+        spec = obj.get("spec") or {}
+        kind, ports = spec.get("type"), spec.get("ports") or []
+        if kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False:
+            # No node ports allocated: only those the service asks for by number count.
+            usage["services.nodeports"] = Fraction(sum(1 for port in ports if (port or {}).get("nodePort")))
+        elif kind in ("NodePort", "LoadBalancer"):
+            usage["services.nodeports"] = Fraction(len(ports))
         if kind == "LoadBalancer":
             usage["services.loadbalancers"] = Fraction(1)
     elif (info.group, info.resource) == ("", "persistentvolumeclaims"):
-        storage = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
-        usage["requests.storage"] = parse_quantity(storage) or Fraction(0)
-        storage_class = (obj.get("spec") or {}).get("storageClassName")
+        usage["requests.storage"] = claim_storage(obj)
+        storage_class = claim_class(obj)
         if storage_class:
             usage[f"{storage_class}{STORAGE_CLASS_SUFFIX}requests.storage"] = usage["requests.storage"]
             usage[f"{storage_class}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Fraction(1)

@@ -94,3 +94,33 @@ def test_a_pod_deleted_past_its_grace_period_no_longer_counts():
                                                               "deletionGracePeriodSeconds": 30})
     assert pods_used(quota({"pods": "10", "count/pods": "10", "requests.cpu": "10"}), [stuck, leaving]) == {
         "pods": "1", "count/pods": "2", "requests.cpu": "2"}
+
+
+def test_load_balancers_without_node_ports_count_only_the_ports_asked_for():
+    """allocateLoadBalancerNodePorts: false: only ports with an explicit nodePort count in services.nodeports."""
+    def service(name, kind, ports, **spec):
+        return {"metadata": {"name": name, "namespace": "ns"}, "spec": {"type": kind, "ports": ports, **spec}}
+    services = [service("lb", "LoadBalancer", [{"port": 80, "nodePort": 30080}, {"port": 443}],
+                        allocateLoadBalancerNodePorts=False),
+                service("np", "NodePort", [{"port": 80}, {"port": 81}]), service("ip", "ClusterIP", [{"port": 80}])]
+    assert used(quota({"services.nodeports": "10", "services.loadbalancers": "10"}), {("", "services"): services}) == {
+        "services.nodeports": "3", "services.loadbalancers": "1"}
+
+
+def test_claims_are_charged_their_allocated_storage_and_beta_class():
+    """A claim is charged what was allocated for it when that is more than its request (a resize under way),
+    rounded up to whole bytes; the beta storage-class annotation names its class before spec.storageClassName."""
+    def claim(name, storage, allocated=None, annotations=None, storage_class="gold"):
+        body = {"metadata": {"name": name, "namespace": "ns", "annotations": annotations or {}},
+                "spec": {"storageClassName": storage_class, "resources": {"requests": {"storage": storage}}}}
+        if allocated:
+            body["status"] = {"allocatedResources": {"storage": allocated}}
+        return body
+    claims = [claim("growing", "1Gi", allocated="2Gi"), claim("shrunk", "3Gi", allocated="1Gi"),
+              claim("beta", "1Gi", annotations={"volume.beta.kubernetes.io/storage-class": "silver"}),
+              claim("fraction", "1500m", storage_class="")]
+    hard = {"requests.storage": "100Gi", "gold.storageclass.storage.k8s.io/requests.storage": "100Gi",
+            "silver.storageclass.storage.k8s.io/persistentvolumeclaims": "10"}
+    assert used(quota(hard), {("", "persistentvolumeclaims"): claims}) == {
+        "requests.storage": str(6 * 2 ** 30 + 2), "gold.storageclass.storage.k8s.io/requests.storage": "5Gi",
+        "silver.storageclass.storage.k8s.io/persistentvolumeclaims": "1"}
