@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 
+# The reason Ready and ContainersReady give (with no message) once the pod's phase is terminal.
+TERMINAL_REASONS = {"Succeeded": "PodCompleted", "Failed": "PodFailed"}
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 
 
@@ -85,9 +87,14 @@ def phase(spec: dict, init_statuses: List[dict], statuses: List[dict], terminal:
 
 
 def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phase_: str, now: str,
-               previous: Optional[List[dict]] = None) -> List[dict]:
+               previous: Optional[List[dict]] = None, sandbox_ready: bool = True) -> List[dict]:
     """PodReadyToStartContainers, Initialized, Ready, ContainersReady and PodScheduled with upstream's
-    reasons and messages; a condition keeps its lastTransitionTime while its status does not change."""
+    reasons and messages; a condition keeps its lastTransitionTime while its status does not change.
+
+    ``sandbox_ready``: the pod has what stands for its sandbox here (its volumes set up, and not yet torn down
+    after its containers stopped for good), which PodReadyToStartContainers reports.  A pod in a terminal phase
+    is not ready with reason PodCompleted or PodFailed (no message), and a Succeeded pod's Initialized is True
+    with reason PodCompleted, as upstream's pkg/kubelet/status/generate.go has them."""
     old = {c["type"]: c for c in previous or []}
     init_by_name = _by_name(init_statuses)
     incomplete = []
@@ -111,15 +118,15 @@ def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phas
         since = before["lastTransitionTime"] if before and before.get("status") == status and \
             before.get("lastTransitionTime") else now
         out = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
-        if reason and not value:
+        if reason and (not value or reason == "PodCompleted"):
             out["reason"] = reason
-            if message and reason != "PodCompleted":
+            if message and reason not in TERMINAL_REASONS.values():
                 out["message"] = message
         return out
 
     not_initialized = f"containers with incomplete status: [{' '.join(incomplete)}]"
     not_ready = f"containers with unready status: [{' '.join(unready)}]"
-    ready_reason = "PodCompleted" if completed else "ContainersNotReady"
+    ready_reason = TERMINAL_REASONS.get(phase_, "ContainersNotReady")
     # Once a regular container has run, the pod was initialized, even while a sidecar restarts.
     initialized = not incomplete or phase_ == "Succeeded" or any(
         {"running", "terminated"} & set(s.get("state") or {}) for s in statuses)
@@ -138,8 +145,9 @@ def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phas
     if ready and not gates_ready:
         pod_ready = condition("Ready", False, "ReadinessGatesNotReady", gates_message)
     own = [
-        condition("PodReadyToStartContainers", True),
-        condition("Initialized", initialized, "ContainersNotInitialized", not_initialized),
+        condition("PodReadyToStartContainers", sandbox_ready),
+        condition("Initialized", initialized, "PodCompleted" if completed else "ContainersNotInitialized",
+                  not_initialized),
         pod_ready,
         condition("ContainersReady", ready, ready_reason, not_ready),
         condition("PodScheduled", True),

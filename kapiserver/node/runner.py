@@ -753,6 +753,7 @@ class PodWorker:
         return container.transport.pid
 
     def start(self) -> None:
+        self.started = True
         self.sync_deadline()
         self.advance()
         self.sync_ephemeral()
@@ -857,6 +858,16 @@ class PodWorker:
         return gatherResults(first).addBoth(
             lambda _: self._stop_sidecars(max(0.0, deadline - self.reactor.seconds())))
 
+    def sandbox_ready(self, phase: str) -> bool:
+        """Whether the pod has what stands here for upstream's sandbox (PodReadyToStartContainers): once its volumes
+        are set up and its containers may start, until it is done (terminal, or being deleted) and none of its
+        processes is left, when upstream's kubelet has stopped the sandbox."""
+        if not self.started:
+            return False
+        done = self.terminating or self.deadline_exceeded or phase in ("Succeeded", "Failed")
+        return not done or any(c.transport is not None for c in
+                               self.init_containers + self.containers + self.ephemeral_containers)
+
     def status(self) -> dict:
         spec = self.pod.get("spec") or {}
         init_statuses = [c.status() for c in self.init_containers]
@@ -865,7 +876,7 @@ class PodWorker:
         phase = "Failed" if self.deadline_exceeded else podstatus.phase(spec, init_statuses, statuses, terminal)
         previous = (self.pod.get("status") or {}).get("conditions") or []
         conditions = podstatus.conditions(spec, init_statuses, statuses, phase, meta.rfc3339(self.reactor.seconds()),
-                                          previous)
+                                          previous, self.sandbox_ready(phase))
         out = {"phase": phase, "conditions": conditions, "hostIP": self.host_ip,
                "hostIPs": [{"ip": self.host_ip}], "podIP": self.host_ip, "podIPs": [{"ip": self.host_ip}],
                "startTime": self.start_time, "containerStatuses": statuses}

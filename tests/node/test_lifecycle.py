@@ -565,3 +565,26 @@ def test_a_restarted_agent_leaves_ended_containers_ended(tmp_path):
     ended.start()
     reactor2.advance(0)
     assert not reactor2.processes and ended.status()["phase"] == "Succeeded"
+
+
+def test_ready_to_start_containers_is_false_before_the_volumes_and_after_the_end(tmp_path):
+    """As upstream's sandbox: PodReadyToStartContainers is False until the pod's containers may start (the node
+    agent set its volumes up), True while it runs or restarts containers, False once it is done and nothing of
+    it runs (a completed pod; a deleted one); a Failed pod is not ready with reason PodFailed."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "work")], restartPolicy="Never")
+    assert condition(worker.status(), "PodReadyToStartContainers")["status"] == "False"
+    worker.start()
+    assert condition(worker.status(), "PodReadyToStartContainers")["status"] == "True"
+    reactor.running("work")[0].exit(1)
+    status = worker.status()
+    assert status["phase"] == "Failed"
+    assert condition(status, "PodReadyToStartContainers")["status"] == "False"
+    assert condition(status, "Ready")["reason"] == "PodFailed"
+
+    reactor, recorder, worker = make_pod(tmp_path / "b", [container("c", "app")])
+    worker.start()
+    reactor.running("app")[0].exit(1)       # crash-looping: the sandbox stays
+    assert condition(worker.status(), "PodReadyToStartContainers")["status"] == "True"
+    reactor.advance(0)
+    worker.kill(30)
+    assert condition(worker.status(), "PodReadyToStartContainers")["status"] == "False"

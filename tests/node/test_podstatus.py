@@ -62,3 +62,29 @@ def test_readiness_gates_and_conditions_set_by_others():
         'the status of pod readiness gate "example.com/lb" is not "True", but False'
     out = conditions(spec, [], app, "Running", "now", [dict(gate, status="True")])
     assert {c["type"]: c for c in out}["Ready"]["status"] == "True"
+
+
+def test_terminal_phases_in_the_conditions():
+    """Upstream's generate.go: a Failed pod's Ready and ContainersReady are False with reason PodFailed and no
+    message; a Succeeded pod's with PodCompleted, and its Initialized is True with reason PodCompleted."""
+    spec = {"containers": [{"name": "a"}], "initContainers": [{"name": "i"}], "restartPolicy": "Never"}
+    inits = [status("i", done(0), ready=True)]
+    failed = {c["type"]: c for c in conditions(spec, inits, [status("a", done(1))], "Failed", "now")}
+    for kind in ("Ready", "ContainersReady"):
+        assert failed[kind]["status"] == "False" and failed[kind]["reason"] == "PodFailed"
+        assert "message" not in failed[kind]
+    assert failed["Initialized"]["status"] == "True" and "reason" not in failed["Initialized"]
+    succeeded = {c["type"]: c for c in conditions(spec, inits, [status("a", done(0))], "Succeeded", "now")}
+    assert succeeded["Initialized"] == {"type": "Initialized", "status": "True", "lastProbeTime": None,
+                                        "lastTransitionTime": "now", "reason": "PodCompleted"}
+    assert succeeded["Ready"]["reason"] == "PodCompleted" and "message" not in succeeded["Ready"]
+
+
+def test_ready_to_start_containers_follows_the_sandbox():
+    """PodReadyToStartContainers is False while there is no sandbox (before the volumes are set up, after the pod
+    stopped for good) and True in between."""
+    spec = {"containers": [{"name": "a"}]}
+    for ready, expected in ((True, "True"), (False, "False")):
+        out = {c["type"]: c for c in conditions(spec, [], [status("a", RUNNING)], "Running", "now",
+                                                sandbox_ready=ready)}
+        assert out["PodReadyToStartContainers"]["status"] == expected
