@@ -131,19 +131,17 @@ def conditions(spec: dict, init_statuses: List[dict], statuses: List[dict], phas
     initialized = not incomplete or phase_ == "Succeeded" or any(
         {"running", "terminated"} & set(s.get("state") or {}) for s in statuses)
     ready = not unready and initialized and phase_ not in ("Succeeded", "Failed")
-    gates_ready, gates_message = True, None
+    gate_messages = []          # every gate not satisfied, in the spec's order
     for gate in spec.get("readinessGates") or []:
         kind = gate.get("conditionType")
         if kind not in old:
-            gates_ready, gates_message = False, f'corresponding condition of pod readiness gate "{kind}" does not exist.'
+            gate_messages.append(f'corresponding condition of pod readiness gate "{kind}" does not exist.')
         elif old[kind].get("status") != "True":
-            gates_ready = False
-            gates_message = f'the status of pod readiness gate "{kind}" is not "True", but {old[kind].get("status")}'
-        if not gates_ready:
-            break
+            gate_messages.append(f'the status of pod readiness gate "{kind}" is not "True", but '
+                                 f'{old[kind].get("status")}')
     pod_ready = condition("Ready", ready, ready_reason, not_ready)
-    if ready and not gates_ready:
-        pod_ready = condition("Ready", False, "ReadinessGatesNotReady", gates_message)
+    if ready and gate_messages:
+        pod_ready = condition("Ready", False, "ReadinessGatesNotReady", ", ".join(gate_messages))
     own = [
         condition("PodReadyToStartContainers", sandbox_ready),
         condition("Initialized", initialized, "PodCompleted" if completed else "ContainersNotInitialized",

@@ -88,3 +88,14 @@ def test_ready_to_start_containers_follows_the_sandbox():
         out = {c["type"]: c for c in conditions(spec, [], [status("a", RUNNING)], "Running", "now",
                                                 sandbox_ready=ready)}
         assert out["PodReadyToStartContainers"]["status"] == expected
+
+
+def test_every_unready_readiness_gate_is_named():
+    """Upstream's GeneratePodReadyCondition names each gate not satisfied, joined with ", "."""
+    spec = {"containers": [{"name": "app"}],
+            "readinessGates": [{"conditionType": "a.io/x"}, {"conditionType": "b.io/y"}, {"conditionType": "c.io/z"}]}
+    previous = [{"type": "b.io/y", "status": "Unknown"}, {"type": "c.io/z", "status": "True"}]
+    out = {c["type"]: c for c in conditions(spec, [], [status("app", RUNNING, ready=True)], "Running", "now",
+                                            previous)}
+    assert out["Ready"]["message"] == ('corresponding condition of pod readiness gate "a.io/x" does not exist., '
+                                       'the status of pod readiness gate "b.io/y" is not "True", but Unknown')
