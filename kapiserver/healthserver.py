@@ -3,12 +3,34 @@
 certificate of --tls-cert-file/--tls-private-key-file, or one in --cert-dir (<component>.crt/.key, generated
 there when missing), or a self-signed one generated in memory ("Generated self-signed cert in-memory").
 
-What it serves: /healthz, /livez and /readyz answer 200 "ok" to anyone (the paths of
---authorization-always-allow-paths, upstream's default /healthz,/readyz,/livez); any other path is upstream's
-answer to an anonymous client with no authorizer to ask: a 403 Status, ``forbidden: User "system:anonymous"
-cannot get path "/metrics"`` (an always-allowed path that serves nothing is a 404).  The health answers are
-always "ok": upstream's daemons also fail /healthz when their leader-election lease has lapsed, /readyz until
-their informers have synced, and serve /healthz/<check> and ?verbose; none of that is here yet.
+What it serves: the daemon's health endpoints to anyone on the paths of --authorization-always-allow-paths
+(upstream's default /healthz,/readyz,/livez); any other path is upstream's answer to an anonymous client with no
+authorizer to ask: a 403 Status, ``forbidden: User "system:anonymous" cannot get path "/metrics"`` (an
+always-allowed path that serves nothing is Go's plain 404).  Every answer carries ``Cache-Control: no-cache,
+private``, as upstream's handler chain sets it.
+
+The health endpoints are k8s.io/apiserver's healthz handler (pkg/server/healthz): each root path (/healthz,
+/livez, /readyz) runs its named checks, ping alone when it was given none.  All passing: 200 "ok", or with
+``?verbose`` one "[+]<name> ok" line per check and "<path> check passed".  One failing: 500 with the lines
+whatever the query ("[-]<name> failed: reason withheld", the reason logged instead), ending "<path> check
+failed".  ``?exclude=<name>`` (repeatable) skips a check ("[+]<name> excluded: ok"), and names matching none
+add a "warn: some health checks cannot be excluded" line.  Each check also has its own path, /healthz/<name>:
+"ok", or a 500 "internal server error: <reason>" (a path --authorization-always-allow-paths must name, e.g.
+/healthz/*, to be reached anonymously).  The checks, as upstream's daemons register them:
+
+- kube-scheduler (cmd/kube-scheduler/app/server.go): /healthz leaderElection (ping without leader election),
+  /livez ping, /readyz leaderElection, shutdown (fails once the process is stopping) and sched-handler-sync
+  (fails until the scheduler's informers have synced; as with upstream's DelayCacheUntilActive, since this
+  scheduler starts its informers only when it leads, a standby is not ready);
+- kube-controller-manager (cmd/kube-controller-manager/app/controllermanager.go): /healthz alone, with
+  leaderElection, and once the controllers are started a ping check named after each (ping before any with
+  --leader-elect=false); no per-check paths, and /livez and /readyz are 404s, as upstream serves them.
+
+leaderElection is client-go's HealthzAdaptor with a 20 s tolerance: it fails, "failed election to renew
+leadership on lease <name>", when this process holds the lease by the last record it saw and that record has
+not changed (no renewal) for longer than the lease duration plus 20 s; it passes before the election starts and
+while another holds the lease.  The apiserver's default log check is not among these, as upstream's daemons do
+not register it.
 
 Unlike upstream, which exits, a port already in use is one warning line: the daemon goes on without its secure
 port (tests and side-by-side clusters run many daemons on one machine).
@@ -16,12 +38,13 @@ port (tests and side-by-side clusters run many daemons on one machine).
 In the daemons' layer, not a leaf: it makes its certificate with auth's helpers (auth.certs, auth.tls) and, in a
 --cert-dir, as kube-node makes its own (node.pki).
 """
-
 from __future__ import annotations
 
 import ipaddress
 import json
 import time
+from typing import Callable, List, Optional
+from urllib.parse import parse_qsl
 
 from twisted.application import service
 from twisted.logger import Logger
@@ -132,25 +155,184 @@ def always_allowed(path: str, patterns) -> bool:
     return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in patterns)
 
 
+class HealthCheck:
+    """A named check: ``check()`` returns when healthy and raises when not (its message the reason)."""
+
+    def __init__(self, name: str, check: Callable[[], None]):
+        self.name = name
+        self._check = check
+
+    def check(self) -> None:
+        self._check()
+
+
+def _pass() -> None:
+    return None
+
+
+def named_ping(name: str) -> HealthCheck:
+    """A check that always passes, under ``name``: what upstream's controller manager registers per controller."""
+    return HealthCheck(name, _pass)
+
+
+PING = named_ping("ping")
+# client-go's leader election watchdog tolerance, as kube-scheduler and kube-controller-manager create it.
+LEADER_ELECTION_TOLERANCE = 20.0
+
+
+class LeaderElectionCheck:
+    """client-go's HealthzAdaptor: passes until an elector is set, then asks it (``LeaderElector.check``) whether
+    it holds a lease it has not renewed for the lease duration plus ``tolerance`` seconds (on the elector's
+    clock)."""
+
+    name = "leaderElection"
+
+    def __init__(self, tolerance: float = LEADER_ELECTION_TOLERANCE):
+        self.tolerance = tolerance
+        self.elector = None
+
+    def set_leader_election(self, elector) -> None:
+        self.elector = elector
+
+    def check(self) -> None:
+        if self.elector is not None:
+            self.elector.check(self.tolerance)
+
+
+class ShutdownCheck(service.Service):
+    """upstream's shutdown check: fails ("process is shutting down") once stopping.  As the last service of a
+    daemon's tree it is the first stopped."""
+
+    name = "shutdown"
+
+    def __init__(self):
+        self.shutting_down = False
+
+    def stopService(self):
+        self.shutting_down = True
+        return super().stopService()
+
+    def check(self) -> None:
+        if self.shutting_down:
+            raise RuntimeError("process is shutting down")
+
+
+class HealthEndpoint:
+    """One root path's checks, as upstream's healthz.InstallPathHandler installs them: ping when given none;
+    with ``check_paths`` each check answers on <path>/<name> too.  ``add`` is the controller manager's mutable
+    handler: checks registered later (a name already there is kept once)."""
+
+    def __init__(self, path: str, checks=(), check_paths: bool = True):
+        self.path = path
+        self.kind = path.strip("/").split("/")[0]
+        self._checks = list(checks)
+        self.check_paths = check_paths
+
+    def add(self, *checks) -> None:
+        names = {c.name for c in self._checks}
+        for check in checks:
+            if check.name not in names:
+                self._checks.append(check)
+                names.add(check.name)
+
+    @property
+    def checks(self) -> list:
+        return list(self._checks) or [PING]
+
+    def names(self) -> List[str]:
+        return [c.name for c in self.checks]
+
+
+def default_endpoints() -> List[HealthEndpoint]:
+    """/healthz, /livez and /readyz with ping alone."""
+    return [HealthEndpoint(path) for path in sorted(HEALTH_PATHS)]
+
+
+def _quoted(names) -> str:
+    return ",".join(json.dumps(name) for name in names)
+
+
+def _run(check) -> Optional[str]:
+    """None when ``check`` passes, else its reason."""
+    try:
+        check.check()
+    except Exception as e:      # a failing check is reported, not raised
+        return str(e) or type(e).__name__
+    return None
+
+
+def _text(request, code: int, body: str, nosniff: bool = True) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+    if nosniff:
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+    return body.encode()
+
+
+def render_health(request, endpoint: HealthEndpoint, query: str) -> bytes:
+    """The root path's answer (upstream's handleRootHealth): its checks' lines, verbose or "ok" when all pass,
+    always verbose and a 500 when one fails."""
+    params = parse_qsl(query, keep_blank_values=True)
+    excluded = {value for key, value in params if key == "exclude"}
+    lines, failed, reasons = [], [], []
+    for check in endpoint.checks:
+        if check.name in excluded:
+            excluded.discard(check.name)
+            lines.append(f"[+]{check.name} excluded: ok")
+            continue
+        reason = _run(check)
+        if reason is None:
+            lines.append(f"[+]{check.name} ok")
+        else:
+            lines.append(f"[-]{check.name} failed: reason withheld")
+            reasons.append(f"[-]{check.name} failed: {reason}")
+            failed.append(check.name)
+    if excluded:
+        lines.append(f"warn: some health checks cannot be excluded: no matches for {_quoted(sorted(excluded))}")
+    body = "".join(line + "\n" for line in lines)
+    if failed:
+        log.info("{names} check failed: {kind}\n{reasons}", names=",".join(failed), kind=endpoint.kind,
+                 reasons="\n".join(reasons))
+        return _text(request, 500, f"{body}{endpoint.kind} check failed\n")
+    if not any(key == "verbose" for key, _ in params):
+        return _text(request, 200, "ok")
+    return _text(request, 200, f"{body}{endpoint.kind} check passed\n")
+
+
+def render_check(request, check) -> bytes:
+    """A check's own path (upstream's adaptCheckToHandler): "ok", or a 500 with the reason."""
+    reason = _run(check)
+    if reason is None:
+        return _text(request, 200, "ok", nosniff=False)
+    return _text(request, 500, f"internal server error: {reason}\n")
+
+
 class HealthResource(resource.Resource):
-    """/healthz, /livez and /readyz: "ok" where always allowed; anything else forbidden to the anonymous user
-    (a 404 for an always-allowed path that serves nothing)."""
+    """The secure port's paths: the health endpoints (``endpoints``, default_endpoints' by default) where always
+    allowed; anything else forbidden to the anonymous user (a 404 for an always-allowed path that serves
+    nothing)."""
 
     isLeaf = True
 
-    def __init__(self, always_allow_paths=tuple(DEFAULT_ALWAYS_ALLOW_PATHS.split(","))):
+    def __init__(self, always_allow_paths=tuple(DEFAULT_ALWAYS_ALLOW_PATHS.split(",")), endpoints=None):
         super().__init__()
         self.always_allow_paths = tuple(always_allow_paths)
+        self.endpoints = list(default_endpoints() if endpoints is None else endpoints)
 
     def render(self, request):
         path = request.path.decode("latin-1")
-        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+        request.setHeader(b"Cache-Control", b"no-cache, private")
         if always_allowed(path, self.always_allow_paths):
-            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            if path in HEALTH_PATHS:
-                return b"ok"
-            request.setResponseCode(404)
-            return b"404 page not found\n"
+            query = request.uri.partition(b"?")[2].decode("latin-1")
+            for endpoint in self.endpoints:
+                if path == endpoint.path:
+                    return render_health(request, endpoint, query)
+                if endpoint.check_paths and path.startswith(endpoint.path + "/"):
+                    for check in endpoint.checks:
+                        if path == f"{endpoint.path}/{check.name}":
+                            return render_check(request, check)
+            return _text(request, 404, "404 page not found\n")
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
         verb = request.method.decode("latin-1").lower()
         message = f'forbidden: User "system:anonymous" cannot {verb} path "{path}"'
         request.setResponseCode(403)
@@ -203,26 +385,31 @@ def _join(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def secure_serving_service(reactor, options, component: str):
-    """The secure port's service for a daemon's parsed ``options`` (validate's), or None with --secure-port=0.
-    The certificate is loaded or generated now, before the reactor runs."""
+def secure_serving_service(reactor, options, component: str, endpoints=None):
+    """The secure port's service for a daemon's parsed ``options`` (validate's), or None with --secure-port=0,
+    serving ``endpoints`` (HealthEndpoints; default_endpoints' by default).  The certificate is loaded or
+    generated now, before the reactor runs."""
     if not options["secure-port"]:
         return None
     from .exitstatus import load_or_exit
     from .listener import QuietSite
     tls_options = load_or_exit(f"{component}: cannot load the serving certificate",
                                lambda: serving_tls_options(options, component))
-    site = QuietSite(HealthResource(options["authorization-always-allow-paths"]))
+    site = QuietSite(HealthResource(options["authorization-always-allow-paths"], endpoints))
     site.listener_name = "secure-serving"
     return SecureServing(reactor, options["secure-port"], options["bind-address"], tls_options, site, component)
 
 
 def with_secure_serving(reactor, options, component: str, daemon):
-    """A daemon's service tree: its secure port (unless --secure-port=0), then ``daemon`` itself."""
-    from twisted.application import service
+    """A daemon's service tree: its secure port (unless --secure-port=0) serving the daemon's health endpoints
+    (``daemon.health_endpoints(shutdown)``, given the tree's ShutdownCheck), then ``daemon`` itself, then the
+    ShutdownCheck (stopped first)."""
     top = service.MultiService()
-    secure = secure_serving_service(reactor, options, component)
+    shutdown = ShutdownCheck()
+    endpoints = daemon.health_endpoints(shutdown) if hasattr(daemon, "health_endpoints") else None
+    secure = secure_serving_service(reactor, options, component, endpoints)
     if secure is not None:
         secure.setServiceParent(top)
     daemon.setServiceParent(top)
+    shutdown.setServiceParent(top)
     return top

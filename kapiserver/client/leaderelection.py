@@ -133,6 +133,15 @@ class LeaderElector:
             return d
         return waiter.addCallback(finish)
 
+    def check(self, max_tolerable_expired_lease: float) -> None:
+        """client-go's Check, for a daemon's leaderElection health check: raises when this candidate holds the
+        lease by the last record it saw, and that record has not changed (no renewal) for longer than the lease
+        duration plus ``max_tolerable_expired_lease`` seconds on this elector's clock; a standby passes."""
+        if self.observed_holder != self.identity:
+            return
+        if self.clock.seconds() - self._observed_time > self.lease_duration + max_tolerable_expired_lease:
+            raise RuntimeError(f"failed election to renew leadership on lease {self.name}")
+
     # -- the loop ------------------------------------------------------------------------
     def _schedule(self, delay: float) -> None:
         if self._running:
@@ -390,6 +399,9 @@ class LeaderElectedDaemon:
         self.elector: Optional[LeaderElector] = None
         self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"
         self.running = False
+        # The leaderElection health check (healthserver.LeaderElectionCheck) a subclass may set: given the
+        # elector once it exists, as client-go's LeaderElectionConfig.WatchDog.
+        self.watchdog = None
 
     def startService(self):
         self.running = True
@@ -403,6 +415,8 @@ class LeaderElectedDaemon:
                 renew_deadline=options.get("leader-elect-renew-deadline", RENEW_DEADLINE),
                 retry_period=options.get("leader-elect-retry-period", RETRY_PERIOD),
                 on_started_leading=self._started, on_stopped_leading=self._stopped)
+            if self.watchdog is not None:
+                self.watchdog.set_leader_election(self.elector)
             d = Deferred.fromCoroutine(self.elector.start())
         else:
             d = Deferred.fromCoroutine(self._started())
