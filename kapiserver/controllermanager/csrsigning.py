@@ -77,6 +77,8 @@ class CSRSigningController(QueueController):
 class Skipped:
     """What start returns when the controller cannot run (no signing files): nothing to run or stop."""
 
+    skipped = True      # not started: the controller manager registers no health check for it
+
     async def run(self) -> None:
         return None
 

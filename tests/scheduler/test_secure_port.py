@@ -106,11 +106,12 @@ def get(url: str):
         return e.code, e.headers["Content-Type"], e.read()
 
 
-def serves_healthz(plugin: str, apiserver, tmp_path: Path):  # noqa: F811
-    """The daemon on a free --secure-port answers /healthz, /livez and /readyz over HTTPS, its certificate
-    generated in memory; /metrics is forbidden."""
+def serves_healthz(plugin: str, apiserver, tmp_path: Path, verbose: dict, *args):  # noqa: F811
+    """The daemon on a free --secure-port answers /healthz "ok" over HTTPS, its certificate generated in memory;
+    each path of ``verbose`` comes to answer ``?verbose`` with that body (None: a 404, a path it does not serve);
+    /metrics is forbidden."""
     port = free_port()
-    process, log_path = start_daemon(plugin, apiserver, tmp_path, f"--secure-port={port}", "--leader-elect=false")
+    process, log_path = start_daemon(plugin, apiserver, tmp_path, f"--secure-port={port}", *args)
     try:
         def healthy():
             assert process.poll() is None, log_path.read_text()[-3000:]
@@ -119,8 +120,18 @@ def serves_healthz(plugin: str, apiserver, tmp_path: Path):  # noqa: F811
             except OSError:
                 return None
         assert wait_for(healthy, timeout=60, what="/healthz") == (200, "text/plain; charset=utf-8", b"ok")
-        for path in ("/livez", "/readyz"):
-            assert get(f"https://127.0.0.1:{port}{path}") == (200, "text/plain; charset=utf-8", b"ok")
+        for path, body in verbose.items():
+            if body is None:
+                assert get(f"https://127.0.0.1:{port}{path}") == (404, "text/plain; charset=utf-8",
+                                                                  b"404 page not found\n")
+                continue
+            expected = (200, "text/plain; charset=utf-8", body.encode())
+            answers: list = []
+
+            def answered(path=path):
+                answers.append(get(f"https://127.0.0.1:{port}{path}?verbose"))
+                return answers[-1] == expected
+            wait_for(answered, timeout=60, what=f"{path}?verbose: {body!r}; last {answers[-1:]}")
         code, _, body = get(f"https://127.0.0.1:{port}/metrics")
         assert code == 403 and json.loads(body)["reason"] == "Forbidden"
         text = log_path.read_text()
@@ -157,7 +168,22 @@ def survives_a_taken_port(plugin: str, apiserver, tmp_path: Path):  # noqa: F811
 
 
 def test_twistd_kube_scheduler_serves_healthz(apiserver, tmp_path):  # noqa: F811
-    serves_healthz("kube-scheduler", apiserver, tmp_path)
+    """Without leader election: ping on /healthz and /livez; /readyz ready once the informers have synced."""
+    serves_healthz("kube-scheduler", apiserver, tmp_path, {
+        "/healthz": "[+]ping ok\nhealthz check passed\n",
+        "/livez": "[+]ping ok\nlivez check passed\n",
+        "/readyz": "[+]shutdown ok\n[+]sched-handler-sync ok\nreadyz check passed\n"}, "--leader-elect=false")
+
+
+def test_twistd_kube_scheduler_lists_its_checks(apiserver, tmp_path):  # noqa: F811
+    """With leader election (a Lease of its own): leaderElection on /healthz and /readyz, ready once leading and
+    synced; a check's own path answers where --authorization-always-allow-paths lets it."""
+    serves_healthz("kube-scheduler", apiserver, tmp_path, {
+        "/healthz": "[+]leaderElection ok\nhealthz check passed\n",
+        "/readyz": "[+]leaderElection ok\n[+]shutdown ok\n[+]sched-handler-sync ok\nreadyz check passed\n",
+        "/healthz/leaderElection": "ok", "/readyz/sched-handler-sync": "ok"},
+        f"--leader-elect-resource-name={unique('kube-scheduler')}",
+        "--authorization-always-allow-paths=/healthz,/healthz/*,/readyz,/readyz/*,/livez")
 
 
 def test_twistd_kube_scheduler_survives_a_taken_port(apiserver, tmp_path):  # noqa: F811
