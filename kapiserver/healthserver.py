@@ -66,7 +66,7 @@ def secure_serving_parameters(port: int) -> list:
         ["bind-address", None, DEFAULT_BIND_ADDRESS,
          "The IP address on which to listen for the --secure-port port (0.0.0.0 or ::: all interfaces)."],
         ["secure-port", None, str(port),
-         "The port on which to serve HTTPS (/healthz, /livez, /readyz). If 0, don't serve HTTPS at all. "
+         "The port on which to serve HTTPS (the health endpoints). If 0, don't serve HTTPS at all. "
          "A port already in use is logged and the daemon runs without it."],
         ["cert-dir", None, "",
          "The directory where the TLS certs are located (<name>.crt and .key, generated there when missing). "

@@ -122,7 +122,7 @@ class Options(PflagOptions):
 
 
 def makeService(options, reactor=None):
-    """The controllers, and the secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
+    """The controllers, and the secure port (/healthz and its checks) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
     from ..client.kubeconfig import load_kubeconfig

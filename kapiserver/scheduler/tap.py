@@ -85,7 +85,7 @@ class Options(PflagOptions):
 
 
 def makeService(options, reactor=None):
-    """The scheduler, and its secure port (/healthz, /livez, /readyz) unless --secure-port=0."""
+    """The scheduler, and its secure port (/healthz, /livez, /readyz and their checks) unless --secure-port=0."""
     if reactor is None:
         from twisted.internet import reactor
     from ..client.rest import client_from_kubeconfig
