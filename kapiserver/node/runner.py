@@ -148,6 +148,7 @@ class Container:
         self.backoff: Optional[float] = None
         self.backoff_updated = 0.0
         self._restart_reason: Optional[str] = None     # the kubelet stops this instance to restart it
+        self.hook_error: Optional[str] = None          # why this instance's postStart hook failed
         self._killing = False
         self._exit_waiters: List[Deferred] = []
         self.termination_path: Optional[str] = None
@@ -238,6 +239,7 @@ class Container:
         self.ran_before = False
         self._restart_reason = None
         self._killing = False
+        self.hook_error = None
         if "terminated" in self.state:
             self.last_state = self.state
         self.termination_path = self._termination_file(env)
@@ -395,7 +397,11 @@ class Container:
         def done(error):
             if error is None or instance != self.instances or not self.running:
                 return
-            self.event("Warning", "FailedPostStartHook", error)
+            # As upstream's kubelet: the event says only that the hook failed (what the hook printed may hold
+            # secrets); the error goes to the log and, until the restart, to the container's waiting state.
+            log.info("pod {pod}: container {name}: {error}", pod=self.pod.format(), name=self.name, error=error)
+            self.hook_error = error
+            self.event("Warning", "FailedPostStartHook", "PostStartHook failed")
             self.stop_instance(self.pod.grace_period(), "FailedPostStartHook")
         d.addCallback(done)
 
@@ -416,7 +422,8 @@ class Container:
 
         def terminate(error=None):
             if error:
-                self.event("Warning", "FailedPreStopHook", error)
+                log.info("pod {pod}: container {name}: {error}", pod=self.pod.format(), name=self.name, error=error)
+                self.event("Warning", "FailedPreStopHook", "PreStopHook failed")
             if self.transport is None:
                 return
             remaining = grace - (self.pod.reactor.seconds() - began)
@@ -533,6 +540,10 @@ class Container:
         initial, cap = self.pod.backoff
         if self.backoff is None or now - self.backoff_updated > 2 * cap:
             self.backoff, self.backoff_updated = initial, now
+            if self.hook_error is not None:
+                # Upstream's kubelet reports the failed start (its reason cache) until the container runs again.
+                self.last_state = self.state
+                self.state = {"waiting": {"reason": "PostStartHookError", "message": self.hook_error}}
             self._restart = self.pod.reactor.callLater(0, self.start)
             return
         self.last_state = self.state

@@ -369,20 +369,26 @@ def test_pre_stop_hook_runs_before_sigterm_and_sigkill_follows_the_grace_period(
 
 def test_failed_hooks_post_their_events(tmp_path):
     """A failing postStart hook posts FailedPostStartHook and the container is killed and restarted; a failing
-    preStop hook posts FailedPreStopHook and the container still stops."""
+    preStop hook posts FailedPreStopHook and the container still stops.  As upstream's kuberuntime_container.go,
+    the events carry no output of the hook (it may hold secrets): "PostStartHook failed", "PreStopHook failed";
+    the hook's error is the container's waiting message (PostStartHookError) until it runs again."""
     hooks = {"postStart": {"exec": {"command": ["post-start"]}}, "preStop": {"exec": {"command": ["pre-stop"]}}}
     reactor, recorder, worker = make_pod(tmp_path, [container("c", "app", lifecycle=hooks)])
     worker.start()
     reactor.running("post-start")[0].exit(2, b"oops")
     failed = [e for e in recorder.events if e[0] == "FailedPostStartHook"]
-    assert failed == [("FailedPostStartHook",
-                       'Exec lifecycle hook ([post-start]) for Container "c" in Pod "p_ns(u1)" failed - error: '
-                       "command 'post-start' exited with 2: oops, message: \"oops\"", "spec.containers{c}")]
+    assert failed == [("FailedPostStartHook", "PostStartHook failed", "spec.containers{c}")]
     assert ("Killing", "FailedPostStartHook", "spec.containers{c}") in recorder.events
     reactor.running("pre-stop")[0].exit(1, b"nope")
+    c = worker.containers[0]
+    assert c.state == {"waiting": {"reason": "PostStartHookError", "message": (
+        'Exec lifecycle hook ([post-start]) for Container "c" in Pod "p_ns(u1)" failed - error: '
+        "command 'post-start' exited with 2: oops, message: \"oops\"")}}
+    assert c.last_state["terminated"]["exitCode"] == 143
     reactor.advance(0)
-    assert worker.containers[0].running and worker.containers[0].restart_count == 1
-    assert [e[0] for e in recorder.events].count("FailedPreStopHook") == 1
+    assert c.running and c.restart_count == 1 and c.last_state["terminated"]["exitCode"] == 143
+    assert [e[1:] for e in recorder.events if e[0] == "FailedPreStopHook"] == [
+        ("PreStopHook failed", "spec.containers{c}")]
 
 
 def test_termination_message_from_the_file_or_the_log(tmp_path):
