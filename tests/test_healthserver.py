@@ -241,7 +241,7 @@ def test_scheduler_health_endpoints():
     assert render(resource, b"/readyz?verbose")[:2] == (
         500, "[+]shutdown ok\n[-]sched-handler-sync failed: reason withheld\nreadyz check failed\n")
     assert render(resource, b"/readyz/sched-handler-sync")[:2] == (
-        500, "internal server error: handlers are not fully synchronized\n")
+        500, "internal server error: waiting for handlers to sync\n")
     scheduler.handlers_synced = True
     assert render(resource, b"/readyz?verbose")[:2] == (
         200, "[+]shutdown ok\n[+]sched-handler-sync ok\nreadyz check passed\n")

@@ -36,7 +36,8 @@ class SchedulerService(LeaderElectedDaemon, service.Service):
 
     def _check_handlers_synced(self) -> None:
         if not self.handlers_synced:
-            raise RuntimeError("handlers are not fully synchronized")
+            # 1.32's words; 1.33 says "handlers are not fully synchronized".
+            raise RuntimeError("waiting for handlers to sync")
 
     async def lead(self) -> None:
         scheduler = self.scheduler = Scheduler(
