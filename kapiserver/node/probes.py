@@ -13,6 +13,7 @@ each failed run is reported (the kubelet's ``Unhealthy`` event is posted for eve
 from __future__ import annotations
 
 import json
+import secrets
 import struct
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -225,15 +226,24 @@ def grpc_check(reactor, action: dict, host: str, timeout: float) -> Deferred:
 
 # -- one action -------------------------------------------------------------------------------------------
 
+def exec_start_error(message: str) -> str:
+    """How the runtime answers an exec it could not start (containerd over CRI): the error the kubelet gets,
+    with no exit code."""
+    return (f'rpc error: code = Unknown desc = failed to exec in container: failed to start exec '
+            f'"{secrets.token_hex(32)}": {message}')
+
+
 def run_action(reactor, handler: dict, container, timeout: float) -> Deferred:
-    """A probe's or hook's handler for ``container`` (a runner.Container): ``(ok, output)``."""
+    """A probe's or hook's handler for ``container`` (a runner.Container): ``(ok, output)``, ``ok`` None when the
+    action could not be run at all (upstream's prober gets an error and an unknown result: an exec the runtime
+    could not start, a port name the container does not have)."""
     host = container.pod.host_ip
     try:
         if handler.get("exec") is not None:
             command = (handler["exec"] or {}).get("command") or []
             prepared = container.command(command)
             if isinstance(prepared, str):
-                return succeed((False, prepared))
+                return succeed((None, exec_start_error(prepared)))
             argv, env, cwd = prepared
             return run_exec(reactor, argv, env, cwd, timeout, command).addCallback(
                 lambda result: (result[0] == 0, result[1]))
@@ -252,8 +262,8 @@ def run_action(reactor, handler: dict, container, timeout: float) -> Deferred:
             reactor.callLater(seconds, d.callback, (True, ""))
             return d
     except ValueError as e:
-        return succeed((False, str(e)))
-    return succeed((False, "missing probe handler"))
+        return succeed((None, str(e)))
+    return succeed((None, "missing probe handler"))
 
 
 # -- the prober worker ------------------------------------------------------------------------------------
@@ -263,10 +273,14 @@ class Prober:
 
     ``on_result(success)`` is called when the counted result changes (the threshold reached), and
     ``on_failure(output)`` after every failed run.  Once a liveness or startup probe has failed, the prober
-    holds: the container is restarted and a new instance gets new probers."""
+    holds: the container is restarted and a new instance gets new probers.
+
+    A run that could not be made (``ok`` None: upstream's prober error) is reported to ``on_error(output)`` and
+    not counted, as upstream's probe worker throws such a result away; without ``on_error`` it counts as failed."""
 
     def __init__(self, reactor, kind: str, spec: dict, run: Callable[[float], Deferred],
-                 on_result: Callable[[bool], None], on_failure: Callable[[str], None]):
+                 on_result: Callable[[bool], None], on_failure: Callable[[str], None],
+                 on_error: Optional[Callable[[str], None]] = None):
         self.reactor = reactor
         self.kind = kind
         self.spec = spec
@@ -274,6 +288,7 @@ class Prober:
         self.run = run
         self.on_result = on_result
         self.on_failure = on_failure
+        self.on_error = on_error
         self.result: Optional[bool] = None
         self._last: Optional[bool] = None
         self._run_length = 0
@@ -305,6 +320,13 @@ class Prober:
         if self.stopped:
             return
         ok, output = result
+        if ok is None and self.on_error is not None:
+            self.on_error(output)
+            if not self.stopped:
+                delay = max(0.0, began + self.timing["periodSeconds"] - self.reactor.seconds())
+                self._timer = self.reactor.callLater(delay, self._probe)
+            return
+        ok = bool(ok)
         if not ok:
             self.on_failure(output)
         self._run_length = self._run_length + 1 if ok == self._last else 1

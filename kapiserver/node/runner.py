@@ -324,7 +324,11 @@ class Container:
         def failed(output):
             if instance == self.instances and self.running:
                 self.event("Warning", "Unhealthy", f"{kind} probe failed: {output}")
-        prober = self.probers[kind] = Prober(self.pod.reactor, kind, spec, run, result, failed)
+
+        def errored(output):
+            if instance == self.instances and self.running:
+                self.event("Warning", "Unhealthy", f"{kind} probe errored and resulted in unknown state: {output}")
+        prober = self.probers[kind] = Prober(self.pod.reactor, kind, spec, run, result, failed, errored)
         return prober
 
     def on_probe_result(self, kind: str, ok: bool) -> None:

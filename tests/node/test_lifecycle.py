@@ -594,3 +594,32 @@ def test_ready_to_start_containers_is_false_before_the_volumes_and_after_the_end
     reactor.advance(0)
     worker.kill(30)
     assert condition(worker.status(), "PodReadyToStartContainers")["status"] == "False"
+
+
+def test_a_probe_that_cannot_run_errors_and_is_not_counted(tmp_path, monkeypatch):
+    """As upstream's prober (prober.go, worker.go): an exec probe the runtime cannot start (no such executable) or
+    an httpGet probe naming a port the container lacks is an error, not a failure: Unhealthy "<Kind> probe
+    errored and resulted in unknown state: ...", and the result is thrown away, so failureThreshold is never
+    reached (no restart) and readiness stays as it was."""
+    real = runner.shutil.which
+    monkeypatch.setattr(runner.shutil, "which",
+                        lambda name, path=None: None if name == "no-such-check" else real(name, path=path) or
+                        f"/bin/{name}")
+    live = {"exec": {"command": ["no-such-check"]}, "periodSeconds": 1, "failureThreshold": 1}
+    ready = {"httpGet": {"port": "web"}, "periodSeconds": 1}
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", livenessProbe=live, readinessProbe=ready)])
+    worker.start()
+    for _ in range(6):
+        reactor.advance(1)
+    c = worker.containers[0]
+    assert c.running and c.restart_count == 0 and "Killing" not in recorder.reasons()
+    unhealthy = [e[1] for e in recorder.events if e[0] == "Unhealthy"]
+    live_errors = [m for m in unhealthy if m.startswith("Liveness")]
+    assert len(live_errors) == 6
+    prefix = "Liveness probe errored and resulted in unknown state: rpc error: code = Unknown desc = failed to exec " \
+             "in container: failed to start exec \""
+    assert live_errors[0].startswith(prefix)
+    assert live_errors[0].endswith('": OCI runtime exec failed: exec failed: unable to start container process: exec: '
+                                   '"no-such-check": executable file not found in $PATH: unknown')
+    assert "Readiness probe errored and resulted in unknown state: couldn't find port: web in c" in unhealthy
+    assert worker.status()["containerStatuses"][0]["ready"] is False
