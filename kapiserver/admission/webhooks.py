@@ -21,6 +21,7 @@ from twisted.internet import defer
 
 from ..machinery import codec, errors, jsonpatch4
 from ..machinery.errors import StatusError
+from ..machinery.jsoncopy import json_copy
 from ..machinery.gojson import go_quote, json_kind, syntax_error
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind
 from ..registry.options import ListOptions
@@ -190,10 +191,10 @@ class _Webhooks:
             state.round = 1
             if attributes.object != state.last_output:
                 state.object_changed()
-        try:
-            await self._dispatch(hooks, attributes, state, context)
-        finally:
-            state.last_output = copy.deepcopy(attributes.object)
+        await self._dispatch(hooks, attributes, state, context)
+        if context.should_reinvoke and not context.is_reinvoke:
+            # What the second run compares with (only then: no copy for a write no webhook changed).
+            state.last_output = json_copy(attributes.object)
 
     async def _dispatch(self, hooks: list, attributes: Attributes, state: "_Reinvocation", context) -> None:
         equivalents = _Equivalents(self.registry, attributes)

@@ -306,6 +306,27 @@ def reads_back_nulls(name: Optional[str]) -> bool:
     return name is not None and _plan(name) != _NO_PLAN
 
 
+def reads_back_differently(obj: dict, name: str) -> bool:
+    """Whether ``obj`` (of definition ``name``) holds an empty collection that as_read_back would make null."""
+    nulls, deeper = _plan(name)
+    for field in nulls:
+        value = obj.get(field)
+        if isinstance(value, (list, dict)) and not value:
+            return True
+    for field, how, inner in deeper:
+        value = obj.get(field)
+        if not value:
+            continue
+        if how == "object":
+            members = (value,) if isinstance(value, dict) else ()
+        else:
+            members = value if how == "items" and isinstance(value, list) else \
+                value.values() if how == "values" and isinstance(value, dict) else ()
+        if any(isinstance(member, dict) and reads_back_differently(member, inner) for member in members):
+            return True
+    return False
+
+
 def as_read_back(obj: dict, name: str) -> None:
     """``obj`` (of definition ``name``) made what upstream's storage gives back: every empty slice or map of a
     field without omitempty made null, in place."""

@@ -319,15 +319,18 @@ class Store:
                                                        dry_run=options.dry_run))
         self.strategy.as_stored(obj)
         self.read_back(obj)
-        if options.dry_run:
-            return None
         if not meta_.get("name"):
             # Kinds whose validation skips ObjectMeta (legacy events) meet upstream's key function here.
             raise errors.bad_request("Name parameter required.")
+        key = self.key(meta_.get("namespace"), meta_["name"])
+        if options.dry_run:
+            # As upstream's dry-run storage: a name taken is the create's 409, nothing is written.
+            if await self.storage.get(key) is not None:
+                raise errors.already_exists(self.qualified, meta_["name"])
+            return None
         if isinstance(given_version, str) and given_version.isdigit() and int(given_version):
             # Upstream's storage refuses it with an error no API status names: a 500, without a reason.
             raise StatusError(500, "", "resourceVersion should not be set on objects to be created")
-        key = self.key(meta_.get("namespace"), meta_["name"])
         await self.strategy.before_create(obj)
         try:
             return await self.storage.create(key, await self._stored(obj))
@@ -456,8 +459,10 @@ class Store:
         new = self._prepare_update(new, old, subresource)
         self._record_managed_fields(old, new, options, subresource)
         deleting = self._should_delete_during_update(new)
-        # Upstream's BeginUpdate, as BeginCreate above: taken before validation, given back unless written.
-        revert = None if deleting else await self.strategy.begin_update(new, old, options.dry_run)
+        # Upstream's BeginUpdate, as BeginCreate above (the main resource's store has it, a subresource's not):
+        # taken before validation, given back unless the new object is written (an update that deletes the object
+        # writes nothing: what the stored object held goes back after the delete).
+        revert = None if subresource else await self.strategy.begin_update(new, old, options.dry_run)
         try:
             outcome = await self._validate_and_update(key, mod_revision, new, old, subresource, options, deleting,
                                                       requested_rv, cached)
@@ -465,7 +470,7 @@ class Store:
             if revert is not None:
                 await revert()
             raise
-        if revert is not None and (outcome is None or outcome is _NO_CHANGE):
+        if revert is not None and (outcome is None or outcome is _NO_CHANGE or deleting):
             await revert()
         return outcome
 
@@ -485,9 +490,12 @@ class Store:
                                                   dry_run=options.dry_run))
         if not subresource:
             self.strategy.as_stored(new)
-        self.read_back(new)
-        if _same(new, old) and not deleting:
-            return _NO_CHANGE
+        if not deleting:
+            self.read_back(new)
+            if _same(new, old) or self.read_back_differs(old) and _same(new, self.read_back_copy(old)):
+                # Nothing to write (also where the stored object, written before read_back was, holds an empty
+                # collection that reads back null: the bytes upstream would store are the same).
+                return _NO_CHANGE
         if options.dry_run:
             return new, False
         if not deleting:
@@ -511,23 +519,40 @@ class Store:
             return None
         new["metadata"]["resourceVersion"] = str(revision)
         if deleting:
-            await self.strategy.after_delete(new)
+            # What the stored object held, not what the body names (storage deleted ``old``'s revision).
+            await self.strategy.after_delete(old)
         else:
             await self.strategy.after_update(new, old)
             await self.strategy.after_write(new)
         return new, False
 
-    def read_back(self, obj: dict) -> None:
-        """A built-in object about to be written made what reading it back gives upstream, whose storage (protobuf)
-        keeps no empty slice or map apart from none: those of fields without omitempty become null, so the answer,
-        the stored object and a later read agree (a ClusterRole's ``rules: []`` is ``rules: null``)."""
+    def _read_back_plan(self) -> str:
+        """The definition whose empty collections read back null ("" where this kind has none), found once."""
         definition = self._read_back_definition
         if definition is None:
             name = schema.definition_name_for(self.info.group, self.info.version, self.info.kind) \
                 if self.builtin else None
             definition = self._read_back_definition = name if typed.reads_back_nulls(name) else ""
+        return definition
+
+    def read_back(self, obj: dict) -> None:
+        """A built-in object about to be written made what reading it back gives upstream, whose storage (protobuf)
+        keeps no empty slice or map apart from none: those of fields without omitempty become null, so the answer,
+        the stored object and a later read agree (a ClusterRole's ``rules: []`` is ``rules: null``)."""
+        definition = self._read_back_plan()
         if definition:
             typed.as_read_back(obj, definition)
+
+    def read_back_differs(self, obj: dict) -> bool:
+        """Whether read_back would change ``obj`` (a stored one, written before read_back was, or by another
+        server), looked at without changing it."""
+        definition = self._read_back_plan()
+        return bool(definition) and typed.reads_back_differently(obj, definition)
+
+    def read_back_copy(self, obj: dict) -> dict:
+        copied = json_copy(obj)
+        self.read_back(copied)
+        return copied
 
     def _record_managed_fields(self, old: Optional[dict], new: dict, options: WriteOptions,
                                subresource: str) -> None:

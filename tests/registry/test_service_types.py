@@ -330,3 +330,54 @@ def test_allocation_comes_before_validation_and_validating_admission(store_regis
     assert invalid.code == 422
     assert admission.seen[-1]["clusterIP"] == plain["spec"]["clusterIP"]    # the create's, not the update's
     assert (_taken(store_registry, b"serviceips"), _taken(store_registry, b"servicenodeports")) == (ips, ports)
+
+
+def test_an_update_that_deletes_a_service_gives_back_what_the_stored_one_held(store_registry):
+    """The update that empties a deleted Service's finalizers still runs BeginUpdate (a node port of another
+    Service in the body is refused), takes nothing, and the delete gives back the stored object's IPs and ports,
+    not the ones the body names."""
+    from kapiserver.registry.options import DeleteOptions
+    svcs = store_registry.store("", "v1", "services")
+    a = _create(store_registry, "a", type="NodePort")
+    b = _create(store_registry, "b", type="NodePort")
+    a_port, b_port = a["spec"]["ports"][0]["nodePort"], b["spec"]["ports"][0]["nodePort"]
+
+    def add_finalizer(new):
+        new["metadata"]["finalizers"] = ["example.com/hold"]
+    _update(store_registry, "a", add_finalizer)
+    run(svcs.delete("default", "a", DeleteOptions()))
+
+    def release_taking_b_port(new):
+        new["metadata"]["finalizers"] = []
+        new["spec"]["ports"][0]["nodePort"] = b_port
+    refused = _refused(lambda: _update(store_registry, "a", release_taking_b_port))
+    assert refused.code == 422 and "provided port is already allocated" in refused.message
+
+    def release(new):
+        new["metadata"]["finalizers"] = []
+    _update(store_registry, "a", release)
+    taken = _taken(store_registry, b"servicenodeports")
+    assert str(b_port) in taken and str(a_port) not in taken
+    assert a["spec"]["clusterIP"] not in _taken(store_registry, b"serviceips")
+
+
+def test_a_status_write_takes_nothing(store_registry):
+    """Upstream's status store has no BeginUpdate: a status write neither allocates nor runs the allocator's
+    checks."""
+    svcs = store_registry.store("", "v1", "services")
+    lb = _create(store_registry, "lb", type="LoadBalancer")
+    calls = []
+    real = svcs.strategy.begin_update
+
+    async def counting(*args):
+        calls.append(args)
+        return await real(*args)
+    svcs.strategy.begin_update = counting
+    try:
+        status = dict(lb, status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
+        run(svcs.update("default", "lb", lambda old: dict(status, metadata=old["metadata"]), subresource="status"))
+        assert calls == []
+        _update(store_registry, "lb", lambda new: new["metadata"].setdefault("labels", {}).update(x="y"))
+        assert len(calls) == 1
+    finally:
+        svcs.strategy.begin_update = real
