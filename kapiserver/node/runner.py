@@ -469,8 +469,8 @@ class Container:
         terminated = {"exitCode": code, "reason": reason or ("Completed" if code == 0 else "Error"),
                       "startedAt": getattr(self, "started_at", finished), "finishedAt": finished,
                       "containerID": self.container_id()}
-        if sig:
-            terminated["signal"] = sig
+        # No "signal": a kubelet learns a container's end over CRI, which gives the exit code (128 + the signal
+        # for one killed by a signal) and never the signal itself.
         if message:
             terminated["message"] = message
         self.state = {"terminated": terminated}

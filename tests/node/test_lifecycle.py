@@ -623,3 +623,15 @@ def test_a_probe_that_cannot_run_errors_and_is_not_counted(tmp_path, monkeypatch
                                    '"no-such-check": executable file not found in $PATH: unknown')
     assert "Readiness probe errored and resulted in unknown state: couldn't find port: web in c" in unhealthy
     assert worker.status()["containerStatuses"][0]["ready"] is False
+
+
+def test_a_container_ended_by_a_signal_reports_its_exit_code_only(tmp_path):
+    """A process killed by SIGTERM ends with exit code 143 and reason Error; as upstream's kubelet, which learns it
+    over CRI (no signal there; kuberuntime's toKubeContainerStatus), the terminated state has no "signal"."""
+    reactor, recorder, worker = make_pod(tmp_path, [container("c", "app")], restartPolicy="Never")
+    worker.start()
+    process = reactor.running("app")[0]
+    process.ended = True
+    process.proto.processEnded(Failure(ProcessTerminated(signal=15)))
+    terminated = worker.status()["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 143 and terminated["reason"] == "Error" and "signal" not in terminated
