@@ -207,11 +207,12 @@ class ResourceQuotaAdmission:
                 sample |= {k for k in wanted if k.startswith(("requests.", "hugepages-"))}
             if not sample & wanted:
                 continue
+            now = self._clock().seconds()
             for item in (await store.list(namespace, ListOptions()))[0]:
                 seen.add((item.get("metadata") or {}).get("uid"))
                 if quota is not None and not _quota_applies(quota, info, item):
                     continue
-                for key, value in object_usage(info, item).items():
+                for key, value in object_usage(info, item, now).items():
                     if key in used:
                         used[key] += value
         return used, seen
@@ -227,7 +228,7 @@ class ResourceQuotaAdmission:
         name = quota["metadata"]["name"]
         for charge in pending:
             if name in charge.quotas:
-                for key, value in object_usage(charge.info, charge.obj).items():
+                for key, value in object_usage(charge.info, charge.obj, now).items():
                     if key in used:
                         used[key] += value
         return used
@@ -274,11 +275,12 @@ class ResourceQuotaAdmission:
                 self._recount_later(namespace)     # what the object used comes back
             return
         obj = attributes.object
-        usage = requested = object_usage(info, obj)
+        now = self._clock().seconds()
+        usage = requested = object_usage(info, obj, now)
         old = attributes.old_object if operation == UPDATE else None
         if old is not None and (old.get("metadata") or {}).get("resourceVersion"):
             # Only what the update adds is charged (never less than nothing); an update adding nothing passes.
-            before = object_usage(info, old)
+            before = object_usage(info, old, now)
             requested = {k: max(v - before.get(k, Fraction(0)), Fraction(0)) for k, v in usage.items()}
             if not any(requested.values()):
                 return

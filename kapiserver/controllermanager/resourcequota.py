@@ -52,9 +52,10 @@ def resources_for(key: str):
     return None
 
 
-def calculate_status(quota: dict, objects_of) -> dict:
+def calculate_status(quota: dict, objects_of, now: Optional[float] = None) -> dict:
     """The status ``quota`` should have: hard from spec, used counted over ``objects_of((group, resource))``
-    (the namespace's objects of that resource, or None when not known)."""
+    (the namespace's objects of that resource, or None when not known); ``now`` the controller's clock (a pod
+    past its deletion's grace period counts in count/pods only)."""
     hard = copy.deepcopy((quota.get("spec") or {}).get("hard") or {})
     used: Dict[str, Fraction] = {key: Fraction(0) for key in hard}
     by_resource: Dict[tuple, Set[str]] = {}
@@ -67,7 +68,7 @@ def calculate_status(quota: dict, objects_of) -> dict:
         for obj in objects_of((group, resource)) or []:
             if not quota_applies(quota, info, obj):
                 continue
-            for key, value in object_usage(info, obj).items():
+            for key, value in object_usage(info, obj, now).items():
                 if key in keys:
                     used[key] += value
     return {"hard": hard, "used": {k: usage_text(k, v) for k, v in used.items()}}
@@ -164,7 +165,7 @@ class ResourceQuotaController(QueueController):
         def objects_of(target):
             informer = informers.get(target)
             return informer.indexer.by_index("namespace", namespace) if informer is not None else None
-        status = calculate_status(quota, objects_of)
+        status = calculate_status(quota, objects_of, self.clock.seconds())
         if same_status(quota.get("status"), status):
             return
         try:

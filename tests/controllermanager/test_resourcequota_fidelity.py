@@ -124,3 +124,17 @@ def test_claims_are_charged_their_allocated_storage_and_beta_class():
     assert used(quota(hard), {("", "persistentvolumeclaims"): claims}) == {
         "requests.storage": str(6 * 2 ** 30 + 2), "gold.storageclass.storage.k8s.io/requests.storage": "5Gi",
         "silver.storageclass.storage.k8s.io/persistentvolumeclaims": "1"}
+
+
+def test_the_grace_period_is_judged_by_the_controllers_clock():
+    """``now`` is the controller's clock, not the wall clock: a pod whose deletion's grace ended an hour ago by a
+    simulated clock counts in count/pods only."""
+    import calendar
+    deleted = calendar.timegm((2030, 1, 1, 0, 0, 0))
+    stuck = pod("stuck", requests={"cpu": "1"}, metadata={"deletionTimestamp": "2030-01-01T00:00:00Z",
+                                                          "deletionGracePeriodSeconds": 30})
+    q = quota({"pods": "5", "count/pods": "5", "requests.cpu": "5"})
+    status = calculate_status(q, lambda target: [stuck] if target == ("", "pods") else [], deleted + 3600)
+    assert status["used"] == {"pods": "0", "count/pods": "1", "requests.cpu": "0"}
+    status = calculate_status(q, lambda target: [stuck] if target == ("", "pods") else [], deleted)
+    assert status["used"] == {"pods": "1", "count/pods": "1", "requests.cpu": "1"}
