@@ -101,16 +101,16 @@ def resource_of(info) -> GroupVersionResource:
     return GroupVersionResource(info.group, info.version, info.resource)
 
 
-async def convert_object(registry, obj: dict, source, target) -> dict:
-    """A copy of ``obj``, of ``source``'s version, in ``target``'s (both catalog ResourceInfos of one stored
-    resource): as the registry converts it, or through the custom resource's conversion webhook where its CRD
-    has one (upstream's admission converts with the resource's own object convertor, the webhook included;
-    a failure is the webhook converter's 500)."""
+async def convert_objects(registry, objects: list, source, target) -> list:
+    """Copies of ``objects``, of ``source``'s version, in ``target``'s (both catalog ResourceInfos of one stored
+    resource): as the registry converts them, or through the custom resource's conversion webhook where its CRD
+    has one, in one ConversionReview (upstream's admission converts with the resource's own object convertor, the
+    webhook included; a failure is the webhook converter's 500)."""
     store = registry.lookup(target.group, target.version, target.resource) if registry is not None else None
     converter = getattr(getattr(store, "strategy", None), "converter", None)
     if converter is not None:
-        return (await converter([obj], target.api_version))[0]
-    return conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target)
+        return await converter(list(objects), target.api_version) if objects else []
+    return [conversion.from_storage(conversion.to_storage(copy.deepcopy(obj), source), target) for obj in objects]
 
 
 async def converted_attributes(registry, attributes: Attributes, source, target) -> Attributes:
@@ -118,12 +118,12 @@ async def converted_attributes(registry, attributes: Attributes, source, target)
     its version (those of a subresource with a kind of its own, such as scale, stay as they are): what a webhook or
     an admission policy matched through matchPolicy Equivalent sees."""
     whole = attributes.subresource in ("", "status")
-
-    async def convert(obj):
-        if obj is None or not whole:
-            return obj
-        return await convert_object(registry, obj, source, target)
+    obj, old = attributes.object, attributes.old_object
+    if whole:
+        present = [o for o in (obj, old) if o is not None]
+        converted = iter(await convert_objects(registry, present, source, target))
+        obj = next(converted) if obj is not None else None
+        old = next(converted) if old is not None else None
     kind = GroupVersionKind(target.group, target.version, target.kind) if whole else \
         GroupVersionKind(attributes.kind.group, attributes.kind.version, attributes.kind.kind)
-    return replace(attributes, kind=kind, resource=resource_of(target), object=await convert(attributes.object),
-                   old_object=await convert(attributes.old_object))
+    return replace(attributes, kind=kind, resource=resource_of(target), object=obj, old_object=old)

@@ -26,7 +26,7 @@ from ..machinery.gojson import go_quote, json_kind, syntax_error
 from ..registry.attributes import CREATE, DELETE, UPDATE, Attributes, GroupVersionKind
 from ..registry.options import ListOptions
 from .celauthz import MAX_AUTHZ_ROUNDS, AuthzChecks, request_authorizer
-from .matching import (convert_object, converted_attributes, equivalent_resources, resource_of, rule_matches,
+from .matching import (convert_objects, converted_attributes, equivalent_resources, resource_of, rule_matches,
                        rule_matches_resource, selectors_match)
 
 GROUP = "admissionregistration.k8s.io"
@@ -209,6 +209,7 @@ class _Webhooks:
             if invocation.changed:
                 state.object_changed()
                 context.should_reinvoke = True
+                equivalents.forget_converted()
             if webhook.get("reinvocationPolicy") == "IfNeeded":
                 state.previously.add(uid)
 
@@ -244,9 +245,10 @@ class _Webhooks:
         rules = webhook.get("rules") or []
         invocation = None
         if any(rule_matches(rule, attributes) for rule in rules):
-            invocation = _Invocation(self.registry, attributes, None, None)
+            invocation = _Invocation(self.registry, attributes, None, None, equivalents)
         elif (webhook.get("matchPolicy") or "Equivalent") == "Equivalent":
-            invocation = next((_Invocation(self.registry, attributes, equivalents.source, other) for rule in rules
+            invocation = next((_Invocation(self.registry, attributes, equivalents.source, other, equivalents)
+                               for rule in rules
                                for other in equivalents.others if rule_matches_resource(rule, attributes,
                                                                                         resource_of(other))), None)
         if invocation is None:
@@ -434,6 +436,19 @@ class _Equivalents:
     def __init__(self, registry, attributes: Attributes):
         self.registry, self.attributes = registry, attributes
         self._found: Optional[tuple] = None
+        self._converted: dict = {}
+
+    async def converted(self, requested: Attributes, target) -> Attributes:
+        """``requested`` in ``target``'s version, converted once for every webhook matched through it (upstream
+        keeps one versioned copy) until a webhook changes the object."""
+        key = (id(requested), target.group, target.version, target.resource)
+        found = self._converted.get(key)
+        if found is None:
+            found = self._converted[key] = await converted_attributes(self.registry, requested, self.source, target)
+        return found
+
+    def forget_converted(self) -> None:
+        self._converted.clear()
 
     def _find(self) -> tuple:
         if self._found is None:
@@ -455,8 +470,9 @@ class _Invocation:
     group-version a rule matched (``source`` and ``target`` the catalog's ResourceInfos).  A request on a
     scale subresource is seen as upstream's admission sees it: an autoscaling/v1 Scale, the objects Scales."""
 
-    def __init__(self, registry, attributes: Attributes, source, target):
+    def __init__(self, registry, attributes: Attributes, source, target, equivalents: "_Equivalents"):
         self.registry, self.original, self.source, self.target = registry, attributes, source, target
+        self.equivalents = equivalents
         self.scale_paths: Optional[dict] = None
         self.requested = self._as_scale(registry, attributes) if attributes.subresource == "scale" else attributes
         self._versioned: Optional[Attributes] = None
@@ -488,8 +504,7 @@ class _Invocation:
             if self.target is None:
                 self._versioned = self.requested
             else:
-                self._versioned = await converted_attributes(self.registry, self.requested, self.source,
-                                                             self.target)
+                self._versioned = await self.equivalents.converted(self.requested, self.target)
         return self._versioned
 
     async def request(self, uid: str) -> dict:
@@ -522,7 +537,7 @@ class _Invocation:
         if versioned.object is not obj:
             versioned.object.clear()
             versioned.object.update(patched)
-            patched = await convert_object(self.registry, patched, self.target, self.source)
+            patched = (await convert_objects(self.registry, [patched], self.target, self.source))[0]
         obj.clear()
         obj.update(patched)
 

@@ -224,10 +224,11 @@ def test_equivalent_admission_sees_a_custom_resource_through_its_conversion_webh
     rule = {"apiGroups": [GROUP], "apiVersions": ["v2"], "resources": [plural], "operations": ["CREATE"]}
     configuration = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
                      "metadata": {"name": hook}, "webhooks": [{
-                         "name": "v2.conversion.example.com", "rules": [rule], "sideEffects": "None",
+                         "name": name, "rules": [rule], "sideEffects": "None",
                          "admissionReviewVersions": ["v1"], "clientConfig": {
                              "url": f"https://127.0.0.1:{server.server_address[1]}/mutate",
-                             "caBundle": base64.b64encode(ca).decode()}}]}
+                             "caBundle": base64.b64encode(ca).decode()}}
+                         for name in ("v2.conversion.example.com", "second.conversion.example.com")]}
     policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
               "metadata": {"name": hook}, "spec": {
                   "failurePolicy": "Fail", "matchConstraints": {"resourceRules": [rule]},
@@ -251,7 +252,8 @@ def test_equivalent_admission_sees_a_custom_resource_through_its_conversion_webh
             if Mutator.seen or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        [request] = Mutator.seen
+        request, second = Mutator.seen
+        assert second["object"]["port"] == "2"     # the first one's change, converted again for it
         assert request["kind"] == {"group": GROUP, "version": "v2", "kind": kind}
         assert request["requestKind"] == {"group": GROUP, "version": "v1", "kind": kind}
         seen = request["object"]
@@ -267,6 +269,11 @@ def test_equivalent_admission_sees_a_custom_resource_through_its_conversion_webh
             apiserver.request("DELETE", path(plural, "v1", "refused"))
             time.sleep(0.05)
         assert status == 422 and "port 666 is refused" in refused["message"], refused
+        # Nothing changed by the webhooks: the object is converted once for both, once for the policy.
+        Converter.reviews.clear()
+        assert apiserver.request("POST", path(plural, "v1"), {
+            "apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": "quiet"}, "hostPort": "c:5"})[0] == 201
+        assert [r["desiredAPIVersion"] for r in Converter.reviews] == [f"{GROUP}/v2", f"{GROUP}/v2"]
     finally:
         for collection in (webhooks, policies, bindings):
             apiserver.request("DELETE", f"{collection}/{hook}")
