@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Optional
 
 from .meta import parse_time
+from .names import is_qualified_name
 from .qos import pod_qos_class
 from .quantity import canonical_quantity, parse_quantity
 
@@ -50,10 +51,12 @@ NATIVE = ("cpu", "memory", "ephemeral-storage")
 
 
 def _extended(name: str) -> bool:
-    """An extended resource (example.com/dongle): a domain-qualified name outside kubernetes.io, not requests.*."""
-    domain, slash, _ = name.partition("/")
-    return bool(slash) and not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io")) and \
-        not name.startswith("requests.")
+    """An extended resource (example.com/dongle), as upstream's IsExtendedResourceName: a name with a "/" that
+    does not contain "kubernetes.io/" (native), does not start with "requests.", and is a qualified name once
+    "requests." is put before it."""
+    if "/" not in name or "kubernetes.io/" in name or name.startswith("requests."):
+        return False
+    return not is_qualified_name("requests." + name)
 
 
 def _aggregate(spec: dict, kind: str) -> dict[str, Fraction]:
