@@ -2,12 +2,13 @@
 ServiceAccount (annotation ``kubernetes.io/service-account.name``) get a legacy, non-expiring token signed with
 ``--service-account-private-key-file``, the root CA (``ca.crt``) and the ``namespace``, and the account's uid
 annotation; such a Secret whose account is gone (or is another account of the same name) is deleted, as are an
-account's token Secrets when the account is.  Without a private key the controller does not run, as upstream's."""
+account's token Secrets when the account is, and a token Secret deleted leaves its account's ``secrets`` list.
+Without a private key the controller does not run, as upstream's."""
 
 from __future__ import annotations
 
 import base64
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from ..auth import certs, jwt
 from ..client.cache import split_key
@@ -50,12 +51,22 @@ class TokensController(QueueController):
         self.secrets = self.informer(SECRETS, field_selector=f"type={TOKEN_TYPE}")     # as upstream's informer
         self.accounts = self.informer(SERVICE_ACCOUNTS)
         self.secrets.indexer.add_indexers({ACCOUNT_INDEX: _account_of})
-        self.secrets.add_event_handler(on_add=self._secret, on_update=lambda old, new: self._secret(new))
+        self.secrets.add_event_handler(on_add=self._secret, on_update=lambda old, new: self._secret(new),
+                                       on_delete=self._secret_deleted)
         self.accounts.add_event_handler(on_delete=self._account_deleted)
+        # Token Secrets deleted, by key: the account (name, uid annotation) whose reference to them goes.
+        self._deleted: Dict[str, Tuple[str, str]] = {}
 
     def _secret(self, secret: dict) -> None:
         if secret.get("type") == TOKEN_TYPE:
             self.enqueue(secret)
+
+    def _secret_deleted(self, secret: dict) -> None:
+        annotations = secret["metadata"].get("annotations") or {}
+        if secret.get("type") == TOKEN_TYPE and annotations.get(NAME_ANNOTATION):
+            key = f"{secret['metadata'].get('namespace', '')}/{secret['metadata']['name']}"
+            self._deleted[key] = (annotations[NAME_ANNOTATION], annotations.get(UID_ANNOTATION, ""))
+            self.queue.add(key)
 
     def _account_deleted(self, account: dict) -> None:
         key = f"{account['metadata'].get('namespace', '')}/{account['metadata']['name']}"
@@ -64,7 +75,11 @@ class TokensController(QueueController):
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
+        deleted = self._deleted.pop(key, None)
         secret = self.secrets.indexer.get_by_key(namespace, name)
+        if secret is None and deleted:
+            await self._remove_reference(namespace, name, *deleted)
+            return
         if secret is None or secret.get("type") != TOKEN_TYPE or secret["metadata"].get("deletionTimestamp"):
             return
         annotations = secret["metadata"].get("annotations") or {}
@@ -96,6 +111,34 @@ class TokensController(QueueController):
             if e.code == 404:
                 return
             raise       # a conflict is retried through the queue, from the newer Secret
+
+    async def _remove_reference(self, namespace: str, secret: str, account_name: str, account_uid: str) -> None:
+        """A token Secret is gone: its account (if the cache still has it, the same uid) no longer lists it in
+        ``secrets``, as upstream's removeSecretReference (read live, written back, again on a conflict)."""
+        cached = self.accounts.indexer.get_by_key(namespace, account_name)
+        if cached is None or (account_uid and cached["metadata"].get("uid") != account_uid):
+            return
+        for _ in range(10):
+            try:
+                account = await self.client.get(SERVICE_ACCOUNTS, account_name, namespace)
+            except APIError as e:
+                if e.code == 404:
+                    return
+                raise
+            if account_uid and account["metadata"].get("uid") != account_uid:
+                return
+            references = account.get("secrets") or []
+            if not any(ref.get("name") == secret for ref in references):
+                return
+            account["secrets"] = [ref for ref in references if ref.get("name") != secret]
+            try:
+                await self.client.update(SERVICE_ACCOUNTS, account)
+                return
+            except APIError as e:
+                if e.code == 404:
+                    return
+                if e.code != 409:
+                    raise
 
     async def _account(self, namespace: str, name: str, uid: Optional[str]) -> Optional[dict]:
         """The referenced account, from the cache, else read (it may be newer than the cache); None when it

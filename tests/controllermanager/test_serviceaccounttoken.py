@@ -79,6 +79,21 @@ def test_a_token_secret_is_filled_accepted_and_goes_with_its_account(apiserver, 
     assert whoami(apiserver, data["token"])[0] == 401
 
 
+def test_a_deleted_token_secret_leaves_its_accounts_secrets(apiserver, controllers, client, namespace):
+    """Upstream's removeSecretReference: a token Secret deleted is taken out of its account's ``secrets`` list, the
+    account's other references kept."""
+    controllers("serviceaccount-token-controller",
+                service_account_private_key_file=str(apiserver.data_dir / "pki" / "sa.key"))
+    run(client.create(SERVICE_ACCOUNTS, {"metadata": {"name": "robot", "namespace": namespace},
+                                         "secrets": [{"name": "robot-token"}, {"name": "robot-other"}]}))
+    run(client.create(SECRETS, {"metadata": {"name": "robot-token", "namespace": namespace, "annotations": {
+        "kubernetes.io/service-account.name": "robot"}}, "type": "kubernetes.io/service-account-token"}))
+    eventually(lambda: run(client.get(SECRETS, "robot-token", namespace)).get("data", {}).get("token"))
+    run(client.delete(SECRETS, "robot-token", namespace))
+    eventually(lambda: run(client.get(SERVICE_ACCOUNTS, "robot", namespace)).get("secrets") ==
+               [{"name": "robot-other"}])
+
+
 def test_without_a_private_key_nothing_runs(controllers, client, namespace):
     controllers("serviceaccount-token-controller")
     run(client.create(SERVICE_ACCOUNTS, {"metadata": {"name": "robot", "namespace": namespace}}))
