@@ -92,19 +92,25 @@ class TokensController(QueueController):
                 if e.code not in (404, 409):
                     raise
             return
-        data = secret.get("data") or {}
+        # Upstream's secretUpdateNeeded: a missing token or namespace, or a CA (when there is one) not the
+        # controller's; nothing else (an absent uid annotation alone, a namespace value of another) is rewritten.
+        data = dict(secret.get("data") or {})
         wanted_ca = base64.b64encode(self.ca.encode()).decode()
-        if data.get("token") and data.get("ca.crt") == wanted_ca and data.get("namespace") and \
-                annotations.get(UID_ANNOTATION) == account["metadata"]["uid"]:
+        needs_ca = bool(self.ca) and data.get("ca.crt") != wanted_ca
+        if data.get("token") and data.get("namespace") and not needs_ca:
             return
-        token = data.get("token") and base64.b64decode(data["token"]).decode()
-        if not token:
+        if needs_ca:
+            data["ca.crt"] = wanted_ca
+        if not data.get("namespace"):
+            data["namespace"] = base64.b64encode(namespace.encode()).decode()
+        if not data.get("token"):
             token = jwt.sign(legacy_claims(namespace, name, account["metadata"]["name"],
                                            account["metadata"]["uid"]), self.private_key)
-        updated = {**secret, "data": {**data, "token": base64.b64encode(token.encode()).decode(),
-                                      "ca.crt": wanted_ca, "namespace": base64.b64encode(namespace.encode()).decode()},
+            data["token"] = base64.b64encode(token.encode()).decode()
+        updated = {**secret, "data": data,
                    "metadata": {**secret["metadata"],
-                                "annotations": {**annotations, UID_ANNOTATION: account["metadata"]["uid"]}}}
+                                "annotations": {**annotations, NAME_ANNOTATION: account["metadata"]["name"],
+                                                UID_ANNOTATION: account["metadata"]["uid"]}}}
         try:
             await self.client.update(SECRETS, updated)
         except APIError as e:

@@ -12,6 +12,7 @@ import pytest
 
 from kapiserver.client.resources import SECRETS, SERVICE_ACCOUNTS
 from kapiserver.client.rest import APIError
+from tests.controllers.conftest import settle
 from tests.controllermanager.conftest import eventually, run, run_until
 from tests.e2e.conftest import APIServerProcess, free_port
 
@@ -92,6 +93,25 @@ def test_a_deleted_token_secret_leaves_its_accounts_secrets(apiserver, controlle
     run(client.delete(SECRETS, "robot-token", namespace))
     eventually(lambda: run(client.get(SERVICE_ACCOUNTS, "robot", namespace)).get("secrets") ==
                [{"name": "robot-other"}])
+
+
+def test_only_a_missing_token_namespace_or_ca_is_written(apiserver, controllers, client, namespace):
+    """Upstream's secretUpdateNeeded: a token Secret holding a token and a namespace is left as it is (no uid
+    annotation added); with no root CA there is no ca.crt to write."""
+    controllers("serviceaccount-token-controller",
+                service_account_private_key_file=str(apiserver.data_dir / "pki" / "sa.key"))
+    run(client.create(SERVICE_ACCOUNTS, {"metadata": {"name": "robot", "namespace": namespace}}))
+    given = {"token": base64.b64encode(b"made-elsewhere").decode(), "namespace": base64.b64encode(b"other").decode()}
+    kept = run(client.create(SECRETS, {"metadata": {"name": "robot-given", "namespace": namespace, "annotations": {
+        "kubernetes.io/service-account.name": "robot"}}, "type": "kubernetes.io/service-account-token", "data": given}))
+    run(client.create(SECRETS, {"metadata": {"name": "robot-token", "namespace": namespace, "annotations": {
+        "kubernetes.io/service-account.name": "robot"}}, "type": "kubernetes.io/service-account-token"}))
+    filled = eventually(lambda: (s := run(client.get(SECRETS, "robot-token", namespace))).get("data", {}).get("token")
+                        and s)
+    assert sorted(filled["data"]) == ["namespace", "token"]
+    settle(0.3)
+    again = run(client.get(SECRETS, "robot-given", namespace))
+    assert again["metadata"]["resourceVersion"] == kept["metadata"]["resourceVersion"] and again["data"] == given
 
 
 def test_without_a_private_key_nothing_runs(controllers, client, namespace):
