@@ -140,7 +140,9 @@ class NamespaceController(QueueController):
             raise
         if not namespace["metadata"].get("deletionTimestamp"):
             return
-        if FINALIZER not in ((namespace.get("spec") or {}).get("finalizers") or []):
+        # Upstream's finalized(): only a namespace with no finalizers at all is left alone; one still held by
+        # others (``kubernetes`` already taken off through /finalize) has its content deleted all the same.
+        if not (namespace.get("spec") or {}).get("finalizers"):
             return
         estimate = await self.delete_all_content(namespace)
         if estimate > 0:

@@ -193,3 +193,21 @@ def test_a_pod_past_its_grace_period_is_a_content_failure(client, namespaces):
                                     f"remain in namespace: {name} for gvr: /v1, Resource=pods")
     run(client.delete(PODS, "stuck", name, grace_period_seconds=0))
     eventually(lambda: gone(client, name), timeout=30)
+
+
+def test_content_goes_even_once_the_kubernetes_finalizer_is_gone(client, namespaces):
+    """Upstream's finalized(): a namespace whose only finalizer is another's (``kubernetes`` taken off through
+    /finalize before its deletion) still has its content deleted; it stays until that finalizer goes."""
+    name = create_namespace(client)
+    namespace = run(client.get(NAMESPACES, name))
+    namespace["spec"]["finalizers"] = ["example.com/keep"]
+    run(client.update(NAMESPACES, namespace, subresource="finalize"))
+    run(client.create(CONFIG_MAPS, {"metadata": {"name": "a", "namespace": name}}))
+    run(client.delete(NAMESPACES, name))
+    eventually(lambda: not [c for c in run(client.list(CONFIG_MAPS, name))["items"]
+                            if c["metadata"]["name"] == "a"])
+    namespace = run(client.get(NAMESPACES, name))
+    assert namespace["spec"]["finalizers"] == ["example.com/keep"]
+    namespace["spec"]["finalizers"] = []
+    run(client.update(NAMESPACES, namespace, subresource="finalize"))
+    eventually(lambda: gone(client, name))
