@@ -151,7 +151,8 @@ class NamespaceController(QueueController):
 
     async def finalize(self, name: str) -> None:
         latest = await self.client.get(NAMESPACES, name)
-        finalizers = [f for f in (latest.get("spec") or {}).get("finalizers") or [] if f != FINALIZER]
+        # Upstream's finalizeNamespace writes back the others as a set: sorted, each once.
+        finalizers = sorted({f for f in (latest.get("spec") or {}).get("finalizers") or [] if f != FINALIZER})
         latest["spec"] = {**(latest.get("spec") or {}), "finalizers": finalizers}
         try:
             await self.client.update(NAMESPACES, latest, subresource="finalize")

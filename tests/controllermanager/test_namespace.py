@@ -211,3 +211,18 @@ def test_content_goes_even_once_the_kubernetes_finalizer_is_gone(client, namespa
     namespace["spec"]["finalizers"] = []
     run(client.update(NAMESPACES, namespace, subresource="finalize"))
     eventually(lambda: gone(client, name))
+
+
+def test_finalize_leaves_the_other_finalizers_sorted(client, namespaces):
+    """Upstream's finalizeNamespace: the finalizers other than ``kubernetes`` are written back sorted, each once."""
+    name = create_namespace(client)
+    namespace = run(client.get(NAMESPACES, name))
+    namespace["spec"]["finalizers"] = ["kubernetes", "z.example.com/b", "a.example.com/a"]
+    run(client.update(NAMESPACES, namespace, subresource="finalize"))
+    run(client.delete(NAMESPACES, name))
+    eventually(lambda: "kubernetes" not in run(client.get(NAMESPACES, name))["spec"]["finalizers"])
+    namespace = run(client.get(NAMESPACES, name))
+    assert namespace["spec"]["finalizers"] == ["a.example.com/a", "z.example.com/b"]
+    namespace["spec"]["finalizers"] = []
+    run(client.update(NAMESPACES, namespace, subresource="finalize"))
+    eventually(lambda: gone(client, name))
