@@ -168,7 +168,7 @@ class NamespaceController(QueueController):
         discovery = await discover(self.client)
         if discovery.failed:
             updater.discovery_failed(discovery)
-        deletable = [r for r in discovery.resources if r.resource.namespaced and r.supports("list", "delete")]
+        deletable = [r for r in discovery.resources if r.resource.namespaced and r.supports("delete")]
         stamp = namespace["metadata"].get("deletionTimestamp")
         deleted_at = meta.parse_time(stamp) if stamp else self.clock.seconds()
         estimate = 0.0
@@ -211,24 +211,38 @@ class NamespaceController(QueueController):
         path = resource.path(namespace)
         # Background: the namespace controller lists what remains itself, and wants no orphan finalizer added.
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        try:
-            if api_resource.supports("deletecollection"):
+        # Upstream's deleteCollection, else (not served: 404 or 405, whatever discovery said) deleteEachItem.
+        collected = False
+        if api_resource.supports("deletecollection"):
+            try:
                 await self.client.request("DELETE", path, options)
-            else:
+                collected = True
+            except APIError as e:
+                if e.code not in (404, 405):
+                    raise
+        if not api_resource.supports("list"):
+            return 0.0, 0, {}
+        if not collected:
+            try:
                 listing = await self.metadata_client.list(resource, namespace)
-                for item in listing.get("items") or []:
-                    try:
-                        await self.client.delete(resource, item["metadata"]["name"], namespace,
-                                                 propagation_policy="Background")
-                    except APIError as e:
-                        if e.code != 404:
-                            raise
+            except APIError as e:
+                if e.code in (404, 405):
+                    return 0.0, 0, {}
+                raise
+            for item in listing.get("items") or []:
+                try:
+                    await self.client.delete(resource, item["metadata"]["name"], namespace,
+                                             propagation_policy="Background")
+                except APIError as e:
+                    if e.code not in (404, 405):
+                        raise
+        # Pods are read whole (their grace periods and phases); everything else as metadata.
+        try:
+            listing = await (self.client if resource == PODS else self.metadata_client).list(resource, namespace)
         except APIError as e:
             if e.code in (404, 405):
                 return 0.0, 0, {}
             raise
-        # Pods are read whole (their grace periods and phases); everything else as metadata.
-        listing = await (self.client if resource == PODS else self.metadata_client).list(resource, namespace)
         items = listing.get("items") or []
         held: Dict[str, int] = {}
         wait = 0.0

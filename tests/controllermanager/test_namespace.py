@@ -8,8 +8,8 @@ import pytest
 
 from kapiserver.client.resources import CONFIG_MAPS, NAMESPACES, PODS, REPLICATION_CONTROLLERS, SECRETS, Resource
 from kapiserver.client.rest import APIError
-from kapiserver.controllermanager.namespace import ConditionUpdater, deletion_conditions
-from kapiserver.controllermanager.discovery import Discovery
+from kapiserver.controllermanager.namespace import ConditionUpdater, NamespaceController, deletion_conditions
+from kapiserver.controllermanager.discovery import APIResource, Discovery
 from tests.controllers.conftest import settle
 from tests.controllermanager.conftest import WITHOUT_NAMESPACE_AND_GC, eventually, run
 from tests.conformance.support import unique
@@ -226,3 +226,63 @@ def test_finalize_leaves_the_other_finalizers_sorted(client, namespaces):
     namespace["spec"]["finalizers"] = []
     run(client.update(NAMESPACES, namespace, subresource="finalize"))
     eventually(lambda: gone(client, name))
+
+
+class FakeClient:
+    """What delete_resource_content asks of its clients: a collection that answers ``collection`` (an APIError
+    code, or None for success) to a deletecollection, ``items`` to a list, and each delete recorded."""
+
+    def __init__(self, items, collection=None):
+        self.items, self.collection, self.deleted = list(items), collection, []
+
+    async def request(self, method, path, body=None):
+        if self.collection:
+            raise APIError(self.collection, {"reason": "MethodNotAllowed", "message": "not served"})
+        self.items = []
+
+    async def list(self, resource, namespace):
+        return {"items": [{"metadata": {"name": n}} for n in self.items]}
+
+    async def delete(self, resource, name, namespace, **options):
+        self.deleted.append(name)
+        self.items.remove(name)
+
+
+def deleter(client):
+    from twisted.internet.task import Clock
+    controller = object.__new__(NamespaceController)
+    controller.client = controller.metadata_client = client
+    controller.clock = Clock()
+    return controller
+
+
+@pytest.mark.parametrize("code", [404, 405])
+def test_a_deletecollection_not_served_falls_back_to_deleting_each_item(code):
+    """Upstream's deleteAllContentForGroupVersionResource: a deletecollection that discovery offers but the server
+    refuses as not found or not allowed is done as a list and a delete of each item, then the rest is counted."""
+    widgets = Resource("example.com", "v1", "widgets", "Widget", True)
+    client = FakeClient(["a", "b"], collection=code)
+    api_resource = APIResource(widgets, frozenset({"list", "delete", "deletecollection"}))
+    assert run(deleter(client).delete_resource_content(api_resource, "ns", 0.0)) == (0.0, 0, {})
+    assert client.deleted == ["a", "b"]
+
+
+def test_a_resource_without_list_is_still_deleted_as_a_collection(monkeypatch):
+    """Discovery's delete verb is what makes a resource deletable (upstream's filter); with deletecollection and
+    no list, the collection is deleted and nothing can be counted."""
+    import kapiserver.controllermanager.namespace as module
+    widgets = Resource("example.com", "v1", "widgets", "Widget", True)
+    client = FakeClient(["a"])
+    api_resource = APIResource(widgets, frozenset({"delete", "deletecollection"}))
+
+    async def discover(_client):
+        return Discovery(resources=[api_resource])
+
+    async def write_conditions(name, updater):
+        return None
+    monkeypatch.setattr(module, "discover", discover)
+    controller = deleter(client)
+    controller._write_conditions = write_conditions
+    namespace = {"metadata": {"name": "ns", "deletionTimestamp": "1970-01-01T00:00:00Z"}}
+    assert run(controller.delete_all_content(namespace)) == 0
+    assert client.items == []
