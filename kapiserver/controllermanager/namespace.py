@@ -11,6 +11,7 @@ from typing import Dict, List
 from ..client.cache import split_key
 from ..client.resources import NAMESPACES, PODS
 from ..client.rest import APIError
+from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .discovery import APIResource, Discovery, discover, metadata_client
@@ -103,6 +104,11 @@ class NamespaceController(QueueController):
     name = "namespace-controller"
     workers_option = "concurrent-namespace-syncs"
     default_workers = 10
+
+    def rate_limiter(self, clock):
+        # Upstream's nsControllerRateLimiter: a failing deletion is tried again at least every minute (client-go's
+        # default backs off to 1000 s).
+        return MaxOfRateLimiter(ItemExponentialFailureRateLimiter(0.005, 60.0), BucketRateLimiter(clock, 10.0, 100))
 
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)

@@ -286,3 +286,11 @@ def test_a_resource_without_list_is_still_deleted_as_a_collection(monkeypatch):
     namespace = {"metadata": {"name": "ns", "deletionTimestamp": "1970-01-01T00:00:00Z"}}
     assert run(controller.delete_all_content(namespace)) == 0
     assert client.items == []
+
+
+def test_a_failing_deletion_is_retried_at_least_every_minute():
+    """Upstream's nsControllerRateLimiter: backing off from 5 ms, capped at 60 s (not client-go's 1000 s)."""
+    from twisted.internet.task import Clock
+    limiter = NamespaceController.rate_limiter(None, Clock())
+    delays = [limiter.when("ns") for _ in range(20)]
+    assert delays[0] == 0.005 and max(delays) == 60.0
