@@ -72,9 +72,9 @@ class ClusterRoleAggregationController(QueueController):
         except APIError as e:
             if e.code == 404:
                 return
-            if e.code not in (400, 415, 422):
-                raise
-            # Upstream falls back to an update where apply is refused.
+            if e.code != 415:
+                raise       # retried rate-limited, as any other error
+            # Upstream falls back to an update only where apply is not served (UnsupportedMediaType).
             await self.client.update(CLUSTER_ROLES, {**role, "rules": rules})
 
 

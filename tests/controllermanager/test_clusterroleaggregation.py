@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from kapiserver.client.resources import CLUSTER_ROLES
-from kapiserver.controllermanager.clusterroleaggregation import aggregated_rules
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.clusterroleaggregation import ClusterRoleAggregationController, aggregated_rules
 from tests.controllermanager.conftest import eventually, run
 from tests.e2e.conftest import APIServerProcess, Kubectl, free_port, kubectl_binary
 
@@ -38,7 +39,8 @@ def rule(verb, resource):
 def test_rules_are_the_union_of_the_selected_roles_by_name_each_once():
     """Each selector's roles in name order, a role selected twice counted once, the role itself never, each rule
     once."""
-    target = role("target", [rule("get", "stale")], selectors=[{"matchLabels": {"x": "1"}}, {"matchLabels": {"y": "1"}}])
+    target = role("target", [rule("get", "stale")],
+                  selectors=[{"matchLabels": {"x": "1"}}, {"matchLabels": {"y": "1"}}])
     roles = [target, role("b", [rule("get", "pods"), rule("list", "pods")], {"x": "1"}),
              role("a", [rule("get", "pods")], {"x": "1", "y": "1"}), role("c", [rule("get", "secrets")], {"y": "1"}),
              role("target", labels={"x": "1"}), role("d", [rule("delete", "pods")])]
@@ -95,3 +97,43 @@ def test_kubectl_auth_can_i_for_a_user_bound_to_edit(apiserver, client, controll
     assert can("create", "rolebindings.rbac.authorization.k8s.io", "-n", "alice-team") == "no"
     assert can("list", "pods", "-n", "default") == "no"
     assert can("list", "namespaces") == "no"
+
+
+class FakeRoles:
+    def __init__(self, roles):
+        self.roles = {r["metadata"]["name"]: r for r in roles}
+
+    def get(self, name):
+        return self.roles.get(name)
+
+    def list(self):
+        return list(self.roles.values())
+
+
+class FakeClient:
+    def __init__(self, apply_code):
+        self.apply_code, self.updated = apply_code, []
+
+    async def patch(self, *args, **kwargs):
+        raise APIError(self.apply_code, {"reason": "Refused", "message": "refused"})
+
+    async def update(self, resource, obj):
+        self.updated.append(obj)
+
+
+@pytest.mark.parametrize("code,falls_back", [(415, True), (422, False), (400, False)])
+def test_only_an_apply_not_served_falls_back_to_an_update(code, falls_back):
+    """Upstream's syncClusterRole: an update stands in for apply only when apply is UnsupportedMediaType; any other
+    refusal is the sync's error (retried rate-limited), nothing written."""
+    from types import SimpleNamespace
+    controller = object.__new__(ClusterRoleAggregationController)
+    controller.cluster_roles = SimpleNamespace(indexer=FakeRoles([
+        role("target", selectors=[{"matchLabels": {"x": "1"}}]), role("a", [rule("get", "pods")], {"x": "1"})]))
+    controller.client = FakeClient(code)
+    if falls_back:
+        run(controller.sync("target"))
+        assert [u["rules"] for u in controller.client.updated] == [[rule("get", "pods")]]
+    else:
+        with pytest.raises(APIError):
+            run(controller.sync("target"))
+        assert controller.client.updated == []
