@@ -165,6 +165,8 @@ class TokensController(QueueController):
 class _Disabled:
     """What runs without a private key: nothing, as upstream skips the controller."""
 
+    skipped = True      # not started: the controller manager registers no health check for it
+
     async def run(self) -> None:
         return None
 

@@ -151,3 +151,15 @@ def test_the_apiserver_alone_fills_token_secrets_too(tmp_path):
         assert whoami(server, token) == (201, "system:serviceaccount:default:bot")
     finally:
         server.stop()
+
+
+def test_without_a_private_key_the_controller_is_skipped():
+    """Not started, so the controller manager gives it no health check (as upstream skips it)."""
+    from kapiserver.controllermanager.serviceaccounttoken import start_tokens_controller
+
+    class Context:
+        @staticmethod
+        def option(name):
+            return None
+    controller = start_tokens_controller(Context())
+    assert getattr(controller, "skipped", False) is True
