@@ -431,17 +431,19 @@ class HorizontalController(QueueController):
 
     def _set_status(self, hpa: dict, current: int, desired: int, metric_statuses: list, rescale: bool,
                     now: float) -> None:
-        status = hpa["status"]
-        status["currentReplicas"] = current
-        status["desiredReplicas"] = desired
-        if metric_statuses:
-            status["currentMetrics"] = metric_statuses
-        else:
-            status.pop("currentMetrics", None)
+        """The status rebuilt from these five fields, as upstream's setStatus: anything else the stored status
+        held (observedGeneration, which the controller never sets) is dropped."""
+        old = hpa["status"]
+        status = {"currentReplicas": current, "desiredReplicas": desired}
         if rescale:
             status["lastScaleTime"] = meta.rfc3339(now)
-        if hpa["metadata"].get("generation") is not None:
-            status["observedGeneration"] = hpa["metadata"]["generation"]
+        elif old.get("lastScaleTime"):
+            status["lastScaleTime"] = old["lastScaleTime"]
+        if metric_statuses:
+            status["currentMetrics"] = metric_statuses
+        if old.get("conditions"):
+            status["conditions"] = old["conditions"]
+        hpa["status"] = status
 
     async def _write_status(self, hpa: dict, old_status: dict) -> None:
         if same_status(old_status, hpa["status"]):

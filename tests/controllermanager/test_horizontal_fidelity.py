@@ -1,0 +1,117 @@
+"""horizontal-pod-autoscaler-controller in process against upstream 1.32's pkg/controller/podautoscaler/
+(horizontal.go, replica_calculator.go, metrics/client.go): one reconcile at a time over a fake client that
+serves the target's scale, the metrics APIs and the status write, with the events recorded."""
+
+from __future__ import annotations
+
+import copy
+
+from twisted.internet import task
+
+from kapiserver.client.informer import SharedInformerFactory
+from kapiserver.client.rest import APIError
+from kapiserver.controllermanager.context import ControllerContext
+from kapiserver.controllermanager.horizontal import HorizontalController
+from kapiserver.machinery.meta import rfc3339
+from tests.controllermanager.conftest import run
+
+NOW = 1_800_000_000.0
+
+
+class FakeClient:
+    """Answers GET/PUT of paths from ``routes`` (a dict or an APIError to raise); records status writes."""
+
+    def __init__(self, routes):
+        self.routes = routes
+        self.requests: list = []
+        self.statuses: list = []
+
+    async def request(self, method, path, body=None, query=None, **kwargs):
+        self.requests.append((method, path, query, body))
+        answer = self.routes.get((method, path), self.routes.get(path))
+        if answer is None:
+            raise APIError(404, {"reason": "NotFound", "code": 404,
+                                 "message": "the server could not find the requested resource"})
+        if isinstance(answer, APIError):
+            raise answer
+        return copy.deepcopy(answer(body, query) if callable(answer) else answer)
+
+    async def update(self, resource, obj, subresource=None):
+        self.statuses.append(copy.deepcopy(obj))
+        return obj
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list = []
+
+    def event(self, obj, type_, reason, message):
+        self.events.append((type_, reason, message))
+
+
+def controller(routes, pods=(), **options):
+    clock = task.Clock()
+    clock.advance(NOW)
+    client = FakeClient(routes)
+    ctrl = HorizontalController(ControllerContext(client, SharedInformerFactory(client, clock), clock, options))
+    ctrl.recorder = Recorder()
+    for pod in pods:
+        ctrl.pods.indexer.add(pod)
+    return ctrl, client
+
+
+def scale(replicas, selector="app=web"):
+    return {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"replicas": replicas}, "status": {"replicas": replicas, "selector": selector}}
+
+
+def hpa(metrics=None, status=None, **spec):
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "ns", "generation": 3, "resourceVersion": "7"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 10,
+                     "metrics": metrics if metrics is not None else [
+                         {"type": "Resource", "resource": {"name": "cpu", "target": {
+                             "type": "Utilization", "averageUtilization": 50}}}], **spec},
+            "status": status if status is not None else {}}
+
+
+def pod(name, containers=None, init=None, labels=None):
+    long_ago = rfc3339(NOW - 3600)
+    spec = {"containers": containers or [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}]}
+    if init:
+        spec["initContainers"] = init
+    return {"metadata": {"name": name, "namespace": "ns", "labels": labels or {"app": "web"}}, "spec": spec,
+            "status": {"phase": "Running", "startTime": long_ago,
+                       "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": long_ago}]}}
+
+
+def pod_metrics(usage):
+    """A PodMetricsList of ``usage``: {pod: {container: cpu}}."""
+    return {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": [
+        {"metadata": {"name": name, "namespace": "ns"}, "timestamp": rfc3339(NOW - 10), "window": "30s",
+         "containers": [{"name": c, "usage": {"cpu": cpu, "memory": "1Mi"}} for c, cpu in containers.items()]}
+        for name, containers in usage.items()]}
+
+
+SCALE_PATH = "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods"
+
+
+def reconcile(ctrl, obj):
+    try:
+        run(ctrl.reconcile("ns/web", copy.deepcopy(obj)))
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
+def test_the_status_is_rebuilt_without_observed_generation():
+    """setStatus rebuilds the status from currentReplicas, desiredReplicas, lastScaleTime, currentMetrics and
+    conditions: the controller never writes observedGeneration, and one left in the status is dropped."""
+    ctrl, client = controller({SCALE_PATH: scale(2), METRICS_PATH: pod_metrics({"a": {"c": "50m"}, "b": {"c": "50m"}})},
+                              [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(status={"observedGeneration": 1, "currentReplicas": 2, "desiredReplicas": 2})) is None
+    written = client.statuses[-1]["status"]
+    assert "observedGeneration" not in written
+    assert (written["currentReplicas"], written["desiredReplicas"]) == (2, 2)
