@@ -155,7 +155,10 @@ def _pod_requests(pods, resource: str, container: Optional[str]) -> Dict[str, in
     requests: Dict[str, int] = {}
     for pod in pods:
         total = 0
-        for c in (pod.get("spec") or {}).get("containers") or []:
+        spec = pod.get("spec") or {}
+        # The regular containers and the sidecars (init containers that restart Always), which run alongside.
+        sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        for c in (spec.get("containers") or []) + sidecars:
             if container is not None and c.get("name") != container:
                 continue
             request = ((c.get("resources") or {}).get("requests") or {}).get(resource)

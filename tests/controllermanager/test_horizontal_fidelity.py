@@ -115,3 +115,25 @@ def test_the_status_is_rebuilt_without_observed_generation():
     written = client.statuses[-1]["status"]
     assert "observedGeneration" not in written
     assert (written["currentReplicas"], written["desiredReplicas"]) == (2, 2)
+
+
+def test_sidecar_requests_count_in_the_utilization():
+    """calculatePodRequests sums the requests of the regular containers and of the restartable init containers
+    (sidecars), whose usage the resource metrics include; a run-to-completion init container counts for
+    nothing, even without a request."""
+    init = [{"name": "setup"}, {"name": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}}]
+    pods = [pod("a", init=init), pod("b", init=init)]
+    usage = {name: {"c": "50m", "proxy": "50m"} for name in ("a", "b")}
+    ctrl, client = controller({SCALE_PATH: scale(2), METRICS_PATH: pod_metrics(usage)}, pods)
+    assert reconcile(ctrl, hpa()) is None
+    written = client.statuses[-1]["status"]
+    assert written["currentMetrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "current": {"averageValue": "100m", "averageUtilization": 50}}}]
+    assert written["desiredReplicas"] == 2
+    # A sidecar without a request is missing one, as a regular container would be.
+    bare = [{"name": "proxy", "restartPolicy": "Always"}]
+    ctrl, client = controller({SCALE_PATH: scale(1), METRICS_PATH: pod_metrics({"a": {"c": "50m"}})},
+                              [pod("a", init=bare)])
+    reconcile(ctrl, hpa())
+    assert ("Warning", "FailedGetResourceMetric", "failed to get cpu utilization: missing request for cpu in "
+            "container proxy of Pod a") in ctrl.recorder.events
