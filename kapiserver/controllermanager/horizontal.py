@@ -32,8 +32,8 @@ from ..machinery import meta
 from ..machinery.selectors import parse_label_selector
 from .context import ControllerContext, QueueController
 from .controllerutils import same_status
-from .replicacalculator import (ReplicaCalculationError, ResourceMetricsClient, milli_quantity, milli_value,
-                                raw_resource_replicas, resource_replicas)
+from .replicacalculator import (MetricsFetchError, ReplicaCalculationError, ResourceMetricsClient, milli_quantity,
+                                milli_value, raw_resource_replicas, resource_replicas)
 
 HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 SYNC_PERIOD = 15.0
@@ -532,8 +532,8 @@ class HorizontalController(QueueController):
                                                               resource, pods, metrics, now, self.tolerance,
                                                               **self.timing)
                 except ReplicaCalculationError as e:
-                    raise ReplicaCalculationError(
-                        f"failed to get {resource} usage: {self._metrics_error(e, resource)}") from None
+                    raise ReplicaCalculationError(f"failed to get {resource} usage: {self._wrapped(e, resource)}") \
+                        from None
                 current_status = {"averageValue": milli_quantity(average)}
                 name = f"{resource} resource" if container is None else f"{resource} container resource"
             elif target.get("averageUtilization") is not None:
@@ -544,7 +544,7 @@ class HorizontalController(QueueController):
                                                                    **self.timing)
                 except ReplicaCalculationError as e:
                     raise ReplicaCalculationError(
-                        f"failed to get {resource} utilization: {self._metrics_error(e, resource)}") from None
+                        f"failed to get {resource} utilization: {self._wrapped(e, resource)}") from None
                 current_status = {"averageValue": milli_quantity(raw), "averageUtilization": utilization}
                 name = f"{resource} resource utilization (percentage of request)" if container is None else \
                     f"{resource} container resource utilization (percentage of request)"
@@ -552,8 +552,8 @@ class HorizontalController(QueueController):
                 raise ReplicaCalculationError("invalid resource metric source: neither an average utilization "
                                               "target nor an average value (usage) target was set")
         except ReplicaCalculationError as e:
-            what = "resource" if kind == "Resource" else "container"
-            error = ReplicaCalculationError(f"failed to get {resource} {what} metric value: {e}")
+            what = f"{resource} resource" if kind == "Resource" else f"{container} container"
+            error = ReplicaCalculationError(f"failed to get {what} metric value: {e}")
             error.condition = (reason, f"the HPA was unable to compute the replica count: {e}")
             error.event = (reason, str(e))
             raise error from None
@@ -564,11 +564,11 @@ class HorizontalController(QueueController):
         return replicas, name, status
 
     @staticmethod
-    def _metrics_error(error: ReplicaCalculationError, resource: str) -> str:
-        message = str(error)
-        if message.startswith(("unable to fetch metrics", "no metrics returned from resource")):
-            return f"unable to get metrics for resource {resource}: {message}"
-        return message
+    def _wrapped(error: ReplicaCalculationError, resource: str) -> str:
+        """The replica calculation's words: the metrics client's errors wrapped, its own as they are."""
+        if isinstance(error, MetricsFetchError):
+            return f"unable to get metrics for resource {resource}: {error}"
+        return str(error)
 
 
 def start_horizontal_pod_autoscaler_controller(ctx: ControllerContext) -> HorizontalController:

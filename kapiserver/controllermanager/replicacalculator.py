@@ -36,6 +36,10 @@ class ReplicaCalculationError(Exception):
     """A replica count could not be computed; the message is upstream's."""
 
 
+class MetricsFetchError(ReplicaCalculationError):
+    """The metrics client's error, which the replica calculation wraps ("unable to get metrics for ...")."""
+
+
 @dataclass
 class PodMetric:
     timestamp: float
@@ -81,18 +85,25 @@ class ResourceMetricsClient:
             if e.code == 404:
                 # What client-go says when the group is not served at all (no APIService).
                 message = "the server could not find the requested resource (get pods.metrics.k8s.io)"
-            raise ReplicaCalculationError(f"unable to fetch metrics from resource metrics API: {message}") \
-                from None
+            raise MetricsFetchError(f"unable to fetch metrics from resource metrics API: {message}") from None
         except Exception as e:  # the connection failed
-            raise ReplicaCalculationError(f"unable to fetch metrics from resource metrics API: {e}") from None
+            raise MetricsFetchError(f"unable to fetch metrics from resource metrics API: {e}") from None
         items = (listed or {}).get("items") or [] if isinstance(listed, dict) else []
         if not items:
-            raise ReplicaCalculationError("no metrics returned from resource metrics API")
+            raise MetricsFetchError("no metrics returned from resource metrics API")
         out: Dict[str, PodMetric] = {}
         for item in items:
             total, complete = 0, True
             containers = [c for c in item.get("containers") or [] if container is None or c.get("name") == container]
-            if not containers:
+            if container is not None:
+                # One container's metrics: a pod whose metrics lack that container fails the whole fetch.
+                if not containers:
+                    item_meta = item.get("metadata") or {}
+                    raise MetricsFetchError(
+                        f"failed to get container metrics: container {container} not present in metrics for pod "
+                        f"{item_meta.get('namespace', '')}/{item_meta.get('name', '')}")
+                containers = containers[:1]
+            elif not containers:
                 continue
             for c in containers:
                 usage = (c.get("usage") or {}).get(resource)

@@ -137,3 +137,30 @@ def test_sidecar_requests_count_in_the_utilization():
     reconcile(ctrl, hpa())
     assert ("Warning", "FailedGetResourceMetric", "failed to get cpu utilization: missing request for cpu in "
             "container proxy of Pod a") in ctrl.recorder.events
+
+
+def test_a_container_missing_from_a_pods_metrics_fails_the_container_resource_metric():
+    """metrics/client.go getContainerMetrics: a pod whose metrics lack the container fails the fetch, wrapped by
+    the replica calculation; the ContainerResource error names the container (FailedGetContainerResourceMetric)."""
+    metric = [{"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {
+        "type": "Utilization", "averageUtilization": 50}}}]
+    pods = [pod("a", containers=[{"name": "app", "resources": {"requests": {"cpu": "100m"}}}]),
+            pod("b", containers=[{"name": "app", "resources": {"requests": {"cpu": "100m"}}}])]
+    usage = {"a": {"app": "50m"}, "b": {"other": "50m"}}
+    ctrl, client = controller({SCALE_PATH: scale(2), METRICS_PATH: pod_metrics(usage)}, pods)
+    error = reconcile(ctrl, hpa(metrics=metric))
+    cause = ("failed to get cpu utilization: unable to get metrics for resource cpu: failed to get container "
+             "metrics: container app not present in metrics for pod ns/b")
+    assert ("Warning", "FailedGetContainerResourceMetric", cause) in ctrl.recorder.events
+    assert ("Warning", "FailedComputeMetricsReplicas", "invalid metrics (1 invalid out of 1), first error is: "
+            f"failed to get app container metric value: {cause}") in ctrl.recorder.events
+    active = [c for c in client.statuses[-1]["status"]["conditions"] if c["type"] == "ScalingActive"][0]
+    assert (active["status"], active["reason"], active["message"]) == (
+        "False", "FailedGetContainerResourceMetric", f"the HPA was unable to compute the replica count: {cause}")
+    assert error is not None
+    # With the container in every pod's metrics, the metric is computed from that container alone.
+    usage["b"] = {"app": "50m", "other": "900m"}
+    ctrl, client = controller({SCALE_PATH: scale(2), METRICS_PATH: pod_metrics(usage)}, pods)
+    assert reconcile(ctrl, hpa(metrics=metric)) is None
+    assert client.statuses[-1]["status"]["currentMetrics"] == [{"type": "ContainerResource", "containerResource": {
+        "name": "cpu", "container": "app", "current": {"averageValue": "50m", "averageUtilization": 50}}}]
