@@ -3,8 +3,9 @@ is reconciled when it changes and every --horizontal-pod-autoscaler-sync-period 
 
 1. the target's ``scale`` subresource is read (AbleToScale False/FailedGetScale when it cannot be);
 2. the replica count is computed from the metrics: Resource and ContainerResource metrics through the
-   resource metrics API (metrics.k8s.io, replicacalculator.py), the largest proposal winning; any other
-   metric type is reported invalid. With no metrics API, ScalingActive is False with FailedGetResourceMetric
+   resource metrics API (metrics.k8s.io, replicacalculator.py), Pods and Object metrics through the custom
+   metrics API (custom.metrics.k8s.io, the version discovery prefers), External ones through
+   external.metrics.k8s.io, the largest proposal winning. With no metrics API, ScalingActive is False with FailedGetResourceMetric
    and upstream's message, and the Warning events FailedGetResourceMetric and FailedComputeMetricsReplicas;
 3. the count is normalized: without ``behavior``, the highest recommendation of the last 5 minutes
    (--horizontal-pod-autoscaler-downscale-stabilization) and a scale-up limit of max(2x, 4); with
@@ -29,11 +30,13 @@ from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import PODS, Resource
 from ..client.rest import APIError
 from ..machinery import meta
-from ..machinery.selectors import parse_label_selector
+from ..machinery.errors import StatusError
+from ..machinery.selectors import label_selector_from_dict, parse_label_selector
 from .context import ControllerContext, QueueController
 from .controllerutils import same_status
-from .replicacalculator import (MetricsFetchError, ReplicaCalculationError, ResourceMetricsClient, milli_quantity,
-                                milli_value, raw_resource_replicas, resource_replicas)
+from .replicacalculator import (CustomMetricsClient, MetricsFetchError, ReplicaCalculationError, ResourceMetricsClient,
+                                go_label_selector, milli_quantity, milli_value, per_pod_replicas,
+                                raw_resource_replicas, resource_replicas, usage_ratio_replicas)
 
 HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 SYNC_PERIOD = 15.0
@@ -285,6 +288,7 @@ class HorizontalController(QueueController):
                        "initial_readiness_delay": float(ctx.option(
                            "horizontal-pod-autoscaler-initial-readiness-delay", 30.0))}
         self.metrics = ResourceMetricsClient(self.client)
+        self.custom_metrics = CustomMetricsClient(self.client, self._resource_for_kind)
         self.recorder = ctx.recorder("horizontal-pod-autoscaler")
         self.hpas = self.informer(HPAS)
         self.pods = self.informer(PODS)
@@ -340,6 +344,12 @@ class HorizontalController(QueueController):
             plural = await self._discover(group, version, kind)
             self._plurals[(group, kind)] = plural
         return Resource(group, version or "v1", plural, kind)
+
+    async def _resource_for_kind(self, group: str, version: str, kind: str) -> str:
+        plural = self._plurals.get((group, kind))
+        if plural is None:
+            plural = self._plurals[(group, kind)] = await self._discover(group, version or "v1", kind)
+        return plural
 
     async def _discover(self, group: str, version: str, kind: str) -> str:
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
@@ -488,8 +498,9 @@ class HorizontalController(QueueController):
         invalid, first_error, invalid_condition = 0, "", None
         for spec in specs:
             try:
-                proposal, name, metric_status = await self._replicas_for_metric(spec, namespace, selector_text,
-                                                                                pods, current, now)
+                proposal, name, metric_status = await self._replicas_for_metric(
+                    spec, namespace, selector_text, pods, current, now,
+                    int((scale.get("status") or {}).get("replicas") or 0))
             except ReplicaCalculationError as e:
                 event = getattr(e, "event", None)
                 if event is not None:
@@ -513,8 +524,11 @@ class HorizontalController(QueueController):
         return replicas, metric_name, statuses, None
 
     async def _replicas_for_metric(self, spec: dict, namespace: str, selector: str, pods: list, current: int,
-                                   now: float):
+                                   now: float, status_replicas: int = 0):
         kind = spec.get("type")
+        if kind in ("Pods", "Object", "External"):
+            return await self._replicas_for_custom_metric(kind, spec, namespace, selector, pods, current,
+                                                          status_replicas)
         if kind not in ("Resource", "ContainerResource"):
             error = ReplicaCalculationError(f"unknown metric source type \"{kind}\"")
             error.condition = ("InvalidMetricSourceType", f"the HPA was unable to compute the replica count: {error}")
@@ -562,6 +576,101 @@ class HorizontalController(QueueController):
             body["container"] = container
         status = {"type": kind, ("resource" if kind == "Resource" else "containerResource"): body}
         return replicas, name, status
+
+    async def _replicas_for_custom_metric(self, kind: str, spec: dict, namespace: str, selector: str, pods: list,
+                                          current: int, status_replicas: int):
+        """A Pods, Object or External metric through the custom and external metrics APIs, as upstream's
+        computeStatusFor{Pods,Object,External}Metric: (replicas, metric name, metric status)."""
+        source = spec.get(kind.lower()) or {}
+        metric = source.get("metric") or {}
+        name, metric_selector = metric.get("name", ""), metric.get("selector")
+        target = source.get("target") or {}
+        identifier = {"name": name, **({"selector": metric_selector} if metric_selector is not None else {})}
+        reason = f"FailedGet{kind}Metric"
+
+        def failed(inner, outer=None):
+            error = ReplicaCalculationError(outer if outer is not None else str(inner))
+            error.condition = (reason, f"the HPA was unable to compute the replica count: {inner}")
+            error.event = (reason, str(inner))
+            return error
+        try:
+            metric_labels, selector_error = str(label_selector_from_dict(metric_selector)), None
+        except StatusError as e:
+            metric_labels, selector_error = "", e.message
+        if selector_error is not None and kind != "External":
+            raise failed(selector_error, f"failed to get {kind.lower()} metric value: {selector_error}")
+        if kind == "Pods":
+            try:
+                try:
+                    metrics = await self.custom_metrics.pods_metric(name, namespace, selector, metric_labels)
+                except ReplicaCalculationError as e:
+                    raise ReplicaCalculationError(f"unable to get metric {name}: {e}") from None
+                replicas, usage = raw_resource_replicas(current, milli_value(target.get("averageValue")), "", pods,
+                                                        metrics, self.clock.seconds(), self.tolerance, **self.timing)
+            except ReplicaCalculationError as e:
+                raise failed(e, f"failed to get pods metric value: {e}") from None
+            return replicas, f"pods metric {name}", {"type": "Pods", "pods": {
+                "metric": identifier, "current": {"averageValue": milli_quantity(usage)}}}
+        if kind == "Object":
+            described = source.get("describedObject") or {}
+            where = f"{described.get('kind')} on {namespace} {described.get('name')}"
+            if target.get("type") == "Value" and target.get("value") is not None:
+                try:
+                    try:
+                        usage = await self.custom_metrics.object_metric(name, namespace, described, metric_labels)
+                    except ReplicaCalculationError as e:
+                        raise ReplicaCalculationError(f"unable to get metric {name}: {where}/{e}") from None
+                    replicas = usage_ratio_replicas(current, usage / milli_value(target["value"]), pods,
+                                                    self.tolerance)
+                except ReplicaCalculationError as e:
+                    raise failed(e, f"failed to get object metric value: {e}") from None
+                return replicas, f"{described.get('kind')} metric {name}", {"type": "Object", "object": {
+                    "describedObject": described, "metric": identifier, "current": {"value": milli_quantity(usage)}}}
+            if target.get("type") == "AverageValue" and target.get("averageValue") is not None:
+                try:
+                    usage = await self.custom_metrics.object_metric(name, namespace, described, metric_labels)
+                except ReplicaCalculationError as e:
+                    inner = f"unable to get metric {name}: {where}/{e}"
+                    raise failed(inner, f"failed to get object metric value: failed to get {name} object metric: "
+                                        f"{inner}") from None
+                replicas, per_pod = per_pod_replicas(status_replicas, usage, milli_value(target["averageValue"]),
+                                                     self.tolerance)
+                return replicas, f"external metric {name}({go_label_selector(metric_selector)})", {
+                    "type": "Object", "object": {"metric": identifier,
+                                                 "current": {"averageValue": milli_quantity(per_pod)}}}
+            message = "invalid object metric source: neither a value target nor an average value target was set"
+            raise failed(message, f"failed to get object metric value: {message}")
+        # External
+        described_name = f"external metric {name}({go_label_selector(metric_selector)})"
+        # The replica calculation converts the metric's selector itself: its error comes as it is.
+        values, fetch_error = None, selector_error
+        if selector_error is None:
+            try:
+                values = await self.custom_metrics.external_metric(name, namespace, metric_labels)
+            except ReplicaCalculationError as e:
+                fetch_error = (f"unable to get external metric {namespace}/{name}/"
+                               f"{go_label_selector(metric_selector)}: {e}")
+        if target.get("averageValue") is not None:
+            if values is None:
+                raise failed(fetch_error, f"failed to get {name} external metric value: failed to get {name} "
+                                          f"external metric: {fetch_error}")
+            replicas, per_pod = per_pod_replicas(status_replicas, sum(values), milli_value(target["averageValue"]),
+                                                 self.tolerance)
+            return replicas, described_name, {"type": "External", "external": {
+                "metric": identifier, "current": {"averageValue": milli_quantity(per_pod)}}}
+        if target.get("value") is not None:
+            try:
+                if values is None:
+                    raise ReplicaCalculationError(fetch_error)
+                usage = sum(values)
+                replicas = usage_ratio_replicas(current, usage / milli_value(target["value"]), pods, self.tolerance)
+            except ReplicaCalculationError as e:
+                raise failed(e, f"failed to get {name} external metric value: failed to get external metric "
+                                f"{name}: {e}") from None
+            return replicas, described_name, {"type": "External", "external": {
+                "metric": identifier, "current": {"value": milli_quantity(usage)}}}
+        message = "invalid external metric source: neither a value target nor an average value target was set"
+        raise failed(message, f"failed to get {name} external metric value: {message}")
 
     @staticmethod
     def _wrapped(error: ReplicaCalculationError, resource: str) -> str:

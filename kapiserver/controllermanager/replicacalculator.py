@@ -272,3 +272,172 @@ def raw_resource_replicas(current: int, target_milli: int, resource: str, pods, 
     if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
         return current, average
     return replicas, average
+
+
+# -- custom and external metrics (Pods, Object and External metric sources) ------------------------------
+
+CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
+CUSTOM_METRICS_VERSIONS = ("v1beta2", "v1beta1")     # the versions the client speaks, preferred first
+EXTERNAL_METRICS_API = "/apis/external.metrics.k8s.io/v1beta1"
+DEFAULT_METRIC_WINDOW = 60.0                         # a custom metric sample without windowSeconds
+
+
+def _not_found(e: APIError, qualified: str, name: str = "") -> str:
+    """The message client-go gives an error answer: a 404 as the generic server response naming the request."""
+    if e.code == 404:
+        return f"the server could not find the requested resource (get {qualified}{' ' + name if name else ''})"
+    return e.message
+
+
+class CustomMetricsClient:
+    """The custom metrics API (custom.metrics.k8s.io, v1beta2 or v1beta1, whichever the server prefers) and
+    the external metrics API (external.metrics.k8s.io/v1beta1), as the HPA's metrics client reads them. Each
+    error is a MetricsFetchError with upstream's words."""
+
+    def __init__(self, client, resource_for_kind):
+        self.client = client
+        self.resource_for_kind = resource_for_kind   # async (group, version, kind) -> plural, LookupError if none
+
+    async def _version(self) -> str:
+        listed = await self.client.request("GET", "/apis")
+        group = next((g for g in (listed or {}).get("groups") or [] if g.get("name") == CUSTOM_METRICS_GROUP), None)
+        if group is None:
+            raise ReplicaCalculationError(f"no custom metrics API ({CUSTOM_METRICS_GROUP}) registered")
+        preferred = ((group.get("preferredVersion") or {}).get("version")) or ""
+        if preferred in CUSTOM_METRICS_VERSIONS:
+            return preferred
+        for version in group.get("versions") or []:
+            if version.get("version") in CUSTOM_METRICS_VERSIONS:
+                return version["version"]
+        raise ReplicaCalculationError("no known available metric versions found")
+
+    async def _qualified(self, api_version: str, kind: str) -> str:
+        group, _, version = (api_version or "").rpartition("/")
+        try:
+            plural = await self.resource_for_kind(group, version, kind)
+        except LookupError as e:
+            raise ReplicaCalculationError(f"unable to map kind {kind + '.' + group if group else kind} to "
+                                          f"resource: {e}") from None
+        return f"{plural}.{group}" if group else plural
+
+    async def _get(self, path_of, qualified: str, name: str, query: dict) -> dict:
+        try:
+            version = await self._version()
+            return await self.client.request("GET", path_of(version), query=query) or {}
+        except ReplicaCalculationError as e:
+            raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: {e}") from None
+        except APIError as e:
+            message = _not_found(e, f"{qualified}.{CUSTOM_METRICS_GROUP}", name)
+            raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: {message}") from None
+
+    async def pods_metric(self, metric: str, namespace: str, selector: str, metric_selector: str
+                          ) -> Dict[str, PodMetric]:
+        """GetRawMetric: the metric of every pod the selector picks."""
+        listed = await self._get(lambda v: f"/apis/{CUSTOM_METRICS_GROUP}/{v}/namespaces/{namespace}/pods/*/{metric}",
+                                 "pods", "*", {"labelSelector": selector or None,
+                                               "metricLabelSelector": metric_selector or None})
+        items = listed.get("items") or []
+        if not items:
+            raise MetricsFetchError("no metrics returned from custom metrics API")
+        out: Dict[str, PodMetric] = {}
+        for item in items:
+            window = item.get("windowSeconds")
+            stamp = meta.parse_time(item["timestamp"]) if item.get("timestamp") else 0.0
+            out[(item.get("describedObject") or {}).get("name", "")] = PodMetric(
+                stamp, DEFAULT_METRIC_WINDOW if window is None else float(window), milli_value(item.get("value")))
+        return out
+
+    async def object_metric(self, metric: str, namespace: str, described: dict, metric_selector: str) -> int:
+        """GetObjectMetric: the metric of one object (a Namespace's own, whatever name it is given)."""
+        api_version, kind = described.get("apiVersion") or "", described.get("kind") or ""
+        query = {"metricLabelSelector": metric_selector or None}
+        if kind == "Namespace" and "/" not in api_version:
+            listed = await self._get(lambda v: f"/apis/{CUSTOM_METRICS_GROUP}/{v}/namespaces/{namespace}/metrics/"
+                                               f"{metric}", "metrics", metric, query)
+        else:
+            try:
+                qualified = await self._qualified(api_version, kind)
+            except ReplicaCalculationError as e:
+                raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: {e}") from None
+            name = described.get("name", "")
+            listed = await self._get(lambda v: f"/apis/{CUSTOM_METRICS_GROUP}/{v}/namespaces/{namespace}/"
+                                               f"{qualified}/{name}/{metric}", qualified, name, query)
+        items = listed.get("items") or []
+        if len(items) != 1:
+            raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: the custom metrics API server "
+                                    f"returned {len(items)} results when we asked for exactly one")
+        return milli_value(items[0].get("value"))
+
+    async def external_metric(self, metric: str, namespace: str, metric_selector: str) -> list:
+        """GetExternalMetric: the values of every series of the metric the selector picks."""
+        try:
+            listed = await self.client.request("GET", f"{EXTERNAL_METRICS_API}/namespaces/{namespace}/{metric}",
+                                               query={"labelSelector": metric_selector or None}) or {}
+        except APIError as e:
+            raise MetricsFetchError(f"unable to fetch metrics from external metrics API: "
+                                    f"{_not_found(e, metric + '.external.metrics.k8s.io')}") from None
+        items = listed.get("items") or []
+        if not items:
+            raise MetricsFetchError("no metrics returned from external metrics API")
+        return [milli_value(item.get("value")) for item in items]
+
+
+def ready_pod_count(pods) -> int:
+    """getReadyPodsCount: the Running pods with Ready True; an error without any pod."""
+    if not pods:
+        raise ReplicaCalculationError("no pods returned by selector while calculating replica count")
+    return sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running"
+               and (_condition(p, "Ready") or {}).get("status") == "True")
+
+
+def usage_ratio_replicas(current: int, ratio: float, pods, tolerance: float = TOLERANCE) -> int:
+    """getUsageRatioReplicaCount: the ratio applied to the ready pods, or, from zero replicas, to one."""
+    if current == 0:
+        return math.ceil(ratio)
+    if abs(1.0 - ratio) <= tolerance:
+        return current
+    try:
+        ready = ready_pod_count(pods)
+    except ReplicaCalculationError as e:
+        raise ReplicaCalculationError(f"unable to calculate ready pods: {e}") from None
+    return math.ceil(ratio * ready)
+
+
+_MIN_INT64 = -(1 << 63)
+
+
+def _go_int64(value: float) -> int:
+    """int64(f) as Go does it on amd64: out of range (an infinity, NaN) is the smallest int64."""
+    if math.isnan(value) or math.isinf(value):
+        return _MIN_INT64
+    return int(value)
+
+
+def per_pod_replicas(status_replicas: int, usage: int, target_average: int,
+                     tolerance: float = TOLERANCE) -> Tuple[int, int]:
+    """(replicas, usage per pod) for an AverageValue target of an Object or External metric
+    (GetObjectPerPodMetricReplicas, GetExternalPerPodMetricReplicas): the total over the target, unless
+    within the tolerance of the target times the scale's status replicas."""
+    def divide(a: float, b: float) -> float:
+        if b:
+            return a / b
+        return math.nan if a == 0 else math.copysign(math.inf, a)
+    replicas = status_replicas
+    ratio = divide(usage, target_average * status_replicas)
+    if abs(1.0 - ratio) > tolerance:
+        replicas = int(math.ceil(usage / target_average))
+    per_pod = divide(usage, status_replicas)
+    return replicas, _go_int64(math.ceil(per_pod) if math.isfinite(per_pod) else per_pod)
+
+
+def go_label_selector(selector: Optional[dict]) -> str:
+    """How Go's %+v prints a *metav1.LabelSelector (its generated String()): ``nil`` when unset."""
+    if selector is None:
+        return "nil"
+    labels = "".join(f"{k}: {v}," for k, v in sorted((selector.get("matchLabels") or {}).items()))
+    expressions = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(e.get('values') or [])}],}},"
+        for e in selector.get("matchExpressions") or [])
+    return (f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
+            f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}")

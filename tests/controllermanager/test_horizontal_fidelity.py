@@ -164,3 +164,113 @@ def test_a_container_missing_from_a_pods_metrics_fails_the_container_resource_me
     assert reconcile(ctrl, hpa(metrics=metric)) is None
     assert client.statuses[-1]["status"]["currentMetrics"] == [{"type": "ContainerResource", "containerResource": {
         "name": "cpu", "container": "app", "current": {"averageValue": "50m", "averageUtilization": 50}}}]
+
+
+# -- Pods, Object and External metrics ----------------------------------------------------------------------
+
+GROUPS = {"kind": "APIGroupList", "groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1",
+                                                                           "version": "v1"}]}]}
+CUSTOM_GROUPS = {"kind": "APIGroupList", "groups": GROUPS["groups"] + [
+    {"name": "custom.metrics.k8s.io", "versions": [{"groupVersion": "custom.metrics.k8s.io/v1beta1",
+                                                    "version": "v1beta1"},
+                                                   {"groupVersion": "custom.metrics.k8s.io/v1beta2",
+                                                    "version": "v1beta2"}],
+     "preferredVersion": {"groupVersion": "custom.metrics.k8s.io/v1beta2", "version": "v1beta2"}}]}
+CORE = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+    {"name": "services", "kind": "Service", "namespaced": True}, {"name": "pods", "kind": "Pod", "namespaced": True}]}
+
+
+def metric_values(**values):
+    return {"kind": "MetricValueList", "apiVersion": "custom.metrics.k8s.io/v1beta2", "metadata": {}, "items": [
+        {"describedObject": {"kind": "Pod", "namespace": "ns", "name": name, "apiVersion": "/v1"},
+         "metric": {"name": "packets"}, "timestamp": rfc3339(NOW - 5), "value": value}
+        for name, value in values.items()]}
+
+
+PODS_METRIC = [{"type": "Pods", "pods": {"metric": {"name": "packets"}, "target": {
+    "type": "AverageValue", "averageValue": "1"}}}]
+
+
+def test_without_a_custom_metrics_api_a_pods_metric_fails_to_be_fetched():
+    """A Pods metric is read from custom.metrics.k8s.io (no longer an unknown metric source type): without that
+    group in discovery, FailedGetPodsMetric with the custom metrics client's words."""
+    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": GROUPS}, [pod("a"), pod("b")])
+    reconcile(ctrl, hpa(metrics=PODS_METRIC))
+    cause = ("unable to get metric packets: unable to fetch metrics from custom metrics API: no custom metrics API "
+             "(custom.metrics.k8s.io) registered")
+    assert ("Warning", "FailedGetPodsMetric", cause) in ctrl.recorder.events
+    assert ("Warning", "FailedComputeMetricsReplicas", "invalid metrics (1 invalid out of 1), first error is: "
+            f"failed to get pods metric value: {cause}") in ctrl.recorder.events
+    active = [c for c in client.statuses[-1]["status"]["conditions"] if c["type"] == "ScalingActive"][0]
+    assert (active["reason"], active["message"]) == (
+        "FailedGetPodsMetric", f"the HPA was unable to compute the replica count: {cause}")
+
+
+def test_a_pods_metric_scales_on_the_average_per_pod():
+    """GetMetricReplicas: the pods' average (2) over the target (1) on the 2 ready pods wants 4; the status
+    carries the metric's average, the event names the metric."""
+    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/packets"
+    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, path: metric_values(a="3", b="1"),
+                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(metrics=PODS_METRIC)) is None
+    assert [q for m, p, q, _ in client.requests if p == path] == [{"labelSelector": "app=web",
+                                                                    "metricLabelSelector": None}]
+    assert ("Normal", "SuccessfulRescale", "New size: 4; reason: pods metric packets above target") in \
+        ctrl.recorder.events
+    written = client.statuses[-1]["status"]
+    assert written["currentMetrics"] == [{"type": "Pods", "pods": {"metric": {"name": "packets"},
+                                                                   "current": {"averageValue": "2"}}}]
+    active = [c for c in written["conditions"] if c["type"] == "ScalingActive"][0]
+    assert active["message"] == "the HPA was able to successfully calculate a replica count from pods metric packets"
+
+
+def test_an_object_metric_value_scales_the_ready_pods():
+    """GetObjectMetricReplicas: the object's value (300m) over the target (100m) applied to the 2 ready pods wants
+    6, which the scale-up limit makes 4."""
+    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/front/requests"
+    value = {"kind": "MetricValueList", "items": [{"describedObject": {"kind": "Service", "name": "front"},
+                                                   "metric": {"name": "requests"}, "value": "300m",
+                                                   "timestamp": rfc3339(NOW)}]}
+    metric = [{"type": "Object", "object": {"describedObject": {"apiVersion": "v1", "kind": "Service",
+                                                                "name": "front"},
+                                            "metric": {"name": "requests"},
+                                            "target": {"type": "Value", "value": "100m"}}}]
+    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, "/api/v1": CORE, path: value,
+                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(metrics=metric)) is None
+    written = client.statuses[-1]["status"]
+    assert written["desiredReplicas"] == 4
+    assert [c["reason"] for c in written["conditions"] if c["type"] == "ScalingLimited"] == ["ScaleUpLimit"]
+    assert written["currentMetrics"] == [{"type": "Object", "object": {
+        "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "front"}, "metric": {"name": "requests"},
+        "current": {"value": "300m"}}}]
+    assert ("Normal", "SuccessfulRescale", "New size: 4; reason: Service metric requests above target") in \
+        ctrl.recorder.events
+
+
+def test_external_metrics_without_and_with_the_api():
+    """An External metric: without external.metrics.k8s.io the 404 in client-go's words (FailedGetExternalMetric);
+    with it, an AverageValue target divides the total (40) by the target (10) -> 4, per pod 20."""
+    metric = [{"type": "External", "external": {"metric": {"name": "queue", "selector": {"matchLabels": {"q": "x"}}},
+                                                "target": {"type": "AverageValue", "averageValue": "10"}}}]
+    ctrl, client = controller({SCALE_PATH: scale(2)}, [pod("a"), pod("b")])
+    reconcile(ctrl, hpa(metrics=metric))
+    cause = ("unable to get external metric ns/queue/&LabelSelector{MatchLabels:map[string]string{q: x,},"
+             "MatchExpressions:[]LabelSelectorRequirement{},}: unable to fetch metrics from external metrics API: "
+             "the server could not find the requested resource (get queue.external.metrics.k8s.io)")
+    assert ("Warning", "FailedGetExternalMetric", cause) in ctrl.recorder.events
+    assert ("Warning", "FailedComputeMetricsReplicas", "invalid metrics (1 invalid out of 1), first error is: "
+            f"failed to get queue external metric value: failed to get queue external metric: {cause}") in \
+        ctrl.recorder.events
+    path = "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue"
+    values = {"kind": "ExternalMetricValueList", "items": [
+        {"metricName": "queue", "value": "30", "timestamp": rfc3339(NOW)},
+        {"metricName": "queue", "value": "10", "timestamp": rfc3339(NOW)}]}
+    ctrl, client = controller({SCALE_PATH: scale(2), path: values, ("PUT", SCALE_PATH): lambda body, query: body},
+                              [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(metrics=metric)) is None
+    assert [q for m, p, q, _ in client.requests if p == path] == [{"labelSelector": "q=x"}]
+    written = client.statuses[-1]["status"]
+    assert written["desiredReplicas"] == 4
+    assert written["currentMetrics"] == [{"type": "External", "external": {
+        "metric": {"name": "queue", "selector": {"matchLabels": {"q": "x"}}}, "current": {"averageValue": "20"}}}]
