@@ -5,8 +5,9 @@ is reconciled when it changes and every --horizontal-pod-autoscaler-sync-period 
 2. the replica count is computed from the metrics: Resource and ContainerResource metrics through the
    resource metrics API (metrics.k8s.io, replicacalculator.py), Pods and Object metrics through the custom
    metrics API (custom.metrics.k8s.io, the version discovery prefers), External ones through
-   external.metrics.k8s.io, the largest proposal winning. With no metrics API, ScalingActive is False with FailedGetResourceMetric
-   and upstream's message, and the Warning events FailedGetResourceMetric and FailedComputeMetricsReplicas;
+   external.metrics.k8s.io, the largest proposal winning. With no metrics API, ScalingActive is False with
+   FailedGetResourceMetric and upstream's message, and the Warning events FailedGetResourceMetric and
+   FailedComputeMetricsReplicas;
 3. the count is normalized: without ``behavior``, the highest recommendation of the last 5 minutes
    (--horizontal-pod-autoscaler-downscale-stabilization) and a scale-up limit of max(2x, 4); with
    ``behavior``, the stabilization windows of scaleUp/scaleDown and their rate policies (Pods/Percent per
@@ -45,8 +46,9 @@ SCALE_UP_LIMIT_FACTOR = 2.0
 SCALE_UP_LIMIT_MINIMUM = 4.0
 
 # Targets whose plural we know without discovery.
-_KNOWN_TARGETS = {("apps", "Deployment"): "deployments", ("apps", "ReplicaSet"): "replicasets",
-                  ("apps", "StatefulSet"): "statefulsets", ("", "ReplicationController"): "replicationcontrollers"}
+_KNOWN_TARGETS = {("apps", "Deployment"): ("v1", "deployments"), ("apps", "ReplicaSet"): ("v1", "replicasets"),
+                  ("apps", "StatefulSet"): ("v1", "statefulsets"),
+                  ("", "ReplicationController"): ("v1", "replicationcontrollers")}
 
 
 def set_condition(status: dict, type_: str, value: str, reason: str, message: str, now: float) -> None:
@@ -293,7 +295,7 @@ class HorizontalController(QueueController):
         self.hpas = self.informer(HPAS)
         self.pods = self.informer(PODS)
         self.hpas.add_event_handler(on_add=self.enqueue, on_update=self._updated, on_delete=self._deleted)
-        self._plurals: Dict[Tuple[str, str], str] = dict(_KNOWN_TARGETS)
+        self._plurals: Dict[Tuple[str, str], Tuple[str, str]] = dict(_KNOWN_TARGETS)
         # The selector of each HPA's target, for upstream's AmbiguousSelector check.
         self._selectors: Dict[str, Optional[object]] = {}
 
@@ -337,29 +339,43 @@ class HorizontalController(QueueController):
 
     # -- one HPA -----------------------------------------------------------------------------------
     async def _target(self, ref: dict) -> Resource:
-        group, _, version = (ref.get("apiVersion") or "").rpartition("/")
-        kind = ref.get("kind") or ""
-        plural = self._plurals.get((group, kind))
-        if plural is None:
-            plural = await self._discover(group, version, kind)
-            self._plurals[(group, kind)] = plural
-        return Resource(group, version or "v1", plural, kind)
+        """The scale target's resource, as upstream's RESTMapper finds it: by group and kind, at the version the
+        server prefers, whatever version the reference gives (an unparsable one fails)."""
+        api_version, kind = ref.get("apiVersion") or "", ref.get("kind") or ""
+        if api_version.count("/") > 1:
+            raise LookupError(f"unexpected GroupVersion string: {api_version}")
+        group = api_version.rpartition("/")[0]
+        version, plural = await self._mapping(group, kind)
+        return Resource(group, version, plural, kind)
 
     async def _resource_for_kind(self, group: str, version: str, kind: str) -> str:
-        plural = self._plurals.get((group, kind))
-        if plural is None:
-            plural = self._plurals[(group, kind)] = await self._discover(group, version or "v1", kind)
-        return plural
+        return (await self._mapping(group, kind))[1]
 
-    async def _discover(self, group: str, version: str, kind: str) -> str:
-        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        try:
-            listing = await self.client.request("GET", path)
-        except APIError:
-            listing = {}
-        for resource in (listing or {}).get("resources") or []:
-            if resource.get("kind") == kind and "/" not in resource.get("name", ""):
-                return resource["name"]
+    async def _mapping(self, group: str, kind: str) -> Tuple[str, str]:
+        """(version, plural) of a group's kind, from discovery (cached once found)."""
+        found = self._plurals.get((group, kind))
+        if found is None:
+            found = self._plurals[(group, kind)] = await self._discover(group, kind)
+        return found
+
+    async def _discover(self, group: str, kind: str) -> Tuple[str, str]:
+        versions = ["v1"]
+        if group:
+            try:
+                served = await self.client.request("GET", f"/apis/{group}") or {}
+            except APIError:
+                served = {}
+            preferred = (served.get("preferredVersion") or {}).get("version")
+            versions = ([preferred] if preferred else []) + [
+                v.get("version") for v in served.get("versions") or [] if v.get("version") != preferred]
+        for version in versions:
+            try:
+                listing = await self.client.request("GET", f"/apis/{group}/{version}" if group else f"/api/{version}")
+            except APIError:
+                continue
+            for resource in (listing or {}).get("resources") or []:
+                if resource.get("kind") == kind and "/" not in resource.get("name", ""):
+                    return version, resource["name"]
         raise LookupError(f'no matches for kind "{kind}" in group "{group}"')
 
     async def reconcile(self, key: str, hpa: dict) -> None:

@@ -274,3 +274,39 @@ def test_external_metrics_without_and_with_the_api():
     assert written["desiredReplicas"] == 4
     assert written["currentMetrics"] == [{"type": "External", "external": {
         "metric": {"name": "queue", "selector": {"matchLabels": {"q": "x"}}}, "current": {"averageValue": "20"}}}]
+
+
+# -- the scale target --------------------------------------------------------------------------------------
+
+def test_the_target_is_found_by_group_and_kind_whatever_the_version():
+    """The RESTMapper maps the reference's group and kind, the scale client reads the scale at the version the
+    server prefers: apps/v1beta2 finds the apps/v1 Deployment; a custom kind is discovered at its group's
+    preferred version; an unparsable apiVersion fails the scale (FailedGetScale)."""
+    routes = {SCALE_PATH: scale(2), METRICS_PATH: pod_metrics({"a": {"c": "50m"}, "b": {"c": "50m"}})}
+    ctrl, client = controller(routes, [pod("a"), pod("b")])
+    ref = {"apiVersion": "apps/v1beta2", "kind": "Deployment", "name": "web"}
+    assert reconcile(ctrl, hpa(scaleTargetRef=ref)) is None
+    assert [c["reason"] for c in client.statuses[-1]["status"]["conditions"] if c["type"] == "AbleToScale"] == [
+        "ReadyForNewScale"]
+
+    crd_scale = "/apis/example.com/v2/namespaces/ns/widgets/web/scale"
+    routes = {**routes, "/apis/example.com": {"kind": "APIGroup", "name": "example.com", "versions": [
+        {"groupVersion": "example.com/v1", "version": "v1"}, {"groupVersion": "example.com/v2", "version": "v2"}],
+        "preferredVersion": {"groupVersion": "example.com/v2", "version": "v2"}},
+        "/apis/example.com/v2": {"kind": "APIResourceList", "resources": [
+            {"name": "widgets", "kind": "Widget", "namespaced": True},
+            {"name": "widgets/scale", "kind": "Scale", "namespaced": True}]},
+        crd_scale: scale(2)}
+    ctrl, client = controller(routes, [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(scaleTargetRef={"apiVersion": "example.com/v1", "kind": "Widget",
+                                               "name": "web"})) is None
+    assert ("GET", crd_scale, None, None) in client.requests
+
+    ctrl, client = controller(routes)
+    error = reconcile(ctrl, hpa(scaleTargetRef={"apiVersion": "apps/v1/x", "kind": "Deployment", "name": "web"}))
+    assert error is not None
+    assert ctrl.recorder.events == [("Warning", "FailedGetScale", "unexpected GroupVersion string: apps/v1/x")]
+    able = [c for c in client.statuses[-1]["status"]["conditions"] if c["type"] == "AbleToScale"][0]
+    assert (able["status"], able["reason"], able["message"]) == (
+        "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: unexpected "
+        "GroupVersion string: apps/v1/x")
