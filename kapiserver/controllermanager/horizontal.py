@@ -453,7 +453,9 @@ class HorizontalController(QueueController):
             self.recorder.event(hpa, "Normal", "SuccessfulRescale", f"New size: {desired}; reason: {rescale_reason}")
             self.core.store_scale_event(key, spec.get("behavior"), current, desired, now)
         self._set_status(hpa, current, desired, metric_statuses, rescale, now)
-        await self._write_status(hpa, old_status)
+        error = await self._write_status(hpa, old_status)
+        if error is not None:
+            raise RuntimeError(error)
 
     def _set_status(self, hpa: dict, current: int, desired: int, metric_statuses: list, rescale: bool,
                     now: float) -> None:
@@ -471,14 +473,17 @@ class HorizontalController(QueueController):
             status["conditions"] = old["conditions"]
         hpa["status"] = status
 
-    async def _write_status(self, hpa: dict, old_status: dict) -> None:
+    async def _write_status(self, hpa: dict, old_status: dict) -> Optional[str]:
+        """Write a changed status; a refused write is a Warning FailedUpdateStatus event and the error returned
+        (upstream's updateStatus), which the sync fails with unless it fails for another reason already."""
         if same_status(old_status, hpa["status"]):
-            return
+            return None
         try:
             await self.client.update(HPAS, hpa, subresource="status")
         except APIError as e:
-            if e.code not in (404, 409):
-                raise
+            self.recorder.event(hpa, "Warning", "FailedUpdateStatus", e.message)
+            return f"failed to update status for {hpa['metadata']['name']}: {e.message}"
+        return None
 
     # -- metrics -------------------------------------------------------------------------------------
     async def _replicas_for_metrics(self, hpa: dict, scale: dict, current: int, now: float):

@@ -310,3 +310,18 @@ def test_the_target_is_found_by_group_and_kind_whatever_the_version():
     assert (able["status"], able["reason"], able["message"]) == (
         "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: unexpected "
         "GroupVersion string: apps/v1/x")
+
+
+def test_a_refused_status_write_is_a_failed_update_status_event():
+    """updateStatus: any refused status write (a conflict too) records Warning FailedUpdateStatus with the
+    error, and the sync fails "failed to update status for NAME"."""
+    ctrl, client = controller({SCALE_PATH: scale(2), METRICS_PATH: pod_metrics({"a": {"c": "50m"}, "b": {"c": "50m"}})},
+                              [pod("a"), pod("b")])
+    message = ('Operation cannot be fulfilled on horizontalpodautoscalers.autoscaling "web": the object has been '
+               'modified; please apply your changes to the latest version and try again')
+
+    async def refuse(resource, obj, subresource=None):
+        raise APIError(409, {"reason": "Conflict", "code": 409, "message": message})
+    client.update = refuse
+    assert reconcile(ctrl, hpa()) == f"failed to update status for web: {message}"
+    assert ctrl.recorder.events == [("Warning", "FailedUpdateStatus", message)]
