@@ -207,16 +207,17 @@ class NodeLifecycleController(QueueController):
         observed = ready_status(node)
         node = await self._update_health(node)
         current = ready_status(node)
-        node = await self._update_taints(node, current)
-        node = await self._reconcile_labels(node)
         if current is not None and current != "True" and observed == "True":
             # Only at the transition this controller saw (upstream's monitorNodeHealth calls MarkPodsNotReady
             # when the Ready condition observed True is no longer True): a node the kubelet itself reports
-            # NotReady keeps the pod statuses the kubelet writes.
+            # NotReady keeps the pod statuses the kubelet writes.  Queued before the taint and label writes, which
+            # may fail: the retry no longer sees the transition.
             self._node_event(name, node["metadata"].get("uid", ""), "NodeNotReady",
                              f"Node {name} status is now: NodeNotReady")
             for pod_key in self.pods.indexer.index_keys(POD_NODE_NAME, name):
                 self.queue.add("pod:" + pod_key)
+        node = await self._update_taints(node, current)
+        await self._reconcile_labels(node)
 
     async def _reconcile_labels(self, node: dict) -> dict:
         labels = labels_to_reconcile(node)

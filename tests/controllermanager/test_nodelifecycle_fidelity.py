@@ -131,3 +131,25 @@ def test_beta_os_and_arch_labels_follow_the_stable_ones():
     node_patches = [(name, body) for plural, name, _, body, _ in client.patches if plural == "nodes"]
     assert node_patches == [("labelled", {"metadata": {"labels": {"beta.kubernetes.io/os": "linux",
                                                                   "beta.kubernetes.io/arch": "amd64"}}})]
+
+
+def test_the_pods_are_queued_even_when_the_taint_write_after_the_health_write_fails():
+    """The transition is seen once: the pods are queued right after Ready is made Unknown, so a taint write that
+    fails (a conflict with the kubelet) and its retry, which sees Unknown already, still leave them marked."""
+    import pytest
+
+    from kapiserver.client.rest import APIError
+    from tests.controllermanager.conftest import run
+    c, client, clock = controller([node("silent", "True")], [pod("r", "silent")], {"node-monitor-grace-period": 40})
+    run(c.sync("node:silent"))
+    clock.advance(41)
+
+    async def conflict(*args, **kwargs):
+        raise APIError(409, {"reason": "Conflict", "message": "the object has been modified"})
+    c._update_taints = conflict
+    with pytest.raises(APIError):
+        run(c.sync("node:silent"))
+    keys = []
+    while len(c.queue):
+        keys.append(run(c.queue.get()))
+    assert "pod:ns/r" in keys
