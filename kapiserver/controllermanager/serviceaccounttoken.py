@@ -75,11 +75,14 @@ class TokensController(QueueController):
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
-        deleted = self._deleted.pop(key, None)
+        deleted = self._deleted.get(key)
         secret = self.secrets.indexer.get_by_key(namespace, name)
         if secret is None and deleted:
+            # Forgotten only once done: a retry after an error removes the reference still.
             await self._remove_reference(namespace, name, *deleted)
+            self._deleted.pop(key, None)
             return
+        self._deleted.pop(key, None)
         if secret is None or secret.get("type") != TOKEN_TYPE or secret["metadata"].get("deletionTimestamp"):
             return
         annotations = secret["metadata"].get("annotations") or {}
@@ -119,12 +122,9 @@ class TokensController(QueueController):
             raise       # a conflict is retried through the queue, from the newer Secret
 
     async def _remove_reference(self, namespace: str, secret: str, account_name: str, account_uid: str) -> None:
-        """A token Secret is gone: its account (if the cache still has it, the same uid) no longer lists it in
-        ``secrets``, as upstream's removeSecretReference (read live, written back, again on a conflict)."""
-        cached = self.accounts.indexer.get_by_key(namespace, account_name)
-        if cached is None or (account_uid and cached["metadata"].get("uid") != account_uid):
-            return
-        for _ in range(10):
+        """A token Secret is gone: its account (the same uid) no longer lists it in ``secrets``, as upstream's
+        removeSecretReference (read live, written back, again on a conflict; the last conflict the sync's error)."""
+        for attempt in range(10):
             try:
                 account = await self.client.get(SERVICE_ACCOUNTS, account_name, namespace)
             except APIError as e:
@@ -143,7 +143,7 @@ class TokensController(QueueController):
             except APIError as e:
                 if e.code == 404:
                     return
-                if e.code != 409:
+                if e.code != 409 or attempt == 9:
                     raise
 
     async def _account(self, namespace: str, name: str, uid: Optional[str]) -> Optional[dict]:

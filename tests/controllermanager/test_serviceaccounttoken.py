@@ -163,3 +163,29 @@ def test_without_a_private_key_the_controller_is_skipped():
             return None
     controller = start_tokens_controller(Context())
     assert getattr(controller, "skipped", False) is True
+
+
+def test_a_reference_removal_that_failed_is_made_again_on_the_retry():
+    """The deleted Secret's account and uid are forgotten only once its reference is gone: an error (a 5xx) is
+    retried through the queue with them still known."""
+    from kapiserver.controllermanager.serviceaccounttoken import TokensController
+
+    class Indexer:
+        @staticmethod
+        def get_by_key(namespace, name):
+            return None
+
+    class Stub:
+        _deleted = {"ns/bot-token": ("bot", "uid-1")}
+        secrets = type("Informer", (), {"indexer": Indexer})()
+        calls = []
+
+        async def _remove_reference(self, *args):
+            self.calls.append(args)
+            if len(self.calls) == 1:
+                raise APIError(503, {"message": "unavailable"})
+    stub = Stub()
+    with pytest.raises(APIError):
+        run(TokensController.sync(stub, "ns/bot-token"))
+    run(TokensController.sync(stub, "ns/bot-token"))
+    assert stub.calls == [("ns", "bot-token", "bot", "uid-1")] * 2 and stub._deleted == {}
