@@ -82,7 +82,7 @@ class EndpointSliceController(ServicePodHandlers, TrackedSliceHandlers, QueueCon
         try:
             await self.reconciler.finalize(service, plan, trigger_time)
         except SliceWriteError as e:
-            problems = problems + [str(e)]
+            problems = problems + e.failures
         if problems:
             message = errors.aggregate(problems)
             self.recorder.eventf(service, "Warning", "FailedToUpdateEndpointSlices",

@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Tuple
 from ..client.resources import ENDPOINT_SLICES
 from ..client.rest import APIError
 from ..client.rest import namespace_terminating
+from ..machinery import errors
 from .endpointsliceutil import (IS_HEADLESS_SERVICE, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_TOPOLOGY_ZONE,
                                 LAST_CHANGE_TRIGGER_TIME, EndpointSliceTracker, find_port, format_trigger_time,
                                 is_ipv6, is_pod_ready, is_service_ip_set, parse_ip_sloppy, pod_ips,
@@ -370,6 +371,8 @@ class Reconciler:
             else:
                 i += 1
         of_service = f"for Service {namespace}/{service['metadata']['name']}"
+        # As upstream's finalize: every write is tried, the failures reported together.
+        failures: List[str] = []
         if not service["metadata"].get("deletionTimestamp"):
             for endpoint_slice in plan.create:
                 _stamp(endpoint_slice, trigger_time)
@@ -378,23 +381,27 @@ class Reconciler:
                 except Exception as e:
                     if isinstance(e, APIError) and namespace_terminating(e):
                         return
-                    raise SliceWriteError(f"failed to create EndpointSlice {of_service}: {_text(e)}") from e
+                    failures.append(f"failed to create EndpointSlice {of_service}: {_text(e)}")
+                    continue
                 self.tracker.update(created)
         for endpoint_slice in plan.update:
             _stamp(endpoint_slice, trigger_time)
             try:
                 self.tracker.update(await self.client.update(ENDPOINT_SLICES, endpoint_slice))
             except Exception as e:
-                raise SliceWriteError(f"failed to update {endpoint_slice['metadata']['name']} EndpointSlice "
-                                      f"{of_service}: {_text(e)}") from e
+                failures.append(f"failed to update {endpoint_slice['metadata']['name']} EndpointSlice "
+                                f"{of_service}: {_text(e)}")
         for endpoint_slice in plan.delete:
             try:
                 await self.client.delete(ENDPOINT_SLICES, endpoint_slice["metadata"]["name"], namespace)
             except Exception as e:
                 if not isinstance(e, APIError) or e.code != 404:
-                    raise SliceWriteError(f"failed to delete {endpoint_slice['metadata']['name']} EndpointSlice "
-                                          f"{of_service}: {_text(e)}") from e
+                    failures.append(f"failed to delete {endpoint_slice['metadata']['name']} EndpointSlice "
+                                    f"{of_service}: {_text(e)}")
+                    continue
             self.tracker.expect_deletion(endpoint_slice)
+        if failures:
+            raise SliceWriteError(failures)
 
 
 def _text(error: Exception) -> str:
@@ -402,7 +409,12 @@ def _text(error: Exception) -> str:
 
 
 class SliceWriteError(Exception):
-    """A write of the plan failed; its message says which, as upstream's reconciler words it."""
+    """Writes of the plan failed; ``failures`` says which, each as upstream's reconciler words it, and the error's
+    text is their aggregate."""
+
+    def __init__(self, failures: List[str]):
+        super().__init__(errors.aggregate(failures))
+        self.failures = list(failures)
 
 
 def _stamp(endpoint_slice: dict, trigger_time: Optional[float]) -> None:

@@ -255,3 +255,36 @@ def test_pod_ips_are_written_canonically():
     six = {**SVC, "spec": {**SVC["spec"], "clusterIP": "fd00::200", "ipFamilies": ["IPv6"]}}
     plan, _ = _reconciler(100).plan(six, pods, [])
     assert [e["addresses"] for e in plan.create[0]["endpoints"]] == [["fd00::5"]]
+
+
+class _RefusingEverythingClient(_RefusingClient):
+    def __init__(self):
+        self.deletes = []
+
+    async def update(self, resource, obj):
+        raise APIError(409, {"reason": "Conflict", "message": "the object has been modified"})
+
+    async def delete(self, resource, name, namespace=None):
+        self.deletes.append(name)
+
+
+def test_every_write_is_tried_and_the_failures_reported_together():
+    """As upstream's finalize: a failed create does not stop the update and the delete after it; the error holds
+    each failure, its text their aggregate."""
+    from kapiserver.controllermanager.endpointslicereconciler import Plan
+    reconciler = _reconciler(100)
+    client = reconciler.client = _RefusingEverythingClient()
+    slice_ = {"metadata": {"name": "web-x", "namespace": "ns"}, "addressType": "IPv4", "endpoints": []}
+    plan = Plan()
+    plan.create = [dict(slice_, metadata={"generateName": "web-", "namespace": "ns"})]
+    plan.update = [dict(slice_, metadata={"name": "web-u", "namespace": "ns", "uid": "u-u", "generation": 1})]
+    plan.delete = [dict(slice_, metadata={"name": "web-d", "namespace": "ns", "uid": "u-d", "generation": 1})]
+    try:
+        run(reconciler.finalize(SVC, plan, None))
+    except SliceWriteError as e:
+        assert e.failures == ["failed to create EndpointSlice for Service ns/web: endpointslices is forbidden: no",
+                              "failed to update web-u EndpointSlice for Service ns/web: the object has been modified"]
+        assert str(e) == "[" + ", ".join(e.failures) + "]"
+    else:
+        raise AssertionError("the failed writes went unnoticed")
+    assert client.deletes == ["web-d"]
