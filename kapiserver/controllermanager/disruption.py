@@ -22,6 +22,7 @@ from ..client.resources import (DEPLOYMENTS, POD_DISRUPTION_BUDGETS, PODS, REPLI
                                 STATEFUL_SETS)
 from ..client.rest import APIError
 from ..machinery import meta
+from ..machinery.errors import StatusError
 from ..machinery.selectors import label_selector_from_dict
 from . import history
 from .controllerutils import scaled_value
@@ -137,7 +138,7 @@ class DisruptionController(QueueController):
         for pdb in self.budgets.indexer.by_index("namespace", pod["metadata"]["namespace"]):
             try:
                 selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
-            except APIError:
+            except StatusError:         # a selector that does not parse selects nothing
                 continue
             # policy/v1's GetPodPodDisruptionBudgets: an empty selector ({}) selects every pod of the namespace.
             if selector.matches(labels):
@@ -215,7 +216,11 @@ class DisruptionController(QueueController):
             await self._fail_safe(pdb, str(e))
 
     def _pods_of(self, pdb: dict) -> List[dict]:
-        selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
+        try:
+            selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
+        except StatusError as e:
+            # Upstream's getPodsForPdb error: the sync's failure, ending in the fail-safe write.
+            raise SyncError(e.message) from None
         return [p for p in self.pods.indexer.by_index("namespace", pdb["metadata"]["namespace"])
                 if selector.matches(p["metadata"].get("labels"))]
 

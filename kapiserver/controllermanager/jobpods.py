@@ -120,7 +120,8 @@ def pods_with_delayed_deletion(job: dict, pods: List[dict], active_pods: List[di
     found: dict = {}
     for pod in pods:
         index = u.completion_index(pod)
-        if not u.has_tracking_finalizer(pod) or pod["metadata"]["uid"] in expected_rm_finalizers or \
+        # (Upstream's getPodsWithDelayedDeletionPerIndex asks nothing of the tracking finalizer.)
+        if pod["metadata"]["uid"] in expected_rm_finalizers or \
                 not (0 <= index < completions) or index in closed or not u.is_pod_failed(pod, job):
             continue
         last = found.get(index)

@@ -98,3 +98,25 @@ def test_a_failed_sync_ends_with_the_fail_safe_and_is_not_retried():
     condition = status["conditions"][0]
     assert (condition["status"], condition["reason"]) == ("False", "SyncFailed")
     assert condition["message"] == "foos.example.com does not implement the scale subresource"
+
+
+def test_a_budget_whose_selector_does_not_parse_selects_no_pod_and_raises_nothing():
+    """A pod event meets budgets whose selectors may not parse (the apiserver refuses them, but an old object
+    may hold one): such a budget selects nothing; its own sync is the fail-safe's SyncError."""
+    import pytest
+
+    from kapiserver.controllermanager.disruption import DisruptionController, SyncError
+    bogus = {"metadata": {"name": "bad", "namespace": "ns"},
+             "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Bogus", "values": ["x"]}]}}}
+
+    class Indexer:
+        @staticmethod
+        def by_index(name, value):
+            return [bogus]
+
+    class Stub:
+        budgets = pods = type("Informer", (), {"indexer": Indexer})()
+    pod = {"metadata": {"name": "p", "namespace": "ns", "labels": {"a": "x"}}}
+    assert DisruptionController._budgets_for(Stub(), pod) == []
+    with pytest.raises(SyncError):
+        DisruptionController._pods_of(Stub(), bogus)

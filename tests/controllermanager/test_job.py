@@ -356,6 +356,10 @@ def test_an_index_keeps_its_last_failed_pod_until_it_is_replaced():
     delayed = jobpods.pods_with_delayed_deletion(job, [older, newer, other, done], [], [2], [], set(), 0.0)
     assert {i: p["metadata"]["uid"] for i, p in delayed.items()} == {0: "b", 1: "c"}
     assert jobpods.pods_with_delayed_deletion(job, [older, newer], [], [], [], {"b"}, 0.0)[0]["metadata"]["uid"] == "a"
+    # Its finalizer taken off by someone else, the last failed pod still passes its counts on (upstream asks
+    # nothing of the finalizer there).
+    bare = dict(newer, metadata={**newer["metadata"], "finalizers": []})
+    assert jobpods.pods_with_delayed_deletion(job, [older, bare], [], [], [], set(), 0.0)[0]["metadata"]["uid"] == "b"
     assert jobpods.new_index_failure_counts(job, newer) == (1, 2)       # exit 3 is ignored
     assert jobpods.new_index_failure_counts(job, older) == (1, 0)
     assert jobpods.new_index_failure_counts(job, None) == (0, 0)
