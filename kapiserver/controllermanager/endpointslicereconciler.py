@@ -183,7 +183,8 @@ def reconcile_hints(service: dict, creates: List[dict], updates: List[dict], unc
     if prefer_close:
         stale = [s for s in unchanged if any(_ready(e) and _zone_hint_wrong(e) for e in s.get("endpoints") or [])]
     else:
-        stale = [s for s in unchanged if any("hints" in e for e in s.get("endpoints") or [])]
+        # Hints != nil, as upstream asks: a null one is none (no rewrite on every sync).
+        stale = [s for s in unchanged if any(e.get("hints") is not None for e in s.get("endpoints") or [])]
     moved = [copy.deepcopy(s) for s in stale]
     for endpoint_slice in creates + updates + moved:
         for endpoint in endpoint_slice.get("endpoints") or []:

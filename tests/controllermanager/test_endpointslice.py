@@ -288,3 +288,14 @@ def test_every_write_is_tried_and_the_failures_reported_together():
     else:
         raise AssertionError("the failed writes went unnoticed")
     assert client.deletes == ["web-d"]
+
+
+def test_a_null_hint_is_no_hint():
+    """Without trafficDistribution, only a slice whose endpoints carry hints is rewritten to drop them; an endpoint
+    with ``hints: null`` has none (upstream's Hints != nil)."""
+    from kapiserver.controllermanager.endpointslicereconciler import reconcile_hints
+    unchanged = [{"metadata": {"name": "web-a"}, "endpoints": [{"addresses": ["10.0.0.1"], "hints": None}]}]
+    assert reconcile_hints(SVC, [], [], unchanged) == []
+    unchanged[0]["endpoints"][0]["hints"] = {"forZones": [{"name": "a"}]}
+    [rewritten] = reconcile_hints(SVC, [], [], unchanged)
+    assert "hints" not in rewritten["endpoints"][0]
