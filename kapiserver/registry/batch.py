@@ -9,6 +9,14 @@ from .strategy import Strategy
 from .validation.batch import CONTROLLER_UID, JOB_NAME, LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME
 
 
+def _map_at(parent: dict, key: str) -> dict:
+    """``parent[key]``, made an empty map where it is none."""
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = parent[key] = {}
+    return value
+
+
 def generate_selector(job: dict) -> None:
     """Unless spec.manualSelector, a job selects its pods by its own uid: its template gets the job-name and
     controller-uid labels (legacy and batch.kubernetes.io names) it lacks, and its selector's matchLabels the
@@ -18,15 +26,7 @@ def generate_selector(job: dict) -> None:
         return
     meta = job["metadata"]
     uid, name = meta.get("uid", ""), meta.get("name", "")
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        template = spec["template"] = {}
-    template_meta = template.get("metadata")
-    if not isinstance(template_meta, dict):
-        template_meta = template["metadata"] = {}
-    labels = template_meta.get("labels")
-    if not isinstance(labels, dict):
-        labels = template_meta["labels"] = {}
+    labels = _map_at(_map_at(_map_at(spec, "template"), "metadata"), "labels")
     for key, value in ((LEGACY_JOB_NAME, name), (JOB_NAME, name), (LEGACY_CONTROLLER_UID, uid),
                        (CONTROLLER_UID, uid)):
         labels.setdefault(key, value)
@@ -35,12 +35,7 @@ def generate_selector(job: dict) -> None:
         # Upstream's defaulting gives a job without labels its template's when the stored job is read back (the
         # generated ones by then): every answer shows them.
         meta["labels"] = dict(labels)
-    selector = spec.get("selector")
-    if not isinstance(selector, dict):
-        selector = spec["selector"] = {}
-    match_labels = selector.get("matchLabels")
-    if not isinstance(match_labels, dict):
-        match_labels = selector["matchLabels"] = {}
+    match_labels = _map_at(_map_at(spec, "selector"), "matchLabels")
     match_labels.setdefault(CONTROLLER_UID, uid)
     _sort_in_place(match_labels)
     go_order(spec, _defaults.JOB_SPEC)
