@@ -3,23 +3,9 @@
 import asyncio
 
 from kapiserver.auth import authn, certs, jwt
-from kapiserver.machinery import errors
-from kapiserver.watch.cacher import NOT_CACHED
+from tests.auth.fakes import ObjectStore
 
 NOW = 5000
-
-
-class _Store:
-    def __init__(self, objects):
-        self.objects = objects
-
-    async def get_shared(self, namespace, name):
-        if name not in self.objects:
-            raise errors.not_found(errors.GroupResource("", "x"), name)
-        return self.objects[name]
-
-    def peek_shared(self, namespace, name):
-        return NOT_CACHED       # no watch cache here: every lookup asks (get_shared)
 
 
 class _Registry:
@@ -27,7 +13,7 @@ class _Registry:
         self.resources = resources
 
     def store(self, group, version, resource):
-        return _Store(self.resources.get(resource, {}))
+        return ObjectStore(self.resources.get(resource, {}))
 
 
 def _obj(name, uid, deleted=None):
@@ -87,7 +73,7 @@ def test_a_pod_bound_token_reports_its_node():
 def test_the_bound_pod_is_read_from_the_watch_cache_first():
     """As upstream's token getter reads its informers' listers: what the cache holds answers, the API (a
     consistent read on every request a pod makes) is asked only when the cache holds nothing."""
-    class Cached(_Store):
+    class Cached(ObjectStore):
         async def get_shared(self, namespace, name):
             raise AssertionError("asked the API although the cache had the object")
 

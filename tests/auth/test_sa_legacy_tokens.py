@@ -5,32 +5,10 @@ import base64
 
 from kapiserver.auth import authn, certs, jwt
 from kapiserver.controllermanager.serviceaccounttoken import legacy_claims
-from kapiserver.machinery import errors
-from kapiserver.watch.cacher import NOT_CACHED
+from tests.auth.fakes import ObjectStore
 
 DAY = 20000 * 86400          # 2024-10-04 00:00 UTC
 TODAY = "2024-10-04"
-
-
-class _Store:
-    def __init__(self, objects):
-        self.objects = objects
-        self.updates = 0
-
-    async def get_shared(self, namespace, name):
-        if name not in self.objects:
-            raise errors.not_found(errors.GroupResource("", "x"), name)
-        return self.objects[name]
-
-    def peek_shared(self, namespace, name):
-        return NOT_CACHED       # no watch cache here: every lookup asks (get_shared)
-
-    async def update(self, namespace, name, update, allow_create=None, precondition_uid=None):
-        self.updates += 1
-        old = self.objects.get(name)
-        assert precondition_uid == old["metadata"]["uid"]
-        self.objects[name] = update(old)
-        return self.objects[name], False
 
 
 class _Registry:
@@ -50,10 +28,11 @@ def _setup(labels=None, referenced=False):
     account = {"metadata": {"name": "robot", "uid": "u"}}
     if referenced:
         account["secrets"] = [{"name": "tok"}]
-    secrets = _Store({"tok": secret})
+    secrets = ObjectStore({"tok": secret})
     sa = authn.ServiceAccountTokens([key.public_key()], key, ["iss", jwt.LEGACY_ISSUER], ["iss"])
     authenticator = authn.Authenticator(service_accounts=sa, clock=lambda: DAY + 3600,
-                                        registry=_Registry(secrets=secrets, serviceaccounts=_Store({"robot": account})))
+                                        registry=_Registry(secrets=secrets,
+                                                           serviceaccounts=ObjectStore({"robot": account})))
     return token, secrets, authenticator
 
 
