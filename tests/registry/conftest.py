@@ -38,3 +38,19 @@ def memory_store(resource: str, watch_cache: bool = False):
 def result(coro):
     """What ``coro`` returns (or the exception it raises), run with nothing it awaits pending."""
     return fired(Deferred.fromCoroutine(coro))
+
+
+def defaulted_errors(kind: str, obj: dict, old=None, namespaced: bool = True) -> list:
+    """core/v1 ``kind``'s validation errors (as text) of ``obj`` (an update from ``old``), both defaulted first as
+    a request's body is (copies: the arguments are left as they are)."""
+    import copy
+
+    from kapiserver.registry.defaults import apply_defaults
+    from kapiserver.registry.validation import validate
+    obj = copy.deepcopy(obj)
+    apply_defaults("", "v1", kind, obj)
+    if old is not None:
+        old = copy.deepcopy(old)
+        apply_defaults("", "v1", kind, old)
+    return [str(e) for e in validate("", "v1", kind, obj, old, namespaced)]
+

@@ -7,15 +7,11 @@ import copy
 
 from kapiserver.registry.defaults import apply_defaults
 from kapiserver.registry.validation import validate
+from tests.registry.conftest import defaulted_errors
 
 
 def errors(kind, obj, old=None):
-    obj = copy.deepcopy(obj)
-    apply_defaults("", "v1", kind, obj)
-    if old is not None:
-        old = copy.deepcopy(old)
-        apply_defaults("", "v1", kind, old)
-    return [str(e) for e in validate("", "v1", kind, obj, old, True)]
+    return defaulted_errors(kind, obj, old)
 
 
 def limit_range(*limits):

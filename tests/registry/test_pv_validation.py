@@ -3,15 +3,11 @@ ValidatePersistentVolumeClaim*, and the PersistentVolume status strategy's lastP
 
 from __future__ import annotations
 
-import copy
-
 from twisted.internet import task
 
-from kapiserver.registry.defaults import apply_defaults
 from kapiserver.registry.registry import Registry
-from kapiserver.registry.validation import validate
 from kapiserver.storage.memory import MemoryStorage
-
+from tests.registry.conftest import defaulted_errors
 
 
 def pv(**spec):
@@ -36,12 +32,7 @@ def pvc(phase=None, annotations=None, **spec):
 
 
 def errors(kind, obj, old=None):
-    obj = copy.deepcopy(obj)
-    apply_defaults("", "v1", kind, obj)
-    if old is not None:
-        old = copy.deepcopy(old)
-        apply_defaults("", "v1", kind, old)
-    return [str(e) for e in validate("", "v1", kind, obj, old, kind == "PersistentVolumeClaim")]
+    return defaulted_errors(kind, obj, old, kind == "PersistentVolumeClaim")
 
 
 def test_pv_access_modes_read_write_once_pod_alone():
