@@ -11,7 +11,7 @@ import base64
 from typing import Dict, Optional, Tuple
 
 from ..auth import certs, jwt
-from ..client.cache import split_key
+from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import SECRETS, SERVICE_ACCOUNTS
 from ..client.rest import APIError
 from .context import ControllerContext, QueueController
@@ -64,13 +64,12 @@ class TokensController(QueueController):
     def _secret_deleted(self, secret: dict) -> None:
         annotations = secret["metadata"].get("annotations") or {}
         if secret.get("type") == TOKEN_TYPE and annotations.get(NAME_ANNOTATION):
-            key = f"{secret['metadata'].get('namespace', '')}/{secret['metadata']['name']}"
-            self._deleted[key] = (annotations[NAME_ANNOTATION], annotations.get(UID_ANNOTATION, ""))
-            self.queue.add(key)
+            self._deleted[meta_namespace_key(secret)] = (annotations[NAME_ANNOTATION],
+                                                          annotations.get(UID_ANNOTATION, ""))
+            self.enqueue(secret)
 
     def _account_deleted(self, account: dict) -> None:
-        key = f"{account['metadata'].get('namespace', '')}/{account['metadata']['name']}"
-        for secret in self.secrets.indexer.by_index(ACCOUNT_INDEX, key):
+        for secret in self.secrets.indexer.by_index(ACCOUNT_INDEX, meta_namespace_key(account)):
             self.enqueue(secret)
 
     async def sync(self, key: str) -> None:
@@ -78,10 +77,8 @@ class TokensController(QueueController):
         deleted = self._deleted.get(key)
         secret = self.secrets.indexer.get_by_key(namespace, name)
         if secret is None and deleted:
-            # Forgotten only once done: a retry after an error removes the reference still.
+            # Forgotten only once done: a retry after an error (a conflict too) removes the reference still.
             await self._remove_reference(namespace, name, *deleted)
-            self._deleted.pop(key, None)
-            return
         self._deleted.pop(key, None)
         if secret is None or secret.get("type") != TOKEN_TYPE or secret["metadata"].get("deletionTimestamp"):
             return
@@ -123,28 +120,25 @@ class TokensController(QueueController):
 
     async def _remove_reference(self, namespace: str, secret: str, account_name: str, account_uid: str) -> None:
         """A token Secret is gone: its account (the same uid) no longer lists it in ``secrets``, as upstream's
-        removeSecretReference (read live, written back, again on a conflict; the last conflict the sync's error)."""
-        for attempt in range(10):
-            try:
-                account = await self.client.get(SERVICE_ACCOUNTS, account_name, namespace)
-            except APIError as e:
-                if e.code == 404:
-                    return
+        removeSecretReference: read live, written back once (a conflict is the sync's error, retried through the
+        queue)."""
+        try:
+            account = await self.client.get(SERVICE_ACCOUNTS, account_name, namespace)
+        except APIError as e:
+            if e.code == 404:
+                return
+            raise
+        if account_uid and account["metadata"].get("uid") != account_uid:
+            return
+        references = account.get("secrets") or []
+        if not any(ref.get("name") == secret for ref in references):
+            return
+        account["secrets"] = [ref for ref in references if ref.get("name") != secret]
+        try:
+            await self.client.update(SERVICE_ACCOUNTS, account)
+        except APIError as e:
+            if e.code != 404:
                 raise
-            if account_uid and account["metadata"].get("uid") != account_uid:
-                return
-            references = account.get("secrets") or []
-            if not any(ref.get("name") == secret for ref in references):
-                return
-            account["secrets"] = [ref for ref in references if ref.get("name") != secret]
-            try:
-                await self.client.update(SERVICE_ACCOUNTS, account)
-                return
-            except APIError as e:
-                if e.code == 404:
-                    return
-                if e.code != 409 or attempt == 9:
-                    raise
 
     async def _account(self, namespace: str, name: str, uid: Optional[str]) -> Optional[dict]:
         """The referenced account, from the cache, else read (it may be newer than the cache); None when it
