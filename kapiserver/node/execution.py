@@ -15,6 +15,7 @@ from typing import List
 from twisted.internet import protocol
 
 from .environment import ContainerConfigError
+from .logstore import strip_stamp
 
 SUCCESS = {"metadata": {}, "status": "Success"}
 _NSENTER = shutil.which("nsenter")
@@ -158,7 +159,7 @@ class AttachRun:
             return
 
         def record(line: bytes):
-            self.sink.write("stdout", line.split(b" ", 1)[1] if b" " in line else line)
+            self.sink.write("stdout", strip_stamp(line))
 
         def closed():
             if not self.done:

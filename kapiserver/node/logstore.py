@@ -30,9 +30,15 @@ def parse_stamp(text: str) -> float:
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-# How many of an instance's last records stay in memory: a FallbackToLogsOnError termination message (the kubelet's
-# last 80 lines) is made from them, not from a file that may not hold them yet.
-KEPT_RECORDS = 80
+# A FallbackToLogsOnError termination message: the kubelet's last 80 lines, at most 2048 bytes.  An instance keeps
+# that many of its last records in memory and makes the message from them, not from a file that may not hold them
+# yet.
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
+
+
+def strip_stamp(record: bytes) -> bytes:
+    """A stored record without its timestamp."""
+    return record.split(b" ", 1)[1] if b" " in record else record
 
 
 class ContainerLog:
@@ -52,7 +58,7 @@ class ContainerLog:
         self.size = 0                   # bytes stamped so far
         self._closers: List[Callable[[], None]] = []
         self._pending: List[bytes] = []
-        self._last: deque = deque(maxlen=KEPT_RECORDS)
+        self._last: deque = deque(maxlen=FALLBACK_LINES)
         self._file = None
         self._busy = False
         self._written = 0               # bytes the file holds
@@ -79,11 +85,11 @@ class ContainerLog:
         for follower in list(self.followers):
             follower(record)
 
-    def tail(self, lines: int, limit: int) -> bytes:
-        """The last ``lines`` lines (at most KEPT_RECORDS), at most ``limit`` bytes of them, without their stamps."""
+    def tail(self, lines: int = FALLBACK_LINES, limit: int = FALLBACK_BYTES) -> bytes:
+        """The last ``lines`` lines (at most FALLBACK_LINES), at most ``limit`` bytes of them, without their
+        stamps."""
         records = list(self._last)[-lines:] if lines > 0 else []
-        text = b"".join(record.split(b" ", 1)[1] if b" " in record else record for record in records)
-        return text[-limit:]
+        return b"".join(strip_stamp(record) for record in records)[-limit:]
 
     def flushed(self) -> Deferred:
         """Fires once the file holds every record stamped until now."""
@@ -203,7 +209,7 @@ class LogOptions:
     def render(self, record: bytes) -> bytes:
         if self.timestamps:
             return record
-        return record.split(b" ", 1)[1] if b" " in record else record
+        return strip_stamp(record)
 
     def select(self, records: List[bytes], now: float) -> List[bytes]:
         since = self.since(now)

@@ -29,7 +29,6 @@ BACKOFF = (10.0, 300.0)            # the kubelet's crash-loop back-off: initial 
 MINIMUM_GRACE = 2.0                # SIGKILL comes at least this long after a preStop hook
 DEFAULT_GRACE = 30
 MAX_TERMINATION_MESSAGE = 4096
-FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -487,7 +486,7 @@ class Container:
                 pass
         if not text and code != 0 and self.log is not None and \
                 self.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            text = self.log.tail(FALLBACK_LINES, FALLBACK_BYTES)
+            text = self.log.tail()
         return text.decode("utf-8", "replace") if text else None
 
     def exited(self, code: int, sig) -> None:
