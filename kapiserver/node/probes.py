@@ -276,11 +276,11 @@ class Prober:
     holds: the container is restarted and a new instance gets new probers.
 
     A run that could not be made (``ok`` None: upstream's prober error) is reported to ``on_error(output)`` and
-    not counted, as upstream's probe worker throws such a result away; without ``on_error`` it counts as failed."""
+    not counted, as upstream's probe worker throws such a result away."""
 
     def __init__(self, reactor, kind: str, spec: dict, run: Callable[[float], Deferred],
                  on_result: Callable[[bool], None], on_failure: Callable[[str], None],
-                 on_error: Optional[Callable[[str], None]] = None):
+                 on_error: Callable[[str], None]):
         self.reactor = reactor
         self.kind = kind
         self.spec = spec
@@ -320,24 +320,23 @@ class Prober:
         if self.stopped:
             return
         ok, output = result
-        if ok is None and self.on_error is not None:
-            self.on_error(output)
-            if not self.stopped:
-                delay = max(0.0, began + self.timing["periodSeconds"] - self.reactor.seconds())
-                self._timer = self.reactor.callLater(delay, self._probe)
+        if ok is None:
+            self.on_error(output)       # not counted
+        else:
+            ok = bool(ok)
+            if not ok:
+                self.on_failure(output)
+            self._run_length = self._run_length + 1 if ok == self._last else 1
+            self._last = ok
+            threshold = self.timing["successThreshold"] if ok else self.timing["failureThreshold"]
+            if self._run_length >= threshold and self.result != ok:
+                self.result = ok
+                self.on_result(ok)
+            if not ok and self.result is False and self.kind in ("Liveness", "Startup"):
+                return      # on hold: the container is being restarted
+            if ok and self.result and self.kind == "Startup":
+                return      # a startup probe stops once it succeeded
+        if self.stopped:
             return
-        ok = bool(ok)
-        if not ok:
-            self.on_failure(output)
-        self._run_length = self._run_length + 1 if ok == self._last else 1
-        self._last = ok
-        threshold = self.timing["successThreshold"] if ok else self.timing["failureThreshold"]
-        if self._run_length >= threshold and self.result != ok:
-            self.result = ok
-            self.on_result(ok)
-        if self.stopped or (not ok and self.result is False and self.kind in ("Liveness", "Startup")):
-            return      # on hold: the container is being restarted
-        if ok and self.result and self.kind == "Startup":
-            return      # a startup probe stops once it succeeded
         delay = max(0.0, began + self.timing["periodSeconds"] - self.reactor.seconds())
         self._timer = self.reactor.callLater(delay, self._probe)
