@@ -297,8 +297,16 @@ class CustomMetricsClient:
     def __init__(self, client, resource_for_kind):
         self.client = client
         self.resource_for_kind = resource_for_kind   # async (group, version, kind) -> plural, LookupError if none
+        # The custom metrics API's version, looked up once (as upstream's available-APIs getter caches it) and
+        # forgotten when a fetch fails, so an API that moved is found again.
+        self._known_version: Optional[str] = None
 
     async def _version(self) -> str:
+        if self._known_version is None:
+            self._known_version = await self._discover_version()
+        return self._known_version
+
+    async def _discover_version(self) -> str:
         listed = await self.client.request("GET", "/apis")
         group = next((g for g in (listed or {}).get("groups") or [] if g.get("name") == CUSTOM_METRICS_GROUP), None)
         if group is None:
@@ -327,6 +335,7 @@ class CustomMetricsClient:
         except ReplicaCalculationError as e:
             raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: {e}") from None
         except APIError as e:
+            self._known_version = None
             message = _not_found(e, f"{qualified}.{CUSTOM_METRICS_GROUP}", name)
             raise MetricsFetchError(f"unable to fetch metrics from custom metrics API: {message}") from None
 

@@ -325,3 +325,37 @@ def test_a_refused_status_write_is_a_failed_update_status_event():
     client.update = refuse
     assert reconcile(ctrl, hpa()) == f"failed to update status for web: {message}"
     assert ctrl.recorder.events == [("Warning", "FailedUpdateStatus", message)]
+
+
+def test_the_custom_metrics_version_is_looked_up_once_and_again_after_a_failure():
+    """The custom metrics API's version is discovered once (upstream caches the available APIs), not before every
+    fetch; a failed fetch forgets it, so the next one looks again."""
+    import pytest
+
+    from kapiserver.client.rest import APIError
+    from kapiserver.controllermanager.replicacalculator import CustomMetricsClient, MetricsFetchError
+    from tests.controllermanager.conftest import run
+
+    class Client:
+        def __init__(self):
+            self.paths, self.fail = [], False
+
+        async def request(self, method, path, query=None):
+            self.paths.append(path)
+            if path == "/apis":
+                return {"groups": [{"name": "custom.metrics.k8s.io",
+                                    "preferredVersion": {"version": "v1beta2"}, "versions": []}]}
+            if self.fail:
+                raise APIError(404, {"message": "not found"})
+            return {"items": [{"describedObject": {"name": "p"}, "value": "1", "timestamp": None}]}
+    client = Client()
+    metrics = CustomMetricsClient(client, None)
+    for _ in range(3):
+        run(metrics.pods_metric("qps", "ns", "app=web", ""))
+    assert client.paths.count("/apis") == 1
+    client.fail = True
+    with pytest.raises(MetricsFetchError):
+        run(metrics.pods_metric("qps", "ns", "app=web", ""))
+    client.fail = False
+    run(metrics.pods_metric("qps", "ns", "app=web", ""))
+    assert client.paths.count("/apis") == 2
