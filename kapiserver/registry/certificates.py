@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..machinery import meta
 from ..machinery.jsoncopy import json_copy
 from .strategy import Strategy
-from .validation import groups
+from .validation import certificates as csr_validation
 
 
 class CertificateSigningRequestStrategy(Strategy):
@@ -68,7 +68,7 @@ class CertificateSigningRequestStrategy(Strategy):
         """Upstream's status and approval strategies validate as an update does, /status allowed to set the
         certificate and /approval the Approved and Denied conditions."""
         if subresource in ("status", "approval"):
-            return groups.validate_csr_update(new, old, False, subresource)
+            return csr_validation.validate_csr_update(new, old, False, subresource)
         return super().validate_subresource_update(subresource, new, old)
 
 

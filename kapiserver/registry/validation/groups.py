@@ -1,25 +1,20 @@
-"""Validation of the smaller groups: apiregistration, flowcontrol, policy, storage, scheduling,
-node, coordination, discovery, certificates, events, and the review kinds (networking and rbac have their own
-modules)."""
+"""Validation of the smaller groups: apiregistration, flowcontrol, policy, scheduling, node, coordination,
+discovery, events, and the review kinds (networking, rbac, storage and certificates have their own modules)."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import math
-import re
 from typing import Any
 
 from .. import apfbootstrap
 from . import meta as _meta
 from ...machinery import names
-from . import events, pod
-from ...machinery.quantity import parse_quantity
-from ._util import (FIELD_IMMUTABLE, Errors, FieldError, as_dict, as_dicts, dns1123_label, duplicate, forbidden,
-                    go_label_selector, go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int,
+from . import certificates, events, pod, storage
+from ._util import (Errors, FieldError, as_dict, as_dicts, dns1123_label, duplicate, forbidden,
+                    go_quote, go_strings, immutable, int_or_percent, invalid, invalid_go, is_int,
                     label_selector, labels, nonnegative, not_more_than_100_percent, not_supported, one_of,
-                    qualified_name, required, seq, text, too_long)
-from .core import ACCESS_MODES
+                    required, seq, text)
 
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain, kube_rules=True) -> Errors:
@@ -42,290 +37,6 @@ def validate_pdb(obj: dict, namespaced: bool) -> Errors:
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
         errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, ["AlwaysAllow", "IfHealthyBudget"]))
-    return errs
-
-
-# -- storage ---------------------------------------------------------------------------------
-
-def validate_storage_class(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, False)
-    provisioner = text(obj.get("provisioner"))
-    if not provisioner:
-        errs.append(required("provisioner", ""))
-    else:
-        errs += qualified_name(provisioner.lower(), "provisioner")
-    parameters = as_dict(obj.get("parameters"))
-    total = sum(len(k) + len(str(v)) for k, v in parameters.items())
-    if len(parameters) > 512:
-        errs.append(invalid_go("parameters", "map[string]string{...}", "can't have more than 512 parameters"))
-    if total > 256 * 1024:
-        errs.append(invalid_go("parameters", "map[string]string{...}",
-                               "total length of parameters must be less than 262144"))
-    policy = obj.get("reclaimPolicy")
-    if policy is not None and policy not in ("Delete", "Retain"):
-        errs.append(not_supported("reclaimPolicy", policy, ["Delete", "Retain"]))
-    mode = obj.get("volumeBindingMode")
-    if mode is None:
-        errs.append(required("volumeBindingMode", ""))
-    elif mode not in ("Immediate", "WaitForFirstConsumer"):
-        errs.append(not_supported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"]))
-    return errs
-
-
-def validate_storage_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if (new.get("parameters") or {}) != (old.get("parameters") or {}):
-        errs.append(forbidden("parameters", "updates to parameters are forbidden."))
-    if new.get("provisioner") != old.get("provisioner"):
-        errs.append(forbidden("provisioner", "updates to provisioner are forbidden."))
-    if new.get("reclaimPolicy") != old.get("reclaimPolicy"):
-        errs.append(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
-    errs += immutable(new.get("volumeBindingMode"), old.get("volumeBindingMode"), "volumeBindingMode")
-    return errs + validate_storage_class(new, namespaced)
-
-
-# -- storage: CSI ----------------------------------------------------------------------------
-
-MAX_ATTACHED_VOLUME_METADATA_SIZE = 256 * (1 << 10)
-MAX_VOLUME_ERROR_MESSAGE_SIZE = 1024
-CSI_NODE_ID_MAX_LENGTH = 192
-CSI_NODE_ID_LONGER_MAX_LENGTH = 256
-FS_GROUP_POLICIES = ("File", "None", "ReadWriteOnceWithFSType")   # upstream lists them sorted
-VOLUME_LIFECYCLE_MODES = ("Persistent", "Ephemeral")
-
-
-def csi_driver_name(value: Any, field: str) -> Errors:
-    """ValidateCSIDriverName of the core rules: required, at most 63 characters, a DNS subdomain in lower case."""
-    name = text(value)
-    errs: Errors = []
-    if not name:
-        errs.append(required(field, ""))
-    if len(name) > 63:
-        errs.append(too_long(field, name, 63))
-    errs += [invalid(field, name, msg) for msg in names.is_dns1123_subdomain(name.lower())]
-    return errs
-
-
-def _go_bool_ptr(value: Any) -> str:
-    return "(*bool)(nil)" if value is None else ("true" if value else "false")
-
-
-def _csi_driver_spec(spec: dict) -> Errors:
-    errs: Errors = []
-    # upstream names the attachRequired path "attachedRequired"
-    for key, path in (("attachRequired", "spec.attachedRequired"), ("podInfoOnMount", "spec.podInfoOnMount"),
-                      ("storageCapacity", "spec.storageCapacity")):
-        if spec.get(key) is None:
-            errs.append(required(path, ""))
-    policy = spec.get("fsGroupPolicy")
-    if policy is not None and policy not in FS_GROUP_POLICIES:
-        errs.append(not_supported("spec.fsGroupPolicy", policy, FS_GROUP_POLICIES))
-    audiences: set = set()
-    for i, request in enumerate(as_dicts(spec.get("tokenRequests"))):
-        audience = text(request.get("audience"))
-        if audience in audiences:
-            errs.append(duplicate(f"spec.tokenRequests[{i}].audience", audience))
-            continue
-        audiences.add(audience)
-        seconds = request.get("expirationSeconds")
-        if not is_int(seconds):
-            continue
-        if seconds < 600:
-            errs.append(invalid(f"spec.tokenRequests[{i}].expirationSeconds", seconds,
-                                "may not specify a duration less than 10 minutes"))
-        if seconds > 1 << 32:
-            errs.append(invalid(f"spec.tokenRequests[{i}].expirationSeconds", seconds,
-                                "may not specify a duration larger than 2^32 seconds"))
-    for mode in seq(spec.get("volumeLifecycleModes")):
-        if mode not in VOLUME_LIFECYCLE_MODES:
-            errs.append(not_supported("spec.volumeLifecycleModes", mode, VOLUME_LIFECYCLE_MODES))
-    if spec.get("seLinuxMount") is None:
-        errs.append(required("spec.seLinuxMount", ""))
-    return errs
-
-
-def validate_csi_driver(obj: dict, namespaced: bool) -> Errors:
-    return _meta_create(obj, False) + _csi_driver_spec(as_dict(obj.get("spec")))
-
-
-def _go_lifecycle_modes(value: Any) -> str:
-    if value is None:
-        return "[]storage.VolumeLifecycleMode(nil)"
-    return "[]storage.VolumeLifecycleMode{" + ", ".join(go_quote(m) for m in seq(value)) + "}"
-
-
-def validate_csi_driver_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    """As upstream's: the create rules, then the update's own (which check the spec once more)."""
-    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
-    errs = validate_csi_driver(new, namespaced)
-    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    errs += _csi_driver_spec(spec)
-    if spec.get("attachRequired") != old_spec.get("attachRequired"):
-        errs.append(invalid_go("spec.attachedRequired", _go_bool_ptr(spec.get("attachRequired")), FIELD_IMMUTABLE))
-    if spec.get("volumeLifecycleModes") != old_spec.get("volumeLifecycleModes"):
-        errs.append(invalid_go("spec.volumeLifecycleModes", _go_lifecycle_modes(spec.get("volumeLifecycleModes")),
-                               FIELD_IMMUTABLE))
-    return errs
-
-
-def _csi_node(obj: dict, allow_long_node_id: bool) -> Errors:
-    errs = _meta_create(obj, False)
-    seen: set = set()
-    for i, driver in enumerate(as_dicts(as_dict(obj.get("spec")).get("drivers"))):
-        path = f"spec.drivers[{i}]"
-        name = text(driver.get("name"))
-        errs += csi_driver_name(name, f"{path}.name")
-        node_id = text(driver.get("nodeID"))
-        if not node_id:
-            errs.append(required(f"{path}.nodeID", ""))
-        limit = CSI_NODE_ID_LONGER_MAX_LENGTH if allow_long_node_id else CSI_NODE_ID_MAX_LENGTH
-        if len(node_id) > limit:
-            errs.append(invalid(f"{path}.nodeID", node_id, f"must be {limit} characters or less"))
-        count = as_dict(driver.get("allocatable")).get("count")
-        if count is not None:
-            errs += nonnegative(count, f"{path}.allocatable.count")
-        if name in seen:
-            errs.append(duplicate(f"{path}.name", name))
-        seen.add(name)
-        keys: set = set()
-        for key in seq(driver.get("topologyKeys")):
-            key = text(key)
-            if not key:
-                errs.append(required(path, ""))
-            if key in keys:
-                errs.append(duplicate(path, key))
-            keys.add(key)
-            errs += qualified_name(key, path)
-    return errs
-
-
-def validate_csi_node(obj: dict, namespaced: bool) -> Errors:
-    return _csi_node(obj, False)
-
-
-def _go_csi_node_driver(driver: dict) -> str:
-    count = as_dict(driver.get("allocatable")).get("count")
-    allocatable = "(*storage.VolumeNodeResources)(nil)" if driver.get("allocatable") is None else \
-        "&storage.VolumeNodeResources{Count:" + ("(*int32)(nil)" if count is None else f"&{count}") + "}"
-    return (f"storage.CSINodeDriver{{Name:{go_quote(driver.get('name'))}, NodeID:{go_quote(driver.get('nodeID'))}, "
-            f"TopologyKeys:{go_strings(driver.get('topologyKeys'))}, Allocatable:{allocatable}}}")
-
-
-def _semantic_driver(driver: dict) -> dict:
-    """A driver as Go's semantic equality sees it: an empty list of topology keys is no list."""
-    return {key: value for key, value in driver.items() if not (key == "topologyKeys" and not value)}
-
-
-def validate_csi_node_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    """As upstream's: the create rules, then the update's (the create rules again, and each existing
-    driver immutable); a long node ID stays allowed once an old driver has one."""
-    old_drivers = as_dicts(as_dict(old.get("spec")).get("drivers"))
-    allow_long = any(len(text(d.get("nodeID"))) > CSI_NODE_ID_MAX_LENGTH for d in old_drivers)
-    errs = _csi_node(new, allow_long) + _csi_node(new, allow_long)
-    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    for old_driver in old_drivers:
-        for driver in as_dicts(as_dict(new.get("spec")).get("drivers")):
-            if text(driver.get("name")) == text(old_driver.get("name")) and \
-                    _semantic_driver(driver) != _semantic_driver(old_driver):
-                errs.append(invalid_go("spec.drivers", _go_csi_node_driver(driver), FIELD_IMMUTABLE))
-    return errs
-
-
-def validate_csi_storage_capacity(obj: dict, namespaced: bool) -> Errors:
-    errs = _meta_create(obj, True)
-    errs += label_selector(obj.get("nodeTopology"), "nodeTopology")
-    class_name = text(obj.get("storageClassName"))
-    errs += [invalid("storageClassName", class_name, msg) for msg in names.name_is_dns_subdomain(class_name, False)]
-    capacity = obj.get("capacity")
-    if capacity is not None:
-        amount = parse_quantity(capacity)
-        if amount is not None and amount < 0:
-            errs.append(invalid("capacity", text(capacity), "must be greater than or equal to 0"))
-    return errs
-
-
-def _go_selector_ptr(selector: Any) -> str:
-    return "(*v1.LabelSelector)(nil)" if selector is None else "&" + go_label_selector(selector)
-
-
-def validate_csi_storage_capacity_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    errs = validate_csi_storage_capacity(new, namespaced)
-    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if new.get("nodeTopology") != old.get("nodeTopology"):
-        errs.append(invalid_go("nodeTopology", _go_selector_ptr(new.get("nodeTopology")), FIELD_IMMUTABLE))
-    if text(new.get("storageClassName")) != text(old.get("storageClassName")):
-        errs.append(invalid("storageClassName", text(new.get("storageClassName")), FIELD_IMMUTABLE))
-    return errs
-
-
-def _inline_volume_spec(spec: dict, path: str) -> Errors:
-    """ValidatePersistentVolumeSpec of an inline volume: access modes, and a CSI source alone."""
-    errs: Errors = []
-    modes = seq(spec.get("accessModes"))
-    if not modes:
-        errs.append(required(f"{path}.accessModes", ""))
-    for mode in modes:
-        if mode not in ACCESS_MODES:
-            errs.append(not_supported(f"{path}.accessModes", mode, ACCESS_MODES))
-    if spec.get("claimRef") is not None:
-        errs.append(forbidden(f"{path}.claimRef", "may not be specified in the context of inline volumes"))
-    if spec.get("capacity"):
-        errs.append(forbidden(f"{path}.capacity", "may not be specified in the context of inline volumes"))
-    if spec.get("csi") is None:
-        errs.append(required(f"{path}.csi", "has to be specified in the context of inline volumes"))
-    return errs
-
-
-def _volume_attachment(obj: dict) -> Errors:
-    errs = _meta_create(obj, False)
-    spec = as_dict(obj.get("spec"))
-    if not text(spec.get("attacher")):
-        errs.append(required("spec.attacher", ""))
-    source = as_dict(spec.get("source"))
-    pv_name, inline = source.get("persistentVolumeName"), source.get("inlineVolumeSpec")
-    one_of_them = "must specify exactly one of inlineVolumeSpec and persistentVolumeName"
-    if pv_name is None and inline is None:
-        errs.append(required("spec.source", one_of_them))
-    elif pv_name is not None and inline is not None:
-        errs.append(forbidden("spec.source", one_of_them))
-    elif pv_name is not None:
-        if not text(pv_name):
-            errs.append(required("spec.source.persistentVolumeName", "must specify non empty persistentVolumeName"))
-    else:
-        errs += _inline_volume_spec(as_dict(inline), "spec.source.inlineVolumeSpec")
-    node_name = text(spec.get("nodeName"))
-    errs += [invalid("spec.nodeName", node_name, msg) for msg in names.name_is_dns_subdomain(node_name, False)]
-    status = as_dict(obj.get("status"))
-    metadata = as_dict(status.get("attachmentMetadata"))
-    if sum(len(k) + len(text(v)) for k, v in metadata.items()) > MAX_ATTACHED_VOLUME_METADATA_SIZE:
-        errs.append(too_long("status.attachmentMetadata", "", MAX_ATTACHED_VOLUME_METADATA_SIZE))
-    for key in ("attachError", "detachError"):
-        error = status.get(key)
-        if isinstance(error, dict):
-            if len(text(error.get("message"))) > MAX_VOLUME_ERROR_MESSAGE_SIZE:
-                # upstream reports the metadata's limit here
-                errs.append(too_long(f"status.{key}.message", "", MAX_ATTACHED_VOLUME_METADATA_SIZE))
-    return errs
-
-
-def validate_volume_attachment(obj: dict, namespaced: bool) -> Errors:
-    """Upstream's rules, with v1's tighter ones (a CSI driver name as attacher, a PV name as source)."""
-    errs = _volume_attachment(obj)
-    spec = as_dict(obj.get("spec"))
-    errs += csi_driver_name(spec.get("attacher"), "spec.attacher")
-    pv_name = as_dict(spec.get("source")).get("persistentVolumeName")
-    if pv_name is not None:
-        errs += [invalid("spec.source.persistentVolumeName", text(pv_name), msg)
-                 for msg in names.name_is_dns_subdomain(text(pv_name), False)]
-    return errs
-
-
-def validate_volume_attachment_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    """As upstream's: the rules of any version (twice, as upstream runs them), and a spec that cannot change."""
-    errs = _volume_attachment(new) + _volume_attachment(new)
-    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-    if as_dict(new.get("spec")) != as_dict(old.get("spec")):
-        errs.append(invalid_go("spec", "storage.VolumeAttachmentSpec{...}", FIELD_IMMUTABLE))
     return errs
 
 
@@ -462,194 +173,6 @@ def validate_endpoint_slice_update(new: dict, old: dict, namespaced: bool) -> Er
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += immutable(new.get("addressType"), old.get("addressType"), "addressType")
     return errs + validate_endpoint_slice(new, namespaced)
-
-
-CSR_USAGES = ("any", "cert sign", "client auth", "code signing", "content commitment", "crl sign",
-              "data encipherment", "decipher only", "digital signature", "email protection", "encipher only",
-              "ipsec end system", "ipsec tunnel", "ipsec user", "key agreement", "key encipherment",
-              "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime", "server auth", "signing", "timestamping")
-LEGACY_UNKNOWN_SIGNER = "kubernetes.io/legacy-unknown"
-# Condition types whose only status may be True, and those only /approval may add.
-_TRUE_ONLY_CONDITIONS = ("Approved", "Denied", "Failed")
-_APPROVAL_CONDITIONS = ("Approved", "Denied")
-_CONDITION_STATUSES = ("False", "True", "Unknown")
-_PEM_BLOCK = re.compile(r"-----BEGIN ([^\n]*)-----\r?\n(.*?)\r?\n?-----END \1-----[ \t]*(?:\r?\n|$)", re.S)
-
-
-def _csr_request_error(request: Any) -> str:
-    """What certificates.ParseCSR says of the request, or "" when it is a PEM CSR."""
-    try:
-        pem = base64.b64decode(request or "", validate=True).decode("ascii", "replace")
-    except (binascii.Error, ValueError):
-        return "PEM block type must be CERTIFICATE REQUEST"
-    if "-----BEGIN CERTIFICATE REQUEST-----" not in pem and "-----BEGIN NEW CERTIFICATE REQUEST-----" not in pem:
-        return "PEM block type must be CERTIFICATE REQUEST"
-    return ""
-
-
-def _pem_blocks(data: str) -> list[tuple[str, bool, bytes]]:
-    """The PEM blocks of ``data`` as encoding/pem finds them, each (type, has headers, bytes); text around
-    and between them, and blocks that do not decode, are passed over."""
-    blocks = []
-    for match in _PEM_BLOCK.finditer(data):
-        lines = match.group(2).split("\n")
-        headers = 0
-        while headers < len(lines) and ":" in lines[headers]:
-            headers += 1
-        try:
-            content = base64.b64decode(re.sub(r"\s", "", "".join(lines[headers:])), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        blocks.append((match.group(1), headers > 0, content))
-    return blocks
-
-
-def _certificate_error(certificate: Any) -> str:
-    """What upstream's validateCertificate says of status.certificate (base64 of PEM CERTIFICATE blocks),
-    or "" when it is empty or such blocks."""
-    from cryptography import x509
-    try:
-        data = base64.b64decode(text(certificate), validate=True).decode("latin-1")
-    except (binascii.Error, ValueError):
-        data = ""
-    if not data:
-        return ""
-    blocks = _pem_blocks(data)
-    for kind, has_headers, content in blocks:
-        if kind != "CERTIFICATE":
-            return f"only CERTIFICATE PEM blocks are allowed, found {go_quote(kind)}"
-        if has_headers:
-            return "no PEM block headers are permitted"
-        if not content:
-            return "found CERTIFICATE PEM block containing 0 certificates"
-        try:
-            x509.load_der_x509_certificate(content)
-        except ValueError:
-            return "x509: malformed certificate"
-    return "" if blocks else "must contain at least one CERTIFICATE PEM block"
-
-
-def _certificate(obj: Any) -> str:
-    """status.certificate, "" when unset."""
-    return text(as_dict(as_dict(obj).get("status")).get("certificate"))
-
-
-def _conditions_of(obj: Any, kind: str) -> list:
-    """findConditions: the status conditions of type ``kind``, in order."""
-    return [c for c in as_dicts(as_dict(as_dict(obj).get("status")).get("conditions")) if c.get("type") == kind]
-
-
-class _CSRTolerance:
-    """What upstream's getValidationOptions lets an update through for compatibility: problems the stored CSR
-    already has (or, for the certificate, an update that leaves it alone).  A create tolerates nothing."""
-
-    def __init__(self, new: dict, old: Any):
-        old = as_dict(old)
-        old_spec = as_dict(old.get("spec"))
-        types = [c.get("type") for c in as_dicts(as_dict(old.get("status")).get("conditions"))]
-        usages = seq(old_spec.get("usages"))
-        self.both_approved_and_denied = "Approved" in types and "Denied" in types
-        self.legacy_signer = old_spec.get("signerName") == LEGACY_UNKNOWN_SIGNER
-        self.duplicate_condition_types = len(set(types)) != len(types)
-        self.empty_condition_type = any(not t for t in types)
-        self.arbitrary_certificate = bool(old) and (
-            _certificate(new) == _certificate(old) or bool(_certificate_error(_certificate(old))))
-        self.unknown_usages = any(u not in CSR_USAGES for u in usages)
-        self.duplicate_usages = len(set(map(str, usages))) != len(usages)
-
-
-def _csr_usages(usages: list, tolerance: _CSRTolerance) -> Errors:
-    errs: Errors = []
-    if not tolerance.unknown_usages:
-        errs += [not_supported(f"spec.usages[{i}]", u, CSR_USAGES) for i, u in enumerate(usages)
-                 if u not in CSR_USAGES]
-    if not tolerance.duplicate_usages:
-        errs += [duplicate(f"spec.usages[{i}]", u) for i, u in enumerate(usages) if u in usages[:i]]
-    return errs
-
-
-def _csr_conditions(conditions: list, tolerance: _CSRTolerance) -> Errors:
-    """validateConditions: each condition typed, with a status its type allows; Approved and Denied not both
-    (unless the stored CSR has both); no type twice."""
-    errs: Errors = []
-    seen: set = set()
-    for i, condition in enumerate(conditions):
-        path, kind, status = f"status.conditions[{i}]", text(condition.get("type")), text(condition.get("status"))
-        if not kind and not tolerance.empty_condition_type:
-            errs.append(required(f"{path}.type", ""))
-        allowed = ("True",) if kind in _TRUE_ONLY_CONDITIONS else _CONDITION_STATUSES
-        if not status:
-            errs.append(required(f"{path}.status", ""))
-        elif status not in allowed:
-            errs.append(not_supported(f"{path}.status", status, allowed))
-        other = {"Approved": "Denied", "Denied": "Approved"}.get(kind)
-        if other and other in seen and not tolerance.both_approved_and_denied:
-            errs.append(invalid(f"{path}.type", kind, "Approved and Denied conditions are mutually exclusive"))
-        if kind in seen and not tolerance.duplicate_condition_types:
-            errs.append(duplicate(f"{path}.type", kind))
-        seen.add(kind)
-    return errs
-
-
-def _csr_rules(obj: dict, tolerance: _CSRTolerance) -> Errors:
-    """validateCertificateSigningRequest: the rules of a CSR's create and of every update."""
-    errs = _meta_create(obj, False, names.any_name)
-    spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
-    problem = _csr_request_error(spec.get("request"))
-    if problem:
-        errs.append(invalid_go("spec.request", "[]byte{...}", problem))
-    usages = seq(spec.get("usages"))
-    if not usages:
-        errs.append(required("spec.usages", "usages must be provided"))
-    errs += _csr_usages(usages, tolerance)
-    signer = text(spec.get("signerName"))
-    if signer == LEGACY_UNKNOWN_SIGNER and not tolerance.legacy_signer:
-        errs.append(invalid("spec.signerName", signer, "the legacy signerName is not allowed via this API version"))
-    elif not signer:
-        errs.append(required("spec.signerName", ""))
-    else:
-        errs += _signer_name(signer)
-    expiration = spec.get("expirationSeconds")
-    if is_int(expiration) and expiration < 600:
-        errs.append(invalid("spec.expirationSeconds", expiration,
-                            "may not specify a duration less than 600 seconds (10 minutes)"))
-    errs += _csr_conditions(as_dicts(status.get("conditions")), tolerance)
-    problem = "" if tolerance.arbitrary_certificate else _certificate_error(status.get("certificate"))
-    if problem:
-        errs.append(invalid("status.certificate", "<certificate data>", problem))
-    return errs
-
-
-def validate_csr(obj: dict, namespaced: bool) -> Errors:
-    return _csr_rules(obj, _CSRTolerance(obj, None))
-
-
-def validate_csr_update(new: dict, old: dict, namespaced: bool, subresource: str = "") -> Errors:
-    """validateCertificateSigningRequestUpdate: the CSR's rules, then what the write may change: no update
-    removes an Approved, Denied or Failed condition; only /approval adds Approved or Denied; only /status
-    sets the certificate, and only where there was none.  (An update's strategy keeps the old conditions'
-    instances, so upstream's "may not modify a condition" never comes to be said.)"""
-    errs = _csr_rules(new, _CSRTolerance(new, old))
-    for kind in _TRUE_ONLY_CONDITIONS:
-        if len(_conditions_of(new, kind)) < len(_conditions_of(old, kind)):
-            errs.append(forbidden("status.conditions", f"updates may not remove a condition of type {go_quote(kind)}"))
-    if subresource != "approval":
-        errs += [forbidden("status.conditions", f"updates may not add a condition of type {go_quote(kind)}")
-                 for kind in _APPROVAL_CONDITIONS if len(_conditions_of(new, kind)) > len(_conditions_of(old, kind))]
-    if _certificate(new) != _certificate(old):
-        if subresource != "status":
-            errs.append(forbidden("status.certificate", "updates may not set certificate content"))
-        elif _certificate(old):
-            errs.append(forbidden("status.certificate", "updates may not modify existing certificate content"))
-    return errs + _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
-
-
-def _signer_name(signer: str) -> Errors:
-    parts = signer.split("/")
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        return [invalid("spec.signerName", signer, "must be a fully qualified domain and path of the form "
-                                                   "'example.com/signer-name'")]
-    return []
 
 
 def validate_subject_access_review(obj: dict, namespaced: bool) -> Errors:
@@ -990,16 +513,16 @@ CREATE = {
     ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): validate_priority_level_configuration,
     ("apiregistration.k8s.io", "APIService"): validate_api_service,
     ("policy", "PodDisruptionBudget"): validate_pdb,
-    ("storage.k8s.io", "StorageClass"): validate_storage_class,
-    ("storage.k8s.io", "CSIDriver"): validate_csi_driver,
-    ("storage.k8s.io", "CSINode"): validate_csi_node,
-    ("storage.k8s.io", "CSIStorageCapacity"): validate_csi_storage_capacity,
-    ("storage.k8s.io", "VolumeAttachment"): validate_volume_attachment,
+    ("storage.k8s.io", "StorageClass"): storage.validate_storage_class,
+    ("storage.k8s.io", "CSIDriver"): storage.validate_csi_driver,
+    ("storage.k8s.io", "CSINode"): storage.validate_csi_node,
+    ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity,
+    ("storage.k8s.io", "VolumeAttachment"): storage.validate_volume_attachment,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class,
     ("coordination.k8s.io", "Lease"): validate_lease,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice,
-    ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
+    ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr,
     ("events.k8s.io", "Event"): events.validate_events_event,
     ("authorization.k8s.io", "SubjectAccessReview"): validate_subject_access_review,
     ("authorization.k8s.io", "SelfSubjectAccessReview"): validate_subject_access_review,
@@ -1010,14 +533,14 @@ UPDATE = {
     ("flowcontrol.apiserver.k8s.io", "FlowSchema"): validate_flow_schema_update,
     ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): validate_priority_level_configuration_update,
     ("apiregistration.k8s.io", "APIService"): validate_api_service_update,
-    ("storage.k8s.io", "StorageClass"): validate_storage_class_update,
-    ("storage.k8s.io", "CSIDriver"): validate_csi_driver_update,
-    ("storage.k8s.io", "CSINode"): validate_csi_node_update,
-    ("storage.k8s.io", "CSIStorageCapacity"): validate_csi_storage_capacity_update,
-    ("storage.k8s.io", "VolumeAttachment"): validate_volume_attachment_update,
+    ("storage.k8s.io", "StorageClass"): storage.validate_storage_class_update,
+    ("storage.k8s.io", "CSIDriver"): storage.validate_csi_driver_update,
+    ("storage.k8s.io", "CSINode"): storage.validate_csi_node_update,
+    ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity_update,
+    ("storage.k8s.io", "VolumeAttachment"): storage.validate_volume_attachment_update,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class_update,
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class_update,
     ("discovery.k8s.io", "EndpointSlice"): validate_endpoint_slice_update,
-    ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr_update,
+    ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr_update,
     ("events.k8s.io", "Event"): events.validate_events_event_update,
 }
