@@ -9,14 +9,10 @@ authorizer to ask: a 403 Status, ``forbidden: User "system:anonymous" cannot get
 always-allowed path that serves nothing is Go's plain 404).  Every answer carries ``Cache-Control: no-cache,
 private``, as upstream's handler chain sets it.
 
-The health endpoints are k8s.io/apiserver's healthz handler (pkg/server/healthz): each root path (/healthz,
-/livez, /readyz) runs its named checks, ping alone when it was given none.  All passing: 200 "ok", or with
-``?verbose`` one "[+]<name> ok" line per check and "<path> check passed".  One failing: 500 with the lines
-whatever the query ("[-]<name> failed: reason withheld", the reason logged instead), ending "<path> check
-failed".  ``?exclude=<name>`` (repeatable) skips a check ("[+]<name> excluded: ok"), and names matching none
-add a "warn: some health checks cannot be excluded" line.  Each check also has its own path, /healthz/<name>:
-"ok", or a 500 "internal server error: <reason>" (a path --authorization-always-allow-paths must name, e.g.
-/healthz/*, to be reached anonymously).  The checks, as upstream's daemons register them:
+The health endpoints are k8s.io/apiserver's healthz handler, answered as ``kapiserver.healthz`` says: each root
+path (/healthz, /livez, /readyz) runs its named checks, ping alone when it was given none, and each check also has
+its own path, /healthz/<name> (a path --authorization-always-allow-paths must name, e.g. /healthz/*, to be reached
+anonymously).  The checks, as upstream's daemons register them:
 
 - kube-scheduler (cmd/kube-scheduler/app/server.go): /healthz leaderElection (ping without leader election),
   /livez ping, /readyz leaderElection, shutdown (fails once the process is stopping) and sched-handler-sync
@@ -44,12 +40,12 @@ import ipaddress
 import json
 import time
 from typing import Callable, List, Optional
-from urllib.parse import parse_qsl
-
 from twisted.application import service
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web import resource
+
+from . import healthz
 
 log = Logger()
 
@@ -248,10 +244,6 @@ def default_endpoints() -> List[HealthEndpoint]:
     return [HealthEndpoint(path) for path in sorted(HEALTH_PATHS)]
 
 
-def _quoted(names) -> str:
-    return ",".join(json.dumps(name) for name in names)
-
-
 def _run(check) -> Optional[str]:
     """None when ``check`` passes, else its reason."""
     try:
@@ -263,48 +255,27 @@ def _run(check) -> Optional[str]:
 
 def _text(request, code: int, body: str, nosniff: bool = True) -> bytes:
     request.setResponseCode(code)
-    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+    request.setHeader(b"Content-Type", healthz.CONTENT_TYPE)
     if nosniff:
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
     return body.encode()
 
 
 def render_health(request, endpoint: HealthEndpoint, query: str) -> bytes:
-    """The root path's answer (upstream's handleRootHealth): its checks' lines, verbose or "ok" when all pass,
-    always verbose and a 500 when one fails."""
-    params = parse_qsl(query, keep_blank_values=True)
-    excluded = {value for key, value in params if key == "exclude"}
-    lines, failed, reasons = [], [], []
+    """The root path's answer (upstream's handleRootHealth)."""
+    answer = healthz.RootAnswer(endpoint.kind, query)
     for check in endpoint.checks:
-        if check.name in excluded:
-            excluded.discard(check.name)
-            lines.append(f"[+]{check.name} excluded: ok")
-            continue
-        reason = _run(check)
-        if reason is None:
-            lines.append(f"[+]{check.name} ok")
-        else:
-            lines.append(f"[-]{check.name} failed: reason withheld")
-            reasons.append(f"[-]{check.name} failed: {reason}")
-            failed.append(check.name)
-    if excluded:
-        lines.append(f"warn: some health checks cannot be excluded: no matches for {_quoted(sorted(excluded))}")
-    body = "".join(line + "\n" for line in lines)
-    if failed:
-        log.info("{names} check failed: {kind}\n{reasons}", names=",".join(failed), kind=endpoint.kind,
-                 reasons="\n".join(reasons))
-        return _text(request, 500, f"{body}{endpoint.kind} check failed\n")
-    if not any(key == "verbose" for key, _ in params):
-        return _text(request, 200, "ok")
-    return _text(request, 200, f"{body}{endpoint.kind} check passed\n")
+        if not answer.excludes(check.name):
+            answer.record(check.name, _run(check))
+    if answer.failed:
+        log.info("{names} check failed: {kind}\n{reasons}", names=",".join(answer.failed), kind=endpoint.kind,
+                 reasons="\n".join(answer.failures))
+    return _text(request, *answer.answer())
 
 
 def render_check(request, check) -> bytes:
-    """A check's own path (upstream's adaptCheckToHandler): "ok", or a 500 with the reason."""
-    reason = _run(check)
-    if reason is None:
-        return _text(request, 200, "ok", nosniff=False)
-    return _text(request, 500, f"internal server error: {reason}\n")
+    """A check's own path (upstream's adaptCheckToHandler)."""
+    return _text(request, *healthz.check_answer(_run(check)))
 
 
 class HealthResource(resource.Resource):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from typing import Optional
 
+from twisted.logger import Logger
+
+from .. import healthz
 from ..machinery import codec, errors
 from ..machinery.errors import StatusError
 from ..pool import in_pool
@@ -11,7 +15,18 @@ from ..storage.health import check_all
 from .http import query, write_bytes
 from .negotiation import parse_accept
 
+log = Logger()
 
+
+async def _reason(check) -> Optional[str]:
+    """None when the health check ``check`` (None: ping, log) passes, else its reason."""
+    if check is None:
+        return None
+    try:
+        await check()
+    except Exception as e:  # a failing check is reported, not raised
+        return str(e) or type(e).__name__
+    return None
 
 def wants_aggregated(request) -> str:
     """The aggregated discovery version the client asks for first, or ""."""
@@ -298,33 +313,26 @@ class NonResourceHandler:
             checks.extend(streams.health_checks(kind))
         if kind == "readyz":
             checks.append(("shutdown", self._not_shutting_down))
-        if not rest:
-            # Upstream counts the root checks (not each named check), with an empty component.
-            self.context.metrics.route_nonresource(request, "/" + kind, component="")
         if rest:
-            wanted = rest[0]
-            checks = [c for c in checks if c[0] == wanted]
-            if not checks:
+            # A check's own path (/healthz/etcd, /readyz/poststarthook/<hook>): "ok" or its reason.
+            wanted = "/".join(rest)
+            found = [check for name, check in checks if name == wanted]
+            if not found:
                 raise errors.path_not_found()
-        results = []
-        healthy = True
+            code, body, nosniff = healthz.check_answer(await _reason(found[0]))
+            if nosniff:
+                request.setHeader(b"X-Content-Type-Options", b"nosniff")
+            write_bytes(request, code, healthz.CONTENT_TYPE.decode(), body.encode())
+            return
+        # Upstream counts the root checks (not each named check), with an empty component.
+        self.context.metrics.route_nonresource(request, "/" + kind, component="")
+        answer = healthz.RootAnswer(kind, request.uri.partition(b"?")[2].decode("latin-1"))
         for name, check in checks:
-            try:
-                if check is not None:
-                    await check()
-                results.append((name, None))
-            except Exception as e:  # a failing check is reported, not raised
-                healthy = False
-                results.append((name, str(e) or type(e).__name__))
-        # twisted.web drops a bare "?verbose" (no "=") from request.args, so read the query itself.
-        query = request.uri.partition(b"?")[2]
-        verbose = b"verbose" in request.args or b"verbose" in query.split(b"&") or not healthy
-        if verbose:
-            lines = []
-            for name, error in results:
-                lines.append(f"[+]{name} ok" if error is None else f"[-]{name} failed: reason withheld")
-            lines.append(f"{kind} check passed" if healthy else f"{kind} check failed")
-            text = "\n".join(lines) + "\n"
-        else:
-            text = "ok"
-        write_bytes(request, 200 if healthy else 500, "text/plain; charset=utf-8", text.encode())
+            if not answer.excludes(name):
+                answer.record(name, await _reason(check))
+        if answer.failed:
+            log.info("{names} check failed: {kind}\n{reasons}", names=",".join(answer.failed), kind=kind,
+                     reasons="\n".join(answer.failures))
+        code, body = answer.answer()
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+        write_bytes(request, code, healthz.CONTENT_TYPE.decode(), body.encode())

@@ -66,3 +66,50 @@ def test_a_storage_that_fails_its_check_fails_every_endpoint(served, monkeypatch
         assert "[-]etcd failed: reason withheld" in body and body.endswith(f"{kind} check failed\n")
         assert ("[-]etcd-readiness failed: reason withheld" in body) == (kind == "readyz")
         assert len(asked) == 1
+
+
+def get_with_headers(client, path):
+    responses, bodies = [], []
+    client.get("http://k" + path).addCallback(responses.append)
+    run_until(lambda: bool(responses), also=client.flush)
+    client.content(responses[0]).addCallback(bodies.append)
+    run_until(lambda: bool(bodies), also=client.flush)
+    return responses[0].code, responses[0].headers, bodies[0].decode()
+
+
+def test_exclude_skips_a_check_and_names_those_that_match_none(served, monkeypatch):
+    """?exclude=<name> (repeatable) as upstream's handleRootHealth: an excluded check is not run, its line says
+    "excluded: ok", so a failing storage excluded leaves the endpoint healthy; names matching no check are
+    warned of, sorted and quoted."""
+    storage, client = served
+    asked = []
+    monkeypatch.setattr(storage, "check_health", lambda: asked.append(1) or fail(Unavailable("gone")))
+    code, body = get(client, "/livez?exclude=etcd&exclude=nope&exclude=alsonope")
+    assert code == 200, body
+    assert body == "ok"
+    assert asked == []
+    code, body = get(client, "/readyz?verbose&exclude=etcd&exclude=etcd-readiness&exclude=zz&exclude=aa")
+    assert code == 200, body
+    lines = body.splitlines()
+    assert lines[:4] == ["[+]ping ok", "[+]log ok", "[+]etcd excluded: ok", "[+]etcd-readiness excluded: ok"]
+    assert lines[-2:] == ['warn: some health checks cannot be excluded: no matches for "aa","zz"',
+                          "readyz check passed"]
+    code, body = get(client, "/healthz?exclude=ping")
+    assert code == 500 and "[+]ping excluded: ok\n" in body and "[-]etcd failed: reason withheld" in body
+
+
+def test_a_checks_own_path_answers_ok_or_its_reason(served, monkeypatch):
+    """/<endpoint>/<check> is upstream's adaptCheckToHandler: "ok", or a 500 "internal server error: <reason>"
+    (the reason given, unlike the root path); the root answer is plain text with nosniff."""
+    storage, client = served
+    code, headers, body = get_with_headers(client, "/healthz")
+    assert (code, body) == (200, "ok")
+    assert headers.getRawHeaders(b"X-Content-Type-Options") == [b"nosniff"]
+    assert headers.getRawHeaders(b"Content-Type") == [b"text/plain; charset=utf-8"]
+    monkeypatch.setattr(storage, "check_health", lambda: fail(Unavailable("the store is gone")))
+    code, headers, body = get_with_headers(client, "/healthz/etcd")
+    assert code == 500
+    assert body == "internal server error: the store is gone\n"
+    assert headers.getRawHeaders(b"X-Content-Type-Options") == [b"nosniff"]
+    assert get(client, "/healthz/etcd?verbose")[1] == "internal server error: the store is gone\n"
+    assert get(client, "/healthz/ping?verbose") == (200, "ok")
