@@ -1,0 +1,87 @@
+"""Server-side Table printers checked against upstream 1.32's pkg/printers/internalversion (and the table
+convertors of the apiextensions and aggregator servers): columns, cells and row order, with ``now`` injected."""
+
+from datetime import datetime, timedelta, timezone
+
+from kapiserver.registry import apfbootstrap
+from kapiserver.registry.printers import printer_for, table
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+ADMISSION = "admissionregistration.k8s.io"
+
+
+def ago(**kw) -> str:
+    return (NOW - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def columns(group: str, resource: str) -> list[tuple]:
+    return [(c["name"], c["type"], c["description"], c["priority"])
+            for c in printer_for(group, resource).columns[1:] if c["name"] != "Age"]
+
+
+# --- admissionregistration.k8s.io ------------------------------------------------------------
+
+def test_webhook_configurations_print_their_webhook_count():
+    """kubectl get validatingwebhookconfigurations / mutatingwebhookconfigurations shows NAME WEBHOOKS AGE."""
+    config = {"metadata": {"name": "hooks", "creationTimestamp": ago(minutes=5)},
+              "webhooks": [{"name": "a.example.com"}, {"name": "b.example.com"}]}
+    for resource in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        assert columns(ADMISSION, resource) == [
+            ("Webhooks", "integer", "Webhooks indicates the number of webhooks registered in this configuration", 0)]
+        printer = printer_for(ADMISSION, resource)
+        assert [c["name"] for c in printer.columns] == ["Name", "Webhooks", "Age"]
+        assert printer.row(config, NOW) == ["hooks", 2, "5m"]
+        assert printer.row({"metadata": {"name": "none"}}, NOW) == ["none", 0, "<unknown>"]
+
+
+def test_validating_admission_policy_columns_carry_upstream_descriptions():
+    """The policy and binding columns describe themselves in upstream's words (its typos included)."""
+    assert columns(ADMISSION, "validatingadmissionpolicies") == [
+        ("Validations", "integer", "Validations indicates the number of validation rules defined in this "
+                                   "configuration", 0),
+        ("ParamKind", "string", "ParamKind specifies the kind of resources used to parameterize this policy", 0)]
+    assert columns(ADMISSION, "validatingadmissionpolicybindings") == [
+        ("PolicyName", "string", "PolicyName indicates the policy definition which the policy binding binded to", 0),
+        ("ParamRef", "string", "ParamRef indicates the param resource which sets the configration param", 0)]
+
+
+def binding_param_ref(param_ref) -> str:
+    binding = {"metadata": {"name": "b", "creationTimestamp": ago(seconds=30)},
+               "spec": {"policyName": "p", "paramRef": param_ref}}
+    return printer_for(ADMISSION, "validatingadmissionpolicybindings").row(binding, NOW)[2]
+
+
+def test_binding_param_ref_is_the_name_first_then_the_selector_as_go_strings_it():
+    """PARAMREF is ns/name, */name without a namespace, else the selector in its generated String() form (what
+    upstream prints: not the k=v form), else <unset>; a namespace beside a selector does not make it ns/."""
+    assert binding_param_ref({"name": "cfg", "namespace": "team"}) == "team/cfg"
+    assert binding_param_ref({"name": "cfg"}) == "*/cfg"
+    assert binding_param_ref({"namespace": "team", "selector": {"matchLabels": {"env": "prod", "app": "x"}}}) == (
+        "&LabelSelector{MatchLabels:map[string]string{app: x,env: prod,},"
+        "MatchExpressions:[]LabelSelectorRequirement{},}")
+    assert binding_param_ref({"selector": {"matchExpressions": [
+        {"key": "tier", "operator": "In", "values": ["a", "b"]}, {"key": "gone", "operator": "DoesNotExist"}]}}) == (
+        "&LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]LabelSelectorRequirement{"
+        "LabelSelectorRequirement{Key:tier,Operator:In,Values:[a b],},"
+        "LabelSelectorRequirement{Key:gone,Operator:DoesNotExist,Values:[],},},}")
+    assert binding_param_ref({"selector": {}}) == (
+        "&LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]LabelSelectorRequirement{},}")
+    assert binding_param_ref({"namespace": "team", "parameterNotFoundAction": "Deny"}) == "<unset>"
+    assert binding_param_ref(None) == "<unset>"
+
+
+# --- flowcontrol.apiserver.k8s.io ------------------------------------------------------------
+
+def test_flow_schemas_list_in_matching_order_with_upstreams_missing_pl_description():
+    """A FlowSchema list prints by matching precedence, then name (upstream's list printer sorts it), whatever
+    order storage lists them in; MissingPL is described in upstream's words."""
+    assert columns("flowcontrol.apiserver.k8s.io", "flowschemas")[-1] == (
+        "MissingPL", "string", "references a broken or non-existent PriorityLevelConfiguration", 0)
+    names = ["catch-all", "exempt", "global-default", "kube-controller-manager", "kube-scheduler", "probes"]
+    schemas = [apfbootstrap.flow_schema(name) for name in names]
+    out = table(printer_for("flowcontrol.apiserver.k8s.io", "flowschemas"), schemas, NOW)
+    assert [(row["cells"][0], row["cells"][2]) for row in out["rows"]] == [
+        ("exempt", 1), ("probes", 2), ("kube-controller-manager", 800), ("kube-scheduler", 800),
+        ("global-default", 9900), ("catch-all", 10000)]
+    assert [row["object"]["metadata"]["name"] for row in out["rows"]] == [
+        "exempt", "probes", "kube-controller-manager", "kube-scheduler", "global-default", "catch-all"]
