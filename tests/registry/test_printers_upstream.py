@@ -85,3 +85,19 @@ def test_flow_schemas_list_in_matching_order_with_upstreams_missing_pl_descripti
         ("global-default", 9900), ("catch-all", 10000)]
     assert [row["object"]["metadata"]["name"] for row in out["rows"]] == [
         "exempt", "probes", "kube-controller-manager", "kube-scheduler", "global-default", "catch-all"]
+
+
+# --- custom resources ------------------------------------------------------------------------
+
+def test_custom_resource_date_column_reads_rfc3339_as_go_parses_it():
+    """A date column's value is an age only when Go's time.Parse(RFC3339) reads it: a date alone, a time without
+    an offset, a space or lower-case t/z are <invalid>; Go's zero time and an empty string are <unknown>."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([{"name": "Expires", "type": "date", "jsonPath": ".spec.expires"}])
+    for given, shown in (("2024-05-01T11:58:00Z", "2m"), ("2024-05-01T13:58:00+02:00", "2m"),
+                         ("2024-05-01T11:58:00.250Z", "119s"), ("2024-04-30", "<invalid>"),
+                         ("2024-05-01T11:58:00", "<invalid>"), ("2024-05-01 11:58:00Z", "<invalid>"),
+                         ("2024-05-01t11:58:00Z", "<invalid>"), ("2024-05-01T11:58:00z", "<invalid>"),
+                         ("2024-02-30T00:00:00Z", "<invalid>"), ("soon", "<invalid>"),
+                         ("0001-01-01T00:00:00Z", "<unknown>"), ("", "<unknown>"), (7, None)):
+        assert printer.row({"metadata": {"name": "c"}, "spec": {"expires": given}}, NOW) == ["c", shown], given

@@ -5,7 +5,8 @@ apiextensions-apiserver's table convertor prints them.
 - Name comes first; without additionalPrinterColumns a CRD prints an ``Age`` date column.
 - A column reads its JSONPath from the object; no value gives a null cell.  ``string``
   columns print the first value (maps and lists as compact JSON); ``integer``, ``number``
-  and ``boolean`` keep JSON types; ``date`` prints an age (``<invalid>`` if unparseable).
+  and ``boolean`` keep JSON types; ``date`` prints an age (``<invalid>`` unless the string is an
+  RFC 3339 time as Go parses one, ``<unknown>`` for an empty one or Go's zero time).
 
 The JSONPath subset: ``.field``, ``['field']``, ``[n]`` (negative too), ``[*]``, ``.*``,
 ``[?(@.path == 'value')]`` (and ``!=``, ``<``, ``<=``, ``>``, ``>=``, or bare ``@.path``).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
 from . import _base as b
@@ -229,11 +230,34 @@ def _cell(type_: str, value: Any, now: datetime) -> Any:
         if isinstance(value, str):
             if value in ("", "null"):
                 return "<unknown>"
-            when = b.parse_time(value)
+            when = _rfc3339(value)
             if when is None:
                 return "<invalid>"
+            if when == _GO_ZERO_TIME:
+                return "<unknown>"
             return b.since(when, now)
     return None
+
+
+# Go's time.Parse(time.RFC3339, ...), as a date column's value is read: a date alone, a missing offset, a space
+# for the T or a lower-case t or z fail; the hour may be one digit and the fraction follow a comma.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})")
+_GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
+def _rfc3339(text: str) -> Optional[datetime]:
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    offset = match.group(8)
+    try:
+        zone = timezone.utc if offset == "Z" else timezone(
+            (-1 if offset[0] == "-" else 1) * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
+    except ValueError:  # out of range: month 13, February 30, hour 24, offset 24:00...
+        return None
 
 
 _DEFAULT_COLUMNS = ({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
