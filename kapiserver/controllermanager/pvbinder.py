@@ -6,12 +6,13 @@ default class assigned to a claim with none), with its access modes and volume m
 naming a volume (pre-bound) gets that volume if it satisfies the claim. Binding writes the volume's claimRef
 (annotated pv.kubernetes.io/bound-by-controller when the controller chose), then the claim's volumeName with
 pv.kubernetes.io/bind-completed, and both phases Bound. Claims of a WaitForFirstConsumer class wait for a pod's
-scheduling (volume.kubernetes.io/selected-node). A volume whose claim is gone is Released and reclaimed by its
-policy: Retain keeps it; Delete leaves a volume of an external provisioner (pv.kubernetes.io/provisioned-by) to it,
-and otherwise uses kube-controller-manager's in-tree deleters: a hostPath under /tmp/ is removed from this host and
-the volume deleted, any other volume is Failed with VolumeFailedDelete and the deleter's error as its message.
-Dynamic provisioning is left to external provisioners: a claim of a class with a provisioner is annotated with it
-and waits."""
+scheduling (volume.kubernetes.io/selected-node), their event naming the unscheduled pods that use them. Every claim
+and volume is synced again each --pvclaimbinder-sync-period (15s), as upstream's resync. A volume whose claim is
+gone is Released and reclaimed by its policy: Retain keeps it; Delete leaves a volume of an external provisioner
+(pv.kubernetes.io/provisioned-by) to it, and otherwise uses kube-controller-manager's in-tree deleters: a hostPath
+under /tmp/ is removed from this host and the volume deleted, any other volume is Failed with VolumeFailedDelete
+and the deleter's error as its message. Dynamic provisioning is left to external provisioners: a claim of a class
+with a provisioner is annotated with it and waits."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from typing import Dict, Optional
 
 from ..machinery.quantity import parse_quantity
 from ..pool import in_pool
-from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES
+from ..client.resources import NODES, PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS, STORAGE_CLASSES
 from ..client.rest import APIError
 from ..machinery.selectors import label_selector_from_dict
 from ..machinery.storageclass import default_class
 from .context import ControllerContext, QueueController
 from .ownwrites import newest
+from .pvcprotection import POD_CLAIM_INDEX, pod_claims
 
 COMPONENT = "persistentvolume-controller"
 BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
@@ -40,6 +42,7 @@ BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+
 
 def quantity(text) -> Fraction:
     """A resource.Quantity's value (0 for an absent or unparseable one)."""
@@ -131,6 +134,18 @@ def _requirement(expression: dict, labels: dict) -> bool:
     return False
 
 
+def pod_is_stopped(pod: dict) -> bool:
+    """Upstream's volume util IsPodTerminated: finished, or being deleted with no container still running."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Failed", "Succeeded"):
+        return True
+    if not pod["metadata"].get("deletionTimestamp"):
+        return False
+    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or []),
+                *(status.get("ephemeralContainerStatuses") or [])]
+    return all("terminated" in (s.get("state") or {}) or "waiting" in (s.get("state") or {}) for s in statuses)
+
+
 def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
     """Upstream's findBestMatchForClaim: a volume pre-bound to the claim, else (unless binding waits for a
     consumer) the smallest Available, unclaimed one of the claim's class, modes and selector."""
@@ -170,6 +185,10 @@ class PersistentVolumeBinder(QueueController):
         self.claims = self.informer(PERSISTENT_VOLUME_CLAIMS)
         self.classes = self.informer(STORAGE_CLASSES)
         self.nodes = self.informer(NODES)
+        self.pods = self.informer(PODS)
+        self.pods.indexer.add_indexers({POD_CLAIM_INDEX: pod_claims})
+        self.sync_period = float(ctx.option("pvclaimbinder-sync-period", 15.0))
+        self._resync_call = None
         self.written_volumes: Dict[str, dict] = {}
         self.written_claims: Dict[str, dict] = {}
         self.remove_host_path = remove_host_path
@@ -180,6 +199,26 @@ class PersistentVolumeBinder(QueueController):
                                       on_delete=self._claim_deleted)
         self.classes.add_event_handler(on_add=lambda c: self._requeue_unbound_claims(),
                                        on_update=lambda old, new: self._requeue_unbound_claims())
+
+    async def run(self) -> None:
+        await super().run()
+        self._resync()
+
+    def stop(self) -> None:
+        if self._resync_call is not None and self._resync_call.active():
+            self._resync_call.cancel()
+        self._resync_call = None
+        super().stop()
+
+    def _resync(self) -> None:
+        """Every claim and volume queued now and again each sync period (upstream's resync): what no event
+        announces, a pod waiting on a claim among them, is seen within a period."""
+        for claim in self.claims.indexer.list():
+            self._claim_changed(claim)
+        for name in self.volumes.indexer.keys():
+            self.queue.add("volume:" + name)
+        if self.sync_period > 0:
+            self._resync_call = self.clock.callLater(self.sync_period, self._resync)
 
     # -- handlers ----------------------------------------------------------------------------------
     def _volume_changed(self, volume: dict) -> None:
@@ -338,8 +377,7 @@ class PersistentVolumeBinder(QueueController):
                                                           "storageClassName": default["metadata"]["name"]}})
                 return
             if delay:
-                self.recorder.event(claim, "Normal", "WaitForFirstConsumer",
-                                    "waiting for first consumer to be created before binding")
+                self._wait_for_consumer_event(claim)
             elif claim_class(claim):
                 claim = await self._provision(claim)
             else:
@@ -365,6 +403,21 @@ class PersistentVolumeBinder(QueueController):
             self.recorder.event(claim, "Warning", "FailedBinding",
                                 f'volume "{name}" already bound to a different claim.')
             await self.claim_status(claim, "Pending")
+
+    def _wait_for_consumer_event(self, claim: dict) -> None:
+        """Upstream's emitEventForUnboundDelayBindingClaim: the unscheduled pods using the claim are named, if any."""
+        meta = claim["metadata"]
+        pods = sorted(p["metadata"]["name"] for p in
+                      self.pods.indexer.by_index(POD_CLAIM_INDEX, f"{meta['namespace']}/{meta['name']}")
+                      if not pod_is_stopped(p) and not (p.get("spec") or {}).get("nodeName"))
+        if not pods:
+            self.recorder.event(claim, "Normal", "WaitForFirstConsumer",
+                                "waiting for first consumer to be created before binding")
+        elif len(pods) == 1:
+            self.recorder.event(claim, "Normal", "WaitForPodScheduled", f"waiting for pod {pods[0]} to be scheduled")
+        else:
+            self.recorder.event(claim, "Normal", "WaitForPodScheduled",
+                                f"waiting for pods {','.join(pods)} to be scheduled")
 
     async def _provision(self, claim: dict) -> dict:
         """No in-tree provisioners here: a class's provisioner is named on the claim for it to act, or refused."""

@@ -4,7 +4,7 @@ claims waiting for a selected node."""
 
 from fractions import Fraction
 
-from kapiserver.client.resources import EVENTS, NODES, STORAGE_CLASSES
+from kapiserver.client.resources import EVENTS, NODES, PODS, STORAGE_CLASSES
 from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS as PVCS
 from kapiserver.client.resources import PERSISTENT_VOLUMES as PVS
 from kapiserver.controllermanager.pvbinder import best_match, quantity
@@ -147,3 +147,36 @@ def test_wait_for_first_consumer_binds_once_a_node_is_selected(controllers, clie
                      namespace))
     eventually(lambda: phase(client, PVCS, "later", namespace) == "Bound")
     assert run(client.get(PVCS, "later", namespace))["spec"]["volumeName"] == local
+
+
+def test_wait_for_first_consumer_names_the_unscheduled_pods_at_the_next_resync(controllers, client, namespace):
+    """A WaitForFirstConsumer claim first says it waits for a consumer; once unscheduled pods use it, the next
+    resync (--pvclaimbinder-sync-period) says WaitForPodScheduled, naming them (a scheduled or finished pod not)."""
+    cls = unique("wffc")
+    run(client.create(STORAGE_CLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                        "metadata": {"name": cls}, "provisioner": "kubernetes.io/no-provisioner",
+                                        "volumeBindingMode": "WaitForFirstConsumer"}))
+    controllers("persistentvolume-binder-controller", pvclaimbinder_sync_period=0.2)
+    run(client.create(PVCS, pvc("data", namespace, "1Gi", cls)))
+    assert eventually(lambda: claim_events(client, namespace, "data")) == [
+        ("WaitForFirstConsumer", "waiting for first consumer to be created before binding")]
+
+    def pod(name, node=None, phase=None):
+        spec = {"containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}
+        if node:
+            spec["nodeName"] = node
+        created = run(client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                                           "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
+        if phase:
+            run(client.update(PODS, {**created, "status": {"phase": phase}}, subresource="status"))
+
+    pod("web-1")
+    expected = ("WaitForPodScheduled", "waiting for pod web-1 to be scheduled")
+    eventually(lambda: expected in claim_events(client, namespace, "data"))
+    pod("web-0")
+    pod("placed", node="node-a")
+    pod("done", phase="Succeeded")
+    expected = ("WaitForPodScheduled", "waiting for pods web-0,web-1 to be scheduled")
+    eventually(lambda: expected in claim_events(client, namespace, "data"))
+    assert phase(client, PVCS, "data", namespace) == "Pending"
