@@ -57,6 +57,16 @@ class APIError(StatusError):
         return any(c.get("reason") == cause_type for c in causes)
 
 
+async def get_or_none(client, resource: Resource, name: str, namespace: Optional[str] = None, **options):
+    """``client.get`` of one object, None when the server answers 404 (the object is gone or never was)."""
+    try:
+        return await client.get(resource, name, namespace, **options)
+    except APIError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
 def _decode(raw: bytes):
     if not raw:
         return {}

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import CRON_JOBS, JOBS
-from ..client.rest import APIError, namespace_terminating
+from ..client.rest import APIError, get_or_none, namespace_terminating
 from ..machinery import meta
 from ..machinery import cron
 from .context import ControllerContext, QueueController
@@ -115,11 +115,8 @@ class CronJobController(QueueController):
         for ref in list(status.get("active") or []):
             if ref.get("uid") in children:
                 continue
-            try:
-                await self.client.get(JOBS, ref["name"], ref.get("namespace") or cronjob["metadata"]["namespace"])
-            except APIError as e:
-                if e.code != 404:
-                    raise
+            namespace = ref.get("namespace") or cronjob["metadata"]["namespace"]
+            if await get_or_none(self.client, JOBS, ref["name"], namespace) is None:
                 self.recorder.eventf(cronjob, "Normal", "MissingJob", "Active job went missing: %s", ref["name"])
                 self._remove_active(cronjob, ref.get("uid"))
                 update = True

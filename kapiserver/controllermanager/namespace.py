@@ -10,7 +10,7 @@ from typing import Dict, List
 
 from ..client.cache import split_key
 from ..client.resources import NAMESPACES, PODS
-from ..client.rest import APIError
+from ..client.rest import APIError, get_or_none
 from ..client.workqueue import BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter
 from ..machinery import meta
 from .context import ControllerContext, QueueController
@@ -138,13 +138,8 @@ class NamespaceController(QueueController):
 
     async def delete_namespace(self, name: str) -> None:
         """One pass of upstream's namespaced-resources deleter over the namespace ``name``."""
-        try:
-            namespace = await self.client.get(NAMESPACES, name)
-        except APIError as e:
-            if e.code == 404:
-                return
-            raise
-        if not namespace["metadata"].get("deletionTimestamp"):
+        namespace = await get_or_none(self.client, NAMESPACES, name)
+        if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
             return
         # Upstream's finalized(): only a namespace with no finalizers at all is left alone; one still held by
         # others (``kubernetes`` already taken off through /finalize) has its content deleted all the same.
@@ -262,12 +257,9 @@ class NamespaceController(QueueController):
         return wait, len(items), held
 
     async def _write_conditions(self, name: str, updater: ConditionUpdater) -> None:
-        try:
-            latest = await self.client.get(NAMESPACES, name)
-        except APIError as e:
-            if e.code == 404:
-                return
-            raise
+        latest = await get_or_none(self.client, NAMESPACES, name)
+        if latest is None:
+            return
         status = dict(latest.get("status") or {})
         if updater.apply(status):
             latest["status"] = status

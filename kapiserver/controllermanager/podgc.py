@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..client.resources import NODES, PODS
-from ..client.rest import APIError
+from ..client.rest import APIError, get_or_none
 from ..machinery import meta
 from .context import ControllerContext
 
@@ -120,13 +120,9 @@ class PodGCController:
             since = self._missing_since.setdefault(name, now)
             if now - since < self.quarantine_time:
                 continue
-            try:
-                await self.client.get(NODES, name)
-            except APIError as e:
-                if e.code == 404:
-                    deleted_nodes.add(name)
-                    continue
-                raise
+            if await get_or_none(self.client, NODES, name) is None:
+                deleted_nodes.add(name)
+                continue
             self._missing_since.pop(name, None)     # it exists after all: the cache was behind
         for pod in pods:
             if (pod.get("spec") or {}).get("nodeName") in deleted_nodes:

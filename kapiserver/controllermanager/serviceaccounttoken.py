@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 from ..auth import certs, jwt
 from ..client.cache import meta_namespace_key, split_key
 from ..client.resources import SECRETS, SERVICE_ACCOUNTS
-from ..client.rest import APIError
+from ..client.rest import APIError, get_or_none
 from .context import ControllerContext, QueueController
 from .rootcacertpublisher import root_ca
 
@@ -122,13 +122,8 @@ class TokensController(QueueController):
         """A token Secret is gone: its account (the same uid) no longer lists it in ``secrets``, as upstream's
         removeSecretReference: read live, written back once (a conflict is the sync's error, retried through the
         queue)."""
-        try:
-            account = await self.client.get(SERVICE_ACCOUNTS, account_name, namespace)
-        except APIError as e:
-            if e.code == 404:
-                return
-            raise
-        if account_uid and account["metadata"].get("uid") != account_uid:
+        account = await get_or_none(self.client, SERVICE_ACCOUNTS, account_name, namespace)
+        if account is None or account_uid and account["metadata"].get("uid") != account_uid:
             return
         references = account.get("secrets") or []
         if not any(ref.get("name") == secret for ref in references):
@@ -145,12 +140,7 @@ class TokensController(QueueController):
         does not exist or is another account of that name."""
         account = self.accounts.indexer.get_by_key(namespace, name)
         if account is None and name:
-            try:
-                account = await self.client.get(SERVICE_ACCOUNTS, name, namespace)
-            except APIError as e:
-                if e.code != 404:
-                    raise
-                return None
+            account = await get_or_none(self.client, SERVICE_ACCOUNTS, name, namespace)
         if account is None or (uid and account["metadata"].get("uid") != uid):
             return None
         return account

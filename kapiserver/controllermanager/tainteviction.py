@@ -12,7 +12,7 @@ from typing import Dict
 from ..client.indexes import POD_NODE_NAME, pod_node_name
 from ..client.cache import split_key
 from ..client.resources import NODES, PODS
-from ..client.rest import APIError
+from ..client.rest import APIError, get_or_none
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .taints import matching_tolerations, min_toleration_seconds, no_execute_taints
@@ -125,12 +125,9 @@ class TaintEvictionController(QueueController):
     async def _evict(self, key: str, pod: dict) -> None:
         namespace, name = split_key(key)
         self.recorder.eventf(_pod_reference(key), "Normal", EVICTION_REASON, "Marking for deletion Pod %s", key)
-        try:
-            current = await self.client.get(PODS, name, namespace)
-        except APIError as e:
-            if e.code == 404:
-                return
-            raise
+        current = await get_or_none(self.client, PODS, name, namespace)
+        if current is None:
+            return
         conditions = (current.get("status") or {}).get("conditions") or []
         target = next((c for c in conditions if c.get("type") == DISRUPTION_TARGET), None)
         if target is None or (target.get("status"), target.get("reason")) != ("True", DELETION_BY_TAINT_MANAGER):

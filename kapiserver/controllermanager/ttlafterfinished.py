@@ -9,7 +9,7 @@ from typing import Optional
 
 from ..client.cache import split_key
 from ..client.resources import JOBS
-from ..client.rest import APIError
+from ..client.rest import APIError, get_or_none
 from ..machinery import meta
 from .context import ControllerContext, QueueController
 from .jobutil import finished_condition
@@ -54,12 +54,9 @@ class TTLAfterFinishedController(QueueController):
             self.queue.add_after(key, left)
             return
         # The cache may be stale (the TTL changed, the job restarted): decide again on a fresh read.
-        try:
-            fresh = await self.client.get(JOBS, name, namespace)
-        except APIError as e:
-            if e.code == 404:
-                return
-            raise
+        fresh = await get_or_none(self.client, JOBS, name, namespace)
+        if fresh is None:
+            return
         left = time_left(fresh, self.clock.seconds())
         if left is None or fresh["metadata"].get("deletionTimestamp"):
             return

@@ -6,7 +6,7 @@ from kapiserver.client.events import EventRecorder
 from kapiserver.client.informer import SharedInformerFactory
 from kapiserver.client.leaderelection import LeaderElector, LeaseClient
 from kapiserver.client.resources import CONFIG_MAPS, EVENTS, NAMESPACES
-from kapiserver.client.rest import APIError
+from kapiserver.client.rest import APIError, get_or_none
 from tests.client.conftest import run, run_until
 from tests.conformance.support import unique
 
@@ -34,6 +34,11 @@ def test_crud_and_status_errors(client):
         raise AssertionError("a resourceVersion that is not one is refused")
     except APIError as e:
         assert (e.code, e.reason, e.status["message"]) == (400, "BadRequest", 'invalid resource version "x"')
+    assert run(get_or_none(client, CONFIG_MAPS, "a", ns, resource_version="0"))["data"] == {"k": "v"}
+    assert run(get_or_none(client, CONFIG_MAPS, "missing", ns)) is None
+    with pytest.raises(APIError) as refused:
+        run(get_or_none(client, CONFIG_MAPS, "a", ns, resource_version="x"))
+    assert refused.value.code == 400
     patched = run(client.patch(CONFIG_MAPS, "a", {"data": {"k": "w"}}, ns))
     assert patched["data"] == {"k": "w"}
     patched["data"]["x"] = "y"
