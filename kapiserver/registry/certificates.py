@@ -56,13 +56,13 @@ class CertificateSigningRequestStrategy(Strategy):
         self._condition_times(new, old)
 
     def prepare_for_update(self, new: dict, old: dict) -> None:
+        """A request is immutable once made: an update of the object changes its metadata only, the whole spec
+        (not just who asked) and the status staying as stored (upstream's PrepareForUpdate)."""
         super().prepare_for_update(new, old)
-        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
-        for field in ("username", "uid", "groups", "extra"):
-            if field in old_spec:
-                spec[field] = old_spec[field]
-            else:
-                spec.pop(field, None)
+        if "spec" in old:
+            new["spec"] = json_copy(old["spec"])
+        else:
+            new.pop("spec", None)
 
     def validate_subresource_update(self, subresource: str, new: dict, old: dict) -> list:
         """Upstream's status and approval strategies validate as an update does, /status allowed to set the
