@@ -144,3 +144,30 @@ def test_create_checks_usages_signer_and_expiration():
         'spec.signerName: Invalid value: "kubernetes.io/legacy-unknown": the legacy signerName is not allowed via '
         'this API version',
         "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)"]
+
+
+def signer_errors(signer: str) -> list:
+    return [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", csr(signerName=signer), None, False)]
+
+
+def test_signer_name_is_a_domain_and_a_path_of_dns_names():
+    """ValidateSignerName: one slash, a domain of two or more DNS labels before it, DNS subdomains after it, and
+    571 bytes at most; each part names its first bad label."""
+    assert signer_errors("example.com/my-signer.ns.name") == []
+    assert signer_errors("foo/bar") == [
+        'spec.signerName: Invalid value: "foo": should be a domain with at least two segments separated by dots']
+    assert signer_errors("example.com/a/b") == [
+        "spec.signerName: Invalid value: \"example.com/a/b\": must be a fully qualified domain and path of the form "
+        "'example.com/signer-name'"]
+    assert signer_errors("Example.com/x") == [
+        'spec.signerName: Invalid value: "Example.com": validating label "Example": a lowercase RFC 1123 label must '
+        "consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character "
+        "(e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+    assert signer_errors("example.com/") == [
+        'spec.signerName: Invalid value: "": validating label "": a lowercase RFC 1123 subdomain must consist of '
+        "lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+        "(e.g. 'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
+    long_path = "example.com/" + "a" * 600
+    assert signer_errors(long_path)[1:] == ["spec.signerName: Too long: may not be more than 571 bytes"]
+    assert signer_errors("")[0] == "spec.signerName: Required value"

@@ -10,7 +10,7 @@ from typing import Any
 from . import meta as _meta
 from ...machinery import names
 from ._util import (Errors, as_dict, as_dicts, duplicate, forbidden, go_quote, invalid, invalid_go, is_int,
-                    not_supported, required, seq, text)
+                    not_supported, required, seq, text, too_long)
 
 
 def _meta_create(obj: dict, namespaced: bool, name_fn=names.name_is_dns_subdomain) -> Errors:
@@ -158,8 +158,6 @@ def _csr_rules(obj: dict, tolerance: _CSRTolerance) -> Errors:
     signer = text(spec.get("signerName"))
     if signer == LEGACY_UNKNOWN_SIGNER and not tolerance.legacy_signer:
         errs.append(invalid("spec.signerName", signer, "the legacy signerName is not allowed via this API version"))
-    elif not signer:
-        errs.append(required("spec.signerName", ""))
     else:
         errs += _signer_name(signer)
     expiration = spec.get("expirationSeconds")
@@ -197,9 +195,39 @@ def validate_csr_update(new: dict, old: dict, namespaced: bool, subresource: str
     return errs + _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
 
 
+# A signerName is <domain>/<path>: the domain at most a DNS subdomain's length, the path room for a namespace (a DNS
+# label), a dot and a resource name (a DNS subdomain), as signers named after an object need.
+_SIGNER_DOMAIN_MAX = names.DNS1123_SUBDOMAIN_MAX
+_SIGNER_NAME_MAX = _SIGNER_DOMAIN_MAX + 1 + names.DNS1123_SUBDOMAIN_MAX + 1 + names.DNS1123_LABEL_MAX
+
+
 def _signer_name(signer: str) -> Errors:
+    """ValidateSignerName: one slash; before it a domain of two or more DNS labels, after it DNS subdomains
+    joined by dots; each part reports its first bad label only."""
+    field = "spec.signerName"
+    if not signer:
+        return [required(field, "")]
     parts = signer.split("/")
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        return [invalid("spec.signerName", signer, "must be a fully qualified domain and path of the form "
-                                                   "'example.com/signer-name'")]
-    return []
+    if len(parts) != 2:
+        return [invalid(field, signer, "must be a fully qualified domain and path of the form "
+                                       "'example.com/signer-name'")]
+    domain, path = parts
+    errs: Errors = []
+    if len(domain.encode()) > _SIGNER_DOMAIN_MAX:
+        errs.append(too_long(field, "", _SIGNER_DOMAIN_MAX))
+    labels = domain.split(".")
+    for label in labels:
+        problems = names.is_dns1123_label(label)
+        if problems:
+            errs += [invalid(field, domain, f"validating label {go_quote(label)}: {p}") for p in problems]
+            break
+    if len(labels) < 2:
+        errs.append(invalid(field, domain, "should be a domain with at least two segments separated by dots"))
+    for label in path.split("."):
+        problems = names.is_dns1123_subdomain(label)
+        if problems:
+            errs += [invalid(field, path, f"validating label {go_quote(label)}: {p}") for p in problems]
+            break
+    if len(signer.encode()) > _SIGNER_NAME_MAX:
+        errs.append(too_long(field, "", _SIGNER_NAME_MAX))
+    return errs
