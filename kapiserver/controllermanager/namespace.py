@@ -41,6 +41,20 @@ OK_MESSAGES = {DISCOVERY_FAILURE: "All resources successfully discovered",
                FINALIZERS_REMAINING: "All content successfully removed"}
 
 
+NOT_SERVED = object()
+
+
+async def _unless_not_served(call):
+    """What the API call ``call`` answers, NOT_SERVED where the resource or the verb is not served (404, 405:
+    upstream's IsNotFound and IsMethodNotSupported, which the deleter steps over)."""
+    try:
+        return await call
+    except APIError as e:
+        if e.code in (404, 405):
+            return NOT_SERVED
+        raise
+
+
 class ContentRemaining(Exception):
     """Content is still being deleted: look again after ``estimate`` seconds."""
 
@@ -215,35 +229,21 @@ class NamespaceController(QueueController):
         # Upstream's deleteCollection, else (not served: 404 or 405, whatever discovery said) deleteEachItem.
         collected = False
         if api_resource.supports("deletecollection"):
-            try:
-                await self.client.request("DELETE", path, options)
-                collected = True
-            except APIError as e:
-                if e.code not in (404, 405):
-                    raise
+            collected = await _unless_not_served(self.client.request("DELETE", path, options)) is not NOT_SERVED
         if not api_resource.supports("list"):
             return 0.0, 0, {}
         if not collected:
-            try:
-                listing = await self.metadata_client.list(resource, namespace)
-            except APIError as e:
-                if e.code in (404, 405):
-                    return 0.0, 0, {}
-                raise
-            for item in listing.get("items") or []:
-                try:
-                    await self.client.delete(resource, item["metadata"]["name"], namespace,
-                                             propagation_policy="Background")
-                except APIError as e:
-                    if e.code not in (404, 405):
-                        raise
-        # Pods are read whole (their grace periods and phases); everything else as metadata.
-        try:
-            listing = await (self.client if resource == PODS else self.metadata_client).list(resource, namespace)
-        except APIError as e:
-            if e.code in (404, 405):
+            listing = await _unless_not_served(self.metadata_client.list(resource, namespace))
+            if listing is NOT_SERVED:
                 return 0.0, 0, {}
-            raise
+            for item in listing.get("items") or []:
+                await _unless_not_served(self.client.delete(resource, item["metadata"]["name"], namespace,
+                                                            propagation_policy="Background"))
+        # Pods are read whole (their grace periods and phases); everything else as metadata.
+        listing = await _unless_not_served(
+            (self.client if resource == PODS else self.metadata_client).list(resource, namespace))
+        if listing is NOT_SERVED:
+            return 0.0, 0, {}
         items = listing.get("items") or []
         held: Dict[str, int] = {}
         wait = 0.0

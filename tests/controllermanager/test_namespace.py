@@ -294,3 +294,18 @@ def test_a_failing_deletion_is_retried_at_least_every_minute():
     limiter = NamespaceController.rate_limiter(None, Clock())
     delays = [limiter.when("ns") for _ in range(20)]
     assert delays[0] == 0.005 and max(delays) == 60.0
+
+
+def test_a_collection_deleted_is_not_deleted_again_item_by_item():
+    """A deletecollection the server served is the whole deletion: what is still listed after it (objects held by
+    finalizers) is counted as remaining, not deleted one by one, whatever the collection's answer body was."""
+    class Held(FakeClient):
+        async def request(self, method, path, body=None):
+            return None     # served; the items stay, held by their finalizers
+
+    widgets = Resource("example.com", "v1", "widgets", "Widget", True)
+    client = Held(["a", "b"])
+    api_resource = APIResource(widgets, frozenset({"list", "delete", "deletecollection"}))
+    wait, remaining, _ = run(deleter(client).delete_resource_content(api_resource, "ns", 0.0))
+    assert remaining == 2
+    assert client.deleted == []
