@@ -101,3 +101,17 @@ def test_custom_resource_date_column_reads_rfc3339_as_go_parses_it():
                          ("2024-02-30T00:00:00Z", "<invalid>"), ("soon", "<invalid>"),
                          ("0001-01-01T00:00:00Z", "<unknown>"), ("", "<unknown>"), (7, None)):
         assert printer.row({"metadata": {"name": "c"}, "spec": {"expires": given}}, NOW) == ["c", shown], given
+
+
+# --- ages ----------------------------------------------------------------------------------------
+
+def test_ages_saturate_at_go_durations_range():
+    """An age past time.Duration's range (about 292 years) is 292y, as Go's Time.Sub saturates there."""
+    from kapiserver.registry.printers import custom_resource_printer, translate_timestamp_since
+    assert translate_timestamp_since("1700-01-01T00:00:00Z", NOW) == "292y"
+    assert translate_timestamp_since("1800-01-01T00:00:00Z", NOW) == "224y"
+    printer = custom_resource_printer([{"name": "Since", "type": "date", "jsonPath": ".spec.since"}])
+    assert printer.row({"metadata": {"name": "c"}, "spec": {"since": "0001-01-02T00:00:00Z"}}, NOW) == ["c", "292y"]
+    job = {"metadata": {"name": "j", "creationTimestamp": ago(minutes=1)}, "spec": {"completions": 1},
+           "status": {"startTime": "1500-01-01T00:00:00Z", "completionTime": "2024-05-01T11:00:00Z"}}
+    assert printer_for("batch", "jobs").row(job, NOW)[3] == "292y"

@@ -142,9 +142,15 @@ def parse_time(value: Any) -> Optional[datetime]:
     return parsed
 
 
+# Go's Time.Sub saturates at time.Duration's range (int64 nanoseconds, about 292 years) either way
+_MAX_MICROS = (2 ** 63 - 1) // 1000
+_MIN_MICROS = -(2 ** 63) // 1000
+
+
 def _elapsed(later: datetime, earlier: datetime) -> int:
     delta = later - earlier
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return max(_MIN_MICROS, min(_MAX_MICROS, micros))
 
 
 def translate_timestamp_since(timestamp: Any, now: datetime) -> str:
