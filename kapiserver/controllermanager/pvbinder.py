@@ -9,10 +9,11 @@ pv.kubernetes.io/bind-completed, and both phases Bound. Claims of a WaitForFirst
 scheduling (volume.kubernetes.io/selected-node), their event naming the unscheduled pods that use them. Every claim
 and volume is synced again each --pvclaimbinder-sync-period (15s), as upstream's resync. A volume whose claim is
 gone is Released and reclaimed by its policy: Retain keeps it; Delete leaves a volume of an external provisioner
-(pv.kubernetes.io/provisioned-by) to it, and otherwise uses kube-controller-manager's in-tree deleters: a hostPath
-under /tmp/ is removed from this host and the volume deleted, any other volume is Failed with VolumeFailedDelete
-and the deleter's error as its message. Dynamic provisioning is left to external provisioners: a claim of a class
-with a provisioner is annotated with it and waits."""
+(pv.kubernetes.io/provisioned-by), a CSI volume and one migrated to CSI (pv.kubernetes.io/migrated-to) to their
+driver, and otherwise uses kube-controller-manager's in-tree deleters: a hostPath under /tmp/ is removed from this
+host and the volume deleted, any other volume is Failed with VolumeFailedDelete and the deleter's error as its
+message. Dynamic provisioning is left to external provisioners: a claim of a class with a provisioner is annotated
+with it and waits."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
+MIGRATED_TO = "pv.kubernetes.io/migrated-to"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
@@ -511,13 +513,19 @@ class PersistentVolumeBinder(QueueController):
         await self.volume_phase(volume, "Available")
 
     async def reclaim(self, volume: dict) -> None:
-        policy = (volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "Retain"
+        spec = volume.get("spec") or {}
+        annotations = volume["metadata"].get("annotations") or {}
+        if annotations.get(MIGRATED_TO):
+            return      # migrated to a CSI driver: its external provisioner reclaims the volume
+        policy = spec.get("persistentVolumeReclaimPolicy") or "Retain"
         if policy == "Retain":
             return
         if policy == "Delete":
-            provisioner = (volume["metadata"].get("annotations") or {}).get(DYNAMICALLY_PROVISIONED)
+            provisioner = annotations.get(DYNAMICALLY_PROVISIONED)
             if provisioner and not provisioner.startswith("kubernetes.io/"):
                 return      # an external provisioner deletes it
+            if not provisioner and spec.get("csi") is not None:
+                return      # a CSI volume's driver deletes it (HonorPVReclaimPolicy, on in 1.32)
             problem = await self._delete_volume_source(volume)
             if problem:
                 await self.volume_phase(volume, "Failed", event=("Warning", "VolumeFailedDelete", problem))

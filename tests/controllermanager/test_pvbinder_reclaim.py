@@ -107,3 +107,30 @@ def test_a_failed_delete_is_tried_again(controllers, client, namespace):
     events = [(e["reason"], e["message"]) for e in run(client.list(EVENTS, "default"))["items"]
               if e["involvedObject"]["name"] == name]
     assert events == [("VolumeFailedDelete", "device or resource busy")]
+
+
+def test_delete_policy_leaves_csi_and_migrated_volumes_to_their_driver(controllers, client, namespace):
+    """As upstream's HonorPVReclaimPolicy (on in 1.32): a Released CSI volume, or one annotated
+    pv.kubernetes.io/migrated-to, with policy Delete is left Released for its driver's external provisioner, not
+    Failed for want of an in-tree deleter."""
+    cls, csi, migrated = unique("cls"), unique("pv-csi"), unique("pv-migrated")
+    volume = pv(csi, "1Gi", cls, policy="Delete")
+    del volume["spec"]["hostPath"]
+    volume["spec"]["csi"] = {"driver": "hostpath.csi.k8s.io", "volumeHandle": "handle-1"}
+    run(client.create(PVS, volume))
+    volume = pv(migrated, "2Gi", cls, policy="Delete")
+    del volume["spec"]["hostPath"]
+    volume["spec"]["nfs"] = {"server": "nfs.example.com", "path": "/exports/a"}
+    volume["metadata"]["annotations"] = {"pv.kubernetes.io/migrated-to": "nfs.csi.k8s.io"}
+    run(client.create(PVS, volume))
+    manager = controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("one", namespace, "1Gi", cls)))
+    run(client.create(PVCS, pvc("two", namespace, "2Gi", cls)))
+    eventually(lambda: phase(client, PVS, csi) == phase(client, PVS, migrated) == "Bound")
+    run(client.delete(PVCS, "one", namespace))
+    run(client.delete(PVCS, "two", namespace))
+    eventually(lambda: phase(client, PVS, csi) == phase(client, PVS, migrated) == "Released")
+    binder = manager.controllers["persistentvolume-binder-controller"]
+    for name in (csi, migrated):
+        run(binder.sync("volume:" + name))      # a whole sync of the Released volume, reclaim included
+        assert phase(client, PVS, name) == "Released"
