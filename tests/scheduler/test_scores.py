@@ -180,3 +180,36 @@ def test_profile_disables_a_filter():
     assert fw.schedule(pod("p"), cluster(tainted).snapshot()).suggested_host == "a"
     with pytest.raises(ValueError, match="NoSuchPlugin"):
         profile_plugins({"plugins": {"score": {"enabled": [{"name": "NoSuchPlugin", "weight": 1}]}}})
+
+
+def _with_images(n, *images):
+    n["status"]["images"] = [{"names": list(names), "sizeBytes": size} for names, size in images]
+    return n
+
+
+def test_image_locality():
+    """ImageLocality: the size of the pod's images a node holds, scaled by the share of nodes holding
+    them, between 23 MiB (0) and 1000 MiB per container (100); an untagged image is looked up as :latest."""
+    from kapiserver.scheduler.plugins import ImageLocality
+    mib = 1024 * 1024
+    nodes = [_with_images(node("a"), (("busybox:latest", "docker.io/library/busybox:latest"), 500 * mib)),
+             _with_images(node("b"), (("busybox:latest",), 500 * mib), (("big:1",), 900 * mib)),
+             node("c"), node("d")]
+    p = pod("p")    # its container's image is "busybox"
+    found = scores(ImageLocality(), p, nodes)
+    # busybox:latest is on 2 of 4 nodes: 250 MiB counts.
+    assert found == {"a": 100 * (250 - 23) // (1000 - 23), "b": 100 * (250 - 23) // (1000 - 23), "c": 0, "d": 0}
+    p["spec"]["initContainers"] = [{"name": "i", "image": "big:1"}]
+    found = scores(ImageLocality(), p, nodes)
+    # Two containers: the ceiling is 2000 MiB; on b, 250 + 225 MiB.
+    assert found["b"] == 100 * ((250 + 225) * mib - 23 * mib) // (2000 * mib - 23 * mib)
+    assert found["a"] == 100 * (250 * mib - 23 * mib) // (2000 * mib - 23 * mib)
+
+
+def test_image_locality_is_in_the_default_profile():
+    """The default profile scores ImageLocality at weight 1: of two equal nodes, the one holding the
+    pod's image wins."""
+    nodes = [node("a"), _with_images(node("b"), (("busybox:latest",), 800 * 1024 * 1024))]
+    assert DEFAULT_SCORE_WEIGHTS["ImageLocality"] == 1
+    for seed in range(5):
+        assert framework(seed).schedule(pod("p"), cluster(nodes).snapshot()).suggested_host == "b"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Optional
 
 from .basic import NodeName, NodePorts, NodeUnschedulable
+from .imagelocality import ImageLocality
 from .interpodaffinity import InterPodAffinity
 from .nodeaffinity import NodeAffinity
 from .noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
@@ -20,6 +21,7 @@ DEFAULT_SCORE_WEIGHTS = {
     "PodTopologySpread": 2,
     "InterPodAffinity": 2,
     "NodeResourcesBalancedAllocation": 1,
+    "ImageLocality": 1,
 }
 
 
@@ -41,6 +43,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),
         NodeResourcesBalancedAllocation(),
+        ImageLocality(),
     ]
 
 
@@ -88,6 +91,7 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     return plugins, weights
 
 
-__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "InterPodAffinity", "NodeAffinity", "NodeName",
+__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "ImageLocality",
+           "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
            "PodTopologySpread", "TaintToleration", "VolumeBinding"]
