@@ -171,3 +171,41 @@ def test_signer_name_is_a_domain_and_a_path_of_dns_names():
     long_path = "example.com/" + "a" * 600
     assert signer_errors(long_path)[1:] == ["spec.signerName: Too long: may not be more than 571 bytes"]
     assert signer_errors("")[0] == "spec.signerName: Required value"
+
+
+def request_errors(pem: bytes) -> list:
+    obj = csr()
+    obj["spec"]["request"] = b64(pem)
+    return [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", obj, None, False)]
+
+
+def resigned(der: bytes) -> bytes:
+    """``der`` as a PEM CERTIFICATE REQUEST block."""
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n".encode()
+
+
+def test_request_must_parse_and_its_signature_verify():
+    """certificates.ParseCSR and CheckSignature: the first PEM block is a CERTIFICATE REQUEST, its DER parses and
+    its signature verifies with its own key; a header alone, an OpenSSL "NEW" block or a forged request is refused."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    pem = base64.b64decode(csr_request("me"))
+    assert request_errors(pem) == []
+    prefix = 'spec.request: Invalid value: []byte{...}: '
+    der = x509.load_pem_x509_csr(pem).public_bytes(serialization.Encoding.DER)
+    forged = der[:-3] + bytes([der[-3] ^ 1]) + der[-2:]
+    assert request_errors(resigned(forged)) == [prefix + "x509: ECDSA verification failure"]
+    rsa_csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")])).sign(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048), hashes.SHA256())
+    rsa_der = rsa_csr.public_bytes(serialization.Encoding.DER)
+    assert request_errors(resigned(rsa_der[:-1] + bytes([rsa_der[-1] ^ 1]))) == [
+        prefix + "crypto/rsa: verification error"]
+    assert request_errors(resigned(b"\x30\x03\x02\x01\x01")) == [prefix + "x509: malformed certificate request"]
+    assert request_errors(pem.replace(b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST")) == [
+        prefix + "PEM block type must be CERTIFICATE REQUEST"]
+    key_first = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + pem
+    assert request_errors(key_first) == [prefix + "PEM block type must be CERTIFICATE REQUEST"]

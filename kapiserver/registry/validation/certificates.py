@@ -30,14 +30,37 @@ _PEM_BLOCK = re.compile(r"-----BEGIN ([^\n]*)-----\r?\n(.*?)\r?\n?-----END \1---
 
 
 def _csr_request_error(request: Any) -> str:
-    """What certificates.ParseCSR says of the request, or "" when it is a PEM CSR."""
+    """What upstream's validateCSR says of spec.request (base64 of PEM in JSON), or "" when it holds a PKCS#10
+    request whose signature verifies: the first PEM block must be a CERTIFICATE REQUEST (certificates.ParseCSR),
+    its DER must parse, and its signature must check with its own public key (CheckSignature)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     try:
-        pem = base64.b64decode(request or "", validate=True).decode("ascii", "replace")
+        data = base64.b64decode(text(request), validate=True).decode("latin-1")
     except (binascii.Error, ValueError):
+        data = ""
+    blocks = _pem_blocks(data)
+    if not blocks or blocks[0][0] != "CERTIFICATE REQUEST":
         return "PEM block type must be CERTIFICATE REQUEST"
-    if "-----BEGIN CERTIFICATE REQUEST-----" not in pem and "-----BEGIN NEW CERTIFICATE REQUEST-----" not in pem:
-        return "PEM block type must be CERTIFICATE REQUEST"
-    return ""
+    try:
+        csr = x509.load_der_x509_csr(blocks[0][2])
+        key = csr.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        # Go's wording comes from its asn1 decoder and depends on the bytes; this is the gist of it.
+        return "x509: malformed certificate request"
+    try:
+        if csr.is_signature_valid:
+            return ""
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        pass
+    if isinstance(key, rsa.RSAPublicKey):
+        return "crypto/rsa: verification error"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "x509: ECDSA verification failure"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "x509: Ed25519 verification failure"
+    return "x509: cannot verify signature: algorithm unimplemented"
 
 
 def _pem_blocks(data: str) -> list[tuple[str, bool, bytes]]:
