@@ -44,6 +44,17 @@ DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 MIGRATED_TO = "pv.kubernetes.io/migrated-to"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+# The in-tree provisioners whose volumes 1.32 hands to a CSI driver (CSI migration, Portworx's on by default since
+# 1.31): a class naming one is provisioned by that driver's external provisioner.
+CSI_MIGRATED_PROVISIONERS = {
+    "kubernetes.io/aws-ebs": "ebs.csi.aws.com",
+    "kubernetes.io/gce-pd": "pd.csi.storage.gke.io",
+    "kubernetes.io/azure-disk": "disk.csi.azure.com",
+    "kubernetes.io/azure-file": "file.csi.azure.com",
+    "kubernetes.io/cinder": "cinder.csi.openstack.org",
+    "kubernetes.io/vsphere-volume": "csi.vsphere.vmware.com",
+    "kubernetes.io/portworx-volume": "pxd.portworx.com",
+}
 
 
 def quantity(text) -> Fraction:
@@ -422,7 +433,8 @@ class PersistentVolumeBinder(QueueController):
                                 f"waiting for pods {','.join(pods)} to be scheduled")
 
     async def _provision(self, claim: dict) -> dict:
-        """No in-tree provisioners here: a class's provisioner is named on the claim for it to act, or refused."""
+        """No in-tree provisioners here: a class's provisioner (the CSI driver of a migrated in-tree one) is named on
+        the claim for it to act, or refused."""
         class_name = claim_class(claim)
         cls = self.classes.indexer.get(class_name)
         if cls is None:
@@ -430,6 +442,7 @@ class PersistentVolumeBinder(QueueController):
                                 f'storageclass.storage.k8s.io "{class_name}" not found')
             return claim
         provisioner = cls.get("provisioner") or ""
+        provisioner = CSI_MIGRATED_PROVISIONERS.get(provisioner, provisioner)
         if provisioner == NO_PROVISIONER or provisioner.startswith("kubernetes.io/"):
             self.recorder.event(claim, "Warning", "ProvisioningFailed",
                                 f"no volume plugin matched name: {provisioner}")

@@ -180,3 +180,20 @@ def test_wait_for_first_consumer_names_the_unscheduled_pods_at_the_next_resync(c
     expected = ("WaitForPodScheduled", "waiting for pods web-0,web-1 to be scheduled")
     eventually(lambda: expected in claim_events(client, namespace, "data"))
     assert phase(client, PVCS, "data", namespace) == "Pending"
+
+
+def test_a_class_of_a_csi_migrated_in_tree_provisioner_waits_for_the_csi_driver(controllers, client, namespace):
+    """A class naming an in-tree provisioner migrated to CSI (kubernetes.io/aws-ebs) is provisioned by that CSI
+    driver's external provisioner, as upstream's provisionClaimOperationExternal: the claim is annotated with the
+    driver's name and the event names it, where it was ProvisioningFailed "no volume plugin matched"."""
+    cls = unique("gp2")
+    run(client.create(STORAGE_CLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                        "metadata": {"name": cls}, "provisioner": "kubernetes.io/aws-ebs"}))
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("data", namespace, "1Gi", cls)))
+    reason, message = eventually(lambda: claim_events(client, namespace, "data"))[0]
+    assert reason == "ExternalProvisioning" and message.startswith(
+        "Waiting for a volume to be created either by the external provisioner 'ebs.csi.aws.com' or manually")
+    annotations = run(client.get(PVCS, "data", namespace))["metadata"]["annotations"]
+    assert annotations["volume.kubernetes.io/storage-provisioner"] == "ebs.csi.aws.com"
+    assert annotations["volume.beta.kubernetes.io/storage-provisioner"] == "ebs.csi.aws.com"
