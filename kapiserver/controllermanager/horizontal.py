@@ -348,7 +348,9 @@ class HorizontalController(QueueController):
         version, plural = await self._mapping(group, kind)
         return Resource(group, version, plural, kind)
 
-    async def _resource_for_kind(self, group: str, version: str, kind: str) -> str:
+    async def _resource_for_kind(self, group: str, kind: str) -> str:
+        """The plural of a group's kind (a reference's version does not matter: the mapping is by group and
+        kind)."""
         return (await self._mapping(group, kind))[1]
 
     async def _mapping(self, group: str, kind: str) -> Tuple[str, str]:
@@ -605,63 +607,73 @@ class HorizontalController(QueueController):
         source = spec.get(kind.lower()) or {}
         metric = source.get("metric") or {}
         name, metric_selector = metric.get("name", ""), metric.get("selector")
-        target = source.get("target") or {}
         identifier = {"name": name, **({"selector": metric_selector} if metric_selector is not None else {})}
-        reason = f"FailedGet{kind}Metric"
-
-        def failed(inner, outer=None):
-            error = ReplicaCalculationError(outer if outer is not None else str(inner))
-            error.condition = (reason, f"the HPA was unable to compute the replica count: {inner}")
-            error.event = (reason, str(inner))
-            return error
         try:
             metric_labels, selector_error = str(label_selector_from_dict(metric_selector)), None
         except StatusError as e:
             metric_labels, selector_error = "", e.message
         if selector_error is not None and kind != "External":
-            raise failed(selector_error, f"failed to get {kind.lower()} metric value: {selector_error}")
+            raise _failed(kind, selector_error, f"failed to get {kind.lower()} metric value: {selector_error}")
         if kind == "Pods":
-            try:
-                try:
-                    metrics = await self.custom_metrics.pods_metric(name, namespace, selector, metric_labels)
-                except ReplicaCalculationError as e:
-                    raise ReplicaCalculationError(f"unable to get metric {name}: {e}") from None
-                replicas, usage = raw_resource_replicas(current, milli_value(target.get("averageValue")), "", pods,
-                                                        metrics, self.clock.seconds(), self.tolerance, **self.timing)
-            except ReplicaCalculationError as e:
-                raise failed(e, f"failed to get pods metric value: {e}") from None
-            return replicas, f"pods metric {name}", {"type": "Pods", "pods": {
-                "metric": identifier, "current": {"averageValue": milli_quantity(usage)}}}
+            return await self._pods_metric(source, name, identifier, namespace, selector, metric_labels, pods,
+                                           current)
         if kind == "Object":
-            described = source.get("describedObject") or {}
-            where = f"{described.get('kind')} on {namespace} {described.get('name')}"
-            if target.get("type") == "Value" and target.get("value") is not None:
-                try:
-                    try:
-                        usage = await self.custom_metrics.object_metric(name, namespace, described, metric_labels)
-                    except ReplicaCalculationError as e:
-                        raise ReplicaCalculationError(f"unable to get metric {name}: {where}/{e}") from None
-                    replicas = usage_ratio_replicas(current, usage / milli_value(target["value"]), pods,
-                                                    self.tolerance)
-                except ReplicaCalculationError as e:
-                    raise failed(e, f"failed to get object metric value: {e}") from None
-                return replicas, f"{described.get('kind')} metric {name}", {"type": "Object", "object": {
-                    "describedObject": described, "metric": identifier, "current": {"value": milli_quantity(usage)}}}
-            if target.get("type") == "AverageValue" and target.get("averageValue") is not None:
+            return await self._object_metric(source, name, identifier, namespace, metric_labels, pods, current,
+                                             status_replicas)
+        return await self._external_metric(source, name, identifier, namespace, metric_labels, selector_error,
+                                           pods, current, status_replicas)
+
+    async def _pods_metric(self, source, name, identifier, namespace, selector, metric_labels, pods, current):
+        target = source.get("target") or {}
+        try:
+            try:
+                metrics = await self.custom_metrics.pods_metric(name, namespace, selector, metric_labels)
+            except ReplicaCalculationError as e:
+                raise ReplicaCalculationError(f"unable to get metric {name}: {e}") from None
+            replicas, usage = raw_resource_replicas(current, milli_value(target.get("averageValue")), "", pods,
+                                                    metrics, self.clock.seconds(), self.tolerance, **self.timing)
+        except ReplicaCalculationError as e:
+            raise _failed("Pods", e, f"failed to get pods metric value: {e}") from None
+        return replicas, f"pods metric {name}", {"type": "Pods", "pods": {
+            "metric": identifier, "current": {"averageValue": milli_quantity(usage)}}}
+
+    async def _object_metric(self, source, name, identifier, namespace, metric_labels, pods, current,
+                             status_replicas):
+        target = source.get("target") or {}
+        described = source.get("describedObject") or {}
+        where = f"{described.get('kind')} on {namespace} {described.get('name')}"
+        if target.get("type") == "Value" and target.get("value") is not None:
+            try:
                 try:
                     usage = await self.custom_metrics.object_metric(name, namespace, described, metric_labels)
                 except ReplicaCalculationError as e:
-                    inner = f"unable to get metric {name}: {where}/{e}"
-                    raise failed(inner, f"failed to get object metric value: failed to get {name} object metric: "
-                                        f"{inner}") from None
-                replicas, per_pod = per_pod_replicas(status_replicas, usage, milli_value(target["averageValue"]),
-                                                     self.tolerance)
-                return replicas, f"external metric {name}({go_label_selector(metric_selector)})", {
-                    "type": "Object", "object": {"metric": identifier,
-                                                 "current": {"averageValue": milli_quantity(per_pod)}}}
-            message = "invalid object metric source: neither a value target nor an average value target was set"
-            raise failed(message, f"failed to get object metric value: {message}")
-        # External
+                    raise ReplicaCalculationError(f"unable to get metric {name}: {where}/{e}") from None
+                replicas = usage_ratio_replicas(current, usage / milli_value(target["value"]), pods, self.tolerance)
+            except ReplicaCalculationError as e:
+                raise _failed("Object", e, f"failed to get object metric value: {e}") from None
+            return replicas, f"{described.get('kind')} metric {name}", {"type": "Object", "object": {
+                "describedObject": described, "metric": identifier, "current": {"value": milli_quantity(usage)}}}
+        if target.get("type") == "AverageValue" and target.get("averageValue") is not None:
+            try:
+                usage = await self.custom_metrics.object_metric(name, namespace, described, metric_labels)
+            except ReplicaCalculationError as e:
+                inner = f"unable to get metric {name}: {where}/{e}"
+                raise _failed("Object", inner, f"failed to get object metric value: failed to get {name} object "
+                                               f"metric: {inner}") from None
+            replicas, per_pod = per_pod_replicas(status_replicas, usage, milli_value(target["averageValue"]),
+                                                 self.tolerance)
+            # Upstream names this one an external metric and leaves describedObject out of its status.
+            selector = (source.get("metric") or {}).get("selector")
+            return replicas, f"external metric {name}({go_label_selector(selector)})", {
+                "type": "Object", "object": {"metric": identifier,
+                                             "current": {"averageValue": milli_quantity(per_pod)}}}
+        message = "invalid object metric source: neither a value target nor an average value target was set"
+        raise _failed("Object", message, f"failed to get object metric value: {message}")
+
+    async def _external_metric(self, source, name, identifier, namespace, metric_labels, selector_error, pods,
+                               current, status_replicas):
+        target = source.get("target") or {}
+        metric_selector = (source.get("metric") or {}).get("selector")
         described_name = f"external metric {name}({go_label_selector(metric_selector)})"
         # The replica calculation converts the metric's selector itself: its error comes as it is.
         values, fetch_error = None, selector_error
@@ -673,8 +685,8 @@ class HorizontalController(QueueController):
                                f"{go_label_selector(metric_selector)}: {e}")
         if target.get("averageValue") is not None:
             if values is None:
-                raise failed(fetch_error, f"failed to get {name} external metric value: failed to get {name} "
-                                          f"external metric: {fetch_error}")
+                raise _failed("External", fetch_error, f"failed to get {name} external metric value: failed to "
+                                                       f"get {name} external metric: {fetch_error}")
             replicas, per_pod = per_pod_replicas(status_replicas, sum(values), milli_value(target["averageValue"]),
                                                  self.tolerance)
             return replicas, described_name, {"type": "External", "external": {
@@ -686,12 +698,12 @@ class HorizontalController(QueueController):
                 usage = sum(values)
                 replicas = usage_ratio_replicas(current, usage / milli_value(target["value"]), pods, self.tolerance)
             except ReplicaCalculationError as e:
-                raise failed(e, f"failed to get {name} external metric value: failed to get external metric "
-                                f"{name}: {e}") from None
+                raise _failed("External", e, f"failed to get {name} external metric value: failed to get "
+                                             f"external metric {name}: {e}") from None
             return replicas, described_name, {"type": "External", "external": {
                 "metric": identifier, "current": {"value": milli_quantity(usage)}}}
         message = "invalid external metric source: neither a value target nor an average value target was set"
-        raise failed(message, f"failed to get {name} external metric value: {message}")
+        raise _failed("External", message, f"failed to get {name} external metric value: {message}")
 
     @staticmethod
     def _wrapped(error: ReplicaCalculationError, resource: str) -> str:
@@ -699,6 +711,16 @@ class HorizontalController(QueueController):
         if isinstance(error, MetricsFetchError):
             return f"unable to get metrics for resource {resource}: {error}"
         return str(error)
+
+
+def _failed(kind: str, inner, outer=None) -> ReplicaCalculationError:
+    """A custom metric's failure: ``outer`` (``inner`` when None) the sync's error, ``inner`` what the
+    FailedGet<kind>Metric condition and event say."""
+    reason = f"FailedGet{kind}Metric"
+    error = ReplicaCalculationError(outer if outer is not None else str(inner))
+    error.condition = (reason, f"the HPA was unable to compute the replica count: {inner}")
+    error.event = (reason, str(inner))
+    return error
 
 
 def start_horizontal_pod_autoscaler_controller(ctx: ControllerContext) -> HorizontalController:

@@ -296,7 +296,7 @@ class CustomMetricsClient:
 
     def __init__(self, client, resource_for_kind):
         self.client = client
-        self.resource_for_kind = resource_for_kind   # async (group, version, kind) -> plural, LookupError if none
+        self.resource_for_kind = resource_for_kind   # async (group, kind) -> plural, LookupError if none
         # The custom metrics API's version, looked up once (as upstream's available-APIs getter caches it) and
         # forgotten when a fetch fails, so an API that moved is found again.
         self._known_version: Optional[str] = None
@@ -320,9 +320,9 @@ class CustomMetricsClient:
         raise ReplicaCalculationError("no known available metric versions found")
 
     async def _qualified(self, api_version: str, kind: str) -> str:
-        group, _, version = (api_version or "").rpartition("/")
+        group = (api_version or "").rpartition("/")[0]
         try:
-            plural = await self.resource_for_kind(group, version, kind)
+            plural = await self.resource_for_kind(group, kind)
         except LookupError as e:
             raise ReplicaCalculationError(f"unable to map kind {kind + '.' + group if group else kind} to "
                                           f"resource: {e}") from None

@@ -359,3 +359,27 @@ def test_the_custom_metrics_version_is_looked_up_once_and_again_after_a_failure(
     client.fail = False
     run(metrics.pods_metric("qps", "ns", "app=web", ""))
     assert client.paths.count("/apis") == 2
+
+
+def test_an_object_metric_average_value_divides_by_the_status_replicas():
+    """GetObjectPerPodMetricReplicas: the object's value (1200m) over the per-pod target (200m) wants 6 of the 2
+    status replicas, which the scale-up limit makes 4; the status has no describedObject and the metric is named
+    an external one with its selector printed as Go prints a nil one, both as upstream's do."""
+    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/front/requests"
+    value = {"kind": "MetricValueList", "items": [{"describedObject": {"kind": "Service", "name": "front"},
+                                                   "metric": {"name": "requests"}, "value": "1200m",
+                                                   "timestamp": rfc3339(NOW)}]}
+    metric = [{"type": "Object", "object": {"describedObject": {"apiVersion": "v1", "kind": "Service",
+                                                                "name": "front"},
+                                            "metric": {"name": "requests"},
+                                            "target": {"type": "AverageValue", "averageValue": "200m"}}}]
+    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, "/api/v1": CORE, path: value,
+                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(metrics=metric)) is None
+    written = client.statuses[-1]["status"]
+    assert written["desiredReplicas"] == 4
+    assert written["currentMetrics"] == [{"type": "Object", "object": {
+        "metric": {"name": "requests"}, "current": {"averageValue": "600m"}}}]
+    active = [c for c in written["conditions"] if c["type"] == "ScalingActive"][0]
+    assert active["message"] == ("the HPA was able to successfully calculate a replica count from external metric "
+                                 "requests(nil)")
