@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapiserver.scheduler.framework import FitError
+from kapiserver.scheduler.framework import CycleState, FitError
 from kapiserver.scheduler.resources import pod_requests
 from tests.scheduler.objects import cluster, framework, node, pod
 
@@ -172,16 +172,16 @@ def test_pod_affinity_required():
         affinity_term({"app": "db"})]}})
     assert host(zone_nodes(), p, pods=placed) == "b1"
     assert fit_error(zone_nodes(), p) == "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."
-    first = pod("first", labels={"app": "db"}, affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        affinity_term({"app": "db"})]}})
+    first = pod("first", labels={"app": "db"}, affinity={"podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [affinity_term({"app": "db"})]}})
     assert host(zone_nodes(), first) in {"a1", "a2", "b1"}
 
 
 def test_pod_anti_affinity_both_ways():
     """The pod's own required anti-affinity, and existing pods' anti-affinity against it."""
     placed = [pod("db", node_name="b1", labels={"app": "db"})]
-    p = pod("db2", labels={"app": "db"}, affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        affinity_term({"app": "db"})]}})
+    p = pod("db2", labels={"app": "db"}, affinity={"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [affinity_term({"app": "db"})]}})
     assert host(zone_nodes(), p, pods=placed) in {"a1", "a2"}
     assert fit_error([zone_nodes()[2]], p, pods=placed) == (
         "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules.")
@@ -234,3 +234,13 @@ def test_no_nodes_at_all():
     from kapiserver.scheduler.framework import NoNodesAvailable
     with pytest.raises(NoNodesAvailable, match="^no nodes available to schedule pods$"):
         framework().schedule(pod("p"), cluster([]).snapshot())
+
+
+def test_topology_spread_empty_selector_counts_no_pod():
+    """A constraint with labelSelector {} counts no placed pod (upstream's countPodsMatchSelector), so its
+    skew is never more than the pod itself: every node with the key passes."""
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {}}]
+    placed = [pod("w1", node_name="a1"), pod("w2", node_name="a2"), pod("w3", node_name="a1")]
+    feasible, _ = framework().find_nodes_that_fit(CycleState(), pod("p", topologySpreadConstraints=spread),
+                                                  cluster(zone_nodes(), placed).snapshot())
+    assert sorted(n.name for n in feasible) == ["a1", "a2", "b1"]

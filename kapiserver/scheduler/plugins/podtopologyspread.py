@@ -3,7 +3,7 @@ maxSkew), ScheduleAnyway constraints score (fewer matching pods in the node's do
 
 Nodes count for a constraint when they match the pod's required node affinity (nodeAffinityPolicy Honor,
 the default) and, with nodeTaintsPolicy Honor, tolerate its taints; a node lacking any constraint's
-topologyKey holds no domain.  Terminating pods are not counted.
+topologyKey holds no domain.  Terminating pods are not counted, nor any pod by an empty labelSelector.
 
 A pod with no constraints of its own is scored by the system default constraints (ScheduleAnyway, maxSkew 3
 over kubernetes.io/hostname and 5 over topology.kubernetes.io/zone) on the pods its Services and its
@@ -56,6 +56,10 @@ def _constraints(pod: Mapping, when: str) -> list[_Constraint]:
 
 
 def _count_matching(node_info, selector, namespace: str) -> int:
+    # An empty selector (labelSelector: {}) counts no pod anywhere, as upstream's countPodsMatchSelector,
+    # though the incoming pod still matches it.
+    if selector.empty:
+        return 0
     return node_info.count_matching(namespace, selector)
 
 
