@@ -68,10 +68,21 @@ def eligible_to_preempt(pod: Mapping, snapshot: Snapshot, diagnosis: Diagnosis) 
             return True, ""    # the nominated node cannot help any more: preempt elsewhere
         node_info = snapshot.get(nominated)
         priority = pod_priority(pod)
-        if node_info is not None and any(p.pod["metadata"].get("deletionTimestamp") and p.priority < priority
+        if node_info is not None and any(p.priority < priority and terminating_by_preemption(p.pod)
                                          for p in node_info.pods):
             return False, NOT_ELIGIBLE_TERMINATING
     return True, ""
+
+
+def terminating_by_preemption(pod: Mapping) -> bool:
+    """Being deleted because the scheduler preempted it: its first DisruptionTarget condition is True with
+    reason PreemptionByScheduler (a pod deleted for another reason does not hold a preemptor back)."""
+    if not pod["metadata"].get("deletionTimestamp"):
+        return False
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "DisruptionTarget":
+            return condition.get("status") == "True" and condition.get("reason") == "PreemptionByScheduler"
+    return False
 
 
 def _status_of(diagnosis: Diagnosis, name: str) -> Optional[Status]:

@@ -89,11 +89,28 @@ def test_nomination_kept_while_victims_terminate():
     and its nomination is left as it is."""
     terminating = pod("victim", cpu="1", priority=1, node_name="a")
     terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    terminating["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                            "reason": "PreemptionByScheduler"}]
     preemptor = pod("p", cpu="1", priority=10)
     preemptor["status"]["nominatedNodeName"] = "a"
     result = attempt([node("a", cpu="1")], preemptor, [terminating])
     assert result.candidate is None and result.nominated_node is None
     assert result.message == "not eligible due to a terminating pod on the nominated node."
+
+
+def test_pod_terminating_for_another_reason_does_not_hold_back_preemption():
+    """Only a pod terminating because the scheduler preempted it (DisruptionTarget PreemptionByScheduler)
+    makes the preemptor wait, as upstream's podTerminatingByPreemption; one deleted otherwise is a victim
+    like any other."""
+    deleted = pod("deleted", cpu="1", priority=1, node_name="a")
+    deleted["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    for conditions in ([], [{"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager"}]):
+        deleted["status"]["conditions"] = conditions
+        preemptor = pod("p", cpu="1", priority=10)
+        preemptor["status"]["nominatedNodeName"] = "a"
+        result = attempt([node("a", cpu="1")], preemptor, [deleted])
+        assert result.candidate is not None and result.nominated_node == "a"
+        assert [v.name for v in result.candidate.victims] == ["deleted"]
 
 
 def test_no_candidate_clears_the_nomination():
