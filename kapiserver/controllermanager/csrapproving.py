@@ -49,8 +49,9 @@ class CSRApprovingController(QueueController):
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                   "spec": {"user": spec.get("username", ""), "uid": spec.get("uid", ""),
                            "groups": spec.get("groups") or [], "extra": spec.get("extra") or {},
-                           "resourceAttributes": {"group": "certificates.k8s.io", "resource": "certificatesigningrequests",
-                                                  "verb": "create", "subresource": subresource}}}
+                           "resourceAttributes": {"group": "certificates.k8s.io", "version": "*",
+                                                  "resource": "certificatesigningrequests", "verb": "create",
+                                                  "subresource": subresource}}}
         result = await self.client.create(SUBJECT_ACCESS_REVIEWS, review)
         return bool((result.get("status") or {}).get("allowed"))
 
@@ -64,7 +65,9 @@ class CSRApprovingController(QueueController):
             request = parse_request(csr)
         except ValueError as e:
             raise ValueError(f'unable to parse csr "{name}": {e}') from None
+        tried = []
         for subresource, message in recognized_permissions(csr, request):
+            tried.append(subresource)
             if not await self._allowed(csr, subresource):
                 continue
             stamp = meta.rfc3339(self.clock.seconds())
@@ -75,7 +78,16 @@ class CSRApprovingController(QueueController):
                                      {**csr, "status": {**(csr.get("status") or {}), "conditions": conditions}},
                                      subresource="approval")
             return
-        # Recognized but not allowed (or not recognized): left for a person, as upstream's IgnorableError.
+        if tried:
+            # Upstream's IgnorableError: the key is retried rate-limited, so a request made before its requester
+            # was granted nodeclient (a bootstrap binding created late) is approved once the grant exists.
+            raise NotApproved(f'recognized csr "{name}" as [{" ".join(tried)}] but subject access review was not '
+                              f'approved')
+        # Not a kubelet client request: left for a person.
+
+
+class NotApproved(Exception):
+    """A recognized request whose SubjectAccessReviews all said no (retried, as upstream's IgnorableError)."""
 
 
 def start_csr_approving_controller(ctx: ControllerContext) -> CSRApprovingController:
