@@ -213,3 +213,17 @@ def test_image_locality_is_in_the_default_profile():
     assert DEFAULT_SCORE_WEIGHTS["ImageLocality"] == 1
     for seed in range(5):
         assert framework(seed).schedule(pod("p"), cluster(nodes).snapshot()).suggested_host == "b"
+
+
+def test_inter_pod_affinity_normalises_as_upstream_floats():
+    """NormalizeScore scales (score - min) / (max - min) by 100 in that order, truncated: a raw 29 of 100
+    becomes 28 (100 * 0.29 is 28.999...), as upstream's float64 arithmetic gives."""
+    nodes = [node("a1", labels={"zone": "a"}), node("b1", labels={"zone": "b"}), node("c1", labels={"zone": "c"})]
+    placed = [pod("x", node_name="a1", labels={"app": "x"}), pod("y", node_name="b1", labels={"app": "y"})]
+
+    def term(weight, app):
+        return {"weight": weight, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": app}},
+                                                      "topologyKey": "zone"}}
+    p = pod("p", affinity={"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        term(29, "x"), term(100, "y")]}})
+    assert scores(InterPodAffinity(), p, nodes, placed) == {"a1": 28, "b1": 100, "c1": 0}

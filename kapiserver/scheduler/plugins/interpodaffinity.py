@@ -165,4 +165,5 @@ class InterPodAffinity:
         low, high = min(scores.values()), max(scores.values())
         spread = high - low
         for name, score in scores.items():
-            scores[name] = int(MAX_NODE_SCORE * (score - low) / spread) if spread > 0 else 0
+            # The fraction first, then the scale, as upstream's float arithmetic (100 * (29 / 100) is 28).
+            scores[name] = int(MAX_NODE_SCORE * ((score - low) / spread)) if spread > 0 else 0
