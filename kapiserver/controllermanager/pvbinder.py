@@ -159,15 +159,18 @@ def pod_is_stopped(pod: dict) -> bool:
     return all("terminated" in (s.get("state") or {}) or "waiting" in (s.get("state") or {}) for s in statuses)
 
 
-def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
-    """Upstream's findBestMatchForClaim: a volume pre-bound to the claim, else (unless binding waits for a
-    consumer) the smallest Available, unclaimed one of the claim's class, modes and selector."""
+def find_matching_volume(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
+    """Upstream's FindMatchingVolume: a volume pre-bound to the claim, else (unless binding waits for a consumer)
+    the smallest Available, unclaimed one of the claim's class and selector (and, given a node, of its access modes
+    and that node)."""
     want = requested(claim)
     selector = (claim.get("spec") or {}).get("selector")
     selects = label_selector_from_dict(selector) if selector else None
     best = None
     for volume in volumes:
         spec = volume.get("spec") or {}
+        if spec.get("claimRef") and not bound_to_claim(volume, claim):
+            continue
         if capacity(volume) < want or volume_mode(spec) != volume_mode(claim.get("spec") or {}) or \
                 volume["metadata"].get("deletionTimestamp"):
             continue
@@ -176,16 +179,35 @@ def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] =
             return volume if affinity else None
         if delay_binding and node is None:
             continue
-        if (volume.get("status") or {}).get("phase") != "Available" or spec.get("claimRef"):
+        if (volume.get("status") or {}).get("phase") != "Available":
             continue
         if selects is not None and not selects.matches(volume["metadata"].get("labels") or {}):
             continue
-        if volume_class(volume) != claim_class(claim) or not access_modes_fit(claim, volume) or not affinity:
+        if volume_class(volume) != claim_class(claim) or not affinity:
             continue
-        key = (capacity(volume), len(spec.get("accessModes") or []))
-        if best is None or key < best[0]:
-            best = (key, volume)
-    return best[1] if best else None
+        if node is not None and not access_modes_fit(claim, volume):
+            continue
+        if best is None or capacity(volume) < capacity(best):
+            best = volume
+    return best
+
+
+def best_match(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:
+    """Upstream's findBestMatchForClaim: the volumes are taken by their set of access modes, the sets holding
+    every mode the claim asks for in order of fewest modes, and the first set with a match gives it; so a
+    ReadWriteOnce claim gets a ReadWriteOnce volume before a smaller ReadWriteOnce,ReadWriteMany one. Given a node
+    (the claim's selected node), every volume is searched at once, as the scheduler's binder does."""
+    if node is not None:
+        return find_matching_volume(claim, volumes, delay_binding, node)
+    by_modes: Dict[tuple, list] = {}
+    for volume in volumes:
+        by_modes.setdefault(tuple(sorted(set((volume.get("spec") or {}).get("accessModes") or []))), []).append(volume)
+    wanted = set((claim.get("spec") or {}).get("accessModes") or [])
+    for modes in sorted((m for m in by_modes if wanted <= set(m)), key=lambda m: (len(m), m)):
+        found = find_matching_volume(claim, by_modes[modes], delay_binding)
+        if found is not None:
+            return found
+    return None
 
 
 class PersistentVolumeBinder(QueueController):

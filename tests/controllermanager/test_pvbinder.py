@@ -197,3 +197,21 @@ def test_a_class_of_a_csi_migrated_in_tree_provisioner_waits_for_the_csi_driver(
     annotations = run(client.get(PVCS, "data", namespace))["metadata"]["annotations"]
     assert annotations["volume.kubernetes.io/storage-provisioner"] == "ebs.csi.aws.com"
     assert annotations["volume.beta.kubernetes.io/storage-provisioner"] == "ebs.csi.aws.com"
+
+
+def test_the_volumes_of_fewest_access_modes_are_searched_first():
+    """As upstream's access-mode index: a ReadWriteOnce claim gets the smallest volume of exactly ReadWriteOnce
+    before a smaller one that also offers ReadWriteMany; with no such volume, the smallest of the next set."""
+    claim = {"metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                      "storageClassName": "x"}}
+
+    def volume(name, size, modes):
+        v = pv(name, size, "x", modes)
+        v["status"] = {"phase": "Available"}
+        return v
+    volumes = [volume("shared", "2Gi", ("ReadWriteMany", "ReadWriteOnce")),
+               volume("own-big", "10Gi", ("ReadWriteOnce",)), volume("own", "5Gi", ("ReadWriteOnce",)),
+               volume("three", "1Gi", ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany"))]
+    assert best_match(claim, volumes, False)["metadata"]["name"] == "own"
+    assert best_match(claim, volumes[:1] + volumes[3:], False)["metadata"]["name"] == "shared"
