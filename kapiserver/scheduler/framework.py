@@ -225,6 +225,8 @@ class Framework:
             nodes = [n for n in nodes if n.name in names]
             diagnosis.absent_status = unresolvable(
                 f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(narrowed))}]")
+            # The plugins that left nodes out rejected those nodes: their events may bring the pod back.
+            diagnosis.unschedulable_plugins.update(narrowed)
         wanted = num_feasible_nodes_to_find(len(nodes), self.percentage_of_nodes_to_score)
         feasible: list[NodeInfo] = []
         start = self.next_start_node_index % len(nodes) if nodes else 0

@@ -244,3 +244,16 @@ def test_topology_spread_empty_selector_counts_no_pod():
     feasible, _ = framework().find_nodes_that_fit(CycleState(), pod("p", topologySpreadConstraints=spread),
                                                   cluster(zone_nodes(), placed).snapshot())
     assert sorted(n.name for n in feasible) == ["a1", "a2", "b1"]
+
+
+def test_plugins_narrowing_the_nodes_count_as_rejecting():
+    """A plugin whose PreFilter left nodes out is among the pod's unschedulable plugins (upstream's
+    pluginsWithNodes), so a node added or relabelled brings the pod back; a pod naming a node that does not
+    exist waits for one rather than being retried on every backoff."""
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["later"]}]}
+    p = pod("p", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                                            {"nodeSelectorTerms": [term]}}})
+    with pytest.raises(FitError) as raised:
+        framework().schedule(p, cluster([node("a"), node("b")]).snapshot())
+    assert str(raised.value) == "0/2 nodes are available: 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    assert raised.value.diagnosis.unschedulable_plugins == {"NodeAffinity"}
