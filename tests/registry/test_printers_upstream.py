@@ -115,3 +115,36 @@ def test_ages_saturate_at_go_durations_range():
     job = {"metadata": {"name": "j", "creationTimestamp": ago(minutes=1)}, "spec": {"completions": 1},
            "status": {"startTime": "1500-01-01T00:00:00Z", "completionTime": "2024-05-01T11:00:00Z"}}
     assert printer_for("batch", "jobs").row(job, NOW)[3] == "292y"
+
+
+def test_custom_resource_columns_read_slices_unions_and_recursive_descent():
+    """[-1:] (Kubeflow's "last condition" column), [start:end:step], unions and ..field read as client-go's
+    jsonpath does, so the column and those after it are kept; an index out of range is a null cell."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([
+        {"name": "State", "type": "string", "jsonPath": ".status.conditions[-1:].type"},
+        {"name": "Second", "type": "string", "jsonPath": ".status.conditions[1:3].type"},
+        {"name": "Every", "type": "string", "jsonPath": ".spec.items[::2]"},
+        {"name": "Either", "type": "string", "jsonPath": ".spec['missing','other']"},
+        {"name": "Deep", "type": "integer", "jsonPath": ".spec..port"},
+        {"name": "Far", "type": "string", "jsonPath": ".spec.items[7]"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ])
+    assert [c["name"] for c in printer.columns] == ["Name", "State", "Second", "Every", "Either", "Deep", "Far",
+                                                    "Age"]
+    obj = {"metadata": {"name": "job", "creationTimestamp": ago(hours=2)},
+           "spec": {"items": ["a", "b", "c"], "other": "o", "server": {"listen": {"port": 8080}}},
+           "status": {"conditions": [{"type": "Created"}, {"type": "Running"}, {"type": "Succeeded"}]}}
+    assert printer.row(obj, NOW) == ["job", "Succeeded", "Running", "a", "o", 8080, None, "120m"]
+    empty = {"metadata": {"name": "new"}, "spec": {}, "status": {"conditions": []}}
+    assert printer.row(empty, NOW) == ["new", None, None, None, None, None, None, None]
+
+
+def test_custom_resource_paths_client_go_does_not_parse_end_the_columns():
+    """A double-quoted key, spaces inside an index and a second recursive descent do not parse in client-go:
+    the columns end there, as upstream's table convertor."""
+    from kapiserver.registry.printers import custom_resource_printer
+    for path in ('.spec["a"]', ".spec.items[ 0 ]", ".spec....a", ".spec.items[-]"):
+        printer = custom_resource_printer([{"name": "A", "type": "string", "jsonPath": ".spec.a"},
+                                           {"name": "X", "type": "string", "jsonPath": path}])
+        assert [c["name"] for c in printer.columns] == ["Name", "A"], path
