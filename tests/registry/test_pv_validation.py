@@ -173,3 +173,17 @@ def test_pv_update_with_a_node_affinity_key_of_the_wrong_type_is_no_crash():
     errs = errors("PersistentVolume", pv(nodeAffinity=odd), pv(nodeAffinity=odd))
     assert [e.split(":")[0] for e in errs] == [
         "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key"]
+
+
+def test_pv_csi_driver_name_reports_every_rule_broken():
+    """A CSI volume's driver is checked by the same rule as a CSIDriver's name (upstream's ValidateCSIDriverName):
+    an empty driver is required and no subdomain, a long invalid one too long and no subdomain."""
+    subdomain = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                 "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                 "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    assert errors("PersistentVolume", pv(hostPath=None, csi={"driver": "", "volumeHandle": "h"})) == [
+        "spec.csi.driver: Required value", f'spec.csi.driver: Invalid value: "": {subdomain}']
+    long_name = "x_" * 40
+    assert errors("PersistentVolume", pv(hostPath=None, csi={"driver": long_name, "volumeHandle": "h"})) == [
+        'spec.csi.driver: Too long: may not be more than 63 bytes',
+        f'spec.csi.driver: Invalid value: "{long_name}": {subdomain}']

@@ -101,13 +101,15 @@ def node_selector(selector: dict, path: str) -> Errors:
 
 # -- volume sources --------------------------------------------------------------------------
 
-def _csi_driver_name(value: Any, path: str) -> Errors:
+def csi_driver_name(value: Any, path: str) -> Errors:
+    """ValidateCSIDriverName, of a CSI volume source and of storage.k8s.io's CSIDriver, CSINode and
+    VolumeAttachment alike: required, at most 63 characters, a DNS subdomain in lower case (every rule broken is
+    reported: an empty name is also no subdomain)."""
     name = text(value)
-    if not name:
-        return [required(path, "")]
+    errs: Errors = [] if name else [required(path, "")]
     if len(name) > 63:
-        return [too_long(path, name, 63)]
-    return [invalid(path, name, msg) for msg in names.is_dns1123_subdomain(name.lower())]
+        errs.append(too_long(path, name, 63))
+    return errs + [invalid(path, name, msg) for msg in names.is_dns1123_subdomain(name.lower())]
 
 
 def _secret_reference(ref: Any, path: str) -> Errors:
@@ -139,7 +141,7 @@ def _source(key: str, source: dict, path: str) -> Errors:
         else:
             errs += pod.no_backsteps(text(source["path"]), f"{path}.path")
     elif key == "csi":
-        errs += _csi_driver_name(source.get("driver"), f"{path}.driver")
+        errs += csi_driver_name(source.get("driver"), f"{path}.driver")
         if not text(source.get("volumeHandle")):
             errs.append(required(f"{path}.volumeHandle", ""))
         for ref in ("controllerPublishSecretRef", "controllerExpandSecretRef", "nodePublishSecretRef",

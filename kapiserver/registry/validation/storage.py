@@ -9,6 +9,7 @@ from . import meta as _meta
 from ...machinery import names
 from ...machinery.quantity import parse_quantity
 from .core import ACCESS_MODES
+from .persistentvolume import csi_driver_name
 from ._util import (FIELD_IMMUTABLE, Errors, as_dict, as_dicts, duplicate, forbidden, go_label_selector, go_quote,
                     go_strings, immutable, invalid, invalid_go, is_int, label_selector, nonnegative, not_supported,
                     qualified_name, required, seq, text, too_long)
@@ -63,18 +64,6 @@ CSI_NODE_ID_MAX_LENGTH = 192
 CSI_NODE_ID_LONGER_MAX_LENGTH = 256
 FS_GROUP_POLICIES = ("File", "None", "ReadWriteOnceWithFSType")   # upstream lists them sorted
 VOLUME_LIFECYCLE_MODES = ("Persistent", "Ephemeral")
-
-
-def csi_driver_name(value: Any, field: str) -> Errors:
-    """ValidateCSIDriverName of the core rules: required, at most 63 characters, a DNS subdomain in lower case."""
-    name = text(value)
-    errs: Errors = []
-    if not name:
-        errs.append(required(field, ""))
-    if len(name) > 63:
-        errs.append(too_long(field, name, 63))
-    errs += [invalid(field, name, msg) for msg in names.is_dns1123_subdomain(name.lower())]
-    return errs
 
 
 def _go_bool_ptr(value: Any) -> str:
