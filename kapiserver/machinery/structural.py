@@ -13,6 +13,7 @@ Schemas are plain dicts as a CRD carries them.  Rules, as apiextensions does:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 from . import errors
@@ -382,8 +383,17 @@ _ABSENT = object()
 
 
 def _map_key(item: dict, keys: list) -> tuple:
-    """A list-type map item's identity: its keys' values, an absent key unlike a null one."""
-    return tuple(item.get(k, _ABSENT) for k in keys)
+    """A list-type map item's identity: its keys' values, an absent key unlike a null one; hashable whatever the
+    values are (a key of the wrong type, a list or an object, is refused by the item's own validation)."""
+    return tuple(_hashable(item.get(k, _ABSENT)) for k in keys)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return (type(value).__name__, json.dumps(value, sort_keys=True))
+    if isinstance(value, bool):
+        return ("bool", value)     # true is not 1
+    return value
 
 
 def _objects(value, schema, path, where, out, root, old=UNCORRELATED):

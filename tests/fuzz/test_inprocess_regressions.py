@@ -116,3 +116,23 @@ def test_a_finalize_body_of_the_wrong_type_is_bad_request(call):
                                              'NamespaceSpec.spec.finalizers of type ')
     namespace["spec"] = {"finalizers": []}
     assert call("PUT", "/api/v1/namespaces/fin/finalize", namespace).code == 200
+
+
+def test_a_list_map_key_of_the_wrong_type_is_invalid_on_update():
+    """A list-type map item whose key is a list, written over a stored object (whose items the update's are paired
+    with for ratcheting): the key's type error, 422 (the pairing hashed the list: a 500)."""
+    from kapiserver.controllers.crd import CRDController
+
+    from .seeds import CUSTOM
+    call = served(lambda registry, clock: CRDController(registry, clock), namespace=NAMESPACE)
+    crd = crd_with(lambda props: None)
+    crd["metadata"]["name"] = "ws.x.example.com"
+    assert call("POST", CRDS, crd).code == 201
+    collection = f"/apis/x.example.com/v1/namespaces/{NAMESPACE}/ws"
+    created = call("POST", collection, {"apiVersion": "x.example.com/v1", "kind": "W",
+                                        "metadata": {"name": "w"}, **CUSTOM})
+    assert created.code == 201, created.body
+    for ports in ([{"port": 1}, {"port": [2]}], [{"port": {"a": 1}}]):
+        answer = call("PATCH", f"{collection}/w", {"spec": {"ports": ports}}, "application/merge-patch+json")
+        assert answer.code == 422, answer.body
+        assert "in body must be of type integer" in answer.body["message"], answer.body
