@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import os
 from typing import List, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, ed448
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 KUBE_APISERVER_CLIENT = "kubernetes.io/kube-apiserver-client"
@@ -78,6 +80,11 @@ def subject(request: x509.CertificateSigningRequest, oid) -> List[str]:
     return [str(a.value) for a in request.subject.get_attributes_for_oid(oid)]
 
 
+def common_name(request: x509.CertificateSigningRequest) -> str:
+    """The subject's common name as Go reads it: the last CN attribute, "" without one."""
+    return "".join(subject(request, NameOID.COMMON_NAME)[-1:])
+
+
 def _go_set(usages) -> str:
     return "[" + " ".join(sorted(usages)) + "]"
 
@@ -95,7 +102,7 @@ def validate_kubelet_client(request: x509.CertificateSigningRequest, usages) -> 
         return "IP subjectAltNames are not allowed"
     if uris:
         return "URI subjectAltNames are not allowed"
-    if not "".join(subject(request, NameOID.COMMON_NAME)[:1]).startswith("system:node:"):
+    if not common_name(request).startswith("system:node:"):
         return "subject common name does not begin with system:node:"
     if set(usages) not in (KUBELET_CLIENT_USAGES, KUBELET_CLIENT_USAGES_NO_RSA):
         return f"usages did not match {_go_set(KUBELET_CLIENT_USAGES)}"
@@ -115,7 +122,7 @@ def validate_kubelet_serving(request: x509.CertificateSigningRequest, usages) ->
         return "URI subjectAltNames are not allowed"
     if set(usages) not in (KUBELET_SERVING_USAGES, KUBELET_SERVING_USAGES_NO_RSA):
         return f"usages did not match {_go_set(KUBELET_SERVING_USAGES)}"
-    if not "".join(subject(request, NameOID.COMMON_NAME)[:1]).startswith("system:node:"):
+    if not common_name(request).startswith("system:node:"):
         return "subject common name does not begin with system:node:"
     return None
 
@@ -153,6 +160,10 @@ class CertificateAuthority:
         self.key = serialization.load_pem_private_key(key_pem, password=None)
 
     def sign(self, request: x509.CertificateSigningRequest, usages, duration: float, now: float) -> bytes:
+        """The PEM certificate for ``request``, laid out as Go's x509.CreateCertificate lays out upstream's
+        template: the subject rebuilt from the fields Go reads of it, then KeyUsage, ExtendedKeyUsage (in Go's
+        order), BasicConstraints, AuthorityKeyIdentifier and the request's SANs; a 128-bit serial; the hash the
+        CA key's type asks for."""
         ca_not_after = self.certificate.not_valid_after_utc.timestamp()
         if now >= ca_not_after:
             raise ValueError(f"refusing to sign a certificate that expired in the past: NotAfter="
@@ -161,35 +172,78 @@ class CertificateAuthority:
         not_after = now + duration if duration < SHORT else not_before + duration
         not_after = min(not_after, ca_not_after)
         utc = datetime.timezone.utc
-        builder = (x509.CertificateBuilder().subject_name(request.subject).issuer_name(self.certificate.subject)
-                   .public_key(request.public_key()).serial_number(x509.random_serial_number())
+        subject = go_subject(request.subject)
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.certificate.subject)
+                   .public_key(request.public_key()).serial_number(int.from_bytes(os.urandom(16), "big") or 1)
                    .not_valid_before(datetime.datetime.fromtimestamp(not_before, utc))
-                   .not_valid_after(datetime.datetime.fromtimestamp(not_after, utc))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+                   .not_valid_after(datetime.datetime.fromtimestamp(not_after, utc)))
         flags = {name: False for name in set(KEY_USAGES.values())}
         for usage in usages:
             if usage in KEY_USAGES:
                 flags[KEY_USAGES[usage]] = True
         if any(flags.values()):
             builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
-        extended = [EXT_KEY_USAGES[u] for u in usages if u in EXT_KEY_USAGES]
+        wanted = {EXT_KEY_USAGES[u] for u in usages if u in EXT_KEY_USAGES}
+        extended = [oid for oid in dict.fromkeys(EXT_KEY_USAGES.values()) if oid in wanted]
         if extended:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(list(dict.fromkeys(extended))), critical=False)
-        dns, emails, ips, uris = _names(request)
-        names = ([x509.DNSName(n) for n in dns] + [x509.RFC822Name(n) for n in emails] +
-                 [x509.IPAddress(ipaddress.ip_address(str(n))) for n in ips] +
-                 [x509.UniformResourceIdentifier(n) for n in uris])
-        if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
+        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         try:
             ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
             builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
                                             critical=False)
         except x509.ExtensionNotFound:
             pass
-        algorithm = None if isinstance(self.key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) \
-            else hashes.SHA256()
-        return builder.sign(self.key, algorithm).public_bytes(serialization.Encoding.PEM)
+        dns, emails, ips, uris = _names(request)
+        names = ([x509.DNSName(n) for n in dns] + [x509.RFC822Name(n) for n in emails] +
+                 [x509.IPAddress(ipaddress.ip_address(str(n))) for n in ips] +
+                 [x509.UniformResourceIdentifier(n) for n in uris])
+        if names:
+            # Go marks the names critical when they are all the certificate says of its subject (RFC 5280).
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=len(subject) == 0)
+        return builder.sign(self.key, _signature_hash(self.key)).public_bytes(serialization.Encoding.PEM)
+
+
+def _signature_hash(key):
+    """The digest Go's x509 signs with for a CA key: SHA-256, but SHA-384 and SHA-512 for P-384 and P-521 keys,
+    none for Ed25519 and Ed448."""
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return {"secp384r1": hashes.SHA384(), "secp521r1": hashes.SHA512()}.get(key.curve.name, hashes.SHA256())
+    return hashes.SHA256()
+
+
+# The subject fields Go's pkix.Name keeps of a parsed request, in the order its ToRDNSequence writes them back;
+# each field's values share one RDN, and the common name and serial number keep their last value only.
+_GO_NAME_ORDER = ((NameOID.COUNTRY_NAME, True), (NameOID.STATE_OR_PROVINCE_NAME, True),
+                  (NameOID.LOCALITY_NAME, True), (NameOID.STREET_ADDRESS, True), (NameOID.POSTAL_CODE, True),
+                  (NameOID.ORGANIZATION_NAME, True), (NameOID.ORGANIZATIONAL_UNIT_NAME, True),
+                  (NameOID.COMMON_NAME, False), (NameOID.SERIAL_NUMBER, False))
+_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _go_string(oid, value: str) -> x509.NameAttribute:
+    # encoding/asn1 writes a PrintableString when every character allows it, else a UTF8String; cryptography
+    # would choose by attribute type, so the type is given (its only way is the underscored argument).
+    kind = _ASN1Type.PrintableString if value and set(value) <= _PRINTABLE else _ASN1Type.UTF8String
+    return x509.NameAttribute(oid, value, _type=kind)
+
+
+def go_subject(subject: x509.Name) -> x509.Name:
+    """``subject`` as upstream's signer writes it into the certificate (x509 Name → pkix.Name → RDNSequence):
+    other attribute types (emailAddress, DC, UID...) are dropped."""
+    rdns = []
+    for oid, many in _GO_NAME_ORDER:
+        values = [str(a.value) for a in subject.get_attributes_for_oid(oid)]
+        if not values:
+            continue
+        values = values if many else values[-1:]
+        try:
+            rdns.append(x509.RelativeDistinguishedName([_go_string(oid, v) for v in values]))
+        except ValueError:      # the same value twice in one RDN, which cryptography refuses: one RDN each
+            rdns += [x509.RelativeDistinguishedName([_go_string(oid, v)]) for v in values]
+    return x509.Name(rdns)
 
 
 def certificate_not_after(csr: dict) -> Optional[float]:

@@ -6,13 +6,11 @@ upstream's pkg/controller/certificates/approver (sarapprove): a node renewing it
 
 from __future__ import annotations
 
-from cryptography.x509.oid import NameOID
-
 from ..client.cache import split_key
 from ..client.resources import CERTIFICATE_SIGNING_REQUESTS, SUBJECT_ACCESS_REVIEWS
 from ..machinery import meta
 from .context import ControllerContext, QueueController
-from .csr import KUBE_APISERVER_CLIENT_KUBELET, has_condition, parse_request, subject, validate_kubelet_client
+from .csr import KUBE_APISERVER_CLIENT_KUBELET, common_name, has_condition, parse_request, validate_kubelet_client
 
 # (subresource, message), in the order upstream's recognizers try them.
 SELF_NODE_CLIENT = ("selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview.")
@@ -26,8 +24,7 @@ def recognized_permissions(csr: dict, request) -> list:
         return []
     if validate_kubelet_client(request, spec.get("usages") or []) is not None:
         return []
-    common_name = "".join(subject(request, NameOID.COMMON_NAME)[:1])
-    return ([SELF_NODE_CLIENT] if spec.get("username") == common_name else []) + [NODE_CLIENT]
+    return ([SELF_NODE_CLIENT] if spec.get("username") == common_name(request) else []) + [NODE_CLIENT]
 
 
 class CSRApprovingController(QueueController):

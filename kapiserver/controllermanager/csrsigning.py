@@ -15,6 +15,7 @@ from ..client.cache import split_key
 from ..client.resources import CERTIFICATE_SIGNING_REQUESTS
 from ..client.rest import APIError
 from ..machinery import meta
+from ..pool import in_pool
 from .context import ControllerContext, QueueController
 from .csr import SIGNERS, CertificateAuthority, has_condition, is_approved, parse_request, signer_validation_error
 
@@ -65,7 +66,8 @@ class CSRSigningController(QueueController):
             duration = self.duration
             if spec.get("expirationSeconds"):
                 duration = min(duration, float(spec["expirationSeconds"]))
-            pem = self.authority.sign(request, spec.get("usages") or [], duration, now)
+            # Signing is CPU work (an RSA CA key's above all): done in the thread pool, off the reactor thread.
+            pem = await in_pool(self.clock, self.authority.sign, request, spec.get("usages") or [], duration, now)
             status["certificate"] = base64.b64encode(pem).decode()
         try:
             await self.client.update(CERTIFICATE_SIGNING_REQUESTS, {**csr, "status": status}, subresource="status")
