@@ -26,14 +26,17 @@ class Printer:
 
     ``columns`` is the Table's ``columnDefinitions`` (dicts with name, type, format,
     description, priority, in upstream's order); ``row(obj, now)`` the cells;
-    ``conditions(obj)`` the row conditions (only pods have any), or None."""
+    ``conditions(obj)`` the row conditions (only pods have any), or None; ``order``, when
+    given, the sort key the rows of a list are printed in (upstream's list printer sorts
+    FlowSchemas), else they keep the list's order."""
 
     def __init__(self, columns: Callable[[], list[dict]], cells: Cells,
                  conditions: Optional[Callable[[Obj], Optional[list[dict]]]] = None,
-                 rows_start_nil: bool = False):
+                 rows_start_nil: bool = False, order: Optional[Callable[[Obj], Any]] = None):
         self._columns = columns
         self._cells = cells
         self._conditions = conditions
+        self.order = order
         # upstream's default convertor appends rows to a nil slice: no objects -> "rows": null
         self.rows_start_nil = rows_start_nil
 
@@ -139,9 +142,15 @@ def parse_time(value: Any) -> Optional[datetime]:
     return parsed
 
 
+# Go's Time.Sub saturates at time.Duration's range (int64 nanoseconds, about 292 years) either way
+_MAX_MICROS = (2 ** 63 - 1) // 1000
+_MIN_MICROS = -(2 ** 63) // 1000
+
+
 def _elapsed(later: datetime, earlier: datetime) -> int:
     delta = later - earlier
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return max(_MIN_MICROS, min(_MAX_MICROS, micros))
 
 
 def translate_timestamp_since(timestamp: Any, now: datetime) -> str:

@@ -74,6 +74,8 @@ def table(printer: b.Printer, objects: Iterable[Mapping], now: datetime, include
     if include_object not in ("Metadata", "Object", "None", ""):
         raise errors.bad_request(f"unrecognized includeObject value: \"{include_object}\"")
     rows = []
+    if printer.order is not None:
+        objects = sorted(objects, key=printer.order)
     for obj in objects:
         row: dict = {"cells": printer.row(obj, now)}
         conditions = printer.conditions(obj)

@@ -1,6 +1,6 @@
 """
-Printers for admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies (NAME VALIDATIONS PARAMKIND AGE) and
-their bindings (NAME POLICYNAME PARAMREF AGE), as upstream's printers.
+Printers for admissionregistration.k8s.io/v1, as upstream's: webhook configurations (NAME WEBHOOKS AGE),
+ValidatingAdmissionPolicies (NAME VALIDATIONS PARAMKIND AGE) and their bindings (NAME POLICYNAME PARAMREF AGE).
 """
 
 from __future__ import annotations
@@ -8,6 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import _base as b
+
+
+def _webhook_cells(configuration: dict, now: datetime) -> list:
+    return [b.name(configuration), len(configuration.get("webhooks") or []), b.age(configuration, now)]
+
+
+def _webhook_columns() -> list[dict]:
+    return [
+        b.name_column(),
+        b.column("Webhooks", "integer", "Webhooks indicates the number of webhooks registered in this configuration"),
+        b.age_column(),
+    ]
 
 
 def _policy_cells(policy: dict, now: datetime) -> list:
@@ -24,46 +36,48 @@ def _binding_cells(binding: dict, now: datetime) -> list:
     ref = spec.get("paramRef")
     shown = "<unset>"
     if isinstance(ref, dict):
-        if ref.get("namespace"):
-            shown = f"{ref['namespace']}/{ref.get('name', '')}"
-        elif ref.get("name"):
-            shown = f"*/{ref['name']}"
-        else:
-            shown = _selector_string(ref.get("selector"))
+        # a name decides first (no namespace: "*/", the param may be cluster-scoped); only without one the selector
+        if ref.get("name"):
+            shown = f"{ref.get('namespace') or '*'}/{ref['name']}"
+        elif isinstance(ref.get("selector"), dict):
+            shown = go_label_selector_string(ref["selector"])
     return [b.name(binding), spec.get("policyName", ""), shown, b.age(binding, now)]
 
 
-def _selector_string(selector) -> str:
-    if not isinstance(selector, dict):
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for requirement in selector.get("matchExpressions") or []:
-        key, op, values = requirement.get("key", ""), requirement.get("operator", ""), requirement.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(sorted(values))})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(sorted(values))})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) if parts else "<none>"
+def go_label_selector_string(selector: dict) -> str:
+    """The selector as its generated (gogo-protobuf) String() writes it, which upstream prints here rather than
+    the usual ``k=v`` form: ``&LabelSelector{MatchLabels:map[string]string{k: v,},MatchExpressions:[...]{...},}``."""
+    labels = selector.get("matchLabels") or {}
+    label_text = "".join(f"{key}: {labels[key]}," for key in sorted(labels))
+    expressions = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(e.get('values') or [])}],}},"
+        for e in selector.get("matchExpressions") or [])
+    return (f"&LabelSelector{{MatchLabels:map[string]string{{{label_text}}},"
+            f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}")
 
 
+_GROUP = "admissionregistration.k8s.io"
 PRINTERS = {
-    ("admissionregistration.k8s.io", "validatingadmissionpolicies"): b.Printer(
+    (_GROUP, "mutatingwebhookconfigurations"): b.Printer(_webhook_columns, _webhook_cells),
+    (_GROUP, "validatingwebhookconfigurations"): b.Printer(_webhook_columns, _webhook_cells),
+    (_GROUP, "validatingadmissionpolicies"): b.Printer(
         lambda: [
             b.name_column(),
-            b.column("Validations", "integer", "How many validations the policy has"),
-            b.column("ParamKind", "string", "The apiVersion/kind of the policy's parameters"),
+            b.column("Validations", "integer",
+                     "Validations indicates the number of validation rules defined in this configuration"),
+            b.column("ParamKind", "string",
+                     "ParamKind specifies the kind of resources used to parameterize this policy"),
             b.age_column(),
         ],
         _policy_cells),
-    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): b.Printer(
+    (_GROUP, "validatingadmissionpolicybindings"): b.Printer(
         lambda: [
             b.name_column(),
-            b.column("PolicyName", "string", "The policy the binding applies"),
-            b.column("ParamRef", "string", "The parameter resource the binding names"),
+            b.column("PolicyName", "string",
+                     "PolicyName indicates the policy definition which the policy binding binded to"),
+            # upstream's spelling
+            b.column("ParamRef", "string", "ParamRef indicates the param resource which sets the configration param"),
             b.age_column(),
         ],
         _binding_cells),

@@ -44,6 +44,11 @@ def _current(statuses: list, i: int, source: str) -> Optional[dict]:
     return None
 
 
+def _pointer_quantity(value) -> str:
+    """A *resource.Quantity as upstream prints it: its String() says <nil> for an unset one."""
+    return "<nil>" if value is None else b.quantity(value)
+
+
 def format_metrics(specs: list, statuses: list) -> str:
     if not specs:
         return "<none>"
@@ -59,19 +64,19 @@ def format_metrics(specs: list, statuses: list) -> str:
                     is not None else "<unknown>"
                 shown.append(f"{now_}/{b.quantity(target['averageValue'])} (avg)")
             else:
-                now_ = b.quantity(current.get("value")) if current is not None else "<unknown>"
-                shown.append(f"{now_}/{b.quantity(target.get('value'))}")
+                now_ = _pointer_quantity(current.get("value")) if current is not None else "<unknown>"
+                shown.append(f"{now_}/{_pointer_quantity(target.get('value'))}")
         elif kind == "Pods":
             current = _current(statuses, i, "pods")
-            now_ = b.quantity(current.get("averageValue")) if current is not None else "<unknown>"
-            shown.append(f"{now_}/{b.quantity(b.get(spec, 'pods.target.averageValue'))}")
+            now_ = _pointer_quantity(current.get("averageValue")) if current is not None else "<unknown>"
+            shown.append(f"{now_}/{_pointer_quantity(b.get(spec, 'pods.target.averageValue'))}")
         elif kind in ("Resource", "ContainerResource"):
             source = "resource" if kind == "Resource" else "containerResource"
             resource = spec.get(source) or {}
             target = resource.get("target") or {}
             current = _current(statuses, i, source)
             if target.get("averageValue") is not None:
-                now_ = b.quantity(current.get("averageValue")) if current is not None else "<unknown>"
+                now_ = _pointer_quantity(current.get("averageValue")) if current is not None else "<unknown>"
                 shown.append(f"{resource.get('name', '')}: {now_}/{b.quantity(target['averageValue'])}")
             else:
                 now_ = "<unknown>"

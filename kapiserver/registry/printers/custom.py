@@ -5,10 +5,13 @@ apiextensions-apiserver's table convertor prints them.
 - Name comes first; without additionalPrinterColumns a CRD prints an ``Age`` date column.
 - A column reads its JSONPath from the object; no value gives a null cell.  ``string``
   columns print the first value (maps and lists as compact JSON); ``integer``, ``number``
-  and ``boolean`` keep JSON types; ``date`` prints an age (``<invalid>`` if unparseable).
+  and ``boolean`` keep JSON types; ``date`` prints an age (``<invalid>`` unless the string is an
+  RFC 3339 time as Go parses one, ``<unknown>`` for an empty one or Go's zero time).
 
-The JSONPath subset: ``.field``, ``['field']``, ``[n]`` (negative too), ``[*]``, ``.*``,
-``[?(@.path == 'value')]`` (and ``!=``, ``<``, ``<=``, ``>``, ``>=``, or bare ``@.path``).
+The JSONPath subset: ``.field``, ``['field']``, ``[n]`` and slices ``[start:end:step]`` (negative too, so
+``[-1:]`` is the last element), ``[*]``, ``.*``, unions ``[0,2]``, recursive descent ``..field``,
+``[?(@.path == 'value')]`` (and ``!=``, ``<``, ``<=``, ``>``, ``>=``, or bare ``@.path``).  Where client-go's
+evaluation fails (an index out of range, a slice or filter of what is no list) the cell is null.
 As in client-go's parser, a backslash puts the next character into a field name
 (``.labels.app\.kubernetes\.io/name``), and ``['...']`` is read as if written ``.…``:
 ``['a.b']`` is the two fields ``a`` and ``b``, ``['a\.b']`` the one field ``a.b``.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
 from . import _base as b
@@ -26,7 +29,8 @@ from . import _base as b
 _MISSING = object()
 # A field runs to the next terminator; a backslash makes the character after it part of the name.
 _TERMINATORS = frozenset(".,[]$@{} \t\r\n")
-_INDEX = re.compile(r"-?\d+")
+# [start:end:step], each part optional; [n] is the one element n, [*] all of them
+_SLICE = re.compile(r"(-?\d*)(:-?\d*)?(:-?\d*)?")
 _DICT_KEY = re.compile(r"'([^']*)'")  # only single quotes make a dict key, as client-go's parser reads it
 _FILTER = re.compile(r"""^@(?P<path>(?:\.(?:\\.|[^.\s=!<>\\])+)*)\s*
                          (?:(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?))?$""",
@@ -37,6 +41,11 @@ _FILTER_STEP = re.compile(r"""\[\?\(\s*((?:'[^']*'|"[^"]*"|[^'")])*?)\s*\)\s*\]"
 
 class JSONPathError(ValueError):
     pass
+
+
+class _EvalError(Exception):
+    """Where client-go's evaluation fails (an index out of range, a slice of what is no list...): the cell is
+    null, whatever other values the path reached."""
 
 
 def compile_path(expression: str) -> list[tuple]:
@@ -68,7 +77,13 @@ def _steps(text: str) -> Optional[list[tuple]]:
         if text[pos] == " ":
             pos += 1
         elif text.startswith("..", pos):
-            return None  # recursive descent: not supported
+            if steps and steps[-1][0] == "recursive":
+                return None  # client-go refuses a second recursive descent in a row
+            steps.append(("recursive", None))
+            pos += 2
+            if pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
+                name, pos = _field(text, pos)
+                steps.append(("field", name))
         elif text[pos] == ".":
             name, pos = _field(text, pos + 1)
             steps.append(("all", None) if name == "*" else ("field", name))
@@ -84,24 +99,87 @@ def _steps(text: str) -> Optional[list[tuple]]:
             if close < 0:
                 return None
             inner, pos = text[pos + 1:close], close + 1
-            key = _DICT_KEY.fullmatch(inner)
-            if inner == "*":
-                steps.append(("all", None))
-            elif _INDEX.fullmatch(inner.strip()):
-                steps.append(("index", int(inner)))
-            elif key is not None:
-                # ['a.b'] reads as .a.b (two fields); ['a\\.b'] as the one field "a.b"
-                more = _steps("." + key.group(1))
-                if more is None:
-                    return None
-                steps.extend(more)
-            elif len(inner) >= 2 and inner[0] == inner[-1] == '"':
-                steps.append(("field", inner[1:-1]))
-            else:
+            more = _array_steps(inner)
+            if more is None:
                 return None
+            steps.extend(more)
         else:
             return None
     return steps
+
+
+def _array_steps(inner: str) -> Optional[list[tuple]]:
+    """What ``[inner]`` means, read in client-go's order: a comma makes a union of bracketed parts, a quoted
+    key is a dotted path (``['a.b']`` is the two fields ``a`` and ``b``, ``['a\\.b']`` the one field ``a.b``),
+    anything else must be a slice (``[n]``, ``[-1:]``, ``[::2]``, ``[*]``)."""
+    if inner == "*":
+        inner = ":"
+    parts = inner.split(",")
+    if len(parts) > 1:
+        alternatives = [_steps("[" + part.strip(" ") + "]") for part in parts]
+        return None if any(a is None for a in alternatives) else [("union", alternatives)]
+    key = _DICT_KEY.fullmatch(inner)
+    if key is not None:
+        return _steps("." + key.group(1))
+    match = _SLICE.fullmatch(inner)
+    if match is None:
+        return None
+    start, end, step = match.groups()
+    try:
+        first = int(start) if start else None
+        if end is None:  # [n]: the end is n + 1 (0 for [-1], read as "to the end")
+            last, derived = (first or 0) + 1, True
+        else:
+            last, derived = (int(end[1:]) if end[1:] else None), False
+        stride = int(step[1:]) if step and step[1:] else None
+    except ValueError:  # a lone "-"
+        return None
+    return [("slice", (first, last, derived, stride))]
+
+
+def _slice(values: list, params: tuple) -> list:
+    """client-go's evalArray: bounds are checked (an error, not an empty result), an empty range ends the
+    evaluation with what earlier values gave."""
+    first, last, derived, stride = params
+    found: list = []
+    for value in values:
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _EvalError("not an array")
+        length = len(value)
+        start = 0 if first is None else first
+        if start < 0:
+            start += length
+        end = length if last is None else last
+        if end < 0 or (end == 0 and derived):
+            end += length
+        if end == start:
+            return found
+        if not 0 <= start < length or not 0 <= end <= length or start > end:
+            raise _EvalError("array index out of bounds")
+        if stride is not None and stride <= 0:
+            raise _EvalError("step must be > 0")
+        found.extend(value[start:end:stride or 1])
+    return found
+
+
+def _descendants(values: list) -> list:
+    """client-go's evalRecursive: every value that has children (a string's are its bytes), then theirs."""
+    found: list = []
+    for value in values:
+        if isinstance(value, Mapping):
+            children = [value[k] for k in sorted(value)]
+        elif isinstance(value, list):
+            children = list(value)
+        elif isinstance(value, str):
+            children = list(value.encode())
+        else:
+            children = []
+        if children:
+            found.append(value)
+            found.extend(_descendants(children))
+    return found
 
 
 def _compile_filter(text: str):
@@ -135,16 +213,29 @@ def _compare(left: Any, op: Optional[str], right: Any) -> bool:
 
 
 def find(steps: list[tuple], data: Any) -> list[Any]:
-    """Every value the path reaches, in document order."""
-    current = [data]
+    """Every value the path reaches, in document order (map keys sorted); none where client-go's evaluation
+    fails."""
+    try:
+        return _walk(steps, [data])
+    except _EvalError:
+        return []
+
+
+def _walk(steps: list[tuple], current: list) -> list:
     for kind, arg in steps:
+        if kind == "slice":
+            current = _slice(current, arg)
+            continue
+        if kind == "union":
+            current = [value for alternative in arg for value in _walk(alternative, current)]
+            continue
+        if kind == "recursive":
+            current = _descendants(current)
+            continue
         found = []
         for value in current:
             if kind == "field":
                 if isinstance(value, Mapping) and arg in value:
-                    found.append(value[arg])
-            elif kind == "index":
-                if isinstance(value, list) and -len(value) <= arg < len(value):
                     found.append(value[arg])
             elif kind == "all":
                 if isinstance(value, list):
@@ -152,12 +243,13 @@ def find(steps: list[tuple], data: Any) -> list[Any]:
                 elif isinstance(value, Mapping):
                     found.extend(value[k] for k in sorted(value))
             else:  # filter
+                if not isinstance(value, list):
+                    raise _EvalError("not an array to filter")
                 path, op, literal = arg
-                if isinstance(value, list):
-                    for item in value:
-                        left = find(path, item) if path else [item]
-                        if _compare(left[0] if left else _MISSING, op, literal):
-                            found.append(item)
+                for item in value:
+                    left = find(path, item) if path else [item]
+                    if _compare(left[0] if left else _MISSING, op, literal):
+                        found.append(item)
         current = found
     return current
 
@@ -229,11 +321,34 @@ def _cell(type_: str, value: Any, now: datetime) -> Any:
         if isinstance(value, str):
             if value in ("", "null"):
                 return "<unknown>"
-            when = b.parse_time(value)
+            when = _rfc3339(value)
             if when is None:
                 return "<invalid>"
+            if when == _GO_ZERO_TIME:
+                return "<unknown>"
             return b.since(when, now)
     return None
+
+
+# Go's time.Parse(time.RFC3339, ...), as a date column's value is read: a date alone, a missing offset, a space
+# for the T or a lower-case t or z fail; the hour may be one digit and the fraction follow a comma.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})")
+_GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
+def _rfc3339(text: str) -> Optional[datetime]:
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    offset = match.group(8)
+    try:
+        zone = timezone.utc if offset == "Z" else timezone(
+            (-1 if offset[0] == "-" else 1) * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
+    except ValueError:  # out of range: month 13, February 30, hour 24, offset 24:00...
+        return None
 
 
 _DEFAULT_COLUMNS = ({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",

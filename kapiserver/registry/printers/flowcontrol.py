@@ -3,6 +3,8 @@ The flowcontrol.apiserver.k8s.io printers (upstream's internalversion printers):
 PRIORITYLEVEL MATCHINGPRECEDENCE DISTINGUISHERMETHOD AGE MISSINGPL (the Dangling condition's status, "?"
 before the configuration controller has looked), PriorityLevelConfigurations as NAME TYPE
 NOMINALCONCURRENCYSHARES QUEUES HANDSIZE QUEUELENGTHLIMIT AGE ("<none>" where the level does not queue).
+A list of FlowSchemas prints in the order they are matched in (precedence, then name), as upstream's list printer
+sorts them.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ PRINTERS = {
             b.column("MatchingPrecedence", "string", b.doc(_V1 + "FlowSchemaSpec", "matchingPrecedence")),
             b.column("DistinguisherMethod", "string", b.doc(_V1 + "FlowSchemaSpec", "distinguisherMethod")),
             b.age_column(),
-            b.column("MissingPL", "string", "indicates if the referenced priority level exists"),
+            b.column("MissingPL", "string", "references a broken or non-existent PriorityLevelConfiguration"),
         ],
-        _flow_schema_cells),
+        _flow_schema_cells,
+        # a list prints in matching order: precedence, then name
+        order=lambda fs: (b.get(fs, "spec.matchingPrecedence", 0), b.name(fs))),
     ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"): b.Printer(
         lambda: [
             b.name_column(),
