@@ -209,3 +209,10 @@ def test_request_must_parse_and_its_signature_verify():
         prefix + "PEM block type must be CERTIFICATE REQUEST"]
     key_first = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + pem
     assert request_errors(key_first) == [prefix + "PEM block type must be CERTIFICATE REQUEST"]
+
+
+def test_usages_are_required_without_a_detail():
+    """No usages is a bare Required value, as 1.32's validateCertificateSigningRequest words it (the detail "usages
+    must be provided" is older)."""
+    assert [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", csr(usages=[]), None, False)] == [
+        "spec.usages: Required value"]

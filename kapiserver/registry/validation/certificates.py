@@ -176,7 +176,7 @@ def _csr_rules(obj: dict, tolerance: _CSRTolerance) -> Errors:
         errs.append(invalid_go("spec.request", "[]byte{...}", problem))
     usages = seq(spec.get("usages"))
     if not usages:
-        errs.append(required("spec.usages", "usages must be provided"))
+        errs.append(required("spec.usages", ""))
     errs += _csr_usages(usages, tolerance)
     signer = text(spec.get("signerName"))
     if signer == LEGACY_UNKNOWN_SIGNER and not tolerance.legacy_signer:
