@@ -110,6 +110,8 @@ def access_modes_fit(claim: dict, volume: dict) -> bool:
 
 def satisfy_error(volume: dict, claim: dict) -> Optional[str]:
     """Upstream's checkVolumeSatisfyClaim: why a pre-bound volume cannot serve the claim, or None."""
+    if volume["metadata"].get("deletionTimestamp"):
+        return f'the volume is marked for deletion "{volume["metadata"]["name"]}"'
     if capacity(volume) < requested(claim):
         return "requested PV is too small"
     if volume_class(volume) != claim_class(claim):

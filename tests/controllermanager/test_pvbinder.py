@@ -215,3 +215,21 @@ def test_the_volumes_of_fewest_access_modes_are_searched_first():
                volume("three", "1Gi", ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany"))]
     assert best_match(claim, volumes, False)["metadata"]["name"] == "own"
     assert best_match(claim, volumes[:1] + volumes[3:], False)["metadata"]["name"] == "shared"
+
+
+def test_a_claim_naming_a_volume_being_deleted_is_not_bound_to_it(controllers, client, namespace):
+    """A volume held by a finalizer after its deletion is no volume to bind: the claim naming it stays Pending with
+    VolumeMismatch "the volume is marked for deletion", as upstream's checkVolumeSatisfyClaim."""
+    name = unique("pv-going")
+    volume = pv(name, "1Gi", "")
+    volume["metadata"]["finalizers"] = ["example.com/hold"]
+    run(client.create(PVS, volume))
+    run(client.delete(PVS, name))
+    assert run(client.get(PVS, name))["metadata"].get("deletionTimestamp")
+    controllers("persistentvolume-binder-controller")
+    run(client.create(PVCS, pvc("late", namespace, "1Gi", "", volume_name=name)))
+    assert eventually(lambda: claim_events(client, namespace, "late")) == [
+        ("VolumeMismatch", f'Cannot bind to requested volume "{name}": the volume is marked for deletion "{name}"')]
+    assert phase(client, PVCS, "late", namespace) == "Pending"
+    assert not run(client.get(PVS, name))["spec"].get("claimRef")
+    run(client.patch(PVS, name, {"metadata": {"finalizers": None}}))
