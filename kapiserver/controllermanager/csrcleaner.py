@@ -23,29 +23,30 @@ FAILED_EXPIRATION = 3600.0
 PENDING_EXPIRATION = 24 * 3600.0
 
 
-def _condition_time(condition: dict, csr: dict) -> float:
-    # A condition written without times (a client that set none) counts from the request's creation.
-    stamp = condition.get("lastUpdateTime") or condition.get("lastTransitionTime") or \
-        csr["metadata"].get("creationTimestamp")
-    return meta.parse_time(stamp) if stamp else 0.0
+def _older_than(condition: dict, limit: float, now: float) -> bool:
+    """Whether the condition was last updated more than ``limit`` before ``now``; one without a lastUpdateTime
+    never is (upstream's isOlderThan of a zero time)."""
+    stamp = condition.get("lastUpdateTime")
+    return bool(stamp) and meta.parse_time(stamp) + limit < now
 
 
 def expired(csr: dict, now: float) -> Optional[str]:
     """Why ``csr`` is to be deleted at ``now``, or None."""
-    not_after = certificate_not_after(csr)
-    if not_after is not None and not_after < now:
-        return "issued certificate has expired"
+    approved = has_condition(csr, "Approved")
+    issued = bool((csr.get("status") or {}).get("certificate"))
+    if approved is not None and issued and _older_than(approved, APPROVED_EXPIRATION, now):
+        return "issued past deadline"
+    for kind, limit in (("Denied", DENIED_EXPIRATION), ("Failed", FAILED_EXPIRATION)):
+        condition = has_condition(csr, kind)
+        if condition is not None and _older_than(condition, limit, now):
+            return f"{kind.lower()} past deadline"
     conditions = (csr.get("status") or {}).get("conditions") or []
     if not conditions and meta.parse_time(csr["metadata"]["creationTimestamp"]) + PENDING_EXPIRATION < now:
         return "pending past deadline"
-    for kind, limit in (("Denied", DENIED_EXPIRATION), ("Failed", FAILED_EXPIRATION)):
-        condition = has_condition(csr, kind)
-        if condition is not None and _condition_time(condition, csr) + limit < now:
-            return f"{kind.lower()} past deadline"
-    approved = has_condition(csr, "Approved")
-    if approved is not None and (csr.get("status") or {}).get("certificate") and \
-            _condition_time(approved, csr) + APPROVED_EXPIRATION < now:
-        return "issued past deadline"
+    # Only an approved request's certificate counts: one written without approval waits for the rules above.
+    not_after = certificate_not_after(csr)
+    if approved is not None and not_after is not None and not_after < now:
+        return "issued certificate has expired"
     return None
 
 
