@@ -161,6 +161,9 @@ class Framework:
                 continue
             status = pre_filter(state, pod, snapshot)
             if status is None or status.is_success():
+                narrowed = state.get("__node_names__") or {}
+                if plugin.name in narrowed and not set.intersection(*narrowed.values()):
+                    return self._narrowed_to_nothing(state, plugin.name, sorted(narrowed))
                 continue
             if status.code == SKIP:
                 state["__skip_filter__"].add(plugin.name)
@@ -168,6 +171,18 @@ class Framework:
             status.plugin = plugin.name
             return status
         return Status(SUCCESS)
+
+    @staticmethod
+    def _narrowed_to_nothing(state: CycleState, plugin: str, narrowing: list[str]) -> Status:
+        """The PreFilter plugins that each named the only nodes worth trying named none in common: the pod
+        fits nowhere, and those plugins are the ones that rejected it."""
+        state["__narrowed_to_nothing__"] = narrowing
+        if len(narrowing) == 1:
+            status = unresolvable(f"node(s) didn't satisfy plugin {narrowing[0]}")
+        else:
+            status = unresolvable(f"node(s) didn't satisfy plugin(s) [{' '.join(narrowing)}] simultaneously")
+        status.plugin = plugin
+        return status
 
     def run_filter(self, state: CycleState, pod: Mapping, node_info: NodeInfo) -> Status:
         """The Filter plugins in order; the first that rejects the node decides."""
@@ -216,6 +231,7 @@ class Framework:
                 diagnosis.pre_filter_msg = status.message
                 diagnosis.absent_status = status
                 diagnosis.unschedulable_plugins.add(status.plugin)
+                diagnosis.unschedulable_plugins.update(state.get("__narrowed_to_nothing__", ()))
                 return [], diagnosis
             raise RuntimeError(f"running PreFilter plugin {status.plugin!r}: {status.message}")
         nodes = snapshot.node_infos

@@ -257,3 +257,35 @@ def test_plugins_narrowing_the_nodes_count_as_rejecting():
         framework().schedule(p, cluster([node("a"), node("b")]).snapshot())
     assert str(raised.value) == "0/2 nodes are available: 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
     assert raised.value.diagnosis.unschedulable_plugins == {"NodeAffinity"}
+
+
+def test_local_volumes_narrow_the_nodes_tried():
+    """Bound volumes whose nodeAffinity names nodes by kubernetes.io/hostname In leave the other nodes out at
+    PreFilter (upstream's VolumeBinding PreFilterResult); volumes naming no node in common, or none in common
+    with the pod's matchFields, reject the pod at PreFilter in upstream's words."""
+    def local(name, host_name):
+        return {"metadata": {"name": name}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [host_name]}]}]}}}}
+    volumes = {"pv-b1": local("pv-b1", "b1"), "pv-a1": local("pv-a1", "a1")}
+    claims = {name: {"metadata": {"name": name, "namespace": "default"}, "spec": {"volumeName": f"pv-{name}"}}
+              for name in ("b1", "a1")}
+    listers = {"get_claim": lambda ns, name: claims.get(name), "get_volume": volumes.get}
+
+    def with_claims(*names, **spec):
+        return pod("p", volumes=[{"name": f"v{i}", "persistentVolumeClaim": {"claimName": n}}
+                                 for i, n in enumerate(names)], **spec)
+    assert host(zone_nodes(), with_claims("b1"), **listers) == "b1"
+    assert fit_error(zone_nodes()[:2], with_claims("b1"), **listers) == (
+        "0/2 nodes are available: 2 node(s) didn't satisfy plugin(s) [VolumeBinding].")
+    with pytest.raises(FitError) as raised:
+        framework(**listers).schedule(with_claims("a1", "b1"), cluster(zone_nodes()).snapshot())
+    assert str(raised.value) == "0/3 nodes are available: node(s) didn't satisfy plugin VolumeBinding."
+    assert raised.value.diagnosis.unschedulable_plugins == {"VolumeBinding"}
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a1"]}]}
+    pinned = with_claims("b1", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [term]}}})
+    with pytest.raises(FitError) as raised:
+        framework(**listers).schedule(pinned, cluster(zone_nodes()).snapshot())
+    assert str(raised.value) == (
+        "0/3 nodes are available: node(s) didn't satisfy plugin(s) [NodeAffinity VolumeBinding] simultaneously.")
+    assert raised.value.diagnosis.unschedulable_plugins == {"NodeAffinity", "VolumeBinding"}

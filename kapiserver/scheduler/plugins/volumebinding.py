@@ -1,6 +1,7 @@
 """VolumeBinding, as far as it goes without CSI or a volume binder: a pod's claims must exist and not be
 terminating; a claim bound to a PersistentVolume restricts the pod to the nodes the volume's nodeAffinity
-allows; an unbound claim of an Immediate class (or of no class) keeps the pod pending until the PV
+allows (those it names by kubernetes.io/hostname are the only ones the Filter phase tries, as upstream's
+PreFilterResult); an unbound claim of an Immediate class (or of no class) keeps the pod pending until the PV
 controller binds it.  Claims of a WaitForFirstConsumer class pass unchecked: nothing here picks or
 provisions their volumes."""
 
@@ -15,6 +16,7 @@ ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to 
 ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict"
 ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
 ERR_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+HOSTNAME = "kubernetes.io/hostname"
 
 
 def claim_names(pod: Mapping) -> list[tuple[str, bool]]:
@@ -32,6 +34,21 @@ def claim_storage_class(claim: Mapping) -> str:
     annotations = claim["metadata"].get("annotations") or {}
     return (claim.get("spec") or {}).get("storageClassName") or annotations.get(
         "volume.beta.kubernetes.io/storage-class", "")
+
+
+def hostname_node_names(volume: Mapping) -> set[str]:
+    """GetLocalPersistentVolumeNodeNames: the union over the volume's required node selector terms of the
+    kubernetes.io/hostname values each term's In expressions allow (intersected within a term)."""
+    required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    found: set[str] = set()
+    for term in required.get("nodeSelectorTerms") or []:
+        names: Optional[set[str]] = None
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == HOSTNAME and expression.get("operator") == "In":
+                values = set(expression.get("values") or [])
+                names = values if names is None else names & values
+        found |= names or set()
+    return found
 
 
 class VolumeBinding:
@@ -76,7 +93,24 @@ class VolumeBinding:
         if unbound_immediate:
             return unresolvable(ERR_UNBOUND_IMMEDIATE)
         state[self.name] = bound
+        eligible = self.eligible_nodes(bound)
+        if eligible is not None:
+            state.setdefault("__node_names__", {})[self.name] = eligible
         return None
+
+    def eligible_nodes(self, volume_names) -> Optional[set[str]]:
+        """GetEligibleNodes: the nodes the bound volumes' nodeAffinity names by kubernetes.io/hostname In
+        (the intersection over the volumes naming some), or None (every node) when none names any or a
+        volume is missing."""
+        eligible: Optional[set[str]] = None
+        for volume_name in volume_names:
+            volume = self.get_volume(volume_name)
+            if volume is None:
+                return None
+            names = hostname_node_names(volume)
+            if names:
+                eligible = names if eligible is None else eligible & names
+        return eligible
 
     def filter(self, state, pod: Mapping, node_info):
         for volume_name in state.get(self.name) or ():
