@@ -23,13 +23,18 @@ def served():
     return storage, StubTreq(runtime.RuntimeLimits(root, reactor, request_timeout=60, metrics=root.context.metrics))
 
 
-def get(client, path):
+def get_with_headers(client, path):
     responses, bodies = [], []
     client.get("http://k" + path).addCallback(responses.append)
     run_until(lambda: bool(responses), also=client.flush)
     client.content(responses[0]).addCallback(bodies.append)
     run_until(lambda: bool(bodies), also=client.flush)
-    return responses[0].code, bodies[0].decode()
+    return responses[0].code, responses[0].headers, bodies[0].decode()
+
+
+def get(client, path):
+    code, _, body = get_with_headers(client, path)
+    return code, body
 
 
 def checks(body):
@@ -66,15 +71,6 @@ def test_a_storage_that_fails_its_check_fails_every_endpoint(served, monkeypatch
         assert "[-]etcd failed: reason withheld" in body and body.endswith(f"{kind} check failed\n")
         assert ("[-]etcd-readiness failed: reason withheld" in body) == (kind == "readyz")
         assert len(asked) == 1
-
-
-def get_with_headers(client, path):
-    responses, bodies = [], []
-    client.get("http://k" + path).addCallback(responses.append)
-    run_until(lambda: bool(responses), also=client.flush)
-    client.content(responses[0]).addCallback(bodies.append)
-    run_until(lambda: bool(bodies), also=client.flush)
-    return responses[0].code, responses[0].headers, bodies[0].decode()
 
 
 def test_exclude_skips_a_check_and_names_those_that_match_none(served, monkeypatch):
