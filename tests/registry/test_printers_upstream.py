@@ -148,3 +148,27 @@ def test_custom_resource_paths_client_go_does_not_parse_end_the_columns():
         printer = custom_resource_printer([{"name": "A", "type": "string", "jsonPath": ".spec.a"},
                                            {"name": "X", "type": "string", "jsonPath": path}])
         assert [c["name"] for c in printer.columns] == ["Name", "A"], path
+
+
+def test_custom_resource_filters_compare_as_client_go():
+    """A filter compares as client-go's forked template functions: booleans and a path on the right are read, and
+    values of different kinds (an int and a float, a number and a string) or an unknown operator fail the whole
+    cell, not just the item; the column and those after it stay."""
+    from kapiserver.registry.printers import custom_resource_printer
+    columns = [
+        {"name": "Ready", "type": "string", "jsonPath": ".spec.nodes[?(@.ready==true)].name"},
+        {"name": "Http", "type": "string", "jsonPath": ".spec.nodes[?(@.port==80)].name"},
+        {"name": "Heavy", "type": "string", "jsonPath": ".spec.nodes[?(@.weight>1.5)].name"},
+        {"name": "Same", "type": "string", "jsonPath": ".spec.nodes[?(@.port==@.target)].name"},
+        {"name": "Bad", "type": "string", "jsonPath": ".spec.nodes[?(@.port=80)].name"},
+        {"name": "Tagged", "type": "string", "jsonPath": ".spec.nodes[?(@.tag)].name"},
+        {"name": "NotA", "type": "string", "jsonPath": ".spec.nodes[?(@.kind!='a')].name"},
+    ]
+    printer = custom_resource_printer(columns)
+    assert [c["name"] for c in printer.columns][1:] == [c["name"] for c in columns]
+    nodes = [{"name": "n1", "ready": False, "port": 8080, "target": 80, "weight": 1, "kind": "a"},
+             {"name": "n2", "ready": True, "port": 80, "target": 80, "weight": 2, "tag": "x", "kind": "b"}]
+    assert printer.row({"metadata": {"name": "c"}, "spec": {"nodes": nodes}}, NOW) == [
+        "c", "n2", "n2", None, "n2", None, "n2", "n2"]
+    nodes[0]["kind"] = 7  # a number against a string: the comparison fails, so does the cell
+    assert printer.row({"metadata": {"name": "c"}, "spec": {"nodes": nodes}}, NOW)[7] is None

@@ -26,15 +26,14 @@ from typing import Any, Iterable, Mapping, Optional
 
 from . import _base as b
 
-_MISSING = object()
 # A field runs to the next terminator; a backslash makes the character after it part of the name.
 _TERMINATORS = frozenset(".,[]$@{} \t\r\n")
 # [start:end:step], each part optional; [n] is the one element n, [*] all of them
 _SLICE = re.compile(r"(-?\d*)(:-?\d*)?(:-?\d*)?")
 _DICT_KEY = re.compile(r"'([^']*)'")  # only single quotes make a dict key, as client-go's parser reads it
-_FILTER = re.compile(r"""^@(?P<path>(?:\.(?:\\.|[^.\s=!<>\\])+)*)\s*
-                         (?:(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?))?$""",
-                     re.VERBOSE)
+# client-go splits a filter at its first run of comparison characters: left, operator, right
+_FILTER = re.compile(r"([^!<>=]+)([!<>=]+)(.+?)", re.DOTALL)
+_NUMBER = re.compile(r"[+-]?[\d.]*")
 # [?(...)] ends at the first ")]" outside the filter's quoted literal
 _FILTER_STEP = re.compile(r"""\[\?\(\s*((?:'[^']*'|"[^"]*"|[^'")])*?)\s*\)\s*\]""")
 
@@ -183,33 +182,104 @@ def _descendants(values: list) -> list:
 
 
 def _compile_filter(text: str):
-    match = _FILTER.match(text)
+    """(left, operator, right) of a filter, each side a ("path", steps) or ("literal", value); a filter of no
+    operator tests that its path exists (operator None)."""
+    match = _FILTER.fullmatch(text)
     if match is None:
+        left = _operand(text)
+        return None if left is None else (left, None, None)
+    left, right = _operand(match.group(1)), _operand(match.group(3))
+    if left is None or right is None:
         return None
-    path = _steps(match.group("path"))
-    literal = match.group("value")
-    if literal is not None:
-        if literal[0] in "'\"":
-            literal = literal[1:-1]
-        else:
-            literal = float(literal) if "." in literal else int(literal)
-    return path, match.group("op"), literal
+    return left, match.group(2), right
 
 
-def _compare(left: Any, op: Optional[str], right: Any) -> bool:
-    if op is None:
-        return left is not _MISSING
-    if left is _MISSING:
-        return False
-    numbers = (int, float)
-    if isinstance(right, numbers) and isinstance(left, numbers) and not isinstance(left, bool):
-        pass
-    elif isinstance(right, str) and isinstance(left, str):
-        pass
-    else:
-        return op == "!="  # values of different kinds are never equal
-    return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-            ">": left > right, ">=": left >= right}[op]
+def _operand(text: str) -> Optional[tuple]:
+    """A filter side as client-go parses it: @ (or $) and a path from the item, a quoted string, true or false,
+    or a number (an int if it is one, else a float)."""
+    text = text.strip(" \t")
+    if text[:1] in ("@", "$"):
+        steps = _steps(text[1:])
+        return None if steps is None else ("path", steps)
+    if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0]:
+        return ("literal", re.sub(r"\\(.)", r"\1", text[1:-1]))
+    if text in ("true", "false"):
+        return ("literal", text == "true")
+    if text and _NUMBER.fullmatch(text):
+        try:
+            return ("literal", int(text))
+        except ValueError:
+            try:
+                return ("literal", float(text))
+            except ValueError:
+                return None
+    return None
+
+
+def _side(operand: tuple, item: Any) -> list:
+    kind, arg = operand
+    return _walk(arg, [item]) if kind == "path" else [arg]
+
+
+def _kind(value: Any) -> str:
+    # the basic kinds of client-go's forked template comparisons; anything else cannot be compared
+    for python_type, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "string")):
+        if isinstance(value, python_type):
+            return kind
+    raise _EvalError("invalid type for comparison")
+
+
+def _equal(left: Any, right: Any) -> bool:
+    if _kind(left) != _kind(right):
+        raise _EvalError("incompatible types for comparison")
+    return left == right
+
+
+def _less(left: Any, right: Any) -> bool:
+    kind = _kind(left)
+    if kind != _kind(right):
+        raise _EvalError("incompatible types for comparison")
+    if kind == "bool":
+        raise _EvalError("invalid type for comparison")
+    return left < right
+
+
+_OPERATORS = {"==": _equal, "!=": lambda a, b: not _equal(a, b), "<": _less,
+              "<=": lambda a, b: _less(a, b) or _equal(a, b), ">": lambda a, b: not (_less(a, b) or _equal(a, b)),
+              ">=": lambda a, b: not _less(a, b)}
+
+
+def _filter(values: list, arg: tuple) -> list:
+    """client-go's evalFilter: each item of each list whose comparison holds.  Values of different kinds (a
+    number and a string, an int and a float, a null) cannot be compared: that is an error, as an unknown
+    operator, a side that reaches more than one value, or a filter of what is no list."""
+    left, op, right = arg
+    found = []
+    for value in values:
+        if not isinstance(value, list):
+            raise _EvalError("not an array to filter")
+        for item in value:
+            if op is None:
+                try:
+                    exists = bool(_side(left, item))
+                except _EvalError:
+                    exists = True  # client-go tests what its failed evaluation returned: the value it failed on
+                if exists:
+                    found.append(item)
+                continue
+            lefts = _side(left, item)
+            if not lefts:
+                continue
+            rights = _side(right, item)
+            if len(lefts) > 1 or len(rights) > 1:
+                raise _EvalError("can only compare one element at a time")
+            if not rights:
+                continue
+            if op not in _OPERATORS:
+                raise _EvalError(f"unrecognized filter operator {op}")
+            if _OPERATORS[op](lefts[0], rights[0]):
+                found.append(item)
+    return found
 
 
 def find(steps: list[tuple], data: Any) -> list[Any]:
@@ -232,6 +302,9 @@ def _walk(steps: list[tuple], current: list) -> list:
         if kind == "recursive":
             current = _descendants(current)
             continue
+        if kind == "filter":
+            current = _filter(current, arg)
+            continue
         found = []
         for value in current:
             if kind == "field":
@@ -242,14 +315,6 @@ def _walk(steps: list[tuple], current: list) -> list:
                     found.extend(value)
                 elif isinstance(value, Mapping):
                     found.extend(value[k] for k in sorted(value))
-            else:  # filter
-                if not isinstance(value, list):
-                    raise _EvalError("not an array to filter")
-                path, op, literal = arg
-                for item in value:
-                    left = find(path, item) if path else [item]
-                    if _compare(left[0] if left else _MISSING, op, literal):
-                        found.append(item)
         current = found
     return current
 
