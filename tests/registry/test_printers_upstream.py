@@ -172,3 +172,15 @@ def test_custom_resource_filters_compare_as_client_go():
         "c", "n2", "n2", None, "n2", None, "n2", "n2"]
     nodes[0]["kind"] = 7  # a number against a string: the comparison fails, so does the cell
     assert printer.row({"metadata": {"name": "c"}, "spec": {"nodes": nodes}}, NOW)[7] is None
+
+
+def test_custom_resource_string_column_of_an_object_is_go_json():
+    """A string column showing an object or list writes it as Go's json.Marshal: 3.0 as 3, large and small floats
+    positional up to 1e21 and from 1e-6, exponents unpadded, and U+2028 escaped beside <, > and &."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([{"name": "Limits", "type": "string", "jsonPath": ".spec.limits"}])
+    obj = {"metadata": {"name": "c"},
+           "spec": {"limits": {"ratio": 3.0, "big": 2.5e20, "huge": 1e21, "tiny": 1.5e-7, "small": 1.5e-5,
+                               "note": "a\u2028<b>"}}}
+    assert printer.row(obj, NOW) == ["c", '{"big":250000000000000000000,"huge":1e+21,"note":"a\\u2028\\u003cb\\u003e",'
+                                          '"ratio":3,"small":0.000015,"tiny":1.5e-7}']

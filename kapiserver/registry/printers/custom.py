@@ -19,6 +19,7 @@ As in client-go's parser, a backslash puts the next character into a field name
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -320,9 +321,32 @@ def _walk(steps: list[tuple], current: list) -> list:
 
 
 def _go_json(value: Any) -> str:
-    # encoding/json: sorted keys, compact, <, > and & escaped
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    """encoding/json's Marshal: sorted keys, compact, Go's float forms, and <, >, &, U+2028 and U+2029 escaped."""
+    text = _go_json_value(value)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)  # these only ever stand inside strings
+    return text
+
+
+def _go_json_value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_go_json_value(str(k))}:{_go_json_value(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_go_json_value(item) for item in value) + "]"
+    if isinstance(value, float) and not isinstance(value, bool):
+        return _go_json_float(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _go_json_float(value: float) -> str:
+    # the shortest digits, positional from 1e-6 up to 1e21 ("3", not "3.0"), else an exponent without padding
+    size = abs(value)
+    if size != 0 and (size < 1e-6 or size >= 1e21):
+        mantissa, exponent = repr(value).split("e")
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0') or '0'}"
+    text = format(decimal.Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _go_print(value: Any) -> str:
