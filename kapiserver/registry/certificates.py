@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from ..machinery import meta
 from ..machinery.jsoncopy import json_copy
+from .defaults._util import go_order
 from .strategy import Strategy
 from .validation import certificates as csr_validation
+
+# Go's field order of CertificateSigningRequestSpec and of a condition, which upstream writes whatever order the
+# request's JSON had.
+_SPEC_FIELDS = ("request", "signerName", "expirationSeconds", "usages", "username", "uid", "groups", "extra")
+_CONDITION_FIELDS = ("type", "status", "reason", "message", "lastUpdateTime", "lastTransitionTime")
 
 
 class CertificateSigningRequestStrategy(Strategy):
@@ -26,21 +32,28 @@ class CertificateSigningRequestStrategy(Strategy):
         for field in ("username", "uid", "groups", "extra"):
             if user.get(field):
                 spec[field] = user[field]
+        go_order(spec, _SPEC_FIELDS)
 
     def _condition_times(self, new: dict, old: dict) -> None:
         """Conditions written without times get them, as upstream's strategy fills them: lastUpdateTime now,
-        lastTransitionTime that of the old condition of the same type and status, else now."""
-        if self.clock is None:
+        lastTransitionTime that of the first old condition of the same type and status having one, else now;
+        the status and its conditions are then in Go's field order."""
+        status = new.get("status")
+        if not isinstance(status, dict):
             return
-        now = meta.rfc3339(self.clock.seconds())
-        previous = {c.get("type"): c for c in (old.get("status") or {}).get("conditions") or []}
-        for condition in (new.get("status") or {}).get("conditions") or []:
-            if not condition.get("lastUpdateTime"):
+        now = meta.rfc3339(self.clock.seconds()) if self.clock is not None else None
+        before = [c for c in (old.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
+        for condition in status.get("conditions") or []:
+            if not isinstance(condition, dict):
+                continue
+            if now is not None and not condition.get("lastUpdateTime"):
                 condition["lastUpdateTime"] = now
-            if not condition.get("lastTransitionTime"):
-                before = previous.get(condition.get("type")) or {}
-                same = before.get("status") == condition.get("status") and before.get("lastTransitionTime")
-                condition["lastTransitionTime"] = before["lastTransitionTime"] if same else now
+            if now is not None and not condition.get("lastTransitionTime"):
+                condition["lastTransitionTime"] = next(
+                    (c["lastTransitionTime"] for c in before if c.get("type") == condition.get("type") and
+                     c.get("status") == condition.get("status") and c.get("lastTransitionTime")), now)
+            go_order(condition, _CONDITION_FIELDS)
+        go_order(status, ("conditions", "certificate"))
 
     def prepare_for_status_update(self, new: dict, old: dict) -> None:
         """/status writes the certificate and the conditions but for the Approved and Denied ones: where the

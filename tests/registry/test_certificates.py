@@ -4,7 +4,7 @@ its /status and /approval writes keep of the request (upstream's pkg/registry/ce
 from __future__ import annotations
 
 from tests.controllers.conftest import run
-from tests.registry.test_csr_validation import csr, csrs  # noqa: F401 (csrs is a fixture)
+from tests.registry.test_csr_validation import b64, certificate_pem, csr, csrs  # noqa: F401 (csrs is a fixture)
 
 
 def update(store, subresource: str, change):
@@ -39,3 +39,24 @@ def test_status_and_approval_writes_keep_the_spec(csrs):  # noqa: F811
     for subresource in ("status", "approval"):
         assert update(csrs, subresource, respec)["spec"] == before["spec"], subresource
     assert run(csrs.get(None, "req"))["spec"]["usages"] == before["spec"]["usages"] == ["digital signature"]
+
+
+def test_spec_status_and_conditions_are_written_in_go_field_order(store_registry):
+    """The JSON written back has Go's struct order whatever the request's: spec request, signerName,
+    expirationSeconds, usages, then the requester; status conditions before certificate; a condition's type,
+    status, reason, message, lastUpdateTime, lastTransitionTime."""
+    store = store_registry.store("certificates.k8s.io", "v1", "certificatesigningrequests")
+    body = csr()
+    spec = body["spec"]
+    body["spec"] = {"usages": spec["usages"], "expirationSeconds": 3600, "signerName": spec["signerName"],
+                    "request": spec["request"]}
+    created = run(store.create(None, body))
+    assert list(created["spec"]) == ["request", "signerName", "expirationSeconds", "usages"]
+    scrambled = {"message": "ok", "reason": "ByHand", "status": "True", "type": "Approved"}
+    approved = update(store, "approval", lambda obj: obj.update(status={"conditions": [scrambled]}))
+    assert list(approved["status"]["conditions"][0]) == [
+        "type", "status", "reason", "message", "lastUpdateTime", "lastTransitionTime"]
+    pem = b64(certificate_pem())
+    issued = update(store, "status", lambda obj: obj.update(
+        status={"certificate": pem, "conditions": obj["status"]["conditions"]}))
+    assert list(issued["status"]) == ["conditions", "certificate"]
