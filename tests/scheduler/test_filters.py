@@ -289,3 +289,31 @@ def test_local_volumes_narrow_the_nodes_tried():
     assert str(raised.value) == (
         "0/3 nodes are available: node(s) didn't satisfy plugin(s) [NodeAffinity VolumeBinding] simultaneously.")
     assert raised.value.diagnosis.unschedulable_plugins == {"NodeAffinity", "VolumeBinding"}
+
+
+def test_volume_zone():
+    """A bound volume labelled with zones ("a__c": a or c) keeps the pod to nodes in them, the beta label
+    matched against the node's GA one; nodes with no zone or region label at all pass; a claim bound to a
+    volume that does not exist rejects the pod at PreFilter (upstream's VolumeZone)."""
+    volumes = {"pv-z": {"metadata": {"name": "pv-z", "labels": {"topology.kubernetes.io/zone": "b__c"}},
+                        "spec": {}},
+               "pv-beta": {"metadata": {"name": "pv-beta", "labels": {"failure-domain.beta.kubernetes.io/zone": "a"}},
+                           "spec": {}}}
+    claims = {"z": "pv-z", "beta": "pv-beta", "ghost": "pv-ghost"}
+    listers = {"get_claim": lambda ns, name: {"metadata": {"name": name, "namespace": ns},
+                                              "spec": {"volumeName": claims[name]}} if name in claims else None,
+               "get_volume": volumes.get}
+
+    def with_claim(name):
+        return pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": name}}])
+
+    def zoned(name, zone):
+        return node(name, labels={"topology.kubernetes.io/zone": zone})
+    nodes = [zoned("a1", "a"), zoned("a2", "a"), zoned("b1", "b")]
+    assert host(nodes, with_claim("z"), **listers) == "b1"
+    assert fit_error(nodes[:2], with_claim("z"), **listers) == (
+        "0/2 nodes are available: 2 node(s) had no available volume zone.")
+    assert host([zoned("b1", "b"), node("plain")], with_claim("beta"), **listers) == "plain"
+    assert host([zoned("b1", "b"), zoned("a1", "a")], with_claim("beta"), **listers) == "a1"
+    assert fit_error(nodes, with_claim("ghost"), **listers) == (
+        '0/3 nodes are available: persistentvolume "pv-ghost" not found.')

@@ -12,6 +12,7 @@ from .noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
 from .podtopologyspread import PodTopologySpread, default_selector
 from .tainttoleration import TaintToleration
 from .volumebinding import VolumeBinding
+from .volumezone import VolumeZone
 
 DEFAULT_SCORE_WEIGHTS = {
     "TaintToleration": 3,
@@ -40,6 +41,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodePorts(),
         NodeResourcesFit(),
         VolumeBinding(get_claim, get_volume, get_storage_class),
+        VolumeZone(get_claim, get_volume, get_storage_class),
         PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),
         NodeResourcesBalancedAllocation(),
@@ -94,4 +96,4 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
 __all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "ImageLocality",
            "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
-           "PodTopologySpread", "TaintToleration", "VolumeBinding"]
+           "PodTopologySpread", "TaintToleration", "VolumeBinding", "VolumeZone"]
