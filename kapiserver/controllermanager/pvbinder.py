@@ -525,7 +525,15 @@ class PersistentVolumeBinder(QueueController):
             await self.reclaim(volume)
             return
         claimed = (claim.get("spec") or {}).get("volumeName")
-        if not claimed:
+        if not claimed and volume_mode(volume.get("spec") or {}) != volume_mode(claim.get("spec") or {}):
+            # The claim's sync would never pick this volume: both are told why, and the claim is not queued.
+            self.recorder.event(volume, "Warning", "VolumeMismatch",
+                                f"Cannot bind PersistentVolume to requested PersistentVolumeClaim "
+                                f"\"{claim['metadata']['name']}\" due to incompatible volumeMode.")
+            self.recorder.event(claim, "Warning", "VolumeMismatch",
+                                f"Cannot bind PersistentVolume \"{volume['metadata']['name']}\" to requested "
+                                f"PersistentVolumeClaim due to incompatible volumeMode.")
+        elif not claimed:
             self.queue.add("claim:" + key)
         elif claimed == volume["metadata"]["name"]:
             await self.volume_phase(volume, "Bound")

@@ -233,3 +233,25 @@ def test_a_claim_naming_a_volume_being_deleted_is_not_bound_to_it(controllers, c
     assert phase(client, PVCS, "late", namespace) == "Pending"
     assert not run(client.get(PVS, name))["spec"].get("claimRef")
     run(client.patch(PVS, name, {"metadata": {"finalizers": None}}))
+
+
+def test_a_volume_claimed_for_a_claim_of_another_volume_mode_says_so_on_both(controllers, client, namespace):
+    """A Filesystem volume whose claimRef names a Block claim that is not bound yet: VolumeMismatch on the volume
+    and on the claim, in upstream's syncVolume words, and neither is bound."""
+    name = unique("pv-fs")
+    claim = pvc("raw", namespace, "1Gi", "")
+    claim["spec"]["volumeMode"] = "Block"
+    claim = run(client.create(PVCS, claim))
+    controllers("persistentvolume-binder-controller")
+    eventually(lambda: claim_events(client, namespace, "raw"))
+    run(client.create(PVS, pv(name, "1Gi", "", claim_ref={
+        "kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": namespace, "name": "raw",
+        "uid": claim["metadata"]["uid"]})))
+    on_volume = ("VolumeMismatch", 'Cannot bind PersistentVolume to requested PersistentVolumeClaim "raw" due to '
+                                   'incompatible volumeMode.')
+    on_claim = ("VolumeMismatch", f'Cannot bind PersistentVolume "{name}" to requested PersistentVolumeClaim due to '
+                                  'incompatible volumeMode.')
+    eventually(lambda: on_volume in claim_events(client, "default", name))
+    eventually(lambda: on_claim in claim_events(client, namespace, "raw"))
+    assert phase(client, PVCS, "raw", namespace) == "Pending"
+    assert not run(client.get(PVCS, "raw", namespace))["spec"].get("volumeName")
