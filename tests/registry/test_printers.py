@@ -425,9 +425,12 @@ def test_table_include_object_and_no_headers():
     assert full["metadata"] == {}
     bare = table(printer_for("", "pods"), [obj], NOW, include_object="None")
     assert bare["rows"][0]["object"] is None
-    with pytest.raises(errors.StatusError) as caught:
-        table(printer_for("", "pods"), [obj], NOW, include_object="Everything")
-    assert caught.value.message == 'unrecognized includeObject value: "Everything"'
+    for objects in ([obj], []):  # the options are validated before any row is made
+        with pytest.raises(errors.StatusError) as caught:
+            table(printer_for("", "pods"), objects, NOW, include_object="Everything")
+        assert caught.value.code == 400 and caught.value.message == (
+            "Unable to convert to Table as requested: includeObject: Invalid value: \"Everything\": "
+            "must be 'Metadata', 'Object', 'None', or empty")
 
 
 def test_default_table_for_resources_without_a_printer():

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping, Optional
 
 from ...machinery import errors
+from ...machinery.gojson import go_quote
 from . import _base as b
 
 # ObjectMeta's fields in Go's declaration order, the order its JSON has
@@ -70,9 +71,12 @@ def table(printer: b.Printer, objects: Iterable[Mapping], now: datetime, include
 
     ``list_meta`` supplies resourceVersion / continue / remainingItemCount (for a single
     object, pass its resourceVersion).  ``group_version`` is meta.k8s.io/v1 or v1beta1,
-    whichever the client negotiated.  An unknown ``include_object`` raises a 400."""
+    whichever the client negotiated.  An unknown ``include_object`` raises upstream's 400,
+    rows or none."""
     if include_object not in ("Metadata", "Object", "None", ""):
-        raise errors.bad_request(f"unrecognized includeObject value: \"{include_object}\"")
+        # the request's TableOptions are validated (meta/v1beta1 ValidateTableOptions) before any row is made
+        raise errors.bad_request(f"Unable to convert to Table as requested: includeObject: Invalid value: "
+                                 f"{go_quote(include_object)}: must be 'Metadata', 'Object', 'None', or empty")
     rows = []
     if printer.order is not None:
         objects = sorted(objects, key=printer.order)
