@@ -216,3 +216,16 @@ def test_usages_are_required_without_a_detail():
     must be provided" is older)."""
     assert [str(e) for e in validate(GROUP, "v1", "CertificateSigningRequest", csr(usages=[]), None, False)] == [
         "spec.usages: Required value"]
+
+
+def test_a_dsa_request_is_refused_as_go_verifies_no_dsa_signature():
+    """Go's CheckSignature has no DSA verifier: a DSA-signed request, however well signed, is refused."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa
+    from cryptography.x509.oid import NameOID
+    request = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")])).sign(
+        dsa.generate_private_key(key_size=2048), hashes.SHA256())
+    assert request_errors(request.public_bytes(serialization.Encoding.PEM)) == [
+        "spec.request: Invalid value: []byte{...}: x509: cannot verify signature: algorithm unimplemented"]

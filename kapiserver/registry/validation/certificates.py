@@ -29,13 +29,16 @@ _CONDITION_STATUSES = ("False", "True", "Unknown")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([^\n]*)-----\r?\n(.*?)\r?\n?-----END \1-----[ \t]*(?:\r?\n|$)", re.S)
 
 
+_UNSUPPORTED = "x509: cannot verify signature: algorithm unimplemented"
+
+
 def _csr_request_error(request: Any) -> str:
     """What upstream's validateCSR says of spec.request (base64 of PEM in JSON), or "" when it holds a PKCS#10
     request whose signature verifies: the first PEM block must be a CERTIFICATE REQUEST (certificates.ParseCSR),
     its DER must parse, and its signature must check with its own public key (CheckSignature)."""
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
     try:
         data = base64.b64decode(text(request), validate=True).decode("latin-1")
     except (binascii.Error, ValueError):
@@ -49,6 +52,8 @@ def _csr_request_error(request: Any) -> str:
     except (ValueError, UnsupportedAlgorithm):
         # Go's wording comes from its asn1 decoder and depends on the bytes; this is the gist of it.
         return "x509: malformed certificate request"
+    if isinstance(key, dsa.DSAPublicKey):
+        return _UNSUPPORTED      # Go's CheckSignature verifies no DSA signature, good or bad
     try:
         if csr.is_signature_valid:
             return ""
@@ -60,7 +65,7 @@ def _csr_request_error(request: Any) -> str:
         return "x509: ECDSA verification failure"
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "x509: Ed25519 verification failure"
-    return "x509: cannot verify signature: algorithm unimplemented"
+    return _UNSUPPORTED
 
 
 def _pem_blocks(data: str) -> list[tuple[str, bool, bytes]]:
