@@ -317,3 +317,35 @@ def test_volume_zone():
     assert host([zoned("b1", "b"), zoned("a1", "a")], with_claim("beta"), **listers) == "a1"
     assert fit_error(nodes, with_claim("ghost"), **listers) == (
         '0/3 nodes are available: persistentvolume "pv-ghost" not found.')
+
+
+def test_read_write_once_pod_claim_serves_one_pod():
+    """A ReadWriteOncePod claim in use by a placed pod rejects every node for another pod naming it
+    (upstream's VolumeRestrictions); a ReadWriteOnce claim does not."""
+    claims = {name: {"metadata": {"name": name, "namespace": "default"},
+                     "spec": {"accessModes": [mode], "volumeName": f"pv-{name}"}}
+              for name, mode in (("solo", "ReadWriteOncePod"), ("shared", "ReadWriteOnce"))}
+    listers = {"get_claim": lambda ns, name: claims.get(name),
+               "get_volume": lambda name: {"metadata": {"name": name}, "spec": {}}}
+
+    def with_claim(name, claim, **kw):
+        return pod(name, volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": claim}}], **kw)
+    assert host(zone_nodes(), with_claim("first", "solo"), **listers) in {"a1", "a2", "b1"}
+    placed = [with_claim("first", "solo", node_name="a1"), with_claim("other", "shared", node_name="a1")]
+    assert fit_error(zone_nodes(), with_claim("second", "solo"), pods=placed, **listers) == (
+        "0/3 nodes are available: 3 node has pod using PersistentVolumeClaim with the same name and "
+        "ReadWriteOncePod access mode.")
+    assert host(zone_nodes(), with_claim("again", "shared"), pods=placed, **listers) in {"a1", "a2", "b1"}
+
+
+def test_inline_disk_conflict():
+    """The same GCE persistent disk on a node twice conflicts unless both mount it read-only."""
+    def with_disk(name, read_only=False, **kw):
+        return pod(name, volumes=[{"name": "d", "gcePersistentDisk": {"pdName": "disk-1", "readOnly": read_only}}],
+                   **kw)
+    placed = [with_disk("holder", node_name="a1")]
+    assert host(zone_nodes()[:2], with_disk("p"), pods=placed) == "a2"
+    assert fit_error(zone_nodes()[:1], with_disk("p"), pods=placed) == (
+        "0/1 nodes are available: 1 node(s) had no available disk.")
+    readers = [with_disk("holder", read_only=True, node_name="a1")]
+    assert host(zone_nodes()[:1], with_disk("p", read_only=True), pods=readers) == "a1"

@@ -12,6 +12,7 @@ from .noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
 from .podtopologyspread import PodTopologySpread, default_selector
 from .tainttoleration import TaintToleration
 from .volumebinding import VolumeBinding
+from .volumerestrictions import VolumeRestrictions
 from .volumezone import VolumeZone
 
 DEFAULT_SCORE_WEIGHTS = {
@@ -40,6 +41,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodeAffinity(),
         NodePorts(),
         NodeResourcesFit(),
+        VolumeRestrictions(get_claim),
         VolumeBinding(get_claim, get_volume, get_storage_class),
         VolumeZone(get_claim, get_volume, get_storage_class),
         PodTopologySpread(default_spread_selector),
@@ -96,4 +98,5 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
 __all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "ImageLocality",
            "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
-           "PodTopologySpread", "TaintToleration", "VolumeBinding", "VolumeZone"]
+           "PodTopologySpread", "TaintToleration", "VolumeBinding", "VolumeRestrictions",
+           "VolumeZone"]
