@@ -35,8 +35,10 @@ from .resources import pod_requests
 log = Logger()
 
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
-# Event notes are cut at this length (events.k8s.io's noteLengthLimit), as upstream's truncateMessage.
+# Event notes are cut at this length (events.k8s.io's noteLengthLimit), ending in " ...", as upstream's
+# truncateMessage.
 NOTE_LENGTH_LIMIT = 1024
+TRUNCATED_SUFFIX = " ..."
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
@@ -48,7 +50,7 @@ def _now(clock) -> str:
 def truncate_message(message: str) -> str:
     if len(message) <= NOTE_LENGTH_LIMIT:
         return message
-    return message[:NOTE_LENGTH_LIMIT - 3] + "..."
+    return message[:NOTE_LENGTH_LIMIT - len(TRUNCATED_SUFFIX)] + TRUNCATED_SUFFIX
 
 
 def assigned(pod: Mapping) -> bool:

@@ -123,3 +123,13 @@ def test_the_periodic_series_work_holds_two_timers_however_long_it_runs():
     assert len(events._calls) == 2 and len(clock.getDelayedCalls()) == 2
     events.stop()
     assert clock.getDelayedCalls() == []
+
+
+def test_long_failed_scheduling_note_is_cut_as_upstream():
+    """A FailedScheduling note longer than 1024 characters keeps its first 1020 and ends in " ..."
+    (upstream's truncateMessage); a shorter one is left whole."""
+    from kapiserver.scheduler.scheduler import truncate_message
+    long = "0/3 nodes are available: " + "x" * 2000
+    cut = truncate_message(long)
+    assert len(cut) == 1024 and cut == long[:1020] + " ..."
+    assert truncate_message("x" * 1024) == "x" * 1024
