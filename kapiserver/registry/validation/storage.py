@@ -41,11 +41,43 @@ def validate_storage_class(obj: dict, namespaced: bool) -> Errors:
         errs.append(required("volumeBindingMode", ""))
     elif mode not in ("Immediate", "WaitForFirstConsumer"):
         errs.append(not_supported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"]))
+    return errs + _allowed_topologies(obj.get("allowedTopologies"))
+
+
+def _allowed_topologies(value: Any, path: str = "allowedTopologies") -> Errors:
+    """validateAllowedTopologies: each term's requirements have values (no value twice) and a label key (no key
+    twice), and no term repeats another (the same keys with the same value sets). Upstream compares each term with
+    a list that starts with as many empty terms as there are terms, so a term without requirements is reported as
+    a duplicate once per empty term before it."""
+    terms = as_dicts(value)
+    errs: Errors = []
+    seen: list = [{} for _ in terms]
+    for i, term in enumerate(terms):
+        expressions: dict = {}
+        for j, requirement in enumerate(as_dicts(term.get("matchLabelExpressions"))):
+            at = f"{path}[{i}].matchLabelExpressions[{j}]"
+            values = seq(requirement.get("values"))
+            if not values:
+                errs.append(required(f"{at}.values", ""))
+            value_set: set = set()
+            for k, item in enumerate(values):
+                if item in value_set:
+                    errs.append(duplicate(f"{at}.values[{k}]", item))
+                value_set.add(item)
+            key = text(requirement.get("key"))
+            errs += qualified_name(key, f"{at}.key")
+            if key in expressions:
+                errs.append(duplicate(f"{at}.key", key))
+            expressions[key] = value_set
+        errs += [duplicate(f"{path}[{i}].matchLabelExpressions", "") for earlier in seen if earlier == expressions]
+        seen.append(expressions)
     return errs
 
 
 def validate_storage_class_update(new: dict, old: dict, namespaced: bool) -> Errors:
-    errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
+    """As upstream's strategy: the create rules first, then the update's own."""
+    errs = validate_storage_class(new, namespaced)
+    errs += _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     if (new.get("parameters") or {}) != (old.get("parameters") or {}):
         errs.append(forbidden("parameters", "updates to parameters are forbidden."))
     if new.get("provisioner") != old.get("provisioner"):
@@ -53,7 +85,7 @@ def validate_storage_class_update(new: dict, old: dict, namespaced: bool) -> Err
     if new.get("reclaimPolicy") != old.get("reclaimPolicy"):
         errs.append(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
     errs += immutable(new.get("volumeBindingMode"), old.get("volumeBindingMode"), "volumeBindingMode")
-    return errs + validate_storage_class(new, namespaced)
+    return errs
 
 
 # -- storage: CSI ----------------------------------------------------------------------------
