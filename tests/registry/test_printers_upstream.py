@@ -184,3 +184,14 @@ def test_custom_resource_string_column_of_an_object_is_go_json():
                                "note": "a\u2028<b>"}}}
     assert printer.row(obj, NOW) == ["c", '{"big":250000000000000000000,"huge":1e+21,"note":"a\\u2028\\u003cb\\u003e",'
                                           '"ratio":3,"small":0.000015,"tiny":1.5e-7}']
+
+
+def test_custom_resource_number_cells_are_written_as_go_writes_a_float64():
+    """A number column's cell is Go's float64 of the value, which encoding/json writes without a fraction when it
+    is whole (3, not 3.0) and rounded past 2^53; the Table's bytes are upstream's."""
+    from kapiserver.machinery import codec
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([{"name": "Ratio", "type": "number", "jsonPath": ".spec.ratio"}])
+    cells = [printer.row({"metadata": {"name": "c"}, "spec": {"ratio": ratio}}, NOW)[1]
+             for ratio in (3, 3.0, 0.25, 2 ** 53 + 1, 1e21)]
+    assert codec.encode(cells) == b"[3,3,0.25,9007199254740992,1e+21]\n"

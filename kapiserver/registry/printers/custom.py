@@ -399,7 +399,9 @@ def _cell(type_: str, value: Any, now: datetime) -> Any:
             return _go_int64(value)
     elif type_ == "number":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)  # Go's float64(), which rounds a large int
+            # a whole float64 below 1e21 is written without a fraction by encoding/json ("3", not "3.0")
+            return int(number) if number.is_integer() and abs(number) < 1e21 else number
     elif type_ == "boolean":
         if isinstance(value, bool):
             return value
