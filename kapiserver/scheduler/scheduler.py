@@ -298,7 +298,10 @@ class Scheduler:
             self.queue.move_all_to_active_or_backoff("AssignedPod/Delete")
             info.unschedulable_plugins = set()
             reason = getattr(e, "message", None) or str(e)
-            await self.handle_failure(info, f'running Bind plugin "DefaultBinder": {reason}', "SchedulerError")
+            # The node it was nominated to is no longer its place: the nomination is cleared, as upstream's
+            # binding cycle does on failure (clearNominatedNode).
+            await self.handle_failure(info, f'running Bind plugin "DefaultBinder": {reason}', "SchedulerError",
+                                      nominated_node="")
             return
         self.events.record(_profile(assumed), as_pod(assumed), None, "Normal", "Scheduled", "Binding",
                            f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
