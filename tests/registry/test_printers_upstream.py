@@ -195,3 +195,26 @@ def test_custom_resource_number_cells_are_written_as_go_writes_a_float64():
     cells = [printer.row({"metadata": {"name": "c"}, "spec": {"ratio": ratio}}, NOW)[1]
              for ratio in (3, 3.0, 0.25, 2 ** 53 + 1, 1e21)]
     assert codec.encode(cells) == b"[3,3,0.25,9007199254740992,1e+21]\n"
+
+
+def test_custom_resource_integers_past_int64_are_go_float64s():
+    """An integer past int64 is a float64 once Go decodes it: a string column prints it in %v's exponent form
+    (and json.Marshal's digits inside an object), and it compares as a float in a filter."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([
+        {"name": "Big", "type": "string", "jsonPath": ".spec.big"},
+        {"name": "Object", "type": "string", "jsonPath": ".spec.wrapped"},
+        {"name": "Match", "type": "string", "jsonPath": ".spec.items[?(@.n>1.5)].name"},
+    ])
+    obj = {"metadata": {"name": "c"},
+           "spec": {"big": 2 ** 64, "wrapped": {"n": 2 ** 64}, "items": [{"name": "x", "n": 2 ** 64}]}}
+    assert printer.row(obj, NOW) == ["c", "1.8446744073709552e+19", '{"n":18446744073709552000}', "x"]
+
+
+def test_custom_resource_string_column_prints_a_float_as_go_v():
+    """A float in a string column is fmt's %v of a float64: the exponent form from 1e6 and below 1e-4."""
+    from kapiserver.registry.printers import custom_resource_printer
+    printer = custom_resource_printer([{"name": "V", "type": "string", "jsonPath": ".spec.v"}])
+    for given, shown in ((1234567.5, "1.2345675e+06"), (999999.5, "999999.5"), (1e6, "1e+06"), (3.0, "3"),
+                         (0.0001, "0.0001"), (0.00001, "1e-05"), (2.5, "2.5")):
+        assert printer.row({"metadata": {"name": "c"}, "spec": {"v": given}}, NOW) == ["c", shown], given

@@ -25,6 +25,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
+from ...machinery.gojson import go_float
 from . import _base as b
 
 # A field runs to the next terminator; a backslash makes the character after it part of the name.
@@ -225,7 +226,7 @@ def _side(operand: tuple, item: Any) -> list:
 def _kind(value: Any) -> str:
     # the basic kinds of client-go's forked template comparisons; anything else cannot be compared
     for python_type, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "string")):
-        if isinstance(value, python_type):
+        if isinstance(_decoded(value), python_type):
             return kind
     raise _EvalError("invalid type for comparison")
 
@@ -334,7 +335,8 @@ def _go_json_value(value: Any) -> str:
         return "{" + ",".join(f"{_go_json_value(str(k))}:{_go_json_value(value[k])}" for k in sorted(value)) + "}"
     if isinstance(value, list):
         return "[" + ",".join(_go_json_value(item) for item in value) + "]"
-    if isinstance(value, float) and not isinstance(value, bool):
+    value = _decoded(value)
+    if isinstance(value, float):
         return _go_json_float(value)
     return json.dumps(value, ensure_ascii=False)
 
@@ -357,22 +359,17 @@ def _go_print(value: Any) -> str:
         return "<no value>"  # what Go's template printer makes of a JSON null
     if isinstance(value, bool):
         return "true" if value else "false"
+    value = _decoded(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)  # %v: an exponent below 1e-4 and from 1e6
     return str(value)
 
 
-def _go_float(value: float) -> str:
-    # %v of a float64: the shortest representation, exponent form outside [1e-4, 1e21)
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        sign = exponent[0] if exponent[0] in "+-" else "+"
-        digits = exponent.lstrip("+-").rjust(2, "0")
-        return f"{mantissa}e{sign}{digits}"
-    return text
+def _decoded(value: Any) -> Any:
+    """A JSON number as Go's unstructured decoding holds it: an integer past int64 is a float64."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+        return float(value)
+    return value
 
 
 _INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
