@@ -14,8 +14,8 @@ small table stands in for the image's entrypoint and default command (see docs/n
   directory of the pod's, which (where the node can mount: root) the container and commands exec'd into it
   see at the image's document root (/usr/share/nginx/html, /usr/local/apache2/htdocs), so a file written
   there is served;
-- agnhost (registry.k8s.io/e2e-test-images/agnhost): the subcommands `pause`, `serve-hostname` and `netexec`,
-  as kapiserver.node.agnhost serves them.
+- agnhost (registry.k8s.io/e2e-test-images/agnhost): the subcommands `pause`, `serve-hostname`, `netexec` and
+  `porter`, as kapiserver.node.agnhost serves them, with no command or with /agnhost, its entrypoint, as one.
 
 For another image with `args` but no `command`, the args run as the command (an image without an entrypoint).
 Another image with neither cannot run here: it fails as a pull of a missing image does upstream (waiting
@@ -122,11 +122,22 @@ def command_for(container, args: List[str]) -> Optional[List[str]]:
         return [sys.executable, "-m", "http.server", str(_port(spec)), "--bind",
                 getattr(container.pod, "host_ip", "127.0.0.1"), "--directory", root]
     if name == "agnhost":
-        return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "agnhost.py")] + args
+        return _AGNHOST + args
     if args:
         return args
     pull_failed(container)
     return None
+
+
+_AGNHOST = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "agnhost.py")]
+
+
+def with_entrypoint(spec: dict, argv: List[str]) -> List[str]:
+    """The argv for a container whose spec gives a command: an image's own entrypoint named as the command
+    (agnhost's /agnhost) is its stand-in here; any other command runs as given."""
+    if repository(spec.get("image") or "") == "agnhost" and argv and argv[0] in ("/agnhost", "agnhost"):
+        return _AGNHOST + argv[1:]
+    return argv
 
 
 def _event(container, type_: str, reason: str, message: str) -> None:

@@ -248,6 +248,8 @@ class Container:
         argv = [expand(a, env) for a in words]
         if not self.spec.get("command"):
             argv = images.command_for(self, argv)    # the image's stand-in on the host (kapiserver.node.images)
+        else:
+            argv = images.with_entrypoint(self.spec, argv)
         executable = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
         ensure_dir(os.path.dirname(self.log_path(0)))
         if self.log is not None:

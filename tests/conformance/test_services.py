@@ -3,11 +3,10 @@ the `kubernetes` Service, listing across namespaces, the /status lifecycle (watc
 label, and an Endpoints object's lifecycle.
 
 "Proxy, validate Proxy responses" and "Proxy, validate ProxyWithPath responses" proxy requests to a running
-agnhost porter pod: they need a kubelet running that image, and are skipped here."""
+agnhost porter pod: they are in test_proxy.py, with a kube-node."""
 
 from __future__ import annotations
 
-import pytest
 
 from tests.conformance.support import STRATEGIC, Watch, ok, unique
 
@@ -130,13 +129,3 @@ def test_endpoint_resource_lifecycle(apiserver, namespace):
         ok(apiserver.request("DELETE", f"{endpoints}?{selector}"))
         wait_event(w, "DELETED", lambda e: e["metadata"]["name"] == name)
     assert apiserver.request("GET", f"{endpoints}/{name}")[0] == 404
-
-
-@pytest.mark.skip(reason="needs a kubelet running the agnhost porter image to answer the proxied requests")
-def test_proxy_validate_proxy_responses():
-    """Proxy, validate Proxy responses"""
-
-
-@pytest.mark.skip(reason="needs a kubelet running the agnhost porter image to answer the proxied requests")
-def test_proxy_validate_proxywithpath_responses():
-    """Proxy, validate ProxyWithPath responses"""
