@@ -32,7 +32,7 @@ from ..machinery.selectors import label_selector_from_dict
 from ..machinery.storageclass import default_class
 from .context import ControllerContext, QueueController
 from .ownwrites import newest
-from .pvcprotection import POD_CLAIM_INDEX, pod_claims
+from .pvcprotection import POD_CLAIM_INDEX, pod_claims, pod_is_stopped
 
 COMPONENT = "persistentvolume-controller"
 BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
@@ -147,18 +147,6 @@ def _requirement(expression: dict, labels: dict) -> bool:
     if operator == "DoesNotExist":
         return key not in labels
     return False
-
-
-def pod_is_stopped(pod: dict) -> bool:
-    """Upstream's volume util IsPodTerminated: finished, or being deleted with no container still running."""
-    status = pod.get("status") or {}
-    if status.get("phase") in ("Failed", "Succeeded"):
-        return True
-    if not pod["metadata"].get("deletionTimestamp"):
-        return False
-    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or []),
-                *(status.get("ephemeralContainerStatuses") or [])]
-    return all("terminated" in (s.get("state") or {}) or "waiting" in (s.get("state") or {}) for s in statuses)
 
 
 def find_matching_volume(claim: dict, volumes, delay_binding: bool, node: Optional[dict] = None) -> Optional[dict]:

@@ -31,8 +31,16 @@ def pod_is_shut_down(pod: dict) -> bool:
     return bool(meta.get("deletionTimestamp")) and meta.get("deletionGracePeriodSeconds") == 0
 
 
-def pod_is_terminated(pod: dict) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+def pod_is_stopped(pod: dict) -> bool:
+    """Upstream's volume util IsPodTerminated: finished, or being deleted with no container still running."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Failed", "Succeeded"):
+        return True
+    if not pod["metadata"].get("deletionTimestamp"):
+        return False
+    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or []),
+                *(status.get("ephemeralContainerStatuses") or [])]
+    return all("terminated" in (s.get("state") or {}) or "waiting" in (s.get("state") or {}) for s in statuses)
 
 
 def pod_uses_claim(pod: dict, claim: dict) -> bool:
@@ -77,8 +85,8 @@ class PVCProtectionController(QueueController):
             self._pod_changed(old, True)
 
     def _pod_changed(self, pod: dict, deleted: bool) -> None:
-        # Only pods that may free a claim matter: gone, finished, or never scheduled.
-        if not deleted and not pod_is_terminated(pod) and (pod.get("spec") or {}).get("nodeName"):
+        # Only pods that may free a claim matter: gone, finished or stopping, or never scheduled.
+        if not deleted and not pod_is_stopped(pod) and (pod.get("spec") or {}).get("nodeName"):
             return
         for key in pod_claims(pod):
             self.queue.add(key)
