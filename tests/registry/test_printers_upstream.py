@@ -218,3 +218,31 @@ def test_custom_resource_string_column_prints_a_float_as_go_v():
     for given, shown in ((1234567.5, "1.2345675e+06"), (999999.5, "999999.5"), (1e6, "1e+06"), (3.0, "3"),
                          (0.0001, "0.0001"), (0.00001, "1e-05"), (2.5, "2.5")):
         assert printer.row({"metadata": {"name": "c"}, "spec": {"v": given}}, NOW) == ["c", shown], given
+
+
+# --- descriptions taken from retired versions --------------------------------------------------
+
+def test_columns_upstream_describes_from_retired_versions_carry_those_words():
+    """Where upstream's printers describe a column from a retired version's type (extensions/v1beta1,
+    apps/v1beta1, autoscaling/v2beta1, rbac/v1beta1), the Table carries that version's text, not the served one's."""
+    def description(group, resource, name):
+        return next(c["description"] for c in printer_for(group, resource).columns if c["name"] == name)
+    assert description("apps", "replicasets", "Ready") == "The number of ready replicas for this replica set."
+    assert description("apps", "daemonsets", "Ready") == (
+        "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running "
+        "and ready.")
+    assert description("apps", "deployments", "Selector") == (
+        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by "
+        "this deployment.")
+    assert description("apps", "controllerrevisions", "Revision") == (
+        "revision indicates the revision of the state represented by Data.")
+    assert description("networking.k8s.io", "networkpolicies", "Pod-Selector").startswith(
+        "Selects the pods to which this NetworkPolicy object applies.  The array")
+    assert description("rbac.authorization.k8s.io", "clusterrolebindings", "Role") == (
+        "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the "
+        "Authorizer must return an error.")
+    assert description("autoscaling", "horizontalpodautoscalers", "Targets").endswith(
+        "See the individual metric source types for more information about how each type of metric must respond.")
+    assert description("apps", "replicasets", "Selector").startswith(
+        "Selector is a label query over pods that should match the replica count. If the selector is empty, it is "
+        "defaulted to the labels present on the pod template.")

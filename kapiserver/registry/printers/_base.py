@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ...machinery import schema
+from ._retired import RETIRED_DOCS
 
 Obj = Mapping[str, Any]
 Cells = Callable[[Obj, datetime], list]
@@ -53,7 +54,10 @@ class Printer:
 
 
 def doc(definition: str, field: str) -> str:
-    """The upstream description of ``field`` in ``definition`` (short names are io.k8s.api.*)."""
+    """The upstream description of ``field`` in ``definition`` (short names are io.k8s.api.*; a retired
+    version's definition, which upstream's printers still read, from _retired)."""
+    if f"{definition}.{field}" in RETIRED_DOCS:
+        return RETIRED_DOCS[f"{definition}.{field}"]
     if not definition.startswith("io.k8s."):
         definition = "io.k8s.api." + definition
     node = schema.definitions().get(definition, {})

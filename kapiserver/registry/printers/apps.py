@@ -2,7 +2,7 @@
 Printers for apps/v1: deployments, replicasets, statefulsets, daemonsets, controllerrevisions.
 
 Upstream takes some descriptions from retired versions (extensions/v1beta1, apps/v1beta1);
-we take the same fields' apps/v1 descriptions, the only ones the 1.32 schema ships.
+where their text differs from apps/v1's it comes from _retired.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _deployment_columns() -> list[dict]:
         b.column("Available", "string", b.doc("apps.v1.DeploymentStatus", "availableReplicas")),
         b.age_column(),
         *b.container_columns(),
-        b.column("Selector", "string", b.doc("apps.v1.DeploymentSpec", "selector"), 1),
+        b.column("Selector", "string", b.doc("extensions.v1beta1.DeploymentSpec", "selector"), 1),
     ]
 
 
@@ -52,10 +52,10 @@ def _replica_set_columns() -> list[dict]:
         b.name_column(),
         b.column("Desired", "integer", b.doc("apps.v1.ReplicaSetSpec", "replicas")),
         b.column("Current", "integer", b.doc("apps.v1.ReplicaSetStatus", "replicas")),
-        b.column("Ready", "integer", b.doc("apps.v1.ReplicaSetStatus", "readyReplicas")),
+        b.column("Ready", "integer", b.doc("extensions.v1beta1.ReplicaSetStatus", "readyReplicas")),
         b.age_column(),
         *b.container_columns(),
-        b.column("Selector", "string", b.doc("apps.v1.ReplicaSetSpec", "selector"), 1),
+        b.column("Selector", "string", b.doc("extensions.v1beta1.ReplicaSetSpec", "selector"), 1),
     ]
 
 
@@ -83,13 +83,13 @@ def _daemon_set_columns() -> list[dict]:
         b.name_column(),
         b.column("Desired", "integer", b.doc(status, "desiredNumberScheduled")),
         b.column("Current", "integer", b.doc(status, "currentNumberScheduled")),
-        b.column("Ready", "integer", b.doc(status, "numberReady")),
+        b.column("Ready", "integer", b.doc("extensions.v1beta1.DaemonSetStatus", "numberReady")),
         b.column("Up-to-date", "integer", b.doc(status, "updatedNumberScheduled")),
         b.column("Available", "integer", b.doc(status, "numberAvailable")),
         b.column("Node Selector", "string", b.doc("core.v1.PodSpec", "nodeSelector")),
         b.age_column(),
         *b.container_columns(),
-        b.column("Selector", "string", b.doc("apps.v1.DaemonSetSpec", "selector"), 1),
+        b.column("Selector", "string", b.doc("extensions.v1beta1.DaemonSetSpec", "selector"), 1),
     ]
 
 
@@ -128,7 +128,7 @@ PRINTERS = {
     ("apps", "daemonsets"): b.Printer(_daemon_set_columns, _daemon_set_cells),
     ("apps", "controllerrevisions"): b.Printer(
         lambda: [b.name_column(), b.column("Controller", "string", "Controller of the object"),
-                 b.column("Revision", "string", b.doc("apps.v1.ControllerRevision", "revision")),
+                 b.column("Revision", "string", b.doc("apps.v1beta1.ControllerRevision", "revision")),
                  b.age_column()],
         _controller_revision_cells),
 }

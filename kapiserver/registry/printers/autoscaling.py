@@ -20,7 +20,7 @@ def _columns() -> list[dict]:
     return [
         b.name_column(),
         b.column("Reference", "string", b.doc(_SPEC, "scaleTargetRef")),
-        b.column("Targets", "string", b.doc(_SPEC, "metrics")),
+        b.column("Targets", "string", b.doc("autoscaling.v2beta1.HorizontalPodAutoscalerSpec", "metrics")),
         b.column("MinPods", "string", b.doc(_SPEC, "minReplicas")),
         b.column("MaxPods", "string", b.doc(_SPEC, "maxReplicas")),
         b.column("Replicas", "string", b.doc(_STATUS, "currentReplicas")),

@@ -71,7 +71,7 @@ PRINTERS = {
         _ingress_class_cells),
     ("networking.k8s.io", "networkpolicies"): b.Printer(
         lambda: [b.name_column(),
-                 b.column("Pod-Selector", "string", b.doc("networking.v1.NetworkPolicySpec", "podSelector")),
+                 b.column("Pod-Selector", "string", b.doc("extensions.v1beta1.NetworkPolicySpec", "podSelector")),
                  b.age_column()],
         _network_policy_cells),
 }

@@ -48,7 +48,7 @@ def _cells(binding: dict, now: datetime) -> list:
 
 _GROUP = "rbac.authorization.k8s.io"
 PRINTERS = {
-    (_GROUP, "rolebindings"): b.Printer(_columns("roleBinding", "rbac.v1.RoleBinding"), _cells),
+    (_GROUP, "rolebindings"): b.Printer(_columns("roleBinding", "rbac.v1beta1.RoleBinding"), _cells),
     (_GROUP, "clusterrolebindings"): b.Printer(
-        _columns("clusterRoleBinding", "rbac.v1.ClusterRoleBinding"), _cells),
+        _columns("clusterRoleBinding", "rbac.v1beta1.ClusterRoleBinding"), _cells),
 }
