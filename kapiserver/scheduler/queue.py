@@ -8,8 +8,10 @@ Rules:
   has passed move to activeQ.
 - A pod no node could take goes to unschedulablePods, remembering the plugins that rejected it.  It leaves
   when a cluster event that one of those plugins registered happens (a node added or changed, an assigned
-  pod deleted, a claim bound...), to backoffQ if its backoff has not passed yet, else to activeQ; or after
-  5 minutes there, whatever happened.
+  pod deleted, a claim bound...) and, for a plugin with a queueing hint, the hint says the event may help
+  this pod (the node added matches its node affinity, tolerates... as upstream's QueueingHints, on by
+  default in 1.32), to backoffQ if its backoff has not passed yet, else to activeQ; or after 5 minutes
+  there, whatever happened.
 - A pod being scheduled ("in flight") that fails after an event its rejecting plugins care about arrived
   during its attempt goes to backoffQ instead of unschedulablePods, so the event is not lost.
 - A pod with spec.schedulingGates waits aside (gated) until an update removes the last gate.
@@ -22,7 +24,7 @@ Time comes from the injected clock; ``run()`` starts the periodic flushes and ``
 from __future__ import annotations
 
 import itertools
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from twisted.internet.defer import Deferred
 
@@ -119,19 +121,22 @@ class Nominator:
 
 class SchedulingQueue:
     def __init__(self, clock, initial_backoff: float = INITIAL_BACKOFF, max_backoff: float = MAX_BACKOFF,
-                 max_in_unschedulable: float = MAX_IN_UNSCHEDULABLE_PODS, plugin_events: Mapping = None):
+                 max_in_unschedulable: float = MAX_IN_UNSCHEDULABLE_PODS, plugin_events: Mapping = None,
+                 plugin_hints: Optional[Mapping[str, Callable]] = None):
         self.clock = clock
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_in_unschedulable = max_in_unschedulable
         # plugin name -> the cluster events after which a pod it rejected may fit
         self.plugin_events = dict(plugin_events or {})
+        # plugin name -> hint(event, pod, old, new): whether that event may make the pod it rejected fit
+        self.plugin_hints = dict(plugin_hints or {})
         self.active: dict[str, QueuedPodInfo] = {}
         self.backoff: dict[str, QueuedPodInfo] = {}
         self.unschedulable: dict[str, QueuedPodInfo] = {}
         self.gated: dict[str, QueuedPodInfo] = {}
         self.in_flight: dict[str, QueuedPodInfo] = {}
-        self._in_flight_events: dict[str, list[str]] = {}
+        self._in_flight_events: dict[str, list[tuple]] = {}    # uid -> (event, old, new) seen meanwhile
         self.nominator = Nominator()
         self.scheduling_cycle = 0
         self._order = itertools.count()
@@ -248,15 +253,28 @@ class SchedulingQueue:
         if pod is not None:
             info.pod = pod
         info.timestamp = self.clock.seconds()
-        if not info.unschedulable_plugins or any(self._helps(info, e) for e in events):
+        if not info.unschedulable_plugins or any(self._helps(info, *e) for e in events):
             self.backoff[uid] = info
         else:
             self.unschedulable[uid] = info
 
-    def _helps(self, info: QueuedPodInfo, event: str) -> bool:
+    def _helps(self, info: QueuedPodInfo, event: str, old=None, new=None) -> bool:
+        """isPodWorthRequeuing: a rejecting plugin registered the event, and its hint (if it has one) says
+        the event may make the pod fit; a hint that fails counts as yes, so no pod is stranded."""
         if event in (UNSCHEDULABLE_TIMEOUT, FORCE_ACTIVATE) or not info.unschedulable_plugins:
             return True
-        return any(event in self.plugin_events.get(p, ()) for p in info.unschedulable_plugins)
+        for plugin in info.unschedulable_plugins:
+            if event not in self.plugin_events.get(plugin, ()):
+                continue
+            hint = self.plugin_hints.get(plugin)
+            if hint is None:
+                return True
+            try:
+                if hint(event, info.pod, old, new):
+                    return True
+            except Exception:
+                return True
+        return False
 
     def flush_backoff_completed(self) -> None:
         for uid, info in sorted(self.backoff.items(), key=lambda item: self.backoff_expiry(item[1])):
@@ -269,16 +287,17 @@ class SchedulingQueue:
         stale = [i for i in self.unschedulable.values() if now - i.timestamp > self.max_in_unschedulable]
         self._move(stale, UNSCHEDULABLE_TIMEOUT)
 
-    def move_all_to_active_or_backoff(self, event: str) -> None:
-        """A cluster event ("Node/Add", "AssignedPod/Delete", ...): the unschedulable pods it may help
-        move on; pods in flight remember it."""
+    def move_all_to_active_or_backoff(self, event: str, old=None, new=None) -> None:
+        """A cluster event ("Node/Add", "AssignedPod/Delete", ...) with the object before and after it (None
+        for an add's before and a delete's after): the unschedulable pods it may help move on; pods in
+        flight remember it."""
         for events in self._in_flight_events.values():
-            events.append(event)
-        self._move(list(self.unschedulable.values()), event)
+            events.append((event, old, new))
+        self._move(list(self.unschedulable.values()), event, old, new)
 
-    def _move(self, infos, event: str) -> None:
+    def _move(self, infos, event: str, old=None, new=None) -> None:
         for info in infos:
-            if not self._helps(info, event):
+            if not self._helps(info, event, old, new):
                 continue
             del self.unschedulable[info.uid]
             if self.is_backing_off(info):
@@ -294,7 +313,7 @@ class SchedulingQueue:
         if uid in self.in_flight:
             self.in_flight[uid].pod = new
             if is_pod_updated(old, new):
-                self._in_flight_events[uid].append(FORCE_ACTIVATE)
+                self._in_flight_events[uid].append((FORCE_ACTIVATE, old, new))
             return
         if uid in self.gated:
             if is_gated(new):

@@ -133,8 +133,10 @@ class Scheduler:
                 get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
                 default_spread_selector=self._default_spread_selector)
             self.profiles[name] = Framework(plugins, weights, name, self.rand, percentage_of_nodes_to_score)
-        self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set())
-                                                           for p in default_plugins()})
+        plugins = default_plugins()
+        self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set()) for p in plugins},
+                                     plugin_hints={p.name: p.queueing_hint for p in plugins
+                                                   if hasattr(p, "queueing_hint")})
         # events.k8s.io/v1 Events, each profile's reported by its schedulerName, as upstream's recorders.
         self.events = EventBroadcaster(client, clock)
         self.running = False
@@ -162,15 +164,15 @@ class Scheduler:
         for informer, kind in ((self.claims, "PersistentVolumeClaim"), (self.volumes, "PersistentVolume"),
                                (self.storage_classes, "StorageClass")):
             informer.add_event_handler(
-                lambda obj, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Add"),
-                lambda old, new, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Update"),
-                lambda obj, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Delete"))
+                lambda obj, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Add", None, obj),
+                lambda old, new, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Update", old, new),
+                lambda obj, kind=kind: self.queue.move_all_to_active_or_backoff(f"{kind}/Delete", obj, None))
 
     def _pod_added(self, pod: Mapping) -> None:
         if assigned(pod):
             if not terminal(pod):
                 self.cache.add_pod(pod)
-                self.queue.move_all_to_active_or_backoff("AssignedPod/Add")
+                self.queue.move_all_to_active_or_backoff("AssignedPod/Add", None, pod)
         elif self.responsible(pod) and not terminal(pod):
             self.queue.add(pod)
 
@@ -182,9 +184,11 @@ class Scheduler:
                 self._pod_deleted(new)
                 return
             self.cache.update_pod(new)
-            events = assigned_pod_update_events(old, new) if assigned(old) else ["AssignedPod/Add"]
-            for event in events:
-                self.queue.move_all_to_active_or_backoff(event)
+            if assigned(old):
+                for event in assigned_pod_update_events(old, new):
+                    self.queue.move_all_to_active_or_backoff(event, old, new)
+            else:
+                self.queue.move_all_to_active_or_backoff("AssignedPod/Add", None, new)
         elif self.responsible(new):
             if terminal(new):
                 self.queue.delete(new)
@@ -194,22 +198,22 @@ class Scheduler:
     def _pod_deleted(self, pod: Mapping) -> None:
         if assigned(pod):
             self.cache.remove_pod(pod)
-            self.queue.move_all_to_active_or_backoff("AssignedPod/Delete")
+            self.queue.move_all_to_active_or_backoff("AssignedPod/Delete", pod, None)
         else:
             self.queue.delete(pod)
 
     def _node_added(self, node: Mapping) -> None:
         self.cache.add_node(node)
-        self.queue.move_all_to_active_or_backoff("Node/Add")
+        self.queue.move_all_to_active_or_backoff("Node/Add", None, node)
 
     def _node_updated(self, old: Mapping, new: Mapping) -> None:
         self.cache.update_node(new)
         for event in node_update_events(old, new):
-            self.queue.move_all_to_active_or_backoff(event)
+            self.queue.move_all_to_active_or_backoff(event, old, new)
 
     def _node_deleted(self, node: Mapping) -> None:
         self.cache.remove_node(node)
-        self.queue.move_all_to_active_or_backoff("Node/Delete")
+        self.queue.move_all_to_active_or_backoff("Node/Delete", node, None)
 
     # --- running --------------------------------------------------------------------------------
 
@@ -295,7 +299,7 @@ class Scheduler:
                                      subresource="binding")
         except Exception as e:
             self.cache.forget_pod(assumed)
-            self.queue.move_all_to_active_or_backoff("AssignedPod/Delete")
+            self.queue.move_all_to_active_or_backoff("AssignedPod/Delete", assumed, None)
             info.unschedulable_plugins = set()
             reason = getattr(e, "message", None) or str(e)
             # The node it was nominated to is no longer its place: the nomination is cleared, as upstream's

@@ -172,3 +172,68 @@ def test_scheduling_gates_hold_a_pod_until_removed():
     opened = {**relabelled, "spec": {**relabelled["spec"], "schedulingGates": []}}
     q.update(relabelled, opened)
     assert found[0].pod is opened and len(q) == 0
+
+
+def hinted_queue():
+    """A queue with the default plugins' events and queueing hints, as the scheduler builds it."""
+    from kapiserver.scheduler.plugins import default_plugins
+    clock = Clock()
+    clock.advance(1000)
+    plugins = default_plugins()
+    q = SchedulingQueue(clock, plugin_events={p.name: p.events for p in plugins},
+                        plugin_hints={p.name: p.queueing_hint for p in plugins if hasattr(p, "queueing_hint")})
+    return q, clock
+
+
+def rejected(q, p, *plugins):
+    q.add(p)
+    info = popped(q)
+    info.unschedulable_plugins = set(plugins)
+    q.add_unschedulable_if_not_present(info)
+    return info
+
+
+def test_queueing_hints_requeue_only_when_the_node_may_help():
+    """Upstream's QueueingHints (on by default in 1.32): a node added or changed moves a pod its rejecting
+    plugin says it may help (a matching label, a tolerated taint, room for its requests), and leaves the
+    others waiting; an event in flight is judged the same way."""
+    from tests.scheduler.objects import node
+    q, clock = hinted_queue()
+    wants_ssd = rejected(q, pod("ssd", nodeSelector={"disk": "ssd"}), "NodeAffinity")
+    big = rejected(q, pod("big", cpu="6"), "NodeResourcesFit")
+    clock.advance(20)
+    q.move_all_to_active_or_backoff("Node/Add", None, node("plain", cpu="4"))
+    assert wants_ssd.uid in q.unschedulable and big.uid in q.unschedulable
+    q.move_all_to_active_or_backoff("Node/Add", None, node("fast", labels={"disk": "ssd"}))
+    assert wants_ssd.uid in q.active and big.uid in q.unschedulable
+    small, grown = node("n", cpu="4"), node("n", cpu="8")
+    q.move_all_to_active_or_backoff("Node/UpdateNodeAllocatable", small, grown)
+    assert big.uid in q.active
+
+    tainted = node("t", taints=[{"key": "k", "effect": "NoSchedule"}])
+    intolerant = rejected(q, pod("intolerant"), "TaintToleration")
+    clock.advance(20)
+    relabelled = {**tainted, "metadata": {**tainted["metadata"], "labels": {"x": "y"}}}
+    q.move_all_to_active_or_backoff("Node/UpdateNodeTaint", tainted, relabelled)
+    assert intolerant.uid in q.unschedulable
+    q.move_all_to_active_or_backoff("Node/UpdateNodeTaint", tainted, node("t"))
+    assert intolerant.uid in q.active
+
+    q, clock = hinted_queue()
+    q.add(pod("flying", nodeSelector={"disk": "ssd"}))
+    flying = popped(q)
+    q.move_all_to_active_or_backoff("Node/Add", None, node("plain2"))
+    flying.unschedulable_plugins = {"NodeAffinity"}
+    q.add_unschedulable_if_not_present(flying)
+    assert flying.uid in q.unschedulable
+
+
+def test_queueing_hint_of_a_deleted_pod_for_host_ports():
+    """A deleted pod frees a hostPort only for pods asking for that port."""
+    q, clock = hinted_queue()
+    wants_80 = rejected(q, pod("p", host_port=80), "NodePorts")
+    clock.advance(20)
+    q.move_all_to_active_or_backoff("AssignedPod/Delete", pod("other", node_name="a", host_port=81), None)
+    assert wants_80.uid in q.unschedulable
+    q.move_all_to_active_or_backoff("AssignedPod/Delete", pod("holder", node_name="a", host_port=80), None)
+    assert wants_80.uid in q.active

@@ -40,6 +40,14 @@ class NodeUnschedulable:
             return None
         return unresolvable(self.ERR_REASON_UNSCHEDULABLE)
 
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """A node added schedulable, or one uncordoned."""
+        def cordoned(node):
+            return bool((node.get("spec") or {}).get("unschedulable"))
+        if new is None:
+            return True
+        return not cordoned(new) and (old is None or cordoned(old))
+
 
 def _conflicts(wanted: tuple[str, str, int], used: tuple[str, str, int]) -> bool:
     """HostPortInfo.CheckConflict: same protocol and port, and the same IP or either one 0.0.0.0."""
@@ -63,6 +71,13 @@ class NodePorts:
             return Status(SKIP)
         state[self.name] = ports
         return None
+
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """A deleted pod frees the node only if it held a port this pod asks for; a new node always helps."""
+        if event != ASSIGNED_POD_DELETE or old is None:
+            return True
+        freed = host_ports(old)
+        return any(_conflicts(port, used) for port in host_ports(pod) for used in freed)
 
     def filter(self, state, pod: Mapping, node_info):
         wanted = state.get(self.name) or ()

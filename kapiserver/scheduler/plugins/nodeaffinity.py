@@ -47,6 +47,15 @@ class NodeAffinity:
             return None
         return unresolvable(self.ERR_REASON_POD)
 
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """A node added that matches the pod's nodeSelector and required affinity, or one whose labels
+        changed from not matching to matching."""
+        if new is None:
+            return True
+        if not required_node_affinity_matches(pod, new):
+            return False
+        return old is None or not required_node_affinity_matches(pod, old)
+
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
         preferred = _node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution") or []
         if not preferred:

@@ -8,6 +8,7 @@ import math
 from typing import Mapping
 
 from .. import resources
+from ..cache import NodeInfo
 from ..framework import MAX_NODE_SCORE, unresolvable, unschedulable
 
 # The default scoring strategy's resources and weights (config v1 defaults).
@@ -68,6 +69,21 @@ class NodeResourcesFit:
         if any(unresolvable for _, unresolvable in found):
             status = unresolvable(*status.reasons)
         return status
+
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """An assigned pod deleted or shrunk may free room; a node added, or whose allocatable grew in a
+        resource the pod asks for (or in pods), only if the pod would fit it empty."""
+        if not event.startswith("Node/") or new is None:
+            return True
+        requests = resources.pod_requests(pod)
+        if insufficient_resources(requests, NodeInfo(new)):
+            return False
+        if old is None:
+            return True
+        before, after = NodeInfo(old).allocatable, NodeInfo(new).allocatable
+        if after.get(resources.PODS, 0) > before.get(resources.PODS, 0):
+            return True
+        return any(wanted > 0 and after.get(name, 0) > before.get(name, 0) for name, wanted in requests.items())
 
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
         state[self.name + "/score"] = resources.pod_requests(pod, non_zero=True)

@@ -20,6 +20,16 @@ class TaintToleration:
             return None
         return unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}")
 
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """A node added, or whose taints changed, now tolerated where it was not (a new node counts as not
+        tolerated before)."""
+        def untolerated(node):
+            return find_untolerated_taint(node_taints(node), pod_tolerations(pod),
+                                          ("NoSchedule", "NoExecute")) is not None
+        if new is None:
+            return True
+        return (old is None or untolerated(old)) and not untolerated(new)
+
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
         state[self.name] = [t for t in pod_tolerations(pod) if (t.get("effect") or "") in ("", "PreferNoSchedule")]
         return None
