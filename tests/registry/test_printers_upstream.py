@@ -246,3 +246,13 @@ def test_columns_upstream_describes_from_retired_versions_carry_those_words():
     assert description("apps", "replicasets", "Selector").startswith(
         "Selector is a label query over pods that should match the replica count. If the selector is empty, it is "
         "defaulted to the labels present on the pod template.")
+
+
+def test_apiservice_tables_carry_their_columns_even_without_headers():
+    """kube-aggregator's APIService table ignores noHeaders (a watch's later events carry the columns too), where
+    the built-in printers' tables leave them out."""
+    service = {"metadata": {"name": "v1.apps", "creationTimestamp": ago(minutes=1)}, "spec": {}}
+    bare = table(printer_for("apiregistration.k8s.io", "apiservices"), [service], NOW, no_headers=True)
+    assert [c["name"] for c in bare["columnDefinitions"]] == ["Name", "Service", "Available", "Age"]
+    assert bare["rows"][0]["cells"] == ["v1.apps", "Local", "Unknown", "60s"]
+    assert table(printer_for("", "configmaps"), [service], NOW, no_headers=True)["columnDefinitions"] is None

@@ -29,15 +29,18 @@ class Printer:
     description, priority, in upstream's order); ``row(obj, now)`` the cells;
     ``conditions(obj)`` the row conditions (only pods have any), or None; ``order``, when
     given, the sort key the rows of a list are printed in (upstream's list printer sorts
-    FlowSchemas), else they keep the list's order."""
+    FlowSchemas), else they keep the list's order; ``headers_always`` for a convertor that
+    writes its columns whatever noHeaders asks (the aggregator's APIService table)."""
 
     def __init__(self, columns: Callable[[], list[dict]], cells: Cells,
                  conditions: Optional[Callable[[Obj], Optional[list[dict]]]] = None,
-                 rows_start_nil: bool = False, order: Optional[Callable[[Obj], Any]] = None):
+                 rows_start_nil: bool = False, order: Optional[Callable[[Obj], Any]] = None,
+                 headers_always: bool = False):
         self._columns = columns
         self._cells = cells
         self._conditions = conditions
         self.order = order
+        self.headers_always = headers_always
         # upstream's default convertor appends rows to a nil slice: no objects -> "rows": null
         self.rows_start_nil = rows_start_nil
 

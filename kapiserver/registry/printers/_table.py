@@ -103,6 +103,6 @@ def table(printer: b.Printer, objects: Iterable[Mapping], now: datetime, include
         "kind": "Table",
         "apiVersion": group_version,
         "metadata": metadata,
-        "columnDefinitions": None if no_headers else [dict(c) for c in printer.columns],
+        "columnDefinitions": None if no_headers and not printer.headers_always else [dict(c) for c in printer.columns],
         "rows": None if not rows and printer.rows_start_nil else rows,
     }

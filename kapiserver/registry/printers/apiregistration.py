@@ -1,5 +1,6 @@
 """
-The APIService printer: NAME SERVICE AVAILABLE AGE (kube-aggregator's table).
+The APIService printer: NAME SERVICE AVAILABLE AGE (kube-aggregator's table, which writes its
+columns even where noHeaders asks for none, as on a watch's events after the first).
 """
 
 from __future__ import annotations
@@ -31,5 +32,7 @@ PRINTERS = {
             b.column("Available", "string", "Whether this service is available."),
             b.age_column(),
         ],
-        _cells),
+        _cells,
+        # kube-aggregator's ConvertToTable never reads the table options: every watch event carries the columns
+        headers_always=True),
 }
