@@ -253,7 +253,14 @@ class Scheduler:
 
     async def schedule_one(self, info: QueuedPodInfo) -> None:
         pod = info.pod
-        if pod["metadata"].get("deletionTimestamp") or self.cache.is_assumed(pod):
+        if pod["metadata"].get("deletionTimestamp"):
+            # skipPodSchedule: a pod being deleted (held by a finalizer) is not tried, and says so.
+            metadata = pod["metadata"]
+            self.events.record(_profile(pod), as_pod(pod), None, "Warning", "FailedScheduling", "Scheduling",
+                               f"skip schedule deleting pod: {metadata.get('namespace')}/{metadata['name']}")
+            self.queue.done(info.uid)
+            return
+        if self.cache.is_assumed(pod):
             self.queue.done(info.uid)
             return
         framework = self.profiles[(pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME]

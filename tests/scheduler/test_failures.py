@@ -1,5 +1,5 @@
-"""The scheduler's failure paths against a client stand-in: what a refused binding writes, and what
-preemption does when a victim's status write is refused."""
+"""The scheduler's paths that end without a binding, against a client stand-in: a refused binding, a pod
+being deleted."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ class FakeClient:
     def __init__(self):
         self.patches = []
         self.deletes = []
+        self.events = []
 
     async def create(self, resource, body, namespace=None, name=None, subresource=None):
+        if body.get("kind") == "Event":
+            self.events.append(body)
         if subresource == "binding":
             raise APIError(409, {"kind": "Status", "reason": "Conflict",
                                  "message": f'Operation cannot be fulfilled on pods/binding "{name}": taken'})
@@ -71,3 +74,19 @@ def test_refused_binding_clears_the_nomination():
         "SchedulerError", 'running Bind plugin "DefaultBinder": Operation cannot be fulfilled on pods/binding "p": '
                           'taken')
     assert body["status"]["nominatedNodeName"] is None
+
+
+def test_pod_being_deleted_is_skipped_with_an_event():
+    """A pod with a deletionTimestamp (a finalizer holds it) is not tried: a Warning FailedScheduling event
+    "skip schedule deleting pod: NS/NAME" and nothing else, as upstream's skipPodSchedule."""
+    p = pod("held", cpu="1")
+    p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    p["metadata"]["finalizers"] = ["example.com/hold"]
+    client = FakeClient()
+    s = scheduler_with(client, p)
+    info = s.queue._pop()
+    run(s.schedule_one(info))
+    [event] = client.events
+    assert (event["type"], event["reason"], event["action"], event["note"]) == (
+        "Warning", "FailedScheduling", "Scheduling", "skip schedule deleting pod: default/held")
+    assert client.patches == [] and not s.cache.is_assumed(p) and len(s.queue) == 0 and not s.queue.in_flight
