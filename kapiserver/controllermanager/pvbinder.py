@@ -44,6 +44,8 @@ DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 MIGRATED_TO = "pv.kubernetes.io/migrated-to"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+HOST_PATH_PLUGIN = "kubernetes.io/host-path"
+NFS_PLUGIN = "kubernetes.io/nfs"
 # The in-tree provisioners whose volumes 1.32 hands to a CSI driver (CSI migration, Portworx's on by default since
 # 1.31): a class naming one is provisioned by that driver's external provisioner.
 CSI_MIGRATED_PROVISIONERS = {
@@ -445,8 +447,10 @@ class PersistentVolumeBinder(QueueController):
                                 f"waiting for pods {','.join(pods)} to be scheduled")
 
     async def _provision(self, claim: dict) -> dict:
-        """No in-tree provisioners here: a class's provisioner (the CSI driver of a migrated in-tree one) is named on
-        the claim for it to act, or refused."""
+        """No in-tree provisioner provisions here: a class's provisioner (the CSI driver of a migrated in-tree one) is
+        named on the claim for it to act; kube-controller-manager's hostPath plugin (provisioning only with
+        --enable-hostpath-provisioner, which kapiserver has not) takes the claim and fails as upstream's does; any
+        other in-tree name is refused."""
         class_name = claim_class(claim)
         cls = self.classes.indexer.get(class_name)
         if cls is None:
@@ -455,19 +459,49 @@ class PersistentVolumeBinder(QueueController):
             return claim
         provisioner = cls.get("provisioner") or ""
         provisioner = CSI_MIGRATED_PROVISIONERS.get(provisioner, provisioner)
+        if provisioner == HOST_PATH_PLUGIN:
+            return await self._provision_host_path(claim, cls)
+        if provisioner == NFS_PLUGIN:
+            self.recorder.event(claim, "Warning", "ProvisioningFailed", "no provisionable volume plugin matched")
+            return claim
         if provisioner == NO_PROVISIONER or provisioner.startswith("kubernetes.io/"):
             self.recorder.event(claim, "Warning", "ProvisioningFailed",
                                 f"no volume plugin matched name: {provisioner}")
             return claim
+        claim = await self._set_claim_provisioner(claim, provisioner)
+        self.recorder.event(claim, "Normal", "ExternalProvisioning",
+                            f"Waiting for a volume to be created either by the external provisioner '{provisioner}' "
+                            f"or manually by the system administrator. If volume creation is delayed, please verify "
+                            f"that the provisioner is running and correctly registered.")
+        return claim
+
+    async def _set_claim_provisioner(self, claim: dict, provisioner: str) -> dict:
+        """Upstream's setClaimProvisioner: the claim names who provisions it (GA and beta annotations)."""
         annotations = claim["metadata"].get("annotations") or {}
         if annotations.get(STORAGE_PROVISIONER) != provisioner or \
                 annotations.get(BETA_STORAGE_PROVISIONER) != provisioner:
             claim = await self._save_claim({**claim, "metadata": {**claim["metadata"], "annotations": {
                 **annotations, STORAGE_PROVISIONER: provisioner, BETA_STORAGE_PROVISIONER: provisioner}}})
-        self.recorder.event(claim, "Normal", "ExternalProvisioning",
-                            f"Waiting for a volume to be created either by the external provisioner '{provisioner}' "
-                            f"or manually by the system administrator. If volume creation is delayed, please verify "
-                            f"that the provisioner is running and correctly registered.")
+        return claim
+
+    async def _provision_host_path(self, claim: dict, cls: dict) -> dict:
+        """Upstream's provisionClaimOperation with the hostPath plugin, provisioning disabled: a data source is
+        refused first, then the claim is annotated, then mount options are refused, then the provisioner."""
+        if (claim.get("spec") or {}).get("dataSource") is not None:
+            self.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                f'plugin "{HOST_PATH_PLUGIN}" is not a CSI plugin. Only CSI plugin can provision a '
+                                f'claim with a datasource')
+            return claim
+        claim = await self._set_claim_provisioner(claim, HOST_PATH_PLUGIN)
+        options = cls.get("mountOptions") or []
+        if options:
+            self.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                f'Mount options are not supported by the provisioner but StorageClass '
+                                f'"{cls["metadata"]["name"]}" has mount options [{" ".join(options)}]')
+            return claim
+        self.recorder.event(claim, "Warning", "ProvisioningFailed",
+                            f'Failed to create provisioner: provisioning in volume plugin "{HOST_PATH_PLUGIN}" is '
+                            f'disabled')
         return claim
 
     async def _sync_bound_claim(self, claim: dict) -> None:

@@ -255,3 +255,28 @@ def test_a_volume_claimed_for_a_claim_of_another_volume_mode_says_so_on_both(con
     eventually(lambda: on_claim in claim_events(client, namespace, "raw"))
     assert phase(client, PVCS, "raw", namespace) == "Pending"
     assert not run(client.get(PVCS, "raw", namespace))["spec"].get("volumeName")
+
+
+def test_a_host_path_class_fails_as_the_disabled_in_tree_provisioner(controllers, client, namespace):
+    """A class of kubernetes.io/host-path is kube-controller-manager's hostPath plugin, which provisions only with
+    --enable-hostpath-provisioner: the claim is annotated with it and ProvisioningFailed says provisioning is
+    disabled (mount options refused before that); kubernetes.io/nfs provisions nothing."""
+    host, mounted, nfs = unique("hostpath"), unique("hostpath-opts"), unique("nfs")
+    for name, provisioner, extra in ((host, "kubernetes.io/host-path", {}),
+                                     (mounted, "kubernetes.io/host-path", {"mountOptions": ["ro", "noatime"]}),
+                                     (nfs, "kubernetes.io/nfs", {})):
+        run(client.create(STORAGE_CLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                            "metadata": {"name": name}, "provisioner": provisioner, **extra}))
+    controllers("persistentvolume-binder-controller")
+    for claim_name, cls in (("plain", host), ("opts", mounted), ("shared", nfs)):
+        run(client.create(PVCS, pvc(claim_name, namespace, "1Gi", cls)))
+    assert eventually(lambda: claim_events(client, namespace, "plain"))[0] == (
+        "ProvisioningFailed", 'Failed to create provisioner: provisioning in volume plugin "kubernetes.io/host-path" '
+                              'is disabled')
+    annotations = run(client.get(PVCS, "plain", namespace))["metadata"]["annotations"]
+    assert annotations["volume.kubernetes.io/storage-provisioner"] == "kubernetes.io/host-path"
+    assert eventually(lambda: claim_events(client, namespace, "opts"))[0] == (
+        "ProvisioningFailed", f'Mount options are not supported by the provisioner but StorageClass "{mounted}" has '
+                              f'mount options [ro noatime]')
+    assert eventually(lambda: claim_events(client, namespace, "shared"))[0] == (
+        "ProvisioningFailed", "no provisionable volume plugin matched")
