@@ -10,6 +10,8 @@ the way Go's decoder does and names the first bad character; ``type_name`` and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from decimal import Decimal
@@ -353,3 +355,68 @@ def duplicate_fields(raw: bytes, decoded: Any) -> list[str]:
         elif isinstance(node, list):
             stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
     return sorted(out)
+
+
+# -- []byte fields -------------------------------------------------------------------------------------------
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BASE64_VALUES = {c: i for i, c in enumerate(_BASE64_ALPHABET)}
+_BASE64_CLEAN = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_NEWLINES = (10, 13)
+
+
+def _std_decoded(src: bytes) -> tuple[Optional[bytes], int]:
+    """Go's base64.StdEncoding.Decode of ``src``: (the bytes, -1), or (None, the offset of the CorruptInputError).
+    Padding is required, CR and LF are skipped anywhere before it, bits past the data are not checked."""
+    out = bytearray()
+    si, n = 0, len(src)
+    while si < n:
+        quantum, j, trailing = [0, 0, 0, 0], 0, -1
+        while j < 4:
+            if si == n:
+                return (bytes(out), -1) if j == 0 else (None, si - j)
+            c = src[si]
+            si += 1
+            value = _BASE64_VALUES.get(c)
+            if value is not None:
+                quantum[j] = value
+                j += 1
+                continue
+            if c in _NEWLINES:
+                continue
+            if c != 61 or j < 2:            # not "=", or "=" too early
+                return None, si - 1
+            if j == 2:                      # "==" wanted: the second "=" after any newlines
+                while si < n and src[si] in _NEWLINES:
+                    si += 1
+                if si == n:
+                    return None, n
+                if src[si] != 61:
+                    return None, si - 1
+                si += 1
+            while si < n and src[si] in _NEWLINES:
+                si += 1
+            if si < n:
+                trailing = si               # something after the padding
+            break
+        value = quantum[0] << 18 | quantum[1] << 12 | quantum[2] << 6 | quantum[3]
+        out += bytes(((value >> 16) & 255, (value >> 8) & 255, value & 255))[:j - 1 if j < 4 else 3]
+        if trailing >= 0:
+            return None, trailing
+    return bytes(out), -1
+
+
+def go_bytes(text: str) -> str:
+    """A []byte field's JSON string as Go's encoding/json reads and writes it again: decoded as standard,
+    padded base64 and encoded anew (canonical: padded, without line breaks); ValueError with Go's
+    "illegal base64 data at input byte N" when it does not decode."""
+    raw = text.encode()
+    compact = raw.replace(b"\n", b"").replace(b"\r", b"") if b"\n" in raw or b"\r" in raw else raw
+    if len(compact) % 4 == 0 and _BASE64_CLEAN.fullmatch(compact):
+        try:
+            return base64.b64encode(base64.b64decode(compact, validate=True)).decode()
+        except binascii.Error:
+            pass
+    decoded, at = _std_decoded(raw)
+    if decoded is None:
+        raise ValueError(f"illegal base64 data at input byte {at}")
+    return base64.b64encode(decoded).decode()

@@ -125,7 +125,8 @@ class SchemaNode:
     description and x-kubernetes-patch-* extensions) and what it refers to (``target``,
     which carries the type, properties and items)."""
 
-    __slots__ = ("_site", "_target", "name", "_fields", "_facts", "_type", "_int_or_string", "_preserve_unknown")
+    __slots__ = ("_site", "_target", "name", "_fields", "_facts", "_type", "_int_or_string", "_preserve_unknown",
+                 "is_bytes")
 
     def __init__(self, site: dict, target: Optional[dict] = None, name: Optional[str] = None):
         if target is None:
@@ -144,6 +145,8 @@ class SchemaNode:
         self._int_or_string = bool(name == _INT_OR_STRING or self._get("x-kubernetes-int-or-string")
                                    or self._get("format") == "int-or-string")
         self._preserve_unknown = bool(self._get("x-kubernetes-preserve-unknown-fields") or name in _FREE_FORM)
+        #: a Go []byte: a string of base64 ("format": "byte")
+        self.is_bytes = declared == "string" and self._get("format") == "byte"
 
     @classmethod
     def _of(cls, site: Any) -> Optional[SchemaNode]:

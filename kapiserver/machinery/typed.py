@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from . import errors
-from .gojson import json_kind
+from .gojson import go_bytes, json_kind
 from .schema import SchemaNode, node_named
 
 _GO_TYPES = {("integer", "int32"): "int32", ("integer", "int64"): "int64", ("integer", None): "int",
@@ -101,6 +101,13 @@ class _Decoder:
         self.failed(f"json: cannot unmarshal {json_kind(value)}{literal} into Go struct field {struct}.{path} of "
                     f"type {_go_type(node)}")
 
+    def bytes_value(self, text: str) -> str:
+        """A []byte field's string as Go decodes and encodes it again (canonical base64), or Go's 400."""
+        try:
+            return go_bytes(text)
+        except ValueError as e:
+            self.failed(str(e))
+
     def failed(self, text: str):
         if not self.kind:
             raise ValueError(text)
@@ -172,6 +179,8 @@ class _Decoder:
         if kind == "string":
             if not isinstance(value, str):
                 self.fail(value, struct, path, node)
+            if node.is_bytes:
+                return self.bytes_value(value)
         elif kind == "integer":
             if isinstance(value, bool) or not (isinstance(value, int) or
                                                (isinstance(value, float) and value.is_integer())):
@@ -206,6 +215,8 @@ class _Decoder:
                 if item is None:
                     continue
                 if type(item) is str and child.type == "string":
+                    if child.is_bytes:
+                        item = self.bytes_value(item)
                     if item or key not in omit:
                         out[key] = item     # what value() answers for any string field given a string
                     continue
@@ -219,12 +230,14 @@ class _Decoder:
             return value
         out = {}
         strings = values.type == "string"
+        as_bytes = strings and values.is_bytes       # a map of []byte (a Secret's data, binaryData)
         # A null value of a map of structs is the struct's zero value (a CRD schema's "properties": {"a": null}
         # is an empty JSONSchemaProps).
         zero = "" if strings else {} if values.type == "object" and values.properties else None
         for key, item in value.items():
             if strings and type(item) is str:
-                out[key] = item         # a map of strings (labels, annotations, data): nothing to check
+                # a map of strings (labels, annotations, data): nothing to check but a []byte's base64
+                out[key] = self.bytes_value(item) if as_bytes else item
                 continue
             if item is None and zero is not None:
                 out[key] = type(zero)()
