@@ -120,15 +120,22 @@ def test_pvc_data_source_rules():
 
 def test_pvc_update_storage_request_only_for_bound_claims():
     """An unbound claim's request is as immutable as the rest of its spec (upstream's message, with a diff);
-    a bound claim's may grow, never shrink."""
+    a bound claim's may grow, and (RecoverVolumeExpansionFailure, on in 1.32) come down again to above its
+    status.capacity, never to it or below."""
     grown = {"requests": {"storage": "2Gi"}}
     errs = errors("PersistentVolumeClaim", pvc(resources=grown), pvc())
     assert len(errs) == 1
     assert errs[0].startswith("spec: Forbidden: spec is immutable after creation except resources.requests and "
                               "volumeAttributesClassName for bound claims\n  core.PersistentVolumeClaimSpec{")
     assert errors("PersistentVolumeClaim", pvc(phase="Bound", resources=grown), pvc(phase="Bound")) == []
-    assert errors("PersistentVolumeClaim", pvc(phase="Bound"), pvc(phase="Bound", resources=grown)) == [
-        "spec.resources.requests.storage: Forbidden: field can not be less than previous value"]
+    expanding = pvc(phase="Bound", resources={"requests": {"storage": "5Gi"}})
+    expanding["status"]["capacity"] = {"storage": "2Gi"}
+    assert errors("PersistentVolumeClaim", {**pvc(phase="Bound", resources={"requests": {"storage": "3Gi"}}),
+                                            "status": expanding["status"]}, expanding) == []
+    for size in ("2Gi", "1Gi"):
+        shrunk = {**pvc(phase="Bound", resources={"requests": {"storage": size}}), "status": expanding["status"]}
+        assert errors("PersistentVolumeClaim", shrunk, expanding) == [
+            "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"]
     limited = {"requests": {"storage": "1Gi"}, "limits": {"storage": "5Gi"}}
     assert len(errors("PersistentVolumeClaim", pvc(phase="Bound", resources=limited), pvc(phase="Bound"))) == 1
 
@@ -187,3 +194,22 @@ def test_pv_csi_driver_name_reports_every_rule_broken():
     assert errors("PersistentVolume", pv(hostPath=None, csi={"driver": long_name, "volumeHandle": "h"})) == [
         'spec.csi.driver: Too long: may not be more than 63 bytes',
         f'spec.csi.driver: Invalid value: "{long_name}": {subdomain}']
+
+
+def test_pvc_status_update_checks_what_the_resizer_records():
+    """RecoverVolumeExpansionFailure (on in 1.32): allocatedResourceStatuses hold known resize statuses of
+    resource names that are storage or prefixed (upstream names the map's path in the singular and gives the key
+    as the bad value), and allocatedResources no negative quantity."""
+    from kapiserver.registry.validation.persistentvolume import validate_persistent_volume_claim_status_update
+    old = pvc(phase="Bound")
+    new = pvc(phase="Bound")
+    new["status"].update(allocatedResourceStatuses={"storage": "Resizing", "cpu": "NodeResizePending",
+                                                    "example.com/iops": "NodeResizePending"},
+                         allocatedResources={"storage": "-1", "memory": "1Gi"})
+    statuses = ('"ControllerResizeInProgress", "ControllerResizeInfeasible", "NodeResizeInProgress", '
+                '"NodeResizeInfeasible", "NodeResizePending"')
+    assert [str(e) for e in validate_persistent_volume_claim_status_update(new, old)] == [
+        'status.allocatedResourceStatus: Unsupported value: "cpu": supported values: "storage"',
+        f'status.allocatedResourceStatus: Unsupported value: "storage": supported values: {statuses}',
+        'status.allocatedResources: Unsupported value: "memory": supported values: "storage"',
+        "status.allocatedResources[storage]: Invalid value: -1: must be a valid resource quantity"]

@@ -2,8 +2,8 @@
 ValidatePersistentVolumeClaim* in pkg/apis/core/validation), with upstream's paths and messages.
 
 Feature gates as 1.32 ships them: VolumeAttributesClass (beta, off) leaves volumeAttributesClassName
-unchecked, RecoverVolumeExpansionFailure (alpha, off) lets a claim shrink only once its status records
-allocated resources."""
+unchecked; RecoverVolumeExpansionFailure (beta, on) lets a bound claim's request come down to above its
+status.capacity, and checks the allocated resources and their resize statuses a status update writes."""
 
 from __future__ import annotations
 
@@ -329,7 +329,7 @@ def _storage(claim: dict, where: str = "spec") -> Any:
 
 def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bool = True) -> Errors:
     """ValidatePersistentVolumeClaimUpdate: a claim's spec is fixed but for volumeName (set once), a nil class
-    (set once), and the storage request of a bound claim (never below what it was)."""
+    (set once), and the storage request of a bound claim (never lowered to its status.capacity or below)."""
     errs = _meta.object_meta_update(new.get("metadata"), old.get("metadata"))
     errs += validate_persistent_volume_claim(new, namespaced)
     spec, old_spec = dict(as_dict(new.get("spec"))), dict(as_dict(old.get("spec")))
@@ -356,12 +356,9 @@ def validate_persistent_volume_claim_update(new: dict, old: dict, namespaced: bo
         errs.append(forbidden("spec", SPEC_IMMUTABLE + "\n" + go_diff("core.PersistentVolumeClaimSpec",
                                                                       semantic(old_spec), semantic(spec))))
     new_size, old_size = parse_quantity(_storage(new)) or 0, parse_quantity(_storage(old)) or 0
-    if new_size < old_size:
-        old_status = as_dict(old.get("status"))
-        if old_status.get("allocatedResources") is None and old_status.get("allocatedResourceStatuses") is None:
-            errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
-        elif new_size <= (parse_quantity(_storage(old, "status")) or 0):
-            errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
+    # RecoverVolumeExpansionFailure (on in 1.32): a request may come down again, to above what the volume has.
+    if new_size < old_size and new_size <= (parse_quantity(_storage(old, "status")) or 0):
+        errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
     new_mode, old_mode = as_dict(new.get("spec")).get("volumeMode"), as_dict(old.get("spec")).get("volumeMode")
     if new_mode != old_mode:
         errs.append(invalid("volumeMode", new_mode, FIELD_IMMUTABLE))
@@ -374,8 +371,36 @@ def validate_persistent_volume_claim_status_update(new: dict, old: dict, namespa
         errs.append(required("resourceVersion", ""))
     if not as_dict(new.get("spec")).get("accessModes"):
         errs.append(required("Spec.accessModes", ""))
-    for name, value in sorted(as_dict(as_dict(new.get("status")).get("capacity")).items()):
-        amount = parse_quantity(value)
-        if amount is not None and amount < 0:
-            errs.append(invalid(f"status.capacity[{name}]", int(amount), "must be a valid resource quantity"))
+    status = as_dict(new.get("status"))
+    for name, value in sorted(as_dict(status.get("capacity")).items()):
+        errs += _basic_resource(value, f"status.capacity[{name}]")
+    # RecoverVolumeExpansionFailure (on in 1.32): what the resizer records is checked.
+    for name, value in sorted(as_dict(status.get("allocatedResourceStatuses")).items()):
+        errs += _claim_resource_key(name, "status.allocatedResourceStatus")
+        if value not in RESIZE_STATUSES:
+            errs.append(not_supported("status.allocatedResourceStatus", name, RESIZE_STATUSES))
+    for name, value in sorted(as_dict(status.get("allocatedResources")).items()):
+        key_errors = _claim_resource_key(name, "status.allocatedResources")
+        errs += key_errors or _basic_resource(value, f"status.allocatedResources[{name}]")
+    return errs
+
+
+# The resize statuses of a claim's status.allocatedResourceStatuses, sorted as upstream lists them.
+RESIZE_STATUSES = ("ControllerResizeInProgress", "ControllerResizeInfeasible", "NodeResizeInProgress",
+                   "NodeResizeInfeasible", "NodeResizePending")
+
+
+def _basic_resource(value: Any, path: str) -> Errors:
+    amount = parse_quantity(value)
+    if amount is not None and amount < 0:
+        return [invalid(path, int(amount), "must be a valid resource quantity")]
+    return []
+
+
+def _claim_resource_key(name: str, path: str) -> Errors:
+    """validatePersistentVolumeClaimResourceKey: a qualified name; of the native ones (no prefix, or a
+    kubernetes.io one) only storage. The path is the map's, the bad key its value."""
+    errs = [invalid(path, name, msg) for msg in names.is_qualified_name(name)]
+    if not errs and ("/" not in name or "kubernetes.io/" in name) and name != "storage":
+        errs.append(not_supported(path, name, ["storage"]))
     return errs
