@@ -27,7 +27,7 @@ from ..client.rest import APIError, Client
 from .cache import Cache
 from .events import EventBroadcaster
 from .framework import FitError, Framework, NoNodesAvailable
-from .plugins import default_plugins, default_selector, profile_plugins
+from .plugins import default_plugins, default_selector, preemption_enabled, profile_plugins
 from .preemption import PreemptionResult, preempt
 from .queue import QueuedPodInfo, SchedulingQueue
 from .resources import pod_requests
@@ -274,8 +274,12 @@ class Scheduler:
             return
         except FitError as e:
             info.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
-            outcome: PreemptionResult = preempt(framework, pod, snapshot, e.diagnosis, nominated,
-                                                self.pdbs.indexer.list())
+            if preemption_enabled(framework.plugins):
+                outcome: PreemptionResult = preempt(framework, pod, snapshot, e.diagnosis, nominated,
+                                                    self.pdbs.indexer.list())
+            else:
+                # No PostFilter plugin: nothing is added to the message and the nomination stays as it is.
+                outcome = PreemptionResult(None, "", nominated_node=None)
             if outcome.candidate is not None:
                 await self.prepare_candidate(framework, pod, outcome.candidate)
             elif outcome.message:

@@ -1,5 +1,5 @@
 """The scheduler's paths that end without a binding, against a client stand-in: a refused binding, a pod
-being deleted."""
+being deleted, preemption on and off."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ class FakeClient:
         return {}
 
 
-def scheduler_with(client, *pods):
-    s = Scheduler(client, task.Clock(), rand=random.Random(0))
+def scheduler_with(client, *pods, profiles=None):
+    s = Scheduler(client, task.Clock(), rand=random.Random(0), profiles=profiles)
     s.nodes._event("ADDED", node("a"))
     for p in pods:
         s.pods._event("ADDED", p)
@@ -90,3 +90,37 @@ def test_pod_being_deleted_is_skipped_with_an_event():
     assert (event["type"], event["reason"], event["action"], event["note"]) == (
         "Warning", "FailedScheduling", "Scheduling", "skip schedule deleting pod: default/held")
     assert client.patches == [] and not s.cache.is_assumed(p) and len(s.queue) == 0 and not s.queue.in_flight
+
+
+def test_preemption_can_be_turned_off_by_a_profile():
+    """postFilter disabled DefaultPreemption (the documented way to turn preemption off): the pod fails
+    with the filters' message alone, no victim is deleted and no node nominated; the default profile
+    preempts the lower-priority pod."""
+    def attempt(profiles):
+        low = pod("low", cpu="4", priority=1, node_name="a")
+        high = pod("high", cpu="4", priority=100)
+        client = FakeClient()
+        s = scheduler_with(client, low, high, profiles=profiles)
+        run(s.schedule_one(s.queue._pop()))
+        return client
+    off = attempt([{"schedulerName": "default-scheduler",
+                    "plugins": {"postFilter": {"disabled": [{"name": "DefaultPreemption"}]}}}])
+    assert off.deletes == []
+    [(_, name, body)] = off.patches
+    assert name == "high" and "nominatedNodeName" not in body["status"]
+    assert body["status"]["conditions"][0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    on = attempt(None)
+    assert on.deletes == ["low"]
+    assert on.patches[-1][1] == "high" and on.patches[-1][2]["status"]["nominatedNodeName"] == "a"
+
+
+def test_profile_naming_every_default_plugin_is_understood():
+    """A profile listing the default plugins by name (as upstream's --write-config-to writes it) is accepted,
+    queue, binding and preemption plugins included."""
+    from kapiserver.scheduler.plugins import profile_plugins
+    names = ["SchedulingGates", "PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
+             "NodePorts", "NodeResourcesFit", "VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding",
+             "VolumeZone", "PodTopologySpread", "InterPodAffinity", "DefaultPreemption",
+             "NodeResourcesBalancedAllocation", "ImageLocality", "DefaultBinder"]
+    plugins, weights = profile_plugins({"plugins": {"multiPoint": {"enabled": [{"name": n} for n in names]}}})
+    assert names == [p.name for p in plugins]

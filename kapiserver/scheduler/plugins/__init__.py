@@ -6,6 +6,8 @@ from typing import Callable, Mapping, Optional
 
 from .basic import NodeName, NodePorts, NodeUnschedulable
 from .imagelocality import ImageLocality
+from .markers import (DefaultBinder, DefaultPreemption, NodeVolumeLimits, PrioritySort, SchedulingGates,
+                      preemption_enabled)
 from .interpodaffinity import InterPodAffinity
 from .nodeaffinity import NodeAffinity
 from .noderesources import NodeResourcesBalancedAllocation, NodeResourcesFit
@@ -35,6 +37,8 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
     """The filter plugins in the order upstream's default profile runs them (Filter stops at the first
     rejection, so the order decides which reason a node reports)."""
     return [
+        SchedulingGates(),
+        PrioritySort(),
         NodeUnschedulable(),
         NodeName(),
         TaintToleration(),
@@ -42,18 +46,21 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodePorts(),
         NodeResourcesFit(),
         VolumeRestrictions(get_claim),
+        NodeVolumeLimits(),
         VolumeBinding(get_claim, get_volume, get_storage_class),
         VolumeZone(get_claim, get_volume, get_storage_class),
         PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),
+        DefaultPreemption(),
         NodeResourcesBalancedAllocation(),
         ImageLocality(),
+        DefaultBinder(),
     ]
 
 
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
-    its ``plugins`` (multiPoint, preFilter, filter, score: enabled with weights, disabled, "*")
+    its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
     and NodeResourcesFit's scoringStrategy from ``pluginConfig`` applied.  ValueError for what is wrong."""
     fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                      if c.get("name") == "NodeResourcesFit"), {})
@@ -68,7 +75,7 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     known = {p.name for p in plugins}
     points = profile.get("plugins") or {}
     # preScore goes with score here: a Score without its PreScore would have nothing to read.
-    methods = {"preFilter": "pre_filter", "filter": "filter", "score": "score"}
+    methods = {"preFilter": "pre_filter", "filter": "filter", "postFilter": "post_filter", "score": "score"}
 
     def names(entries):
         found = [e.get("name", "") for e in entries or []]
@@ -95,7 +102,8 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     return plugins, weights
 
 
-__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "profile_plugins", "ImageLocality",
+__all__ = ["DEFAULT_SCORE_WEIGHTS", "default_plugins", "default_selector", "preemption_enabled", "profile_plugins",
+           "DefaultBinder", "DefaultPreemption", "ImageLocality", "NodeVolumeLimits", "PrioritySort", "SchedulingGates",
            "InterPodAffinity", "NodeAffinity", "NodeName",
            "NodePorts", "NodeResourcesBalancedAllocation", "NodeResourcesFit", "NodeUnschedulable",
            "PodTopologySpread", "TaintToleration", "VolumeBinding", "VolumeRestrictions",
