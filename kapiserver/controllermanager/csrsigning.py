@@ -1,13 +1,16 @@
 """certificatesigningrequest-signing-controller: issues certificates for approved requests to the kubernetes.io
 signers (kube-apiserver-client, kube-apiserver-client-kubelet, kubelet-serving, legacy-unknown) with the CA of
---cluster-signing-cert-file/--cluster-signing-key-file, valid for min(--cluster-signing-duration,
-spec.expirationSeconds), as upstream's pkg/controller/certificates/signer. A request a signer refuses gets a Failed
-condition (SignerValidationFailure). Without the two files the controller does nothing (upstream skips it)."""
+--cluster-signing-cert-file/--cluster-signing-key-file, or each signer's own (--cluster-signing-kubelet-serving-,
+-kubelet-client-, -kube-apiserver-client-, -legacy-unknown-cert-file/-key-file; the two ways exclude each other, and
+with per-signer files a signer given none is not served), valid for min(--cluster-signing-duration,
+spec.expirationSeconds), as upstream's pkg/controller/certificates/signer and its start function. A request a signer
+refuses gets a Failed condition (SignerValidationFailure). Without any files the controller does nothing (upstream
+skips it)."""
 
 from __future__ import annotations
 
 import base64
-from typing import Optional
+from typing import Dict, Optional
 
 from twisted.logger import Logger
 
@@ -27,9 +30,9 @@ class CSRSigningController(QueueController):
     name = "certificatesigningrequest-signing-controller"
     default_workers = 5
 
-    def __init__(self, ctx: ControllerContext, authority: CertificateAuthority):
+    def __init__(self, ctx: ControllerContext, authorities: Dict[str, CertificateAuthority]):
         super().__init__(ctx)
-        self.authority = authority
+        self.authorities = authorities      # signer name -> the CA that signs for it
         self.duration = float(ctx.option("cluster-signing-duration", DEFAULT_DURATION))
         self.csrs = self.informer(CERTIFICATE_SIGNING_REQUESTS)
         self.csrs.add_event_handler(on_add=self._changed, on_update=lambda old, new: self._changed(new))
@@ -38,11 +41,10 @@ class CSRSigningController(QueueController):
         if self._wants_signing(csr):
             self.enqueue(csr)
 
-    @staticmethod
-    def _wants_signing(csr: dict) -> bool:
+    def _wants_signing(self, csr: dict) -> bool:
         return (is_approved(csr) and not has_condition(csr, "Failed") and
                 not (csr.get("status") or {}).get("certificate") and
-                (csr.get("spec") or {}).get("signerName") in SIGNERS)
+                (csr.get("spec") or {}).get("signerName") in self.authorities)
 
     async def sync(self, key: str) -> None:
         _, name = split_key(key)
@@ -67,7 +69,8 @@ class CSRSigningController(QueueController):
             if spec.get("expirationSeconds"):
                 duration = min(duration, float(spec["expirationSeconds"]))
             # Signing is CPU work (an RSA CA key's above all): done in the thread pool, off the reactor thread.
-            pem = await in_pool(self.clock, self.authority.sign, request, spec.get("usages") or [], duration, now)
+            authority = self.authorities[spec["signerName"]]
+            pem = await in_pool(self.clock, authority.sign, request, spec.get("usages") or [], duration, now)
             status["certificate"] = base64.b64encode(pem).decode()
         try:
             await self.client.update(CERTIFICATE_SIGNING_REQUESTS, {**csr, "status": status}, subresource="status")
@@ -88,13 +91,44 @@ class Skipped:
         return None
 
 
+# Each signer's own flags (their prefix), upstream's per-signer CSRSigningConfigurations.
+SIGNER_FLAGS = {"kubernetes.io/kubelet-serving": "cluster-signing-kubelet-serving",
+                "kubernetes.io/kube-apiserver-client-kubelet": "cluster-signing-kubelet-client",
+                "kubernetes.io/kube-apiserver-client": "cluster-signing-kube-apiserver-client",
+                "kubernetes.io/legacy-unknown": "cluster-signing-legacy-unknown"}
+BOTH_WAYS = "cannot specify default and per controller certs at the same time"
+
+
+def signing_files(option) -> Dict[str, tuple]:
+    """Signer name -> (cert file, key file) as ``option(flag)`` configures them; ValueError(BOTH_WAYS) when both
+    the shared files and a signer's own are given."""
+    default = (option("cluster-signing-cert-file"), option("cluster-signing-key-file"))
+    own = {signer: (option(f"{prefix}-cert-file"), option(f"{prefix}-key-file"))
+           for signer, prefix in SIGNER_FLAGS.items()}
+    specific = any(cert or key for cert, key in own.values())
+    if specific and all(default):
+        raise ValueError(BOTH_WAYS)
+    if specific:
+        return {signer: files for signer, files in own.items() if any(files)}
+    return {signer: default for signer in SIGNERS} if all(default) else {}
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def start_csr_signing_controller(ctx: ControllerContext) -> Optional[object]:
-    cert_file, key_file = ctx.option("cluster-signing-cert-file"), ctx.option("cluster-signing-key-file")
-    if not cert_file or not key_file:
+    files = signing_files(ctx.option)
+    if not files:
         log.info("Skipping CSR signer controller because no csr cert/key was specified")
         return Skipped()
-    with open(cert_file, "rb") as f:
-        cert_pem = f.read()
-    with open(key_file, "rb") as f:
-        key_pem = f.read()
-    return CSRSigningController(ctx, CertificateAuthority(cert_pem, key_pem))
+    authorities = {}
+    for signer in SIGNERS:
+        if signer not in files:
+            log.info("Skipping CSR signer controller because specific files were specified for other signers and "
+                     "not this one: {signer}", signer=signer)
+            continue
+        cert_file, key_file = files[signer]
+        authorities[signer] = CertificateAuthority(_read(cert_file), _read(key_file))
+    return CSRSigningController(ctx, authorities)

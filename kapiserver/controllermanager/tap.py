@@ -11,8 +11,9 @@ from ..client.leaderelection import LEADER_ELECTION_DURATIONS, leader_election_p
 from ..flags import PflagOptions
 
 BOOLEAN_PARAMETERS = frozenset({"leader-elect"})
-DURATIONS = (*LEADER_ELECTION_DURATIONS, "node-monitor-grace-period", "node-monitor-period", "node-startup-grace-period",
-             "cluster-signing-duration", "pod-eviction-timeout", "resource-quota-sync-period",
+DURATIONS = (*LEADER_ELECTION_DURATIONS, "node-monitor-grace-period", "node-monitor-period",
+             "node-startup-grace-period", "cluster-signing-duration", "pod-eviction-timeout",
+             "resource-quota-sync-period",
              "namespace-sync-period", "horizontal-pod-autoscaler-sync-period",
              "horizontal-pod-autoscaler-downscale-stabilization", "horizontal-pod-autoscaler-cpu-initialization-period",
              "horizontal-pod-autoscaler-initial-readiness-delay", "endpoint-updates-batch-period",
@@ -90,6 +91,13 @@ class Options(PflagOptions):
         ["cluster-signing-cert-file", None, None, "PEM CA certificate issuing cluster-scoped certificates."],
         ["cluster-signing-key-file", None, None, "PEM CA private key issuing cluster-scoped certificates."],
         ["cluster-signing-duration", None, "8760h", "The longest validity of a signed certificate."],
+        *([f"cluster-signing-{signer}-{part}-file", None, None,
+           f"PEM CA {what} of the kubernetes.io/{name} signer (instead of --cluster-signing-{part}-file)."]
+          for signer, name in (("kubelet-serving", "kubelet-serving"),
+                               ("kubelet-client", "kube-apiserver-client-kubelet"),
+                               ("kube-apiserver-client", "kube-apiserver-client"),
+                               ("legacy-unknown", "legacy-unknown"))
+          for part, what in (("cert", "certificate"), ("key", "private key"))),
         ["terminated-pod-gc-threshold", None, "12500",
          "Terminated pods kept before the pod garbage collector deletes them (<= 0: never)."],
         ["resource-quota-sync-period", None, "5m", "How often quota usage is recalculated."],
@@ -114,6 +122,14 @@ class Options(PflagOptions):
             raise usage.UsageError("--kubeconfig is required")
         self.convert(BOOLEAN_PARAMETERS, DURATIONS, INTEGERS, FLOATS)
         healthserver.validate(self)
+        from .csrsigning import SIGNER_FLAGS, signing_files
+        try:
+            signing_files(self.get)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        for prefix in SIGNER_FLAGS.values():
+            if bool(self[f"{prefix}-cert-file"]) != bool(self[f"{prefix}-key-file"]):
+                raise usage.UsageError(f"--{prefix}-cert-file and --{prefix}-key-file go together")
         spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
         try:
             self["controllers"] = registry.selected(spec)

@@ -122,7 +122,7 @@ def test_signing_is_done_in_the_thread_pool():
     _, signer = authority(ec.SECP256R1())
     client = StatusWrites()
     controller = CSRSigningController(ControllerContext(client, SharedInformerFactory(client, clock), clock, {}),
-                                      signer)
+                                      {"kubernetes.io/kube-apiserver-client": signer})
     csr = csr_object("approved", "kubernetes.io/kube-apiserver-client", request_pem("jane", ["devs"]),
                      ["client auth"])
     csr["metadata"].update(uid="u", resourceVersion="1")
@@ -132,3 +132,48 @@ def test_signing_is_done_in_the_thread_pool():
     assert clock.pool.jobs == [signer.sign]
     [(subresource, written)] = client.writes
     assert subresource == "status" and written["status"]["certificate"]
+
+
+def test_each_signer_can_have_its_own_ca_and_a_signer_without_one_is_not_served(tmp_path):
+    """upstream's per-signer files (--cluster-signing-kube-apiserver-client-cert-file...): a request is signed by
+    its signer's own CA, and with per-signer files a signer given none is left alone; the shared and per-signer
+    files exclude each other."""
+    import pytest
+
+    from kapiserver.controllermanager.csrsigning import BOTH_WAYS, signing_files, start_csr_signing_controller
+    ca, signer = authority(ec.SECP256R1())
+    (tmp_path / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ca.key").write_bytes(signer.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    options = {"cluster-signing-kube-apiserver-client-cert-file": str(tmp_path / "ca.crt"),
+               "cluster-signing-kube-apiserver-client-key-file": str(tmp_path / "ca.key")}
+    assert signing_files(options.get) == {"kubernetes.io/kube-apiserver-client": (str(tmp_path / "ca.crt"),
+                                                                                  str(tmp_path / "ca.key"))}
+    shared = {"cluster-signing-cert-file": "a", "cluster-signing-key-file": "b"}
+    assert set(signing_files(shared.get)) == {"kubernetes.io/kube-apiserver-client",
+                                              "kubernetes.io/kube-apiserver-client-kubelet",
+                                              "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"}
+    with pytest.raises(ValueError, match=BOTH_WAYS):
+        signing_files({**shared, **options}.get)
+    assert signing_files({}.get) == {}
+
+    clock = PooledClock()
+    clock.advance(NOW.timestamp())
+    client = StatusWrites()
+    ctx = ControllerContext(client, SharedInformerFactory(client, clock), clock, options)
+    controller = start_csr_signing_controller(ctx)
+    assert list(controller.authorities) == ["kubernetes.io/kube-apiserver-client"]
+    for name, signer_name, usages in (("client", "kubernetes.io/kube-apiserver-client", ["client auth"]),
+                                      ("legacy", "kubernetes.io/legacy-unknown", ["client auth"])):
+        csr = csr_object(name, signer_name, request_pem("jane", ["devs"]), usages)
+        csr["metadata"].update(uid=name, resourceVersion="1")
+        csr["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "R"}]}
+        controller.csrs.indexer.add(csr)
+        run(controller.sync(name))
+    [(_, written)] = client.writes
+    assert written["metadata"]["name"] == "client"
+    import base64
+    issued = x509.load_pem_x509_certificate(base64.b64decode(written["status"]["certificate"]))
+    assert issued.issuer == ca.subject
+    assert start_csr_signing_controller(ControllerContext(client, SharedInformerFactory(client, clock), clock,
+                                                          {})).skipped
