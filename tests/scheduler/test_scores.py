@@ -227,3 +227,40 @@ def test_inter_pod_affinity_normalises_as_upstream_floats():
     p = pod("p", affinity={"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         term(29, "x"), term(100, "y")]}})
     assert scores(InterPodAffinity(), p, nodes, placed) == {"a1": 28, "b1": 100, "c1": 0}
+
+
+def test_topology_spread_list_defaults_from_the_profile():
+    """pluginConfig PodTopologySpread defaultingType List: its defaultConstraints spread a pod without
+    constraints of its own over its ReplicaSet's pods (a DoNotSchedule one filters), none at all turns default
+    spreading off, and System with constraints is refused, as upstream's PodTopologySpreadArgs."""
+    import pytest
+
+    from kapiserver.scheduler.framework import FitError
+    from kapiserver.scheduler.plugins import default_selector, profile_plugins
+    rs = {"metadata": {"name": "web-1", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+    owner = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True}]
+
+    def replica(name, node_name=None):
+        p = pod(name, labels={"app": "web"}, node_name=node_name)
+        p["metadata"]["ownerReferences"] = owner
+        return p
+
+    def selector(p):
+        return default_selector(p, [], lambda kind, ns, name: rs)
+
+    def profile(args):
+        plugins, weights = profile_plugins({"pluginConfig": [{"name": "PodTopologySpread", "args": args}]},
+                                           default_spread_selector=selector)
+        return Framework(plugins, weights, rand=random.Random(0))
+    hard = profile({"defaultingType": "List", "defaultConstraints": [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}]})
+    placed = [replica("w1", "a"), replica("w2", "a"), replica("w3", "b")]
+    assert hard.schedule(replica("w4"), cluster([node("a"), node("b")], placed).snapshot()).suggested_host == "b"
+    with pytest.raises(FitError, match="didn't match pod topology spread constraints"):
+        hard.schedule(replica("w4"), cluster([node("a"), node("b", unschedulable=True)], placed).snapshot())
+    off = [p for p in profile({"defaultingType": "List"}).plugins if p.name == "PodTopologySpread"][0]
+    snapshot = cluster([node("a"), node("b")], placed).snapshot()
+    assert off.pre_score(CycleState(), replica("w4"), snapshot, snapshot.node_infos).code == "Skip"
+    with pytest.raises(ValueError, match="defaultingType"):
+        profile({"defaultConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]})

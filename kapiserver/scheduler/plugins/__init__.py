@@ -58,14 +58,44 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
     ]
 
 
+def spread_constraints(args: Mapping) -> Optional[list]:
+    """PodTopologySpreadArgs: None for defaultingType System (the default), else the List's
+    defaultConstraints; ValueError as upstream's validation words it."""
+    kind = args.get("defaultingType") or "System"
+    constraints = list(args.get("defaultConstraints") or [])
+    if kind not in ("System", "List"):
+        raise ValueError(f'defaultingType: Unsupported value: "{kind}": supported values: "List", "System"')
+    if kind == "System":
+        if constraints:
+            raise ValueError('defaultingType: Invalid value: "System": when .defaultConstraints are not empty')
+        return None
+    for i, constraint in enumerate(constraints):
+        if constraint.get("labelSelector") is not None:
+            raise ValueError(f"defaultConstraints[{i}].labelSelector: Forbidden: constraint must not define a "
+                             "selector, as they deduced for each pod")
+        if constraint.get("whenUnsatisfiable") not in ("DoNotSchedule", "ScheduleAnyway"):
+            raise ValueError(f"defaultConstraints[{i}].whenUnsatisfiable: Unsupported value: "
+                             f"\"{constraint.get('whenUnsatisfiable', '')}\": supported values: "
+                             '"DoNotSchedule", "ScheduleAnyway"')
+    return constraints
+
+
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
     its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
-    and NodeResourcesFit's scoringStrategy from ``pluginConfig`` applied.  ValueError for what is wrong."""
+    and NodeResourcesFit's scoringStrategy and PodTopologySpread's defaultingType and defaultConstraints from
+    ``pluginConfig`` applied.  ValueError for what is wrong."""
     fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                      if c.get("name") == "NodeResourcesFit"), {})
     strategy = fit_args.get("scoringStrategy") or {}
     plugins = default_plugins(**listers)
+    spread_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
+                        if c.get("name") == "PodTopologySpread"), {})
+    if spread_args:
+        defaults = spread_constraints(spread_args)
+        if defaults is not None:
+            plugins = [PodTopologySpread(listers.get("default_spread_selector") or (lambda pod: None), defaults)
+                       if p.name == "PodTopologySpread" else p for p in plugins]
     if strategy:
         scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or []) or None
         plugins = [NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or

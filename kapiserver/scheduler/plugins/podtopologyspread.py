@@ -5,10 +5,11 @@ Nodes count for a constraint when they match the pod's required node affinity (n
 the default) and, with nodeTaintsPolicy Honor, tolerate its taints; a node lacking any constraint's
 topologyKey holds no domain.  Terminating pods are not counted, nor any pod by an empty labelSelector.
 
-A pod with no constraints of its own is scored by the system default constraints (ScheduleAnyway, maxSkew 3
-over kubernetes.io/hostname and 5 over topology.kubernetes.io/zone) on the pods its Services and its
-controller (ReplicationController, ReplicaSet, StatefulSet) select, as upstream's defaultingType System; a
-node lacking a key is then scored on the keys it has rather than ignored.
+A pod with no constraints of its own is spread by the default constraints on the pods its Services and its
+controller (ReplicationController, ReplicaSet, StatefulSet) select: the system defaults (ScheduleAnyway,
+maxSkew 3 over kubernetes.io/hostname and 5 over topology.kubernetes.io/zone; a node lacking a key is then
+scored on the keys it has rather than ignored), or with the plugin's defaultingType List its
+defaultConstraints (DoNotSchedule ones filter too; none at all turns default spreading off).
 """
 
 from __future__ import annotations
@@ -75,22 +76,36 @@ class PodTopologySpread:
     events = {"Node/Add", "Node/Delete", "Node/UpdateNodeLabel", "Node/UpdateNodeTaint", "AssignedPod/Add",
               "AssignedPod/UpdatePodLabel", "AssignedPod/Delete"}
 
-    def __init__(self, default_selector: Callable[[Mapping], Optional[LabelSelector]] = lambda pod: None):
+    def __init__(self, default_selector: Callable[[Mapping], Optional[LabelSelector]] = lambda pod: None,
+                 default_constraints: Optional[Iterable[Mapping]] = None):
+        """``default_constraints``: defaultingType List's defaultConstraints; None for the system defaults."""
         self.default_selector = default_selector
+        self.system_defaulted = default_constraints is None
+        self.default_constraints = tuple(SYSTEM_DEFAULT_CONSTRAINTS if default_constraints is None
+                                         else default_constraints)
 
-    def _score_constraints(self, pod: Mapping) -> tuple[list[_Constraint], bool]:
-        """The ScheduleAnyway constraints, and whether they are the pod's own (every key then required)."""
+    def _pod_constraints(self, pod: Mapping, when: str) -> list[_Constraint]:
+        """The pod's own constraints of that kind, or else the default ones over its siblings' selector."""
         if (pod.get("spec") or {}).get("topologySpreadConstraints"):
-            return _constraints(pod, "ScheduleAnyway"), True
+            return _constraints(pod, when)
+        defaults = [c for c in self.default_constraints if c.get("whenUnsatisfiable") == when]
+        if not defaults:
+            return []
         selector = self.default_selector(pod)
         if selector is None or selector.empty:
-            return [], False
-        return [_Constraint(c, pod, selector) for c in SYSTEM_DEFAULT_CONSTRAINTS], False
+            return []
+        return [_Constraint(c, pod, selector) for c in defaults]
+
+    def _score_constraints(self, pod: Mapping) -> tuple[list[_Constraint], bool]:
+        """The ScheduleAnyway constraints, and whether a node must have every key to be scored (the pod's
+        own constraints, or defaults other than the system's)."""
+        own = bool((pod.get("spec") or {}).get("topologySpreadConstraints"))
+        return self._pod_constraints(pod, "ScheduleAnyway"), own or not self.system_defaulted
 
     # --- Filter ---------------------------------------------------------------------------------
 
     def pre_filter(self, state, pod: Mapping, snapshot):
-        constraints = _constraints(pod, "DoNotSchedule")
+        constraints = self._pod_constraints(pod, "DoNotSchedule")
         if not constraints:
             return Status(SKIP)
         namespace = pod["metadata"].get("namespace", "")
