@@ -264,3 +264,30 @@ def test_topology_spread_list_defaults_from_the_profile():
     assert off.pre_score(CycleState(), replica("w4"), snapshot, snapshot.node_infos).code == "Skip"
     with pytest.raises(ValueError, match="defaultingType"):
         profile({"defaultConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]})
+
+
+def test_requested_to_capacity_ratio():
+    """scoringStrategy RequestedToCapacityRatio (the bin-packing documentation's example): the utilization
+    after placing the pod read off the shape's broken line (scores 0..10 scaled to 0..100), averaged over the
+    resources scoring above 0 by weight and rounded; a shape out of order is refused."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+    from kapiserver.scheduler.plugins.noderesources import broken_linear
+    strategy = {"type": "RequestedToCapacityRatio", "resources": [{"name": "cpu", "weight": 1}],
+                "requestedToCapacityRatio": {"shape": [{"utilization": 0, "score": 0},
+                                                       {"utilization": 100, "score": 10}]}}
+    plugins, weights = profile_plugins({"pluginConfig": [{"name": "NodeResourcesFit",
+                                                          "args": {"scoringStrategy": strategy}}]})
+    fit = next(p for p in plugins if p.name == "NodeResourcesFit")
+    nodes = [node("a", cpu="4"), node("b", cpu="4")]
+    placed = [pod("x", cpu="2", node_name="a")]
+    # a: (2 + 1) of 4 cpus is 75% -> 75; b: 25% -> 25
+    assert scores(fit, pod("p", cpu="1"), nodes, placed) == {"a": 75, "b": 25}
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    assert fw.schedule(pod("p", cpu="1"), cluster(nodes, placed).snapshot()).suggested_host == "a"
+    falling = [(0, 100), (50, 0)]
+    assert [broken_linear(falling, u) for u in (0, 1, 25, 60)] == [100, 98, 50, 0]
+    strategy["requestedToCapacityRatio"]["shape"] = [{"utilization": 50, "score": 1}, {"utilization": 10, "score": 2}]
+    with pytest.raises(ValueError, match="sorted in increasing order"):
+        profile_plugins({"pluginConfig": [{"name": "NodeResourcesFit", "args": {"scoringStrategy": strategy}}]})

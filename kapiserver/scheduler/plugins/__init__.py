@@ -98,8 +98,9 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
                        if p.name == "PodTopologySpread" else p for p in plugins]
     if strategy:
         scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or []) or None
+        shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape")
         plugins = [NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or
-                                    (("cpu", 1), ("memory", 1))) if p.name == "NodeResourcesFit" else p
+                                    (("cpu", 1), ("memory", 1)), shape) if p.name == "NodeResourcesFit" else p
                    for p in plugins]
     weights = dict(DEFAULT_SCORE_WEIGHTS)
     known = {p.name for p in plugins}

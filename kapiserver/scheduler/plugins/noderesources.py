@@ -1,5 +1,5 @@
 """NodeResourcesFit (the pod's requests against what is left of the node's allocatable; LeastAllocated
-scoring by default, MostAllocated when a profile's scoringStrategy asks) and
+scoring by default, MostAllocated or RequestedToCapacityRatio when a profile's scoringStrategy asks) and
 NodeResourcesBalancedAllocation (favouring nodes whose cpu and memory stay in step)."""
 
 from __future__ import annotations
@@ -40,18 +40,68 @@ def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple
     return found
 
 
+# RequestedToCapacityRatio: a shape's scores run 0..10, scaled to the node score's 0..100.
+MAX_CUSTOM_PRIORITY_SCORE = 10
+MAX_UTILIZATION = 100
+
+
+def _go_div(a: int, b: int) -> int:
+    """Integer division truncating toward zero, as Go's (a falling shape has negative slopes)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def broken_linear(shape, utilization: int) -> int:
+    """helper.BuildBrokenLinearFunction: the score at ``utilization`` on the line through the shape's points,
+    flat before the first and after the last."""
+    for i, (point_utilization, score) in enumerate(shape):
+        if utilization <= point_utilization:
+            if i == 0:
+                return score
+            previous_utilization, previous_score = shape[i - 1]
+            return previous_score + _go_div((score - previous_score) * (utilization - previous_utilization),
+                                            point_utilization - previous_utilization)
+    return shape[-1][1]
+
+
+def validate_shape(shape) -> list[tuple[int, int]]:
+    """The requestedToCapacityRatio shape as (utilization, score) points, validated as upstream's
+    ValidateNodeResourcesFitArgs words it."""
+    if not shape:
+        raise ValueError("scoringStrategy.requestedToCapacityRatio.shape: Required value: at least one point must be "
+                         "specified")
+    points = []
+    for i, point in enumerate(shape):
+        utilization, score = point.get("utilization", 0), point.get("score", 0)
+        path = f"scoringStrategy.requestedToCapacityRatio.shape[{i}]"
+        if not 0 <= utilization <= MAX_UTILIZATION:
+            raise ValueError(f"{path}.utilization: Invalid value: {utilization}: not in valid range [0, 100]")
+        if points and utilization <= points[-1][0]:
+            raise ValueError(f"{path}.utilization: Invalid value: {utilization}: "
+                             "values must be sorted in increasing order")
+        if not 0 <= score <= MAX_CUSTOM_PRIORITY_SCORE:
+            raise ValueError(f"{path}.score: Invalid value: {score}: not in valid range [0, 10]")
+        points.append((utilization, score))
+    return points
+
+
 class NodeResourcesFit:
-    """``strategy`` is the scoringStrategy type, ``scored`` its (resource, weight) pairs."""
+    """``strategy`` is the scoringStrategy type, ``scored`` its (resource, weight) pairs, ``shape`` the
+    requestedToCapacityRatio shape's points (utilization, score) for that strategy."""
 
     name = "NodeResourcesFit"
-    STRATEGIES = ("LeastAllocated", "MostAllocated")
+    STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 
-    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES):
+    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES, shape=None):
         if strategy not in self.STRATEGIES:
             raise ValueError(f"scoringStrategy.type: Unsupported value: {strategy!r}: supported values: "
                              f"{', '.join(repr(s) for s in self.STRATEGIES)}")
         self.strategy = strategy
         self.scored = tuple(scored)
+        self.shape = None
+        if strategy == "RequestedToCapacityRatio":
+            scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
+            self.shape = [(u, score * scale) for u, score in validate_shape(shape)]
     events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
 
     def pre_filter(self, state, pod: Mapping, snapshot):
@@ -104,13 +154,24 @@ class NodeResourcesFit:
             capacity = node_info.allocatable.get(name, 0)
             if capacity == 0:
                 continue
+            if self.shape is not None:
+                utilization = MAX_UTILIZATION if requested > capacity else requested * MAX_UTILIZATION // capacity
+                score = broken_linear(self.shape, utilization)
+                if score > 0:    # a resource scoring 0 does not count in the average
+                    total += score * weight
+                    weights += weight
+                continue
             if self.strategy == "MostAllocated":
                 score = min(requested, capacity) * MAX_NODE_SCORE // capacity
             else:
                 score = 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
             total += score * weight
             weights += weight
-        return total // weights if weights else 0
+        if not weights:
+            return 0
+        if self.shape is not None:
+            return math.floor(total / weights + 0.5)    # rounded, as upstream's math.Round of the mean
+        return total // weights
 
 
 class NodeResourcesBalancedAllocation:
