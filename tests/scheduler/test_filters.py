@@ -349,3 +349,27 @@ def test_inline_disk_conflict():
         "0/1 nodes are available: 1 node(s) had no available disk.")
     readers = [with_disk("holder", read_only=True, node_name="a1")]
     assert host(zone_nodes()[:1], with_disk("p", read_only=True), pods=readers) == "a1"
+
+
+def test_profile_added_node_affinity():
+    """A profile's NodeAffinity addedAffinity (node affinity per scheduling profile) binds every pod of the
+    profile: nodes its required terms do not match are "scheduler-enforced" rejections; its preferred terms
+    score."""
+    import random
+
+    from kapiserver.scheduler.framework import Framework
+    from kapiserver.scheduler.plugins import profile_plugins
+    added = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "scheduler-profile", "operator": "In", "values": ["foo"]}]}]},
+             "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": {"matchExpressions": [
+                 {"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}
+    plugins, weights = profile_plugins({"schedulerName": "foo-scheduler", "pluginConfig": [
+        {"name": "NodeAffinity", "args": {"addedAffinity": added}}]})
+    fw = Framework(plugins, weights, rand=random.Random(0))
+    nodes = [node("plain"), node("foo", labels={"scheduler-profile": "foo"}),
+             node("foo-ssd", labels={"scheduler-profile": "foo", "disk": "ssd"})]
+    for _ in range(5):
+        assert fw.schedule(pod("p"), cluster(nodes).snapshot()).suggested_host == "foo-ssd"
+    with pytest.raises(FitError) as raised:
+        fw.schedule(pod("p"), cluster(nodes[:1]).snapshot())
+    assert str(raised.value) == "0/1 nodes are available: 1 node(s) didn't match scheduler-enforced node affinity."

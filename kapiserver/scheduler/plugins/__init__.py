@@ -83,8 +83,8 @@ def spread_constraints(args: Mapping) -> Optional[list]:
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
     its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
-    and NodeResourcesFit's scoringStrategy and PodTopologySpread's defaultingType and defaultConstraints from
-    ``pluginConfig`` applied.  ValueError for what is wrong."""
+    and NodeResourcesFit's scoringStrategy, PodTopologySpread's defaultingType and defaultConstraints and
+    NodeAffinity's addedAffinity from ``pluginConfig`` applied.  ValueError for what is wrong."""
     fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                      if c.get("name") == "NodeResourcesFit"), {})
     strategy = fit_args.get("scoringStrategy") or {}
@@ -96,6 +96,10 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
         if defaults is not None:
             plugins = [PodTopologySpread(listers.get("default_spread_selector") or (lambda pod: None), defaults)
                        if p.name == "PodTopologySpread" else p for p in plugins]
+    affinity_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
+                          if c.get("name") == "NodeAffinity"), {})
+    if affinity_args.get("addedAffinity"):
+        plugins = [NodeAffinity(affinity_args["addedAffinity"]) if p.name == "NodeAffinity" else p for p in plugins]
     if strategy:
         scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or []) or None
         shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape")
