@@ -291,3 +291,32 @@ def test_requested_to_capacity_ratio():
     strategy["requestedToCapacityRatio"]["shape"] = [{"utilization": 50, "score": 1}, {"utilization": 10, "score": 2}]
     with pytest.raises(ValueError, match="sorted in increasing order"):
         profile_plugins({"pluginConfig": [{"name": "NodeResourcesFit", "args": {"scoringStrategy": strategy}}]})
+
+
+def test_inter_pod_affinity_args_from_the_profile():
+    """InterPodAffinity args: hardPodAffinityWeight weighs placed pods' required affinity to the incoming pod
+    (0 turns it off), ignorePreferredTermsOfExistingPods skips scoring a pod with no preferred terms, and a
+    weight past 100 is refused."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+
+    def plugin(args):
+        plugins, _ = profile_plugins({"pluginConfig": [{"name": "InterPodAffinity", "args": args}]})
+        return next(p for p in plugins if p.name == "InterPodAffinity")
+    nodes = [node("a1", labels={"zone": "a"}), node("b1", labels={"zone": "b"})]
+    clingy = pod("clingy", node_name="b1", affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "zone"}]}})
+    web = pod("web", labels={"app": "web"})
+    snapshot = cluster(nodes, [clingy]).snapshot()
+    state = CycleState()
+    assert plugin({"hardPodAffinityWeight": 5}).pre_score(state, web, snapshot, snapshot.node_infos) is None
+    assert state["InterPodAffinity/score"] == {("zone", "b"): 5}
+    state = CycleState()
+    plugin({"hardPodAffinityWeight": 0}).pre_score(state, web, snapshot, snapshot.node_infos)
+    assert state["InterPodAffinity/score"] == {}
+    skipped = plugin({"ignorePreferredTermsOfExistingPods": True}).pre_score(
+        CycleState(), web, snapshot, snapshot.node_infos)
+    assert skipped.code == "Skip"
+    with pytest.raises(ValueError, match="hardPodAffinityWeight"):
+        plugin({"hardPodAffinityWeight": 101})

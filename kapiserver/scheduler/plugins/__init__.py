@@ -83,8 +83,9 @@ def spread_constraints(args: Mapping) -> Optional[list]:
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
     its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
-    and NodeResourcesFit's scoringStrategy, PodTopologySpread's defaultingType and defaultConstraints and
-    NodeAffinity's addedAffinity from ``pluginConfig`` applied.  ValueError for what is wrong."""
+    and NodeResourcesFit's scoringStrategy, PodTopologySpread's defaultingType and defaultConstraints,
+    InterPodAffinity's hardPodAffinityWeight and ignorePreferredTermsOfExistingPods and NodeAffinity's
+    addedAffinity from ``pluginConfig`` applied.  ValueError for what is wrong."""
     fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                      if c.get("name") == "NodeResourcesFit"), {})
     strategy = fit_args.get("scoringStrategy") or {}
@@ -96,6 +97,13 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
         if defaults is not None:
             plugins = [PodTopologySpread(listers.get("default_spread_selector") or (lambda pod: None), defaults)
                        if p.name == "PodTopologySpread" else p for p in plugins]
+    pod_affinity_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
+                              if c.get("name") == "InterPodAffinity"), {})
+    if pod_affinity_args:
+        plugins = [InterPodAffinity(listers.get("namespace_labels") or (lambda ns: {}),
+                                    pod_affinity_args.get("hardPodAffinityWeight", 1),
+                                    bool(pod_affinity_args.get("ignorePreferredTermsOfExistingPods")))
+                   if p.name == "InterPodAffinity" else p for p in plugins]
     affinity_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
                           if c.get("name") == "NodeAffinity"), {})
     if affinity_args.get("addedAffinity"):

@@ -1,6 +1,7 @@
 """InterPodAffinity: the pod's required affinity and anti-affinity against the pods already placed, and
 those pods' required anti-affinity against it; preferred terms (both ways) and existing pods' required
-affinity (at hardPodAffinityWeight 1) make the score.
+affinity (at hardPodAffinityWeight, 1 unless a profile's args say otherwise) make the score; with the args'
+ignorePreferredTermsOfExistingPods a pod without preferred terms of its own is not scored.
 
 A term applies to the pods of its namespaces (the pod's own when it names none and has no
 namespaceSelector), or of the namespaces its namespaceSelector matches; namespace labels come from the
@@ -58,8 +59,15 @@ class InterPodAffinity:
     events = {"Node/Add", "Node/UpdateNodeLabel", "AssignedPod/Add", "AssignedPod/UpdatePodLabel",
               "AssignedPod/Delete"}
 
-    def __init__(self, namespace_labels: Callable[[str], Mapping] = lambda namespace: {}):
+    def __init__(self, namespace_labels: Callable[[str], Mapping] = lambda namespace: {},
+                 hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT,
+                 ignore_preferred_terms_of_existing_pods: bool = False):
+        if not 0 <= hard_pod_affinity_weight <= 100:
+            raise ValueError(f"hardPodAffinityWeight: Invalid value: {hard_pod_affinity_weight}: not in valid "
+                             "range [0, 100]")
         self.namespace_labels = namespace_labels
+        self.hard_pod_affinity_weight = hard_pod_affinity_weight
+        self.ignore_preferred_terms_of_existing_pods = ignore_preferred_terms_of_existing_pods
 
     # --- Filter ---------------------------------------------------------------------------------
 
@@ -127,6 +135,8 @@ class InterPodAffinity:
         preferred = preferred_terms(pod, "podAffinity")
         preferred_anti = preferred_terms(pod, "podAntiAffinity")
         has_preferred = bool(preferred or preferred_anti)
+        if self.ignore_preferred_terms_of_existing_pods and not has_preferred:
+            return Status(SKIP)
         scores: dict[tuple[str, str], int] = {}
 
         def process(terms, target, labels, multiplier):
@@ -145,9 +155,10 @@ class InterPodAffinity:
             for other in others:
                 process(preferred, other.pod, labels, 1)
                 process(preferred_anti, other.pod, labels, -1)
-                for term in required_terms(other.pod, "podAffinity"):
-                    term.weight = HARD_POD_AFFINITY_WEIGHT
-                    process([term], pod, labels, 1)
+                if self.hard_pod_affinity_weight > 0:
+                    for term in required_terms(other.pod, "podAffinity"):
+                        term.weight = self.hard_pod_affinity_weight
+                        process([term], pod, labels, 1)
                 process(preferred_terms(other.pod, "podAffinity"), pod, labels, 1)
                 process(preferred_terms(other.pod, "podAntiAffinity"), pod, labels, -1)
         if not has_preferred and not any_affinity:
