@@ -320,3 +320,19 @@ def test_inter_pod_affinity_args_from_the_profile():
     assert skipped.code == "Skip"
     with pytest.raises(ValueError, match="hardPodAffinityWeight"):
         plugin({"hardPodAffinityWeight": 101})
+
+
+def test_balanced_allocation_resources_from_the_profile():
+    """NodeResourcesBalancedAllocation args resources: the listed resources' shares are compared (an
+    extended one only when the pod asks for it)."""
+    from kapiserver.scheduler.plugins import profile_plugins
+    plugins, _ = profile_plugins({"pluginConfig": [{"name": "NodeResourcesBalancedAllocation", "args": {
+        "resources": [{"name": "cpu", "weight": 1}, {"name": "example.com/gpu", "weight": 1}]}}]})
+    balanced = next(p for p in plugins if p.name == "NodeResourcesBalancedAllocation")
+    nodes = [node("a", cpu="4", **{"example.com/gpu": "4"})]
+    gpu_pod = pod("g", cpu="1", **{"containers": [{"name": "c", "image": "x", "resources": {"requests": {
+        "cpu": "1", "example.com/gpu": "3"}}}]})
+    # cpu 1/4, gpu 3/4: 1 - |0.25 - 0.75| / 2
+    assert scores(balanced, gpu_pod, nodes) == {"a": 75}
+    # no gpu asked: cpu alone, nothing to compare
+    assert scores(balanced, pod("p", cpu="1", memory="7Gi"), nodes) == {"a": 100}

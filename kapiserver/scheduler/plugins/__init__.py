@@ -80,40 +80,43 @@ def spread_constraints(args: Mapping) -> Optional[list]:
     return constraints
 
 
+def _configured(name: str, args: Mapping, listers: Mapping):
+    """The plugin ``name`` built from its pluginConfig ``args``, or None to keep the default one."""
+    if name == "NodeResourcesFit" and args.get("scoringStrategy"):
+        strategy = args["scoringStrategy"]
+        scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or [])
+        return NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or (("cpu", 1), ("memory", 1)),
+                                (strategy.get("requestedToCapacityRatio") or {}).get("shape"))
+    if name == "NodeResourcesBalancedAllocation" and args.get("resources"):
+        return NodeResourcesBalancedAllocation(tuple((r["name"], r.get("weight", 1)) for r in args["resources"]))
+    if name == "PodTopologySpread":
+        defaults = spread_constraints(args)
+        if defaults is not None:
+            return PodTopologySpread(listers.get("default_spread_selector") or (lambda pod: None), defaults)
+    if name == "InterPodAffinity":
+        return InterPodAffinity(listers.get("namespace_labels") or (lambda ns: {}),
+                                args.get("hardPodAffinityWeight", 1),
+                                bool(args.get("ignorePreferredTermsOfExistingPods")))
+    if name == "NodeAffinity" and args.get("addedAffinity"):
+        return NodeAffinity(args["addedAffinity"])
+    return None
+
+
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
     its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
-    and NodeResourcesFit's scoringStrategy, PodTopologySpread's defaultingType and defaultConstraints,
-    InterPodAffinity's hardPodAffinityWeight and ignorePreferredTermsOfExistingPods and NodeAffinity's
-    addedAffinity from ``pluginConfig`` applied.  ValueError for what is wrong."""
-    fit_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
-                     if c.get("name") == "NodeResourcesFit"), {})
-    strategy = fit_args.get("scoringStrategy") or {}
+    and the args of its ``pluginConfig`` applied (NodeResourcesFit's scoringStrategy, PodTopologySpread's
+    defaultingType and defaultConstraints, InterPodAffinity's hardPodAffinityWeight and
+    ignorePreferredTermsOfExistingPods, NodeAffinity's addedAffinity, NodeResourcesBalancedAllocation's
+    resources).  ValueError for what is wrong."""
     plugins = default_plugins(**listers)
-    spread_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
-                        if c.get("name") == "PodTopologySpread"), {})
-    if spread_args:
-        defaults = spread_constraints(spread_args)
-        if defaults is not None:
-            plugins = [PodTopologySpread(listers.get("default_spread_selector") or (lambda pod: None), defaults)
-                       if p.name == "PodTopologySpread" else p for p in plugins]
-    pod_affinity_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
-                              if c.get("name") == "InterPodAffinity"), {})
-    if pod_affinity_args:
-        plugins = [InterPodAffinity(listers.get("namespace_labels") or (lambda ns: {}),
-                                    pod_affinity_args.get("hardPodAffinityWeight", 1),
-                                    bool(pod_affinity_args.get("ignorePreferredTermsOfExistingPods")))
-                   if p.name == "InterPodAffinity" else p for p in plugins]
-    affinity_args = next((c.get("args") or {} for c in profile.get("pluginConfig") or []
-                          if c.get("name") == "NodeAffinity"), {})
-    if affinity_args.get("addedAffinity"):
-        plugins = [NodeAffinity(affinity_args["addedAffinity"]) if p.name == "NodeAffinity" else p for p in plugins]
-    if strategy:
-        scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or []) or None
-        shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape")
-        plugins = [NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or
-                                    (("cpu", 1), ("memory", 1)), shape) if p.name == "NodeResourcesFit" else p
-                   for p in plugins]
+    for config in profile.get("pluginConfig") or []:
+        args = config.get("args") or {}
+        if not args:
+            continue
+        built = _configured(config.get("name", ""), args, listers)
+        if built is not None:
+            plugins = [built if p.name == built.name else p for p in plugins]
     weights = dict(DEFAULT_SCORE_WEIGHTS)
     known = {p.name for p in plugins}
     points = profile.get("plugins") or {}

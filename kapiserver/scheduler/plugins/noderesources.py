@@ -175,7 +175,13 @@ class NodeResourcesFit:
 
 
 class NodeResourcesBalancedAllocation:
+    """``scored``: the resources whose shares are compared (cpu and memory unless a profile's args list
+    others); an extended resource the pod does not ask for is left out."""
+
     name = "NodeResourcesBalancedAllocation"
+
+    def __init__(self, scored=SCORED_RESOURCES):
+        self.scored = tuple(scored)
     events = {"Node/Add", "Node/UpdateNodeAllocatable", "AssignedPod/Delete", "AssignedPod/UpdatePodScaleDown"}
 
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
@@ -185,7 +191,9 @@ class NodeResourcesBalancedAllocation:
     def score(self, state, pod: Mapping, node_info) -> int:
         wanted = state[self.name]
         fractions = []
-        for name, _ in SCORED_RESOURCES:
+        for name, _ in self.scored:
+            if wanted.get(name, 0) == 0 and is_scalar_resource_name(name):
+                continue
             capacity = node_info.allocatable.get(name, 0)
             if capacity == 0:
                 continue
