@@ -280,11 +280,16 @@ class Scheduler:
             else:
                 # No PostFilter plugin: nothing is added to the message and the nomination stays as it is.
                 outcome = PreemptionResult(None, "", nominated_node=None)
+            nominated_node = outcome.nominated_node
             if outcome.candidate is not None:
-                await self.prepare_candidate(framework, pod, outcome.candidate)
+                refused = await self.prepare_candidate(framework, pod, outcome.candidate)
+                if refused is not None:
+                    # The eviction failed: no nomination is written, and the message says why.
+                    e.diagnosis.post_filter_msg = "preemption: " + refused
+                    nominated_node = None
             elif outcome.message:
                 e.diagnosis.post_filter_msg = "preemption: " + outcome.message
-            await self.handle_failure(info, str(e), "Unschedulable", outcome.nominated_node)
+            await self.handle_failure(info, str(e), "Unschedulable", nominated_node)
             return
         except Exception as e:
             log.failure("scheduling {pod}", pod=_key(pod))
@@ -367,24 +372,34 @@ class Scheduler:
         except APIError as e:
             log.info("could not update the status of {pod}: {error}", pod=_key(pod), error=e)
 
-    async def prepare_candidate(self, framework: Framework, pod: Mapping, candidate) -> None:
-        """Evict the victims: the DisruptionTarget condition, a graceful delete, the Preempted event; then
-        clear the nominations of lower-priority pods to that node, which no longer fit there."""
+    async def prepare_candidate(self, framework: Framework, pod: Mapping, candidate) -> Optional[str]:
+        """Evict the victims: the DisruptionTarget condition (unless it is there already), a graceful delete,
+        the Preempted event; then clear the nominations of lower-priority pods to that node, which no longer
+        fit there.  A refused condition write or delete (a victim already gone is no refusal of the delete)
+        ends the preemption there, as upstream's prepareCandidate: its error text is returned."""
         uid = pod["metadata"].get("uid")
         for victim in candidate.victims:
             metadata = victim.pod["metadata"]
             namespace, name = metadata.get("namespace"), metadata["name"]
             condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                         "message": f"{framework.scheduler_name}: preempting to accommodate a higher priority pod",
-                         "lastTransitionTime": _now(self.clock)}
+                         "message": f"{framework.scheduler_name}: preempting to accommodate a higher priority pod"}
+            existing = next((c for c in (victim.pod.get("status") or {}).get("conditions") or []
+                             if c.get("type") == "DisruptionTarget"), None)
             try:
-                await self.client.patch(PODS, name, {"status": {"conditions": [condition]}}, namespace=namespace,
-                                        patch_type="strategic", subresource="status")
+                if existing is None or any(existing.get(k) != v for k, v in condition.items()):
+                    transition = {"lastTransitionTime": _now(self.clock)}
+                    await self.client.patch(PODS, name, {"status": {"conditions": [{**condition, **transition}]}},
+                                            namespace=namespace, patch_type="strategic", subresource="status")
+            except APIError as e:
+                log.info("could not preempt {pod}: {error}", pod=_key(victim.pod), error=e)
+                return e.message or str(e)
+            try:
                 await self.client.delete(PODS, name, namespace)
             except APIError as e:
-                if e.code != 404:
-                    log.info("could not preempt {pod}: {error}", pod=_key(victim.pod), error=e)
-                continue    # gone already: nothing to announce
+                if e.code == 404:
+                    continue    # gone already: nothing to announce
+                log.info("could not preempt {pod}: {error}", pod=_key(victim.pod), error=e)
+                return e.message or str(e)
             self.events.record(framework.scheduler_name, as_pod(victim.pod), as_pod(pod), "Normal", "Preempted",
                                "Preempting", f"Preempted by pod {uid} on node {candidate.node_name}")
         priority = (pod.get("spec") or {}).get("priority") or 0
@@ -396,6 +411,7 @@ class Scheduler:
                                             namespace=other.namespace, patch_type="strategic", subresource="status")
                 except APIError:
                     pass
+        return None
 
 
 def _profile(pod: Mapping) -> str:

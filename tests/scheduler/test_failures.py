@@ -1,5 +1,5 @@
 """The scheduler's paths that end without a binding, against a client stand-in: a refused binding, a pod
-being deleted, preemption on and off."""
+being deleted, preemption on and off, a victim gone before its eviction."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from tests.scheduler.objects import node, pod
 class FakeClient:
     """Refuses bindings (409); records every status patch and delete."""
 
-    def __init__(self):
+    def __init__(self, gone=()):
         self.patches = []
         self.deletes = []
         self.events = []
+        self.gone = set(gone)    # pods whose writes answer 404
 
     async def create(self, resource, body, namespace=None, name=None, subresource=None):
         if body.get("kind") == "Event":
@@ -31,6 +32,8 @@ class FakeClient:
         return body
 
     async def patch(self, resource, name, body, namespace=None, patch_type=None, subresource=None):
+        if name in self.gone:
+            raise APIError(404, {"kind": "Status", "reason": "NotFound", "message": f'pods "{name}" not found'})
         self.patches.append((resource, name, body))
         return body
 
@@ -124,3 +127,34 @@ def test_profile_naming_every_default_plugin_is_understood():
              "NodeResourcesBalancedAllocation", "ImageLocality", "DefaultBinder"]
     plugins, weights = profile_plugins({"plugins": {"multiPoint": {"enabled": [{"name": n} for n in names]}}})
     assert names == [p.name for p in plugins]
+
+
+def test_victim_gone_before_its_condition_ends_the_preemption():
+    """A victim whose DisruptionTarget write is refused (deleted meanwhile): the preemption stops there, no
+    nomination is written and the message ends with the error, as upstream's prepareCandidate failing."""
+    low = pod("low", cpu="4", priority=1, node_name="a")
+    high = pod("high", cpu="4", priority=100)
+    client = FakeClient(gone={"low"})
+    s = scheduler_with(client, low, high)
+    run(s.schedule_one(s.queue._pop()))
+    assert client.deletes == []
+    [(_, name, body)] = client.patches
+    assert name == "high" and "nominatedNodeName" not in body["status"]
+    assert body["status"]["conditions"][0]["message"] == (
+        '0/1 nodes are available: 1 Insufficient cpu. preemption: pods "low" not found')
+    assert [e["reason"] for e in client.events] == ["FailedScheduling"]
+
+
+def test_victim_already_marked_is_not_patched_again():
+    """A victim already carrying the scheduler's DisruptionTarget condition is deleted without another
+    status write."""
+    low = pod("low", cpu="4", priority=1, node_name="a")
+    low["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                                    "message": "default-scheduler: preempting to accommodate a higher priority pod",
+                                    "lastTransitionTime": "2026-01-01T00:00:00Z"}]
+    high = pod("high", cpu="4", priority=100)
+    client = FakeClient()
+    s = scheduler_with(client, low, high)
+    run(s.schedule_one(s.queue._pop()))
+    assert client.deletes == ["low"]
+    assert [name for _, name, _ in client.patches] == ["high"]
