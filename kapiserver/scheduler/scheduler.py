@@ -132,7 +132,10 @@ class Scheduler:
                 get_volume=lambda name: self.volumes.indexer.get_by_key(None, name),
                 get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
                 default_spread_selector=self._default_spread_selector)
-            self.profiles[name] = Framework(plugins, weights, name, self.rand, percentage_of_nodes_to_score)
+            # A profile's own percentageOfNodesToScore, when it sets one, wins over the global one.
+            percentage = profile.get("percentageOfNodesToScore")
+            self.profiles[name] = Framework(plugins, weights, name, self.rand,
+                                            percentage_of_nodes_to_score if percentage is None else int(percentage))
         plugins = default_plugins()
         self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set()) for p in plugins},
                                      plugin_hints={p.name: p.queueing_hint for p in plugins

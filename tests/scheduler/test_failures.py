@@ -1,5 +1,5 @@
-"""The scheduler's paths that end without a binding, against a client stand-in: a refused binding, a pod
-being deleted, preemption on and off, a victim gone before its eviction."""
+"""The scheduler against a client stand-in: the paths that end without a binding (a refused binding, a pod
+being deleted, preemption on and off, a victim gone before its eviction) and what its profiles configure."""
 
 from __future__ import annotations
 
@@ -158,3 +158,17 @@ def test_victim_already_marked_is_not_patched_again():
     run(s.schedule_one(s.queue._pop()))
     assert client.deletes == ["low"]
     assert [name for _, name, _ in client.patches] == ["high"]
+
+
+def test_profile_percentage_of_nodes_to_score_wins_over_the_global_one():
+    """A profile's percentageOfNodesToScore, when set, is the share of a large cluster's nodes its cycles
+    look for; profiles without one keep the global value; a value past 100 is refused."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+    s = Scheduler(FakeClient(), task.Clock(), percentage_of_nodes_to_score=30, profiles=[
+        {"schedulerName": "default-scheduler"}, {"schedulerName": "quick", "percentageOfNodesToScore": 10}])
+    assert s.profiles["default-scheduler"].percentage_of_nodes_to_score == 30
+    assert s.profiles["quick"].percentage_of_nodes_to_score == 10
+    with pytest.raises(ValueError, match="percentageOfNodesToScore"):
+        profile_plugins({"percentageOfNodesToScore": 101})

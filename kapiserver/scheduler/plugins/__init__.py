@@ -109,6 +109,9 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     defaultingType and defaultConstraints, InterPodAffinity's hardPodAffinityWeight and
     ignorePreferredTermsOfExistingPods, NodeAffinity's addedAffinity, NodeResourcesBalancedAllocation's
     resources).  ValueError for what is wrong."""
+    percentage = profile.get("percentageOfNodesToScore")
+    if percentage is not None and not (isinstance(percentage, int) and 0 <= percentage <= 100):
+        raise ValueError(f"percentageOfNodesToScore: Invalid value: {percentage}: not in valid range [0-100]")
     plugins = default_plugins(**listers)
     for config in profile.get("pluginConfig") or []:
         args = config.get("args") or {}
