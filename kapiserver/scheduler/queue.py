@@ -15,6 +15,9 @@ Rules:
 - A pod being scheduled ("in flight") that fails after an event its rejecting plugins care about arrived
   during its attempt goes to backoffQ instead of unschedulablePods, so the event is not lost.
 - A pod with spec.schedulingGates waits aside (gated) until an update removes the last gate.
+- An update of an unschedulable pod itself ("UnscheduledPod/UpdatePodToleration", "/UpdatePodLabel",
+  "/UpdatePodScaleDown", or "/Update" for any other change) moves it only as a cluster event would: when a
+  rejecting plugin registered that event and its hint agrees (upstream 1.32 with QueueingHints).
 - The nominator remembers which node each pod was nominated to by preemption, so other pods leave it the
   room its victims free.
 
@@ -29,6 +32,7 @@ from typing import Callable, Mapping, Optional
 from twisted.internet.defer import Deferred
 
 from .cache import PodInfo, pod_key
+from .resources import pod_requests
 
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
@@ -77,6 +81,21 @@ def _stripped(pod: Mapping) -> dict:
 
 def is_pod_updated(old: Mapping, new: Mapping) -> bool:
     return _stripped(old) != _stripped(new)
+
+
+def pod_update_events(old: Mapping, new: Mapping) -> list[str]:
+    """PodSchedulingPropertiesChange for a pod not yet scheduled: what its update changed that a plugin
+    may care about, or "UnscheduledPod/Update" for anything else."""
+    events = []
+    if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+        events.append("UnscheduledPod/UpdatePodLabel")
+    before, after = pod_requests(old), pod_requests(new)
+    if any(after.get(name, 0) < value for name, value in before.items()):
+        events.append("UnscheduledPod/UpdatePodScaleDown")
+    # Tolerations may only be added: a new count is a change.
+    if len((old.get("spec") or {}).get("tolerations") or []) != len((new.get("spec") or {}).get("tolerations") or []):
+        events.append("UnscheduledPod/UpdatePodToleration")
+    return events or ["UnscheduledPod/Update"]
 
 
 def is_gated(pod: Mapping) -> bool:
@@ -313,7 +332,7 @@ class SchedulingQueue:
         if uid in self.in_flight:
             self.in_flight[uid].pod = new
             if is_pod_updated(old, new):
-                self._in_flight_events[uid].append((FORCE_ACTIVATE, old, new))
+                self._in_flight_events[uid].extend((event, old, new) for event in pod_update_events(old, new))
             return
         if uid in self.gated:
             if is_gated(new):
@@ -331,7 +350,9 @@ class SchedulingQueue:
             info = self.unschedulable[uid]
             info.pod = new
             if is_pod_updated(old, new):
-                self._move([info], FORCE_ACTIVATE)
+                for event in pod_update_events(old, new):
+                    if uid in self.unschedulable:
+                        self._move([info], event, old, new)
             return
         self.add(new)
 

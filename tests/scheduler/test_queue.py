@@ -127,13 +127,12 @@ def test_unschedulable_pods_flushed_after_five_minutes():
 
 
 def test_pod_updates():
-    """A spec change moves an unschedulable pod; a status-only change does not; delete removes it."""
-    q, clock = queue()
+    """An unschedulable pod's own update moves it only when a rejecting plugin cares (upstream 1.32's
+    QueueingHints): a status-only change or new labels leave a pod TaintToleration rejected waiting, a
+    toleration added moves it; delete removes it."""
+    q, clock = hinted_queue()
     p = pod("p")
-    q.add(p)
-    info = popped(q)
-    info.unschedulable_plugins = {"TaintToleration"}
-    q.add_unschedulable_if_not_present(info)
+    info = rejected(q, p, "TaintToleration")
     status_only = {**p, "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled"}]},
                    "metadata": {**p["metadata"], "resourceVersion": "9"}}
     q.update(p, status_only)
@@ -141,9 +140,28 @@ def test_pod_updates():
     relabelled = {**status_only, "metadata": {**status_only["metadata"], "labels": {"x": "y"}}}
     clock.advance(20)
     q.update(status_only, relabelled)
+    assert info.uid in q.unschedulable
+    tolerant = {**relabelled, "spec": {**relabelled["spec"], "tolerations": [{"key": "k", "operator": "Exists"}]}}
+    q.update(relabelled, tolerant)
     assert info.uid in q.active
-    q.delete(relabelled)
+    q.delete(tolerant)
     assert len(q) == 0
+
+
+def test_pod_toleration_update_and_node_unschedulable():
+    """A pod NodeUnschedulable rejected moves when its update makes it tolerate cordoned nodes, not for
+    another toleration."""
+    q, clock = hinted_queue()
+    p = pod("p")
+    info = rejected(q, p, "NodeUnschedulable")
+    clock.advance(20)
+    other = {**p, "spec": {**p["spec"], "tolerations": [{"key": "k", "operator": "Exists"}]}}
+    q.update(p, other)
+    assert info.uid in q.unschedulable
+    cordons = {**other, "spec": {**other["spec"], "tolerations": other["spec"]["tolerations"] + [
+        {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]}}
+    q.update(other, cordons)
+    assert info.uid in q.active
 
 
 def test_nominator():

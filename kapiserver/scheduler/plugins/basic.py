@@ -29,7 +29,8 @@ class NodeUnschedulable:
     """A cordoned node (spec.unschedulable) takes only pods tolerating node.kubernetes.io/unschedulable."""
 
     name = "NodeUnschedulable"
-    events = {NODE_ADD, NODE_TAINT}    # spec.unschedulable changes count as taint changes, as upstream
+    # spec.unschedulable changes count as taint changes, as upstream
+    events = {NODE_ADD, NODE_TAINT, "UnscheduledPod/UpdatePodToleration"}
     ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
     TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
@@ -41,7 +42,10 @@ class NodeUnschedulable:
         return unresolvable(self.ERR_REASON_UNSCHEDULABLE)
 
     def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
-        """A node added schedulable, or one uncordoned."""
+        """A node added schedulable, or one uncordoned; or the pod's own update making it tolerate cordons."""
+        if event == "UnscheduledPod/UpdatePodToleration":
+            return new is None or tolerated(pod_tolerations(new), self.TAINT)
+
         def cordoned(node):
             return bool((node.get("spec") or {}).get("unschedulable"))
         if new is None:

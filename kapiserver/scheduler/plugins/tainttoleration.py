@@ -11,7 +11,7 @@ from .helpers import find_untolerated_taint, node_taints, pod_tolerations, toler
 
 class TaintToleration:
     name = "TaintToleration"
-    events = {"Node/Add", "Node/UpdateNodeTaint"}
+    events = {"Node/Add", "Node/UpdateNodeTaint", "UnscheduledPod/UpdatePodToleration"}
 
     def filter(self, state, pod: Mapping, node_info):
         taint = find_untolerated_taint(node_taints(node_info.node), pod_tolerations(pod),
@@ -26,8 +26,8 @@ class TaintToleration:
         def untolerated(node):
             return find_untolerated_taint(node_taints(node), pod_tolerations(pod),
                                           ("NoSchedule", "NoExecute")) is not None
-        if new is None:
-            return True
+        if event == "UnscheduledPod/UpdatePodToleration" or new is None:
+            return True    # the pod's own tolerations grew
         return (old is None or untolerated(old)) and not untolerated(new)
 
     def pre_score(self, state, pod: Mapping, snapshot, nodes):
