@@ -12,13 +12,16 @@ from io import BytesIO
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
-from twisted.web.client import Agent, FileBodyProducer
+from twisted.web.client import Agent, FileBodyProducer, ResponseDone
+from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from ..machinery import errors
 from ..machinery.podstreams import MAX_READ_LENGTH
+from ..pool import in_pool
+from .proxyrewrite import BodyError, Rewriter, URLError, rewrite_body
 from .websocket import Session, serve_websocket
 
 # Headers that describe one hop's connection, never forwarded (RFC 9110 section 7.6.1), plus the ones the
@@ -123,20 +126,111 @@ async def _send(request, reactor, dial, host: str, port: int, path: bytes, heade
 
 
 async def forward(request, reactor, dial, host: str, port: int, path: bytes, throttle=None,
-                  headers: Headers | None = None, check=None, content_type: bytes | None = None) -> None:
+                  headers: Headers | None = None, check=None, content_type: bytes | None = None,
+                  rewriter: Rewriter | None = None) -> None:
     """Send the request to host:port at `path` (with its query) and relay the response, status, headers
     and body, until the backend's response ends or the client goes away.  ``headers`` replaces the
     client's (less hop-by-hop ones) when given.  With ``check``, an answer outside 200-206 is not relayed:
-    ``check(code, body)`` gives the error raised instead; ``content_type`` replaces the backend's."""
-    response = await _send(request, reactor, dial, host, port, path,
-                           _forwarded_headers(request) if headers is None else headers)
+    ``check(code, body)`` gives the error raised instead; ``content_type`` replaces the backend's.  With
+    ``rewriter`` (a proxy subresource), the request and answer are a proxy's, as upstream's proxy transport
+    makes them: see _proxied."""
+    if headers is None:
+        headers = _forwarded_headers(request)
+    if rewriter is not None:
+        headers.setRawHeaders(b"X-Forwarded-Uri", [rewriter.forwarded_uri.encode("utf-8", "surrogateescape")])
+        # The client's Host goes on to the backend (the links it names are the apiserver's).
+        host_header = request.requestHeaders.getRawHeaders(b"host")
+        if host_header:
+            headers.setRawHeaders(b"Host", host_header[:1])
+    response = await _send(request, reactor, dial, host, port, path, headers)
     await _checked(response, check)
+    if rewriter is not None and await _proxied(request, reactor, response, rewriter, throttle):
+        return
     _relay(request, response)
     if content_type is not None:
         request.responseHeaders.setRawHeaders(b"content-type", [content_type])
     done = Deferred()
     response.deliverBody(_BodyRelay(request, done, throttle))
     await done
+
+
+# Headers a proxied answer loses (upstream's corsRemovingTransport): CORS is the apiserver's to answer.
+_CORS = (b"access-control-allow-credentials", b"access-control-allow-headers", b"access-control-allow-methods",
+         b"access-control-allow-origin")
+# Go's server writes a body of up to this many bytes, written in one go, with a Content-Length (else chunked).
+_UNCHUNKED = 2048
+
+
+async def _proxied(request, reactor, response, rewriter: Rewriter, throttle) -> bool:
+    """A proxy's answer: the CORS headers dropped, a Location header rewritten (a value Go cannot parse is a
+    500), and a text/html body in an encoding Go reads (identity, gzip, deflate) read whole, its links rewritten
+    in the reactor's thread pool, and sent (True); any other body is left to be streamed (False)."""
+    for name in _CORS:
+        response.headers.removeHeader(name)
+    location = response.headers.getRawHeaders(b"location")
+    if location:
+        try:
+            rewritten = rewriter.location(location[0].decode("utf-8", "surrogateescape"))
+        except URLError as e:
+            _discard(response)
+            raise errors.internal_error(f"error trying to parse Location header: {e}") from None
+        response.headers.setRawHeaders(b"location", [rewritten.encode("utf-8", "surrogateescape")])
+        return False
+    content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0]
+    encoding = (response.headers.getRawHeaders(b"content-encoding") or [b""])[0]
+    if content_type.split(b";", 1)[0].strip() != b"text/html" or encoding not in (b"", b"gzip", b"deflate"):
+        return False
+    done = Deferred()
+    response.deliverBody(_ReadAll(done))
+    try:
+        body = await done
+        body = await in_pool(reactor, rewrite_body, body, encoding.decode(), rewriter.html)
+    except BodyError as e:
+        # Not a Status from the apiserver's own errors: upstream's is a 500 with the reader's words alone.
+        raise errors.StatusError(500, "", str(e)) from None
+    _relay(request, response)
+    request.responseHeaders.removeHeader(b"content-length")
+    if request.method != b"HEAD" and len(body) <= _UNCHUNKED:
+        request.setHeader(b"Content-Length", str(len(body)).encode())
+    if request.channel is None or getattr(request, "_disconnected", False):
+        return True
+    if throttle is not None and body:
+        finished = Deferred()
+        throttle.send(body, request.write, None)
+        throttle.when_drained(lambda: finished.callback(None))
+        await finished
+    elif body:
+        request.write(body)
+    if not request.finished and not getattr(request, "_disconnected", False):
+        request.finish()
+    return True
+
+
+class _Drop(Protocol):
+    """A body not wanted: its connection dropped."""
+
+    def connectionMade(self):
+        self.transport.stopProducing()
+
+
+def _discard(response) -> None:
+    response.deliverBody(_Drop())
+
+
+class _ReadAll(Protocol):
+    """A whole response body; a body broken off is Go's 'unexpected EOF' (a BodyError)."""
+
+    def __init__(self, done: Deferred):
+        self.done, self.parts = done, []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def connectionLost(self, reason=None) -> None:
+        if reason is None or reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(b"".join(self.parts))
+        else:
+            self.done.errback(BodyError("unexpected EOF"))
 
 
 class _ReadAtMost(Protocol):

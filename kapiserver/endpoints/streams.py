@@ -15,11 +15,14 @@ from twisted.web.http_headers import Headers
 from ..machinery import errors
 from ..machinery import podstreams
 from .forward import forward, stream_over_websocket
+from .proxyrewrite import Rewriter, join_host_port
 from .upgrade import hijack, is_upgrade_request, request_head, wants_upgrade
 
 _KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
 # The pod subresources that are a stream or nothing (upstream's upgradeRequired).
 _UPGRADE_REQUIRED = ("exec", "attach", "portforward")
+# A pod proxied to without a port, none declared: dialled on HTTP's port, its URL's host the address alone.
+_NO_PORT = -1
 
 
 class Throttle:
@@ -211,7 +214,13 @@ class NodeStreams:
         if resource == "pods" and info.subresource in _KUBELET_PATHS:
             await relay_upgrade(request, dial, host, port, path, **self._throttles())
             return
-        await self.relay(request, host, port, path, dial)
+        # The backend's host as upstream's proxy URL names it (links to it are the backend's own).
+        backend = host if port == _NO_PORT else join_host_port(host, port)
+        port = 80 if port == _NO_PORT else port
+        host_header = request.requestHeaders.getRawHeaders(b"host") or [b""]
+        rewriter = Rewriter.for_proxy(info.path, list(info.rest), backend,
+                                      host_header[0].decode("utf-8", "surrogateescape"))
+        await self.relay(request, host, port, path, dial, rewriter=rewriter)
 
     def _throttles(self) -> dict:
         rate = self.bytes_per_sec
@@ -279,7 +288,7 @@ class NodeStreams:
             # As upstream's pod ResourceLocation: the first port any container declares, else HTTP's.
             port = next((str(p.get("containerPort")) for c in (pod.get("spec") or {}).get("containers") or []
                          for p in (c.get("ports") or [])[:1]), "")
-        return host, int(port) if port.isdigit() else 80, _proxy_rest(request, info)
+        return host, int(port) if port.isdigit() else _NO_PORT, _proxy_rest(request, info)
 
     async def _service_target(self, request, info, service):
         _, name, port_name = split_name(info.name)
@@ -335,15 +344,16 @@ class NodeStreams:
             return status["podIP"], int(target)
         return None
 
-    async def relay(self, request, host: str, port: int, path: bytes, dial=None) -> None:
+    async def relay(self, request, host: str, port: int, path: bytes, dial=None,
+                    rewriter: Optional[Rewriter] = None) -> None:
         """Relay the request to host:port (through ``dial``, the kubelet client's by default): an upgrade takes
         the client's connection over as a byte relay both ways; anything else is forwarded as one request whose
-        response streams back."""
+        response streams back (an HTML one rewritten by ``rewriter``, see forward)."""
         rate = self.bytes_per_sec
         dial = dial or self.kubelet.dial
         if not is_upgrade_request(request):
             await forward(request, self.reactor, dial, host, port, path,
-                          Throttle(self.reactor, rate) if rate else None)
+                          Throttle(self.reactor, rate) if rate else None, rewriter=rewriter)
             return
         await relay_upgrade(request, dial, host, port, path,
                             throttle=Throttle(self.reactor, rate) if rate else None,

@@ -1,0 +1,231 @@
+"""What the proxy subresources do to a backend's answer, as upstream's proxy transport
+(k8s.io/apimachinery pkg/util/proxy/transport.go): the links of a text/html body and a Location header are moved
+under the proxy's path, CORS headers dropped, the backend told X-Forwarded-Uri and the client's Host; any other
+body is relayed as it came.  The apiserver is served in process (StubTreq), its backend a canned HTTP answer
+over an in-memory connection; the rewriting itself (kapiserver.endpoints.proxyrewrite) is sans-IO."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+import pytest
+from treq.testing import StubTreq
+from twisted.internet import task
+from twisted.internet.defer import succeed
+from twisted.internet.protocol import Protocol
+from twisted.test import iosim
+
+from kapiserver import runtime
+from kapiserver.endpoints.api import APIContext
+from kapiserver.endpoints.proxyrewrite import URL, Rewriter, URLError, rewrite_body
+from kapiserver.endpoints.root import APIRoot
+from kapiserver.endpoints.streams import NodeStreams
+from kapiserver.registry.registry import Registry
+from kapiserver.storage.memory import MemoryStorage
+
+POD = "/api/v1/namespaces/default/pods/p:8080/proxy"
+
+
+class Backend(Protocol):
+    """Answers the first request it reads with ``answer`` (raw bytes) and closes; keeps what it read."""
+
+    def __init__(self, answer: bytes):
+        self.answer, self.received = answer, b""
+
+    def dataReceived(self, data):
+        self.received += data
+        if b"\r\n\r\n" in self.received:
+            self.transport.write(self.answer)
+            self.transport.loseConnection()
+
+
+class Tunnels:
+    """The nodes' tunnels a pod's proxy dials through: each dial connects to the next canned Backend."""
+
+    def __init__(self):
+        self.backends, self.pumps = [], []
+
+    def dial(self, host, port, protocol):
+        backend = self.backends.pop(0)
+        self.pumps.append(iosim.connect(backend, iosim.FakeTransport(backend, True), protocol,
+                                        iosim.FakeTransport(protocol, False), greet=False))
+        return succeed(protocol)
+
+
+class Kubelet:
+    def __init__(self):
+        self.tunneler = Tunnels()
+
+    async def connection_info(self, node_name):
+        return "http", "127.0.0.1", 10250
+
+    def dial(self, host, port, protocol):
+        return self.tunneler.dial(host, port, protocol)
+
+
+@pytest.fixture
+def world():
+    clock = task.Clock()
+    registry = Registry(MemoryStorage(clock), clock)
+    clock.advance(0)
+    kubelet = Kubelet()
+    root = APIRoot(APIContext(registry, clock, clock, streams=NodeStreams(clock, kubelet, registry)))
+    client = StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60))
+    world = (client, clock, kubelet.tunneler)
+    call(world, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": "default"}})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}}
+    created = json.loads(call(world, "POST", "/api/v1/namespaces/default/pods", pod)[2])
+    created["status"] = {"podIP": "10.0.0.7"}
+    assert call(world, "PUT", "/api/v1/namespaces/default/pods/p/status", created)[0] == 200
+    return world
+
+
+def call(world, method, path, body=None, answer=None):
+    """(code, headers, body) of a request, the backend (when it is dialled) answering ``answer``."""
+    client, clock, tunnels = world
+    if answer is not None:
+        tunnels.backends.append(Backend(answer))
+    responses, bodies = [], []
+    data = json.dumps(body).encode() if body is not None else None
+    client.request(method, "http://api" + path, data=data,
+                   headers={"Content-Type": "application/json"}, allow_redirects=False).addCallback(responses.append)
+    for _ in range(20):
+        client.flush()
+        clock.advance(0)
+        for pump in tunnels.pumps:
+            pump.flush()
+    assert responses, (method, path)
+    client.content(responses[0]).addCallback(bodies.append)
+    client.flush()
+    return responses[0].code, responses[0].headers, bodies[0]
+
+
+def answer(headers: dict, body: bytes = b"", code: str = "200 OK") -> bytes:
+    lines = [f"HTTP/1.1 {code}"] + [f"{k}: {v}" for k, v in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+LINK = b'<a href="/rewriteme">test</a>'
+
+
+def test_html_links_are_moved_under_the_pod_proxy(world):
+    """A text/html body's same-host absolute links come back under pods/NAME:PORT/proxy; the backend was told
+    X-Forwarded-Uri and the client's Host."""
+    code, headers, body = call(world, "GET", POD + "/", answer=answer({"Content-Type": "text/html"}, LINK))
+    assert (code, body) == (200, f'<a href="{POD}/rewriteme">test</a>'.encode())
+    sent = world[2].pumps[0].server.received
+    assert b"X-Forwarded-Uri: " + POD.encode() + b"/\r\n" in sent
+    assert b"Host: api\r\n" in sent
+
+
+def test_other_bodies_are_relayed_as_they_came(world):
+    """text/plain (and text/html in an encoding Go cannot read) is not rewritten."""
+    for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "text/html", "Content-Encoding": "br"}):
+        code, got, body = call(world, "GET", POD + "/", answer=answer(headers, LINK))
+        assert (code, body) == (200, LINK), headers
+
+
+def test_gzip_html_is_rewritten_and_sent_gzipped(world):
+    """A gzip text/html body is read, rewritten and gzipped again (treq, the client here, un-gzips it)."""
+    code, headers, body = call(world, "GET", POD + "/x/", answer=answer(
+        {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}, gzip.compress(LINK)))
+    assert (code, body) == (200, f'<a href="{POD}/rewriteme">test</a>'.encode())
+
+
+def test_broken_gzip_html_is_a_500_status(world):
+    """A body that says gzip but is not is upstream's 500 with the reader's words (reason Unknown)."""
+    code, _, body = call(world, "GET", POD + "/", answer=answer(
+        {"Content-Type": "text/html", "Content-Encoding": "gzip"}, b"not gzip at all"))
+    assert code == 500
+    assert json.loads(body) == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": "errorf making gzip reader: gzip: invalid header", "code": 500}
+
+
+def test_location_is_rewritten_and_cors_headers_dropped(world):
+    """A redirect's Location to the backend's own path comes back under the proxy; Access-Control-Allow-* go."""
+    code, headers, _ = call(world, "GET", POD + "/a", answer=answer(
+        {"Location": "/login?next=/a", "Access-Control-Allow-Origin": "*", "X-Other": "kept"}, code="302 Found"))
+    assert code == 302
+    assert headers.getRawHeaders("Location") == [POD + "/login?next=/a"]
+    assert headers.getRawHeaders("Access-Control-Allow-Origin") is None
+    assert headers.getRawHeaders("X-Other") == ["kept"]
+
+
+def test_an_unparsable_location_is_an_internal_error(world):
+    """A Location Go's url.Parse refuses is upstream's InternalError, with Go's words."""
+    code, _, body = call(world, "GET", POD + "/", answer=answer({"Location": "http://[::1/x"}, code="302 Found"))
+    assert code == 500
+    assert json.loads(body)["message"] == ('Internal error occurred: error trying to parse Location header: '
+                                           'parse "http://[::1/x": missing \']\' in host')
+
+
+# -- the rewriting, sans-IO ------------------------------------------------------------------------------------
+
+REWRITER = Rewriter.for_proxy("/api/v1/namespaces/ns/pods/p/proxy/dir/page", ["dir", "page"], "10.0.0.7:80",
+                              "apiserver:6443")
+PREFIX = "/api/v1/namespaces/ns/pods/p/proxy"
+
+
+@pytest.mark.parametrize("html, expected", [
+    # Tag and attribute names lower-cased, values double-quoted and escaped, valueless attributes given "".
+    ('<A HREF=/x?a=1&copy=2&amp;b class=c disabled>x</A>',
+     f'<a href="{PREFIX}/x?a=1&amp;copy=2&amp;b" class="c" disabled="">x</A>'),
+    ('<img src="http://10.0.0.7:80/i.png" alt=\'a"b\'/>', f'<img src="{PREFIX}/i.png" alt="a&#34;b"/>'),
+    ('<a href="//10.0.0.7:80/y/">', f'<a href="{PREFIX}/y/">'),
+    ('<a href="http://apiserver:6443/z">', f'<a href="http://apiserver:6443{PREFIX}/z">'),
+    ('<a href="http://elsewhere/x">', '<a href="http://elsewhere/x">'),
+    ('<a href="relative page">', '<a href="relative%20page">'),
+    (f'<a href="{PREFIX}/already">', f'<a href="{PREFIX}/already">'),
+    ('<form action="/../x/./y">', '<form action="/api/v1/namespaces/ns/pods/p/x/y">'),
+    ('<a href=":no scheme">', '<a href=":no scheme">'),
+    ('<div data="/x"><p title="/x">', '<div data="/x"><p title="/x">'),
+    # Comments and raw text are not tags; a tag the body ends inside is dropped.
+    ('<!-- <a href="/no"> --><script>"<a href=\'/no\'>"</script><title><a href="/no"></title>',
+     '<!-- <a href="/no"> --><script>"<a href=\'/no\'>"</script><title><a href="/no"></title>'),
+    ('text <a href="/x', 'text '),
+])
+def test_html_rewriting(html, expected):
+    """Every start tag is written again; the URL attributes of upstream's tags are rewritten."""
+    assert REWRITER.html(html.encode()) == expected.encode()
+
+
+def test_forwarded_uri_and_prepend():
+    """The proxy's own path is the request's less the backend's (cleaned, a trailing slash kept)."""
+    assert (REWRITER.prepend, REWRITER.forwarded_uri) == (PREFIX, PREFIX + "/dir/page")
+    root = Rewriter.for_proxy(PREFIX + "/", [], "10.0.0.7", "h")
+    assert (root.prepend, root.forwarded_uri) == (PREFIX, PREFIX + "/")
+
+
+@pytest.mark.parametrize("text", ["http://u:p@h:1/a%2Fb?q#f", "mailto:x@y", "/a b", "?q", "#", "http:/x", "//h",
+                                  "./a:b", "HTTP://H/é"])
+def test_urls_read_and_written_as_go(text):
+    """A URL comes back as Go's url.Parse then URL.String() write it."""
+    expected = {"/a b": "/a%20b", "#": "", "HTTP://H/é": "http://H/%C3%A9"}.get(text, text)
+    assert str(URL.parse(text)) == expected
+
+
+@pytest.mark.parametrize("text, error", [
+    ("http://h:x/", 'parse "http://h:x/": invalid port ":x" after host'),
+    ("1a:b/c", 'parse "1a:b/c": first path segment in URL cannot contain colon'),
+    ("/%zz", 'parse "/%zz": invalid URL escape "%zz"'),
+    (":x", 'parse ":x": missing protocol scheme'),
+])
+def test_urls_go_refuses(text, error):
+    """What Go's url.Parse refuses is refused, in its words."""
+    with pytest.raises(URLError) as raised:
+        URL.parse(text)
+    assert str(raised.value) == error
+
+
+def test_deflate_is_a_raw_stream():
+    """Content-Encoding deflate is read and written as Go's flate package: raw DEFLATE, no zlib header."""
+    writer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = writer.compress(b'<a href="/x">') + writer.flush()
+    out = rewrite_body(raw, "deflate", REWRITER.html)
+    assert zlib.decompress(out, -15) == f'<a href="{PREFIX}/x">'.encode()
+    assert rewrite_body(b"", "br", REWRITER.html) is None
