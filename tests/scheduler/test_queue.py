@@ -255,3 +255,28 @@ def test_queueing_hint_of_a_deleted_pod_for_host_ports():
     assert wants_80.uid in q.unschedulable
     q.move_all_to_active_or_backoff("AssignedPod/Delete", pod("holder", node_name="a", host_port=80), None)
     assert wants_80.uid in q.active
+
+
+def test_topology_spread_queueing_hints():
+    """A pod PodTopologySpread rejected moves on a placed pod of its namespace added or deleted matching
+    its constraint's selector, or on a node with the constraint's key; not on other pods or keyless
+    nodes."""
+    from tests.scheduler.objects import node
+    q, clock = hinted_queue()
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    info = rejected(q, pod("w", labels={"app": "web"}, topologySpreadConstraints=spread), "PodTopologySpread")
+    clock.advance(20)
+    q.move_all_to_active_or_backoff("AssignedPod/Add", None, pod("db", node_name="a", labels={"app": "db"}))
+    q.move_all_to_active_or_backoff("AssignedPod/Delete", pod("elsewhere", namespace="other", node_name="a",
+                                                              labels={"app": "web"}), None)
+    q.move_all_to_active_or_backoff("Node/Add", None, node("keyless"))
+    assert info.uid in q.unschedulable
+    q.move_all_to_active_or_backoff("AssignedPod/Delete", pod("w0", node_name="a", labels={"app": "web"}), None)
+    assert info.uid in q.active
+    q.delete(info.pod)
+    again = rejected(q, pod("w2", labels={"app": "web"}, topologySpreadConstraints=spread), "PodTopologySpread")
+    assert again.pod["metadata"]["name"] == "w2" and again.uid in q.unschedulable
+    clock.advance(20)
+    q.move_all_to_active_or_backoff("Node/Add", None, node("zoned", labels={"zone": "c"}))
+    assert again.uid in q.active

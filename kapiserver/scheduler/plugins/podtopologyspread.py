@@ -102,6 +102,34 @@ class PodTopologySpread:
         own = bool((pod.get("spec") or {}).get("topologySpreadConstraints"))
         return self._pod_constraints(pod, "ScheduleAnyway"), own or not self.system_defaulted
 
+    # --- Queueing hint --------------------------------------------------------------------------
+
+    def queueing_hint(self, event: str, pod: Mapping, old, new) -> bool:
+        """isSchedulableAfterNodeChange / isSchedulableAfterPodChange: a node (added, changed or deleted)
+        helps only if it has every key of the pod's DoNotSchedule constraints; a placed pod of the pod's
+        namespace only if it is added or deleted matching a constraint's selector, or relabelled into or out
+        of one.  A pod spread by default constraints is always retried (their selector is not known here)."""
+        if not (pod.get("spec") or {}).get("topologySpreadConstraints"):
+            return True
+        constraints = _constraints(pod, "DoNotSchedule")
+        if event.startswith("Node/"):
+            node = new if new is not None else old
+            labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+            return node is None or all(c.topology_key in labels for c in constraints)
+        namespace = pod["metadata"].get("namespace", "")
+        for other in (old, new):
+            if other is None:
+                continue
+            if not (other.get("spec") or {}).get("nodeName") or other["metadata"].get("namespace", "") != namespace:
+                return False
+        if old is not None and new is not None:
+            before, after = old["metadata"].get("labels") or {}, new["metadata"].get("labels") or {}
+            return before != after and any(c.selector.matches(before) != c.selector.matches(after)
+                                           for c in constraints)
+        changed = old if old is not None else new
+        labels = (changed or {}).get("metadata", {}).get("labels") or {}
+        return changed is None or any(c.selector.matches(labels) for c in constraints)
+
     # --- Filter ---------------------------------------------------------------------------------
 
     def pre_filter(self, state, pod: Mapping, snapshot):
