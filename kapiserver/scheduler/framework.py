@@ -9,7 +9,9 @@ A plugin is any object with a ``name`` and some of: ``pre_filter(state, pod, sna
 ``filter(state, pod, node_info)``, ``pre_score(state, pod, snapshot, nodes)``,
 ``score(state, pod, node_info) -> int`` and ``normalize_score(state, pod, scores)``; each may return a
 Status (None is success), and ``events`` names the cluster events that may make a pod it rejected
-schedulable ("Node/Add", "AssignedPod/Delete", ...).
+schedulable ("Node/Add", "AssignedPod/Delete", ...); ``queueing_hint(event, pod, old, new) -> bool``, when a
+plugin has one, narrows that to the events that may help this pod (the queue's QueueingHints).  A PreFilter
+may name the only nodes worth trying in ``state["__node_names__"][plugin name]`` (a PreFilterResult).
 """
 
 from __future__ import annotations
