@@ -141,7 +141,8 @@ class Nominator:
 class SchedulingQueue:
     def __init__(self, clock, initial_backoff: float = INITIAL_BACKOFF, max_backoff: float = MAX_BACKOFF,
                  max_in_unschedulable: float = MAX_IN_UNSCHEDULABLE_PODS, plugin_events: Mapping = None,
-                 plugin_hints: Optional[Mapping[str, Callable]] = None):
+                 plugin_hints: Optional[Mapping[str, Callable]] = None,
+                 profile_hints: Optional[Mapping[str, Mapping[str, Callable]]] = None):
         self.clock = clock
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
@@ -150,6 +151,8 @@ class SchedulingQueue:
         self.plugin_events = dict(plugin_events or {})
         # plugin name -> hint(event, pod, old, new): whether that event may make the pod it rejected fit
         self.plugin_hints = dict(plugin_hints or {})
+        # schedulerName -> that profile's own hints (its plugins as configured), ahead of plugin_hints
+        self.profile_hints = {name: dict(hints) for name, hints in (profile_hints or {}).items()}
         self.active: dict[str, QueuedPodInfo] = {}
         self.backoff: dict[str, QueuedPodInfo] = {}
         self.unschedulable: dict[str, QueuedPodInfo] = {}
@@ -282,10 +285,11 @@ class SchedulingQueue:
         the event may make the pod fit; a hint that fails counts as yes, so no pod is stranded."""
         if event in (UNSCHEDULABLE_TIMEOUT, FORCE_ACTIVATE) or not info.unschedulable_plugins:
             return True
+        profile = self.profile_hints.get((info.pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
         for plugin in info.unschedulable_plugins:
             if event not in self.plugin_events.get(plugin, ()):
                 continue
-            hint = self.plugin_hints.get(plugin)
+            hint = profile.get(plugin) if profile is not None else self.plugin_hints.get(plugin)
             if hint is None:
                 return True
             try:

@@ -136,10 +136,12 @@ class Scheduler:
             percentage = profile.get("percentageOfNodesToScore")
             self.profiles[name] = Framework(plugins, weights, name, self.rand,
                                             percentage_of_nodes_to_score if percentage is None else int(percentage))
-        plugins = default_plugins()
-        self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set()) for p in plugins},
-                                     plugin_hints={p.name: p.queueing_hint for p in plugins
-                                                   if hasattr(p, "queueing_hint")})
+        # Each profile's hints come from its own plugins, as configured (added affinity, ignored resources).
+        self.queue = SchedulingQueue(clock, plugin_events={p.name: getattr(p, "events", set())
+                                                           for p in default_plugins()},
+                                     profile_hints={name: {p.name: p.queueing_hint for p in fw.plugins
+                                                           if hasattr(p, "queueing_hint")}
+                                                    for name, fw in self.profiles.items()})
         # events.k8s.io/v1 Events, each profile's reported by its schedulerName, as upstream's recorders.
         self.events = EventBroadcaster(client, clock)
         self.running = False

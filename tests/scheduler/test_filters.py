@@ -373,3 +373,28 @@ def test_profile_added_node_affinity():
     with pytest.raises(FitError) as raised:
         fw.schedule(pod("p"), cluster(nodes[:1]).snapshot())
     assert str(raised.value) == "0/1 nodes are available: 1 node(s) didn't match scheduler-enforced node affinity."
+
+
+def test_profile_ignored_extended_resources():
+    """NodeResourcesFit args ignoredResources and ignoredResourceGroups: those extended resources are not
+    checked by the filter (an extender or device plugin accounts for them); others still are."""
+    import random
+
+    from kapiserver.scheduler.framework import Framework
+    from kapiserver.scheduler.plugins import profile_plugins
+
+    def wants(*names):
+        return pod("p", **{"containers": [{"name": "c", "image": "x", "resources": {"requests": {
+            n: "1" for n in names}}}]})
+
+    def framework_with(args):
+        plugins, weights = profile_plugins({"pluginConfig": [{"name": "NodeResourcesFit", "args": args}]})
+        return Framework(plugins, weights, rand=random.Random(0))
+    by_name = framework_with({"ignoredResources": ["example.com/gpu"]})
+    assert by_name.schedule(wants("example.com/gpu"), cluster([node("a")]).snapshot()).suggested_host == "a"
+    with pytest.raises(FitError, match="1 Insufficient vendor.io/fpga"):
+        by_name.schedule(wants("example.com/gpu", "vendor.io/fpga"), cluster([node("a")]).snapshot())
+    by_group = framework_with({"ignoredResourceGroups": ["vendor.io"]})
+    assert by_group.schedule(wants("vendor.io/fpga"), cluster([node("a")]).snapshot()).suggested_host == "a"
+    with pytest.raises(ValueError, match="can't contain '/'"):
+        framework_with({"ignoredResourceGroups": ["vendor.io/fpga"]})

@@ -280,3 +280,26 @@ def test_topology_spread_queueing_hints():
     clock.advance(20)
     q.move_all_to_active_or_backoff("Node/Add", None, node("zoned", labels={"zone": "c"}))
     assert again.uid in q.active
+
+
+def test_each_profile_hints_with_its_own_plugins():
+    """The queue asks the pod's own profile's plugins for hints: a node lacking a resource that profile
+    ignores still moves its pod, while the default profile's pod waits."""
+    import random
+
+    from kapiserver.scheduler.scheduler import Scheduler
+    from tests.scheduler.objects import node
+    s = Scheduler(object(), Clock(), rand=random.Random(0), profiles=[
+        {"schedulerName": "default-scheduler"},
+        {"schedulerName": "lenient", "pluginConfig": [{"name": "NodeResourcesFit",
+                                                       "args": {"ignoredResources": ["example.com/gpu"]}}]}])
+    q = s.queue
+
+    def gpu_pod(name, scheduler_name):
+        return pod(name, scheduler_name=scheduler_name, **{"containers": [
+            {"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "1"}}}]})
+    strict = rejected(q, gpu_pod("strict", "default-scheduler"), "NodeResourcesFit")
+    lenient = rejected(q, gpu_pod("lenient", "lenient"), "NodeResourcesFit")
+    q.clock.advance(20)
+    q.move_all_to_active_or_backoff("Node/Add", None, node("plain"))
+    assert strict.uid in q.unschedulable and lenient.uid in q.active

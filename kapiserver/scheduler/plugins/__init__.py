@@ -82,11 +82,12 @@ def spread_constraints(args: Mapping) -> Optional[list]:
 
 def _configured(name: str, args: Mapping, listers: Mapping):
     """The plugin ``name`` built from its pluginConfig ``args``, or None to keep the default one."""
-    if name == "NodeResourcesFit" and args.get("scoringStrategy"):
-        strategy = args["scoringStrategy"]
+    if name == "NodeResourcesFit":
+        strategy = args.get("scoringStrategy") or {}
         scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or [])
         return NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or (("cpu", 1), ("memory", 1)),
-                                (strategy.get("requestedToCapacityRatio") or {}).get("shape"))
+                                (strategy.get("requestedToCapacityRatio") or {}).get("shape"),
+                                args.get("ignoredResources") or (), args.get("ignoredResourceGroups") or ())
     if name == "NodeResourcesBalancedAllocation" and args.get("resources"):
         return NodeResourcesBalancedAllocation(tuple((r["name"], r.get("weight", 1)) for r in args["resources"]))
     if name == "PodTopologySpread":
@@ -105,7 +106,8 @@ def _configured(name: str, args: Mapping, listers: Mapping):
 def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     """The plugins and score weights of one KubeSchedulerConfiguration profile: the default profile with
     its ``plugins`` (multiPoint, preFilter, filter, postFilter, score: enabled with weights, disabled, "*")
-    and the args of its ``pluginConfig`` applied (NodeResourcesFit's scoringStrategy, PodTopologySpread's
+    and the args of its ``pluginConfig`` applied (NodeResourcesFit's scoringStrategy, ignoredResources and
+    ignoredResourceGroups, PodTopologySpread's
     defaultingType and defaultConstraints, InterPodAffinity's hardPodAffinityWeight and
     ignorePreferredTermsOfExistingPods, NodeAffinity's addedAffinity, NodeResourcesBalancedAllocation's
     resources).  ValueError for what is wrong."""

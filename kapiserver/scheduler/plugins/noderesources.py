@@ -22,9 +22,16 @@ def is_scalar_resource_name(name: str) -> bool:
             or name.startswith("attachable-volumes-"))
 
 
-def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple[str, bool]]:
+def is_extended_resource_name(name: str) -> bool:
+    """IsExtendedResourceName: a prefixed name outside kubernetes.io (and not a quota "requests." one)."""
+    return "/" in name and "kubernetes.io/" not in name and not name.startswith("requests.")
+
+
+def insufficient_resources(requests: Mapping[str, int], node_info, ignored=frozenset(),
+                           ignored_groups=frozenset()) -> list[tuple[str, bool]]:
     """fitsRequest: (reason, unresolvable) for each resource the node lacks; unresolvable when even an
-    empty node could not hold the pod, so preemption would not help."""
+    empty node could not hold the pod, so preemption would not help.  Extended resources named in
+    ``ignored``, or whose prefix is in ``ignored_groups``, are not checked (NodeResourcesFitArgs)."""
     found = []
     allocatable, requested = node_info.allocatable, node_info.requested
     if len(node_info.pods) + 1 > allocatable.get(resources.PODS, 0):
@@ -34,6 +41,8 @@ def insufficient_resources(requests: Mapping[str, int], node_info) -> list[tuple
     for name in names:
         wanted = requests.get(name, 0)
         if wanted <= 0:
+            continue
+        if is_extended_resource_name(name) and (name in ignored or name.split("/")[0] in ignored_groups):
             continue
         if wanted > allocatable.get(name, 0) - requested.get(name, 0):
             found.append((f"Insufficient {name}", wanted > allocatable.get(name, 0)))
@@ -92,7 +101,14 @@ class NodeResourcesFit:
     name = "NodeResourcesFit"
     STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 
-    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES, shape=None):
+    def __init__(self, strategy: str = "LeastAllocated", scored=SCORED_RESOURCES, shape=None,
+                 ignored_resources=(), ignored_resource_groups=()):
+        for i, group in enumerate(ignored_resource_groups):
+            if "/" in group:
+                raise ValueError(f"ignoredResourceGroups[{i}]: Invalid value: {group!r}: "
+                                 "resource group name can't contain '/'")
+        self.ignored = frozenset(ignored_resources)
+        self.ignored_groups = frozenset(ignored_resource_groups)
         if strategy not in self.STRATEGIES:
             raise ValueError(f"scoringStrategy.type: Unsupported value: {strategy!r}: supported values: "
                              f"{', '.join(repr(s) for s in self.STRATEGIES)}")
@@ -112,7 +128,7 @@ class NodeResourcesFit:
         requests = state.get(self.name)
         if requests is None:
             requests = resources.pod_requests(pod)
-        found = insufficient_resources(requests, node_info)
+        found = insufficient_resources(requests, node_info, self.ignored, self.ignored_groups)
         if not found:
             return None
         status = unschedulable(*(reason for reason, _ in found))
@@ -126,7 +142,7 @@ class NodeResourcesFit:
         if not event.startswith("Node/") or new is None:
             return True
         requests = resources.pod_requests(pod)
-        if insufficient_resources(requests, NodeInfo(new)):
+        if insufficient_resources(requests, NodeInfo(new), self.ignored, self.ignored_groups):
             return False
         if old is None:
             return True
