@@ -138,6 +138,11 @@ async def forward(request, reactor, dial, host: str, port: int, path: bytes, thr
         headers = _forwarded_headers(request)
     if rewriter is not None:
         headers.setRawHeaders(b"X-Forwarded-Uri", [rewriter.forwarded_uri.encode("utf-8", "surrogateescape")])
+        # The client's address added to X-Forwarded-For, as Go's ReverseProxy adds it.
+        client = getattr(request.getClientAddress(), "host", None)
+        if client:
+            prior = headers.getRawHeaders(b"x-forwarded-for") or []
+            headers.setRawHeaders(b"X-Forwarded-For", [b", ".join([*prior, client.encode()])])
         # The client's Host goes on to the backend (the links it names are the apiserver's).
         host_header = request.requestHeaders.getRawHeaders(b"host")
         if host_header:

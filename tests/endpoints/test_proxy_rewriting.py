@@ -115,12 +115,13 @@ LINK = b'<a href="/rewriteme">test</a>'
 
 def test_html_links_are_moved_under_the_pod_proxy(world):
     """A text/html body's same-host absolute links come back under pods/NAME:PORT/proxy; the backend was told
-    X-Forwarded-Uri and the client's Host."""
+    X-Forwarded-Uri, the client's Host and (X-Forwarded-For) address."""
     code, headers, body = call(world, "GET", POD + "/", answer=answer({"Content-Type": "text/html"}, LINK))
     assert (code, body) == (200, f'<a href="{POD}/rewriteme">test</a>'.encode())
     sent = world[2].pumps[0].server.received
     assert b"X-Forwarded-Uri: " + POD.encode() + b"/\r\n" in sent
     assert b"Host: api\r\n" in sent
+    assert b"X-Forwarded-For: 127.0.0.1\r\n" in sent
 
 
 def test_other_bodies_are_relayed_as_they_came(world):
