@@ -230,3 +230,22 @@ def test_deflate_is_a_raw_stream():
     out = rewrite_body(raw, "deflate", REWRITER.html)
     assert zlib.decompress(out, -15) == f'<a href="{PREFIX}/x">'.encode()
     assert rewrite_body(b"", "br", REWRITER.html) is None
+
+
+@pytest.mark.parametrize("location, expected", [
+    ("/redirected/target/%00<script>alert(1)</script>/",
+     PREFIX + "/redirected/target/%00%3Cscript%3Ealert%281%29%3C/script%3E/"),
+    ("http://10.0.0.7:80/redirected/target/", PREFIX + "/redirected/target/"),
+    ("http://example.com/redirected/<x>/", "http://example.com/redirected/%3Cx%3E/"),
+    ("http://apiserver:6443/redirected/", "http://apiserver:6443" + PREFIX + "/redirected/"),
+])
+def test_location_rewriting(location, expected):
+    """A Location is rewritten as a link is, and comes back escaped as Go writes a path."""
+    assert REWRITER.location(location) == expected
+
+
+def test_forwarded_uri_is_escaped():
+    """X-Forwarded-Uri is the backend's path escaped as Go escapes a path."""
+    path = PREFIX + "/logs/log.log\x00<script>alert(1)</script>"
+    rewriter = Rewriter.for_proxy(path, path[len(PREFIX) + 1:].split("/"), "10.0.0.7", "h")
+    assert rewriter.forwarded_uri == PREFIX + "/logs/log.log%00%3Cscript%3Ealert%281%29%3C/script%3E"
