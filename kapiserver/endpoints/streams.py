@@ -7,7 +7,7 @@ streamed back (kapiserver.endpoints.forward)."""
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from twisted.internet import protocol
 from twisted.web.http_headers import Headers
@@ -182,10 +182,11 @@ class NodeStreams:
     async def handle(self, request, info, store, obj) -> None:
         resource = store.info.resource
         if info.subresource == "proxy" and request.method in (b"GET", b"HEAD") and _proxy_path_empty(request, info):
-            # As upstream: a proxy request with nothing after .../proxy is sent on to .../proxy/.
+            # As upstream: a proxy request with nothing after .../proxy is sent on to .../proxy/ (the path as Go's
+            # URL.Path holds it, percent-decoded).
             query = request.uri.partition(b"?")[2]
             request.setResponseCode(301)
-            request.setHeader(b"Location", request.path + b"/" + (b"?" + query if query else b""))
+            request.setHeader(b"Location", unquote_to_bytes(request.path) + b"/" + (b"?" + query if query else b""))
             request.setHeader(b"Content-Length", b"0")
             request.finish()
             return

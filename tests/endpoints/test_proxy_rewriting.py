@@ -249,3 +249,11 @@ def test_forwarded_uri_is_escaped():
     path = PREFIX + "/logs/log.log\x00<script>alert(1)</script>"
     rewriter = Rewriter.for_proxy(path, path[len(PREFIX) + 1:].split("/"), "10.0.0.7", "h")
     assert rewriter.forwarded_uri == PREFIX + "/logs/log.log%00%3Cscript%3Ealert%281%29%3C/script%3E"
+
+
+def test_the_bare_proxy_path_redirects_to_its_decoded_path(world):
+    """A GET of .../proxy is a 301 to .../proxy/ written from the percent-decoded path (Go's URL.Path), the query
+    as sent."""
+    code, headers, _ = call(world, "GET", "/api/v1/namespaces/default/pods/http%3Ap%3A8080/proxy?a=%2F")
+    assert code == 301
+    assert headers.getRawHeaders("Location") == ["/api/v1/namespaces/default/pods/http:p:8080/proxy/?a=%2F"]
