@@ -2,7 +2,8 @@
 The apiserver finds the backend (a node's kubelet, a pod, a service endpoint) and connects to it. An
 upgrade (WebSocket, SPDY/3.1) is relayed byte for byte both ways, so the client talks to the kubelet's
 streaming protocols through the apiserver unchanged; any other request is forwarded and its response
-streamed back (kapiserver.endpoints.forward)."""
+streamed back (kapiserver.endpoints.forward), a proxy's answer as upstream's proxy transport leaves it: HTML links
+and a Location moved under the proxy's path (kapiserver.endpoints.proxyrewrite)."""
 
 from __future__ import annotations
 
