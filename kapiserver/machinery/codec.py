@@ -9,6 +9,7 @@ whole documents.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -125,14 +126,25 @@ def load_yaml(data: bytes | str) -> Any:
         document = yaml.load(data, Loader=_SafeLoader)
     except yaml.YAMLError as e:
         raise ValueError(str(e)) from None
-    _reject_surrogates(document)
-    return document
+    return _as_json(document)
 
 
-def _reject_surrogates(document: Any) -> None:
-    # PyYAML turns "\\ud800"-style escapes into lone surrogates, which no JSON encoder can write;
-    # upstream's YAML scanner rejects such escapes, so such input is refused here.  Iterative, and each
-    # container once: aliases can make a document deep or even self-referential.
+def _go_json_number(value: float) -> Any:
+    """A YAML float as it comes out of upstream's YAML-to-JSON conversion (go-yaml's float64 written by Go's
+    encoding/json): a whole one below 1e21 is written without fraction or exponent, so it reads as an integer
+    where an int64 holds it (past that it stays a float, as Go's decoder keeps it)."""
+    if value.is_integer() and abs(value) < 2 ** 63:
+        return int(value) if abs(value) <= 2 ** 53 else int(Decimal(repr(value)))
+    return value
+
+
+def _as_json(document: Any) -> Any:
+    """The document as upstream's YAML-to-JSON conversion gives it: whole floats as integers (``_go_json_number``),
+    and refused when a string holds a lone surrogate (PyYAML makes one of a "\\ud800"-style escape, which no JSON
+    encoder can write and upstream's YAML scanner refuses).  Iterative, and each container once: aliases can make
+    a document deep or even self-referential."""
+    if type(document) is float:
+        return _go_json_number(document)
     pending, seen = [document], set()
     while pending:
         value = pending.pop()
@@ -143,9 +155,16 @@ def _reject_surrogates(document: Any) -> None:
                 raise ValueError("found invalid Unicode character escape code") from None
         elif isinstance(value, (dict, list)) and id(value) not in seen:
             seen.add(id(value))
-            pending.extend(value.items() if isinstance(value, dict) else value)
-        elif isinstance(value, tuple):
-            pending.extend(value)
+            is_map = isinstance(value, dict)
+            members = value.items() if is_map else enumerate(value)
+            for key, member in list(members):
+                if is_map:
+                    pending.append(key)
+                if type(member) is float:
+                    value[key] = _go_json_number(member)
+                else:
+                    pending.append(member)
+    return document
 
 
 def dump_yaml(obj: Any) -> bytes:

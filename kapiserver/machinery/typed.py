@@ -182,8 +182,11 @@ class _Decoder:
             if node.is_bytes:
                 return self.bytes_value(value)
         elif kind == "integer":
-            if isinstance(value, bool) or not (isinstance(value, int) or
-                                               (isinstance(value, float) and value.is_integer())):
+            if type(value) is float:
+                # Go's decoder reads an integer field's number as strconv.ParseInt does: a fraction or an exponent
+                # (3.0, 1e3) does not decode, and the error quotes the number.
+                self.fail(value, struct, path, node, f" {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int):
                 self.fail(value, struct, path, node)
             # Go's integers are fixed-width: a number out of the field's range does not decode (and could
             # not be stored or encoded either).
