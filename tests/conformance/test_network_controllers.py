@@ -10,7 +10,7 @@ Left out: "Service, endpoints" and "Service, endpoints with multiple ports" (sho
 endpoints from pods): besides the Endpoints, which these controllers keep as asserted in
 tests/controllermanager/test_endpoints.py, upstream 1.32 checks that the Service forwards traffic to the pods from
 an exec pod (agnhost netexec, kube-proxy), which needs real containers and cluster networking.  "Proxy, logs
-service endpoint" proxies to a kubelet's /logs, a node agent's part, not these controllers'."""
+service endpoint" (should proxy through a service and a pod) is in test_proxy.py, with a kube-node."""
 
 from __future__ import annotations
 

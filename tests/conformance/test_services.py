@@ -2,8 +2,8 @@
 the `kubernetes` Service, listing across namespaces, the /status lifecycle (watched), deletecollection by
 label, and an Endpoints object's lifecycle.
 
-"Proxy, validate Proxy responses" and "Proxy, validate ProxyWithPath responses" proxy requests to a running
-agnhost porter pod: they are in test_proxy.py, with a kube-node."""
+The Proxy entries ("Proxy, validate Proxy responses", "Proxy, validate ProxyWithPath responses", "Proxy, logs
+service endpoint") proxy requests to a running agnhost porter pod: they are in test_proxy.py, with a kube-node."""
 
 from __future__ import annotations
 
