@@ -12,6 +12,9 @@ Status (None is success), and ``events`` names the cluster events that may make 
 schedulable ("Node/Add", "AssignedPod/Delete", ...); ``queueing_hint(event, pod, old, new) -> bool``, when a
 plugin has one, narrows that to the events that may help this pod (the queue's QueueingHints).  A PreFilter
 may name the only nodes worth trying in ``state["__node_names__"][plugin name]`` (a PreFilterResult).
+Once a node is chosen, ``reserve(state, pod, node_name)`` and ``unreserve(...)`` keep or drop what a plugin
+assumed for it, and ``pre_bind(state, pod, node_name, client, clock)`` (awaitable) writes it through the API
+before the pod's Binding.
 """
 
 from __future__ import annotations
@@ -117,8 +120,10 @@ class CycleState(dict):
 
 
 class ScheduleResult:
-    def __init__(self, suggested_host: str, evaluated_nodes: int, feasible_nodes: int):
+    def __init__(self, suggested_host: str, evaluated_nodes: int, feasible_nodes: int,
+                 state: Optional[CycleState] = None):
         self.suggested_host = suggested_host
+        self.state = state if state is not None else CycleState()    # for Reserve, PreBind and Unreserve
         self.evaluated_nodes = evaluated_nodes
         self.feasible_nodes = feasible_nodes
 
@@ -221,6 +226,37 @@ class Framework:
                 totals[name] += value * weight
         return totals
 
+    def run_reserve(self, state: CycleState, pod: Mapping, node_name: str) -> Status:
+        """Every Reserve plugin in order; the first failure, with the plugin named (the caller unreserves)."""
+        for plugin in self.plugins:
+            reserve = getattr(plugin, "reserve", None)
+            if reserve is None:
+                continue
+            status = reserve(state, pod, node_name)
+            if status is not None and not status.is_success():
+                status.plugin = plugin.name
+                return status
+        return Status(SUCCESS)
+
+    def run_unreserve(self, state: CycleState, pod: Mapping, node_name: str) -> None:
+        """Every Unreserve, in the reverse of the plugins' order."""
+        for plugin in reversed(self.plugins):
+            unreserve = getattr(plugin, "unreserve", None)
+            if unreserve is not None:
+                unreserve(state, pod, node_name)
+
+    async def run_pre_bind(self, state: CycleState, pod: Mapping, node_name: str, client, clock) -> Status:
+        """Every PreBind plugin in order, each awaited; the first failure, with the plugin named."""
+        for plugin in self.plugins:
+            pre_bind = getattr(plugin, "pre_bind", None)
+            if pre_bind is None:
+                continue
+            status = await pre_bind(state, pod, node_name, client, clock)
+            if status is not None and not status.is_success():
+                status.plugin = plugin.name
+                return status
+        return Status(SUCCESS)
+
     # --- one cycle ------------------------------------------------------------------------------
 
     def find_nodes_that_fit(self, state: CycleState, pod: Mapping, snapshot: Snapshot,
@@ -296,16 +332,16 @@ class Framework:
             # evaluateNominatedNode: the node preemption made room on is taken if the pod fits there now.
             if self.run_pre_filter(state, pod, snapshot).is_success() and self.filter_with_nominated_pods(
                     state, pod, snapshot, snapshot.get(nominated_node), nominated).is_success():
-                return ScheduleResult(nominated_node, 1, 1)
+                return ScheduleResult(nominated_node, 1, 1, state)
             state = CycleState()
         feasible, diagnosis = self.find_nodes_that_fit(state, pod, snapshot, nominated)
         if not feasible:
             raise FitError(pod, len(snapshot), diagnosis)
         if len(feasible) == 1:
-            return ScheduleResult(feasible[0].name, 1 + len(diagnosis.node_to_status), 1)
+            return ScheduleResult(feasible[0].name, 1 + len(diagnosis.node_to_status), 1, state)
         totals = self.run_score(state, pod, snapshot, feasible)
         return ScheduleResult(self.select_host([(n.name, totals[n.name]) for n in feasible]),
-                              len(feasible) + len(diagnosis.node_to_status), len(feasible))
+                              len(feasible) + len(diagnosis.node_to_status), len(feasible), state)
 
     def select_host(self, scores: list[tuple[str, int]]) -> str:
         """The highest score; among equal ones, each has the same chance (reservoir sampling)."""

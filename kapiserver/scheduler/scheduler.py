@@ -131,6 +131,7 @@ class Scheduler:
                 get_claim=lambda ns, name: self.claims.indexer.get_by_key(ns, name),
                 get_volume=lambda name: self.volumes.indexer.get_by_key(None, name),
                 get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
+                list_volumes=lambda: self.volumes.indexer.list(),
                 default_spread_selector=self._default_spread_selector)
             # A profile's own percentageOfNodesToScore, when it sets one, wins over the global one.
             percentage = profile.get("percentageOfNodesToScore")
@@ -302,15 +303,33 @@ class Scheduler:
             await self.handle_failure(info, str(e), "SchedulerError", nominated_node="")
             return
         assumed = self.cache.assume_pod(pod, result.suggested_host)
+        status = framework.run_reserve(result.state, assumed, result.suggested_host)
+        if not status.is_success():
+            # As upstream's scheduling cycle: unreserve, forget the pod, clear its nomination.
+            framework.run_unreserve(result.state, assumed, result.suggested_host)
+            self.cache.forget_pod(assumed)
+            info.unschedulable_plugins = set()
+            await self.handle_failure(info, f'running Reserve plugin "{status.plugin}": {status.message}',
+                                      "SchedulerError", nominated_node="")
+            return
         self.queue.nominator.delete(pod)
-        binding = Deferred.fromCoroutine(self.bind(info, assumed, result.suggested_host))
+        binding = Deferred.fromCoroutine(self.bind(info, assumed, result.suggested_host, framework, result.state))
         self.bindings.add(binding)
         binding.addBoth(lambda r: (self.bindings.discard(binding), r)[1])
         binding.addErrback(lambda f: log.failure("binding {pod}", f, pod=_key(pod)))
 
-    async def bind(self, info: QueuedPodInfo, assumed: Mapping, node_name: str) -> None:
-        """DefaultBinder: POST the Binding; on success the Scheduled event, on failure forget the pod."""
+    async def bind(self, info: QueuedPodInfo, assumed: Mapping, node_name: str,
+                   framework: Optional[Framework] = None, state=None) -> None:
+        """The binding cycle: the profile's PreBind plugins (VolumeBinding's writes and its wait), then
+        DefaultBinder's POST of the Binding; on success the Scheduled event, on failure unreserve and forget
+        the pod."""
         metadata = assumed["metadata"]
+        if framework is not None:
+            status = await framework.run_pre_bind(state, assumed, node_name, self.client, self.clock)
+            if not status.is_success():
+                await self._binding_failed(info, assumed, node_name, framework, state,
+                                           f'running PreBind plugin "{status.plugin}": {status.message}')
+                return
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": metadata["name"], "namespace": metadata.get("namespace"),
                                 "uid": metadata.get("uid")},
@@ -319,18 +338,25 @@ class Scheduler:
             await self.client.create(PODS, binding, namespace=metadata.get("namespace"), name=metadata["name"],
                                      subresource="binding")
         except Exception as e:
-            self.cache.forget_pod(assumed)
-            self.queue.move_all_to_active_or_backoff("AssignedPod/Delete", assumed, None)
-            info.unschedulable_plugins = set()
             reason = getattr(e, "message", None) or str(e)
-            # The node it was nominated to is no longer its place: the nomination is cleared, as upstream's
-            # binding cycle does on failure (clearNominatedNode).
-            await self.handle_failure(info, f'running Bind plugin "DefaultBinder": {reason}', "SchedulerError",
-                                      nominated_node="")
+            await self._binding_failed(info, assumed, node_name, framework, state,
+                                       f'running Bind plugin "DefaultBinder": {reason}')
             return
         self.events.record(_profile(assumed), as_pod(assumed), None, "Normal", "Scheduled", "Binding",
                            f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
         self.queue.done(info.uid)
+
+    async def _binding_failed(self, info: QueuedPodInfo, assumed: Mapping, node_name: str,
+                              framework: Optional[Framework], state, message: str) -> None:
+        """handleBindingCycleError: unreserve, forget the pod, requeue the others its place held back."""
+        if framework is not None:
+            framework.run_unreserve(state, assumed, node_name)
+        self.cache.forget_pod(assumed)
+        self.queue.move_all_to_active_or_backoff("AssignedPod/Delete", assumed, None)
+        info.unschedulable_plugins = set()
+        # The node it was nominated to is no longer its place: the nomination is cleared, as upstream's
+        # binding cycle does on failure (clearNominatedNode).
+        await self.handle_failure(info, message, "SchedulerError", nominated_node="")
 
     async def handle_failure(self, info: QueuedPodInfo, message: str, reason: str,
                              nominated_node: Optional[str] = None) -> None:

@@ -33,7 +33,8 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
                     get_claim: Callable[[str, str], Optional[Mapping]] = lambda ns, name: None,
                     get_volume: Callable[[str], Optional[Mapping]] = lambda name: None,
                     get_storage_class: Callable[[str], Optional[Mapping]] = lambda name: None,
-                    default_spread_selector: Callable = lambda pod: None) -> list:
+                    default_spread_selector: Callable = lambda pod: None,
+                    list_volumes: Callable[[], list] = lambda: []) -> list:
     """The filter plugins in the order upstream's default profile runs them (Filter stops at the first
     rejection, so the order decides which reason a node reports)."""
     return [
@@ -47,7 +48,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodeResourcesFit(),
         VolumeRestrictions(get_claim),
         NodeVolumeLimits(),
-        VolumeBinding(get_claim, get_volume, get_storage_class),
+        VolumeBinding(get_claim, get_volume, get_storage_class, list_volumes),
         VolumeZone(get_claim, get_volume, get_storage_class),
         PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),
