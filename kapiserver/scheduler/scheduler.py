@@ -132,6 +132,7 @@ class Scheduler:
                 get_volume=lambda name: self.volumes.indexer.get_by_key(None, name),
                 get_storage_class=lambda name: self.storage_classes.indexer.get_by_key(None, name) if name else None,
                 list_volumes=lambda: self.volumes.indexer.list(),
+                get_pod=lambda ns, name: self.pods.indexer.get_by_key(ns, name),
                 default_spread_selector=self._default_spread_selector)
             # A profile's own percentageOfNodesToScore, when it sets one, wins over the global one.
             percentage = profile.get("percentageOfNodesToScore")

@@ -284,3 +284,18 @@ def test_scheduler_reports_a_refused_volume_write_and_unreserves():
         "SchedulerError", 'running PreBind plugin "VolumeBinding": Operation cannot be fulfilled on '
                           'persistentvolumes "pv-a": the object has been modified; please apply your changes to '
                           'the latest version and try again')
+
+
+def test_scheduler_stops_waiting_for_a_deleted_pod():
+    """A pod deleted while PreBind waits for its volumes ends the wait at the next poll ("pod does not exist any
+    more", as upstream's checkBindings); it is forgotten and no Binding is posted."""
+    world = World([claim("data")], [volume("pv-a", host="a")])
+    client, clock = FakeClient(), task.Clock()
+    p = using("p", "data")
+    s = scheduler_with(client, clock, world, p)
+    start(Deferred.fromCoroutine(s.schedule_one(s.queue._pop())))
+    assert s.cache.is_assumed(p) and len(s.bindings) == 1
+    s.pods._event("DELETED", p)
+    clock.advance(1)
+    assert not s.bindings and not s.cache.is_assumed(p) and client.bindings == []
+    assert s.profiles["default-scheduler"].plugin("VolumeBinding").assumed_volumes == {}

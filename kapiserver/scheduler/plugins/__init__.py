@@ -34,7 +34,8 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
                     get_volume: Callable[[str], Optional[Mapping]] = lambda name: None,
                     get_storage_class: Callable[[str], Optional[Mapping]] = lambda name: None,
                     default_spread_selector: Callable = lambda pod: None,
-                    list_volumes: Callable[[], list] = lambda: []) -> list:
+                    list_volumes: Callable[[], list] = lambda: [],
+                    get_pod: Optional[Callable[[str, str], Optional[Mapping]]] = None) -> list:
     """The filter plugins in the order upstream's default profile runs them (Filter stops at the first
     rejection, so the order decides which reason a node reports)."""
     return [
@@ -48,7 +49,7 @@ def default_plugins(namespace_labels: Callable[[str], Mapping] = lambda ns: {},
         NodeResourcesFit(),
         VolumeRestrictions(get_claim),
         NodeVolumeLimits(),
-        VolumeBinding(get_claim, get_volume, get_storage_class, list_volumes),
+        VolumeBinding(get_claim, get_volume, get_storage_class, list_volumes, get_pod),
         VolumeZone(get_claim, get_volume, get_storage_class),
         PodTopologySpread(default_spread_selector),
         InterPodAffinity(namespace_labels),

@@ -147,9 +147,11 @@ class VolumeBinding:
                  get_volume: Callable[[str], Optional[Mapping]] = lambda name: None,
                  get_storage_class: Callable[[str], Optional[Mapping]] = lambda name: None,
                  list_volumes: Callable[[], Iterable[Mapping]] = lambda: (),
+                 get_pod: Optional[Callable[[str, str], Optional[Mapping]]] = None,
                  bind_timeout: float = DEFAULT_BIND_TIMEOUT_SECONDS):
         self.get_claim, self.get_volume, self.get_storage_class = get_claim, get_volume, get_storage_class
         self.list_volumes = list_volumes
+        self.get_pod = get_pod    # None: the pod is not looked for while PreBind waits
         self.bind_timeout = bind_timeout
         # The assume caches: name (or namespace/name) -> (the informer's resourceVersion when assumed, object).
         # An assumption stands until the informer shows a newer object or Unreserve drops it.
@@ -359,6 +361,10 @@ class VolumeBinding:
         deadline = clock.seconds() + self.bind_timeout
         while True:
             await task.deferLater(clock, POLL_SECONDS, lambda: None)
+            meta = pod["metadata"]
+            if self.get_pod is not None and self.get_pod(meta.get("namespace", ""), meta["name"]) is None:
+                # A pod deleted meanwhile needs its volumes no more: the binding cycle ends.
+                return Status(ERROR, f'binding volumes: pod does not exist any more: pod "{meta["name"]}" not found')
             done, error = self.check_bindings(reserved.node, node_name, bindings, provisions)
             if error is not None:
                 return Status(ERROR, f"binding volumes: {error}")
