@@ -196,9 +196,12 @@ def test_pod_anti_affinity_both_ways():
 
 def test_volume_binding():
     """A bound claim's volume restricts the nodes; an unbound Immediate claim keeps the pod pending."""
-    claims = {("default", "data"): {"metadata": {"name": "data", "namespace": "default"},
+    done = {"pv.kubernetes.io/bind-completed": "yes"}
+    claims = {("default", "data"): {"metadata": {"name": "data", "namespace": "default", "annotations": done},
                                     "spec": {"volumeName": "pv1"}},
-              ("default", "wait"): {"metadata": {"name": "wait", "namespace": "default"}, "spec": {}}}
+              ("default", "wait"): {"metadata": {"name": "wait", "namespace": "default"}, "spec": {}},
+              ("default", "named"): {"metadata": {"name": "named", "namespace": "default"},
+                                     "spec": {"volumeName": "pv1"}}}
     volumes = {"pv1": {"metadata": {"name": "pv1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}]}}}}}
     listers = {"get_claim": lambda ns, name: claims.get((ns, name)), "get_volume": volumes.get}
@@ -209,6 +212,10 @@ def test_volume_binding():
     assert fit_error(zone_nodes()[:2], with_claim("data"), **listers) == (
         "0/2 nodes are available: 2 node(s) had volume node affinity conflict.")
     assert fit_error(zone_nodes(), with_claim("wait"), **listers) == (
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
+    # A claim naming its volume is bound only once the PV controller says so (bind-completed), as upstream's
+    # isPVCFullyBound: until then it counts as an unbound immediate one.
+    assert fit_error(zone_nodes(), with_claim("named"), **listers) == (
         "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
     assert fit_error(zone_nodes(), with_claim("gone"), **listers) == (
         '0/3 nodes are available: persistentvolumeclaim "gone" not found.')
@@ -267,7 +274,9 @@ def test_local_volumes_narrow_the_nodes_tried():
         return {"metadata": {"name": name}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [host_name]}]}]}}}}
     volumes = {"pv-b1": local("pv-b1", "b1"), "pv-a1": local("pv-a1", "a1")}
-    claims = {name: {"metadata": {"name": name, "namespace": "default"}, "spec": {"volumeName": f"pv-{name}"}}
+    claims = {name: {"metadata": {"name": name, "namespace": "default",
+                                  "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+                     "spec": {"volumeName": f"pv-{name}"}}
               for name in ("b1", "a1")}
     listers = {"get_claim": lambda ns, name: claims.get(name), "get_volume": volumes.get}
 
@@ -300,7 +309,8 @@ def test_volume_zone():
                "pv-beta": {"metadata": {"name": "pv-beta", "labels": {"failure-domain.beta.kubernetes.io/zone": "a"}},
                            "spec": {}}}
     claims = {"z": "pv-z", "beta": "pv-beta", "ghost": "pv-ghost"}
-    listers = {"get_claim": lambda ns, name: {"metadata": {"name": name, "namespace": ns},
+    done = {"pv.kubernetes.io/bind-completed": "yes"}
+    listers = {"get_claim": lambda ns, name: {"metadata": {"name": name, "namespace": ns, "annotations": done},
                                               "spec": {"volumeName": claims[name]}} if name in claims else None,
                "get_volume": volumes.get}
 
@@ -322,7 +332,8 @@ def test_volume_zone():
 def test_read_write_once_pod_claim_serves_one_pod():
     """A ReadWriteOncePod claim in use by a placed pod rejects every node for another pod naming it
     (upstream's VolumeRestrictions); a ReadWriteOnce claim does not."""
-    claims = {name: {"metadata": {"name": name, "namespace": "default"},
+    claims = {name: {"metadata": {"name": name, "namespace": "default",
+                                  "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
                      "spec": {"accessModes": [mode], "volumeName": f"pv-{name}"}}
               for name, mode in (("solo", "ReadWriteOncePod"), ("shared", "ReadWriteOnce"))}
     listers = {"get_claim": lambda ns, name: claims.get(name),

@@ -102,7 +102,8 @@ def test_provisioning_follows_allowed_topologies_and_selected_node():
 def test_bound_and_unbound_conflicts_are_both_reported():
     """A node failing both a bound volume's affinity and the unbound claims reports the node conflict before
     the bind conflict, as upstream's FindPodVolumes."""
-    bound = {**claim("old"), "spec": {**claim("old")["spec"], "volumeName": "pv-old"}}
+    bound = claim("old", annotations={BIND_COMPLETED: "yes"})
+    bound["spec"]["volumeName"] = "pv-old"
     taken = volume("pv-old")
     taken["spec"]["claimRef"] = {"namespace": "default", "name": "old", "uid": "uid-old"}
     taken["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [

@@ -1,7 +1,8 @@
 """VolumeBinding: a pod's PersistentVolumeClaims, as upstream 1.32's plugin and its volume binder.
 
-PreFilter: the claims must exist and not be terminating; an unbound claim of an Immediate class (or of no
-class) keeps the pod pending until the PV controller binds it; bound volumes naming nodes by
+PreFilter: the claims must exist and not be terminating; a claim counts as bound once the PV controller has
+set bind-completed; an unbound claim of an Immediate class (or of no class), or one naming its volume, keeps the
+pod pending until the PV controller binds it; bound volumes naming nodes by
 kubernetes.io/hostname are the only nodes the Filter phase tries (upstream's PreFilterResult).
 Filter: a bound claim's volume must allow the node; each unbound claim of a WaitForFirstConsumer class needs an
 Available volume that fits it on that node (static binding), or else a class whose provisioner can provision
@@ -204,8 +205,12 @@ class VolumeBinding:
                 return unresolvable(f"PVC {namespace}/{name} was not created for pod {namespace}/"
                                     f"{pod['metadata']['name']} (pod is not owner)")
             volume_name = (claim.get("spec") or {}).get("volumeName")
-            if volume_name:
+            if volume_name and fully_bound(claim):
                 bound.append(volume_name)
+                continue
+            if volume_name:
+                # Pre-bound, the PV controller not done yet: it binds such claims at once, whatever the class.
+                unbound_immediate = True
                 continue
             storage_class = self.get_storage_class(claim_storage_class(claim)) or {}
             if storage_class.get("volumeBindingMode") != "WaitForFirstConsumer":
