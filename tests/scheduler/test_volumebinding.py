@@ -300,3 +300,18 @@ def test_scheduler_stops_waiting_for_a_deleted_pod():
     clock.advance(1)
     assert not s.bindings and not s.cache.is_assumed(p) and client.bindings == []
     assert s.profiles["default-scheduler"].plugin("VolumeBinding").assumed_volumes == {}
+
+
+def test_bind_timeout_seconds_from_plugin_config():
+    """VolumeBindingArgs' bindTimeoutSeconds sets the PreBind's bound (a negative one refused in upstream's
+    words); the default is 600 seconds."""
+    from kapiserver.scheduler.plugins import profile_plugins
+
+    def timeout(args):
+        plugins, _ = profile_plugins({"pluginConfig": [{"name": "VolumeBinding", "args": args}]})
+        return next(p for p in plugins if p.name == "VolumeBinding").bind_timeout
+    assert (timeout({"bindTimeoutSeconds": 30}), timeout({"other": 1})) == (30, 600)
+    with pytest.raises(ValueError) as refused:
+        timeout({"bindTimeoutSeconds": -1})
+    assert str(refused.value) == \
+        "bindTimeoutSeconds: Invalid value: -1: invalid BindTimeoutSeconds, should not be a negative value"

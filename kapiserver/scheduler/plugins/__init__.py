@@ -102,6 +102,15 @@ def _configured(name: str, args: Mapping, listers: Mapping):
                                 bool(args.get("ignorePreferredTermsOfExistingPods")))
     if name == "NodeAffinity" and args.get("addedAffinity"):
         return NodeAffinity(args["addedAffinity"])
+    if name == "VolumeBinding" and "bindTimeoutSeconds" in args:
+        timeout = args["bindTimeoutSeconds"]
+        if not isinstance(timeout, int) or timeout < 0:
+            raise ValueError(f"bindTimeoutSeconds: Invalid value: {timeout}: invalid BindTimeoutSeconds, should not "
+                             "be a negative value")
+        return VolumeBinding(*(listers.get(k) or default for k, default in (
+            ("get_claim", lambda ns, name: None), ("get_volume", lambda name: None),
+            ("get_storage_class", lambda name: None), ("list_volumes", lambda: []))),
+            get_pod=listers.get("get_pod"), bind_timeout=timeout)
     return None
 
 
@@ -112,7 +121,7 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     ignoredResourceGroups, PodTopologySpread's
     defaultingType and defaultConstraints, InterPodAffinity's hardPodAffinityWeight and
     ignorePreferredTermsOfExistingPods, NodeAffinity's addedAffinity, NodeResourcesBalancedAllocation's
-    resources).  ValueError for what is wrong."""
+    resources, VolumeBinding's bindTimeoutSeconds).  ValueError for what is wrong."""
     percentage = profile.get("percentageOfNodesToScore")
     if percentage is not None and not (isinstance(percentage, int) and 0 <= percentage <= 100):
         raise ValueError(f"percentageOfNodesToScore: Invalid value: {percentage}: not in valid range [0-100]")
