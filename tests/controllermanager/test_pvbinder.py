@@ -7,7 +7,7 @@ from fractions import Fraction
 from kapiserver.client.resources import EVENTS, NODES, PODS, STORAGE_CLASSES
 from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS as PVCS
 from kapiserver.client.resources import PERSISTENT_VOLUMES as PVS
-from kapiserver.controllermanager.pvbinder import best_match, quantity
+from kapiserver.machinery.pvhelpers import best_match, quantity
 from tests.conformance.support import unique
 from tests.controllermanager.conftest import eventually, run
 
@@ -280,3 +280,22 @@ def test_a_host_path_class_fails_as_the_disabled_in_tree_provisioner(controllers
                               f'mount options [ro noatime]')
     assert eventually(lambda: claim_events(client, namespace, "shared"))[0] == (
         "ProvisioningFailed", "no provisionable volume plugin matched")
+
+
+def test_a_binder_stopped_before_its_caches_synced_arms_no_resync(monkeypatch):
+    """stop() while run() waits for the informers: run() then returns without queueing everything and without
+    the resync timer, which would have re-armed itself forever."""
+    from twisted.internet import task
+
+    from kapiserver.client.informer import SharedInformerFactory
+    from kapiserver.controllermanager.context import ControllerContext, QueueController
+    from kapiserver.controllermanager.pvbinder import PersistentVolumeBinder
+
+    async def synced(self):
+        return None
+    monkeypatch.setattr(QueueController, "run", synced)
+    clock = task.Clock()
+    binder = PersistentVolumeBinder(ControllerContext(None, SharedInformerFactory(None, clock), clock, {}))
+    binder.stop()
+    run(binder.run())
+    assert binder._resync_call is None and clock.getDelayedCalls() == []

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from twisted.internet import task
 
 from ...client.resources import PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES
-from ...controllermanager.pvbinder import find_matching_volume, requested
+from ...machinery.pvhelpers import find_matching_volume, requested
 from ..framework import ERROR, SKIP, Status, unresolvable
 from .helpers import node_selector_matches
 
