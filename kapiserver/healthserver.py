@@ -9,7 +9,7 @@ authorizer to ask: a 403 Status, ``forbidden: User "system:anonymous" cannot get
 always-allowed path that serves nothing is Go's plain 404).  Every answer carries ``Cache-Control: no-cache,
 private``, as upstream's handler chain sets it.
 
-The health endpoints are k8s.io/apiserver's healthz handler, answered as ``kapiserver.healthz`` says: each root
+The health endpoints are k8s.io/apiserver's healthz handler, answered as ``kapiserver.machinery.healthz`` says: each root
 path (/healthz, /livez, /readyz) runs its named checks, ping alone when it was given none, and each check also has
 its own path, /healthz/<name> (a path --authorization-always-allow-paths must name, e.g. /healthz/*, to be reached
 anonymously).  The checks, as upstream's daemons register them:
@@ -45,7 +45,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web import resource
 
-from . import healthz
+from .machinery import healthz
 
 log = Logger()
 
@@ -267,9 +267,6 @@ def render_health(request, endpoint: HealthEndpoint, query: str) -> bytes:
     for check in endpoint.checks:
         if not answer.excludes(check.name):
             answer.record(check.name, _run(check))
-    if answer.failed:
-        log.info("{names} check failed: {kind}\n{reasons}", names=",".join(answer.failed), kind=endpoint.kind,
-                 reasons="\n".join(answer.failures))
     return _text(request, *answer.answer())
 
 

@@ -141,7 +141,7 @@ LAYERS = [
     {"storage"},                        # etcd's model and its backends
     {"client"},                         # the daemons' client of the API: REST, informers, work queue
     {"machinery"},                      # the API's machinery: errors, codec, selectors, patches, schemas
-    {"logs", "version", "flags", "hostaddress", "listener", "services", "exitstatus", "gcpolicy", "healthz",
+    {"logs", "version", "flags", "hostaddress", "listener", "services", "exitstatus", "gcpolicy",
      "signals", "tlskeys", "pool", "httpprobe"},   # leaves
 ]
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Optional
 
-from twisted.logger import Logger
-
-from .. import healthz
-from ..machinery import codec, errors
+from ..machinery import codec, errors, healthz
 from ..machinery.errors import StatusError
 from ..pool import in_pool
 from ..storage.health import check_all
 from .http import query, write_bytes
 from .negotiation import parse_accept
-
-log = Logger()
 
 
 async def _reason(check) -> Optional[str]:
@@ -27,6 +22,7 @@ async def _reason(check) -> Optional[str]:
     except Exception as e:  # a failing check is reported, not raised
         return str(e) or type(e).__name__
     return None
+
 
 def wants_aggregated(request) -> str:
     """The aggregated discovery version the client asks for first, or ""."""
@@ -330,9 +326,6 @@ class NonResourceHandler:
         for name, check in checks:
             if not answer.excludes(name):
                 answer.record(name, await _reason(check))
-        if answer.failed:
-            log.info("{names} check failed: {kind}\n{reasons}", names=",".join(answer.failed), kind=kind,
-                     reasons="\n".join(answer.failures))
         code, body = answer.answer()
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         write_bytes(request, code, healthz.CONTENT_TYPE.decode(), body.encode())

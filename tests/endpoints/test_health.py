@@ -109,3 +109,11 @@ def test_a_checks_own_path_answers_ok_or_its_reason(served, monkeypatch):
     assert headers.getRawHeaders(b"X-Content-Type-Options") == [b"nosniff"]
     assert get(client, "/healthz/etcd?verbose")[1] == "internal server error: the store is gone\n"
     assert get(client, "/healthz/ping?verbose") == (200, "ok")
+
+
+def test_unmatched_exclusions_are_quoted_as_go_quotes_them(served):
+    """The warning quotes each name as Go's %q: non-ASCII kept, a control character as \\x01."""
+    _, client = served
+    code, body = get(client, "/livez?verbose&exclude=%C3%A9&exclude=%01")
+    assert code == 200
+    assert 'warn: some health checks cannot be excluded: no matches for "\\x01","é"\n' in body

@@ -9,20 +9,24 @@ and "<path> check failed".  A check's own path answers "ok", or a 500 "internal 
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional, Tuple
 from urllib.parse import parse_qsl
 
+from twisted.logger import Logger
+
+from .gojson import go_quote
+
+log = Logger()
 CONTENT_TYPE = b"text/plain; charset=utf-8"
 
 
 def _quoted(names) -> str:
-    return ",".join(json.dumps(name) for name in names)
+    return ",".join(go_quote(name) for name in names)
 
 
 class RootAnswer:
     """One request to a root path: ask ``excludes(name)`` before running a check, ``record`` what it gave, then
-    ``code``/``body``; ``failures`` holds the reasons the answer withholds, for the log."""
+    ``answer()``, which logs the reasons a failing answer withholds."""
 
     def __init__(self, kind: str, query: str):
         self.kind = kind
@@ -57,6 +61,8 @@ class RootAnswer:
                          f"{_quoted(sorted(self._unmatched))}")
         body = "".join(line + "\n" for line in lines)
         if self.failed:
+            log.info("{names} check failed: {kind}\n{reasons}", names=",".join(self.failed), kind=self.kind,
+                     reasons="\n".join(self.failures))
             return 500, f"{body}{self.kind} check failed\n"
         if not self._verbose:
             return 200, "ok"
