@@ -101,10 +101,14 @@ BOTH_WAYS = "cannot specify default and per controller certs at the same time"
 
 def signing_files(option) -> Dict[str, tuple]:
     """Signer name -> (cert file, key file) as ``option(flag)`` configures them; ValueError(BOTH_WAYS) when both
-    the shared files and a signer's own are given."""
+    the shared files and a signer's own are given, or when a signer is given only one of its two."""
     default = (option("cluster-signing-cert-file"), option("cluster-signing-key-file"))
     own = {signer: (option(f"{prefix}-cert-file"), option(f"{prefix}-key-file"))
            for signer, prefix in SIGNER_FLAGS.items()}
+    for signer, (cert, key) in own.items():
+        if bool(cert) != bool(key):
+            prefix = SIGNER_FLAGS[signer]
+            raise ValueError(f"--{prefix}-cert-file and --{prefix}-key-file go together")
     specific = any(cert or key for cert, key in own.values())
     if specific and all(default):
         raise ValueError(BOTH_WAYS)

@@ -122,14 +122,11 @@ class Options(PflagOptions):
             raise usage.UsageError("--kubeconfig is required")
         self.convert(BOOLEAN_PARAMETERS, DURATIONS, INTEGERS, FLOATS)
         healthserver.validate(self)
-        from .csrsigning import SIGNER_FLAGS, signing_files
+        from .csrsigning import signing_files
         try:
             signing_files(self.get)
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        for prefix in SIGNER_FLAGS.values():
-            if bool(self[f"{prefix}-cert-file"]) != bool(self[f"{prefix}-key-file"]):
-                raise usage.UsageError(f"--{prefix}-cert-file and --{prefix}-key-file go together")
         spec = [c.strip() for c in self["controllers"].split(",") if c.strip()]
         try:
             self["controllers"] = registry.selected(spec)

@@ -155,6 +155,8 @@ def test_each_signer_can_have_its_own_ca_and_a_signer_without_one_is_not_served(
                                               "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"}
     with pytest.raises(ValueError, match=BOTH_WAYS):
         signing_files({**shared, **options}.get)
+    with pytest.raises(ValueError, match="go together"):
+        signing_files({"cluster-signing-legacy-unknown-cert-file": "c"}.get)
     assert signing_files({}.get) == {}
 
     clock = PooledClock()
