@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gzip
 import html.entities
-import json
 import re
 import zlib
 from typing import Callable, List, Optional, Tuple
+
+from ..machinery.gojson import go_quote
 
 # The URL-valued attributes of each tag (upstream's atomsToAttrs).
 URL_ATTRIBUTES = {
@@ -75,14 +76,14 @@ def _unescape(text: str, mode: str) -> str:
         if c == 0x25:
             piece = raw[i:i + 3]
             if len(piece) < 3 or not all(chr(h) in "0123456789abcdefABCDEF" for h in piece[1:]):
-                raise URLError(f"invalid URL escape {_go_quote(piece.decode('utf-8', 'surrogateescape'))}")
+                raise URLError(f"invalid URL escape {go_quote(piece.decode('utf-8', 'surrogateescape'))}")
             if mode == _HOST and int(piece[1:2], 16) < 8 and piece != b"%25":
-                raise URLError(f"invalid URL escape {_go_quote(piece.decode('latin-1'))}")
+                raise URLError(f"invalid URL escape {go_quote(piece.decode('ascii'))}")
             out.append(int(piece[1:], 16))
             i += 3
             continue
         if mode == _HOST and c < 0x80 and _should_escape(c, mode):
-            raise URLError(f"invalid character {_go_quote(chr(c))} in host name")
+            raise URLError(f"invalid character {go_quote(chr(c))} in host name")
         out.append(c)
         i += 1
     return out.decode("utf-8", "surrogateescape")
@@ -90,11 +91,6 @@ def _unescape(text: str, mode: str) -> str:
 
 def _valid_encoded(text: str, mode: str) -> bool:
     return all(c in _SUB_DELIMS or not _should_escape(c, mode) for c in text.encode("utf-8", "surrogateescape"))
-
-
-def _go_quote(text: str) -> str:
-    """Go's %q of a string (close enough: JSON's escapes for what is not printable ASCII)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _valid_port(port: str) -> bool:
@@ -116,12 +112,12 @@ class URL:
         try:
             url = cls._parse(before)
         except URLError as e:
-            raise URLError(f"parse {_go_quote(before)}: {e}") from None
+            raise URLError(f"parse {go_quote(before)}: {e}") from None
         if hash_ and fragment:
             try:
                 url.fragment = _unescape(fragment, _FRAGMENT)
             except URLError as e:
-                raise URLError(f"parse {_go_quote(raw)}: {e}") from None
+                raise URLError(f"parse {go_quote(raw)}: {e}") from None
             url.raw_fragment = "" if _escape(url.fragment, _FRAGMENT) == fragment else fragment
         return url
 
@@ -222,11 +218,11 @@ def _parse_host(host: str) -> str:
         if close < 0:
             raise URLError("missing ']' in host")
         if not _valid_port(host[close + 1:]):
-            raise URLError(f"invalid port {_go_quote(host[close + 1:])} after host")
+            raise URLError(f"invalid port {go_quote(host[close + 1:])} after host")
     elif ":" in host:
         port = host[host.rfind(":"):]
         if not _valid_port(port):
-            raise URLError(f"invalid port {_go_quote(port)} after host")
+            raise URLError(f"invalid port {go_quote(port)} after host")
     return _unescape(host, _HOST)
 
 

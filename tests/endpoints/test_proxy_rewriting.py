@@ -215,6 +215,12 @@ def test_urls_read_and_written_as_go(text):
     ("1a:b/c", 'parse "1a:b/c": first path segment in URL cannot contain colon'),
     ("/%zz", 'parse "/%zz": invalid URL escape "%zz"'),
     (":x", 'parse ":x": missing protocol scheme'),
+    # Quoted as Go's %q quotes: printable Unicode as it is, control characters and bytes that are not UTF-8 as
+    # \x escapes, other unprintable characters as \u ones.
+    ("/%é", 'parse "/%é": invalid URL escape "%é"'),
+    ("#%\x01", 'parse "#%\\x01": invalid URL escape "%\\x01"'),
+    ("/%\udce9", 'parse "/%\\xe9": invalid URL escape "%\\xe9"'),
+    ("#%\u00ad", 'parse "#%\\u00ad": invalid URL escape "%\\u00ad"'),
 ])
 def test_urls_go_refuses(text, error):
     """What Go's url.Parse refuses is refused, in its words."""
