@@ -260,17 +260,20 @@ def join_host_port(host: str, port) -> str:
 class Rewriter:
     """How one proxied request's answer is rewritten: ``prepend`` is the proxy's own path (the request's path
     less the backend's), ``backend_host`` the host[:port] dialled, ``request_host`` the client's Host header;
-    ``forwarded_uri`` is the X-Forwarded-Uri the backend is told."""
+    ``forwarded_uri`` is the X-Forwarded-Uri the backend is told, ``backend_path`` the (escaped) path it is asked
+    for."""
 
-    def __init__(self, prepend: str, backend_host: str, request_host: str, forwarded_uri: str = ""):
+    def __init__(self, prepend: str, backend_host: str, request_host: str, forwarded_uri: str = "",
+                 backend_path: str = "/"):
         self.prepend, self.backend_host, self.request_host = prepend, backend_host, request_host
-        self.forwarded_uri = forwarded_uri
+        self.forwarded_uri, self.backend_path = forwarded_uri, backend_path
 
     @classmethod
     def for_proxy(cls, path: str, rest: List[str], backend_host: str, request_host: str) -> "Rewriter":
         """The rewriter of a request for ``path`` (decoded) whose segments after .../proxy are ``rest``: the
         backend's path is those segments joined and cleaned (a trailing slash kept), and the proxy's own path
-        is what is left of ``path`` before it, as upstream's connect options and UpgradeAwareHandler have them."""
+        is what is left of ``path`` before it, as upstream's connect options and UpgradeAwareHandler have them.
+        The backend is asked for that path escaped as Go's URL.EscapedPath escapes it ("/" for none)."""
         trailing = path.endswith("/")
         sub = "/".join(rest)
         if sub and not sub.startswith("/"):
@@ -282,8 +285,9 @@ class Rewriter:
             location += "/"
         backend_path = location + ("/" if trailing and not location.endswith("/") else "")
         prepend = path[:-len(location)] if location and path.endswith(location) else path
-        forwarded = join_path(prepend, _escape(backend_path, _PATH)) + ("/" if backend_path.endswith("/") else "")
-        return cls(prepend, backend_host, request_host, forwarded)
+        escaped = _escape(backend_path, _PATH)
+        forwarded = join_path(prepend, escaped) + ("/" if backend_path.endswith("/") else "")
+        return cls(prepend, backend_host, request_host, forwarded, escaped or "/")
 
     def url(self, url: URL) -> str:
         """A link moved under the proxy when it is an absolute path on the backend's host (or on the

@@ -151,15 +151,6 @@ def _proxy_path_empty(request, info) -> bool:
     return not info.rest and not request.path.endswith(b"/")
 
 
-def _proxy_rest(request, info) -> bytes:
-    """The path after .../proxy, with its trailing slash, and the query."""
-    path = request.path
-    marker = b"/" + info.subresource.encode()
-    index = path.find(marker + b"/", path.find(info.name.encode()))
-    rest = path[index + len(marker):] if index >= 0 else b""
-    return (rest or b"/") + _query(request)
-
-
 class NodeStreams:
     """`context.streams`: serves the streaming subresources through the kubelet client."""
 
@@ -197,31 +188,32 @@ class NodeStreams:
             if info.subresource in _UPGRADE_REQUIRED and not is_upgrade_request(request):
                 # As upstream's exec, attach and portforward: refused here, the kubelet not asked.
                 raise errors.bad_request("Upgrade request required")
-        elif resource == "pods":
-            host, port, path = self._pod_target(request, info, obj)
+            if info.subresource == "log":
+                await self._log(request, info, host, port, path)
+            else:
+                await relay_upgrade(request, dial, host, port, path, **self._throttles())
+            return
+        if resource == "pods":
+            host, port = self._pod_target(info, obj)
             dial = self._dial_direct(split_name(info.name)[0])
         elif resource == "services":
-            host, port, path = await self._service_target(request, info, obj)
+            host, port = await self._service_target(info, obj)
             dial = self._dial_direct(split_name(info.name)[0])
         elif resource == "nodes":
             _, _, port_text = split_name(info.name)
             _, host, port = await self.kubelet.connection_info(obj["metadata"]["name"])
             port = int(port_text) if port_text.isdigit() else port
-            path = _proxy_rest(request, info)
         else:
             raise errors.not_found(errors.GroupResource(store.info.group, resource), info.name)
-        if resource == "pods" and info.subresource == "log":
-            await self._log(request, info, host, port, path)
-            return
-        if resource == "pods" and info.subresource in _KUBELET_PATHS:
-            await relay_upgrade(request, dial, host, port, path, **self._throttles())
-            return
         # The backend's host as upstream's proxy URL names it (links to it are the backend's own).
         backend = host if port == _NO_PORT else join_host_port(host, port)
         port = 80 if port == _NO_PORT else port
         host_header = request.requestHeaders.getRawHeaders(b"host") or [b""]
         rewriter = Rewriter.for_proxy(info.path, list(info.rest), backend,
                                       host_header[0].decode("utf-8", "surrogateescape"))
+        # The backend's path made from the decoded path after .../proxy, as the rewriting and X-Forwarded-Uri
+        # have it (upstream's is Go's URL.EscapedPath of it), and the query as sent.
+        path = rewriter.backend_path.encode("ascii") + _query(request)
         await self.relay(request, host, port, path, dial, rewriter=rewriter)
 
     def _throttles(self) -> dict:
@@ -281,7 +273,7 @@ class NodeStreams:
         _, host, port = await self.kubelet.connection_info(pod["spec"]["nodeName"])
         return host, port, path.encode() + _query(request, drop=("container",))
 
-    def _pod_target(self, request, info, pod):
+    def _pod_target(self, info, pod):
         _, _, port = split_name(info.name)
         host = (pod.get("status") or {}).get("podIP")
         if not host:
@@ -290,9 +282,9 @@ class NodeStreams:
             # As upstream's pod ResourceLocation: the first port any container declares, else HTTP's.
             port = next((str(p.get("containerPort")) for c in (pod.get("spec") or {}).get("containers") or []
                          for p in (c.get("ports") or [])[:1]), "")
-        return host, int(port) if port.isdigit() else _NO_PORT, _proxy_rest(request, info)
+        return host, int(port) if port.isdigit() else _NO_PORT
 
-    async def _service_target(self, request, info, service):
+    async def _service_target(self, info, service):
         _, name, port_name = split_name(info.name)
         namespace = service["metadata"].get("namespace", "")
         wanted = None
@@ -309,10 +301,10 @@ class NodeStreams:
             ports = [p for p in subset.get("ports") or [] if wanted is None or p.get("name", "") == wanted]
             addresses = subset.get("addresses") or []
             if ports and addresses:
-                return addresses[0]["ip"], int(ports[0]["port"]), _proxy_rest(request, info)
+                return addresses[0]["ip"], int(ports[0]["port"])
         target = await self._ready_pod(service, port_name)
         if target is not None:
-            return target[0], target[1], _proxy_rest(request, info)
+            return target[0], target[1]
         raise errors.StatusError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"', {})
 
     async def _ready_pod(self, service, port_name: str):

@@ -263,3 +263,23 @@ def test_the_bare_proxy_path_redirects_to_its_decoded_path(world):
     code, headers, _ = call(world, "GET", "/api/v1/namespaces/default/pods/http%3Ap%3A8080/proxy?a=%2F")
     assert code == 301
     assert headers.getRawHeaders("Location") == ["/api/v1/namespaces/default/pods/http:p:8080/proxy/?a=%2F"]
+
+
+@pytest.mark.parametrize("path, backend, forwarded", [
+    ("/api/v1/namespaces/default/pods/p%3A8080/proxy/foo/bar", "/foo/bar", POD + "/foo/bar"),
+    (POD + "/%7Ea%20b/c%3Fd/", "/~a%20b/c%3Fd/", POD + "/~a%20b/c%3Fd/"),
+    # A path not clean has no backend's path to take off its end: the proxy's own path is all of it (upstream's
+    # TrimSuffix), the backend's added again.
+    (POD + "/x//./y/../z?q=%2F", "/x/z?q=%2F", POD + "/x/z/x/z"),
+])
+def test_the_backend_is_asked_for_the_path_it_is_told(world, path, backend, forwarded):
+    """The backend's path is the percent-decoded path after .../proxy, cleaned and escaped again as Go's
+    URL.EscapedPath escapes it, the query as sent: the one X-Forwarded-Uri is made from and the rewriting uses,
+    whatever the client escaped (a name's colon too)."""
+    code, _, body = call(world, "GET", path, answer=answer({"Content-Type": "text/html"}, LINK))
+    assert code == 200
+    sent = world[2].pumps[0].server.received
+    assert sent.startswith(b"GET " + backend.encode() + b" HTTP/1.1\r\n")
+    assert b"X-Forwarded-Uri: " + forwarded.encode() + b"\r\n" in sent
+    if "//" not in path:
+        assert body == f'<a href="{POD}/rewriteme">test</a>'.encode()
