@@ -22,8 +22,13 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterable, Mapping, Optional
 
+from twisted.internet.defer import CancelledError
+from twisted.logger import Logger
+
 from .cache import NodeInfo, PodInfo, Snapshot
 from .resources import pod_priority
+
+log = Logger()
 
 SUCCESS, ERROR, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, SKIP = (
     "Success", "Error", "Unschedulable", "UnschedulableAndUnresolvable", "Skip")
@@ -239,19 +244,32 @@ class Framework:
         return Status(SUCCESS)
 
     def run_unreserve(self, state: CycleState, pod: Mapping, node_name: str) -> None:
-        """Every Unreserve, in the reverse of the plugins' order."""
+        """Every Unreserve, in the reverse of the plugins' order; one that raises is logged and the others
+        still run (Unreserve cannot fail upstream)."""
         for plugin in reversed(self.plugins):
             unreserve = getattr(plugin, "unreserve", None)
-            if unreserve is not None:
+            if unreserve is None:
+                continue
+            try:
                 unreserve(state, pod, node_name)
+            except Exception:
+                log.failure("running Unreserve plugin {plugin} for {pod}", plugin=plugin.name,
+                            pod=pod.get("metadata", {}).get("name"))
 
     async def run_pre_bind(self, state: CycleState, pod: Mapping, node_name: str, client, clock) -> Status:
-        """Every PreBind plugin in order, each awaited; the first failure, with the plugin named."""
+        """Every PreBind plugin in order, each awaited; the first failure, with the plugin named (one raising
+        fails as an error Status would, as a Go plugin's error does; a cancellation goes on up)."""
         for plugin in self.plugins:
             pre_bind = getattr(plugin, "pre_bind", None)
             if pre_bind is None:
                 continue
-            status = await pre_bind(state, pod, node_name, client, clock)
+            try:
+                status = await pre_bind(state, pod, node_name, client, clock)
+            except CancelledError:
+                raise
+            except Exception as e:
+                log.failure("running PreBind plugin {plugin}", plugin=plugin.name)
+                status = Status(ERROR, str(e) or type(e).__name__)
             if status is not None and not status.is_success():
                 status.plugin = plugin.name
                 return status

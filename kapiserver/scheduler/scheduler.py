@@ -16,7 +16,7 @@ import random
 from typing import Iterable, Mapping, Optional
 
 from twisted.internet import task
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
 from ..client.informer import SharedInformerFactory
@@ -147,6 +147,7 @@ class Scheduler:
         # events.k8s.io/v1 Events, each profile's reported by its schedulerName, as upstream's recorders.
         self.events = EventBroadcaster(client, clock)
         self.running = False
+        self.stopped = False    # stop() was called: nothing more is written, bindings under way are cancelled
         self._loop_done: Optional[Deferred] = None
         self.bindings: set[Deferred] = set()
         self._add_handlers()
@@ -227,7 +228,7 @@ class Scheduler:
     async def run(self) -> None:
         """Start the informers, wait until they have synced, then start the queue and the loop; returns
         once the loop runs."""
-        self.running = True
+        self.running, self.stopped = True, False
         self.events.start()
         self.informers.start()
         await self.informers.wait_for_cache_sync()
@@ -238,7 +239,11 @@ class Scheduler:
         self._loop_done.addErrback(lambda f: log.failure("the scheduling loop failed", f))
 
     def stop(self) -> None:
-        self.running = False
+        """Stop the loop, the queue, the events and the informers; the bindings under way are cancelled (a
+        PreBind's wait ends), their pods forgotten, and no status or event is written for them."""
+        self.running, self.stopped = False, True
+        for binding in list(self.bindings):
+            binding.cancel()
         self.queue.close()
         self.events.stop()
         self.informers.stop()
@@ -322,15 +327,31 @@ class Scheduler:
     async def bind(self, info: QueuedPodInfo, assumed: Mapping, node_name: str,
                    framework: Optional[Framework] = None, state=None) -> None:
         """The binding cycle: the profile's PreBind plugins (VolumeBinding's writes and its wait), then
-        DefaultBinder's POST of the Binding; on success the Scheduled event, on failure unreserve and forget
-        the pod."""
+        DefaultBinder's POST of the Binding; on success the Scheduled event.  On failure (an error Status, a
+        refused Binding, or anything raised, the cancellation at stop() included) unreserve and forget the pod,
+        and requeue it, as upstream's handleBindingCycleError; never does a pod stay assumed or in flight."""
+        metadata = assumed["metadata"]
+        try:
+            message = await self._bind(assumed, node_name, framework, state)
+        except Exception as e:
+            if not self.stopped:
+                log.failure("binding {pod} to {node}", pod=_key(assumed), node=node_name)
+            message = str(e) or type(e).__name__
+        if message is not None:
+            await self._binding_failed(info, assumed, node_name, framework, state, message)
+            return
+        self.events.record(_profile(assumed), as_pod(assumed), None, "Normal", "Scheduled", "Binding",
+                           f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
+        self.queue.done(info.uid)
+
+    async def _bind(self, assumed: Mapping, node_name: str, framework: Optional[Framework],
+                    state) -> Optional[str]:
+        """PreBind, then the Binding's POST: None once bound, else the failure's message."""
         metadata = assumed["metadata"]
         if framework is not None:
             status = await framework.run_pre_bind(state, assumed, node_name, self.client, self.clock)
             if not status.is_success():
-                await self._binding_failed(info, assumed, node_name, framework, state,
-                                           f'running PreBind plugin "{status.plugin}": {status.message}')
-                return
+                return f'running PreBind plugin "{status.plugin}": {status.message}'
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": metadata["name"], "namespace": metadata.get("namespace"),
                                 "uid": metadata.get("uid")},
@@ -338,23 +359,25 @@ class Scheduler:
         try:
             await self.client.create(PODS, binding, namespace=metadata.get("namespace"), name=metadata["name"],
                                      subresource="binding")
+        except CancelledError:
+            raise
         except Exception as e:
             reason = getattr(e, "message", None) or str(e)
-            await self._binding_failed(info, assumed, node_name, framework, state,
-                                       f'running Bind plugin "DefaultBinder": {reason}')
-            return
-        self.events.record(_profile(assumed), as_pod(assumed), None, "Normal", "Scheduled", "Binding",
-                           f"Successfully assigned {metadata.get('namespace')}/{metadata['name']} to {node_name}")
-        self.queue.done(info.uid)
+            return f'running Bind plugin "DefaultBinder": {reason}'
+        return None
 
     async def _binding_failed(self, info: QueuedPodInfo, assumed: Mapping, node_name: str,
                               framework: Optional[Framework], state, message: str) -> None:
-        """handleBindingCycleError: unreserve, forget the pod, requeue the others its place held back."""
+        """handleBindingCycleError: unreserve, forget the pod, requeue the others its place held back; then
+        the pod's own failure, unless the scheduler has stopped (nothing is written after stop())."""
         if framework is not None:
             framework.run_unreserve(state, assumed, node_name)
         self.cache.forget_pod(assumed)
         self.queue.move_all_to_active_or_backoff("AssignedPod/Delete", assumed, None)
         info.unschedulable_plugins = set()
+        if self.stopped:
+            self.queue.done(info.uid)
+            return
         # The node it was nominated to is no longer its place: the nomination is cleared, as upstream's
         # binding cycle does on failure (clearNominatedNode).
         await self.handle_failure(info, message, "SchedulerError", nominated_node="")

@@ -172,3 +172,61 @@ def test_profile_percentage_of_nodes_to_score_wins_over_the_global_one():
     assert s.profiles["quick"].percentage_of_nodes_to_score == 10
     with pytest.raises(ValueError, match="percentageOfNodesToScore"):
         profile_plugins({"percentageOfNodesToScore": 101})
+
+
+async def boom(*args):
+    raise RuntimeError("boom")
+
+
+def condition_of(client):
+    [(resource, name, body)] = client.patches
+    assert resource == PODS
+    [condition] = body["status"]["conditions"]
+    return name, condition["reason"], condition["message"]
+
+
+def test_a_pre_bind_plugin_raising_fails_the_binding_cycle():
+    """A PreBind plugin that raises fails the binding as an error Status would: the pod is forgotten, out of
+    flight and back in the queue, with 'running PreBind plugin "NAME": ...' and reason SchedulerError."""
+    p = pod("p", cpu="1")
+    client = FakeClient()
+    s = scheduler_with(client, p)
+    s.profiles["default-scheduler"].plugin("VolumeBinding").pre_bind = boom
+    info = s.queue._pop()
+    run(s.schedule_one(info))
+    assert not s.cache.is_assumed(p) and not s.bindings
+    assert info.uid not in s.queue.in_flight and info.uid in s.queue.backoff
+    assert condition_of(client) == ("p", "SchedulerError", 'running PreBind plugin "VolumeBinding": boom')
+
+
+def test_anything_raised_in_the_binding_cycle_fails_it():
+    """Whatever raises in the binding cycle outside the plugins goes through the binding failure path: the pod
+    is forgotten, requeued, and its condition says why."""
+    p = pod("p", cpu="1")
+    client = FakeClient()
+    s = scheduler_with(client, p)
+    s.profiles["default-scheduler"].run_pre_bind = boom
+    info = s.queue._pop()
+    run(s.schedule_one(info))
+    assert not s.cache.is_assumed(p) and not s.bindings
+    assert info.uid not in s.queue.in_flight and info.uid in s.queue.backoff
+    assert condition_of(client) == ("p", "SchedulerError", "boom")
+
+
+def test_an_unreserve_raising_leaves_the_pod_forgotten():
+    """An Unreserve that raises on a failed binding is logged; the other Unreserves still run and the pod is
+    forgotten and requeued all the same."""
+    p = pod("p", cpu="1")
+    client = FakeClient()    # refuses the Binding
+    s = scheduler_with(client, p)
+    fw = s.profiles["default-scheduler"]
+    fw.plugin("VolumeBinding").unreserve = lambda state, pod, node_name: 1 / 0
+    unreserved = []
+    fw.plugin("NodeResourcesFit").unreserve = lambda state, pod, node_name: unreserved.append(node_name)
+    info = s.queue._pop()
+    run(s.schedule_one(info))
+    assert unreserved == ["a"]
+    assert not s.cache.is_assumed(p) and info.uid not in s.queue.in_flight and info.uid in s.queue.backoff
+    assert condition_of(client)[1:] == (
+        "SchedulerError", 'running Bind plugin "DefaultBinder": Operation cannot be fulfilled on pods/binding "p": '
+                          'taken')

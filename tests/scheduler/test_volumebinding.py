@@ -315,3 +315,23 @@ def test_bind_timeout_seconds_from_plugin_config():
         timeout({"bindTimeoutSeconds": -1})
     assert str(refused.value) == \
         "bindTimeoutSeconds: Invalid value: -1: invalid BindTimeoutSeconds, should not be a negative value"
+
+
+def test_stop_ends_the_pre_bind_wait_without_writes():
+    """stop() cancels the bindings under way: VolumeBinding's wait ends at once (no poll left on the clock),
+    the pod is forgotten and its assumed claimRef dropped, and nothing is written afterwards, not even when the
+    bind timeout would have passed."""
+    world = World([claim("data")], [volume("pv-a", host="a")])
+    client, clock = FakeClient(), task.Clock()
+    p = using("p", "data")
+    s = scheduler_with(client, clock, world, p)
+    info = s.queue._pop()
+    start(Deferred.fromCoroutine(s.schedule_one(info)))
+    assert s.cache.is_assumed(p) and len(s.bindings) == 1 and len(client.updates) == 1
+    s.stop()
+    assert not s.bindings and not s.cache.is_assumed(p) and info.uid not in s.queue.in_flight
+    assert s.profiles["default-scheduler"].plugin("VolumeBinding").assumed_volumes == {}
+    assert clock.getDelayedCalls() == []
+    clock.advance(700)
+    assert (client.bindings, client.patches, client.events, len(client.updates)) == ([], [], [], 1)
+
