@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred
 
 from kapiserver.client.resources import PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, PODS
 from kapiserver.client.rest import APIError
-from kapiserver.scheduler.framework import FitError
+from kapiserver.scheduler.framework import CycleState, FitError
 from kapiserver.scheduler.plugins.volumebinding import VolumeBinding
 from kapiserver.scheduler.scheduler import Scheduler
 from tests.scheduler.objects import cluster, framework, node, pod
@@ -335,3 +335,17 @@ def test_stop_ends_the_pre_bind_wait_without_writes():
     clock.advance(700)
     assert (client.bindings, client.patches, client.events, len(client.updates)) == ([], [], [], 1)
 
+
+def test_assumed_objects_deleted_are_forgotten():
+    """A claim or volume deleted after Reserve assumed it is gone for PreFilter and Filter too ("not found"),
+    and the assumption is dropped, as upstream's AssumeCache forgets an object on its delete."""
+    world = World([claim("dyn", cls="zoned"), claim("data")], [volume("pv-a", host="a")])
+    fw, result = reserved(world, using("p", "dyn", "data"))
+    plugin: VolumeBinding = fw.plugin("VolumeBinding")
+    assert set(plugin.assumed_claims) == {"default/dyn"} and set(plugin.assumed_volumes) == {"pv-a"}
+    del world.claims["dyn"]
+    status = plugin.pre_filter(CycleState(), using("q", "dyn"), cluster(NODES).snapshot())
+    assert (status.code, status.message) == ("UnschedulableAndUnresolvable", 'persistentvolumeclaim "dyn" not found')
+    assert plugin.assumed_claims == {}
+    del world.volumes["pv-a"]
+    assert plugin.volumes() == [] and plugin.assumed_volumes == {}

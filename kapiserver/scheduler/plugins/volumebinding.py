@@ -166,8 +166,10 @@ class VolumeBinding:
         entry = assumed.get(key)
         if entry is None:
             return current
-        if current is not None and _rv(current) > entry[0]:
-            del assumed[key]    # the informer has caught up (or moved on): it wins
+        if current is None or _rv(current) > entry[0]:
+            # The informer has caught up (or moved on): it wins; or the object is gone, and so is what was
+            # assumed of it, as upstream's AssumeCache forgets an object on its delete.
+            del assumed[key]
             return current
         return entry[1]
 
@@ -178,7 +180,11 @@ class VolumeBinding:
         return self._overlay(self.assumed_volumes, name, self.get_volume(name))
 
     def volumes(self) -> list[Mapping]:
-        return [self._overlay(self.assumed_volumes, v["metadata"]["name"], v) for v in self.list_volumes()]
+        listed = list(self.list_volumes())
+        names = {v["metadata"]["name"] for v in listed}
+        for gone in [name for name in self.assumed_volumes if name not in names]:
+            del self.assumed_volumes[gone]
+        return [self._overlay(self.assumed_volumes, v["metadata"]["name"], v) for v in listed]
 
     # --- PreFilter and Filter -------------------------------------------------------------------
 
