@@ -30,9 +30,12 @@ import itertools
 from typing import Callable, Mapping, Optional
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 
 from .cache import PodInfo, pod_key
 from .resources import pod_requests
+
+log = Logger()
 
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
@@ -282,7 +285,8 @@ class SchedulingQueue:
 
     def _helps(self, info: QueuedPodInfo, event: str, old=None, new=None) -> bool:
         """isPodWorthRequeuing: a rejecting plugin registered the event, and its hint (if it has one) says
-        the event may make the pod fit; a hint that fails counts as yes, so no pod is stranded."""
+        the event may make the pod fit; a hint that raises is logged and counts as yes, so no pod is
+        stranded."""
         if event in (UNSCHEDULABLE_TIMEOUT, FORCE_ACTIVATE) or not info.unschedulable_plugins:
             return True
         profile = self.profile_hints.get((info.pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
@@ -296,6 +300,9 @@ class SchedulingQueue:
                 if hint(event, info.pod, old, new):
                     return True
             except Exception:
+                # As upstream: the error is logged and the pod queued, so that it is not stranded.
+                log.failure("QueueingHintFn returns error: event {event}, plugin {plugin}, pod {pod}",
+                            event=event, plugin=plugin, pod=pod_key(info.pod))
                 return True
         return False
 

@@ -303,3 +303,24 @@ def test_each_profile_hints_with_its_own_plugins():
     q.clock.advance(20)
     q.move_all_to_active_or_backoff("Node/Add", None, node("plain"))
     assert strict.uid in q.unschedulable and lenient.uid in q.active
+
+
+def test_a_raising_queueing_hint_is_logged_and_queues_the_pod(monkeypatch):
+    """A queueing hint that raises moves the pod on all the same (upstream's Queue on error), and the error is
+    logged naming the plugin and the pod."""
+    from twisted.logger import Logger
+
+    from kapiserver.scheduler import queue as queue_module
+    logged = []
+    monkeypatch.setattr(queue_module, "log", Logger(observer=logged.append), raising=False)
+    clock = Clock()
+    clock.advance(1000)
+    q = SchedulingQueue(clock, plugin_events=EVENTS, plugin_hints={"NodeResourcesFit": lambda *args: 1 / 0})
+    info = rejected(q, pod("p"), "NodeResourcesFit")
+    assert info.uid in q.unschedulable
+    clock.advance(20)
+    q.move_all_to_active_or_backoff("Node/Add", None, {"metadata": {"name": "n"}})
+    assert info.uid in q.active
+    [event] = logged
+    assert event["log_failure"].check(ZeroDivisionError)
+    assert (event["plugin"], event["pod"], event["event"]) == ("NodeResourcesFit", "default/p", "Node/Add")
