@@ -336,3 +336,23 @@ def test_balanced_allocation_resources_from_the_profile():
     assert scores(balanced, gpu_pod, nodes) == {"a": 75}
     # no gpu asked: cpu alone, nothing to compare
     assert scores(balanced, pod("p", cpu="1", memory="7Gi"), nodes) == {"a": 100}
+
+
+def test_resource_specs_without_a_name_are_config_errors():
+    """A ResourceSpec with no name (or not an object) in NodeResourcesFit's scoringStrategy or
+    NodeResourcesBalancedAllocation's resources is a ValueError naming the field, as upstream's field errors."""
+    import pytest
+
+    from kapiserver.scheduler.plugins import profile_plugins
+
+    def configure(name, args):
+        return profile_plugins({"pluginConfig": [{"name": name, "args": args}]})
+    with pytest.raises(ValueError) as refused:
+        configure("NodeResourcesFit", {"scoringStrategy": {"resources": [{"name": "cpu"}, {"weight": 2}]}})
+    assert str(refused.value) == "scoringStrategy.resources[1].name: Required value"
+    with pytest.raises(ValueError) as refused:
+        configure("NodeResourcesBalancedAllocation", {"resources": [{"weight": 1}]})
+    assert str(refused.value) == "resources[0].name: Required value"
+    with pytest.raises(ValueError) as refused:
+        configure("NodeResourcesBalancedAllocation", {"resources": ["cpu"]})
+    assert str(refused.value) == "resources[0]: Invalid value: 'cpu': must be an object with a name and a weight"

@@ -82,16 +82,29 @@ def spread_constraints(args: Mapping) -> Optional[list]:
     return constraints
 
 
+def resource_specs(resources, path: str) -> tuple:
+    """(name, weight) of each ResourceSpec (weight 1 when unset); ValueError, in the words of upstream's field
+    errors, for an entry that is not an object or has no name."""
+    specs = []
+    for i, spec in enumerate(resources or []):
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{path}[{i}]: Invalid value: {spec!r}: must be an object with a name and a weight")
+        if not spec.get("name"):
+            raise ValueError(f"{path}[{i}].name: Required value")
+        specs.append((spec["name"], spec.get("weight", 1)))
+    return tuple(specs)
+
+
 def _configured(name: str, args: Mapping, listers: Mapping):
     """The plugin ``name`` built from its pluginConfig ``args``, or None to keep the default one."""
     if name == "NodeResourcesFit":
         strategy = args.get("scoringStrategy") or {}
-        scored = tuple((r["name"], r.get("weight", 1)) for r in strategy.get("resources") or [])
+        scored = resource_specs(strategy.get("resources"), "scoringStrategy.resources")
         return NodeResourcesFit(strategy.get("type") or "LeastAllocated", scored or (("cpu", 1), ("memory", 1)),
                                 (strategy.get("requestedToCapacityRatio") or {}).get("shape"),
                                 args.get("ignoredResources") or (), args.get("ignoredResourceGroups") or ())
     if name == "NodeResourcesBalancedAllocation" and args.get("resources"):
-        return NodeResourcesBalancedAllocation(tuple((r["name"], r.get("weight", 1)) for r in args["resources"]))
+        return NodeResourcesBalancedAllocation(resource_specs(args["resources"], "resources"))
     if name == "PodTopologySpread":
         defaults = spread_constraints(args)
         if defaults is not None:
