@@ -21,7 +21,7 @@ from zope.interface import implementer
 from ..machinery import errors
 from ..machinery.podstreams import MAX_READ_LENGTH
 from ..pool import in_pool
-from .proxyrewrite import BodyError, Rewriter, URLError, rewrite_body
+from .proxyrewrite import MAX_BODY, BodyError, Rewriter, URLError, rewrite_body
 from .websocket import Session, serve_websocket
 
 # Headers that describe one hop's connection, never forwarded (RFC 9110 section 7.6.1), plus the ones the
@@ -169,7 +169,8 @@ _UNCHUNKED = 2048
 async def _proxied(request, reactor, response, rewriter: Rewriter, throttle) -> bool:
     """A proxy's answer: the CORS headers dropped, a Location header rewritten (a value Go cannot parse is a
     500), and a text/html body in an encoding Go reads (identity, gzip, deflate) read whole, its links rewritten
-    in the reactor's thread pool, and sent (True); any other body is left to be streamed (False)."""
+    in the reactor's thread pool, and sent (True); any other body is left to be streamed (False).  A body past
+    MAX_BODY bytes, as it came or decoded, is relayed as it came (True), what is left of it streamed."""
     for name in _CORS:
         response.headers.removeHeader(name)
     location = response.headers.getRawHeaders(b"location")
@@ -186,14 +187,27 @@ async def _proxied(request, reactor, response, rewriter: Rewriter, throttle) -> 
     if content_type.split(b";", 1)[0].strip() != b"text/html" or encoding not in (b"", b"gzip", b"deflate"):
         return False
     done = Deferred()
-    response.deliverBody(_ReadAll(done))
+    reader = _ReadCapped(done, MAX_BODY)
+    response.deliverBody(reader)
     try:
-        body = await done
-        body = await in_pool(reactor, rewrite_body, body, encoding.decode(), rewriter.html)
+        whole = await done
+        came = reader.body() if whole else b""
+        body = await in_pool(reactor, rewrite_body, came, encoding.decode(), rewriter.html) if whole else None
     except BodyError as e:
         # Not a Status from the apiserver's own errors: upstream's is a 500 with the reader's words alone.
         raise errors.StatusError(500, "", str(e)) from None
     _relay(request, response)
+    if not whole:
+        if request.channel is None or getattr(request, "_disconnected", False):
+            reader.transport.stopProducing()    # the client has gone: nothing to relay to
+            return True
+        relayed = Deferred()
+        reader.hand_over(_BodyRelay(request, relayed, throttle))
+        await relayed
+        return True
+    if body is None:
+        body = came                         # its text past the cap: sent as it came
+    del came
     request.responseHeaders.removeHeader(b"content-length")
     if request.method != b"HEAD" and len(body) <= _UNCHUNKED:
         request.setHeader(b"Content-Length", str(len(body)).encode())
@@ -222,20 +236,51 @@ def _discard(response) -> None:
     response.deliverBody(_Drop())
 
 
-class _ReadAll(Protocol):
-    """A whole response body; a body broken off is Go's 'unexpected EOF' (a BodyError)."""
+class _ReadCapped(Protocol):
+    """A response body read whole while it is at most ``limit`` bytes: ``done`` fires True once it has ended
+    (``body()`` is it), or False as soon as it passes ``limit``, the backend paused until ``hand_over`` gives what
+    was read and the rest to another protocol.  A body broken off first is Go's 'unexpected EOF' (a BodyError)."""
 
-    def __init__(self, done: Deferred):
-        self.done, self.parts = done, []
+    def __init__(self, done: Deferred, limit: int):
+        self.done, self.limit, self.parts, self.size = done, limit, [], 0
+        self.relay = None
+        self.ended = None           # why the body ended, when it did past the limit before hand_over
+
+    def body(self) -> bytes:
+        body, self.parts = b"".join(self.parts), []
+        return body
 
     def dataReceived(self, data: bytes) -> None:
+        if self.relay is not None:
+            self.relay.dataReceived(data)
+            return
         self.parts.append(data)
+        self.size += len(data)
+        if self.size > self.limit and not self.done.called:
+            self.transport.pauseProducing()
+            self.done.callback(False)
 
     def connectionLost(self, reason=None) -> None:
-        if reason is None or reason.check(ResponseDone, PotentialDataLoss):
-            self.done.callback(b"".join(self.parts))
+        if self.relay is not None:
+            self.relay.connectionLost(reason)
+        elif self.done.called:
+            self.ended = reason
+        elif reason is None or reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(True)
         else:
             self.done.errback(BodyError("unexpected EOF"))
+
+    def hand_over(self, relay: Protocol) -> None:
+        """What was read, then the rest of the body as it comes, to ``relay``; the backend resumed."""
+        relay.makeConnection(self.transport)
+        if self.ended is None:
+            self.transport.resumeProducing()    # anything it gives at once joins what was read
+        read = self.body()
+        self.relay = relay
+        if read:
+            relay.dataReceived(read)
+        if self.ended is not None:
+            relay.connectionLost(self.ended)
 
 
 class _ReadAtMost(Protocol):

@@ -321,12 +321,19 @@ class BodyError(Exception):
     """A text/html body that could not be read (a broken gzip or deflate stream); ``str()`` is Go's words."""
 
 
-def rewrite_body(body: bytes, encoding: str, rewrite: Callable[[bytes], bytes]) -> Optional[bytes]:
+# The most of a text/html body rewritten, as it came and once decoded: past it, an answer is relayed as it came
+# (upstream's rewriting streams; here the body is held whole, so its size is bounded instead).
+MAX_BODY = 16 * 1024 * 1024
+
+
+def rewrite_body(body: bytes, encoding: str, rewrite: Callable[[bytes], bytes],
+                 limit: int = MAX_BODY) -> Optional[bytes]:
     """A text/html body with its links rewritten, in the same Content-Encoding (identity, gzip, or deflate as Go
-    reads it: a raw DEFLATE stream); None for an encoding not understood (the body is sent as it came).
-    Raises BodyError where upstream's rewriting fails."""
+    reads it: a raw DEFLATE stream); None for an encoding not understood or a body whose text passes ``limit``
+    bytes (the body is sent as it came), decompressed ``limit`` bytes at most.  Raises BodyError where upstream's
+    rewriting fails."""
     if encoding == "":
-        return rewrite(body)
+        return rewrite(body) if len(body) <= limit else None
     if encoding == "gzip":
         if not body:
             raise BodyError("errorf making gzip reader: EOF")
@@ -335,23 +342,51 @@ def rewrite_body(body: bytes, encoding: str, rewrite: Callable[[bytes], bytes]) 
         if body[:3] != b"\x1f\x8b\x08":
             raise BodyError("errorf making gzip reader: gzip: invalid header")
         try:
-            plain = gzip.decompress(body)
-        except EOFError:
-            raise BodyError("unexpected EOF") from None
-        except (OSError, zlib.error):
+            plain = _gunzip(body, limit)
+        except zlib.error:
             raise BodyError("gzip: invalid checksum") from None
-        return gzip.compress(rewrite(plain), mtime=0)
+        return None if plain is None else gzip.compress(rewrite(plain), mtime=0)
     if encoding == "deflate":
-        reader = zlib.decompressobj(-15)
         try:
-            plain = reader.decompress(body)
+            plain, rest = _inflate(body, -15, limit)
         except zlib.error:
             raise BodyError("flate: corrupt input before offset 0") from None
-        if not reader.eof:
-            raise BodyError("unexpected EOF")
+        if plain is None:
+            return None
         writer = zlib.compressobj(9, zlib.DEFLATED, -15)
         return writer.compress(rewrite(plain)) + writer.flush()
     return None
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> Tuple[Optional[bytes], bytes]:
+    """One zlib stream at the start of ``data`` decompressed, at most ``limit`` bytes at a time held: (its bytes,
+    what follows it), (None, b"") past ``limit``; BodyError("unexpected EOF") for a stream cut short."""
+    reader = zlib.decompressobj(wbits)
+    parts, size = [], 0
+    while data and not reader.eof:
+        part = reader.decompress(data, limit + 1 - size)
+        size += len(part)
+        if size > limit:
+            return None, b""
+        parts.append(part)
+        data = reader.unconsumed_tail
+    if not reader.eof:
+        raise BodyError("unexpected EOF")
+    return b"".join(parts), reader.unused_data
+
+
+def _gunzip(body: bytes, limit: int) -> Optional[bytes]:
+    """The members of a gzip body decompressed one after the other (as gzip.decompress reads them: zero bytes
+    between them skipped), None past ``limit`` bytes in all."""
+    members, size = [], 0
+    while body:
+        plain, body = _inflate(body, 16 + zlib.MAX_WBITS, limit - size)
+        if plain is None:
+            return None
+        members.append(plain)
+        size += len(plain)
+        body = body.lstrip(b"\x00")
+    return b"".join(members)
 
 
 # -- Go's html tokenizer, as far as finding start tags goes ---------------------------------------------------

@@ -13,13 +13,16 @@ import zlib
 import pytest
 from treq.testing import StubTreq
 from twisted.internet import task
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
 from twisted.test import iosim
+from twisted.web.client import ResponseDone
 
 from kapiserver import runtime
+from kapiserver.endpoints import forward
 from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.proxyrewrite import URL, Rewriter, URLError, rewrite_body
+from kapiserver.endpoints.proxyrewrite import MAX_BODY, URL, Rewriter, URLError, rewrite_body
 from kapiserver.endpoints.root import APIRoot
 from kapiserver.endpoints.streams import NodeStreams
 from kapiserver.registry.registry import Registry
@@ -283,3 +286,107 @@ def test_the_backend_is_asked_for_the_path_it_is_told(world, path, backend, forw
     assert b"X-Forwarded-Uri: " + forwarded.encode() + b"\r\n" in sent
     if "//" not in path:
         assert body == f'<a href="{POD}/rewriteme">test</a>'.encode()
+
+
+# -- a body too big to hold: relayed as it came ----------------------------------------------------------------
+
+def test_html_past_the_cap_is_relayed_as_it_came(world):
+    """A text/html body of more than MAX_BODY bytes is not read whole to be rewritten: it is relayed unchanged,
+    not failed."""
+    big = LINK + b" " * MAX_BODY
+    code, _, body = call(world, "GET", POD + "/", answer=answer({"Content-Type": "text/html"}, big))
+    assert code == 200
+    assert len(body) == len(big) and body[:len(LINK)] == LINK
+
+
+def test_gzip_html_decoding_past_the_cap_is_relayed_as_it_came(world):
+    """A small gzip body whose text is more than MAX_BODY bytes is not decompressed whole: it is relayed as it
+    came (treq, the client here, un-gzips it)."""
+    text = LINK + b" " * MAX_BODY
+    code, _, body = call(world, "GET", POD + "/", answer=answer(
+        {"Content-Type": "text/html", "Content-Encoding": "gzip"}, gzip.compress(text)))
+    assert code == 200
+    assert len(body) == len(text) and body[:len(LINK)] == LINK
+
+
+def test_the_cap_counts_the_body_as_it_came(world, monkeypatch):
+    """A body of the cap is rewritten; one byte more and it is relayed unchanged."""
+    monkeypatch.setattr(forward, "MAX_BODY", len(LINK))
+    code, _, body = call(world, "GET", POD + "/", answer=answer({"Content-Type": "text/html"}, LINK))
+    assert (code, body) == (200, f'<a href="{POD}/rewriteme">test</a>'.encode())
+    code, _, body = call(world, "GET", POD + "/", answer=answer({"Content-Type": "text/html"}, LINK + b" "))
+    assert (code, body) == (200, LINK + b" ")
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip", "deflate"])
+def test_rewrite_body_leaves_text_past_the_limit(encoding):
+    """rewrite_body gives None (send it as it came) for a body whose text passes the limit, however small it is
+    compressed; the text at the limit is rewritten."""
+    text = b'<a href="/x">' + b" " * 100
+
+    def encode(data):
+        if encoding == "gzip":
+            return gzip.compress(data[:50]) + gzip.compress(data[50:])     # two members, counted together
+        if encoding == "deflate":
+            writer = zlib.compressobj(6, zlib.DEFLATED, -15)
+            return writer.compress(data) + writer.flush()
+        return data
+    assert rewrite_body(encode(text), encoding, REWRITER.html, limit=len(text) - 1) is None
+    out = rewrite_body(encode(text), encoding, REWRITER.html, limit=len(text))
+    decode = {"gzip": gzip.decompress, "deflate": lambda b: zlib.decompress(b, -15)}.get(encoding, bytes)
+    assert decode(out) == f'<a href="{PREFIX}/x">'.encode() + b" " * 100
+
+
+class Transport:
+    def __init__(self):
+        self.calls = []
+
+    def pauseProducing(self):
+        self.calls.append("pause")
+
+    def resumeProducing(self):
+        self.calls.append("resume")
+
+
+class Relay(Protocol):
+    def __init__(self):
+        self.events = []
+
+    def connectionMade(self):
+        self.events.append("made")
+
+    def dataReceived(self, data):
+        self.events.append(data)
+
+    def connectionLost(self, reason=None):
+        self.events.append("lost")
+
+
+def test_a_body_read_past_its_cap_is_handed_over_in_order():
+    """The capped reader pauses the backend past its cap and fires False; what comes meanwhile, and the body's end,
+    reach the protocol it hands over to after what was read, then the rest as it comes."""
+    done, transport = Deferred(), Transport()
+    results = []
+    done.addCallback(results.append)
+    reader = forward._ReadCapped(done, 4)
+    reader.makeConnection(transport)
+    reader.dataReceived(b"abc")
+    assert results == [] and transport.calls == []
+    reader.dataReceived(b"de")
+    assert results == [False] and transport.calls == ["pause"]
+    reader.dataReceived(b"f")
+    relay = Relay()
+    reader.hand_over(relay)
+    assert transport.calls == ["pause", "resume"]
+    reader.dataReceived(b"g")
+    reader.connectionLost(Failure(ResponseDone()))
+    assert relay.events == ["made", b"abcdef", b"g", "lost"]
+
+    ended, transport = forward._ReadCapped(Deferred(), 1), Transport()
+    ended.makeConnection(transport)
+    ended.dataReceived(b"ab")
+    ended.connectionLost(Failure(ResponseDone()))
+    relay = Relay()
+    ended.hand_over(relay)
+    assert transport.calls == ["pause"]                 # not resumed: the body has ended
+    assert relay.events == ["made", b"ab", "lost"]
