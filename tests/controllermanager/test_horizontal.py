@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from kapiserver.client.resources import DEPLOYMENTS, EVENTS, PODS
-from kapiserver.controllermanager.horizontal import HPAS, DecisionCore
+from kapiserver.controllermanager.horizontal import HPAS
+from kapiserver.controllermanager.horizontaldecision import DecisionCore
 from kapiserver.controllermanager.replicacalculator import (PodMetric, ReplicaCalculationError, milli_quantity,
                                                             raw_resource_replicas, resource_replicas)
 from kapiserver.machinery.meta import rfc3339

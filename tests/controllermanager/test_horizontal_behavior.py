@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kapiserver.controllermanager.horizontal import DecisionCore
+from kapiserver.controllermanager.horizontaldecision import DecisionCore
 
 NOW = 1_000_000.0
 
