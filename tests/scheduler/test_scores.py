@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from kapiserver.scheduler.framework import CycleState, Framework, default_normalize_score
 from kapiserver.scheduler.plugins import (DEFAULT_SCORE_WEIGHTS, InterPodAffinity, NodeAffinity,
                                           NodeResourcesBalancedAllocation, NodeResourcesFit, PodTopologySpread,
@@ -356,3 +358,13 @@ def test_resource_specs_without_a_name_are_config_errors():
     with pytest.raises(ValueError) as refused:
         configure("NodeResourcesBalancedAllocation", {"resources": ["cpu"]})
     assert str(refused.value) == "resources[0]: Invalid value: 'cpu': must be an object with a name and a weight"
+
+
+@pytest.mark.parametrize("plugins", [{"score": {"enabled": ["ImageLocality"]}}, {"score": ["ImageLocality"]},
+                                     {"multiPoint": {"disabled": "ImageLocality"}}])
+def test_plugin_lists_of_the_wrong_shape_are_config_errors(plugins):
+    """A plugin set whose enabled or disabled list holds names rather than objects, or a point that is no object,
+    is a ValueError (the scheduler's config error), not an AttributeError."""
+    from kapiserver.scheduler.plugins import profile_plugins
+    with pytest.raises(ValueError, match="plugins"):
+        profile_plugins({"plugins": plugins})

@@ -153,6 +153,9 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     methods = {"preFilter": "pre_filter", "filter": "filter", "postFilter": "post_filter", "score": "score"}
 
     def names(entries):
+        if entries is not None and not isinstance(entries, list) or \
+                any(not isinstance(e, dict) for e in entries or []):
+            raise ValueError(f"plugins: an enabled or disabled list holds objects with a name, not {entries!r}")
         found = [e.get("name", "") for e in entries or []]
         unknown = [n for n in found if n != "*" and n not in known]
         if unknown:
@@ -161,6 +164,8 @@ def profile_plugins(profile: Mapping, **listers) -> tuple[list, dict[str, int]]:
     off_everywhere = names((points.get("multiPoint") or {}).get("disabled"))
     for point, method in methods.items():
         section = points.get(point) or {}
+        if not isinstance(section, dict):
+            raise ValueError(f"plugins.{point}: an object with enabled and disabled lists, not {section!r}")
         disabled = set(names(section.get("disabled")) + off_everywhere)
         enabled = {e["name"]: e for e in section.get("enabled") or [] if names([e])}
         for plugin in plugins:
