@@ -136,3 +136,13 @@ def test_a_list_map_key_of_the_wrong_type_is_invalid_on_update():
         answer = call("PATCH", f"{collection}/w", {"spec": {"ports": ports}}, "application/merge-patch+json")
         assert answer.code == 422, answer.body
         assert "in body must be of type integer" in answer.body["message"], answer.body
+
+
+def test_a_limit_range_max_past_any_float_is_answered(call):
+    """A LimitRange whose max is 1e999 beside a min and a ratio: the max/min check divides numbers past any float;
+    the object is answered, not a 500 from the division."""
+    limit_range = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "huge"},
+                   "spec": {"limits": [{"type": "Container", "max": {"cpu": "1e999"}, "min": {"cpu": "10m"},
+                                        "maxLimitRequestRatio": {"cpu": "10"}}]}}
+    answer = call("POST", f"/api/v1/namespaces/{NAMESPACE}/limitranges", limit_range)
+    assert answer.code == 201, answer.body

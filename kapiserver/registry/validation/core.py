@@ -380,7 +380,13 @@ def _limit_range_bounds(name: str, lists: dict[str, dict], path: str) -> Errors:
                 ratio_value = math.ceil(ratio * 1000) / 1000
                 low_value, high_value = math.ceil(low * 1000), math.ceil(high * 1000)
             # Go divides float64s: a zero min gives +Inf (or NaN), which no ratio exceeds.
-            limit = high_value / low_value if low_value else (math.inf if high_value > 0 else math.nan)
+            if not low_value:
+                limit = math.inf if high_value > 0 else math.nan
+            else:
+                try:
+                    limit = high_value / low_value
+                except OverflowError:       # a max of 1e999: past any float, so past any ratio
+                    limit = math.inf if (high_value > 0) == (low_value > 0) else -math.inf
             if ratio_value > limit:
                 bad("maxLimitRequestRatio", "maxLimitRequestRatio",
                     f"ratio {text_of['maxLimitRequestRatio']} is greater than max/min = {_go_float(limit)}")
