@@ -44,7 +44,11 @@ def condition_true(crd: dict, kind: str) -> bool:
 def set_condition(crd: dict, kind: str, status: str, reason: str, message: str, now: float) -> None:
     """Sets one condition of ``crd``'s status in place; its lastTransitionTime moves only when its status
     does (as upstream's SetCRDCondition)."""
-    conditions = crd.setdefault("status", {}).setdefault("conditions", [])
+    if not isinstance(crd.get("status"), dict):
+        crd["status"] = {}
+    if not isinstance(crd["status"].get("conditions"), list):
+        crd["status"]["conditions"] = []        # none, or a null a server-side apply left
+    conditions = crd["status"]["conditions"]
     new = _condition(kind, reason, message, now, status)
     for index, old in enumerate(conditions):
         if old.get("type") == kind:
@@ -61,7 +65,9 @@ def accept_names(crd: dict, stored: Iterable[dict], now: float) -> bool:
     if crdnames.settled(crd):
         return False
     names, names_accepted, established = crdnames.decide(crd, stored)
-    status = crd.setdefault("status", {})
+    if not isinstance(crd.get("status"), dict):
+        crd["status"] = {}
+    status = crd["status"]
     old = crdnames.condition(crd, "NamesAccepted")
     if names == crdnames.names_of(status.get("acceptedNames")) and old is not None and \
             (old.get("status"), old.get("reason"), old.get("message")) == names_accepted:

@@ -146,3 +146,13 @@ def test_a_limit_range_max_past_any_float_is_answered(call):
                                         "maxLimitRequestRatio": {"cpu": "10"}}]}}
     answer = call("POST", f"/api/v1/namespaces/{NAMESPACE}/limitranges", limit_range)
     assert answer.code == 201, answer.body
+
+
+def test_a_crd_condition_is_set_where_the_status_holds_null_conditions():
+    """set_condition on a CRD whose status.conditions is null (what a server-side apply of the status subresource
+    left in a fuzzed sequence): the list is made, as for none (it was a TypeError, a 500 of the status write)."""
+    from kapiserver.registry.crd import set_condition
+    crd = {"metadata": {"name": "ws.x.example.com"}, "status": {"conditions": None, "storedVersions": ["v1"]}}
+    set_condition(crd, "NamesAccepted", "True", "NoConflicts", "no conflicts found", 0.0)
+    assert [c["type"] for c in crd["status"]["conditions"]] == ["NamesAccepted"]
+    assert crd["status"]["storedVersions"] == ["v1"]
