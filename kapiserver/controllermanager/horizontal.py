@@ -30,12 +30,12 @@ from ..client.resources import PODS, Resource
 from ..client.rest import APIError
 from ..machinery import meta
 from ..machinery.errors import StatusError
-from ..machinery.selectors import label_selector_from_dict, parse_label_selector
+from ..machinery.selectors import label_selector_from_dict, label_selector_string, parse_label_selector
 from .context import ControllerContext, QueueController
 from .controllerutils import same_status
 from .horizontaldecision import DOWNSCALE_STABILIZATION, DecisionCore, set_condition
 from .replicacalculator import (CustomMetricsClient, MetricsFetchError, ReplicaCalculationError, ResourceMetricsClient,
-                                go_label_selector, milli_quantity, milli_value, per_pod_replicas,
+                                milli_quantity, milli_value, per_pod_replicas,
                                 raw_resource_replicas, resource_replicas, usage_ratio_replicas)
 
 HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
@@ -453,7 +453,7 @@ class HorizontalController(QueueController):
                                                  self.tolerance)
             # Upstream names this one an external metric and leaves describedObject out of its status.
             selector = (source.get("metric") or {}).get("selector")
-            return replicas, f"external metric {name}({go_label_selector(selector)})", {
+            return replicas, f"external metric {name}({label_selector_string(selector)})", {
                 "type": "Object", "object": {"metric": identifier,
                                              "current": {"averageValue": milli_quantity(per_pod)}}}
         message = "invalid object metric source: neither a value target nor an average value target was set"
@@ -463,7 +463,7 @@ class HorizontalController(QueueController):
                                current, status_replicas):
         target = source.get("target") or {}
         metric_selector = (source.get("metric") or {}).get("selector")
-        described_name = f"external metric {name}({go_label_selector(metric_selector)})"
+        described_name = f"external metric {name}({label_selector_string(metric_selector)})"
         # The replica calculation converts the metric's selector itself: its error comes as it is.
         values, fetch_error = None, selector_error
         if selector_error is None:
@@ -471,7 +471,7 @@ class HorizontalController(QueueController):
                 values = await self.custom_metrics.external_metric(name, namespace, metric_labels)
             except ReplicaCalculationError as e:
                 fetch_error = (f"unable to get external metric {namespace}/{name}/"
-                               f"{go_label_selector(metric_selector)}: {e}")
+                               f"{label_selector_string(metric_selector)}: {e}")
         if target.get("averageValue") is not None:
             if values is None:
                 raise _failed("External", fetch_error, f"failed to get {name} external metric value: failed to "

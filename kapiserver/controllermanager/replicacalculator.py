@@ -437,16 +437,3 @@ def per_pod_replicas(status_replicas: int, usage: int, target_average: int,
         replicas = int(math.ceil(usage / target_average))
     per_pod = divide(usage, status_replicas)
     return replicas, _go_int64(math.ceil(per_pod) if math.isfinite(per_pod) else per_pod)
-
-
-def go_label_selector(selector: Optional[dict]) -> str:
-    """How Go's %+v prints a *metav1.LabelSelector (its generated String()): ``nil`` when unset."""
-    if selector is None:
-        return "nil"
-    labels = "".join(f"{k}: {v}," for k, v in sorted((selector.get("matchLabels") or {}).items()))
-    expressions = "".join(
-        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
-        f"Values:[{' '.join(e.get('values') or [])}],}},"
-        for e in selector.get("matchExpressions") or [])
-    return (f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
-            f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}")

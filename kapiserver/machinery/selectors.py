@@ -459,6 +459,22 @@ def format_label_selector(selector: Optional[Mapping]) -> str:
     return text or "<none>"
 
 
+def label_selector_string(selector: Optional[Mapping]) -> str:
+    """A *metav1.LabelSelector as its generated (gogo-protobuf) String() writes it, which fmt's %v and %+v print:
+    ``&LabelSelector{MatchLabels:map[string]string{k: v,},MatchExpressions:[]LabelSelectorRequirement{...},}``,
+    ``nil`` for none."""
+    if selector is None:
+        return "nil"
+    labels = selector.get("matchLabels") or {}
+    label_text = "".join(f"{key}: {labels[key]}," for key in sorted(labels))
+    expressions = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(e.get('values') or [])}],}},"
+        for e in selector.get("matchExpressions") or [])
+    return (f"&LabelSelector{{MatchLabels:map[string]string{{{label_text}}},"
+            f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}")
+
+
 # --- field selectors -------------------------------------------------------------------------
 
 _FIELD_OPERATORS = ("!=", "==", "=")  # "==" before "=" so no "=" is left on the value

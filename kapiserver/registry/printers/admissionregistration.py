@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ...machinery.selectors import label_selector_string
 from . import _base as b
 
 
@@ -40,21 +41,8 @@ def _binding_cells(binding: dict, now: datetime) -> list:
         if ref.get("name"):
             shown = f"{ref.get('namespace') or '*'}/{ref['name']}"
         elif isinstance(ref.get("selector"), dict):
-            shown = go_label_selector_string(ref["selector"])
+            shown = label_selector_string(ref["selector"])
     return [b.name(binding), spec.get("policyName", ""), shown, b.age(binding, now)]
-
-
-def go_label_selector_string(selector: dict) -> str:
-    """The selector as its generated (gogo-protobuf) String() writes it, which upstream prints here rather than
-    the usual ``k=v`` form: ``&LabelSelector{MatchLabels:map[string]string{k: v,},MatchExpressions:[...]{...},}``."""
-    labels = selector.get("matchLabels") or {}
-    label_text = "".join(f"{key}: {labels[key]}," for key in sorted(labels))
-    expressions = "".join(
-        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
-        f"Values:[{' '.join(e.get('values') or [])}],}},"
-        for e in selector.get("matchExpressions") or [])
-    return (f"&LabelSelector{{MatchLabels:map[string]string{{{label_text}}},"
-            f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}")
 
 
 _GROUP = "admissionregistration.k8s.io"
