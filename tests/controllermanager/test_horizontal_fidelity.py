@@ -224,21 +224,25 @@ def test_a_pods_metric_scales_on_the_average_per_pod():
     assert active["message"] == "the HPA was able to successfully calculate a replica count from pods metric packets"
 
 
+def object_metric_status(value: str, target: dict) -> dict:
+    """The status an HPA on 2 ready pods writes for an Object metric of Service front whose value is ``value``."""
+    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/front/requests"
+    listed = {"kind": "MetricValueList", "items": [{"describedObject": {"kind": "Service", "name": "front"},
+                                                    "metric": {"name": "requests"}, "value": value,
+                                                    "timestamp": rfc3339(NOW)}]}
+    metric = [{"type": "Object", "object": {"describedObject": {"apiVersion": "v1", "kind": "Service",
+                                                                "name": "front"},
+                                            "metric": {"name": "requests"}, "target": target}}]
+    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, "/api/v1": CORE, path: listed,
+                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
+    assert reconcile(ctrl, hpa(metrics=metric)) is None
+    return client.statuses[-1]["status"], ctrl
+
+
 def test_an_object_metric_value_scales_the_ready_pods():
     """GetObjectMetricReplicas: the object's value (300m) over the target (100m) applied to the 2 ready pods wants
     6, which the scale-up limit makes 4."""
-    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/front/requests"
-    value = {"kind": "MetricValueList", "items": [{"describedObject": {"kind": "Service", "name": "front"},
-                                                   "metric": {"name": "requests"}, "value": "300m",
-                                                   "timestamp": rfc3339(NOW)}]}
-    metric = [{"type": "Object", "object": {"describedObject": {"apiVersion": "v1", "kind": "Service",
-                                                                "name": "front"},
-                                            "metric": {"name": "requests"},
-                                            "target": {"type": "Value", "value": "100m"}}}]
-    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, "/api/v1": CORE, path: value,
-                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
-    assert reconcile(ctrl, hpa(metrics=metric)) is None
-    written = client.statuses[-1]["status"]
+    written, ctrl = object_metric_status("300m", {"type": "Value", "value": "100m"})
     assert written["desiredReplicas"] == 4
     assert [c["reason"] for c in written["conditions"] if c["type"] == "ScalingLimited"] == ["ScaleUpLimit"]
     assert written["currentMetrics"] == [{"type": "Object", "object": {
@@ -365,18 +369,7 @@ def test_an_object_metric_average_value_divides_by_the_status_replicas():
     """GetObjectPerPodMetricReplicas: the object's value (1200m) over the per-pod target (200m) wants 6 of the 2
     status replicas, which the scale-up limit makes 4; the status has no describedObject and the metric is named
     an external one with its selector printed as Go prints a nil one, both as upstream's do."""
-    path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/front/requests"
-    value = {"kind": "MetricValueList", "items": [{"describedObject": {"kind": "Service", "name": "front"},
-                                                   "metric": {"name": "requests"}, "value": "1200m",
-                                                   "timestamp": rfc3339(NOW)}]}
-    metric = [{"type": "Object", "object": {"describedObject": {"apiVersion": "v1", "kind": "Service",
-                                                                "name": "front"},
-                                            "metric": {"name": "requests"},
-                                            "target": {"type": "AverageValue", "averageValue": "200m"}}}]
-    ctrl, client = controller({SCALE_PATH: scale(2), "/apis": CUSTOM_GROUPS, "/api/v1": CORE, path: value,
-                               ("PUT", SCALE_PATH): lambda body, query: body}, [pod("a"), pod("b")])
-    assert reconcile(ctrl, hpa(metrics=metric)) is None
-    written = client.statuses[-1]["status"]
+    written, _ = object_metric_status("1200m", {"type": "AverageValue", "averageValue": "200m"})
     assert written["desiredReplicas"] == 4
     assert written["currentMetrics"] == [{"type": "Object", "object": {
         "metric": {"name": "requests"}, "current": {"averageValue": "600m"}}}]
