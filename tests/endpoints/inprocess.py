@@ -25,6 +25,17 @@ class Answer:
         self.warnings = headers.getRawHeaders("Warning") or []
 
 
+def streams_client(kubelet) -> tuple:
+    """(StubTreq client, clock, registry) of a fresh API whose node streams (logs, exec, proxy...) reach
+    ``kubelet``: a stand-in with ``connection_info(node_name)`` and ``dial(host, port, protocol)``."""
+    from kapiserver.endpoints.streams import NodeStreams
+    clock = task.Clock()
+    registry = Registry(MemoryStorage(clock), clock)
+    clock.advance(0)
+    root = APIRoot(APIContext(registry, clock, clock, streams=NodeStreams(clock, kubelet, registry)))
+    return StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60)), clock, registry
+
+
 def _decoded(text: bytes):
     if not text.strip():
         return None

@@ -11,22 +11,15 @@ import json
 import zlib
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.web.client import ResponseDone
 
-from kapiserver import runtime
 from kapiserver.endpoints import forward
-from kapiserver.endpoints.api import APIContext
 from kapiserver.endpoints.proxyrewrite import MAX_BODY, URL, Rewriter, URLError, rewrite_body
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.endpoints.streams import NodeStreams
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import streams_client
 
 POD = "/api/v1/namespaces/default/pods/p:8080/proxy"
 
@@ -70,12 +63,8 @@ class Kubelet:
 
 @pytest.fixture
 def world():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
     kubelet = Kubelet()
-    root = APIRoot(APIContext(registry, clock, clock, streams=NodeStreams(clock, kubelet, registry)))
-    client = StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60))
+    client, clock, registry = streams_client(kubelet)
     world = (client, clock, kubelet.tunneler)
     call(world, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                "metadata": {"name": "default"}})

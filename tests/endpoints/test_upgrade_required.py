@@ -7,16 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 from twisted.internet.defer import Deferred
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.endpoints.streams import NodeStreams
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import streams_client
 
 UPGRADE_REQUIRED = (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
                     b'"message":"Upgrade request required","reason":"BadRequest","code":400}\n')
@@ -38,12 +31,8 @@ class Kubelet:
 
 @pytest.fixture
 def world():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
     kubelet = Kubelet()
-    root = APIRoot(APIContext(registry, clock, clock, streams=NodeStreams(clock, kubelet, registry)))
-    client = StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60))
+    client, clock, registry = streams_client(kubelet)
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}}

@@ -9,18 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from treq.testing import StubTreq
-from twisted.internet import task
 from twisted.test import iosim
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from kapiserver import runtime
-from kapiserver.endpoints.api import APIContext
-from kapiserver.endpoints.root import APIRoot
-from kapiserver.endpoints.streams import NodeStreams
-from kapiserver.registry.registry import Registry
-from kapiserver.storage.memory import MemoryStorage
+from tests.endpoints.inprocess import streams_client
 
 
 class KubeletPage(Resource):
@@ -68,12 +61,8 @@ def _pod(name, containers, node="n1", init=()):
 
 @pytest.fixture
 def world():
-    clock = task.Clock()
-    registry = Registry(MemoryStorage(clock), clock)
-    clock.advance(0)
     kubelet = Kubelet()
-    root = APIRoot(APIContext(registry, clock, clock, streams=NodeStreams(clock, kubelet, registry)))
-    client = StubTreq(runtime.RuntimeLimits(root, clock, request_timeout=60))
+    client, clock, registry = streams_client(kubelet)
     world = client, clock, kubelet
     _call(world, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": "default"}})
